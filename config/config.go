@@ -1,0 +1,147 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole phiguard configuration file.
+type Config struct {
+	// Listen is the address applications connect to, host:port.
+	Listen string `yaml:"listen"`
+	// Admin is the HTTP address serving /metrics, /healthz and /readyz.
+	// Empty disables the admin listener.
+	Admin   string    `yaml:"admin"`
+	Backend Backend   `yaml:"backend"`
+	TLS     ClientTLS `yaml:"tls"`
+	Limits  Limits    `yaml:"limits"`
+	Log     Log       `yaml:"log"`
+	// ShutdownTimeout bounds how long SIGTERM waits for open transactions.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// Backend is the PostgreSQL server phiguard fronts.
+type Backend struct {
+	Host string     `yaml:"host"`
+	Port int        `yaml:"port"`
+	TLS  BackendTLS `yaml:"tls"`
+	// ConnectTimeout bounds dialing the backend (and its TLS handshake).
+	ConnectTimeout Duration `yaml:"connect_timeout"`
+}
+
+// Backend TLS modes, named after libpq's sslmode values they mirror.
+const (
+	BackendTLSDisable    = "disable"     // plain TCP
+	BackendTLSRequire    = "require"     // TLS, no certificate check (unless root_ca is set)
+	BackendTLSVerifyFull = "verify-full" // TLS, certificate chain and host name checked
+)
+
+// BackendTLS is how phiguard talks TLS to the backend.
+type BackendTLS struct {
+	Mode string `yaml:"mode"`
+	// RootCA is a PEM file of CAs trusted for the backend's certificate.
+	RootCA string `yaml:"root_ca"`
+	// ServerName overrides the host name checked in verify-full mode.
+	ServerName string `yaml:"server_name"`
+	// Cert and Key, when set, are presented to the backend as a client certificate.
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// ClientTLS is how applications talk TLS to phiguard.
+type ClientTLS struct {
+	// Cert and Key are phiguard's server certificate. Without them an
+	// SSLRequest is answered 'N' and clients continue in plaintext.
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+	// ClientCA, when set, makes a client certificate signed by it mandatory
+	// (the second factor next to the database password).
+	ClientCA string `yaml:"client_ca"`
+	// Require refuses clients that do not ask for TLS.
+	Require bool `yaml:"require"`
+}
+
+// Limits caps what one client or backend may make phiguard hold in memory.
+type Limits struct {
+	// MaxMessageBytes caps a single protocol message in either direction.
+	MaxMessageBytes int `yaml:"max_message_bytes"`
+	// ParseCacheEntries bounds the statement-analysis cache.
+	ParseCacheEntries int `yaml:"parse_cache_entries"`
+	// MaxConnections caps concurrent client sessions; 0 means no cap.
+	MaxConnections int `yaml:"max_connections"`
+}
+
+// Log configures the zap logger.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+}
+
+// Default returns the configuration used when no file is given: listen on
+// localhost:6432, admin on localhost:9187, backend on localhost:5432 without TLS.
+func Default() Config {
+	return Config{
+		Listen: "127.0.0.1:6432",
+		Admin:  "127.0.0.1:9187",
+		Backend: Backend{
+			Host:           "127.0.0.1",
+			Port:           5432,
+			TLS:            BackendTLS{Mode: BackendTLSDisable},
+			ConnectTimeout: Duration(10 * time.Second),
+		},
+		Limits: Limits{
+			MaxMessageBytes:   64 << 20,
+			ParseCacheEntries: 10000,
+		},
+		Log:             Log{Level: "info"},
+		ShutdownTimeout: Duration(30 * time.Second),
+	}
+}
+
+// Load reads a YAML file on top of Default. Unknown keys are errors, so a
+// misspelt option is never silently ignored. Load does not call Validate.
+func Load(path string) (Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(raw)
+}
+
+// Parse decodes YAML bytes on top of Default.
+func Parse(raw []byte) (Config, error) {
+	cfg := Default()
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && err.Error() != "EOF" {
+		return Config{}, fmt.Errorf("parse config: %w", err)
+	}
+	return cfg, nil
+}
+
+// Duration is a time.Duration written in YAML as "30s", "2m" and so on.
+type Duration time.Duration
+
+// UnmarshalYAML accepts Go duration strings.
+func (d *Duration) UnmarshalYAML(node *yaml.Node) error {
+	var s string
+	if err := node.Decode(&s); err != nil {
+		return fmt.Errorf("line %d: duration must be a string like \"30s\"", node.Line)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %v", node.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration back in Go syntax.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// Std returns the value as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
