@@ -330,8 +330,13 @@ run_pgbench() {
 	timeout --foreground -k 10 $((s + 60)) \
 		"$PG_BIN/pgbench" -n -S -M "$m" -c "$c" -j "$j" -T "$s" \
 		-h 127.0.0.1 -p "${port[$t]}" -U "$BENCH_USER" "$BENCH_DB" >"$out" 2>&1 || rc=$?
+	if ((rc == 130 || rc == 143)); then
+		log "interrupted"
+		exit "$rc"
+	fi
 	if ((rc != 0)); then
 		cat "$out" >&2
+		((rc != 124)) || log "pgbench ran $((s + 60))s for a ${s}s run and was killed"
 		die "pgbench against $t (-c $c -M $m) failed with status $rc"
 	fi
 	# pgbench 15 prints e.g.:
