@@ -27,6 +27,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Taken before this script adds load of its own.
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_REPS=${BENCH_REPS:-3}
@@ -323,7 +325,8 @@ jobs_for() {
 	echo "$j"
 }
 
-# run_pgbench TARGET CLIENTS MODE SECONDS LOGFILE: sets run_tps and run_lat (ms).
+# run_pgbench TARGET CLIENTS MODE SECONDS LOGFILE: sets run_tps and run_lat (ms),
+# both empty when the run completed no transaction.
 run_pgbench() {
 	local t=$1 c=$2 m=$3 s=$4 out=$5 j rc=0 res
 	j=$(jobs_for "$c")
@@ -349,6 +352,8 @@ run_pgbench() {
 		/^latency average = / { if ($5 == "ms") lat = $4 }
 		/^tps = / && /without initial connection time/ { tps = $3 }
 		END {
+			# A clean run too short to finish a transaction has no numbers, but is no failure.
+			if (done == 0 && failed == 0 && tps == "") { print "none"; exit }
 			if (tps == "" || lat == "" || done == 0 || failed != 0) {
 				printf "cannot read a clean result for %s (tps=%s latency=%s processed=%s failed=%s)\n",
 					target, tps, lat, done, failed > "/dev/stderr"
@@ -356,6 +361,11 @@ run_pgbench() {
 			}
 			print tps, lat
 		}' "$out") || { cat "$out" >&2; die "unexpected pgbench output against $t"; }
+	run_tps='' run_lat=''
+	if [[ $res == none ]]; then
+		log "warning: pgbench against $t (-c $c -M $m) finished no transaction in ${s}s; no result recorded"
+		return 0
+	fi
 	read -r run_tps run_lat <<<"$res"
 }
 
@@ -366,7 +376,6 @@ if ((BENCH_WARMUP > 0)); then
 	done
 fi
 
-load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 runs_per_rep=$((${#clients_list[@]} * ${#modes[@]} * ${#targets[@]}))
 log "measuring: $BENCH_REPS reps x $runs_per_rep runs x ${BENCH_SECONDS}s ≈ $((BENCH_REPS * runs_per_rep * BENCH_SECONDS / 60 + 1)) min"
 results=$tmp/results.tsv
@@ -381,6 +390,7 @@ for ((rep = 1; rep <= BENCH_REPS; rep++)); do
 			for ((k = 0; k < ntargets; k++)); do
 				t=${targets[$(((k + rep - 1) % ntargets))]}
 				run_pgbench "$t" "$c" "$m" "$BENCH_SECONDS" "$tmp/run-$rep-$c-$m-$t.log"
+				[[ -n $run_tps ]] || continue
 				printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$c" "$m" "$t" "$run_tps" "$run_lat" >>"$results"
 				log "rep $rep/$BENCH_REPS c=$c $m $t: tps=$run_tps latency=${run_lat}ms"
 			done
@@ -444,6 +454,15 @@ pgbench_version=$("$PG_BIN/pgbench" --version)
 pgb_version=$([[ -n $pgbouncer_bin ]] && "$pgbouncer_bin" --version 2>&1 | head -n 1 || echo "not used")
 tree=$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)
 
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+# A busy machine makes the numbers noisy; say so rather than judge them. Only
+# the load before the script started counts: the runs load the machine themselves.
+busy_note=
+if awk -v a="${load_start%% *}" -v n="$ncpu" 'BEGIN { exit !(a > n / 2) }'; then
+	busy_note="Note: the machine was already busy before the benchmark (load average ${load_start// //} on $ncpu CPUs); other work competed for the CPUs, so treat these numbers as rough and look at the spread in the raw runs."
+	log "$busy_note"
+fi
+
 mkdir -p "$(dirname "$BENCH_OUT")"
 {
 	echo "# phiguard benchmark: pgbench select-only"
@@ -452,6 +471,7 @@ mkdir -p "$(dirname "$BENCH_OUT")"
 	echo "TPS excludes connection time; latency is pgbench's \"latency average\"; added latency is the target's minus direct's."
 	echo "pgbench threads: $(for c in "${clients_list[@]}"; do printf -- '-c %s -j %s; ' "$c" "$(jobs_for "$c")"; done)targets alternate within each repetition."
 	echo
+	[[ -z $busy_note ]] || printf '%s\n\n' "$busy_note"
 	cat "$table"
 	echo
 	echo "## Machine"
@@ -460,7 +480,7 @@ mkdir -p "$(dirname "$BENCH_OUT")"
 	echo "- nproc: $ncpu"
 	echo "- CPU: ${cpu_model:-unknown}"
 	echo "- memory: $mem"
-	echo "- load average (1/5/15 min) at start: $load_start; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "- load average (1/5/15 min) before the script: ${load_start// //}; at the end: ${load_end// //}"
 	echo "- kernel: $(uname -sr)"
 	echo "- go: $go_version"
 	echo "- PostgreSQL: $pg_version (fsync off, synchronous_commit off, shared_buffers 256MB)"
