@@ -180,7 +180,8 @@ declare -A port=()
 pick_port() {
 	local p q i taken
 	for ((i = 0; i < 200; i++)); do
-		p=$((20000 + RANDOM % 40000))
+		# Below the usual ephemeral range (32768+), so no outgoing connection takes it meanwhile.
+		p=$((20000 + RANDOM % 12000))
 		taken=0
 		for q in "${port[@]}"; do [[ $q == "$p" ]] && taken=1; done
 		((taken == 0)) || continue
