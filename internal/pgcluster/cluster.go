@@ -28,6 +28,8 @@ type Options struct {
 	Settings map[string]string // extra postgresql.conf settings; they override ours
 	Password string            // password of superuser "postgres"; default random hex
 	Log      io.Writer         // optional copy of server log output
+
+	pickPort func() (int, error) // tests use it to force a port conflict; default freePort
 }
 
 // Cluster is a running server. Its exported fields are read-only.
@@ -131,7 +133,11 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	for attempt := 1; ; attempt++ {
 		c.Port = opts.Port
 		if c.Port == 0 {
-			if c.Port, err = freePort(); err != nil {
+			pick := opts.pickPort
+			if pick == nil {
+				pick = freePort
+			}
+			if c.Port, err = pick(); err != nil {
 				return nil, err
 			}
 		}

@@ -295,6 +295,35 @@ func TestTwoClusters(t *testing.T) {
 	}
 }
 
+// TestPortConflictRetry makes the first port Start tries one that is
+// already taken, as when another process grabs it between freePort and
+// postgres binding it; Start must move on to another port.
+func TestPortConflictRetry(t *testing.T) {
+	t.Parallel()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	takenPort := taken.Addr().(*net.TCPAddr).Port
+	var picks int
+	opts := Options{pickPort: func() (int, error) {
+		picks++
+		if picks == 1 {
+			return takenPort, nil
+		}
+		return freePort()
+	}}
+	c := start(t, opts)
+	if picks != 2 || c.Port == takenPort {
+		t.Fatalf("picks = %d, port = %d (taken %d)", picks, c.Port, takenPort)
+	}
+	conn := connect(t, c.URL(c.Superuser, c.Password, "postgres"))
+	if got := queryString(t, conn, "SELECT 'ok'"); got != "ok" {
+		t.Fatal(got)
+	}
+}
+
 func TestStartFailureShowsServerLog(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
