@@ -21,7 +21,7 @@ import (
 // new temporary directory on a free port.
 type Options struct {
 	BinDir   string            // default: $PG_BIN, else /usr/lib/postgresql/15/bin
-	Dir      string            // parent dir for data+socket; default a new temp dir (removed by Stop)
+	Dir      string            // parent dir for data+socket (must not hold them yet; kept by Stop); default a new temp dir (removed by Stop)
 	Port     int               // 0 = pick a free port on 127.0.0.1
 	TLS      bool              // generate a CA and a server cert for localhost/127.0.0.1/::1, ssl=on
 	HBA      []string          // pg_hba.conf lines; default DefaultHBA
