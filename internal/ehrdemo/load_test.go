@@ -1,5 +1,3 @@
-//go:build linux
-
 package ehrdemo
 
 import (
@@ -12,13 +10,18 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/phiguard/phiguard/internal/pgcluster"
 )
 
 func TestLoad(t *testing.T) {
-	connString := startPostgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, connString)
+	cluster, err := pgcluster.Start(ctx, pgcluster.Options{})
+	if err != nil {
+		t.Fatalf("start PostgreSQL: %v", err)
+	}
+	defer cluster.Stop()
+	conn, err := pgx.Connect(ctx, cluster.URL(cluster.Superuser, cluster.Password, "postgres"))
 	if err != nil {
 		t.Fatal(err)
 	}
