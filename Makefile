@@ -1,5 +1,47 @@
-.PHONY: bench
+# phiguard's developer entry points. `make test` is what CI runs.
+GO      ?= go
+FUZZTIME ?= 30s
+BIN     := bin/phiguard
+
+.PHONY: build demo demo-smoke test test-unit test-integration test-pgx bench fuzz lint
+
+build:
+	$(GO) build -o $(BIN) ./cmd/phiguard
+
+# demo: a throwaway PostgreSQL loaded with the Synthea sample, phiguard in
+# front of it on 127.0.0.1:6432; Ctrl-C removes everything.
+demo:
+	$(GO) run ./cmd/phiguard demo
+
+# demo-smoke: the same, but runs sample queries through phiguard and exits.
+demo-smoke:
+	$(GO) run ./cmd/phiguard demo --smoke --listen 127.0.0.1:0 --admin 127.0.0.1:0
+
+# test: everything CI checks — lint, unit and integration tests against a
+# real PostgreSQL, the demo, and pgx's own test suite through phiguard.
+test: lint test-unit test-integration demo-smoke test-pgx
+
+test-unit:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration)
+
+test-integration:
+	$(GO) test -count=1 -timeout 15m ./integration/...
+
+test-pgx:
+	bash integration/pgxsuite/run.sh
 
 # bench compares PostgreSQL direct, PgBouncer and phiguard with pgbench (needs root).
 bench:
 	bash bench/pgbench.sh
+	$(GO) test -run '^$$' -bench . -benchmem ./proxy ./sqlrewrite
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzStartup$$' -fuzztime $(FUZZTIME) ./proxy
+	$(GO) test -run '^$$' -fuzz '^FuzzClientMessages$$' -fuzztime $(FUZZTIME) ./proxy
+	$(GO) test -run '^$$' -fuzz '^FuzzBackendMessages$$' -fuzztime $(FUZZTIME) ./proxy
+	$(GO) test -run '^$$' -fuzz '^FuzzShapeAgreesWithPostgres$$' -fuzztime $(FUZZTIME) ./sqlrewrite
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
