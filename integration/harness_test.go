@@ -155,13 +155,14 @@ type phiguard struct {
 	reg  *prometheus.Registry
 	addr *net.TCPAddr
 	tls  bool
-	done chan error // Serve's result
+
+	served   chan struct{} // closed when Serve returned
+	serveErr error
 }
 
 // startProxy runs phiguard in this process in front of pg, with a config
 // built the way a user's file would be and validated like one. It is shut
-// down when the test ends; the test fails if that takes more than a few
-// seconds or if Serve failed.
+// down when the test ends; the test fails if Serve failed or did not stop.
 func startProxy(t testing.TB, opts proxyOptions) *phiguard {
 	t.Helper()
 	cfg := config.Default()
@@ -199,24 +200,30 @@ func startProxy(t testing.TB, opts proxyOptions) *phiguard {
 	if err != nil {
 		t.Fatalf("Listen: %v", err)
 	}
-	p := &phiguard{srv: srv, reg: reg, addr: ln.Addr().(*net.TCPAddr), tls: cfg.TLS.Cert != "", done: make(chan error, 1)}
-	go func() { p.done <- srv.Serve(ln) }()
-	t.Cleanup(func() { p.shutdown(t, 10*time.Second) })
+	p := &phiguard{srv: srv, reg: reg, addr: ln.Addr().(*net.TCPAddr), tls: cfg.TLS.Cert != "", served: make(chan struct{})}
+	go func() {
+		p.serveErr = srv.Serve(ln)
+		close(p.served)
+	}()
+	t.Cleanup(func() {
+		if err := p.shutdown(t, cfg.ShutdownTimeout.Std()); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	})
 	return p
 }
 
-// shutdown stops the proxy gracefully and checks that it went well. It is
-// safe to call twice.
+// shutdown stops the proxy gracefully within grace and returns Shutdown's
+// error. It checks that Serve returned cleanly. It may be called again.
 func (p *phiguard) shutdown(t testing.TB, grace time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	err := p.srv.Shutdown(ctx)
 	select {
-	case serveErr, ok := <-p.done:
-		if ok && serveErr != nil {
-			t.Errorf("Serve: %v", serveErr)
+	case <-p.served:
+		if p.serveErr != nil {
+			t.Errorf("Serve: %v", p.serveErr)
 		}
-		close(p.done)
 	case <-time.After(5 * time.Second):
 		t.Errorf("Serve did not return after Shutdown")
 	}
@@ -303,11 +310,12 @@ func direct(t testing.TB, extra ...string) *pgx.Conn {
 	return connect(t, directURL(appUser, appPassword, appDB, extra...))
 }
 
-// superuser connects straight to PostgreSQL as its superuser, the vantage
-// point for checking what the backend really sees (pg_stat_activity).
+// superuser connects straight to appdb as PostgreSQL's superuser, the
+// vantage point for checking what the backend really sees
+// (pg_stat_activity) and for pg_terminate_backend.
 func superuser(t testing.TB) *pgx.Conn {
 	t.Helper()
-	return connect(t, directURL(pg.Superuser, pg.Password, "postgres"))
+	return connect(t, directURL(pg.Superuser, pg.Password, appDB))
 }
 
 // wantPgError fails unless err is a PostgreSQL error with SQLSTATE code.

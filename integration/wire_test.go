@@ -63,9 +63,7 @@ func (c *rawConn) send(t testing.TB, msgs ...pgproto3.FrontendMessage) {
 // keep it past the next Receive.
 func (c *rawConn) receive(t testing.TB, timeout time.Duration) (string, string) {
 	t.Helper()
-	c.Conn.SetReadDeadline(time.Now().Add(timeout))
-	defer c.Conn.SetReadDeadline(time.Time{})
-	msg, err := c.Frontend.Receive()
+	msg, err := c.next(timeout)
 	if err != nil {
 		t.Fatalf("receive: %v", err)
 	}
@@ -75,6 +73,40 @@ func (c *rawConn) receive(t testing.TB, timeout time.Duration) (string, string) 
 	}
 	typ := reflect.TypeOf(msg).Elem().Name()
 	return typ, string(b)
+}
+
+// next reads one message, valid until the next call.
+func (c *rawConn) next(timeout time.Duration) (pgproto3.BackendMessage, error) {
+	c.Conn.SetReadDeadline(time.Now().Add(timeout))
+	defer c.Conn.SetReadDeadline(time.Time{})
+	return c.Frontend.Receive()
+}
+
+// expectClosedWith reads until the connection ends and requires a FATAL
+// ErrorResponse with SQLSTATE code before the end, and nothing else but
+// asynchronous messages.
+func (c *rawConn) expectClosedWith(t testing.TB, code string, timeout time.Duration) {
+	t.Helper()
+	seen := false
+	for {
+		msg, err := c.next(timeout)
+		if err != nil {
+			if !seen {
+				t.Fatalf("connection ended (%v) without an ErrorResponse %s", err, code)
+			}
+			return
+		}
+		switch m := msg.(type) {
+		case *pgproto3.ErrorResponse:
+			if m.Code != code || m.Severity != "FATAL" {
+				t.Fatalf("got %s %s %q, want FATAL %s", m.Severity, m.Code, m.Message, code)
+			}
+			seen = true
+		case *pgproto3.NoticeResponse, *pgproto3.ParameterStatus, *pgproto3.NotificationResponse:
+		default:
+			t.Fatalf("unexpected %T while waiting for %s", msg, code)
+		}
+	}
 }
 
 // run plays a script and returns the transcript: one line per message
