@@ -369,11 +369,16 @@ func TestListenNotify(t *testing.T) {
 	}
 	// A notification sent while the listener is idle must arrive without
 	// the listener sending anything (phiguard must flush it at once).
+	sent := make(chan error, 1)
 	go func() {
 		time.Sleep(200 * time.Millisecond)
-		notifier.Exec(context.Background(), "NOTIFY "+channel+", 'second'")
+		_, err := notifier.Exec(ctx, "NOTIFY "+channel+", 'second'")
+		sent <- err
 	}()
 	n, err = listener.WaitForNotification(wctx)
+	if err := <-sent; err != nil {
+		t.Fatalf("NOTIFY: %v", err)
+	}
 	if err != nil || n.Payload != "second" {
 		t.Fatalf("second notification: %+v, %v", n, err)
 	}
