@@ -153,8 +153,15 @@ func (s *session) pump() error {
 		s.terminating.Store(true)
 		s.backend.SetReadDeadline(time.Now().Add(time.Second))
 		<-fromBackend
-		if errors.Is(err, errDrained) {
+		var proto *errProtocol
+		switch {
+		case errors.Is(err, errDrained):
 			s.writeClientError(fatal(CodeAdminShutdown, "terminating connection because phiguard is shutting down"))
+		case errors.As(err, &proto):
+			// A malformed or oversized message: say why, as PostgreSQL
+			// does, instead of hanging up without a word.
+			s.writeClientError(fatal(CodeProtocolViolation, proto.msg))
+			s.lingerClient()
 		}
 		return err
 	case err := <-fromBackend:
@@ -162,6 +169,19 @@ func (s *session) pump() error {
 		<-fromClient
 		return err
 	}
+}
+
+// lingerClient lets the client read a final error before the connection
+// closes. Closing a socket that still holds unread input (the rest of an
+// oversized message) makes TCP send a reset, which can discard the error
+// just written. So phiguard ends its side of the stream and discards
+// input, for a bounded time and amount, until the client closes too.
+func (s *session) lingerClient() {
+	if cw, ok := s.client.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	s.client.SetReadDeadline(time.Now().Add(2 * time.Second))
+	io.Copy(io.Discard, io.LimitReader(s.client, int64(s.srv.cfg.Limits.MaxMessageBytes)+readBufferSize))
 }
 
 // forceClose cuts both connections; the pumps then end with errors.
