@@ -276,6 +276,32 @@ func TestPipelining(t *testing.T) {
 func TestCancel(t *testing.T) {
 	t.Parallel()
 	p := startProxy(t, proxyOptions{})
+	cfg := cancelSleep(t, p)
+
+	// A cancel request with a wrong key cancels nothing.
+	other := connectConfig(t, cfg)
+	busy := make(chan error, 1)
+	go func() {
+		_, err := other.Exec(testContext(t), "SELECT pg_sleep(1)")
+		busy <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if err := sendCancel(t, p, other.PgConn().PID(), []byte{1, 2, 3, 4}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-busy; err != nil {
+		t.Errorf("a cancel request with a wrong secret interrupted the query: %v", err)
+	}
+	if got := p.metric(t, "phiguard_proxy_cancel_requests_total", "outcome", "unknown_key"); got != 1 {
+		t.Errorf("unknown_key cancel requests = %v, want 1", got)
+	}
+}
+
+// cancelSleep cancels a running pg_sleep(30) through p by context
+// cancellation and checks that it ends quickly with 57014 and leaves the
+// connection usable. It returns the client configuration it used.
+func cancelSleep(t *testing.T, p *phiguard) *pgx.ConnConfig {
+	t.Helper()
 	cfg := parseConfig(t, p.url(appUser, appPassword, appDB))
 	// Cancel with a CancelRequest right away, as libpq's PQcancel does,
 	// rather than pgx's default of closing the connection.
@@ -299,24 +325,7 @@ func TestCancel(t *testing.T) {
 	if got := p.metric(t, "phiguard_proxy_cancel_requests_total", "outcome", "forwarded"); got != 1 {
 		t.Errorf("forwarded cancel requests = %v, want 1", got)
 	}
-
-	// A cancel request with a wrong key cancels nothing.
-	other := connectConfig(t, cfg)
-	busy := make(chan error, 1)
-	go func() {
-		_, err := other.Exec(testContext(t), "SELECT pg_sleep(1)")
-		busy <- err
-	}()
-	time.Sleep(200 * time.Millisecond)
-	if err := sendCancel(t, p, other.PgConn().PID(), []byte{1, 2, 3, 4}); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-busy; err != nil {
-		t.Errorf("a cancel request with a wrong secret interrupted the query: %v", err)
-	}
-	if got := p.metric(t, "phiguard_proxy_cancel_requests_total", "outcome", "unknown_key"); got != 1 {
-		t.Errorf("unknown_key cancel requests = %v, want 1", got)
-	}
+	return cfg
 }
 
 // sendCancel sends a raw CancelRequest to phiguard and waits until phiguard

@@ -179,6 +179,8 @@ func TestBackendTLS(t *testing.T) {
 			if n := queryInt(t, conn, "SELECT 1"); n != 1 {
 				t.Fatal(n)
 			}
+			// Cancel requests also go to the backend over TLS.
+			cancelSleep(t, p)
 		})
 	}
 
