@@ -13,6 +13,13 @@ import (
 // the registry maps it back to the backend's. That keeps backend secrets
 // away from clients and lets a cancel reach the one backend connection that
 // belongs to the session, whichever backend that is.
+//
+// The proxy-issued process id is the backend's own whenever it is free in
+// the registry, because clients compare it with what PostgreSQL reports
+// elsewhere: pg_backend_pid(), pg_stat_activity and the sender of a
+// NotificationResponse (to skip their own notifications). Only the secret
+// has to be phiguard's. A random id is issued only on a clash, which needs
+// two backends (or a reused pid) behind one phiguard.
 
 // cancelTarget is the backend's key for one session.
 type cancelTarget struct {
@@ -42,6 +49,10 @@ func (r *cancelRegistry) register(backendPID uint32, backendSecret []byte) (pid 
 	mustRandom(t.proxySecret)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if _, taken := r.m[backendPID]; !taken && backendPID != 0 {
+		r.m[backendPID] = t
+		return backendPID, t.proxySecret
+	}
 	for {
 		var b [4]byte
 		mustRandom(b[:])

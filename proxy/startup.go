@@ -89,7 +89,9 @@ func (s *session) negotiate() (*clientHello, error) {
 			}
 			return &clientHello{raw: pkt, params: params}, nil
 		default:
-			return nil, fatal(CodeProtocolViolation, fmt.Sprintf(
+			// PostgreSQL's SQLSTATE for this case, so clients that probe
+			// protocol versions see what they would see without phiguard.
+			return nil, fatal(CodeFeatureNotSupported, fmt.Sprintf(
 				"unsupported frontend protocol %d.%d: phiguard speaks protocol 3", code>>16, code&0xffff))
 		}
 	}
