@@ -32,8 +32,10 @@ func TestBackendKeyReplacedAndCancelRouted(t *testing.T) {
 	if key == nil {
 		t.Fatal("client got no BackendKeyData")
 	}
-	if key.ProcessID == 4242 || bytes.Equal(key.SecretKey, backendSecret) {
-		t.Fatalf("client saw the backend's own key %+v", key)
+	// The process id is the backend's own (pg_backend_pid() and
+	// notifications name it), but the secret must be phiguard's.
+	if key.ProcessID != 4242 || bytes.Equal(key.SecretKey, backendSecret) {
+		t.Fatalf("client got key %+v, want pid 4242 with a proxy-issued secret", key)
 	}
 
 	sendCancel := func(pid uint32, secret []byte) {

@@ -226,8 +226,8 @@ func (s *session) drainClient() {
 	if tc, ok := s.client.(interface{ CloseWrite() error }); ok {
 		tc.CloseWrite()
 	}
-	s.client.SetReadDeadline(time.Now().Add(time.Second))
-	io.CopyN(io.Discard, s.client, 8<<20)
+	s.client.SetReadDeadline(time.Now().Add(2 * time.Second))
+	io.CopyN(io.Discard, s.client, int64(s.srv.cfg.Limits.MaxMessageBytes)+readBufferSize)
 }
 
 func (s *session) flushClient() error {
