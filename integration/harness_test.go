@@ -48,9 +48,6 @@ var testHBA = []string{
 	"host all all 127.0.0.1/32 scram-sha-256",
 }
 
-// runKnownBugs turns on tests that demonstrate proxy bugs not fixed yet.
-// They skip by default so that the suite stays a regression gate.
-var runKnownBugs = flag.Bool("known-bugs", false, "also run tests that demonstrate known, unfixed phiguard bugs")
 
 // Package state, set up once by TestMain.
 var (
@@ -349,14 +346,6 @@ func uniqueName(prefix string) string {
 
 var nameSeq atomic.Int64
 
-// knownBug skips a test that demonstrates a bug not fixed yet, unless
-// -known-bugs is given.
-func knownBug(t testing.TB, what string) {
-	t.Helper()
-	if !*runKnownBugs {
-		t.Skipf("known phiguard bug, run with -known-bugs to see it fail: %s", what)
-	}
-}
 
 // metric returns the value of the counter or gauge name whose labels
 // include labels, or 0 when there is none.

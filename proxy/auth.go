@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"strings"
@@ -11,11 +12,13 @@ import (
 // user (trust, cleartext, md5, SCRAM-SHA-256); phiguard only relays, with
 // two changes:
 //
-//   - SCRAM-SHA-256-PLUS is removed from the mechanisms the backend offers.
-//     Channel binding ties SCRAM to one TLS connection, and the client's TLS
-//     connection ends at phiguard, so a client that bound to it would always
-//     fail against the backend.
-//   - BackendKeyData is replaced by a proxy-issued key (see cancel.go).
+//   - SCRAM channel binding (SCRAM-SHA-256-PLUS) binds the login to the TLS
+//     server certificate the client sees (tls-server-end-point). When that
+//     is phiguard's own certificate and not the backend's, a client that
+//     bound to it would always fail, so the -PLUS mechanisms are removed
+//     from the offer. When phiguard presents the backend's own certificate
+//     the binding values agree and the offer is passed on untouched.
+//   - BackendKeyData gets a proxy-issued secret (see cancel.go).
 //
 // It returns authFailed when the backend rejected the client.
 func (s *session) relayAuth() (authFailed bool, err error) {
@@ -41,9 +44,13 @@ func (s *session) relayAuth() (authFailed bool, err error) {
 			sub := binary.BigEndian.Uint32(body[:4])
 			switch sub {
 			case authSASL:
-				if _, err := s.cw.Write(withoutChannelBinding(body[4:])); err != nil {
-					return false, err
+				if !s.bindingPassesThrough() {
+					if _, err := s.cw.Write(withoutChannelBinding(body[4:])); err != nil {
+						return false, err
+					}
+					break
 				}
+				fallthrough
 			case authOK, authSASLFinal, authCleartextPassword, authMD5Password, authSASLContinue:
 				if err := s.br.forward(s.cw); err != nil {
 					return false, err
@@ -53,7 +60,7 @@ func (s *session) relayAuth() (authFailed bool, err error) {
 					"authentication method %d requested by the database is not supported through phiguard; use scram-sha-256, md5, password or trust", sub))
 			}
 			if needsClientAnswer(sub) {
-				if err := s.relayClientAnswer(); err != nil {
+				if err := s.relayClientAnswer(sub == authSASL); err != nil {
 					return false, err
 				}
 			}
@@ -97,7 +104,9 @@ func needsClientAnswer(sub uint32) bool {
 }
 
 // relayClientAnswer forwards one password/SASL message from the client.
-func (s *session) relayClientAnswer() error {
+// initialSASL marks the SASLInitialResponse, whose channel-binding flag is
+// checked before it goes on.
+func (s *session) relayClientAnswer(initialSASL bool) error {
 	if err := s.flushClient(); err != nil {
 		return err
 	}
@@ -108,10 +117,51 @@ func (s *session) relayClientAnswer() error {
 	if typ != fePassword {
 		return &errProtocol{fmt.Sprintf("expected a password message, got %q", typ)}
 	}
+	if initialSASL {
+		body, err := s.cr.body()
+		if err != nil {
+			return err
+		}
+		if err := s.checkBindingFlag(body); err != nil {
+			return err
+		}
+	}
 	if err := s.cr.forward(s.bw); err != nil {
 		return err
 	}
 	return s.flushBackend()
+}
+
+// bindingPassesThrough reports whether SCRAM channel binding can work end
+// to end: both legs are TLS and phiguard presents exactly the certificate
+// the backend presented to it, so tls-server-end-point hashes agree.
+func (s *session) bindingPassesThrough() bool {
+	if s.tlsState == nil || s.backendTLS == nil || len(s.backendTLS.PeerCertificates) == 0 {
+		return false
+	}
+	own := s.srv.clientTLS.Certificates[0].Certificate[0]
+	return bytes.Equal(s.backendTLS.PeerCertificates[0].Raw, own)
+}
+
+// checkBindingFlag refuses, with an explanation, the one login that cannot
+// succeed: a TLS client that supports channel binding ("y" flag in its
+// GS2 header) was offered no -PLUS mechanism because phiguard's certificate
+// is not the backend's, and the backend, itself on TLS, would read that as
+// a downgrade attack and answer only "channel binding negotiation error".
+func (s *session) checkBindingFlag(body []byte) error {
+	if s.backendTLS == nil || s.bindingPassesThrough() {
+		return nil
+	}
+	_, rest, ok := cstring(body) // mechanism name
+	if !ok || len(rest) < 6 {
+		return nil
+	}
+	if data := rest[4:]; data[0] == 'y' && data[1] == ',' {
+		return fatal(CodeInvalidAuthSpec, "SCRAM channel binding cannot pass through phiguard: TLS is on toward both "+
+			"phiguard and the database, and phiguard presents a different certificate than the database. "+
+			"Connect with channel_binding=disable, or configure phiguard's tls.cert and tls.key with the database server's certificate")
+	}
+	return nil
 }
 
 // withoutChannelBinding rebuilds an AuthenticationSASL message whose

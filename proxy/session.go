@@ -31,10 +31,11 @@ type session struct {
 	id  string
 	log *zap.Logger
 
-	client    net.Conn
-	clientBuf *bufio.Reader // startup-phase reader; cr wraps it afterwards
-	tlsState  *tls.ConnectionState
-	backend   net.Conn
+	client     net.Conn
+	clientBuf  *bufio.Reader        // startup-phase reader; cr wraps it afterwards
+	tlsState   *tls.ConnectionState // client leg; nil when plaintext
+	backend    net.Conn
+	backendTLS *tls.ConnectionState // backend leg; nil when plaintext
 
 	cr *msgReader    // from the client
 	cw *bufio.Writer // to the client, owned by the backend pump
@@ -109,6 +110,10 @@ func (s *session) serve(ctx context.Context) {
 	s.mu.Lock()
 	s.backend = backend
 	s.mu.Unlock()
+	if tc, ok := backend.(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		s.backendTLS = &st
+	}
 	defer backend.Close()
 	backend.SetDeadline(time.Now().Add(startupTimeout))
 	s.cr = &msgReader{br: s.clientBuf, max: s.srv.cfg.Limits.MaxMessageBytes}

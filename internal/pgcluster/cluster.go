@@ -40,6 +40,10 @@ type Cluster struct {
 
 	DataDir string // the PostgreSQL data directory, inside Dir
 	CAFile  string // PEM file of CA, for sslrootcert; "" unless Options.TLS
+	// ServerCertFile and ServerKeyFile are the server's own certificate and
+	// key ("" unless Options.TLS), for a proxy that must present the very
+	// same certificate (SCRAM channel binding through a proxy).
+	ServerCertFile, ServerKeyFile string
 	LogFile string // the server's log, inside Dir; kept until Stop removes Dir
 
 	srv     *server
@@ -239,6 +243,7 @@ func (c *Cluster) setupTLS(u *osUser) error {
 	if err := u.chown(certFile, keyFile, rootFile); err != nil {
 		return err
 	}
+	c.ServerCertFile, c.ServerKeyFile = certFile, keyFile
 	c.CAFile = filepath.Join(c.Dir, "ca.crt")
 	if err := ca.WriteCAFile(c.CAFile); err != nil {
 		return err
