@@ -48,7 +48,6 @@ var testHBA = []string{
 	"host all all 127.0.0.1/32 scram-sha-256",
 }
 
-
 // Package state, set up once by TestMain.
 var (
 	pg *pgcluster.Cluster
@@ -345,7 +344,6 @@ func uniqueName(prefix string) string {
 }
 
 var nameSeq atomic.Int64
-
 
 // metric returns the value of the counter or gauge name whose labels
 // include labels, or 0 when there is none.
