@@ -67,7 +67,10 @@ type ClientTLS struct {
 
 // Limits caps what one client or backend may make phiguard hold in memory.
 type Limits struct {
-	// MaxMessageBytes caps a single protocol message in either direction.
+	// MaxMessageBytes caps a single protocol message in either direction
+	// (default 256 MiB; PostgreSQL itself allows up to 1 GiB). Messages that
+	// phiguard must inspect whole are held in memory up to this size; the
+	// rest are streamed through.
 	MaxMessageBytes int `yaml:"max_message_bytes"`
 	// ParseCacheEntries bounds the statement-analysis cache.
 	ParseCacheEntries int `yaml:"parse_cache_entries"`
@@ -94,7 +97,7 @@ func Default() Config {
 			ConnectTimeout: Duration(10 * time.Second),
 		},
 		Limits: Limits{
-			MaxMessageBytes:   64 << 20,
+			MaxMessageBytes:   256 << 20,
 			ParseCacheEntries: 10000,
 		},
 		Log:             Log{Level: "info"},

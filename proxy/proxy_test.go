@@ -250,3 +250,24 @@ func BenchmarkRoundTrip(b *testing.B) {
 		})
 	}
 }
+
+func TestOversizedBackendMessageNamed(t *testing.T) {
+	fb := startFakeBackend(t, func(c net.Conn) {
+		greet(t, c, 1, []byte{1, 2, 3, 4})
+		readMsg(c)
+		c.Write(encode(t, &pgproto3.DataRow{Values: [][]byte{bytes.Repeat([]byte("x"), 1<<17)}}))
+		io.Copy(io.Discard, c)
+	})
+	_, addr := startTestProxy(t, fb.port(), func(c *config.Config) { c.Limits.MaxMessageBytes = 1 << 16 })
+	c, br, _ := clientConnect(t, addr)
+	c.Write(encode(t, &pgproto3.Query{String: "SELECT big"}))
+	typ, body, err := readMsg(br)
+	if err != nil || typ != 'E' {
+		t.Fatalf("want an ErrorResponse, got %q %v", typ, err)
+	}
+	var e pgproto3.ErrorResponse
+	e.Decode(body)
+	if e.Code != string(CodeProtocolViolation) || !strings.Contains(e.Message, "max_message_bytes") {
+		t.Fatalf("error %+v does not name the limit", e)
+	}
+}

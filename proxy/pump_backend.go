@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // pumpBackend forwards backend messages to the client as their original
@@ -75,7 +77,16 @@ func (s *session) backendGone(err error, backendExplained bool) error {
 	if s.terminating.Load() || errors.Is(err, net.ErrClosed) {
 		return err
 	}
-	if !backendExplained {
+	var proto *errProtocol
+	switch {
+	case errors.As(err, &proto):
+		// The backend is still there but sent something phiguard will not
+		// pass on (an oversized or malformed message): say that, not "lost".
+		s.log.Warn("backend protocol violation", zap.Error(err))
+		s.cw.Write(fatal(CodeProtocolViolation, "phiguard refused a message from the database: "+proto.msg).encode())
+		s.srv.metrics.Errors.WithLabelValues("08", "phiguard").Inc()
+		s.flushClient()
+	case !backendExplained:
 		s.cw.Write(fatal(CodeConnectionFailure, "phiguard lost the connection to the database backend").encode())
 		s.srv.metrics.Errors.WithLabelValues("08", "phiguard").Inc()
 		s.flushClient()
