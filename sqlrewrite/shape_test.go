@@ -17,12 +17,12 @@ func shapeOf(t *testing.T, sql string) (string, bool) {
 func TestShapeReplacesPlainLiterals(t *testing.T) {
 	cases := map[string]string{
 		"SELECT abalance FROM pgbench_accounts WHERE aid = 12345;": "SELECT abalance FROM pgbench_accounts WHERE aid = <n>;",
-		"select * from t where a = 'x''y' and b = 1.5e-3":           "select * from t where a = <s> and b = <n>",
-		`SELECT "col1" FROM "t 2" WHERE x1 = .5`:                     `SELECT "col1" FROM "t 2" WHERE x1 = <n>`,
-		"SELECT $1, $2 /* a /* nested */ 'comment' */ -- 'x'\n, 3":   "SELECT $1, $2 /* a /* nested */ 'comment' */ -- 'x'\n, <n>",
-		"SELECT date '2024-01-01', -7":                               "SELECT date <s>, -<n>",
-		"SELECT t1.c2 FROM t1":                                       "SELECT t1.c2 FROM t1",
-		"SELECT 'héllo' || naïve FROM ß":                             "SELECT <s> || naïve FROM ß",
+		"select * from t where a = 'x''y' and b = 1.5e-3":          "select * from t where a = <s> and b = <n>",
+		`SELECT "col1" FROM "t 2" WHERE x1 = .5`:                   `SELECT "col1" FROM "t 2" WHERE x1 = <n>`,
+		"SELECT $1, $2 /* a /* nested */ 'comment' */ -- 'x'\n, 3": "SELECT $1, $2 /* a /* nested */ 'comment' */ -- 'x'\n, <n>",
+		"SELECT date '2024-01-01', -7":                             "SELECT date <s>, -<n>",
+		"SELECT t1.c2 FROM t1":                                     "SELECT t1.c2 FROM t1",
+		"SELECT 'héllo' || naïve FROM ß":                           "SELECT <s> || naïve FROM ß",
 	}
 	for sql, want := range cases {
 		got, ok := shapeOf(t, sql)

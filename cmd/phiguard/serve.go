@@ -101,4 +101,3 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger, ready chan<-
 	log.Info("phiguard stopped")
 	return runErr
 }
-

@@ -44,7 +44,7 @@ type Cluster struct {
 	// key ("" unless Options.TLS), for a proxy that must present the very
 	// same certificate (SCRAM channel binding through a proxy).
 	ServerCertFile, ServerKeyFile string
-	LogFile string // the server's log, inside Dir; kept until Stop removes Dir
+	LogFile                       string // the server's log, inside Dir; kept until Stop removes Dir
 
 	srv     *server
 	log     *os.File
