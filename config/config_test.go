@@ -1,0 +1,91 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultIsValid(t *testing.T) {
+	if err := Default().Validate(); err != nil {
+		t.Fatalf("defaults must validate: %v", err)
+	}
+}
+
+func TestGoodFiles(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.good.yml")
+	if len(files) == 0 {
+		t.Fatal("no good test files")
+	}
+	for _, f := range files {
+		cfg, err := Load(f)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	cfg, _ := Load("testdata/minimal.good.yml")
+	if cfg.Backend.Host != "db.internal" || cfg.Backend.Port != 5433 || cfg.Listen != Default().Listen {
+		t.Errorf("minimal file did not merge onto defaults: %+v", cfg)
+	}
+	cfg, _ = Load("testdata/full.good.yml")
+	if cfg.ShutdownTimeout.Std() != 45*time.Second || cfg.Limits.MaxConnections != 200 || cfg.Backend.TLS.Mode != BackendTLSRequire {
+		t.Errorf("full file not read as written: %+v", cfg)
+	}
+}
+
+// TestBadFiles checks each bad file fails with the expected problems, each
+// tied to its key path, all reported at once.
+func TestBadFiles(t *testing.T) {
+	want := map[string][]string{
+		"unknown-key.bad.yml":  {"field hostname not found"},
+		"bad-duration.bad.yml": {`line 1: time: missing unit in duration "30"`},
+		"many-problems.bad.yml": {
+			`listen: must be host:port, got "6432"`,
+			"backend.host: is required",
+			"backend.port: must be between 1 and 65535, got 70000",
+			`backend.tls.mode: must be disable, require or verify-full, got "verify-ca"`,
+			"tls.require: needs tls.cert and tls.key",
+			"tls.client_ca: needs tls.cert and tls.key",
+			"tls.client_ca: cannot read",
+			"limits.max_message_bytes: must be at least 65536, got 100",
+			"limits.parse_cache_entries: must be at least 1, got 0",
+			`log.level: must be debug, info, warn or error, got "verbose"`,
+		},
+	}
+	for file, wants := range want {
+		cfg, err := Load(filepath.Join("testdata", file))
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if err == nil {
+			t.Errorf("%s: accepted", file)
+			continue
+		}
+		for _, w := range wants {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error lacks %q:\n%v", file, w, err)
+			}
+		}
+	}
+}
+
+func TestCertificateFilesAreChecked(t *testing.T) {
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.pem")
+	os.WriteFile(junk, []byte("not a certificate"), 0o600)
+	cfg := Default()
+	cfg.Backend.TLS = BackendTLS{Mode: BackendTLSVerifyFull, RootCA: junk}
+	cfg.TLS.Cert = junk
+	err := cfg.Validate()
+	for _, w := range []string{"backend.tls.root_ca: " + junk + " holds no PEM certificate", "tls.key: is required when tls.cert is set"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q: %v", w, err)
+		}
+	}
+}
