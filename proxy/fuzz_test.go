@@ -33,10 +33,11 @@ func fuzzServer(t *testing.T, backendPort int) *Server {
 	return srv
 }
 
-// runSession serves one session whose client writes input then closes.
-// It returns what the client received.
+// runSession serves one session whose client writes input, then closes
+// its sending side as a client that has said everything would. It returns
+// what the client received; the session must end by itself.
 func runSession(t *testing.T, srv *Server, input []byte) []byte {
-	client, proxySide := net.Pipe()
+	client, proxySide := tcpPair(t)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -49,21 +50,39 @@ func runSession(t *testing.T, srv *Server, input []byte) []byte {
 	}()
 	client.SetWriteDeadline(time.Now().Add(fuzzSessionTimeout))
 	client.Write(input)
-	client.SetWriteDeadline(time.Time{})
-	// The client has nothing more to say; give the session a moment to
-	// answer, then hang up as a real client would.
-	select {
-	case <-done:
-	case <-time.After(100 * time.Millisecond):
-		client.Close()
-	}
+	client.CloseWrite()
 	select {
 	case <-done:
 	case <-time.After(fuzzSessionTimeout):
-		t.Fatalf("session did not end %v after its client hung up; input %q", fuzzSessionTimeout, input)
+		t.Fatalf("session did not end %v after its client stopped sending; input %q", fuzzSessionTimeout, input)
 	}
 	client.Close()
 	return <-out
+}
+
+// tcpPair returns the two ends of a loopback TCP connection. Unlike
+// net.Pipe, TCP has a half-close, which is how a real client says "that
+// was all".
+func tcpPair(t *testing.T) (*net.TCPConn, net.Conn) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := <-accepted
+	if server == nil {
+		t.Fatal("accept failed")
+	}
+	return c.(*net.TCPConn), server
 }
 
 func FuzzStartup(f *testing.F) {
@@ -118,8 +137,10 @@ func FuzzBackendMessages(f *testing.F) {
 	f.Add([]byte{'K', 0, 0, 0, 5, 0})
 	f.Fuzz(func(t *testing.T, input []byte) {
 		fb := startFakeBackend(t, func(c net.Conn) {
+			// A hostile backend says its piece and stops sending.
 			readStartup(t, c)
 			c.Write(input)
+			c.(*net.TCPConn).CloseWrite()
 			c.SetReadDeadline(time.Now().Add(fuzzSessionTimeout))
 			io.Copy(io.Discard, c)
 		})
