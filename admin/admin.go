@@ -1,0 +1,48 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+)
+
+// ReadyCheck reports why the service is not ready, or nil when it is.
+type ReadyCheck func(ctx context.Context) error
+
+// readyTimeout bounds one readiness probe, well under a kubelet's default.
+const readyTimeout = 3 * time.Second
+
+// Handler returns the admin HTTP handler.
+func Handler(g prometheus.Gatherer, ready ReadyCheck, log *zap.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		if err := ready(ctx); err != nil {
+			// The reason goes to the log; the probe gets no addresses.
+			log.Warn("not ready", zap.Error(err))
+			http.Error(w, "not ready: backend unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	return mux
+}
+
+// NewServer returns an http.Server for the admin endpoints on addr.
+func NewServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+}

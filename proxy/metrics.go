@@ -1,0 +1,91 @@
+package proxy
+
+import (
+	"github.com/phiguard/phiguard/sqlrewrite"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the wire path's Prometheus collectors. They are registered on
+// an injected Registerer, never the global one, so tests can run several
+// proxies in one process.
+type Metrics struct {
+	ConnectionsActive prometheus.Gauge
+	ConnectionsTotal  prometheus.Counter
+	// ConnectionsRefused counts sessions ended before reaching the backend,
+	// by reason: tls_required, protocol, backend_unreachable, auth_failed,
+	// too_many, shutting_down.
+	ConnectionsRefused   *prometheus.CounterVec
+	BytesClientToBackend prometheus.Counter
+	BytesBackendToClient prometheus.Counter
+	Errors               *prometheus.CounterVec
+	CacheHits            prometheus.Counter
+	CacheMisses          prometheus.Counter
+	StatementDuration    prometheus.Histogram
+	CancelRequests       *prometheus.CounterVec
+
+	statements [16]prometheus.Counter // one per sqlrewrite.Kind, pre-resolved
+}
+
+// NewMetrics creates the collectors and registers them on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		ConnectionsActive: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "phiguard_proxy_connections_active",
+			Help: "Client sessions currently open.",
+		}),
+		ConnectionsTotal: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "phiguard_proxy_connections_total",
+			Help: "Client connections accepted, including cancel requests and refused ones.",
+		}),
+		ConnectionsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "phiguard_proxy_connections_refused_total",
+			Help: "Client connections ended before a session was established, by reason.",
+		}, []string{"reason"}),
+		BytesClientToBackend: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "phiguard_proxy_client_to_backend_bytes_total",
+			Help: "Protocol bytes forwarded from clients to the backend.",
+		}),
+		BytesBackendToClient: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "phiguard_proxy_backend_to_client_bytes_total",
+			Help: "Protocol bytes forwarded from the backend to clients.",
+		}),
+		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "phiguard_proxy_errors_total",
+			Help: "ErrorResponses sent to clients, by SQLSTATE class and by who raised them (backend or phiguard).",
+		}, []string{"sqlstate_class", "source"}),
+		CacheHits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "phiguard_sqlrewrite_cache_hits_total",
+			Help: "Statements whose analysis was found in the parse cache.",
+		}),
+		CacheMisses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "phiguard_sqlrewrite_cache_misses_total",
+			Help: "Statements that had to be parsed because the parse cache lacked them.",
+		}),
+		StatementDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "phiguard_proxy_statement_duration_seconds",
+			Help:    "Time from a Query or Sync reaching phiguard to the backend's ReadyForQuery for it.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 14),
+		}),
+		CancelRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "phiguard_proxy_cancel_requests_total",
+			Help: "Cancel requests received, by outcome (forwarded, unknown_key, failed).",
+		}, []string{"outcome"}),
+	}
+	statements := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "phiguard_proxy_statements_total",
+		Help: "Statements received from clients (simple Query or extended Parse), by kind.",
+	}, []string{"kind"})
+	for _, k := range sqlrewrite.AllKinds() {
+		m.statements[k] = statements.WithLabelValues(k.String())
+	}
+	reg.MustRegister(m.ConnectionsActive, m.ConnectionsTotal, m.ConnectionsRefused,
+		m.BytesClientToBackend, m.BytesBackendToClient, m.Errors, m.CacheHits,
+		m.CacheMisses, m.StatementDuration, m.CancelRequests, statements)
+	return m
+}
+
+func (m *Metrics) countStatement(k sqlrewrite.Kind) {
+	if int(k) < len(m.statements) && m.statements[k] != nil {
+		m.statements[k].Inc()
+	}
+}

@@ -1,0 +1,125 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net"
+	"time"
+)
+
+// pumpBackend forwards backend messages to the client as their original
+// bytes. It decodes only what it must: ReadyForQuery (to time statements
+// and see when the session is idle) and the SQLSTATE of ErrorResponses (to
+// count them).
+//
+// Writes toward the client are flushed at ReadyForQuery, when a COPY
+// starts (the client must see CopyInResponse before it sends data), and
+// whenever no more backend output is buffered, which also delivers
+// asynchronous NotificationResponse, ParameterStatus and NoticeResponse
+// messages promptly.
+func (s *session) pumpBackend() error {
+	lastWasFatal := false
+	for {
+		if !s.br.buffered() {
+			if err := s.flushClient(); err != nil {
+				return err
+			}
+		}
+		typ, _, err := s.br.next()
+		if err != nil {
+			return s.backendGone(err, lastWasFatal)
+		}
+		lastWasFatal = false
+		switch typ {
+		case beReadyForQuery:
+			body, err := s.br.body()
+			if err != nil {
+				return s.backendGone(err, false)
+			}
+			status := byte('I')
+			if len(body) > 0 {
+				status = body[0]
+			}
+			if err := s.br.forward(s.cw); err != nil {
+				return err
+			}
+			if err := s.flushClient(); err != nil {
+				return err
+			}
+			s.finishRequest(status)
+			continue
+		case beErrorResponse:
+			body, err := s.br.body()
+			if err != nil {
+				return s.backendGone(err, false)
+			}
+			s.srv.metrics.Errors.WithLabelValues(sqlstateClass(body), "backend").Inc()
+			lastWasFatal = isFatal(body)
+		}
+		if err := s.br.forward(s.cw); err != nil {
+			return err
+		}
+		switch typ {
+		case beCopyInResponse, beCopyOutResponse, beCopyBothResponse:
+			if err := s.flushClient(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// backendGone handles the end of the backend stream. Unless phiguard ended
+// it or the backend already said why (a FATAL error), the client is told
+// that the backend was lost rather than seeing a bare disconnect.
+func (s *session) backendGone(err error, backendExplained bool) error {
+	if s.terminating.Load() || errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	if !backendExplained {
+		s.cw.Write(fatal(CodeConnectionFailure, "phiguard lost the connection to the database backend").encode())
+		s.srv.metrics.Errors.WithLabelValues("08", "phiguard").Inc()
+		s.flushClient()
+	}
+	if errors.Is(err, io.EOF) {
+		return errors.New("backend closed the connection")
+	}
+	return err
+}
+
+// isFatal reports whether an ErrorResponse body has severity FATAL or PANIC.
+func isFatal(body []byte) bool {
+	for len(body) > 0 && body[0] != 0 {
+		field := body[0]
+		val, rest, ok := cstring(body[1:])
+		if !ok {
+			return false
+		}
+		if field == 'V' || field == 'S' {
+			v := string(val)
+			return v == "FATAL" || v == "PANIC"
+		}
+		body = rest
+	}
+	return false
+}
+
+// finishRequest pairs a ReadyForQuery with the oldest request in flight,
+// records its duration, and wakes the client pump if the server is draining
+// and the session just became idle.
+func (s *session) finishRequest(status byte) {
+	now := time.Now()
+	s.mu.Lock()
+	var started time.Time
+	if len(s.inflight) > 0 {
+		started = s.inflight[0]
+		s.inflight = s.inflight[1:]
+	}
+	s.txStatus = status
+	if s.draining && s.idleLocked() {
+		s.wakeLocked()
+	}
+	s.mu.Unlock()
+	if !started.IsZero() {
+		s.srv.metrics.StatementDuration.Observe(now.Sub(started).Seconds())
+	}
+}

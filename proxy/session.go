@@ -1,0 +1,227 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Buffer sizes per session and direction. A message that fits the read
+// buffer is forwarded without a copy; larger ones are streamed.
+const (
+	readBufferSize  = 16 << 10
+	writeBufferSize = 16 << 10
+)
+
+// session is one client connection and the backend connection phiguard
+// opened for it. Its life: negotiate (TLS, cancel or startup), dial the
+// backend, relay authentication, then two pumps, one per direction, until
+// either side leaves. Each pump owns the writer toward the other side, so
+// no lock guards the data path.
+type session struct {
+	srv *Server
+	id  string
+	log *zap.Logger
+
+	client    net.Conn
+	clientBuf *bufio.Reader // startup-phase reader; cr wraps it afterwards
+	tlsState  *tls.ConnectionState
+	backend   net.Conn
+
+	cr *msgReader    // from the client
+	cw *bufio.Writer // to the client, owned by the backend pump
+	br *msgReader    // from the backend
+	bw *bufio.Writer // to the backend, owned by the client pump
+
+	user, database string
+	cancelPID      uint32
+
+	// terminating is set once phiguard itself ends the backend connection,
+	// so the backend pump does not report the expected EOF as a failure.
+	terminating atomic.Bool
+
+	// mu guards the state that the two pumps and Shutdown share: what is in
+	// flight, whether the client pump is blocked waiting for the client, and
+	// whether the server is draining. See drain.go.
+	mu       sync.Mutex
+	inflight []time.Time // start of each Query/Sync not yet answered by ReadyForQuery
+	txStatus byte        // from the latest ReadyForQuery: 'I', 'T' or 'E'
+	waiting  bool        // the client pump is blocked reading a new message
+	deadline bool        // a wake-up read deadline may be set on client
+	draining bool
+}
+
+// errDrained ends a session that was idle while the server shut down.
+var errDrained = errors.New("session drained for shutdown")
+
+// serve runs the whole session and closes both connections.
+func (s *session) serve(ctx context.Context) {
+	defer s.client.Close()
+	s.client.SetDeadline(time.Now().Add(startupTimeout))
+	hello, err := s.negotiate()
+	if err != nil {
+		s.refuse("protocol", err)
+		return
+	}
+	if hello.cancel {
+		if err := s.srv.forwardCancel(ctx, hello); err != nil {
+			s.log.Warn("cancel request not delivered", zap.Error(err))
+		}
+		return
+	}
+	if s.srv.cfg.TLS.Require || s.srv.cfg.TLS.ClientCA != "" {
+		if s.tlsState == nil {
+			s.refuse("tls_required", fatal(CodeInvalidAuthSpec,
+				"phiguard requires TLS for every connection: connect with sslmode=require or stronger"))
+			return
+		}
+	}
+	s.user, s.database = hello.params["user"], hello.params["database"]
+	if s.database == "" {
+		s.database = s.user
+	}
+	s.log = s.log.With(zap.String("user", s.user), zap.String("database", s.database))
+	if !s.srv.admit(s) {
+		s.refuse("too_many", fatal(CodeTooManyConnections, "sorry, too many clients already (limits.max_connections)"))
+		return
+	}
+	defer s.srv.release(s)
+	if s.srv.isDraining() {
+		s.refuse("shutting_down", fatal(CodeCannotConnectNow, "phiguard is shutting down"))
+		return
+	}
+
+	backend, err := s.srv.dialBackend(ctx)
+	if err != nil {
+		s.log.Error("backend unreachable", zap.Error(err))
+		s.refuse("backend_unreachable", fatal(CodeConnectionFailure, "phiguard cannot reach the database backend"))
+		return
+	}
+	s.mu.Lock()
+	s.backend = backend
+	s.mu.Unlock()
+	defer backend.Close()
+	backend.SetDeadline(time.Now().Add(startupTimeout))
+	s.cr = &msgReader{br: s.clientBuf, max: s.srv.cfg.Limits.MaxMessageBytes}
+	s.cw = bufio.NewWriterSize(s.client, writeBufferSize)
+	s.br = newMsgReader(backend, readBufferSize, s.srv.cfg.Limits.MaxMessageBytes)
+	s.bw = bufio.NewWriterSize(backend, writeBufferSize)
+	if _, err := s.bw.Write(hello.raw); err != nil || s.flushBackend() != nil {
+		s.refuse("backend_unreachable", fatal(CodeConnectionFailure, "phiguard lost the database backend during startup"))
+		return
+	}
+	failed, err := s.relayAuth()
+	if s.cancelPID != 0 {
+		defer s.srv.cancels.remove(s.cancelPID)
+	}
+	if failed {
+		s.srv.metrics.ConnectionsRefused.WithLabelValues("auth_failed").Inc()
+		s.log.Info("authentication failed")
+		return
+	}
+	if err != nil {
+		s.refuse("protocol", err)
+		return
+	}
+	s.client.SetDeadline(time.Time{})
+	backend.SetDeadline(time.Time{})
+	s.log.Info("session started")
+	start := time.Now()
+	err = s.pump()
+	s.log.Info("session ended", zap.Duration("duration", time.Since(start)), zap.NamedError("reason", err))
+}
+
+// pump runs both directions until one ends, then ends the other.
+func (s *session) pump() error {
+	fromClient := make(chan error, 1)
+	fromBackend := make(chan error, 1)
+	go func() { fromClient <- s.pumpClient() }()
+	go func() { fromBackend <- s.pumpBackend() }()
+	select {
+	case err := <-fromClient:
+		// The client left or the session was drained; the client pump has
+		// already sent Terminate where it could. Let the backend pump
+		// deliver what was in flight, then close.
+		s.terminating.Store(true)
+		s.backend.SetReadDeadline(time.Now().Add(time.Second))
+		<-fromBackend
+		if errors.Is(err, errDrained) {
+			s.writeClientError(fatal(CodeAdminShutdown, "terminating connection because phiguard is shutting down"))
+		}
+		return err
+	case err := <-fromBackend:
+		s.client.Close()
+		<-fromClient
+		return err
+	}
+}
+
+// forceClose cuts both connections; the pumps then end with errors.
+func (s *session) forceClose() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.client.Close()
+	if s.backend != nil {
+		s.backend.Close()
+	}
+}
+
+// refuse ends a session before it reached the pumps, telling the client why
+// when the error is one of phiguard's own.
+func (s *session) refuse(reason string, err error) {
+	s.srv.metrics.ConnectionsRefused.WithLabelValues(reason).Inc()
+	var pe *pgError
+	var proto *errProtocol
+	switch {
+	case errors.As(err, &pe):
+	case errors.As(err, &proto):
+		pe = fatal(CodeProtocolViolation, proto.msg)
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		s.log.Debug("client left during startup")
+		return
+	default:
+		s.log.Info("startup failed", zap.Error(err))
+		return
+	}
+	s.log.Info("connection refused", zap.String("reason", reason), zap.String("sqlstate", string(pe.Code)))
+	s.writeClientError(pe)
+}
+
+// writeClientError sends one of phiguard's own errors. Callers must own the
+// client writer (no backend pump running).
+func (s *session) writeClientError(pe *pgError) {
+	s.srv.metrics.Errors.WithLabelValues(string(pe.Code[:2]), "phiguard").Inc()
+	s.client.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if s.cw != nil {
+		s.cw.Write(pe.encode())
+		s.flushClient()
+		return
+	}
+	s.client.Write(pe.encode())
+}
+
+func (s *session) flushClient() error {
+	n := s.cw.Buffered()
+	if n == 0 {
+		return nil
+	}
+	s.srv.metrics.BytesBackendToClient.Add(float64(n))
+	return s.cw.Flush()
+}
+
+func (s *session) flushBackend() error {
+	n := s.bw.Buffered()
+	if n == 0 {
+		return nil
+	}
+	s.srv.metrics.BytesClientToBackend.Add(float64(n))
+	return s.bw.Flush()
+}

@@ -1,0 +1,143 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// clientHello is what a client asked for in its startup phase: either a
+// session (a StartupMessage) or the cancellation of another session's query.
+type clientHello struct {
+	// raw is the StartupMessage exactly as received, forwarded to the
+	// backend untouched so that every parameter the client set survives.
+	raw    []byte
+	params map[string]string
+
+	cancel       bool
+	cancelPID    uint32
+	cancelSecret []byte
+}
+
+// startupTimeout bounds the whole startup phase, as PostgreSQL's
+// authentication_timeout does, so a silent client cannot hold a slot.
+const startupTimeout = 60 * time.Second
+
+// negotiate runs the client's startup phase up to its StartupMessage or
+// CancelRequest: SSLRequest (and PostgreSQL 17's direct TLS), GSSENCRequest
+// and the protocol version check.
+func (s *session) negotiate() (*clientHello, error) {
+	tlsCfg := s.srv.clientTLS
+	for round := 0; round < 4; round++ {
+		if tlsCfg != nil && s.tlsState == nil {
+			first, err := s.clientBuf.Peek(1)
+			if err != nil {
+				return nil, err
+			}
+			if first[0] == 0x16 { // a TLS ClientHello: direct TLS, no SSLRequest
+				if err := s.startTLS(true); err != nil {
+					return nil, err
+				}
+				continue
+			}
+		}
+		pkt, err := readStartupPacket(s.clientBuf)
+		if err != nil {
+			return nil, err
+		}
+		code := binary.BigEndian.Uint32(pkt[4:8])
+		switch {
+		case code == codeSSLRequest:
+			// Bytes already sent after an SSLRequest would be read as if they
+			// had come over TLS: refuse them (CVE-2021-23214's lesson).
+			if s.clientBuf.Buffered() > 0 {
+				return nil, &errProtocol{"data received after SSLRequest before TLS was set up"}
+			}
+			if tlsCfg == nil || s.tlsState != nil {
+				if _, err := s.client.Write([]byte{'N'}); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			if _, err := s.client.Write([]byte{'S'}); err != nil {
+				return nil, err
+			}
+			if err := s.startTLS(false); err != nil {
+				return nil, err
+			}
+		case code == codeGSSENCRequest:
+			if _, err := s.client.Write([]byte{'N'}); err != nil {
+				return nil, err
+			}
+		case code == codeCancelRequest:
+			if len(pkt) < 16 {
+				return nil, &errProtocol{"CancelRequest too short"}
+			}
+			return &clientHello{
+				cancel:       true,
+				cancelPID:    binary.BigEndian.Uint32(pkt[8:12]),
+				cancelSecret: pkt[12:],
+			}, nil
+		case code>>16 == protocolMajor3:
+			params, err := startupParams(pkt[8:])
+			if err != nil {
+				return nil, err
+			}
+			return &clientHello{raw: pkt, params: params}, nil
+		default:
+			return nil, fatal(CodeProtocolViolation, fmt.Sprintf(
+				"unsupported frontend protocol %d.%d: phiguard speaks protocol 3", code>>16, code&0xffff))
+		}
+	}
+	return nil, &errProtocol{"too many startup negotiation packets"}
+}
+
+// startTLS upgrades the client connection. direct is PostgreSQL 17's
+// sslnegotiation=direct, which requires ALPN "postgresql" to be agreed.
+func (s *session) startTLS(direct bool) error {
+	conn := tls.Server(s.client, s.srv.clientTLS)
+	ctx, cancel := context.WithTimeout(context.Background(), startupTimeout)
+	defer cancel()
+	if direct {
+		// The ClientHello's first byte is still in the buffer: replay it.
+		conn = tls.Server(&prefixConn{Conn: s.client, r: s.clientBuf}, s.srv.clientTLS)
+	}
+	if err := conn.HandshakeContext(ctx); err != nil {
+		return fmt.Errorf("client TLS handshake: %w", err)
+	}
+	st := conn.ConnectionState()
+	if direct && st.NegotiatedProtocol != "postgresql" {
+		return &errProtocol{"direct TLS connection without ALPN protocol \"postgresql\""}
+	}
+	s.tlsState = &st
+	s.client = conn
+	s.clientBuf = bufio.NewReaderSize(conn, readBufferSize)
+	return nil
+}
+
+// startupParams decodes the name/value pairs of a StartupMessage.
+func startupParams(b []byte) (map[string]string, error) {
+	params := map[string]string{}
+	for len(b) > 0 && b[0] != 0 {
+		k, rest, ok := cstring(b)
+		if !ok {
+			return nil, &errProtocol{"unterminated startup parameter name"}
+		}
+		v, rest, ok := cstring(rest)
+		if !ok {
+			return nil, &errProtocol{"unterminated startup parameter value"}
+		}
+		params[string(k)] = string(v)
+		b = rest
+	}
+	if params["user"] == "" {
+		return nil, fatal(CodeInvalidAuthSpec, "no PostgreSQL user name specified in startup packet")
+	}
+	return params, nil
+}
+
+var errTLSRequired = errors.New("client did not use TLS")

@@ -1,0 +1,93 @@
+package sqlrewrite
+
+import (
+	"fmt"
+	"sync"
+
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+)
+
+// TableName is a table as the statement spells it, after PostgreSQL's own
+// identifier rules (quotes removed, unquoted names folded to lower case).
+// Schema is empty when the statement leaves it to search_path.
+type TableName struct {
+	Schema string
+	Name   string
+}
+
+func (t TableName) String() string {
+	if t.Schema == "" {
+		return t.Name
+	}
+	return t.Schema + "." + t.Name
+}
+
+// Statement is what the proxy needs to know about one statement.
+type Statement struct {
+	Kind Kind
+	// Tables lists every relation named anywhere in the statement (FROM,
+	// JOIN, subqueries, CTEs, DML targets, COPY), each once, in order of
+	// first appearance. Names bound by a WITH clause are included as written;
+	// resolving them against CTE names is the policy layer's job.
+	Tables []TableName
+}
+
+// ParseError is a statement pg_query could not parse.
+type ParseError struct {
+	Message string
+	// Position is the 1-based character offset of the error, 0 if unknown.
+	Position int
+}
+
+func (e *ParseError) Error() string {
+	if e.Position > 0 {
+		return fmt.Sprintf("syntax error at position %d: %s", e.Position, e.Message)
+	}
+	return "syntax error: " + e.Message
+}
+
+// Analysis is the result for one SQL string, which may hold several
+// statements (a simple-protocol Query with semicolons). It is immutable once
+// built and shared between sessions through the cache.
+type Analysis struct {
+	Statements []Statement
+	// Err is set when the text did not parse; Statements is then empty.
+	Err *ParseError
+
+	sql        string
+	normOnce   sync.Once
+	normalized string
+}
+
+// Normalized returns the SQL with every constant replaced by a $n
+// placeholder, the only form in which phiguard ever logs a statement. It is
+// computed on first use, since most statements are never logged. Text that
+// does not parse is never returned: its constants could not be found.
+func (a *Analysis) Normalized() string {
+	a.normOnce.Do(func() {
+		if a.Err != nil {
+			a.normalized = "<unparsable statement>"
+			return
+		}
+		n, err := pg_query.Normalize(a.sql)
+		if err != nil {
+			a.normalized = "<unparsable statement>"
+			return
+		}
+		a.normalized = n
+	})
+	return a.normalized
+}
+
+// Kinds returns the statement kinds in order; an unparsable text yields one
+// KindUnknown.
+func (a *Analysis) Kinds() []Kind {
+	if a.Err != nil {
+		return []Kind{KindUnknown}
+	}
+	ks := make([]Kind, len(a.Statements))
+	for i, s := range a.Statements {
+		ks[i] = s.Kind
+	}
+	return ks
+}

@@ -1,0 +1,137 @@
+package sqlrewrite
+
+import (
+	"errors"
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"github.com/pganalyze/pg_query_go/v5/parser"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Analyze parses sql and classifies every statement in it. It never fails:
+// a text pg_query rejects yields an Analysis whose Err says why.
+func Analyze(sql string) *Analysis {
+	a := &Analysis{sql: sql}
+	tree, err := pg_query.Parse(sql)
+	if err != nil {
+		a.Err = toParseError(err)
+		return a
+	}
+	for _, raw := range tree.Stmts {
+		a.Statements = append(a.Statements, analyzeStatement(raw.Stmt))
+	}
+	if len(a.Statements) == 0 {
+		a.Statements = []Statement{{Kind: KindEmpty}}
+	}
+	return a
+}
+
+func toParseError(err error) *ParseError {
+	var pe *parser.Error
+	if errors.As(err, &pe) {
+		return &ParseError{Message: pe.Message, Position: pe.Cursorpos}
+	}
+	return &ParseError{Message: err.Error()}
+}
+
+func analyzeStatement(node *pg_query.Node) Statement {
+	st := Statement{Kind: classify(node)}
+	seen := map[TableName]bool{}
+	walk(node.ProtoReflect(), func(m protoreflect.Message) {
+		rv, ok := m.Interface().(*pg_query.RangeVar)
+		if !ok {
+			return
+		}
+		t := TableName{Schema: rv.Schemaname, Name: rv.Relname}
+		if !seen[t] {
+			seen[t] = true
+			st.Tables = append(st.Tables, t)
+		}
+	})
+	return st
+}
+
+// walk visits m and every message below it. Walking by reflection rather
+// than by a hand-written switch over node types means no table reference can
+// hide in a node type the switch forgot.
+func walk(m protoreflect.Message, visit func(protoreflect.Message)) {
+	visit(m)
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.Message() == nil {
+			return true
+		}
+		if fd.IsList() {
+			list := v.List()
+			for i := 0; i < list.Len(); i++ {
+				walk(list.Get(i).Message(), visit)
+			}
+			return true
+		}
+		walk(v.Message(), visit)
+		return true
+	})
+}
+
+// kindByNode maps pg_query's statement node names to kinds. Names missing
+// here fall back to kindByPrefix, then to KindUtility.
+var kindByNode = map[protoreflect.Name]Kind{
+	"SelectStmt":              KindSelect,
+	"InsertStmt":              KindInsert,
+	"UpdateStmt":              KindUpdate,
+	"DeleteStmt":              KindDelete,
+	"MergeStmt":               KindMerge,
+	"CopyStmt":                KindCopy,
+	"TransactionStmt":         KindTransaction,
+	"VariableSetStmt":         KindSet,
+	"VariableShowStmt":        KindSet,
+	"PrepareStmt":             KindPrepared,
+	"ExecuteStmt":             KindPrepared,
+	"DeallocateStmt":          KindPrepared,
+	"DeclareCursorStmt":       KindCursor,
+	"FetchStmt":               KindCursor,
+	"ClosePortalStmt":         KindCursor,
+	"ExplainStmt":             KindExplain,
+	"CallStmt":                KindCall,
+	"DoStmt":                  KindCall,
+	"TruncateStmt":            KindDDL,
+	"IndexStmt":               KindDDL,
+	"ViewStmt":                KindDDL,
+	"RuleStmt":                KindDDL,
+	"CommentStmt":             KindDDL,
+	"SecLabelStmt":            KindDDL,
+	"RenameStmt":              KindDDL,
+	"ReindexStmt":             KindDDL,
+	"CompositeTypeStmt":       KindDDL,
+	"RefreshMatViewStmt":      KindDDL,
+	"CreatedbStmt":            KindDDL,
+	"DropdbStmt":              KindDDL,
+	"ReassignOwnedStmt":       KindDDL,
+	"ImportForeignSchemaStmt": KindDDL,
+}
+
+var kindByPrefix = []struct {
+	prefix string
+	kind   Kind
+}{
+	{"Create", KindDDL}, {"Alter", KindDDL}, {"Drop", KindDDL},
+	{"Grant", KindDDL}, {"Define", KindDDL},
+}
+
+func classify(node *pg_query.Node) Kind {
+	m := node.ProtoReflect()
+	fd := m.WhichOneof(m.Descriptor().Oneofs().Get(0))
+	if fd == nil || fd.Message() == nil {
+		return KindUnknown
+	}
+	name := fd.Message().Name()
+	if k, ok := kindByNode[name]; ok {
+		return k
+	}
+	for _, p := range kindByPrefix {
+		if strings.HasPrefix(string(name), p.prefix) {
+			return p.kind
+		}
+	}
+	return KindUtility
+}

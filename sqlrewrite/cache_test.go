@@ -1,0 +1,64 @@
+package sqlrewrite
+
+import (
+	"fmt"
+	"testing"
+)
+
+func TestAnalyzerCachesByText(t *testing.T) {
+	z := NewAnalyzer(100)
+	buf := []byte("SELECT * FROM patients")
+	a1, hit := z.Analyze(buf)
+	if hit {
+		t.Fatal("first analysis reported as cached")
+	}
+	// The caller may reuse its buffer: the cache must have copied the key.
+	copy(buf, "XXXXXX")
+	a2, hit := z.Analyze([]byte("SELECT * FROM patients"))
+	if !hit || a1 != a2 {
+		t.Fatalf("second analysis: hit=%v same=%v", hit, a1 == a2)
+	}
+	if _, hit := z.Analyze(buf); hit {
+		t.Fatal("mutated buffer matched the old entry")
+	}
+}
+
+func TestAnalyzerIsBounded(t *testing.T) {
+	z := NewAnalyzer(10)
+	for i := 0; i < 1000; i++ {
+		z.Analyze([]byte(fmt.Sprintf("SELECT %d", i)))
+	}
+	if n := z.Len(); n > 10 {
+		t.Fatalf("cache holds %d entries, bound is 10", n)
+	}
+}
+
+func TestAnalyzerKeepsHotEntries(t *testing.T) {
+	z := NewAnalyzer(10)
+	hot := []byte("SELECT * FROM hot")
+	z.Analyze(hot)
+	for i := 0; i < 100; i++ {
+		z.Analyze([]byte(fmt.Sprintf("SELECT %d", i)))
+		if _, hit := z.Analyze(hot); !hit {
+			t.Fatalf("hot statement evicted after %d cold ones", i+1)
+		}
+	}
+}
+
+func BenchmarkAnalyzeCached(b *testing.B) {
+	z := NewAnalyzer(1000)
+	sql := []byte("SELECT abalance FROM pgbench_accounts WHERE aid = $1")
+	z.Analyze(sql)
+	b.ReportAllocs()
+	for b.Loop() {
+		z.Analyze(sql)
+	}
+}
+
+func BenchmarkAnalyzeUncached(b *testing.B) {
+	sql := "SELECT abalance FROM pgbench_accounts WHERE aid = 12345;"
+	b.ReportAllocs()
+	for b.Loop() {
+		Analyze(sql)
+	}
+}
