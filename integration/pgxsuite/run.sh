@@ -10,8 +10,9 @@
 #   PGXSUITE_OUT        where direct.json / proxied.json / phiguard.log are kept
 #                       (default integration/pgxsuite/out, gitignored)
 #   PGXSUITE_PACKAGES   pgx packages to run, relative to the pgx module root
-#   PGXSUITE_TIMEOUT    go test -timeout per package (default 4m)
+#   PGXSUITE_TIMEOUT    go test -timeout per package (default 10m; a hang guard)
 #   PGXSUITE_KEEP=1     keep the scratch directory for inspection
+#   PGXSUITE_PHIGUARD_LOG  phiguard log level (default warn)
 #
 # PostgreSQL is set up the way pgx's testsetup/ and ci/setup_test.bash do it:
 # its pg_hba.conf and postgresql_ssl.conf, certificates from
@@ -43,7 +44,7 @@ OUT=${PGXSUITE_OUT:-$here/out}
 # pgconn/internal/bgreader and multitracer, whose tests never open a
 # connection and so say nothing about phiguard.
 PACKAGES=${PGXSUITE_PACKAGES:-". ./pgconn ./pgproto3 ./pgtype ./pgtype/zeronull ./pgxpool ./stdlib ./tracelog"}
-TIMEOUT=${PGXSUITE_TIMEOUT:-4m}
+TIMEOUT=${PGXSUITE_TIMEOUT:-10m}
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
@@ -85,11 +86,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# free_port prints a TCP port on 127.0.0.1 that nothing listens on.
+# free_port prints a TCP port on 127.0.0.1 that nothing listens on, below
+# Linux's ephemeral range so the suite's own outgoing connections cannot hold it.
 free_port() {
-  local p tries
-  for tries in $(seq 1 200); do
-    p=$((20000 + RANDOM % 30000))
+  local p
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 12000))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       echo "$p"
       return 0
@@ -99,8 +101,7 @@ free_port() {
 }
 
 wait_port() { # port seconds pid-to-watch
-  local i
-  for i in $(seq 1 $(($2 * 10))); do
+  for _ in $(seq 1 $(($2 * 10))); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
     if [[ -n ${3:-} ]] && ! kill -0 "$3" 2>/dev/null; then return 1; fi
     sleep 0.1
@@ -169,7 +170,8 @@ backend:
   port: $pg_port
   tls: {mode: verify-full, root_ca: $certs/ca.pem}
 tls: {cert: $certs/localhost.crt, key: $certs/localhost.key}
-log: {level: warn}
+log: {level: ${PGXSUITE_PHIGUARD_LOG:-warn}}
+shutdown_timeout: 5s
 EOF
   log "starting phiguard on 127.0.0.1:$proxy_port"
   "$work/phiguard" serve --config "$work/phiguard.yaml" >"$OUT/phiguard.log" 2>&1 &
@@ -218,15 +220,23 @@ run_suite() {
   log "go test ($name) finished in $((SECONDS - start))s, exit status $status"
 }
 
+# Built, not `go run`: go run would print its own "exit status 1" after the
+# summary line CI reads.
+(cd "$repo" && go build -o "$work/compare" ./integration/pgxsuite/compare)
+
 run_suite direct "$pg_port" "$work/pg/run"
 if [[ $direct_only == 1 ]]; then
-  (cd "$repo" && go run ./integration/pgxsuite/compare -direct "$OUT/direct.json")
-  exit 0
+  "$work/compare" -direct "$OUT/direct.json"
+  exit
 fi
 run_suite proxied "$proxy_port" ""
 
-kill -0 "$proxy_pid" 2>/dev/null || log "phiguard exited during the run; see $OUT/phiguard.log"
+if ! kill -0 "$proxy_pid" 2>/dev/null; then
+  proxy_status=0
+  wait "$proxy_pid" || proxy_status=$?
+  proxy_pid=""
+  log "phiguard exited during the run with status $proxy_status; see $OUT/phiguard.log"
+fi
 
-(cd "$repo" && go run ./integration/pgxsuite/compare \
-  -direct "$OUT/direct.json" -proxied "$OUT/proxied.json" \
-  -expected "$here/expected-differences.txt")
+"$work/compare" -direct "$OUT/direct.json" -proxied "$OUT/proxied.json" \
+  -expected "$here/expected-differences.txt"

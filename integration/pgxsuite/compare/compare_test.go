@@ -70,6 +70,17 @@ func TestShortPackage(t *testing.T) {
 	}
 }
 
+func TestNormalizeTest(t *testing.T) {
+	in := "TestParseConfigSSLCertMode/servicefile='/tmp/TestParseConfigSSLCertMode2481033304/001/pg_service.conf'_service=test"
+	want := "TestParseConfigSSLCertMode/servicefile='/tmp/TestParseConfigSSLCertMode*/001/pg_service.conf'_service=test"
+	if got := normalizeTest(in); got != want {
+		t.Errorf("normalizeTest = %q, want %q", got, want)
+	}
+	if got := normalizeTest("TestConnect/Stress_12"); got != "TestConnect/Stress_12" {
+		t.Errorf("normalizeTest changed an ordinary name: %q", got)
+	}
+}
+
 func TestParseExpected(t *testing.T) {
 	if _, err := ParseExpected(strings.NewReader("pgx.TestA\n")); err == nil {
 		t.Error("a line without a reason was accepted")
