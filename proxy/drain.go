@@ -50,7 +50,7 @@ func (s *session) waitForClient(atBoundary bool) error {
 // idleLocked reports whether the backend has answered everything and no
 // transaction is open.
 func (s *session) idleLocked() bool {
-	return len(s.inflight) == 0 && (s.txStatus == 'I' || s.txStatus == 0)
+	return s.head == len(s.inflight) && (s.txStatus == 'I' || s.txStatus == 0)
 }
 
 // wakeLocked interrupts the client pump's wait, if it is waiting.
@@ -74,7 +74,7 @@ func (s *session) drain() {
 // terminateBackend ends the backend session politely before a drain.
 func (s *session) terminateBackend() error {
 	s.terminating.Store(true)
-	s.bw.Write([]byte{feTerminate, 0, 0, 0, 4})
+	s.bw.Write(terminateMessage)
 	s.flushBackend()
 	return errDrained
 }

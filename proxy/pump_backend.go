@@ -110,9 +110,12 @@ func (s *session) finishRequest(status byte) {
 	now := time.Now()
 	s.mu.Lock()
 	var started time.Time
-	if len(s.inflight) > 0 {
-		started = s.inflight[0]
-		s.inflight = s.inflight[1:]
+	if s.head < len(s.inflight) {
+		started = s.inflight[s.head]
+		s.head++
+		if s.head == len(s.inflight) { // all answered: reuse the array from its start
+			s.inflight, s.head = s.inflight[:0], 0
+		}
 	}
 	s.txStatus = status
 	if s.draining && s.idleLocked() {

@@ -53,6 +53,7 @@ type session struct {
 	// whether the server is draining. See drain.go.
 	mu       sync.Mutex
 	inflight []time.Time // start of each Query/Sync not yet answered by ReadyForQuery
+	head     int         // index of the oldest entry of inflight still unanswered
 	txStatus byte        // from the latest ReadyForQuery: 'I', 'T' or 'E'
 	waiting  bool        // the client pump is blocked reading a new message
 	deadline bool        // a wake-up read deadline may be set on client
@@ -147,14 +148,23 @@ func (s *session) pump() error {
 	go func() { fromBackend <- s.pumpBackend() }()
 	select {
 	case err := <-fromClient:
-		// The client left or the session was drained; the client pump has
-		// already sent Terminate where it could. Let the backend pump
-		// deliver what was in flight, then close.
+		// The client left, broke the protocol, or the session was drained.
+		// The client pump has stopped, so its backend writer is free: end
+		// the backend session (a second Terminate after the client's own is
+		// harmless), let the backend pump deliver what was in flight, close.
 		s.terminating.Store(true)
+		s.bw.Write(terminateMessage)
+		s.flushBackend()
 		s.backend.SetReadDeadline(time.Now().Add(time.Second))
 		<-fromBackend
-		if errors.Is(err, errDrained) {
+		var proto *errProtocol
+		switch {
+		case errors.Is(err, errDrained):
 			s.writeClientError(fatal(CodeAdminShutdown, "terminating connection because phiguard is shutting down"))
+		case errors.As(err, &proto):
+			s.srv.metrics.ConnectionsRefused.WithLabelValues("protocol").Inc()
+			s.writeClientError(fatal(CodeProtocolViolation, proto.msg))
+			s.drainClient()
 		}
 		return err
 	case err := <-fromBackend:
@@ -184,6 +194,7 @@ func (s *session) refuse(reason string, err error) {
 	case errors.As(err, &pe):
 	case errors.As(err, &proto):
 		pe = fatal(CodeProtocolViolation, proto.msg)
+		defer s.drainClient()
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 		s.log.Debug("client left during startup")
 		return
@@ -206,6 +217,17 @@ func (s *session) writeClientError(pe *pgError) {
 		return
 	}
 	s.client.Write(pe.encode())
+}
+
+// drainClient reads and discards what a misbehaving client is still
+// sending, for a bounded time and amount, so that closing the connection
+// does not reset it before the client has read phiguard's error.
+func (s *session) drainClient() {
+	if tc, ok := s.client.(interface{ CloseWrite() error }); ok {
+		tc.CloseWrite()
+	}
+	s.client.SetReadDeadline(time.Now().Add(time.Second))
+	io.CopyN(io.Discard, s.client, 8<<20)
 }
 
 func (s *session) flushClient() error {

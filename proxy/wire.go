@@ -61,6 +61,9 @@ const (
 	maxStartupPacket = 10000
 )
 
+// terminateMessage is a whole Terminate message.
+var terminateMessage = []byte{feTerminate, 0, 0, 0, 4}
+
 // errProtocol is a malformed or oversized message from a peer.
 type errProtocol struct{ msg string }
 

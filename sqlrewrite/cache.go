@@ -3,7 +3,7 @@ package sqlrewrite
 import "sync"
 
 // Analyzer analyses SQL text through a bounded cache keyed by the exact
-// text. It is safe for concurrent use by every session of a proxy.
+// text or, for texts with literals, by their shape (see shape.go). It is safe for concurrent use by every session of a proxy.
 //
 // The cache is two generations of maps rather than an LRU list: a lookup is
 // one or two map probes under a mutex, with no list surgery on the hot path.
@@ -30,25 +30,44 @@ func NewAnalyzer(maxEntries int) *Analyzer {
 // sql is only read during the call: the bytes may be a reused network
 // buffer, and are copied only when a new entry is stored.
 func (z *Analyzer) Analyze(sql []byte) (a *Analysis, cached bool) {
-	z.mu.Lock()
-	if a, ok := z.young[string(sql)]; ok {
-		z.mu.Unlock()
+	if a := z.lookup(sql); a != nil {
 		return a, true
 	}
-	if a, ok := z.old[string(sql)]; ok {
-		z.storeLocked(a.sql, a)
-		z.mu.Unlock()
-		return a, true
+	var shapeBuf [512]byte
+	var spanBuf [16]literalSpan
+	shape, spans, shapeOK := appendShape(shapeBuf[:0], sql, spanBuf[:0])
+	shapeOK = shapeOK && len(spans) > 0 // without literals the shape is the text
+	if shapeOK {
+		if a := z.lookup(shape); a != nil {
+			return a, true
+		}
 	}
-	z.mu.Unlock()
 
 	// Parse outside the lock: it is the slow part, and two sessions racing
 	// on the same new text merely parse it twice.
 	a = Analyze(string(sql))
+	key := a.sql
+	if shapeOK && a.Err == nil && verifyShape(a.sql, spans) {
+		key = string(shape)
+	}
 	z.mu.Lock()
-	z.storeLocked(a.sql, a)
+	z.storeLocked(key, a)
 	z.mu.Unlock()
 	return a, false
+}
+
+// lookup finds key in either generation, promoting an old entry.
+func (z *Analyzer) lookup(key []byte) *Analysis {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if a, ok := z.young[string(key)]; ok {
+		return a
+	}
+	if a, ok := z.old[string(key)]; ok {
+		z.storeLocked(string(key), a)
+		return a
+	}
+	return nil
 }
 
 func (z *Analyzer) storeLocked(key string, a *Analysis) {

@@ -62,3 +62,22 @@ func BenchmarkAnalyzeUncached(b *testing.B) {
 		Analyze(sql)
 	}
 }
+
+// BenchmarkAnalyzeShapeHit is the simple-protocol case: each statement
+// carries a different literal, so only the shape is found in the cache.
+func BenchmarkAnalyzeShapeHit(b *testing.B) {
+	z := NewAnalyzer(1000)
+	z.Analyze([]byte("SELECT abalance FROM pgbench_accounts WHERE aid = 1;"))
+	texts := make([][]byte, 1000)
+	for i := range texts {
+		texts[i] = []byte(fmt.Sprintf("SELECT abalance FROM pgbench_accounts WHERE aid = %d;", i+2))
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, hit := z.Analyze(texts[i%len(texts)]); !hit {
+			b.Fatal("shape miss")
+		}
+		i++
+	}
+}

@@ -1,11 +1,161 @@
 package main
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
 	"fmt"
 	"io"
+	"net"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/phiguard/phiguard/config"
+	"github.com/phiguard/phiguard/internal/ehrdemo"
+	"github.com/phiguard/phiguard/internal/pgcluster"
+	"go.uber.org/zap"
 )
 
-func runDemo(_ []string, _, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "phiguard demo: not built yet")
-	return 1
+// The demo's application login. Its password is random per run and shown
+// only in the banner on stdout, never in a log line.
+const (
+	demoUser     = "ehr_app"
+	demoDatabase = "ehr"
+)
+
+func runDemo(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:6432", "address phiguard listens on")
+	adminAddr := fs.String("admin", "127.0.0.1:9187", "admin HTTP address (/metrics, /healthz, /readyz)")
+	smoke := fs.Bool("smoke", false, "run sample queries through phiguard, print them and exit (for CI)")
+	logLevel := fs.String("log-level", "warn", "phiguard's log level")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log, err := newLogger(*logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "phiguard demo: %v\n", err)
+		return 2
+	}
+	defer log.Sync()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := demo(ctx, *listen, *adminAddr, *smoke, stdout, log); err != nil {
+		fmt.Fprintf(stderr, "phiguard demo: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func demo(ctx context.Context, listen, adminAddr string, smoke bool, out io.Writer, log *zap.Logger) error {
+	fmt.Fprintln(out, "Starting a throwaway PostgreSQL 15 ...")
+	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cluster, err := pgcluster.Start(startCtx, pgcluster.Options{})
+	if err != nil {
+		return err
+	}
+	defer cluster.Stop()
+
+	password := randomPassword()
+	if err := cluster.CreateUser(startCtx, demoUser, password, false); err != nil {
+		return err
+	}
+	if err := cluster.CreateDatabase(startCtx, demoDatabase, demoUser); err != nil {
+		return err
+	}
+	conn, err := pgx.Connect(startCtx, cluster.URL(demoUser, password, demoDatabase))
+	if err != nil {
+		return err
+	}
+	counts, err := ehrdemo.Load(startCtx, conn)
+	conn.Close(context.Background())
+	if err != nil {
+		return fmt.Errorf("load demo EHR: %w", err)
+	}
+	fmt.Fprintf(out, "Loaded the Synthea sample: %d patients, %d encounters, %d conditions, %d medications.\n",
+		counts["patients"], counts["encounters"], counts["conditions"], counts["medications"])
+
+	cfg := config.Default()
+	cfg.Listen, cfg.Admin = listen, adminAddr
+	host, port, _ := net.SplitHostPort(cluster.Addr())
+	cfg.Backend.Host = host
+	fmt.Sscan(port, &cfg.Backend.Port)
+	cfg.ShutdownTimeout = config.Duration(5 * time.Second)
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+
+	serveCtx, stopServe := context.WithCancel(ctx)
+	defer stopServe()
+	ready := make(chan net.Addr, 1)
+	served := make(chan error, 1)
+	go func() { served <- serve(serveCtx, cfg, log, ready) }()
+	var addr net.Addr
+	select {
+	case addr = <-ready:
+	case err := <-served:
+		return err
+	}
+	proxyHost, proxyPort, _ := net.SplitHostPort(addr.String())
+
+	fmt.Fprintf(out, `
+phiguard is listening on %s in front of PostgreSQL at %s.
+Connect through it with:
+
+    PGPASSWORD=%s psql -h %s -p %s -U %s %s
+
+Metrics: http://%s/metrics    Readiness: http://%s/readyz
+`, addr, cluster.Addr(), password, proxyHost, proxyPort, demoUser, demoDatabase, adminAddr, adminAddr)
+
+	if smoke {
+		err := demoQueries(ctx, out, fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable", demoUser, password, addr, demoDatabase))
+		stopServe()
+		if serveErr := <-served; err == nil {
+			err = serveErr
+		}
+		return err
+	}
+	fmt.Fprintln(out, "Press Ctrl-C to stop; everything is removed on exit.")
+	return <-served
+}
+
+// demoQueries shows a few EHR queries answered through phiguard.
+func demoQueries(ctx context.Context, out io.Writer, url string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("connect through phiguard: %w", err)
+	}
+	defer conn.Close(context.Background())
+	var patients, encounters int
+	if err := conn.QueryRow(ctx, "SELECT (SELECT count(*) FROM patients), (SELECT count(*) FROM encounters)").Scan(&patients, &encounters); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nThrough phiguard: %d patients, %d encounters.\n", patients, encounters)
+	rows, err := conn.Query(ctx, `SELECT p.last, count(e.id) FROM patients p JOIN encounters e ON e.patient = p.id
+		GROUP BY p.last ORDER BY count(e.id) DESC, p.last LIMIT 3`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var last string
+		var n int
+		if err := rows.Scan(&last, &n); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "  %-20s %d encounters\n", last, n)
+	}
+	return rows.Err()
+}
+
+func randomPassword() string {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		panic("BUG: crypto/rand failed: " + err.Error())
+	}
+	return hex.EncodeToString(b)
 }
