@@ -59,20 +59,40 @@ func fatal(code Code, message string) *pgError {
 	return &pgError{Severity: severityFatal, Code: code, Message: message}
 }
 
-// sqlstateClass returns the two-character class of the SQLSTATE in an
-// ErrorResponse body, or "??" when the body carries none. It scans the
-// fields in place rather than decoding the whole message.
-func sqlstateClass(body []byte) string {
+// errorField returns the value of one field (e.g. 'C' for the SQLSTATE,
+// 'V' for the unlocalized severity) of an ErrorResponse body, scanning in
+// place rather than decoding the whole message.
+func errorField(body []byte, field byte) ([]byte, bool) {
 	for len(body) > 0 && body[0] != 0 {
-		field := body[0]
+		f := body[0]
 		val, rest, ok := cstring(body[1:])
 		if !ok {
-			break
+			return nil, false
 		}
-		if field == 'C' && len(val) >= 2 {
-			return string(val[:2])
+		if f == field {
+			return val, true
 		}
 		body = rest
 	}
+	return nil, false
+}
+
+// sqlstateClass returns the two-character class of the SQLSTATE in an
+// ErrorResponse body, or "??" when the body carries none.
+func sqlstateClass(body []byte) string {
+	if code, ok := errorField(body, 'C'); ok && len(code) >= 2 {
+		return string(code[:2])
+	}
 	return "??"
+}
+
+// isFatal reports whether an ErrorResponse body has severity FATAL or
+// PANIC. The unlocalized 'V' field is preferred; servers before 9.6 send
+// only the localized 'S'.
+func isFatal(body []byte) bool {
+	sev, ok := errorField(body, 'V')
+	if !ok {
+		sev, _ = errorField(body, 'S')
+	}
+	return string(sev) == "FATAL" || string(sev) == "PANIC"
 }

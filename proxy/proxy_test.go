@@ -271,3 +271,24 @@ func TestOversizedBackendMessageNamed(t *testing.T) {
 		t.Fatalf("error %+v does not name the limit", e)
 	}
 }
+
+func TestErrorFields(t *testing.T) {
+	body := encode(t, &pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "57P01", Message: "bye"})[5:]
+	if got := sqlstateClass(body); got != "57" {
+		t.Errorf("class %q", got)
+	}
+	if !isFatal(body) {
+		t.Error("FATAL not recognised")
+	}
+	localized := encode(t, &pgproto3.ErrorResponse{Severity: "FATAL", Code: "28P01"})[5:]
+	if !isFatal(localized) {
+		t.Error("FATAL without the unlocalized field not recognised")
+	}
+	plain := encode(t, &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: "42P01"})[5:]
+	if isFatal(plain) || sqlstateClass(plain) != "42" {
+		t.Error("ERROR misread")
+	}
+	if sqlstateClass([]byte{'M', 'x'}) != "??" {
+		t.Error("truncated body misread")
+	}
+}

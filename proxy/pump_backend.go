@@ -97,23 +97,6 @@ func (s *session) backendGone(err error, backendExplained bool) error {
 	return err
 }
 
-// isFatal reports whether an ErrorResponse body has severity FATAL or PANIC.
-func isFatal(body []byte) bool {
-	for len(body) > 0 && body[0] != 0 {
-		field := body[0]
-		val, rest, ok := cstring(body[1:])
-		if !ok {
-			return false
-		}
-		if field == 'V' || field == 'S' {
-			v := string(val)
-			return v == "FATAL" || v == "PANIC"
-		}
-		body = rest
-	}
-	return false
-}
-
 // finishRequest pairs a ReadyForQuery with the oldest request in flight,
 // records its duration, and wakes the client pump if the server is draining
 // and the session just became idle.
