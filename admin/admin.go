@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	httppprof "net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,9 +18,15 @@ type ReadyCheck func(ctx context.Context) error
 // readyTimeout bounds one readiness probe, well under a kubelet's default.
 const readyTimeout = 3 * time.Second
 
-// Handler returns the admin HTTP handler.
-func Handler(g prometheus.Gatherer, ready ReadyCheck, log *zap.Logger) http.Handler {
+// Handler returns the admin HTTP handler. With pprof, Go's profiler is
+// served under /debug/pprof/ as well.
+func Handler(g prometheus.Gatherer, ready ReadyCheck, log *zap.Logger, pprof bool) http.Handler {
 	mux := http.NewServeMux()
+	if pprof {
+		mux.HandleFunc("/debug/pprof/", httppprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", httppprof.Trace)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")

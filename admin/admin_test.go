@@ -19,7 +19,7 @@ func TestEndpoints(t *testing.T) {
 	reg.MustRegister(c)
 	c.Inc()
 	var readyErr error
-	srv := httptest.NewServer(Handler(reg, func(context.Context) error { return readyErr }, zap.NewNop()))
+	srv := httptest.NewServer(Handler(reg, func(context.Context) error { return readyErr }, zap.NewNop(), false))
 	defer srv.Close()
 
 	get := func(path string) (int, string) {
@@ -47,5 +47,20 @@ func TestEndpoints(t *testing.T) {
 	}
 	if strings.Contains(body, "10.0.0.1") {
 		t.Errorf("/readyz leaked the backend address: %q", body)
+	}
+}
+
+func TestPprofOnlyWhenEnabled(t *testing.T) {
+	for _, enabled := range []bool{false, true} {
+		srv := httptest.NewServer(Handler(prometheus.NewRegistry(), func(context.Context) error { return nil }, zap.NewNop(), enabled))
+		resp, err := http.Get(srv.URL + "/debug/pprof/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		srv.Close()
+		if want := map[bool]int{false: 404, true: 200}[enabled]; resp.StatusCode != want {
+			t.Errorf("pprof enabled=%v: status %d, want %d", enabled, resp.StatusCode, want)
+		}
 	}
 }

@@ -15,11 +15,14 @@ type Config struct {
 	Listen string `yaml:"listen"`
 	// Admin is the HTTP address serving /metrics, /healthz and /readyz.
 	// Empty disables the admin listener.
-	Admin   string    `yaml:"admin"`
-	Backend Backend   `yaml:"backend"`
-	TLS     ClientTLS `yaml:"tls"`
-	Limits  Limits    `yaml:"limits"`
-	Log     Log       `yaml:"log"`
+	Admin string `yaml:"admin"`
+	// AdminPprof also serves Go's profiler under /debug/pprof/ on the admin
+	// listener, for diagnosing CPU and memory use. Off by default.
+	AdminPprof bool      `yaml:"admin_pprof"`
+	Backend    Backend   `yaml:"backend"`
+	TLS        ClientTLS `yaml:"tls"`
+	Limits     Limits    `yaml:"limits"`
+	Log        Log       `yaml:"log"`
 	// ShutdownTimeout bounds how long SIGTERM waits for open transactions.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 }

@@ -71,7 +71,7 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger, ready chan<-
 			ln.Close()
 			return fmt.Errorf("admin listener on %s: %w", cfg.Admin, err)
 		}
-		adminSrv = admin.NewServer(cfg.Admin, admin.Handler(reg, srv.CheckBackend, log))
+		adminSrv = admin.NewServer(cfg.Admin, admin.Handler(reg, srv.CheckBackend, log, cfg.AdminPprof))
 		go func() {
 			if err := adminSrv.Serve(adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("admin listener: %w", err)
