@@ -303,3 +303,33 @@ func TestParseType(t *testing.T) {
 		}
 	}
 }
+
+func TestOddDocuments(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                          "version: is required (write version: 1)",
+		"hello":                     `must be a map of settings, got "hello"`,
+		"- a\n- b":                  "must be a map of settings, got a list",
+		"version: '1'\n":            `version: must be an integer, got "1"`,
+		"version: 1\ntables: [a]\n": "tables: must be a map of schema.table names to tables, got a list",
+		"version: 1\n? [a]\n: b\n":  "keys must be plain strings, got a list",
+		"version: 1\ntables:\n  t:\n    columns:\n      c: {mode: randomized, key: k, type: [text]}\n": "tables[t].columns[c].type: must be a single value, got a list",
+	} {
+		_, err := Parse([]byte(in))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%q) = %v, want %q", in, err, want)
+		}
+	}
+	// Anchors and aliases are plain YAML and work.
+	p, err := Parse([]byte("version: 1\ntables:\n  t:\n    columns:\n      a: &pii {mode: randomized, key: pii, type: text}\n      b: *pii\n"))
+	if err != nil || p.Validate() != nil {
+		t.Fatalf("aliases: %v", err)
+	}
+	if _, ok := p.Column("public", "t", "b"); !ok {
+		t.Error("aliased column b missing")
+	}
+	// An empty policy protects nothing and is valid.
+	p, err = Parse([]byte("version: 1\n"))
+	if err != nil || p.Validate() != nil || len(p.Tables()) != 0 {
+		t.Errorf("empty policy: %v", err)
+	}
+}
