@@ -23,6 +23,9 @@ type Config struct {
 	TLS        ClientTLS `yaml:"tls"`
 	Limits     Limits    `yaml:"limits"`
 	Log        Log       `yaml:"log"`
+	// PolicyFile is the policy file (package policy, docs/policy.md) that
+	// tags the protected columns. Empty means no column is protected.
+	PolicyFile string `yaml:"policy_file"`
 	// ShutdownTimeout bounds how long SIGTERM waits for open transactions.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 }

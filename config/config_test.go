@@ -56,6 +56,7 @@ func TestBadFiles(t *testing.T) {
 			"limits.max_message_bytes: must be at least 65536, got 100",
 			"limits.parse_cache_entries: must be at least 1, got 0",
 			`log.level: must be debug, info, warn or error, got "verbose"`,
+			"policy_file: cannot read: stat /nonexistent/policy.yml: no such file or directory",
 		},
 	}
 	for file, wants := range want {
@@ -87,5 +88,25 @@ func TestCertificateFilesAreChecked(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("error lacks %q: %v", w, err)
 		}
+	}
+}
+
+func TestPolicyFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "policy.yml")
+	os.WriteFile(file, []byte("version: 1\n"), 0o600)
+	cfg, err := Parse([]byte("policy_file: " + file + "\n"))
+	if err != nil || cfg.PolicyFile != file {
+		t.Fatalf("policy_file not read: %q, %v", cfg.PolicyFile, err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("readable policy file: %v", err)
+	}
+	if Default().PolicyFile != "" {
+		t.Error("the default protects nothing and names no policy file")
+	}
+	cfg.PolicyFile = dir
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "policy_file: "+dir+" is a directory, not a policy file") {
+		t.Errorf("directory as policy file: %v", err)
 	}
 }

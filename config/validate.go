@@ -93,6 +93,9 @@ func (c Config) Validate() error {
 	default:
 		add("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
 	}
+	if c.PolicyFile != "" {
+		checkPolicyFile(add, "policy_file", c.PolicyFile)
+	}
 	if c.ShutdownTimeout <= 0 {
 		add("shutdown_timeout", "must be positive")
 	}
@@ -123,6 +126,25 @@ func checkCAFile(add func(string, string, ...any), path, file string) {
 	}
 	if !x509.NewCertPool().AppendCertsFromPEM(pem) {
 		add(path, "%s holds no PEM certificate", file)
+	}
+}
+
+// checkPolicyFile checks only that the file can be read: its content is
+// package policy's to validate (phiguard check does both).
+func checkPolicyFile(add func(string, string, ...any), path, file string) {
+	fi, err := os.Stat(file)
+	switch {
+	case err != nil:
+		add(path, "cannot read: %v", err)
+	case fi.IsDir():
+		add(path, "%s is a directory, not a policy file", file)
+	default:
+		f, err := os.Open(file)
+		if err != nil {
+			add(path, "cannot read: %v", err)
+			return
+		}
+		f.Close()
 	}
 }
 

@@ -1,7 +1,52 @@
-// Package policy will own the DBA's YAML model of protected columns, roles,
-// row filters and masks, its validation, and the per-session decisions built
-// from it.
+// Package policy owns the DBA's YAML policy file: which columns hold PHI and
+// how each is encrypted, its Go model, its validation, and the lookups the
+// proxy and sqlrewrite make on every statement. docs/policy.md describes the
+// file for the DBA; examples/policy.yml is a worked example on the demo
+// Synthea schema.
 //
-// The foundation release forwards every statement unchanged, so this package
-// holds no rules yet. sqlrewrite depends on policy's types only.
+// # The file
+//
+//	version: 1
+//	tables:
+//	  public.patients:               # schema.table; the schema defaults to public
+//	    subject_column: id           # optional: the data subject (patient) of each row
+//	    state: encrypting            # optional default for the columns: encrypting | encrypted
+//	    columns:
+//	      ssn:       {mode: deterministic, key: patients-ssn, type: text}
+//	      birthdate: {mode: randomized,    key: patients-pii, type: date, state: encrypted}
+//
+// Names are read as PostgreSQL reads identifiers in SQL: unquoted parts fold
+// to lower case (Patients.SSN is public.patients.ssn), double-quoted parts
+// keep their case ('"Billing"."Claims"'). After loading, every table is
+// schema-qualified and every name is exactly what pg_namespace, pg_class and
+// pg_attribute hold, so the lookups need no folding and no allocation.
+//
+// # Loading and validation
+//
+// Load refuses what cannot be read as a policy: YAML syntax, unknown or
+// repeated keys, a list where a map belongs, a missing or unknown version.
+// Unknown keys are errors on purpose: a rule written for a newer phiguard
+// (roles, row rules) must never be silently dropped by an older one, since
+// that would fail open. Validate then reports every remaining problem at
+// once, each with its key path (tables[public.patients].columns[ssn].mode)
+// and line. CheckCatalog compares a validated policy with a snapshot of the
+// live catalog (package policy/pgcatalog reads one with pgx), so `phiguard
+// check --catalog` can say that a table or column does not exist or that a
+// column's type cannot hold cells.
+//
+// # What later releases add
+//
+// The format is shaped so that they add keys without changing these:
+// top-level `roles:` and `default_role:` for per-role column rules (plaintext,
+// masked, pseudonym, null, deny), row rules and statement rules (refused by
+// this version with a message saying so); `subject_column` is already read
+// and checked, for crypto-shredding and for the audit's per-subject
+// accounting; `state: encrypted` marks a column whose backfill is done. A
+// change that would alter the meaning of an existing key bumps `version`.
+//
+// # Dependencies
+//
+// policy imports neither pg_query nor the wire protocol: sqlrewrite depends
+// on its types only, and the proxy on its lookups. Version identifies the
+// loaded content; caches key on it so that they never mix two policies.
 package policy

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/phiguard/phiguard/internal/ehrdemo"
+	"github.com/phiguard/phiguard/internal/pgcluster"
+)
+
+// writeConfig writes a configuration naming a policy file and a backend.
+func writeConfig(t *testing.T, policyFile, host string, port int) string {
+	t.Helper()
+	abs, err := filepath.Abs(policyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "phiguard.yml")
+	cfg := "backend:\n  host: " + host + "\n  port: " + strconv.Itoa(port) + "\npolicy_file: " + abs + "\n"
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func runCheckArgs(args ...string) (code int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	code = dispatch(append([]string{"check"}, args...), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestCheckPolicy(t *testing.T) {
+	good := writeConfig(t, "../../policy/testdata/synthea.good.yml", "127.0.0.1", 5432)
+	code, out, errOut := runCheckArgs("--config", good)
+	if code != 0 || !strings.Contains(out, "synthea.good.yml: OK (2 tables, 8 protected columns; version ") {
+		t.Errorf("good policy: exit %d\n%s%s", code, out, errOut)
+	}
+
+	bad := writeConfig(t, "../../policy/testdata/missing-key.bad.yml", "127.0.0.1", 5432)
+	code, out, errOut = runCheckArgs("--config", bad)
+	if code != 1 {
+		t.Errorf("bad policy: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, w := range []string{
+		"missing-key.bad.yml: invalid policy:",
+		"tables[public.patients].columns[ssn].key: is required",
+		"tables[public.patients].columns[first].mode: is required",
+		"tables[public.patients].columns[maiden]: has no settings",
+	} {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("bad policy: output lacks %q:\n%s", w, errOut)
+		}
+	}
+
+	// --policy alone, and overriding the configuration's file.
+	code, _, errOut = runCheckArgs("--policy", "../../policy/testdata/unknown-key.bad.yml")
+	if code != 1 || !strings.Contains(errOut, "tables[public.patients].colums: unknown key") {
+		t.Errorf("--policy: exit %d\n%s", code, errOut)
+	}
+	code, out, _ = runCheckArgs("--config", bad, "--policy", "../../policy/testdata/minimal.good.yml")
+	if code != 0 || !strings.Contains(out, "minimal.good.yml: OK") {
+		t.Errorf("--policy overrides policy_file: exit %d\n%s", code, out)
+	}
+
+	// An invalid configuration and an invalid policy: both reported.
+	both := filepath.Join(t.TempDir(), "both.yml")
+	abs, _ := filepath.Abs("../../policy/testdata/unknown-mode.bad.yml")
+	os.WriteFile(both, []byte("log:\n  level: loud\npolicy_file: "+abs+"\n"), 0o600)
+	code, _, errOut = runCheckArgs("--config", both)
+	if code != 1 || !strings.Contains(errOut, "log.level:") || !strings.Contains(errOut, `unknown mode "determinstic"`) {
+		t.Errorf("both invalid: exit %d\n%s", code, errOut)
+	}
+
+	if code, _, errOut = runCheckArgs("--config", "../../config/testdata/minimal.good.yml", "--catalog"); code != 2 || !strings.Contains(errOut, "--catalog needs a policy file") {
+		t.Errorf("--catalog without a policy: exit %d\n%s", code, errOut)
+	}
+}
+
+// TestCheckCatalog runs `phiguard check --catalog` against a real
+// PostgreSQL loaded with the demo schema.
+func TestCheckCatalog(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cluster, err := pgcluster.Start(ctx, pgcluster.Options{})
+	if err != nil {
+		t.Fatalf("start PostgreSQL: %v", err)
+	}
+	defer cluster.Stop()
+	conn, err := pgx.Connect(ctx, cluster.URL(cluster.Superuser, cluster.Password, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := ehrdemo.Load(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PGUSER", cluster.Superuser)
+	t.Setenv("PGPASSWORD", cluster.Password)
+	t.Setenv("PGDATABASE", "postgres")
+	t.Setenv("PGSSLMODE", "")
+
+	good := writeConfig(t, "../../examples/policy.yml", cluster.Host, cluster.Port)
+	code, out, errOut := runCheckArgs("--config", good, "--catalog")
+	if code != 0 || !strings.Contains(out, "policy.yml: matches database postgres at "+cluster.Addr()) {
+		t.Errorf("synthea example: exit %d\n%s%s", code, out, errOut)
+	}
+
+	broken := filepath.Join(t.TempDir(), "broken.yml")
+	os.WriteFile(broken, []byte(`version: 1
+tables:
+  public.patients:
+    columns:
+      ssn:       {mode: deterministic, key: ssn, type: text}
+      birthdate: {mode: randomized, key: pii, type: text}
+      nickname:  {mode: randomized, key: pii, type: text}
+  public.patient:
+    subject_column: id
+`), 0o600)
+	code, out, errOut = runCheckArgs("--config", writeConfig(t, broken, cluster.Host, cluster.Port), "--catalog")
+	if code != 1 {
+		t.Errorf("broken policy: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, w := range []string{
+		"broken.yml: against database postgres at " + cluster.Addr() + ": invalid policy:",
+		"tables[public.patient]: table public.patient does not exist in the database",
+		"tables[public.patients].columns[birthdate].type: the column is date, which cannot hold encrypted cells",
+		"tables[public.patients].columns[nickname]: column nickname does not exist in table public.patients",
+	} {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("broken policy: output lacks %q:\n%s", w, errOut)
+		}
+	}
+
+	// A wrong password is a failed check, not a skipped one.
+	t.Setenv("PGPASSWORD", "wrong")
+	code, _, errOut = runCheckArgs("--config", good, "--catalog")
+	if code != 1 || !strings.Contains(errOut, "connect:") {
+		t.Errorf("wrong password: exit %d\n%s", code, errOut)
+	}
+}

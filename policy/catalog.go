@@ -1,0 +1,126 @@
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Catalog is a snapshot of the live database's tables and column types, as
+// much of it as CheckCatalog needs. It is plain data so that the check is a
+// pure function, testable without a database; package policy/pgcatalog fills
+// one from a live server.
+type Catalog struct {
+	Tables map[TableName]CatalogTable
+}
+
+// CatalogTable is one table's columns by (folded) name.
+type CatalogTable struct {
+	Columns map[string]CatalogColumn
+}
+
+// CatalogColumn is a column's current type.
+type CatalogColumn struct {
+	// Type is PostgreSQL's own spelling, format_type(atttypid, atttypmod):
+	// "text", "character varying(64)", "numeric(14,2)", "date".
+	Type string
+	// OID is pg_attribute.atttypid and Modifier pg_attribute.atttypmod
+	// (-1 for none).
+	OID      uint32
+	Modifier int32
+}
+
+// CheckCatalog compares the policy with a snapshot of the live database and
+// reports every mismatch, each with the key path of the policy entry:
+//
+//   - a table, protected column or subject column that does not exist;
+//   - a protected column whose current type cannot hold a cell. Cells are
+//     text longer than the plaintext, so the column must be text or varchar
+//     without a length. Any other current type is accepted only when it is
+//     the column's declared logical type (modifier included): the backfill
+//     (`phiguard encrypt`) then converts it to text and phiguard keeps
+//     presenting the declared type. A type that is neither is an error,
+//     since the backfill would change what the application sees.
+//
+// It returns nil when there is nothing to report.
+func (p *Policy) CheckCatalog(cat Catalog) error {
+	var ps Problems
+	add := func(path string, line int, format string, args ...any) {
+		ps = append(ps, Problem{Path: path, Line: line, Message: fmt.Sprintf(format, args...)})
+	}
+	for _, t := range p.tables {
+		ct, ok := cat.Tables[t.Name]
+		if !ok {
+			add(t.path, t.line, "table %s does not exist in the database%s", t.Name, similarTable(cat, t.Name))
+			continue
+		}
+		if t.SubjectColumn != "" {
+			if _, ok := ct.Columns[t.SubjectColumn]; !ok {
+				add(t.path+".subject_column", t.subjectLine, "column %s does not exist in table %s", QuoteIdentifier(t.SubjectColumn), t.Name)
+			}
+		}
+		for _, c := range t.Columns {
+			cc, ok := ct.Columns[c.Name]
+			if !ok {
+				add(c.path, c.line, "column %s does not exist in table %s%s", QuoteIdentifier(c.Name), t.Name, similarColumn(ct, c.Name))
+				continue
+			}
+			if msg := storable(c.Type, cc); msg != "" {
+				add(c.path+".type", c.line, "%s", msg)
+			}
+		}
+	}
+	return ps.errorOrNil()
+}
+
+// storable explains why a column of type cur cannot hold cells for a column
+// declared as want, or returns "".
+func storable(want LogicalType, cur CatalogColumn) string {
+	switch {
+	case cur.OID == OIDText:
+		return ""
+	case cur.OID == OIDVarchar && cur.Modifier < 0:
+		if want.OID != OIDVarchar && want.OID != OIDText {
+			return fmt.Sprintf("the column is %s, not %s; only a text column (one the backfill converted, or one the schema already declares text) may hold a %s", cur.Type, want, want)
+		}
+		return ""
+	case cur.OID == want.OID && cur.Modifier == want.Modifier && want.Name != "":
+		return "" // the backfill converts it to text
+	case cur.OID == want.OID && want.Name != "":
+		return fmt.Sprintf("the column is %s but the policy declares %s; declare the same modifier so that clients keep seeing %s", cur.Type, want, cur.Type)
+	case want.Name == "":
+		return "" // the unknown declared type is already a Validate problem
+	}
+	return fmt.Sprintf("the column is %s, which cannot hold encrypted cells, and the policy declares %s, so the backfill would change the type clients see; declare the column's own type, or convert it to text first", cur.Type, want)
+}
+
+func similarTable(cat Catalog, want TableName) string {
+	var hits []string
+	for n := range cat.Tables {
+		if strings.EqualFold(n.Name, want.Name) && n != want {
+			hits = append(hits, n.String())
+		}
+	}
+	if len(hits) == 0 {
+		return ""
+	}
+	return " (did you mean " + strings.Join(sorted(hits), " or ") + "?)"
+}
+
+func similarColumn(t CatalogTable, want string) string {
+	var hits []string
+	for n := range t.Columns {
+		if strings.EqualFold(n, want) && n != want {
+			hits = append(hits, QuoteIdentifier(n))
+		}
+	}
+	if len(hits) == 0 {
+		return ""
+	}
+	return " (did you mean " + strings.Join(sorted(hits), " or ") + "? quote a mixed-case name as in SQL)"
+}
+
+func sorted(s []string) []string {
+	slices.Sort(s)
+	return s
+}

@@ -1,0 +1,71 @@
+// Package pgcatalog reads a policy.Catalog from a live PostgreSQL server, so
+// that `phiguard check --catalog` can compare a policy with the database it
+// protects. It is kept out of package policy so that policy stays free of the
+// client library and the wire protocol.
+package pgcatalog
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/phiguard/phiguard/policy"
+)
+
+// Querier is what Read needs of a connection: *pgx.Conn, *pgxpool.Pool and
+// pgx.Tx all have it.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// query reads pg_attribute rather than information_schema.columns: the
+// latter shows only the columns the connected user holds a privilege on, so
+// a check run with a restricted login would report existing columns as
+// missing. Tables are ordinary, partitioned and foreign tables; views and
+// sequences cannot hold protected columns.
+const query = `
+SELECT n.nspname, c.relname, a.attname,
+       format_type(a.atttypid, a.atttypmod), a.atttypid, a.atttypmod
+FROM pg_catalog.pg_attribute a
+JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'f')
+  AND a.attnum > 0 AND NOT a.attisdropped
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\_toast%'
+  AND n.nspname NOT LIKE 'pg\_temp\_%'
+  AND (cardinality($1::text[]) = 0 OR n.nspname = ANY($1::text[]))
+ORDER BY n.nspname, c.relname, a.attnum`
+
+// Read returns the tables and columns of the given schemas (every
+// non-system schema when none is given), with names exactly as PostgreSQL
+// stores them, which is how policy folds the names in its file.
+func Read(ctx context.Context, q Querier, schemas ...string) (policy.Catalog, error) {
+	if schemas == nil {
+		schemas = []string{}
+	}
+	rows, err := q.Query(ctx, query, schemas)
+	if err != nil {
+		return policy.Catalog{}, fmt.Errorf("read catalog: %w", err)
+	}
+	defer rows.Close()
+	cat := policy.Catalog{Tables: map[policy.TableName]policy.CatalogTable{}}
+	for rows.Next() {
+		var t policy.TableName
+		var column string
+		var c policy.CatalogColumn
+		if err := rows.Scan(&t.Schema, &t.Name, &column, &c.Type, &c.OID, &c.Modifier); err != nil {
+			return policy.Catalog{}, fmt.Errorf("read catalog: %w", err)
+		}
+		ct, ok := cat.Tables[t]
+		if !ok {
+			ct = policy.CatalogTable{Columns: map[string]policy.CatalogColumn{}}
+			cat.Tables[t] = ct
+		}
+		ct.Columns[column] = c
+	}
+	if err := rows.Err(); err != nil {
+		return policy.Catalog{}, fmt.Errorf("read catalog: %w", err)
+	}
+	return cat, nil
+}

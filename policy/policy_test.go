@@ -1,0 +1,335 @@
+package policy
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func mustLoad(t *testing.T, path string) *Policy {
+	t.Helper()
+	p, err := Load(path)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return p
+}
+
+func TestGoodFiles(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.good.yml")
+	if len(files) < 3 {
+		t.Fatalf("found %d good files", len(files))
+	}
+	for _, f := range files {
+		mustLoad(t, f)
+	}
+}
+
+// TestExampleIsTheTestedFile keeps examples/policy.yml, the file docs/policy.md
+// walks through, identical to the one the tests load.
+func TestExampleIsTheTestedFile(t *testing.T) {
+	a, err1 := os.ReadFile("testdata/synthea.good.yml")
+	b, err2 := os.ReadFile("../examples/policy.yml")
+	if err1 != nil || err2 != nil || string(a) != string(b) {
+		t.Fatalf("examples/policy.yml and policy/testdata/synthea.good.yml differ (%v, %v)", err1, err2)
+	}
+}
+
+// TestBadFiles checks each bad file fails with every expected problem, each
+// tied to its key path (and line), all reported at once.
+func TestBadFiles(t *testing.T) {
+	want := map[string][]string{
+		"syntax.bad.yml": {"parse policy: yaml: line 4"},
+		"unknown-key.bad.yml": {
+			"tables[public.patients].colums: unknown key (known keys here: subject_column, state, columns) (line 4)",
+			"tables[public.providers].columns[name].mask: unknown key (known keys here: mode, key, type, state) (line 8)",
+		},
+		"wrong-shape.bad.yml": {
+			"tables[public.patients].columns: must be a map of column names to column settings, got a list (line 5)",
+			`tables[public.providers].columns[name]: must be a map of column settings, got "randomized" (line 9)`,
+		},
+		"no-version.bad.yml": {"version: is required (write version: 1)"},
+		"version.bad.yml":    {"version: format version 2 is not supported (this phiguard reads version 1) (line 1)"},
+		"roles.bad.yml":      {"roles: access rules (roles) are not supported by this version of phiguard; it refuses the file rather than run without them (line 6)"},
+		"unknown-mode.bad.yml": {
+			`tables[public.patients].columns[ssn].mode: unknown mode "determinstic" (want deterministic or randomized) (line 5)`,
+			`tables[public.patients].columns[first].mode: unknown mode "plaintext"`,
+		},
+		"missing-key.bad.yml": {
+			"tables[public.patients].columns[ssn].key: is required",
+			"tables[public.patients].columns[first].mode: is required",
+			"tables[public.patients].columns[last].type: is required",
+			"tables[public.patients].columns[maiden]: has no settings; give at least mode, key and type (line 8)",
+		},
+		"unknown-type.bad.yml": {
+			`tables[public.patients].columns[id].type: unknown type "uuid" (want one of text, varchar, date, timestamp, timestamptz, integer, bigint, smallint, numeric, boolean) (line 5)`,
+			`tables[public.patients].columns[lat].type: unknown type "double precision"`,
+			`tables[public.patients].columns[zip].type: type "varchar(0)": length must be between 1 and 10485760`,
+			`tables[public.patients].columns[income].type: type "integer(4)": integer takes no modifier`,
+		},
+		"duplicate-column.bad.yml": {
+			"tables[public.patients].columns[SSN]: names the same column as tables[public.patients].columns[ssn] on line 5 (ssn) (line 6)",
+			`tables[public.patients].columns["ssn"]: names the same column as tables[public.patients].columns[ssn] on line 5`,
+		},
+		"duplicate-table.bad.yml": {
+			"tables[Patients]: names the same table as tables[public.patients] on line 3 (public.patients) (line 6)",
+		},
+		"bad-identifier.bad.yml": {
+			`tables[public.pat-ients]: bad table name: "public.pat-ients" is not a valid identifier: unexpected "-"`,
+			`tables[ehr.public.patients]: bad table name: "ehr.public.patients" has 3 dotted parts; write table or schema.table`,
+			`tables["unterminated.patients]: bad table name: "\"unterminated.patients" has an unterminated quoted identifier`,
+			`tables[public.providers].subject_column: bad column name: "1patient" is not a valid identifier`,
+			`tables[public.providers].columns[2fa]: bad column name`,
+			`tables[public.providers].columns[public.providers.name]: bad column name: "public.providers.name" is a qualified name; write the column name alone`,
+			`is longer than PostgreSQL's 63-byte identifier limit (line 17)`,
+		},
+		"subject-protected.bad.yml": {
+			"tables[public.patients].subject_column: column id is itself protected (tables[public.patients].columns[id], line 6)",
+		},
+		"key-two-modes.bad.yml": {
+			`tables[public.patients].columns[first].key: key "shared" is randomized here but deterministic for public.patients.ssn (line 5); give each mode its own key (line 6)`,
+			`tables[public.patients].columns[last].key: key id "vault/../escape": use letters, digits`,
+		},
+		"bad-state.bad.yml": {
+			`tables[public.patients].state: unknown state "done" (want encrypting or encrypted) (line 4)`,
+			`tables[public.patients].columns[ssn].state: unknown state "plaintext"`,
+		},
+		"empty-table.bad.yml": {"tables[public.patients]: names no protected column and no subject column (line 3)"},
+	}
+	files, _ := filepath.Glob("testdata/*.bad.yml")
+	for _, f := range files {
+		if _, ok := want[filepath.Base(f)]; !ok {
+			t.Errorf("%s has no expected problems in this test", f)
+		}
+	}
+	for file, wants := range want {
+		p, err := Load(filepath.Join("testdata", file))
+		if err == nil {
+			err = p.Validate()
+		}
+		if err == nil {
+			t.Errorf("%s: accepted", file)
+			continue
+		}
+		for _, w := range wants {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error lacks %q:\n%v", file, w, err)
+			}
+		}
+		if ps, ok := err.(Problems); ok && len(ps) != len(wants) {
+			t.Errorf("%s: %d problems, want %d:\n%v", file, len(ps), len(wants), err)
+		}
+	}
+}
+
+func TestRepeatedYAMLKey(t *testing.T) {
+	_, err := Parse([]byte("version: 1\ntables:\n  patients:\n    columns:\n      ssn: {mode: deterministic, key: a, type: text}\n      ssn: {mode: deterministic, key: a, type: text}\n"))
+	if err == nil || !strings.Contains(err.Error(), "tables[patients].columns.ssn: repeated; first given on line 5 (line 6)") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestSyntheaModel(t *testing.T) {
+	p := mustLoad(t, "testdata/synthea.good.yml")
+	pt, ok := p.Table("public", "patients")
+	if !ok || pt.SubjectColumn != "id" || pt.State != StateEncrypting {
+		t.Fatalf("patients: %+v %v", pt, ok)
+	}
+	var names []string
+	for _, c := range pt.Columns {
+		names = append(names, c.Name)
+	}
+	if got := strings.Join(names, ","); got != "ssn,passport,drivers,first,last,maiden,address,birthdate" {
+		t.Errorf("columns not in file order: %s", got)
+	}
+	ssn, _ := p.Column("public", "patients", "ssn")
+	if ssn.Mode != ModeDeterministic || ssn.Key != "patients-ssn" || ssn.Type.OID != OIDText || ssn.Table != pt || ssn.FullyEncrypted() {
+		t.Errorf("ssn: %+v", ssn)
+	}
+	bd, _ := pt.Column("birthdate")
+	if bd.Mode != ModeRandomized || bd.Type != (LogicalType{Name: "date", OID: OIDDate, Size: 4, Modifier: -1}) {
+		t.Errorf("birthdate: %+v", bd)
+	}
+	enc, ok := p.Table("public", "encounters")
+	if !ok || enc.SubjectColumn != "patient" || len(enc.Columns) != 0 {
+		t.Errorf("encounters: %+v", enc)
+	}
+	if _, ok := p.Column("public", "encounters", "patient"); ok {
+		t.Error("a subject column is not a protected column")
+	}
+	if got := strings.Join(p.Schemas(), ","); got != "public" {
+		t.Errorf("Schemas: %s", got)
+	}
+	if n := len(p.Tables()); n != 2 || p.Tables()[0].Name.Name != "encounters" {
+		t.Errorf("Tables not sorted: %v", p.Tables())
+	}
+	if p.FormatVersion() != 1 {
+		t.Errorf("FormatVersion %d", p.FormatVersion())
+	}
+}
+
+// TestLookupsFoldLikePostgres: names in the file fold as PostgreSQL folds
+// them, and lookups take PostgreSQL's own (already folded) names exactly.
+func TestLookupsFoldLikePostgres(t *testing.T) {
+	p := mustLoad(t, "testdata/states-and-quoting.good.yml")
+	cases := []struct {
+		schema, table, column string
+		found                 bool
+	}{
+		{"public", "patients", "ssn", true},  // Patients.SSN unquoted folds
+		{"public", "Patients", "ssn", false}, // "Patients" would be another table
+		{"public", "patients", "SSN", false},
+		{"public", "patients", "MRN", true}, // "MRN" quoted keeps its case
+		{"public", "patients", "mrn", false},
+		{"", "patients", "ssn", false}, // the caller resolves the schema
+		{"Billing", "Claims", "amount", true},
+		{"billing", "claims", "amount", true},
+		{"billing", "Claims", "amount", false},
+		{"public", "patients", "nope", false},
+	}
+	for _, c := range cases {
+		col, ok := p.Column(c.schema, c.table, c.column)
+		if ok != c.found {
+			t.Errorf("Column(%q, %q, %q) = %v, want %v", c.schema, c.table, c.column, ok, c.found)
+			continue
+		}
+		if ok && (col.Table.Name != TableName{c.schema, c.table} || col.Name != c.column) {
+			t.Errorf("Column(%q, %q, %q) returned %s", c.schema, c.table, c.column, col.QualifiedName())
+		}
+	}
+	if _, ok := p.Table("Billing", "Claims"); !ok {
+		t.Error(`Table("Billing", "Claims") not found`)
+	}
+	if ts := p.TablesNamed("claims"); len(ts) != 1 || ts[0].Name.Schema != "billing" {
+		t.Errorf("TablesNamed(claims) = %v", ts)
+	}
+	claims, _ := p.Table("Billing", "Claims")
+	if claims.SubjectColumn != "PatientId" {
+		t.Errorf("subject column %q", claims.SubjectColumn)
+	}
+	mrn, _ := p.Column("public", "patients", "MRN")
+	if mrn.QualifiedName() != `public.patients."MRN"` || mrn.Type.String() != "varchar(20)" || mrn.Type.Modifier != 24 {
+		t.Errorf("MRN: %s %s %d", mrn.QualifiedName(), mrn.Type, mrn.Type.Modifier)
+	}
+	// The table says encrypted; income overrides it.
+	ssn, _ := p.Column("public", "patients", "ssn")
+	income, _ := p.Column("public", "patients", "income")
+	if !ssn.FullyEncrypted() || income.FullyEncrypted() || income.Type.OID != OIDInt4 {
+		t.Errorf("states: ssn %s, income %s", ssn.State, income.State)
+	}
+	cov, _ := p.Column("public", "patients", "coverage")
+	seen, _ := p.Column("public", "patients", "seen_at")
+	flag, _ := p.Column("public", "patients", "flag")
+	if cov.Type.String() != "numeric(14,2)" || seen.Type.OID != OIDTimestamptz || flag.Type.OID != OIDBool {
+		t.Errorf("types: %s %s %s", cov.Type, seen.Type, flag.Type)
+	}
+}
+
+func TestColumnLookupDoesNotAllocate(t *testing.T) {
+	p := mustLoad(t, "testdata/synthea.good.yml")
+	schema, table, column := "public", "patients", "ssn"
+	if n := testing.AllocsPerRun(100, func() { p.Column(schema, table, column) }); n != 0 {
+		t.Errorf("Column allocates %v times", n)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	raw, _ := os.ReadFile("testdata/synthea.good.yml")
+	a, _ := Parse(raw)
+	b, _ := Parse(raw)
+	c, _ := Parse(append(raw, "\n# a comment\n"...))
+	if a.Version() != b.Version() || len(a.Version()) != 64 {
+		t.Errorf("same bytes, different versions: %s %s", a.Version(), b.Version())
+	}
+	if a.Version() == c.Version() {
+		t.Error("changed file, same version")
+	}
+}
+
+func TestParseIdentifiers(t *testing.T) {
+	good := map[string]TableName{
+		"patients":                     {"public", "patients"},
+		"Public.Patients":              {"public", "patients"},
+		`"Public"."Patients"`:          {"Public", "Patients"},
+		`ehr."we""ird.name"`:           {"ehr", `we"ird.name`},
+		`"with space".t$1`:             {"with space", "t$1"},
+		"_x.ÄÖ":                        {"_x", "ÄÖ"}, // only ASCII folds
+		`"a"."b"`:                      {"a", "b"},
+		"s." + strings.Repeat("a", 63): {"s", strings.Repeat("a", 63)},
+	}
+	for in, want := range good {
+		got, err := ParseTableName(in)
+		if err != nil || got != want {
+			t.Errorf("ParseTableName(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", " ", "a..b", "a.", ".a", `""`, `"a"b`, "a b", "a-b", "1a", "a.b.c", `"open`, "s." + strings.Repeat("a", 64)} {
+		if got, err := ParseTableName(in); err == nil {
+			t.Errorf("ParseTableName(%q) = %v, want an error", in, got)
+		}
+	}
+	for in, want := range map[string]string{
+		"patients":         "public.patients",
+		`"Billing".claims`: `"Billing".claims`,
+		`a."x""y"`:         `a."x""y"`,
+		`a."1x"`:           `a."1x"`,
+	} {
+		n, _ := ParseTableName(in)
+		if n.String() != want {
+			t.Errorf("String of %q = %s, want %s", in, n, want)
+		}
+	}
+}
+
+func TestParseType(t *testing.T) {
+	for in, want := range map[string]string{
+		"TEXT": "text", "character varying": "varchar", "varchar(64)": "varchar(64)",
+		"int": "integer", "INT8": "bigint", "int2": "smallint", "decimal(10)": "numeric(10,0)",
+		"timestamp without time zone": "timestamp", "timestamptz(3)": "timestamptz(3)",
+		"bool": "boolean", "date": "date",
+	} {
+		got, err := ParseType(in)
+		if err != nil || got.String() != want {
+			t.Errorf("ParseType(%q) = %v, %v; want %s", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"uuid", "varchar(", "numeric(2,3)", "numeric(x)", "timestamp(7)", "date(1)", "numeric(1,2,3)", ""} {
+		if _, err := ParseType(in); err == nil {
+			t.Errorf("ParseType(%q) accepted", in)
+		}
+	}
+}
+
+func TestOddDocuments(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                          "version: is required (write version: 1)",
+		"hello":                     `must be a map of settings, got "hello"`,
+		"- a\n- b":                  "must be a map of settings, got a list",
+		"version: '1'\n":            `version: must be an integer, got "1"`,
+		"version: 1\ntables: [a]\n": "tables: must be a map of schema.table names to tables, got a list",
+		"version: 1\n? [a]\n: b\n":  "keys must be plain strings, got a list",
+		"version: 1\ntables:\n  t:\n    columns:\n      c: {mode: randomized, key: k, type: [text]}\n": "tables[t].columns[c].type: must be a single value, got a list",
+	} {
+		_, err := Parse([]byte(in))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%q) = %v, want %q", in, err, want)
+		}
+	}
+	// Anchors and aliases are plain YAML and work.
+	p, err := Parse([]byte("version: 1\ntables:\n  t:\n    columns:\n      a: &pii {mode: randomized, key: pii, type: text}\n      b: *pii\n"))
+	if err != nil || p.Validate() != nil {
+		t.Fatalf("aliases: %v", err)
+	}
+	if _, ok := p.Column("public", "t", "b"); !ok {
+		t.Error("aliased column b missing")
+	}
+	// An empty policy protects nothing and is valid.
+	p, err = Parse([]byte("version: 1\n"))
+	if err != nil || p.Validate() != nil || len(p.Tables()) != 0 {
+		t.Errorf("empty policy: %v", err)
+	}
+}

@@ -1,0 +1,178 @@
+package policy
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// PostgreSQL type OIDs (pg_type.oid) of the logical types a protected column
+// may have. They are fixed in PostgreSQL's catalog and never change.
+const (
+	OIDBool        uint32 = 16
+	OIDInt8        uint32 = 20
+	OIDInt2        uint32 = 21
+	OIDInt4        uint32 = 23
+	OIDText        uint32 = 25
+	OIDVarchar     uint32 = 1043
+	OIDDate        uint32 = 1082
+	OIDTimestamp   uint32 = 1114
+	OIDTimestamptz uint32 = 1184
+	OIDNumeric     uint32 = 1700
+)
+
+// LogicalType is the type the application believes a protected column has.
+// The column itself holds cells as text; phiguard presents this type in
+// RowDescription and ParameterDescription and converts values to and from
+// it, so the application still sees a date or an integer.
+type LogicalType struct {
+	// Name is the canonical spelling used in the policy file: text, varchar,
+	// date, timestamp, timestamptz, integer, bigint, smallint, numeric,
+	// boolean.
+	Name string
+	// OID is the PostgreSQL type OID presented to clients.
+	OID uint32
+	// Size is pg_type.typlen, the data type size in RowDescription (-1 for
+	// variable length).
+	Size int16
+	// Modifier is the type modifier (atttypmod) presented to clients: -1 for
+	// none, else as PostgreSQL encodes it (varchar(n): n+4; numeric(p,s):
+	// (p<<16 | s)+4; timestamp(p): p).
+	Modifier int32
+}
+
+// String writes the type as the policy file does, with its modifier:
+// "varchar(64)", "numeric(14,2)", "date".
+func (t LogicalType) String() string {
+	if t.Modifier < 0 {
+		return t.Name
+	}
+	switch t.OID {
+	case OIDVarchar:
+		return fmt.Sprintf("%s(%d)", t.Name, t.Modifier-4)
+	case OIDNumeric:
+		m := t.Modifier - 4
+		return fmt.Sprintf("%s(%d,%d)", t.Name, m>>16, m&0xffff)
+	default:
+		return fmt.Sprintf("%s(%d)", t.Name, t.Modifier)
+	}
+}
+
+type baseType struct {
+	name string
+	oid  uint32
+	size int16
+	// maxArgs is how many modifier arguments the type takes (0, 1 or 2).
+	maxArgs int
+}
+
+var baseTypes = []baseType{
+	{"text", OIDText, -1, 0},
+	{"varchar", OIDVarchar, -1, 1},
+	{"date", OIDDate, 4, 0},
+	{"timestamp", OIDTimestamp, 8, 1},
+	{"timestamptz", OIDTimestamptz, 8, 1},
+	{"integer", OIDInt4, 4, 0},
+	{"bigint", OIDInt8, 8, 0},
+	{"smallint", OIDInt2, 2, 0},
+	{"numeric", OIDNumeric, -1, 2},
+	{"boolean", OIDBool, 1, 0},
+}
+
+// typeAliases maps every accepted spelling to its canonical name.
+var typeAliases = map[string]string{
+	"text":                        "text",
+	"varchar":                     "varchar",
+	"character varying":           "varchar",
+	"date":                        "date",
+	"timestamp":                   "timestamp",
+	"timestamp without time zone": "timestamp",
+	"timestamptz":                 "timestamptz",
+	"timestamp with time zone":    "timestamptz",
+	"integer":                     "integer",
+	"int":                         "integer",
+	"int4":                        "integer",
+	"bigint":                      "bigint",
+	"int8":                        "bigint",
+	"smallint":                    "smallint",
+	"int2":                        "smallint",
+	"numeric":                     "numeric",
+	"decimal":                     "numeric",
+	"boolean":                     "boolean",
+	"bool":                        "boolean",
+}
+
+// TypeNames lists the canonical logical type names, for messages and docs.
+func TypeNames() []string {
+	names := make([]string, len(baseTypes))
+	for i, b := range baseTypes {
+		names[i] = b.name
+	}
+	return names
+}
+
+// ParseType reads a logical type as written in the policy file: a name from
+// TypeNames or a PostgreSQL alias of one (int4, character varying, ...),
+// case-insensitive, with an optional modifier where PostgreSQL allows one:
+// varchar(64), numeric(14,2), numeric(10), timestamp(3), timestamptz(0).
+func ParseType(s string) (LogicalType, error) {
+	spelled := strings.ToLower(strings.Join(strings.Fields(s), " "))
+	name, args := spelled, ""
+	if i := strings.IndexByte(spelled, '('); i >= 0 {
+		if !strings.HasSuffix(spelled, ")") {
+			return LogicalType{}, fmt.Errorf("unknown type %q: unbalanced parenthesis", s)
+		}
+		name, args = strings.TrimSpace(spelled[:i]), spelled[i+1:len(spelled)-1]
+	}
+	canonical, ok := typeAliases[name]
+	if !ok {
+		return LogicalType{}, fmt.Errorf("unknown type %q (want one of %s)", s, strings.Join(TypeNames(), ", "))
+	}
+	var b baseType
+	for _, bt := range baseTypes {
+		if bt.name == canonical {
+			b = bt
+		}
+	}
+	t := LogicalType{Name: b.name, OID: b.oid, Size: b.size, Modifier: -1}
+	if i := strings.IndexByte(spelled, '('); i < 0 {
+		return t, nil
+	}
+	var nums []int
+	for _, a := range strings.Split(args, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(a))
+		if err != nil || n < 0 {
+			return LogicalType{}, fmt.Errorf("type %q: modifier %q is not a non-negative integer", s, strings.TrimSpace(a))
+		}
+		nums = append(nums, n)
+	}
+	if len(nums) > b.maxArgs {
+		if b.maxArgs == 0 {
+			return LogicalType{}, fmt.Errorf("type %q: %s takes no modifier", s, b.name)
+		}
+		return LogicalType{}, fmt.Errorf("type %q: %s takes at most %d modifier(s)", s, b.name, b.maxArgs)
+	}
+	// The limits are PostgreSQL's own, so the modifier is one it accepts.
+	switch b.oid {
+	case OIDVarchar:
+		if nums[0] < 1 || nums[0] > 10485760 {
+			return LogicalType{}, fmt.Errorf("type %q: length must be between 1 and 10485760", s)
+		}
+		t.Modifier = int32(nums[0]) + 4
+	case OIDNumeric:
+		p, sc := nums[0], 0
+		if len(nums) == 2 {
+			sc = nums[1]
+		}
+		if p < 1 || p > 1000 || sc > p {
+			return LogicalType{}, fmt.Errorf("type %q: precision must be between 1 and 1000 and scale between 0 and the precision", s)
+		}
+		t.Modifier = int32(p<<16|sc) + 4
+	case OIDTimestamp, OIDTimestamptz:
+		if nums[0] > 6 {
+			return LogicalType{}, fmt.Errorf("type %q: precision must be between 0 and 6", s)
+		}
+		t.Modifier = int32(nums[0])
+	}
+	return t, nil
+}
