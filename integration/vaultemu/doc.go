@@ -7,7 +7,7 @@
 //
 // Paths (under /v1/, mounts "transit" and "secret" by default):
 //
-//	GET       sys/health                     200, or 503 when sealed (no token needed)
+//	GET       sys/health                     200, or 503 (or ?sealedcode=) when sealed; no token needed
 //	POST/PUT  auth/approle/login             {"role_id","secret_id"} -> auth.client_token, lease_duration
 //	GET       auth/token/lookup-self         the calling token's id, policies and ttl
 //	POST/PUT  transit/keys/:name             create an aes256-gcm96 key (idempotent), 204
@@ -19,6 +19,7 @@
 //	                                         400 on a check-and-set mismatch
 //	GET       secret/metadata/:path          current_version, versions map, ...
 //	LIST      secret/metadata/:path          data.keys (also GET ?list=true), 404 if empty
+//	DELETE    secret/metadata/:path          the path and all its versions, 204
 //
 // Every path but sys/health needs an X-Vault-Token (or "Authorization:
 // Bearer") the emulator knows: the root token, one added with AddToken, or

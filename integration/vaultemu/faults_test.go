@@ -18,6 +18,9 @@ func TestSealed(t *testing.T) {
 	if code, resp := call(t, srv, "", "GET", "sys/health", ``); code != 503 || resp["sealed"] != true {
 		t.Errorf("health sealed: %d %v", code, resp)
 	}
+	if code, resp := call(t, srv, "", "GET", "sys/health?sealedcode=299", ``); code != 299 || resp["sealed"] != true {
+		t.Errorf("health sealedcode: %d %v", code, resp)
+	}
 	emu.Unseal()
 	if code, _ := call(t, srv, "root", "GET", "secret/data/a", ``); code != 404 {
 		t.Errorf("unsealed: %d", code)

@@ -142,3 +142,12 @@ func (s *Server) kvList(w http.ResponseWriter, _ *http.Request, path string) {
 	sort.Strings(keys)
 	ok(w, "kv", map[string]any{"keys": keys})
 }
+
+// kvDestroy deletes a path's metadata and every version, as DELETE
+// secret/metadata/:path does.
+func (s *Server) kvDestroy(w http.ResponseWriter, _ *http.Request, path string) {
+	s.mu.Lock()
+	delete(s.kv, path)
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -56,4 +56,10 @@ func TestKVv2(t *testing.T) {
 	if code, _ := call(t, srv, "root", "POST", "secret/data/app/c", `{"options":{}}`); code != 400 {
 		t.Errorf("no data: %d", code)
 	}
+	if code, _ := call(t, srv, "root", "DELETE", "secret/metadata/app/a", ``); code != 204 {
+		t.Errorf("destroy: %d", code)
+	}
+	if code, _ := call(t, srv, "root", "GET", "secret/data/app/a", ``); code != 404 {
+		t.Errorf("after destroy: %d", code)
+	}
 }

@@ -3,8 +3,11 @@ package vaultemu
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -64,7 +67,13 @@ func New(opts Options) *Server {
 func (s *Server) Start() *httptest.Server { return httptest.NewServer(s) }
 
 // StartTLS is Start over TLS; the server's Certificate() is the CA to trust.
-func (s *Server) StartTLS() *httptest.Server { return httptest.NewTLSServer(s) }
+// Handshake failures (a client that does not trust it) are not logged.
+func (s *Server) StartTLS() *httptest.Server {
+	srv := httptest.NewUnstartedServer(s)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	return srv
+}
 
 // Seal makes every request answer 503 "Vault is sealed" until Unseal.
 func (s *Server) Seal() { s.mu.Lock(); s.sealed = true; s.mu.Unlock() }
@@ -143,7 +152,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 
 	if rt.op == "sys/health" {
-		s.health(w, sealed)
+		s.health(w, r, sealed)
 		return
 	}
 	switch {
@@ -217,16 +226,23 @@ func (s *Server) route(method, path string) route {
 				return route{op: "kv/list", arg: p, handle: s.kvList}
 			case http.MethodGet:
 				return route{op: "kv/metadata", arg: p, handle: s.kvMetadata}
+			case http.MethodDelete:
+				return route{op: "kv/destroy", arg: p, handle: s.kvDestroy}
 			}
 		}
 	}
 	return route{op: "unknown"}
 }
 
-func (s *Server) health(w http.ResponseWriter, sealed bool) {
+// health answers sys/health; like Vault it lets the caller choose the
+// status of a sealed answer with ?sealedcode= (Vault's client asks for 299).
+func (s *Server) health(w http.ResponseWriter, r *http.Request, sealed bool) {
 	status := http.StatusOK
 	if sealed {
 		status = http.StatusServiceUnavailable
+		if c, err := strconv.Atoi(r.URL.Query().Get("sealedcode")); err == nil && c >= 200 && c < 600 {
+			status = c
+		}
 	}
 	writeJSON(w, status, map[string]any{
 		"initialized": true, "sealed": sealed, "standby": false,
