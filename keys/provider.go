@@ -16,7 +16,8 @@ type Provider interface {
 	Load(ctx context.Context) (*Keyring, error)
 
 	// Init creates version 1 of each key id that does not exist yet and
-	// leaves existing ids untouched. It returns the ids it created.
+	// leaves existing ids untouched. It returns the ids it created (on
+	// error, those created before the error).
 	Init(ctx context.Context, keyIDs []string) (created []string, err error)
 
 	// Rotate adds a new version to keyID, which becomes its write version.

@@ -94,7 +94,10 @@ func (p *Provider) Init(ctx context.Context, ids []string) ([]string, error) {
 	if raw != nil && len(created) == 0 {
 		return nil, nil
 	}
-	return created, p.write(dks, raw)
+	if err := p.write(dks, raw); err != nil {
+		return nil, err
+	}
+	return created, nil
 }
 
 // Rotate adds version max+1 to keyID.

@@ -34,24 +34,25 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "vault: %s %s: ", e.Op, e.Path)
+	var summary string
 	switch {
 	case errors.Is(e, ErrSealed):
-		b.WriteString("vault is sealed")
+		summary = "vault is sealed"
 	case errors.Is(e, ErrTimeout):
-		b.WriteString("no answer in time")
+		summary = "no answer in time"
 	case errors.Is(e, keys.ErrPermissionDenied):
-		b.WriteString("permission denied")
+		summary = "permission denied"
 	case e.Status == 0:
-		b.WriteString("unreachable")
+		summary = "unreachable"
 	default:
-		b.WriteString(strings.ToLower(http.StatusText(e.Status)))
+		summary = strings.ToLower(http.StatusText(e.Status))
 	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "vault: %s %s: %s", e.Op, e.Path, summary)
 	if e.Status != 0 {
 		fmt.Fprintf(&b, " (HTTP %d)", e.Status)
 	}
-	if e.Detail != "" {
+	if e.Detail != "" && !strings.EqualFold(e.Detail, summary) {
 		b.WriteString(": " + e.Detail)
 	}
 	return b.String()
