@@ -64,8 +64,15 @@ func parseCell(v []byte) (cell, error) {
 	if !bytes.HasPrefix(v, []byte(Prefix)) {
 		return cell{}, ErrNotACell
 	}
-	raw := make([]byte, b64.DecodedLen(len(v)-len(Prefix)))
-	n, err := b64.Strict().Decode(raw, v[len(Prefix):])
+	text := v[len(Prefix):]
+	for _, c := range text {
+		// The decoder would skip '\r' and '\n'; a cell has exactly one spelling.
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return cell{}, fmt.Errorf("%w: byte outside base64url", ErrNotACell)
+		}
+	}
+	raw := make([]byte, b64.DecodedLen(len(text)))
+	n, err := b64.Strict().Decode(raw, text)
 	if err != nil {
 		return cell{}, fmt.Errorf("%w: bad base64url", ErrNotACell)
 	}

@@ -196,6 +196,11 @@ func TestCorruptedCells(t *testing.T) {
 			checkFails(t, kr, m, c[:n])
 		}
 		checkFails(t, kr, m, append(bytes.Clone(c), 'A'))
+		for _, extra := range []string{"\n", "\r\n", "=", " ", "+"} {
+			mid := len(Prefix) + 10
+			checkFails(t, kr, m, append(append(bytes.Clone(c[:mid]), extra...), c[mid:]...))
+			checkFails(t, kr, m, append(bytes.Clone(c), extra...))
+		}
 		checkFails(t, kr, m, append(append([]byte(Prefix), b64.EncodeToString(raw)...), b64.EncodeToString([]byte{0})...))
 	}
 }
