@@ -1,0 +1,151 @@
+package keys
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+)
+
+// Prefix starts every cell. See the package documentation for why it was
+// chosen.
+const Prefix = "~phg~"
+
+const (
+	formatV1 byte = 1 // the only cell layout so far
+
+	maxKeyIDLen = 64
+	gcmNonceLen = 12
+	gcmTagLen   = 16
+	sivLen      = 16
+)
+
+var b64 = base64.RawURLEncoding
+
+// cell is a parsed cell. header is the exact byte string the associated
+// data binds; body is nonce|ciphertext|tag (GCM) or siv|ciphertext (SIV).
+type cell struct {
+	mode       Mode
+	keyID      string
+	keyVersion uint32
+	header     []byte
+	body       []byte
+}
+
+// appendHeader appends format version, mode, key id and key version.
+func appendHeader(dst []byte, mode Mode, keyID string, version uint32) []byte {
+	dst = append(dst, formatV1, byte(mode), byte(len(keyID)))
+	dst = append(dst, keyID...)
+	return binary.BigEndian.AppendUint32(dst, version)
+}
+
+// encodeCell returns Prefix + base64url(header | body).
+func encodeCell(header, body []byte) []byte {
+	raw := make([]byte, 0, len(header)+len(body))
+	raw = append(append(raw, header...), body...)
+	out := make([]byte, len(Prefix)+b64.EncodedLen(len(raw)))
+	copy(out, Prefix)
+	b64.Encode(out[len(Prefix):], raw)
+	return out
+}
+
+// IsCell reports whether v is a well-formed cell: the prefix, valid
+// base64url, a known format version and mode, a valid key id, a non-zero
+// key version and a body long enough for the mode. It does not
+// authenticate the cell; Keyring.Decrypt does.
+func IsCell(v []byte) bool {
+	_, err := parseCell(v)
+	return err == nil
+}
+
+// parseCell splits a cell into its parts, or returns an error wrapping
+// ErrNotACell that says which part is wrong.
+func parseCell(v []byte) (cell, error) {
+	if !bytes.HasPrefix(v, []byte(Prefix)) {
+		return cell{}, ErrNotACell
+	}
+	text := v[len(Prefix):]
+	for _, c := range text {
+		// The decoder would skip '\r' and '\n'; a cell has exactly one spelling.
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return cell{}, fmt.Errorf("%w: byte outside base64url", ErrNotACell)
+		}
+	}
+	raw := make([]byte, b64.DecodedLen(len(text)))
+	n, err := b64.Strict().Decode(raw, text)
+	if err != nil {
+		return cell{}, fmt.Errorf("%w: bad base64url", ErrNotACell)
+	}
+	raw = raw[:n]
+	if len(raw) < 3 {
+		return cell{}, fmt.Errorf("%w: truncated header", ErrNotACell)
+	}
+	if raw[0] != formatV1 {
+		return cell{}, fmt.Errorf("%w: unknown format version %d", ErrNotACell, raw[0])
+	}
+	mode := Mode(raw[1])
+	if !mode.valid() {
+		return cell{}, fmt.Errorf("%w: unknown mode %d", ErrNotACell, raw[1])
+	}
+	idLen := int(raw[2])
+	hdrLen := 3 + idLen + 4
+	if len(raw) < hdrLen {
+		return cell{}, fmt.Errorf("%w: truncated header", ErrNotACell)
+	}
+	keyID := string(raw[3 : 3+idLen])
+	if err := ValidateKeyID(keyID); err != nil {
+		return cell{}, fmt.Errorf("%w: bad key id", ErrNotACell)
+	}
+	version := binary.BigEndian.Uint32(raw[3+idLen : hdrLen])
+	if version == 0 {
+		return cell{}, fmt.Errorf("%w: key version 0", ErrNotACell)
+	}
+	body := raw[hdrLen:]
+	minBody := sivLen
+	if mode == Randomized {
+		minBody = gcmNonceLen + gcmTagLen
+	}
+	if len(body) < minBody {
+		return cell{}, fmt.Errorf("%w: truncated body", ErrNotACell)
+	}
+	return cell{mode: mode, keyID: keyID, keyVersion: version, header: raw[:hdrLen], body: body}, nil
+}
+
+// ValidateKeyID checks a key id: 1 to 64 characters from [A-Za-z0-9._-].
+// Key ids appear in every cell, in Vault paths and in messages, so they are
+// kept to characters that need no escaping anywhere.
+func ValidateKeyID(id string) error {
+	if id == "" || len(id) > maxKeyIDLen {
+		return fmt.Errorf("keys: key id %q: length must be 1 to %d", id, maxKeyIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
+		if !ok {
+			return fmt.Errorf("keys: key id %q: only letters, digits, '.', '_' and '-' are allowed", id)
+		}
+	}
+	if id == "." || id == ".." {
+		return fmt.Errorf("keys: key id %q is reserved", id)
+	}
+	return nil
+}
+
+// CellInfo is what a cell's header says about it. It is not authenticated
+// until the cell is decrypted.
+type CellInfo struct {
+	Mode       Mode
+	KeyID      string
+	KeyVersion uint32
+}
+
+// Inspect returns a cell's header without decrypting it, for instance to
+// find cells below the write version during re-encryption. ErrNotACell if v
+// is not a well-formed cell.
+func Inspect(v []byte) (CellInfo, error) {
+	c, err := parseCell(v)
+	if err != nil {
+		return CellInfo{}, err
+	}
+	return CellInfo{Mode: c.mode, KeyID: c.keyID, KeyVersion: c.keyVersion}, nil
+}

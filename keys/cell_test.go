@@ -1,0 +1,62 @@
+package keys
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestLegacyPlaintextIsNotACell(t *testing.T) {
+	for _, v := range []string{
+		"", "~", "~phg", "~phg~", "~phg~~", "999-12-3456", "Smith", "1970-01-01", "~/notes.txt",
+		"~phg~not base64!", "~phg~AAAA", "$2b$10$abcdefghijk", "vault:v1:abcd",
+		"~PHG~AQEDc3NuAAAAAQ", strings.Repeat("A", 200),
+	} {
+		if IsCell([]byte(v)) {
+			t.Errorf("IsCell(%q) = true", v)
+		}
+		if _, err := Inspect([]byte(v)); err == nil {
+			t.Errorf("Inspect(%q) succeeded", v)
+		}
+	}
+}
+
+func TestCellShape(t *testing.T) {
+	kr := mustKeyring(t, "ssn", 1)
+	for _, tc := range []struct {
+		mode Mode
+		len  int
+	}{{Randomized, 71}, {Deterministic, 55}} {
+		c, err := kr.Encrypt("ssn", tc.mode, colSSN, []byte("999-12-3456"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !IsCell(c) || !strings.HasPrefix(string(c), Prefix) {
+			t.Fatalf("%v: not a cell: %s", tc.mode, c)
+		}
+		if len(c) != tc.len {
+			t.Errorf("%v: len %d, doc says %d", tc.mode, len(c), tc.len)
+		}
+		for _, r := range string(c[len(Prefix):]) {
+			if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				t.Fatalf("%v: %q is outside base64url", tc.mode, r)
+			}
+		}
+		info, err := Inspect(c)
+		if err != nil || info != (CellInfo{Mode: tc.mode, KeyID: "ssn", KeyVersion: 1}) {
+			t.Errorf("Inspect = %+v, %v", info, err)
+		}
+	}
+}
+
+func TestValidateKeyID(t *testing.T) {
+	for _, ok := range []string{"a", "patients.ssn", "pii_v2-eu", strings.Repeat("k", 64)} {
+		if err := ValidateKeyID(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", ".", "..", "a/b", "a b", "ä", strings.Repeat("k", 65), "a\x00"} {
+		if err := ValidateKeyID(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

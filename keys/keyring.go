@@ -1,0 +1,195 @@
+package keys
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Keyring holds the data keys in memory, by key id and version, and does
+// all cell encryption and decryption. For each key id the highest version
+// is the write version; every version present is readable.
+//
+// A Keyring is immutable and safe for concurrent use. Providers return a
+// new Keyring after Init or Rotate; holders swap it in (for instance with
+// an atomic.Pointer) and in-flight statements finish on the old one.
+type Keyring struct {
+	ids map[string]*keyVersions
+}
+
+type keyVersions struct {
+	write    uint32
+	versions map[uint32]*version
+}
+
+// NewKeyring builds a keyring from data keys. Each (id, version) may appear
+// once; ids must be valid (ValidateKeyID), versions at least 1 and keys
+// DataKeySize bytes long. Versions need not be contiguous: a retired
+// version is simply absent.
+func NewKeyring(dks []DataKey) (*Keyring, error) {
+	kr := &Keyring{ids: make(map[string]*keyVersions)}
+	for _, dk := range dks {
+		if err := ValidateKeyID(dk.ID); err != nil {
+			return nil, err
+		}
+		if dk.Version == 0 {
+			return nil, fmt.Errorf("keys: key %q: version must be at least 1", dk.ID)
+		}
+		kv := kr.ids[dk.ID]
+		if kv == nil {
+			kv = &keyVersions{versions: make(map[uint32]*version)}
+			kr.ids[dk.ID] = kv
+		}
+		if _, dup := kv.versions[dk.Version]; dup {
+			return nil, fmt.Errorf("keys: key %q version %d given twice", dk.ID, dk.Version)
+		}
+		v, err := newVersion(dk)
+		if err != nil {
+			return nil, err
+		}
+		kv.versions[dk.Version] = v
+		kv.write = max(kv.write, dk.Version)
+	}
+	return kr, nil
+}
+
+// Encrypt seals plaintext for col under the write version of keyID and
+// returns the text cell (see the package documentation for the format).
+// In Deterministic mode the same (keyID version, col, plaintext) always
+// gives the same cell. Errors: ErrUnknownKey when keyID is not loaded.
+func (k *Keyring) Encrypt(keyID string, mode Mode, col Column, plaintext []byte) ([]byte, error) {
+	if !mode.valid() {
+		return nil, fmt.Errorf("keys: unknown mode %d", mode)
+	}
+	if err := col.validate(); err != nil {
+		return nil, err
+	}
+	kv, err := k.lookup(keyID)
+	if err != nil {
+		return nil, err
+	}
+	return seal(kv.versions[kv.write], mode, col, plaintext)
+}
+
+func seal(v *version, mode Mode, col Column, plaintext []byte) ([]byte, error) {
+	header := appendHeader(nil, mode, v.dk.ID, v.dk.Version)
+	body, err := v.seal(mode, associatedData(header, col), plaintext)
+	if err != nil {
+		return nil, err
+	}
+	return encodeCell(header, body), nil
+}
+
+// Decrypt authenticates a cell read from col and returns its plaintext.
+// The key id, version and mode come from the cell itself. Errors:
+// ErrNotACell (no prefix or malformed), ErrUnknownKey (the cell's key id or
+// version is not in the keyring), ErrIntegrity (altered, from another
+// column, or sealed under other key bytes).
+func (k *Keyring) Decrypt(col Column, cellText []byte) ([]byte, error) {
+	c, err := parseCell(cellText)
+	if err != nil {
+		return nil, err
+	}
+	kv, err := k.lookup(c.keyID)
+	if err != nil {
+		return nil, err
+	}
+	v := kv.versions[c.keyVersion]
+	if v == nil {
+		return nil, fmt.Errorf("%w: key %q version %d is not loaded", ErrUnknownKey, c.keyID, c.keyVersion)
+	}
+	pt, err := v.open(c.mode, associatedData(c.header, col), c.body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: column %s, key %q version %d", err, col, c.keyID, c.keyVersion)
+	}
+	return pt, nil
+}
+
+// EqualityCandidates returns the deterministic cells of plaintext for col
+// under every loaded version of keyID, write version first. During a
+// rotation a column holds cells of several versions, so `WHERE col = x`
+// becomes `col IN (candidates...)` until re-encryption has finished.
+func (k *Keyring) EqualityCandidates(keyID string, col Column, plaintext []byte) ([][]byte, error) {
+	if err := col.validate(); err != nil {
+		return nil, err
+	}
+	kv, err := k.lookup(keyID)
+	if err != nil {
+		return nil, err
+	}
+	vs := make([]uint32, 0, len(kv.versions))
+	for n := range kv.versions {
+		vs = append(vs, n)
+	}
+	slices.Sort(vs)
+	slices.Reverse(vs)
+	out := make([][]byte, 0, len(vs))
+	for _, n := range vs {
+		c, err := seal(kv.versions[n], Deterministic, col, plaintext)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// WriteVersion returns the version Encrypt uses for keyID.
+func (k *Keyring) WriteVersion(keyID string) (uint32, error) {
+	kv, err := k.lookup(keyID)
+	if err != nil {
+		return 0, err
+	}
+	return kv.write, nil
+}
+
+// Status lists every key id with its versions, sorted by id. It never
+// includes key bytes.
+func (k *Keyring) Status() []KeyStatus {
+	out := make([]KeyStatus, 0, len(k.ids))
+	for id, kv := range k.ids {
+		st := KeyStatus{ID: id, WriteVersion: kv.write}
+		for _, v := range kv.versions {
+			st.Versions = append(st.Versions, VersionStatus{Version: v.dk.Version, Created: v.dk.Created})
+		}
+		sort.Slice(st.Versions, func(i, j int) bool { return st.Versions[i].Version < st.Versions[j].Version })
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// String lists key ids and versions, never key bytes.
+func (k *Keyring) String() string {
+	var b strings.Builder
+	b.WriteString("keys.Keyring{")
+	for i, st := range k.Status() {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		fmt.Fprintf(&b, "%s:", st.ID)
+		for j, v := range st.Versions {
+			if j > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, "v%d", v.Version)
+		}
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// GoString is String, so %#v does not walk the internals.
+func (k *Keyring) GoString() string { return k.String() }
+
+func (k *Keyring) lookup(keyID string) (*keyVersions, error) {
+	if k == nil {
+		return nil, fmt.Errorf("%w: %q (no keyring loaded)", ErrUnknownKey, keyID)
+	}
+	kv := k.ids[keyID]
+	if kv == nil {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownKey, keyID)
+	}
+	return kv, nil
+}
