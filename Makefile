@@ -3,7 +3,7 @@ GO      ?= go
 FUZZTIME ?= 30s
 BIN     := bin/phiguard
 
-.PHONY: build demo demo-smoke test test-unit test-integration test-pgx bench fuzz lint
+.PHONY: build demo demo-smoke test test-unit test-integration test-pgx test-vault bench fuzz lint
 
 build:
 	$(GO) build -o $(BIN) ./cmd/phiguard
@@ -29,6 +29,14 @@ test-integration:
 
 test-pgx:
 	bash integration/pgxsuite/run.sh
+
+# test-vault: keys/vault's tests against a real Vault as well as the
+# emulator. Needs VAULT_ADDR and VAULT_TOKEN; the Vault setup commands are in
+# keys/vault/doc.go (go doc ./keys/vault).
+test-vault:
+	@if [ -z "$$VAULT_ADDR" ] || [ -z "$$VAULT_TOKEN" ]; then \
+		echo "test-vault: set VAULT_ADDR and VAULT_TOKEN (Vault setup: go doc ./keys/vault)" >&2; exit 2; fi
+	$(GO) test -count=1 -v ./keys/vault
 
 # bench compares PostgreSQL direct, PgBouncer and phiguard with pgbench (needs root).
 bench:
