@@ -55,6 +55,7 @@ type Analysis struct {
 	Err *ParseError
 
 	sql        string
+	tree       *pg_query.ParseResult // nil when Err is set
 	normOnce   sync.Once
 	normalized string
 }

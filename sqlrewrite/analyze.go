@@ -18,6 +18,7 @@ func Analyze(sql string) *Analysis {
 		a.Err = toParseError(err)
 		return a
 	}
+	a.tree = tree
 	for _, raw := range tree.Stmts {
 		a.Statements = append(a.Statements, analyzeStatement(raw.Stmt))
 	}

@@ -12,6 +12,11 @@
 // keeps a bounded cache keyed by the exact SQL text: a statement an
 // application repeats is parsed once, and Bind/Execute never parse at all.
 //
+// PlanFor (planner*.go, scope.go) decides, under a policy, which literals
+// and parameters of a statement must be encrypted and which uses of an
+// encrypted column must be refused (docs/design/encryption-path.md). It is
+// built and tested but not yet called by the proxy.
+//
 // In the foundation release the proxy forwards every statement unchanged; a
 // statement pg_query cannot parse is still forwarded, so that the backend
 // reports its own syntax error in its own words. Later releases rewrite and

@@ -1,0 +1,74 @@
+package sqlrewrite
+
+import (
+	"fmt"
+
+	"github.com/phiguard/phiguard/policy"
+)
+
+// Use says why a value is encrypted: it is stored in a protected column, or
+// it is compared with one (so it must be encrypted deterministically under
+// that column's key to match).
+type Use uint8
+
+const (
+	UseWrite Use = iota + 1
+	UseCompare
+)
+
+func (u Use) String() string {
+	if u == UseCompare {
+		return "compare"
+	}
+	return "write"
+}
+
+// ValueSlot is one value in a statement that the proxy must encrypt before
+// the statement reaches the backend: a literal, named by its index among the
+// text's literals (so one plan serves every text of a shape), or a
+// parameter $n.
+type ValueSlot struct {
+	Literal int // index into the text's literals; -1 for a parameter
+	Param   int // the n of $n; 0 for a literal
+	Column  *policy.ProtectedColumn
+	Use     Use
+}
+
+func (v ValueSlot) String() string {
+	what := fmt.Sprintf("literal #%d", v.Literal)
+	if v.Literal < 0 {
+		what = fmt.Sprintf("$%d", v.Param)
+	}
+	return fmt.Sprintf("%s %s %s", what, v.Use, v.Column.QualifiedName())
+}
+
+// Refusal is why a statement must not reach the backend: it uses an
+// encrypted column in a way that cannot work on ciphertext. The proxy sends
+// it as an ErrorResponse with SQLSTATE Code (0A000, feature not supported).
+type Refusal struct {
+	Code      string
+	Column    *policy.ProtectedColumn // nil when the refusal is about a table
+	Table     string                  // schema.table
+	Construct string                  // what was refused, e.g. "LIKE", "ORDER BY"
+}
+
+func (r *Refusal) Error() string {
+	if r.Column != nil {
+		return fmt.Sprintf("column %s is encrypted (%s): %s cannot run on it through phiguard",
+			r.Column.QualifiedName(), r.Column.Mode, r.Construct)
+	}
+	return fmt.Sprintf("table %s has encrypted columns: %s is not supported on it through phiguard", r.Table, r.Construct)
+}
+
+// Plan is what the proxy must do to a statement text before forwarding it
+// under a policy: encrypt the listed values, or refuse the whole text.
+type Plan struct {
+	Values  []ValueSlot
+	Refusal *Refusal
+	// Protected is true when the text names a protected table at all; a
+	// plan with Protected false is a plain passthrough.
+	Protected bool
+}
+
+// codeFeatureNotSupported is SQLSTATE 0A000.
+const codeFeatureNotSupported = "0A000"

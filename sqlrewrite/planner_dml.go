@@ -1,0 +1,145 @@
+package sqlrewrite
+
+import (
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"github.com/phiguard/phiguard/policy"
+)
+
+// targetScope is the scope of a DML statement: its target table (under its
+// alias), plus whatever the statement's FROM/USING adds.
+func (p *planner) targetScope(rv *pg_query.RangeVar, with *pg_query.WithClause) (*scope, *policy.ProtectedTable) {
+	sc := newScope(nil)
+	p.with(with, sc)
+	t := p.table(rv.GetSchemaname(), rv.GetRelname())
+	name := rv.GetRelname()
+	if a := rv.GetAlias(); a != nil {
+		name = a.GetAliasname()
+	}
+	sc.relations = append(sc.relations, &relation{name: name, table: t})
+	return sc, t
+}
+
+func (p *planner) insert(s *pg_query.InsertStmt) {
+	sc, t := p.targetScope(s.GetRelation(), s.GetWithClause())
+	var cols []*policy.ProtectedColumn // per position in the column list; nil = unprotected
+	for _, c := range s.GetCols() {
+		var pc *policy.ProtectedColumn
+		if t != nil {
+			pc, _ = t.Column(c.GetResTarget().GetName())
+		}
+		if pc != nil && len(c.GetResTarget().GetIndirection()) > 0 {
+			p.refuse(pc, "assigning to part of an encrypted column")
+		}
+		cols = append(cols, pc)
+	}
+	if t != nil && len(cols) == 0 && s.GetSelectStmt() != nil {
+		p.refuseTable(t, "INSERT without a column list")
+		return
+	}
+	src := s.GetSelectStmt().GetSelectStmt()
+	switch {
+	case src == nil: // DEFAULT VALUES
+	case len(src.GetValuesLists()) > 0 && src.GetOp() == pg_query.SetOperation_SETOP_NONE && len(src.GetFromClause()) == 0:
+		for _, row := range src.GetValuesLists() {
+			for i, v := range row.GetList().GetItems() {
+				if i < len(cols) && cols[i] != nil {
+					p.writeValue(v, cols[i], nil, "INSERT")
+				} else {
+					p.expr(v, newScope(nil), ctxOther("VALUES"))
+				}
+			}
+		}
+	default: // INSERT ... SELECT
+		for _, c := range cols {
+			if c != nil {
+				p.refuse(c, "INSERT ... SELECT into an encrypted column (a value computed by SQL)")
+				return
+			}
+		}
+		p.query(s.GetSelectStmt(), sc.parent, roleValue)
+	}
+
+	if oc := s.GetOnConflictClause(); oc != nil {
+		// EXCLUDED is the row proposed for insertion: its protected columns
+		// hold the cells this statement is about to write.
+		excluded := &relation{name: "excluded", table: t}
+		sc.relations = append(sc.relations, excluded)
+		for _, e := range oc.GetInfer().GetIndexElems() {
+			p.expr(e.GetIndexElem().GetExpr(), sc, ctxOther("ON CONFLICT"))
+		}
+		p.assignments(oc.GetTargetList(), sc, t, "ON CONFLICT DO UPDATE")
+		p.expr(oc.GetWhereClause(), sc, ctxOther("ON CONFLICT ... WHERE"))
+	}
+	p.returning(s.GetReturningList(), sc)
+}
+
+func (p *planner) update(s *pg_query.UpdateStmt) {
+	sc, t := p.targetScope(s.GetRelation(), s.GetWithClause())
+	for _, f := range s.GetFromClause() {
+		p.fromItem(f, sc, nil)
+	}
+	p.assignments(s.GetTargetList(), sc, t, "UPDATE")
+	p.expr(s.GetWhereClause(), sc, ctxOther("WHERE"))
+	p.returning(s.GetReturningList(), sc)
+}
+
+func (p *planner) delete(s *pg_query.DeleteStmt) {
+	sc, _ := p.targetScope(s.GetRelation(), s.GetWithClause())
+	for _, f := range s.GetUsingClause() {
+		p.fromItem(f, sc, nil)
+	}
+	p.expr(s.GetWhereClause(), sc, ctxOther("WHERE"))
+	p.returning(s.GetReturningList(), sc)
+}
+
+// assignments plans SET col = value lists of UPDATE and ON CONFLICT.
+func (p *planner) assignments(targets []*pg_query.Node, sc *scope, t *policy.ProtectedTable, stmt string) {
+	for _, n := range targets {
+		rt := n.GetResTarget()
+		var col *policy.ProtectedColumn
+		if t != nil {
+			col, _ = t.Column(rt.GetName())
+		}
+		switch {
+		case col == nil:
+			if mar := rt.GetVal().GetMultiAssignRef(); mar != nil {
+				p.expr(mar.GetSource(), sc, ctxOther("SET (...) ="))
+			} else {
+				p.expr(rt.GetVal(), sc, ctxOther("SET"))
+			}
+		case len(rt.GetIndirection()) > 0 || rt.GetVal().GetMultiAssignRef() != nil:
+			p.refuse(col, "assigning to an encrypted column in a multiple-column SET or by subscript")
+		default:
+			p.writeValue(rt.GetVal(), col, sc, stmt)
+		}
+	}
+}
+
+// writeValue plans a value stored into a protected column: a literal or
+// parameter is encrypted, NULL stays NULL, and a reference to the very
+// same column (SET ssn = ssn, SET ssn = EXCLUDED.ssn) copies a cell that is
+// already right. Anything computed is refused: its result would be
+// plaintext, or ciphertext bound to another column.
+func (p *planner) writeValue(v *pg_query.Node, col *policy.ProtectedColumn, sc *scope, stmt string) {
+	if v.GetSetToDefault() != nil {
+		p.refuse(col, "DEFAULT in "+stmt+" (the column default would be stored unencrypted)")
+		return
+	}
+	if ref := v.GetColumnRef(); ref != nil && sc != nil {
+		if kind, same := sc.resolve(ref); kind == refColumn && same == col {
+			return
+		}
+	}
+	if !p.value(v, col, UseWrite) {
+		p.refuse(col, "a value computed by SQL in "+stmt)
+	}
+}
+
+// returning plans a RETURNING list like a select list whose rows go to
+// the client.
+func (p *planner) returning(list []*pg_query.Node, sc *scope) {
+	outs := map[string]*policy.ProtectedColumn{}
+	for _, t := range list {
+		p.target(t.GetResTarget(), sc, roleClient, outs)
+	}
+}

@@ -1,0 +1,174 @@
+package sqlrewrite
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/phiguard/phiguard/policy"
+)
+
+// testPolicy protects the demo schema as examples/policy.yml does, plus a
+// second table sharing the SSN key, for joins.
+func testPolicy(t *testing.T) *policy.Policy {
+	t.Helper()
+	pol, err := policy.Parse([]byte(`
+version: 1
+tables:
+  public.patients:
+    subject_column: id
+    columns:
+      ssn:       {mode: deterministic, key: patients-ssn, type: text}
+      passport:  {mode: deterministic, key: patients-passport, type: text}
+      first:     {mode: randomized,    key: patients-pii, type: text}
+      birthdate: {mode: randomized,    key: patients-pii, type: date}
+  billing.claims:
+    columns:
+      member_ssn: {mode: deterministic, key: patients-ssn, type: text}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pol.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return pol
+}
+
+func TestPlanAllowsAndEncrypts(t *testing.T) {
+	pol := testPolicy(t)
+	cases := []struct {
+		sql   string
+		slots []string // ValueSlot.String() in order
+	}{
+		{"SELECT 1", nil},
+		{"SELECT * FROM encounters WHERE id = 5", nil},
+		{"SELECT * FROM patients", nil},
+		{"SELECT p.ssn, first, birthdate FROM patients p WHERE p.id = 7", nil},
+		{"SELECT ssn FROM patients WHERE ssn = '999-49-3983'", []string{"literal #0 compare public.patients.ssn"}},
+		{"SELECT id FROM patients WHERE '1' = ssn AND ssn <> $1 AND passport IN ('X1', $2, NULL)",
+			[]string{"literal #0 compare public.patients.ssn", "$1 compare public.patients.ssn",
+				"literal #1 compare public.patients.passport", "$2 compare public.patients.passport"}},
+		{"SELECT id FROM patients WHERE first IS NULL AND birthdate IS NOT NULL", nil},
+		{"SELECT p.id FROM patients p JOIN billing.claims c ON c.member_ssn = p.ssn", nil},
+		{"SELECT ssn, count(*) FROM patients GROUP BY ssn", nil},
+		{"SELECT DISTINCT ssn FROM patients", nil},
+		{"SELECT x FROM (SELECT ssn AS x FROM patients) s WHERE x = 'a'", []string{"literal #0 compare public.patients.ssn"}},
+		{"WITH c AS (SELECT ssn FROM patients) SELECT * FROM c WHERE ssn = $1", []string{"$1 compare public.patients.ssn"}},
+		{"SELECT id FROM patients WHERE EXISTS (SELECT ssn FROM billing.claims c WHERE c.member_ssn = patients.ssn)", nil},
+		{"INSERT INTO patients (id, ssn, first, birthdate) VALUES (1, '123-45-6789', $1, NULL), (2, $2, 'Ann', '2020-01-01') RETURNING id, ssn",
+			[]string{"literal #1 write public.patients.ssn", "$1 write public.patients.first",
+				"$2 write public.patients.ssn", "literal #3 write public.patients.first", "literal #4 write public.patients.birthdate"}},
+		{"INSERT INTO patients (id, ssn) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET ssn = EXCLUDED.ssn, first = 'x'",
+			[]string{"$2 write public.patients.ssn", "literal #0 write public.patients.first"}},
+		{"UPDATE patients SET first = 'Bob', ssn = $1 WHERE ssn = $2 RETURNING *",
+			[]string{"literal #0 write public.patients.first", "$1 write public.patients.ssn", "$2 compare public.patients.ssn"}},
+		{"UPDATE patients p SET ssn = p.ssn WHERE id = 3", nil},
+		{"DELETE FROM patients WHERE passport = 'P1'", []string{"literal #0 compare public.patients.passport"}},
+		{"SELECT CASE WHEN ssn = 'a' THEN 1 END FROM patients", []string{"literal #0 compare public.patients.ssn"}},
+		{"SELECT * FROM other.patients WHERE ssn LIKE 'x%'", nil}, // another schema's table is not protected
+		{"SELECT id FROM patients WHERE (ssn) = ('x')", []string{"literal #0 compare public.patients.ssn"}},
+		{"SELECT id FROM PUBLIC.\"patients\" WHERE SSN = 'x'", []string{"literal #0 compare public.patients.ssn"}},
+	}
+	for _, c := range cases {
+		plan := PlanFor(Analyze(c.sql), pol)
+		if plan.Refusal != nil {
+			t.Errorf("%q: refused: %v", c.sql, plan.Refusal)
+			continue
+		}
+		var got []string
+		for _, v := range plan.Values {
+			got = append(got, v.String())
+		}
+		if strings.Join(got, "; ") != strings.Join(c.slots, "; ") {
+			t.Errorf("%q:\n got  %v\n want %v", c.sql, got, c.slots)
+		}
+	}
+}
+
+func TestPlanRefuses(t *testing.T) {
+	pol := testPolicy(t)
+	cases := []struct{ sql, want string }{
+		{"SELECT id FROM patients WHERE ssn LIKE '123%'", "public.patients.ssn is encrypted (deterministic): operator LIKE"},
+		{"SELECT id FROM patients WHERE ssn < '5'", "operator <"},
+		{"SELECT id FROM patients ORDER BY ssn", "ORDER BY"},
+		{"SELECT upper(first) FROM patients", "function upper()"},
+		{"SELECT id FROM patients WHERE first = 'Ann'", "public.patients.first is encrypted (randomized): = on a randomized column"},
+		{"SELECT id FROM patients WHERE birthdate IN ('2020-01-01')", "IN on a randomized column"},
+		{"SELECT ssn::int FROM patients", "a cast"},
+		{"SELECT id FROM patients WHERE ssn = upper($1)", "= with a computed value"},
+		{"SELECT id FROM patients p JOIN billing.claims c ON c.member_ssn = p.passport", "do not share a deterministic key"},
+		{"SELECT first, count(*) FROM patients GROUP BY first", "GROUP BY or DISTINCT on a randomized column"},
+		{"SELECT DISTINCT first FROM patients", "DISTINCT"},
+		{"SELECT ssn FROM patients UNION SELECT member_ssn FROM billing.claims", "UNION"},
+		{"SELECT (SELECT ssn FROM patients LIMIT 1)", "subquery's value"},
+		{"SELECT id FROM encounters WHERE patient IN (SELECT ssn FROM patients)", "subquery's value"},
+		{"SELECT row_to_json(p) FROM patients p", "whole-row reference"},
+		{"SELECT p FROM patients p", "whole-row reference"},
+		{"SELECT x FROM (SELECT first AS x FROM patients) s ORDER BY x", "public.patients.first"},
+		{"WITH c AS (SELECT ssn FROM patients) SELECT * FROM c WHERE ssn LIKE 'x%'", "LIKE"},
+		{"SELECT t.a FROM patients AS t(a, b)", "renaming columns"},
+		{"INSERT INTO patients VALUES (1, 'x')", "INSERT without a column list"},
+		{"INSERT INTO patients (ssn) SELECT member_ssn FROM billing.claims", "INSERT ... SELECT"},
+		{"INSERT INTO patients (ssn) VALUES (DEFAULT)", "DEFAULT"},
+		{"INSERT INTO patients (ssn) VALUES (upper('x'))", "a value computed by SQL in INSERT"},
+		{"UPDATE patients SET first = upper(first)", "a value computed by SQL in UPDATE"},
+		{"UPDATE patients SET ssn = passport", "a value computed by SQL in UPDATE"},
+		{"UPDATE patients SET (ssn, first) = ('a', 'b')", "multiple-column SET"},
+		{"INSERT INTO patients (ssn) VALUES ('-') ON CONFLICT (ssn) DO UPDATE SET first = EXCLUDED.ssn", "a value computed by SQL in ON CONFLICT"},
+		{"DELETE FROM patients WHERE first LIKE 'A%'", "LIKE"},
+		{"COPY patients TO STDOUT", "copy statement"},
+		{"TRUNCATE patients", "ddl statement"},
+		{"SELECT * FROM patients WHERE ssn = -5", "= with a computed value"},
+		{"SELECT * FORM patients", "a statement phiguard cannot parse"},
+		{"WITH x AS (UPDATE patients SET first = 'a' RETURNING id) SELECT * FROM x", "data-modifying statement"},
+		{"WITH x AS (INSERT INTO patients (ssn) VALUES ('1') RETURNING id) SELECT 1", "data-modifying statement"},
+		{"SELECT ssn || 'x' FROM patients", "operator ||"},
+		{"SELECT coalesce(first, 'x') FROM patients", "CoalesceExpr"},
+		{"SELECT id FROM patients WHERE ssn = ANY($1)", "operator = ANY"},
+		{"SELECT id FROM patients p WHERE p.ssn = (SELECT '1')", "= with a computed value"},
+		{"SELECT id FROM encounters e WHERE EXISTS (SELECT 1 FROM patients p WHERE p.first = e.reason)", "= on a randomized column"},
+		{"MERGE INTO patients p USING staging s ON p.id = s.id WHEN MATCHED THEN UPDATE SET first = s.first", "merge statement"},
+		{"SELECT id FROM patients WHERE ssn = 'a' OR first LIKE 'x'", "LIKE"},
+		{"SELECT id FROM patients WHERE ssn BETWEEN 'a' AND 'b'", "operator BETWEEN"},
+		{"SELECT id FROM patients WHERE ssn IS DISTINCT FROM 'a'", "operator DISTINCT"},
+		{"SELECT max(ssn) FROM patients", "function max()"},
+		{"SELECT id FROM patients WHERE lower(ssn) = 'a'", "function lower()"},
+	}
+	for _, c := range cases {
+		plan := PlanFor(Analyze(c.sql), pol)
+		if plan.Refusal == nil {
+			t.Errorf("%q: not refused (values %v)", c.sql, plan.Values)
+			continue
+		}
+		if msg := plan.Refusal.Error(); !strings.Contains(msg, c.want) {
+			t.Errorf("%q: refusal %q lacks %q", c.sql, msg, c.want)
+		}
+		if plan.Values != nil {
+			t.Errorf("%q: a refused plan still lists values", c.sql)
+		}
+	}
+}
+
+// TestPlanLiteralIndexesMatchTheShapeScanner checks literal indexes are the
+// ones the proxy will find when it re-scans any text of the same shape.
+func TestPlanLiteralIndexesMatchTheShapeScanner(t *testing.T) {
+	pol := testPolicy(t)
+	sql := "INSERT INTO patients (id, first, ssn) VALUES (42, 'O''Brien', '123-45-6789')"
+	plan := PlanFor(Analyze(sql), pol)
+	_, spans, ok := appendShape(nil, []byte(sql), nil)
+	if !ok || plan.Refusal != nil || len(plan.Values) != 2 {
+		t.Fatalf("plan %+v ok=%v", plan, ok)
+	}
+	for _, v := range plan.Values {
+		lit := sql[spans[v.Literal].start:spans[v.Literal].end]
+		if (v.Column.Name == "first") != (lit == "'O''Brien'") || (v.Column.Name == "ssn") != (lit == "'123-45-6789'") {
+			t.Errorf("slot %v points at %s", v, lit)
+		}
+	}
+	// A text the shape scanner gives up on is indexed by PostgreSQL's scanner.
+	sql = "SELECT id FROM patients WHERE first IS NULL AND ssn = E'12\\'3'"
+	plan = PlanFor(Analyze(sql), pol)
+	if plan.Refusal != nil || len(plan.Values) != 1 || plan.Values[0].Literal != 0 {
+		t.Fatalf("escape-string literal: %+v", plan)
+	}
+}

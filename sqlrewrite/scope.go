@@ -1,0 +1,168 @@
+package sqlrewrite
+
+import (
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"github.com/phiguard/phiguard/policy"
+)
+
+// A scope is the set of relations one query level can name in its
+// expressions: its FROM items, and through parent, the enclosing levels'
+// (correlated subqueries). Each relation is either a protected table or a
+// derived one (subquery, CTE) whose output columns may carry protection
+// from the table they came from.
+type scope struct {
+	parent    *scope
+	relations []*relation
+	ctes      map[string]*relation
+}
+
+type relation struct {
+	name    string                             // alias, or the table's own name
+	table   *policy.ProtectedTable             // a protected base table, or nil
+	outputs map[string]*policy.ProtectedColumn // protected output columns of a derived relation
+}
+
+func newScope(parent *scope) *scope { return &scope{parent: parent, ctes: map[string]*relation{}} }
+
+// column returns the protected column a relation exposes under name.
+func (r *relation) column(name string) *policy.ProtectedColumn {
+	if r.table != nil {
+		if c, ok := r.table.Column(name); ok {
+			return c
+		}
+		return nil
+	}
+	return r.outputs[name]
+}
+
+// protectedColumns lists every protected column a relation exposes, for
+// `*` and whole-row references.
+func (r *relation) protectedColumns() []*policy.ProtectedColumn {
+	if r.table != nil {
+		return r.table.Columns
+	}
+	var out []*policy.ProtectedColumn
+	for _, c := range r.outputs {
+		out = append(out, c)
+	}
+	return out
+}
+
+func (s *scope) cte(name string) *relation {
+	for ; s != nil; s = s.parent {
+		if r, ok := s.ctes[name]; ok {
+			return r
+		}
+	}
+	return nil
+}
+
+// refKind is what a ColumnRef turned out to name.
+type refKind uint8
+
+const (
+	refPlain     refKind = iota // not protected (or not resolvable to anything protected)
+	refColumn                   // one protected column
+	refStar                     // * or t.* over a relation with protected columns
+	refWholeRow                 // a bare t: a whole row, as one composite value, with protected columns
+	refAmbiguous                // an unqualified name more than one protected column could be
+)
+
+// resolve finds what a column reference names. It fails closed: an
+// unqualified name is taken to be a protected column if any relation in
+// scope, at any level, exposes a protected column of that name, because
+// phiguard cannot see the unprotected tables' columns to rule it out.
+func (s *scope) resolve(ref *pg_query.ColumnRef) (refKind, *policy.ProtectedColumn) {
+	var names []string
+	star := false
+	for _, f := range ref.GetFields() {
+		switch {
+		case f.GetString_() != nil:
+			names = append(names, f.GetString_().GetSval())
+		case f.GetAStar() != nil:
+			star = true
+		}
+	}
+	switch {
+	case star && len(names) == 0: // *
+		for lvl := s; lvl != nil; lvl = lvl.parent {
+			for _, r := range lvl.relations {
+				if len(r.protectedColumns()) > 0 {
+					return refStar, nil
+				}
+			}
+			break // * expands only the innermost level
+		}
+		return refPlain, nil
+	case star:
+		if r := s.relationNamed(names[len(names)-1]); r != nil && len(r.protectedColumns()) > 0 {
+			return refStar, nil
+		}
+		return refPlain, nil
+	case len(names) == 1 && s.relationNamed(names[0]) != nil && s.columnNamed(names[0]) == nil:
+		// A bare t that names a relation, not a column: the whole row.
+		if r := s.relationNamed(names[0]); len(r.protectedColumns()) > 0 {
+			return refWholeRow, nil
+		}
+		return refPlain, nil
+	case len(names) == 1:
+		var found *policy.ProtectedColumn
+		for lvl := s; lvl != nil; lvl = lvl.parent {
+			for _, r := range lvl.relations {
+				if c := r.column(names[0]); c != nil {
+					if found != nil && found != c {
+						return refAmbiguous, found
+					}
+					found = c
+				}
+			}
+		}
+		if found != nil {
+			return refColumn, found
+		}
+		return refPlain, nil
+	default:
+		// [schema.]table.column: match the relation by its last qualifier;
+		// with a schema, the protected table must be in that schema.
+		qual, col := names[len(names)-2], names[len(names)-1]
+		for lvl := s; lvl != nil; lvl = lvl.parent {
+			for _, r := range lvl.relations {
+				if r.name != qual {
+					continue
+				}
+				if len(names) >= 3 && r.table != nil && r.table.Name.Schema != names[len(names)-3] {
+					continue
+				}
+				if c := r.column(col); c != nil {
+					return refColumn, c
+				}
+				return refPlain, nil
+			}
+		}
+		return refPlain, nil
+	}
+}
+
+func (s *scope) relationNamed(name string) *relation {
+	for lvl := s; lvl != nil; lvl = lvl.parent {
+		for _, r := range lvl.relations {
+			if r.name == name {
+				return r
+			}
+		}
+	}
+	return nil
+}
+
+// columnNamed reports whether any relation in scope exposes a protected
+// column called name (a bare name is a column before it is a row).
+func (s *scope) columnNamed(name string) *policy.ProtectedColumn {
+	for lvl := s; lvl != nil; lvl = lvl.parent {
+		for _, r := range lvl.relations {
+			if c := r.column(name); c != nil {
+				return c
+			}
+		}
+	}
+	return nil
+}
