@@ -143,6 +143,8 @@ type proxyOptions struct {
 	backendCA  string // backend.tls.root_ca; defaults to pg.CAFile when backendTLS is set
 	// configure, when set, changes the configuration last.
 	configure func(*config.Config)
+	// protect, when set, makes phiguard encrypt per its policy and keyring.
+	protect *proxy.Protection
 }
 
 // phiguard is one proxy instance started by startProxy.
@@ -188,7 +190,11 @@ func startProxy(t testing.TB, opts proxyOptions) *phiguard {
 
 	log := zaptest.NewLogger(t, zaptest.Level(zapcore.InfoLevel)).With(zap.String("test", t.Name()))
 	reg := prometheus.NewRegistry()
-	srv, err := proxy.New(cfg, log, reg)
+	var popts []proxy.Option
+	if opts.protect != nil {
+		popts = append(popts, proxy.WithProtection(opts.protect))
+	}
+	srv, err := proxy.New(cfg, log, reg, popts...)
 	if err != nil {
 		t.Fatalf("proxy.New: %v", err)
 	}

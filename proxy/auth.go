@@ -83,6 +83,20 @@ func (s *session) relayAuth() (authFailed bool, err error) {
 			}
 			return true, s.flushClient()
 		case beReadyForQuery:
+			if s.srv.protect != nil {
+				// Hold the client's first ReadyForQuery until phiguard knows
+				// where the protected columns are in this database.
+				body, err := s.br.body()
+				if err != nil || len(body) != 1 {
+					return false, &errProtocol{"malformed ReadyForQuery from backend"}
+				}
+				status := body[0]
+				if err := s.loadCatalog(); err != nil {
+					return false, err
+				}
+				s.cw.Write(readyForQuery(status))
+				return false, s.flushClient()
+			}
 			if err := s.br.forward(s.cw); err != nil {
 				return false, err
 			}

@@ -16,6 +16,8 @@ const (
 	CodeCannotConnectNow    Code = "57P03"
 	CodeFeatureNotSupported Code = "0A000"
 	CodeInternalError       Code = "XX000"
+	CodeDataCorrupted       Code = "XX001"
+	CodeKeyUnavailable      Code = "58000"
 )
 
 // Severity of an error raised by phiguard: FATAL ends the session, ERROR

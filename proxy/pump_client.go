@@ -37,16 +37,36 @@ func (s *session) pumpClient() error {
 			if err != nil {
 				return err
 			}
-			s.observe(body[:max(len(body)-1, 0)]) // drop the terminating NUL
+			sql := body[:max(len(body)-1, 0)] // drop the terminating NUL
+			a := s.observe(sql)
 			s.startRequest()
 			atBoundary = true
+			if s.srv.protect != nil {
+				if replaced := s.protectQuery(a, sql); replaced != nil {
+					if err := writeQuery(s.bw, replaced); err != nil {
+						return err
+					}
+					if err := s.flushBackend(); err != nil {
+						return err
+					}
+					continue
+				}
+			}
 		case feParse:
 			body, err := s.cr.body()
 			if err != nil {
 				return err
 			}
 			if sql, ok := parseQueryText(body); ok {
-				s.observe(sql)
+				a := s.observe(sql)
+				if s.srv.protect != nil {
+					if replaced := s.protectParse(a, body); replaced != nil {
+						if _, err := s.bw.Write(replaced); err != nil {
+							return err
+						}
+						continue
+					}
+				}
 			}
 		case feSync, feFunctionCall:
 			s.startRequest()
@@ -81,11 +101,11 @@ func parseQueryText(body []byte) ([]byte, bool) {
 	return sql, ok
 }
 
-// observe sends one statement text through sqlrewrite. For now the result
-// is counted and logged; the statement is forwarded unchanged either way,
-// and text pg_query rejects still goes to the backend so that the client
-// gets PostgreSQL's own syntax error.
-func (s *session) observe(sql []byte) {
+// observe sends one statement text through sqlrewrite, counts and logs it,
+// and returns its analysis. Without a policy the statement is forwarded
+// unchanged, and text pg_query rejects still goes to the backend so that
+// the client gets PostgreSQL's own syntax error.
+func (s *session) observe(sql []byte) *sqlrewrite.Analysis {
 	a, cached := s.srv.analyzer.Analyze(sql)
 	m := s.srv.metrics
 	if cached {
@@ -103,6 +123,7 @@ func (s *session) observe(sql []byte) {
 	if ce := s.log.Check(zap.DebugLevel, "statement"); ce != nil {
 		ce.Write(zap.Stringers("kinds", a.Kinds()), zap.String("sql", a.Normalized()))
 	}
+	return a
 }
 
 // startRequest records that the client now awaits one ReadyForQuery.

@@ -25,6 +25,7 @@ type Server struct {
 	clientTLS  *tls.Config
 	backendTLS *tls.Config
 	cancels    *cancelRegistry
+	protect    *Protection // nil: pure passthrough
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -36,7 +37,7 @@ type Server struct {
 
 // New builds a Server from a validated configuration. Metrics are
 // registered on reg.
-func New(cfg config.Config, log *zap.Logger, reg prometheus.Registerer) (*Server, error) {
+func New(cfg config.Config, log *zap.Logger, reg prometheus.Registerer, opts ...Option) (*Server, error) {
 	clientTLS, err := clientTLSConfig(cfg.TLS)
 	if err != nil {
 		return nil, err
@@ -45,7 +46,7 @@ func New(cfg config.Config, log *zap.Logger, reg prometheus.Registerer) (*Server
 	if err != nil {
 		return nil, err
 	}
-	return &Server{
+	srv := &Server{
 		cfg:        cfg,
 		log:        log,
 		metrics:    NewMetrics(reg),
@@ -54,7 +55,11 @@ func New(cfg config.Config, log *zap.Logger, reg prometheus.Registerer) (*Server
 		backendTLS: backendTLS,
 		cancels:    newCancelRegistry(),
 		sessions:   make(map[*session]struct{}),
-	}, nil
+	}
+	for _, o := range opts {
+		o(srv)
+	}
+	return srv, nil
 }
 
 // Listen opens the configured listen address.

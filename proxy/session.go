@@ -45,6 +45,14 @@ type session struct {
 	user, database string
 	cancelPID      uint32
 
+	// Encryption state (nil/empty without a Protection): where the
+	// protected columns are, how to decrypt the current result set, and the
+	// refusals whose marker errors the backend has yet to return.
+	catalog  catalog
+	result   []*resultField
+	refusals refusalQueue
+	suppress bool // drop the rest of a result set phiguard failed mid-way
+
 	// terminating is set once phiguard itself ends the backend connection,
 	// so the backend pump does not report the expected EOF as a failure.
 	terminating atomic.Bool

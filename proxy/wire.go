@@ -36,6 +36,10 @@ const (
 	beNoticeResponse   byte = 'N'
 	beParameterStatus  byte = 'S'
 	beReadyForQuery    byte = 'Z'
+	beRowDescription   byte = 'T'
+	beDataRow          byte = 'D'
+	beCommandComplete  byte = 'C'
+	beEmptyQuery       byte = 'I'
 )
 
 // Authentication request subtypes (the int32 after 'R').

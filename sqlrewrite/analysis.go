@@ -3,6 +3,7 @@ package sqlrewrite
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 )
@@ -55,7 +56,8 @@ type Analysis struct {
 	Err *ParseError
 
 	sql        string
-	tree       *pg_query.ParseResult // nil when Err is set
+	tree       *pg_query.ParseResult     // nil when Err is set
+	plan       atomic.Pointer[planEntry] // see PlanUnder
 	normOnce   sync.Once
 	normalized string
 }

@@ -541,25 +541,27 @@ func nodeName(n *pg_query.Node) protoreflect.Name {
 	return "expression"
 }
 
-// literalStarts maps each literal's byte offset to its index, using the
-// same scanners the shape cache uses so indexes agree with it.
+// literalStarts maps each literal's byte offset to its index, indexed as
+// LiteralSpans indexes them.
 func literalStarts(sql string) map[int]int {
 	out := map[int]int{}
-	if _, spans, ok := appendShape(nil, []byte(sql), nil); ok && verifyShape(sql, spans) {
-		for i, sp := range spans {
-			out[sp.start] = i
-		}
-		return out
+	for i, sp := range LiteralSpans([]byte(sql)) {
+		out[sp[0]] = i
 	}
+	return out
+}
+
+// scannerSpans finds literals with PostgreSQL's own scanner, for texts the
+// shape scanner does not model.
+func scannerSpans(sql string) [][2]int {
 	res, err := pg_query.Scan(sql)
 	if err != nil {
-		return out
+		return nil
 	}
-	i := 0
+	var out [][2]int
 	for _, tok := range res.Tokens {
 		if literalTokens[tok.Token] {
-			out[int(tok.Start)] = i
-			i++
+			out = append(out, [2]int{int(tok.Start), int(tok.End)})
 		}
 	}
 	return out

@@ -1,0 +1,204 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/phiguard/phiguard/keys"
+	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/proxy"
+)
+
+// encryptedTable creates a patients-like table and a phiguard that
+// protects its ssn (deterministic) and first (randomized) columns with a
+// keyring made for the test.
+func encryptedTable(t *testing.T) (*phiguard, string) {
+	t.Helper()
+	table := uniqueName("pt")
+	if _, err := superuser(t).Exec(testContext(t), fmt.Sprintf(
+		"CREATE TABLE %s (id int PRIMARY KEY, ssn text, first text, note text); GRANT ALL ON %s TO %s",
+		table, table, appUser)); err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policy.Parse([]byte(fmt.Sprintf(`
+version: 1
+tables:
+  public.%s:
+    columns:
+      ssn:   {mode: deterministic, key: test-ssn, type: text}
+      first: {mode: randomized,    key: test-pii, type: text}
+`, table)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pol.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var dks []keys.DataKey
+	for _, id := range []string{"test-ssn", "test-pii"} {
+		dk, err := keys.GenerateDataKey(id, 1, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		dks = append(dks, dk)
+	}
+	kr, err := keys.NewKeyring(dks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startProxy(t, proxyOptions{protect: &proxy.Protection{Policy: pol, Keyring: kr}}), table
+}
+
+func simple(t *testing.T, conn *pgx.Conn, sql string, args ...any) (pgx.Rows, error) {
+	t.Helper()
+	return conn.Query(testContext(t), sql, append([]any{pgx.QueryExecModeSimpleProtocol}, args...)...)
+}
+
+func TestEncryptedWritesAreCiphertextAtRest(t *testing.T) {
+	t.Parallel()
+	p, table := encryptedTable(t)
+	ctx := testContext(t)
+	conn := p.app(t)
+	for _, q := range []string{
+		fmt.Sprintf("INSERT INTO %s (id, ssn, first, note) VALUES (1, '999-49-3983', 'Alice368', 'plain note'), (2, '123-45-6789', 'O''Brien', NULL)", table),
+		fmt.Sprintf("INSERT INTO %s (id, ssn, first) VALUES (3, NULL, 'Zed') ON CONFLICT (id) DO UPDATE SET first = 'never'", table),
+		fmt.Sprintf("UPDATE %s SET first = 'Bob' WHERE ssn = '123-45-6789'", table),
+	} {
+		if _, err := conn.Exec(ctx, q, pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+
+	// Directly in PostgreSQL: every protected cell is ciphertext, the rest
+	// is as written.
+	rows, err := superuser(t).Query(ctx, fmt.Sprintf("SELECT id, ssn, first, note FROM %s ORDER BY id", table))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for rows.Next() {
+		var id int
+		var ssn, first, note *string
+		if err := rows.Scan(&id, &ssn, &first, &note); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		for name, v := range map[string]*string{"ssn": ssn, "first": first} {
+			if v != nil && !keys.IsCell([]byte(*v)) {
+				t.Errorf("row %d: %s is plaintext at rest: %q", id, name, *v)
+			}
+		}
+		if id == 1 && (note == nil || *note != "plain note") {
+			t.Errorf("unprotected column changed: %v", note)
+		}
+		if id == 3 && ssn != nil {
+			t.Errorf("NULL was not kept NULL")
+		}
+	}
+	if n != 3 {
+		t.Fatalf("%d rows at rest, want 3", n)
+	}
+
+	// Through phiguard: the original values.
+	got := map[int][2]string{}
+	rows, err = simple(t, conn, fmt.Sprintf("SELECT id, coalesce(note, ''), ssn, first FROM %s WHERE ssn IS NOT NULL ORDER BY id", table))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id int
+		var note, ssn, first string
+		if err := rows.Scan(&id, &note, &ssn, &first); err != nil {
+			t.Fatal(err)
+		}
+		got[id] = [2]string{ssn, first}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := map[int][2]string{1: {"999-49-3983", "Alice368"}, 2: {"123-45-6789", "Bob"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("through phiguard: %v, want %v", got, want)
+	}
+
+	// Equality search on the deterministic column.
+	var id int
+	if err := conn.QueryRow(ctx, fmt.Sprintf("SELECT id FROM %s WHERE ssn = '999-49-3983'", table), pgx.QueryExecModeSimpleProtocol).Scan(&id); err != nil || id != 1 {
+		t.Fatalf("search by ssn: id %d, %v", id, err)
+	}
+}
+
+func TestEncryptedColumnRefusals(t *testing.T) {
+	t.Parallel()
+	p, table := encryptedTable(t)
+	ctx := testContext(t)
+	conn := p.app(t)
+	for q, want := range map[string]string{
+		"SELECT id FROM %s WHERE ssn LIKE '999%%'":        "ssn is encrypted (deterministic): operator LIKE",
+		"SELECT id FROM %s WHERE first = 'Alice368'":      "first is encrypted (randomized): = on a randomized column",
+		"SELECT id FROM %s ORDER BY ssn":                  "ORDER BY",
+		"UPDATE %s SET first = upper(first)":              "a value computed by SQL in UPDATE",
+		"INSERT INTO %s (id, ssn) SELECT 9, note FROM %s": "INSERT ... SELECT",
+	} {
+		sql := strings.ReplaceAll(q, "%s", table)
+		_, err := conn.Exec(ctx, sql, pgx.QueryExecModeSimpleProtocol)
+		pe := wantPgError(t, err, "0A000")
+		if !strings.Contains(pe.Message, want) || !strings.Contains(pe.Message, "public."+table) {
+			t.Errorf("%s: message %q lacks %q or the table", sql, pe.Message, want)
+		}
+	}
+	// The session goes on, and an explicit transaction is aborted as by any
+	// PostgreSQL error.
+	if _, err := conn.Exec(ctx, "SELECT 1", pgx.QueryExecModeSimpleProtocol); err != nil {
+		t.Fatalf("session unusable after refusals: %v", err)
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tx.Exec(ctx, "SELECT id FROM "+table+" ORDER BY ssn", pgx.QueryExecModeSimpleProtocol)
+	wantPgError(t, err, "0A000")
+	_, err = tx.Exec(ctx, "SELECT 1", pgx.QueryExecModeSimpleProtocol)
+	wantPgError(t, err, "25P02")
+	tx.Rollback(ctx)
+
+	// The extended protocol is refused on the protected table (not yet
+	// wired), never run unprotected; other tables are unaffected.
+	_, err = conn.Exec(ctx, "INSERT INTO "+table+" (id, ssn) VALUES ($1, $2)", 7, "111-11-1111")
+	wantPgError(t, err, "0A000")
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+table+" WHERE id = 7", pgx.QueryExecModeSimpleProtocol).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("refused insert reached the table: %d %v", n, err)
+	}
+	if err := conn.QueryRow(ctx, "SELECT $1::int + 1", 41).Scan(&n); err != nil || n != 42 {
+		t.Fatalf("extended protocol on other statements: %d %v", n, err)
+	}
+}
+
+// TestEncryptedThroughPsql writes and reads through psql, a libpq client.
+func TestEncryptedThroughPsql(t *testing.T) {
+	t.Parallel()
+	p, table := encryptedTable(t)
+	script := fmt.Sprintf(`INSERT INTO %[1]s (id, ssn, first) VALUES (1, '555-12-3456', 'Ann');
+SELECT ssn, first FROM %[1]s WHERE ssn = '555-12-3456';
+`, table)
+	cmd := exec.Command("psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", p.url(appUser, "", appDB))
+	cmd.Env = append(os.Environ(), "PGPASSWORD="+appPassword)
+	cmd.Stdin = strings.NewReader(script)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("psql: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "555-12-3456|Ann") {
+		t.Fatalf("psql output lacks the decrypted row:\n%s", out)
+	}
+	var ssn string
+	if err := superuser(t).QueryRow(testContext(t), "SELECT ssn FROM "+table).Scan(&ssn); err != nil || !keys.IsCell([]byte(ssn)) {
+		t.Fatalf("at rest: %q %v", ssn, err)
+	}
+}

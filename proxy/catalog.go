@@ -1,0 +1,110 @@
+package proxy
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/phiguard/phiguard/policy"
+)
+
+// A RowDescription names each result column's table by OID and the column
+// by attribute number. The catalog maps those back to protected columns:
+// it is read once per session, on the session's own backend connection,
+// right after authentication and before the client sees its first
+// ReadyForQuery, so it reflects the database (and privileges) the client
+// actually logged in to.
+type catalog map[uint32]map[int16]*policy.ProtectedColumn
+
+func (c catalog) column(table uint32, attnum int16) *policy.ProtectedColumn {
+	if c == nil || table == 0 {
+		return nil
+	}
+	return c[table][attnum]
+}
+
+// catalogQuery selects the OID and attribute number of every protected
+// column of the policy.
+func catalogQuery(pol *policy.Policy) string {
+	var keys []string
+	for _, t := range pol.Tables() {
+		for _, c := range t.Columns {
+			keys = append(keys, fmt.Sprintf("(%s,%s,%s)", quoteLiteral(t.Name.Schema), quoteLiteral(t.Name.Name), quoteLiteral(c.Name)))
+		}
+	}
+	if len(keys) == 0 {
+		keys = append(keys, "(NULL,NULL,NULL)")
+	}
+	return `SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname
+FROM pg_catalog.pg_attribute a
+JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE a.attnum > 0 AND NOT a.attisdropped AND (n.nspname::text, c.relname::text, a.attname::text) IN (` + strings.Join(keys, ",") + `)`
+}
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// loadCatalog runs the catalog query on the backend connection and reads
+// its answer up to ReadyForQuery. The client is waiting for its first
+// ReadyForQuery meanwhile and sees none of this.
+func (s *session) loadCatalog() error {
+	pol := s.srv.protect.Policy
+	q := &pgproto3.Query{String: catalogQuery(pol)}
+	msg, err := q.Encode(nil)
+	if err != nil {
+		return err
+	}
+	if _, err := s.bw.Write(msg); err != nil {
+		return err
+	}
+	if err := s.flushBackend(); err != nil {
+		return err
+	}
+	cat := catalog{}
+	var failure string
+	for {
+		typ, _, err := s.br.next()
+		if err != nil {
+			return err
+		}
+		body, err := s.br.body()
+		if err != nil {
+			return err
+		}
+		switch typ {
+		case 'D':
+			var row pgproto3.DataRow
+			if err := row.Decode(body); err != nil || len(row.Values) != 5 {
+				return &errProtocol{"malformed catalog row from backend"}
+			}
+			oid, _ := strconv.ParseUint(string(row.Values[0]), 10, 32)
+			attnum, _ := strconv.ParseInt(string(row.Values[3]), 10, 16)
+			col, ok := pol.Column(string(row.Values[1]), string(row.Values[2]), string(row.Values[4]))
+			if !ok {
+				continue
+			}
+			if cat[uint32(oid)] == nil {
+				cat[uint32(oid)] = map[int16]*policy.ProtectedColumn{}
+			}
+			cat[uint32(oid)][int16(attnum)] = col
+		case beErrorResponse:
+			msg, _ := errorField(body, 'M')
+			failure = string(msg)
+		case beReadyForQuery:
+			if failure != "" {
+				return fmt.Errorf("reading the catalog of protected columns: %s", failure)
+			}
+			s.catalog = cat
+			return nil
+		}
+	}
+}
+
+// readyForQuery builds a ReadyForQuery message.
+func readyForQuery(status byte) []byte {
+	out := []byte{beReadyForQuery, 0, 0, 0, 5, status}
+	binary.BigEndian.PutUint32(out[1:5], 5)
+	return out
+}

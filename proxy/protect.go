@@ -1,0 +1,43 @@
+package proxy
+
+import (
+	"github.com/phiguard/phiguard/keys"
+	"github.com/phiguard/phiguard/policy"
+)
+
+// Protection is what phiguard needs to encrypt: the policy naming the
+// protected columns and the keyring holding their keys. A Server without
+// one forwards everything unchanged.
+//
+// This release wires the simple query protocol (Query messages and their
+// results); see docs/design/encryption-path.md for the rest.
+type Protection struct {
+	Policy  *policy.Policy
+	Keyring *keys.Keyring
+}
+
+// Option configures a Server beyond its config file.
+type Option func(*Server)
+
+// WithProtection makes the server encrypt and decrypt per p.
+func WithProtection(p *Protection) Option {
+	return func(s *Server) { s.protect = p }
+}
+
+// cellColumn is the associated data a column's cells are bound to:
+// randomized cells bind their column; deterministic cells bind their key,
+// so that every column sharing a deterministic key is one equality domain
+// and joins between them match (docs/design/encryption-path.md §1).
+func cellColumn(c *policy.ProtectedColumn) keys.Column {
+	if c.Mode == policy.ModeDeterministic {
+		return keys.Column{Schema: "phiguard", Table: "deterministic-key", Name: c.Key}
+	}
+	return keys.Column{Schema: c.Table.Name.Schema, Table: c.Table.Name.Name, Name: c.Name}
+}
+
+func keysMode(c *policy.ProtectedColumn) keys.Mode {
+	if c.Mode == policy.ModeDeterministic {
+		return keys.Deterministic
+	}
+	return keys.Randomized
+}

@@ -1,0 +1,229 @@
+package proxy
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/phiguard/phiguard/keys"
+	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
+	"go.uber.org/zap"
+)
+
+// A statement phiguard refuses must still be answered in order, inside
+// whatever pipeline or transaction the client has going, and with
+// PostgreSQL's own consequences (an open transaction is aborted, an
+// extended-protocol batch skips to Sync). Rather than imitate all that,
+// phiguard sends the backend a statement that cannot run — a lone,
+// session-unique identifier, which is a syntax error — and swaps the
+// backend's error for its own explanation on the way back. Nothing of the
+// refused statement reaches the backend.
+
+type refusal struct {
+	marker string
+	err    *pgError
+}
+
+type refusalQueue struct {
+	n  atomic.Int32
+	mu sync.Mutex
+	q  []refusal
+}
+
+func (q *refusalQueue) push(r refusal) {
+	q.mu.Lock()
+	q.q = append(q.q, r)
+	q.mu.Unlock()
+	q.n.Add(1)
+}
+
+// match pops and returns the oldest refusal if the backend error message
+// names its marker.
+func (q *refusalQueue) match(message []byte) (*pgError, bool) {
+	if q.n.Load() == 0 {
+		return nil, false
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for i, r := range q.q {
+		if strings.Contains(string(message), r.marker) {
+			q.q = append(q.q[:i:i], q.q[i+1:]...)
+			q.n.Add(-1)
+			return r.err, true
+		}
+	}
+	return nil, false
+}
+
+func newMarker() string {
+	var b [8]byte
+	mustRandom(b[:])
+	return "phiguard_refusal_" + hex.EncodeToString(b[:])
+}
+
+// protectQuery returns the SQL to send for a simple-protocol Query under
+// the policy: the text with literals encrypted, a refusal marker, or nil
+// when the text is sent as it is.
+func (s *session) protectQuery(a *sqlrewrite.Analysis, sql []byte) []byte {
+	plan := a.PlanUnder(s.srv.protect.Policy)
+	if !plan.Protected {
+		return nil
+	}
+	if plan.Refusal != nil {
+		return s.refuseStatement(&pgError{Severity: severityError, Code: Code(plan.Refusal.Code), Message: plan.Refusal.Error()})
+	}
+	if len(plan.Values) == 0 {
+		return nil
+	}
+	spans := sqlrewrite.LiteralSpans(sql)
+	cells := make(map[int]string, len(plan.Values))
+	for _, v := range plan.Values {
+		if v.Literal < 0 {
+			continue // $n in a simple Query: PostgreSQL rejects it itself
+		}
+		if v.Literal >= len(spans) {
+			return s.refuseStatement(internalRefusal(v.Column, "literal positions disagree"))
+		}
+		sp := spans[v.Literal]
+		plain, ok := literalValue(sql[sp[0]:sp[1]])
+		if !ok {
+			return s.refuseStatement(&pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
+				"column %s is encrypted: write its values as plain '...' literals or as parameters", v.Column.QualifiedName())})
+		}
+		cell, pe := s.encryptValue(v.Column, plain)
+		if pe != nil {
+			return s.refuseStatement(pe)
+		}
+		cells[v.Literal] = cell
+	}
+	out := make([]byte, 0, len(sql)+64*len(cells))
+	last := 0
+	for i, sp := range spans {
+		cell, ok := cells[i]
+		if !ok {
+			continue
+		}
+		out = append(out, sql[last:sp[0]]...)
+		out = append(out, '\'')
+		out = append(out, cell...)
+		out = append(out, '\'')
+		last = sp[1]
+	}
+	return append(out, sql[last:]...)
+}
+
+// encryptValue canonicalizes and encrypts one plaintext for a column.
+func (s *session) encryptValue(col *policy.ProtectedColumn, plain []byte) (string, *pgError) {
+	canon, err := canonicalValue(col, plain)
+	if err != nil {
+		return "", &pgError{Severity: severityError, Code: "22P02", Message: fmt.Sprintf(
+			"invalid value for encrypted column %s (%s): %v", col.QualifiedName(), col.Type.Name, err)}
+	}
+	cell, err := s.srv.protect.Keyring.Encrypt(col.Key, keysMode(col), cellColumn(col), canon)
+	if err != nil {
+		return "", keyError(col, err)
+	}
+	return string(cell), nil
+}
+
+// keyError maps a keyring failure to the client's error: a missing or
+// unreachable key is 58000, never a plaintext write.
+func keyError(col *policy.ProtectedColumn, err error) *pgError {
+	code := CodeKeyUnavailable
+	msg := fmt.Sprintf("the key %q for column %s is not available", col.Key, col.QualifiedName())
+	if errors.Is(err, keys.ErrIntegrity) {
+		code = CodeDataCorrupted
+		msg = fmt.Sprintf("a cell of column %s failed its integrity check", col.QualifiedName())
+	}
+	return &pgError{Severity: severityError, Code: code, Message: msg}
+}
+
+func internalRefusal(col *policy.ProtectedColumn, why string) *pgError {
+	return &pgError{Severity: severityError, Code: CodeInternalError,
+		Message: fmt.Sprintf("phiguard could not rewrite a statement on encrypted column %s (%s)", col.QualifiedName(), why)}
+}
+
+// refuseStatement queues a refusal and returns the marker text to send.
+func (s *session) refuseStatement(pe *pgError) []byte {
+	m := newMarker()
+	s.refusals.push(refusal{marker: m, err: pe})
+	s.log.Info("statement refused", sqlstateField(pe))
+	return []byte(m)
+}
+
+// literalValue decodes a plain SQL literal: '...' with doubled quotes, or
+// a number as written. Anything else (E”, $$...$$, B”) is not decoded.
+func literalValue(lit []byte) ([]byte, bool) {
+	if len(lit) >= 2 && lit[0] == '\'' && lit[len(lit)-1] == '\'' {
+		inner := lit[1 : len(lit)-1]
+		if strings.Contains(string(inner), "\\") {
+			return nil, false
+		}
+		return []byte(strings.ReplaceAll(string(inner), "''", "'")), true
+	}
+	for _, c := range lit {
+		if !(c >= '0' && c <= '9' || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {
+			return nil, false
+		}
+	}
+	return lit, len(lit) > 0
+}
+
+// canonicalValue is the plaintext phiguard encrypts for a value. Text
+// columns store exactly what the client wrote; other logical types need
+// canonical forms (internal/pgvalue) and are refused until that lands.
+func canonicalValue(col *policy.ProtectedColumn, v []byte) ([]byte, error) {
+	switch col.Type.OID {
+	case 25, 1043: // text, varchar
+		return v, nil
+	}
+	return nil, fmt.Errorf("values of type %s are not supported on encrypted columns yet", col.Type.Name)
+}
+
+func sqlstateField(pe *pgError) zap.Field { return zap.String("sqlstate", string(pe.Code)) }
+
+// protectParse returns the Parse message to send instead of body under the
+// policy, or nil to forward it. Encryption through the extended protocol
+// (parameters, per-portal result formats) is not wired yet, so a statement
+// on a protected table is refused there rather than run unprotected.
+func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) []byte {
+	plan := a.PlanUnder(s.srv.protect.Policy)
+	if !plan.Protected {
+		return nil
+	}
+	pe := &pgError{Severity: severityError, Code: CodeFeatureNotSupported,
+		Message: "statements on tables with encrypted columns are not supported through the extended query protocol yet; use the simple protocol"}
+	if plan.Refusal != nil {
+		pe.Message = plan.Refusal.Error()
+	}
+	name, _, _ := cstring(body)
+	return parseMessage(name, s.refuseStatement(pe))
+}
+
+// writeQuery writes a Query message for sql.
+func writeQuery(w io.Writer, sql []byte) error {
+	msg := make([]byte, 5, 6+len(sql))
+	msg[0] = feQuery
+	binary.BigEndian.PutUint32(msg[1:5], uint32(4+len(sql)+1))
+	msg = append(msg, sql...)
+	_, err := w.Write(append(msg, 0))
+	return err
+}
+
+// parseMessage builds a Parse message with no parameter types.
+func parseMessage(name, sql []byte) []byte {
+	msg := make([]byte, 5, 5+len(name)+len(sql)+4)
+	msg[0] = feParse
+	msg = append(msg, name...)
+	msg = append(msg, 0)
+	msg = append(msg, sql...)
+	msg = append(msg, 0, 0, 0)
+	binary.BigEndian.PutUint32(msg[1:5], uint32(len(msg)-1))
+	return msg
+}
