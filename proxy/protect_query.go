@@ -36,11 +36,20 @@ type refusalQueue struct {
 	q  []refusal
 }
 
+// maxPendingRefusals bounds the queue: a marker the backend never answers
+// (it skipped it after an earlier error in the same pipeline) would
+// otherwise stay forever.
+const maxPendingRefusals = 64
+
 func (q *refusalQueue) push(r refusal) {
 	q.mu.Lock()
+	if len(q.q) == maxPendingRefusals {
+		q.q = append(q.q[:0], q.q[1:]...)
+	} else {
+		q.n.Add(1)
+	}
 	q.q = append(q.q, r)
 	q.mu.Unlock()
-	q.n.Add(1)
 }
 
 // match pops and returns the oldest refusal if the backend error message

@@ -1,0 +1,47 @@
+package proxy
+
+import (
+	"fmt"
+	"testing"
+)
+
+func TestRefusalQueueMatchesAndStaysBounded(t *testing.T) {
+	var q refusalQueue
+	var markers []string
+	for i := 0; i < maxPendingRefusals+10; i++ {
+		m := newMarker()
+		markers = append(markers, m)
+		q.push(refusal{marker: m, err: &pgError{Message: fmt.Sprint(i)}})
+	}
+	if int(q.n.Load()) != maxPendingRefusals || len(q.q) != maxPendingRefusals {
+		t.Fatalf("queue holds %d (%d counted), bound is %d", len(q.q), q.n.Load(), maxPendingRefusals)
+	}
+	if _, ok := q.match([]byte(`syntax error at or near "` + markers[0] + `"`)); ok {
+		t.Error("the oldest marker should have been dropped")
+	}
+	last := markers[len(markers)-1]
+	pe, ok := q.match([]byte(`syntax error at or near "` + last + `"`))
+	if !ok || pe.Message != fmt.Sprint(len(markers)-1) {
+		t.Fatalf("newest marker: %v %v", pe, ok)
+	}
+	if _, ok := q.match([]byte(`syntax error at or near "` + last + `"`)); ok {
+		t.Error("a marker matched twice")
+	}
+	if _, ok := q.match([]byte("relation does not exist")); ok {
+		t.Error("an unrelated error matched")
+	}
+}
+
+func TestLiteralValue(t *testing.T) {
+	for lit, want := range map[string]string{"'abc'": "abc", "'O''Brien'": "O'Brien", "''": "", "42": "42", "-1.5e3": "-1.5e3"} {
+		got, ok := literalValue([]byte(lit))
+		if !ok || string(got) != want {
+			t.Errorf("%s: %q %v", lit, got, ok)
+		}
+	}
+	for _, lit := range []string{`E'a\nb'`, "$$x$$", "B'01'", `'a\b'`, ""} {
+		if _, ok := literalValue([]byte(lit)); ok {
+			t.Errorf("%s: decoded, want refusal", lit)
+		}
+	}
+}
