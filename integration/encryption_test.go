@@ -167,16 +167,64 @@ func TestEncryptedColumnRefusals(t *testing.T) {
 	wantPgError(t, err, "25P02")
 	tx.Rollback(ctx)
 
-	// The extended protocol is refused on the protected table (not yet
-	// wired), never run unprotected; other tables are unaffected.
-	_, err = conn.Exec(ctx, "INSERT INTO "+table+" (id, ssn) VALUES ($1, $2)", 7, "111-11-1111")
-	wantPgError(t, err, "0A000")
-	var n int
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+table+" WHERE id = 7", pgx.QueryExecModeSimpleProtocol).Scan(&n); err != nil || n != 0 {
-		t.Fatalf("refused insert reached the table: %d %v", n, err)
+}
+
+// TestEncryptedExtendedProtocol writes and reads through every pgx
+// execution mode: named and unnamed statements, described or not, and a
+// pipelined batch.
+func TestEncryptedExtendedProtocol(t *testing.T) {
+	t.Parallel()
+	p, table := encryptedTable(t)
+	ctx := testContext(t)
+	conn := p.app(t)
+	modes := []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeCacheDescribe,
+		pgx.QueryExecModeDescribeExec, pgx.QueryExecModeExec}
+	for i, mode := range modes {
+		ssn := fmt.Sprintf("100-00-%04d", i)
+		if _, err := conn.Exec(ctx, "INSERT INTO "+table+" (id, ssn, first, note) VALUES ($1, $2, $3, $4)", mode, i, ssn, "name"+ssn, "n"); err != nil {
+			t.Fatalf("%v: insert: %v", mode, err)
+		}
+		var got, first string
+		var id int
+		if err := conn.QueryRow(ctx, "SELECT id, ssn, first FROM "+table+" WHERE ssn = $1", mode, ssn).Scan(&id, &got, &first); err != nil {
+			t.Fatalf("%v: select by ssn: %v", mode, err)
+		}
+		if id != i || got != ssn || first != "name"+ssn {
+			t.Fatalf("%v: got %d %q %q", mode, id, got, first)
+		}
 	}
+	b := &pgx.Batch{}
+	for i := 10; i < 20; i++ {
+		b.Queue("INSERT INTO "+table+" (id, ssn, first) VALUES ($1, $2, $3)", i, fmt.Sprintf("200-00-%04d", i), "batch")
+	}
+	b.Queue("SELECT count(*) FROM "+table+" WHERE first IS NOT NULL AND ssn IN ($1, $2)", "200-00-0010", "200-00-0019")
+	br := conn.SendBatch(ctx, b)
+	for i := 10; i < 20; i++ {
+		if _, err := br.Exec(); err != nil {
+			t.Fatalf("batch insert %d: %v", i, err)
+		}
+	}
+	var n int
+	if err := br.QueryRow().Scan(&n); err != nil || n != 2 {
+		t.Fatalf("batch select: %d %v", n, err)
+	}
+	br.Close()
+
+	// A refusal in the middle of a batch fails the batch, and the session
+	// goes on.
+	b = &pgx.Batch{}
+	b.Queue("SELECT 1")
+	b.Queue("SELECT id FROM "+table+" WHERE ssn LIKE $1", "1%")
+	err := conn.SendBatch(ctx, b).Close()
+	wantPgError(t, err, "0A000")
 	if err := conn.QueryRow(ctx, "SELECT $1::int + 1", 41).Scan(&n); err != nil || n != 42 {
-		t.Fatalf("extended protocol on other statements: %d %v", n, err)
+		t.Fatalf("after a refused batch: %d %v", n, err)
+	}
+
+	// Everything written is ciphertext at rest.
+	var plain int
+	if err := superuser(t).QueryRow(ctx, "SELECT count(*) FROM "+table+" WHERE ssn NOT LIKE '~phg~%' OR first NOT LIKE '~phg~%'").Scan(&plain); err != nil || plain != 0 {
+		t.Fatalf("%d plaintext cells at rest (%v)", plain, err)
 	}
 }
 

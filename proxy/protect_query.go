@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -90,26 +89,38 @@ func (s *session) protectQuery(a *sqlrewrite.Analysis, sql []byte) []byte {
 	if len(plan.Values) == 0 {
 		return nil
 	}
+	out, pe := s.encryptLiterals(sql, plan)
+	if pe != nil {
+		return s.refuseStatement(pe)
+	}
+	return out
+}
+
+// encryptLiterals returns sql with the plan's literals replaced by cells.
+func (s *session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *pgError) {
 	spans := sqlrewrite.LiteralSpans(sql)
 	cells := make(map[int]string, len(plan.Values))
 	for _, v := range plan.Values {
 		if v.Literal < 0 {
-			continue // $n in a simple Query: PostgreSQL rejects it itself
+			continue // parameters are encrypted at Bind
 		}
 		if v.Literal >= len(spans) {
-			return s.refuseStatement(internalRefusal(v.Column, "literal positions disagree"))
+			return nil, internalRefusal(v.Column, "literal positions disagree")
 		}
 		sp := spans[v.Literal]
 		plain, ok := literalValue(sql[sp[0]:sp[1]])
 		if !ok {
-			return s.refuseStatement(&pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
-				"column %s is encrypted: write its values as plain '...' literals or as parameters", v.Column.QualifiedName())})
+			return nil, &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
+				"column %s is encrypted: write its values as plain '...' literals or as parameters", v.Column.QualifiedName())}
 		}
-		cell, pe := s.encryptValue(v.Column, plain)
+		cell, pe := s.encryptValue(v.Column, 0, plain)
 		if pe != nil {
-			return s.refuseStatement(pe)
+			return nil, pe
 		}
 		cells[v.Literal] = cell
+	}
+	if len(cells) == 0 {
+		return sql, nil
 	}
 	out := make([]byte, 0, len(sql)+64*len(cells))
 	last := 0
@@ -124,12 +135,12 @@ func (s *session) protectQuery(a *sqlrewrite.Analysis, sql []byte) []byte {
 		out = append(out, '\'')
 		last = sp[1]
 	}
-	return append(out, sql[last:]...)
+	return append(out, sql[last:]...), nil
 }
 
 // encryptValue canonicalizes and encrypts one plaintext for a column.
-func (s *session) encryptValue(col *policy.ProtectedColumn, plain []byte) (string, *pgError) {
-	canon, err := canonicalValue(col, plain)
+func (s *session) encryptValue(col *policy.ProtectedColumn, format int16, plain []byte) (string, *pgError) {
+	canon, err := canonicalValue(col, format, plain)
 	if err != nil {
 		return "", &pgError{Severity: severityError, Code: "22P02", Message: fmt.Sprintf(
 			"invalid value for encrypted column %s (%s): %v", col.QualifiedName(), col.Type.Name, err)}
@@ -187,43 +198,15 @@ func literalValue(lit []byte) ([]byte, bool) {
 // canonicalValue is the plaintext phiguard encrypts for a value. Text
 // columns store exactly what the client wrote; other logical types need
 // canonical forms (internal/pgvalue) and are refused until that lands.
-func canonicalValue(col *policy.ProtectedColumn, v []byte) ([]byte, error) {
+func canonicalValue(col *policy.ProtectedColumn, format int16, v []byte) ([]byte, error) {
 	switch col.Type.OID {
-	case 25, 1043: // text, varchar
+	case 25, 1043: // text, varchar: the binary format is the text itself
 		return v, nil
 	}
 	return nil, fmt.Errorf("values of type %s are not supported on encrypted columns yet", col.Type.Name)
 }
 
 func sqlstateField(pe *pgError) zap.Field { return zap.String("sqlstate", string(pe.Code)) }
-
-// protectParse returns the Parse message to send instead of body under the
-// policy, or nil to forward it. Encryption through the extended protocol
-// (parameters, per-portal result formats) is not wired yet, so a statement
-// on a protected table is refused there rather than run unprotected.
-func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) []byte {
-	plan := a.PlanUnder(s.srv.protect.Policy)
-	if !plan.Protected {
-		return nil
-	}
-	pe := &pgError{Severity: severityError, Code: CodeFeatureNotSupported,
-		Message: "statements on tables with encrypted columns are not supported through the extended query protocol yet; use the simple protocol"}
-	if plan.Refusal != nil {
-		pe.Message = plan.Refusal.Error()
-	}
-	name, _, _ := cstring(body)
-	return parseMessage(name, s.refuseStatement(pe))
-}
-
-// writeQuery writes a Query message for sql.
-func writeQuery(w io.Writer, sql []byte) error {
-	msg := make([]byte, 5, 6+len(sql))
-	msg[0] = feQuery
-	binary.BigEndian.PutUint32(msg[1:5], uint32(4+len(sql)+1))
-	msg = append(msg, sql...)
-	_, err := w.Write(append(msg, 0))
-	return err
-}
 
 // parseMessage builds a Parse message with no parameter types.
 func parseMessage(name, sql []byte) []byte {

@@ -3,8 +3,6 @@ package proxy
 import (
 	"fmt"
 
-	"go.uber.org/zap"
-
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
@@ -17,19 +15,17 @@ type resultField struct {
 	format int16
 }
 
-// protectRowDescription maps a RowDescription's fields to protected
-// columns. When any is protected it returns the description to send
-// instead — with each protected field's original type — and remembers how
-// to decrypt the rows that follow; otherwise it returns nil and the
-// original bytes are forwarded.
-func (s *session) protectRowDescription(body []byte) ([]byte, error) {
-	s.result = nil
+// describeFields maps a RowDescription's fields to protected columns. When
+// any is protected it returns the fields and the description to send
+// instead, with each protected field's original type; otherwise both are
+// nil and the original bytes are forwarded.
+func (s *session) describeFields(body []byte) ([]*resultField, []byte, error) {
 	if len(s.catalog) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var rd pgproto3.RowDescription
 	if err := rd.Decode(body); err != nil {
-		return nil, &errProtocol{"malformed RowDescription from backend"}
+		return nil, nil, &errProtocol{"malformed RowDescription from backend"}
 	}
 	var fields []*resultField
 	for i := range rd.Fields {
@@ -47,19 +43,19 @@ func (s *session) protectRowDescription(body []byte) ([]byte, error) {
 		f.TypeModifier = col.Type.Modifier
 	}
 	if fields == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
-	s.result = fields
-	return rd.Encode(nil)
+	out, err := rd.Encode(nil)
+	return fields, out, err
 }
 
-// decryptDataRow returns the DataRow to send for the current result set.
-func (s *session) decryptDataRow(body []byte) ([]byte, *pgError) {
+// decryptDataRow returns the DataRow to send for a result with fields.
+func (s *session) decryptDataRow(body []byte, fields []*resultField) ([]byte, *pgError) {
 	var row pgproto3.DataRow
-	if err := row.Decode(body); err != nil || len(row.Values) != len(s.result) {
+	if err := row.Decode(body); err != nil || len(row.Values) != len(fields) {
 		return nil, &pgError{Severity: severityError, Code: CodeProtocolViolation, Message: "malformed DataRow from backend"}
 	}
-	for i, f := range s.result {
+	for i, f := range fields {
 		if f == nil || row.Values[i] == nil {
 			continue
 		}
@@ -101,45 +97,4 @@ func presentValue(col *policy.ProtectedColumn, format int16, canon []byte) ([]by
 	}
 	return nil, &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
 		"presenting encrypted column %s as %s is not supported yet", col.QualifiedName(), col.Type.Name)}
-}
-
-// protectResult handles result messages when a policy is loaded. It
-// reports whether it wrote (or dropped) the message itself.
-func (s *session) protectResult(typ byte) (bool, error) {
-	if s.suppress && (typ == beDataRow || typ == beCommandComplete) {
-		return true, nil // the rest of a result phiguard already failed
-	}
-	switch typ {
-	case beRowDescription:
-		body, err := s.br.body()
-		if err != nil {
-			return false, err
-		}
-		out, err := s.protectRowDescription(body)
-		if err != nil || out == nil {
-			return false, err
-		}
-		_, err = s.cw.Write(out)
-		return true, err
-	case beDataRow:
-		if s.result == nil {
-			return false, nil
-		}
-		body, err := s.br.body()
-		if err != nil {
-			return false, err
-		}
-		out, pe := s.decryptDataRow(body)
-		if pe != nil {
-			s.log.Warn("result refused", zap.String("sqlstate", string(pe.Code)))
-			s.srv.metrics.Errors.WithLabelValues(string(pe.Code[:2]), "phiguard").Inc()
-			s.result, s.suppress = nil, true
-			out = pe.encode()
-		}
-		_, err = s.cw.Write(out)
-		return true, err
-	default: // CommandComplete, EmptyQueryResponse end a result set
-		s.result = nil
-		return false, nil
-	}
 }

@@ -32,6 +32,15 @@ func (s *session) pumpBackend() error {
 			return s.backendGone(err, lastWasFatal)
 		}
 		lastWasFatal = false
+		if s.srv.protect != nil {
+			handled, err := s.protectBackend(typ)
+			if err != nil {
+				return err
+			}
+			if handled {
+				continue
+			}
+		}
 		switch typ {
 		case beReadyForQuery:
 			body, err := s.br.body()
@@ -49,33 +58,14 @@ func (s *session) pumpBackend() error {
 				return err
 			}
 			s.finishRequest(status)
-			s.result, s.suppress = nil, false
 			continue
 		case beErrorResponse:
 			body, err := s.br.body()
 			if err != nil {
 				return s.backendGone(err, false)
 			}
-			s.result, s.suppress = nil, false
-			if msg, ok := errorField(body, 'M'); ok {
-				if pe, ok := s.refusals.match(msg); ok {
-					s.srv.metrics.Errors.WithLabelValues(string(pe.Code[:2]), "phiguard").Inc()
-					s.cw.Write(pe.encode())
-					continue
-				}
-			}
 			s.srv.metrics.Errors.WithLabelValues(sqlstateClass(body), "backend").Inc()
 			lastWasFatal = isFatal(body)
-		case beRowDescription, beDataRow, beCommandComplete, beEmptyQuery:
-			if s.srv.protect != nil {
-				handled, err := s.protectResult(typ)
-				if err != nil {
-					return err
-				}
-				if handled {
-					continue
-				}
-			}
 		}
 		if err := s.br.forward(s.cw); err != nil {
 			return err

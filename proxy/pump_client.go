@@ -31,42 +31,23 @@ func (s *session) pumpClient() error {
 			return err
 		}
 		atBoundary = false
+		var a *sqlrewrite.Analysis
 		switch typ {
 		case feQuery:
 			body, err := s.cr.body()
 			if err != nil {
 				return err
 			}
-			sql := body[:max(len(body)-1, 0)] // drop the terminating NUL
-			a := s.observe(sql)
+			a = s.observe(body[:max(len(body)-1, 0)]) // drop the terminating NUL
 			s.startRequest()
 			atBoundary = true
-			if s.srv.protect != nil {
-				if replaced := s.protectQuery(a, sql); replaced != nil {
-					if err := writeQuery(s.bw, replaced); err != nil {
-						return err
-					}
-					if err := s.flushBackend(); err != nil {
-						return err
-					}
-					continue
-				}
-			}
 		case feParse:
 			body, err := s.cr.body()
 			if err != nil {
 				return err
 			}
 			if sql, ok := parseQueryText(body); ok {
-				a := s.observe(sql)
-				if s.srv.protect != nil {
-					if replaced := s.protectParse(a, body); replaced != nil {
-						if _, err := s.bw.Write(replaced); err != nil {
-							return err
-						}
-						continue
-					}
-				}
+				a = s.observe(sql)
 			}
 		case feSync, feFunctionCall:
 			s.startRequest()
@@ -78,7 +59,18 @@ func (s *session) pumpClient() error {
 			}
 			return s.flushBackend()
 		}
-		if err := s.cr.forward(s.bw); err != nil {
+		var replaced []byte
+		if s.srv.protect != nil {
+			if replaced, err = s.protectClient(typ, a); err != nil {
+				return err
+			}
+		}
+		if replaced != nil {
+			_, err = s.bw.Write(replaced)
+		} else {
+			err = s.cr.forward(s.bw)
+		}
+		if err != nil {
 			return err
 		}
 		switch typ {

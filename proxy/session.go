@@ -48,10 +48,14 @@ type session struct {
 	// Encryption state (nil/empty without a Protection): where the
 	// protected columns are, how to decrypt the current result set, and the
 	// refusals whose marker errors the backend has yet to return.
-	catalog  catalog
-	result   []*resultField
-	refusals refusalQueue
-	suppress bool // drop the rest of a result set phiguard failed mid-way
+	catalog     catalog
+	refusals    refusalQueue
+	expects     expectQueue
+	clientStmts map[string]*stmtInfo   // statements as the client pump planned them
+	stmts       map[string]*stmtInfo   // statements the backend accepted (backend pump)
+	portals     map[string]*portalInfo // portals the backend bound (backend pump)
+	result      []*resultField         // the current simple-Query result set (backend pump)
+	suppress    bool                   // drop the rest of a result phiguard failed mid-way
 
 	// terminating is set once phiguard itself ends the backend connection,
 	// so the backend pump does not report the expected EOF as a failure.
@@ -147,6 +151,11 @@ func (s *session) serve(ctx context.Context) {
 	}
 	s.client.SetDeadline(time.Time{})
 	backend.SetDeadline(time.Time{})
+	if s.srv.protect != nil {
+		s.clientStmts = map[string]*stmtInfo{}
+		s.stmts = map[string]*stmtInfo{}
+		s.portals = map[string]*portalInfo{}
+	}
 	s.log.Info("session started")
 	start := time.Now()
 	err = s.pump()

@@ -53,6 +53,9 @@ type Refusal struct {
 }
 
 func (r *Refusal) Error() string {
+	if r.Column == nil && r.Table == "" {
+		return r.Construct
+	}
 	if r.Column != nil {
 		return fmt.Sprintf("column %s is encrypted (%s): %s cannot run on it through phiguard",
 			r.Column.QualifiedName(), r.Column.Mode, r.Construct)
@@ -70,5 +73,8 @@ type Plan struct {
 	Protected bool
 }
 
-// codeFeatureNotSupported is SQLSTATE 0A000.
-const codeFeatureNotSupported = "0A000"
+// SQLSTATEs of refusals: 0A000 feature not supported, 42601 syntax error.
+const (
+	codeFeatureNotSupported = "0A000"
+	codeSyntaxError         = "42601"
+)

@@ -25,8 +25,11 @@ func PlanFor(a *Analysis, pol *policy.Policy) *Plan {
 		if len(pol.Tables()) == 0 {
 			return &Plan{}
 		}
-		return &Plan{Protected: true, Refusal: &Refusal{Code: codeFeatureNotSupported,
-			Construct: "a statement phiguard cannot parse", Table: "(unknown)"}}
+		// pg_query is PostgreSQL's own parser, so the backend would most
+		// likely reject the text too; but an unanalysed statement must not
+		// reach a database with protected tables, so phiguard answers.
+		return &Plan{Protected: true, Refusal: &Refusal{Code: codeSyntaxError,
+			Construct: "phiguard cannot analyse this statement: " + a.Err.Error()}}
 	}
 	p := &planner{pol: pol, plan: &Plan{}}
 	p.literals = literalStarts(a.sql)

@@ -1,0 +1,138 @@
+package proxy
+
+import (
+	"sync"
+
+	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
+)
+
+// With a policy loaded, the backend pump must know which request each
+// response answers: whose RowDescription this is, which portal's rows
+// these are. The client pump pushes one expectation per message that the
+// backend answers, in the order it forwards them; the backend pump pops
+// them as the answers arrive. PostgreSQL answers in order, and after an
+// error it skips to the next Sync, so the queue does the same.
+//
+// Everything the backend pump learns (statement and portal descriptions)
+// it keeps in its own maps, updated only on success responses, so those
+// maps need no lock; only the queue is shared.
+
+type expectKind uint8
+
+const (
+	expParse          expectKind = iota + 1 // ParseComplete
+	expBind                                 // BindComplete
+	expDescribeStmt                         // ParameterDescription, then RowDescription or NoData
+	expDescribePortal                       // RowDescription or NoData
+	expExecute                              // rows, then CommandComplete / EmptyQuery / PortalSuspended
+	expClose                                // CloseComplete
+	expSync                                 // ReadyForQuery
+	expQuery                                // everything up to ReadyForQuery (simple Query, FunctionCall)
+)
+
+type expectation struct {
+	kind    expectKind
+	name    string    // statement or portal name
+	stmt    string    // for expBind: the statement bound
+	formats []int16   // for expBind: result format codes
+	closeS  bool      // for expClose: a statement (else a portal)
+	prep    *stmtInfo // for expParse: what the client pump planned
+}
+
+type expectQueue struct {
+	mu sync.Mutex
+	q  []expectation
+}
+
+func (e *expectQueue) push(x expectation) {
+	e.mu.Lock()
+	e.q = append(e.q, x)
+	e.mu.Unlock()
+}
+
+// head returns the oldest expectation, or one of kind 0 when none is left.
+func (e *expectQueue) head() expectation {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.q) == 0 {
+		return expectation{}
+	}
+	return e.q[0]
+}
+
+func (e *expectQueue) pop() {
+	e.mu.Lock()
+	if len(e.q) > 0 {
+		e.q[0] = expectation{}
+		e.q = e.q[1:]
+	}
+	if len(e.q) == 0 {
+		e.q = nil // let the array go once drained
+	}
+	e.mu.Unlock()
+}
+
+// skipToSync drops what an error made the backend skip: everything up to,
+// not including, the next Sync (or simple Query, which ends itself).
+func (e *expectQueue) skipToSync() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for len(e.q) > 0 && e.q[0].kind != expSync && e.q[0].kind != expQuery {
+		e.q = e.q[1:]
+	}
+}
+
+// stmtInfo is a prepared statement as phiguard planned it: which
+// parameters it must encrypt, and what the client declared them as.
+type stmtInfo struct {
+	analysis  *sqlrewrite.Analysis
+	plan      *sqlrewrite.Plan
+	params    map[int]*policy.ProtectedColumn // $n → column, for parameters to encrypt
+	fields    []*resultField                  // from Describe; nil until described or when none is protected
+	described bool
+}
+
+// portalInfo is a bound portal: its statement and result formats.
+type portalInfo struct {
+	stmt      *stmtInfo
+	formats   []int16
+	fields    []*resultField // set when the portal itself was described
+	described bool
+}
+
+// formatFor applies Bind's result-format rule: none means all text, one
+// applies to all columns, otherwise one per column.
+func formatFor(formats []int16, i int) int16 {
+	switch len(formats) {
+	case 0:
+		return 0
+	case 1:
+		return formats[0]
+	}
+	if i < len(formats) {
+		return formats[i]
+	}
+	return 0
+}
+
+// rowFields returns how to present the rows of a portal: its own
+// description if it had one, else its statement's with Bind's formats.
+func (p *portalInfo) rowFields() ([]*resultField, bool) {
+	if p.described {
+		return p.fields, true
+	}
+	if p.stmt == nil || !p.stmt.described {
+		return nil, false
+	}
+	if p.stmt.fields == nil {
+		return nil, true
+	}
+	out := make([]*resultField, len(p.stmt.fields))
+	for i, f := range p.stmt.fields {
+		if f != nil {
+			out[i] = &resultField{col: f.col, format: formatFor(p.formats, i)}
+		}
+	}
+	return out, true
+}

@@ -1,0 +1,191 @@
+package proxy
+
+import (
+	"github.com/jackc/pgx/v5/pgproto3"
+	"go.uber.org/zap"
+)
+
+// protectBackend handles one backend message under a policy, keeping the
+// expectation queue in step (see expect.go). It reports whether it wrote
+// (or deliberately dropped) the message itself; otherwise the pump
+// forwards the original bytes.
+func (s *session) protectBackend(typ byte) (bool, error) {
+	head := s.expects.head()
+	switch typ {
+	case beErrorResponse:
+		body, err := s.br.body()
+		if err != nil {
+			return false, err
+		}
+		if head.kind != expQuery {
+			s.expects.skipToSync()
+		}
+		if msg, ok := errorField(body, 'M'); ok {
+			if pe, ok := s.refusals.match(msg); ok {
+				s.srv.metrics.Errors.WithLabelValues(string(pe.Code[:2]), "phiguard").Inc()
+				_, err := s.cw.Write(pe.encode())
+				return true, err
+			}
+		}
+		return false, nil
+	case beReadyForQuery:
+		if head.kind == expSync || head.kind == expQuery {
+			s.expects.pop()
+		}
+		s.result, s.suppress = nil, false
+		if body, err := s.br.body(); err == nil && len(body) == 1 && body[0] == 'I' {
+			clear(s.portals) // portals end with their transaction
+		}
+		return false, nil
+	case beNoticeResponse, beParameterStatus, beNotification:
+		return false, nil // asynchronous: answers nothing
+	}
+	dropped := s.suppress // the rest of a result phiguard already failed
+
+	switch typ {
+	case beParseComplete:
+		if head.kind == expParse {
+			s.stmts[head.name] = head.prep
+			s.expects.pop()
+		}
+	case beBindComplete:
+		if head.kind == expBind {
+			s.portals[head.name] = &portalInfo{stmt: s.stmts[head.stmt], formats: head.formats}
+			s.expects.pop()
+		}
+	case beCloseComplete:
+		if head.kind == expClose {
+			if head.closeS {
+				delete(s.stmts, head.name)
+			} else {
+				delete(s.portals, head.name)
+			}
+			s.expects.pop()
+		}
+	case beParameterDescription:
+		if head.kind == expDescribeStmt && !dropped {
+			return s.presentParameterTypes(s.stmts[head.name])
+		}
+	case beNoData:
+		switch head.kind {
+		case expDescribeStmt:
+			if st := s.stmts[head.name]; st != nil {
+				st.fields, st.described = nil, true
+			}
+			s.expects.pop()
+		case expDescribePortal:
+			if p := s.portals[head.name]; p != nil {
+				p.fields, p.described = nil, true
+			}
+			s.expects.pop()
+		}
+	case beRowDescription:
+		body, err := s.br.body()
+		if err != nil {
+			return false, err
+		}
+		fields, out, err := s.describeFields(body)
+		if err != nil {
+			return false, err
+		}
+		switch head.kind {
+		case expDescribeStmt:
+			if st := s.stmts[head.name]; st != nil {
+				st.fields, st.described = fields, true
+			}
+			s.expects.pop()
+		case expDescribePortal:
+			if p := s.portals[head.name]; p != nil {
+				p.fields, p.described = fields, true
+			}
+			s.expects.pop()
+		default: // a simple Query's result set
+			s.result = fields
+		}
+		if out != nil && !dropped {
+			_, err := s.cw.Write(out)
+			return true, err
+		}
+	case beDataRow:
+		if dropped {
+			return true, nil
+		}
+		fields, ok := s.rowFields(head)
+		if !ok {
+			return true, s.failResult(&pgError{Severity: severityError, Code: CodeInternalError, Message: "phiguard cannot tell whether this result holds encrypted columns: Describe the statement or portal before executing it"})
+		}
+		if fields == nil {
+			return false, nil
+		}
+		body, err := s.br.body()
+		if err != nil {
+			return false, err
+		}
+		out, pe := s.decryptDataRow(body, fields)
+		if pe != nil {
+			return true, s.failResult(pe)
+		}
+		_, err = s.cw.Write(out)
+		return true, err
+	case beCommandComplete, beEmptyQuery, bePortalSuspended:
+		if head.kind == expExecute {
+			s.expects.pop()
+		}
+		s.result = nil
+	}
+	return dropped, nil
+}
+
+// rowFields returns how to present the rows now arriving: ok is false when
+// they belong to a statement on protected tables that was never described.
+func (s *session) rowFields(head expectation) ([]*resultField, bool) {
+	if head.kind != expExecute {
+		return s.result, true
+	}
+	p := s.portals[head.name]
+	if p == nil {
+		return nil, true
+	}
+	fields, known := p.rowFields()
+	if !known && p.stmt != nil && p.stmt.plan != nil && p.stmt.plan.Protected {
+		return nil, false
+	}
+	return fields, true
+}
+
+// failResult replaces the rest of the current results, up to
+// ReadyForQuery, with one error.
+func (s *session) failResult(pe *pgError) error {
+	s.log.Warn("result refused", zap.String("sqlstate", string(pe.Code)))
+	s.srv.metrics.Errors.WithLabelValues(string(pe.Code[:2]), "phiguard").Inc()
+	s.result, s.suppress = nil, true
+	_, err := s.cw.Write(pe.encode())
+	return err
+}
+
+// presentParameterTypes shows the client each protected parameter with its
+// column's logical type, so it binds a date where the backend sees text.
+func (s *session) presentParameterTypes(st *stmtInfo) (bool, error) {
+	if st == nil || len(st.params) == 0 {
+		return false, nil
+	}
+	body, err := s.br.body()
+	if err != nil {
+		return false, err
+	}
+	var pd pgproto3.ParameterDescription
+	if err := pd.Decode(body); err != nil {
+		return false, &errProtocol{"malformed ParameterDescription from backend"}
+	}
+	for n, col := range st.params {
+		if i := n - 1; i < len(pd.ParameterOIDs) {
+			pd.ParameterOIDs[i] = col.Type.OID
+		}
+	}
+	out, err := pd.Encode(nil)
+	if err != nil {
+		return false, err
+	}
+	_, err = s.cw.Write(out)
+	return true, err
+}

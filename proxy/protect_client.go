@@ -1,0 +1,171 @@
+package proxy
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
+)
+
+// protectClient handles one client message under a policy: it records what
+// the backend will answer and returns the message to send instead of the
+// original (nil: forward it unchanged). a is the message's analysis for
+// Query and Parse, nil otherwise.
+func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error) {
+	switch typ {
+	case feQuery, feFunctionCall:
+		s.expects.push(expectation{kind: expQuery})
+		if typ == feQuery && a != nil {
+			body, err := s.cr.body()
+			if err != nil {
+				return nil, err
+			}
+			sql := body[:max(len(body)-1, 0)]
+			if replaced := s.protectQuery(a, sql); replaced != nil {
+				return queryMessage(replaced), nil
+			}
+		}
+	case feParse:
+		body, err := s.cr.body()
+		if err != nil {
+			return nil, err
+		}
+		return s.protectParse(a, body)
+	case feBind:
+		body, err := s.cr.body()
+		if err != nil {
+			return nil, err
+		}
+		return s.protectBind(body)
+	case feDescribe, feClose:
+		body, err := s.cr.body()
+		if err != nil {
+			return nil, err
+		}
+		if len(body) < 2 {
+			return nil, &errProtocol{fmt.Sprintf("message %q too short", typ)}
+		}
+		name, _, _ := cstring(body[1:])
+		x := expectation{name: string(name)}
+		switch {
+		case typ == feClose:
+			x.kind, x.closeS = expClose, body[0] == 'S'
+			if x.closeS {
+				delete(s.clientStmts, x.name)
+			}
+		case body[0] == 'S':
+			x.kind = expDescribeStmt
+		default:
+			x.kind = expDescribePortal
+		}
+		s.expects.push(x)
+	case feExecute:
+		body, err := s.cr.body()
+		if err != nil {
+			return nil, err
+		}
+		name, _, _ := cstring(body)
+		s.expects.push(expectation{kind: expExecute, name: string(name)})
+	case feSync:
+		s.expects.push(expectation{kind: expSync})
+	}
+	return nil, nil
+}
+
+// protectParse plans a Parse: literals are encrypted in its text, protected
+// parameters are declared as text (the type of a cell), and the statement's
+// parameter slots are remembered for its Binds.
+func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, error) {
+	var msg pgproto3.Parse
+	if err := msg.Decode(body); err != nil {
+		return nil, &errProtocol{"malformed Parse message"}
+	}
+	info := &stmtInfo{analysis: a, plan: &sqlrewrite.Plan{}}
+	if a != nil {
+		info.plan = a.PlanUnder(s.srv.protect.Policy)
+	}
+	s.clientStmts[msg.Name] = info
+	s.expects.push(expectation{kind: expParse, name: msg.Name, prep: info})
+	if !info.plan.Protected {
+		return nil, nil
+	}
+	if info.plan.Refusal != nil {
+		return s.markerParse(msg.Name, &pgError{Severity: severityError, Code: Code(info.plan.Refusal.Code), Message: info.plan.Refusal.Error()}), nil
+	}
+	sql, pe := s.encryptLiterals([]byte(msg.Query), info.plan)
+	if pe != nil {
+		return s.markerParse(msg.Name, pe), nil
+	}
+	msg.Query = string(sql)
+	for _, v := range info.plan.Values {
+		if v.Literal >= 0 {
+			continue
+		}
+		if prev, ok := info.params[v.Param]; ok && prev.Key != v.Column.Key {
+			return s.markerParse(msg.Name, &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
+				"parameter $%d is used for encrypted columns %s and %s, which have different keys; pass it twice",
+				v.Param, prev.QualifiedName(), v.Column.QualifiedName())}), nil
+		}
+		if info.params == nil {
+			info.params = map[int]*policy.ProtectedColumn{}
+		}
+		info.params[v.Param] = v.Column
+		if i := v.Param - 1; i < len(msg.ParameterOIDs) && msg.ParameterOIDs[i] != 0 {
+			msg.ParameterOIDs[i] = oidText
+		}
+	}
+	return msg.Encode(nil)
+}
+
+// protectBind encrypts the protected parameters of a Bind and sends them
+// as text.
+func (s *session) protectBind(body []byte) ([]byte, error) {
+	var msg pgproto3.Bind
+	if err := msg.Decode(body); err != nil {
+		return nil, &errProtocol{"malformed Bind message"}
+	}
+	s.expects.push(expectation{kind: expBind, name: msg.DestinationPortal, stmt: msg.PreparedStatement,
+		formats: append([]int16(nil), msg.ResultFormatCodes...)})
+	info := s.clientStmts[msg.PreparedStatement]
+	if info == nil || len(info.params) == 0 {
+		return nil, nil
+	}
+	formats := make([]int16, len(msg.Parameters))
+	for i := range formats {
+		formats[i] = formatFor(msg.ParameterFormatCodes, i)
+	}
+	for n, col := range info.params {
+		i := n - 1
+		if i >= len(msg.Parameters) || msg.Parameters[i] == nil {
+			continue // a missing parameter is the backend's error to report
+		}
+		cell, pe := s.encryptValue(col, formats[i], msg.Parameters[i])
+		if pe != nil {
+			return s.markerParse("", pe), nil
+		}
+		msg.Parameters[i] = []byte(cell)
+		formats[i] = 0
+	}
+	msg.ParameterFormatCodes = formats
+	return msg.Encode(nil)
+}
+
+// markerParse is a Parse that fails in the backend with the refusal marker
+// (see protect_query.go), standing in for a message phiguard refuses.
+func (s *session) markerParse(name string, pe *pgError) []byte {
+	return parseMessage([]byte(name), s.refuseStatement(pe))
+}
+
+// queryMessage builds a Query message for sql.
+func queryMessage(sql []byte) []byte {
+	msg := make([]byte, 5, 6+len(sql))
+	msg[0] = feQuery
+	binary.BigEndian.PutUint32(msg[1:5], uint32(4+len(sql)+1))
+	msg = append(msg, sql...)
+	return append(msg, 0)
+}
+
+// oidText is PostgreSQL's text type, the type of every cell.
+const oidText = 25
