@@ -16,32 +16,42 @@ import (
 // right after authentication and before the client sees its first
 // ReadyForQuery, so it reflects the database (and privileges) the client
 // actually logged in to.
-type catalog map[uint32]map[int16]*policy.ProtectedColumn
+type catalog struct {
+	byOID map[uint32]map[int16]*policy.ProtectedColumn
+	// tables lists every column of each protected table in attribute
+	// order, for COPY without a column list.
+	tables map[policy.TableName][]catalogColumn
+}
 
-func (c catalog) column(table uint32, attnum int16) *policy.ProtectedColumn {
+type catalogColumn struct {
+	name      string
+	protected *policy.ProtectedColumn // nil for an unprotected column
+}
+
+func (c *catalog) column(table uint32, attnum int16) *policy.ProtectedColumn {
 	if c == nil || table == 0 {
 		return nil
 	}
-	return c[table][attnum]
+	return c.byOID[table][attnum]
 }
 
-// catalogQuery selects the OID and attribute number of every protected
-// column of the policy.
+func (c *catalog) empty() bool { return c == nil || len(c.byOID) == 0 }
+
+// catalogQuery selects every column of every protected table.
 func catalogQuery(pol *policy.Policy) string {
 	var keys []string
 	for _, t := range pol.Tables() {
-		for _, c := range t.Columns {
-			keys = append(keys, fmt.Sprintf("(%s,%s,%s)", quoteLiteral(t.Name.Schema), quoteLiteral(t.Name.Name), quoteLiteral(c.Name)))
-		}
+		keys = append(keys, fmt.Sprintf("(%s,%s)", quoteLiteral(t.Name.Schema), quoteLiteral(t.Name.Name)))
 	}
 	if len(keys) == 0 {
-		keys = append(keys, "(NULL,NULL,NULL)")
+		keys = append(keys, "(NULL,NULL)")
 	}
 	return `SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE a.attnum > 0 AND NOT a.attisdropped AND (n.nspname::text, c.relname::text, a.attname::text) IN (` + strings.Join(keys, ",") + `)`
+WHERE a.attnum > 0 AND NOT a.attisdropped AND (n.nspname::text, c.relname::text) IN (` + strings.Join(keys, ",") + `)
+ORDER BY c.oid, a.attnum`
 }
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
@@ -62,7 +72,7 @@ func (s *session) loadCatalog() error {
 	if err := s.flushBackend(); err != nil {
 		return err
 	}
-	cat := catalog{}
+	cat := &catalog{byOID: map[uint32]map[int16]*policy.ProtectedColumn{}, tables: map[policy.TableName][]catalogColumn{}}
 	var failure string
 	for {
 		typ, _, err := s.br.next()
@@ -81,14 +91,16 @@ func (s *session) loadCatalog() error {
 			}
 			oid, _ := strconv.ParseUint(string(row.Values[0]), 10, 32)
 			attnum, _ := strconv.ParseInt(string(row.Values[3]), 10, 16)
-			col, ok := pol.Column(string(row.Values[1]), string(row.Values[2]), string(row.Values[4]))
-			if !ok {
+			tn := policy.TableName{Schema: string(row.Values[1]), Name: string(row.Values[2])}
+			col, _ := pol.Column(tn.Schema, tn.Name, string(row.Values[4]))
+			cat.tables[tn] = append(cat.tables[tn], catalogColumn{name: string(row.Values[4]), protected: col})
+			if col == nil {
 				continue
 			}
-			if cat[uint32(oid)] == nil {
-				cat[uint32(oid)] = map[int16]*policy.ProtectedColumn{}
+			if cat.byOID[uint32(oid)] == nil {
+				cat.byOID[uint32(oid)] = map[int16]*policy.ProtectedColumn{}
 			}
-			cat[uint32(oid)][int16(attnum)] = col
+			cat.byOID[uint32(oid)][int16(attnum)] = col
 		case beErrorResponse:
 			msg, _ := errorField(body, 'M')
 			failure = string(msg)

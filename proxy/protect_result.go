@@ -20,7 +20,7 @@ type resultField struct {
 // instead, with each protected field's original type; otherwise both are
 // nil and the original bytes are forwarded.
 func (s *session) describeFields(body []byte) ([]*resultField, []byte, error) {
-	if len(s.catalog) == 0 {
+	if s.catalog.empty() {
 		return nil, nil, nil
 	}
 	var rd pgproto3.RowDescription

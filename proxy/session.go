@@ -48,7 +48,7 @@ type session struct {
 	// Encryption state (nil/empty without a Protection): where the
 	// protected columns are, how to decrypt the current result set, and the
 	// refusals whose marker errors the backend has yet to return.
-	catalog     catalog
+	catalog     *catalog
 	refusals    refusalQueue
 	expects     expectQueue
 	clientStmts map[string]*stmtInfo   // statements as the client pump planned them
