@@ -26,6 +26,8 @@ type Config struct {
 	// PolicyFile is the policy file (package policy, docs/policy.md) that
 	// tags the protected columns. Empty means no column is protected.
 	PolicyFile string `yaml:"policy_file"`
+	// Keys says where the data keys of the policy's key ids are kept.
+	Keys Keys `yaml:"keys"`
 	// ShutdownTimeout bounds how long SIGTERM waits for open transactions.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 }
@@ -107,6 +109,7 @@ func Default() Config {
 			ParseCacheEntries: 10000,
 		},
 		Log:             Log{Level: "info"},
+		Keys:            Keys{Provider: KeysProviderLocal},
 		ShutdownTimeout: Duration(30 * time.Second),
 	}
 }

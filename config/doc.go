@@ -5,5 +5,7 @@
 //
 // The access policy (protected columns, roles) will live in package policy;
 // this file holds only what the proxy process itself needs: where to listen,
-// where the backend is, and how TLS is set up on each side.
+// where the backend is, how TLS is set up on each side, and which key
+// provider holds the data keys (keys:, which names environment variables and
+// files, never a secret; package keys/keysconfig builds the provider).
 package config

@@ -96,6 +96,7 @@ func (c Config) Validate() error {
 	if c.PolicyFile != "" {
 		checkPolicyFile(add, "policy_file", c.PolicyFile)
 	}
+	c.Keys.validate(add)
 	if c.ShutdownTimeout <= 0 {
 		add("shutdown_timeout", "must be positive")
 	}

@@ -2,6 +2,8 @@
 //
 //	phiguard serve --config FILE   run the proxy (and the admin HTTP listener)
 //	phiguard check --config FILE   validate a configuration, print every problem
+//	phiguard keys init --config FILE   create the policy's data keys; also keys rotate, status,
+//	                               master-key (a new master key for the local provider)
 //	phiguard demo                  a throwaway PostgreSQL with a demo EHR, phiguard in front
 //	phiguard version               print the version
 //

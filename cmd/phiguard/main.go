@@ -19,6 +19,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the proxy", runServe},
 		{"check", "validate a configuration file and print every problem", runCheck},
+		{"keys", "create, rotate and list data keys (init | rotate | status | master-key)", runKeys},
 		{"demo", "start a throwaway PostgreSQL with a demo EHR schema and phiguard in front of it", runDemo},
 		{"version", "print the version", runVersion},
 	}
