@@ -110,3 +110,20 @@ func TestPolicyFile(t *testing.T) {
 		t.Errorf("directory as policy file: %v", err)
 	}
 }
+
+// A 43-character absolute path decodes as base64 to 32 bytes; it must
+// still be read as the path it is.
+func TestKeyringPathIsNotMistakenForAMasterKey(t *testing.T) {
+	dir, err := os.MkdirTemp("", "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, strings.Repeat("k", 43-len(dir)-1))
+	if looksLikeMasterKey(path) {
+		t.Fatalf("%s taken for a master key", path)
+	}
+	if !looksLikeMasterKey("q2vN5m3vZr4XK9Zq4Lq1QyQe3v3s8m4Q0x0f1m1Yx2c=") {
+		t.Fatal("a base64 master key was not recognised")
+	}
+}

@@ -289,6 +289,13 @@ func checkEnvName(add func(string, string, ...any), path, name, what string) {
 // of a local master key.
 func looksLikeMasterKey(s string) bool {
 	s = strings.TrimSpace(s)
+	// Standard base64 uses '/', so a 43- or 44-character path can decode to
+	// 32 bytes; one whose directory exists is a path, whatever it decodes to.
+	if dir := filepath.Dir(s); strings.Contains(s, "/") && dir != "." {
+		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+			return false
+		}
+	}
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		if b, err := enc.DecodeString(s); err == nil && len(b) == 32 {
 			return true

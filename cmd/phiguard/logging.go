@@ -17,5 +17,6 @@ func newLogger(level string) (*zap.Logger, error) {
 	cfg.EncoderConfig.TimeKey = "time"
 	cfg.EncoderConfig.EncodeTime = zapcore.RFC3339NanoTimeEncoder
 	cfg.Sampling = nil // an operator must see every line, not a sample
+	cfg.DisableStacktrace = true
 	return cfg.Build()
 }

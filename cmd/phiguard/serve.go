@@ -53,7 +53,15 @@ func runServe(args []string, _, stderr io.Writer) int {
 func serve(ctx context.Context, cfg config.Config, log *zap.Logger, ready chan<- net.Addr) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := proxy.New(cfg, log, reg)
+	var opts []proxy.Option
+	if cfg.PolicyFile != "" {
+		prot, err := loadProtection(ctx, cfg, reg, log)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, proxy.WithProtection(prot))
+	}
+	srv, err := proxy.New(cfg, log, reg, opts...)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/phiguard/phiguard/internal/pgcluster"
+	"github.com/phiguard/phiguard/keys"
+	"go.uber.org/zap"
+)
+
+// TestServeEncrypts runs `phiguard keys init` and `serve` from a config
+// file naming a policy and a local keyring, and checks that values written
+// through phiguard are ciphertext in PostgreSQL and plaintext through it.
+func TestServeEncrypts(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pg, err := pgcluster.Start(ctx, pgcluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Stop()
+	if err := pg.Exec(ctx, "CREATE TABLE people (id int PRIMARY KEY, ssn text, first text)"); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	policyFile := filepath.Join(dir, "policy.yml")
+	os.WriteFile(policyFile, []byte(`version: 1
+tables:
+  public.people:
+    columns:
+      ssn:   {mode: deterministic, key: people-ssn, type: text}
+      first: {mode: randomized,    key: people-pii, type: text}
+`), 0o600)
+	host, port, _ := net.SplitHostPort(pg.Addr())
+	cfgFile := filepath.Join(dir, "phiguard.yml")
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`listen: 127.0.0.1:0
+admin: ""
+backend: {host: %s, port: %s}
+policy_file: %s
+keys:
+  provider: local
+  local: {file: %s}
+log: {level: warn}
+`, host, port, policyFile, filepath.Join(dir, "keyring"))), 0o600)
+	t.Setenv("PHIGUARD_MASTER_KEY", newMasterKey(t))
+	if code, _, errOut := runKeysArgs("init", "--config", cfgFile); code != 0 {
+		t.Fatalf("keys init: exit %d: %s", code, errOut)
+	}
+
+	cfg, err := loadConfig(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveCtx, stop := context.WithCancel(ctx)
+	ready := make(chan net.Addr, 1)
+	served := make(chan error, 1)
+	go func() { served <- serve(serveCtx, cfg, zap.NewNop(), ready) }()
+	var addr net.Addr
+	select {
+	case addr = <-ready:
+	case err := <-served:
+		t.Fatalf("serve: %v", err)
+	}
+	defer func() { stop(); <-served }()
+
+	conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://%s:%s@%s/postgres?sslmode=disable", pg.Superuser, pg.Password, addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "INSERT INTO people (id, ssn, first) VALUES ($1, $2, $3)", 1, "078-05-1120", "Hilda"); err != nil {
+		t.Fatal(err)
+	}
+	var ssn, first string
+	if err := conn.QueryRow(ctx, "SELECT ssn, first FROM people WHERE ssn = $1", "078-05-1120").Scan(&ssn, &first); err != nil {
+		t.Fatal(err)
+	}
+	if ssn != "078-05-1120" || first != "Hilda" {
+		t.Fatalf("through phiguard: %q %q", ssn, first)
+	}
+	direct, err := pgx.Connect(ctx, pg.URL(pg.Superuser, pg.Password, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close(ctx)
+	if err := direct.QueryRow(ctx, "SELECT ssn, first FROM people").Scan(&ssn, &first); err != nil {
+		t.Fatal(err)
+	}
+	if !keys.IsCell([]byte(ssn)) || !keys.IsCell([]byte(first)) {
+		t.Fatalf("plaintext at rest: %q %q", ssn, first)
+	}
+}
+
+// TestServeRefusesToStartWithoutKeys: an unreachable Vault or keys the
+// provider lacks stop serve with a clear error, before it listens.
+func TestServeRefusesToStartWithoutKeys(t *testing.T) {
+	dir := t.TempDir()
+	pol, _ := filepath.Abs("../../examples/policy.yml")
+	for name, keysYAML := range map[string]string{
+		"vault unreachable": "  provider: vault\n  vault: {address: \"http://127.0.0.1:1\", token_env: TEST_SERVE_VAULT_TOKEN}\n",
+		"keys not created":  "  provider: local\n  local: {file: " + filepath.Join(dir, "keyring") + "}\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv("TEST_SERVE_VAULT_TOKEN", "do-not-print-this-token")
+			t.Setenv("PHIGUARD_MASTER_KEY", newMasterKey(t))
+			cfgFile := filepath.Join(t.TempDir(), "phiguard.yml")
+			os.WriteFile(cfgFile, []byte("listen: 127.0.0.1:0\nadmin: \"\"\npolicy_file: "+pol+"\nkeys:\n"+keysYAML), 0o600)
+			var out, errOut strings.Builder
+			code := dispatch([]string{"serve", "--config", cfgFile}, &out, &errOut)
+			if code != 1 {
+				t.Fatalf("exit %d, want 1; stderr:\n%s", code, errOut.String())
+			}
+			if strings.Contains(errOut.String(), "do-not-print-this-token") {
+				t.Fatal("the Vault token reached the output")
+			}
+		})
+	}
+}
