@@ -33,11 +33,12 @@ const (
 
 type expectation struct {
 	kind    expectKind
-	name    string    // statement or portal name
-	stmt    string    // for expBind: the statement bound
-	formats []int16   // for expBind: result format codes
-	closeS  bool      // for expClose: a statement (else a portal)
-	prep    *stmtInfo // for expParse: what the client pump planned
+	name    string        // statement or portal name
+	stmt    string        // for expBind: the statement bound
+	formats []int16       // for expBind: result format codes
+	closeS  bool          // for expClose: a statement (else a portal)
+	prep    *stmtInfo     // for expParse: what the client pump planned
+	copyOut *copyRewriter // for expQuery/expExecute of a COPY TO STDOUT to decrypt
 }
 
 type expectQueue struct {

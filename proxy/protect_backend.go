@@ -127,6 +127,23 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 		}
 		_, err = s.cw.Write(out)
 		return true, err
+	case beCopyData:
+		if head.copyOut == nil || dropped {
+			return dropped, nil
+		}
+		body, err := s.br.body()
+		if err != nil {
+			return false, err
+		}
+		out, pe := head.copyOut.rewriteRows(head.copyOut.split.Feed(body), s.decryptField)
+		if pe != nil {
+			return true, s.failResult(pe)
+		}
+		if len(out) == 0 {
+			return true, nil
+		}
+		_, err = s.cw.Write(copyDataMessage(out))
+		return true, err
 	case beCommandComplete, beEmptyQuery, bePortalSuspended:
 		if head.kind == expExecute {
 			s.expects.pop()

@@ -15,17 +15,38 @@ import (
 // Query and Parse, nil otherwise.
 func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 	switch typ {
-	case feQuery, feFunctionCall:
+	case feCopyData, feCopyDone, feCopyFail:
+		if s.copyIn != nil {
+			return s.copyInData(typ)
+		}
+	case feFunctionCall:
 		s.expects.push(expectation{kind: expQuery})
-		if typ == feQuery && a != nil {
+	case feQuery:
+		s.copyIn = nil
+		x := expectation{kind: expQuery}
+		var replaced []byte
+		if a != nil {
 			body, err := s.cr.body()
 			if err != nil {
 				return nil, err
 			}
 			sql := body[:max(len(body)-1, 0)]
-			if replaced := s.protectQuery(a, sql); replaced != nil {
-				return queryMessage(replaced), nil
+			replaced = s.protectQuery(a, sql)
+			if plan := a.PlanUnder(s.srv.protect.Policy); plan.Copy != nil && plan.Refusal == nil {
+				rw, pe := s.newCopyRewriter(plan.Copy)
+				switch {
+				case pe != nil:
+					replaced = s.refuseStatement(pe)
+				case plan.Copy.In:
+					s.copyIn = rw
+				default:
+					x.copyOut = rw
+				}
 			}
+		}
+		s.expects.push(x)
+		if replaced != nil {
+			return queryMessage(replaced), nil
 		}
 	case feParse:
 		body, err := s.cr.body()
@@ -67,7 +88,20 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 			return nil, err
 		}
 		name, _, _ := cstring(body)
-		s.expects.push(expectation{kind: expExecute, name: string(name)})
+		x := expectation{kind: expExecute, name: string(name)}
+		if st := s.clientPortals[x.name]; st != nil && st.plan.Copy != nil && st.plan.Refusal == nil {
+			rw, pe := s.newCopyRewriter(st.plan.Copy)
+			switch {
+			case pe != nil:
+				s.expects.push(x)
+				return s.markerParse("", pe), nil
+			case st.plan.Copy.In:
+				s.copyIn = rw
+			default:
+				x.copyOut = rw
+			}
+		}
+		s.expects.push(x)
 	case feSync:
 		s.expects.push(expectation{kind: expSync})
 	}
@@ -82,6 +116,7 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 	if err := msg.Decode(body); err != nil {
 		return nil, &errProtocol{"malformed Parse message"}
 	}
+	s.copyIn = nil
 	info := &stmtInfo{analysis: a, plan: &sqlrewrite.Plan{}}
 	if a != nil {
 		info.plan = a.PlanUnder(s.srv.protect.Policy)
@@ -129,6 +164,7 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 	s.expects.push(expectation{kind: expBind, name: msg.DestinationPortal, stmt: msg.PreparedStatement,
 		formats: append([]int16(nil), msg.ResultFormatCodes...)})
 	info := s.clientStmts[msg.PreparedStatement]
+	s.clientPortals[msg.DestinationPortal] = info
 	if info == nil || len(info.params) == 0 {
 		return nil, nil
 	}

@@ -48,14 +48,16 @@ type session struct {
 	// Encryption state (nil/empty without a Protection): where the
 	// protected columns are, how to decrypt the current result set, and the
 	// refusals whose marker errors the backend has yet to return.
-	catalog     *catalog
-	refusals    refusalQueue
-	expects     expectQueue
-	clientStmts map[string]*stmtInfo   // statements as the client pump planned them
-	stmts       map[string]*stmtInfo   // statements the backend accepted (backend pump)
-	portals     map[string]*portalInfo // portals the backend bound (backend pump)
-	result      []*resultField         // the current simple-Query result set (backend pump)
-	suppress    bool                   // drop the rest of a result phiguard failed mid-way
+	catalog       *catalog
+	refusals      refusalQueue
+	expects       expectQueue
+	clientStmts   map[string]*stmtInfo   // statements as the client pump planned them
+	stmts         map[string]*stmtInfo   // statements the backend accepted (backend pump)
+	portals       map[string]*portalInfo // portals the backend bound (backend pump)
+	result        []*resultField         // the current simple-Query result set (backend pump)
+	suppress      bool                   // drop the rest of a result phiguard failed mid-way
+	clientPortals map[string]*stmtInfo   // portal → statement, as the client pump bound them
+	copyIn        *copyRewriter          // a COPY FROM STDIN being rewritten (client pump)
 
 	// terminating is set once phiguard itself ends the backend connection,
 	// so the backend pump does not report the expected EOF as a failure.
@@ -155,6 +157,7 @@ func (s *session) serve(ctx context.Context) {
 		s.clientStmts = map[string]*stmtInfo{}
 		s.stmts = map[string]*stmtInfo{}
 		s.portals = map[string]*portalInfo{}
+		s.clientPortals = map[string]*stmtInfo{}
 	}
 	s.log.Info("session started")
 	start := time.Now()

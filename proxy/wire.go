@@ -47,6 +47,7 @@ const (
 	beNoData               byte = 'n'
 	bePortalSuspended      byte = 's'
 	beNotification         byte = 'A'
+	beCopyData             byte = 'd'
 )
 
 // Authentication request subtypes (the int32 after 'R').

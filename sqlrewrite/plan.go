@@ -68,6 +68,8 @@ func (r *Refusal) Error() string {
 type Plan struct {
 	Values  []ValueSlot
 	Refusal *Refusal
+	// Copy is set for a COPY whose rows the proxy must rewrite.
+	Copy *CopyPlan
 	// Protected is true when the text names a protected table at all; a
 	// plan with Protected false is a plain passthrough.
 	Protected bool

@@ -38,7 +38,13 @@ func PlanFor(a *Analysis, pol *policy.Policy) *Plan {
 			continue
 		}
 		p.plan.Protected = true
+		if p.plan.Copy != nil {
+			p.refuseTable(p.plan.Copy.Table, "COPY together with other statements in one query")
+		}
 		p.statement(raw.GetStmt())
+		if p.plan.Copy != nil && len(a.tree.GetStmts()) > 1 && p.plan.Refusal == nil {
+			p.refuseTable(p.plan.Copy.Table, "COPY together with other statements in one query")
+		}
 		if p.plan.Refusal != nil {
 			p.plan.Values = nil
 			break
@@ -103,6 +109,8 @@ func (p *planner) statement(n *pg_query.Node) {
 		p.update(n.GetUpdateStmt())
 	case n.GetDeleteStmt() != nil:
 		p.delete(n.GetDeleteStmt())
+	case n.GetCopyStmt() != nil:
+		p.copyStmt(n.GetCopyStmt())
 	default:
 		kind := classify(n)
 		p.refuseTable(p.firstProtected(n), kind.String()+" statement")

@@ -85,6 +85,25 @@ func TestPlanAllowsAndEncrypts(t *testing.T) {
 	}
 }
 
+func TestPlanCopy(t *testing.T) {
+	pol := testPolicy(t)
+	plan := PlanFor(Analyze("COPY patients (id, ssn) FROM STDIN WITH (FORMAT csv, HEADER, DELIMITER ';')"), pol)
+	if plan.Refusal != nil || plan.Copy == nil {
+		t.Fatalf("plan %+v", plan)
+	}
+	c := plan.Copy
+	if !c.In || !c.CSV || !c.Header || c.Delimiter != ";" || strings.Join(c.Columns, ",") != "id,ssn" || c.Table.Name.Name != "patients" {
+		t.Fatalf("copy plan %+v", c)
+	}
+	plan = PlanFor(Analyze("COPY public.patients TO STDOUT"), pol)
+	if plan.Refusal != nil || plan.Copy == nil || plan.Copy.In || plan.Copy.CSV || len(plan.Copy.Columns) != 0 {
+		t.Fatalf("copy out plan %+v", plan.Copy)
+	}
+	if plan := PlanFor(Analyze("COPY encounters FROM STDIN"), pol); plan.Copy != nil || plan.Protected {
+		t.Fatalf("COPY of an unprotected table was planned: %+v", plan)
+	}
+}
+
 func TestPlanRefuses(t *testing.T) {
 	pol := testPolicy(t)
 	cases := []struct{ sql, want string }{
@@ -116,7 +135,13 @@ func TestPlanRefuses(t *testing.T) {
 		{"UPDATE patients SET (ssn, first) = ('a', 'b')", "multiple-column SET"},
 		{"INSERT INTO patients (ssn) VALUES ('-') ON CONFLICT (ssn) DO UPDATE SET first = EXCLUDED.ssn", "a value computed by SQL in ON CONFLICT"},
 		{"DELETE FROM patients WHERE first LIKE 'A%'", "LIKE"},
-		{"COPY patients TO STDOUT", "copy statement"},
+		{"COPY patients TO '/tmp/x'", "COPY to or from a file"},
+		{"COPY patients FROM PROGRAM 'cat'", "COPY to or from a file"},
+		{"COPY patients TO STDOUT (FORMAT binary)", "COPY in binary format"},
+		{"COPY (SELECT ssn FROM patients) TO STDOUT", "COPY (query)"},
+		{"COPY patients FROM STDIN (FORCE_NULL (ssn))", "the COPY option force_null"},
+		{"COPY patients FROM STDIN; SELECT 1", "COPY together with other statements"},
+		{"COPY patients FROM STDIN WHERE ssn LIKE 'x'", "LIKE"},
 		{"TRUNCATE patients", "ddl statement"},
 		{"SELECT * FROM patients WHERE ssn = -5", "= with a computed value"},
 		{"SELECT * FORM patients", "phiguard cannot analyse this statement: syntax error at position 10"},

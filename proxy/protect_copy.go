@@ -1,0 +1,183 @@
+package proxy
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/phiguard/phiguard/internal/pgcopy"
+	"github.com/phiguard/phiguard/keys"
+	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
+)
+
+// copyRewriter rewrites the protected fields of a COPY stream: it encrypts
+// rows going to the backend (COPY FROM STDIN) and decrypts rows coming
+// back (COPY TO STDOUT). Rows are cut from CopyData chunks with
+// pgcopy.Splitter, since a client may split a row across messages.
+type copyRewriter struct {
+	format  pgcopy.Format
+	cols    []*policy.ProtectedColumn // per field; nil = unprotected
+	split   *pgcopy.Splitter
+	header  bool // a header row is still to come
+	aborted bool // phiguard failed the COPY; drop the rest of the client's data
+}
+
+// newCopyRewriter builds a rewriter for a planned COPY, with the column
+// order from the statement or, without a list, from the catalog.
+func (s *session) newCopyRewriter(cp *sqlrewrite.CopyPlan) (*copyRewriter, *pgError) {
+	f := pgcopy.Text()
+	if cp.CSV {
+		f = pgcopy.CSV()
+	}
+	for _, opt := range []struct {
+		v   string
+		dst *byte
+	}{{cp.Delimiter, &f.Delimiter}, {cp.Quote, &f.Quote}, {cp.Escape, &f.Escape}} {
+		if opt.v == "" {
+			continue
+		}
+		if len(opt.v) != 1 {
+			return nil, copyError(cp, "multi-byte COPY delimiter, quote or escape")
+		}
+		*opt.dst = opt.v[0]
+	}
+	if cp.Quote != "" && cp.Escape == "" {
+		f.Escape = f.Quote
+	}
+	if cp.NullSet {
+		f.Null = cp.Null
+	}
+	f.Header = cp.Header
+	if err := f.Validate(); err != nil {
+		return nil, copyError(cp, err.Error())
+	}
+	names := cp.Columns
+	if len(names) == 0 {
+		for _, c := range s.catalog.tables[cp.Table.Name] {
+			names = append(names, c.name)
+		}
+		if len(names) == 0 {
+			return nil, copyError(cp, "COPY without a column list on a table phiguard did not find in this database")
+		}
+	}
+	r := &copyRewriter{format: f, split: pgcopy.NewSplitter(f), header: cp.Header}
+	for _, n := range names {
+		col, _ := cp.Table.Column(n)
+		r.cols = append(r.cols, col)
+	}
+	return r, nil
+}
+
+func copyError(cp *sqlrewrite.CopyPlan, what string) *pgError {
+	return &pgError{Severity: severityError, Code: CodeFeatureNotSupported,
+		Message: fmt.Sprintf("table %s has encrypted columns: %s is not supported on it through phiguard", cp.Table.Name, what)}
+}
+
+// rewriteRows applies fn to every protected, non-NULL field of rows and
+// returns them as one CopyData payload (each row ending in a newline).
+func (r *copyRewriter) rewriteRows(rows [][]byte, fn func(*policy.ProtectedColumn, []byte) ([]byte, *pgError)) ([]byte, *pgError) {
+	var out []byte
+	for _, row := range rows {
+		if r.header {
+			r.header = false
+			out = append(append(out, row...), '\n')
+			continue
+		}
+		if !r.format.CSV && string(row) == `\.` { // the old end-of-data marker
+			out = append(out, `\.`+"\n"...)
+			continue
+		}
+		fields, err := r.format.Decode(row)
+		if err != nil {
+			return nil, &pgError{Severity: severityError, Code: "22P04", Message: "malformed COPY data: " + err.Error()}
+		}
+		for i, col := range r.cols {
+			if col == nil || i >= len(fields) || fields[i] == nil {
+				continue
+			}
+			v, pe := fn(col, fields[i])
+			if pe != nil {
+				return nil, pe
+			}
+			fields[i] = v
+		}
+		out = append(append(out, r.format.Encode(fields)...), '\n')
+	}
+	return out, nil
+}
+
+// encryptField and decryptField adapt the session's value crypto to
+// rewriteRows.
+func (s *session) encryptField(col *policy.ProtectedColumn, v []byte) ([]byte, *pgError) {
+	cell, pe := s.encryptValue(col, 0, v)
+	return []byte(cell), pe
+}
+
+func (s *session) decryptField(col *policy.ProtectedColumn, v []byte) ([]byte, *pgError) {
+	if !keys.IsCell(v) && !col.FullyEncrypted() {
+		return v, nil
+	}
+	return s.decryptValue(&resultField{col: col}, v)
+}
+
+// copyInData handles a client CopyData/CopyDone/CopyFail during a COPY
+// FROM STDIN phiguard rewrites. It returns what to send to the backend.
+func (s *session) copyInData(typ byte) ([]byte, error) {
+	r := s.copyIn
+	if r.aborted {
+		if typ != feCopyData {
+			s.copyIn = nil
+		}
+		return []byte{}, nil // dropped: the backend has already failed the COPY
+	}
+	var rows [][]byte
+	switch typ {
+	case feCopyData:
+		body, err := s.cr.body()
+		if err != nil {
+			return nil, err
+		}
+		rows = r.split.Feed(body)
+	case feCopyDone:
+		if last, _ := r.split.Finish(); last != nil {
+			rows = [][]byte{last}
+		}
+	case feCopyFail:
+		s.copyIn = nil
+		return nil, nil
+	}
+	out, pe := r.rewriteRows(rows, s.encryptField)
+	if pe != nil {
+		// Fail the COPY in the backend with a marker, so the client sees
+		// phiguard's reason where PostgreSQL reports the failure.
+		r.aborted = true
+		return copyFailMessage(s.refuseStatement(pe)), nil
+	}
+	var msg []byte
+	if len(out) > 0 {
+		msg = copyDataMessage(out)
+	}
+	if typ == feCopyDone {
+		s.copyIn = nil
+		msg = append(msg, feCopyDone, 0, 0, 0, 4)
+	}
+	if msg == nil {
+		return []byte{}, nil // a partial row: wait for the rest
+	}
+	return msg, nil
+}
+
+func copyDataMessage(payload []byte) []byte {
+	msg := make([]byte, 5, 5+len(payload))
+	msg[0] = feCopyData
+	binary.BigEndian.PutUint32(msg[1:5], uint32(4+len(payload)))
+	return append(msg, payload...)
+}
+
+func copyFailMessage(reason []byte) []byte {
+	msg := make([]byte, 5, 6+len(reason))
+	msg[0] = feCopyFail
+	msg = append(append(msg, reason...), 0)
+	binary.BigEndian.PutUint32(msg[1:5], uint32(len(msg)-1))
+	return msg
+}

@@ -1,0 +1,104 @@
+package sqlrewrite
+
+import (
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"github.com/phiguard/phiguard/policy"
+)
+
+// CopyPlan is a COPY between the client and a protected table: the proxy
+// rewrites the protected fields of each row in the data stream.
+type CopyPlan struct {
+	Table *policy.ProtectedTable
+	// Columns as listed in the statement; empty means all of the table's
+	// columns in their order (which only the catalog knows).
+	Columns []string
+	In      bool // FROM STDIN (else TO STDOUT)
+	CSV     bool
+	// Options as written; empty means COPY's default for the format.
+	Delimiter, Null, Quote, Escape string
+	NullSet                        bool // the statement gave NULL (possibly '')
+	Header                         bool
+}
+
+// copyStmt plans COPY on a protected table. Only the forms whose data
+// passes through phiguard can be protected: a table to or from the client,
+// in text or CSV. Files and programs on the server, binary format and
+// COPY (query) are refused.
+func (p *planner) copyStmt(c *pg_query.CopyStmt) {
+	if c.GetQuery() != nil {
+		if t := p.firstProtected(c.GetQuery()); t != nil {
+			p.refuseTable(t, "COPY (query)")
+		}
+		return
+	}
+	rv := c.GetRelation()
+	t := p.table(rv.GetSchemaname(), rv.GetRelname())
+	if t == nil {
+		return
+	}
+	if c.GetFilename() != "" || c.GetIsProgram() {
+		p.refuseTable(t, "COPY to or from a file or program on the server (only STDIN and STDOUT pass through phiguard)")
+		return
+	}
+	cp := &CopyPlan{Table: t, In: c.GetIsFrom()}
+	for _, a := range c.GetAttlist() {
+		cp.Columns = append(cp.Columns, a.GetString_().GetSval())
+	}
+	for _, o := range c.GetOptions() {
+		d := o.GetDefElem()
+		val := defElemString(d.GetArg())
+		switch d.GetDefname() {
+		case "format":
+			switch strings.ToLower(val) {
+			case "text":
+			case "csv":
+				cp.CSV = true
+			default:
+				p.refuseTable(t, "COPY in "+val+" format")
+				return
+			}
+		case "delimiter":
+			cp.Delimiter = val
+		case "null":
+			cp.Null, cp.NullSet = val, true
+		case "quote":
+			cp.Quote = val
+		case "escape":
+			cp.Escape = val
+		case "header":
+			cp.Header = val == "" || val == "true" || val == "on" || val == "1" || strings.EqualFold(val, "match")
+		case "encoding", "freeze":
+		default: // force_quote, force_null, default, ... change what a field means
+			p.refuseTable(t, "the COPY option "+d.GetDefname())
+			return
+		}
+	}
+	if c.GetWhereClause() != nil {
+		sc := newScope(nil)
+		sc.relations = append(sc.relations, &relation{name: rv.GetRelname(), table: t})
+		p.expr(c.GetWhereClause(), sc, ctxOther("COPY ... WHERE"))
+	}
+	p.plan.Copy = cp
+}
+
+func defElemString(n *pg_query.Node) string {
+	switch {
+	case n == nil:
+		return ""
+	case n.GetString_() != nil:
+		return n.GetString_().GetSval()
+	case n.GetBoolean() != nil:
+		if n.GetBoolean().GetBoolval() {
+			return "true"
+		}
+		return "false"
+	case n.GetInteger() != nil:
+		if n.GetInteger().GetIval() != 0 {
+			return "true"
+		}
+		return "false"
+	}
+	return ""
+}
