@@ -28,6 +28,7 @@ type Config struct {
 	PolicyFile string `yaml:"policy_file"`
 	// ShutdownTimeout bounds how long SIGTERM waits for open transactions.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	Audit           Audit    `yaml:"audit"`
 }
 
 // Backend is the PostgreSQL server phiguard fronts.
@@ -108,6 +109,7 @@ func Default() Config {
 		},
 		Log:             Log{Level: "info"},
 		ShutdownTimeout: Duration(30 * time.Second),
+		Audit:           DefaultAudit(),
 	}
 }
 
