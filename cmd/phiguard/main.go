@@ -19,6 +19,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the proxy", runServe},
 		{"check", "validate a configuration file and print every problem", runCheck},
+		{"audit", "verify an audit log's HMAC chain, or report accesses by subject or user", runAudit},
 		{"demo", "start a throwaway PostgreSQL with a demo EHR schema and phiguard in front of it", runDemo},
 		{"version", "print the version", runVersion},
 	}
