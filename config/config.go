@@ -30,6 +30,7 @@ type Config struct {
 	Keys Keys `yaml:"keys"`
 	// ShutdownTimeout bounds how long SIGTERM waits for open transactions.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	Audit           Audit    `yaml:"audit"`
 }
 
 // Backend is the PostgreSQL server phiguard fronts.
@@ -111,6 +112,7 @@ func Default() Config {
 		Log:             Log{Level: "info"},
 		Keys:            Keys{Provider: KeysProviderLocal},
 		ShutdownTimeout: Duration(30 * time.Second),
+		Audit:           DefaultAudit(),
 	}
 }
 

@@ -100,6 +100,7 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		add("shutdown_timeout", "must be positive")
 	}
+	c.Audit.validate(add)
 
 	if len(ps) == 0 {
 		return nil

@@ -1,0 +1,51 @@
+// Package audit writes phiguard's tamper-evident audit trail: one JSON line
+// per statement, connection open and close, authentication failure, policy
+// refusal, break-glass, key event and policy reload, chained with
+// HMAC-SHA256 so that Verify finds the first altered, deleted, inserted,
+// reordered or truncated record. docs/audit.md is the format and the
+// operator's guide; this comment is for the proxy that calls it.
+//
+// # Use from the proxy
+//
+//	key, _ := audit.DeriveKey(dataKey)            // the provider's "audit" data key
+//	a, err := audit.Open(cfg.Audit, key, log, reg) // or audit.New(audit.Options{...})
+//	defer a.Close(ctx)                             // writes what is queued and audit_stop
+//
+//	sess := &audit.Session{ID: ..., Client: ..., User: ..., Role: ..., Database: ...}
+//	a.Record(&audit.ConnectionOpen{Session: sess})
+//	if err := a.Record(&audit.Statement{Session: sess, Analysis: an, Index: i, ...}); err != nil {
+//		// errors.Is(err, audit.ErrUnavailable): refuse PHI statements with
+//		// SQLSTATE audit.SQLState (58030) and err's message.
+//	}
+//
+// Record never blocks: it encodes the event on the caller's goroutine and
+// hands it to a bounded queue. One writer goroutine seals records into the
+// chain in queue order and writes them in batches. When the queue is full
+// or the sink fails, Record and Healthy return an *UnavailableError until
+// a write succeeds again; records already queued are retried, never
+// dropped, and refused ones are counted (and totalled in the
+// audit_recovered record that ends the outage).
+//
+// A proxy that needs the decision before the statement runs (fail closed)
+// calls Healthy first and Record after the statement, with its rows,
+// subjects, duration and SQLSTATE; a Record error then is counted and
+// logged, and the next PHI statement is refused by Healthy.
+//
+// # No values
+//
+// Events are a closed set of types; SQL enters only as a
+// *sqlrewrite.Analysis, whose normalized text (constants replaced by $n)
+// and fingerprint are recorded. There is no field for parameters, row
+// values or backend error messages. The test TestPrivacyNoPHIValues feeds
+// a sentinel value through every path and greps the output.
+//
+// # Pieces
+//
+//	event.go, encode.go   the event types and their encoding to Entry
+//	entry.go              the record's JSON keys (also what Verify and Report read)
+//	chain.go              DeriveKey, sealing a line, the MAC
+//	auditor.go, writer.go Record, the queue, health, the writer goroutine
+//	sink.go, filesink.go  stdout and rotating-file sinks, resume after restart
+//	alerts.go             per-user thresholds in tumbling windows
+//	verify.go, report.go  Verify and the accounting-of-disclosures Report
+package audit

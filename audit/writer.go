@@ -1,0 +1,175 @@
+package audit
+
+import (
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// run is the writer goroutine: it seals records into the chain in queue
+// order and writes them in batches, retrying a failing sink with backoff
+// and leaving the queue to fill (so Record refuses) rather than dropping
+// anything.
+func (a *Auditor) run() {
+	defer close(a.done)
+	w := &batch{a: a}
+	start := Entry{Event: EventAuditStart, KeyID: a.o.Key.ID, KeyVersion: a.o.Key.Version, TornTailBytes: a.tail.TornBytes, Reason: "new_log"}
+	if a.tail.Seq > 0 {
+		start.Reason = "restart"
+	}
+	w.addEntry(start, a.o.Now())
+
+	var tick <-chan time.Time
+	if a.o.SyncInterval > 0 {
+		t := time.NewTicker(a.o.SyncInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	open := true
+	for {
+		if len(w.lines) == 0 && open {
+			select {
+			case it, ok := <-a.q:
+				if !ok {
+					open = false
+					break
+				}
+				w.add(it)
+			case <-tick:
+				if err := a.o.Sink.Sync(); err != nil {
+					a.writeFailed(err)
+				} else {
+					a.recovered(w) // a sync failure clears on the next good sync
+				}
+				if len(w.lines) == 0 {
+					continue
+				}
+			}
+		}
+		for open && len(w.lines) < maxBatch {
+			select {
+			case it, ok := <-a.q:
+				if !ok {
+					open = false
+					break
+				}
+				w.add(it)
+				continue
+			default:
+			}
+			break
+		}
+		if !open {
+			// Drain what is left, then say the chain ended cleanly.
+			for it := range a.q {
+				w.add(it)
+			}
+			w.addEntry(Entry{Event: EventAuditStop}, a.o.Now())
+		}
+		if !a.flush(w) {
+			a.lost = uint64(len(w.lines))
+			a.m.lost.Add(float64(a.lost))
+			a.log.Error("audit records lost at shutdown: the sink never recovered", zap.Uint64("records", a.lost))
+			return
+		}
+		if !open {
+			return
+		}
+	}
+}
+
+// flush writes w's lines, retrying until they are all written; false if
+// Close gave up first.
+func (a *Auditor) flush(w *batch) bool {
+	backoff := a.o.RetryMin
+	for {
+		n, err := a.o.Sink.Write(w.lines)
+		w.written(n)
+		if err == nil {
+			a.recovered(w)
+			if len(w.lines) == 0 {
+				w.reset()
+				return true
+			}
+			continue // the recovery record
+		}
+		a.writeFailed(err)
+		select {
+		case <-a.stop:
+			return false
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, a.o.RetryMax)
+	}
+}
+
+func (a *Auditor) writeFailed(err error) {
+	a.m.writeErrors.Inc()
+	a.setUnhealthy("writing the audit sink failed: " + err.Error())
+}
+
+// recovered turns the auditor healthy after a successful write, once the
+// queue has room again, and appends an audit_recovered record that says
+// how many records Record refused during the outage.
+func (a *Auditor) recovered(w *batch) {
+	u := a.unhealthy.Load()
+	if u == nil || len(a.q) >= cap(a.q) {
+		return
+	}
+	if !a.unhealthy.CompareAndSwap(u, nil) {
+		return
+	}
+	n := a.rejected.Swap(0)
+	a.m.healthy.Set(1)
+	a.log.Info("audit log available again", zap.String("was", u.Reason),
+		zap.Duration("outage", a.o.Now().Sub(u.Since)), zap.Uint64("rejected_records", n))
+	w.addEntry(Entry{Event: EventAuditRecovered, Reason: u.Reason, Rejected: n}, a.o.Now())
+}
+
+// batch holds sealed lines not yet written, backed by one buffer.
+type batch struct {
+	a     *Auditor
+	buf   []byte
+	lines []Line
+	evs   []string
+}
+
+func (w *batch) add(it item) {
+	w.seal(it.body, it.event)
+	for _, e := range w.a.alerter.observe(it.alert, it.time) {
+		w.a.m.alerts.WithLabelValues(e.Alert).Inc()
+		w.a.log.Warn("audit alert", zap.String("alert", e.Alert), zap.String("user", e.User),
+			zap.Int64("count", e.Count), zap.Int64("threshold", e.Threshold))
+		w.addEntry(e, it.time)
+	}
+}
+
+func (w *batch) addEntry(e Entry, t time.Time) {
+	e.Time, e.Instance = formatTime(t), w.a.o.Instance
+	body, err := marshal(&e)
+	if err != nil {
+		panic("BUG: audit: an internal record does not encode: " + err.Error())
+	}
+	w.seal(body, e.Event)
+}
+
+func (w *batch) seal(body []byte, event string) {
+	start := len(w.buf)
+	w.buf = w.a.chain.seal(w.buf, body)
+	w.lines = append(w.lines, Line{Seq: w.a.chain.seq, B: w.buf[start:len(w.buf):len(w.buf)]})
+	w.evs = append(w.evs, event)
+}
+
+// written drops the first n lines, counting them.
+func (w *batch) written(n int) {
+	for i := range n {
+		w.a.m.records.WithLabelValues(w.evs[i]).Inc()
+		w.a.m.bytes.Add(float64(len(w.lines[i].B)))
+	}
+	w.lines = w.lines[n:]
+	w.evs = w.evs[n:]
+}
+
+func (w *batch) reset() {
+	w.buf, w.lines, w.evs = w.buf[:0], w.lines[:0], w.evs[:0]
+}

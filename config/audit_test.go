@@ -1,0 +1,54 @@
+package config
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAuditSection(t *testing.T) {
+	cfg, err := Load(filepath.Join("testdata", "audit.good.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.Audit
+	if a.FilePrefix != "audit-pg1" || a.FsyncInterval.Std() != 500*time.Millisecond || a.Alerts.PHIRowsPerUser != 5000 || a.Alerts.RefusalsPerUser != 0 || a.MaxSQLBytes != 4096 {
+		t.Errorf("audit section not read as written: %+v", a)
+	}
+	// Keys left out keep their defaults.
+	cfg, _ = Parse([]byte("audit:\n  dir: /tmp/x\n"))
+	if cfg.Audit.QueueSize != DefaultAudit().QueueSize || cfg.Audit.Fsync != AuditFsyncBatch || !cfg.Audit.Alerts.BreakGlass {
+		t.Errorf("audit defaults lost: %+v", cfg.Audit)
+	}
+
+	cfg, err = Load(filepath.Join("testdata", "audit.bad.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cfg.Validate()
+	for _, w := range []string{
+		`audit.sink: must be file, stdout or none, got "syslog"`,
+		`audit.fsync: must be batch, interval or none, got "sometimes"`,
+		"audit.queue_size: must be at least 1, got 0",
+		"audit.key_id: is required",
+		"audit.max_subject_ids: must not be negative",
+		"audit.max_sql_bytes: must be at least 256, got 10",
+		"audit.alerts.window: must be positive",
+		"audit.alerts.phi_rows_per_user: must not be negative (0 disables)",
+	} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q: %v", w, err)
+		}
+	}
+	cfg.Audit.Sink = AuditSinkFile
+	err = cfg.Validate()
+	for _, w := range []string{`audit.file_prefix: must be a non-empty file name without slashes, got "a/b"`, "audit.max_file_bytes: must be at least 1048576, got 10"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q: %v", w, err)
+		}
+	}
+}
