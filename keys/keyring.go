@@ -193,3 +193,14 @@ func (k *Keyring) lookup(keyID string) (*keyVersions, error) {
 	}
 	return kv, nil
 }
+
+// DataKey returns the write version of keyID's data key, for deriving a
+// key for another purpose (the audit chain's HMAC key). Its bytes stay in
+// a Secret; callers derive from them and never keep or print them.
+func (k *Keyring) DataKey(keyID string) (DataKey, error) {
+	kv := k.ids[keyID]
+	if kv == nil {
+		return DataKey{}, fmt.Errorf("%w: %q", ErrUnknownKey, keyID)
+	}
+	return kv.versions[kv.write].dk, nil
+}

@@ -78,6 +78,11 @@ func (s *session) relayAuth() (authFailed bool, err error) {
 				return false, err
 			}
 		case beErrorResponse:
+			if body, err := s.br.body(); err == nil {
+				if code, ok := errorField(body, 'C'); ok {
+					s.authSQLState = string(code)
+				}
+			}
 			if err := s.br.forward(s.cw); err != nil {
 				return false, err
 			}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"sync"
+	"time"
 
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
@@ -32,7 +33,17 @@ const (
 )
 
 type expectation struct {
-	kind    expectKind
+	kind expectKind
+	// For the audit record of a statement (expQuery, expExecute): what it
+	// is, when it started, which of a Query's statements is next, and the
+	// protected columns it reads and writes.
+	analysis *sqlrewrite.Analysis
+	start    time.Time
+	index    int
+	read     []string
+	written  []string
+	copy     bool
+
 	name    string        // statement or portal name
 	stmt    string        // for expBind: the statement bound
 	formats []int16       // for expBind: result format codes
@@ -43,21 +54,25 @@ type expectation struct {
 
 type expectQueue struct {
 	mu sync.Mutex
-	q  []expectation
+	q  []*expectation
 }
 
-func (e *expectQueue) push(x expectation) {
+func (e *expectQueue) push(x *expectation) {
 	e.mu.Lock()
 	e.q = append(e.q, x)
 	e.mu.Unlock()
 }
 
-// head returns the oldest expectation, or one of kind 0 when none is left.
-func (e *expectQueue) head() expectation {
+// none is what head returns when nothing is expected; it is never changed.
+var none = &expectation{}
+
+// head returns the oldest expectation, or none. Only the backend pump
+// changes the expectation it returns.
+func (e *expectQueue) head() *expectation {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if len(e.q) == 0 {
-		return expectation{}
+		return none
 	}
 	return e.q[0]
 }
@@ -65,7 +80,7 @@ func (e *expectQueue) head() expectation {
 func (e *expectQueue) pop() {
 	e.mu.Lock()
 	if len(e.q) > 0 {
-		e.q[0] = expectation{}
+		e.q[0] = nil
 		e.q = e.q[1:]
 	}
 	if len(e.q) == 0 {

@@ -41,3 +41,11 @@ func keysMode(c *policy.ProtectedColumn) keys.Mode {
 	}
 	return keys.Randomized
 }
+
+// policy returns the loaded policy, or nil when the server only audits.
+func (s *session) policy() *policy.Policy {
+	if s.srv.protect == nil {
+		return nil
+	}
+	return s.srv.protect.Policy
+}

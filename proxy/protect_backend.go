@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/phiguard/phiguard/audit"
 	"go.uber.org/zap"
 )
 
@@ -17,17 +18,26 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 		if err != nil {
 			return false, err
 		}
+		var handled bool
+		if msg, ok := errorField(body, 'M'); ok {
+			if r, ok := s.refusals.match(msg); ok {
+				pe := r.err
+				s.srv.metrics.Errors.WithLabelValues(string(pe.Code[:2]), "phiguard").Inc()
+				s.recordRefusal(r, head)
+				if _, err := s.cw.Write(pe.encode()); err != nil {
+					return false, err
+				}
+				handled = true
+			}
+		}
+		if !handled && (head.kind == expQuery || head.kind == expExecute || head.kind == expParse) {
+			code, _ := errorField(body, 'C')
+			s.recordStatement(head, nil, string(code))
+		}
 		if head.kind != expQuery {
 			s.expects.skipToSync()
 		}
-		if msg, ok := errorField(body, 'M'); ok {
-			if pe, ok := s.refusals.match(msg); ok {
-				s.srv.metrics.Errors.WithLabelValues(string(pe.Code[:2]), "phiguard").Inc()
-				_, err := s.cw.Write(pe.encode())
-				return true, err
-			}
-		}
-		return false, nil
+		return handled, nil
 	case beReadyForQuery:
 		if head.kind == expSync || head.kind == expQuery {
 			s.expects.pop()
@@ -101,6 +111,7 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 			s.expects.pop()
 		default: // a simple Query's result set
 			s.result = fields
+			head.read = fieldColumns(fields)
 		}
 		if out != nil && !dropped {
 			_, err := s.cw.Write(out)
@@ -116,6 +127,9 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 		}
 		if fields == nil {
 			return false, nil
+		}
+		if head.read == nil {
+			head.read = fieldColumns(fields)
 		}
 		body, err := s.br.body()
 		if err != nil {
@@ -145,6 +159,13 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 		_, err = s.cw.Write(copyDataMessage(out))
 		return true, err
 	case beCommandComplete, beEmptyQuery, bePortalSuspended:
+		if head.kind == expExecute || head.kind == expQuery {
+			var tag []byte
+			if typ == beCommandComplete {
+				tag, _ = s.br.body()
+			}
+			s.recordStatement(head, tag, "00000")
+		}
 		if head.kind == expExecute {
 			s.expects.pop()
 		}
@@ -155,7 +176,7 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 
 // rowFields returns how to present the rows now arriving: ok is false when
 // they belong to a statement on protected tables that was never described.
-func (s *session) rowFields(head expectation) ([]*resultField, bool) {
+func (s *session) rowFields(head *expectation) ([]*resultField, bool) {
 	if head.kind != expExecute {
 		return s.result, true
 	}
@@ -205,4 +226,23 @@ func (s *session) presentParameterTypes(st *stmtInfo) (bool, error) {
 	}
 	_, err = s.cw.Write(out)
 	return true, err
+}
+
+// recordRefusal writes the audit record of a statement phiguard refused.
+func (s *session) recordRefusal(r refusal, head *expectation) {
+	if s.srv.auditor == nil {
+		return
+	}
+	decision := audit.Deny
+	switch r.err.Code {
+	case CodeKeyUnavailable, CodeAuditUnavailable, CodeDataCorrupted, CodeInternalError:
+		decision = audit.Error
+	}
+	ev := &audit.Refusal{Session: s.audit, Analysis: r.analysis, Protocol: audit.Extended,
+		Decision: decision, Rule: r.err.Message, SQLState: string(r.err.Code)}
+	if head.kind == expQuery {
+		ev.Protocol, ev.Index = audit.Simple, head.index
+		head.index++
+	}
+	s.record(ev)
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/policy"
@@ -20,10 +21,10 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 			return s.copyInData(typ)
 		}
 	case feFunctionCall:
-		s.expects.push(expectation{kind: expQuery})
+		s.expects.push(&expectation{kind: expQuery, start: time.Now()})
 	case feQuery:
 		s.copyIn = nil
-		x := expectation{kind: expQuery}
+		x := &expectation{kind: expQuery, analysis: a, start: time.Now()}
 		var replaced []byte
 		if a != nil {
 			body, err := s.cr.body()
@@ -32,11 +33,14 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 			}
 			sql := body[:max(len(body)-1, 0)]
 			replaced = s.protectQuery(a, sql)
-			if plan := a.PlanUnder(s.srv.protect.Policy); plan.Copy != nil && plan.Refusal == nil {
+			plan := a.PlanUnder(s.policy())
+			x.written = writtenColumns(plan)
+			if plan.Copy != nil && plan.Refusal == nil {
+				x.copy = true
 				rw, pe := s.newCopyRewriter(plan.Copy)
 				switch {
 				case pe != nil:
-					replaced = s.refuseStatement(pe)
+					replaced = s.refuseStatement(pe, a)
 				case plan.Copy.In:
 					s.copyIn = rw
 				default:
@@ -69,7 +73,7 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 			return nil, &errProtocol{fmt.Sprintf("message %q too short", typ)}
 		}
 		name, _, _ := cstring(body[1:])
-		x := expectation{name: string(name)}
+		x := &expectation{name: string(name)}
 		switch {
 		case typ == feClose:
 			x.kind, x.closeS = expClose, body[0] == 'S'
@@ -88,13 +92,18 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 			return nil, err
 		}
 		name, _, _ := cstring(body)
-		x := expectation{kind: expExecute, name: string(name)}
-		if st := s.clientPortals[x.name]; st != nil && st.plan.Copy != nil && st.plan.Refusal == nil {
+		x := &expectation{kind: expExecute, name: string(name), start: time.Now()}
+		st := s.clientPortals[x.name]
+		if st != nil {
+			x.analysis, x.written = st.analysis, writtenColumns(st.plan)
+		}
+		if st != nil && st.plan.Copy != nil && st.plan.Refusal == nil {
+			x.copy = true
 			rw, pe := s.newCopyRewriter(st.plan.Copy)
 			switch {
 			case pe != nil:
 				s.expects.push(x)
-				return s.markerParse("", pe), nil
+				return s.markerParse("", pe, st.analysis), nil
 			case st.plan.Copy.In:
 				s.copyIn = rw
 			default:
@@ -103,7 +112,7 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 		}
 		s.expects.push(x)
 	case feSync:
-		s.expects.push(expectation{kind: expSync})
+		s.expects.push(&expectation{kind: expSync})
 	}
 	return nil, nil
 }
@@ -119,19 +128,22 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 	s.copyIn = nil
 	info := &stmtInfo{analysis: a, plan: &sqlrewrite.Plan{}}
 	if a != nil {
-		info.plan = a.PlanUnder(s.srv.protect.Policy)
+		info.plan = a.PlanUnder(s.policy())
 	}
 	s.clientStmts[msg.Name] = info
-	s.expects.push(expectation{kind: expParse, name: msg.Name, prep: info})
+	s.expects.push(&expectation{kind: expParse, name: msg.Name, prep: info, analysis: a, start: time.Now()})
 	if !info.plan.Protected {
 		return nil, nil
 	}
 	if info.plan.Refusal != nil {
-		return s.markerParse(msg.Name, &pgError{Severity: severityError, Code: Code(info.plan.Refusal.Code), Message: info.plan.Refusal.Error()}), nil
+		return s.markerParse(msg.Name, &pgError{Severity: severityError, Code: Code(info.plan.Refusal.Code), Message: info.plan.Refusal.Error()}, a), nil
+	}
+	if pe := s.auditUnavailable(info.plan); pe != nil {
+		return s.markerParse(msg.Name, pe, a), nil
 	}
 	sql, pe := s.encryptLiterals([]byte(msg.Query), info.plan)
 	if pe != nil {
-		return s.markerParse(msg.Name, pe), nil
+		return s.markerParse(msg.Name, pe, a), nil
 	}
 	msg.Query = string(sql)
 	for _, v := range info.plan.Values {
@@ -141,7 +153,7 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 		if prev, ok := info.params[v.Param]; ok && prev.Key != v.Column.Key {
 			return s.markerParse(msg.Name, &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
 				"parameter $%d is used for encrypted columns %s and %s, which have different keys; pass it twice",
-				v.Param, prev.QualifiedName(), v.Column.QualifiedName())}), nil
+				v.Param, prev.QualifiedName(), v.Column.QualifiedName())}, a), nil
 		}
 		if info.params == nil {
 			info.params = map[int]*policy.ProtectedColumn{}
@@ -161,7 +173,7 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 	if err := msg.Decode(body); err != nil {
 		return nil, &errProtocol{"malformed Bind message"}
 	}
-	s.expects.push(expectation{kind: expBind, name: msg.DestinationPortal, stmt: msg.PreparedStatement,
+	s.expects.push(&expectation{kind: expBind, name: msg.DestinationPortal, stmt: msg.PreparedStatement,
 		formats: append([]int16(nil), msg.ResultFormatCodes...)})
 	info := s.clientStmts[msg.PreparedStatement]
 	s.clientPortals[msg.DestinationPortal] = info
@@ -179,7 +191,7 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 		}
 		cell, pe := s.encryptValue(col, formats[i], msg.Parameters[i])
 		if pe != nil {
-			return s.markerParse("", pe), nil
+			return s.markerParse("", pe, info.analysis), nil
 		}
 		msg.Parameters[i] = []byte(cell)
 		formats[i] = 0
@@ -190,8 +202,8 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 
 // markerParse is a Parse that fails in the backend with the refusal marker
 // (see protect_query.go), standing in for a message phiguard refuses.
-func (s *session) markerParse(name string, pe *pgError) []byte {
-	return parseMessage([]byte(name), s.refuseStatement(pe))
+func (s *session) markerParse(name string, pe *pgError, a *sqlrewrite.Analysis) []byte {
+	return parseMessage([]byte(name), s.refuseStatement(pe, a))
 }
 
 // queryMessage builds a Query message for sql.

@@ -151,7 +151,7 @@ func (s *session) copyInData(typ byte) ([]byte, error) {
 		// Fail the COPY in the backend with a marker, so the client sees
 		// phiguard's reason where PostgreSQL reports the failure.
 		r.aborted = true
-		return copyFailMessage(s.refuseStatement(pe)), nil
+		return copyFailMessage(s.refuseStatement(pe, nil)), nil
 	}
 	var msg []byte
 	if len(out) > 0 {

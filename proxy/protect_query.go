@@ -25,8 +25,9 @@ import (
 // refused statement reaches the backend.
 
 type refusal struct {
-	marker string
-	err    *pgError
+	marker   string
+	err      *pgError
+	analysis *sqlrewrite.Analysis // for the audit record
 }
 
 type refusalQueue struct {
@@ -51,11 +52,11 @@ func (q *refusalQueue) push(r refusal) {
 	q.mu.Unlock()
 }
 
-// match pops and returns the oldest refusal if the backend error message
-// names its marker.
-func (q *refusalQueue) match(message []byte) (*pgError, bool) {
+// match pops and returns the refusal whose marker the backend error
+// message names.
+func (q *refusalQueue) match(message []byte) (refusal, bool) {
 	if q.n.Load() == 0 {
-		return nil, false
+		return refusal{}, false
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -63,10 +64,10 @@ func (q *refusalQueue) match(message []byte) (*pgError, bool) {
 		if strings.Contains(string(message), r.marker) {
 			q.q = append(q.q[:i:i], q.q[i+1:]...)
 			q.n.Add(-1)
-			return r.err, true
+			return r, true
 		}
 	}
-	return nil, false
+	return refusal{}, false
 }
 
 func newMarker() string {
@@ -79,19 +80,22 @@ func newMarker() string {
 // the policy: the text with literals encrypted, a refusal marker, or nil
 // when the text is sent as it is.
 func (s *session) protectQuery(a *sqlrewrite.Analysis, sql []byte) []byte {
-	plan := a.PlanUnder(s.srv.protect.Policy)
+	plan := a.PlanUnder(s.policy())
 	if !plan.Protected {
 		return nil
 	}
 	if plan.Refusal != nil {
-		return s.refuseStatement(&pgError{Severity: severityError, Code: Code(plan.Refusal.Code), Message: plan.Refusal.Error()})
+		return s.refuseStatement(&pgError{Severity: severityError, Code: Code(plan.Refusal.Code), Message: plan.Refusal.Error()}, a)
+	}
+	if pe := s.auditUnavailable(plan); pe != nil {
+		return s.refuseStatement(pe, a)
 	}
 	if len(plan.Values) == 0 {
 		return nil
 	}
 	out, pe := s.encryptLiterals(sql, plan)
 	if pe != nil {
-		return s.refuseStatement(pe)
+		return s.refuseStatement(pe, a)
 	}
 	return out
 }
@@ -170,9 +174,9 @@ func internalRefusal(col *policy.ProtectedColumn, why string) *pgError {
 }
 
 // refuseStatement queues a refusal and returns the marker text to send.
-func (s *session) refuseStatement(pe *pgError) []byte {
+func (s *session) refuseStatement(pe *pgError, a *sqlrewrite.Analysis) []byte {
 	m := newMarker()
-	s.refusals.push(refusal{marker: m, err: pe})
+	s.refusals.push(refusal{marker: m, err: pe, analysis: a})
 	s.log.Info("statement refused", sqlstateField(pe))
 	return []byte(m)
 }

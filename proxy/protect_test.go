@@ -20,9 +20,9 @@ func TestRefusalQueueMatchesAndStaysBounded(t *testing.T) {
 		t.Error("the oldest marker should have been dropped")
 	}
 	last := markers[len(markers)-1]
-	pe, ok := q.match([]byte(`syntax error at or near "` + last + `"`))
-	if !ok || pe.Message != fmt.Sprint(len(markers)-1) {
-		t.Fatalf("newest marker: %v %v", pe, ok)
+	r, ok := q.match([]byte(`syntax error at or near "` + last + `"`))
+	if !ok || r.err.Message != fmt.Sprint(len(markers)-1) {
+		t.Fatalf("newest marker: %v %v", r.err, ok)
 	}
 	if _, ok := q.match([]byte(`syntax error at or near "` + last + `"`)); ok {
 		t.Error("a marker matched twice")

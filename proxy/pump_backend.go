@@ -32,7 +32,7 @@ func (s *session) pumpBackend() error {
 			return s.backendGone(err, lastWasFatal)
 		}
 		lastWasFatal = false
-		if s.srv.protect != nil {
+		if s.tracking {
 			handled, err := s.protectBackend(typ)
 			if err != nil {
 				return err

@@ -60,7 +60,7 @@ func (s *session) pumpClient() error {
 			return s.flushBackend()
 		}
 		var replaced []byte
-		if s.srv.protect != nil {
+		if s.tracking {
 			if replaced, err = s.protectClient(typ, a); err != nil {
 				return err
 			}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/config"
 	"github.com/phiguard/phiguard/sqlrewrite"
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +27,7 @@ type Server struct {
 	backendTLS *tls.Config
 	cancels    *cancelRegistry
 	protect    *Protection // nil: pure passthrough
+	auditor    *audit.Auditor
 
 	mu       sync.Mutex
 	ln       net.Listener

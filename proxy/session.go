@@ -11,8 +11,22 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/phiguard/phiguard/audit"
 	"go.uber.org/zap"
 )
+
+// closeReason names how a session ended, for its audit record.
+func closeReason(err error) string {
+	switch {
+	case err == nil:
+		return "terminate"
+	case errors.Is(err, errDrained):
+		return "shutdown"
+	case errors.Is(err, io.EOF):
+		return "client_eof"
+	}
+	return "error"
+}
 
 // Buffer sizes per session and direction. A message that fits the read
 // buffer is forwarded without a copy; larger ones are streamed.
@@ -44,6 +58,13 @@ type session struct {
 
 	user, database string
 	cancelPID      uint32
+	authSQLState   string // the backend's SQLSTATE when it refused the login
+
+	// tracking is on with a policy or an auditor: the pumps then follow
+	// each request to its answer (expect.go).
+	tracking   bool
+	audit      *audit.Session
+	statements int64
 
 	// Encryption state (nil/empty without a Protection): where the
 	// protected columns are, how to decrypt the current result set, and the
@@ -145,6 +166,7 @@ func (s *session) serve(ctx context.Context) {
 	if failed {
 		s.srv.metrics.ConnectionsRefused.WithLabelValues("auth_failed").Inc()
 		s.log.Info("authentication failed")
+		s.record(&audit.AuthFailure{Session: s.auditSessionInfo(), Reason: "rejected_by_database", SQLState: s.authSQLState})
 		return
 	}
 	if err != nil {
@@ -153,7 +175,8 @@ func (s *session) serve(ctx context.Context) {
 	}
 	s.client.SetDeadline(time.Time{})
 	backend.SetDeadline(time.Time{})
-	if s.srv.protect != nil {
+	s.tracking = s.srv.protect != nil || s.srv.auditor != nil
+	if s.tracking {
 		s.clientStmts = map[string]*stmtInfo{}
 		s.stmts = map[string]*stmtInfo{}
 		s.portals = map[string]*portalInfo{}
@@ -161,8 +184,11 @@ func (s *session) serve(ctx context.Context) {
 	}
 	s.log.Info("session started")
 	start := time.Now()
+	s.audit = s.auditSessionInfo()
+	s.record(&audit.ConnectionOpen{Time: start, Session: s.audit})
 	err = s.pump()
 	s.log.Info("session ended", zap.Duration("duration", time.Since(start)), zap.NamedError("reason", err))
+	s.record(&audit.ConnectionClose{Session: s.audit, Duration: time.Since(start), Statements: s.statements, Reason: closeReason(err)})
 }
 
 // pump runs both directions until one ends, then ends the other.

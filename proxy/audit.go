@@ -1,0 +1,142 @@
+package proxy
+
+import (
+	"bytes"
+	"strconv"
+	"time"
+
+	"github.com/phiguard/phiguard/audit"
+	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
+	"go.uber.org/zap"
+)
+
+// WithAuditor makes the server record every session and statement in a,
+// and refuse statements on protected tables while a cannot record them.
+func WithAuditor(a *audit.Auditor) Option {
+	return func(s *Server) { s.auditor = a }
+}
+
+// CodeAuditUnavailable is the SQLSTATE of a statement refused because the
+// audit trail cannot record it (58030, io_error).
+const CodeAuditUnavailable Code = "58030"
+
+// record hands an event to the auditor. A record the auditor rejects is
+// counted and logged by the auditor itself; the statement it describes has
+// already run, so there is nothing left to refuse.
+func (s *session) record(ev audit.Event) {
+	if s.srv.auditor == nil {
+		return
+	}
+	if err := s.srv.auditor.Record(ev); err != nil {
+		s.log.Warn("audit record rejected", zap.Error(err))
+	}
+}
+
+func (s *session) auditSessionInfo() *audit.Session {
+	as := &audit.Session{ID: s.id, Client: s.client.RemoteAddr().String(), User: s.user, Database: s.database}
+	if s.tlsState != nil {
+		as.TLSVersion = tlsVersionName(s.tlsState.Version)
+		if len(s.tlsState.PeerCertificates) > 0 {
+			as.CertSubject = s.tlsState.PeerCertificates[0].Subject.String()
+		}
+	}
+	return as
+}
+
+// auditUnavailable returns the refusal for a statement on protected
+// tables while the audit trail is down, or nil.
+func (s *session) auditUnavailable(plan *sqlrewrite.Plan) *pgError {
+	if s.srv.auditor == nil || !plan.Protected {
+		return nil
+	}
+	if err := s.srv.auditor.Healthy(); err != nil {
+		return &pgError{Severity: severityError, Code: CodeAuditUnavailable,
+			Message: "phiguard refuses statements on protected tables while its audit trail cannot record them"}
+	}
+	return nil
+}
+
+// recordStatement writes the statement record for the request at the head
+// of the queue, when it finishes (CommandComplete and friends, or an
+// error).
+func (s *session) recordStatement(x *expectation, tag []byte, sqlstate string) {
+	if s.srv.auditor == nil || x == nil || x.analysis == nil {
+		return
+	}
+	ev := &audit.Statement{
+		Time: x.start, Session: s.audit, Analysis: x.analysis, Index: x.index,
+		Protocol: audit.Extended, Decision: audit.Allow, Duration: time.Since(x.start),
+		Rows: rowsFromTag(tag), SQLState: sqlstate, Read: x.read, Written: x.written,
+	}
+	if x.kind == expQuery {
+		ev.Protocol = audit.Simple
+	}
+	if x.copy {
+		ev.Protocol = audit.Copy
+	}
+	s.record(ev)
+	s.statements++
+	x.index++
+	x.read = nil
+}
+
+// rowsFromTag reads the row count at the end of a CommandComplete tag
+// ("SELECT 5", "INSERT 0 3", "COPY 300"); 0 when it has none.
+func rowsFromTag(tag []byte) int64 {
+	tag = bytes.TrimRight(tag, "\x00")
+	i := bytes.LastIndexByte(tag, ' ')
+	n, err := strconv.ParseInt(string(tag[i+1:]), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// columnNames lists protected columns as schema.table.column.
+func columnNames(cols []*policy.ProtectedColumn) []string {
+	var out []string
+	seen := map[*policy.ProtectedColumn]bool{}
+	for _, c := range cols {
+		if c != nil && !seen[c] {
+			seen[c] = true
+			out = append(out, c.QualifiedName())
+		}
+	}
+	return out
+}
+
+// fieldColumns lists the protected columns of a result.
+func fieldColumns(fields []*resultField) []string {
+	var cols []*policy.ProtectedColumn
+	for _, f := range fields {
+		if f != nil {
+			cols = append(cols, f.col)
+		}
+	}
+	return columnNames(cols)
+}
+
+// writtenColumns lists the protected columns a plan writes.
+func writtenColumns(plan *sqlrewrite.Plan) []string {
+	var cols []*policy.ProtectedColumn
+	for _, v := range plan.Values {
+		if v.Use == sqlrewrite.UseWrite {
+			cols = append(cols, v.Column)
+		}
+	}
+	if plan.Copy != nil && plan.Copy.In {
+		cols = append(cols, plan.Copy.Table.Columns...)
+	}
+	return columnNames(cols)
+}
+
+func tlsVersionName(v uint16) string {
+	switch v {
+	case 0x0304:
+		return "TLS1.3"
+	case 0x0303:
+		return "TLS1.2"
+	}
+	return "TLS"
+}
