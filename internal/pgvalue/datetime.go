@@ -372,7 +372,7 @@ func (d decoder) parseDateTime(in []byte) (dateTime, error) {
 	var p dateTime
 	s := bytes.ToLower(trimSpace(in))
 	switch string(s) {
-	case "infinity", "+infinity":
+	case "infinity":
 		p.special = specialPosInf
 		return p, nil
 	case "-infinity":
@@ -405,25 +405,21 @@ func (d decoder) parseDateTime(in []byte) (dateTime, error) {
 	for j < len(s) && s[j] >= '0' && s[j] <= '9' {
 		j++
 	}
+	if j == i && (s[0] == '+' || s[0] == '-') {
+		return p, d.err("invalid date")
+	}
 	if j == i {
 		return p, d.unsupported("only ISO year-month-day dates are accepted")
 	}
-	if j-i == 8 && (j == len(s) || s[j] != '-') {
-		p.year, _ = strconv.ParseInt(string(s[i:i+4]), 10, 64)
-		p.mon, _ = strconv.ParseInt(string(s[i+4:i+6]), 10, 64)
-		p.day, _ = strconv.ParseInt(string(s[i+6:i+8]), 10, 64)
-		i = j
-	} else {
+	switch {
+	case j < len(s) && s[j] == '-':
 		if j-i < 4 {
 			return p, d.unsupported("the year must have at least four digits (ISO year-month-day)")
 		}
 		if j-i > 9 {
-			return p, d.outOfRange("year out of range")
+			return p, d.unsupported("a year of more than nine digits")
 		}
 		p.year, _ = digits(4, 9)
-		if i >= len(s) || s[i] != '-' {
-			return p, d.unsupported("only ISO year-month-day dates are accepted")
-		}
 		i++
 		var ok bool
 		if p.mon, ok = digits(1, 2); !ok || i >= len(s) || s[i] != '-' {
@@ -433,6 +429,13 @@ func (d decoder) parseDateTime(in []byte) (dateTime, error) {
 		if p.day, ok = digits(1, 2); !ok {
 			return p, d.unsupported("only ISO year-month-day dates are accepted")
 		}
+	case j-i == 8:
+		p.year, _ = strconv.ParseInt(string(s[i:i+4]), 10, 64)
+		p.mon, _ = strconv.ParseInt(string(s[i+4:i+6]), 10, 64)
+		p.day, _ = strconv.ParseInt(string(s[i+6:i+8]), 10, 64)
+		i = j
+	default:
+		return p, d.unsupported("only ISO year-month-day dates (or YYYYMMDD) are accepted")
 	}
 	// Time: separated by a T or white space.
 	rest := func() bool { return i < len(s) }
@@ -445,13 +448,16 @@ func (d decoder) parseDateTime(in []byte) (dateTime, error) {
 		return n
 	}
 	sp := skipSpace()
+	if sp == 0 && rest() && s[i] == '-' {
+		// PostgreSQL reads a dash right after the date as part of it.
+		return p, d.err("invalid date")
+	}
 	if rest() && (s[i] == 't' && sp == 0 && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9') {
 		i++
 		sp = 1
 	}
-	hasTime := false
+
 	if sp > 0 && rest() && s[i] >= '0' && s[i] <= '9' {
-		hasTime = true
 		var ok bool
 		if p.hour, ok = digits(1, 2); !ok || !rest() || s[i] != ':' {
 			return p, d.unsupported("the time must be hh:mm[:ss[.ffffff]]")
@@ -486,9 +492,8 @@ func (d decoder) parseDateTime(in []byte) (dateTime, error) {
 		}
 		sp = skipSpace()
 	}
-	// Zone, after a time or white space.
-	zoneOK := hasTime || sp > 0
-	if zoneOK && rest() && (s[i] == '+' || s[i] == '-') {
+	// Zone.
+	if rest() && (s[i] == '+' || s[i] == '-') {
 		neg := s[i] == '-'
 		i++
 		j := i
@@ -502,12 +507,12 @@ func (d decoder) parseDateTime(in []byte) (dateTime, error) {
 			if rest() && s[i] == ':' {
 				i++
 				var ok bool
-				if m, ok = digits(2, 2); !ok {
+				if m, ok = digits(1, 2); !ok {
 					return p, d.unsupported("the offset must be +hh, +hhmm, +hh:mm or +hh:mm:ss")
 				}
 				if rest() && s[i] == ':' {
 					i++
-					if sec, ok = digits(2, 2); !ok {
+					if sec, ok = digits(1, 2); !ok {
 						return p, d.unsupported("the offset must be +hh, +hhmm, +hh:mm or +hh:mm:ss")
 					}
 				}
@@ -527,7 +532,7 @@ func (d decoder) parseDateTime(in []byte) (dateTime, error) {
 			p.zone = -p.zone
 		}
 		sp = skipSpace()
-	} else if zoneOK && rest() {
+	} else if rest() {
 		for _, name := range []string{"z", "utc", "gmt"} {
 			if bytes.HasPrefix(s[i:], []byte(name)) && (i+len(name) == len(s) || isSpace(s[i+len(name)])) {
 				i += len(name)

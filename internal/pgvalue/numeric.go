@@ -77,8 +77,13 @@ func (v numericValue) binary() []byte {
 		binary.BigEndian.PutUint16(b[6:], uint16(dscale))
 		return b
 	}
-	if v.special != 0 {
+	if v.special == numericNaN {
 		return hdr(0, 0, v.special, 0)
+	}
+	if v.special != 0 {
+		// numeric_send of an infinity sends the header bits that a
+		// finite short numeric keeps its display scale in: 0x20.
+		return hdr(0, 0, v.special, 0x20)
 	}
 	if v.mag.Sign() == 0 {
 		return hdr(0, 0, numericPos, v.dscale)
