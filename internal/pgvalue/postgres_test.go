@@ -121,13 +121,23 @@ func TestAgainstPostgres(t *testing.T) {
 		c := Converter{TimeZone: ny}
 		typ := mustType(t, "timestamptz")
 		rng := rand.New(rand.NewPCG(seed, 99))
-		for n := 0; n < perType; n++ {
-			// Around DST transitions and across the 20th and 21st century.
-			y := 1900 + rng.IntN(200)
-			mo, d := []int{3, 11, 4, 10}[rng.IntN(4)], 1+rng.IntN(14)
-			in := fmt.Sprintf("%04d-%02d-%02d %02d:%02d:%02d", y, mo, d, rng.IntN(4), rng.IntN(60), rng.IntN(60))
-			if rng.IntN(4) == 0 {
-				in += []string{"+00", "-05", "+05:30"}[rng.IntN(3)]
+		// The fall-back hour (ambiguous) and the spring-forward hour
+		// (skipped) of 2020, an old rule, and local mean time before 1883.
+		fixed := []string{"2020-11-01 01:30:00", "2020-11-01 00:59:59", "2020-11-01 02:00:00",
+			"2020-03-08 02:30:00", "2020-03-08 01:59:59", "2020-03-08 03:00:00",
+			"1960-04-24 02:30:00", "1960-10-30 01:30:00", "1850-06-01 12:00:00"}
+		for n := 0; n < perType+len(fixed); n++ {
+			var in string
+			if n < len(fixed) {
+				in = fixed[n]
+			} else {
+				// Around DST transitions and across the 20th and 21st century.
+				y := 1900 + rng.IntN(200)
+				mo, d := []int{3, 11, 4, 10}[rng.IntN(4)], 1+rng.IntN(14)
+				in = fmt.Sprintf("%04d-%02d-%02d %02d:%02d:%02d", y, mo, d, rng.IntN(4), rng.IntN(60), rng.IntN(60))
+				if rng.IntN(4) == 0 {
+					in += []string{"+00", "-05", "+05:30"}[rng.IntN(3)]
+				}
 			}
 			pg, pgErr := query(ctx, conn, "SELECT $1::timestamptz::text", []byte(in), typ.OID, 0, 0)
 			canon, err := c.Canonical(typ, FormatText, []byte(in))
