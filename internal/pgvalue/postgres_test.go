@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -48,8 +50,14 @@ func TestAgainstPostgres(t *testing.T) {
 		t.Logf("server_version %s: this test is written against PostgreSQL 15", v)
 	}
 
+	// PGVALUE_SEED replays a failing run.
 	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	if s := os.Getenv("PGVALUE_SEED"); s != "" {
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatalf("PGVALUE_SEED: %v", err)
+		}
+	}
+	t.Logf("seed %d (PGVALUE_SEED=%d replays this run)", seed, seed)
 	m := pgtype.NewMap()
 	types := []string{
 		"text", "varchar(5)", "smallint", "integer", "bigint", "boolean",
