@@ -486,8 +486,10 @@ func (d decoder) parseDateTime(in []byte) (dateTime, error) {
 				i = j
 			}
 		}
+		// A leap second is accepted and carried, but the time of day may not
+		// go past 24:00:00 (23:59:60.5 is refused, 10:59:60.5 is 11:00:00.5).
 		if p.hour > 24 || p.min > 59 || p.sec > 60 ||
-			(p.hour == 24 && (p.min > 0 || p.sec > 0 || p.usec > 0)) {
+			((p.hour*60+p.min)*60+p.sec)*usecsPerSec+p.usec > usecsPerDay {
 			return p, d.outOfRange("time field out of range")
 		}
 		sp = skipSpace()
