@@ -1,0 +1,89 @@
+// Package pgvalue converts the values of a protected column between what a
+// client sends or expects on the wire and the canonical plaintext that
+// phiguard encrypts.
+//
+// A protected column keeps the logical type the application believes it has
+// (policy.LogicalType: date, integer, numeric(14,2), ...) but is stored as a
+// text cell. Deterministic encryption only supports equality search if every
+// spelling of one value becomes the same plaintext before it is sealed:
+// '2020-01-05', ' 2020-1-5 ' and the binary date of that day must seal to the
+// same cell. Canonical therefore maps a client's value, in the text or binary
+// format of the Bind message or as a literal's text, to the exact text
+// PostgreSQL's output function prints for that value, and Present maps the
+// decrypted plaintext back to the wire bytes the client asked for in
+// RowDescription's or Bind's result format codes.
+//
+// # Canonical text
+//
+// The canonical text of a value is what `SELECT value::type::text` prints in
+// a session with DateStyle=ISO, extra_float_digits at its default and
+// TimeZone=UTC, after the column's type modifier has been applied as an
+// assignment to the column would apply it:
+//
+//	text, varchar(n)   the string itself; valid UTF-8 without NUL; for
+//	                   varchar(n) a longer value is an error unless the excess
+//	                   is all spaces, which are cut off (PostgreSQL's
+//	                   assignment rule, not the silent truncation of an
+//	                   explicit cast)
+//	smallint, integer,
+//	bigint             decimal, no sign for zero or positives
+//	boolean            t or f
+//	numeric(p,s)       plain decimal (never an exponent) with the value's
+//	                   display scale, rounded half away from zero to s
+//	                   fractional digits when the column has a scale; NaN,
+//	                   Infinity, -Infinity
+//	date               2020-01-05, 0044-03-15 BC, infinity, -infinity
+//	timestamp(p)       2020-01-05 10:00:00.5 (fraction without trailing
+//	                   zeros, rounded to p digits), ... BC, infinity
+//	timestamptz(p)     the same instant in UTC with PostgreSQL's offset
+//	                   suffix: 2020-01-05 10:00:00+00
+//
+// Canonical is idempotent: Canonical of a canonical text is that text.
+//
+// # Time zones and DateStyle
+//
+// A timestamptz is an instant, so its canonical text is always written in
+// UTC, whatever zone the client wrote it in. Text input without an explicit
+// offset ('2020-01-05 10:00') is read, as PostgreSQL reads it, in the
+// session's TimeZone. The package-level Canonical and Present assume UTC;
+// Converter carries a session's TimeZone for a proxy that tracks it:
+// PostgreSQL reports TimeZone in a ParameterStatus message at start-up and
+// after every SET, so the proxy can keep a Converter per session, built with
+// time.LoadLocation of the reported name. In a DST fall-back hour an
+// ambiguous local time takes the offset in force after the transition, and a
+// local time skipped by spring-forward takes the offset in force before it,
+// as PostgreSQL documents (appendix B, "Handling of Invalid or Ambiguous
+// Timestamps"). Converter.Present writes timestamptz text in that zone, as
+// PostgreSQL would for the session.
+//
+// DateStyle is also a session setting (reported in ParameterStatus too).
+// phiguard presents dates and timestamps in text in the ISO style only,
+// whatever the client's DateStyle says; the drivers phiguard targets (pgx,
+// libpq-based ones, JDBC, psycopg, node-postgres) set or expect ISO. A proxy
+// that must serve a session with another DateStyle can read the
+// ParameterStatus DateStyle value and refuse such sessions, or a later
+// version of this package can grow the other output styles. Text input with
+// DateStyle-dependent field order (01/05/2020) is not accepted: only
+// year-first ISO dates are, so the meaning of an input never depends on
+// DateStyle.
+//
+// # What is accepted
+//
+// Text input accepts the common spellings PostgreSQL accepts: surrounding
+// white space; for integers a sign; for booleans every prefix of true,
+// false, yes, no, on, off and 1 or 0, in any case; for numeric an exponent,
+// NaN and the infinities; for dates and timestamps ISO year-month-day (or
+// YYYYMMDD) with a year of at least four digits, an optional time with a
+// space or T, a fraction of a second, an offset (+02, -0530, +05:30:15, Z,
+// UTC, GMT), BC or AD, infinity, -infinity and epoch. Inputs PostgreSQL
+// would accept but this package does not (named time zones in the value,
+// month names, DateStyle-dependent orders, 'today' and 'now', which depend
+// on the clock) are an error with Unsupported set, never a guess.
+//
+// Binary input follows PostgreSQL's send/recv formats, including its checks
+// (range, digit values, trailing bytes); a binary numeric whose digits go
+// beyond its display scale is truncated to it, as numeric_recv does.
+//
+// Errors never contain the value itself: it may be PHI, and the proxy logs
+// errors.
+package pgvalue

@@ -1,0 +1,171 @@
+package pgvalue
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/phiguard/phiguard/policy"
+)
+
+// Wire format codes of the extended protocol (Bind parameter and result
+// formats, RowDescription).
+const (
+	FormatText   int16 = 0
+	FormatBinary int16 = 1
+)
+
+// Error is a value that cannot be converted. It names the type and the
+// reason, never the value.
+type Error struct {
+	// Type is the logical type as the policy file writes it: "date",
+	// "varchar(20)", "numeric(14,2)".
+	Type string
+	// Format is the wire format of the input (FormatText or FormatBinary).
+	Format int16
+	// Reason says what is wrong, without the value.
+	Reason string
+	// Unsupported is set for input PostgreSQL would accept but this package
+	// does not (a named time zone, DateStyle-dependent field order, a value
+	// that depends on the clock). Without it the value is invalid for
+	// PostgreSQL too.
+	Unsupported bool
+	// OutOfRange is set when the value is well-formed but outside the type's
+	// range or the column's modifier (SQLSTATE 22003, 22008 or 22001 in
+	// PostgreSQL, where the others are 22P02 or 22007).
+	OutOfRange bool
+}
+
+func (e *Error) Error() string {
+	f := "text"
+	if e.Format == FormatBinary {
+		f = "binary"
+	}
+	if e.Unsupported {
+		return fmt.Sprintf("unsupported %s input for type %s: %s", f, e.Type, e.Reason)
+	}
+	return fmt.Sprintf("invalid %s input for type %s: %s", f, e.Type, e.Reason)
+}
+
+// Converter converts values for one session. The zero value is a session
+// with TimeZone UTC.
+type Converter struct {
+	// TimeZone is the session's TimeZone setting (nil means UTC). It only
+	// matters for timestamptz: text input without an offset is read in it,
+	// and Present writes text in it. Canonical text is always in UTC.
+	TimeZone *time.Location
+}
+
+// Canonical converts a value of type t, as a client sent it in the given
+// format (or as a literal's text, format 0), to its canonical text: what
+// PostgreSQL's output function prints for it with DateStyle ISO and
+// TimeZone UTC, after applying t's modifier. See the package documentation.
+func Canonical(t policy.LogicalType, format int16, wire []byte) ([]byte, error) {
+	return Converter{}.Canonical(t, format, wire)
+}
+
+// Present converts a canonical text of type t (any text input Canonical
+// accepts is tolerated, so legacy plaintext presents too) to the wire bytes
+// of t in the given format: PostgreSQL's text output with DateStyle ISO and
+// TimeZone UTC for format 0, its send format for format 1.
+func Present(t policy.LogicalType, format int16, canonical []byte) ([]byte, error) {
+	return Converter{}.Present(t, format, canonical)
+}
+
+// Canonical is the package-level Canonical in the converter's session.
+func (c Converter) Canonical(t policy.LogicalType, format int16, wire []byte) ([]byte, error) {
+	if format != FormatText && format != FormatBinary {
+		return nil, &Error{Type: t.String(), Format: format, Reason: fmt.Sprintf("unknown format code %d", format)}
+	}
+	v, err := c.decode(t, format, wire)
+	if err != nil {
+		return nil, err
+	}
+	return v.text(time.UTC), nil
+}
+
+// Present is the package-level Present in the converter's session.
+func (c Converter) Present(t policy.LogicalType, format int16, canonical []byte) ([]byte, error) {
+	if format != FormatText && format != FormatBinary {
+		return nil, &Error{Type: t.String(), Format: format, Reason: fmt.Sprintf("unknown format code %d", format)}
+	}
+	v, err := c.decode(t, FormatText, canonical)
+	if err != nil {
+		return nil, err
+	}
+	if format == FormatBinary {
+		return v.binary(), nil
+	}
+	return v.text(c.loc()), nil
+}
+
+func (c Converter) loc() *time.Location {
+	if c.TimeZone == nil {
+		return time.UTC
+	}
+	return c.TimeZone
+}
+
+// value is a decoded value of one of the supported types.
+type value interface {
+	// text is PostgreSQL's text output; loc matters for timestamptz only.
+	text(loc *time.Location) []byte
+	binary() []byte
+}
+
+// decoder turns input of a type into a value; e builds errors.
+type decoder struct {
+	t   policy.LogicalType
+	loc *time.Location
+	f   int16
+}
+
+func (d decoder) err(format string, args ...any) *Error {
+	return &Error{Type: d.t.String(), Format: d.f, Reason: fmt.Sprintf(format, args...)}
+}
+
+func (d decoder) unsupported(format string, args ...any) *Error {
+	e := d.err(format, args...)
+	e.Unsupported = true
+	return e
+}
+
+func (d decoder) outOfRange(format string, args ...any) *Error {
+	e := d.err(format, args...)
+	e.OutOfRange = true
+	return e
+}
+
+func (c Converter) decode(t policy.LogicalType, format int16, in []byte) (value, error) {
+	d := decoder{t: t, loc: c.loc(), f: format}
+	bin := format == FormatBinary
+	switch t.OID {
+	case policy.OIDText, policy.OIDVarchar:
+		return d.text(in)
+	case policy.OIDInt2, policy.OIDInt4, policy.OIDInt8:
+		if bin {
+			return d.intBinary(in)
+		}
+		return d.intText(in)
+	case policy.OIDBool:
+		if bin {
+			return d.boolBinary(in)
+		}
+		return d.boolText(in)
+	case policy.OIDNumeric:
+		if bin {
+			return d.numericBinary(in)
+		}
+		return d.numericText(in)
+	case policy.OIDDate:
+		if bin {
+			return d.dateBinary(in)
+		}
+		return d.dateText(in)
+	case policy.OIDTimestamp, policy.OIDTimestamptz:
+		if bin {
+			return d.timestampBinary(in)
+		}
+		return d.timestampText(in)
+	}
+	return nil, &Error{Type: t.String(), Format: format, Reason: fmt.Sprintf("type OID %d is not supported", t.OID), Unsupported: true}
+}
