@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/phiguard/phiguard/internal/pgvalue"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
@@ -199,15 +200,12 @@ func literalValue(lit []byte) ([]byte, bool) {
 	return lit, len(lit) > 0
 }
 
-// canonicalValue is the plaintext phiguard encrypts for a value. Text
-// columns store exactly what the client wrote; other logical types need
-// canonical forms (internal/pgvalue) and are refused until that lands.
+// canonicalValue is the plaintext phiguard encrypts for a value: the text
+// PostgreSQL itself would print for it, whatever spelling or format (text
+// or binary) the client used, so that equal values give equal
+// deterministic cells.
 func canonicalValue(col *policy.ProtectedColumn, format int16, v []byte) ([]byte, error) {
-	switch col.Type.OID {
-	case 25, 1043: // text, varchar: the binary format is the text itself
-		return v, nil
-	}
-	return nil, fmt.Errorf("values of type %s are not supported on encrypted columns yet", col.Type.Name)
+	return pgvalue.Canonical(col.Type, format, v)
 }
 
 func sqlstateField(pe *pgError) zap.Field { return zap.String("sqlstate", string(pe.Code)) }

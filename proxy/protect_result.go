@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/phiguard/phiguard/internal/pgvalue"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
 )
@@ -88,13 +89,13 @@ func (s *session) decryptValue(f *resultField, v []byte) ([]byte, *pgError) {
 	return presentValue(col, f.format, plain)
 }
 
-// presentValue turns a decrypted canonical value into the wire form the
-// client asked for. Text and varchar are the same in both formats.
+// presentValue turns a decrypted canonical value into the wire form of
+// the column's original type, in the format the client asked for.
 func presentValue(col *policy.ProtectedColumn, format int16, canon []byte) ([]byte, *pgError) {
-	switch col.Type.OID {
-	case 25, 1043:
-		return canon, nil
+	out, err := pgvalue.Present(col.Type, format, canon)
+	if err != nil {
+		return nil, &pgError{Severity: severityError, Code: CodeDataCorrupted, Message: fmt.Sprintf(
+			"a value of encrypted column %s cannot be presented as %s", col.QualifiedName(), col.Type.Name)}
 	}
-	return nil, &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
-		"presenting encrypted column %s as %s is not supported yet", col.QualifiedName(), col.Type.Name)}
+	return out, nil
 }

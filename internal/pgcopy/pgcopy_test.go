@@ -11,10 +11,10 @@ func TestSplitterAcrossChunks(t *testing.T) {
 		chunks []string
 		rows   []string
 	}{
-		"text":         {Text(), []string{"1\ta\n2\t", "b\\", "\nc\n3\t\\N"}, []string{"1\ta", "2\tb\\\nc", "3\t\\N"}},
-		"text crlf":    {Text(), []string{"1\ta\r\n"}, []string{"1\ta"}},
-		"csv newline":  {CSV(), []string{"1,\"multi\n", "line\"\n2,x\n"}, []string{"1,\"multi\nline\"", "2,x"}},
-		"csv doubled":  {CSV(), []string{"1,\"say \"\"hi\"\"\"\n"}, []string{"1,\"say \"\"hi\"\"\""}},
+		"text":        {Text(), []string{"1\ta\n2\t", "b\\", "\nc\n3\t\\N"}, []string{"1\ta", "2\tb\\\nc", "3\t\\N"}},
+		"text crlf":   {Text(), []string{"1\ta\r\n"}, []string{"1\ta"}},
+		"csv newline": {CSV(), []string{"1,\"multi\n", "line\"\n2,x\n"}, []string{"1,\"multi\nline\"", "2,x"}},
+		"csv doubled": {CSV(), []string{"1,\"say \"\"hi\"\"\"\n"}, []string{"1,\"say \"\"hi\"\"\""}},
 	} {
 		s := NewSplitter(c.f)
 		var got []string
