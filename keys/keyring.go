@@ -204,3 +204,14 @@ func (k *Keyring) DataKey(keyID string) (DataKey, error) {
 	}
 	return kv.versions[kv.write].dk, nil
 }
+
+// DataKeyVersion returns one version of keyID's data key, for checking
+// what was derived from an older version (an audit chain written before a
+// rotation).
+func (k *Keyring) DataKeyVersion(keyID string, version uint32) (DataKey, error) {
+	kv := k.ids[keyID]
+	if kv == nil || kv.versions[version] == nil {
+		return DataKey{}, fmt.Errorf("%w: %q version %d", ErrUnknownKey, keyID, version)
+	}
+	return kv.versions[version].dk, nil
+}

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/phiguard/phiguard/keys/keysconfig"
+	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"os"
 	"strconv"
@@ -119,7 +122,8 @@ func readKeyFile(path string) (keys.Secret, error) {
 
 func runAuditVerify(args []string, stdout, stderr io.Writer) int {
 	fs, prefix := auditFlags("verify", stderr)
-	keyFile := fs.String("key-file", "", "file holding the chain's HMAC key, 32 bytes in base64 (required)")
+	keyFile := fs.String("key-file", "", "file holding the chain's HMAC key, 32 bytes in base64")
+	configPath := fs.String("config", "", "derive the chain's keys from the key provider this configuration names (instead of --key-file)")
 	partial := fs.Bool("partial", false, "accept files that begin in the middle of a chain")
 	closed := fs.Bool("closed", false, "require the log to end with an audit_stop record")
 	if err := fs.Parse(args); err != nil {
@@ -128,21 +132,32 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if *keyFile == "" || fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "phiguard audit verify: --key-file and at least one FILE are required")
+	if (*keyFile == "") == (*configPath == "") || fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "phiguard audit verify: one of --config or --key-file, and at least one FILE, are required")
 		return 2
 	}
-	key, err := readKeyFile(*keyFile)
-	if err != nil {
-		fmt.Fprintf(stderr, "phiguard audit verify: %v\n", err)
-		return 1
+	var keyFunc audit.KeyFunc
+	if *configPath != "" {
+		kf, err := providerAuditKeys(*configPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "phiguard audit verify: %v\n", err)
+			return 1
+		}
+		keyFunc = kf
+	} else {
+		key, err := readKeyFile(*keyFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "phiguard audit verify: %v\n", err)
+			return 1
+		}
+		keyFunc = audit.StaticKey(key)
 	}
 	files, err := auditFiles(fs.Args(), *prefix)
 	if err != nil {
 		fmt.Fprintf(stderr, "phiguard audit verify: %v\n", err)
 		return 1
 	}
-	r, err := audit.Verify(audit.StaticKey(key), files...)
+	r, err := audit.Verify(keyFunc, files...)
 	if err != nil {
 		fmt.Fprintf(stderr, "phiguard audit verify: %v\n", err)
 		return 1
@@ -268,4 +283,31 @@ func reportRow(a audit.Access) []string {
 	return []string{a.Time, a.User, a.Role, a.Client, a.Database, a.Event, a.Kind,
 		strings.Join(a.Tables, ","), strings.Join(a.Read, ","), strings.Join(a.Written, ","),
 		a.Decision, a.Rule, rows, a.SQLState, a.Match, a.Instance, strconv.FormatUint(a.Seq, 10)}
+}
+
+// providerAuditKeys loads the keyring of the configuration's key provider
+// and derives each audit chain key (any version) from it, as serve does.
+func providerAuditKeys(path string) (audit.KeyFunc, error) {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	p, err := keysconfig.Provider(cfg.Keys, prometheus.NewRegistry())
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), keysTimeout)
+	defer cancel()
+	kr, err := keysconfig.Load(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return func(id string, version uint32) (keys.Secret, error) {
+		dk, err := kr.DataKeyVersion(id, version)
+		if err != nil {
+			return keys.Secret{}, err
+		}
+		mk, err := audit.DeriveKey(dk)
+		return mk.Secret, err
+	}, nil
 }

@@ -136,7 +136,16 @@ func policyKeyIDs(cfg config.Config, path string) ([]string, string, error) {
 	if err != nil {
 		return nil, path, fmt.Errorf("%s: %w", path, err)
 	}
-	return keysconfig.KeyIDs(pol), path, nil
+	return append(keysconfig.KeyIDs(pol), auditKeyIDs(cfg)...), path, nil
+}
+
+// auditKeyIDs is the audit chain's key id, when serve will audit (it does
+// whenever a policy is loaded and the audit sink is not none).
+func auditKeyIDs(cfg config.Config) []string {
+	if cfg.Audit.Sink == config.AuditSinkNone || cfg.Audit.KeyID == "" {
+		return nil
+	}
+	return []string{cfg.Audit.KeyID}
 }
 
 func keysInit(args []string, stdout, stderr io.Writer) int {

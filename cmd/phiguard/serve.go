@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/phiguard/phiguard/admin"
 	"github.com/phiguard/phiguard/config"
@@ -54,12 +55,24 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger, ready chan<-
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var opts []proxy.Option
+
 	if cfg.PolicyFile != "" {
-		prot, err := loadProtection(ctx, cfg, reg, log)
+		prot, a, err := loadProtection(ctx, cfg, reg, log)
 		if err != nil {
 			return err
 		}
 		opts = append(opts, proxy.WithProtection(prot))
+		if a != nil {
+
+			opts = append(opts, proxy.WithAuditor(a))
+			defer func() {
+				closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				if err := a.Close(closeCtx); err != nil {
+					log.Error("audit trail not closed cleanly", zap.Error(err))
+				}
+			}()
+		}
 	}
 	srv, err := proxy.New(cfg, log, reg, opts...)
 	if err != nil {

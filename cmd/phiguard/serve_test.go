@@ -49,8 +49,9 @@ policy_file: %s
 keys:
   provider: local
   local: {file: %s}
+audit: {dir: %s}
 log: {level: warn}
-`, host, port, policyFile, filepath.Join(dir, "keyring"))), 0o600)
+`, host, port, policyFile, filepath.Join(dir, "keyring"), filepath.Join(dir, "audit"))), 0o600)
 	t.Setenv("PHIGUARD_MASTER_KEY", newMasterKey(t))
 	if code, _, errOut := runKeysArgs("init", "--config", cfgFile); code != 0 {
 		t.Fatalf("keys init: exit %d: %s", code, errOut)
@@ -70,7 +71,17 @@ log: {level: warn}
 	case err := <-served:
 		t.Fatalf("serve: %v", err)
 	}
-	defer func() { stop(); <-served }()
+	stopped := false
+	stopServe := func() {
+		if !stopped {
+			stopped = true
+			stop()
+			if err := <-served; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		}
+	}
+	defer stopServe()
 
 	conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://%s:%s@%s/postgres?sslmode=disable", pg.Superuser, pg.Password, addr))
 	if err != nil {
@@ -97,6 +108,39 @@ log: {level: warn}
 	}
 	if !keys.IsCell([]byte(ssn)) || !keys.IsCell([]byte(first)) {
 		t.Fatalf("plaintext at rest: %q %q", ssn, first)
+	}
+	if _, err := conn.Exec(ctx, "SELECT id FROM people WHERE first LIKE 'H%'"); err == nil {
+		t.Fatal("LIKE on a randomized column was not refused")
+	}
+	conn.Close(ctx)
+
+	// The audit trail: one record per statement and refusal, a chain that
+	// verifies with the provider's key, and no PHI value anywhere in it.
+	stopServe()
+	auditDir := filepath.Join(dir, "audit")
+	var out, errOut strings.Builder
+	if code := dispatch([]string{"audit", "verify", "--config", cfgFile, "--closed", auditDir}, &out, &errOut); code != 0 {
+		t.Fatalf("audit verify: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	files, _ := filepath.Glob(filepath.Join(auditDir, "*.jsonl"))
+	var all strings.Builder
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		all.Write(b)
+	}
+	log := all.String()
+	for _, want := range []string{`"event":"connection_open"`, `"event":"statement"`, `"event":"refusal"`, `"event":"connection_close"`, `public.people.ssn`} {
+		if !strings.Contains(log, want) {
+			t.Errorf("audit log lacks %s", want)
+		}
+	}
+	for _, phi := range []string{"078-05-1120", "Hilda"} {
+		if strings.Contains(log, phi) {
+			t.Errorf("audit log holds the PHI value %q", phi)
+		}
+	}
+	if n := strings.Count(log, `"event":"statement"`); n != 2 {
+		t.Errorf("%d statement records, want 2 (the INSERT and the SELECT)\n%s", n, log)
 	}
 }
 
