@@ -250,3 +250,23 @@ SELECT ssn, first FROM %[1]s WHERE ssn = '555-12-3456';
 		t.Fatalf("at rest: %q %v", ssn, err)
 	}
 }
+
+// TestEncryptedDefault: DEFAULT on a protected column is fine when the
+// column has no default (NULL is stored), refused when it has one.
+func TestEncryptedDefault(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	p, table := encryptedTable(t)
+	if _, err := superuser(t).Exec(ctx, "ALTER TABLE "+table+" ALTER COLUMN first SET DEFAULT 'unknown'"); err != nil {
+		t.Fatal(err)
+	}
+	conn := p.app(t) // connects after the ALTER, so its catalog sees the default
+	if _, err := conn.Exec(ctx, "INSERT INTO "+table+" (id, ssn, first) VALUES (5, DEFAULT, 'x')", pgx.QueryExecModeSimpleProtocol); err != nil {
+		t.Fatalf("DEFAULT on a column without a default: %v", err)
+	}
+	_, err := conn.Exec(ctx, "INSERT INTO "+table+" (id, first) VALUES ($1, DEFAULT)", 6)
+	pe := wantPgError(t, err, "0A000")
+	if !strings.Contains(pe.Message, "has a default value") {
+		t.Fatalf("message: %q", pe.Message)
+	}
+}

@@ -24,8 +24,23 @@ type catalog struct {
 }
 
 type catalogColumn struct {
-	name      string
-	protected *policy.ProtectedColumn // nil for an unprotected column
+	name       string
+	protected  *policy.ProtectedColumn // nil for an unprotected column
+	hasDefault bool
+}
+
+// hasDefault reports whether a protected column has a default expression
+// in this database (unknown columns are taken to have one: fail closed).
+func (c *catalog) hasDefault(col *policy.ProtectedColumn) bool {
+	if c == nil {
+		return true
+	}
+	for _, cc := range c.tables[col.Table.Name] {
+		if cc.protected == col {
+			return cc.hasDefault
+		}
+	}
+	return true
 }
 
 func (c *catalog) column(table uint32, attnum int16) *policy.ProtectedColumn {
@@ -46,7 +61,7 @@ func catalogQuery(pol *policy.Policy) string {
 	if len(keys) == 0 {
 		keys = append(keys, "(NULL,NULL)")
 	}
-	return `SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname
+	return `SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname, a.atthasdef
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -86,14 +101,14 @@ func (s *session) loadCatalog() error {
 		switch typ {
 		case 'D':
 			var row pgproto3.DataRow
-			if err := row.Decode(body); err != nil || len(row.Values) != 5 {
+			if err := row.Decode(body); err != nil || len(row.Values) != 6 {
 				return &errProtocol{"malformed catalog row from backend"}
 			}
 			oid, _ := strconv.ParseUint(string(row.Values[0]), 10, 32)
 			attnum, _ := strconv.ParseInt(string(row.Values[3]), 10, 16)
 			tn := policy.TableName{Schema: string(row.Values[1]), Name: string(row.Values[2])}
 			col, _ := pol.Column(tn.Schema, tn.Name, string(row.Values[4]))
-			cat.tables[tn] = append(cat.tables[tn], catalogColumn{name: string(row.Values[4]), protected: col})
+			cat.tables[tn] = append(cat.tables[tn], catalogColumn{name: string(row.Values[4]), protected: col, hasDefault: string(row.Values[5]) == "t"})
 			if col == nil {
 				continue
 			}

@@ -141,6 +141,9 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 	if pe := s.auditUnavailable(info.plan); pe != nil {
 		return s.markerParse(msg.Name, pe, a), nil
 	}
+	if pe := s.checkDefaults(info.plan); pe != nil {
+		return s.markerParse(msg.Name, pe, a), nil
+	}
 	sql, pe := s.encryptLiterals([]byte(msg.Query), info.plan)
 	if pe != nil {
 		return s.markerParse(msg.Name, pe, a), nil

@@ -91,6 +91,9 @@ func (s *session) protectQuery(a *sqlrewrite.Analysis, sql []byte) []byte {
 	if pe := s.auditUnavailable(plan); pe != nil {
 		return s.refuseStatement(pe, a)
 	}
+	if pe := s.checkDefaults(plan); pe != nil {
+		return s.refuseStatement(pe, a)
+	}
 	if len(plan.Values) == 0 {
 		return nil
 	}
@@ -220,4 +223,16 @@ func parseMessage(name, sql []byte) []byte {
 	msg = append(msg, 0, 0, 0)
 	binary.BigEndian.PutUint32(msg[1:5], uint32(len(msg)-1))
 	return msg
+}
+
+// checkDefaults refuses DEFAULT for a protected column that has a default
+// expression: its value would be stored unencrypted.
+func (s *session) checkDefaults(plan *sqlrewrite.Plan) *pgError {
+	for _, col := range plan.Defaults {
+		if s.catalog.hasDefault(col) {
+			return &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
+				"column %s is encrypted and has a default value, which would be stored unencrypted: give a value or NULL instead of DEFAULT", col.QualifiedName())}
+		}
+	}
+	return nil
 }

@@ -122,7 +122,9 @@ func (p *planner) assignments(targets []*pg_query.Node, sc *scope, t *policy.Pro
 // plaintext, or ciphertext bound to another column.
 func (p *planner) writeValue(v *pg_query.Node, col *policy.ProtectedColumn, sc *scope, stmt string) {
 	if v.GetSetToDefault() != nil {
-		p.refuse(col, "DEFAULT in "+stmt+" (the column default would be stored unencrypted)")
+		// Allowed only where the column has no default (it becomes NULL);
+		// the proxy checks that against the catalog.
+		p.plan.Defaults = append(p.plan.Defaults, col)
 		return
 	}
 	if ref := v.GetColumnRef(); ref != nil && sc != nil {
