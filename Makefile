@@ -41,6 +41,7 @@ test-vault:
 # bench compares PostgreSQL direct, PgBouncer and phiguard with pgbench (needs root).
 bench:
 	bash bench/pgbench.sh
+	$(GO) run ./bench/phi
 	$(GO) test -run '^$$' -bench . -benchmem ./proxy ./sqlrewrite
 
 fuzz:

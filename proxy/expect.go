@@ -105,6 +105,7 @@ type stmtInfo struct {
 	analysis  *sqlrewrite.Analysis
 	plan      *sqlrewrite.Plan
 	params    map[int]*policy.ProtectedColumn // $n → column, for parameters to encrypt
+	written   []string                        // protected columns it writes, for audit records
 	fields    []*resultField                  // from Describe; nil until described or when none is protected
 	described bool
 }

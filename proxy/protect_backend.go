@@ -111,7 +111,9 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 			s.expects.pop()
 		default: // a simple Query's result set
 			s.result = fields
-			head.read = fieldColumns(fields)
+			if s.srv.auditor != nil {
+				head.read = fieldColumns(fields)
+			}
 		}
 		if out != nil && !dropped {
 			_, err := s.cw.Write(out)
@@ -128,7 +130,7 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 		if fields == nil {
 			return false, nil
 		}
-		if head.read == nil {
+		if head.read == nil && s.srv.auditor != nil {
 			head.read = fieldColumns(fields)
 		}
 		body, err := s.br.body()

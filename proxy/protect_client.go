@@ -34,7 +34,9 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 			sql := body[:max(len(body)-1, 0)]
 			replaced = s.protectQuery(a, sql)
 			plan := a.PlanUnder(s.policy())
-			x.written = writtenColumns(plan)
+			if s.srv.auditor != nil {
+				x.written = writtenColumns(plan)
+			}
 			if plan.Copy != nil && plan.Refusal == nil {
 				x.copy = true
 				rw, pe := s.newCopyRewriter(plan.Copy)
@@ -95,7 +97,7 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 		x := &expectation{kind: expExecute, name: string(name), start: time.Now()}
 		st := s.clientPortals[x.name]
 		if st != nil {
-			x.analysis, x.written = st.analysis, writtenColumns(st.plan)
+			x.analysis, x.written = st.analysis, st.written
 		}
 		if st != nil && st.plan.Copy != nil && st.plan.Refusal == nil {
 			x.copy = true
@@ -129,6 +131,9 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 	info := &stmtInfo{analysis: a, plan: &sqlrewrite.Plan{}}
 	if a != nil {
 		info.plan = a.PlanUnder(s.policy())
+	}
+	if s.srv.auditor != nil {
+		info.written = writtenColumns(info.plan)
 	}
 	s.clientStmts[msg.Name] = info
 	s.expects.push(&expectation{kind: expParse, name: msg.Name, prep: info, analysis: a, start: time.Now()})

@@ -1,0 +1,278 @@
+// Command phi is the PHI workload benchmark of `make bench`: a transaction
+// of INSERT, SELECT by equality on a deterministic column, UPDATE and
+// SELECT on a patients table with four protected columns, run with pgbench
+// through two phiguard instances in one process — one with the columns
+// protected (keys from a Vault, here the emulator), one plain — alternating
+// in one run. It prints median TPS for each and their ratio, and the Vault
+// requests made at start-up and during the run (they must not grow with
+// rows). Timing is reported, never asserted.
+//
+// Environment: BENCH_SECONDS (10), BENCH_REPS (3), BENCH_CLIENTS (8),
+// BENCH_OUT (bench/phi-last-run.md).
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"runtime/pprof"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/phiguard/phiguard/config"
+	"github.com/phiguard/phiguard/integration/vaultemu"
+	"github.com/phiguard/phiguard/internal/pgcluster"
+	"github.com/phiguard/phiguard/keys"
+	"github.com/phiguard/phiguard/keys/vault"
+	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/proxy"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+const workload = `\set id random(1, 1000000000)
+\set ssn random(100000000, 999999999)
+BEGIN;
+INSERT INTO phi_patients (id, ssn, first, last, birthdate, note) VALUES (:id, :ssn, 'Alice', 'Smith', '1980-02-29', 'n') ON CONFLICT (id) DO NOTHING;
+SELECT id, first, last FROM phi_patients WHERE ssn = :ssn;
+UPDATE phi_patients SET last = 'Jones' WHERE id = :id;
+SELECT ssn, first, last, birthdate FROM phi_patients WHERE id = :id;
+END;
+`
+
+const policyYAML = `version: 1
+tables:
+  public.phi_patients:
+    columns:
+      ssn:       {mode: deterministic, key: bench-ssn, type: text}
+      first:     {mode: randomized,    key: bench-pii, type: text}
+      last:      {mode: randomized,    key: bench-pii, type: text}
+      birthdate: {mode: randomized,    key: bench-pii, type: date}
+`
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "phi bench:", err)
+		os.Exit(1)
+	}
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func run() error {
+	seconds, reps, clients := envInt("BENCH_SECONDS", 10), envInt("BENCH_REPS", 3), envInt("BENCH_CLIENTS", 8)
+	out := os.Getenv("BENCH_OUT")
+	if out == "" {
+		out = "bench/phi-last-run.md"
+	}
+	ctx := context.Background()
+	pg, err := pgcluster.Start(ctx, pgcluster.Options{Settings: map[string]string{"max_connections": "100"}})
+	if err != nil {
+		return err
+	}
+	defer pg.Stop()
+	if err := pg.Exec(ctx, `CREATE TABLE phi_patients (id bigint PRIMARY KEY, ssn text, first text, last text, birthdate text, note text);
+		CREATE INDEX ON phi_patients (ssn)`); err != nil {
+		return err
+	}
+
+	// Keys in the Vault emulator, through the real keys/vault provider.
+	emu := vaultemu.New(vaultemu.Options{RootToken: "bench-root"})
+	emu.CreateTransitKey("phiguard")
+	vsrv := emu.Start()
+	defer vsrv.Close()
+	reg := prometheus.NewRegistry()
+	provider, err := vault.New(vault.Config{Address: vsrv.URL, Token: keys.NewSecret([]byte("bench-root")), Registerer: reg})
+	if err != nil {
+		return err
+	}
+	if _, err := provider.Init(ctx, []string{"bench-ssn", "bench-pii"}); err != nil {
+		return err
+	}
+	before := vaultRequests(reg)
+	kr, err := provider.Load(ctx)
+	if err != nil {
+		return err
+	}
+	atLoad := vaultRequests(reg) - before
+	pol, err := policy.Parse([]byte(policyYAML))
+	if err == nil {
+		err = pol.Validate()
+	}
+	if err != nil {
+		return err
+	}
+
+	plain, err := startProxy(pg, nil)
+	if err != nil {
+		return err
+	}
+	protected, err := startProxy(pg, &proxy.Protection{Policy: pol, Keyring: kr})
+	if err != nil {
+		return err
+	}
+	script := filepath.Join(os.TempDir(), fmt.Sprintf("phi-%d.sql", os.Getpid()))
+	if err := os.WriteFile(script, []byte(workload), 0o644); err != nil {
+		return err
+	}
+	defer os.Remove(script)
+
+	results := map[string][]float64{}
+	afterLoad := vaultRequests(reg)
+	for rep := 0; rep < reps; rep++ {
+		order := []string{"plain", "protected"}
+		if rep%2 == 1 {
+			order[0], order[1] = order[1], order[0]
+		}
+		for _, name := range order {
+			addr := plain
+			if name == "protected" {
+				addr = protected
+			}
+			stopProfile := profile(name)
+			tps, err := pgbench(addr, pg, script, clients, seconds)
+			stopProfile()
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			fmt.Fprintf(os.Stderr, "rep %d/%d %s: %.0f tps\n", rep+1, reps, name, tps)
+			results[name] = append(results[name], tps)
+		}
+	}
+	duringRun := vaultRequests(reg) - afterLoad
+	var rows int
+	conn := exec.Command("psql", "-X", "-A", "-t", "-c", "SELECT count(*) FROM phi_patients", pg.URL(pg.Superuser, "", "postgres"))
+	conn.Env = append(os.Environ(), "PGPASSWORD="+pg.Password)
+	if b, err := conn.Output(); err == nil {
+		rows, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+
+	mp, mr := median(results["plain"]), median(results["protected"])
+	report := fmt.Sprintf(`# PHI workload: protected vs plain columns through phiguard
+
+pgbench -M prepared -c %d -j 2 -T %d, %d repetitions alternating; transaction: INSERT,
+SELECT by deterministic ssn, UPDATE, SELECT on phi_patients with 4 protected columns
+(ssn deterministic; first, last, birthdate randomized). Keys: keys/vault against the
+Vault emulator. %s, %d CPUs, %s.
+
+| | median TPS | runs |
+|---|---:|---|
+| plain (no policy) | %.0f | %v |
+| protected | %.0f | %v |
+
+protected / plain = **%.2f**
+
+Vault requests: %.0f to load 2 keys at start-up; %.0f during the run, which wrote %d rows.
+`, clients, seconds, reps, time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), runtime.Version(),
+		mp, round(results["plain"]), mr, round(results["protected"]), mr/mp, atLoad, duringRun, rows)
+	fmt.Print(report)
+	return os.WriteFile(out, []byte(report), 0o644)
+}
+
+func startProxy(pg *pgcluster.Cluster, prot *proxy.Protection) (string, error) {
+	cfg := config.Default()
+	cfg.Listen, cfg.Admin = "127.0.0.1:0", ""
+	host, port, _ := net.SplitHostPort(pg.Addr())
+	cfg.Backend.Host = host
+	cfg.Backend.Port, _ = strconv.Atoi(port)
+	var opts []proxy.Option
+	if prot != nil {
+		opts = append(opts, proxy.WithProtection(prot))
+	}
+	srv, err := proxy.New(cfg, zap.NewNop(), prometheus.NewRegistry(), opts...)
+	if err != nil {
+		return "", err
+	}
+	ln, err := srv.Listen()
+	if err != nil {
+		return "", err
+	}
+	go srv.Serve(ln)
+	return ln.Addr().String(), nil
+}
+
+var tpsLine = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
+
+func pgbench(addr string, pg *pgcluster.Cluster, script string, clients, seconds int) (float64, error) {
+	host, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command("pgbench", "-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", "2",
+		"-T", strconv.Itoa(seconds), "-f", script, "-h", host, "-p", port, "-U", pg.Superuser, "postgres")
+	cmd.Env = append(os.Environ(), "PGPASSWORD="+pg.Password)
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("pgbench: %v\n%s", err, b)
+	}
+	if strings.Contains(string(b), "number of failed transactions: ") && !strings.Contains(string(b), "number of failed transactions: 0 ") {
+		return 0, fmt.Errorf("pgbench reported failed transactions:\n%s", b)
+	}
+	m := tpsLine.FindSubmatch(b)
+	if m == nil {
+		return 0, fmt.Errorf("no tps in pgbench output:\n%s", b)
+	}
+	return strconv.ParseFloat(string(m[1]), 64)
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
+}
+
+func round(v []float64) []int {
+	out := make([]int, len(v))
+	for i, x := range v {
+		out[i] = int(x + 0.5)
+	}
+	return out
+}
+
+// vaultRequests sums phiguard_keys_vault_requests_total over operations.
+func vaultRequests(g prometheus.Gatherer) float64 {
+	mfs, err := g.Gather()
+	if err != nil {
+		return -1
+	}
+	var n float64
+	for _, mf := range mfs {
+		if mf.GetName() != "phiguard_keys_vault_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			n += m.GetCounter().GetValue()
+		}
+	}
+	return n
+}
+
+// profile writes a CPU profile of the protected runs to $BENCH_CPUPROFILE,
+// for finding where protection costs time.
+func profile(name string) func() {
+	path := os.Getenv("BENCH_CPUPROFILE")
+	if path == "" || name != "protected" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
+}
