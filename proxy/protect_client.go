@@ -177,34 +177,37 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 // protectBind encrypts the protected parameters of a Bind and sends them
 // as text.
 func (s *session) protectBind(body []byte) ([]byte, error) {
+	portal, stmt, formats, ok := bindSummary(body)
+	if !ok {
+		return nil, &errProtocol{"malformed Bind message"}
+	}
+	s.expects.push(&expectation{kind: expBind, name: portal, stmt: stmt, formats: formats})
+	info := s.clientStmts[stmt]
+	s.clientPortals[portal] = info
+	if info == nil || len(info.params) == 0 {
+		return nil, nil // nothing to encrypt: the Bind goes as it came
+	}
 	var msg pgproto3.Bind
 	if err := msg.Decode(body); err != nil {
 		return nil, &errProtocol{"malformed Bind message"}
 	}
-	s.expects.push(&expectation{kind: expBind, name: msg.DestinationPortal, stmt: msg.PreparedStatement,
-		formats: append([]int16(nil), msg.ResultFormatCodes...)})
-	info := s.clientStmts[msg.PreparedStatement]
-	s.clientPortals[msg.DestinationPortal] = info
-	if info == nil || len(info.params) == 0 {
-		return nil, nil
-	}
-	formats := make([]int16, len(msg.Parameters))
-	for i := range formats {
-		formats[i] = formatFor(msg.ParameterFormatCodes, i)
+	paramFormats := make([]int16, len(msg.Parameters))
+	for i := range paramFormats {
+		paramFormats[i] = formatFor(msg.ParameterFormatCodes, i)
 	}
 	for n, col := range info.params {
 		i := n - 1
 		if i >= len(msg.Parameters) || msg.Parameters[i] == nil {
 			continue // a missing parameter is the backend's error to report
 		}
-		cell, pe := s.encryptValue(col, formats[i], msg.Parameters[i])
+		cell, pe := s.encryptValue(col, paramFormats[i], msg.Parameters[i])
 		if pe != nil {
 			return s.markerParse("", pe, info.analysis), nil
 		}
 		msg.Parameters[i] = []byte(cell)
-		formats[i] = 0
+		paramFormats[i] = 0
 	}
-	msg.ParameterFormatCodes = formats
+	msg.ParameterFormatCodes = paramFormats
 	return msg.Encode(nil)
 }
 
@@ -225,3 +228,61 @@ func queryMessage(sql []byte) []byte {
 
 // oidText is PostgreSQL's text type, the type of every cell.
 const oidText = 25
+
+// bindSummary reads a Bind's portal and statement names and its result
+// format codes without decoding (and copying) its parameters, which most
+// Binds do not need changed.
+func bindSummary(b []byte) (portal, stmt string, results []int16, ok bool) {
+	p, rest, ok := cstring(b)
+	if !ok {
+		return "", "", nil, false
+	}
+	st, rest, ok := cstring(rest)
+	if !ok {
+		return "", "", nil, false
+	}
+	skip := func(n int) bool {
+		if n < 0 || n > len(rest) {
+			return false
+		}
+		rest = rest[n:]
+		return true
+	}
+	u16 := func() (int, bool) {
+		if len(rest) < 2 {
+			return 0, false
+		}
+		v := int(binary.BigEndian.Uint16(rest))
+		rest = rest[2:]
+		return v, true
+	}
+	nf, ok := u16()
+	if !ok || !skip(2*nf) {
+		return "", "", nil, false
+	}
+	np, ok := u16()
+	if !ok {
+		return "", "", nil, false
+	}
+	for i := 0; i < np; i++ {
+		if len(rest) < 4 {
+			return "", "", nil, false
+		}
+		n := int(int32(binary.BigEndian.Uint32(rest)))
+		rest = rest[4:]
+		if n > 0 && !skip(n) {
+			return "", "", nil, false
+		}
+	}
+	nr, ok := u16()
+	if !ok || len(rest) < 2*nr {
+		return "", "", nil, false
+	}
+	if nr > 0 {
+		results = make([]int16, nr)
+		for i := range results {
+			results[i] = int16(binary.BigEndian.Uint16(rest[2*i:]))
+		}
+	}
+	return string(p), string(st), results, true
+}

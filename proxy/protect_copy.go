@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/phiguard/phiguard/internal/pgcopy"
-	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
@@ -114,9 +113,6 @@ func (s *session) encryptField(col *policy.ProtectedColumn, v []byte) ([]byte, *
 }
 
 func (s *session) decryptField(col *policy.ProtectedColumn, v []byte) ([]byte, *pgError) {
-	if !keys.IsCell(v) && !col.FullyEncrypted() {
-		return v, nil
-	}
 	return s.decryptValue(&resultField{col: col}, v)
 }
 

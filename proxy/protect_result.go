@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -75,14 +76,14 @@ func (s *session) decryptDataRow(body []byte, fields []*resultField) ([]byte, *p
 
 func (s *session) decryptValue(f *resultField, v []byte) ([]byte, *pgError) {
 	col := f.col
-	if !keys.IsCell(v) {
+	plain, err := s.srv.protect.Keyring.Decrypt(cellColumn(col), v)
+	if errors.Is(err, keys.ErrNotACell) {
 		if col.FullyEncrypted() {
 			return nil, &pgError{Severity: severityError, Code: CodeDataCorrupted, Message: fmt.Sprintf(
 				"column %s is marked fully encrypted but holds a plaintext value; phiguard does not pass it on", col.QualifiedName())}
 		}
 		return v, nil // legacy plaintext, before or during the backfill
 	}
-	plain, err := s.srv.protect.Keyring.Decrypt(cellColumn(col), v)
 	if err != nil {
 		return nil, keyError(col, err)
 	}

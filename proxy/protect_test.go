@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"testing"
 )
 
@@ -42,6 +43,21 @@ func TestLiteralValue(t *testing.T) {
 	for _, lit := range []string{`E'a\nb'`, "$$x$$", "B'01'", `'a\b'`, ""} {
 		if _, ok := literalValue([]byte(lit)); ok {
 			t.Errorf("%s: decoded, want refusal", lit)
+		}
+	}
+}
+
+func TestBindSummaryMatchesPgproto3(t *testing.T) {
+	b := &pgproto3.Bind{DestinationPortal: "p1", PreparedStatement: "s1", ParameterFormatCodes: []int16{1, 0},
+		Parameters: [][]byte{{0, 0, 0, 7}, nil, []byte("text")}, ResultFormatCodes: []int16{1, 0, 1}}
+	msg, _ := b.Encode(nil)
+	portal, stmt, formats, ok := bindSummary(msg[5:])
+	if !ok || portal != "p1" || stmt != "s1" || fmt.Sprint(formats) != "[1 0 1]" {
+		t.Fatalf("got %q %q %v %v", portal, stmt, formats, ok)
+	}
+	for cut := 0; cut < len(msg)-5-2; cut++ {
+		if _, _, _, ok := bindSummary(msg[5 : 5+cut]); ok {
+			t.Fatalf("truncated Bind of %d bytes accepted", cut)
 		}
 	}
 }
