@@ -270,3 +270,48 @@ func TestEncryptedDefault(t *testing.T) {
 		t.Fatalf("message: %q", pe.Message)
 	}
 }
+
+// TestCatalogRefreshedAfterDDL: a session that creates a protected table,
+// or adds a protected column, reads its own writes decrypted — phiguard
+// re-reads the catalog after DDL, in either protocol and inside a
+// transaction.
+func TestCatalogRefreshedAfterDDL(t *testing.T) {
+	t.Parallel()
+	p, table := encryptedTable(t)
+	ctx := testContext(t)
+	if _, err := superuser(t).Exec(ctx, "DROP TABLE "+table); err != nil {
+		t.Fatal(err)
+	}
+	conn := p.app(t) // its catalog has no such table yet
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, "CREATE TABLE "+table+" (id int PRIMARY KEY, ssn text)", mode); err != nil {
+			t.Fatalf("%v: %v", mode, err)
+		}
+		if _, err := tx.Exec(ctx, "ALTER TABLE "+table+" ADD COLUMN first text", mode); err != nil {
+			t.Fatalf("%v: %v", mode, err)
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO "+table+" (id, ssn, first) VALUES (1, '123-45-6789', 'Ann')", mode); err != nil {
+			t.Fatalf("%v: %v", mode, err)
+		}
+		var ssn, first string
+		if err := tx.QueryRow(ctx, "SELECT ssn, first FROM "+table, mode).Scan(&ssn, &first); err != nil || ssn != "123-45-6789" || first != "Ann" {
+			t.Fatalf("%v: read back %q %q %v", mode, ssn, first, err)
+		}
+		tx.Rollback(ctx)
+	}
+
+	// A unique index on the deterministic column enforces uniqueness of the
+	// plaintext values.
+	if _, err := conn.Exec(ctx, "CREATE TABLE "+table+" (id int PRIMARY KEY, ssn text, first text); CREATE UNIQUE INDEX ON "+table+" (ssn)", pgx.QueryExecModeSimpleProtocol); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "INSERT INTO "+table+" (id, ssn) VALUES ($1, $2)", 1, "555-55-5555"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := conn.Exec(ctx, "INSERT INTO "+table+" (id, ssn) VALUES ($1, $2)", 2, "555-55-5555")
+	wantPgError(t, err, "23505")
+}

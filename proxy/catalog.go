@@ -75,20 +75,13 @@ func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''
 // its answer up to ReadyForQuery. The client is waiting for its first
 // ReadyForQuery meanwhile and sees none of this.
 func (s *session) loadCatalog() error {
-	pol := s.srv.protect.Policy
-	q := &pgproto3.Query{String: catalogQuery(pol)}
-	msg, err := q.Encode(nil)
-	if err != nil {
-		return err
-	}
-	if _, err := s.bw.Write(msg); err != nil {
+	if _, err := s.bw.Write(s.catalogQueryMessage()); err != nil {
 		return err
 	}
 	if err := s.flushBackend(); err != nil {
 		return err
 	}
-	cat := &catalog{byOID: map[uint32]map[int16]*policy.ProtectedColumn{}, tables: map[policy.TableName][]catalogColumn{}}
-	var failure string
+	b := newCatalogBuilder(s.srv.protect.Policy)
 	for {
 		typ, _, err := s.br.next()
 		if err != nil {
@@ -98,35 +91,59 @@ func (s *session) loadCatalog() error {
 		if err != nil {
 			return err
 		}
-		switch typ {
-		case 'D':
-			var row pgproto3.DataRow
-			if err := row.Decode(body); err != nil || len(row.Values) != 6 {
-				return &errProtocol{"malformed catalog row from backend"}
+		if err := b.add(typ, body); err != nil {
+			return err
+		}
+		if typ == beReadyForQuery {
+			if b.failure != "" {
+				return fmt.Errorf("reading the catalog of protected columns: %s", b.failure)
 			}
-			oid, _ := strconv.ParseUint(string(row.Values[0]), 10, 32)
-			attnum, _ := strconv.ParseInt(string(row.Values[3]), 10, 16)
-			tn := policy.TableName{Schema: string(row.Values[1]), Name: string(row.Values[2])}
-			col, _ := pol.Column(tn.Schema, tn.Name, string(row.Values[4]))
-			cat.tables[tn] = append(cat.tables[tn], catalogColumn{name: string(row.Values[4]), protected: col, hasDefault: string(row.Values[5]) == "t"})
-			if col == nil {
-				continue
-			}
-			if cat.byOID[uint32(oid)] == nil {
-				cat.byOID[uint32(oid)] = map[int16]*policy.ProtectedColumn{}
-			}
-			cat.byOID[uint32(oid)][int16(attnum)] = col
-		case beErrorResponse:
-			msg, _ := errorField(body, 'M')
-			failure = string(msg)
-		case beReadyForQuery:
-			if failure != "" {
-				return fmt.Errorf("reading the catalog of protected columns: %s", failure)
-			}
-			s.catalog = cat
+			s.catalog.Store(b.cat)
 			return nil
 		}
 	}
+}
+
+func (s *session) catalogQueryMessage() []byte {
+	return queryMessage([]byte(catalogQuery(s.srv.protect.Policy)))
+}
+
+// catalogBuilder collects the catalog query's answer.
+type catalogBuilder struct {
+	pol     *policy.Policy
+	cat     *catalog
+	failure string
+}
+
+func newCatalogBuilder(pol *policy.Policy) *catalogBuilder {
+	return &catalogBuilder{pol: pol, cat: &catalog{byOID: map[uint32]map[int16]*policy.ProtectedColumn{}, tables: map[policy.TableName][]catalogColumn{}}}
+}
+
+// add takes one message of the answer.
+func (b *catalogBuilder) add(typ byte, body []byte) error {
+	switch typ {
+	case beDataRow:
+		var row pgproto3.DataRow
+		if err := row.Decode(body); err != nil || len(row.Values) != 6 {
+			return &errProtocol{"malformed catalog row from backend"}
+		}
+		oid, _ := strconv.ParseUint(string(row.Values[0]), 10, 32)
+		attnum, _ := strconv.ParseInt(string(row.Values[3]), 10, 16)
+		tn := policy.TableName{Schema: string(row.Values[1]), Name: string(row.Values[2])}
+		col, _ := b.pol.Column(tn.Schema, tn.Name, string(row.Values[4]))
+		b.cat.tables[tn] = append(b.cat.tables[tn], catalogColumn{name: string(row.Values[4]), protected: col, hasDefault: string(row.Values[5]) == "t"})
+		if col == nil {
+			return nil
+		}
+		if b.cat.byOID[uint32(oid)] == nil {
+			b.cat.byOID[uint32(oid)] = map[int16]*policy.ProtectedColumn{}
+		}
+		b.cat.byOID[uint32(oid)][int16(attnum)] = col
+	case beErrorResponse:
+		msg, _ := errorField(body, 'M')
+		b.failure = string(msg)
+	}
+	return nil
 }
 
 // readyForQuery builds a ReadyForQuery message.

@@ -30,6 +30,7 @@ const (
 	expClose                                // CloseComplete
 	expSync                                 // ReadyForQuery
 	expQuery                                // everything up to ReadyForQuery (simple Query, FunctionCall)
+	expCatalog                              // phiguard's own catalog query after DDL: swallowed
 )
 
 type expectation struct {
@@ -44,12 +45,13 @@ type expectation struct {
 	written  []string
 	copy     bool
 
-	name    string        // statement or portal name
-	stmt    string        // for expBind: the statement bound
-	formats []int16       // for expBind: result format codes
-	closeS  bool          // for expClose: a statement (else a portal)
-	prep    *stmtInfo     // for expParse: what the client pump planned
-	copyOut *copyRewriter // for expQuery/expExecute of a COPY TO STDOUT to decrypt
+	name    string          // statement or portal name
+	stmt    string          // for expBind: the statement bound
+	formats []int16         // for expBind: result format codes
+	closeS  bool            // for expClose: a statement (else a portal)
+	prep    *stmtInfo       // for expParse: what the client pump planned
+	copyOut *copyRewriter   // for expQuery/expExecute of a COPY TO STDOUT to decrypt
+	catalog *catalogBuilder // for expCatalog
 }
 
 type expectQueue struct {

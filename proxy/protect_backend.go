@@ -12,6 +12,9 @@ import (
 // forwards the original bytes.
 func (s *session) protectBackend(typ byte) (bool, error) {
 	head := s.expects.head()
+	if head.kind == expCatalog && typ != beNoticeResponse && typ != beParameterStatus && typ != beNotification {
+		return true, s.catalogAnswer(head, typ)
+	}
 	switch typ {
 	case beErrorResponse:
 		body, err := s.br.body()
@@ -247,4 +250,25 @@ func (s *session) recordRefusal(r refusal, head *expectation) {
 		head.index++
 	}
 	s.record(ev)
+}
+
+// catalogAnswer consumes one message of phiguard's own catalog query.
+func (s *session) catalogAnswer(head *expectation, typ byte) error {
+	body, err := s.br.body()
+	if err != nil {
+		return err
+	}
+	if err := head.catalog.add(typ, body); err != nil {
+		return err
+	}
+	if typ == beReadyForQuery {
+		s.expects.pop()
+		if head.catalog.failure != "" {
+			// Inside a failed transaction, say: keep the catalog it had.
+			s.log.Info("catalog not refreshed after DDL", zap.String("reason", head.catalog.failure))
+			return nil
+		}
+		s.catalog.Store(head.catalog.cat)
+	}
+	return nil
 }

@@ -15,6 +15,9 @@ import (
 // original (nil: forward it unchanged). a is the message's analysis for
 // Query and Parse, nil otherwise.
 func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error) {
+	if a != nil && s.srv.protect != nil && hasDDL(a) {
+		s.ddlSeen = true
+	}
 	switch typ {
 	case feCopyData, feCopyDone, feCopyFail:
 		if s.copyIn != nil {
@@ -285,4 +288,29 @@ func bindSummary(b []byte) (portal, stmt string, results []int16, ok bool) {
 		}
 	}
 	return string(p), string(st), results, true
+}
+
+// hasDDL reports whether a text holds DDL, after which the catalog of
+// protected columns may have changed.
+func hasDDL(a *sqlrewrite.Analysis) bool {
+	for _, st := range a.Statements {
+		if st.Kind == sqlrewrite.KindDDL {
+			return true
+		}
+	}
+	return false
+}
+
+// refreshCatalogAfterDDL queues phiguard's catalog query behind a request
+// that ran DDL (a Query, or a Sync ending a batch), so the mapping of
+// result columns to protected columns stays current. Its answer is
+// swallowed by the backend pump.
+func (s *session) refreshCatalogAfterDDL(typ byte) error {
+	if !s.ddlSeen || (typ != feQuery && typ != feSync) {
+		return nil
+	}
+	s.ddlSeen = false
+	s.expects.push(&expectation{kind: expCatalog, catalog: newCatalogBuilder(s.srv.protect.Policy)})
+	_, err := s.bw.Write(s.catalogQueryMessage())
+	return err
 }

@@ -19,6 +19,10 @@ type copyRewriter struct {
 	split   *pgcopy.Splitter
 	header  bool // a header row is still to come
 	aborted bool // phiguard failed the COPY; drop the rest of the client's data
+	// exact: the columns came from the catalog (no column list), so a row
+	// with another field count means the catalog is out of date; refusing it
+	// keeps a protected column added since from receiving plaintext.
+	exact bool
 }
 
 // newCopyRewriter builds a rewriter for a planned COPY, with the column
@@ -50,16 +54,18 @@ func (s *session) newCopyRewriter(cp *sqlrewrite.CopyPlan) (*copyRewriter, *pgEr
 	if err := f.Validate(); err != nil {
 		return nil, copyError(cp, err.Error())
 	}
+	r := &copyRewriter{}
 	names := cp.Columns
 	if len(names) == 0 {
-		for _, c := range s.catalog.tables[cp.Table.Name] {
+		for _, c := range s.catalog.Load().tables[cp.Table.Name] {
 			names = append(names, c.name)
 		}
 		if len(names) == 0 {
 			return nil, copyError(cp, "COPY without a column list on a table phiguard did not find in this database")
 		}
+		r.exact = true
 	}
-	r := &copyRewriter{format: f, split: pgcopy.NewSplitter(f), header: cp.Header}
+	r.format, r.split, r.header = f, pgcopy.NewSplitter(f), cp.Header
 	for _, n := range names {
 		col, _ := cp.Table.Column(n)
 		r.cols = append(r.cols, col)
@@ -89,6 +95,10 @@ func (r *copyRewriter) rewriteRows(rows [][]byte, fn func(*policy.ProtectedColum
 		fields, err := r.format.Decode(row)
 		if err != nil {
 			return nil, &pgError{Severity: severityError, Code: "22P04", Message: "malformed COPY data: " + err.Error()}
+		}
+		if r.exact && len(fields) != len(r.cols) {
+			return nil, &pgError{Severity: severityError, Code: "22P04", Message: fmt.Sprintf(
+				"COPY row has %d fields where phiguard knows %d columns; list the columns", len(fields), len(r.cols))}
 		}
 		for i, col := range r.cols {
 			if col == nil || i >= len(fields) || fields[i] == nil {

@@ -229,7 +229,7 @@ func parseMessage(name, sql []byte) []byte {
 // expression: its value would be stored unencrypted.
 func (s *session) checkDefaults(plan *sqlrewrite.Plan) *pgError {
 	for _, col := range plan.Defaults {
-		if s.catalog.hasDefault(col) {
+		if s.catalog.Load().hasDefault(col) {
 			return &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
 				"column %s is encrypted and has a default value, which would be stored unencrypted: give a value or NULL instead of DEFAULT", col.QualifiedName())}
 		}

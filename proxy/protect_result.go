@@ -22,7 +22,8 @@ type resultField struct {
 // instead, with each protected field's original type; otherwise both are
 // nil and the original bytes are forwarded.
 func (s *session) describeFields(body []byte) ([]*resultField, []byte, error) {
-	if s.catalog.empty() {
+	cat := s.catalog.Load()
+	if cat.empty() {
 		return nil, nil, nil
 	}
 	var rd pgproto3.RowDescription
@@ -32,7 +33,7 @@ func (s *session) describeFields(body []byte) ([]*resultField, []byte, error) {
 	var fields []*resultField
 	for i := range rd.Fields {
 		f := &rd.Fields[i]
-		col := s.catalog.column(f.TableOID, int16(f.TableAttributeNumber))
+		col := cat.column(f.TableOID, int16(f.TableAttributeNumber))
 		if col == nil {
 			continue
 		}

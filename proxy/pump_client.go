@@ -70,6 +70,9 @@ func (s *session) pumpClient() error {
 		} else {
 			err = s.cr.forward(s.bw)
 		}
+		if err == nil && s.tracking && s.srv.protect != nil {
+			err = s.refreshCatalogAfterDDL(typ)
+		}
 		if err != nil {
 			return err
 		}

@@ -69,7 +69,7 @@ type session struct {
 	// Encryption state (nil/empty without a Protection): where the
 	// protected columns are, how to decrypt the current result set, and the
 	// refusals whose marker errors the backend has yet to return.
-	catalog       *catalog
+	catalog       atomic.Pointer[catalog] // swapped by the backend pump after DDL
 	refusals      refusalQueue
 	expects       expectQueue
 	clientStmts   map[string]*stmtInfo   // statements as the client pump planned them
@@ -79,6 +79,7 @@ type session struct {
 	suppress      bool                   // drop the rest of a result phiguard failed mid-way
 	clientPortals map[string]*stmtInfo   // portal → statement, as the client pump bound them
 	copyIn        *copyRewriter          // a COPY FROM STDIN being rewritten (client pump)
+	ddlSeen       bool                   // DDL went out: refresh the catalog after it (client pump)
 
 	// terminating is set once phiguard itself ends the backend connection,
 	// so the backend pump does not report the expected EOF as a failure.

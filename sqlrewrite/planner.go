@@ -113,6 +113,10 @@ func (p *planner) statement(n *pg_query.Node) {
 		p.copyStmt(n.GetCopyStmt())
 	default:
 		kind := classify(n)
+		if kind == KindDDL {
+			p.ddl(n)
+			return
+		}
 		p.refuseTable(p.firstProtected(n), kind.String()+" statement")
 	}
 }

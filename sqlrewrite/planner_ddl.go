@@ -1,0 +1,65 @@
+package sqlrewrite
+
+import (
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"github.com/phiguard/phiguard/policy"
+)
+
+// ddl plans DDL that names a protected table. Schema changes run (the DBA
+// manages the legacy schema through phiguard, and the proxy re-reads its
+// catalog afterwards); what is refused is the one kind of DDL that stores
+// values: a default or generated expression on a protected column, which
+// PostgreSQL would write unencrypted into existing or future rows.
+func (p *planner) ddl(n *pg_query.Node) {
+	switch {
+	case n.GetCreateStmt() != nil:
+		c := n.GetCreateStmt()
+		t := p.table(c.GetRelation().GetSchemaname(), c.GetRelation().GetRelname())
+		for _, e := range c.GetTableElts() {
+			p.columnDef(t, e.GetColumnDef())
+		}
+	case n.GetAlterTableStmt() != nil:
+		a := n.GetAlterTableStmt()
+		t := p.table(a.GetRelation().GetSchemaname(), a.GetRelation().GetRelname())
+		for _, c := range a.GetCmds() {
+			cmd := c.GetAlterTableCmd()
+			switch cmd.GetSubtype() {
+			case pg_query.AlterTableType_AT_AddColumn:
+				p.columnDef(t, cmd.GetDef().GetColumnDef())
+			case pg_query.AlterTableType_AT_ColumnDefault:
+				if col := protectedIn(t, cmd.GetName()); col != nil && cmd.GetDef() != nil {
+					p.refuse(col, "a default value on an encrypted column (it would be stored unencrypted)")
+				}
+			case pg_query.AlterTableType_AT_AlterColumnType:
+				if col := protectedIn(t, cmd.GetName()); col != nil && cmd.GetDef().GetColumnDef().GetRawDefault() != nil {
+					p.refuse(col, "ALTER COLUMN ... TYPE ... USING on an encrypted column")
+				}
+			}
+		}
+	}
+}
+
+// columnDef refuses a default or generated expression on a protected column.
+func (p *planner) columnDef(t *policy.ProtectedTable, d *pg_query.ColumnDef) {
+	col := protectedIn(t, d.GetColname())
+	if col == nil {
+		return
+	}
+	if d.GetRawDefault() != nil {
+		p.refuse(col, "a default value on an encrypted column (it would be stored unencrypted)")
+	}
+	for _, c := range d.GetConstraints() {
+		switch c.GetConstraint().GetContype() {
+		case pg_query.ConstrType_CONSTR_DEFAULT, pg_query.ConstrType_CONSTR_GENERATED:
+			p.refuse(col, "a default or generated value on an encrypted column (it would be stored unencrypted)")
+		}
+	}
+}
+
+func protectedIn(t *policy.ProtectedTable, column string) *policy.ProtectedColumn {
+	if t == nil {
+		return nil
+	}
+	c, _ := t.Column(column)
+	return c
+}
