@@ -315,3 +315,24 @@ func TestCatalogRefreshedAfterDDL(t *testing.T) {
 	_, err := conn.Exec(ctx, "INSERT INTO "+table+" (id, ssn) VALUES ($1, $2)", 2, "555-55-5555")
 	wantPgError(t, err, "23505")
 }
+
+// TestEncryptedInsertSelectCopiesCells: INSERT ... SELECT may copy a cell
+// within its own column (the cell still decrypts there), nothing else.
+func TestEncryptedInsertSelectCopiesCells(t *testing.T) {
+	t.Parallel()
+	p, table := encryptedTable(t)
+	ctx := testContext(t)
+	conn := p.app(t)
+	if _, err := conn.Exec(ctx, "INSERT INTO "+table+" (id, ssn, first) VALUES ($1, $2, $3)", 1, "321-54-9876", "Cleo"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "INSERT INTO "+table+" (id, ssn, first) SELECT id + 100, ssn, first FROM "+table+" WHERE id = 1"); err != nil {
+		t.Fatalf("copying cells within their columns: %v", err)
+	}
+	var ssn, first string
+	if err := conn.QueryRow(ctx, "SELECT ssn, first FROM "+table+" WHERE id = 101").Scan(&ssn, &first); err != nil || ssn != "321-54-9876" || first != "Cleo" {
+		t.Fatalf("copied row reads %q %q %v", ssn, first, err)
+	}
+	_, err := conn.Exec(ctx, "INSERT INTO "+table+" (id, first) SELECT id + 200, ssn FROM "+table+" WHERE id = 1")
+	wantPgError(t, err, "0A000")
+}

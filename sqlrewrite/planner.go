@@ -57,6 +57,22 @@ type planner struct {
 	pol      *policy.Policy
 	plan     *Plan
 	literals map[int]int // byte offset of a literal → its index among the text's literals
+	// insertSources is, per output position of an INSERT's SELECT, the
+	// protected column it copies (nil for anything else).
+	insertSources []*policy.ProtectedColumn
+}
+
+// sourceColumn is the protected column a select-list entry copies as it
+// is, or nil.
+func (p *planner) sourceColumn(t *pg_query.ResTarget, sc *scope) *policy.ProtectedColumn {
+	ref := t.GetVal().GetColumnRef()
+	if ref == nil {
+		return nil
+	}
+	if kind, col := sc.resolve(ref); kind == refColumn {
+		return col
+	}
+	return nil
 }
 
 // touchesProtected reports whether a statement names a protected table,
@@ -139,7 +155,8 @@ const (
 	roleClient  role = iota // rows go to the client: decrypted via RowDescription origins
 	roleDerived             // a FROM subquery or CTE: outputs carry their protection outward
 	roleExists              // EXISTS (...): outputs are never looked at
-	roleValue               // scalar, IN, ANY, ARRAY subqueries, INSERT ... SELECT: outputs are used as values
+	roleValue               // scalar, IN, ANY, ARRAY subqueries: outputs are used as values
+	roleInsert              // the SELECT of INSERT ... SELECT: outputs are stored, by position
 )
 
 // query plans a SELECT (or VALUES, or a set operation) and returns the
@@ -175,8 +192,15 @@ func (p *planner) query(n *pg_query.Node, outer *scope, r role) map[string]*poli
 		p.fromItem(item, sc, outer)
 	}
 	outs := map[string]*policy.ProtectedColumn{}
+	var positions []*policy.ProtectedColumn
 	for _, t := range s.GetTargetList() {
 		p.target(t.GetResTarget(), sc, r, outs)
+		if r == roleInsert {
+			positions = append(positions, p.sourceColumn(t.GetResTarget(), sc))
+		}
+	}
+	if r == roleInsert {
+		p.insertSources = positions
 	}
 	distinct := len(s.GetDistinctClause()) > 0
 	for _, d := range s.GetDistinctClause() {
@@ -296,7 +320,7 @@ func (p *planner) target(t *pg_query.ResTarget, sc *scope, r role, outs map[stri
 		p.refuse(firstColumn(sc), "a whole-row reference")
 		return
 	case refStar:
-		if r == roleValue {
+		if r == roleValue || r == roleInsert {
 			p.refuse(firstColumn(sc), "* in a subquery used as a value")
 		}
 		if r == roleDerived {
@@ -311,6 +335,9 @@ func (p *planner) target(t *pg_query.ResTarget, sc *scope, r role, outs map[stri
 	if r == roleValue {
 		p.refuse(col, "using an encrypted column as a subquery's value")
 		return
+	}
+	if r == roleInsert {
+		return // checked against its destination by insert()
 	}
 	name := t.GetName()
 	if name == "" {

@@ -50,13 +50,9 @@ func (p *planner) insert(s *pg_query.InsertStmt) {
 			}
 		}
 	default: // INSERT ... SELECT
-		for _, c := range cols {
-			if c != nil {
-				p.refuse(c, "INSERT ... SELECT into an encrypted column (a value computed by SQL)")
-				return
-			}
-		}
-		p.query(s.GetSelectStmt(), sc.parent, roleValue)
+		p.insertSources = nil
+		p.query(s.GetSelectStmt(), sc.parent, roleInsert)
+		p.insertSelect(cols, p.insertSources)
 	}
 
 	if oc := s.GetOnConflictClause(); oc != nil {
@@ -143,5 +139,36 @@ func (p *planner) returning(list []*pg_query.Node, sc *scope) {
 	outs := map[string]*policy.ProtectedColumn{}
 	for _, t := range list {
 		p.target(t.GetResTarget(), sc, roleClient, outs)
+	}
+}
+
+// insertSelect checks what INSERT ... SELECT stores in each column. A cell
+// may be copied only where it still decrypts: into its own column, or —
+// deterministic cells being bound to their key — into a deterministic
+// column with the same key. Any other value for a protected column is
+// computed by SQL (plaintext), and a cell copied into an unprotected
+// column would be ciphertext nobody can read back; both are refused.
+func (p *planner) insertSelect(cols, sources []*policy.ProtectedColumn) {
+	for i, dst := range cols {
+		var src *policy.ProtectedColumn
+		if i < len(sources) {
+			src = sources[i]
+		}
+		switch {
+		case dst == nil && src == nil:
+		case dst == nil:
+			p.refuse(src, "INSERT ... SELECT of an encrypted column into an unprotected one")
+		case src == dst:
+		case src != nil && src.Mode == policy.ModeDeterministic && dst.Mode == policy.ModeDeterministic && src.Key == dst.Key:
+		case src != nil:
+			p.refuse(dst, "INSERT ... SELECT from "+src.QualifiedName()+", which is not under the same deterministic key")
+		default:
+			p.refuse(dst, "INSERT ... SELECT into an encrypted column (a value computed by SQL)")
+		}
+	}
+	for i := len(cols); i < len(sources); i++ {
+		if sources[i] != nil {
+			p.refuse(sources[i], "INSERT ... SELECT of an encrypted column into an unprotected one")
+		}
 	}
 }
