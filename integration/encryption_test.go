@@ -25,33 +25,48 @@ func encryptedTable(t *testing.T) (*phiguard, string) {
 		table, table, appUser)); err != nil {
 		t.Fatal(err)
 	}
-	pol, err := policy.Parse([]byte(fmt.Sprintf(`
+	prot := protection(t, fmt.Sprintf(`
 version: 1
 tables:
   public.%s:
     columns:
       ssn:   {mode: deterministic, key: test-ssn, type: text}
       first: {mode: randomized,    key: test-pii, type: text}
-`, table)))
+`, table))
+	return startProxy(t, proxyOptions{protect: prot}), table
+}
+
+// protection loads a policy and makes a keyring holding version 1 of every
+// key id it names.
+func protection(t *testing.T, policyYAML string) *proxy.Protection {
+	t.Helper()
+	pol, err := policy.Parse([]byte(policyYAML))
+	if err == nil {
+		err = pol.Validate()
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := pol.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	seen := map[string]bool{}
 	var dks []keys.DataKey
-	for _, id := range []string{"test-ssn", "test-pii"} {
-		dk, err := keys.GenerateDataKey(id, 1, time.Now())
-		if err != nil {
-			t.Fatal(err)
+	for _, tb := range pol.Tables() {
+		for _, c := range tb.Columns {
+			if seen[c.Key] {
+				continue
+			}
+			seen[c.Key] = true
+			dk, err := keys.GenerateDataKey(c.Key, 1, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			dks = append(dks, dk)
 		}
-		dks = append(dks, dk)
 	}
 	kr, err := keys.NewKeyring(dks)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startProxy(t, proxyOptions{protect: &proxy.Protection{Policy: pol, Keyring: kr}}), table
+	return &proxy.Protection{Policy: pol, Keyring: kr}
 }
 
 func simple(t *testing.T, conn *pgx.Conn, sql string, args ...any) (pgx.Rows, error) {

@@ -7,9 +7,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
-	"github.com/phiguard/phiguard/keys"
-	"github.com/phiguard/phiguard/policy"
-	"github.com/phiguard/phiguard/proxy"
 )
 
 // TestEncryptedTypesKeepTheirType stores protected date, integer, numeric
@@ -24,7 +21,7 @@ func TestEncryptedTypesKeepTheirType(t *testing.T) {
 		table, table, appUser)); err != nil {
 		t.Fatal(err)
 	}
-	pol, err := policy.Parse([]byte(fmt.Sprintf(`
+	p := startProxy(t, proxyOptions{protect: protection(t, fmt.Sprintf(`
 version: 1
 tables:
   public.%s:
@@ -33,20 +30,7 @@ tables:
       visits: {mode: deterministic, key: typed-visits, type: integer}
       score:  {mode: deterministic, key: typed-score, type: "numeric(5,1)"}
       smoker: {mode: randomized,    key: typed-pii, type: boolean}
-`, table)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pol.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	var dks []keys.DataKey
-	for _, id := range []string{"typed-pii", "typed-visits", "typed-score"} {
-		dk, _ := keys.GenerateDataKey(id, 1, time.Now())
-		dks = append(dks, dk)
-	}
-	kr, _ := keys.NewKeyring(dks)
-	p := startProxy(t, proxyOptions{protect: &proxy.Protection{Policy: pol, Keyring: kr}})
+`, table))})
 	conn := p.app(t)
 
 	born := time.Date(1984, 2, 29, 0, 0, 0, 0, time.UTC)
@@ -97,7 +81,7 @@ tables:
 		t.Fatalf("RowDescription types %v, want date, int4, numeric, bool", oids)
 	}
 	// An invalid value for the type is refused, not stored.
-	_, err = conn.Exec(ctx, "INSERT INTO "+table+" (id, born) VALUES (3, 'not a date')", pgx.QueryExecModeSimpleProtocol)
+	_, err := conn.Exec(ctx, "INSERT INTO "+table+" (id, born) VALUES (3, 'not a date')", pgx.QueryExecModeSimpleProtocol)
 	wantPgError(t, err, "22P02")
 	var plain int
 	if err := superuser(t).QueryRow(ctx, "SELECT count(*) FROM "+table+" WHERE born NOT LIKE '~phg~%' OR visits NOT LIKE '~phg~%'").Scan(&plain); err != nil || plain != 0 {

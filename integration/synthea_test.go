@@ -14,8 +14,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/phiguard/phiguard/internal/ehrdemo"
 	"github.com/phiguard/phiguard/keys"
-	"github.com/phiguard/phiguard/policy"
-	"github.com/phiguard/phiguard/proxy"
 )
 
 // syntheaProtected are the columns examples/policy.yml protects.
@@ -39,20 +37,11 @@ func TestSyntheaEndToEnd(t *testing.T) {
 	if _, err := setup.Exec(ctx, ehrdemo.Schema()+"; ALTER TABLE patients ALTER COLUMN birthdate TYPE text", pgx.QueryExecModeSimpleProtocol); err != nil {
 		t.Fatalf("schema: %v", err)
 	}
-	pol, err := policy.Load("../examples/policy.yml")
+	example, err := os.ReadFile("../examples/policy.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := pol.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	var dks []keys.DataKey
-	for _, id := range []string{"patients-ssn", "patients-passport", "patients-drivers", "patients-pii"} {
-		dk, _ := keys.GenerateDataKey(id, 1, time.Now())
-		dks = append(dks, dk)
-	}
-	kr, _ := keys.NewKeyring(dks)
-	p := startProxy(t, proxyOptions{protect: &proxy.Protection{Policy: pol, Keyring: kr}})
+	p := startProxy(t, proxyOptions{protect: protection(t, string(example))})
 
 	// Write: COPY the sample in through phiguard.
 	data, _ := ehrdemo.CSV("patients")
