@@ -351,3 +351,61 @@ func TestEncryptedInsertSelectCopiesCells(t *testing.T) {
 	_, err := conn.Exec(ctx, "INSERT INTO "+table+" (id, first) SELECT id + 200, ssn FROM "+table+" WHERE id = 1")
 	wantPgError(t, err, "0A000")
 }
+
+// TestEncryptedJoinGroupDistinct: columns under one deterministic key join
+// on ciphertext, and GROUP BY and DISTINCT on them group the plaintext
+// values.
+func TestEncryptedJoinGroupDistinct(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	a, b := uniqueName("pat"), uniqueName("claim")
+	if _, err := superuser(t).Exec(ctx, fmt.Sprintf(`CREATE TABLE %[1]s (id int PRIMARY KEY, ssn text);
+		CREATE TABLE %[2]s (id int PRIMARY KEY, member_ssn text, amount int);
+		GRANT ALL ON %[1]s, %[2]s TO %[3]s`, a, b, appUser)); err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, proxyOptions{protect: protection(t, fmt.Sprintf(`
+version: 1
+tables:
+  public.%s:
+    columns:
+      ssn: {mode: deterministic, key: join-ssn, type: text}
+  public.%s:
+    columns:
+      member_ssn: {mode: deterministic, key: join-ssn, type: text}
+`, a, b))})
+	conn := p.app(t)
+	for i, ssn := range []string{"111-11-1111", "222-22-2222"} {
+		if _, err := conn.Exec(ctx, "INSERT INTO "+a+" (id, ssn) VALUES ($1, $2)", i, ssn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, ssn := range []string{"111-11-1111", "111-11-1111", "222-22-2222", "333-33-3333"} {
+		if _, err := conn.Exec(ctx, "INSERT INTO "+b+" (id, member_ssn, amount) VALUES ($1, $2, $3)", i, ssn, 10*(i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := conn.Query(ctx, "SELECT p.ssn, c.member_ssn, sum(c.amount) FROM "+a+" p JOIN "+b+" c ON c.member_ssn = p.ssn GROUP BY p.ssn, c.member_ssn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for rows.Next() {
+		var ssn, member string
+		var sum int64
+		if err := rows.Scan(&ssn, &member, &sum); err != nil {
+			t.Fatal(err)
+		}
+		if ssn != member {
+			t.Fatalf("joined %q to %q", ssn, member)
+		}
+		got[ssn] = sum
+	}
+	if fmt.Sprint(got) != fmt.Sprint(map[string]int64{"111-11-1111": 30, "222-22-2222": 30}) {
+		t.Fatalf("join and group: %v", got)
+	}
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM (SELECT DISTINCT member_ssn FROM "+b+") d").Scan(&n); err != nil || n != 3 {
+		t.Fatalf("DISTINCT: %d %v", n, err)
+	}
+}
