@@ -20,7 +20,7 @@
 # connection strings of scripts/lib/test_targets.rb. PostgreSQL refuses to run
 # as root, so when this script is root the server runs as the `postgres` user.
 #
-# The last line of output is "pgx suite: N passed, M failed": N tests passed
+# The last line of output is "pgxsuite: N passed, M failed": N tests passed
 # both directly and through phiguard, M passed directly but not through
 # phiguard and are not listed in expected-differences.txt. The exit status is
 # non-zero when M > 0 or when the setup fails.

@@ -148,7 +148,7 @@ func TestRunOutput(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, s)
 		}
 	}
-	if lines := strings.Split(strings.TrimSpace(s), "\n"); lines[len(lines)-1] != "pgx suite: 2 passed, 2 failed" {
+	if lines := strings.Split(strings.TrimSpace(s), "\n"); lines[len(lines)-1] != "pgxsuite: 2 passed, 2 failed" {
 		t.Errorf("last line = %q", lines[len(lines)-1])
 	}
 }

@@ -9,7 +9,7 @@
 // reports about itself. Differences named in the -expected file are reported
 // with their reason and do not count as failures.
 //
-// The last line is "pgx suite: N passed, M failed", where N is the number of
+// The last line is "pgxsuite: N passed, M failed", where N is the number of
 // tests that passed in both runs and M the number of unexplained differences.
 // The exit status is 1 when M > 0.
 //

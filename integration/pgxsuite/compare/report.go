@@ -60,7 +60,7 @@ func printReport(w io.Writer, rep Report) {
 			fmt.Fprintf(w, "  %s  # %s\n", e.Pattern, e.Reason)
 		}
 	}
-	fmt.Fprintf(w, "\npgx suite: %d passed, %d failed\n", rep.PassedBoth, rep.Unexplained)
+	fmt.Fprintf(w, "\npgxsuite: %d passed, %d failed\n", rep.PassedBoth, rep.Unexplained)
 }
 
 func printDirectOnly(w io.Writer, r *Run) {
@@ -85,5 +85,5 @@ func printDirectOnly(w io.Writer, r *Run) {
 			fmt.Fprintf(w, "  %s\n", id)
 		}
 	}
-	fmt.Fprintf(w, "\npgx suite: %d passed, %d failed\n", c[Pass], c[Fail])
+	fmt.Fprintf(w, "\npgxsuite: %d passed, %d failed\n", c[Pass], c[Fail])
 }
