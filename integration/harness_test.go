@@ -91,6 +91,12 @@ func runMain(m *testing.M) int {
 		code = 1
 	}
 	if code == 0 {
+		if err := checkLogsForPHI(); err != nil {
+			fmt.Fprintf(os.Stderr, "integration: %v\n", err)
+			code = 1
+		}
+	}
+	if code == 0 {
 		if err := goleak.Find(ignore); err != nil {
 			fmt.Fprintf(os.Stderr, "integration: goroutines leaked: %v\n", err)
 			code = 1
@@ -189,7 +195,7 @@ func startProxy(t testing.TB, opts proxyOptions) *phiguard {
 		t.Fatalf("test config: %v", err)
 	}
 
-	log := zaptest.NewLogger(t, zaptest.Level(zapcore.InfoLevel)).With(zap.String("test", t.Name()))
+	log := teeToProxyLogs(zaptest.NewLogger(t, zaptest.Level(zapcore.InfoLevel))).With(zap.String("test", t.Name()))
 	reg := prometheus.NewRegistry()
 	var popts []proxy.Option
 	if opts.protect != nil {
