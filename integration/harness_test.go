@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/phiguard/phiguard/audit"
 	"math/big"
 	"net"
 	"net/url"
@@ -152,6 +153,8 @@ type proxyOptions struct {
 	configure func(*config.Config)
 	// protect, when set, makes phiguard encrypt per its policy and keyring.
 	protect *proxy.Protection
+	// auditor, when set, receives phiguard's audit records.
+	auditor *audit.Auditor
 }
 
 // phiguard is one proxy instance started by startProxy.
@@ -200,6 +203,9 @@ func startProxy(t testing.TB, opts proxyOptions) *phiguard {
 	var popts []proxy.Option
 	if opts.protect != nil {
 		popts = append(popts, proxy.WithProtection(opts.protect))
+	}
+	if opts.auditor != nil {
+		popts = append(popts, proxy.WithAuditor(opts.auditor))
 	}
 	srv, err := proxy.New(cfg, log, reg, popts...)
 	if err != nil {

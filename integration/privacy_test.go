@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/csv"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	gosync "sync"
+	"testing"
 
 	"github.com/phiguard/phiguard/internal/ehrdemo"
 	"go.uber.org/zap"
@@ -73,4 +76,14 @@ func checkLogsForPHI() error {
 		return fmt.Errorf("PHI values in phiguard's logs: %s", strings.Join(found, ", "))
 	}
 	return nil
+}
+
+// writeTemp writes b to a file in a test directory and returns its path.
+func writeTemp(t *testing.T, b []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "audit-00000000000000000001.jsonl")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

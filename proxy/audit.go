@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"bytes"
+	"encoding/binary"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -72,13 +74,74 @@ func (s *session) recordStatement(x *expectation, tag []byte, sqlstate string) {
 	if x.kind == expQuery {
 		ev.Protocol = audit.Simple
 	}
+	ev.Subjects = s.subjectSets(x)
 	if x.copy {
 		ev.Protocol = audit.Copy
 	}
 	s.record(ev)
 	s.statements++
 	x.index++
-	x.read = nil
+	x.read, x.subjects = nil, nil
+}
+
+// subjectSets lists the subject ids a statement returned, per table, and
+// says "not in result" for each table it touched whose subject column its
+// result did not carry.
+func (s *session) subjectSets(x *expectation) []*audit.SubjectSet {
+	pol := s.policy()
+	if pol == nil || x.analysis == nil || x.index >= len(x.analysis.Statements) {
+		return nil
+	}
+	var out []*audit.SubjectSet
+	seen := map[*policy.ProtectedTable]bool{}
+	for _, tn := range x.analysis.Statements[x.index].Tables {
+		var ts []*policy.ProtectedTable
+		if tn.Schema != "" {
+			if t, ok := pol.Table(tn.Schema, tn.Name); ok {
+				ts = append(ts, t)
+			}
+		} else {
+			ts = pol.TablesNamed(tn.Name)
+		}
+		for _, t := range ts {
+			if t.SubjectColumn == "" || seen[t] {
+				continue
+			}
+			seen[t] = true
+			ss := x.subjects[t]
+			if ss == nil {
+				ss = audit.NewSubjectSet(t.Name.String(), t.SubjectColumn, s.srv.maxSubjects())
+				ss.NotInResult()
+			}
+			out = append(out, ss)
+		}
+	}
+	return out
+}
+
+// maxSubjects bounds the subject ids listed per record.
+func (srv *Server) maxSubjects() int {
+	if n := srv.cfg.Audit.MaxSubjectIDs; n > 0 {
+		return n
+	}
+	return 50
+}
+
+// subjectID renders a subject column value for the record: text as sent,
+// a binary uuid in its usual form, binary integers in decimal.
+func subjectID(v []byte, format int16) string {
+	if format == 0 {
+		return string(v)
+	}
+	switch len(v) {
+	case 16:
+		return fmt.Sprintf("%x-%x-%x-%x-%x", v[0:4], v[4:6], v[6:8], v[8:10], v[10:16])
+	case 8:
+		return strconv.FormatInt(int64(binary.BigEndian.Uint64(v)), 10)
+	case 4:
+		return strconv.FormatInt(int64(int32(binary.BigEndian.Uint32(v))), 10)
+	}
+	return fmt.Sprintf("%x", v)
 }
 
 // rowsFromTag reads the row count at the end of a CommandComplete tag

@@ -18,6 +18,9 @@ import (
 // actually logged in to.
 type catalog struct {
 	byOID map[uint32]map[int16]*policy.ProtectedColumn
+	// subjects maps the subject column of each protected table that names
+	// one (the patient id), for the audit's per-subject accounting.
+	subjects map[uint32]map[int16]*policy.ProtectedTable
 	// tables lists every column of each protected table in attribute
 	// order, for COPY without a column list.
 	tables map[policy.TableName][]catalogColumn
@@ -50,7 +53,14 @@ func (c *catalog) column(table uint32, attnum int16) *policy.ProtectedColumn {
 	return c.byOID[table][attnum]
 }
 
-func (c *catalog) empty() bool { return c == nil || len(c.byOID) == 0 }
+func (c *catalog) empty() bool { return c == nil || (len(c.byOID) == 0 && len(c.subjects) == 0) }
+
+func (c *catalog) subject(table uint32, attnum int16) *policy.ProtectedTable {
+	if c == nil || table == 0 {
+		return nil
+	}
+	return c.subjects[table][attnum]
+}
 
 // catalogQuery selects every column of every protected table.
 func catalogQuery(pol *policy.Policy) string {
@@ -116,7 +126,8 @@ type catalogBuilder struct {
 }
 
 func newCatalogBuilder(pol *policy.Policy) *catalogBuilder {
-	return &catalogBuilder{pol: pol, cat: &catalog{byOID: map[uint32]map[int16]*policy.ProtectedColumn{}, tables: map[policy.TableName][]catalogColumn{}}}
+	return &catalogBuilder{pol: pol, cat: &catalog{byOID: map[uint32]map[int16]*policy.ProtectedColumn{},
+		subjects: map[uint32]map[int16]*policy.ProtectedTable{}, tables: map[policy.TableName][]catalogColumn{}}}
 }
 
 // add takes one message of the answer.
@@ -132,6 +143,12 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 		tn := policy.TableName{Schema: string(row.Values[1]), Name: string(row.Values[2])}
 		col, _ := b.pol.Column(tn.Schema, tn.Name, string(row.Values[4]))
 		b.cat.tables[tn] = append(b.cat.tables[tn], catalogColumn{name: string(row.Values[4]), protected: col, hasDefault: string(row.Values[5]) == "t"})
+		if t, ok := b.pol.Table(tn.Schema, tn.Name); ok && t.SubjectColumn != "" && t.SubjectColumn == string(row.Values[4]) {
+			if b.cat.subjects[uint32(oid)] == nil {
+				b.cat.subjects[uint32(oid)] = map[int16]*policy.ProtectedTable{}
+			}
+			b.cat.subjects[uint32(oid)][int16(attnum)] = t
+		}
 		if col == nil {
 			return nil
 		}

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
@@ -44,6 +45,7 @@ type expectation struct {
 	read     []string
 	written  []string
 	copy     bool
+	subjects map[*policy.ProtectedTable]*audit.SubjectSet
 
 	name    string          // statement or portal name
 	stmt    string          // for expBind: the statement bound
@@ -150,8 +152,24 @@ func (p *portalInfo) rowFields() ([]*resultField, bool) {
 	out := make([]*resultField, len(p.stmt.fields))
 	for i, f := range p.stmt.fields {
 		if f != nil {
-			out[i] = &resultField{col: f.col, format: formatFor(p.formats, i)}
+			out[i] = &resultField{col: f.col, subject: f.subject, format: formatFor(p.formats, i)}
 		}
 	}
 	return out, true
+}
+
+// noteSubject adds a subject id seen in this request's rows.
+func (x *expectation) noteSubject(t *policy.ProtectedTable, id string, max int) {
+	if x == none {
+		return
+	}
+	if x.subjects == nil {
+		x.subjects = map[*policy.ProtectedTable]*audit.SubjectSet{}
+	}
+	ss := x.subjects[t]
+	if ss == nil {
+		ss = audit.NewSubjectSet(t.Name.String(), t.SubjectColumn, max)
+		x.subjects[t] = ss
+	}
+	ss.Add(id)
 }

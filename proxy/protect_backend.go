@@ -140,9 +140,12 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		out, pe := s.decryptDataRow(body, fields)
+		out, pe := s.decryptDataRow(body, fields, head)
 		if pe != nil {
 			return true, s.failResult(pe)
+		}
+		if out == nil {
+			return false, nil // only subject ids were read: forward as it came
 		}
 		_, err = s.cw.Write(out)
 		return true, err

@@ -13,8 +13,11 @@ import (
 // resultField is how to present one field of the current result set: nil
 // for a field phiguard leaves alone.
 type resultField struct {
-	col    *policy.ProtectedColumn
+	col    *policy.ProtectedColumn // to decrypt; nil for a subject-only field
 	format int16
+	// subject is set when the field is its table's subject column (the
+	// patient id): its values go into the statement's audit record.
+	subject *policy.ProtectedTable
 }
 
 // describeFields maps a RowDescription's fields to protected columns. When
@@ -31,42 +34,62 @@ func (s *session) describeFields(body []byte) ([]*resultField, []byte, error) {
 		return nil, nil, &errProtocol{"malformed RowDescription from backend"}
 	}
 	var fields []*resultField
+	protected := false
 	for i := range rd.Fields {
 		f := &rd.Fields[i]
 		col := cat.column(f.TableOID, int16(f.TableAttributeNumber))
-		if col == nil {
+		var subj *policy.ProtectedTable
+		if s.srv.auditor != nil {
+			subj = cat.subject(f.TableOID, int16(f.TableAttributeNumber))
+		}
+		if col == nil && subj == nil {
 			continue
 		}
 		if fields == nil {
 			fields = make([]*resultField, len(rd.Fields))
 		}
-		fields[i] = &resultField{col: col, format: f.Format}
-		f.DataTypeOID = col.Type.OID
-		f.DataTypeSize = col.Type.Size
-		f.TypeModifier = col.Type.Modifier
+		fields[i] = &resultField{col: col, format: f.Format, subject: subj}
+		if col != nil {
+			protected = true
+			f.DataTypeOID = col.Type.OID
+			f.DataTypeSize = col.Type.Size
+			f.TypeModifier = col.Type.Modifier
+		}
 	}
-	if fields == nil {
-		return nil, nil, nil
+	if !protected {
+		return fields, nil, nil // subject ids to note, nothing to rewrite
 	}
 	out, err := rd.Encode(nil)
 	return fields, out, err
 }
 
-// decryptDataRow returns the DataRow to send for a result with fields.
-func (s *session) decryptDataRow(body []byte, fields []*resultField) ([]byte, *pgError) {
+// decryptDataRow returns the DataRow to send for a result with fields (nil
+// when the row needs no change), noting subject ids into x.
+func (s *session) decryptDataRow(body []byte, fields []*resultField, x *expectation) ([]byte, *pgError) {
 	var row pgproto3.DataRow
 	if err := row.Decode(body); err != nil || len(row.Values) != len(fields) {
 		return nil, &pgError{Severity: severityError, Code: CodeProtocolViolation, Message: "malformed DataRow from backend"}
 	}
+	changed := false
 	for i, f := range fields {
 		if f == nil || row.Values[i] == nil {
 			continue
 		}
+		if f.subject != nil {
+			x.noteSubject(f.subject, subjectID(row.Values[i], f.format), s.srv.maxSubjects())
+		}
+		if f.col == nil {
+			continue
+		}
+		changed = true
 		v, pe := s.decryptValue(f, row.Values[i])
 		if pe != nil {
 			return nil, pe
 		}
 		row.Values[i] = v
+	}
+	if !changed {
+		return nil, nil
 	}
 	out, err := row.Encode(nil)
 	if err != nil {
