@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	gosync "sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/phiguard/phiguard/audit"
@@ -54,6 +56,12 @@ tables:
 		t.Fatal("LIKE was not refused")
 	}
 	run("SELECT 1", pgx.QueryExecModeSimpleProtocol)
+	if _, err := conn.PgConn().CopyFrom(ctx, strings.NewReader("43\t430-00-0043\n"), "COPY "+table+" (id, ssn) FROM STDIN"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT 1/0 FROM "+table); err == nil {
+		t.Fatal("division by zero succeeded")
+	}
 	conn.Close(ctx)
 	if err := a.Close(ctx); err != nil {
 		t.Fatal(err)
@@ -88,8 +96,14 @@ tables:
 			refusals++
 		}
 	}
-	if len(stmts) != 5 || refusals != 1 {
-		t.Fatalf("%d statement and %d refusal records, want 5 and 1:\n%s", len(stmts), refusals, sink.String())
+	if len(stmts) != 7 || refusals != 1 {
+		t.Fatalf("%d statement and %d refusal records, want 7 and 1:\n%s", len(stmts), refusals, sink.String())
+	}
+	if stmts[5].Rows != 1 || len(stmts[5].Written) != 1 || stmts[5].SQLState != "00000" {
+		t.Errorf("COPY record: %+v", stmts[5])
+	}
+	if stmts[6].SQLState != "22012" {
+		t.Errorf("failed statement recorded with SQLSTATE %q, want 22012", stmts[6].SQLState)
 	}
 	col := "public." + table + ".ssn"
 	checks := []struct {
@@ -117,7 +131,7 @@ tables:
 	if len(stmts[4].Subjects) != 0 {
 		t.Errorf("SELECT 1 names subjects: %+v", stmts[4].Subjects)
 	}
-	for _, phi := range []string{"410-00-0041", "420-00-0042"} {
+	for _, phi := range []string{"410-00-0041", "420-00-0042", "430-00-0043"} {
 		if strings.Contains(sink.String(), phi) {
 			t.Errorf("the audit trail holds %s", phi)
 		}
@@ -125,5 +139,85 @@ tables:
 	res, err := audit.Verify(audit.StaticKey(key.Secret), writeTemp(t, sink.Bytes()))
 	if err != nil || res.Problem != nil {
 		t.Fatalf("verify: %+v %v", res, err)
+	}
+}
+
+// brokenSink fails every write until healed, like a full disk.
+type brokenSink struct {
+	mu     gosync.Mutex
+	broken bool
+	lines  int
+}
+
+func (b *brokenSink) Resume() (audit.Tail, error) { return audit.Tail{}, nil }
+func (b *brokenSink) Sync() error                 { return nil }
+func (b *brokenSink) Close() error                { return nil }
+func (b *brokenSink) Write(lines []audit.Line) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.broken {
+		return 0, fmt.Errorf("no space left on device")
+	}
+	b.lines += len(lines)
+	return len(lines), nil
+}
+
+func (b *brokenSink) set(broken bool) { b.mu.Lock(); b.broken = broken; b.mu.Unlock() }
+
+// TestAuditFailsClosed: while the audit trail cannot be written, statements
+// on protected tables are refused with 58030 and nothing is lost; other
+// statements go on, and protected ones resume once the sink recovers.
+func TestAuditFailsClosed(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	table := uniqueName("afc")
+	if _, err := superuser(t).Exec(ctx, fmt.Sprintf("CREATE TABLE %[1]s (id int PRIMARY KEY, ssn text); GRANT ALL ON %[1]s TO %[2]s", table, appUser)); err != nil {
+		t.Fatal(err)
+	}
+	sink := &brokenSink{}
+	a, err := audit.New(audit.Options{Key: audit.MACKey{ID: "audit", Version: 1, Secret: keys.NewSecret(bytes.Repeat([]byte{9}, 32))},
+		Sink: sink, RetryMin: 10 * time.Millisecond, RetryMax: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close(ctx)
+	p := startProxy(t, proxyOptions{auditor: a, protect: protection(t, fmt.Sprintf(`
+version: 1
+tables:
+  public.%s:
+    columns:
+      ssn: {mode: deterministic, key: afc-ssn, type: text}
+`, table))})
+	conn := p.app(t)
+	if _, err := conn.Exec(ctx, "INSERT INTO "+table+" (id, ssn) VALUES (1, $1)", "111-22-3333"); err != nil {
+		t.Fatal(err)
+	}
+	sink.set(true)
+	// The writer notices on its next write; wait until the auditor says so.
+	deadline := time.Now().Add(10 * time.Second)
+	for a.Healthy() == nil && time.Now().Before(deadline) {
+		conn.Exec(ctx, "SELECT 1", pgx.QueryExecModeSimpleProtocol)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if a.Healthy() == nil {
+		t.Fatal("the auditor never noticed the broken sink")
+	}
+	_, err = conn.Exec(ctx, "SELECT ssn FROM "+table+" WHERE id = 1")
+	pe := wantPgError(t, err, "58030")
+	if !strings.Contains(pe.Message, "audit trail") {
+		t.Fatalf("message: %q", pe.Message)
+	}
+	var one int
+	if err := conn.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
+		t.Fatalf("an unprotected statement was refused too: %v", err)
+	}
+	sink.set(false)
+	deadline = time.Now().Add(10 * time.Second)
+	for a.Healthy() != nil && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	var ssn string
+	if err := conn.QueryRow(ctx, "SELECT ssn FROM "+table+" WHERE id = 1").Scan(&ssn); err != nil || ssn != "111-22-3333" {
+		t.Fatalf("after recovery: %q %v", ssn, err)
 	}
 }

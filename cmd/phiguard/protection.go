@@ -45,6 +45,14 @@ func loadProtection(ctx context.Context, cfg config.Config, reg prometheus.Regis
 	if err != nil {
 		return nil, nil, err
 	}
+	if auditor != nil {
+		for _, id := range ids {
+			v, _ := kr.WriteVersion(id)
+			if err := auditor.Record(&audit.KeyEvent{Action: "load", KeyID: id, Version: v}); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
 	log.Info("protection loaded", zap.String("policy", cfg.PolicyFile), zap.String("policy_version", pol.Version()),
 		zap.Int("tables", len(pol.Tables())), zap.Int("keys", len(ids)), zap.String("key_provider", cfg.Keys.Provider))
 	return &proxy.Protection{Policy: pol, Keyring: kr}, auditor, nil

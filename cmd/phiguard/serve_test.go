@@ -129,7 +129,7 @@ log: {level: warn}
 		all.Write(b)
 	}
 	log := all.String()
-	for _, want := range []string{`"event":"connection_open"`, `"event":"statement"`, `"event":"refusal"`, `"event":"connection_close"`, `public.people.ssn`} {
+	for _, want := range []string{`"event":"key"`, `"event":"connection_open"`, `"event":"statement"`, `"event":"refusal"`, `"event":"connection_close"`, `public.people.ssn`} {
 		if !strings.Contains(log, want) {
 			t.Errorf("audit log lacks %s", want)
 		}
