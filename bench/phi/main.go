@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/config"
 	"github.com/phiguard/phiguard/integration/vaultemu"
 	"github.com/phiguard/phiguard/internal/pgcluster"
@@ -115,11 +116,33 @@ func run() error {
 		return err
 	}
 
-	plain, err := startProxy(pg, nil)
+	prot := &proxy.Protection{Policy: pol, Keyring: kr}
+	plain, err := startProxy(pg, nil, nil)
 	if err != nil {
 		return err
 	}
-	protected, err := startProxy(pg, &proxy.Protection{Policy: pol, Keyring: kr})
+	protected, err := startProxy(pg, prot, nil)
+	if err != nil {
+		return err
+	}
+	// The same protection with the audit trail on, to a file sink with
+	// fsync after every write, as serve runs it by default.
+	auditDir, err := os.MkdirTemp("", "phi-audit-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(auditDir)
+	cfgAudit := config.DefaultAudit()
+	cfgAudit.Dir = auditDir
+	if f := os.Getenv("BENCH_AUDIT_FSYNC"); f != "" {
+		cfgAudit.Fsync = f
+	}
+	auditor, err := audit.Open(cfgAudit, audit.MACKey{ID: "audit", Version: 1, Secret: keys.NewSecret(make([]byte, 32))}, zap.NewNop(), prometheus.NewRegistry())
+	if err != nil {
+		return err
+	}
+	defer auditor.Close(ctx)
+	audited, err := startProxy(pg, prot, auditor)
 	if err != nil {
 		return err
 	}
@@ -132,15 +155,12 @@ func run() error {
 	results := map[string][]float64{}
 	afterLoad := vaultRequests(reg)
 	for rep := 0; rep < reps; rep++ {
-		order := []string{"plain", "protected"}
-		if rep%2 == 1 {
-			order[0], order[1] = order[1], order[0]
+		order := []string{"plain", "protected", "audited"}
+		for i := 0; i < rep%3; i++ { // rotate the order each repetition
+			order = append(order[1:], order[0])
 		}
 		for _, name := range order {
-			addr := plain
-			if name == "protected" {
-				addr = protected
-			}
+			addr := map[string]string{"plain": plain, "protected": protected, "audited": audited}[name]
 			stopProfile := profile(name)
 			tps, err := pgbench(addr, pg, script, clients, seconds)
 			stopProfile()
@@ -159,7 +179,9 @@ func run() error {
 		rows, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 	}
 
-	mp, mr := median(results["plain"]), median(results["protected"])
+	mp, mr, ma := median(results["plain"]), median(results["protected"]), median(results["audited"])
+	auditor.Close(ctx)
+	auditBytes, auditRecords := auditSize(auditDir)
 	report := fmt.Sprintf(`# PHI workload: protected vs plain columns through phiguard
 
 pgbench -M prepared -c %d -j 2 -T %d, %d repetitions alternating; transaction: INSERT,
@@ -171,17 +193,21 @@ Vault emulator. %s, %d CPUs, %s.
 |---|---:|---|
 | plain (no policy) | %.0f | %v |
 | protected | %.0f | %v |
+| protected + audit (file, fsync batch) | %.0f | %v |
 
-protected / plain = **%.2f**
+protected / plain = **%.2f**; audited / protected = **%.2f**
+
+Audit trail: %d records, %d bytes (%.0f bytes per record).
 
 Vault requests: %.0f to load 2 keys at start-up; %.0f during the run, which wrote %d rows.
 `, clients, seconds, reps, time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), runtime.Version(),
-		mp, round(results["plain"]), mr, round(results["protected"]), mr/mp, atLoad, duringRun, rows)
+		mp, round(results["plain"]), mr, round(results["protected"]), ma, round(results["audited"]), mr/mp, ma/mr,
+		auditRecords, auditBytes, float64(auditBytes)/float64(max(auditRecords, 1)), atLoad, duringRun, rows)
 	fmt.Print(report)
 	return os.WriteFile(out, []byte(report), 0o644)
 }
 
-func startProxy(pg *pgcluster.Cluster, prot *proxy.Protection) (string, error) {
+func startProxy(pg *pgcluster.Cluster, prot *proxy.Protection, a *audit.Auditor) (string, error) {
 	cfg := config.Default()
 	cfg.Listen, cfg.Admin = "127.0.0.1:0", ""
 	host, port, _ := net.SplitHostPort(pg.Addr())
@@ -190,6 +216,9 @@ func startProxy(pg *pgcluster.Cluster, prot *proxy.Protection) (string, error) {
 	var opts []proxy.Option
 	if prot != nil {
 		opts = append(opts, proxy.WithProtection(prot))
+	}
+	if a != nil {
+		opts = append(opts, proxy.WithAuditor(a))
 	}
 	srv, err := proxy.New(cfg, zap.NewNop(), prometheus.NewRegistry(), opts...)
 	if err != nil {
@@ -263,7 +292,11 @@ func vaultRequests(g prometheus.Gatherer) float64 {
 // for finding where protection costs time.
 func profile(name string) func() {
 	path := os.Getenv("BENCH_CPUPROFILE")
-	if path == "" || name != "protected" {
+	target := os.Getenv("BENCH_PROFILE_TARGET")
+	if target == "" {
+		target = "protected"
+	}
+	if path == "" || name != target {
 		return func() {}
 	}
 	f, err := os.Create(path)
@@ -275,4 +308,18 @@ func profile(name string) func() {
 		return func() {}
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }
+}
+
+// auditSize totals the audit files' bytes and lines.
+func auditSize(dir string) (bytes int64, records int) {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		bytes += int64(len(b))
+		records += strings.Count(string(b), "\n")
+	}
+	return bytes, records
 }
