@@ -136,9 +136,28 @@ tables:
 			t.Errorf("the audit trail holds %s", phi)
 		}
 	}
-	res, err := audit.Verify(audit.StaticKey(key.Secret), writeTemp(t, sink.Bytes()))
+	file := writeTemp(t, sink.Bytes())
+	res, err := audit.Verify(audit.StaticKey(key.Secret), file)
 	if err != nil || res.Problem != nil {
 		t.Fatalf("verify: %+v %v", res, err)
+	}
+
+	// The accounting of disclosures for patient 41 lists the SELECT that
+	// returned it, and with Possible, also the statements on the table whose
+	// results did not carry the patient id.
+	rep, err := audit.Report(audit.ReportQuery{Subject: "41"}, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Accesses) != 1 || !strings.Contains(strings.Join(rep.Accesses[0].Read, ","), col) {
+		t.Fatalf("report for subject 41: %+v", rep.Accesses)
+	}
+	rep, err = audit.Report(audit.ReportQuery{Subject: "41", Possible: true}, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Accesses) < 2 {
+		t.Fatalf("report with possible accesses for subject 41: %+v", rep.Accesses)
 	}
 }
 
