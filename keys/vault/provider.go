@@ -53,33 +53,48 @@ func (p *Provider) count(op string) { p.requests.WithLabelValues(op).Inc() }
 // not unwrapped before: 1 + ids + new versions requests (plus an AppRole
 // login when one is due), never more.
 func (p *Provider) Load(ctx context.Context) (*keys.Keyring, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err := p.authenticate(ctx); err != nil {
-		return nil, err
-	}
-	ids, err := p.listIDs(ctx)
+	var dks []keys.DataKey
+	err := p.eachRecord(ctx, func(id string, rec *record) error {
+		for _, wv := range rec.Versions {
+			k, err := p.unwrapCached(ctx, id, wv)
+			if err != nil {
+				return err
+			}
+			dks = append(dks, keys.DataKey{ID: id, Version: wv.Version, Created: wv.Created, Key: k})
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	var dks []keys.DataKey
+	return keys.NewKeyring(dks)
+}
+
+// eachRecord authenticates, lists the key ids and calls fn with each id's
+// record (ids without one are skipped), holding the provider's lock.
+func (p *Provider) eachRecord(ctx context.Context, fn func(id string, rec *record) error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.authenticate(ctx); err != nil {
+		return err
+	}
+	ids, err := p.listIDs(ctx)
+	if err != nil {
+		return err
+	}
 	for _, id := range ids {
 		rec, _, err := p.readRecord(ctx, id)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if rec == nil {
 			continue
 		}
-		for _, wv := range rec.Versions {
-			k, err := p.unwrapCached(ctx, id, wv)
-			if err != nil {
-				return nil, err
-			}
-			dks = append(dks, keys.DataKey{ID: id, Version: wv.Version, Created: wv.Created, Key: k})
+		if err := fn(id, rec); err != nil {
+			return err
 		}
 	}
-	return keys.NewKeyring(dks)
+	return nil
 }
 
 func cacheKey(id string, wv wrappedVersion) string {
@@ -181,30 +196,18 @@ func (p *Provider) addVersion(ctx context.Context, id string, rec *record, cas i
 
 // Status lists key ids and versions from KV without unwrapping anything.
 func (p *Provider) Status(ctx context.Context) ([]keys.KeyStatus, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err := p.authenticate(ctx); err != nil {
-		return nil, err
-	}
-	ids, err := p.listIDs(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var out []keys.KeyStatus
-	for _, id := range ids {
-		rec, _, err := p.readRecord(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if rec == nil {
-			continue
-		}
+	err := p.eachRecord(ctx, func(id string, rec *record) error {
 		st := keys.KeyStatus{ID: id}
 		for _, v := range rec.Versions {
 			st.Versions = append(st.Versions, keys.VersionStatus{Version: v.Version, Created: v.Created})
 			st.WriteVersion = max(st.WriteVersion, v.Version)
 		}
 		out = append(out, st)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
