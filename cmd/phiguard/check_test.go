@@ -10,9 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/phiguard/phiguard/internal/ehrdemo"
-	"github.com/phiguard/phiguard/internal/pgcluster"
 )
 
 // writeConfig writes a configuration naming a policy file and a backend.
@@ -91,19 +89,12 @@ func TestCheckCatalog(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cluster, err := pgcluster.Start(ctx, pgcluster.Options{})
+	cluster, conn, err := ehrdemo.StartLoaded(ctx)
 	if err != nil {
-		t.Fatalf("start PostgreSQL: %v", err)
+		t.Fatal(err)
 	}
 	defer cluster.Stop()
-	conn, err := pgx.Connect(ctx, cluster.URL(cluster.Superuser, cluster.Password, "postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer conn.Close(context.Background())
-	if _, err := ehrdemo.Load(ctx, conn); err != nil {
-		t.Fatal(err)
-	}
 	t.Setenv("PGUSER", cluster.Superuser)
 	t.Setenv("PGPASSWORD", cluster.Password)
 	t.Setenv("PGDATABASE", "postgres")

@@ -6,9 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/phiguard/phiguard/internal/ehrdemo"
-	"github.com/phiguard/phiguard/internal/pgcluster"
 	"github.com/phiguard/phiguard/policy"
 )
 
@@ -21,19 +19,12 @@ func TestSyntheaAgainstRealPostgres(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cluster, err := pgcluster.Start(ctx, pgcluster.Options{})
-	if err != nil {
-		t.Fatalf("start PostgreSQL: %v", err)
-	}
-	defer cluster.Stop()
-	conn, err := pgx.Connect(ctx, cluster.URL(cluster.Superuser, cluster.Password, "postgres"))
+	cluster, conn, err := ehrdemo.StartLoaded(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer cluster.Stop()
 	defer conn.Close(context.Background())
-	if _, err := ehrdemo.Load(ctx, conn); err != nil {
-		t.Fatalf("load demo: %v", err)
-	}
 	// Catalog details the folding must get right: a quoted mixed-case
 	// schema and table, a dropped column, a view (not a table).
 	for _, sql := range []string{
