@@ -130,21 +130,20 @@ func (r *reader) scalar(n *yaml.Node, path string) (string, bool) {
 	return n.Value, true
 }
 
-var topKeys = []string{"version", "tables"}
-
-var reservedTop = map[string]string{
-	"roles":        "access rules (roles) are not supported by this version of phiguard; it refuses the file rather than run without them",
-	"default_role": "access rules (default_role) are not supported by this version of phiguard; it refuses the file rather than run without them",
-}
+var topKeys = []string{"version", "tables", "roles", "default_role"}
 
 func (r *reader) file(n *yaml.Node) {
-	var version, tables *yaml.Node
-	for _, e := range r.mapping(n, "", "settings", topKeys, reservedTop) {
+	var version, tables, roles, defaultRole *yaml.Node
+	for _, e := range r.mapping(n, "", "settings", topKeys, nil) {
 		switch e.key {
 		case "version":
 			version = e.value
 		case "tables":
 			tables = e.value
+		case "roles":
+			roles = e.value
+		case "default_role":
+			defaultRole = e.value
 		}
 	}
 	if deref(n).Kind != yaml.MappingNode {
@@ -169,6 +168,7 @@ func (r *reader) file(n *yaml.Node) {
 			r.table(e)
 		}
 	}
+	r.roles(roles, defaultRole)
 }
 
 var tableKeys = []string{"subject_column", "state", "columns"}

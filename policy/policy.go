@@ -46,6 +46,11 @@ type Policy struct {
 	byCol   map[columnKey]*ProtectedColumn
 	// problems found while loading that Validate reports; see Load.
 	problems Problems
+
+	roles       []*Role // sorted by name; empty when the file gives none
+	defaultRole *Role
+	byUser      map[string]*Role
+	byCert      map[string]*Role
 }
 
 type columnKey struct{ schema, table, column string }

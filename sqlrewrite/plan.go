@@ -43,16 +43,27 @@ func (v ValueSlot) String() string {
 }
 
 // Refusal is why a statement must not reach the backend: it uses an
-// encrypted column in a way that cannot work on ciphertext. The proxy sends
-// it as an ErrorResponse with SQLSTATE Code (0A000, feature not supported).
+// encrypted column in a way that cannot work on ciphertext (SQLSTATE 0A000,
+// feature not supported), or a role's access rules forbid it (42501,
+// insufficient privilege). The proxy sends it as an ErrorResponse.
 type Refusal struct {
 	Code      string
 	Column    *policy.ProtectedColumn // nil when the refusal is about a table
 	Table     string                  // schema.table
 	Construct string                  // what was refused, e.g. "LIKE", "ORDER BY"
+	// Rule names the access rule that refused the statement ("clinician:
+	// rows of public.patients", "billing: statements"); empty for an
+	// encryption refusal.
+	Rule string
+	// Message, when set, is the whole message (access refusals build their
+	// own, naming table, column and rule).
+	Message string
 }
 
 func (r *Refusal) Error() string {
+	if r.Message != "" {
+		return r.Message
+	}
 	if r.Column == nil && r.Table == "" {
 		return r.Construct
 	}

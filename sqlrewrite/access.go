@@ -1,0 +1,108 @@
+package sqlrewrite
+
+import (
+	"github.com/phiguard/phiguard/policy"
+)
+
+// SQLSTATE of access refusals: 42501 insufficient_privilege.
+const codeInsufficientPrivilege = "42501"
+
+// RelationKind is what a name in a FROM clause turns out to be in the
+// database.
+type RelationKind uint8
+
+const (
+	// RelationUnknown: no relation of that name is known (it may be created
+	// later, or live in a schema phiguard did not read). Refused for a role
+	// with rules.
+	RelationUnknown RelationKind = iota
+	// RelationTable is an ordinary or partitioned table (relkind r or p).
+	RelationTable
+	// RelationOther is a view, materialized view, foreign table, sequence
+	// or anything else whose content phiguard cannot see through. Refused
+	// for a role with rules.
+	RelationOther
+)
+
+// Objects is what the access rewriter must know of the database's own
+// objects. The proxy reads it from the catalog at session start (and after
+// DDL); it must be safe for concurrent use.
+type Objects interface {
+	// RelationKind says what schema.name is. With schema "" the name is
+	// unqualified: the answer must hold for every relation of that name in
+	// any schema (RelationOther if any one of them is not a table,
+	// RelationUnknown if there is none).
+	RelationKind(schema, name string) RelationKind
+	// Columns lists the columns of a table in order (attnum order,
+	// dropped ones left out); ok is false when the table is unknown. With
+	// schema "" the name is unqualified and the answer is the columns of
+	// the single table of that name, or ok false when there are several.
+	Columns(schema, name string) (columns []string, ok bool)
+	// FunctionSafe says whether a function (schema "" when unqualified)
+	// is a built-in that cannot run SQL given as text, read or write server
+	// files, change settings or write: an immutable or stable function of
+	// pg_catalog, not on phiguard's deny list, and not shadowed by a
+	// function of the same name in another schema.
+	FunctionSafe(schema, name string) bool
+	// OperatorSafe says the same of an operator.
+	OperatorSafe(schema, name string) bool
+	// Version changes whenever the answers may change; rewrites cached
+	// under one version never serve another.
+	Version() string
+}
+
+// Decision is one access rule applied to a statement, for the audit and for
+// `phiguard explain`.
+type Decision struct {
+	// Table is schema.table; Column is set for a column rule.
+	Table  string
+	Column string
+	// Rule names the rule (policy.RowRule.Name, policy.ColumnRule.Name, or
+	// "ROLE: statements").
+	Rule string
+	// Effect says what the rule did: "rows filtered", "row check",
+	// "masked", "pseudonym", "null", "refused".
+	Effect string
+}
+
+// BreakGlass is a `SET phiguard.break_glass = 'reason'` the role may run.
+type BreakGlass struct {
+	Reason string
+}
+
+// BreakGlassSetting is the session setting that asks for break-glass.
+const BreakGlassSetting = "phiguard.break_glass"
+
+// Access is what a role's rules make of one statement text.
+type Access struct {
+	// SQL is the text to forward: the input with row rules injected, or
+	// the input itself when Changed is false.
+	SQL     string
+	Changed bool
+	// Refusal is set when the text must not reach the backend (42501,
+	// naming table, column and rule; 42601 when it does not parse).
+	Refusal *Refusal
+	// Decisions lists the rules applied, in order.
+	Decisions []Decision
+	// BreakGlass is set when the text is a permitted break-glass request;
+	// the proxy records it, lifts the session's row rules, and forwards
+	// the SET.
+	BreakGlass *BreakGlass
+}
+
+// AccessFor applies role's rules to one statement text (its analysis is
+// a, which may have been made for another text of the same shape; sql is
+// the text itself). breakGlass says the session has lifted its row rules.
+// A nil role, or an unrestricted one, leaves the text as it is.
+func AccessFor(sql string, a *Analysis, pol *policy.Policy, role *policy.Role, objs Objects, breakGlass bool) *Access {
+	if role == nil || role.Unrestricted() {
+		return &Access{SQL: sql}
+	}
+	return rewriteAccess(sql, a, pol, role, objs, breakGlass)
+}
+
+// rewriteAccess is filled in by the access rewriter.
+func rewriteAccess(sql string, a *Analysis, pol *policy.Policy, role *policy.Role, objs Objects, breakGlass bool) *Access {
+	return &Access{SQL: sql, Refusal: &Refusal{Code: codeInsufficientPrivilege, Rule: role.Name + ": statements",
+		Message: "role " + role.Name + " has access rules, which this phiguard build cannot yet enforce"}}
+}
