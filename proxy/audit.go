@@ -67,7 +67,7 @@ func (s *session) recordStatement(x *expectation, tag []byte, sqlstate string) {
 		return
 	}
 	ev := &audit.Statement{
-		Time: x.start, Session: s.audit, Analysis: x.analysis, Index: x.index,
+		Time: x.start, Session: s.auditInfo(), Analysis: x.analysis, Index: x.index,
 		Protocol: audit.Extended, Decision: audit.Allow, Duration: time.Since(x.start),
 		Rows: rowsFromTag(tag), SQLState: sqlstate, Read: x.read, Written: x.written,
 	}

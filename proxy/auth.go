@@ -5,6 +5,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+	"time"
+
+	"go.uber.org/zap"
 )
 
 // relayAuth carries the startup conversation between client and backend
@@ -96,8 +99,21 @@ func (s *session) relayAuth() (authFailed bool, err error) {
 					return false, &errProtocol{"malformed ReadyForQuery from backend"}
 				}
 				status := body[0]
+				s.bindPolicy()
+				if r := s.acc.role.Load(); r != nil {
+					s.log = s.log.With(zap.String("role", r.Name))
+				}
 				if err := s.loadCatalog(); err != nil {
 					return false, err
+				}
+				if s.restricted() != nil {
+					// Only a role with rules pays for reading the objects
+					// the access rewriter needs.
+					start := time.Now()
+					if err := s.loadObjects(); err != nil {
+						return false, err
+					}
+					s.log.Debug("database objects read", zap.Duration("took", time.Since(start)))
 				}
 				s.cw.Write(readyForQuery(status))
 				return false, s.flushClient()

@@ -91,7 +91,7 @@ func (s *session) loadCatalog() error {
 	if err := s.flushBackend(); err != nil {
 		return err
 	}
-	b := newCatalogBuilder(s.srv.protect.Policy)
+	b := newCatalogBuilder(s.policy())
 	for {
 		typ, _, err := s.br.next()
 		if err != nil {
@@ -115,7 +115,7 @@ func (s *session) loadCatalog() error {
 }
 
 func (s *session) catalogQueryMessage() []byte {
-	return queryMessage([]byte(catalogQuery(s.srv.protect.Policy)))
+	return queryMessage([]byte(catalogQuery(s.policy())))
 }
 
 // catalogBuilder collects the catalog query's answer.

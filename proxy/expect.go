@@ -32,6 +32,7 @@ const (
 	expSync                                 // ReadyForQuery
 	expQuery                                // everything up to ReadyForQuery (simple Query, FunctionCall)
 	expCatalog                              // phiguard's own catalog query after DDL: swallowed
+	expObjects                              // phiguard's own read of the database objects: swallowed
 )
 
 type expectation struct {
@@ -54,6 +55,13 @@ type expectation struct {
 	prep    *stmtInfo       // for expParse: what the client pump planned
 	copyOut *copyRewriter   // for expQuery/expExecute of a COPY TO STDOUT to decrypt
 	catalog *catalogBuilder // for expCatalog
+	objects *ObjectsBuilder // for expObjects
+
+	// Access control: the verdict for the audit record, and a permitted
+	// break-glass request, granted when the backend confirms its SET.
+	decision audit.Decision
+	rule     string
+	glass    *sqlrewrite.BreakGlass
 }
 
 type expectQueue struct {
@@ -112,6 +120,17 @@ type stmtInfo struct {
 	written   []string                        // protected columns it writes, for audit records
 	fields    []*resultField                  // from Describe; nil until described or when none is protected
 	described bool
+
+	// Access control: the policy it was planned under (a Bind under a newer
+	// one re-checks it, see access_bind.go), the client's text, and the
+	// verdict.
+	pol      *policy.Policy
+	sql      string
+	sent     string // the text after access rewriting, before encryption
+	paramKey string
+	decision audit.Decision
+	rule     string
+	glass    *sqlrewrite.BreakGlass
 }
 
 // portalInfo is a bound portal: its statement and result formats.
@@ -152,7 +171,7 @@ func (p *portalInfo) rowFields() ([]*resultField, bool) {
 	out := make([]*resultField, len(p.stmt.fields))
 	for i, f := range p.stmt.fields {
 		if f != nil {
-			out[i] = &resultField{col: f.col, subject: f.subject, format: formatFor(p.formats, i)}
+			out[i] = &resultField{col: f.col, subject: f.subject, rule: f.rule, psn: f.psn, typ: f.typ, format: formatFor(p.formats, i)}
 		}
 	}
 	return out, true

@@ -22,6 +22,10 @@ type Metrics struct {
 	CacheMisses          prometheus.Counter
 	StatementDuration    prometheus.Histogram
 	CancelRequests       *prometheus.CounterVec
+	// BreakGlass counts granted break-glass requests, by role.
+	BreakGlass *prometheus.CounterVec
+	// PolicyReloads counts policy reloads, by result (accepted, rejected).
+	PolicyReloads *prometheus.CounterVec
 
 	statements [16]prometheus.Counter // one per sqlrewrite.Kind, pre-resolved
 }
@@ -71,6 +75,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Cancel requests received, by outcome (forwarded, unknown_key, failed).",
 		}, []string{"outcome"}),
 	}
+	m.BreakGlass = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "phiguard_break_glass_total",
+		Help: "Sessions that lifted their role's row rules with SET phiguard.break_glass, by role.",
+	}, []string{"role"})
+	m.PolicyReloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "phiguard_policy_reload_total",
+		Help: "Policy reloads (SIGHUP or a changed file), by result: accepted or rejected.",
+	}, []string{"result"})
 	statements := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "phiguard_proxy_statements_total",
 		Help: "Statements received from clients (simple Query or extended Parse), by kind.",
@@ -80,7 +92,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.ConnectionsActive, m.ConnectionsTotal, m.ConnectionsRefused,
 		m.BytesClientToBackend, m.BytesBackendToClient, m.Errors, m.CacheHits,
-		m.CacheMisses, m.StatementDuration, m.CancelRequests, statements)
+		m.CacheMisses, m.StatementDuration, m.CancelRequests, m.BreakGlass, m.PolicyReloads, statements)
 	return m
 }
 

@@ -18,6 +18,8 @@ const (
 	CodeInternalError       Code = "XX000"
 	CodeDataCorrupted       Code = "XX001"
 	CodeKeyUnavailable      Code = "58000"
+	// CodeInsufficientPrivilege refuses what an access rule forbids.
+	CodeInsufficientPrivilege Code = "42501"
 )
 
 // Severity of an error raised by phiguard: FATAL ends the session, ERROR

@@ -1,6 +1,9 @@
 package proxy
 
 import (
+	"sync"
+	"sync/atomic"
+
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
 )
@@ -12,8 +15,35 @@ import (
 // This release wires the simple query protocol (Query messages and their
 // results); see docs/design/encryption-path.md for the rest.
 type Protection struct {
+	// Policy is the policy loaded at start. Reload swaps in newer ones;
+	// Current returns the one in force.
 	Policy  *policy.Policy
 	Keyring *keys.Keyring
+
+	current    atomic.Pointer[policy.Policy]
+	pseudonyms sync.Map // key id → *keys.Pseudonymizer
+}
+
+// Current is the policy in force: the latest one Reload accepted, else
+// Policy.
+func (p *Protection) Current() *policy.Policy {
+	if c := p.current.Load(); c != nil {
+		return c
+	}
+	return p.Policy
+}
+
+// pseudonymizer returns the pseudonym keyer of a key id, derived once.
+func (p *Protection) pseudonymizer(keyID string) (*keys.Pseudonymizer, error) {
+	if v, ok := p.pseudonyms.Load(keyID); ok {
+		return v.(*keys.Pseudonymizer), nil
+	}
+	ps, err := p.Keyring.Pseudonymizer(keyID)
+	if err != nil {
+		return nil, err
+	}
+	p.pseudonyms.Store(keyID, ps)
+	return ps, nil
 }
 
 // Option configures a Server beyond its config file.
@@ -47,5 +77,8 @@ func (s *session) policy() *policy.Policy {
 	if s.srv.protect == nil {
 		return nil
 	}
-	return s.srv.protect.Policy
+	if p := s.acc.pol.Load(); p != nil {
+		return p
+	}
+	return s.srv.protect.Current()
 }

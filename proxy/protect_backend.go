@@ -15,6 +15,9 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 	if head.kind == expCatalog && typ != beNoticeResponse && typ != beParameterStatus && typ != beNotification {
 		return true, s.catalogAnswer(head, typ)
 	}
+	if head.kind == expObjects && typ != beNoticeResponse && typ != beParameterStatus && typ != beNotification {
+		return true, s.objectsAnswer(head, typ)
+	}
 	switch typ {
 	case beErrorResponse:
 		body, err := s.br.body()
@@ -118,6 +121,9 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 				head.read = fieldColumns(fields)
 			}
 		}
+		if pe := fieldsRefusal(fields); pe != nil && !dropped {
+			return true, s.failResult(pe)
+		}
 		if out != nil && !dropped {
 			_, err := s.cw.Write(out)
 			return true, err
@@ -171,6 +177,9 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 			var tag []byte
 			if typ == beCommandComplete {
 				tag, _ = s.br.body()
+				if head.glass != nil && !dropped {
+					s.grantBreakGlass(head, tag)
+				}
 			}
 			s.recordStatement(head, tag, "00000")
 		}
@@ -193,8 +202,8 @@ func (s *session) rowFields(head *expectation) ([]*resultField, bool) {
 		return nil, true
 	}
 	fields, known := p.rowFields()
-	if !known && p.stmt != nil && p.stmt.plan != nil && p.stmt.plan.Protected {
-		return nil, false
+	if !known && p.stmt != nil && ((p.stmt.plan != nil && p.stmt.plan.Protected) || s.restricted() != nil) {
+		return nil, false // a role with column rules must know what each field is
 	}
 	return fields, true
 }
@@ -246,8 +255,11 @@ func (s *session) recordRefusal(r refusal, head *expectation) {
 	case CodeKeyUnavailable, CodeAuditUnavailable, CodeDataCorrupted, CodeInternalError:
 		decision = audit.Error
 	}
-	ev := &audit.Refusal{Session: s.audit, Analysis: r.analysis, Protocol: audit.Extended,
+	ev := &audit.Refusal{Session: s.auditInfo(), Analysis: r.analysis, Protocol: audit.Extended,
 		Decision: decision, Rule: r.err.Message, SQLState: string(r.err.Code)}
+	if r.rule != "" {
+		ev.Rule = r.rule
+	}
 	if head.kind == expQuery {
 		ev.Protocol, ev.Index = audit.Simple, head.index
 		head.index++

@@ -15,6 +15,9 @@ import (
 // original (nil: forward it unchanged). a is the message's analysis for
 // Query and Parse, nil otherwise.
 func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error) {
+	if s.srv.protect != nil && (typ == feQuery || typ == feParse) && s.bindPolicy() {
+		s.objsNeeded = true
+	}
 	if a != nil && s.srv.protect != nil && hasDDL(a) {
 		s.ddlSeen = true
 	}
@@ -35,8 +38,17 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 				return nil, err
 			}
 			sql := body[:max(len(body)-1, 0)]
-			replaced = s.protectQuery(a, sql)
-			plan := a.PlanUnder(s.policy())
+			v := s.checkAccess(sql, a)
+			x.decision, x.rule, x.glass = v.decision, v.rule, v.glass
+			if v.refusal != nil {
+				s.expects.push(x)
+				return queryMessage(s.refuseAccess(v, a)), nil
+			}
+			replaced = s.protectQuery(v.analysis, v.sql)
+			if replaced == nil && v.access != nil && v.access.Changed {
+				replaced = v.sql
+			}
+			plan := v.analysis.PlanUnder(s.policy())
 			if s.srv.auditor != nil {
 				x.written = writtenColumns(plan)
 			}
@@ -101,6 +113,7 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 		st := s.clientPortals[x.name]
 		if st != nil {
 			x.analysis, x.written = st.analysis, st.written
+			x.decision, x.rule, x.glass = st.decision, st.rule, st.glass
 		}
 		if st != nil && st.plan.Copy != nil && st.plan.Refusal == nil {
 			x.copy = true
@@ -131,9 +144,21 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 		return nil, &errProtocol{"malformed Parse message"}
 	}
 	s.copyIn = nil
-	info := &stmtInfo{analysis: a, plan: &sqlrewrite.Plan{}}
-	if a != nil {
-		info.plan = a.PlanUnder(s.policy())
+	info := &stmtInfo{analysis: a, plan: &sqlrewrite.Plan{}, pol: s.policy(), sql: msg.Query, sent: msg.Query}
+	v := s.checkAccess([]byte(msg.Query), a)
+	info.decision, info.rule, info.glass = v.decision, v.rule, v.glass
+	if v.refusal != nil {
+		s.clientStmts[msg.Name] = info
+		s.expects.push(&expectation{kind: expParse, name: msg.Name, prep: info, analysis: a, start: time.Now()})
+		return parseMessage([]byte(msg.Name), s.refuseAccess(v, a)), nil
+	}
+	rewritten := v.access != nil && v.access.Changed
+	if rewritten {
+		msg.Query = string(v.sql)
+		info.sent = msg.Query
+	}
+	if v.analysis != nil {
+		info.plan = v.analysis.PlanUnder(s.policy())
 	}
 	if s.srv.auditor != nil {
 		info.written = writtenColumns(info.plan)
@@ -141,6 +166,9 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 	s.clientStmts[msg.Name] = info
 	s.expects.push(&expectation{kind: expParse, name: msg.Name, prep: info, analysis: a, start: time.Now()})
 	if !info.plan.Protected {
+		if rewritten {
+			return msg.Encode(nil)
+		}
 		return nil, nil
 	}
 	if info.plan.Refusal != nil {
@@ -187,6 +215,9 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 	s.expects.push(&expectation{kind: expBind, name: portal, stmt: stmt, formats: formats})
 	info := s.clientStmts[stmt]
 	s.clientPortals[portal] = info
+	if pe := s.recheckPrepared(info); pe != nil {
+		return s.markerParse("", pe, info.analysis), nil
+	}
 	if info == nil || len(info.params) == 0 {
 		return nil, nil // nothing to encrypt: the Bind goes as it came
 	}
@@ -306,11 +337,22 @@ func hasDDL(a *sqlrewrite.Analysis) bool {
 // result columns to protected columns stays current. Its answer is
 // swallowed by the backend pump.
 func (s *session) refreshCatalogAfterDDL(typ byte) error {
-	if !s.ddlSeen || (typ != feQuery && typ != feSync) {
+	if typ != feQuery && typ != feSync {
 		return nil
 	}
-	s.ddlSeen = false
-	s.expects.push(&expectation{kind: expCatalog, catalog: newCatalogBuilder(s.srv.protect.Policy)})
-	_, err := s.bw.Write(s.catalogQueryMessage())
-	return err
+	if s.ddlSeen {
+		s.ddlSeen = false
+		s.expects.push(&expectation{kind: expCatalog, catalog: newCatalogBuilder(s.policy())})
+		if _, err := s.bw.Write(s.catalogQueryMessage()); err != nil {
+			return err
+		}
+		// DDL may have made, dropped or shadowed objects the access
+		// rewriter relies on.
+		s.objsNeeded = s.objsNeeded || s.restricted() != nil
+	}
+	if s.objsNeeded {
+		s.objsNeeded = false
+		return s.queueObjects()
+	}
+	return nil
 }

@@ -29,6 +29,7 @@ type refusal struct {
 	marker   string
 	err      *pgError
 	analysis *sqlrewrite.Analysis // for the audit record
+	rule     string               // the access rule that refused it, if one did
 }
 
 type refusalQueue struct {

@@ -18,6 +18,12 @@ type resultField struct {
 	// subject is set when the field is its table's subject column (the
 	// patient id): its values go into the statement's audit record.
 	subject *policy.ProtectedTable
+	// rule is the role's column rule for the field (masked, pseudonym,
+	// null or deny; see access_result.go), psn its pseudonym keyer, typ
+	// the type the backend sends it as.
+	rule *policy.ColumnRule
+	psn  *keys.Pseudonymizer
+	typ  uint32
 }
 
 // describeFields maps a RowDescription's fields to protected columns. When
@@ -26,7 +32,8 @@ type resultField struct {
 // nil and the original bytes are forwarded.
 func (s *session) describeFields(body []byte) ([]*resultField, []byte, error) {
 	cat := s.catalog.Load()
-	if cat.empty() {
+	rules := s.columnRules()
+	if cat.empty() && rules == nil {
 		return nil, nil, nil
 	}
 	var rd pgproto3.RowDescription
@@ -42,18 +49,25 @@ func (s *session) describeFields(body []byte) ([]*resultField, []byte, error) {
 		if s.srv.auditor != nil {
 			subj = cat.subject(f.TableOID, int16(f.TableAttributeNumber))
 		}
-		if col == nil && subj == nil {
+		rule := rules.forField(f.TableOID, int16(f.TableAttributeNumber))
+		if col == nil && subj == nil && rule == nil {
 			continue
 		}
 		if fields == nil {
 			fields = make([]*resultField, len(rd.Fields))
 		}
-		fields[i] = &resultField{col: col, format: f.Format, subject: subj}
+		fields[i] = &resultField{col: col, format: f.Format, subject: subj, rule: rule, typ: f.DataTypeOID}
 		if col != nil {
 			protected = true
 			f.DataTypeOID = col.Type.OID
 			f.DataTypeSize = col.Type.Size
 			f.TypeModifier = col.Type.Modifier
+		}
+		if rule != nil {
+			protected = true
+			if err := s.presentRuleField(fields[i], f); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	if !protected {
@@ -77,6 +91,15 @@ func (s *session) decryptDataRow(body []byte, fields []*resultField, x *expectat
 		}
 		if f.subject != nil {
 			x.noteSubject(f.subject, subjectID(row.Values[i], f.format), s.srv.maxSubjects())
+		}
+		if f.rule != nil {
+			changed = true
+			v, pe := s.applyColumnRule(f, row.Values[i])
+			if pe != nil {
+				return nil, pe
+			}
+			row.Values[i] = v
+			continue
 		}
 		if f.col == nil {
 			continue

@@ -28,6 +28,11 @@ type Server struct {
 	cancels    *cancelRegistry
 	protect    *Protection // nil: pure passthrough
 	auditor    *audit.Auditor
+	// accessCache keeps access rewrites; objects the latest Objects read
+	// per database, shared by its sessions.
+	accessCache *sqlrewrite.AccessCache
+	objMu       sync.Mutex
+	objects     map[string]*Objects
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -49,14 +54,15 @@ func New(cfg config.Config, log *zap.Logger, reg prometheus.Registerer, opts ...
 		return nil, err
 	}
 	srv := &Server{
-		cfg:        cfg,
-		log:        log,
-		metrics:    NewMetrics(reg),
-		analyzer:   sqlrewrite.NewAnalyzer(cfg.Limits.ParseCacheEntries),
-		clientTLS:  clientTLS,
-		backendTLS: backendTLS,
-		cancels:    newCancelRegistry(),
-		sessions:   make(map[*session]struct{}),
+		cfg:         cfg,
+		log:         log,
+		metrics:     NewMetrics(reg),
+		analyzer:    sqlrewrite.NewAnalyzer(cfg.Limits.ParseCacheEntries),
+		accessCache: sqlrewrite.NewAccessCache(cfg.Limits.ParseCacheEntries),
+		clientTLS:   clientTLS,
+		backendTLS:  backendTLS,
+		cancels:     newCancelRegistry(),
+		sessions:    make(map[*session]struct{}),
 	}
 	for _, o := range opts {
 		o(srv)

@@ -63,8 +63,10 @@ type session struct {
 	// tracking is on with a policy or an auditor: the pumps then follow
 	// each request to its answer (expect.go).
 	tracking   bool
-	audit      *audit.Session
+	audit      atomic.Pointer[audit.Session] // replaced when a reload re-binds the role
 	statements int64
+
+	acc accessState // roles and access rules (access.go)
 
 	// Encryption state (nil/empty without a Protection): where the
 	// protected columns are, how to decrypt the current result set, and the
@@ -80,6 +82,7 @@ type session struct {
 	clientPortals map[string]*stmtInfo   // portal → statement, as the client pump bound them
 	copyIn        *copyRewriter          // a COPY FROM STDIN being rewritten (client pump)
 	ddlSeen       bool                   // DDL went out: refresh the catalog after it (client pump)
+	objsNeeded    bool                   // re-read the database objects after this request (client pump)
 
 	// terminating is set once phiguard itself ends the backend connection,
 	// so the backend pump does not report the expected EOF as a failure.
@@ -185,11 +188,10 @@ func (s *session) serve(ctx context.Context) {
 	}
 	s.log.Info("session started")
 	start := time.Now()
-	s.audit = s.auditSessionInfo()
-	s.record(&audit.ConnectionOpen{Time: start, Session: s.audit})
+	s.record(&audit.ConnectionOpen{Time: start, Session: s.auditInfo()})
 	err = s.pump()
 	s.log.Info("session ended", zap.Duration("duration", time.Since(start)), zap.NamedError("reason", err))
-	s.record(&audit.ConnectionClose{Session: s.audit, Duration: time.Since(start), Statements: s.statements, Reason: closeReason(err)})
+	s.record(&audit.ConnectionClose{Session: s.auditInfo(), Duration: time.Since(start), Statements: s.statements, Reason: closeReason(err)})
 }
 
 // pump runs both directions until one ends, then ends the other.

@@ -84,6 +84,12 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger, ready chan<-
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	if cfg.PolicyFile != "" {
+		watchCtx, stopWatch := context.WithCancel(ctx)
+		watched := make(chan struct{})
+		go func() { defer close(watched); watchPolicy(watchCtx, srv, cfg.PolicyFile, log) }()
+		defer func() { stopWatch(); <-watched }()
+	}
 
 	var adminSrv *http.Server
 	if cfg.Admin != "" {

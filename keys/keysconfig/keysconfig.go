@@ -150,12 +150,21 @@ func Explain(p keys.Provider, err error) error {
 	return fmt.Errorf("%v: %w", p, err)
 }
 
-// KeyIDs lists, sorted and once each, the key ids pol's protected columns name.
+// KeyIDs lists, sorted and once each, the key ids pol's protected columns
+// and its roles' pseudonym column rules name.
 func KeyIDs(pol *policy.Policy) []string {
 	var ids []string
 	for _, t := range pol.Tables() {
 		for _, c := range t.Columns {
 			ids = append(ids, c.Key)
+		}
+	}
+	// Pseudonym column rules key their HMAC tokens from a data key too.
+	for _, r := range pol.Roles() {
+		for _, c := range r.ColumnRules() {
+			if c.Action == policy.ActionPseudonym {
+				ids = append(ids, c.Key)
+			}
 		}
 	}
 	slices.Sort(ids)

@@ -1,0 +1,199 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/phiguard/phiguard/internal/pgvalue"
+	"github.com/phiguard/phiguard/keys"
+	"github.com/phiguard/phiguard/policy"
+	"go.uber.org/zap"
+)
+
+// Column rules on results. The rewriter has already refused any statement
+// that uses a restricted column other than by name in its output (an
+// expression, a comparison, an ORDER BY), so what reaches the client of a
+// restricted column is the column itself, and a RowDescription names it by
+// table OID and attribute number. phiguard maps those through the
+// session's Objects to schema.table.column and applies the role's rule:
+//
+//	masked     the (decrypted) value through the mask pattern, as text (OID 25)
+//	pseudonym  psn_<hex> from the rule's HMAC key, as text (OID 25)
+//	null       NULL, type kept
+//	deny       the whole result is refused with 42501 (a safety net: the
+//	           rewriter refuses such a statement before it runs)
+//
+// A binary-format field of a masked or pseudonym column is sent as text's
+// binary form, which is its bytes.
+
+// ruleSet is what the column rules of one result are read against.
+type ruleSet struct {
+	pol  *policy.Policy
+	role *policy.Role
+	objs *Objects
+}
+
+// columnRules returns the session's rule set, or nil when its role has no
+// rules (the result passes untouched).
+func (s *session) columnRules() *ruleSet {
+	role := s.restricted()
+	if role == nil {
+		return nil
+	}
+	return &ruleSet{pol: s.policy(), role: role, objs: s.acc.objs.Load()}
+}
+
+// unmappedRule stands for every table column while the session has no
+// Objects to name them by: fail closed.
+var unmappedRule = &policy.ColumnRule{Action: policy.ActionDeny, Name: "no catalog of database objects yet"}
+
+// forField is the rule for a result field, nil for plaintext.
+func (rs *ruleSet) forField(table uint32, attnum int16) *policy.ColumnRule {
+	if rs == nil || table == 0 {
+		return nil
+	}
+	if rs.objs == nil {
+		return unmappedRule
+	}
+	schema, name, column, ok := rs.objs.column(table, attnum)
+	if !ok {
+		// A relation created after the objects were read, or a system
+		// column: the rewriter refuses what it does not know.
+		return nil
+	}
+	r := rs.pol.EffectiveColumnRule(rs.role, schema, name, column)
+	if r == nil || r.Action == policy.ActionPlaintext {
+		return nil
+	}
+	return r
+}
+
+// presentRuleField sets up a field with a column rule and changes its
+// description: masks and pseudonyms are text.
+func (s *session) presentRuleField(rf *resultField, f *pgproto3.FieldDescription) error {
+	switch rf.rule.Action {
+	case policy.ActionPseudonym:
+		psn, err := s.srv.protect.pseudonymizer(rf.rule.Key)
+		if err != nil {
+			s.log.Warn("pseudonym key unavailable", zap.String("key_id", rf.rule.Key), zap.Error(err))
+		} else {
+			rf.psn = psn
+		}
+		fallthrough
+	case policy.ActionMasked:
+		f.DataTypeOID, f.DataTypeSize, f.TypeModifier = oidText, -1, -1
+	}
+	return nil
+}
+
+// fieldsRefusal is the refusal of a result that carries a denied column.
+func fieldsRefusal(fields []*resultField) *pgError {
+	for _, f := range fields {
+		if f != nil && f.rule != nil && f.rule.Action == policy.ActionDeny {
+			return denyError(f.rule)
+		}
+	}
+	return nil
+}
+
+func denyError(r *policy.ColumnRule) *pgError {
+	what := "column " + r.Table.String() + "." + policy.QuoteIdentifier(r.Column)
+	if r == unmappedRule {
+		what = "a table column"
+	}
+	return &pgError{Severity: severityError, Code: CodeInsufficientPrivilege,
+		Message: fmt.Sprintf("permission denied for %s: the result would show it (rule %s)", what, r.Name)}
+}
+
+// applyColumnRule returns what the client sees of one non-NULL value.
+func (s *session) applyColumnRule(f *resultField, v []byte) ([]byte, *pgError) {
+	r := f.rule
+	switch r.Action {
+	case policy.ActionNull:
+		return nil, nil
+	case policy.ActionMasked, policy.ActionPseudonym:
+	default:
+		return nil, denyError(r)
+	}
+	canon, pe := s.canonicalForRule(f, v)
+	if pe != nil {
+		return nil, pe
+	}
+	if r.Action == policy.ActionMasked {
+		return []byte(policy.ApplyMask(r.Mask, string(canon))), nil
+	}
+	if f.psn == nil {
+		return nil, &pgError{Severity: severityError, Code: CodeKeyUnavailable, Message: fmt.Sprintf(
+			"the pseudonym key %q for column %s.%s is not available", r.Key, r.Table, policy.QuoteIdentifier(r.Column))}
+	}
+	return []byte(f.psn.Token(canon)), nil
+}
+
+// canonicalForRule is the text a mask or pseudonym is made of: the
+// decrypted plaintext of a protected column, else the value's canonical
+// text (PostgreSQL's output with DateStyle ISO), so that the same value
+// gives the same pseudonym whatever the session's format or settings.
+func (s *session) canonicalForRule(f *resultField, v []byte) ([]byte, *pgError) {
+	if f.col != nil {
+		plain, err := s.srv.protect.Keyring.Decrypt(cellColumn(f.col), v)
+		switch {
+		case errors.Is(err, keys.ErrNotACell):
+			if f.col.FullyEncrypted() {
+				return nil, &pgError{Severity: severityError, Code: CodeDataCorrupted, Message: fmt.Sprintf(
+					"column %s is marked fully encrypted but holds a plaintext value; phiguard does not pass it on", f.col.QualifiedName())}
+			}
+			return v, nil
+		case err != nil:
+			return nil, keyError(f.col, err)
+		}
+		return plain, nil
+	}
+	lt, known := logicalTypeByOID(f.typ)
+	if f.format == pgvalue.FormatBinary {
+		if f.typ == oidText || f.typ == oidVarchar || f.typ == oidBpchar {
+			return v, nil
+		}
+		if !known {
+			return nil, &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
+				"column %s.%s is shown %s to this role: request it in text format", f.rule.Table, policy.QuoteIdentifier(f.rule.Column), f.rule.Action)}
+		}
+	}
+	if !known {
+		return v, nil
+	}
+	canon, err := pgvalue.Canonical(lt, f.format, v)
+	if err != nil {
+		if f.format == pgvalue.FormatText {
+			return v, nil // a spelling pgvalue does not read: the backend's own text
+		}
+		return nil, &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
+			"column %s.%s is shown %s to this role: request it in text format", f.rule.Table, policy.QuoteIdentifier(f.rule.Column), f.rule.Action)}
+	}
+	return canon, nil
+}
+
+const (
+	oidVarchar = 1043
+	oidBpchar  = 1042
+)
+
+var (
+	typesOnce sync.Once
+	typesByID map[uint32]policy.LogicalType
+)
+
+// logicalTypeByOID finds the logical type pgvalue converts for a type OID.
+func logicalTypeByOID(oid uint32) (policy.LogicalType, bool) {
+	typesOnce.Do(func() {
+		typesByID = map[uint32]policy.LogicalType{}
+		for _, n := range policy.TypeNames() {
+			if t, err := policy.ParseType(n); err == nil {
+				typesByID[t.OID] = t
+			}
+		}
+	})
+	t, ok := typesByID[oid]
+	return t, ok
+}
