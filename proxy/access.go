@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
@@ -147,7 +148,12 @@ func (s *session) checkAccess(sql []byte, a *sqlrewrite.Analysis) accessVerdict 
 		return v
 	}
 	glass := s.acc.breakGlass.Load()
-	acc := s.srv.accessCache.For(string(sql), a, s.policy(), role, s.acc.objs.Load(), glass)
+	var acc *sqlrewrite.Access
+	if f := s.srv.accessFor; f != nil {
+		acc = f(string(sql), a, s.policy(), role, s.acc.objs.Load(), glass)
+	} else {
+		acc = s.srv.accessCache.For(string(sql), a, s.policy(), role, s.acc.objs.Load(), glass)
+	}
 	v.access = acc
 	v.rule = decisionRules(acc)
 	if glass && len(role.RowRules()) > 0 {
@@ -206,6 +212,16 @@ func objectsMessage() []byte { return queryMessage([]byte(objectsQuery)) }
 // loadObjects reads the Objects on the backend connection before the
 // client's first ReadyForQuery, like loadCatalog.
 func (s *session) loadObjects() error {
+	if cached := s.srv.cachedObjects(s.database); cached != nil {
+		stamp, err := s.readStamp()
+		if err != nil {
+			return err
+		}
+		if stamp == cached.stamp {
+			s.acc.objs.Store(cached)
+			return nil
+		}
+	}
 	if _, err := s.bw.Write(objectsMessage()); err != nil {
 		return err
 	}
@@ -233,6 +249,50 @@ func (s *session) loadObjects() error {
 			return nil
 		}
 	}
+}
+
+// readStamp reads the catalog stamp on the backend connection.
+func (s *session) readStamp() (string, error) {
+	if _, err := s.bw.Write(queryMessage([]byte(stampQuery))); err != nil {
+		return "", err
+	}
+	if err := s.flushBackend(); err != nil {
+		return "", err
+	}
+	var stamp, failure string
+	for {
+		typ, _, err := s.br.next()
+		if err != nil {
+			return "", err
+		}
+		body, err := s.br.body()
+		if err != nil {
+			return "", err
+		}
+		switch typ {
+		case beDataRow:
+			var row pgproto3.DataRow
+			if err := row.Decode(body); err != nil || len(row.Values) != 1 {
+				return "", &errProtocol{"malformed catalog stamp from backend"}
+			}
+			stamp = string(row.Values[0])
+		case beErrorResponse:
+			msg, _ := errorField(body, 'M')
+			failure = string(msg)
+		case beReadyForQuery:
+			if failure != "" {
+				return "", &errProtocol{"reading the catalog stamp: " + failure}
+			}
+			return stamp, nil
+		}
+	}
+}
+
+// cachedObjects is the latest Objects read for a database, or nil.
+func (srv *Server) cachedObjects(database string) *Objects {
+	srv.objMu.Lock()
+	defer srv.objMu.Unlock()
+	return srv.objects[database]
 }
 
 // queueObjects asks for the Objects behind the request just forwarded (a

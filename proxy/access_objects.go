@@ -21,6 +21,7 @@ import (
 // start and again after DDL. It is immutable once built.
 type Objects struct {
 	version string
+	stamp   string // stampExpr when read
 	rels    map[relKey]*relation
 	byName  map[string][]*relation // unqualified name → relations in any schema
 	byOID   map[uint32]*relation
@@ -171,6 +172,8 @@ func denied(name string) bool {
 //	o name                      pg_catalog operator names
 //	O name                      operator names some other schema defines
 const objectsQuery = `SELECT * FROM (
+SELECT 's' AS w, (` + stampExpr + `) AS a, NULL AS b, NULL AS c, NULL AS d
+UNION ALL
 SELECT 'r' AS w, c.oid::text AS a, n.nspname::text AS b, c.relname::text AS c, c.relkind::text AS d
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   WHERE c.relkind NOT IN ('i', 'I')
@@ -191,6 +194,20 @@ UNION ALL
 SELECT DISTINCT 'O', o.oprname::text, NULL, NULL, NULL
   FROM pg_catalog.pg_operator o WHERE o.oprnamespace <> 'pg_catalog'::regnamespace
 ) q ORDER BY w COLLATE "C", a COLLATE "C", b COLLATE "C", c COLLATE "C"`
+
+// stampExpr changes whenever any catalog row Objects is made of changes:
+// every DDL writes new row versions (new xmin) or removes some (count).
+// Reading it costs a scan of those catalogs, not their transfer and
+// parsing, so a session can reuse another's Objects when the stamp agrees.
+const stampExpr = `SELECT string_agg(x, '/') FROM (
+SELECT count(*)::text || '.' || coalesce(sum(xmin::text::bigint), 0)::text AS x FROM pg_catalog.pg_class
+UNION ALL SELECT count(*)::text || '.' || coalesce(sum(xmin::text::bigint), 0)::text FROM pg_catalog.pg_attribute
+UNION ALL SELECT count(*)::text || '.' || coalesce(sum(xmin::text::bigint), 0)::text FROM pg_catalog.pg_proc
+UNION ALL SELECT count(*)::text || '.' || coalesce(sum(xmin::text::bigint), 0)::text FROM pg_catalog.pg_operator
+UNION ALL SELECT count(*)::text || '.' || coalesce(sum(xmin::text::bigint), 0)::text FROM pg_catalog.pg_namespace) s`
+
+// stampQuery reads only the stamp.
+const stampQuery = stampExpr
 
 // ObjectsQuery is the SQL that reads a database's Objects; feed each row
 // of its answer, as text values, to an ObjectsBuilder. phiguard explain
@@ -225,12 +242,16 @@ func (b *ObjectsBuilder) AddRow(v [][]byte) error {
 	if len(v) != 5 || len(v[0]) != 1 {
 		return fmt.Errorf("malformed catalog row")
 	}
-	for _, x := range v {
-		b.sum.Write(x)
-		b.sum.Write([]byte{0})
+	if v[0][0] != 's' {
+		for _, x := range v {
+			b.sum.Write(x)
+			b.sum.Write([]byte{0})
+		}
 	}
 	o := b.o
 	switch v[0][0] {
+	case 's':
+		o.stamp = string(v[1])
 	case 'r':
 		oid, err := strconv.ParseUint(string(v[1]), 10, 32)
 		if err != nil {

@@ -8,7 +8,16 @@ import (
 
 // TestMain fails the package if any test — the fuzz targets' seed runs
 // included — leaves a goroutine behind: a session that never ended is a
-// leaked goroutine.
+// leaked goroutine. The PostgreSQL the access tests start is stopped
+// first.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(stopAfter{m})
+}
+
+type stopAfter struct{ m *testing.M }
+
+func (s stopAfter) Run() int {
+	code := s.m.Run()
+	stopAccessPG()
+	return code
 }

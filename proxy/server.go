@@ -12,6 +12,7 @@ import (
 
 	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/config"
+	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -33,6 +34,9 @@ type Server struct {
 	accessCache *sqlrewrite.AccessCache
 	objMu       sync.Mutex
 	objects     map[string]*Objects
+	// accessFor replaces accessCache.For in tests of the proxy's side of
+	// access control, independent of the rewriter's own rules.
+	accessFor func(sql string, a *sqlrewrite.Analysis, pol *policy.Policy, role *policy.Role, objs sqlrewrite.Objects, breakGlass bool) *sqlrewrite.Access
 
 	mu       sync.Mutex
 	ln       net.Listener
