@@ -121,7 +121,13 @@ func (o *Objects) Version() string {
 	return o.version
 }
 
-// column names a result field's column: its table and column name.
+// Column names a result field's column (RowDescription's table OID and
+// attribute number): its schema, table and column name.
+func (o *Objects) Column(table uint32, attnum int16) (schema, name, column string, ok bool) {
+	return o.column(table, attnum)
+}
+
+// column is Column.
 func (o *Objects) column(table uint32, attnum int16) (schema, name, column string, ok bool) {
 	if o == nil || table == 0 || attnum <= 0 {
 		return "", "", "", false

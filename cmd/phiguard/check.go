@@ -24,7 +24,10 @@ gives one, the policy file, printing every problem with its key path.
 
 With --catalog it also connects to the backend the configuration names and
 checks the policy against the live catalog: every table and column must
-exist and each protected column's type must be able to hold encrypted cells.
+exist and each protected column's type must be able to hold encrypted cells;
+every table and column a role's column or row rule names must exist, and
+every row rule must run (EXPLAIN SELECT 1 FROM table WHERE (rule)). Users
+bound to a role but missing from pg_roles are warnings.
 The login comes from the usual libpq variables, PGUSER, PGPASSWORD (or
 ~/.pgpass) and PGDATABASE; host, port and TLS come from the configuration.
 --catalog is explicit, never "when the backend is reachable", so that a check
@@ -86,7 +89,10 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "phiguard check: the configuration is invalid, so the catalog was not checked")
 		return code
 	}
-	where, err := checkCatalog(cfg, pol)
+	where, warnings, err := checkCatalog(cfg, pol)
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", *policyPath, w)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: against %s: %v\n", *policyPath, where, err)
 		return 1
@@ -105,11 +111,11 @@ func summarize(p *policy.Policy) string {
 
 // checkCatalog reads the live catalog of the configured backend and checks
 // the policy against it. where names the database for messages.
-func checkCatalog(cfg config.Config, pol *policy.Policy) (where string, err error) {
+func checkCatalog(cfg config.Config, pol *policy.Policy) (where string, warnings []string, err error) {
 	where = "the backend at " + net.JoinHostPort(cfg.Backend.Host, strconv.Itoa(cfg.Backend.Port))
 	pgcfg, err := backendConnConfig(cfg.Backend)
 	if err != nil {
-		return where, err
+		return where, nil, err
 	}
 	db := pgcfg.Database
 	if db == "" {
@@ -120,14 +126,26 @@ func checkCatalog(cfg config.Config, pol *policy.Policy) (where string, err erro
 	defer cancel()
 	conn, err := pgx.ConnectConfig(ctx, pgcfg)
 	if err != nil {
-		return where, fmt.Errorf("connect: %w", err)
+		return where, nil, fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close(context.Background())
 	cat, err := pgcatalog.Read(ctx, conn, pol.Schemas()...)
 	if err != nil {
-		return where, err
+		return where, nil, err
 	}
-	return where, pol.CheckCatalog(cat)
+	tablesErr := pol.CheckCatalog(cat)
+	roleProblems, warnings, err := checkRolesCatalog(ctx, conn, pol)
+	if err != nil {
+		return where, warnings, err
+	}
+	if len(roleProblems) == 0 {
+		return where, warnings, tablesErr
+	}
+	msg := "invalid roles:\n  " + strings.Join(roleProblems, "\n  ")
+	if tablesErr != nil {
+		msg = tablesErr.Error() + "\n" + msg
+	}
+	return where, warnings, errors.New(msg)
 }
 
 // backendConnConfig builds a pgx configuration for the configured backend:

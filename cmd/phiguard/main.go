@@ -19,6 +19,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the proxy", runServe},
 		{"check", "validate a configuration file and print every problem", runCheck},
+		{"explain", "show what a role's access rules make of one SQL text", runExplain},
 		{"keys", "create, rotate and list data keys (init | rotate | status | master-key)", runKeys},
 		{"audit", "verify an audit log's HMAC chain, or report accesses by subject or user", runAudit},
 		{"demo", "start a throwaway PostgreSQL with a demo EHR schema and phiguard in front of it", runDemo},

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/phiguard/phiguard/internal/ehrdemo"
+)
+
+const rolesPolicy = `version: 1
+tables:
+  public.patients:
+    columns:
+      ssn: {mode: deterministic, key: ssn, type: text}
+roles:
+  billing:
+    users: [postgres, billing_clerk]
+    statements: [read]
+    columns:
+      patients.ssn: {masked: '***-**-{last4}'}
+      patients.first: plaintext
+      patients.last: pseudonym
+    rows:
+      patients: birthdate < '2000-01-01'
+  admin:
+    users: [dba]
+    statements: [read, write, ddl, copy, utility]
+    other_columns: plaintext
+`
+
+// TestExplainAndCheckRoles runs phiguard explain and check --catalog on
+// roles against the demo EHR.
+func TestExplainAndCheckRoles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cluster, conn, err := ehrdemo.StartLoaded(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Stop()
+	defer conn.Close(context.Background())
+	t.Setenv("PGUSER", cluster.Superuser)
+	t.Setenv("PGPASSWORD", cluster.Password)
+	t.Setenv("PGDATABASE", "postgres")
+	t.Setenv("PGSSLMODE", "")
+
+	file := filepath.Join(t.TempDir(), "roles.yml")
+	os.WriteFile(file, []byte(rolesPolicy), 0o600)
+	cfg := writeConfig(t, file, cluster.Host, cluster.Port)
+	run := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code := dispatch(args, &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+
+	code, out, errOut := run("explain", "--config", cfg, "--role", "admin", "SELECT ssn FROM patients")
+	if code != 0 || !strings.Contains(out, "role:      admin (unrestricted") || !strings.Contains(out, "decision:  allowed") || !strings.Contains(out, "sql:       unchanged") {
+		t.Errorf("explain admin: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = run("explain", "--config", cfg, "--role", "billing", "SELECT id, ssn, first, last FROM patients")
+	if code != 0 || !strings.Contains(out, "role:      billing (with rules)") {
+		t.Errorf("explain billing: exit %d\n%s%s", code, out, errOut)
+	}
+	switch {
+	case strings.Contains(out, "decision:  refused, SQLSTATE 42501"):
+		if !strings.Contains(out, "rule:      billing") {
+			t.Errorf("a refusal must name its rule:\n%s", out)
+		}
+	case strings.Contains(out, "decision:  allowed"):
+		for _, w := range []string{"masked ***-**-{last4}", "public.patients.last: pseudonym (key pseudonym)", "billing: public.patients.ssn"} {
+			if !strings.Contains(out, w) {
+				t.Errorf("explain billing lacks %q:\n%s", w, out)
+			}
+		}
+	default:
+		t.Errorf("explain billing: no decision:\n%s", out)
+	}
+	if code, _, errOut = run("explain", "--config", cfg, "--role", "nobody", "SELECT 1"); code != 1 || !strings.Contains(errOut, `no role "nobody" (roles: admin, billing, default)`) {
+		t.Errorf("unknown role: exit %d\n%s", code, errOut)
+	}
+
+	code, out, errOut = run("check", "--config", cfg, "--catalog")
+	if code != 0 || !strings.Contains(errOut, `warning: roles.admin.users: user "dba" does not exist`) {
+		t.Errorf("check roles: exit %d\n%s%s", code, out, errOut)
+	}
+	broken := strings.NewReplacer("patients.last: pseudonym", "patients.nickname: pseudonym",
+		"birthdate < '2000-01-01'", "birth_date < '2000-01-01'").Replace(rolesPolicy) +
+		"  clinician:\n    users: [doc]\n    rows:\n      encounter: 'true'\n"
+	os.WriteFile(file, []byte(broken), 0o600)
+	code, out, errOut = run("check", "--config", cfg, "--catalog")
+	if code != 1 {
+		t.Errorf("broken roles: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, w := range []string{
+		"invalid roles:",
+		"roles.billing.columns[public.patients.nickname]: column nickname does not exist in table public.patients",
+		"roles.billing.rows[public.patients]: the row rule does not run:",
+		`column "birth_date" does not exist`,
+		"roles.clinician.rows[public.encounter]: table public.encounter does not exist in the database",
+	} {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("broken roles: output lacks %q:\n%s", w, errOut)
+		}
+	}
+}
