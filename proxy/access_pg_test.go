@@ -116,6 +116,14 @@ func (p *passthrough) access(sql string, _ *sqlrewrite.Analysis, pol *policy.Pol
 	if rest, ok := strings.CutPrefix(sql, "SET phiguard.break_glass = '"); ok {
 		acc.BreakGlass = &sqlrewrite.BreakGlass{Reason: strings.TrimSuffix(rest, "'")}
 	}
+	if strings.Contains(sql, "pg_read_file") {
+		acc.Refusal = &sqlrewrite.Refusal{Code: "42501", Rule: role.Name + ": statements",
+			Message: "function pg_read_file is not allowed for role " + role.Name + " (rule " + role.Name + ": statements)"}
+		return acc
+	}
+	if rr, ok := role.RowRule("public", "patients"); ok && !glass && strings.Contains(sql, "patients") {
+		acc.Decisions = append(acc.Decisions, sqlrewrite.Decision{Table: "public.patients", Rule: rr.Name, Effect: "rows filtered"})
+	}
 	if p.tag && !strings.HasPrefix(sql, "SET") {
 		acc.SQL, acc.Changed = sql+" -- policy "+pol.Version()[:8], true
 	}
@@ -356,6 +364,14 @@ func TestAccessBreakGlass(t *testing.T) {
 	p := startAccessProxy(t, accessPolicy)
 	alice := p.connect(t, "alice")
 	ctx := context.Background()
+	rowsText(t, alice, "SELECT id FROM patients", pgx.QueryExecModeCacheStatement)
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
+		_, err := alice.Exec(ctx, "SELECT pg_read_file('/etc/passwd')", mode)
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "42501" || !strings.Contains(pe.Message, "clinician: statements") {
+			t.Errorf("refusal, mode %v: %v", mode, err)
+		}
+	}
 	if _, err := alice.Exec(ctx, "SET phiguard.break_glass = 'ticket INC-42 cardiac arrest'", pgx.QueryExecModeSimpleProtocol); err != nil {
 		t.Fatal(err)
 	}
@@ -376,8 +392,12 @@ func TestAccessBreakGlass(t *testing.T) {
 	defer cancel()
 	p.audit.Close(ctxc)
 	log := p.sink.String()
-	if !strings.Contains(log, `"event":"break_glass"`) || !strings.Contains(log, "INC-42") || !strings.Contains(log, `"role":"clinician"`) {
-		t.Errorf("audit trail lacks the break-glass record:\n%s", log)
+	for _, w := range []string{`"event":"break_glass"`, "INC-42", `"role":"clinician"`,
+		`"decision":"allow","rule":"clinician: rows of public.patients"`, `"decision":"allow_break_glass"`,
+		`"decision":"deny","rule":"clinician: statements"`} {
+		if !strings.Contains(log, w) {
+			t.Errorf("audit trail lacks %s:\n%s", w, log)
+		}
 	}
 }
 

@@ -74,6 +74,9 @@ func (s *session) recordStatement(x *expectation, tag []byte, sqlstate string) {
 	if x.kind == expQuery {
 		ev.Protocol = audit.Simple
 	}
+	if x.decision != "" {
+		ev.Decision, ev.Rule = x.decision, x.rule
+	}
 	ev.Subjects = s.subjectSets(x)
 	if x.copy {
 		ev.Protocol = audit.Copy

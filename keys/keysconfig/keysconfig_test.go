@@ -149,3 +149,30 @@ func TestProviderUnknown(t *testing.T) {
 		t.Errorf("unknown provider: %v", err)
 	}
 }
+
+// TestKeyIDsIncludePseudonymKeys: keys init creates the HMAC keys that
+// pseudonym column rules name, and serve checks they are loaded.
+func TestKeyIDsIncludePseudonymKeys(t *testing.T) {
+	pol, err := policy.Parse([]byte(`version: 1
+tables:
+  public.patients:
+    columns:
+      ssn: {mode: deterministic, key: patients-ssn, type: text}
+roles:
+  research:
+    users: [r]
+    columns:
+      patients.id: pseudonym
+      patients.first: {pseudonym: research-2026}
+      patients.ssn: {masked: '{last4}'}
+`))
+	if err == nil {
+		err = pol.Validate()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(KeyIDs(pol), ","); got != "patients-ssn,pseudonym,research-2026" {
+		t.Errorf("KeyIDs = %s", got)
+	}
+}
