@@ -208,7 +208,13 @@ func (w *accessWalker) copy(c *pg_query.CopyStmt) {
 	if rule != nil {
 		w.refuseConstruct(rule.Name, rule.Table.String(), "COPY %s TO would bypass its row rule; use COPY (SELECT ... FROM %s) TO STDOUT", rule.Table.String(), rule.Table.String())
 	}
+	var listed []string
+	for _, a := range c.GetAttlist() {
+		listed = append(listed, a.GetString_().GetSval())
+	}
 	for _, r := range sortedRules(rel.restricted) {
-		w.refuseColumn(r, "in COPY (COPY data carries no column origin for the rule to follow)")
+		if len(listed) == 0 || contains(listed, r.Column) {
+			w.refuseColumn(r, "in COPY (COPY data carries no column origin for the rule to follow)")
+		}
 	}
 }

@@ -48,6 +48,15 @@ func TestAccessRefusals(t *testing.T) {
 		{"billing", "SELECT DISTINCT ssn FROM patients", "42501", `DISTINCT`},
 		{"billing", "SELECT first FROM patients p JOIN patients q USING (first)", "42501", `JOIN USING`},
 		{"billing", "COPY patients TO STDOUT", "42501", `COPY`},
+		{"billing", "COPY patients (id, ssn) TO STDOUT", "42501", `COPY`},
+		{"billing", "SELECT p FROM patients p", "42501", `whole-row`},
+		{"billing", "SELECT to_json(p.*) FROM patients p", "42501", `whole-row`},
+		{"billing", "SELECT ssn::text FROM patients", "42501", `ssn is masked`},
+		{"billing", "SELECT (SELECT ssn FROM patients LIMIT 1)", "42501", `ssn is masked`},
+		{"billing", "SELECT count(*) FROM patients GROUP BY ssn", "42501", `ssn is masked`},
+		{"billing", "SELECT 1 FROM patients a JOIN patients b ON a.ssn = b.ssn", "42501", `ssn is masked`},
+		{"billing", "CREATE TABLE x AS SELECT ssn FROM patients", "42501", `ddl statement`},
+		{"billing", "SELECT set_config('search_path', 'evil', false)", "42501", `set_config`},
 		{"billing", "INSERT INTO notes (body) VALUES ('x')", "42501", `write statement`},
 		{"billing", "SELECT * FROM patient_view", "42501", `view`},
 		{"billing", "SELECT * FROM pg_stats", "42501", `view`},
@@ -121,6 +130,7 @@ func TestAccessRewrites(t *testing.T) {
 		{"clinician", "COPY (SELECT * FROM patients) TO STDOUT", []string{"COPY (SELECT * FROM (SELECT * FROM patients WHERE"}},
 		{"clinician", "DECLARE c CURSOR FOR SELECT * FROM patients", []string{"CURSOR FOR SELECT * FROM (SELECT * FROM patients WHERE"}},
 		{"billing", "SELECT ssn, first, city FROM patients", []string{"SELECT ssn, first, city FROM patients"}},
+		{"billing", "SELECT s.x FROM (SELECT ssn AS x FROM patients) s", []string{"SELECT s.x FROM (SELECT ssn AS x FROM patients) s"}},
 	}
 	for _, c := range cases {
 		acc := accessFor(t, pol, c.role, c.sql, false)
