@@ -59,6 +59,8 @@ func (f *fakeObjects) ColumnType(schema, table, column string) (string, bool) {
 
 var unsafeFunctions = map[string]bool{"pg_read_file": true, "query_to_xml": true, "set_config": true, "lo_import": true, "dblink": true}
 
-func (f *fakeObjects) FunctionSafe(schema, name string) bool { return !unsafeFunctions[name] && name != "my_func" }
+func (f *fakeObjects) FunctionSafe(schema, name string) bool {
+	return !unsafeFunctions[name] && name != "my_func"
+}
 func (f *fakeObjects) OperatorSafe(schema, name string) bool { return name != "===" }
 func (f *fakeObjects) Version() string                       { return "fake" }
