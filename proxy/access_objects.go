@@ -38,8 +38,9 @@ type relKey struct{ schema, name string }
 type relation struct {
 	schema, name string
 	kind         sqlrewrite.RelationKind
-	columns      []string         // attnum order, dropped ones left out
-	attnums      map[int16]string // attnum → column name
+	columns      []string          // attnum order, dropped ones left out
+	attnums      map[int16]string  // attnum → column name
+	types        map[string]string // column → format_type
 }
 
 var _ sqlrewrite.Objects = (*Objects)(nil)
@@ -82,6 +83,24 @@ func (o *Objects) Columns(schema, name string) ([]string, bool) {
 		return nil, false
 	}
 	return slices.Clone(r.columns), true
+}
+
+// ColumnType implements sqlrewrite.Objects.
+func (o *Objects) ColumnType(schema, table, column string) (string, bool) {
+	if o == nil {
+		return "", false
+	}
+	var r *relation
+	if schema != "" {
+		r = o.rels[relKey{schema, table}]
+	} else if rs := o.byName[table]; len(rs) == 1 {
+		r = rs[0]
+	}
+	if r == nil || r.kind != sqlrewrite.RelationTable {
+		return "", false
+	}
+	t, ok := r.types[column]
+	return t, ok
 }
 
 // FunctionSafe implements sqlrewrite.Objects.
@@ -172,7 +191,7 @@ func denied(name string) bool {
 // equal:
 //
 //	r oid schema name relkind   every relation but indexes
-//	a oid attnum name           columns of ordinary and partitioned tables
+//	a oid attnum name type      columns of ordinary and partitioned tables
 //	f name safe                 pg_catalog function names; safe when no overload is volatile
 //	F name                      function names some other schema defines
 //	o name                      pg_catalog operator names
@@ -184,7 +203,7 @@ SELECT 'r' AS w, c.oid::text AS a, n.nspname::text AS b, c.relname::text AS c, c
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   WHERE c.relkind NOT IN ('i', 'I')
 UNION ALL
-SELECT 'a', a.attrelid::text, a.attnum::text, a.attname::text, NULL
+SELECT 'a', a.attrelid::text, a.attnum::text, a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod)
   FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
   WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
 UNION ALL
@@ -263,7 +282,8 @@ func (b *ObjectsBuilder) AddRow(v [][]byte) error {
 		if err != nil {
 			return fmt.Errorf("malformed relation oid")
 		}
-		r := &relation{schema: string(v[2]), name: string(v[3]), kind: sqlrewrite.RelationOther, attnums: map[int16]string{}}
+		r := &relation{schema: string(v[2]), name: string(v[3]), kind: sqlrewrite.RelationOther,
+			attnums: map[int16]string{}, types: map[string]string{}}
 		if k := string(v[4]); k == "r" || k == "p" {
 			r.kind = sqlrewrite.RelationTable
 		}
@@ -278,7 +298,7 @@ func (b *ObjectsBuilder) AddRow(v [][]byte) error {
 		}
 		// Attribute rows come before relation rows: keep them until
 		// Objects.
-		b.pendingAttr(uint32(oid), int16(n), string(v[3]))
+		b.attrs = append(b.attrs, attr{uint32(oid), int16(n), string(v[3]), string(v[4])})
 	case 'f':
 		name := string(v[1])
 		if (string(v[2]) == "true" && !denied(name)) || slices.Contains(volatileAllowed, name) {
@@ -296,13 +316,9 @@ func (b *ObjectsBuilder) AddRow(v [][]byte) error {
 
 // attr is a column whose relation's row has not been read yet.
 type attr struct {
-	oid    uint32
-	attnum int16
-	name   string
-}
-
-func (b *ObjectsBuilder) pendingAttr(oid uint32, n int16, name string) {
-	b.attrs = append(b.attrs, attr{oid, n, name})
+	oid       uint32
+	attnum    int16
+	name, typ string
 }
 
 // Objects finishes the build.
@@ -318,6 +334,7 @@ func (b *ObjectsBuilder) Objects() *Objects {
 		if r := o.byOID[a.oid]; r != nil {
 			r.columns = append(r.columns, a.name)
 			r.attnums[a.attnum] = a.name
+			r.types[a.name] = a.typ
 		}
 	}
 	b.attrs = nil
