@@ -69,6 +69,7 @@ func TestExplainAndCheckRoles(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "role:      billing (with rules)") {
 		t.Errorf("explain billing: exit %d\n%s%s", code, out, errOut)
 	}
+	t.Logf("explain billing:\n%s", out)
 	switch {
 	case strings.Contains(out, "decision:  refused, SQLSTATE 42501"):
 		if !strings.Contains(out, "rule:      billing") {
