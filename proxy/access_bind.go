@@ -25,7 +25,7 @@ func (s *session) recheckPrepared(info *stmtInfo) *pgError {
 		return nil
 	}
 	v := s.checkAccess([]byte(info.sql), info.analysis)
-	same := v.refusal == nil && string(v.sql) == info.sent
+	same := v.refusal == nil && string(v.sql) == info.sent && decisionsKey(v.access) == info.decisions
 	if same && v.analysis != nil {
 		same = planKey(v.analysis.PlanUnder(s.policy())) == planKey(info.plan)
 	} else if same {
@@ -40,6 +40,18 @@ func (s *session) recheckPrepared(info *stmtInfo) *pgError {
 	info.pol = s.policy()
 	info.decision, info.rule, info.glass = v.decision, v.rule, v.glass
 	return nil
+}
+
+// decisionsKey names every rule an Access applied and its effect.
+func decisionsKey(acc *sqlrewrite.Access) string {
+	if acc == nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, d := range acc.Decisions {
+		fmt.Fprintf(&b, "%s|%s|%s|%s\n", d.Table, d.Column, d.Rule, d.Effect)
+	}
+	return b.String()
 }
 
 // planKey names everything a plan makes the proxy do.

@@ -466,7 +466,15 @@ func TestAccessReload(t *testing.T) {
 // sessions of every role run statements in both protocols: no error, no
 // dropped connection.
 func TestAccessReloadUnderLoad(t *testing.T) {
+	t.Run("stand-in", func(t *testing.T) { reloadUnderLoad(t, false) })
+	t.Run("rewriter", func(t *testing.T) { reloadUnderLoad(t, true) })
+}
+
+func reloadUnderLoad(t *testing.T, rewriter bool) {
 	p := startAccessProxy(t, accessPolicy)
+	if rewriter {
+		p.srv.accessFor = nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var stop atomic.Bool
@@ -483,9 +491,13 @@ func TestAccessReloadUnderLoad(t *testing.T) {
 				mode = pgx.QueryExecModeCacheStatement
 			}
 			for !stop.Load() {
-				var n int
-				if err := conn.QueryRow(ctx, "SELECT count(ssn) FROM patients WHERE id > $1", mode, 0).Scan(&n); err != nil {
+				var ssn string
+				if err := conn.QueryRow(ctx, "SELECT ssn FROM patients WHERE id = $1", mode, 1).Scan(&ssn); err != nil {
 					errs <- fmt.Errorf("%s: %w", user, err)
+					return
+				}
+				if user == "alice" && ssn != "***-**-6789" && ssn != "#-6789" {
+					errs <- fmt.Errorf("alice saw %q", ssn)
 					return
 				}
 				statements.Add(1)
@@ -505,8 +517,25 @@ func TestAccessReloadUnderLoad(t *testing.T) {
 		p.srv.ReloadPolicyFile(p.file)
 		time.Sleep(50 * time.Millisecond)
 	}
+	// After the last accepted reload, a session that only re-binds its
+	// cached statement sees the new mask.
+	writeFile(t, p.file, other)
+	if err := p.srv.ReloadPolicyFile(p.file); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
 	stop.Store(true)
 	wg.Wait()
+	cached := p.connect(t, "alice")
+	var ssn string
+	cached.QueryRow(ctx, "SELECT ssn FROM patients WHERE id = $1", 1).Scan(&ssn)
+	writeFile(t, p.file, accessPolicy)
+	if err := p.srv.ReloadPolicyFile(p.file); err != nil {
+		t.Fatal(err)
+	}
+	if err := cached.QueryRow(ctx, "SELECT ssn FROM patients WHERE id = $1", 1).Scan(&ssn); err != nil || ssn != "***-**-6789" {
+		t.Errorf("cached statement after reload: %q %v", ssn, err)
+	}
 	close(errs)
 	for err := range errs {
 		t.Error(err)

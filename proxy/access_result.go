@@ -88,6 +88,41 @@ func (s *session) presentRuleField(rf *resultField, f *pgproto3.FieldDescription
 	return nil
 }
 
+// refreshRules re-reads the column rules of a result described under an
+// older policy (a cached prepared statement the client did not describe
+// again). A new pattern or key applies at once; a rule whose action
+// changed would change the type the client was told, so the result is
+// refused with 0A000, as PostgreSQL refuses a cached plan whose result
+// type changed.
+func (s *session) refreshRules(fields []*resultField) *pgError {
+	var rs *ruleSet
+	resolved := false
+	for _, f := range fields {
+		if f == nil || f.rule == nil {
+			continue
+		}
+		if !resolved {
+			rs, resolved = s.columnRules(), true
+		}
+		if rs != nil && f.rulePol == rs.pol {
+			continue
+		}
+		var nr *policy.ColumnRule
+		if rs != nil {
+			nr = rs.forField(f.table, f.attnum)
+		}
+		if nr == nil || nr.Action != f.rule.Action {
+			return &pgError{Severity: severityError, Code: CodeFeatureNotSupported,
+				Message: "prepared under an older policy; prepare it again (a column rule of its result changed)"}
+		}
+		f.rule, f.rulePol = nr, rs.pol
+		if nr.Action == policy.ActionPseudonym {
+			f.psn, _ = s.srv.protect.pseudonymizer(nr.Key)
+		}
+	}
+	return nil
+}
+
 // fieldsRefusal is the refusal of a result that carries a denied column.
 func fieldsRefusal(fields []*resultField) *pgError {
 	for _, f := range fields {

@@ -124,13 +124,13 @@ type stmtInfo struct {
 	// Access control: the policy it was planned under (a Bind under a newer
 	// one re-checks it, see access_bind.go), the client's text, and the
 	// verdict.
-	pol      *policy.Policy
-	sql      string
-	sent     string // the text after access rewriting, before encryption
-	paramKey string
-	decision audit.Decision
-	rule     string
-	glass    *sqlrewrite.BreakGlass
+	pol       *policy.Policy
+	sql       string
+	sent      string // the text after access rewriting, before encryption
+	decisions string // decisionsKey of its Access
+	decision  audit.Decision
+	rule      string
+	glass     *sqlrewrite.BreakGlass
 }
 
 // portalInfo is a bound portal: its statement and result formats.
@@ -171,7 +171,9 @@ func (p *portalInfo) rowFields() ([]*resultField, bool) {
 	out := make([]*resultField, len(p.stmt.fields))
 	for i, f := range p.stmt.fields {
 		if f != nil {
-			out[i] = &resultField{col: f.col, subject: f.subject, rule: f.rule, psn: f.psn, typ: f.typ, format: formatFor(p.formats, i)}
+			c := *f
+			c.format = formatFor(p.formats, i)
+			out[i] = &c
 		}
 	}
 	return out, true

@@ -139,6 +139,9 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 		if fields == nil {
 			return false, nil
 		}
+		if pe := s.refreshRules(fields); pe != nil {
+			return true, s.failResult(pe)
+		}
 		if head.read == nil && s.srv.auditor != nil {
 			head.read = fieldColumns(fields)
 		}

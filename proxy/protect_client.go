@@ -15,7 +15,9 @@ import (
 // original (nil: forward it unchanged). a is the message's analysis for
 // Query and Parse, nil otherwise.
 func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error) {
-	if s.srv.protect != nil && (typ == feQuery || typ == feParse) && s.bindPolicy() {
+	// A reload reaches the session at its next Query, Parse or Bind (an
+	// application that only re-binds cached statements sends no Parse).
+	if s.srv.protect != nil && (typ == feQuery || typ == feParse || typ == feBind) && s.bindPolicy() {
 		s.objsNeeded = true
 	}
 	if a != nil && s.srv.protect != nil && hasDDL(a) {
@@ -147,6 +149,7 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 	info := &stmtInfo{analysis: a, plan: &sqlrewrite.Plan{}, pol: s.policy(), sql: msg.Query, sent: msg.Query}
 	v := s.checkAccess([]byte(msg.Query), a)
 	info.decision, info.rule, info.glass = v.decision, v.rule, v.glass
+	info.decisions = decisionsKey(v.access)
 	if v.refusal != nil {
 		s.clientStmts[msg.Name] = info
 		s.expects.push(&expectation{kind: expParse, name: msg.Name, prep: info, analysis: a, start: time.Now()})

@@ -24,6 +24,12 @@ type resultField struct {
 	rule *policy.ColumnRule
 	psn  *keys.Pseudonymizer
 	typ  uint32
+	// Where the field comes from and the policy its rule was read
+	// under, to re-read the rule for a statement described before a
+	// reload.
+	table   uint32
+	attnum  int16
+	rulePol *policy.Policy
 }
 
 // describeFields maps a RowDescription's fields to protected columns. When
@@ -56,7 +62,11 @@ func (s *session) describeFields(body []byte) ([]*resultField, []byte, error) {
 		if fields == nil {
 			fields = make([]*resultField, len(rd.Fields))
 		}
-		fields[i] = &resultField{col: col, format: f.Format, subject: subj, rule: rule, typ: f.DataTypeOID}
+		fields[i] = &resultField{col: col, format: f.Format, subject: subj, rule: rule, typ: f.DataTypeOID,
+			table: f.TableOID, attnum: int16(f.TableAttributeNumber)}
+		if rules != nil {
+			fields[i].rulePol = rules.pol
+		}
 		if col != nil {
 			protected = true
 			f.DataTypeOID = col.Type.OID
