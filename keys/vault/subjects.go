@@ -182,4 +182,3 @@ func (p *Provider) destroyVersions(ctx context.Context, rel string, upTo int) er
 	}
 	return nil
 }
-
