@@ -170,15 +170,20 @@ func validTag(tag string) bool {
 	return true
 }
 
-// IsSubjectCell reports whether v is a well-formed cell sealed under a
-// subject key.
+// IsSubjectCell reports whether v is a cell whose header names a subject
+// key. It decodes only the header's first bytes, since the proxy asks it
+// of every protected value it reads; SubjectKeys.Decrypt validates the
+// rest.
 func IsSubjectCell(v []byte) bool {
-	c, err := parseCell(v)
-	if err != nil {
+	const n = 12 // base64url characters for the first 9 bytes
+	if len(v) < len(Prefix)+n || string(v[:len(Prefix)]) != Prefix {
 		return false
 	}
-	_, ok := SubjectTagOf(c.keyID)
-	return ok
+	var raw [9]byte
+	if _, err := b64.Decode(raw[:], v[len(Prefix):len(Prefix)+n]); err != nil {
+		return false
+	}
+	return raw[0] == formatV1 && int(raw[2]) == len(subjectKeyPrefix)+2*tagLen && string(raw[3:8]) == subjectKeyPrefix
 }
 
 // ValidatePolicyKeyID is ValidateKeyID plus the ids phiguard reserves for

@@ -21,7 +21,7 @@ import (
 // The key ids examples/policy.yml names.
 // exampleKeyIDs are the key ids examples/policy.yml names, plus the audit
 // chain's key, which keys init creates whenever serve will audit.
-var exampleKeyIDs = []string{"audit", "patients-drivers", "patients-passport", "patients-pii", "patients-ssn"}
+var exampleKeyIDs = []string{"audit", "patients-drivers", "patients-passport", "patients-pii", "patients-ssn", "subjects"}
 
 func runKeysArgs(args ...string) (code int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
