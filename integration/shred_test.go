@@ -163,6 +163,11 @@ func shredScenario(t *testing.T, provider keys.Provider) {
 		t.Fatalf("COPY encounters: %v %v", tag, err)
 	}
 
+	// A subject literal in a prepared statement, with the value a parameter.
+	if _, err := conn.Exec(ctx, fmt.Sprintf("INSERT INTO encounters (id, patient, reason) VALUES (100, '%s', $1)", id(3)), "Follow-up"); err != nil {
+		t.Fatalf("prepared insert with a literal subject: %v", err)
+	}
+
 	// What phiguard cannot attribute to a subject is refused.
 	_, err = conn.Exec(ctx, "UPDATE patients SET first = 'x' WHERE city = 'Boston'", pgx.QueryExecModeSimpleProtocol)
 	if pe := wantPgError(t, err, "0A000"); !strings.Contains(pe.Message, "public.patients.first") || !strings.Contains(pe.Message, "public.patients.id") {
@@ -202,7 +207,7 @@ func shredScenario(t *testing.T, provider keys.Provider) {
 	check := func(t *testing.T, conn *pgx.Conn, where string) {
 		t.Helper()
 		for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
-			rows, err := conn.Query(ctx, "SELECT p.id, p.ssn, p.first, p.last, p.birthdate, e.reason FROM patients p JOIN encounters e ON e.patient = p.id ORDER BY p.id", mode)
+			rows, err := conn.Query(ctx, "SELECT p.id, p.ssn, p.first, p.last, p.birthdate, e.reason FROM patients p JOIN encounters e ON e.patient = p.id AND e.id < 100 ORDER BY p.id", mode)
 			if err != nil {
 				t.Fatalf("%s: %v", where, err)
 			}
@@ -261,6 +266,20 @@ func shredScenario(t *testing.T, provider keys.Provider) {
 		t.Fatalf("the dump does not hold the patient's cell: %v", err)
 	}
 	t.Run("restored", func(t *testing.T) { check(t, connect(t, p.url(appUser, appPassword, restored)), "restored backup") })
+
+	// With a marker configured, shredded text cells read as the marker;
+	// other types still read NULL.
+	marked := startProxy(t, proxyOptions{protect: &proxy.Protection{Policy: pol, Keyring: kr, Subjects: sk, ShreddedMarker: "[erased]"}})
+	var mFirst string
+	var mBirth *time.Time
+	var follow string
+	mc := connect(t, marked.url(appUser, appPassword, restored))
+	if err := mc.QueryRow(ctx, "SELECT first, birthdate FROM patients WHERE id = $1", victim).Scan(&mFirst, &mBirth); err != nil || mFirst != "[erased]" || mBirth != nil {
+		t.Errorf("with a marker: %q %v %v", mFirst, mBirth, err)
+	}
+	if err := mc.QueryRow(ctx, "SELECT reason FROM encounters WHERE id = 100").Scan(&follow); err != nil || follow != "[erased]" {
+		t.Errorf("the prepared insert's cell after the shred: %q %v", follow, err)
+	}
 
 	// The audit trail says which sealed cells were read as shredded,
 	// naming the subject key by tag, never the patient id.
