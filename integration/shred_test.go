@@ -168,6 +168,12 @@ func shredScenario(t *testing.T, provider keys.Provider) {
 		t.Fatalf("prepared insert with a literal subject: %v", err)
 	}
 
+	// A literal value whose subject is a parameter cannot be sealed at Parse.
+	_, err = conn.Exec(ctx, "INSERT INTO encounters (id, patient, reason) VALUES (101, $1, 'x')", id(4))
+	if pe := wantPgError(t, err, "0A000"); !strings.Contains(pe.Message, "pass the value as a parameter too") {
+		t.Errorf("literal value, parameter subject: %s", pe.Message)
+	}
+
 	// What phiguard cannot attribute to a subject is refused.
 	_, err = conn.Exec(ctx, "UPDATE patients SET first = 'x' WHERE city = 'Boston'", pgx.QueryExecModeSimpleProtocol)
 	if pe := wantPgError(t, err, "0A000"); !strings.Contains(pe.Message, "public.patients.first") || !strings.Contains(pe.Message, "public.patients.id") {

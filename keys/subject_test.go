@@ -3,6 +3,7 @@ package keys
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -186,4 +187,45 @@ func TestSubjectKeysCacheAndTags(t *testing.T) {
 	if err := ValidatePolicyKeyID("subj.x"); err == nil {
 		t.Error("a policy may name a subject key id")
 	}
+}
+
+// BenchmarkSubjectEncrypt compares sealing under a cached subject key with
+// sealing under a column key, and opening a subject cell.
+func BenchmarkSubjectEncrypt(b *testing.B) {
+	ctx := context.Background()
+	dk, _ := GenerateDataKey(SubjectKeyID, 1, time.Now())
+	ck, _ := GenerateDataKey("pii", 1, time.Now())
+	kr, _ := NewKeyring([]DataKey{dk, ck})
+	sk, _ := NewSubjectKeys(kr, &memStore{m: map[string][]byte{}}, SubjectKeysOptions{})
+	col := Column{Schema: "public", Table: "patients", Name: "first"}
+	pt := []byte("Alice368")
+	b.Run("column-key", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := kr.Encrypt("pii", Randomized, col, pt); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("subject-key-cached", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := sk.Encrypt(ctx, "982192b6-5d4c-4f4d-a5d3-1d2f0b1c7e10", col, pt); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	cell, _ := sk.Encrypt(ctx, "982192b6-5d4c-4f4d-a5d3-1d2f0b1c7e10", col, pt)
+	b.Run("subject-decrypt-cached", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := sk.Decrypt(ctx, col, cell); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("new-subject", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := sk.Encrypt(ctx, fmt.Sprint(i), col, pt); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

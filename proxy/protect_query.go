@@ -122,6 +122,12 @@ func (s *session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *p
 				"column %s is encrypted: write its values as plain '...' literals or as parameters", v.Column.QualifiedName())}
 		}
 		var subject []byte
+		if v.Subject != nil && v.Subject.Literal < 0 {
+			// The value is in the text but its subject arrives only at Bind.
+			return nil, &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
+				"column %s is sealed per subject and its row's subject %s is a parameter: pass the value as a parameter too",
+				v.Column.QualifiedName(), v.Column.Table.SubjectQualifiedName())}
+		}
 		if v.Subject != nil {
 			var pe *pgError
 			if subject, pe = literalSubject(sql, spans, v.Subject, v.Column); pe != nil {
