@@ -22,6 +22,8 @@ type Metrics struct {
 	CacheMisses          prometheus.Counter
 	StatementDuration    prometheus.Histogram
 	CancelRequests       *prometheus.CounterVec
+	// ShreddedReads counts cells read whose subject key was shredded.
+	ShreddedReads prometheus.Counter
 
 	statements [16]prometheus.Counter // one per sqlrewrite.Kind, pre-resolved
 }
@@ -70,6 +72,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "phiguard_proxy_cancel_requests_total",
 			Help: "Cancel requests received, by outcome (forwarded, unknown_key, failed).",
 		}, []string{"outcome"}),
+		ShreddedReads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "phiguard_proxy_shredded_cells_read_total",
+			Help: "Cells read whose subject key was shredded, returned as NULL or the configured marker.",
+		}),
 	}
 	statements := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "phiguard_proxy_statements_total",
@@ -80,7 +86,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.ConnectionsActive, m.ConnectionsTotal, m.ConnectionsRefused,
 		m.BytesClientToBackend, m.BytesBackendToClient, m.Errors, m.CacheHits,
-		m.CacheMisses, m.StatementDuration, m.CancelRequests, statements)
+		m.CacheMisses, m.StatementDuration, m.CancelRequests, m.ShreddedReads, statements)
 	return m
 }
 

@@ -158,6 +158,9 @@ func KeyIDs(pol *policy.Policy) []string {
 			ids = append(ids, c.Key)
 		}
 	}
+	if NeedsSubjectKeys(pol) {
+		ids = append(ids, keys.SubjectKeyID)
+	}
 	slices.Sort(ids)
 	return slices.Compact(ids)
 }
