@@ -121,9 +121,17 @@ func (ev *BreakGlass) encode(e *Entry, lim *limits) {
 	e.Rule, e.SQLState = ev.Rule, ev.SQLState
 }
 
-func (ev *KeyEvent) encode(e *Entry, _ *limits) {
+func (ev *KeyEvent) encode(e *Entry, lim *limits) {
 	e.Event = EventKey
 	e.Action, e.KeyID, e.KeyVersion, e.Subject, e.Error = ev.Action, ev.KeyID, ev.Version, ev.Subject, ev.Error
+	e.Reason, _ = truncate(ev.Reason, lim.maxReason)
+	e.Outcome = ev.Outcome
+}
+
+func (ev *ShreddedRead) encode(e *Entry, _ *limits) {
+	e.Event = EventKey
+	ev.Session.encode(e)
+	e.Action, e.KeyID, e.Read = "shredded_read", ev.KeyID, []string{ev.Column}
 }
 
 func (ev *PolicyReload) encode(e *Entry, _ *limits) {
@@ -148,6 +156,8 @@ func eventTime(ev Event) time.Time {
 	case *BreakGlass:
 		return ev.Time
 	case *KeyEvent:
+		return ev.Time
+	case *ShreddedRead:
 		return ev.Time
 	case *PolicyReload:
 		return ev.Time

@@ -42,6 +42,7 @@ type Entry struct {
 	KeyID      string `json:"key_id,omitempty"`
 	KeyVersion uint32 `json:"key_version,omitempty"`
 	Subject    string `json:"subject,omitempty"`
+	Outcome    string `json:"outcome,omitempty"`
 	Error      string `json:"error,omitempty"`
 
 	// policy reloads

@@ -138,8 +138,25 @@ type KeyEvent struct {
 	Version uint32
 	// Subject is the subject whose key was shredded (shred only).
 	Subject string
+	// Reason is the operator's justification of a shred (a ticket or the
+	// request's reference, never a patient's details); kept up to 512 bytes.
+	Reason string
+	// Outcome is what a shred found: destroyed, already_shredded or no_key.
+	Outcome string
 	// Error is the provider's error when the action failed; empty on success.
 	Error string
+}
+
+// ShreddedRead is a session meeting cells whose subject key was shredded:
+// phiguard returned NULL (or the configured marker) in their place. One
+// record per session, subject key and column, not one per cell. KeyID is
+// the subject key's id ("subj." + tag): the cell names its subject only by
+// tag, so phiguard does not know the subject id itself.
+type ShreddedRead struct {
+	Time    time.Time
+	Session *Session
+	KeyID   string
+	Column  string // schema.table.column
 }
 
 // PolicyReload is the policy file being loaded or reloaded.

@@ -32,6 +32,8 @@ type Keys struct {
 	Provider string    `yaml:"provider"`
 	Local    LocalKeys `yaml:"local"`
 	Vault    VaultKeys `yaml:"vault"`
+	// Subjects tunes crypto-shredding's per-subject keys.
+	Subjects SubjectKeys `yaml:"subjects"`
 }
 
 // LocalKeys configures the keyring-file provider.
@@ -179,6 +181,7 @@ func (k Keys) validate(add func(string, string, ...any)) {
 	default:
 		add("keys.provider", "must be local or vault, got %q", k.Provider)
 	}
+	k.Subjects.validate(add)
 	// A secret is reported even under the provider not in use.
 	if l := k.Local.inlineSecret; l != 0 {
 		add("keys.local.master_key", "line %d: the master key must not be written in the configuration file; "+

@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/phiguard/phiguard/keys"
+	"github.com/phiguard/phiguard/keys/keysconfig"
+	"github.com/phiguard/phiguard/keys/local"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/proxy"
 )
@@ -37,7 +40,8 @@ tables:
 }
 
 // protection loads a policy and makes a keyring holding version 1 of every
-// key id it names.
+// key id it names. When the policy seals columns per subject, subject keys
+// are kept by a local provider in a directory of the test's.
 func protection(t *testing.T, policyYAML string) *proxy.Protection {
 	t.Helper()
 	pol, err := policy.Parse([]byte(policyYAML))
@@ -47,26 +51,29 @@ func protection(t *testing.T, policyYAML string) *proxy.Protection {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]bool{}
 	var dks []keys.DataKey
-	for _, tb := range pol.Tables() {
-		for _, c := range tb.Columns {
-			if seen[c.Key] {
-				continue
-			}
-			seen[c.Key] = true
-			dk, err := keys.GenerateDataKey(c.Key, 1, time.Now())
-			if err != nil {
-				t.Fatal(err)
-			}
-			dks = append(dks, dk)
+	for _, id := range keysconfig.KeyIDs(pol) {
+		dk, err := keys.GenerateDataKey(id, 1, time.Now())
+		if err != nil {
+			t.Fatal(err)
 		}
+		dks = append(dks, dk)
 	}
 	kr, err := keys.NewKeyring(dks)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &proxy.Protection{Policy: pol, Keyring: kr}
+	prot := &proxy.Protection{Policy: pol, Keyring: kr}
+	if keysconfig.NeedsSubjectKeys(pol) {
+		store, err := local.New(filepath.Join(t.TempDir(), "keyring.json"), keys.NewSecret(make([]byte, local.MasterKeySize)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prot.Subjects, err = keys.NewSubjectKeys(kr, store, keys.SubjectKeysOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return prot
 }
 
 func simple(t *testing.T, conn *pgx.Conn, sql string, args ...any) (pgx.Rows, error) {

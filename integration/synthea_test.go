@@ -113,7 +113,8 @@ conn = psycopg2.connect(os.environ["PHIGUARD_URL"])
 cur = conn.cursor()
 cur.execute("INSERT INTO patients (id, ssn, first, last, birthdate, gender) VALUES (%s, %s, %s, %s, %s, %s)",
             ("00000000-0000-0000-0000-00000000abcd", "999-00-1234", "Py", "O'Thon", "1991-08-24", "F"))
-cur.execute("UPDATE patients SET address = %s WHERE ssn = %s", ("1 Main St", "999-00-1234"))
+# patients names a subject column, so an UPDATE of a sealed column names the patient.
+cur.execute("UPDATE patients SET address = %s WHERE id = %s AND ssn = %s", ("1 Main St", "00000000-0000-0000-0000-00000000abcd", "999-00-1234"))
 conn.commit()
 cur.execute("SELECT ssn, first, last, birthdate, address FROM patients WHERE ssn IN (%s, %s) ORDER BY id", ("999-00-1234", sys.argv[1]))
 rows = [[r[0], r[1], r[2], r[3].isoformat(), r[4]] for r in cur.fetchall()]

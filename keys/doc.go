@@ -72,6 +72,14 @@
 // not yet re-encrypted; Inspect reports a cell's version for the
 // re-encryption job.
 //
+// # Subject keys (crypto-shredding)
+//
+// SubjectKeys seals randomized cells under a key per data subject, named
+// in the cell by key id "subj." + a keyed hash (tag) of the subject id,
+// stored wrapped by the SubjectKeyID data key in a SubjectStore (the
+// providers), cached for a bounded time, and destroyed by Shred. See
+// docs/design/crypto-shredding.md.
+//
 // # Secrets
 //
 // Key bytes live only in Secret, which prints and marshals as REDACTED and

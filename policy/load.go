@@ -375,6 +375,11 @@ func checkKeyID(s string) error {
 			return fmt.Errorf("key id %q: use letters, digits, '-', '_' and '.', starting with a letter or digit", s)
 		}
 	}
+	// Crypto-shredding owns these: "subjects" wraps the subject keys and
+	// "subj.<tag>" names one in a cell.
+	if s == "subjects" || strings.HasPrefix(s, "subj.") {
+		return fmt.Errorf("key id %q is reserved for crypto-shredding's subject keys", s)
+	}
 	return nil
 }
 

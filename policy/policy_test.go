@@ -108,6 +108,10 @@ func TestBadFiles(t *testing.T) {
 			`tables[public.patients].columns[first].key: key "shared" is randomized here but deterministic for public.patients.ssn (line 5); give each mode its own key (line 6)`,
 			`tables[public.patients].columns[last].key: key id "vault/../escape": use letters, digits`,
 		},
+		"reserved-key.bad.yml": {
+			`tables[public.patients].columns[first].key: key id "subjects" is reserved for crypto-shredding's subject keys (line 6)`,
+			`tables[public.patients].columns[last].key: key id "subj.0123456789abcdef0123456789abcdef" is reserved`,
+		},
 		"bad-state.bad.yml": {
 			`tables[public.patients].state: unknown state "done" (want encrypting or encrypted) (line 4)`,
 			`tables[public.patients].columns[ssn].state: unknown state "plaintext"`,

@@ -117,6 +117,7 @@ type stmtInfo struct {
 	analysis  *sqlrewrite.Analysis
 	plan      *sqlrewrite.Plan
 	params    map[int]*policy.ProtectedColumn // $n → column, for parameters to encrypt
+	subjects  map[int]subjectSource           // $n → its row's subject, for per-subject columns
 	written   []string                        // protected columns it writes, for audit records
 	fields    []*resultField                  // from Describe; nil until described or when none is protected
 	described bool

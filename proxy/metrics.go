@@ -26,6 +26,8 @@ type Metrics struct {
 	BreakGlass *prometheus.CounterVec
 	// PolicyReloads counts policy reloads, by result (accepted, rejected).
 	PolicyReloads *prometheus.CounterVec
+	// ShreddedReads counts cells read whose subject key was shredded.
+	ShreddedReads prometheus.Counter
 
 	statements [16]prometheus.Counter // one per sqlrewrite.Kind, pre-resolved
 }
@@ -74,6 +76,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "phiguard_proxy_cancel_requests_total",
 			Help: "Cancel requests received, by outcome (forwarded, unknown_key, failed).",
 		}, []string{"outcome"}),
+		ShreddedReads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "phiguard_proxy_shredded_cells_read_total",
+			Help: "Cells read whose subject key was shredded, returned as NULL or the configured marker.",
+		}),
 	}
 	m.BreakGlass = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "phiguard_break_glass_total",
@@ -92,7 +98,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.ConnectionsActive, m.ConnectionsTotal, m.ConnectionsRefused,
 		m.BytesClientToBackend, m.BytesBackendToClient, m.Errors, m.CacheHits,
-		m.CacheMisses, m.StatementDuration, m.CancelRequests, m.BreakGlass, m.PolicyReloads, statements)
+		m.CacheMisses, m.StatementDuration, m.CancelRequests, m.ShreddedReads, m.BreakGlass, m.PolicyReloads, statements)
 	return m
 }
 

@@ -19,6 +19,13 @@ type Protection struct {
 	// Current returns the one in force.
 	Policy  *policy.Policy
 	Keyring *keys.Keyring
+	// Subjects seals the columns of tables with a subject column per
+	// subject (crypto-shredding); nil refuses writes to them and reads of
+	// their per-subject cells with 58000.
+	Subjects *keys.SubjectKeys
+	// ShreddedMarker, when set, is what a text cell of a shredded subject
+	// reads as instead of NULL.
+	ShreddedMarker string
 
 	current    atomic.Pointer[policy.Policy]
 	pseudonyms sync.Map // key id → *keys.Pseudonymizer

@@ -201,6 +201,25 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 			info.params = map[int]*policy.ProtectedColumn{}
 		}
 		info.params[v.Param] = v.Column
+		if v.Subject != nil {
+			src := subjectSource{param: v.Subject.Param}
+			if v.Subject.Literal >= 0 {
+				lit, pe := literalSubject([]byte(msg.Query), sqlrewrite.LiteralSpans([]byte(msg.Query)), v.Subject, v.Column)
+				if pe != nil {
+					return s.markerParse(msg.Name, pe, a), nil
+				}
+				src = subjectSource{literal: lit}
+			}
+			if prev, ok := info.subjects[v.Param]; ok && (prev.param != src.param || string(prev.literal) != string(src.literal)) {
+				return s.markerParse(msg.Name, &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
+					"parameter $%d is written into %s for rows of different subjects; pass it once per row",
+					v.Param, v.Column.QualifiedName())}, a), nil
+			}
+			if info.subjects == nil {
+				info.subjects = map[int]subjectSource{}
+			}
+			info.subjects[v.Param] = src
+		}
 		if i := v.Param - 1; i < len(msg.ParameterOIDs) && msg.ParameterOIDs[i] != 0 {
 			msg.ParameterOIDs[i] = oidText
 		}
@@ -232,17 +251,37 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 	for i := range paramFormats {
 		paramFormats[i] = formatFor(msg.ParameterFormatCodes, i)
 	}
+	// Subjects are read from the parameters as the client sent them, so
+	// encryption works on a copy of the slots.
+	original := msg.Parameters
+	originalFormats := append([]int16(nil), paramFormats...)
+	encrypted := make([][]byte, len(msg.Parameters))
 	for n, col := range info.params {
 		i := n - 1
 		if i >= len(msg.Parameters) || msg.Parameters[i] == nil {
 			continue // a missing parameter is the backend's error to report
 		}
-		cell, pe := s.encryptValue(col, paramFormats[i], msg.Parameters[i])
+		var subject []byte
+		if src, ok := info.subjects[n]; ok {
+			subject = src.literal
+			if subject == nil {
+				var pe *pgError
+				if subject, pe = bindSubject(original, originalFormats, src.param, col); pe != nil {
+					return s.markerParse("", pe, info.analysis), nil
+				}
+			}
+		}
+		cell, pe := s.encryptValue(col, paramFormats[i], msg.Parameters[i], subject)
 		if pe != nil {
 			return s.markerParse("", pe, info.analysis), nil
 		}
-		msg.Parameters[i] = []byte(cell)
-		paramFormats[i] = 0
+		encrypted[i] = []byte(cell)
+	}
+	for i, c := range encrypted {
+		if c != nil {
+			msg.Parameters[i] = c
+			paramFormats[i] = 0
+		}
 	}
 	msg.ParameterFormatCodes = paramFormats
 	return msg.Encode(nil)

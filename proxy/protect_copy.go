@@ -23,6 +23,9 @@ type copyRewriter struct {
 	// with another field count means the catalog is out of date; refusing it
 	// keeps a protected column added since from receiving plaintext.
 	exact bool
+	// subjectAt is the field of the table's subject column, -1 if absent:
+	// each row's per-subject cells are sealed under that field's subject.
+	subjectAt int
 }
 
 // newCopyRewriter builds a rewriter for a planned COPY, with the column
@@ -54,7 +57,7 @@ func (s *session) newCopyRewriter(cp *sqlrewrite.CopyPlan) (*copyRewriter, *pgEr
 	if err := f.Validate(); err != nil {
 		return nil, copyError(cp, err.Error())
 	}
-	r := &copyRewriter{}
+	r := &copyRewriter{subjectAt: -1}
 	names := cp.Columns
 	if len(names) == 0 {
 		for _, c := range s.catalog.Load().tables[cp.Table.Name] {
@@ -66,9 +69,19 @@ func (s *session) newCopyRewriter(cp *sqlrewrite.CopyPlan) (*copyRewriter, *pgEr
 		r.exact = true
 	}
 	r.format, r.split, r.header = f, pgcopy.NewSplitter(f), cp.Header
-	for _, n := range names {
+	perSubject := false
+	for i, n := range names {
 		col, _ := cp.Table.Column(n)
 		r.cols = append(r.cols, col)
+		if col != nil && col.PerSubject() {
+			perSubject = true
+		}
+		if n == cp.Table.SubjectColumn {
+			r.subjectAt = i
+		}
+	}
+	if cp.In && perSubject && r.subjectAt < 0 {
+		return nil, copyError(cp, fmt.Sprintf("COPY FROM without the subject column %s (the randomized columns are sealed per subject)", cp.Table.SubjectQualifiedName()))
 	}
 	return r, nil
 }
@@ -80,7 +93,7 @@ func copyError(cp *sqlrewrite.CopyPlan, what string) *pgError {
 
 // rewriteRows applies fn to every protected, non-NULL field of rows and
 // returns them as one CopyData payload (each row ending in a newline).
-func (r *copyRewriter) rewriteRows(rows [][]byte, fn func(*policy.ProtectedColumn, []byte) ([]byte, *pgError)) ([]byte, *pgError) {
+func (r *copyRewriter) rewriteRows(rows [][]byte, fn func(col *policy.ProtectedColumn, v, subject []byte) ([]byte, *pgError)) ([]byte, *pgError) {
 	var out []byte
 	for _, row := range rows {
 		if r.header {
@@ -100,11 +113,15 @@ func (r *copyRewriter) rewriteRows(rows [][]byte, fn func(*policy.ProtectedColum
 			return nil, &pgError{Severity: severityError, Code: "22P04", Message: fmt.Sprintf(
 				"COPY row has %d fields where phiguard knows %d columns; list the columns", len(fields), len(r.cols))}
 		}
+		var subject []byte
+		if r.subjectAt >= 0 && r.subjectAt < len(fields) {
+			subject = fields[r.subjectAt]
+		}
 		for i, col := range r.cols {
 			if col == nil || i >= len(fields) || fields[i] == nil {
 				continue
 			}
-			v, pe := fn(col, fields[i])
+			v, pe := fn(col, fields[i], subject)
 			if pe != nil {
 				return nil, pe
 			}
@@ -117,12 +134,12 @@ func (r *copyRewriter) rewriteRows(rows [][]byte, fn func(*policy.ProtectedColum
 
 // encryptField and decryptField adapt the session's value crypto to
 // rewriteRows.
-func (s *session) encryptField(col *policy.ProtectedColumn, v []byte) ([]byte, *pgError) {
-	cell, pe := s.encryptValue(col, 0, v)
+func (s *session) encryptField(col *policy.ProtectedColumn, v, subject []byte) ([]byte, *pgError) {
+	cell, pe := s.encryptValue(col, 0, v, subject)
 	return []byte(cell), pe
 }
 
-func (s *session) decryptField(col *policy.ProtectedColumn, v []byte) ([]byte, *pgError) {
+func (s *session) decryptField(col *policy.ProtectedColumn, v, _ []byte) ([]byte, *pgError) {
 	return s.decryptValue(&resultField{col: col}, v)
 }
 

@@ -122,7 +122,20 @@ func (s *session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *p
 			return nil, &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
 				"column %s is encrypted: write its values as plain '...' literals or as parameters", v.Column.QualifiedName())}
 		}
-		cell, pe := s.encryptValue(v.Column, 0, plain)
+		var subject []byte
+		if v.Subject != nil && v.Subject.Literal < 0 {
+			// The value is in the text but its subject arrives only at Bind.
+			return nil, &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
+				"column %s is sealed per subject and its row's subject %s is a parameter: pass the value as a parameter too",
+				v.Column.QualifiedName(), v.Column.Table.SubjectQualifiedName())}
+		}
+		if v.Subject != nil {
+			var pe *pgError
+			if subject, pe = literalSubject(sql, spans, v.Subject, v.Column); pe != nil {
+				return nil, pe
+			}
+		}
+		cell, pe := s.encryptValue(v.Column, 0, plain, subject)
 		if pe != nil {
 			return nil, pe
 		}
@@ -147,12 +160,19 @@ func (s *session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *p
 	return append(out, sql[last:]...), nil
 }
 
-// encryptValue canonicalizes and encrypts one plaintext for a column.
-func (s *session) encryptValue(col *policy.ProtectedColumn, format int16, plain []byte) (string, *pgError) {
+// encryptValue canonicalizes and encrypts one plaintext for a column;
+// subject is the row's subject id for a column sealed per subject.
+func (s *session) encryptValue(col *policy.ProtectedColumn, format int16, plain, subject []byte) (string, *pgError) {
 	canon, err := canonicalValue(col, format, plain)
 	if err != nil {
 		return "", &pgError{Severity: severityError, Code: "22P02", Message: fmt.Sprintf(
 			"invalid value for encrypted column %s (%s): %v", col.QualifiedName(), col.Type.Name, err)}
+	}
+	if col.PerSubject() {
+		if subject == nil {
+			return "", subjectNullError(col)
+		}
+		return s.encryptForSubject(col, subject, canon)
 	}
 	cell, err := s.srv.protect.Keyring.Encrypt(col.Key, keysMode(col), cellColumn(col), canon)
 	if err != nil {

@@ -133,6 +133,9 @@ func (s *session) decryptDataRow(body []byte, fields []*resultField, x *expectat
 
 func (s *session) decryptValue(f *resultField, v []byte) ([]byte, *pgError) {
 	col := f.col
+	if keys.IsSubjectCell(v) {
+		return s.decryptSubjectCell(f, v)
+	}
 	plain, err := s.srv.protect.Keyring.Decrypt(cellColumn(col), v)
 	if errors.Is(err, keys.ErrNotACell) {
 		if col.FullyEncrypted() {

@@ -44,6 +44,9 @@ type session struct {
 	srv *Server
 	id  string
 	log *zap.Logger
+	// shredNotes are the (subject key, column) pairs whose shredded cells
+	// this session has already audited.
+	shredNotes map[string]bool
 
 	client     net.Conn
 	clientBuf  *bufio.Reader        // startup-phase reader; cr wraps it afterwards

@@ -32,6 +32,16 @@ type ValueSlot struct {
 	Param   int // the n of $n; 0 for a literal
 	Column  *policy.ProtectedColumn
 	Use     Use
+	// Subject is where the row's subject id comes from, for a write into
+	// a column sealed per subject (Column.PerSubject); nil otherwise.
+	Subject *SubjectRef
+}
+
+// SubjectRef is the value of a written row's subject column: a literal
+// (by index, as ValueSlot.Literal) or a parameter $n.
+type SubjectRef struct {
+	Literal int // -1 for a parameter
+	Param   int
 }
 
 func (v ValueSlot) String() string {

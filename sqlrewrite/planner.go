@@ -1,6 +1,7 @@
 package sqlrewrite
 
 import (
+	"fmt"
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
@@ -60,6 +61,11 @@ type planner struct {
 	// insertSources is, per output position of an INSERT's SELECT, the
 	// protected column it copies (nil for anything else).
 	insertSources []*policy.ProtectedColumn
+	// subject is where the subject id of the row being written comes
+	// from, while planning the values of one INSERT row or one UPDATE;
+	// subjectWhy says why it is unknown when it is nil.
+	subject    *SubjectRef
+	subjectWhy string
 }
 
 // sourceColumn is the protected column a select-list entry copies as it
@@ -556,13 +562,41 @@ func (p *planner) value(n *pg_query.Node, col *policy.ProtectedColumn, use Use) 
 		if !ok { // e.g. a negative number, whose constant starts at its sign
 			return false
 		}
-		p.plan.Values = append(p.plan.Values, ValueSlot{Literal: idx, Column: col, Use: use})
-		return true
+		return p.addValue(ValueSlot{Literal: idx, Column: col, Use: use})
 	case n.GetParamRef() != nil:
-		p.plan.Values = append(p.plan.Values, ValueSlot{Literal: -1, Param: int(n.GetParamRef().GetNumber()), Column: col, Use: use})
-		return true
+		return p.addValue(ValueSlot{Literal: -1, Param: int(n.GetParamRef().GetNumber()), Column: col, Use: use})
 	}
 	return false
+}
+
+// addValue records a slot; a write into a column sealed per subject takes
+// the row's subject, and is refused when the statement does not say it.
+func (p *planner) addValue(v ValueSlot) bool {
+	if v.Use == UseWrite && v.Column.PerSubject() {
+		if p.subject == nil {
+			p.refuse(v.Column, fmt.Sprintf(
+				"a write whose data subject phiguard cannot tell (%s; its cells are sealed per subject, so give %s as a literal or parameter: in the INSERT's column list, or as %s = value in the UPDATE's WHERE)",
+				p.subjectWhy, v.Column.Table.SubjectQualifiedName(), v.Column.Table.SubjectColumn))
+			return true
+		}
+		v.Subject = p.subject
+	}
+	p.plan.Values = append(p.plan.Values, v)
+	return true
+}
+
+// subjectValue returns where a subject column's value comes from: a
+// non-NULL literal or a parameter; nil for anything else.
+func (p *planner) subjectValue(n *pg_query.Node) *SubjectRef {
+	switch {
+	case n.GetAConst() != nil && !n.GetAConst().GetIsnull():
+		if idx, ok := p.literals[int(n.GetAConst().GetLocation())]; ok {
+			return &SubjectRef{Literal: idx}
+		}
+	case n.GetParamRef() != nil:
+		return &SubjectRef{Literal: -1, Param: int(n.GetParamRef().GetNumber())}
+	}
+	return nil
 }
 
 func funcName(fc *pg_query.FuncCall) string { return funcNameOf(fc.GetFuncname()) }

@@ -36,12 +36,27 @@ func (p *planner) insert(s *pg_query.InsertStmt) {
 		p.refuseTable(t, "INSERT without a column list")
 		return
 	}
+	subjectAt := -1 // position of the subject column in the column list
+	if t != nil && t.SubjectColumn != "" {
+		for i, c := range s.GetCols() {
+			if c.GetResTarget().GetName() == t.SubjectColumn {
+				subjectAt = i
+			}
+		}
+	}
+	defer func() { p.subject, p.subjectWhy = nil, "" }()
 	src := s.GetSelectStmt().GetSelectStmt()
 	switch {
 	case src == nil: // DEFAULT VALUES
 	case len(src.GetValuesLists()) > 0 && src.GetOp() == pg_query.SetOperation_SETOP_NONE && len(src.GetFromClause()) == 0:
 		for _, row := range src.GetValuesLists() {
-			for i, v := range row.GetList().GetItems() {
+			items := row.GetList().GetItems()
+			p.subject, p.subjectWhy = nil, "the INSERT does not list the subject column"
+			if subjectAt >= 0 && subjectAt < len(items) {
+				p.subject = p.subjectValue(items[subjectAt])
+				p.subjectWhy = "the row's subject is not a literal or parameter"
+			}
+			for i, v := range items {
 				if i < len(cols) && cols[i] != nil {
 					p.writeValue(v, cols[i], nil, "INSERT")
 				} else {
@@ -60,6 +75,9 @@ func (p *planner) insert(s *pg_query.InsertStmt) {
 		// hold the cells this statement is about to write.
 		excluded := &relation{name: "excluded", table: t}
 		sc.relations = append(sc.relations, excluded)
+		// The row DO UPDATE changes may belong to another subject than the
+		// row proposed, so no value is sealed for it.
+		p.subject, p.subjectWhy = nil, "ON CONFLICT DO UPDATE changes an existing row whose subject the statement does not name"
 		for _, e := range oc.GetInfer().GetIndexElems() {
 			p.expr(e.GetIndexElem().GetExpr(), sc, ctxOther("ON CONFLICT"))
 		}
@@ -73,6 +91,16 @@ func (p *planner) update(s *pg_query.UpdateStmt) {
 	sc, t := p.targetScope(s.GetRelation(), s.GetWithClause())
 	for _, f := range s.GetFromClause() {
 		p.fromItem(f, sc, nil)
+	}
+	if t != nil && t.SubjectColumn != "" {
+		p.subject = p.subjectFromWhere(s.GetWhereClause(), t, targetName(s.GetRelation()))
+		p.subjectWhy = "the UPDATE's WHERE clause does not pin the subject column to one literal or parameter"
+		for _, n := range s.GetTargetList() {
+			if n.GetResTarget().GetName() == t.SubjectColumn {
+				p.subject, p.subjectWhy = nil, "the UPDATE changes the subject column itself"
+			}
+		}
+		defer func() { p.subject, p.subjectWhy = nil, "" }()
 	}
 	p.assignments(s.GetTargetList(), sc, t, "UPDATE")
 	p.expr(s.GetWhereClause(), sc, ctxOther("WHERE"))
@@ -125,6 +153,11 @@ func (p *planner) writeValue(v *pg_query.Node, col *policy.ProtectedColumn, sc *
 	}
 	if ref := v.GetColumnRef(); ref != nil && sc != nil {
 		if kind, same := sc.resolve(ref); kind == refColumn && same == col {
+			if col.PerSubject() && stmt == "ON CONFLICT DO UPDATE" {
+				// EXCLUDED's cell is sealed for the proposed row's subject,
+				// which need not be the existing row's.
+				p.refuse(col, "copying a cell sealed per subject into a row of possibly another subject (ON CONFLICT DO UPDATE)")
+			}
 			return
 		}
 	}
@@ -158,6 +191,8 @@ func (p *planner) insertSelect(cols, sources []*policy.ProtectedColumn) {
 		case dst == nil && src == nil:
 		case dst == nil:
 			p.refuse(src, "INSERT ... SELECT of an encrypted column into an unprotected one")
+		case src == dst && dst.PerSubject():
+			p.refuse(dst, "INSERT ... SELECT of cells sealed per subject (each row's cell is sealed under its own subject's key)")
 		case src == dst:
 		case src != nil && src.Mode == policy.ModeDeterministic && dst.Mode == policy.ModeDeterministic && src.Key == dst.Key:
 		case src != nil:
@@ -171,4 +206,65 @@ func (p *planner) insertSelect(cols, sources []*policy.ProtectedColumn) {
 			p.refuse(sources[i], "INSERT ... SELECT of an encrypted column into an unprotected one")
 		}
 	}
+}
+
+// targetName is how a DML target is named in its statement: its alias, or
+// the table name.
+func targetName(rv *pg_query.RangeVar) string {
+	if a := rv.GetAlias(); a != nil {
+		return a.GetAliasname()
+	}
+	return rv.GetRelname()
+}
+
+// subjectFromWhere finds, among the top-level AND terms of where, one that
+// says subject_column = literal or parameter (either way round), the
+// column unqualified or qualified by the target's name. Only then does
+// every row the UPDATE changes belong to that one subject.
+func (p *planner) subjectFromWhere(where *pg_query.Node, t *policy.ProtectedTable, target string) *SubjectRef {
+	if where == nil {
+		return nil
+	}
+	if b := where.GetBoolExpr(); b != nil {
+		if b.GetBoolop() != pg_query.BoolExprType_AND_EXPR {
+			return nil
+		}
+		for _, arg := range b.GetArgs() {
+			if ref := p.subjectFromWhere(arg, t, target); ref != nil {
+				return ref
+			}
+		}
+		return nil
+	}
+	e := where.GetAExpr()
+	if e == nil || e.GetKind() != pg_query.A_Expr_Kind_AEXPR_OP || funcNameOf(e.GetName()) != "=" {
+		return nil
+	}
+	isSubject := func(n *pg_query.Node) bool {
+		ref := n.GetColumnRef()
+		if ref == nil {
+			return false
+		}
+		var names []string
+		for _, f := range ref.GetFields() {
+			if f.GetString_() == nil {
+				return false
+			}
+			names = append(names, f.GetString_().GetSval())
+		}
+		switch len(names) {
+		case 1:
+			return names[0] == t.SubjectColumn
+		case 2:
+			return names[0] == target && names[1] == t.SubjectColumn
+		}
+		return false
+	}
+	switch {
+	case isSubject(e.GetLexpr()):
+		return p.subjectValue(e.GetRexpr())
+	case isSubject(e.GetRexpr()):
+		return p.subjectValue(e.GetLexpr())
+	}
+	return nil
 }

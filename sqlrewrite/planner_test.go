@@ -1,6 +1,7 @@
 package sqlrewrite
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -62,13 +63,14 @@ func TestPlanAllowsAndEncrypts(t *testing.T) {
 		{"INSERT INTO patients (id, ssn, first, birthdate) VALUES (1, '123-45-6789', $1, NULL), (2, $2, 'Ann', '2020-01-01') RETURNING id, ssn",
 			[]string{"literal #1 write public.patients.ssn", "$1 write public.patients.first",
 				"$2 write public.patients.ssn", "literal #3 write public.patients.first", "literal #4 write public.patients.birthdate"}},
-		{"INSERT INTO patients (id, ssn) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET ssn = EXCLUDED.ssn, first = 'x'",
-			[]string{"$2 write public.patients.ssn", "literal #0 write public.patients.first"}},
-		{"UPDATE patients SET first = 'Bob', ssn = $1 WHERE ssn = $2 RETURNING *",
+		{"INSERT INTO patients (id, ssn) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET ssn = EXCLUDED.ssn, passport = 'x'",
+			[]string{"$2 write public.patients.ssn", "literal #0 write public.patients.passport"}},
+		{"UPDATE patients SET first = 'Bob', ssn = $1 WHERE ssn = $2 AND id = $3 RETURNING *",
 			[]string{"literal #0 write public.patients.first", "$1 write public.patients.ssn", "$2 compare public.patients.ssn"}},
+		{"UPDATE patients p SET first = $1 WHERE 7 = p.id", []string{"$1 write public.patients.first"}},
 		{"UPDATE patients p SET ssn = p.ssn WHERE id = 3", nil},
 		{"INSERT INTO patients (id, ssn) SELECT c.id, c.member_ssn FROM billing.claims c", nil},
-		{"INSERT INTO patients (id, first) SELECT id, first FROM patients WHERE id = 1", nil},
+		{"INSERT INTO patients (id, ssn) SELECT id, ssn FROM patients WHERE id = 1", nil},
 		{"DELETE FROM patients WHERE passport = 'P1'", []string{"literal #0 compare public.patients.passport"}},
 		{"SELECT CASE WHEN ssn = 'a' THEN 1 END FROM patients", []string{"literal #0 compare public.patients.ssn"}},
 		{"SELECT * FROM other.patients WHERE ssn LIKE 'x%'", nil}, // another schema's table is not protected
@@ -88,6 +90,31 @@ func TestPlanAllowsAndEncrypts(t *testing.T) {
 		if strings.Join(got, "; ") != strings.Join(c.slots, "; ") {
 			t.Errorf("%q:\n got  %v\n want %v", c.sql, got, c.slots)
 		}
+	}
+}
+
+func TestPlanSubjects(t *testing.T) {
+	pol := testPolicy(t)
+	plan := PlanFor(Analyze("INSERT INTO patients (first, id, ssn) VALUES ('a', 7, 'x'), ($1, $2, NULL)"), pol)
+	if plan.Refusal != nil {
+		t.Fatal(plan.Refusal)
+	}
+	var got []string
+	for _, v := range plan.Values {
+		s := v.String()
+		if v.Subject != nil {
+			s += fmt.Sprintf(" subject{%d %d}", v.Subject.Literal, v.Subject.Param)
+		}
+		got = append(got, s)
+	}
+	want := []string{"literal #0 write public.patients.first subject{1 0}", "literal #2 write public.patients.ssn",
+		"$1 write public.patients.first subject{-1 2}"}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("slots\n got %q\nwant %q", got, want)
+	}
+	plan = PlanFor(Analyze("UPDATE patients AS p SET first = $1, ssn = 'x' WHERE ssn = 'y' AND p.id = 'f00' AND true"), pol)
+	if plan.Refusal != nil || len(plan.Values) != 3 || plan.Values[0].Subject == nil || plan.Values[0].Subject.Literal != 2 || plan.Values[1].Subject != nil {
+		t.Errorf("UPDATE: %+v %v", plan.Values, plan.Refusal)
 	}
 }
 
@@ -147,6 +174,17 @@ func TestPlanRefuses(t *testing.T) {
 		{"INSERT INTO encounters (reason) SELECT ssn FROM patients", "into an unprotected one"},
 		{"INSERT INTO patients (ssn) SELECT * FROM billing.claims", "* in a subquery"},
 		{"INSERT INTO patients (ssn) VALUES (upper('x'))", "a value computed by SQL in INSERT"},
+		// Crypto-shredding: a randomized cell of a subject table needs its row's subject.
+		{"INSERT INTO patients (ssn, first) VALUES ('1', 'Ann')", "public.patients.first is encrypted (randomized): a write whose data subject phiguard cannot tell (the INSERT does not list the subject column"},
+		{"INSERT INTO patients (id, first) VALUES (gen_random_uuid(), 'Ann')", "the row's subject is not a literal or parameter"},
+		{"INSERT INTO patients (id, first) VALUES (NULL, 'Ann')", "the row's subject is not a literal or parameter"},
+		{"UPDATE patients SET first = 'Ann' WHERE ssn = '1'", "give public.patients.id as a literal or parameter"},
+		{"UPDATE patients SET first = 'Ann' WHERE id = 1 OR id = 2", "does not pin the subject column"},
+		{"UPDATE patients SET first = 'Ann' WHERE id > 1", "does not pin the subject column"},
+		{"UPDATE patients SET first = 'Ann', id = 3 WHERE id = 1", "changes the subject column itself"},
+		{"INSERT INTO patients (id, first) VALUES (1, 'a') ON CONFLICT (id) DO UPDATE SET first = 'b'", "ON CONFLICT DO UPDATE changes an existing row"},
+		{"INSERT INTO patients (id, first) VALUES (1, 'a') ON CONFLICT (id) DO UPDATE SET first = EXCLUDED.first", "copying a cell sealed per subject"},
+		{"INSERT INTO patients (id, first) SELECT id, first FROM patients", "INSERT ... SELECT of cells sealed per subject"},
 		{"UPDATE patients SET first = upper(first)", "a value computed by SQL in UPDATE"},
 		{"UPDATE patients SET ssn = passport", "a value computed by SQL in UPDATE"},
 		{"UPDATE patients SET (ssn, first) = ('a', 'b')", "multiple-column SET"},

@@ -21,7 +21,7 @@ import (
 // The key ids examples/policy.yml names.
 // exampleKeyIDs are the key ids examples/policy.yml names, plus the audit
 // chain's key, which keys init creates whenever serve will audit.
-var exampleKeyIDs = []string{"audit", "patients-drivers", "patients-passport", "patients-pii", "patients-ssn"}
+var exampleKeyIDs = []string{"audit", "patients-drivers", "patients-passport", "patients-pii", "patients-ssn", "subjects"}
 
 func runKeysArgs(args ...string) (code int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
@@ -97,7 +97,7 @@ func TestKeysLocalEndToEnd(t *testing.T) {
 			t.Errorf("init: output lacks %s:\n%s", id, out)
 		}
 	}
-	if !strings.Contains(out, "5 created, 0 already present, in local keyring "+keyring) {
+	if !strings.Contains(out, "6 created, 0 already present, in local keyring "+keyring) {
 		t.Errorf("init: summary:\n%s", out)
 	}
 
@@ -118,7 +118,7 @@ func TestKeysLocalEndToEnd(t *testing.T) {
 	}
 	code, out, _ = run("status", "--config", cfg)
 	rows = statusRows(out)
-	if code != 0 || !rows["patients-ssn v1"] || !rows["patients-ssn v2write"] || !rows["patients-pii v1write"] || len(rows) != 6 {
+	if code != 0 || !rows["patients-ssn v1"] || !rows["patients-ssn v2write"] || !rows["patients-pii v1write"] || len(rows) != 7 {
 		t.Errorf("status after rotate: exit %d, rows %v\n%s", code, rows, out)
 	}
 
@@ -128,11 +128,11 @@ func TestKeysLocalEndToEnd(t *testing.T) {
 		Provider string           `json:"provider"`
 		Keys     []keys.KeyStatus `json:"keys"`
 	}
-	if err := json.Unmarshal([]byte(out), &st); err != nil || code != 0 || len(st.Keys) != 5 || st.Keys[4].ID != "patients-ssn" || st.Keys[4].WriteVersion != 2 {
+	if err := json.Unmarshal([]byte(out), &st); err != nil || code != 0 || len(st.Keys) != 6 || st.Keys[4].ID != "patients-ssn" || st.Keys[4].WriteVersion != 2 {
 		t.Errorf("status --json: exit %d, %v\n%s", code, err, out)
 	}
 	code, out, _ = run("init", "--config", cfg, "--key", "claims-ssn")
-	if code != 0 || !strings.Contains(out, "created claims-ssn version 1") || !strings.Contains(out, "1 created, 5 already present") {
+	if code != 0 || !strings.Contains(out, "created claims-ssn version 1") || !strings.Contains(out, "1 created, 6 already present") {
 		t.Errorf("second init: exit %d\n%s", code, out)
 	}
 
@@ -210,7 +210,7 @@ func TestKeysVaultEndToEnd(t *testing.T) {
 	}
 
 	code, out, errOut := run("init", "--config", cfg, "--create-transit-key")
-	if code != 0 || !strings.Contains(out, "5 created, 0 already present, in vault "+srv.URL) {
+	if code != 0 || !strings.Contains(out, "6 created, 0 already present, in vault "+srv.URL) {
 		t.Fatalf("init: exit %d\n%s%s", code, out, errOut)
 	}
 	if emu.Requests()["transit/create"] != 1 {
@@ -220,15 +220,15 @@ func TestKeysVaultEndToEnd(t *testing.T) {
 	before := emu.Requests()
 	code, out, _ = run("status", "--config", cfg)
 	rows := statusRows(out)
-	if code != 0 || len(rows) != 5 || !rows["patients-ssn v1write"] {
+	if code != 0 || len(rows) != len(exampleKeyIDs) || !rows["patients-ssn v1write"] {
 		t.Errorf("status: exit %d, rows %v\n%s", code, rows, out)
 	}
 	after := emu.Requests()
 	if d := after["transit/decrypt"] - before["transit/decrypt"]; d != 0 {
 		t.Errorf("status unwrapped %d keys; it should only list them", d)
 	}
-	if d := after["kv/read"] - before["kv/read"]; d != 5 {
-		t.Errorf("status read %d KV records, want one per key id (4)", d)
+	if d := after["kv/read"] - before["kv/read"]; d != len(exampleKeyIDs) {
+		t.Errorf("status read %d KV records, want one per key id (%d)", d, len(exampleKeyIDs))
 	}
 
 	code, out, errOut = run("rotate", "--config", cfg, "--key", "patients-pii")
@@ -237,7 +237,7 @@ func TestKeysVaultEndToEnd(t *testing.T) {
 	}
 	code, out, _ = run("status", "--config", cfg)
 	rows = statusRows(out)
-	if code != 0 || !rows["patients-pii v1"] || !rows["patients-pii v2write"] || len(rows) != 6 {
+	if code != 0 || !rows["patients-pii v1"] || !rows["patients-pii v2write"] || len(rows) != len(exampleKeyIDs)+1 {
 		t.Errorf("status after rotate: exit %d, rows %v\n%s", code, rows, out)
 	}
 

@@ -21,6 +21,7 @@ func commands() []command {
 		{"check", "validate a configuration file and print every problem", runCheck},
 		{"explain", "show what a role's access rules make of one SQL text", runExplain},
 		{"keys", "create, rotate and list data keys (init | rotate | status | master-key)", runKeys},
+		{"shred", "destroy a data subject's key: crypto-shredding (--subject ID --reason TEXT)", runShred},
 		{"audit", "verify an audit log's HMAC chain, or report accesses by subject or user", runAudit},
 		{"demo", "start a throwaway PostgreSQL with a demo EHR schema and phiguard in front of it", runDemo},
 		{"version", "print the version", runVersion},

@@ -41,6 +41,10 @@ func loadProtection(ctx context.Context, cfg config.Config, reg prometheus.Regis
 	if missing := keysconfig.Missing(kr, ids); len(missing) > 0 {
 		return nil, nil, fmt.Errorf("the policy and audit name keys the provider does not hold: %s (run phiguard keys init)", strings.Join(missing, ", "))
 	}
+	subjects, err := keysconfig.SubjectKeys(cfg.Keys, provider, kr, pol)
+	if err != nil {
+		return nil, nil, err
+	}
 	auditor, err := openAuditor(cfg, kr, reg, log)
 	if err != nil {
 		return nil, nil, err
@@ -55,7 +59,7 @@ func loadProtection(ctx context.Context, cfg config.Config, reg prometheus.Regis
 	}
 	log.Info("protection loaded", zap.String("policy", cfg.PolicyFile), zap.String("policy_version", pol.Version()),
 		zap.Int("tables", len(pol.Tables())), zap.Int("keys", len(ids)), zap.String("key_provider", cfg.Keys.Provider))
-	return &proxy.Protection{Policy: pol, Keyring: kr}, auditor, nil
+	return &proxy.Protection{Policy: pol, Keyring: kr, Subjects: subjects, ShreddedMarker: cfg.Keys.Subjects.ShreddedMarker}, auditor, nil
 }
 
 // openAuditor starts the audit trail, its HMAC chain keyed from the

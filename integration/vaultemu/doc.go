@@ -20,6 +20,7 @@
 //	GET       secret/metadata/:path          current_version, versions map, ...
 //	LIST      secret/metadata/:path          data.keys (also GET ?list=true), 404 if empty
 //	DELETE    secret/metadata/:path          the path and all its versions, 204
+//	POST/PUT  secret/destroy/:path           {"versions":[n,...]}: their data removed for good, 204
 //
 // Every path but sys/health needs an X-Vault-Token (or "Authorization:
 // Bearer") the emulator knows: the root token, one added with AddToken, or

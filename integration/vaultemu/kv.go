@@ -18,8 +18,9 @@ type kvSecret struct {
 }
 
 type kvVersion struct {
-	data    json.RawMessage
-	created time.Time
+	data      json.RawMessage
+	created   time.Time
+	destroyed bool // its data was removed by secret/destroy
 }
 
 func (s *Server) versionMeta(v int, kv kvVersion) map[string]any {
@@ -27,7 +28,7 @@ func (s *Server) versionMeta(v int, kv kvVersion) map[string]any {
 		"created_time":    stamp(kv.created),
 		"custom_metadata": nil,
 		"deletion_time":   "",
-		"destroyed":       false,
+		"destroyed":       kv.destroyed,
 		"version":         v,
 	}
 }
@@ -50,7 +51,11 @@ func (s *Server) kvRead(w http.ResponseWriter, r *http.Request, path string) {
 		v = n
 	}
 	kv := sec.versions[v-1]
-	ok(w, "kv", map[string]any{"data": kv.data, "metadata": s.versionMeta(v, kv)})
+	var data any = kv.data
+	if kv.destroyed {
+		data = nil // as Vault: the metadata stays, the data is gone
+	}
+	ok(w, "kv", map[string]any{"data": data, "metadata": s.versionMeta(v, kv)})
 }
 
 func (s *Server) kvWrite(w http.ResponseWriter, r *http.Request, path string) {
@@ -102,7 +107,7 @@ func (s *Server) kvMetadata(w http.ResponseWriter, _ *http.Request, path string)
 	}
 	versions := map[string]any{}
 	for i, kv := range sec.versions {
-		versions[strconv.Itoa(i+1)] = map[string]any{"created_time": stamp(kv.created), "deletion_time": "", "destroyed": false}
+		versions[strconv.Itoa(i+1)] = map[string]any{"created_time": stamp(kv.created), "deletion_time": "", "destroyed": kv.destroyed}
 	}
 	ok(w, "kv", map[string]any{
 		"cas_required": false, "created_time": stamp(sec.created), "current_version": len(sec.versions),
@@ -148,6 +153,30 @@ func (s *Server) kvList(w http.ResponseWriter, _ *http.Request, path string) {
 func (s *Server) kvDestroy(w http.ResponseWriter, _ *http.Request, path string) {
 	s.mu.Lock()
 	delete(s.kv, path)
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// kvDestroyVersions removes the data of the listed versions for good and
+// keeps their metadata, as PUT secret/destroy/:path {"versions":[...]}
+// does. Unknown versions are ignored, as in Vault.
+func (s *Server) kvDestroyVersions(w http.ResponseWriter, r *http.Request, path string) {
+	var req struct {
+		Versions []int `json:"versions"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req.Versions) == 0 {
+		fail(w, http.StatusBadRequest, "no versions provided")
+		return
+	}
+	s.mu.Lock()
+	if sec := s.kv[path]; sec != nil {
+		for _, v := range req.Versions {
+			if v >= 1 && v <= len(sec.versions) {
+				sec.versions[v-1].data = nil
+				sec.versions[v-1].destroyed = true
+			}
+		}
+	}
 	s.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -220,6 +220,9 @@ func (s *Server) route(method, path string) route {
 				return route{op: "kv/write", arg: p, handle: s.kvWrite}
 			}
 		}
+		if p, ok := strings.CutPrefix(rest, "destroy/"); ok && method == http.MethodPost {
+			return route{op: "kv/destroy-versions", arg: p, handle: s.kvDestroyVersions}
+		}
 		if p, ok := strings.CutPrefix(rest, "metadata/"); ok {
 			switch method {
 			case "LIST":

@@ -167,6 +167,9 @@ func KeyIDs(pol *policy.Policy) []string {
 			}
 		}
 	}
+	if NeedsSubjectKeys(pol) {
+		ids = append(ids, keys.SubjectKeyID)
+	}
 	slices.Sort(ids)
 	return slices.Compact(ids)
 }

@@ -138,7 +138,7 @@ func TestKeyIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"patients-drivers", "patients-passport", "patients-pii", "patients-ssn"}
+	want := []string{"patients-drivers", "patients-passport", "patients-pii", "patients-ssn", "subjects"}
 	if got := KeyIDs(pol); !slices.Equal(got, want) {
 		t.Errorf("KeyIDs = %v, want %v", got, want)
 	}

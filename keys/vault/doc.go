@@ -64,7 +64,15 @@
 //
 // A proxy instance needs only transit/decrypt and read/list; the create and
 // update rights are for `phiguard keys init | rotate`, which an operator
-// may run with a separate token.
+// may run with a separate token. With crypto-shredding (a policy table
+// naming a subject_column), proxies also create subject keys under
+// secret/data/phiguard/keys/_subjects/ (the "create" right above covers
+// it), and `phiguard shred` needs, on its own token:
+//
+//	path "secret/data/phiguard/keys/_subjects/*"    { capabilities = ["read", "update"] }
+//	path "secret/destroy/phiguard/keys/_subjects/*" { capabilities = ["update"] }
+//
+// See subjects.go for the records and docs/shredding.md for backups.
 //
 // # Tests
 //

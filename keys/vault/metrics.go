@@ -12,6 +12,7 @@ const (
 	opKVList         = "kv_list"
 	opKVRead         = "kv_read"
 	opKVWrite        = "kv_write"
+	opKVDestroy      = "kv_destroy"
 	opTransitCreate  = "transit_create_key"
 	opTransitEncrypt = "transit_encrypt"
 	opTransitDecrypt = "transit_decrypt"

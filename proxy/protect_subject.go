@@ -1,0 +1,161 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/phiguard/phiguard/audit"
+	"github.com/phiguard/phiguard/keys"
+	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
+)
+
+// Crypto-shredding on the wire (docs/design/crypto-shredding.md): a write
+// into a column sealed per subject (policy.ProtectedColumn.PerSubject) is
+// encrypted under the key of the row's subject, whose id the plan points
+// at (a literal, a parameter, or a COPY field); a read of a cell whose
+// subject key was shredded yields NULL, or the configured marker for text
+// columns, and an audit record — never an error that aborts the query.
+
+// CodeSubjectShredded answers a write for a subject whose key was shredded
+// (55000, object_not_in_prerequisite_state): the subject's data is gone
+// for good and phiguard does not start a new key for it.
+const CodeSubjectShredded Code = "55000"
+
+// subjectKeyTimeout bounds one key store request on the session's path.
+const subjectKeyTimeout = 10 * time.Second
+
+// maxShredNotes bounds the (subject key, column) pairs a session remembers
+// having audited; beyond it the set starts again.
+const maxShredNotes = 1024
+
+// subjectSource is where a prepared statement's parameter gets its row's
+// subject: a literal of the statement's text, or another parameter.
+type subjectSource struct {
+	literal []byte // the literal's value; nil when param is set
+	param   int
+}
+
+// literalSubject reads the subject literal a slot points at.
+func literalSubject(sql []byte, spans [][2]int, ref *sqlrewrite.SubjectRef, col *policy.ProtectedColumn) ([]byte, *pgError) {
+	if ref.Literal < 0 || ref.Literal >= len(spans) {
+		return nil, internalRefusal(col, "subject literal positions disagree")
+	}
+	sp := spans[ref.Literal]
+	v, ok := literalValue(sql[sp[0]:sp[1]])
+	if !ok {
+		return nil, &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
+			"column %s is sealed per subject: write the subject column %s as a plain '...' literal or a parameter",
+			col.QualifiedName(), col.Table.SubjectQualifiedName())}
+	}
+	return v, nil
+}
+
+// bindSubject reads a Bind parameter that is a row's subject. Only the
+// text format is accepted: a binary value's meaning depends on a type
+// phiguard does not track, and a subject id read wrongly would seal the
+// row under a key `phiguard shred` could never find.
+func bindSubject(params [][]byte, formats []int16, n int, col *policy.ProtectedColumn) ([]byte, *pgError) {
+	i := n - 1
+	switch {
+	case i < 0 || i >= len(params):
+		return nil, &pgError{Severity: severityError, Code: "08P01", Message: fmt.Sprintf("bind message supplies %d parameters, the statement needs $%d", len(params), n)}
+	case params[i] == nil:
+		return nil, subjectNullError(col)
+	case formats[i] != 0:
+		return nil, &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
+			"column %s is sealed per subject: send the subject column %s ($%d) in text format",
+			col.QualifiedName(), col.Table.SubjectQualifiedName(), n)}
+	}
+	return params[i], nil
+}
+
+func subjectNullError(col *policy.ProtectedColumn) *pgError {
+	return &pgError{Severity: severityError, Code: "23502", Message: fmt.Sprintf(
+		"column %s is sealed per subject and the row's subject column %s is NULL", col.QualifiedName(), col.Table.SubjectQualifiedName())}
+}
+
+// subjectKeys returns the server's subject keys, or the error a write or
+// read of a per-subject column gets without them.
+func (s *session) subjectKeys(col *policy.ProtectedColumn) (*keys.SubjectKeys, *pgError) {
+	if sk := s.srv.protect.Subjects; sk != nil {
+		return sk, nil
+	}
+	return nil, &pgError{Severity: severityError, Code: CodeKeyUnavailable, Message: fmt.Sprintf(
+		"column %s is sealed per subject but phiguard has no subject keys (key id %q, a provider that stores subject keys)",
+		col.QualifiedName(), keys.SubjectKeyID)}
+}
+
+// encryptForSubject seals a canonical value under the subject's key.
+func (s *session) encryptForSubject(col *policy.ProtectedColumn, subject, canon []byte) (string, *pgError) {
+	sk, pe := s.subjectKeys(col)
+	if pe != nil {
+		return "", pe
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), subjectKeyTimeout)
+	defer cancel()
+	cell, err := sk.Encrypt(ctx, string(subject), cellColumn(col), canon)
+	if errors.Is(err, keys.ErrShredded) {
+		return "", &pgError{Severity: severityError, Code: CodeSubjectShredded, Message: fmt.Sprintf(
+			"column %s: the row's subject (%s) was shredded; phiguard writes no new data for it",
+			col.QualifiedName(), col.Table.SubjectQualifiedName())}
+	}
+	if err != nil {
+		s.log.Warn("subject key unavailable")
+		return "", keyError(col, err)
+	}
+	return string(cell), nil
+}
+
+// decryptSubjectCell opens a cell sealed per subject. A shredded subject
+// gives NULL (or the marker), and ok true: the query goes on.
+func (s *session) decryptSubjectCell(f *resultField, v []byte) ([]byte, *pgError) {
+	col := f.col
+	sk, pe := s.subjectKeys(col)
+	if pe != nil {
+		return nil, pe
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), subjectKeyTimeout)
+	defer cancel()
+	plain, err := sk.Decrypt(ctx, cellColumn(col), v)
+	if errors.Is(err, keys.ErrShredded) {
+		s.noteShredded(col, v)
+		if m := s.srv.protect.ShreddedMarker; m != "" && isTextType(col) {
+			return []byte(m), nil
+		}
+		return nil, nil
+	}
+	if err != nil {
+		return nil, keyError(col, err)
+	}
+	return presentValue(col, f.format, plain)
+}
+
+// isTextType says whether the marker text can stand in for a value of the
+// column: only for text and varchar; other types read NULL.
+func isTextType(col *policy.ProtectedColumn) bool {
+	return col.Type.OID == oidText || col.Type.OID == 1043
+}
+
+// noteShredded writes one audit record per session, subject key and column.
+func (s *session) noteShredded(col *policy.ProtectedColumn, cell []byte) {
+	s.srv.metrics.ShreddedReads.Inc()
+	if s.srv.auditor == nil {
+		return
+	}
+	info, err := keys.Inspect(cell)
+	if err != nil {
+		return
+	}
+	k := info.KeyID + "\x00" + col.QualifiedName()
+	if s.shredNotes[k] {
+		return
+	}
+	if s.shredNotes == nil || len(s.shredNotes) >= maxShredNotes {
+		s.shredNotes = map[string]bool{}
+	}
+	s.shredNotes[k] = true
+	s.record(&audit.ShreddedRead{Session: s.auditSessionInfo(), KeyID: info.KeyID, Column: col.QualifiedName()})
+}
