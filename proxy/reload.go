@@ -83,6 +83,14 @@ func (p *Protection) missingKeys(pol *policy.Policy) []string {
 		}
 	}
 	var out []string
+	for _, t := range pol.Tables() {
+		for _, c := range t.Columns {
+			if c.PerSubject() && p.Subjects == nil && !containsString(out, "per-subject keys") {
+				// Per-subject sealing is set up at start only.
+				out = append(out, "per-subject keys")
+			}
+		}
+	}
 	for _, id := range ids {
 		if _, err := p.Keyring.WriteVersion(id); err != nil && !containsString(out, id) {
 			out = append(out, id)
