@@ -1,0 +1,220 @@
+package sqlrewrite
+
+import (
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"github.com/phiguard/phiguard/policy"
+	"google.golang.org/protobuf/proto"
+)
+
+// targetRel checks the table a write names and returns its FROM item and
+// row rule (nil when break-glass is on or there is none).
+func (w *accessWalker) targetRel(rv *pg_query.RangeVar) (*accessRel, *policy.RowRule) {
+	rel := w.baseRel(rv)
+	rel.name = rv.GetRelname()
+	if a := rv.GetAlias(); a != nil {
+		rel.name = a.GetAliasname()
+	}
+	rule := w.rowRule(rel.schema, rel.relname)
+	if w.breakGlass {
+		rule = nil
+	}
+	return rel, rule
+}
+
+// update walks an UPDATE. Its target gets the rule as a condition (a
+// target cannot be a subquery): the rule first, then the user's condition
+// guarded by CASE so that it is never evaluated on a hidden row (see
+// guardedWhere).
+func (w *accessWalker) update(u *pg_query.UpdateStmt, parent *accessScope, mode outMode) {
+	sc := newAccessScope(parent)
+	if u.GetWithClause() != nil {
+		w.with(u.GetWithClause(), sc)
+	}
+	target, rule := w.targetRel(u.GetRelation())
+	sc.rels = append(sc.rels, target)
+	for _, item := range u.GetFromClause() {
+		w.fromItem(item, sc)
+	}
+	for _, item := range u.GetFromClause() {
+		for _, q := range joinQuals(item) {
+			w.expr(q, sc)
+		}
+	}
+	reads := map[string]bool{}
+	if rule != nil {
+		reads = ruleColumns(rule.Using)
+	}
+	for _, t := range u.GetTargetList() {
+		rt := t.GetResTarget()
+		w.expr(rt.GetVal(), sc)
+		if reads[rt.GetName()] && rule.UncheckedWrites != policy.WritesAllow {
+			w.refuseConstruct(rule.Name, rule.Table.String(), "UPDATE of column %s, which the row rule of %s reads, cannot be checked before it runs (unchecked_writes: refuse)", policy.QuoteIdentifier(rt.GetName()), rule.Table.String())
+		}
+	}
+	w.expr(u.GetWhereClause(), sc)
+	w.targets(u.GetReturningList(), sc, returningMode(mode))
+	if rule != nil {
+		u.WhereClause = w.guardedWhere(rule, target, u.GetWhereClause(), len(u.GetFromClause()) > 0)
+	}
+}
+
+// delete walks a DELETE the same way.
+func (w *accessWalker) delete(d *pg_query.DeleteStmt, parent *accessScope, mode outMode) {
+	sc := newAccessScope(parent)
+	if d.GetWithClause() != nil {
+		w.with(d.GetWithClause(), sc)
+	}
+	target, rule := w.targetRel(d.GetRelation())
+	sc.rels = append(sc.rels, target)
+	for _, item := range d.GetUsingClause() {
+		w.fromItem(item, sc)
+	}
+	for _, item := range d.GetUsingClause() {
+		for _, q := range joinQuals(item) {
+			w.expr(q, sc)
+		}
+	}
+	w.expr(d.GetWhereClause(), sc)
+	w.targets(d.GetReturningList(), sc, returningMode(mode))
+	if rule != nil {
+		d.WhereClause = w.guardedWhere(rule, target, d.GetWhereClause(), len(d.GetUsingClause()) > 0)
+	}
+}
+
+func returningMode(mode outMode) outMode {
+	if mode == outDerived {
+		return outUsed // RETURNING rows of a data-modifying CTE have no origin
+	}
+	return mode
+}
+
+// guardedWhere builds `rule AND <col = const conditions> AND CASE WHEN rule
+// THEN <user condition> ELSE false END`. PostgreSQL orders a scan's
+// conditions by cost, so without the CASE a cheap condition of the user's
+// could run on a hidden row and raise an error that tells its value; the
+// copied equality conditions are leakproof and keep index scans working.
+func (w *accessWalker) guardedWhere(rule *policy.RowRule, target *accessRel, where *pg_query.Node, qualify bool) *pg_query.Node {
+	r1, r2 := ruleExpr(rule.Using), ruleExpr(rule.Using)
+	if r1 == nil || r2 == nil {
+		w.refuseConstruct(rule.Name, rule.Table.String(), "the row rule does not parse")
+	}
+	if qualify {
+		// Other tables in FROM/USING could make the rule's bare column
+		// names ambiguous: qualify those that are the target's.
+		w.qualifyRule(r1, target)
+		w.qualifyRule(r2, target)
+	}
+	w.changed, w.touched = true, true
+	w.acc.Decisions = append(w.acc.Decisions, Decision{Table: rule.Table.String(), Rule: rule.Name, Effect: "rows filtered"})
+	if where == nil {
+		return r1
+	}
+	out := r1
+	for _, c := range conjuncts(where) {
+		if ref, ok := equalityWithConstant(c); ok && (len(ref.GetFields()) == 1 || ref.GetFields()[0].GetString_().GetSval() == target.name) {
+			out = andNodes(out, proto.Clone(c).(*pg_query.Node))
+		}
+	}
+	guard := &pg_query.Node{Node: &pg_query.Node_CaseExpr{CaseExpr: &pg_query.CaseExpr{
+		Args:      []*pg_query.Node{{Node: &pg_query.Node_CaseWhen{CaseWhen: &pg_query.CaseWhen{Expr: r2, Result: where}}}},
+		Defresult: boolConst(false),
+	}}}
+	return andNodes(out, guard)
+}
+
+func boolConst(b bool) *pg_query.Node {
+	return &pg_query.Node{Node: &pg_query.Node_AConst{AConst: &pg_query.A_Const{Val: &pg_query.A_Const_Boolval{Boolval: &pg_query.Boolean{Boolval: b}}}}}
+}
+
+// qualifyRule prefixes the rule's top-level bare column names (not those
+// inside its subqueries, which resolve there first, as in RLS) that are
+// columns of the target with the target's name.
+func (w *accessWalker) qualifyRule(e *pg_query.Node, target *accessRel) {
+	cols, ok := w.objs.Columns(target.schema, target.relname)
+	if !ok {
+		return
+	}
+	var visit func(n *pg_query.Node)
+	visit = func(n *pg_query.Node) {
+		if n == nil {
+			return
+		}
+		if n.GetSubLink() != nil {
+			visit(n.GetSubLink().GetTestexpr())
+			return
+		}
+		if ref := n.GetColumnRef(); ref != nil {
+			if len(ref.GetFields()) == 1 && contains(cols, lastField(ref)) {
+				ref.Fields = append([]*pg_query.Node{pg_query.MakeStrNode(target.name)}, ref.Fields...)
+			}
+			return
+		}
+		eachChild(n, visit)
+	}
+	visit(e)
+}
+
+// eachChild calls f on every node directly or indirectly below n, without
+// descending into the nodes it finds.
+func eachChild(n *pg_query.Node, f func(*pg_query.Node)) {
+	m := n.ProtoReflect()
+	fd := m.WhichOneof(m.Descriptor().Oneofs().Get(0))
+	if fd == nil || fd.Message() == nil {
+		return
+	}
+	eachNodeIn(m.Get(fd).Message(), f)
+}
+
+// merge refuses MERGE on a table with a row rule (its WHEN MATCHED arms
+// reach existing rows the role may not see) and checks the rest.
+func (w *accessWalker) merge(m *pg_query.MergeStmt) {
+	sc := newAccessScope(nil)
+	if m.GetWithClause() != nil {
+		w.with(m.GetWithClause(), sc)
+	}
+	target, rule := w.targetRel(m.GetRelation())
+	if rule != nil {
+		w.refuseConstruct(rule.Name, rule.Table.String(), "MERGE into table %s, which has a row rule, is not supported", rule.Table.String())
+	}
+	sc.rels = append(sc.rels, target)
+	w.fromItem(m.GetSourceRelation(), sc)
+	w.expr(m.GetJoinCondition(), sc)
+	w.exprs(m.GetMergeWhenClauses(), sc)
+}
+
+// copy handles COPY: a table with a row rule or restricted columns cannot
+// be copied out as a whole (the rows and values would bypass the rules);
+// COPY (query) TO gets the rules like any query, but may not output a
+// restricted column (COPY data carries no column origin); COPY FROM into a
+// rule table cannot be checked row by row.
+func (w *accessWalker) copy(c *pg_query.CopyStmt) {
+	if c.GetIsProgram() || c.GetFilename() != "" {
+		w.refuseConstruct(w.stmtRule(), "", "COPY to or from a server file or program is not allowed for a role with access rules")
+	}
+	if q := c.GetQuery(); q != nil {
+		if q.GetSelectStmt() == nil {
+			w.refuseConstruct(w.stmtRule(), "", "COPY of a %s is not supported for a role with access rules", nodeName(q))
+		}
+		w.selectQuery(q, nil, outUsed)
+		return
+	}
+	rel, rule := w.targetRel(c.GetRelation())
+	if c.GetIsFrom() {
+		if rule != nil && rule.UncheckedWrites != policy.WritesAllow {
+			w.refuseConstruct(rule.Name, rule.Table.String(), "COPY FROM into table %s cannot be checked against its row rule (unchecked_writes: refuse)", rule.Table.String())
+		}
+		return
+	}
+	if rule != nil {
+		w.refuseConstruct(rule.Name, rule.Table.String(), "COPY %s TO would bypass its row rule; use COPY (SELECT ... FROM %s) TO STDOUT", rule.Table.String(), rule.Table.String())
+	}
+	var listed []string
+	for _, a := range c.GetAttlist() {
+		listed = append(listed, a.GetString_().GetSval())
+	}
+	for _, r := range sortedRules(rel.restricted) {
+		if len(listed) == 0 || contains(listed, r.Column) {
+			w.refuseColumn(r, "in COPY (COPY data carries no column origin for the rule to follow)")
+		}
+	}
+}

@@ -1,0 +1,214 @@
+package sqlrewrite
+
+import (
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"github.com/phiguard/phiguard/policy"
+)
+
+// An accessScope is what one query level can name, for the access
+// rewriter: its FROM items and, through parent, the enclosing levels'. It
+// mirrors the encryption planner's scope, but tracks the columns a role may
+// only see through a column rule (restricted columns) rather than the
+// encrypted ones.
+type accessScope struct {
+	parent *accessScope
+	rels   []*accessRel
+	ctes   map[string]*accessRel
+}
+
+// accessRel is one FROM item.
+type accessRel struct {
+	name string // alias, or the table's own name
+	// base is set for a table named in the statement: its schema ("" when
+	// search_path decides) and name.
+	base    bool
+	schema  string
+	relname string
+	// restricted maps a column the item exposes to the rule that limits
+	// what the role sees of it (masked, pseudonym, null or deny).
+	restricted map[string]*policy.ColumnRule
+	// inj is the row rule injected for the item, if any.
+	inj *injection
+}
+
+func newAccessScope(parent *accessScope) *accessScope {
+	return &accessScope{parent: parent, ctes: map[string]*accessRel{}}
+}
+
+func (s *accessScope) cte(name string) *accessRel {
+	for ; s != nil; s = s.parent {
+		if r, ok := s.ctes[name]; ok {
+			return r
+		}
+	}
+	return nil
+}
+
+func (s *accessScope) relNamed(name string) *accessRel {
+	for ; s != nil; s = s.parent {
+		for _, r := range s.rels {
+			if r.name == name {
+				return r
+			}
+		}
+	}
+	return nil
+}
+
+// colRef is what a column reference turned out to read.
+type colRef struct {
+	rules    []*policy.ColumnRule // the restricted columns it reads
+	wholeRow bool                 // a bare t or t.* used as one value
+	star     bool
+}
+
+// resolve finds the restricted columns a reference reads. Like the
+// encryption planner it fails closed: an unqualified name is taken to be a
+// restricted column if any item in scope exposes a restricted column of that
+// name.
+func (w *accessWalker) resolve(ref *pg_query.ColumnRef, sc *accessScope) colRef {
+	var names []string
+	star := false
+	for _, f := range ref.GetFields() {
+		switch {
+		case f.GetString_() != nil:
+			names = append(names, f.GetString_().GetSval())
+		case f.GetAStar() != nil:
+			star = true
+		}
+	}
+	switch {
+	case star && len(names) == 0:
+		var out colRef
+		out.star = true
+		for _, r := range sc.rels { // * expands the innermost level only
+			out.rules = append(out.rules, sortedRules(r.restricted)...)
+		}
+		return out
+	case star:
+		if r := sc.relNamed(names[len(names)-1]); r != nil {
+			return colRef{rules: sortedRules(r.restricted), star: true}
+		}
+		return colRef{}
+	case len(names) == 1:
+		for lvl := sc; lvl != nil; lvl = lvl.parent {
+			for _, r := range lvl.rels {
+				if rule := r.restricted[names[0]]; rule != nil {
+					return colRef{rules: []*policy.ColumnRule{rule}}
+				}
+			}
+		}
+		if r := sc.relNamed(names[0]); r != nil && len(r.restricted) > 0 && !w.hasColumn(r, names[0]) {
+			return colRef{rules: sortedRules(r.restricted), wholeRow: true}
+		}
+		return colRef{}
+	default:
+		// q.col or schema.table.col: the item named q (the last qualifier).
+		r := sc.relNamed(names[len(names)-2])
+		if r == nil {
+			return colRef{}
+		}
+		if rule := r.restricted[names[len(names)-1]]; rule != nil {
+			return colRef{rules: []*policy.ColumnRule{rule}}
+		}
+		return colRef{}
+	}
+}
+
+// hasColumn tells whether a base table is known to have a column of that
+// name; unknown tables are taken not to, which makes a bare name that
+// matches the item a whole-row reference (the stricter reading).
+func (w *accessWalker) hasColumn(r *accessRel, col string) bool {
+	if !r.base || w.objs == nil {
+		return false
+	}
+	cols, ok := w.objs.Columns(r.schema, r.relname)
+	if !ok {
+		return false
+	}
+	for _, c := range cols {
+		if c == col {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedRules(m map[string]*policy.ColumnRule) []*policy.ColumnRule {
+	out := make([]*policy.ColumnRule, 0, len(m))
+	for _, r := range m {
+		out = append(out, r)
+	}
+	// deterministic order for messages: by column name
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j].Column < out[j-1].Column; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// restrictedColumns computes the restricted columns of a table as the
+// statement names it. An unqualified name may resolve to a table of that
+// name in any schema, so the rules of every such table count, the strictest
+// winning.
+func (w *accessWalker) restrictedColumns(schema, name string) map[string]*policy.ColumnRule {
+	out := map[string]*policy.ColumnRule{}
+	for _, sch := range w.candidateSchemas(schema, name) {
+		for _, cr := range w.role.ColumnRules() {
+			if cr.Table.Schema == sch && cr.Table.Name == name && cr.Action != policy.ActionPlaintext {
+				out[cr.Column] = stricter(out[cr.Column], cr)
+			}
+		}
+		if t, ok := w.pol.Table(sch, name); ok {
+			for _, c := range t.Columns {
+				if rule := w.pol.EffectiveColumnRule(w.role, sch, name, c.Name); rule != nil && rule.Action != policy.ActionPlaintext {
+					out[c.Name] = stricter(out[c.Name], rule)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// candidateSchemas lists the schemas a table reference may mean: the one
+// written, or, for an unqualified name, every schema the policy knows a
+// table of that name in.
+func (w *accessWalker) candidateSchemas(schema, name string) []string {
+	if schema != "" {
+		return []string{schema}
+	}
+	var out []string
+	add := func(s string) {
+		for _, o := range out {
+			if o == s {
+				return
+			}
+		}
+		out = append(out, s)
+	}
+	for _, t := range w.pol.TablesNamed(name) {
+		add(t.Name.Schema)
+	}
+	for _, cr := range w.role.ColumnRules() {
+		if cr.Table.Name == name {
+			add(cr.Table.Schema)
+		}
+	}
+	for _, rr := range w.role.RowRulesNamed(name) {
+		add(rr.Table.Schema)
+	}
+	return out
+}
+
+var actionStrictness = map[policy.Action]int{
+	policy.ActionPlaintext: 0, policy.ActionMasked: 1, policy.ActionPseudonym: 2,
+	policy.ActionNull: 3, policy.ActionDeny: 4,
+}
+
+func stricter(a, b *policy.ColumnRule) *policy.ColumnRule {
+	if a == nil || actionStrictness[b.Action] > actionStrictness[a.Action] {
+		return b
+	}
+	return a
+}
