@@ -34,7 +34,8 @@ func rowCases(fx *accessEHR) []accessCase {
 		alice("nested comments", `SELECT id FROM /* outer /* inner */ still a comment */ patients`, mine),
 		alice("dollar quoted decoy", `SELECT $$ FROM patients $$ AS x, id FROM patients`, "SELECT ' FROM patients ' AS x, id FROM patients WHERE id IN "+aliceSees),
 		alice("alias named like the table", `SELECT patients.id FROM patients AS patients`, mine),
-		alice("tablesample", `SELECT count(*) FROM patients TABLESAMPLE SYSTEM (100)`, "SELECT count(*) FROM patients WHERE id IN "+aliceSees),
+		{name: "tablesample", user: "dr_alice", steps: []string{`SELECT count(*) FROM patients TABLESAMPLE SYSTEM (100)`},
+			want: rowsOrRefused("SELECT count(*) FROM patients WHERE id IN "+aliceSees, `patients|tablesample`)},
 		alice("for update", `SELECT id FROM patients FOR UPDATE`, mine),
 
 		// Where a reference can hide.
