@@ -8,9 +8,10 @@ import (
 
 // Regexps for refusals that must name one of several columns: SELECT *
 // and whole-row references meet every column of the table, and a refusal
-// may name the first restricted one it finds.
+// may name the first restricted one it finds (for billing, a masked one:
+// a whole-row value would carry it unmasked).
 const (
-	billingPatientsDenied  = `birthdate|drivers|passport|maiden`
+	billingPatientsDenied  = `birthdate|drivers|passport|maiden|ssn|zip`
 	researchPatientsDenied = `\b(id|first|last|birthdate|ssn|passport|drivers|address|maiden)\b`
 	defaultPatientsDenied  = `\b(id|first|last|birthdate|ssn|passport|drivers|address|maiden)\b`
 )
