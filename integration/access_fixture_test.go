@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	gosync "sync"
 	"testing"
@@ -14,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/phiguard/phiguard/internal/ehrdemo"
 	"github.com/phiguard/phiguard/keys"
+	"github.com/phiguard/phiguard/keys/keysconfig"
+	"github.com/phiguard/phiguard/keys/local"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/proxy"
 )
@@ -40,6 +43,7 @@ const (
 type accessEHR struct {
 	policyYAML []byte
 	keyring    *keys.Keyring
+	subjects   *keys.SubjectKeys // per-patient keys of the subject-sealed columns
 	// patients are the Synthea rows by id, as in the CSV.
 	patients map[string]syntheaPatient
 	// hidden is a patient of dr_bob's care team that dr_alice does not
@@ -96,6 +100,20 @@ func buildAccessEHR(t *testing.T) (*accessEHR, error) {
 	if fx.keyring, err = keyringFor(pol, policy.DefaultPseudonymKey); err != nil {
 		return nil, err
 	}
+	if keysconfig.NeedsSubjectKeys(pol) {
+		// The fixture outlives the test that builds it, so not t.TempDir.
+		dir, err := os.MkdirTemp("", "phiguard-access-subjects-")
+		if err != nil {
+			return nil, err
+		}
+		store, err := local.New(filepath.Join(dir, "keyring.json"), keys.NewSecret(make([]byte, local.MasterKeySize)))
+		if err != nil {
+			return nil, err
+		}
+		if fx.subjects, err = keys.NewSubjectKeys(fx.keyring, store, keys.SubjectKeysOptions{}); err != nil {
+			return nil, err
+		}
+	}
 
 	for _, u := range accessUsers {
 		if err := pg.CreateUser(ctx, u, accessPassword, false); err != nil {
@@ -128,7 +146,7 @@ func buildAccessEHR(t *testing.T) (*accessEHR, error) {
 	if err != nil {
 		return nil, err
 	}
-	loader := startProxy(t, proxyOptions{protect: &proxy.Protection{Policy: loadPol, Keyring: fx.keyring}})
+	loader := startProxy(t, proxyOptions{protect: &proxy.Protection{Policy: loadPol, Keyring: fx.keyring, Subjects: fx.subjects}})
 	via, err := pgx.Connect(ctx, loader.url(pg.Superuser, pg.Password, accessDB))
 	if err != nil {
 		return nil, err
@@ -223,11 +241,9 @@ func keyringFor(pol *policy.Policy, extra ...string) (*keys.Keyring, error) {
 		}
 		return err
 	}
-	for _, tb := range pol.Tables() {
-		for _, c := range tb.Columns {
-			if err := add(c.Key); err != nil {
-				return nil, err
-			}
+	for _, id := range keysconfig.KeyIDs(pol) {
+		if err := add(id); err != nil {
+			return nil, err
 		}
 	}
 	for _, id := range extra {
@@ -245,7 +261,7 @@ func startAccessProxy(t *testing.T, fx *accessEHR) *phiguard {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startProxy(t, proxyOptions{protect: &proxy.Protection{Policy: pol, Keyring: fx.keyring}})
+	return startProxy(t, proxyOptions{protect: &proxy.Protection{Policy: pol, Keyring: fx.keyring, Subjects: fx.subjects}})
 }
 
 // as connects to the suite's database through p as one of accessUsers.

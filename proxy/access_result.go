@@ -153,8 +153,8 @@ func (s *session) applyColumnRule(f *resultField, v []byte) ([]byte, *pgError) {
 		return nil, denyError(r)
 	}
 	canon, pe := s.canonicalForRule(f, v)
-	if pe != nil {
-		return nil, pe
+	if pe != nil || canon == nil {
+		return nil, pe // canon nil: a shredded subject's cell reads NULL
 	}
 	if r.Action == policy.ActionMasked {
 		return []byte(policy.ApplyMask(r.Mask, string(canon))), nil
@@ -171,6 +171,10 @@ func (s *session) applyColumnRule(f *resultField, v []byte) ([]byte, *pgError) {
 // text (PostgreSQL's output with DateStyle ISO), so that the same value
 // gives the same pseudonym whatever the session's format or settings.
 func (s *session) canonicalForRule(f *resultField, v []byte) ([]byte, *pgError) {
+	if f.col != nil && keys.IsSubjectCell(v) {
+		plain, _, pe := s.openSubjectCell(f.col, v)
+		return plain, pe
+	}
 	if f.col != nil {
 		plain, err := s.srv.protect.Keyring.Decrypt(cellColumn(f.col), v)
 		switch {

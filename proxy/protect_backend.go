@@ -3,6 +3,7 @@ package proxy
 import (
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/audit"
+	"github.com/phiguard/phiguard/sqlrewrite"
 	"go.uber.org/zap"
 )
 
@@ -30,6 +31,16 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 				pe := r.err
 				s.srv.metrics.Errors.WithLabelValues(string(pe.Code[:2]), "phiguard").Inc()
 				s.recordRefusal(r, head)
+				if _, err := s.cw.Write(pe.encode()); err != nil {
+					return false, err
+				}
+				handled = true
+			} else if rc, ok := sqlrewrite.WriteCheckRefusal(string(msg)); ok {
+				// A row rule's write check failed in the backend: the
+				// statement wrote nothing; say which rule refused it.
+				pe := &pgError{Severity: severityError, Code: Code(rc.Code), Message: rc.Error()}
+				s.srv.metrics.Errors.WithLabelValues(string(pe.Code[:2]), "phiguard").Inc()
+				s.recordRefusal(refusal{err: pe, analysis: head.analysis, rule: rc.Rule}, head)
 				if _, err := s.cw.Write(pe.encode()); err != nil {
 					return false, err
 				}

@@ -113,24 +113,38 @@ func (s *session) encryptForSubject(col *policy.ProtectedColumn, subject, canon 
 // gives NULL (or the marker), and ok true: the query goes on.
 func (s *session) decryptSubjectCell(f *resultField, v []byte) ([]byte, *pgError) {
 	col := f.col
-	sk, pe := s.subjectKeys(col)
+	plain, shredded, pe := s.openSubjectCell(col, v)
 	if pe != nil {
 		return nil, pe
+	}
+	if shredded {
+		if m := s.srv.protect.ShreddedMarker; m != "" && isTextType(col) {
+			return []byte(m), nil
+		}
+		return nil, nil
+	}
+	return presentValue(col, f.format, plain)
+}
+
+// openSubjectCell decrypts a cell sealed under its subject's key to its
+// canonical text; shredded is true (and the read audited) when the key is
+// gone.
+func (s *session) openSubjectCell(col *policy.ProtectedColumn, v []byte) (plain []byte, shredded bool, pe *pgError) {
+	sk, pe := s.subjectKeys(col)
+	if pe != nil {
+		return nil, false, pe
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), subjectKeyTimeout)
 	defer cancel()
 	plain, err := sk.Decrypt(ctx, cellColumn(col), v)
 	if errors.Is(err, keys.ErrShredded) {
 		s.noteShredded(col, v)
-		if m := s.srv.protect.ShreddedMarker; m != "" && isTextType(col) {
-			return []byte(m), nil
-		}
-		return nil, nil
+		return nil, true, nil
 	}
 	if err != nil {
-		return nil, keyError(col, err)
+		return nil, false, keyError(col, err)
 	}
-	return presentValue(col, f.format, plain)
+	return plain, false, nil
 }
 
 // isTextType says whether the marker text can stand in for a value of the
