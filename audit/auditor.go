@@ -1,9 +1,7 @@
 package audit
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -62,18 +60,18 @@ const maxBatch = 1024
 
 const maxReasonBytes = 512
 
+// item is what Record queues: the event as the caller built it and its
+// time. Everything else (encoding, alerts, the MAC) is the writer's work,
+// off the session's goroutine.
 type item struct {
-	body  []byte // the record's JSON without seq and MACs
-	event string
-	time  time.Time
-	alert alertInput
+	ev   Event
+	time time.Time
 }
 
 // Auditor turns events into chained records and writes them from one
 // goroutine. Record is safe for concurrent use.
 type Auditor struct {
 	o   Options
-	lim limits
 	log *zap.Logger
 	m   *metrics
 
@@ -86,6 +84,7 @@ type Auditor struct {
 
 	// writer state
 	chain   *chain
+	enc     encoder
 	alerter *alerter
 	tail    Tail
 	stop    chan struct{} // closed when Close gives up waiting
@@ -131,10 +130,10 @@ func New(o Options) (*Auditor, error) {
 	}
 	a := &Auditor{
 		o:       o,
-		lim:     limits{maxSQL: o.MaxSQLBytes, maxReason: maxReasonBytes},
 		log:     o.Logger.Named("audit"),
 		q:       make(chan item, o.QueueSize),
 		chain:   ch,
+		enc:     encoder{maxSQL: o.MaxSQLBytes, maxReason: maxReasonBytes},
 		alerter: newAlerter(o.Alerts),
 		tail:    tail,
 		stop:    make(chan struct{}),
@@ -160,17 +159,14 @@ func (a *Auditor) Record(ev Event) error {
 		a.reject("unhealthy")
 		return err
 	}
+	if ev == nil {
+		panic("BUG: audit: Record(nil)")
+	}
 	t := eventTime(ev)
 	if t.IsZero() {
 		t = a.o.Now()
 	}
-	e := Entry{Time: formatTime(t), Instance: a.o.Instance}
-	ev.encode(&e, &a.lim)
-	body, err := marshal(&e)
-	if err != nil {
-		return fmt.Errorf("audit: encode %s: %w", e.Event, err)
-	}
-	it := item{body: body, event: e.Event, time: t, alert: alertInputOf(ev)}
+	it := item{ev: ev, time: t}
 
 	a.mu.RLock()
 	if a.closed {
@@ -185,7 +181,7 @@ func (a *Auditor) Record(ev Event) error {
 	default:
 	}
 	a.mu.RUnlock()
-	err = a.setUnhealthy(fmt.Sprintf("the queue of %d records is full: the sink is slower than the proxy", a.o.QueueSize))
+	err := a.setUnhealthy(fmt.Sprintf("the queue of %d records is full: the sink is slower than the proxy", a.o.QueueSize))
 	a.reject("queue_full")
 	return err
 }
@@ -215,16 +211,6 @@ func (a *Auditor) setUnhealthy(reason string) error {
 		return u
 	}
 	return a.unhealthy.Load()
-}
-
-func marshal(e *Entry) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(e); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // Close stops accepting records, writes every queued record and an

@@ -17,7 +17,7 @@ func (a *Auditor) run() {
 	if a.tail.Seq > 0 {
 		start.Reason = "restart"
 	}
-	w.addEntry(start, a.o.Now())
+	w.addEntry(&start, a.o.Now())
 
 	var tick <-chan time.Time
 	if a.o.SyncInterval > 0 {
@@ -64,7 +64,7 @@ func (a *Auditor) run() {
 			for it := range a.q {
 				w.add(it)
 			}
-			w.addEntry(Entry{Event: EventAuditStop}, a.o.Now())
+			w.addEntry(&Entry{Event: EventAuditStop}, a.o.Now())
 		}
 		if !a.flush(w) {
 			a.lost = uint64(len(w.lines))
@@ -123,7 +123,7 @@ func (a *Auditor) recovered(w *batch) {
 	a.m.healthy.Set(1)
 	a.log.Info("audit log available again", zap.String("was", u.Reason),
 		zap.Duration("outage", a.o.Now().Sub(u.Since)), zap.Uint64("rejected_records", n))
-	w.addEntry(Entry{Event: EventAuditRecovered, Reason: u.Reason, Rejected: n}, a.o.Now())
+	w.addEntry(&Entry{Event: EventAuditRecovered, Reason: u.Reason, Rejected: n}, a.o.Now())
 }
 
 // batch holds sealed lines not yet written, backed by one buffer.
@@ -132,32 +132,30 @@ type batch struct {
 	buf   []byte
 	lines []Line
 	evs   []string
+	entry Entry // reused for every record, with its Subjects array
 }
 
+// add encodes and seals one queued event, then any alert it triggers.
 func (w *batch) add(it item) {
-	w.seal(it.body, it.event)
-	for _, e := range w.a.alerter.observe(it.alert, it.time) {
-		w.a.m.alerts.WithLabelValues(e.Alert).Inc()
-		w.a.log.Warn("audit alert", zap.String("alert", e.Alert), zap.String("user", e.User),
-			zap.Int64("count", e.Count), zap.Int64("threshold", e.Threshold))
-		w.addEntry(e, it.time)
+	e := &w.entry
+	*e = Entry{Subjects: e.Subjects[:0]}
+	it.ev.encode(e, &w.a.enc)
+	w.addEntry(e, it.time)
+	for _, al := range w.a.alerter.observe(alertInputOf(it.ev), it.time) {
+		w.a.m.alerts.WithLabelValues(al.Alert).Inc()
+		w.a.log.Warn("audit alert", zap.String("alert", al.Alert), zap.String("user", al.User),
+			zap.Int64("count", al.Count), zap.Int64("threshold", al.Threshold))
+		w.addEntry(&al, it.time)
 	}
 }
 
-func (w *batch) addEntry(e Entry, t time.Time) {
+// addEntry seals e, stamped with t and the instance, into the batch.
+func (w *batch) addEntry(e *Entry, t time.Time) {
 	e.Time, e.Instance = formatTime(t), w.a.o.Instance
-	body, err := marshal(&e)
-	if err != nil {
-		panic("BUG: audit: an internal record does not encode: " + err.Error())
-	}
-	w.seal(body, e.Event)
-}
-
-func (w *batch) seal(body []byte, event string) {
 	start := len(w.buf)
-	w.buf = w.a.chain.seal(w.buf, body)
+	w.buf = w.a.chain.seal(w.buf, e)
 	w.lines = append(w.lines, Line{Seq: w.a.chain.seq, B: w.buf[start:len(w.buf):len(w.buf)]})
-	w.evs = append(w.evs, event)
+	w.evs = append(w.evs, e.Event)
 }
 
 // written drops the first n lines, counting them.

@@ -115,7 +115,7 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 		default: // a simple Query's result set
 			s.result = fields
 			if s.srv.auditor != nil {
-				head.read = fieldColumns(fields)
+				head.read = s.readColumns(fields)
 			}
 		}
 		if out != nil && !dropped {
@@ -134,7 +134,7 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 			return false, nil
 		}
 		if head.read == nil && s.srv.auditor != nil {
-			head.read = fieldColumns(fields)
+			head.read = s.readColumns(fields)
 		}
 		body, err := s.br.body()
 		if err != nil {

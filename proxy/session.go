@@ -65,6 +65,7 @@ type session struct {
 	tracking   bool
 	audit      *audit.Session
 	statements int64
+	lastRead   readMemo // see readColumns
 
 	// Encryption state (nil/empty without a Protection): where the
 	// protected columns are, how to decrypt the current result set, and the
