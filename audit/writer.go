@@ -35,6 +35,7 @@ func (a *Auditor) run() {
 					break
 				}
 				w.add(it)
+				a.linger()
 			case <-tick:
 				if err := a.o.Sink.Sync(); err != nil {
 					a.writeFailed(err)
@@ -75,6 +76,24 @@ func (a *Auditor) run() {
 		if !open {
 			return
 		}
+	}
+}
+
+// linger lets records gather after the first one of a batch woke the
+// writer: for BatchDelay the writer is not parked on the queue, so a
+// session's Record is a buffered channel send that wakes no goroutine,
+// and the next write (and fsync) carries everything queued meanwhile.
+// Nobody waits for a record to be written, so the delay costs no session
+// any latency; it only bounds how many records a crash can take along.
+func (a *Auditor) linger() {
+	if a.o.BatchDelay <= 0 {
+		return
+	}
+	t := time.NewTimer(a.o.BatchDelay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-a.stop:
 	}
 }
 

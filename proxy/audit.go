@@ -70,7 +70,10 @@ func (s *session) recordStatement(x *expectation, tag []byte, sqlstate string) {
 	ev := &audit.Statement{
 		Time: x.start, Session: s.audit, Analysis: x.analysis, Index: x.index,
 		Protocol: audit.Extended, Decision: audit.Allow, Duration: time.Since(x.start),
-		Rows: rowsFromTag(tag), SQLState: sqlstate, Read: x.read, Written: x.written,
+		Rows: x.dataRows, SQLState: sqlstate, Read: x.read, Written: x.written,
+	}
+	if n, ok := rowsFromTag(tag); ok {
+		ev.Rows = n
 	}
 	if x.kind == expQuery {
 		ev.Protocol = audit.Simple
@@ -82,7 +85,7 @@ func (s *session) recordStatement(x *expectation, tag []byte, sqlstate string) {
 	s.record(ev)
 	s.statements++
 	x.index++
-	x.read, x.subjects = nil, nil
+	x.read, x.subjects, x.dataRows = nil, nil, 0
 }
 
 // subjectSets lists the subject ids a statement returned, per table, and
@@ -149,15 +152,19 @@ func subjectID(v []byte, format int16) string {
 }
 
 // rowsFromTag reads the row count at the end of a CommandComplete tag
-// ("SELECT 5", "INSERT 0 3", "COPY 300"); 0 when it has none.
-func rowsFromTag(tag []byte) int64 {
+// ("SELECT 5", "INSERT 0 3", "COPY 300"); false when it has none ("SHOW",
+// "CREATE TABLE"), and the record then counts the DataRows it saw.
+func rowsFromTag(tag []byte) (int64, bool) {
 	tag = bytes.TrimRight(tag, "\x00")
 	i := bytes.LastIndexByte(tag, ' ')
+	if i < 0 {
+		return 0, false
+	}
 	n, err := strconv.ParseInt(string(tag[i+1:]), 10, 64)
 	if err != nil {
-		return 0
+		return 0, false
 	}
-	return n
+	return n, true
 }
 
 // columnNames lists protected columns as schema.table.column.

@@ -126,6 +126,9 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 		if dropped {
 			return true, nil
 		}
+		if head != none {
+			head.dataRows++ // for tags without a count (SHOW, ...)
+		}
 		fields, ok := s.rowFields(head)
 		if !ok {
 			return true, s.failResult(&pgError{Severity: severityError, Code: CodeInternalError, Message: "phiguard cannot tell whether this result holds encrypted columns: Describe the statement or portal before executing it"})
