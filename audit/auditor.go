@@ -51,7 +51,7 @@ type Options struct {
 	// none). It saves a goroutine wake-up, a write and, with fsync per
 	// write, an fsync per record under load; Record never waits for it.
 	BatchDelay time.Duration
-	Alerts       AlertOptions
+	Alerts     AlertOptions
 	// RetryMin and RetryMax bound the backoff between attempts to write to
 	// a failing sink (defaults 50ms and 2s).
 	RetryMin, RetryMax time.Duration

@@ -56,7 +56,7 @@ func fullEntry(s string) *Entry {
 		Protocol: s, Kind: s, Fingerprint: s, SQL: s, SQLTruncated: true,
 		Tables: []string{s, "t"}, Read: []string{s}, Written: []string{"w", s},
 		Decision: s, Rule: s, Rows: i64(-3),
-		Subjects: []Subjects{{Table: s, Column: "id", IDs: []string{s, "2"}, Omitted: 7, NotInResult: true}, {Table: "", Column: ""}},
+		Subjects:   []Subjects{{Table: s, Column: "id", IDs: []string{s, "2"}, Omitted: 7, NotInResult: true}, {Table: "", Column: ""}},
 		DurationUS: i64(0), SQLState: s, Reason: s, Statements: i64(9), Granted: bptr(false),
 		Action: s, KeyID: s, KeyVersion: 4294967295, Subject: s, Error: s,
 		PolicyFile: s, PolicyVersion: s, Accepted: bptr(true), Problems: -1,
