@@ -3,6 +3,7 @@ package audit
 import (
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
 
@@ -152,6 +153,9 @@ type batch struct {
 	lines []Line
 	evs   []string
 	entry Entry // reused for every record, with its Subjects array
+	// counters caches phiguard_audit_records_total by event name, so
+	// counting a record does not hash its label.
+	counters map[string]prometheus.Counter
 }
 
 // add encodes and seals one queued event, then any alert it triggers.
@@ -179,10 +183,23 @@ func (w *batch) addEntry(e *Entry, t time.Time) {
 
 // written drops the first n lines, counting them.
 func (w *batch) written(n int) {
-	for i := range n {
-		w.a.m.records.WithLabelValues(w.evs[i]).Inc()
-		w.a.m.bytes.Add(float64(len(w.lines[i].B)))
+	if n == 0 {
+		return
 	}
+	if w.counters == nil {
+		w.counters = make(map[string]prometheus.Counter)
+	}
+	size := 0
+	for i := range n {
+		c := w.counters[w.evs[i]]
+		if c == nil {
+			c = w.a.m.records.WithLabelValues(w.evs[i])
+			w.counters[w.evs[i]] = c
+		}
+		c.Inc()
+		size += len(w.lines[i].B)
+	}
+	w.a.m.bytes.Add(float64(size))
 	w.lines = w.lines[n:]
 	w.evs = w.evs[n:]
 }
