@@ -10,8 +10,7 @@
 // Environment: BENCH_SECONDS (10), BENCH_REPS (3), BENCH_CLIENTS (8),
 // BENCH_OUT (bench/phi-last-run.md); for the audited target
 // BENCH_AUDIT_FSYNC (batch, interval, none) and BENCH_AUDIT_BATCH_DELAY
-// (a Go duration; default the config's); BENCH_AUDIT_SYNC_PROCS=0 keeps
-// the audited target from adding the P that serve adds (audit.SyncProcs).
+// (a Go duration; default the config's).
 package main
 
 import (
@@ -167,16 +166,9 @@ func run() error {
 		}
 		for _, name := range order {
 			addr := map[string]string{"plain": plain, "protected": protected, "audited": audited}[name]
-			// serve adds a P for an auditor that fsyncs (audit.SyncProcs);
-			// only the audited target runs with it.
-			procs := runtime.GOMAXPROCS(0)
-			if name == "audited" && os.Getenv("BENCH_AUDIT_SYNC_PROCS") != "0" {
-				runtime.GOMAXPROCS(procs + audit.SyncProcs(cfgAudit))
-			}
 			stopProfile := profile(name)
 			tps, err := pgbench(addr, pg, script, clients, seconds)
 			stopProfile()
-			runtime.GOMAXPROCS(procs)
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"strings"
 
 	"github.com/phiguard/phiguard/audit"
@@ -74,14 +73,5 @@ func openAuditor(cfg config.Config, kr *keys.Keyring, reg prometheus.Registerer,
 	if err != nil {
 		return nil, err
 	}
-	a, err := audit.Open(cfg.Audit, key, log, reg)
-	if err != nil {
-		return nil, err
-	}
-	if n := audit.SyncProcs(cfg.Audit); n > 0 {
-		procs := runtime.GOMAXPROCS(0) + n
-		runtime.GOMAXPROCS(procs)
-		log.Info("GOMAXPROCS raised: the audit writer holds a P while it waits in fsync", zap.Int("gomaxprocs", procs))
-	}
-	return a, nil
+	return audit.Open(cfg.Audit, key, log, reg)
 }
