@@ -47,7 +47,7 @@ type Options struct {
 	// SyncInterval, when positive, syncs the sink that often.
 	SyncInterval time.Duration
 	// BatchDelay is how long the writer, woken by a record, lets more
-	// records gather before it writes them (default 2ms; negative for
+	// records gather before it writes them (default 10ms; negative for
 	// none). It saves a goroutine wake-up, a write and, with fsync per
 	// write, an fsync per record under load; Record never waits for it.
 	BatchDelay time.Duration
@@ -61,7 +61,7 @@ type Options struct {
 }
 
 // DefaultBatchDelay is Options.BatchDelay's default.
-const DefaultBatchDelay = 2 * time.Millisecond
+const DefaultBatchDelay = 10 * time.Millisecond
 
 // maxBatch bounds the records the writer takes from the queue for one write.
 const maxBatch = 1024
