@@ -18,6 +18,10 @@ type encoder struct {
 	maxSQL    int
 	maxReason int
 	sql       map[*sqlrewrite.Analysis]*sqlText
+	// Scratch for the Entry's optional numbers, which are pointers (so
+	// that 0 is written but absence is not): the entry is written out
+	// before the next event is encoded, so one of each is enough.
+	rows, dur, stmts int64
 }
 
 // sqlText is the recorded form of one analysis.
@@ -101,10 +105,7 @@ func truncate(s string, n int) (string, bool) {
 	return s[:n], true
 }
 
-func i64(v int64) *int64 { return &v }
-func bptr(v bool) *bool  { return &v }
-
-func durUS(d time.Duration) *int64 { return i64(d.Microseconds()) }
+func bptr(v bool) *bool { return &v }
 
 func (ev *Statement) encode(e *Entry, enc *encoder) {
 	e.Event = EventStatement
@@ -113,13 +114,15 @@ func (ev *Statement) encode(e *Entry, enc *encoder) {
 	enc.encodeSQL(e, ev.Analysis, ev.Index)
 	e.Read, e.Written = ev.Read, ev.Written
 	e.Decision, e.Rule = string(ev.Decision), ev.Rule
-	e.Rows = i64(ev.Rows)
+	enc.rows = ev.Rows
+	e.Rows = &enc.rows
 	for _, s := range ev.Subjects {
 		if s != nil {
 			e.Subjects = append(e.Subjects, s.s)
 		}
 	}
-	e.DurationUS = durUS(ev.Duration)
+	enc.dur = ev.Duration.Microseconds()
+	e.DurationUS = &enc.dur
 	e.SQLState = ev.SQLState
 }
 
@@ -138,11 +141,11 @@ func (ev *ConnectionOpen) encode(e *Entry, _ *encoder) {
 	ev.Session.encode(e)
 }
 
-func (ev *ConnectionClose) encode(e *Entry, _ *encoder) {
+func (ev *ConnectionClose) encode(e *Entry, enc *encoder) {
 	e.Event = EventConnectionClose
 	ev.Session.encode(e)
-	e.DurationUS = durUS(ev.Duration)
-	e.Statements = i64(ev.Statements)
+	enc.dur, enc.stmts = ev.Duration.Microseconds(), ev.Statements
+	e.DurationUS, e.Statements = &enc.dur, &enc.stmts
 	e.Reason = ev.Reason
 }
 

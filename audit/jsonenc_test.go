@@ -137,3 +137,5 @@ func BenchmarkAppendEntry(b *testing.B) {
 		}
 	})
 }
+
+func i64(v int64) *int64 { return &v }
