@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/keys"
@@ -43,7 +44,8 @@ func refusalRec(kind, protocol, sqlstate string) want {
 
 // TestAuditCompleteness runs a scripted session of every statement kind
 // through phiguard with a file sink, in both protocols, with COPY in and
-// out, a backend error, refusals and a multi-statement Query, and checks
+// out, backend errors (at Execute, at Bind, mid-Query, mid-pipeline),
+// refusals and a multi-statement Query, and checks
 // that the trail holds exactly one record per statement, in order, with
 // the right kind, protocol, decision, SQLSTATE and row count, framed by
 // the connection's open and close records, and that the chain verifies.
@@ -113,6 +115,9 @@ tables:
 	simple("INSERT INTO "+scratch+" VALUES (2, 'y'); SELECT * FROM "+scratch+"; UPDATE "+scratch+" SET v = 'z'", "",
 		stmtRec("insert", S, ok, 1), stmtRec("select", S, ok, 2), stmtRec("update", S, ok, 2))
 	simple("DROP TABLE "+scratch, "", stmtRec("ddl", S, ok, 0))
+	// An error ends a multi-statement Query: the statements after it never
+	// run and leave no record.
+	simple("SELECT 1; SELECT 1/0; SELECT 2", "22012", stmtRec("select", S, ok, 1), stmtRec("select", S, "22012", 0))
 
 	if _, err := pc.CopyFrom(ctx, strings.NewReader("3\t100-00-0003\td\n4\t100-00-0004\te\n"), "COPY "+table+" (id, ssn, note) FROM STDIN"); err != nil {
 		t.Fatal(err)
@@ -133,6 +138,24 @@ tables:
 	extended("DELETE FROM "+table+" WHERE id = $1", []string{"5"}, "", stmtRec("delete", E, ok, 1))
 	extended("INSERT INTO "+table+" (id, ssn) VALUES ($1, $2)", []string{"1", "100-00-0009"}, "23505", stmtRec("insert", E, "23505", 0))
 	extended("SELECT id FROM "+table+" WHERE ssn LIKE $1", []string{"1%"}, "0A000", refusalRec("select", E, "0A000"))
+	// A parameter the backend rejects fails the statement at Bind: its
+	// Execute is skipped, and the Bind error is the statement's record.
+	extended("SELECT id FROM "+table+" WHERE id = $1", []string{"not a number"}, "22P02", stmtRec("select", E, "22P02", 0))
+
+	// A pipeline of three Executes before one Sync whose second fails:
+	// the third is skipped by the backend and leaves no record.
+	batch := &pgx.Batch{}
+	batch.Queue("SELECT id FROM "+table+" WHERE id = $1", 1)
+	batch.Queue("SELECT 1/$1::int", 0)
+	batch.Queue("SELECT id FROM "+table+" WHERE id = $1", 3)
+	br := conn.SendBatch(ctx, batch)
+	if _, err := br.Exec(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = br.Exec()
+	checkCode(t, "batch 2", err, "22012")
+	br.Close()
+	expect = append(expect, stmtRec("select", E, ok, 1), stmtRec("select", E, "22012", 0))
 
 	// pgx's own way: a cached prepared statement, and a transaction whose
 	// BEGIN and COMMIT go as simple Queries around an extended UPDATE.
@@ -167,6 +190,9 @@ tables:
 		t.Fatalf("audit files: %v %v", files, err)
 	}
 	got, statements := readWants(t, files[0])
+	if raw, _ := os.ReadFile(files[0]); os.Getenv("AUDIT_DUMP") != "" {
+		t.Logf("%s", raw)
+	}
 	for i := 0; i < max(len(got), len(expect)); i++ {
 		var g, w string
 		if i < len(got) {

@@ -33,7 +33,16 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 				handled = true
 			}
 		}
-		if !handled && (head.kind == expQuery || head.kind == expExecute || head.kind == expParse) {
+		if !handled && head.kind == expBind {
+			// PostgreSQL plans an unnamed statement at Bind, so a bad
+			// parameter or an error in constant folding ends the
+			// statement here; its Execute is skipped and would leave no
+			// record.
+			if st := s.stmts[head.stmt]; st != nil {
+				head.analysis, head.written = st.analysis, st.written
+			}
+		}
+		if !handled && (head.kind == expQuery || head.kind == expExecute || head.kind == expParse || head.kind == expBind) {
 			code, _ := errorField(body, 'C')
 			s.recordStatement(head, nil, string(code))
 		}
