@@ -77,17 +77,20 @@ func newChain(k MACKey, lastSeq uint64, lastMAC string) (*chain, error) {
 	return &chain{h: hmac.New(sha256.New, raw), seq: lastSeq, prev: lastMAC}, nil
 }
 
-// seal appends the record for body (a JSON object without seq and MACs)
-// to dst as one line: {"seq":N,<body fields>,"prev_mac":"P","mac":"M"}.
-// The MAC is HMAC-SHA256 over the line's bytes from '{' up to and
-// including the closing quote of prev_mac.
-func (c *chain) seal(dst, body []byte) []byte {
+// seal appends the record for e (whose Seq, PrevMAC and MAC are empty) to
+// dst as one line: {"seq":N,<e's fields>,"prev_mac":"P","mac":"M"}. The
+// MAC is HMAC-SHA256 over the line's bytes from '{' up to and including
+// the closing quote of prev_mac.
+func (c *chain) seal(dst []byte, e *Entry) []byte {
+	if e.Seq != 0 || e.PrevMAC != "" || e.MAC != "" {
+		panic("BUG: audit: sealing an entry that carries its own seq or MACs")
+	}
 	c.seq++
 	start := len(dst)
 	dst = append(dst, seqPrefix...)
 	dst = strconv.AppendUint(dst, c.seq, 10)
 	dst = append(dst, ',')
-	dst = append(dst, body[1:len(body)-1]...)
+	dst = appendEntryFields(dst, e)
 	dst = append(dst, prevPrefix...)
 	dst = append(dst, c.prev...)
 	dst = append(dst, '"')

@@ -18,9 +18,13 @@
 //		// SQLSTATE audit.SQLState (58030) and err's message.
 //	}
 //
-// Record never blocks: it encodes the event on the caller's goroutine and
-// hands it to a bounded queue. One writer goroutine seals records into the
-// chain in queue order and writes them in batches. When the queue is full
+// Record never blocks: it stamps the event's time and hands the event
+// itself to a bounded queue, so the session's goroutine pays for a channel
+// send and nothing else; the event then belongs to the auditor and must
+// not change. One writer goroutine encodes records (a hand-written encoder
+// that writes exactly what encoding/json would, jsonenc.go), seals them
+// into the chain in queue order and writes them in batches, lingering
+// BatchDelay after a wake-up so that batches form under load. When the queue is full
 // or the sink fails, Record and Healthy return an *UnavailableError until
 // a write succeeds again; records already queued are retried, never
 // dropped, and refused ones are counted (and totalled in the
@@ -43,6 +47,7 @@
 //
 //	event.go, encode.go   the event types and their encoding to Entry
 //	entry.go              the record's JSON keys (also what Verify and Report read)
+//	jsonenc.go            Entry to JSON without reflection (decoding uses encoding/json)
 //	chain.go              DeriveKey, sealing a line, the MAC
 //	auditor.go, writer.go Record, the queue, health, the writer goroutine
 //	sink.go, filesink.go  stdout and rotating-file sinks, resume after restart

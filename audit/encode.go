@@ -9,11 +9,34 @@ import (
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
-// limits are the bounds the auditor applies while encoding.
-type limits struct {
+// encoder turns events into entries on the writer goroutine. It caches,
+// per analysis, what every record of that statement repeats (kind,
+// tables, normalized text, fingerprint), so a prepared statement executed
+// a million times is normalized and hashed once. Not safe for concurrent
+// use.
+type encoder struct {
 	maxSQL    int
 	maxReason int
+	sql       map[*sqlrewrite.Analysis]*sqlText
+	// Scratch for the Entry's optional numbers, which are pointers (so
+	// that 0 is written but absence is not): the entry is written out
+	// before the next event is encoded, so one of each is enough.
+	rows, dur, stmts int64
 }
+
+// sqlText is the recorded form of one analysis.
+type sqlText struct {
+	kinds       []string   // per statement
+	tables      [][]string // per statement
+	sql         string
+	truncated   bool
+	fingerprint string
+}
+
+// maxSQLCache bounds the analyses the encoder remembers; the cache is
+// dropped whole when it fills (the proxy's own analysis cache keeps the
+// hot ones, which come back at once).
+const maxSQLCache = 4096
 
 const timeLayout = "2006-01-02T15:04:05.000000Z"
 
@@ -27,28 +50,48 @@ func (s *Session) encode(e *Entry) {
 	e.User, e.Role, e.Database = s.User, s.Role, s.Database
 }
 
-// encodeSQL records the statement's kind, tables, fingerprint and
-// normalized text; nothing else of the analysis reaches the record.
-func encodeSQL(e *Entry, a *sqlrewrite.Analysis, index int, lim *limits) {
-	if a == nil {
-		e.Kind = sqlrewrite.KindUnknown.String()
-		return
+// text returns the recorded form of a, from the cache when it can.
+func (enc *encoder) text(a *sqlrewrite.Analysis) *sqlText {
+	if st, ok := enc.sql[a]; ok {
+		return st
 	}
-	kinds := a.Kinds()
-	if index >= 0 && index < len(kinds) {
-		e.Kind = kinds[index].String()
-	} else {
-		e.Kind = sqlrewrite.KindUnknown.String()
-	}
-	if index >= 0 && index < len(a.Statements) {
-		for _, t := range a.Statements[index].Tables {
-			e.Tables = append(e.Tables, t.String())
+	st := &sqlText{}
+	if a.Err == nil {
+		st.kinds = make([]string, len(a.Statements))
+		st.tables = make([][]string, len(a.Statements))
+		for i, s := range a.Statements {
+			st.kinds[i] = s.Kind.String()
+			for _, t := range s.Tables {
+				st.tables[i] = append(st.tables[i], t.String())
+			}
 		}
 	}
 	sql := a.Normalized()
 	sum := sha256.Sum256([]byte(sql))
-	e.Fingerprint = hex.EncodeToString(sum[:8])
-	e.SQL, e.SQLTruncated = truncate(sql, lim.maxSQL)
+	st.fingerprint = hex.EncodeToString(sum[:8])
+	st.sql, st.truncated = truncate(sql, enc.maxSQL)
+	if enc.sql == nil || len(enc.sql) >= maxSQLCache {
+		enc.sql = make(map[*sqlrewrite.Analysis]*sqlText)
+	}
+	enc.sql[a] = st
+	return st
+}
+
+// encodeSQL records the statement's kind, tables, fingerprint and
+// normalized text; nothing else of the analysis reaches the record.
+func (enc *encoder) encodeSQL(e *Entry, a *sqlrewrite.Analysis, index int) {
+	e.Kind = sqlrewrite.KindUnknown.String()
+	if a == nil {
+		return
+	}
+	st := enc.text(a)
+	if a.Err != nil {
+		// An unparsable text is recorded as one unknown statement.
+	} else if index >= 0 && index < len(st.kinds) {
+		e.Kind = st.kinds[index]
+		e.Tables = st.tables[index]
+	}
+	e.Fingerprint, e.SQL, e.SQLTruncated = st.fingerprint, st.sql, st.truncated
 }
 
 // truncate cuts s to at most n bytes on a rune boundary.
@@ -62,79 +105,78 @@ func truncate(s string, n int) (string, bool) {
 	return s[:n], true
 }
 
-func i64(v int64) *int64 { return &v }
-func bptr(v bool) *bool  { return &v }
+func bptr(v bool) *bool { return &v }
 
-func durUS(d time.Duration) *int64 { return i64(d.Microseconds()) }
-
-func (ev *Statement) encode(e *Entry, lim *limits) {
+func (ev *Statement) encode(e *Entry, enc *encoder) {
 	e.Event = EventStatement
 	ev.Session.encode(e)
 	e.Protocol = string(ev.Protocol)
-	encodeSQL(e, ev.Analysis, ev.Index, lim)
+	enc.encodeSQL(e, ev.Analysis, ev.Index)
 	e.Read, e.Written = ev.Read, ev.Written
 	e.Decision, e.Rule = string(ev.Decision), ev.Rule
-	e.Rows = i64(ev.Rows)
+	enc.rows = ev.Rows
+	e.Rows = &enc.rows
 	for _, s := range ev.Subjects {
 		if s != nil {
-			e.Subjects = append(e.Subjects, s.snapshot())
+			e.Subjects = append(e.Subjects, s.s)
 		}
 	}
-	e.DurationUS = durUS(ev.Duration)
+	enc.dur = ev.Duration.Microseconds()
+	e.DurationUS = &enc.dur
 	e.SQLState = ev.SQLState
 }
 
-func (ev *Refusal) encode(e *Entry, lim *limits) {
+func (ev *Refusal) encode(e *Entry, enc *encoder) {
 	e.Event = EventRefusal
 	ev.Session.encode(e)
 	e.Protocol = string(ev.Protocol)
-	encodeSQL(e, ev.Analysis, ev.Index, lim)
+	enc.encodeSQL(e, ev.Analysis, ev.Index)
 	e.Read, e.Written = ev.Read, ev.Written
 	e.Decision, e.Rule = string(ev.Decision), ev.Rule
 	e.SQLState = ev.SQLState
 }
 
-func (ev *ConnectionOpen) encode(e *Entry, _ *limits) {
+func (ev *ConnectionOpen) encode(e *Entry, _ *encoder) {
 	e.Event = EventConnectionOpen
 	ev.Session.encode(e)
 }
 
-func (ev *ConnectionClose) encode(e *Entry, _ *limits) {
+func (ev *ConnectionClose) encode(e *Entry, enc *encoder) {
 	e.Event = EventConnectionClose
 	ev.Session.encode(e)
-	e.DurationUS = durUS(ev.Duration)
-	e.Statements = i64(ev.Statements)
+	enc.dur, enc.stmts = ev.Duration.Microseconds(), ev.Statements
+	e.DurationUS, e.Statements = &enc.dur, &enc.stmts
 	e.Reason = ev.Reason
 }
 
-func (ev *AuthFailure) encode(e *Entry, _ *limits) {
+func (ev *AuthFailure) encode(e *Entry, _ *encoder) {
 	e.Event = EventAuthFailure
 	ev.Session.encode(e)
 	e.Reason, e.SQLState = ev.Reason, ev.SQLState
 }
 
-func (ev *BreakGlass) encode(e *Entry, lim *limits) {
+func (ev *BreakGlass) encode(e *Entry, enc *encoder) {
 	e.Event = EventBreakGlass
 	ev.Session.encode(e)
-	e.Reason, _ = truncate(ev.Reason, lim.maxReason)
+	e.Reason, _ = truncate(ev.Reason, enc.maxReason)
 	e.Granted = bptr(ev.Granted)
 	e.Rule, e.SQLState = ev.Rule, ev.SQLState
 }
 
-func (ev *KeyEvent) encode(e *Entry, lim *limits) {
+func (ev *KeyEvent) encode(e *Entry, enc *encoder) {
 	e.Event = EventKey
 	e.Action, e.KeyID, e.KeyVersion, e.Subject, e.Error = ev.Action, ev.KeyID, ev.Version, ev.Subject, ev.Error
-	e.Reason, _ = truncate(ev.Reason, lim.maxReason)
+	e.Reason, _ = truncate(ev.Reason, enc.maxReason)
 	e.Outcome = ev.Outcome
 }
 
-func (ev *ShreddedRead) encode(e *Entry, _ *limits) {
+func (ev *ShreddedRead) encode(e *Entry, _ *encoder) {
 	e.Event = EventKey
 	ev.Session.encode(e)
 	e.Action, e.KeyID, e.Read = "shredded_read", ev.KeyID, []string{ev.Column}
 }
 
-func (ev *PolicyReload) encode(e *Entry, _ *limits) {
+func (ev *PolicyReload) encode(e *Entry, _ *encoder) {
 	e.Event = EventPolicyReload
 	e.PolicyFile, e.PolicyVersion, e.Problems = ev.File, ev.Version, ev.Problems
 	e.Accepted = bptr(ev.Accepted)

@@ -8,8 +8,9 @@ import (
 
 // Session is what every record of one client connection repeats. The proxy
 // fills it once the user is authenticated and passes the same pointer with
-// each event; the auditor copies what it needs, so it may not change while
-// Record runs.
+// each event. The writer goroutine reads it when it encodes a record, so
+// it must not change once it has been passed to Record (a changed role
+// means a new Session).
 type Session struct {
 	ID          string // proxy-issued session id
 	Client      string // client address, host:port
@@ -36,8 +37,13 @@ const (
 // *ConnectionOpen, *ConnectionClose, *AuthFailure, *BreakGlass, *KeyEvent
 // or *PolicyReload. The set is closed: the auditor only accepts its own
 // types, so no caller can hand it a raw SQL string or a free-form record.
+//
+// Record hands the event itself to the writer goroutine, which encodes it
+// later: once passed to Record, an event and everything it points to
+// (Session, Read, Written, Subjects) belong to the auditor and must not be
+// changed. Analyses are immutable already.
 type Event interface {
-	encode(e *Entry, lim *limits)
+	encode(e *Entry, enc *encoder)
 }
 
 // Statement is one statement that ran (or failed in the backend). The SQL

@@ -27,6 +27,10 @@ func Open(c config.Audit, key MACKey, log *zap.Logger, reg prometheus.Registerer
 		Logger:     log,
 		Registerer: reg,
 	}
+	o.BatchDelay = c.BatchDelay.Std()
+	if o.BatchDelay == 0 {
+		o.BatchDelay = -1 // configured off, not left to New's default
+	}
 	if c.Fsync == config.AuditFsyncInterval {
 		o.SyncInterval = c.FsyncInterval.Std()
 	}

@@ -35,9 +35,3 @@ func (ss *SubjectSet) Add(id string) {
 // NotInResult marks that the statement's result did not carry the subject
 // column, so which subjects it touched is unknown.
 func (ss *SubjectSet) NotInResult() { ss.s.NotInResult = true }
-
-func (ss *SubjectSet) snapshot() Subjects {
-	s := ss.s
-	s.IDs = append([]string(nil), s.IDs...)
-	return s
-}

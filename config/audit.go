@@ -22,6 +22,11 @@ type Audit struct {
 	// to the OS).
 	Fsync         string   `yaml:"fsync"`
 	FsyncInterval Duration `yaml:"fsync_interval"`
+	// BatchDelay is how long the writer, woken by a record, lets records
+	// gather before one write (and, with fsync batch, one fsync) carries
+	// them all. Nothing waits for it; it bounds the fsyncs per second and
+	// what a host crash can take along. 0 writes at once.
+	BatchDelay Duration `yaml:"batch_delay"`
 	// QueueSize bounds the records waiting for the writer. When it is
 	// full, statements that touch PHI are refused.
 	QueueSize int `yaml:"queue_size"`
@@ -73,6 +78,7 @@ func DefaultAudit() Audit {
 		MaxFileBytes:  100 << 20,
 		Fsync:         AuditFsyncBatch,
 		FsyncInterval: Duration(time.Second),
+		BatchDelay:    Duration(10 * time.Millisecond),
 		QueueSize:     65536,
 		KeyID:         "audit",
 		MaxSubjectIDs: 50,
@@ -110,6 +116,9 @@ func (a Audit) validate(add func(string, string, ...any)) {
 		}
 	default:
 		add("audit.fsync", "must be batch, interval or none, got %q", a.Fsync)
+	}
+	if a.BatchDelay < 0 || a.BatchDelay > Duration(time.Second) {
+		add("audit.batch_delay", "must be between 0 and 1s, got %s", a.BatchDelay.Std())
 	}
 	if a.QueueSize < 1 {
 		add("audit.queue_size", "must be at least 1, got %d", a.QueueSize)

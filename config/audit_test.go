@@ -16,7 +16,7 @@ func TestAuditSection(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := cfg.Audit
-	if a.FilePrefix != "audit-pg1" || a.FsyncInterval.Std() != 500*time.Millisecond || a.Alerts.PHIRowsPerUser != 5000 || a.Alerts.RefusalsPerUser != 0 || a.MaxSQLBytes != 4096 {
+	if a.FilePrefix != "audit-pg1" || a.FsyncInterval.Std() != 500*time.Millisecond || a.BatchDelay.Std() != 5*time.Millisecond || a.Alerts.PHIRowsPerUser != 5000 || a.Alerts.RefusalsPerUser != 0 || a.MaxSQLBytes != 4096 {
 		t.Errorf("audit section not read as written: %+v", a)
 	}
 	// Keys left out keep their defaults.
@@ -34,6 +34,7 @@ func TestAuditSection(t *testing.T) {
 		`audit.sink: must be file, stdout or none, got "syslog"`,
 		`audit.fsync: must be batch, interval or none, got "sometimes"`,
 		"audit.queue_size: must be at least 1, got 0",
+		"audit.batch_delay: must be between 0 and 1s, got 2s",
 		"audit.key_id: is required",
 		"audit.max_subject_ids: must not be negative",
 		"audit.max_sql_bytes: must be at least 256, got 10",

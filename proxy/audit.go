@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -69,7 +70,10 @@ func (s *session) recordStatement(x *expectation, tag []byte, sqlstate string) {
 	ev := &audit.Statement{
 		Time: x.start, Session: s.auditInfo(), Analysis: x.analysis, Index: x.index,
 		Protocol: audit.Extended, Decision: audit.Allow, Duration: time.Since(x.start),
-		Rows: rowsFromTag(tag), SQLState: sqlstate, Read: x.read, Written: x.written,
+		Rows: x.dataRows, SQLState: sqlstate, Read: x.read, Written: x.written,
+	}
+	if n, ok := rowsFromTag(tag); ok {
+		ev.Rows = n
 	}
 	if x.kind == expQuery {
 		ev.Protocol = audit.Simple
@@ -84,39 +88,42 @@ func (s *session) recordStatement(x *expectation, tag []byte, sqlstate string) {
 	s.record(ev)
 	s.statements++
 	x.index++
-	x.read, x.subjects = nil, nil
+	x.read, x.subjects, x.dataRows = nil, nil, 0
 }
 
 // subjectSets lists the subject ids a statement returned, per table, and
 // says "not in result" for each table it touched whose subject column its
-// result did not carry.
+// result did not carry. It allocates only for tables with a subject
+// column, so statements on other tables cost no garbage.
 func (s *session) subjectSets(x *expectation) []*audit.SubjectSet {
 	pol := s.policy()
 	if pol == nil || x.analysis == nil || x.index >= len(x.analysis.Statements) {
 		return nil
 	}
 	var out []*audit.SubjectSet
-	seen := map[*policy.ProtectedTable]bool{}
+	var seenBuf [4]*policy.ProtectedTable
+	seen := seenBuf[:0]
+	add := func(t *policy.ProtectedTable) {
+		if t.SubjectColumn == "" || slices.Contains(seen, t) {
+			return
+		}
+		seen = append(seen, t)
+		ss := x.subjects[t]
+		if ss == nil {
+			ss = audit.NewSubjectSet(t.Name.String(), t.SubjectColumn, s.srv.maxSubjects())
+			ss.NotInResult()
+		}
+		out = append(out, ss)
+	}
 	for _, tn := range x.analysis.Statements[x.index].Tables {
-		var ts []*policy.ProtectedTable
 		if tn.Schema != "" {
 			if t, ok := pol.Table(tn.Schema, tn.Name); ok {
-				ts = append(ts, t)
+				add(t)
 			}
-		} else {
-			ts = pol.TablesNamed(tn.Name)
+			continue
 		}
-		for _, t := range ts {
-			if t.SubjectColumn == "" || seen[t] {
-				continue
-			}
-			seen[t] = true
-			ss := x.subjects[t]
-			if ss == nil {
-				ss = audit.NewSubjectSet(t.Name.String(), t.SubjectColumn, s.srv.maxSubjects())
-				ss.NotInResult()
-			}
-			out = append(out, ss)
+		for _, t := range pol.TablesNamed(tn.Name) {
+			add(t)
 		}
 	}
 	return out
@@ -148,15 +155,19 @@ func subjectID(v []byte, format int16) string {
 }
 
 // rowsFromTag reads the row count at the end of a CommandComplete tag
-// ("SELECT 5", "INSERT 0 3", "COPY 300"); 0 when it has none.
-func rowsFromTag(tag []byte) int64 {
+// ("SELECT 5", "INSERT 0 3", "COPY 300"); false when it has none ("SHOW",
+// "CREATE TABLE"), and the record then counts the DataRows it saw.
+func rowsFromTag(tag []byte) (int64, bool) {
 	tag = bytes.TrimRight(tag, "\x00")
 	i := bytes.LastIndexByte(tag, ' ')
+	if i < 0 {
+		return 0, false
+	}
 	n, err := strconv.ParseInt(string(tag[i+1:]), 10, 64)
 	if err != nil {
-		return 0
+		return 0, false
 	}
-	return n
+	return n, true
 }
 
 // columnNames lists protected columns as schema.table.column.
@@ -170,6 +181,42 @@ func columnNames(cols []*policy.ProtectedColumn) []string {
 		}
 	}
 	return out
+}
+
+// readColumns lists the protected columns of a result for its audit
+// record. A session tends to run the same statements over and over, so
+// the last list is kept and handed out again (records only read it) when
+// the result has the same protected columns. Backend pump only.
+func (s *session) readColumns(fields []*resultField) []string {
+	m := &s.lastRead
+	i, same := 0, true
+	for _, f := range fields {
+		if f == nil || f.col == nil {
+			continue
+		}
+		if i >= len(m.cols) || m.cols[i] != f.col {
+			same = false
+			break
+		}
+		i++
+	}
+	if same && i == len(m.cols) && m.cols != nil {
+		return m.names
+	}
+	m.cols = m.cols[:0:0]
+	for _, f := range fields {
+		if f != nil && f.col != nil {
+			m.cols = append(m.cols, f.col)
+		}
+	}
+	m.names = fieldColumns(fields)
+	return m.names
+}
+
+// readMemo is the last result's protected columns and their names.
+type readMemo struct {
+	cols  []*policy.ProtectedColumn
+	names []string
 }
 
 // fieldColumns lists the protected columns of a result.

@@ -47,6 +47,7 @@ type expectation struct {
 	written  []string
 	copy     bool
 	subjects map[*policy.ProtectedTable]*audit.SubjectSet
+	dataRows int64 // DataRows of the current statement
 
 	name    string          // statement or portal name
 	stmt    string          // for expBind: the statement bound

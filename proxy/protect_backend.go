@@ -47,7 +47,16 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 				handled = true
 			}
 		}
-		if !handled && (head.kind == expQuery || head.kind == expExecute || head.kind == expParse) {
+		if !handled && head.kind == expBind {
+			// PostgreSQL plans an unnamed statement at Bind, so a bad
+			// parameter or an error in constant folding ends the
+			// statement here; its Execute is skipped and would leave no
+			// record.
+			if st := s.stmts[head.stmt]; st != nil {
+				head.analysis, head.written = st.analysis, st.written
+			}
+		}
+		if !handled && (head.kind == expQuery || head.kind == expExecute || head.kind == expParse || head.kind == expBind) {
 			code, _ := errorField(body, 'C')
 			s.recordStatement(head, nil, string(code))
 		}
@@ -129,7 +138,7 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 		default: // a simple Query's result set
 			s.result = fields
 			if s.srv.auditor != nil {
-				head.read = fieldColumns(fields)
+				head.read = s.readColumns(fields)
 			}
 		}
 		if pe := fieldsRefusal(fields); pe != nil && !dropped {
@@ -143,6 +152,9 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 		if dropped {
 			return true, nil
 		}
+		if head != none {
+			head.dataRows++ // for tags without a count (SHOW, ...)
+		}
 		fields, ok := s.rowFields(head)
 		if !ok {
 			return true, s.failResult(&pgError{Severity: severityError, Code: CodeInternalError, Message: "phiguard cannot tell whether this result holds encrypted columns: Describe the statement or portal before executing it"})
@@ -154,7 +166,7 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 			return true, s.failResult(pe)
 		}
 		if head.read == nil && s.srv.auditor != nil {
-			head.read = fieldColumns(fields)
+			head.read = s.readColumns(fields)
 		}
 		body, err := s.br.body()
 		if err != nil {

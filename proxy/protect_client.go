@@ -234,7 +234,7 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 	if !ok {
 		return nil, &errProtocol{"malformed Bind message"}
 	}
-	s.expects.push(&expectation{kind: expBind, name: portal, stmt: stmt, formats: formats})
+	s.expects.push(&expectation{kind: expBind, name: portal, stmt: stmt, formats: formats, start: time.Now()})
 	info := s.clientStmts[stmt]
 	s.clientPortals[portal] = info
 	if pe := s.recheckPrepared(info); pe != nil {

@@ -68,6 +68,7 @@ type session struct {
 	tracking   bool
 	audit      atomic.Pointer[audit.Session] // replaced when a reload re-binds the role
 	statements int64
+	lastRead   readMemo // see readColumns
 
 	acc accessState // roles and access rules (access.go)
 
