@@ -60,6 +60,20 @@ tables:
       birthdate: {mode: randomized,    key: bench-pii, type: date}
 `
 
+// rolesYAML adds a role for the benchmark's user with a row rule in the
+// style of a clinician's care-team rule: a subquery on another table keyed
+// by current_user. Every row the workload writes passes it, so the
+// workload does the same work with the rule on; the difference is the cost
+// of the rule (the rewrite, the fence, the write check, the subquery).
+const rolesYAML = `
+roles:
+  ward_staff:
+    users: [postgres]
+    other_columns: plaintext
+    rows:
+      public.phi_patients: "note IN (SELECT ward FROM phi_wards WHERE staff = current_user)"
+`
+
 func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "phi bench:", err)
@@ -87,7 +101,9 @@ func run() error {
 	}
 	defer pg.Stop()
 	if err := pg.Exec(ctx, `CREATE TABLE phi_patients (id bigint PRIMARY KEY, ssn text, first text, last text, birthdate text, note text);
-		CREATE INDEX ON phi_patients (ssn)`); err != nil {
+		CREATE INDEX ON phi_patients (ssn);
+		CREATE TABLE phi_wards (staff text, ward text, PRIMARY KEY (staff, ward));
+		INSERT INTO phi_wards VALUES ('postgres', 'n'), ('someone_else', 'm')`); err != nil {
 		return err
 	}
 
@@ -119,6 +135,14 @@ func run() error {
 	}
 
 	prot := &proxy.Protection{Policy: pol, Keyring: kr}
+	rolePol, err := policy.Parse([]byte(policyYAML + rolesYAML))
+	if err == nil {
+		err = rolePol.Validate()
+	}
+	if err != nil {
+		return err
+	}
+	ruledProt := &proxy.Protection{Policy: rolePol, Keyring: kr}
 	plain, err := startProxy(pg, nil, nil)
 	if err != nil {
 		return err
@@ -151,6 +175,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	ruled, err := startProxy(pg, ruledProt, nil)
+	if err != nil {
+		return err
+	}
 	script := filepath.Join(os.TempDir(), fmt.Sprintf("phi-%d.sql", os.Getpid()))
 	if err := os.WriteFile(script, []byte(workload), 0o644); err != nil {
 		return err
@@ -160,12 +188,12 @@ func run() error {
 	results := map[string][]float64{}
 	afterLoad := vaultRequests(reg)
 	for rep := 0; rep < reps; rep++ {
-		order := []string{"plain", "protected", "audited"}
-		for i := 0; i < rep%3; i++ { // rotate the order each repetition
+		order := []string{"plain", "protected", "audited", "ruled"}
+		for i := 0; i < rep%4; i++ { // rotate the order each repetition
 			order = append(order[1:], order[0])
 		}
 		for _, name := range order {
-			addr := map[string]string{"plain": plain, "protected": protected, "audited": audited}[name]
+			addr := map[string]string{"plain": plain, "protected": protected, "audited": audited, "ruled": ruled}[name]
 			stopProfile := profile(name)
 			tps, err := pgbench(addr, pg, script, clients, seconds)
 			stopProfile()
@@ -184,7 +212,7 @@ func run() error {
 		rows, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 	}
 
-	mp, mr, ma := median(results["plain"]), median(results["protected"]), median(results["audited"])
+	mp, mr, ma, mu := median(results["plain"]), median(results["protected"]), median(results["audited"]), median(results["ruled"])
 	auditor.Close(ctx)
 	auditBytes, auditRecords := auditSize(auditDir)
 	report := fmt.Sprintf(`# PHI workload: protected vs plain columns through phiguard
@@ -199,14 +227,15 @@ Vault emulator. %s, %d CPUs, %s.
 | plain (no policy) | %.0f | %v |
 | protected | %.0f | %v |
 | protected + audit (file, fsync %s, batch delay %s) | %.0f | %v |
+| protected + row rule (role with a care-team style rule) | %.0f | %v |
 
-protected / plain = **%.2f**; audited / protected = **%.2f**
+protected / plain = **%.2f**; audited / protected = **%.2f**; row rule / protected = **%.2f**
 
 Audit trail: %d records, %d bytes (%.0f bytes per record).
 
 Vault requests: %.0f to load 2 keys at start-up; %.0f during the run, which wrote %d rows.
 `, clients, seconds, reps, time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), runtime.Version(),
-		mp, round(results["plain"]), mr, round(results["protected"]), cfgAudit.Fsync, cfgAudit.BatchDelay.Std(), ma, round(results["audited"]), mr/mp, ma/mr,
+		mp, round(results["plain"]), mr, round(results["protected"]), cfgAudit.Fsync, cfgAudit.BatchDelay.Std(), ma, round(results["audited"]), mu, round(results["ruled"]), mr/mp, ma/mr, mu/mr,
 		auditRecords, auditBytes, float64(auditBytes)/float64(max(auditRecords, 1)), atLoad, duringRun, rows)
 	fmt.Print(report)
 	return os.WriteFile(out, []byte(report), 0o644)
