@@ -110,10 +110,18 @@ func (w *accessWalker) guardedWhere(rule *policy.RowRule, target *accessRel, whe
 		return r1
 	}
 	out := r1
+	allLeakproof := true
 	for _, c := range conjuncts(where) {
 		if ref, ok := equalityWithConstant(c); ok && (len(ref.GetFields()) == 1 || ref.GetFields()[0].GetString_().GetSval() == target.name) {
 			out = andNodes(out, proto.Clone(c).(*pg_query.Node))
+		} else {
+			allLeakproof = false
 		}
+	}
+	if allLeakproof {
+		// Every condition of the user's is a leakproof equality, already
+		// copied: there is nothing left to guard.
+		return out
 	}
 	guard := &pg_query.Node{Node: &pg_query.Node_CaseExpr{CaseExpr: &pg_query.CaseExpr{
 		Args:      []*pg_query.Node{{Node: &pg_query.Node_CaseWhen{CaseWhen: &pg_query.CaseWhen{Expr: r2, Result: where}}}},
