@@ -48,6 +48,7 @@ type Progress struct {
 	Done    int64 // rows examined, including before a resume
 	Total   int64 // rows in the table when the run started
 	Changed int64 // rows written by this run
+	Before  int64 // rows done by earlier runs this one resumed
 	Elapsed time.Duration
 	Resumed bool
 }
@@ -197,7 +198,7 @@ func runTable(ctx context.Context, conn *pgx.Conn, t *table, o Options) (TableRe
 		res.Cells += st.cells
 		done += st.rows
 		if o.Progress != nil && (st.rows > 0 || st.last) {
-			o.Progress(Progress{Table: t.name(), Done: done, Total: max(total, done), Changed: res.Changed,
+			o.Progress(Progress{Table: t.name(), Done: done, Total: max(total, done), Changed: res.Changed, Before: rp.rowsDone,
 				Elapsed: time.Since(start), Resumed: rp.resumed})
 		}
 		if st.last {

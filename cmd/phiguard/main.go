@@ -19,7 +19,9 @@ func commands() []command {
 	return []command{
 		{"serve", "run the proxy", runServe},
 		{"check", "validate a configuration file and print every problem", runCheck},
-		{"keys", "create, rotate and list data keys (init | rotate | status | master-key)", runKeys},
+		{"keys", "create, rotate, retire and list data keys (init | rotate | retire | status | master-key)", runKeys},
+		{"encrypt", "encrypt existing plaintext in place, online and resumable (--reencrypt: move cells to the new key version)", runEncrypt},
+		{"decrypt", "turn a table's encrypted columns back into plaintext, online and resumable", runDecrypt},
 		{"audit", "verify an audit log's HMAC chain, or report accesses by subject or user", runAudit},
 		{"demo", "start a throwaway PostgreSQL with a demo EHR schema and phiguard in front of it", runDemo},
 		{"version", "print the version", runVersion},
