@@ -340,4 +340,3 @@ func mustKeyring(t *testing.T, dks []keys.DataKey) *keys.Keyring {
 	}
 	return kr
 }
-
