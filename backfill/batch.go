@@ -21,16 +21,33 @@ type batcher struct {
 	// cells yet are converted in Go but not written.
 	trial bool
 
-	selFirst, selNext, update string
+	sel string // ctid mode: the batch query; pk mode: built per job
 
-	lastKey []string // pk mode: the last key done
 	// ctid mode: pages [page, page+pagesPer) per batch, up to pages.
 	page, pages, pagesPer int64
 }
 
+// job is one batch: in pk mode the keys in (lo, hi] (lo nil: from the
+// first row; hi nil: to the last), in ctid mode the pages [p0, p1).
+type job struct {
+	seq    int
+	lo, hi []string
+	p0, p1 int64
+}
+
+// end is the resume point after the job.
+func (j job) end() []string {
+	if j.hi != nil {
+		return j.hi
+	}
+	if j.p1 > 0 {
+		return []string{strconv.FormatInt(j.p1, 10)}
+	}
+	return j.lo
+}
+
 type batchStats struct {
 	rows, changed, cells int64
-	last                 bool
 }
 
 func newBatcher(t *table, o Options) (*batcher, error) {
@@ -43,25 +60,12 @@ func newBatcher(t *table, o Options) (*batcher, error) {
 		b.convs = append(b.convs, cv)
 		b.writes[c.pol.Key] = cv.write
 	}
-	// Output columns get aliases of their own and the key is qualified, so
-	// that ORDER BY names the table's column, not the text output.
-	cols := make([]string, len(t.columns))
-	for i, c := range t.columns {
-		cols[i] = fmt.Sprintf("t.%s::text AS v%d", c.ident, i)
-	}
-	if len(t.pk) > 0 {
-		keys := make([]string, len(t.pk))
-		params := make([]string, len(t.pk))
-		for i, k := range t.pk {
-			keys[i] = fmt.Sprintf("t.%s::text AS k%d", k.ident, i)
-			params[i] = fmt.Sprintf("$%d::%s", i+1, k.typ)
+	if len(t.pk) == 0 {
+		cols := make([]string, len(t.columns))
+		for i, c := range t.columns {
+			cols[i] = fmt.Sprintf("t.%s::text AS v%d", c.ident, i)
 		}
-		head := "SELECT t.ctid::text AS ctid, " + strings.Join(keys, ", ") + ", " + strings.Join(cols, ", ") + " FROM " + t.ident + " AS t"
-		tail := fmt.Sprintf(" ORDER BY %s LIMIT %d FOR UPDATE", t.keyList("t."), b.batch)
-		b.selFirst = head + tail
-		b.selNext = head + " WHERE (" + t.keyList("t.") + ") > (" + strings.Join(params, ", ") + ")" + tail
-	} else {
-		b.selNext = "SELECT t.ctid::text AS ctid, " + strings.Join(cols, ", ") + " FROM " + t.ident + " AS t" +
+		b.sel = "SELECT t.ctid::text AS ctid, " + strings.Join(cols, ", ") + " FROM " + t.ident + " AS t" +
 			" WHERE t.ctid >= format('(%s,0)', $1::bigint)::tid AND t.ctid < format('(%s,0)', $2::bigint)::tid FOR UPDATE"
 	}
 	return b, nil
@@ -100,9 +104,8 @@ func (b *batcher) updateSQL(write []bool) string {
 		") AS u(" + strings.Join(names, ", ") + ") WHERE t.ctid = u.k::tid"
 }
 
-// start positions the batcher at a resume point.
+// start reads what ctid mode needs (the table's pages) and the resume point.
 func (b *batcher) start(ctx context.Context, conn *pgx.Conn, last []string) error {
-	b.lastKey = last
 	if len(b.t.pk) > 0 {
 		return nil
 	}
@@ -124,11 +127,89 @@ func (b *batcher) start(ctx context.Context, conn *pgx.Conn, last []string) erro
 	return err
 }
 
-// batchWithRetry runs one batch, retrying it when an application's
+// pkSelect is the batch query of a pk-mode job. Output columns get
+// aliases of their own and the key is qualified, so that ORDER BY names the
+// table's column, not the text output.
+func (b *batcher) pkSelect(j job) (string, []any) {
+	t := b.t
+	out := []string{"t.ctid::text AS ctid"}
+	for i, k := range t.pk {
+		out = append(out, fmt.Sprintf("t.%s::text AS k%d", k.ident, i))
+	}
+	for i, c := range t.columns {
+		out = append(out, fmt.Sprintf("t.%s::text AS v%d", c.ident, i))
+	}
+	var where []string
+	var args []any
+	bound := func(op string, key []string) {
+		ps := make([]string, len(t.pk))
+		for i, k := range t.pk {
+			args = append(args, key[i])
+			ps[i] = fmt.Sprintf("$%d::%s", len(args), k.typ)
+		}
+		where = append(where, "("+t.keyList("t.")+") "+op+" ("+strings.Join(ps, ", ")+")")
+	}
+	if j.lo != nil {
+		bound(">", j.lo)
+	}
+	if j.hi != nil {
+		bound("<=", j.hi)
+	}
+	sql := "SELECT " + strings.Join(out, ", ") + " FROM " + t.ident + " AS t"
+	if len(where) > 0 {
+		sql += " WHERE " + strings.Join(where, " AND ")
+	}
+	return sql + " ORDER BY " + t.keyList("t.") + " FOR UPDATE", args
+}
+
+// plan returns the job that follows lo, and whether it is the last one.
+// In pk mode it looks up the key batch rows further on; when fewer remain
+// the job is open-ended, so rows inserted meanwhile (through phiguard,
+// already encrypted) are passed over quickly.
+func (b *batcher) plan(ctx context.Context, conn *pgx.Conn, lo []string) (job, bool, error) {
+	if len(b.t.pk) == 0 {
+		p0 := b.page
+		if len(lo) == 1 {
+			p0, _ = strconv.ParseInt(lo[0], 10, 64)
+		}
+		j := job{p0: p0, p1: p0 + b.pagesPer}
+		return j, j.p1 >= b.pages, nil
+	}
+	keys := make([]string, len(b.t.pk))
+	for i, k := range b.t.pk {
+		keys[i] = fmt.Sprintf("t.%s::text AS k%d", k.ident, i)
+	}
+	var args []any
+	sql := "SELECT " + strings.Join(keys, ", ") + " FROM " + b.t.ident + " AS t"
+	if lo != nil {
+		ps := make([]string, len(b.t.pk))
+		for i, k := range b.t.pk {
+			ps[i] = fmt.Sprintf("$%d::%s", i+1, k.typ)
+			args = append(args, lo[i])
+		}
+		sql += " WHERE (" + b.t.keyList("t.") + ") > (" + strings.Join(ps, ", ") + ")"
+	}
+	sql += fmt.Sprintf(" ORDER BY %s LIMIT 1 OFFSET %d", b.t.keyList("t."), b.batch-1)
+	rows, err := conn.Query(ctx, sql, args...)
+	if err != nil {
+		return job{}, false, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return job{lo: lo}, true, rows.Err()
+	}
+	hi := make([]string, len(b.t.pk))
+	for i, v := range rows.RawValues() {
+		hi[i] = string(v)
+	}
+	return job{lo: lo, hi: hi}, false, rows.Err()
+}
+
+// runWithRetry runs one job, retrying it when an application's
 // transaction deadlocked with it or held a row lock too long.
-func (b *batcher) batchWithRetry(ctx context.Context, conn *pgx.Conn, key progressKey) (batchStats, error) {
+func (b *batcher) runWithRetry(ctx context.Context, conn *pgx.Conn, j job) (batchStats, error) {
 	for attempt := 1; ; attempt++ {
-		st, err := b.runBatch(ctx, conn, key)
+		st, err := b.runBatch(ctx, conn, j)
 		if err == nil || !retryable(err) || attempt == 10 {
 			return st, err
 		}
@@ -140,10 +221,9 @@ func (b *batcher) batchWithRetry(ctx context.Context, conn *pgx.Conn, key progre
 	}
 }
 
-// runBatch locks, converts and writes one batch and saves the progress
-// point, in one transaction. On a dry run's trial it writes but does not
-// commit.
-func (b *batcher) runBatch(ctx context.Context, conn *pgx.Conn, key progressKey) (batchStats, error) {
+// runBatch locks, converts and writes one job's rows in one transaction.
+// On a dry run's trial it writes but does not commit.
+func (b *batcher) runBatch(ctx context.Context, conn *pgx.Conn, j job) (batchStats, error) {
 	var st batchStats
 	tx, err := conn.Begin(ctx)
 	if err != nil {
@@ -152,18 +232,11 @@ func (b *batcher) runBatch(ctx context.Context, conn *pgx.Conn, key progressKey)
 	defer tx.Rollback(context.Background())
 
 	var rows pgx.Rows
-	nextPage := b.page + b.pagesPer
-	switch {
-	case len(b.t.pk) == 0:
-		rows, err = tx.Query(ctx, b.selNext, b.page, nextPage)
-	case b.lastKey == nil:
-		rows, err = tx.Query(ctx, b.selFirst)
-	default:
-		args := make([]any, len(b.lastKey))
-		for i, k := range b.lastKey {
-			args[i] = k
-		}
-		rows, err = tx.Query(ctx, b.selNext, args...)
+	if len(b.t.pk) == 0 {
+		rows, err = tx.Query(ctx, b.sel, j.p0, j.p1)
+	} else {
+		sql, args := b.pkSelect(j)
+		rows, err = tx.Query(ctx, sql, args...)
 	}
 	if err != nil {
 		return st, err
@@ -171,7 +244,6 @@ func (b *batcher) runBatch(ctx context.Context, conn *pgx.Conn, key progressKey)
 	nk := len(b.t.pk)
 	ctids := []string{}
 	vals := make([][]pgtype.Text, len(b.convs))
-	var last []string
 	for rows.Next() {
 		raw := rows.RawValues()
 		st.rows++
@@ -195,12 +267,6 @@ func (b *batcher) runBatch(ctx context.Context, conn *pgx.Conn, key progressKey)
 		} else {
 			for i := range vals {
 				vals[i] = vals[i][:len(vals[i])-1]
-			}
-		}
-		if nk > 0 {
-			last = last[:0]
-			for _, k := range raw[1 : 1+nk] {
-				last = append(last, string(k))
 			}
 		}
 	}
@@ -228,27 +294,8 @@ func (b *batcher) runBatch(ctx context.Context, conn *pgx.Conn, key progressKey)
 			}
 		}
 	}
-	if nk > 0 {
-		st.last = st.rows < int64(b.batch)
-		if st.rows == 0 {
-			last = b.lastKey
-		}
-	} else {
-		st.last = nextPage >= b.pages
-		last = []string{strconv.FormatInt(nextPage, 10)}
-	}
 	if b.trial {
 		return st, nil // rolled back by the deferred Rollback
 	}
-	if err := saveProgress(ctx, tx, key, last, st.rows); err != nil {
-		return st, err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return st, err
-	}
-	b.lastKey = last
-	if nk == 0 {
-		b.page = nextPage
-	}
-	return st, nil
+	return st, tx.Commit(ctx)
 }

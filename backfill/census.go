@@ -79,7 +79,11 @@ func dryRun(ctx context.Context, conn *pgx.Conn, t *table, o Options) (TableResu
 		return res, err
 	}
 	start := time.Now()
-	st, err := b.runBatch(ctx, conn, progressKey{})
+	j, _, err := b.plan(ctx, conn, nil)
+	if err != nil {
+		return res, err
+	}
+	st, err := b.runBatch(ctx, conn, j)
 	if err != nil {
 		return res, fmt.Errorf("table %s: trial batch: %w", t.name(), err)
 	}

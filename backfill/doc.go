@@ -27,12 +27,16 @@
 //
 // # Resume
 //
-// The last key of each committed batch is written to the table
-// public.phiguard_backfill_progress in the same transaction as the batch,
-// so progress and data commit or roll back together: a run killed at any
-// point resumes after the last committed batch. A finished run, or a run
-// whose target key versions changed since (a rotation in between), starts
-// again from the beginning; the skip rule above keeps that cheap.
+// Batches run two at a time by default, each on its own connection, so that
+// PostgreSQL works on one while Go encrypts the other. Once a batch and
+// every batch before it have committed, its last key is written to the
+// table public.phiguard_backfill_progress: a run killed at any point
+// resumes from there. The resume point never passes a batch that did not
+// commit; the one or two batches that committed after it are examined again
+// and, by the skip rule above, left alone, so nothing is converted twice. A
+// finished run, or a run whose target key versions changed since (a
+// rotation in between), starts again from the beginning; the skip rule
+// keeps that cheap too.
 //
 // # Column types
 //

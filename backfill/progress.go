@@ -8,7 +8,7 @@ import (
 )
 
 // ProgressTable is where runs keep their resume point, in the database they
-// convert, so that a batch and its progress commit together.
+// convert, so that whoever can run the backfill again can also resume it.
 const ProgressTable = "public.phiguard_backfill_progress"
 
 const createProgress = `CREATE TABLE IF NOT EXISTS ` + ProgressTable + ` (
@@ -63,9 +63,9 @@ func loadResume(ctx context.Context, conn *pgx.Conn, k progressKey) (resumePoint
 	return resumePoint{lastKey: last, rowsDone: done, resumed: true}, nil
 }
 
-// saveProgress runs inside the batch's transaction.
-func saveProgress(ctx context.Context, tx pgx.Tx, k progressKey, last []string, rows int64) error {
-	_, err := tx.Exec(ctx, `UPDATE `+ProgressTable+` SET last_key = $4, rows_done = rows_done + $5, updated_at = now()
+// saveProgress records that every batch up to last has committed.
+func saveProgress(ctx context.Context, conn *pgx.Conn, k progressKey, last []string, rows int64) error {
+	_, err := conn.Exec(ctx, `UPDATE `+ProgressTable+` SET last_key = $4, rows_done = rows_done + $5, updated_at = now()
 		WHERE table_name = $1 AND operation = $2 AND columns = $3`, k.table, k.op, k.columns, last, rows)
 	return err
 }

@@ -35,6 +35,11 @@ type Options struct {
 	// DryRun counts cells and times one batch in a transaction that is
 	// rolled back; nothing is changed.
 	DryRun bool
+	// Workers is the number of batches in flight at once, each on its own
+	// connection opened with Connect (default 2 when Connect is set, else 1).
+	Workers int
+	// Connect opens a connection to the same database, for workers.
+	Connect func(context.Context) (*pgx.Conn, error)
 	// Progress, when set, is called after every committed batch.
 	Progress func(Progress)
 	// Notes receives what the run does to the schema (ALTER, REINDEX) and
@@ -95,15 +100,8 @@ func Run(ctx context.Context, conn *pgx.Conn, o Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Canonical text is PostgreSQL's output under ISO and UTC; the rest
-	// keeps a batch from waiting long behind an application's lock, and
-	// lets commits return before the WAL flush: progress and data commit in
-	// one transaction, so a crash loses a few batches, never consistency.
-	for _, s := range []string{"SET DateStyle = ISO", "SET TimeZone = 'UTC'", "SET IntervalStyle = postgres",
-		"SET lock_timeout = '5s'", "SET synchronous_commit = off", "SET extra_float_digits = 1"} {
-		if _, err := conn.Exec(ctx, s); err != nil {
-			return nil, fmt.Errorf("backfill: %s: %w", s, err)
-		}
+	if err := prepareSession(ctx, conn); err != nil {
+		return nil, err
 	}
 	start := time.Now()
 	sum := &Summary{Op: o.Op}
@@ -128,6 +126,20 @@ func Run(ctx context.Context, conn *pgx.Conn, o Options) (*Summary, error) {
 	}
 	sum.Duration = time.Since(start)
 	return sum, nil
+}
+
+// prepareSession sets what every connection of a run needs. Canonical text
+// is PostgreSQL's output under ISO and UTC; lock_timeout keeps a batch from
+// waiting long behind an application's lock (it is retried); commits return
+// before the WAL flush, since a batch lost in a crash is simply done again.
+func prepareSession(ctx context.Context, conn *pgx.Conn) error {
+	for _, s := range []string{"SET DateStyle = ISO", "SET TimeZone = 'UTC'", "SET IntervalStyle = postgres",
+		"SET lock_timeout = '5s'", "SET synchronous_commit = off", "SET extra_float_digits = 1"} {
+		if _, err := conn.Exec(ctx, s); err != nil {
+			return fmt.Errorf("backfill: %s: %w", s, err)
+		}
+	}
+	return nil
 }
 
 func selectTables(o Options) ([]*policy.ProtectedTable, error) {
@@ -187,23 +199,19 @@ func runTable(ctx context.Context, conn *pgx.Conn, t *table, o Options) (TableRe
 		return res, err
 	}
 	done := rp.rowsDone
-	for {
-		st, err := b.batchWithRetry(ctx, conn, key)
-		if err != nil {
-			res.Duration = time.Since(start)
-			return res, fmt.Errorf("table %s: %w", t.name(), err)
-		}
+	report := func(st batchStats) {
 		res.Rows += st.rows
 		res.Changed += st.changed
 		res.Cells += st.cells
 		done += st.rows
-		if o.Progress != nil && (st.rows > 0 || st.last) {
+		if o.Progress != nil {
 			o.Progress(Progress{Table: t.name(), Done: done, Total: max(total, done), Changed: res.Changed, Before: rp.rowsDone,
 				Elapsed: time.Since(start), Resumed: rp.resumed})
 		}
-		if st.last {
-			break
-		}
+	}
+	if err := runJobs(ctx, conn, b, o, key, rp.lastKey, report); err != nil {
+		res.Duration = time.Since(start)
+		return res, fmt.Errorf("table %s: %w", t.name(), err)
 	}
 	if err := finishProgress(ctx, conn, key); err != nil {
 		return res, err

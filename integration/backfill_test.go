@@ -166,7 +166,10 @@ func TestBackfillUnderConcurrentWrites(t *testing.T) {
 		t.Helper()
 		conn := connect(t, directURL(pg.Superuser, pg.Password, db))
 		began := time.Now()
-		s, err := backfill.Run(ctx, conn, backfill.Options{Op: op, Policy: pol, Keyring: kr, Batch: 1000})
+		s, err := backfill.Run(ctx, conn, backfill.Options{Op: op, Policy: pol, Keyring: kr, Batch: 1000,
+			Connect: func(ctx context.Context) (*pgx.Conn, error) {
+				return pgx.Connect(ctx, directURL(pg.Superuser, pg.Password, db))
+			}})
 		if err != nil {
 			t.Fatalf("%v: %v", op, err)
 		}

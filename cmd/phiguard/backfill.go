@@ -21,7 +21,7 @@ import (
 	"github.com/phiguard/phiguard/policy"
 )
 
-const encryptUsage = `usage: phiguard encrypt --config FILE [--policy FILE] [--table T] [--batch N] [--dry-run] [--reencrypt]
+const encryptUsage = `usage: phiguard encrypt --config FILE [--policy FILE] [--table T] [--batch N] [--workers N] [--dry-run] [--reencrypt]
 
 Encrypts, in place and online, the plaintext already stored in the policy's
 protected columns: batches of rows in short transactions, straight to the
@@ -36,7 +36,7 @@ altered to text. Interrupted, it resumes where it stopped when run again.
                estimate the time; changes nothing
 `
 
-const decryptUsage = `usage: phiguard decrypt --config FILE [--policy FILE] --table T [--column C]... [--batch N] [--dry-run]
+const decryptUsage = `usage: phiguard decrypt --config FILE [--policy FILE] --table T [--column C]... [--batch N] [--workers N] [--dry-run]
 
 Turns a table's (or some columns') cells back into plaintext, the canonical
 text of each column's type, with the same batching and resume as encrypt.
@@ -74,6 +74,7 @@ func runBackfill(cmd, usage string, args []string, stdout, stderr io.Writer) int
 	table := fs.String("table", "", "only this table of the policy (schema.table)")
 	batch := fs.Int("batch", backfill.DefaultBatch, "rows per transaction")
 	dry := fs.Bool("dry-run", false, "count cells and estimate the time; change nothing")
+	workers := fs.Int("workers", 2, "batches in flight at once, each on its own connection")
 	var reencrypt *bool
 	var cols columnList
 	if cmd == "encrypt" {
@@ -99,8 +100,8 @@ func runBackfill(cmd, usage string, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "phiguard decrypt: --table is required (the way out is taken one table at a time)")
 		return 2
 	}
-	if *batch < 1 {
-		fmt.Fprintf(stderr, "phiguard %s: --batch must be at least 1\n", cmd)
+	if *batch < 1 || *workers < 1 {
+		fmt.Fprintf(stderr, "phiguard %s: --batch and --workers must be at least 1\n", cmd)
 		return 2
 	}
 	op := backfill.Decrypt
@@ -122,7 +123,7 @@ func runBackfill(cmd, usage string, args []string, stdout, stderr io.Writer) int
 	pr := newProgressPrinter(stderr)
 	sum, err := backfill.Run(ctx, env.conn, backfill.Options{
 		Op: op, Policy: env.pol, Keyring: env.kr, Table: *table, Columns: cols, Batch: *batch, DryRun: *dry,
-		Progress: pr.update, Notes: stderr,
+		Progress: pr.update, Notes: stderr, Workers: *workers, Connect: env.connect,
 	})
 	pr.done()
 	if sum != nil {
@@ -147,6 +148,12 @@ type backfillEnv struct {
 	provider keys.Provider
 	kr       *keys.Keyring
 	conn     *pgx.Conn
+	pgcfg    *pgx.ConnConfig
+}
+
+// connect opens another connection like conn, for a backfill worker.
+func (e *backfillEnv) connect(ctx context.Context) (*pgx.Conn, error) {
+	return pgx.ConnectConfig(ctx, e.pgcfg.Copy())
 }
 
 func openBackfillEnv(ctx context.Context, cmd, path, policyPath string, stderr io.Writer) (*backfillEnv, int) {
@@ -187,12 +194,12 @@ func openBackfillEnv(ctx context.Context, cmd, path, policyPath string, stderr i
 		fmt.Fprintf(stderr, "phiguard %s: %v\n", cmd, err)
 		return nil, 1
 	}
-	conn, err := pgx.ConnectConfig(ctx, pgcfg)
+	conn, err := pgx.ConnectConfig(ctx, pgcfg.Copy())
 	if err != nil {
 		fmt.Fprintf(stderr, "phiguard %s: connect to the backend: %v\n", cmd, err)
 		return nil, 1
 	}
-	return &backfillEnv{cfg: cfg, pol: pol, provider: p, kr: kr, conn: conn}, 0
+	return &backfillEnv{cfg: cfg, pol: pol, provider: p, kr: kr, conn: conn, pgcfg: pgcfg}, 0
 }
 
 func printSummary(w io.Writer, s *backfill.Summary, dry bool) {
