@@ -259,7 +259,8 @@ func TestEncryptKillResumeReencryptRetireDecrypt(t *testing.T) {
 		t.Errorf("resumed run: resumed %v, changed %d + %d, examined %d; want every row changed exactly once", r.Resumed, s1.Tables[0].Changed, r.Changed, r.Rows)
 	}
 	t.Logf("kill after 3 batches: %d cells encrypted; resume examined %d rows, encrypted %d", cells1, r.Rows, r.Changed)
-	t.Logf("encrypt (resumed part): %d rows, 3 columns in %v: %.0f rows/s", r.Rows, el.Round(time.Millisecond), float64(r.Rows)/el.Seconds())
+	t.Logf("encrypt (resumed part): %d rows, 3 columns: batches %v, %.0f rows/s; %v in all", r.Rows, r.Batches.Round(time.Millisecond),
+		float64(r.Rows)/r.Batches.Seconds(), el.Round(time.Millisecond))
 	if !strings.Contains(out, "state: encrypted") || !strings.Contains(out, "rebuilt index public.patients_ssn_idx") {
 		t.Errorf("notes do not advise the policy change or the reindex:\n%s", out)
 	}
@@ -290,7 +291,8 @@ func TestEncryptKillResumeReencryptRetireDecrypt(t *testing.T) {
 	if s4.Tables[0].Changed != n {
 		t.Errorf("reencrypt changed %d rows, want %d", s4.Tables[0].Changed, n)
 	}
-	t.Logf("reencrypt: %d rows, 3 columns in %v: %.0f rows/s", n, el.Round(time.Millisecond), float64(n)/el.Seconds())
+	t.Logf("reencrypt: %d rows, 3 columns: batches %v, %.0f rows/s; %v in all", n, s4.Tables[0].Batches.Round(time.Millisecond),
+		float64(n)/s4.Tables[0].Batches.Seconds(), el.Round(time.Millisecond))
 	f.checkCells(t, map[string]uint32{"patients-ssn": 2, "patients-pii": 2})
 	cs, err = KeyCensus(ctx, f.conn, f.pol, "patients-pii")
 	if err != nil {

@@ -212,15 +212,15 @@ func printSummary(w io.Writer, s *backfill.Summary, dry bool) {
 			}
 		} else {
 			rate := 0.0
-			if t.Duration > 0 {
-				rate = float64(t.Rows) / t.Duration.Seconds()
+			if t.Batches > 0 {
+				rate = float64(t.Rows) / t.Batches.Seconds()
 			}
 			resumed := ""
 			if t.Resumed {
 				resumed = " (resumed)"
 			}
-			fmt.Fprintf(w, "%s: %s%s: %d rows examined, %d written (%d cells) in %v, %.0f rows/s\n",
-				t.Table, s.Op, resumed, t.Rows, t.Changed, t.Cells, t.Duration.Round(time.Millisecond), rate)
+			fmt.Fprintf(w, "%s: %s%s: %d rows examined, %d written (%d cells) in %v, %.0f rows/s (%v in all, with conversion, reindex and vacuum)\n",
+				t.Table, s.Op, resumed, t.Rows, t.Changed, t.Cells, t.Batches.Round(time.Millisecond), rate, t.Duration.Round(time.Millisecond))
 		}
 		names := make([]string, 0, len(t.Census))
 		for n := range t.Census {
