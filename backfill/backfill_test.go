@@ -30,6 +30,9 @@ func testPatients(t *testing.T) int {
 	return 5000
 }
 
+// testBatch is the batch size of the tests; the kill test counts on it.
+const testBatch = 1000
+
 // threeColumns protects three columns of the generated patients, one of
 // them a date that the backfill converts to text.
 const threeColumns = `
@@ -139,7 +142,7 @@ func (f *fixture) run(t *testing.T, ctx context.Context, op Op, progress func(Pr
 	}
 	defer conn.Close(context.Background())
 	var notes bytes.Buffer
-	s, err := Run(ctx, conn, Options{Op: op, Policy: f.pol, Keyring: f.keyring(t), Table: "patients", Batch: 1000,
+	s, err := Run(ctx, conn, Options{Op: op, Policy: f.pol, Keyring: f.keyring(t), Table: "patients", Batch: testBatch,
 		Progress: progress, Notes: &notes, Workers: 2, Connect: func(ctx context.Context) (*pgx.Conn, error) {
 			return pgx.Connect(ctx, f.url)
 		}})

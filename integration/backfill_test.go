@@ -174,8 +174,9 @@ func TestBackfillUnderConcurrentWrites(t *testing.T) {
 			t.Fatalf("%v: %v", op, err)
 		}
 		tr := s.Tables[0]
-		t.Logf("%v under load: %d rows examined, %d written in %v (%.0f rows/s); writer: %d writes acknowledged, %d refused so far",
-			op, tr.Rows, tr.Changed, time.Since(began).Round(time.Millisecond), float64(tr.Rows)/time.Since(began).Seconds(), w.ops.Load(), w.fails.Load())
+		t.Logf("%v under load: %d rows examined, %d written; batches %v (%.0f rows/s), %v in all; writer: %d writes acknowledged, %d refused so far",
+			op, tr.Rows, tr.Changed, tr.Batches.Round(time.Millisecond), float64(tr.Rows)/tr.Batches.Seconds(), time.Since(began).Round(time.Millisecond),
+			w.ops.Load(), w.fails.Load())
 		return s
 	}
 	time.Sleep(200 * time.Millisecond) // let the writer get going
