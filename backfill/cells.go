@@ -81,13 +81,15 @@ func (c *Census) add(o Census) {
 
 // classify counts one value into the census.
 func (c *Census) classify(col *policy.ProtectedColumn, v []byte, null bool) {
-	switch {
-	case null:
+	if null {
 		c.Null++
-	case !keys.IsCell(v):
+		return
+	}
+	info, err := keys.Inspect(v)
+	switch {
+	case err != nil:
 		c.Plaintext++
 	default:
-		info, _ := keys.Inspect(v)
 		if info.KeyID != col.Key {
 			c.OtherKey++
 			return
@@ -128,7 +130,8 @@ func (c *converter) convert(v []byte, null bool, ctid string) ([]byte, error) {
 	if null {
 		return nil, nil
 	}
-	isCell := keys.IsCell(v)
+	info, err := keys.Inspect(v) // parses the cell once for both questions
+	isCell := err == nil
 	switch c.op {
 	case Decrypt:
 		if !isCell {
@@ -141,7 +144,6 @@ func (c *converter) convert(v []byte, null bool, ctid string) ([]byte, error) {
 		return pt, nil
 	case Encrypt, Reencrypt:
 		if isCell {
-			info, _ := keys.Inspect(v)
 			if c.op == Encrypt || info.KeyID != c.col.Key || info.KeyVersion == c.write {
 				return nil, nil
 			}
