@@ -108,7 +108,7 @@ func (c *converter) needs(v []byte) bool {
 	}
 }
 
-// versionsString writes a census as "plaintext 10, v1 5, v2 3, null 2".
+// String writes a census as "plaintext 10, v1 5, v2 3, null 2".
 func (c Census) String() string {
 	parts := []string{fmt.Sprintf("plaintext %d", c.Plaintext)}
 	vs := make([]uint32, 0, len(c.Versions))
