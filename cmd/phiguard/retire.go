@@ -85,6 +85,6 @@ func keysRetire(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "phiguard keys retire: %v\n", keysconfig.Explain(env.provider, err))
 		return 1
 	}
-	fmt.Fprintf(stdout, "retired %s version %d: no cell in %d column(s) used it; phiguard instances drop it at their next key reload\n", *keyID, v, len(cs))
+	fmt.Fprintf(stdout, "retired %s version %d: no cell in %d column(s) used it; running phiguard instances hold it in memory until they restart\n", *keyID, v, len(cs))
 	return 0
 }
