@@ -79,7 +79,7 @@ func (w *writer) run(ctx context.Context) {
 			_, err = conn.Exec(ctx, "INSERT INTO patients (id, birthdate, ssn, first, last, gender) VALUES ($1, $2, $3, $4, 'Doe', 'F')",
 				pgx.QueryExecModeSimpleProtocol, id, row.birthdate, row.ssn, row.first)
 		} else {
-			id = ehrdemo.GeneratedPatientID(r.IntN(w.n))
+			id = ehrdemo.GeneratedPatientID(r.IntN(w.n - 1)) // the last patient is the test's to search
 			_, err = conn.Exec(ctx, "UPDATE patients SET ssn = $1, first = $2 WHERE id = $3",
 				pgx.QueryExecModeSimpleProtocol, row.ssn, row.first, id)
 		}
@@ -200,7 +200,9 @@ func TestBackfillUnderConcurrentWrites(t *testing.T) {
 	if err := backfill.CheckRetire(cs, "bf-pii", 1); err == nil {
 		t.Fatal("retire of version 1 allowed while its cells remain")
 	}
+	searchAllVersions(t, ctx, p2.url(appUser, appPassword, db), orig[ehrdemo.GeneratedPatientID(n-1)].ssn)
 	runOp(backfill.Reencrypt, kr2)
+	searchAllVersions(t, ctx, p2.url(appUser, appPassword, db), orig[ehrdemo.GeneratedPatientID(n-1)].ssn)
 	time.Sleep(100 * time.Millisecond)
 	w.stop.Store(true)
 	wg.Wait()
@@ -252,6 +254,38 @@ func TestBackfillUnderConcurrentWrites(t *testing.T) {
 			len(got), len(orig)+countNew(w.acked, orig), bad)
 	}
 	t.Logf("writer: %d writes acknowledged, %d refused (birthdate cannot take a cell before its conversion to text)", w.ops.Load(), w.fails.Load())
+}
+
+// searchAllVersions checks that an equality search through phiguard finds
+// a patient whatever key version its ssn cell is under (before, during and
+// after the re-encryption), in the forms that are rewritten.
+func searchAllVersions(t *testing.T, ctx context.Context, url, ssn string) {
+	t.Helper()
+	conn := connect(t, url)
+	var total int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM patients", pgx.QueryExecModeSimpleProtocol).Scan(&total); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		sql  string
+		want int
+	}{
+		{"SELECT count(*) FROM patients WHERE ssn = '" + ssn + "'", 1},
+		{"SELECT count(*) FROM patients WHERE ssn IN ('000-00-0000', '" + ssn + "')", 1},
+		{"SELECT count(*) FROM patients WHERE ssn <> '" + ssn + "'", total - 1},
+		{"SELECT count(*) FROM patients WHERE ssn NOT IN ('" + ssn + "')", total - 1},
+	} {
+		var got int
+		for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec} {
+			if err := conn.QueryRow(ctx, c.sql, mode).Scan(&got); err != nil {
+				t.Fatalf("%s: %v", c.sql, err)
+			}
+			// Rows the writer inserts meanwhile change the <> counts by a few.
+			if got != c.want && (c.want == 1 || got < c.want-50 || got > c.want+50) {
+				t.Errorf("%s (%v): %d rows, want %d", c.sql, mode, got, c.want)
+			}
+		}
+	}
 }
 
 func countNew(acked, orig map[string]patientRow) int {
