@@ -3,7 +3,7 @@ GO      ?= go
 FUZZTIME ?= 30s
 BIN     := bin/phiguard
 
-.PHONY: build demo demo-smoke test test-unit test-integration test-pgx test-vault bench fuzz lint
+.PHONY: build demo demo-smoke test test-unit test-integration test-pgx test-vault test-backfill bench fuzz lint
 
 build:
 	$(GO) build -o $(BIN) ./cmd/phiguard
@@ -29,6 +29,12 @@ test-integration:
 
 test-pgx:
 	bash integration/pgxsuite/run.sh
+
+# test-backfill: the backfill, re-encryption and retire scenarios on 100,000
+# generated patients (make test runs them on 5,000); prints rows/s.
+test-backfill:
+	PHIGUARD_BACKFILL_PATIENTS=100000 $(GO) test -count=1 -timeout 30m -v -run 'TestEncryptKill|TestNoPrimaryKey' ./backfill
+	PHIGUARD_BACKFILL_PATIENTS=100000 $(GO) test -count=1 -timeout 30m -v -run 'TestBackfillUnderConcurrentWrites' ./integration
 
 # test-vault: keys/vault's tests against a real Vault as well as the
 # emulator. Needs VAULT_ADDR and VAULT_TOKEN; the Vault setup commands are in

@@ -108,7 +108,7 @@ func (s *session) protectQuery(a *sqlrewrite.Analysis, sql []byte) []byte {
 // encryptLiterals returns sql with the plan's literals replaced by cells.
 func (s *session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *pgError) {
 	spans := sqlrewrite.LiteralSpans(sql)
-	cells := make(map[int]string, len(plan.Values))
+	cells := make(map[int]string, len(plan.Values)) // literal index -> SQL text that replaces it
 	for _, v := range plan.Values {
 		if v.Literal < 0 {
 			continue // parameters are encrypted at Bind
@@ -121,6 +121,12 @@ func (s *session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *p
 		if !ok {
 			return nil, &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
 				"column %s is encrypted: write its values as plain '...' literals or as parameters", v.Column.QualifiedName())}
+		}
+		if text, ok, pe := s.compareLiteral(sql, sp, v, plain); pe != nil {
+			return nil, pe
+		} else if ok {
+			cells[v.Literal] = text
+			continue
 		}
 		var subject []byte
 		if v.Subject != nil && v.Subject.Literal < 0 {
@@ -139,7 +145,7 @@ func (s *session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *p
 		if pe != nil {
 			return nil, pe
 		}
-		cells[v.Literal] = cell
+		cells[v.Literal] = "'" + cell + "'"
 	}
 	if len(cells) == 0 {
 		return sql, nil
@@ -152,9 +158,7 @@ func (s *session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *p
 			continue
 		}
 		out = append(out, sql[last:sp[0]]...)
-		out = append(out, '\'')
 		out = append(out, cell...)
-		out = append(out, '\'')
 		last = sp[1]
 	}
 	return append(out, sql[last:]...), nil

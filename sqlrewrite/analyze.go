@@ -2,6 +2,7 @@ package sqlrewrite
 
 import (
 	"errors"
+	"sort"
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
@@ -55,23 +56,33 @@ func analyzeStatement(node *pg_query.Node) Statement {
 
 // walk visits m and every message below it. Walking by reflection rather
 // than by a hand-written switch over node types means no table reference can
-// hide in a node type the switch forgot.
+// hide in a node type the switch forgot. Fields are visited in field-number
+// order: protobuf's Range order is unspecified and changes from one build
+// to the next, and Statement.Tables must not.
 func walk(m protoreflect.Message, visit func(protoreflect.Message)) {
 	visit(m)
+	type field struct {
+		fd protoreflect.FieldDescriptor
+		v  protoreflect.Value
+	}
+	var fields []field
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		if fd.Message() == nil {
-			return true
+		if fd.Message() != nil {
+			fields = append(fields, field{fd, v})
 		}
-		if fd.IsList() {
-			list := v.List()
+		return true
+	})
+	sort.Slice(fields, func(i, j int) bool { return fields[i].fd.Number() < fields[j].fd.Number() })
+	for _, f := range fields {
+		if f.fd.IsList() {
+			list := f.v.List()
 			for i := 0; i < list.Len(); i++ {
 				walk(list.Get(i).Message(), visit)
 			}
-			return true
+			continue
 		}
-		walk(v.Message(), visit)
-		return true
-	})
+		walk(f.v.Message(), visit)
+	}
 }
 
 // kindByNode maps pg_query's statement node names to kinds. Names missing

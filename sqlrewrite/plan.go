@@ -32,6 +32,10 @@ type ValueSlot struct {
 	Param   int // the n of $n; 0 for a literal
 	Column  *policy.ProtectedColumn
 	Use     Use
+	// Form says where a compared literal stands, so that the proxy can
+	// replace it with the cells of every live key version during a
+	// re-encryption (CompareOther: it cannot, and compares one cell).
+	Form CompareForm
 	// Subject is where the row's subject id comes from, for a write into
 	// a column sealed per subject (Column.PerSubject); nil otherwise.
 	Subject *SubjectRef
@@ -43,6 +47,21 @@ type SubjectRef struct {
 	Literal int // -1 for a parameter
 	Param   int
 }
+
+// CompareForm is the syntactic place of a compared value.
+type CompareForm uint8
+
+const (
+	// CompareOther: anything but the forms below (a value left of the
+	// column, a parameter in an IN list).
+	CompareOther CompareForm = iota
+	// CompareEq: `col = v`, v right of the column.
+	CompareEq
+	// CompareNe: `col <> v` or `col != v`, v right of the column.
+	CompareNe
+	// CompareIn: an item of `col IN (...)` or `col NOT IN (...)`.
+	CompareIn
+)
 
 func (v ValueSlot) String() string {
 	what := fmt.Sprintf("literal #%d", v.Literal)

@@ -486,9 +486,11 @@ func (p *planner) operator(e *pg_query.A_Expr, sc *scope) {
 				return
 			}
 			for _, v := range e.GetRexpr().GetList().GetItems() {
+				before := len(p.plan.Values)
 				if !p.value(v, col, UseCompare) {
 					p.refuse(col, "IN with a computed value")
 				}
+				p.setForm(before, CompareIn)
 			}
 			return
 		}
@@ -517,17 +519,34 @@ func (p *planner) equality(l, r *pg_query.Node, sc *scope, op string) {
 			p.refuse(lc, "comparing two encrypted columns that do not share a deterministic key")
 		}
 	default:
-		col, other := lc, r
+		col, other, form := lc, r, CompareNe
+		if op == "=" {
+			form = CompareEq
+		}
 		if col == nil {
-			col, other = rc, l
+			col, other, form = rc, l, CompareOther
 		}
 		if col.Mode != policy.ModeDeterministic {
 			p.refuse(col, op+" on a randomized column")
 			return
 		}
+		before := len(p.plan.Values)
 		if !p.value(other, col, UseCompare) {
 			p.refuse(col, op+" with a computed value")
 		}
+		p.setForm(before, form)
+	}
+}
+
+// setForm records the form of the literal value() appended after the
+// plan held before values (a parameter, or a NULL that appended nothing,
+// keeps CompareOther).
+func (p *planner) setForm(before int, form CompareForm) {
+	if len(p.plan.Values) != before+1 {
+		return
+	}
+	if v := &p.plan.Values[before]; v.Literal >= 0 {
+		v.Form = form
 	}
 }
 

@@ -256,3 +256,20 @@ func TestPlanLiteralIndexesMatchTheShapeScanner(t *testing.T) {
 		t.Fatalf("escape-string literal: %+v", plan)
 	}
 }
+
+func TestCompareForms(t *testing.T) {
+	pol := testPolicy(t)
+	plan := PlanFor(Analyze("SELECT id FROM patients WHERE ssn = 'a' AND ssn <> 'b' AND 'c' = ssn AND passport IN ('d', $1, NULL) AND ssn NOT IN ('e') AND ssn = $2"), pol)
+	if plan.Refusal != nil {
+		t.Fatal(plan.Refusal)
+	}
+	want := []CompareForm{CompareEq, CompareNe, CompareOther, CompareIn, CompareOther, CompareIn, CompareOther}
+	if len(plan.Values) != len(want) {
+		t.Fatalf("%d values: %v", len(plan.Values), plan.Values)
+	}
+	for i, v := range plan.Values {
+		if v.Form != want[i] {
+			t.Errorf("value %d (%s): form %d, want %d", i, v, v.Form, want[i])
+		}
+	}
+}

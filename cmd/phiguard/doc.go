@@ -2,8 +2,11 @@
 //
 //	phiguard serve --config FILE   run the proxy (and the admin HTTP listener)
 //	phiguard check --config FILE   validate a configuration, print every problem
-//	phiguard keys init --config FILE   create the policy's data keys; also keys rotate, status,
-//	                               master-key (a new master key for the local provider)
+//	phiguard keys init --config FILE   create the policy's data keys; also keys rotate, retire,
+//	                               status, master-key (a new master key for the local provider)
+//	phiguard encrypt --config FILE encrypt existing plaintext in place, online and resumable;
+//	                               --reencrypt moves cells to the write version (backfill.go)
+//	phiguard decrypt --config FILE --table T   back to plaintext, the same way
 //	phiguard demo                  a throwaway PostgreSQL with a demo EHR, phiguard in front
 //	phiguard version               print the version
 //

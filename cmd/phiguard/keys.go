@@ -31,6 +31,10 @@ names (a local keyring file, or Vault). No command prints key bytes.
   rotate --config FILE --key ID [--key ID]...
         add a version to each key id; it becomes the write version at once,
         and cells under older versions stay readable
+  retire --config FILE --key ID --version V [--policy FILE]
+        remove an old version for good, after checking, in the database the
+        configuration's backend: names, that no column using the key still
+        holds a cell of it (run encrypt --reencrypt first)
   status --config FILE [--policy FILE] [--json]
         list key ids, versions, the write version and creation times; with a
         policy, exit 1 if it names an id that does not exist
@@ -57,6 +61,8 @@ func runKeys(args []string, stdout, stderr io.Writer) int {
 		return keysRotate(args[1:], stdout, stderr)
 	case "status":
 		return keysStatus(args[1:], stdout, stderr)
+	case "retire":
+		return keysRetire(args[1:], stdout, stderr)
 	case "master-key":
 		return keysMasterKey(args[1:], stdout, stderr)
 	case "help", "-h", "--help":

@@ -1,0 +1,82 @@
+package backfill
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/phiguard/phiguard/policy"
+)
+
+// adviseNext tells the DBA what the finished run makes possible: marking
+// columns encrypted (the policy file is the DBA's, so Run prints the change
+// rather than making it), retiring old key versions, or dropping a column
+// from the policy after a decrypt.
+func adviseNext(o Options, t *table, cs map[string]Census, writes map[string]uint32) {
+	w := o.Notes
+	for _, c := range t.columns {
+		n := cs[c.pol.Name]
+		switch o.Op {
+		case Encrypt, Reencrypt:
+			if n.Plaintext > 0 {
+				fmt.Fprintf(w, "%s: %d plaintext cells remain (written around phiguard during the run?); run again before marking it encrypted\n",
+					c.pol.QualifiedName(), n.Plaintext)
+				continue
+			}
+			if c.pol.FullyEncrypted() {
+				continue
+			}
+			fmt.Fprintf(w, "%s: no plaintext left. To make plaintext read from it an error, set state: encrypted in the policy and reload phiguard:\n%s",
+				c.pol.QualifiedName(), yamlFor(c.pol, policy.StateEncrypted))
+		case Decrypt:
+			left := int64(0)
+			for _, k := range n.Versions {
+				left += k
+			}
+			if left > 0 {
+				fmt.Fprintf(w, "%s: %d cells remain (written through phiguard during the run); run again\n", c.pol.QualifiedName(), left)
+				continue
+			}
+			fmt.Fprintf(w, "%s: plaintext only. Remove it from the policy, reload phiguard, then run decrypt once more for cells written meanwhile", c.pol.QualifiedName())
+			if c.pol.Type.OID != policy.OIDText && c.pol.Type.OID != policy.OIDVarchar || c.pol.Type.Modifier >= 0 {
+				fmt.Fprintf(w, "; to restore its type: ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::%s", t.ident, c.ident, c.pol.Type, c.ident, c.pol.Type)
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	if o.Op != Reencrypt {
+		return
+	}
+	// Old versions no column of this run still holds.
+	keysSeen := map[string]bool{}
+	for _, c := range t.columns {
+		keysSeen[c.pol.Key] = true
+	}
+	ids := make([]string, 0, len(keysSeen))
+	for id := range keysSeen {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		old := false
+		for _, c := range t.columns {
+			if c.pol.Key != id {
+				continue
+			}
+			for v, k := range cs[c.pol.Name].Versions {
+				if v != writes[id] && k > 0 {
+					old = true
+				}
+			}
+		}
+		if !old {
+			fmt.Fprintf(w, "%s: no cell of %s below version %d is left in this table; once every table using the key is done, "+
+				"phiguard keys retire --key %s --version N removes an old version (it checks every column first)\n", t.name(), id, writes[id], id)
+		}
+	}
+}
+
+// yamlFor is the policy entry of a column with the given state.
+func yamlFor(c *policy.ProtectedColumn, st policy.State) string {
+	return fmt.Sprintf("    tables:\n      %s:\n        columns:\n          %s: {mode: %s, key: %s, type: %s, state: %s}\n",
+		c.Table.Name, policy.QuoteIdentifier(c.Name), c.Mode, c.Key, c.Type, st)
+}

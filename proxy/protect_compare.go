@@ -1,0 +1,93 @@
+package proxy
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/phiguard/phiguard/sqlrewrite"
+)
+
+// During a re-encryption a deterministic column holds cells of two (or
+// more) live versions of its key, and one plaintext has one cell per
+// version. A literal compared with the column is therefore replaced by the
+// cells of every live version, where the syntax allows it without touching
+// anything but the literal:
+//
+//	col = 'x'          ->  col = ANY(ARRAY['<v2 cell>','<v1 cell>'])
+//	col <> 'x'         ->  col <> ALL(ARRAY[...])
+//	col IN ('x', 'y')  ->  col IN ('<x v2>','<x v1>', '<y v2>','<y v1>')   (NOT IN alike)
+//
+// Anything else (a literal left of the column, in extra parentheses, a
+// $n parameter) is compared with the write version's cell only, which
+// finds the rows already moved; docs/backfill.md says so.
+
+// compareLiteral returns the replacement text for a compared literal at
+// sp, or ok false when one cell (the write version's) is all it takes or
+// all the syntax allows.
+func (s *session) compareLiteral(sql []byte, sp [2]int, v sqlrewrite.ValueSlot, plain []byte) (text string, ok bool, pe *pgError) {
+	if v.Use != sqlrewrite.UseCompare || v.Form == sqlrewrite.CompareOther || !literalPlace(sql, sp, v.Form) {
+		return "", false, nil
+	}
+	col := v.Column
+	canon, err := canonicalValue(col, 0, plain)
+	if err != nil {
+		return "", false, &pgError{Severity: severityError, Code: "22P02", Message: fmt.Sprintf(
+			"invalid value for encrypted column %s (%s): %v", col.QualifiedName(), col.Type.Name, err)}
+	}
+	cands, err := s.srv.protect.Keyring.EqualityCandidates(col.Key, cellColumn(col), canon)
+	if err != nil {
+		return "", false, keyError(col, err)
+	}
+	if len(cands) < 2 {
+		return "", false, nil
+	}
+	quoted := make([]string, len(cands))
+	for i, c := range cands {
+		quoted[i] = "'" + string(c) + "'" // cells are base64url behind a fixed prefix: nothing to escape
+	}
+	list := strings.Join(quoted, ",")
+	switch v.Form {
+	case sqlrewrite.CompareEq:
+		return "ANY(ARRAY[" + list + "])", true, nil
+	case sqlrewrite.CompareNe:
+		return "ALL(ARRAY[" + list + "])", true, nil
+	default:
+		return list, true, nil
+	}
+}
+
+// literalPlace checks, on the text, that the literal stands where the
+// replacement is valid SQL: right after the operator for = and <>, as a
+// bare item of the IN list for IN. The parse tree does not keep
+// parentheses, so `col = ('x')` and `col IN (('x'))` are told apart here.
+func literalPlace(sql []byte, sp [2]int, form sqlrewrite.CompareForm) bool {
+	before := bytes.TrimRight(sql[:sp[0]], " \t\r\n")
+	after := bytes.TrimLeft(sql[sp[1]:], " \t\r\n")
+	if len(before) == 0 {
+		return false
+	}
+	prev := before[len(before)-1]
+	switch form {
+	case sqlrewrite.CompareEq, sqlrewrite.CompareNe:
+		return prev == '=' || prev == '>'
+	case sqlrewrite.CompareIn:
+		if len(after) == 0 || (after[0] != ',' && after[0] != ')') {
+			return false
+		}
+		if prev == ',' {
+			return true
+		}
+		if prev != '(' {
+			return false
+		}
+		kw := bytes.TrimRight(before[:len(before)-1], " \t\r\n")
+		return len(kw) >= 2 && bytes.EqualFold(kw[len(kw)-2:], []byte("in")) &&
+			(len(kw) == 2 || !isIdentByte(kw[len(kw)-3]))
+	}
+	return false
+}
+
+func isIdentByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c >= 0x80
+}
