@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	gosync "sync"
 	"testing"
 	"time"
@@ -128,16 +127,10 @@ func buildAccessEHR(t *testing.T) (*accessEHR, error) {
 		return nil, err
 	}
 	defer su.Close(context.Background())
-	// The protected date column is stored as text cells, as after
-	// `phiguard encrypt`.
-	if _, err := su.Exec(ctx, ehrdemo.Schema()+"; ALTER TABLE patients ALTER COLUMN birthdate TYPE text", pgx.QueryExecModeSimpleProtocol); err != nil {
-		return nil, fmt.Errorf("schema: %w", err)
-	}
-
 	// Patients go in through a phiguard that encrypts per the example
 	// policy (no roles, so the superuser's COPY is not an access question)
-	// with the suite's keyring; the other tables hold no protected column
-	// and are copied straight in.
+	// with the suite's keyring; ehrdemo.LoadProtected copies the other
+	// tables, which hold no protected column, straight in.
 	example, err := os.ReadFile("../examples/policy.yml")
 	if err != nil {
 		return nil, err
@@ -152,14 +145,8 @@ func buildAccessEHR(t *testing.T) (*accessEHR, error) {
 		return nil, err
 	}
 	defer via.Close(context.Background())
-	for _, table := range ehrdemo.Tables() {
-		conn := su
-		if table == "patients" {
-			conn = via
-		}
-		if err := copyDemoTable(ctx, conn, table); err != nil {
-			return nil, fmt.Errorf("load %s: %w", table, err)
-		}
+	if _, err := ehrdemo.LoadProtected(ctx, su, via); err != nil {
+		return nil, err
 	}
 	if _, err := su.Exec(ctx, "ANALYZE; "+string(extension), pgx.QueryExecModeSimpleProtocol); err != nil {
 		return nil, fmt.Errorf("testdata/access-ehr.sql: %w", err)
@@ -184,21 +171,6 @@ func buildAccessEHR(t *testing.T) (*accessEHR, error) {
 		return nil, err
 	}
 	return fx, nil
-}
-
-// copyDemoTable copies one embedded Synthea CSV file into its table.
-func copyDemoTable(ctx context.Context, conn *pgx.Conn, table string) error {
-	data, err := ehrdemo.CSV(table)
-	if err != nil {
-		return err
-	}
-	cols, err := ehrdemo.Columns(table)
-	if err != nil {
-		return err
-	}
-	_, err = conn.PgConn().CopyFrom(ctx, bytes.NewReader(data), fmt.Sprintf(
-		"COPY public.%s (%s) FROM STDIN WITH (FORMAT csv, HEADER true)", table, strings.Join(cols, ", ")))
-	return err
 }
 
 func syntheaPatients() (map[string]syntheaPatient, error) {

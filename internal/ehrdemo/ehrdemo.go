@@ -125,7 +125,7 @@ func Load(ctx context.Context, conn *pgx.Conn) (counts Counts, err error) {
 
 	counts = make(Counts, len(tables))
 	for _, table := range tables {
-		n, err := copyTable(ctx, conn, table)
+		n, err := CopyTable(ctx, conn, table)
 		if err != nil {
 			return nil, fmt.Errorf("ehrdemo: load %s: %w", table, err)
 		}
@@ -144,7 +144,11 @@ func Load(ctx context.Context, conn *pgx.Conn) (counts Counts, err error) {
 	return counts, nil
 }
 
-func copyTable(ctx context.Context, conn *pgx.Conn, table string) (int64, error) {
+// CopyTable copies the embedded CSV file of one demo table into its
+// (existing) table over conn, and returns the number of rows copied. conn
+// may be a connection through phiguard, which then encrypts the protected
+// columns in the stream.
+func CopyTable(ctx context.Context, conn *pgx.Conn, table string) (int64, error) {
 	data, err := CSV(table)
 	if err != nil {
 		return 0, err
