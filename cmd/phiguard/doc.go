@@ -4,7 +4,8 @@
 //	phiguard check --config FILE   validate a configuration, print every problem
 //	phiguard keys init --config FILE   create the policy's data keys; also keys rotate, status,
 //	                               master-key (a new master key for the local provider)
-//	phiguard demo                  a throwaway PostgreSQL with a demo EHR, phiguard in front
+//	phiguard demo                  a throwaway PostgreSQL with the demo EHR encrypted at rest, phiguard
+//	                               in front with a local keyring, four roles and the audit trail
 //	phiguard version               print the version
 //
 // Each subcommand lives in its own file; main.go only dispatches.
