@@ -1,9 +1,7 @@
 package integration
 
 import (
-	"bytes"
 	"context"
-	"encoding/csv"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -174,17 +172,13 @@ func buildAccessEHR(t *testing.T) (*accessEHR, error) {
 }
 
 func syntheaPatients() (map[string]syntheaPatient, error) {
-	data, err := ehrdemo.CSV("patients")
-	if err != nil {
-		return nil, err
-	}
-	records, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	records, err := ehrdemo.Records("patients")
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]syntheaPatient{}
-	for _, r := range records[1:] {
-		out[r[0]] = syntheaPatient{SSN: r[3], First: r[7], Last: r[8], Zip: r[21]} // Id, SSN, FIRST, LAST, ZIP
+	for _, r := range records {
+		out[r["id"]] = syntheaPatient{SSN: r["ssn"], First: r["first"], Last: r["last"], Zip: r["zip"]}
 	}
 	return out, nil
 }

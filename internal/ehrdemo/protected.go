@@ -3,7 +3,6 @@ package ehrdemo
 import (
 	"context"
 	_ "embed"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -52,23 +51,10 @@ func ProtectedSchema() string {
 // connections must reach the same database. Unlike Load it is not one
 // transaction (two sessions); on error throw the database away.
 func LoadProtected(ctx context.Context, direct, via *pgx.Conn) (Counts, error) {
-	if _, err := direct.PgConn().Exec(ctx, ProtectedSchema()).ReadAll(); err != nil {
-		return nil, fmt.Errorf("ehrdemo: create schema: %w", err)
-	}
-	counts := make(Counts, len(tables))
-	for _, table := range tables {
-		conn := direct
+	return fill(ctx, ProtectedSchema(), direct, func(table string) *pgx.Conn {
 		if protectedTables[table] {
-			conn = via
+			return via
 		}
-		n, err := CopyTable(ctx, conn, table)
-		if err != nil {
-			return nil, fmt.Errorf("ehrdemo: load %s: %w", table, err)
-		}
-		counts[table] = n
-	}
-	if _, err := direct.PgConn().Exec(ctx, "ANALYZE "+qualifiedTables()).ReadAll(); err != nil {
-		return nil, fmt.Errorf("ehrdemo: analyze: %w", err)
-	}
-	return counts, nil
+		return direct
+	})
 }
