@@ -8,12 +8,15 @@ BIN     := bin/phiguard
 build:
 	$(GO) build -o $(BIN) ./cmd/phiguard
 
-# demo: a throwaway PostgreSQL loaded with the Synthea sample, phiguard in
-# front of it on 127.0.0.1:6432; Ctrl-C removes everything.
+# demo: a throwaway PostgreSQL loaded with the Synthea sample (patients
+# encrypted through phiguard), phiguard in front of it on 127.0.0.1:6432 with
+# a local keyring, examples/demo-policy.yml and the audit trail on; Ctrl-C
+# removes everything.
 demo:
 	$(GO) run ./cmd/phiguard demo
 
-# demo-smoke: the same, but runs sample queries through phiguard and exits.
+# demo-smoke: the same, but runs the demo's checks (roles, ciphertext at
+# rest, audit chain) and exits non-zero on any failure.
 demo-smoke:
 	$(GO) run ./cmd/phiguard demo --smoke --listen 127.0.0.1:0 --admin 127.0.0.1:0
 

@@ -1,13 +1,10 @@
 package integration
 
 import (
-	"bytes"
 	"context"
-	"encoding/csv"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	gosync "sync"
 	"testing"
 	"time"
@@ -128,16 +125,10 @@ func buildAccessEHR(t *testing.T) (*accessEHR, error) {
 		return nil, err
 	}
 	defer su.Close(context.Background())
-	// The protected date column is stored as text cells, as after
-	// `phiguard encrypt`.
-	if _, err := su.Exec(ctx, ehrdemo.Schema()+"; ALTER TABLE patients ALTER COLUMN birthdate TYPE text", pgx.QueryExecModeSimpleProtocol); err != nil {
-		return nil, fmt.Errorf("schema: %w", err)
-	}
-
 	// Patients go in through a phiguard that encrypts per the example
 	// policy (no roles, so the superuser's COPY is not an access question)
-	// with the suite's keyring; the other tables hold no protected column
-	// and are copied straight in.
+	// with the suite's keyring; ehrdemo.LoadProtected copies the other
+	// tables, which hold no protected column, straight in.
 	example, err := os.ReadFile("../examples/policy.yml")
 	if err != nil {
 		return nil, err
@@ -152,14 +143,8 @@ func buildAccessEHR(t *testing.T) (*accessEHR, error) {
 		return nil, err
 	}
 	defer via.Close(context.Background())
-	for _, table := range ehrdemo.Tables() {
-		conn := su
-		if table == "patients" {
-			conn = via
-		}
-		if err := copyDemoTable(ctx, conn, table); err != nil {
-			return nil, fmt.Errorf("load %s: %w", table, err)
-		}
+	if _, err := ehrdemo.LoadProtected(ctx, su, via); err != nil {
+		return nil, err
 	}
 	if _, err := su.Exec(ctx, "ANALYZE; "+string(extension), pgx.QueryExecModeSimpleProtocol); err != nil {
 		return nil, fmt.Errorf("testdata/access-ehr.sql: %w", err)
@@ -186,33 +171,14 @@ func buildAccessEHR(t *testing.T) (*accessEHR, error) {
 	return fx, nil
 }
 
-// copyDemoTable copies one embedded Synthea CSV file into its table.
-func copyDemoTable(ctx context.Context, conn *pgx.Conn, table string) error {
-	data, err := ehrdemo.CSV(table)
-	if err != nil {
-		return err
-	}
-	cols, err := ehrdemo.Columns(table)
-	if err != nil {
-		return err
-	}
-	_, err = conn.PgConn().CopyFrom(ctx, bytes.NewReader(data), fmt.Sprintf(
-		"COPY public.%s (%s) FROM STDIN WITH (FORMAT csv, HEADER true)", table, strings.Join(cols, ", ")))
-	return err
-}
-
 func syntheaPatients() (map[string]syntheaPatient, error) {
-	data, err := ehrdemo.CSV("patients")
-	if err != nil {
-		return nil, err
-	}
-	records, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	records, err := ehrdemo.Records("patients")
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]syntheaPatient{}
-	for _, r := range records[1:] {
-		out[r[0]] = syntheaPatient{SSN: r[3], First: r[7], Last: r[8], Zip: r[21]} // Id, SSN, FIRST, LAST, ZIP
+	for _, r := range records {
+		out[r["id"]] = syntheaPatient{SSN: r["ssn"], First: r["first"], Last: r["last"], Zip: r["zip"]}
 	}
 	return out, nil
 }

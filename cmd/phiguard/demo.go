@@ -19,8 +19,9 @@ import (
 	"go.uber.org/zap"
 )
 
-// The demo's application login. Its password is random per run and shown
-// only in the banner on stdout, never in a log line.
+// The --plain demo's application login. Its password (and the demo users'
+// password) is random per run and shown only in the banner on stdout, never
+// in a log line.
 const (
 	demoUser     = "ehr_app"
 	demoDatabase = "ehr"
@@ -31,7 +32,8 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:6432", "address phiguard listens on")
 	adminAddr := fs.String("admin", "127.0.0.1:9187", "admin HTTP address (/metrics, /healthz, /readyz)")
-	smoke := fs.Bool("smoke", false, "run sample queries through phiguard, print them and exit (for CI)")
+	smoke := fs.Bool("smoke", false, "run sample queries and checks through phiguard, print them and exit; non-zero on any failure (for CI)")
+	plain := fs.Bool("plain", false, "the forward-only proxy: no policy, keys or audit trail (phiguard without a policy_file)")
 	logLevel := fs.String("log-level", "warn", "phiguard's log level")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -44,13 +46,19 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	defer log.Sync()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := demo(ctx, *listen, *adminAddr, *smoke, stdout, log); err != nil {
+	run := demoProtected
+	if *plain {
+		run = demo
+	}
+	if err := run(ctx, *listen, *adminAddr, *smoke, stdout, log); err != nil {
 		fmt.Fprintf(stderr, "phiguard demo: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
+// demo is the --plain demo: phiguard without a policy, forwarding only,
+// in front of the demo EHR owned by an application login.
 func demo(ctx context.Context, listen, adminAddr string, smoke bool, out io.Writer, log *zap.Logger) error {
 	fmt.Fprintln(out, "Starting a throwaway PostgreSQL 15 ...")
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -90,17 +98,12 @@ func demo(ctx context.Context, listen, adminAddr string, smoke bool, out io.Writ
 		return err
 	}
 
-	serveCtx, stopServe := context.WithCancel(ctx)
-	defer stopServe()
-	ready := make(chan net.Addr, 1)
-	served := make(chan error, 1)
-	go func() { served <- serve(serveCtx, cfg, log, ready) }()
-	var addr net.Addr
-	select {
-	case addr = <-ready:
-	case err := <-served:
+	srv, err := startDemoServe(ctx, cfg, log)
+	if err != nil {
 		return err
 	}
+	defer srv.stop()
+	addr := srv.addr
 	proxyHost, proxyPort, _ := net.SplitHostPort(addr.String())
 
 	fmt.Fprintf(out, `
@@ -114,14 +117,53 @@ Metrics: http://%s/metrics    Readiness: http://%s/readyz
 
 	if smoke {
 		err := demoQueries(ctx, out, fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable", demoUser, password, addr, demoDatabase))
-		stopServe()
-		if serveErr := <-served; err == nil {
+		if serveErr := srv.stop(); err == nil {
 			err = serveErr
 		}
 		return err
 	}
 	fmt.Fprintln(out, "Press Ctrl-C to stop; everything is removed on exit.")
-	return <-served
+	return srv.wait()
+}
+
+// demoServe is phiguard serving in the background of a demo.
+type demoServe struct {
+	addr   net.Addr
+	cancel context.CancelFunc
+	served chan error
+	err    error
+	done   bool
+}
+
+// startDemoServe runs serve with cfg until ctx ends or stop is called, and
+// returns once phiguard accepts connections.
+func startDemoServe(ctx context.Context, cfg config.Config, log *zap.Logger) (*demoServe, error) {
+	serveCtx, cancel := context.WithCancel(ctx)
+	s := &demoServe{cancel: cancel, served: make(chan error, 1)}
+	ready := make(chan net.Addr, 1)
+	go func() { s.served <- serve(serveCtx, cfg, log, ready) }()
+	select {
+	case s.addr = <-ready:
+		return s, nil
+	case err := <-s.served:
+		cancel()
+		return nil, err
+	}
+}
+
+// wait blocks until phiguard stops (Ctrl-C) and returns its error.
+func (s *demoServe) wait() error {
+	if !s.done {
+		s.err, s.done = <-s.served, true
+	}
+	return s.err
+}
+
+// stop shuts phiguard down (the audit trail gets its audit_stop record)
+// and returns serve's error. Calling it again returns the same error.
+func (s *demoServe) stop() error {
+	s.cancel()
+	return s.wait()
 }
 
 // demoQueries shows a few EHR queries answered through phiguard.

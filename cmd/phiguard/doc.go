@@ -7,7 +7,8 @@
 //	phiguard encrypt --config FILE encrypt existing plaintext in place, online and resumable;
 //	                               --reencrypt moves cells to the write version (backfill.go)
 //	phiguard decrypt --config FILE --table T   back to plaintext, the same way
-//	phiguard demo                  a throwaway PostgreSQL with a demo EHR, phiguard in front
+//	phiguard demo                  a throwaway PostgreSQL with the demo EHR encrypted at rest, phiguard
+//	                               in front with a local keyring, four roles and the audit trail
 //	phiguard version               print the version
 //
 // Each subcommand lives in its own file; main.go only dispatches.

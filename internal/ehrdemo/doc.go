@@ -15,4 +15,10 @@
 // through foreign keys, and the usual lookup indexes exist (patients by SSN
 // and name, every clinical table by patient). Column names are the Synthea
 // CSV headers lower-cased, so a CSV file and its table line up one to one.
+//
+// For `phiguard demo` it also holds the demo policy (demo-policy.yml, the
+// same file as examples/demo-policy.yml), its users (DemoUsers) and the
+// care-team table its clinician rules read (demo.sql); LoadProtected loads
+// the sample with the patients copied through a phiguard that encrypts them,
+// as the demo and the access-policy integration suite do.
 package ehrdemo

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"embed"
+	"encoding/csv"
 	"fmt"
 	"regexp"
 	"strings"
@@ -118,33 +119,20 @@ func Load(ctx context.Context, conn *pgx.Conn) (counts Counts, err error) {
 		}
 	}()
 
-	// Simple protocol: schema.sql is several statements in one string.
-	if _, err := conn.PgConn().Exec(ctx, schemaSQL).ReadAll(); err != nil {
-		return nil, fmt.Errorf("ehrdemo: create schema: %w", err)
+	if counts, err = fill(ctx, schemaSQL, conn, func(string) *pgx.Conn { return conn }); err != nil {
+		return nil, err
 	}
-
-	counts = make(Counts, len(tables))
-	for _, table := range tables {
-		n, err := copyTable(ctx, conn, table)
-		if err != nil {
-			return nil, fmt.Errorf("ehrdemo: load %s: %w", table, err)
-		}
-		counts[table] = n
-	}
-
-	// Fresh statistics, so the demo's first queries get the plans they will
-	// get later, before autovacuum has had a look at the new tables.
-	if _, err := conn.PgConn().Exec(ctx, "ANALYZE "+qualifiedTables()).ReadAll(); err != nil {
-		return nil, fmt.Errorf("ehrdemo: analyze: %w", err)
-	}
-
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("ehrdemo: commit: %w", err)
 	}
 	return counts, nil
 }
 
-func copyTable(ctx context.Context, conn *pgx.Conn, table string) (int64, error) {
+// CopyTable copies the embedded CSV file of one demo table into its
+// (existing) table over conn, and returns the number of rows copied. conn
+// may be a connection through phiguard, which then encrypts the protected
+// columns in the stream.
+func CopyTable(ctx context.Context, conn *pgx.Conn, table string) (int64, error) {
 	data, err := CSV(table)
 	if err != nil {
 		return 0, err
@@ -166,10 +154,60 @@ func copyTable(ctx context.Context, conn *pgx.Conn, table string) (int64, error)
 	return tag.RowsAffected(), nil
 }
 
+// fill runs schema over direct, copies every table in load order over the
+// connection connFor names, then analyzes over direct.
+func fill(ctx context.Context, schema string, direct *pgx.Conn, connFor func(table string) *pgx.Conn) (Counts, error) {
+	// Simple protocol: the schema is several statements in one string.
+	if _, err := direct.PgConn().Exec(ctx, schema).ReadAll(); err != nil {
+		return nil, fmt.Errorf("ehrdemo: create schema: %w", err)
+	}
+	counts := make(Counts, len(tables))
+	for _, table := range tables {
+		n, err := CopyTable(ctx, connFor(table), table)
+		if err != nil {
+			return nil, fmt.Errorf("ehrdemo: load %s: %w", table, err)
+		}
+		counts[table] = n
+	}
+	// Fresh statistics, so the demo's first queries get the plans they will
+	// get later, before autovacuum has had a look at the new tables.
+	if _, err := direct.PgConn().Exec(ctx, "ANALYZE "+qualifiedTables()).ReadAll(); err != nil {
+		return nil, fmt.Errorf("ehrdemo: analyze: %w", err)
+	}
+	return counts, nil
+}
+
 func qualifiedTables() string {
 	names := make([]string, len(tables))
 	for i, t := range tables {
 		names[i] = pgx.Identifier{"public", t}.Sanitize()
 	}
 	return strings.Join(names, ", ")
+}
+
+// Records returns the rows of a demo table's embedded CSV file, each as a
+// map from column (as Columns names it) to the field's text ("" for an
+// empty field, which Load turns into NULL).
+func Records(table string) ([]map[string]string, error) {
+	data, err := CSV(table)
+	if err != nil {
+		return nil, err
+	}
+	cols, err := headerColumns(data)
+	if err != nil {
+		return nil, err
+	}
+	records, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("ehrdemo: %s.csv: %w", table, err)
+	}
+	out := make([]map[string]string, 0, len(records)-1)
+	for _, r := range records[1:] {
+		m := make(map[string]string, len(cols))
+		for i, c := range cols {
+			m[c] = r[i]
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }

@@ -28,7 +28,7 @@ func Generate(ctx context.Context, conn *pgx.Conn, patients, encountersPer int, 
 		return g, fmt.Errorf("ehrdemo: create schema: %w", err)
 	}
 	for _, t := range []string{"organizations", "providers", "payers"} {
-		if _, err := copyTable(ctx, conn, t); err != nil {
+		if _, err := CopyTable(ctx, conn, t); err != nil {
 			return g, fmt.Errorf("ehrdemo: load %s: %w", t, err)
 		}
 	}
