@@ -33,9 +33,9 @@ type ValueSlot struct {
 	// Token is, for a compared parameter, the index of this occurrence
 	// among the text's $n tokens (ParamSpans), so the proxy can find it
 	// in the text; -1 when unknown or not needed.
-	Token int
-	Column  *policy.ProtectedColumn
-	Use     Use
+	Token  int
+	Column *policy.ProtectedColumn
+	Use    Use
 	// Form says where a compared literal or parameter stands, so that
 	// the proxy can replace it with the cells of every live key version
 	// during a re-encryption (CompareOther: it cannot, and compares one
