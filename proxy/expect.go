@@ -119,6 +119,11 @@ type stmtInfo struct {
 	plan      *sqlrewrite.Plan
 	params    map[int]*policy.ProtectedColumn // $n → column, for parameters to encrypt
 	subjects  map[int]subjectSource           // $n → its row's subject, for per-subject columns
+	// hidden are the parameters phiguard added after the client's
+	// clientParams ones, for equality search during a re-encryption
+	// (protect_compare_param.go); nil for almost every statement.
+	hidden       []hiddenParam
+	clientParams int
 	written   []string                        // protected columns it writes, for audit records
 	fields    []*resultField                  // from Describe; nil until described or when none is protected
 	described bool
