@@ -135,6 +135,16 @@ func (k *Keyring) EqualityCandidates(keyID string, col Column, plaintext []byte)
 	return out, nil
 }
 
+// LiveVersions returns how many versions of keyID are loaded: the number
+// of cells EqualityCandidates returns for one plaintext.
+func (k *Keyring) LiveVersions(keyID string) (int, error) {
+	kv, err := k.lookup(keyID)
+	if err != nil {
+		return 0, err
+	}
+	return len(kv.versions), nil
+}
+
 // WriteVersion returns the version Encrypt uses for keyID.
 func (k *Keyring) WriteVersion(keyID string) (uint32, error) {
 	kv, err := k.lookup(keyID)

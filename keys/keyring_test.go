@@ -141,6 +141,9 @@ func TestVersions(t *testing.T) {
 	if !bytes.Equal(cands[1], d1) {
 		t.Error("v1 candidate does not match the pre-rotation cell")
 	}
+	if n, err := kr.LiveVersions("pii"); n != 2 || err != nil {
+		t.Errorf("LiveVersions %d, %v", n, err)
+	}
 	// Version 2 cells on a keyring that only has v1: ErrUnknownKey.
 	if _, err := old.Decrypt(colSSN, c2); !errors.Is(err, ErrUnknownKey) {
 		t.Errorf("unknown version: %v", err)
@@ -162,6 +165,9 @@ func TestUnknownKeyID(t *testing.T) {
 	}
 	if _, err := kr.EqualityCandidates("nope", colSSN, nil); !errors.Is(err, ErrUnknownKey) {
 		t.Errorf("EqualityCandidates: %v", err)
+	}
+	if _, err := kr.LiveVersions("nope"); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("LiveVersions: %v", err)
 	}
 	other := mustKeyring(t, "other", 1)
 	c, _ := other.Encrypt("other", Randomized, colSSN, []byte("x"))

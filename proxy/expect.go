@@ -115,13 +115,18 @@ func (e *expectQueue) skipToSync() {
 // stmtInfo is a prepared statement as phiguard planned it: which
 // parameters it must encrypt, and what the client declared them as.
 type stmtInfo struct {
-	analysis  *sqlrewrite.Analysis
-	plan      *sqlrewrite.Plan
-	params    map[int]*policy.ProtectedColumn // $n → column, for parameters to encrypt
-	subjects  map[int]subjectSource           // $n → its row's subject, for per-subject columns
-	written   []string                        // protected columns it writes, for audit records
-	fields    []*resultField                  // from Describe; nil until described or when none is protected
-	described bool
+	analysis *sqlrewrite.Analysis
+	plan     *sqlrewrite.Plan
+	params   map[int]*policy.ProtectedColumn // $n → column, for parameters to encrypt
+	subjects map[int]subjectSource           // $n → its row's subject, for per-subject columns
+	// hidden are the parameters phiguard added after the client's
+	// clientParams ones, for equality search during a re-encryption
+	// (protect_compare_param.go); nil for almost every statement.
+	hidden       []hiddenParam
+	clientParams int
+	written      []string       // protected columns it writes, for audit records
+	fields       []*resultField // from Describe; nil until described or when none is protected
+	described    bool
 
 	// Access control: the policy it was planned under (a Bind under a newer
 	// one re-checks it, see access_bind.go), the client's text, and the

@@ -258,6 +258,9 @@ func (s *session) presentParameterTypes(st *stmtInfo) (bool, error) {
 	if err := pd.Decode(body); err != nil {
 		return false, &errProtocol{"malformed ParameterDescription from backend"}
 	}
+	if st.hidden != nil && st.clientParams <= len(pd.ParameterOIDs) {
+		pd.ParameterOIDs = pd.ParameterOIDs[:st.clientParams] // the client never sees the hidden ones
+	}
 	for n, col := range st.params {
 		if i := n - 1; i < len(pd.ParameterOIDs) {
 			pd.ParameterOIDs[i] = col.Type.OID

@@ -224,6 +224,20 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 			msg.ParameterOIDs[i] = oidText
 		}
 	}
+	sql, hidden, clientParams, pe := s.compareParams([]byte(msg.Query), info.plan, len(msg.ParameterOIDs))
+	if pe != nil {
+		return s.markerParse(msg.Name, pe, a), nil
+	}
+	if hidden != nil {
+		msg.Query = string(sql)
+		for len(msg.ParameterOIDs) < clientParams {
+			msg.ParameterOIDs = append(msg.ParameterOIDs, 0) // unspecified, as the client left it
+		}
+		for range hidden {
+			msg.ParameterOIDs = append(msg.ParameterOIDs, oidText)
+		}
+		info.hidden, info.clientParams = hidden, clientParams
+	}
 	return msg.Encode(nil)
 }
 
@@ -255,6 +269,19 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 	// encryption works on a copy of the slots.
 	original := msg.Parameters
 	originalFormats := append([]int16(nil), paramFormats...)
+	var extra [][]byte
+	if info.hidden != nil {
+		if len(msg.Parameters) != info.clientParams {
+			// PostgreSQL's own check, made here so that its message counts
+			// the client's parameters only.
+			return s.markerParse("", &pgError{Severity: severityError, Code: CodeProtocolViolation, Message: fmt.Sprintf(
+				"bind message supplies %d parameters, but prepared statement \"%s\" requires %d", len(msg.Parameters), stmt, info.clientParams)}, info.analysis), nil
+		}
+		var pe *pgError
+		if extra, pe = s.hiddenValues(info.hidden, original, originalFormats); pe != nil {
+			return s.markerParse("", pe, info.analysis), nil
+		}
+	}
 	encrypted := make([][]byte, len(msg.Parameters))
 	for n, col := range info.params {
 		i := n - 1
@@ -282,6 +309,10 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 			msg.Parameters[i] = c
 			paramFormats[i] = 0
 		}
+	}
+	for _, v := range extra {
+		msg.Parameters = append(msg.Parameters, v)
+		paramFormats = append(paramFormats, 0) // cells are text
 	}
 	msg.ParameterFormatCodes = paramFormats
 	return msg.Encode(nil)

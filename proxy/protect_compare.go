@@ -18,9 +18,10 @@ import (
 //	col <> 'x'         ->  col <> ALL(ARRAY[...])
 //	col IN ('x', 'y')  ->  col IN ('<x v2>','<x v1>', '<y v2>','<y v1>')   (NOT IN alike)
 //
-// Anything else (a literal left of the column, in extra parentheses, a
-// $n parameter) is compared with the write version's cell only, which
-// finds the rows already moved; docs/backfill.md says so.
+// Anything else (a literal left of the column, in extra parentheses) is
+// compared with the write version's cell only, which finds the rows
+// already moved; docs/backfill.md says so. A $n parameter in the same
+// places is handled at Parse and Bind (protect_compare_param.go).
 
 // compareLiteral returns the replacement text for a compared literal at
 // sp, or ok false when one cell (the write version's) is all it takes or

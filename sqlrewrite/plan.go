@@ -30,11 +30,16 @@ func (u Use) String() string {
 type ValueSlot struct {
 	Literal int // index into the text's literals; -1 for a parameter
 	Param   int // the n of $n; 0 for a literal
-	Column  *policy.ProtectedColumn
-	Use     Use
-	// Form says where a compared literal stands, so that the proxy can
-	// replace it with the cells of every live key version during a
-	// re-encryption (CompareOther: it cannot, and compares one cell).
+	// Token is, for a compared parameter, the index of this occurrence
+	// among the text's $n tokens (ParamSpans), so the proxy can find it
+	// in the text; -1 when unknown or not needed.
+	Token  int
+	Column *policy.ProtectedColumn
+	Use    Use
+	// Form says where a compared literal or parameter stands, so that
+	// the proxy can replace it with the cells of every live key version
+	// during a re-encryption (CompareOther: it cannot, and compares one
+	// cell).
 	Form CompareForm
 	// Subject is where the row's subject id comes from, for a write into
 	// a column sealed per subject (Column.PerSubject); nil otherwise.
@@ -53,7 +58,7 @@ type CompareForm uint8
 
 const (
 	// CompareOther: anything but the forms below (a value left of the
-	// column, a parameter in an IN list).
+	// column, a value in a computed expression).
 	CompareOther CompareForm = iota
 	// CompareEq: `col = v`, v right of the column.
 	CompareEq

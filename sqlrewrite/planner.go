@@ -32,7 +32,7 @@ func PlanFor(a *Analysis, pol *policy.Policy) *Plan {
 		return &Plan{Protected: true, Refusal: &Refusal{Code: codeSyntaxError,
 			Construct: "phiguard cannot analyse this statement: " + a.Err.Error()}}
 	}
-	p := &planner{pol: pol, plan: &Plan{}}
+	p := &planner{pol: pol, plan: &Plan{}, sql: a.sql}
 	p.literals = literalStarts(a.sql)
 	for i, raw := range a.tree.GetStmts() {
 		if !p.touchesProtected(a.Statements[i]) {
@@ -58,6 +58,8 @@ type planner struct {
 	pol      *policy.Policy
 	plan     *Plan
 	literals map[int]int // byte offset of a literal → its index among the text's literals
+	params   map[int]int // byte offset of a $n token → its index among them; built on first use
+	sql      string
 	// insertSources is, per output position of an INSERT's SELECT, the
 	// protected column it copies (nil for anything else).
 	insertSources []*policy.ProtectedColumn
@@ -538,16 +540,20 @@ func (p *planner) equality(l, r *pg_query.Node, sc *scope, op string) {
 	}
 }
 
-// setForm records the form of the literal value() appended after the
-// plan held before values (a parameter, or a NULL that appended nothing,
-// keeps CompareOther).
+// setForm records the form of the literal or parameter value() appended
+// after the plan held before values (a NULL appended nothing). A
+// parameter also gets its token index, by which the proxy finds it.
 func (p *planner) setForm(before int, form CompareForm) {
 	if len(p.plan.Values) != before+1 {
 		return
 	}
-	if v := &p.plan.Values[before]; v.Literal >= 0 {
-		v.Form = form
+	v := &p.plan.Values[before]
+	if v.Literal < 0 {
+		if form == CompareOther || v.Token < 0 {
+			return
+		}
 	}
+	v.Form = form
 }
 
 // protectedRef returns the protected column n names, if n is a bare
@@ -581,9 +587,19 @@ func (p *planner) value(n *pg_query.Node, col *policy.ProtectedColumn, use Use) 
 		if !ok { // e.g. a negative number, whose constant starts at its sign
 			return false
 		}
-		return p.addValue(ValueSlot{Literal: idx, Column: col, Use: use})
+		return p.addValue(ValueSlot{Literal: idx, Token: -1, Column: col, Use: use})
 	case n.GetParamRef() != nil:
-		return p.addValue(ValueSlot{Literal: -1, Param: int(n.GetParamRef().GetNumber()), Column: col, Use: use})
+		ref := n.GetParamRef()
+		tok := -1
+		if use == UseCompare {
+			if p.params == nil {
+				p.params = paramStarts(p.sql)
+			}
+			if i, ok := p.params[int(ref.GetLocation())]; ok {
+				tok = i
+			}
+		}
+		return p.addValue(ValueSlot{Literal: -1, Param: int(ref.GetNumber()), Token: tok, Column: col, Use: use})
 	}
 	return false
 }

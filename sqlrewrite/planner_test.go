@@ -263,7 +263,7 @@ func TestCompareForms(t *testing.T) {
 	if plan.Refusal != nil {
 		t.Fatal(plan.Refusal)
 	}
-	want := []CompareForm{CompareEq, CompareNe, CompareOther, CompareIn, CompareOther, CompareIn, CompareOther}
+	want := []CompareForm{CompareEq, CompareNe, CompareOther, CompareIn, CompareIn, CompareIn, CompareEq}
 	if len(plan.Values) != len(want) {
 		t.Fatalf("%d values: %v", len(plan.Values), plan.Values)
 	}
@@ -271,5 +271,35 @@ func TestCompareForms(t *testing.T) {
 		if v.Form != want[i] {
 			t.Errorf("value %d (%s): form %d, want %d", i, v, v.Form, want[i])
 		}
+	}
+}
+
+func TestCompareParamTokens(t *testing.T) {
+	pol := testPolicy(t)
+	sql := "SELECT id FROM patients WHERE id = $2 AND ssn = $1 AND ssn NOT IN ($3, '$9') AND $1 = ssn /* $4 */"
+	plan := PlanFor(Analyze(sql), pol)
+	if plan.Refusal != nil {
+		t.Fatal(plan.Refusal)
+	}
+	spans := ParamSpans([]byte(sql))
+	if len(spans) != 4 {
+		t.Fatalf("spans %v", spans)
+	}
+	type want struct {
+		param, token int
+		form         CompareForm
+	}
+	var got []want
+	for _, v := range plan.Values {
+		if v.Literal < 0 && v.Use == UseCompare {
+			got = append(got, want{v.Param, v.Token, v.Form})
+			if v.Token >= 0 && sql[spans[v.Token][0]:spans[v.Token][1]] != fmt.Sprintf("$%d", v.Param) {
+				t.Errorf("$%d: token %d is %q", v.Param, v.Token, sql[spans[v.Token][0]:spans[v.Token][1]])
+			}
+		}
+	}
+	exp := []want{{1, 1, CompareEq}, {3, 2, CompareIn}, {1, 3, CompareOther}}
+	if fmt.Sprint(got) != fmt.Sprint(exp) {
+		t.Errorf("got %v, want %v", got, exp)
 	}
 }

@@ -1,0 +1,155 @@
+package proxy
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
+)
+
+// A $n parameter compared with a deterministic column is encrypted at
+// Bind, where its value first exists. During a re-encryption the column
+// holds cells of every live key version, so one cell is not enough: at
+// Parse the statement gets one hidden parameter per older live version,
+// numbered after the client's highest, and the comparison accepts them
+// all, as compareLiteral does for literals:
+//
+//	col = $1          ->  col = ANY(ARRAY[$1,$3])     ($2 is the client's highest)
+//	col <> $1         ->  col <> ALL(ARRAY[$1,$3])
+//	col IN ($1, 'x')  ->  col IN ($1,$3, ...)         (NOT IN alike)
+//
+// The hidden parameters are declared text (the type of a cell), cut from
+// the ParameterDescription the client sees, and filled at each Bind with
+// the client's value sealed under the older versions. The client never
+// learns of them. With one live version nothing changes. A parameter left
+// of the column (`$1 = col`) or in extra parentheses compares with the
+// write version's cell only, as a literal there does.
+
+// hiddenParam is a parameter phiguard added to a statement: the cell of
+// the client's $of under the key version of rank rank among the live ones
+// (0 is the write version, which $of itself carries).
+type hiddenParam struct {
+	of   int
+	rank int
+	col  *policy.ProtectedColumn
+}
+
+// compareParams rewrites sql, a Parse's text after its literals are
+// encrypted, so that each compared parameter of a key with several live
+// versions also accepts the hidden parameters. declared is how many
+// parameter types the client's Parse gave. It returns the text, the hidden
+// parameters in number order, and the client's parameter count (the
+// highest of the declared count and the highest $n in the text); a text
+// with nothing to change comes back as it is, with no hidden parameters.
+func (s *session) compareParams(sql []byte, plan *sqlrewrite.Plan, declared int) ([]byte, []hiddenParam, int, *pgError) {
+	type site struct {
+		v    sqlrewrite.ValueSlot
+		live int
+	}
+	var sites []site
+	for _, v := range plan.Values {
+		if v.Literal >= 0 || v.Use != sqlrewrite.UseCompare || v.Form == sqlrewrite.CompareOther || v.Token < 0 {
+			continue
+		}
+		live, err := s.srv.protect.Keyring.LiveVersions(v.Column.Key)
+		if err != nil {
+			return nil, nil, 0, keyError(v.Column, err)
+		}
+		if live > 1 {
+			sites = append(sites, site{v, live})
+		}
+	}
+	if len(sites) == 0 {
+		return sql, nil, declared, nil
+	}
+	spans := sqlrewrite.ParamSpans(sql)
+	clientParams := declared
+	for _, sp := range spans {
+		if n, err := strconv.Atoi(string(sql[sp[0]+1 : sp[1]])); err == nil {
+			clientParams = max(clientParams, n)
+		}
+	}
+	var hidden []hiddenParam
+	numbers := map[int][]int{} // client $n → the numbers of its hidden parameters
+	texts := map[int]string{}  // token index → replacement text
+	for _, st := range sites {
+		v := st.v
+		if v.Token >= len(spans) || string(sql[spans[v.Token][0]:spans[v.Token][1]]) != fmt.Sprintf("$%d", v.Param) {
+			return nil, nil, 0, internalRefusal(v.Column, "parameter positions disagree")
+		}
+		if !literalPlace(sql, spans[v.Token], v.Form) {
+			continue
+		}
+		if numbers[v.Param] == nil {
+			for rank := 1; rank < st.live; rank++ {
+				hidden = append(hidden, hiddenParam{of: v.Param, rank: rank, col: v.Column})
+				numbers[v.Param] = append(numbers[v.Param], clientParams+len(hidden))
+			}
+		}
+		items := []string{fmt.Sprintf("$%d", v.Param)}
+		for _, n := range numbers[v.Param] {
+			items = append(items, fmt.Sprintf("$%d", n))
+		}
+		list := strings.Join(items, ",")
+		switch v.Form {
+		case sqlrewrite.CompareEq:
+			texts[v.Token] = "ANY(ARRAY[" + list + "])"
+		case sqlrewrite.CompareNe:
+			texts[v.Token] = "ALL(ARRAY[" + list + "])"
+		default:
+			texts[v.Token] = list
+		}
+	}
+	if len(hidden) == 0 {
+		return sql, nil, declared, nil
+	}
+	out := make([]byte, 0, len(sql)+32*len(texts))
+	last := 0
+	for i, sp := range spans {
+		text, ok := texts[i]
+		if !ok {
+			continue
+		}
+		out = append(out, sql[last:sp[0]]...)
+		out = append(out, text...)
+		last = sp[1]
+	}
+	return append(out, sql[last:]...), hidden, clientParams, nil
+}
+
+// hiddenValues returns the values of a statement's hidden parameters for
+// one Bind: the client's compared value (params, as sent, with its format
+// codes) sealed under each older live version. A NULL stays NULL.
+func (s *session) hiddenValues(hidden []hiddenParam, params [][]byte, formats []int16) ([][]byte, *pgError) {
+	out := make([][]byte, len(hidden))
+	cands := map[int][][]byte{}
+	for i, h := range hidden {
+		j := h.of - 1
+		if j >= len(params) || params[j] == nil {
+			continue
+		}
+		cs, ok := cands[h.of]
+		if !ok {
+			canon, err := canonicalValue(h.col, formats[j], params[j])
+			if err != nil {
+				return nil, &pgError{Severity: severityError, Code: "22P02", Message: fmt.Sprintf(
+					"invalid value for encrypted column %s (%s): %v", h.col.QualifiedName(), h.col.Type.Name, err)}
+			}
+			if cs, err = s.srv.protect.Keyring.EqualityCandidates(h.col.Key, cellColumn(h.col), canon); err != nil {
+				return nil, keyError(h.col, err)
+			}
+			cands[h.of] = cs
+		}
+		// The keyring is fixed for the server's life, so the ranks counted
+		// at Parse are still there; should one be missing, the write
+		// version's cell repeats, which matches nothing new.
+		if h.rank < len(cs) {
+			out[i] = cs[h.rank]
+		} else if len(cs) > 0 {
+			out[i] = cs[0]
+		}
+	}
+	return out, nil
+}
