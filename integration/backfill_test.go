@@ -45,6 +45,7 @@ type writer struct {
 	ops   atomic.Int64
 	fails atomic.Int64
 	err   error
+	last  atomic.Pointer[string] // the last refusal or failure, for a stuck test's message
 }
 
 func (w *writer) run(ctx context.Context) {
@@ -90,6 +91,8 @@ func (w *writer) run(ctx context.Context) {
 			// Refused or failed writes were reported to the client: they are
 			// not expected to persist, and a broken connection is reopened.
 			w.fails.Add(1)
+			msg := err.Error()
+			w.last.Store(&msg)
 			if conn.IsClosed() {
 				conn = nil
 			}
@@ -190,7 +193,14 @@ func TestBackfillUnderConcurrentWrites(t *testing.T) {
 	p2 := startProxy(t, proxyOptions{protect: &proxy.Protection{Policy: pol, Keyring: kr2}})
 	u2 := p2.url(appUser, appPassword, db)
 	w.url.Store(&u2)
-	for before := w.ops.Load(); w.ops.Load() < before+3; {
+	for before, deadline := w.ops.Load(), time.Now().Add(time.Minute); w.ops.Load() < before+3; {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			last := "none"
+			if p := w.last.Load(); p != nil {
+				last = *p
+			}
+			t.Fatalf("the writer made no progress through the new instance: %d writes failed, the last with: %s", w.fails.Load(), last)
+		}
 		time.Sleep(10 * time.Millisecond) // the writer is on the new instance
 	}
 	cs, err := backfill.KeyCensus(ctx, su, pol, "bf-pii")
