@@ -222,70 +222,41 @@ func (s *session) loadObjects() error {
 			return nil
 		}
 	}
-	if _, err := s.bw.Write(objectsMessage()); err != nil {
-		return err
-	}
-	if err := s.flushBackend(); err != nil {
-		return err
-	}
 	b := NewObjectsBuilder()
-	for {
-		typ, _, err := s.br.next()
-		if err != nil {
-			return err
-		}
-		body, err := s.br.body()
-		if err != nil {
-			return err
-		}
-		if err := b.add(typ, body); err != nil {
-			return err
-		}
-		if typ == beReadyForQuery {
-			if b.failure != "" {
-				return &errProtocol{"reading the catalog of database objects: " + b.failure}
-			}
-			s.acc.objs.Store(s.srv.sharedObjects(s.database, b.Objects()))
-			return nil
-		}
+	if err := s.ownQuery(objectsMessage(), b.add); err != nil {
+		return err
 	}
+	if b.failure != "" {
+		return &errProtocol{"reading the catalog of database objects: " + b.failure}
+	}
+	s.acc.objs.Store(s.srv.sharedObjects(s.database, b.Objects()))
+	return nil
 }
 
 // readStamp reads the catalog stamp on the backend connection.
 func (s *session) readStamp() (string, error) {
-	if _, err := s.bw.Write(queryMessage([]byte(stampQuery))); err != nil {
-		return "", err
-	}
-	if err := s.flushBackend(); err != nil {
-		return "", err
-	}
 	var stamp, failure string
-	for {
-		typ, _, err := s.br.next()
-		if err != nil {
-			return "", err
-		}
-		body, err := s.br.body()
-		if err != nil {
-			return "", err
-		}
+	err := s.ownQuery(queryMessage([]byte(stampQuery)), func(typ byte, body []byte) error {
 		switch typ {
 		case beDataRow:
 			var row pgproto3.DataRow
 			if err := row.Decode(body); err != nil || len(row.Values) != 1 {
-				return "", &errProtocol{"malformed catalog stamp from backend"}
+				return &errProtocol{"malformed catalog stamp from backend"}
 			}
 			stamp = string(row.Values[0])
 		case beErrorResponse:
 			msg, _ := errorField(body, 'M')
 			failure = string(msg)
-		case beReadyForQuery:
-			if failure != "" {
-				return "", &errProtocol{"reading the catalog stamp: " + failure}
-			}
-			return stamp, nil
 		}
+		return nil
+	})
+	if err != nil {
+		return "", err
 	}
+	if failure != "" {
+		return "", &errProtocol{"reading the catalog stamp: " + failure}
+	}
+	return stamp, nil
 }
 
 // cachedObjects is the latest Objects read for a database, or nil.

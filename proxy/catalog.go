@@ -85,13 +85,27 @@ func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''
 // its answer up to ReadyForQuery. The client is waiting for its first
 // ReadyForQuery meanwhile and sees none of this.
 func (s *session) loadCatalog() error {
-	if _, err := s.bw.Write(s.catalogQueryMessage()); err != nil {
+	b := newCatalogBuilder(s.policy())
+	if err := s.ownQuery(s.catalogQueryMessage(), b.add); err != nil {
+		return err
+	}
+	if b.failure != "" {
+		return fmt.Errorf("reading the catalog of protected columns: %s", b.failure)
+	}
+	s.catalog.Store(b.cat)
+	return nil
+}
+
+// ownQuery sends one of phiguard's own queries on the backend connection,
+// outside any client request, and hands every message of the answer to
+// add, up to and including ReadyForQuery.
+func (s *session) ownQuery(msg []byte, add func(typ byte, body []byte) error) error {
+	if _, err := s.bw.Write(msg); err != nil {
 		return err
 	}
 	if err := s.flushBackend(); err != nil {
 		return err
 	}
-	b := newCatalogBuilder(s.policy())
 	for {
 		typ, _, err := s.br.next()
 		if err != nil {
@@ -101,14 +115,10 @@ func (s *session) loadCatalog() error {
 		if err != nil {
 			return err
 		}
-		if err := b.add(typ, body); err != nil {
+		if err := add(typ, body); err != nil {
 			return err
 		}
 		if typ == beReadyForQuery {
-			if b.failure != "" {
-				return fmt.Errorf("reading the catalog of protected columns: %s", b.failure)
-			}
-			s.catalog.Store(b.cat)
 			return nil
 		}
 	}

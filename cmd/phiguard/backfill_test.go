@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/phiguard/phiguard/internal/ehrdemo"
 )
 
 func runArgs(args ...string) (code int, stdout, stderr string) {
@@ -23,21 +21,9 @@ func runArgs(args ...string) (code int, stdout, stderr string) {
 // the example policy: dry run, encrypt, rotate, retire refused, reencrypt,
 // retire, decrypt.
 func TestEncryptDecryptRetireCLI(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts PostgreSQL")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cluster, conn, err := ehrdemo.StartLoaded(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Stop()
-	defer conn.Close(context.Background())
-	t.Setenv("PGUSER", cluster.Superuser)
-	t.Setenv("PGPASSWORD", cluster.Password)
-	t.Setenv("PGDATABASE", "postgres")
-	t.Setenv("PGSSLMODE", "")
+	cluster, conn := startDemoDB(t, ctx)
 	t.Setenv("PHIGUARD_MASTER_KEY", newMasterKey(t))
 	pol, _ := filepath.Abs("../../examples/policy.yml")
 	cfg := filepath.Join(t.TempDir(), "phiguard.yml")

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/phiguard/phiguard/internal/ehrdemo"
 )
 
 // writeConfig writes a configuration naming a policy file and a backend.
@@ -84,21 +82,9 @@ func TestCheckPolicy(t *testing.T) {
 // TestCheckCatalog runs `phiguard check --catalog` against a real
 // PostgreSQL loaded with the demo schema.
 func TestCheckCatalog(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts PostgreSQL")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cluster, conn, err := ehrdemo.StartLoaded(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Stop()
-	defer conn.Close(context.Background())
-	t.Setenv("PGUSER", cluster.Superuser)
-	t.Setenv("PGPASSWORD", cluster.Password)
-	t.Setenv("PGDATABASE", "postgres")
-	t.Setenv("PGSSLMODE", "")
+	cluster, _ := startDemoDB(t, ctx)
 
 	good := writeConfig(t, "../../examples/policy.yml", cluster.Host, cluster.Port)
 	code, out, errOut := runCheckArgs("--config", good, "--catalog")

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/phiguard/phiguard/internal/ehrdemo"
 )
 
 const rolesPolicy = `version: 1
@@ -36,21 +34,9 @@ roles:
 // TestExplainAndCheckRoles runs phiguard explain and check --catalog on
 // roles against the demo EHR.
 func TestExplainAndCheckRoles(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts PostgreSQL")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cluster, conn, err := ehrdemo.StartLoaded(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Stop()
-	defer conn.Close(context.Background())
-	t.Setenv("PGUSER", cluster.Superuser)
-	t.Setenv("PGPASSWORD", cluster.Password)
-	t.Setenv("PGDATABASE", "postgres")
-	t.Setenv("PGSSLMODE", "")
+	cluster, _ := startDemoDB(t, ctx)
 
 	file := filepath.Join(t.TempDir(), "roles.yml")
 	os.WriteFile(file, []byte(rolesPolicy), 0o600)
