@@ -215,3 +215,65 @@ func SubjectStoreOf(p Provider) (SubjectStore, bool) {
 	s, ok := p.(SubjectStore)
 	return s, ok
 }
+
+// Prepare loads into the cache the keys of the given subjects that are not
+// there yet, creating the missing ones, with up to parallel store requests
+// at once (1 if parallel < 1). It is for callers about to seal many
+// subjects' cells in one go — the backfill, one patient per row — which
+// would otherwise wait for the store once per new subject in turn: with a
+// local store every creation is a few fsyncs, with Vault two round trips.
+// A shredded subject is cached as shredded (Encrypt then refuses it); the
+// first other error is returned. Subjects are listed by id, as for Encrypt.
+func (s *SubjectKeys) Prepare(ctx context.Context, subjects []string, parallel int) error {
+	now := s.o.Now()
+	seen := make(map[string]bool, len(subjects))
+	var todo []string
+	for _, id := range subjects {
+		tag := s.Tag(id)
+		if seen[tag] {
+			continue
+		}
+		seen[tag] = true
+		s.mu.Lock()
+		e := s.cur[tag]
+		if e == nil {
+			e = s.old[tag]
+		}
+		s.mu.Unlock()
+		if e == nil || !now.Before(e.expires) {
+			todo = append(todo, tag)
+		}
+	}
+	if parallel < 1 {
+		parallel = 1
+	}
+	var (
+		wg    sync.WaitGroup
+		first error
+		once  sync.Once
+		next  = make(chan string)
+	)
+	for w := 0; w < min(parallel, len(todo)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for tag := range next {
+				if _, err := s.entry(ctx, tag, true); err != nil {
+					once.Do(func() { first = err })
+				}
+			}
+		}()
+	}
+	for _, tag := range todo {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- tag
+	}
+	close(next)
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
+	return first
+}
