@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/phiguard/phiguard/keys"
@@ -77,6 +78,10 @@ func TestSubjectSealing(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v\n%s", op, err, notes.String())
 		}
+		if r := s.Tables[0]; !dry {
+			t.Logf("%v (%s): %d rows, %d written, batches %v, %.0f rows/s", op, pol.Tables()[0].SubjectColumn, r.Rows, r.Changed,
+				r.Batches.Round(time.Millisecond), float64(r.Rows)/r.Batches.Seconds())
+		}
 		return s.Tables[0], notes.String()
 	}
 
@@ -104,7 +109,6 @@ func TestSubjectSealing(t *testing.T) {
 		t.Errorf("dry run: pending %d, birthdate %s", dry.Pending, dry.Census["birthdate"])
 	}
 	r, _ = run(Reencrypt, sp, newSK(), nil, false)
-	t.Logf("reencrypt column key -> subject keys: %d rows, batches %v, %.0f rows/s", r.Rows, r.Batches, float64(r.Rows)/r.Batches.Seconds())
 	for _, c := range []string{"first", "birthdate"} {
 		if cs := r.Census[c]; cs.Subject != n || len(cs.Versions) != 0 || cs.Plaintext != 0 {
 			t.Fatalf("after reencrypt, %s: %v", c, cs)
