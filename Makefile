@@ -33,11 +33,12 @@ test-integration:
 test-pgx:
 	bash integration/pgxsuite/run.sh
 
-# test-backfill: the backfill, re-encryption and retire scenarios on 100,000
-# generated patients (make test runs them on 5,000); prints rows/s.
+# test-backfill: the backfill, re-encryption, retire and shred-after-backfill
+# scenarios on 100,000 generated patients (make test runs them on 5,000);
+# prints rows/s.
 test-backfill:
-	PHIGUARD_BACKFILL_PATIENTS=100000 $(GO) test -count=1 -timeout 30m -v -run 'TestEncryptKill|TestNoPrimaryKey' ./backfill
-	PHIGUARD_BACKFILL_PATIENTS=100000 $(GO) test -count=1 -timeout 30m -v -run 'TestBackfillUnderConcurrentWrites' ./integration
+	PHIGUARD_BACKFILL_PATIENTS=100000 $(GO) test -count=1 -timeout 30m -v -run 'TestEncryptKill|TestNoPrimaryKey|TestSubjectSealing' ./backfill
+	PHIGUARD_BACKFILL_PATIENTS=100000 $(GO) test -count=1 -timeout 30m -v -run 'TestBackfillUnderConcurrentWrites|TestBackfillShredUnderLoad' ./integration
 
 # test-vault: keys/vault's tests against a real Vault as well as the
 # emulator. Needs VAULT_ADDR and VAULT_TOKEN; the Vault setup commands are in

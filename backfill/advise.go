@@ -22,15 +22,21 @@ func adviseNext(o Options, t *table, cs map[string]Census, writes map[string]uin
 					c.pol.QualifiedName(), n.Plaintext)
 				continue
 			}
+			if c.pol.PerSubject() && len(n.Versions) > 0 {
+				fmt.Fprintf(w, "%s: %d cells are under the column key, not their subject's key, so phiguard shred does not reach them; "+
+					"phiguard encrypt --reencrypt moves them\n", c.pol.QualifiedName(), sum(n.Versions))
+			}
 			if c.pol.FullyEncrypted() {
 				continue
 			}
 			fmt.Fprintf(w, "%s: no plaintext left. To make plaintext read from it an error, set state: encrypted in the policy and reload phiguard:\n%s",
 				c.pol.QualifiedName(), yamlFor(c.pol, policy.StateEncrypted))
 		case Decrypt:
-			left := int64(0)
-			for _, k := range n.Versions {
-				left += k
+			left := sum(n.Versions)
+			if n.Subject > 0 {
+				fmt.Fprintf(w, "%s: %d cells remain under subject keys (shredded subjects' cells stay sealed for good; others were written during the run)\n",
+					c.pol.QualifiedName(), n.Subject)
+				continue
 			}
 			if left > 0 {
 				fmt.Fprintf(w, "%s: %d cells remain (written through phiguard during the run); run again\n", c.pol.QualifiedName(), left)
@@ -79,4 +85,33 @@ func adviseNext(o Options, t *table, cs map[string]Census, writes map[string]uin
 func yamlFor(c *policy.ProtectedColumn, st policy.State) string {
 	return fmt.Sprintf("    tables:\n      %s:\n        columns:\n          %s: {mode: %s, key: %s, type: %s, state: %s}\n",
 		c.Table.Name, policy.QuoteIdentifier(c.Name), c.Mode, c.Key, c.Type, st)
+}
+
+func sum(m map[uint32]int64) int64 {
+	n := int64(0)
+	for _, k := range m {
+		n += k
+	}
+	return n
+}
+
+// adviseSkipped says what the run left alone in per-subject columns, and
+// what the DBA can do about it.
+func adviseSkipped(o Options, t *table, res TableResult) {
+	if res.NoSubject > 0 {
+		what := "left as they were"
+		if o.Op == Reencrypt {
+			what = "left as they were, or moved to the column key's write version"
+		}
+		fmt.Fprintf(o.Notes, "%s: %d cells of columns sealed per subject were %s: their row's subject column %s is NULL, so there is no subject key to seal them under; "+
+			"set the subject (or clear the cells) and run again\n", t.name(), res.NoSubject, what, t.pol.SubjectQualifiedName())
+	}
+	if res.Shredded > 0 {
+		if o.Op == Decrypt {
+			fmt.Fprintf(o.Notes, "%s: %d cells belong to shredded subjects and stay sealed: their key is destroyed, they turn into nothing\n", t.name(), res.Shredded)
+		} else {
+			fmt.Fprintf(o.Notes, "%s: %d cells (plaintext, or under the column key) belong to shredded subjects and were left as they are (phiguard seals nothing new for a shredded subject); "+
+				"clear them in the database as part of the erasure (UPDATE ... SET col = NULL WHERE %s = ...)\n", t.name(), res.Shredded, t.pol.SubjectColumn)
+		}
+	}
 }

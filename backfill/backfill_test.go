@@ -34,12 +34,13 @@ func testPatients(t *testing.T) int {
 const testBatch = 1000
 
 // threeColumns protects three columns of the generated patients, one of
-// them a date that the backfill converts to text.
+// them a date that the backfill converts to text. It names no subject
+// column, so every cell is under its column key: these tests are about
+// batching, resume and rotation; subject_test.go seals per subject.
 const threeColumns = `
 version: 1
 tables:
   public.patients:
-    subject_column: id
     columns:
       ssn:       {mode: deterministic, key: patients-ssn, type: text}
       first:     {mode: randomized,    key: patients-pii, type: text}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/phiguard/phiguard/keys"
 )
 
 // batcher walks one table in batches.
@@ -48,12 +49,15 @@ func (j job) end() []string {
 
 type batchStats struct {
 	rows, changed, cells int64
+	// noSubject and shredded count cells skipped (or, for noSubject, kept
+	// under the column key) for those reasons; see skip.
+	noSubject, shredded int64
 }
 
 func newBatcher(t *table, o Options) (*batcher, error) {
 	b := &batcher{t: t, batch: o.Batch, writes: map[string]uint32{}}
 	for _, c := range t.columns {
-		cv, err := newConverter(o.Op, c.pol, o.Keyring)
+		cv, err := newConverter(o.Op, c.pol, o.Keyring, o.Subjects)
 		if err != nil {
 			return nil, err
 		}
@@ -64,6 +68,9 @@ func newBatcher(t *table, o Options) (*batcher, error) {
 		cols := make([]string, len(t.columns))
 		for i, c := range t.columns {
 			cols[i] = fmt.Sprintf("t.%s::text AS v%d", c.ident, i)
+		}
+		if t.subject != "" {
+			cols = append(cols, "t."+t.subject+"::text AS s")
 		}
 		b.sel = "SELECT t.ctid::text AS ctid, " + strings.Join(cols, ", ") + " FROM " + t.ident + " AS t" +
 			" WHERE t.ctid >= format('(%s,0)', $1::bigint)::tid AND t.ctid < format('(%s,0)', $2::bigint)::tid FOR UPDATE"
@@ -79,6 +86,9 @@ func (b *batcher) signature() string {
 		parts[i] = fmt.Sprintf("%s:%s@%d", cv.col.Name, cv.col.Key, cv.write)
 		if cv.op == Decrypt {
 			parts[i] = cv.col.Name + ":" + cv.col.Key
+		}
+		if cv.perSubject {
+			parts[i] += "+subject"
 		}
 	}
 	return strings.Join(parts, ",")
@@ -138,6 +148,9 @@ func (b *batcher) pkSelect(j job) (string, []any) {
 	}
 	for i, c := range t.columns {
 		out = append(out, fmt.Sprintf("t.%s::text AS v%d", c.ident, i))
+	}
+	if t.subject != "" {
+		out = append(out, "t."+t.subject+"::text AS s")
 	}
 	var where []string
 	var args []any
@@ -241,20 +254,32 @@ func (b *batcher) runBatch(ctx context.Context, conn *pgx.Conn, j job) (batchSta
 	if err != nil {
 		return st, err
 	}
-	nk := len(b.t.pk)
+	batch, err := b.readRows(rows)
+	if err != nil {
+		return st, err
+	}
+	st.rows = int64(len(batch))
+	if err := b.prepareSubjects(ctx, batch); err != nil {
+		return st, err
+	}
 	ctids := []string{}
 	vals := make([][]pgtype.Text, len(b.convs))
-	for rows.Next() {
-		raw := rows.RawValues()
-		st.rows++
-		ctid := string(raw[0])
+	for _, r := range batch {
 		changed := false
 		for i, cv := range b.convs {
-			v := raw[1+nk+i]
-			out, err := cv.convert(v, v == nil, ctid)
+			in := cellIn{v: r.vals[i], ctid: r.ctid}
+			if cv.perSubject {
+				in.subject = r.subject
+			}
+			out, why, err := cv.convert(ctx, in)
 			if err != nil {
-				rows.Close()
 				return st, err
+			}
+			switch why {
+			case skipNoSubject:
+				st.noSubject++
+			case skipShredded:
+				st.shredded++
 			}
 			if out != nil {
 				changed = true
@@ -262,17 +287,13 @@ func (b *batcher) runBatch(ctx context.Context, conn *pgx.Conn, j job) (batchSta
 			vals[i] = append(vals[i], pgtype.Text{String: string(out), Valid: out != nil})
 		}
 		if changed {
-			ctids = append(ctids, ctid)
+			ctids = append(ctids, r.ctid)
 			st.changed++
 		} else {
 			for i := range vals {
 				vals[i] = vals[i][:len(vals[i])-1]
 			}
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return st, err
 	}
 	if len(ctids) > 0 {
 		write := make([]bool, len(b.convs))
@@ -298,4 +319,81 @@ func (b *batcher) runBatch(ctx context.Context, conn *pgx.Conn, j job) (batchSta
 		return st, nil // rolled back by the deferred Rollback
 	}
 	return st, tx.Commit(ctx)
+}
+
+// batchRow is one locked row of a batch, its values copied out of the
+// driver's buffer.
+type batchRow struct {
+	ctid    string
+	vals    [][]byte // the protected columns', in b.convs order; nil for NULL
+	subject []byte   // the subject column's text; nil when NULL or not read
+}
+
+// readRows reads a batch's rows into memory, so that the subject keys the
+// batch needs can be fetched together before any cell is sealed.
+func (b *batcher) readRows(rows pgx.Rows) ([]batchRow, error) {
+	defer rows.Close()
+	nk := len(b.t.pk)
+	var out []batchRow
+	for rows.Next() {
+		raw := rows.RawValues()
+		r := batchRow{ctid: string(raw[0]), vals: make([][]byte, len(b.convs))}
+		for i := range b.convs {
+			if v := raw[1+nk+i]; v != nil {
+				r.vals[i] = append([]byte{}, v...)
+			}
+		}
+		if b.t.subject != "" {
+			if v := raw[1+nk+len(b.convs)]; v != nil {
+				r.subject = append([]byte{}, v...)
+			}
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// subjectParallel is how many subject keys a batch fetches or creates at
+// once: the store's latency (fsyncs, HTTP round trips), not CPU, bounds it.
+const subjectParallel = 16
+
+// prepareSubjects loads, creating where missing, the keys of the subjects
+// whose cells this batch will seal, concurrently (keys.SubjectKeys.Prepare)
+// rather than one store request per new subject in turn.
+func (b *batcher) prepareSubjects(ctx context.Context, batch []batchRow) error {
+	if b.t.subject == "" || b.op() == Decrypt {
+		return nil
+	}
+	var sk *keys.SubjectKeys
+	for _, cv := range b.convs {
+		if cv.perSubject && cv.sk != nil {
+			sk = cv.sk
+		}
+	}
+	if sk == nil {
+		return nil
+	}
+	var subjects []string
+	for _, r := range batch {
+		if r.subject == nil {
+			continue
+		}
+		for i, cv := range b.convs {
+			if cv.perSubject && r.vals[i] != nil && cv.needs(r.vals[i]) {
+				subjects = append(subjects, string(r.subject))
+				break
+			}
+		}
+	}
+	if err := sk.Prepare(ctx, subjects, subjectParallel); err != nil {
+		return fmt.Errorf("subject keys: %w", err)
+	}
+	return nil
+}
+
+func (b *batcher) op() Op {
+	if len(b.convs) == 0 {
+		return 0
+	}
+	return b.convs[0].op
 }

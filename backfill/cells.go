@@ -1,6 +1,7 @@
 package backfill
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -65,12 +66,16 @@ type Census struct {
 	// OtherKey counts cells sealed under another key id than the policy's
 	// (the column's key was changed in the policy): left alone by every op.
 	OtherKey int64
+	// Subject counts cells sealed under a subject's key (crypto-shredding,
+	// key id subj.<tag>). They belong to no version of the column's key.
+	Subject int64
 }
 
 func (c *Census) add(o Census) {
 	c.Null += o.Null
 	c.Plaintext += o.Plaintext
 	c.OtherKey += o.OtherKey
+	c.Subject += o.Subject
 	for v, n := range o.Versions {
 		if c.Versions == nil {
 			c.Versions = map[uint32]int64{}
@@ -89,6 +94,8 @@ func (c *Census) classify(col *policy.ProtectedColumn, v []byte, null bool) {
 	switch {
 	case err != nil:
 		c.Plaintext++
+	case isSubjectKey(info.KeyID):
+		c.Subject++
 	default:
 		if info.KeyID != col.Key {
 			c.OtherKey++
@@ -101,6 +108,25 @@ func (c *Census) classify(col *policy.ProtectedColumn, v []byte, null bool) {
 	}
 }
 
+// isSubjectKey says whether a cell's key id names a subject key.
+func isSubjectKey(id string) bool {
+	_, ok := keys.SubjectTagOf(id)
+	return ok
+}
+
+// skip says why convert left a cell that its op would otherwise change.
+type skip int
+
+const (
+	noSkip skip = iota
+	// skipNoSubject: the column is sealed per subject and the row's
+	// subject column is NULL, so there is no key to seal under.
+	skipNoSubject
+	// skipShredded: the row's subject was shredded; nothing is sealed
+	// under (or opened from) a destroyed key.
+	skipShredded
+)
+
 // converter computes new cells for one column under one op.
 type converter struct {
 	op    Op
@@ -109,14 +135,30 @@ type converter struct {
 	ad    keys.Column
 	mode  keys.Mode
 	write uint32
+	// sk seals and opens the cells of a per-subject column (nil for other
+	// columns, and for a dry run's trial batch, which seals under the
+	// column key so as to create no subject key).
+	sk         *keys.SubjectKeys
+	perSubject bool
 }
 
-func newConverter(op Op, col *policy.ProtectedColumn, kr *keys.Keyring) (*converter, error) {
+func newConverter(op Op, col *policy.ProtectedColumn, kr *keys.Keyring, sk *keys.SubjectKeys) (*converter, error) {
 	w, err := kr.WriteVersion(col.Key)
 	if err != nil {
 		return nil, fmt.Errorf("column %s: %w", col.QualifiedName(), err)
 	}
-	return &converter{op: op, col: col, kr: kr, ad: CellColumn(col), mode: KeysMode(col), write: w}, nil
+	cv := &converter{op: op, col: col, kr: kr, ad: CellColumn(col), mode: KeysMode(col), write: w, perSubject: col.PerSubject()}
+	if cv.perSubject {
+		if sk == nil {
+			return nil, fmt.Errorf("column %s is sealed per subject (subject column %s) but the run has no subject keys "+
+				"(key id %q and a provider that stores subject keys); refusing to seal it under the column key, which phiguard shred could not destroy",
+				col.QualifiedName(), col.Table.SubjectQualifiedName(), keys.SubjectKeyID)
+		}
+	}
+	if cv.perSubject || op == Decrypt {
+		cv.sk = sk // Decrypt opens subject cells wherever they are
+	}
+	return cv, nil
 }
 
 // errRow names a row by ctid, never by a value.
@@ -124,52 +166,123 @@ func errRow(col *policy.ProtectedColumn, ctid string, err error) error {
 	return fmt.Errorf("column %s, row at ctid %s: %w", col.QualifiedName(), ctid, err)
 }
 
+// cellIn is one value of a batch row with what convert needs to know of
+// its row: the subject (nil when the column is not per subject or the
+// subject column is NULL) and the ctid that names the row in errors.
+type cellIn struct {
+	v       []byte
+	subject []byte
+	ctid    string
+}
+
 // convert returns the value to store for v, or nil when the cell is left as
-// it is (NULL, or already in the target state).
-func (c *converter) convert(v []byte, null bool, ctid string) ([]byte, error) {
-	if null {
-		return nil, nil
+// it is (NULL, already in the target state, or skipped for the reason
+// returned).
+//
+// A per-subject column's cells go to its row's subject key: plaintext on
+// Encrypt, plaintext and column-key cells of every version on Reencrypt
+// (cells written before the table named its subject column, or by a
+// backfill before this one sealed per subject). Subject cells are left
+// alone by both: a subject key has one version, and they do not depend on
+// the column key, so no rotation of it concerns them.
+func (c *converter) convert(ctx context.Context, in cellIn) ([]byte, skip, error) {
+	v := in.v
+	if v == nil {
+		return nil, noSkip, nil
 	}
-	info, err := keys.Inspect(v) // parses the cell once for both questions
+	info, err := keys.Inspect(v) // parses the cell once for every question
 	isCell := err == nil
+	isSubj := isCell && isSubjectKey(info.KeyID)
 	switch c.op {
 	case Decrypt:
 		if !isCell {
-			return nil, nil
+			return nil, noSkip, nil
+		}
+		if isSubj {
+			return c.openSubject(ctx, in)
 		}
 		pt, err := c.kr.Decrypt(c.ad, v)
 		if err != nil {
-			return nil, errRow(c.col, ctid, err)
+			return nil, noSkip, errRow(c.col, in.ctid, err)
 		}
-		return pt, nil
+		return pt, noSkip, nil
 	case Encrypt, Reencrypt:
+		if isSubj {
+			return nil, noSkip, nil
+		}
 		if isCell {
-			if c.op == Encrypt || info.KeyID != c.col.Key || info.KeyVersion == c.write {
-				return nil, nil
+			if c.op == Encrypt || info.KeyID != c.col.Key {
+				return nil, noSkip, nil
+			}
+			toSubject := c.perSubject && c.sk != nil && in.subject != nil
+			if info.KeyVersion == c.write && !toSubject {
+				return nil, noSkip, nil
 			}
 			pt, err := c.kr.Decrypt(c.ad, v)
 			if err != nil {
-				return nil, errRow(c.col, ctid, err)
+				return nil, noSkip, errRow(c.col, in.ctid, err)
 			}
-			return c.seal(pt, ctid)
+			if c.perSubject && in.subject == nil {
+				// No subject to move it to: still move it off the old
+				// version, so that version can be retired.
+				cell, err := c.sealColumn(pt, in.ctid)
+				return cell, skipNoSubject, err
+			}
+			return c.seal(ctx, pt, in)
 		}
 		canon, err := pgvalue.Canonical(c.col.Type, pgvalue.FormatText, v)
 		if err != nil {
 			var pe *pgvalue.Error
 			if errors.As(err, &pe) { // names the type and reason, never the value
-				return nil, errRow(c.col, ctid, fmt.Errorf("legacy value is not a valid %s: %s", pe.Type, pe.Reason))
+				return nil, noSkip, errRow(c.col, in.ctid, fmt.Errorf("legacy value is not a valid %s: %s", pe.Type, pe.Reason))
 			}
-			return nil, errRow(c.col, ctid, errors.New("legacy value cannot be canonicalized"))
+			return nil, noSkip, errRow(c.col, in.ctid, errors.New("legacy value cannot be canonicalized"))
 		}
-		return c.seal(canon, ctid)
+		return c.seal(ctx, canon, in)
 	}
-	return nil, fmt.Errorf("backfill: unknown op %v", c.op)
+	return nil, noSkip, fmt.Errorf("backfill: unknown op %v", c.op)
 }
 
-func (c *converter) seal(pt []byte, ctid string) ([]byte, error) {
+// seal encrypts a canonical value for the row: under its subject's key for
+// a per-subject column, else under the column key's write version.
+func (c *converter) seal(ctx context.Context, pt []byte, in cellIn) ([]byte, skip, error) {
+	if !c.perSubject || c.sk == nil {
+		cell, err := c.sealColumn(pt, in.ctid)
+		return cell, noSkip, err
+	}
+	if in.subject == nil {
+		return nil, skipNoSubject, nil
+	}
+	cell, err := c.sk.Encrypt(ctx, string(in.subject), c.ad, pt)
+	if errors.Is(err, keys.ErrShredded) {
+		return nil, skipShredded, nil
+	}
+	if err != nil {
+		return nil, noSkip, errRow(c.col, in.ctid, err)
+	}
+	return cell, noSkip, nil
+}
+
+func (c *converter) sealColumn(pt []byte, ctid string) ([]byte, error) {
 	cell, err := c.kr.Encrypt(c.col.Key, c.mode, c.ad, pt)
 	if err != nil {
 		return nil, errRow(c.col, ctid, err)
 	}
 	return cell, nil
+}
+
+// openSubject decrypts a subject cell. A shredded subject's cell is left
+// as it is: it can never become plaintext again, of anything.
+func (c *converter) openSubject(ctx context.Context, in cellIn) ([]byte, skip, error) {
+	if c.sk == nil {
+		return nil, noSkip, errRow(c.col, in.ctid, errors.New("the cell is sealed under a subject key and the run has no subject keys"))
+	}
+	pt, err := c.sk.Decrypt(ctx, c.ad, in.v)
+	if errors.Is(err, keys.ErrShredded) {
+		return nil, skipShredded, nil
+	}
+	if err != nil {
+		return nil, noSkip, errRow(c.col, in.ctid, err)
+	}
+	return pt, noSkip, nil
 }

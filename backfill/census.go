@@ -62,6 +62,13 @@ func dryRun(ctx context.Context, conn *pgx.Conn, t *table, o Options) (TableResu
 		return res, err
 	}
 	b.trial = true
+	for _, cv := range b.convs {
+		if cv.perSubject && cv.op != Decrypt {
+			// The timed batch seals under the column key: it must not create
+			// subject keys in the store, which no rollback would remove.
+			cv.sk = nil
+		}
+	}
 	res.Census, res.Pending, err = scan(ctx, conn, t, b.convs)
 	if err != nil {
 		return res, err
@@ -94,7 +101,8 @@ func dryRun(ctx context.Context, conn *pgx.Conn, t *table, o Options) (TableResu
 	return res, nil
 }
 
-// needs tells whether convert would change v (v not NULL).
+// needs tells whether convert would change v (v not NULL), or would if
+// the row has a subject that was not shredded.
 func (c *converter) needs(v []byte) bool {
 	var cs Census
 	cs.classify(c.col, v, false)
@@ -104,7 +112,10 @@ func (c *converter) needs(v []byte) bool {
 	case Encrypt:
 		return cs.Plaintext == 1
 	default:
-		return cs.Plaintext == 1 || cs.Versions[c.write] == 0 && cs.OtherKey == 0
+		if c.perSubject { // plaintext and every column-key cell go to the subject key
+			return cs.Plaintext == 1 || len(cs.Versions) > 0
+		}
+		return cs.Plaintext == 1 || cs.Versions[c.write] == 0 && cs.OtherKey == 0 && cs.Subject == 0
 	}
 }
 
@@ -118,6 +129,9 @@ func (c Census) String() string {
 	sort.Slice(vs, func(i, j int) bool { return vs[i] < vs[j] })
 	for _, v := range vs {
 		parts = append(parts, fmt.Sprintf("v%d %d", v, c.Versions[v]))
+	}
+	if c.Subject > 0 {
+		parts = append(parts, fmt.Sprintf("subject keys %d", c.Subject))
 	}
 	if c.OtherKey > 0 {
 		parts = append(parts, fmt.Sprintf("other key %d", c.OtherKey))

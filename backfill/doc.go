@@ -25,6 +25,21 @@
 // Cells already in the target state are never touched: a plaintext cell is
 // encrypted once, a cell of the write version is not re-encrypted.
 //
+// # Per-subject columns
+//
+// A column sealed per subject (policy.ProtectedColumn.PerSubject, a table
+// with a subject_column) is converted as the proxy writes it: each row's
+// subject column is read in the same locked SELECT, and plaintext is
+// sealed under that subject's key (keys.SubjectKeys; the batch's keys are
+// fetched and created together first). Reencrypt also moves column-key
+// cells to the subject key; subject cells are never touched by Encrypt or
+// Reencrypt, since they depend on no column key version. Decrypt opens
+// them, and leaves a shredded subject's cells sealed. A NULL subject or a
+// shredded subject's plaintext is left as it is and counted
+// (TableResult.NoSubject, Shredded). Without Options.Subjects such a
+// column is refused, never sealed under the column key that shred could
+// not reach.
+//
 // # Resume
 //
 // Batches run two at a time by default, each on its own connection, so that

@@ -25,6 +25,12 @@ type Options struct {
 	Op      Op
 	Policy  *policy.Policy
 	Keyring *keys.Keyring
+	// Subjects seals the columns of tables with a subject column under
+	// each row's subject key, and opens subject cells on Decrypt. Required
+	// when a column of the run is sealed per subject
+	// (policy.ProtectedColumn.PerSubject): without it the run refuses,
+	// since a cell under the column key would escape phiguard shred.
+	Subjects *keys.SubjectKeys
 	// Table restricts the run to one table of the policy ("schema.table",
 	// or "table" for schema public); "" runs every table.
 	Table string
@@ -78,6 +84,14 @@ type TableResult struct {
 	Estimate time.Duration
 	// Pending is a dry run's count of rows that would be written.
 	Pending int64
+	// NoSubject counts cells of per-subject columns whose row's subject
+	// column is NULL: plaintext left as it is, column-key cells kept under
+	// the column key (moved to its write version on Reencrypt).
+	NoSubject int64
+	// Shredded counts cells whose row's subject was shredded: plaintext
+	// left as it is on Encrypt (phiguard seals nothing new for a shredded
+	// subject), subject cells left sealed on Decrypt.
+	Shredded int64
 }
 
 // Summary is what Run did.
@@ -211,6 +225,8 @@ func runTable(ctx context.Context, conn *pgx.Conn, t *table, o Options) (TableRe
 		res.Rows += st.rows
 		res.Changed += st.changed
 		res.Cells += st.cells
+		res.NoSubject += st.noSubject
+		res.Shredded += st.shredded
 		done += st.rows
 		if o.Progress != nil {
 			o.Progress(Progress{Table: t.name(), Done: done, Total: max(total, done), Changed: res.Changed, Before: rp.rowsDone,
@@ -247,6 +263,7 @@ func runTable(ctx context.Context, conn *pgx.Conn, t *table, o Options) (TableRe
 		return res, err
 	}
 	adviseNext(o, t, res.Census, b.writes)
+	adviseSkipped(o, t, res)
 	return res, nil
 }
 

@@ -17,6 +17,9 @@ type table struct {
 	// order; empty means the table has none and is walked by ctid.
 	pk      []keyColumn
 	columns []*column
+	// subject is the quoted subject column when a column of the run is
+	// sealed per subject (its value is read with each row), else "".
+	subject string
 }
 
 type keyColumn struct {
@@ -99,6 +102,11 @@ func describe(ctx context.Context, conn *pgx.Conn, pt *policy.ProtectedTable, on
 			return nil, err
 		}
 		t.columns = append(t.columns, c)
+	}
+	for _, c := range t.columns {
+		if c.pol.PerSubject() {
+			t.subject = pgx.Identifier{pt.SubjectColumn}.Sanitize()
+		}
 	}
 	for _, n := range only {
 		if _, ok := pt.Column(n); !ok {

@@ -19,11 +19,12 @@ import (
 	"github.com/phiguard/phiguard/proxy"
 )
 
+// backfillPolicy names no subject column: this test is about column keys
+// and their rotation; TestBackfillShredUnderLoad seals per subject.
 const backfillPolicy = `
 version: 1
 tables:
   public.patients:
-    subject_column: id
     columns:
       ssn:       {mode: deterministic, key: bf-ssn, type: text}
       first:     {mode: randomized,    key: bf-pii, type: text}

@@ -151,12 +151,17 @@ func (s *SubjectKeys) entry(ctx context.Context, tag string, create bool) (*subj
 	}
 	e.expires = now.Add(s.o.TTL)
 	s.mu.Lock()
+	s.put(tag, e)
+	s.mu.Unlock()
+	return e, nil
+}
+
+// put caches e under tag; s.mu is held.
+func (s *SubjectKeys) put(tag string, e *subjectEntry) {
 	if len(s.cur) >= s.o.MaxEntries/2 {
 		s.old, s.cur = s.cur, make(map[string]*subjectEntry, len(s.cur))
 	}
 	s.cur[tag] = e
-	s.mu.Unlock()
-	return e, nil
 }
 
 // load reads tag's key from the store. With create, a missing key is
@@ -214,4 +219,133 @@ func (s *SubjectKeys) create(ctx context.Context, tag string) ([]byte, error) {
 func SubjectStoreOf(p Provider) (SubjectStore, bool) {
 	s, ok := p.(SubjectStore)
 	return s, ok
+}
+
+// SubjectBatchCreator is a SubjectStore that can create many subject keys
+// at once more cheaply than one by one (keys/local: one file system sync
+// for the batch instead of several per key). Like CreateSubjectKey it
+// creates a tag's key only if nothing is stored for it; the tags it did
+// not create for that reason are returned in conflicts, and the caller
+// reads what is there.
+type SubjectBatchCreator interface {
+	CreateSubjectKeys(ctx context.Context, wrapped map[string][]byte) (conflicts []string, err error)
+}
+
+// Prepare loads into the cache the keys of the given subjects that are not
+// there yet, creating the missing ones, so that a caller about to seal
+// many subjects' cells in one go — the backfill, one patient per row —
+// does not wait for the store once per new subject in turn. Reads run up
+// to parallel at once (1 if parallel < 1); missing keys are created in one
+// call when the store is a SubjectBatchCreator, else in parallel too. A
+// shredded subject is cached as shredded (Encrypt then refuses it); the
+// first other error is returned. Subjects are given by id, as to Encrypt.
+func (s *SubjectKeys) Prepare(ctx context.Context, subjects []string, parallel int) error {
+	now := s.o.Now()
+	seen := make(map[string]bool, len(subjects))
+	var todo []string
+	for _, id := range subjects {
+		tag := s.Tag(id)
+		if seen[tag] {
+			continue
+		}
+		seen[tag] = true
+		s.mu.Lock()
+		e := s.cur[tag]
+		if e == nil {
+			e = s.old[tag]
+		}
+		s.mu.Unlock()
+		if e == nil || !now.Before(e.expires) {
+			todo = append(todo, tag)
+		}
+	}
+	bc, batch := s.store.(SubjectBatchCreator)
+	var mu sync.Mutex
+	var missing []string
+	err := s.each(ctx, todo, parallel, func(tag string) error {
+		_, err := s.entry(ctx, tag, !batch)
+		if batch && errors.Is(err, ErrNoSubjectKey) {
+			mu.Lock()
+			missing = append(missing, tag)
+			mu.Unlock()
+			return nil
+		}
+		return err
+	})
+	if err != nil || len(missing) == 0 {
+		return err
+	}
+	wrapped := make(map[string][]byte, len(missing))
+	versions := make(map[string]*version, len(missing))
+	for _, tag := range missing {
+		dk, err := GenerateDataKey(SubjectKeyIDOf(tag), 1, now)
+		if err != nil {
+			return err
+		}
+		key := dk.Key.Expose()
+		w, err := wrapSubjectKey(s.kr, tag, key)
+		clear(key)
+		if err != nil {
+			return err
+		}
+		v, err := newVersion(dk)
+		if err != nil {
+			return err
+		}
+		wrapped[tag], versions[tag] = w, v
+	}
+	conflicts, err := bc.CreateSubjectKeys(ctx, wrapped)
+	if err != nil {
+		return err
+	}
+	lost := make(map[string]bool, len(conflicts))
+	for _, tag := range conflicts {
+		lost[tag] = true
+	}
+	s.mu.Lock()
+	for tag, v := range versions {
+		if !lost[tag] {
+			s.put(tag, &subjectEntry{v: v, expires: now.Add(s.o.TTL)})
+		}
+	}
+	s.mu.Unlock()
+	// Someone else created (or shredded) these first: use what is there.
+	return s.each(ctx, conflicts, parallel, func(tag string) error {
+		_, err := s.entry(ctx, tag, true)
+		return err
+	})
+}
+
+// each runs f for every tag, up to parallel at once, and returns the
+// first error.
+func (s *SubjectKeys) each(ctx context.Context, tags []string, parallel int, f func(string) error) error {
+	var (
+		wg    sync.WaitGroup
+		first error
+		once  sync.Once
+		next  = make(chan string)
+	)
+	for w := 0; w < min(max(parallel, 1), len(tags)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for tag := range next {
+				if err := f(tag); err != nil {
+					once.Do(func() { first = err })
+				}
+			}
+		}()
+	}
+	for _, tag := range tags {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- tag
+	}
+	close(next)
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
+	return first
 }

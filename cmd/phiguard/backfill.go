@@ -122,7 +122,7 @@ func runBackfill(cmd, usage string, args []string, stdout, stderr io.Writer) int
 
 	pr := newProgressPrinter(stderr)
 	sum, err := backfill.Run(ctx, env.conn, backfill.Options{
-		Op: op, Policy: env.pol, Keyring: env.kr, Table: *table, Columns: cols, Batch: *batch, DryRun: *dry,
+		Op: op, Policy: env.pol, Keyring: env.kr, Subjects: env.sk, Table: *table, Columns: cols, Batch: *batch, DryRun: *dry,
 		Progress: pr.update, Notes: stderr, Workers: *workers, Connect: env.connect,
 	})
 	pr.done()
@@ -147,8 +147,10 @@ type backfillEnv struct {
 	pol      *policy.Policy
 	provider keys.Provider
 	kr       *keys.Keyring
-	conn     *pgx.Conn
-	pgcfg    *pgx.ConnConfig
+	// sk seals per-subject columns; nil when the policy names no subject column.
+	sk    *keys.SubjectKeys
+	conn  *pgx.Conn
+	pgcfg *pgx.ConnConfig
 }
 
 // connect opens another connection like conn, for a backfill worker.
@@ -189,6 +191,11 @@ func openBackfillEnv(ctx context.Context, cmd, path, policyPath string, stderr i
 		fmt.Fprintf(stderr, "phiguard %s: %v\n", cmd, keysconfig.Explain(p, err))
 		return nil, 1
 	}
+	sk, err := keysconfig.SubjectKeys(cfg.Keys, p, kr, pol)
+	if err != nil {
+		fmt.Fprintf(stderr, "phiguard %s: %v\n", cmd, err)
+		return nil, 1
+	}
 	pgcfg, err := backendConnConfig(cfg.Backend)
 	if err != nil {
 		fmt.Fprintf(stderr, "phiguard %s: %v\n", cmd, err)
@@ -199,7 +206,7 @@ func openBackfillEnv(ctx context.Context, cmd, path, policyPath string, stderr i
 		fmt.Fprintf(stderr, "phiguard %s: connect to the backend: %v\n", cmd, err)
 		return nil, 1
 	}
-	return &backfillEnv{cfg: cfg, pol: pol, provider: p, kr: kr, conn: conn, pgcfg: pgcfg}, 0
+	return &backfillEnv{cfg: cfg, pol: pol, provider: p, kr: kr, sk: sk, conn: conn, pgcfg: pgcfg}, 0
 }
 
 func printSummary(w io.Writer, s *backfill.Summary, dry bool) {
@@ -221,6 +228,9 @@ func printSummary(w io.Writer, s *backfill.Summary, dry bool) {
 			}
 			fmt.Fprintf(w, "%s: %s%s: %d rows examined, %d written (%d cells) in %v, %.0f rows/s (%v in all, with conversion, reindex and vacuum)\n",
 				t.Table, s.Op, resumed, t.Rows, t.Changed, t.Cells, t.Batches.Round(time.Millisecond), rate, t.Duration.Round(time.Millisecond))
+			if t.NoSubject > 0 || t.Shredded > 0 {
+				fmt.Fprintf(w, "  per-subject cells skipped: %d with a NULL subject, %d of shredded subjects\n", t.NoSubject, t.Shredded)
+			}
 		}
 		names := make([]string, 0, len(t.Census))
 		for n := range t.Census {

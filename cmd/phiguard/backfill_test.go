@@ -57,19 +57,33 @@ func TestEncryptDecryptRetireCLI(t *testing.T) {
 		t.Errorf("%d rows still hold plaintext", plain)
 	}
 
+	// The example policy names a subject column for patients: its
+	// randomized columns are sealed per patient, under no version of
+	// patients-pii, and the deterministic ssn under its column key.
+	if !strings.Contains(out, "plaintext 0, subject keys 111, null 0") {
+		t.Errorf("encrypt did not seal per subject:\n%s", out)
+	}
 	step(0, "keys", "rotate", "--config", cfg, "--key", "patients-pii")
-	out, errOut = step(1, "keys", "retire", "--config", cfg, "--key", "patients-pii", "--version", "1")
-	if !strings.Contains(errOut, "key patients-pii version 1 still encrypts cells in public.patients.address (111 cells)") {
+	step(0, "keys", "rotate", "--config", cfg, "--key", "patients-ssn")
+	out, errOut = step(1, "keys", "retire", "--config", cfg, "--key", "patients-ssn", "--version", "1")
+	if !strings.Contains(errOut, "key patients-ssn version 1 still encrypts cells in public.patients.ssn (111 cells)") {
 		t.Errorf("retire before reencrypt:\n%s%s", out, errOut)
 	}
-	step(1, "keys", "retire", "--config", cfg, "--key", "patients-pii", "--version", "2") // the write version
+	step(1, "keys", "retire", "--config", cfg, "--key", "patients-ssn", "--version", "2") // the write version
+	_, errOut = step(1, "keys", "retire", "--config", cfg, "--key", "subjects", "--version", "1")
+	if !strings.Contains(errOut, "never retired") {
+		t.Errorf("retire of the subjects key:\n%s", errOut)
+	}
 	out, _ = step(0, "encrypt", "--config", cfg, "--reencrypt")
-	if !strings.Contains(out, "public.patients: reencrypt: 111 rows examined, 111 written") || !strings.Contains(out, "first                plaintext 0, v2 111") {
+	if !strings.Contains(out, "public.patients: reencrypt: 111 rows examined, 111 written") || !strings.Contains(out, "ssn                  plaintext 0, v2 111") ||
+		!strings.Contains(out, "first                plaintext 0, subject keys 111") {
 		t.Errorf("reencrypt:\n%s", out)
 	}
-	out, errOut = step(0, "keys", "retire", "--config", cfg, "--key", "patients-pii", "--version", "1")
-	if !strings.Contains(out, "retired patients-pii version 1") {
-		t.Errorf("retire:\n%s%s", out, errOut)
+	for _, k := range []string{"patients-ssn", "patients-pii"} { // subject cells hold no version of patients-pii back
+		out, errOut = step(0, "keys", "retire", "--config", cfg, "--key", k, "--version", "1")
+		if !strings.Contains(out, "retired "+k+" version 1") {
+			t.Errorf("retire:\n%s%s", out, errOut)
+		}
 	}
 	out, _ = step(0, "decrypt", "--config", cfg, "--table", "patients", "--column", "ssn")
 	if !strings.Contains(out, "public.patients: decrypt: 111 rows examined, 111 written (111 cells)") {

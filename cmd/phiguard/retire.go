@@ -46,6 +46,14 @@ func keysRetire(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "phiguard keys retire: %s is the audit chain's key; its old versions verify old audit files and are never retired\n", *keyID)
 		return 1
 	}
+	if *keyID == keys.SubjectKeyID {
+		// Its version 1 derives every subject's tag, and each later version
+		// wraps the subject keys created while it was the write version;
+		// phiguard does not re-wrap stored subject keys, so no version of
+		// it is ever unused.
+		fmt.Fprintf(stderr, "phiguard keys retire: %s is crypto-shredding's key: version 1 names every subject key and each version wraps the subject keys created under it; it is never retired\n", *keyID)
+		return 1
+	}
 	r, ok := env.provider.(keys.Retirer)
 	if !ok {
 		fmt.Fprintf(stderr, "phiguard keys retire: %v cannot retire key versions\n", env.provider)

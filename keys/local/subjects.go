@@ -177,3 +177,65 @@ func syncDir(dir string) {
 		d.Close()
 	}
 }
+
+var _ keys.SubjectBatchCreator = (*Provider)(nil)
+
+// CreateSubjectKeys implements keys.SubjectBatchCreator: the backfill
+// creates a key for every patient of a batch. One by one, each key costs
+// two fsyncs (the file, then the directory) — about 4 ms here, 70 seconds
+// for 100,000 patients. In a batch, every file is written first, then one
+// syncfs(2) makes them all durable, then each is linked to its name (which
+// fails if the name exists, as in CreateSubjectKey) and the directory is
+// synced once. A key is durable before its name appears, so a crash never
+// leaves a name without its key; a crash before the link leaves only
+// temporary files, which the next run's CreateSubjectKeys does not see.
+func (p *Provider) CreateSubjectKeys(_ context.Context, wrapped map[string][]byte) ([]string, error) {
+	dir := SubjectDir(p.path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	tmps := make(map[string]string, len(wrapped))
+	defer func() {
+		for _, tmp := range tmps {
+			os.Remove(tmp)
+		}
+	}()
+	for tag, w := range wrapped {
+		if _, err := p.subjectPath(tag); err != nil {
+			return nil, err
+		}
+		data, err := json.Marshal(subjectFile{Format: subjectFormat, Wrapped: w})
+		if err != nil {
+			return nil, err
+		}
+		f, err := os.CreateTemp(dir, ".tmp-*")
+		if err != nil {
+			return nil, fmt.Errorf("local: %w", err)
+		}
+		tmps[tag] = f.Name()
+		_, werr := f.Write(data)
+		if err := errors.Join(werr, f.Close()); err != nil {
+			return nil, fmt.Errorf("local: %w", err)
+		}
+	}
+	files := make([]string, 0, len(tmps))
+	for _, tmp := range tmps {
+		files = append(files, tmp)
+	}
+	if err := syncFiles(dir, files); err != nil {
+		return nil, err
+	}
+	var conflicts []string
+	for tag, tmp := range tmps {
+		path, _ := p.subjectPath(tag)
+		if err := os.Link(tmp, path); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				conflicts = append(conflicts, tag)
+				continue
+			}
+			return nil, fmt.Errorf("local: %w", err)
+		}
+	}
+	syncDir(dir)
+	return conflicts, nil
+}

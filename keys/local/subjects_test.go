@@ -1,6 +1,7 @@
 package local
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,6 +31,36 @@ func TestSubjectStore(t *testing.T) {
 		}
 		if st.Mode().Perm()&0o077 != 0 {
 			t.Errorf("%s: mode %v, want no access for group and others", e.Name(), st.Mode().Perm())
+		}
+	}
+}
+
+// TestSubjectBatchCreate: a batch creates every key it can, reports the
+// tags that exist already, leaves those untouched and no temporary file.
+func TestSubjectBatchCreate(t *testing.T) {
+	p, path, _ := newProvider(t)
+	ctx := context.Background()
+	a, b := strings.Repeat("a", 32), strings.Repeat("b", 32)
+	if err := p.CreateSubjectKey(ctx, a, []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	conflicts, err := p.CreateSubjectKeys(ctx, map[string][]byte{a: []byte("second"), b: []byte("bee")})
+	if err != nil || len(conflicts) != 1 || conflicts[0] != a {
+		t.Fatalf("conflicts %v, err %v", conflicts, err)
+	}
+	if w, err := p.GetSubjectKey(ctx, a); err != nil || string(w) != "first" {
+		t.Errorf("existing key changed: %q %v", w, err)
+	}
+	if w, err := p.GetSubjectKey(ctx, b); err != nil || string(w) != "bee" {
+		t.Errorf("batch key: %q %v", w, err)
+	}
+	if _, err := p.CreateSubjectKeys(ctx, map[string][]byte{"../x": nil}); err == nil {
+		t.Error("a batch accepted a tag that is not one")
+	}
+	entries, _ := os.ReadDir(SubjectDir(path))
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".tmp-") {
+			t.Errorf("temporary file left behind: %s", e.Name())
 		}
 	}
 }
