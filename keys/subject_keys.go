@@ -187,7 +187,7 @@ func (s *SubjectKeys) load(ctx context.Context, tag string, create bool) (*subje
 		if err != nil {
 			return nil, err
 		}
-		v, err := newVersion(DataKey{ID: SubjectKeyIDOf(tag), Version: 1, Key: NewSecret(key)})
+		v, err := newRandomizedVersion(DataKey{ID: SubjectKeyIDOf(tag), Version: 1, Key: NewSecret(key)})
 		clear(key)
 		if err != nil {
 			return nil, err
@@ -288,7 +288,7 @@ func (s *SubjectKeys) Prepare(ctx context.Context, subjects []string, parallel i
 		if err != nil {
 			return err
 		}
-		v, err := newVersion(dk)
+		v, err := newRandomizedVersion(dk)
 		if err != nil {
 			return err
 		}
