@@ -187,97 +187,55 @@ var _ keys.SubjectBatchCreator = (*Provider)(nil)
 // syncfs(2) makes them all durable, then each is linked to its name (which
 // fails if the name exists, as in CreateSubjectKey) and the directory is
 // synced once. A key is durable before its name appears, so a crash never
-// leaves a name without its key. On Linux the files are written unnamed
-// (O_TMPFILE, see createUnnamed) and a crash before the link leaves
-// nothing; elsewhere, or where the file system cannot, they are named
-// temporary files, which a crash may leave behind and which the next
-// run's CreateSubjectKeys does not see.
+// leaves a name without its key; a crash before the link leaves only
+// temporary files, which the next run's CreateSubjectKeys does not see.
 func (p *Provider) CreateSubjectKeys(_ context.Context, wrapped map[string][]byte) ([]string, error) {
 	dir := SubjectDir(p.path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("local: %w", err)
 	}
-	type newKey struct {
-		tag, path string
-		f         *os.File // unnamed file, or nil
-		tmp       string   // named temporary file, or ""
-	}
-	todo := make([]newKey, 0, len(wrapped))
+	tmps := make(map[string]string, len(wrapped))
 	defer func() {
-		for _, k := range todo {
-			if k.f != nil {
-				k.f.Close()
-			}
-			if k.tmp != "" {
-				os.Remove(k.tmp)
-			}
+		for _, tmp := range tmps {
+			os.Remove(tmp)
 		}
 	}()
-	unnamed := true
-	var named []string
 	for tag, w := range wrapped {
-		path, err := p.subjectPath(tag)
-		if err != nil {
+		if _, err := p.subjectPath(tag); err != nil {
 			return nil, err
 		}
 		data, err := json.Marshal(subjectFile{Format: subjectFormat, Wrapped: w})
 		if err != nil {
 			return nil, err
 		}
-		k := newKey{tag: tag, path: path}
-		if unnamed {
-			k.f, err = createUnnamed(dir, data)
-			switch {
-			case errors.Is(err, errNoUnnamed):
-				unnamed = false
-			case err != nil:
-				return nil, err
-			}
+		f, err := os.CreateTemp(dir, ".tmp-*")
+		if err != nil {
+			return nil, fmt.Errorf("local: %w", err)
 		}
-		if k.f == nil {
-			if k.tmp, err = writeNamedTemp(dir, data); err != nil {
-				return nil, err
-			}
-			named = append(named, k.tmp)
+		tmps[tag] = f.Name()
+		_, werr := f.Write(data)
+		if err := errors.Join(werr, f.Close()); err != nil {
+			return nil, fmt.Errorf("local: %w", err)
 		}
-		todo = append(todo, k)
 	}
-	// syncfs(2) on Linux covers the unnamed files too; elsewhere there
-	// are only named ones, synced one by one.
-	if err := syncFiles(dir, named); err != nil {
+	files := make([]string, 0, len(tmps))
+	for _, tmp := range tmps {
+		files = append(files, tmp)
+	}
+	if err := syncFiles(dir, files); err != nil {
 		return nil, err
 	}
 	var conflicts []string
-	for _, k := range todo {
-		var err error
-		if k.f != nil {
-			err = linkUnnamed(k.f, k.path)
-		} else {
-			err = os.Link(k.tmp, k.path)
-		}
-		if errors.Is(err, fs.ErrExist) {
-			conflicts = append(conflicts, k.tag)
-			continue
-		}
-		if err != nil {
+	for tag, tmp := range tmps {
+		path, _ := p.subjectPath(tag)
+		if err := os.Link(tmp, path); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				conflicts = append(conflicts, tag)
+				continue
+			}
 			return nil, fmt.Errorf("local: %w", err)
 		}
 	}
 	syncDir(dir)
 	return conflicts, nil
-}
-
-// writeNamedTemp writes data to a new, not yet synced, 0600 temporary
-// file in dir.
-func writeNamedTemp(dir string, data []byte) (string, error) {
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return "", fmt.Errorf("local: %w", err)
-	}
-	_, werr := f.Write(data)
-	if err := errors.Join(werr, f.Close()); err != nil {
-		os.Remove(f.Name())
-		return "", fmt.Errorf("local: %w", err)
-	}
-	return f.Name(), nil
 }

@@ -22,10 +22,3 @@ func syncFiles(_ string, files []string) error {
 	}
 	return nil
 }
-
-// errNoUnnamed: there are no unnamed files (O_TMPFILE) outside Linux.
-var errNoUnnamed = errors.New("local: unnamed files unsupported")
-
-func createUnnamed(string, []byte) (*os.File, error) { return nil, errNoUnnamed }
-
-func linkUnnamed(*os.File, string) error { return errNoUnnamed }
