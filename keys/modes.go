@@ -13,7 +13,8 @@ import (
 )
 
 // version holds the two ciphers of one key version. Both are safe for
-// concurrent use.
+// concurrent use. siv is nil in a subject key's version
+// (newRandomizedVersion): subject cells are only ever randomized.
 type version struct {
 	dk  DataKey
 	gcm cipher.AEAD
@@ -22,17 +23,20 @@ type version struct {
 
 // newVersion derives the per-mode keys from the data key's root:
 // HKDF-SHA256(root, info = label | mode | len(id) | id | version).
-func newVersion(dk DataKey) (*version, error) {
+func newVersion(dk DataKey) (*version, error) { return deriveVersion(dk, true) }
+
+// newRandomizedVersion is newVersion without the deterministic cipher, for
+// subject keys: the backfill derives one per patient, and the AES-SIV key's
+// HKDF and setup were half of that cost for a cipher subject cells never use.
+func newRandomizedVersion(dk DataKey) (*version, error) { return deriveVersion(dk, false) }
+
+func deriveVersion(dk DataKey, withSIV bool) (*version, error) {
 	root := dk.Key.Expose()
 	defer clear(root)
 	if len(root) != DataKeySize {
 		return nil, fmt.Errorf("keys: key %q version %d: data key must be %d bytes", dk.ID, dk.Version, DataKeySize)
 	}
 	gcmKey, err := hkdf.Key(sha256.New, root, nil, string(deriveInfo(Randomized, dk)), 32)
-	if err != nil {
-		return nil, fmt.Errorf("keys: derive: %w", err)
-	}
-	sivKey, err := hkdf.Key(sha256.New, root, nil, string(deriveInfo(Deterministic, dk)), subtle.AESSIVKeySize)
 	if err != nil {
 		return nil, fmt.Errorf("keys: derive: %w", err)
 	}
@@ -45,11 +49,18 @@ func newVersion(dk DataKey) (*version, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: gcm: %w", err)
 	}
-	siv, err := subtle.NewAESSIV(sivKey) // keeps sivKey
+	v := &version{dk: dk, gcm: gcm}
+	if !withSIV {
+		return v, nil
+	}
+	sivKey, err := hkdf.Key(sha256.New, root, nil, string(deriveInfo(Deterministic, dk)), subtle.AESSIVKeySize)
 	if err != nil {
+		return nil, fmt.Errorf("keys: derive: %w", err)
+	}
+	if v.siv, err = subtle.NewAESSIV(sivKey); err != nil { // keeps sivKey
 		return nil, fmt.Errorf("keys: aes-siv: %w", err)
 	}
-	return &version{dk: dk, gcm: gcm, siv: siv}, nil
+	return v, nil
 }
 
 func deriveInfo(m Mode, dk DataKey) []byte {
@@ -69,6 +80,9 @@ func (v *version) seal(mode Mode, ad, plaintext []byte) ([]byte, error) {
 		}
 		return v.gcm.Seal(body, body, plaintext, ad), nil
 	case Deterministic:
+		if v.siv == nil {
+			return nil, fmt.Errorf("keys: key %q has no deterministic cipher", v.dk.ID)
+		}
 		return v.siv.EncryptDeterministically(plaintext, ad)
 	}
 	return nil, fmt.Errorf("keys: unknown mode %d", mode)
@@ -84,6 +98,9 @@ func (v *version) open(mode Mode, ad, body []byte) ([]byte, error) {
 	case Randomized:
 		pt, err = v.gcm.Open(nil, body[:gcmNonceLen], body[gcmNonceLen:], ad)
 	case Deterministic:
+		if v.siv == nil { // a subject cell claiming deterministic mode: forged or corrupt
+			return nil, ErrIntegrity
+		}
 		pt, err = v.siv.DecryptDeterministically(body, ad)
 	default:
 		return nil, fmt.Errorf("keys: unknown mode %d", mode)

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // SubjectKeyID is the dedicated data key of crypto-shredding: subject tags
@@ -205,12 +206,12 @@ func ValidatePolicyKeyID(id string) error {
 // wrapping of new subject keys and old ones stay readable.
 const wrapAD = "phiguard subject key v1"
 
-func wrapSubjectKey(kr *Keyring, tag string, key []byte) ([]byte, error) {
+func wrapSubjectKey(kr *Keyring, wc *wrapCiphers, tag string, key []byte) ([]byte, error) {
 	dk, err := kr.DataKey(SubjectKeyID)
 	if err != nil {
 		return nil, fmt.Errorf("%w (crypto-shredding needs key id %q: run phiguard keys init)", err, SubjectKeyID)
 	}
-	aead, err := wrapAEAD(dk)
+	aead, err := wc.get(dk)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +224,7 @@ func wrapSubjectKey(kr *Keyring, tag string, key []byte) ([]byte, error) {
 	return aead.Seal(out, nonce, key, []byte(wrapAD+tag)), nil
 }
 
-func unwrapSubjectKey(kr *Keyring, tag string, wrapped []byte) ([]byte, error) {
+func unwrapSubjectKey(kr *Keyring, wc *wrapCiphers, tag string, wrapped []byte) ([]byte, error) {
 	if len(wrapped) < 4+gcmNonceLen+gcmTagLen {
 		return nil, fmt.Errorf("%w: subject key %s: wrapped key too short", ErrIntegrity, tag)
 	}
@@ -231,7 +232,7 @@ func unwrapSubjectKey(kr *Keyring, tag string, wrapped []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	aead, err := wrapAEAD(dk)
+	aead, err := wc.get(dk)
 	if err != nil {
 		return nil, err
 	}
@@ -255,4 +256,34 @@ func wrapAEAD(dk DataKey) (cipher.AEAD, error) {
 		return nil, err
 	}
 	return cipher.NewGCM(block)
+}
+
+// wrapCiphers keeps the wrapping cipher of each version of the subjects
+// key, so that wrapping or unwrapping one subject key (the backfill does
+// it once per patient) costs no HKDF and cipher setup. A version's key
+// never changes in a Keyring, so neither does its cipher. The zero value
+// is ready; a nil *wrapCiphers derives the cipher every time.
+type wrapCiphers struct {
+	mu sync.Mutex
+	m  map[uint32]cipher.AEAD
+}
+
+func (w *wrapCiphers) get(dk DataKey) (cipher.AEAD, error) {
+	if w == nil {
+		return wrapAEAD(dk)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if a := w.m[dk.Version]; a != nil {
+		return a, nil
+	}
+	a, err := wrapAEAD(dk)
+	if err != nil {
+		return nil, err
+	}
+	if w.m == nil {
+		w.m = map[uint32]cipher.AEAD{}
+	}
+	w.m[dk.Version] = a
+	return a, nil
 }

@@ -2,8 +2,12 @@ package keys
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"sync"
 	"time"
 )
@@ -40,6 +44,8 @@ type SubjectKeys struct {
 	store  SubjectStore
 	tagKey []byte
 	o      SubjectKeysOptions
+	wraps  wrapCiphers
+	macs   sync.Pool // of HMAC-SHA256 under tagKey, for Tag
 
 	mu       sync.Mutex
 	cur, old map[string]*subjectEntry
@@ -73,8 +79,21 @@ func NewSubjectKeys(kr *Keyring, store SubjectStore, o SubjectKeysOptions) (*Sub
 	return &SubjectKeys{kr: kr, store: store, tagKey: k, o: o, cur: map[string]*subjectEntry{}}, nil
 }
 
-// Tag returns the subject's tag (see SubjectTag).
-func (s *SubjectKeys) Tag(subject string) string { return tagWith(s.tagKey, subject) }
+// Tag returns the subject's tag (see SubjectTag). The HMAC is reused
+// from a pool: setting one up costs as much as the tag itself, and the
+// backfill computes a tag for every row.
+func (s *SubjectKeys) Tag(subject string) string {
+	m, _ := s.macs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, s.tagKey)
+	}
+	m.Reset()
+	m.Write([]byte(CanonicalSubject(subject)))
+	var sum [sha256.Size]byte
+	tag := hex.EncodeToString(m.Sum(sum[:0])[:tagLen])
+	s.macs.Put(m)
+	return tag
+}
 
 // Encrypt seals plaintext for col under the subject's key, creating the
 // key if the subject has none. The cell names the key by the subject's
@@ -183,11 +202,11 @@ func (s *SubjectKeys) load(ctx context.Context, tag string, create bool) (*subje
 		if err != nil {
 			return nil, err
 		}
-		key, err := unwrapSubjectKey(s.kr, tag, wrapped)
+		key, err := unwrapSubjectKey(s.kr, &s.wraps, tag, wrapped)
 		if err != nil {
 			return nil, err
 		}
-		v, err := newVersion(DataKey{ID: SubjectKeyIDOf(tag), Version: 1, Key: NewSecret(key)})
+		v, err := newRandomizedVersion(DataKey{ID: SubjectKeyIDOf(tag), Version: 1, Key: NewSecret(key)})
 		clear(key)
 		if err != nil {
 			return nil, err
@@ -204,7 +223,7 @@ func (s *SubjectKeys) create(ctx context.Context, tag string) ([]byte, error) {
 	}
 	key := dk.Key.Expose()
 	defer clear(key)
-	wrapped, err := wrapSubjectKey(s.kr, tag, key)
+	wrapped, err := wrapSubjectKey(s.kr, &s.wraps, tag, key)
 	if err != nil {
 		return nil, err
 	}
@@ -283,12 +302,12 @@ func (s *SubjectKeys) Prepare(ctx context.Context, subjects []string, parallel i
 			return err
 		}
 		key := dk.Key.Expose()
-		w, err := wrapSubjectKey(s.kr, tag, key)
+		w, err := wrapSubjectKey(s.kr, &s.wraps, tag, key)
 		clear(key)
 		if err != nil {
 			return err
 		}
-		v, err := newVersion(dk)
+		v, err := newRandomizedVersion(dk)
 		if err != nil {
 			return err
 		}

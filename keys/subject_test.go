@@ -229,3 +229,39 @@ func BenchmarkSubjectEncrypt(b *testing.B) {
 		}
 	})
 }
+
+// TestSubjectCellDeterministicRefused: a subject key has no deterministic
+// cipher (newRandomizedVersion), so a cell naming a subject key in
+// deterministic mode, forged or corrupt, is an integrity error, not a
+// crash, and such a cell cannot be written.
+func TestSubjectCellDeterministicRefused(t *testing.T) {
+	ctx := context.Background()
+	kr := subjectKeyring(t)
+	sk, err := NewSubjectKeys(kr, &memStore{m: map[string][]byte{}}, SubjectKeysOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := Column{Schema: "public", Table: "patients", Name: "first"}
+	if _, err := sk.Encrypt(ctx, "patient-1", col, []byte("Alice")); err != nil {
+		t.Fatal(err)
+	}
+	e, err := sk.entry(ctx, sk.Tag("patient-1"), false)
+	if err != nil || e.v.siv != nil {
+		t.Fatalf("subject version: siv %v, err %v", e.v.siv, err)
+	}
+	if _, err := seal(e.v, Deterministic, col, []byte("Alice")); err == nil {
+		t.Fatal("sealed a deterministic cell under a subject key")
+	}
+	// The same key with both ciphers makes the forged cell.
+	full, err := newVersion(e.v.dk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := seal(full, Deterministic, col, []byte("Alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sk.Decrypt(ctx, col, forged); !errors.Is(err, ErrIntegrity) {
+		t.Fatalf("Decrypt of a deterministic subject cell: %v, want ErrIntegrity", err)
+	}
+}

@@ -62,5 +62,12 @@ func TestSubjectBatchCreate(t *testing.T) {
 		if strings.HasPrefix(e.Name(), ".tmp-") {
 			t.Errorf("temporary file left behind: %s", e.Name())
 		}
+		// Unnamed (O_TMPFILE) or named, a key file is for the owner only.
+		if st, err := os.Stat(filepath.Join(SubjectDir(path), e.Name())); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v, want mode 0600", e.Name(), st.Mode(), err)
+		}
+	}
+	if len(entries) != 2 {
+		t.Errorf("%d files in the subject directory, want 2", len(entries))
 	}
 }
