@@ -149,6 +149,7 @@ func statementCases(fx *accessEHR) []accessCase {
 		alice("user function qualified per row", `SELECT public.patient_city(id) FROM patients`, refused(`patient_city`)),
 		alice("security definer set-returning function", `SELECT * FROM all_patient_ids()`, refused(`all_patient_ids`)),
 		alice("view", `SELECT * FROM patient_summary`, refused(`patient_summary`)),
+		alice("inheritance child of a ruled table", `SELECT count(*) FROM clinical_notes_archive`, refused(`clinical_notes_archive`)),
 		one("materialized view", "researcher", `SELECT count(*) FROM encounter_counts`, refused(`encounter_counts`)),
 		alice("pg_stats", `SELECT attname, most_common_vals::text FROM pg_stats WHERE tablename = 'patients'`, refused(`pg_stats`)),
 		alice("pg_stats qualified", `SELECT count(*) FROM pg_catalog.pg_stats`, refused(`pg_stats`)),

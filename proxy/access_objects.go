@@ -190,7 +190,9 @@ func denied(name string) bool {
 // of (what, a, b, c, d) text, in a fixed order so equal catalogs hash
 // equal:
 //
-//	r oid schema name relkind   every relation but indexes
+//	r oid schema name relkind   every relation but indexes; relkind 'h' for a
+//	                            partition or inheritance child, which a row rule
+//	                            on its parent would not cover if read directly
 //	a oid attnum name type      columns of ordinary and partitioned tables
 //	f name safe                 pg_catalog function names; safe when no overload is volatile
 //	F name                      function names some other schema defines
@@ -199,7 +201,9 @@ func denied(name string) bool {
 const objectsQuery = `SELECT * FROM (
 SELECT 's' AS w, (` + stampExpr + `) AS a, NULL AS b, NULL AS c, NULL AS d
 UNION ALL
-SELECT 'r' AS w, c.oid::text AS a, n.nspname::text AS b, c.relname::text AS c, c.relkind::text AS d
+SELECT 'r' AS w, c.oid::text AS a, n.nspname::text AS b, c.relname::text AS c,
+       CASE WHEN c.relispartition OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid)
+            THEN 'h' ELSE c.relkind::text END AS d
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   WHERE c.relkind NOT IN ('i', 'I')
 UNION ALL

@@ -18,9 +18,10 @@ const (
 	RelationUnknown RelationKind = iota
 	// RelationTable is an ordinary or partitioned table (relkind r or p).
 	RelationTable
-	// RelationOther is a view, materialized view, foreign table, sequence
-	// or anything else whose content phiguard cannot see through. Refused
-	// for a role with rules.
+	// RelationOther is a view, materialized view, foreign table, sequence,
+	// a partition or inheritance child (reading it directly would bypass
+	// a rule on its parent), or anything else whose content phiguard
+	// cannot see through. Refused for a role with rules.
 	RelationOther
 )
 

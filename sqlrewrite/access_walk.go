@@ -383,7 +383,7 @@ func (w *accessWalker) baseRel(rv *pg_query.RangeVar) *accessRel {
 	switch w.objs.RelationKind(schema, name) {
 	case RelationTable:
 	case RelationOther:
-		w.refuseConstruct(w.stmtRule(), tableString(rv), "relation %s is a view, materialized view, foreign table or other non-table relation; phiguard cannot see what it exposes, so the role may not read it", tableString(rv))
+		w.refuseConstruct(w.stmtRule(), tableString(rv), "relation %s is a view, materialized view, foreign table, partition, inheritance child or other relation phiguard cannot see through (a rule on the table behind it would not apply), so the role may not read it", tableString(rv))
 	default:
 		w.refuseConstruct(w.stmtRule(), tableString(rv), "relation %s is unknown to phiguard", tableString(rv))
 	}

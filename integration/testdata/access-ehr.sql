@@ -68,6 +68,9 @@ CREATE MATERIALIZED VIEW public.encounter_counts AS
     SELECT patient, count(*) AS n FROM public.encounters GROUP BY patient;
 CREATE FUNCTION public.patient_city(p uuid) RETURNS text
     LANGUAGE sql STABLE AS 'SELECT city FROM public.patients WHERE id = p';
+-- A child table: reading it directly would bypass the parent's row rule.
+-- (Empty: the test asks that reading it is refused, not what it holds.)
+CREATE TABLE public.clinical_notes_archive () INHERITS (public.clinical_notes);
 -- Runs as its owner (the superuser): every patient id, whatever the caller.
 CREATE FUNCTION public.all_patient_ids() RETURNS SETOF uuid
     LANGUAGE sql STABLE SECURITY DEFINER AS 'SELECT id FROM public.patients';
