@@ -44,7 +44,7 @@ var (
 )
 
 // SubjectStore keeps wrapped subject keys and their tombstones. Providers
-// implement it beside Provider (keys/local: one file per tag; keys/vault:
+// implement it beside Provider (keys/local: records in pack files; keys/vault:
 // one KV v2 secret per tag). Wrapped keys are opaque to the store: they
 // are sealed by the subjects data key, which the store never sees.
 type SubjectStore interface {

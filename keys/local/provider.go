@@ -18,6 +18,7 @@ type Provider struct {
 	master keys.Secret
 	now    func() time.Time
 	mu     sync.Mutex // serialises this process's writers
+	packs  packStore  // subject keys packed many to a file (pack_store.go)
 }
 
 var _ keys.Provider = (*Provider)(nil)
