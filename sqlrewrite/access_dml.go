@@ -21,25 +21,33 @@ func (w *accessWalker) targetRel(rv *pg_query.RangeVar) (*accessRel, *policy.Row
 	return rel, rule
 }
 
+// writeScope builds the scope of an UPDATE or DELETE: its WITH clause, its
+// target, and the other tables of its FROM or USING list with their join
+// conditions.
+func (w *accessWalker) writeScope(parent *accessScope, with *pg_query.WithClause, rv *pg_query.RangeVar, items []*pg_query.Node) (*accessScope, *accessRel, *policy.RowRule) {
+	sc := newAccessScope(parent)
+	if with != nil {
+		w.with(with, sc)
+	}
+	target, rule := w.targetRel(rv)
+	sc.rels = append(sc.rels, target)
+	for _, item := range items {
+		w.fromItem(item, sc)
+	}
+	for _, item := range items {
+		for _, q := range joinQuals(item) {
+			w.expr(q, sc)
+		}
+	}
+	return sc, target, rule
+}
+
 // update walks an UPDATE. Its target gets the rule as a condition (a
 // target cannot be a subquery): the rule first, then the user's condition
 // guarded by CASE so that it is never evaluated on a hidden row (see
 // guardedWhere).
 func (w *accessWalker) update(u *pg_query.UpdateStmt, parent *accessScope, mode outMode) {
-	sc := newAccessScope(parent)
-	if u.GetWithClause() != nil {
-		w.with(u.GetWithClause(), sc)
-	}
-	target, rule := w.targetRel(u.GetRelation())
-	sc.rels = append(sc.rels, target)
-	for _, item := range u.GetFromClause() {
-		w.fromItem(item, sc)
-	}
-	for _, item := range u.GetFromClause() {
-		for _, q := range joinQuals(item) {
-			w.expr(q, sc)
-		}
-	}
+	sc, target, rule := w.writeScope(parent, u.GetWithClause(), u.GetRelation(), u.GetFromClause())
 	reads := map[string]bool{}
 	if rule != nil {
 		reads = ruleColumns(rule.Using)
@@ -60,20 +68,7 @@ func (w *accessWalker) update(u *pg_query.UpdateStmt, parent *accessScope, mode 
 
 // delete walks a DELETE the same way.
 func (w *accessWalker) delete(d *pg_query.DeleteStmt, parent *accessScope, mode outMode) {
-	sc := newAccessScope(parent)
-	if d.GetWithClause() != nil {
-		w.with(d.GetWithClause(), sc)
-	}
-	target, rule := w.targetRel(d.GetRelation())
-	sc.rels = append(sc.rels, target)
-	for _, item := range d.GetUsingClause() {
-		w.fromItem(item, sc)
-	}
-	for _, item := range d.GetUsingClause() {
-		for _, q := range joinQuals(item) {
-			w.expr(q, sc)
-		}
-	}
+	sc, target, rule := w.writeScope(parent, d.GetWithClause(), d.GetRelation(), d.GetUsingClause())
 	w.expr(d.GetWhereClause(), sc)
 	w.targets(d.GetReturningList(), sc, returningMode(mode))
 	if rule != nil {
