@@ -14,7 +14,6 @@ import (
 	"github.com/phiguard/phiguard/internal/ehrdemo"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/keys/local"
-	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/proxy"
 )
 
@@ -42,27 +41,8 @@ tables:
 func TestBackfillShredUnderLoad(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	n := backfillPatients(t)
-	db := uniqueName("bfshred")
-	if err := pg.CreateDatabase(ctx, db, appUser); err != nil {
-		t.Fatal(err)
-	}
-	su := connect(t, directURL(pg.Superuser, pg.Password, db))
-	if _, err := ehrdemo.Generate(ctx, su, n, 1, 77); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := su.Exec(ctx, "GRANT ALL ON ALL TABLES IN SCHEMA public TO "+appUser); err != nil {
-		t.Fatal(err)
-	}
-	orig := readPatients(t, ctx, su, "SELECT id::text, ssn, first, to_char(birthdate, 'YYYY-MM-DD') FROM patients")
-
-	pol, err := policy.Parse([]byte(backfillShredPolicy))
-	if err == nil {
-		err = pol.Validate()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, su, n, orig := generatedDatabase(t, ctx, "bfshred", 77)
+	pol := validPolicy(t, backfillShredPolicy)
 	prov, err := local.New(filepath.Join(t.TempDir(), "keyring.json"), keys.NewSecret(bytes.Repeat([]byte{9}, local.MasterKeySize)))
 	if err != nil {
 		t.Fatal(err)

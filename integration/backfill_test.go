@@ -134,27 +134,8 @@ func backfillPatients(t *testing.T) int {
 func TestBackfillUnderConcurrentWrites(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	n := backfillPatients(t)
-	db := uniqueName("backfill")
-	if err := pg.CreateDatabase(ctx, db, appUser); err != nil {
-		t.Fatal(err)
-	}
-	su := connect(t, directURL(pg.Superuser, pg.Password, db))
-	if _, err := ehrdemo.Generate(ctx, su, n, 1, 99); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := su.Exec(ctx, "GRANT ALL ON ALL TABLES IN SCHEMA public TO "+appUser); err != nil {
-		t.Fatal(err)
-	}
-	orig := readPatients(t, ctx, su, "SELECT id::text, ssn, first, to_char(birthdate, 'YYYY-MM-DD') FROM patients")
-
-	pol, err := policy.Parse([]byte(backfillPolicy))
-	if err == nil {
-		err = pol.Validate()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, su, n, orig := generatedDatabase(t, ctx, "backfill", 99)
+	pol := validPolicy(t, backfillPolicy)
 	dks := []keys.DataKey{newDataKey(t, "bf-ssn", 1), newDataKey(t, "bf-pii", 1)}
 	kr1 := mustKeyring(t, dks)
 	p1 := startProxy(t, proxyOptions{protect: &proxy.Protection{Policy: pol, Keyring: kr1}})
@@ -388,4 +369,35 @@ func mustKeyring(t *testing.T, dks []keys.DataKey) *keys.Keyring {
 		t.Fatal(err)
 	}
 	return kr
+}
+
+// generatedDatabase creates a database holding backfillPatients generated
+// patients (seeded), open to the application user, and returns it with a
+// superuser connection and the patients' original protected values.
+func generatedDatabase(t *testing.T, ctx context.Context, prefix string, seed uint64) (db string, su *pgx.Conn, n int, orig map[string]patientRow) {
+	t.Helper()
+	n = backfillPatients(t)
+	db = uniqueName(prefix)
+	if err := pg.CreateDatabase(ctx, db, appUser); err != nil {
+		t.Fatal(err)
+	}
+	su = connect(t, directURL(pg.Superuser, pg.Password, db))
+	if _, err := ehrdemo.Generate(ctx, su, n, 1, seed); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := su.Exec(ctx, "GRANT ALL ON ALL TABLES IN SCHEMA public TO "+appUser); err != nil {
+		t.Fatal(err)
+	}
+	orig = readPatients(t, ctx, su, "SELECT id::text, ssn, first, to_char(birthdate, 'YYYY-MM-DD') FROM patients")
+	return db, su, n, orig
+}
+
+// validPolicy parses and validates a test's policy.
+func validPolicy(t *testing.T, yaml string) *policy.Policy {
+	t.Helper()
+	pol, err := parsePolicy([]byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pol
 }
