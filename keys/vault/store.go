@@ -58,6 +58,27 @@ func (p *Provider) listIDs(ctx context.Context) ([]string, error) {
 // to pass as check-and-set on the next write (0 if absent).
 func (p *Provider) readRecord(ctx context.Context, id string) (*record, int, error) {
 	path := p.dataPath(id)
+	rec, version, err := readKV[record](ctx, p, path)
+	if err != nil || rec == nil {
+		return nil, version, err
+	}
+	if rec.Format != recordFormat {
+		return nil, 0, fmt.Errorf("vault: %s holds %q, not a phiguard data key record", path, rec.Format)
+	}
+	return rec, version, nil
+}
+
+// writeRecord stores rec with check-and-set cas: 0 creates, n replaces
+// KV version n. A mismatch is keys.ErrConflict.
+func (p *Provider) writeRecord(ctx context.Context, id string, rec *record, cas int) error {
+	rec.Format = recordFormat
+	return p.writeKV(ctx, p.dataPath(id), rec, cas)
+}
+
+// readKV reads a KV v2 secret's data as T (nil if absent) and its
+// version; a deleted latest version is absent, but check-and-set still
+// needs its number.
+func readKV[T any](ctx context.Context, p *Provider, path string) (*T, int, error) {
 	p.count(opKVRead)
 	s, err := p.client.Logical().ReadWithContext(ctx, path)
 	if err != nil {
@@ -67,7 +88,7 @@ func (p *Provider) readRecord(ctx context.Context, id string) (*record, int, err
 		return nil, 0, nil
 	}
 	var body struct {
-		Data     *record `json:"data"`
+		Data     *T `json:"data"`
 		Metadata struct {
 			Version int `json:"version"`
 		} `json:"metadata"`
@@ -75,22 +96,13 @@ func (p *Provider) readRecord(ctx context.Context, id string) (*record, int, err
 	if err := remarshal(s.Data, &body); err != nil {
 		return nil, 0, &Error{Op: "kv read", Path: path, Detail: "unexpected answer: " + err.Error()}
 	}
-	if body.Data == nil { // latest KV version deleted: absent, but CAS needs the version
-		return nil, body.Metadata.Version, nil
-	}
-	if body.Data.Format != recordFormat {
-		return nil, 0, fmt.Errorf("vault: %s holds %q, not a phiguard data key record", path, body.Data.Format)
-	}
 	return body.Data, body.Metadata.Version, nil
 }
 
-// writeRecord stores rec with check-and-set cas: 0 creates, n replaces
-// KV version n. A mismatch is keys.ErrConflict.
-func (p *Provider) writeRecord(ctx context.Context, id string, rec *record, cas int) error {
-	path := p.dataPath(id)
-	rec.Format = recordFormat
+// writeKV writes v as a KV v2 secret's data with check-and-set cas.
+func (p *Provider) writeKV(ctx context.Context, path string, v any, cas int) error {
 	var data map[string]any
-	if err := remarshal(rec, &data); err != nil {
+	if err := remarshal(v, &data); err != nil {
 		return err
 	}
 	p.count(opKVWrite)

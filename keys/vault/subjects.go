@@ -47,42 +47,19 @@ type subjectData struct {
 // readSubject returns tag's data (nil if absent) and its KV version.
 func (p *Provider) readSubject(ctx context.Context, rel string) (*subjectData, int, error) {
 	path := p.cfg.KVMount + "/data/" + rel
-	p.count(opKVRead)
-	s, err := p.client.Logical().ReadWithContext(ctx, path)
-	if err != nil {
-		return nil, 0, classify("kv read", path, err)
+	d, version, err := readKV[subjectData](ctx, p, path)
+	if err != nil || d == nil {
+		return nil, version, err
 	}
-	if s == nil {
-		return nil, 0, nil
+	if d.Format != subjectFormat {
+		return nil, 0, fmt.Errorf("vault: %s holds %q, not a phiguard subject key", path, d.Format)
 	}
-	var body struct {
-		Data     *subjectData `json:"data"`
-		Metadata struct {
-			Version int `json:"version"`
-		} `json:"metadata"`
-	}
-	if err := remarshal(s.Data, &body); err != nil {
-		return nil, 0, &Error{Op: "kv read", Path: path, Detail: "unexpected answer: " + err.Error()}
-	}
-	if body.Data == nil {
-		return nil, body.Metadata.Version, nil
-	}
-	if body.Data.Format != subjectFormat {
-		return nil, 0, fmt.Errorf("vault: %s holds %q, not a phiguard subject key", path, body.Data.Format)
-	}
-	return body.Data, body.Metadata.Version, nil
+	return d, version, nil
 }
 
 func (p *Provider) writeSubject(ctx context.Context, rel string, d subjectData, cas int) error {
-	path := p.cfg.KVMount + "/data/" + rel
 	d.Format = subjectFormat
-	var data map[string]any
-	if err := remarshal(d, &data); err != nil {
-		return err
-	}
-	p.count(opKVWrite)
-	_, err := p.client.Logical().WriteWithContext(ctx, path, map[string]any{"data": data, "options": map[string]any{"cas": cas}})
-	return classify("kv write", path, err)
+	return p.writeKV(ctx, p.cfg.KVMount+"/data/"+rel, d, cas)
 }
 
 // GetSubjectKey implements keys.SubjectStore.
