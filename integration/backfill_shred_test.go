@@ -193,26 +193,14 @@ func TestBackfillShredUnderLoad(t *testing.T) {
 // nothing per-subject left where phiguard shred cannot reach it.
 func checkSealed(t *testing.T, ctx context.Context, conn *pgx.Conn, where string) {
 	t.Helper()
-	rows, err := conn.Query(ctx, "SELECT ssn, first, birthdate FROM patients")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	bad, total := 0, 0
-	for rows.Next() {
-		var v [3]string
-		if err := rows.Scan(&v[0], &v[1], &v[2]); err != nil {
-			t.Fatal(err)
-		}
+	eachProtectedRow(t, ctx, conn, func(v [3]string) {
 		total++
 		info, err := keys.Inspect([]byte(v[0]))
 		if err != nil || info.KeyID != "bfs-ssn" || !keys.IsSubjectCell([]byte(v[1])) || !keys.IsSubjectCell([]byte(v[2])) {
 			bad++
 		}
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	})
 	if bad > 0 || total == 0 {
 		t.Fatalf("%s: %d of %d rows hold a protected cell that is plaintext or under the wrong key", where, bad, total)
 	}

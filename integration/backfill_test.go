@@ -328,17 +328,8 @@ func readPatients(t *testing.T, ctx context.Context, conn *pgx.Conn, sql string)
 // checkNoPlaintext fails unless every protected cell is a cell of version.
 func checkNoPlaintext(t *testing.T, ctx context.Context, conn *pgx.Conn, version uint32) {
 	t.Helper()
-	rows, err := conn.Query(ctx, "SELECT ssn, first, birthdate FROM patients")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	bad, total := 0, 0
-	for rows.Next() {
-		var v [3]string
-		if err := rows.Scan(&v[0], &v[1], &v[2]); err != nil {
-			t.Fatal(err)
-		}
+	eachProtectedRow(t, ctx, conn, func(v [3]string) {
 		for _, c := range v {
 			total++
 			info, err := keys.Inspect([]byte(c))
@@ -346,12 +337,30 @@ func checkNoPlaintext(t *testing.T, ctx context.Context, conn *pgx.Conn, version
 				bad++
 			}
 		}
+	})
+	if bad > 0 {
+		t.Fatalf("%d of %d protected cells are plaintext or not of version %d", bad, total, version)
+	}
+}
+
+// eachProtectedRow calls f with the stored ssn, first and birthdate of
+// every patient, read straight from PostgreSQL.
+func eachProtectedRow(t *testing.T, ctx context.Context, conn *pgx.Conn, f func(v [3]string)) {
+	t.Helper()
+	rows, err := conn.Query(ctx, "SELECT ssn, first, birthdate FROM patients")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v [3]string
+		if err := rows.Scan(&v[0], &v[1], &v[2]); err != nil {
+			t.Fatal(err)
+		}
+		f(v)
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
-	}
-	if bad > 0 {
-		t.Fatalf("%d of %d protected cells are plaintext or not of version %d", bad, total, version)
 	}
 }
 
