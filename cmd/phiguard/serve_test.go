@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,9 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/phiguard/phiguard/internal/pgcluster"
 	"github.com/phiguard/phiguard/keys"
-	"go.uber.org/zap"
 )
 
 // TestServeEncrypts runs `phiguard keys init` and `serve` from a config
@@ -22,72 +18,16 @@ import (
 func TestServeEncrypts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	pg, err := pgcluster.Start(ctx, pgcluster.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pg.Stop()
-	if err := pg.Exec(ctx, "CREATE TABLE people (id int PRIMARY KEY, ssn text, first text)"); err != nil {
-		t.Fatal(err)
-	}
-
-	dir := t.TempDir()
-	policyFile := filepath.Join(dir, "policy.yml")
-	os.WriteFile(policyFile, []byte(`version: 1
+	srv := startServed(t, ctx, "CREATE TABLE people (id int PRIMARY KEY, ssn text, first text)", `version: 1
 tables:
   public.people:
     columns:
       ssn:   {mode: deterministic, key: people-ssn, type: text}
       first: {mode: randomized,    key: people-pii, type: text}
-`), 0o600)
-	host, port, _ := net.SplitHostPort(pg.Addr())
-	cfgFile := filepath.Join(dir, "phiguard.yml")
-	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`listen: 127.0.0.1:0
-admin: ""
-backend: {host: %s, port: %s}
-policy_file: %s
-keys:
-  provider: local
-  local: {file: %s}
-audit: {dir: %s}
-log: {level: warn}
-`, host, port, policyFile, filepath.Join(dir, "keyring"), filepath.Join(dir, "audit"))), 0o600)
-	t.Setenv("PHIGUARD_MASTER_KEY", newMasterKey(t))
-	if code, _, errOut := runKeysArgs("init", "--config", cfgFile); code != 0 {
-		t.Fatalf("keys init: exit %d: %s", code, errOut)
-	}
-
-	cfg, err := loadConfig(cfgFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveCtx, stop := context.WithCancel(ctx)
-	ready := make(chan net.Addr, 1)
-	served := make(chan error, 1)
-	go func() { served <- serve(serveCtx, cfg, zap.NewNop(), ready) }()
-	var addr net.Addr
-	select {
-	case addr = <-ready:
-	case err := <-served:
-		t.Fatalf("serve: %v", err)
-	}
-	stopped := false
-	stopServe := func() {
-		if !stopped {
-			stopped = true
-			stop()
-			if err := <-served; err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		}
-	}
-	defer stopServe()
-
-	conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://%s:%s@%s/postgres?sslmode=disable", pg.Superuser, pg.Password, addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+`)
+	pg, dir, cfgFile := srv.pg, srv.dir, srv.configFile
+	stopServe := func() { srv.shutdown(t) }
+	conn := srv.connect(t, ctx)
 	if _, err := conn.Exec(ctx, "INSERT INTO people (id, ssn, first) VALUES ($1, $2, $3)", 1, "078-05-1120", "Hilda"); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/phiguard/phiguard/internal/pgcluster"
+	"go.uber.org/zap"
+)
+
+// served is `phiguard serve` running in the test from a config file, as an
+// operator runs it: a PostgreSQL with the test's schema, the policy file,
+// a local keyring made by `keys init`, and the audit trail in dir/audit.
+type served struct {
+	pg                          *pgcluster.Cluster
+	dir, policyFile, configFile string
+	addr                        net.Addr
+	stopped                     bool
+	stop                        context.CancelFunc
+	done                        chan error
+}
+
+func startServed(t *testing.T, ctx context.Context, schema, policyYAML string) *served {
+	t.Helper()
+	pg, err := pgcluster.Start(ctx, pgcluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Stop() })
+	if err := pg.Exec(ctx, schema); err != nil {
+		t.Fatal(err)
+	}
+	s := &served{pg: pg, dir: t.TempDir(), done: make(chan error, 1)}
+	s.policyFile = filepath.Join(s.dir, "policy.yml")
+	os.WriteFile(s.policyFile, []byte(policyYAML), 0o600)
+	host, port, _ := net.SplitHostPort(pg.Addr())
+	s.configFile = filepath.Join(s.dir, "phiguard.yml")
+	os.WriteFile(s.configFile, []byte(fmt.Sprintf(`listen: 127.0.0.1:0
+admin: ""
+backend: {host: %s, port: %s}
+policy_file: %s
+keys:
+  provider: local
+  local: {file: %s}
+audit: {dir: %s}
+log: {level: warn}
+`, host, port, s.policyFile, filepath.Join(s.dir, "keyring"), filepath.Join(s.dir, "audit"))), 0o600)
+	t.Setenv("PHIGUARD_MASTER_KEY", newMasterKey(t))
+	if code, _, errOut := runKeysArgs("init", "--config", s.configFile); code != 0 {
+		t.Fatalf("keys init: exit %d: %s", code, errOut)
+	}
+	cfg, err := loadConfig(s.configFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveCtx, stop := context.WithCancel(ctx)
+	s.stop = stop
+	ready := make(chan net.Addr, 1)
+	go func() { s.done <- serve(serveCtx, cfg, zap.NewNop(), ready) }()
+	select {
+	case s.addr = <-ready:
+	case err := <-s.done:
+		t.Fatalf("serve: %v", err)
+	}
+	t.Cleanup(func() { s.shutdown(t) })
+	return s
+}
+
+// connect opens a superuser session through phiguard.
+func (s *served) connect(t *testing.T, ctx context.Context) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://%s:%s@%s/postgres?sslmode=disable", s.pg.Superuser, s.pg.Password, s.addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// shutdown stops serve once and reports how it ended.
+func (s *served) shutdown(t *testing.T) {
+	if s.stopped {
+		return
+	}
+	s.stopped = true
+	s.stop()
+	if err := <-s.done; err != nil {
+		t.Errorf("serve: %v", err)
+	}
+}
