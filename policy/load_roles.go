@@ -45,6 +45,7 @@ func (r *reader) roles(n, defaultRole *yaml.Node) {
 	}
 	slices.SortFunc(p.roles, func(a, b *Role) int { return strings.Compare(a.Name, b.Name) })
 	for _, rl := range p.roles {
+		rl.unrestricted = rl.hasNoRules()
 		for _, u := range rl.Users {
 			if prev, dup := p.byUser[u]; dup && prev != rl {
 				r.problem(rl.line, rl.path+".users", "user %q is already bound to role %s", u, prev.Name)

@@ -76,6 +76,8 @@ type Role struct {
 	// Builtin is true for the default role phiguard made itself.
 	Builtin bool
 
+	unrestricted bool // see Unrestricted
+
 	columns  map[columnKey]*ColumnRule
 	rows     map[TableName]*RowRule
 	colOrder []*ColumnRule
@@ -224,10 +226,11 @@ func (r *Role) AllowsFunction(schema, name string) bool {
 // Unrestricted tells whether the role has no rule at all: no row rule,
 // every column in plaintext, every statement class allowed. phiguard does
 // not analyse such a role's statements beyond what encryption needs.
-func (r *Role) Unrestricted() bool {
-	if r == nil {
-		return true
-	}
+func (r *Role) Unrestricted() bool { return r == nil || r.unrestricted }
+
+// hasNoRules computes Unrestricted once, when the file is read: a role is
+// immutable after that, and the proxy asks for every statement.
+func (r *Role) hasNoRules() bool {
 	if len(r.rows) > 0 || r.OtherColumns != ActionPlaintext {
 		return false
 	}
