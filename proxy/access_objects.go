@@ -103,6 +103,19 @@ func (o *Objects) ColumnType(schema, table, column string) (string, bool) {
 	return t, ok
 }
 
+// RelationSchemas implements sqlrewrite.Objects.
+func (o *Objects) RelationSchemas(name string) []string {
+	if o == nil {
+		return nil
+	}
+	out := make([]string, 0, len(o.byName[name]))
+	for _, r := range o.byName[name] {
+		out = append(out, r.schema)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // FunctionSafe implements sqlrewrite.Objects.
 func (o *Objects) FunctionSafe(schema, name string) bool {
 	if o == nil || !o.safeFuncs[name] {

@@ -44,6 +44,10 @@ type Objects interface {
 	// write check; ok is false when the column is unknown. schema "" as
 	// for Columns.
 	ColumnType(schema, table, column string) (typ string, ok bool)
+	// RelationSchemas lists the schemas that hold a relation of this name
+	// (temporary schemas included, as pg_temp_N); row rules are bound to
+	// one of them (access_rulenames.go).
+	RelationSchemas(name string) []string
 	// FunctionSafe says whether a function (schema "" when unqualified)
 	// is a built-in that cannot run SQL given as text, read or write server
 	// files, change settings or write: an immutable or stable function of

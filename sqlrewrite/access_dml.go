@@ -89,10 +89,7 @@ func returningMode(mode outMode) outMode {
 // could run on a hidden row and raise an error that tells its value; the
 // copied equality conditions are leakproof and keep index scans working.
 func (w *accessWalker) guardedWhere(rule *policy.RowRule, target *accessRel, where *pg_query.Node, qualify bool) *pg_query.Node {
-	r1, r2 := ruleExpr(rule.Using), ruleExpr(rule.Using)
-	if r1 == nil || r2 == nil {
-		w.refuseConstruct(rule.Name, rule.Table.String(), "the row rule does not parse")
-	}
+	r1, r2 := w.boundRuleExpr(rule), w.boundRuleExpr(rule)
 	if qualify {
 		// Other tables in FROM/USING could make the rule's bare column
 		// names ambiguous: qualify those that are the target's.

@@ -154,7 +154,7 @@ func (w *accessWalker) checkValuesRow(row *pg_query.List, cols []string, target 
 		w.unchecked(rule, "phiguard does not know the column types")
 		return false
 	}
-	cond := ruleExpr(rule.Using)
+	cond := w.boundRuleExpr(rule)
 	substitute(cond, []string{target.relname, target.name}, subst, true)
 	value := items[k]
 	items[k] = caseNode(cond, castNode(value, typ),
@@ -173,7 +173,7 @@ func (w *accessWalker) wrapInsertSource(ins *pg_query.InsertStmt, cols []string,
 			Fields: []*pg_query.Node{pg_query.MakeStrNode(alias), pg_query.MakeStrNode(c)}}}}
 		colnames = append(colnames, pg_query.MakeStrNode(c))
 	}
-	cond := ruleExpr(rule.Using)
+	cond := w.boundRuleExpr(rule)
 	substitute(cond, []string{target.relname, target.name}, subst, true)
 	star := &pg_query.Node{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{
 		Val: &pg_query.Node{Node: &pg_query.Node_ColumnRef{ColumnRef: &pg_query.ColumnRef{

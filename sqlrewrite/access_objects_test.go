@@ -1,6 +1,9 @@
 package sqlrewrite
 
-import "strings"
+import (
+	"sort"
+	"strings"
+)
 
 // fakeObjects is a scripted catalog for unit tests; the tests that run the
 // rewrites against PostgreSQL read the real one.
@@ -55,6 +58,22 @@ func (f *fakeObjects) Columns(schema, name string) ([]string, bool) {
 func (f *fakeObjects) ColumnType(schema, table, column string) (string, bool) {
 	t, ok := f.types[f.key(schema, table)+"."+column]
 	return t, ok
+}
+
+func (f *fakeObjects) RelationSchemas(name string) []string {
+	var out []string
+	for k := range f.tables {
+		if schema, rel, _ := strings.Cut(k, "."); rel == name {
+			out = append(out, schema)
+		}
+	}
+	for k := range f.views {
+		if schema, rel, _ := strings.Cut(k, "."); rel == name {
+			out = append(out, schema)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 var unsafeFunctions = map[string]bool{"pg_read_file": true, "query_to_xml": true, "set_config": true, "lo_import": true, "dblink": true}

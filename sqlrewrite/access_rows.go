@@ -32,28 +32,9 @@ func (w *accessWalker) rowRule(schema, name string) *policy.RowRule {
 	return nil
 }
 
-// ruleTemplates caches each rule text parsed once: a SELECT that reads the
-// table through the rule, and the bare expression.
-var ruleTemplates sync.Map // string -> *pg_query.SelectStmt
-
-// ruleSelect returns a fresh `SELECT * FROM <placeholder> WHERE (rule)
-// OFFSET 0`. OFFSET 0 makes it an optimisation fence: PostgreSQL neither
-// pulls the subquery up nor pushes the outer query's conditions into it,
-// so a condition of the user's (one that raises an error on a chosen
-// value, say) never sees a row the rule hides.
-func ruleSelect(using string) *pg_query.SelectStmt {
-	key := "select\x00" + using
-	if t, ok := ruleTemplates.Load(key); ok {
-		return proto.Clone(t.(*pg_query.SelectStmt)).(*pg_query.SelectStmt)
-	}
-	tree, err := pg_query.Parse("SELECT * FROM phiguard_rule_table WHERE (" + using + "\n) OFFSET 0")
-	if err != nil || len(tree.GetStmts()) != 1 || tree.GetStmts()[0].GetStmt().GetSelectStmt() == nil {
-		return nil
-	}
-	sel := tree.GetStmts()[0].GetStmt().GetSelectStmt()
-	ruleTemplates.Store(key, sel)
-	return proto.Clone(sel).(*pg_query.SelectStmt)
-}
+// ruleTemplates caches each rule text parsed once (its bare expression)
+// and the type names of write checks.
+var ruleTemplates sync.Map // string -> *pg_query.Node or *pg_query.TypeName
 
 // ruleExpr returns a fresh copy of the rule's expression.
 func ruleExpr(using string) *pg_query.Node {
@@ -73,13 +54,12 @@ func ruleExpr(using string) *pg_query.Node {
 // injectRowRule replaces a FROM item naming a table with a subquery that
 // reads the table through the rule, under the same alias.
 func (w *accessWalker) injectRowRule(item *pg_query.Node, rv *pg_query.RangeVar, rule *policy.RowRule) *injection {
-	sub := ruleSelect(rule.Using)
-	if sub == nil {
-		w.refuseConstruct(rule.Name, rule.Table.String(), "the row rule does not parse")
-	}
+	// The table inside is named with its schema, like every name of the
+	// rule, so that nothing of the user's can stand in for it.
 	inner := proto.Clone(rv).(*pg_query.RangeVar)
 	inner.Alias = nil
-	sub.FromClause = []*pg_query.Node{{Node: &pg_query.Node_RangeVar{RangeVar: inner}}}
+	inner.Catalogname, inner.Schemaname = "", rule.Table.Schema
+	sub := w.boundRuleSelect(rule, inner)
 	alias := &pg_query.Alias{Aliasname: rv.GetRelname()}
 	if rv.GetAlias() != nil {
 		alias = proto.Clone(rv.GetAlias()).(*pg_query.Alias)

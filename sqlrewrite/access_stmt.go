@@ -55,6 +55,7 @@ type noObjects struct{}
 func (noObjects) RelationKind(string, string) RelationKind         { return RelationUnknown }
 func (noObjects) Columns(string, string) ([]string, bool)          { return nil, false }
 func (noObjects) ColumnType(string, string, string) (string, bool) { return "", false }
+func (noObjects) RelationSchemas(string) []string                  { return nil }
 func (noObjects) FunctionSafe(string, string) bool                 { return false }
 func (noObjects) OperatorSafe(string, string) bool                 { return false }
 func (noObjects) Version() string                                  { return "" }
