@@ -97,6 +97,9 @@ const (
 	Simple   Protocol = "simple"
 	Extended Protocol = "extended"
 	Copy     Protocol = "copy"
+	// FunctionCall is the fast-path FunctionCall message: the record's SQL
+	// names the function by OID.
+	FunctionCall Protocol = "function_call"
 )
 
 // ConnectionOpen is a session that passed authentication.

@@ -78,6 +78,9 @@ func (s *session) recordStatement(x *expectation, tag []byte, sqlstate string) {
 	if x.kind == expQuery {
 		ev.Protocol = audit.Simple
 	}
+	if x.fastpath {
+		ev.Protocol = audit.FunctionCall
+	}
 	if x.decision != "" {
 		ev.Decision, ev.Rule = x.decision, x.rule
 	}

@@ -48,6 +48,7 @@ type expectation struct {
 	copy     bool
 	subjects map[*policy.ProtectedTable]*audit.SubjectSet
 	dataRows int64 // DataRows of the current statement
+	fastpath bool  // a FunctionCall (expQuery): recorded as protocol function_call
 
 	name    string          // statement or portal name
 	stmt    string          // for expBind: the statement bound

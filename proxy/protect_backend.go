@@ -198,6 +198,10 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 		}
 		_, err = s.cw.Write(copyDataMessage(out))
 		return true, err
+	case beFunctionCallResponse:
+		if head.fastpath {
+			s.recordStatement(head, nil, "00000")
+		}
 	case beCommandComplete, beEmptyQuery, bePortalSuspended:
 		if head.kind == expExecute || head.kind == expQuery {
 			var tag []byte
@@ -292,6 +296,9 @@ func (s *session) recordRefusal(r refusal, head *expectation) {
 	if head.kind == expQuery {
 		ev.Protocol, ev.Index = audit.Simple, head.index
 		head.index++
+	}
+	if head.fastpath {
+		ev.Protocol = audit.FunctionCall
 	}
 	s.record(ev)
 }

@@ -29,7 +29,7 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 			return s.copyInData(typ)
 		}
 	case feFunctionCall:
-		s.expects.push(&expectation{kind: expQuery, start: time.Now()})
+		return s.protectFunctionCall()
 	case feQuery:
 		s.copyIn = nil
 		x := &expectation{kind: expQuery, analysis: a, start: time.Now()}

@@ -30,6 +30,9 @@ func (s *session) pumpClient() error {
 		if err != nil {
 			return err
 		}
+		if err := checkFrontendMessage(typ); err != nil {
+			return err
+		}
 		atBoundary = false
 		var a *sqlrewrite.Analysis
 		switch typ {

@@ -48,6 +48,7 @@ const (
 	bePortalSuspended      byte = 's'
 	beNotification         byte = 'A'
 	beCopyData             byte = 'd'
+	beFunctionCallResponse byte = 'V'
 )
 
 // Authentication request subtypes (the int32 after 'R').

@@ -1,0 +1,78 @@
+package proxy
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/phiguard/phiguard/audit"
+)
+
+// The fast-path FunctionCall message ('F') calls a function by its OID with
+// arguments, outside SQL: no statement text for the access rewriter to
+// read, so nothing would check which function it is (query_to_xml runs any
+// SQL, set_config changes search_path) or what its arguments hold. phiguard
+// therefore refuses it (0A000) for every role with rules, and, with a
+// policy, while the audit trail cannot record it (58030). Every
+// FunctionCall, run or refused, gets an audit record naming the function's
+// OID, protocol "function_call". Drivers use it for large objects
+// (libpq's lo_*, pgjdbc's LargeObjectManager); a role with rules that
+// needs those gets them through SQL (SELECT lo_get(...)), where the
+// rewriter sees them.
+
+// protectFunctionCall handles a FunctionCall: it returns the marker that
+// stands in for a refused call, or nil to forward the call as it came.
+func (s *session) protectFunctionCall() ([]byte, error) {
+	body, err := s.cr.body()
+	if err != nil {
+		return nil, err
+	}
+	if len(body) < 4 {
+		return nil, &errProtocol{"malformed FunctionCall message"}
+	}
+	oid := binary.BigEndian.Uint32(body)
+	// The record's text names the function by OID: an identifier, so the
+	// audit's normalization keeps it (it replaces only constants).
+	a, _ := s.srv.analyzer.Analyze(fmt.Appendf(nil, "SELECT phiguard_function_call_oid_%d()", oid))
+	x := &expectation{kind: expQuery, analysis: a, start: time.Now(), fastpath: true, decision: audit.Allow}
+	pe := s.fastpathRefusal(oid)
+	s.expects.push(x)
+	if pe == nil {
+		return nil, nil
+	}
+	x.decision = audit.Deny
+	return queryMessage(s.refuseStatement(pe, a)), nil
+}
+
+// fastpathRefusal says why a FunctionCall may not run, or nil.
+func (s *session) fastpathRefusal(oid uint32) *pgError {
+	if role := s.restricted(); role != nil {
+		return &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
+			"the fast-path FunctionCall message (function OID %d) is not available to role %s (rule %q): phiguard cannot check a function called outside SQL; call it in a SELECT",
+			oid, role.Name, role.Name+": statements")}
+	}
+	if s.srv.protect != nil && s.srv.auditor != nil && s.srv.auditor.Healthy() != nil {
+		return &pgError{Severity: severityError, Code: CodeAuditUnavailable,
+			Message: "phiguard refuses fast-path function calls while its audit trail cannot record them"}
+	}
+	return nil
+}
+
+// frontendMessages are the message types a client may send once the
+// session is running (PostgreSQL's own list, less the authentication
+// responses, which belong to startup). Anything else ends the session with
+// 08P01, as PostgreSQL would: no message the guard does not know reaches
+// the backend.
+var frontendMessages = [256]bool{
+	feBind: true, feClose: true, feCopyData: true, feCopyDone: true, feCopyFail: true,
+	feDescribe: true, feExecute: true, feFlush: true, feFunctionCall: true, feParse: true,
+	feQuery: true, feSync: true, feTerminate: true,
+}
+
+// checkFrontendMessage refuses a message type outside frontendMessages.
+func checkFrontendMessage(typ byte) error {
+	if frontendMessages[typ] {
+		return nil
+	}
+	return &errProtocol{fmt.Sprintf("invalid frontend message type %d", typ)}
+}
