@@ -87,6 +87,7 @@ type Auditor struct {
 	closed bool
 	q      chan item
 
+	pending   atomic.Int64 // items in q plus reserved slots (reserve.go)
 	unhealthy atomic.Pointer[UnavailableError]
 	rejected  atomic.Uint64 // since the auditor last became unhealthy
 
@@ -170,6 +171,12 @@ func (a *Auditor) Record(ev Event) error {
 		a.reject("unhealthy")
 		return err
 	}
+	return a.enqueue(ev, false)
+}
+
+// enqueue sends ev to the writer, into a slot already reserved or one it
+// takes now.
+func (a *Auditor) enqueue(ev Event, reserved bool) error {
 	if ev == nil {
 		panic("BUG: audit: Record(nil)")
 	}
@@ -180,21 +187,18 @@ func (a *Auditor) Record(ev Event) error {
 	it := item{ev: ev, time: t}
 
 	a.mu.RLock()
+	defer a.mu.RUnlock()
 	if a.closed {
-		a.mu.RUnlock()
 		a.reject("closed")
 		return &UnavailableError{Reason: "the auditor is closed", Since: a.o.Now()}
 	}
-	select {
-	case a.q <- it:
-		a.mu.RUnlock()
-		return nil
-	default:
+	if !reserved && !a.take(1) {
+		err := a.setUnhealthy(fmt.Sprintf("the queue of %d records is full: the sink is slower than the proxy", a.o.QueueSize))
+		a.reject("queue_full")
+		return err
 	}
-	a.mu.RUnlock()
-	err := a.setUnhealthy(fmt.Sprintf("the queue of %d records is full: the sink is slower than the proxy", a.o.QueueSize))
-	a.reject("queue_full")
-	return err
+	a.q <- it // never blocks: the queue holds at most pending <= QueueSize items
+	return nil
 }
 
 // Healthy returns nil while the audit log accepts records, otherwise an

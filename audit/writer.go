@@ -133,7 +133,7 @@ func (a *Auditor) writeFailed(err error) {
 // how many records Record refused during the outage.
 func (a *Auditor) recovered(w *batch) {
 	u := a.unhealthy.Load()
-	if u == nil || len(a.q) >= cap(a.q) {
+	if u == nil || a.pending.Load() >= int64(cap(a.q)) {
 		return
 	}
 	if !a.unhealthy.CompareAndSwap(u, nil) {
@@ -160,6 +160,7 @@ type batch struct {
 
 // add encodes and seals one queued event, then any alert it triggers.
 func (w *batch) add(it item) {
+	w.a.pending.Add(-1) // it left the queue (reserve.go)
 	e := &w.entry
 	*e = Entry{Subjects: e.Subjects[:0]}
 	it.ev.encode(e, &w.a.enc)

@@ -54,10 +54,60 @@ func (s *session) auditUnavailable(plan *sqlrewrite.Plan) *pgError {
 		return nil
 	}
 	if err := s.srv.auditor.Healthy(); err != nil {
-		return &pgError{Severity: severityError, Code: CodeAuditUnavailable,
-			Message: "phiguard refuses statements on protected tables while its audit trail cannot record them"}
+		return auditRefusal()
 	}
 	return nil
+}
+
+// touchesPHI says whether a statement reads or writes protected data: an
+// encrypted table, or a table a row or column rule of the session's role
+// limits. Such a statement runs only with its audit record assured.
+func touchesPHI(plan *sqlrewrite.Plan, decisions string) bool {
+	return plan != nil && plan.Protected || decisions != ""
+}
+
+// reserveRecords admits a request that touches PHI: it reserves room for
+// its n audit records, so that they are accepted when it ends even if the
+// audit queue fills meanwhile, or returns the 58030 refusal.
+func (s *session) reserveRecords(x *expectation, n int) *pgError {
+	if s.srv.auditor == nil {
+		return nil
+	}
+	r, err := s.srv.auditor.Reserve(n)
+	if err != nil {
+		return auditRefusal()
+	}
+	x.slots = r
+	return nil
+}
+
+func auditRefusal() *pgError {
+	return &pgError{Severity: severityError, Code: CodeAuditUnavailable,
+		Message: "phiguard refuses statements on protected tables while its audit trail cannot record them"}
+}
+
+// recordFor writes a request's record into the room reserved for it, if
+// any.
+func (s *session) recordFor(x *expectation, ev audit.Event) {
+	if x.slots.Held() == 0 {
+		s.record(ev)
+		return
+	}
+	if err := x.slots.Record(ev); err != nil {
+		s.log.Warn("audit record rejected", zap.Error(err))
+	}
+}
+
+// recordCutOff records the requests a session ended before the backend
+// answered them (a backend crash, a shutdown, a client that left): they
+// reached the database, and their outcome is unknown (08006).
+func (s *session) recordCutOff() {
+	for _, x := range s.expects.takeAll() {
+		if x.kind == expQuery || x.kind == expExecute {
+			s.recordStatement(x, nil, string(CodeConnectionFailure))
+		}
+		x.slots.Release()
+	}
 }
 
 // recordStatement writes the statement record for the request at the head
@@ -88,7 +138,7 @@ func (s *session) recordStatement(x *expectation, tag []byte, sqlstate string) {
 	if x.copy {
 		ev.Protocol = audit.Copy
 	}
-	s.record(ev)
+	s.recordFor(x, ev)
 	s.statements++
 	x.index++
 	x.read, x.subjects, x.dataRows = nil, nil, 0

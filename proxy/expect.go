@@ -49,6 +49,10 @@ type expectation struct {
 	subjects map[*policy.ProtectedTable]*audit.SubjectSet
 	dataRows int64 // DataRows of the current statement
 	fastpath bool  // a FunctionCall (expQuery): recorded as protocol function_call
+	// slots is the audit queue room reserved for this request's records
+	// when it touches PHI (audit.go); what is left is released when the
+	// expectation leaves the queue.
+	slots audit.Reservation
 
 	name    string          // statement or portal name
 	stmt    string          // for expBind: the statement bound
@@ -94,6 +98,7 @@ func (e *expectQueue) head() *expectation {
 func (e *expectQueue) pop() {
 	e.mu.Lock()
 	if len(e.q) > 0 {
+		e.q[0].slots.Release()
 		e.q[0] = nil
 		e.q = e.q[1:]
 	}
@@ -109,8 +114,19 @@ func (e *expectQueue) skipToSync() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for len(e.q) > 0 && e.q[0].kind != expSync && e.q[0].kind != expQuery {
+		e.q[0].slots.Release()
 		e.q = e.q[1:]
 	}
+}
+
+// takeAll empties the queue and returns what was in it, for the records
+// of requests a session ended before they were answered.
+func (e *expectQueue) takeAll() []*expectation {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	q := e.q
+	e.q = nil
+	return q
 }
 
 // stmtInfo is a prepared statement as phiguard planned it: which

@@ -36,6 +36,9 @@ func (s *session) protectFunctionCall() ([]byte, error) {
 	a, _ := s.srv.analyzer.Analyze(fmt.Appendf(nil, "SELECT phiguard_function_call_oid_%d()", oid))
 	x := &expectation{kind: expQuery, analysis: a, start: time.Now(), fastpath: true, decision: audit.Allow}
 	pe := s.fastpathRefusal(oid)
+	if pe == nil && s.srv.protect != nil {
+		pe = s.reserveRecords(x, 1)
+	}
 	s.expects.push(x)
 	if pe == nil {
 		return nil, nil
@@ -44,16 +47,13 @@ func (s *session) protectFunctionCall() ([]byte, error) {
 	return queryMessage(s.refuseStatement(pe, a)), nil
 }
 
-// fastpathRefusal says why a FunctionCall may not run, or nil.
+// fastpathRefusal says why a FunctionCall may not run, or nil. (With a
+// policy, a call that may run also needs room for its audit record.)
 func (s *session) fastpathRefusal(oid uint32) *pgError {
 	if role := s.restricted(); role != nil {
 		return &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
 			"the fast-path FunctionCall message (function OID %d) is not available to role %s (rule %q): phiguard cannot check a function called outside SQL; call it in a SELECT",
 			oid, role.Name, role.Name+": statements")}
-	}
-	if s.srv.protect != nil && s.srv.auditor != nil && s.srv.auditor.Healthy() != nil {
-		return &pgError{Severity: severityError, Code: CodeAuditUnavailable,
-			Message: "phiguard refuses fast-path function calls while its audit trail cannot record them"}
 	}
 	return nil
 }

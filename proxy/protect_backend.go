@@ -300,7 +300,7 @@ func (s *session) recordRefusal(r refusal, head *expectation) {
 	if head.fastpath {
 		ev.Protocol = audit.FunctionCall
 	}
-	s.record(ev)
+	s.recordFor(head, ev)
 }
 
 // catalogAnswer consumes one message of phiguard's own catalog query.

@@ -54,6 +54,12 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 			if s.srv.auditor != nil {
 				x.written = writtenColumns(plan)
 			}
+			if touchesPHI(plan, decisionsKey(v.access)) {
+				if pe := s.reserveRecords(x, max(len(a.Statements), 1)); pe != nil {
+					s.expects.push(x)
+					return queryMessage(s.refuseStatement(pe, a)), nil
+				}
+			}
 			if plan.Copy != nil && plan.Refusal == nil {
 				x.copy = true
 				rw, pe := s.newCopyRewriter(plan.Copy)
@@ -116,6 +122,12 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 		if st != nil {
 			x.analysis, x.written = st.analysis, st.written
 			x.decision, x.rule, x.glass = st.decision, st.rule, st.glass
+			if touchesPHI(st.plan, st.decisions) {
+				if pe := s.reserveRecords(x, 1); pe != nil {
+					s.expects.push(x)
+					return s.markerParse("", pe, st.analysis), nil
+				}
+			}
 		}
 		if st != nil && st.plan.Copy != nil && st.plan.Refusal == nil {
 			x.copy = true
@@ -253,6 +265,9 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 	s.clientPortals[portal] = info
 	if pe := s.recheckPrepared(info); pe != nil {
 		return s.markerParse("", pe, info.analysis), nil
+	}
+	if info != nil && touchesPHI(info.plan, info.decisions) && s.srv.auditor != nil && s.srv.auditor.Healthy() != nil {
+		return s.markerParse("", auditRefusal(), info.analysis), nil
 	}
 	if info == nil || len(info.params) == 0 {
 		return nil, nil // nothing to encrypt: the Bind goes as it came

@@ -195,6 +195,7 @@ func (s *session) serve(ctx context.Context) {
 	s.record(&audit.ConnectionOpen{Time: start, Session: s.auditInfo()})
 	err = s.pump()
 	s.log.Info("session ended", zap.Duration("duration", time.Since(start)), zap.NamedError("reason", err))
+	s.recordCutOff()
 	s.record(&audit.ConnectionClose{Session: s.auditInfo(), Duration: time.Since(start), Statements: s.statements, Reason: closeReason(err)})
 }
 
