@@ -180,7 +180,7 @@ func (r *reader) writesRuleTables(rl *Role, f entry) {
 			r.problem(deref(f.value).Line, path, "bad table name: %v", err)
 			continue
 		}
-		if len(rl.rulesReading(t)) == 0 {
+		if len(rl.RulesThatRead(t)) == 0 {
 			r.problem(deref(f.value).Line, path, "no row rule of role %s reads table %s: list only tables the role's rules read", rl.Name, t)
 			continue
 		}

@@ -228,7 +228,7 @@ func (r *Role) RulesReading(schema, table string) []*RowRule {
 		return nil
 	}
 	var out []*RowRule
-	for _, rr := range r.rulesReading(TableName{schema, table}) {
+	for _, rr := range r.RulesThatRead(TableName{schema, table}) {
 		if !r.writesAllowed(schema, table) {
 			out = append(out, rr)
 		}
@@ -236,7 +236,9 @@ func (r *Role) RulesReading(schema, table string) []*RowRule {
 	return out
 }
 
-func (r *Role) rulesReading(t TableName) []*RowRule {
+// RulesThatRead lists the role's row rules that read the table (Schema ""
+// for a name search_path resolves), writes_rule_tables notwithstanding.
+func (r *Role) RulesThatRead(t TableName) []*RowRule {
 	var out []*RowRule
 	for _, rr := range r.rowOrder {
 		for _, read := range rr.Reads {
