@@ -54,10 +54,9 @@ func (w *accessWalker) updateCheck(u *pg_query.UpdateStmt, target *accessRel, ru
 		w.unchecked(rule, "phiguard does not know the column types")
 		return
 	}
-	cond := ruleExpr(rule.Using)
-	if cond == nil {
-		w.refuseConstruct(rule.Name, rule.Table.String(), "the row rule does not parse")
-	}
+	// The rule's names bound to their schemas, so that a CTE of the
+	// UPDATE cannot stand in for a table the rule reads.
+	cond := w.boundRuleExpr(rule)
 	substitute(cond, []string{target.relname, target.name}, subst, true)
 	// Columns the UPDATE leaves alone are read from the row being
 	// updated: qualified, so that a FROM item with a column of the same

@@ -94,11 +94,14 @@ func TestUpdateWithCheck(t *testing.T) {
 	pol := loadAccessPolicy(t)
 	for _, c := range []struct{ sql, want string }{
 		{"UPDATE notes SET patient = $1 WHERE id = 11",
-			"SET patient = CASE WHEN $1 IN (SELECT patient FROM care_teams WHERE clinician = current_user) THEN $1::uuid ELSE CASE WHEN pg_catalog.concat('phiguard_rowcheck_"},
+			"SET patient = CASE WHEN $1 OPERATOR(pg_catalog.=) ANY (SELECT patient FROM public.care_teams WHERE clinician OPERATOR(pg_catalog.=) current_user) THEN $1::uuid ELSE CASE WHEN pg_catalog.concat('phiguard_rowcheck_"},
+		// The user's CTE cannot stand in for the table the check reads.
+		{"WITH care_teams(clinician, patient) AS (VALUES ('dr_alice', $1::uuid)) UPDATE notes SET patient = $1 WHERE id = 11",
+			"SET patient = CASE WHEN $1 OPERATOR(pg_catalog.=) ANY (SELECT patient FROM public.care_teams WHERE"},
 		{"UPDATE notes n SET body = 'x', patient = $1 FROM providers p WHERE p.id = n.patient",
-			"SET body = CASE WHEN $1 IN (SELECT patient FROM care_teams WHERE clinician = current_user) THEN 'x'::text ELSE"},
+			"SET body = CASE WHEN $1 OPERATOR(pg_catalog.=) ANY (SELECT patient FROM public.care_teams WHERE clinician OPERATOR(pg_catalog.=) current_user) THEN 'x'::text ELSE"},
 		{"UPDATE patients SET city = 'x', id = '00000000-0000-0000-0000-000000000002'",
-			"SET city = CASE WHEN '00000000-0000-0000-0000-000000000002' IN (SELECT patient FROM care_teams"},
+			"SET city = CASE WHEN '00000000-0000-0000-0000-000000000002' OPERATOR(pg_catalog.=) ANY (SELECT patient FROM public.care_teams"},
 	} {
 		acc := accessFor(t, pol, "clinician", c.sql, false)
 		if acc.Refusal != nil || !strings.Contains(acc.SQL, c.want) {
