@@ -24,6 +24,8 @@ func TestAccessAdversarial(t *testing.T) {
 	cases = append(cases, writeCases(fx)...)
 	cases = append(cases, statementCases(fx)...)
 	cases = append(cases, captureCases(fx)...)
+	cases = append(cases, ruleInputCases(fx)...)
+	cases = append(cases, linkageCases(fx)...)
 	if len(cases) < 80 {
 		t.Fatalf("the suite has %d attempts, the issue asks for at least 80", len(cases))
 	}

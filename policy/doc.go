@@ -46,7 +46,9 @@
 //
 // # Dependencies
 //
-// policy imports neither pg_query nor the wire protocol: sqlrewrite depends
-// on its types only, and the proxy on its lookups. Version identifies the
+// policy does not import the wire protocol: sqlrewrite depends on its types
+// only, and the proxy on its lookups. It uses pg_query only when a file is
+// read, to validate each row rule and list the tables it reads
+// (RowRule.Reads, which make those tables read-only for the role). Version identifies the
 // loaded content; caches key on it so that they never mix two policies.
 package policy

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,7 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-var roleKeys = []string{"users", "cert_subjects", "statements", "functions", "other_columns", "break_glass", "columns", "rows"}
+var roleKeys = []string{"users", "cert_subjects", "statements", "functions", "other_columns", "break_glass", "columns", "rows", "writes_rule_tables"}
 
 var rowRuleKeys = []string{"using", "unchecked_writes"}
 
@@ -108,6 +109,7 @@ func (r *reader) role(e entry) {
 	if err := checkKeyID(e.key); err != nil {
 		r.problem(e.keyN.Line, path, "bad role name: use letters, digits, '-', '_' and '.'")
 	}
+	var writes entry // read last: it refers to the role's row rules
 	for _, f := range r.mapping(e.value, path, "role settings", roleKeys, nil) {
 		fp := path + "." + f.key
 		switch f.key {
@@ -157,9 +159,33 @@ func (r *reader) role(e entry) {
 			for _, t := range r.mapping(f.value, fp, "table names to row rules", nil, nil) {
 				r.rowRule(rl, t, fp)
 			}
+		case "writes_rule_tables":
+			writes = f
 		}
 	}
+	if writes.value != nil {
+		r.writesRuleTables(rl, writes)
+	}
 	r.p.roles = append(r.p.roles, rl)
+}
+
+// writesRuleTables reads the tables a role may write although its own row
+// rules read them. Each must be read by one of the role's rules: an entry
+// that grants nothing is a typo, or a leftover of a rule since removed.
+func (r *reader) writesRuleTables(rl *Role, f entry) {
+	path := rl.path + "." + f.key
+	for _, s := range r.stringList(f.value, path) {
+		t, err := ParseTableName(s)
+		if err != nil {
+			r.problem(deref(f.value).Line, path, "bad table name: %v", err)
+			continue
+		}
+		if len(rl.RulesThatRead(t)) == 0 {
+			r.problem(deref(f.value).Line, path, "no row rule of role %s reads table %s: list only tables the role's rules read", rl.Name, t)
+			continue
+		}
+		rl.WritesRuleTables = append(rl.WritesRuleTables, t)
+	}
 }
 
 func classList() string {
@@ -311,10 +337,12 @@ func (r *reader) rowRule(rl *Role, e entry, parent string) {
 			}
 		}
 	}
-	if err := checkRowExpression(rr.Using); err != nil {
+	reads, err := checkRowExpression(rr.Using)
+	if err != nil {
 		r.problem(v.Line, path, "%v", err)
 		return
 	}
+	rr.Reads = reads
 	if _, dup := rl.rows[t]; dup {
 		r.problem(e.keyN.Line, path, "names the same table twice")
 		return
@@ -326,27 +354,79 @@ func (r *reader) rowRule(rl *Role, e entry, parent string) {
 // checkRowExpression makes sure a row rule is one boolean-looking SQL
 // expression: it parses inside a WHERE clause as a whole, with nothing
 // before or after it (a `) OR (true` cannot close the parenthesis the
-// rewriter puts around it), and it takes no parameters.
-func checkRowExpression(expr string) error {
+// rewriter puts around it), and it takes no parameters. It returns the
+// tables the expression reads (see ruleReads).
+func checkRowExpression(expr string) ([]TableName, error) {
 	if strings.TrimSpace(expr) == "" {
-		return fmt.Errorf("using: the row rule expression is empty")
+		return nil, fmt.Errorf("using: the row rule expression is empty")
 	}
 	tree, err := pg_query.Parse("SELECT WHERE (" + expr + "\n)")
 	if err != nil {
-		return fmt.Errorf("using: the row rule expression does not parse: %v", err)
+		return nil, fmt.Errorf("using: the row rule expression does not parse: %v", err)
 	}
 	if len(tree.Stmts) != 1 {
-		return fmt.Errorf("using: the row rule must be one expression")
+		return nil, fmt.Errorf("using: the row rule must be one expression")
 	}
 	// A text that closes the parenthesis early (`true) UNION SELECT (1`)
 	// parses too, but not as a plain SELECT with only a WHERE clause.
 	if sel := tree.Stmts[0].GetStmt().GetSelectStmt(); sel == nil || sel.GetWhereClause() == nil || len(sel.GetTargetList()) != 0 || len(sel.GetFromClause()) != 0 {
-		return fmt.Errorf("using: the row rule must be one expression")
+		return nil, fmt.Errorf("using: the row rule must be one expression")
 	}
-	if strings.Contains(expr, "$") {
-		if js, err := pg_query.ParseToJSON("SELECT WHERE (" + expr + "\n)"); err == nil && strings.Contains(js, "\"ParamRef\"") {
-			return fmt.Errorf("using: the row rule may not take parameters ($n)")
+	js, err := pg_query.ParseToJSON("SELECT WHERE (" + expr + "\n)")
+	if err != nil {
+		return nil, fmt.Errorf("using: the row rule expression does not parse: %v", err)
+	}
+	var doc any
+	if err := json.Unmarshal([]byte(js), &doc); err != nil {
+		return nil, fmt.Errorf("using: the row rule expression cannot be read: %v", err)
+	}
+	if hasNode(doc, "ParamRef") {
+		return nil, fmt.Errorf("using: the row rule may not take parameters ($n)")
+	}
+	return ruleReads(doc), nil
+}
+
+// ruleReads lists, once each in order, the relations a parsed rule names
+// (every RangeVar: FROM items of its subqueries, wherever they are).
+// Unqualified names keep Schema "": search_path decides which table they
+// are, so a write to a table of that name in any schema counts. It is an
+// over-approximation (a CTE name of the rule counts too), and it cannot
+// see what a function the rule calls reads.
+func ruleReads(doc any) []TableName {
+	var out []TableName
+	visitJSON(doc, func(key string, v map[string]any) {
+		if key != "RangeVar" {
+			return
+		}
+		schema, _ := v["schemaname"].(string)
+		name, _ := v["relname"].(string)
+		if t := (TableName{Schema: schema, Name: name}); name != "" && !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	})
+	slices.SortFunc(out, func(a, b TableName) int { return strings.Compare(a.Schema+"."+a.Name, b.Schema+"."+b.Name) })
+	return out
+}
+
+func hasNode(doc any, name string) bool {
+	found := false
+	visitJSON(doc, func(key string, _ map[string]any) { found = found || key == name })
+	return found
+}
+
+// visitJSON calls f for every object held under a key of a JSON document.
+func visitJSON(v any, f func(key string, obj map[string]any)) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, c := range x {
+			if obj, ok := c.(map[string]any); ok {
+				f(k, obj)
+			}
+			visitJSON(c, f)
+		}
+	case []any:
+		for _, c := range x {
+			visitJSON(c, f)
 		}
 	}
-	return nil
 }

@@ -73,6 +73,12 @@ type Role struct {
 	Functions []string
 	// BreakGlass says the role may lift its row rules for a session.
 	BreakGlass bool
+	// WritesRuleTables are tables the role's own row rules read that the
+	// policy nevertheless lets it write (writes_rule_tables). Any other
+	// table a rule of the role reads is read-only for the role: writing it
+	// would widen the rows the rule lets through (a clinician adding
+	// herself to a care team). phiguard check warns of each entry.
+	WritesRuleTables []TableName
 	// Builtin is true for the default role phiguard made itself.
 	Builtin bool
 
@@ -121,6 +127,9 @@ type RowRule struct {
 	// Using is the SQL boolean expression, in the style of an RLS USING
 	// clause: unqualified column names are the table's.
 	Using string
+	// Reads are the relations the expression names (its subqueries' FROM
+	// items), as written: Schema is "" for an unqualified name.
+	Reads []TableName
 	// UncheckedWrites says what happens to a write whose new row cannot be
 	// tested (an UPDATE that assigns a column the rule reads, COPY FROM).
 	UncheckedWrites WriteCheck
@@ -206,6 +215,54 @@ func (r *Role) RowRulesNamed(table string) []*RowRule {
 		}
 	}
 	return out
+}
+
+// RulesReading lists the role's row rules that read a table a write
+// names (schema "" when the statement leaves it unqualified) and that the
+// policy does not let the role write (writes_rule_tables). Names match
+// when they are equal and either side leaves the schema to search_path.
+// The rule on the table itself does not count unless it also reads it in
+// a subquery: its effect on writes is WITH CHECK (the new row must pass).
+func (r *Role) RulesReading(schema, table string) []*RowRule {
+	if r == nil {
+		return nil
+	}
+	var out []*RowRule
+	for _, rr := range r.RulesThatRead(TableName{schema, table}) {
+		if !r.writesAllowed(schema, table) {
+			out = append(out, rr)
+		}
+	}
+	return out
+}
+
+// RulesThatRead lists the role's row rules that read the table (Schema ""
+// for a name search_path resolves), writes_rule_tables notwithstanding.
+func (r *Role) RulesThatRead(t TableName) []*RowRule {
+	var out []*RowRule
+	for _, rr := range r.rowOrder {
+		for _, read := range rr.Reads {
+			if sameTable(read, t) {
+				out = append(out, rr)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// writesAllowed tells whether writes_rule_tables lists the table.
+func (r *Role) writesAllowed(schema, table string) bool {
+	for _, t := range r.WritesRuleTables {
+		if t.Name == table && (schema == "" || schema == t.Schema) {
+			return true
+		}
+	}
+	return false
+}
+
+func sameTable(a, b TableName) bool {
+	return a.Name == b.Name && (a.Schema == "" || b.Schema == "" || a.Schema == b.Schema)
 }
 
 // Allows tells whether the role may run statements of the class.

@@ -21,15 +21,39 @@ func (w *accessWalker) targetRel(rv *pg_query.RangeVar) (*accessRel, *policy.Row
 	return rel, rule
 }
 
+// writeTarget is targetRel for a statement that writes the table (INSERT,
+// UPDATE, DELETE, MERGE, COPY FROM): besides the table's own row rule,
+// which the new rows must pass, the table must not be one the role's row
+// rules read (a care-team table), unless writes_rule_tables lists it.
+// Break-glass does not lift this: a row written now would widen the rule
+// for every later session.
+func (w *accessWalker) writeTarget(rv *pg_query.RangeVar, what string) (*accessRel, *policy.RowRule) {
+	rel, rule := w.targetRel(rv)
+	w.refuseRuleInput(rv, what)
+	return rel, rule
+}
+
+// refuseRuleInput refuses a statement that would change a table one of
+// the role's row rules reads, naming the rule and the escalation.
+func (w *accessWalker) refuseRuleInput(rv *pg_query.RangeVar, what string) {
+	rules := w.role.RulesReading(rv.GetSchemaname(), rv.GetRelname())
+	if len(rules) == 0 {
+		return
+	}
+	rr := rules[0]
+	w.refuseConstruct(rr.Name, tableString(rv), "%s on table %s is not allowed: row rule %q reads it, so writing it would change which rows of %s the role sees (list the table under roles.%s.writes_rule_tables to allow it)",
+		what, tableString(rv), rr.Name, rr.Table.String(), w.role.Name)
+}
+
 // writeScope builds the scope of an UPDATE or DELETE: its WITH clause, its
 // target, and the other tables of its FROM or USING list with their join
 // conditions.
-func (w *accessWalker) writeScope(parent *accessScope, with *pg_query.WithClause, rv *pg_query.RangeVar, items []*pg_query.Node) (*accessScope, *accessRel, *policy.RowRule) {
+func (w *accessWalker) writeScope(what string, parent *accessScope, with *pg_query.WithClause, rv *pg_query.RangeVar, items []*pg_query.Node) (*accessScope, *accessRel, *policy.RowRule) {
 	sc := newAccessScope(parent)
 	if with != nil {
 		w.with(with, sc)
 	}
-	target, rule := w.targetRel(rv)
+	target, rule := w.writeTarget(rv, what)
 	sc.rels = append(sc.rels, target)
 	for _, item := range items {
 		w.fromItem(item, sc)
@@ -47,28 +71,21 @@ func (w *accessWalker) writeScope(parent *accessScope, with *pg_query.WithClause
 // guarded by CASE so that it is never evaluated on a hidden row (see
 // guardedWhere).
 func (w *accessWalker) update(u *pg_query.UpdateStmt, parent *accessScope, mode outMode) {
-	sc, target, rule := w.writeScope(parent, u.GetWithClause(), u.GetRelation(), u.GetFromClause())
-	reads := map[string]bool{}
-	if rule != nil {
-		reads = ruleColumns(rule.Using)
-	}
+	sc, target, rule := w.writeScope("UPDATE", parent, u.GetWithClause(), u.GetRelation(), u.GetFromClause())
 	for _, t := range u.GetTargetList() {
-		rt := t.GetResTarget()
-		w.expr(rt.GetVal(), sc)
-		if reads[rt.GetName()] && rule.UncheckedWrites != policy.WritesAllow {
-			w.refuseConstruct(rule.Name, rule.Table.String(), "UPDATE of column %s, which the row rule of %s reads, cannot be checked before it runs (unchecked_writes: refuse)", policy.QuoteIdentifier(rt.GetName()), rule.Table.String())
-		}
+		w.expr(t.GetResTarget().GetVal(), sc)
 	}
 	w.expr(u.GetWhereClause(), sc)
 	w.targets(u.GetReturningList(), sc, returningMode(mode))
 	if rule != nil {
+		w.updateCheck(u, target, rule)
 		u.WhereClause = w.guardedWhere(rule, target, u.GetWhereClause(), len(u.GetFromClause()) > 0)
 	}
 }
 
 // delete walks a DELETE the same way.
 func (w *accessWalker) delete(d *pg_query.DeleteStmt, parent *accessScope, mode outMode) {
-	sc, target, rule := w.writeScope(parent, d.GetWithClause(), d.GetRelation(), d.GetUsingClause())
+	sc, target, rule := w.writeScope("DELETE", parent, d.GetWithClause(), d.GetRelation(), d.GetUsingClause())
 	w.expr(d.GetWhereClause(), sc)
 	w.targets(d.GetReturningList(), sc, returningMode(mode))
 	if rule != nil {
@@ -172,7 +189,7 @@ func (w *accessWalker) merge(m *pg_query.MergeStmt) {
 	if m.GetWithClause() != nil {
 		w.with(m.GetWithClause(), sc)
 	}
-	target, rule := w.targetRel(m.GetRelation())
+	target, rule := w.writeTarget(m.GetRelation(), "MERGE")
 	if rule != nil {
 		w.refuseConstruct(rule.Name, rule.Table.String(), "MERGE into table %s, which has a row rule, is not supported", rule.Table.String())
 	}
@@ -200,6 +217,7 @@ func (w *accessWalker) copy(c *pg_query.CopyStmt) {
 	}
 	rel, rule := w.targetRel(c.GetRelation())
 	if c.GetIsFrom() {
+		w.refuseRuleInput(c.GetRelation(), "COPY FROM")
 		if rule != nil && rule.UncheckedWrites != policy.WritesAllow {
 			w.refuseConstruct(rule.Name, rule.Table.String(), "COPY FROM into table %s cannot be checked against its row rule (unchecked_writes: refuse)", rule.Table.String())
 		}

@@ -18,7 +18,7 @@ func (w *accessWalker) insert(ins *pg_query.InsertStmt, parent *accessScope, mod
 	if ins.GetWithClause() != nil {
 		w.with(ins.GetWithClause(), sc)
 	}
-	target, rule := w.targetRel(ins.GetRelation())
+	target, rule := w.writeTarget(ins.GetRelation(), "INSERT")
 	if occ := ins.GetOnConflictClause(); occ != nil {
 		if rule != nil && occ.GetAction() == pg_query.OnConflictAction_ONCONFLICT_UPDATE {
 			w.refuseConstruct(rule.Name, rule.Table.String(), "INSERT ... ON CONFLICT DO UPDATE on table %s, which has a row rule, could update a row the role cannot see", rule.Table.String())

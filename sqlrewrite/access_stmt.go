@@ -195,13 +195,27 @@ func (w *accessWalker) requireClass(c policy.StatementClass, what string) {
 }
 
 // ddlTables refuses DDL and utility statements that name a table with a
-// row rule: TRUNCATE or DROP would reach rows the role cannot see.
+// row rule (TRUNCATE or DROP would reach rows the role cannot see) or a
+// table the role's row rules read (dropping, truncating, altering or
+// recreating it would change what the rules let through), and a RENAME
+// that would give a table the name of one the rules read.
 func (w *accessWalker) ddlTables(n *pg_query.Node) {
+	what := string(stmtName(n))
+	if rn := n.GetRenameStmt(); rn != nil && rn.GetRelation() != nil && rn.GetSubname() == "" {
+		w.refuseRuleInput(&pg_query.RangeVar{Schemaname: rn.GetRelation().GetSchemaname(), Relname: rn.GetNewname()}, what)
+	}
+	for _, rv := range droppedRelations(n.GetDropStmt()) {
+		w.refuseRuleInput(rv, what)
+		if rule := w.rowRule(rv.GetSchemaname(), rv.GetRelname()); rule != nil {
+			w.refuseConstruct(rule.Name, tableString(rv), "table %s has a row rule for the role; this statement would reach rows the role cannot see", tableString(rv))
+		}
+	}
 	walk(n.ProtoReflect(), func(m protoreflect.Message) {
 		rv, ok := m.Interface().(*pg_query.RangeVar)
 		if !ok {
 			return
 		}
+		w.refuseRuleInput(rv, what)
 		if rule := w.rowRule(rv.GetSchemaname(), rv.GetRelname()); rule != nil {
 			w.refuseConstruct(rule.Name, tableString(rv), "table %s has a row rule for the role; this statement would reach rows the role cannot see", tableString(rv))
 		}
@@ -209,6 +223,31 @@ func (w *accessWalker) ddlTables(n *pg_query.Node) {
 			w.refuseConstruct(w.stmtRule(), tableString(rv), "table %s has columns the role may not read in full; this statement is not allowed on it", tableString(rv))
 		}
 	})
+}
+
+// droppedRelations lists the relations a DROP TABLE (or VIEW, SEQUENCE,
+// ...) names: DROP writes them as lists of name parts, not RangeVars.
+func droppedRelations(d *pg_query.DropStmt) []*pg_query.RangeVar {
+	switch d.GetRemoveType() {
+	case pg_query.ObjectType_OBJECT_TABLE, pg_query.ObjectType_OBJECT_VIEW, pg_query.ObjectType_OBJECT_MATVIEW,
+		pg_query.ObjectType_OBJECT_FOREIGN_TABLE, pg_query.ObjectType_OBJECT_SEQUENCE, pg_query.ObjectType_OBJECT_INDEX:
+	default:
+		return nil
+	}
+	var out []*pg_query.RangeVar
+	for _, o := range d.GetObjects() {
+		var parts []string
+		for _, p := range o.GetList().GetItems() {
+			parts = append(parts, p.GetString_().GetSval())
+		}
+		switch len(parts) {
+		case 1:
+			out = append(out, &pg_query.RangeVar{Relname: parts[0]})
+		case 2, 3: // [database.]schema.table
+			out = append(out, &pg_query.RangeVar{Schemaname: parts[len(parts)-2], Relname: parts[len(parts)-1]})
+		}
+	}
+	return out
 }
 
 // set handles SET and RESET: break-glass, and the settings that would

@@ -79,7 +79,7 @@ func TestAccessRefusals(t *testing.T) {
 		{"clinician", "MERGE INTO patients p USING providers v ON p.id = v.id WHEN MATCHED THEN DELETE", "42501", `MERGE`},
 		{"clinician", "COPY patients TO STDOUT", "42501", `COPY public.patients TO would bypass`},
 		{"clinician", "COPY patients FROM STDIN", "42501", `COPY FROM`},
-		{"clinician", "UPDATE patients SET id = '00000000-0000-0000-0000-000000000001'", "42501", `UPDATE of column id`},
+		{"clinician", "UPDATE patients SET id = (SELECT id FROM providers LIMIT 1)", "42501", `column id, which the rule reads, is not a constant`},
 		{"clinician", "EXPLAIN ANALYZE SELECT * FROM patients", "42501", `EXPLAIN`},
 		{"clinician", "TRUNCATE patients", "42501", `rows the role cannot see`},
 		{"clinician", "SELECT * FROM patients TABLESAMPLE SYSTEM (50)", "42501", `TABLESAMPLE`},

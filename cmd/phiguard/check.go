@@ -27,7 +27,14 @@ checks the policy against the live catalog: every table and column must
 exist and each protected column's type must be able to hold encrypted cells;
 every table and column a role's column or row rule names must exist, and
 every row rule must run (EXPLAIN SELECT 1 FROM table WHERE (rule)). Users
-bound to a role but missing from pg_roles are warnings.
+bound to a role but missing from pg_roles are warnings, and so is linkage: a
+column a role reads in clear that references, by foreign key or by the same
+name and type as a subject column, an identifier the role sees pseudonymized,
+masked, nulled or denied.
+
+Warnings never change the exit status. Without --catalog, check warns of
+every table a role may write although its own row rules read it
+(writes_rule_tables): the role can change which rows its rules let through.
 The login comes from the usual libpq variables, PGUSER, PGPASSWORD (or
 ~/.pgpass) and PGDATABASE; host, port and TLS come from the configuration.
 --catalog is explicit, never "when the backend is reachable", so that a check
@@ -82,6 +89,9 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: OK (%s; version %.12s)\n", *policyPath, summarize(pol), pol.Version())
+	for _, w := range escalationWarnings(pol) {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", *policyPath, w)
+	}
 	if !*catalog {
 		return code
 	}

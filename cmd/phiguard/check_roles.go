@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/phiguard/phiguard/policy"
@@ -14,7 +15,9 @@ import (
 // and every row rule must run (`EXPLAIN SELECT 1 FROM t WHERE (expr)`, so
 // a misspelt column or a missing care-team table shows now, not as a
 // refusal of every statement later). Bound users missing from pg_roles are
-// warnings only: the user may be created after the policy.
+// warnings only: the user may be created after the policy. So is linkage
+// (check_linkage.go): an identifier a role sees restricted in one column
+// and in clear in another it can join to it.
 func checkRolesCatalog(ctx context.Context, conn *pgx.Conn, pol *policy.Policy) (problems, warnings []string, err error) {
 	if !pol.HasRoles() {
 		return nil, nil, nil
@@ -58,5 +61,27 @@ func checkRolesCatalog(ctx context.Context, conn *pgx.Conn, pol *policy.Policy) 
 			}
 		}
 	}
-	return problems, warnings, nil
+	families, err := readIdentifierFamilies(ctx, conn, pol)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading foreign keys and column types: %w", err)
+	}
+	return problems, append(warnings, linkageWarnings(pol, families)...), nil
+}
+
+// escalationWarnings names, for each role, every table its policy lets it
+// write although its own row rules read it (writes_rule_tables): by
+// writing it the role changes which rows those rules let it see.
+func escalationWarnings(pol *policy.Policy) []string {
+	var out []string
+	for _, r := range pol.Roles() {
+		for _, t := range r.WritesRuleTables {
+			var names []string
+			for _, rr := range r.RulesThatRead(t) {
+				names = append(names, fmt.Sprintf("%q", rr.Name))
+			}
+			out = append(out, fmt.Sprintf("roles.%s.writes_rule_tables: role %s may write %s, which its row rules %s read: an escalation path, the role can change which rows those rules let it see",
+				r.Name, r.Name, t, strings.Join(names, ", ")))
+		}
+	}
+	return out
 }

@@ -78,14 +78,16 @@ CREATE FUNCTION public.all_patient_ids() RETURNS SETOF uuid
 ANALYZE public.care_teams, public.consents, public.clinical_notes;
 
 -- Database privileges are generous on purpose: whatever a role may not do
--- must be refused by phiguard, not by PostgreSQL. Only the two tables the
--- row rules read are read-only for everyone but the administrator, as a
--- DBA would keep them.
+-- must be refused by phiguard, not by PostgreSQL. care_teams, which the
+-- clinicians' own rules read, is writable here so that the suite proves
+-- phiguard refuses a clinician's write to it; consents, which research's
+-- rules read and clinicians' rules do not, is read-only, as a DBA would
+-- keep it.
 CREATE ROLE ehr_users NOLOGIN;
 GRANT ehr_users TO dr_alice, dr_bob, biller, researcher, walkin;
 GRANT ALL ON ALL TABLES IN SCHEMA public TO ehr_users, admin_ann;
 GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO ehr_users, admin_ann;
-REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON public.care_teams, public.consents FROM ehr_users;
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON public.consents FROM ehr_users;
 GRANT pg_read_server_files, pg_read_all_stats TO ehr_users;
 GRANT EXECUTE ON FUNCTION lo_import(text) TO ehr_users;
 GRANT CREATE ON SCHEMA public TO ehr_users;

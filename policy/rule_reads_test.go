@@ -1,0 +1,89 @@
+package policy
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+const ruleReadsPolicy = `version: 1
+roles:
+  clinician:
+    users: [dr_alice]
+    rows:
+      patients: "id IN (SELECT ct.patient FROM care_teams ct WHERE ct.clinician = current_user)"
+      notes: "EXISTS (SELECT 1 FROM ward.assignments a JOIN care_teams c ON c.patient = a.patient WHERE a.patient = notes.patient)"
+      care_teams: "clinician = current_user"
+`
+
+// TestRuleReads: the tables a row rule reads are known once the file is
+// loaded, and those tables are read-only for the role unless
+// writes_rule_tables lists them.
+func TestRuleReads(t *testing.T) {
+	p := parseRules(t, ruleReadsPolicy)
+	r, _ := p.Role("clinician")
+	pat, _ := r.RowRule("public", "patients")
+	notes, _ := r.RowRule("public", "notes")
+	ct, _ := r.RowRule("public", "care_teams")
+	if want := []TableName{{"", "care_teams"}}; !slices.Equal(pat.Reads, want) {
+		t.Errorf("patients rule reads %v, want %v", pat.Reads, want)
+	}
+	if want := []TableName{{"", "care_teams"}, {"ward", "assignments"}}; !slices.Equal(notes.Reads, want) {
+		t.Errorf("notes rule reads %v, want %v", notes.Reads, want)
+	}
+	if len(ct.Reads) != 0 {
+		t.Errorf("care_teams rule reads %v, want nothing", ct.Reads)
+	}
+	for _, c := range []struct {
+		schema, table string
+		rules         int
+	}{
+		{"", "care_teams", 2}, {"public", "care_teams", 2}, {"other", "care_teams", 2},
+		{"ward", "assignments", 1}, {"", "assignments", 1}, {"public", "assignments", 0},
+		{"", "patients", 0}, {"", "notes", 0},
+	} {
+		if got := r.RulesReading(c.schema, c.table); len(got) != c.rules {
+			t.Errorf("RulesReading(%q, %q) = %d rules, want %d", c.schema, c.table, len(got), c.rules)
+		}
+	}
+
+	p = parseRules(t, strings.Replace(ruleReadsPolicy, "    users: [dr_alice]\n", "    users: [dr_alice]\n    writes_rule_tables: [care_teams]\n", 1))
+	r, _ = p.Role("clinician")
+	if got := r.RulesReading("", "care_teams"); len(got) != 0 || !slices.Equal(r.WritesRuleTables, []TableName{{"public", "care_teams"}}) {
+		t.Errorf("with writes_rule_tables: RulesReading = %v, WritesRuleTables = %v", got, r.WritesRuleTables)
+	}
+	if got := r.RulesReading("ward", "assignments"); len(got) != 1 {
+		t.Errorf("writes_rule_tables made ward.assignments writable too: %v", got)
+	}
+}
+
+func TestWritesRuleTablesProblems(t *testing.T) {
+	src := strings.Replace(ruleReadsPolicy, "    users: [dr_alice]\n", "    users: [dr_alice]\n    writes_rule_tables: [patients, \"a.b.c\"]\n", 1)
+	p, err := Parse([]byte(src))
+	if err == nil {
+		err = p.Validate()
+	}
+	if err == nil {
+		t.Fatal("writes_rule_tables naming a table no rule reads was accepted")
+	}
+	for _, want := range []string{
+		"roles.clinician.writes_rule_tables: no row rule of role clinician reads table public.patients",
+		"roles.clinician.writes_rule_tables: bad table name",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("problems lack %q:\n%v", want, err)
+		}
+	}
+}
+
+func parseRules(t *testing.T, src string) *Policy {
+	t.Helper()
+	p, err := Parse([]byte(src))
+	if err == nil {
+		err = p.Validate()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
