@@ -23,6 +23,7 @@ func TestAccessAdversarial(t *testing.T) {
 	cases = append(cases, columnCases(fx)...)
 	cases = append(cases, writeCases(fx)...)
 	cases = append(cases, statementCases(fx)...)
+	cases = append(cases, statsCases(fx)...)
 	if len(cases) < 80 {
 		t.Fatalf("the suite has %d attempts, the issue asks for at least 80", len(cases))
 	}

@@ -17,6 +17,9 @@ func newFakeObjects() *fakeObjects {
 			"public.care_teams": {"clinician", "patient"},
 			"public.notes":      {"id", "patient", "body"},
 			"public.providers":  {"id", "name"},
+			// The catalog tables the statistics rules name.
+			"pg_catalog.pg_class":     {"oid", "relname", "relnamespace", "relkind", "relpages", "reltuples", "relallvisible"},
+			"pg_catalog.pg_statistic": {"starelid", "staattnum", "stanullfrac"},
 		},
 		types: map[string]string{
 			"public.patients.id": "uuid", "public.patients.city": "text",

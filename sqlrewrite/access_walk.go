@@ -379,6 +379,7 @@ func (w *accessWalker) baseRel(rv *pg_query.RangeVar) *accessRel {
 	if rv.GetCatalogname() != "" {
 		w.refuseConstruct(w.stmtRule(), tableString(rv), "a database-qualified name (%s) is not supported", tableString(rv))
 	}
+	w.statisticsRelation(rv)
 	schema, name := rv.GetSchemaname(), rv.GetRelname()
 	switch w.objs.RelationKind(schema, name) {
 	case RelationTable:
