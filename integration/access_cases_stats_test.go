@@ -51,6 +51,7 @@ func statsCases(fx *accessEHR) []accessCase {
 		alice("pg_class whole row", `SELECT c FROM pg_class c WHERE relname = 'patients'`, refused(pc)),
 		alice("pg_class row_to_json", `SELECT row_to_json(c) FROM pg_class c WHERE relname = 'patients'`, refused(pc)),
 		alice("pg_class in column notation", `SELECT c.row_to_json FROM pg_class c WHERE relname = 'patients'`, refused(pc)),
+		alice("pg_class through a join alias in column notation", `SELECT j.row_to_json FROM (pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace) AS j WHERE j.relname = 'patients'`, refused(pc)),
 		alice("reltuples in where", `SELECT relname FROM pg_class WHERE relname = 'patients' AND reltuples > 100`, refused(`pg_class\.reltuples`)),
 		alice("relpages in order by", `SELECT relname FROM pg_class ORDER BY relpages DESC LIMIT 1`, refused(`pg_class\.relpages`)),
 		alice("reltuples through a subquery", `SELECT x FROM (SELECT reltuples AS x FROM pg_class WHERE relname = 'patients') s`, refused(`pg_class\.reltuples`)),
@@ -78,6 +79,7 @@ func statsCases(fx *accessEHR) []accessCase {
 
 		// Column notation (t.f is f(t)) is a whole-row value.
 		one("billing note in column notation", "biller", `SELECT n.row_to_json FROM clinical_notes n`, refused(`note`)),
+		one("billing note through a join alias in column notation", "biller", `SELECT j.to_json FROM (clinical_notes n JOIN encounters e ON e.id = n.encounter) j`, refused(`permission denied for column`)),
 		one("research patient in column notation", "researcher", `SELECT p.to_jsonb FROM patients p`, encRefused(researchPatientsDenied)),
 
 		// What tools ask of the catalog still works, and counts are of the

@@ -20,6 +20,7 @@ func newFakeObjects() *fakeObjects {
 			// The catalog tables the statistics rules name.
 			"pg_catalog.pg_class":     {"oid", "relname", "relnamespace", "relkind", "relpages", "reltuples", "relallvisible"},
 			"pg_catalog.pg_statistic": {"starelid", "staattnum", "stanullfrac"},
+			"pg_catalog.pg_namespace": {"oid", "nspname"},
 		},
 		types: map[string]string{
 			"public.patients.id": "uuid", "public.patients.city": "text",

@@ -29,6 +29,8 @@ type accessRel struct {
 	restricted map[string]*policy.ColumnRule
 	// inj is the row rule injected for the item, if any.
 	inj *injection
+	// parts are the items a join alias joins, whose columns it has.
+	parts []*accessRel
 }
 
 func newAccessScope(parent *accessScope) *accessScope {
@@ -114,7 +116,7 @@ func (w *accessWalker) resolve(ref *pg_query.ColumnRef, sc *accessScope) colRef 
 		if rule := r.restricted[col]; rule != nil {
 			return colRef{rules: []*policy.ColumnRule{rule}}
 		}
-		if len(r.restricted) > 0 && r.base && !w.columnOf(r, col) {
+		if len(r.restricted) > 0 && (r.base || len(r.parts) > 0) && !w.columnOf(r, col) {
 			// Column notation: q.f, where q has no column f, is the
 			// function f called on q's whole row (q.row_to_json is
 			// row_to_json(q)).

@@ -146,13 +146,24 @@ func (w *accessWalker) systemColumn(col string, rel *accessRel, sc *accessScope)
 }
 
 // columnOf tells whether col is a column (or system column) of a base
-// table, for column notation: an unqualified name that several schemas
-// have a table of counts the columns of each schema the rules know it in.
+// table or join alias, for column notation: an unqualified name that
+// several schemas have a table of counts the columns of each schema the
+// rules know it in. A join alias has its parts' columns; of a subquery or
+// CTE part only the restricted ones are known, so another name read through
+// such a join alias is taken for a function (the stricter reading).
 func (w *accessWalker) columnOf(r *accessRel, col string) bool {
 	if systemColumns[col] || w.hasColumn(r, col) {
 		return true
 	}
-	if r.schema != "" {
+	if len(r.parts) > 0 {
+		for _, p := range r.parts {
+			if p.restricted[col] != nil || (p.base && w.columnOf(p, col)) {
+				return true
+			}
+		}
+		return false
+	}
+	if !r.base || r.schema != "" {
 		return false
 	}
 	schemas := w.candidateSchemas("", r.relname)

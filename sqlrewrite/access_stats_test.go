@@ -41,6 +41,8 @@ func TestAccessStatisticsRefused(t *testing.T) {
 		{"clinician", "SELECT (SELECT count(*) FROM providers) FROM patients WHERE xmax = 0", `xmax`},
 		{"billing", "SELECT n.row_to_json FROM notes n", `public.notes.body`},
 		{"billing", "SELECT p.to_jsonb FROM patients p", `public.patients`},
+		{"billing", "SELECT j.row_to_json FROM (notes n JOIN providers v ON v.id = n.id) j", `public.notes.body`},
+		{"clinician", "SELECT j.row_to_json FROM (pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace) AS j", `pg_catalog.pg_class.rel`},
 	}
 	for _, c := range cases {
 		acc := accessFor(t, pol, c.role, c.sql, false)
@@ -67,6 +69,7 @@ func TestAccessStatisticsAllowed(t *testing.T) {
 		{"clinician", "SELECT count(*) FROM patients"},
 		{"billing", "SELECT p.city, p.tableoid FROM patients p"},
 		{"billing", "SELECT p.ctid FROM patients p"},
+		{"billing", "SELECT j.city, j.name FROM (patients p JOIN providers v ON v.id = p.id) j"},
 	}
 	for _, c := range cases {
 		if acc := accessFor(t, pol, c.role, c.sql, false); acc.Refusal != nil {

@@ -297,7 +297,7 @@ func (w *accessWalker) fromItem(item *pg_query.Node, sc *accessScope) {
 			}
 		}
 		if a := j.GetAlias(); a != nil {
-			merged := &accessRel{name: a.GetAliasname(), restricted: map[string]*policy.ColumnRule{}}
+			merged := &accessRel{name: a.GetAliasname(), restricted: map[string]*policy.ColumnRule{}, parts: joined}
 			for _, r := range joined {
 				for k, v := range r.restricted {
 					merged.restricted[k] = stricter(merged.restricted[k], v)
