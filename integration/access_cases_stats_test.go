@@ -80,6 +80,9 @@ func statsCases(fx *accessEHR) []accessCase {
 		// Column notation (t.f is f(t)) is a whole-row value.
 		one("billing note in column notation", "biller", `SELECT n.row_to_json FROM clinical_notes n`, refused(`note`)),
 		one("billing note through a join alias in column notation", "biller", `SELECT j.to_json FROM (clinical_notes n JOIN encounters e ON e.id = n.encounter) j`, refused(`permission denied for column`)),
+		one("billing zip through a subquery in column notation", "biller", `SELECT s.row_to_json FROM (SELECT zip FROM patients) s`, refused(`zip`)),
+		one("billing zip through a cte in column notation", "biller", `WITH s AS (SELECT zip, city FROM patients) SELECT s.to_jsonb FROM s`, refused(`zip`)),
+		one("research id through a subquery in column notation", "researcher", `SELECT s.to_json FROM (SELECT id, city FROM patients) s`, refused(`\bid\b`)),
 		one("research patient in column notation", "researcher", `SELECT p.to_jsonb FROM patients p`, encRefused(researchPatientsDenied)),
 
 		// What tools ask of the catalog still works, and counts are of the

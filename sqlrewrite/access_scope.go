@@ -31,6 +31,9 @@ type accessRel struct {
 	inj *injection
 	// parts are the items a join alias joins, whose columns it has.
 	parts []*accessRel
+	// cols are the output names of a subquery or CTE that it names (a *
+	// in its target list adds only the restricted ones).
+	cols map[string]bool
 }
 
 func newAccessScope(parent *accessScope) *accessScope {
@@ -116,7 +119,7 @@ func (w *accessWalker) resolve(ref *pg_query.ColumnRef, sc *accessScope) colRef 
 		if rule := r.restricted[col]; rule != nil {
 			return colRef{rules: []*policy.ColumnRule{rule}}
 		}
-		if len(r.restricted) > 0 && (r.base || len(r.parts) > 0) && !w.columnOf(r, col) {
+		if len(r.restricted) > 0 && w.columnNotation(r, col) {
 			// Column notation: q.f, where q has no column f, is the
 			// function f called on q's whole row (q.row_to_json is
 			// row_to_json(q)).

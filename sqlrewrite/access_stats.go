@@ -177,3 +177,18 @@ func (w *accessWalker) columnOf(r *accessRel, col string) bool {
 	}
 	return false
 }
+
+// columnNotation tells whether q.col, where q is r (an item with
+// restricted columns) and col is not one of them, may be column notation:
+// PostgreSQL reads q.f as f(q) when q has no column f, and f(q) carries
+// every column of q, restricted ones unruled. For a table or join alias the
+// columns are known. For a subquery or CTE only its named outputs are (a *
+// adds only restricted ones), so a name that is neither one of them nor a
+// built-in function is taken for a column; a user function that takes a
+// record is out of reach of this test (docs/design/access-rewriter.md).
+func (w *accessWalker) columnNotation(r *accessRel, col string) bool {
+	if r.base || len(r.parts) > 0 {
+		return !w.columnOf(r, col)
+	}
+	return r.cols != nil && !r.cols[col] && w.objs.FunctionSafe("pg_catalog", col)
+}

@@ -42,6 +42,9 @@ func TestAccessStatisticsRefused(t *testing.T) {
 		{"billing", "SELECT n.row_to_json FROM notes n", `public.notes.body`},
 		{"billing", "SELECT p.to_jsonb FROM patients p", `public.patients`},
 		{"billing", "SELECT j.row_to_json FROM (notes n JOIN providers v ON v.id = n.id) j", `public.notes.body`},
+		{"billing", "SELECT s.row_to_json FROM (SELECT ssn FROM patients) s", `public.patients.ssn`},
+		{"billing", "WITH s AS (SELECT ssn, city FROM patients) SELECT s.to_jsonb FROM s", `public.patients.ssn`},
+		{"billing", "SELECT s.to_json FROM (SELECT * FROM patients) s", `public.patients`},
 		{"clinician", "SELECT j.row_to_json FROM (pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace) AS j", `pg_catalog.pg_class.rel`},
 	}
 	for _, c := range cases {
@@ -70,6 +73,8 @@ func TestAccessStatisticsAllowed(t *testing.T) {
 		{"billing", "SELECT p.city, p.tableoid FROM patients p"},
 		{"billing", "SELECT p.ctid FROM patients p"},
 		{"billing", "SELECT j.city, j.name FROM (patients p JOIN providers v ON v.id = p.id) j"},
+		{"billing", "SELECT s.name, s.ssn FROM (SELECT city AS name, ssn FROM patients) s"},
+		{"billing", "SELECT s.x, s.ssn FROM (SELECT city, ssn FROM patients) AS s(x)"},
 	}
 	for _, c := range cases {
 		if acc := accessFor(t, pol, c.role, c.sql, false); acc.Refusal != nil {

@@ -241,16 +241,16 @@ func (w *accessWalker) with(wc *pg_query.WithClause, sc *accessScope) {
 // derivedRel builds the FROM item of a subquery or CTE from its outputs,
 // renamed by a column alias list when there is one.
 func derivedRel(name string, colnames []*pg_query.Node, outs []accessOutput, w *accessWalker) *accessRel {
-	r := &accessRel{name: name, restricted: map[string]*policy.ColumnRule{}}
+	r := &accessRel{name: name, restricted: map[string]*policy.ColumnRule{}, cols: map[string]bool{}}
 	for i, o := range outs {
-		if o.rule == nil {
-			continue
-		}
 		n := o.name
 		if i < len(colnames) {
 			n = colnames[i].GetString_().GetSval()
 		}
-		r.restricted[n] = o.rule
+		r.cols[n] = true
+		if o.rule != nil {
+			r.restricted[n] = o.rule
+		}
 	}
 	return r
 }
