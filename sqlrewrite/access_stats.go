@@ -65,6 +65,12 @@ var statisticsColumns = map[string][]string{
 // among the hidden ones' writes.
 var systemColumns = map[string]bool{"ctid": true, "xmin": true, "xmax": true, "cmin": true, "cmax": true, "tableoid": true}
 
+// IsStatisticsFunction tells whether a function name is one of
+// StatisticsFunctions. The proxy's catalog also counts them unsafe, so a
+// path that checks a function by name alone (not through the rewriter)
+// refuses them too.
+func IsStatisticsFunction(name string) bool { return matchesList(StatisticsFunctions, name) }
+
 func matchesList(list []string, name string) bool {
 	for _, d := range list {
 		if p, ok := strings.CutSuffix(d, "*"); ok {
@@ -82,7 +88,7 @@ func (w *accessWalker) statsRule() string { return w.role.Name + ": statistics" 
 
 // statisticsFunction refuses a call of a statistics function.
 func (w *accessWalker) statisticsFunction(parts []*pg_query.Node) {
-	if _, name := funcParts(parts); matchesList(StatisticsFunctions, name) {
+	if _, name := funcParts(parts); IsStatisticsFunction(name) {
 		w.refuseConstruct(w.statsRule(), "", "function %s reveals statistics or sizes of tables (how many rows they hold, hidden ones included), so a role with access rules may not call it", funcNameOf(parts))
 	}
 }
