@@ -318,7 +318,7 @@ func (b *ObjectsBuilder) AddRow(v [][]byte) error {
 		b.attrs = append(b.attrs, attr{uint32(oid), int16(n), string(v[3]), string(v[4])})
 	case 'f':
 		name := string(v[1])
-		if (string(v[2]) == "true" && !denied(name)) || slices.Contains(volatileAllowed, name) {
+		if (string(v[2]) == "true" && !denied(name) && !sqlrewrite.IsStatisticsFunction(name)) || slices.Contains(volatileAllowed, name) {
 			o.safeFuncs[name] = true
 		}
 	case 'F':

@@ -20,6 +20,10 @@ func newFakeObjects() *fakeObjects {
 			"public.care_teams": {"clinician", "patient"},
 			"public.notes":      {"id", "patient", "body"},
 			"public.providers":  {"id", "name"},
+			// The catalog tables the statistics rules name.
+			"pg_catalog.pg_class":     {"oid", "relname", "relnamespace", "relkind", "relpages", "reltuples", "relallvisible"},
+			"pg_catalog.pg_statistic": {"starelid", "staattnum", "stanullfrac"},
+			"pg_catalog.pg_namespace": {"oid", "nspname"},
 		},
 		types: map[string]string{
 			"public.patients.id": "uuid", "public.patients.city": "text",

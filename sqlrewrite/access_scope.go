@@ -29,6 +29,11 @@ type accessRel struct {
 	restricted map[string]*policy.ColumnRule
 	// inj is the row rule injected for the item, if any.
 	inj *injection
+	// parts are the items a join alias joins, whose columns it has.
+	parts []*accessRel
+	// cols are the output names of a subquery or CTE that it names (a *
+	// in its target list adds only the restricted ones).
+	cols map[string]bool
 }
 
 func newAccessScope(parent *accessScope) *accessScope {
@@ -91,6 +96,7 @@ func (w *accessWalker) resolve(ref *pg_query.ColumnRef, sc *accessScope) colRef 
 		}
 		return colRef{}
 	case len(names) == 1:
+		w.systemColumn(names[0], nil, sc)
 		for lvl := sc; lvl != nil; lvl = lvl.parent {
 			for _, r := range lvl.rels {
 				if rule := r.restricted[names[0]]; rule != nil {
@@ -108,8 +114,16 @@ func (w *accessWalker) resolve(ref *pg_query.ColumnRef, sc *accessScope) colRef 
 		if r == nil {
 			return colRef{}
 		}
-		if rule := r.restricted[names[len(names)-1]]; rule != nil {
+		col := names[len(names)-1]
+		w.systemColumn(col, r, sc)
+		if rule := r.restricted[col]; rule != nil {
 			return colRef{rules: []*policy.ColumnRule{rule}}
+		}
+		if len(r.restricted) > 0 && w.columnNotation(r, col) {
+			// Column notation: q.f, where q has no column f, is the
+			// function f called on q's whole row (q.row_to_json is
+			// row_to_json(q)).
+			return colRef{rules: sortedRules(r.restricted), wholeRow: true}
 		}
 		return colRef{}
 	}
@@ -168,6 +182,7 @@ func (w *accessWalker) restrictedColumns(schema, name string) map[string]*policy
 			}
 		}
 	}
+	w.addStatisticsColumns(schema, name, out)
 	return out
 }
 

@@ -306,6 +306,7 @@ func (w *accessWalker) explain(e *pg_query.ExplainStmt) {
 // function checks that a function call is allowed: a safe built-in, or on
 // the role's allow-list.
 func (w *accessWalker) function(parts []*pg_query.Node) {
+	w.statisticsFunction(parts)
 	schema, name := funcParts(parts)
 	if w.role.AllowsFunction(schema, name) {
 		return

@@ -59,7 +59,7 @@ func TestAccessRefusals(t *testing.T) {
 		{"billing", "SELECT set_config('search_path', 'evil', false)", "42501", `set_config`},
 		{"billing", "INSERT INTO notes (body) VALUES ('x')", "42501", `write statement`},
 		{"billing", "SELECT * FROM patient_view", "42501", `view`},
-		{"billing", "SELECT * FROM pg_stats", "42501", `view`},
+		{"billing", "SELECT * FROM pg_stats", "42501", `relation pg_stats holds statistics`},
 		{"billing", "SELECT * FROM nosuchtable", "42501", `unknown`},
 		{"billing", "SELECT pg_read_file('/etc/passwd')", "42501", `function pg_read_file is not allowed`},
 		{"billing", "SELECT query_to_xml('select * from patients', true, true, '')", "42501", `query_to_xml`},

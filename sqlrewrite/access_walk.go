@@ -241,16 +241,16 @@ func (w *accessWalker) with(wc *pg_query.WithClause, sc *accessScope) {
 // derivedRel builds the FROM item of a subquery or CTE from its outputs,
 // renamed by a column alias list when there is one.
 func derivedRel(name string, colnames []*pg_query.Node, outs []accessOutput, w *accessWalker) *accessRel {
-	r := &accessRel{name: name, restricted: map[string]*policy.ColumnRule{}}
+	r := &accessRel{name: name, restricted: map[string]*policy.ColumnRule{}, cols: map[string]bool{}}
 	for i, o := range outs {
-		if o.rule == nil {
-			continue
-		}
 		n := o.name
 		if i < len(colnames) {
 			n = colnames[i].GetString_().GetSval()
 		}
-		r.restricted[n] = o.rule
+		r.cols[n] = true
+		if o.rule != nil {
+			r.restricted[n] = o.rule
+		}
 	}
 	return r
 }
@@ -297,7 +297,7 @@ func (w *accessWalker) fromItem(item *pg_query.Node, sc *accessScope) {
 			}
 		}
 		if a := j.GetAlias(); a != nil {
-			merged := &accessRel{name: a.GetAliasname(), restricted: map[string]*policy.ColumnRule{}}
+			merged := &accessRel{name: a.GetAliasname(), restricted: map[string]*policy.ColumnRule{}, parts: joined}
 			for _, r := range joined {
 				for k, v := range r.restricted {
 					merged.restricted[k] = stricter(merged.restricted[k], v)
@@ -379,6 +379,7 @@ func (w *accessWalker) baseRel(rv *pg_query.RangeVar) *accessRel {
 	if rv.GetCatalogname() != "" {
 		w.refuseConstruct(w.stmtRule(), tableString(rv), "a database-qualified name (%s) is not supported", tableString(rv))
 	}
+	w.statisticsRelation(rv)
 	schema, name := rv.GetSchemaname(), rv.GetRelname()
 	switch w.objs.RelationKind(schema, name) {
 	case RelationTable:
