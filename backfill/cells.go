@@ -272,10 +272,17 @@ func (c *converter) sealColumn(pt []byte, ctid string) ([]byte, error) {
 }
 
 // openSubject decrypts a subject cell. A shredded subject's cell is left
-// as it is: it can never become plaintext again, of anything.
+// as it is: it can never become plaintext again, of anything. In a column
+// sealed per subject the cell must have been sealed for its row's subject
+// (read with the row): one moved there from another patient's row would
+// otherwise be written back as this patient's plaintext.
 func (c *converter) openSubject(ctx context.Context, in cellIn) ([]byte, skip, error) {
 	if c.sk == nil {
 		return nil, noSkip, errRow(c.col, in.ctid, errors.New("the cell is sealed under a subject key and the run has no subject keys"))
+	}
+	if c.perSubject && !c.sk.SealedFor(in.v, in.subject) {
+		return nil, noSkip, errRow(c.col, in.ctid, fmt.Errorf("%w: the cell is sealed for another subject than the row's %s (moved between rows in the database)",
+			keys.ErrIntegrity, c.col.Table.SubjectQualifiedName()))
 	}
 	pt, err := c.sk.Decrypt(ctx, c.ad, in.v)
 	if errors.Is(err, keys.ErrShredded) {

@@ -3,6 +3,7 @@ package backfill
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -203,6 +204,22 @@ func TestSubjectSealing(t *testing.T) {
 	r, _ = run(Encrypt, sp, newSK(), nil, false)
 	if r.Shredded != 0 || r.Census["first"].Subject != n {
 		t.Errorf("encrypt after decrypt: %d shredded, first %v", r.Shredded, r.Census["first"])
+	}
+
+	// A cell copied in the database from one patient's row into another's
+	// is an integrity error for decrypt, which would otherwise write the
+	// first patient's name into the second's row as plaintext.
+	var a, b string
+	if err := f.conn.QueryRow(ctx, "SELECT min(id::text), max(id::text) FROM patients WHERE id::text <> $1", victim).Scan(&a, &b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.conn.Exec(ctx, "UPDATE patients SET first = (SELECT first FROM patients WHERE id::text = $1) WHERE id::text = $2", a, b); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(ctx, f.conn, Options{Op: Decrypt, Policy: sp, Keyring: kr, Subjects: newSK(), Table: "patients", Columns: []string{"first"}, Batch: testBatch})
+	if !errors.Is(err, keys.ErrIntegrity) || !strings.Contains(err.Error(), "column public.patients.first, row at ctid") ||
+		!strings.Contains(err.Error(), "sealed for another subject than the row's public.patients.id") || strings.Contains(err.Error(), f.orig[a][1]) {
+		t.Errorf("decrypt of a moved cell: %v", err)
 	}
 }
 

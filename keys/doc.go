@@ -52,7 +52,10 @@
 // (schema, table and column name, each length-prefixed). A cell copied to
 // another column, or whose header is altered to name another key version,
 // fails with ErrIntegrity. Columns that must join on ciphertext have to be
-// given the same Column by the caller.
+// given the same Column by the caller. Nothing binds a cell to its row: a
+// cell copied to another row of its column decrypts. A subject cell names
+// its subject by tag, though, so SubjectKeys.SealedFor can tell a caller
+// that holds the row's subject id whether the cell belongs to that row.
 //
 // # What each mode leaks
 //

@@ -100,7 +100,7 @@ func CanonicalSubject(id string) string {
 	return id
 }
 
-func looksLikeUUID(s string) bool {
+func looksLikeUUID[S ~string | ~[]byte](s S) bool {
 	if len(s) != 36 {
 		return false
 	}

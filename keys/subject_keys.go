@@ -2,12 +2,9 @@ package keys
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"sync"
 	"time"
 )
@@ -45,7 +42,7 @@ type SubjectKeys struct {
 	tagKey []byte
 	o      SubjectKeysOptions
 	wraps  wrapCiphers
-	macs   sync.Pool // of HMAC-SHA256 under tagKey, for Tag
+	macs   sync.Pool // of *tagScratch: HMAC-SHA256 under tagKey, for Tag and SealedFor
 
 	mu       sync.Mutex
 	cur, old map[string]*subjectEntry
@@ -83,16 +80,10 @@ func NewSubjectKeys(kr *Keyring, store SubjectStore, o SubjectKeysOptions) (*Sub
 // from a pool: setting one up costs as much as the tag itself, and the
 // backfill computes a tag for every row.
 func (s *SubjectKeys) Tag(subject string) string {
-	m, _ := s.macs.Get().(hash.Hash)
-	if m == nil {
-		m = hmac.New(sha256.New, s.tagKey)
-	}
-	m.Reset()
-	m.Write([]byte(CanonicalSubject(subject)))
-	var sum [sha256.Size]byte
-	tag := hex.EncodeToString(m.Sum(sum[:0])[:tagLen])
-	s.macs.Put(m)
-	return tag
+	t := s.scratch()
+	defer s.macs.Put(t)
+	t.mac.Write([]byte(CanonicalSubject(subject)))
+	return hex.EncodeToString(t.mac.Sum(t.sum[:0])[:tagLen])
 }
 
 // Encrypt seals plaintext for col under the subject's key, creating the

@@ -68,6 +68,10 @@ type expectation struct {
 	decision audit.Decision
 	rule     string
 	glass    *sqlrewrite.BreakGlass
+
+	// failed is the SQLSTATE of the error phiguard put in place of the
+	// current statement's result (failResult), for its audit record.
+	failed Code
 }
 
 type expectQueue struct {

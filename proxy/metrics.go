@@ -28,6 +28,9 @@ type Metrics struct {
 	PolicyReloads *prometheus.CounterVec
 	// ShreddedReads counts cells read whose subject key was shredded.
 	ShreddedReads prometheus.Counter
+	// MovedCells counts cells refused because they were sealed for another
+	// subject than their row's (protect_bind.go).
+	MovedCells prometheus.Counter
 
 	statements [16]prometheus.Counter // one per sqlrewrite.Kind, pre-resolved
 }
@@ -80,6 +83,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "phiguard_proxy_shredded_cells_read_total",
 			Help: "Cells read whose subject key was shredded, returned as NULL or the configured marker.",
 		}),
+		MovedCells: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "phiguard_proxy_moved_cells_total",
+			Help: "Cells refused (XX001) because they were sealed for another subject than their row's subject column says.",
+		}),
 	}
 	m.BreakGlass = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "phiguard_break_glass_total",
@@ -98,7 +105,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.ConnectionsActive, m.ConnectionsTotal, m.ConnectionsRefused,
 		m.BytesClientToBackend, m.BytesBackendToClient, m.Errors, m.CacheHits,
-		m.CacheMisses, m.StatementDuration, m.CancelRequests, m.ShreddedReads, m.BreakGlass, m.PolicyReloads, statements)
+		m.CacheMisses, m.StatementDuration, m.CancelRequests, m.ShreddedReads, m.MovedCells, m.BreakGlass, m.PolicyReloads, statements)
 	return m
 }
 

@@ -120,7 +120,7 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		fields, out, err := s.describeFields(body)
+		fields, out, err := s.describeFields(body, s.describedStatement(head))
 		if err != nil {
 			return false, err
 		}
@@ -211,7 +211,11 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 					s.grantBreakGlass(head, tag)
 				}
 			}
-			s.recordStatement(head, tag, "00000")
+			state := "00000"
+			if head.failed != "" {
+				state, head.failed = string(head.failed), ""
+			}
+			s.recordStatement(head, tag, state)
 		}
 		if head.kind == expExecute {
 			s.expects.pop()
@@ -219,6 +223,26 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 		s.result = nil
 	}
 	return dropped, nil
+}
+
+// describedStatement is the statement whose RowDescription arrives under
+// head: the prepared statement described, the portal's, or the Query's.
+func (s *session) describedStatement(head *expectation) *sqlrewrite.Analysis {
+	var st *stmtInfo
+	switch head.kind {
+	case expDescribeStmt:
+		st = s.stmts[head.name]
+	case expDescribePortal:
+		if p := s.portals[head.name]; p != nil {
+			st = p.stmt
+		}
+	default:
+		return head.analysis
+	}
+	if st == nil {
+		return nil
+	}
+	return st.analysis
 }
 
 // rowFields returns how to present the rows now arriving: ok is false when
@@ -243,6 +267,9 @@ func (s *session) rowFields(head *expectation) ([]*resultField, bool) {
 func (s *session) failResult(pe *pgError) error {
 	s.log.Warn("result refused", zap.String("sqlstate", string(pe.Code)))
 	s.srv.metrics.Errors.WithLabelValues(string(pe.Code[:2]), "phiguard").Inc()
+	if head := s.expects.head(); head != none {
+		head.failed = pe.Code // the statement's record says it failed
+	}
 	s.result, s.suppress = nil, true
 	_, err := s.cw.Write(pe.encode())
 	return err

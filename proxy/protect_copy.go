@@ -26,7 +26,14 @@ type copyRewriter struct {
 	// subjectAt is the field of the table's subject column, -1 if absent:
 	// each row's per-subject cells are sealed under that field's subject.
 	subjectAt int
+	// out: COPY TO STDOUT, whose per-subject cells are checked against
+	// their row's subject (protect_bind.go); a NULL subject is then
+	// passed as noSubject rather than nil, which means "not in the row".
+	out bool
 }
+
+// noSubject is the subject of a COPY TO row whose subject column is NULL.
+var noSubject = []byte{}
 
 // newCopyRewriter builds a rewriter for a planned COPY, with the column
 // order from the statement or, without a list, from the catalog.
@@ -57,7 +64,7 @@ func (s *session) newCopyRewriter(cp *sqlrewrite.CopyPlan) (*copyRewriter, *pgEr
 	if err := f.Validate(); err != nil {
 		return nil, copyError(cp, err.Error())
 	}
-	r := &copyRewriter{subjectAt: -1}
+	r := &copyRewriter{subjectAt: -1, out: !cp.In}
 	names := cp.Columns
 	if len(names) == 0 {
 		for _, c := range s.catalog.Load().tables[cp.Table.Name] {
@@ -116,6 +123,9 @@ func (r *copyRewriter) rewriteRows(rows [][]byte, fn func(col *policy.ProtectedC
 		var subject []byte
 		if r.subjectAt >= 0 && r.subjectAt < len(fields) {
 			subject = fields[r.subjectAt]
+			if subject == nil && r.out {
+				subject = noSubject
+			}
 		}
 		for i, col := range r.cols {
 			if col == nil || i >= len(fields) || fields[i] == nil {
@@ -139,9 +149,20 @@ func (s *session) encryptField(col *policy.ProtectedColumn, v, subject []byte) (
 	return []byte(cell), pe
 }
 
-func (s *session) decryptField(col *policy.ProtectedColumn, v, _ []byte) ([]byte, *pgError) {
+// A COPY TO row is one row of one table, so its per-subject cells are
+// checked against its subject field when the COPY carries it (subject is
+// nil when it does not, noSubject when it is NULL).
+func (s *session) decryptField(col *policy.ProtectedColumn, v, subject []byte) ([]byte, *pgError) {
+	if subject != nil && col.PerSubject() {
+		if pe := s.checkRowSubject(col, v, copySubjectField, subject); pe != nil {
+			return nil, pe
+		}
+	}
 	return s.decryptValue(&resultField{col: col}, v)
 }
+
+// copySubjectField says how a COPY TO subject field is encoded: text.
+var copySubjectField = &resultField{}
 
 // copyInData handles a client CopyData/CopyDone/CopyFail during a COPY
 // FROM STDIN phiguard rewrites. It returns what to send to the backend.

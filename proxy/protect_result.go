@@ -8,6 +8,7 @@ import (
 	"github.com/phiguard/phiguard/internal/pgvalue"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 // resultField is how to present one field of the current result set: nil
@@ -30,13 +31,18 @@ type resultField struct {
 	table   uint32
 	attnum  int16
 	rulePol *policy.Policy
+	// subjectAt is, for a per-subject column read together with its
+	// table's subject column from the same row, that field's index plus
+	// one; 0 when the cell is not bound to its row (protect_bind.go).
+	subjectAt int
 }
 
 // describeFields maps a RowDescription's fields to protected columns. When
 // any is protected it returns the fields and the description to send
 // instead, with each protected field's original type; otherwise both are
-// nil and the original bytes are forwarded.
-func (s *session) describeFields(body []byte) ([]*resultField, []byte, error) {
+// nil and the original bytes are forwarded. a is the statement the result
+// answers (nil if unknown), for binding cells to their row.
+func (s *session) describeFields(body []byte, a *sqlrewrite.Analysis) ([]*resultField, []byte, error) {
 	cat := s.catalog.Load()
 	rules := s.columnRules()
 	if cat.empty() && rules == nil {
@@ -83,6 +89,7 @@ func (s *session) describeFields(body []byte) ([]*resultField, []byte, error) {
 	if !protected {
 		return fields, nil, nil // subject ids to note, nothing to rewrite
 	}
+	bindSubjects(fields, &rd, cat, a)
 	out, err := rd.Encode(nil)
 	return fields, out, err
 }
@@ -93,6 +100,9 @@ func (s *session) decryptDataRow(body []byte, fields []*resultField, x *expectat
 	var row pgproto3.DataRow
 	if err := row.Decode(body); err != nil || len(row.Values) != len(fields) {
 		return nil, &pgError{Severity: severityError, Code: CodeProtocolViolation, Message: "malformed DataRow from backend"}
+	}
+	if pe := s.checkRowSubjects(row.Values, fields); pe != nil {
+		return nil, pe
 	}
 	changed := false
 	for i, f := range fields {

@@ -2,6 +2,7 @@ package sqlrewrite
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -31,6 +32,10 @@ type Statement struct {
 	// first appearance. Names bound by a WITH clause are included as written;
 	// resolving them against CTE names is the policy layer's job.
 	Tables []TableName
+
+	// repeated lists the relation names (any schema) the statement may
+	// read more than once (see ReadsOnce).
+	repeated []string
 }
 
 // ParseError is a statement pg_query could not parse.
@@ -93,4 +98,23 @@ func (a *Analysis) Kinds() []Kind {
 		ks[i] = s.Kind
 	}
 	return ks
+}
+
+// ReadsOnce reports whether every statement of a reads the relation called
+// name (in any schema) through at most one range-table entry: it is not
+// named twice (a self-join, a subquery or UNION over the same table) and
+// no WITH query is named twice. A RowDescription gives each field the
+// table it comes from but not which occurrence of it, so the proxy ties
+// two fields of one table to the same row only when this holds. It errs
+// towards false: a text that did not parse reads nothing once.
+func (a *Analysis) ReadsOnce(name string) bool {
+	if a == nil || a.Err != nil {
+		return false
+	}
+	for _, st := range a.Statements {
+		if slices.Contains(st.repeated, name) {
+			return false
+		}
+	}
+	return true
 }

@@ -40,18 +40,44 @@ func toParseError(err error) *ParseError {
 func analyzeStatement(node *pg_query.Node) Statement {
 	st := Statement{Kind: classify(node)}
 	seen := map[TableName]bool{}
+	named := map[string]int{} // relation name (any schema) → times named
+	var ctes []string
 	walk(node.ProtoReflect(), func(m protoreflect.Message) {
-		rv, ok := m.Interface().(*pg_query.RangeVar)
-		if !ok {
-			return
-		}
-		t := TableName{Schema: rv.Schemaname, Name: rv.Relname}
-		if !seen[t] {
-			seen[t] = true
-			st.Tables = append(st.Tables, t)
+		switch n := m.Interface().(type) {
+		case *pg_query.CommonTableExpr:
+			ctes = append(ctes, n.Ctename)
+		case *pg_query.RangeVar:
+			named[n.Relname]++
+			t := TableName{Schema: n.Schemaname, Name: n.Relname}
+			if !seen[t] {
+				seen[t] = true
+				st.Tables = append(st.Tables, t)
+			}
 		}
 	})
+	st.repeated = repeatedNames(named, ctes)
 	return st
+}
+
+// repeatedNames lists the relation names a statement may read through
+// more than one range-table entry: those named more than once, and — when
+// a WITH query is named more than once, so that everything it reads is
+// read again — every name.
+func repeatedNames(named map[string]int, ctes []string) []string {
+	all := false
+	for _, c := range ctes {
+		if named[c] > 1 {
+			all = true
+		}
+	}
+	var out []string
+	for name, n := range named {
+		if n > 1 || all {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // walk visits m and every message below it. Walking by reflection rather

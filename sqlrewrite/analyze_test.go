@@ -112,3 +112,27 @@ func TestKindString(t *testing.T) {
 		t.Error("out-of-range kind should print as unknown")
 	}
 }
+
+func TestReadsOnce(t *testing.T) {
+	for sql, once := range map[string]bool{
+		"SELECT first, id FROM patients WHERE id = $1":                                          true,
+		"SELECT p.first, p.id FROM public.patients p JOIN encounters e ON e.patient = p.id":     true,
+		"UPDATE patients SET last = 'x' WHERE id = $1 RETURNING first, id":                      true,
+		"SELECT first, id FROM patients; SELECT first, id FROM patients":                        true,
+		"SELECT a.first, b.id FROM patients a, patients b":                                      false,
+		"SELECT a.first, b.id FROM patients a, public.patients b":                               false,
+		"SELECT first, NULL FROM patients UNION SELECT NULL, id FROM patients":                  false,
+		"SELECT x.first, y.id FROM (SELECT first FROM patients) x, (SELECT id FROM patients) y": false,
+		"WITH q AS (SELECT first, id FROM patients) SELECT a.first, b.id FROM q a, q b":         false,
+		"SELECT first, id FROM patients WHERE id IN (SELECT id FROM patients)":                  false,
+		"SELECT first, id FROM patients; SELECT a.id FROM patients a, patients b":               false,
+		"SELECT first FORM patients":                                                            false,
+	} {
+		if got := Analyze(sql).ReadsOnce("patients"); got != once {
+			t.Errorf("%q: ReadsOnce(patients) = %v, want %v", sql, got, once)
+		}
+	}
+	if !Analyze("SELECT a.first, b.id FROM patients a, patients b").ReadsOnce("encounters") {
+		t.Error("a table the statement does not name is read at most once")
+	}
+}

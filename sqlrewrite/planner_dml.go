@@ -1,6 +1,8 @@
 package sqlrewrite
 
 import (
+	"slices"
+
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"github.com/phiguard/phiguard/policy"
 )
@@ -123,6 +125,7 @@ func (p *planner) assignments(targets []*pg_query.Node, sc *scope, t *policy.Pro
 		var col *policy.ProtectedColumn
 		if t != nil {
 			col, _ = t.Column(rt.GetName())
+			p.subjectChange(t, rt.GetName())
 		}
 		switch {
 		case col == nil:
@@ -137,6 +140,18 @@ func (p *planner) assignments(targets []*pg_query.Node, sc *scope, t *policy.Pro
 			p.writeValue(rt.GetVal(), col, sc, stmt)
 		}
 	}
+}
+
+// subjectChange refuses a write of the subject column of a table whose
+// randomized cells are sealed per subject: the row's cells would stay
+// sealed for the old subject, and the proxy fails every read of them
+// together with the new subject (XX001, proxy/protect_bind.go).
+func (p *planner) subjectChange(t *policy.ProtectedTable, name string) {
+	if name != t.SubjectColumn || !slices.ContainsFunc(t.Columns, (*policy.ProtectedColumn).PerSubject) {
+		return
+	}
+	p.refuseTable(t, "changing the subject column "+t.SubjectQualifiedName()+
+		" (the row's cells sealed per subject would stay sealed for the old subject and then read as an integrity error; delete the row and insert it again for the new subject)")
 }
 
 // writeValue plans a value stored into a protected column: a literal or

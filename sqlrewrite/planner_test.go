@@ -182,6 +182,8 @@ func TestPlanRefuses(t *testing.T) {
 		{"UPDATE patients SET first = 'Ann' WHERE id = 1 OR id = 2", "does not pin the subject column"},
 		{"UPDATE patients SET first = 'Ann' WHERE id > 1", "does not pin the subject column"},
 		{"UPDATE patients SET first = 'Ann', id = 3 WHERE id = 1", "changes the subject column itself"},
+		{"UPDATE patients SET id = 3 WHERE id = 1", "table public.patients has encrypted columns: changing the subject column public.patients.id (the row's cells sealed per subject would stay sealed"},
+		{"INSERT INTO patients (id, ssn) VALUES (1, 'a') ON CONFLICT (ssn) DO UPDATE SET id = EXCLUDED.id", "changing the subject column public.patients.id"},
 		{"INSERT INTO patients (id, first) VALUES (1, 'a') ON CONFLICT (id) DO UPDATE SET first = 'b'", "ON CONFLICT DO UPDATE changes an existing row"},
 		{"INSERT INTO patients (id, first) VALUES (1, 'a') ON CONFLICT (id) DO UPDATE SET first = EXCLUDED.first", "copying a cell sealed per subject"},
 		{"INSERT INTO patients (id, first) SELECT id, first FROM patients", "INSERT ... SELECT of cells sealed per subject"},
