@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/phiguard/phiguard/keys"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -144,11 +145,21 @@ func TestRestartRefusedAfterTruncation(t *testing.T) {
 	if r := verifyCP(t, key, cp, files(t, dir)...); !r.OK() || !r.Ended || r.Checkpoint.Seq != 29 {
 		t.Fatalf("after a restart: %+v %v", r, r.Problem)
 	}
+	// A restart under a rotated key compares the seq of a checkpoint
+	// sealed under the old one, and seals the next under the new one.
+	k2 := testKey(t)
+	k2.Version = 2
+	a, _ = openLog(t, dir, k2, 1, func(o *Options) { o.Key = k2 })
+	closeA(t, a)
+	both := func(id string, v uint32) (keys.Secret, error) { return map[uint32]MACKey{1: key, 2: k2}[v].Secret, nil }
+	if r, err := VerifyCheckpoint(both, cp, files(t, dir)...); err != nil || !r.OK() || r.Checkpoint.Seq != 32 || r.Checkpoint.KeyVersion != 2 {
+		t.Fatalf("after a key rotation: %+v %v %v", r, r.Problem, err)
+	}
 	// Cut while the proxy was down: a restart would give the missing seqs
 	// to new records and hide the cut, so it is refused.
 	dropLast(t, dir, 3)
 	_, err := New(Options{Key: key, Sink: NewFileSink(FileOptions{Dir: dir, Prefix: "audit", MaxBytes: 1 << 30}), Checkpoint: cp})
-	if err == nil || !strings.Contains(err.Error(), "the log ends at seq 26 but the checkpoint "+cp.Path+" records seq 29") {
+	if err == nil || !strings.Contains(err.Error(), "the log ends at seq 29 but the checkpoint "+cp.Path+" records seq 32") {
 		t.Fatalf("restart after a cut: %v", err)
 	}
 	// So is a checkpoint that does not check.
