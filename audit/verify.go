@@ -318,6 +318,14 @@ func seqComesLater(lr *lineReader, seq uint64) (bool, error) {
 // compared. An empty store leaves Checkpoint nil; the caller decides
 // whether that is acceptable.
 func VerifyCheckpoint(key KeyFunc, cp CheckpointStore, files ...string) (VerifyResult, error) {
+	return VerifyCheckpointListed(key, cp, func() ([]string, error) { return files, nil })
+}
+
+// VerifyCheckpointListed is VerifyCheckpoint for a log that is being
+// written: it lists the files (list, e.g. Files) only after reading the
+// checkpoint, so that a file the writer rotated to in between, holding
+// the checkpointed record, is not missed and mistaken for a cut.
+func VerifyCheckpointListed(key KeyFunc, cp CheckpointStore, list func() ([]string, error)) (VerifyResult, error) {
 	c, err := LoadCheckpoint(key, cp)
 	if err != nil {
 		var res VerifyResult
@@ -330,6 +338,10 @@ func VerifyCheckpoint(key KeyFunc, cp CheckpointStore, files ...string) (VerifyR
 	var watch uint64
 	if c != nil {
 		watch = c.Seq
+	}
+	files, err := list()
+	if err != nil {
+		return VerifyResult{}, err
 	}
 	res, pos, err := verifyChain(key, watch, files)
 	if err != nil || res.Problem != nil || c == nil {

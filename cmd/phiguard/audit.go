@@ -37,7 +37,8 @@ truncated, with its file and line.
   audit_start); --partial accepts files that begin in the middle of a chain
   (older files archived or removed). --closed also requires the last record
   to be an audit_stop (the proxy shut down cleanly and nothing after it is
-  missing); without it an open log (still being written) is OK.
+  missing); without it an open log (still being written) is OK if it
+  reaches its checkpoint.
 
   The end of an open log is checked against the checkpoint, the chain head
   the proxy keeps apart from the log (audit.checkpoint_file): a log that
@@ -167,15 +168,10 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) int {
 		}
 		keyFunc = audit.StaticKey(key)
 	}
-	files, err := auditFiles(fs.Args(), *prefix)
-	if err != nil {
-		fmt.Fprintf(stderr, "phiguard audit verify: %v\n", err)
-		return 1
-	}
 	if cp.path == "" {
 		cp.path = dirCheckpoint(fs.Args(), *prefix)
 	}
-	r, err := cp.verify(keyFunc, files)
+	r, err := cp.verify(keyFunc, func() ([]string, error) { return auditFiles(fs.Args(), *prefix) })
 	if err != nil {
 		fmt.Fprintf(stderr, "phiguard audit verify: %v\n", err)
 		return 1
@@ -220,11 +216,15 @@ type verifyCheckpoint struct {
 	required bool   // a missing file is a broken log
 }
 
-func (c verifyCheckpoint) verify(key audit.KeyFunc, files []string) (audit.VerifyResult, error) {
+func (c verifyCheckpoint) verify(key audit.KeyFunc, list func() ([]string, error)) (audit.VerifyResult, error) {
 	if c.path == "" || c.path == config.AuditCheckpointNone {
+		files, err := list()
+		if err != nil {
+			return audit.VerifyResult{}, err
+		}
 		return audit.Verify(key, files...)
 	}
-	return audit.VerifyCheckpoint(key, audit.FileCheckpoint{Path: c.path}, files...)
+	return audit.VerifyCheckpointListed(key, audit.FileCheckpoint{Path: c.path}, list)
 }
 
 // dirCheckpoint is DIR/<prefix>.checkpoint of the last DIR argument, if
