@@ -51,6 +51,10 @@ type Options struct {
 	// none). It saves a goroutine wake-up, a write and, with fsync per
 	// write, an fsync per record under load; Record never waits for it.
 	BatchDelay time.Duration
+	// Checkpoint, when set, stores the chain head after every durable
+	// write, apart from the sink, so Verify can tell a log cut at its end
+	// (checkpoint.go). New refuses to resume a log that ends before it.
+	Checkpoint CheckpointStore
 	Alerts     AlertOptions
 	// RetryMin and RetryMax bound the backoff between attempts to write to
 	// a failing sink (defaults 50ms and 2s).
@@ -96,6 +100,7 @@ type Auditor struct {
 	enc     encoder
 	alerter *alerter
 	tail    Tail
+	cp      *checkpointer // nil without Options.Checkpoint
 	stop    chan struct{} // closed when Close gives up waiting
 	done    chan struct{}
 	lost    uint64
@@ -140,6 +145,12 @@ func New(o Options) (*Auditor, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Checkpoint != nil {
+		if err := checkResume(o.Checkpoint, o.Key, tail); err != nil {
+			o.Sink.Close()
+			return nil, err
+		}
+	}
 	a := &Auditor{
 		o:       o,
 		log:     o.Logger.Named("audit"),
@@ -152,6 +163,7 @@ func New(o Options) (*Auditor, error) {
 		done:    make(chan struct{}),
 	}
 	a.m = newMetrics(o.Registerer, func() float64 { return float64(len(a.q)) }, o.QueueSize)
+	a.cp = newCheckpointer(a)
 	if tail.TornBytes > 0 {
 		a.log.Warn("cut off a torn last record left by the previous run",
 			zap.String("file", tail.File), zap.Int64("bytes", tail.TornBytes))

@@ -2,7 +2,9 @@
 // per statement, connection open and close, authentication failure, policy
 // refusal, break-glass, key event and policy reload, chained with
 // HMAC-SHA256 so that Verify finds the first altered, deleted, inserted,
-// reordered or truncated record. docs/audit.md is the format and the
+// reordered or truncated record; with Options.Checkpoint the chain head is
+// also stored apart from the log, and VerifyCheckpoint finds records cut
+// from the end of a log that is still open. docs/audit.md is the format and the
 // operator's guide; this comment is for the proxy that calls it.
 //
 // # Use from the proxy
@@ -52,5 +54,7 @@
 //	auditor.go, writer.go Record, the queue, health, the writer goroutine
 //	sink.go, filesink.go  stdout and rotating-file sinks, resume after restart
 //	alerts.go             per-user thresholds in tumbling windows
+//	checkpoint*.go        the chain head kept apart from the log, so that
+//	                      VerifyCheckpoint finds records cut from its end
 //	verify.go, report.go  Verify and the accounting-of-disclosures Report
 package audit

@@ -10,6 +10,9 @@ type metrics struct {
 	bytes       prometheus.Counter
 	alerts      *prometheus.CounterVec
 	healthy     prometheus.Gauge
+
+	checkpointSeq    prometheus.Gauge
+	checkpointErrors prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, queueDepth func() float64, queueCap int) *metrics {
@@ -42,6 +45,14 @@ func newMetrics(reg prometheus.Registerer, queueDepth func() float64, queueCap i
 			Name: "phiguard_audit_healthy",
 			Help: "1 while the audit log accepts records, 0 while it is unavailable and PHI statements are refused.",
 		}),
+		checkpointSeq: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "phiguard_audit_checkpoint_seq",
+			Help: "Seq of the chain head last stored in the audit checkpoint (0: none stored by this process, or no checkpoint configured).",
+		}),
+		checkpointErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "phiguard_audit_checkpoint_errors_total",
+			Help: "Failed stores of the audit checkpoint (each is retried); while they fail, records cut from the log's end after the last checkpoint go unnoticed.",
+		}),
 	}
 	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "phiguard_audit_queue_depth",
@@ -60,7 +71,7 @@ func newMetrics(reg prometheus.Registerer, queueDepth func() float64, queueCap i
 	}
 	m.healthy.Set(1)
 	if reg != nil {
-		reg.MustRegister(m.records, m.rejected, m.lost, m.writeErrors, m.bytes, m.alerts, m.healthy, depth, capacity)
+		reg.MustRegister(m.records, m.rejected, m.lost, m.writeErrors, m.bytes, m.alerts, m.healthy, depth, capacity, m.checkpointSeq, m.checkpointErrors)
 	}
 	return m
 }

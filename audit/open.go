@@ -42,5 +42,8 @@ func Open(c config.Audit, key MACKey, log *zap.Logger, reg prometheus.Registerer
 	default:
 		o.Sink = NewFileSink(FileOptions{Dir: c.Dir, Prefix: c.FilePrefix, MaxBytes: c.MaxFileBytes, SyncEachWrite: c.Fsync == config.AuditFsyncBatch})
 	}
+	if p := c.Checkpoint(); p != "" {
+		o.Checkpoint = FileCheckpoint{Path: p}
+	}
 	return New(o)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -62,8 +63,11 @@ type VerifyResult struct {
 	// record boundary.
 	Ended bool
 	// Chains counts audit_start records (one per start of the proxy).
-	Chains  int
-	Problem *Problem // nil when every record checks
+	Chains int
+	// Checkpoint is the checkpoint VerifyCheckpoint compared the log
+	// with; nil for Verify, or when the store held none.
+	Checkpoint *Checkpoint
+	Problem    *Problem // nil when every record checks
 }
 
 // OK reports whether no record was found broken.
@@ -165,9 +169,28 @@ func (lr *lineReader) close() {
 // Files), and returns the record count or the first broken record. The
 // error is for files that cannot be read and keys that cannot be had.
 func Verify(key KeyFunc, files ...string) (VerifyResult, error) {
+	res, _, err := verifyChain(key, 0, files)
+	return res, err
+}
+
+// position is where verifyChain saw a record: the record at the watched
+// seq, and the last one.
+type position struct {
+	file      string
+	line      int
+	mac       string
+	found     bool // the watched seq was in the files
+	lastFile  string
+	lastLine  int
+	lastFound bool
+}
+
+// verifyChain is Verify, also noting the record at seq watch (0: none).
+func verifyChain(key KeyFunc, watch uint64, files []string) (VerifyResult, position, error) {
 	lr := &lineReader{files: files}
 	defer lr.close()
 	var (
+		pos     position
 		res     VerifyResult
 		h       hash.Hash
 		prevSeq uint64
@@ -191,11 +214,11 @@ func Verify(key KeyFunc, files ...string) (VerifyResult, error) {
 			break
 		}
 		if err != nil {
-			return res, err
+			return res, pos, err
 		}
-		fail := func(kind, detail string) (VerifyResult, error) {
+		fail := func(kind, detail string) (VerifyResult, position, error) {
 			res.Problem = &Problem{Kind: kind, File: l.file, Line: l.line, Seq: l.hdr.Seq, Detail: detail}
-			return res, nil
+			return res, pos, nil
 		}
 		if l.torn {
 			return fail(Truncated, fmt.Sprintf("the file ends inside a record (%d bytes without a newline)", len(l.b)))
@@ -209,12 +232,12 @@ func Verify(key KeyFunc, files ...string) (VerifyResult, error) {
 		}
 		if l.hdr.Event == EventAuditStart {
 			if err := useKey(l.hdr.KeyID, l.hdr.KeyVersion); err != nil {
-				return res, err
+				return res, pos, err
 			}
 			res.Chains++
 		} else if h == nil {
 			if err := useKey("", 0); err != nil {
-				return res, err
+				return res, pos, err
 			}
 		}
 		if !hmac.Equal([]byte(macOf(h, content)), []byte(mac)) {
@@ -243,7 +266,7 @@ func Verify(key KeyFunc, files ...string) (VerifyResult, error) {
 				want := prevSeq + 1
 				later, err := seqComesLater(lr, want)
 				if err != nil {
-					return res, err
+					return res, pos, err
 				}
 				if later {
 					return fail(Reordered, fmt.Sprintf("expected seq %d here; it comes later", want))
@@ -257,9 +280,13 @@ func Verify(key KeyFunc, files ...string) (VerifyResult, error) {
 		prevSeq, prevMAC, lastEv = seq, mac, l.hdr.Event
 		res.Records++
 		res.LastSeq = seq
+		if seq == watch {
+			pos.file, pos.line, pos.mac, pos.found = l.file, l.line, mac, true
+		}
+		pos.lastFile, pos.lastLine, pos.lastFound = l.file, l.line, true
 	}
 	res.Ended = lastEv == EventAuditStop
-	return res, nil
+	return res, pos, nil
 }
 
 // seqComesLater scans ahead (without consuming) for seq within the next
@@ -279,4 +306,67 @@ func seqComesLater(lr *lineReader, seq uint64) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// VerifyCheckpoint is Verify, then compares the end of the log with the
+// checkpoint in cp (the chain head the auditor stored apart from the log):
+// a log that ends before the checkpoint's seq was cut at its end
+// (Truncated, even at a record boundary of an open log), and a record at
+// that seq whose MAC is not the checkpoint's was rewritten (Altered). A
+// checkpoint that does not check is Altered, named by cp.Where(). A
+// checkpoint before the files' first record (older files left out) is not
+// compared. An empty store leaves Checkpoint nil; the caller decides
+// whether that is acceptable.
+func VerifyCheckpoint(key KeyFunc, cp CheckpointStore, files ...string) (VerifyResult, error) {
+	return VerifyCheckpointListed(key, cp, func() ([]string, error) { return files, nil })
+}
+
+// VerifyCheckpointListed is VerifyCheckpoint for a log that is being
+// written: it lists the files (list, e.g. Files) only after reading the
+// checkpoint, so that a file the writer rotated to in between, holding
+// the checkpointed record, is not missed and mistaken for a cut.
+func VerifyCheckpointListed(key KeyFunc, cp CheckpointStore, list func() ([]string, error)) (VerifyResult, error) {
+	c, err := LoadCheckpoint(key, cp)
+	if err != nil {
+		var res VerifyResult
+		if _, ok := errors.AsType[badCheckpoint](err); ok {
+			res.Problem = &Problem{Kind: Altered, File: cp.Where(), Line: 1, Detail: err.Error()}
+			return res, nil
+		}
+		return res, err
+	}
+	var watch uint64
+	if c != nil {
+		watch = c.Seq
+	}
+	files, err := list()
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	res, pos, err := verifyChain(key, watch, files)
+	if err != nil || res.Problem != nil || c == nil {
+		return res, err
+	}
+	res.Checkpoint = c
+	switch {
+	case c.Seq > res.LastSeq:
+		file, line := pos.lastFile, pos.lastLine+1
+		if !pos.lastFound && len(files) > 0 {
+			file, line = files[len(files)-1], 1
+		}
+		res.Problem = &Problem{Kind: Truncated, File: file, Line: line, Seq: res.LastSeq + 1,
+			Detail: fmt.Sprintf("the log ends at seq %d but %s: %s removed from its end", res.LastSeq, c.describe(cp.Where()), seqRange(res.LastSeq+1, c.Seq))}
+	case pos.found && pos.mac != c.MAC:
+		res.Problem = &Problem{Kind: Altered, File: pos.file, Line: pos.line, Seq: c.Seq,
+			Detail: fmt.Sprintf("the record is not the one %s (its MAC differs): the log was rewritten from here, or the checkpoint belongs to another log", c.describe(cp.Where()))}
+	}
+	return res, nil
+}
+
+// seqRange names the records from to to.
+func seqRange(from, to uint64) string {
+	if from == to {
+		return fmt.Sprintf("seq %d was", from)
+	}
+	return fmt.Sprintf("seq %d to %d were", from, to)
 }

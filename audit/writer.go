@@ -13,6 +13,7 @@ import (
 // anything.
 func (a *Auditor) run() {
 	defer close(a.done)
+	defer a.cp.close() // stores the last head before Close returns
 	w := &batch{a: a}
 	start := Entry{Event: EventAuditStart, KeyID: a.o.Key.ID, KeyVersion: a.o.Key.Version, TornTailBytes: a.tail.TornBytes, Reason: "new_log"}
 	if a.tail.Seq > 0 {
@@ -41,6 +42,7 @@ func (a *Auditor) run() {
 				if err := a.o.Sink.Sync(); err != nil {
 					a.writeFailed(err)
 				} else {
+					a.checkpoint() // everything sealed so far is written and now synced
 					a.recovered(w) // a sync failure clears on the next good sync
 				}
 				if len(w.lines) == 0 {
@@ -74,9 +76,24 @@ func (a *Auditor) run() {
 			a.log.Error("audit records lost at shutdown: the sink never recovered", zap.Uint64("records", a.lost))
 			return
 		}
+		a.checkpointWritten(!open)
 		if !open {
 			return
 		}
+	}
+}
+
+// checkpointWritten offers the head after a flush once it is durable: at
+// once when the sink syncs every write (or never syncs), at the next
+// periodic sync otherwise, and at shutdown after a last sync, so that the
+// checkpoint never names a record a host crash could still take back.
+func (a *Auditor) checkpointWritten(closing bool) {
+	if a.o.SyncInterval <= 0 {
+		a.checkpoint()
+		return
+	}
+	if closing && a.o.Sink.Sync() == nil {
+		a.checkpoint()
 	}
 }
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -15,6 +16,13 @@ type Audit struct {
 	// FilePrefix starts every file name: <prefix>-<first seq>.jsonl. Give
 	// each instance its own prefix (or Dir) when several share a volume.
 	FilePrefix string `yaml:"file_prefix"`
+	// CheckpointFile keeps the chain head (seq and MAC of the last durable
+	// record) apart from the log, so that verify finds records cut from
+	// the end of a log that is still open. Empty means
+	// <dir>/<file_prefix>.checkpoint, which catches a cut made without
+	// knowing of it; a path the log's owner cannot write (another volume
+	// or account) catches theirs too. "none" turns it off. File sink only.
+	CheckpointFile string `yaml:"checkpoint_file"`
 	// MaxFileBytes rotates to a new file before a file would exceed it.
 	MaxFileBytes int64 `yaml:"max_file_bytes"`
 	// Fsync is batch (fsync after every write, which carries every record
@@ -64,6 +72,9 @@ const (
 	AuditSinkStdout = "stdout"
 	AuditSinkNone   = "none"
 
+	// AuditCheckpointNone as audit.checkpoint_file turns the checkpoint off.
+	AuditCheckpointNone = "none"
+
 	AuditFsyncBatch    = "batch"
 	AuditFsyncInterval = "interval"
 	AuditFsyncNone     = "none"
@@ -92,6 +103,18 @@ func DefaultAudit() Audit {
 	}
 }
 
+// Checkpoint is the checkpoint file the auditor writes: CheckpointFile,
+// or its default next to the log; empty when there is none.
+func (a Audit) Checkpoint() string {
+	switch {
+	case a.Sink != AuditSinkFile || a.CheckpointFile == AuditCheckpointNone:
+		return ""
+	case a.CheckpointFile != "":
+		return a.CheckpointFile
+	}
+	return filepath.Join(a.Dir, a.FilePrefix+".checkpoint")
+}
+
 func (a Audit) validate(add func(string, string, ...any)) {
 	switch a.Sink {
 	case AuditSinkFile:
@@ -105,6 +128,9 @@ func (a Audit) validate(add func(string, string, ...any)) {
 			add("audit.max_file_bytes", "must be at least 1048576, got %d", a.MaxFileBytes)
 		}
 	case AuditSinkStdout, AuditSinkNone:
+		if a.CheckpointFile != "" && a.CheckpointFile != AuditCheckpointNone {
+			add("audit.checkpoint_file", "needs audit.sink file (a %s log begins a new chain at every start)", a.Sink)
+		}
 	default:
 		add("audit.sink", "must be file, stdout or none, got %q", a.Sink)
 	}

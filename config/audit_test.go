@@ -7,6 +7,26 @@ import (
 	"time"
 )
 
+func TestAuditCheckpointPath(t *testing.T) {
+	a := DefaultAudit()
+	a.Dir, a.FilePrefix = "/var/lib/phiguard/audit", "audit-pg1"
+	if got := a.Checkpoint(); got != "/var/lib/phiguard/audit/audit-pg1.checkpoint" {
+		t.Errorf("default: %q", got)
+	}
+	a.CheckpointFile = "/srv/anchor/pg1.checkpoint"
+	if got := a.Checkpoint(); got != a.CheckpointFile {
+		t.Errorf("set: %q", got)
+	}
+	a.CheckpointFile = AuditCheckpointNone
+	if got := a.Checkpoint(); got != "" {
+		t.Errorf("none: %q", got)
+	}
+	a.CheckpointFile, a.Sink = "", AuditSinkStdout
+	if got := a.Checkpoint(); got != "" {
+		t.Errorf("stdout: %q", got)
+	}
+}
+
 func TestAuditSection(t *testing.T) {
 	cfg, err := Load(filepath.Join("testdata", "audit.good.yml"))
 	if err != nil {
@@ -44,6 +64,10 @@ func TestAuditSection(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("error lacks %q: %v", w, err)
 		}
+	}
+	cfg.Audit.Sink, cfg.Audit.CheckpointFile = AuditSinkStdout, "/x/cp"
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "audit.checkpoint_file: needs audit.sink file (a stdout log begins a new chain at every start)") {
+		t.Errorf("a checkpoint for stdout: %v", err)
 	}
 	cfg.Audit.Sink = AuditSinkFile
 	err = cfg.Validate()

@@ -12,16 +12,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/phiguard/phiguard/audit"
+	"github.com/phiguard/phiguard/config"
 	"github.com/phiguard/phiguard/keys"
 )
 
-const auditUsage = `usage: phiguard audit verify [--key-file FILE] [--partial] [--closed] FILE|DIR...
+const auditUsage = `usage: phiguard audit verify (--config FILE | --key-file FILE) [--checkpoint FILE|none]
+                             [--partial] [--closed] FILE|DIR...
        phiguard audit report (--subject ID | --user U) [--since T] [--until T]
                              [--format table|json|csv] [--possible] FILE|DIR...
 
@@ -34,7 +37,15 @@ truncated, with its file and line.
   audit_start); --partial accepts files that begin in the middle of a chain
   (older files archived or removed). --closed also requires the last record
   to be an audit_stop (the proxy shut down cleanly and nothing after it is
-  missing); without it an open log (still being written) is OK.
+  missing); without it an open log (still being written) is OK if it
+  reaches its checkpoint.
+
+  The end of an open log is checked against the checkpoint, the chain head
+  the proxy keeps apart from the log (audit.checkpoint_file): a log that
+  ends before the checkpoint's seq was cut at its end. The checkpoint is
+  --checkpoint FILE, else the one --config names (it must then exist),
+  else DIR/<prefix>.checkpoint when the last DIR holds one. --checkpoint
+  none skips it (an archived copy that ends earlier on purpose).
 
 report lists every access to one subject's data (--subject, the HIPAA
 accounting of disclosures) or by one user (--user): when, who, from where,
@@ -126,6 +137,7 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) int {
 	configPath := fs.String("config", "", "derive the chain's keys from the key provider this configuration names (instead of --key-file)")
 	partial := fs.Bool("partial", false, "accept files that begin in the middle of a chain")
 	closed := fs.Bool("closed", false, "require the log to end with an audit_stop record")
+	checkpoint := fs.String("checkpoint", "", "the checkpoint file to compare the log's end with, or none (default: the configuration's, else DIR/<prefix>.checkpoint)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -137,13 +149,17 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	var keyFunc audit.KeyFunc
+	cp := verifyCheckpoint{path: *checkpoint, required: *checkpoint != "" && *checkpoint != config.AuditCheckpointNone}
 	if *configPath != "" {
-		kf, err := providerAuditKeys(*configPath)
+		kf, cfgCP, err := providerAuditKeys(*configPath, *prefix)
 		if err != nil {
 			fmt.Fprintf(stderr, "phiguard audit verify: %v\n", err)
 			return 1
 		}
 		keyFunc = kf
+		if cp.path == "" && cfgCP != "" {
+			cp = verifyCheckpoint{path: cfgCP, required: true}
+		}
 	} else {
 		key, err := readKeyFile(*keyFile)
 		if err != nil {
@@ -152,12 +168,10 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) int {
 		}
 		keyFunc = audit.StaticKey(key)
 	}
-	files, err := auditFiles(fs.Args(), *prefix)
-	if err != nil {
-		fmt.Fprintf(stderr, "phiguard audit verify: %v\n", err)
-		return 1
+	if cp.path == "" {
+		cp.path = dirCheckpoint(fs.Args(), *prefix)
 	}
-	r, err := audit.Verify(keyFunc, files...)
+	r, err := cp.verify(keyFunc, func() ([]string, error) { return auditFiles(fs.Args(), *prefix) })
 	if err != nil {
 		fmt.Fprintf(stderr, "phiguard audit verify: %v\n", err)
 		return 1
@@ -178,12 +192,55 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "BROKEN: the log ends at seq %d without an audit_stop record: it was truncated, or the proxy did not shut down cleanly\n", r.LastSeq)
 		return 1
 	}
+	if r.Checkpoint == nil && cp.required {
+		fmt.Fprintf(stdout, "BROKEN: there is no checkpoint at %s to compare the log's end with: it was removed, or the proxy never wrote one (--checkpoint none to verify without)\n", cp.path)
+		return 1
+	}
 	fmt.Fprintf(stdout, "OK: %d records (seq %d to %d, %d chain starts)", r.Records, r.FirstSeq, r.LastSeq, r.Chains)
 	if !r.Ended {
 		fmt.Fprint(stdout, "; the log is open (no audit_stop after the last record)")
 	}
+	switch {
+	case r.Checkpoint != nil:
+		fmt.Fprintf(stdout, "; it reaches the checkpoint (seq %d at %s)", r.Checkpoint.Seq, r.Checkpoint.Time)
+	case !r.Ended:
+		fmt.Fprint(stdout, "; no checkpoint to tell whether records were cut from its end")
+	}
 	fmt.Fprintln(stdout)
 	return 0
+}
+
+// verifyCheckpoint is the checkpoint verify compares the log's end with.
+type verifyCheckpoint struct {
+	path     string // "" or none: none
+	required bool   // a missing file is a broken log
+}
+
+func (c verifyCheckpoint) verify(key audit.KeyFunc, list func() ([]string, error)) (audit.VerifyResult, error) {
+	if c.path == "" || c.path == config.AuditCheckpointNone {
+		files, err := list()
+		if err != nil {
+			return audit.VerifyResult{}, err
+		}
+		return audit.Verify(key, files...)
+	}
+	return audit.VerifyCheckpointListed(key, audit.FileCheckpoint{Path: c.path}, list)
+}
+
+// dirCheckpoint is DIR/<prefix>.checkpoint of the last DIR argument, if
+// that file exists: the checkpoint the proxy writes by default.
+func dirCheckpoint(args []string, prefix string) string {
+	for i := len(args) - 1; i >= 0; i-- {
+		if fi, err := os.Stat(args[i]); err != nil || !fi.IsDir() {
+			continue
+		}
+		p := filepath.Join(args[i], prefix+".checkpoint")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		return ""
+	}
+	return ""
 }
 
 func parseWhen(s string) (time.Time, error) {
@@ -286,21 +343,23 @@ func reportRow(a audit.Access) []string {
 }
 
 // providerAuditKeys loads the keyring of the configuration's key provider
-// and derives each audit chain key (any version) from it, as serve does.
-func providerAuditKeys(path string) (audit.KeyFunc, error) {
+// and derives each audit chain key (any version) from it, as serve does;
+// checkpoint is the checkpoint file the configuration has serve (or,
+// for the shred chain's prefix, shred) write for the files of prefix.
+func providerAuditKeys(path, prefix string) (kf audit.KeyFunc, checkpoint string, err error) {
 	cfg, err := loadConfig(path)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	p, err := keysconfig.Provider(cfg.Keys, prometheus.NewRegistry())
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), keysTimeout)
 	defer cancel()
 	kr, err := keysconfig.Load(ctx, p)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	return func(id string, version uint32) (keys.Secret, error) {
 		dk, err := kr.DataKeyVersion(id, version)
@@ -309,5 +368,17 @@ func providerAuditKeys(path string) (audit.KeyFunc, error) {
 		}
 		mk, err := audit.DeriveKey(dk)
 		return mk.Secret, err
-	}, nil
+	}, configCheckpoint(cfg, prefix), nil
+}
+
+// configCheckpoint is the checkpoint the configuration writes for the
+// chain of prefix; empty for a prefix it does not write.
+func configCheckpoint(cfg config.Config, prefix string) string {
+	switch prefix {
+	case cfg.Audit.FilePrefix:
+		return cfg.Audit.Checkpoint()
+	case shredAuditPrefix(cfg):
+		return shredAudit(cfg).Checkpoint()
+	}
+	return ""
 }

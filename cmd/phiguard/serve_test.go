@@ -59,7 +59,7 @@ tables:
 	stopServe()
 	auditDir := filepath.Join(dir, "audit")
 	var out, errOut strings.Builder
-	if code := dispatch([]string{"audit", "verify", "--config", cfgFile, "--closed", auditDir}, &out, &errOut); code != 0 {
+	if code := dispatch([]string{"audit", "verify", "--config", cfgFile, "--closed", auditDir}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "it reaches the checkpoint") {
 		t.Fatalf("audit verify: exit %d\n%s%s", code, out.String(), errOut.String())
 	}
 	files, _ := filepath.Glob(filepath.Join(auditDir, "*.jsonl"))

@@ -164,12 +164,21 @@ func openShredAuditor(cfg config.Config, kr *keys.Keyring) (*audit.Auditor, erro
 	if err != nil {
 		return nil, err
 	}
-	ac := cfg.Audit
-	ac.FilePrefix = shredAuditPrefix(cfg)
-	return audit.Open(ac, key, zap.NewNop(), nil)
+	return audit.Open(shredAudit(cfg), key, zap.NewNop(), nil)
 }
 
 func shredAuditPrefix(cfg config.Config) string { return cfg.Audit.FilePrefix + "-shred" }
+
+// shredAudit is the audit section of the shred's chain: its own file
+// prefix and its own checkpoint.
+func shredAudit(cfg config.Config) config.Audit {
+	ac := cfg.Audit
+	ac.FilePrefix = shredAuditPrefix(cfg)
+	if f := ac.CheckpointFile; f != "" && f != config.AuditCheckpointNone {
+		ac.CheckpointFile = strings.TrimSuffix(f, ".checkpoint") + "-shred.checkpoint"
+	}
+	return ac
+}
 
 func cacheTTL(cfg config.Config) any {
 	if d := cfg.Keys.Subjects.CacheTTL.Std(); d > 0 {

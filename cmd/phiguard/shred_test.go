@@ -100,7 +100,7 @@ func TestShredLocal(t *testing.T) {
 			t.Errorf("audit trail lacks %s:\n%s", want, text)
 		}
 	}
-	if code, out, errOut := dispatchArgs("audit", "verify", "--config", path, "--prefix", "audit-shred", auditDir); code != 0 {
+	if code, out, errOut := dispatchArgs("audit", "verify", "--config", path, "--prefix", "audit-shred", auditDir); code != 0 || !strings.Contains(out, "it reaches the checkpoint") {
 		t.Errorf("audit verify: exit %d\n%s%s", code, out, errOut)
 	}
 }
