@@ -108,6 +108,8 @@ func TestAccessRewrites(t *testing.T) {
 		role, sql string
 		want      []string // parts of the rewritten text
 	}{
+		{"clinician", "SELECT id FROM patients WHERE city BETWEEN 'a' AND 'm' AND city NOT BETWEEN SYMMETRIC 'x' AND 'q'",
+			[]string{"WHERE city BETWEEN 'a' AND 'm' AND city NOT BETWEEN SYMMETRIC 'x' AND 'q'"}},
 		{"clinician", "SELECT * FROM patients WHERE ssn = $1",
 			[]string{"FROM (SELECT * FROM public.patients WHERE id OPERATOR(pg_catalog.=) ANY (SELECT patient FROM public.care_teams WHERE clinician OPERATOR(pg_catalog.=) current_user) AND ssn = $1 OFFSET 0) patients WHERE ssn = $1"}},
 		{"clinician", `SELECT p.city FROM public."patients" p JOIN notes n ON n.patient = p.id`,

@@ -445,12 +445,26 @@ func (w *accessWalker) exprCtx(n *pg_query.Node, sc *accessScope, how string) {
 	case n.GetFuncCall() != nil:
 		w.function(n.GetFuncCall().GetFuncname())
 	case n.GetAExpr() != nil:
-		w.operatorName(n.GetAExpr().GetName())
+		w.exprOperators(n.GetAExpr())
 	case n.GetRangeVar() != nil, n.GetSelectStmt() != nil, n.GetInsertStmt() != nil,
 		n.GetUpdateStmt() != nil, n.GetDeleteStmt() != nil:
 		w.refuseConstruct(w.stmtRule(), "", "phiguard cannot analyse a %s inside an expression", nodeName(n))
 	}
 	w.children(n, sc, how)
+}
+
+// exprOperators checks the operators an A_Expr applies. BETWEEN's "name"
+// is its keyword; PostgreSQL compares with the ordering operators.
+func (w *accessWalker) exprOperators(e *pg_query.A_Expr) {
+	switch e.GetKind() {
+	case pg_query.A_Expr_Kind_AEXPR_BETWEEN, pg_query.A_Expr_Kind_AEXPR_NOT_BETWEEN,
+		pg_query.A_Expr_Kind_AEXPR_BETWEEN_SYM, pg_query.A_Expr_Kind_AEXPR_NOT_BETWEEN_SYM:
+		for _, op := range []string{"<", "<=", ">", ">="} {
+			w.operatorName([]*pg_query.Node{pg_query.MakeStrNode(op)})
+		}
+	default:
+		w.operatorName(e.GetName())
+	}
 }
 
 // children walks every node below n by reflection, so that no column,
