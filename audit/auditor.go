@@ -9,13 +9,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
 
 // SQLState is the SQLSTATE (io_error) the proxy sends when it refuses a
 // statement because Record failed.
-const SQLState = "58030"
+const SQLState = pgerr.AuditUnavailable
 
 // ErrUnavailable is matched (errors.Is) by every error Record and Healthy
 // return: the record was not accepted and statements that touch PHI must

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/phiguard/phiguard/internal/pgerr"
+
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/policy"
@@ -134,7 +136,7 @@ type accessVerdict struct {
 	sql      []byte                 // the text to plan and send (the input when unchanged)
 	analysis *sqlrewrite.Analysis   // its analysis
 	access   *sqlrewrite.Access     // nil for an unrestricted role
-	refusal  *pgError               // set when the text must not run
+	refusal  *pgerr.Error           // set when the text must not run
 	decision audit.Decision         // for the statement's audit record
 	rule     string                 // the rules that applied, for the audit record
 	glass    *sqlrewrite.BreakGlass // a permitted break-glass request
@@ -160,11 +162,7 @@ func (s *session) checkAccess(sql []byte, a *sqlrewrite.Analysis) accessVerdict 
 		v.decision = audit.AllowBreakGlass
 	}
 	if r := acc.Refusal; r != nil {
-		code := Code(r.Code)
-		if code == "" {
-			code = CodeInsufficientPrivilege
-		}
-		v.refusal = &pgError{Severity: severityError, Code: code, Message: r.Error()}
+		v.refusal = r.PgError()
 		v.decision, v.rule = audit.Deny, r.Rule
 		return v
 	}

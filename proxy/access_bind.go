@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/phiguard/phiguard/internal/pgerr"
+
 	"github.com/phiguard/phiguard/sqlrewrite"
 	"go.uber.org/zap"
 )
@@ -20,7 +22,7 @@ import (
 
 // recheckPrepared returns the refusal for a Bind of a statement prepared
 // under an older policy whose rules or plan changed, or nil.
-func (s *session) recheckPrepared(info *stmtInfo) *pgError {
+func (s *session) recheckPrepared(info *stmtInfo) *pgerr.Error {
 	if info == nil || info.pol == nil || info.pol == s.policy() {
 		return nil
 	}
@@ -34,8 +36,7 @@ func (s *session) recheckPrepared(info *stmtInfo) *pgError {
 	if !same {
 		s.log.Info("prepared statement refused at Bind: planned under an older policy",
 			zap.String("policy_version", short(s.policy().Version())))
-		return &pgError{Severity: severityError, Code: CodeFeatureNotSupported,
-			Message: "prepared under an older policy; prepare it again (phiguard's policy was reloaded and changes what this statement may do)"}
+		return pgerr.New(pgerr.FeatureNotSupported, "prepared under an older policy; prepare it again (phiguard's policy was reloaded and changes what this statement may do)")
 	}
 	info.pol = s.policy()
 	info.decision, info.rule, info.glass = v.decision, v.rule, v.glass

@@ -2,8 +2,9 @@ package proxy
 
 import (
 	"errors"
-	"fmt"
 	"sync"
+
+	"github.com/phiguard/phiguard/internal/pgerr"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/internal/pgvalue"
@@ -94,7 +95,7 @@ func (s *session) presentRuleField(rf *resultField, f *pgproto3.FieldDescription
 // changed would change the type the client was told, so the result is
 // refused with 0A000, as PostgreSQL refuses a cached plan whose result
 // type changed.
-func (s *session) refreshRules(fields []*resultField) *pgError {
+func (s *session) refreshRules(fields []*resultField) *pgerr.Error {
 	var rs *ruleSet
 	resolved := false
 	for _, f := range fields {
@@ -112,8 +113,7 @@ func (s *session) refreshRules(fields []*resultField) *pgError {
 			nr = rs.forField(f.table, f.attnum)
 		}
 		if nr == nil || nr.Action != f.rule.Action {
-			return &pgError{Severity: severityError, Code: CodeFeatureNotSupported,
-				Message: "prepared under an older policy; prepare it again (a column rule of its result changed)"}
+			return pgerr.New(pgerr.FeatureNotSupported, "prepared under an older policy; prepare it again (a column rule of its result changed)")
 		}
 		f.rule, f.rulePol = nr, rs.pol
 		if nr.Action == policy.ActionPseudonym {
@@ -124,7 +124,7 @@ func (s *session) refreshRules(fields []*resultField) *pgError {
 }
 
 // fieldsRefusal is the refusal of a result that carries a denied column.
-func fieldsRefusal(fields []*resultField) *pgError {
+func fieldsRefusal(fields []*resultField) *pgerr.Error {
 	for _, f := range fields {
 		if f != nil && f.rule != nil && f.rule.Action == policy.ActionDeny {
 			return denyError(f.rule)
@@ -133,17 +133,16 @@ func fieldsRefusal(fields []*resultField) *pgError {
 	return nil
 }
 
-func denyError(r *policy.ColumnRule) *pgError {
+func denyError(r *policy.ColumnRule) *pgerr.Error {
 	what := "column " + r.Table.String() + "." + policy.QuoteIdentifier(r.Column)
 	if r == unmappedRule {
 		what = "a table column"
 	}
-	return &pgError{Severity: severityError, Code: CodeInsufficientPrivilege,
-		Message: fmt.Sprintf("permission denied for %s: the result would show it (rule %s)", what, r.Name)}
+	return pgerr.Newf(pgerr.InsufficientPrivilege, "permission denied for %s: the result would show it (rule %s)", what, r.Name)
 }
 
 // applyColumnRule returns what the client sees of one non-NULL value.
-func (s *session) applyColumnRule(f *resultField, v []byte) ([]byte, *pgError) {
+func (s *session) applyColumnRule(f *resultField, v []byte) ([]byte, *pgerr.Error) {
 	r := f.rule
 	switch r.Action {
 	case policy.ActionNull:
@@ -160,8 +159,8 @@ func (s *session) applyColumnRule(f *resultField, v []byte) ([]byte, *pgError) {
 		return []byte(policy.ApplyMask(r.Mask, string(canon))), nil
 	}
 	if f.psn == nil {
-		return nil, &pgError{Severity: severityError, Code: CodeKeyUnavailable, Message: fmt.Sprintf(
-			"the pseudonym key %q for column %s.%s is not available", r.Key, r.Table, policy.QuoteIdentifier(r.Column))}
+		return nil, pgerr.Newf(pgerr.KeyUnavailable,
+			"the pseudonym key %q for column %s.%s is not available", r.Key, r.Table, policy.QuoteIdentifier(r.Column))
 	}
 	return []byte(f.psn.Token(canon)), nil
 }
@@ -170,7 +169,7 @@ func (s *session) applyColumnRule(f *resultField, v []byte) ([]byte, *pgError) {
 // decrypted plaintext of a protected column, else the value's canonical
 // text (PostgreSQL's output with DateStyle ISO), so that the same value
 // gives the same pseudonym whatever the session's format or settings.
-func (s *session) canonicalForRule(f *resultField, v []byte) ([]byte, *pgError) {
+func (s *session) canonicalForRule(f *resultField, v []byte) ([]byte, *pgerr.Error) {
 	if f.col != nil && keys.IsSubjectCell(v) {
 		plain, _, pe := s.openSubjectCell(f.col, v)
 		return plain, pe
@@ -180,8 +179,8 @@ func (s *session) canonicalForRule(f *resultField, v []byte) ([]byte, *pgError) 
 		switch {
 		case errors.Is(err, keys.ErrNotACell):
 			if f.col.FullyEncrypted() {
-				return nil, &pgError{Severity: severityError, Code: CodeDataCorrupted, Message: fmt.Sprintf(
-					"column %s is marked fully encrypted but holds a plaintext value; phiguard does not pass it on", f.col.QualifiedName())}
+				return nil, pgerr.Newf(pgerr.DataCorrupted,
+					"column %s is marked fully encrypted but holds a plaintext value; phiguard does not pass it on", f.col.QualifiedName())
 			}
 			return v, nil
 		case err != nil:
@@ -195,8 +194,8 @@ func (s *session) canonicalForRule(f *resultField, v []byte) ([]byte, *pgError) 
 			return v, nil
 		}
 		if !known {
-			return nil, &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
-				"column %s.%s is shown %s to this role: request it in text format", f.rule.Table, policy.QuoteIdentifier(f.rule.Column), f.rule.Action)}
+			return nil, pgerr.Newf(pgerr.FeatureNotSupported,
+				"column %s.%s is shown %s to this role: request it in text format", f.rule.Table, policy.QuoteIdentifier(f.rule.Column), f.rule.Action)
 		}
 	}
 	if !known {
@@ -207,8 +206,8 @@ func (s *session) canonicalForRule(f *resultField, v []byte) ([]byte, *pgError) 
 		if f.format == pgvalue.FormatText {
 			return v, nil // a spelling pgvalue does not read: the backend's own text
 		}
-		return nil, &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
-			"column %s.%s is shown %s to this role: request it in text format", f.rule.Table, policy.QuoteIdentifier(f.rule.Column), f.rule.Action)}
+		return nil, pgerr.Newf(pgerr.FeatureNotSupported,
+			"column %s.%s is shown %s to this role: request it in text format", f.rule.Table, policy.QuoteIdentifier(f.rule.Column), f.rule.Action)
 	}
 	return canon, nil
 }

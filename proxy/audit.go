@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/phiguard/phiguard/internal/pgerr"
+
 	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
@@ -19,10 +21,6 @@ import (
 func WithAuditor(a *audit.Auditor) Option {
 	return func(s *Server) { s.auditor = a }
 }
-
-// CodeAuditUnavailable is the SQLSTATE of a statement refused because the
-// audit trail cannot record it (58030, io_error).
-const CodeAuditUnavailable Code = "58030"
 
 // record hands an event to the auditor. A record the auditor rejects is
 // counted and logged by the auditor itself; the statement it describes has
@@ -49,7 +47,7 @@ func (s *session) auditSessionInfo() *audit.Session {
 
 // auditUnavailable returns the refusal for a statement on protected
 // tables while the audit trail is down, or nil.
-func (s *session) auditUnavailable(plan *sqlrewrite.Plan) *pgError {
+func (s *session) auditUnavailable(plan *sqlrewrite.Plan) *pgerr.Error {
 	if s.srv.auditor == nil || !plan.Protected {
 		return nil
 	}
@@ -69,7 +67,7 @@ func touchesPHI(plan *sqlrewrite.Plan, decisions string) bool {
 // reserveRecords admits a request that touches PHI: it reserves room for
 // its n audit records, so that they are accepted when it ends even if the
 // audit queue fills meanwhile, or returns the 58030 refusal.
-func (s *session) reserveRecords(x *expectation, n int) *pgError {
+func (s *session) reserveRecords(x *expectation, n int) *pgerr.Error {
 	if s.srv.auditor == nil {
 		return nil
 	}
@@ -81,9 +79,8 @@ func (s *session) reserveRecords(x *expectation, n int) *pgError {
 	return nil
 }
 
-func auditRefusal() *pgError {
-	return &pgError{Severity: severityError, Code: CodeAuditUnavailable,
-		Message: "phiguard refuses statements on protected tables while its audit trail cannot record them"}
+func auditRefusal() *pgerr.Error {
+	return pgerr.New(pgerr.AuditUnavailable, "phiguard refuses statements on protected tables while its audit trail cannot record them")
 }
 
 // recordFor writes a request's record into the room reserved for it, if
@@ -104,7 +101,7 @@ func (s *session) recordFor(x *expectation, ev audit.Event) {
 func (s *session) recordCutOff() {
 	for _, x := range s.expects.takeAll() {
 		if x.kind == expQuery || x.kind == expExecute {
-			s.recordStatement(x, nil, string(CodeConnectionFailure))
+			s.recordStatement(x, nil, string(pgerr.ConnectionFailure))
 		}
 		x.slots.Release()
 	}

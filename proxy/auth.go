@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/phiguard/phiguard/internal/pgerr"
+
 	"go.uber.org/zap"
 )
 
@@ -59,7 +61,7 @@ func (s *session) relayAuth() (authFailed bool, err error) {
 					return false, err
 				}
 			default: // Kerberos, GSSAPI, SSPI need a ticket for phiguard's own host
-				return false, fatal(CodeFeatureNotSupported, fmt.Sprintf(
+				return false, pgerr.Fatal(pgerr.FeatureNotSupported, fmt.Sprintf(
 					"authentication method %d requested by the database is not supported through phiguard; use scram-sha-256, md5, password or trust", sub))
 			}
 			if needsClientAnswer(sub) {
@@ -192,7 +194,7 @@ func (s *session) checkBindingFlag(body []byte) error {
 		return nil
 	}
 	if data := rest[4:]; data[0] == 'y' && data[1] == ',' {
-		return fatal(CodeInvalidAuthSpec, "SCRAM channel binding cannot pass through phiguard: TLS is on toward both "+
+		return pgerr.Fatal(pgerr.InvalidAuthSpec, "SCRAM channel binding cannot pass through phiguard: TLS is on toward both "+
 			"phiguard and the database, and phiguard presents a different certificate than the database. "+
 			"Connect with channel_binding=disable, or configure phiguard's tls.cert and tls.key with the database server's certificate")
 	}

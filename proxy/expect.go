@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/phiguard/phiguard/audit"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
@@ -71,7 +72,7 @@ type expectation struct {
 
 	// failed is the SQLSTATE of the error phiguard put in place of the
 	// current statement's result (failResult), for its audit record.
-	failed Code
+	failed pgerr.Code
 }
 
 type expectQueue struct {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/phiguard/phiguard/internal/pgerr"
+
 	"github.com/phiguard/phiguard/audit"
 )
 
@@ -49,11 +51,11 @@ func (s *session) protectFunctionCall() ([]byte, error) {
 
 // fastpathRefusal says why a FunctionCall may not run, or nil. (With a
 // policy, a call that may run also needs room for its audit record.)
-func (s *session) fastpathRefusal(oid uint32) *pgError {
+func (s *session) fastpathRefusal(oid uint32) *pgerr.Error {
 	if role := s.restricted(); role != nil {
-		return &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
+		return pgerr.Newf(pgerr.FeatureNotSupported,
 			"the fast-path FunctionCall message (function OID %d) is not available to role %s (rule %q): phiguard cannot check a function called outside SQL; call it in a SELECT",
-			oid, role.Name, role.Name+": statements")}
+			oid, role.Name, role.Name+": statements")
 	}
 	return nil
 }

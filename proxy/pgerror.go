@@ -1,67 +1,7 @@
 package proxy
 
-import "github.com/jackc/pgx/v5/pgproto3"
-
-// Code is a SQLSTATE, the five-character error code every PostgreSQL
-// client understands. Errors phiguard raises itself always carry one.
-type Code string
-
-// SQLSTATEs phiguard raises on its own behalf.
-const (
-	CodeProtocolViolation   Code = "08P01"
-	CodeConnectionFailure   Code = "08006"
-	CodeInvalidAuthSpec     Code = "28000"
-	CodeTooManyConnections  Code = "53300"
-	CodeAdminShutdown       Code = "57P01"
-	CodeCannotConnectNow    Code = "57P03"
-	CodeFeatureNotSupported Code = "0A000"
-	CodeInternalError       Code = "XX000"
-	CodeDataCorrupted       Code = "XX001"
-	CodeKeyUnavailable      Code = "58000"
-	// CodeInsufficientPrivilege refuses what an access rule forbids.
-	CodeInsufficientPrivilege Code = "42501"
-)
-
-// Severity of an error raised by phiguard: FATAL ends the session, ERROR
-// ends only the current statement.
-const (
-	severityError = "ERROR"
-	severityFatal = "FATAL"
-)
-
-// pgError is an error phiguard reports to a client as an ErrorResponse. Its
-// message is written for the client; internal detail belongs in the log.
-type pgError struct {
-	Severity string
-	Code     Code
-	Message  string
-	Detail   string
-	Hint     string
-}
-
-func (e *pgError) Error() string { return string(e.Code) + ": " + e.Message }
-
-// encode renders the error as a wire message.
-func (e *pgError) encode() []byte {
-	msg := &pgproto3.ErrorResponse{
-		Severity:            e.Severity,
-		SeverityUnlocalized: e.Severity,
-		Code:                string(e.Code),
-		Message:             e.Message,
-		Detail:              e.Detail,
-		Hint:                e.Hint,
-	}
-	b, err := msg.Encode(nil)
-	if err != nil {
-		// Only an over-long message could fail to encode, and ours are short.
-		panic("BUG: encoding phiguard's own ErrorResponse: " + err.Error())
-	}
-	return b
-}
-
-func fatal(code Code, message string) *pgError {
-	return &pgError{Severity: severityFatal, Code: code, Message: message}
-}
+// phiguard's own errors are pgerr.Errors (internal/pgerr holds the one
+// SQLSTATE vocabulary); this file reads the backend's ErrorResponses.
 
 // errorField returns the value of one field (e.g. 'C' for the SQLSTATE,
 // 'V' for the unlocalized severity) of an ErrorResponse body, scanning in

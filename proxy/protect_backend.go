@@ -3,6 +3,7 @@ package proxy
 import (
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/audit"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/sqlrewrite"
 	"go.uber.org/zap"
 )
@@ -31,17 +32,17 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 				pe := r.err
 				s.srv.metrics.Errors.WithLabelValues(string(pe.Code[:2]), "phiguard").Inc()
 				s.recordRefusal(r, head)
-				if _, err := s.cw.Write(pe.encode()); err != nil {
+				if _, err := s.cw.Write(pe.Encode()); err != nil {
 					return false, err
 				}
 				handled = true
 			} else if rc, ok := sqlrewrite.WriteCheckRefusal(string(msg)); ok {
 				// A row rule's write check failed in the backend: the
 				// statement wrote nothing; say which rule refused it.
-				pe := &pgError{Severity: severityError, Code: Code(rc.Code), Message: rc.Error()}
+				pe := rc.PgError()
 				s.srv.metrics.Errors.WithLabelValues(string(pe.Code[:2]), "phiguard").Inc()
 				s.recordRefusal(refusal{err: pe, analysis: head.analysis, rule: rc.Rule}, head)
-				if _, err := s.cw.Write(pe.encode()); err != nil {
+				if _, err := s.cw.Write(pe.Encode()); err != nil {
 					return false, err
 				}
 				handled = true
@@ -157,7 +158,7 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 		}
 		fields, ok := s.rowFields(head)
 		if !ok {
-			return true, s.failResult(&pgError{Severity: severityError, Code: CodeInternalError, Message: "phiguard cannot tell whether this result holds encrypted columns: Describe the statement or portal before executing it"})
+			return true, s.failResult(pgerr.New(pgerr.InternalError, "phiguard cannot tell whether this result holds encrypted columns: Describe the statement or portal before executing it"))
 		}
 		if fields == nil {
 			return false, nil
@@ -264,14 +265,14 @@ func (s *session) rowFields(head *expectation) ([]*resultField, bool) {
 
 // failResult replaces the rest of the current results, up to
 // ReadyForQuery, with one error.
-func (s *session) failResult(pe *pgError) error {
+func (s *session) failResult(pe *pgerr.Error) error {
 	s.log.Warn("result refused", zap.String("sqlstate", string(pe.Code)))
 	s.srv.metrics.Errors.WithLabelValues(string(pe.Code[:2]), "phiguard").Inc()
 	if head := s.expects.head(); head != none {
 		head.failed = pe.Code // the statement's record says it failed
 	}
 	s.result, s.suppress = nil, true
-	_, err := s.cw.Write(pe.encode())
+	_, err := s.cw.Write(pe.Encode())
 	return err
 }
 
@@ -312,7 +313,7 @@ func (s *session) recordRefusal(r refusal, head *expectation) {
 	}
 	decision := audit.Deny
 	switch r.err.Code {
-	case CodeKeyUnavailable, CodeAuditUnavailable, CodeDataCorrupted, CodeInternalError:
+	case pgerr.KeyUnavailable, pgerr.AuditUnavailable, pgerr.DataCorrupted, pgerr.InternalError:
 		decision = audit.Error
 	}
 	ev := &audit.Refusal{Session: s.auditInfo(), Analysis: r.analysis, Protocol: audit.Extended,

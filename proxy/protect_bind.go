@@ -3,8 +3,9 @@ package proxy
 import (
 	"encoding/binary"
 	"encoding/hex"
-	"fmt"
 	"strconv"
+
+	"github.com/phiguard/phiguard/internal/pgerr"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/keys"
@@ -62,7 +63,7 @@ func subjectFieldOf(rd *pgproto3.RowDescription, cat *catalog, table uint32) int
 // checkRowSubjects fails a row holding a per-subject cell that was not
 // sealed for the subject its row's subject column names. It runs before
 // any column rule has replaced a value, so it sees the stored subject.
-func (s *session) checkRowSubjects(values [][]byte, fields []*resultField) *pgError {
+func (s *session) checkRowSubjects(values [][]byte, fields []*resultField) *pgerr.Error {
 	for i, f := range fields {
 		if f == nil || f.subjectAt == 0 || values[i] == nil {
 			continue
@@ -83,7 +84,7 @@ func (s *session) checkRowSubjects(values [][]byte, fields []*resultField) *pgEr
 // empty id, which no subject written through phiguard has (a write with a
 // NULL subject is refused), so a cell moved into a row without a subject
 // fails too.
-func (s *session) checkRowSubject(col *policy.ProtectedColumn, cell []byte, sf *resultField, subject []byte) *pgError {
+func (s *session) checkRowSubject(col *policy.ProtectedColumn, cell []byte, sf *resultField, subject []byte) *pgerr.Error {
 	sk := s.srv.protect.Subjects
 	if sk == nil || !keys.IsSubjectCell(cell) {
 		// A cell still under the column key (written before the table
@@ -106,13 +107,13 @@ func (s *session) checkRowSubject(col *policy.ProtectedColumn, cell []byte, sf *
 
 // movedCell is the error of a cell sealed for another subject than its
 // row's; it names table and columns, never a value or a subject id.
-func (s *session) movedCell(col *policy.ProtectedColumn) *pgError {
+func (s *session) movedCell(col *policy.ProtectedColumn) *pgerr.Error {
 	s.srv.metrics.MovedCells.Inc()
 	s.log.Warn("cell sealed for another subject than its row",
 		zap.String("column", col.QualifiedName()), zap.String("subject_column", col.Table.SubjectQualifiedName()))
-	return &pgError{Severity: severityError, Code: CodeDataCorrupted, Message: fmt.Sprintf(
+	return pgerr.Newf(pgerr.DataCorrupted,
 		"a value of column %s was sealed for another subject than its row's %s: it was moved between rows in the database; phiguard does not pass it on",
-		col.QualifiedName(), col.Table.SubjectQualifiedName())}
+		col.QualifiedName(), col.Table.SubjectQualifiedName())
 }
 
 // Type OIDs a binary subject value can be read as.

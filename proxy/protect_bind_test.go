@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/phiguard/phiguard/internal/pgerr"
+
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
@@ -154,10 +156,10 @@ func TestCellBoundToItsRowsSubject(t *testing.T) {
 			t.Errorf("format %d: A's own cell: %v", format, pe)
 		}
 		_, pe := s.decryptDataRow(dataRow(t, id(subjB), cellA), fields, none)
-		if pe == nil || pe.Code != CodeDataCorrupted {
+		if pe == nil || pe.Code != pgerr.DataCorrupted {
 			t.Errorf("format %d: A's cell in B's row: %v, want XX001", format, pe)
 		}
-		if _, pe := s.decryptDataRow(dataRow(t, nil, cellB), fields, none); pe == nil || pe.Code != CodeDataCorrupted {
+		if _, pe := s.decryptDataRow(dataRow(t, nil, cellB), fields, none); pe == nil || pe.Code != pgerr.DataCorrupted {
 			t.Errorf("format %d: B's cell in a row without subject: %v, want XX001", format, pe)
 		}
 		if _, pe := s.decryptDataRow(dataRow(t, id(subjB), nil), fields, none); pe != nil {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/phiguard/phiguard/internal/pgerr"
+
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
@@ -187,7 +189,7 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 		return nil, nil
 	}
 	if info.plan.Refusal != nil {
-		return s.markerParse(msg.Name, &pgError{Severity: severityError, Code: Code(info.plan.Refusal.Code), Message: info.plan.Refusal.Error()}, a), nil
+		return s.markerParse(msg.Name, info.plan.Refusal.PgError(), a), nil
 	}
 	if pe := s.auditUnavailable(info.plan); pe != nil {
 		return s.markerParse(msg.Name, pe, a), nil
@@ -205,9 +207,9 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 			continue
 		}
 		if prev, ok := info.params[v.Param]; ok && prev.Key != v.Column.Key {
-			return s.markerParse(msg.Name, &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
+			return s.markerParse(msg.Name, pgerr.Newf(pgerr.FeatureNotSupported,
 				"parameter $%d is used for encrypted columns %s and %s, which have different keys; pass it twice",
-				v.Param, prev.QualifiedName(), v.Column.QualifiedName())}, a), nil
+				v.Param, prev.QualifiedName(), v.Column.QualifiedName()), a), nil
 		}
 		if info.params == nil {
 			info.params = map[int]*policy.ProtectedColumn{}
@@ -223,9 +225,9 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 				src = subjectSource{literal: lit}
 			}
 			if prev, ok := info.subjects[v.Param]; ok && (prev.param != src.param || string(prev.literal) != string(src.literal)) {
-				return s.markerParse(msg.Name, &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
+				return s.markerParse(msg.Name, pgerr.Newf(pgerr.FeatureNotSupported,
 					"parameter $%d is written into %s for rows of different subjects; pass it once per row",
-					v.Param, v.Column.QualifiedName())}, a), nil
+					v.Param, v.Column.QualifiedName()), a), nil
 			}
 			if info.subjects == nil {
 				info.subjects = map[int]subjectSource{}
@@ -289,10 +291,10 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 		if len(msg.Parameters) != info.clientParams {
 			// PostgreSQL's own check, made here so that its message counts
 			// the client's parameters only.
-			return s.markerParse("", &pgError{Severity: severityError, Code: CodeProtocolViolation, Message: fmt.Sprintf(
-				"bind message supplies %d parameters, but prepared statement \"%s\" requires %d", len(msg.Parameters), stmt, info.clientParams)}, info.analysis), nil
+			return s.markerParse("", pgerr.Newf(pgerr.ProtocolViolation,
+				"bind message supplies %d parameters, but prepared statement \"%s\" requires %d", len(msg.Parameters), stmt, info.clientParams), info.analysis), nil
 		}
-		var pe *pgError
+		var pe *pgerr.Error
 		if extra, pe = s.hiddenValues(info.hidden, original, originalFormats); pe != nil {
 			return s.markerParse("", pe, info.analysis), nil
 		}
@@ -307,7 +309,7 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 		if src, ok := info.subjects[n]; ok {
 			subject = src.literal
 			if subject == nil {
-				var pe *pgError
+				var pe *pgerr.Error
 				if subject, pe = bindSubject(original, originalFormats, src.param, col); pe != nil {
 					return s.markerParse("", pe, info.analysis), nil
 				}
@@ -335,7 +337,7 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 
 // markerParse is a Parse that fails in the backend with the refusal marker
 // (see protect_query.go), standing in for a message phiguard refuses.
-func (s *session) markerParse(name string, pe *pgError, a *sqlrewrite.Analysis) []byte {
+func (s *session) markerParse(name string, pe *pgerr.Error, a *sqlrewrite.Analysis) []byte {
 	return parseMessage([]byte(name), s.refuseStatement(pe, a))
 }
 

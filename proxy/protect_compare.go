@@ -2,8 +2,9 @@ package proxy
 
 import (
 	"bytes"
-	"fmt"
 	"strings"
+
+	"github.com/phiguard/phiguard/internal/pgerr"
 
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
@@ -26,15 +27,15 @@ import (
 // compareLiteral returns the replacement text for a compared literal at
 // sp, or ok false when one cell (the write version's) is all it takes or
 // all the syntax allows.
-func (s *session) compareLiteral(sql []byte, sp [2]int, v sqlrewrite.ValueSlot, plain []byte) (text string, ok bool, pe *pgError) {
+func (s *session) compareLiteral(sql []byte, sp [2]int, v sqlrewrite.ValueSlot, plain []byte) (text string, ok bool, pe *pgerr.Error) {
 	if v.Use != sqlrewrite.UseCompare || v.Form == sqlrewrite.CompareOther || !literalPlace(sql, sp, v.Form) {
 		return "", false, nil
 	}
 	col := v.Column
 	canon, err := canonicalValue(col, 0, plain)
 	if err != nil {
-		return "", false, &pgError{Severity: severityError, Code: "22P02", Message: fmt.Sprintf(
-			"invalid value for encrypted column %s (%s): %v", col.QualifiedName(), col.Type.Name, err)}
+		return "", false, pgerr.Newf(pgerr.InvalidTextRepresentation,
+			"invalid value for encrypted column %s (%s): %v", col.QualifiedName(), col.Type.Name, err)
 	}
 	cands, err := s.srv.protect.Keyring.EqualityCandidates(col.Key, cellColumn(col), canon)
 	if err != nil {

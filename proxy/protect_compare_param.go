@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/phiguard/phiguard/internal/pgerr"
+
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
@@ -43,7 +45,7 @@ type hiddenParam struct {
 // parameters in number order, and the client's parameter count (the
 // highest of the declared count and the highest $n in the text); a text
 // with nothing to change comes back as it is, with no hidden parameters.
-func (s *session) compareParams(sql []byte, plan *sqlrewrite.Plan, declared int) ([]byte, []hiddenParam, int, *pgError) {
+func (s *session) compareParams(sql []byte, plan *sqlrewrite.Plan, declared int) ([]byte, []hiddenParam, int, *pgerr.Error) {
 	type site struct {
 		v    sqlrewrite.ValueSlot
 		live int
@@ -122,7 +124,7 @@ func (s *session) compareParams(sql []byte, plan *sqlrewrite.Plan, declared int)
 // hiddenValues returns the values of a statement's hidden parameters for
 // one Bind: the client's compared value (params, as sent, with its format
 // codes) sealed under each older live version. A NULL stays NULL.
-func (s *session) hiddenValues(hidden []hiddenParam, params [][]byte, formats []int16) ([][]byte, *pgError) {
+func (s *session) hiddenValues(hidden []hiddenParam, params [][]byte, formats []int16) ([][]byte, *pgerr.Error) {
 	out := make([][]byte, len(hidden))
 	cands := map[int][][]byte{}
 	for i, h := range hidden {
@@ -134,8 +136,8 @@ func (s *session) hiddenValues(hidden []hiddenParam, params [][]byte, formats []
 		if !ok {
 			canon, err := canonicalValue(h.col, formats[j], params[j])
 			if err != nil {
-				return nil, &pgError{Severity: severityError, Code: "22P02", Message: fmt.Sprintf(
-					"invalid value for encrypted column %s (%s): %v", h.col.QualifiedName(), h.col.Type.Name, err)}
+				return nil, pgerr.Newf(pgerr.InvalidTextRepresentation,
+					"invalid value for encrypted column %s (%s): %v", h.col.QualifiedName(), h.col.Type.Name, err)
 			}
 			if cs, err = s.srv.protect.Keyring.EqualityCandidates(h.col.Key, cellColumn(h.col), canon); err != nil {
 				return nil, keyError(h.col, err)

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/phiguard/phiguard/internal/pgerr"
+
 	"github.com/phiguard/phiguard/internal/pgcopy"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
@@ -37,7 +39,7 @@ var noSubject = []byte{}
 
 // newCopyRewriter builds a rewriter for a planned COPY, with the column
 // order from the statement or, without a list, from the catalog.
-func (s *session) newCopyRewriter(cp *sqlrewrite.CopyPlan) (*copyRewriter, *pgError) {
+func (s *session) newCopyRewriter(cp *sqlrewrite.CopyPlan) (*copyRewriter, *pgerr.Error) {
 	f := pgcopy.Text()
 	if cp.CSV {
 		f = pgcopy.CSV()
@@ -93,14 +95,13 @@ func (s *session) newCopyRewriter(cp *sqlrewrite.CopyPlan) (*copyRewriter, *pgEr
 	return r, nil
 }
 
-func copyError(cp *sqlrewrite.CopyPlan, what string) *pgError {
-	return &pgError{Severity: severityError, Code: CodeFeatureNotSupported,
-		Message: fmt.Sprintf("table %s has encrypted columns: %s is not supported on it through phiguard", cp.Table.Name, what)}
+func copyError(cp *sqlrewrite.CopyPlan, what string) *pgerr.Error {
+	return pgerr.Newf(pgerr.FeatureNotSupported, "table %s has encrypted columns: %s is not supported on it through phiguard", cp.Table.Name, what)
 }
 
 // rewriteRows applies fn to every protected, non-NULL field of rows and
 // returns them as one CopyData payload (each row ending in a newline).
-func (r *copyRewriter) rewriteRows(rows [][]byte, fn func(col *policy.ProtectedColumn, v, subject []byte) ([]byte, *pgError)) ([]byte, *pgError) {
+func (r *copyRewriter) rewriteRows(rows [][]byte, fn func(col *policy.ProtectedColumn, v, subject []byte) ([]byte, *pgerr.Error)) ([]byte, *pgerr.Error) {
 	var out []byte
 	for _, row := range rows {
 		if r.header {
@@ -114,11 +115,11 @@ func (r *copyRewriter) rewriteRows(rows [][]byte, fn func(col *policy.ProtectedC
 		}
 		fields, err := r.format.Decode(row)
 		if err != nil {
-			return nil, &pgError{Severity: severityError, Code: "22P04", Message: "malformed COPY data: " + err.Error()}
+			return nil, pgerr.New(pgerr.BadCopyFileFormat, "malformed COPY data: "+err.Error())
 		}
 		if r.exact && len(fields) != len(r.cols) {
-			return nil, &pgError{Severity: severityError, Code: "22P04", Message: fmt.Sprintf(
-				"COPY row has %d fields where phiguard knows %d columns; list the columns", len(fields), len(r.cols))}
+			return nil, pgerr.Newf(pgerr.BadCopyFileFormat,
+				"COPY row has %d fields where phiguard knows %d columns; list the columns", len(fields), len(r.cols))
 		}
 		var subject []byte
 		if r.subjectAt >= 0 && r.subjectAt < len(fields) {
@@ -144,7 +145,7 @@ func (r *copyRewriter) rewriteRows(rows [][]byte, fn func(col *policy.ProtectedC
 
 // encryptField and decryptField adapt the session's value crypto to
 // rewriteRows.
-func (s *session) encryptField(col *policy.ProtectedColumn, v, subject []byte) ([]byte, *pgError) {
+func (s *session) encryptField(col *policy.ProtectedColumn, v, subject []byte) ([]byte, *pgerr.Error) {
 	cell, pe := s.encryptValue(col, 0, v, subject)
 	return []byte(cell), pe
 }
@@ -152,7 +153,7 @@ func (s *session) encryptField(col *policy.ProtectedColumn, v, subject []byte) (
 // A COPY TO row is one row of one table, so its per-subject cells are
 // checked against its subject field when the COPY carries it (subject is
 // nil when it does not, noSubject when it is NULL).
-func (s *session) decryptField(col *policy.ProtectedColumn, v, subject []byte) ([]byte, *pgError) {
+func (s *session) decryptField(col *policy.ProtectedColumn, v, subject []byte) ([]byte, *pgerr.Error) {
 	if subject != nil && col.PerSubject() {
 		if pe := s.checkRowSubject(col, v, copySubjectField, subject); pe != nil {
 			return nil, pe

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/phiguard/phiguard/internal/pgerr"
+
 	"github.com/phiguard/phiguard/internal/pgvalue"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
@@ -27,7 +29,7 @@ import (
 
 type refusal struct {
 	marker   string
-	err      *pgError
+	err      *pgerr.Error
 	analysis *sqlrewrite.Analysis // for the audit record
 	rule     string               // the access rule that refused it, if one did
 }
@@ -87,7 +89,7 @@ func (s *session) protectQuery(a *sqlrewrite.Analysis, sql []byte) []byte {
 		return nil
 	}
 	if plan.Refusal != nil {
-		return s.refuseStatement(&pgError{Severity: severityError, Code: Code(plan.Refusal.Code), Message: plan.Refusal.Error()}, a)
+		return s.refuseStatement(plan.Refusal.PgError(), a)
 	}
 	if pe := s.auditUnavailable(plan); pe != nil {
 		return s.refuseStatement(pe, a)
@@ -106,7 +108,7 @@ func (s *session) protectQuery(a *sqlrewrite.Analysis, sql []byte) []byte {
 }
 
 // encryptLiterals returns sql with the plan's literals replaced by cells.
-func (s *session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *pgError) {
+func (s *session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *pgerr.Error) {
 	spans := sqlrewrite.LiteralSpans(sql)
 	cells := make(map[int]string, len(plan.Values)) // literal index -> SQL text that replaces it
 	for _, v := range plan.Values {
@@ -119,8 +121,8 @@ func (s *session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *p
 		sp := spans[v.Literal]
 		plain, ok := literalValue(sql[sp[0]:sp[1]])
 		if !ok {
-			return nil, &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
-				"column %s is encrypted: write its values as plain '...' literals or as parameters", v.Column.QualifiedName())}
+			return nil, pgerr.Newf(pgerr.FeatureNotSupported,
+				"column %s is encrypted: write its values as plain '...' literals or as parameters", v.Column.QualifiedName())
 		}
 		if text, ok, pe := s.compareLiteral(sql, sp, v, plain); pe != nil {
 			return nil, pe
@@ -131,12 +133,12 @@ func (s *session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *p
 		var subject []byte
 		if v.Subject != nil && v.Subject.Literal < 0 {
 			// The value is in the text but its subject arrives only at Bind.
-			return nil, &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
+			return nil, pgerr.Newf(pgerr.FeatureNotSupported,
 				"column %s is sealed per subject and its row's subject %s is a parameter: pass the value as a parameter too",
-				v.Column.QualifiedName(), v.Column.Table.SubjectQualifiedName())}
+				v.Column.QualifiedName(), v.Column.Table.SubjectQualifiedName())
 		}
 		if v.Subject != nil {
-			var pe *pgError
+			var pe *pgerr.Error
 			if subject, pe = literalSubject(sql, spans, v.Subject, v.Column); pe != nil {
 				return nil, pe
 			}
@@ -166,11 +168,11 @@ func (s *session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *p
 
 // encryptValue canonicalizes and encrypts one plaintext for a column;
 // subject is the row's subject id for a column sealed per subject.
-func (s *session) encryptValue(col *policy.ProtectedColumn, format int16, plain, subject []byte) (string, *pgError) {
+func (s *session) encryptValue(col *policy.ProtectedColumn, format int16, plain, subject []byte) (string, *pgerr.Error) {
 	canon, err := canonicalValue(col, format, plain)
 	if err != nil {
-		return "", &pgError{Severity: severityError, Code: "22P02", Message: fmt.Sprintf(
-			"invalid value for encrypted column %s (%s): %v", col.QualifiedName(), col.Type.Name, err)}
+		return "", pgerr.Newf(pgerr.InvalidTextRepresentation,
+			"invalid value for encrypted column %s (%s): %v", col.QualifiedName(), col.Type.Name, err)
 	}
 	if col.PerSubject() {
 		if subject == nil {
@@ -187,23 +189,22 @@ func (s *session) encryptValue(col *policy.ProtectedColumn, format int16, plain,
 
 // keyError maps a keyring failure to the client's error: a missing or
 // unreachable key is 58000, never a plaintext write.
-func keyError(col *policy.ProtectedColumn, err error) *pgError {
-	code := CodeKeyUnavailable
+func keyError(col *policy.ProtectedColumn, err error) *pgerr.Error {
+	code := pgerr.KeyUnavailable
 	msg := fmt.Sprintf("the key %q for column %s is not available", col.Key, col.QualifiedName())
 	if errors.Is(err, keys.ErrIntegrity) {
-		code = CodeDataCorrupted
+		code = pgerr.DataCorrupted
 		msg = fmt.Sprintf("a cell of column %s failed its integrity check", col.QualifiedName())
 	}
-	return &pgError{Severity: severityError, Code: code, Message: msg}
+	return pgerr.New(code, msg)
 }
 
-func internalRefusal(col *policy.ProtectedColumn, why string) *pgError {
-	return &pgError{Severity: severityError, Code: CodeInternalError,
-		Message: fmt.Sprintf("phiguard could not rewrite a statement on encrypted column %s (%s)", col.QualifiedName(), why)}
+func internalRefusal(col *policy.ProtectedColumn, why string) *pgerr.Error {
+	return pgerr.Newf(pgerr.InternalError, "phiguard could not rewrite a statement on encrypted column %s (%s)", col.QualifiedName(), why)
 }
 
 // refuseStatement queues a refusal and returns the marker text to send.
-func (s *session) refuseStatement(pe *pgError, a *sqlrewrite.Analysis) []byte {
+func (s *session) refuseStatement(pe *pgerr.Error, a *sqlrewrite.Analysis) []byte {
 	m := newMarker()
 	s.refusals.push(refusal{marker: m, err: pe, analysis: a})
 	s.log.Info("statement refused", sqlstateField(pe))
@@ -236,7 +237,7 @@ func canonicalValue(col *policy.ProtectedColumn, format int16, v []byte) ([]byte
 	return pgvalue.Canonical(col.Type, format, v)
 }
 
-func sqlstateField(pe *pgError) zap.Field { return zap.String("sqlstate", string(pe.Code)) }
+func sqlstateField(pe *pgerr.Error) zap.Field { return zap.String("sqlstate", string(pe.Code)) }
 
 // parseMessage builds a Parse message with no parameter types.
 func parseMessage(name, sql []byte) []byte {
@@ -252,11 +253,11 @@ func parseMessage(name, sql []byte) []byte {
 
 // checkDefaults refuses DEFAULT for a protected column that has a default
 // expression: its value would be stored unencrypted.
-func (s *session) checkDefaults(plan *sqlrewrite.Plan) *pgError {
+func (s *session) checkDefaults(plan *sqlrewrite.Plan) *pgerr.Error {
 	for _, col := range plan.Defaults {
 		if s.catalog.Load().hasDefault(col) {
-			return &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
-				"column %s is encrypted and has a default value, which would be stored unencrypted: give a value or NULL instead of DEFAULT", col.QualifiedName())}
+			return pgerr.Newf(pgerr.FeatureNotSupported,
+				"column %s is encrypted and has a default value, which would be stored unencrypted: give a value or NULL instead of DEFAULT", col.QualifiedName())
 		}
 	}
 	return nil

@@ -2,7 +2,8 @@ package proxy
 
 import (
 	"errors"
-	"fmt"
+
+	"github.com/phiguard/phiguard/internal/pgerr"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/internal/pgvalue"
@@ -96,10 +97,10 @@ func (s *session) describeFields(body []byte, a *sqlrewrite.Analysis) ([]*result
 
 // decryptDataRow returns the DataRow to send for a result with fields (nil
 // when the row needs no change), noting subject ids into x.
-func (s *session) decryptDataRow(body []byte, fields []*resultField, x *expectation) ([]byte, *pgError) {
+func (s *session) decryptDataRow(body []byte, fields []*resultField, x *expectation) ([]byte, *pgerr.Error) {
 	var row pgproto3.DataRow
 	if err := row.Decode(body); err != nil || len(row.Values) != len(fields) {
-		return nil, &pgError{Severity: severityError, Code: CodeProtocolViolation, Message: "malformed DataRow from backend"}
+		return nil, pgerr.New(pgerr.ProtocolViolation, "malformed DataRow from backend")
 	}
 	if pe := s.checkRowSubjects(row.Values, fields); pe != nil {
 		return nil, pe
@@ -136,12 +137,12 @@ func (s *session) decryptDataRow(body []byte, fields []*resultField, x *expectat
 	}
 	out, err := row.Encode(nil)
 	if err != nil {
-		return nil, &pgError{Severity: severityError, Code: CodeInternalError, Message: "phiguard could not encode a decrypted row"}
+		return nil, pgerr.New(pgerr.InternalError, "phiguard could not encode a decrypted row")
 	}
 	return out, nil
 }
 
-func (s *session) decryptValue(f *resultField, v []byte) ([]byte, *pgError) {
+func (s *session) decryptValue(f *resultField, v []byte) ([]byte, *pgerr.Error) {
 	col := f.col
 	if keys.IsSubjectCell(v) {
 		return s.decryptSubjectCell(f, v)
@@ -149,8 +150,8 @@ func (s *session) decryptValue(f *resultField, v []byte) ([]byte, *pgError) {
 	plain, err := s.srv.protect.Keyring.Decrypt(cellColumn(col), v)
 	if errors.Is(err, keys.ErrNotACell) {
 		if col.FullyEncrypted() {
-			return nil, &pgError{Severity: severityError, Code: CodeDataCorrupted, Message: fmt.Sprintf(
-				"column %s is marked fully encrypted but holds a plaintext value; phiguard does not pass it on", col.QualifiedName())}
+			return nil, pgerr.Newf(pgerr.DataCorrupted,
+				"column %s is marked fully encrypted but holds a plaintext value; phiguard does not pass it on", col.QualifiedName())
 		}
 		return v, nil // legacy plaintext, before or during the backfill
 	}
@@ -162,11 +163,11 @@ func (s *session) decryptValue(f *resultField, v []byte) ([]byte, *pgError) {
 
 // presentValue turns a decrypted canonical value into the wire form of
 // the column's original type, in the format the client asked for.
-func presentValue(col *policy.ProtectedColumn, format int16, canon []byte) ([]byte, *pgError) {
+func presentValue(col *policy.ProtectedColumn, format int16, canon []byte) ([]byte, *pgerr.Error) {
 	out, err := pgvalue.Present(col.Type, format, canon)
 	if err != nil {
-		return nil, &pgError{Severity: severityError, Code: CodeDataCorrupted, Message: fmt.Sprintf(
-			"a value of encrypted column %s cannot be presented as %s", col.QualifiedName(), col.Type.Name)}
+		return nil, pgerr.Newf(pgerr.DataCorrupted,
+			"a value of encrypted column %s cannot be presented as %s", col.QualifiedName(), col.Type.Name)
 	}
 	return out, nil
 }

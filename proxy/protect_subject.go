@@ -3,8 +3,9 @@ package proxy
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
+
+	"github.com/phiguard/phiguard/internal/pgerr"
 
 	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/keys"
@@ -18,11 +19,6 @@ import (
 // at (a literal, a parameter, or a COPY field); a read of a cell whose
 // subject key was shredded yields NULL, or the configured marker for text
 // columns, and an audit record — never an error that aborts the query.
-
-// CodeSubjectShredded answers a write for a subject whose key was shredded
-// (55000, object_not_in_prerequisite_state): the subject's data is gone
-// for good and phiguard does not start a new key for it.
-const CodeSubjectShredded Code = "55000"
 
 // subjectKeyTimeout bounds one key store request on the session's path.
 const subjectKeyTimeout = 10 * time.Second
@@ -39,16 +35,16 @@ type subjectSource struct {
 }
 
 // literalSubject reads the subject literal a slot points at.
-func literalSubject(sql []byte, spans [][2]int, ref *sqlrewrite.SubjectRef, col *policy.ProtectedColumn) ([]byte, *pgError) {
+func literalSubject(sql []byte, spans [][2]int, ref *sqlrewrite.SubjectRef, col *policy.ProtectedColumn) ([]byte, *pgerr.Error) {
 	if ref.Literal < 0 || ref.Literal >= len(spans) {
 		return nil, internalRefusal(col, "subject literal positions disagree")
 	}
 	sp := spans[ref.Literal]
 	v, ok := literalValue(sql[sp[0]:sp[1]])
 	if !ok {
-		return nil, &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
+		return nil, pgerr.Newf(pgerr.FeatureNotSupported,
 			"column %s is sealed per subject: write the subject column %s as a plain '...' literal or a parameter",
-			col.QualifiedName(), col.Table.SubjectQualifiedName())}
+			col.QualifiedName(), col.Table.SubjectQualifiedName())
 	}
 	return v, nil
 }
@@ -57,39 +53,39 @@ func literalSubject(sql []byte, spans [][2]int, ref *sqlrewrite.SubjectRef, col 
 // text format is accepted: a binary value's meaning depends on a type
 // phiguard does not track, and a subject id read wrongly would seal the
 // row under a key `phiguard shred` could never find.
-func bindSubject(params [][]byte, formats []int16, n int, col *policy.ProtectedColumn) ([]byte, *pgError) {
+func bindSubject(params [][]byte, formats []int16, n int, col *policy.ProtectedColumn) ([]byte, *pgerr.Error) {
 	i := n - 1
 	switch {
 	case i < 0 || i >= len(params):
-		return nil, &pgError{Severity: severityError, Code: "08P01", Message: fmt.Sprintf("bind message supplies %d parameters, the statement needs $%d", len(params), n)}
+		return nil, pgerr.Newf(pgerr.ProtocolViolation, "bind message supplies %d parameters, the statement needs $%d", len(params), n)
 	case params[i] == nil:
 		return nil, subjectNullError(col)
 	case formats[i] != 0:
-		return nil, &pgError{Severity: severityError, Code: CodeFeatureNotSupported, Message: fmt.Sprintf(
+		return nil, pgerr.Newf(pgerr.FeatureNotSupported,
 			"column %s is sealed per subject: send the subject column %s ($%d) in text format",
-			col.QualifiedName(), col.Table.SubjectQualifiedName(), n)}
+			col.QualifiedName(), col.Table.SubjectQualifiedName(), n)
 	}
 	return params[i], nil
 }
 
-func subjectNullError(col *policy.ProtectedColumn) *pgError {
-	return &pgError{Severity: severityError, Code: "23502", Message: fmt.Sprintf(
-		"column %s is sealed per subject and the row's subject column %s is NULL", col.QualifiedName(), col.Table.SubjectQualifiedName())}
+func subjectNullError(col *policy.ProtectedColumn) *pgerr.Error {
+	return pgerr.Newf(pgerr.NotNullViolation,
+		"column %s is sealed per subject and the row's subject column %s is NULL", col.QualifiedName(), col.Table.SubjectQualifiedName())
 }
 
 // subjectKeys returns the server's subject keys, or the error a write or
 // read of a per-subject column gets without them.
-func (s *session) subjectKeys(col *policy.ProtectedColumn) (*keys.SubjectKeys, *pgError) {
+func (s *session) subjectKeys(col *policy.ProtectedColumn) (*keys.SubjectKeys, *pgerr.Error) {
 	if sk := s.srv.protect.Subjects; sk != nil {
 		return sk, nil
 	}
-	return nil, &pgError{Severity: severityError, Code: CodeKeyUnavailable, Message: fmt.Sprintf(
+	return nil, pgerr.Newf(pgerr.KeyUnavailable,
 		"column %s is sealed per subject but phiguard has no subject keys (key id %q, a provider that stores subject keys)",
-		col.QualifiedName(), keys.SubjectKeyID)}
+		col.QualifiedName(), keys.SubjectKeyID)
 }
 
 // encryptForSubject seals a canonical value under the subject's key.
-func (s *session) encryptForSubject(col *policy.ProtectedColumn, subject, canon []byte) (string, *pgError) {
+func (s *session) encryptForSubject(col *policy.ProtectedColumn, subject, canon []byte) (string, *pgerr.Error) {
 	sk, pe := s.subjectKeys(col)
 	if pe != nil {
 		return "", pe
@@ -98,9 +94,9 @@ func (s *session) encryptForSubject(col *policy.ProtectedColumn, subject, canon 
 	defer cancel()
 	cell, err := sk.Encrypt(ctx, string(subject), cellColumn(col), canon)
 	if errors.Is(err, keys.ErrShredded) {
-		return "", &pgError{Severity: severityError, Code: CodeSubjectShredded, Message: fmt.Sprintf(
+		return "", pgerr.Newf(pgerr.SubjectShredded,
 			"column %s: the row's subject (%s) was shredded; phiguard writes no new data for it",
-			col.QualifiedName(), col.Table.SubjectQualifiedName())}
+			col.QualifiedName(), col.Table.SubjectQualifiedName())
 	}
 	if err != nil {
 		s.log.Warn("subject key unavailable")
@@ -111,7 +107,7 @@ func (s *session) encryptForSubject(col *policy.ProtectedColumn, subject, canon 
 
 // decryptSubjectCell opens a cell sealed per subject. A shredded subject
 // gives NULL (or the marker), and ok true: the query goes on.
-func (s *session) decryptSubjectCell(f *resultField, v []byte) ([]byte, *pgError) {
+func (s *session) decryptSubjectCell(f *resultField, v []byte) ([]byte, *pgerr.Error) {
 	col := f.col
 	plain, shredded, pe := s.openSubjectCell(col, v)
 	if pe != nil {
@@ -129,7 +125,7 @@ func (s *session) decryptSubjectCell(f *resultField, v []byte) ([]byte, *pgError
 // openSubjectCell decrypts a cell sealed under its subject's key to its
 // canonical text; shredded is true (and the read audited) when the key is
 // gone.
-func (s *session) openSubjectCell(col *policy.ProtectedColumn, v []byte) (plain []byte, shredded bool, pe *pgError) {
+func (s *session) openSubjectCell(col *policy.ProtectedColumn, v []byte) (plain []byte, shredded bool, pe *pgerr.Error) {
 	sk, pe := s.subjectKeys(col)
 	if pe != nil {
 		return nil, false, pe

@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"fmt"
-	"github.com/jackc/pgx/v5/pgproto3"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/phiguard/phiguard/internal/pgerr"
 )
 
 func TestRefusalQueueMatchesAndStaysBounded(t *testing.T) {
@@ -12,7 +14,7 @@ func TestRefusalQueueMatchesAndStaysBounded(t *testing.T) {
 	for i := 0; i < maxPendingRefusals+10; i++ {
 		m := newMarker()
 		markers = append(markers, m)
-		q.push(refusal{marker: m, err: &pgError{Message: fmt.Sprint(i)}})
+		q.push(refusal{marker: m, err: &pgerr.Error{Code: "", Message: fmt.Sprint(i)}})
 	}
 	if int(q.n.Load()) != maxPendingRefusals || len(q.q) != maxPendingRefusals {
 		t.Fatalf("queue holds %d (%d counted), bound is %d", len(q.q), q.n.Load(), maxPendingRefusals)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/phiguard/phiguard/internal/pgerr"
+
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/config"
 )
@@ -165,7 +167,7 @@ func TestOversizedMessageRefused(t *testing.T) {
 	}
 	var e pgproto3.ErrorResponse
 	e.Decode(body)
-	if e.Code != string(CodeProtocolViolation) || e.Severity != "FATAL" || !strings.Contains(e.Message, "max_message_bytes") {
+	if e.Code != string(pgerr.ProtocolViolation) || e.Severity != "FATAL" || !strings.Contains(e.Message, "max_message_bytes") {
 		t.Fatalf("error %+v", e)
 	}
 	for len(reached) > 0 {
@@ -267,7 +269,7 @@ func TestOversizedBackendMessageNamed(t *testing.T) {
 	}
 	var e pgproto3.ErrorResponse
 	e.Decode(body)
-	if e.Code != string(CodeProtocolViolation) || !strings.Contains(e.Message, "max_message_bytes") {
+	if e.Code != string(pgerr.ProtocolViolation) || !strings.Contains(e.Message, "max_message_bytes") {
 		t.Fatalf("error %+v does not name the limit", e)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/phiguard/phiguard/internal/pgerr"
+
 	"go.uber.org/zap"
 )
 
@@ -92,11 +94,11 @@ func (s *session) backendGone(err error, backendExplained bool) error {
 		// The backend is still there but sent something phiguard will not
 		// pass on (an oversized or malformed message): say that, not "lost".
 		s.log.Warn("backend protocol violation", zap.Error(err))
-		s.cw.Write(fatal(CodeProtocolViolation, "phiguard refused a message from the database: "+proto.msg).encode())
+		s.cw.Write(pgerr.Fatal(pgerr.ProtocolViolation, "phiguard refused a message from the database: "+proto.msg).Encode())
 		s.srv.metrics.Errors.WithLabelValues("08", "phiguard").Inc()
 		s.flushClient()
 	case !backendExplained:
-		s.cw.Write(fatal(CodeConnectionFailure, "phiguard lost the connection to the database backend").encode())
+		s.cw.Write(pgerr.Fatal(pgerr.ConnectionFailure, "phiguard lost the connection to the database backend").Encode())
 		s.srv.metrics.Errors.WithLabelValues("08", "phiguard").Inc()
 		s.flushClient()
 	}

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/phiguard/phiguard/internal/pgerr"
+
 	"github.com/phiguard/phiguard/audit"
 	"go.uber.org/zap"
 )
@@ -124,7 +126,7 @@ func (s *session) serve(ctx context.Context) {
 	}
 	if s.srv.cfg.TLS.Require || s.srv.cfg.TLS.ClientCA != "" {
 		if s.tlsState == nil {
-			s.refuse("tls_required", fatal(CodeInvalidAuthSpec,
+			s.refuse("tls_required", pgerr.Fatal(pgerr.InvalidAuthSpec,
 				"phiguard requires TLS for every connection: connect with sslmode=require or stronger"))
 			return
 		}
@@ -135,19 +137,19 @@ func (s *session) serve(ctx context.Context) {
 	}
 	s.log = s.log.With(zap.String("user", s.user), zap.String("database", s.database))
 	if !s.srv.admit(s) {
-		s.refuse("too_many", fatal(CodeTooManyConnections, "sorry, too many clients already (limits.max_connections)"))
+		s.refuse("too_many", pgerr.Fatal(pgerr.TooManyConnections, "sorry, too many clients already (limits.max_connections)"))
 		return
 	}
 	defer s.srv.release(s)
 	if s.srv.isDraining() {
-		s.refuse("shutting_down", fatal(CodeCannotConnectNow, "phiguard is shutting down"))
+		s.refuse("shutting_down", pgerr.Fatal(pgerr.CannotConnectNow, "phiguard is shutting down"))
 		return
 	}
 
 	backend, err := s.srv.dialBackend(ctx)
 	if err != nil {
 		s.log.Error("backend unreachable", zap.Error(err))
-		s.refuse("backend_unreachable", fatal(CodeConnectionFailure, "phiguard cannot reach the database backend"))
+		s.refuse("backend_unreachable", pgerr.Fatal(pgerr.ConnectionFailure, "phiguard cannot reach the database backend"))
 		return
 	}
 	s.mu.Lock()
@@ -164,7 +166,7 @@ func (s *session) serve(ctx context.Context) {
 	s.br = newMsgReader(backend, readBufferSize, s.srv.cfg.Limits.MaxMessageBytes)
 	s.bw = bufio.NewWriterSize(backend, writeBufferSize)
 	if _, err := s.bw.Write(hello.raw); err != nil || s.flushBackend() != nil {
-		s.refuse("backend_unreachable", fatal(CodeConnectionFailure, "phiguard lost the database backend during startup"))
+		s.refuse("backend_unreachable", pgerr.Fatal(pgerr.ConnectionFailure, "phiguard lost the database backend during startup"))
 		return
 	}
 	failed, err := s.relayAuth()
@@ -219,10 +221,10 @@ func (s *session) pump() error {
 		var proto *errProtocol
 		switch {
 		case errors.Is(err, errDrained):
-			s.writeClientError(fatal(CodeAdminShutdown, "terminating connection because phiguard is shutting down"))
+			s.writeClientError(pgerr.Fatal(pgerr.AdminShutdown, "terminating connection because phiguard is shutting down"))
 		case errors.As(err, &proto):
 			s.srv.metrics.ConnectionsRefused.WithLabelValues("protocol").Inc()
-			s.writeClientError(fatal(CodeProtocolViolation, proto.msg))
+			s.writeClientError(pgerr.Fatal(pgerr.ProtocolViolation, proto.msg))
 			s.drainClient()
 		}
 		return err
@@ -247,12 +249,12 @@ func (s *session) forceClose() {
 // when the error is one of phiguard's own.
 func (s *session) refuse(reason string, err error) {
 	s.srv.metrics.ConnectionsRefused.WithLabelValues(reason).Inc()
-	var pe *pgError
+	var pe *pgerr.Error
 	var proto *errProtocol
 	switch {
 	case errors.As(err, &pe):
 	case errors.As(err, &proto):
-		pe = fatal(CodeProtocolViolation, proto.msg)
+		pe = pgerr.Fatal(pgerr.ProtocolViolation, proto.msg)
 		defer s.drainClient()
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 		s.log.Debug("client left during startup")
@@ -267,15 +269,15 @@ func (s *session) refuse(reason string, err error) {
 
 // writeClientError sends one of phiguard's own errors. Callers must own the
 // client writer (no backend pump running).
-func (s *session) writeClientError(pe *pgError) {
+func (s *session) writeClientError(pe *pgerr.Error) {
 	s.srv.metrics.Errors.WithLabelValues(string(pe.Code[:2]), "phiguard").Inc()
 	s.client.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	if s.cw != nil {
-		s.cw.Write(pe.encode())
+		s.cw.Write(pe.Encode())
 		s.flushClient()
 		return
 	}
-	s.client.Write(pe.encode())
+	s.client.Write(pe.Encode())
 }
 
 // drainClient reads and discards what a misbehaving client is still

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/phiguard/phiguard/internal/pgerr"
 )
 
 // clientHello is what a client asked for in its startup phase: either a
@@ -91,7 +93,7 @@ func (s *session) negotiate() (*clientHello, error) {
 		default:
 			// PostgreSQL's SQLSTATE for this case, so clients that probe
 			// protocol versions see what they would see without phiguard.
-			return nil, fatal(CodeFeatureNotSupported, fmt.Sprintf(
+			return nil, pgerr.Fatal(pgerr.FeatureNotSupported, fmt.Sprintf(
 				"unsupported frontend protocol %d.%d: phiguard speaks protocol 3", code>>16, code&0xffff))
 		}
 	}
@@ -137,7 +139,7 @@ func startupParams(b []byte) (map[string]string, error) {
 		b = rest
 	}
 	if params["user"] == "" {
-		return nil, fatal(CodeInvalidAuthSpec, "no PostgreSQL user name specified in startup packet")
+		return nil, pgerr.Fatal(pgerr.InvalidAuthSpec, "no PostgreSQL user name specified in startup packet")
 	}
 	return params, nil
 }

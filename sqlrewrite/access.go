@@ -4,9 +4,6 @@ import (
 	"github.com/phiguard/phiguard/policy"
 )
 
-// SQLSTATE of access refusals: 42501 insufficient_privilege.
-const codeInsufficientPrivilege = "42501"
-
 // RelationKind is what a name in a FROM clause turns out to be in the
 // database.
 type RelationKind uint8

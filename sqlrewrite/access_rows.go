@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/policy"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -267,6 +268,6 @@ func WriteCheckRefusal(message string) (*Refusal, bool) {
 		return nil, false
 	}
 	rule := v.(*policy.RowRule)
-	return &Refusal{Code: codeInsufficientPrivilege, Table: rule.Table.String(), Rule: rule.Name,
+	return &Refusal{Code: pgerr.InsufficientPrivilege, Table: rule.Table.String(), Rule: rule.Name,
 		Message: "new row violates the row rule of table " + rule.Table.String() + " for role " + rule.Role.Name + " (rule \"" + rule.Name + "\"): the role could not see it"}, true
 }

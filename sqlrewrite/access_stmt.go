@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/policy"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -27,12 +28,12 @@ func rewriteAccess(sql string, a *Analysis, pol *policy.Policy, role *policy.Rol
 		}
 	}()
 	if a != nil && a.Err != nil {
-		w.refuse(&Refusal{Code: codeSyntaxError, Rule: w.stmtRule(), Message: fmt.Sprintf(
+		w.refuse(&Refusal{Code: pgerr.SyntaxError, Rule: w.stmtRule(), Message: fmt.Sprintf(
 			"phiguard cannot analyse this statement (%s); role %s may only run statements it can analyse (rule %q)", a.Err.Error(), role.Name, w.stmtRule())})
 	}
 	tree, err := pg_query.Parse(sql)
 	if err != nil {
-		w.refuse(&Refusal{Code: codeSyntaxError, Rule: w.stmtRule(), Message: fmt.Sprintf(
+		w.refuse(&Refusal{Code: pgerr.SyntaxError, Rule: w.stmtRule(), Message: fmt.Sprintf(
 			"phiguard cannot analyse this statement (%s); role %s may only run statements it can analyse (rule %q)", toParseError(err).Error(), role.Name, w.stmtRule())})
 	}
 	for _, raw := range tree.GetStmts() {
@@ -41,7 +42,7 @@ func rewriteAccess(sql string, a *Analysis, pol *policy.Policy, role *policy.Rol
 	if w.changed {
 		out, err := pg_query.Deparse(tree)
 		if err != nil {
-			w.refuse(&Refusal{Code: "XX000", Rule: w.stmtRule(), Message: "phiguard could not write the statement with its row rules: " + err.Error()})
+			w.refuse(&Refusal{Code: pgerr.InternalError, Rule: w.stmtRule(), Message: "phiguard could not write the statement with its row rules: " + err.Error()})
 		}
 		acc.SQL, acc.Changed = out, true
 	}

@@ -91,7 +91,7 @@ func TestAccessRefusals(t *testing.T) {
 			t.Errorf("%s: %q was not refused (sent %q)", c.role, c.sql, acc.SQL)
 			continue
 		}
-		if acc.Refusal.Code != c.code || !strings.Contains(acc.Refusal.Error(), c.msg) {
+		if string(acc.Refusal.Code) != c.code || !strings.Contains(acc.Refusal.Error(), c.msg) {
 			t.Errorf("%s: %q refused with %s %q, want %s containing %q", c.role, c.sql, acc.Refusal.Code, acc.Refusal.Error(), c.code, c.msg)
 		}
 		if acc.Changed || acc.SQL != c.sql {

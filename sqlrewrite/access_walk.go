@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/policy"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -52,7 +53,7 @@ type accessOutput struct {
 
 func (w *accessWalker) refuse(r *Refusal) {
 	if r.Code == "" {
-		r.Code = codeInsufficientPrivilege
+		r.Code = pgerr.InsufficientPrivilege
 	}
 	w.acc.Refusal = r
 	w.acc.Decisions = append(w.acc.Decisions, Decision{Table: r.Table, Rule: r.Rule, Effect: "refused"})

@@ -3,6 +3,7 @@ package sqlrewrite
 import (
 	"fmt"
 
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/policy"
 )
 
@@ -81,7 +82,7 @@ func (v ValueSlot) String() string {
 // feature not supported), or a role's access rules forbid it (42501,
 // insufficient privilege). The proxy sends it as an ErrorResponse.
 type Refusal struct {
-	Code      string
+	Code      pgerr.Code
 	Column    *policy.ProtectedColumn // nil when the refusal is about a table
 	Table     string                  // schema.table
 	Construct string                  // what was refused, e.g. "LIKE", "ORDER BY"
@@ -92,6 +93,16 @@ type Refusal struct {
 	// Message, when set, is the whole message (access refusals build their
 	// own, naming table, column and rule).
 	Message string
+}
+
+// PgError is the refusal as the client receives it. A refusal without a
+// code is an access refusal (42501).
+func (r *Refusal) PgError() *pgerr.Error {
+	code := r.Code
+	if code == "" {
+		code = pgerr.InsufficientPrivilege
+	}
+	return pgerr.New(code, r.Error())
 }
 
 func (r *Refusal) Error() string {
@@ -123,9 +134,3 @@ type Plan struct {
 	// plan with Protected false is a plain passthrough.
 	Protected bool
 }
-
-// SQLSTATEs of refusals: 0A000 feature not supported, 42601 syntax error.
-const (
-	codeFeatureNotSupported = "0A000"
-	codeSyntaxError         = "42601"
-)

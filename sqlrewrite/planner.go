@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/policy"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -29,7 +30,7 @@ func PlanFor(a *Analysis, pol *policy.Policy) *Plan {
 		// pg_query is PostgreSQL's own parser, so the backend would most
 		// likely reject the text too; but an unanalysed statement must not
 		// reach a database with protected tables, so phiguard answers.
-		return &Plan{Protected: true, Refusal: &Refusal{Code: codeSyntaxError,
+		return &Plan{Protected: true, Refusal: &Refusal{Code: pgerr.SyntaxError,
 			Construct: "phiguard cannot analyse this statement: " + a.Err.Error()}}
 	}
 	p := &planner{pol: pol, plan: &Plan{}, sql: a.sql}
@@ -110,7 +111,7 @@ func (p *planner) refuse(col *policy.ProtectedColumn, construct string) {
 	if p.plan.Refusal != nil {
 		return
 	}
-	r := &Refusal{Code: codeFeatureNotSupported, Column: col, Construct: construct}
+	r := &Refusal{Code: pgerr.FeatureNotSupported, Column: col, Construct: construct}
 	if col != nil {
 		r.Table = col.Table.Name.String()
 	}
@@ -119,7 +120,7 @@ func (p *planner) refuse(col *policy.ProtectedColumn, construct string) {
 
 func (p *planner) refuseTable(t *policy.ProtectedTable, construct string) {
 	if p.plan.Refusal == nil {
-		p.plan.Refusal = &Refusal{Code: codeFeatureNotSupported, Table: t.Name.String(), Construct: construct}
+		p.plan.Refusal = &Refusal{Code: pgerr.FeatureNotSupported, Table: t.Name.String(), Construct: construct}
 	}
 }
 

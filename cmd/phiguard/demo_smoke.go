@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/phiguard/phiguard/internal/ehrdemo"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/keys"
 )
 
@@ -130,7 +131,7 @@ func smokeBilling(ctx context.Context, d *demoRun) (string, error) {
 func smokeBillingDenied(ctx context.Context, d *demoRun) (string, error) {
 	_, err := rows(ctx, d.proxyURL("biller"), "SELECT passport FROM patients")
 	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) || pgErr.Code != "42501" {
+	if !errors.As(err, &pgErr) || pgErr.Code != string(pgerr.InsufficientPrivilege) {
 		return "", fmt.Errorf("SELECT passport: want SQLSTATE 42501, got %v", err)
 	}
 	return fmt.Sprintf("SELECT passport FROM patients: %s %s", pgErr.Code, pgErr.Message), nil

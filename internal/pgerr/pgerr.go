@@ -1,0 +1,126 @@
+// Package pgerr is phiguard's one SQLSTATE vocabulary and its one error
+// type: every error phiguard raises itself, whichever package decides it
+// (the access rewriter, the encryption planner, the proxy, the audit
+// trail, the backfill), carries a Code from this list and reaches a client
+// as a PostgreSQL ErrorResponse built by Error.Encode.
+//
+// It sits below every package that raises errors and imports nothing of
+// phiguard, so the rewriter and the proxy share it without importing each
+// other.
+package pgerr
+
+import (
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// Code is a SQLSTATE, the five-character error code every PostgreSQL
+// client understands.
+type Code string
+
+// The SQLSTATEs phiguard raises on its own behalf, by what they mean.
+const (
+	// ConnectionFailure: the backend is unreachable, or a request was cut
+	// off with its connection.
+	ConnectionFailure Code = "08006"
+	// ProtocolViolation: a malformed, oversized or unknown message.
+	ProtocolViolation Code = "08P01"
+	// FeatureNotSupported: a construct phiguard cannot run on an
+	// encrypted column, or a protocol path it cannot check.
+	FeatureNotSupported Code = "0A000"
+	// InvalidTextRepresentation: a value that does not parse as its
+	// column's type.
+	InvalidTextRepresentation Code = "22P02"
+	// BadCopyFileFormat: malformed COPY data.
+	BadCopyFileFormat Code = "22P04"
+	// NotNullViolation: a NULL where a value is required.
+	NotNullViolation Code = "23502"
+	// InvalidAuthSpec: the connection does not meet phiguard's TLS or
+	// certificate requirements.
+	InvalidAuthSpec Code = "28000"
+	// SyntaxError: a statement phiguard cannot parse, for a role that may
+	// only run statements phiguard can analyse.
+	SyntaxError Code = "42601"
+	// InsufficientPrivilege: refused by an access rule.
+	InsufficientPrivilege Code = "42501"
+	// TooManyConnections: limits.max_connections reached.
+	TooManyConnections Code = "53300"
+	// SubjectShredded (object_not_in_prerequisite_state) answers a write
+	// for a subject whose key was shredded: the subject's data is gone for
+	// good and phiguard does not start a new key for it.
+	SubjectShredded Code = "55000"
+	// AdminShutdown: phiguard is shutting down.
+	AdminShutdown Code = "57P01"
+	// CannotConnectNow: phiguard is starting or draining.
+	CannotConnectNow Code = "57P03"
+	// KeyUnavailable (system_error): the key service cannot serve a key.
+	KeyUnavailable Code = "58000"
+	// AuditUnavailable (io_error): the audit trail cannot record the
+	// statement, so it does not run.
+	AuditUnavailable Code = "58030"
+	// InternalError: a bug; details go to the log, not the client.
+	InternalError Code = "XX000"
+	// DataCorrupted: a cell failed its integrity check.
+	DataCorrupted Code = "XX001"
+)
+
+// Class is the code's two-character class ("42" for 42501).
+func (c Code) Class() string {
+	if len(c) < 2 {
+		return "??"
+	}
+	return string(c[:2])
+}
+
+// Severities: FATAL ends the session, ERROR only the current statement.
+const (
+	SeverityError = "ERROR"
+	SeverityFatal = "FATAL"
+)
+
+// Error is an error phiguard reports to a client as an ErrorResponse. Its
+// message is written for the client (it names the table, column and rule,
+// never a value); internal detail belongs in the log.
+type Error struct {
+	Severity string
+	Code     Code
+	Message  string
+	Detail   string
+	Hint     string
+}
+
+// New is a statement-level error: the session goes on.
+func New(code Code, message string) *Error {
+	return &Error{Severity: SeverityError, Code: code, Message: message}
+}
+
+// Newf is New with a formatted message.
+func Newf(code Code, format string, args ...any) *Error {
+	return New(code, fmt.Sprintf(format, args...))
+}
+
+// Fatal is an error that ends the session.
+func Fatal(code Code, message string) *Error {
+	return &Error{Severity: SeverityFatal, Code: code, Message: message}
+}
+
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+
+// Encode renders the error as an ErrorResponse message.
+func (e *Error) Encode() []byte {
+	msg := &pgproto3.ErrorResponse{
+		Severity:            e.Severity,
+		SeverityUnlocalized: e.Severity,
+		Code:                string(e.Code),
+		Message:             e.Message,
+		Detail:              e.Detail,
+		Hint:                e.Hint,
+	}
+	b, err := msg.Encode(nil)
+	if err != nil {
+		// Only an over-long message could fail to encode, and ours are short.
+		panic("BUG: encoding phiguard's own ErrorResponse: " + err.Error())
+	}
+	return b
+}
