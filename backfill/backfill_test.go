@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/phiguard/phiguard/cellcipher"
 	"github.com/phiguard/phiguard/internal/ehrdemo"
 	"github.com/phiguard/phiguard/internal/pgcluster"
 	"github.com/phiguard/phiguard/keys"
@@ -189,7 +190,7 @@ func (f *fixture) checkCells(t *testing.T, wantVersion map[string]uint32) {
 					t.Errorf("patient %s: %s is under version %d, want %d", id, c.Name, info.KeyVersion, wantVersion[c.Key])
 				}
 			}
-			pt, err := kr.Decrypt(CellColumn(c), []byte(v[i]))
+			pt, err := kr.Decrypt(cellcipher.AssociatedData(c), []byte(v[i]))
 			if err != nil || string(pt) != f.orig[id][i] {
 				bad++
 				if bad < 5 {

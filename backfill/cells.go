@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/phiguard/phiguard/cellcipher"
 	"github.com/phiguard/phiguard/internal/pgvalue"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
@@ -35,26 +36,6 @@ func (o Op) String() string {
 		return "decrypt"
 	}
 	return fmt.Sprintf("Op(%d)", int(o))
-}
-
-// CellColumn is the associated data the proxy binds a column's cells to:
-// randomized cells bind their column; deterministic cells bind their key, so
-// every column sharing a deterministic key is one equality domain
-// (docs/design/encryption-path.md §1). It must agree with the proxy's
-// cellColumn; the integration tests read backfilled cells through phiguard.
-func CellColumn(c *policy.ProtectedColumn) keys.Column {
-	if c.Mode == policy.ModeDeterministic {
-		return keys.Column{Schema: "phiguard", Table: "deterministic-key", Name: c.Key}
-	}
-	return keys.Column{Schema: c.Table.Name.Schema, Table: c.Table.Name.Name, Name: c.Name}
-}
-
-// KeysMode is the keys.Mode of a policy mode.
-func KeysMode(c *policy.ProtectedColumn) keys.Mode {
-	if c.Mode == policy.ModeDeterministic {
-		return keys.Deterministic
-	}
-	return keys.Randomized
 }
 
 // Census counts the cells of one column by kind.
@@ -129,12 +110,13 @@ const (
 
 // converter computes new cells for one column under one op.
 type converter struct {
-	op    Op
-	col   *policy.ProtectedColumn
-	kr    *keys.Keyring
-	ad    keys.Column
-	mode  keys.Mode
-	write uint32
+	op  Op
+	col *policy.ProtectedColumn
+	kr  *keys.Keyring
+	// cipher is the column cipher the proxy uses too (cellcipher), so a
+	// cell the backfill writes is one the proxy opens.
+	cipher *cellcipher.Cipher
+	write  uint32
 	// sk seals and opens the cells of a per-subject column (nil for other
 	// columns, and for a dry run's trial batch, which seals under the
 	// column key so as to create no subject key).
@@ -147,7 +129,7 @@ func newConverter(op Op, col *policy.ProtectedColumn, kr *keys.Keyring, sk *keys
 	if err != nil {
 		return nil, fmt.Errorf("column %s: %w", col.QualifiedName(), err)
 	}
-	cv := &converter{op: op, col: col, kr: kr, ad: CellColumn(col), mode: KeysMode(col), write: w, perSubject: col.PerSubject()}
+	cv := &converter{op: op, col: col, kr: kr, cipher: &cellcipher.Cipher{Keyring: kr}, write: w, perSubject: col.PerSubject()}
 	if cv.perSubject {
 		if sk == nil {
 			return nil, fmt.Errorf("column %s is sealed per subject (subject column %s) but the run has no subject keys "+
@@ -157,6 +139,7 @@ func newConverter(op Op, col *policy.ProtectedColumn, kr *keys.Keyring, sk *keys
 	}
 	if cv.perSubject || op == Decrypt {
 		cv.sk = sk // Decrypt opens subject cells wherever they are
+		cv.cipher.Subjects = sk
 	}
 	return cv, nil
 }
@@ -201,7 +184,7 @@ func (c *converter) convert(ctx context.Context, in cellIn) ([]byte, skip, error
 		if isSubj {
 			return c.openSubject(ctx, in)
 		}
-		pt, err := c.kr.Decrypt(c.ad, v)
+		pt, _, err := c.cipher.Open(ctx, c.col, v)
 		if err != nil {
 			return nil, noSkip, errRow(c.col, in.ctid, err)
 		}
@@ -218,7 +201,7 @@ func (c *converter) convert(ctx context.Context, in cellIn) ([]byte, skip, error
 			if info.KeyVersion == c.write && !toSubject {
 				return nil, noSkip, nil
 			}
-			pt, err := c.kr.Decrypt(c.ad, v)
+			pt, _, err := c.cipher.Open(ctx, c.col, v)
 			if err != nil {
 				return nil, noSkip, errRow(c.col, in.ctid, err)
 			}
@@ -230,7 +213,7 @@ func (c *converter) convert(ctx context.Context, in cellIn) ([]byte, skip, error
 			}
 			return c.seal(ctx, pt, in)
 		}
-		canon, err := pgvalue.Canonical(c.col.Type, pgvalue.FormatText, v)
+		canon, err := cellcipher.Canonical(c.col, pgvalue.FormatText, v)
 		if err != nil {
 			var pe *pgvalue.Error
 			if errors.As(err, &pe) { // names the type and reason, never the value
@@ -250,10 +233,10 @@ func (c *converter) seal(ctx context.Context, pt []byte, in cellIn) ([]byte, ski
 		cell, err := c.sealColumn(pt, in.ctid)
 		return cell, noSkip, err
 	}
-	if in.subject == nil {
+	cell, err := c.cipher.Seal(ctx, c.col, pt, in.subject)
+	if errors.Is(err, cellcipher.ErrNoSubject) {
 		return nil, skipNoSubject, nil
 	}
-	cell, err := c.sk.Encrypt(ctx, string(in.subject), c.ad, pt)
 	if errors.Is(err, keys.ErrShredded) {
 		return nil, skipShredded, nil
 	}
@@ -264,7 +247,7 @@ func (c *converter) seal(ctx context.Context, pt []byte, in cellIn) ([]byte, ski
 }
 
 func (c *converter) sealColumn(pt []byte, ctid string) ([]byte, error) {
-	cell, err := c.kr.Encrypt(c.col.Key, c.mode, c.ad, pt)
+	cell, err := c.cipher.SealColumnKey(c.col, pt)
 	if err != nil {
 		return nil, errRow(c.col, ctid, err)
 	}
@@ -284,12 +267,12 @@ func (c *converter) openSubject(ctx context.Context, in cellIn) ([]byte, skip, e
 		return nil, noSkip, errRow(c.col, in.ctid, fmt.Errorf("%w: the cell is sealed for another subject than the row's %s (moved between rows in the database)",
 			keys.ErrIntegrity, c.col.Table.SubjectQualifiedName()))
 	}
-	pt, err := c.sk.Decrypt(ctx, c.ad, in.v)
-	if errors.Is(err, keys.ErrShredded) {
-		return nil, skipShredded, nil
-	}
+	pt, state, err := c.cipher.Open(ctx, c.col, in.v)
 	if err != nil {
 		return nil, noSkip, errRow(c.col, in.ctid, err)
+	}
+	if state == cellcipher.Shredded {
+		return nil, skipShredded, nil
 	}
 	return pt, noSkip, nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/phiguard/phiguard/cellcipher"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/keys/local"
 	"github.com/phiguard/phiguard/policy"
@@ -151,8 +152,8 @@ func TestSubjectSealing(t *testing.T) {
 		if victim == "" {
 			victim = id
 		}
-		pf, err1 := sk.Decrypt(ctx, CellColumn(col(t, sp, "first")), []byte(first))
-		pb, err2 := sk.Decrypt(ctx, CellColumn(col(t, sp, "birthdate")), []byte(birth))
+		pf, err1 := sk.Decrypt(ctx, cellcipher.AssociatedData(col(t, sp, "first")), []byte(first))
+		pb, err2 := sk.Decrypt(ctx, cellcipher.AssociatedData(col(t, sp, "birthdate")), []byte(birth))
 		if err1 != nil || err2 != nil || string(pf) != f.orig[id][1] || string(pb) != f.orig[id][2] {
 			t.Fatalf("patient %s does not decrypt to the original: %v %v", id, err1, err2)
 		}

@@ -1,14 +1,12 @@
 package proxy
 
 import (
-	"errors"
 	"sync"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/internal/pgvalue"
-	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
 	"go.uber.org/zap"
 )
@@ -170,23 +168,9 @@ func (s *session) applyColumnRule(f *resultField, v []byte) ([]byte, *pgerr.Erro
 // text (PostgreSQL's output with DateStyle ISO), so that the same value
 // gives the same pseudonym whatever the session's format or settings.
 func (s *session) canonicalForRule(f *resultField, v []byte) ([]byte, *pgerr.Error) {
-	if f.col != nil && keys.IsSubjectCell(v) {
-		plain, _, pe := s.openSubjectCell(f.col, v)
-		return plain, pe
-	}
 	if f.col != nil {
-		plain, err := s.srv.protect.Keyring.Decrypt(cellColumn(f.col), v)
-		switch {
-		case errors.Is(err, keys.ErrNotACell):
-			if f.col.FullyEncrypted() {
-				return nil, pgerr.Newf(pgerr.DataCorrupted,
-					"column %s is marked fully encrypted but holds a plaintext value; phiguard does not pass it on", f.col.QualifiedName())
-			}
-			return v, nil
-		case err != nil:
-			return nil, keyError(f.col, err)
-		}
-		return plain, nil
+		plain, _, pe := s.openCell(f.col, v)
+		return plain, pe
 	}
 	lt, known := logicalTypeByOID(f.typ)
 	if f.format == pgvalue.FormatBinary {

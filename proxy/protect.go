@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/phiguard/phiguard/cellcipher"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
 )
@@ -29,6 +30,8 @@ type Protection struct {
 
 	current    atomic.Pointer[policy.Policy]
 	pseudonyms sync.Map // key id → *keys.Pseudonymizer
+	cipherOnce sync.Once
+	cellCipher *cellcipher.Cipher
 }
 
 // Current is the policy in force: the latest one Reload accepted, else
@@ -61,22 +64,11 @@ func WithProtection(p *Protection) Option {
 	return func(s *Server) { s.protect = p }
 }
 
-// cellColumn is the associated data a column's cells are bound to:
-// randomized cells bind their column; deterministic cells bind their key,
-// so that every column sharing a deterministic key is one equality domain
-// and joins between them match (docs/design/encryption-path.md §1).
-func cellColumn(c *policy.ProtectedColumn) keys.Column {
-	if c.Mode == policy.ModeDeterministic {
-		return keys.Column{Schema: "phiguard", Table: "deterministic-key", Name: c.Key}
-	}
-	return keys.Column{Schema: c.Table.Name.Schema, Table: c.Table.Name.Name, Name: c.Name}
-}
-
-func keysMode(c *policy.ProtectedColumn) keys.Mode {
-	if c.Mode == policy.ModeDeterministic {
-		return keys.Deterministic
-	}
-	return keys.Randomized
+// cipher is the column cipher over the protection's keys (the backfill
+// uses the same one, so cells written by either read through both).
+func (p *Protection) cipher() *cellcipher.Cipher {
+	p.cipherOnce.Do(func() { p.cellCipher = &cellcipher.Cipher{Keyring: p.Keyring, Subjects: p.Subjects} })
+	return p.cellCipher
 }
 
 // policy returns the loaded policy, or nil when the server only audits.

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/phiguard/phiguard/cellcipher"
 	"github.com/phiguard/phiguard/internal/pgerr"
 
 	"github.com/phiguard/phiguard/policy"
@@ -139,7 +140,7 @@ func (s *session) hiddenValues(hidden []hiddenParam, params [][]byte, formats []
 				return nil, pgerr.Newf(pgerr.InvalidTextRepresentation,
 					"invalid value for encrypted column %s (%s): %v", h.col.QualifiedName(), h.col.Type.Name, err)
 			}
-			if cs, err = s.srv.protect.Keyring.EqualityCandidates(h.col.Key, cellColumn(h.col), canon); err != nil {
+			if cs, err = s.srv.protect.Keyring.EqualityCandidates(h.col.Key, cellcipher.AssociatedData(h.col), canon); err != nil {
 				return nil, keyError(h.col, err)
 			}
 			cands[h.of] = cs

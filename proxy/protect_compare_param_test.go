@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/phiguard/phiguard/cellcipher"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
@@ -112,7 +113,7 @@ func TestHiddenValues(t *testing.T) {
 	if pe != nil {
 		t.Fatal(pe.Message)
 	}
-	cands, err := s.srv.protect.Keyring.EqualityCandidates("k-ssn", cellColumn(col), []byte("900-00-0001"))
+	cands, err := s.srv.protect.Keyring.EqualityCandidates("k-ssn", cellcipher.AssociatedData(col), []byte("900-00-0001"))
 	if err != nil {
 		t.Fatal(err)
 	}

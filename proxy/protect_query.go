@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -9,9 +10,9 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/phiguard/phiguard/cellcipher"
 	"github.com/phiguard/phiguard/internal/pgerr"
 
-	"github.com/phiguard/phiguard/internal/pgvalue"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
@@ -174,15 +175,15 @@ func (s *session) encryptValue(col *policy.ProtectedColumn, format int16, plain,
 		return "", pgerr.Newf(pgerr.InvalidTextRepresentation,
 			"invalid value for encrypted column %s (%s): %v", col.QualifiedName(), col.Type.Name, err)
 	}
+	ctx := context.Background()
 	if col.PerSubject() {
-		if subject == nil {
-			return "", subjectNullError(col)
-		}
-		return s.encryptForSubject(col, subject, canon)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, subjectKeyTimeout)
+		defer cancel()
 	}
-	cell, err := s.srv.protect.Keyring.Encrypt(col.Key, keysMode(col), cellColumn(col), canon)
+	cell, err := s.srv.protect.cipher().Seal(ctx, col, canon, subject)
 	if err != nil {
-		return "", keyError(col, err)
+		return "", s.sealError(col, err)
 	}
 	return string(cell), nil
 }
@@ -234,7 +235,7 @@ func literalValue(lit []byte) ([]byte, bool) {
 // or binary) the client used, so that equal values give equal
 // deterministic cells.
 func canonicalValue(col *policy.ProtectedColumn, format int16, v []byte) ([]byte, error) {
-	return pgvalue.Canonical(col.Type, format, v)
+	return cellcipher.Canonical(col, format, v)
 }
 
 func sqlstateField(pe *pgerr.Error) zap.Field { return zap.String("sqlstate", string(pe.Code)) }

@@ -1,12 +1,10 @@
 package proxy
 
 import (
-	"errors"
-
+	"github.com/phiguard/phiguard/cellcipher"
 	"github.com/phiguard/phiguard/internal/pgerr"
 
 	"github.com/jackc/pgx/v5/pgproto3"
-	"github.com/phiguard/phiguard/internal/pgvalue"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
@@ -147,16 +145,12 @@ func (s *session) decryptValue(f *resultField, v []byte) ([]byte, *pgerr.Error) 
 	if keys.IsSubjectCell(v) {
 		return s.decryptSubjectCell(f, v)
 	}
-	plain, err := s.srv.protect.Keyring.Decrypt(cellColumn(col), v)
-	if errors.Is(err, keys.ErrNotACell) {
-		if col.FullyEncrypted() {
-			return nil, pgerr.Newf(pgerr.DataCorrupted,
-				"column %s is marked fully encrypted but holds a plaintext value; phiguard does not pass it on", col.QualifiedName())
-		}
-		return v, nil // legacy plaintext, before or during the backfill
+	plain, state, pe := s.openCell(col, v)
+	if pe != nil {
+		return nil, pe
 	}
-	if err != nil {
-		return nil, keyError(col, err)
+	if state == cellcipher.Legacy {
+		return v, nil // legacy plaintext, before or during the backfill
 	}
 	return presentValue(col, f.format, plain)
 }
@@ -164,7 +158,7 @@ func (s *session) decryptValue(f *resultField, v []byte) ([]byte, *pgerr.Error) 
 // presentValue turns a decrypted canonical value into the wire form of
 // the column's original type, in the format the client asked for.
 func presentValue(col *policy.ProtectedColumn, format int16, canon []byte) ([]byte, *pgerr.Error) {
-	out, err := pgvalue.Present(col.Type, format, canon)
+	out, err := cellcipher.Present(col, format, canon)
 	if err != nil {
 		return nil, pgerr.Newf(pgerr.DataCorrupted,
 			"a value of encrypted column %s cannot be presented as %s", col.QualifiedName(), col.Type.Name)

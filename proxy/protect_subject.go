@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/phiguard/phiguard/cellcipher"
 	"github.com/phiguard/phiguard/internal/pgerr"
 
 	"github.com/phiguard/phiguard/audit"
@@ -73,47 +74,42 @@ func subjectNullError(col *policy.ProtectedColumn) *pgerr.Error {
 		"column %s is sealed per subject and the row's subject column %s is NULL", col.QualifiedName(), col.Table.SubjectQualifiedName())
 }
 
-// subjectKeys returns the server's subject keys, or the error a write or
-// read of a per-subject column gets without them.
-func (s *session) subjectKeys(col *policy.ProtectedColumn) (*keys.SubjectKeys, *pgerr.Error) {
-	if sk := s.srv.protect.Subjects; sk != nil {
-		return sk, nil
-	}
-	return nil, pgerr.Newf(pgerr.KeyUnavailable,
-		"column %s is sealed per subject but phiguard has no subject keys (key id %q, a provider that stores subject keys)",
-		col.QualifiedName(), keys.SubjectKeyID)
-}
-
-// encryptForSubject seals a canonical value under the subject's key.
-func (s *session) encryptForSubject(col *policy.ProtectedColumn, subject, canon []byte) (string, *pgerr.Error) {
-	sk, pe := s.subjectKeys(col)
-	if pe != nil {
-		return "", pe
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), subjectKeyTimeout)
-	defer cancel()
-	cell, err := sk.Encrypt(ctx, string(subject), cellColumn(col), canon)
-	if errors.Is(err, keys.ErrShredded) {
-		return "", pgerr.Newf(pgerr.SubjectShredded,
+// sealError maps the column cipher's refusal to seal a value to the
+// client's error: never a plaintext write.
+func (s *session) sealError(col *policy.ProtectedColumn, err error) *pgerr.Error {
+	switch {
+	case errors.Is(err, cellcipher.ErrNoSubject):
+		return subjectNullError(col)
+	case errors.Is(err, keys.ErrShredded):
+		return pgerr.Newf(pgerr.SubjectShredded,
 			"column %s: the row's subject (%s) was shredded; phiguard writes no new data for it",
 			col.QualifiedName(), col.Table.SubjectQualifiedName())
+	case errors.Is(err, cellcipher.ErrNoSubjectKeys):
+		return noSubjectKeys(col)
 	}
-	if err != nil {
+	if col.PerSubject() {
 		s.log.Warn("subject key unavailable")
-		return "", keyError(col, err)
 	}
-	return string(cell), nil
+	return keyError(col, err)
+}
+
+// noSubjectKeys is the error a write or read of a per-subject column gets
+// when phiguard runs without subject keys.
+func noSubjectKeys(col *policy.ProtectedColumn) *pgerr.Error {
+	return pgerr.Newf(pgerr.KeyUnavailable,
+		"column %s is sealed per subject but phiguard has no subject keys (key id %q, a provider that stores subject keys)",
+		col.QualifiedName(), keys.SubjectKeyID)
 }
 
 // decryptSubjectCell opens a cell sealed per subject. A shredded subject
 // gives NULL (or the marker), and ok true: the query goes on.
 func (s *session) decryptSubjectCell(f *resultField, v []byte) ([]byte, *pgerr.Error) {
 	col := f.col
-	plain, shredded, pe := s.openSubjectCell(col, v)
+	plain, state, pe := s.openCell(col, v)
 	if pe != nil {
 		return nil, pe
 	}
-	if shredded {
+	if state == cellcipher.Shredded {
 		if m := s.srv.protect.ShreddedMarker; m != "" && isTextType(col) {
 			return []byte(m), nil
 		}
@@ -122,25 +118,31 @@ func (s *session) decryptSubjectCell(f *resultField, v []byte) ([]byte, *pgerr.E
 	return presentValue(col, f.format, plain)
 }
 
-// openSubjectCell decrypts a cell sealed under its subject's key to its
-// canonical text; shredded is true (and the read audited) when the key is
-// gone.
-func (s *session) openSubjectCell(col *policy.ProtectedColumn, v []byte) (plain []byte, shredded bool, pe *pgerr.Error) {
-	sk, pe := s.subjectKeys(col)
-	if pe != nil {
-		return nil, false, pe
+// openCell opens a stored value of a protected column with the column
+// cipher (legacy plaintext comes back as stored, a shredded subject's cell
+// as nil) and maps its failures to the client's error. A shredded read is
+// audited.
+func (s *session) openCell(col *policy.ProtectedColumn, v []byte) ([]byte, cellcipher.State, *pgerr.Error) {
+	ctx := context.Background()
+	if keys.IsSubjectCell(v) {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, subjectKeyTimeout)
+		defer cancel()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), subjectKeyTimeout)
-	defer cancel()
-	plain, err := sk.Decrypt(ctx, cellColumn(col), v)
-	if errors.Is(err, keys.ErrShredded) {
-		s.noteShredded(col, v)
-		return nil, true, nil
+	plain, state, err := s.srv.protect.cipher().Open(ctx, col, v)
+	switch {
+	case err == nil:
+		if state == cellcipher.Shredded {
+			s.noteShredded(col, v)
+		}
+		return plain, state, nil
+	case errors.Is(err, cellcipher.ErrPlaintextInEncrypted):
+		return nil, state, pgerr.Newf(pgerr.DataCorrupted,
+			"column %s is marked fully encrypted but holds a plaintext value; phiguard does not pass it on", col.QualifiedName())
+	case errors.Is(err, cellcipher.ErrNoSubjectKeys):
+		return nil, state, noSubjectKeys(col)
 	}
-	if err != nil {
-		return nil, false, keyError(col, err)
-	}
-	return plain, false, nil
+	return nil, state, keyError(col, err)
 }
 
 // isTextType says whether the marker text can stand in for a value of the

@@ -1,0 +1,6 @@
+// Package race tells tests whether the race detector is on: it makes
+// allocations of its own, so allocation counts mean nothing under it.
+package race
+
+// Enabled is true in a build with -race.
+const Enabled = enabled
