@@ -1,0 +1,57 @@
+package integration
+
+import (
+	"fmt"
+	"strconv"
+	"testing"
+)
+
+// TestRedTeamCases: holes found by the red team (issue 10 follow-up). Each
+// case fails on b603a6e.
+func TestRedTeamCases(t *testing.T) {
+	t.Parallel()
+	fx := accessFixture(t)
+	p := startAccessProxy(t, fx)
+	runAccessCases(t, p, redTeamCases(fx))
+}
+
+// sjisSplit is valid UTF-8 (U+0081 then a backslash), so phiguard's parser
+// reads the backslash as escaping the quote after it; in Shift-JIS 0x81 0x5C
+// is one character, so PostgreSQL (which converts the client encoding
+// before it lexes) ends the string there and runs what follows as SQL.
+const sjisSplit = "SELECT E'\xc2\x81\\' AS a"
+
+func redTeamCases(fx *accessEHR) []accessCase {
+	atMost := func(n int) func([][]string) error {
+		return func(rows [][]string) error {
+			for _, r := range rows {
+				if len(r) < 2 {
+					continue
+				}
+				if v, err := strconv.Atoi(r[1]); err == nil && v > n {
+					return fmt.Errorf("count %d, but the role may see %d rows", v, n)
+				}
+			}
+			return nil
+		}
+	}
+	encodingRefused := func(n int) outcome {
+		return outcome{check: atMost(n), orRefused: true, code: "42501|0A000|22023|08P01", msg: `encoding`}
+	}
+	return []accessCase{
+		// 1. Client encoding: what phiguard parses is not what PostgreSQL runs.
+		{name: "sjis client encoding hides a subquery from the rewriter", user: "dr_alice", extendedOnly: true,
+			steps: []string{"SET client_encoding = 'SJIS'", sjisSplit + ", (SELECT count(*) FROM patients) AS n -- '"},
+			want:  encodingRefused(fx.alicePatients)},
+		{name: "sjis client encoding hides care teams", user: "dr_alice", extendedOnly: true,
+			steps: []string{"SET client_encoding = 'SJIS'", sjisSplit + ", (SELECT count(*) FROM care_teams) AS n -- '"},
+			want:  encodingRefused(fx.alicePatients)},
+		{name: "set names sjis hides a subquery from the rewriter", user: "researcher", extendedOnly: true,
+			steps: []string{"SET NAMES 'SJIS'", sjisSplit + ", (SELECT count(*) FROM patients) AS n -- '"},
+			want:  encodingRefused(fx.consentedPatients)},
+		// The simple protocol: a second statement phiguard never saw.
+		{name: "sjis client encoding smuggles a statement", user: "dr_alice", multi: true,
+			steps: []string{"SET client_encoding = 'SJIS'", sjisSplit + "; SELECT $$n$$, count(*) FROM patients -- '"},
+			want:  encodingRefused(fx.alicePatients)},
+	}
+}
