@@ -1,7 +1,11 @@
 package integration
 
 import (
+	"errors"
+	"strings"
+
 	"fmt"
+	"github.com/jackc/pgx/v5/pgconn"
 	"strconv"
 	"testing"
 )
@@ -53,5 +57,47 @@ func redTeamCases(fx *accessEHR) []accessCase {
 		{name: "sjis client encoding smuggles a statement", user: "dr_alice", multi: true,
 			steps: []string{"SET client_encoding = 'SJIS'", sjisSplit + "; SELECT $$n$$, count(*) FROM patients -- '"},
 			want:  encodingRefused(fx.alicePatients)},
+	}
+}
+
+// TestRedTeamErrorDetail: PostgreSQL's "Failing row contains (...)" detail
+// of a constraint violation carries every column of the row, and phiguard
+// passes it on: a role that may write reads columns it is denied, or
+// masked, in clear. biller's note is deny, its zip masked to '{first3}**'.
+func TestRedTeamErrorDetail(t *testing.T) {
+	t.Parallel()
+	fx := accessFixture(t)
+	p := startAccessProxy(t, fx)
+	ctx := testContext(t)
+	su := accessSuperuser(t)
+	var noteID int64
+	var note, zip string
+	if err := su.QueryRow(ctx, "SELECT id, note FROM clinical_notes ORDER BY id LIMIT 1").Scan(&noteID, &note); err != nil {
+		t.Fatal(err)
+	}
+	if err := su.QueryRow(ctx, "SELECT zip FROM patients WHERE ctid = '(0,1)'").Scan(&zip); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, sql, secret string }{
+		{"denied note", fmt.Sprintf("UPDATE clinical_notes SET author = NULL WHERE id = %d", noteID), note},
+		{"masked zip", "UPDATE patients SET first = NULL WHERE ctid = '(0,1)'", zip},
+	} {
+		for _, mode := range []string{simpleMode, extendedMode} {
+			t.Run(tc.name+"/"+mode, func(t *testing.T) {
+				conn := p.as(t, "biller")
+				if _, err := conn.Exec(ctx, "BEGIN"); err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Exec(ctx, "ROLLBACK")
+				_, err := queryRows(ctx, conn, mode, tc.sql)
+				var pgErr *pgconn.PgError
+				if !errors.As(err, &pgErr) {
+					t.Fatalf("want an error, got %v", err)
+				}
+				if strings.Contains(pgErr.Message+pgErr.Detail+pgErr.Where, tc.secret) {
+					t.Fatalf("the error (%s) carries the %s in clear", pgErr.Code, tc.name)
+				}
+			})
+		}
 	}
 }
