@@ -2,6 +2,7 @@ package integration
 
 import (
 	"errors"
+	"github.com/jackc/pgx/v5"
 	"strings"
 
 	"fmt"
@@ -99,5 +100,41 @@ func TestRedTeamErrorDetail(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestRedTeamPlaintextThroughView: a role without rules (admin_ann) writes
+// plaintext into encrypted columns through an auto-updatable view over
+// patients, or from a DO block: the encryption planner sees neither
+// public.patients nor the literal bound for it, and passes both through.
+func TestRedTeamPlaintextThroughView(t *testing.T) {
+	t.Parallel()
+	fx := accessFixture(t)
+	p := startAccessProxy(t, fx)
+	ctx := testContext(t)
+	const plain = "RedTeamPlaintext"
+	for _, tc := range []struct{ name, write string }{
+		{"update through a view", "UPDATE patient_summary SET first = '" + plain + "' WHERE id = '" + fx.aliceOnly + "'"},
+		{"do block", "DO $$ BEGIN UPDATE public.patients SET first = '" + plain + "' WHERE id = '" + fx.aliceOnly + "'; END $$"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn := p.as(t, "admin_ann")
+			if _, err := conn.Exec(ctx, "BEGIN"); err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Exec(ctx, "ROLLBACK")
+			if _, err := conn.Exec(ctx, tc.write, pgx.QueryExecModeSimpleProtocol); err != nil {
+				return // refused: the hole is closed
+			}
+			// What is stored, read raw through the view (phiguard does not
+			// decrypt a view's columns).
+			rows, err := queryRows(ctx, conn, simpleMode, "SELECT first FROM patient_summary WHERE id = '"+fx.aliceOnly+"'")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) == 1 && rows[0][0] == plain {
+				t.Fatalf("patients.first (encrypted, randomized) now stores plaintext")
+			}
+		})
 	}
 }
