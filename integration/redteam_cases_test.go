@@ -26,6 +26,11 @@ func TestRedTeamCases(t *testing.T) {
 // before it lexes) ends the string there and runs what follows as SQL.
 const sjisSplit = "SELECT E'\xc2\x81\\' AS a"
 
+// scsSplit: phiguard sees SELECT 'a\' AS x, $$...$$ (two constants);
+// PostgreSQL with standard_conforming_strings off sees the string 'a\' AS
+// x, $$ ' and then a subquery, the last $$ in a comment.
+const scsSplit = "SELECT 'a\\' AS x, $$ ' , (SELECT count(*) FROM patients) AS n -- $$"
+
 func redTeamCases(fx *accessEHR) []accessCase {
 	atMost := func(n int) func([][]string) error {
 		return func(rows [][]string) error {
@@ -41,7 +46,7 @@ func redTeamCases(fx *accessEHR) []accessCase {
 		}
 	}
 	encodingRefused := func(n int) outcome {
-		return outcome{check: atMost(n), orRefused: true, code: "42501|0A000|22023|08P01", msg: `encoding`}
+		return outcome{check: atMost(n), orRefused: true, code: "42501|0A000|22023|08P01", msg: `encoding|standard_conforming_strings|setting`}
 	}
 	return []accessCase{
 		// 1. Client encoding: what phiguard parses is not what PostgreSQL runs.
@@ -54,6 +59,14 @@ func redTeamCases(fx *accessEHR) []accessCase {
 		{name: "set names sjis hides a subquery from the rewriter", user: "researcher", extendedOnly: true,
 			steps: []string{"SET NAMES 'SJIS'", sjisSplit + ", (SELECT count(*) FROM patients) AS n -- '"},
 			want:  encodingRefused(fx.consentedPatients)},
+		// standard_conforming_strings off: PostgreSQL reads \' in '...' as an
+		// escaped quote, phiguard's parser (always on) as the string's end.
+		{name: "standard_conforming_strings off hides a subquery", user: "dr_alice", extendedOnly: true,
+			steps: []string{"SET standard_conforming_strings = off", scsSplit},
+			want:  encodingRefused(fx.alicePatients)},
+		{name: "standard_conforming_strings off hides a subquery, simple", user: "dr_alice", multi: true,
+			steps: []string{"SET standard_conforming_strings = off", scsSplit},
+			want:  encodingRefused(fx.alicePatients)},
 		// The simple protocol: a second statement phiguard never saw.
 		{name: "sjis client encoding smuggles a statement", user: "dr_alice", multi: true,
 			steps: []string{"SET client_encoding = 'SJIS'", sjisSplit + "; SELECT $$n$$, count(*) FROM patients -- '"},
