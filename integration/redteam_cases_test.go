@@ -151,3 +151,46 @@ func TestRedTeamPlaintextThroughView(t *testing.T) {
 		})
 	}
 }
+
+// TestRedTeamStartupOptions: the startup packet's options (-c name=value)
+// reach PostgreSQL unchecked, so settings phiguard refuses in SQL (SET
+// search_path) or must refuse (client_encoding, standard_conforming_strings)
+// are set at login; the last one makes the rewriter parse another text.
+func TestRedTeamStartupOptions(t *testing.T) {
+	t.Parallel()
+	fx := accessFixture(t)
+	p := startAccessProxy(t, fx)
+	ctx := testContext(t)
+	for _, tc := range []struct{ name, value, sql string }{
+		{"search_path", "pg_temp,public", "SELECT 'x', current_setting('search_path')"},
+		{"standard_conforming_strings", "off", scsSplit},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := pgx.ParseConfig(p.url("dr_alice", accessPassword, accessDB))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.RuntimeParams["options"] = "-c " + tc.name + "=" + tc.value
+			conn, err := pgx.ConnectConfig(ctx, cfg)
+			if err != nil {
+				t.Logf("login: %v", err)
+				return // refused at login: closed
+			}
+			defer conn.Close(ctx)
+			rows, err := queryRows(ctx, conn, extendedMode, tc.sql)
+			if err != nil {
+				t.Logf("statement: %v", err)
+				return
+			}
+			if tc.name == "search_path" {
+				if len(rows) == 1 && rows[0][1] == "pg_temp,public" {
+					t.Fatalf("search_path set at login although SET search_path is refused")
+				}
+				return
+			}
+			if n, _ := strconv.Atoi(rows[0][1]); n > fx.alicePatients {
+				t.Fatalf("count %d through a login option, but the role may see %d", n, fx.alicePatients)
+			}
+		})
+	}
+}
