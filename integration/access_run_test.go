@@ -33,7 +33,11 @@ type accessCase struct {
 	copyIn string
 	// noTx: no surrounding transaction (break-glass lasts for the session).
 	noTx bool
-	want outcome
+	// extendedOnly: run in the extended protocol only (pgx refuses its own
+	// simple protocol under a client_encoding other than UTF8; write a
+	// multi case for the simple protocol instead).
+	extendedOnly bool
+	want         outcome
 }
 
 // outcome is what a case must end in: a refusal, or rows.
@@ -87,6 +91,8 @@ func (c accessCase) modes() []string {
 		return []string{copyMode}
 	case c.multi:
 		return []string{simpleMode}
+	case c.extendedOnly:
+		return []string{extendedMode}
 	}
 	return []string{simpleMode, extendedMode}
 }
