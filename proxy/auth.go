@@ -125,6 +125,15 @@ func (s *session) relayAuth() (authFailed bool, err error) {
 			}
 			return false, s.flushClient()
 		default: // ParameterStatus, NoticeResponse, NegotiateProtocolVersion
+			if typ == beParameterStatus {
+				body, err := s.br.body()
+				if err != nil {
+					return false, err
+				}
+				if pe := s.checkReportedSetting(body); pe != nil {
+					return false, pe // a role or database default phiguard cannot parse under
+				}
+			}
 			if err := s.br.forward(s.cw); err != nil {
 				return false, err
 			}

@@ -74,7 +74,19 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 			clear(s.portals) // portals end with their transaction
 		}
 		return false, nil
-	case beNoticeResponse, beParameterStatus, beNotification:
+	case beParameterStatus:
+		body, err := s.br.body()
+		if err != nil {
+			return false, err
+		}
+		if pe := s.checkReportedSetting(body); pe != nil {
+			s.log.Warn("session ended: the backend reports a setting phiguard cannot parse under", zap.String("sqlstate", string(pe.Code)))
+			s.cw.Write(pe.Encode())
+			s.flushClient()
+			return true, errUnsafeSetting
+		}
+		return false, nil // asynchronous: answers nothing
+	case beNoticeResponse, beNotification:
 		return false, nil // asynchronous: answers nothing
 	}
 	dropped := s.suppress // the rest of a result phiguard already failed

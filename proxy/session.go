@@ -136,6 +136,10 @@ func (s *session) serve(ctx context.Context) {
 		s.database = s.user
 	}
 	s.log = s.log.With(zap.String("user", s.user), zap.String("database", s.database))
+	if pe := s.checkStartupSettings(hello.params); pe != nil {
+		s.refuse("startup_setting", pe)
+		return
+	}
 	if !s.srv.admit(s) {
 		s.refuse("too_many", pgerr.Fatal(pgerr.TooManyConnections, "sorry, too many clients already (limits.max_connections)"))
 		return

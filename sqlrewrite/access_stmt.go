@@ -265,6 +265,13 @@ func (w *accessWalker) set(s *pg_query.VariableSetStmt) {
 	if settingsRefused[name] && s.GetKind() != pg_query.VariableSetKind_VAR_RESET {
 		w.refuseConstruct(w.stmtRule(), "", "SET %s is not allowed for a role with access rules: it changes how names resolve or who the session is", name)
 	}
+	if s.GetKind() == pg_query.VariableSetKind_VAR_SET_VALUE {
+		for _, arg := range s.GetArgs() {
+			if why := SettingProblem(name, settingValue(arg), false); why != "" {
+				w.refuseConstruct(w.stmtRule(), "", "%s", why)
+			}
+		}
+	}
 	w.requireClass(policy.ClassUtility, "SET")
 }
 
