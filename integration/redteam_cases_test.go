@@ -67,6 +67,13 @@ func redTeamCases(fx *accessEHR) []accessCase {
 		{name: "standard_conforming_strings off hides a subquery, simple", user: "dr_alice", multi: true,
 			steps: []string{"SET standard_conforming_strings = off", scsSplit},
 			want:  encodingRefused(fx.alicePatients)},
+		// 7. Research reads only consenting patients' rows of every clinical table.
+		{name: "research reads allergies of consenting patients only", user: "researcher",
+			steps: []string{"SELECT count(*) FROM allergies"}, want: rowsOf("SELECT count(*) FROM allergies WHERE patient IN " + consented)},
+		{name: "research reads care plans of consenting patients only", user: "researcher",
+			steps: []string{"SELECT count(*) FROM careplans"}, want: rowsOf("SELECT count(*) FROM careplans WHERE patient IN " + consented)},
+		{name: "research reads immunizations of consenting patients only", user: "researcher",
+			steps: []string{"SELECT count(*) FROM immunizations"}, want: rowsOf("SELECT count(*) FROM immunizations WHERE patient IN " + consented)},
 		// The simple protocol: a second statement phiguard never saw.
 		{name: "sjis client encoding smuggles a statement", user: "dr_alice", multi: true,
 			steps: []string{"SET client_encoding = 'SJIS'", sjisSplit + "; SELECT $$n$$, count(*) FROM patients -- '"},

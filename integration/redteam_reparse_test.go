@@ -70,6 +70,7 @@ func TestRedTeamReparseUnaudited(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close(ctx)
+	defer sink.set(false) // heal first, so Close can write what it holds
 	p := startProxy(t, proxyOptions{auditor: a, protect: protection(t, fmt.Sprintf(`
 version: 1
 tables:

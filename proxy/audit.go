@@ -103,7 +103,7 @@ func (s *session) recordCutOff() {
 		if x.kind == expQuery || x.kind == expExecute {
 			s.recordStatement(x, nil, string(pgerr.ConnectionFailure))
 		}
-		x.slots.Release()
+		x.abandon()
 	}
 }
 

@@ -7,7 +7,9 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 // A RowDescription names each result column's table by OID and the column
@@ -24,6 +26,11 @@ type catalog struct {
 	// tables lists every column of each protected table in attribute
 	// order, for COPY without a column list.
 	tables map[policy.TableName][]catalogColumn
+	// views are the views and rules-bearing relations that read a table
+	// with encrypted columns, directly or through other views: a value
+	// written through one reaches the table without phiguard seeing its
+	// column, so writes through them are refused (writeThroughView).
+	views map[policy.TableName]bool
 }
 
 type catalogColumn struct {
@@ -71,12 +78,29 @@ func catalogQuery(pol *policy.Policy) string {
 	if len(keys) == 0 {
 		keys = append(keys, "(NULL,NULL)")
 	}
-	return `SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname, a.atthasdef
+	protected := `(n.nspname::text, c.relname::text) IN (` + strings.Join(keys, ",") + `)`
+	// The rows with attnum 0 are the views (and other relations with
+	// rewrite rules) that read a protected table, found by following
+	// pg_depend from each rule to the relations it reads, recursively.
+	return `WITH RECURSIVE readers(oid) AS (
+  SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE ` + protected + `
+  UNION
+  SELECT r.ev_class FROM pg_catalog.pg_depend d
+  JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+  JOIN readers ON readers.oid = d.refobjid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+  WHERE r.ev_class <> d.refobjid
+)
+SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname, a.atthasdef
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE a.attnum > 0 AND NOT a.attisdropped AND (n.nspname::text, c.relname::text) IN (` + strings.Join(keys, ",") + `)
-ORDER BY c.oid, a.attnum`
+WHERE a.attnum > 0 AND NOT a.attisdropped AND ` + protected + `
+UNION ALL
+SELECT c.oid, n.nspname, c.relname, 0::int2, '', false
+FROM readers JOIN pg_catalog.pg_class c ON c.oid = readers.oid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE NOT ` + protected + `
+ORDER BY 1, 4`
 }
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
@@ -137,7 +161,8 @@ type catalogBuilder struct {
 
 func newCatalogBuilder(pol *policy.Policy) *catalogBuilder {
 	return &catalogBuilder{pol: pol, cat: &catalog{byOID: map[uint32]map[int16]*policy.ProtectedColumn{},
-		subjects: map[uint32]map[int16]*policy.ProtectedTable{}, tables: map[policy.TableName][]catalogColumn{}}}
+		subjects: map[uint32]map[int16]*policy.ProtectedTable{}, tables: map[policy.TableName][]catalogColumn{},
+		views: map[policy.TableName]bool{}}}
 }
 
 // add takes one message of the answer.
@@ -151,6 +176,10 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 		oid, _ := strconv.ParseUint(string(row.Values[0]), 10, 32)
 		attnum, _ := strconv.ParseInt(string(row.Values[3]), 10, 16)
 		tn := policy.TableName{Schema: string(row.Values[1]), Name: string(row.Values[2])}
+		if attnum == 0 {
+			b.cat.views[tn] = true
+			return nil
+		}
 		col, _ := b.pol.Column(tn.Schema, tn.Name, string(row.Values[4]))
 		b.cat.tables[tn] = append(b.cat.tables[tn], catalogColumn{name: string(row.Values[4]), protected: col, hasDefault: string(row.Values[5]) == "t"})
 		if t, ok := b.pol.Table(tn.Schema, tn.Name); ok && t.SubjectColumn != "" && t.SubjectColumn == string(row.Values[4]) {
@@ -178,4 +207,39 @@ func readyForQuery(status byte) []byte {
 	out := []byte{beReadyForQuery, 0, 0, 0, 5, status}
 	binary.BigEndian.PutUint32(out[1:5], 5)
 	return out
+}
+
+// viewWritten returns a view over an encrypted table that a write
+// statement names (as its target or anywhere else), or "". An unqualified
+// name counts in every schema, as search_path is not trusted.
+func (c *catalog) viewWritten(a *sqlrewrite.Analysis) string {
+	if c == nil || len(c.views) == 0 || a == nil || a.Err != nil {
+		return ""
+	}
+	for _, st := range a.Statements {
+		switch st.Kind {
+		case sqlrewrite.KindInsert, sqlrewrite.KindUpdate, sqlrewrite.KindDelete, sqlrewrite.KindMerge, sqlrewrite.KindCopy:
+		default:
+			continue
+		}
+		for _, t := range st.Tables {
+			for v := range c.views {
+				if v.Name == t.Name && (t.Schema == "" || t.Schema == v.Schema) {
+					return v.String()
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// viewWriteRefusal refuses a write that names a view over an encrypted
+// table: the value would reach the table's column unencrypted.
+func (s *session) viewWriteRefusal(a *sqlrewrite.Analysis) *pgerr.Error {
+	v := s.catalog.Load().viewWritten(a)
+	if v == "" {
+		return nil
+	}
+	return pgerr.Newf(pgerr.FeatureNotSupported,
+		"%s is a view (or has rules) over a table with encrypted columns: phiguard cannot encrypt values written through it; write to the table itself", v)
 }

@@ -119,8 +119,17 @@ func (e *expectQueue) skipToSync() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for len(e.q) > 0 && e.q[0].kind != expSync && e.q[0].kind != expQuery {
-		e.q[0].slots.Release()
+		e.q[0].abandon()
 		e.q = e.q[1:]
+	}
+}
+
+// abandon lets go of a request the backend skipped or never answered: its
+// reserved audit room, and a Parse it did not carry out.
+func (x *expectation) abandon() {
+	x.slots.Release()
+	if x.kind == expParse && x.prep != nil && x.prep.replacing != nil {
+		x.prep.replacing.settle(true)
 	}
 }
 
@@ -157,6 +166,9 @@ type stmtInfo struct {
 	sql       string
 	sent      string // the text after access rewriting, before encryption
 	decisions string // decisionsKey of its Access
+	// replacing is set while a Parse that reused a known name is
+	// unanswered (reparse.go).
+	replacing *replacement
 	decision  audit.Decision
 	rule      string
 	glass     *sqlrewrite.BreakGlass

@@ -64,6 +64,9 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 		if head.kind != expQuery {
 			s.expects.skipToSync()
 		}
+		if !handled {
+			return s.redactBackendError(body)
+		}
 		return handled, nil
 	case beReadyForQuery:
 		if head.kind == expSync || head.kind == expQuery {
@@ -94,6 +97,9 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 	switch typ {
 	case beParseComplete:
 		if head.kind == expParse {
+			if head.prep != nil && head.prep.replacing != nil {
+				head.prep.replacing.settle(false)
+			}
 			s.stmts[head.name] = head.prep
 			s.expects.pop()
 		}
@@ -266,7 +272,10 @@ func (s *session) rowFields(head *expectation) ([]*resultField, bool) {
 	}
 	p := s.portals[head.name]
 	if p == nil {
-		return nil, true
+		// A portal phiguard did not see bound: a SQL cursor executed by
+		// name. Under a policy its rows may hold cells or columns a rule
+		// limits, and no RowDescription says which.
+		return nil, s.srv.protect == nil
 	}
 	fields, known := p.rowFields()
 	if !known && p.stmt != nil && ((p.stmt.plan != nil && p.stmt.plan.Protected) || s.restricted() != nil) {

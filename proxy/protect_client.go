@@ -120,7 +120,12 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 		}
 		name, _, _ := cstring(body)
 		x := &expectation{kind: expExecute, name: string(name), start: time.Now()}
-		st := s.clientPortals[x.name]
+		st, bound := s.clientPortals[x.name]
+		if !bound && s.srv.protect != nil {
+			s.expects.push(x)
+			return s.markerParse("", pgerr.Newf(pgerr.FeatureNotSupported,
+				"portal %q was not bound through phiguard (a cursor declared in SQL?): read it with FETCH, which phiguard checks", x.name), nil), nil
+		}
 		if st != nil {
 			x.analysis, x.written = st.analysis, st.written
 			x.decision, x.rule, x.glass = st.decision, st.rule, st.glass
@@ -146,6 +151,7 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 		}
 		s.expects.push(x)
 	case feSync:
+		s.noteSync()
 		s.expects.push(&expectation{kind: expSync})
 	}
 	return nil, nil
@@ -165,7 +171,7 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 	info.decision, info.rule, info.glass = v.decision, v.rule, v.glass
 	info.decisions = decisionsKey(v.access)
 	if v.refusal != nil {
-		s.clientStmts[msg.Name] = info
+		s.noteParse(msg.Name, info)
 		s.expects.push(&expectation{kind: expParse, name: msg.Name, prep: info, analysis: a, start: time.Now()})
 		return parseMessage([]byte(msg.Name), s.refuseAccess(v, a)), nil
 	}
@@ -180,8 +186,11 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 	if s.srv.auditor != nil {
 		info.written = writtenColumns(info.plan)
 	}
-	s.clientStmts[msg.Name] = info
+	s.noteParse(msg.Name, info)
 	s.expects.push(&expectation{kind: expParse, name: msg.Name, prep: info, analysis: a, start: time.Now()})
+	if pe := s.viewWriteRefusal(a); pe != nil {
+		return s.markerParse(msg.Name, pe, a), nil
+	}
 	if !info.plan.Protected {
 		if rewritten {
 			return msg.Encode(nil)
@@ -262,8 +271,11 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 	if !ok {
 		return nil, &errProtocol{"malformed Bind message"}
 	}
+	info, err := s.boundStatement(stmt)
+	if err != nil {
+		return nil, err
+	}
 	s.expects.push(&expectation{kind: expBind, name: portal, stmt: stmt, formats: formats, start: time.Now()})
-	info := s.clientStmts[stmt]
 	s.clientPortals[portal] = info
 	if pe := s.recheckPrepared(info); pe != nil {
 		return s.markerParse("", pe, info.analysis), nil

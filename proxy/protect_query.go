@@ -86,6 +86,9 @@ func newMarker() string {
 // when the text is sent as it is.
 func (s *session) protectQuery(a *sqlrewrite.Analysis, sql []byte) []byte {
 	plan := a.PlanUnder(s.policy())
+	if pe := s.viewWriteRefusal(a); pe != nil {
+		return s.refuseStatement(pe, a)
+	}
 	if !plan.Protected {
 		return nil
 	}

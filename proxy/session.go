@@ -89,6 +89,8 @@ type session struct {
 	copyIn        *copyRewriter          // a COPY FROM STDIN being rewritten (client pump)
 	ddlSeen       bool                   // DDL went out: refresh the catalog after it (client pump)
 	objsNeeded    bool                   // re-read the database objects after this request (client pump)
+	unsettled     []*replacement         // Parses reusing a name, not yet answered (client pump, reparse.go)
+	backendDone   chan struct{}          // closed when the backend pump ends
 
 	// terminating is set once phiguard itself ends the backend connection,
 	// so the backend pump does not report the expected EOF as a failure.
@@ -209,8 +211,13 @@ func (s *session) serve(ctx context.Context) {
 func (s *session) pump() error {
 	fromClient := make(chan error, 1)
 	fromBackend := make(chan error, 1)
+	s.backendDone = make(chan struct{})
 	go func() { fromClient <- s.pumpClient() }()
-	go func() { fromBackend <- s.pumpBackend() }()
+	go func() {
+		err := s.pumpBackend()
+		close(s.backendDone)
+		fromBackend <- err
+	}()
 	select {
 	case err := <-fromClient:
 		// The client left, broke the protocol, or the session was drained.

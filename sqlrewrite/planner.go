@@ -36,6 +36,14 @@ func PlanFor(a *Analysis, pol *policy.Policy) *Plan {
 	p := &planner{pol: pol, plan: &Plan{}, sql: a.sql}
 	p.literals = literalStarts(a.sql)
 	for i, raw := range a.tree.GetStmts() {
+		if a.Statements[i].Kind == KindCall && encryptsAnything(pol) {
+			// DO and CALL run code phiguard cannot read; with encrypted
+			// columns in the database it could write plaintext into them.
+			p.plan.Protected = true
+			p.plan.Refusal = &Refusal{Code: pgerr.FeatureNotSupported,
+				Construct: "DO blocks and CALL run code phiguard cannot analyse, and this database has encrypted columns: run them directly against the database"}
+			break
+		}
 		if !p.touchesProtected(a.Statements[i]) {
 			continue
 		}
@@ -53,6 +61,16 @@ func PlanFor(a *Analysis, pol *policy.Policy) *Plan {
 		}
 	}
 	return p.plan
+}
+
+// encryptsAnything says whether the policy encrypts any column.
+func encryptsAnything(pol *policy.Policy) bool {
+	for _, t := range pol.Tables() {
+		if len(t.Columns) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 type planner struct {
