@@ -1,0 +1,50 @@
+// Package proxy is phiguard's PostgreSQL wire-protocol proxy: it accepts
+// client connections, relays each to its own backend connection, and —
+// under a policy or an audit trail — is the guard every message passes.
+//
+// # Layers
+//
+// The wire (server.go, session.go, startup.go, auth.go, cancel.go,
+// pump_client.go, pump_backend.go, drain.go, wire.go, tlsconfig.go) knows
+// messages and bytes: framing, TLS, the startup and authentication relay,
+// cancel routing, the two pumps and graceful drain. It forwards every
+// message as its original bytes unless the guard returns a replacement.
+//
+// The guard (the protect_*, access*, audit, fastpath, settings, reparse,
+// redact and catalog files) is consulted through two calls:
+// protectClient for each client message and protectBackend for each
+// backend message. It plans statements with sqlrewrite (encryption plan,
+// access rewrite), seals values with cellcipher, applies column rules to
+// results, tracks which answer belongs to which request (expect.go), and
+// writes one audit record per statement. The redesign of issue 11 moves it
+// into a package of its own; the file split already follows that line.
+//
+// # A session's life
+//
+// negotiate (SSLRequest, GSSENCRequest, CancelRequest, protocol version)
+// → check the login's settings (settings.go) → dial the backend → relay
+// authentication → read the session's catalog (protected columns, views
+// over them) and, for a role with rules, the database objects → two pumps
+// until either side leaves → record requests cut off → close.
+//
+// # Who owns what
+//
+// The client pump owns the backend writer and the client-side plans
+// (clientStmts, clientPortals, copyIn, unsettled re-Parses). The backend
+// pump owns the client writer and what the backend confirmed (stmts,
+// portals, the current result). They share only: the expectation queue
+// (a mutex), the refusal queue (a mutex), the session's catalog and access
+// state (atomic pointers), the in-flight list (session.mu), and the
+// settlement of a re-Parse (a channel the backend pump closes). A refusal
+// is a marker statement sent in place of the refused one, so the backend's
+// error keeps the protocol in order; the backend pump swaps it for
+// phiguard's own error (protect_query.go).
+//
+// # Failing closed
+//
+// A statement phiguard cannot analyse that touches protected data, a
+// message type it does not know, a setting under which it would parse
+// another statement than PostgreSQL runs, a result whose shape it does not
+// know, and a statement on PHI without room for its audit record are all
+// refused; the session survives every statement-level refusal.
+package proxy
