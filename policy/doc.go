@@ -34,15 +34,18 @@
 // check --catalog` can say that a table or column does not exist or that a
 // column's type cannot hold cells.
 //
-// # What later releases add
+// # Roles
 //
-// The format is shaped so that they add keys without changing these:
-// top-level `roles:` and `default_role:` for per-role column rules (plaintext,
-// masked, pseudonym, null, deny), row rules and statement rules (refused by
-// this version with a message saying so); `subject_column` is already read
-// and checked, for crypto-shredding and for the audit's per-subject
-// accounting; `state: encrypted` marks a column whose backfill is done. A
-// change that would alter the meaning of an existing key bumps `version`.
+// `roles:` binds roles to database users and certificate subjects, each
+// with column rules (plaintext, masked, pseudonym, null, deny), row rules
+// (an SQL condition, like an RLS USING clause; the tables a rule reads are
+// read-only for the role unless `writes_rule_tables` says otherwise),
+// statement classes, a function allow-list and break-glass; `default_role`
+// (or a built-in one that denies PHI) covers everyone else. docs/policy.md
+// describes them. `subject_column` names each row's patient, for
+// crypto-shredding and the audit's per-subject accounting; `state:
+// encrypted` marks a column whose backfill is done. A change that would
+// alter the meaning of an existing key bumps `version`.
 //
 // # Dependencies
 //

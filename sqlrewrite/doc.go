@@ -1,24 +1,28 @@
-// Package sqlrewrite is phiguard's view of SQL text. It parses every
-// statement a client sends (a Query message or an extended-protocol Parse)
-// with pg_query — PostgreSQL's own grammar compiled in — and reduces the tree
-// to what the proxy acts on: the kind of each statement and the tables it
-// names, wherever in the tree they hide.
+// Package sqlrewrite is phiguard's view of SQL text: every statement
+// decision the guard makes about a text is made here, from the text alone
+// and the policy, and all editing of SQL text lives here.
 //
-// The package is pure: no I/O, no cryptography, no goroutines. That keeps it
-// testable with table-driven tests and fuzzable, and keeps the decisions it
-// feeds (encryption, policy, audit) reproducible from the SQL text alone.
+//   - Analyze (analyze.go, cache.go, shape.go) parses a text with pg_query
+//     — PostgreSQL's own grammar compiled in — and records the kind of each
+//     statement and every table it names, wherever in the tree they hide.
+//     An Analyzer caches analyses by exact text and by shape (literals
+//     replaced), so a repeated statement is parsed once.
+//   - PlanFor (planner*.go, scope.go, plan*.go) decides, under a policy,
+//     which literals and parameters must be encrypted and which uses of an
+//     encrypted column are refused (docs/design/encryption-path.md). It
+//     refuses a text it cannot parse when the policy protects anything,
+//     and DO/CALL when the policy encrypts any column.
+//   - AccessFor (access*.go) applies a role's rules: row rules, bound to
+//     their schemas (access_rulenames.go) and injected behind an OFFSET 0
+//     fence into every reference to a ruled table, write checks, column
+//     rules on outputs, statement classes, functions, statistics, session
+//     settings (settings.go). docs/design/access-rewriter.md is its threat
+//     model. AccessCache caches its verdicts by text, policy, role and
+//     catalog version.
 //
-// Parsing costs tens of microseconds of cgo and allocation, so an Analyzer
-// keeps a bounded cache keyed by the exact SQL text: a statement an
-// application repeats is parsed once, and Bind/Execute never parse at all.
-//
-// PlanFor (planner*.go, scope.go) decides, under a policy, which literals
-// and parameters of a statement must be encrypted and which uses of an
-// encrypted column must be refused (docs/design/encryption-path.md). It is
-// built and tested but not yet called by the proxy.
-//
-// In the foundation release the proxy forwards every statement unchanged; a
-// statement pg_query cannot parse is still forwarded, so that the backend
-// reports its own syntax error in its own words. Later releases rewrite and
-// refuse here, and must fail closed instead.
+// The package is pure: no I/O, no cryptography, no goroutines, so its
+// decisions are reproducible from the SQL text, the policy and the catalog
+// snapshot (Objects) alone, and testable without PostgreSQL. It fails
+// closed: what it cannot analyse it refuses, with a pgerr code and a
+// message naming table, column and rule.
 package sqlrewrite
