@@ -18,12 +18,16 @@ type AccessCache struct {
 	half  int
 	young map[string]*Access
 	old   map[string]*Access
+	// templates are rewrites shared by the texts of one shape
+	// (access_template.go), keyed like the rewrites with the shape for the
+	// text; two generations as well.
+	templates, oldTemplates map[string]*accessTemplate
 }
 
 // NewAccessCache returns a cache of about maxEntries rewrites.
 func NewAccessCache(maxEntries int) *AccessCache {
 	half := max(maxEntries/2, 1)
-	return &AccessCache{half: half, young: make(map[string]*Access, half)}
+	return &AccessCache{half: half, young: make(map[string]*Access, half), templates: make(map[string]*accessTemplate, half)}
 }
 
 // For is AccessFor through the cache. A nil cache computes every time.
@@ -46,11 +50,51 @@ func (c *AccessCache) For(sql string, a *Analysis, pol *policy.Policy, role *pol
 	if ok {
 		return acc
 	}
+	var shapeBuf [512]byte
+	var spanBuf [16]literalSpan
+	shape, spans, shaped := appendShape(shapeBuf[:0], []byte(sql), spanBuf[:0])
+	if !shaped || len(spans) == 0 {
+		acc = AccessFor(sql, a, pol, role, objs, breakGlass)
+		c.mu.Lock()
+		c.storeLocked(key, acc)
+		c.mu.Unlock()
+		return acc
+	}
+	tkey := accessKey(string(shape), pol, role, objs, breakGlass)
+	c.mu.Lock()
+	t := c.template(tkey)
+	c.mu.Unlock()
+	if t != nil && t.shared {
+		return t.instantiate(sql, spans)
+	}
 	acc = AccessFor(sql, a, pol, role, objs, breakGlass)
+	if t == nil {
+		t = makeTemplate(sql, spans, acc, a, pol, role, objs, breakGlass)
+	}
 	c.mu.Lock()
 	c.storeLocked(key, acc)
+	c.storeTemplateLocked(tkey, t)
 	c.mu.Unlock()
 	return acc
+}
+
+// template finds a shape's template in either generation.
+func (c *AccessCache) template(key string) *accessTemplate {
+	if t, ok := c.templates[key]; ok {
+		return t
+	}
+	if t, ok := c.oldTemplates[key]; ok {
+		c.storeTemplateLocked(key, t)
+		return t
+	}
+	return nil
+}
+
+func (c *AccessCache) storeTemplateLocked(key string, t *accessTemplate) {
+	if len(c.templates) >= c.half {
+		c.oldTemplates, c.templates = c.templates, make(map[string]*accessTemplate, c.half)
+	}
+	c.templates[key] = t
 }
 
 func (c *AccessCache) storeLocked(key string, acc *Access) {
