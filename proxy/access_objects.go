@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/sqlrewrite"
@@ -177,28 +176,6 @@ func (o *Objects) column(table uint32, attnum int16) (schema, name, column strin
 var volatileAllowed = []string{"random", "gen_random_uuid", "nextval", "currval", "clock_timestamp",
 	"timeofday", "statement_timestamp", "transaction_timestamp", "now", "uuid_generate_v4"}
 
-// deniedFunctions are stable or immutable built-ins that run SQL given as
-// text, read server files or expose other sessions: never safe. A trailing
-// '*' is a prefix.
-var deniedFunctions = []string{"query_to_xml*", "table_to_xml*", "cursor_to_xml*", "schema_to_xml*",
-	"database_to_xml*", "ts_stat", "ts_rewrite", "pg_read_file", "pg_read_binary_file", "pg_ls_*",
-	"pg_stat_file", "lo_*", "dblink*", "set_config", "pg_logical_*", "pg_cancel_backend",
-	"pg_terminate_backend", "pg_current_logfile", "pg_file_*", "loread", "lowrite",
-	"pg_stat_get_activity", "pg_stat_get_backend_*", "pg_blocking_pids", "pg_safe_snapshot_blocking_pids"}
-
-func denied(name string) bool {
-	for _, d := range deniedFunctions {
-		if p, ok := strings.CutSuffix(d, "*"); ok {
-			if strings.HasPrefix(name, p) {
-				return true
-			}
-		} else if name == d {
-			return true
-		}
-	}
-	return false
-}
-
 // objectsQuery reads everything Objects holds in one round trip, as rows
 // of (what, a, b, c, d) text, in a fixed order so equal catalogs hash
 // equal:
@@ -318,7 +295,7 @@ func (b *ObjectsBuilder) AddRow(v [][]byte) error {
 		b.attrs = append(b.attrs, attr{uint32(oid), int16(n), string(v[3]), string(v[4])})
 	case 'f':
 		name := string(v[1])
-		if (string(v[2]) == "true" && !denied(name) && !sqlrewrite.IsStatisticsFunction(name)) || slices.Contains(volatileAllowed, name) {
+		if (string(v[2]) == "true" && !sqlrewrite.IsDeniedFunction(name)) || slices.Contains(volatileAllowed, name) {
 			o.safeFuncs[name] = true
 		}
 	case 'F':

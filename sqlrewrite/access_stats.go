@@ -71,6 +71,23 @@ var systemColumns = map[string]bool{"ctid": true, "xmin": true, "xmax": true, "c
 // refuses them too.
 func IsStatisticsFunction(name string) bool { return matchesList(StatisticsFunctions, name) }
 
+// deniedFunctions are stable or immutable built-ins that run SQL given as
+// text, read server files or expose other sessions: never safe. A trailing
+// '*' is a prefix.
+var deniedFunctions = []string{"query_to_xml*", "table_to_xml*", "cursor_to_xml*", "schema_to_xml*",
+	"database_to_xml*", "ts_stat", "ts_rewrite", "pg_read_file", "pg_read_binary_file", "pg_ls_*",
+	"pg_stat_file", "lo_*", "dblink*", "set_config", "pg_logical_*", "pg_cancel_backend",
+	"pg_terminate_backend", "pg_current_logfile", "pg_file_*", "loread", "lowrite",
+	"pg_stat_get_activity", "pg_stat_get_backend_*", "pg_blocking_pids", "pg_safe_snapshot_blocking_pids"}
+
+// IsDeniedFunction tells whether a built-in is never safe for a role with
+// rules, whatever its volatility: it runs SQL given as text, touches files
+// or other sessions, changes settings, or reveals table statistics. The
+// proxy's catalog of safe functions leaves these out.
+func IsDeniedFunction(name string) bool {
+	return matchesList(deniedFunctions, name) || IsStatisticsFunction(name)
+}
+
 func matchesList(list []string, name string) bool {
 	for _, d := range list {
 		if p, ok := strings.CutSuffix(d, "*"); ok {
