@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	gosync "sync"
 	"sync/atomic"
 	"testing"
@@ -26,10 +25,7 @@ import (
 func TestAuditPreparedStatementsFailClosed(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	table := uniqueName("apf")
-	if _, err := superuser(t).Exec(ctx, fmt.Sprintf("CREATE TABLE %[1]s (id int PRIMARY KEY, ssn text); GRANT ALL ON %[1]s TO %[2]s", table, appUser)); err != nil {
-		t.Fatal(err)
-	}
+	table, prot := ssnTable(t, "apf")
 	sink := &brokenSink{}
 	a, err := audit.New(audit.Options{Key: audit.MACKey{ID: "audit", Version: 1, Secret: keys.NewSecret(bytes.Repeat([]byte{3}, 32))},
 		Sink: sink, RetryMin: 10 * time.Millisecond, RetryMax: 20 * time.Millisecond})
@@ -37,13 +33,7 @@ func TestAuditPreparedStatementsFailClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close(ctx)
-	p := startProxy(t, proxyOptions{auditor: a, protect: protection(t, fmt.Sprintf(`
-version: 1
-tables:
-  public.%s:
-    columns:
-      ssn: {mode: deterministic, key: apf-ssn, type: text}
-`, table))})
+	p := startProxy(t, proxyOptions{auditor: a, protect: prot})
 	conn := p.app(t) // pgx's default: prepared statements, cached
 	insert := "INSERT INTO " + table + " (id, ssn) VALUES ($1, $2)"
 	sel := "SELECT ssn FROM " + table + " WHERE id = $1"
@@ -115,23 +105,14 @@ func (s *slowSink) Write(lines []audit.Line) (int, error) {
 func TestAuditQueueOverflowLosesNoAcknowledgedWrite(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	table := uniqueName("aqo")
-	if _, err := superuser(t).Exec(ctx, fmt.Sprintf("CREATE TABLE %[1]s (id int PRIMARY KEY, ssn text); GRANT ALL ON %[1]s TO %[2]s", table, appUser)); err != nil {
-		t.Fatal(err)
-	}
+	table, prot := ssnTable(t, "aqo")
 	sink := &slowSink{delay: 20 * time.Millisecond}
 	a, err := audit.New(audit.Options{Key: audit.MACKey{ID: "audit", Version: 1, Secret: keys.NewSecret(bytes.Repeat([]byte{4}, 32))},
 		Sink: sink, QueueSize: 64, BatchDelay: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := startProxy(t, proxyOptions{auditor: a, protect: protection(t, fmt.Sprintf(`
-version: 1
-tables:
-  public.%s:
-    columns:
-      ssn: {mode: deterministic, key: aqo-ssn, type: text}
-`, table))})
+	p := startProxy(t, proxyOptions{auditor: a, protect: prot})
 	const writers, perWriter = 6, 150
 	var acked, refused atomic.Int64
 	var wg gosync.WaitGroup

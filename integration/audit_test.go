@@ -189,10 +189,7 @@ func (b *brokenSink) set(broken bool) { b.mu.Lock(); b.broken = broken; b.mu.Unl
 func TestAuditFailsClosed(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	table := uniqueName("afc")
-	if _, err := superuser(t).Exec(ctx, fmt.Sprintf("CREATE TABLE %[1]s (id int PRIMARY KEY, ssn text); GRANT ALL ON %[1]s TO %[2]s", table, appUser)); err != nil {
-		t.Fatal(err)
-	}
+	table, prot := ssnTable(t, "afc")
 	sink := &brokenSink{}
 	a, err := audit.New(audit.Options{Key: audit.MACKey{ID: "audit", Version: 1, Secret: keys.NewSecret(bytes.Repeat([]byte{9}, 32))},
 		Sink: sink, RetryMin: 10 * time.Millisecond, RetryMax: 20 * time.Millisecond})
@@ -200,13 +197,7 @@ func TestAuditFailsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close(ctx)
-	p := startProxy(t, proxyOptions{auditor: a, protect: protection(t, fmt.Sprintf(`
-version: 1
-tables:
-  public.%s:
-    columns:
-      ssn: {mode: deterministic, key: afc-ssn, type: text}
-`, table))})
+	p := startProxy(t, proxyOptions{auditor: a, protect: prot})
 	conn := p.app(t)
 	if _, err := conn.Exec(ctx, "INSERT INTO "+table+" (id, ssn) VALUES (1, $1)", "111-22-3333"); err != nil {
 		t.Fatal(err)

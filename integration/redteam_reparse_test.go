@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bytes"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -23,17 +22,8 @@ import (
 func TestRedTeamReparsePlaintextWrite(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	table := uniqueName("rtw")
-	if _, err := superuser(t).Exec(ctx, fmt.Sprintf("CREATE TABLE %[1]s (id int PRIMARY KEY, ssn text); GRANT ALL ON %[1]s TO %[2]s", table, appUser)); err != nil {
-		t.Fatal(err)
-	}
-	p := startProxy(t, proxyOptions{protect: protection(t, fmt.Sprintf(`
-version: 1
-tables:
-  public.%s:
-    columns:
-      ssn: {mode: deterministic, key: rtw-ssn, type: text}
-`, table))})
+	table, prot := ssnTable(t, "rtw")
+	p := startProxy(t, proxyOptions{protect: prot})
 	pc := p.app(t).PgConn()
 	if _, err := pc.Prepare(ctx, "w", "INSERT INTO "+table+" (id, ssn) VALUES ($1, $2)", nil); err != nil {
 		t.Fatal(err)
@@ -59,10 +49,7 @@ tables:
 func TestRedTeamReparseUnaudited(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	table := uniqueName("rta")
-	if _, err := superuser(t).Exec(ctx, fmt.Sprintf("CREATE TABLE %[1]s (id int PRIMARY KEY, ssn text); GRANT ALL ON %[1]s TO %[2]s", table, appUser)); err != nil {
-		t.Fatal(err)
-	}
+	table, prot := ssnTable(t, "rta")
 	sink := &brokenSink{}
 	a, err := audit.New(audit.Options{Key: audit.MACKey{ID: "audit", Version: 1, Secret: keys.NewSecret(bytes.Repeat([]byte{3}, 32))},
 		Sink: sink, RetryMin: 10 * time.Millisecond, RetryMax: 20 * time.Millisecond})
@@ -71,13 +58,7 @@ func TestRedTeamReparseUnaudited(t *testing.T) {
 	}
 	defer a.Close(ctx)
 	defer sink.set(false) // heal first, so Close can write what it holds
-	p := startProxy(t, proxyOptions{auditor: a, protect: protection(t, fmt.Sprintf(`
-version: 1
-tables:
-  public.%s:
-    columns:
-      ssn: {mode: deterministic, key: rta-ssn, type: text}
-`, table))})
+	p := startProxy(t, proxyOptions{auditor: a, protect: prot})
 	conn := p.app(t)
 	if _, err := conn.Exec(ctx, "INSERT INTO "+table+" (id, ssn) VALUES ($1, $2)", 1, "111-22-3333"); err != nil {
 		t.Fatal(err)
