@@ -24,11 +24,13 @@ demo-smoke:
 # real PostgreSQL, the demo, and pgx's own test suite through phiguard.
 test: lint test-unit test-integration demo-smoke test-pgx
 
+# Unit and integration tests run under the race detector: the two pumps of
+# a session share state, and -race is how that sharing stays honest.
 test-unit:
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration)
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration)
 
 test-integration:
-	$(GO) test -count=1 -timeout 15m ./integration/...
+	$(GO) test -race -count=1 -timeout 20m ./integration/...
 
 test-pgx:
 	bash integration/pgxsuite/run.sh
