@@ -11,236 +11,306 @@ import (
 // protectBackend handles one backend message under a policy, keeping the
 // expectation queue in step (see expect.go). It reports whether it wrote
 // (or deliberately dropped) the message itself; otherwise the pump
-// forwards the original bytes.
+// forwards the original bytes. Each message type has its own small
+// handler (backendHandlers); a type without one passes, unless it belongs
+// to a result phiguard already failed.
 func (s *session) protectBackend(typ byte) (bool, error) {
 	head := s.expects.head()
-	if head.kind == expCatalog && typ != beNoticeResponse && typ != beParameterStatus && typ != beNotification {
+	asynchronous := typ == beNoticeResponse || typ == beParameterStatus || typ == beNotification
+	if head.kind == expCatalog && !asynchronous {
 		return true, s.catalogAnswer(head, typ)
 	}
-	if head.kind == expObjects && typ != beNoticeResponse && typ != beParameterStatus && typ != beNotification {
+	if head.kind == expObjects && !asynchronous {
 		return true, s.objectsAnswer(head, typ)
 	}
-	switch typ {
-	case beErrorResponse:
-		body, err := s.br.body()
-		if err != nil {
-			return false, err
-		}
-		var handled bool
-		if msg, ok := errorField(body, 'M'); ok {
-			if r, ok := s.refusals.match(msg); ok {
-				pe := r.err
-				s.srv.metrics.Errors.WithLabelValues(string(pe.Code[:2]), "phiguard").Inc()
-				s.recordRefusal(r, head)
-				if _, err := s.cw.Write(pe.Encode()); err != nil {
-					return false, err
-				}
-				handled = true
-			} else if rc, ok := sqlrewrite.WriteCheckRefusal(string(msg)); ok {
-				// A row rule's write check failed in the backend: the
-				// statement wrote nothing; say which rule refused it.
-				pe := rc.PgError()
-				s.srv.metrics.Errors.WithLabelValues(string(pe.Code[:2]), "phiguard").Inc()
-				s.recordRefusal(refusal{err: pe, analysis: head.analysis, rule: rc.Rule}, head)
-				if _, err := s.cw.Write(pe.Encode()); err != nil {
-					return false, err
-				}
-				handled = true
-			}
-		}
-		if !handled && head.kind == expBind {
-			// PostgreSQL plans an unnamed statement at Bind, so a bad
-			// parameter or an error in constant folding ends the
-			// statement here; its Execute is skipped and would leave no
-			// record.
-			if st := s.stmts[head.stmt]; st != nil {
-				head.analysis, head.written = st.analysis, st.written
-			}
-		}
-		if !handled && (head.kind == expQuery || head.kind == expExecute || head.kind == expParse || head.kind == expBind) {
-			code, _ := errorField(body, 'C')
-			s.recordStatement(head, nil, string(code))
-		}
-		if head.kind != expQuery {
-			s.expects.skipToSync()
-		}
-		if !handled {
-			return s.redactBackendError(body)
-		}
-		return handled, nil
-	case beReadyForQuery:
-		if head.kind == expSync || head.kind == expQuery {
-			s.expects.pop()
-		}
-		s.result, s.suppress = nil, false
-		if body, err := s.br.body(); err == nil && len(body) == 1 && body[0] == 'I' {
-			clear(s.portals) // portals end with their transaction
-		}
-		return false, nil
-	case beParameterStatus:
-		body, err := s.br.body()
-		if err != nil {
-			return false, err
-		}
-		if pe := s.checkReportedSetting(body); pe != nil {
-			s.log.Warn("session ended: the backend reports a setting phiguard cannot parse under", zap.String("sqlstate", string(pe.Code)))
-			s.cw.Write(pe.Encode())
-			s.flushClient()
-			return true, errUnsafeSetting
-		}
-		return false, nil // asynchronous: answers nothing
-	case beNoticeResponse, beNotification:
-		return false, nil // asynchronous: answers nothing
+	if h := backendHandlers[typ]; h != nil {
+		return h(s, typ, head)
 	}
-	dropped := s.suppress // the rest of a result phiguard already failed
+	return s.suppress, nil // the rest of a result phiguard already failed
+}
 
-	switch typ {
-	case beParseComplete:
-		if head.kind == expParse {
-			if head.prep != nil && head.prep.replacing != nil {
-				head.prep.replacing.settle(false)
-			}
-			s.stmts[head.name] = head.prep
-			s.expects.pop()
+// backendHandler handles one backend message for the request at the head
+// of the queue; the result is protectBackend's.
+type backendHandler func(s *session, typ byte, head *expectation) (bool, error)
+
+var backendHandlers = [256]backendHandler{
+	beErrorResponse:        (*session).onBackendError,
+	beReadyForQuery:        (*session).onReadyForQuery,
+	beParameterStatus:      (*session).onParameterStatus,
+	beParseComplete:        (*session).onParseComplete,
+	beBindComplete:         (*session).onBindComplete,
+	beCloseComplete:        (*session).onCloseComplete,
+	beParameterDescription: (*session).onParameterDescription,
+	beNoData:               (*session).onNoData,
+	beRowDescription:       (*session).onRowDescription,
+	beDataRow:              (*session).onDataRow,
+	beCopyData:             (*session).onCopyData,
+	beFunctionCallResponse: (*session).onFunctionCallResponse,
+	beCommandComplete:      (*session).onCommandComplete,
+	beEmptyQuery:           (*session).onCommandComplete,
+	bePortalSuspended:      (*session).onCommandComplete,
+}
+
+// onBackendError: phiguard's own refusals (their markers) become its
+// errors, a failed write check names its rule, the statement is recorded,
+// the queue skips to Sync as PostgreSQL does, and for a role with rules
+// fields that can carry values are removed.
+func (s *session) onBackendError(_ byte, head *expectation) (bool, error) {
+	body, err := s.br.body()
+	if err != nil {
+		return false, err
+	}
+	handled, err := s.replaceRefusal(body, head)
+	if err != nil {
+		return false, err
+	}
+	if !handled && head.kind == expBind {
+		// PostgreSQL plans an unnamed statement at Bind, so a bad
+		// parameter or an error in constant folding ends the
+		// statement here; its Execute is skipped and would leave no
+		// record.
+		if st := s.stmts[head.stmt]; st != nil {
+			head.analysis, head.written = st.analysis, st.written
 		}
-	case beBindComplete:
-		if head.kind == expBind {
-			s.portals[head.name] = &portalInfo{stmt: s.stmts[head.stmt], formats: head.formats}
-			s.expects.pop()
-		}
-	case beCloseComplete:
-		if head.kind == expClose {
-			if head.closeS {
-				delete(s.stmts, head.name)
-			} else {
-				delete(s.portals, head.name)
-			}
-			s.expects.pop()
-		}
-	case beParameterDescription:
-		if head.kind == expDescribeStmt && !dropped {
-			return s.presentParameterTypes(s.stmts[head.name])
-		}
-	case beNoData:
-		switch head.kind {
-		case expDescribeStmt:
-			if st := s.stmts[head.name]; st != nil {
-				st.fields, st.described = nil, true
-			}
-			s.expects.pop()
-		case expDescribePortal:
-			if p := s.portals[head.name]; p != nil {
-				p.fields, p.described = nil, true
-			}
-			s.expects.pop()
-		}
-	case beRowDescription:
-		body, err := s.br.body()
-		if err != nil {
-			return false, err
-		}
-		fields, out, err := s.describeFields(body, s.describedStatement(head))
-		if err != nil {
-			return false, err
-		}
-		switch head.kind {
-		case expDescribeStmt:
-			if st := s.stmts[head.name]; st != nil {
-				st.fields, st.described = fields, true
-			}
-			s.expects.pop()
-		case expDescribePortal:
-			if p := s.portals[head.name]; p != nil {
-				p.fields, p.described = fields, true
-			}
-			s.expects.pop()
-		default: // a simple Query's result set
-			s.result = fields
-			if s.srv.auditor != nil {
-				head.read = s.readColumns(fields)
-			}
-		}
-		if pe := fieldsRefusal(fields); pe != nil && !dropped {
-			return true, s.failResult(pe)
-		}
-		if out != nil && !dropped {
-			_, err := s.cw.Write(out)
-			return true, err
-		}
-	case beDataRow:
-		if dropped {
-			return true, nil
-		}
-		if head != none {
-			head.dataRows++ // for tags without a count (SHOW, ...)
-		}
-		fields, ok := s.rowFields(head)
-		if !ok {
-			return true, s.failResult(pgerr.New(pgerr.InternalError, "phiguard cannot tell whether this result holds encrypted columns: Describe the statement or portal before executing it"))
-		}
-		if fields == nil {
+	}
+	if !handled && (head.kind == expQuery || head.kind == expExecute || head.kind == expParse || head.kind == expBind) {
+		code, _ := errorField(body, 'C')
+		s.recordStatement(head, nil, string(code))
+	}
+	if head.kind != expQuery {
+		s.expects.skipToSync()
+	}
+	if !handled {
+		return s.redactBackendError(body)
+	}
+	return true, nil
+}
+
+// replaceRefusal writes phiguard's own error in place of the backend's
+// when the backend's error is a refusal marker or a failed write check.
+func (s *session) replaceRefusal(body []byte, head *expectation) (bool, error) {
+	msg, ok := errorField(body, 'M')
+	if !ok {
+		return false, nil
+	}
+	var r refusal
+	if r, ok = s.refusals.match(msg); !ok {
+		rc, isCheck := sqlrewrite.WriteCheckRefusal(string(msg))
+		if !isCheck {
 			return false, nil
 		}
-		if pe := s.refreshRules(fields); pe != nil {
-			return true, s.failResult(pe)
+		// A row rule's write check failed in the backend: the statement
+		// wrote nothing; say which rule refused it.
+		r = refusal{err: rc.PgError(), analysis: head.analysis, rule: rc.Rule}
+	}
+	s.srv.metrics.Errors.WithLabelValues(r.err.Code.Class(), "phiguard").Inc()
+	s.recordRefusal(r, head)
+	_, err := s.cw.Write(r.err.Encode())
+	return true, err
+}
+
+func (s *session) onReadyForQuery(_ byte, head *expectation) (bool, error) {
+	if head.kind == expSync || head.kind == expQuery {
+		s.expects.pop()
+	}
+	s.result, s.suppress = nil, false
+	if body, err := s.br.body(); err == nil && len(body) == 1 && body[0] == 'I' {
+		clear(s.portals) // portals end with their transaction
+	}
+	return false, nil
+}
+
+// onParameterStatus ends the session when the backend reports a setting
+// phiguard cannot parse under (settings.go); otherwise it passes.
+func (s *session) onParameterStatus(_ byte, _ *expectation) (bool, error) {
+	body, err := s.br.body()
+	if err != nil {
+		return false, err
+	}
+	if pe := s.checkReportedSetting(body); pe != nil {
+		s.log.Warn("session ended: the backend reports a setting phiguard cannot parse under", zap.String("sqlstate", string(pe.Code)))
+		s.cw.Write(pe.Encode())
+		s.flushClient()
+		return true, errUnsafeSetting
+	}
+	return false, nil
+}
+
+func (s *session) onParseComplete(_ byte, head *expectation) (bool, error) {
+	if head.kind == expParse {
+		if head.prep != nil && head.prep.replacing != nil {
+			head.prep.replacing.settle(false)
 		}
-		if head.read == nil && s.srv.auditor != nil {
+		s.stmts[head.name] = head.prep
+		s.expects.pop()
+	}
+	return s.suppress, nil
+}
+
+func (s *session) onBindComplete(_ byte, head *expectation) (bool, error) {
+	if head.kind == expBind {
+		s.portals[head.name] = &portalInfo{stmt: s.stmts[head.stmt], formats: head.formats}
+		s.expects.pop()
+	}
+	return s.suppress, nil
+}
+
+func (s *session) onCloseComplete(_ byte, head *expectation) (bool, error) {
+	if head.kind == expClose {
+		if head.closeS {
+			delete(s.stmts, head.name)
+		} else {
+			delete(s.portals, head.name)
+		}
+		s.expects.pop()
+	}
+	return s.suppress, nil
+}
+
+func (s *session) onParameterDescription(_ byte, head *expectation) (bool, error) {
+	if head.kind == expDescribeStmt && !s.suppress {
+		return s.presentParameterTypes(s.stmts[head.name])
+	}
+	return s.suppress, nil
+}
+
+func (s *session) onNoData(_ byte, head *expectation) (bool, error) {
+	s.describe(head, nil)
+	return s.suppress, nil
+}
+
+// describe stores what a Describe of a statement or portal answered.
+func (s *session) describe(head *expectation, fields []*resultField) bool {
+	switch head.kind {
+	case expDescribeStmt:
+		if st := s.stmts[head.name]; st != nil {
+			st.fields, st.described = fields, true
+		}
+	case expDescribePortal:
+		if p := s.portals[head.name]; p != nil {
+			p.fields, p.described = fields, true
+		}
+	default:
+		return false
+	}
+	s.expects.pop()
+	return true
+}
+
+// onRowDescription learns a result's fields (which are protected, which a
+// column rule limits) and presents their original types.
+func (s *session) onRowDescription(_ byte, head *expectation) (bool, error) {
+	dropped := s.suppress
+	body, err := s.br.body()
+	if err != nil {
+		return false, err
+	}
+	fields, out, err := s.describeFields(body, s.describedStatement(head))
+	if err != nil {
+		return false, err
+	}
+	if !s.describe(head, fields) { // a simple Query's result set
+		s.result = fields
+		if s.srv.auditor != nil {
 			head.read = s.readColumns(fields)
 		}
-		body, err := s.br.body()
-		if err != nil {
-			return false, err
-		}
-		out, pe := s.decryptDataRow(body, fields, head)
-		if pe != nil {
-			return true, s.failResult(pe)
-		}
-		if out == nil {
-			return false, nil // only subject ids were read: forward as it came
-		}
-		_, err = s.cw.Write(out)
-		return true, err
-	case beCopyData:
-		if head.copyOut == nil || dropped {
-			return dropped, nil
-		}
-		body, err := s.br.body()
-		if err != nil {
-			return false, err
-		}
-		out, pe := head.copyOut.rewriteRows(head.copyOut.split.Feed(body), s.decryptField)
-		if pe != nil {
-			return true, s.failResult(pe)
-		}
-		if len(out) == 0 {
-			return true, nil
-		}
-		_, err = s.cw.Write(copyDataMessage(out))
-		return true, err
-	case beFunctionCallResponse:
-		if head.fastpath {
-			s.recordStatement(head, nil, "00000")
-		}
-	case beCommandComplete, beEmptyQuery, bePortalSuspended:
-		if head.kind == expExecute || head.kind == expQuery {
-			var tag []byte
-			if typ == beCommandComplete {
-				tag, _ = s.br.body()
-				if head.glass != nil && !dropped {
-					s.grantBreakGlass(head, tag)
-				}
-			}
-			state := "00000"
-			if head.failed != "" {
-				state, head.failed = string(head.failed), ""
-			}
-			s.recordStatement(head, tag, state)
-		}
-		if head.kind == expExecute {
-			s.expects.pop()
-		}
-		s.result = nil
 	}
+	if pe := fieldsRefusal(fields); pe != nil && !dropped {
+		return true, s.failResult(pe)
+	}
+	if out != nil && !dropped {
+		_, err := s.cw.Write(out)
+		return true, err
+	}
+	return dropped, nil
+}
+
+// onDataRow decrypts a row's protected fields and applies column rules.
+func (s *session) onDataRow(_ byte, head *expectation) (bool, error) {
+	if s.suppress {
+		return true, nil
+	}
+	if head != none {
+		head.dataRows++ // for tags without a count (SHOW, ...)
+	}
+	fields, ok := s.rowFields(head)
+	if !ok {
+		return true, s.failResult(pgerr.New(pgerr.InternalError, "phiguard cannot tell whether this result holds encrypted columns: Describe the statement or portal before executing it"))
+	}
+	if fields == nil {
+		return false, nil
+	}
+	if pe := s.refreshRules(fields); pe != nil {
+		return true, s.failResult(pe)
+	}
+	if head.read == nil && s.srv.auditor != nil {
+		head.read = s.readColumns(fields)
+	}
+	body, err := s.br.body()
+	if err != nil {
+		return false, err
+	}
+	out, pe := s.decryptDataRow(body, fields, head)
+	if pe != nil {
+		return true, s.failResult(pe)
+	}
+	if out == nil {
+		return false, nil // only subject ids were read: forward as it came
+	}
+	_, err = s.cw.Write(out)
+	return true, err
+}
+
+// onCopyData decrypts the rows of a COPY TO STDOUT.
+func (s *session) onCopyData(_ byte, head *expectation) (bool, error) {
+	if head.copyOut == nil || s.suppress {
+		return s.suppress, nil
+	}
+	body, err := s.br.body()
+	if err != nil {
+		return false, err
+	}
+	out, pe := head.copyOut.rewriteRows(head.copyOut.split.Feed(body), s.decryptField)
+	if pe != nil {
+		return true, s.failResult(pe)
+	}
+	if len(out) == 0 {
+		return true, nil
+	}
+	_, err = s.cw.Write(copyDataMessage(out))
+	return true, err
+}
+
+func (s *session) onFunctionCallResponse(_ byte, head *expectation) (bool, error) {
+	if head.fastpath {
+		s.recordStatement(head, nil, "00000")
+	}
+	return s.suppress, nil
+}
+
+// onCommandComplete ends a statement (CommandComplete, EmptyQueryResponse
+// or PortalSuspended): its record is written, a break-glass SET is
+// granted once the backend confirmed it.
+func (s *session) onCommandComplete(typ byte, head *expectation) (bool, error) {
+	dropped := s.suppress
+	if head.kind == expExecute || head.kind == expQuery {
+		var tag []byte
+		if typ == beCommandComplete {
+			tag, _ = s.br.body()
+			if head.glass != nil && !dropped {
+				s.grantBreakGlass(head, tag)
+			}
+		}
+		state := "00000"
+		if head.failed != "" {
+			state, head.failed = string(head.failed), ""
+		}
+		s.recordStatement(head, tag, state)
+	}
+	if head.kind == expExecute {
+		s.expects.pop()
+	}
+	s.result = nil
 	return dropped, nil
 }
 

@@ -12,10 +12,11 @@ import (
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
-// protectClient handles one client message under a policy: it records what
-// the backend will answer and returns the message to send instead of the
-// original (nil: forward it unchanged). a is the message's analysis for
-// Query and Parse, nil otherwise.
+// protectClient handles one client message under a policy: it records
+// what the backend will answer and returns the message to send instead of
+// the original (nil: forward it unchanged). a is the message's analysis
+// for Query and Parse, nil otherwise. Each message type has its own small
+// handler (clientHandlers).
 func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 	// A reload reaches the session at its next Query, Parse or Bind (an
 	// application that only re-binds cached statements sends no Parse).
@@ -25,135 +26,178 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 	if a != nil && s.srv.protect != nil && hasDDL(a) {
 		s.ddlSeen = true
 	}
-	switch typ {
-	case feCopyData, feCopyDone, feCopyFail:
-		if s.copyIn != nil {
-			return s.copyInData(typ)
-		}
-	case feFunctionCall:
-		return s.protectFunctionCall()
-	case feQuery:
-		s.copyIn = nil
-		x := &expectation{kind: expQuery, analysis: a, start: time.Now()}
-		var replaced []byte
-		if a != nil {
-			body, err := s.cr.body()
-			if err != nil {
-				return nil, err
-			}
-			sql := body[:max(len(body)-1, 0)]
-			v := s.checkAccess(sql, a)
-			x.decision, x.rule, x.glass = v.decision, v.rule, v.glass
-			if v.refusal != nil {
-				s.expects.push(x)
-				return queryMessage(s.refuseAccess(v, a)), nil
-			}
-			replaced = s.protectQuery(v.analysis, v.sql)
-			if replaced == nil && v.access != nil && v.access.Changed {
-				replaced = v.sql
-			}
-			plan := v.analysis.PlanUnder(s.policy())
-			if s.srv.auditor != nil {
-				x.written = writtenColumns(plan)
-			}
-			if touchesPHI(plan, decisionsKey(v.access)) {
-				if pe := s.reserveRecords(x, max(len(a.Statements), 1)); pe != nil {
-					s.expects.push(x)
-					return queryMessage(s.refuseStatement(pe, a)), nil
-				}
-			}
-			if plan.Copy != nil && plan.Refusal == nil {
-				x.copy = true
-				rw, pe := s.newCopyRewriter(plan.Copy)
-				switch {
-				case pe != nil:
-					replaced = s.refuseStatement(pe, a)
-				case plan.Copy.In:
-					s.copyIn = rw
-				default:
-					x.copyOut = rw
-				}
-			}
-		}
-		s.expects.push(x)
-		if replaced != nil {
-			return queryMessage(replaced), nil
-		}
-	case feParse:
-		body, err := s.cr.body()
-		if err != nil {
-			return nil, err
-		}
-		return s.protectParse(a, body)
-	case feBind:
-		body, err := s.cr.body()
-		if err != nil {
-			return nil, err
-		}
-		return s.protectBind(body)
-	case feDescribe, feClose:
-		body, err := s.cr.body()
-		if err != nil {
-			return nil, err
-		}
-		if len(body) < 2 {
-			return nil, &errProtocol{fmt.Sprintf("message %q too short", typ)}
-		}
-		name, _, _ := cstring(body[1:])
-		x := &expectation{name: string(name)}
-		switch {
-		case typ == feClose:
-			x.kind, x.closeS = expClose, body[0] == 'S'
-			if x.closeS {
-				delete(s.clientStmts, x.name)
-			}
-		case body[0] == 'S':
-			x.kind = expDescribeStmt
-		default:
-			x.kind = expDescribePortal
-		}
-		s.expects.push(x)
-	case feExecute:
-		body, err := s.cr.body()
-		if err != nil {
-			return nil, err
-		}
-		name, _, _ := cstring(body)
-		x := &expectation{kind: expExecute, name: string(name), start: time.Now()}
-		st, bound := s.clientPortals[x.name]
-		if !bound && s.srv.protect != nil {
-			s.expects.push(x)
-			return s.markerParse("", pgerr.Newf(pgerr.FeatureNotSupported,
-				"portal %q was not bound through phiguard (a cursor declared in SQL?): read it with FETCH, which phiguard checks", x.name), nil), nil
-		}
-		if st != nil {
-			x.analysis, x.written = st.analysis, st.written
-			x.decision, x.rule, x.glass = st.decision, st.rule, st.glass
-			if touchesPHI(st.plan, st.decisions) {
-				if pe := s.reserveRecords(x, 1); pe != nil {
-					s.expects.push(x)
-					return s.markerParse("", pe, st.analysis), nil
-				}
-			}
-		}
-		if st != nil && st.plan.Copy != nil && st.plan.Refusal == nil {
-			x.copy = true
-			rw, pe := s.newCopyRewriter(st.plan.Copy)
-			switch {
-			case pe != nil:
-				s.expects.push(x)
-				return s.markerParse("", pe, st.analysis), nil
-			case st.plan.Copy.In:
-				s.copyIn = rw
-			default:
-				x.copyOut = rw
-			}
-		}
-		s.expects.push(x)
-	case feSync:
-		s.noteSync()
-		s.expects.push(&expectation{kind: expSync})
+	if h := clientHandlers[typ]; h != nil {
+		return h(s, typ, a)
 	}
+	return nil, nil
+}
+
+// clientHandler handles one client message; the result is protectClient's.
+type clientHandler func(s *session, typ byte, a *sqlrewrite.Analysis) ([]byte, error)
+
+var clientHandlers = [256]clientHandler{
+	feCopyData:     (*session).onCopyIn,
+	feCopyDone:     (*session).onCopyIn,
+	feCopyFail:     (*session).onCopyIn,
+	feFunctionCall: func(s *session, _ byte, _ *sqlrewrite.Analysis) ([]byte, error) { return s.protectFunctionCall() },
+	feQuery:        (*session).onQuery,
+	feParse:        (*session).onParse,
+	feBind:         (*session).onBind,
+	feDescribe:     (*session).onDescribeOrClose,
+	feClose:        (*session).onDescribeOrClose,
+	feExecute:      (*session).onExecute,
+	feSync:         (*session).onSync,
+}
+
+// onCopyIn encrypts the rows of a COPY FROM STDIN being rewritten.
+func (s *session) onCopyIn(typ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
+	if s.copyIn == nil {
+		return nil, nil
+	}
+	return s.copyInData(typ)
+}
+
+// onQuery applies the role's rules and the encryption plan to a simple
+// Query, admits it to the audit trail, and sets up its COPY if it is one.
+func (s *session) onQuery(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
+	s.copyIn = nil
+	x := &expectation{kind: expQuery, analysis: a, start: time.Now()}
+	if a == nil {
+		s.expects.push(x)
+		return nil, nil
+	}
+	body, err := s.cr.body()
+	if err != nil {
+		return nil, err
+	}
+	v := s.checkAccess(body[:max(len(body)-1, 0)], a)
+	x.decision, x.rule, x.glass = v.decision, v.rule, v.glass
+	if v.refusal != nil {
+		s.expects.push(x)
+		return queryMessage(s.refuseAccess(v, a)), nil
+	}
+	replaced := s.protectQuery(v.analysis, v.sql)
+	if replaced == nil && v.access != nil && v.access.Changed {
+		replaced = v.sql
+	}
+	plan := v.analysis.PlanUnder(s.policy())
+	if s.srv.auditor != nil {
+		x.written = writtenColumns(plan)
+	}
+	if touchesPHI(plan, decisionsKey(v.access)) {
+		if pe := s.reserveRecords(x, max(len(a.Statements), 1)); pe != nil {
+			s.expects.push(x)
+			return queryMessage(s.refuseStatement(pe, a)), nil
+		}
+	}
+	if pe := s.startCopy(x, plan); pe != nil {
+		replaced = s.refuseStatement(pe, a)
+	}
+	s.expects.push(x)
+	if replaced != nil {
+		return queryMessage(replaced), nil
+	}
+	return nil, nil
+}
+
+// startCopy prepares the rewriting of a COPY the plan allows: its rows in
+// (COPY FROM STDIN) or out (COPY TO STDOUT).
+func (s *session) startCopy(x *expectation, plan *sqlrewrite.Plan) *pgerr.Error {
+	if plan == nil || plan.Copy == nil || plan.Refusal != nil {
+		return nil
+	}
+	x.copy = true
+	rw, pe := s.newCopyRewriter(plan.Copy)
+	switch {
+	case pe != nil:
+		return pe
+	case plan.Copy.In:
+		s.copyIn = rw
+	default:
+		x.copyOut = rw
+	}
+	return nil
+}
+
+func (s *session) onParse(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
+	body, err := s.cr.body()
+	if err != nil {
+		return nil, err
+	}
+	return s.protectParse(a, body)
+}
+
+func (s *session) onBind(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
+	body, err := s.cr.body()
+	if err != nil {
+		return nil, err
+	}
+	return s.protectBind(body)
+}
+
+// onDescribeOrClose records which statement or portal the answer is about.
+func (s *session) onDescribeOrClose(typ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
+	body, err := s.cr.body()
+	if err != nil {
+		return nil, err
+	}
+	if len(body) < 2 {
+		return nil, &errProtocol{fmt.Sprintf("message %q too short", typ)}
+	}
+	name, _, _ := cstring(body[1:])
+	x := &expectation{name: string(name)}
+	switch {
+	case typ == feClose:
+		x.kind, x.closeS = expClose, body[0] == 'S'
+		if x.closeS {
+			delete(s.clientStmts, x.name)
+		}
+	case body[0] == 'S':
+		x.kind = expDescribeStmt
+	default:
+		x.kind = expDescribePortal
+	}
+	s.expects.push(x)
+	return nil, nil
+}
+
+// onExecute admits a portal's execution: only portals phiguard saw bound,
+// with room for their audit record when they touch PHI.
+func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
+	body, err := s.cr.body()
+	if err != nil {
+		return nil, err
+	}
+	name, _, _ := cstring(body)
+	x := &expectation{kind: expExecute, name: string(name), start: time.Now()}
+	st, bound := s.clientPortals[x.name]
+	if !bound && s.srv.protect != nil {
+		s.expects.push(x)
+		return s.markerParse("", pgerr.Newf(pgerr.FeatureNotSupported,
+			"portal %q was not bound through phiguard (a cursor declared in SQL?): read it with FETCH, which phiguard checks", x.name), nil), nil
+	}
+	if st != nil {
+		x.analysis, x.written = st.analysis, st.written
+		x.decision, x.rule, x.glass = st.decision, st.rule, st.glass
+		var pe *pgerr.Error
+		if touchesPHI(st.plan, st.decisions) {
+			pe = s.reserveRecords(x, 1)
+		}
+		if pe == nil {
+			pe = s.startCopy(x, st.plan)
+		}
+		if pe != nil {
+			s.expects.push(x)
+			return s.markerParse("", pe, st.analysis), nil
+		}
+	}
+	s.expects.push(x)
+	return nil, nil
+}
+
+func (s *session) onSync(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
+	s.noteSync()
+	s.expects.push(&expectation{kind: expSync})
 	return nil, nil
 }
 
@@ -211,57 +255,83 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 		return s.markerParse(msg.Name, pe, a), nil
 	}
 	msg.Query = string(sql)
+	if pe := planParams(info, &msg); pe != nil {
+		return s.markerParse(msg.Name, pe, a), nil
+	}
+	if pe := s.addHiddenParams(info, &msg); pe != nil {
+		return s.markerParse(msg.Name, pe, a), nil
+	}
+	return msg.Encode(nil)
+}
+
+// planParams records which parameters of a prepared statement its Binds
+// must encrypt, and for a per-subject column where each row's subject
+// comes from; the parameters are declared text, the type of a cell.
+func planParams(info *stmtInfo, msg *pgproto3.Parse) *pgerr.Error {
 	for _, v := range info.plan.Values {
 		if v.Literal >= 0 {
 			continue
 		}
 		if prev, ok := info.params[v.Param]; ok && prev.Key != v.Column.Key {
-			return s.markerParse(msg.Name, pgerr.Newf(pgerr.FeatureNotSupported,
+			return pgerr.Newf(pgerr.FeatureNotSupported,
 				"parameter $%d is used for encrypted columns %s and %s, which have different keys; pass it twice",
-				v.Param, prev.QualifiedName(), v.Column.QualifiedName()), a), nil
+				v.Param, prev.QualifiedName(), v.Column.QualifiedName())
 		}
 		if info.params == nil {
 			info.params = map[int]*policy.ProtectedColumn{}
 		}
 		info.params[v.Param] = v.Column
 		if v.Subject != nil {
-			src := subjectSource{param: v.Subject.Param}
-			if v.Subject.Literal >= 0 {
-				lit, pe := literalSubject([]byte(msg.Query), sqlrewrite.LiteralSpans([]byte(msg.Query)), v.Subject, v.Column)
-				if pe != nil {
-					return s.markerParse(msg.Name, pe, a), nil
-				}
-				src = subjectSource{literal: lit}
+			if pe := planSubject(info, msg, v); pe != nil {
+				return pe
 			}
-			if prev, ok := info.subjects[v.Param]; ok && (prev.param != src.param || string(prev.literal) != string(src.literal)) {
-				return s.markerParse(msg.Name, pgerr.Newf(pgerr.FeatureNotSupported,
-					"parameter $%d is written into %s for rows of different subjects; pass it once per row",
-					v.Param, v.Column.QualifiedName()), a), nil
-			}
-			if info.subjects == nil {
-				info.subjects = map[int]subjectSource{}
-			}
-			info.subjects[v.Param] = src
 		}
 		if i := v.Param - 1; i < len(msg.ParameterOIDs) && msg.ParameterOIDs[i] != 0 {
 			msg.ParameterOIDs[i] = oidText
 		}
 	}
+	return nil
+}
+
+// planSubject records where the subject of a per-subject parameter's row
+// comes from: a literal of the text, or another parameter.
+func planSubject(info *stmtInfo, msg *pgproto3.Parse, v sqlrewrite.ValueSlot) *pgerr.Error {
+	src := subjectSource{param: v.Subject.Param}
+	if v.Subject.Literal >= 0 {
+		lit, pe := literalSubject([]byte(msg.Query), sqlrewrite.LiteralSpans([]byte(msg.Query)), v.Subject, v.Column)
+		if pe != nil {
+			return pe
+		}
+		src = subjectSource{literal: lit}
+	}
+	if prev, ok := info.subjects[v.Param]; ok && (prev.param != src.param || string(prev.literal) != string(src.literal)) {
+		return pgerr.Newf(pgerr.FeatureNotSupported,
+			"parameter $%d is written into %s for rows of different subjects; pass it once per row",
+			v.Param, v.Column.QualifiedName())
+	}
+	if info.subjects == nil {
+		info.subjects = map[int]subjectSource{}
+	}
+	info.subjects[v.Param] = src
+	return nil
+}
+
+// addHiddenParams adds the parameters phiguard passes itself, for
+// equality search during a re-encryption (protect_compare_param.go).
+func (s *session) addHiddenParams(info *stmtInfo, msg *pgproto3.Parse) *pgerr.Error {
 	sql, hidden, clientParams, pe := s.compareParams([]byte(msg.Query), info.plan, len(msg.ParameterOIDs))
-	if pe != nil {
-		return s.markerParse(msg.Name, pe, a), nil
+	if pe != nil || hidden == nil {
+		return pe
 	}
-	if hidden != nil {
-		msg.Query = string(sql)
-		for len(msg.ParameterOIDs) < clientParams {
-			msg.ParameterOIDs = append(msg.ParameterOIDs, 0) // unspecified, as the client left it
-		}
-		for range hidden {
-			msg.ParameterOIDs = append(msg.ParameterOIDs, oidText)
-		}
-		info.hidden, info.clientParams = hidden, clientParams
+	msg.Query = string(sql)
+	for len(msg.ParameterOIDs) < clientParams {
+		msg.ParameterOIDs = append(msg.ParameterOIDs, 0) // unspecified, as the client left it
 	}
-	return msg.Encode(nil)
+	for range hidden {
+		msg.ParameterOIDs = append(msg.ParameterOIDs, oidText)
+	}
+	info.hidden, info.clientParams = hidden, clientParams
+	return nil
 }
 
 // protectBind encrypts the protected parameters of a Bind and sends them
