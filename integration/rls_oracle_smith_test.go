@@ -3,7 +3,6 @@ package integration
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
@@ -197,9 +196,4 @@ func volatileFunctions(t *testing.T, conn *pgx.Conn) map[string]bool {
 		t.Fatalf("only %d volatile functions in pg_proc: the filter would let random() through", len(out))
 	}
 	return out
-}
-
-// String shows a statement's source, for messages.
-func (s smithStatement) String() string {
-	return fmt.Sprintf("sqlsmith --seed=%d #%d", s.seed, s.index)
 }
