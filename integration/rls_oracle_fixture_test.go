@@ -159,17 +159,23 @@ func withSuperuser(ctx context.Context, db string, f func(context.Context, *pgx.
 	return f(ctx, su)
 }
 
-// shuffleRows rewrites every table in another physical order (by a hash
-// of the row), so that LIMIT without ORDER BY, TABLESAMPLE and the like
-// pick other rows than in the generation database.
+// shuffleRows rewrites every table (the public ones and the oracle's
+// lists of visible rows) in another physical order, by a hash of the row,
+// so that LIMIT without ORDER BY and the like pick other rows than in the
+// database it was copied from.
 func shuffleRows(ctx context.Context, su *pgx.Conn) error {
-	tables, err := plainTables(ctx, su)
+	rows, err := su.Query(ctx, `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname IN ('public', 'oracle') AND c.relkind = 'r' ORDER BY 1`)
+	if err != nil {
+		return err
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return err
 	}
 	sql := "SET session_replication_role = replica;\n"
-	for _, t := range tables {
-		q := pgx.Identifier{"public", t}.Sanitize()
+	for _, q := range tables {
 		sql += fmt.Sprintf("CREATE TEMP TABLE shuffle AS SELECT * FROM ONLY %[1]s t ORDER BY md5(t::text); DELETE FROM ONLY %[1]s; INSERT INTO %[1]s SELECT * FROM shuffle; DROP TABLE shuffle;\n", q)
 	}
 	sql += "RESET session_replication_role;"

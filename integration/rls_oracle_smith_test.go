@@ -89,7 +89,8 @@ const smithBatch = 2000
 func generateStatements(t *testing.T, bin string, n int, seed int64) []smithStatement {
 	ctx := context.Background()
 	gen := connect(t, directURL(pg.Superuser, pg.Password, oracleGenDB, "statement_timeout", "2000", "default_transaction_read_only", "on"))
-	shuffled := connect(t, directURL(pg.Superuser, pg.Password, oracleShuffledDB, "statement_timeout", "2000", "default_transaction_read_only", "on"))
+	shuffled := connect(t, directURL(pg.Superuser, pg.Password, oracleShuffledDB, "statement_timeout", "2000", "default_transaction_read_only", "on",
+		"enable_indexscan", "off", "enable_indexonlyscan", "off", "enable_bitmapscan", "off"))
 	volatile := volatileFunctions(t, gen)
 	var kept []smithStatement
 	generated := 0
