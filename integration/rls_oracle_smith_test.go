@@ -51,8 +51,8 @@ func TestRLSOracleSQLsmith(t *testing.T) {
 					mode = extendedMode
 				}
 				c := accessCase{steps: []string{st.sql}, noTx: true}
-				a, b, b2 := s.runCase(t, mode, c)
-				tally.judge(t, or, oracleSource{seed: st.seed, index: st.index, mode: mode}, c.steps, a, b, b2)
+				verdict, detail := s.compare(t, mode, c)
+				tally.count(t, or, oracleSource{seed: st.seed, index: st.index, mode: mode}, c.steps, verdict, detail)
 			}
 			tally.report(t, or)
 		})
