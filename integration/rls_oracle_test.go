@@ -167,6 +167,7 @@ var planVariants = []string{
 	"SET LOCAL enable_seqscan = off",
 	"SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off; SET LOCAL enable_bitmapscan = off",
 	"SET LOCAL enable_hashjoin = off; SET LOCAL enable_hashagg = off",
+	"SET LOCAL enable_sort = off",
 }
 
 // recheck asks the oracle again under other plans: when one of its
@@ -231,9 +232,6 @@ const (
 // the oracle's answer on rows in another physical order, and when it is
 // not b's the statement has no one right answer to compare with.
 func judgeOracle(a, b, b2 oracleRun) (verdict, detail string) {
-	if !sameOutcome(b, b2) {
-		return verdictUnstable, ""
-	}
 	var aPg, bPg *pgconn.PgError
 	aIsPg, bIsPg := errors.As(a.err, &aPg), errors.As(b.err, &bPg)
 	switch {
@@ -241,6 +239,8 @@ func judgeOracle(a, b, b2 oracleRun) (verdict, detail string) {
 		// PostgreSQL's errors name the source file and routine that
 		// raised them; phiguard's own refusals do not.
 		return verdictRefused, aPg.Code
+	case !sameOutcome(b, b2):
+		return verdictUnstable, ""
 	case a.err != nil && b.err != nil:
 		if aIsPg && bIsPg && aPg.Code == bPg.Code {
 			return verdictEqual, ""
