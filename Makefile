@@ -3,7 +3,7 @@ GO      ?= go
 FUZZTIME ?= 30s
 BIN     := bin/phiguard
 
-.PHONY: build demo demo-smoke test test-unit test-integration test-pgx test-vault test-backfill bench fuzz lint
+.PHONY: build demo demo-smoke test test-unit test-integration test-pgx test-vault test-backfill test-security bench fuzz lint
 
 build:
 	$(GO) build -o $(BIN) ./cmd/phiguard
@@ -41,6 +41,14 @@ test-pgx:
 test-backfill:
 	PHIGUARD_BACKFILL_PATIENTS=100000 $(GO) test -count=1 -timeout 30m -v -run 'TestEncryptKill|TestNoPrimaryKey|TestSubjectSealing' ./backfill
 	PHIGUARD_BACKFILL_PATIENTS=100000 $(GO) test -count=1 -timeout 30m -v -run 'TestBackfillUnderConcurrentWrites|TestBackfillShredUnderLoad' ./integration
+
+# test-security: the RLS oracle (docs/testing-rls-oracle.md) on
+# PHIGUARD_RLS_STATEMENTS sqlsmith statements per role (100,000 unless set;
+# make test runs 2,000) and the adversarial suite; prints the counts per
+# role and fails on any leak. Needs sqlsmith (apt-get install sqlsmith).
+PHIGUARD_RLS_STATEMENTS ?= 100000
+test-security:
+	PHIGUARD_RLS_STATEMENTS=$(PHIGUARD_RLS_STATEMENTS) $(GO) test -count=1 -timeout 12h -v -run 'TestRLSOracle' ./integration
 
 # test-vault: keys/vault's tests against a real Vault as well as the
 # emulator. Needs VAULT_ADDR and VAULT_TOKEN; the Vault setup commands are in

@@ -223,11 +223,17 @@ func keyringFor(pol *policy.Policy, extra ...string) (*keys.Keyring, error) {
 // startAccessProxy starts a phiguard enforcing the suite's policy.
 func startAccessProxy(t *testing.T, fx *accessEHR) *phiguard {
 	t.Helper()
+	return startProxy(t, accessProxyOptions(t, fx))
+}
+
+// accessProxyOptions are the options startAccessProxy starts phiguard with.
+func accessProxyOptions(t *testing.T, fx *accessEHR) proxyOptions {
+	t.Helper()
 	pol, err := parsePolicy(fx.policyYAML)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startProxy(t, proxyOptions{protect: &proxy.Protection{Policy: pol, Keyring: fx.keyring, Subjects: fx.subjects}})
+	return proxyOptions{protect: &proxy.Protection{Policy: pol, Keyring: fx.keyring, Subjects: fx.subjects}}
 }
 
 // as connects to the suite's database through p as one of accessUsers.

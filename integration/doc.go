@@ -11,4 +11,12 @@
 // encrypted at rest, extended by testdata/access-ehr.sql, and enforced by
 // testdata/access-policy.yml. One case of its adversarial table runs with
 // -run 'TestAccessAdversarial/<name with _ for spaces>/simple'.
+//
+// The RLS oracle (rls_oracle_*_test.go, docs/testing-rls-oracle.md) builds
+// per restricted role a plaintext copy of that database restricted by
+// PostgreSQL's row-level security and column privileges, and runs the
+// adversarial suite and sqlsmith-generated statements through phiguard
+// and straight against it: a row phiguard returns that RLS does not is a
+// leak. PHIGUARD_RLS_STATEMENTS sets how many generated statements per
+// role (2,000; make test-security 100,000).
 package integration

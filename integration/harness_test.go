@@ -155,6 +155,9 @@ type proxyOptions struct {
 	protect *proxy.Protection
 	// auditor, when set, receives phiguard's audit records.
 	auditor *audit.Auditor
+	// quiet logs only warnings and errors to the test's output (the
+	// package-wide PHI check still sees everything).
+	quiet bool
 }
 
 // phiguard is one proxy instance started by startProxy.
@@ -198,7 +201,11 @@ func startProxy(t testing.TB, opts proxyOptions) *phiguard {
 		t.Fatalf("test config: %v", err)
 	}
 
-	log := teeToProxyLogs(zaptest.NewLogger(t, zaptest.Level(zapcore.InfoLevel))).With(zap.String("test", t.Name()))
+	level := zapcore.InfoLevel
+	if opts.quiet {
+		level = zapcore.WarnLevel
+	}
+	log := teeToProxyLogs(zaptest.NewLogger(t, zaptest.Level(level))).With(zap.String("test", t.Name()))
 	reg := prometheus.NewRegistry()
 	var popts []proxy.Option
 	if opts.protect != nil {
