@@ -190,6 +190,23 @@ func (g goldenObjects) Columns(schema, name string) ([]string, bool) {
 	return g.fakeObjects.Columns(schema, name)
 }
 
+// RelationKind answers for an unqualified name as the Objects contract
+// says: a table when every relation of that name, in any schema, is one
+// (the fake alone knows only public and pg_catalog names unqualified).
+func (g goldenObjects) RelationKind(schema, name string) RelationKind {
+	if k := g.fakeObjects.RelationKind(schema, name); k != RelationUnknown || schema != "" {
+		return k
+	}
+	kind := RelationUnknown
+	for _, s := range g.RelationSchemas(name) {
+		if k := g.fakeObjects.RelationKind(s, name); k != RelationTable {
+			return RelationOther
+		}
+		kind = RelationTable
+	}
+	return kind
+}
+
 // goldenRunner runs cases, loading each policy once.
 type goldenRunner struct {
 	t        *testing.T
