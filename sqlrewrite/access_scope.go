@@ -29,6 +29,9 @@ type accessRel struct {
 	restricted map[string]*policy.ColumnRule
 	// inj is the row rule injected for the item, if any.
 	inj *injection
+	// order lists the item's columns in order, where known (a table, a
+	// subquery, a CTE), for an alias's column list (renameColumns).
+	order []string
 	// parts are the items a join alias joins, whose columns it has.
 	parts []*accessRel
 	// cols are the output names of a subquery or CTE that it names (a *

@@ -86,7 +86,7 @@ func templatable(a *Analysis) bool {
 		case *pg_query.SortBy:
 			ok = ok && n.GetNode().GetAConst() == nil
 		case *pg_query.SelectStmt:
-			for _, g := range append(slices.Clone(n.GetGroupClause()), n.GetDistinctClause()...) {
+			for _, g := range append(groupingItems(n.GetGroupClause()), n.GetDistinctClause()...) {
 				ok = ok && g.GetAConst() == nil
 			}
 		}

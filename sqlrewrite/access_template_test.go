@@ -25,6 +25,7 @@ func TestTemplatesAgreeWithRewrites(t *testing.T) {
 		{"clinician", "SELECT count(*) FROM patients WHERE city IN ('%s', '%s') OR -%s < 0", true},
 		{"billing", "SELECT ssn, first FROM patients WHERE first = '%s' ORDER BY %s", false},
 		{"billing", "SELECT first, ssn FROM patients GROUP BY %s, %s", false},
+		{"billing", "SELECT city, ssn FROM patients GROUP BY ROLLUP(%s, %s)", false},
 		{"billing", "SELECT ssn FROM patients WHERE first = '%s%s'", true},
 		{"billing", "SELECT body FROM notes WHERE id = %s%s", true},
 	}

@@ -194,7 +194,7 @@ func (w *accessWalker) outputRule(r *policy.ColumnRule, mode outMode) {
 // outputExprs walks ORDER BY, GROUP BY and DISTINCT ON items, which may
 // name an output by its alias or position.
 func (w *accessWalker) outputExprs(list []*pg_query.Node, sc *accessScope, outs []accessOutput, how string) {
-	for _, item := range list {
+	for _, item := range groupingItems(list) {
 		n := item
 		if sb := item.GetSortBy(); sb != nil {
 			n = sb.GetNode()
@@ -214,6 +214,28 @@ func (w *accessWalker) outputExprs(list []*pg_query.Node, sc *accessScope, outs 
 		}
 		w.exprCtx(n, sc, how)
 	}
+}
+
+// groupingItems flattens ROLLUP, CUBE and GROUPING SETS into the items
+// they group by: a position or an output alias inside one means the same
+// as at the top of GROUP BY (a row of items, (1, b), is a list of them).
+func groupingItems(list []*pg_query.Node) []*pg_query.Node {
+	var out []*pg_query.Node
+	for _, n := range list {
+		gs := n.GetGroupingSet()
+		if gs == nil {
+			out = append(out, n)
+			continue
+		}
+		for _, c := range gs.GetContent() {
+			if row := c.GetRowExpr(); row != nil {
+				out = append(out, groupingItems(row.GetArgs())...)
+				continue
+			}
+			out = append(out, groupingItems([]*pg_query.Node{c})...)
+		}
+	}
+	return out
 }
 
 // with walks a WITH clause, binding each CTE name in sc for the rest of
@@ -249,11 +271,40 @@ func derivedRel(name string, colnames []*pg_query.Node, outs []accessOutput, w *
 			n = colnames[i].GetString_().GetSval()
 		}
 		r.cols[n] = true
+		r.order = append(r.order, n)
 		if o.rule != nil {
 			r.restricted[n] = o.rule
 		}
 	}
 	return r
+}
+
+// renameColumns applies an alias's column list (FROM t AS a(x, y)), which
+// renames the item's columns by position: a restricted column keeps its
+// rule under its new name. Where the item's column order is unknown (a
+// join), renaming a restricted column is refused.
+func (w *accessWalker) renameColumns(r *accessRel, alias *pg_query.Alias) {
+	colnames := alias.GetColnames()
+	if len(colnames) == 0 || len(r.restricted) == 0 {
+		return
+	}
+	if r.order == nil {
+		rule := sortedRules(r.restricted)[0]
+		w.refuseColumn(rule, "under a column list of alias "+policy.QuoteIdentifier(alias.GetAliasname())+" that renames it")
+	}
+	renamed := map[string]*policy.ColumnRule{}
+	order := make([]string, len(r.order))
+	for i, c := range r.order {
+		n := c
+		if i < len(colnames) {
+			n = colnames[i].GetString_().GetSval()
+		}
+		order[i] = n
+		if rule := r.restricted[c]; rule != nil {
+			renamed[n] = stricter(renamed[n], rule)
+		}
+	}
+	r.restricted, r.order = renamed, order
 }
 
 // joinQuals collects the ON conditions of a FROM item's joins, walked once
@@ -304,6 +355,7 @@ func (w *accessWalker) fromItem(item *pg_query.Node, sc *accessScope) {
 					merged.restricted[k] = stricter(merged.restricted[k], v)
 				}
 			}
+			w.renameColumns(merged, a)
 			sc.rels = append(sc.rels, merged)
 		}
 	case item.GetRangeSubselect() != nil:
@@ -363,11 +415,13 @@ func (w *accessWalker) rangeVar(item *pg_query.Node, sc *accessScope) *accessRel
 		if c := sc.cte(rv.GetRelname()); c != nil {
 			r := *c
 			r.name = alias
+			w.renameColumns(&r, rv.GetAlias())
 			return &r
 		}
 	}
 	rel := w.baseRel(rv)
 	rel.name = alias
+	w.renameColumns(rel, rv.GetAlias())
 	if rule := w.rowRule(rel.schema, rel.relname); rule != nil && !w.breakGlass {
 		rel.inj = w.injectRowRule(item, rv, rule)
 	}
@@ -393,7 +447,8 @@ func (w *accessWalker) baseRel(rv *pg_query.RangeVar) *accessRel {
 	if len(restricted) > 0 {
 		w.touched = true
 	}
-	return &accessRel{base: true, schema: schema, relname: name, restricted: restricted}
+	order, _ := w.objs.Columns(schema, name) // nil when unknown: renaming then refuses
+	return &accessRel{base: true, schema: schema, relname: name, restricted: restricted, order: order}
 }
 
 func tableString(rv *pg_query.RangeVar) string {
