@@ -112,6 +112,9 @@ func (ev *Statement) encode(e *Entry, enc *encoder) {
 	ev.Session.encode(e)
 	e.Protocol = string(ev.Protocol)
 	enc.encodeSQL(e, ev.Analysis, ev.Index)
+	if len(ev.Tables) > 0 {
+		e.Tables = ev.Tables
+	}
 	e.Read, e.Written = ev.Read, ev.Written
 	e.Decision, e.Rule = string(ev.Decision), ev.Rule
 	enc.rows = ev.Rows

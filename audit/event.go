@@ -72,6 +72,9 @@ type Statement struct {
 	Subjects []*SubjectSet
 	Duration time.Duration
 	SQLState string // "00000" on success
+	// Tables, when set, are the tables the statement reads through
+	// something it names without them: a FETCH lists its cursor's.
+	Tables []string
 }
 
 // Refusal is a statement phiguard refused (policy, an unsafe construct, a

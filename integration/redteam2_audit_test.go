@@ -108,8 +108,10 @@ func TestRedTeam2FetchWhileAuditDown(t *testing.T) {
 	if _, err := multiRows(ctx, conn, "SELECT patient, note FROM clinical_notes LIMIT 5"); err == nil {
 		t.Fatal("the SELECT ran while the audit trail was down")
 	}
+	fetched := 1 // the FETCH after recovery
 	rows, err := multiRows(ctx, conn, "FETCH 5 FROM d")
 	if err == nil {
+		fetched++
 		t.Errorf("FETCH from a cursor over clinical_notes returned %d rows while the audit trail was down (the SELECT was refused 58030)", len(rows))
 	}
 	sink.set(false)
@@ -121,8 +123,8 @@ func TestRedTeam2FetchWhileAuditDown(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond)
 	fetches := sink.statements("FETCH")
-	if len(fetches) < 2 {
-		t.Errorf("%d FETCH records for 2 FETCHes that returned rows", len(fetches))
+	if len(fetches) < fetched {
+		t.Errorf("%d FETCH records for %d FETCHes that returned rows", len(fetches), fetched)
 	}
 	for _, r := range fetches {
 		if r["tables"] == nil || r["rule"] == nil {

@@ -117,7 +117,7 @@ func (s *session) recordStatement(x *expectation, tag []byte, sqlstate string) {
 	ev := &audit.Statement{
 		Time: x.start, Session: s.auditInfo(), Analysis: x.analysis, Index: x.index,
 		Protocol: audit.Extended, Decision: audit.Allow, Duration: time.Since(x.start),
-		Rows: x.dataRows, SQLState: sqlstate, Read: x.read, Written: x.written,
+		Rows: x.dataRows, SQLState: sqlstate, Read: x.read, Written: x.written, Tables: x.tables,
 	}
 	if n, ok := rowsFromTag(tag); ok {
 		ev.Rows = n

@@ -48,8 +48,9 @@ type expectation struct {
 	written  []string
 	copy     bool
 	subjects map[*policy.ProtectedTable]*audit.SubjectSet
-	dataRows int64 // DataRows of the current statement
-	fastpath bool  // a FunctionCall (expQuery): recorded as protocol function_call
+	dataRows int64    // DataRows of the current statement
+	tables   []string // for a FETCH: its cursor's tables, for the record
+	fastpath bool     // a FunctionCall (expQuery): recorded as protocol function_call
 	// slots is the audit queue room reserved for this request's records
 	// when it touches PHI (audit.go); what is left is released when the
 	// expectation leaves the queue.
@@ -169,9 +170,14 @@ type stmtInfo struct {
 	// replacing is set while a Parse that reused a known name is
 	// unanswered (reparse.go).
 	replacing *replacement
-	decision  audit.Decision
-	rule      string
-	glass     *sqlrewrite.BreakGlass
+	// cursors are the SQL cursors it FETCHes or MOVEs, readsPHI whether
+	// one of them reads PHI (cursors.go).
+	cursors  []string
+	readsPHI bool
+	tables   []string
+	decision audit.Decision
+	rule     string
+	glass    *sqlrewrite.BreakGlass
 }
 
 // portalInfo is a bound portal: its statement and result formats.

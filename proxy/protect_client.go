@@ -18,9 +18,10 @@ import (
 // for Query and Parse, nil otherwise. Each message type has its own small
 // handler (clientHandlers).
 func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error) {
-	// A reload reaches the session at its next Query, Parse or Bind (an
-	// application that only re-binds cached statements sends no Parse).
-	if s.srv.protect != nil && (typ == feQuery || typ == feParse || typ == feBind) && s.bindPolicy() {
+	// A reload reaches the session at its next message that runs
+	// something: Query, Parse, Bind, Execute (a suspended portal resumed)
+	// or FunctionCall.
+	if s.srv.protect != nil && (typ == feQuery || typ == feParse || typ == feBind || typ == feExecute || typ == feFunctionCall) && s.bindPolicy() {
 		s.objsNeeded = true
 	}
 	if a != nil && s.srv.protect != nil && hasDDL(a) {
@@ -84,11 +85,18 @@ func (s *session) onQuery(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 	if s.srv.auditor != nil {
 		x.written = writtenColumns(plan)
 	}
-	if touchesPHI(plan, decisionsKey(v.access)) {
-		if pe := s.reserveRecords(x, max(len(a.Statements), 1)); pe != nil {
-			s.expects.push(x)
-			return queryMessage(s.refuseStatement(pe, a)), nil
-		}
+	phi := touchesPHI(plan, decisionsKey(v.access))
+	cur, pe := s.noteCursors(a, phi, v.decision, v.rule)
+	if pe == nil && cur.readsPHI {
+		phi = true
+		x.decision, x.rule, x.tables = cur.decision, cur.rule, cur.tables
+	}
+	if pe == nil && phi {
+		pe = s.reserveRecords(x, max(len(a.Statements), 1))
+	}
+	if pe != nil {
+		s.expects.push(x)
+		return queryMessage(s.refuseStatement(pe, a)), nil
 	}
 	if pe := s.startCopy(x, plan); pe != nil {
 		replaced = s.refuseStatement(pe, a)
@@ -177,10 +185,17 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 			"portal %q was not bound through phiguard (a cursor declared in SQL?): read it with FETCH, which phiguard checks", x.name), nil), nil
 	}
 	if st != nil {
-		x.analysis, x.written = st.analysis, st.written
+		// A portal bound before a reload, resumed after it, and a FETCH of
+		// a cursor declared before it, are checked again.
+		pe := s.recheckPrepared(st)
+		for _, c := range st.cursors {
+			if pe == nil {
+				pe = s.staleCursor(c)
+			}
+		}
+		x.analysis, x.written, x.tables = st.analysis, st.written, st.tables
 		x.decision, x.rule, x.glass = st.decision, st.rule, st.glass
-		var pe *pgerr.Error
-		if touchesPHI(st.plan, st.decisions) {
+		if pe == nil && (touchesPHI(st.plan, st.decisions) || st.readsPHI) {
 			pe = s.reserveRecords(x, 1)
 		}
 		if pe == nil {
@@ -230,10 +245,18 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 	if s.srv.auditor != nil {
 		info.written = writtenColumns(info.plan)
 	}
+	cur, cpe := s.noteCursors(a, touchesPHI(info.plan, info.decisions), info.decision, info.rule)
+	info.cursors, info.readsPHI, info.tables = cur.read, cur.readsPHI, cur.tables
+	if cur.readsPHI {
+		info.decision, info.rule = cur.decision, cur.rule
+	}
 	s.noteParse(msg.Name, info)
 	s.expects.push(&expectation{kind: expParse, name: msg.Name, prep: info, analysis: a, start: time.Now()})
 	if pe := s.viewWriteRefusal(a); pe != nil {
 		return s.markerParse(msg.Name, pe, a), nil
+	}
+	if cpe != nil {
+		return s.markerParse(msg.Name, cpe, a), nil
 	}
 	if !info.plan.Protected {
 		if rewritten {

@@ -32,11 +32,27 @@ type Statement struct {
 	// first appearance. Names bound by a WITH clause are included as written;
 	// resolving them against CTE names is the policy layer's job.
 	Tables []TableName
+	// Cursor is the cursor a DECLARE, FETCH, MOVE or CLOSE names ("" for
+	// other statements, "*" for CLOSE ALL), and CursorOp what it does to
+	// it: the proxy follows cursors so that reading one is audited and
+	// checked like the query it was declared for.
+	Cursor   string
+	CursorOp CursorOp
 
 	// repeated lists the relation names (any schema) the statement may
 	// read more than once (see ReadsOnce).
 	repeated []string
 }
+
+// CursorOp is what a cursor statement does.
+type CursorOp uint8
+
+const (
+	CursorNone    CursorOp = iota
+	CursorDeclare          // DECLARE name CURSOR FOR query
+	CursorRead             // FETCH or MOVE
+	CursorClose            // CLOSE name, CLOSE ALL
+)
 
 // ParseError is a statement pg_query could not parse.
 type ParseError struct {

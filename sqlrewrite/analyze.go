@@ -39,6 +39,17 @@ func toParseError(err error) *ParseError {
 
 func analyzeStatement(node *pg_query.Node) Statement {
 	st := Statement{Kind: classify(node)}
+	switch {
+	case node.GetDeclareCursorStmt() != nil:
+		st.Cursor, st.CursorOp = node.GetDeclareCursorStmt().GetPortalname(), CursorDeclare
+	case node.GetFetchStmt() != nil:
+		st.Cursor, st.CursorOp = node.GetFetchStmt().GetPortalname(), CursorRead
+	case node.GetClosePortalStmt() != nil:
+		st.Cursor, st.CursorOp = node.GetClosePortalStmt().GetPortalname(), CursorClose
+		if st.Cursor == "" {
+			st.Cursor = "*"
+		}
+	}
 	seen := map[TableName]bool{}
 	named := map[string]int{} // relation name (any schema) → times named
 	var ctes []string
