@@ -39,49 +39,9 @@ func (s *session) relayAuth() (authFailed bool, err error) {
 		}
 		switch typ {
 		case beAuthentication:
-			body, err := s.br.body()
-			if err != nil {
-				return false, err
-			}
-			if len(body) < 4 {
-				return false, &errProtocol{"short authentication request from backend"}
-			}
-			sub := binary.BigEndian.Uint32(body[:4])
-			switch sub {
-			case authSASL:
-				if !s.bindingPassesThrough() {
-					if _, err := s.cw.Write(withoutChannelBinding(body[4:])); err != nil {
-						return false, err
-					}
-					break
-				}
-				fallthrough
-			case authOK, authSASLFinal, authCleartextPassword, authMD5Password, authSASLContinue:
-				if err := s.br.forward(s.cw); err != nil {
-					return false, err
-				}
-			default: // Kerberos, GSSAPI, SSPI need a ticket for phiguard's own host
-				return false, pgerr.Fatal(pgerr.FeatureNotSupported, fmt.Sprintf(
-					"authentication method %d requested by the database is not supported through phiguard; use scram-sha-256, md5, password or trust", sub))
-			}
-			if needsClientAnswer(sub) {
-				if err := s.relayClientAnswer(sub == authSASL); err != nil {
-					return false, err
-				}
-			}
+			err = s.relayAuthRequest()
 		case beBackendKeyData:
-			body, err := s.br.body()
-			if err != nil {
-				return false, err
-			}
-			if len(body) < 8 {
-				return false, &errProtocol{"short BackendKeyData from backend"}
-			}
-			pid, secret := s.srv.cancels.register(binary.BigEndian.Uint32(body[:4]), body[4:])
-			s.cancelPID = pid
-			if _, err := s.cw.Write(backendKeyData(pid, secret)); err != nil {
-				return false, err
-			}
+			err = s.relayBackendKeyData()
 		case beErrorResponse:
 			if body, err := s.br.body(); err == nil {
 				if code, ok := errorField(body, 'C'); ok {
@@ -93,52 +53,116 @@ func (s *session) relayAuth() (authFailed bool, err error) {
 			}
 			return true, s.flushClient()
 		case beReadyForQuery:
-			if s.srv.protect != nil {
-				// Hold the client's first ReadyForQuery until phiguard knows
-				// where the protected columns are in this database.
-				body, err := s.br.body()
-				if err != nil || len(body) != 1 {
-					return false, &errProtocol{"malformed ReadyForQuery from backend"}
-				}
-				status := body[0]
-				s.bindPolicy()
-				if r := s.acc.role.Load(); r != nil {
-					s.log = s.log.With(zap.String("role", r.Name))
-				}
-				if err := s.loadCatalog(); err != nil {
-					return false, err
-				}
-				if s.restricted() != nil {
-					// Only a role with rules pays for reading the objects
-					// the access rewriter needs.
-					start := time.Now()
-					if err := s.loadObjects(); err != nil {
-						return false, err
-					}
-					s.log.Debug("database objects read", zap.Duration("took", time.Since(start)))
-				}
-				s.cw.Write(readyForQuery(status))
-				return false, s.flushClient()
-			}
-			if err := s.br.forward(s.cw); err != nil {
-				return false, err
-			}
-			return false, s.flushClient()
+			return false, s.firstReadyForQuery()
 		default: // ParameterStatus, NoticeResponse, NegotiateProtocolVersion
-			if typ == beParameterStatus {
-				body, err := s.br.body()
-				if err != nil {
-					return false, err
-				}
-				if pe := s.checkReportedSetting(body); pe != nil {
-					return false, pe // a role or database default phiguard cannot parse under
-				}
-			}
-			if err := s.br.forward(s.cw); err != nil {
-				return false, err
-			}
+			err = s.relayStartupMessage(typ)
+		}
+		if err != nil {
+			return false, err
 		}
 	}
+}
+
+// relayAuthRequest forwards one authentication request of the backend
+// (SCRAM without channel binding unless it can pass through) and the
+// client's answer to it.
+func (s *session) relayAuthRequest() error {
+	body, err := s.br.body()
+	if err != nil {
+		return err
+	}
+	if len(body) < 4 {
+		return &errProtocol{"short authentication request from backend"}
+	}
+	sub := binary.BigEndian.Uint32(body[:4])
+	switch sub {
+	case authSASL:
+		if !s.bindingPassesThrough() {
+			if _, err := s.cw.Write(withoutChannelBinding(body[4:])); err != nil {
+				return err
+			}
+			break
+		}
+		fallthrough
+	case authOK, authSASLFinal, authCleartextPassword, authMD5Password, authSASLContinue:
+		if err := s.br.forward(s.cw); err != nil {
+			return err
+		}
+	default: // Kerberos, GSSAPI, SSPI need a ticket for phiguard's own host
+		return pgerr.Fatal(pgerr.FeatureNotSupported, fmt.Sprintf(
+			"authentication method %d requested by the database is not supported through phiguard; use scram-sha-256, md5, password or trust", sub))
+	}
+	if needsClientAnswer(sub) {
+		return s.relayClientAnswer(sub == authSASL)
+	}
+	return nil
+}
+
+// relayBackendKeyData gives the client a cancel key phiguard issues in
+// place of the backend's.
+func (s *session) relayBackendKeyData() error {
+	body, err := s.br.body()
+	if err != nil {
+		return err
+	}
+	if len(body) < 8 {
+		return &errProtocol{"short BackendKeyData from backend"}
+	}
+	pid, secret := s.srv.cancels.register(binary.BigEndian.Uint32(body[:4]), body[4:])
+	s.cancelPID = pid
+	_, err = s.cw.Write(backendKeyData(pid, secret))
+	return err
+}
+
+// firstReadyForQuery ends authentication. Under a policy the client's
+// first ReadyForQuery is held until phiguard knows where the protected
+// columns are in this database (and, for a role with rules, its objects).
+func (s *session) firstReadyForQuery() error {
+	if s.srv.protect == nil {
+		if err := s.br.forward(s.cw); err != nil {
+			return err
+		}
+		return s.flushClient()
+	}
+	body, err := s.br.body()
+	if err != nil || len(body) != 1 {
+		return &errProtocol{"malformed ReadyForQuery from backend"}
+	}
+	status := body[0]
+	s.bindPolicy()
+	if r := s.acc.role.Load(); r != nil {
+		s.log = s.log.With(zap.String("role", r.Name))
+	}
+	if err := s.loadCatalog(); err != nil {
+		return err
+	}
+	if s.restricted() != nil {
+		// Only a role with rules pays for reading the objects the access
+		// rewriter needs.
+		start := time.Now()
+		if err := s.loadObjects(); err != nil {
+			return err
+		}
+		s.log.Debug("database objects read", zap.Duration("took", time.Since(start)))
+	}
+	s.cw.Write(readyForQuery(status))
+	return s.flushClient()
+}
+
+// relayStartupMessage forwards ParameterStatus, NoticeResponse and
+// NegotiateProtocolVersion, refusing a reported setting phiguard cannot
+// parse under (a role or database default).
+func (s *session) relayStartupMessage(typ byte) error {
+	if typ == beParameterStatus {
+		body, err := s.br.body()
+		if err != nil {
+			return err
+		}
+		if pe := s.checkReportedSetting(body); pe != nil {
+			return pe
+		}
+	}
+	return s.br.forward(s.cw)
 }
 
 func needsClientAnswer(sub uint32) bool {

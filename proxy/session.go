@@ -127,20 +127,7 @@ func (s *session) serve(ctx context.Context) {
 		}
 		return
 	}
-	if s.srv.cfg.TLS.Require || s.srv.cfg.TLS.ClientCA != "" {
-		if s.tlsState == nil {
-			s.refuse("tls_required", pgerr.Fatal(pgerr.InvalidAuthSpec,
-				"phiguard requires TLS for every connection: connect with sslmode=require or stronger"))
-			return
-		}
-	}
-	s.user, s.database = hello.params["user"], hello.params["database"]
-	if s.database == "" {
-		s.database = s.user
-	}
-	s.log = s.log.With(zap.String("user", s.user), zap.String("database", s.database))
-	if pe := s.checkStartupSettings(hello.params); pe != nil {
-		s.refuse("startup_setting", pe)
+	if !s.acceptLogin(hello) {
 		return
 	}
 	if !s.srv.admit(s) {
@@ -192,13 +179,7 @@ func (s *session) serve(ctx context.Context) {
 	}
 	s.client.SetDeadline(time.Time{})
 	backend.SetDeadline(time.Time{})
-	s.tracking = s.srv.protect != nil || s.srv.auditor != nil
-	if s.tracking {
-		s.clientStmts = map[string]*stmtInfo{}
-		s.stmts = map[string]*stmtInfo{}
-		s.portals = map[string]*portalInfo{}
-		s.clientPortals = map[string]*stmtInfo{}
-	}
+	s.startTracking()
 	s.log.Info("session started")
 	start := time.Now()
 	s.record(&audit.ConnectionOpen{Time: start, Session: s.auditInfo()})
@@ -206,6 +187,41 @@ func (s *session) serve(ctx context.Context) {
 	s.log.Info("session ended", zap.Duration("duration", time.Since(start)), zap.NamedError("reason", err))
 	s.recordCutOff()
 	s.record(&audit.ConnectionClose{Session: s.auditInfo(), Duration: time.Since(start), Statements: s.statements, Reason: closeReason(err)})
+}
+
+// startTracking turns on, with a policy or an audit trail, the following
+// of each request to its answer (expect.go).
+func (s *session) startTracking() {
+	s.tracking = s.srv.protect != nil || s.srv.auditor != nil
+	if s.tracking {
+		s.clientStmts = map[string]*stmtInfo{}
+		s.stmts = map[string]*stmtInfo{}
+		s.portals = map[string]*portalInfo{}
+		s.clientPortals = map[string]*stmtInfo{}
+	}
+}
+
+// acceptLogin checks a StartupMessage before any backend is dialed: TLS
+// when required, and settings phiguard could not parse under. It names the
+// session's user and database.
+func (s *session) acceptLogin(hello *clientHello) bool {
+	if s.srv.cfg.TLS.Require || s.srv.cfg.TLS.ClientCA != "" {
+		if s.tlsState == nil {
+			s.refuse("tls_required", pgerr.Fatal(pgerr.InvalidAuthSpec,
+				"phiguard requires TLS for every connection: connect with sslmode=require or stronger"))
+			return false
+		}
+	}
+	s.user, s.database = hello.params["user"], hello.params["database"]
+	if s.database == "" {
+		s.database = s.user
+	}
+	s.log = s.log.With(zap.String("user", s.user), zap.String("database", s.database))
+	if pe := s.checkStartupSettings(hello.params); pe != nil {
+		s.refuse("startup_setting", pe)
+		return false
+	}
+	return true
 }
 
 // pump runs both directions until one ends, then ends the other.
