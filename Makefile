@@ -78,3 +78,4 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run ./internal/tools/layercheck
+	$(GO) run ./internal/tools/sizecheck proxy sqlrewrite
