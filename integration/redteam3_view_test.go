@@ -1,0 +1,28 @@
+package integration
+
+import "testing"
+
+// TestRedTeam3ViewCreatedInSameQuery: proxy/catalog.go viewWritten knows
+// the views over encrypted tables that the catalog held when the Query
+// arrived. A view created by an earlier statement of the same simple
+// Query is not among them, so an UPDATE (or INSERT) through it is
+// neither refused nor encrypted: admin_ann (TEMP needs no CREATE on
+// public) stores a plaintext SSN in patients.ssn. The LIKE on the stored
+// value finds it, which it never would on a ciphertext.
+func TestRedTeam3ViewCreatedInSameQuery(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	fx := accessFixture(t)
+	p := startAccessProxy(t, fx)
+	admin := p.as(t, "admin_ann")
+	rows, err := multiRows(ctx, admin, "BEGIN; "+
+		"CREATE TEMP VIEW rt3v AS SELECT id, ssn FROM patients; "+
+		"UPDATE rt3v SET ssn = 'RT3PLAIN' WHERE id = '"+fx.aliceOnly+"'; "+
+		"SELECT count(*) FROM rt3v WHERE ssn LIKE 'RT3%'")
+	multiRows(ctx, admin, "ROLLBACK")
+	if err == nil && len(rows) == 1 && rows[0][0] == "1" {
+		t.Errorf("an UPDATE through a view created earlier in the same Query wrote a plaintext patients.ssn (found by LIKE on the stored value)")
+	} else if err == nil {
+		t.Errorf("the UPDATE through the new view ran (rows %v)", rows)
+	}
+}
