@@ -1,0 +1,92 @@
+package integration
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// TestRedTeam3CloseSkippedAfterError: proxy/protect_client.go
+// onDescribeOrClose forgets a statement when the Close ('C' 'S') passes the
+// client pump, and reparse.go only tracks a Parse that reuses a name it
+// still knows. After an error PostgreSQL skips every message up to Sync,
+// Close and Parse included, and keeps the old statement. So in the segment
+//
+//	Parse/Bind/Execute "SELECT 1/0", Close S, Parse S "SELECT 1", Sync
+//
+// phiguard takes S for "SELECT 1" while PostgreSQL still has the S parsed
+// before: a Bind of S is checked (recheckPrepared), planned and recorded
+// as "SELECT 1", and PostgreSQL runs the old text. Here S was parsed (and
+// rewritten) under a rule that a reload then set to false: dr_alice still
+// reads clinical_notes under the old rule, and no record names the read.
+func TestRedTeam3CloseSkippedAfterError(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	fx := accessFixture(t)
+	p := startAccessProxy(t, fx)
+	conns := map[bool]*pgconn.PgConn{}
+	for _, closeFirst := range []bool{false, true} {
+		conns[closeFirst] = p.as(t, "dr_alice").PgConn()
+		if _, err := segment(ctx, conns[closeFirst], &pgproto3.Parse{Name: "s", Query: "SELECT id FROM clinical_notes"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reloadNotesFalse(t, p, fx)
+	for _, closeFirst := range []bool{false, true} {
+		pc := conns[closeFirst]
+		var msgs []pgproto3.FrontendMessage
+		msgs = append(msgs, &pgproto3.Parse{Query: "SELECT 1/0"}, &pgproto3.Bind{}, &pgproto3.Describe{ObjectType: 'P'}, &pgproto3.Execute{})
+		if closeFirst {
+			msgs = append(msgs, &pgproto3.Close{ObjectType: 'S', Name: "s"})
+		}
+		msgs = append(msgs, &pgproto3.Parse{Name: "s", Query: "SELECT 1"})
+		if _, err := segment(ctx, pc, msgs...); err == nil {
+			t.Fatal("SELECT 1/0 did not fail")
+		}
+		rows, err := segment(ctx, pc, &pgproto3.Bind{PreparedStatement: "s"}, &pgproto3.Describe{ObjectType: 'P'}, &pgproto3.Execute{})
+		if !closeFirst {
+			// Control (no Close): reparse.go restores s, and the reload's
+			// recheck refuses it or runs it under the new rule.
+			if err == nil && rows > 1 {
+				t.Fatalf("control: Bind s after the reload returned %d notes", rows)
+			}
+			continue
+		}
+		if err == nil && rows > 1 {
+			t.Errorf("after a reload set dr_alice's clinical_notes rule to false, a statement phiguard believed closed and replaced returned %d notes", rows)
+		}
+	}
+}
+
+// segment sends msgs and a Sync, and counts the DataRows until
+// ReadyForQuery; err is the first ErrorResponse.
+func segment(ctx context.Context, pc *pgconn.PgConn, msgs ...pgproto3.FrontendMessage) (int, error) {
+	fe := pc.Frontend()
+	for _, m := range msgs {
+		fe.Send(m)
+	}
+	fe.Send(&pgproto3.Sync{})
+	if err := fe.Flush(); err != nil {
+		return 0, err
+	}
+	rows := 0
+	var first error
+	for {
+		msg, err := pc.ReceiveMessage(ctx)
+		if err != nil {
+			return rows, err
+		}
+		switch m := msg.(type) {
+		case *pgproto3.DataRow:
+			rows++
+		case *pgproto3.ErrorResponse:
+			if first == nil {
+				first = pgconn.ErrorResponseToPgError(m)
+			}
+		case *pgproto3.ReadyForQuery:
+			return rows, first
+		}
+	}
+}
