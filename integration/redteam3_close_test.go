@@ -90,3 +90,49 @@ func segment(ctx context.Context, pc *pgconn.PgConn, msgs ...pgproto3.FrontendMe
 		}
 	}
 }
+
+// TestRedTeam3CloseSkippedPlaintextWrite: the same skipped Close and
+// re-Parse make phiguard plan a Bind of S for "SELECT $1::text, $2::text"
+// (no parameter to encrypt) while PostgreSQL runs the UPDATE of
+// patients.ssn S was: admin_ann's SSN reaches the encrypted column in
+// plaintext, where an (encrypted) equality lookup no longer finds it.
+func TestRedTeam3CloseSkippedPlaintextWrite(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	fx := accessFixture(t)
+	p := startAccessProxy(t, fx)
+	for _, closeFirst := range []bool{false, true} {
+		conn := p.as(t, "admin_ann")
+		pc := conn.PgConn()
+		if _, err := pc.Exec(ctx, "BEGIN").ReadAll(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := segment(ctx, pc, &pgproto3.Parse{Name: "s", Query: "UPDATE patients SET ssn = $1 WHERE id = $2"}, &pgproto3.Describe{ObjectType: 'S', Name: "s"}); err != nil {
+			t.Fatal(err)
+		}
+		msgs := []pgproto3.FrontendMessage{&pgproto3.Parse{Query: "SELECT 1/0"}, &pgproto3.Bind{}, &pgproto3.Describe{ObjectType: 'P'}, &pgproto3.Execute{}}
+		if closeFirst {
+			msgs = append(msgs, &pgproto3.Close{ObjectType: 'S', Name: "s"})
+		}
+		msgs = append(msgs, &pgproto3.Parse{Name: "s", Query: "SELECT $1::text, $2::text"}, &pgproto3.Describe{ObjectType: 'S', Name: "s"})
+		if n, err := segment(ctx, pc, msgs...); err == nil {
+			t.Fatalf("SELECT 1/0 did not fail (%d rows)", n)
+		}
+		// The error aborted the transaction: start a new one.
+		pc.Exec(ctx, "ROLLBACK").ReadAll()
+		pc.Exec(ctx, "BEGIN").ReadAll()
+		// The UPDATE answers no row ("SELECT $1, $2" would answer one).
+		if rows, err := segment(ctx, pc, &pgproto3.Bind{PreparedStatement: "s", Parameters: [][]byte{[]byte("999-00-0003"), []byte(fx.aliceOnly)}},
+			&pgproto3.Describe{ObjectType: 'P'}, &pgproto3.Execute{}); err != nil || rows != 0 {
+			t.Fatalf("closeFirst=%v: Bind s: %d rows, %v", closeFirst, rows, err)
+		}
+		n := queryInt(t, conn, "SELECT count(*) FROM patients WHERE id = $1 AND ssn = $2", fx.aliceOnly, "999-00-0003")
+		pc.Exec(ctx, "ROLLBACK").ReadAll()
+		switch {
+		case !closeFirst && n != 1:
+			t.Fatalf("control: the SSN written through s is not found (%d)", n)
+		case closeFirst && n != 1:
+			t.Errorf("after a skipped Close and re-Parse, the UPDATE of patients.ssn wrote a value an encrypted lookup does not find (plaintext at rest)")
+		}
+	}
+}
