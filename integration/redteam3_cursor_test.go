@@ -18,7 +18,8 @@ import (
 // now says "declared under the current policy", so staleCursor lets the
 // FETCH of a cursor declared under the old policy through: after a reload
 // set dr_alice's clinical_notes rule to false, she still reads the notes
-// rows the old rule let through.
+// rows the old rule let through. A cursor phiguard forgot (a CLOSE that
+// never runs, or CLOSE "*", taken for CLOSE ALL) is never stale either.
 func TestRedTeam3CursorMapDesync(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
@@ -40,6 +41,18 @@ func TestRedTeam3CursorMapDesync(t *testing.T) {
 			_, err := multiRows(ctx, conn, "SELECT 1/0; DECLARE "+name+" CURSOR WITH HOLD FOR SELECT 1")
 			return expectErr(err)
 		},
+	}
+	// A cursor phiguard forgot is read as PHI but never as stale: a CLOSE
+	// that never runs forgets it.
+	ways["Parse-only CLOSE"] = func(conn *pgx.Conn, name string) error {
+		_, err := conn.Prepare(ctx, "close_"+name, "CLOSE "+name)
+		return err
+	}
+	// CLOSE "*" closes the cursor named * (here: none, 34000), and phiguard
+	// takes it for CLOSE ALL.
+	ways[`CLOSE "*"`] = func(conn *pgx.Conn, name string) error {
+		_, err := multiRows(ctx, conn, `CLOSE "*"`)
+		return expectErr(err)
 	}
 	// Control: without a desync the FETCH is refused (staleCursor).
 	ways["control (nothing)"] = func(*pgx.Conn, string) error { return nil }
