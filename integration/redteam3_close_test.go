@@ -136,3 +136,46 @@ func TestRedTeam3CloseSkippedPlaintextWrite(t *testing.T) {
 		}
 	}
 }
+
+// TestRedTeam3UnnamedParseSkipped: reparse.go tracks only named
+// statements (noteParse: name != ""). A Parse of the unnamed statement
+// that PostgreSQL skips after an error leaves the old unnamed statement in
+// place, while phiguard takes "" for the new text: after a reload set
+// dr_alice's clinical_notes rule to false, a Bind of "" checked as
+// "SELECT 1" runs the old, pre-reload rewrite of SELECT id FROM
+// clinical_notes.
+func TestRedTeam3UnnamedParseSkipped(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	fx := accessFixture(t)
+	p := startAccessProxy(t, fx)
+	conns := map[bool]*pgconn.PgConn{}
+	for _, reparse := range []bool{false, true} {
+		conns[reparse] = p.as(t, "dr_alice").PgConn()
+		if _, err := segment(ctx, conns[reparse], &pgproto3.Parse{Query: "SELECT id FROM clinical_notes"}, &pgproto3.Parse{Name: "z", Query: "SELECT 1/0"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reloadNotesFalse(t, p, fx)
+	for _, reparse := range []bool{false, true} {
+		pc := conns[reparse]
+		msgs := []pgproto3.FrontendMessage{&pgproto3.Bind{PreparedStatement: "z"}, &pgproto3.Describe{ObjectType: 'P'}, &pgproto3.Execute{}}
+		if reparse {
+			msgs = append(msgs, &pgproto3.Parse{Query: "SELECT 1"})
+		}
+		if _, err := segment(ctx, pc, msgs...); err == nil {
+			t.Fatal("SELECT 1/0 did not fail")
+		}
+		rows, err := segment(ctx, pc, &pgproto3.Bind{}, &pgproto3.Describe{ObjectType: 'P'}, &pgproto3.Execute{})
+		if !reparse {
+			// Control: the unnamed statement is checked again after the reload.
+			if err == nil && rows > 1 {
+				t.Fatalf("control: Bind of the unnamed statement after the reload returned %d notes", rows)
+			}
+			continue
+		}
+		if err == nil && rows > 1 {
+			t.Errorf("after a reload set dr_alice's clinical_notes rule to false, Bind of the unnamed statement (phiguard: SELECT 1) returned %d notes", rows)
+		}
+	}
+}
