@@ -57,3 +57,26 @@ func TestRedTeam3ViewWriteNotTopLevel(t *testing.T) {
 		}
 	}
 }
+
+// TestRedTeam3TempFunctionWrite: DO and CALL are refused because "they
+// run code phiguard cannot analyse" in a database with encrypted columns,
+// but CREATE FUNCTION is not (TEMP needs no CREATE on public): admin_ann
+// creates pg_temp.f() whose body updates patients.first, calls it, and the
+// plaintext lands in the encrypted column.
+func TestRedTeam3TempFunctionWrite(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	fx := accessFixture(t)
+	p := startAccessProxy(t, fx)
+	admin := p.as(t, "admin_ann")
+	rows, err := multiRows(ctx, admin, "BEGIN; "+
+		"CREATE FUNCTION pg_temp.rt3f() RETURNS int LANGUAGE sql AS $f$ UPDATE patients SET first = 'RT3PLAIN' WHERE id = '"+fx.aliceOnly+"' RETURNING 1 $f$; "+
+		"SELECT pg_temp.rt3f(); "+
+		"SELECT count(*) FROM patient_summary WHERE id = '"+fx.aliceOnly+"' AND first LIKE 'RT3%'")
+	multiRows(ctx, admin, "ROLLBACK")
+	if err == nil && len(rows) == 2 && rows[1][0] == "1" {
+		t.Errorf("a temporary function's UPDATE stored a plaintext patients.first")
+	} else if err == nil {
+		t.Errorf("the function ran (rows %v)", rows)
+	}
+}
