@@ -97,7 +97,8 @@ func segment(ctx context.Context, pc *pgconn.PgConn, msgs ...pgproto3.FrontendMe
 // patients.ssn S was: admin_ann's SSN reaches the encrypted column in
 // plaintext, where an (encrypted) equality lookup no longer finds it.
 func TestRedTeam3CloseSkippedPlaintextWrite(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it writes to the shared fixture (restored at the end),
+	// which the parallel suites read.
 	ctx := testContext(t)
 	fx := accessFixture(t)
 	p := startAccessProxy(t, fx)

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -21,7 +22,8 @@ import (
 // $$...$$ WHERE id = $$...$$ --...`, a plaintext write to the encrypted
 // patients.drivers, committed.
 func TestRedTeam3PipelinedSettingChange(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it writes to the shared fixture (restored at the end),
+	// which the parallel suites read.
 	ctx := testContext(t)
 	fx := accessFixture(t)
 	p := startAccessProxy(t, fx)
@@ -43,14 +45,20 @@ func TestRedTeam3PipelinedSettingChange(t *testing.T) {
 	if err := fe.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		msg, err := pc.ReceiveMessage(ctx)
+	// Until both Queries are answered (two ReadyForQuery), or the
+	// session ends.
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for ready := 0; ready < 2; {
+		msg, err := pc.ReceiveMessage(rctx)
 		if err != nil {
 			break
 		}
-		if e, ok := msg.(*pgproto3.ErrorResponse); ok {
-			t.Logf("%s %s", e.Code, e.Message)
+		switch m := msg.(type) {
+		case *pgproto3.ErrorResponse:
+			t.Logf("%s %s", m.Code, m.Message)
+		case *pgproto3.ReadyForQuery:
+			ready++
 		}
 	}
 	time.Sleep(300 * time.Millisecond) // the backend may still be running it

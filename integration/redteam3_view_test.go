@@ -10,7 +10,8 @@ import "testing"
 // public) stores a plaintext SSN in patients.ssn. The LIKE on the stored
 // value finds it, which it never would on a ciphertext.
 func TestRedTeam3ViewCreatedInSameQuery(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it writes to the shared fixture (restored at the end),
+	// which the parallel suites read.
 	ctx := testContext(t)
 	fx := accessFixture(t)
 	p := startAccessProxy(t, fx)
@@ -34,7 +35,8 @@ func TestRedTeam3ViewCreatedInSameQuery(t *testing.T) {
 // Either stores admin_ann's plaintext in patients.first (randomized
 // encryption), where a LIKE on the view's column then finds it.
 func TestRedTeam3ViewWriteNotTopLevel(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it writes to the shared fixture (restored at the end),
+	// which the parallel suites read.
 	ctx := testContext(t)
 	fx := accessFixture(t)
 	p := startAccessProxy(t, fx)
@@ -64,7 +66,8 @@ func TestRedTeam3ViewWriteNotTopLevel(t *testing.T) {
 // creates pg_temp.f() whose body updates patients.first, calls it, and the
 // plaintext lands in the encrypted column.
 func TestRedTeam3TempFunctionWrite(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it writes to the shared fixture (restored at the end),
+	// which the parallel suites read.
 	ctx := testContext(t)
 	fx := accessFixture(t)
 	p := startAccessProxy(t, fx)

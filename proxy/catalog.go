@@ -217,9 +217,7 @@ func (c *catalog) viewWritten(a *sqlrewrite.Analysis) string {
 		return ""
 	}
 	for _, st := range a.Statements {
-		switch st.Kind {
-		case sqlrewrite.KindInsert, sqlrewrite.KindUpdate, sqlrewrite.KindDelete, sqlrewrite.KindMerge, sqlrewrite.KindCopy:
-		default:
+		if !st.Writes {
 			continue
 		}
 		for _, t := range st.Tables {

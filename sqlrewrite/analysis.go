@@ -38,6 +38,10 @@ type Statement struct {
 	// checked like the query it was declared for.
 	Cursor   string
 	CursorOp CursorOp
+	// Writes is set when the statement writes rows anywhere in it: an
+	// INSERT, UPDATE, DELETE or MERGE at any depth (a writable CTE, under
+	// EXPLAIN ANALYZE), or COPY FROM.
+	Writes bool
 
 	// repeated lists the relation names (any schema) the statement may
 	// read more than once (see ReadsOnce).

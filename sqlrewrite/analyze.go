@@ -57,6 +57,10 @@ func analyzeStatement(node *pg_query.Node) Statement {
 		switch n := m.Interface().(type) {
 		case *pg_query.CommonTableExpr:
 			ctes = append(ctes, n.Ctename)
+		case *pg_query.InsertStmt, *pg_query.UpdateStmt, *pg_query.DeleteStmt, *pg_query.MergeStmt:
+			st.Writes = true
+		case *pg_query.CopyStmt:
+			st.Writes = st.Writes || n.IsFrom
 		case *pg_query.RangeVar:
 			named[n.Relname]++
 			t := TableName{Schema: n.Schemaname, Name: n.Relname}

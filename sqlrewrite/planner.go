@@ -33,13 +33,11 @@ func PlanFor(a *Analysis, pol *policy.Policy) *Plan {
 	p := &planner{pol: pol, plan: &Plan{}, sql: a.sql}
 	p.literals = literalStarts(a.sql)
 	for i, raw := range a.tree.GetStmts() {
-		if a.Statements[i].Kind == KindCall && encryptsAnything(pol) {
-			// DO and CALL run code phiguard cannot read; with encrypted
-			// columns in the database it could write plaintext into them.
-			p.plan.Protected = true
-			p.plan.Refusal = &Refusal{Code: pgerr.FeatureNotSupported,
-				Construct: "DO blocks and CALL run code phiguard cannot analyse, and this database has encrypted columns: run them directly against the database"}
-			break
+		if encryptsAnything(pol) {
+			if r := p.sessionRefusal(raw.GetStmt(), a.Statements[i]); r != nil {
+				p.plan.Protected, p.plan.Refusal, p.plan.Values = true, r, nil
+				break
+			}
 		}
 		if !p.touchesProtected(a.Statements[i]) {
 			continue
