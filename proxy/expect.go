@@ -50,6 +50,11 @@ type expectation struct {
 	subjects map[*policy.ProtectedTable]*audit.SubjectSet
 	dataRows int64    // DataRows of the current statement
 	tables   []string // for a FETCH: its cursor's tables, for the record
+	// cursorChanges are the request's DECLAREs and CLOSEs, applied as
+	// their statements complete; completed counts a Query's statements
+	// that did (cursors.go).
+	cursorChanges []cursorChange
+	completed     int
 	fastpath bool     // a FunctionCall (expQuery): recorded as protocol function_call
 	// slots is the audit queue room reserved for this request's records
 	// when it touches PHI (audit.go); what is left is released when the
@@ -129,7 +134,7 @@ func (e *expectQueue) skipToSync() {
 // reserved audit room, and a Parse it did not carry out.
 func (x *expectation) abandon() {
 	x.slots.Release()
-	if x.kind == expParse && x.prep != nil && x.prep.replacing != nil {
+	if (x.kind == expParse || x.kind == expClose) && x.prep != nil && x.prep.replacing != nil {
 		x.prep.replacing.settle(true)
 	}
 }
@@ -167,14 +172,16 @@ type stmtInfo struct {
 	sql       string
 	sent      string // the text after access rewriting, before encryption
 	decisions string // decisionsKey of its Access
-	// replacing is set while a Parse that reused a known name is
-	// unanswered (reparse.go).
+	// replacing is set while a Parse that reused a known name, or a Close,
+	// is unanswered; closed marks the tombstone a Close leaves (reparse.go).
 	replacing *replacement
+	closed    bool
 	// cursors are the SQL cursors it FETCHes or MOVEs, readsPHI whether
 	// one of them reads PHI (cursors.go).
-	cursors  []string
-	readsPHI bool
-	tables   []string
+	cursors       []string
+	readsPHI      bool
+	tables        []string
+	cursorChanges []cursorChange // the DECLAREs and CLOSEs its Executes carry out
 	decision audit.Decision
 	rule     string
 	glass    *sqlrewrite.BreakGlass

@@ -150,6 +150,7 @@ func (s *session) onParseComplete(_ byte, head *expectation) (bool, error) {
 func (s *session) onBindComplete(_ byte, head *expectation) (bool, error) {
 	if head.kind == expBind {
 		s.portals[head.name] = &portalInfo{stmt: s.stmts[head.stmt], formats: head.formats}
+		s.notePortal(head.name, s.stmts[head.stmt])
 		s.expects.pop()
 	}
 	return s.suppress, nil
@@ -157,6 +158,9 @@ func (s *session) onBindComplete(_ byte, head *expectation) (bool, error) {
 
 func (s *session) onCloseComplete(_ byte, head *expectation) (bool, error) {
 	if head.kind == expClose {
+		if head.prep != nil && head.prep.replacing != nil {
+			head.prep.replacing.settle(false)
+		}
 		if head.closeS {
 			delete(s.stmts, head.name)
 		} else {
@@ -293,6 +297,10 @@ func (s *session) onFunctionCallResponse(_ byte, head *expectation) (bool, error
 // granted once the backend confirmed it.
 func (s *session) onCommandComplete(typ byte, head *expectation) (bool, error) {
 	dropped := s.suppress
+	if typ == beCommandComplete && (head.kind == expExecute || head.kind == expQuery) {
+		s.confirmCursors(head, head.completed)
+		head.completed++
+	}
 	if head.kind == expExecute || head.kind == expQuery {
 		var tag []byte
 		if typ == beCommandComplete {

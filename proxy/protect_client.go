@@ -87,6 +87,7 @@ func (s *session) onQuery(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 	}
 	phi := touchesPHI(plan, decisionsKey(v.access))
 	cur, pe := s.noteCursors(a, phi, v.decision, v.rule)
+	x.cursorChanges = cur.changes
 	if pe == nil && cur.readsPHI {
 		phi = true
 		x.decision, x.rule, x.tables = cur.decision, cur.rule, cur.tables
@@ -158,7 +159,7 @@ func (s *session) onDescribeOrClose(typ byte, _ *sqlrewrite.Analysis) ([]byte, e
 	case typ == feClose:
 		x.kind, x.closeS = expClose, body[0] == 'S'
 		if x.closeS {
-			delete(s.clientStmts, x.name)
+			x.prep = s.noteClose(x.name)
 		}
 	case body[0] == 'S':
 		x.kind = expDescribeStmt
@@ -188,14 +189,18 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 		// A portal bound before a reload, resumed after it, and a FETCH of
 		// a cursor declared before it, are checked again.
 		pe := s.recheckPrepared(st)
-		for _, c := range st.cursors {
-			if pe == nil {
-				pe = s.staleCursor(c)
+		x.analysis, x.written = st.analysis, st.written
+		x.decision, x.rule, x.glass = st.decision, st.rule, st.glass
+		x.cursorChanges = st.cursorChanges
+		phi := touchesPHI(st.plan, st.decisions)
+		if pe == nil && len(st.cursors) > 0 {
+			var cur cursorRequest
+			if cur, pe = s.readCursors(st.cursors); cur.readsPHI {
+				phi = true
+				x.decision, x.rule, x.tables = cur.decision, cur.rule, cur.tables
 			}
 		}
-		x.analysis, x.written, x.tables = st.analysis, st.written, st.tables
-		x.decision, x.rule, x.glass = st.decision, st.rule, st.glass
-		if pe == nil && (touchesPHI(st.plan, st.decisions) || st.readsPHI) {
+		if pe == nil && phi {
 			pe = s.reserveRecords(x, 1)
 		}
 		if pe == nil {
@@ -246,7 +251,7 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 		info.written = writtenColumns(info.plan)
 	}
 	cur, cpe := s.noteCursors(a, touchesPHI(info.plan, info.decisions), info.decision, info.rule)
-	info.cursors, info.readsPHI, info.tables = cur.read, cur.readsPHI, cur.tables
+	info.cursors, info.readsPHI, info.tables, info.cursorChanges = cur.read, cur.readsPHI, cur.tables, cur.changes
 	if cur.readsPHI {
 		info.decision, info.rule = cur.decision, cur.rule
 	}

@@ -39,13 +39,30 @@ func (r *replacement) settle(failed bool) {
 }
 
 // noteParse makes info the statement a Parse names, remembering what it
-// replaces. Client pump.
+// replaces. The unnamed statement too: PostgreSQL replaces it only if it
+// gets to the Parse, not when an earlier error makes it skip it. Client
+// pump.
 func (s *session) noteParse(name string, info *stmtInfo) {
-	if prev := s.clientStmts[name]; prev != nil && name != "" {
+	if prev := s.clientStmts[name]; prev != nil {
 		info.replacing = &replacement{prev: prev, settled: make(chan struct{})}
 		s.unsettled = append(s.unsettled, info.replacing)
 	}
 	s.clientStmts[name] = info
+}
+
+// noteClose closes a statement the same way: a tombstone stands for it
+// until the backend's CloseComplete; if PostgreSQL skipped the Close, the
+// statement comes back. It returns the tombstone for the Close's
+// expectation to settle. Client pump.
+func (s *session) noteClose(name string) *stmtInfo {
+	prev := s.clientStmts[name]
+	if prev == nil {
+		return nil
+	}
+	tomb := &stmtInfo{closed: true, replacing: &replacement{prev: prev, settled: make(chan struct{})}}
+	s.unsettled = append(s.unsettled, tomb.replacing)
+	s.clientStmts[name] = tomb
+	return tomb
 }
 
 // noteSync marks every unsettled Parse as answerable. Client pump.
@@ -71,6 +88,9 @@ func (s *session) boundStatement(name string) (*stmtInfo, error) {
 	for {
 		info := s.clientStmts[name]
 		if info == nil || info.replacing == nil {
+			if info != nil && info.closed {
+				return nil, nil // closed: PostgreSQL will say it does not exist
+			}
 			return info, nil
 		}
 		r := info.replacing

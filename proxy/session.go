@@ -90,7 +90,7 @@ type session struct {
 	ddlSeen       bool                   // DDL went out: refresh the catalog after it (client pump)
 	objsNeeded    bool                   // re-read the database objects after this request (client pump)
 	unsettled     []*replacement         // Parses reusing a name, not yet answered (client pump, reparse.go)
-	cursors       map[string]*cursorInfo // SQL cursors declared through phiguard (client pump, cursors.go)
+	cursors       cursorMap              // SQL cursors and named portals, as the backend confirmed them (cursors.go)
 	backendDone   chan struct{}          // closed when the backend pump ends
 
 	// terminating is set once phiguard itself ends the backend connection,

@@ -33,8 +33,7 @@ type Statement struct {
 	// resolving them against CTE names is the policy layer's job.
 	Tables []TableName
 	// Cursor is the cursor a DECLARE, FETCH, MOVE or CLOSE names ("" for
-	// other statements, "*" for CLOSE ALL), and CursorOp what it does to
-	// it: the proxy follows cursors so that reading one is audited and
+	// other statements and CLOSE ALL), and CursorOp what it does to it: the proxy follows cursors so that reading one is audited and
 	// checked like the query it was declared for.
 	Cursor   string
 	CursorOp CursorOp
@@ -46,6 +45,10 @@ type Statement struct {
 	// repeated lists the relation names (any schema) the statement may
 	// read more than once (see ReadsOnce).
 	repeated []string
+	// valueDependent is set when a decision about the statement depends on
+	// a literal's value (SET, set_config): its analysis, and the plan
+	// cached on it, must not be shared with other texts of its shape.
+	valueDependent bool
 }
 
 // CursorOp is what a cursor statement does.
@@ -55,7 +58,8 @@ const (
 	CursorNone    CursorOp = iota
 	CursorDeclare          // DECLARE name CURSOR FOR query
 	CursorRead             // FETCH or MOVE
-	CursorClose            // CLOSE name, CLOSE ALL
+	CursorClose            // CLOSE name
+	CursorCloseAll         // CLOSE ALL
 )
 
 // ParseError is a statement pg_query could not parse.
@@ -137,4 +141,15 @@ func (a *Analysis) ReadsOnce(name string) bool {
 		}
 	}
 	return true
+}
+
+// valueDependent says whether a decision about the text depends on a
+// literal's value, so that it must not share an analysis by shape.
+func (a *Analysis) valueDependent() bool {
+	for _, st := range a.Statements {
+		if st.valueDependent {
+			return true
+		}
+	}
+	return false
 }

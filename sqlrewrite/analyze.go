@@ -47,7 +47,7 @@ func analyzeStatement(node *pg_query.Node) Statement {
 	case node.GetClosePortalStmt() != nil:
 		st.Cursor, st.CursorOp = node.GetClosePortalStmt().GetPortalname(), CursorClose
 		if st.Cursor == "" {
-			st.Cursor = "*"
+			st.CursorOp = CursorCloseAll
 		}
 	}
 	seen := map[TableName]bool{}
@@ -59,6 +59,12 @@ func analyzeStatement(node *pg_query.Node) Statement {
 			ctes = append(ctes, n.Ctename)
 		case *pg_query.InsertStmt, *pg_query.UpdateStmt, *pg_query.DeleteStmt, *pg_query.MergeStmt:
 			st.Writes = true
+		case *pg_query.VariableSetStmt:
+			st.valueDependent = true
+		case *pg_query.FuncCall:
+			if _, name := funcParts(n.GetFuncname()); name == "set_config" {
+				st.valueDependent = true
+			}
 		case *pg_query.CopyStmt:
 			st.Writes = st.Writes || n.IsFrom
 		case *pg_query.RangeVar:

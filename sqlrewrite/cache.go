@@ -47,7 +47,7 @@ func (z *Analyzer) Analyze(sql []byte) (a *Analysis, cached bool) {
 	// on the same new text merely parse it twice.
 	a = Analyze(string(sql))
 	key := a.sql
-	if shapeOK && a.Err == nil && verifyShape(a.sql, spans) {
+	if shapeOK && a.Err == nil && !a.valueDependent() && verifyShape(a.sql, spans) {
 		key = string(shape)
 	}
 	z.mu.Lock()

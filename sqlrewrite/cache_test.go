@@ -81,3 +81,24 @@ func BenchmarkAnalyzeShapeHit(b *testing.B) {
 		i++
 	}
 }
+
+// TestValueDependentTextsDoNotShareAShape: SET and set_config are judged by
+// their values (settings.go), so texts of their shape never share an
+// analysis or the plan cached on it.
+func TestValueDependentTextsDoNotShareAShape(t *testing.T) {
+	z := NewAnalyzer(64)
+	for _, pair := range [][2]string{
+		{"SET client_encoding = 'SJIS'", "SET client_encoding = 'UTF8'"},
+		{"SELECT set_config('standard_conforming_strings', 'off', false)", "SELECT set_config('standard_conforming_strings', 'on', false)"},
+	} {
+		a1, _ := z.Analyze([]byte(pair[0]))
+		a2, cached := z.Analyze([]byte(pair[1]))
+		if cached || a1 == a2 {
+			t.Errorf("%q shared the analysis of %q", pair[1], pair[0])
+		}
+	}
+	a1, _ := z.Analyze([]byte("SELECT 1 WHERE 2 = 3"))
+	if a2, cached := z.Analyze([]byte("SELECT 4 WHERE 5 = 6")); !cached || a1 != a2 {
+		t.Error("texts of one shape without a value-dependent statement no longer share an analysis")
+	}
+}
