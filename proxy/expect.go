@@ -55,7 +55,7 @@ type expectation struct {
 	// that did (cursors.go).
 	cursorChanges []cursorChange
 	completed     int
-	fastpath bool     // a FunctionCall (expQuery): recorded as protocol function_call
+	fastpath      bool // a FunctionCall (expQuery): recorded as protocol function_call
 	// slots is the audit queue room reserved for this request's records
 	// when it touches PHI (audit.go); what is left is released when the
 	// expectation leaves the queue.
@@ -182,9 +182,9 @@ type stmtInfo struct {
 	readsPHI      bool
 	tables        []string
 	cursorChanges []cursorChange // the DECLAREs and CLOSEs its Executes carry out
-	decision audit.Decision
-	rule     string
-	glass    *sqlrewrite.BreakGlass
+	decision      audit.Decision
+	rule          string
+	glass         *sqlrewrite.BreakGlass
 }
 
 // portalInfo is a bound portal: its statement and result formats.

@@ -55,11 +55,11 @@ type Statement struct {
 type CursorOp uint8
 
 const (
-	CursorNone    CursorOp = iota
-	CursorDeclare          // DECLARE name CURSOR FOR query
-	CursorRead             // FETCH or MOVE
-	CursorClose            // CLOSE name
-	CursorCloseAll         // CLOSE ALL
+	CursorNone     CursorOp = iota
+	CursorDeclare           // DECLARE name CURSOR FOR query
+	CursorRead              // FETCH or MOVE
+	CursorClose             // CLOSE name
+	CursorCloseAll          // CLOSE ALL
 )
 
 // ParseError is a statement pg_query could not parse.
