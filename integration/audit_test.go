@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	gosync "sync"
 	"testing"
 	"time"
 
@@ -161,28 +160,6 @@ tables:
 	}
 }
 
-// brokenSink fails every write until healed, like a full disk.
-type brokenSink struct {
-	mu     gosync.Mutex
-	broken bool
-	lines  int
-}
-
-func (b *brokenSink) Resume() (audit.Tail, error) { return audit.Tail{}, nil }
-func (b *brokenSink) Sync() error                 { return nil }
-func (b *brokenSink) Close() error                { return nil }
-func (b *brokenSink) Write(lines []audit.Line) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.broken {
-		return 0, fmt.Errorf("no space left on device")
-	}
-	b.lines += len(lines)
-	return len(lines), nil
-}
-
-func (b *brokenSink) set(broken bool) { b.mu.Lock(); b.broken = broken; b.mu.Unlock() }
-
 // TestAuditFailsClosed: while the audit trail cannot be written, statements
 // on protected tables are refused with 58030 and nothing is lost; other
 // statements go on, and protected ones resume once the sink recovers.
@@ -190,7 +167,7 @@ func TestAuditFailsClosed(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	table, prot := ssnTable(t, "afc")
-	sink := &brokenSink{}
+	sink := &memSink{}
 	a, err := audit.New(audit.Options{Key: audit.MACKey{ID: "audit", Version: 1, Secret: keys.NewSecret(bytes.Repeat([]byte{9}, 32))},
 		Sink: sink, RetryMin: 10 * time.Millisecond, RetryMax: 20 * time.Millisecond})
 	if err != nil {

@@ -50,7 +50,7 @@ func TestRedTeamReparseUnaudited(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	table, prot := ssnTable(t, "rta")
-	sink := &brokenSink{}
+	sink := &memSink{}
 	a, err := audit.New(audit.Options{Key: audit.MACKey{ID: "audit", Version: 1, Secret: keys.NewSecret(bytes.Repeat([]byte{3}, 32))},
 		Sink: sink, RetryMin: 10 * time.Millisecond, RetryMax: 20 * time.Millisecond})
 	if err != nil {
