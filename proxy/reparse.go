@@ -34,6 +34,12 @@ type replacement struct {
 func (r *replacement) settle(failed bool) {
 	r.once.Do(func() {
 		r.failed.Store(failed)
+		if !failed {
+			// The old statement is gone: let it go, or every Parse of the
+			// unnamed statement would keep all the earlier ones alive.
+			// The client pump reads prev only after settled is closed.
+			r.prev = nil
+		}
 		close(r.settled)
 	})
 }
