@@ -37,6 +37,7 @@ type cursorInfo struct {
 	decision audit.Decision
 	rule     string
 	tables   []string // what its query reads, for the records of its FETCHes
+	portal   bool     // a protocol portal: gone when its transaction ends
 }
 
 // cursorChange is a DECLARE or CLOSE waiting for its statement's
@@ -183,6 +184,19 @@ func (s *session) notePortal(name string, st *stmtInfo) {
 	if name == "" || st == nil || s.srv.protect == nil {
 		return
 	}
-	s.cursors.apply(cursorChange{op: sqlrewrite.CursorDeclare, name: name, info: &cursorInfo{
+	s.cursors.apply(cursorChange{op: sqlrewrite.CursorDeclare, name: name, info: &cursorInfo{portal: true,
 		pol: st.pol, phi: touchesPHI(st.plan, st.decisions) || st.readsPHI, decision: st.decision, rule: st.rule}})
+}
+
+// endPortals forgets the protocol portals when their transaction ends
+// (SQL cursors WITH HOLD outlive it; the others PostgreSQL closes, and a
+// FETCH of one fails there). Backend pump.
+func (c *cursorMap) endPortals() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for name, ci := range c.m {
+		if ci.portal {
+			delete(c.m, name)
+		}
+	}
 }

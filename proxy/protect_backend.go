@@ -116,6 +116,7 @@ func (s *session) onReadyForQuery(_ byte, head *expectation) (bool, error) {
 	s.result, s.suppress = nil, false
 	if body, err := s.br.body(); err == nil && len(body) == 1 && body[0] == 'I' {
 		clear(s.portals) // portals end with their transaction
+		s.cursors.endPortals()
 	}
 	return false, nil
 }
