@@ -448,7 +448,25 @@ func (w *accessWalker) baseRel(rv *pg_query.RangeVar) *accessRel {
 		w.touched = true
 	}
 	order, _ := w.objs.Columns(schema, name) // nil when unknown: renaming then refuses
+	w.refuseIfNoColumnReadable(tableString(rv), order, restricted)
 	return &accessRel{base: true, schema: schema, relname: name, restricted: restricted, order: order}
+}
+
+// refuseIfNoColumnReadable refuses a table every column of which the role
+// is denied: as with PostgreSQL's column privileges, a role that may read
+// no column of a table may not learn its rows' number or existence either
+// (count(*), EXISTS).
+func (w *accessWalker) refuseIfNoColumnReadable(table string, columns []string, restricted map[string]*policy.ColumnRule) {
+	if len(columns) == 0 {
+		return
+	}
+	for _, c := range columns {
+		if r := restricted[c]; r == nil || r.Action != policy.ActionDeny {
+			return
+		}
+	}
+	rule := restricted[columns[0]]
+	w.refuseConstruct(rule.Name, table, "role %s may read no column of table %s, so it may not read the table at all", w.role.Name, table)
 }
 
 func tableString(rv *pg_query.RangeVar) string {
