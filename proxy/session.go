@@ -237,30 +237,42 @@ func (s *session) pump() error {
 	}()
 	select {
 	case err := <-fromClient:
-		// The client left, broke the protocol, or the session was drained.
-		// The client pump has stopped, so its backend writer is free: end
-		// the backend session (a second Terminate after the client's own is
-		// harmless), let the backend pump deliver what was in flight, close.
-		s.terminating.Store(true)
-		s.bw.Write(terminateMessage)
-		s.flushBackend()
-		s.backend.SetReadDeadline(time.Now().Add(time.Second))
-		<-fromBackend
-		var proto *errProtocol
-		switch {
-		case errors.Is(err, errDrained):
-			s.writeClientError(pgerr.Fatal(pgerr.AdminShutdown, "terminating connection because phiguard is shutting down"))
-		case errors.As(err, &proto):
-			s.srv.metrics.ConnectionsRefused.WithLabelValues("protocol").Inc()
-			s.writeClientError(pgerr.Fatal(pgerr.ProtocolViolation, proto.msg))
-			s.drainClient()
-		}
-		return err
+		return s.endAfterClient(err, fromBackend)
 	case err := <-fromBackend:
+		if s.terminating.Load() {
+			// phiguard ended the backend itself (a drain, or the client's
+			// Terminate), so the client pump is ending too and says why:
+			// the client must still get its reason (57P01 on a drain).
+			fromBackend <- err
+			return s.endAfterClient(<-fromClient, fromBackend)
+		}
 		s.client.Close()
 		<-fromClient
 		return err
 	}
+}
+
+// endAfterClient ends a session whose client pump stopped: the client
+// left, broke the protocol, or the session was drained. The client pump's
+// backend writer is free: end the backend session (a second Terminate
+// after the client's own is harmless), let the backend pump deliver what
+// was in flight, then tell the client why, when phiguard ended it.
+func (s *session) endAfterClient(err error, fromBackend chan error) error {
+	s.terminating.Store(true)
+	s.bw.Write(terminateMessage)
+	s.flushBackend()
+	s.backend.SetReadDeadline(time.Now().Add(time.Second))
+	<-fromBackend
+	var proto *errProtocol
+	switch {
+	case errors.Is(err, errDrained):
+		s.writeClientError(pgerr.Fatal(pgerr.AdminShutdown, "terminating connection because phiguard is shutting down"))
+	case errors.As(err, &proto):
+		s.srv.metrics.ConnectionsRefused.WithLabelValues("protocol").Inc()
+		s.writeClientError(pgerr.Fatal(pgerr.ProtocolViolation, proto.msg))
+		s.drainClient()
+	}
+	return err
 }
 
 // forceClose cuts both connections; the pumps then end with errors.
