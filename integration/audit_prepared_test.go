@@ -26,13 +26,7 @@ func TestAuditPreparedStatementsFailClosed(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	table, prot := ssnTable(t, "apf")
-	sink := &memSink{}
-	a, err := audit.New(audit.Options{Key: audit.MACKey{ID: "audit", Version: 1, Secret: keys.NewSecret(bytes.Repeat([]byte{3}, 32))},
-		Sink: sink, RetryMin: 10 * time.Millisecond, RetryMax: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close(ctx)
+	a, sink := breakableAuditor(t)
 	p := startProxy(t, proxyOptions{auditor: a, protect: prot})
 	conn := p.app(t) // pgx's default: prepared statements, cached
 	insert := "INSERT INTO " + table + " (id, ssn) VALUES ($1, $2)"
@@ -54,7 +48,7 @@ func TestAuditPreparedStatementsFailClosed(t *testing.T) {
 		conn.Exec(ctx, "SELECT 1", pgx.QueryExecModeSimpleProtocol)
 		return a.Healthy() != nil
 	})
-	_, err = conn.Exec(ctx, insert, 2, "222-33-4444")
+	_, err := conn.Exec(ctx, insert, 2, "222-33-4444")
 	wantPgError(t, err, "58030")
 	err = conn.QueryRow(ctx, sel, 1).Scan(&ssn)
 	wantPgError(t, err, "58030")

@@ -167,13 +167,7 @@ func TestAuditFailsClosed(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	table, prot := ssnTable(t, "afc")
-	sink := &memSink{}
-	a, err := audit.New(audit.Options{Key: audit.MACKey{ID: "audit", Version: 1, Secret: keys.NewSecret(bytes.Repeat([]byte{9}, 32))},
-		Sink: sink, RetryMin: 10 * time.Millisecond, RetryMax: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close(ctx)
+	a, sink := breakableAuditor(t)
 	p := startProxy(t, proxyOptions{auditor: a, protect: prot})
 	conn := p.app(t)
 	if _, err := conn.Exec(ctx, "INSERT INTO "+table+" (id, ssn) VALUES (1, $1)", "111-22-3333"); err != nil {
@@ -189,7 +183,7 @@ func TestAuditFailsClosed(t *testing.T) {
 	if a.Healthy() == nil {
 		t.Fatal("the auditor never noticed the broken sink")
 	}
-	_, err = conn.Exec(ctx, "SELECT ssn FROM "+table+" WHERE id = 1")
+	_, err := conn.Exec(ctx, "SELECT ssn FROM "+table+" WHERE id = 1")
 	pe := wantPgError(t, err, "58030")
 	if !strings.Contains(pe.Message, "audit trail") {
 		t.Fatalf("message: %q", pe.Message)

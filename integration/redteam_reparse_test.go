@@ -1,14 +1,11 @@
 package integration
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/phiguard/phiguard/audit"
-	"github.com/phiguard/phiguard/keys"
 )
 
 // Red team: a Parse that names an existing prepared statement fails in
@@ -50,14 +47,7 @@ func TestRedTeamReparseUnaudited(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	table, prot := ssnTable(t, "rta")
-	sink := &memSink{}
-	a, err := audit.New(audit.Options{Key: audit.MACKey{ID: "audit", Version: 1, Secret: keys.NewSecret(bytes.Repeat([]byte{3}, 32))},
-		Sink: sink, RetryMin: 10 * time.Millisecond, RetryMax: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close(ctx)
-	defer sink.set(false) // heal first, so Close can write what it holds
+	a, sink := breakableAuditor(t)
 	p := startProxy(t, proxyOptions{auditor: a, protect: prot})
 	conn := p.app(t)
 	if _, err := conn.Exec(ctx, "INSERT INTO "+table+" (id, ssn) VALUES ($1, $2)", 1, "111-22-3333"); err != nil {
@@ -74,7 +64,7 @@ func TestRedTeamReparseUnaudited(t *testing.T) {
 	})
 	res := pc.ExecPrepared(ctx, "r", [][]byte{[]byte("1")}, nil, nil).Read()
 	wantPgError(t, res.Err, "58030") // the fixed hole 3 holds for the plain path
-	_, err = pc.Prepare(ctx, "r", "SELECT $1::int", nil)
+	_, err := pc.Prepare(ctx, "r", "SELECT $1::int", nil)
 	wantPgError(t, err, "42P05")
 	res = pc.ExecPrepared(ctx, "r", [][]byte{[]byte("1")}, nil, nil).Read()
 	if res.Err == nil {
