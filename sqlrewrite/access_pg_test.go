@@ -14,27 +14,37 @@ import (
 	"github.com/phiguard/phiguard/internal/pgcluster"
 )
 
+// startPostgres starts a throwaway PostgreSQL for a test that runs the
+// rewriter's output, and connects to it as the superuser; both end with
+// the test.
+func startPostgres(t *testing.T) (context.Context, *pgcluster.Cluster, *pgx.Conn) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts PostgreSQL")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	pg, err := pgcluster.Start(ctx, pgcluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Stop() })
+	admin, err := pgx.Connect(ctx, pg.URL(pg.Superuser, pg.Password, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close(context.Background()) })
+	return ctx, pg, admin
+}
+
 // TestAccessRewritesRunInPostgreSQL runs the rewriter's output against a
 // real PostgreSQL, as the clinician's database user, and compares the rows
 // with a hand-written filter: the rewrites must be valid SQL, filter exactly
 // the rows the rule allows, and never evaluate a user's condition on a
 // hidden row.
 func TestAccessRewritesRunInPostgreSQL(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts PostgreSQL")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	pg, err := pgcluster.Start(ctx, pgcluster.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pg.Stop()
-	admin, err := pgx.Connect(ctx, pg.URL(pg.Superuser, pg.Password, "postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
+	ctx, pg, admin := startPostgres(t)
+	var err error
 	setup := `
 CREATE TABLE patients (id uuid PRIMARY KEY, ssn text, first text, city text);
 CREATE INDEX ON patients (ssn);

@@ -1,16 +1,13 @@
 package sqlrewrite
 
 import (
-	"context"
 	"errors"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/phiguard/phiguard/internal/pgcluster"
 	"github.com/phiguard/phiguard/policy"
 )
 
@@ -133,21 +130,8 @@ func TestUpdateWithCheck(t *testing.T) {
 // goes through, one moved to a patient she cannot see fails with the
 // rule's marker and changes nothing.
 func TestUpdateWithCheckRunsInPostgreSQL(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts PostgreSQL")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	pg, err := pgcluster.Start(ctx, pgcluster.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pg.Stop()
-	admin, err := pgx.Connect(ctx, pg.URL(pg.Superuser, pg.Password, "postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
+	ctx, pg, admin := startPostgres(t)
+	var err error
 	if _, err := admin.Exec(ctx, `
 CREATE TABLE patients (id uuid PRIMARY KEY, ssn text, first text, city text);
 CREATE TABLE care_teams (clinician text, patient uuid);
