@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	httppprof "net/http/pprof"
@@ -14,6 +15,17 @@ import (
 
 // ReadyCheck reports why the service is not ready, or nil when it is.
 type ReadyCheck func(ctx context.Context) error
+
+// NotReady is a ReadyCheck's answer with a reason fit for the probe's
+// body ("backend unreachable", "keys withdrawn"); Err, which may name
+// addresses and paths, goes to the log only.
+type NotReady struct {
+	Reason string
+	Err    error
+}
+
+func (e *NotReady) Error() string { return e.Reason + ": " + e.Err.Error() }
+func (e *NotReady) Unwrap() error { return e.Err }
 
 // readyTimeout bounds one readiness probe, well under a kubelet's default.
 const readyTimeout = 3 * time.Second
@@ -35,9 +47,15 @@ func Handler(g prometheus.Gatherer, ready ReadyCheck, log *zap.Logger, pprof boo
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
 		if err := ready(ctx); err != nil {
-			// The reason goes to the log; the probe gets no addresses.
-			log.Warn("not ready", zap.Error(err))
-			http.Error(w, "not ready: backend unreachable", http.StatusServiceUnavailable)
+			// The error goes to the log; the probe gets the reason's
+			// name only, no addresses or paths.
+			reason := "unknown"
+			var nr *NotReady
+			if errors.As(err, &nr) {
+				reason = nr.Reason
+			}
+			log.Warn("not ready", zap.String("reason", reason), zap.Error(err))
+			http.Error(w, "not ready: "+reason, http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")

@@ -78,7 +78,7 @@ const (
 func (c *Cipher) Open(ctx context.Context, col *policy.ProtectedColumn, v []byte) ([]byte, State, error) {
 	if keys.IsSubjectCell(v) {
 		if c.Subjects == nil {
-			return nil, Opened, ErrNoSubjectKeys
+			return nil, Opened, c.noSubjectKeys()
 		}
 		plain, err := c.Subjects.Decrypt(ctx, AssociatedData(col), v)
 		if errors.Is(err, keys.ErrShredded) {
@@ -109,9 +109,21 @@ func (c *Cipher) Seal(ctx context.Context, col *policy.ProtectedColumn, canon, s
 		return nil, ErrNoSubject
 	}
 	if c.Subjects == nil {
+		if err := c.noSubjectKeys(); err != ErrNoSubjectKeys {
+			return nil, err
+		}
 		return nil, fmt.Errorf("column %s is sealed per subject but %w", col.QualifiedName(), ErrNoSubjectKeys)
 	}
 	return c.Subjects.Encrypt(ctx, string(subject), AssociatedData(col), canon)
+}
+
+// noSubjectKeys is why there are no subject keys: the keyring's
+// withdrawal (the subject keys went with it), else ErrNoSubjectKeys.
+func (c *Cipher) noSubjectKeys() error {
+	if reason := c.Keyring.Withdrawal(); reason != nil {
+		return &keys.WithdrawnError{KeyID: keys.SubjectKeyID, Reason: reason}
+	}
+	return ErrNoSubjectKeys
 }
 
 // SealColumnKey encrypts under the column key whatever the column's

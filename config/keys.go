@@ -45,6 +45,10 @@ type LocalKeys struct {
 	MasterKeyEnv string `yaml:"master_key_env"`
 	// MasterKeyFile is a file holding the base64 master key.
 	MasterKeyFile string `yaml:"master_key_file"`
+	// Recheck is how often serve reads the master key and keyring files
+	// again: a replaced keyring is picked up, a removed or unreadable one
+	// withdraws the keys (docs/kill-switch.md). Default 30s.
+	Recheck Duration `yaml:"recheck"`
 
 	inlineSecret int // line of a master_key written in the file, 0 if none
 }
@@ -69,6 +73,14 @@ type VaultKeys struct {
 	KVMount      string   `yaml:"kv_mount"`
 	KVPrefix     string   `yaml:"kv_prefix"`
 	Timeout      Duration `yaml:"timeout"`
+	// Recheck is how often serve asks Vault again for every data key
+	// (docs/kill-switch.md): a definite refusal withdraws the keys at
+	// once, a new or retired version is picked up. Default 30s.
+	Recheck Duration `yaml:"recheck"`
+	// OfflineGrace is how long the keys stay in use while Vault is
+	// unreachable or sealed; nil: 15m; 0: withdrawn at the first failed
+	// recheck.
+	OfflineGrace *Duration `yaml:"offline_grace"`
 
 	inlineSecret int // line of a token written in the file, 0 if none
 }
@@ -213,6 +225,7 @@ func (l LocalKeys) validate(add func(string, string, ...any)) {
 			add("keys.local.file", "directory %s does not exist", dir)
 		}
 	}
+	checkRecheck(add, "keys.local.recheck", l.Recheck)
 	if l.MasterKeyEnv != "" && l.MasterKeyFile != "" {
 		add("keys.local.master_key_env", "set either master_key_env or master_key_file, not both")
 	}
@@ -229,6 +242,8 @@ func (l LocalKeys) validate(add func(string, string, ...any)) {
 }
 
 func (v VaultKeys) validate(add func(string, string, ...any)) {
+	checkRecheck(add, "keys.vault.recheck", v.Recheck)
+	checkOfflineGrace(add, v.OfflineGrace)
 	if v.Address != "" {
 		u, err := url.Parse(v.Address)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

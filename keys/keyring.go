@@ -16,6 +16,10 @@ import (
 // an atomic.Pointer) and in-flight statements finish on the old one.
 type Keyring struct {
 	ids map[string]*keyVersions
+	// withdrawn, when set, is why this keyring holds no keys: phiguard's
+	// access to them was revoked (see Withdrawn). Every use fails with a
+	// *WithdrawnError.
+	withdrawn error
 }
 
 type keyVersions struct {
@@ -197,6 +201,9 @@ func (k *Keyring) lookup(keyID string) (*keyVersions, error) {
 	if k == nil {
 		return nil, fmt.Errorf("%w: %q (no keyring loaded)", ErrUnknownKey, keyID)
 	}
+	if k.withdrawn != nil {
+		return nil, &WithdrawnError{KeyID: keyID, Reason: k.withdrawn}
+	}
 	kv := k.ids[keyID]
 	if kv == nil {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownKey, keyID)
@@ -208,9 +215,9 @@ func (k *Keyring) lookup(keyID string) (*keyVersions, error) {
 // key for another purpose (the audit chain's HMAC key). Its bytes stay in
 // a Secret; callers derive from them and never keep or print them.
 func (k *Keyring) DataKey(keyID string) (DataKey, error) {
-	kv := k.ids[keyID]
-	if kv == nil {
-		return DataKey{}, fmt.Errorf("%w: %q", ErrUnknownKey, keyID)
+	kv, err := k.lookup(keyID)
+	if err != nil {
+		return DataKey{}, err
 	}
 	return kv.versions[kv.write].dk, nil
 }
@@ -219,8 +226,11 @@ func (k *Keyring) DataKey(keyID string) (DataKey, error) {
 // what was derived from an older version (an audit chain written before a
 // rotation).
 func (k *Keyring) DataKeyVersion(keyID string, version uint32) (DataKey, error) {
-	kv := k.ids[keyID]
-	if kv == nil || kv.versions[version] == nil {
+	kv, err := k.lookup(keyID)
+	if err != nil {
+		return DataKey{}, err
+	}
+	if kv.versions[version] == nil {
 		return DataKey{}, fmt.Errorf("%w: %q version %d", ErrUnknownKey, keyID, version)
 	}
 	return kv.versions[version].dk, nil

@@ -85,7 +85,7 @@ func (s *session) checkRowSubjects(values [][]byte, fields []*resultField) *pger
 // NULL subject is refused), so a cell moved into a row without a subject
 // fails too.
 func (s *session) checkRowSubject(col *policy.ProtectedColumn, cell []byte, sf *resultField, subject []byte) *pgerr.Error {
-	sk := s.srv.protect.Subjects
+	sk := s.srv.protect.subjects()
 	if sk == nil || !keys.IsSubjectCell(cell) {
 		// A cell still under the column key (written before the table
 		// named its subject column) names no subject; without subject

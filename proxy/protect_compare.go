@@ -38,7 +38,7 @@ func (s *session) compareLiteral(sql []byte, sp [2]int, v sqlrewrite.ValueSlot, 
 		return "", false, pgerr.Newf(pgerr.InvalidTextRepresentation,
 			"invalid value for encrypted column %s (%s): %v", col.QualifiedName(), col.Type.Name, err)
 	}
-	cands, err := s.srv.protect.Keyring.EqualityCandidates(col.Key, cellcipher.AssociatedData(col), canon)
+	cands, err := s.srv.protect.keyring().EqualityCandidates(col.Key, cellcipher.AssociatedData(col), canon)
 	if err != nil {
 		return "", false, keyError(col, err)
 	}

@@ -56,7 +56,7 @@ func (s *session) compareParams(sql []byte, plan *sqlrewrite.Plan, declared int)
 		if v.Literal >= 0 || v.Use != sqlrewrite.UseCompare || v.Form == sqlrewrite.CompareOther || v.Token < 0 {
 			continue
 		}
-		live, err := s.srv.protect.Keyring.LiveVersions(v.Column.Key)
+		live, err := s.srv.protect.keyring().LiveVersions(v.Column.Key)
 		if err != nil {
 			return nil, nil, 0, keyError(v.Column, err)
 		}
@@ -140,7 +140,7 @@ func (s *session) hiddenValues(hidden []hiddenParam, params [][]byte, formats []
 				return nil, pgerr.Newf(pgerr.InvalidTextRepresentation,
 					"invalid value for encrypted column %s (%s): %v", h.col.QualifiedName(), h.col.Type.Name, err)
 			}
-			if cs, err = s.srv.protect.Keyring.EqualityCandidates(h.col.Key, cellcipher.AssociatedData(h.col), canon); err != nil {
+			if cs, err = s.srv.protect.keyring().EqualityCandidates(h.col.Key, cellcipher.AssociatedData(h.col), canon); err != nil {
 				return nil, keyError(h.col, err)
 			}
 			cands[h.of] = cs

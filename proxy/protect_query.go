@@ -196,6 +196,12 @@ func (s *session) encryptValue(col *policy.ProtectedColumn, format int16, plain,
 func keyError(col *policy.ProtectedColumn, err error) *pgerr.Error {
 	code := pgerr.KeyUnavailable
 	msg := fmt.Sprintf("the key %q for column %s is not available", col.Key, col.QualifiedName())
+	var we *keys.WithdrawnError
+	if errors.As(err, &we) {
+		// The reason names the key service's operation and path, never a
+		// token: the operator's kill switch, told to whoever asks.
+		msg = fmt.Sprintf("the key %q for column %s is withdrawn: %v", we.KeyID, col.QualifiedName(), we.Reason)
+	}
 	if errors.Is(err, keys.ErrIntegrity) {
 		code = pgerr.DataCorrupted
 		msg = fmt.Sprintf("a cell of column %s failed its integrity check", col.QualifiedName())

@@ -92,7 +92,7 @@ func (p *Protection) missingKeys(pol *policy.Policy) []string {
 		}
 	}
 	for _, id := range ids {
-		if _, err := p.Keyring.WriteVersion(id); err != nil && !containsString(out, id) {
+		if _, err := p.keyring().WriteVersion(id); err != nil && !containsString(out, id) {
 			out = append(out, id)
 		}
 	}

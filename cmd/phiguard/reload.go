@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/phiguard/phiguard/keys/keywatch"
 	"github.com/phiguard/phiguard/proxy"
 	"go.uber.org/zap"
 )
@@ -18,8 +19,9 @@ const policyPollInterval = 2 * time.Second
 // watchPolicy reloads the policy on SIGHUP and whenever the file's size or
 // modification time changes, until ctx ends. A rejected file is logged by
 // the server and the policy in force stays; the file is not read again
-// until it changes again (or the next SIGHUP).
-func watchPolicy(ctx context.Context, srv *proxy.Server, path string, log *zap.Logger) {
+// until it changes again (or the next SIGHUP). SIGHUP also has the keys
+// re-validated at once (keys/keywatch).
+func watchPolicy(ctx context.Context, srv *proxy.Server, path string, keys *keywatch.Watcher, log *zap.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -31,7 +33,8 @@ func watchPolicy(ctx context.Context, srv *proxy.Server, path string, log *zap.L
 		case <-ctx.Done():
 			return
 		case <-hup:
-			log.Info("SIGHUP: reloading the policy", zap.String("policy", path))
+			log.Info("SIGHUP: reloading the policy and re-validating the keys", zap.String("policy", path))
+			keys.Trigger()
 			last = fileStamp(path)
 			srv.ReloadPolicyFile(path)
 		case <-tick.C:

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -56,14 +57,14 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger, ready chan<-
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var opts []proxy.Option
 
+	var prot *protection
 	if cfg.PolicyFile != "" {
-		prot, a, err := loadProtection(ctx, cfg, reg, log)
-		if err != nil {
+		var err error
+		if prot, err = loadProtection(ctx, cfg, reg, log); err != nil {
 			return err
 		}
-		opts = append(opts, proxy.WithProtection(prot))
-		if a != nil {
-
+		opts = append(opts, proxy.WithProtection(prot.prot))
+		if a := prot.auditor; a != nil {
 			opts = append(opts, proxy.WithAuditor(a))
 			defer func() {
 				closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -84,11 +85,12 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger, ready chan<-
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
-	if cfg.PolicyFile != "" {
+	if prot != nil {
 		watchCtx, stopWatch := context.WithCancel(ctx)
-		watched := make(chan struct{})
-		go func() { defer close(watched); watchPolicy(watchCtx, srv, cfg.PolicyFile, log) }()
-		defer func() { stopWatch(); <-watched }()
+		var watched sync.WaitGroup
+		watched.Go(func() { watchPolicy(watchCtx, srv, cfg.PolicyFile, prot.keys, log) })
+		watched.Go(func() { prot.keys.Run(watchCtx) })
+		defer func() { stopWatch(); watched.Wait() }()
 	}
 
 	var adminSrv *http.Server
@@ -98,7 +100,7 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger, ready chan<-
 			ln.Close()
 			return fmt.Errorf("admin listener on %s: %w", cfg.Admin, err)
 		}
-		adminSrv = admin.NewServer(cfg.Admin, admin.Handler(reg, srv.CheckBackend, log, cfg.AdminPprof))
+		adminSrv = admin.NewServer(cfg.Admin, admin.Handler(reg, readiness(srv, prot), log, cfg.AdminPprof))
 		go func() {
 			if err := adminSrv.Serve(adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("admin listener: %w", err)
@@ -127,4 +129,21 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger, ready chan<-
 	}
 	log.Info("phiguard stopped")
 	return runErr
+}
+
+// readiness is what /readyz asks: the backend accepts connections, and
+// the keys are not withdrawn (keys/keywatch). Serving from memory during
+// a key service outage is still ready.
+func readiness(srv *proxy.Server, prot *protection) admin.ReadyCheck {
+	return func(ctx context.Context) error {
+		if prot != nil {
+			if err := prot.keys.Ready(ctx); err != nil {
+				return &admin.NotReady{Reason: "keys withdrawn", Err: err}
+			}
+		}
+		if err := srv.CheckBackend(ctx); err != nil {
+			return &admin.NotReady{Reason: "backend unreachable", Err: err}
+		}
+		return nil
+	}
 }

@@ -82,6 +82,11 @@ func classify(op, path string, err error) error {
 			e.kinds = []error{keys.ErrUnavailable}
 		case re.StatusCode == http.StatusBadRequest && strings.Contains(e.Detail, "check-and-set"):
 			e.kinds = []error{keys.ErrConflict}
+		case re.StatusCode == http.StatusBadRequest && refusalOps[op]:
+			// Transit refusing to unwrap (its key deleted, or its
+			// min_decryption_version raised past the stored key's) or
+			// AppRole refusing a destroyed secret id: definite.
+			e.kinds = []error{keys.ErrRevoked}
 		}
 	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
 		e.kinds = []error{ErrTimeout, keys.ErrUnavailable, context.DeadlineExceeded}
@@ -100,5 +105,9 @@ func classify(op, path string, err error) error {
 	}
 	return e
 }
+
+// refusalOps are the operations whose 400 answer is Vault refusing
+// phiguard its keys rather than phiguard sending a malformed request.
+var refusalOps = map[string]bool{"transit decrypt": true, "AppRole login": true}
 
 func isConflict(err error) bool { return errors.Is(err, keys.ErrConflict) }
