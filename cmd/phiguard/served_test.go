@@ -20,12 +20,25 @@ type served struct {
 	pg                          *pgcluster.Cluster
 	dir, policyFile, configFile string
 	addr                        net.Addr
+	admin                       string // host:port of /metrics, /healthz and /readyz
 	stopped                     bool
 	stop                        context.CancelFunc
 	done                        chan error
 }
 
 func startServed(t *testing.T, ctx context.Context, schema, policyYAML string) *served {
+	t.Helper()
+	return startServedWith(t, ctx, schema, policyYAML, func(s *served) string {
+		t.Setenv("PHIGUARD_MASTER_KEY", newMasterKey(t))
+		return fmt.Sprintf("provider: local\n  local: {file: %s}", filepath.Join(s.dir, "keyring"))
+	})
+}
+
+// startServedWith is startServed with the configuration's keys: section
+// made by keysYAML (indented below "keys:"), which may also set up what
+// the provider needs (a master key file, an OpenBao server) before
+// `keys init` runs.
+func startServedWith(t *testing.T, ctx context.Context, schema, policyYAML string, keysYAML func(*served) string) *served {
 	t.Helper()
 	pg, err := pgcluster.Start(ctx, pgcluster.Options{})
 	if err != nil {
@@ -40,17 +53,16 @@ func startServed(t *testing.T, ctx context.Context, schema, policyYAML string) *
 	os.WriteFile(s.policyFile, []byte(policyYAML), 0o600)
 	host, port, _ := net.SplitHostPort(pg.Addr())
 	s.configFile = filepath.Join(s.dir, "phiguard.yml")
+	s.admin = freeAddr(t)
 	os.WriteFile(s.configFile, []byte(fmt.Sprintf(`listen: 127.0.0.1:0
-admin: ""
+admin: %s
 backend: {host: %s, port: %s}
 policy_file: %s
 keys:
-  provider: local
-  local: {file: %s}
+  %s
 audit: {dir: %s}
 log: {level: warn}
-`, host, port, s.policyFile, filepath.Join(s.dir, "keyring"), filepath.Join(s.dir, "audit"))), 0o600)
-	t.Setenv("PHIGUARD_MASTER_KEY", newMasterKey(t))
+`, s.admin, host, port, s.policyFile, keysYAML(s), filepath.Join(s.dir, "audit"))), 0o600)
 	if code, _, errOut := runKeysArgs("init", "--config", s.configFile); code != 0 {
 		t.Fatalf("keys init: exit %d: %s", code, errOut)
 	}
@@ -92,4 +104,26 @@ func (s *served) shutdown(t *testing.T) {
 	if err := <-s.done; err != nil {
 		t.Errorf("serve: %v", err)
 	}
+}
+
+// freeAddr is a loopback address with a port free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// direct opens a superuser session straight to PostgreSQL.
+func (s *served) direct(t *testing.T, ctx context.Context) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(ctx, s.pg.URL(s.pg.Superuser, s.pg.Password, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
 }
