@@ -37,8 +37,18 @@
 // and the HTTP status, never a token, a secret id or key material. Check it
 // with errors.Is: ErrSealed (503 sealed) and ErrTimeout also match
 // keys.ErrUnavailable, as do 429, other 5xx answers and transport errors;
-// 403 matches keys.ErrPermissionDenied; a check-and-set mismatch
-// keys.ErrConflict.
+// 403 matches keys.ErrPermissionDenied; a 400 from transit/decrypt or an
+// AppRole login (the transit key deleted, its min_decryption_version
+// raised, the secret id destroyed) keys.ErrRevoked; a check-and-set
+// mismatch keys.ErrConflict.
+//
+// # Re-validation (the kill switch)
+//
+// Revalidate loads every key as Load does but unwraps every version
+// afresh; serve calls it on keys.vault.recheck through keys/keywatch,
+// which withdraws the keys on a definite refusal (keys.Definite: 403,
+// keys.ErrRevoked, a record gone) and after keys.vault.offline_grace on
+// an outage. See docs/kill-switch.md.
 //
 // # Setting up Vault
 //
