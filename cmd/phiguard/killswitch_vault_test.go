@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/phiguard/phiguard/internal/baotest"
+)
+
+// The kill switch against a real Vault-API server (OpenBao, started by
+// internal/baotest from ../shared/bin/bao; without it these tests skip,
+// and fail under CI=true).
+
+// phiguardVaultPolicy is the policy keys/vault's documentation gives a
+// proxy that also runs `keys init`.
+const phiguardVaultPolicy = `
+path "transit/encrypt/phiguard"        { capabilities = ["update"] }
+path "transit/decrypt/phiguard"        { capabilities = ["update"] }
+path "secret/data/phiguard/keys/*"     { capabilities = ["create", "read", "update"] }
+path "secret/metadata/phiguard/keys"   { capabilities = ["list"] }
+path "secret/metadata/phiguard/keys/*" { capabilities = ["list", "read"] }
+`
+
+// vaultServed is serve with the Vault provider on an OpenBao server, its
+// token limited to phiguardVaultPolicy, rechecking every
+// killSwitchRecheck with the given offline grace.
+type vaultServed struct {
+	*served
+	bao   *baotest.Server
+	token string
+	conn  *pgx.Conn
+}
+
+func startVaultServed(t *testing.T, ctx context.Context, grace time.Duration) *vaultServed {
+	t.Helper()
+	v := &vaultServed{bao: baotest.Start(t, baotest.Options{})}
+	v.token = v.bao.Token(t, phiguardVaultPolicy, 0)
+	t.Setenv("PHIGUARD_TEST_VAULT_TOKEN", v.token)
+	v.served = startServedWith(t, ctx, killSwitchSchema, killSwitchPolicy, func(*served) string {
+		return fmt.Sprintf("provider: vault\n  vault: {address: %q, token_env: PHIGUARD_TEST_VAULT_TOKEN, timeout: 2s, recheck: %s, offline_grace: %s}",
+			v.bao.Addr, killSwitchRecheck, grace)
+	})
+	v.conn = v.connect(t, ctx)
+	mustExec(t, ctx, v.conn, "INSERT INTO people (id, ssn, first) VALUES ($1, $2, $3)", 1, "078-05-1120", "Hilda")
+	expectReady(t, v.served, http.StatusOK, "ready")
+	return v
+}
+
+// withdrawnAfter runs revoke, waits for the first refused statement,
+// logs how long it took and checks the withdrawn state.
+func (v *vaultServed) withdrawnAfter(t *testing.T, ctx context.Context, what string, bound time.Duration, revoke func()) {
+	t.Helper()
+	at := time.Now()
+	revoke()
+	took := waitWithdrawn(t, ctx, v.conn, at, bound)
+	t.Logf("%s: first refused statement after %s (recheck %s)", what, took.Round(time.Millisecond), killSwitchRecheck)
+	expectWithdrawn(t, ctx, v.served, v.conn)
+}
+
+// TestKillSwitchVaultRefusals: each definite refusal withdraws the keys
+// within one recheck, and undoing it restores them without a restart:
+// transit's min_decryption_version raised past the stored keys' version,
+// a key record removed from KV, then for good the transit key deleted.
+func TestKillSwitchVaultRefusals(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	v := startVaultServed(t, ctx, time.Hour)
+
+	v.bao.RotateTransitKey(t, baotest.DefaultTransitKey)
+	v.withdrawnAfter(t, ctx, "transit min_decryption_version raised", killSwitchBound, func() {
+		v.bao.SetMinDecryptionVersion(t, baotest.DefaultTransitKey, 2)
+	})
+	v.bao.SetMinDecryptionVersion(t, baotest.DefaultTransitKey, 1)
+	waitServing(t, ctx, v.conn)
+	expectReady(t, v.served, http.StatusOK, "ready")
+
+	record := v.bao.Call(t, http.MethodGet, "secret/data/phiguard/keys/people-pii", nil).Data["data"].(map[string]any)
+	v.withdrawnAfter(t, ctx, "KV record of people-pii removed", killSwitchBound, func() {
+		v.bao.DeleteKV(t, "phiguard/keys/people-pii")
+	})
+	v.bao.PutKV(t, "phiguard/keys/people-pii", record)
+	waitServing(t, ctx, v.conn)
+
+	v.withdrawnAfter(t, ctx, "transit key deleted", killSwitchBound, func() {
+		v.bao.DeleteTransitKey(t, baotest.DefaultTransitKey)
+	})
+	v.shutdown(t)
+	expectKeyEvents(t, v.served, "load", "withdrawn", "restored")
+}
+
+// TestKillSwitchVaultTokenRevoked: revoking phiguard's token withdraws
+// the keys within one recheck; the token cannot come back, so neither do
+// the keys.
+func TestKillSwitchVaultTokenRevoked(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	v := startVaultServed(t, ctx, time.Hour)
+	v.withdrawnAfter(t, ctx, "token revoked", killSwitchBound, func() { v.bao.RevokeToken(t, v.token) })
+	time.Sleep(2 * killSwitchRecheck)
+	expectWithdrawn(t, ctx, v.served, v.conn)
+}
+
+// TestKillSwitchVaultOutage: a sealed or stopped Vault is an outage, not
+// a revocation: PHI is served from the keys in memory, /readyz stays 200,
+// for the offline grace; recovery needs no restart; past the grace the
+// keys are withdrawn, and come back when Vault does.
+func TestKillSwitchVaultOutage(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const grace = 4 * time.Second
+	v := startVaultServed(t, ctx, grace)
+
+	// Shorter than the grace: sealed, then stopped and restarted.
+	for _, outage := range []struct {
+		name       string
+		start, end func()
+	}{
+		{"sealed", func() { v.bao.Seal(t) }, func() { v.bao.Unseal(t) }},
+		{"stopped", func() { v.bao.Stop(t) }, func() { v.bao.Restart(t) }},
+	} {
+		outage.start()
+		servedFor := time.Now().Add(grace / 2)
+		for time.Now().Before(servedFor) {
+			for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
+				if ssn, err := readPHI(ctx, v.conn, mode); err != nil || ssn != "078-05-1120" {
+					t.Fatalf("Vault %s for less than the grace: read %d chars, %v", outage.name, len(ssn), err)
+				}
+			}
+			mustExec(t, ctx, v.conn, "UPDATE people SET first = $1 WHERE id = 1", "Hilda")
+			time.Sleep(100 * time.Millisecond)
+		}
+		expectReady(t, v.served, http.StatusOK, "ready")
+		outage.end()
+		time.Sleep(2 * killSwitchRecheck) // a recheck that succeeds resets the grace
+	}
+
+	// Longer than the grace: withdrawn within grace + one recheck of the
+	// outage's start, restored when Vault answers again.
+	v.withdrawnAfter(t, ctx, fmt.Sprintf("Vault sealed (offline grace %s)", grace), grace+killSwitchBound, func() { v.bao.Seal(t) })
+	v.bao.Unseal(t)
+	waitServing(t, ctx, v.conn)
+	expectReady(t, v.served, http.StatusOK, "ready")
+	v.shutdown(t)
+	expectKeyEvents(t, v.served, "withdrawn", "restored")
+}
