@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -41,9 +43,14 @@ func startVaultServed(t *testing.T, ctx context.Context, grace time.Duration) *v
 	v := &vaultServed{bao: baotest.Start(t, baotest.Options{})}
 	v.token = v.bao.Token(t, phiguardVaultPolicy, 0)
 	t.Setenv("PHIGUARD_TEST_VAULT_TOKEN", v.token)
+	return v.start(t, ctx, fmt.Sprintf("token_env: PHIGUARD_TEST_VAULT_TOKEN, offline_grace: %s", grace))
+}
+
+// start runs serve with the vault: section's auth and grace given.
+func (v *vaultServed) start(t *testing.T, ctx context.Context, auth string) *vaultServed {
+	t.Helper()
 	v.served = startServedWith(t, ctx, killSwitchSchema, killSwitchPolicy, func(*served) string {
-		return fmt.Sprintf("provider: vault\n  vault: {address: %q, token_env: PHIGUARD_TEST_VAULT_TOKEN, timeout: 2s, recheck: %s, offline_grace: %s}",
-			v.bao.Addr, killSwitchRecheck, grace)
+		return fmt.Sprintf("provider: vault\n  vault: {address: %q, timeout: 2s, recheck: %s, %s}", v.bao.Addr, killSwitchRecheck, auth)
 	})
 	v.conn = v.connect(t, ctx)
 	mustExec(t, ctx, v.conn, "INSERT INTO people (id, ssn, first) VALUES ($1, $2, $3)", 1, "078-05-1120", "Hilda")
@@ -135,6 +142,7 @@ func TestKillSwitchVaultOutage(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 		expectReady(t, v.served, http.StatusOK, "ready")
+		storedVersion(t, ctx, v.served, 1) // fails unless the cell written during the outage is sealed
 		outage.end()
 		time.Sleep(2 * killSwitchRecheck) // a recheck that succeeds resets the grace
 	}
@@ -147,4 +155,28 @@ func TestKillSwitchVaultOutage(t *testing.T) {
 	expectReady(t, v.served, http.StatusOK, "ready")
 	v.shutdown(t)
 	expectKeyEvents(t, v.served, "withdrawn", "restored")
+}
+
+// TestKillSwitchVaultAppRole: with AppRole, destroying phiguard's secret
+// id withdraws the keys when its token's lease runs out (phiguard cannot
+// log in again: 400), within one recheck of that.
+func TestKillSwitchVaultAppRole(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const ttl = 4 * time.Second
+	v := &vaultServed{bao: baotest.Start(t, baotest.Options{})}
+	roleID, secretID := v.bao.EnableAppRole(t, "phiguard", phiguardVaultPolicy, ttl)
+	secretFile := filepath.Join(t.TempDir(), "secret-id")
+	if err := os.WriteFile(secretFile, []byte(secretID), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v.start(t, ctx, fmt.Sprintf("approle: {role_id: %q, secret_id_file: %q}, offline_grace: 1h", roleID, secretFile))
+	// phiguard logs in again at 80% of the lease: several times here.
+	time.Sleep(2 * ttl)
+	if ssn, err := readPHI(ctx, v.conn, pgx.QueryExecModeSimpleProtocol); err != nil || ssn != "078-05-1120" {
+		t.Fatalf("after AppRole re-logins: %v", err)
+	}
+	v.withdrawnAfter(t, ctx, "AppRole secret id destroyed (token lease "+ttl.String()+")", ttl+killSwitchBound, func() {
+		v.bao.DestroySecretID(t, "phiguard", secretID)
+	})
 }
