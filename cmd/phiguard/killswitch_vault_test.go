@@ -69,14 +69,16 @@ func (v *vaultServed) withdrawnAfter(t *testing.T, ctx context.Context, what str
 	expectWithdrawn(t, ctx, v.served, v.conn)
 }
 
-// TestKillSwitchVaultRefusals: each definite refusal withdraws the keys
-// within one recheck, and undoing it restores them without a restart:
+// TestKillSwitchVaultRefusals: a rotation by `keys rotate` is picked up
+// while serving; each definite refusal withdraws the keys within one
+// recheck, and undoing it restores them without a restart:
 // transit's min_decryption_version raised past the stored keys' version,
 // a key record removed from KV, then for good the transit key deleted.
 func TestKillSwitchVaultRefusals(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	v := startVaultServed(t, ctx, time.Hour)
+	rotateWhileServing(t, ctx, v.served, v.conn)
 
 	v.bao.RotateTransitKey(t, baotest.DefaultTransitKey)
 	v.withdrawnAfter(t, ctx, "transit min_decryption_version raised", killSwitchBound, func() {
@@ -97,7 +99,7 @@ func TestKillSwitchVaultRefusals(t *testing.T) {
 		v.bao.DeleteTransitKey(t, baotest.DefaultTransitKey)
 	})
 	v.shutdown(t)
-	expectKeyEvents(t, v.served, "load", "withdrawn", "restored")
+	expectKeyEvents(t, v.served, "load", "reloaded", "withdrawn", "restored")
 }
 
 // TestKillSwitchVaultTokenRevoked: revoking phiguard's token withdraws
