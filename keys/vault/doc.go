@@ -87,10 +87,14 @@
 // # Tests
 //
 // The tests run against the in-process emulator in integration/vaultemu
-// always, and also against a real Vault when VAULT_ADDR and VAULT_TOKEN are
-// set (`make test-vault`). The real-Vault run needs the transit and kv-v2
-// engines above and a token that may create transit/keys/phiguard-test and
-// write and delete under secret/data/phiguard-test/; it cleans up after
-// itself. Fault injection (sealed, 5xx, latency, AppRole, 403) runs only
-// against the emulator.
+// always, against a real OpenBao server (internal/baotest, from
+// ../shared/bin/bao or $PHIGUARD_BAO) when its binary is there (and fail
+// without it under CI=true), and also against a real Vault when
+// VAULT_ADDR and VAULT_TOKEN are set (`make test-vault`). The VAULT_ADDR
+// run needs the transit and kv-v2 engines above and a token that may
+// create transit/keys/phiguard-test and write and delete under
+// secret/data/phiguard-test/; it cleans up after itself. Fault injection
+// (5xx, latency) runs only against the emulator; revocation (a revoked
+// token, a deleted transit key, min_decryption_version) against the
+// emulator and OpenBao.
 package vault
