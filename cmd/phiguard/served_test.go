@@ -24,6 +24,10 @@ type served struct {
 	stopped                     bool
 	stop                        context.CancelFunc
 	done                        chan error
+	// initArgs are added to `keys init`; beforeServe runs between it and
+	// serve. startServedWith's keysYAML may set both.
+	initArgs    []string
+	beforeServe func()
 }
 
 func startServed(t *testing.T, ctx context.Context, schema, policyYAML string) *served {
@@ -63,8 +67,11 @@ keys:
 audit: {dir: %s}
 log: {level: warn}
 `, s.admin, host, port, s.policyFile, keysYAML(s), filepath.Join(s.dir, "audit"))), 0o600)
-	if code, _, errOut := runKeysArgs("init", "--config", s.configFile); code != 0 {
+	if code, _, errOut := runKeysArgs(append([]string{"init", "--config", s.configFile}, s.initArgs...)...); code != 0 {
 		t.Fatalf("keys init: exit %d: %s", code, errOut)
+	}
+	if s.beforeServe != nil {
+		s.beforeServe()
 	}
 	cfg, err := loadConfig(s.configFile)
 	if err != nil {
