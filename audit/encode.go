@@ -127,6 +127,7 @@ func (ev *Statement) encode(e *Entry, enc *encoder) {
 	enc.dur = ev.Duration.Microseconds()
 	e.DurationUS = &enc.dur
 	e.SQLState = ev.SQLState
+	e.Outcome = ev.Outcome
 }
 
 func (ev *Refusal) encode(e *Entry, enc *encoder) {

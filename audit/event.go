@@ -75,7 +75,16 @@ type Statement struct {
 	// Tables, when set, are the tables the statement reads through
 	// something it names without them: a FETCH lists its cursor's.
 	Tables []string
+	// Outcome is Interrupted for a statement the session's end cut off
+	// before the backend answered (a shutdown, a lost backend or client):
+	// it reached the database, and whether it took effect is unknown.
+	// Empty otherwise.
+	Outcome string
 }
+
+// Interrupted is the Outcome of a statement cut off by the end of its
+// session.
+const Interrupted = "interrupted"
 
 // Refusal is a statement phiguard refused (policy, an unsafe construct, a
 // key or audit failure): it never reached the backend.

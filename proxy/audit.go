@@ -97,11 +97,14 @@ func (s *session) recordFor(x *expectation, ev audit.Event) {
 
 // recordCutOff records the requests a session ended before the backend
 // answered them (a backend crash, a shutdown, a client that left): they
-// reached the database, and their outcome is unknown (08006).
-func (s *session) recordCutOff() {
+// reached the database, and their outcome is unknown. The record says
+// outcome "interrupted", with code as its SQLSTATE (57P01 for a shutdown,
+// 08006 for a lost connection).
+func (s *session) recordCutOff(code pgerr.Code) {
 	for _, x := range s.expects.takeAll() {
 		if x.kind == expQuery || x.kind == expExecute {
-			s.recordStatement(x, nil, string(pgerr.ConnectionFailure))
+			x.interrupted = true
+			s.recordStatement(x, nil, string(code))
 		}
 		x.abandon()
 	}
@@ -134,6 +137,9 @@ func (s *session) recordStatement(x *expectation, tag []byte, sqlstate string) {
 	ev.Subjects = s.subjectSets(x)
 	if x.copy {
 		ev.Protocol = audit.Copy
+	}
+	if x.interrupted {
+		ev.Outcome = audit.Interrupted
 	}
 	s.recordFor(x, ev)
 	s.statements++

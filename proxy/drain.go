@@ -4,12 +4,18 @@ import (
 	"errors"
 	"os"
 	"time"
+
+	"github.com/phiguard/phiguard/internal/pgerr"
 )
 
 // Graceful shutdown ends each session at the first moment it is idle: no
 // transaction open, no request in flight, and the client pump waiting for
-// the client's next message. A session that is busy is left to finish; the
-// server's bounded wait then closes whatever remains.
+// the client's next message. A session that is busy is left to finish
+// until the server's bounded wait ends; then abort cuts it: the backend
+// connection is closed, the backend pump tells the client FATAL 57P01 (in
+// the middle of a COPY too) and closes it, and the requests it cut are
+// audited as interrupted. A session that does not end even so (a client
+// that reads nothing) is closed outright a moment later.
 //
 // The client pump blocks in a read. To end an idle session, a read deadline
 // in the past wakes it; the waker sets one only while the pump is marked
@@ -77,4 +83,49 @@ func (s *session) terminateBackend() error {
 	s.bw.Write(terminateMessage)
 	s.flushBackend()
 	return errDrained
+}
+
+// errAborted ends a session cut at the shutdown deadline.
+var errAborted = errors.New("session cut at the shutdown deadline")
+
+// abort cuts a busy session for reason: closing the backend connection
+// wakes the backend pump, which reports reason to the client (see
+// backendGone). Writes to the client get a deadline, so that a client
+// that reads nothing cannot hold the pump.
+func (s *session) abort(reason *pgerr.Error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.aborted != nil {
+		return
+	}
+	s.aborted = reason
+	s.client.SetWriteDeadline(time.Now().Add(abortWriteTimeout))
+	if s.backend == nil {
+		s.client.Close() // still in startup: nothing to report through
+		return
+	}
+	s.backend.Close()
+}
+
+// abortWriteTimeout bounds the write of the abort's error to the client.
+const abortWriteTimeout = 2 * time.Second
+
+// abortReason is why the session was cut, or nil.
+func (s *session) abortReason() *pgerr.Error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.aborted
+}
+
+// cutOffCode is the SQLSTATE recorded for requests the session ended
+// before they were answered: 57P01 when phiguard shut it down, else 08006
+// (the backend or the client went away).
+func (s *session) cutOffCode(err error) pgerr.Code {
+	if pe := s.abortReason(); pe != nil {
+		return pe.Code
+	}
+	if errors.Is(err, errDrained) {
+		return pgerr.AdminShutdown
+	}
+	return pgerr.ConnectionFailure
 }

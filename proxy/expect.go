@@ -56,6 +56,7 @@ type expectation struct {
 	cursorChanges []cursorChange
 	completed     int
 	fastpath      bool // a FunctionCall (expQuery): recorded as protocol function_call
+	interrupted   bool // cut off by the session's end before the backend answered
 	// slots is the audit queue room reserved for this request's records
 	// when it touches PHI (audit.go); what is left is released when the
 	// expectation leaves the queue.

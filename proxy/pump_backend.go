@@ -85,6 +85,12 @@ func (s *session) pumpBackend() error {
 // it or the backend already said why (a FATAL error), the client is told
 // that the backend was lost rather than seeing a bare disconnect.
 func (s *session) backendGone(err error, backendExplained bool) error {
+	if pe := s.abortReason(); pe != nil {
+		s.cw.Write(pe.Encode())
+		s.srv.metrics.Errors.WithLabelValues(string(pe.Code[:2]), "phiguard").Inc()
+		s.flushClient()
+		return errAborted
+	}
 	if s.terminating.Load() || errors.Is(err, net.ErrClosed) {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/config"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
 	"github.com/prometheus/client_golang/prometheus"
@@ -192,10 +193,19 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	}
 	srv.mu.Lock()
 	for s := range srv.sessions {
-		s.forceClose()
+		s.abort(pgerr.Fatal(pgerr.AdminShutdown, "terminating connection because phiguard is shutting down"))
 	}
 	srv.mu.Unlock()
-	<-done
+	select {
+	case <-done:
+	case <-time.After(abortWriteTimeout + time.Second):
+		srv.mu.Lock()
+		for s := range srv.sessions {
+			s.forceClose()
+		}
+		srv.mu.Unlock()
+		<-done
+	}
 	return ctx.Err()
 }
 

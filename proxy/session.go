@@ -22,7 +22,7 @@ func closeReason(err error) string {
 	switch {
 	case err == nil:
 		return "terminate"
-	case errors.Is(err, errDrained):
+	case errors.Is(err, errDrained), errors.Is(err, errAborted):
 		return "shutdown"
 	case errors.Is(err, io.EOF):
 		return "client_eof"
@@ -107,6 +107,10 @@ type session struct {
 	waiting  bool        // the client pump is blocked reading a new message
 	deadline bool        // a wake-up read deadline may be set on client
 	draining bool
+	// aborted is why phiguard cut a busy session (the shutdown deadline):
+	// the backend pump tells the client, and the cut requests' records
+	// carry it (drain.go).
+	aborted *pgerr.Error
 }
 
 // errDrained ends a session that was idle while the server shut down.
@@ -185,7 +189,7 @@ func (s *session) serve(ctx context.Context) {
 	s.record(&audit.ConnectionOpen{Time: start, Session: s.auditInfo()})
 	err = s.pump()
 	s.log.Info("session ended", zap.Duration("duration", time.Since(start)), zap.NamedError("reason", err))
-	s.recordCutOff()
+	s.recordCutOff(s.cutOffCode(err))
 	s.record(&audit.ConnectionClose{Session: s.auditInfo(), Duration: time.Since(start), Statements: s.statements, Reason: closeReason(err)})
 }
 
