@@ -112,22 +112,21 @@ func (s *session) protectQuery(a *sqlrewrite.Analysis, sql []byte) []byte {
 }
 
 // encryptLiterals returns sql with the plan's literals replaced by cells.
+// A literal the plan widened (a constant with a cast or a sign) is
+// replaced together with its cast and sign.
 func (s *session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *pgerr.Error) {
 	spans := sqlrewrite.LiteralSpans(sql)
 	cells := make(map[int]string, len(plan.Values)) // literal index -> SQL text that replaces it
+	regions := make(map[int][2]int, len(plan.Values))
 	for _, v := range plan.Values {
 		if v.Literal < 0 {
 			continue // parameters are encrypted at Bind
 		}
-		if v.Literal >= len(spans) {
-			return nil, internalRefusal(v.Column, "literal positions disagree")
+		sp, plain, pe := foldedLiteral(sql, spans, v)
+		if pe != nil {
+			return nil, pe
 		}
-		sp := spans[v.Literal]
-		plain, ok := literalValue(sql[sp[0]:sp[1]])
-		if !ok {
-			return nil, pgerr.Newf(pgerr.FeatureNotSupported,
-				"column %s is encrypted: write its values as plain '...' literals or as parameters", v.Column.QualifiedName())
-		}
+		regions[v.Literal] = sp
 		if text, ok, pe := s.compareLiteral(sql, sp, v, plain); pe != nil {
 			return nil, pe
 		} else if ok {
@@ -158,16 +157,46 @@ func (s *session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *p
 	}
 	out := make([]byte, 0, len(sql)+64*len(cells))
 	last := 0
-	for i, sp := range spans {
+	for i := range spans {
 		cell, ok := cells[i]
 		if !ok {
 			continue
+		}
+		sp := regions[i]
+		if sp[0] < last {
+			return nil, internalRefusal(plan.Values[0].Column, "overlapping constants")
 		}
 		out = append(out, sql[last:sp[0]]...)
 		out = append(out, cell...)
 		last = sp[1]
 	}
 	return append(out, sql[last:]...), nil
+}
+
+// foldedLiteral is where a planned literal's value stands in sql — the
+// literal, widened by the plan to its cast and sign — and its plaintext.
+func foldedLiteral(sql []byte, spans [][2]int, v sqlrewrite.ValueSlot) ([2]int, []byte, *pgerr.Error) {
+	if v.Literal >= len(spans) {
+		return [2]int{}, nil, internalRefusal(v.Column, "literal positions disagree")
+	}
+	lit := spans[v.Literal]
+	sp := [2]int{lit[0] - v.Before, lit[1] + v.After}
+	if sp[0] < 0 || sp[1] > len(sql) {
+		return [2]int{}, nil, internalRefusal(v.Column, "a folded constant's extent disagrees with the text")
+	}
+	plain, ok := literalValue(sql[lit[0]:lit[1]])
+	if !ok {
+		return [2]int{}, nil, pgerr.Newf(pgerr.FeatureNotSupported,
+			"column %s is encrypted: write its values as '...' literals, numbers or parameters", v.Column.QualifiedName())
+	}
+	if v.Negative {
+		if len(plain) > 0 && (plain[0] == '-' || plain[0] == '+') {
+			return [2]int{}, nil, pgerr.Newf(pgerr.FeatureNotSupported,
+				"column %s is encrypted: a sign applied to a signed string is computed by SQL", v.Column.QualifiedName())
+		}
+		plain = append([]byte{'-'}, plain...)
+	}
+	return sp, plain, nil
 }
 
 // encryptValue canonicalizes and encrypts one plaintext for a column;

@@ -45,6 +45,14 @@ type ValueSlot struct {
 	// Subject is where the row's subject id comes from, for a write into
 	// a column sealed per subject (Column.PerSubject); nil otherwise.
 	Subject *SubjectRef
+	// Before and After widen a literal to the expression that holds it, a
+	// constant written with a cast or a sign ('…'::date, -5,
+	// CAST('…' AS date), DATE '…'): the proxy replaces the Before bytes
+	// ahead of the literal, the literal and the After bytes behind it
+	// with the cell. Negative: the value is the literal negated
+	// (planner_fold.go).
+	Before, After int
+	Negative      bool
 }
 
 // SubjectRef is the value of a written row's subject column: a literal
@@ -73,6 +81,12 @@ func (v ValueSlot) String() string {
 	what := fmt.Sprintf("literal #%d", v.Literal)
 	if v.Literal < 0 {
 		what = fmt.Sprintf("$%d", v.Param)
+	}
+	if v.Negative {
+		what = "-" + what
+	}
+	if v.Before > 0 || v.After > 0 {
+		what += fmt.Sprintf(" (folded: %d bytes before, %d after)", v.Before, v.After)
 	}
 	return fmt.Sprintf("%s %s %s", what, v.Use, v.Column.QualifiedName())
 }

@@ -82,6 +82,10 @@ type planner struct {
 	// subjectWhy says why it is unknown when it is nil.
 	subject    *SubjectRef
 	subjectWhy string
+	// literalSpans and scanned are the text's literals and tokens, for
+	// folding constants written with a cast or a sign (planner_fold.go).
+	literalSpans [][2]int
+	scanned      []*pg_query.ScanToken
 }
 
 // sourceColumn is the protected column a select-list entry copies as it

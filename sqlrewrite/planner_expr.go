@@ -225,10 +225,12 @@ func (p *planner) value(n *pg_query.Node, col *policy.ProtectedColumn, use Use) 
 			return true
 		}
 		idx, ok := p.literals[int(c.GetLocation())]
-		if !ok { // e.g. a negative number, whose constant starts at its sign
-			return false
+		if !ok { // a negative number, whose constant starts at its sign
+			return p.negativeConst(c, col, use)
 		}
 		return p.addValue(ValueSlot{Literal: idx, Token: -1, Column: col, Use: use})
+	case n.GetTypeCast() != nil:
+		return p.castConst(n.GetTypeCast(), col, use)
 	case n.GetParamRef() != nil:
 		ref := n.GetParamRef()
 		tok := -1
