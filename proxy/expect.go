@@ -57,6 +57,9 @@ type expectation struct {
 	completed     int
 	fastpath      bool // a FunctionCall (expQuery): recorded as protocol function_call
 	interrupted   bool // cut off by the session's end before the backend answered
+	// injected: a Describe phiguard sent itself (describe.go); its answer
+	// is kept, not forwarded.
+	injected bool
 	// slots is the audit queue room reserved for this request's records
 	// when it touches PHI (audit.go); what is left is released when the
 	// expectation leaves the queue.
@@ -157,6 +160,10 @@ type stmtInfo struct {
 	plan     *sqlrewrite.Plan
 	params   map[int]*policy.ProtectedColumn // $n → column, for parameters to encrypt
 	subjects map[int]subjectSource           // $n → its row's subject, for per-subject columns
+	// declared is, for a protected parameter the client gave a type in
+	// Parse, that type's OID: ParameterDescription reports it, and Bind
+	// reads a binary value as that type (declared.go).
+	declared map[int]uint32
 	// hidden are the parameters phiguard added after the client's
 	// clientParams ones, for equality search during a re-encryption
 	// (protect_compare_param.go); nil for almost every statement.
@@ -165,6 +172,9 @@ type stmtInfo struct {
 	written      []string       // protected columns it writes, for audit records
 	fields       []*resultField // from Describe; nil until described or when none is protected
 	described    bool
+	// clientDescribed: the client described the statement (client pump;
+	// the backend pump's described says the answer arrived).
+	clientDescribed bool
 
 	// Access control: the policy it was planned under (a Bind under a newer
 	// one re-checks it, see access_bind.go), the client's text, and the

@@ -181,7 +181,7 @@ func (s *session) onParameterDescription(_ byte, head *expectation) (bool, error
 
 func (s *session) onNoData(_ byte, head *expectation) (bool, error) {
 	s.describe(head, nil)
-	return s.suppress, nil
+	return s.suppress || head.injected, nil
 }
 
 // describe stores what a Describe of a statement or portal answered.
@@ -222,6 +222,9 @@ func (s *session) onRowDescription(_ byte, head *expectation) (bool, error) {
 	}
 	if pe := fieldsRefusal(fields); pe != nil && !dropped {
 		return true, s.failResult(pe)
+	}
+	if head.injected {
+		return true, nil // the client did not ask: only phiguard needed it
 	}
 	if out != nil && !dropped {
 		_, err := s.cw.Write(out)
@@ -395,7 +398,7 @@ func (s *session) presentParameterTypes(st *stmtInfo) (bool, error) {
 	}
 	for n, col := range st.params {
 		if i := n - 1; i < len(pd.ParameterOIDs) {
-			pd.ParameterOIDs[i] = col.Type.OID
+			pd.ParameterOIDs[i] = presentedParamType(col, st.declared[n])
 		}
 	}
 	out, err := pd.Encode(nil)

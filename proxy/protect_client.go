@@ -163,8 +163,12 @@ func (s *session) onDescribeOrClose(typ byte, _ *sqlrewrite.Analysis) ([]byte, e
 		}
 	case body[0] == 'S':
 		x.kind = expDescribeStmt
+		if st := s.clientStmts[x.name]; st != nil {
+			st.clientDescribed = true
+		}
 	default:
 		x.kind = expDescribePortal
+		s.describedPortals[x.name] = true
 	}
 	s.expects.push(x)
 	return nil, nil
@@ -209,6 +213,11 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 		if pe != nil {
 			s.expects.push(x)
 			return s.markerParse("", pe, st.analysis), nil
+		}
+		if s.needsDescribe(x.name, st) {
+			out := s.describeThenExecute(x.name, body) // queues the Describe's expectation first
+			s.expects.push(x)
+			return out, nil
 		}
 	}
 	s.expects.push(x)
@@ -315,6 +324,12 @@ func planParams(info *stmtInfo, msg *pgproto3.Parse) *pgerr.Error {
 			}
 		}
 		if i := v.Param - 1; i < len(msg.ParameterOIDs) && msg.ParameterOIDs[i] != 0 {
+			if msg.ParameterOIDs[i] != oidText {
+				if info.declared == nil {
+					info.declared = map[int]uint32{}
+				}
+				info.declared[v.Param] = msg.ParameterOIDs[i]
+			}
 			msg.ParameterOIDs[i] = oidText
 		}
 	}
@@ -375,6 +390,7 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 	}
 	s.expects.push(&expectation{kind: expBind, name: portal, stmt: stmt, formats: formats, start: time.Now()})
 	s.clientPortals[portal] = info
+	delete(s.describedPortals, portal)
 	if pe := s.recheckPrepared(info); pe != nil {
 		return s.markerParse("", pe, info.analysis), nil
 	}
@@ -425,11 +441,15 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 				}
 			}
 		}
-		cell, pe := s.encryptValue(col, paramFormats[i], msg.Parameters[i], subject)
+		format, value, pe := declaredValue(col, info.declared[n], paramFormats[i], msg.Parameters[i])
+		if pe == nil {
+			var cell string
+			cell, pe = s.encryptValue(col, format, value, subject)
+			encrypted[i] = []byte(cell)
+		}
 		if pe != nil {
 			return s.markerParse("", pe, info.analysis), nil
 		}
-		encrypted[i] = []byte(cell)
 	}
 	for i, c := range encrypted {
 		if c != nil {

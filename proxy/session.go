@@ -86,12 +86,15 @@ type session struct {
 	result        []*resultField         // the current simple-Query result set (backend pump)
 	suppress      bool                   // drop the rest of a result phiguard failed mid-way
 	clientPortals map[string]*stmtInfo   // portal → statement, as the client pump bound them
-	copyIn        *copyRewriter          // a COPY FROM STDIN being rewritten (client pump)
-	ddlSeen       bool                   // DDL went out: refresh the catalog after it (client pump)
-	objsNeeded    bool                   // re-read the database objects after this request (client pump)
-	unsettled     []*replacement         // Parses reusing a name, not yet answered (client pump, reparse.go)
-	cursors       cursorMap              // SQL cursors and named portals, as the backend confirmed them (cursors.go)
-	backendDone   chan struct{}          // closed when the backend pump ends
+	// describedPortals are the portals the client described since their
+	// Bind (client pump, describe.go).
+	describedPortals map[string]bool
+	copyIn           *copyRewriter  // a COPY FROM STDIN being rewritten (client pump)
+	ddlSeen          bool           // DDL went out: refresh the catalog after it (client pump)
+	objsNeeded       bool           // re-read the database objects after this request (client pump)
+	unsettled        []*replacement // Parses reusing a name, not yet answered (client pump, reparse.go)
+	cursors          cursorMap      // SQL cursors and named portals, as the backend confirmed them (cursors.go)
+	backendDone      chan struct{}  // closed when the backend pump ends
 
 	// terminating is set once phiguard itself ends the backend connection,
 	// so the backend pump does not report the expected EOF as a failure.
@@ -202,6 +205,7 @@ func (s *session) startTracking() {
 		s.stmts = map[string]*stmtInfo{}
 		s.portals = map[string]*portalInfo{}
 		s.clientPortals = map[string]*stmtInfo{}
+		s.describedPortals = map[string]bool{}
 	}
 }
 

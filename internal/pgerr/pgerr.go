@@ -32,6 +32,9 @@ const (
 	// InvalidTextRepresentation: a value that does not parse as its
 	// column's type.
 	InvalidTextRepresentation Code = "22P02"
+	// InvalidBinaryRepresentation: a binary parameter that is not a
+	// value of the type it was declared as.
+	InvalidBinaryRepresentation Code = "22P03"
 	// BadCopyFileFormat: malformed COPY data.
 	BadCopyFileFormat Code = "22P04"
 	// NotNullViolation: a NULL where a value is required.

@@ -1,0 +1,43 @@
+package proxy
+
+import (
+	"encoding/binary"
+)
+
+// A result's shape. phiguard decrypts a row only when it knows which of
+// its fields hold cells, and applies column rules only when it knows
+// which column each field is: a RowDescription tells it. Clients need not
+// ask for one: pgjdbc, past its prepareThreshold, binds and executes a
+// server-prepared statement without Describe (it described a portal of
+// it once); other clients never describe at all. So when the client
+// executes a portal of a statement that touches protected data and has
+// described neither, phiguard sends a Describe of that portal just before
+// the Execute, and keeps the answer to itself (expectation.injected): the
+// client sees the same messages as without phiguard.
+
+// needsDescribe says whether phiguard must describe a portal itself before
+// it runs. Client pump.
+func (s *session) needsDescribe(portal string, st *stmtInfo) bool {
+	if st.clientDescribed || s.describedPortals[portal] {
+		return false
+	}
+	return st.plan != nil && st.plan.Protected || s.restricted() != nil
+}
+
+// describeThenExecute is a Describe of the portal followed by the
+// client's Execute (its body as received), and queues the Describe's
+// expectation: the caller queues the Execute's after it. Client pump.
+func (s *session) describeThenExecute(portal string, executeBody []byte) []byte {
+	s.describedPortals[portal] = true // one Describe per Bind, however many Executes
+	x := &expectation{kind: expDescribePortal, name: portal, injected: true}
+	s.expects.push(x)
+	out := make([]byte, 0, 1+4+2+len(portal)+1+4+len(executeBody))
+	out = append(out, feDescribe)
+	out = binary.BigEndian.AppendUint32(out, uint32(4+1+len(portal)+1))
+	out = append(out, 'P')
+	out = append(out, portal...)
+	out = append(out, 0)
+	out = append(out, feExecute)
+	out = binary.BigEndian.AppendUint32(out, uint32(4+len(executeBody)))
+	return append(out, executeBody...)
+}
