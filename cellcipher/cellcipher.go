@@ -145,8 +145,20 @@ func Canonical(col *policy.ProtectedColumn, format int16, v []byte) ([]byte, err
 	return pgvalue.Canonical(col.Type, format, v)
 }
 
+// CanonicalIn is Canonical for a session whose settings conv carries (its
+// TimeZone: a timestamptz written without an offset is read in it).
+func CanonicalIn(conv pgvalue.Converter, col *policy.ProtectedColumn, format int16, v []byte) ([]byte, error) {
+	return conv.Canonical(col.Type, format, v)
+}
+
 // Present turns an opened canonical value into the wire form of the
 // column's type, in the format (text or binary) the client asked for.
 func Present(col *policy.ProtectedColumn, format int16, canon []byte) ([]byte, error) {
 	return pgvalue.Present(col.Type, format, canon)
+}
+
+// PresentIn is Present for a session whose settings conv carries (a
+// timestamptz is written in its TimeZone).
+func PresentIn(conv pgvalue.Converter, col *policy.ProtectedColumn, format int16, canon []byte) ([]byte, error) {
+	return conv.Present(col.Type, format, canon)
 }

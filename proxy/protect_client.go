@@ -425,31 +425,9 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 			return s.markerParse("", pe, info.analysis), nil
 		}
 	}
-	encrypted := make([][]byte, len(msg.Parameters))
-	for n, col := range info.params {
-		i := n - 1
-		if i >= len(msg.Parameters) || msg.Parameters[i] == nil {
-			continue // a missing parameter is the backend's error to report
-		}
-		var subject []byte
-		if src, ok := info.subjects[n]; ok {
-			subject = src.literal
-			if subject == nil {
-				var pe *pgerr.Error
-				if subject, pe = bindSubject(original, originalFormats, src.param, col); pe != nil {
-					return s.markerParse("", pe, info.analysis), nil
-				}
-			}
-		}
-		format, value, pe := declaredValue(col, info.declared[n], paramFormats[i], msg.Parameters[i])
-		if pe == nil {
-			var cell string
-			cell, pe = s.encryptValue(col, format, value, subject)
-			encrypted[i] = []byte(cell)
-		}
-		if pe != nil {
-			return s.markerParse("", pe, info.analysis), nil
-		}
+	encrypted, pe := s.encryptParams(info, original, originalFormats)
+	if pe != nil {
+		return s.markerParse("", pe, info.analysis), nil
 	}
 	for i, c := range encrypted {
 		if c != nil {
@@ -463,6 +441,38 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 	}
 	msg.ParameterFormatCodes = paramFormats
 	return msg.Encode(nil)
+}
+
+// encryptParams seals a Bind's protected parameters (params and formats
+// as the client sent them): the cell of each, nil for the others.
+func (s *session) encryptParams(info *stmtInfo, params [][]byte, formats []int16) ([][]byte, *pgerr.Error) {
+	encrypted := make([][]byte, len(params))
+	for n, col := range info.params {
+		i := n - 1
+		if i >= len(params) || params[i] == nil {
+			continue // a missing parameter is the backend's error to report
+		}
+		var subject []byte
+		if src, ok := info.subjects[n]; ok {
+			subject = src.literal
+			if subject == nil {
+				var pe *pgerr.Error
+				if subject, pe = bindSubject(params, formats, src.param, col); pe != nil {
+					return nil, pe
+				}
+			}
+		}
+		format, value, pe := declaredValue(col, info.declared[n], formats[i], params[i])
+		if pe != nil {
+			return nil, pe
+		}
+		cell, pe := s.encryptValue(col, format, value, subject)
+		if pe != nil {
+			return nil, pe
+		}
+		encrypted[i] = []byte(cell)
+	}
+	return encrypted, nil
 }
 
 // markerParse is a Parse that fails in the backend with the refusal marker

@@ -33,7 +33,7 @@ func (s *session) compareLiteral(sql []byte, sp [2]int, v sqlrewrite.ValueSlot, 
 		return "", false, nil
 	}
 	col := v.Column
-	canon, err := canonicalValue(col, 0, plain)
+	canon, err := s.canonicalValue(col, 0, plain)
 	if err != nil {
 		return "", false, pgerr.Newf(pgerr.InvalidTextRepresentation,
 			"invalid value for encrypted column %s (%s): %v", col.QualifiedName(), col.Type.Name, err)

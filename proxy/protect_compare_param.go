@@ -135,7 +135,7 @@ func (s *session) hiddenValues(hidden []hiddenParam, params [][]byte, formats []
 		}
 		cs, ok := cands[h.of]
 		if !ok {
-			canon, err := canonicalValue(h.col, formats[j], params[j])
+			canon, err := s.canonicalValue(h.col, formats[j], params[j])
 			if err != nil {
 				return nil, pgerr.Newf(pgerr.InvalidTextRepresentation,
 					"invalid value for encrypted column %s (%s): %v", h.col.QualifiedName(), h.col.Type.Name, err)

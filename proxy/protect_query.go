@@ -202,7 +202,7 @@ func foldedLiteral(sql []byte, spans [][2]int, v sqlrewrite.ValueSlot) ([2]int, 
 // encryptValue canonicalizes and encrypts one plaintext for a column;
 // subject is the row's subject id for a column sealed per subject.
 func (s *session) encryptValue(col *policy.ProtectedColumn, format int16, plain, subject []byte) (string, *pgerr.Error) {
-	canon, err := canonicalValue(col, format, plain)
+	canon, err := s.canonicalValue(col, format, plain)
 	if err != nil {
 		return "", pgerr.Newf(pgerr.InvalidTextRepresentation,
 			"invalid value for encrypted column %s (%s): %v", col.QualifiedName(), col.Type.Name, err)
@@ -271,9 +271,13 @@ func literalValue(lit []byte) ([]byte, bool) {
 // canonicalValue is the plaintext phiguard encrypts for a value: the text
 // PostgreSQL itself would print for it, whatever spelling or format (text
 // or binary) the client used, so that equal values give equal
-// deterministic cells.
-func canonicalValue(col *policy.ProtectedColumn, format int16, v []byte) ([]byte, error) {
-	return cellcipher.Canonical(col, format, v)
+// deterministic cells; read under the session's TimeZone (timezone.go).
+func (s *session) canonicalValue(col *policy.ProtectedColumn, format int16, v []byte) ([]byte, error) {
+	conv, err := s.converterFor(col)
+	if err != nil {
+		return nil, err
+	}
+	return cellcipher.CanonicalIn(conv, col, format, v)
 }
 
 func sqlstateField(pe *pgerr.Error) zap.Field { return zap.String("sqlstate", string(pe.Code)) }

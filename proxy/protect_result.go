@@ -152,13 +152,17 @@ func (s *session) decryptValue(f *resultField, v []byte) ([]byte, *pgerr.Error) 
 	if state == cellcipher.Legacy {
 		return v, nil // legacy plaintext, before or during the backfill
 	}
-	return presentValue(col, f.format, plain)
+	return s.presentValue(col, f.format, plain)
 }
 
 // presentValue turns a decrypted canonical value into the wire form of
 // the column's original type, in the format the client asked for.
-func presentValue(col *policy.ProtectedColumn, format int16, canon []byte) ([]byte, *pgerr.Error) {
-	out, err := cellcipher.Present(col, format, canon)
+func (s *session) presentValue(col *policy.ProtectedColumn, format int16, canon []byte) ([]byte, *pgerr.Error) {
+	conv, err := s.converterFor(col)
+	if err != nil {
+		return nil, pgerr.New(pgerr.FeatureNotSupported, err.Error())
+	}
+	out, err := cellcipher.PresentIn(conv, col, format, canon)
 	if err != nil {
 		return nil, pgerr.Newf(pgerr.DataCorrupted,
 			"a value of encrypted column %s cannot be presented as %s", col.QualifiedName(), col.Type.Name)

@@ -115,7 +115,7 @@ func (s *session) decryptSubjectCell(f *resultField, v []byte) ([]byte, *pgerr.E
 		}
 		return nil, nil
 	}
-	return presentValue(col, f.format, plain)
+	return s.presentValue(col, f.format, plain)
 }
 
 // openCell opens a stored value of a protected column with the column

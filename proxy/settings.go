@@ -137,6 +137,8 @@ func (s *session) checkReportedSetting(body []byte) *pgerr.Error {
 	}
 	value, _, _ := cstring(rest)
 	switch string(name) {
+	case "TimeZone":
+		s.noteTimeZone(string(value))
 	case "client_encoding", "standard_conforming_strings":
 		if why := sqlrewrite.SettingProblem(string(name), string(value), false); why != "" {
 			return pgerr.Fatal(pgerr.FeatureNotSupported, "phiguard ends this session: "+why)

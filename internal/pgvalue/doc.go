@@ -46,10 +46,11 @@
 // UTC, whatever zone the client wrote it in. Text input without an explicit
 // offset ('2020-01-05 10:00') is read, as PostgreSQL reads it, in the
 // session's TimeZone. The package-level Canonical and Present assume UTC;
-// Converter carries a session's TimeZone for a proxy that tracks it:
-// PostgreSQL reports TimeZone in a ParameterStatus message at start-up and
-// after every SET, so the proxy can keep a Converter per session, built with
-// time.LoadLocation of the reported name. In a DST fall-back hour an
+// Converter carries a session's TimeZone: PostgreSQL reports TimeZone in a
+// ParameterStatus message at start-up and after every SET, and the proxy
+// keeps the reported zone per session (proxy/timezone.go: an IANA name
+// from the embedded tz database, or a fixed POSIX offset) and converts
+// timestamptz values with it. In a DST fall-back hour an
 // ambiguous local time takes the offset in force after the transition, and a
 // local time skipped by spring-forward takes the offset in force before it,
 // as PostgreSQL documents (appendix B, "Handling of Invalid or Ambiguous
