@@ -140,9 +140,10 @@ type Plan struct {
 	Refusal *Refusal
 	// Copy is set for a COPY whose rows the proxy must rewrite.
 	Copy *CopyPlan
-	// Defaults lists protected columns given DEFAULT: fine when the column
-	// has no default (NULL is stored), refused by the proxy otherwise,
-	// since a default expression would be stored unencrypted.
+	// Defaults lists protected columns given DEFAULT, or left out of an
+	// INSERT: fine when the column has no default (NULL is stored),
+	// refused by the proxy otherwise, since a default expression would be
+	// stored unencrypted.
 	Defaults []*policy.ProtectedColumn
 	// Protected is true when the text names a protected table at all; a
 	// plan with Protected false is a plain passthrough.

@@ -75,6 +75,16 @@ func (p *planner) copyStmt(c *pg_query.CopyStmt) {
 			return
 		}
 	}
+	if cp.In && len(cp.Columns) > 0 {
+		// A column list leaves the other columns to their defaults.
+		var listed []*policy.ProtectedColumn
+		for _, name := range cp.Columns {
+			if pc, ok := t.Column(name); ok {
+				listed = append(listed, pc)
+			}
+		}
+		p.omittedColumns(t, listed)
+	}
 	if c.GetWhereClause() != nil {
 		sc := newScope(nil)
 		sc.relations = append(sc.relations, &relation{name: rv.GetRelname(), table: t})

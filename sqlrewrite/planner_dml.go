@@ -38,6 +38,7 @@ func (p *planner) insert(s *pg_query.InsertStmt) {
 		p.refuseTable(t, "INSERT without a column list")
 		return
 	}
+	p.omittedColumns(t, cols)
 	subjectAt := -1 // position of the subject column in the column list
 	if t != nil && t.SubjectColumn != "" {
 		for i, c := range s.GetCols() {
@@ -138,6 +139,21 @@ func (p *planner) assignments(targets []*pg_query.Node, sc *scope, t *policy.Pro
 			p.refuse(col, "assigning to an encrypted column in a multiple-column SET or by subscript")
 		default:
 			p.writeValue(rt.GetVal(), col, sc, stmt)
+		}
+	}
+}
+
+// omittedColumns: the protected columns an INSERT leaves out (all of
+// them for DEFAULT VALUES) take their default, which PostgreSQL would
+// store unencrypted: each is planned as a DEFAULT, which the proxy allows
+// only for a column without a default (it becomes NULL).
+func (p *planner) omittedColumns(t *policy.ProtectedTable, listed []*policy.ProtectedColumn) {
+	if t == nil {
+		return
+	}
+	for _, c := range t.Columns {
+		if !slices.Contains(listed, c) {
+			p.plan.Defaults = append(p.plan.Defaults, c)
 		}
 	}
 }

@@ -119,9 +119,23 @@ func TestPlanSubjects(t *testing.T) {
 }
 
 func TestPlanDefaultIsLeftToTheCatalog(t *testing.T) {
-	plan := PlanFor(Analyze("INSERT INTO patients (id, ssn, first) VALUES (1, DEFAULT, 'x')"), testPolicy(t))
+	plan := PlanFor(Analyze("INSERT INTO patients (id, ssn, first, passport, birthdate) VALUES (1, DEFAULT, 'x', NULL, NULL)"), testPolicy(t))
 	if plan.Refusal != nil || len(plan.Defaults) != 1 || plan.Defaults[0].Name != "ssn" || len(plan.Values) != 1 {
 		t.Fatalf("plan %+v", plan)
+	}
+	// Protected columns an INSERT leaves out take their default too.
+	for sql, want := range map[string]string{
+		"INSERT INTO patients (id, ssn, first) VALUES (1, 'x', 'y')": "passport birthdate",
+		"INSERT INTO patients DEFAULT VALUES":                        "ssn passport first birthdate",
+	} {
+		plan := PlanFor(Analyze(sql), testPolicy(t))
+		var got []string
+		for _, c := range plan.Defaults {
+			got = append(got, c.Name)
+		}
+		if plan.Refusal != nil || strings.Join(got, " ") != want {
+			t.Errorf("%s: defaults %v, want %s (%v)", sql, got, want, plan.Refusal)
+		}
 	}
 }
 
