@@ -241,3 +241,13 @@ func (s *session) viewWriteRefusal(a *sqlrewrite.Analysis) *pgerr.Error {
 	return pgerr.Newf(pgerr.FeatureNotSupported,
 		"%s is a view (or has rules) over a table with encrypted columns: phiguard cannot encrypt values written through it; write to the table itself", v)
 }
+
+// columnNames lists a protected table's columns in attribute order.
+func (c *catalog) columnNames(t policy.TableName) []string {
+	cols := c.tables[t]
+	names := make([]string, len(cols))
+	for i, cc := range cols {
+		names[i] = cc.name
+	}
+	return names
+}

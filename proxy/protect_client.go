@@ -71,14 +71,19 @@ func (s *session) onQuery(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := s.checkAccess(body[:max(len(body)-1, 0)], a)
+	sql := body[:max(len(body)-1, 0)]
+	listed, la, filled := s.fillColumnList(a, sql)
+	if filled {
+		sql, a, x.analysis = listed, la, la
+	}
+	v := s.checkAccess(sql, a)
 	x.decision, x.rule, x.glass = v.decision, v.rule, v.glass
 	if v.refusal != nil {
 		s.expects.push(x)
 		return queryMessage(s.refuseAccess(v, a)), nil
 	}
 	replaced := s.protectQuery(v.analysis, v.sql)
-	if replaced == nil && v.access != nil && v.access.Changed {
+	if replaced == nil && (v.access != nil && v.access.Changed || filled) {
 		replaced = v.sql
 	}
 	plan := v.analysis.PlanUnder(s.policy())
@@ -239,6 +244,9 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 		return nil, &errProtocol{"malformed Parse message"}
 	}
 	s.copyIn = nil
+	if listed, la, ok := s.fillColumnList(a, []byte(msg.Query)); ok {
+		msg.Query, a = string(listed), la
+	}
 	info := &stmtInfo{analysis: a, plan: &sqlrewrite.Plan{}, pol: s.policy(), sql: msg.Query, sent: msg.Query}
 	v := s.checkAccess([]byte(msg.Query), a)
 	info.decision, info.rule, info.glass = v.decision, v.rule, v.glass

@@ -305,3 +305,24 @@ func (s *session) checkDefaults(plan *sqlrewrite.Plan) *pgerr.Error {
 	}
 	return nil
 }
+
+// fillColumnList gives an INSERT without a column list on a table with
+// encrypted columns the list PostgreSQL would use, from the catalog
+// (sqlrewrite.WithColumnList), and returns the new text and its analysis;
+// ok is false when there is nothing to fill.
+func (s *session) fillColumnList(a *sqlrewrite.Analysis, sql []byte) (_ []byte, _ *sqlrewrite.Analysis, ok bool) {
+	pol := s.policy()
+	if pol == nil || a == nil || len(a.Statements) != 1 || a.Statements[0].Kind != sqlrewrite.KindInsert {
+		return nil, nil, false
+	}
+	cat := s.catalog.Load()
+	if cat == nil {
+		return nil, nil, false
+	}
+	text, ok := sqlrewrite.WithColumnList(a, pol, cat.columnNames)
+	if !ok {
+		return nil, nil, false
+	}
+	filled, _ := s.srv.analyzer.Analyze([]byte(text))
+	return []byte(text), filled, true
+}

@@ -1,0 +1,94 @@
+package sqlrewrite
+
+import (
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+
+	"github.com/phiguard/phiguard/policy"
+)
+
+// WithColumnList gives `INSERT INTO t VALUES (...)` on a table with
+// encrypted columns the column list PostgreSQL would use: the table's
+// first k columns in attribute order, k the length of the VALUES rows.
+// The planner needs the list to know which value goes to which encrypted
+// column; the proxy knows the columns from its catalog (columns) and asks
+// here before planning. It returns the text with the list written in
+// before VALUES (or OVERRIDING), and false when the statement is not such
+// an INSERT, its table is not one protected table, or its rows cannot be
+// matched to columns — the planner then refuses it as before.
+func WithColumnList(a *Analysis, pol *policy.Policy, columns func(policy.TableName) []string) (string, bool) {
+	if a == nil || a.Err != nil || pol == nil || len(a.tree.GetStmts()) != 1 {
+		return "", false
+	}
+	ins := a.tree.GetStmts()[0].GetStmt().GetInsertStmt()
+	if ins == nil || len(ins.GetCols()) > 0 {
+		return "", false
+	}
+	src := ins.GetSelectStmt().GetSelectStmt()
+	if src == nil || len(src.GetValuesLists()) == 0 || src.GetOp() != pg_query.SetOperation_SETOP_NONE {
+		return "", false
+	}
+	rv := ins.GetRelation()
+	t := tableFor(pol, rv.GetSchemaname(), rv.GetRelname())
+	if t == nil {
+		return "", false
+	}
+	k := len(src.GetValuesLists()[0].GetList().GetItems())
+	for _, row := range src.GetValuesLists() {
+		if len(row.GetList().GetItems()) != k {
+			return "", false
+		}
+	}
+	cols := columns(t.Name)
+	if k == 0 || k > len(cols) {
+		return "", false
+	}
+	at, ok := valuesKeyword(a.sql, int(rv.GetLocation()))
+	if !ok {
+		return "", false
+	}
+	quoted := make([]string, k)
+	for i, c := range cols[:k] {
+		quoted[i] = policy.QuoteIdentifier(c)
+	}
+	return a.sql[:at] + "(" + strings.Join(quoted, ", ") + ") " + a.sql[at:], true
+}
+
+// tableFor is the one protected table a relation names: by schema, or,
+// unqualified, the only protected table of that name.
+func tableFor(pol *policy.Policy, schema, name string) *policy.ProtectedTable {
+	if schema != "" {
+		t, _ := pol.Table(schema, name)
+		return t
+	}
+	if ts := pol.TablesNamed(name); len(ts) == 1 {
+		return ts[0]
+	}
+	return nil
+}
+
+// valuesKeyword is where the INSERT's OVERRIDING or VALUES keyword starts,
+// the first after the relation at from (at no parenthesis depth).
+func valuesKeyword(sql string, from int) (int, bool) {
+	res, err := pg_query.Scan(sql)
+	if err != nil {
+		return 0, false
+	}
+	depth := 0
+	for _, tok := range res.GetTokens() {
+		if int(tok.GetStart()) < from {
+			continue
+		}
+		word := strings.ToUpper(sql[tok.GetStart():tok.GetEnd()])
+		switch {
+		case word == "(":
+			depth++
+		case word == ")":
+			depth--
+		case depth == 0 && (word == "VALUES" || word == "OVERRIDING"):
+			return int(tok.GetStart()), true
+		}
+	}
+	return 0, false
+}
