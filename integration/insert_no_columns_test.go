@@ -37,6 +37,9 @@ tables:
 		args []any
 	}{
 		{"INSERT INTO %s VALUES (1, '078-05-1120', 'a', '1980-02-29')", nil},
+		// The same shape with other values (of other lengths): a shape
+		// shares its analysis, never its text.
+		{"INSERT INTO %s VALUES (100, '078-05-1', 'a longer note', '1980-03-01')", nil},
 		{"INSERT INTO %s VALUES (2, '078-05-1121'), (3, NULL)", nil},
 		{"INSERT INTO public.%s AS x VALUES ($1, $2, $3, $4)", []any{4, "078-05-1122", "d", "1999-12-31"}},
 		{"INSERT INTO %s OVERRIDING USER VALUE VALUES (5, '078-05-1123', 'e', '2000-01-01'::date)", nil},

@@ -271,7 +271,7 @@ func literalValue(lit []byte) ([]byte, bool) {
 // canonicalValue is the plaintext phiguard encrypts for a value: the text
 // PostgreSQL itself would print for it, whatever spelling or format (text
 // or binary) the client used, so that equal values give equal
-// deterministic cells; read under the session's TimeZone (timezone.go).
+// deterministic cells; read under the session's DateStyle and TimeZone (datetime.go).
 func (s *session) canonicalValue(col *policy.ProtectedColumn, format int16, v []byte) ([]byte, error) {
 	conv, err := s.converterFor(col)
 	if err != nil {
@@ -319,7 +319,7 @@ func (s *session) fillColumnList(a *sqlrewrite.Analysis, sql []byte) (_ []byte, 
 	if cat == nil {
 		return nil, nil, false
 	}
-	text, ok := sqlrewrite.WithColumnList(a, pol, cat.columnNames)
+	text, ok := sqlrewrite.WithColumnList(string(sql), pol, cat.columnNames)
 	if !ok {
 		return nil, nil, false
 	}

@@ -17,11 +17,15 @@ import (
 // before VALUES (or OVERRIDING), and false when the statement is not such
 // an INSERT, its table is not one protected table, or its rows cannot be
 // matched to columns — the planner then refuses it as before.
-func WithColumnList(a *Analysis, pol *policy.Policy, columns func(policy.TableName) []string) (string, bool) {
-	if a == nil || a.Err != nil || pol == nil || len(a.tree.GetStmts()) != 1 {
+//
+// It parses sql itself: an analysis may come from the shape cache, whose
+// tree and offsets are another text's of the same shape.
+func WithColumnList(sql string, pol *policy.Policy, columns func(policy.TableName) []string) (string, bool) {
+	tree, err := pg_query.Parse(sql)
+	if err != nil || pol == nil || len(tree.GetStmts()) != 1 {
 		return "", false
 	}
-	ins := a.tree.GetStmts()[0].GetStmt().GetInsertStmt()
+	ins := tree.GetStmts()[0].GetStmt().GetInsertStmt()
 	if ins == nil || len(ins.GetCols()) > 0 {
 		return "", false
 	}
@@ -44,7 +48,7 @@ func WithColumnList(a *Analysis, pol *policy.Policy, columns func(policy.TableNa
 	if k == 0 || k > len(cols) {
 		return "", false
 	}
-	at, ok := valuesKeyword(a.sql, int(rv.GetLocation()))
+	at, ok := valuesKeyword(sql, int(rv.GetLocation()))
 	if !ok {
 		return "", false
 	}
@@ -52,7 +56,7 @@ func WithColumnList(a *Analysis, pol *policy.Policy, columns func(policy.TableNa
 	for i, c := range cols[:k] {
 		quoted[i] = policy.QuoteIdentifier(c)
 	}
-	return a.sql[:at] + "(" + strings.Join(quoted, ", ") + ") " + a.sql[at:], true
+	return sql[:at] + "(" + strings.Join(quoted, ", ") + ") " + sql[at:], true
 }
 
 // tableFor is the one protected table a relation names: by schema, or,
