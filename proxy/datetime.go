@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 	_ "time/tzdata" // every zone name PostgreSQL accepts, whatever the host has
 
@@ -11,7 +12,13 @@ import (
 	"github.com/phiguard/phiguard/policy"
 )
 
-// The session's TimeZone. PostgreSQL reads a timestamptz written without
+// The session's DateStyle and TimeZone. PostgreSQL reads a date like
+// 02/03/2024 in DateStyle's field order and prints dates and timestamps
+// in its style (ISO, SQL, Postgres, German); phiguard follows the
+// DateStyle the backend reports, so an encrypted date is read and shown
+// as PostgreSQL would show the plaintext one (internal/pgvalue).
+//
+// PostgreSQL reads a timestamptz written without
 // an offset ('2024-01-01 10:00') in the session's TimeZone, and prints a
 // timestamptz in it. A cell holds the instant (its canonical text is in
 // UTC), so phiguard must read and print in the same zone: it follows the
@@ -32,22 +39,49 @@ func (s *session) noteTimeZone(name string) {
 	s.timeZone.Store(&sessionZone{name: name, loc: loadZone(name)})
 }
 
+// noteDateStyle records the DateStyle the backend reported.
+func (s *session) noteDateStyle(setting string) {
+	ds, ok := pgvalue.ParseDateStyle(setting)
+	s.dateStyle.Store(&sessionDateStyle{setting: setting, style: ds, ok: ok})
+}
+
+// sessionDateStyle is a reported DateStyle, and whether phiguard reads it.
+type sessionDateStyle struct {
+	setting string
+	style   pgvalue.DateStyle
+	ok      bool
+}
+
 // converterFor is how values of col are read and printed in this
-// session: only timestamptz depends on the session (its TimeZone).
+// session: dates and timestamps depend on its DateStyle, a timestamptz
+// on its TimeZone too.
 func (s *session) converterFor(col *policy.ProtectedColumn) (pgvalue.Converter, error) {
+	var conv pgvalue.Converter
+	switch col.Type.OID {
+	case policy.OIDDate, policy.OIDTimestamp, policy.OIDTimestamptz:
+	default:
+		return conv, nil
+	}
+	if ds := s.dateStyle.Load(); ds != nil {
+		if !ds.ok {
+			return conv, fmt.Errorf("phiguard cannot read or print encrypted %s column %s under DateStyle %q", col.Type.Name, col.QualifiedName(), ds.setting)
+		}
+		conv.DateStyle = ds.style
+	}
 	if col.Type.OID != policy.OIDTimestamptz {
-		return pgvalue.Converter{}, nil
+		return conv, nil
 	}
 	z := s.timeZone.Load()
 	if z == nil {
-		return pgvalue.Converter{}, nil // none reported: the server's default is UTC here
+		return conv, nil // none reported: the server's default is UTC here
 	}
 	if z.loc == nil {
-		return pgvalue.Converter{}, fmt.Errorf(
+		return conv, fmt.Errorf(
 			"phiguard cannot read or print encrypted timestamptz column %s under TimeZone %q: use a zone name (SET TimeZone = 'Europe/Paris')",
 			col.QualifiedName(), z.name)
 	}
-	return pgvalue.Converter{TimeZone: z.loc}, nil
+	conv.TimeZone = z.loc
+	return conv, nil
 }
 
 // posixOffset is the form PostgreSQL reports for SET TIME ZONE INTERVAL
@@ -72,5 +106,6 @@ func loadZone(name string) *time.Location {
 	if m[1] == "-" {
 		west = -west
 	}
-	return time.FixedZone(name, -west)
+	abbr := name[1:strings.IndexByte(name, '>')] // PostgreSQL's abbreviation for it
+	return time.FixedZone(abbr, -west)
 }

@@ -89,13 +89,14 @@ type session struct {
 	// describedPortals are the portals the client described since their
 	// Bind (client pump, describe.go).
 	describedPortals map[string]bool
-	copyIn           *copyRewriter               // a COPY FROM STDIN being rewritten (client pump)
-	ddlSeen          bool                        // DDL went out: refresh the catalog after it (client pump)
-	objsNeeded       bool                        // re-read the database objects after this request (client pump)
-	unsettled        []*replacement              // Parses reusing a name, not yet answered (client pump, reparse.go)
-	cursors          cursorMap                   // SQL cursors and named portals, as the backend confirmed them (cursors.go)
-	timeZone         atomic.Pointer[sessionZone] // the backend's last reported TimeZone (timezone.go)
-	backendDone      chan struct{}               // closed when the backend pump ends
+	copyIn           *copyRewriter                    // a COPY FROM STDIN being rewritten (client pump)
+	ddlSeen          bool                             // DDL went out: refresh the catalog after it (client pump)
+	objsNeeded       bool                             // re-read the database objects after this request (client pump)
+	unsettled        []*replacement                   // Parses reusing a name, not yet answered (client pump, reparse.go)
+	cursors          cursorMap                        // SQL cursors and named portals, as the backend confirmed them (cursors.go)
+	timeZone         atomic.Pointer[sessionZone]      // the backend's last reported TimeZone (datetime.go)
+	dateStyle        atomic.Pointer[sessionDateStyle] // and DateStyle
+	backendDone      chan struct{}                    // closed when the backend pump ends
 
 	// terminating is set once phiguard itself ends the backend connection,
 	// so the backend pump does not report the expected EOF as a failure.

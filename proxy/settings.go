@@ -139,6 +139,8 @@ func (s *session) checkReportedSetting(body []byte) *pgerr.Error {
 	switch string(name) {
 	case "TimeZone":
 		s.noteTimeZone(string(value))
+	case "DateStyle":
+		s.noteDateStyle(string(value))
 	case "client_encoding", "standard_conforming_strings":
 		if why := sqlrewrite.SettingProblem(string(name), string(value), false); why != "" {
 			return pgerr.Fatal(pgerr.FeatureNotSupported, "phiguard ends this session: "+why)

@@ -412,6 +412,11 @@ func (d decoder) parseDateTime(in []byte) (dateTime, error) {
 		return p, d.unsupported("only ISO year-month-day dates are accepted")
 	}
 	switch {
+	case j < len(s) && j-i <= 2 && (s[j] == '/' || s[j] == '.'):
+		var ok bool
+		if p.year, p.mon, p.day, ok = d.orderedDate(s, &i); !ok {
+			return p, d.unsupported("a date must be year-month-day, or day, month and year in the order DateStyle gives")
+		}
 	case j < len(s) && s[j] == '-':
 		if j-i < 4 {
 			return p, d.unsupported("the year must have at least four digits (ISO year-month-day)")
@@ -570,4 +575,49 @@ func (d decoder) parseDateTime(in []byte) (dateTime, error) {
 		return p, d.outOfRange("date field value out of range")
 	}
 	return p, nil
+}
+
+// orderedDate reads a date written as three numbers with one separator
+// (02/03/2024, 3.2.2024, 02/03/24) in the session's DateStyle order, as
+// PostgreSQL does: MDY (the default) month first, DMY day first; a
+// two-digit year is the one nearest 2000 (below 70: 20yy). YMD order, a
+// year of one or three digits and anything longer are not accepted.
+func (d decoder) orderedDate(s []byte, i *int) (y, m, day int64, ok bool) {
+	var fields [3]int64
+	var widths [3]int
+	sep := byte(0)
+	for k := 0; k < 3; k++ {
+		j := *i
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		if j == *i || j-*i > 4 {
+			return 0, 0, 0, false
+		}
+		fields[k], _ = strconv.ParseInt(string(s[*i:j]), 10, 64)
+		widths[k] = j - *i
+		*i = j
+		if k < 2 {
+			if *i >= len(s) || sep != 0 && s[*i] != sep {
+				return 0, 0, 0, false
+			}
+			sep = s[*i]
+			*i++
+		}
+	}
+	if d.order == "YMD" || widths[0] > 2 || widths[1] > 2 || widths[2] == 1 || widths[2] == 3 {
+		return 0, 0, 0, false
+	}
+	m, day, y = fields[0], fields[1], fields[2]
+	if d.order == "DMY" {
+		m, day = day, m
+	}
+	if widths[2] == 2 {
+		if y < 70 {
+			y += 2000
+		} else {
+			y += 1900
+		}
+	}
+	return y, m, day, true
 }

@@ -48,7 +48,7 @@
 // session's TimeZone. The package-level Canonical and Present assume UTC;
 // Converter carries a session's TimeZone: PostgreSQL reports TimeZone in a
 // ParameterStatus message at start-up and after every SET, and the proxy
-// keeps the reported zone per session (proxy/timezone.go: an IANA name
+// keeps the reported zone per session (proxy/datetime.go: an IANA name
 // from the embedded tz database, or a fixed POSIX offset) and converts
 // timestamptz values with it. In a DST fall-back hour an
 // ambiguous local time takes the offset in force after the transition, and a
@@ -57,16 +57,14 @@
 // Timestamps"). Converter.Present writes timestamptz text in that zone, as
 // PostgreSQL would for the session.
 //
-// DateStyle is also a session setting (reported in ParameterStatus too).
-// phiguard presents dates and timestamps in text in the ISO style only,
-// whatever the client's DateStyle says; the drivers phiguard targets (pgx,
-// libpq-based ones, JDBC, psycopg, node-postgres) set or expect ISO. A proxy
-// that must serve a session with another DateStyle can read the
-// ParameterStatus DateStyle value and refuse such sessions, or a later
-// version of this package can grow the other output styles. Text input with
-// DateStyle-dependent field order (01/05/2020) is not accepted: only
-// year-first ISO dates are, so the meaning of an input never depends on
-// DateStyle.
+// DateStyle is also a session setting (reported in ParameterStatus too),
+// and Converter carries it: Present writes dates and timestamps in its
+// style (ISO, SQL, Postgres or German, with a timestamptz's zone
+// abbreviation where those styles print one), and Canonical reads a date
+// written as three numbers (02/03/2024, 3.2.2024, 02/03/24) in its field
+// order (MDY or DMY; under YMD only year-first dates are read). Canonical
+// text is always ISO. TestDateStyleAgainstPostgres compares every style,
+// order and several zones with PostgreSQL 15.
 //
 // # What is accepted
 //

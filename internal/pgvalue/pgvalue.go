@@ -53,6 +53,10 @@ type Converter struct {
 	// matters for timestamptz: text input without an offset is read in it,
 	// and Present writes text in it. Canonical text is always in UTC.
 	TimeZone *time.Location
+	// DateStyle is the session's DateStyle: Present writes dates and
+	// timestamps in its style, Canonical reads day/month/year fields in
+	// its order. Canonical text is always ISO.
+	DateStyle DateStyle
 }
 
 // Canonical converts a value of type t, as a client sent it in the given
@@ -95,6 +99,9 @@ func (c Converter) Present(t policy.LogicalType, format int16, canonical []byte)
 	if format == FormatBinary {
 		return v.binary(), nil
 	}
+	if sv, ok := v.(styled); ok {
+		return sv.styledText(c.loc(), c.DateStyle), nil
+	}
 	return v.text(c.loc()), nil
 }
 
@@ -114,9 +121,10 @@ type value interface {
 
 // decoder turns input of a type into a value; e builds errors.
 type decoder struct {
-	t   policy.LogicalType
-	loc *time.Location
-	f   int16
+	t     policy.LogicalType
+	loc   *time.Location
+	f     int16
+	order string // DateStyle's field order: "MDY", "DMY" or "YMD"
 }
 
 func (d decoder) err(format string, args ...any) *Error {
@@ -136,7 +144,7 @@ func (d decoder) outOfRange(format string, args ...any) *Error {
 }
 
 func (c Converter) decode(t policy.LogicalType, format int16, in []byte) (value, error) {
-	d := decoder{t: t, loc: c.loc(), f: format}
+	d := decoder{t: t, loc: c.loc(), f: format, order: c.DateStyle.Order}
 	bin := format == FormatBinary
 	switch t.OID {
 	case policy.OIDText, policy.OIDVarchar:

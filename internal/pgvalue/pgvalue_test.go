@@ -111,7 +111,9 @@ var canonicalCases = []struct {
 	{typ: "date", in: "-infinity", want: "-infinity"},
 	{typ: "date", in: "epoch", want: "1970-01-01"},
 	{typ: "date", in: "today", err: true, unsupported: true},
-	{typ: "date", in: "01/05/2020", err: true, unsupported: true},
+	{typ: "date", in: "01/05/2020", want: "2020-01-05"}, // DateStyle's default order, MDY (datestyle_test.go has the others)
+	{typ: "date", in: "1/5/20", want: "2020-01-05"},
+	{typ: "date", in: "01/05/020", err: true, unsupported: true},
 	{typ: "date", in: "Jan 5 2020", err: true, unsupported: true},
 	{typ: "date", in: "20-01-05", err: true, unsupported: true},
 	{typ: "date", in: "", err: true},
