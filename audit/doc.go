@@ -32,6 +32,19 @@
 // dropped, and refused ones are counted (and totalled in the
 // audit_recovered record that ends the outage).
 //
+// # One writer per chain, and a directory it can write
+//
+// Two processes appending to one chain interleave their records and break
+// it. A FileSink therefore holds the lock file <dir>/<prefix>.lock
+// (flock(2), dropped by the kernel if the process dies) from Resume to
+// Close, with its pid, host and start time inside; a second writer of the
+// same directory and prefix gets ErrChainInUse naming them, and New fails.
+// Other prefixes in the same directory are other chains (phiguard shred
+// writes <prefix>-shred next to a running proxy). Resume also creates,
+// writes, fsyncs and removes <prefix>.probe, so that a directory that is
+// read-only, not ours or full stops the start with an error naming it,
+// instead of an auditor that starts and then refuses every PHI statement.
+//
 // A proxy that needs the decision before the statement runs (fail closed)
 // calls Healthy first and Record after the statement, with its rows,
 // subjects, duration and SQLSTATE; a Record error then is counted and
@@ -53,6 +66,7 @@
 //	chain.go              DeriveKey, sealing a line, the MAC
 //	auditor.go, writer.go Record, the queue, health, the writer goroutine
 //	sink.go, filesink.go  stdout and rotating-file sinks, resume after restart
+//	chainlock.go          the chain's lock file and the start-up write probe
 //	alerts.go             per-user thresholds in tumbling windows
 //	checkpoint*.go        the chain head kept apart from the log, so that
 //	                      VerifyCheckpoint finds records cut from its end
