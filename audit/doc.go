@@ -26,9 +26,10 @@
 // not change. One writer goroutine encodes records (a hand-written encoder
 // that writes exactly what encoding/json would, jsonenc.go), seals them
 // into the chain in queue order and writes them in batches, lingering
-// BatchDelay after a wake-up so that batches form under load. When the queue is full
-// or the sink fails, Record and Healthy return an *UnavailableError until
-// a write succeeds again; records already queued are retried, never
+// BatchDelay after a wake-up so that batches form under load. When the
+// queue is full or the sink fails, Record and Healthy return an
+// *UnavailableError until a write succeeds again (Healthy is also what
+// phiguard's /readyz asks); records already queued are retried, never
 // dropped, and refused ones are counted (and totalled in the
 // audit_recovered record that ends the outage).
 //

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/phiguard/phiguard/audit"
@@ -40,10 +41,14 @@ type Server struct {
 
 	mu       sync.Mutex
 	ln       net.Listener
+	serving  bool // Serve is in its accept loop
 	sessions map[*session]struct{}
 	active   int
 	draining bool
 	conns    sync.WaitGroup
+	// acceptFailing is the Accept error Serve is retrying, nil once an
+	// Accept succeeds (ready.go).
+	acceptFailing atomic.Pointer[acceptFailure]
 }
 
 // New builds a Server from a validated configuration. Metrics are
@@ -93,10 +98,17 @@ func (srv *Server) Serve(ln net.Listener) error {
 		return nil
 	}
 	srv.ln = ln
+	srv.serving = true
 	srv.mu.Unlock()
+	defer func() {
+		srv.mu.Lock()
+		srv.serving = false
+		srv.mu.Unlock()
+	}()
 	var tempDelay time.Duration
 	for {
 		conn, err := ln.Accept()
+		srv.noteAccept(err)
 		if err != nil {
 			if srv.isDraining() {
 				return nil
