@@ -17,8 +17,8 @@ import (
 var (
 	// ErrShuttingDown: Shutdown has begun; new connections get 57P03.
 	ErrShuttingDown = errors.New("shutting down")
-	// ErrNotListening: Serve is not running on a listener, or its
-	// Accept is failing (out of file descriptors, say).
+	// ErrNotListening: no Listen or Serve yet, Serve has returned, or
+	// its Accept is failing (out of file descriptors, say).
 	ErrNotListening = errors.New("not accepting connections")
 	// ErrAtCapacity: limits.max_connections sessions are open; the next
 	// client gets 53300.
@@ -51,12 +51,12 @@ type acceptFailure struct {
 // limits.max_connections.
 func (srv *Server) CheckListener() error {
 	srv.mu.Lock()
-	draining, serving, active := srv.draining, srv.serving, srv.active
+	draining, listening, active := srv.draining, srv.listening, srv.active
 	srv.mu.Unlock()
 	switch {
 	case draining:
 		return ErrShuttingDown
-	case !serving:
+	case !listening:
 		return fmt.Errorf("%w: the accept loop is not running", ErrNotListening)
 	}
 	if f := srv.acceptFailing.Load(); f != nil {

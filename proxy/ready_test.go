@@ -107,6 +107,16 @@ func TestCheckListener(t *testing.T) {
 	if err := srv.CheckListener(); !errors.Is(err, ErrNotListening) {
 		t.Fatalf("before Serve: %v", err)
 	}
+	// From Listen the kernel queues connections for Serve: ready.
+	other := newCheckServer(t, 1, nil)
+	oln, err := other.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	oln.Close()
+	if err := other.CheckListener(); err != nil {
+		t.Fatalf("after Listen: %v", err)
+	}
 	ln := &flakyListener{accepted: make(chan net.Conn), failing: make(chan error)}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
