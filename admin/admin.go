@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	httppprof "net/http/pprof"
@@ -31,7 +30,8 @@ func (e *NotReady) Unwrap() error { return e.Err }
 const readyTimeout = 3 * time.Second
 
 // Handler returns the admin HTTP handler. With pprof, Go's profiler is
-// served under /debug/pprof/ as well.
+// served under /debug/pprof/ as well. ready is usually a Readiness's
+// Check, so that every probe's outcome is in the metrics.
 func Handler(g prometheus.Gatherer, ready ReadyCheck, log *zap.Logger, pprof bool) http.Handler {
 	mux := http.NewServeMux()
 	if pprof {
@@ -49,11 +49,7 @@ func Handler(g prometheus.Gatherer, ready ReadyCheck, log *zap.Logger, pprof boo
 		if err := ready(ctx); err != nil {
 			// The error goes to the log; the probe gets the reason's
 			// name only, no addresses or paths.
-			reason := "unknown"
-			var nr *NotReady
-			if errors.As(err, &nr) {
-				reason = nr.Reason
-			}
+			reason := Reason(err)
 			log.Warn("not ready", zap.String("reason", reason), zap.Error(err))
 			http.Error(w, "not ready: "+reason, http.StatusServiceUnavailable)
 			return

@@ -144,6 +144,7 @@ func New(o Options) (*Auditor, error) {
 	}
 	ch, err := newChain(o.Key, tail.Seq, tail.MAC)
 	if err != nil {
+		o.Sink.Close() // release what Resume took (a file sink's chain lock)
 		return nil, err
 	}
 	if o.Checkpoint != nil {

@@ -26,11 +26,25 @@
 // not change. One writer goroutine encodes records (a hand-written encoder
 // that writes exactly what encoding/json would, jsonenc.go), seals them
 // into the chain in queue order and writes them in batches, lingering
-// BatchDelay after a wake-up so that batches form under load. When the queue is full
-// or the sink fails, Record and Healthy return an *UnavailableError until
-// a write succeeds again; records already queued are retried, never
+// BatchDelay after a wake-up so that batches form under load. When the
+// queue is full or the sink fails, Record and Healthy return an
+// *UnavailableError until a write succeeds again (Healthy is also what
+// phiguard's /readyz asks); records already queued are retried, never
 // dropped, and refused ones are counted (and totalled in the
 // audit_recovered record that ends the outage).
+//
+// # One writer per chain, and a directory it can write
+//
+// Two processes appending to one chain interleave their records and break
+// it. A FileSink therefore holds the lock file <dir>/<prefix>.lock
+// (flock(2), dropped by the kernel if the process dies) from Resume to
+// Close, with its pid, host and start time inside; a second writer of the
+// same directory and prefix gets ErrChainInUse naming them, and New fails.
+// Other prefixes in the same directory are other chains (phiguard shred
+// writes <prefix>-shred next to a running proxy). Resume also creates,
+// writes, fsyncs and removes <prefix>.probe, so that a directory that is
+// read-only, not ours or full stops the start with an error naming it,
+// instead of an auditor that starts and then refuses every PHI statement.
 //
 // A proxy that needs the decision before the statement runs (fail closed)
 // calls Healthy first and Record after the statement, with its rows,
@@ -53,6 +67,7 @@
 //	chain.go              DeriveKey, sealing a line, the MAC
 //	auditor.go, writer.go Record, the queue, health, the writer goroutine
 //	sink.go, filesink.go  stdout and rotating-file sinks, resume after restart
+//	chainlock.go          the chain's lock file and the start-up write probe
 //	alerts.go             per-user thresholds in tumbling windows
 //	checkpoint*.go        the chain head kept apart from the log, so that
 //	                      VerifyCheckpoint finds records cut from its end

@@ -31,8 +31,15 @@ type FileOptions struct {
 // it truncates the file back to the end of the last whole record (and if
 // even that fails, it continues in a new file), and on start it cuts off
 // a torn last record left by a crash, reporting its size in Tail.
+//
+// A chain (directory and prefix) has one writer: Resume takes the lock
+// file <Dir>/<Prefix>.lock (flock) until Close, and fails with
+// ErrChainInUse, naming the holder's pid and host, while another sink
+// holds it. Resume also refuses a directory it cannot create, write and
+// fsync a file in.
 type FileSink struct {
 	o    FileOptions
+	lock *chainLock
 	f    *os.File
 	name string
 	size int64 // bytes of whole records in f
@@ -42,12 +49,33 @@ type FileSink struct {
 // NewFileSink returns a sink; nothing is opened until Resume.
 func NewFileSink(o FileOptions) *FileSink { return &FileSink{o: o} }
 
-// Resume implements Sink: it creates the directory if needed and finds the
-// newest file's last record.
+// Resume implements Sink: it creates the directory if needed, takes the
+// chain's lock, checks that the directory is writable and finds the newest
+// file's last record. On error it holds nothing.
 func (s *FileSink) Resume() (Tail, error) {
 	if err := os.MkdirAll(s.o.Dir, 0o700); err != nil {
 		return Tail{}, fmt.Errorf("audit: create %s: %w", s.o.Dir, err)
 	}
+	lock, err := lockChain(s.o.Dir, s.o.Prefix)
+	if err != nil {
+		return Tail{}, err
+	}
+	if err := probeWritable(s.o.Dir, s.o.Prefix); err != nil {
+		lock.release()
+		return Tail{}, err
+	}
+	t, err := s.resume()
+	if err != nil {
+		lock.release()
+		return Tail{}, err
+	}
+	s.lock = lock
+	return t, nil
+}
+
+// resume finds the newest file's last record and keeps that file open for
+// appending when it has room.
+func (s *FileSink) resume() (Tail, error) {
 	files, err := Files(s.o.Dir, s.o.Prefix)
 	if err != nil {
 		return Tail{}, err
@@ -201,16 +229,21 @@ func (s *FileSink) Sync() error {
 	return nil
 }
 
-// Close implements Sink.
+// Close implements Sink: it syncs and closes the current file, then
+// releases the chain's lock.
 func (s *FileSink) Close() error {
-	if s.f == nil {
-		return nil
+	var err error
+	if s.f != nil {
+		err = s.f.Sync()
+		if cerr := s.f.Close(); err == nil {
+			err = cerr
+		}
+		s.f = nil
 	}
-	err := s.f.Sync()
-	if cerr := s.f.Close(); err == nil {
-		err = cerr
+	if lerr := s.lock.release(); err == nil {
+		err = lerr
 	}
-	s.f = nil
+	s.lock = nil
 	return err
 }
 

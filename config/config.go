@@ -40,6 +40,12 @@ type Backend struct {
 	TLS  BackendTLS `yaml:"tls"`
 	// ConnectTimeout bounds dialing the backend (and its TLS handshake).
 	ConnectTimeout Duration `yaml:"connect_timeout"`
+	// ProbeUser is the user name in the StartupMessage of the readiness
+	// check (/readyz). The check hangs up at the authentication request,
+	// so the role needs no password and need not exist; under trust
+	// authentication a role that does not exist is logged by PostgreSQL
+	// at every check, so create it (NOLOGIN is enough) or pick one that is.
+	ProbeUser string `yaml:"probe_user"`
 }
 
 // Backend TLS modes, named after libpq's sslmode values they mirror.
@@ -104,6 +110,7 @@ func Default() Config {
 			Port:           5432,
 			TLS:            BackendTLS{Mode: BackendTLSDisable},
 			ConnectTimeout: Duration(10 * time.Second),
+			ProbeUser:      "phiguard_probe",
 		},
 		Limits: Limits{
 			MaxMessageBytes:   256 << 20,

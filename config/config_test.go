@@ -34,7 +34,8 @@ func TestGoodFiles(t *testing.T) {
 		t.Errorf("minimal file did not merge onto defaults: %+v", cfg)
 	}
 	cfg, _ = Load("testdata/full.good.yml")
-	if cfg.ShutdownTimeout.Std() != 45*time.Second || cfg.Limits.MaxConnections != 200 || cfg.Backend.TLS.Mode != BackendTLSRequire {
+	if cfg.ShutdownTimeout.Std() != 45*time.Second || cfg.Limits.MaxConnections != 200 || cfg.Backend.TLS.Mode != BackendTLSRequire ||
+		cfg.Backend.ProbeUser != "readiness" {
 		t.Errorf("full file not read as written: %+v", cfg)
 	}
 }
@@ -49,6 +50,7 @@ func TestBadFiles(t *testing.T) {
 			`listen: must be host:port, got "6432"`,
 			"backend.host: is required",
 			"backend.port: must be between 1 and 65535, got 70000",
+			`backend.probe_user: must be a PostgreSQL role name (1 to 63 bytes), got ""`,
 			`backend.tls.mode: must be disable, require or verify-full, got "verify-ca"`,
 			"tls.require: needs tls.cert and tls.key",
 			"tls.client_ca: needs tls.cert and tls.key",

@@ -50,6 +50,9 @@ func (c Config) Validate() error {
 	if c.Backend.ConnectTimeout <= 0 {
 		add("backend.connect_timeout", "must be positive")
 	}
+	if u := c.Backend.ProbeUser; u == "" || len(u) > 63 || strings.ContainsRune(u, 0) {
+		add("backend.probe_user", "must be a PostgreSQL role name (1 to 63 bytes), got %q", u)
+	}
 	switch c.Backend.TLS.Mode {
 	case BackendTLSDisable:
 		if c.Backend.TLS.RootCA != "" {

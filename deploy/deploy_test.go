@@ -4,12 +4,14 @@ package deploy
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"regexp"
 	"testing"
 
+	"github.com/phiguard/phiguard/admin"
 	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/proxy"
@@ -21,6 +23,9 @@ import (
 func registered(t *testing.T) map[string]bool {
 	reg := prometheus.NewRegistry()
 	proxy.NewMetrics(reg)
+	if _, err := admin.NewReadiness(func(context.Context) error { return nil }, reg); err != nil {
+		t.Fatal(err)
+	}
 	a, err := audit.New(audit.Options{Key: audit.MACKey{Secret: keys.NewSecret(make([]byte, 32))}, Sink: audit.NewWriterSink(nopWriter{}), Registerer: reg})
 	if err != nil {
 		t.Fatal(err)

@@ -60,16 +60,6 @@ func startBackendTLS(ctx context.Context, conn net.Conn, cfg *tls.Config) (net.C
 	return tc, nil
 }
 
-// CheckBackend reports whether the backend accepts connections (and TLS,
-// when configured). It is what /readyz asks.
-func (srv *Server) CheckBackend(ctx context.Context) error {
-	conn, err := srv.dialBackend(ctx)
-	if err != nil {
-		return err
-	}
-	return conn.Close()
-}
-
 // forwardCancel delivers a client's CancelRequest to the backend session it
 // names, if the proxy-issued key matches one. Like PostgreSQL, it never
 // tells the client whether the key was right.

@@ -5,7 +5,8 @@
 // # Layers
 //
 // The wire (server.go, session.go, startup.go, auth.go, cancel.go,
-// pump_client.go, pump_backend.go, drain.go, wire.go, tlsconfig.go) knows
+// pump_client.go, pump_backend.go, drain.go, wire.go, tlsconfig.go,
+// ready.go) knows
 // messages and bytes: framing, TLS, the startup and authentication relay,
 // cancel routing, the two pumps and graceful drain. It forwards every
 // message as its original bytes unless the guard returns a replacement.
@@ -39,6 +40,18 @@
 // is a marker statement sent in place of the refused one, so the backend's
 // error keeps the protocol in order; the backend pump swaps it for
 // phiguard's own error (protect_query.go).
+//
+// # Readiness
+//
+// CheckListener and CheckBackend answer /readyz's question for the wire:
+// would a client connecting now get a session? Not while draining, while
+// the accept loop is down or its Accept failing, at
+// limits.max_connections, or while the backend refuses sessions. The
+// backend check is a real StartupMessage for backend.probe_user: an
+// authentication request is a yes (the probe hangs up there, needing no
+// password); an ErrorResponse before authentication (57P03 starting up,
+// shutting down or in recovery; 53300) is a *BackendRefusal; no answer in
+// time (a stopped postmaster still accepts TCP) is ErrBackendUnreachable.
 //
 // # Failing closed
 //

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/phiguard/phiguard/audit"
@@ -39,12 +40,16 @@ type Server struct {
 	// access control, independent of the rewriter's own rules.
 	accessFor func(sql string, a *sqlrewrite.Analysis, pol *policy.Policy, role *policy.Role, objs sqlrewrite.Objects, breakGlass bool) *sqlrewrite.Access
 
-	mu       sync.Mutex
-	ln       net.Listener
-	sessions map[*session]struct{}
-	active   int
-	draining bool
-	conns    sync.WaitGroup
+	mu        sync.Mutex
+	ln        net.Listener
+	listening bool // from Listen (the kernel queues connections) or Serve, until Serve returns
+	sessions  map[*session]struct{}
+	active    int
+	draining  bool
+	conns     sync.WaitGroup
+	// acceptFailing is the Accept error Serve is retrying, nil once an
+	// Accept succeeds (ready.go).
+	acceptFailing atomic.Pointer[acceptFailure]
 }
 
 // New builds a Server from a validated configuration. Metrics are
@@ -81,6 +86,9 @@ func (srv *Server) Listen() (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", srv.cfg.Listen, err)
 	}
+	srv.mu.Lock()
+	srv.listening = true
+	srv.mu.Unlock()
 	return ln, nil
 }
 
@@ -94,10 +102,17 @@ func (srv *Server) Serve(ln net.Listener) error {
 		return nil
 	}
 	srv.ln = ln
+	srv.listening = true
 	srv.mu.Unlock()
+	defer func() {
+		srv.mu.Lock()
+		srv.listening = false
+		srv.mu.Unlock()
+	}()
 	var tempDelay time.Duration
 	for {
 		conn, err := ln.Accept()
+		srv.noteAccept(err)
 		if err != nil {
 			if srv.isDraining() {
 				return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/config"
@@ -28,7 +29,7 @@ type protection struct {
 // loadProtection reads the policy file and loads every key it names from
 // the configured provider. Any failure stops serve: phiguard never starts
 // in front of a database it was told to protect without the means to.
-func loadProtection(ctx context.Context, cfg config.Config, reg prometheus.Registerer, log *zap.Logger) (*protection, error) {
+func loadProtection(ctx context.Context, cfg config.Config, reg prometheus.Registerer, log *zap.Logger) (_ *protection, err error) {
 	pol, err := policy.Load(cfg.PolicyFile)
 	if err != nil {
 		return nil, err
@@ -59,10 +60,18 @@ func loadProtection(ctx context.Context, cfg config.Config, reg prometheus.Regis
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil && auditor != nil {
+			// Release the chain's lock for whoever starts next.
+			closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			auditor.Close(closeCtx)
+		}
+	}()
 	if auditor != nil {
 		for _, id := range ids {
 			v, _ := kr.WriteVersion(id)
-			if err := auditor.Record(&audit.KeyEvent{Action: "load", KeyID: id, Version: v}); err != nil {
+			if err = auditor.Record(&audit.KeyEvent{Action: "load", KeyID: id, Version: v}); err != nil {
 				return nil, err
 			}
 		}

@@ -100,7 +100,13 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger, ready chan<-
 			ln.Close()
 			return fmt.Errorf("admin listener on %s: %w", cfg.Admin, err)
 		}
-		adminSrv = admin.NewServer(cfg.Admin, admin.Handler(reg, readiness(srv, prot), log, cfg.AdminPprof))
+		ready, err := admin.NewReadiness(readiness(srv, prot), reg, readinessReasons...)
+		if err != nil {
+			ln.Close()
+			adminLn.Close()
+			return err
+		}
+		adminSrv = admin.NewServer(cfg.Admin, admin.Handler(reg, ready.Check, log, cfg.AdminPprof))
 		go func() {
 			if err := adminSrv.Serve(adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("admin listener: %w", err)
@@ -129,21 +135,4 @@ func serve(ctx context.Context, cfg config.Config, log *zap.Logger, ready chan<-
 	}
 	log.Info("phiguard stopped")
 	return runErr
-}
-
-// readiness is what /readyz asks: the backend accepts connections, and
-// the keys are not withdrawn (keys/keywatch). Serving from memory during
-// a key service outage is still ready.
-func readiness(srv *proxy.Server, prot *protection) admin.ReadyCheck {
-	return func(ctx context.Context) error {
-		if prot != nil {
-			if err := prot.keys.Ready(ctx); err != nil {
-				return &admin.NotReady{Reason: "keys withdrawn", Err: err}
-			}
-		}
-		if err := srv.CheckBackend(ctx); err != nil {
-			return &admin.NotReady{Reason: "backend unreachable", Err: err}
-		}
-		return nil
-	}
 }

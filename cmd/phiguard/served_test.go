@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -32,10 +35,28 @@ type served struct {
 
 func startServed(t *testing.T, ctx context.Context, schema, policyYAML string) *served {
 	t.Helper()
-	return startServedWith(t, ctx, schema, policyYAML, func(s *served) string {
+	return startServedWith(t, ctx, schema, policyYAML, localKeys(t))
+}
+
+// localKeys is the keys: section of startServed: a local keyring under
+// the test's directory, its master key in the environment.
+func localKeys(t *testing.T) func(*served) string {
+	return func(s *served) string {
 		t.Setenv("PHIGUARD_MASTER_KEY", newMasterKey(t))
 		return fmt.Sprintf("provider: local\n  local: {file: %s}", filepath.Join(s.dir, "keyring"))
-	})
+	}
+}
+
+// readyz is /readyz's answer as "<status> <body>".
+func readyz(t *testing.T, s *served) string {
+	t.Helper()
+	resp, err := http.Get("http://" + s.admin + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(string(b)))
 }
 
 // startServedWith is startServed with the configuration's keys: section
@@ -43,6 +64,17 @@ func startServed(t *testing.T, ctx context.Context, schema, policyYAML string) *
 // the provider needs (a master key file, an OpenBao server) before
 // `keys init` runs.
 func startServedWith(t *testing.T, ctx context.Context, schema, policyYAML string, keysYAML func(*served) string) *served {
+	t.Helper()
+	s := prepareServed(t, ctx, schema, policyYAML, keysYAML)
+	if err := s.start(t, ctx); err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	return s
+}
+
+// prepareServed does what startServedWith does before `phiguard serve`:
+// the cluster, the schema, the policy, the configuration and `keys init`.
+func prepareServed(t *testing.T, ctx context.Context, schema, policyYAML string, keysYAML func(*served) string) *served {
 	t.Helper()
 	pg, err := pgcluster.Start(ctx, pgcluster.Options{})
 	if err != nil {
@@ -70,6 +102,13 @@ log: {level: warn}
 	if code, _, errOut := runKeysArgs(append([]string{"init", "--config", s.configFile}, s.initArgs...)...); code != 0 {
 		t.Fatalf("keys init: exit %d: %s", code, errOut)
 	}
+	return s
+}
+
+// start runs `phiguard serve` on the prepared configuration until the test
+// ends, or returns why it did not start.
+func (s *served) start(t *testing.T, ctx context.Context) error {
+	t.Helper()
 	if s.beforeServe != nil {
 		s.beforeServe()
 	}
@@ -84,11 +123,16 @@ log: {level: warn}
 	select {
 	case s.addr = <-ready:
 	case err := <-s.done:
-		t.Fatalf("serve: %v", err)
+		stop()
+		s.stopped = true
+		return err
 	}
 	t.Cleanup(func() { s.shutdown(t) })
-	return s
+	return nil
 }
+
+// auditDir is where the prepared configuration keeps the audit trail.
+func (s *served) auditDir() string { return filepath.Join(s.dir, "audit") }
 
 // connect opens a superuser session through phiguard.
 func (s *served) connect(t *testing.T, ctx context.Context) *pgx.Conn {
