@@ -1,0 +1,41 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/phiguard/phiguard/keys"
+)
+
+// The kill switch from the proxy's side: after SwapKeys puts a withdrawn
+// keyring in, nothing derived from the keys before (here the pseudonym
+// keyer a described statement kept) may still serve a statement.
+
+// TestKillSwitchPseudonymOfPreparedStatement: a statement prepared and
+// described while the keys were held, executed again after they were
+// withdrawn without being described again (pgx's statement cache), must
+// not pseudonymize with the keyer of the withdrawn keyring.
+func TestKillSwitchPseudonymOfPreparedStatement(t *testing.T) {
+	p := startAccessProxy(t, accessPolicy)
+	bob := p.connect(t, "bob")
+	const q = "SELECT id, ssn FROM patients WHERE id = 1"
+	rows := rowsText(t, bob, q, pgx.QueryExecModeCacheStatement)
+	if len(rows) != 1 || !strings.HasPrefix(rows[0][1], keys.PseudonymPrefix) {
+		t.Fatalf("before the withdrawal: %v", rows)
+	}
+	p.srv.protect.SwapKeys(keys.Withdrawn(errors.New("revoked by the test")), nil)
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeSimpleProtocol} {
+		var id int
+		var ssn string
+		err := bob.QueryRow(context.Background(), q, mode).Scan(&id, &ssn)
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "58000" || !strings.Contains(pe.Message, `"pseudonym"`) ||
+			!strings.Contains(pe.Message, "withdrawn") {
+			t.Errorf("mode %v: withdrawn, got %q, %v; want 58000 naming the withdrawn pseudonym key", mode, ssn, err)
+		}
+	}
+}
