@@ -5,8 +5,10 @@ import (
 	"sync/atomic"
 
 	"github.com/phiguard/phiguard/cellcipher"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 // Protection is what phiguard needs to encrypt: the policy naming the
@@ -108,6 +110,25 @@ func WithProtection(p *Protection) Option {
 // cipher is the column cipher over the keys in use (the backfill uses
 // the same one, so cells written by either read through both).
 func (p *Protection) cipher() *cellcipher.Cipher { return p.keySet().cipher }
+
+// sealedUnderWithdrawn refuses, while the keys are withdrawn, a statement
+// that carries cells sealed before: literals encrypted at its Parse,
+// parameters at the Bind of a portal executed or FETCHed later. The
+// database would compare or store those cells with phiguard no longer
+// holding their key; the kill switch promises no statement starting after
+// the withdrawal does. nil when the keys are held or plan seals nothing.
+func (s *session) sealedUnderWithdrawn(plan *sqlrewrite.Plan) *pgerr.Error {
+	if s.srv.protect == nil || plan == nil || len(plan.Values) == 0 {
+		return nil
+	}
+	kr := s.srv.protect.keyring()
+	if kr.Withdrawal() == nil {
+		return nil
+	}
+	col := plan.Values[0].Column
+	_, err := kr.WriteVersion(col.Key)
+	return keyError(col, err)
+}
 
 // policy returns the loaded policy, or nil when the server only audits.
 func (s *session) policy() *policy.Policy {

@@ -189,6 +189,9 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 		// A portal bound before a reload, resumed after it, and a FETCH of
 		// a cursor declared before it, are checked again.
 		pe := s.recheckPrepared(st)
+		if pe == nil {
+			pe = s.sealedUnderWithdrawn(st.plan)
+		}
 		x.analysis, x.written = st.analysis, st.written
 		x.decision, x.rule, x.glass = st.decision, st.rule, st.glass
 		x.cursorChanges = st.cursorChanges
@@ -377,6 +380,11 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 	s.clientPortals[portal] = info
 	if pe := s.recheckPrepared(info); pe != nil {
 		return s.markerParse("", pe, info.analysis), nil
+	}
+	if info != nil {
+		if pe := s.sealedUnderWithdrawn(info.plan); pe != nil {
+			return s.markerParse("", pe, info.analysis), nil
+		}
 	}
 	if info != nil && touchesPHI(info.plan, info.decisions) && s.srv.auditor != nil && s.srv.auditor.Healthy() != nil {
 		return s.markerParse("", auditRefusal(), info.analysis), nil
