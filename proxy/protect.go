@@ -23,11 +23,13 @@ type Protection struct {
 	Policy *policy.Policy
 	// Keyring is the keyring loaded at start. SwapKeys replaces it (the
 	// kill switch, keys/keywatch: a re-validated keyring, or a withdrawn
-	// one that holds no keys).
+	// one that holds no keys) and sets the field to nil, so that the
+	// Protection keeps no reference to keys no longer in use.
 	Keyring *keys.Keyring
 	// Subjects seals the columns of tables with a subject column per
 	// subject (crypto-shredding); nil refuses writes to them and reads of
-	// their per-subject cells with 58000.
+	// their per-subject cells with 58000. SwapKeys replaces it like
+	// Keyring.
 	Subjects *keys.SubjectKeys
 	// ShreddedMarker, when set, is what a text cell of a shredded subject
 	// reads as instead of NULL.
@@ -35,6 +37,9 @@ type Protection struct {
 
 	current atomic.Pointer[policy.Policy]
 	keys    atomic.Pointer[keySet]
+	// startMu orders the first use of Keyring and Subjects with SwapKeys
+	// clearing them.
+	startMu sync.Mutex
 }
 
 // keySet is the keys in use and what is derived from them. It is swapped
@@ -56,15 +61,25 @@ func (p *Protection) keySet() *keySet {
 	if ks := p.keys.Load(); ks != nil {
 		return ks
 	}
-	p.keys.CompareAndSwap(nil, newKeySet(p.Keyring, p.Subjects))
-	return p.keys.Load()
+	p.startMu.Lock()
+	defer p.startMu.Unlock()
+	if ks := p.keys.Load(); ks != nil {
+		return ks
+	}
+	ks := newKeySet(p.Keyring, p.Subjects)
+	p.keys.Store(ks)
+	return ks
 }
 
-// SwapKeys puts kr and subjects in use for every statement from now on;
-// statements already decrypting finish with the keys they started with.
-// A withdrawn keyring (keys.Withdrawn) comes with nil subjects: every
-// protected value then fails with 58000 naming its key id.
+// SwapKeys puts kr and subjects in use for every value sealed, opened,
+// compared or pseudonymized from now on. A withdrawn keyring
+// (keys.Withdrawn) comes with nil subjects: every protected value then
+// fails with 58000 naming its key id. The keys replaced, and what was
+// derived from them, are no longer referenced.
 func (p *Protection) SwapKeys(kr *keys.Keyring, subjects *keys.SubjectKeys) {
+	p.startMu.Lock()
+	defer p.startMu.Unlock()
+	p.Keyring, p.Subjects = nil, nil
 	p.keys.Store(newKeySet(kr, subjects))
 }
 

@@ -85,8 +85,9 @@ func (p *Protection) missingKeys(pol *policy.Policy) []string {
 	var out []string
 	for _, t := range pol.Tables() {
 		for _, c := range t.Columns {
-			if c.PerSubject() && p.Subjects == nil && !containsString(out, "per-subject keys") {
-				// Per-subject sealing is set up at start only.
+			if c.PerSubject() && p.subjects() == nil && !containsString(out, "per-subject keys") {
+				// Per-subject sealing is set up at start (and again
+				// when the kill switch gives the keys back) only.
 				out = append(out, "per-subject keys")
 			}
 		}
