@@ -52,3 +52,13 @@ func (p *Provider) Revalidate(ctx context.Context) (*keys.Keyring, error) {
 	p.cache = fresh
 	return keys.NewKeyring(dks)
 }
+
+// Forget empties the unwrap cache. Serve calls it when the kill switch
+// withdraws the keys, whatever the reason: a recheck that succeeded but
+// lacks a key id the policy needs (its record removed) has just filled
+// the cache with the other ids' keys.
+func (p *Provider) Forget() {
+	p.mu.Lock()
+	p.cache = map[string]keys.Secret{}
+	p.mu.Unlock()
+}

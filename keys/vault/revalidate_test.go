@@ -43,3 +43,20 @@ func TestRevalidateKeepsNoKeyWhileUnanswered(t *testing.T) {
 		t.Errorf("after the answer: %v, %d cached", err, cached(p))
 	}
 }
+
+// TestForgetEmptiesTheCache: what serve calls when the keys are
+// withdrawn after a recheck that succeeded (a key id the policy needs
+// gone from KV): nothing unwrapped stays.
+func TestForgetEmptiesTheCache(t *testing.T) {
+	_, p := initialised(t)
+	if _, err := p.Revalidate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if cached(p) == 0 {
+		t.Fatal("Revalidate cached nothing")
+	}
+	p.Forget()
+	if n := cached(p); n != 0 {
+		t.Errorf("%d unwrapped keys cached after Forget", n)
+	}
+}
