@@ -6,6 +6,7 @@ import (
 
 	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
@@ -161,9 +162,13 @@ type stmtInfo struct {
 	// (protect_compare_param.go); nil for almost every statement.
 	hidden       []hiddenParam
 	clientParams int
-	written      []string       // protected columns it writes, for audit records
-	fields       []*resultField // from Describe; nil until described or when none is protected
-	described    bool
+	// keys is the keyring its Parse sealed literals and counted equality
+	// candidates under; nil when it planned no protected value
+	// (protect.go, recheckKeys).
+	keys      *keys.Keyring
+	written   []string       // protected columns it writes, for audit records
+	fields    []*resultField // from Describe; nil until described or when none is protected
+	described bool
 
 	// Access control: the policy it was planned under (a Bind under a newer
 	// one re-checks it, see access_bind.go), the client's text, and the

@@ -9,6 +9,7 @@ import (
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
+	"go.uber.org/zap"
 )
 
 // Protection is what phiguard needs to encrypt: the policy naming the
@@ -143,6 +144,44 @@ func (s *session) sealedUnderWithdrawn(plan *sqlrewrite.Plan) *pgerr.Error {
 	col := plan.Values[0].Column
 	_, err := kr.WriteVersion(col.Key)
 	return keyError(col, err)
+}
+
+// recheckKeys refuses, at a Bind, a prepared statement whose Parse used a
+// key the keys in use now hold otherwise (a rotation or retirement picked
+// up while serving, keys/keywatch): its literals were sealed under the
+// old write version (which `keys retire` may remove, leaving cells
+// written now unreadable) and its compared parameters got equality
+// candidates for the old live versions only (missing the rows of the
+// others). A statement that only writes parameters is sealed at each
+// Bind and goes on. Like a reload of the policy, the client prepares it again;
+// pgx and most drivers do so at the error. A statement whose keys did not
+// change goes on, and is not checked again until the keys change.
+func (s *session) recheckKeys(info *stmtInfo) *pgerr.Error {
+	if info.keys == nil {
+		return nil
+	}
+	kr := s.srv.protect.keyring()
+	if kr == info.keys || kr.Withdrawal() != nil {
+		return nil // withdrawn: sealedUnderWithdrawn answers
+	}
+	for _, v := range info.plan.Values {
+		if keyedAtParse(v) && !info.keys.SameKey(kr, v.Column.Key) {
+			s.log.Info("prepared statement refused at Bind: planned under older keys", zap.String("key_id", v.Column.Key))
+			return pgerr.Newf(pgerr.FeatureNotSupported,
+				"prepared before phiguard's key %q for column %s was rotated or retired; prepare it again", v.Column.Key, v.Column.QualifiedName())
+		}
+	}
+	info.keys = kr
+	return nil
+}
+
+// keyedAtParse says whether a planned value depends on the keys in use at
+// its statement's Parse: a literal sealed there, or a compared parameter
+// whose hidden equality candidates were counted there
+// (protect_compare_param.go). A parameter written is sealed at each Bind
+// under the keys in use then.
+func keyedAtParse(v sqlrewrite.ValueSlot) bool {
+	return v.Literal >= 0 || v.Use == sqlrewrite.UseCompare
 }
 
 // policy returns the loaded policy, or nil when the server only audits.

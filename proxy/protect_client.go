@@ -3,6 +3,7 @@ package proxy
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
@@ -281,6 +282,11 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 	if pe := s.checkDefaults(info.plan); pe != nil {
 		return s.markerParse(msg.Name, pe, a), nil
 	}
+	if slices.ContainsFunc(info.plan.Values, keyedAtParse) {
+		// Taken before sealing: a swap meanwhile makes it older than some
+		// cells, and the Bind asks for a new Parse rather than trust them.
+		info.keys = s.srv.protect.keyring()
+	}
 	sql, pe := s.encryptLiterals([]byte(msg.Query), info.plan)
 	if pe != nil {
 		return s.markerParse(msg.Name, pe, a), nil
@@ -382,7 +388,11 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 		return s.markerParse("", pe, info.analysis), nil
 	}
 	if info != nil {
-		if pe := s.sealedUnderWithdrawn(info.plan); pe != nil {
+		pe := s.sealedUnderWithdrawn(info.plan)
+		if pe == nil {
+			pe = s.recheckKeys(info)
+		}
+		if pe != nil {
 			return s.markerParse("", pe, info.analysis), nil
 		}
 	}

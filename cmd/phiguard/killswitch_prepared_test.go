@@ -2,14 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/phiguard/phiguard/keys"
 )
 
 // What a session made while the keys were held and uses after they were
@@ -149,4 +153,87 @@ func rowStrings(m *pgproto3.DataRow) []string {
 		out = append(out, string(v))
 	}
 	return out
+}
+
+// TestKillSwitchPreparedBeforeRotation: a rotation picked up while
+// serving changes what a statement prepared before would have been
+// planned with: the equality candidates of its compared parameters (one
+// live version at its Parse, two now) and the cells of its literals
+// (sealed under a version that `keys retire` may remove next). Such a
+// statement must not silently miss the rows sealed under the old version,
+// nor write cells under it: it is refused once with 0A000 and works when
+// prepared again.
+func TestKillSwitchPreparedBeforeRotation(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, _ := startLocalKillSwitch(t, ctx, killSwitchSchema, killSwitchPolicy)
+	conn := srv.connect(t, ctx)
+	mustExec(t, ctx, conn, "INSERT INTO people (id, ssn, first) VALUES ($1, $2, $3)", 1, "078-05-1120", "Hilda")
+	const byParam = "SELECT id FROM people WHERE ssn = $1"
+	const addRow = "INSERT INTO people (id, ssn, first) VALUES (3, '078-05-1123', 'Olga')"
+	for name, sql := range map[string]string{"by_param": byParam, "add_row": addRow} {
+		if _, err := conn.Prepare(ctx, name, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, _, errOut := runKeysArgs("rotate", "--config", srv.configFile, "--key", "people-ssn"); code != 0 {
+		t.Fatalf("keys rotate: exit %d: %s", code, errOut)
+	}
+	deadline := time.Now().Add(killSwitchBound)
+	for id := 10; storedColumnVersion(t, ctx, srv, "ssn", id-1) != 2; id++ {
+		mustExec(t, ctx, conn, "INSERT INTO people (id, ssn, first) VALUES ($1, $2, $3)", id, "078-05-1121", "Ida")
+		if time.Now().After(deadline) {
+			t.Fatalf("the rotation was not picked up within %s", killSwitchBound)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	var id int
+	err := conn.QueryRow(ctx, "by_param", "078-05-1120").Scan(&id)
+	expectPrepareAgain(t, "by_param", err)
+	_, err = conn.Exec(ctx, "add_row")
+	expectPrepareAgain(t, "add_row", err)
+	for name, sql := range map[string]string{"by_param": byParam, "add_row": addRow} {
+		if err := conn.Deallocate(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Prepare(ctx, name, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := conn.QueryRow(ctx, "by_param", "078-05-1120").Scan(&id); err != nil || id != 1 {
+		t.Fatalf("by_param prepared again: %d, %v", id, err)
+	}
+	mustExec(t, ctx, conn, "add_row")
+	if v := storedColumnVersion(t, ctx, srv, "ssn", 3); v != 2 {
+		t.Errorf("add_row prepared again wrote a cell of version %d, want 2", v)
+	}
+}
+
+// expectPrepareAgain: 0A000 asking to prepare the statement again.
+func expectPrepareAgain(t *testing.T, what string, err error) {
+	t.Helper()
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "0A000" || !strings.Contains(pe.Message, "prepare it again") {
+		t.Errorf("%s after the rotation: %v, want 0A000 asking to prepare it again", what, err)
+	}
+}
+
+// storedColumnVersion is the key version of a cell at rest, 0 when the
+// row is not there.
+func storedColumnVersion(t *testing.T, ctx context.Context, srv *served, column string, id int) uint32 {
+	t.Helper()
+	var cell string
+	err := srv.direct(t, ctx).QueryRow(ctx, "SELECT "+column+" FROM people WHERE id = $1", id).Scan(&cell)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := keys.Inspect([]byte(cell))
+	if err != nil {
+		t.Fatalf("row %d: %v", id, err)
+	}
+	return info.KeyVersion
 }
