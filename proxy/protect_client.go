@@ -384,20 +384,8 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 	}
 	s.expects.push(&expectation{kind: expBind, name: portal, stmt: stmt, formats: formats, start: time.Now()})
 	s.clientPortals[portal] = info
-	if pe := s.recheckPrepared(info); pe != nil {
+	if pe := s.bindRefusal(info); pe != nil {
 		return s.markerParse("", pe, info.analysis), nil
-	}
-	if info != nil {
-		pe := s.sealedUnderWithdrawn(info.plan)
-		if pe == nil {
-			pe = s.recheckKeys(info)
-		}
-		if pe != nil {
-			return s.markerParse("", pe, info.analysis), nil
-		}
-	}
-	if info != nil && touchesPHI(info.plan, info.decisions) && s.srv.auditor != nil && s.srv.auditor.Healthy() != nil {
-		return s.markerParse("", auditRefusal(), info.analysis), nil
 	}
 	if info == nil || len(info.params) == 0 {
 		return nil, nil // nothing to encrypt: the Bind goes as it came
@@ -461,6 +449,28 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 	}
 	msg.ParameterFormatCodes = paramFormats
 	return msg.Encode(nil)
+}
+
+// bindRefusal is why a Bind of info (nil: a statement phiguard did not
+// plan) is refused, if it is: a policy reloaded since its Parse, the keys
+// withdrawn or changed since, an audit trail that cannot record it.
+func (s *session) bindRefusal(info *stmtInfo) *pgerr.Error {
+	if info == nil {
+		return nil
+	}
+	if pe := s.recheckPrepared(info); pe != nil {
+		return pe
+	}
+	if pe := s.sealedUnderWithdrawn(info.plan); pe != nil {
+		return pe
+	}
+	if pe := s.recheckKeys(info); pe != nil {
+		return pe
+	}
+	if touchesPHI(info.plan, info.decisions) && s.srv.auditor != nil && s.srv.auditor.Healthy() != nil {
+		return auditRefusal()
+	}
+	return nil
 }
 
 // markerParse is a Parse that fails in the backend with the refusal marker
