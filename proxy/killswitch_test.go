@@ -76,3 +76,32 @@ func TestKillSwitchSwapKeysDropsTheStartKeys(t *testing.T) {
 	}
 	runtime.KeepAlive(p)
 }
+
+// TestKillSwitchPolicyReloadWhileWithdrawn: an operator who withdraws the
+// keys during a breach may tighten the policy too. That reload must not
+// be refused because the keys are withdrawn (it was: every key id it
+// names looked missing), or the older, wider policy comes back into force
+// with the keys. A policy naming a key phiguard never held is still
+// refused.
+func TestKillSwitchPolicyReloadWhileWithdrawn(t *testing.T) {
+	p := startAccessProxy(t, accessPolicy)
+	held := p.srv.protect.keyring()
+	p.srv.protect.SwapKeys(keys.Withdrawn(errors.New("revoked by the test")), nil)
+	writeFile(t, p.file, strings.Replace(accessPolicy, "patients.ssn: pseudonym", "patients.ssn: deny", 1))
+	if err := p.srv.ReloadPolicyFile(p.file); err != nil {
+		t.Fatalf("a tightened policy refused while the keys are withdrawn: %v", err)
+	}
+	p.srv.protect.SwapKeys(held, nil)
+	bob := p.connect(t, "bob")
+	_, err := bob.Exec(context.Background(), "SELECT id, ssn FROM patients", pgx.QueryExecModeSimpleProtocol)
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "42501" {
+		t.Errorf("after the keys came back: %v, want the tightened policy's 42501", err)
+	}
+
+	p.srv.protect.SwapKeys(keys.Withdrawn(errors.New("revoked by the test")), nil)
+	writeFile(t, p.file, strings.Replace(accessPolicy, "{pseudonym: research-psn}", "{pseudonym: never-held}", 1))
+	if err := p.srv.ReloadPolicyFile(p.file); err == nil || !strings.Contains(err.Error(), "never-held") {
+		t.Errorf("a policy naming a key never held, while withdrawn: %v", err)
+	}
+}

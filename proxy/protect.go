@@ -50,10 +50,37 @@ type keySet struct {
 	kr         *keys.Keyring
 	cipher     *cellcipher.Cipher
 	pseudonyms sync.Map // key id → *keys.Pseudonymizer
+	known      *knownKeys
 }
 
-func newKeySet(kr *keys.Keyring, subjects *keys.SubjectKeys) *keySet {
-	return &keySet{kr: kr, cipher: &cellcipher.Cipher{Keyring: kr, Subjects: subjects}}
+// knownKeys is what a policy reload may name (missingKeys): the key ids
+// of the keys in use and whether subject keys were set up; while the keys
+// are withdrawn, those of the last keys held. A policy tightened during a
+// withdrawal must not be refused for keys phiguard merely does not hold
+// right now, or the wider policy before it comes back with the keys.
+type knownKeys struct {
+	ids        map[string]bool
+	perSubject bool
+}
+
+func knownOf(kr *keys.Keyring, subjects *keys.SubjectKeys) *knownKeys {
+	k := &knownKeys{ids: map[string]bool{}, perSubject: subjects != nil}
+	if kr != nil {
+		for _, st := range kr.Status() {
+			k.ids[st.ID] = true
+		}
+	}
+	return k
+}
+
+// newKeySet is the key set of kr and subjects; prev is what was known
+// before, kept while kr is withdrawn.
+func newKeySet(kr *keys.Keyring, subjects *keys.SubjectKeys, prev *knownKeys) *keySet {
+	known := prev
+	if known == nil || kr.Withdrawal() == nil {
+		known = knownOf(kr, subjects)
+	}
+	return &keySet{kr: kr, cipher: &cellcipher.Cipher{Keyring: kr, Subjects: subjects}, known: known}
 }
 
 // keySet is the keys in use: the last SwapKeys, else Keyring and
@@ -67,7 +94,7 @@ func (p *Protection) keySet() *keySet {
 	if ks := p.keys.Load(); ks != nil {
 		return ks
 	}
-	ks := newKeySet(p.Keyring, p.Subjects)
+	ks := newKeySet(p.Keyring, p.Subjects, nil)
 	p.keys.Store(ks)
 	return ks
 }
@@ -80,8 +107,14 @@ func (p *Protection) keySet() *keySet {
 func (p *Protection) SwapKeys(kr *keys.Keyring, subjects *keys.SubjectKeys) {
 	p.startMu.Lock()
 	defer p.startMu.Unlock()
+	var known *knownKeys
+	if prev := p.keys.Load(); prev != nil {
+		known = prev.known
+	} else {
+		known = knownOf(p.Keyring, p.Subjects)
+	}
 	p.Keyring, p.Subjects = nil, nil
-	p.keys.Store(newKeySet(kr, subjects))
+	p.keys.Store(newKeySet(kr, subjects, known))
 }
 
 // keyring is the keyring in use.
