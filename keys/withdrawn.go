@@ -74,30 +74,16 @@ func (k *Keyring) SameKeys(o *Keyring) bool {
 	if k == nil || o == nil || k.withdrawn != nil || o.withdrawn != nil || len(k.ids) != len(o.ids) {
 		return false
 	}
-	for id := range k.ids {
-		if !k.SameKey(o, id) {
+	for id, kv := range k.ids {
+		ov := o.ids[id]
+		if ov == nil || len(ov.versions) != len(kv.versions) {
 			return false
 		}
-	}
-	return true
-}
-
-// SameKey says whether k and o hold the same versions of keyID with the
-// same key bytes, so that what was sealed or counted under one (a
-// prepared statement's literals, its equality candidates) holds under
-// the other.
-func (k *Keyring) SameKey(o *Keyring, keyID string) bool {
-	if k == nil || o == nil || k.withdrawn != nil || o.withdrawn != nil {
-		return false
-	}
-	kv, ov := k.ids[keyID], o.ids[keyID]
-	if kv == nil || ov == nil || len(ov.versions) != len(kv.versions) {
-		return false
-	}
-	for n, v := range kv.versions {
-		w := ov.versions[n]
-		if w == nil || !v.dk.Key.Equal(w.dk.Key) {
-			return false
+		for n, v := range kv.versions {
+			w := ov.versions[n]
+			if w == nil || !v.dk.Key.Equal(w.dk.Key) {
+				return false
+			}
 		}
 	}
 	return true

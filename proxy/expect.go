@@ -6,7 +6,6 @@ import (
 
 	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/internal/pgerr"
-	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
@@ -162,10 +161,10 @@ type stmtInfo struct {
 	// (protect_compare_param.go); nil for almost every statement.
 	hidden       []hiddenParam
 	clientParams int
-	// keys is the keyring its Parse sealed literals and counted equality
-	// candidates under; nil when it planned no protected value
-	// (protect.go, recheckKeys).
-	keys      *keys.Keyring
+	// keysGen is the generation of the keys (knownKeys.gen) its Parse
+	// sealed literals and counted equality candidates under; 0 when it
+	// did neither (protect.go, recheckKeys).
+	keysGen   uint64
 	written   []string       // protected columns it writes, for audit records
 	fields    []*resultField // from Describe; nil until described or when none is protected
 	described bool

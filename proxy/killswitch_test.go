@@ -105,3 +105,33 @@ func TestKillSwitchPolicyReloadWhileWithdrawn(t *testing.T) {
 		t.Errorf("a policy naming a key never held, while withdrawn: %v", err)
 	}
 }
+
+// TestKillSwitchPreparedStatementKeepsNoKeyring: what a session keeps of
+// a statement it prepared under the keys (to tell, at its Bind, whether
+// they changed since) is no reference to them: after a withdrawal the
+// keyring is freed even while the statement stays prepared.
+func TestKillSwitchPreparedStatementKeepsNoKeyring(t *testing.T) {
+	p := startAccessProxy(t, accessPolicy+`
+tables:
+  public.patients:
+    columns:
+      note: {mode: deterministic, key: spare, type: text}
+`)
+	dave := p.connect(t, "dave")
+	ctx := context.Background()
+	if _, err := dave.Prepare(ctx, "by_note", "SELECT id FROM patients WHERE note = 'n1'"); err != nil {
+		t.Fatal(err)
+	}
+	held := weak.Make(p.srv.protect.keyring())
+	p.srv.protect.SwapKeys(keys.Withdrawn(errors.New("revoked by the test")), nil)
+	runtime.GC()
+	runtime.GC()
+	if held.Value() != nil {
+		t.Error("the keyring the statement was prepared under is still reachable after the withdrawal")
+	}
+	_, err := dave.Exec(ctx, "by_note")
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "58000" {
+		t.Errorf("by_note after the withdrawal: %v, want 58000", err)
+	}
+}

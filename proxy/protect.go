@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -53,34 +55,52 @@ type keySet struct {
 	known      *knownKeys
 }
 
-// knownKeys is what a policy reload may name (missingKeys): the key ids
-// of the keys in use and whether subject keys were set up; while the keys
-// are withdrawn, those of the last keys held. A policy tightened during a
-// withdrawal must not be refused for keys phiguard merely does not hold
-// right now, or the wider policy before it comes back with the keys.
+// knownKeys is what is known of the keys in use without holding them: the
+// key ids and their versions, whether subject keys were set up, and for
+// each key id the generation (a count of the keys swapped in) at which its
+// versions last changed. While the keys are withdrawn it is that of the
+// last keys held: a policy reload is checked against those (a policy
+// tightened during a withdrawal must not be refused for keys phiguard
+// merely does not hold right now, or the wider policy before it comes back
+// with the keys), and a statement prepared before a withdrawal goes on
+// after the same keys came back. No key material: a prepared statement
+// keeps the generation (stmtInfo.keysGen), not the keyring.
 type knownKeys struct {
-	ids        map[string]bool
+	gen        uint64
+	versions   map[string]string // key id → its versions, "1,2"
+	since      map[string]uint64 // key id → the gen its versions last changed
 	perSubject bool
 }
 
-func knownOf(kr *keys.Keyring, subjects *keys.SubjectKeys) *knownKeys {
-	k := &knownKeys{ids: map[string]bool{}, perSubject: subjects != nil}
-	if kr != nil {
-		for _, st := range kr.Status() {
-			k.ids[st.ID] = true
+// knownOf is what is known of kr and subjects after prev (nil at start).
+func knownOf(kr *keys.Keyring, subjects *keys.SubjectKeys, prev *knownKeys) *knownKeys {
+	if prev != nil && kr.Withdrawal() != nil {
+		return prev
+	}
+	k := &knownKeys{gen: 1, versions: map[string]string{}, since: map[string]uint64{}, perSubject: subjects != nil}
+	if prev != nil {
+		k.gen = prev.gen + 1
+	}
+	if kr == nil {
+		return k
+	}
+	for _, st := range kr.Status() {
+		var b strings.Builder
+		for _, v := range st.Versions {
+			fmt.Fprintf(&b, "%d,", v.Version)
+		}
+		k.versions[st.ID], k.since[st.ID] = b.String(), k.gen
+		if prev != nil && prev.versions[st.ID] == b.String() {
+			k.since[st.ID] = prev.since[st.ID]
 		}
 	}
 	return k
 }
 
-// newKeySet is the key set of kr and subjects; prev is what was known
-// before, kept while kr is withdrawn.
+// newKeySet is the key set of kr and subjects, after what was known
+// before (nil at start).
 func newKeySet(kr *keys.Keyring, subjects *keys.SubjectKeys, prev *knownKeys) *keySet {
-	known := prev
-	if known == nil || kr.Withdrawal() == nil {
-		known = knownOf(kr, subjects)
-	}
-	return &keySet{kr: kr, cipher: &cellcipher.Cipher{Keyring: kr, Subjects: subjects}, known: known}
+	return &keySet{kr: kr, cipher: &cellcipher.Cipher{Keyring: kr, Subjects: subjects}, known: knownOf(kr, subjects, prev)}
 }
 
 // keySet is the keys in use: the last SwapKeys, else Keyring and
@@ -111,7 +131,7 @@ func (p *Protection) SwapKeys(kr *keys.Keyring, subjects *keys.SubjectKeys) {
 	if prev := p.keys.Load(); prev != nil {
 		known = prev.known
 	} else {
-		known = knownOf(p.Keyring, p.Subjects)
+		known = knownOf(p.Keyring, p.Subjects, nil)
 	}
 	p.Keyring, p.Subjects = nil, nil
 	p.keys.Store(newKeySet(kr, subjects, known))
@@ -180,31 +200,29 @@ func (s *session) sealedUnderWithdrawn(plan *sqlrewrite.Plan) *pgerr.Error {
 }
 
 // recheckKeys refuses, at a Bind, a prepared statement whose Parse used a
-// key the keys in use now hold otherwise (a rotation or retirement picked
-// up while serving, keys/keywatch): its literals were sealed under the
-// old write version (which `keys retire` may remove, leaving cells
-// written now unreadable) and its compared parameters got equality
-// candidates for the old live versions only (missing the rows of the
-// others). A statement that only writes parameters is sealed at each
-// Bind and goes on. Like a reload of the policy, the client prepares it again;
-// pgx and most drivers do so at the error. A statement whose keys did not
-// change goes on, and is not checked again until the keys change.
+// key the keys in use now hold in other versions (a rotation or
+// retirement picked up while serving, keys/keywatch): its literals were
+// sealed under the old write version (which `keys retire` may remove,
+// leaving cells written now unreadable) and its compared parameters got
+// equality candidates for the old live versions only (missing the rows of
+// the others). A statement that only writes parameters is sealed at each
+// Bind and goes on. Like a reload of the policy, the client prepares it
+// again; pgx and most drivers do so at the error.
 func (s *session) recheckKeys(info *stmtInfo) *pgerr.Error {
-	if info.keys == nil {
+	if info.keysGen == 0 {
 		return nil
 	}
-	kr := s.srv.protect.keyring()
-	if kr == info.keys || kr.Withdrawal() != nil {
-		return nil // withdrawn: sealedUnderWithdrawn answers
+	ks := s.srv.protect.keySet()
+	if ks.kr.Withdrawal() != nil {
+		return nil // sealedUnderWithdrawn answers
 	}
 	for _, v := range info.plan.Values {
-		if keyedAtParse(v) && !info.keys.SameKey(kr, v.Column.Key) {
+		if keyedAtParse(v) && ks.known.since[v.Column.Key] > info.keysGen {
 			s.log.Info("prepared statement refused at Bind: planned under older keys", zap.String("key_id", v.Column.Key))
 			return pgerr.Newf(pgerr.FeatureNotSupported,
 				"prepared before phiguard's key %q for column %s was rotated or retired; prepare it again", v.Column.Key, v.Column.QualifiedName())
 		}
 	}
-	info.keys = kr
 	return nil
 }
 

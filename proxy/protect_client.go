@@ -285,7 +285,7 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 	if slices.ContainsFunc(info.plan.Values, keyedAtParse) {
 		// Taken before sealing: a swap meanwhile makes it older than some
 		// cells, and the Bind asks for a new Parse rather than trust them.
-		info.keys = s.srv.protect.keyring()
+		info.keysGen = s.srv.protect.keySet().known.gen
 	}
 	sql, pe := s.encryptLiterals([]byte(msg.Query), info.plan)
 	if pe != nil {

@@ -96,7 +96,7 @@ func (p *Protection) missingKeys(pol *policy.Policy) []string {
 		}
 	}
 	for _, id := range ids {
-		if !known.ids[id] && !containsString(out, id) {
+		if _, ok := known.versions[id]; !ok && !containsString(out, id) {
 			out = append(out, id)
 		}
 	}
