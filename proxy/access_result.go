@@ -1,14 +1,16 @@
 package proxy
 
 import (
+	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/internal/pgvalue"
+	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
-	"go.uber.org/zap"
 )
 
 // Column rules on results. The rewriter has already refused any statement
@@ -73,15 +75,7 @@ func (rs *ruleSet) forField(table uint32, attnum int16) *policy.ColumnRule {
 // description: masks and pseudonyms are text.
 func (s *session) presentRuleField(rf *resultField, f *pgproto3.FieldDescription) error {
 	switch rf.rule.Action {
-	case policy.ActionPseudonym:
-		psn, err := s.srv.protect.pseudonymizer(rf.rule.Key)
-		if err != nil {
-			s.log.Warn("pseudonym key unavailable", zap.String("key_id", rf.rule.Key), zap.Error(err))
-		} else {
-			rf.psn = psn
-		}
-		fallthrough
-	case policy.ActionMasked:
+	case policy.ActionPseudonym, policy.ActionMasked:
 		f.DataTypeOID, f.DataTypeSize, f.TypeModifier = oidText, -1, -1
 	}
 	return nil
@@ -114,9 +108,6 @@ func (s *session) refreshRules(fields []*resultField) *pgerr.Error {
 			return pgerr.New(pgerr.FeatureNotSupported, "prepared under an older policy; prepare it again (a column rule of its result changed)")
 		}
 		f.rule, f.rulePol = nr, rs.pol
-		if nr.Action == policy.ActionPseudonym {
-			f.psn, _ = s.srv.protect.pseudonymizer(nr.Key)
-		}
 	}
 	return nil
 }
@@ -156,11 +147,26 @@ func (s *session) applyColumnRule(f *resultField, v []byte) ([]byte, *pgerr.Erro
 	if r.Action == policy.ActionMasked {
 		return []byte(policy.ApplyMask(r.Mask, string(canon))), nil
 	}
-	if f.psn == nil {
-		return nil, pgerr.Newf(pgerr.KeyUnavailable,
-			"the pseudonym key %q for column %s.%s is not available", r.Key, r.Table, policy.QuoteIdentifier(r.Column))
+	return s.pseudonym(r, canon)
+}
+
+// pseudonym is the token of canon under the rule's key as the keys in
+// use hold it now. The keyer is looked up for every value rather than
+// kept with a statement's description: a statement described before the
+// kill switch withdrew the keys (keys/keywatch), and executed again
+// without a new Describe, must not go on pseudonymizing with the keyer
+// derived then.
+func (s *session) pseudonym(r *policy.ColumnRule, canon []byte) ([]byte, *pgerr.Error) {
+	psn, err := s.srv.protect.pseudonymizer(r.Key)
+	if err != nil {
+		what := fmt.Sprintf("the pseudonym key %q for column %s.%s", r.Key, r.Table, policy.QuoteIdentifier(r.Column))
+		var we *keys.WithdrawnError
+		if errors.As(err, &we) {
+			return nil, pgerr.Newf(pgerr.KeyUnavailable, "%s is withdrawn: %v", what, we.Reason)
+		}
+		return nil, pgerr.Newf(pgerr.KeyUnavailable, "%s is not available", what)
 	}
-	return []byte(f.psn.Token(canon)), nil
+	return []byte(psn.Token(canon)), nil
 }
 
 // canonicalForRule is the text a mask or pseudonym is made of: the

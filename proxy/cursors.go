@@ -38,6 +38,9 @@ type cursorInfo struct {
 	rule     string
 	tables   []string // what its query reads, for the records of its FETCHes
 	portal   bool     // a protocol portal: gone when its transaction ends
+	// plan is a portal's statement's plan: the cells its Parse and Bind
+	// sealed, which a FETCH after the keys were withdrawn must not use.
+	plan *sqlrewrite.Plan
 }
 
 // cursorChange is a DECLARE or CLOSE waiting for its statement's
@@ -140,6 +143,11 @@ func (req *cursorRequest) add(c *cursorInfo) {
 // or bound, or one declared under an older policy.
 func (s *session) knownCursor(name string) (*cursorInfo, *pgerr.Error) {
 	c := s.cursors.get(name)
+	if c != nil {
+		if pe := s.sealedUnderWithdrawn(c.plan); pe != nil {
+			return nil, pe
+		}
+	}
 	if s.restricted() == nil {
 		return c, nil
 	}
@@ -185,7 +193,7 @@ func (s *session) notePortal(name string, st *stmtInfo) {
 		return
 	}
 	s.cursors.apply(cursorChange{op: sqlrewrite.CursorDeclare, name: name, info: &cursorInfo{portal: true,
-		pol: st.pol, phi: touchesPHI(st.plan, st.decisions) || st.readsPHI, decision: st.decision, rule: st.rule}})
+		pol: st.pol, phi: touchesPHI(st.plan, st.decisions) || st.readsPHI, decision: st.decision, rule: st.rule, plan: st.plan}})
 }
 
 // endPortals forgets the protocol portals when their transaction ends

@@ -169,9 +169,13 @@ type stmtInfo struct {
 	// (protect_compare_param.go); nil for almost every statement.
 	hidden       []hiddenParam
 	clientParams int
-	written      []string       // protected columns it writes, for audit records
-	fields       []*resultField // from Describe; nil until described or when none is protected
-	described    bool
+	// keysGen is the generation of the keys (knownKeys.gen) its Parse
+	// sealed literals and counted equality candidates under; 0 when it
+	// did neither (protect.go, recheckKeys).
+	keysGen   uint64
+	written   []string       // protected columns it writes, for audit records
+	fields    []*resultField // from Describe; nil until described or when none is protected
+	described bool
 	// clientDescribed: the client described the statement (client pump;
 	// the backend pump's described says the answer arrived).
 	clientDescribed bool

@@ -4,7 +4,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/phiguard/phiguard/cellcipher"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
 )
@@ -21,11 +20,13 @@ type Protection struct {
 	Policy *policy.Policy
 	// Keyring is the keyring loaded at start. SwapKeys replaces it (the
 	// kill switch, keys/keywatch: a re-validated keyring, or a withdrawn
-	// one that holds no keys).
+	// one that holds no keys) and sets the field to nil, so that the
+	// Protection keeps no reference to keys no longer in use.
 	Keyring *keys.Keyring
 	// Subjects seals the columns of tables with a subject column per
 	// subject (crypto-shredding); nil refuses writes to them and reads of
-	// their per-subject cells with 58000.
+	// their per-subject cells with 58000. SwapKeys replaces it like
+	// Keyring.
 	Subjects *keys.SubjectKeys
 	// ShreddedMarker, when set, is what a text cell of a shredded subject
 	// reads as instead of NULL.
@@ -33,45 +34,10 @@ type Protection struct {
 
 	current atomic.Pointer[policy.Policy]
 	keys    atomic.Pointer[keySet]
+	// startMu orders the first use of Keyring and Subjects with SwapKeys
+	// clearing them.
+	startMu sync.Mutex
 }
-
-// keySet is the keys in use and what is derived from them. It is swapped
-// whole, so that nothing derived from a withdrawn keyring (a pseudonym
-// key, a subject key in SubjectKeys' cache) outlives it.
-type keySet struct {
-	kr         *keys.Keyring
-	cipher     *cellcipher.Cipher
-	pseudonyms sync.Map // key id → *keys.Pseudonymizer
-}
-
-func newKeySet(kr *keys.Keyring, subjects *keys.SubjectKeys) *keySet {
-	return &keySet{kr: kr, cipher: &cellcipher.Cipher{Keyring: kr, Subjects: subjects}}
-}
-
-// keySet is the keys in use: the last SwapKeys, else Keyring and
-// Subjects.
-func (p *Protection) keySet() *keySet {
-	if ks := p.keys.Load(); ks != nil {
-		return ks
-	}
-	p.keys.CompareAndSwap(nil, newKeySet(p.Keyring, p.Subjects))
-	return p.keys.Load()
-}
-
-// SwapKeys puts kr and subjects in use for every statement from now on;
-// statements already decrypting finish with the keys they started with.
-// A withdrawn keyring (keys.Withdrawn) comes with nil subjects: every
-// protected value then fails with 58000 naming its key id.
-func (p *Protection) SwapKeys(kr *keys.Keyring, subjects *keys.SubjectKeys) {
-	p.keys.Store(newKeySet(kr, subjects))
-}
-
-// keyring is the keyring in use.
-func (p *Protection) keyring() *keys.Keyring { return p.keySet().kr }
-
-// subjects is the subject keys in use (nil without crypto-shredding, or
-// while the keys are withdrawn).
-func (p *Protection) subjects() *keys.SubjectKeys { return p.keySet().cipher.Subjects }
 
 // Current is the policy in force: the latest one Reload accepted, else
 // Policy.
@@ -82,21 +48,6 @@ func (p *Protection) Current() *policy.Policy {
 	return p.Policy
 }
 
-// pseudonymizer returns the pseudonym keyer of a key id, derived once
-// per keyring in use.
-func (p *Protection) pseudonymizer(keyID string) (*keys.Pseudonymizer, error) {
-	ks := p.keySet()
-	if v, ok := ks.pseudonyms.Load(keyID); ok {
-		return v.(*keys.Pseudonymizer), nil
-	}
-	ps, err := ks.kr.Pseudonymizer(keyID)
-	if err != nil {
-		return nil, err
-	}
-	ks.pseudonyms.Store(keyID, ps)
-	return ps, nil
-}
-
 // Option configures a Server beyond its config file.
 type Option func(*Server)
 
@@ -104,10 +55,6 @@ type Option func(*Server)
 func WithProtection(p *Protection) Option {
 	return func(s *Server) { s.protect = p }
 }
-
-// cipher is the column cipher over the keys in use (the backfill uses
-// the same one, so cells written by either read through both).
-func (p *Protection) cipher() *cellcipher.Cipher { return p.keySet().cipher }
 
 // policy returns the loaded policy, or nil when the server only audits.
 func (s *session) policy() *policy.Policy {

@@ -3,12 +3,12 @@ package proxy
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
 
 	"github.com/jackc/pgx/v5/pgproto3"
-	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
@@ -198,6 +198,9 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 		// A portal bound before a reload, resumed after it, and a FETCH of
 		// a cursor declared before it, are checked again.
 		pe := s.recheckPrepared(st)
+		if pe == nil {
+			pe = s.sealedUnderWithdrawn(st.plan)
+		}
 		x.analysis, x.written = st.analysis, st.written
 		x.decision, x.rule, x.glass = st.decision, st.rule, st.glass
 		x.cursorChanges = st.cursorChanges
@@ -295,6 +298,11 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 	if pe := s.checkDefaults(info.plan); pe != nil {
 		return s.markerParse(msg.Name, pe, a), nil
 	}
+	if slices.ContainsFunc(info.plan.Values, keyedAtParse) {
+		// Taken before sealing: a swap meanwhile makes it older than some
+		// cells, and the Bind asks for a new Parse rather than trust them.
+		info.keysGen = s.srv.protect.keySet().known.gen
+	}
 	sql, pe := s.encryptLiterals([]byte(msg.Query), info.plan)
 	if pe != nil {
 		return s.markerParse(msg.Name, pe, a), nil
@@ -307,64 +315,6 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 		return s.markerParse(msg.Name, pe, a), nil
 	}
 	return msg.Encode(nil)
-}
-
-// planParams records which parameters of a prepared statement its Binds
-// must encrypt, and for a per-subject column where each row's subject
-// comes from; the parameters are declared text, the type of a cell.
-func planParams(info *stmtInfo, msg *pgproto3.Parse) *pgerr.Error {
-	for _, v := range info.plan.Values {
-		if v.Literal >= 0 {
-			continue
-		}
-		if prev, ok := info.params[v.Param]; ok && prev.Key != v.Column.Key {
-			return pgerr.Newf(pgerr.FeatureNotSupported,
-				"parameter $%d is used for encrypted columns %s and %s, which have different keys; pass it twice",
-				v.Param, prev.QualifiedName(), v.Column.QualifiedName())
-		}
-		if info.params == nil {
-			info.params = map[int]*policy.ProtectedColumn{}
-		}
-		info.params[v.Param] = v.Column
-		if v.Subject != nil {
-			if pe := planSubject(info, msg, v); pe != nil {
-				return pe
-			}
-		}
-		if i := v.Param - 1; i < len(msg.ParameterOIDs) && msg.ParameterOIDs[i] != 0 {
-			if msg.ParameterOIDs[i] != oidText {
-				if info.declared == nil {
-					info.declared = map[int]uint32{}
-				}
-				info.declared[v.Param] = msg.ParameterOIDs[i]
-			}
-			msg.ParameterOIDs[i] = oidText
-		}
-	}
-	return nil
-}
-
-// planSubject records where the subject of a per-subject parameter's row
-// comes from: a literal of the text, or another parameter.
-func planSubject(info *stmtInfo, msg *pgproto3.Parse, v sqlrewrite.ValueSlot) *pgerr.Error {
-	src := subjectSource{param: v.Subject.Param}
-	if v.Subject.Literal >= 0 {
-		lit, pe := literalSubject([]byte(msg.Query), sqlrewrite.LiteralSpans([]byte(msg.Query)), v.Subject, v.Column)
-		if pe != nil {
-			return pe
-		}
-		src = subjectSource{literal: lit}
-	}
-	if prev, ok := info.subjects[v.Param]; ok && (prev.param != src.param || string(prev.literal) != string(src.literal)) {
-		return pgerr.Newf(pgerr.FeatureNotSupported,
-			"parameter $%d is written into %s for rows of different subjects; pass it once per row",
-			v.Param, v.Column.QualifiedName())
-	}
-	if info.subjects == nil {
-		info.subjects = map[int]subjectSource{}
-	}
-	info.subjects[v.Param] = src
-	return nil
 }
 
 // addHiddenParams adds the parameters phiguard passes itself, for
@@ -399,11 +349,8 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 	s.expects.push(&expectation{kind: expBind, name: portal, stmt: stmt, formats: formats, start: time.Now()})
 	s.clientPortals[portal] = info
 	delete(s.describedPortals, portal)
-	if pe := s.recheckPrepared(info); pe != nil {
+	if pe := s.bindRefusal(info); pe != nil {
 		return s.markerParse("", pe, info.analysis), nil
-	}
-	if info != nil && touchesPHI(info.plan, info.decisions) && s.srv.auditor != nil && s.srv.auditor.Healthy() != nil {
-		return s.markerParse("", auditRefusal(), info.analysis), nil
 	}
 	if info == nil || len(info.params) == 0 {
 		return nil, nil // nothing to encrypt: the Bind goes as it came
@@ -449,38 +396,6 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 	}
 	msg.ParameterFormatCodes = paramFormats
 	return msg.Encode(nil)
-}
-
-// encryptParams seals a Bind's protected parameters (params and formats
-// as the client sent them): the cell of each, nil for the others.
-func (s *session) encryptParams(info *stmtInfo, params [][]byte, formats []int16) ([][]byte, *pgerr.Error) {
-	encrypted := make([][]byte, len(params))
-	for n, col := range info.params {
-		i := n - 1
-		if i >= len(params) || params[i] == nil {
-			continue // a missing parameter is the backend's error to report
-		}
-		var subject []byte
-		if src, ok := info.subjects[n]; ok {
-			subject = src.literal
-			if subject == nil {
-				var pe *pgerr.Error
-				if subject, pe = bindSubject(params, formats, src.param, col); pe != nil {
-					return nil, pe
-				}
-			}
-		}
-		format, value, pe := declaredValue(col, info.declared[n], formats[i], params[i])
-		if pe != nil {
-			return nil, pe
-		}
-		cell, pe := s.encryptValue(col, format, value, subject)
-		if pe != nil {
-			return nil, pe
-		}
-		encrypted[i] = []byte(cell)
-	}
-	return encrypted, nil
 }
 
 // markerParse is a Parse that fails in the backend with the refusal marker

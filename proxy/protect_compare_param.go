@@ -145,9 +145,10 @@ func (s *session) hiddenValues(hidden []hiddenParam, params [][]byte, formats []
 			}
 			cands[h.of] = cs
 		}
-		// The keyring is fixed for the server's life, so the ranks counted
-		// at Parse are still there; should one be missing, the write
-		// version's cell repeats, which matches nothing new.
+		// The ranks were counted under the keys at Parse, which are still
+		// the keys in use (recheckKeys refuses a Bind after they changed);
+		// should one be missing, the write version's cell repeats, which
+		// matches nothing new.
 		if h.rank < len(cs) {
 			out[i] = cs[h.rank]
 		} else if len(cs) > 0 {

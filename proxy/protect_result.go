@@ -19,10 +19,11 @@ type resultField struct {
 	// patient id): its values go into the statement's audit record.
 	subject *policy.ProtectedTable
 	// rule is the role's column rule for the field (masked, pseudonym,
-	// null or deny; see access_result.go), psn its pseudonym keyer, typ
-	// the type the backend sends it as.
+	// null or deny; see access_result.go), typ the type the backend
+	// sends it as. A pseudonym's keyer is not kept here but looked up at
+	// each value (session.pseudonym), so that a description outliving a
+	// withdrawal of the keys does not carry a key with it.
 	rule *policy.ColumnRule
-	psn  *keys.Pseudonymizer
 	typ  uint32
 	// Where the field comes from and the policy its rule was read
 	// under, to re-read the rule for a statement described before a

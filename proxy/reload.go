@@ -67,7 +67,7 @@ func (srv *Server) recordReload(ev *audit.PolicyReload) {
 }
 
 // missingKeys lists the key ids pol needs (protected columns, pseudonym
-// rules) that the keyring lacks.
+// rules) that the keyring lacks (the last keys held, while withdrawn).
 func (p *Protection) missingKeys(pol *policy.Policy) []string {
 	var ids []string
 	for _, t := range pol.Tables() {
@@ -82,17 +82,21 @@ func (p *Protection) missingKeys(pol *policy.Policy) []string {
 			}
 		}
 	}
+	// While the keys are withdrawn, the keys last held are what counts
+	// (knownKeys).
+	known := p.keySet().known
 	var out []string
 	for _, t := range pol.Tables() {
 		for _, c := range t.Columns {
-			if c.PerSubject() && p.Subjects == nil && !containsString(out, "per-subject keys") {
-				// Per-subject sealing is set up at start only.
+			if c.PerSubject() && !known.perSubject && !containsString(out, "per-subject keys") {
+				// Per-subject sealing is set up at start (and again
+				// when the kill switch gives the keys back) only.
 				out = append(out, "per-subject keys")
 			}
 		}
 	}
 	for _, id := range ids {
-		if _, err := p.keyring().WriteVersion(id); err != nil && !containsString(out, id) {
+		if _, ok := known.versions[id]; !ok && !containsString(out, id) {
 			out = append(out, id)
 		}
 	}

@@ -50,15 +50,7 @@ const killSwitchBound = killSwitchRecheck + 5*time.Second
 func TestKillSwitchLocalMasterKeyRemoved(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	masterFile := ""
-	srv := startServedWith(t, ctx, killSwitchSchema, killSwitchPolicy, func(s *served) string {
-		masterFile = filepath.Join(s.dir, "master.key")
-		if err := os.WriteFile(masterFile, []byte(newMasterKey(t)+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return fmt.Sprintf("provider: local\n  local: {file: %s, master_key_file: %s, recheck: %s}",
-			filepath.Join(s.dir, "keyring"), masterFile, killSwitchRecheck)
-	})
+	srv, masterFile := startLocalKillSwitch(t, ctx, killSwitchSchema, killSwitchPolicy)
 	conn := srv.connect(t, ctx)
 	mustExec(t, ctx, conn, "INSERT INTO people (id, ssn, first) VALUES ($1, $2, $3)", 1, "078-05-1120", "Hilda")
 	expectReady(t, srv, http.StatusOK, "ready")
@@ -84,6 +76,22 @@ func TestKillSwitchLocalMasterKeyRemoved(t *testing.T) {
 	rotateWhileServing(t, ctx, srv, conn)
 	srv.shutdown(t)
 	expectKeyEvents(t, srv, "withdrawn", "restored", "reloaded")
+}
+
+// startLocalKillSwitch serves with the local provider, its master key in
+// a file (returned) whose removal withdraws the keys at the next recheck.
+func startLocalKillSwitch(t *testing.T, ctx context.Context, schema, policyYAML string) (*served, string) {
+	t.Helper()
+	masterFile := ""
+	srv := startServedWith(t, ctx, schema, policyYAML, func(s *served) string {
+		masterFile = filepath.Join(s.dir, "master.key")
+		if err := os.WriteFile(masterFile, []byte(newMasterKey(t)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("provider: local\n  local: {file: %s, master_key_file: %s, recheck: %s}",
+			filepath.Join(s.dir, "keyring"), masterFile, killSwitchRecheck)
+	})
+	return srv, masterFile
 }
 
 // rotateWhileServing runs `keys rotate` on people-pii while serve runs,

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,12 +37,16 @@ type vaultServed struct {
 	bao   *baotest.Server
 	token string
 	conn  *pgx.Conn
+	// secrets must appear in no client's error and no audit record: the
+	// token, AppRole's role and secret ids.
+	secrets []string
 }
 
 func startVaultServed(t *testing.T, ctx context.Context, grace time.Duration) *vaultServed {
 	t.Helper()
 	v := &vaultServed{bao: baotest.Start(t, baotest.Options{})}
 	v.token = v.bao.Token(t, phiguardVaultPolicy, 0)
+	v.secrets = []string{v.token}
 	t.Setenv("PHIGUARD_TEST_VAULT_TOKEN", v.token)
 	return v.start(t, ctx, fmt.Sprintf("token_env: PHIGUARD_TEST_VAULT_TOKEN, offline_grace: %s", grace))
 }
@@ -67,6 +72,18 @@ func (v *vaultServed) withdrawnAfter(t *testing.T, ctx context.Context, what str
 	took := waitWithdrawn(t, ctx, v.conn, at, bound)
 	t.Logf("%s: first refused statement after %s (recheck %s)", what, took.Round(time.Millisecond), killSwitchRecheck)
 	expectWithdrawn(t, ctx, v.served, v.conn)
+	_, err := readPHI(ctx, v.conn, pgx.QueryExecModeSimpleProtocol)
+	audit, _ := filepath.Glob(filepath.Join(v.dir, "audit", "*.jsonl"))
+	for _, secret := range v.secrets {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("%s: the client's error names a Vault credential: %v", what, err)
+		}
+		for _, f := range audit {
+			if b, _ := os.ReadFile(f); strings.Contains(string(b), secret) {
+				t.Errorf("%s: the audit trail %s names a Vault credential", what, f)
+			}
+		}
+	}
 }
 
 // TestKillSwitchVaultRefusals: a rotation by `keys rotate` is picked up
@@ -168,6 +185,7 @@ func TestKillSwitchVaultAppRole(t *testing.T) {
 	const ttl = 4 * time.Second
 	v := &vaultServed{bao: baotest.Start(t, baotest.Options{})}
 	roleID, secretID := v.bao.EnableAppRole(t, "phiguard", phiguardVaultPolicy, ttl)
+	v.secrets = []string{secretID}
 	secretFile := filepath.Join(t.TempDir(), "secret-id")
 	if err := os.WriteFile(secretFile, []byte(secretID), 0o600); err != nil {
 		t.Fatal(err)

@@ -89,7 +89,8 @@ func loadProtection(ctx context.Context, cfg config.Config, reg prometheus.Regis
 // watchKeys builds the kill switch (package keys/keywatch): it re-validates
 // the keys with the provider on keys.*.recheck and swaps what it learns
 // into prot: a fresh keyring (with subject keys built over it again), or
-// a withdrawn one. Each change is audited as a key event per key id.
+// a withdrawn one, after which provider forgets the keys it held too.
+// Each change is audited as a key event per key id.
 func watchKeys(cfg config.Config, provider keys.Provider, kr *keys.Keyring, ids []string, prot *proxy.Protection,
 	auditor *audit.Auditor, reg prometheus.Registerer, log *zap.Logger) (*keywatch.Watcher, error) {
 	m, err := keywatch.NewMetrics(reg)
@@ -99,6 +100,7 @@ func watchKeys(cfg config.Config, provider keys.Provider, kr *keys.Keyring, ids 
 	apply := func(kr *keys.Keyring) {
 		if kr.Withdrawal() != nil {
 			prot.SwapKeys(kr, nil)
+			keysconfig.Forget(provider)
 			return
 		}
 		subjects, err := keysconfig.SubjectKeys(cfg.Keys, provider, kr, prot.Policy)

@@ -41,3 +41,14 @@ func Revalidator(cfg config.Keys, p keys.Provider) func(context.Context) (*keys.
 		return nil, fmt.Errorf("%w: %w", keys.ErrRevoked, Explain(p, err))
 	}
 }
+
+// Forget makes p let go of the key material it holds beyond the keyring
+// it returned: the local provider's master key, the Vault provider's
+// cache of unwrapped keys. Serve calls it when the kill switch withdraws
+// the keys; a later recheck reads them afresh (Revalidator), so p stays
+// usable as the store of subject keys.
+func Forget(p keys.Provider) {
+	if f, ok := p.(interface{ Forget() }); ok {
+		f.Forget()
+	}
+}

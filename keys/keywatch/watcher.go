@@ -62,6 +62,9 @@ type Options struct {
 type Watcher struct {
 	o       Options
 	trigger chan struct{}
+	// checking makes rechecks one at a time: an older recheck slow to
+	// answer "ok" must not restore the keys after a newer one was refused.
+	checking sync.Mutex
 
 	mu           sync.Mutex
 	current      *keys.Keyring
@@ -116,8 +119,12 @@ func (w *Watcher) Trigger() {
 	}
 }
 
-// Check rechecks now and returns the state it leads to.
+// Check rechecks now and returns the state it leads to. Concurrent calls
+// run one at a time, so that the keys in use follow the answer asked for
+// last.
 func (w *Watcher) Check(ctx context.Context) State {
+	w.checking.Lock()
+	defer w.checking.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, w.o.Timeout)
 	defer cancel()
 	kr, err := w.o.Revalidate(ctx)

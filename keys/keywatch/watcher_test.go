@@ -225,3 +225,50 @@ func TestRunRechecksOnTrigger(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// TestAnOlderAnswerDoesNotUndoANewerRefusal: two rechecks at once (a
+// SIGHUP's and the interval's, or a caller of Check) must be answered in
+// the order they asked. The older one, slow to answer "ok", must not
+// restore the keys after the newer one, asked later, was refused.
+func TestAnOlderAnswerDoesNotUndoANewerRefusal(t *testing.T) {
+	initial := ring(t, 1)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var calls sync.Mutex
+	n := 0
+	revalidate := func(context.Context) (*keys.Keyring, error) {
+		calls.Lock()
+		n++
+		first := n == 1
+		calls.Unlock()
+		if first {
+			close(entered)
+			<-release
+			return initial, nil // asked before the revocation
+		}
+		return nil, denied
+	}
+	var mu sync.Mutex
+	var applied []*keys.Keyring
+	w, err := New(initial, Options{Revalidate: revalidate, Required: []string{"audit", "pii"},
+		Apply: func(kr *keys.Keyring) { mu.Lock(); applied = append(applied, kr); mu.Unlock() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	older := make(chan State)
+	go func() { older <- w.Check(context.Background()) }()
+	<-entered
+	newer := make(chan State)
+	go func() { newer <- w.Check(context.Background()) }()
+	time.Sleep(50 * time.Millisecond) // let the newer recheck ask, if it can
+	close(release)
+	<-older
+	<-newer
+	if st, _ := w.State(); st != Withdrawn {
+		t.Errorf("state %s after the newer recheck was refused, want withdrawn", st)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(applied) == 0 || applied[len(applied)-1].Withdrawal() == nil {
+		t.Errorf("the keys in use are not the withdrawn ones (%d applied)", len(applied))
+	}
+}

@@ -14,11 +14,13 @@ import (
 
 // Provider is a keys.Provider backed by one sealed keyring file.
 type Provider struct {
-	path   string
-	master keys.Secret
-	now    func() time.Time
-	mu     sync.Mutex // serialises this process's writers
-	packs  packStore  // subject keys packed many to a file (pack_store.go)
+	path  string
+	now   func() time.Time
+	mu    sync.Mutex // serialises this process's writers
+	packs packStore  // subject keys packed many to a file (pack_store.go)
+
+	masterMu sync.Mutex  // guards master: Forget may clear it while serving
+	master   keys.Secret // empty once forgotten
 }
 
 var _ keys.Provider = (*Provider)(nil)
@@ -35,6 +37,23 @@ func New(path string, master keys.Secret) (*Provider, error) {
 	return &Provider{path: path, master: master, now: time.Now}, nil
 }
 
+// Forget drops the master key: the provider then stores and reads subject
+// keys as before, but no longer opens or writes the keyring file. Serve
+// calls it when the kill switch withdraws the keys (a removed master key
+// file), so that the key that opens every other one does not stay in
+// memory; a recheck reads the master key file afresh with a new Provider.
+func (p *Provider) Forget() {
+	p.masterMu.Lock()
+	p.master = keys.Secret{}
+	p.masterMu.Unlock()
+}
+
+func (p *Provider) masterKey() keys.Secret {
+	p.masterMu.Lock()
+	defer p.masterMu.Unlock()
+	return p.master
+}
+
 // read returns the file's raw bytes (nil if it does not exist) and its keys.
 func (p *Provider) read() ([]byte, []keys.DataKey, error) {
 	raw, err := os.ReadFile(p.path)
@@ -44,7 +63,7 @@ func (p *Provider) read() ([]byte, []keys.DataKey, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("local: %w", err)
 	}
-	dks, err := unseal(p.master, p.path, raw)
+	dks, err := unseal(p.masterKey(), p.path, raw)
 	return raw, dks, err
 }
 
@@ -141,7 +160,7 @@ func (p *Provider) write(dks []keys.DataKey, expect []byte) error {
 	if _, err := keys.NewKeyring(dks); err != nil { // validate before persisting
 		return err
 	}
-	data, err := seal(p.master, dks)
+	data, err := seal(p.masterKey(), dks)
 	if err != nil {
 		return err
 	}

@@ -17,12 +17,15 @@ import (
 // read per key id and 1 transit decrypt per version, plus an AppRole
 // login when due.
 //
-// The unwrap cache is replaced by what this call unwrapped; on a definite
-// refusal (keys.Definite) it is emptied, so that no unwrapped key stays in
-// the provider either, and with AppRole the token is dropped so that the
-// next call logs in again (a revoked token with a live secret id is
-// replaced: withdrawing an AppRole's access means destroying its secret
-// id too).
+// The unwrap cache is replaced by what this call unwrapped. On any
+// failure it is emptied: on a definite refusal (keys.Definite) so that no
+// unwrapped key stays in the provider once the keys are withdrawn, and on
+// an unanswered recheck too, since the keys then withdrawn when the
+// offline grace runs out would otherwise stay here (the keyring in use,
+// not this cache, serves during the grace). With AppRole a 403 also drops
+// the token so that the next call logs in again (a revoked token with a
+// live secret id is replaced: withdrawing an AppRole's access means
+// destroying its secret id too).
 func (p *Provider) Revalidate(ctx context.Context) (*keys.Keyring, error) {
 	fresh := map[string]keys.Secret{}
 	var dks []keys.DataKey
@@ -39,17 +42,23 @@ func (p *Provider) Revalidate(ctx context.Context) (*keys.Keyring, error) {
 	})
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	switch {
-	case err == nil:
-		p.cache = fresh
-	case keys.Definite(err):
+	if err != nil {
 		p.cache = map[string]keys.Secret{}
-		if p.cfg.AppRole != nil && errors.Is(err, keys.ErrPermissionDenied) {
+		if keys.Definite(err) && p.cfg.AppRole != nil && errors.Is(err, keys.ErrPermissionDenied) {
 			p.client.ClearToken()
 		}
 		return nil, err
-	default:
-		return nil, err
 	}
+	p.cache = fresh
 	return keys.NewKeyring(dks)
+}
+
+// Forget empties the unwrap cache. Serve calls it when the kill switch
+// withdraws the keys, whatever the reason: a recheck that succeeded but
+// lacks a key id the policy needs (its record removed) has just filled
+// the cache with the other ids' keys.
+func (p *Provider) Forget() {
+	p.mu.Lock()
+	p.cache = map[string]keys.Secret{}
+	p.mu.Unlock()
 }
