@@ -162,7 +162,7 @@ func (s *session) pseudonym(r *policy.ColumnRule, canon []byte) ([]byte, *pgerr.
 		what := fmt.Sprintf("the pseudonym key %q for column %s.%s", r.Key, r.Table, policy.QuoteIdentifier(r.Column))
 		var we *keys.WithdrawnError
 		if errors.As(err, &we) {
-			return nil, pgerr.Newf(pgerr.KeyUnavailable, "%s is withdrawn: %v", what, we.Reason)
+			return nil, pgerr.Newf(pgerr.KeyUnavailable, "%s is withdrawn: %s", what, withdrawalCause(we))
 		}
 		return nil, pgerr.Newf(pgerr.KeyUnavailable, "%s is not available", what)
 	}

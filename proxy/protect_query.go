@@ -227,15 +227,25 @@ func keyError(col *policy.ProtectedColumn, err error) *pgerr.Error {
 	msg := fmt.Sprintf("the key %q for column %s is not available", col.Key, col.QualifiedName())
 	var we *keys.WithdrawnError
 	if errors.As(err, &we) {
-		// The reason names the key service's operation and path, never a
-		// token: the operator's kill switch, told to whoever asks.
-		msg = fmt.Sprintf("the key %q for column %s is withdrawn: %v", we.KeyID, col.QualifiedName(), we.Reason)
+		msg = fmt.Sprintf("the key %q for column %s is withdrawn: %s", we.KeyID, col.QualifiedName(), withdrawalCause(we))
 	}
 	if errors.Is(err, keys.ErrIntegrity) {
 		code = pgerr.DataCorrupted
 		msg = fmt.Sprintf("a cell of column %s failed its integrity check", col.QualifiedName())
 	}
 	return pgerr.New(code, msg)
+}
+
+// withdrawalCause is what a client is told of why the keys were
+// withdrawn: whether the key service refused them or stopped answering.
+// The service's own answer (its address, paths and status) is in
+// phiguard's log, where keys/keywatch wrote it; clients of the database
+// need not learn where the key service is.
+func withdrawalCause(we *keys.WithdrawnError) string {
+	if keys.Definite(we.Reason) {
+		return "the key service refused phiguard's access to it (phiguard's log has the details)"
+	}
+	return "the key service has not answered for longer than phiguard's offline grace (phiguard's log has the details)"
 }
 
 func internalRefusal(col *policy.ProtectedColumn, why string) *pgerr.Error {
