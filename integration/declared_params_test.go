@@ -20,22 +20,10 @@ import (
 func TestDeclaredParameterTypes(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	plain, enc := uniqueName("declared_plain"), uniqueName("declared_enc")
-	su := superuser(t)
-	for table, kinds := range map[string][2]string{plain: {"text", "integer"}, enc: {"text", "text"}} {
-		if _, err := su.Exec(ctx, fmt.Sprintf("CREATE TABLE %s (id int PRIMARY KEY, ssn %s, visits %s); GRANT ALL ON %s TO %s",
-			table, kinds[0], kinds[1], table, appUser)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p := startProxy(t, proxyOptions{protect: protection(t, fmt.Sprintf(`
-version: 1
-tables:
-  public.%s:
-    columns:
-      ssn:    {mode: deterministic, key: declared-ssn, type: text}
-      visits: {mode: randomized,    key: declared-pii, type: integer}
-`, enc))})
+	tw := newTwin(t, "declared",
+		twinColumn{"id", "int PRIMARY KEY", ""},
+		twinColumn{"ssn", "text", "{mode: deterministic, key: declared-ssn, type: text}"},
+		twinColumn{"visits", "integer", "{mode: randomized, key: declared-pii, type: integer}"})
 	int2 := binary.BigEndian.AppendUint16(nil, 42)
 	int8 := binary.BigEndian.AppendUint64(nil, 7)
 	run := func(pc *pgconn.PgConn, table string) string {
@@ -70,13 +58,10 @@ tables:
 			}
 		}
 	}
-	want := run(direct(t).PgConn(), plain)
-	got := run(p.app(t).PgConn(), enc)
+	want := run(tw.dir.PgConn(), tw.plain)
+	got := run(tw.via.PgConn(), tw.enc)
 	if got != want {
 		t.Fatalf("through phiguard:\n%sdirectly:\n%s", got, want)
 	}
-	const read = "SELECT id, ssn, visits FROM %s ORDER BY id"
-	if g, w := tableText(t, p.app(t), fmt.Sprintf(read, enc), pgx.QueryExecModeSimpleProtocol), tableText(t, direct(t), fmt.Sprintf(read, plain), pgx.QueryExecModeSimpleProtocol); g != w {
-		t.Fatalf("stored through phiguard:\n%sdirectly:\n%s", g, w)
-	}
+	tw.same(t, "SELECT id, ssn, visits FROM %s ORDER BY id", pgx.QueryExecModeSimpleProtocol, "stored")
 }

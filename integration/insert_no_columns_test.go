@@ -1,10 +1,7 @@
 package integration
 
 import (
-	"fmt"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // TestInsertWithoutColumnList (issue 12): INSERT ... VALUES without a
@@ -14,24 +11,11 @@ import (
 // parameters, partial rows, several rows, an alias and OVERRIDING.
 func TestInsertWithoutColumnList(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
-	plain, enc := uniqueName("nolist_plain"), uniqueName("nolist_enc")
-	su := superuser(t)
-	for table, born := range map[string]string{plain: "date", enc: "text"} {
-		if _, err := su.Exec(ctx, fmt.Sprintf("CREATE TABLE %s (id int PRIMARY KEY, ssn text, note text, born %s); GRANT ALL ON %s TO %s",
-			table, born, table, appUser)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p := startProxy(t, proxyOptions{protect: protection(t, fmt.Sprintf(`
-version: 1
-tables:
-  public.%s:
-    columns:
-      ssn:  {mode: deterministic, key: nolist-ssn, type: text}
-      born: {mode: randomized,    key: nolist-pii, type: date}
-`, enc))})
-	via, dir := p.app(t), direct(t)
+	tw := newTwin(t, "nolist",
+		twinColumn{"id", "int PRIMARY KEY", ""},
+		twinColumn{"ssn", "text", "{mode: deterministic, key: nolist-ssn, type: text}"},
+		twinColumn{"note", "text", ""},
+		twinColumn{"born", "date", "{mode: randomized, key: nolist-pii, type: date}"})
 	statements := []struct {
 		sql  string
 		args []any
@@ -44,25 +28,11 @@ tables:
 		{"INSERT INTO public.%s AS x VALUES ($1, $2, $3, $4)", []any{4, "078-05-1122", "d", "1999-12-31"}},
 		{"INSERT INTO %s OVERRIDING USER VALUE VALUES (5, '078-05-1123', 'e', '2000-01-01'::date)", nil},
 	}
-	for i, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
-		for _, table := range []string{plain, enc} {
-			if _, err := dir.Exec(ctx, "DELETE FROM "+table); err != nil {
-				t.Fatal(err)
-			}
-		}
+	for _, mode := range bothModes {
+		tw.clear(t)
 		for _, st := range statements {
-			args := append([]any{mode}, st.args...)
-			if _, err := dir.Exec(ctx, fmt.Sprintf(st.sql, plain), args...); err != nil {
-				t.Fatalf("directly, %v: %s: %v", mode, st.sql, err)
-			}
-			if _, err := via.Exec(ctx, fmt.Sprintf(st.sql, enc), args...); err != nil {
-				t.Fatalf("through phiguard, %v: %s: %v", mode, st.sql, err)
-			}
+			tw.exec(t, st.sql, mode, st.args...)
 		}
-		const read = "SELECT id, ssn, note, born FROM %s ORDER BY id"
-		want := tableText(t, dir, fmt.Sprintf(read, plain), pgx.QueryExecModeSimpleProtocol)
-		if got := tableText(t, via, fmt.Sprintf(read, enc), pgx.QueryExecModeSimpleProtocol); got != want {
-			t.Fatalf("run %d (%v): through phiguard\n%s\ndirectly\n%s", i, mode, got, want)
-		}
+		tw.same(t, "SELECT id, ssn, note, born FROM %s ORDER BY id", mode, "INSERT without a column list")
 	}
 }

@@ -202,17 +202,7 @@ func (v tsValue) text(loc *time.Location) []byte {
 	y, m, d := j2date(days + postgresEpochJDate)
 	b := appendDate(make([]byte, 0, 32), y, m, d, false)
 	b = append(b, ' ')
-	sec := us / usecsPerSec
-	b = appendPad(b, sec/3600, 2)
-	b = append(b, ':')
-	b = appendPad(b, sec/60%60, 2)
-	b = append(b, ':')
-	b = appendPad(b, sec%60, 2)
-	if frac := us % usecsPerSec; frac != 0 {
-		f := []byte(strconv.FormatInt(frac+usecsPerSec, 10)[1:])
-		b = append(b, '.')
-		b = append(b, bytes.TrimRight(f, "0")...)
-	}
+	b = appendClock(b, us)
 	if v.tz {
 		b = appendOffset(b, off)
 	}
