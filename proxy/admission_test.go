@@ -181,7 +181,8 @@ func TestAcceptSurvivesFileDescriptorExhaustion(t *testing.T) {
 	})
 	errs := []error{acceptErr(syscall.EMFILE), acceptErr(syscall.EMFILE), acceptErr(syscall.ENFILE),
 		acceptErr(syscall.EMFILE), acceptErr(syscall.ENOBUFS), acceptErr(syscall.EMFILE)}
-	p := startAdmissionProxy(t, fb.port(), nil, nil, func(l net.Listener) net.Listener {
+	core, logs := observer.New(zapcore.InfoLevel)
+	p := startAdmissionProxy(t, fb.port(), zap.New(core), nil, func(l net.Listener) net.Listener {
 		return &flakyListener{Listener: l, errs: errs}
 	})
 	c := dialStartup(t, p.addr)
@@ -197,6 +198,17 @@ func TestAcceptSurvivesFileDescriptorExhaustion(t *testing.T) {
 		if got := p.metric(t, "phiguard_proxy_accept_errors_total", "reason", reason); got != want {
 			t.Errorf("accept_errors_total{reason=%q} = %v, want %v", reason, got, want)
 		}
+	}
+	// One line says so; the rest are summed up (here at shutdown).
+	if n := logs.FilterMessage("accepting connections failed; retrying with backoff").Len(); n != 1 {
+		t.Errorf("%d lines for 6 failed accepts, want 1", n)
+	}
+	ctx, cancel := contextWithTimeout(5 * time.Second)
+	defer cancel()
+	c.Close()
+	p.srv.Shutdown(ctx)
+	if s := logs.FilterMessage("failed accepts not logged").All(); len(s) != 1 || s[0].ContextMap()["suppressed"] != int64(5) {
+		t.Errorf("summary: %+v, want one line with suppressed=5", s)
 	}
 }
 
@@ -301,7 +313,7 @@ func TestLogLimiterWindows(t *testing.T) {
 	core, logs := observer.New(zapcore.InfoLevel)
 	log := zap.New(core)
 	suppressed := prometheus.NewCounter(prometheus.CounterOpts{Name: "x"})
-	l := newLogLimiter(log, suppressed, 3, 200*time.Millisecond)
+	l := newLogLimiter(log, "failed startups not logged", suppressed, 3, 200*time.Millisecond)
 	defer l.stop()
 	for round := 0; round < 2; round++ {
 		for i := 0; i < 5; i++ {

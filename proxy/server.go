@@ -43,6 +43,7 @@ type Server struct {
 	// rate-limits the log lines of failed startups (startlog.go).
 	adm        *admission
 	startupLog *logLimiter
+	acceptLog  *logLimiter
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -77,7 +78,10 @@ func New(cfg config.Config, log *zap.Logger, reg prometheus.Registerer, opts ...
 		sessions:    make(map[*session]struct{}),
 		quit:        make(chan struct{}),
 		adm:         newAdmission(cfg.Limits.MaxStartupConnections, cfg.Limits.MaxStartupPerSource, metrics.ConnectionsStarting),
-		startupLog:  newLogLimiter(log, metrics.StartupLogSuppressed, startupLogBurst, startupLogWindow),
+		startupLog:  newLogLimiter(log, "failed startups not logged", metrics.StartupLogSuppressed, startupLogBurst, startupLogWindow),
+		// Out of descriptors, Accept fails again with nearly every
+		// connection that frees one: one line per window says so.
+		acceptLog: newLogLimiter(log, "failed accepts not logged", nil, 1, startupLogWindow),
 	}
 	for _, o := range opts {
 		o(srv)
@@ -123,10 +127,7 @@ func (srv *Server) Serve(ln net.Listener) error {
 			srv.acceptFailed(err, delay)
 			continue
 		}
-		if delay > 0 {
-			srv.log.Info("accepting connections again")
-			delay = 0
-		}
+		delay = 0
 		srv.metrics.ConnectionsTotal.Inc()
 		if !srv.start(conn) {
 			return nil
@@ -134,13 +135,12 @@ func (srv *Server) Serve(ln net.Listener) error {
 	}
 }
 
-// acceptFailed counts a failed Accept, logs the first of a run of them,
-// and waits delay (less when Shutdown begins).
+// acceptFailed counts a failed Accept, logs it (rate-limited), and waits
+// delay, less when Shutdown begins.
 func (srv *Server) acceptFailed(err error, delay time.Duration) {
 	srv.metrics.AcceptErrors.WithLabelValues(acceptErrorReason(err)).Inc()
-	if delay == 5*time.Millisecond {
-		srv.log.Error("accepting connections failed; retrying with backoff", zap.Error(err))
-	}
+	srv.acceptLog.write(srv.log, zap.ErrorLevel, "accepting connections failed; retrying with backoff",
+		zap.Error(err), zap.Duration("delay", delay))
 	t := time.NewTimer(delay)
 	defer t.Stop()
 	select {
@@ -255,6 +255,7 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() { srv.conns.Wait(); close(done) }()
 	defer srv.startupLog.stop()
+	defer srv.acceptLog.stop()
 	select {
 	case <-done:
 		return nil

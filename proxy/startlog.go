@@ -24,7 +24,8 @@ const (
 // summary of the rest when the window ends.
 type logLimiter struct {
 	log        *zap.Logger
-	suppressed prometheus.Counter
+	summary    string             // the summary line's message
+	suppressed prometheus.Counter // lines left out; may be nil
 	burst      int
 	window     time.Duration
 
@@ -36,8 +37,8 @@ type logLimiter struct {
 	stopped bool
 }
 
-func newLogLimiter(log *zap.Logger, suppressed prometheus.Counter, burst int, window time.Duration) *logLimiter {
-	return &logLimiter{log: log, suppressed: suppressed, burst: burst, window: window}
+func newLogLimiter(log *zap.Logger, summary string, suppressed prometheus.Counter, burst int, window time.Duration) *logLimiter {
+	return &logLimiter{log: log, summary: summary, suppressed: suppressed, burst: burst, window: window}
 }
 
 // write logs the line when the window still has room, and otherwise
@@ -64,7 +65,9 @@ func (l *logLimiter) allow() bool {
 		return true
 	}
 	l.dropped++
-	l.suppressed.Inc()
+	if l.suppressed != nil {
+		l.suppressed.Inc()
+	}
 	if l.timer == nil && !l.stopped {
 		l.timer = time.AfterFunc(l.start.Add(l.window).Sub(now), l.summarize)
 	}
@@ -78,7 +81,7 @@ func (l *logLimiter) summarize() {
 	l.dropped, l.timer = 0, nil
 	l.mu.Unlock()
 	if n > 0 {
-		l.log.Info("failed startups not logged", zap.Int("suppressed", n), zap.Duration("interval", l.window))
+		l.log.Info(l.summary, zap.Int("suppressed", n), zap.Duration("interval", l.window))
 	}
 }
 
