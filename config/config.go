@@ -46,6 +46,10 @@ type Backend struct {
 	// authentication a role that does not exist is logged by PostgreSQL
 	// at every check, so create it (NOLOGIN is enough) or pick one that is.
 	ProbeUser string `yaml:"probe_user"`
+	// AuthTimeout bounds the backend's part of a login, from the dial to
+	// its first ReadyForQuery: a backend that hangs there is reported to
+	// the client as 08006 instead of holding it.
+	AuthTimeout Duration `yaml:"auth_timeout"`
 }
 
 // Backend TLS modes, named after libpq's sslmode values they mirror.
@@ -89,8 +93,19 @@ type Limits struct {
 	MaxMessageBytes int `yaml:"max_message_bytes"`
 	// ParseCacheEntries bounds the statement-analysis cache.
 	ParseCacheEntries int `yaml:"parse_cache_entries"`
-	// MaxConnections caps concurrent client sessions; 0 means no cap.
+	// MaxConnections caps concurrent client sessions (default 1000); 0
+	// means no cap. Each session holds two file descriptors.
 	MaxConnections int `yaml:"max_connections"`
+	// MaxStartupConnections caps connections accepted but not yet
+	// authenticated (default 100): the ones an unauthenticated peer can
+	// open at no cost. See admission.go.
+	MaxStartupConnections int `yaml:"max_startup_connections"`
+	// MaxStartupPerSource caps those per client IP address (default 50), so
+	// one host cannot take every startup slot.
+	MaxStartupPerSource int `yaml:"max_startup_per_source"`
+	// StartupTimeout bounds a client's startup: TLS, the StartupMessage and
+	// its answers to the authentication exchange (default 10s).
+	StartupTimeout Duration `yaml:"startup_timeout"`
 }
 
 // Log configures the zap logger.
@@ -111,10 +126,17 @@ func Default() Config {
 			TLS:            BackendTLS{Mode: BackendTLSDisable},
 			ConnectTimeout: Duration(10 * time.Second),
 			ProbeUser:      "phiguard_probe",
+			AuthTimeout:    Duration(10 * time.Second),
 		},
 		Limits: Limits{
 			MaxMessageBytes:   256 << 20,
 			ParseCacheEntries: 10000,
+			// Admission: far above what an application's pools open, far
+			// below what exhausts file descriptors (see admission.go).
+			MaxConnections:        1000,
+			MaxStartupConnections: 100,
+			MaxStartupPerSource:   50,
+			StartupTimeout:        Duration(10 * time.Second),
 		},
 		Log:             Log{Level: "info"},
 		Keys:            Keys{Provider: KeysProviderLocal},

@@ -14,6 +14,19 @@ func TestDefaultIsValid(t *testing.T) {
 	}
 }
 
+// TestDefaultAdmission pins the connection admission defaults: capped, and
+// far above what a hospital application's pools open (issue 14, finding 1).
+func TestDefaultAdmission(t *testing.T) {
+	c := Default()
+	l := c.Limits
+	if l.MaxConnections != 1000 || l.MaxStartupConnections != 100 || l.MaxStartupPerSource != 50 {
+		t.Errorf("caps: %+v", l)
+	}
+	if l.StartupTimeout.Std() != 10*time.Second || c.Backend.AuthTimeout.Std() != 10*time.Second {
+		t.Errorf("deadlines: startup %v, backend auth %v", l.StartupTimeout, c.Backend.AuthTimeout)
+	}
+}
+
 func TestGoodFiles(t *testing.T) {
 	files, _ := filepath.Glob("testdata/*.good.yml")
 	if len(files) == 0 {
@@ -38,14 +51,25 @@ func TestGoodFiles(t *testing.T) {
 		cfg.Backend.ProbeUser != "readiness" {
 		t.Errorf("full file not read as written: %+v", cfg)
 	}
+	if l := cfg.Limits; l.MaxStartupConnections != 40 || l.MaxStartupPerSource != 8 || l.StartupTimeout.Std() != 3*time.Second || cfg.Backend.AuthTimeout.Std() != 7*time.Second {
+		t.Errorf("admission keys not read as written: %+v, auth_timeout %v", l, cfg.Backend.AuthTimeout)
+	}
 }
 
 // TestBadFiles checks each bad file fails with the expected problems, each
 // tied to its key path, all reported at once.
 func TestBadFiles(t *testing.T) {
 	want := map[string][]string{
-		"unknown-key.bad.yml":  {"field hostname not found"},
-		"bad-duration.bad.yml": {`line 1: time: missing unit in duration "30"`},
+		"unknown-key.bad.yml": {"field hostname not found"},
+		"admission.bad.yml": {
+			"backend.auth_timeout: must be positive",
+			"limits.max_connections: must not be negative",
+			"limits.max_startup_connections: must be at least 1, got 0",
+			"limits.max_startup_per_source: must be at least 1, got 0",
+			"limits.startup_timeout: must be positive",
+		},
+		"admission-per-source.bad.yml": {"limits.max_startup_per_source: must not exceed limits.max_startup_connections (10), got 20"},
+		"bad-duration.bad.yml":         {`line 1: time: missing unit in duration "30"`},
 		"many-problems.bad.yml": {
 			`listen: must be host:port, got "6432"`,
 			"backend.host: is required",

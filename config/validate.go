@@ -88,9 +88,7 @@ func (c Config) Validate() error {
 	if c.Limits.ParseCacheEntries < 1 {
 		add("limits.parse_cache_entries", "must be at least 1, got %d", c.Limits.ParseCacheEntries)
 	}
-	if c.Limits.MaxConnections < 0 {
-		add("limits.max_connections", "must not be negative")
-	}
+	c.validateAdmission(add)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

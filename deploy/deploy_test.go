@@ -43,7 +43,7 @@ func registered(t *testing.T) map[string]bool {
 		names[n+"_bucket"], names[n+"_sum"], names[n+"_count"] = true, true, true
 	}
 	// Vectors with no series yet are not gathered.
-	for _, n := range []string{"phiguard_proxy_errors_total", "phiguard_proxy_connections_refused_total", "phiguard_proxy_statements_total", "phiguard_audit_records_total"} {
+	for _, n := range []string{"phiguard_proxy_errors_total", "phiguard_proxy_connections_refused_total", "phiguard_proxy_accept_errors_total", "phiguard_proxy_statements_total", "phiguard_audit_records_total"} {
 		names[n] = true
 	}
 	return names

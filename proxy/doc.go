@@ -4,11 +4,11 @@
 //
 // # Layers
 //
-// The wire (server.go, session.go, startup.go, auth.go, cancel.go,
-// pump_client.go, pump_backend.go, drain.go, wire.go, tlsconfig.go,
-// ready.go) knows
-// messages and bytes: framing, TLS, the startup and authentication relay,
-// cancel routing, the two pumps and graceful drain. It forwards every
+// The wire (server.go, admission.go, session.go, startup.go, login.go,
+// auth.go, cancel.go, pump_client.go, pump_backend.go, drain.go, wire.go,
+// tlsconfig.go, startlog.go, ready.go) knows messages and bytes:
+// admission, framing, TLS, the startup and authentication relay, cancel
+// routing, the two pumps and graceful drain. It forwards every
 // message as its original bytes unless the guard returns a replacement.
 //
 // The guard (the protect_*, access*, audit, fastpath, settings, reparse,
@@ -22,11 +22,25 @@
 //
 // # A session's life
 //
-// negotiate (SSLRequest, GSSENCRequest, CancelRequest, protocol version)
+// accept (a startup slot, or a short wait for one, else 53300: admission.go)
+// → negotiate (SSLRequest, GSSENCRequest, CancelRequest, protocol version)
 // → check the login's settings (settings.go) → dial the backend → relay
 // authentication → read the session's catalog (protected columns, views
-// over them) and, for a role with rules, the database objects → two pumps
-// until either side leaves → record requests cut off → close.
+// over them) and, for a role with rules, the database objects → give back
+// the startup slot → two pumps until either side leaves → record requests
+// cut off → close.
+//
+// # Admission and deadlines
+//
+// Until it is authenticated a connection is anyone's, so everything it can
+// hold is bounded: startup slots overall and per client address, a
+// bounded queue of connections waiting for one, limits.startup_timeout on
+// the client leg and backend.auth_timeout on the backend leg of a login
+// (login.go tags the backend leg's errors, so a backend that hangs is
+// reported to the client as 08006 and a client that hangs is just closed),
+// and a rate limit on the log lines failed startups cause (startlog.go).
+// The accept loop never gives up on an error other than its listener
+// being closed: out of descriptors it backs off and goes on.
 //
 // # Who owns what
 //

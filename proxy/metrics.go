@@ -11,10 +11,22 @@ import (
 type Metrics struct {
 	ConnectionsActive prometheus.Gauge
 	ConnectionsTotal  prometheus.Counter
-	// ConnectionsRefused counts sessions ended before reaching the backend,
-	// by reason: tls_required, protocol, backend_unreachable, auth_failed,
-	// too_many, shutting_down.
-	ConnectionsRefused   *prometheus.CounterVec
+	// ConnectionsRefused counts connections ended before a session was
+	// established, by reason: tls_required, protocol, startup_setting,
+	// startup_timeout, too_many, too_many_starting, too_many_from_source,
+	// backend_unreachable, backend_auth_timeout, backend_too_many,
+	// auth_failed, shutting_down.
+	ConnectionsRefused *prometheus.CounterVec
+	// ConnectionsStarting counts connections accepted and not yet
+	// authenticated, the ones limits.max_startup_connections caps.
+	ConnectionsStarting prometheus.Gauge
+	// AcceptErrors counts failed Accepts by reason (emfile, enfile,
+	// enobufs, timeout, other); the loop backs off and goes on.
+	AcceptErrors *prometheus.CounterVec
+	// StartupLogSuppressed counts log lines of failed startups left out by
+	// the rate limit (startlog.go); the failures are still counted above.
+	StartupLogSuppressed prometheus.Counter
+
 	BytesClientToBackend prometheus.Counter
 	BytesBackendToClient prometheus.Counter
 	Errors               *prometheus.CounterVec
@@ -103,10 +115,29 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, k := range sqlrewrite.AllKinds() {
 		m.statements[k] = statements.WithLabelValues(k.String())
 	}
+	m.newAdmissionMetrics()
 	reg.MustRegister(m.ConnectionsActive, m.ConnectionsTotal, m.ConnectionsRefused,
+		m.ConnectionsStarting, m.AcceptErrors, m.StartupLogSuppressed,
 		m.BytesClientToBackend, m.BytesBackendToClient, m.Errors, m.CacheHits,
 		m.CacheMisses, m.StatementDuration, m.CancelRequests, m.ShreddedReads, m.MovedCells, m.BreakGlass, m.PolicyReloads, statements)
 	return m
+}
+
+// newAdmissionMetrics creates the collectors of connection admission
+// (admission.go, startlog.go).
+func (m *Metrics) newAdmissionMetrics() {
+	m.ConnectionsStarting = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "phiguard_proxy_connections_starting",
+		Help: "Client connections accepted and not yet authenticated.",
+	})
+	m.AcceptErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "phiguard_proxy_accept_errors_total",
+		Help: "Failed accepts of client connections, by reason; phiguard backs off and keeps accepting.",
+	}, []string{"reason"})
+	m.StartupLogSuppressed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "phiguard_proxy_startup_log_suppressed_total",
+		Help: "Log lines about failed or refused startups left out by the rate limit.",
+	})
 }
 
 func (m *Metrics) countStatement(k sqlrewrite.Kind) {

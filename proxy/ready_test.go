@@ -117,7 +117,7 @@ func TestCheckListener(t *testing.T) {
 	if err := other.CheckListener(); err != nil {
 		t.Fatalf("after Listen: %v", err)
 	}
-	ln := &flakyListener{accepted: make(chan net.Conn), failing: make(chan error)}
+	ln := &scriptedListener{accepted: make(chan net.Conn), failing: make(chan error)}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	waitCheck(t, srv, nil)
@@ -139,8 +139,11 @@ func TestCheckListener(t *testing.T) {
 	srv.release(s)
 	waitCheck(t, srv, nil)
 
-	// A permanent Accept error ends Serve: not listening.
+	// Accept failing on and on (descriptors exhausted) is retried, not
+	// ready meanwhile; only a closed listener ends Serve: not listening.
 	ln.failing <- errors.New("accept4: too many open files")
+	waitCheck(t, srv, ErrNotListening)
+	ln.failing <- net.ErrClosed
 	if err := <-done; err == nil {
 		t.Fatal("Serve returned no error")
 	}
@@ -178,15 +181,15 @@ func waitCheck(t *testing.T, srv *Server, want error) {
 	t.Fatalf("CheckListener: %v, want %v", err, want)
 }
 
-// flakyListener hands out what the test sends it: a connection or an
+// scriptedListener hands out what the test sends it: a connection or an
 // Accept error.
-type flakyListener struct {
+type scriptedListener struct {
 	accepted chan net.Conn
 	failing  chan error
 	closed   atomic.Bool
 }
 
-func (l *flakyListener) Accept() (net.Conn, error) {
+func (l *scriptedListener) Accept() (net.Conn, error) {
 	select {
 	case c := <-l.accepted:
 		return c, nil
@@ -194,8 +197,8 @@ func (l *flakyListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 }
-func (l *flakyListener) Close() error   { l.closed.Store(true); return nil }
-func (l *flakyListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+func (l *scriptedListener) Close() error   { l.closed.Store(true); return nil }
+func (l *scriptedListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
 
 type timeoutErr struct{}
 

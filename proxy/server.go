@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,12 +41,19 @@ type Server struct {
 	// access control, independent of the rewriter's own rules.
 	accessFor func(sql string, a *sqlrewrite.Analysis, pol *policy.Policy, role *policy.Role, objs sqlrewrite.Objects, breakGlass bool) *sqlrewrite.Access
 
+	// adm caps connections still in startup (admission.go); startupLog
+	// rate-limits the log lines of failed startups (startlog.go).
+	adm        *admission
+	startupLog *logLimiter
+	acceptLog  *logLimiter
+
 	mu        sync.Mutex
 	ln        net.Listener
 	listening bool // from Listen (the kernel queues connections) or Serve, until Serve returns
 	sessions  map[*session]struct{}
 	active    int
 	draining  bool
+	quit      chan struct{} // closed when draining starts
 	conns     sync.WaitGroup
 	// acceptFailing is the Accept error Serve is retrying, nil once an
 	// Accept succeeds (ready.go).
@@ -63,16 +71,23 @@ func New(cfg config.Config, log *zap.Logger, reg prometheus.Registerer, opts ...
 	if err != nil {
 		return nil, err
 	}
+	metrics := NewMetrics(reg)
 	srv := &Server{
 		cfg:         cfg,
 		log:         log,
-		metrics:     NewMetrics(reg),
+		metrics:     metrics,
 		analyzer:    sqlrewrite.NewAnalyzer(cfg.Limits.ParseCacheEntries),
 		accessCache: sqlrewrite.NewAccessCache(cfg.Limits.ParseCacheEntries),
 		clientTLS:   clientTLS,
 		backendTLS:  backendTLS,
 		cancels:     newCancelRegistry(),
 		sessions:    make(map[*session]struct{}),
+		quit:        make(chan struct{}),
+		adm:         newAdmission(cfg.Limits.MaxStartupConnections, cfg.Limits.MaxStartupPerSource, metrics.ConnectionsStarting),
+		startupLog:  newLogLimiter(log, "failed startups not logged", metrics.StartupLogSuppressed, startupLogBurst, startupLogWindow),
+		// Out of descriptors, Accept fails again with nearly every
+		// connection that frees one: one line per window says so.
+		acceptLog: newLogLimiter(log, "failed accepts not logged", nil, 1, startupLogWindow),
 	}
 	for _, o := range opts {
 		o(srv)
@@ -82,6 +97,7 @@ func New(cfg config.Config, log *zap.Logger, reg prometheus.Registerer, opts ...
 
 // Listen opens the configured listen address.
 func (srv *Server) Listen() (net.Listener, error) {
+	srv.warnFileLimit()
 	ln, err := net.Listen("tcp", srv.cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", srv.cfg.Listen, err)
@@ -93,7 +109,10 @@ func (srv *Server) Listen() (net.Listener, error) {
 }
 
 // Serve accepts connections on ln until Shutdown. It returns nil after a
-// Shutdown and the accept error otherwise.
+// Shutdown, and an error only when ln was closed by someone else: every
+// other Accept error (out of file descriptors above all) is counted and
+// retried after a pause that doubles from 5 ms to 1 s, as net/http does, so
+// a flood of connections can never end the process.
 func (srv *Server) Serve(ln net.Listener) error {
 	srv.mu.Lock()
 	if srv.draining {
@@ -109,7 +128,7 @@ func (srv *Server) Serve(ln net.Listener) error {
 		srv.listening = false
 		srv.mu.Unlock()
 	}()
-	var tempDelay time.Duration
+	var delay time.Duration
 	for {
 		conn, err := ln.Accept()
 		srv.noteAccept(err)
@@ -117,31 +136,78 @@ func (srv *Server) Serve(ln net.Listener) error {
 			if srv.isDraining() {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				tempDelay = min(max(2*tempDelay, 5*time.Millisecond), time.Second)
-				time.Sleep(tempDelay)
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return err
 			}
-			return err
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			srv.acceptFailed(err, delay)
+			continue
 		}
-		tempDelay = 0
+		delay = 0
 		srv.metrics.ConnectionsTotal.Inc()
-		// Add under the lock that Shutdown takes before it waits, so no
-		// connection can slip in after the wait began.
-		srv.mu.Lock()
-		if srv.draining {
-			srv.mu.Unlock()
-			conn.Close()
+		if !srv.start(conn) {
 			return nil
 		}
-		srv.conns.Add(1)
-		srv.mu.Unlock()
-		go func() {
-			defer srv.conns.Done()
-			srv.newSession(conn).serve(context.Background())
-		}()
 	}
+}
+
+// acceptFailed counts a failed Accept, logs it (rate-limited), and waits
+// delay, less when Shutdown begins.
+func (srv *Server) acceptFailed(err error, delay time.Duration) {
+	srv.metrics.AcceptErrors.WithLabelValues(acceptErrorReason(err)).Inc()
+	srv.acceptLog.write(srv.log, zap.ErrorLevel, "accepting connections failed; retrying with backoff",
+		zap.Error(err), zap.Duration("delay", delay))
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-srv.quit:
+	}
+}
+
+// start runs a new connection's startup in its own goroutine, at once when
+// a startup slot is free and otherwise after waiting for one (admitLate).
+// A connection that cannot even wait is closed. start returns false once
+// the server is draining.
+func (srv *Server) start(conn net.Conn) bool {
+	src := sourceOf(conn.RemoteAddr())
+	refusal := srv.adm.enter(src)
+	if refusal != "" && !srv.adm.startWaiting() {
+		srv.refuseAtAccept(conn, refusal)
+		conn.Close()
+		return true
+	}
+	// Add under the lock that Shutdown takes before it waits, so no
+	// connection can slip in after the wait began.
+	srv.mu.Lock()
+	if srv.draining {
+		srv.mu.Unlock()
+		if refusal == "" {
+			srv.adm.leave(src)
+		} else {
+			srv.adm.doneWaiting()
+		}
+		conn.Close()
+		return false
+	}
+	srv.conns.Add(1)
+	srv.mu.Unlock()
+	go func() {
+		defer srv.conns.Done()
+		if refusal != "" {
+			srv.admitLate(conn, src)
+			return
+		}
+		srv.serveConn(conn, src)
+	}()
+	return true
+}
+
+// serveConn runs the session of a connection that holds a startup slot.
+func (srv *Server) serveConn(conn net.Conn, src netip.Addr) {
+	s := srv.newSession(conn)
+	s.source, s.starting = src, true
+	s.serve(context.Background())
 }
 
 func (srv *Server) newSession(conn net.Conn) *session {
@@ -186,6 +252,9 @@ func (srv *Server) isDraining() bool {
 // remains and returns ctx's error.
 func (srv *Server) Shutdown(ctx context.Context) error {
 	srv.mu.Lock()
+	if !srv.draining {
+		close(srv.quit)
+	}
 	srv.draining = true
 	if srv.ln != nil {
 		srv.ln.Close()
@@ -201,6 +270,8 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 
 	done := make(chan struct{})
 	go func() { srv.conns.Wait(); close(done) }()
+	defer srv.startupLog.stop()
+	defer srv.acceptLog.stop()
 	select {
 	case <-done:
 		return nil

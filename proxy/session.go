@@ -7,13 +7,13 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/phiguard/phiguard/internal/pgerr"
-
 	"github.com/phiguard/phiguard/audit"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"go.uber.org/zap"
 )
 
@@ -62,6 +62,8 @@ type session struct {
 	bw *bufio.Writer // to the backend, owned by the client pump
 
 	user, database string
+	source         netip.Addr // client IP, for the per-source startup cap
+	starting       bool       // holds a startup slot (admission.go)
 	cancelPID      uint32
 	authSQLState   string // the backend's SQLSTATE when it refused the login
 
@@ -124,7 +126,8 @@ var errDrained = errors.New("session drained for shutdown")
 // serve runs the whole session and closes both connections.
 func (s *session) serve(ctx context.Context) {
 	defer s.client.Close()
-	s.client.SetDeadline(time.Now().Add(startupTimeout))
+	defer s.leaveStartup()
+	s.client.SetDeadline(time.Now().Add(s.srv.cfg.Limits.StartupTimeout.Std()))
 	hello, err := s.negotiate()
 	if err != nil {
 		s.refuse("protocol", err)
@@ -132,7 +135,7 @@ func (s *session) serve(ctx context.Context) {
 	}
 	if hello.cancel {
 		if err := s.srv.forwardCancel(ctx, hello); err != nil {
-			s.log.Warn("cancel request not delivered", zap.Error(err))
+			s.srv.startupLog.write(s.log, zap.WarnLevel, "cancel request not delivered", zap.Error(err))
 		}
 		return
 	}
@@ -148,46 +151,20 @@ func (s *session) serve(ctx context.Context) {
 		s.refuse("shutting_down", pgerr.Fatal(pgerr.CannotConnectNow, "phiguard is shutting down"))
 		return
 	}
-
-	backend, err := s.srv.dialBackend(ctx)
-	if err != nil {
-		s.log.Error("backend unreachable", zap.Error(err))
-		s.refuse("backend_unreachable", pgerr.Fatal(pgerr.ConnectionFailure, "phiguard cannot reach the database backend"))
+	defer func() {
+		if s.backend != nil {
+			s.backend.Close()
+		}
+		if s.cancelPID != 0 {
+			s.srv.cancels.remove(s.cancelPID)
+		}
+	}()
+	if !s.login(ctx, hello) {
 		return
 	}
-	s.mu.Lock()
-	s.backend = backend
-	s.mu.Unlock()
-	if tc, ok := backend.(*tls.Conn); ok {
-		st := tc.ConnectionState()
-		s.backendTLS = &st
-	}
-	defer backend.Close()
-	backend.SetDeadline(time.Now().Add(startupTimeout))
-	s.cr = &msgReader{br: s.clientBuf, max: s.srv.cfg.Limits.MaxMessageBytes}
-	s.cw = bufio.NewWriterSize(s.client, writeBufferSize)
-	s.br = newMsgReader(backend, readBufferSize, s.srv.cfg.Limits.MaxMessageBytes)
-	s.bw = bufio.NewWriterSize(backend, writeBufferSize)
-	if _, err := s.bw.Write(hello.raw); err != nil || s.flushBackend() != nil {
-		s.refuse("backend_unreachable", pgerr.Fatal(pgerr.ConnectionFailure, "phiguard lost the database backend during startup"))
-		return
-	}
-	failed, err := s.relayAuth()
-	if s.cancelPID != 0 {
-		defer s.srv.cancels.remove(s.cancelPID)
-	}
-	if failed {
-		s.srv.metrics.ConnectionsRefused.WithLabelValues("auth_failed").Inc()
-		s.log.Info("authentication failed")
-		s.record(&audit.AuthFailure{Session: s.auditSessionInfo(), Reason: "rejected_by_database", SQLState: s.authSQLState})
-		return
-	}
-	if err != nil {
-		s.refuse("protocol", err)
-		return
-	}
+	s.leaveStartup()
 	s.client.SetDeadline(time.Time{})
-	backend.SetDeadline(time.Time{})
+	s.backend.SetDeadline(time.Time{})
 	s.startTracking()
 	s.log.Info("session started")
 	start := time.Now()
@@ -296,9 +273,10 @@ func (s *session) forceClose() {
 }
 
 // refuse ends a session before it reached the pumps, telling the client why
-// when the error is one of phiguard's own.
+// when the error is one of phiguard's own. A client that ran out of
+// limits.startup_timeout is counted as startup_timeout whatever the step.
+// Its log lines are rate-limited (startlog.go): anyone can cause them.
 func (s *session) refuse(reason string, err error) {
-	s.srv.metrics.ConnectionsRefused.WithLabelValues(reason).Inc()
 	var pe *pgerr.Error
 	var proto *errProtocol
 	switch {
@@ -306,14 +284,21 @@ func (s *session) refuse(reason string, err error) {
 	case errors.As(err, &proto):
 		pe = pgerr.Fatal(pgerr.ProtocolViolation, proto.msg)
 		defer s.drainClient()
+	case isTimeout(err):
+		s.srv.metrics.ConnectionsRefused.WithLabelValues("startup_timeout").Inc()
+		s.srv.startupLog.write(s.log, zap.InfoLevel, "startup timed out", zap.Duration("startup_timeout", s.srv.cfg.Limits.StartupTimeout.Std()))
+		return
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		s.srv.metrics.ConnectionsRefused.WithLabelValues(reason).Inc()
 		s.log.Debug("client left during startup")
 		return
 	default:
-		s.log.Info("startup failed", zap.Error(err))
+		s.srv.metrics.ConnectionsRefused.WithLabelValues(reason).Inc()
+		s.srv.startupLog.write(s.log, zap.InfoLevel, "startup failed", zap.Error(err))
 		return
 	}
-	s.log.Info("connection refused", zap.String("reason", reason), zap.String("sqlstate", string(pe.Code)))
+	s.srv.metrics.ConnectionsRefused.WithLabelValues(reason).Inc()
+	s.srv.startupLog.write(s.log, zap.InfoLevel, "connection refused", zap.String("reason", reason), zap.String("sqlstate", string(pe.Code)))
 	s.writeClientError(pe)
 }
 

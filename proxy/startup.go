@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
 )
@@ -24,10 +23,6 @@ type clientHello struct {
 	cancelPID    uint32
 	cancelSecret []byte
 }
-
-// startupTimeout bounds the whole startup phase, as PostgreSQL's
-// authentication_timeout does, so a silent client cannot hold a slot.
-const startupTimeout = 60 * time.Second
 
 // negotiate runs the client's startup phase up to its StartupMessage or
 // CancelRequest: SSLRequest (and PostgreSQL 17's direct TLS), GSSENCRequest
@@ -104,7 +99,9 @@ func (s *session) negotiate() (*clientHello, error) {
 // sslnegotiation=direct, which requires ALPN "postgresql" to be agreed.
 func (s *session) startTLS(direct bool) error {
 	conn := tls.Server(s.client, s.srv.clientTLS)
-	ctx, cancel := context.WithTimeout(context.Background(), startupTimeout)
+	// The connection's deadline (limits.startup_timeout, set at accept)
+	// bounds the handshake too; this only stops it at the same time.
+	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.Limits.StartupTimeout.Std())
 	defer cancel()
 	if direct {
 		// The ClientHello's first byte is still in the buffer: replay it.

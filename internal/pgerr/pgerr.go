@@ -47,7 +47,8 @@ const (
 	SyntaxError Code = "42601"
 	// InsufficientPrivilege: refused by an access rule.
 	InsufficientPrivilege Code = "42501"
-	// TooManyConnections: limits.max_connections reached.
+	// TooManyConnections: limits.max_connections, or a cap on connections
+	// still in startup (limits.max_startup_*), reached.
 	TooManyConnections Code = "53300"
 	// SubjectShredded (object_not_in_prerequisite_state) answers a write
 	// for a subject whose key was shredded: the subject's data is gone for

@@ -1,0 +1,217 @@
+package proxy
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+// Admission decides, at accept time, whether a connection may begin its
+// startup. A connection in startup (TLS, StartupMessage, authentication)
+// costs phiguard a descriptor, a goroutine and often a backend connection
+// before anyone has proved who they are, so their number is capped overall
+// (limits.max_startup_connections) and per client address
+// (limits.max_startup_per_source), and each is closed at
+// limits.startup_timeout. Sessions, which are authenticated, are capped
+// apart by limits.max_connections (Server.admit).
+//
+// A connection over a cap first waits up to admissionWait for a slot: an
+// application opening its whole pool at once only sees its logins take a
+// little longer, since real startups take milliseconds. One still over the
+// cap then is turned away the way PostgreSQL refuses a connection: its
+// first packet is read and answered with FATAL 53300. Waiting is itself
+// bounded (waitingPerSlot per startup slot); beyond that a connection is
+// closed at once, which is all a flood of idle sockets gets. A flood from
+// one address cannot starve the others: a connection that finds a slot
+// free at accept takes it without waiting, and that address holds at most
+// its per-source share of the slots.
+
+// Refusal reasons at accept time, as counted in connections_refused_total.
+const (
+	reasonTooManyStarting   = "too_many_starting"
+	reasonTooManyFromSource = "too_many_from_source"
+)
+
+// admissionWait is how long a connection over a startup cap waits for a
+// slot; turnAwayTimeout how long it then has to send the first packet
+// that its 53300 answers.
+// waitingPerSlot bounds the waiting connections: a burst of ten times the
+// startup slots is absorbed, each waiting connection costs one descriptor.
+const (
+	admissionWait   = time.Second
+	turnAwayTimeout = 2 * time.Second
+	waitingPerSlot  = 10
+)
+
+type admission struct {
+	maxStarting, perSource int
+	starting               prometheus.Gauge
+
+	mu       sync.Mutex
+	count    int                // connections in startup
+	bySource map[netip.Addr]int // of which, per client address
+	waiting  int                // connections waiting for a slot
+	freed    chan struct{}      // closed and replaced when a slot is given back
+}
+
+func newAdmission(maxStarting, perSource int, starting prometheus.Gauge) *admission {
+	return &admission{maxStarting: maxStarting, perSource: perSource, starting: starting,
+		bySource: map[netip.Addr]int{}, freed: make(chan struct{})}
+}
+
+// sourceOf is the client address a per-source cap counts against: the IP
+// without port; IPv4 written as IPv6 counts as IPv4.
+func sourceOf(addr net.Addr) netip.Addr {
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		return ta.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// enter takes a startup slot for src, or returns the reason it cannot.
+func (a *admission) enter(src netip.Addr) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.enterLocked(src)
+}
+
+func (a *admission) enterLocked(src netip.Addr) string {
+	switch {
+	case a.count >= a.maxStarting:
+		return reasonTooManyStarting
+	case a.bySource[src] >= a.perSource:
+		return reasonTooManyFromSource
+	}
+	a.count++
+	a.bySource[src]++
+	a.starting.Inc()
+	return ""
+}
+
+// leave gives back the slot enter took and wakes the waiters.
+func (a *admission) leave(src netip.Addr) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.count--
+	if a.bySource[src]--; a.bySource[src] <= 0 {
+		delete(a.bySource, src)
+	}
+	a.starting.Dec()
+	if a.waiting > 0 {
+		close(a.freed)
+		a.freed = make(chan struct{})
+	}
+}
+
+// startWaiting reports whether one more connection may wait for a slot
+// rather than be closed at once; doneWaiting ends that.
+func (a *admission) startWaiting() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.waiting >= waitingPerSlot*a.maxStarting {
+		return false
+	}
+	a.waiting++
+	return true
+}
+
+func (a *admission) doneWaiting() {
+	a.mu.Lock()
+	a.waiting--
+	a.mu.Unlock()
+}
+
+// wait takes a slot for src within d, or returns why it could not.
+func (a *admission) wait(src netip.Addr, d time.Duration, quit <-chan struct{}) string {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		a.mu.Lock()
+		reason := a.enterLocked(src)
+		freed := a.freed
+		a.mu.Unlock()
+		if reason == "" {
+			return ""
+		}
+		select {
+		case <-freed:
+		case <-t.C:
+			return reason
+		case <-quit:
+			return reason
+		}
+	}
+}
+
+// admitLate runs a connection that found its caps full at accept: it waits
+// for a slot and then starts as any other, or is turned away.
+func (srv *Server) admitLate(conn net.Conn, src netip.Addr) {
+	reason := srv.adm.wait(src, admissionWait, srv.quit)
+	srv.adm.doneWaiting()
+	switch {
+	case reason == "":
+		srv.serveConn(conn, src)
+		return
+	case srv.isDraining():
+		conn.Close() // the wait ended because phiguard is shutting down
+		return
+	}
+	srv.refuseAtAccept(conn, reason)
+	srv.turnAway(conn, reason)
+}
+
+// turnAway answers a connection over a startup cap with FATAL 53300 once
+// it has sent its first packet (a StartupMessage, or an SSLRequest, which
+// libpq and pgx take an ErrorResponse for, as when a server cannot fork),
+// then closes it. A CancelRequest gets no answer, as always. No TLS is
+// set up: refusing must cost far less than serving.
+func (srv *Server) turnAway(conn net.Conn, reason string) {
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(turnAwayTimeout))
+	pkt, err := readStartupPacket(bufio.NewReaderSize(conn, 64))
+	if err != nil || binary.BigEndian.Uint32(pkt[4:8]) == codeCancelRequest {
+		return
+	}
+	msg := "sorry, too many clients already: too many connections are in startup (limits.max_startup_connections)"
+	if reason == reasonTooManyFromSource {
+		msg = "sorry, too many clients already: too many connections from this address are in startup (limits.max_startup_per_source)"
+	}
+	srv.metrics.Errors.WithLabelValues(pgerr.TooManyConnections.Class(), "phiguard").Inc()
+	conn.Write(pgerr.Fatal(pgerr.TooManyConnections, msg).Encode())
+	// The client sent its one packet and waits for the answer: closing now
+	// does not reset the connection before it reads the error.
+}
+
+// refuseAtAccept counts and logs (rate-limited) a connection refused over
+// a startup cap.
+func (srv *Server) refuseAtAccept(conn net.Conn, reason string) {
+	srv.metrics.ConnectionsRefused.WithLabelValues(reason).Inc()
+	srv.startupLog.write(srv.log, zap.InfoLevel, "connection refused",
+		zap.String("reason", reason), zap.String("client_addr", conn.RemoteAddr().String()))
+}
+
+// acceptErrorReason names a failed Accept for accept_errors_total.
+func acceptErrorReason(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, syscall.EMFILE):
+		return "emfile"
+	case errors.Is(err, syscall.ENFILE):
+		return "enfile"
+	case errors.Is(err, syscall.ENOBUFS), errors.Is(err, syscall.ENOMEM):
+		return "enobufs"
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	}
+	return "other"
+}
