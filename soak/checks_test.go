@@ -142,6 +142,17 @@ func judge(t *testing.T, w *workload, f *figures) {
 			f.check(fmt.Sprintf("chaos %s at %.0fs", a.kind, a.at.Seconds()), false, "%s", p)
 		}
 	}
+	if f.end.rssKB == 0 {
+		f.check("RSS, goroutines and descriptors back at their post-warm-up level", false, "not measured: phiguard did not survive the chaos")
+	} else {
+		judgeProcess(f)
+	}
+	f.check("clean shutdown", strings.HasPrefix(f.shutdown, "exit 0"), "%s", f.shutdown)
+}
+
+// judgeProcess compares the idle figures at the end with those after
+// the warm-up.
+func judgeProcess(f *figures) {
 	limit := int64(float64(f.warm.rssKB) * rssTolerance)
 	f.check("RSS back within 10% of post-warm-up", f.end.rssKB <= limit,
 		"post-warm-up %.1f MiB, end %.1f MiB (%+.1f%%), limit %.1f MiB", mib(f.warm.rssKB), mib(f.end.rssKB),
@@ -150,7 +161,6 @@ func judge(t *testing.T, w *workload, f *figures) {
 		"post-warm-up %d, end %d (slack %d)", f.warm.goroutines, f.end.goroutines, goroutineSlack)
 	f.check("no descriptor growth", f.end.fds <= f.warm.fds+fdSlack,
 		"post-warm-up %d, end %d (slack %d)", f.warm.fds, f.end.fds, fdSlack)
-	f.check("clean shutdown", strings.HasPrefix(f.shutdown, "exit 0"), "%s", f.shutdown)
 }
 
 func mib(kb int64) float64 { return float64(kb) / 1024 }

@@ -25,8 +25,8 @@ type idle struct {
 	goroutines, fds      int
 	heapInuse, heapIdle  float64 // bytes, from go_memstats
 	heapReleased         float64
-	stackInuse, gcSys    float64
-	goMapped             float64 // go_memstats_sys_bytes - heap_released: the most Go can hold resident
+	goMapped             float64            // go_memstats_sys_bytes - heap_released: the most Go can hold resident
+	memstats             map[string]float64 // goMapped by part, bytes (goMemParts)
 	threads              int
 	parts                map[string]int64 // RSS by mapping kind, KiB (rssParts)
 	waitedForSessionsEnd time.Duration
@@ -87,8 +87,8 @@ func (r *rig) measureIdle(t *testing.T, ctx context.Context, label string) idle 
 	}
 	m.settled = time.Since(gc)
 	met := pg.metrics()
-	m.stackInuse, m.gcSys = met["go_memstats_stack_inuse_bytes"], met["go_memstats_gc_sys_bytes"]
 	m.goMapped = met["go_memstats_sys_bytes"] - met["go_memstats_heap_released_bytes"]
+	m.memstats = goMemParts(met)
 	m.threads, m.parts = pg.threads(), pg.rssParts()
 	r.saveOut(t, "heap-"+label+".pprof", "/debug/pprof/heap")
 	r.saveOut(t, "goroutines-"+label+".txt", "/debug/pprof/goroutine?debug=1")
@@ -96,6 +96,24 @@ func (r *rig) measureIdle(t *testing.T, ctx context.Context, label string) idle 
 	m.rssKB, m.goroutines, m.fds = median(last(m.series)), int(median(last(gor))), int(median(last(fds)))
 	return m
 }
+
+// goMemParts splits what the Go runtime holds and has not released, from
+// its memstats: the heap in use, heap pages free but kept, goroutine
+// stacks, span structures (never freed), GC metadata and the rest.
+func goMemParts(met map[string]float64) map[string]float64 {
+	p := func(n string) float64 { return met["go_memstats_"+n+"_bytes"] }
+	return map[string]float64{
+		"heap in use": p("heap_inuse"),
+		"heap kept":   p("heap_idle") - p("heap_released"),
+		"stacks":      p("stack_sys"),
+		"spans":       p("mspan_sys"),
+		"GC metadata": p("gc_sys"),
+		"other":       p("other_sys") + p("mcache_sys") + p("buck_hash_sys"),
+	}
+}
+
+// goMemOrder is the order the report lists goMemParts in.
+var goMemOrder = []string{"heap in use", "heap kept", "stacks", "spans", "GC metadata", "other"}
 
 // saveOut writes an admin page (a profile) to PHIGUARD_SOAK_OUT, when set.
 func (r *rig) saveOut(t *testing.T, name, path string) {

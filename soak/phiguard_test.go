@@ -237,6 +237,22 @@ func (pg *phiguard) fds() int {
 	return len(ents)
 }
 
+// tailSevere is the last n lines of a log that are not at info level:
+// where a death is explained, not buried under per-connection lines.
+func tailSevere(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	var keep []string
+	for _, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		if !strings.Contains(line, `"level":"info"`) && !strings.Contains(line, `"level":"debug"`) {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Join(keep[max(0, len(keep)-n):], "\n")
+}
+
 func tailFile(path string, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {

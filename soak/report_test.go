@@ -150,8 +150,14 @@ func (f *figures) printProcess(b *strings.Builder) {
 	fmt.Fprintf(b, "                     end %s\n", seriesString(f.end.series))
 	fmt.Fprintf(b, "  RSS by mapping     post-warm-up %s (MiB)\n", f.warm.partsString())
 	fmt.Fprintf(b, "                     end %s\n", f.end.partsString())
-	fmt.Fprintf(b, "  heap in use        post-warm-up %.1f MiB, end %.1f MiB; stacks %.1f / %.1f MiB; GC metadata %.1f / %.1f MiB\n",
-		f.warm.heapInuse/(1<<20), f.end.heapInuse/(1<<20), f.warm.stackInuse/(1<<20), f.end.stackInuse/(1<<20), f.warm.gcSys/(1<<20), f.end.gcSys/(1<<20))
+	fmt.Fprintf(b, "  Go runtime (MiB)   ")
+	for i, k := range goMemOrder {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(b, "%s %.1f → %.1f", k, f.warm.memstats[k]/(1<<20), f.end.memstats[k]/(1<<20))
+	}
+	b.WriteString("\n")
 	fmt.Fprintf(b, "  OS threads         post-warm-up %d, end %d\n", f.warm.threads, f.end.threads)
 	fmt.Fprintf(b, "  goroutines         post-warm-up %d, end %d, peak sampled %d\n", f.warm.goroutines, f.end.goroutines, peakG)
 	fmt.Fprintf(b, "  descriptors        post-warm-up %d, end %d, peak sampled %d\n", f.warm.fds, f.end.fds, peakFD)

@@ -111,15 +111,24 @@ func TestSoak(t *testing.T) {
 	w.runFor(ctx, 0, func() {
 		f.actions = runChaos(t, ctx, r, p)
 		f.chaosEnd = time.Now()
-		time.Sleep(p.cooldown)
+		if !r.proc.exited() {
+			sleepCtx(ctx, p.cooldown)
+		}
 	})
 	f.samples = sampler.stop()
-	f.end = r.measureIdle(t, ctx, "end")
-	t.Logf("end, idle: %s", f.end)
 	f.clients = w.totals()
-
-	checkReadThrough(t, ctx, r, w, f)
-	f.shutdown = r.proc.terminate(30 * time.Second)
+	if r.proc.exited() {
+		f.check("phiguard stays up", false, "exited during the chaos: %v; its last lines above info level:\n%s", r.proc.waitErr, tailSevere(r.logFile(), 10))
+		// What does not need a running phiguard is still checked and
+		// printed: the data at rest, the trail, the log.
+		f.shutdown = fmt.Sprintf("died during the chaos: %v", r.proc.waitErr)
+	} else {
+		f.check("phiguard stays up", true, "running after %d actions", len(f.actions))
+		f.end = r.measureIdle(t, ctx, "end")
+		t.Logf("end, idle: %s", f.end)
+		checkReadThrough(t, ctx, r, w, f)
+		f.shutdown = r.proc.terminate(30 * time.Second)
+	}
 	checkAudit(t, ctx, r, w, f)
 	checkAtRest(t, ctx, r, w, f)
 	checkLog(t, r, w, f)
