@@ -55,13 +55,13 @@ type auditFigures struct {
 // No client can have more records than statements it sent.
 func checkAudit(t *testing.T, ctx context.Context, r *rig, w *workload, f *figures) {
 	t.Helper()
-	args := []string{"audit", "verify", "--config", r.configFile, r.auditDir}
+	args := []string{"audit", "verify", "--config", r.configFile}
 	what := "open log: it reaches the checkpoint"
 	if strings.HasPrefix(f.shutdown, "exit 0") {
 		args = append(args, "--closed")
 		what = "closed log, checkpoint"
 	}
-	out, err := r.command(ctx, args...).CombinedOutput()
+	out, err := r.command(ctx, append(args, r.auditDir)...).CombinedOutput()
 	a := &f.audit
 	a.verify, a.verifyOK = strings.TrimSpace(string(out)), err == nil
 	f.check("audit chain verifies ("+what+")", a.verifyOK, "%s", firstLine(a.verify))
