@@ -31,7 +31,7 @@ type figures struct {
 	checks      []check
 }
 
-type nofileFigures struct{ before, test, phiguard uint64 }
+type nofileFigures struct{ test, phiguard uint64 }
 
 // print logs the figures as one block, so `go test -v` shows them
 // together.
@@ -70,7 +70,7 @@ func (f *figures) printRun(b *strings.Builder) {
 	fmt.Fprintf(b, "  duration           %s: warm-up %s, chaos %s (planned; the first round runs whole), cool-down %s\n", p.duration, p.warmup, p.chaos(), p.cooldown)
 	fmt.Fprintf(b, "  seed               %d\n", p.seed)
 	fmt.Fprintf(b, "  idle sockets       %d per action, from %d addresses, held %s\n", p.idleSockets, idleSources, p.idleHold)
-	fmt.Fprintf(b, "  RLIMIT_NOFILE      phiguard %d; test %d (was %d)\n", f.nofile.phiguard, f.nofile.test, f.nofile.before)
+	fmt.Fprintf(b, "  RLIMIT_NOFILE      phiguard %d; test %d (idle sockets in holder processes of up to %d)\n", f.nofile.phiguard, f.nofile.test, holderShare)
 	disk := fmt.Sprintf("tmpfs %d MiB", p.auditMB)
 	if f.mountErr != "" {
 		disk = "plain directory; disk-full action SKIPPED: " + f.mountErr

@@ -24,11 +24,16 @@ import (
 const idleSources = 10
 
 // idleSockets opens params.idleSockets TCP connections to phiguard that
-// never send a byte, holds them for params.idleHold while probing whether
-// a new client can still log in, then resets them all.
+// never send a byte (from holder processes, holder_test.go), holds them
+// for params.idleHold while probing whether a new client can still log
+// in, then resets them all.
 func idleSockets(t *testing.T, ctx context.Context, r *rig, _ *rand.Rand, a *action) {
 	start := time.Now()
-	conns, dialErrs := openIdle(ctx, r.addr, r.p.idleSockets)
+	hs, rep, err := startHolders(r.addr, r.p.idleSockets)
+	if err != nil {
+		t.Fatalf("idle_sockets: %v", err)
+	}
+	defer func() { stopHolders(hs) }() // if a probe fails the test
 	opened := time.Since(start)
 	probes, served := 0, 0
 	for hold := time.Now().Add(r.p.idleHold); time.Now().Before(hold) || probes == 0; {
@@ -38,21 +43,14 @@ func idleSockets(t *testing.T, ctx context.Context, r *rig, _ *rand.Rand, a *act
 		}
 		sleepCtx(ctx, time.Second)
 	}
-	closedByPeer := 0
-	for _, c := range conns {
-		if peerClosed(c) {
-			closedByPeer++
-		}
-	}
-	for _, c := range conns {
-		c.SetLinger(0) // a reset, not 20,000 ports in TIME_WAIT
-		c.Close()
-	}
+	closedByPeer := peekHolders(hs)
+	stopHolders(hs)
+	hs = nil
 	took, err := r.waitServing(ctx, 30*time.Second)
 	a.note = fmt.Sprintf("opened %d of %d from %d addresses in %s (failed: %s); %d closed by the other end (phiguard, or the kernel when its accept queue overflowed) by the end of the %s hold; a new session was served in %d of %d probes during the hold, and %s after the reset",
-		len(conns), r.p.idleSockets, idleSources, opened.Round(time.Millisecond), countsString(dialErrs), closedByPeer, r.p.idleHold, served, probes, took.Round(time.Millisecond))
+		rep.Opened, r.p.idleSockets, idleSources, opened.Round(time.Millisecond), countsString(rep.Failed), closedByPeer, r.p.idleHold, served, probes, took.Round(time.Millisecond))
 	if served == 0 {
-		a.problems = append(a.problems, fmt.Sprintf("no new session was served while %d idle sockets were open", len(conns)))
+		a.problems = append(a.problems, fmt.Sprintf("no new session was served while %d idle sockets were open", rep.Opened))
 	}
 	if err != nil {
 		a.problems = append(a.problems, fmt.Sprintf("no PHI statement served within 30s of resetting the idle sockets: %v", err))
@@ -76,8 +74,9 @@ func peerClosed(c *net.TCPConn) bool {
 	return closed
 }
 
-// openIdle dials n connections, 64 at a time, each with a 3 s timeout.
-func openIdle(ctx context.Context, addr string, n int) ([]*net.TCPConn, map[string]int) {
+// openIdle dials n connections, 64 at a time, each with a 3 s timeout,
+// the i-th (counting from first) from 127.0.0.(2 + i mod idleSources).
+func openIdle(ctx context.Context, addr string, n, first int) ([]*net.TCPConn, map[string]int) {
 	var mu sync.Mutex
 	conns := make([]*net.TCPConn, 0, n)
 	errs := map[string]int{}
@@ -101,7 +100,7 @@ func openIdle(ctx context.Context, addr string, n int) ([]*net.TCPConn, map[stri
 			}
 		}()
 	}
-	for i := 0; i < n; i++ {
+	for i := first; i < first+n; i++ {
 		next <- i
 	}
 	close(next)
