@@ -52,6 +52,11 @@ var chaosKinds = []chaosKind{
 func runChaos(t *testing.T, ctx context.Context, r *rig, p params) []action {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(p.seed, 0xc4a05))
+	// The clients have just logged in again after the idle measurement:
+	// let most of them have a session before the first fault.
+	waitFor(10*time.Second, func() bool {
+		return r.proc.metrics()["phiguard_proxy_connections_active"] >= float64(p.clients/2)
+	})
 	start := time.Now()
 	var done []action
 	for round := 0; round == 0 || time.Since(start) < p.chaos(); round++ {
