@@ -3,7 +3,7 @@ GO      ?= go
 FUZZTIME ?= 30s
 BIN     := bin/phiguard
 
-.PHONY: build demo demo-smoke test test-unit test-integration test-pgx test-vault test-backfill test-security bench fuzz lint
+.PHONY: build demo demo-smoke test test-unit test-integration test-soak-sample test-pgx test-vault test-backfill test-security soak bench fuzz lint
 
 build:
 	$(GO) build -o $(BIN) ./cmd/phiguard
@@ -22,18 +22,37 @@ demo-smoke:
 
 # test: everything CI checks — lint, unit and integration tests against a
 # real PostgreSQL, the demo, and pgx's own test suite through phiguard.
-test: lint test-unit test-integration demo-smoke test-pgx
+test: lint test-unit test-integration test-soak-sample demo-smoke test-pgx
 
 # Unit and integration tests run under the race detector: the two pumps of
 # a session share state, and -race is how that sharing stays honest.
 test-unit:
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration)
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e /integration -e /soak)
 
 test-integration:
 	$(GO) test -race -count=1 -timeout 20m ./integration/...
 
 test-pgx:
 	bash integration/pgxsuite/run.sh
+
+# test-soak-sample: the chaos soak (docs/soak.md) on a fixed seed for 45 s
+# with 20 clients and 2,000 idle sockets; prints its figures. The test
+# process runs under -race, phiguard (a subprocess) without.
+test-soak-sample:
+	$(GO) test -race -count=1 -v -timeout 15m ./soak
+
+# soak: the full chaos soak, 10 minutes with 200 clients and 20,000 idle
+# sockets per action, loopback only. Needs root for the audit tmpfs (and
+# ../shared/bin/bao or PHIGUARD_BAO for OpenBao). Any PHIGUARD_SOAK_*
+# variable set in the environment wins over these.
+PHIGUARD_SOAK_DURATION     ?= 10m
+PHIGUARD_SOAK_CLIENTS      ?= 200
+PHIGUARD_SOAK_IDLE_SOCKETS ?= 20000
+PHIGUARD_SOAK_AUDIT_MB     ?= 3072
+soak:
+	PHIGUARD_SOAK_DURATION=$(PHIGUARD_SOAK_DURATION) PHIGUARD_SOAK_CLIENTS=$(PHIGUARD_SOAK_CLIENTS) \
+	PHIGUARD_SOAK_IDLE_SOCKETS=$(PHIGUARD_SOAK_IDLE_SOCKETS) PHIGUARD_SOAK_AUDIT_MB=$(PHIGUARD_SOAK_AUDIT_MB) \
+	$(GO) test -count=1 -v -timeout 45m ./soak
 
 # test-backfill: the backfill, re-encryption, retire and shred-after-backfill
 # scenarios on 100,000 generated patients (make test runs them on 5,000);

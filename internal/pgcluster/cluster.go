@@ -46,9 +46,16 @@ type Cluster struct {
 	ServerCertFile, ServerKeyFile string
 	LogFile                       string // the server's log, inside Dir; kept until Stop removes Dir
 
-	srv     *server
 	log     *os.File
 	ownsDir bool
+	// What Restart needs to start the same server again.
+	binDir string
+	user   *osUser
+	logw   io.Writer
+
+	mu      sync.Mutex // guards srv and stopped against Restart racing Stop
+	srv     *server
+	stopped bool
 
 	stopOnce sync.Once
 	stopErr  error
@@ -101,7 +108,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		return nil, err
 	}
 
-	c := &Cluster{Host: "127.0.0.1", Superuser: superuser, Password: password}
+	c := &Cluster{Host: "127.0.0.1", Superuser: superuser, Password: password, binDir: binDir, user: u}
 	defer func() {
 		if err != nil {
 			c.Stop()
@@ -129,9 +136,9 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if c.log, err = os.OpenFile(c.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
 		return nil, err
 	}
-	var logw io.Writer = c.log
+	c.logw = c.log
 	if opts.Log != nil {
-		logw = io.MultiWriter(c.log, opts.Log)
+		c.logw = io.MultiWriter(c.log, opts.Log)
 	}
 
 	for attempt := 1; ; attempt++ {
@@ -156,7 +163,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 			return nil, err
 		}
 		logStart, _ := c.log.Seek(0, io.SeekEnd)
-		if c.srv, err = startServer(binDir, c.DataDir, u, logw); err != nil {
+		if c.srv, err = startServer(binDir, c.DataDir, u, c.logw); err != nil {
 			return nil, err
 		}
 		err = c.srv.waitReady(ctx, c.SocketDir, c.Port, superuser, password)
@@ -266,8 +273,12 @@ func (c *Cluster) readLog(from int64) string {
 func (c *Cluster) Stop() error {
 	c.stopOnce.Do(func() {
 		var errs []error
-		if c.srv != nil {
-			errs = append(errs, c.srv.stop(stopGrace))
+		c.mu.Lock()
+		srv := c.srv
+		c.stopped = true
+		c.mu.Unlock()
+		if srv != nil {
+			errs = append(errs, srv.stop(stopGrace))
 		}
 		if c.log != nil {
 			errs = append(errs, c.log.Close())

@@ -6,7 +6,9 @@
 // exchanges, its error codes, its TLS handshake. A fake server would agree
 // with whatever we believe the protocol to be. Start therefore runs initdb
 // and the postgres binary from a normal installation, in a private directory
-// on a free loopback port, and Stop tears everything down again.
+// on a free loopback port, and Stop tears everything down again. Restart
+// stops and starts the same server (same data, port and settings), for
+// tests of what clients and the proxy see while PostgreSQL restarts.
 //
 // Settings favour speed over durability (fsync, synchronous_commit and
 // full_page_writes are off): the data lives only as long as one test run.
