@@ -52,7 +52,7 @@ PHIGUARD_SOAK_AUDIT_MB     ?= 3072
 soak:
 	PHIGUARD_SOAK_DURATION=$(PHIGUARD_SOAK_DURATION) PHIGUARD_SOAK_CLIENTS=$(PHIGUARD_SOAK_CLIENTS) \
 	PHIGUARD_SOAK_IDLE_SOCKETS=$(PHIGUARD_SOAK_IDLE_SOCKETS) PHIGUARD_SOAK_AUDIT_MB=$(PHIGUARD_SOAK_AUDIT_MB) \
-	$(GO) test -count=1 -v -timeout 45m ./soak
+	PHIGUARD_SOAK_RSS_SLACK_MB=0 $(GO) test -count=1 -v -timeout 45m ./soak
 
 # test-backfill: the backfill, re-encryption, retire and shred-after-backfill
 # scenarios on 100,000 generated patients (make test runs them on 5,000);

@@ -152,9 +152,16 @@ func judge(t *testing.T, w *workload, f *figures) {
 
 // judgeProcess compares the idle figures at the end with those after
 // the warm-up.
+//
+// The RSS limit is 10% over the post-warm-up level, plus
+// PHIGUARD_SOAK_RSS_SLACK_MB (8 for the 45 s sample of make test, 0 for
+// make soak): after a peak the Go runtime keeps a few MiB of its own
+// (span and stack metadata) whatever the heap, which against the
+// sample's ~38 MiB baseline is 9–13% from run to run.
 func judgeProcess(f *figures) {
-	limit := int64(float64(f.warm.rssKB) * rssTolerance)
-	f.check("RSS back within 10% of post-warm-up", f.end.rssKB <= limit,
+	slackKB := int64(f.params.rssSlackMB) * 1024
+	limit := int64(float64(f.warm.rssKB)*rssTolerance) + slackKB
+	f.check(fmt.Sprintf("RSS back within 10%% (+%d MiB) of post-warm-up", f.params.rssSlackMB), f.end.rssKB <= limit,
 		"post-warm-up %.1f MiB, end %.1f MiB (%+.1f%%), limit %.1f MiB", mib(f.warm.rssKB), mib(f.end.rssKB),
 		100*(float64(f.end.rssKB)/float64(f.warm.rssKB)-1), mib(limit))
 	f.check("no goroutine growth", f.end.goroutines <= f.warm.goroutines+goroutineSlack,

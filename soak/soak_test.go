@@ -18,6 +18,7 @@ type params struct {
 	auditMB     int           // size of the audit tmpfs
 	settle      time.Duration // idle time before RSS and goroutines are read
 	nofile      uint64        // phiguard's RLIMIT_NOFILE; 0 = the test's own hard limit at start
+	rssSlackMB  int           // what the end's RSS may exceed the 10% by (checks_test.go)
 	out         string        // where to keep profiles, phiguard's log and the figures; "" = nowhere
 
 	warmup, cooldown time.Duration // derived from duration
@@ -37,6 +38,7 @@ func loadParams(t *testing.T) params {
 		auditMB:     envInt(t, "PHIGUARD_SOAK_AUDIT_MB", 512),
 		settle:      envDuration(t, "PHIGUARD_SOAK_SETTLE", 10*time.Second),
 		nofile:      uint64(envInt(t, "PHIGUARD_SOAK_NOFILE", 0)),
+		rssSlackMB:  envInt(t, "PHIGUARD_SOAK_RSS_SLACK_MB", 8),
 		out:         os.Getenv("PHIGUARD_SOAK_OUT"),
 		malformed:   24,
 		baoOutage:   3 * time.Second,
