@@ -81,8 +81,15 @@ type Limits struct {
 	// phiguard must inspect whole are held in memory up to this size; the
 	// rest are streamed through.
 	MaxMessageBytes int `yaml:"max_message_bytes"`
-	// ParseCacheEntries bounds the statement-analysis cache.
-	ParseCacheEntries int `yaml:"parse_cache_entries"`
+	// ParseCacheEntries bounds the statement-analysis cache by entries,
+	// and ParseCacheBytes by the bytes its analyses are estimated to hold
+	// (default 128 MiB); whichever is reached first evicts.
+	ParseCacheEntries int   `yaml:"parse_cache_entries"`
+	ParseCacheBytes   int64 `yaml:"parse_cache_bytes"`
+	// RewriteCacheBytes bounds the cache of access-rule rewrites, which
+	// also holds at most ParseCacheEntries rewrites (default 64 MiB).
+	// docs/memory.md adds these up with the rest of phiguard's memory.
+	RewriteCacheBytes int64 `yaml:"rewrite_cache_bytes"`
 	// MaxConnections caps concurrent client sessions; 0 means no cap.
 	MaxConnections int `yaml:"max_connections"`
 }
@@ -108,6 +115,8 @@ func Default() Config {
 		Limits: Limits{
 			MaxMessageBytes:   256 << 20,
 			ParseCacheEntries: 10000,
+			ParseCacheBytes:   128 << 20,
+			RewriteCacheBytes: 64 << 20,
 		},
 		Log:             Log{Level: "info"},
 		Keys:            Keys{Provider: KeysProviderLocal},

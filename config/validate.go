@@ -85,6 +85,12 @@ func (c Config) Validate() error {
 	if c.Limits.ParseCacheEntries < 1 {
 		add("limits.parse_cache_entries", "must be at least 1, got %d", c.Limits.ParseCacheEntries)
 	}
+	if c.Limits.ParseCacheBytes < 1<<20 {
+		add("limits.parse_cache_bytes", "must be at least 1048576, got %d", c.Limits.ParseCacheBytes)
+	}
+	if c.Limits.RewriteCacheBytes < 1<<20 {
+		add("limits.rewrite_cache_bytes", "must be at least 1048576, got %d", c.Limits.RewriteCacheBytes)
+	}
 	if c.Limits.MaxConnections < 0 {
 		add("limits.max_connections", "must not be negative")
 	}
