@@ -90,6 +90,11 @@ type Limits struct {
 	// also holds at most ParseCacheEntries rewrites (default 64 MiB).
 	// docs/memory.md adds these up with the rest of phiguard's memory.
 	RewriteCacheBytes int64 `yaml:"rewrite_cache_bytes"`
+	// ParseInflightBytes bounds the SQL text of statements over 16 KiB
+	// being analysed at once (default 2 MiB): analysis takes 50 to 90
+	// times the text while it runs. A statement larger than this is
+	// analysed alone; others wait their turn.
+	ParseInflightBytes int64 `yaml:"parse_inflight_bytes"`
 	// MaxConnections caps concurrent client sessions; 0 means no cap.
 	MaxConnections int `yaml:"max_connections"`
 }
@@ -113,10 +118,11 @@ func Default() Config {
 			ConnectTimeout: Duration(10 * time.Second),
 		},
 		Limits: Limits{
-			MaxMessageBytes:   256 << 20,
-			ParseCacheEntries: 10000,
-			ParseCacheBytes:   128 << 20,
-			RewriteCacheBytes: 64 << 20,
+			MaxMessageBytes:    256 << 20,
+			ParseCacheEntries:  10000,
+			ParseCacheBytes:    128 << 20,
+			RewriteCacheBytes:  64 << 20,
+			ParseInflightBytes: 2 << 20,
 		},
 		Log:             Log{Level: "info"},
 		Keys:            Keys{Provider: KeysProviderLocal},

@@ -91,6 +91,9 @@ func (c Config) Validate() error {
 	if c.Limits.RewriteCacheBytes < 1<<20 {
 		add("limits.rewrite_cache_bytes", "must be at least 1048576, got %d", c.Limits.RewriteCacheBytes)
 	}
+	if c.Limits.ParseInflightBytes < 1<<16 {
+		add("limits.parse_inflight_bytes", "must be at least 65536, got %d", c.Limits.ParseInflightBytes)
+	}
 	if c.Limits.MaxConnections < 0 {
 		add("limits.max_connections", "must not be negative")
 	}

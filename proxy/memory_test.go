@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"runtime"
 	"strings"
@@ -59,7 +60,7 @@ func answerQueries(t testing.TB) func(c net.Conn) {
 
 // startProtectedProxy runs a Server with an encryption policy in front of
 // the fake backend.
-func startProtectedProxy(t *testing.T, backendPort int) string {
+func startProtectedProxy(t *testing.T, backendPort int, edit func(*config.Config)) (*Server, string) {
 	t.Helper()
 	pol, err := policy.Parse([]byte("version: 1\ntables:\n  public.patients:\n    columns:\n      ssn: {mode: deterministic, key: k-ssn, type: text}\n"))
 	if err == nil {
@@ -78,6 +79,9 @@ func startProtectedProxy(t *testing.T, backendPort int) string {
 	}
 	cfg := config.Default()
 	cfg.Listen, cfg.Admin, cfg.Backend.Port = "127.0.0.1:0", "", backendPort
+	if edit != nil {
+		edit(&cfg)
+	}
 	srv, err := New(cfg, zap.NewNop(), prometheus.NewRegistry(), WithProtection(&Protection{Policy: pol, Keyring: kr}))
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +98,7 @@ func startProtectedProxy(t *testing.T, backendPort int) string {
 		srv.Shutdown(ctx)
 		<-done
 	})
-	return ln.Addr().String()
+	return srv, ln.Addr().String()
 }
 
 // TestLargeStatementsLetGo is finding 2 of issue 14: eight concurrent
@@ -105,46 +109,136 @@ func startProtectedProxy(t *testing.T, backendPort int) string {
 // tree, and an idle session keeps no copy of its last message.
 func TestLargeStatementsLetGo(t *testing.T) {
 	fb := startFakeBackend(t, answerQueries(t))
-	addr := startProtectedProxy(t, fb.port())
+	_, addr := startProtectedProxy(t, fb.port(), nil)
 	texts := make([]string, 8)
 	for i := range texts {
 		texts[i] = bigInList(i)
 	}
 	conns := make([]net.Conn, len(texts))
-	readers := make([]func() (byte, []byte, error), len(texts))
+	readers := make([]io.Reader, len(texts))
 	for i := range texts {
-		c, br, _ := clientConnect(t, addr)
-		conns[i], readers[i] = c, func() (byte, []byte, error) { return readMsg(br) }
+		conns[i], readers[i], _ = clientConnect(t, addr)
 	}
 	before := liveHeap()
+	peak := samplePeakHeap()
 	var wg sync.WaitGroup
 	for i := range texts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			conns[i].Write(encode(t, &pgproto3.Query{String: texts[i]}))
-			for {
-				typ, body, err := readers[i]()
-				if err != nil {
-					t.Errorf("session %d: %v", i, err)
-					return
-				}
-				if typ == beErrorResponse {
-					t.Errorf("session %d: %q", i, body)
-				}
-				if typ == beReadyForQuery {
-					return
-				}
-			}
+			roundTrip(t, conns[i], readers[i], texts[i])
 		}()
 	}
 	wg.Wait()
+	top := peak()
 	grew := liveHeap() - before
-	t.Logf("heap after eight 1.1 MB statements, sessions idle: %+d KB", grew>>10)
+	t.Logf("heap in use at most %d MB above the start; after eight 1.1 MB statements, sessions idle: %+d KB", (top-before)>>20, grew>>10)
 	if grew > 4<<20 {
 		t.Errorf("eight answered 1.1 MB statements left the heap %d MB larger", grew>>20)
 	}
 	runtime.KeepAlive(texts)
+}
+
+// TestHeapWithinFormula drives the two loads of finding 2 of issue 14 at
+// once through a protected proxy with small caches (so that they fill):
+// sixteen sessions sending distinct 6 KB IN-lists of protected values,
+// eight of them a 1.1 MB IN-list as well. The heap in use must stay
+// within (1 + GOGC/100) times WorstCaseHeap (docs/memory.md) throughout,
+// the live heap within it at the end, and the caches within their budgets.
+func TestHeapWithinFormula(t *testing.T) {
+	fb := startFakeBackend(t, answerQueries(t))
+	var cfg config.Config
+	srv, addr := startProtectedProxy(t, fb.port(), func(c *config.Config) {
+		c.Limits.ParseCacheBytes, c.Limits.RewriteCacheBytes = 8<<20, 4<<20
+		c.Audit.QueueSize = 0 // no auditor here
+		cfg = *c
+	})
+	const sessions, each = 16, 60
+	big := bigInList(0)
+	bound := WorstCaseHeap(cfg, sessions, len(big))
+	start := liveHeap()
+	peak := samplePeakHeap()
+	var wg sync.WaitGroup
+	for i := 0; i < sessions; i++ {
+		c, br, _ := clientConnect(t, addr)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < each; j++ {
+				if j == each/2 && i%2 == 0 {
+					roundTrip(t, c, br, bigInList(i))
+				}
+				roundTrip(t, c, br, ssnInList(i*each+j))
+			}
+		}()
+	}
+	wg.Wait()
+	top, live := peak(), liveHeap()
+	t.Logf("bound %d MB; heap in use at most %d MB (%d MB at the start), live at the end %d MB; caches account %d + %d KB",
+		bound>>20, top>>20, start>>20, live>>20, srv.analyzer.Bytes()>>10, srv.accessCache.Bytes()>>10)
+	if top > 2*bound {
+		t.Errorf("the heap in use reached %d MB, more than twice the bound of %d MB", top>>20, bound>>20)
+	}
+	if live > bound {
+		t.Errorf("the live heap is %d MB, over the bound of %d MB", live>>20, bound>>20)
+	}
+	if b := srv.analyzer.Bytes(); b > cfg.Limits.ParseCacheBytes {
+		t.Errorf("the parse cache accounts %d bytes, over its budget of %d", b, cfg.Limits.ParseCacheBytes)
+	}
+}
+
+// ssnInList is a distinct 6 KB IN-list of protected values: each of them
+// is encrypted on the way, and the plan has a slot for each.
+func ssnInList(i int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "SELECT id AS c%d FROM patients WHERE ssn IN (", i)
+	for j := 0; b.Len() < 6000; j++ {
+		if j > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, "'%09d'", j)
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// roundTrip sends one Query and reads up to its ReadyForQuery.
+func roundTrip(t *testing.T, c net.Conn, br io.Reader, sql string) {
+	c.Write(encode(t, &pgproto3.Query{String: sql}))
+	for {
+		typ, body, err := readMsg(br)
+		if err != nil {
+			t.Errorf("reading the reply: %v", err)
+			return
+		}
+		if typ == beErrorResponse {
+			t.Errorf("%.40s...: %q", sql, body)
+		}
+		if typ == beReadyForQuery {
+			return
+		}
+	}
+}
+
+// samplePeakHeap samples the heap in use until the returned function is
+// called, which returns the largest value seen.
+func samplePeakHeap() func() int64 {
+	stop, done := make(chan struct{}), make(chan int64)
+	go func() {
+		var top int64
+		var m runtime.MemStats
+		for {
+			runtime.ReadMemStats(&m)
+			top = max(top, int64(m.HeapInuse))
+			select {
+			case <-stop:
+				done <- top
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	return func() int64 { close(stop); return <-done }
 }
 
 // TestReaderLetsGoOfLargeMessage: a message too large for the read buffer

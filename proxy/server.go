@@ -24,6 +24,7 @@ type Server struct {
 	log        *zap.Logger
 	metrics    *Metrics
 	analyzer   *sqlrewrite.Analyzer
+	parseGate  *parseGate
 	clientTLS  *tls.Config
 	backendTLS *tls.Config
 	cancels    *cancelRegistry
@@ -68,10 +69,24 @@ func New(cfg config.Config, log *zap.Logger, reg prometheus.Registerer, opts ...
 		cancels:     newCancelRegistry(),
 		sessions:    make(map[*session]struct{}),
 	}
+	srv.parseGate = newParseGate(cfg.Limits.ParseInflightBytes, srv.metrics.ParseGateWaits.Inc)
+	srv.registerCacheBytes(reg)
 	for _, o := range opts {
 		o(srv)
 	}
 	return srv, nil
+}
+
+// registerCacheBytes exports what the caches account for, next to their
+// budgets (docs/memory.md).
+func (srv *Server) registerCacheBytes(reg prometheus.Registerer) {
+	for name, bytes := range map[string]func() int64{"parse": srv.analyzer.Bytes, "rewrite": srv.accessCache.Bytes} {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "phiguard_sqlrewrite_cache_bytes",
+			Help:        "Bytes the statement cache accounts for its entries (an upper bound of what they hold), by cache.",
+			ConstLabels: prometheus.Labels{"cache": name},
+		}, func() float64 { return float64(bytes()) }))
+	}
 }
 
 // Listen opens the configured listen address.
