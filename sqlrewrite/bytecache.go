@@ -23,6 +23,11 @@ type genCache[V any] struct {
 	halfBytes   int64
 	maxEntry    int64         // costlier entries are not stored at all
 	cost        func(V) int64 // current cost of a value, for recounts
+	// shrink, if set, makes a value too costly to store let go of what it
+	// can do without (an analysis, of its parse tree), and lean is what
+	// it would cost then: a value that fits only shrunk is stored shrunk.
+	shrink func(V)
+	lean   func(V) int64
 
 	young, old           map[string]genEntry[V]
 	youngBytes, oldBytes int64
@@ -82,6 +87,12 @@ func (c *genCache[V]) get(key string) (V, bool) {
 // when it shares v's memory. put reports whether v was stored.
 func (c *genCache[V]) put(key string, v V, keyBytes int64) bool {
 	e := genEntry[V]{v: v, cost: c.cost(v) + keyBytes + entryOverhead, keyBytes: keyBytes}
+	if e.cost > c.maxEntry && c.shrink != nil {
+		if lean := c.lean(v) + keyBytes + entryOverhead; lean <= c.maxEntry {
+			c.shrink(v)
+			e.cost = lean
+		}
+	}
 	if e.cost > c.maxEntry {
 		return false
 	}

@@ -10,7 +10,8 @@ import "sync"
 // estimated to hold (memory.go; docs/memory.md has the formula), and
 // evicts by generations (bytecache.go). A text whose analysis alone
 // would take more than a sixteenth of the budget is analysed every time
-// rather than cached.
+// rather than cached (one whose parse tree alone is too big is cached
+// without it).
 type Analyzer struct {
 	mu    sync.Mutex
 	cache *genCache[*Analysis]
@@ -19,7 +20,11 @@ type Analyzer struct {
 // NewAnalyzer returns an Analyzer whose cache holds at most about
 // maxEntries texts and maxBytes bytes.
 func NewAnalyzer(maxEntries int, maxBytes int64) *Analyzer {
-	return &Analyzer{cache: newGenCache(maxEntries, maxBytes, (*Analysis).cost)}
+	c := newGenCache(maxEntries, maxBytes, (*Analysis).cost)
+	// A text whose tree is too big to cache beside it is cached without:
+	// its plan then costs one more parse, once.
+	c.shrink, c.lean = func(a *Analysis) { a.tree.Store(nil) }, (*Analysis).leanCost
+	return &Analyzer{cache: c}
 }
 
 // Analyze returns the analysis of sql and whether it came from the cache.

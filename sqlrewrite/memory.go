@@ -31,6 +31,15 @@ const (
 // policy protects it: it is made after the entry is stored, and a policy
 // reload may make a bigger one.
 func (a *Analysis) cost() int64 {
+	n := a.leanCost()
+	if a.tree.Load() != nil {
+		n += int64(a.nodes * treeNodeBytes)
+	}
+	return n
+}
+
+// leanCost is cost without the parse tree.
+func (a *Analysis) leanCost() int64 {
 	n := analysisBytes + 2*textBytes(len(a.sql)) + a.literals*(normalizedLiteralBytes+planSlotBytes)
 	for _, st := range a.Statements {
 		n += statementBytes + len(st.Cursor)
@@ -43,9 +52,6 @@ func (a *Analysis) cost() int64 {
 	}
 	if a.Err != nil {
 		n += len(a.Err.Message)
-	}
-	if a.tree.Load() != nil {
-		n += a.nodes * treeNodeBytes
 	}
 	return int64(n)
 }

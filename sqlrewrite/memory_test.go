@@ -5,7 +5,19 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/phiguard/phiguard/internal/race"
 )
+
+// scale divides a test's work under the race detector, which makes
+// parsing and rewriting ten times slower; the budgets shrink with it, so
+// the caches still fill and evict.
+func scale(n int) int {
+	if race.Enabled {
+		return max(n/5, 1)
+	}
+	return n
+}
 
 // liveHeap is the bytes of live heap objects after a full collection.
 func liveHeap() int64 {
@@ -92,9 +104,9 @@ func TestCacheCostsBoundTheHeap(t *testing.T) {
 	warm.Normalized()
 	for _, f := range statementFamilies {
 		for _, planned := range []bool{true, false} {
-			n := 200
+			n := scale(100)
 			if strings.HasSuffix(f.name, "60KB") {
-				n = 30
+				n = scale(15)
 			}
 			texts := make([]string, n)
 			for i := range texts {
@@ -129,10 +141,10 @@ func TestCacheCostsBoundTheHeap(t *testing.T) {
 // budget, and so does the heap it keeps alive.
 func TestAnalyzerBoundedByBytes(t *testing.T) {
 	pol := testPolicy(t)
-	const budget = 16 << 20
+	n, budget := scale(600), int64(scale(16<<20))
 	z := NewAnalyzer(10000, budget)
 	before := liveHeap()
-	for i := 0; i < 600; i++ {
+	for i := 0; i < n; i++ {
 		a, _ := z.Analyze([]byte(statementFamilies[4].text(i)))
 		a.PlanUnder(pol)
 		if got := z.Bytes(); got > budget {
@@ -140,11 +152,11 @@ func TestAnalyzerBoundedByBytes(t *testing.T) {
 		}
 	}
 	held := liveHeap() - before
-	t.Logf("600 distinct 6 KB texts: %d cached, %d bytes accounted, heap grew %d bytes", z.Len(), z.Bytes(), held)
+	t.Logf("%d distinct 6 KB texts: %d cached, %d bytes accounted, heap grew %d bytes", n, z.Len(), z.Bytes(), held)
 	if held > budget+budget/8 {
 		t.Errorf("the heap grew %d bytes with a cache of %d", held, budget)
 	}
-	if z.Len() < 200 {
+	if z.Len() < n/3 {
 		t.Errorf("only %d texts cached: the budget is not being used", z.Len())
 	}
 	runtime.KeepAlive(z)
@@ -161,8 +173,20 @@ func TestAnalyzerSkipsHugeTexts(t *testing.T) {
 	if a, _ := z.Analyze([]byte(huge)); a.Err != nil || len(a.Statements) != 1 {
 		t.Fatalf("huge text not analysed: %v", a.Err)
 	}
-	if _, hit := z.Analyze([]byte(huge)); hit {
+	a, hit := z.Analyze([]byte(huge))
+	if hit {
 		t.Error("a text costing more than a sixteenth of the budget was cached")
+	}
+	if a.tree.Load() == nil {
+		t.Error("an analysis not cached let go of its tree before its plan was made")
+	}
+	// One that fits only without its tree is cached without it.
+	mid := inList("id", func(j int) string { return fmt.Sprint(j) }, 8<<10)
+	if a, _ := z.Analyze([]byte(mid)); a.tree.Load() != nil || a.leanCost() > z.cache.maxEntry {
+		t.Fatalf("the tree was kept (%v) or the analysis does not fit without it", a.tree.Load() != nil)
+	}
+	if _, hit := z.Analyze([]byte(mid)); !hit {
+		t.Error("a text that fits without its tree was not cached")
 	}
 	if _, hit := z.Analyze(hot); !hit {
 		t.Error("a huge text evicted the cache")
@@ -194,9 +218,9 @@ func TestAccessCacheBoundedByBytes(t *testing.T) {
 	pol := loadAccessPolicy(t)
 	role, _ := pol.Role("clinician")
 	objs := newFakeObjects()
-	const budget = 4 << 20
+	budget := int64(scale(4 << 20))
 	c := NewAccessCache(10000, budget)
-	texts := make([]string, 300)
+	texts := make([]string, scale(300))
 	for i := range texts {
 		texts[i] = statementFamilies[4].text(i)
 	}
@@ -211,7 +235,7 @@ func TestAccessCacheBoundedByBytes(t *testing.T) {
 		}
 	}
 	held := liveHeap() - before
-	t.Logf("300 distinct 6 KB rewrites: %d bytes accounted, heap grew %d bytes", c.Bytes(), held)
+	t.Logf("%d distinct 6 KB rewrites: %d bytes accounted, heap grew %d bytes", len(texts), c.Bytes(), held)
 	if held > budget+budget/8 {
 		t.Errorf("the heap grew %d bytes with a cache of %d", held, budget)
 	}
@@ -225,9 +249,9 @@ func TestAccessCostsBoundTheHeap(t *testing.T) {
 	role, _ := pol.Role("clinician")
 	objs := newFakeObjects()
 	for _, f := range statementFamilies {
-		n := 100
+		n := scale(50)
 		if strings.HasSuffix(f.name, "60KB") {
-			n = 20
+			n = scale(5) // the row checks of a 60 KB INSERT take a while
 		}
 		texts := make([]string, n)
 		as := make([]*Analysis, n)
