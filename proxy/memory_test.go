@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/config"
+	"github.com/phiguard/phiguard/internal/race"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/prometheus/client_golang/prometheus"
@@ -111,6 +112,9 @@ func TestLargeStatementsLetGo(t *testing.T) {
 	fb := startFakeBackend(t, answerQueries(t))
 	_, addr := startProtectedProxy(t, fb.port(), nil)
 	texts := make([]string, 8)
+	if race.Enabled {
+		texts = texts[:4] // ten times slower
+	}
 	for i := range texts {
 		texts[i] = bigInList(i)
 	}
@@ -153,7 +157,10 @@ func TestHeapWithinFormula(t *testing.T) {
 		c.Audit.QueueSize = 0 // no auditor here
 		cfg = *c
 	})
-	const sessions, each = 16, 60
+	sessions, each := 16, 60
+	if race.Enabled { // ten times slower: the same load, smaller
+		sessions, each = 8, 20
+	}
 	big := bigInList(0)
 	bound := WorstCaseHeap(cfg, sessions, len(big))
 	start := liveHeap()
