@@ -11,7 +11,10 @@ import "sync"
 // Parsing is CPU-bound, so little throughput is lost: two cores parse
 // eight big statements in about the same time one after another as all at
 // once. Waiters are admitted in arrival order, so a big statement is not
-// starved by a stream of smaller ones.
+// starved by a stream of smaller ones. The client pump holds its share
+// from before the analysis until the statement is ready to send (so
+// across the fetch of any per-subject key it needs), never while it
+// writes to the backend or waits for the client.
 
 // gatedStatementBytes is the size from which a statement passes the gate;
 // below it a statement's working set (at most about 1.5 MB) is counted
