@@ -90,8 +90,8 @@ type Limits struct {
 	// also holds at most ParseCacheEntries rewrites (default 64 MiB).
 	// docs/memory.md adds these up with the rest of phiguard's memory.
 	RewriteCacheBytes int64 `yaml:"rewrite_cache_bytes"`
-	// ParseInflightBytes bounds the SQL text of statements over 16 KiB
-	// being analysed at once (default 2 MiB): analysis takes 50 to 90
+	// ParseInflightBytes bounds the SQL text of statements over 4 KiB
+	// being analysed at once (default 1 MiB): analysis takes 80 to 350
 	// times the text while it runs. A statement larger than this is
 	// analysed alone; others wait their turn.
 	ParseInflightBytes int64 `yaml:"parse_inflight_bytes"`
@@ -122,7 +122,7 @@ func Default() Config {
 			ParseCacheEntries:  10000,
 			ParseCacheBytes:    128 << 20,
 			RewriteCacheBytes:  64 << 20,
-			ParseInflightBytes: 2 << 20,
+			ParseInflightBytes: 1 << 20,
 		},
 		Log:             Log{Level: "info"},
 		Keys:            Keys{Provider: KeysProviderLocal},

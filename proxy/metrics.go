@@ -75,7 +75,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		ParseGateWaits: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "phiguard_sqlrewrite_parse_gate_waits_total",
-			Help: "Statements over 16 KiB that waited for others to be analysed first (limits.parse_inflight_bytes).",
+			Help: "Statements over 4 KiB that waited for others to be analysed first (limits.parse_inflight_bytes).",
 		}),
 		StatementDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "phiguard_proxy_statement_duration_seconds",
