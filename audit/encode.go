@@ -3,8 +3,10 @@ package audit
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"time"
 	"unicode/utf8"
+	"weak"
 
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
@@ -12,12 +14,15 @@ import (
 // encoder turns events into entries on the writer goroutine. It caches,
 // per analysis, what every record of that statement repeats (kind,
 // tables, normalized text, fingerprint), so a prepared statement executed
-// a million times is normalized and hashed once. Not safe for concurrent
-// use.
+// a million times is normalized and hashed once. The cache holds its
+// analyses weakly: it must not keep alive a statement the proxy's own
+// byte-bounded caches let go of (an analysis holds the whole text). Not
+// safe for concurrent use.
 type encoder struct {
 	maxSQL    int
 	maxReason int
-	sql       map[*sqlrewrite.Analysis]*sqlText
+	sql       map[weak.Pointer[sqlrewrite.Analysis]]*sqlText
+	sqlBytes  int // what the cached sqlTexts hold
 	// Scratch for the Entry's optional numbers, which are pointers (so
 	// that 0 is written but absence is not): the entry is written out
 	// before the next event is encoded, so one of each is enough.
@@ -33,10 +38,13 @@ type sqlText struct {
 	fingerprint string
 }
 
-// maxSQLCache bounds the analyses the encoder remembers; the cache is
-// dropped whole when it fills (the proxy's own analysis cache keeps the
-// hot ones, which come back at once).
-const maxSQLCache = 4096
+// maxSQLCache and maxSQLCacheBytes bound the analyses the encoder
+// remembers; the cache is dropped whole when it fills (the proxy's own
+// analysis cache keeps the hot ones, which come back at once).
+const (
+	maxSQLCache      = 4096
+	maxSQLCacheBytes = 4 << 20
+)
 
 const timeLayout = "2006-01-02T15:04:05.000000Z"
 
@@ -52,7 +60,8 @@ func (s *Session) encode(e *Entry) {
 
 // text returns the recorded form of a, from the cache when it can.
 func (enc *encoder) text(a *sqlrewrite.Analysis) *sqlText {
-	if st, ok := enc.sql[a]; ok {
+	key := weak.Make(a)
+	if st, ok := enc.sql[key]; ok {
 		return st
 	}
 	st := &sqlText{}
@@ -70,11 +79,27 @@ func (enc *encoder) text(a *sqlrewrite.Analysis) *sqlText {
 	sum := sha256.Sum256([]byte(sql))
 	st.fingerprint = hex.EncodeToString(sum[:8])
 	st.sql, st.truncated = truncate(sql, enc.maxSQL)
-	if enc.sql == nil || len(enc.sql) >= maxSQLCache {
-		enc.sql = make(map[*sqlrewrite.Analysis]*sqlText)
+	if st.truncated {
+		st.sql = strings.Clone(st.sql) // not a window onto the whole text
 	}
-	enc.sql[a] = st
+	size := st.size()
+	if enc.sql == nil || len(enc.sql) >= maxSQLCache || enc.sqlBytes+size > maxSQLCacheBytes {
+		enc.sql, enc.sqlBytes = make(map[weak.Pointer[sqlrewrite.Analysis]]*sqlText), 0
+	}
+	enc.sql[key] = st
+	enc.sqlBytes += size
 	return st
+}
+
+// size is about what st holds on the heap.
+func (st *sqlText) size() int {
+	n := 128 + len(st.sql) + len(st.fingerprint) + 16*len(st.kinds)
+	for _, ts := range st.tables {
+		for _, t := range ts {
+			n += 16 + len(t)
+		}
+	}
+	return n
 }
 
 // encodeSQL records the statement's kind, tables, fingerprint and

@@ -91,8 +91,20 @@ type Limits struct {
 	// phiguard must inspect whole are held in memory up to this size; the
 	// rest are streamed through.
 	MaxMessageBytes int `yaml:"max_message_bytes"`
-	// ParseCacheEntries bounds the statement-analysis cache.
-	ParseCacheEntries int `yaml:"parse_cache_entries"`
+	// ParseCacheEntries bounds the statement-analysis cache by entries,
+	// and ParseCacheBytes by the bytes its analyses are estimated to hold
+	// (default 128 MiB); whichever is reached first evicts.
+	ParseCacheEntries int   `yaml:"parse_cache_entries"`
+	ParseCacheBytes   int64 `yaml:"parse_cache_bytes"`
+	// RewriteCacheBytes bounds the cache of access-rule rewrites, which
+	// also holds at most ParseCacheEntries rewrites (default 64 MiB).
+	// docs/memory.md adds these up with the rest of phiguard's memory.
+	RewriteCacheBytes int64 `yaml:"rewrite_cache_bytes"`
+	// ParseInflightBytes bounds the SQL text of statements over 4 KiB
+	// being analysed at once (default 1 MiB): analysis takes 80 to 350
+	// times the text while it runs. A statement larger than this is
+	// analysed alone; others wait their turn.
+	ParseInflightBytes int64 `yaml:"parse_inflight_bytes"`
 	// MaxConnections caps concurrent client sessions (default 1000); 0
 	// means no cap. Each session holds two file descriptors.
 	MaxConnections int `yaml:"max_connections"`
@@ -129,8 +141,11 @@ func Default() Config {
 			AuthTimeout:    Duration(10 * time.Second),
 		},
 		Limits: Limits{
-			MaxMessageBytes:   256 << 20,
-			ParseCacheEntries: 10000,
+			MaxMessageBytes:    256 << 20,
+			ParseCacheEntries:  10000,
+			ParseCacheBytes:    128 << 20,
+			RewriteCacheBytes:  64 << 20,
+			ParseInflightBytes: 1 << 20,
 			// Admission: far above what an application's pools open, far
 			// below what exhausts file descriptors (see admission.go).
 			MaxConnections:        1000,

@@ -47,7 +47,7 @@ func TestGoodFiles(t *testing.T) {
 		t.Errorf("minimal file did not merge onto defaults: %+v", cfg)
 	}
 	cfg, _ = Load("testdata/full.good.yml")
-	if cfg.ShutdownTimeout.Std() != 45*time.Second || cfg.Limits.MaxConnections != 200 || cfg.Backend.TLS.Mode != BackendTLSRequire ||
+	if cfg.ShutdownTimeout.Std() != 45*time.Second || cfg.Limits.MaxConnections != 200 || cfg.Limits.ParseCacheBytes != 32<<20 || cfg.Limits.RewriteCacheBytes != 16<<20 || cfg.Backend.TLS.Mode != BackendTLSRequire ||
 		cfg.Backend.ProbeUser != "readiness" {
 		t.Errorf("full file not read as written: %+v", cfg)
 	}
@@ -81,6 +81,7 @@ func TestBadFiles(t *testing.T) {
 			"tls.client_ca: cannot read",
 			"limits.max_message_bytes: must be at least 65536, got 100",
 			"limits.parse_cache_entries: must be at least 1, got 0",
+			"limits.parse_cache_bytes: must be at least 1048576, got 4096",
 			`log.level: must be debug, info, warn or error, got "verbose"`,
 			"policy_file: cannot read: stat /nonexistent/policy.yml: no such file or directory",
 		},

@@ -89,6 +89,15 @@ func (c Config) Validate() error {
 		add("limits.parse_cache_entries", "must be at least 1, got %d", c.Limits.ParseCacheEntries)
 	}
 	c.validateAdmission(add)
+	if c.Limits.ParseCacheBytes < 1<<20 {
+		add("limits.parse_cache_bytes", "must be at least 1048576, got %d", c.Limits.ParseCacheBytes)
+	}
+	if c.Limits.RewriteCacheBytes < 1<<20 {
+		add("limits.rewrite_cache_bytes", "must be at least 1048576, got %d", c.Limits.RewriteCacheBytes)
+	}
+	if c.Limits.ParseInflightBytes < 1<<16 {
+		add("limits.parse_inflight_bytes", "must be at least 65536, got %d", c.Limits.ParseInflightBytes)
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

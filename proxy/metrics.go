@@ -32,8 +32,11 @@ type Metrics struct {
 	Errors               *prometheus.CounterVec
 	CacheHits            prometheus.Counter
 	CacheMisses          prometheus.Counter
-	StatementDuration    prometheus.Histogram
-	CancelRequests       *prometheus.CounterVec
+	// ParseGateWaits counts statements that waited for the parse gate
+	// (parsegate.go).
+	ParseGateWaits    prometheus.Counter
+	StatementDuration prometheus.Histogram
+	CancelRequests    *prometheus.CounterVec
 	// BreakGlass counts granted break-glass requests, by role.
 	BreakGlass *prometheus.CounterVec
 	// PolicyReloads counts policy reloads, by result (accepted, rejected).
@@ -82,6 +85,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "phiguard_sqlrewrite_cache_misses_total",
 			Help: "Statements that had to be parsed because the parse cache lacked them.",
 		}),
+		ParseGateWaits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "phiguard_sqlrewrite_parse_gate_waits_total",
+			Help: "Statements over 4 KiB that waited for others to be analysed first (limits.parse_inflight_bytes).",
+		}),
 		StatementDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "phiguard_proxy_statement_duration_seconds",
 			Help:    "Time from a Query or Sync reaching phiguard to the backend's ReadyForQuery for it.",
@@ -119,7 +126,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(m.ConnectionsActive, m.ConnectionsTotal, m.ConnectionsRefused,
 		m.ConnectionsStarting, m.AcceptErrors, m.StartupLogSuppressed,
 		m.BytesClientToBackend, m.BytesBackendToClient, m.Errors, m.CacheHits,
-		m.CacheMisses, m.StatementDuration, m.CancelRequests, m.ShreddedReads, m.MovedCells, m.BreakGlass, m.PolicyReloads, statements)
+		m.CacheMisses, m.ParseGateWaits, m.StatementDuration, m.CancelRequests, m.ShreddedReads, m.MovedCells, m.BreakGlass, m.PolicyReloads, statements)
 	return m
 }
 

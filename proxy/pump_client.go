@@ -35,22 +35,20 @@ func (s *session) pumpClient() error {
 		}
 		atBoundary = false
 		var a *sqlrewrite.Analysis
+		var gated int64 // held from the parse gate until the statement is analysed
 		switch typ {
-		case feQuery:
-			body, err := s.cr.body()
+		case feQuery, feParse:
+			sql, err := s.statementText(typ)
 			if err != nil {
 				return err
 			}
-			a = s.observe(body[:max(len(body)-1, 0)]) // drop the terminating NUL
-			s.startRequest()
-			atBoundary = true
-		case feParse:
-			body, err := s.cr.body()
-			if err != nil {
-				return err
-			}
-			if sql, ok := parseQueryText(body); ok {
+			if sql != nil {
+				gated = s.srv.parseGate.acquire(len(sql))
 				a = s.observe(sql)
+			}
+			if typ == feQuery {
+				s.startRequest()
+				atBoundary = true
 			}
 		case feSync, feFunctionCall:
 			s.startRequest()
@@ -64,9 +62,11 @@ func (s *session) pumpClient() error {
 		}
 		var replaced []byte
 		if s.tracking {
-			if replaced, err = s.protectClient(typ, a); err != nil {
-				return err
-			}
+			replaced, err = s.protectClient(typ, a)
+		}
+		s.srv.parseGate.release(gated)
+		if err != nil {
+			return err
 		}
 		if replaced != nil {
 			_, err = s.bw.Write(replaced)
@@ -86,6 +86,20 @@ func (s *session) pumpClient() error {
 			}
 		}
 	}
+}
+
+// statementText returns the SQL of a Query or Parse message, nil for a
+// malformed Parse (the backend answers that one).
+func (s *session) statementText(typ byte) ([]byte, error) {
+	body, err := s.cr.body()
+	if err != nil {
+		return nil, err
+	}
+	if typ == feQuery {
+		return body[:max(len(body)-1, 0)], nil // drop the terminating NUL
+	}
+	sql, _ := parseQueryText(body)
+	return sql, nil
 }
 
 // parseQueryText returns the SQL of a Parse message body: a statement name,

@@ -27,6 +27,7 @@ type Server struct {
 	log        *zap.Logger
 	metrics    *Metrics
 	analyzer   *sqlrewrite.Analyzer
+	parseGate  *parseGate
 	clientTLS  *tls.Config
 	backendTLS *tls.Config
 	cancels    *cancelRegistry
@@ -76,8 +77,8 @@ func New(cfg config.Config, log *zap.Logger, reg prometheus.Registerer, opts ...
 		cfg:         cfg,
 		log:         log,
 		metrics:     metrics,
-		analyzer:    sqlrewrite.NewAnalyzer(cfg.Limits.ParseCacheEntries),
-		accessCache: sqlrewrite.NewAccessCache(cfg.Limits.ParseCacheEntries),
+		analyzer:    sqlrewrite.NewAnalyzer(cfg.Limits.ParseCacheEntries, cfg.Limits.ParseCacheBytes),
+		accessCache: sqlrewrite.NewAccessCache(cfg.Limits.ParseCacheEntries, cfg.Limits.RewriteCacheBytes),
 		clientTLS:   clientTLS,
 		backendTLS:  backendTLS,
 		cancels:     newCancelRegistry(),
@@ -89,10 +90,24 @@ func New(cfg config.Config, log *zap.Logger, reg prometheus.Registerer, opts ...
 		// connection that frees one: one line per window says so.
 		acceptLog: newLogLimiter(log, "failed accepts not logged", nil, 1, startupLogWindow),
 	}
+	srv.parseGate = newParseGate(cfg.Limits.ParseInflightBytes, srv.metrics.ParseGateWaits.Inc)
+	srv.registerCacheBytes(reg)
 	for _, o := range opts {
 		o(srv)
 	}
 	return srv, nil
+}
+
+// registerCacheBytes exports what the caches account for, next to their
+// budgets (docs/memory.md).
+func (srv *Server) registerCacheBytes(reg prometheus.Registerer) {
+	for name, bytes := range map[string]func() int64{"parse": srv.analyzer.Bytes, "rewrite": srv.accessCache.Bytes} {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "phiguard_sqlrewrite_cache_bytes",
+			Help:        "Bytes the statement cache accounts for its entries (an upper bound of what they hold), by cache.",
+			ConstLabels: prometheus.Labels{"cache": name},
+		}, func() float64 { return float64(bytes()) }))
+	}
 }
 
 // Listen opens the configured listen address.

@@ -121,8 +121,11 @@ func (r *msgReader) next() (byte, int, error) {
 	return r.typ, n, nil
 }
 
-// skip discards whatever of the current message has not been consumed.
+// skip discards whatever of the current message has not been consumed,
+// and lets go of its copy: the caller is done with the message, and a
+// session idle after a large one must not keep it.
 func (r *msgReader) skip() error {
+	r.big = nil
 	if r.pending == 0 {
 		return nil
 	}

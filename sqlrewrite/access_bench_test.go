@@ -9,7 +9,7 @@ func BenchmarkAccessCached(b *testing.B) {
 	pol := loadAccessPolicy(b)
 	role, _ := pol.Role("clinician")
 	objs := newFakeObjects()
-	cache := NewAccessCache(1024)
+	cache := NewAccessCache(1024, 1<<30)
 	sql := "SELECT id, ssn, first, city FROM patients WHERE ssn = $1"
 	a := Analyze(sql)
 	if acc := cache.For(sql, a, pol, role, objs, false); !acc.Changed {

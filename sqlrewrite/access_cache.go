@@ -11,23 +11,24 @@ import (
 // can change one: the exact text, the policy version, the role, whether
 // break-glass is on, and the version of the database objects. A rewrite
 // made for one role, policy or catalog therefore never serves another. It
-// is bounded the same way as Analyzer (two generations of maps) and safe
-// for concurrent use.
+// is bounded like Analyzer, by entries and by estimated bytes (half the
+// budget for rewrites, half for templates), and safe for concurrent use.
 type AccessCache struct {
-	mu    sync.Mutex
-	half  int
-	young map[string]*Access
-	old   map[string]*Access
+	mu       sync.Mutex
+	rewrites *genCache[*Access]
 	// templates are rewrites shared by the texts of one shape
 	// (access_template.go), keyed like the rewrites with the shape for the
-	// text; two generations as well.
-	templates, oldTemplates map[string]*accessTemplate
+	// text.
+	templates *genCache[*accessTemplate]
 }
 
-// NewAccessCache returns a cache of about maxEntries rewrites.
-func NewAccessCache(maxEntries int) *AccessCache {
-	half := max(maxEntries/2, 1)
-	return &AccessCache{half: half, young: make(map[string]*Access, half), templates: make(map[string]*accessTemplate, half)}
+// NewAccessCache returns a cache of at most about maxEntries rewrites
+// (and as many templates) and maxBytes bytes.
+func NewAccessCache(maxEntries int, maxBytes int64) *AccessCache {
+	return &AccessCache{
+		rewrites:  newGenCache(maxEntries, maxBytes/2, accessCost),
+		templates: newGenCache(maxEntries, maxBytes/2, templateCost),
+	}
 }
 
 // For is AccessFor through the cache. A nil cache computes every time.
@@ -40,12 +41,7 @@ func (c *AccessCache) For(sql string, a *Analysis, pol *policy.Policy, role *pol
 	}
 	key := accessKey(sql, pol, role, objs, breakGlass)
 	c.mu.Lock()
-	acc, ok := c.young[key]
-	if !ok {
-		if acc, ok = c.old[key]; ok {
-			c.storeLocked(key, acc)
-		}
-	}
+	acc, ok := c.rewrites.get(key)
 	c.mu.Unlock()
 	if ok {
 		return acc
@@ -55,53 +51,56 @@ func (c *AccessCache) For(sql string, a *Analysis, pol *policy.Policy, role *pol
 	shape, spans, shaped := appendShape(shapeBuf[:0], []byte(sql), spanBuf[:0])
 	if !shaped || len(spans) == 0 {
 		acc = AccessFor(sql, a, pol, role, objs, breakGlass)
-		c.mu.Lock()
-		c.storeLocked(key, acc)
-		c.mu.Unlock()
+		c.store(key, acc, a)
 		return acc
 	}
 	tkey := accessKey(string(shape), pol, role, objs, breakGlass)
 	c.mu.Lock()
-	t := c.template(tkey)
+	t, _ := c.templates.get(tkey)
 	c.mu.Unlock()
 	if t != nil && t.shared {
-		return t.instantiate(sql, spans)
+		acc = t.instantiate(sql, spans)
+		releaseIfReplaced(a, acc)
+		return acc
 	}
 	acc = AccessFor(sql, a, pol, role, objs, breakGlass)
 	if t == nil {
 		t = makeTemplate(sql, spans, acc, a, pol, role, objs, breakGlass)
+		c.mu.Lock()
+		c.templates.put(tkey, t, int64(len(tkey)))
+		c.mu.Unlock()
 	}
-	c.mu.Lock()
-	c.storeLocked(key, acc)
-	c.storeTemplateLocked(tkey, t)
-	c.mu.Unlock()
+	c.store(key, acc, a)
 	return acc
 }
 
-// template finds a shape's template in either generation.
-func (c *AccessCache) template(key string) *accessTemplate {
-	if t, ok := c.templates[key]; ok {
-		return t
+// store caches a rewrite. An unchanged rewrite's text is the tail of its
+// key, so that the entry holds the text once.
+func (c *AccessCache) store(key string, acc *Access, a *Analysis) {
+	releaseIfReplaced(a, acc)
+	if !acc.Changed && len(acc.SQL) <= len(key) && acc.SQL == key[len(key)-len(acc.SQL):] {
+		acc.SQL = key[len(key)-len(acc.SQL):]
 	}
-	if t, ok := c.oldTemplates[key]; ok {
-		c.storeTemplateLocked(key, t)
-		return t
-	}
-	return nil
+	c.mu.Lock()
+	c.rewrites.put(key, acc, int64(len(key)))
+	c.mu.Unlock()
 }
 
-func (c *AccessCache) storeTemplateLocked(key string, t *accessTemplate) {
-	if len(c.templates) >= c.half {
-		c.oldTemplates, c.templates = c.templates, make(map[string]*accessTemplate, c.half)
-	}
-	c.templates[key] = t
+// Bytes reports the bytes the cache accounts for its rewrites and
+// templates: an upper bound of what they hold, for tests and metrics.
+func (c *AccessCache) Bytes() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rewrites.bytes() + c.templates.bytes()
 }
 
-func (c *AccessCache) storeLocked(key string, acc *Access) {
-	if len(c.young) >= c.half {
-		c.old, c.young = c.young, make(map[string]*Access, c.half)
+// releaseIfReplaced lets a's parse tree go when the rewrite replaces a's
+// text: the proxy then plans the rewritten text, never a's, and the tree
+// would only weigh on the cache until the next policy version.
+func releaseIfReplaced(a *Analysis, acc *Access) {
+	if a != nil && acc.Changed {
+		a.tree.Store(nil)
 	}
-	c.young[key] = acc
 }
 
 // accessKey joins the parts with NUL bytes, which none of them can hold

@@ -32,12 +32,15 @@ var placeholderPrefix = func() string {
 	return "phiguardlit" + hex.EncodeToString(b[:]) + "_"
 }()
 
-// accessTemplate is a rewrite with holes where a text's literals go.
+// accessTemplate is a rewrite with holes where a text's literals go. The
+// parts between the holes are kept end to end in one string, so that a
+// template holds its SQL once and not a string header per literal.
 type accessTemplate struct {
-	shared bool     // false: this shape is rewritten text by text
-	parts  []string // SQL between the holes
-	holes  []int    // holes[i] is the literal that goes after parts[i]
-	acc    Access   // Changed, Refusal, Decisions, BreakGlass; SQL unset
+	shared bool    // false: this shape is rewritten text by text
+	text   string  // the SQL between the holes, end to end
+	ends   []int32 // part i is text[ends[i-1]:ends[i]]
+	holes  []int32 // holes[i] is the literal that goes after part i
+	acc    Access  // Changed, Refusal, Decisions, BreakGlass; SQL unset
 }
 
 // instantiate is the template's Access for one text's literals.
@@ -48,16 +51,15 @@ func (t *accessTemplate) instantiate(sql string, spans []literalSpan) *Access {
 		return &acc
 	}
 	var b strings.Builder
-	n := 0
-	for _, p := range t.parts {
-		n += len(p)
-	}
+	n := len(t.text)
 	for _, h := range t.holes {
 		n += spans[h].end - spans[h].start
 	}
 	b.Grow(n)
-	for i, p := range t.parts {
-		b.WriteString(p)
+	start := int32(0)
+	for i, end := range t.ends {
+		b.WriteString(t.text[start:end])
+		start = end
 		if i < len(t.holes) {
 			sp := spans[t.holes[i]]
 			b.WriteString(sql[sp.start:sp.end])
@@ -70,7 +72,7 @@ func (t *accessTemplate) instantiate(sql string, spans []literalSpan) *Access {
 // templatable says whether a's texts may share a rewrite: only DML, and
 // no literal that a sort, grouping or DISTINCT ON reads as a position.
 func templatable(a *Analysis) bool {
-	if a == nil || a.Err != nil || a.tree == nil {
+	if a == nil || a.Err != nil {
 		return false
 	}
 	for _, st := range a.Statements {
@@ -80,8 +82,12 @@ func templatable(a *Analysis) bool {
 			return false
 		}
 	}
+	tree := a.syntax()
+	if tree == nil {
+		return false
+	}
 	ok := true
-	walk(a.tree.ProtoReflect(), func(m protoreflect.Message) {
+	walk(tree.ProtoReflect(), func(m protoreflect.Message) {
 		switch n := m.Interface().(type) {
 		case *pg_query.SortBy:
 			ok = ok && n.GetNode().GetAConst() == nil
@@ -129,10 +135,14 @@ func makeTemplate(sql string, spans []literalSpan, want *Access, a *Analysis, po
 
 // split cuts a rewritten placeholder text at its placeholders.
 func (t *accessTemplate) split(s string, n int) bool {
+	var b strings.Builder
 	for {
 		i := strings.Index(s, "'"+placeholderPrefix)
 		if i < 0 {
-			t.parts = append(t.parts, s)
+			b.WriteString(s)
+			t.ends = append(t.ends, int32(b.Len()))
+			// Cached: keep no slack from the appends.
+			t.text, t.ends, t.holes = strings.Clone(b.String()), slices.Clone(t.ends), slices.Clone(t.holes)
 			return true
 		}
 		rest := s[i+1+len(placeholderPrefix):]
@@ -144,8 +154,9 @@ func (t *accessTemplate) split(s string, n int) bool {
 		if err != nil || k < 0 || k >= n {
 			return false
 		}
-		t.parts = append(t.parts, s[:i])
-		t.holes = append(t.holes, k)
+		b.WriteString(s[:i])
+		t.ends = append(t.ends, int32(b.Len()))
+		t.holes = append(t.holes, int32(k))
 		s = rest[j+1:]
 	}
 }

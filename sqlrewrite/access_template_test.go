@@ -32,7 +32,7 @@ func TestTemplatesAgreeWithRewrites(t *testing.T) {
 	values := [][2]string{{"1", "2"}, {"2", "1"}, {"17", "3"}, {"9", "42"}}
 	for _, f := range forms {
 		role, _ := pol.Role(f.role)
-		cache := NewAccessCache(64)
+		cache := NewAccessCache(64, 1<<30)
 		var tmpl *accessTemplate
 		for _, v := range values {
 			sql := fmt.Sprintf(f.format, v[0], v[1])
@@ -44,7 +44,8 @@ func TestTemplatesAgreeWithRewrites(t *testing.T) {
 			if strings.Contains(got.SQL, placeholderPrefix) {
 				t.Errorf("%s: a placeholder reached the text: %s", sql, got.SQL)
 			}
-			for _, tt := range cache.templates {
+			for _, e := range cache.templates.young {
+				tt := e.v
 				tmpl = tt
 			}
 		}
@@ -60,7 +61,7 @@ func BenchmarkAccessNewLiteral(b *testing.B) {
 	pol := loadAccessPolicy(b)
 	role, _ := pol.Role("clinician")
 	objs := newFakeObjects()
-	cache := NewAccessCache(1024)
+	cache := NewAccessCache(1024, 1<<30)
 	texts := make([]string, 4096)
 	for i := range texts {
 		texts[i] = fmt.Sprintf("SELECT id, ssn, first, city FROM patients WHERE ssn = '%09d'", i)

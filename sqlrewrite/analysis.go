@@ -84,11 +84,18 @@ type Analysis struct {
 	// Err is set when the text did not parse; Statements is then empty.
 	Err *ParseError
 
-	sql        string
-	tree       *pg_query.ParseResult     // nil when Err is set
+	sql string
+	// tree is the parse tree until the first plan is made from it (see
+	// syntax); nil when Err is set. It weighs 40 to 60 times the text, so
+	// a cached analysis must not keep it: a plan for another policy
+	// version parses the text again.
+	tree       atomic.Pointer[pg_query.ParseResult]
 	plan       atomic.Pointer[planEntry] // see PlanUnder
 	normOnce   sync.Once
 	normalized string
+	// nodes and literals count the tree's messages and its constants and
+	// parameters, for the cost estimate (memory.go).
+	nodes, literals int
 }
 
 // Normalized returns the SQL with every constant replaced by a $n

@@ -19,9 +19,9 @@ func Analyze(sql string) *Analysis {
 		a.Err = toParseError(err)
 		return a
 	}
-	a.tree = tree
+	a.tree.Store(tree)
 	for _, raw := range tree.Stmts {
-		a.Statements = append(a.Statements, analyzeStatement(raw.Stmt))
+		a.Statements = append(a.Statements, analyzeStatement(raw.Stmt, a))
 	}
 	if len(a.Statements) == 0 {
 		a.Statements = []Statement{{Kind: KindEmpty}}
@@ -37,7 +37,9 @@ func toParseError(err error) *ParseError {
 	return &ParseError{Message: err.Error()}
 }
 
-func analyzeStatement(node *pg_query.Node) Statement {
+// analyzeStatement classifies one statement and adds its nodes to a's
+// counts.
+func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 	st := Statement{Kind: classify(node)}
 	switch {
 	case node.GetDeclareCursorStmt() != nil:
@@ -54,7 +56,10 @@ func analyzeStatement(node *pg_query.Node) Statement {
 	named := map[string]int{} // relation name (any schema) → times named
 	var ctes []string
 	walk(node.ProtoReflect(), func(m protoreflect.Message) {
+		a.nodes++
 		switch n := m.Interface().(type) {
+		case *pg_query.A_Const, *pg_query.ParamRef:
+			a.literals++
 		case *pg_query.CommonTableExpr:
 			ctes = append(ctes, n.Ctename)
 		case *pg_query.InsertStmt, *pg_query.UpdateStmt, *pg_query.DeleteStmt, *pg_query.MergeStmt:

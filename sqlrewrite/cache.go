@@ -3,27 +3,28 @@ package sqlrewrite
 import "sync"
 
 // Analyzer analyses SQL text through a bounded cache keyed by the exact
-// text or, for texts with literals, by their shape (see shape.go). It is safe for concurrent use by every session of a proxy.
+// text or, for texts with literals, by their shape (see shape.go). It is
+// safe for concurrent use by every session of a proxy.
 //
-// The cache is two generations of maps rather than an LRU list: a lookup is
-// one or two map probes under a mutex, with no list surgery on the hot path.
-// When the young generation fills, the old one is dropped and the young one
-// becomes old; an entry found in the old generation is promoted. Hot
-// statements therefore survive, and at most 2×half entries are ever held.
+// The cache is bounded by entries and by the bytes its analyses are
+// estimated to hold (memory.go; docs/memory.md has the formula), and
+// evicts by generations (bytecache.go). A text whose analysis alone
+// would take more than a sixteenth of the budget is analysed every time
+// rather than cached (one whose parse tree alone is too big is cached
+// without it).
 type Analyzer struct {
 	mu    sync.Mutex
-	half  int
-	young map[string]*Analysis
-	old   map[string]*Analysis
+	cache *genCache[*Analysis]
 }
 
-// NewAnalyzer returns an Analyzer whose cache holds about maxEntries texts.
-func NewAnalyzer(maxEntries int) *Analyzer {
-	half := maxEntries / 2
-	if half < 1 {
-		half = 1
-	}
-	return &Analyzer{half: half, young: make(map[string]*Analysis, half)}
+// NewAnalyzer returns an Analyzer whose cache holds at most about
+// maxEntries texts and maxBytes bytes.
+func NewAnalyzer(maxEntries int, maxBytes int64) *Analyzer {
+	c := newGenCache(maxEntries, maxBytes, (*Analysis).cost)
+	// A text whose tree is too big to cache beside it is cached without:
+	// its plan then costs one more parse, once.
+	c.shrink, c.lean = func(a *Analysis) { a.tree.Store(nil) }, (*Analysis).leanCost
+	return &Analyzer{cache: c}
 }
 
 // Analyze returns the analysis of sql and whether it came from the cache.
@@ -46,47 +47,35 @@ func (z *Analyzer) Analyze(sql []byte) (a *Analysis, cached bool) {
 	// Parse outside the lock: it is the slow part, and two sessions racing
 	// on the same new text merely parse it twice.
 	a = Analyze(string(sql))
-	key := a.sql
+	key, keyBytes := a.sql, 0
 	if shapeOK && a.Err == nil && !a.valueDependent() && verifyShape(a.sql, spans) {
-		key = string(shape)
+		key, keyBytes = string(shape), len(shape)
 	}
 	z.mu.Lock()
-	z.storeLocked(key, a)
+	z.cache.put(key, a, int64(keyBytes))
 	z.mu.Unlock()
 	return a, false
 }
 
-// lookup finds key in either generation, promoting an old entry.
+// lookup finds key in the cache, promoting an old entry.
 func (z *Analyzer) lookup(key []byte) *Analysis {
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	if a, ok := z.young[string(key)]; ok {
-		return a
-	}
-	if a, ok := z.old[string(key)]; ok {
-		z.storeLocked(string(key), a)
-		return a
-	}
-	return nil
-}
-
-func (z *Analyzer) storeLocked(key string, a *Analysis) {
-	if len(z.young) >= z.half {
-		z.old = z.young
-		z.young = make(map[string]*Analysis, z.half)
-	}
-	z.young[key] = a
+	a, _ := z.cache.getBytes(key)
+	return a
 }
 
 // Len reports how many texts the cache holds, for tests and metrics.
 func (z *Analyzer) Len() int {
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	n := len(z.young)
-	for k := range z.old {
-		if _, dup := z.young[k]; !dup {
-			n++
-		}
-	}
-	return n
+	return z.cache.len()
+}
+
+// Bytes reports the bytes the cache accounts for its entries: an upper
+// bound of what they hold, for tests and metrics.
+func (z *Analyzer) Bytes() int64 {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	return z.cache.bytes()
 }

@@ -6,7 +6,7 @@ import (
 )
 
 func TestAnalyzerCachesByText(t *testing.T) {
-	z := NewAnalyzer(100)
+	z := NewAnalyzer(100, 1<<30)
 	buf := []byte("SELECT * FROM patients")
 	a1, hit := z.Analyze(buf)
 	if hit {
@@ -24,7 +24,7 @@ func TestAnalyzerCachesByText(t *testing.T) {
 }
 
 func TestAnalyzerIsBounded(t *testing.T) {
-	z := NewAnalyzer(10)
+	z := NewAnalyzer(10, 1<<30)
 	for i := 0; i < 1000; i++ {
 		z.Analyze([]byte(fmt.Sprintf("SELECT %d", i)))
 	}
@@ -34,7 +34,7 @@ func TestAnalyzerIsBounded(t *testing.T) {
 }
 
 func TestAnalyzerKeepsHotEntries(t *testing.T) {
-	z := NewAnalyzer(10)
+	z := NewAnalyzer(10, 1<<30)
 	hot := []byte("SELECT * FROM hot")
 	z.Analyze(hot)
 	for i := 0; i < 100; i++ {
@@ -46,7 +46,7 @@ func TestAnalyzerKeepsHotEntries(t *testing.T) {
 }
 
 func BenchmarkAnalyzeCached(b *testing.B) {
-	z := NewAnalyzer(1000)
+	z := NewAnalyzer(1000, 1<<30)
 	sql := []byte("SELECT abalance FROM pgbench_accounts WHERE aid = $1")
 	z.Analyze(sql)
 	b.ReportAllocs()
@@ -66,7 +66,7 @@ func BenchmarkAnalyzeUncached(b *testing.B) {
 // BenchmarkAnalyzeShapeHit is the simple-protocol case: each statement
 // carries a different literal, so only the shape is found in the cache.
 func BenchmarkAnalyzeShapeHit(b *testing.B) {
-	z := NewAnalyzer(1000)
+	z := NewAnalyzer(1000, 1<<30)
 	z.Analyze([]byte("SELECT abalance FROM pgbench_accounts WHERE aid = 1;"))
 	texts := make([][]byte, 1000)
 	for i := range texts {
@@ -86,7 +86,7 @@ func BenchmarkAnalyzeShapeHit(b *testing.B) {
 // their values (settings.go), so texts of their shape never share an
 // analysis or the plan cached on it.
 func TestValueDependentTextsDoNotShareAShape(t *testing.T) {
-	z := NewAnalyzer(64)
+	z := NewAnalyzer(64, 1<<30)
 	for _, pair := range [][2]string{
 		{"SET client_encoding = 'SJIS'", "SET client_encoding = 'UTF8'"},
 		{"SELECT set_config('standard_conforming_strings', 'off', false)", "SELECT set_config('standard_conforming_strings', 'on', false)"},

@@ -107,6 +107,8 @@ var notCoverable = map[string]string{
 	// column assigned without subscript, which is itself a candidate for
 	// the checked value, so "none is" cannot happen.
 	"every assigned column is encrypted or set to DEFAULT": "unreachable: updateCheck's own earlier checks",
+	// PlanFor parses a text again only when it parsed once already.
+	"phiguard could not parse this statement again": "unreachable: the text parsed before",
 	// The planner names a context only where a column reference (or
 	// whole row) stands directly in it; these contexts are only ever
 	// given nodes of other kinds (a WindowDef, a FROM function, a List of

@@ -1,6 +1,9 @@
 package sqlrewrite
 
-import "github.com/phiguard/phiguard/policy"
+import (
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"github.com/phiguard/phiguard/policy"
+)
 
 // planEntry is an analysis's plan under one policy version.
 type planEntry struct {
@@ -12,8 +15,14 @@ type planEntry struct {
 // use and whenever the policy version changes. The plan is cached on the
 // analysis itself, so it is shared by every session and keyed by policy
 // version: a plan made under one policy never serves another.
+//
+// Once a plan is made the analysis lets go of its parse tree, which weighs
+// 40 to 60 times the text: the plan was all the proxy needed it for, and
+// the rare plan under a new policy version parses the text again. A
+// caller without a policy releases it too (it has no use for it).
 func (a *Analysis) PlanUnder(pol *policy.Policy) *Plan {
 	if pol == nil {
+		a.tree.Store(nil)
 		return &Plan{}
 	}
 	if e := a.plan.Load(); e != nil && e.version == pol.Version() {
@@ -21,7 +30,25 @@ func (a *Analysis) PlanUnder(pol *policy.Policy) *Plan {
 	}
 	p := PlanFor(a, pol)
 	a.plan.Store(&planEntry{version: pol.Version(), plan: p})
+	a.tree.Store(nil)
 	return p
+}
+
+// syntax returns the parse tree: the one Analyze made if it is still held,
+// else a fresh parse of the text (nil if the text does not parse). The
+// tree is shared and must not be modified.
+func (a *Analysis) syntax() *pg_query.ParseResult {
+	if a.Err != nil {
+		return nil
+	}
+	if t := a.tree.Load(); t != nil {
+		return t
+	}
+	t, err := pg_query.Parse(a.sql)
+	if err != nil {
+		return nil
+	}
+	return t
 }
 
 // LiteralSpans returns the byte ranges of sql's literals, indexed as plans

@@ -1,6 +1,8 @@
 package sqlrewrite
 
 import (
+	"slices"
+
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/policy"
@@ -30,9 +32,14 @@ func PlanFor(a *Analysis, pol *policy.Policy) *Plan {
 		return &Plan{Protected: true, Refusal: &Refusal{Code: pgerr.SyntaxError,
 			Construct: "phiguard cannot analyse this statement: " + a.Err.Error()}}
 	}
+	tree := a.syntax()
+	if tree == nil {
+		return &Plan{Protected: true, Refusal: &Refusal{Code: pgerr.InternalError,
+			Construct: "phiguard could not parse this statement again"}}
+	}
 	p := &planner{pol: pol, plan: &Plan{}, sql: a.sql}
 	p.literals = literalStarts(a.sql)
-	for i, raw := range a.tree.GetStmts() {
+	for i, raw := range tree.GetStmts() {
 		if encryptsAnything(pol) {
 			if r := p.sessionRefusal(raw.GetStmt(), a.Statements[i]); r != nil {
 				p.plan.Protected, p.plan.Refusal, p.plan.Values = true, r, nil
@@ -47,13 +54,17 @@ func PlanFor(a *Analysis, pol *policy.Policy) *Plan {
 			p.refuseTable(p.plan.Copy.Table, "COPY together with other statements in one query")
 		}
 		p.statement(raw.GetStmt())
-		if p.plan.Copy != nil && len(a.tree.GetStmts()) > 1 && p.plan.Refusal == nil {
+		if p.plan.Copy != nil && len(tree.GetStmts()) > 1 && p.plan.Refusal == nil {
 			p.refuseTable(p.plan.Copy.Table, "COPY together with other statements in one query")
 		}
 		if p.plan.Refusal != nil {
 			p.plan.Values = nil
 			break
 		}
+	}
+	if cap(p.plan.Values) > len(p.plan.Values) {
+		// The plan is cached with the analysis: hold no append slack.
+		p.plan.Values = slices.Clone(p.plan.Values)
 	}
 	return p.plan
 }

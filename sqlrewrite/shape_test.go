@@ -57,7 +57,7 @@ func TestShapeGivesUpOnWhatItDoesNotModel(t *testing.T) {
 }
 
 func TestShapeSharesAnalysisAcrossLiterals(t *testing.T) {
-	z := NewAnalyzer(100)
+	z := NewAnalyzer(100, 1<<30)
 	a1, _ := z.Analyze([]byte("SELECT * FROM patients WHERE id = 1"))
 	a2, hit := z.Analyze([]byte("SELECT * FROM patients WHERE id = 987654"))
 	if !hit || a1 != a2 {

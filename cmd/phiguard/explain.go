@@ -126,7 +126,7 @@ func readObjects(ctx context.Context, conn *pgx.Conn) (*proxy.Objects, error) {
 }
 
 func explain(ctx context.Context, w io.Writer, conn *pgx.Conn, pol *policy.Policy, role *policy.Role, objs *proxy.Objects, sql string, glass bool) {
-	a, _ := sqlrewrite.NewAnalyzer(8).Analyze([]byte(sql))
+	a, _ := sqlrewrite.NewAnalyzer(8, 1<<24).Analyze([]byte(sql))
 	acc := sqlrewrite.AccessFor(sql, a, pol, role, objs, glass)
 	kind := "with rules"
 	if role.Unrestricted() {
