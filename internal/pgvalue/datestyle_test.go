@@ -5,10 +5,6 @@ import (
 	"fmt"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgconn"
-
-	"github.com/phiguard/phiguard/internal/pgcluster"
 )
 
 // TestDateStyleAgainstPostgres: under every DateStyle (four styles, three
@@ -21,16 +17,7 @@ func TestDateStyleAgainstPostgres(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cluster, err := pgcluster.Start(ctx, pgcluster.Options{})
-	if err != nil {
-		t.Fatalf("start PostgreSQL: %v", err)
-	}
-	defer cluster.Stop()
-	conn, err := pgconn.Connect(ctx, cluster.URL(cluster.Superuser, cluster.Password, "postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	conn := startPostgres(t, ctx)
 	inputs := map[string][]string{
 		"date":        {"2024-02-03", "02/03/2024", "3.2.2024", "12/31/99", "0044-03-15 BC", "infinity"},
 		"timestamp":   {"2024-02-03 10:00:00.25", "02/03/2024 23:59:59", "1999-12-31 00:00", "0001-01-01 00:00 BC"},

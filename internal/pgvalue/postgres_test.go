@@ -33,16 +33,8 @@ func TestAgainstPostgres(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cluster, err := pgcluster.Start(ctx, pgcluster.Options{})
-	if err != nil {
-		t.Fatalf("start PostgreSQL: %v", err)
-	}
-	defer cluster.Stop()
-	conn, err := pgconn.Connect(ctx, cluster.URL(cluster.Superuser, cluster.Password, "postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	conn := startPostgres(t, ctx)
+	var err error
 	if err := exec(ctx, conn, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET client_encoding = 'UTF8'"); err != nil {
 		t.Fatal(err)
 	}
@@ -200,6 +192,23 @@ func decodeWithPgx(m *pgtype.Map, oid uint32, b []byte) (any, error) {
 		return nil, fmt.Errorf("pgx knows no OID %d", oid)
 	}
 	return typ.Codec.DecodeValue(m, oid, FormatBinary, b)
+}
+
+// startPostgres starts a throwaway PostgreSQL for t and connects to it
+// as the superuser; both end with the test.
+func startPostgres(t *testing.T, ctx context.Context) *pgconn.PgConn {
+	t.Helper()
+	cluster, err := pgcluster.Start(ctx, pgcluster.Options{})
+	if err != nil {
+		t.Fatalf("start PostgreSQL: %v", err)
+	}
+	t.Cleanup(func() { cluster.Stop() })
+	conn, err := pgconn.Connect(ctx, cluster.URL(cluster.Superuser, cluster.Password, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
 }
 
 func exec(ctx context.Context, conn *pgconn.PgConn, sql string) error {
