@@ -127,6 +127,8 @@ func (s *served) start(t *testing.T, ctx context.Context) error {
 		s.stopped = true
 		return err
 	}
+	// A start after a failed one: this serve runs until shutdown stops it.
+	s.stopped = false
 	t.Cleanup(func() { s.shutdown(t) })
 	return nil
 }
