@@ -31,7 +31,8 @@ import (
 // cap then is turned away the way PostgreSQL refuses a connection: its
 // first packet is read and answered with FATAL 53300. Waiting is itself
 // bounded (waitingPerSlot per startup slot); beyond that a connection is
-// closed at once, which is all a flood of idle sockets gets. A flood from
+// closed at once, which is all a flood of idle sockets gets; a connection
+// being turned away still counts as waiting. A flood from
 // one address cannot starve the others: a connection that finds a slot
 // free at accept takes it without waiting, and that address holds at most
 // its per-source share of the slots.
@@ -155,14 +156,22 @@ func (a *admission) wait(src netip.Addr, d time.Duration, quit <-chan struct{}) 
 
 // admitLate runs a connection that found its caps full at accept: it waits
 // for a slot and then starts as any other, or is turned away.
+//
+// A connection turned away keeps its place among the waiting ones until
+// it is closed: its goroutine lives up to turnAwayTimeout more, and Go
+// never frees a goroutine's descriptor, so a flood whose turned-away
+// connections did not count would raise the process's memory for good by
+// the goroutines of up to three times the waiting bound (the soak's idle
+// sockets: 3,400 goroutines, 3.5 MiB of heap kept after they ended).
 func (srv *Server) admitLate(conn net.Conn, src netip.Addr) {
 	reason := srv.adm.wait(src, admissionWait, srv.quit)
-	srv.adm.doneWaiting()
-	switch {
-	case reason == "":
+	if reason == "" {
+		srv.adm.doneWaiting()
 		srv.serveConn(conn, src)
 		return
-	case srv.isDraining():
+	}
+	defer srv.adm.doneWaiting()
+	if srv.isDraining() {
 		conn.Close() // the wait ended because phiguard is shutting down
 		return
 	}

@@ -392,3 +392,38 @@ func TestOverCapConnectionsWaitThenAreTurnedAway(t *testing.T) {
 		t.Errorf("connections_starting = %v after every startup ended, want 0", got)
 	}
 }
+
+// TestTurnedAwayConnectionsStillCountAsWaiting: idle connections past the
+// wait, being turned away (phiguard waits for their first packet to answer
+// 53300), keep their place in the waiting bound, so a flood of idle
+// sockets holds at most waitingPerSlot goroutines per slot rather than
+// three times as many (Go keeps a goroutine's descriptor for good).
+func TestTurnedAwayConnectionsStillCountAsWaiting(t *testing.T) {
+	fb := startFakeBackend(t, func(c net.Conn) {
+		greet(t, c, 7, []byte{1, 2, 3, 4})
+		io.Copy(io.Discard, c)
+	})
+	p := startAdmissionProxy(t, fb.port(), nil, func(c *config.Config) {
+		c.Limits.MaxStartupConnections = 1
+		c.Limits.MaxStartupPerSource = 1
+	}, nil)
+	dialIdle := func() net.Conn {
+		c, err := net.DialTimeout("tcp", p.addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	dialIdle() // holds the one startup slot
+	for range waitingPerSlot {
+		dialIdle() // wait, then are turned away: they never send a byte
+	}
+	// Past admissionWait the idle ones are in turnAway, waiting up to
+	// turnAwayTimeout for a first packet.
+	time.Sleep(admissionWait + 300*time.Millisecond)
+	extra := dialIdle()
+	if took := awaitClose(t, extra, turnAwayTimeout+2*time.Second); took > 500*time.Millisecond {
+		t.Errorf("a connection past the waiting bound, while %d are being turned away, was closed after %v; want at once", waitingPerSlot, took)
+	}
+}
