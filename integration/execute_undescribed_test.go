@@ -106,3 +106,80 @@ func drainToReady(pc *pgconn.PgConn) error {
 		}
 	}
 }
+
+// TestSuspendedPortalReexecuted: a portal over an encrypted column,
+// never described, executed a few rows at a time across Syncs inside a
+// transaction (as pgjdbc's setFetchSize does): every batch after each
+// PortalSuspended comes back decrypted, in order.
+func TestSuspendedPortalReexecuted(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	table := uniqueName("suspended")
+	if _, err := superuser(t).Exec(ctx, fmt.Sprintf("CREATE TABLE %s (id int PRIMARY KEY, ssn text); GRANT ALL ON %s TO %s", table, table, appUser)); err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, proxyOptions{protect: protection(t, fmt.Sprintf(`
+version: 1
+tables:
+  public.%s:
+    columns:
+      ssn: {mode: randomized, key: suspended-ssn, type: text}
+`, table))})
+	conn := p.app(t)
+	for i := 1; i <= 7; i++ {
+		if _, err := conn.Exec(ctx, fmt.Sprintf("INSERT INTO %s (id, ssn) VALUES (%d, 'ssn-%d')", table, i, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pc := conn.PgConn()
+	fe := pc.Frontend()
+	fe.Send(&pgproto3.Query{String: "BEGIN"})
+	if err := drainToReady(pc); err != nil {
+		t.Fatal(err)
+	}
+	fe.Send(&pgproto3.Parse{Query: "SELECT ssn FROM " + table + " ORDER BY id"})
+	fe.Send(&pgproto3.Bind{DestinationPortal: "cur"})
+	var got []string
+	for _, max := range []uint32{3, 3, 0} {
+		fe.Send(&pgproto3.Execute{Portal: "cur", MaxRows: max})
+		fe.Send(&pgproto3.Sync{})
+		rows, suspended := readBatch(t, pc)
+		if want := max == 3; suspended != want {
+			t.Fatalf("batch of %d: suspended %v, want %v", max, suspended, want)
+		}
+		got = append(got, rows...)
+	}
+	want := []string{"ssn-1", "ssn-2", "ssn-3", "ssn-4", "ssn-5", "ssn-6", "ssn-7"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("rows %q, want %q", got, want)
+	}
+	fe.Send(&pgproto3.Query{String: "COMMIT"})
+	if err := drainToReady(pc); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readBatch reads one Execute's rows up to ReadyForQuery and whether the
+// portal was suspended.
+func readBatch(t *testing.T, pc *pgconn.PgConn) (rows []string, suspended bool) {
+	t.Helper()
+	if err := pc.Frontend().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		msg, err := pc.ReceiveMessage(testContext(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch m := msg.(type) {
+		case *pgproto3.DataRow:
+			rows = append(rows, string(m.Values[0]))
+		case *pgproto3.PortalSuspended:
+			suspended = true
+		case *pgproto3.ErrorResponse:
+			t.Fatalf("%s %s", m.Code, m.Message)
+		case *pgproto3.ReadyForQuery:
+			return rows, suspended
+		}
+	}
+}
