@@ -58,18 +58,26 @@ func (s *session) login(ctx context.Context, hello *clientHello) bool {
 }
 
 // rejectedByDatabase counts and records a login the backend refused. Its
-// ErrorResponse has already reached the client as it was. PostgreSQL's
-// "too many clients" (53300) is no failed login: the credentials may well
-// be right, and counting it as one hides a full database behind what looks
-// like password guessing.
+// ErrorResponse has already reached the client as it was. A database
+// that is full (53300) or not accepting connections (57P03: starting up,
+// shutting down, in recovery) refused no credentials: counting those as
+// failed logins would hide a full or restarting database behind what
+// looks like password guessing.
 func (s *session) rejectedByDatabase() {
 	reason, auditReason := "auth_failed", "rejected_by_database"
-	if s.authSQLState == string(pgerr.TooManyConnections) {
-		reason, auditReason = "backend_too_many", "database_too_many_clients"
+	if r, ok := databaseRefusals[pgerr.Code(s.authSQLState)]; ok {
+		reason, auditReason = r.metric, r.audit
 	}
 	s.srv.metrics.ConnectionsRefused.WithLabelValues(reason).Inc()
 	s.srv.startupLog.write(s.log, zap.InfoLevel, "login refused by the database", zap.String("reason", reason), zap.String("sqlstate", s.authSQLState))
 	s.record(&audit.AuthFailure{Session: s.auditSessionInfo(), Reason: auditReason, SQLState: s.authSQLState})
+}
+
+// databaseRefusals names the logins a backend refused for a reason of its
+// own, by SQLSTATE: the metric's reason and the audit record's.
+var databaseRefusals = map[pgerr.Code]struct{ metric, audit string }{
+	pgerr.TooManyConnections: {"backend_too_many", "database_too_many_clients"},
+	pgerr.CannotConnectNow:   {"backend_not_accepting", "database_not_accepting_connections"},
 }
 
 // backendLostInLogin tells the client that the backend, not the client,

@@ -15,6 +15,7 @@ type Metrics struct {
 	// established, by reason: tls_required, protocol, startup_setting,
 	// startup_timeout, too_many, too_many_starting, too_many_from_source,
 	// backend_unreachable, backend_auth_timeout, backend_too_many,
+	// backend_not_accepting (the database starting up or shutting down),
 	// auth_failed, shutting_down.
 	ConnectionsRefused *prometheus.CounterVec
 	// ConnectionsStarting counts connections accepted and not yet

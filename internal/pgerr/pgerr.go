@@ -56,7 +56,7 @@ const (
 	SubjectShredded Code = "55000"
 	// AdminShutdown: phiguard is shutting down.
 	AdminShutdown Code = "57P01"
-	// CannotConnectNow: phiguard is starting or draining.
+	// CannotConnectNow: phiguard (or the database) is starting or draining.
 	CannotConnectNow Code = "57P03"
 	// KeyUnavailable (system_error): the key service cannot serve a key.
 	KeyUnavailable Code = "58000"
