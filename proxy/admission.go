@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -32,7 +33,9 @@ import (
 // first packet is read and answered with FATAL 53300. Waiting is itself
 // bounded (waitingPerSlot per startup slot); beyond that a connection is
 // closed at once, which is all a flood of idle sockets gets; a connection
-// being turned away still counts as waiting. A flood from
+// being turned away still counts as waiting. Slots held by connections
+// that have sent nothing go to those that speak (takeSilent), so such a
+// flood does not keep real clients out either. A flood from
 // one address cannot starve the others: a connection that finds a slot
 // free at accept takes it without waiting, and that address holds at most
 // its per-source share of the slots.
@@ -61,13 +64,34 @@ type admission struct {
 	mu       sync.Mutex
 	count    int                // connections in startup
 	bySource map[netip.Addr]int // of which, per client address
+	silent   map[*slot]struct{} // of which, those that have not sent a byte
 	waiting  int                // connections waiting for a slot
 	freed    chan struct{}      // closed and replaced when a slot is given back
 }
 
+// slot is a startup slot held by one connection.
+type slot struct {
+	src   netip.Addr
+	conn  net.Conn
+	since time.Time
+	// given is set, under admission.mu, when the slot is given back: by
+	// its session (leave) or taken over from a silent holder (takeSilent).
+	given bool
+	// evicted tells the holder's session that its connection was closed
+	// to let a speaking one in: it ends without a log line of its own.
+	evicted atomic.Bool
+}
+
+// silentGrace is how long a connection may hold a startup slot without
+// sending a byte before a connection that has spoken may take it. Every
+// PostgreSQL client speaks first (StartupMessage, SSLRequest or a TLS
+// ClientHello) at once: a holder silent this long is most likely one of
+// a flood of idle sockets.
+const silentGrace = 500 * time.Millisecond
+
 func newAdmission(maxStarting, perSource int, starting prometheus.Gauge) *admission {
 	return &admission{maxStarting: maxStarting, perSource: perSource, starting: starting,
-		bySource: map[netip.Addr]int{}, freed: make(chan struct{})}
+		bySource: map[netip.Addr]int{}, silent: map[*slot]struct{}{}, freed: make(chan struct{})}
 }
 
 // sourceOf is the client address a per-source cap counts against: the IP
@@ -79,39 +103,84 @@ func sourceOf(addr net.Addr) netip.Addr {
 	return netip.Addr{}
 }
 
-// enter takes a startup slot for src, or returns the reason it cannot.
-func (a *admission) enter(src netip.Addr) string {
+// enter takes a startup slot for conn, or returns the reason it cannot.
+func (a *admission) enter(conn net.Conn) (*slot, string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.enterLocked(src)
+	return a.enterLocked(conn, sourceOf(conn.RemoteAddr()))
 }
 
-func (a *admission) enterLocked(src netip.Addr) string {
+func (a *admission) enterLocked(conn net.Conn, src netip.Addr) (*slot, string) {
 	switch {
 	case a.count >= a.maxStarting:
-		return reasonTooManyStarting
+		return nil, reasonTooManyStarting
 	case a.bySource[src] >= a.perSource:
-		return reasonTooManyFromSource
+		return nil, reasonTooManyFromSource
 	}
 	a.count++
 	a.bySource[src]++
 	a.starting.Inc()
-	return ""
+	sl := &slot{src: src, conn: conn, since: time.Now()}
+	a.silent[sl] = struct{}{}
+	return sl, ""
 }
 
-// leave gives back the slot enter took and wakes the waiters.
-func (a *admission) leave(src netip.Addr) {
+// leave gives back a slot enter took, once, and wakes the waiters.
+func (a *admission) leave(sl *slot) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.count--
-	if a.bySource[src]--; a.bySource[src] <= 0 {
-		delete(a.bySource, src)
-	}
-	a.starting.Dec()
-	if a.waiting > 0 {
+	if a.releaseLocked(sl) && a.waiting > 0 {
 		close(a.freed)
 		a.freed = make(chan struct{})
 	}
+}
+
+func (a *admission) releaseLocked(sl *slot) bool {
+	if sl.given {
+		return false
+	}
+	sl.given = true
+	delete(a.silent, sl)
+	a.count--
+	if a.bySource[sl.src]--; a.bySource[sl.src] <= 0 {
+		delete(a.bySource, sl.src)
+	}
+	a.starting.Dec()
+	return true
+}
+
+// spoke records that a slot's holder has sent its first byte: it can no
+// longer be taken over as silent.
+func (a *admission) spoke(sl *slot) {
+	a.mu.Lock()
+	delete(a.silent, sl)
+	a.mu.Unlock()
+}
+
+// takeSilent gives conn, which has spoken, the slot of the longest-silent
+// holder past silentGrace, closing that holder's connection, when every
+// slot is taken. A flood of idle sockets then keeps no real client from
+// logging in: their slots go to whoever speaks. conn's own per-source
+// cap still holds.
+func (a *admission) takeSilent(conn net.Conn) (*slot, bool) {
+	src := sourceOf(conn.RemoteAddr())
+	a.mu.Lock()
+	var victim *slot
+	for sl := range a.silent {
+		if time.Since(sl.since) >= silentGrace && (victim == nil || sl.since.Before(victim.since)) {
+			victim = sl
+		}
+	}
+	if victim == nil || (victim.src != src && a.bySource[src] >= a.perSource) {
+		a.mu.Unlock()
+		return nil, false
+	}
+	a.releaseLocked(victim)
+	victim.evicted.Store(true)
+	sl, _ := a.enterLocked(conn, src)
+	a.mu.Unlock()
+	victim.conn.Close()
+	return sl, true
 }
 
 // startWaiting reports whether one more connection may wait for a slot
@@ -126,30 +195,49 @@ func (a *admission) startWaiting() bool {
 	return true
 }
 
+// waitSpoken waits until deadline for conn to send its first byte (read
+// into in, where its session will find it) and then takes a free slot or
+// a silent holder's. It returns no slot when conn stays silent, leaves, or
+// finds neither.
+func (a *admission) waitSpoken(conn net.Conn, in *bufio.Reader, deadline time.Time) *slot {
+	conn.SetReadDeadline(deadline)
+	_, err := in.Peek(1)
+	conn.SetReadDeadline(time.Time{})
+	if err != nil {
+		return nil
+	}
+	if sl, reason := a.enter(conn); reason == "" {
+		return sl
+	}
+	sl, _ := a.takeSilent(conn)
+	return sl
+}
+
 func (a *admission) doneWaiting() {
 	a.mu.Lock()
 	a.waiting--
 	a.mu.Unlock()
 }
 
-// wait takes a slot for src within d, or returns why it could not.
-func (a *admission) wait(src netip.Addr, d time.Duration, quit <-chan struct{}) string {
-	t := time.NewTimer(d)
+// wait takes a slot for conn by deadline, or returns why it could not.
+func (a *admission) wait(conn net.Conn, deadline time.Time, quit <-chan struct{}) (*slot, string) {
+	src := sourceOf(conn.RemoteAddr())
+	t := time.NewTimer(time.Until(deadline))
 	defer t.Stop()
 	for {
 		a.mu.Lock()
-		reason := a.enterLocked(src)
+		sl, reason := a.enterLocked(conn, src)
 		freed := a.freed
 		a.mu.Unlock()
 		if reason == "" {
-			return ""
+			return sl, ""
 		}
 		select {
 		case <-freed:
 		case <-t.C:
-			return reason
+			return nil, reason
 		case <-quit:
-			return reason
+			return nil, reason
 		}
 	}
 }
@@ -163,11 +251,20 @@ func (a *admission) wait(src netip.Addr, d time.Duration, quit <-chan struct{}) 
 // connections did not count would raise the process's memory for good by
 // the goroutines of up to three times the waiting bound (the soak's idle
 // sockets: 3,400 goroutines, 3.5 MiB of heap kept after they ended).
-func (srv *Server) admitLate(conn net.Conn, src netip.Addr) {
-	reason := srv.adm.wait(src, admissionWait, srv.quit)
+//
+// While it waits, a connection that speaks (sends its first byte) may take
+// the slot of a holder that has been silent past silentGrace; one that
+// stays silent only ever gets a slot given back.
+func (srv *Server) admitLate(conn net.Conn) {
+	deadline := time.Now().Add(admissionWait)
+	in := newMsgReader(conn, readBufferSize, 0).br
+	sl, reason := srv.adm.waitSpoken(conn, in, deadline), ""
+	if sl == nil {
+		sl, reason = srv.adm.wait(conn, deadline, srv.quit)
+	}
 	if reason == "" {
 		srv.adm.doneWaiting()
-		srv.serveConn(conn, src)
+		srv.serveConn(conn, in, sl)
 		return
 	}
 	defer srv.adm.doneWaiting()
@@ -176,7 +273,7 @@ func (srv *Server) admitLate(conn net.Conn, src netip.Addr) {
 		return
 	}
 	srv.refuseAtAccept(conn, reason)
-	srv.turnAway(conn, reason)
+	srv.turnAway(conn, in, reason)
 }
 
 // turnAway answers a connection over a startup cap with FATAL 53300 once
@@ -184,10 +281,10 @@ func (srv *Server) admitLate(conn net.Conn, src netip.Addr) {
 // libpq and pgx take an ErrorResponse for, as when a server cannot fork),
 // then closes it. A CancelRequest gets no answer, as always. No TLS is
 // set up: refusing must cost far less than serving.
-func (srv *Server) turnAway(conn net.Conn, reason string) {
+func (srv *Server) turnAway(conn net.Conn, in *bufio.Reader, reason string) {
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(turnAwayTimeout))
-	pkt, err := readStartupPacket(bufio.NewReaderSize(conn, 64))
+	pkt, err := readStartupPacket(in)
 	if err != nil || binary.BigEndian.Uint32(pkt[4:8]) == codeCancelRequest {
 		return
 	}

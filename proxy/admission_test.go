@@ -427,3 +427,57 @@ func TestTurnedAwayConnectionsStillCountAsWaiting(t *testing.T) {
 		t.Errorf("a connection past the waiting bound, while %d are being turned away, was closed after %v; want at once", waitingPerSlot, took)
 	}
 }
+
+// TestSpeakingConnectionTakesSilentSlot: with every startup slot held by
+// connections that have sent nothing for longer than silentGrace (a flood
+// of idle sockets), a client that sends its StartupMessage takes the
+// longest-silent one's slot and logs in at once; the silent holder is
+// closed, and a silent newcomer takes nothing.
+func TestSpeakingConnectionTakesSilentSlot(t *testing.T) {
+	fb := startFakeBackend(t, func(c net.Conn) {
+		greet(t, c, 7, []byte{1, 2, 3, 4})
+		io.Copy(io.Discard, c)
+	})
+	p := startAdmissionProxy(t, fb.port(), nil, func(c *config.Config) {
+		c.Limits.MaxStartupConnections = 2
+		c.Limits.MaxStartupPerSource = 2
+	}, nil)
+	dialIdle := func() net.Conn {
+		c, err := net.DialTimeout("tcp", p.addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	oldest := dialIdle()
+	time.Sleep(50 * time.Millisecond)
+	younger := dialIdle()
+	time.Sleep(silentGrace + 100*time.Millisecond)
+
+	quiet := dialIdle() // waits, silent: must not take a slot
+	start := time.Now()
+	e, err := awaitError(dialStartup(t, p.addr), 5*time.Second)
+	if e != nil || err != nil {
+		t.Fatalf("a client speaking while silent connections hold every slot: %+v, %v; want a login", e, err)
+	}
+	if took := time.Since(start); took > admissionWait/2 {
+		t.Errorf("login took %v; want it at once, not after the wait", took)
+	}
+	if took := awaitClose(t, oldest, 3*time.Second); took > time.Second {
+		t.Errorf("the longest-silent holder was closed after %v", took)
+	}
+	// The younger holder keeps its slot, and the quiet waiter is turned
+	// away, not given one.
+	younger.SetReadDeadline(time.Now().Add(admissionWait + 200*time.Millisecond))
+	if n, err := younger.Read(make([]byte, 1)); n != 0 || !isTimeout(err) {
+		t.Errorf("the younger silent holder: read %d, %v; want it still open", n, err)
+	}
+	quiet.SetReadDeadline(time.Now().Add(time.Second))
+	if n, _ := quiet.Read(make([]byte, 1)); n != 0 {
+		t.Errorf("the silent waiter was answered before it spoke")
+	}
+	if got := p.metric(t, "phiguard_proxy_connections_refused_total", "reason", "silent_taken_over"); got != 1 {
+		t.Errorf("refused{silent_taken_over} = %v, want 1", got)
+	}
+}

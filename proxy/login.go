@@ -96,9 +96,9 @@ func (s *session) backendLostInLogin(lost *backendError) {
 
 // leaveStartup gives back the session's startup slot, once.
 func (s *session) leaveStartup() {
-	if s.starting {
-		s.starting = false
-		s.srv.adm.leave(s.source)
+	if s.slot != nil {
+		s.srv.adm.leave(s.slot)
+		s.slot = nil
 	}
 }
 

@@ -16,6 +16,7 @@ type Metrics struct {
 	// startup_timeout, too_many, too_many_starting, too_many_from_source,
 	// backend_unreachable, backend_auth_timeout, backend_too_many,
 	// backend_not_accepting (the database starting up or shutting down),
+	// silent_taken_over (admission.go's takeSilent),
 	// auth_failed, shutting_down.
 	ConnectionsRefused *prometheus.CounterVec
 	// ConnectionsStarting counts connections accepted and not yet

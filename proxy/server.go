@@ -1,13 +1,13 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -185,8 +185,7 @@ func (srv *Server) acceptFailed(err error, delay time.Duration) {
 // A connection that cannot even wait is closed. start returns false once
 // the server is draining.
 func (srv *Server) start(conn net.Conn) bool {
-	src := sourceOf(conn.RemoteAddr())
-	refusal := srv.adm.enter(src)
+	sl, refusal := srv.adm.enter(conn)
 	if refusal != "" && !srv.adm.startWaiting() {
 		srv.refuseAtAccept(conn, refusal)
 		conn.Close()
@@ -198,7 +197,7 @@ func (srv *Server) start(conn net.Conn) bool {
 	if srv.draining {
 		srv.mu.Unlock()
 		if refusal == "" {
-			srv.adm.leave(src)
+			srv.adm.leave(sl)
 		} else {
 			srv.adm.doneWaiting()
 		}
@@ -210,18 +209,22 @@ func (srv *Server) start(conn net.Conn) bool {
 	go func() {
 		defer srv.conns.Done()
 		if refusal != "" {
-			srv.admitLate(conn, src)
+			srv.admitLate(conn)
 			return
 		}
-		srv.serveConn(conn, src)
+		srv.serveConn(conn, nil, sl)
 	}()
 	return true
 }
 
-// serveConn runs the session of a connection that holds a startup slot.
-func (srv *Server) serveConn(conn net.Conn, src netip.Addr) {
+// serveConn runs the session of a connection that holds a startup slot;
+// in, if not nil, holds what was already read from it.
+func (srv *Server) serveConn(conn net.Conn, in *bufio.Reader, sl *slot) {
 	s := srv.newSession(conn)
-	s.source, s.starting = src, true
+	if in != nil {
+		s.clientBuf = in
+	}
+	s.slot = sl
 	s.serve(context.Background())
 }
 

@@ -63,7 +63,7 @@ type session struct {
 
 	user, database string
 	source         netip.Addr // client IP, for the per-source startup cap
-	starting       bool       // holds a startup slot (admission.go)
+	slot           *slot      // the startup slot it holds until logged in (admission.go)
 	cancelPID      uint32
 	authSQLState   string // the backend's SQLSTATE when it refused the login
 
@@ -130,6 +130,11 @@ func (s *session) serve(ctx context.Context) {
 	s.client.SetDeadline(time.Now().Add(s.srv.cfg.Limits.StartupTimeout.Std()))
 	hello, err := s.negotiate()
 	if err != nil {
+		if s.slot != nil && s.slot.evicted.Load() {
+			// Silent past silentGrace, its slot went to one that spoke.
+			s.srv.metrics.ConnectionsRefused.WithLabelValues("silent_taken_over").Inc()
+			return
+		}
 		s.refuse("protocol", err)
 		return
 	}

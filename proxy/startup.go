@@ -28,6 +28,12 @@ type clientHello struct {
 // CancelRequest: SSLRequest (and PostgreSQL 17's direct TLS), GSSENCRequest
 // and the protocol version check.
 func (s *session) negotiate() (*clientHello, error) {
+	if _, err := s.clientBuf.Peek(1); err != nil {
+		return nil, err
+	}
+	if s.slot != nil {
+		s.srv.adm.spoke(s.slot)
+	}
 	tlsCfg := s.srv.clientTLS
 	for round := 0; round < 4; round++ {
 		if tlsCfg != nil && s.tlsState == nil {
