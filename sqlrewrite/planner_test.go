@@ -9,7 +9,8 @@ import (
 )
 
 // testPolicy protects the demo schema as examples/policy.yml does, plus a
-// second table sharing the SSN key, for joins.
+// second table sharing the SSN key, for joins, and a table of time and
+// number columns for the casts constants are folded through.
 func testPolicy(t *testing.T) *policy.Policy {
 	t.Helper()
 	pol, err := policy.Parse([]byte(`
@@ -25,6 +26,13 @@ tables:
   billing.claims:
     columns:
       member_ssn: {mode: deterministic, key: patients-ssn, type: text}
+  public.admissions:
+    columns:
+      admitted: {mode: randomized,    key: patients-pii, type: timestamptz}
+      seen:     {mode: randomized,    key: patients-pii, type: timestamp}
+      mrn:      {mode: deterministic, key: admissions-mrn, type: bigint}
+      amount:   {mode: randomized,    key: patients-pii, type: numeric}
+      visits:   {mode: randomized,    key: patients-pii, type: integer}
 `))
 	if err != nil {
 		t.Fatal(err)
