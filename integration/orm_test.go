@@ -23,6 +23,8 @@ var ormColumns = []struct{ table, column, policy string }{
 	{"patient", "ssn", "{mode: deterministic, key: orm-ssn, type: varchar(11)}"},
 	{"patient", "birthdate", "{mode: randomized, key: orm-pii, type: date}"},
 	{"patient", "balance", "{mode: randomized, key: orm-pii, type: 'numeric(12,2)'}"},
+	{"patient", "mrn", "{mode: deterministic, key: orm-mrn, type: bigint}"},
+	{"patient", "registered", "{mode: randomized, key: orm-pii, type: timestamptz}"},
 	{"visit", "notes", "{mode: randomized, key: orm-pii, type: text}"},
 	{"address", "street", "{mode: randomized, key: orm-pii, type: varchar(100)}"},
 }
@@ -34,7 +36,7 @@ var ormColumns = []struct{ table, column, policy string }{
 var ormRefused = map[string]string{
 	// Django's bulk_update: UPDATE ... SET name = CAST(CASE WHEN (id = 2)
 	// THEN '…' ... ELSE NULL END AS varchar(100)): a value computed by SQL.
-	"django/11 bulk update (rolled back)": "0A000",
+	"django/12 bulk update (rolled back)": "0A000",
 }
 
 func ormPolicy() string {

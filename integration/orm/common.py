@@ -29,19 +29,27 @@ def dsn():
     }
 
 
-# The patients every workload creates: PII (name, ssn, birthdate, balance)
-# and plaintext (city, active). Negative and NULL values on purpose.
+UTC = datetime.timezone.utc
+
+# The patients every workload creates: PII (name, ssn, birthdate, balance,
+# mrn, registered) and plaintext (city, active). Negative and NULL values,
+# and times on both sides of a DST change, on purpose.
 PATIENTS = [
-    ("Ada Lovelace", "123-45-6789", datetime.date(1815, 12, 10), decimal.Decimal("1234.50"), "London", True),
-    ("Alan O'Turing", "987-65-4321", datetime.date(1912, 6, 23), decimal.Decimal("-0.05"), "London", False),
-    ("Grace Hopper", "555-12-0000", datetime.date(1906, 12, 9), decimal.Decimal("0"), "New York", True),
-    ("Émile Noël", "111-22-3333", None, None, "Paris", True),
+    ("Ada Lovelace", "123-45-6789", datetime.date(1815, 12, 10), decimal.Decimal("1234.50"), "London", True,
+     10001, datetime.datetime(2024, 3, 10, 6, 59, 59, tzinfo=UTC)),
+    ("Alan O'Turing", "987-65-4321", datetime.date(1912, 6, 23), decimal.Decimal("-0.05"), "London", False,
+     10002, datetime.datetime(2024, 3, 10, 7, 0, 0, 123456, tzinfo=UTC)),
+    ("Grace Hopper", "555-12-0000", datetime.date(1906, 12, 9), decimal.Decimal("0"), "New York", True,
+     -3, datetime.datetime(1999, 12, 31, 23, 59, tzinfo=datetime.timezone(datetime.timedelta(hours=-5)))),
+    ("Émile Noël", "111-22-3333", None, None, "Paris", True, None, None),
 ]
 
-# Added by bulk create: (name, ssn, birthdate, balance, city, active).
+# Added by bulk create: (name, ssn, birthdate, balance, city, active, mrn,
+# registered).
 BULK = [
     ("Bulk %d" % i, "900-00-%04d" % i, datetime.date(2000, 1, 1) + datetime.timedelta(days=37 * i),
-     decimal.Decimal("%d.%02d" % (i * 10, i)), ["Paris", "Oslo", "Lima"][i % 3], i % 2 == 0)
+     decimal.Decimal("%d.%02d" % (i * 10, i)), ["Paris", "Oslo", "Lima"][i % 3], i % 2 == 0,
+     20000 + i, datetime.datetime(2024, 11, 3, 5, 30, tzinfo=UTC) + datetime.timedelta(minutes=20 * i))
     for i in range(1, 9)
 ]
 
@@ -49,6 +57,8 @@ BULK = [
 def plain(v):
     """A value as JSON would keep it, with its Python type named where
     JSON would lose it (a date and a string look alike)."""
+    if isinstance(v, datetime.datetime):
+        return {"datetime": v.isoformat()}
     if isinstance(v, datetime.date):
         return {"date": v.isoformat()}
     if isinstance(v, decimal.Decimal):

@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 
-from sqlalchemy import (Boolean, Column, Date, ForeignKey, Integer, Numeric, String, Text, create_engine, func,
+from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Integer, Numeric, String, Text, create_engine, func,
                         insert, or_, select)
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, declarative_base, joinedload, relationship, selectinload
@@ -31,6 +31,8 @@ class Patient(Base):
     balance = Column(Numeric(12, 2))
     city = Column(String(40), nullable=False)
     active = Column(Boolean, nullable=False, default=True)
+    mrn = Column(BigInteger)
+    registered = Column(DateTime(timezone=True))
     visits = relationship("Visit", back_populates="patient", cascade="all, delete-orphan", order_by="Visit.id")
     addresses = relationship("Address", back_populates="patient", cascade="all, delete-orphan", order_by="Address.id")
 
@@ -57,7 +59,9 @@ class Address(Base):
 def engine():
     c = common.dsn()
     url = URL.create("postgresql+psycopg2", username=c["user"], password=c["password"], host=c["host"],
-                     port=c["port"], database=c["dbname"], query={"sslmode": c["sslmode"]})
+                     port=c["port"], database=c["dbname"], query={"sslmode": c["sslmode"],
+                                                            # Times are read in the session's zone.
+                                                            "options": "-c TimeZone=America/New_York"})
     if os.environ.get("PHIGUARD_ORM_SQL"):
         # Every statement SQLAlchemy sends, with its parameters, on stderr.
         logging.basicConfig(stream=sys.stderr)
@@ -71,7 +75,7 @@ def schema():
 
 def row(p):
     return {"id": p.id, "name": p.name, "ssn": p.ssn, "birthdate": p.birthdate, "balance": p.balance,
-            "city": p.city, "active": p.active}
+            "city": p.city, "active": p.active, "mrn": p.mrn, "registered": p.registered}
 
 
 def patients(db, *where):
@@ -85,8 +89,9 @@ def run():
     @s.step("01 create with related rows")
     def _():
         made = []
-        for i, (name, ssn, born, bal, city, active) in enumerate(common.PATIENTS):
-            p = Patient(name=name, ssn=ssn, birthdate=born, balance=bal, city=city, active=active)
+        for i, (name, ssn, born, bal, city, active, mrn, reg) in enumerate(common.PATIENTS):
+            p = Patient(name=name, ssn=ssn, birthdate=born, balance=bal, city=city, active=active, mrn=mrn,
+                        registered=reg)
             p.visits = [Visit(day=datetime.date(2024, 1, 1 + i), kind="checkup", notes="note for %s" % name),
                         Visit(day=datetime.date(2024, 2, 1 + i), kind="lab", notes="")]
             p.addresses = [Address(street="%d Main St" % (i + 1), zip="1000%d" % i)]
@@ -104,18 +109,24 @@ def run():
     def _():
         p = db.get(Patient, 2)
         db.refresh(p)
-        return [p.name, p.ssn, p.birthdate, p.balance, type(p.birthdate).__name__, type(p.balance).__name__]
+        return [p.name, p.ssn, p.birthdate, p.balance, p.mrn, p.registered,
+                type(p.birthdate).__name__, type(p.balance).__name__, type(p.registered).__name__]
 
     @s.step("04 filter ssn equal")
     def _():
         return patients(db, Patient.ssn == "987-65-4321")
 
-    @s.step("05 filter ssn in, not equal")
+    @s.step("05 filter mrn equal")
+    def _():
+        return [patients(db, Patient.mrn == 10002), patients(db, Patient.mrn == -3),
+                patients(db, Patient.mrn.in_([10001, 99])), patients(db, Patient.mrn.is_(None))]
+
+    @s.step("06 filter ssn in, not equal")
     def _():
         return [patients(db, Patient.ssn.in_(["123-45-6789", "111-22-3333", "000-00-0000"])),
                 patients(db, Patient.ssn != "123-45-6789")]
 
-    @s.step("06 one by ssn, filter_by")
+    @s.step("07 one by ssn, filter_by")
     def _():
         got = db.execute(select(Patient).filter_by(ssn="555-12-0000")).scalar_one()
         missing = db.execute(select(Patient).filter_by(ssn="222-33-4444")).scalar_one_or_none()
@@ -125,13 +136,13 @@ def run():
         new = db.execute(select(Patient).filter_by(ssn="222-33-4444")).scalar_one()
         return [got.id, got.name, missing, new.id, new.birthdate, new.balance]
 
-    @s.step("07 filter plaintext columns")
+    @s.step("08 filter plaintext columns")
     def _():
         return [patients(db, Patient.city == "London"),
                 patients(db, Patient.active.is_(False)),
                 patients(db, or_(Patient.city == "Paris", Patient.city == "Oslo"), Patient.active.is_(True))]
 
-    @s.step("08 related: join on patient ssn, joinedload, selectinload")
+    @s.step("09 related: join on patient ssn, joinedload, selectinload")
     def _():
         by_ssn = [[v.id, v.day, v.kind, v.notes] for v in db.scalars(
             select(Visit).join(Visit.patient).where(Patient.ssn == "123-45-6789").order_by(Visit.id))]
@@ -143,12 +154,13 @@ def run():
             select(Patient).options(selectinload(Patient.addresses), selectinload(Patient.visits)).order_by(Patient.id))]
         return [by_ssn, joined, pre]
 
-    @s.step("09 update: unit of work, bulk update")
+    @s.step("10 update: unit of work, bulk update")
     def _():
         p = db.execute(select(Patient).filter_by(ssn="987-65-4321")).scalar_one()
         p.name = "Alan M. Turing"
         p.balance = decimal.Decimal("-17.25")
         p.birthdate = datetime.date(1912, 6, 24)
+        p.registered = datetime.datetime(2024, 11, 3, 1, 30)  # naive: the session's zone, the first 01:30
         db.commit()
         n1 = db.query(Patient).filter(Patient.ssn == "123-45-6789").update(
             {"balance": decimal.Decimal("99.99"), "city": "Paris"}, synchronize_session="evaluate")
@@ -163,7 +175,7 @@ def run():
         db.expire_all()
         return [n1, n2, n3, patients(db)]
 
-    @s.step("10 bulk mappings, merge, Core insert returning")
+    @s.step("11 bulk mappings, merge, Core insert returning")
     def _():
         db.bulk_insert_mappings(Patient, [
             {"name": "Map %d" % i, "ssn": "800-00-000%d" % i, "birthdate": datetime.date(1990, 2, i + 1),
@@ -186,10 +198,10 @@ def run():
                 patients(db, or_(Patient.ssn.in_(["800-00-000%d" % i for i in range(3)]),
                                  Patient.id.in_([r[0] for r in core])))]
 
-    @s.step("11 bulk create")
+    @s.step("12 bulk create")
     def _():
-        made = [Patient(name=n, ssn=ssn, birthdate=b, balance=bal, city=city, active=act)
-                for n, ssn, b, bal, city, act in common.BULK]
+        made = [Patient(name=n, ssn=ssn, birthdate=b, balance=bal, city=city, active=act, mrn=mrn, registered=reg)
+                for n, ssn, b, bal, city, act, mrn, reg in common.BULK]
         db.add_all(made)
         db.flush()
         db.add_all([Visit(patient_id=p.id, day=datetime.date(2024, 3, 1), kind="intake", notes="bulk %s" % p.ssn)
@@ -198,7 +210,7 @@ def run():
         db.expire_all()
         return [[p.id for p in made], patients(db, Patient.ssn.in_([b[1] for b in common.BULK]))]
 
-    @s.step("12 delete: instance with cascade, bulk delete")
+    @s.step("13 delete: instance with cascade, bulk delete")
     def _():
         p = db.execute(select(Patient).filter_by(ssn="111-22-3333")).scalar_one()
         db.delete(p)
@@ -212,7 +224,7 @@ def run():
         db.expire_all()
         return [d2, d3, patients(db)]
 
-    @s.step("13 aggregate counts")
+    @s.step("14 aggregate counts")
     def _():
         count = lambda q: db.scalar(select(func.count()).select_from(q.subquery()))  # noqa: E731
         return [
@@ -232,7 +244,7 @@ def run():
             list(db.execute(select(func.count(Patient.id), func.count(Patient.city.distinct()))).one()),
         ]
 
-    @s.step("14 read all at the end")
+    @s.step("15 read all at the end")
     def _():
         db.expire_all()
         return [patients(db),

@@ -1,5 +1,5 @@
 """The Django workload's models: a Patient with PII (name, ssn, birthdate,
-balance) and plaintext columns, and its Visit and Address rows. An installed
+balance, mrn, registered) and plaintext columns, and its Visit and Address rows. An installed
 app, so that Django knows the reverse relations (cascading deletes, lookups
 through visits)."""
 
@@ -13,6 +13,8 @@ class Patient(models.Model):
     balance = models.DecimalField(max_digits=12, decimal_places=2, null=True)
     city = models.CharField(max_length=40)
     active = models.BooleanField(default=True)
+    mrn = models.BigIntegerField(null=True)
+    registered = models.DateTimeField(null=True)
 
     class Meta:
         app_label = "clinic"
