@@ -40,7 +40,7 @@ if os.environ.get("PHIGUARD_ORM_SQL"):
 
 from clinic.models import Address, Patient, Visit  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
-from django.db.models import Count, Q  # noqa: E402
+from django.db.models import Count, Max, Q  # noqa: E402
 
 MODELS = [Patient, Visit, Address]
 FIELDS = ["id", "name", "ssn", "birthdate", "balance", "city", "active", "mrn", "registered"]
@@ -200,6 +200,26 @@ def run():
         return [patients(),
                 list(Visit.objects.order_by("id").values("id", "patient_id", "day", "kind", "notes")),
                 list(Address.objects.order_by("id").values("id", "patient_id", "street", "zip"))]
+
+    # Probes: aggregates and grouping over the encrypted columns themselves,
+    # beyond what issue 12 asks. Each must give PostgreSQL's answer or be
+    # refused (0A000), never another answer: a randomized column's cells
+    # all differ, so DISTINCT or GROUP BY over them would count wrong.
+    def probe(name, fn):
+        s.step("probe " + name)(lambda: sorted(fn(), key=repr))
+
+    probe("count non-null birthdate, mrn", lambda: [
+        Patient.objects.filter(birthdate__isnull=False).count(),
+        Patient.objects.aggregate(n=Count("mrn"))["n"]])
+    probe("count distinct ssn (deterministic)", lambda: [Patient.objects.aggregate(n=Count("ssn", distinct=True))["n"]])
+    probe("count distinct name (randomized)", lambda: [Patient.objects.aggregate(n=Count("name", distinct=True))["n"]])
+    probe("group by ssn (deterministic)",
+          lambda: list(Patient.objects.values("ssn").annotate(n=Count("id")).order_by()))
+    probe("group by birthdate (randomized)",
+          lambda: list(Patient.objects.values("birthdate").annotate(n=Count("id")).order_by()))
+    probe("distinct city, active", lambda: list(Patient.objects.values_list("city", "active").distinct()))
+    probe("distinct balance (randomized)", lambda: list(Patient.objects.values_list("balance", flat=True).distinct()))
+    probe("max birthdate (randomized)", lambda: [Patient.objects.aggregate(m=Max("birthdate"))["m"]])
 
     s.dump()
 

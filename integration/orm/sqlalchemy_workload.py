@@ -251,6 +251,19 @@ def run():
                 [[v.id, v.patient_id, v.day, v.kind, v.notes] for v in db.scalars(select(Visit).order_by(Visit.id))],
                 [[a.id, a.patient_id, a.street, a.zip] for a in db.scalars(select(Address).order_by(Address.id))]]
 
+    # Probes, as in the Django workload: PostgreSQL's answer or 0A000.
+    def probe(name, stmt):
+        s.step("probe " + name)(lambda: sorted([list(r) for r in db.execute(stmt)], key=repr))
+
+    probe("count non-null birthdate, mrn", select(func.count(Patient.birthdate), func.count(Patient.mrn)))
+    probe("count distinct ssn (deterministic)", select(func.count(Patient.ssn.distinct())))
+    probe("count distinct name (randomized)", select(func.count(Patient.name.distinct())))
+    probe("group by ssn (deterministic)", select(Patient.ssn, func.count()).group_by(Patient.ssn))
+    probe("group by birthdate (randomized)", select(Patient.birthdate, func.count()).group_by(Patient.birthdate))
+    probe("distinct city, active", select(Patient.city, Patient.active).distinct())
+    probe("distinct balance (randomized)", select(Patient.balance).distinct())
+    probe("max birthdate (randomized)", select(func.max(Patient.birthdate)))
+
     db.close()
     s.dump()
 
