@@ -36,7 +36,7 @@ var ormColumns = []struct{ table, column, policy string }{
 var ormRefused = map[string]string{
 	// Django's bulk_update: UPDATE ... SET name = CAST(CASE WHEN (id = 2)
 	// THEN '…' ... ELSE NULL END AS varchar(100)): a value computed by SQL.
-	"django/12 bulk update (rolled back)": "0A000",
+	"django/13 bulk update (rolled back)": "0A000",
 }
 
 func ormPolicy() string {

@@ -82,21 +82,27 @@ def run():
         return [p.name, p.ssn, p.birthdate, p.balance, p.mrn, p.registered,
                 type(p.birthdate).__name__, type(p.balance).__name__, type(p.registered).__name__]
 
-    @s.step("04 filter ssn equal")
+    @s.step("04 read with a server-side cursor")
+    def _():
+        # iterator() reads through a named cursor: DECLARE ... WITH HOLD, FETCH.
+        return [[p.id, p.name, p.ssn, p.birthdate, p.balance, p.registered]
+                for p in Patient.objects.order_by("id").iterator(chunk_size=3)]
+
+    @s.step("05 filter ssn equal")
     def _():
         return patients(Patient.objects.filter(ssn="987-65-4321"))
 
-    @s.step("05 filter mrn equal")
+    @s.step("06 filter mrn equal")
     def _():
         return [patients(Patient.objects.filter(mrn=10002)), patients(Patient.objects.filter(mrn=-3)),
                 patients(Patient.objects.filter(mrn__in=[10001, 99])), patients(Patient.objects.filter(mrn__isnull=True))]
 
-    @s.step("06 filter ssn in, exclude ssn")
+    @s.step("07 filter ssn in, exclude ssn")
     def _():
         return [patients(Patient.objects.filter(ssn__in=["123-45-6789", "111-22-3333", "000-00-0000"])),
                 patients(Patient.objects.exclude(ssn="123-45-6789"))]
 
-    @s.step("07 get ssn, get_or_create")
+    @s.step("08 get ssn, get_or_create")
     def _():
         got = Patient.objects.get(ssn="555-12-0000")
         same, created = Patient.objects.get_or_create(ssn="555-12-0000", defaults={"name": "x", "city": "x"})
@@ -105,7 +111,7 @@ def run():
                                          "balance": decimal.Decimal("10.10")})
         return [got.pk, got.name, same.pk, created, new.pk, created2, new.birthdate]
 
-    @s.step("08 values_list, distinct, in_bulk, first and last")
+    @s.step("09 values_list, distinct, in_bulk, first and last")
     def _():
         return [list(Patient.objects.order_by("id").values_list("ssn", flat=True)),
                 list(Patient.objects.filter(city="London").values_list("name", "birthdate").order_by("id")),
@@ -113,13 +119,13 @@ def run():
                 {k: v.name for k, v in Patient.objects.in_bulk([1, 3]).items()},
                 Patient.objects.order_by("id").first().ssn, Patient.objects.order_by("id").last().ssn]
 
-    @s.step("09 filter plaintext columns")
+    @s.step("10 filter plaintext columns")
     def _():
         return [patients(Patient.objects.filter(city="London")),
                 patients(Patient.objects.filter(active=False)),
                 patients(Patient.objects.filter(Q(city="Paris") | Q(city="Oslo"), active=True))]
 
-    @s.step("10 related: filter by patient ssn, select_related, prefetch")
+    @s.step("11 related: filter by patient ssn, select_related, prefetch")
     def _():
         by_ssn = list(Visit.objects.filter(patient__ssn="123-45-6789").order_by("id").values("id", "day", "kind", "notes"))
         joined = [[v.id, v.kind, v.patient.name, v.patient.ssn, v.patient.birthdate, v.patient.balance]
@@ -128,7 +134,7 @@ def run():
                for p in Patient.objects.prefetch_related("addresses", "visits").order_by("id")]
         return [by_ssn, joined, pre]
 
-    @s.step("11 update: save, queryset update")
+    @s.step("12 update: save, queryset update")
     def _():
         p = Patient.objects.get(ssn="987-65-4321")
         p.name = "Alan M. Turing"
@@ -146,7 +152,7 @@ def run():
         upd, created = Patient.objects.update_or_create(ssn="222-33-4444", defaults={"city": "Bergen", "name": "Renamed"})
         return [n1, n2, n3, upd.pk, created, patients()]
 
-    @s.step("12 bulk update (rolled back)")
+    @s.step("13 bulk update (rolled back)")
     def _():
         # bulk_update writes CAST(CASE WHEN id = 2 THEN '…' … END AS type),
         # which phiguard refuses on an encrypted column (0A000; see
@@ -163,7 +169,7 @@ def run():
             transaction.set_rollback(True)
         return out
 
-    @s.step("13 bulk create")
+    @s.step("14 bulk create")
     def _():
         made = Patient.objects.bulk_create(
             [Patient(name=n, ssn=ssn, birthdate=b, balance=bal, city=city, active=act, mrn=mrn, registered=reg)
@@ -172,7 +178,7 @@ def run():
             [Visit(patient=p, day=datetime.date(2024, 3, 1), kind="intake", notes="bulk %s" % p.ssn) for p in made])
         return [[p.pk for p in made], patients(Patient.objects.filter(ssn__in=[b[1] for b in common.BULK]))]
 
-    @s.step("14 delete: instance with cascade, queryset")
+    @s.step("15 delete: instance with cascade, queryset")
     def _():
         p = Patient.objects.get(ssn="111-22-3333")
         d1 = p.delete()
@@ -180,7 +186,7 @@ def run():
         d3 = Visit.objects.filter(kind="intake", patient__city="Lima").delete()
         return [d1, d2, d3, patients()]
 
-    @s.step("15 aggregate counts")
+    @s.step("16 aggregate counts")
     def _():
         return [
             Patient.objects.count(),
@@ -195,7 +201,7 @@ def run():
             Patient.objects.aggregate(n=Count("id"), cities=Count("city", distinct=True)),
         ]
 
-    @s.step("16 read all at the end")
+    @s.step("17 read all at the end")
     def _():
         return [patients(),
                 list(Visit.objects.order_by("id").values("id", "patient_id", "day", "kind", "notes")),

@@ -112,21 +112,27 @@ def run():
         return [p.name, p.ssn, p.birthdate, p.balance, p.mrn, p.registered,
                 type(p.birthdate).__name__, type(p.balance).__name__, type(p.registered).__name__]
 
-    @s.step("04 filter ssn equal")
+    @s.step("04 read with a server-side cursor")
+    def _():
+        # stream_results reads through a named cursor (DECLARE, FETCH).
+        q = select(Patient).order_by(Patient.id).execution_options(stream_results=True, yield_per=3)
+        return [row(p) for p in db.scalars(q)]
+
+    @s.step("05 filter ssn equal")
     def _():
         return patients(db, Patient.ssn == "987-65-4321")
 
-    @s.step("05 filter mrn equal")
+    @s.step("06 filter mrn equal")
     def _():
         return [patients(db, Patient.mrn == 10002), patients(db, Patient.mrn == -3),
                 patients(db, Patient.mrn.in_([10001, 99])), patients(db, Patient.mrn.is_(None))]
 
-    @s.step("06 filter ssn in, not equal")
+    @s.step("07 filter ssn in, not equal")
     def _():
         return [patients(db, Patient.ssn.in_(["123-45-6789", "111-22-3333", "000-00-0000"])),
                 patients(db, Patient.ssn != "123-45-6789")]
 
-    @s.step("07 one by ssn, filter_by")
+    @s.step("08 one by ssn, filter_by")
     def _():
         got = db.execute(select(Patient).filter_by(ssn="555-12-0000")).scalar_one()
         missing = db.execute(select(Patient).filter_by(ssn="222-33-4444")).scalar_one_or_none()
@@ -136,13 +142,13 @@ def run():
         new = db.execute(select(Patient).filter_by(ssn="222-33-4444")).scalar_one()
         return [got.id, got.name, missing, new.id, new.birthdate, new.balance]
 
-    @s.step("08 filter plaintext columns")
+    @s.step("09 filter plaintext columns")
     def _():
         return [patients(db, Patient.city == "London"),
                 patients(db, Patient.active.is_(False)),
                 patients(db, or_(Patient.city == "Paris", Patient.city == "Oslo"), Patient.active.is_(True))]
 
-    @s.step("09 related: join on patient ssn, joinedload, selectinload")
+    @s.step("10 related: join on patient ssn, joinedload, selectinload")
     def _():
         by_ssn = [[v.id, v.day, v.kind, v.notes] for v in db.scalars(
             select(Visit).join(Visit.patient).where(Patient.ssn == "123-45-6789").order_by(Visit.id))]
@@ -154,7 +160,7 @@ def run():
             select(Patient).options(selectinload(Patient.addresses), selectinload(Patient.visits)).order_by(Patient.id))]
         return [by_ssn, joined, pre]
 
-    @s.step("10 update: unit of work, bulk update")
+    @s.step("11 update: unit of work, bulk update")
     def _():
         p = db.execute(select(Patient).filter_by(ssn="987-65-4321")).scalar_one()
         p.name = "Alan M. Turing"
@@ -175,7 +181,7 @@ def run():
         db.expire_all()
         return [n1, n2, n3, patients(db)]
 
-    @s.step("11 bulk mappings, merge, Core insert returning")
+    @s.step("12 bulk mappings, merge, Core insert returning")
     def _():
         db.bulk_insert_mappings(Patient, [
             {"name": "Map %d" % i, "ssn": "800-00-000%d" % i, "birthdate": datetime.date(1990, 2, i + 1),
@@ -198,7 +204,7 @@ def run():
                 patients(db, or_(Patient.ssn.in_(["800-00-000%d" % i for i in range(3)]),
                                  Patient.id.in_([r[0] for r in core])))]
 
-    @s.step("12 bulk create")
+    @s.step("13 bulk create")
     def _():
         made = [Patient(name=n, ssn=ssn, birthdate=b, balance=bal, city=city, active=act, mrn=mrn, registered=reg)
                 for n, ssn, b, bal, city, act, mrn, reg in common.BULK]
@@ -210,7 +216,7 @@ def run():
         db.expire_all()
         return [[p.id for p in made], patients(db, Patient.ssn.in_([b[1] for b in common.BULK]))]
 
-    @s.step("13 delete: instance with cascade, bulk delete")
+    @s.step("14 delete: instance with cascade, bulk delete")
     def _():
         p = db.execute(select(Patient).filter_by(ssn="111-22-3333")).scalar_one()
         db.delete(p)
@@ -224,7 +230,7 @@ def run():
         db.expire_all()
         return [d2, d3, patients(db)]
 
-    @s.step("14 aggregate counts")
+    @s.step("15 aggregate counts")
     def _():
         count = lambda q: db.scalar(select(func.count()).select_from(q.subquery()))  # noqa: E731
         return [
@@ -244,7 +250,7 @@ def run():
             list(db.execute(select(func.count(Patient.id), func.count(Patient.city.distinct()))).one()),
         ]
 
-    @s.step("15 read all at the end")
+    @s.step("16 read all at the end")
     def _():
         db.expire_all()
         return [patients(db),
