@@ -19,4 +19,10 @@
 // and straight against it: a row phiguard returns that RLS does not is a
 // leak. PHIGUARD_RLS_STATEMENTS sets how many generated statements per
 // role (2,000; make test-security 100,000).
+//
+// The ORM workloads (orm_test.go, orm/, docs/orm.md) run Django and
+// SQLAlchemy models with encrypted PII once straight to PostgreSQL and once
+// through phiguard, and compare every step's result. They need
+// /usr/bin/python3 with Django, SQLAlchemy and psycopg2 (Debian packages);
+// without them the test skips, and fails under CI=true.
 package integration

@@ -2,6 +2,7 @@ package keys
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -257,5 +258,36 @@ func TestEncryptValidates(t *testing.T) {
 	}
 	if _, err := kr.Encrypt("pii", Randomized, Column{Table: "t", Name: "c"}, nil); err == nil {
 		t.Error("column without schema accepted")
+	}
+}
+
+// TestEmptyPlaintextIsNotNil: an empty value decrypts to an empty, non-nil
+// slice in every mode and under a subject key. Callers hand the plaintext
+// on as a wire field, where nil is SQL NULL: a randomized text column
+// holding an empty string read back as NULL through phiguard (Django's
+// blank visit notes).
+func TestEmptyPlaintextIsNotNil(t *testing.T) {
+	kr := mustKeyring(t, "pii", 1)
+	for _, m := range modes {
+		c, err := kr.Encrypt("pii", m, colSSN, []byte{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := kr.Decrypt(colSSN, c); err != nil || got == nil || len(got) != 0 {
+			t.Errorf("%v: Decrypt of an empty value = %#v, %v; want []byte{}", m, got, err)
+		}
+	}
+	dk, _ := GenerateDataKey(SubjectKeyID, 1, time.Now())
+	skr, _ := NewKeyring([]DataKey{dk})
+	sk, err := NewSubjectKeys(skr, &memStore{m: map[string][]byte{}}, SubjectKeysOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := sk.Encrypt(context.Background(), "patient-1", colName, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := sk.Decrypt(context.Background(), colName, c); err != nil || got == nil || len(got) != 0 {
+		t.Errorf("subject key: Decrypt of an empty value = %#v, %v; want []byte{}", got, err)
 	}
 }

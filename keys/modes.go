@@ -108,5 +108,11 @@ func (v *version) open(mode Mode, ad, body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, ErrIntegrity
 	}
+	if pt == nil {
+		// GCM opens an empty plaintext as nil. Callers hand the
+		// plaintext on as a wire field, where nil means SQL NULL: an
+		// empty string must stay an empty string.
+		pt = []byte{}
+	}
 	return pt, nil
 }

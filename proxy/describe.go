@@ -13,12 +13,22 @@ import (
 // executes a portal of a statement that touches protected data and has
 // described neither, phiguard sends a Describe of that portal just before
 // the Execute, and keeps the answer to itself (expectation.injected): the
-// client sees the same messages as without phiguard.
+// client sees the same messages as without phiguard. A portal of a FETCH
+// is described every time: its shape is its cursor's at the Execute.
 
 // needsDescribe says whether phiguard must describe a portal itself before
 // it runs. Client pump.
 func (s *session) needsDescribe(portal string, st *stmtInfo) bool {
-	if st.clientDescribed || s.describedPortals[portal] {
+	if s.describedPortals[portal] {
+		return false
+	}
+	if len(st.cursors) > 0 && s.srv.protect != nil {
+		// A prepared FETCH returns the rows of the cursor it names as
+		// that cursor is at this Execute, which may have been declared
+		// again, with other columns, since the statement was described.
+		return true
+	}
+	if st.clientDescribed {
 		return false
 	}
 	return st.plan != nil && st.plan.Protected || s.restricted() != nil

@@ -123,6 +123,9 @@ func (s *session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *p
 			continue // parameters are encrypted at Bind
 		}
 		sp, plain, pe := foldedLiteral(sql, spans, v)
+		if pe == nil {
+			plain, pe = s.readAs(v, plain)
+		}
 		if pe != nil {
 			return nil, pe
 		}
@@ -197,6 +200,26 @@ func foldedLiteral(sql []byte, spans [][2]int, v sqlrewrite.ValueSlot) ([2]int, 
 		plain = append([]byte{'-'}, plain...)
 	}
 	return sp, plain, nil
+}
+
+// readAs reads a constant cast to another type than its column's
+// ('2024-11-03 01:30'::timestamp into a timestamptz column) as that type
+// first, as PostgreSQL evaluates the cast: its canonical text is then read
+// as the column's type, which is what the assignment cast computes
+// (sqlrewrite's castReadAs lists the pairs where that holds).
+func (s *session) readAs(v sqlrewrite.ValueSlot, plain []byte) ([]byte, *pgerr.Error) {
+	t, ok := v.ReadAsType()
+	if !ok {
+		return plain, nil
+	}
+	as := *v.Column
+	as.Type = t
+	canon, err := s.canonicalValue(&as, 0, plain)
+	if err != nil {
+		return nil, pgerr.Newf(pgerr.InvalidTextRepresentation,
+			"invalid value for encrypted column %s (a %s constant): %v", v.Column.QualifiedName(), t.Name, err)
+	}
+	return canon, nil
 }
 
 // encryptValue canonicalizes and encrypts one plaintext for a column;

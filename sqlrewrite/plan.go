@@ -53,6 +53,11 @@ type ValueSlot struct {
 	// (planner_fold.go).
 	Before, After int
 	Negative      bool
+	// ReadAs is, for a constant cast to another type than the column's
+	// ('2024-11-03 01:30'::timestamp into a timestamptz column), the OID
+	// of that type: the proxy reads the literal as it first, then as the
+	// column's type (planner_fold.go, castReadAs). 0 for none.
+	ReadAs uint32
 }
 
 // SubjectRef is the value of a written row's subject column: a literal
@@ -87,6 +92,9 @@ func (v ValueSlot) String() string {
 	}
 	if v.Before > 0 || v.After > 0 {
 		what += fmt.Sprintf(" (folded: %d bytes before, %d after)", v.Before, v.After)
+	}
+	if t, ok := v.ReadAsType(); ok {
+		what += " (read as " + t.Name + ")"
 	}
 	return fmt.Sprintf("%s %s %s", what, v.Use, v.Column.QualifiedName())
 }

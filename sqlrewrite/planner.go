@@ -164,6 +164,11 @@ func (p *planner) statement(n *pg_query.Node) {
 		p.delete(n.GetDeleteStmt())
 	case n.GetCopyStmt() != nil:
 		p.copyStmt(n.GetCopyStmt())
+	case n.GetDeclareCursorStmt() != nil:
+		// Its rows reach the client through FETCH, whose RowDescription
+		// PostgreSQL gives the cursor query's column origins: they are
+		// decrypted like the SELECT's own.
+		p.query(n.GetDeclareCursorStmt().GetQuery(), nil, roleClient)
 	default:
 		kind := classify(n)
 		if kind == KindDDL {

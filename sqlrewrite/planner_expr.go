@@ -52,6 +52,9 @@ func (p *planner) expr(n *pg_query.Node, sc *scope, ctx exprCtx) {
 		p.query(n, sc, roleValue)
 	case n.GetFuncCall() != nil:
 		fc := n.GetFuncCall()
+		if p.countOfColumn(fc, sc) {
+			return
+		}
 		p.children(n, sc, ctxOther("function "+funcName(fc)+"()"))
 	case n.GetTypeCast() != nil:
 		p.expr(n.GetTypeCast().GetArg(), sc, ctxOther("a cast"))
@@ -90,6 +93,30 @@ func (p *planner) children(n *pg_query.Node, sc *scope, ctx exprCtx) {
 	if fd != nil && fd.Message() != nil {
 		visit(m.Get(fd).Message(), true)
 	}
+}
+
+// countOfColumn plans count(col) and count(DISTINCT col), which
+// PostgreSQL answers on the cells as on the values: a cell is NULL exactly
+// where the value is, so count(col) is col's null test; count(DISTINCT
+// col) groups like DISTINCT, allowed on a deterministic column only. Its
+// FILTER is planned as a WHERE. It returns false, leaving the call to the
+// general rule, for anything else: another function, another argument,
+// an ORDER BY inside the aggregate, a window.
+func (p *planner) countOfColumn(fc *pg_query.FuncCall, sc *scope) bool {
+	if name := funcName(fc); name != "count" && name != "pg_catalog.count" {
+		return false
+	}
+	args := fc.GetArgs()
+	if len(args) != 1 || args[0].GetColumnRef() == nil || len(fc.GetAggOrder()) > 0 || fc.GetOver() != nil || fc.GetFuncVariadic() {
+		return false
+	}
+	ctx := exprCtx{nullTest: true, name: "count()"}
+	if fc.GetAggDistinct() {
+		ctx = exprCtx{group: true, name: "count(DISTINCT)"}
+	}
+	p.columnUse(args[0].GetColumnRef(), sc, ctx)
+	p.expr(fc.GetAggFilter(), sc, ctxOther("FILTER"))
+	return true
 }
 
 func (p *planner) columnUse(ref *pg_query.ColumnRef, sc *scope, ctx exprCtx) {

@@ -1,6 +1,7 @@
 package sqlrewrite
 
 import (
+	"slices"
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
@@ -16,12 +17,19 @@ import (
 // and literal — with the cell, so the statement stores exactly what
 // PostgreSQL would have stored.
 //
-// Only a cast to the column's own type (without a type modifier) is
-// folded: PostgreSQL would apply that cast and then an assignment that
-// changes nothing, so the literal's text, canonicalized for the column's
-// type, is the value. A cast to another type (a bigint cast into an
+// A cast to the column's own type (without a type modifier) is folded:
+// PostgreSQL would apply that cast and then an assignment that changes
+// nothing, so the literal's text, canonicalized for the column's type, is
+// the value. So is a cast to a type PostgreSQL converts to the column's by
+// reading the first type's text as the second (castReadAs): a date or
+// timestamp into a timestamp or timestamptz column (midnight, the
+// session's TimeZone; psycopg2 writes a naive datetime as '…'::timestamp),
+// an integer into a wider integer or numeric. The proxy reads the literal
+// as the cast's type, then its canonical text as the column's, which is
+// what the assignment cast computes. Any other cast (a bigint cast into an
 // integer column: 22003 on overflow; numeric into integer: rounding;
-// varchar(n): truncation) could give another answer, and stays refused.
+// timestamptz into timestamp: the session's zone; varchar(n): truncation)
+// could give another answer, and stays refused.
 //
 // The expression's extent is given as bytes before and after the literal
 // (ValueSlot.Before, After). Those bytes are non-literal text, which is
@@ -71,19 +79,21 @@ func (p *planner) castConst(tc *pg_query.TypeCast, col *policy.ProtectedColumn, 
 
 func (p *planner) castSlot(tc *pg_query.TypeCast, col *policy.ProtectedColumn) (ValueSlot, bool) {
 	tn := tc.GetTypeName()
-	if !sameTypeAs(tn, col) {
+	readAs, ok := castReadAs(tn, col)
+	if !ok {
 		return ValueSlot{}, false
 	}
 	arg := tc.GetArg().GetAConst()
 	if arg == nil || arg.GetIsnull() {
 		return ValueSlot{}, false
 	}
-	slot, ok := ValueSlot{Token: -1}, false
+	slot := ValueSlot{Token: -1, ReadAs: readAs}
 	litStart := int(arg.GetLocation())
 	if slot.Literal, ok = p.literals[litStart]; !ok {
 		if slot, ok = p.signedLiteral(litStart); !ok {
 			return ValueSlot{}, false
 		}
+		slot.ReadAs = readAs
 		litStart += slot.Before
 	}
 	spans := p.spans()
@@ -193,18 +203,62 @@ func sameType(a, b *pg_query.TypeName) bool {
 	return true
 }
 
-// sameTypeAs says whether a cast to tn is a cast to col's own type,
-// without a modifier or array bounds.
-func sameTypeAs(tn *pg_query.TypeName, col *policy.ProtectedColumn) bool {
+// castReadAs says whether a constant cast to tn is folded for col (a
+// cast without a modifier or array bounds): for a cast to col's own type
+// with readAs 0, for a cast to a type in readAsInto[col's type] with
+// readAs that type's OID.
+func castReadAs(tn *pg_query.TypeName, col *policy.ProtectedColumn) (readAs uint32, ok bool) {
 	names := tn.GetNames()
 	if len(names) == 0 || len(tn.GetTypmods()) > 0 || len(tn.GetArrayBounds()) > 0 || tn.GetSetof() || tn.GetPctType() {
-		return false
+		return 0, false
 	}
 	if len(names) == 2 && names[0].GetString_().GetSval() != "pg_catalog" || len(names) > 2 {
-		return false
+		return 0, false
 	}
 	lt, err := policy.ParseType(names[len(names)-1].GetString_().GetSval())
-	return err == nil && lt.Name == col.Type.Name
+	switch {
+	case err != nil:
+		return 0, false
+	case lt.Name == col.Type.Name:
+		return 0, true
+	case slices.Contains(readAsInto[col.Type.Name], lt.Name):
+		return lt.OID, true
+	}
+	return 0, false
+}
+
+// readAsInto are, per column type, the types whose constants PostgreSQL's
+// assignment cast converts by value alone, so that reading the constant's
+// canonical text as the column's type gives the same value: widening
+// integers, and a date or timestamp read in the session's TimeZone.
+var readAsInto = map[string][]string{
+	"integer":     {"smallint"},
+	"bigint":      {"smallint", "integer"},
+	"numeric":     {"smallint", "integer", "bigint"},
+	"timestamp":   {"date"},
+	"timestamptz": {"date", "timestamp"},
+}
+
+// readAsTypes are the types readAsInto names, by OID.
+var readAsTypes = func() map[uint32]policy.LogicalType {
+	m := map[uint32]policy.LogicalType{}
+	for _, from := range readAsInto {
+		for _, name := range from {
+			lt, err := policy.ParseType(name)
+			if err != nil {
+				panic("BUG: readAsInto names an unknown type: " + name)
+			}
+			m[lt.OID] = lt
+		}
+	}
+	return m
+}()
+
+// ReadAsType is the type the slot's constant is read as before the
+// column's (ReadAs); false when it is read as the column's type only.
+func (v ValueSlot) ReadAsType() (policy.LogicalType, bool) {
+	t, ok := readAsTypes[v.ReadAs]
+	return t, ok && v.ReadAs != 0
 }
 
 // spans are the text's literal spans, found once per plan.

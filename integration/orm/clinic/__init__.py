@@ -1,0 +1,1 @@
+"""The Django app of the ORM workload (django_workload.py)."""
