@@ -12,6 +12,7 @@ import (
 
 	"github.com/phiguard/phiguard/cellcipher"
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgvalue"
 
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
@@ -204,8 +205,7 @@ func foldedLiteral(sql []byte, spans [][2]int, v sqlrewrite.ValueSlot) ([2]int, 
 func (s *session) encryptValue(col *policy.ProtectedColumn, format int16, plain, subject []byte) (string, *pgerr.Error) {
 	canon, err := s.canonicalValue(col, format, plain)
 	if err != nil {
-		return "", pgerr.Newf(pgerr.InvalidTextRepresentation,
-			"invalid value for encrypted column %s (%s): %v", col.QualifiedName(), col.Type.Name, err)
+		return "", valueError(col, err)
 	}
 	ctx := context.Background()
 	if col.PerSubject() {
@@ -288,6 +288,31 @@ func (s *session) canonicalValue(col *policy.ProtectedColumn, format int16, v []
 		return nil, err
 	}
 	return cellcipher.CanonicalIn(conv, col, format, v)
+}
+
+// valueError is the client's error for a value that cannot be
+// canonicalized: PostgreSQL's SQLSTATE where pgvalue knows it (22001,
+// 22003, 22007, 22008, ...), else 22P02, with PostgreSQL's own message
+// where that holds no part of the value ("value too long for type
+// character varying(5)"); input PostgreSQL would accept but phiguard
+// does not read is a refusal (0A000). Never the value itself.
+func valueError(col *policy.ProtectedColumn, err error) *pgerr.Error {
+	var ve *pgvalue.Error
+	if !errors.As(err, &ve) {
+		return pgerr.Newf(pgerr.InvalidTextRepresentation,
+			"invalid value for encrypted column %s (%s): %v", col.QualifiedName(), col.Type.Name, err)
+	}
+	switch {
+	case ve.Unsupported:
+		return pgerr.Newf(pgerr.FeatureNotSupported,
+			"column %s is encrypted and phiguard cannot read this %s value: %v", col.QualifiedName(), col.Type.Name, err)
+	case ve.Message != "":
+		return pgerr.New(pgerr.Code(ve.Code), ve.Message)
+	case ve.Code != "":
+		return pgerr.Newf(pgerr.Code(ve.Code), "invalid value for encrypted column %s (%s): %v", col.QualifiedName(), col.Type.Name, err)
+	}
+	return pgerr.Newf(pgerr.InvalidTextRepresentation,
+		"invalid value for encrypted column %s (%s): %v", col.QualifiedName(), col.Type.Name, err)
 }
 
 func sqlstateField(pe *pgerr.Error) zap.Field { return zap.String("sqlstate", string(pe.Code)) }
