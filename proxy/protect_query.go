@@ -186,6 +186,9 @@ func foldedLiteral(sql []byte, spans [][2]int, v sqlrewrite.ValueSlot) ([2]int, 
 		return [2]int{}, nil, internalRefusal(v.Column, "a folded constant's extent disagrees with the text")
 	}
 	plain, ok := literalValue(sql[lit[0]:lit[1]])
+	if !ok && standardString(sql, lit) {
+		plain, ok = unquote(sql[lit[0]:lit[1]]), true
+	}
 	if !ok {
 		return [2]int{}, nil, pgerr.Newf(pgerr.FeatureNotSupported,
 			"column %s is encrypted: write its values as '...' literals, numbers or parameters", v.Column.QualifiedName())
@@ -276,6 +279,29 @@ func literalValue(lit []byte) ([]byte, bool) {
 		}
 	}
 	return lit, len(lit) > 0
+}
+
+// standardString reports whether the literal at lit is a plain '...'
+// string with no prefix (E, U&, B, X, N): under
+// standard_conforming_strings, which a session through phiguard cannot
+// turn off (settings.go), its backslashes are ordinary characters
+// ('\xdeadbeef' for a bytea).
+func standardString(sql []byte, lit [2]int) bool {
+	s := sql[lit[0]:lit[1]]
+	if len(s) < 2 || s[0] != '\'' || s[len(s)-1] != '\'' {
+		return false
+	}
+	if lit[0] == 0 {
+		return true
+	}
+	c := sql[lit[0]-1]
+	return !(c == '&' || c == '_' || c == '$' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80)
+}
+
+// unquote is a '...' literal's value: the text between the quotes with
+// each doubled quote made one.
+func unquote(lit []byte) []byte {
+	return []byte(strings.ReplaceAll(string(lit[1:len(lit)-1]), "''", "'"))
 }
 
 // canonicalValue is the plaintext phiguard encrypts for a value: the text
