@@ -99,6 +99,27 @@ func TestMoreTypesAsPostgreSQL(t *testing.T) {
 	wantPgError(t, err, "0A000")
 	tw.both(t, "RESET ALL")
 	compared += sameBinary(t, tw, "SELECT "+cols+" FROM %s ORDER BY id")
+	// Constants as drivers inline them: casts, negative numbers.
+	for _, mode := range bothModes {
+		id++
+		tw.exec(t, fmt.Sprintf("INSERT INTO %%s (id, u, r, d, t, i, b, jb) VALUES (%d, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a99'::uuid, -1.5, '-0.05'::float8, '10:00'::time, '1 day'::interval, '\\x01'::bytea, '[2,1]'::jsonb)", id), mode)
+	}
+	// COPY TO, in text and CSV, under escape bytea_output.
+	tw.both(t, "SET bytea_output = escape; SET IntervalStyle = sql_standard")
+	for _, opts := range []string{"", "(FORMAT csv)"} {
+		copied := func(conn *pgx.Conn, table string) string {
+			var b strings.Builder
+			if _, err := conn.PgConn().CopyTo(testContext(t), &b, "COPY "+table+" ("+cols+") TO STDOUT "+opts); err != nil {
+				t.Fatal(err)
+			}
+			return b.String()
+		}
+		if got, want := copied(tw.via, tw.enc), copied(tw.dir, tw.plain); got != want {
+			t.Fatalf("COPY %s: through phiguard\n%s\ndirectly\n%s", opts, got, want)
+		}
+	}
+	tw.both(t, "RESET ALL")
+	tw.same(t, "SELECT "+cols+" FROM %s ORDER BY id", pgx.QueryExecModeSimpleProtocol, "constants")
 	// Equality on the deterministic columns finds the same rows.
 	for _, mode := range bothModes {
 		tw.same(t, "SELECT id FROM %s WHERE u = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' OR c = 'ab' ORDER BY id", mode, "equality")
@@ -135,6 +156,9 @@ func sameBinary(t *testing.T, tw *twin, query string) int {
 		n := 0
 		for rows.Next() {
 			for _, v := range rows.RawValues() {
+				if v == nil {
+					b.WriteString("NULL")
+				}
 				fmt.Fprintf(&b, "%x|", v)
 				n++
 			}

@@ -112,6 +112,9 @@ func tableText(t *testing.T, conn *pgx.Conn, sql string, mode pgx.QueryExecMode)
 			if i > 0 {
 				b.WriteString(" | ")
 			}
+			if v == nil {
+				b.WriteString("NULL") // told apart from an empty value
+			}
 			b.Write(v)
 		}
 		b.WriteString("\n")

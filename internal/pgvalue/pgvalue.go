@@ -110,8 +110,18 @@ func (c Converter) Canonical(t policy.LogicalType, format int16, wire []byte) ([
 	return v.text(time.UTC), nil
 }
 
-// Present is the package-level Present in the converter's session.
+// Present is the package-level Present in the converter's session. Its
+// result is never nil, so an empty value (an empty text, bytea or
+// varchar) is not mistaken for NULL by a caller that builds a DataRow.
 func (c Converter) Present(t policy.LogicalType, format int16, canonical []byte) ([]byte, error) {
+	out, err := c.present(t, format, canonical)
+	if err == nil && out == nil {
+		out = []byte{}
+	}
+	return out, err
+}
+
+func (c Converter) present(t policy.LogicalType, format int16, canonical []byte) ([]byte, error) {
 	if format != FormatText && format != FormatBinary {
 		return nil, &Error{Type: t.String(), Format: format, Reason: fmt.Sprintf("unknown format code %d", format)}
 	}
