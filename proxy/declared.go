@@ -1,10 +1,8 @@
 package proxy
 
 import (
-	"encoding/binary"
-	"math"
-
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgvalue"
 	"github.com/phiguard/phiguard/policy"
 )
 
@@ -28,17 +26,38 @@ func presentedParamType(col *policy.ProtectedColumn, declared uint32) uint32 {
 	return col.Type.OID
 }
 
+// numberTypes are the number types a client may declare for a number
+// column of another type; PostgreSQL assigns between them
+// (pgvalue.Converter.Assign).
+var numberTypes = map[uint32]policy.LogicalType{}
+
+func init() {
+	for _, n := range []string{"smallint", "integer", "bigint", "real", "double precision", "numeric"} {
+		t, _ := policy.ParseType(n)
+		numberTypes[t.OID] = t
+	}
+}
+
 // declaredValue turns a bound value of a declared type other than the
 // column's into the text form of the same value, which canonicalization
-// reads for the column's type: a binary integer of another width, a
-// binary string type (its bytes are its text). Anything else is passed on
-// as sent.
+// reads for the column's type: a number of another number type by
+// PostgreSQL's assignment cast (in text or binary: 42.5 declared double
+// precision is 42 in an integer column), a binary string type (its bytes
+// are its text). Anything else is passed on as sent.
 func declaredValue(col *policy.ProtectedColumn, declared uint32, format int16, v []byte) (int16, []byte, *pgerr.Error) {
-	if format != 1 || declared == 0 || declared == col.Type.OID {
+	if declared == 0 || declared == col.Type.OID {
 		return format, v, nil
 	}
-	if isFloat(declared) && isFloat(col.Type.OID) {
-		return floatAssigned(col, declared, v)
+	if from, ok := numberTypes[declared]; ok {
+		if canon, ok, err := (pgvalue.Converter{}).Assign(from, col.Type, format, v); ok {
+			if err != nil {
+				return 0, nil, valueError(col, err)
+			}
+			return 0, canon, nil
+		}
+	}
+	if format != 1 {
+		return format, v, nil
 	}
 	switch declared {
 	case oidInt2, oidInt4, oidInt8, oidText, oidVarchar, oidBpchar, oidName, oidUnknown:
@@ -54,32 +73,4 @@ func declaredValue(col *policy.ProtectedColumn, declared uint32, format int16, v
 		return 0, append([]byte(nil), text...), nil
 	}
 	return format, v, nil
-}
-
-func isFloat(oid uint32) bool { return oid == policy.OIDFloat4 || oid == policy.OIDFloat8 }
-
-// floatAssigned converts a binary real to double precision exactly, or a
-// binary double precision to real as PostgreSQL's float84 does: rounded
-// to nearest, 22003 when it overflows or underflows to zero.
-func floatAssigned(col *policy.ProtectedColumn, declared uint32, v []byte) (int16, []byte, *pgerr.Error) {
-	bad := pgerr.Newf(pgerr.InvalidBinaryRepresentation, "incorrect binary data format in bind parameter for column %s", col.QualifiedName())
-	if declared == policy.OIDFloat4 {
-		if len(v) != 4 {
-			return 0, nil, bad
-		}
-		f := float64(math.Float32frombits(binary.BigEndian.Uint32(v)))
-		return 1, binary.BigEndian.AppendUint64(nil, math.Float64bits(f)), nil
-	}
-	if len(v) != 8 {
-		return 0, nil, bad
-	}
-	f := math.Float64frombits(binary.BigEndian.Uint64(v))
-	f32 := float32(f)
-	switch {
-	case math.IsInf(float64(f32), 0) && !math.IsInf(f, 0):
-		return 0, nil, pgerr.New(pgerr.Code("22003"), "value out of range: overflow")
-	case f32 == 0 && f != 0:
-		return 0, nil, pgerr.New(pgerr.Code("22003"), "value out of range: underflow")
-	}
-	return 1, binary.BigEndian.AppendUint32(nil, math.Float32bits(f32)), nil
 }

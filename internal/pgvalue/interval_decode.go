@@ -13,7 +13,7 @@ func (d decoder) intervalPostgres(in []byte) (intervalValue, *ivErr) {
 	}
 	var a ivAcc
 	fmask, typ := 0, 0 // typ: the unit mask a number takes; 0 is seconds
-	before, unitPending := false, false
+	before := false
 	forceNeg := false
 	if d.sqlStandard && len(fs) > 0 && strings.HasPrefix(fs[0].s, "-") {
 		forceNeg = true
@@ -28,9 +28,8 @@ func (d decoder) intervalPostgres(in []byte) (intervalValue, *ivErr) {
 		tmask := 0
 		switch f.kind {
 		case fWord:
-			if unitPending {
-				return intervalValue{}, d.bad()
-			}
+			// PostgreSQL 15 lets a unit without a number go ("1 day
+			// hour" is 1 day): the unit word only sets the unit.
 			if f.s == "ago" {
 				// PostgreSQL 15 takes ago anywhere, changing the unit of
 				// the field before it; only a trailing one is read here.
@@ -50,7 +49,7 @@ func (d decoder) intervalPostgres(in []byte) (intervalValue, *ivErr) {
 			if !ok {
 				return intervalValue{}, d.bad()
 			}
-			typ, unitPending = u, true
+			typ = u
 			continue
 		case fTime:
 			us, e := d.ivTime(f.s)
@@ -74,14 +73,13 @@ func (d decoder) intervalPostgres(in []byte) (intervalValue, *ivErr) {
 			if tmask, typ, e = d.ivNumber(&a, f, typ); e != nil {
 				return intervalValue{}, e
 			}
-			unitPending = false
 		}
 		if tmask&fmask != 0 {
 			return intervalValue{}, d.bad()
 		}
 		fmask |= tmask
 	}
-	if fmask == 0 || unitPending {
+	if fmask == 0 {
 		return intervalValue{}, d.bad()
 	}
 	if forceNeg {

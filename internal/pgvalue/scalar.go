@@ -145,18 +145,18 @@ func (d decoder) intText(in []byte) (value, error) {
 			return nil, d.err("not an integer")
 		}
 		if acc < (math.MinInt64+int64(c-'0'))/10 {
-			return nil, d.outOfRange("value out of range")
+			return nil, d.intRange()
 		}
 		acc = acc*10 - int64(c-'0')
 	}
 	if !neg {
 		if acc == math.MinInt64 {
-			return nil, d.outOfRange("value out of range")
+			return nil, d.intRange()
 		}
 		acc = -acc
 	}
 	if acc < lo || acc > hi {
-		return nil, d.outOfRange("value out of range")
+		return nil, d.intRange()
 	}
 	return intValue{acc, size}, nil
 }
