@@ -99,6 +99,15 @@ func TestMoreTypesAsPostgreSQL(t *testing.T) {
 	wantPgError(t, err, "0A000")
 	tw.both(t, "RESET ALL")
 	compared += sameBinary(t, tw, "SELECT "+cols+" FROM %s ORDER BY id")
+	// Input read under the session's settings: a signed sql_standard
+	// interval applies its sign to every field, a timetz without an
+	// offset takes the zone's offset today.
+	tw.both(t, "SET IntervalStyle = sql_standard; SET TimeZone = 'America/New_York'")
+	for _, mode := range bothModes {
+		id++
+		tw.exec(t, fmt.Sprintf("INSERT INTO %%s (id, i, tz) VALUES (%d, '-1 2:03:04', '10:00'), (%d, $1, $2)", id, id+100), mode, "-1-2", "23:59:59.5")
+	}
+	tw.both(t, "RESET ALL")
 	// Constants as drivers inline them: casts, negative numbers.
 	for _, mode := range bothModes {
 		id++
