@@ -133,6 +133,33 @@ func TestMoreTypesAsPostgreSQL(t *testing.T) {
 	for _, mode := range bothModes {
 		tw.same(t, "SELECT id FROM %s WHERE u = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' OR c = 'ab' ORDER BY id", mode, "equality")
 	}
+	// A compared value longer than char(5) matches nothing (trailing
+	// spaces aside), where writing it would be refused.
+	for _, mode := range bothModes {
+		for _, cond := range []string{"c = 'abcdef'", "c = 'abcde   '", "c <> 'abcdefg'", "c IN ('ab', 'toolongvalue')", "c NOT IN ('toolongvalue')"} {
+			tw.same(t, "SELECT id FROM %s WHERE "+cond+" ORDER BY id", mode, cond)
+		}
+		for _, arg := range []string{"abcdef", "abcde  ", "ab"} {
+			ids := func(conn *pgx.Conn, table string) string {
+				var got []int
+				rows, err := conn.Query(testContext(t), "SELECT id FROM "+table+" WHERE c = $1 ORDER BY id", mode, arg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for rows.Next() {
+					var n int
+					if err := rows.Scan(&n); err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, n)
+				}
+				return fmt.Sprint(got, rows.Err())
+			}
+			if got, want := ids(tw.via, tw.enc), ids(tw.dir, tw.plain); got != want {
+				t.Fatalf("c = $1 (%q, %v): through phiguard %s, directly %s", arg, mode, got, want)
+			}
+		}
+	}
 	// PostgreSQL's own errors.
 	for _, mode := range bothModes {
 		for _, bad := range []string{"v) VALUES (100, 'abcdef'", "c) VALUES (100, 'abcdef'", "r) VALUES (100, '1e39'", "u) VALUES (100, 'xyz'"} {

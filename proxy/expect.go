@@ -166,6 +166,9 @@ type stmtInfo struct {
 	// Parse, that type's OID: ParameterDescription reports it, and Bind
 	// reads a binary value as that type (declared.go).
 	declared map[int]uint32
+	// compareOnly is set for a parameter only ever compared with its
+	// column, never written into it (compare_length.go).
+	compareOnly map[int]bool
 	// hidden are the parameters phiguard added after the client's
 	// clientParams ones, for equality search during a re-encryption
 	// (protect_compare_param.go); nil for almost every statement.

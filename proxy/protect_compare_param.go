@@ -133,6 +133,10 @@ func (s *session) hiddenValues(hidden []hiddenParam, params [][]byte, formats []
 		if j >= len(params) || params[j] == nil {
 			continue
 		}
+		if matchesNothing(h.col, params[j]) {
+			out[i] = []byte(noMatchCell)
+			continue
+		}
 		cs, ok := cands[h.of]
 		if !ok {
 			canon, err := s.canonicalValue(h.col, formats[j], params[j])

@@ -128,6 +128,10 @@ func (s *session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *p
 			return nil, pe
 		}
 		regions[v.Literal] = sp
+		if v.Use == sqlrewrite.UseCompare && matchesNothing(v.Column, plain) {
+			cells[v.Literal] = "'" + noMatchCell + "'"
+			continue
+		}
 		if text, ok, pe := s.compareLiteral(sql, sp, v, plain); pe != nil {
 			return nil, pe
 		} else if ok {
