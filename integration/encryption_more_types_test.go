@@ -113,6 +113,20 @@ func TestMoreTypesAsPostgreSQL(t *testing.T) {
 		id++
 		tw.exec(t, fmt.Sprintf("INSERT INTO %%s (id, u, r, d, t, i, b, jb) VALUES (%d, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a99'::uuid, -1.5, '-0.05'::float8, '10:00'::time, '1 day'::interval, '\\x01'::bytea, '[2,1]'::jsonb)", id), mode)
 	}
+	// COPY FROM, in text and CSV.
+	for k, data := range []struct{ opts, rows string }{
+		{"", "501\ta0eebc99-9c0b-4ef8-bb6d-6bb9bd380a51\txy\t\\N\t-2.5e-3\t1e300\t13:14:15.1234\t13:14:15+01\t2 weeks 1 day ago\t\\\\x00ff\t{\"a\":1}\t{\"b\":[1,{\"c\":2,\"a\":1}]}\n"},
+		{"(FORMAT csv)", "502,a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a52,\"x,y\",,Infinity,-0,00:00,00:00-00,1-2,\\x,\"[]\",\"{\"\"k\"\": null}\"\n"},
+	} {
+		for _, side := range []struct {
+			conn  *pgx.Conn
+			table string
+		}{{tw.dir, tw.plain}, {tw.via, tw.enc}} {
+			if _, err := side.conn.PgConn().CopyFrom(testContext(t), strings.NewReader(data.rows), "COPY "+side.table+" ("+cols+") FROM STDIN "+data.opts); err != nil {
+				t.Fatalf("COPY FROM %d: %v", k, err)
+			}
+		}
+	}
 	// COPY TO, in text and CSV, under escape bytea_output.
 	tw.both(t, "SET bytea_output = escape; SET IntervalStyle = sql_standard")
 	for _, opts := range []string{"", "(FORMAT csv)"} {
@@ -129,6 +143,8 @@ func TestMoreTypesAsPostgreSQL(t *testing.T) {
 	}
 	tw.both(t, "RESET ALL")
 	tw.same(t, "SELECT "+cols+" FROM %s ORDER BY id", pgx.QueryExecModeSimpleProtocol, "constants")
+	all := int(queryInt(t, tw.dir, "SELECT count(*) FROM "+tw.plain))
+	compared += 3 * all * (len(moreTypeColumns) - 1) // the last text read and COPY TO twice
 	// Equality on the deterministic columns finds the same rows.
 	for _, mode := range bothModes {
 		tw.same(t, "SELECT id FROM %s WHERE u = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11' OR c = 'ab' ORDER BY id", mode, "equality")
