@@ -56,11 +56,14 @@ func (d decoder) intervalPostgres(in []byte) (intervalValue, *ivErr) {
 			if e != nil {
 				return intervalValue{}, e
 			}
+			if forceNeg && us > 0 {
+				us = -us
+			}
 			a.us, tmask, typ = us, mTime, mDay
 		case fSigned:
 			if strings.IndexByte(f.s, ':') >= 0 {
 				if us, e := d.ivTime(f.s[1:]); e == nil {
-					if f.s[0] == '-' {
+					if f.s[0] == '-' || forceNeg && us > 0 {
 						us = -us
 					}
 					a.us, tmask, typ = us, mTime, mDay
@@ -70,7 +73,7 @@ func (d decoder) intervalPostgres(in []byte) (intervalValue, *ivErr) {
 			fallthrough
 		default:
 			var e *ivErr
-			if tmask, typ, e = d.ivNumber(&a, f, typ); e != nil {
+			if tmask, typ, e = d.ivNumber(&a, f, typ, forceNeg); e != nil {
 				return intervalValue{}, e
 			}
 		}
@@ -81,9 +84,6 @@ func (d decoder) intervalPostgres(in []byte) (intervalValue, *ivErr) {
 	}
 	if fmask == 0 {
 		return intervalValue{}, d.bad()
-	}
-	if forceNeg {
-		a.us, a.days, a.months = -abs64(a.us), -abs64(a.days), -abs64(a.months)
 	}
 	if before {
 		a.us, a.days, a.months = -a.us, -a.days, -a.months
@@ -99,8 +99,9 @@ func (d decoder) ivResult(a ivAcc) (intervalValue, *ivErr) {
 }
 
 // ivNumber reads a number field with the unit typ (0: seconds) and adds
-// it; it returns the field's mask and the unit the next field takes.
-func (d decoder) ivNumber(a *ivAcc, f ivField, typ int) (int, int, *ivErr) {
+// it (negated under forceNeg); it returns the field's mask and the unit
+// the next field takes.
+func (d decoder) ivNumber(a *ivAcc, f ivField, typ int, forceNeg bool) (int, int, *ivErr) {
 	s := f.s
 	j := 0
 	if j < len(s) && (s[j] == '+' || s[j] == '-') {
@@ -149,6 +150,14 @@ func (d decoder) ivNumber(a *ivAcc, f ivField, typ int) (int, int, *ivErr) {
 		}
 	case rest != "":
 		return 0, 0, d.bad()
+	}
+	if forceNeg { // sql_standard: the leading minus applies to this field too
+		if val > 0 {
+			val = -val
+		}
+		if frac > 0 {
+			frac = -frac
+		}
 	}
 	ok := true
 	tmask := typ

@@ -100,6 +100,52 @@ func TestMoreTypesAgainstPostgres(t *testing.T) {
 	}
 }
 
+// TestIntervalInputUnderSQLStandard: under IntervalStyle sql_standard a
+// leading minus applies to every field that has no sign of its own;
+// Canonical in such a session reads what PostgreSQL reads (compared in
+// binary, which no style changes).
+func TestIntervalInputUnderSQLStandard(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	conn := startPostgres(t, ctx)
+	if err := exec(ctx, conn, "SET IntervalStyle = sql_standard"); err != nil {
+		t.Fatal(err)
+	}
+	typ := mustType(t, "interval")
+	conv := Converter{IntervalStyle: "sql_standard"}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	fixed := []string{"-1 2:03:04", "-1-2 3 4:05:06", "-1 +2:03", "-1 day 2 hours", "-2:03", "-1-2", "+1-2 -3 +4:05:06.5", "-1 2 3"}
+	agreed := 0
+	for n := 0; n < perType+len(fixed); n++ {
+		in := ""
+		if n < len(fixed) {
+			in = fixed[n]
+		} else {
+			in = genInterval(rng)
+		}
+		pg, pgErr := query(ctx, conn, "SELECT $1::interval", []byte(in), typ.OID, 0, 1)
+		canon, err := conv.Canonical(typ, FormatText, []byte(in))
+		var ce *Error
+		switch {
+		case errors.As(err, &ce) && ce.Unsupported, err != nil && pgErr != nil:
+			continue
+		case err != nil || pgErr != nil:
+			t.Errorf("%q: PostgreSQL %v, Canonical %q %v", in, pgErr, canon, err)
+			continue
+		}
+		bin, err := Present(typ, FormatBinary, canon)
+		if err != nil || string(bin) != string(pg) {
+			t.Errorf("%q under sql_standard: PostgreSQL % x, Canonical %q (% x, %v)", in, pg, canon, bin, err)
+			continue
+		}
+		agreed++
+	}
+	t.Logf("%d inputs agreed", agreed)
+}
+
 // styleSettings are the settings that change a type's text output, each
 // with the Converter that models it.
 func styleSettings(oid uint32) map[string]Converter {
