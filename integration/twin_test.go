@@ -98,7 +98,7 @@ func (tw *twin) clear(t *testing.T) {
 // bothModes are the protocols the differential tests run in.
 var bothModes = []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement}
 
-// tableText is a query's rows as text, one line per row.
+// tableText is a query's rows as text, one line per row, NULL as <NULL>.
 func tableText(t *testing.T, conn *pgx.Conn, sql string, mode pgx.QueryExecMode) string {
 	t.Helper()
 	rows, err := conn.Query(testContext(t), sql, mode, pgx.QueryResultFormats{pgx.TextFormatCode})
@@ -113,7 +113,7 @@ func tableText(t *testing.T, conn *pgx.Conn, sql string, mode pgx.QueryExecMode)
 				b.WriteString(" | ")
 			}
 			if v == nil {
-				b.WriteString("NULL") // told apart from an empty value
+				b.WriteString("<NULL>") // told apart from an empty value
 			}
 			b.Write(v)
 		}
