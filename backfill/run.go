@@ -155,7 +155,7 @@ func Run(ctx context.Context, conn *pgx.Conn, o Options) (*Summary, error) {
 // every batch (quadratic in the table's size).
 func prepareSession(ctx context.Context, conn *pgx.Conn) error {
 	for _, s := range []string{"SET DateStyle = ISO", "SET TimeZone = 'UTC'", "SET IntervalStyle = postgres",
-		"SET lock_timeout = '5s'", "SET synchronous_commit = off", "SET extra_float_digits = 1",
+		"SET lock_timeout = '5s'", "SET synchronous_commit = off", "SET extra_float_digits = 1", "SET bytea_output = hex",
 		"SET enable_hashjoin = off", "SET enable_mergejoin = off"} {
 		if _, err := conn.Exec(ctx, s); err != nil {
 			return fmt.Errorf("backfill: %s: %w", s, err)

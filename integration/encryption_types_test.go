@@ -80,8 +80,12 @@ tables:
 	if fmt.Sprint(oids) != fmt.Sprint([]uint32{1082, 23, 1700, 16}) {
 		t.Fatalf("RowDescription types %v, want date, int4, numeric, bool", oids)
 	}
-	// An invalid value for the type is refused, not stored.
+	// A value phiguard cannot read is refused, not stored: words in a
+	// date (month names, ...) are input PostgreSQL may accept, so the
+	// refusal is 0A000, not a guess at PostgreSQL's error.
 	_, err := conn.Exec(ctx, "INSERT INTO "+table+" (id, born) VALUES (3, 'not a date')", pgx.QueryExecModeSimpleProtocol)
+	wantPgError(t, err, "0A000")
+	_, err = conn.Exec(ctx, "INSERT INTO "+table+" (id, visits) VALUES (3, '12x')", pgx.QueryExecModeSimpleProtocol)
 	wantPgError(t, err, "22P02")
 	var plain int
 	if err := superuser(t).QueryRow(ctx, "SELECT count(*) FROM "+table+" WHERE born NOT LIKE '~phg~%' OR visits NOT LIKE '~phg~%'").Scan(&plain); err != nil || plain != 0 {

@@ -82,8 +82,8 @@ func TestBadFiles(t *testing.T) {
 			"tables[public.patients].columns[maiden]: has no settings; give at least mode, key and type (line 8)",
 		},
 		"unknown-type.bad.yml": {
-			`tables[public.patients].columns[id].type: unknown type "uuid" (want one of text, varchar, date, timestamp, timestamptz, integer, bigint, smallint, numeric, boolean) (line 5)`,
-			`tables[public.patients].columns[lat].type: unknown type "double precision"`,
+			`tables[public.patients].columns[id].type: unknown type "uuidx" (want one of text, varchar, date, timestamp, timestamptz, integer, bigint, smallint, numeric, boolean, uuid, char, real, double precision, time, timetz, interval, bytea, json, jsonb) (line 5)`,
+			`tables[public.patients].columns[lat].type: type "float(10)": double precision takes no modifier`,
 			`tables[public.patients].columns[zip].type: type "varchar(0)": length must be between 1 and 10485760`,
 			`tables[public.patients].columns[income].type: type "integer(4)": integer takes no modifier`,
 		},
@@ -311,13 +311,17 @@ func TestParseType(t *testing.T) {
 		"int": "integer", "INT8": "bigint", "int2": "smallint", "decimal(10)": "numeric(10,0)",
 		"timestamp without time zone": "timestamp", "timestamptz(3)": "timestamptz(3)",
 		"bool": "boolean", "date": "date",
+		"uuid": "uuid", "character": "char(1)", "char(3)": "char(3)", "bpchar": "bpchar", "bpchar(2)": "char(2)",
+		"float4": "real", "float8": "double precision", "double  precision": "double precision",
+		"time(3)": "time(3)", "time with time zone": "timetz", "interval": "interval",
+		"bytea": "bytea", "json": "json", "JSONB": "jsonb",
 	} {
 		got, err := ParseType(in)
 		if err != nil || got.String() != want {
 			t.Errorf("ParseType(%q) = %v, %v; want %s", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"uuid", "varchar(", "numeric(2,3)", "numeric(x)", "timestamp(7)", "date(1)", "numeric(1,2,3)", ""} {
+	for _, in := range []string{"uuid(1)", "interval(3)", "float(10)", "char(0)", "time(7)", "varchar(", "numeric(2,3)", "numeric(x)", "timestamp(7)", "date(1)", "numeric(1,2,3)", ""} {
 		if _, err := ParseType(in); err == nil {
 			t.Errorf("ParseType(%q) accepted", in)
 		}

@@ -19,6 +19,16 @@ const (
 	OIDTimestamp   uint32 = 1114
 	OIDTimestamptz uint32 = 1184
 	OIDNumeric     uint32 = 1700
+	OIDUUID        uint32 = 2950
+	OIDBpchar      uint32 = 1042
+	OIDFloat4      uint32 = 700
+	OIDFloat8      uint32 = 701
+	OIDTime        uint32 = 1083
+	OIDTimetz      uint32 = 1266
+	OIDInterval    uint32 = 1186
+	OIDBytea       uint32 = 17
+	OIDJSON        uint32 = 114
+	OIDJSONB       uint32 = 3802
 )
 
 // LogicalType is the type the application believes a protected column has.
@@ -26,9 +36,8 @@ const (
 // RowDescription and ParameterDescription and converts values to and from
 // it, so the application still sees a date or an integer.
 type LogicalType struct {
-	// Name is the canonical spelling used in the policy file: text, varchar,
-	// date, timestamp, timestamptz, integer, bigint, smallint, numeric,
-	// boolean.
+	// Name is the canonical spelling used in the policy file: one of
+	// TypeNames (text, varchar, char, date, ...).
 	Name string
 	// OID is the PostgreSQL type OID presented to clients.
 	OID uint32
@@ -36,8 +45,8 @@ type LogicalType struct {
 	// variable length).
 	Size int16
 	// Modifier is the type modifier (atttypmod) presented to clients: -1 for
-	// none, else as PostgreSQL encodes it (varchar(n): n+4; numeric(p,s):
-	// (p<<16 | s)+4; timestamp(p): p).
+	// none, else as PostgreSQL encodes it (varchar(n), char(n): n+4;
+	// numeric(p,s): (p<<16 | s)+4; timestamp(p), time(p): p).
 	Modifier int32
 }
 
@@ -45,10 +54,13 @@ type LogicalType struct {
 // "varchar(64)", "numeric(14,2)", "date".
 func (t LogicalType) String() string {
 	if t.Modifier < 0 {
+		if t.OID == OIDBpchar {
+			return "bpchar" // char without a length is char(1)
+		}
 		return t.Name
 	}
 	switch t.OID {
-	case OIDVarchar:
+	case OIDVarchar, OIDBpchar:
 		return fmt.Sprintf("%s(%d)", t.Name, t.Modifier-4)
 	case OIDNumeric:
 		m := t.Modifier - 4
@@ -77,6 +89,16 @@ var baseTypes = []baseType{
 	{"smallint", OIDInt2, 2, 0},
 	{"numeric", OIDNumeric, -1, 2},
 	{"boolean", OIDBool, 1, 0},
+	{"uuid", OIDUUID, 16, 0},
+	{"char", OIDBpchar, -1, 1},
+	{"real", OIDFloat4, 4, 0},
+	{"double precision", OIDFloat8, 8, 0},
+	{"time", OIDTime, 8, 1},
+	{"timetz", OIDTimetz, 12, 1},
+	{"interval", OIDInterval, 16, 0},
+	{"bytea", OIDBytea, -1, 0},
+	{"json", OIDJSON, -1, 0},
+	{"jsonb", OIDJSONB, -1, 0},
 }
 
 // typeAliases maps every accepted spelling to its canonical name.
@@ -100,6 +122,23 @@ var typeAliases = map[string]string{
 	"decimal":                     "numeric",
 	"boolean":                     "boolean",
 	"bool":                        "boolean",
+	"uuid":                        "uuid",
+	"char":                        "char",
+	"character":                   "char",
+	"bpchar":                      "char",
+	"real":                        "real",
+	"float4":                      "real",
+	"double precision":            "double precision",
+	"float8":                      "double precision",
+	"float":                       "double precision",
+	"time":                        "time",
+	"time without time zone":      "time",
+	"timetz":                      "timetz",
+	"time with time zone":         "timetz",
+	"interval":                    "interval",
+	"bytea":                       "bytea",
+	"json":                        "json",
+	"jsonb":                       "jsonb",
 }
 
 // TypeNames lists the canonical logical type names, for messages and docs.
@@ -114,7 +153,10 @@ func TypeNames() []string {
 // ParseType reads a logical type as written in the policy file: a name from
 // TypeNames or a PostgreSQL alias of one (int4, character varying, ...),
 // case-insensitive, with an optional modifier where PostgreSQL allows one:
-// varchar(64), numeric(14,2), numeric(10), timestamp(3), timestamptz(0).
+// varchar(64), char(2), numeric(14,2), numeric(10), timestamp(3),
+// timestamptz(0), time(3), timetz(0). As in PostgreSQL, char and
+// character without a length are char(1), bpchar without one has no
+// length limit.
 func ParseType(s string) (LogicalType, error) {
 	spelled := strings.ToLower(strings.Join(strings.Fields(s), " "))
 	name, args := spelled, ""
@@ -136,6 +178,9 @@ func ParseType(s string) (LogicalType, error) {
 	}
 	t := LogicalType{Name: b.name, OID: b.oid, Size: b.size, Modifier: -1}
 	if i := strings.IndexByte(spelled, '('); i < 0 {
+		if b.oid == OIDBpchar && name != "bpchar" {
+			t.Modifier = 1 + 4
+		}
 		return t, nil
 	}
 	var nums []int
@@ -154,7 +199,7 @@ func ParseType(s string) (LogicalType, error) {
 	}
 	// The limits are PostgreSQL's own, so the modifier is one it accepts.
 	switch b.oid {
-	case OIDVarchar:
+	case OIDVarchar, OIDBpchar:
 		if nums[0] < 1 || nums[0] > 10485760 {
 			return LogicalType{}, fmt.Errorf("type %q: length must be between 1 and 10485760", s)
 		}
@@ -168,7 +213,7 @@ func ParseType(s string) (LogicalType, error) {
 			return LogicalType{}, fmt.Errorf("type %q: precision must be between 1 and 1000 and scale between 0 and the precision", s)
 		}
 		t.Modifier = int32(p<<16|sc) + 4
-	case OIDTimestamp, OIDTimestamptz:
+	case OIDTimestamp, OIDTimestamptz, OIDTime, OIDTimetz:
 		if nums[0] > 6 {
 			return LogicalType{}, fmt.Errorf("type %q: precision must be between 0 and 6", s)
 		}

@@ -217,6 +217,9 @@ func logicalTypeByOID(oid uint32) (policy.LogicalType, bool) {
 	typesOnce.Do(func() {
 		typesByID = map[uint32]policy.LogicalType{}
 		for _, n := range policy.TypeNames() {
+			if n == "char" {
+				n = "bpchar" // the value as it is: char(1) would clip it
+			}
 			if t, err := policy.ParseType(n); err == nil {
 				typesByID[t.OID] = t
 			}

@@ -136,6 +136,9 @@ func (s *session) firstReadyForQuery() error {
 	if err := s.loadCatalog(); err != nil {
 		return err
 	}
+	if err := s.loadOutputSettings(); err != nil {
+		return err
+	}
 	if s.restricted() != nil {
 		// Only a role with rules pays for reading the objects the access
 		// rewriter needs.

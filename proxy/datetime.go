@@ -59,6 +59,10 @@ func (s *session) converterFor(col *policy.ProtectedColumn) (pgvalue.Converter, 
 	var conv pgvalue.Converter
 	switch col.Type.OID {
 	case policy.OIDDate, policy.OIDTimestamp, policy.OIDTimestamptz:
+	case policy.OIDTimetz:
+		return s.withZone(conv, col) // a timetz without an offset takes the zone's
+	case policy.OIDInterval:
+		return s.intervalConverter(col)
 	default:
 		return conv, nil
 	}
@@ -71,14 +75,19 @@ func (s *session) converterFor(col *policy.ProtectedColumn) (pgvalue.Converter, 
 	if col.Type.OID != policy.OIDTimestamptz {
 		return conv, nil
 	}
+	return s.withZone(conv, col)
+}
+
+// withZone sets the session's TimeZone in conv.
+func (s *session) withZone(conv pgvalue.Converter, col *policy.ProtectedColumn) (pgvalue.Converter, error) {
 	z := s.timeZone.Load()
 	if z == nil {
 		return conv, nil // none reported: the server's default is UTC here
 	}
 	if z.loc == nil {
 		return conv, fmt.Errorf(
-			"phiguard cannot read or print encrypted timestamptz column %s under TimeZone %q: use a zone name (SET TimeZone = 'Europe/Paris')",
-			col.QualifiedName(), z.name)
+			"phiguard cannot read or print encrypted %s column %s under TimeZone %q: use a zone name (SET TimeZone = 'Europe/Paris')",
+			col.Type.Name, col.QualifiedName(), z.name)
 	}
 	conv.TimeZone = z.loc
 	return conv, nil

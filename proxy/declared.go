@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgvalue"
 	"github.com/phiguard/phiguard/policy"
 )
 
@@ -25,13 +26,37 @@ func presentedParamType(col *policy.ProtectedColumn, declared uint32) uint32 {
 	return col.Type.OID
 }
 
+// numberTypes are the number types a client may declare for a number
+// column of another type; PostgreSQL assigns between them
+// (pgvalue.Converter.Assign).
+var numberTypes = map[uint32]policy.LogicalType{}
+
+func init() {
+	for _, n := range []string{"smallint", "integer", "bigint", "real", "double precision", "numeric"} {
+		t, _ := policy.ParseType(n)
+		numberTypes[t.OID] = t
+	}
+}
+
 // declaredValue turns a bound value of a declared type other than the
 // column's into the text form of the same value, which canonicalization
-// reads for the column's type: a binary integer of another width, a
-// binary string type (its bytes are its text). Anything else is passed on
-// as sent.
+// reads for the column's type: a number of another number type by
+// PostgreSQL's assignment cast (in text or binary: 42.5 declared double
+// precision is 42 in an integer column), a binary string type (its bytes
+// are its text). Anything else is passed on as sent.
 func declaredValue(col *policy.ProtectedColumn, declared uint32, format int16, v []byte) (int16, []byte, *pgerr.Error) {
-	if format != 1 || declared == 0 || declared == col.Type.OID {
+	if declared == 0 || declared == col.Type.OID {
+		return format, v, nil
+	}
+	if from, ok := numberTypes[declared]; ok {
+		if canon, ok, err := (pgvalue.Converter{}).Assign(from, col.Type, format, v); ok {
+			if err != nil {
+				return 0, nil, valueError(col, err)
+			}
+			return 0, canon, nil
+		}
+	}
+	if format != 1 {
 		return format, v, nil
 	}
 	switch declared {

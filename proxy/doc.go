@@ -11,7 +11,7 @@
 // routing, the two pumps and graceful drain. It forwards every
 // message as its original bytes unless the guard returns a replacement.
 //
-// The guard (the protect_*, access*, audit, fastpath, settings, reparse,
+// The guard (the protect_*, access*, audit, fastpath, settings, datetime, output, reparse,
 // redact and catalog files) is consulted through two calls:
 // protectClient for each client message and protectBackend for each
 // backend message. It plans statements with sqlrewrite (encryption plan,

@@ -34,6 +34,7 @@ const (
 	expQuery                                // everything up to ReadyForQuery (simple Query, FunctionCall)
 	expCatalog                              // phiguard's own catalog query after DDL: swallowed
 	expObjects                              // phiguard's own read of the database objects: swallowed
+	expOutput                               // phiguard's own read of extra_float_digits and bytea_output: swallowed
 )
 
 type expectation struct {
@@ -73,6 +74,7 @@ type expectation struct {
 	copyOut *copyRewriter   // for expQuery/expExecute of a COPY TO STDOUT to decrypt
 	catalog *catalogBuilder // for expCatalog
 	objects *ObjectsBuilder // for expObjects
+	output  *outputBuilder  // for expOutput
 
 	// Access control: the verdict for the audit record, and a permitted
 	// break-glass request, granted when the backend confirms its SET.
@@ -164,6 +166,9 @@ type stmtInfo struct {
 	// Parse, that type's OID: ParameterDescription reports it, and Bind
 	// reads a binary value as that type (declared.go).
 	declared map[int]uint32
+	// compareOnly is set for a parameter only ever compared with its
+	// column, never written into it (compare_length.go).
+	compareOnly map[int]bool
 	// hidden are the parameters phiguard added after the client's
 	// clientParams ones, for equality search during a re-encryption
 	// (protect_compare_param.go); nil for almost every statement.

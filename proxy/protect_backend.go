@@ -23,6 +23,9 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 	if head.kind == expObjects && !asynchronous {
 		return true, s.objectsAnswer(head, typ)
 	}
+	if head.kind == expOutput && !asynchronous {
+		return true, s.outputAnswer(head, typ)
+	}
 	if h := backendHandlers[typ]; h != nil {
 		return h(s, typ, head)
 	}
@@ -302,6 +305,7 @@ func (s *session) onFunctionCallResponse(_ byte, head *expectation) (bool, error
 func (s *session) onCommandComplete(typ byte, head *expectation) (bool, error) {
 	dropped := s.suppress
 	if typ == beCommandComplete && (head.kind == expExecute || head.kind == expQuery) {
+		s.noteOutputChange(head)
 		s.confirmCursors(head, head.completed)
 		head.completed++
 	}

@@ -27,6 +27,9 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 	if a != nil && s.srv.protect != nil && hasDDL(a) {
 		s.ddlSeen = true
 	}
+	if a != nil && s.srv.protect != nil && mayChangeOutput(a) {
+		s.outputSeen = true // read extra_float_digits and bytea_output after it (output.go)
+	}
 	if h := clientHandlers[typ]; h != nil {
 		return h(s, typ, a)
 	}
@@ -202,6 +205,7 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 			pe = s.sealedUnderWithdrawn(st.plan)
 		}
 		x.analysis, x.written = st.analysis, st.written
+		s.outputSeen = s.outputSeen || mayChangeOutput(st.analysis)
 		x.decision, x.rule, x.glass = st.decision, st.rule, st.glass
 		x.cursorChanges = st.cursorChanges
 		phi := touchesPHI(st.plan, st.decisions)
@@ -492,6 +496,9 @@ func hasDDL(a *sqlrewrite.Analysis) bool {
 func (s *session) refreshCatalogAfterDDL(typ byte) error {
 	if typ != feQuery && typ != feSync {
 		return nil
+	}
+	if err := s.queueOutputQuery(); err != nil {
+		return err
 	}
 	if s.ddlSeen {
 		s.ddlSeen = false

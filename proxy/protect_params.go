@@ -28,6 +28,12 @@ func planParams(info *stmtInfo, msg *pgproto3.Parse) *pgerr.Error {
 			info.params = map[int]*policy.ProtectedColumn{}
 		}
 		info.params[v.Param] = v.Column
+		if info.compareOnly == nil {
+			info.compareOnly = map[int]bool{}
+		}
+		if only, seen := info.compareOnly[v.Param]; !seen || only {
+			info.compareOnly[v.Param] = v.Use == sqlrewrite.UseCompare
+		}
 		if v.Subject != nil {
 			if pe := planSubject(info, msg, v); pe != nil {
 				return pe
@@ -91,6 +97,10 @@ func (s *session) encryptParams(info *stmtInfo, params [][]byte, formats []int16
 		format, value, pe := declaredValue(col, info.declared[n], formats[i], params[i])
 		if pe != nil {
 			return nil, pe
+		}
+		if info.compareOnly[n] && matchesNothing(col, value) {
+			encrypted[i] = []byte(noMatchCell)
+			continue
 		}
 		cell, pe := s.encryptValue(col, format, value, subject)
 		if pe != nil {

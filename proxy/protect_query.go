@@ -12,6 +12,7 @@ import (
 
 	"github.com/phiguard/phiguard/cellcipher"
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgvalue"
 
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
@@ -130,6 +131,10 @@ func (s *session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *p
 			return nil, pe
 		}
 		regions[v.Literal] = sp
+		if v.Use == sqlrewrite.UseCompare && matchesNothing(v.Column, plain) {
+			cells[v.Literal] = "'" + noMatchCell + "'"
+			continue
+		}
 		if text, ok, pe := s.compareLiteral(sql, sp, v, plain); pe != nil {
 			return nil, pe
 		} else if ok {
@@ -188,6 +193,9 @@ func foldedLiteral(sql []byte, spans [][2]int, v sqlrewrite.ValueSlot) ([2]int, 
 		return [2]int{}, nil, internalRefusal(v.Column, "a folded constant's extent disagrees with the text")
 	}
 	plain, ok := literalValue(sql[lit[0]:lit[1]])
+	if !ok && standardString(sql, lit) {
+		plain, ok = unquote(sql[lit[0]:lit[1]]), true
+	}
 	if !ok {
 		return [2]int{}, nil, pgerr.Newf(pgerr.FeatureNotSupported,
 			"column %s is encrypted: write its values as '...' literals, numbers or parameters", v.Column.QualifiedName())
@@ -227,8 +235,7 @@ func (s *session) readAs(v sqlrewrite.ValueSlot, plain []byte) ([]byte, *pgerr.E
 func (s *session) encryptValue(col *policy.ProtectedColumn, format int16, plain, subject []byte) (string, *pgerr.Error) {
 	canon, err := s.canonicalValue(col, format, plain)
 	if err != nil {
-		return "", pgerr.Newf(pgerr.InvalidTextRepresentation,
-			"invalid value for encrypted column %s (%s): %v", col.QualifiedName(), col.Type.Name, err)
+		return "", valueError(col, err)
 	}
 	ctx := context.Background()
 	if col.PerSubject() {
@@ -301,6 +308,29 @@ func literalValue(lit []byte) ([]byte, bool) {
 	return lit, len(lit) > 0
 }
 
+// standardString reports whether the literal at lit is a plain '...'
+// string with no prefix (E, U&, B, X, N): under
+// standard_conforming_strings, which a session through phiguard cannot
+// turn off (settings.go), its backslashes are ordinary characters
+// ('\xdeadbeef' for a bytea).
+func standardString(sql []byte, lit [2]int) bool {
+	s := sql[lit[0]:lit[1]]
+	if len(s) < 2 || s[0] != '\'' || s[len(s)-1] != '\'' {
+		return false
+	}
+	if lit[0] == 0 {
+		return true
+	}
+	c := sql[lit[0]-1]
+	return !(c == '&' || c == '_' || c == '$' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80)
+}
+
+// unquote is a '...' literal's value: the text between the quotes with
+// each doubled quote made one.
+func unquote(lit []byte) []byte {
+	return []byte(strings.ReplaceAll(string(lit[1:len(lit)-1]), "''", "'"))
+}
+
 // canonicalValue is the plaintext phiguard encrypts for a value: the text
 // PostgreSQL itself would print for it, whatever spelling or format (text
 // or binary) the client used, so that equal values give equal
@@ -311,6 +341,31 @@ func (s *session) canonicalValue(col *policy.ProtectedColumn, format int16, v []
 		return nil, err
 	}
 	return cellcipher.CanonicalIn(conv, col, format, v)
+}
+
+// valueError is the client's error for a value that cannot be
+// canonicalized: PostgreSQL's SQLSTATE where pgvalue knows it (22001,
+// 22003, 22007, 22008, ...), else 22P02, with PostgreSQL's own message
+// where that holds no part of the value ("value too long for type
+// character varying(5)"); input PostgreSQL would accept but phiguard
+// does not read is a refusal (0A000). Never the value itself.
+func valueError(col *policy.ProtectedColumn, err error) *pgerr.Error {
+	var ve *pgvalue.Error
+	if !errors.As(err, &ve) {
+		return pgerr.Newf(pgerr.InvalidTextRepresentation,
+			"invalid value for encrypted column %s (%s): %v", col.QualifiedName(), col.Type.Name, err)
+	}
+	switch {
+	case ve.Unsupported:
+		return pgerr.Newf(pgerr.FeatureNotSupported,
+			"column %s is encrypted and phiguard cannot read this %s value: %v", col.QualifiedName(), col.Type.Name, err)
+	case ve.Message != "":
+		return pgerr.New(pgerr.Code(ve.Code), ve.Message)
+	case ve.Code != "":
+		return pgerr.Newf(pgerr.Code(ve.Code), "invalid value for encrypted column %s (%s): %v", col.QualifiedName(), col.Type.Name, err)
+	}
+	return pgerr.Newf(pgerr.InvalidTextRepresentation,
+		"invalid value for encrypted column %s (%s): %v", col.QualifiedName(), col.Type.Name, err)
 }
 
 func sqlstateField(pe *pgerr.Error) zap.Field { return zap.String("sqlstate", string(pe.Code)) }

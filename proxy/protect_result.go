@@ -159,7 +159,7 @@ func (s *session) decryptValue(f *resultField, v []byte) ([]byte, *pgerr.Error) 
 // presentValue turns a decrypted canonical value into the wire form of
 // the column's original type, in the format the client asked for.
 func (s *session) presentValue(col *policy.ProtectedColumn, format int16, canon []byte) ([]byte, *pgerr.Error) {
-	conv, err := s.converterFor(col)
+	conv, err := s.printConverter(col, format)
 	if err != nil {
 		return nil, pgerr.New(pgerr.FeatureNotSupported, err.Error())
 	}

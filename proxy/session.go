@@ -98,6 +98,9 @@ type session struct {
 	cursors          cursorMap                        // SQL cursors and named portals, as the backend confirmed them (cursors.go)
 	timeZone         atomic.Pointer[sessionZone]      // the backend's last reported TimeZone (datetime.go)
 	dateStyle        atomic.Pointer[sessionDateStyle] // and DateStyle
+	intervalStyle    atomic.Pointer[string]           // and IntervalStyle
+	output           atomic.Pointer[outputSettings]   // extra_float_digits and bytea_output (output.go)
+	outputSeen       bool                             // a request may change them: read them after it (client pump)
 	backendDone      chan struct{}                    // closed when the backend pump ends
 
 	// terminating is set once phiguard itself ends the backend connection,

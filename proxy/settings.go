@@ -141,6 +141,9 @@ func (s *session) checkReportedSetting(body []byte) *pgerr.Error {
 		s.noteTimeZone(string(value))
 	case "DateStyle":
 		s.noteDateStyle(string(value))
+	case "IntervalStyle":
+		style := string(value)
+		s.intervalStyle.Store(&style)
 	case "client_encoding", "standard_conforming_strings":
 		if why := sqlrewrite.SettingProblem(string(name), string(value), false); why != "" {
 			return pgerr.Fatal(pgerr.FeatureNotSupported, "phiguard ends this session: "+why)

@@ -24,6 +24,19 @@ func (t TableName) String() string {
 	return t.Schema + "." + t.Name
 }
 
+// MayChangeSettings reports whether the statement may change a session
+// setting: SET, RESET, set_config, the end of a transaction or
+// savepoint (which undoes SET), CALL and DO, DISCARD and other
+// utilities, or a statement that could not be classified. A function
+// that runs SET inside is not seen.
+func (s Statement) MayChangeSettings() bool {
+	switch s.Kind {
+	case KindSet, KindTransaction, KindCall, KindUtility, KindUnknown:
+		return true
+	}
+	return s.valueDependent
+}
+
 // Statement is what the proxy needs to know about one statement.
 type Statement struct {
 	Kind Kind

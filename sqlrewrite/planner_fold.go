@@ -287,7 +287,7 @@ func (p *planner) tokens() []*pg_query.ScanToken {
 // negative number is a constant of the column's kind.
 func numericColumn(col *policy.ProtectedColumn) bool {
 	switch col.Type.OID {
-	case policy.OIDInt2, policy.OIDInt4, policy.OIDInt8, policy.OIDNumeric:
+	case policy.OIDInt2, policy.OIDInt4, policy.OIDInt8, policy.OIDNumeric, policy.OIDFloat4, policy.OIDFloat8:
 		return true
 	}
 	return false

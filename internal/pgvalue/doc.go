@@ -15,8 +15,9 @@
 //
 // # Canonical text
 //
-// The canonical text of a value is what `SELECT value::type::text` prints in
-// a session with DateStyle=ISO, extra_float_digits at its default and
+// The canonical text of a value is what PostgreSQL's output function
+// prints for it in a session with DateStyle=ISO, IntervalStyle=postgres,
+// extra_float_digits at its default (1), bytea_output=hex and
 // TimeZone=UTC, after the column's type modifier has been applied as an
 // assignment to the column would apply it:
 //
@@ -37,6 +38,24 @@
 //	                   zeros, rounded to p digits), ... BC, infinity
 //	timestamptz(p)     the same instant in UTC with PostgreSQL's offset
 //	                   suffix: 2020-01-05 10:00:00+00
+//	uuid               a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11
+//	char(n)            blank-padded to n characters (bpchar_input: a
+//	                   longer value is 22001 "value too long for type
+//	                   character(n)" unless the excess is spaces); bpchar
+//	                   without a length keeps the value as it is
+//	real, double       Ryu's shortest text that reads back exactly, as
+//	precision          PostgreSQL 15 prints it (1.5, 1e+15, -0, NaN,
+//	                   Infinity); it never takes a decimal exactly halfway
+//	                   to the next float, which Go's shortest would
+//	time(p), timetz(p) 10:00:00.5, rounded to p digits (24:00:00 allowed);
+//	                   a timetz keeps its own offset: 10:00:00+02
+//	interval           postgres style: 1 year 2 mons -3 days +04:05:06.5
+//	bytea              hex: \xdeadbeef
+//	json               the text exactly as written (PostgreSQL keeps it)
+//	jsonb              jsonb_out's normalised text: keys sorted by length
+//	                   then bytes, a duplicate key's last value kept, ", "
+//	                   and ": " between members, escapes resolved and
+//	                   re-escaped, numbers as numeric prints them
 //
 // Canonical is idempotent: Canonical of a canonical text is that text.
 //
@@ -66,6 +85,16 @@
 // text is always ISO. TestDateStyleAgainstPostgres compares every style,
 // order and several zones with PostgreSQL 15.
 //
+// IntervalStyle (reported in ParameterStatus), extra_float_digits and
+// bytea_output (not reported: the proxy reads them, proxy/output.go) are
+// Converter fields too: Present writes intervals in every IntervalStyle,
+// floats rounded to 6 or 15 plus extra_float_digits significant digits
+// when that is 0 or less, and bytea in the escape format, as PostgreSQL
+// does; Canonical reads an interval under sql_standard with its leading
+// sign applied to every field. TestMoreTypesAgainstPostgres checks every
+// added type's input in text and binary, and its output under each of
+// these settings, against PostgreSQL 15.
+//
 // # What is accepted
 //
 // Text input accepts the common spellings PostgreSQL accepts: surrounding
@@ -78,6 +107,23 @@
 // would accept but this package does not (named time zones in the value,
 // month names, DateStyle-dependent orders, 'today' and 'now', which depend
 // on the clock) are an error with Unsupported set, never a guess.
+//
+// For the other types: uuid as uuid_in reads it (braces, hyphens after
+// any four digits, any case); char(n) and varchar(n) any text; real and
+// double precision a decimal number, NaN, Infinity or Inf in any case and
+// sign (hexadecimal floats and NaN(...) are unsupported), a value that
+// overflows or rounds to zero is 22003; time and timetz hh:mm[:ss[.f]]
+// with AM or PM, an ISO date before it, a numeric offset, Z, UTC or GMT
+// (a timetz without an offset takes the session zone's offset on the
+// date given, or today's), allballs; interval every unit PostgreSQL
+// knows, hh:mm:ss, years-months, @ and a final ago, fractions that spill
+// into smaller units, and ISO 8601 with designators (P1Y2M3DT4H; the
+// alternative format P0001-02-03T04:05:06 is unsupported; an interval
+// whose text PostgreSQL could not read back is refused in binary too);
+// bytea the hex and escape formats; json and jsonb any JSON PostgreSQL's
+// parser accepts (jsonb also refuses \u0000 and unpaired surrogates, as
+// PostgreSQL does). A binary NaN is kept as PostgreSQL's own NaN, not its
+// payload bits.
 //
 // Binary input follows PostgreSQL's send/recv formats, including its checks
 // (range, digit values, trailing bytes); a binary numeric whose digits go

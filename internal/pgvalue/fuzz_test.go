@@ -9,6 +9,8 @@ var fuzzTypes = []string{
 	"text", "varchar(5)", "smallint", "integer", "bigint", "boolean",
 	"numeric", "numeric(14,2)", "numeric(4,2)", "date",
 	"timestamp", "timestamp(0)", "timestamptz", "timestamptz(3)",
+	"uuid", "char(3)", "real", "double precision", "time", "time(2)", "timetz", "interval",
+	"bytea", "json", "jsonb",
 }
 
 // FuzzCanonical: Canonical never panics; when it succeeds its result is a

@@ -33,6 +33,13 @@ type Error struct {
 	// range or the column's modifier (SQLSTATE 22003, 22008 or 22001 in
 	// PostgreSQL, where the others are 22P02 or 22007).
 	OutOfRange bool
+	// Code is the SQLSTATE PostgreSQL raises for this input, where the
+	// package knows it ("" where it does not: the proxy says 22P02).
+	Code string
+	// Message is PostgreSQL's own message for the error, where that
+	// message holds no part of the value ("value too long for type
+	// character varying(5)"); else "".
+	Message string
 }
 
 func (e *Error) Error() string {
@@ -57,6 +64,22 @@ type Converter struct {
 	// timestamps in its style, Canonical reads day/month/year fields in
 	// its order. Canonical text is always ISO.
 	DateStyle DateStyle
+	// IntervalStyle is the session's IntervalStyle: "postgres" (or ""),
+	// "postgres_verbose", "sql_standard" or "iso_8601". Present writes
+	// intervals in it; Canonical reads a signed sql_standard interval
+	// as PostgreSQL does under it. Canonical text is postgres style.
+	IntervalStyle string
+	// RoundFloats is set when the session's extra_float_digits is 0 or
+	// less: Present then writes real and double precision rounded to
+	// 6+ExtraFloatDigits and 15+ExtraFloatDigits significant digits.
+	// Unset (the default, extra_float_digits 1 or more), it writes the
+	// shortest text that reads back exactly, which is also the canonical
+	// text.
+	RoundFloats      bool
+	ExtraFloatDigits int
+	// ByteaEscape is bytea_output = escape: Present writes bytea in the
+	// escape format instead of hex (canonical text is hex).
+	ByteaEscape bool
 }
 
 // Canonical converts a value of type t, as a client sent it in the given
@@ -87,20 +110,37 @@ func (c Converter) Canonical(t policy.LogicalType, format int16, wire []byte) ([
 	return v.text(time.UTC), nil
 }
 
-// Present is the package-level Present in the converter's session.
+// Present is the package-level Present in the converter's session. Its
+// result is never nil, so an empty value (an empty text, bytea or
+// varchar) is not mistaken for NULL by a caller that builds a DataRow.
 func (c Converter) Present(t policy.LogicalType, format int16, canonical []byte) ([]byte, error) {
+	out, err := c.present(t, format, canonical)
+	if err == nil && out == nil {
+		out = []byte{}
+	}
+	return out, err
+}
+
+func (c Converter) present(t policy.LogicalType, format int16, canonical []byte) ([]byte, error) {
 	if format != FormatText && format != FormatBinary {
 		return nil, &Error{Type: t.String(), Format: format, Reason: fmt.Sprintf("unknown format code %d", format)}
 	}
-	v, err := c.decode(t, FormatText, canonical)
+	// Canonical text is postgres style: read it so, whatever the
+	// session's IntervalStyle.
+	reader := c
+	reader.IntervalStyle = ""
+	v, err := reader.decode(t, FormatText, canonical)
 	if err != nil {
 		return nil, err
 	}
 	if format == FormatBinary {
 		return v.binary(), nil
 	}
-	if sv, ok := v.(styled); ok {
+	switch sv := v.(type) {
+	case styled:
 		return sv.styledText(c.loc(), c.DateStyle), nil
+	case sessionStyled:
+		return sv.sessionText(c), nil
 	}
 	return v.text(c.loc()), nil
 }
@@ -119,12 +159,22 @@ type value interface {
 	binary() []byte
 }
 
+// sessionStyled is a value whose text depends on a session setting
+// other than DateStyle and TimeZone (extra_float_digits, IntervalStyle,
+// bytea_output).
+type sessionStyled interface {
+	sessionText(c Converter) []byte
+}
+
 // decoder turns input of a type into a value; e builds errors.
 type decoder struct {
 	t     policy.LogicalType
 	loc   *time.Location
 	f     int16
 	order string // DateStyle's field order: "MDY", "DMY" or "YMD"
+	// sqlStandard: IntervalStyle is sql_standard, under which a leading
+	// sign of an interval applies to all its fields.
+	sqlStandard bool
 }
 
 func (d decoder) err(format string, args ...any) *Error {
@@ -143,9 +193,21 @@ func (d decoder) outOfRange(format string, args ...any) *Error {
 	return e
 }
 
+// coded is an error with PostgreSQL's SQLSTATE and, when it holds no
+// part of the value, PostgreSQL's message.
+func (d decoder) coded(code, pgMessage, format string, args ...any) *Error {
+	e := d.err(format, args...)
+	e.Code, e.Message = code, pgMessage
+	e.OutOfRange = code == "22003" || code == "22008" || code == "22001"
+	return e
+}
+
 func (c Converter) decode(t policy.LogicalType, format int16, in []byte) (value, error) {
-	d := decoder{t: t, loc: c.loc(), f: format, order: c.DateStyle.Order}
+	d := decoder{t: t, loc: c.loc(), f: format, order: c.DateStyle.Order, sqlStandard: c.IntervalStyle == "sql_standard"}
 	bin := format == FormatBinary
+	if v, ok, err := d.decodeMore(in); ok {
+		return v, err
+	}
 	switch t.OID {
 	case policy.OIDText, policy.OIDVarchar:
 		return d.text(in)

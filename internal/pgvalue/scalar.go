@@ -3,6 +3,7 @@ package pgvalue
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -45,23 +46,52 @@ func (d decoder) text(in []byte) (value, error) {
 		return nil, d.err("contains a NUL byte")
 	}
 	if d.t.OID == policy.OIDVarchar && d.t.Modifier >= 4 {
-		max := int(d.t.Modifier - 4)
-		n, cut := 0, len(in)
-		for i := range string(in) {
-			if n == max {
-				cut = i
-				break
-			}
-			n++
-		}
-		for _, c := range in[cut:] {
-			if c != ' ' {
-				return nil, d.outOfRange("value too long (more than %d characters)", max)
-			}
+		cut, _, err := d.clip(in, "character varying")
+		if err != nil {
+			return nil, err
 		}
 		in = in[:cut]
 	}
 	return textValue(bytes.Clone(in)), nil
+}
+
+// clip applies a length modifier as an assignment does: more than n
+// characters is 22001 unless the excess is all spaces, which are cut
+// off. It returns the byte length to keep and the characters kept.
+func (d decoder) clip(in []byte, typeName string) (cut, chars int, err error) {
+	max := int(d.t.Modifier - 4)
+	n := 0
+	cut = len(in)
+	for i := range string(in) {
+		if n == max {
+			cut = i
+			break
+		}
+		n++
+	}
+	for _, c := range in[cut:] {
+		if c != ' ' {
+			msg := fmt.Sprintf("value too long for type %s(%d)", typeName, max)
+			return 0, 0, d.coded("22001", msg, "value too long (more than %d characters)", max)
+		}
+	}
+	return cut, n, nil
+}
+
+// bpchar checks a char(n) value as bpchar_input does: the rule of
+// varchar(n), then blank-padded to n characters. Without a length
+// (bpchar) the value is kept as it is.
+func (d decoder) bpchar(in []byte) (value, error) {
+	v, err := d.text(in)
+	if err != nil || d.t.Modifier < 4 {
+		return v, err
+	}
+	cut, n, err := d.clip(in, "character")
+	if err != nil {
+		return nil, err
+	}
+	out := append(bytes.Clone(in[:cut]), bytes.Repeat([]byte{' '}, int(d.t.Modifier-4)-n)...)
+	return textValue(out), nil
 }
 
 // intValue is a smallint, integer or bigint.
@@ -115,18 +145,18 @@ func (d decoder) intText(in []byte) (value, error) {
 			return nil, d.err("not an integer")
 		}
 		if acc < (math.MinInt64+int64(c-'0'))/10 {
-			return nil, d.outOfRange("value out of range")
+			return nil, d.intRange()
 		}
 		acc = acc*10 - int64(c-'0')
 	}
 	if !neg {
 		if acc == math.MinInt64 {
-			return nil, d.outOfRange("value out of range")
+			return nil, d.intRange()
 		}
 		acc = -acc
 	}
 	if acc < lo || acc > hi {
-		return nil, d.outOfRange("value out of range")
+		return nil, d.intRange()
 	}
 	return intValue{acc, size}, nil
 }
