@@ -262,13 +262,12 @@ func (s *session) refuseStatement(pe *pgerr.Error, a *sqlrewrite.Analysis) []byt
 
 // literalValue decodes a plain SQL literal: '...' with doubled quotes, or
 // a number as written. Anything else (E”, $$...$$, B”) is not decoded.
+// A backslash in '...' is an ordinary character: a session under a policy
+// always has standard_conforming_strings on (settings.go), which is how
+// both pg_query and PostgreSQL then read it (psycopg2 sends 'C:\dir' so).
 func literalValue(lit []byte) ([]byte, bool) {
 	if len(lit) >= 2 && lit[0] == '\'' && lit[len(lit)-1] == '\'' {
-		inner := lit[1 : len(lit)-1]
-		if strings.Contains(string(inner), "\\") {
-			return nil, false
-		}
-		return []byte(strings.ReplaceAll(string(inner), "''", "'")), true
+		return []byte(strings.ReplaceAll(string(lit[1:len(lit)-1]), "''", "'")), true
 	}
 	for _, c := range lit {
 		if !(c >= '0' && c <= '9' || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {
