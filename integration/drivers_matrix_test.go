@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -23,8 +24,38 @@ func driverMatrix() []matrixDriver {
 		}
 	}
 	return []matrixDriver{
+		{name: "pgjdbc", modes: []string{"threshold0", "threshold1", "threshold5", "thresholdm1", "batchrewrite", "binaryoff", "binaryon", "unspecified", "simple"},
+			tool: func() string {
+				if m := missingCommand("javac", "default-jdk-headless"); m != "" {
+					return m
+				}
+				if _, err := os.Stat(pgjdbcJar); err != nil {
+					return "pgjdbc is not installed (Debian package libpostgresql-jdbc-java)"
+				}
+				return ""
+			},
+			run: runJava()},
 		{name: "psycopg2", modes: []string{"default"}, tool: python("psycopg2", "python3-psycopg2"), run: runPython("psycopg2")},
 		{name: "psycopg3", modes: []string{"default", "prepare0", "binary", "executemany", "pipeline"},
 			tool: python("psycopg", "python3-psycopg"), run: runPython("psycopg")},
+	}
+}
+
+// pgjdbcJar is where Debian's libpostgresql-jdbc-java puts pgjdbc.
+const pgjdbcJar = "/usr/share/java/postgresql.jar"
+
+// runJava compiles drivers/Workload.java on its first run, into the
+// test's temporary directory, and runs it.
+func runJava() func(*testing.T, connParams, string, []string) (string, error) {
+	var classes string
+	return func(t *testing.T, cp connParams, prefix string, modes []string) (string, error) {
+		if classes == "" {
+			dir := t.TempDir()
+			if out, err := exec.Command("javac", "-encoding", "UTF-8", "-cp", pgjdbcJar, "-d", dir, "drivers/Workload.java").CombinedOutput(); err != nil {
+				t.Fatalf("javac: %v\n%s", err, out)
+			}
+			classes = dir
+		}
+		return runProgram(t, cp, prefix, "java", "-Dfile.encoding=UTF-8", "-cp", classes+":"+pgjdbcJar, "Workload", strings.Join(modes, ","))
 	}
 }

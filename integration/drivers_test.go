@@ -130,6 +130,9 @@ func TestDriverMatrix(t *testing.T) {
 			if err != nil {
 				t.Fatalf("through phiguard on encrypted tables: %v\n%s", err, got)
 			}
+			if os.Getenv("DRIVER_MATRIX_SHOW") != "" {
+				t.Logf("through phiguard:\n%s", got)
+			}
 			compareDriverOutput(t, got, want)
 			for _, m := range r.d.modes {
 				checkAtRest(t, r.plain+"_"+m, r.enc+"_"+m)
