@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -35,6 +36,9 @@ func driverMatrix() []matrixDriver {
 				return ""
 			},
 			run: runJava()},
+		{name: "node-postgres", modes: []string{"text", "binary"}, tool: nodePostgres, run: func(t *testing.T, cp connParams, prefix string, modes []string) (string, error) {
+			return runProgram(t, cp, prefix, "node", "drivers/node/workload.js", strings.Join(modes, ","))
+		}},
 		{name: "psycopg2", modes: []string{"default"}, tool: python("psycopg2", "python3-psycopg2"), run: runPython("psycopg2")},
 		{name: "psycopg3", modes: []string{"default", "prepare0", "binary", "executemany", "pipeline"},
 			tool: python("psycopg", "python3-psycopg"), run: runPython("psycopg")},
@@ -58,4 +62,24 @@ func runJava() func(*testing.T, connParams, string, []string) (string, error) {
 		}
 		return runProgram(t, cp, prefix, "java", "-Dfile.encoding=UTF-8", "-cp", classes+":"+pgjdbcJar, "Workload", strings.Join(modes, ","))
 	}
+}
+
+// nodePostgres checks for node and npm and installs the pinned
+// node-postgres (drivers/node/package-lock.json) into
+// drivers/node/node_modules unless it is there.
+func nodePostgres() string {
+	for _, c := range []string{"node", "npm"} {
+		if m := missingCommand(c, "nodejs"); m != "" {
+			return m
+		}
+	}
+	if _, err := os.Stat("drivers/node/node_modules/pg/package.json"); err == nil {
+		return ""
+	}
+	cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund", "--prefer-offline")
+	cmd.Dir = "drivers/node"
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Sprintf("npm ci of node-postgres failed (the npm registry or its cache is needed once): %v\n%s", err, out)
+	}
+	return ""
 }

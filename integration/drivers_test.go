@@ -63,7 +63,8 @@ func (cp connParams) pgEnv(prefix string) []string {
 // encrypted prefix, and the policy YAML for the encrypted ones.
 func matrixTables(t *testing.T, driver string, modes []string) (plain, enc string, policyYAML string) {
 	t.Helper()
-	plain, enc = uniqueName("drv_"+driver+"_plain"), uniqueName("drv_"+driver+"_enc")
+	ident := strings.ReplaceAll(driver, "-", "_")
+	plain, enc = uniqueName("drv_"+ident+"_plain"), uniqueName("drv_"+ident+"_enc")
 	ctx := testContext(t)
 	conn := direct(t)
 	var plainCols, encCols, pol []string
