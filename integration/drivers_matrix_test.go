@@ -36,6 +36,14 @@ func driverMatrix() []matrixDriver {
 				return ""
 			},
 			run: runJava()},
+		{name: "ruby-pg", modes: []string{"text", "prepared", "binary"}, tool: func() string {
+			if err := exec.Command("ruby", "-e", "require 'pg'").Run(); err != nil {
+				return "ruby-pg is not installed (Debian package ruby-pg)"
+			}
+			return ""
+		}, run: func(t *testing.T, cp connParams, prefix string, modes []string) (string, error) {
+			return runProgram(t, cp, prefix, "ruby", "drivers/workload.rb", strings.Join(modes, ","))
+		}},
 		{name: "node-postgres", modes: []string{"text", "binary"}, tool: nodePostgres, run: func(t *testing.T, cp connParams, prefix string, modes []string) (string, error) {
 			return runProgram(t, cp, prefix, "node", "drivers/node/workload.js", strings.Join(modes, ","))
 		}},
