@@ -114,6 +114,8 @@ func TestDriverMatrix(t *testing.T) {
 	p := startProxy(t, proxyOptions{protect: protection(t, policyYAML.String()), quiet: true})
 	viaPG := connParams{host: pg.Host, port: pg.Port}
 	viaProxy := connParams{host: "127.0.0.1", port: p.addr.Port}
+	var summary strings.Builder
+	t.Cleanup(func() { t.Logf("driver matrix, wall time per driver (both sides):\n%s", summary.String()) })
 	for _, r := range ready {
 		t.Run(r.d.name, func(t *testing.T) {
 			if missing := r.d.tool(); missing != "" {
@@ -138,7 +140,9 @@ func TestDriverMatrix(t *testing.T) {
 			for _, m := range r.d.modes {
 				checkAtRest(t, r.plain+"_"+m, r.enc+"_"+m)
 			}
-			t.Logf("%s: %d modes passed in %s (both sides)", r.d.name, len(r.d.modes), time.Since(start).Round(10*time.Millisecond))
+			took := time.Since(start).Round(10 * time.Millisecond)
+			t.Logf("%s: %d modes passed in %s (both sides)", r.d.name, len(r.d.modes), took)
+			fmt.Fprintf(&summary, "  %-14s %-90s %s\n", r.d.name, strings.Join(r.d.modes, ","), took)
 		})
 	}
 }
