@@ -56,7 +56,10 @@ func (cp connParams) pgEnv(prefix string) []string {
 	return append(os.Environ(),
 		"PGHOST="+cp.host, fmt.Sprintf("PGPORT=%d", cp.port), "PGUSER="+appUser,
 		"PGPASSWORD="+appPassword, "PGDATABASE="+appDB, "PGSSLMODE=disable",
-		"PGCONNECT_TIMEOUT=10", "DRIVER_TABLE_PREFIX="+prefix)
+		"PGCONNECT_TIMEOUT=10", "DRIVER_TABLE_PREFIX="+prefix,
+		// Not UTC: pgjdbc sets the session TimeZone from it, node-postgres
+		// writes a Date with its offset.
+		"TZ=America/New_York")
 }
 
 // matrixTables are a driver's table names: the plaintext prefix, the
