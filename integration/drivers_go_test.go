@@ -57,6 +57,8 @@ func goSteps(t string) []goStep {
 	return append(steps,
 		goStep{"update", "UPDATE " + t + " SET name = $1, balance = $2, visits = $3, birthdate = $4 WHERE ssn = $5",
 			[]any{"Carol", decimal("-12.30"), int32(7), time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), "555-00-1111"}},
+		goStep{"update-null", "UPDATE " + t + " SET visits = $1, name = $2 WHERE id = $3", []any{nil, "Ann", int32(1)}},
+		goStep{"select-null", "SELECT id, visits, name FROM " + t + " WHERE ssn IS NULL OR visits IS NULL ORDER BY id", nil},
 		goStep{"delete", "DELETE FROM " + t + " WHERE id = $1", []any{int32(4)}},
 		goStep{"select-all", "SELECT " + cols + " FROM " + t + " ORDER BY id", nil})
 }

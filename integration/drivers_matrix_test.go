@@ -66,12 +66,12 @@ func runJava() func(*testing.T, connParams, string, []string) (string, error) {
 	return func(t *testing.T, cp connParams, prefix string, modes []string) (string, error) {
 		if classes == "" {
 			dir := t.TempDir()
-			if out, err := exec.Command("javac", "-encoding", "UTF-8", "-cp", pgjdbcJar, "-d", dir, "drivers/Workload.java").CombinedOutput(); err != nil {
+			if out, err := exec.Command("javac", "-J-XX:TieredStopAtLevel=1", "-J-XX:+UseSerialGC", "-encoding", "UTF-8", "-cp", pgjdbcJar, "-d", dir, "drivers/Workload.java").CombinedOutput(); err != nil {
 				t.Fatalf("javac: %v\n%s", err, out)
 			}
 			classes = dir
 		}
-		return runProgram(t, cp, prefix, "java", "-Dfile.encoding=UTF-8", "-cp", classes+":"+pgjdbcJar, "Workload", strings.Join(modes, ","))
+		return runProgram(t, cp, prefix, "java", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Dfile.encoding=UTF-8", "-cp", classes+":"+pgjdbcJar, "Workload", strings.Join(modes, ","))
 	}
 }
 

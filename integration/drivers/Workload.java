@@ -99,6 +99,15 @@ public class Workload {
             ps.setString(5, "555-00-1111");
             System.out.println("update " + ps.executeUpdate());
         }
+        try (PreparedStatement ps = c.prepareStatement("UPDATE " + t + " SET visits = ?, name = ? WHERE id = ?")) {
+            ps.setNull(1, Types.INTEGER);
+            ps.setString(2, "Ann");
+            ps.setInt(3, 1);
+            System.out.println("update-null " + ps.executeUpdate());
+        }
+        try (PreparedStatement ps = c.prepareStatement("SELECT id, visits, name FROM " + t + " WHERE ssn IS NULL OR visits IS NULL ORDER BY id")) {
+            report("select-null", ps.executeQuery());
+        }
         try (PreparedStatement ps = c.prepareStatement("DELETE FROM " + t + " WHERE id = ?")) {
             ps.setInt(1, 4);
             System.out.println("delete " + ps.executeUpdate());

@@ -70,6 +70,8 @@ def workload(c, t, mode)
   6.times { |i| run.call("select-ssn-#{i}", "SELECT #{COLS} FROM #{t} WHERE ssn = $1 ORDER BY id", ['123-45-6789']) }
   run.call('update', "UPDATE #{t} SET name = $1, balance = $2, visits = $3, birthdate = $4 WHERE ssn = $5",
            ['Carol', BigDecimal('-12.30'), 7, Date.new(1970, 1, 1), '555-00-1111'])
+  run.call('update-null', "UPDATE #{t} SET visits = $1, name = $2 WHERE id = $3", [nil, 'Ann', 1])
+  run.call('select-null', "SELECT id, visits, name FROM #{t} WHERE ssn IS NULL OR visits IS NULL ORDER BY id", [])
   run.call('delete', "DELETE FROM #{t} WHERE id = $1", [4])
   run.call('select-all', "SELECT #{COLS} FROM #{t} ORDER BY id", [])
   report('select-all-simple', c.exec("SELECT #{COLS} FROM #{t} ORDER BY id"), false)

@@ -55,6 +55,8 @@ async function workload(c, t) {
   }
   report('update', await c.query({ text: `UPDATE ${t} SET name = $1, balance = $2, visits = $3, birthdate = $4 WHERE ssn = $5`,
     values: ['Carol', -12.3, 7, new Date(1970, 0, 1), '555-00-1111'], rowMode: 'array' }));
+  report('update-null', await c.query({ text: `UPDATE ${t} SET visits = $1, name = $2 WHERE id = $3`, values: [null, 'Ann', 1], rowMode: 'array' }));
+  report('select-null', await c.query({ text: `SELECT id, visits, name FROM ${t} WHERE ssn IS NULL OR visits IS NULL ORDER BY id`, rowMode: 'array' }));
   report('delete', await c.query({ text: `DELETE FROM ${t} WHERE id = $1`, values: [4], rowMode: 'array' }));
   report('select-all', await c.query({ text: `SELECT ${COLS} FROM ${t} ORDER BY id`, rowMode: 'array' }));
   report('select-all-simple', await c.query({ text: `SELECT ${COLS} FROM ${t} ORDER BY id`, rowMode: 'array' }));
