@@ -19,4 +19,12 @@
 // and straight against it: a row phiguard returns that RLS does not is a
 // leak. PHIGUARD_RLS_STATEMENTS sets how many generated statements per
 // role (2,000; make test-security 100,000).
+//
+// The driver matrix (drivers*_test.go, docs/drivers.md) runs one workload
+// per client driver, written in the driver's language under drivers/
+// (psycopg2 and psycopg 3, pgjdbc, node-postgres, ruby-pg) or in Go (pgx,
+// lib/pq), in each of the driver's modes: straight to PostgreSQL on
+// plaintext tables, then through phiguard on the same tables encrypted.
+// The outputs must be identical and the encrypted tables ciphertext at
+// rest. make test runs it as test-drivers; test-integration skips it.
 package integration
