@@ -164,6 +164,12 @@ func (p *planner) statement(n *pg_query.Node) {
 		p.delete(n.GetDeleteStmt())
 	case n.GetCopyStmt() != nil:
 		p.copyStmt(n.GetCopyStmt())
+	case n.GetDeclareCursorStmt() != nil:
+		// The cursor's rows reach the client by FETCH, whose
+		// RowDescription names their columns as the SELECT's would: the
+		// query is planned as the SELECT it is, and FETCH, which names no
+		// table, needs no plan.
+		p.query(n.GetDeclareCursorStmt().GetQuery(), nil, roleClient)
 	default:
 		kind := classify(n)
 		if kind == KindDDL {

@@ -76,6 +76,12 @@ func TestPlanAllowsAndEncrypts(t *testing.T) {
 		{"SELECT * FROM other.patients WHERE ssn LIKE 'x%'", nil}, // another schema's table is not protected
 		{"SELECT id FROM patients WHERE (ssn) = ('x')", []string{"literal #0 compare public.patients.ssn"}},
 		{"SELECT id FROM PUBLIC.\"patients\" WHERE SSN = 'x'", []string{"literal #0 compare public.patients.ssn"}},
+		// A SQL cursor's query is planned as the SELECT it is (psycopg's
+		// named cursors); its FETCHes are decrypted by RowDescription.
+		{"DECLARE c CURSOR WITH HOLD FOR SELECT ssn, first FROM patients WHERE ssn = $1", []string{"$1 compare public.patients.ssn"}},
+		{"DECLARE \"c\" NO SCROLL CURSOR WITHOUT HOLD FOR SELECT * FROM patients WHERE passport IN ('a', 'b')",
+			[]string{"literal #0 compare public.patients.passport", "literal #1 compare public.patients.passport"}},
+		{"FETCH FORWARD 2000 FROM c", nil},
 	}
 	for _, c := range cases {
 		plan := PlanFor(Analyze(c.sql), pol)
@@ -233,6 +239,8 @@ func TestPlanRefuses(t *testing.T) {
 		{"SELECT id FROM patients WHERE ssn IS DISTINCT FROM 'a'", "operator DISTINCT"},
 		{"SELECT max(ssn) FROM patients", "function max()"},
 		{"SELECT id FROM patients WHERE lower(ssn) = 'a'", "function lower()"},
+		{"DECLARE c CURSOR FOR SELECT id FROM patients WHERE ssn LIKE 'a%'", "LIKE"},
+		{"DECLARE c CURSOR FOR SELECT upper(first) FROM patients", "function upper()"},
 	}
 	for _, c := range cases {
 		plan := PlanFor(Analyze(c.sql), pol)
