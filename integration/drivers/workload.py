@@ -83,6 +83,19 @@ def workload(conn, cur, t, many, sync=lambda: None):
     conn.commit()
 
 
+def named_cursor(conn, t, name):
+    """A server-side cursor (DECLARE and FETCH) read two rows at a time."""
+    cur = conn.cursor(name=name)
+    cur.itersize = 2
+    cur.execute("SELECT %s FROM %s WHERE ssn IN (%%s, %%s) ORDER BY id" % (COLS, t), ("123-45-6789", "987-65-4321"))
+    rows = [" | ".join(show(v) for v in r) for r in cur]
+    print("named-cursor", " ".join("%s:%s" % (d.name, d.type_code) for d in cur.description))
+    for r in rows:
+        print("  " + r)
+    cur.close()
+    conn.commit()
+
+
 def run_psycopg2(mode, t):
     import psycopg2
     conn = psycopg2.connect("")
@@ -94,6 +107,7 @@ def run_psycopg2(mode, t):
         cur.executemany(sql, rows)
         print("executemany", cur.rowcount)
     workload(conn, cur, t, many)
+    named_cursor(conn, t, "c_" + mode)
     conn.close()
 
 
@@ -132,6 +146,8 @@ def run_psycopg(mode, t):
             workload(conn, cur, t, many_synced, p.sync)
     else:
         raise SystemExit("psycopg: unknown mode " + mode)
+    if mode != "pipeline":  # psycopg's server-side cursors are not for pipelines
+        named_cursor(conn, t, "c_" + mode)
     conn.close()
 
 
