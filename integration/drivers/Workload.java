@@ -120,6 +120,17 @@ public class Workload {
         try (Statement st = c.createStatement()) {
             report("select-all", st.executeQuery("SELECT " + COLS + " FROM " + t + " ORDER BY id"));
         }
+        // A fetch size in a transaction reads through a portal two rows at
+        // a time: Execute with a row limit, PortalSuspended, Execute again.
+        c.setAutoCommit(false);
+        try (PreparedStatement ps = c.prepareStatement("SELECT " + COLS + " FROM " + t + " WHERE ssn IN (?, ?) OR ssn IS NULL ORDER BY id")) {
+            ps.setFetchSize(2);
+            ps.setString(1, "123-45-6789");
+            ps.setString(2, "987-65-4321");
+            report("fetch-size", ps.executeQuery());
+        }
+        c.commit();
+        c.setAutoCommit(true);
     }
 
     // report prints a result's columns and rows. The type OIDs and typmods
