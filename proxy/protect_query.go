@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -196,7 +197,33 @@ func foldedLiteral(sql []byte, spans [][2]int, v sqlrewrite.ValueSlot) ([2]int, 
 		}
 		plain = append([]byte{'-'}, plain...)
 	}
+	if v.IntBits > 0 {
+		if pe := checkIntCast(plain, v); pe != nil {
+			return [2]int{}, nil, pe
+		}
+	}
 	return sp, plain, nil
+}
+
+// checkIntCast makes the checks PostgreSQL makes of a constant cast to an
+// integer type and assigned to an integer column (planner_fold.go): an
+// integer (int2in/int4in/int8in: blanks around an optional sign and
+// decimal digits, as strconv reads them once trimmed), in range of the
+// cast's width and of an integer column's. The error names no value.
+func checkIntCast(plain []byte, v sqlrewrite.ValueSlot) *pgerr.Error {
+	text := strings.Trim(string(plain), " \t\n\r\v\f")
+	n, err := strconv.ParseInt(text, 10, v.IntBits)
+	if errors.Is(err, strconv.ErrRange) {
+		return pgerr.Newf(pgerr.NumericValueOutOfRange, "a value for column %s is out of range for a %d-bit integer", v.Column.QualifiedName(), v.IntBits)
+	}
+	if err != nil {
+		return pgerr.Newf(pgerr.InvalidTextRepresentation, "a value for column %s is not an integer", v.Column.QualifiedName())
+	}
+	bits := map[uint32]int{policy.OIDInt2: 16, policy.OIDInt4: 32}[v.Column.Type.OID]
+	if bits > 0 && (n < -1<<(bits-1) || n >= 1<<(bits-1)) {
+		return pgerr.Newf(pgerr.NumericValueOutOfRange, "a value for column %s is out of range for its type %s", v.Column.QualifiedName(), v.Column.Type.Name)
+	}
+	return nil
 }
 
 // encryptValue canonicalizes and encrypts one plaintext for a column;

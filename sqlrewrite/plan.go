@@ -53,6 +53,13 @@ type ValueSlot struct {
 	// (planner_fold.go).
 	Before, After int
 	Negative      bool
+	// IntBits is, for a constant written into an integer or numeric
+	// column with a cast to another integer type (pgjdbc's simple mode
+	// sends setLong as ('5'::int8) whatever the column), the cast's
+	// width: 16, 32 or 64. The value must be an integer of that width, as
+	// the cast PostgreSQL runs before its assignment requires. 0 for a
+	// cast to the column's own type.
+	IntBits int
 }
 
 // SubjectRef is the value of a written row's subject column: a literal
@@ -87,6 +94,9 @@ func (v ValueSlot) String() string {
 	}
 	if v.Before > 0 || v.After > 0 {
 		what += fmt.Sprintf(" (folded: %d bytes before, %d after)", v.Before, v.After)
+	}
+	if v.IntBits > 0 {
+		what += fmt.Sprintf(" (a %d-bit integer)", v.IntBits)
 	}
 	return fmt.Sprintf("%s %s %s", what, v.Use, v.Column.QualifiedName())
 }

@@ -19,9 +19,15 @@ import (
 // Only a cast to the column's own type (without a type modifier) is
 // folded: PostgreSQL would apply that cast and then an assignment that
 // changes nothing, so the literal's text, canonicalized for the column's
-// type, is the value. A cast to another type (a bigint cast into an
-// integer column: 22003 on overflow; numeric into integer: rounding;
-// varchar(n): truncation) could give another answer, and stays refused.
+// type, is the value. One cast to another type is folded too, in writes
+// only: a cast to an integer type into an integer or numeric column
+// (pgjdbc's simple mode writes every long as '…'::int8). An integer's
+// value does not change on the way; what PostgreSQL adds is range checks,
+// the cast's (ValueSlot.IntBits, checked by the proxy) and the column's
+// (its canonicalization). Any other cast (numeric into integer: rounding;
+// varchar(n): truncation; float8 into numeric) could give another answer,
+// and stays refused, as does an integer cast in a comparison (int4 = int8
+// finds no row where the value does not fit, it raises no error).
 //
 // The expression's extent is given as bytes before and after the literal
 // (ValueSlot.Before, After). Those bytes are non-literal text, which is
@@ -59,9 +65,10 @@ func (p *planner) signedLiteral(loc int) (ValueSlot, bool) {
 	return ValueSlot{Literal: idx, Token: -1, Before: j - loc, Negative: true}, true
 }
 
-// castConst records a constant cast to the column's own type.
+// castConst records a constant cast to the column's own type, or in a
+// write an integer cast into a number column.
 func (p *planner) castConst(tc *pg_query.TypeCast, col *policy.ProtectedColumn, use Use) bool {
-	slot, ok := p.castSlot(tc, col)
+	slot, ok := p.castSlot(tc, col, use)
 	if !ok {
 		return false
 	}
@@ -69,10 +76,13 @@ func (p *planner) castConst(tc *pg_query.TypeCast, col *policy.ProtectedColumn, 
 	return p.addValue(slot)
 }
 
-func (p *planner) castSlot(tc *pg_query.TypeCast, col *policy.ProtectedColumn) (ValueSlot, bool) {
+func (p *planner) castSlot(tc *pg_query.TypeCast, col *policy.ProtectedColumn, use Use) (ValueSlot, bool) {
 	tn := tc.GetTypeName()
+	bits := 0
 	if !sameTypeAs(tn, col) {
-		return ValueSlot{}, false
+		if bits = intCastBits(tn); bits == 0 || use != UseWrite || !numericColumn(col) {
+			return ValueSlot{}, false
+		}
 	}
 	arg := tc.GetArg().GetAConst()
 	if arg == nil || arg.GetIsnull() {
@@ -92,7 +102,7 @@ func (p *planner) castSlot(tc *pg_query.TypeCast, col *policy.ProtectedColumn) (
 	if !ok {
 		return ValueSlot{}, false
 	}
-	slot.Before, slot.After = litStart-start, end-litEnd
+	slot.Before, slot.After, slot.IntBits = litStart-start, end-litEnd, bits
 	return slot, p.verifyFold(start, end, slot.Literal, tn)
 }
 
@@ -196,15 +206,40 @@ func sameType(a, b *pg_query.TypeName) bool {
 // sameTypeAs says whether a cast to tn is a cast to col's own type,
 // without a modifier or array bounds.
 func sameTypeAs(tn *pg_query.TypeName, col *policy.ProtectedColumn) bool {
+	lt, ok := castType(tn)
+	return ok && lt.Name == col.Type.Name
+}
+
+// intCastBits is the width of a cast to smallint, integer or bigint
+// (without a modifier), else 0.
+func intCastBits(tn *pg_query.TypeName) int {
+	lt, ok := castType(tn)
+	if !ok {
+		return 0
+	}
+	switch lt.OID {
+	case policy.OIDInt2:
+		return 16
+	case policy.OIDInt4:
+		return 32
+	case policy.OIDInt8:
+		return 64
+	}
+	return 0
+}
+
+// castType is the type a cast names, when it is a plain (or pg_catalog)
+// type phiguard knows, without a modifier or array bounds.
+func castType(tn *pg_query.TypeName) (policy.LogicalType, bool) {
 	names := tn.GetNames()
 	if len(names) == 0 || len(tn.GetTypmods()) > 0 || len(tn.GetArrayBounds()) > 0 || tn.GetSetof() || tn.GetPctType() {
-		return false
+		return policy.LogicalType{}, false
 	}
 	if len(names) == 2 && names[0].GetString_().GetSval() != "pg_catalog" || len(names) > 2 {
-		return false
+		return policy.LogicalType{}, false
 	}
 	lt, err := policy.ParseType(names[len(names)-1].GetString_().GetSval())
-	return err == nil && lt.Name == col.Type.Name
+	return lt, err == nil
 }
 
 // spans are the text's literal spans, found once per plan.
