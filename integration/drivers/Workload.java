@@ -120,6 +120,27 @@ public class Workload {
         try (Statement st = c.createStatement()) {
             report("select-all", st.executeQuery("SELECT " + COLS + " FROM " + t + " ORDER BY id"));
         }
+        // JDBC 4.2 objects and a long for the integer column; with
+        // stringtype=unspecified, strings for every column.
+        try (PreparedStatement ps = c.prepareStatement(insert)) {
+            ps.setObject(1, "321-54-9876");
+            ps.setObject(2, "Objects", Types.VARCHAR);
+            ps.setObject(3, java.time.LocalDate.of(1969, 7, 20));
+            ps.setObject(4, new BigDecimal("-7.5"));
+            ps.setLong(5, -2147483648L);
+            ps.setObject(6, null, Types.VARCHAR);
+            System.out.println("insert-objects " + ps.executeUpdate());
+            if (c.getMetaData().getURL().contains("stringtype=unspecified")) {
+                String[] vals = {"321-54-0000", "Strings", "2024-02-29", "00042.100", "+12", "s"};
+                for (int i = 0; i < vals.length; i++) ps.setString(i + 1, vals[i]);
+                System.out.println("insert-strings " + ps.executeUpdate());
+            }
+        }
+        try (PreparedStatement ps = c.prepareStatement("SELECT " + COLS + " FROM " + t + " WHERE ssn IN (?, ?) ORDER BY id")) {
+            ps.setString(1, "321-54-9876");
+            ps.setString(2, "321-54-0000");
+            report("select-objects", ps.executeQuery());
+        }
         // A fetch size in a transaction reads through a portal two rows at
         // a time: Execute with a row limit, PortalSuspended, Execute again.
         c.setAutoCommit(false);
