@@ -287,14 +287,18 @@ func (s *session) refuseStatement(pe *pgerr.Error, a *sqlrewrite.Analysis) []byt
 	return []byte(m)
 }
 
-// literalValue decodes a plain SQL literal: '...' with doubled quotes, or
-// a number as written. Anything else (E”, $$...$$, B”) is not decoded.
+// literalValue decodes a SQL constant: '...' with doubled quotes, E'...'
+// and $$...$$ (by PostgreSQL's lexer, sqlrewrite.StringConstant), or a
+// number as written. Anything else (B”, U&”) is not decoded.
 // A backslash in '...' is an ordinary character: a session under a policy
 // always has standard_conforming_strings on (settings.go), which is how
 // both pg_query and PostgreSQL then read it (psycopg2 sends 'C:\dir' so).
 func literalValue(lit []byte) ([]byte, bool) {
 	if len(lit) >= 2 && lit[0] == '\'' && lit[len(lit)-1] == '\'' {
 		return []byte(strings.ReplaceAll(string(lit[1:len(lit)-1]), "''", "'")), true
+	}
+	if v, ok := sqlrewrite.StringConstant(lit); ok {
+		return v, true
 	}
 	for _, c := range lit {
 		if !(c >= '0' && c <= '9' || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {
