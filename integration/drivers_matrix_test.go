@@ -51,7 +51,7 @@ func driverMatrix() []matrixDriver {
 			return runProgram(t, cp, prefix, "node", "drivers/node/workload.js", strings.Join(modes, ","))
 		}},
 		{name: "psycopg2", modes: []string{"default"}, tool: python("psycopg2", "python3-psycopg2"), run: runPython("psycopg2")},
-		{name: "psycopg3", modes: []string{"default", "prepare0", "binary", "executemany", "pipeline", "copy"},
+		{name: "psycopg3", modes: []string{"default", "prepare0", "binary", "executemany", "pipeline", "copy", "client"},
 			tool: python("psycopg", "python3-psycopg"), run: runPython("psycopg")},
 	}
 }

@@ -116,13 +116,15 @@ def run_psycopg(mode, t):
     kwargs = {}
     if mode == "prepare0":
         kwargs["prepare_threshold"] = 0
+    if mode == "client":
+        kwargs["cursor_factory"] = psycopg.ClientCursor
     conn = psycopg.connect("", **kwargs)
     cur = conn.cursor(binary=(mode == "binary"))
 
     def many(sql, rows):
         cur.executemany(sql, rows)
         print("executemany", cur.rowcount)
-    if mode in ("default", "prepare0", "binary", "executemany"):
+    if mode in ("default", "prepare0", "binary", "executemany", "client"):
         if mode == "executemany":
             def many(sql, rows):
                 cur.executemany(sql, rows, returning=True)
