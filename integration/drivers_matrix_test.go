@@ -39,7 +39,7 @@ func driverMatrix() []matrixDriver {
 				return ""
 			},
 			run: runJava()},
-		{name: "ruby-pg", modes: []string{"text", "prepared", "binary"}, tool: func() string {
+		{name: "ruby-pg", modes: []string{"text", "prepared", "binary", "literal"}, tool: func() string {
 			if err := exec.Command("ruby", "-e", "require 'pg'").Run(); err != nil {
 				return "ruby-pg is not installed (Debian package ruby-pg)"
 			}

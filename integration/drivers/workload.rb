@@ -8,6 +8,9 @@
 #   prepared: the same through prepare / exec_prepared
 #   binary:   binary parameters (int4, date, text; numeric as text) and
 #             binary results, compared as the bytes received
+#   literal:  no parameters: values quoted into the text by escape_literal
+#             (libpq's PQescapeLiteral: E'...' for a string with a
+#             backslash) and run by exec, the simple protocol
 # The connection comes from the PG* environment variables; each mode runs
 # on table $DRIVER_TABLE_PREFIX_MODE. Each step prints the result columns'
 # type OID, typmod and format and the rows, every value tagged by its class.
@@ -48,6 +51,19 @@ def binary_param(v)
   end
 end
 
+# inline replaces $n in sql by params[n-1] written as SQL constants.
+def inline(c, sql, params)
+  sql.gsub(/\$(\d+)/) do
+    v = params[Regexp.last_match(1).to_i - 1]
+    case v
+    when nil then 'NULL'
+    when Integer then v.to_s
+    when BigDecimal then v.to_s('F')
+    else c.escape_literal(v.to_s)
+    end
+  end
+end
+
 def workload(c, t, mode)
   binary = mode == 'binary'
   fmt = binary ? 1 : 0
@@ -55,6 +71,7 @@ def workload(c, t, mode)
   run = lambda do |step, sql, params|
     res = case mode
           when 'binary' then c.exec_params(sql, params.map { |v| binary_param(v) }, 1)
+          when 'literal' then c.exec(inline(c, sql, params))
           when 'prepared'
             n += 1
             c.prepare("s#{n}", sql)
@@ -78,11 +95,11 @@ def workload(c, t, mode)
 end
 
 ARGV[0].split(',').each do |mode|
-  raise "unknown mode #{mode}" unless %w[text prepared binary].include?(mode)
+  raise "unknown mode #{mode}" unless %w[text prepared binary literal].include?(mode)
 
   puts "== #{mode}"
   c = PG.connect
-  unless mode == 'binary'
+  unless %w[binary literal].include?(mode)
     c.type_map_for_queries = PG::BasicTypeMapForQueries.new(c)
     c.type_map_for_results = PG::BasicTypeMapForResults.new(c)
   end
