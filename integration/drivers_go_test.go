@@ -10,7 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
-	_ "github.com/lib/pq" // registers "postgres" with database/sql
+	"github.com/lib/pq"
 )
 
 // The driver matrix's workload for the Go drivers, run in the test's
@@ -178,6 +178,9 @@ func runLibpq(t *testing.T, cp connParams, prefix string, modes []string) (strin
 		}
 		db.SetMaxOpenConns(1)
 		err = libpqWorkload(ctx, db, prefix+"_"+m, m == "prepared", &b)
+		if err == nil && m == "copyin" {
+			err = libpqCopyIn(ctx, db, prefix+"_"+m, &b)
+		}
 		db.Close()
 		if err != nil {
 			return b.String(), fmt.Errorf("%s: %w", m, err)
@@ -208,6 +211,44 @@ func libpqWorkload(ctx context.Context, db *sql.DB, table string, prepare bool, 
 		}
 	}
 	return nil
+}
+
+// libpqCopyIn writes two rows with lib/pq's CopyIn (COPY FROM STDIN in
+// text, each value as lib/pq formats it: a time.Time with its time and
+// zone into the date column) and reads the table again.
+func libpqCopyIn(ctx context.Context, db *sql.DB, table string, b *strings.Builder) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	st, err := tx.PrepareContext(ctx, pq.CopyIn(table, "ssn", "name", "birthdate", "balance", "visits", "note"))
+	if err != nil {
+		return fmt.Errorf("copy: %w", err)
+	}
+	rows := [][]any{
+		{"444-44-4444", "Copy \\ Tab\there", time.Date(1969, 7, 20, 0, 0, 0, 0, time.UTC), "-3.50", int32(-1), "copied"},
+		{"444-44-4444", nil, nil, nil, nil, nil},
+	}
+	for _, r := range rows {
+		if _, err := st.ExecContext(ctx, r...); err != nil {
+			return fmt.Errorf("copy row: %w", err)
+		}
+	}
+	if _, err := st.ExecContext(ctx); err != nil {
+		return fmt.Errorf("copy end: %w", err)
+	}
+	if err := st.Close(); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	res, err := db.QueryContext(ctx, "SELECT id, ssn, name, birthdate, balance, visits, note FROM "+table+" WHERE ssn = $1 ORDER BY id", "444-44-4444")
+	if err != nil {
+		return fmt.Errorf("after copy: %w", err)
+	}
+	return libpqRows("copy-in", res, b)
 }
 
 // libpqRows prints the column types database/sql reports and the rows.

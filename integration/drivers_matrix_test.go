@@ -27,7 +27,7 @@ func driverMatrix() []matrixDriver {
 	inProcess := func() string { return "" }
 	return []matrixDriver{
 		{name: "pgx", modes: []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol"}, tool: inProcess, run: runPgx},
-		{name: "lib-pq", modes: []string{"default", "binary_parameters", "prepared"}, tool: inProcess, run: runLibpq},
+		{name: "lib-pq", modes: []string{"default", "binary_parameters", "prepared", "copyin"}, tool: inProcess, run: runLibpq},
 		{name: "pgjdbc", modes: []string{"threshold0", "threshold1", "threshold5", "thresholdm1", "batchrewrite", "binaryoff", "binaryon", "unspecified", "simple"},
 			tool: func() string {
 				if m := missingCommand("javac", "default-jdk-headless"); m != "" {
