@@ -108,6 +108,16 @@ def run_psycopg2(mode, t):
         print("executemany", cur.rowcount)
     workload(conn, cur, t, many)
     named_cursor(conn, t, "c_" + mode)
+    # psycopg2.extras.execute_values: one INSERT with a multi-row VALUES
+    # of client-side literals ('…'::date, negative numbers, NULL).
+    import psycopg2.extras
+    psycopg2.extras.execute_values(cur, "INSERT INTO %s (ssn, name, birthdate, balance, visits) VALUES %%s" % t,
+                                   [("111-11-1111", "V1", datetime.date(1990, 1, 1), Decimal("1.5"), 1),
+                                    ("111-11-1111", None, None, Decimal("-2"), -2)])
+    print("execute-values", cur.rowcount)
+    cur.execute("SELECT %s FROM %s WHERE ssn = %%s ORDER BY id" % (COLS, t), ("111-11-1111",))
+    report("select-values", cur)
+    conn.commit()
     conn.close()
 
 
