@@ -214,7 +214,7 @@ func TestPlanRefuses(t *testing.T) {
 		{"DELETE FROM patients WHERE first LIKE 'A%'", "LIKE"},
 		{"COPY patients TO '/tmp/x'", "COPY to or from a file"},
 		{"COPY patients FROM PROGRAM 'cat'", "COPY to or from a file"},
-		{"COPY patients TO STDOUT (FORMAT binary)", "COPY in binary format"},
+		{"COPY patients TO STDOUT (FORMAT binary)", "COPY TO in binary format"},
 		{"COPY (SELECT ssn FROM patients) TO STDOUT", "COPY (query)"},
 		{"COPY patients FROM STDIN (FORCE_NULL (ssn))", "the COPY option force_null"},
 		{"COPY patients FROM STDIN; SELECT 1", "COPY together with other statements"},
