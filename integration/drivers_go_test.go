@@ -70,6 +70,8 @@ var pgxModes = map[string]pgx.QueryExecMode{
 	"describe_exec":   pgx.QueryExecModeDescribeExec,
 	"exec":            pgx.QueryExecModeExec,
 	"simple_protocol": pgx.QueryExecModeSimpleProtocol,
+	// The default mode, then CopyFrom (binary COPY FROM STDIN).
+	"copy_from": pgx.QueryExecModeCacheStatement,
 }
 
 // runPgx runs the workload with pgx, one connection per mode. A balance
@@ -90,6 +92,9 @@ func runPgx(t *testing.T, cp connParams, prefix string, modes []string) (string,
 			return b.String(), err
 		}
 		err = pgxWorkload(ctx, conn, prefix+"_"+m, &b)
+		if err == nil && m == "copy_from" {
+			err = pgxCopyFrom(ctx, conn, prefix+"_"+m, &b)
+		}
 		conn.Close(ctx)
 		if err != nil {
 			return b.String(), fmt.Errorf("%s: %w", m, err)
@@ -98,8 +103,32 @@ func runPgx(t *testing.T, cp connParams, prefix string, modes []string) (string,
 	return b.String(), nil
 }
 
-func pgxWorkload(ctx context.Context, conn *pgx.Conn, table string, b *strings.Builder) error {
-	for _, s := range goSteps(table) {
+// pgxCopyFrom writes two rows with CopyFrom, which sends each field in
+// the binary form of the column's type as the table's description gives
+// it, and reads them back.
+func pgxCopyFrom(ctx context.Context, conn *pgx.Conn, table string, b *strings.Builder) error {
+	var bal pgtype.Numeric
+	if err := bal.Scan("-3.50"); err != nil {
+		return err
+	}
+	rows := [][]any{
+		{"444-44-4444", "Copy \\ Tab\there", time.Date(1969, 7, 20, 0, 0, 0, 0, time.UTC), bal, int32(-1), "copied"},
+		{"444-44-4444", nil, nil, nil, nil, nil},
+	}
+	n, err := conn.CopyFrom(ctx, pgx.Identifier{table}, []string{"ssn", "name", "birthdate", "balance", "visits", "note"}, pgx.CopyFromRows(rows))
+	if err != nil {
+		return fmt.Errorf("CopyFrom: %w", err)
+	}
+	fmt.Fprintf(b, "copy-from %d\n", n)
+	return pgxWorkload(ctx, conn, "", b, goStep{"select-copied", "SELECT id, ssn, name, birthdate, balance, visits, note FROM " + table + " WHERE ssn = $1 ORDER BY id", []any{"444-44-4444"}})
+}
+
+// pgxWorkload runs steps, or without them the workload's, on table.
+func pgxWorkload(ctx context.Context, conn *pgx.Conn, table string, b *strings.Builder, steps ...goStep) error {
+	if len(steps) == 0 {
+		steps = goSteps(table)
+	}
+	for _, s := range steps {
 		args := make([]any, len(s.args))
 		for i, a := range s.args {
 			args[i] = a

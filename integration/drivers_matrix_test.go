@@ -26,7 +26,7 @@ func driverMatrix() []matrixDriver {
 	}
 	inProcess := func() string { return "" }
 	return []matrixDriver{
-		{name: "pgx", modes: []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol"}, tool: inProcess, run: runPgx},
+		{name: "pgx", modes: []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol", "copy_from"}, tool: inProcess, run: runPgx},
 		{name: "lib-pq", modes: []string{"default", "binary_parameters", "prepared", "copyin"}, tool: inProcess, run: runLibpq},
 		{name: "pgjdbc", modes: []string{"threshold0", "threshold1", "threshold5", "thresholdm1", "batchrewrite", "binaryoff", "binaryon", "unspecified", "simple"},
 			tool: func() string {
