@@ -98,7 +98,7 @@ func (s *session) newCopyRewriter(cp *sqlrewrite.CopyPlan) (*copyRewriter, *pger
 		if perSubject {
 			// A subject is sealed by its text; a binary field would need
 			// its type's text form first.
-			return nil, copyError(cp, "binary COPY into a table whose cells are sealed per subject")
+			return nil, copyError(cp, "binary COPY of a table whose cells are sealed per subject")
 		}
 		r.bin = &binaryCopy{}
 	}

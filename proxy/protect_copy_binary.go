@@ -4,22 +4,27 @@ import (
 	"bytes"
 	"encoding/binary"
 
+	"github.com/phiguard/phiguard/cellcipher"
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/keys"
+	"github.com/phiguard/phiguard/policy"
 )
 
-// A binary COPY FROM STDIN (pgx's CopyFrom) is a header — the signature,
+// A binary COPY (pgx's CopyFrom; COPY TO STDOUT (FORMAT binary)) is a header — the signature,
 // a flags word and an extension area — then tuples of a field count and,
 // per field, a length (-1 for NULL) and that many bytes, then a -1
 // trailer. Each protected field holds the binary form of its column's
 // logical type (the type phiguard described the column as); phiguard
-// encrypts it and sends the cell as the binary form of text, its bytes.
+// encrypts it and sends the cell as the binary form of text, its bytes,
+// and on the way out decrypts the cell and sends the binary form of the
+// column's type.
 // Tuples may be cut anywhere across CopyData messages, so the rewriter
 // keeps the incomplete tail until the rest arrives.
 
 // binarySignature starts every binary COPY stream.
 var binarySignature = []byte("PGCOPY\n\xff\r\n\x00")
 
-// binaryCopy is the state of a binary COPY FROM stream.
+// binaryCopy is the state of a binary COPY stream, in or out.
 type binaryCopy struct {
 	buf    []byte // received and not yet forwarded: an incomplete header or tuple
 	header bool   // the header has been forwarded
@@ -131,4 +136,26 @@ func (r *copyRewriter) binaryTuple(buf []byte, enc func(int, []byte) ([]byte, *p
 
 func binaryCopyError(what string) *pgerr.Error {
 	return pgerr.New(pgerr.BadCopyFileFormat, "malformed binary COPY data: "+what)
+}
+
+// decryptBinaryField is a COPY TO field's cell as the binary form of its
+// column's type. Legacy plaintext (before or during the backfill) is text,
+// so it is read as text first. Cells sealed per subject never get here: a
+// binary COPY of such a table is refused (newCopyRewriter).
+func (s *session) decryptBinaryField(col *policy.ProtectedColumn, v []byte) ([]byte, *pgerr.Error) {
+	if keys.IsSubjectCell(v) {
+		return nil, pgerr.Newf(pgerr.FeatureNotSupported, "column %s holds cells sealed per subject: binary COPY TO is not supported on it through phiguard", col.QualifiedName())
+	}
+	plain, state, pe := s.openCell(col, v)
+	if pe != nil {
+		return nil, pe
+	}
+	if state == cellcipher.Legacy {
+		canon, err := s.canonicalValue(col, 0, v)
+		if err != nil {
+			return nil, pgerr.Newf(pgerr.DataCorrupted, "legacy plaintext in column %s is not a %s", col.QualifiedName(), col.Type.Name)
+		}
+		plain = canon
+	}
+	return s.presentValue(col, 1, plain)
 }

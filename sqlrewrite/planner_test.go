@@ -214,7 +214,7 @@ func TestPlanRefuses(t *testing.T) {
 		{"DELETE FROM patients WHERE first LIKE 'A%'", "LIKE"},
 		{"COPY patients TO '/tmp/x'", "COPY to or from a file"},
 		{"COPY patients FROM PROGRAM 'cat'", "COPY to or from a file"},
-		{"COPY patients TO STDOUT (FORMAT binary)", "COPY TO in binary format"},
+		{"COPY patients TO STDOUT (FORMAT xml)", "COPY in xml format"},
 		{"COPY (SELECT ssn FROM patients) TO STDOUT", "COPY (query)"},
 		{"COPY patients FROM STDIN (FORCE_NULL (ssn))", "the COPY option force_null"},
 		{"COPY patients FROM STDIN; SELECT 1", "COPY together with other statements"},
@@ -325,5 +325,15 @@ func TestCompareParamTokens(t *testing.T) {
 	exp := []want{{1, 1, CompareEq}, {3, 2, CompareIn}, {1, 3, CompareOther}}
 	if fmt.Sprint(got) != fmt.Sprint(exp) {
 		t.Errorf("got %v, want %v", got, exp)
+	}
+}
+
+func TestPlanBinaryCopy(t *testing.T) {
+	pol := testPolicy(t)
+	for _, sql := range []string{"COPY patients (id, ssn) FROM STDIN (FORMAT binary)", "COPY patients TO STDOUT WITH (FORMAT binary)", "COPY patients FROM STDIN BINARY"} {
+		plan := PlanFor(Analyze(sql), pol)
+		if plan.Refusal != nil || plan.Copy == nil || !plan.Copy.Binary || plan.Copy.CSV {
+			t.Errorf("%s: %+v %v", sql, plan.Copy, plan.Refusal)
+		}
 	}
 }
