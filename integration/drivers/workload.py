@@ -156,12 +156,23 @@ def run_psycopg(mode, t):
                     cp.write_row(r)
             print("copy", cur.rowcount)
         workload(conn, cur, t, copy_in)
+        types = ["text", "text", "date", "numeric", "int4", "text"]
+        with cur.copy("COPY %s (ssn, name, birthdate, balance, visits, note) FROM STDIN (FORMAT BINARY)" % t) as cp:
+            cp.set_types(types)
+            cp.write_row(("777-77-7777", "Binary \\ copy", datetime.date(1960, 6, 15), Decimal("-0.01"), -7, "bin"))
+            cp.write_row(("777-77-7777", None, None, None, None, None))
+        print("copy-binary", cur.rowcount)
+        conn.commit()
         # COPY (query) is refused on encrypted tables: the table's rows,
         # sorted here.
         with cur.copy("COPY %s (%s) TO STDOUT" % (t, COLS)) as cp:
             cp.set_types(["int4", "text", "text", "date", "numeric", "int4", "text"])
-            for row in sorted(cp.rows()):
+            for row in sorted(cp.rows(), key=lambda r: r[0]):
                 print("  copy-out " + " | ".join(show(v) for v in row))
+        with cur.copy("COPY %s (%s) TO STDOUT (FORMAT BINARY)" % (t, COLS)) as cp:
+            cp.set_types(["int4"] + types)
+            for row in sorted(cp.rows(), key=lambda r: r[0]):
+                print("  copy-out-binary " + " | ".join(show(v) for v in row))
         conn.commit()
     elif mode == "pipeline":
         with conn.pipeline() as p:
