@@ -3,7 +3,7 @@ GO      ?= go
 FUZZTIME ?= 30s
 BIN     := bin/phiguard
 
-.PHONY: build demo demo-smoke test test-unit test-integration test-soak-sample test-pgx test-vault test-backfill test-security soak bench fuzz lint
+.PHONY: build demo demo-smoke test test-unit test-integration test-drivers test-soak-sample test-pgx test-vault test-backfill test-security soak bench fuzz lint
 
 build:
 	$(GO) build -o $(BIN) ./cmd/phiguard
@@ -22,7 +22,7 @@ demo-smoke:
 
 # test: everything CI checks — lint, unit and integration tests against a
 # real PostgreSQL, the demo, and pgx's own test suite through phiguard.
-test: lint test-unit test-integration test-soak-sample demo-smoke test-pgx
+test: lint test-unit test-integration test-drivers test-soak-sample demo-smoke test-pgx
 
 # Unit and integration tests run under the race detector: the two pumps of
 # a session share state, and -race is how that sharing stays honest.
@@ -30,7 +30,15 @@ test-unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e /integration -e /soak)
 
 test-integration:
-	$(GO) test -race -count=1 -timeout 20m ./integration/...
+	$(GO) test -race -count=1 -timeout 20m -skip '^TestDriverMatrix$$' ./integration/...
+
+# test-drivers: the driver matrix (docs/drivers.md), each client driver's
+# workload directly on plaintext tables and through phiguard on encrypted
+# ones; prints each driver's wall time. Needs python3-psycopg2,
+# python3-psycopg, libpostgresql-jdbc-java with a JDK, ruby-pg, and node
+# with npm (npm ci fetches the pinned node-postgres once).
+test-drivers:
+	$(GO) test -race -count=1 -timeout 10m -v -run '^TestDriverMatrix$$' ./integration
 
 test-pgx:
 	bash integration/pgxsuite/run.sh

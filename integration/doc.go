@@ -25,4 +25,11 @@
 // through phiguard, and compare every step's result. They need
 // /usr/bin/python3 with Django, SQLAlchemy and psycopg2 (Debian packages);
 // without them the test skips, and fails under CI=true.
+// The driver matrix (drivers*_test.go, docs/drivers.md) runs one workload
+// per client driver, written in the driver's language under drivers/
+// (psycopg2 and psycopg 3, pgjdbc, node-postgres, ruby-pg) or in Go (pgx,
+// lib/pq), in each of the driver's modes: straight to PostgreSQL on
+// plaintext tables, then through phiguard on the same tables encrypted.
+// The outputs must be identical and the encrypted tables ciphertext at
+// rest. make test runs it as test-drivers; test-integration skips it.
 package integration

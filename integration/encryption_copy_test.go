@@ -80,9 +80,10 @@ func TestEncryptedCopy(t *testing.T) {
 		t.Fatalf("COPY TO csv:\n%s", out.String())
 	}
 
-	// Binary COPY cannot be rewritten yet: refused, never passed through.
-	_, err = conn.PgConn().CopyFrom(ctx, strings.NewReader(""), "COPY "+table+" FROM STDIN (FORMAT binary)")
-	wantPgError(t, err, "0A000")
+	// Binary COPY is rewritten too (TestBinaryCopy); data that is not a
+	// binary COPY stream fails the COPY in phiguard.
+	_, err = conn.PgConn().CopyFrom(ctx, strings.NewReader("1\t400-00-0009\n"), "COPY "+table+" FROM STDIN (FORMAT binary)")
+	wantPgError(t, err, "22P04")
 }
 
 // TestEncryptedPsqlCopy uses psql's \copy both ways.

@@ -281,7 +281,13 @@ func (s *session) onCopyData(_ byte, head *expectation) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	out, pe := head.copyOut.rewriteRows(head.copyOut.split.Feed(body), s.decryptField)
+	var out []byte
+	var pe *pgerr.Error
+	if r := head.copyOut; r.bin != nil {
+		out, pe = r.feedBinary(body, func(i int, v []byte) ([]byte, *pgerr.Error) { return s.decryptBinaryField(r.cols[i], v) })
+	} else {
+		out, pe = r.rewriteRows(r.split.Feed(body), s.decryptField)
+	}
 	if pe != nil {
 		return true, s.failResult(pe)
 	}

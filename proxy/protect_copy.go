@@ -32,6 +32,8 @@ type copyRewriter struct {
 	// their row's subject (protect_bind.go); a NULL subject is then
 	// passed as noSubject rather than nil, which means "not in the row".
 	out bool
+	// bin is set for a binary COPY FROM (protect_copy_binary.go).
+	bin *binaryCopy
 }
 
 // noSubject is the subject of a COPY TO row whose subject column is NULL.
@@ -91,6 +93,14 @@ func (s *session) newCopyRewriter(cp *sqlrewrite.CopyPlan) (*copyRewriter, *pger
 	}
 	if cp.In && perSubject && r.subjectAt < 0 {
 		return nil, copyError(cp, fmt.Sprintf("COPY FROM without the subject column %s (the randomized columns are sealed per subject)", cp.Table.SubjectQualifiedName()))
+	}
+	if cp.Binary {
+		if perSubject {
+			// A subject is sealed by its text; a binary field would need
+			// its type's text form first.
+			return nil, copyError(cp, "binary COPY of a table whose cells are sealed per subject")
+		}
+		r.bin = &binaryCopy{}
 	}
 	return r, nil
 }
@@ -175,23 +185,14 @@ func (s *session) copyInData(typ byte) ([]byte, error) {
 		}
 		return []byte{}, nil // dropped: the backend has already failed the COPY
 	}
-	var rows [][]byte
-	switch typ {
-	case feCopyData:
-		body, err := s.cr.body()
-		if err != nil {
-			return nil, err
-		}
-		rows = r.split.Feed(body)
-	case feCopyDone:
-		if last, _ := r.split.Finish(); last != nil {
-			rows = [][]byte{last}
-		}
-	case feCopyFail:
+	if typ == feCopyFail {
 		s.copyIn = nil
 		return nil, nil
 	}
-	out, pe := r.rewriteRows(rows, s.encryptField)
+	out, pe, err := s.copyInRows(r, typ)
+	if err != nil {
+		return nil, err
+	}
 	if pe != nil {
 		// Fail the COPY in the backend with a marker, so the client sees
 		// phiguard's reason where PostgreSQL reports the failure.
@@ -210,6 +211,40 @@ func (s *session) copyInData(typ byte) ([]byte, error) {
 		return []byte{}, nil // a partial row: wait for the rest
 	}
 	return msg, nil
+}
+
+// copyInRows rewrites what a CopyData (or, for the last row without its
+// newline, CopyDone) completes.
+func (s *session) copyInRows(r *copyRewriter, typ byte) ([]byte, *pgerr.Error, error) {
+	var chunk []byte
+	if typ == feCopyData {
+		body, err := s.cr.body()
+		if err != nil {
+			return nil, nil, err
+		}
+		chunk = body
+	}
+	if r.bin != nil {
+		if typ == feCopyDone {
+			if len(r.bin.buf) > 0 {
+				return nil, binaryCopyError("the data ends inside a tuple"), nil
+			}
+			return nil, nil, nil
+		}
+		out, pe := r.feedBinary(chunk, func(i int, v []byte) ([]byte, *pgerr.Error) {
+			cell, pe := s.encryptValue(r.cols[i], 1, v, nil)
+			return []byte(cell), pe
+		})
+		return out, pe, nil
+	}
+	var rows [][]byte
+	if typ == feCopyData {
+		rows = r.split.Feed(chunk)
+	} else if last, _ := r.split.Finish(); last != nil {
+		rows = [][]byte{last}
+	}
+	out, pe := r.rewriteRows(rows, s.encryptField)
+	return out, pe, nil
 }
 
 func copyDataMessage(payload []byte) []byte {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -207,6 +208,11 @@ func foldedLiteral(sql []byte, spans [][2]int, v sqlrewrite.ValueSlot) ([2]int, 
 		}
 		plain = append([]byte{'-'}, plain...)
 	}
+	if v.IntBits > 0 {
+		if pe := checkIntCast(plain, v); pe != nil {
+			return [2]int{}, nil, pe
+		}
+	}
 	return sp, plain, nil
 }
 
@@ -228,6 +234,27 @@ func (s *session) readAs(v sqlrewrite.ValueSlot, plain []byte) ([]byte, *pgerr.E
 			"invalid value for encrypted column %s (a %s constant): %v", v.Column.QualifiedName(), t.Name, err)
 	}
 	return canon, nil
+}
+
+// checkIntCast makes the checks PostgreSQL makes of a constant cast to an
+// integer type and assigned to an integer column (planner_fold.go): an
+// integer (int2in/int4in/int8in: blanks around an optional sign and
+// decimal digits, as strconv reads them once trimmed), in range of the
+// cast's width and of an integer column's. The error names no value.
+func checkIntCast(plain []byte, v sqlrewrite.ValueSlot) *pgerr.Error {
+	text := strings.Trim(string(plain), " \t\n\r\v\f")
+	n, err := strconv.ParseInt(text, 10, v.IntBits)
+	if errors.Is(err, strconv.ErrRange) {
+		return pgerr.Newf(pgerr.NumericValueOutOfRange, "a value for column %s is out of range for a %d-bit integer", v.Column.QualifiedName(), v.IntBits)
+	}
+	if err != nil {
+		return pgerr.Newf(pgerr.InvalidTextRepresentation, "a value for column %s is not an integer", v.Column.QualifiedName())
+	}
+	bits := map[uint32]int{policy.OIDInt2: 16, policy.OIDInt4: 32}[v.Column.Type.OID]
+	if bits > 0 && (n < -1<<(bits-1) || n >= 1<<(bits-1)) {
+		return pgerr.Newf(pgerr.NumericValueOutOfRange, "a value for column %s is out of range for its type %s", v.Column.QualifiedName(), v.Column.Type.Name)
+	}
+	return nil
 }
 
 // encryptValue canonicalizes and encrypts one plaintext for a column;
@@ -290,15 +317,18 @@ func (s *session) refuseStatement(pe *pgerr.Error, a *sqlrewrite.Analysis) []byt
 	return []byte(m)
 }
 
-// literalValue decodes a plain SQL literal: '...' with doubled quotes, or
-// a number as written. Anything else (E”, $$...$$, B”) is not decoded.
+// literalValue decodes a SQL constant: '...' with doubled quotes, E'...'
+// and $$...$$ (by PostgreSQL's lexer, sqlrewrite.StringConstant), or a
+// number as written. Anything else (B”, U&”) is not decoded.
+// A backslash in '...' is an ordinary character: a session under a policy
+// always has standard_conforming_strings on (settings.go), which is how
+// both pg_query and PostgreSQL then read it (psycopg2 sends 'C:\dir' so).
 func literalValue(lit []byte) ([]byte, bool) {
 	if len(lit) >= 2 && lit[0] == '\'' && lit[len(lit)-1] == '\'' {
-		inner := lit[1 : len(lit)-1]
-		if strings.Contains(string(inner), "\\") {
-			return nil, false
-		}
-		return []byte(strings.ReplaceAll(string(inner), "''", "'")), true
+		return []byte(strings.ReplaceAll(string(lit[1:len(lit)-1]), "''", "'")), true
+	}
+	if v, ok := sqlrewrite.StringConstant(lit); ok {
+		return v, true
 	}
 	for _, c := range lit {
 		if !(c >= '0' && c <= '9' || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {

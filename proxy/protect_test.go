@@ -36,13 +36,14 @@ func TestRefusalQueueMatchesAndStaysBounded(t *testing.T) {
 }
 
 func TestLiteralValue(t *testing.T) {
-	for lit, want := range map[string]string{"'abc'": "abc", "'O''Brien'": "O'Brien", "''": "", "42": "42", "-1.5e3": "-1.5e3"} {
+	for lit, want := range map[string]string{"'abc'": "abc", "'O''Brien'": "O'Brien", `'a\b'`: `a\b`, `'C:\dir\'`: `C:\dir\`, "''": "", "42": "42", "-1.5e3": "-1.5e3",
+		`E'a\nb'`: "a\nb", "$$x'$$": "x'"} {
 		got, ok := literalValue([]byte(lit))
 		if !ok || string(got) != want {
 			t.Errorf("%s: %q %v", lit, got, ok)
 		}
 	}
-	for _, lit := range []string{`E'a\nb'`, "$$x$$", "B'01'", `'a\b'`, ""} {
+	for _, lit := range []string{"B'01'", `U&'\0061'`, `E'\xff'`, ""} {
 		if _, ok := literalValue([]byte(lit)); ok {
 			t.Errorf("%s: decoded, want refusal", lit)
 		}

@@ -58,6 +58,13 @@ type ValueSlot struct {
 	// of that type: the proxy reads the literal as it first, then as the
 	// column's type (planner_fold.go, castReadAs). 0 for none.
 	ReadAs uint32
+	// IntBits is, for a constant written into an integer or numeric
+	// column with a cast to an integer type it does not read as
+	// (pgjdbc's simple mode sends setLong as ('5'::int8) whatever the
+	// column), the cast's width: 16, 32 or 64. The value must be an
+	// integer of that width, as the cast PostgreSQL runs before its
+	// assignment requires. 0 otherwise.
+	IntBits int
 }
 
 // SubjectRef is the value of a written row's subject column: a literal
@@ -95,6 +102,9 @@ func (v ValueSlot) String() string {
 	}
 	if t, ok := v.ReadAsType(); ok {
 		what += " (read as " + t.Name + ")"
+	}
+	if v.IntBits > 0 {
+		what += fmt.Sprintf(" (a %d-bit integer)", v.IntBits)
 	}
 	return fmt.Sprintf("%s %s %s", what, v.Use, v.Column.QualifiedName())
 }

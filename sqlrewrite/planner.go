@@ -165,8 +165,9 @@ func (p *planner) statement(n *pg_query.Node) {
 	case n.GetCopyStmt() != nil:
 		p.copyStmt(n.GetCopyStmt())
 	case n.GetDeclareCursorStmt() != nil:
-		// Its rows reach the client through FETCH, whose RowDescription
-		// PostgreSQL gives the cursor query's column origins: they are
+		// The cursor's rows reach the client by FETCH, whose
+		// RowDescription PostgreSQL gives the cursor query's column
+		// origins: the query is planned as the SELECT it is, and they are
 		// decrypted like the SELECT's own.
 		p.query(n.GetDeclareCursorStmt().GetQuery(), nil, roleClient)
 	default:

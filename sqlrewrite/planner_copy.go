@@ -16,6 +16,10 @@ type CopyPlan struct {
 	Columns []string
 	In      bool // FROM STDIN (else TO STDOUT)
 	CSV     bool
+	// Binary: FORMAT binary (pgx's CopyFrom): the proxy reads each
+	// protected field in as, and writes it out in, the binary form of its
+	// column's type.
+	Binary bool
 	// Options as written; empty means COPY's default for the format.
 	Delimiter, Null, Quote, Escape string
 	NullSet                        bool // the statement gave NULL (possibly '')
@@ -24,8 +28,8 @@ type CopyPlan struct {
 
 // copyStmt plans COPY on a protected table. Only the forms whose data
 // passes through phiguard can be protected: a table to or from the client,
-// in text or CSV. Files and programs on the server, binary format and
-// COPY (query) are refused.
+// in text, CSV or binary. Files and programs on the server and COPY
+// (query) are refused.
 func (p *planner) copyStmt(c *pg_query.CopyStmt) {
 	if c.GetQuery() != nil {
 		if t := p.firstProtected(c.GetQuery()); t != nil {
@@ -55,6 +59,8 @@ func (p *planner) copyStmt(c *pg_query.CopyStmt) {
 			case "text":
 			case "csv":
 				cp.CSV = true
+			case "binary":
+				cp.Binary = true
 			default:
 				p.refuseTable(t, "COPY in "+val+" format")
 				return

@@ -26,10 +26,17 @@ import (
 // session's TimeZone; psycopg2 writes a naive datetime as '…'::timestamp),
 // an integer into a wider integer or numeric. The proxy reads the literal
 // as the cast's type, then its canonical text as the column's, which is
-// what the assignment cast computes. Any other cast (a bigint cast into an
-// integer column: 22003 on overflow; numeric into integer: rounding;
-// timestamptz into timestamp: the session's zone; varchar(n): truncation)
-// could give another answer, and stays refused.
+// what the assignment cast computes. One more cast is folded, in writes
+// only: a cast to a narrower integer type into an integer or numeric
+// column, or a wider one into an integer column (pgjdbc's simple mode
+// writes every long as '…'::int8). An integer's value does not change on
+// the way; what PostgreSQL adds is range checks, the cast's
+// (ValueSlot.IntBits, checked by the proxy) and the column's (its
+// canonicalization). Any other cast (numeric into integer: rounding;
+// timestamptz into timestamp: the session's zone; varchar(n): truncation;
+// float8 into numeric) could give another answer, and stays refused, as
+// does a narrowing integer cast in a comparison (int4 = int8 finds no row
+// where the value does not fit, it raises no error).
 //
 // The expression's extent is given as bytes before and after the literal
 // (ValueSlot.Before, After). Those bytes are non-literal text, which is
@@ -67,9 +74,10 @@ func (p *planner) signedLiteral(loc int) (ValueSlot, bool) {
 	return ValueSlot{Literal: idx, Token: -1, Before: j - loc, Negative: true}, true
 }
 
-// castConst records a constant cast to the column's own type.
+// castConst records a constant cast to the column's own type, or in a
+// write an integer cast into a number column.
 func (p *planner) castConst(tc *pg_query.TypeCast, col *policy.ProtectedColumn, use Use) bool {
-	slot, ok := p.castSlot(tc, col)
+	slot, ok := p.castSlot(tc, col, use)
 	if !ok {
 		return false
 	}
@@ -77,11 +85,14 @@ func (p *planner) castConst(tc *pg_query.TypeCast, col *policy.ProtectedColumn, 
 	return p.addValue(slot)
 }
 
-func (p *planner) castSlot(tc *pg_query.TypeCast, col *policy.ProtectedColumn) (ValueSlot, bool) {
+func (p *planner) castSlot(tc *pg_query.TypeCast, col *policy.ProtectedColumn, use Use) (ValueSlot, bool) {
 	tn := tc.GetTypeName()
 	readAs, ok := castReadAs(tn, col)
+	bits := 0
 	if !ok {
-		return ValueSlot{}, false
+		if bits = intCastBits(tn); bits == 0 || use != UseWrite || !numericColumn(col) {
+			return ValueSlot{}, false
+		}
 	}
 	arg := tc.GetArg().GetAConst()
 	if arg == nil || arg.GetIsnull() {
@@ -102,7 +113,7 @@ func (p *planner) castSlot(tc *pg_query.TypeCast, col *policy.ProtectedColumn) (
 	if !ok {
 		return ValueSlot{}, false
 	}
-	slot.Before, slot.After = litStart-start, end-litEnd
+	slot.Before, slot.After, slot.IntBits = litStart-start, end-litEnd, bits
 	return slot, p.verifyFold(start, end, slot.Literal, tn)
 }
 
@@ -203,21 +214,14 @@ func sameType(a, b *pg_query.TypeName) bool {
 	return true
 }
 
-// castReadAs says whether a constant cast to tn is folded for col (a
-// cast without a modifier or array bounds): for a cast to col's own type
-// with readAs 0, for a cast to a type in readAsInto[col's type] with
-// readAs that type's OID.
+// castReadAs says whether a constant cast to tn is folded for col by
+// value (a cast without a modifier or array bounds): for a cast to col's
+// own type with readAs 0, for a cast to a type in readAsInto[col's type]
+// with readAs that type's OID.
 func castReadAs(tn *pg_query.TypeName, col *policy.ProtectedColumn) (readAs uint32, ok bool) {
-	names := tn.GetNames()
-	if len(names) == 0 || len(tn.GetTypmods()) > 0 || len(tn.GetArrayBounds()) > 0 || tn.GetSetof() || tn.GetPctType() {
-		return 0, false
-	}
-	if len(names) == 2 && names[0].GetString_().GetSval() != "pg_catalog" || len(names) > 2 {
-		return 0, false
-	}
-	lt, err := policy.ParseType(names[len(names)-1].GetString_().GetSval())
+	lt, ok := castType(tn)
 	switch {
-	case err != nil:
+	case !ok:
 		return 0, false
 	case lt.Name == col.Type.Name:
 		return 0, true
@@ -259,6 +263,38 @@ var readAsTypes = func() map[uint32]policy.LogicalType {
 func (v ValueSlot) ReadAsType() (policy.LogicalType, bool) {
 	t, ok := readAsTypes[v.ReadAs]
 	return t, ok && v.ReadAs != 0
+}
+
+// intCastBits is the width of a cast to smallint, integer or bigint
+// (without a modifier), else 0.
+func intCastBits(tn *pg_query.TypeName) int {
+	lt, ok := castType(tn)
+	if !ok {
+		return 0
+	}
+	switch lt.OID {
+	case policy.OIDInt2:
+		return 16
+	case policy.OIDInt4:
+		return 32
+	case policy.OIDInt8:
+		return 64
+	}
+	return 0
+}
+
+// castType is the type a cast names, when it is a plain (or pg_catalog)
+// type phiguard knows, without a modifier or array bounds.
+func castType(tn *pg_query.TypeName) (policy.LogicalType, bool) {
+	names := tn.GetNames()
+	if len(names) == 0 || len(tn.GetTypmods()) > 0 || len(tn.GetArrayBounds()) > 0 || tn.GetSetof() || tn.GetPctType() {
+		return policy.LogicalType{}, false
+	}
+	if len(names) == 2 && names[0].GetString_().GetSval() != "pg_catalog" || len(names) > 2 {
+		return policy.LogicalType{}, false
+	}
+	lt, err := policy.ParseType(names[len(names)-1].GetString_().GetSval())
+	return lt, err == nil
 }
 
 // spans are the text's literal spans, found once per plan.

@@ -87,6 +87,12 @@ func TestPlanAllowsAndEncrypts(t *testing.T) {
 		{"SELECT * FROM other.patients WHERE ssn LIKE 'x%'", nil}, // another schema's table is not protected
 		{"SELECT id FROM patients WHERE (ssn) = ('x')", []string{"literal #0 compare public.patients.ssn"}},
 		{"SELECT id FROM PUBLIC.\"patients\" WHERE SSN = 'x'", []string{"literal #0 compare public.patients.ssn"}},
+		// A SQL cursor's query is planned as the SELECT it is (psycopg's
+		// named cursors); its FETCHes are decrypted by RowDescription.
+		{"DECLARE c CURSOR WITH HOLD FOR SELECT ssn, first FROM patients WHERE ssn = $1", []string{"$1 compare public.patients.ssn"}},
+		{"DECLARE \"c\" NO SCROLL CURSOR WITHOUT HOLD FOR SELECT * FROM patients WHERE passport IN ('a', 'b')",
+			[]string{"literal #0 compare public.patients.passport", "literal #1 compare public.patients.passport"}},
+		{"FETCH FORWARD 2000 FROM c", nil},
 	}
 	for _, c := range cases {
 		plan := PlanFor(Analyze(c.sql), pol)
@@ -219,7 +225,7 @@ func TestPlanRefuses(t *testing.T) {
 		{"DELETE FROM patients WHERE first LIKE 'A%'", "LIKE"},
 		{"COPY patients TO '/tmp/x'", "COPY to or from a file"},
 		{"COPY patients FROM PROGRAM 'cat'", "COPY to or from a file"},
-		{"COPY patients TO STDOUT (FORMAT binary)", "COPY in binary format"},
+		{"COPY patients TO STDOUT (FORMAT xml)", "COPY in xml format"},
 		{"COPY (SELECT ssn FROM patients) TO STDOUT", "COPY (query)"},
 		{"COPY patients FROM STDIN (FORCE_NULL (ssn))", "the COPY option force_null"},
 		{"COPY patients FROM STDIN; SELECT 1", "COPY together with other statements"},
@@ -253,6 +259,8 @@ func TestPlanRefuses(t *testing.T) {
 		{"SELECT count(*) FILTER (WHERE first LIKE 'A%') FROM patients", "LIKE"},
 		{"SELECT count(first) FROM patients GROUP BY first", "GROUP BY or DISTINCT on a randomized column"},
 		{"SELECT id FROM patients WHERE lower(ssn) = 'a'", "function lower()"},
+		{"DECLARE c CURSOR FOR SELECT id FROM patients WHERE ssn LIKE 'a%'", "LIKE"},
+		{"DECLARE c CURSOR FOR SELECT upper(first) FROM patients", "function upper()"},
 	}
 	for _, c := range cases {
 		plan := PlanFor(Analyze(c.sql), pol)
@@ -337,5 +345,15 @@ func TestCompareParamTokens(t *testing.T) {
 	exp := []want{{1, 1, CompareEq}, {3, 2, CompareIn}, {1, 3, CompareOther}}
 	if fmt.Sprint(got) != fmt.Sprint(exp) {
 		t.Errorf("got %v, want %v", got, exp)
+	}
+}
+
+func TestPlanBinaryCopy(t *testing.T) {
+	pol := testPolicy(t)
+	for _, sql := range []string{"COPY patients (id, ssn) FROM STDIN (FORMAT binary)", "COPY patients TO STDOUT WITH (FORMAT binary)", "COPY patients FROM STDIN BINARY"} {
+		plan := PlanFor(Analyze(sql), pol)
+		if plan.Refusal != nil || plan.Copy == nil || !plan.Copy.Binary || plan.Copy.CSV {
+			t.Errorf("%s: %+v %v", sql, plan.Copy, plan.Refusal)
+		}
 	}
 }

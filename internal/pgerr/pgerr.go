@@ -29,6 +29,8 @@ const (
 	// FeatureNotSupported: a construct phiguard cannot run on an
 	// encrypted column, or a protocol path it cannot check.
 	FeatureNotSupported Code = "0A000"
+	// NumericValueOutOfRange: a number out of its type's range.
+	NumericValueOutOfRange Code = "22003"
 	// InvalidTextRepresentation: a value that does not parse as its
 	// column's type.
 	InvalidTextRepresentation Code = "22P02"
