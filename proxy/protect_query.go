@@ -230,8 +230,8 @@ func (s *session) readAs(v sqlrewrite.ValueSlot, plain []byte) ([]byte, *pgerr.E
 	as.Type = t
 	canon, err := s.canonicalValue(&as, 0, plain)
 	if err != nil {
-		return nil, pgerr.Newf(pgerr.InvalidTextRepresentation,
-			"invalid value for encrypted column %s (a %s constant): %v", v.Column.QualifiedName(), t.Name, err)
+		// PostgreSQL's error for the cast: 22003 for '40000'::int2.
+		return nil, valueError(&as, err)
 	}
 	return canon, nil
 }
