@@ -80,9 +80,14 @@ tables:
 	if fmt.Sprint(oids) != fmt.Sprint([]uint32{1082, 23, 1700, 16}) {
 		t.Fatalf("RowDescription types %v, want date, int4, numeric, bool", oids)
 	}
-	// An invalid value for the type is refused, not stored.
+	// An invalid value for the type is refused, not stored: with 0A000,
+	// since phiguard reads ISO dates only and cannot tell this one from a
+	// spelling PostgreSQL would take ('Feb 29 1984'); an integer out of
+	// range with PostgreSQL's own 22003.
 	_, err := conn.Exec(ctx, "INSERT INTO "+table+" (id, born) VALUES (3, 'not a date')", pgx.QueryExecModeSimpleProtocol)
-	wantPgError(t, err, "22P02")
+	wantPgError(t, err, "0A000")
+	_, err = conn.Exec(ctx, "INSERT INTO "+table+" (id, visits) VALUES (3, 99999999999)", pgx.QueryExecModeSimpleProtocol)
+	wantPgError(t, err, "22003")
 	var plain int
 	if err := superuser(t).QueryRow(ctx, "SELECT count(*) FROM "+table+" WHERE born NOT LIKE '~phg~%' OR visits NOT LIKE '~phg~%'").Scan(&plain); err != nil || plain != 0 {
 		t.Fatalf("%d plaintext cells (%v)", plain, err)

@@ -35,8 +35,7 @@ func (s *session) compareLiteral(sql []byte, sp [2]int, v sqlrewrite.ValueSlot, 
 	col := v.Column
 	canon, err := s.canonicalValue(col, 0, plain)
 	if err != nil {
-		return "", false, pgerr.Newf(pgerr.InvalidTextRepresentation,
-			"invalid value for encrypted column %s (%s): %v", col.QualifiedName(), col.Type.Name, err)
+		return "", false, invalidValue(col, err)
 	}
 	cands, err := s.srv.protect.keyring().EqualityCandidates(col.Key, cellcipher.AssociatedData(col), canon)
 	if err != nil {

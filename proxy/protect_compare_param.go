@@ -137,8 +137,7 @@ func (s *session) hiddenValues(hidden []hiddenParam, params [][]byte, formats []
 		if !ok {
 			canon, err := s.canonicalValue(h.col, formats[j], params[j])
 			if err != nil {
-				return nil, pgerr.Newf(pgerr.InvalidTextRepresentation,
-					"invalid value for encrypted column %s (%s): %v", h.col.QualifiedName(), h.col.Type.Name, err)
+				return nil, invalidValue(h.col, err)
 			}
 			if cs, err = s.srv.protect.keyring().EqualityCandidates(h.col.Key, cellcipher.AssociatedData(h.col), canon); err != nil {
 				return nil, keyError(h.col, err)

@@ -204,8 +204,7 @@ func foldedLiteral(sql []byte, spans [][2]int, v sqlrewrite.ValueSlot) ([2]int, 
 func (s *session) encryptValue(col *policy.ProtectedColumn, format int16, plain, subject []byte) (string, *pgerr.Error) {
 	canon, err := s.canonicalValue(col, format, plain)
 	if err != nil {
-		return "", pgerr.Newf(pgerr.InvalidTextRepresentation,
-			"invalid value for encrypted column %s (%s): %v", col.QualifiedName(), col.Type.Name, err)
+		return "", invalidValue(col, err)
 	}
 	ctx := context.Background()
 	if col.PerSubject() {

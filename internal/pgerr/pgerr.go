@@ -35,6 +35,15 @@ const (
 	// InvalidBinaryRepresentation: a binary parameter that is not a
 	// value of the type it was declared as.
 	InvalidBinaryRepresentation Code = "22P03"
+	// StringDataRightTruncation, NumericValueOutOfRange,
+	// InvalidDatetimeFormat and DatetimeFieldOverflow: a value for an
+	// encrypted column that PostgreSQL would refuse on the plaintext
+	// column with the same SQLSTATE (too long for varchar(n); out of the
+	// type's range; not a date or time; a date or time out of range).
+	StringDataRightTruncation Code = "22001"
+	NumericValueOutOfRange    Code = "22003"
+	InvalidDatetimeFormat     Code = "22007"
+	DatetimeFieldOverflow     Code = "22008"
 	// BadCopyFileFormat: malformed COPY data.
 	BadCopyFileFormat Code = "22P04"
 	// NotNullViolation: a NULL where a value is required.
