@@ -117,3 +117,37 @@ SELECT * FROM plain_cities ORDER BY id LIMIT 3;
 
 CREATE TEMP VIEW names AS SELECT p.id, p.first FROM patients p;
 SELECT * FROM names ORDER BY id LIMIT 3;
+
+-- Other ways to read an encrypted column: whole rows, set operations,
+-- derived tables, CTEs, scalar subqueries, aliases, PREPARE, cursors, COPY.
+
+SELECT p.id FROM patients p WHERE p.ssn = $$999-49-3983$$;
+
+SELECT p.id, p.birthdate FROM patients p WHERE p.id = '982192b6-6843-4011-ef46-32caaf87d8a9' FOR UPDATE;
+
+SELECT row_to_json(p) FROM patients p WHERE p.id = '982192b6-6843-4011-ef46-32caaf87d8a9';
+
+SELECT p FROM patients p WHERE p.id = '982192b6-6843-4011-ef46-32caaf87d8a9';
+
+SELECT p.first FROM patients p WHERE p.id = '982192b6-6843-4011-ef46-32caaf87d8a9' UNION ALL SELECT 'x';
+
+SELECT x.first FROM (SELECT p.first FROM patients p WHERE p.id = '982192b6-6843-4011-ef46-32caaf87d8a9') x;
+
+WITH c AS (SELECT p.first, p.birthdate FROM patients p WHERE p.id = '982192b6-6843-4011-ef46-32caaf87d8a9') SELECT * FROM c;
+
+SELECT (SELECT p.first FROM patients p WHERE p.id = '982192b6-6843-4011-ef46-32caaf87d8a9');
+
+SELECT p.first AS "given name", p.birthdate AS born FROM patients p WHERE p.id = '982192b6-6843-4011-ef46-32caaf87d8a9';
+
+SELECT e.stop, m.start FROM encounters e JOIN medications m ON m.encounter = e.id WHERE e.patient = '2de0b259-6c63-700d-9ac4-edcabff0861a' ORDER BY m.id LIMIT 3;
+
+PREPARE q AS SELECT p.first, p.income FROM patients p WHERE p.id = $1;
+EXECUTE q('982192b6-6843-4011-ef46-32caaf87d8a9');
+
+DECLARE c CURSOR FOR SELECT p.first, p.healthcare_expenses FROM patients p ORDER BY p.id;
+FETCH 2 FROM c;
+
+COPY (SELECT p.id FROM patients p) TO STDOUT;
+
+CREATE FUNCTION pg_temp.first_names() RETURNS SETOF text LANGUAGE sql AS $f$ SELECT p.first FROM public.patients p ORDER BY p.id $f$;
+SELECT pg_temp.first_names() LIMIT 3;
