@@ -259,24 +259,6 @@ func (s *session) refuseStatement(pe *pgerr.Error, a *sqlrewrite.Analysis) []byt
 	return []byte(m)
 }
 
-// literalValue decodes a plain SQL literal: '...' with doubled quotes, or
-// a number as written. Anything else (E”, $$...$$, B”) is not decoded.
-func literalValue(lit []byte) ([]byte, bool) {
-	if len(lit) >= 2 && lit[0] == '\'' && lit[len(lit)-1] == '\'' {
-		inner := lit[1 : len(lit)-1]
-		if strings.Contains(string(inner), "\\") {
-			return nil, false
-		}
-		return []byte(strings.ReplaceAll(string(inner), "''", "'")), true
-	}
-	for _, c := range lit {
-		if !(c >= '0' && c <= '9' || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {
-			return nil, false
-		}
-	}
-	return lit, len(lit) > 0
-}
-
 // canonicalValue is the plaintext phiguard encrypts for a value: the text
 // PostgreSQL itself would print for it, whatever spelling or format (text
 // or binary) the client used, so that equal values give equal

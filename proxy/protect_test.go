@@ -36,13 +36,15 @@ func TestRefusalQueueMatchesAndStaysBounded(t *testing.T) {
 }
 
 func TestLiteralValue(t *testing.T) {
-	for lit, want := range map[string]string{"'abc'": "abc", "'O''Brien'": "O'Brien", "''": "", "42": "42", "-1.5e3": "-1.5e3"} {
+	for lit, want := range map[string]string{"'abc'": "abc", "'O''Brien'": "O'Brien", "''": "", "42": "42", "-1.5e3": "-1.5e3",
+		`E'a\nb'`: "a\nb", `e'O\'Brien'`: "O'Brien", `E'O''Brien'`: "O'Brien", `E'\\'`: `\`, `E'\101\x42\u00e9\U0001F600\q'`: "ABé😀q",
+		`E'\0101'`: "\x081", `E'\x4g'`: "\x04g", "$$x$$": "x", "$$$$": "", "$t$a$$b$t$": "a$$b", "$_1$it's$_1$": "it's"} {
 		got, ok := literalValue([]byte(lit))
 		if !ok || string(got) != want {
-			t.Errorf("%s: %q %v", lit, got, ok)
+			t.Errorf("%s: %q %v, want %q", lit, got, ok, want)
 		}
 	}
-	for _, lit := range []string{`E'a\nb'`, "$$x$$", "B'01'", `'a\b'`, ""} {
+	for _, lit := range []string{"B'01'", `'a\b'`, "", `E'\xff'`, `E'\ud800'`, `E'\u12'`, `E'a'b'`, `E'\'`, "$t$x$u$", "$t$x", `U&'d\0061t'`} {
 		if _, ok := literalValue([]byte(lit)); ok {
 			t.Errorf("%s: decoded, want refusal", lit)
 		}
