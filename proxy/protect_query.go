@@ -127,6 +127,12 @@ func (s *session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *p
 			return nil, pe
 		}
 		regions[v.Literal] = sp
+		lit := spans[v.Literal]
+		plain, none := integerLiteral(v, sql[lit[0]:lit[1]], plain)
+		if none {
+			cells[v.Literal] = "''" // no cell is empty: equal to no value, unequal to all
+			continue
+		}
 		if text, ok, pe := s.compareLiteral(sql, sp, v, plain); pe != nil {
 			return nil, pe
 		} else if ok {
