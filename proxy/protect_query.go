@@ -128,7 +128,10 @@ func (s *session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *p
 		}
 		regions[v.Literal] = sp
 		lit := spans[v.Literal]
-		plain, none := integerLiteral(v, sql[lit[0]:lit[1]], plain)
+		plain, none, pe := numberLiteral(v, sql[lit[0]:lit[1]], plain)
+		if pe != nil {
+			return nil, pe
+		}
 		if none {
 			cells[v.Literal] = "''" // no cell is empty: equal to no value, unequal to all
 			continue

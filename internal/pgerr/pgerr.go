@@ -44,6 +44,11 @@ const (
 	NumericValueOutOfRange    Code = "22003"
 	InvalidDatetimeFormat     Code = "22007"
 	DatetimeFieldOverflow     Code = "22008"
+	// DatatypeMismatch and UndefinedFunction: an unquoted number stored
+	// into, or compared with, an encrypted column of a type PostgreSQL
+	// has no such assignment or operator for (a date, a text compared).
+	DatatypeMismatch  Code = "42804"
+	UndefinedFunction Code = "42883"
 	// BadCopyFileFormat: malformed COPY data.
 	BadCopyFileFormat Code = "22P04"
 	// NotNullViolation: a NULL where a value is required.
