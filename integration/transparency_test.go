@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 // The transparency check (issue 12; docs/testing-rls-oracle.md): every
@@ -46,10 +48,15 @@ const (
 type tpSession struct {
 	p                    *phiguard
 	via, plain, shuffled *pgx.Conn
+	// encrypted goes straight to the encrypted database; guarded names
+	// its tables with encrypted columns and every view (databasesDiffer).
+	encrypted *pgx.Conn
+	guarded   map[string]bool
+	pol       *policy.Policy
 }
 
-func newTPSession(t *testing.T, p *phiguard) *tpSession {
-	s := &tpSession{p: p}
+func newTPSession(t *testing.T, p *phiguard, pol *policy.Policy) *tpSession {
+	s := &tpSession{p: p, pol: pol}
 	s.reconnect(t)
 	return s
 }
@@ -62,6 +69,18 @@ func (s *tpSession) reconnect(t *testing.T) {
 	}
 	if s.plain == nil || s.plain.IsClosed() {
 		s.plain = connect(t, directURL(transparentUser, transparentPassw, oracleGenDB, "statement_timeout", tpStatements))
+	}
+	if s.encrypted == nil || s.encrypted.IsClosed() {
+		s.encrypted = connect(t, directURL(transparentUser, transparentPassw, transparencyDB, "statement_timeout", tpStatements))
+	}
+	if s.guarded == nil {
+		s.guarded = map[string]bool{}
+		for _, name := range column(t, s.encrypted, simpleMode, "SELECT relname::text FROM pg_class WHERE relkind IN ('v', 'm')") {
+			s.guarded[name] = true
+		}
+		for _, tb := range s.pol.Tables() {
+			s.guarded[tb.Name.Name] = true
+		}
 	}
 	if s.shuffled == nil || s.shuffled.IsClosed() {
 		s.shuffled = connect(t, directURL(transparentUser, transparentPassw, oracleShuffledDB, "statement_timeout", tpStatements,
@@ -126,10 +145,33 @@ func (s *tpSession) recheck(mode string, c tpCase, a, b tpRun, d string) (verdic
 			unstable = unstable || diffRuns(c, b, r) != ""
 		}
 	}
-	if unstable || s.limitPick(mode, c, a, b) {
+	if unstable || s.limitPick(mode, c, a, b) || s.databasesDiffer(mode, c, a) {
 		return tpUnstable, ""
 	}
 	return tpDifferent, d
+}
+
+// databasesDiffer: the case names no table of the policy and no view, so
+// phiguard forwards it as it is, and phiguard's answer is the one the
+// encrypted database gives it directly: the two databases answer
+// differently by themselves (sqlsmith --seed=1041 #438, a window's
+// json_object_agg over peers in another order on careplans, which has no
+// encrypted column), and phiguard is not the cause.
+func (s *tpSession) databasesDiffer(mode string, c tpCase, a tpRun) bool {
+	for _, st := range c.steps {
+		an := sqlrewrite.Analyze(st)
+		if an.Err != nil {
+			return false
+		}
+		for _, stmt := range an.Statements {
+			for _, t := range stmt.Tables {
+				if s.guarded[t.Name] {
+					return false
+				}
+			}
+		}
+	}
+	return diffRuns(c, a, runTP(s.encrypted, mode, c)) == ""
 }
 
 func timedOut(r tpRun) bool {
@@ -287,7 +329,7 @@ func TestTransparencyCorpus(t *testing.T) {
 	}
 	cases := readTPCorpus(t, dir)
 	p := startProxy(t, proxyOptions{protect: fx.protect, quiet: true})
-	s := newTPSession(t, p)
+	s := newTPSession(t, p, fx.protect.Policy)
 	tally := newTPTally("hand-written corpus")
 	for _, c := range cases {
 		for _, mode := range tpModes {
@@ -314,7 +356,7 @@ func TestTransparencySQLsmith(t *testing.T) {
 	fx := transparencyFixture(t)
 	stmts := smithSample(t, bin, n, seed)
 	p := startProxy(t, proxyOptions{protect: fx.protect, quiet: true})
-	s := newTPSession(t, p)
+	s := newTPSession(t, p, fx.protect.Policy)
 	tally := newTPTally("sqlsmith")
 	for _, st := range stmts {
 		c := tpCase{source: fmt.Sprintf("sqlsmith --seed=%d #%d", st.seed, st.index), steps: []string{st.sql}}
@@ -327,8 +369,9 @@ func TestTransparencySQLsmith(t *testing.T) {
 }
 
 // readTPCorpus reads the cases of every .sql file in dir: a case is a
-// paragraph (lines up to a blank line) of statements, each ending with a
-// semicolon at the end of a line; lines starting with -- are comments.
+// paragraph (lines up to a blank line after a statement's end) of
+// statements, each ending with a semicolon at the end of a line; lines
+// starting with -- are comments.
 // Each case runs in a transaction that is rolled back.
 func readTPCorpus(t *testing.T, dir string) []tpCase {
 	t.Helper()
@@ -363,8 +406,10 @@ func readTPCorpus(t *testing.T, dir string) []tpCase {
 		}
 		for i, line := range strings.Split(string(b), "\n") {
 			switch {
-			case strings.TrimSpace(line) == "":
+			case strings.TrimSpace(line) == "" && (len(body) == 0 || strings.HasSuffix(strings.TrimSpace(body[len(body)-1]), ";")):
 				flush()
+			case strings.TrimSpace(line) == "":
+				body = append(body, line) // inside a statement (sqlsmith writes such lines)
 			case strings.HasPrefix(strings.TrimSpace(line), "--"):
 			default:
 				if len(body) == 0 {

@@ -68,3 +68,34 @@ where (sample_0.clinician >= (select first from public.patient_summary order by 
         ,
       cast(null as int2)) as int2))
 limit 99;
+
+-- sqlsmith --seed=1041 #438 (not comparable): careplans has no encrypted
+-- column, phiguard forwards the statement as it is, and the encrypted
+-- database's own answer is phiguard's; the window's json_object_agg over
+-- peers lists its keys in another order in the two databases.
+select  
+  sample_0.stop as c0, 
+  sample_0.reasoncode as c1, 
+  sample_0.code as c2, 
+  
+    pg_catalog.json_object_agg(
+      cast(sample_0.description as text),
+      cast(sample_0.reasondescription as text)) over (partition by sample_0.description,sample_0.patient order by sample_0.code) as c3, 
+  (select author from public.clinical_notes order by 1 limit 1 offset 1)
+     as c4, 
+  sample_0.start as c5, 
+  case when sample_0.stop = sample_0.start then sample_0.encounter else sample_0.encounter end
+     as c6, 
+  sample_0.id as c7, 
+  sample_0.patient as c8, 
+  pg_catalog.json_build_object() as c9
+from 
+  public.careplans as sample_0 
+where EXISTS (
+  select  
+      ref_0.patient as c0
+    from 
+      public.care_teams as ref_0
+    where true
+    limit 96)
+limit 163;
