@@ -3,7 +3,7 @@ GO      ?= go
 FUZZTIME ?= 30s
 BIN     := bin/phiguard
 
-.PHONY: build demo demo-smoke test test-unit test-integration test-drivers test-soak-sample test-pgx test-vault test-backfill test-security soak bench fuzz lint
+.PHONY: build demo demo-smoke test test-unit test-integration test-drivers test-soak-sample test-pgx test-vault test-backfill test-security test-transparency soak bench fuzz lint
 
 build:
 	$(GO) build -o $(BIN) ./cmd/phiguard
@@ -76,6 +76,16 @@ test-backfill:
 PHIGUARD_RLS_STATEMENTS ?= 100000
 test-security:
 	PHIGUARD_RLS_STATEMENTS=$(PHIGUARD_RLS_STATEMENTS) $(GO) test -count=1 -timeout 12h -v -run 'TestRLSOracle' ./integration
+
+# test-transparency: the transparency check (docs/testing-rls-oracle.md)
+# on PHIGUARD_TRANSPARENCY_STATEMENTS sqlsmith statements (100,000 unless
+# set; make test runs 2,000) and the hand-written corpus: each in both
+# protocols on the plaintext EHR directly and on the encrypted one through
+# phiguard; prints the counts and the refusals per construct, and fails on
+# any different answer. Needs sqlsmith (apt-get install sqlsmith).
+PHIGUARD_TRANSPARENCY_STATEMENTS ?= 100000
+test-transparency:
+	PHIGUARD_TRANSPARENCY_STATEMENTS=$(PHIGUARD_TRANSPARENCY_STATEMENTS) $(GO) test -count=1 -timeout 12h -v -run 'TestTransparency' ./integration
 
 # test-vault: keys/vault's tests against a real Vault as well as the
 # emulator. Needs VAULT_ADDR and VAULT_TOKEN; the Vault setup commands are in

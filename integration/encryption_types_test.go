@@ -87,6 +87,8 @@ tables:
 	wantPgError(t, err, "0A000")
 	_, err = conn.Exec(ctx, "INSERT INTO "+table+" (id, visits) VALUES (3, '12x')", pgx.QueryExecModeSimpleProtocol)
 	wantPgError(t, err, "22P02")
+	_, err = conn.Exec(ctx, "INSERT INTO "+table+" (id, visits) VALUES (3, 99999999999)", pgx.QueryExecModeSimpleProtocol)
+	wantPgError(t, err, "22003") // PostgreSQL's own code for an integer out of range
 	var plain int
 	if err := superuser(t).QueryRow(ctx, "SELECT count(*) FROM "+table+" WHERE born NOT LIKE '~phg~%' OR visits NOT LIKE '~phg~%'").Scan(&plain); err != nil || plain != 0 {
 		t.Fatalf("%d plaintext cells (%v)", plain, err)

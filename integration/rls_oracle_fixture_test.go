@@ -41,7 +41,7 @@ var oracleRoleUsers = []struct{ role, user string }{
 }
 
 // oracleEHR is the oracle's side of the differential test: per role a
-// database, plus two superuser-only plaintext copies sqlsmith generates
+// database, plus the two plaintext copies (plainCopies) sqlsmith generates
 // against and the determinism filter runs in.
 type oracleEHR struct {
 	fx    *accessEHR
@@ -54,11 +54,6 @@ type oracleEHR struct {
 	gen, shuffled string
 }
 
-const (
-	oracleGenDB      = "ehr_oracle_gen"
-	oracleShuffledDB = "ehr_oracle_shuffled"
-)
-
 var oracleOnce struct {
 	gosync.Mutex
 	o   *oracleEHR
@@ -69,6 +64,7 @@ var oracleOnce struct {
 func rlsOracle(t *testing.T) *oracleEHR {
 	t.Helper()
 	fx := accessFixture(t)
+	plainCopies(t)
 	oracleOnce.Lock()
 	defer oracleOnce.Unlock()
 	if oracleOnce.o == nil && oracleOnce.err == nil {
@@ -88,15 +84,6 @@ func buildOracle(fx *accessEHR) (*oracleEHR, error) {
 		return nil, err
 	}
 	o := &oracleEHR{fx: fx, pol: pol, gen: oracleGenDB, shuffled: oracleShuffledDB}
-	if err := loadPlainEHR(ctx, o.gen); err != nil {
-		return nil, err
-	}
-	if err := loadPlainEHR(ctx, o.shuffled); err != nil {
-		return nil, err
-	}
-	if err := withSuperuser(ctx, o.shuffled, shuffleRows); err != nil {
-		return nil, fmt.Errorf("%s: %w", o.shuffled, err)
-	}
 	for _, ru := range oracleRoleUsers {
 		r, ok := pol.Role(ru.role)
 		if ru.role == policy.DefaultRoleName {
@@ -132,14 +119,9 @@ func loadPlainEHR(ctx context.Context, db string) error {
 	if err := pg.CreateDatabase(ctx, db, ""); err != nil {
 		return err
 	}
-	ext, err := os.ReadFile("testdata/access-ehr.sql")
+	data, err := accessEHRData()
 	if err != nil {
 		return err
-	}
-	const grants = "-- Database privileges are generous on purpose"
-	data, _, found := strings.Cut(string(ext), grants)
-	if !found {
-		return fmt.Errorf("testdata/access-ehr.sql: no %q section to leave out", grants)
 	}
 	return withSuperuser(ctx, db, func(ctx context.Context, su *pgx.Conn) error {
 		if _, err := ehrdemo.Load(ctx, su); err != nil {
@@ -148,6 +130,21 @@ func loadPlainEHR(ctx context.Context, db string) error {
 		_, err := su.PgConn().Exec(ctx, data).ReadAll()
 		return err
 	})
+}
+
+// accessEHRData is testdata/access-ehr.sql without its grants: the
+// tables, rows and objects it adds to the demo EHR.
+func accessEHRData() (string, error) {
+	ext, err := os.ReadFile("testdata/access-ehr.sql")
+	if err != nil {
+		return "", err
+	}
+	const grants = "-- Database privileges are generous on purpose"
+	data, _, found := strings.Cut(string(ext), grants)
+	if !found {
+		return "", fmt.Errorf("testdata/access-ehr.sql: no %q section to leave out", grants)
+	}
+	return data, nil
 }
 
 func withSuperuser(ctx context.Context, db string, f func(context.Context, *pgx.Conn) error) error {

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 
@@ -22,19 +23,11 @@ import (
 // under CI=true.
 func TestRLSOracleSQLsmith(t *testing.T) {
 	t.Parallel()
-	bin, err := exec.LookPath("sqlsmith")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("sqlsmith is not installed (.ci/run installs the Debian package): %v", err)
-		}
-		t.Skip("sqlsmith is not installed (apt-get install sqlsmith); the RLS oracle's generated statements did not run")
-	}
+	bin := sqlsmithBinary(t, "the RLS oracle's generated statements")
 	n := envInt(t, "PHIGUARD_RLS_STATEMENTS", 2000)
 	seed := int64(envInt(t, "PHIGUARD_RLS_SEED", 1))
 	o := rlsOracle(t)
-	start := time.Now()
-	stmts := generateStatements(t, bin, n, seed)
-	t.Logf("sqlsmith: %d statements kept (seeds from %d) in %s", len(stmts), seed, time.Since(start).Round(time.Second))
+	stmts := smithSample(t, bin, n, seed)
 
 	p := startProxy(t, oracleProxyOptions(t, o))
 	for _, or := range o.roles {
@@ -57,6 +50,49 @@ func TestRLSOracleSQLsmith(t *testing.T) {
 			tally.report(t, or)
 		})
 	}
+}
+
+// sqlsmithBinary finds sqlsmith, or skips the test that needs it (what
+// says what did not run), failing instead under CI=true.
+func sqlsmithBinary(t *testing.T, what string) string {
+	t.Helper()
+	bin, err := exec.LookPath("sqlsmith")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("sqlsmith is not installed (.ci/run installs the Debian package): %v", err)
+		}
+		t.Skipf("sqlsmith is not installed (apt-get install sqlsmith); %s did not run", what)
+	}
+	return bin
+}
+
+// smithSamples holds the samples generated so far by count and first
+// seed: the RLS oracle and the transparency check ask for the same one in
+// make test, and generating it takes a minute.
+var smithSamples struct {
+	gosync.Mutex
+	byKey map[[2]int64][]smithStatement
+}
+
+// smithSample is generateStatements' n statements from seed on, generated
+// once per test binary.
+func smithSample(t *testing.T, bin string, n int, seed int64) []smithStatement {
+	t.Helper()
+	plainCopies(t)
+	smithSamples.Lock()
+	defer smithSamples.Unlock()
+	key := [2]int64{int64(n), seed}
+	if stmts, ok := smithSamples.byKey[key]; ok {
+		return stmts
+	}
+	start := time.Now()
+	stmts := generateStatements(t, bin, n, seed)
+	t.Logf("sqlsmith: %d statements kept (seeds from %d) in %s", len(stmts), seed, time.Since(start).Round(time.Second))
+	if smithSamples.byKey == nil {
+		smithSamples.byKey = map[[2]int64][]smithStatement{}
+	}
+	smithSamples.byKey[key] = stmts
+	return stmts
 }
 
 func envInt(t *testing.T, name string, def int) int {

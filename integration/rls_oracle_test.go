@@ -415,23 +415,37 @@ func oneLine(steps []string) string {
 // regression case, and returns the file's path.
 func saveLeak(t *testing.T, or oracleRole, src oracleSource, steps []string, detail string) string {
 	t.Helper()
-	dir := os.Getenv("PHIGUARD_RLS_LEAKS")
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "phiguard-rls-leaks")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Errorf("saving a leak: %v", err)
-		return ""
-	}
 	name := fmt.Sprintf("%s-case-%s-%s.sql", or.role.Name, strings.ReplaceAll(src.caseName, " ", "_"), src.mode)
 	if src.caseName == "" {
 		name = fmt.Sprintf("%s-seed%d-%05d-%s.sql", or.role.Name, src.seed, src.index, src.mode)
 	}
-	body := fmt.Sprintf("-- RLS oracle leak: role %s, user %s, %s\n-- %s\n%s;\n",
-		or.role.Name, or.user, src, strings.ReplaceAll(detail, "\n", " "), strings.Join(steps, ";\n"))
+	header := fmt.Sprintf("RLS oracle leak: role %s, user %s, %s\n%s", or.role.Name, or.user, src, detail)
+	return saveCase(t, "PHIGUARD_RLS_LEAKS", "phiguard-rls-leaks", name, header, steps)
+}
+
+// saveCase writes statements a differential check found wrong, after
+// header's lines as comments, to the directory $env (default dir in the
+// system temporary directory), where they can become a regression case;
+// it returns the file's path.
+func saveCase(t *testing.T, env, dir, name, header string, steps []string) string {
+	t.Helper()
+	if d := os.Getenv(env); d != "" {
+		dir = d
+	} else {
+		dir = filepath.Join(os.TempDir(), dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Errorf("saving %s: %v", name, err)
+		return ""
+	}
+	var b strings.Builder
+	for _, l := range strings.Split(header, "\n") {
+		b.WriteString("-- " + l + "\n")
+	}
+	b.WriteString(strings.Join(steps, ";\n") + ";\n")
 	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-		t.Errorf("saving a leak: %v", err)
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Errorf("saving %s: %v", name, err)
 	}
 	return path
 }

@@ -31,6 +31,11 @@ type catalog struct {
 	// written through one reaches the table without phiguard seeing its
 	// column, so writes through them are refused (writeThroughView).
 	views map[policy.TableName]bool
+	// encViews are those of views whose rules read an encrypted column
+	// (or a column of such a view): what they return may be ciphertext
+	// phiguard cannot tell from its RowDescription (the view's own OID
+	// and attribute numbers), so reads through them are refused too.
+	encViews map[policy.TableName]bool
 }
 
 type catalogColumn struct {
@@ -81,11 +86,19 @@ func catalogQuery(pol *policy.Policy) string {
 	protected := `(n.nspname::text, c.relname::text) IN (` + strings.Join(keys, ",") + `)`
 	// The rows with attnum 0 are the views (and other relations with
 	// rewrite rules) that read a protected table, found by following
-	// pg_depend from each rule to the relations it reads, recursively.
-	return `WITH RECURSIVE readers(oid) AS (
-  SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE ` + protected + `
+	// pg_depend from each rule to the relations it reads, recursively;
+	// their last field says whether the rule reads an encrypted column
+	// (pg_depend holds one row per column a rule reads), or any column of
+	// a view that does.
+	return `WITH RECURSIVE pcols(relid, attnum) AS (
+  SELECT a.attrelid, a.attnum FROM pg_catalog.pg_attribute a
+  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  WHERE (n.nspname::text, c.relname::text, a.attname::text) IN (` + strings.Join(protectedColumnKeys(pol), ",") + `)
+), readers(oid, enc) AS (
+  SELECT c.oid, false FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE ` + protected + `
   UNION
-  SELECT r.ev_class FROM pg_catalog.pg_depend d
+  SELECT r.ev_class, (readers.enc AND d.refobjsubid > 0) OR (d.refobjid, d.refobjsubid) IN (SELECT relid, attnum FROM pcols)
+  FROM pg_catalog.pg_depend d
   JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
   JOIN readers ON readers.oid = d.refobjid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
   WHERE r.ev_class <> d.refobjid
@@ -96,11 +109,27 @@ JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE a.attnum > 0 AND NOT a.attisdropped AND ` + protected + `
 UNION ALL
-SELECT c.oid, n.nspname, c.relname, 0::int2, '', false
+SELECT c.oid, n.nspname, c.relname, 0::int2, '', bool_or(readers.enc)
 FROM readers JOIN pg_catalog.pg_class c ON c.oid = readers.oid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE NOT ` + protected + `
+GROUP BY 1, 2, 3
 ORDER BY 1, 4`
+}
+
+// protectedColumnKeys lists the policy's protected columns as SQL row
+// literals (schema, table, column).
+func protectedColumnKeys(pol *policy.Policy) []string {
+	var keys []string
+	for _, t := range pol.Tables() {
+		for _, c := range t.Columns {
+			keys = append(keys, fmt.Sprintf("(%s,%s,%s)", quoteLiteral(t.Name.Schema), quoteLiteral(t.Name.Name), quoteLiteral(c.Name)))
+		}
+	}
+	if len(keys) == 0 {
+		keys = append(keys, "(NULL,NULL,NULL)")
+	}
+	return keys
 }
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
@@ -162,7 +191,7 @@ type catalogBuilder struct {
 func newCatalogBuilder(pol *policy.Policy) *catalogBuilder {
 	return &catalogBuilder{pol: pol, cat: &catalog{byOID: map[uint32]map[int16]*policy.ProtectedColumn{},
 		subjects: map[uint32]map[int16]*policy.ProtectedTable{}, tables: map[policy.TableName][]catalogColumn{},
-		views: map[policy.TableName]bool{}}}
+		views: map[policy.TableName]bool{}, encViews: map[policy.TableName]bool{}}}
 }
 
 // add takes one message of the answer.
@@ -178,6 +207,9 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 		tn := policy.TableName{Schema: string(row.Values[1]), Name: string(row.Values[2])}
 		if attnum == 0 {
 			b.cat.views[tn] = true
+			if string(row.Values[5]) == "t" {
+				b.cat.encViews[tn] = true
+			}
 			return nil
 		}
 		col, _ := b.pol.Column(tn.Schema, tn.Name, string(row.Values[4]))
@@ -209,19 +241,20 @@ func readyForQuery(status byte) []byte {
 	return out
 }
 
-// viewWritten returns a view over an encrypted table that a write
-// statement names (as its target or anywhere else), or "". An unqualified
-// name counts in every schema, as search_path is not trusted.
-func (c *catalog) viewWritten(a *sqlrewrite.Analysis) string {
-	if c == nil || len(c.views) == 0 || a == nil || a.Err != nil {
+// viewNamed returns a view of views that a statement names (as its target
+// or anywhere else), or "": among the write statements when writes is
+// set, else among those that may return a view's rows to the client. An
+// unqualified name counts in every schema, as search_path is not trusted.
+func viewNamed(views map[policy.TableName]bool, a *sqlrewrite.Analysis, writes bool) string {
+	if len(views) == 0 || a == nil || a.Err != nil {
 		return ""
 	}
 	for _, st := range a.Statements {
-		if !st.Writes {
+		if writes && !st.Writes || !writes && !returnsRows(st.Kind) {
 			continue
 		}
 		for _, t := range st.Tables {
-			for v := range c.views {
+			for v := range views {
 				if v.Name == t.Name && (t.Schema == "" || t.Schema == v.Schema) {
 					return v.String()
 				}
@@ -231,15 +264,46 @@ func (c *catalog) viewWritten(a *sqlrewrite.Analysis) string {
 	return ""
 }
 
+// returnsRows: statements of the kind may send rows of the relations they
+// name to the client (RETURNING, COPY (query), a cursor, EXECUTE).
+func returnsRows(k sqlrewrite.Kind) bool {
+	switch k {
+	case sqlrewrite.KindSelect, sqlrewrite.KindInsert, sqlrewrite.KindUpdate, sqlrewrite.KindDelete, sqlrewrite.KindMerge,
+		sqlrewrite.KindCopy, sqlrewrite.KindCursor, sqlrewrite.KindPrepared, sqlrewrite.KindUnknown:
+		return true
+	}
+	return false
+}
+
+// viewWritten returns a view over an encrypted table that a write
+// statement names, or "".
+func (c *catalog) viewWritten(a *sqlrewrite.Analysis) string {
+	if c == nil {
+		return ""
+	}
+	return viewNamed(c.views, a, true)
+}
+
 // viewWriteRefusal refuses a write that names a view over an encrypted
-// table: the value would reach the table's column unencrypted.
+// table: the value would reach the table's column unencrypted. It refuses
+// any statement that names a view reading an encrypted column too: the
+// view's columns come back as ciphertext phiguard cannot tell from other
+// text (the RowDescription names the view, not the table), so the client
+// would read ciphertext where the plaintext database answers with the value.
 func (s *session) viewWriteRefusal(a *sqlrewrite.Analysis) *pgerr.Error {
-	v := s.catalog.Load().viewWritten(a)
-	if v == "" {
+	cat := s.catalog.Load()
+	if v := cat.viewWritten(a); v != "" {
+		return pgerr.Newf(pgerr.FeatureNotSupported,
+			"%s is a view (or has rules) over a table with encrypted columns: phiguard cannot encrypt values written through it; write to the table itself", v)
+	}
+	if cat == nil {
 		return nil
 	}
-	return pgerr.Newf(pgerr.FeatureNotSupported,
-		"%s is a view (or has rules) over a table with encrypted columns: phiguard cannot encrypt values written through it; write to the table itself", v)
+	if v := viewNamed(cat.encViews, a, false); v != "" {
+		return pgerr.Newf(pgerr.FeatureNotSupported,
+			"%s is a view that reads encrypted columns: phiguard cannot decrypt what it returns; read the table itself", v)
+	}
+	return nil
 }
 
 // columnNames lists a protected table's columns in attribute order.

@@ -13,7 +13,6 @@ import (
 
 	"github.com/phiguard/phiguard/cellcipher"
 	"github.com/phiguard/phiguard/internal/pgerr"
-	"github.com/phiguard/phiguard/internal/pgvalue"
 
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
@@ -132,7 +131,13 @@ func (s *session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *p
 			return nil, pe
 		}
 		regions[v.Literal] = sp
-		if v.Use == sqlrewrite.UseCompare && matchesNothing(v.Column, plain) {
+		lit := spans[v.Literal]
+		plain, none, pe := numberLiteral(v, sql[lit[0]:lit[1]], plain)
+		if pe != nil {
+			return nil, pe
+		}
+		if none || v.Use == sqlrewrite.UseCompare && matchesNothing(v.Column, plain) {
+			// No cell is this: equal to no value, unequal to all.
 			cells[v.Literal] = "'" + noMatchCell + "'"
 			continue
 		}
@@ -371,31 +376,6 @@ func (s *session) canonicalValue(col *policy.ProtectedColumn, format int16, v []
 		return nil, err
 	}
 	return cellcipher.CanonicalIn(conv, col, format, v)
-}
-
-// valueError is the client's error for a value that cannot be
-// canonicalized: PostgreSQL's SQLSTATE where pgvalue knows it (22001,
-// 22003, 22007, 22008, ...), else 22P02, with PostgreSQL's own message
-// where that holds no part of the value ("value too long for type
-// character varying(5)"); input PostgreSQL would accept but phiguard
-// does not read is a refusal (0A000). Never the value itself.
-func valueError(col *policy.ProtectedColumn, err error) *pgerr.Error {
-	var ve *pgvalue.Error
-	if !errors.As(err, &ve) {
-		return pgerr.Newf(pgerr.InvalidTextRepresentation,
-			"invalid value for encrypted column %s (%s): %v", col.QualifiedName(), col.Type.Name, err)
-	}
-	switch {
-	case ve.Unsupported:
-		return pgerr.Newf(pgerr.FeatureNotSupported,
-			"column %s is encrypted and phiguard cannot read this %s value: %v", col.QualifiedName(), col.Type.Name, err)
-	case ve.Message != "":
-		return pgerr.New(pgerr.Code(ve.Code), ve.Message)
-	case ve.Code != "":
-		return pgerr.Newf(pgerr.Code(ve.Code), "invalid value for encrypted column %s (%s): %v", col.QualifiedName(), col.Type.Name, err)
-	}
-	return pgerr.Newf(pgerr.InvalidTextRepresentation,
-		"invalid value for encrypted column %s (%s): %v", col.QualifiedName(), col.Type.Name, err)
 }
 
 func sqlstateField(pe *pgerr.Error) zap.Field { return zap.String("sqlstate", string(pe.Code)) }

@@ -40,7 +40,7 @@ func TestLiteralValue(t *testing.T) {
 		`E'a\nb'`: "a\nb", "$$x'$$": "x'"} {
 		got, ok := literalValue([]byte(lit))
 		if !ok || string(got) != want {
-			t.Errorf("%s: %q %v", lit, got, ok)
+			t.Errorf("%s: %q %v, want %q", lit, got, ok, want)
 		}
 	}
 	for _, lit := range []string{"B'01'", `U&'\0061'`, `E'\xff'`, ""} {

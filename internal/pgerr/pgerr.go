@@ -29,14 +29,26 @@ const (
 	// FeatureNotSupported: a construct phiguard cannot run on an
 	// encrypted column, or a protocol path it cannot check.
 	FeatureNotSupported Code = "0A000"
-	// NumericValueOutOfRange: a number out of its type's range.
-	NumericValueOutOfRange Code = "22003"
 	// InvalidTextRepresentation: a value that does not parse as its
 	// column's type.
 	InvalidTextRepresentation Code = "22P02"
 	// InvalidBinaryRepresentation: a binary parameter that is not a
 	// value of the type it was declared as.
 	InvalidBinaryRepresentation Code = "22P03"
+	// StringDataRightTruncation, NumericValueOutOfRange,
+	// InvalidDatetimeFormat and DatetimeFieldOverflow: a value for an
+	// encrypted column that PostgreSQL would refuse on the plaintext
+	// column with the same SQLSTATE (too long for varchar(n); out of the
+	// type's range; not a date or time; a date or time out of range).
+	StringDataRightTruncation Code = "22001"
+	NumericValueOutOfRange    Code = "22003"
+	InvalidDatetimeFormat     Code = "22007"
+	DatetimeFieldOverflow     Code = "22008"
+	// DatatypeMismatch and UndefinedFunction: an unquoted number stored
+	// into, or compared with, an encrypted column of a type PostgreSQL
+	// has no such assignment or operator for (a date, a text compared).
+	DatatypeMismatch  Code = "42804"
+	UndefinedFunction Code = "42883"
 	// BadCopyFileFormat: malformed COPY data.
 	BadCopyFileFormat Code = "22P04"
 	// NotNullViolation: a NULL where a value is required.
