@@ -51,9 +51,17 @@ func numberLiteral(v sqlrewrite.ValueSlot, raw, plain []byte) (out []byte, none 
 	if bounds, ok := integerBounds[t.Name]; ok {
 		return integerLiteral(bounds, compared, plain)
 	}
+	floating := t.Name == "real" || t.Name == "double precision"
 	switch {
 	case t.Name == "numeric" || v.After > 0:
 		return plain, false, nil
+	case floating && !compared:
+		return plain, false, nil // numeric to real or double precision is an assignment by float4in/float8in of its text
+	case floating:
+		// Which operator PostgreSQL picks (float4 = float8 or the
+		// number cast to real) decides the answer: refused, not guessed.
+		return nil, false, pgerr.Newf(pgerr.FeatureNotSupported,
+			"column %s is encrypted (%s): an unquoted number compared with it cannot run through phiguard; compare it with a quoted literal or a parameter", v.Column.QualifiedName(), t.Name)
 	case compared:
 		return nil, false, pgerr.Newf(pgerr.UndefinedFunction,
 			"operator does not exist: %s = %s (column %s is encrypted; compare it with a quoted literal)", t.Name, numberType(plain), v.Column.QualifiedName())
