@@ -98,7 +98,7 @@ func (s *session) encryptParams(info *stmtInfo, params [][]byte, formats []int16
 		if pe != nil {
 			return nil, pe
 		}
-		if info.compareOnly[n] && matchesNothing(col, value) {
+		if info.compareOnly[n] && s.comparedMatchesNothing(col, format, value) {
 			encrypted[i] = []byte(noMatchCell)
 			continue
 		}
@@ -131,4 +131,29 @@ func (s *session) bindRefusal(info *stmtInfo) *pgerr.Error {
 		return auditRefusal()
 	}
 	return nil
+}
+
+// comparedMatchesNothing reports whether a parameter compared with col
+// cannot equal any of its values: too long for a varchar(n) or char(n)
+// (matchesNothing), or a number beyond a numeric(p,s) column's scale or
+// precision, which PostgreSQL compares exactly where a write would round
+// it (numericMatchesNothing). A binary number is read without the
+// column's modifier first, so that it is not rounded before the check.
+func (s *session) comparedMatchesNothing(col *policy.ProtectedColumn, format int16, value []byte) bool {
+	if matchesNothing(col, value) {
+		return true
+	}
+	if col.Type.OID != policy.OIDNumeric || col.Type.Modifier < 4 {
+		return false
+	}
+	if format != 0 {
+		bare := *col
+		bare.Type.Modifier = -1
+		text, err := s.canonicalValue(&bare, format, value)
+		if err != nil {
+			return false // encrypting it reports the error
+		}
+		value = text
+	}
+	return numericMatchesNothing(col.Type.Modifier, value)
 }
