@@ -261,6 +261,11 @@ func TestPlanRefuses(t *testing.T) {
 		{"SELECT id FROM patients WHERE lower(ssn) = 'a'", "function lower()"},
 		{"DECLARE c CURSOR FOR SELECT id FROM patients WHERE ssn LIKE 'a%'", "LIKE"},
 		{"DECLARE c CURSOR FOR SELECT upper(first) FROM patients", "function upper()"},
+		// Settings changed out of SET's sight (standard_conforming_strings
+		// off would make PostgreSQL lex a pipelined statement otherwise).
+		{"UPDATE pg_settings SET setting = 'off' WHERE name = 'standard_conforming_strings'", "UPDATE pg_settings"},
+		{"WITH s AS (UPDATE pg_catalog.pg_settings SET setting = 'on' WHERE name = 'x' RETURNING 1) SELECT 1", "UPDATE pg_settings"},
+		{"ALTER SYSTEM SET standard_conforming_strings = off", "standard_conforming_strings"},
 	}
 	for _, c := range cases {
 		plan := PlanFor(Analyze(c.sql), pol)
