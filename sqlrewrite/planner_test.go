@@ -26,6 +26,7 @@ tables:
   billing.claims:
     columns:
       member_ssn: {mode: deterministic, key: patients-ssn, type: text}
+      member_mrn: {mode: deterministic, key: admissions-mrn, type: text}
   public.admissions:
     columns:
       admitted: {mode: randomized,    key: patients-pii, type: timestamptz}
