@@ -134,3 +134,27 @@ func TestRedTeam4CopyAcrossTypes(t *testing.T) {
 		tw.same(t, "SELECT id, n, i, s FROM %s ORDER BY id", mode, "copied across types")
 	}
 }
+
+// TestRedTeam4CompareAcrossTypes: two deterministic columns under one
+// key compare by cell, which is PostgreSQL's answer only for one type:
+// numeric(10,2) 7.00 = integer 7 is true, text = integer is 42883.
+func TestRedTeam4CompareAcrossTypes(t *testing.T) {
+	t.Parallel()
+	tw := newTwin(t, "rt4cmp",
+		twinColumn{"id", "int", ""},
+		twinColumn{"n", "numeric(10,2)", "{mode: deterministic, key: rt4cmp-k, type: \"numeric(10,2)\"}"},
+		twinColumn{"i", "integer", "{mode: deterministic, key: rt4cmp-k, type: integer}"},
+		twinColumn{"b", "bigint", "{mode: deterministic, key: rt4cmp-k, type: bigint}"},
+		twinColumn{"s", "text", "{mode: deterministic, key: rt4cmp-k, type: text}"})
+	for _, mode := range bothModes {
+		tw.clear(t)
+		tw.exec(t, "INSERT INTO %s (id, n, i, b, s) VALUES (1, 7, 7, 7, '7')", mode)
+		for _, q := range []string{
+			"SELECT id FROM %s WHERE n = i",
+			"SELECT id FROM %s WHERE s = i",
+			"SELECT id FROM %s WHERE b = i",
+		} {
+			rt4SameOrRefused(t, tw, q, mode)
+		}
+	}
+}

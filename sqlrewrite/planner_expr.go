@@ -185,8 +185,8 @@ func (p *planner) equality(l, r *pg_query.Node, sc *scope, op string) {
 		p.expr(l, sc, ctx)
 		p.expr(r, sc, ctx)
 	case lc != nil && rc != nil:
-		if !byCell(lc) || !byCell(rc) || lc.Key != rc.Key {
-			p.refuse(lc, "comparing two encrypted columns that do not share a deterministic key")
+		if !byCell(lc) || !byCell(rc) || lc.Key != rc.Key || !sameCells(lc.Type, rc.Type) {
+			p.refuse(lc, "comparing two encrypted columns that do not share a deterministic key and a type")
 		}
 	default:
 		col, other, form := lc, r, CompareNe
@@ -361,4 +361,21 @@ func notByCell(col *policy.ProtectedColumn, what string) string {
 		return what + " on a randomized column"
 	}
 	return what + " on a deterministic " + col.Type.String() + " column (values PostgreSQL calls equal may have different cells)"
+}
+
+// sameCells reports whether values of two types that PostgreSQL calls
+// equal have one canonical text: one type, two integer types, or text and
+// varchar (numeric(10,2) 7.00 = integer 7 has two; text = integer has no
+// operator).
+func sameCells(a, b policy.LogicalType) bool {
+	kind := func(t policy.LogicalType) string {
+		switch t.OID {
+		case policy.OIDInt2, policy.OIDInt4, policy.OIDInt8:
+			return "integer"
+		case policy.OIDText, policy.OIDVarchar:
+			return "text"
+		}
+		return t.String()
+	}
+	return kind(a) == kind(b)
 }

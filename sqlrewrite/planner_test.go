@@ -188,6 +188,7 @@ func TestPlanRefuses(t *testing.T) {
 		{"SELECT ssn::int FROM patients", "a cast"},
 		{"SELECT id FROM patients WHERE ssn = upper($1)", "= with a computed value"},
 		{"SELECT id FROM patients p JOIN billing.claims c ON c.member_ssn = p.passport", "do not share a deterministic key"},
+		{"SELECT 1 FROM admissions a JOIN billing.claims c ON c.member_mrn = a.mrn", "do not share a deterministic key and a type"},
 		{"SELECT first, count(*) FROM patients GROUP BY first", "GROUP BY or DISTINCT on a randomized column"},
 		{"SELECT DISTINCT first FROM patients", "DISTINCT"},
 		{"SELECT ssn FROM patients UNION SELECT member_ssn FROM billing.claims", "UNION"},
