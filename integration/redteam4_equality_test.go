@@ -158,3 +158,34 @@ func TestRedTeam4CompareAcrossTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestRedTeam4NumericSpecials: a numeric(p,s) column holds no infinity,
+// so a comparison with one finds no row in PostgreSQL; NaN is a value.
+func TestRedTeam4NumericSpecials(t *testing.T) {
+	t.Parallel()
+	tw := newTwin(t, "rt4nsp",
+		twinColumn{"id", "int", ""},
+		twinColumn{"n", "numeric(10,2)", "{mode: deterministic, key: rt4nsp-k, type: \"numeric(10,2)\"}"},
+		twinColumn{"i", "integer", "{mode: deterministic, key: rt4nsp-i, type: integer}"})
+	tw.exec(t, "INSERT INTO %s (id, n, i) VALUES (1, 'NaN', 1), (2, 1.5, 2)", pgx.QueryExecModeSimpleProtocol)
+	for _, mode := range bothModes {
+		for _, q := range []string{
+			"SELECT id FROM %s WHERE n = 'Infinity'",
+			"SELECT id FROM %s WHERE n = '-Infinity'",
+			"SELECT id FROM %s WHERE n = 'NaN'",
+			"SELECT id FROM %s WHERE n = '1.50000'",
+			"SELECT id FROM %s WHERE n = '  1.5  '",
+			"SELECT id FROM %s WHERE n = 1e-400",
+			"SELECT id FROM %s WHERE n <> '99999999999'",
+			"SELECT id FROM %s WHERE i = '1.0'",
+			"SELECT id FROM %s WHERE i = 1.0",
+			"SELECT id FROM %s WHERE i <> 1.5 ORDER BY id",
+			"SELECT id FROM %s WHERE i = 1e0",
+			"SELECT id FROM %s WHERE i = '99999999999'",
+			"SELECT id FROM %s WHERE i IN (1.5, 2) ORDER BY id",
+			"SELECT id FROM %s WHERE i NOT IN (1.5, 2) ORDER BY id",
+		} {
+			rt4SameOrRefused(t, tw, q, mode)
+		}
+	}
+}
