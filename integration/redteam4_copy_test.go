@@ -34,3 +34,33 @@ func TestRedTeam4CopyGeneratedColumn(t *testing.T) {
 	}
 	tw.same(t, "SELECT id, g, ssn FROM %s ORDER BY id", pgx.QueryExecModeSimpleProtocol, "copied around a generated column")
 }
+
+// TestRedTeam4CopyStaleCatalog: a session's catalog (the column order a
+// COPY without a column list follows) is read at login and after DDL in
+// that session only. After another session drops a column before the
+// encrypted one and adds one at the end, the count still matches, and a
+// COPY through the first session lined its fields up with the old
+// columns: the SSN went into the encrypted column as plaintext.
+func TestRedTeam4CopyStaleCatalog(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	tw := newTwin(t, "rt4stale",
+		twinColumn{"id", "int", ""},
+		twinColumn{"note", "text", ""},
+		twinColumn{"ssn", "text", "{mode: deterministic, key: rt4stale-k, type: text}"})
+	if _, err := tw.via.Exec(ctx, "SELECT 1"); err != nil { // the session is up, its catalog read
+		t.Fatal(err)
+	}
+	if _, err := superuser(t).Exec(ctx, "ALTER TABLE "+tw.enc+" DROP COLUMN note; ALTER TABLE "+tw.enc+" ADD COLUMN extra text"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := tw.via.PgConn().CopyFrom(ctx, strings.NewReader("1\t078-05-1120\tx\n"), "COPY "+tw.enc+" FROM STDIN")
+	t.Logf("COPY: %v", err)
+	var plain int
+	if err := tw.dir.QueryRow(ctx, "SELECT count(*) FROM "+tw.enc+" WHERE ssn NOT LIKE '~phg~%'").Scan(&plain); err != nil {
+		t.Fatal(err)
+	}
+	if plain != 0 {
+		t.Errorf("a COPY after another session's DDL stored %d plaintext cell(s) in the encrypted ssn column", plain)
+	}
+}

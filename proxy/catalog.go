@@ -318,3 +318,15 @@ func (c *catalog) columnNames(t policy.TableName) []string {
 	}
 	return names
 }
+
+// copyColumnNames lists a protected table's columns that COPY without a
+// column list copies: all but the generated ones, in attribute order.
+func (c *catalog) copyColumnNames(t policy.TableName) []string {
+	var names []string
+	for _, cc := range c.tables[t] {
+		if !cc.generated {
+			names = append(names, cc.name)
+		}
+	}
+	return names
+}

@@ -419,20 +419,26 @@ func (s *session) checkDefaults(plan *sqlrewrite.Plan) *pgerr.Error {
 	return nil
 }
 
-// fillColumnList gives an INSERT without a column list on a table with
-// encrypted columns the list PostgreSQL would use, from the catalog
-// (sqlrewrite.WithColumnList), and returns the new text and its analysis;
+// fillColumnList gives an INSERT or COPY without a column list on a table
+// with encrypted columns the list PostgreSQL would use, from the catalog
+// (sqlrewrite.WithColumnList, WithCopyColumnList), and returns the new text and its analysis;
 // ok is false when there is nothing to fill.
 func (s *session) fillColumnList(a *sqlrewrite.Analysis, sql []byte) (_ []byte, _ *sqlrewrite.Analysis, ok bool) {
 	pol := s.policy()
-	if pol == nil || a == nil || len(a.Statements) != 1 || a.Statements[0].Kind != sqlrewrite.KindInsert {
+	if pol == nil || a == nil || len(a.Statements) != 1 {
 		return nil, nil, false
 	}
 	cat := s.catalog.Load()
 	if cat == nil {
 		return nil, nil, false
 	}
-	text, ok := sqlrewrite.WithColumnList(string(sql), pol, cat.columnNames)
+	var text string
+	switch a.Statements[0].Kind {
+	case sqlrewrite.KindInsert:
+		text, ok = sqlrewrite.WithColumnList(string(sql), pol, cat.columnNames)
+	case sqlrewrite.KindCopy:
+		text, ok = sqlrewrite.WithCopyColumnList(string(sql), pol, cat.copyColumnNames)
+	}
 	if !ok {
 		return nil, nil, false
 	}
