@@ -64,3 +64,33 @@ func TestRedTeam4CopyStaleCatalog(t *testing.T) {
 		t.Errorf("a COPY after another session's DDL stored %d plaintext cell(s) in the encrypted ssn column", plain)
 	}
 }
+
+// TestRedTeam4StaleCatalogSameNames: with the dropped column added back
+// under its own name (now last), the names phiguard writes in still
+// exist, so PostgreSQL follows them: the value the client put where
+// the table now has ssn goes, in plaintext, into note.
+func TestRedTeam4StaleCatalogSameNames(t *testing.T) {
+	t.Skip("HOLE: a session's catalog is read at login and after its own DDL only; after another session's DROP COLUMN note; ADD COLUMN note, INSERT ... VALUES and COPY without a column list in this session line values up with the old order (id, note, ssn), so the SSN lands in plaintext in note where PostgreSQL on the plaintext schema stores it in ssn")
+	t.Parallel()
+	ctx := testContext(t)
+	tw := newTwin(t, "rt4same",
+		twinColumn{"id", "int", ""},
+		twinColumn{"note", "text", ""},
+		twinColumn{"ssn", "text", "{mode: deterministic, key: rt4same-k, type: text}"})
+	if _, err := tw.via.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := superuser(t).Exec(ctx, "ALTER TABLE "+tw.enc+" DROP COLUMN note; ALTER TABLE "+tw.enc+" ADD COLUMN note text"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.via.Exec(ctx, "INSERT INTO "+tw.enc+" VALUES (1, '078-05-1120', 'x')"); err != nil {
+		t.Logf("INSERT: %v", err)
+	}
+	var leaked int
+	if err := tw.dir.QueryRow(ctx, "SELECT count(*) FROM "+tw.enc+" WHERE note = '078-05-1120'").Scan(&leaked); err != nil {
+		t.Fatal(err)
+	}
+	if leaked != 0 {
+		t.Errorf("an INSERT without a column list after another session's DDL stored the SSN in plaintext in note")
+	}
+}
