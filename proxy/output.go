@@ -118,6 +118,17 @@ func (s *session) markOutputStale() {
 	}
 }
 
+// noteOutputPolicy follows a reload that gave the policy its first
+// column whose text depends on the settings: they were not read at
+// login, and the session may have changed them since, so they are
+// stale until read behind this request (client pump).
+func (s *session) noteOutputPolicy() {
+	if s.output.Load() == nil && needsOutput(s.policy()) {
+		s.output.Store(&outputSettings{stale: true})
+		s.outputSeen = true
+	}
+}
+
 // queueOutputQuery sends the settings query behind a request that may
 // have changed them (client pump, at a Query or Sync).
 func (s *session) queueOutputQuery() error {
