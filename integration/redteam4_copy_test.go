@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -92,5 +93,44 @@ func TestRedTeam4StaleCatalogSameNames(t *testing.T) {
 	}
 	if leaked != 0 {
 		t.Errorf("an INSERT without a column list after another session's DDL stored the SSN in plaintext in note")
+	}
+}
+
+// TestRedTeam4BinaryCopyInvalidText: a binary COPY field for a text
+// column is checked by textrecv against the database encoding
+// (22021 for invalid UTF-8); phiguard must not store it encrypted.
+func TestRedTeam4BinaryCopyInvalidText(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	tw := newTwin(t, "rt4bin",
+		twinColumn{"id", "int", ""},
+		twinColumn{"name", "text", "{mode: randomized, key: rt4bin-k, type: text}"},
+		twinColumn{"v", "varchar(3)", "{mode: randomized, key: rt4bin-k, type: varchar(3)}"})
+	tuple := func(name, v []byte) []byte {
+		b := []byte{0, 3, 0, 0, 0, 4, 0, 0, 0, 1}
+		for _, f := range [][]byte{name, v} {
+			b = append(b, byte(len(f)>>24), byte(len(f)>>16), byte(len(f)>>8), byte(len(f)))
+			b = append(b, f...)
+		}
+		return b
+	}
+	for _, c := range []struct {
+		what    string
+		name, v []byte
+	}{
+		{"invalid UTF-8", []byte("a\xffb"), []byte("x")},
+		{"a NUL", []byte("a\x00b"), []byte("x")},
+		{"varchar(3) overlong", []byte("ok"), []byte("abcd")},
+		{"varchar(3) trailing spaces", []byte("ok"), []byte("abc  ")},
+	} {
+		stream := append([]byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00"), tuple(c.name, c.v)...)
+		stream = append(stream, 0xff, 0xff)
+		_, derr := tw.dir.PgConn().CopyFrom(ctx, bytes.NewReader(stream), "COPY "+tw.plain+" (id, name, v) FROM STDIN (FORMAT binary)")
+		_, verr := tw.via.PgConn().CopyFrom(ctx, bytes.NewReader(stream), "COPY "+tw.enc+" (id, name, v) FROM STDIN (FORMAT binary)")
+		if (derr == nil) != (verr == nil) || rt4Code(derr) != rt4Code(verr) && rt4Code(verr) != "0A000" {
+			t.Errorf("%s: through phiguard %v, directly %v", c.what, verr, derr)
+		}
+		tw.same(t, "SELECT id, name, v FROM %s ORDER BY id", pgx.QueryExecModeSimpleProtocol, c.what)
+		tw.clear(t)
 	}
 }
