@@ -70,6 +70,23 @@ func (t LogicalType) String() string {
 	}
 }
 
+// EqualByText reports whether two values of the type that PostgreSQL's
+// = calls equal always have the same canonical text, so that a
+// deterministic column's cells can stand for its values in =, IN,
+// GROUP BY, DISTINCT and joins. Not for interval ('1 day' = '24 hours'),
+// real and double precision (0 = -0), numeric without a scale (1.0 =
+// 1.00), bpchar without a length ('a' = 'a  ', kept as written), jsonb
+// (1.0 = 1 inside) and json (no = at all).
+func (t LogicalType) EqualByText() bool {
+	switch t.OID {
+	case OIDInterval, OIDFloat4, OIDFloat8, OIDJSON, OIDJSONB:
+		return false
+	case OIDNumeric, OIDBpchar:
+		return t.Modifier != -1
+	}
+	return true
+}
+
 type baseType struct {
 	name string
 	oid  uint32

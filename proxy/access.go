@@ -63,6 +63,9 @@ func (s *session) bindPolicy() (needObjects bool) {
 		return false
 	}
 	s.acc.pol.Store(cur)
+	if old != nil {
+		s.noteOutputPolicy()
+	}
 	role := cur.RoleFor(s.user, s.certSubject())
 	prevRole := s.acc.role.Swap(role)
 	if fp := tablesFingerprint(cur); old != nil && fp != s.acc.tables {

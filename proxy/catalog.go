@@ -42,6 +42,9 @@ type catalogColumn struct {
 	name       string
 	protected  *policy.ProtectedColumn // nil for an unprotected column
 	hasDefault bool
+	// generated: a generated column, which COPY without a column list
+	// leaves out.
+	generated bool
 }
 
 // hasDefault reports whether a protected column has a default expression
@@ -103,13 +106,13 @@ func catalogQuery(pol *policy.Policy) string {
   JOIN readers ON readers.oid = d.refobjid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
   WHERE r.ev_class <> d.refobjid
 )
-SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname, a.atthasdef
+SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname, a.atthasdef, a.attgenerated <> ''
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE a.attnum > 0 AND NOT a.attisdropped AND ` + protected + `
 UNION ALL
-SELECT c.oid, n.nspname, c.relname, 0::int2, '', bool_or(readers.enc)
+SELECT c.oid, n.nspname, c.relname, 0::int2, '', bool_or(readers.enc), false
 FROM readers JOIN pg_catalog.pg_class c ON c.oid = readers.oid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE NOT ` + protected + `
@@ -199,7 +202,7 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 	switch typ {
 	case beDataRow:
 		var row pgproto3.DataRow
-		if err := row.Decode(body); err != nil || len(row.Values) != 6 {
+		if err := row.Decode(body); err != nil || len(row.Values) != 7 {
 			return &errProtocol{"malformed catalog row from backend"}
 		}
 		oid, _ := strconv.ParseUint(string(row.Values[0]), 10, 32)
@@ -213,7 +216,7 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 			return nil
 		}
 		col, _ := b.pol.Column(tn.Schema, tn.Name, string(row.Values[4]))
-		b.cat.tables[tn] = append(b.cat.tables[tn], catalogColumn{name: string(row.Values[4]), protected: col, hasDefault: string(row.Values[5]) == "t"})
+		b.cat.tables[tn] = append(b.cat.tables[tn], catalogColumn{name: string(row.Values[4]), protected: col, hasDefault: string(row.Values[5]) == "t", generated: string(row.Values[6]) == "t"})
 		if t, ok := b.pol.Table(tn.Schema, tn.Name); ok && t.SubjectColumn != "" && t.SubjectColumn == string(row.Values[4]) {
 			if b.cat.subjects[uint32(oid)] == nil {
 				b.cat.subjects[uint32(oid)] = map[int16]*policy.ProtectedTable{}
@@ -312,6 +315,18 @@ func (c *catalog) columnNames(t policy.TableName) []string {
 	names := make([]string, len(cols))
 	for i, cc := range cols {
 		names[i] = cc.name
+	}
+	return names
+}
+
+// copyColumnNames lists a protected table's columns that COPY without a
+// column list copies: all but the generated ones, in attribute order.
+func (c *catalog) copyColumnNames(t policy.TableName) []string {
+	var names []string
+	for _, cc := range c.tables[t] {
+		if !cc.generated {
+			names = append(names, cc.name)
+		}
 	}
 	return names
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"math/big"
+	"strings"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/sqlrewrite"
@@ -90,8 +91,14 @@ func integerLiteral(bounds [2]int64, compared bool, plain []byte) ([]byte, bool,
 // modifier can hold, having more fractional digits than its scale or more
 // integral digits than its precision allows.
 func numericMatchesNothing(modifier int32, plain []byte) bool {
+	if modifier < 4 {
+		return false
+	}
+	if infinity(plain) {
+		return true // numeric(p,s) holds no infinity (22003 when stored)
+	}
 	r, ok := new(big.Rat).SetString(string(plain))
-	if !ok || modifier < 4 {
+	if !ok {
 		return false
 	}
 	m := modifier - 4
@@ -102,6 +109,16 @@ func numericMatchesNothing(modifier int32, plain []byte) bool {
 	}
 	limit := new(big.Int).Exp(big.NewInt(10), big.NewInt(prec), nil)
 	return new(big.Int).Abs(scaled.Num()).Cmp(limit) >= 0
+}
+
+// infinity reports whether numeric_in reads v as an infinity: Infinity
+// with an optional sign, any case, blanks around.
+func infinity(v []byte) bool {
+	t := strings.Trim(string(v), " \t\n\r\v\f")
+	if t != "" && (t[0] == '+' || t[0] == '-') {
+		t = t[1:]
+	}
+	return strings.EqualFold(t, "infinity")
 }
 
 // numberType is the type PostgreSQL gives an unquoted number.

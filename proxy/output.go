@@ -25,8 +25,10 @@ import (
 // settings are unknown, and an encrypted value of those types asked for
 // in text is refused (0A000) rather than printed in a format that may
 // be stale: a client that sends SET and a SELECT of such a column in one
-// request (one Query, or one Sync's batch) is told to split them. A
-// function that runs SET inside itself is not seen.
+// request (one Query, or one Sync's batch) is told to split them, and so
+// is one whose statement both changes them (set_config in its select
+// list or WHERE) and reads such a column. A function that runs SET
+// inside itself is not seen.
 
 // outputSettings is what the backend last said, or stale while it may
 // have changed since.
@@ -88,10 +90,42 @@ func (s *session) noteOutputChange(head *expectation) {
 	if head.analysis == nil || !mayChangeOutput(head.analysis) {
 		return
 	}
+	s.markOutputStale()
+}
+
+// noteOutputChanging marks the settings stale before a row of a
+// statement that may change them itself: set_config in its select list
+// or WHERE runs before PostgreSQL prints the row (backend pump).
+func (s *session) noteOutputChanging(head *expectation) {
+	a := head.analysis
+	if a == nil {
+		return
+	}
+	i := 0
+	if head.kind == expQuery {
+		i = head.completed
+	}
+	if i < len(a.Statements) && a.Statements[i].MayChangeSettings() {
+		s.markOutputStale()
+	}
+}
+
+func (s *session) markOutputStale() {
 	if cur := s.output.Load(); cur != nil && !cur.stale {
 		next := *cur
 		next.stale = true
 		s.output.Store(&next)
+	}
+}
+
+// noteOutputPolicy follows a reload that gave the policy its first
+// column whose text depends on the settings: they were not read at
+// login, and the session may have changed them since, so they are
+// stale until read behind this request (client pump).
+func (s *session) noteOutputPolicy() {
+	if s.output.Load() == nil && needsOutput(s.policy()) {
+		s.output.Store(&outputSettings{stale: true})
+		s.outputSeen = true
 	}
 }
 

@@ -257,6 +257,7 @@ func (s *session) onDataRow(_ byte, head *expectation) (bool, error) {
 	if head.read == nil && s.srv.auditor != nil {
 		head.read = s.readColumns(fields)
 	}
+	s.noteOutputChanging(head)
 	body, err := s.br.body()
 	if err != nil {
 		return false, err

@@ -72,7 +72,9 @@ func (s *session) newCopyRewriter(cp *sqlrewrite.CopyPlan) (*copyRewriter, *pger
 	names := cp.Columns
 	if len(names) == 0 {
 		for _, c := range s.catalog.Load().tables[cp.Table.Name] {
-			names = append(names, c.name)
+			if !c.generated { // as PostgreSQL's COPY leaves them out
+				names = append(names, c.name)
+			}
 		}
 		if len(names) == 0 {
 			return nil, copyError(cp, "COPY without a column list on a table phiguard did not find in this database")

@@ -199,7 +199,7 @@ func foldedLiteral(sql []byte, spans [][2]int, v sqlrewrite.ValueSlot) ([2]int, 
 		return [2]int{}, nil, internalRefusal(v.Column, "a folded constant's extent disagrees with the text")
 	}
 	plain, ok := literalValue(sql[lit[0]:lit[1]])
-	if !ok && standardString(sql, lit) {
+	if !ok && standardString(sql, lit) && !continued(sql[lit[0]:lit[1]]) {
 		plain, ok = unquote(sql[lit[0]:lit[1]]), true
 	}
 	if !ok {
@@ -329,7 +329,7 @@ func (s *session) refuseStatement(pe *pgerr.Error, a *sqlrewrite.Analysis) []byt
 // always has standard_conforming_strings on (settings.go), which is how
 // both pg_query and PostgreSQL then read it (psycopg2 sends 'C:\dir' so).
 func literalValue(lit []byte) ([]byte, bool) {
-	if len(lit) >= 2 && lit[0] == '\'' && lit[len(lit)-1] == '\'' {
+	if len(lit) >= 2 && lit[0] == '\'' && lit[len(lit)-1] == '\'' && !continued(lit) {
 		return []byte(strings.ReplaceAll(string(lit[1:len(lit)-1]), "''", "'")), true
 	}
 	if v, ok := sqlrewrite.StringConstant(lit); ok {
@@ -341,6 +341,21 @@ func literalValue(lit []byte) ([]byte, bool) {
 		}
 	}
 	return lit, len(lit) > 0
+}
+
+// continued reports whether a '...' literal's span holds a quote that
+// is not doubled: the string goes on after a newline ('a'<newline>'b'
+// is 'ab'), and only PostgreSQL's lexer reads it.
+func continued(lit []byte) bool {
+	for i := 1; i < len(lit)-1; i++ {
+		if lit[i] == '\'' {
+			if lit[i+1] != '\'' {
+				return true
+			}
+			i++
+		}
+	}
+	return false
 }
 
 // standardString reports whether the literal at lit is a plain '...'
@@ -404,20 +419,26 @@ func (s *session) checkDefaults(plan *sqlrewrite.Plan) *pgerr.Error {
 	return nil
 }
 
-// fillColumnList gives an INSERT without a column list on a table with
-// encrypted columns the list PostgreSQL would use, from the catalog
-// (sqlrewrite.WithColumnList), and returns the new text and its analysis;
+// fillColumnList gives an INSERT or COPY without a column list on a table
+// with encrypted columns the list PostgreSQL would use, from the catalog
+// (sqlrewrite.WithColumnList, WithCopyColumnList), and returns the new text and its analysis;
 // ok is false when there is nothing to fill.
 func (s *session) fillColumnList(a *sqlrewrite.Analysis, sql []byte) (_ []byte, _ *sqlrewrite.Analysis, ok bool) {
 	pol := s.policy()
-	if pol == nil || a == nil || len(a.Statements) != 1 || a.Statements[0].Kind != sqlrewrite.KindInsert {
+	if pol == nil || a == nil || len(a.Statements) != 1 {
 		return nil, nil, false
 	}
 	cat := s.catalog.Load()
 	if cat == nil {
 		return nil, nil, false
 	}
-	text, ok := sqlrewrite.WithColumnList(string(sql), pol, cat.columnNames)
+	var text string
+	switch a.Statements[0].Kind {
+	case sqlrewrite.KindInsert:
+		text, ok = sqlrewrite.WithColumnList(string(sql), pol, cat.columnNames)
+	case sqlrewrite.KindCopy:
+		text, ok = sqlrewrite.WithCopyColumnList(string(sql), pol, cat.copyColumnNames)
+	}
 	if !ok {
 		return nil, nil, false
 	}

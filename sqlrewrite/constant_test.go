@@ -11,6 +11,8 @@ func TestStringConstant(t *testing.T) {
 		`$q$a$$b$q$`:            "a$$b",
 		"E'a'\n'b'":             "ab", // continued across a newline, as PostgreSQL reads it
 		`E''`:                   "",
+		"'078'\n'-05-1120'":     "078-05-1120", // a plain one continued, standard: its backslash is a character
+		"'C:\\d'\n  'x'":        `C:\dx`,
 	} {
 		got, ok := StringConstant([]byte(lit))
 		if !ok || string(got) != want {
@@ -18,12 +20,12 @@ func TestStringConstant(t *testing.T) {
 		}
 	}
 	for _, lit := range []string{
-		`'plain'`,          // the proxy's own
 		`U&'d\0061t'`,      // a UESCAPE outside the span could change it
 		`E'\xff'`,          // not UTF-8
 		`E'a\0b'`,          // NUL... (\0 is octal zero)
 		`E'unterminated`,   //
 		`E'a' || 'b'`,      // an expression, not one constant
+		`'a' || 'b'`,       //
 		`$$a$$ FROM t`,     //
 		`B'0101'`, `X'ff'`, //
 		``, `E`,

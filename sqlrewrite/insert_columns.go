@@ -96,3 +96,63 @@ func valuesKeyword(sql string, from int) (int, bool) {
 	}
 	return 0, false
 }
+
+// WithCopyColumnList gives `COPY t FROM STDIN` or `COPY t TO STDOUT` on a
+// protected table the column list the proxy lines the data's fields up
+// with (columns: its catalog's, generated ones left out as COPY leaves
+// them). Written out, PostgreSQL follows the same names: a catalog gone
+// stale under another session's DDL (a column dropped before an
+// encrypted one and another added after it) makes the COPY fail on a
+// missing column instead of sending a field into the encrypted column
+// that phiguard took for another and left plaintext. false when the
+// statement is not such a COPY.
+func WithCopyColumnList(sql string, pol *policy.Policy, columns func(policy.TableName) []string) (string, bool) {
+	tree, err := pg_query.Parse(sql)
+	if err != nil || pol == nil || len(tree.GetStmts()) != 1 {
+		return "", false
+	}
+	cp := tree.GetStmts()[0].GetStmt().GetCopyStmt()
+	if cp == nil || cp.GetQuery() != nil || len(cp.GetAttlist()) > 0 || cp.GetRelation() == nil {
+		return "", false
+	}
+	rv := cp.GetRelation()
+	t := tableFor(pol, rv.GetSchemaname(), rv.GetRelname())
+	if t == nil {
+		return "", false
+	}
+	cols := columns(t.Name)
+	at, ok := relationEnd(sql, int(rv.GetLocation()))
+	if !ok || len(cols) == 0 {
+		return "", false
+	}
+	quoted := make([]string, len(cols))
+	for i, c := range cols {
+		quoted[i] = policy.QuoteIdentifier(c)
+	}
+	return sql[:at] + " (" + strings.Join(quoted, ", ") + ")" + sql[at:], true
+}
+
+// relationEnd is where a relation name starting at from ends: its name
+// tokens joined by dots.
+func relationEnd(sql string, from int) (int, bool) {
+	res, err := pg_query.Scan(sql)
+	if err != nil {
+		return 0, false
+	}
+	end, wantName := -1, true
+	for _, tok := range res.GetTokens() {
+		if int(tok.GetStart()) < from {
+			continue
+		}
+		dot := sql[tok.GetStart():tok.GetEnd()] == "."
+		switch {
+		case wantName && !dot:
+			end, wantName = int(tok.GetEnd()), false
+		case !wantName && dot:
+			wantName = true
+		default:
+			return end, end >= 0 && !wantName
+		}
+	}
+	return end, end >= 0 && !wantName
+}

@@ -34,3 +34,24 @@ func TestWithColumnList(t *testing.T) {
 		}
 	}
 }
+
+func TestWithCopyColumnList(t *testing.T) {
+	pol := testPolicy(t)
+	cols := func(policy.TableName) []string { return []string{"id", "ssn", "Odd Name"} }
+	for sql, want := range map[string]string{
+		"COPY patients FROM STDIN":                                 `COPY patients (id, ssn, "Odd Name") FROM STDIN`,
+		"COPY public . patients TO STDOUT (FORMAT csv)":            `COPY public . patients (id, ssn, "Odd Name") TO STDOUT (FORMAT csv)`,
+		`COPY "public"."patients" FROM STDIN WITH (FORMAT binary)`: `COPY "public"."patients" (id, ssn, "Odd Name") FROM STDIN WITH (FORMAT binary)`,
+		"COPY patients (ssn) FROM STDIN":                           "",
+		"COPY encounters FROM STDIN":                               "",
+		"COPY (SELECT 1) TO STDOUT":                                "",
+	} {
+		got, ok := WithCopyColumnList(sql, pol, cols)
+		if !ok {
+			got = ""
+		}
+		if got != want {
+			t.Errorf("%s: %q, want %q", sql, got, want)
+		}
+	}
+}

@@ -253,7 +253,7 @@ func (p *planner) query(n *pg_query.Node, outer *scope, r role) map[string]*poli
 	}
 	if distinct {
 		for _, c := range outs {
-			if c.Mode != policy.ModeDeterministic {
+			if !byCell(c) {
 				p.refuse(c, "DISTINCT")
 			}
 		}
@@ -322,7 +322,7 @@ func (p *planner) fromItem(n *pg_query.Node, sc, outer *scope) {
 			}
 		}
 		for _, u := range j.GetUsingClause() {
-			if c := sc.columnNamed(u.GetString_().GetSval()); c != nil && c.Mode != policy.ModeDeterministic {
+			if c := sc.columnNamed(u.GetString_().GetSval()); c != nil && !byCell(c) {
 				p.refuse(c, "JOIN USING")
 			}
 		}

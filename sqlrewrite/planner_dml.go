@@ -225,7 +225,11 @@ func (p *planner) insertSelect(cols, sources []*policy.ProtectedColumn) {
 		case src == dst && dst.PerSubject():
 			p.refuse(dst, "INSERT ... SELECT of cells sealed per subject (each row's cell is sealed under its own subject's key)")
 		case src == dst:
-		case src != nil && src.Mode == policy.ModeDeterministic && dst.Mode == policy.ModeDeterministic && src.Key == dst.Key:
+		case src != nil && src.Mode == policy.ModeDeterministic && dst.Mode == policy.ModeDeterministic && src.Key == dst.Key && src.Type == dst.Type:
+		case src != nil && src.Type != dst.Type:
+			// A cell copied as it is keeps its text: PostgreSQL would
+			// convert it by the assignment cast (or refuse, 42804).
+			p.refuse(dst, "INSERT ... SELECT from "+src.QualifiedName()+", which is of another type ("+src.Type.String()+")")
 		case src != nil:
 			p.refuse(dst, "INSERT ... SELECT from "+src.QualifiedName()+", which is not under the same deterministic key")
 		default:

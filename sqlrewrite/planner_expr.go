@@ -130,9 +130,9 @@ func (p *planner) columnUse(ref *pg_query.ColumnRef, sc *scope, ctx exprCtx) {
 	case refColumn:
 		switch {
 		case ctx.nullTest:
-		case ctx.group && col.Mode == policy.ModeDeterministic:
+		case ctx.group && byCell(col):
 		case ctx.group:
-			p.refuse(col, "GROUP BY or DISTINCT on a randomized column")
+			p.refuse(col, notByCell(col, "GROUP BY or DISTINCT"))
 		default:
 			p.refuse(col, ctx.name)
 		}
@@ -151,8 +151,8 @@ func (p *planner) operator(e *pg_query.A_Expr, sc *scope) {
 		}
 	case pg_query.A_Expr_Kind_AEXPR_IN:
 		if col := p.protectedRef(e.GetLexpr(), sc); col != nil {
-			if col.Mode != policy.ModeDeterministic {
-				p.refuse(col, "IN on a randomized column")
+			if !byCell(col) {
+				p.refuse(col, notByCell(col, "IN"))
 				return
 			}
 			for _, v := range e.GetRexpr().GetList().GetItems() {
@@ -185,8 +185,8 @@ func (p *planner) equality(l, r *pg_query.Node, sc *scope, op string) {
 		p.expr(l, sc, ctx)
 		p.expr(r, sc, ctx)
 	case lc != nil && rc != nil:
-		if lc.Mode != policy.ModeDeterministic || rc.Mode != policy.ModeDeterministic || lc.Key != rc.Key {
-			p.refuse(lc, "comparing two encrypted columns that do not share a deterministic key")
+		if !byCell(lc) || !byCell(rc) || lc.Key != rc.Key || !sameCells(lc.Type, rc.Type) {
+			p.refuse(lc, "comparing two encrypted columns that do not share a deterministic key and a type")
 		}
 	default:
 		col, other, form := lc, r, CompareNe
@@ -196,8 +196,8 @@ func (p *planner) equality(l, r *pg_query.Node, sc *scope, op string) {
 		if col == nil {
 			col, other, form = rc, l, CompareOther
 		}
-		if col.Mode != policy.ModeDeterministic {
-			p.refuse(col, op+" on a randomized column")
+		if !byCell(col) {
+			p.refuse(col, notByCell(col, op))
 			return
 		}
 		before := len(p.plan.Values)
@@ -346,4 +346,36 @@ func scannerSpans(sql string) [][2]int {
 		}
 	}
 	return out
+}
+
+// byCell reports whether col's cells stand for its values in equality:
+// deterministic, and of a type whose equal values have one canonical text
+// (policy.LogicalType.EqualByText).
+func byCell(col *policy.ProtectedColumn) bool {
+	return col.Mode == policy.ModeDeterministic && col.Type.EqualByText()
+}
+
+// notByCell is the refused construct for what on a column !byCell.
+func notByCell(col *policy.ProtectedColumn, what string) string {
+	if col.Mode != policy.ModeDeterministic {
+		return what + " on a randomized column"
+	}
+	return what + " on a deterministic " + col.Type.String() + " column (values PostgreSQL calls equal may have different cells)"
+}
+
+// sameCells reports whether values of two types that PostgreSQL calls
+// equal have one canonical text: one type, two integer types, or text and
+// varchar (numeric(10,2) 7.00 = integer 7 has two; text = integer has no
+// operator).
+func sameCells(a, b policy.LogicalType) bool {
+	kind := func(t policy.LogicalType) string {
+		switch t.OID {
+		case policy.OIDInt2, policy.OIDInt4, policy.OIDInt8:
+			return "integer"
+		case policy.OIDText, policy.OIDVarchar:
+			return "text"
+		}
+		return t.String()
+	}
+	return kind(a) == kind(b)
 }

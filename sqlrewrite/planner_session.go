@@ -21,6 +21,10 @@ import (
 //     to a value phiguard cannot parse under (settings.go). The backend's
 //     report of such a change ends the session, but a client that
 //     pipelines its next statement would have it read under the new value.
+//     UPDATE pg_settings is SET by another name (the view's rule calls
+//     set_config) and ALTER SYSTEM reaches every session at the next
+//     reload, between two messages of a pipeline: the first is refused
+//     whatever it sets, the second as SET is.
 func (p *planner) sessionRefusal(n *pg_query.Node, st Statement) *Refusal {
 	refusal := func(construct string) *Refusal {
 		return &Refusal{Code: pgerr.FeatureNotSupported, Construct: construct}
@@ -34,8 +38,13 @@ func (p *planner) sessionRefusal(n *pg_query.Node, st Statement) *Refusal {
 		t := p.firstProtected(n)
 		return &Refusal{Code: pgerr.FeatureNotSupported, Table: t.Name.String(),
 			Construct: "CREATE VIEW (writes through a view would bypass the encryption; create it directly against the database)"}
-	case n.GetVariableSetStmt() != nil:
+	case updatesSettings(n):
+		return refusal("UPDATE pg_settings changes settings out of phiguard's sight: use SET")
+	case n.GetVariableSetStmt() != nil, n.GetAlterSystemStmt().GetSetstmt() != nil:
 		s := n.GetVariableSetStmt()
+		if s == nil {
+			s = n.GetAlterSystemStmt().GetSetstmt()
+		}
 		if s.GetKind() == pg_query.VariableSetKind_VAR_SET_VALUE {
 			for _, arg := range s.GetArgs() {
 				if why := SettingProblem(s.GetName(), settingValue(arg), false); why != "" {
@@ -78,4 +87,18 @@ func setConfigRefusal(n *pg_query.Node) *Refusal {
 		}
 	})
 	return r
+}
+
+// updatesSettings reports whether the statement updates pg_settings
+// anywhere in it (a writable CTE too), under any schema: unqualified,
+// pg_settings is pg_catalog's, and a table of that name elsewhere is
+// refused with it rather than told apart.
+func updatesSettings(n *pg_query.Node) bool {
+	found := false
+	walk(n.ProtoReflect(), func(m protoreflect.Message) {
+		if u, ok := m.Interface().(*pg_query.UpdateStmt); ok && strings.EqualFold(u.GetRelation().GetRelname(), "pg_settings") {
+			found = true
+		}
+	})
+	return found
 }

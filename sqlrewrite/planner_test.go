@@ -26,6 +26,7 @@ tables:
   billing.claims:
     columns:
       member_ssn: {mode: deterministic, key: patients-ssn, type: text}
+      member_mrn: {mode: deterministic, key: admissions-mrn, type: text}
   public.admissions:
     columns:
       admitted: {mode: randomized,    key: patients-pii, type: timestamptz}
@@ -187,6 +188,7 @@ func TestPlanRefuses(t *testing.T) {
 		{"SELECT ssn::int FROM patients", "a cast"},
 		{"SELECT id FROM patients WHERE ssn = upper($1)", "= with a computed value"},
 		{"SELECT id FROM patients p JOIN billing.claims c ON c.member_ssn = p.passport", "do not share a deterministic key"},
+		{"SELECT 1 FROM admissions a JOIN billing.claims c ON c.member_mrn = a.mrn", "do not share a deterministic key and a type"},
 		{"SELECT first, count(*) FROM patients GROUP BY first", "GROUP BY or DISTINCT on a randomized column"},
 		{"SELECT DISTINCT first FROM patients", "DISTINCT"},
 		{"SELECT ssn FROM patients UNION SELECT member_ssn FROM billing.claims", "UNION"},
@@ -261,6 +263,11 @@ func TestPlanRefuses(t *testing.T) {
 		{"SELECT id FROM patients WHERE lower(ssn) = 'a'", "function lower()"},
 		{"DECLARE c CURSOR FOR SELECT id FROM patients WHERE ssn LIKE 'a%'", "LIKE"},
 		{"DECLARE c CURSOR FOR SELECT upper(first) FROM patients", "function upper()"},
+		// Settings changed out of SET's sight (standard_conforming_strings
+		// off would make PostgreSQL lex a pipelined statement otherwise).
+		{"UPDATE pg_settings SET setting = 'off' WHERE name = 'standard_conforming_strings'", "UPDATE pg_settings"},
+		{"WITH s AS (UPDATE pg_catalog.pg_settings SET setting = 'on' WHERE name = 'x' RETURNING 1) SELECT 1", "UPDATE pg_settings"},
+		{"ALTER SYSTEM SET standard_conforming_strings = off", "standard_conforming_strings"},
 	}
 	for _, c := range cases {
 		plan := PlanFor(Analyze(c.sql), pol)

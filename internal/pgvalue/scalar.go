@@ -39,11 +39,12 @@ func (v textValue) binary() []byte             { return bytes.Clone(v) }
 // applies PostgreSQL's assignment rule: more than n characters is an error
 // unless the excess is all spaces, which are cut off.
 func (d decoder) text(in []byte) (value, error) {
+	// PostgreSQL's check of the encoding (22021), in either format.
 	if !utf8.Valid(in) {
-		return nil, d.err("not valid UTF-8")
+		return nil, d.coded("22021", "", "not valid UTF-8")
 	}
 	if bytes.IndexByte(in, 0) >= 0 {
-		return nil, d.err("contains a NUL byte")
+		return nil, d.coded("22021", "", "contains a NUL byte")
 	}
 	if d.t.OID == policy.OIDVarchar && d.t.Modifier >= 4 {
 		cut, _, err := d.clip(in, "character varying")
