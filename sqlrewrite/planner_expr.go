@@ -72,7 +72,7 @@ func (p *planner) children(n *pg_query.Node, sc *scope, ctx exprCtx) {
 			p.expr(node, sc, ctx)
 			return
 		}
-		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		rangeFields(m, func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 			if fd.Message() == nil {
 				return true
 			}
