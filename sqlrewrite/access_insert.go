@@ -274,7 +274,7 @@ func substitute(e *pg_query.Node, tableNames []string, subst map[string]*pg_quer
 // eachNodeIn calls f on the nodes found in m, descending through messages
 // that are not nodes.
 func eachNodeIn(m protoreflect.Message, f func(*pg_query.Node)) {
-	rangeFields(m, func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		if fd.Message() == nil {
 			return true
 		}

@@ -553,7 +553,7 @@ func (w *accessWalker) children(n *pg_query.Node, sc *accessScope, how string) {
 }
 
 func (w *accessWalker) childrenOf(m protoreflect.Message, sc *accessScope, how string) {
-	rangeFields(m, func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		if fd.Message() == nil {
 			return true
 		}

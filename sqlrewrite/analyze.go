@@ -118,7 +118,7 @@ func walk(m protoreflect.Message, visit func(protoreflect.Message)) {
 		v  protoreflect.Value
 	}
 	var fields []field
-	rangeFields(m, func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		if fd.Message() != nil {
 			fields = append(fields, field{fd, v})
 		}
