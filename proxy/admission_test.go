@@ -407,14 +407,7 @@ func TestTurnedAwayConnectionsStillCountAsWaiting(t *testing.T) {
 		c.Limits.MaxStartupConnections = 1
 		c.Limits.MaxStartupPerSource = 1
 	}, nil)
-	dialIdle := func() net.Conn {
-		c, err := net.DialTimeout("tcp", p.addr, 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
+	dialIdle := func() net.Conn { return dialSilent(t, p.addr) }
 	dialIdle() // holds the one startup slot
 	for range waitingPerSlot {
 		dialIdle() // wait, then are turned away: they never send a byte
@@ -442,14 +435,7 @@ func TestSpeakingConnectionTakesSilentSlot(t *testing.T) {
 		c.Limits.MaxStartupConnections = 2
 		c.Limits.MaxStartupPerSource = 2
 	}, nil)
-	dialIdle := func() net.Conn {
-		c, err := net.DialTimeout("tcp", p.addr, 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
+	dialIdle := func() net.Conn { return dialSilent(t, p.addr) }
 	oldest := dialIdle()
 	time.Sleep(50 * time.Millisecond)
 	younger := dialIdle()
@@ -480,4 +466,15 @@ func TestSpeakingConnectionTakesSilentSlot(t *testing.T) {
 	if got := p.metric(t, "phiguard_proxy_connections_refused_total", "reason", "silent_taken_over"); got != 1 {
 		t.Errorf("refused{silent_taken_over} = %v, want 1", got)
 	}
+}
+
+// dialSilent opens a connection that sends nothing, closed at the test's end.
+func dialSilent(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
