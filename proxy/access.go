@@ -69,7 +69,11 @@ func (s *session) bindPolicy() (needObjects bool) {
 	role := cur.RoleFor(s.user, s.certSubject())
 	prevRole := s.acc.role.Swap(role)
 	if fp := tablesFingerprint(cur); old != nil && fp != s.acc.tables {
-		s.ddlSeen = true // re-read where the protected columns are, after this request
+		// Re-read where the protected columns are: before the next request
+		// is planned where the pump can wait for it (catalog_fresh.go),
+		// else after this request.
+		s.ddlSeen = true
+		s.catalogStale.Store(true)
 		s.acc.tables = fp
 	} else {
 		s.acc.tables = fp

@@ -26,6 +26,9 @@ type catalog struct {
 	// tables lists every column of each protected table in attribute
 	// order, for COPY without a column list.
 	tables map[policy.TableName][]catalogColumn
+	// oids are the protected tables' OIDs, for the column guard of a
+	// filled column list (columnOrder).
+	oids map[policy.TableName]uint32
 	// views are the views and rules-bearing relations that read a table
 	// with encrypted columns, directly or through other views: a value
 	// written through one reaches the table without phiguard seeing its
@@ -40,6 +43,7 @@ type catalog struct {
 
 type catalogColumn struct {
 	name       string
+	attnum     int16
 	protected  *policy.ProtectedColumn // nil for an unprotected column
 	hasDefault bool
 	// generated: a generated column, which COPY without a column list
@@ -194,7 +198,7 @@ type catalogBuilder struct {
 func newCatalogBuilder(pol *policy.Policy) *catalogBuilder {
 	return &catalogBuilder{pol: pol, cat: &catalog{byOID: map[uint32]map[int16]*policy.ProtectedColumn{},
 		subjects: map[uint32]map[int16]*policy.ProtectedTable{}, tables: map[policy.TableName][]catalogColumn{},
-		views: map[policy.TableName]bool{}, encViews: map[policy.TableName]bool{}}}
+		views: map[policy.TableName]bool{}, encViews: map[policy.TableName]bool{}, oids: map[policy.TableName]uint32{}}}
 }
 
 // add takes one message of the answer.
@@ -216,7 +220,9 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 			return nil
 		}
 		col, _ := b.pol.Column(tn.Schema, tn.Name, string(row.Values[4]))
-		b.cat.tables[tn] = append(b.cat.tables[tn], catalogColumn{name: string(row.Values[4]), protected: col, hasDefault: string(row.Values[5]) == "t", generated: string(row.Values[6]) == "t"})
+		b.cat.oids[tn] = uint32(oid)
+		b.cat.tables[tn] = append(b.cat.tables[tn], catalogColumn{name: string(row.Values[4]), attnum: int16(attnum),
+			protected: col, hasDefault: string(row.Values[5]) == "t", generated: string(row.Values[6]) == "t"})
 		if t, ok := b.pol.Table(tn.Schema, tn.Name); ok && t.SubjectColumn != "" && t.SubjectColumn == string(row.Values[4]) {
 			if b.cat.subjects[uint32(oid)] == nil {
 				b.cat.subjects[uint32(oid)] = map[int16]*policy.ProtectedTable{}
@@ -317,6 +323,20 @@ func (c *catalog) columnNames(t policy.TableName) []string {
 		names[i] = cc.name
 	}
 	return names
+}
+
+// columnOrder is what the catalog says of a protected table's columns, for
+// the guard of a column list filled from it (sqlrewrite.GuardColumnOrder).
+func (c *catalog) columnOrder(t policy.TableName) sqlrewrite.ColumnOrder {
+	o := sqlrewrite.ColumnOrder{Table: t}
+	if c == nil {
+		return o // no OID: the guard refuses
+	}
+	o.OID = c.oids[t]
+	for _, cc := range c.tables[t] {
+		o.Columns = append(o.Columns, sqlrewrite.OrderedColumn{Attnum: cc.attnum, Name: cc.name})
+	}
+	return o
 }
 
 // copyColumnNames lists a protected table's columns that COPY without a

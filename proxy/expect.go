@@ -73,6 +73,9 @@ type expectation struct {
 	prep    *stmtInfo       // for expParse: what the client pump planned
 	copyOut *copyRewriter   // for expQuery/expExecute of a COPY TO STDOUT to decrypt
 	catalog *catalogBuilder // for expCatalog
+	// done, for an expCatalog the client pump waits for, is closed once
+	// the answer is in (catalog_fresh.go).
+	done    chan struct{}
 	objects *ObjectsBuilder // for expObjects
 	output  *outputBuilder  // for expOutput
 

@@ -100,10 +100,17 @@ func (s *session) replaceRefusal(body []byte, head *expectation) (bool, error) {
 	if r, ok = s.refusals.match(msg); !ok {
 		rc, isCheck := sqlrewrite.WriteCheckRefusal(string(msg))
 		if !isCheck {
+			if rc, isCheck = sqlrewrite.ColumnsChangedRefusal(string(msg)); isCheck {
+				// The column guard of a filled column list failed: the
+				// catalog is stale; read it before the next request.
+				s.catalogStale.Store(true)
+			}
+		}
+		if !isCheck {
 			return false, nil
 		}
-		// A row rule's write check failed in the backend: the statement
-		// wrote nothing; say which rule refused it.
+		// A row rule's write check or a column guard failed in the
+		// backend: the statement wrote nothing; say why.
 		r = refusal{err: rc.PgError(), analysis: head.analysis, rule: rc.Rule}
 	}
 	s.srv.metrics.Errors.WithLabelValues(r.err.Code.Class(), "phiguard").Inc()
@@ -456,6 +463,9 @@ func (s *session) catalogAnswer(head *expectation, typ byte) error {
 	}
 	if typ == beReadyForQuery {
 		s.expects.pop()
+		if head.done != nil {
+			defer close(head.done)
+		}
 		if head.catalog.failure != "" {
 			// Inside a failed transaction, say: keep the catalog it had.
 			s.log.Info("catalog not refreshed after DDL", zap.String("reason", head.catalog.failure))

@@ -24,6 +24,9 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 	if s.srv.protect != nil && (typ == feQuery || typ == feParse || typ == feBind || typ == feExecute || typ == feFunctionCall) && s.bindPolicy() {
 		s.objsNeeded = true
 	}
+	if err := s.awaitFreshCatalog(typ); err != nil {
+		return nil, err
+	}
 	if a != nil && s.srv.protect != nil && hasDDL(a) {
 		s.ddlSeen = true
 	}
@@ -75,7 +78,8 @@ func (s *session) onQuery(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 		return nil, err
 	}
 	sql := body[:max(len(body)-1, 0)]
-	listed, la, filled := s.fillColumnList(a, sql)
+	listed, la, filledFrom := s.fillColumnList(a, sql)
+	filled := filledFrom != nil
 	if filled {
 		sql, a, x.analysis = listed, la, la
 	}
@@ -109,6 +113,8 @@ func (s *session) onQuery(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 	}
 	if pe := s.startCopy(x, plan); pe != nil {
 		replaced = s.refuseStatement(pe, a)
+	} else if filled {
+		replaced = s.guardFilledList(replaced, a, filledFrom)
 	}
 	s.expects.push(x)
 	if replaced != nil {
@@ -251,7 +257,8 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 		return nil, &errProtocol{"malformed Parse message"}
 	}
 	s.copyIn = nil
-	if listed, la, ok := s.fillColumnList(a, []byte(msg.Query)); ok {
+	listed, la, filledFrom := s.fillColumnList(a, []byte(msg.Query))
+	if filledFrom != nil {
 		msg.Query, a = string(listed), la
 	}
 	info := &stmtInfo{analysis: a, plan: &sqlrewrite.Plan{}, pol: s.policy(), sql: msg.Query, sent: msg.Query}
@@ -317,6 +324,9 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 	}
 	if pe := s.addHiddenParams(info, &msg); pe != nil {
 		return s.markerParse(msg.Name, pe, a), nil
+	}
+	if filledFrom != nil {
+		msg.Query = string(s.guardFilledList([]byte(msg.Query), a, filledFrom))
 	}
 	return msg.Encode(nil)
 }

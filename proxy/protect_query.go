@@ -419,20 +419,39 @@ func (s *session) checkDefaults(plan *sqlrewrite.Plan) *pgerr.Error {
 	return nil
 }
 
+// guardFilledList adds the column guard to a statement whose column list
+// fillColumnList wrote (sqlrewrite.GuardColumnOrder): in the database it
+// fails unless the table still has the columns the list came from. A
+// statement that needs the guard and cannot have it is refused.
+//
+// cat must be the catalog the list was filled from: the backend pump may
+// have stored a newer one since, and the guard must check the columns the
+// list names.
+func (s *session) guardFilledList(sql []byte, a *sqlrewrite.Analysis, cat *catalog) []byte {
+	guarded, ok := sqlrewrite.GuardColumnOrder(string(sql), s.policy(), cat.columnOrder)
+	if !ok {
+		return s.refuseStatement(pgerr.New(pgerr.FeatureNotSupported,
+			"phiguard cannot check that this statement's table still has the columns it read for its missing column list: give the statement a column list"), a)
+	}
+	return []byte(guarded)
+}
+
 // fillColumnList gives an INSERT or COPY without a column list on a table
 // with encrypted columns the list PostgreSQL would use, from the catalog
-// (sqlrewrite.WithColumnList, WithCopyColumnList), and returns the new text and its analysis;
-// ok is false when there is nothing to fill.
-func (s *session) fillColumnList(a *sqlrewrite.Analysis, sql []byte) (_ []byte, _ *sqlrewrite.Analysis, ok bool) {
+// (sqlrewrite.WithColumnList, WithCopyColumnList), and returns the new
+// text, its analysis and the catalog it came from (for guardFilledList);
+// from is nil when there is nothing to fill.
+func (s *session) fillColumnList(a *sqlrewrite.Analysis, sql []byte) (_ []byte, _ *sqlrewrite.Analysis, from *catalog) {
 	pol := s.policy()
 	if pol == nil || a == nil || len(a.Statements) != 1 {
-		return nil, nil, false
+		return nil, nil, nil
 	}
 	cat := s.catalog.Load()
 	if cat == nil {
-		return nil, nil, false
+		return nil, nil, nil
 	}
 	var text string
+	var ok bool
 	switch a.Statements[0].Kind {
 	case sqlrewrite.KindInsert:
 		text, ok = sqlrewrite.WithColumnList(string(sql), pol, cat.columnNames)
@@ -440,8 +459,8 @@ func (s *session) fillColumnList(a *sqlrewrite.Analysis, sql []byte) (_ []byte, 
 		text, ok = sqlrewrite.WithCopyColumnList(string(sql), pol, cat.copyColumnNames)
 	}
 	if !ok {
-		return nil, nil, false
+		return nil, nil, nil
 	}
 	filled, _ := s.srv.analyzer.Analyze([]byte(text))
-	return []byte(text), filled, true
+	return []byte(text), filled, cat
 }

@@ -68,6 +68,10 @@ const (
 	// for a subject whose key was shredded: the subject's data is gone for
 	// good and phiguard does not start a new key for it.
 	SubjectShredded Code = "55000"
+	// SerializationFailure: the statement met a concurrent change (the
+	// columns of a table it names changed under another session's DDL)
+	// and wrote nothing; running it again is the remedy.
+	SerializationFailure Code = "40001"
 	// AdminShutdown: phiguard is shutting down.
 	AdminShutdown Code = "57P01"
 	// CannotConnectNow: phiguard (or the database) is starting or draining.

@@ -1,0 +1,61 @@
+package proxy
+
+import (
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// The catalog is read at login and again behind a request that ran DDL
+// (refreshCatalogAfterDDL). Two events make it stale with no DDL in this
+// session: a policy reload that changed the protected tables (bindPolicy),
+// and the column guard of a filled column list failing in the backend
+// because another session's DDL changed a table's columns
+// (sqlrewrite.GuardColumnOrder). A catalog read behind the next request
+// would come too late for that request: a newly encrypted column would be
+// returned as raw cells, and a retried INSERT without a column list would
+// be filled from the same stale catalog and fail again. So the client pump
+// reads the catalog first and waits for the answer, at the next Query or
+// Parse that starts a protocol segment (after a Sync, so the backend is
+// not skipping messages after an error and will answer the query).
+
+// freshCatalogWait bounds that wait. A client that pipelines more than
+// the sockets hold without reading its answers would otherwise hold both
+// pumps; after it, the request is planned on the catalog it has (writes
+// to a filled column list stay guarded) and the answer is stored when it
+// comes.
+const freshCatalogWait = 5 * time.Second
+
+// awaitFreshCatalog reads the catalog before a request when it is known
+// stale. Client pump.
+func (s *session) awaitFreshCatalog(typ byte) error {
+	startsSegment := (typ == feQuery || typ == feParse) && !s.segmentOpen
+	switch typ {
+	case feSync, feQuery:
+		s.segmentOpen = false
+	case feParse, feBind, feDescribe, feClose, feExecute, feFlush:
+		s.segmentOpen = true
+	}
+	if !startsSegment || s.srv.protect == nil || !s.catalogStale.Swap(false) {
+		return nil
+	}
+	s.ddlSeen = false // read now, not again behind this request
+	x := &expectation{kind: expCatalog, catalog: newCatalogBuilder(s.policy()), done: make(chan struct{})}
+	s.expects.push(x)
+	if _, err := s.bw.Write(s.catalogQueryMessage()); err != nil {
+		return err
+	}
+	if err := s.flushBackend(); err != nil {
+		return err
+	}
+	timer := time.NewTimer(freshCatalogWait)
+	defer timer.Stop()
+	select {
+	case <-x.done:
+	case <-s.backendDone:
+		return errBackendDone
+	case <-timer.C:
+		s.log.Warn("catalog read before a request not answered in time: planning on the catalog the session has", zap.Duration("waited", freshCatalogWait))
+	}
+	return nil
+}

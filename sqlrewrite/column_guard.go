@@ -1,0 +1,268 @@
+package sqlrewrite
+
+import (
+	"fmt"
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+
+	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/policy"
+)
+
+// A column list phiguard writes into an INSERT or COPY without one
+// (WithColumnList, WithCopyColumnList) comes from the session's catalog,
+// which another session's DDL can leave stale: drop a column and add one
+// of the same name, and every name still exists while the order has
+// changed, so PostgreSQL would follow phiguard's list where the client
+// meant the table's new order, and a value meant for an encrypted column
+// would land, unencrypted, in another one. Reading the catalog again
+// before each statement would leave a window open between the read and
+// the statement; the guard closes it inside the statement itself.
+//
+// ColumnGuard makes the statement check, as it runs, that each listed
+// column still has the attribute number and name the catalog gave it.
+// The statement holds its table's lock from parse to end, so DDL can no
+// longer change the columns between the check and the write. On a
+// mismatch the check raises an error whose message holds
+// columnGuardMarker; the proxy turns it into ColumnsChangedRefusal and
+// reads its catalog again.
+
+// OrderedColumn is one column of a filled list: its attribute number and
+// name in the session's catalog.
+type OrderedColumn struct {
+	Attnum int16
+	Name   string
+}
+
+// ColumnOrder is what the catalog said of a table when the list was
+// filled.
+type ColumnOrder struct {
+	Table   policy.TableName
+	OID     uint32
+	Columns []OrderedColumn
+}
+
+// columnGuardMarker is in the error the guard raises.
+const columnGuardMarker = "phiguard_columns_changed:"
+
+// ColumnsChangedRefusal recognises the guard's error (by its marker) and
+// returns the refusal to send the client instead, naming the table.
+func ColumnsChangedRefusal(message string) (*Refusal, bool) {
+	i := strings.Index(message, columnGuardMarker)
+	if i < 0 {
+		return nil, false
+	}
+	table, _, _ := strings.Cut(message[i+len(columnGuardMarker):], `"`)
+	return &Refusal{Code: pgerr.SerializationFailure, Table: table, Construct: "INSERT or COPY without a column list",
+		Message: "the columns of table " + table + " changed since this session read them (DDL in another session), so phiguard could not tell which value goes to which column: nothing was written; run the statement again, or give it a column list"}, true
+}
+
+// condition is true while every listed column keeps its number and name.
+// pg_identify_object_as_address is stable (not folded at plan time) and
+// gives the names unquoted; a dropped column's name is PostgreSQL's
+// "........pg.dropped.N........", a vanished number gives NULL.
+func (o ColumnOrder) condition() string {
+	var b strings.Builder
+	for i, c := range o.Columns {
+		if i > 0 {
+			b.WriteString(" AND ")
+		}
+		fmt.Fprintf(&b, "(pg_catalog.pg_identify_object_as_address(1259::pg_catalog.oid, %d::pg_catalog.oid, %d)).object_names = ARRAY[%s, %s, %s]::pg_catalog.text[]",
+			o.OID, c.Attnum, sqlString(o.Table.Schema), sqlString(o.Table.Name), sqlString(c.Name))
+	}
+	return b.String()
+}
+
+// raise is a text expression that fails when evaluated: current_setting
+// of a name no setting has (stable, so only evaluated when reached).
+func (o ColumnOrder) raise() string {
+	return "pg_catalog.current_setting(" + sqlString(columnGuardMarker+o.Table.String()) + ")"
+}
+
+func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// GuardColumnOrder adds the guard to a statement whose column list was
+// filled from order: an INSERT ... VALUES gets the first row's value for
+// its first encrypted column wrapped in a CASE that raises unless the
+// columns are unchanged (a cell, a parameter or NULL: all text, the
+// type of a cell, so the wrap changes no type), or, when the list names
+// no encrypted column, the table's first encrypted column appended with
+// NULL (what leaving it out stores: phiguard refuses leaving out one
+// with a default); a COPY ... FROM STDIN gets the check as (the first
+// part of) its WHERE. false when the statement is neither; COPY TO needs
+// no guard, since the listed names decide which field phiguard decrypts.
+// A statement that needs no guard (COPY TO, or not a filled statement at
+// all, such as a refusal's marker) comes back as it is; false means it
+// needed one and could not be given one, and must not run.
+func GuardColumnOrder(sql string, pol *policy.Policy, orders func(policy.TableName) ColumnOrder) (string, bool) {
+	tree, err := pg_query.Parse(sql)
+	if err != nil || len(tree.GetStmts()) != 1 || pol == nil {
+		return sql, true
+	}
+	raw := tree.GetStmts()[0]
+	ins, cp := raw.GetStmt().GetInsertStmt(), raw.GetStmt().GetCopyStmt()
+	var rv *pg_query.RangeVar
+	switch {
+	case ins != nil:
+		rv = ins.GetRelation()
+	case cp != nil && cp.GetIsFrom() && cp.GetRelation() != nil:
+		rv = cp.GetRelation()
+	default:
+		return sql, true
+	}
+	t := tableFor(pol, rv.GetSchemaname(), rv.GetRelname())
+	if t == nil {
+		return sql, true
+	}
+	order := orders(t.Name)
+	if len(order.Columns) == 0 || order.OID == 0 {
+		return "", false
+	}
+	if ins != nil {
+		return guardInsert(sql, t, order, ins)
+	}
+	return guardCopy(sql, order)
+}
+
+func guardInsert(sql string, t *policy.ProtectedTable, order ColumnOrder, ins *pg_query.InsertStmt) (string, bool) {
+	if len(ins.GetCols()) == 0 || len(ins.GetSelectStmt().GetSelectStmt().GetValuesLists()) == 0 {
+		return "", false
+	}
+	listClose, rows, ok := insertSpans(sql, int(ins.GetRelation().GetLocation()))
+	if !ok || len(rows) == 0 {
+		return "", false
+	}
+	for i, c := range ins.GetCols() {
+		if _, enc := t.Column(c.GetResTarget().GetName()); !enc {
+			continue
+		}
+		if i >= len(rows[0]) {
+			return "", false
+		}
+		sp := rows[0][i]
+		value := sql[sp[0]:sp[1]]
+		if strings.EqualFold(value, "DEFAULT") {
+			value = "NULL" // phiguard refuses DEFAULT where the column has a default
+		}
+		return sql[:sp[0]] + "CASE WHEN " + order.condition() + " THEN " + value + " ELSE " + order.raise() + " END" + sql[sp[1]:], true
+	}
+	if len(t.Columns) == 0 {
+		return "", false
+	}
+	// The list names no encrypted column: add the table's first, with
+	// the guard as its first row's value and NULL in the others.
+	edits := []textEdit{{at: listClose, text: ", " + policy.QuoteIdentifier(t.Columns[0].Name)}}
+	for r, row := range rows {
+		value := "NULL"
+		if r == 0 {
+			value = "CASE WHEN " + order.condition() + " THEN NULL ELSE " + order.raise() + " END"
+		}
+		edits = append(edits, textEdit{at: row[len(row)-1][1], text: ", " + value})
+	}
+	return applyInserts(sql, edits), true
+}
+
+// guardCopy puts the check first in a COPY FROM's WHERE.
+func guardCopy(sql string, order ColumnOrder) (string, bool) {
+	check := "CASE WHEN " + order.condition() + " THEN true ELSE " + order.raise() + "::pg_catalog.bool END"
+	toks, err := pg_query.Scan(sql)
+	if err != nil {
+		return "", false
+	}
+	whereEnd, exprStart, end := -1, -1, -1
+	for _, tok := range toks.GetTokens() {
+		text := sql[tok.GetStart():tok.GetEnd()]
+		switch {
+		case text == ";":
+		case whereEnd < 0 && strings.EqualFold(text, "WHERE"):
+			whereEnd = int(tok.GetEnd())
+		case whereEnd >= 0 && exprStart < 0:
+			exprStart, end = int(tok.GetStart()), int(tok.GetEnd())
+		default:
+			end = int(tok.GetEnd())
+		}
+	}
+	switch {
+	case end < 0:
+		return "", false
+	case whereEnd < 0:
+		return sql[:end] + " WHERE " + check + sql[end:], true
+	case exprStart < 0:
+		return "", false
+	}
+	return sql[:whereEnd] + " " + check + " AND (" + sql[exprStart:end] + ")" + sql[end:], true
+}
+
+// insertSpans scans an INSERT with a column list and VALUES, from its
+// relation on: where the column list's closing parenthesis is, and the
+// start and end of each item of each VALUES row.
+func insertSpans(sql string, from int) (listClose int, rows [][][2]int, ok bool) {
+	res, err := pg_query.Scan(sql)
+	if err != nil {
+		return 0, nil, false
+	}
+	listClose, depth, inValues := -1, 0, false
+	var row [][2]int
+	item := [2]int{-1, -1}
+	for _, tok := range res.GetTokens() {
+		start, end := int(tok.GetStart()), int(tok.GetEnd())
+		if start < from {
+			continue
+		}
+		text := sql[start:end]
+		switch {
+		case text == "(":
+			depth++
+			if depth == 1 {
+				row, item = nil, [2]int{-1, -1}
+				continue
+			}
+		case text == ")":
+			depth--
+			if depth == 0 && !inValues {
+				listClose = start
+			}
+			if depth == 0 && inValues {
+				rows = append(rows, append(row, item))
+				continue
+			}
+		case depth == 0 && strings.EqualFold(text, "VALUES"):
+			inValues = true
+			continue
+		case depth == 0 && inValues && text == ",":
+			continue
+		case depth == 0 && inValues:
+			return listClose, rows, listClose >= 0 && item[0] >= 0
+		case depth == 1 && inValues && text == ",":
+			row, item = append(row, item), [2]int{-1, -1}
+			continue
+		}
+		if inValues && depth >= 1 {
+			if item[0] < 0 {
+				item[0] = start
+			}
+			item[1] = end
+		}
+	}
+	return listClose, rows, listClose >= 0 && len(rows) > 0
+}
+
+type textEdit struct {
+	at   int
+	text string
+}
+
+// applyInserts inserts each edit's text at its offset (offsets in sql,
+// ascending).
+func applyInserts(sql string, edits []textEdit) string {
+	var b strings.Builder
+	last := 0
+	for _, e := range edits {
+		b.WriteString(sql[last:e.at])
+		b.WriteString(e.text)
+		last = e.at
+	}
+	b.WriteString(sql[last:])
+	return b.String()
+}
