@@ -357,3 +357,42 @@ func TestOddDocuments(t *testing.T) {
 		t.Errorf("empty policy: %v", err)
 	}
 }
+
+func TestParseArrayType(t *testing.T) {
+	for _, c := range []struct {
+		in, str string
+		oid     uint32
+		mod     int32
+	}{
+		{"text[]", "text[]", 1009, -1},
+		{"_text", "text[]", 1009, -1},
+		{"INTEGER []", "integer[]", 1007, -1},
+		{"_int4", "integer[]", 1007, -1},
+		{"int8[][]", "bigint[]", 1016, -1},
+		{"varchar(20)[]", "varchar(20)[]", 1015, 24},
+		{"numeric(10,2)[3]", "numeric(10,2)[]", 1231, 10<<16 | 2 + 4},
+		{"char[]", "char(1)[]", 1014, 5},
+		{"_bpchar", "bpchar[]", 1014, -1},
+		{"timestamptz(3)[]", "timestamptz(3)[]", 1185, 3},
+		{"uuid[]", "uuid[]", 2951, -1},
+		{"date[]", "date[]", 1182, -1},
+		{"jsonb[]", "jsonb[]", 3807, -1},
+	} {
+		lt, err := ParseType(c.in)
+		if err != nil || lt.String() != c.str || lt.OID != c.oid || lt.Modifier != c.mod || lt.Size != -1 {
+			t.Errorf("ParseType(%q) = %+v (%s), %v; want %s OID %d modifier %d", c.in, lt, lt, err, c.str, c.oid, c.mod)
+			continue
+		}
+		if lt.EqualByText() {
+			t.Errorf("%s: EqualByText, want false (arrays are never compared)", c.in)
+		}
+		if e, ok := lt.Element(); !ok || e.Modifier != c.mod {
+			t.Errorf("%s: Element = %+v, %v", c.in, e, ok)
+		}
+	}
+	for _, bad := range []string{"text[", "[]", "text[x]", "_integer", "foo[]", "text(3)[]"} {
+		if lt, err := ParseType(bad); err == nil {
+			t.Errorf("ParseType(%q) = %+v, want an error", bad, lt)
+		}
+	}
+}

@@ -53,6 +53,9 @@ type LogicalType struct {
 // String writes the type as the policy file does, with its modifier:
 // "varchar(64)", "numeric(14,2)", "date".
 func (t LogicalType) String() string {
+	if elem, ok := t.Element(); ok {
+		return elem.String() + "[]"
+	}
 	if t.Modifier < 0 {
 		if t.OID == OIDBpchar {
 			return "bpchar" // char without a length is char(1)
@@ -78,6 +81,9 @@ func (t LogicalType) String() string {
 // 1.00), bpchar without a length ('a' = 'a  ', kept as written), jsonb
 // (1.0 = 1 inside) and json (no = at all).
 func (t LogicalType) EqualByText() bool {
+	if t.IsArray() {
+		return false // arrays are stored whole and never compared
+	}
 	switch t.OID {
 	case OIDInterval, OIDFloat4, OIDFloat8, OIDJSON, OIDJSONB:
 		return false
@@ -173,8 +179,17 @@ func TypeNames() []string {
 // varchar(64), char(2), numeric(14,2), numeric(10), timestamp(3),
 // timestamptz(0), time(3), timetz(0). As in PostgreSQL, char and
 // character without a length are char(1), bpchar without one has no
-// length limit.
+// length limit. An array of one is written with [] after it
+// (varchar(20)[], integer[]) or as PostgreSQL's internal name (_int4,
+// _text); see array.go.
 func ParseType(s string) (LogicalType, error) {
+	if elem, ok := arraySpelling(s); ok {
+		return parseArrayType(s, elem)
+	}
+	return parseScalarType(s)
+}
+
+func parseScalarType(s string) (LogicalType, error) {
 	spelled := strings.ToLower(strings.Join(strings.Fields(s), " "))
 	name, args := spelled, ""
 	if i := strings.IndexByte(spelled, '('); i >= 0 {

@@ -11,6 +11,7 @@ var fuzzTypes = []string{
 	"timestamp", "timestamp(0)", "timestamptz", "timestamptz(3)",
 	"uuid", "char(3)", "real", "double precision", "time", "time(2)", "timetz", "interval",
 	"bytea", "json", "jsonb",
+	"text[]", "varchar(3)[]", "integer[]", "numeric(4,2)[]", "date[]", "timestamptz[]", "bytea[]", "jsonb[]",
 }
 
 // FuzzCanonical: Canonical never panics; when it succeeds its result is a

@@ -205,6 +205,12 @@ func (d decoder) coded(code, pgMessage, format string, args ...any) *Error {
 func (c Converter) decode(t policy.LogicalType, format int16, in []byte) (value, error) {
 	d := decoder{t: t, loc: c.loc(), f: format, order: c.DateStyle.Order, sqlStandard: c.IntervalStyle == "sql_standard"}
 	bin := format == FormatBinary
+	if elem, ok := t.Element(); ok {
+		if bin {
+			return d.arrayBinary(c, elem, in)
+		}
+		return d.arrayText(c, elem, in)
+	}
 	if v, ok, err := d.decodeMore(in); ok {
 		return v, err
 	}

@@ -180,7 +180,7 @@ func checkPresentStyles(ctx context.Context, t *testing.T, conn *pgconn.PgConn, 
 	if err != nil || string(txt) != string(canon) {
 		t.Errorf("Present(text, %q) = %q, %v", canon, txt, err)
 	}
-	for set, conv := range styleSettings(typ.OID) {
+	for set, conv := range styleSettings(typ.Scalar().OID) {
 		if err := exec(ctx, conn, set); err != nil {
 			t.Fatal(err)
 		}
@@ -190,7 +190,7 @@ func checkPresentStyles(ctx context.Context, t *testing.T, conn *pgconn.PgConn, 
 			t.Errorf("%s: Present(text, %q) = %q (%v); PostgreSQL prints %q (%v)", set, canon, got, err, pgTxt, pgErr)
 		}
 	}
-	if len(styleSettings(typ.OID)) > 0 {
+	if len(styleSettings(typ.Scalar().OID)) > 0 {
 		if err := exec(ctx, conn, "RESET extra_float_digits; RESET IntervalStyle; RESET bytea_output"); err != nil {
 			t.Fatal(err)
 		}
