@@ -57,7 +57,7 @@ type sessionDateStyle struct {
 // on its TimeZone too.
 func (s *session) converterFor(col *policy.ProtectedColumn) (pgvalue.Converter, error) {
 	var conv pgvalue.Converter
-	switch col.Type.OID {
+	switch col.Type.Scalar().OID { // an array's elements are read and printed as the element type
 	case policy.OIDDate, policy.OIDTimestamp, policy.OIDTimestamptz:
 	case policy.OIDTimetz:
 		return s.withZone(conv, col) // a timetz without an offset takes the zone's
@@ -72,7 +72,7 @@ func (s *session) converterFor(col *policy.ProtectedColumn) (pgvalue.Converter, 
 		}
 		conv.DateStyle = ds.style
 	}
-	if col.Type.OID != policy.OIDTimestamptz {
+	if col.Type.Scalar().OID != policy.OIDTimestamptz {
 		return conv, nil
 	}
 	return s.withZone(conv, col)

@@ -48,7 +48,7 @@ func needsOutput(pol *policy.Policy) bool {
 	}
 	for _, t := range pol.Tables() {
 		for _, c := range t.Columns {
-			switch c.Type.OID {
+			switch c.Type.Scalar().OID { // an array's elements print as the element type
 			case policy.OIDFloat4, policy.OIDFloat8, policy.OIDBytea:
 				return true
 			}
@@ -215,7 +215,7 @@ func (s *session) printConverter(col *policy.ProtectedColumn, format int16) (pgv
 	if err != nil || format != pgvalue.FormatText {
 		return conv, err
 	}
-	switch col.Type.OID {
+	switch col.Type.Scalar().OID {
 	case policy.OIDFloat4, policy.OIDFloat8, policy.OIDBytea:
 	default:
 		return conv, nil

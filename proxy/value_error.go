@@ -25,7 +25,7 @@ func valueError(col *policy.ProtectedColumn, err error) *pgerr.Error {
 		return pgerr.Newf(pgerr.InvalidTextRepresentation,
 			"invalid value for encrypted column %s (%s): %v", col.QualifiedName(), col.Type.Name, err)
 	}
-	code := valueErrorCode(col.Type, ve)
+	code := valueErrorCode(col.Type.Scalar(), ve) // an array's errors are its elements'
 	switch {
 	case code == pgerr.FeatureNotSupported:
 		return pgerr.Newf(code, "column %s is encrypted and phiguard cannot read this %s value: %v",

@@ -235,12 +235,25 @@ func castReadAs(tn *pg_query.TypeName, col *policy.ProtectedColumn) (readAs uint
 // assignment cast converts by value alone, so that reading the constant's
 // canonical text as the column's type gives the same value: widening
 // integers, and a date or timestamp read in the session's TimeZone.
-var readAsInto = map[string][]string{
+var readAsInto = withArrays(map[string][]string{
 	"integer":     {"smallint"},
 	"bigint":      {"smallint", "integer"},
 	"numeric":     {"smallint", "integer", "bigint"},
 	"timestamp":   {"date"},
 	"timestamptz": {"date", "timestamp"},
+})
+
+// withArrays adds the same pairs between arrays of the types:
+// PostgreSQL's cast between two array types casts each element.
+func withArrays(m map[string][]string) map[string][]string {
+	for to, froms := range m {
+		arrays := make([]string, len(froms))
+		for i, f := range froms {
+			arrays[i] = f + "[]"
+		}
+		m[to+"[]"] = arrays
+	}
+	return m
 }
 
 // readAsTypes are the types readAsInto names, by OID.
@@ -284,16 +297,21 @@ func intCastBits(tn *pg_query.TypeName) int {
 }
 
 // castType is the type a cast names, when it is a plain (or pg_catalog)
-// type phiguard knows, without a modifier or array bounds.
+// type phiguard knows, or an array of one (text[], _int4), without a
+// modifier.
 func castType(tn *pg_query.TypeName) (policy.LogicalType, bool) {
 	names := tn.GetNames()
-	if len(names) == 0 || len(tn.GetTypmods()) > 0 || len(tn.GetArrayBounds()) > 0 || tn.GetSetof() || tn.GetPctType() {
+	if len(names) == 0 || len(tn.GetTypmods()) > 0 || tn.GetSetof() || tn.GetPctType() {
 		return policy.LogicalType{}, false
 	}
 	if len(names) == 2 && names[0].GetString_().GetSval() != "pg_catalog" || len(names) > 2 {
 		return policy.LogicalType{}, false
 	}
-	lt, err := policy.ParseType(names[len(names)-1].GetString_().GetSval())
+	name := names[len(names)-1].GetString_().GetSval()
+	if len(tn.GetArrayBounds()) > 0 {
+		name += "[]" // PostgreSQL ignores the bounds and their number
+	}
+	lt, err := policy.ParseType(name)
 	return lt, err == nil
 }
 
