@@ -190,6 +190,9 @@ func (s *session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *p
 // foldedLiteral is where a planned literal's value stands in sql — the
 // literal, widened by the plan to its cast and sign — and its plaintext.
 func foldedLiteral(sql []byte, spans [][2]int, v sqlrewrite.ValueSlot) ([2]int, []byte, *pgerr.Error) {
+	if v.Array != nil {
+		return arrayLiteral(sql, spans, v)
+	}
 	if v.Literal >= len(spans) {
 		return [2]int{}, nil, internalRefusal(v.Column, "literal positions disagree")
 	}

@@ -65,6 +65,13 @@ type ValueSlot struct {
 	// integer of that width, as the cast PostgreSQL runs before its
 	// assignment requires. 0 otherwise.
 	IntBits int
+	// Array is, for an ARRAY[...] constructor of constants written into
+	// an encrypted array column (planner_array.go), its elements: the
+	// proxy builds the array's text from them. Literal is then the
+	// first element's literal, Before the bytes from the constructor's
+	// start to it, and After the bytes from the last element's literal
+	// (ArrayConst.Last) to the constructor's end. nil otherwise.
+	Array *ArrayConst
 }
 
 // SubjectRef is the value of a written row's subject column: a literal

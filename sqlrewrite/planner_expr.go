@@ -258,6 +258,8 @@ func (p *planner) value(n *pg_query.Node, col *policy.ProtectedColumn, use Use) 
 		return p.addValue(ValueSlot{Literal: idx, Token: -1, Column: col, Use: use})
 	case n.GetTypeCast() != nil:
 		return p.castConst(n.GetTypeCast(), col, use)
+	case n.GetAArrayExpr() != nil:
+		return p.arrayConst(n.GetAArrayExpr(), col, use)
 	case n.GetParamRef() != nil:
 		ref := n.GetParamRef()
 		tok := -1
