@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // arrayColumns are a twin's array columns, each encrypted whole.
@@ -140,4 +141,73 @@ func TestArraysAsPostgreSQL(t *testing.T) {
 		t.Fatalf("%d rows with plaintext at rest (%v)", plain, err)
 	}
 	t.Logf("%d values compared in text and binary", compared)
+}
+
+// TestArrayDeclaredParams: parameters declared as another array type
+// than the column's, in binary and text, as psycopg 3 declares a list of
+// small ints (smallint[]) or of strings (text[]): assigned as
+// PostgreSQL assigns them where each element converts by its text
+// (integers into integers or numeric, strings into string types), else
+// PostgreSQL's error (a binary array whose header names another element
+// type: 42804).
+func TestArrayDeclaredParams(t *testing.T) {
+	t.Parallel()
+	tw := newTwin(t, "arrdecl", arrayColumns...)
+	m := pgtype.NewMap()
+	enc := func(oid uint32, format int16, v any) []byte {
+		b, err := m.Encode(oid, format, v, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	const oidInt2Arr, oidInt4Arr, oidInt8Arr, oidTextArr, oidDateArr = 1005, 1007, 1016, 1009, 1182
+	id := 0
+	for _, format := range []int16{pgtype.TextFormatCode, pgtype.BinaryFormatCode} {
+		id++
+		params := [][]byte{enc(pgtype.Int4OID, format, id), enc(oidTextArr, format, []string{"a", "b c"}), enc(oidTextArr, format, []string{"ab  ", "x"}),
+			enc(oidInt2Arr, format, []int16{1, -2}), enc(oidInt4Arr, format, []int32{7, 2147483647}), enc(oidInt8Arr, format, []int64{5})}
+		sql := "INSERT INTO %s (id, ta, va, ia, ba, na) VALUES ($1, $2, $3, $4, $5, $6)"
+		oids := []uint32{pgtype.Int4OID, oidTextArr, oidTextArr, oidInt2Arr, oidInt4Arr, oidInt8Arr}
+		formats := []int16{format, format, format, format, format, format}
+		for _, side := range []struct {
+			conn  *pgx.Conn
+			table string
+		}{{tw.dir, tw.plain}, {tw.via, tw.enc}} {
+			if _, err := side.conn.PgConn().ExecParams(testContext(t), fmt.Sprintf(sql, side.table), params, oids, formats, nil).Close(); err != nil {
+				t.Fatalf("format %d: %v", format, err)
+			}
+		}
+		// Narrowing: bigint[] beyond integer, and a too long text[] into
+		// varchar(4)[]: PostgreSQL's 22003 and 22001.
+		for _, bad := range []struct {
+			col  string
+			oid  uint32
+			v    any
+			code string
+		}{{"ia", oidInt8Arr, []int64{1 << 40}, "22003"}, {"va", oidTextArr, []string{"abcdef"}, "22001"}} {
+			for _, side := range []struct {
+				conn  *pgx.Conn
+				table string
+			}{{tw.dir, tw.plain}, {tw.via, tw.enc}} {
+				_, err := side.conn.PgConn().ExecParams(testContext(t), fmt.Sprintf("INSERT INTO %s (id, %s) VALUES (999, $1)", side.table, bad.col),
+					[][]byte{enc(bad.oid, format, bad.v)}, []uint32{bad.oid}, []int16{format}, nil).Close()
+				wantPgError(t, err, bad.code)
+			}
+		}
+	}
+	// A binary date[] into an integer[] column: the header's element type
+	// differs, 42804 on both sides.
+	for _, side := range []struct {
+		conn  *pgx.Conn
+		table string
+	}{{tw.dir, tw.plain}, {tw.via, tw.enc}} {
+		_, err := side.conn.PgConn().ExecParams(testContext(t), fmt.Sprintf("INSERT INTO %s (id, ia) VALUES (998, $1)", side.table),
+			[][]byte{enc(oidDateArr, 1, []time.Time{time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)})}, []uint32{oidInt4Arr}, []int16{1}, nil).Close()
+		wantPgError(t, err, "42804")
+	}
+	for _, mode := range bothModes {
+		tw.same(t, "SELECT "+arrayCols+" FROM %s ORDER BY id", mode, "declared parameters")
+	}
+	sameBinary(t, tw, "SELECT "+arrayCols+" FROM %s ORDER BY id")
 }

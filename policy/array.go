@@ -141,3 +141,19 @@ func (t LogicalType) Scalar() LogicalType {
 	}
 	return t
 }
+
+// ArrayTypeByOID is the array type (without a modifier) whose OID is
+// oid, for a client's declared parameter type; false for another OID.
+func ArrayTypeByOID(oid uint32) (LogicalType, bool) {
+	for elem, arr := range arrayOIDs {
+		if arr != oid {
+			continue
+		}
+		for _, b := range baseTypes {
+			if b.oid == elem {
+				return LogicalType{Name: b.name + "[]", OID: arr, Size: -1, Modifier: -1}, true
+			}
+		}
+	}
+	return LogicalType{}, false
+}

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"slices"
+
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgvalue"
 	"github.com/phiguard/phiguard/policy"
@@ -48,6 +50,9 @@ func declaredValue(col *policy.ProtectedColumn, declared uint32, format int16, v
 	if declared == 0 || declared == col.Type.OID {
 		return format, v, nil
 	}
+	if col.Type.IsArray() {
+		return declaredArray(col, declared, format, v)
+	}
 	if from, ok := numberTypes[declared]; ok {
 		if canon, ok, err := (pgvalue.Converter{}).Assign(from, col.Type, format, v); ok {
 			if err != nil {
@@ -73,4 +78,40 @@ func declaredValue(col *policy.ProtectedColumn, declared uint32, format int16, v
 		return 0, append([]byte(nil), text...), nil
 	}
 	return format, v, nil
+}
+
+// declaredArray is declaredValue for an array column: an array of
+// another type whose elements PostgreSQL's assignment converts by their
+// text alone (an integer array into one of wider or narrower integers
+// or numeric: psycopg 3 sends a list of small ints as a binary
+// smallint[]; a text or varchar array into one of a string type) is
+// read as its own type, and its canonical text then as the column's.
+// Anything else is passed on as sent: in binary the element type in its
+// header is then refused (42804) as PostgreSQL refuses a mismatch.
+func declaredArray(col *policy.ProtectedColumn, declared uint32, format int16, v []byte) (int16, []byte, *pgerr.Error) {
+	from, ok := policy.ArrayTypeByOID(declared)
+	if !ok || !convertsByText(from.Scalar().OID, col.Type.Scalar().OID) {
+		return format, v, nil
+	}
+	canon, err := pgvalue.Canonical(from, format, v)
+	if err != nil {
+		as := *col
+		as.Type = from
+		return 0, nil, valueError(&as, err)
+	}
+	return 0, canon, nil
+}
+
+// convertsByText: an element of type from is assigned to one of type to
+// by reading its canonical text as to.
+func convertsByText(from, to uint32) bool {
+	ints := []uint32{policy.OIDInt2, policy.OIDInt4, policy.OIDInt8}
+	strs := []uint32{policy.OIDText, policy.OIDVarchar}
+	switch {
+	case slices.Contains(ints, from):
+		return slices.Contains(ints, to) || to == policy.OIDNumeric
+	case slices.Contains(strs, from):
+		return slices.Contains(strs, to) || to == policy.OIDBpchar
+	}
+	return false
 }

@@ -113,6 +113,9 @@ func (v ValueSlot) String() string {
 	if v.IntBits > 0 {
 		what += fmt.Sprintf(" (a %d-bit integer)", v.IntBits)
 	}
+	if v.Array != nil {
+		what += fmt.Sprintf(" (array %v of %v through literal #%d)", v.Array.Dims, v.Array.Elems, v.Array.Last)
+	}
 	return fmt.Sprintf("%s %s %s", what, v.Use, v.Column.QualifiedName())
 }
 
