@@ -76,6 +76,43 @@ func TestArraysAsPostgreSQL(t *testing.T) {
 		id++
 		tw.exec(t, "INSERT INTO %s (id, ta, ia) VALUES ($1, $2, $3)", mode, id, nil, nil)
 	}
+	// COPY FROM in text and CSV, and pgx's binary COPY of Go slices.
+	for k, data := range []struct{ opts, rows string }{
+		{"", "501\t{a,\"b \\\\\" c\",NULL}\t{ab}\t{{1,2},{3,4}}\t\\N\t{2024-02-29}\t{\"2024-01-01 00:00:00+05\"}\t{1.234}\t{}\t{1e-3}\n"},
+		{"(FORMAT csv)", "502,\"{\"\"x,y\"\",\"\"\"\"}\",{},\"[2:3]={5,6}\",,{},{},\"{NULL,2}\",,\n"},
+	} {
+		for _, side := range []struct {
+			conn  *pgx.Conn
+			table string
+		}{{tw.dir, tw.plain}, {tw.via, tw.enc}} {
+			if _, err := side.conn.PgConn().CopyFrom(testContext(t), strings.NewReader(data.rows), "COPY "+side.table+" ("+arrayCols+") FROM STDIN "+data.opts); err != nil {
+				t.Fatalf("COPY FROM %d: %v", k, err)
+			}
+		}
+	}
+	copyRows := [][]any{{600, []string{"c", "d e"}, []string{"ab"}, []int32{1, 2}, []int64{3}, nil, []time.Time{time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}, nil, nil, []float64{0.5}}}
+	for _, side := range []struct {
+		conn  *pgx.Conn
+		table string
+	}{{tw.dir, tw.plain}, {tw.via, tw.enc}} {
+		if _, err := side.conn.CopyFrom(testContext(t), pgx.Identifier{side.table}, strings.Split(arrayCols, ", "), pgx.CopyFromRows(copyRows)); err != nil {
+			t.Fatalf("binary COPY FROM: %v", err)
+		}
+	}
+	id = 600
+	// COPY TO in text and CSV.
+	for _, opts := range []string{"", "(FORMAT csv)"} {
+		copied := func(conn *pgx.Conn, table string) string {
+			var b strings.Builder
+			if _, err := conn.PgConn().CopyTo(testContext(t), &b, "COPY "+table+" ("+arrayCols+") TO STDOUT "+opts); err != nil {
+				t.Fatal(err)
+			}
+			return b.String()
+		}
+		if got, want := copied(tw.via, tw.enc), copied(tw.dir, tw.plain); got != want {
+			t.Fatalf("COPY TO %s: through phiguard\n%s\ndirectly\n%s", opts, got, want)
+		}
+	}
 	compared := 0
 	for _, set := range []string{"RESET ALL", "SET DateStyle = 'SQL, DMY'", "SET TimeZone = 'Asia/Kolkata'", "SET extra_float_digits = 0", "SET DateStyle = German"} {
 		tw.both(t, set)
