@@ -38,7 +38,7 @@ var arrayRows = []string{
 	`'{a}'::_text, '{c}'::varchar[], '{5,6}'::int2[], '{6}'::int4[], '{2000-01-01}'::date[], '{"2000-01-01"}'::date[], '{1}'::int8[], NULL, NULL`,
 	// As psycopg2 writes Python lists.
 	`ARRAY['a','b c',NULL,'','x"y\z', E'\t'], ARRAY['ab','cd  ', NULL], ARRAY[1,-2, - 3], ARRAY[9223372036854775807, -1], ARRAY['2024-01-01'::date, NULL], ARRAY['2024-01-01 10:00:00+02'::timestamptz], ARRAY[1.005, -2, 3], ARRAY['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a14'::uuid], ARRAY['1.5'::float8, 'NaN'::float8]`,
-	`ARRAY[ARRAY['a','b'],ARRAY['c',NULL]], array['x'], ARRAY[ARRAY[1,2],ARRAY[3,4]], ARRAY[[1],[2]], ARRAY[['2024-02-29'::date]], NULL, ARRAY[1234, 0.125], NULL, NULL`,
+	`ARRAY[ARRAY['a','b'],ARRAY['c',NULL]], array['x'], ARRAY[ARRAY[1,2],ARRAY[3,4]], ARRAY[[1],[2]], ARRAY[['2024-02-29'::date]], NULL, ARRAY[1234, 0.125], NULL, ARRAY[0.1, 1e300, -2, 9007199254740993]`,
 }
 
 // arrayArgs are the same kinds of values as parameters: Go slices pgx

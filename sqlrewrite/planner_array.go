@@ -21,8 +21,9 @@ import (
 //   - string literals (text[]) into an array of text, varchar(n) or
 //     char(n);
 //   - integers (int4[], int8[], or numeric[] beyond int8) into an array
-//     of smallint, integer, bigint or numeric; numbers with a fraction
-//     or an exponent (numeric[]) into an array of numeric only;
+//     of smallint, integer, bigint, numeric, real or double precision;
+//     numbers with a fraction or an exponent (numeric[]) into an array
+//     of numeric, real or double precision (Python floats);
 //   - string literals each cast to the column's element type (without
 //     a modifier) into that array.
 //
@@ -188,7 +189,10 @@ func foldableKinds(kinds map[elemKind]bool, elem policy.LogicalType) bool {
 			return false
 		}
 		switch elem.OID {
-		case policy.OIDNumeric:
+		case policy.OIDNumeric, policy.OIDFloat4, policy.OIDFloat8:
+			// numeric to real or double precision is float4in or
+			// float8in of its text, and an integer converts exactly or
+			// rounds to nearest as they do.
 			return true
 		case policy.OIDInt2, policy.OIDInt4, policy.OIDInt8:
 			return !kinds[kindNumeric]
