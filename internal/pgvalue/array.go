@@ -182,7 +182,9 @@ func (d decoder) arrayBinary(c Converter, elem policy.LogicalType, in []byte) (v
 		return v, err
 	}
 	v.dims, v.lbs = dims, lbs
-	raw := make([][]byte, 0, n)
+	// Each element takes at least its 4-byte length: a header claiming
+	// more elements than the input holds must not size an allocation.
+	raw := make([][]byte, 0, min(n, len(r.b)/4))
 	for i := 0; i < n; i++ {
 		l := int32(r.uint32())
 		if r.short {

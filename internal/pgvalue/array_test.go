@@ -3,6 +3,7 @@ package pgvalue
 import (
 	"encoding/binary"
 	"errors"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -102,5 +103,26 @@ func TestArrayPresentInSession(t *testing.T) {
 	got, err = c.Present(mustType(t, "date[]"), FormatText, []byte(`{2024-07-01}`))
 	if err != nil || string(got) != `{01/07/2024}` {
 		t.Fatalf("Present(date[], SQL DMY) = %q, %v", got, err)
+	}
+}
+
+// TestArrayBinaryHugeHeader: a header that claims 16M elements with no
+// data behind them is refused without allocating for them (400 MB for
+// the elements' slots alone).
+func TestArrayBinaryHugeHeader(t *testing.T) {
+	b := binary.BigEndian.AppendUint32(nil, 2)
+	for _, v := range []uint32{0, 23, 1 << 12, 1, 1 << 12, 1} {
+		b = binary.BigEndian.AppendUint32(b, v)
+	}
+	typ := mustType(t, "integer[]")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := Canonical(typ, FormatBinary, b)
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+		t.Fatalf("allocated %d bytes", grew)
 	}
 }

@@ -24,6 +24,13 @@ func FuzzCanonical(f *testing.F) {
 	for i, c := range binaryCases {
 		f.Add(uint8(i), int16(1), c.in)
 	}
+	for _, c := range arrayCases {
+		for i, name := range fuzzTypes {
+			if name == c.typ {
+				f.Add(uint8(i), int16(0), []byte(c.in))
+			}
+		}
+	}
 	f.Fuzz(func(t *testing.T, ti uint8, format int16, in []byte) {
 		typ := mustType(t, fuzzTypes[int(ti)%len(fuzzTypes)])
 		got, err := Canonical(typ, format, in)
