@@ -100,8 +100,8 @@ func TestArraysAsPostgreSQL(t *testing.T) {
 		}
 	}
 	id = 600
-	// COPY TO in text and CSV.
-	for _, opts := range []string{"", "(FORMAT csv)"} {
+	// COPY TO in text, CSV and binary (array_send's bytes).
+	for _, opts := range []string{"", "(FORMAT csv)", "(FORMAT binary)"} {
 		copied := func(conn *pgx.Conn, table string) string {
 			var b strings.Builder
 			if _, err := conn.PgConn().CopyTo(testContext(t), &b, "COPY "+table+" ("+arrayCols+") TO STDOUT "+opts); err != nil {
@@ -110,7 +110,7 @@ func TestArraysAsPostgreSQL(t *testing.T) {
 			return b.String()
 		}
 		if got, want := copied(tw.via, tw.enc), copied(tw.dir, tw.plain); got != want {
-			t.Fatalf("COPY TO %s: through phiguard\n%s\ndirectly\n%s", opts, got, want)
+			t.Fatalf("COPY TO %s: through phiguard\n%q\ndirectly\n%q", opts, got, want)
 		}
 	}
 	compared := 0
