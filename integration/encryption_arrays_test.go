@@ -248,3 +248,32 @@ func TestArrayDeclaredParams(t *testing.T) {
 	}
 	sameBinary(t, tw, "SELECT "+arrayCols+" FROM %s ORDER BY id")
 }
+
+// TestArraySettingsAsPostgreSQL: arrays of the types whose text depends
+// on a session setting phiguard reads itself (bytea_output,
+// extra_float_digits) or follows (IntervalStyle, TimeZone) print as
+// PostgreSQL prints them under each setting, element by element.
+func TestArraySettingsAsPostgreSQL(t *testing.T) {
+	t.Parallel()
+	tw := newTwin(t, "arrset",
+		twinColumn{"id", "int PRIMARY KEY", ""},
+		twinColumn{"ya", "bytea[]", "{mode: randomized, key: arrs-pii, type: 'bytea[]'}"},
+		twinColumn{"iva", "interval[]", "{mode: randomized, key: arrs-pii, type: 'interval[]'}"},
+		twinColumn{"ra", "real[]", "{mode: randomized, key: arrs-pii, type: 'real[]'}"},
+		twinColumn{"tza", "timetz[]", "{mode: randomized, key: arrs-pii, type: 'timetz[]'}"},
+		twinColumn{"jba", "jsonb[]", "{mode: randomized, key: arrs-pii, type: 'jsonb[]'}"})
+	cols := "id, ya, iva, ra, tza, jba"
+	for i, mode := range bothModes {
+		tw.exec(t, fmt.Sprintf(`INSERT INTO %%s (%s) VALUES (%d, '{"\\\\xdeadbeef",NULL,"\\\\x"}', '{"1 year 2 mons -3 days 04:05:06.5","-1 day"}', '{0.1,3.4028235e38,-0}', '{"10:00+02",00:00Z}', '{"{\"b\": 1, \"a\": [1.50]}",null}')`, cols, i+1), mode)
+		tw.exec(t, "INSERT INTO %s ("+cols+") VALUES ($1, $2, $3, $4, $5, $6)", mode, i+10, `{"\\x00ff"}`, `{"P1Y2M3DT4H5M6S"}`, `{1.5}`, `{"23:59:59.5-05:30"}`, `{"[]"}`)
+	}
+	for _, set := range []string{"RESET ALL", "SET bytea_output = escape", "SET extra_float_digits = 0", "SET IntervalStyle = sql_standard",
+		"SET IntervalStyle = iso_8601", "SET IntervalStyle = postgres_verbose", "SET TimeZone = 'Asia/Kolkata'"} {
+		tw.both(t, set)
+		for _, mode := range bothModes {
+			tw.same(t, "SELECT "+cols+" FROM %s ORDER BY id", mode, set)
+		}
+	}
+	tw.both(t, "RESET ALL")
+	sameBinary(t, tw, "SELECT "+cols+" FROM %s ORDER BY id")
+}
