@@ -277,3 +277,55 @@ func TestArraySettingsAsPostgreSQL(t *testing.T) {
 	tw.both(t, "RESET ALL")
 	sameBinary(t, tw, "SELECT "+cols+" FROM %s ORDER BY id")
 }
+
+// TestArrayEqualityAsPostgreSQL: on a deterministic array column whose
+// elements have one text per value and no modifier, =, <>, IN, a
+// parameter, GROUP BY, DISTINCT and count(DISTINCT) find what
+// PostgreSQL's array equality finds (same dimensions, lower bounds,
+// NULLs and elements).
+func TestArrayEqualityAsPostgreSQL(t *testing.T) {
+	t.Parallel()
+	tw := newTwin(t, "arreq",
+		twinColumn{"id", "int PRIMARY KEY", ""},
+		twinColumn{"dt", "text[]", "{mode: deterministic, key: arreq-det, type: 'text[]'}"},
+		twinColumn{"di", "integer[]", "{mode: deterministic, key: arreq-det, type: 'integer[]'}"},
+		twinColumn{"dd", "date[]", "{mode: deterministic, key: arreq-det, type: 'date[]'}"})
+	rows := []string{`'{a,b}', '{1,2}', '{2024-01-01}'`, `'{"a", b}', '[0:1]={1,2}', '{20240101}'`, `'{a,NULL}', '{{1,2}}', '{}'`,
+		`'{}', ' { 1 , +2 } ', NULL`, `NULL, '{2,1}', '{2024-01-01,2024-01-01}'`, `'{a,b,NULL}', '{1,2}', '{2024-01-02}'`}
+	for i, r := range rows {
+		tw.exec(t, fmt.Sprintf("INSERT INTO %%s (id, dt, di, dd) VALUES (%d, %s)", i+1, r), pgx.QueryExecModeSimpleProtocol)
+	}
+	for _, mode := range bothModes {
+		for _, q := range []string{
+			"SELECT id FROM %s WHERE dt = '{a,b}' ORDER BY id",
+			"SELECT id FROM %s WHERE dt <> '{a,b}' ORDER BY id",
+			"SELECT id FROM %s WHERE dt IN ('{a,NULL}', '{}') ORDER BY id",
+			"SELECT id FROM %s WHERE dt = '{a,b}'::text[] ORDER BY id",
+			"SELECT id FROM %s WHERE di = '{1,2}' ORDER BY id",
+			"SELECT id FROM %s WHERE di = '[0:1]={1,2}' ORDER BY id",
+			"SELECT id FROM %s WHERE dd = '{2024-01-01}' ORDER BY id",
+			"SELECT count(*), min(id) FROM %s GROUP BY di ORDER BY 2",
+			"SELECT count(DISTINCT dt), count(DISTINCT di), count(DISTINCT dd) FROM %s",
+		} {
+			tw.same(t, q, mode, q)
+		}
+		ids := func(conn *pgx.Conn, table string) string {
+			var got []int
+			rows, err := conn.Query(testContext(t), "SELECT id FROM "+table+" WHERE dt = $1 OR di = $2 ORDER BY id", mode, []string{"a", "b"}, []int32{2, 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var n int
+				if err := rows.Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, n)
+			}
+			return fmt.Sprint(got, rows.Err())
+		}
+		if got, want := ids(tw.via, tw.enc), ids(tw.dir, tw.plain); got != want || want != "[1 2 5] <nil>" {
+			t.Fatalf("parameters (%v): through phiguard %s, directly %s", mode, got, want)
+		}
+	}
+}

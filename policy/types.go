@@ -81,8 +81,13 @@ func (t LogicalType) String() string {
 // 1.00), bpchar without a length ('a' = 'a  ', kept as written), jsonb
 // (1.0 = 1 inside) and json (no = at all).
 func (t LogicalType) EqualByText() bool {
-	if t.IsArray() {
-		return false // arrays are stored whole and never compared
+	if e, ok := t.Element(); ok {
+		// array_eq: the same dimensions, lower bounds and NULLs, and
+		// equal elements, which is one array_out text when the elements
+		// have one text each. Not with a modifier: a compared array is
+		// typed without it (PostgreSQL neither rounds nor cuts its
+		// elements), a written one with it.
+		return e.EqualByText() && t.Modifier < 0
 	}
 	switch t.OID {
 	case OIDInterval, OIDFloat4, OIDFloat8, OIDJSON, OIDJSONB:
