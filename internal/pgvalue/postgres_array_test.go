@@ -241,3 +241,22 @@ func genArrayBinary(r *rand.Rand, t policy.LogicalType) []byte {
 	}
 	return b
 }
+
+// TestArrayOIDsAgainstPostgres: the array type of every supported type
+// has the OID pg_type gives it (typarray of the element type).
+func TestArrayOIDsAgainstPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	conn := startPostgres(t, ctx)
+	for _, name := range policy.TypeNames() {
+		arr := mustType(t, name+"[]")
+		elem, _ := arr.Element()
+		got, err := query(ctx, conn, "SELECT typarray::text FROM pg_type WHERE oid = $1::text::oid", []byte(strconv.Itoa(int(elem.OID))), 0, 0, 0)
+		if err != nil || string(got) != strconv.Itoa(int(arr.OID)) {
+			t.Errorf("%s[]: OID %d, pg_type says %s (%v)", name, arr.OID, got, err)
+		}
+	}
+}
