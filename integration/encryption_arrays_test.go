@@ -37,7 +37,7 @@ var arrayRows = []string{
 	`'{a}'::text[], '{b}'::varchar[], '{5}'::int[], '{6}'::int8[], '{2000-01-01}'::date[], '{"2000-01-01 00:00"}'::timestamptz[], '{1.5}'::numeric[], '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a13}'::uuid[], '{2.5}'::float8[]`,
 	`'{a}'::_text, '{c}'::varchar[], '{5,6}'::int2[], '{6}'::int4[], '{2000-01-01}'::date[], '{"2000-01-01"}'::date[], '{1}'::int8[], NULL, NULL`,
 	// As psycopg2 writes Python lists.
-	`ARRAY['a','b c',NULL,'','x"y\z', E'\t'], ARRAY['ab','cd  ', NULL], ARRAY[1,-2, - 3], ARRAY[9223372036854775807, -1], ARRAY['2024-01-01'::date, NULL], ARRAY['2024-01-01 10:00:00+02'::timestamptz], ARRAY[1.005, -2, 3], ARRAY['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a14'::uuid], ARRAY['1.5'::float8, 'NaN'::float8]`,
+	`ARRAY['a','b c',NULL,'','x"y\z', E'\t'], ARRAY['ab','cd  ', NULL], ARRAY[1,-2, - 3, 2.5, -0.5, 1e3, 2147483647.4], ARRAY[9223372036854775807, -1, 0.5], ARRAY['2024-01-01'::date, NULL], ARRAY['2024-01-01 10:00:00+02'::timestamptz], ARRAY[1.005, -2, 3], ARRAY['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a14'::uuid], ARRAY['1.5'::float8, 'NaN'::float8]`,
 	`ARRAY[ARRAY['a','b'],ARRAY['c',NULL]], array['x'], ARRAY[ARRAY[1,2],ARRAY[3,4]], ARRAY[[1],[2]], ARRAY[['2024-02-29'::date]], NULL, ARRAY[1234, 0.125], NULL, ARRAY[0.1, 1e300, -2, 9007199254740993]`,
 }
 
@@ -143,15 +143,15 @@ func TestArraysAsPostgreSQL(t *testing.T) {
 	for _, mode := range bothModes {
 		for _, bad := range []string{"va) VALUES (900, '{abcdef}'", "ia) VALUES (900, '{1,x}'", "ia) VALUES (900, '{99999999999}'",
 			"ia) VALUES (900, '{{1},{2,3}}'", "ta) VALUES (900, '{a'", "na) VALUES (900, '{123456}'", "ta) VALUES (900, 'a'",
-			"va) VALUES (900, ARRAY['abcdef']", "ia) VALUES (900, ARRAY[1, 99999999999]", "na) VALUES (900, ARRAY[123456])"} {
+			"va) VALUES (900, ARRAY['abcdef']", "ia) VALUES (900, ARRAY[1, 99999999999]", "na) VALUES (900, ARRAY[123456])",
+			"ia) VALUES (900, ARRAY[2147483647.5]"} {
 			sameError(t, tw, "INSERT INTO %s (id, "+bad+")", mode)
 		}
 	}
 	// Constructors whose assignment is more than each element's input
-	// are refused rather than guessed: 2.5 into an integer array (PostgreSQL
-	// rounds), strings into an integer array (PostgreSQL: 42804), an
-	// empty ARRAY[], an expression.
-	for _, bad := range []string{"ia) VALUES (901, ARRAY[2.5]", "ia) VALUES (901, ARRAY['1']", "ta) VALUES (901, ARRAY[]::text[]",
+	// are refused rather than guessed: strings into an integer array
+	// (PostgreSQL: 42804), an empty ARRAY[], an expression.
+	for _, bad := range []string{"ia) VALUES (901, ARRAY['1']", "ia) VALUES (901, ARRAY[1, 'x']", "ta) VALUES (901, ARRAY[]::text[]",
 		"ta) VALUES (901, ARRAY[upper('a')]", "ta) VALUES (901, ARRAY['a'::char]"} {
 		for _, mode := range bothModes {
 			_, err := tw.via.Exec(testContext(t), fmt.Sprintf("INSERT INTO %s (id, "+bad+")", tw.enc), mode)

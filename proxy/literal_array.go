@@ -28,7 +28,9 @@ func arrayLiteral(sql []byte, spans [][2]int, v sqlrewrite.ValueSlot) ([2]int, [
 		if pe != nil {
 			return [2]int{}, nil, pe
 		}
-		elems[i] = plain
+		if elems[i], pe = arrayNumber(v, sql[spans[e.Literal][0]:spans[e.Literal][1]], plain); pe != nil {
+			return [2]int{}, nil, pe
+		}
 	}
 	k := 0
 	var out []byte
@@ -53,6 +55,20 @@ func arrayLiteral(sql []byte, spans [][2]int, v sqlrewrite.ValueSlot) ([2]int, [
 	}
 	level(0)
 	return sp, out, nil
+}
+
+// arrayNumber converts an unquoted number into an integer array's
+// element as PostgreSQL's numeric to integer cast does (2.5 is 3, -0.5
+// is -1: a constructor with such a number is a numeric[], cast element
+// by element); any other element is its value.
+func arrayNumber(v sqlrewrite.ValueSlot, raw, plain []byte) ([]byte, *pgerr.Error) {
+	elem, _ := v.Column.Type.Element()
+	bounds, ok := integerBounds[elem.Name]
+	if !ok || len(raw) == 0 || !(raw[0] >= '0' && raw[0] <= '9' || raw[0] == '.') {
+		return plain, nil
+	}
+	out, _, pe := integerLiteral(bounds, false, plain)
+	return out, pe
 }
 
 func product(dims []int) int {

@@ -20,10 +20,11 @@ import (
 //
 //   - string literals (text[]) into an array of text, varchar(n) or
 //     char(n);
-//   - integers (int4[], int8[], or numeric[] beyond int8) into an array
-//     of smallint, integer, bigint, numeric, real or double precision;
-//     numbers with a fraction or an exponent (numeric[]) into an array
-//     of numeric, real or double precision (Python floats);
+//   - numbers (int4[], int8[], numeric[]) into an array of smallint,
+//     integer, bigint, numeric, real or double precision (Python ints,
+//     floats and Decimals); into an integer array a number with a
+//     fraction is rounded half away from zero by the proxy, as
+//     PostgreSQL's numeric to integer cast rounds it;
 //   - string literals each cast to the column's element type (without
 //     a modifier) into that array.
 //
@@ -195,7 +196,10 @@ func foldableKinds(kinds map[elemKind]bool, elem policy.LogicalType) bool {
 			// rounds to nearest as they do.
 			return true
 		case policy.OIDInt2, policy.OIDInt4, policy.OIDInt8:
-			return !kinds[kindNumeric]
+			// A number with a fraction is rounded half away from zero
+			// by the proxy, as numeric to integer does (2.5 and 2 have
+			// one shape, so one plan serves both).
+			return true
 		}
 	}
 	return false
