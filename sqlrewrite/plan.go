@@ -65,6 +65,10 @@ type ValueSlot struct {
 	// integer of that width, as the cast PostgreSQL runs before its
 	// assignment requires. 0 otherwise.
 	IntBits int
+	// Explicit: the value reaches the column through an explicit cast to
+	// the column's type (planner_case.go), which truncates a string too
+	// long for a varchar(n) or char(n) where an assignment fails.
+	Explicit bool
 }
 
 // SubjectRef is the value of a written row's subject column: a literal
@@ -105,6 +109,9 @@ func (v ValueSlot) String() string {
 	}
 	if v.IntBits > 0 {
 		what += fmt.Sprintf(" (a %d-bit integer)", v.IntBits)
+	}
+	if v.Explicit {
+		what += " (explicit cast)"
 	}
 	return fmt.Sprintf("%s %s %s", what, v.Use, v.Column.QualifiedName())
 }
@@ -163,6 +170,9 @@ type Plan struct {
 	// refused by the proxy otherwise, since a default expression would be
 	// stored unencrypted.
 	Defaults []*policy.ProtectedColumn
+	// Cuts are text the proxy removes before sending the statement: the
+	// CAST around a CASE whose values it encrypts (planner_case.go).
+	Cuts []TextCut
 	// Protected is true when the text names a protected table at all; a
 	// plan with Protected false is a plain passthrough.
 	Protected bool
