@@ -308,7 +308,7 @@ func (s *session) onCopyData(_ byte, head *expectation) (bool, error) {
 
 func (s *session) onFunctionCallResponse(_ byte, head *expectation) (bool, error) {
 	if head.fastpath {
-		s.recordStatement(head, nil, "00000")
+		s.recordStatement(head, nil, string(pgerr.SuccessfulCompletion))
 	}
 	return s.suppress, nil
 }
@@ -331,7 +331,7 @@ func (s *session) onCommandComplete(typ byte, head *expectation) (bool, error) {
 				s.grantBreakGlass(head, tag)
 			}
 		}
-		state := "00000"
+		state := string(pgerr.SuccessfulCompletion)
 		if head.failed != "" {
 			state, head.failed = string(head.failed), ""
 		}
