@@ -467,8 +467,11 @@ func (s *session) catalogAnswer(head *expectation, typ byte) error {
 			defer close(head.done)
 		}
 		if head.catalog.failure != "" {
-			// Inside a failed transaction, say: keep the catalog it had.
-			s.log.Info("catalog not refreshed after DDL", zap.String("reason", head.catalog.failure))
+			// Inside a failed transaction, say: keep the catalog it had,
+			// and read it again before the next request that starts a
+			// segment (catalog_fresh.go), until a read succeeds.
+			s.catalogStale.Store(true)
+			s.log.Info("catalog not refreshed", zap.String("reason", head.catalog.failure))
 			return nil
 		}
 		s.catalog.Store(head.catalog.cat)
