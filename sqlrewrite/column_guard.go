@@ -55,7 +55,7 @@ func ColumnsChangedRefusal(message string) (*Refusal, bool) {
 	}
 	table, _, _ := strings.Cut(message[i+len(columnGuardMarker):], `"`)
 	return &Refusal{Code: pgerr.SerializationFailure, Table: table, Construct: "INSERT or COPY without a column list",
-		Message: "the columns of table " + table + " changed since this session read them (DDL in another session), so phiguard could not tell which value goes to which column: nothing was written; run the statement again, or give it a column list"}, true
+		Message: "the columns of table " + table + " changed since this session read them (DDL in another session), so phiguard could not tell which value goes to which column: nothing was written; run the statement again (a prepared statement: prepare it again), or give it a column list"}, true
 }
 
 // condition is true while every listed column keeps its number and name.
