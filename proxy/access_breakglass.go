@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/phiguard/phiguard/audit"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"go.uber.org/zap"
 )
 
@@ -35,7 +36,7 @@ func (s *session) grantBreakGlass(head *expectation, tag []byte) {
 	s.log.Warn("break-glass granted: row rules lifted for the rest of the session",
 		zap.String("severity", "high"), zap.String("role", role))
 	s.record(&audit.BreakGlass{Time: time.Now(), Session: s.auditInfo(), Reason: g.Reason, Granted: true,
-		Rule: role + ": break_glass", SQLState: "00000"})
+		Rule: role + ": break_glass", SQLState: string(pgerr.SuccessfulCompletion)})
 }
 
 // recordBreakGlassRefused writes the audit record of a break-glass request

@@ -11,7 +11,8 @@ import (
 // session: a policy reload that changed the protected tables (bindPolicy),
 // and the column guard of a filled column list failing in the backend
 // because another session's DDL changed a table's columns
-// (sqlrewrite.GuardColumnOrder). A catalog read behind the next request
+// (sqlrewrite.GuardColumnOrder). A read that fails (inside a failed
+// transaction) leaves the catalog stale too, and is tried again. A catalog read behind the next request
 // would come too late for that request: a newly encrypted column would be
 // returned as raw cells, and a retried INSERT without a column list would
 // be filled from the same stale catalog and fail again. So the client pump

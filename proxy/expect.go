@@ -172,6 +172,9 @@ type stmtInfo struct {
 	// compareOnly is set for a parameter only ever compared with its
 	// column, never written into it (compare_length.go).
 	compareOnly map[int]bool
+	// explicit is set for a parameter only ever written through an
+	// explicit cast to its column's type (sqlrewrite.ValueSlot.Explicit).
+	explicit map[int]bool
 	// hidden are the parameters phiguard added after the client's
 	// clientParams ones, for equality search during a re-encryption
 	// (protect_compare_param.go); nil for almost every statement.

@@ -308,7 +308,7 @@ func (s *session) onCopyData(_ byte, head *expectation) (bool, error) {
 
 func (s *session) onFunctionCallResponse(_ byte, head *expectation) (bool, error) {
 	if head.fastpath {
-		s.recordStatement(head, nil, "00000")
+		s.recordStatement(head, nil, string(pgerr.SuccessfulCompletion))
 	}
 	return s.suppress, nil
 }
@@ -331,7 +331,7 @@ func (s *session) onCommandComplete(typ byte, head *expectation) (bool, error) {
 				s.grantBreakGlass(head, tag)
 			}
 		}
-		state := "00000"
+		state := string(pgerr.SuccessfulCompletion)
 		if head.failed != "" {
 			state, head.failed = string(head.failed), ""
 		}
@@ -467,8 +467,11 @@ func (s *session) catalogAnswer(head *expectation, typ byte) error {
 			defer close(head.done)
 		}
 		if head.catalog.failure != "" {
-			// Inside a failed transaction, say: keep the catalog it had.
-			s.log.Info("catalog not refreshed after DDL", zap.String("reason", head.catalog.failure))
+			// Inside a failed transaction, say: keep the catalog it had,
+			// and read it again before the next request that starts a
+			// segment (catalog_fresh.go), until a read succeeds.
+			s.catalogStale.Store(true)
+			s.log.Info("catalog not refreshed", zap.String("reason", head.catalog.failure))
 			return nil
 		}
 		s.catalog.Store(head.catalog.cat)

@@ -34,6 +34,12 @@ func planParams(info *stmtInfo, msg *pgproto3.Parse) *pgerr.Error {
 		if only, seen := info.compareOnly[v.Param]; !seen || only {
 			info.compareOnly[v.Param] = v.Use == sqlrewrite.UseCompare
 		}
+		if info.explicit == nil {
+			info.explicit = map[int]bool{}
+		}
+		if only, seen := info.explicit[v.Param]; !seen || only {
+			info.explicit[v.Param] = v.Explicit
+		}
 		if v.Subject != nil {
 			if pe := planSubject(info, msg, v); pe != nil {
 				return pe
@@ -97,6 +103,9 @@ func (s *session) encryptParams(info *stmtInfo, params [][]byte, formats []int16
 		format, value, pe := declaredValue(col, info.declared[n], formats[i], params[i])
 		if pe != nil {
 			return nil, pe
+		}
+		if info.explicit[n] {
+			value = explicitCast(col, value)
 		}
 		if info.compareOnly[n] && s.comparedMatchesNothing(col, format, value) {
 			encrypted[i] = []byte(noMatchCell)

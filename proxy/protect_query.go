@@ -102,7 +102,7 @@ func (s *session) protectQuery(a *sqlrewrite.Analysis, sql []byte) []byte {
 	if pe := s.checkDefaults(plan); pe != nil {
 		return s.refuseStatement(pe, a)
 	}
-	if len(plan.Values) == 0 {
+	if len(plan.Values) == 0 && len(plan.Cuts) == 0 {
 		return nil
 	}
 	out, pe := s.encryptLiterals(sql, plan)
@@ -126,6 +126,9 @@ func (s *session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *p
 		sp, plain, pe := foldedLiteral(sql, spans, v)
 		if pe == nil {
 			plain, pe = s.readAs(v, plain)
+		}
+		if v.Explicit {
+			plain = explicitCast(v.Column, plain)
 		}
 		if pe != nil {
 			return nil, pe
@@ -166,25 +169,22 @@ func (s *session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *p
 		}
 		cells[v.Literal] = "'" + cell + "'"
 	}
-	if len(cells) == 0 {
-		return sql, nil
+	edits := make([]textEdit, 0, len(cells)+len(plan.Cuts))
+	for i, cell := range cells {
+		edits = append(edits, textEdit{span: regions[i], text: cell})
 	}
-	out := make([]byte, 0, len(sql)+64*len(cells))
-	last := 0
-	for i := range spans {
-		cell, ok := cells[i]
+	for _, c := range plan.Cuts {
+		sp, ok := cutSpan(sql, spans, c)
 		if !ok {
-			continue
+			return nil, internalRefusal(firstColumn(plan), "a cut disagrees with the text")
 		}
-		sp := regions[i]
-		if sp[0] < last {
-			return nil, internalRefusal(plan.Values[0].Column, "overlapping constants")
-		}
-		out = append(out, sql[last:sp[0]]...)
-		out = append(out, cell...)
-		last = sp[1]
+		edits = append(edits, textEdit{span: sp})
 	}
-	return append(out, sql[last:]...), nil
+	out, ok := splice(sql, edits)
+	if !ok {
+		return nil, internalRefusal(firstColumn(plan), "overlapping constants")
+	}
+	return out, nil
 }
 
 // foldedLiteral is where a planned literal's value stands in sql — the
@@ -314,6 +314,9 @@ func withdrawalCause(we *keys.WithdrawnError) string {
 }
 
 func internalRefusal(col *policy.ProtectedColumn, why string) *pgerr.Error {
+	if col == nil {
+		return pgerr.Newf(pgerr.InternalError, "phiguard could not rewrite a statement on encrypted columns (%s)", why)
+	}
 	return pgerr.Newf(pgerr.InternalError, "phiguard could not rewrite a statement on encrypted column %s (%s)", col.QualifiedName(), why)
 }
 

@@ -153,7 +153,7 @@ func probeRefusal(body []byte) error {
 	// invalid_authorization_specification and invalid_password (28xxx),
 	// invalid_catalog_name (3D000): the probe's own role or database,
 	// after the postmaster took the login.
-	if c.Class() == "28" || c == "3D000" {
+	if c.Class() == "28" || c == pgerr.InvalidCatalogName {
 		return nil
 	}
 	return &BackendRefusal{Code: c, Message: string(msg)}

@@ -55,7 +55,7 @@ func ColumnsChangedRefusal(message string) (*Refusal, bool) {
 	}
 	table, _, _ := strings.Cut(message[i+len(columnGuardMarker):], `"`)
 	return &Refusal{Code: pgerr.SerializationFailure, Table: table, Construct: "INSERT or COPY without a column list",
-		Message: "the columns of table " + table + " changed since this session read them (DDL in another session), so phiguard could not tell which value goes to which column: nothing was written; run the statement again, or give it a column list"}, true
+		Message: "the columns of table " + table + " changed since this session read them (DDL in another session), so phiguard could not tell which value goes to which column: nothing was written; run the statement again (a prepared statement: prepare it again), or give it a column list"}, true
 }
 
 // condition is true while every listed column keeps its number and name.
@@ -147,12 +147,20 @@ func guardInsert(sql string, t *policy.ProtectedTable, order ColumnOrder, ins *p
 		}
 		return sql[:sp[0]] + "CASE WHEN " + order.condition() + " THEN " + value + " ELSE " + order.raise() + " END" + sql[sp[1]:], true
 	}
-	if len(t.Columns) == 0 {
+	// The list names no encrypted column: add the table's first (in the
+	// catalog's order, so one the table has), with the guard as its first
+	// row's value and NULL in the others.
+	first := ""
+	for _, c := range order.Columns {
+		if _, enc := t.Column(c.Name); enc {
+			first = c.Name
+			break
+		}
+	}
+	if first == "" {
 		return "", false
 	}
-	// The list names no encrypted column: add the table's first, with
-	// the guard as its first row's value and NULL in the others.
-	edits := []textEdit{{at: listClose, text: ", " + policy.QuoteIdentifier(t.Columns[0].Name)}}
+	edits := []textEdit{{at: listClose, text: ", " + policy.QuoteIdentifier(first)}}
 	for r, row := range rows {
 		value := "NULL"
 		if r == 0 {
@@ -172,6 +180,9 @@ func guardCopy(sql string, order ColumnOrder) (string, bool) {
 	}
 	whereEnd, exprStart, end := -1, -1, -1
 	for _, tok := range toks.GetTokens() {
+		if isComment(tok) {
+			continue // text appended after a -- comment would be commented out
+		}
 		text := sql[tok.GetStart():tok.GetEnd()]
 		switch {
 		case text == ";":
@@ -207,7 +218,7 @@ func insertSpans(sql string, from int) (listClose int, rows [][][2]int, ok bool)
 	item := [2]int{-1, -1}
 	for _, tok := range res.GetTokens() {
 		start, end := int(tok.GetStart()), int(tok.GetEnd())
-		if start < from {
+		if start < from || isComment(tok) {
 			continue
 		}
 		text := sql[start:end]
@@ -246,6 +257,13 @@ func insertSpans(sql string, from int) (listClose int, rows [][][2]int, ok bool)
 		}
 	}
 	return listClose, rows, listClose >= 0 && len(rows) > 0
+}
+
+// isComment: a -- or /* */ comment, which the scanner returns as a token.
+// Spans end at the last token that is not one, so that nothing phiguard
+// writes after a span lands inside a -- comment.
+func isComment(tok *pg_query.ScanToken) bool {
+	return tok.GetToken() == pg_query.Token_SQL_COMMENT || tok.GetToken() == pg_query.Token_C_COMMENT
 }
 
 type textEdit struct {

@@ -12,7 +12,7 @@ import (
 func TestGuardColumnOrder(t *testing.T) {
 	pol := testPolicy(t)
 	orders := func(tn policy.TableName) ColumnOrder {
-		return ColumnOrder{Table: tn, OID: 16384, Columns: []OrderedColumn{{1, "id"}, {2, "note"}, {3, "ssn"}}}
+		return ColumnOrder{Table: tn, OID: 16384, Columns: []OrderedColumn{{1, "id"}, {2, "note"}, {3, "ssn"}, {4, "first"}}}
 	}
 	const check = "(pg_catalog.pg_identify_object_as_address(1259::pg_catalog.oid, 16384::pg_catalog.oid, 1)).object_names = ARRAY['public', 'patients', 'id']::pg_catalog.text[]"
 	for _, c := range []struct {
@@ -26,6 +26,10 @@ func TestGuardColumnOrder(t *testing.T) {
 		{"INSERT INTO patients (id, note) VALUES (1, 'x'), (2, f(1, 2))", ", NULL)", "NULL"},
 		{"COPY patients (id, note, ssn) FROM STDIN", "FROM STDIN WHERE CASE WHEN", "true"},
 		{"COPY patients (id, note, ssn) FROM STDIN (FORMAT csv) WHERE id > 2;", "THEN true ELSE", "true"},
+		// A guard written after a -- comment would be commented out.
+		{"COPY patients (id, note, ssn) FROM STDIN -- a comment", "FROM STDIN WHERE CASE WHEN", "true"},
+		{"INSERT INTO patients (id, note, ssn) VALUES (1, -- one\n 'x', '~phg~c1' -- the cell\n), -- next\n (2, 'y', NULL)", "THEN '~phg~c1' ELSE", "'~phg~c1'"},
+		{"INSERT INTO patients (id, note) VALUES (1, 'x' -- c\n), (2, 'y') -- end", ", NULL)", "NULL"},
 	} {
 		out, ok := GuardColumnOrder(c.in, pol, orders)
 		if !ok {
@@ -33,6 +37,9 @@ func TestGuardColumnOrder(t *testing.T) {
 			continue
 		}
 		if !strings.Contains(out, check) || !strings.Contains(out, c.guarded) || !strings.Contains(out, "current_setting('phiguard_columns_changed:public.patients')") {
+			t.Errorf("%s: guarded as\n%s", c.in, out)
+		}
+		if strings.Count(out, "CASE WHEN") != 1 || strings.Contains(out, "-- c ELSE") {
 			t.Errorf("%s: guarded as\n%s", c.in, out)
 		}
 		if _, err := pg_query.Parse(out); err != nil {

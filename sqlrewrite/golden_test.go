@@ -329,6 +329,9 @@ func planLines(p *Plan) []string {
 	for _, d := range p.Defaults {
 		out = append(out, "default: "+d.QualifiedName())
 	}
+	for _, c := range p.Cuts {
+		out = append(out, fmt.Sprintf("cut: bytes %d–%d after literal #%d", c.Start, c.End, c.After))
+	}
 	switch {
 	case len(out) > 0:
 	case p.Protected:

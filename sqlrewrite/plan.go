@@ -65,6 +65,10 @@ type ValueSlot struct {
 	// integer of that width, as the cast PostgreSQL runs before its
 	// assignment requires. 0 otherwise.
 	IntBits int
+	// Explicit: the value reaches the column through an explicit cast to
+	// the column's type (planner_case.go), which truncates a string too
+	// long for a varchar(n) or char(n) where an assignment fails.
+	Explicit bool
 	// Array is, for an ARRAY[...] constructor of constants written into
 	// an encrypted array column (planner_array.go), its elements: the
 	// proxy builds the array's text from them. Literal is then the
@@ -112,6 +116,9 @@ func (v ValueSlot) String() string {
 	}
 	if v.IntBits > 0 {
 		what += fmt.Sprintf(" (a %d-bit integer)", v.IntBits)
+	}
+	if v.Explicit {
+		what += " (explicit cast)"
 	}
 	if v.Array != nil {
 		what += fmt.Sprintf(" (array %v of %v through literal #%d)", v.Array.Dims, v.Array.Elems, v.Array.Last)
@@ -173,6 +180,9 @@ type Plan struct {
 	// refused by the proxy otherwise, since a default expression would be
 	// stored unencrypted.
 	Defaults []*policy.ProtectedColumn
+	// Cuts are text the proxy removes before sending the statement: the
+	// CAST around a CASE whose values it encrypts (planner_case.go).
+	Cuts []TextCut
 	// Protected is true when the text names a protected table at all; a
 	// plan with Protected false is a plain passthrough.
 	Protected bool

@@ -192,6 +192,12 @@ func (p *planner) writeValue(v *pg_query.Node, col *policy.ProtectedColumn, sc *
 			return
 		}
 	}
+	if v.GetTypeCast() != nil && v.GetTypeCast().GetArg().GetCaseExpr() != nil {
+		if !p.castCase(v, col, sc, stmt) {
+			p.refuse(col, "a value computed by SQL in "+stmt)
+		}
+		return
+	}
 	if !p.value(v, col, UseWrite) {
 		p.refuse(col, "a value computed by SQL in "+stmt)
 	}

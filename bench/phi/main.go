@@ -1,17 +1,3 @@
-// Command phi is the PHI workload benchmark of `make bench`: a transaction
-// of INSERT, SELECT by equality on a deterministic column, UPDATE and
-// SELECT on a patients table with four protected columns, run with pgbench
-// through two phiguard instances in one process — one with the columns
-// protected (keys from a Vault, here the emulator), one plain — alternating
-// in one run. It prints median TPS for each and their ratio, and the Vault
-// requests made at start-up and during the run (they must not grow with
-// rows). Timing is reported, never asserted.
-//
-// Environment: BENCH_SECONDS (10), BENCH_REPS (3), BENCH_CLIENTS (8),
-// BENCH_OUT (bench/phi-last-run.md), BENCH_PG_DURABLE (set: PostgreSQL
-// with fsync and synchronous_commit on, as in production); for the audited target
-// BENCH_AUDIT_FSYNC (batch, interval, none) and BENCH_AUDIT_BATCH_DELAY
-// (a Go duration; default the config's).
 package main
 
 import (
@@ -195,6 +181,7 @@ func run() error {
 	defer os.Remove(script)
 
 	results := map[string][]float64{}
+	cpu, txns := map[string]cpuUse{}, map[string]int{}
 	afterLoad := vaultRequests(reg)
 	for rep := 0; rep < reps; rep++ {
 		order := []string{"plain", "protected", "audited", "ruled"}
@@ -203,8 +190,19 @@ func run() error {
 		}
 		for _, name := range order {
 			addr := map[string]string{"plain": plain, "protected": protected, "audited": audited, "ruled": ruled}[name]
+			// Each target starts from the same state: no dead rows left
+			// for its window's autovacuum, no checkpoint due in it.
+			for _, q := range []string{"VACUUM phi_patients", "CHECKPOINT"} { // VACUUM runs alone
+				if err := pg.Exec(ctx, q); err != nil {
+					return err
+				}
+			}
 			stopProfile := profile(name)
-			tps, err := pgbench(addr, pg, script, clients, seconds)
+			before := sampleCPU(pg.DataDir)
+			tps, n, err := pgbench(addr, pg, script, clients, seconds)
+			time.Sleep(200 * time.Millisecond) // the postmaster reaps the backends
+			cpu[name] = cpu[name].add(sampleCPU(pg.DataDir).sub(before))
+			txns[name] += n
 			stopProfile()
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
@@ -242,10 +240,26 @@ protected / plain = **%.2f**; audited / protected = **%.2f**; row rule / protect
 
 Audit trail: %d records, %d bytes (%.0f bytes per record).
 
+Paired protected / plain per repetition: %s.
+
+CPU per transaction (µs), all repetitions (phiguard: this process, which runs the
+proxies; PostgreSQL: backends and autovacuum workers, as the postmaster reaps them):
+
+| | phiguard | PostgreSQL | pgbench | total |
+|---|---:|---:|---:|---:|
+| plain | %s |
+| protected | %s |
+| protected + audit | %s |
+| protected + row rule | %s |
+
 Vault requests: %.0f to load 2 keys at start-up; %.0f during the run, which wrote %d rows.
 `, clients, seconds, reps, durability, time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), runtime.Version(),
 		mp, round(results["plain"]), mr, round(results["protected"]), cfgAudit.Fsync, cfgAudit.BatchDelay.Std(), ma, round(results["audited"]), mu, round(results["ruled"]), mr/mp, ma/mr, mu/mr,
-		auditRecords, auditBytes, float64(auditBytes)/float64(max(auditRecords, 1)), atLoad, duringRun, rows)
+		auditRecords, auditBytes, float64(auditBytes)/float64(max(auditRecords, 1)),
+		pairedRatios(results["protected"], results["plain"]),
+		cpu["plain"].perTransaction(txns["plain"]), cpu["protected"].perTransaction(txns["protected"]),
+		cpu["audited"].perTransaction(txns["audited"]), cpu["ruled"].perTransaction(txns["ruled"]),
+		atLoad, duringRun, rows)
 	fmt.Print(report)
 	return os.WriteFile(out, []byte(report), 0o644)
 }
@@ -275,25 +289,41 @@ func startProxy(pg *pgcluster.Cluster, prot *proxy.Protection, a *audit.Auditor)
 	return ln.Addr().String(), nil
 }
 
-var tpsLine = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
+var (
+	tpsLine  = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
+	txnsLine = regexp.MustCompile(`number of transactions actually processed: ([0-9]+)`)
+)
 
-func pgbench(addr string, pg *pgcluster.Cluster, script string, clients, seconds int) (float64, error) {
+// pairedRatios is a/b for each repetition.
+func pairedRatios(a, b []float64) string {
+	var out []string
+	for i := range min(len(a), len(b)) {
+		out = append(out, fmt.Sprintf("%.2f", a[i]/b[i]))
+	}
+	return strings.Join(out, ", ")
+}
+
+// pgbench runs the workload against addr and returns its TPS and the
+// number of transactions it ran.
+func pgbench(addr string, pg *pgcluster.Cluster, script string, clients, seconds int) (float64, int, error) {
 	host, port, _ := net.SplitHostPort(addr)
 	cmd := exec.Command("pgbench", "-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", "2",
 		"-T", strconv.Itoa(seconds), "-f", script, "-h", host, "-p", port, "-U", pg.Superuser, "postgres")
 	cmd.Env = append(os.Environ(), "PGPASSWORD="+pg.Password)
 	b, err := cmd.CombinedOutput()
 	if err != nil {
-		return 0, fmt.Errorf("pgbench: %v\n%s", err, b)
+		return 0, 0, fmt.Errorf("pgbench: %v\n%s", err, b)
 	}
 	if strings.Contains(string(b), "number of failed transactions: ") && !strings.Contains(string(b), "number of failed transactions: 0 ") {
-		return 0, fmt.Errorf("pgbench reported failed transactions:\n%s", b)
+		return 0, 0, fmt.Errorf("pgbench reported failed transactions:\n%s", b)
 	}
-	m := tpsLine.FindSubmatch(b)
-	if m == nil {
-		return 0, fmt.Errorf("no tps in pgbench output:\n%s", b)
+	m, n := tpsLine.FindSubmatch(b), txnsLine.FindSubmatch(b)
+	if m == nil || n == nil {
+		return 0, 0, fmt.Errorf("no tps or transaction count in pgbench output:\n%s", b)
 	}
-	return strconv.ParseFloat(string(m[1]), 64)
+	tps, err := strconv.ParseFloat(string(m[1]), 64)
+	txns, _ := strconv.Atoi(string(n[1]))
+	return tps, txns, err
 }
 
 func median(v []float64) float64 {

@@ -154,10 +154,10 @@ def run():
 
     @s.step("13 bulk update (rolled back)")
     def _():
-        # bulk_update writes CAST(CASE WHEN id = 2 THEN '…' … END AS type),
-        # which phiguard refuses on an encrypted column (0A000; see
-        # docs/orm.md). Rolled back on both sides, so that the steps after it
-        # start from the same rows.
+        # bulk_update writes CAST(CASE WHEN id = 2 THEN '…' … END AS type):
+        # phiguard encrypts each THEN value and cuts the CAST (docs/orm.md).
+        # Rolled back on both sides, so that the steps after it start from
+        # the same rows.
         with transaction.atomic():
             ps = list(Patient.objects.filter(ssn__in=["987-65-4321", "555-12-9999"]).order_by("id"))
             for i, p in enumerate(ps):

@@ -1,12 +1,3 @@
-// Package pgerr is phiguard's one SQLSTATE vocabulary and its one error
-// type: every error phiguard raises itself, whichever package decides it
-// (the access rewriter, the encryption planner, the proxy, the audit
-// trail, the backfill), carries a Code from this list and reaches a client
-// as a PostgreSQL ErrorResponse built by Error.Encode.
-//
-// It sits below every package that raises errors and imports nothing of
-// phiguard, so the rewriter and the proxy share it without importing each
-// other.
 package pgerr
 
 import (
@@ -21,6 +12,9 @@ type Code string
 
 // The SQLSTATEs phiguard raises on its own behalf, by what they mean.
 const (
+	// SuccessfulCompletion: what the audit trail records for a statement
+	// that succeeded.
+	SuccessfulCompletion Code = "00000"
 	// ConnectionFailure: the backend is unreachable, or a request was cut
 	// off with its connection.
 	ConnectionFailure Code = "08006"
@@ -59,6 +53,9 @@ const (
 	// SyntaxError: a statement phiguard cannot parse, for a role that may
 	// only run statements phiguard can analyse.
 	SyntaxError Code = "42601"
+	// InvalidCatalogName: the database a client asked for does not
+	// exist (PostgreSQL's, recognised by the proxy, not raised by it).
+	InvalidCatalogName Code = "3D000"
 	// InsufficientPrivilege: refused by an access rule.
 	InsufficientPrivilege Code = "42501"
 	// TooManyConnections: limits.max_connections, or a cap on connections

@@ -1,0 +1,15 @@
+// Command phi is the PHI workload benchmark of `make bench`: a transaction
+// of INSERT, SELECT by equality on a deterministic column, UPDATE and
+// SELECT on a patients table with four protected columns, run with pgbench
+// through two phiguard instances in one process — one with the columns
+// protected (keys from a Vault, here the emulator), one plain — alternating
+// in one run. It prints median TPS for each and their ratio, and the Vault
+// requests made at start-up and during the run (they must not grow with
+// rows). Timing is reported, never asserted.
+//
+// Environment: BENCH_SECONDS (10), BENCH_REPS (3), BENCH_CLIENTS (8),
+// BENCH_OUT (bench/phi-last-run.md), BENCH_PG_DURABLE (set: PostgreSQL
+// with fsync and synchronous_commit on, as in production); for the audited target
+// BENCH_AUDIT_FSYNC (batch, interval, none) and BENCH_AUDIT_BATCH_DELAY
+// (a Go duration; default the config's).
+package main
