@@ -53,6 +53,12 @@ type ValueSlot struct {
 	// (planner_fold.go).
 	Before, After int
 	Negative      bool
+	// Explicit: the value reaches the column through an explicit cast to
+	// the column's type (planner_case.go), which truncates a string too
+	// long for a varchar(n) or char(n) where an assignment fails.
+	// (Beside Negative: the two bools share a word, so that the slot
+	// stays 88 bytes, which memory.go's planSlotBytes was measured on.)
+	Explicit bool
 	// ReadAs is, for a constant cast to another type than the column's
 	// ('2024-11-03 01:30'::timestamp into a timestamptz column), the OID
 	// of that type: the proxy reads the literal as it first, then as the
@@ -65,10 +71,6 @@ type ValueSlot struct {
 	// integer of that width, as the cast PostgreSQL runs before its
 	// assignment requires. 0 otherwise.
 	IntBits int
-	// Explicit: the value reaches the column through an explicit cast to
-	// the column's type (planner_case.go), which truncates a string too
-	// long for a varchar(n) or char(n) where an assignment fails.
-	Explicit bool
 	// Array is, for an ARRAY[...] constructor of constants written into
 	// an encrypted array column (planner_array.go), its elements: the
 	// proxy builds the array's text from them. Literal is then the
