@@ -174,7 +174,10 @@ func guardCopy(sql string, order ColumnOrder) (string, bool) {
 	for _, tok := range toks.GetTokens() {
 		text := sql[tok.GetStart():tok.GetEnd()]
 		switch {
-		case text == ";":
+		case text == ";" || isComment(tok):
+			// The check goes before a trailing comment: after a "--"
+			// comment it would be commented out, and the COPY would run
+			// unguarded.
 		case whereEnd < 0 && strings.EqualFold(text, "WHERE"):
 			whereEnd = int(tok.GetEnd())
 		case whereEnd >= 0 && exprStart < 0:
@@ -202,16 +205,22 @@ func insertSpans(sql string, from int) (listClose int, rows [][][2]int, ok bool)
 	if err != nil {
 		return 0, nil, false
 	}
-	listClose, depth, inValues := -1, 0, false
+	listClose, depth, brackets, inValues := -1, 0, 0, false
 	var row [][2]int
 	item := [2]int{-1, -1}
 	for _, tok := range res.GetTokens() {
 		start, end := int(tok.GetStart()), int(tok.GetEnd())
-		if start < from {
+		if start < from || isComment(tok) {
+			// A comment is no part of an item: a "--" one at an item's
+			// end would comment out what the guard puts after it.
 			continue
 		}
 		text := sql[start:end]
 		switch {
+		case text == "[":
+			brackets++ // ARRAY[a, b]: its commas part no items
+		case text == "]":
+			brackets--
 		case text == "(":
 			depth++
 			if depth == 1 {
@@ -234,7 +243,7 @@ func insertSpans(sql string, from int) (listClose int, rows [][][2]int, ok bool)
 			continue
 		case depth == 0 && inValues:
 			return listClose, rows, listClose >= 0 && item[0] >= 0
-		case depth == 1 && inValues && text == ",":
+		case depth == 1 && brackets == 0 && inValues && text == ",":
 			row, item = append(row, item), [2]int{-1, -1}
 			continue
 		}
@@ -246,6 +255,12 @@ func insertSpans(sql string, from int) (listClose int, rows [][][2]int, ok bool)
 		}
 	}
 	return listClose, rows, listClose >= 0 && len(rows) > 0
+}
+
+// isComment: a "--" or "/* */" comment, which pg_query.Scan returns as a
+// token.
+func isComment(tok *pg_query.ScanToken) bool {
+	return tok.GetToken() == pg_query.Token_SQL_COMMENT || tok.GetToken() == pg_query.Token_C_COMMENT
 }
 
 type textEdit struct {

@@ -26,6 +26,17 @@ func TestGuardColumnOrder(t *testing.T) {
 		{"INSERT INTO patients (id, note) VALUES (1, 'x'), (2, f(1, 2))", ", NULL)", "NULL"},
 		{"COPY patients (id, note, ssn) FROM STDIN", "FROM STDIN WHERE CASE WHEN", "true"},
 		{"COPY patients (id, note, ssn) FROM STDIN (FORMAT csv) WHERE id > 2;", "THEN true ELSE", "true"},
+		// A trailing "--" comment must not comment the guard out.
+		{"COPY patients (id, note, ssn) FROM STDIN -- load", "FROM STDIN WHERE CASE WHEN", "true"},
+		{"COPY patients (id, note, ssn) FROM STDIN; -- load", "FROM STDIN WHERE CASE WHEN", "true"},
+		{"COPY patients (id, note, ssn) FROM STDIN WHERE /* c */ id > 2 -- load", "THEN true ELSE", "true"},
+		{"INSERT INTO patients (id, note, ssn) VALUES (1, 'x', '~phg~c1' -- c\n)", "THEN '~phg~c1' ELSE", "'~phg~c1'"},
+		{"INSERT INTO patients (id, note) VALUES (1, 'x' -- c\n)", "THEN NULL ELSE", "NULL"},
+		// The commas of ARRAY[...] part no VALUES items: the guard wraps
+		// the encrypted column's own value, which is always evaluated.
+		{"INSERT INTO patients (id, note, ssn) VALUES (ARRAY['a', 'b'], 'x', '~phg~c1')", "THEN '~phg~c1' ELSE", "'~phg~c1'"},
+		{"INSERT INTO patients (id, note, ssn) VALUES (CASE WHEN false THEN ARRAY['a', 'b', 'c'] END, 'x', '~phg~c1')", "THEN '~phg~c1' ELSE", "'~phg~c1'"},
+		{"INSERT INTO patients (id, note, ssn) VALUES (ARRAY[[1, 2], [3, 4]], 'x', $1)", "THEN $1 ELSE", "$1"},
 	} {
 		out, ok := GuardColumnOrder(c.in, pol, orders)
 		if !ok {
@@ -35,8 +46,11 @@ func TestGuardColumnOrder(t *testing.T) {
 		if !strings.Contains(out, check) || !strings.Contains(out, c.guarded) || !strings.Contains(out, "current_setting('phiguard_columns_changed:public.patients')") {
 			t.Errorf("%s: guarded as\n%s", c.in, out)
 		}
-		if _, err := pg_query.Parse(out); err != nil {
+		tree, err := pg_query.Parse(out)
+		if err != nil {
 			t.Errorf("%s: the guarded text does not parse: %v\n%s", c.in, err, out)
+		} else if dep, _ := pg_query.Deparse(tree); !strings.Contains(dep, "phiguard_columns_changed") {
+			t.Errorf("%s: the guard is not in the statement PostgreSQL parses (in a comment?):\n%s", c.in, out)
 		}
 		if !strings.Contains(out, "THEN "+c.wrapped+" ELSE") {
 			t.Errorf("%s: the CASE does not hand on %s:\n%s", c.in, c.wrapped, out)

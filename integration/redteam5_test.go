@@ -1,0 +1,185 @@
+package integration
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Red team 5 attacks the column guard of a filled column list
+// (sqlrewrite.GuardColumnOrder) and the catalog read before the next
+// request of a session whose catalog is known stale
+// (proxy/catalog_fresh.go). The scenario throughout: a session through
+// phiguard has read its catalog; another session, straight to the
+// database, changes the table's columns; the first session then writes
+// without a column list, meaning the table's new order.
+
+const rt5SSN = "078-05-1120"
+
+// rt5Form is one statement run against a table after the DDL: {t} is the
+// table, copyData (when set) makes it a COPY FROM STDIN.
+type rt5Form struct {
+	what     string
+	cols     []twinColumn // nil: id, note, ssn (ssn encrypted)
+	ddl      string       // run on both tables, {t} the table; "" for the default
+	sql      string
+	copyData string
+	args     []any // extended protocol when set
+	refused  string // the SQLSTATE phiguard must refuse the form with, if any
+}
+
+const rt5DefaultDDL = "ALTER TABLE {t} DROP COLUMN note; ALTER TABLE {t} ADD COLUMN note text"
+
+func rt5DefaultCols(key string) []twinColumn {
+	return []twinColumn{{"id", "int", ""}, {"note", "text", ""}, {"ssn", "text", "{mode: deterministic, key: " + key + ", type: text}"}}
+}
+
+func (f rt5Form) run(ctx context.Context, conn *pgx.Conn, table string) error {
+	sql := strings.ReplaceAll(f.sql, "{t}", table)
+	switch {
+	case f.copyData != "":
+		_, err := conn.PgConn().CopyFrom(ctx, strings.NewReader(f.copyData), sql)
+		return err
+	case f.args != nil:
+		_, err := conn.Exec(ctx, sql, append([]any{pgx.QueryExecModeExec}, f.args...)...)
+		return err
+	}
+	_, err := conn.Exec(ctx, sql, pgx.QueryExecModeSimpleProtocol)
+	return err
+}
+
+// rt5AfterDDL runs a form on the encrypted table after the DDL: it must
+// succeed or be refused with 40001 (and then succeed when run again), store
+// the SSN nowhere in clear, leak it in no error, and leave what the same
+// form leaves on the plaintext table.
+func rt5AfterDDL(t *testing.T, f rt5Form) {
+	ctx := testContext(t)
+	cols := f.cols
+	if cols == nil {
+		cols = rt5DefaultCols("rt5-k")
+	}
+	tw := newTwin(t, "rt5", cols...)
+	if _, err := tw.via.Exec(ctx, "SELECT 1"); err != nil { // the session's catalog is read
+		t.Fatal(err)
+	}
+	ddl := f.ddl
+	if ddl == "" {
+		ddl = rt5DefaultDDL
+	}
+	for _, table := range []string{tw.enc, tw.plain} {
+		if _, err := superuser(t).Exec(ctx, strings.ReplaceAll(ddl, "{t}", table)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := f.run(ctx, tw.via, tw.enc)
+	t.Logf("first run: %v", err)
+	if err != nil && strings.Contains(err.Error(), rt5SSN) {
+		t.Errorf("the error names the SSN: %v", err)
+	}
+	rt5NoPlain(t, tw)
+	if f.refused != "" {
+		if rt4Code(err) != f.refused {
+			t.Fatalf("after another session's DDL: %v, want %s", err, f.refused)
+		}
+		return
+	}
+	if err != nil && rt4Code(err) != "40001" {
+		t.Fatalf("first run after another session's DDL: %v, want success or 40001", err)
+	}
+	if err != nil {
+		if err = f.run(ctx, tw.via, tw.enc); err != nil {
+			t.Fatalf("run again after the refusal: %v", err)
+		}
+	}
+	if err := f.run(ctx, tw.dir, tw.plain); err != nil {
+		t.Fatal(err)
+	}
+	rt5NoPlain(t, tw)
+	tw.same(t, "SELECT * FROM %s ORDER BY 1", pgx.QueryExecModeSimpleProtocol, f.what)
+}
+
+// rt5NoPlain fails if the SSN is stored in clear anywhere in the
+// encrypted table.
+func rt5NoPlain(t *testing.T, tw *twin) {
+	t.Helper()
+	var leaked int
+	if err := tw.dir.QueryRow(testContext(t), "SELECT count(*) FROM "+tw.enc+" e WHERE e::text LIKE '%"+rt5SSN+"%'").Scan(&leaked); err != nil {
+		t.Fatal(err)
+	}
+	if leaked != 0 {
+		t.Fatalf("the SSN is stored in clear in %s", tw.enc)
+	}
+}
+
+// TestRedTeam5StaleCatalogForms: the statement forms a filled column list
+// meets, each after another session dropped and re-added a column before
+// the encrypted one.
+func TestRedTeam5StaleCatalogForms(t *testing.T) {
+	t.Parallel()
+	ssn := "{mode: deterministic, key: rt5-k, type: text}"
+	forms := []rt5Form{
+		{what: "multi-row VALUES", sql: "INSERT INTO {t} VALUES (1, '" + rt5SSN + "', 'x'), (2, '078-05-1121', 'y')"},
+		{what: "multi-row VALUES, extended", sql: "INSERT INTO {t} VALUES ($1, $2, $3), ($4, $5, $6)", args: []any{1, rt5SSN, "x", 2, "078-05-1121", "y"}},
+		{what: "ON CONFLICT DO NOTHING",
+			cols: []twinColumn{{"id", "int PRIMARY KEY", ""}, {"note", "text", ""}, {"ssn", "text", ssn}},
+			sql:  "INSERT INTO {t} VALUES (1, '" + rt5SSN + "', 'x') ON CONFLICT (id) DO NOTHING"},
+		{what: "ON CONFLICT DO UPDATE",
+			cols: []twinColumn{{"id", "int PRIMARY KEY", ""}, {"note", "text", ""}, {"ssn", "text", ssn}},
+			sql:  "INSERT INTO {t} VALUES (1, '" + rt5SSN + "', 'x') ON CONFLICT (id) DO UPDATE SET note = 'u'"},
+		{what: "RETURNING", sql: "INSERT INTO {t} VALUES (1, '" + rt5SSN + "', 'x') RETURNING id, note"},
+		{what: "WITH ... INSERT", sql: "WITH v AS (SELECT 1) INSERT INTO {t} VALUES (1, '" + rt5SSN + "', 'x')"},
+		{what: "a trailing comment", sql: "INSERT INTO {t} VALUES (1, '" + rt5SSN + "', 'x') -- load"},
+		{what: "OVERRIDING SYSTEM VALUE",
+			cols: []twinColumn{{"id", "int GENERATED ALWAYS AS IDENTITY", ""}, {"note", "text", ""}, {"ssn", "text", ssn}},
+			sql:  "INSERT INTO {t} OVERRIDING SYSTEM VALUE VALUES (1, '" + rt5SSN + "', 'x')"},
+		{what: "no encrypted column among the values (phiguard appends one)",
+			cols: []twinColumn{{"id", "int", ""}, {"note", "text", ""}, {"x", "text", ""}, {"ssn", "text", ssn}},
+			sql:  "INSERT INTO {t} VALUES (1, 'a', '" + rt5SSN + "')"},
+		{what: "the encrypted column dropped and re-added",
+			cols: []twinColumn{{"id", "int", ""}, {"ssn", "text", ssn}, {"note", "text", ""}},
+			ddl:  "ALTER TABLE {t} DROP COLUMN ssn; ALTER TABLE {t} ADD COLUMN ssn text",
+			sql:  "INSERT INTO {t} VALUES (1, 'x', '" + rt5SSN + "')"},
+		{what: "RENAME swap", ddl: "ALTER TABLE {t} RENAME note TO tmp; ALTER TABLE {t} RENAME ssn TO note; ALTER TABLE {t} RENAME tmp TO ssn",
+			sql: "INSERT INTO {t} VALUES (1, '" + rt5SSN + "', 'x')"},
+		{what: "ALTER COLUMN TYPE", ddl: "ALTER TABLE {t} ALTER COLUMN note TYPE varchar(20)",
+			sql: "INSERT INTO {t} VALUES (1, 'x', '" + rt5SSN + "')"},
+		{what: "DROP TABLE and CREATE TABLE",
+			ddl: "DROP TABLE {t}; CREATE TABLE {t} (id int, ssn text, note text); GRANT ALL ON {t} TO " + appUser,
+			sql: "INSERT INTO {t} VALUES (1, '" + rt5SSN + "', 'x')"},
+		{what: "quoted names",
+			cols: []twinColumn{{`"Id"`, "int", ""}, {`"No,te"`, "text", ""}, {`ssn`, "text", ssn}},
+			ddl:  `ALTER TABLE {t} DROP COLUMN "No,te"; ALTER TABLE {t} ADD COLUMN "No,te" text`,
+			sql:  "INSERT INTO {t} VALUES (1, '" + rt5SSN + "', 'x')"},
+		{what: "COPY CSV", sql: "COPY {t} FROM STDIN (FORMAT csv)", copyData: "1," + rt5SSN + ",x\n"},
+		{what: "COPY with its own WHERE ... OR", sql: "COPY {t} FROM STDIN WHERE id = 1 OR id = 2", copyData: "1\t" + rt5SSN + "\tx\n3\t078-05-1121\ty\n"},
+		{what: "COPY with a trailing comment", sql: "COPY {t} FROM STDIN -- load", copyData: "1\t" + rt5SSN + "\tx\n"},
+		{what: "COPY; with a trailing comment", sql: "COPY {t} FROM STDIN; -- load", copyData: "1\t" + rt5SSN + "\tx\n"},
+		{what: "COPY in a multi-statement Query", sql: "COPY {t} FROM STDIN; SELECT 1", copyData: "1\t" + rt5SSN + "\tx\n", refused: "0A000"},
+		{what: "the guard in a branch never evaluated",
+			cols: []twinColumn{{"tags", "text[]", ""}, {"note", "text", ""}, {"ssn", "text", ssn}},
+			sql:  "INSERT INTO {t} VALUES (CASE WHEN false THEN ARRAY['a', 'b', 'c', 'd'] END, '" + rt5SSN + "', 'x')"},
+	}
+	for _, f := range forms {
+		t.Run(f.what, func(t *testing.T) {
+			t.Parallel()
+			rt5AfterDDL(t, f)
+		})
+	}
+}
+
+// TestRedTeam5InsertArrayValues: with no DDL at all, the guard of a
+// filled list must leave a valid statement valid. Its scan of the VALUES
+// row split items at the commas inside ARRAY[...].
+func TestRedTeam5InsertArrayValues(t *testing.T) {
+	t.Parallel()
+	tw := newTwin(t, "rt5arr",
+		twinColumn{"id", "int", ""},
+		twinColumn{"tags", "text[]", ""},
+		twinColumn{"ssn", "text", "{mode: deterministic, key: rt5arr-k, type: text}"},
+		twinColumn{"m", "int[]", ""})
+	tw.exec(t, "INSERT INTO %s VALUES (1, ARRAY['a', 'b'], '"+rt5SSN+"', ARRAY[[1, 2], [3, 4]])", pgx.QueryExecModeSimpleProtocol)
+	tw.exec(t, "INSERT INTO %s VALUES (2, ARRAY['c', 'd', 'e'], $1, ARRAY[5, 6])", pgx.QueryExecModeExec, "078-05-1121")
+	tw.same(t, "SELECT * FROM %s ORDER BY 1", pgx.QueryExecModeSimpleProtocol, "rows with arrays")
+}
