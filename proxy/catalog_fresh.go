@@ -17,7 +17,10 @@ import (
 // be filled from the same stale catalog and fail again. So the client pump
 // reads the catalog first and waits for the answer, at the next Query or
 // Parse that starts a protocol segment (after a Sync, so the backend is
-// not skipping messages after an error and will answer the query).
+// not skipping messages after an error and will answer the query). A
+// read that fails (in a failed transaction, whose ROLLBACK is often the
+// very request it precedes) leaves the catalog stale, to be read before
+// the request after (catalogAnswer).
 
 // freshCatalogWait bounds that wait. A client that pipelines more than
 // the sockets hold without reading its answers would otherwise hold both

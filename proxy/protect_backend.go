@@ -469,6 +469,15 @@ func (s *session) catalogAnswer(head *expectation, typ byte) error {
 		if head.catalog.failure != "" {
 			// Inside a failed transaction, say: keep the catalog it had.
 			s.log.Info("catalog not refreshed after DDL", zap.String("reason", head.catalog.failure))
+			if head.done != nil {
+				// A read before a request, because the catalog is known
+				// stale (catalog_fresh.go): it still is. Read it before
+				// the next request again; else a statement the column
+				// guard refused in a transaction, run again after
+				// ROLLBACK as 40001 asks, is filled from the same stale
+				// catalog and refused at every retry.
+				s.catalogStale.Store(true)
+			}
 			return nil
 		}
 		s.catalog.Store(head.catalog.cat)
