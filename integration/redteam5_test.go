@@ -511,3 +511,61 @@ func TestRedTeam5ReloadMidSegment(t *testing.T) {
 		t.Errorf("read after the segment: %q, %v", d, err)
 	}
 }
+
+// TestRedTeam5SameNameTwoSchemas: the policy protects a table of one name
+// in two schemas, ssn in public's and dob in the other's (which sorts
+// first). An unqualified name goes where search_path says (public);
+// phiguard planned it for the policy's first table of that name, where
+// ssn is not encrypted, and the SSN went into public's encrypted ssn
+// column in clear (INSERT with a column list, UPDATE), or a COPY's fields
+// were encrypted for the other table's columns. Now such a name is
+// refused; a qualified one works.
+func TestRedTeam5SameNameTwoSchemas(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	schema, table := uniqueName("a_rt5s"), uniqueName("rt5same")
+	su := superuser(t)
+	for _, q := range []string{
+		"CREATE SCHEMA " + schema,
+		"GRANT USAGE ON SCHEMA " + schema + " TO " + appUser,
+		"CREATE TABLE public." + table + " (id int, ssn text, note text)",
+		"CREATE TABLE " + schema + "." + table + " (id int, dob text, ssn text)",
+		"GRANT ALL ON public." + table + ", " + schema + "." + table + " TO " + appUser,
+	} {
+		if _, err := su.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pol := fmt.Sprintf("version: 1\ntables:\n  public.%s:\n    columns:\n      ssn: {mode: deterministic, key: rt5s-k, type: text}\n  %s.%s:\n    columns:\n      dob: {mode: randomized, key: rt5s-r, type: text}\n", table, schema, table)
+	p := startProxy(t, proxyOptions{protect: protection(t, pol)})
+	via := p.app(t)
+	for _, q := range []string{
+		"INSERT INTO " + table + " (id, ssn) VALUES (1, '" + rt5SSN + "')",
+		"INSERT INTO " + table + " (id, ssn) VALUES ($1, $2)",
+		"UPDATE " + table + " SET ssn = '" + rt5SSN + "' WHERE id = 1",
+	} {
+		var err error
+		if strings.Contains(q, "$1") {
+			_, err = via.Exec(ctx, q, pgx.QueryExecModeExec, 2, rt5SSN)
+		} else {
+			_, err = via.Exec(ctx, q, pgx.QueryExecModeSimpleProtocol)
+		}
+		t.Logf("%s: %v", q, err)
+	}
+	_, err := via.PgConn().CopyFrom(ctx, strings.NewReader("3\t"+rt5SSN+"\tx\n"), "COPY "+table+" FROM STDIN")
+	t.Logf("COPY: %v", err)
+	var leaked int
+	if err := su.QueryRow(ctx, "SELECT count(*) FROM public."+table+" e WHERE e::text LIKE '%"+rt5SSN+"%' OR ssn NOT LIKE '~phg~AQEGcnQ1cy1r%'").Scan(&leaked); err != nil {
+		t.Fatal(err)
+	}
+	if leaked != 0 {
+		t.Fatalf("%d row(s) of public.%s hold the SSN in clear or a cell not sealed with its ssn key", leaked, table)
+	}
+	if _, err := via.Exec(ctx, "INSERT INTO public."+table+" (id, ssn) VALUES (4, '"+rt5SSN+"')"); err != nil {
+		t.Fatalf("a qualified name: %v", err)
+	}
+	var ssn string
+	if err := via.QueryRow(ctx, "SELECT ssn FROM public."+table+" WHERE id = 4").Scan(&ssn); err != nil || ssn != rt5SSN {
+		t.Fatalf("read back through the qualified name: %q, %v", ssn, err)
+	}
+}
