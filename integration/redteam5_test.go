@@ -161,6 +161,11 @@ func TestRedTeam5StaleCatalogForms(t *testing.T) {
 		{what: "COPY with a trailing comment", sql: "COPY {t} FROM STDIN -- load", copyData: "1\t" + rt5SSN + "\tx\n"},
 		{what: "COPY; with a trailing comment", sql: "COPY {t} FROM STDIN; -- load", copyData: "1\t" + rt5SSN + "\tx\n"},
 		{what: "COPY in a multi-statement Query", sql: "COPY {t} FROM STDIN; SELECT 1", copyData: "1\t" + rt5SSN + "\tx\n", refused: "0A000"},
+		{what: "COPY binary", sql: "COPY {t} FROM STDIN (FORMAT binary)", copyData: rt5BinaryCopy(1, rt5SSN, "x")},
+		{what: "INSERT in a multi-statement Query", sql: "INSERT INTO {t} VALUES (1, '" + rt5SSN + "', 'x'); SELECT 1", refused: "0A000"},
+		{what: "INSERT in a writable CTE", sql: "WITH w AS (INSERT INTO {t} VALUES (1, '" + rt5SSN + "', 'x') RETURNING id) SELECT id FROM w", refused: "0A000"},
+		{what: "EXPLAIN ANALYZE INSERT", sql: "EXPLAIN ANALYZE INSERT INTO {t} VALUES (1, '" + rt5SSN + "', 'x')", refused: "0A000"},
+		{what: "SQL PREPARE of an INSERT", sql: "PREPARE rt5p AS INSERT INTO {t} VALUES ($1, $2, $3)", refused: "0A000"},
 		{what: "the guard in a branch never evaluated",
 			cols: []twinColumn{{"tags", "text[]", ""}, {"note", "text", ""}, {"ssn", "text", ssn}},
 			sql:  "INSERT INTO {t} VALUES (CASE WHEN false THEN ARRAY['a', 'b', 'c', 'd'] END, '" + rt5SSN + "', 'x')"},
@@ -567,5 +572,80 @@ func TestRedTeam5SameNameTwoSchemas(t *testing.T) {
 	var ssn string
 	if err := via.QueryRow(ctx, "SELECT ssn FROM public."+table+" WHERE id = 4").Scan(&ssn); err != nil || ssn != rt5SSN {
 		t.Fatalf("read back through the qualified name: %q, %v", ssn, err)
+	}
+}
+
+// rt5BinaryCopy is a binary COPY stream of one row (int, text, text).
+func rt5BinaryCopy(id int, a, b string) string {
+	row := []byte{0, 3, 0, 0, 0, 4, byte(id >> 24), byte(id >> 16), byte(id >> 8), byte(id)}
+	for _, f := range []string{a, b} {
+		row = append(row, byte(len(f)>>24), byte(len(f)>>16), byte(len(f)>>8), byte(len(f)))
+		row = append(row, f...)
+	}
+	return "PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00" + string(row) + "\xff\xff"
+}
+
+// TestRedTeam5TableElsewhere: phiguard fills a missing column list from
+// the protected table a bare name matches, but PostgreSQL resolves the
+// name under search_path, where a temporary table, or a table in a schema
+// earlier in the path created after the session read its catalog, comes
+// first. The guard checked the protected table's columns, which had not
+// changed, so the statement ran with the protected table's order on the
+// other table: the SSN went, in clear, into its note column. The guard
+// now also checks that the name resolves to the protected table.
+func TestRedTeam5TableElsewhere(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	su := superuser(t)
+	for _, c := range []struct {
+		what  string
+		setup func(tw *twin) (other string)
+	}{
+		{"a temporary table", func(tw *twin) string {
+			if _, err := tw.via.Exec(ctx, "CREATE TEMP TABLE "+tw.enc+" (id int, ssn text, note text)"); err != nil {
+				t.Fatal(err)
+			}
+			return "pg_temp." + tw.enc
+		}},
+		{"a table in a schema earlier in search_path", func(tw *twin) string {
+			schema := uniqueName("rt5else_s")
+			if _, err := su.Exec(ctx, "CREATE SCHEMA "+schema+"; GRANT ALL ON SCHEMA "+schema+" TO "+appUser); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tw.via.Exec(ctx, "SET search_path = "+schema+", public"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := su.Exec(ctx, "CREATE TABLE "+schema+"."+tw.enc+" (id int, ssn text, note text); GRANT ALL ON "+schema+"."+tw.enc+" TO "+appUser); err != nil {
+				t.Fatal(err)
+			}
+			return schema + "." + tw.enc
+		}},
+	} {
+		t.Run(c.what, func(t *testing.T) {
+			tw := newTwin(t, "rt5else", rt5DefaultCols("rt5else-k")...)
+			if _, err := tw.via.Exec(ctx, "SELECT 1"); err != nil {
+				t.Fatal(err)
+			}
+			other := c.setup(tw)
+			_, ierr := tw.via.Exec(ctx, "INSERT INTO "+tw.enc+" VALUES (1, '"+rt5SSN+"', 'x')", pgx.QueryExecModeSimpleProtocol)
+			_, cerr := tw.via.PgConn().CopyFrom(ctx, strings.NewReader("2\t"+rt5SSN+"\tx\n"), "COPY "+tw.enc+" FROM STDIN")
+			t.Logf("INSERT: %v; COPY: %v", ierr, cerr)
+			var leaked int
+			if err := tw.via.QueryRow(ctx, "SELECT count(*) FROM "+other+" WHERE note = '"+rt5SSN+"'", pgx.QueryExecModeSimpleProtocol).Scan(&leaked); err != nil {
+				t.Fatal(err)
+			}
+			if leaked != 0 {
+				t.Fatalf("%d row(s) of %s hold the SSN in clear in note, where PostgreSQL's order puts it in ssn", leaked, other)
+			}
+			for _, err := range []error{ierr, cerr} {
+				if err != nil && rt4Code(err) != "0A000" {
+					t.Errorf("refused with %v, want 0A000", err)
+				}
+			}
+			if _, err := tw.via.Exec(ctx, "INSERT INTO public."+tw.enc+" VALUES (3, 'y', '"+rt5SSN+"')", pgx.QueryExecModeSimpleProtocol); err != nil {
+				t.Fatalf("the qualified name: %v", err)
+			}
+			rt5NoPlain(t, tw)
+		})
 	}
 }

@@ -107,6 +107,9 @@ func (s *session) replaceRefusal(body []byte, head *expectation) (bool, error) {
 			}
 		}
 		if !isCheck {
+			rc, isCheck = sqlrewrite.TableElsewhereRefusal(string(msg))
+		}
+		if !isCheck {
 			return false, nil
 		}
 		// A row rule's write check or a column guard failed in the

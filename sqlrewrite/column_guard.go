@@ -26,7 +26,10 @@ import (
 // longer change the columns between the check and the write. On a
 // mismatch the check raises an error whose message holds
 // columnGuardMarker; the proxy turns it into ColumnsChangedRefusal and
-// reads its catalog again.
+// reads its catalog again. It also checks that the relation, as the
+// statement names it, is the protected table: a bare name can resolve to
+// a temporary table or one earlier in search_path, whose columns the
+// list does not describe (elsewhereMarker, TableElsewhereRefusal).
 
 // OrderedColumn is one column of a filled list: its attribute number and
 // name in the session's catalog.
@@ -41,10 +44,32 @@ type ColumnOrder struct {
 	Table   policy.TableName
 	OID     uint32
 	Columns []OrderedColumn
+	// named is the statement's relation as written (GuardColumnOrder).
+	named string
 }
 
-// columnGuardMarker is in the error the guard raises.
-const columnGuardMarker = "phiguard_columns_changed:"
+// columnGuardMarker is in the error the guard raises when the columns
+// changed, elsewhereMarker when the statement's relation is another table.
+const (
+	columnGuardMarker = "phiguard_columns_changed:"
+	elsewhereMarker   = "phiguard_table_elsewhere:"
+)
+
+// TableElsewhereRefusal recognises the guard's error for a relation name
+// that resolves, under the session's search_path, to another table than
+// the protected one whose columns filled the list (a temporary table of
+// that name, or one in a schema earlier in search_path): PostgreSQL would
+// follow the other table's order. The catalog is not stale, and running
+// the statement again would be refused again.
+func TableElsewhereRefusal(message string) (*Refusal, bool) {
+	i := strings.Index(message, elsewhereMarker)
+	if i < 0 {
+		return nil, false
+	}
+	table, _, _ := strings.Cut(message[i+len(elsewhereMarker):], `"`)
+	return &Refusal{Code: pgerr.FeatureNotSupported, Table: table, Construct: "INSERT or COPY without a column list",
+		Message: "the statement's table name resolves (search_path, a temporary table) to another table than " + table + ", whose columns phiguard would have written into its missing column list: nothing was written; give the statement a column list, or name the table with its schema"}, true
+}
 
 // ColumnsChangedRefusal recognises the guard's error (by its marker) and
 // returns the refusal to send the client instead, naming the table.
@@ -78,6 +103,19 @@ func (o ColumnOrder) condition() string {
 // of a name no setting has (stable, so only evaluated when reached).
 func (o ColumnOrder) raise() string {
 	return "pg_catalog.current_setting(" + sqlString(columnGuardMarker+o.Table.String()) + ")"
+}
+
+// guard is a CASE that hands on value while the statement's relation is
+// the table and its columns are unchanged, and raises otherwise; cast
+// types the raise's text for the context (COPY's WHERE: bool).
+// to_regclass, stable like the rest, resolves the name as the statement
+// did, under the same search_path; it is compared with the protected
+// table's qualified name, not its OID, so that a table dropped and
+// created again counts as changed columns (the catalog is stale), not
+// as another table.
+func (o ColumnOrder) guard(value, cast string) string {
+	return "CASE WHEN pg_catalog.to_regclass(" + sqlString(o.named) + ") IS DISTINCT FROM pg_catalog.to_regclass(" + sqlString(o.Table.String()) + ") THEN pg_catalog.current_setting(" +
+		sqlString(elsewhereMarker+o.Table.String()) + ")" + cast + " WHEN " + o.condition() + " THEN " + value + " ELSE " + o.raise() + cast + " END"
 }
 
 func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
@@ -116,9 +154,11 @@ func GuardColumnOrder(sql string, pol *policy.Policy, orders func(policy.TableNa
 		return sql, true
 	}
 	order := orders(t.Name)
-	if len(order.Columns) == 0 || order.OID == 0 {
+	end, ok := relationEnd(sql, int(rv.GetLocation()))
+	if len(order.Columns) == 0 || order.OID == 0 || !ok {
 		return "", false
 	}
+	order.named = sql[rv.GetLocation():end]
 	if ins != nil {
 		return guardInsert(sql, t, order, ins)
 	}
@@ -145,7 +185,7 @@ func guardInsert(sql string, t *policy.ProtectedTable, order ColumnOrder, ins *p
 		if strings.EqualFold(value, "DEFAULT") {
 			value = "NULL" // phiguard refuses DEFAULT where the column has a default
 		}
-		return sql[:sp[0]] + "CASE WHEN " + order.condition() + " THEN " + value + " ELSE " + order.raise() + " END" + sql[sp[1]:], true
+		return sql[:sp[0]] + order.guard(value, "") + sql[sp[1]:], true
 	}
 	if len(t.Columns) == 0 {
 		return "", false
@@ -156,7 +196,7 @@ func guardInsert(sql string, t *policy.ProtectedTable, order ColumnOrder, ins *p
 	for r, row := range rows {
 		value := "NULL"
 		if r == 0 {
-			value = "CASE WHEN " + order.condition() + " THEN NULL ELSE " + order.raise() + " END"
+			value = order.guard("NULL", "")
 		}
 		edits = append(edits, textEdit{at: row[len(row)-1][1], text: ", " + value})
 	}
@@ -165,7 +205,7 @@ func guardInsert(sql string, t *policy.ProtectedTable, order ColumnOrder, ins *p
 
 // guardCopy puts the check first in a COPY FROM's WHERE.
 func guardCopy(sql string, order ColumnOrder) (string, bool) {
-	check := "CASE WHEN " + order.condition() + " THEN true ELSE " + order.raise() + "::pg_catalog.bool END"
+	check := order.guard("true", "::pg_catalog.bool")
 	toks, err := pg_query.Scan(sql)
 	if err != nil {
 		return "", false

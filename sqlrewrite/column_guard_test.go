@@ -43,6 +43,9 @@ func TestGuardColumnOrder(t *testing.T) {
 			t.Errorf("%s: no guard", c.in)
 			continue
 		}
+		if !strings.Contains(out, "pg_catalog.to_regclass('patients') IS DISTINCT FROM pg_catalog.to_regclass('public.patients') THEN pg_catalog.current_setting('phiguard_table_elsewhere:public.patients')") {
+			t.Errorf("%s: the relation as written is not checked:\n%s", c.in, out)
+		}
 		if !strings.Contains(out, check) || !strings.Contains(out, c.guarded) || !strings.Contains(out, "current_setting('phiguard_columns_changed:public.patients')") {
 			t.Errorf("%s: guarded as\n%s", c.in, out)
 		}
@@ -65,6 +68,9 @@ func TestGuardColumnOrder(t *testing.T) {
 	// Without the table's OID the guard cannot be written: refuse.
 	if _, ok := GuardColumnOrder("INSERT INTO patients (id, ssn) VALUES (1, NULL)", pol, func(tn policy.TableName) ColumnOrder { return ColumnOrder{Table: tn} }); ok {
 		t.Error("guarded without an OID")
+	}
+	if r, ok := TableElsewhereRefusal(`unrecognized configuration parameter "phiguard_table_elsewhere:public.patients"`); !ok || r.Table != "public.patients" || r.PgError().Code != "0A000" {
+		t.Errorf("the guard's error for another table is not recognised: %+v", r)
 	}
 	if r, ok := ColumnsChangedRefusal(`unrecognized configuration parameter "phiguard_columns_changed:public.patients"`); !ok || r.Table != "public.patients" || r.PgError().Code != "40001" {
 		t.Errorf("the guard's error is not recognised: %+v", r)
