@@ -649,3 +649,37 @@ func TestRedTeam5TableElsewhere(t *testing.T) {
 		})
 	}
 }
+
+// TestRedTeam5DDLRolledBack: the session's own DDL inside a transaction
+// makes phiguard read its catalog inside that transaction; a ROLLBACK
+// undoes the DDL but left the catalog as the transaction saw it. After
+// RENAME ssn TO ssn_old, ADD COLUMN ssn, ROLLBACK, the session read ssn
+// as stored cells and filled INSERTs without a column list with ssn_old,
+// until its next DDL.
+func TestRedTeam5DDLRolledBack(t *testing.T) {
+	t.Parallel()
+	for _, mode := range bothModes {
+		t.Run(mode.String(), func(t *testing.T) {
+			t.Parallel()
+			ctx := testContext(t)
+			tw := newTwin(t, "rt5rb", rt5DefaultCols("rt5rb-k")...)
+			for _, table := range []string{tw.enc, tw.plain} {
+				if _, err := superuser(t).Exec(ctx, "ALTER TABLE "+table+" OWNER TO "+appUser); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tw.exec(t, "INSERT INTO %s (id, note, ssn) VALUES (1, 'a', '"+rt5SSN+"')", mode)
+			for _, q := range []string{"BEGIN", "ALTER TABLE %s RENAME ssn TO ssn_old", "ALTER TABLE %s ADD COLUMN ssn text", "ROLLBACK"} {
+				if strings.Contains(q, "%s") {
+					tw.exec(t, q, mode)
+				} else {
+					tw.both(t, q)
+				}
+			}
+			tw.same(t, "SELECT ssn FROM %s WHERE id = 1", mode, "read after the rolled-back DDL")
+			tw.exec(t, "INSERT INTO %s VALUES (2, 'b', '078-05-1121')", mode)
+			rt5NoPlain(t, tw)
+			tw.same(t, "SELECT * FROM %s ORDER BY 1", mode, "INSERT without a column list after the rolled-back DDL")
+		})
+	}
+}

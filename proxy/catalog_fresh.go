@@ -20,7 +20,9 @@ import (
 // not skipping messages after an error and will answer the query). A
 // read that fails (in a failed transaction, whose ROLLBACK is often the
 // very request it precedes) leaves the catalog stale, to be read before
-// the request after (catalogAnswer).
+// the request after (catalogAnswer). A third event: the end of a
+// transaction inside which the catalog was read, and whose DDL the read
+// saw, may have undone that DDL (catalogAfterTransaction).
 
 // freshCatalogWait bounds that wait. A client that pipelines more than
 // the sockets hold without reading its answers would otherwise hold both
@@ -61,4 +63,19 @@ func (s *session) awaitFreshCatalog(typ byte) error {
 		s.log.Warn("catalog read before a request not answered in time: planning on the catalog the session has", zap.Duration("waited", freshCatalogWait))
 	}
 	return nil
+}
+
+// catalogAfterTransaction runs when the session's transaction has ended
+// (ReadyForQuery 'I'). A catalog read inside it (after the session's own
+// DDL, or before a request) saw the transaction's uncommitted DDL, which
+// a ROLLBACK undoes: ALTER TABLE ... RENAME ssn, ADD COLUMN ssn, ROLLBACK
+// left the catalog naming the rolled-back column, so reads of ssn came
+// back as stored cells and an INSERT without a column list named a
+// column that no longer exists, until the session's next DDL. Read it
+// again before the next request. Backend pump.
+func (s *session) catalogAfterTransaction() {
+	if s.catalogInTx {
+		s.catalogInTx = false
+		s.catalogStale.Store(true)
+	}
 }

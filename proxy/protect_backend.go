@@ -130,6 +130,7 @@ func (s *session) onReadyForQuery(_ byte, head *expectation) (bool, error) {
 	if body, err := s.br.body(); err == nil && len(body) == 1 && body[0] == 'I' {
 		clear(s.portals) // portals end with their transaction
 		s.cursors.endPortals()
+		s.catalogAfterTransaction()
 	}
 	return false, nil
 }
@@ -468,6 +469,9 @@ func (s *session) catalogAnswer(head *expectation, typ byte) error {
 		s.expects.pop()
 		if head.done != nil {
 			defer close(head.done)
+		}
+		if len(body) == 1 && body[0] != 'I' {
+			s.catalogInTx = true // read again once the transaction ends
 		}
 		if head.catalog.failure != "" {
 			// Inside a failed transaction, say: keep the catalog it had.
