@@ -63,6 +63,16 @@ func (s *session) onBackendError(_ byte, head *expectation) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if head.filled || head.kind == expParse && head.prep != nil && head.prep.filled {
+		// A statement whose column list phiguard filled from its catalog
+		// failed. The column guard names a stale catalog, but it runs
+		// with the statement: an error PostgreSQL raises first, at parse
+		// analysis (a value the stale list sends to a column of another
+		// type, or to a generated one), does not. Read the catalog
+		// before the next request all the same, or running the
+		// statement again fails the same way until the next DDL.
+		s.catalogStale.Store(true)
+	}
 	handled, err := s.replaceRefusal(body, head)
 	if err != nil {
 		return false, err
