@@ -139,6 +139,9 @@ func TestRedTeam5StaleCatalogForms(t *testing.T) {
 			sql:  "INSERT INTO {t} VALUES (1, '" + rt5SSN + "', 'x') ON CONFLICT (id) DO UPDATE SET note = 'u'"},
 		{what: "RETURNING", sql: "INSERT INTO {t} VALUES (1, '" + rt5SSN + "', 'x') RETURNING id, note"},
 		{what: "WITH ... INSERT", sql: "WITH v AS (SELECT 1) INSERT INTO {t} VALUES (1, '" + rt5SSN + "', 'x')"},
+		{what: "a table alias", sql: "INSERT INTO {t} AS a VALUES (1, '" + rt5SSN + "', 'x') RETURNING a.id"},
+		{what: "a schema-qualified name", sql: "INSERT INTO public.{t} VALUES (1, '" + rt5SSN + "', 'x')"},
+		{what: "COPY of a schema-qualified name", sql: "COPY public.{t} FROM STDIN", copyData: "1\t" + rt5SSN + "\tx\n"},
 		{what: "a trailing comment", sql: "INSERT INTO {t} VALUES (1, '" + rt5SSN + "', 'x') -- load"},
 		{what: "OVERRIDING SYSTEM VALUE",
 			cols: []twinColumn{{"id", "int GENERATED ALWAYS AS IDENTITY", ""}, {"note", "text", ""}, {"ssn", "text", ssn}},
@@ -708,4 +711,68 @@ func TestRedTeam5ErrorBeforeGuardQuotesValue(t *testing.T) {
 	rt5AfterDDL(t, rt5Form{what: "a value sent to a column of another type",
 		cols: []twinColumn{{"id", "int", ""}, {"note", "text", ""}, {"n", "int", ""}, {"ssn", "text", "{mode: deterministic, key: rt5-k, type: text}"}},
 		sql:  "INSERT INTO {t} VALUES (1, 5, '" + rt5SSN + "', 'x')"})
+}
+
+// TestRedTeam5QuotedTableName: the guard names the table in SQL strings
+// (to_regclass of the name as written and of the qualified name; the
+// unquoted names pg_identify_object_as_address gives): a table whose
+// name needs quotes, holding a space, a double quote and capitals.
+func TestRedTeam5QuotedTableName(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	name := uniqueName("Rt5 q")
+	quoted := `"` + strings.ReplaceAll(name+`"x`, `"`, `""`) + `"`
+	su := superuser(t)
+	if _, err := su.Exec(ctx, "CREATE TABLE "+quoted+` (id int, "No te" text, ssn text); GRANT ALL ON `+quoted+" TO "+appUser); err != nil {
+		t.Fatal(err)
+	}
+	pol := fmt.Sprintf("version: 1\ntables:\n  'public.%s':\n    columns:\n      ssn: {mode: deterministic, key: rt5q-k, type: text}\n", quoted)
+	p := startProxy(t, proxyOptions{protect: protection(t, pol)})
+	via := p.app(t)
+	if _, err := via.Exec(ctx, "INSERT INTO "+quoted+" VALUES (1, 'a', '"+rt5SSN+"')", pgx.QueryExecModeSimpleProtocol); err != nil {
+		t.Fatalf("INSERT before the DDL: %v", err)
+	}
+	if _, err := su.Exec(ctx, "ALTER TABLE "+quoted+` DROP COLUMN "No te"; ALTER TABLE `+quoted+` ADD COLUMN "No te" text`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := via.Exec(ctx, "INSERT INTO "+quoted+" VALUES (2, '078-05-1121', 'b')", pgx.QueryExecModeSimpleProtocol)
+	if rt4Code(err) != "40001" {
+		t.Fatalf("INSERT after the DDL: %v, want 40001", err)
+	}
+	if !strings.Contains(err.Error(), "Rt5 q") {
+		t.Errorf("the refusal does not name the table: %v", err)
+	}
+	if _, err := via.Exec(ctx, "INSERT INTO "+quoted+" VALUES (2, '078-05-1121', 'b')", pgx.QueryExecModeSimpleProtocol); err != nil {
+		t.Fatalf("run again: %v", err)
+	}
+	var leaked int
+	if err := su.QueryRow(ctx, "SELECT count(*) FROM "+quoted+` e WHERE e::text LIKE '%078-05-112%'`).Scan(&leaked); err != nil || leaked != 0 {
+		t.Fatalf("%d row(s) hold an SSN in clear (%v)", leaked, err)
+	}
+	var ssn, note string
+	if err := via.QueryRow(ctx, "SELECT ssn, \"No te\" FROM "+quoted+" WHERE id = 2").Scan(&ssn, &note); err != nil || ssn != "078-05-1121" || note != "b" {
+		t.Fatalf("read back: %q %q %v", ssn, note, err)
+	}
+}
+
+// TestRedTeam5DefaultSetElsewhere: phiguard refuses DEFAULT (and leaving
+// a column out of an INSERT) for an encrypted column that has a default,
+// which PostgreSQL would store unencrypted, by its catalog's note of
+// which columns have one; and refuses SET DEFAULT on one through itself.
+func TestRedTeam5DefaultSetElsewhere(t *testing.T) {
+	t.Skip("HOLE: phiguard's check that an encrypted column left out of an INSERT (or given DEFAULT) has no default reads the session's catalog; after another session, straight to the database, runs ALTER TABLE t ALTER ssn SET DEFAULT '<plaintext>', INSERT INTO t (id, note) VALUES (...) through a session whose catalog predates it stores that default, unencrypted, in the encrypted column. The plaintext is the DDL author's, not the client's (the same author could write it directly, or with a trigger), but the check exists for this case and a stale catalog defeats it")
+	t.Parallel()
+	ctx := testContext(t)
+	tw := newTwin(t, "rt5def", rt5DefaultCols("rt5def-k")...)
+	if _, err := tw.via.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := superuser(t).Exec(ctx, "ALTER TABLE "+tw.enc+" ALTER COLUMN ssn SET DEFAULT '"+rt5SSN+"'"); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"INSERT INTO %s (id, note) VALUES (1, 'x')", "INSERT INTO %s (id, note, ssn) VALUES (2, 'y', DEFAULT)"} {
+		_, err := tw.via.Exec(ctx, fmt.Sprintf(q, tw.enc), pgx.QueryExecModeSimpleProtocol)
+		t.Logf("%s: %v", q, err)
+	}
+	rt5NoPlain(t, tw)
 }

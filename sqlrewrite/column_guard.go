@@ -66,7 +66,7 @@ func TableElsewhereRefusal(message string) (*Refusal, bool) {
 	if i < 0 {
 		return nil, false
 	}
-	table, _, _ := strings.Cut(message[i+len(elsewhereMarker):], `"`)
+	table := markedTable(message[i+len(elsewhereMarker):])
 	return &Refusal{Code: pgerr.FeatureNotSupported, Table: table, Construct: "INSERT or COPY without a column list",
 		Message: "the statement's table name resolves (search_path, a temporary table) to another table than " + table + ", whose columns phiguard would have written into its missing column list: nothing was written; give the statement a column list, or name the table with its schema"}, true
 }
@@ -78,9 +78,19 @@ func ColumnsChangedRefusal(message string) (*Refusal, bool) {
 	if i < 0 {
 		return nil, false
 	}
-	table, _, _ := strings.Cut(message[i+len(columnGuardMarker):], `"`)
+	table := markedTable(message[i+len(columnGuardMarker):])
 	return &Refusal{Code: pgerr.SerializationFailure, Table: table, Construct: "INSERT or COPY without a column list",
 		Message: "the columns of table " + table + " changed since this session read them (DDL in another session), so phiguard could not tell which value goes to which column: nothing was written; run the statement again, or give it a column list"}, true
+}
+
+// markedTable is the table name after a marker in PostgreSQL's
+// `unrecognized configuration parameter "<marker><table>"`: up to the
+// message's last double quote, as a quoted name holds quotes of its own.
+func markedTable(rest string) string {
+	if i := strings.LastIndex(rest, `"`); i >= 0 {
+		return rest[:i]
+	}
+	return rest
 }
 
 // condition is true while every listed column keeps its number and name.

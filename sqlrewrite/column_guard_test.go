@@ -72,6 +72,9 @@ func TestGuardColumnOrder(t *testing.T) {
 	if r, ok := TableElsewhereRefusal(`unrecognized configuration parameter "phiguard_table_elsewhere:public.patients"`); !ok || r.Table != "public.patients" || r.PgError().Code != "0A000" {
 		t.Errorf("the guard's error for another table is not recognised: %+v", r)
 	}
+	if r, ok := ColumnsChangedRefusal(`unrecognized configuration parameter "phiguard_columns_changed:public."Pa ""t""`); !ok || r.Table != `public."Pa ""t"` {
+		t.Errorf("a quoted table name is cut short: %+v", r)
+	}
 	if r, ok := ColumnsChangedRefusal(`unrecognized configuration parameter "phiguard_columns_changed:public.patients"`); !ok || r.Table != "public.patients" || r.PgError().Code != "40001" {
 		t.Errorf("the guard's error is not recognised: %+v", r)
 	}
