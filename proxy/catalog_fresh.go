@@ -4,6 +4,9 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 // The catalog is read at login and again behind a request that ran DDL
@@ -78,4 +81,20 @@ func (s *session) catalogAfterTransaction() {
 		s.catalogInTx = false
 		s.catalogStale.Store(true)
 	}
+}
+
+// staleInSegment refuses a Parse of a statement on a protected table
+// while the catalog is known stale inside an open protocol segment, where
+// awaitFreshCatalog cannot read it (its Query would end the segment's
+// implicit transaction, or be skipped after an error): a reload that
+// encrypts another column, reached at a Bind or Parse after the segment
+// began, left a SELECT of that column Parsed in the rest of the segment
+// returning its stored cells. The next segment reads the catalog first.
+// Client pump.
+func (s *session) staleInSegment(plan *sqlrewrite.Plan) *pgerr.Error {
+	if plan == nil || !plan.Protected || !s.catalogStale.Load() {
+		return nil
+	}
+	return pgerr.New(pgerr.SerializationFailure,
+		"phiguard's policy or the tables it protects changed while this pipeline was open, and phiguard reads them only between pipelines: this statement did not run; run it again after the next Sync")
 }

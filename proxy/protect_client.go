@@ -288,11 +288,8 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 	}
 	s.noteParse(msg.Name, info)
 	s.expects.push(&expectation{kind: expParse, name: msg.Name, prep: info, analysis: a, start: time.Now()})
-	if pe := s.viewWriteRefusal(a); pe != nil {
+	if pe := s.parseRefusal(a, info.plan, cpe); pe != nil {
 		return s.markerParse(msg.Name, pe, a), nil
-	}
-	if cpe != nil {
-		return s.markerParse(msg.Name, cpe, a), nil
 	}
 	if !info.plan.Protected {
 		if rewritten {
@@ -416,6 +413,19 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 // (see protect_query.go), standing in for a message phiguard refuses.
 func (s *session) markerParse(name string, pe *pgerr.Error, a *sqlrewrite.Analysis) []byte {
 	return parseMessage([]byte(name), s.refuseStatement(pe, a))
+}
+
+// parseRefusal is the first reason a planned Parse must not run: a write
+// or read through a view, a catalog known stale inside a pipeline segment
+// (staleInSegment), or cpe, its cursors' refusal.
+func (s *session) parseRefusal(a *sqlrewrite.Analysis, plan *sqlrewrite.Plan, cpe *pgerr.Error) *pgerr.Error {
+	if pe := s.viewWriteRefusal(a); pe != nil {
+		return pe
+	}
+	if pe := s.staleInSegment(plan); pe != nil {
+		return pe
+	}
+	return cpe
 }
 
 // queryMessage builds a Query message for sql.
