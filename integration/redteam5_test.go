@@ -864,3 +864,54 @@ func TestRedTeam5ColumnPrivilegeAppend(t *testing.T) {
 	tw.exec(t, "INSERT INTO %s VALUES (1, 'a', 'b')", pgx.QueryExecModeSimpleProtocol)
 	tw.same(t, "SELECT * FROM %s ORDER BY 1", pgx.QueryExecModeSimpleProtocol, "column privileges")
 }
+
+// TestRedTeam5ReadAfterOtherSessionReAdds: another session drops the
+// encrypted column and adds it again (a migration that recreates it):
+// its attribute number changes. The reading session maps result columns
+// to protected ones by table OID and attribute number from its catalog,
+// which nothing marked stale (no DDL of its own, no reload, no filled
+// statement): every read of ssn returned the stored cells. A result
+// field of a protected table that the catalog does not know now marks
+// it stale, so the next statement is right (the first one is not, nor a
+// statement prepared on the stale catalog:
+// TestRedTeam5FirstReadAfterOtherSessionReAdds).
+func TestRedTeam5ReadAfterOtherSessionReAdds(t *testing.T) {
+	t.Parallel()
+	for _, mode := range bothModes {
+		t.Run(mode.String(), func(t *testing.T) {
+			t.Parallel()
+			tw := rt5ReAdded(t)
+			first, _ := rt4Rows(tw.via, "SELECT id, ssn FROM "+tw.enc, mode)
+			t.Logf("first read: %q", first)
+			tw.same(t, "SELECT id, ssn FROM %s WHERE id > 0", mode, "the next statement")
+		})
+	}
+}
+
+// TestRedTeam5FirstReadAfterOtherSessionReAdds: the first read after
+// that DDL.
+func TestRedTeam5FirstReadAfterOtherSessionReAdds(t *testing.T) {
+	t.Skip("HOLE (wrong answer, nothing leaks): after another session runs ALTER TABLE t DROP COLUMN ssn; ALTER TABLE t ADD COLUMN ssn text, the first read of ssn by a session whose catalog predates it returns the stored ~phg~ cells: the RowDescription shows a column the catalog does not know, which marks it stale for the next request, but this result is already on its way; and a statement prepared and described on the stale catalog (pgx's statement cache) keeps returning cells at every execution, as its result fields were mapped at its Describe")
+	t.Parallel()
+	tw := rt5ReAdded(t)
+	tw.same(t, "SELECT id, ssn FROM %s", pgx.QueryExecModeSimpleProtocol, "the first read after")
+}
+
+// rt5ReAdded is the default twin after another session dropped and
+// re-added ssn, with a row written through phiguard after that.
+func rt5ReAdded(t *testing.T) *twin {
+	t.Helper()
+	ctx := testContext(t)
+	tw := newTwin(t, "rt5readd", rt5DefaultCols("rt5readd-k")...)
+	if _, err := tw.via.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{tw.enc, tw.plain} {
+		if _, err := superuser(t).Exec(ctx, "ALTER TABLE "+table+" DROP COLUMN ssn; ALTER TABLE "+table+" ADD COLUMN ssn text"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tw.exec(t, "INSERT INTO %s (id, note, ssn) VALUES (1, 'x', '"+rt5SSN+"')", pgx.QueryExecModeSimpleProtocol)
+	rt5NoPlain(t, tw)
+	return tw
+}

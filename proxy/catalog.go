@@ -29,6 +29,11 @@ type catalog struct {
 	// oids are the protected tables' OIDs, for the column guard of a
 	// filled column list (columnOrder).
 	oids map[policy.TableName]uint32
+	// attnums are the attribute numbers of each protected table's
+	// columns, by OID: a result field of a protected table with another
+	// number means another session's DDL made the catalog stale
+	// (unknownColumn).
+	attnums map[uint32]map[int16]bool
 	// views are the views and rules-bearing relations that read a table
 	// with encrypted columns, directly or through other views, and its
 	// partitions, inheritance children and parents: a value written
@@ -74,6 +79,17 @@ func (c *catalog) column(table uint32, attnum int16) *policy.ProtectedColumn {
 		return nil
 	}
 	return c.byOID[table][attnum]
+}
+
+// unknownColumn: a column of a protected table the catalog does not
+// list, added since it was read (by another session: the session's own
+// DDL re-reads it).
+func (c *catalog) unknownColumn(table uint32, attnum int16) bool {
+	if c == nil {
+		return false
+	}
+	known := c.attnums[table]
+	return known != nil && attnum > 0 && !known[attnum]
 }
 
 func (c *catalog) empty() bool { return c == nil || (len(c.byOID) == 0 && len(c.subjects) == 0) }
@@ -220,7 +236,7 @@ func newCatalogBuilder(pol *policy.Policy) *catalogBuilder {
 	return &catalogBuilder{pol: pol, cat: &catalog{byOID: map[uint32]map[int16]*policy.ProtectedColumn{},
 		subjects: map[uint32]map[int16]*policy.ProtectedTable{}, tables: map[policy.TableName][]catalogColumn{},
 		views: map[policy.TableName]bool{}, encViews: map[policy.TableName]bool{}, oids: map[policy.TableName]uint32{},
-		kin: map[policy.TableName]bool{}}}
+		kin: map[policy.TableName]bool{}, attnums: map[uint32]map[int16]bool{}}}
 }
 
 // add takes one message of the answer.
@@ -244,6 +260,10 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 		}
 		col, _ := b.pol.Column(tn.Schema, tn.Name, string(row.Values[4]))
 		b.cat.oids[tn] = uint32(oid)
+		if b.cat.attnums[uint32(oid)] == nil {
+			b.cat.attnums[uint32(oid)] = map[int16]bool{}
+		}
+		b.cat.attnums[uint32(oid)][int16(attnum)] = true
 		b.cat.tables[tn] = append(b.cat.tables[tn], catalogColumn{name: string(row.Values[4]), attnum: int16(attnum),
 			protected: col, hasDefault: string(row.Values[5]) == "t", generated: string(row.Values[6]) == "t"})
 		if t, ok := b.pol.Table(tn.Schema, tn.Name); ok && t.SubjectColumn != "" && t.SubjectColumn == string(row.Values[4]) {
