@@ -25,7 +25,9 @@ import (
 // very request it precedes) leaves the catalog stale, to be read before
 // the request after (catalogAnswer). A third event: the end of a
 // transaction inside which the catalog was read, and whose DDL the read
-// saw, may have undone that DDL (catalogAfterTransaction).
+// saw, may have undone that DDL (catalogAfterTransaction). A fourth: a
+// result naming a column of a protected table the catalog does not list
+// (describeFields), added by another session's DDL.
 
 // freshCatalogWait bounds that wait. A client that pipelines more than
 // the sockets hold without reading its answers would otherwise hold both
