@@ -50,6 +50,7 @@ func (s *session) awaitFreshCatalog(typ byte) error {
 		return nil
 	}
 	s.ddlSeen = false // read now, not again behind this request
+	s.reloadUnread = false
 	x := &expectation{kind: expCatalog, catalog: newCatalogBuilder(s.policy()), done: make(chan struct{})}
 	s.expects.push(x)
 	if _, err := s.bw.Write(s.catalogQueryMessage()); err != nil {
@@ -86,15 +87,19 @@ func (s *session) catalogAfterTransaction() {
 }
 
 // staleInSegment refuses a Parse of a statement on a protected table
-// while the catalog is known stale inside an open protocol segment, where
+// while a reload that changed the protected tables has not been followed
+// by a catalog read, inside an open protocol segment, where
 // awaitFreshCatalog cannot read it (its Query would end the segment's
 // implicit transaction, or be skipped after an error): a reload that
 // encrypts another column, reached at a Bind or Parse after the segment
 // began, left a SELECT of that column Parsed in the rest of the segment
 // returning its stored cells. The next segment reads the catalog first.
-// Client pump.
+// Only a reload: the other events that make the catalog stale are the
+// backend's answers, which a pipelining client outruns at any point of
+// its next segments, where the column guard covers the writes. Client
+// pump.
 func (s *session) staleInSegment(plan *sqlrewrite.Plan) *pgerr.Error {
-	if plan == nil || !plan.Protected || !s.catalogStale.Load() {
+	if plan == nil || !plan.Protected || !s.reloadUnread {
 		return nil
 	}
 	return pgerr.New(pgerr.SerializationFailure,
