@@ -74,6 +74,7 @@ func (s *session) bindPolicy() (needObjects bool) {
 		// else after this request.
 		s.ddlSeen = true
 		s.catalogStale.Store(true)
+		s.reloadUnread = true
 		s.acc.tables = fp
 	} else {
 		s.acc.tables = fp

@@ -29,16 +29,25 @@ type catalog struct {
 	// oids are the protected tables' OIDs, for the column guard of a
 	// filled column list (columnOrder).
 	oids map[policy.TableName]uint32
+	// attnums are the attribute numbers of each protected table's
+	// columns, by OID: a result field of a protected table with another
+	// number means another session's DDL made the catalog stale
+	// (unknownColumn).
+	attnums map[uint32]map[int16]bool
 	// views are the views and rules-bearing relations that read a table
-	// with encrypted columns, directly or through other views: a value
-	// written through one reaches the table without phiguard seeing its
-	// column, so writes through them are refused (writeThroughView).
+	// with encrypted columns, directly or through other views, and its
+	// partitions, inheritance children and parents: a value written
+	// through one reaches the table without phiguard seeing its column,
+	// so writes through them are refused (writeThroughView).
 	views map[policy.TableName]bool
 	// encViews are those of views whose rules read an encrypted column
 	// (or a column of such a view): what they return may be ciphertext
 	// phiguard cannot tell from its RowDescription (the view's own OID
 	// and attribute numbers), so reads through them are refused too.
 	encViews map[policy.TableName]bool
+	// kin are those of views that are partitions, inheritance children
+	// or parents of a protected table (for the refusal's words).
+	kin map[policy.TableName]bool
 }
 
 type catalogColumn struct {
@@ -72,6 +81,17 @@ func (c *catalog) column(table uint32, attnum int16) *policy.ProtectedColumn {
 	return c.byOID[table][attnum]
 }
 
+// unknownColumn: a column of a protected table the catalog does not
+// list, added since it was read (by another session: the session's own
+// DDL re-reads it).
+func (c *catalog) unknownColumn(table uint32, attnum int16) bool {
+	if c == nil {
+		return false
+	}
+	known := c.attnums[table]
+	return known != nil && attnum > 0 && !known[attnum]
+}
+
 func (c *catalog) empty() bool { return c == nil || (len(c.byOID) == 0 && len(c.subjects) == 0) }
 
 func (c *catalog) subject(table uint32, attnum int16) *policy.ProtectedTable {
@@ -96,15 +116,32 @@ func catalogQuery(pol *policy.Policy) string {
 	// pg_depend from each rule to the relations it reads, recursively;
 	// their last field says whether the rule reads an encrypted column
 	// (pg_depend holds one row per column a rule reads), or any column of
-	// a view that does.
+	// a view that does. The partitions and inheritance children of a
+	// protected table (kin, down) and its parents (up) count too: a row
+	// written into one lands in the protected table's storage, or in a
+	// protected partition, as the statement wrote it, and a row read
+	// from one comes back under its OID, which phiguard cannot map to
+	// the protected columns; enc when the protected table has an
+	// encrypted column; their last field is set (kin).
 	return `WITH RECURSIVE pcols(relid, attnum) AS (
   SELECT a.attrelid, a.attnum FROM pg_catalog.pg_attribute a
   JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   WHERE (n.nspname::text, c.relname::text, a.attname::text) IN (` + strings.Join(protectedColumnKeys(pol), ",") + `)
-), readers(oid, enc) AS (
-  SELECT c.oid, false FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE ` + protected + `
+), down(oid, enc, top) AS (
+  SELECT c.oid, EXISTS (SELECT 1 FROM pcols WHERE pcols.relid = c.oid), true
+  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE ` + protected + `
   UNION
-  SELECT r.ev_class, (readers.enc AND d.refobjsubid > 0) OR (d.refobjid, d.refobjsubid) IN (SELECT relid, attnum FROM pcols)
+  SELECT i.inhrelid, down.enc, false FROM pg_catalog.pg_inherits i JOIN down ON down.oid = i.inhparent
+), up(oid, enc, top) AS (
+  SELECT oid, enc, top FROM down WHERE top
+  UNION
+  SELECT i.inhparent, up.enc, false FROM pg_catalog.pg_inherits i JOIN up ON up.oid = i.inhrelid
+), kin(oid, enc, top) AS (
+  SELECT * FROM down UNION SELECT * FROM up
+), readers(oid, enc, kin) AS (
+  SELECT oid, enc AND NOT top, NOT top FROM kin
+  UNION
+  SELECT r.ev_class, (readers.enc AND d.refobjsubid > 0) OR (d.refobjid, d.refobjsubid) IN (SELECT relid, attnum FROM pcols), false
   FROM pg_catalog.pg_depend d
   JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
   JOIN readers ON readers.oid = d.refobjid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
@@ -116,7 +153,7 @@ JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE a.attnum > 0 AND NOT a.attisdropped AND ` + protected + `
 UNION ALL
-SELECT c.oid, n.nspname, c.relname, 0::int2, '', bool_or(readers.enc), false
+SELECT c.oid, n.nspname, c.relname, 0::int2, '', bool_or(readers.enc), bool_or(readers.kin)
 FROM readers JOIN pg_catalog.pg_class c ON c.oid = readers.oid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE NOT ` + protected + `
@@ -198,7 +235,8 @@ type catalogBuilder struct {
 func newCatalogBuilder(pol *policy.Policy) *catalogBuilder {
 	return &catalogBuilder{pol: pol, cat: &catalog{byOID: map[uint32]map[int16]*policy.ProtectedColumn{},
 		subjects: map[uint32]map[int16]*policy.ProtectedTable{}, tables: map[policy.TableName][]catalogColumn{},
-		views: map[policy.TableName]bool{}, encViews: map[policy.TableName]bool{}, oids: map[policy.TableName]uint32{}}}
+		views: map[policy.TableName]bool{}, encViews: map[policy.TableName]bool{}, oids: map[policy.TableName]uint32{},
+		kin: map[policy.TableName]bool{}, attnums: map[uint32]map[int16]bool{}}}
 }
 
 // add takes one message of the answer.
@@ -214,6 +252,7 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 		tn := policy.TableName{Schema: string(row.Values[1]), Name: string(row.Values[2])}
 		if attnum == 0 {
 			b.cat.views[tn] = true
+			b.cat.kin[tn] = string(row.Values[6]) == "t"
 			if string(row.Values[5]) == "t" {
 				b.cat.encViews[tn] = true
 			}
@@ -221,6 +260,10 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 		}
 		col, _ := b.pol.Column(tn.Schema, tn.Name, string(row.Values[4]))
 		b.cat.oids[tn] = uint32(oid)
+		if b.cat.attnums[uint32(oid)] == nil {
+			b.cat.attnums[uint32(oid)] = map[int16]bool{}
+		}
+		b.cat.attnums[uint32(oid)][int16(attnum)] = true
 		b.cat.tables[tn] = append(b.cat.tables[tn], catalogColumn{name: string(row.Values[4]), attnum: int16(attnum),
 			protected: col, hasDefault: string(row.Values[5]) == "t", generated: string(row.Values[6]) == "t"})
 		if t, ok := b.pol.Table(tn.Schema, tn.Name); ok && t.SubjectColumn != "" && t.SubjectColumn == string(row.Values[4]) {
@@ -303,16 +346,40 @@ func (s *session) viewWriteRefusal(a *sqlrewrite.Analysis) *pgerr.Error {
 	cat := s.catalog.Load()
 	if v := cat.viewWritten(a); v != "" {
 		return pgerr.Newf(pgerr.FeatureNotSupported,
-			"%s is a view (or has rules) over a table with encrypted columns: phiguard cannot encrypt values written through it; write to the table itself", v)
+			"%s is %s a table with encrypted columns: phiguard cannot encrypt values written through it; write to the table itself", v, cat.kinds(v))
 	}
 	if cat == nil {
 		return nil
 	}
 	if v := viewNamed(cat.encViews, a, false); v != "" {
 		return pgerr.Newf(pgerr.FeatureNotSupported,
-			"%s is a view that reads encrypted columns: phiguard cannot decrypt what it returns; read the table itself", v)
+			"%s is %s: phiguard cannot decrypt what it returns; read the table itself", v, cat.readKinds(v))
 	}
 	return nil
+}
+
+// kinds and readKinds say what a relation of views is, for a refusal.
+func (c *catalog) kinds(v string) string {
+	if c.isKin(v) {
+		return "a partition, an inheritance child or a parent of"
+	}
+	return "a view (or has rules) over"
+}
+
+func (c *catalog) readKinds(v string) string {
+	if c.isKin(v) {
+		return "a partition, an inheritance child or a parent of a table with encrypted columns"
+	}
+	return "a view that reads encrypted columns"
+}
+
+func (c *catalog) isKin(v string) bool {
+	for t, k := range c.kin {
+		if k && t.String() == v {
+			return true
+		}
+	}
+	return false
 }
 
 // columnNames lists a protected table's columns in attribute order.

@@ -4,6 +4,9 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 // The catalog is read at login and again behind a request that ran DDL
@@ -18,7 +21,14 @@ import (
 // be filled from the same stale catalog and fail again. So the client pump
 // reads the catalog first and waits for the answer, at the next Query or
 // Parse that starts a protocol segment (after a Sync, so the backend is
-// not skipping messages after an error and will answer the query).
+// not skipping messages after an error and will answer the query). A
+// read that fails (in a failed transaction, whose ROLLBACK is often the
+// very request it precedes) leaves the catalog stale, to be read before
+// the request after (catalogAnswer). A third event: the end of a
+// transaction inside which the catalog was read, and whose DDL the read
+// saw, may have undone that DDL (catalogAfterTransaction). A fourth: a
+// result naming a column of a protected table the catalog does not list
+// (describeFields), added by another session's DDL.
 
 // freshCatalogWait bounds that wait. A client that pipelines more than
 // the sockets hold without reading its answers would otherwise hold both
@@ -41,6 +51,7 @@ func (s *session) awaitFreshCatalog(typ byte) error {
 		return nil
 	}
 	s.ddlSeen = false // read now, not again behind this request
+	s.reloadUnread = false
 	x := &expectation{kind: expCatalog, catalog: newCatalogBuilder(s.policy()), done: make(chan struct{})}
 	s.expects.push(x)
 	if _, err := s.bw.Write(s.catalogQueryMessage()); err != nil {
@@ -59,4 +70,39 @@ func (s *session) awaitFreshCatalog(typ byte) error {
 		s.log.Warn("catalog read before a request not answered in time: planning on the catalog the session has", zap.Duration("waited", freshCatalogWait))
 	}
 	return nil
+}
+
+// catalogAfterTransaction runs when the session's transaction has ended
+// (ReadyForQuery 'I'). A catalog read inside it (after the session's own
+// DDL, or before a request) saw the transaction's uncommitted DDL, which
+// a ROLLBACK undoes: ALTER TABLE ... RENAME ssn, ADD COLUMN ssn, ROLLBACK
+// left the catalog naming the rolled-back column, so reads of ssn came
+// back as stored cells and an INSERT without a column list named a
+// column that no longer exists, until the session's next DDL. Read it
+// again before the next request. Backend pump.
+func (s *session) catalogAfterTransaction() {
+	if s.catalogInTx {
+		s.catalogInTx = false
+		s.catalogStale.Store(true)
+	}
+}
+
+// staleInSegment refuses a Parse of a statement on a protected table
+// while a reload that changed the protected tables has not been followed
+// by a catalog read, inside an open protocol segment, where
+// awaitFreshCatalog cannot read it (its Query would end the segment's
+// implicit transaction, or be skipped after an error): a reload that
+// encrypts another column, reached at a Bind or Parse after the segment
+// began, left a SELECT of that column Parsed in the rest of the segment
+// returning its stored cells. The next segment reads the catalog first.
+// Only a reload: the other events that make the catalog stale are the
+// backend's answers, which a pipelining client outruns at any point of
+// its next segments, where the column guard covers the writes. Client
+// pump.
+func (s *session) staleInSegment(plan *sqlrewrite.Plan) *pgerr.Error {
+	if plan == nil || !plan.Protected || !s.reloadUnread {
+		return nil
+	}
+	return pgerr.New(pgerr.SerializationFailure,
+		"phiguard's policy or the tables it protects changed while this pipeline was open, and phiguard reads them only between pipelines: this statement did not run; run it again after the next Sync")
 }

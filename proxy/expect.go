@@ -75,7 +75,11 @@ type expectation struct {
 	catalog *catalogBuilder // for expCatalog
 	// done, for an expCatalog the client pump waits for, is closed once
 	// the answer is in (catalog_fresh.go).
-	done    chan struct{}
+	done chan struct{}
+	// filled: a Query, Bind or Execute of a statement whose column list
+	// was filled from the catalog (fillColumnList): any error it meets
+	// may mean the catalog is stale (onBackendError).
+	filled  bool
 	objects *ObjectsBuilder // for expObjects
 	output  *outputBuilder  // for expOutput
 
@@ -162,6 +166,7 @@ func (e *expectQueue) takeAll() []*expectation {
 // parameters it must encrypt, and what the client declared them as.
 type stmtInfo struct {
 	analysis *sqlrewrite.Analysis
+	filled   bool // its column list was filled from the catalog (expectation.filled)
 	plan     *sqlrewrite.Plan
 	params   map[int]*policy.ProtectedColumn // $n → column, for parameters to encrypt
 	subjects map[int]subjectSource           // $n → its row's subject, for per-subject columns

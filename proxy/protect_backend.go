@@ -63,6 +63,16 @@ func (s *session) onBackendError(_ byte, head *expectation) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if head.filled || head.kind == expParse && head.prep != nil && head.prep.filled {
+		// A statement whose column list phiguard filled from its catalog
+		// failed. The column guard names a stale catalog, but it runs
+		// with the statement: an error PostgreSQL raises first, at parse
+		// analysis (a value the stale list sends to a column of another
+		// type, or to a generated one), does not. Read the catalog
+		// before the next request all the same, or running the
+		// statement again fails the same way until the next DDL.
+		s.catalogStale.Store(true)
+	}
 	handled, err := s.replaceRefusal(body, head)
 	if err != nil {
 		return false, err
@@ -107,6 +117,9 @@ func (s *session) replaceRefusal(body []byte, head *expectation) (bool, error) {
 			}
 		}
 		if !isCheck {
+			rc, isCheck = sqlrewrite.TableElsewhereRefusal(string(msg))
+		}
+		if !isCheck {
 			return false, nil
 		}
 		// A row rule's write check or a column guard failed in the
@@ -127,6 +140,7 @@ func (s *session) onReadyForQuery(_ byte, head *expectation) (bool, error) {
 	if body, err := s.br.body(); err == nil && len(body) == 1 && body[0] == 'I' {
 		clear(s.portals) // portals end with their transaction
 		s.cursors.endPortals()
+		s.catalogAfterTransaction()
 	}
 	return false, nil
 }
@@ -466,10 +480,16 @@ func (s *session) catalogAnswer(head *expectation, typ byte) error {
 		if head.done != nil {
 			defer close(head.done)
 		}
+		if len(body) == 1 && body[0] != 'I' {
+			s.catalogInTx = true // read again once the transaction ends
+		}
 		if head.catalog.failure != "" {
 			// Inside a failed transaction, say: keep the catalog it had,
 			// and read it again before the next request that starts a
-			// segment (catalog_fresh.go), until a read succeeds.
+			// segment (catalog_fresh.go), until a read succeeds. Else a
+			// statement the column guard refused in a transaction, run
+			// again after ROLLBACK as 40001 asks, is filled from the same
+			// stale catalog and refused at every retry.
 			s.catalogStale.Store(true)
 			s.log.Info("catalog not refreshed", zap.String("reason", head.catalog.failure))
 			return nil

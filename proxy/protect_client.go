@@ -81,7 +81,7 @@ func (s *session) onQuery(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 	listed, la, filledFrom := s.fillColumnList(a, sql)
 	filled := filledFrom != nil
 	if filled {
-		sql, a, x.analysis = listed, la, la
+		sql, a, x.analysis, x.filled = listed, la, la, true
 	}
 	v := s.checkAccess(sql, a)
 	x.decision, x.rule, x.glass = v.decision, v.rule, v.glass
@@ -210,7 +210,7 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 		if pe == nil {
 			pe = s.sealedUnderWithdrawn(st.plan)
 		}
-		x.analysis, x.written = st.analysis, st.written
+		x.analysis, x.written, x.filled = st.analysis, st.written, st.filled
 		s.outputSeen = s.outputSeen || mayChangeOutput(st.analysis)
 		x.decision, x.rule, x.glass = st.decision, st.rule, st.glass
 		x.cursorChanges = st.cursorChanges
@@ -261,7 +261,7 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 	if filledFrom != nil {
 		msg.Query, a = string(listed), la
 	}
-	info := &stmtInfo{analysis: a, plan: &sqlrewrite.Plan{}, pol: s.policy(), sql: msg.Query, sent: msg.Query}
+	info := &stmtInfo{analysis: a, plan: &sqlrewrite.Plan{}, pol: s.policy(), sql: msg.Query, sent: msg.Query, filled: filledFrom != nil}
 	v := s.checkAccess([]byte(msg.Query), a)
 	info.decision, info.rule, info.glass = v.decision, v.rule, v.glass
 	info.decisions = decisionsKey(v.access)
@@ -288,11 +288,8 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 	}
 	s.noteParse(msg.Name, info)
 	s.expects.push(&expectation{kind: expParse, name: msg.Name, prep: info, analysis: a, start: time.Now()})
-	if pe := s.viewWriteRefusal(a); pe != nil {
+	if pe := s.parseRefusal(a, info.plan, cpe); pe != nil {
 		return s.markerParse(msg.Name, pe, a), nil
-	}
-	if cpe != nil {
-		return s.markerParse(msg.Name, cpe, a), nil
 	}
 	if !info.plan.Protected {
 		if rewritten {
@@ -360,7 +357,7 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.expects.push(&expectation{kind: expBind, name: portal, stmt: stmt, formats: formats, start: time.Now()})
+	s.expects.push(&expectation{kind: expBind, name: portal, stmt: stmt, formats: formats, start: time.Now(), filled: info != nil && info.filled})
 	s.clientPortals[portal] = info
 	delete(s.describedPortals, portal)
 	if pe := s.bindRefusal(info); pe != nil {
@@ -416,6 +413,19 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 // (see protect_query.go), standing in for a message phiguard refuses.
 func (s *session) markerParse(name string, pe *pgerr.Error, a *sqlrewrite.Analysis) []byte {
 	return parseMessage([]byte(name), s.refuseStatement(pe, a))
+}
+
+// parseRefusal is the first reason a planned Parse must not run: a write
+// or read through a view, a catalog known stale inside a pipeline segment
+// (staleInSegment), or cpe, its cursors' refusal.
+func (s *session) parseRefusal(a *sqlrewrite.Analysis, plan *sqlrewrite.Plan, cpe *pgerr.Error) *pgerr.Error {
+	if pe := s.viewWriteRefusal(a); pe != nil {
+		return pe
+	}
+	if pe := s.staleInSegment(plan); pe != nil {
+		return pe
+	}
+	return cpe
 }
 
 // queryMessage builds a Query message for sql.

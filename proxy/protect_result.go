@@ -57,6 +57,13 @@ func (s *session) describeFields(body []byte, a *sqlrewrite.Analysis) ([]*result
 	for i := range rd.Fields {
 		f := &rd.Fields[i]
 		col := cat.column(f.TableOID, int16(f.TableAttributeNumber))
+		if col == nil && cat.unknownColumn(f.TableOID, int16(f.TableAttributeNumber)) {
+			// Another session's DDL added a column to a protected table
+			// (perhaps an encrypted one dropped and added again): this
+			// result is read on the stale catalog, the next request on
+			// a fresh one (catalog_fresh.go).
+			s.catalogStale.Store(true)
+		}
 		var subj *policy.ProtectedTable
 		if s.srv.auditor != nil {
 			subj = cat.subject(f.TableOID, int16(f.TableAttributeNumber))

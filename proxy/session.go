@@ -94,6 +94,8 @@ type session struct {
 	copyIn           *copyRewriter                    // a COPY FROM STDIN being rewritten (client pump)
 	ddlSeen          bool                             // DDL went out: refresh the catalog after it (client pump)
 	catalogStale     atomic.Bool                      // read the catalog before planning the next request (either pump, catalog_fresh.go)
+	catalogInTx      bool                             // the catalog was read inside a transaction, which may yet roll its DDL back (backend pump, catalog_fresh.go)
+	reloadUnread     bool                             // a reload changed the protected tables and the catalog was not read since (client pump, staleInSegment)
 	segmentOpen      bool                             // extended-protocol messages went out since the last Sync (client pump)
 	objsNeeded       bool                             // re-read the database objects after this request (client pump)
 	unsettled        []*replacement                   // Parses reusing a name, not yet answered (client pump, reparse.go)

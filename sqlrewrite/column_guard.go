@@ -26,7 +26,10 @@ import (
 // longer change the columns between the check and the write. On a
 // mismatch the check raises an error whose message holds
 // columnGuardMarker; the proxy turns it into ColumnsChangedRefusal and
-// reads its catalog again.
+// reads its catalog again. It also checks that the relation, as the
+// statement names it, is the protected table: a bare name can resolve to
+// a temporary table or one earlier in search_path, whose columns the
+// list does not describe (elsewhereMarker, TableElsewhereRefusal).
 
 // OrderedColumn is one column of a filled list: its attribute number and
 // name in the session's catalog.
@@ -41,10 +44,32 @@ type ColumnOrder struct {
 	Table   policy.TableName
 	OID     uint32
 	Columns []OrderedColumn
+	// named is the statement's relation as written (GuardColumnOrder).
+	named string
 }
 
-// columnGuardMarker is in the error the guard raises.
-const columnGuardMarker = "phiguard_columns_changed:"
+// columnGuardMarker is in the error the guard raises when the columns
+// changed, elsewhereMarker when the statement's relation is another table.
+const (
+	columnGuardMarker = "phiguard_columns_changed:"
+	elsewhereMarker   = "phiguard_table_elsewhere:"
+)
+
+// TableElsewhereRefusal recognises the guard's error for a relation name
+// that resolves, under the session's search_path, to another table than
+// the protected one whose columns filled the list (a temporary table of
+// that name, or one in a schema earlier in search_path): PostgreSQL would
+// follow the other table's order. The catalog is not stale, and running
+// the statement again would be refused again.
+func TableElsewhereRefusal(message string) (*Refusal, bool) {
+	i := strings.Index(message, elsewhereMarker)
+	if i < 0 {
+		return nil, false
+	}
+	table := markedTable(message[i+len(elsewhereMarker):])
+	return &Refusal{Code: pgerr.FeatureNotSupported, Table: table, Construct: "INSERT or COPY without a column list",
+		Message: "the statement's table name resolves (search_path, a temporary table) to another table than " + table + ", whose columns phiguard would have written into its missing column list: nothing was written; give the statement a column list, or name the table with its schema"}, true
+}
 
 // ColumnsChangedRefusal recognises the guard's error (by its marker) and
 // returns the refusal to send the client instead, naming the table.
@@ -53,9 +78,19 @@ func ColumnsChangedRefusal(message string) (*Refusal, bool) {
 	if i < 0 {
 		return nil, false
 	}
-	table, _, _ := strings.Cut(message[i+len(columnGuardMarker):], `"`)
+	table := markedTable(message[i+len(columnGuardMarker):])
 	return &Refusal{Code: pgerr.SerializationFailure, Table: table, Construct: "INSERT or COPY without a column list",
 		Message: "the columns of table " + table + " changed since this session read them (DDL in another session), so phiguard could not tell which value goes to which column: nothing was written; run the statement again (a prepared statement: prepare it again), or give it a column list"}, true
+}
+
+// markedTable is the table name after a marker in PostgreSQL's
+// `unrecognized configuration parameter "<marker><table>"`: up to the
+// message's last double quote, as a quoted name holds quotes of its own.
+func markedTable(rest string) string {
+	if i := strings.LastIndex(rest, `"`); i >= 0 {
+		return rest[:i]
+	}
+	return rest
 }
 
 // condition is true while every listed column keeps its number and name.
@@ -78,6 +113,19 @@ func (o ColumnOrder) condition() string {
 // of a name no setting has (stable, so only evaluated when reached).
 func (o ColumnOrder) raise() string {
 	return "pg_catalog.current_setting(" + sqlString(columnGuardMarker+o.Table.String()) + ")"
+}
+
+// guard is a CASE that hands on value while the statement's relation is
+// the table and its columns are unchanged, and raises otherwise; cast
+// types the raise's text for the context (COPY's WHERE: bool).
+// to_regclass, stable like the rest, resolves the name as the statement
+// did, under the same search_path; it is compared with the protected
+// table's qualified name, not its OID, so that a table dropped and
+// created again counts as changed columns (the catalog is stale), not
+// as another table.
+func (o ColumnOrder) guard(value, cast string) string {
+	return "CASE WHEN pg_catalog.to_regclass(" + sqlString(o.named) + ") IS DISTINCT FROM pg_catalog.to_regclass(" + sqlString(o.Table.String()) + ") THEN pg_catalog.current_setting(" +
+		sqlString(elsewhereMarker+o.Table.String()) + ")" + cast + " WHEN " + o.condition() + " THEN " + value + " ELSE " + o.raise() + cast + " END"
 }
 
 func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
@@ -116,9 +164,11 @@ func GuardColumnOrder(sql string, pol *policy.Policy, orders func(policy.TableNa
 		return sql, true
 	}
 	order := orders(t.Name)
-	if len(order.Columns) == 0 || order.OID == 0 {
+	end, ok := relationEnd(sql, int(rv.GetLocation()))
+	if len(order.Columns) == 0 || order.OID == 0 || !ok {
 		return "", false
 	}
+	order.named = sql[rv.GetLocation():end]
 	if ins != nil {
 		return guardInsert(sql, t, order, ins)
 	}
@@ -145,7 +195,7 @@ func guardInsert(sql string, t *policy.ProtectedTable, order ColumnOrder, ins *p
 		if strings.EqualFold(value, "DEFAULT") {
 			value = "NULL" // phiguard refuses DEFAULT where the column has a default
 		}
-		return sql[:sp[0]] + "CASE WHEN " + order.condition() + " THEN " + value + " ELSE " + order.raise() + " END" + sql[sp[1]:], true
+		return sql[:sp[0]] + order.guard(value, "") + sql[sp[1]:], true
 	}
 	// The list names no encrypted column: add the table's first (in the
 	// catalog's order, so one the table has), with the guard as its first
@@ -164,7 +214,7 @@ func guardInsert(sql string, t *policy.ProtectedTable, order ColumnOrder, ins *p
 	for r, row := range rows {
 		value := "NULL"
 		if r == 0 {
-			value = "CASE WHEN " + order.condition() + " THEN NULL ELSE " + order.raise() + " END"
+			value = order.guard("NULL", "")
 		}
 		edits = append(edits, textEdit{at: row[len(row)-1][1], text: ", " + value})
 	}
@@ -173,19 +223,19 @@ func guardInsert(sql string, t *policy.ProtectedTable, order ColumnOrder, ins *p
 
 // guardCopy puts the check first in a COPY FROM's WHERE.
 func guardCopy(sql string, order ColumnOrder) (string, bool) {
-	check := "CASE WHEN " + order.condition() + " THEN true ELSE " + order.raise() + "::pg_catalog.bool END"
+	check := order.guard("true", "::pg_catalog.bool")
 	toks, err := pg_query.Scan(sql)
 	if err != nil {
 		return "", false
 	}
 	whereEnd, exprStart, end := -1, -1, -1
 	for _, tok := range toks.GetTokens() {
-		if isComment(tok) {
-			continue // text appended after a -- comment would be commented out
-		}
 		text := sql[tok.GetStart():tok.GetEnd()]
 		switch {
-		case text == ";":
+		case text == ";" || isComment(tok):
+			// The check goes before a trailing comment: after a "--"
+			// comment it would be commented out, and the COPY would run
+			// unguarded.
 		case whereEnd < 0 && strings.EqualFold(text, "WHERE"):
 			whereEnd = int(tok.GetEnd())
 		case whereEnd >= 0 && exprStart < 0:
@@ -213,16 +263,22 @@ func insertSpans(sql string, from int) (listClose int, rows [][][2]int, ok bool)
 	if err != nil {
 		return 0, nil, false
 	}
-	listClose, depth, inValues := -1, 0, false
+	listClose, depth, brackets, inValues := -1, 0, 0, false
 	var row [][2]int
 	item := [2]int{-1, -1}
 	for _, tok := range res.GetTokens() {
 		start, end := int(tok.GetStart()), int(tok.GetEnd())
 		if start < from || isComment(tok) {
+			// A comment is no part of an item: a "--" one at an item's
+			// end would comment out what the guard puts after it.
 			continue
 		}
 		text := sql[start:end]
 		switch {
+		case text == "[":
+			brackets++ // ARRAY[a, b]: its commas part no items
+		case text == "]":
+			brackets--
 		case text == "(":
 			depth++
 			if depth == 1 {
@@ -245,7 +301,7 @@ func insertSpans(sql string, from int) (listClose int, rows [][][2]int, ok bool)
 			continue
 		case depth == 0 && inValues:
 			return listClose, rows, listClose >= 0 && item[0] >= 0
-		case depth == 1 && inValues && text == ",":
+		case depth == 1 && brackets == 0 && inValues && text == ",":
 			row, item = append(row, item), [2]int{-1, -1}
 			continue
 		}
@@ -259,9 +315,9 @@ func insertSpans(sql string, from int) (listClose int, rows [][][2]int, ok bool)
 	return listClose, rows, listClose >= 0 && len(rows) > 0
 }
 
-// isComment: a -- or /* */ comment, which the scanner returns as a token.
-// Spans end at the last token that is not one, so that nothing phiguard
-// writes after a span lands inside a -- comment.
+// isComment: a "--" or "/* */" comment, which pg_query.Scan returns as a
+// token. Spans end at the last token that is not one, so that nothing
+// phiguard writes after a span lands inside a "--" comment.
 func isComment(tok *pg_query.ScanToken) bool {
 	return tok.GetToken() == pg_query.Token_SQL_COMMENT || tok.GetToken() == pg_query.Token_C_COMMENT
 }

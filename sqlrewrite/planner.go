@@ -2,6 +2,7 @@ package sqlrewrite
 
 import (
 	"slices"
+	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"github.com/phiguard/phiguard/internal/pgerr"
@@ -50,6 +51,10 @@ func PlanFor(a *Analysis, pol *policy.Policy) *Plan {
 			continue
 		}
 		p.plan.Protected = true
+		if r := p.ambiguousName(a.Statements[i]); r != nil {
+			p.plan.Refusal, p.plan.Values = r, nil
+			break
+		}
 		if p.plan.Copy != nil {
 			p.refuseTable(p.plan.Copy.Table, "COPY together with other statements in one query")
 		}
@@ -122,6 +127,30 @@ func (p *planner) touchesProtected(st Statement) bool {
 		}
 	}
 	return false
+}
+
+// ambiguousName refuses a statement that names, without a schema, a
+// table the policy protects in more than one schema. search_path decides
+// which one PostgreSQL uses; phiguard does not trust it and would plan
+// the statement for the first one (table), whose protected columns and
+// keys are another table's: a value written into the other table's
+// encrypted column went in as plaintext.
+func (p *planner) ambiguousName(st Statement) *Refusal {
+	for _, t := range st.Tables {
+		if t.Schema != "" {
+			continue
+		}
+		if ts := p.pol.TablesNamed(t.Name); len(ts) > 1 {
+			names := make([]string, len(ts))
+			for i, pt := range ts {
+				names[i] = pt.Name.String()
+			}
+			return &Refusal{Code: pgerr.FeatureNotSupported, Table: strings.Join(names, ", "),
+				Message: "the policy protects a table named " + policy.QuoteIdentifier(t.Name) + " in more than one schema (" + strings.Join(names, ", ") +
+					"), and phiguard does not follow search_path to tell which one this statement means: qualify the name with its schema"}
+		}
+	}
+	return nil
 }
 
 func (p *planner) table(schema, name string) *policy.ProtectedTable {

@@ -27,6 +27,9 @@ tables:
     columns:
       member_ssn: {mode: deterministic, key: patients-ssn, type: text}
       member_mrn: {mode: deterministic, key: admissions-mrn, type: text}
+  archive.claims:
+    columns:
+      note: {mode: randomized, key: patients-pii, type: text}
   public.admissions:
     columns:
       admitted: {mode: randomized,    key: patients-pii, type: timestamptz}
