@@ -35,6 +35,12 @@ type resultField struct {
 	// table's subject column from the same row, that field's index plus
 	// one; 0 when the cell is not bound to its row (protect_bind.go).
 	subjectAt int
+	// stale: a column of a protected table the catalog does not list,
+	// added by another session's DDL since the catalog was read (perhaps
+	// an encrypted column dropped and added again, under a new number):
+	// the result is refused rather than passed with its cells
+	// (fieldsRefusal).
+	stale bool
 }
 
 // describeFields maps a RowDescription's fields to protected columns. When
@@ -60,9 +66,14 @@ func (s *session) describeFields(body []byte, a *sqlrewrite.Analysis) ([]*result
 		if col == nil && cat.unknownColumn(f.TableOID, int16(f.TableAttributeNumber)) {
 			// Another session's DDL added a column to a protected table
 			// (perhaps an encrypted one dropped and added again): this
-			// result is read on the stale catalog, the next request on
-			// a fresh one (catalog_fresh.go).
+			// result is refused (40001, fieldsRefusal), the next request
+			// reads a fresh catalog first (catalog_fresh.go).
 			s.catalogStale.Store(true)
+			if fields == nil {
+				fields = make([]*resultField, len(rd.Fields))
+			}
+			fields[i] = &resultField{stale: true, table: f.TableOID, attnum: int16(f.TableAttributeNumber)}
+			continue
 		}
 		var subj *policy.ProtectedTable
 		if s.srv.auditor != nil {
@@ -113,6 +124,11 @@ func (s *session) decryptDataRow(body []byte, fields []*resultField, x *expectat
 	}
 	changed := false
 	for i, f := range fields {
+		if f != nil && f.stale {
+			// Fields a statement was described with before another
+			// session's DDL, used for its executions without Describe.
+			return nil, fieldsRefusal(fields)
+		}
 		if f == nil || row.Values[i] == nil {
 			continue
 		}
