@@ -239,7 +239,7 @@ func rt5BinaryCopy(id int, a, b string) string {
 // list; the value meant for the encrypted column travels in clear in the
 // statement text, planned for the column the stale list gives it.
 func TestRedTeam5ErrorBeforeGuardQuotesValue(t *testing.T) {
-	t.Skip("HOLE: after another session's DDL, a filled INSERT whose stale list sends the value meant for the encrypted column to a column of another type fails at parse analysis, before the guard runs, with PostgreSQL's error quoting the value in clear (22P02 invalid input syntax for type integer: \"078-05-1120\"), to the client and into the server log; and in every stale case (guard refusals included) the value reaches the server in clear in the statement text, which the server logs with the error (log_min_error_statement = error). Closing it needs the columns checked before the statement is sent (a round trip per filled statement), not only inside it")
+
 	t.Parallel()
 	rt5AfterDDL(t, rt5Form{what: "a value sent to a column of another type",
 		cols: []twinColumn{{"id", "int", ""}, {"note", "text", ""}, {"n", "int", ""}, {"ssn", "text", "{mode: deterministic, key: rt5-k, type: text}"}},
@@ -268,15 +268,11 @@ func TestRedTeam5QuotedTableName(t *testing.T) {
 	if _, err := su.Exec(ctx, "ALTER TABLE "+quoted+` DROP COLUMN "No te"; ALTER TABLE `+quoted+` ADD COLUMN "No te" text`); err != nil {
 		t.Fatal(err)
 	}
-	_, err := via.Exec(ctx, "INSERT INTO "+quoted+" VALUES (2, '078-05-1121', 'b')", pgx.QueryExecModeSimpleProtocol)
-	if rt4Code(err) != "40001" {
-		t.Fatalf("INSERT after the DDL: %v, want 40001", err)
-	}
-	if !strings.Contains(err.Error(), "Rt5 q") {
-		t.Errorf("the refusal does not name the table: %v", err)
-	}
+	// The check before filling (column_check.go) reads the catalog again:
+	// the INSERT goes in. The guard's 40001 for this table, whose name
+	// needs quotes, is TestGuardColumnOrder's and the pipeline tests'.
 	if _, err := via.Exec(ctx, "INSERT INTO "+quoted+" VALUES (2, '078-05-1121', 'b')", pgx.QueryExecModeSimpleProtocol); err != nil {
-		t.Fatalf("run again: %v", err)
+		t.Fatalf("INSERT after the DDL: %v", err)
 	}
 	var leaked int
 	if err := su.QueryRow(ctx, "SELECT count(*) FROM "+quoted+` e WHERE e::text LIKE '%078-05-112%'`).Scan(&leaked); err != nil || leaked != 0 {

@@ -3,8 +3,6 @@ package proxy
 import (
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
@@ -40,36 +38,66 @@ const freshCatalogWait = 5 * time.Second
 // awaitFreshCatalog reads the catalog before a request when it is known
 // stale. Client pump.
 func (s *session) awaitFreshCatalog(typ byte) error {
-	startsSegment := (typ == feQuery || typ == feParse) && !s.segmentOpen
+	s.atSegmentStart = (typ == feQuery || typ == feParse) && !s.segmentOpen
 	switch typ {
 	case feSync, feQuery:
 		s.segmentOpen = false
 	case feParse, feBind, feDescribe, feClose, feExecute, feFlush:
 		s.segmentOpen = true
 	}
-	if !startsSegment || s.srv.protect == nil || !s.catalogStale.Swap(false) {
+	if !s.atSegmentStart || s.srv.protect == nil {
 		return nil
 	}
-	s.ddlSeen = false // read now, not again behind this request
-	s.reloadUnread = false
-	x := &expectation{kind: expCatalog, catalog: newCatalogBuilder(s.policy()), done: make(chan struct{})}
-	s.expects.push(x)
-	if _, err := s.bw.Write(s.catalogQueryMessage()); err != nil {
+	if err := s.awaitCatalogInFlight(); err != nil {
 		return err
 	}
-	if err := s.flushBackend(); err != nil {
-		return err
+	if !s.catalogStale.Load() {
+		return nil
 	}
+	if !s.readCatalogNow() {
+		select {
+		case <-s.backendDone:
+			return errBackendDone
+		default:
+		}
+	}
+	return nil
+}
+
+// awaitCatalogInFlight waits, bounded, for the catalog read queued behind
+// the session's own DDL (refreshCatalogAfterDDL): the client sends its
+// next request as soon as the DDL's ReadyForQuery reaches it, before the
+// backend pump has taken the read's answer that follows, and a request
+// planned on the catalog from before the DDL would not know the new or
+// changed table (a column taken to have a default, a result column not
+// decrypted). Client pump.
+func (s *session) awaitCatalogInFlight() error {
+	done := s.catalogInFlight
+	if done == nil {
+		return nil
+	}
+	s.catalogInFlight = nil
 	timer := time.NewTimer(freshCatalogWait)
 	defer timer.Stop()
 	select {
-	case <-x.done:
+	case <-done:
 	case <-s.backendDone:
 		return errBackendDone
 	case <-timer.C:
-		s.log.Warn("catalog read before a request not answered in time: planning on the catalog the session has", zap.Duration("waited", freshCatalogWait))
 	}
 	return nil
+}
+
+// readCatalogNow reads the catalog and waits, bounded, for the backend
+// pump to store it (catalogAnswer); false when it did not. Only where
+// the backend answers at once: at the start of a protocol segment.
+// Client pump.
+func (s *session) readCatalogNow() bool {
+	s.catalogStale.Store(false)
+	s.ddlSeen = false // read now, not again behind this request
+	s.reloadUnread = false
+	x := &expectation{kind: expCatalog, catalog: newCatalogBuilder(s.policy()), done: make(chan struct{})}
+	return s.ownRequest(x, s.catalogQueryMessage())
 }
 
 // catalogAfterTransaction runs when the session's transaction has ended

@@ -35,6 +35,7 @@ const (
 	expCatalog                              // phiguard's own catalog query after DDL: swallowed
 	expObjects                              // phiguard's own read of the database objects: swallowed
 	expOutput                               // phiguard's own read of extra_float_digits and bytea_output: swallowed
+	expColumns                              // phiguard's own read of a table's columns before filling a list: swallowed
 )
 
 type expectation struct {
@@ -76,6 +77,10 @@ type expectation struct {
 	// done, for an expCatalog the client pump waits for, is closed once
 	// the answer is in (catalog_fresh.go).
 	done chan struct{}
+	// columns and columnsFailed are the answer to an expColumns
+	// (column_check.go).
+	columns       string
+	columnsFailed bool
 	// filled: a Query, Bind or Execute of a statement whose column list
 	// was filled from the catalog (fillColumnList): any error it meets
 	// may mean the catalog is stale (onBackendError).

@@ -26,6 +26,9 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 	if head.kind == expOutput && !asynchronous {
 		return true, s.outputAnswer(head, typ)
 	}
+	if head.kind == expColumns && !asynchronous {
+		return true, s.columnsAnswer(head, typ)
+	}
 	if h := backendHandlers[typ]; h != nil {
 		return h(s, typ, head)
 	}

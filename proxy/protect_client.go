@@ -522,7 +522,9 @@ func (s *session) refreshCatalogAfterDDL(typ byte) error {
 	}
 	if s.ddlSeen {
 		s.ddlSeen = false
-		s.expects.push(&expectation{kind: expCatalog, catalog: newCatalogBuilder(s.policy())})
+		x := &expectation{kind: expCatalog, catalog: newCatalogBuilder(s.policy()), done: make(chan struct{})}
+		s.catalogInFlight = x.done // the next segment waits for it (catalog_fresh.go)
+		s.expects.push(x)
 		if _, err := s.bw.Write(s.catalogQueryMessage()); err != nil {
 			return err
 		}

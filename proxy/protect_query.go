@@ -456,17 +456,36 @@ func (s *session) fillColumnList(a *sqlrewrite.Analysis, sql []byte) (_ []byte, 
 	if cat == nil {
 		return nil, nil, nil
 	}
-	var text string
-	var ok bool
-	switch a.Statements[0].Kind {
-	case sqlrewrite.KindInsert:
-		text, ok = sqlrewrite.WithColumnList(string(sql), pol, cat.columnNames)
-	case sqlrewrite.KindCopy:
-		text, ok = sqlrewrite.WithCopyColumnList(string(sql), pol, cat.copyColumnNames)
-	}
+	text, table, ok := fillFrom(cat, pol, a.Statements[0].Kind, sql)
 	if !ok {
 		return nil, nil, nil
 	}
+	if fresh := s.checkColumnsBeforeFill(cat, table); fresh != cat {
+		// The columns changed: fill from the catalog read just now.
+		if cat = fresh; cat == nil {
+			return nil, nil, nil
+		}
+		if text, _, ok = fillFrom(cat, pol, a.Statements[0].Kind, sql); !ok {
+			return nil, nil, nil
+		}
+	}
 	filled, _ := s.srv.analyzer.Analyze([]byte(text))
 	return []byte(text), filled, cat
+}
+
+// fillFrom writes a column list into sql from cat, and names the table.
+func fillFrom(cat *catalog, pol *policy.Policy, kind sqlrewrite.Kind, sql []byte) (string, policy.TableName, bool) {
+	var table policy.TableName
+	columns := func(names func(policy.TableName) []string) func(policy.TableName) []string {
+		return func(t policy.TableName) []string { table = t; return names(t) }
+	}
+	var text string
+	var ok bool
+	switch kind {
+	case sqlrewrite.KindInsert:
+		text, ok = sqlrewrite.WithColumnList(string(sql), pol, columns(cat.columnNames))
+	case sqlrewrite.KindCopy:
+		text, ok = sqlrewrite.WithCopyColumnList(string(sql), pol, columns(cat.copyColumnNames))
+	}
+	return text, table, ok
 }
