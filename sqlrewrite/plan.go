@@ -163,6 +163,9 @@ type Plan struct {
 	// refused by the proxy otherwise, since a default expression would be
 	// stored unencrypted.
 	Defaults []*policy.ProtectedColumn
+	// Sort is set for a SELECT whose ORDER BY the proxy evaluates
+	// (planner_sort.go); the text sent is RewriteSort's.
+	Sort *SortPlan
 	// Protected is true when the text names a protected table at all; a
 	// plan with Protected false is a plain passthrough.
 	Protected bool
