@@ -176,7 +176,9 @@ var generators = map[string]func(*rand.Rand) string{
 	},
 	"text":    textGen,
 	"varchar": textGen,
-	"char(3)": func(r *rand.Rand) string { return strings.TrimRight(textGen(r), " ")[:0] + pick(r, "a", "a ", "ab", "B", " a", "") },
+	"char(3)": func(r *rand.Rand) string {
+		return strings.TrimRight(textGen(r), " ")[:0] + pick(r, "a", "a ", "ab", "B", " a", "")
+	},
 }
 
 func textGen(r *rand.Rand) string {
