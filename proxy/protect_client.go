@@ -335,17 +335,26 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 	if pe := s.addHiddenParams(info, &msg); pe != nil {
 		return s.markerParse(msg.Name, pe, a), nil
 	}
+	if pe := s.lastParseEdits(&msg, info, a, filledFrom); pe != nil {
+		return s.markerParse(msg.Name, pe, a), nil
+	}
+	return msg.Encode(nil)
+}
+
+// lastParseEdits guards a filled column list and rewrites a statement
+// sorted in the proxy (protect_sort.go), the last edits of a Parse's text.
+func (s *session) lastParseEdits(msg *pgproto3.Parse, info *stmtInfo, a *sqlrewrite.Analysis, filledFrom *catalog) *pgerr.Error {
 	if filledFrom != nil {
 		msg.Query = string(s.guardFilledList([]byte(msg.Query), a, filledFrom))
 	}
 	if info.plan.Sort != nil {
-		sorted, pe := sortedText([]byte(msg.Query), info.plan.Sort) // protect_sort.go
+		sorted, pe := sortedText([]byte(msg.Query), info.plan.Sort)
 		if pe != nil {
-			return s.markerParse(msg.Name, pe, a), nil
+			return pe
 		}
 		msg.Query = string(sorted)
 	}
-	return msg.Encode(nil)
+	return nil
 }
 
 // addHiddenParams adds the parameters phiguard passes itself, for
