@@ -142,7 +142,8 @@ func (s *session) holdSortedRow(head *expectation, body []byte, fields []*result
 		values[i] = slices.Clone(v) // the message buffer is reused
 	}
 	run.rows = append(run.rows, sortedRow{values: values, keys: keys})
-	run.bytes += int64(len(body)) + 24*int64(len(values)+len(keys))
+	// The row's bytes and what holds them: slice headers, keys, the row.
+	run.bytes += int64(len(body)) + 24*int64(len(values)) + 96*int64(len(keys)) + 48
 	return s.checkSortCap(head)
 }
 
