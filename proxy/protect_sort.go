@@ -122,7 +122,7 @@ func (s *session) holdSortedRow(head *expectation, body []byte, fields []*result
 			return s.failSort(head, pe)
 		}
 	}
-	keys, pe := s.sortKeys(run, fields[visible:], hidden)
+	keys, pe := s.sortKeys(run, fields, row.Values, visible)
 	if pe != nil {
 		return s.failSort(head, pe)
 	}
@@ -224,11 +224,16 @@ func (run *sortRun) checkCollations(hidden [][]byte) *pgerr.Error {
 	return nil
 }
 
-// sortKeys reads a row's keys from its hidden cells.
-func (s *session) sortKeys(run *sortRun, fields []*resultField, hidden [][]byte) ([]sortValue, *pgerr.Error) {
+// sortKeys reads a row's keys from its cells as the backend sent them:
+// hidden ones after the visible, or a selected column's.
+func (s *session) sortKeys(run *sortRun, fields []*resultField, cells [][]byte, visible int) ([]sortValue, *pgerr.Error) {
 	keys := make([]sortValue, len(run.plan.Keys))
 	for i, k := range run.plan.Keys {
-		v := hidden[k.Value]
+		at := visible + k.Value
+		if k.Target >= 0 {
+			at = k.Target
+		}
+		v := cells[at]
 		if v == nil {
 			keys[i].null = true
 			continue
@@ -241,7 +246,7 @@ func (s *session) sortKeys(run *sortRun, fields []*resultField, hidden [][]byte)
 			keys[i].rank = n
 			continue
 		}
-		f := fields[k.Value]
+		f := fields[at]
 		if f == nil || f.col == nil || f.col.Type != k.Column.Type || f.rule != nil {
 			return nil, pgerr.Newf(pgerr.FeatureNotSupported,
 				"phiguard cannot tell that the ORDER BY key %s arrives as that encrypted column, so it cannot sort by it", k.Column.QualifiedName())

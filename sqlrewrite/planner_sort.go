@@ -53,8 +53,12 @@ type SortKey struct {
 	Column     *policy.ProtectedColumn // nil: a rank PostgreSQL computed
 	Desc       bool
 	NullsFirst bool
-	Value      int // hidden index of the key's value
-	Collation  int // hidden index of the column's collation; -1 for a non-text type
+	Value      int // hidden index of the key's value, when Target < 0
+	// Target is the select-list entry that already holds an encrypted
+	// key's value (the same column reference, with no * before it); -1
+	// when the key is a hidden column.
+	Target    int
+	Collation int // hidden index of the column's collation; -1 for a non-text type
 }
 
 type hiddenKind uint8
@@ -87,7 +91,11 @@ func (sp *SortPlan) String() string {
 				what += map[bool]string{true: " NULLS FIRST", false: " NULLS LAST"}[k.NullsFirst]
 			}
 		}
-		keys = append(keys, fmt.Sprintf("%s (#%d)", what, k.Value))
+		where := fmt.Sprintf("#%d", k.Value)
+		if k.Target >= 0 {
+			where = fmt.Sprintf("select-list entry %d", k.Target+1)
+		}
+		keys = append(keys, fmt.Sprintf("%s (%s)", what, where))
 	}
 	s := "proxy sorts by " + strings.Join(keys, ", ")
 	if sp.Limit >= 0 {
@@ -314,7 +322,7 @@ func (p *planner) sortPlan(s *pg_query.SelectStmt, items []sortItem) *SortPlan {
 			for j < len(items) && items[j].col == nil {
 				j++
 			}
-			sp.Keys = append(sp.Keys, SortKey{Value: add(hiddenColumn{kind: hiddenRank, from: i, to: j}), Collation: -1})
+			sp.Keys = append(sp.Keys, SortKey{Value: add(hiddenColumn{kind: hiddenRank, from: i, to: j}), Collation: -1, Target: -1})
 			i = j
 			continue
 		}
@@ -322,7 +330,10 @@ func (p *planner) sortPlan(s *pg_query.SelectStmt, items []sortItem) *SortPlan {
 			p.refuse(it.col, "ORDER BY "+sortTypeProblem(it))
 			return nil
 		}
-		k := SortKey{Column: it.col, Collation: -1, Value: add(hiddenColumn{kind: hiddenColumnKey, from: i, col: it.col})}
+		k := SortKey{Column: it.col, Collation: -1, Target: selectedKey(it, s.GetTargetList())}
+		if k.Target < 0 {
+			k.Value = add(hiddenColumn{kind: hiddenColumnKey, from: i, col: it.col})
+		}
 		k.Desc = it.sb.GetSortbyDir() == pg_query.SortByDir_SORTBY_DESC
 		k.NullsFirst = k.Desc
 		switch it.sb.GetSortbyNulls() {
@@ -351,6 +362,38 @@ func (p *planner) sortPlan(s *pg_query.SelectStmt, items []sortItem) *SortPlan {
 		sp.labelled = append(sp.labelled, t.GetResTarget().GetName() != "")
 	}
 	return sp
+}
+
+// selectedKey is the select-list entry holding an encrypted key as it is:
+// the one it names, or a bare reference written with the same names; -1
+// when none does, or a * before it makes its position unknown.
+func selectedKey(it sortItem, targets []*pg_query.Node) int {
+	t := it.target
+	if t < 0 {
+		key := refNames(it.node.GetColumnRef())
+		for i, n := range targets {
+			if ref := n.GetResTarget().GetVal().GetColumnRef(); ref != nil && key != "" && refNames(ref) == key {
+				t = i
+				break
+			}
+		}
+	}
+	if t < 0 || starBefore(targets, t) || targets[t].GetResTarget().GetVal().GetColumnRef() == nil {
+		return -1
+	}
+	return t
+}
+
+// refNames is a column reference's names joined, "" for one with *.
+func refNames(ref *pg_query.ColumnRef) string {
+	var names []string
+	for _, f := range ref.GetFields() {
+		if f.GetString_() == nil {
+			return ""
+		}
+		names = append(names, f.GetString_().GetSval())
+	}
+	return strings.Join(names, ".")
 }
 
 func sortTypeProblem(it sortItem) string {
