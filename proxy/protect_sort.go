@@ -122,12 +122,13 @@ func (s *session) holdSortedRow(head *expectation, body []byte, fields []*result
 			return s.failSort(head, pe)
 		}
 	}
-	keys, pe := s.sortKeys(run, fields, row.Values, visible)
+	shown := slices.Clone(row.Values[:visible])
+	keys, shownFields, pe := s.sortKeys(run, fields, row.Values, shown)
 	if pe != nil {
 		return s.failSort(head, pe)
 	}
 	// Subjects are noted at flush, for the rows the client gets.
-	out, pe := s.decryptDataRow(encodeRow(row.Values[:visible]), fields[:visible], none)
+	out, pe := s.decryptDataRow(encodeRow(shown), shownFields, none)
 	if pe != nil {
 		return s.failSort(head, pe)
 	}
@@ -136,6 +137,9 @@ func (s *session) holdSortedRow(head *expectation, body []byte, fields []*result
 		if err := row.Decode(out[5:]); err != nil {
 			return s.failSort(head, pgerr.New(pgerr.InternalError, "phiguard could not read back a decrypted row"))
 		}
+	}
+	if out == nil {
+		row.Values = shown
 	}
 	values := make([][]byte, visible)
 	for i, v := range row.Values[:visible] {
@@ -225,8 +229,12 @@ func (run *sortRun) checkCollations(hidden [][]byte) *pgerr.Error {
 }
 
 // sortKeys reads a row's keys from its cells as the backend sent them:
-// hidden ones after the visible, or a selected column's.
-func (s *session) sortKeys(run *sortRun, fields []*resultField, cells [][]byte, visible int) ([]sortValue, *pgerr.Error) {
+// hidden ones after the visible, or a selected column's. A selected key's
+// cell is opened once: its value is presented into shown, and the fields
+// left for decryptDataRow no longer name it.
+func (s *session) sortKeys(run *sortRun, fields []*resultField, cells, shown [][]byte) ([]sortValue, []*resultField, *pgerr.Error) {
+	visible := len(shown)
+	shownFields, cloned := fields[:visible], false
 	keys := make([]sortValue, len(run.plan.Keys))
 	for i, k := range run.plan.Keys {
 		at := visible + k.Value
@@ -241,51 +249,67 @@ func (s *session) sortKeys(run *sortRun, fields []*resultField, cells [][]byte, 
 		if k.Column == nil {
 			n, err := strconv.ParseInt(string(v), 10, 64)
 			if err != nil {
-				return nil, pgerr.New(pgerr.InternalError, "phiguard could not read a sort rank it asked for")
+				return nil, nil, pgerr.New(pgerr.InternalError, "phiguard could not read a sort rank it asked for")
 			}
 			keys[i].rank = n
 			continue
 		}
 		f := fields[at]
 		if f == nil || f.col == nil || f.col.Type != k.Column.Type || f.rule != nil {
-			return nil, pgerr.Newf(pgerr.FeatureNotSupported,
+			return nil, nil, pgerr.Newf(pgerr.FeatureNotSupported,
 				"phiguard cannot tell that the ORDER BY key %s arrives as that encrypted column, so it cannot sort by it", k.Column.QualifiedName())
 		}
-		sv, pe := s.encryptedKey(f, v)
+		present := at < visible && f.subject == nil && shownFields[at] != nil
+		sv, out, pe := s.encryptedKey(f, v, present)
 		if pe != nil {
-			return nil, pe
+			return nil, nil, pe
 		}
 		keys[i] = sv
+		if present {
+			if !cloned {
+				shownFields, cloned = slices.Clone(shownFields), true
+			}
+			shown[at], shownFields[at] = out, nil
+		}
 	}
-	return keys, nil
+	return keys, shownFields, nil
 }
 
 // encryptedKey opens a key cell to its canonical plaintext and reads it
-// as a key. A shredded subject's cell sorts as the NULL it reads as.
-func (s *session) encryptedKey(f *resultField, cell []byte) (sortValue, *pgerr.Error) {
+// as a key, and when present is set also returns the value as the client
+// gets it (decryptValue's). A shredded subject's cell sorts as what it
+// reads as: NULL, or the marker.
+func (s *session) encryptedKey(f *resultField, cell []byte, present bool) (sortValue, []byte, *pgerr.Error) {
 	col := f.col
 	plain, state, pe := s.openCell(col, cell)
 	if pe != nil {
-		return sortValue{}, pe
+		return sortValue{}, nil, pe
 	}
+	shown := cell // legacy plaintext goes out as stored
 	switch state {
 	case cellcipher.Shredded:
-		if m := s.srv.protect.ShreddedMarker; m != "" && isTextType(col) {
-			plain = []byte(m)
-		} else {
-			return sortValue{null: true}, nil
+		m := s.srv.protect.ShreddedMarker
+		if m == "" || !isTextType(col) {
+			return sortValue{null: true}, nil, nil
 		}
+		plain, shown = []byte(m), []byte(m)
 	case cellcipher.Legacy:
 		var err error
 		if plain, err = pgvalue.Canonical(col.Type, 0, cell); err != nil {
-			return sortValue{}, pgerr.Newf(pgerr.DataCorrupted, "a value of column %s is not a %s", col.QualifiedName(), col.Type.Name)
+			return sortValue{}, nil, pgerr.Newf(pgerr.DataCorrupted, "a value of column %s is not a %s", col.QualifiedName(), col.Type.Name)
+		}
+	default:
+		if present {
+			if shown, pe = s.presentValue(col, f.format, plain); pe != nil {
+				return sortValue{}, nil, pe
+			}
 		}
 	}
 	k, err := pgorder.Parse(col.Type, plain)
 	if err != nil {
-		return sortValue{}, pgerr.Newf(pgerr.DataCorrupted, "a value of encrypted column %s cannot be ordered as %s", col.QualifiedName(), col.Type.Name)
+		return sortValue{}, nil, pgerr.Newf(pgerr.DataCorrupted, "a value of encrypted column %s cannot be ordered as %s", col.QualifiedName(), col.Type.Name)
 	}
-	return sortValue{key: k}, nil
+	return sortValue{key: k}, shown, nil
 }
 
 // compareRows orders two held rows by the plan's keys.
