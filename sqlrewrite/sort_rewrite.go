@@ -21,7 +21,14 @@ func RewriteSort(sql []byte, sp *SortPlan) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &sortCut{sql: text, toks: res.GetTokens()}
+	c := &sortCut{sql: text}
+	for _, tok := range res.GetTokens() {
+		// Comments are not tokens here: a span must end at a real one,
+		// or a line comment at its end would swallow what follows.
+		if tok.GetToken() != pg_query.Token_SQL_COMMENT && tok.GetToken() != pg_query.Token_C_COMMENT {
+			c.toks = append(c.toks, tok)
+		}
+	}
 	if err := c.locate(); err != nil {
 		return nil, err
 	}
