@@ -185,6 +185,19 @@ func TestSortEncryptedShapes(t *testing.T) {
 	f.same(t, `SELECT id FROM %[1]s WHERE id < 0 ORDER BY name`)
 	f.same(t, `SELECT id FROM %[1]s ORDER BY name, id LIMIT ALL`)
 	f.same(t, `SELECT id FROM %[1]s ORDER BY name, id LIMIT 0`)
+	f.same(t, `SELECT * FROM %[1]s ORDER BY name DESC, born, id LIMIT NULL OFFSET 100`)
+	f.same(t, `SELECT b.*, a.id FROM %[2]s a JOIN %[1]s b ON b.id = a.person ORDER BY b.tag NULLS FIRST, a.id DESC LIMIT 30`)
+	// A negative LIMIT or OFFSET is PostgreSQL's error, with its code.
+	for _, bounds := range [][]any{{-1, 0}, {1, -1}} {
+		for _, mode := range bothModes {
+			_, werr := rowsRaw(t, f.dir, f.sql("SELECT id FROM %[1]s ORDER BY name, id LIMIT $1 OFFSET $2", 0), mode, 0, bounds...)
+			_, gerr := rowsRaw(t, f.via, f.sql("SELECT id FROM %[1]s ORDER BY name, id LIMIT $1 OFFSET $2", 1), mode, 0, bounds...)
+			var wpe, gpe *pgconn.PgError
+			if !errors.As(werr, &wpe) || !errors.As(gerr, &gpe) || wpe.Code != gpe.Code || wpe.Message != gpe.Message {
+				t.Fatalf("LIMIT/OFFSET %v (%v): through phiguard %v, directly %v", bounds, mode, gerr, werr)
+			}
+		}
+	}
 }
 
 // TestSortEncryptedRefusals: past the row cap, under a collation other
@@ -195,6 +208,8 @@ func TestSortEncryptedRefusals(t *testing.T) {
 	ctx := testContext(t)
 	_, err := rowsRaw(t, f.via, f.sql("SELECT id FROM %[1]s ORDER BY name, id", 1), pgx.QueryExecModeSimpleProtocol, 0)
 	wantCode(t, err, "54000", "limits.proxy_sort_rows")
+	_, err = rowsRaw(t, f.via, f.sql("SELECT b.*, a.id FROM %[2]s a JOIN %[1]s b ON b.id = a.person WHERE a.id < 5 ORDER BY 2, 7", 1), pgx.QueryExecModeSimpleProtocol, 0)
+	wantCode(t, err, "0A000", "ORDER BY a position in a select list with *")
 	if _, err := rowsRaw(t, f.via, f.sql("SELECT id FROM %[1]s WHERE id <= 20 ORDER BY name, id", 1), pgx.QueryExecModeCacheStatement, 0); err != nil {
 		t.Fatalf("at the cap: %v", err)
 	}
