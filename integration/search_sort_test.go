@@ -188,10 +188,11 @@ func TestSortEncryptedShapes(t *testing.T) {
 	f.same(t, `SELECT * FROM %[1]s ORDER BY name DESC, born, id LIMIT NULL OFFSET 100`)
 	f.same(t, `SELECT b.*, a.id FROM %[2]s a JOIN %[1]s b ON b.id = a.person ORDER BY b.tag NULLS FIRST, a.id DESC LIMIT 30`)
 	// A negative LIMIT or OFFSET is PostgreSQL's error, with its code.
-	for _, bounds := range [][]any{{-1, 0}, {1, -1}} {
+	const negative = "SELECT id FROM %[1]s WHERE id > $3 ORDER BY name, id LIMIT $1 OFFSET $2"
+	for _, bounds := range [][]any{{-1, 0, 0}, {1, -1, 0}, {-1, 0, 1000}, {1, -1, 1000}} { // with rows, and none
 		for _, mode := range bothModes {
-			_, werr := rowsRaw(t, f.dir, f.sql("SELECT id FROM %[1]s ORDER BY name, id LIMIT $1 OFFSET $2", 0), mode, 0, bounds...)
-			_, gerr := rowsRaw(t, f.via, f.sql("SELECT id FROM %[1]s ORDER BY name, id LIMIT $1 OFFSET $2", 1), mode, 0, bounds...)
+			_, werr := rowsRaw(t, f.dir, f.sql(negative, 0), mode, 0, bounds...)
+			_, gerr := rowsRaw(t, f.via, f.sql(negative, 1), mode, 0, bounds...)
 			var wpe, gpe *pgconn.PgError
 			if !errors.As(werr, &wpe) || !errors.As(gerr, &gpe) || wpe.Code != gpe.Code || wpe.Message != gpe.Message {
 				t.Fatalf("LIMIT/OFFSET %v (%v): through phiguard %v, directly %v", bounds, mode, gerr, werr)
@@ -230,6 +231,14 @@ func TestSortEncryptedRefusals(t *testing.T) {
 	_, err = rowsRaw(t, f.via, f.sql("SELECT id FROM %[2]s ORDER BY city, id", 1), pgx.QueryExecModeCacheStatement, 0)
 	wantCode(t, err, "0A000", "under collation")
 	t.Logf("collation %s: %v", coll, err)
+	// A plaintext key keeps its collation: PostgreSQL ranks it.
+	for i := range 2 {
+		if _, err := su.Exec(ctx, fmt.Sprintf(`ALTER TABLE %s ADD COLUMN street text COLLATE %q;
+UPDATE %s SET street = (ARRAY['Bern', 'bern', 'Zürich', 'aarau', 'Aarau', 'a-b', 'ab'])[1 + id %% 7]`, f.addresses[i], coll, f.addresses[i])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.same(t, "SELECT a.id, a.street FROM %[2]s a LEFT JOIN %[1]s b ON b.id = a.person WHERE a.id <= 20 ORDER BY a.street DESC, b.name, a.id")
 
 	// Execute with a row limit (a fetch size): refused, not cut short.
 	pc := f.via.PgConn()

@@ -45,6 +45,7 @@ func RewriteSort(sql []byte, sp *SortPlan) ([]byte, error) {
 	b.WriteString(text[:end])
 	b.WriteString(hidden)
 	b.WriteString(text[end:c.start(c.tail)])
+	b.WriteString(c.boundsCheck(sp))
 	if c.tailEnd < len(c.toks) {
 		b.WriteString(" ")
 		b.WriteString(text[c.start(c.tailEnd):])
@@ -201,6 +202,23 @@ func (c *sortCut) clauses() error {
 	return nil
 }
 
+// boundsCheck keeps LIMIT and OFFSET in the text only to have
+// PostgreSQL reject a negative one, rows or none, as it would: they are
+// NULL (no limit) otherwise.
+func (c *sortCut) boundsCheck(sp *SortPlan) string {
+	var b strings.Builder
+	check := func(clause, expr string) {
+		b.WriteString(" " + clause + " CASE WHEN CAST((" + expr + ") AS pg_catalog.int8) < 0 THEN CAST((" + expr + ") AS pg_catalog.int8) END")
+	}
+	if sp.Limit >= 0 && !(c.fetch && c.limit[1] <= c.limit[0]) {
+		check("LIMIT", c.text(c.limit))
+	}
+	if sp.Offset >= 0 {
+		check("OFFSET", c.text(c.offset))
+	}
+	return b.String()
+}
+
 // keyText is the expression of an ORDER BY item, without its direction
 // and NULLS order.
 func (c *sortCut) keyText(item [2]int) string {
@@ -306,8 +324,9 @@ func collationProbe(col *policy.ProtectedColumn) string {
 
 func quoteSQLString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// verifySort parses the rewritten text: one SELECT, no ORDER BY, LIMIT or
-// OFFSET left, and the select list grown by the hidden columns.
+// verifySort parses the rewritten text: one SELECT, no ORDER BY, no LIMIT
+// or OFFSET but boundsCheck's, and the select list grown by the hidden
+// columns.
 func verifySort(sql string, targets int) error {
 	tree, err := pg_query.Parse(sql)
 	if err != nil {
@@ -318,7 +337,8 @@ func verifySort(sql string, targets int) error {
 		return errors.New("the rewrite is not one SELECT")
 	}
 	s := st[0].GetStmt().GetSelectStmt()
-	if len(s.GetSortClause()) > 0 || s.GetLimitCount() != nil || s.GetLimitOffset() != nil || len(s.GetTargetList()) != targets {
+	bound := func(n *pg_query.Node) bool { return n == nil || n.GetCaseExpr() != nil }
+	if len(s.GetSortClause()) > 0 || !bound(s.GetLimitCount()) || !bound(s.GetLimitOffset()) || len(s.GetTargetList()) != targets {
 		return errors.New("the rewrite did not take the expected shape")
 	}
 	return nil
