@@ -183,6 +183,16 @@ func TestSortEncryptedShapes(t *testing.T) {
 	f.same(t, `SELECT a.id, b.born FROM %[2]s a JOIN %[1]s b ON b.id = a.person ORDER BY b.born, a.city DESC, a.id`)
 	f.same(t, `SELECT id, tag FROM %[1]s ORDER BY tag DESC, grp, score NULLS FIRST, id OFFSET 140`)
 	f.same(t, `SELECT id FROM %[1]s WHERE id < 0 ORDER BY name`)
+	// pgx's other extended-protocol modes: unnamed statements, described
+	// or not, Describe of the portal.
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeDescribeExec, pgx.QueryExecModeExec, pgx.QueryExecModeCacheDescribe} {
+		q := "SELECT id, born, name FROM %[1]s WHERE grp = $1 ORDER BY born DESC, name, id LIMIT $2"
+		want, werr := rowsRaw(t, f.dir, f.sql(q, 0), mode, pgx.BinaryFormatCode, 2, 9)
+		got, gerr := rowsRaw(t, f.via, f.sql(q, 1), mode, pgx.BinaryFormatCode, 2, 9)
+		if werr != nil || gerr != nil || got != want {
+			t.Fatalf("%v: through phiguard (%v)\n%s\ndirectly (%v)\n%s", mode, gerr, got, werr, want)
+		}
+	}
 	f.same(t, `SELECT id FROM %[1]s ORDER BY name, id LIMIT ALL`)
 	f.same(t, `SELECT id FROM %[1]s ORDER BY name, id LIMIT 0`)
 	f.same(t, `SELECT * FROM %[1]s ORDER BY name DESC, born, id LIMIT NULL OFFSET 100`)
