@@ -62,3 +62,20 @@ func countRanks(sp *SortPlan) int {
 	}
 	return n
 }
+
+// TestSortOrdinalNotShared: ORDER BY 2 and ORDER BY 3 differ only in a
+// literal, but sort by different columns: their analyses (and the plans
+// cached on them) must not be shared by shape.
+func TestSortOrdinalNotShared(t *testing.T) {
+	pol := testPolicy(t)
+	z := NewAnalyzer(100, 1<<20)
+	a2, _ := z.Analyze([]byte("SELECT id, first, ssn FROM patients ORDER BY 2"))
+	a3, _ := z.Analyze([]byte("SELECT id, first, ssn FROM patients ORDER BY 3"))
+	p2, p3 := a2.PlanUnder(pol), a3.PlanUnder(pol)
+	if p2.Sort == nil || p3.Sort == nil {
+		t.Fatalf("no sort plans: %v %v", p2.Refusal, p3.Refusal)
+	}
+	if p2.Sort.Keys[0].Column.Name != "first" || p3.Sort.Keys[0].Column.Name != "ssn" {
+		t.Errorf("ORDER BY 2 sorts by %s, ORDER BY 3 by %s", p2.Sort.Keys[0].Column.Name, p3.Sort.Keys[0].Column.Name)
+	}
+}
