@@ -183,6 +183,9 @@ func TestSortEncryptedShapes(t *testing.T) {
 	f.same(t, `SELECT a.id, b.born FROM %[2]s a JOIN %[1]s b ON b.id = a.person ORDER BY b.born, a.city DESC, a.id`)
 	f.same(t, `SELECT id, tag FROM %[1]s ORDER BY tag DESC, grp, score NULLS FIRST, id OFFSET 140`)
 	f.same(t, `SELECT id FROM %[1]s WHERE id < 0 ORDER BY name`)
+	f.same(t, `WITH c AS (SELECT id, name FROM %[1]s) SELECT c.id, c.name FROM c ORDER BY c.name DESC, c.id`)
+	f.same(t, `SELECT s.id FROM (SELECT id, born FROM %[1]s WHERE grp = 1) s ORDER BY s.born, s.id`)
+	f.same(t, `SELECT born FROM %[1]s ORDER BY born DESC`) // no hidden column at all
 	// Texts that differ only in an ordinal sort by different columns.
 	f.same(t, `SELECT id, name, born FROM %[1]s WHERE id > 10 ORDER BY 2, 1`)
 	f.same(t, `SELECT id, name, born FROM %[1]s WHERE id > 10 ORDER BY 3, 1`)
