@@ -186,6 +186,32 @@ func TestSortEncryptedShapes(t *testing.T) {
 	f.same(t, `WITH c AS (SELECT id, name FROM %[1]s) SELECT c.id, c.name FROM c ORDER BY c.name DESC, c.id`)
 	f.same(t, `SELECT s.id FROM (SELECT id, born FROM %[1]s WHERE grp = 1) s ORDER BY s.born, s.id`)
 	f.same(t, `SELECT born FROM %[1]s ORDER BY born DESC`) // no hidden column at all
+	// A pipeline of sorted statements (one Sync for all).
+	batchOf := func(conn *pgx.Conn, side int) string {
+		b := &pgx.Batch{}
+		for _, lim := range []int{3, 5, 7} {
+			b.Queue(f.sql("SELECT id, name FROM %[1]s ORDER BY name DESC, id LIMIT $1", side), lim)
+		}
+		br := conn.SendBatch(testContext(t), b)
+		defer br.Close()
+		var out strings.Builder
+		for range 3 {
+			rows, err := br.Query()
+			if err != nil {
+				t.Fatalf("batch, side %d: %v", side, err)
+			}
+			for rows.Next() {
+				fmt.Fprintln(&out, rows.RawValues())
+			}
+			if rows.Err() != nil {
+				t.Fatalf("batch, side %d: %v", side, rows.Err())
+			}
+		}
+		return out.String()
+	}
+	if got, want := batchOf(f.via, 1), batchOf(f.dir, 0); got != want {
+		t.Fatalf("pipelined: through phiguard\n%s\ndirectly\n%s", got, want)
+	}
 	// Texts that differ only in an ordinal sort by different columns.
 	f.same(t, `SELECT id, name, born FROM %[1]s WHERE id > 10 ORDER BY 2, 1`)
 	f.same(t, `SELECT id, name, born FROM %[1]s WHERE id > 10 ORDER BY 3, 1`)
