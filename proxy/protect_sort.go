@@ -160,6 +160,9 @@ func encodeRow(values [][]byte) []byte {
 func (s *session) checkSortCap(head *expectation) error {
 	run := head.sort
 	rowCap, byteCap := s.srv.cfg.Limits.ProxySortRows, s.srv.cfg.Limits.ProxySortBytes
+	if rowCap <= 0 || byteCap <= 0 { // a configuration not from config.Default
+		rowCap, byteCap = 100000, 64<<20
+	}
 	if len(run.rows) <= rowCap && run.bytes <= byteCap {
 		return nil
 	}
