@@ -118,6 +118,12 @@ type Limits struct {
 	// StartupTimeout bounds a client's startup: TLS, the StartupMessage and
 	// its answers to the authentication exchange (default 10s).
 	StartupTimeout Duration `yaml:"startup_timeout"`
+	// ProxySortRows and ProxySortBytes cap the rows, and the bytes of
+	// their fields, that one statement sorted in the proxy (ORDER BY on
+	// an encrypted column, docs/search.md) may buffer (defaults 100,000
+	// rows and 64 MiB); past either the statement fails with 54000.
+	ProxySortRows  int   `yaml:"proxy_sort_rows"`
+	ProxySortBytes int64 `yaml:"proxy_sort_bytes"`
 }
 
 // Log configures the zap logger.
@@ -152,6 +158,8 @@ func Default() Config {
 			MaxStartupConnections: 100,
 			MaxStartupPerSource:   50,
 			StartupTimeout:        Duration(10 * time.Second),
+			ProxySortRows:         100000,
+			ProxySortBytes:        64 << 20,
 		},
 		Log:             Log{Level: "info"},
 		Keys:            Keys{Provider: KeysProviderLocal},

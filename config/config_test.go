@@ -70,6 +70,10 @@ func TestBadFiles(t *testing.T) {
 		},
 		"admission-per-source.bad.yml": {"limits.max_startup_per_source: must not exceed limits.max_startup_connections (10), got 20"},
 		"bad-duration.bad.yml":         {`line 1: time: missing unit in duration "30"`},
+		"proxy-sort.bad.yml": {
+			"limits.proxy_sort_rows: must be at least 1, got 0",
+			"limits.proxy_sort_bytes: must be at least 65536, got 1024",
+		},
 		"many-problems.bad.yml": {
 			`listen: must be host:port, got "6432"`,
 			"backend.host: is required",

@@ -98,6 +98,12 @@ func (c Config) Validate() error {
 	if c.Limits.ParseInflightBytes < 1<<16 {
 		add("limits.parse_inflight_bytes", "must be at least 65536, got %d", c.Limits.ParseInflightBytes)
 	}
+	if c.Limits.ProxySortRows < 1 {
+		add("limits.proxy_sort_rows", "must be at least 1, got %d", c.Limits.ProxySortRows)
+	}
+	if c.Limits.ProxySortBytes < 1<<16 {
+		add("limits.proxy_sort_bytes", "must be at least 65536, got %d", c.Limits.ProxySortBytes)
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

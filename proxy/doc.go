@@ -16,8 +16,9 @@
 // protectClient for each client message and protectBackend for each
 // backend message. It plans statements with sqlrewrite (encryption plan,
 // access rewrite), seals values with cellcipher, applies column rules to
-// results, tracks which answer belongs to which request (expect.go), and
-// writes one audit record per statement. The redesign of issue 11 moves it
+// results, holds and sorts the rows of a statement ordered by an encrypted
+// column (protect_sort.go, docs/search.md), tracks which answer belongs to
+// which request (expect.go), and writes one audit record per statement. The redesign of issue 11 moves it
 // into a package of its own; the file split already follows that line.
 //
 // # A session's life

@@ -62,6 +62,9 @@ type expectation struct {
 	// injected: a Describe phiguard sent itself (describe.go); its answer
 	// is kept, not forwarded.
 	injected bool
+	// sort holds the rows of a statement phiguard sorts itself
+	// (protect_sort.go); nil for any other.
+	sort *sortRun
 	// slots is the audit queue room reserved for this request's records
 	// when it touches PHI (audit.go); what is left is released when the
 	// expectation leaves the queue.

@@ -253,6 +253,15 @@ func (s *session) onRowDescription(_ byte, head *expectation) (bool, error) {
 	if head.injected {
 		return true, nil // the client did not ask: only phiguard needed it
 	}
+	if sp := s.sortPlanOf(head); sp != nil && !dropped {
+		src := body
+		if out != nil {
+			src = out[5:] // the message phiguard already rewrote
+		}
+		if out, err = hideSortColumns(src, sp); err != nil { // protect_sort.go
+			return false, err
+		}
+	}
 	if out != nil && !dropped {
 		_, err := s.cw.Write(out)
 		return true, err
@@ -271,6 +280,9 @@ func (s *session) onDataRow(_ byte, head *expectation) (bool, error) {
 	fields, ok := s.rowFields(head)
 	if !ok {
 		return true, s.failResult(pgerr.New(pgerr.InternalError, "phiguard cannot tell whether this result holds encrypted columns: Describe the statement or portal before executing it"))
+	}
+	if head.sort != nil {
+		return true, s.holdSorted(head, fields) // protect_sort.go
 	}
 	if fields == nil {
 		return false, nil
@@ -335,6 +347,14 @@ func (s *session) onFunctionCallResponse(_ byte, head *expectation) (bool, error
 // granted once the backend confirmed it.
 func (s *session) onCommandComplete(typ byte, head *expectation) (bool, error) {
 	dropped := s.suppress
+	var sortedTag []byte
+	if head.sort != nil && typ == beCommandComplete && !dropped {
+		t, err := s.flushSorted(head) // protect_sort.go
+		if err != nil {
+			return false, err
+		}
+		sortedTag, dropped = t, true
+	}
 	if typ == beCommandComplete && (head.kind == expExecute || head.kind == expQuery) {
 		s.noteOutputChange(head)
 		s.confirmCursors(head, head.completed)
@@ -344,6 +364,9 @@ func (s *session) onCommandComplete(typ byte, head *expectation) (bool, error) {
 		var tag []byte
 		if typ == beCommandComplete {
 			tag, _ = s.br.body()
+			if sortedTag != nil {
+				tag = sortedTag
+			}
 			if head.glass != nil && !dropped {
 				s.grantBreakGlass(head, tag)
 			}

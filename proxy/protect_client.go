@@ -94,6 +94,9 @@ func (s *session) onQuery(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 		replaced = v.sql
 	}
 	plan := v.analysis.PlanUnder(s.policy())
+	if plan.Refusal == nil {
+		x.sort = newSortRun(plan.Sort)
+	}
 	if s.srv.auditor != nil {
 		x.written = writtenColumns(plan)
 	}
@@ -155,7 +158,11 @@ func (s *session) onBind(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.protectBind(body)
+	out, err := s.protectBind(body)
+	if err == nil {
+		out, err = s.sortedBind(body, out) // protect_sort.go
+	}
+	return out, err
 }
 
 // onDescribeOrClose records which statement or portal the answer is about.
@@ -227,6 +234,9 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 		}
 		if pe == nil {
 			pe = s.startCopy(x, st.plan)
+		}
+		if pe == nil && st.plan != nil && st.plan.Sort != nil {
+			x.sort, pe = newSortRun(st.plan.Sort), sortedExecute(body) // protect_sort.go
 		}
 		if pe != nil {
 			s.expects.push(x)
@@ -322,10 +332,26 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 	if pe := s.addHiddenParams(info, &msg); pe != nil {
 		return s.markerParse(msg.Name, pe, a), nil
 	}
+	if pe := s.lastParseEdits(&msg, info, a, filledFrom); pe != nil {
+		return s.markerParse(msg.Name, pe, a), nil
+	}
+	return msg.Encode(nil)
+}
+
+// lastParseEdits guards a filled column list and rewrites a statement
+// sorted in the proxy (protect_sort.go), the last edits of a Parse's text.
+func (s *session) lastParseEdits(msg *pgproto3.Parse, info *stmtInfo, a *sqlrewrite.Analysis, filledFrom *catalog) *pgerr.Error {
 	if filledFrom != nil {
 		msg.Query = string(s.guardFilledList([]byte(msg.Query), a, filledFrom))
 	}
-	return msg.Encode(nil)
+	if info.plan.Sort != nil {
+		sorted, pe := sortedText([]byte(msg.Query), info.plan.Sort)
+		if pe != nil {
+			return pe
+		}
+		msg.Query = string(sorted)
+	}
+	return nil
 }
 
 // addHiddenParams adds the parameters phiguard passes itself, for

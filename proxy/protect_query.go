@@ -102,10 +102,13 @@ func (s *session) protectQuery(a *sqlrewrite.Analysis, sql []byte) []byte {
 	if pe := s.checkDefaults(plan); pe != nil {
 		return s.refuseStatement(pe, a)
 	}
-	if len(plan.Values) == 0 && len(plan.Cuts) == 0 {
+	if len(plan.Values) == 0 && len(plan.Cuts) == 0 && plan.Sort == nil {
 		return nil
 	}
 	out, pe := s.encryptLiterals(sql, plan)
+	if pe == nil && plan.Sort != nil {
+		out, pe = sortedText(out, plan.Sort) // protect_sort.go
+	}
 	if pe != nil {
 		return s.refuseStatement(pe, a)
 	}

@@ -66,6 +66,13 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 			st.Writes = true
 		case *pg_query.VariableSetStmt:
 			st.valueDependent = true
+		case *pg_query.SortBy:
+			// ORDER BY 2 names a select-list entry by a literal: which
+			// column is sorted (in the proxy, for an encrypted one:
+			// planner_sort.go) depends on its value.
+			if c := n.GetNode().GetAConst(); c != nil && c.GetIval() != nil {
+				st.valueDependent = true
+			}
 		case *pg_query.FuncCall:
 			if _, name := funcParts(n.GetFuncname()); name == "set_config" {
 				st.valueDependent = true

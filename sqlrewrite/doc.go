@@ -11,7 +11,11 @@
 //     which literals and parameters must be encrypted and which uses of an
 //     encrypted column are refused (docs/design/encryption-path.md). It
 //     refuses a text it cannot parse when the policy protects anything,
-//     and DO/CALL when the policy encrypts any column.
+//     and DO/CALL when the policy encrypts any column. A top-level SELECT
+//     ordered by an encrypted column gets a SortPlan (planner_sort.go),
+//     and RewriteSort (sort_rewrite.go) writes the text the proxy sends
+//     for it: no ORDER BY or LIMIT, hidden columns to sort by
+//     (docs/search.md).
 //   - AccessFor (access*.go) applies a role's rules: row rules, bound to
 //     their schemas (access_rulenames.go) and injected behind an OFFSET 0
 //     fence into every reference to a ruled table, write checks, column

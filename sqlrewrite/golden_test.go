@@ -240,7 +240,7 @@ func (r *goldenRunner) policy(name string) *policy.Policy {
 // run returns the output lines of one case.
 func (r *goldenRunner) run(c *goldenCase) []string {
 	if c.role == "encrypt" {
-		return planLines(PlanFor(Analyze(c.sql), r.policy("encrypt")))
+		return append(planLines(PlanFor(Analyze(c.sql), r.policy("encrypt"))), sortLines(c.sql, PlanFor(Analyze(c.sql), r.policy("encrypt")))...)
 	}
 	pol := r.policy(c.policy)
 	var role *policy.Role
@@ -302,6 +302,18 @@ func backendCheckLine(acc *Access) string {
 		return "backend check: marker not recognised"
 	}
 	return "backend check fails: " + refusalLine(r)
+}
+
+// sortLines shows a proxy-side sort's plan and the text sent for it.
+func sortLines(sql string, p *Plan) []string {
+	if p.Sort == nil {
+		return nil
+	}
+	sent, err := RewriteSort([]byte(sql), p.Sort)
+	if err != nil {
+		return []string{"sort: " + p.Sort.String(), "sent: error: " + err.Error()}
+	}
+	return []string{"sort: " + p.Sort.String(), "sent: " + string(sent)}
 }
 
 func planLines(p *Plan) []string {

@@ -185,6 +185,9 @@ type Plan struct {
 	// Cuts are text the proxy removes before sending the statement: the
 	// CAST around a CASE whose values it encrypts (planner_case.go).
 	Cuts []TextCut
+	// Sort is set for a SELECT whose ORDER BY the proxy evaluates
+	// (planner_sort.go); the text sent is RewriteSort's.
+	Sort *SortPlan
 	// Protected is true when the text names a protected table at all; a
 	// plan with Protected false is a plain passthrough.
 	Protected bool

@@ -40,6 +40,7 @@ func PlanFor(a *Analysis, pol *policy.Policy) *Plan {
 	}
 	p := &planner{pol: pol, plan: &Plan{}, sql: a.sql}
 	p.literals = literalStarts(a.sql)
+	p.single = len(tree.GetStmts()) == 1
 	for i, raw := range tree.GetStmts() {
 		if encryptsAnything(pol) {
 			if r := p.sessionRefusal(raw.GetStmt(), a.Statements[i]); r != nil {
@@ -63,7 +64,7 @@ func PlanFor(a *Analysis, pol *policy.Policy) *Plan {
 			p.refuseTable(p.plan.Copy.Table, "COPY together with other statements in one query")
 		}
 		if p.plan.Refusal != nil {
-			p.plan.Values = nil
+			p.plan.Values, p.plan.Sort = nil, nil
 			break
 		}
 	}
@@ -102,6 +103,10 @@ type planner struct {
 	// folding constants written with a cast or a sign (planner_fold.go).
 	literalSpans [][2]int
 	scanned      []*pg_query.ScanToken
+	// single is true for a text of one statement, and sortTop while
+	// that statement's own SELECT is being planned: only it may sort by
+	// an encrypted column in the proxy (planner_sort.go).
+	single, sortTop bool
 }
 
 // sourceColumn is the protected column a select-list entry copies as it
@@ -184,6 +189,7 @@ func (p *planner) refuseTable(t *policy.ProtectedTable, construct string) {
 func (p *planner) statement(n *pg_query.Node) {
 	switch {
 	case n.GetSelectStmt() != nil:
+		p.sortTop = p.single
 		p.query(n, nil, roleClient)
 	case n.GetInsertStmt() != nil:
 		p.insert(n.GetInsertStmt())
@@ -234,6 +240,8 @@ const (
 // query plans a SELECT (or VALUES, or a set operation) and returns the
 // protected columns its output exposes by name.
 func (p *planner) query(n *pg_query.Node, outer *scope, r role) map[string]*policy.ProtectedColumn {
+	top := p.sortTop // only the statement's own SELECT may sort in the proxy
+	p.sortTop = false
 	s := n.GetSelectStmt()
 	if s == nil {
 		// A data-modifying WITH (INSERT/UPDATE/DELETE ... RETURNING inside
@@ -292,11 +300,7 @@ func (p *planner) query(n *pg_query.Node, outer *scope, r role) map[string]*poli
 		p.expr(g, sc, ctxGroup)
 	}
 	p.expr(s.GetHavingClause(), sc, ctxOther("HAVING"))
-	for _, o := range s.GetSortClause() {
-		p.expr(o.GetSortBy().GetNode(), sc, ctxOther("ORDER BY"))
-	}
-	p.expr(s.GetLimitCount(), sc, ctxOther("LIMIT"))
-	p.expr(s.GetLimitOffset(), sc, ctxOther("OFFSET"))
+	p.orderBy(s, sc, top) // planner_sort.go
 	for _, w := range s.GetWindowClause() {
 		p.expr(w, sc, ctxOther("WINDOW"))
 	}

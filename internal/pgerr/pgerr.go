@@ -61,6 +61,13 @@ const (
 	// TooManyConnections: limits.max_connections, or a cap on connections
 	// still in startup (limits.max_startup_*), reached.
 	TooManyConnections Code = "53300"
+	// ProgramLimitExceeded: a statement needs more than a configured
+	// limit allows (a proxy-side sort past limits.proxy_sort_rows).
+	ProgramLimitExceeded Code = "54000"
+	// InvalidRowCountInLimit and InvalidRowCountInResultOffset: a
+	// negative LIMIT or OFFSET, as PostgreSQL reports them.
+	InvalidRowCountInLimit        Code = "2201W"
+	InvalidRowCountInResultOffset Code = "2201X"
 	// SubjectShredded (object_not_in_prerequisite_state) answers a write
 	// for a subject whose key was shredded: the subject's data is gone for
 	// good and phiguard does not start a new key for it.

@@ -141,6 +141,19 @@ SELECT p.first AS "given name", p.birthdate AS born FROM patients p WHERE p.id =
 
 SELECT e.stop, m.start FROM encounters e JOIN medications m ON m.encounter = e.id WHERE e.patient = '2de0b259-6c63-700d-9ac4-edcabff0861a' ORDER BY m.id LIMIT 3;
 
+-- ORDER BY on encrypted columns, sorted in the proxy (docs/search.md).
+SELECT p.id, p.last, p.first FROM patients p ORDER BY p.last, p.first, p.id LIMIT 20;
+
+SELECT p.id FROM patients p ORDER BY p.birthdate DESC NULLS FIRST, p.id OFFSET 5 LIMIT 10;
+
+SELECT e.id, e.stop FROM encounters e WHERE e.patient = '982192b6-6843-4011-ef46-32caaf87d8a9' ORDER BY e.stop DESC, e.id;
+
+SELECT p.id, p.healthcare_expenses AS spent FROM patients p ORDER BY spent DESC, p.id LIMIT 10;
+
+SELECT p.id, p.income FROM patients p ORDER BY 2 NULLS FIRST, p.id FETCH FIRST 15 ROWS ONLY;
+
+SELECT m.id FROM medications m JOIN patients p ON p.id = m.patient ORDER BY p.last, m.start, m.id LIMIT 25;
+
 PREPARE q AS SELECT p.first, p.income FROM patients p WHERE p.id = $1;
 EXECUTE q('982192b6-6843-4011-ef46-32caaf87d8a9');
 

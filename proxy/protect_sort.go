@@ -1,0 +1,465 @@
+package proxy
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/phiguard/phiguard/cellcipher"
+	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgorder"
+	"github.com/phiguard/phiguard/internal/pgvalue"
+	"github.com/phiguard/phiguard/sqlrewrite"
+)
+
+// Proxy-side ORDER BY (docs/search.md). A statement whose plan has a
+// SortPlan is sent rewritten (sqlrewrite.RewriteSort): no ORDER BY, LIMIT
+// or OFFSET, and hidden columns after the client's. Its RowDescription
+// reaches the client without the hidden columns; its DataRows are
+// decrypted and held, up to limits.proxy_sort_rows rows and
+// limits.proxy_sort_bytes bytes; at its CommandComplete they are sorted
+// stably by the keys, cut by OFFSET and LIMIT, and sent without the hidden
+// columns, followed by the count the client sees.
+
+// sortRun is one statement's rows being held for sorting.
+type sortRun struct {
+	plan   *sqlrewrite.SortPlan
+	rows   []sortedRow
+	bytes  int64
+	fields []*resultField // the backend's fields, hidden ones included
+	// limit and offset are read from the first row; -1: none.
+	limit, offset int64
+	started       bool
+}
+
+// sortedRow is a row as the client will see it (visible fields only),
+// with its keys.
+type sortedRow struct {
+	values [][]byte
+	keys   []sortValue
+}
+
+type sortValue struct {
+	null bool
+	rank int64 // a plaintext run's rank
+	key  pgorder.Key
+}
+
+func newSortRun(sp *sqlrewrite.SortPlan) *sortRun {
+	if sp == nil {
+		return nil
+	}
+	return &sortRun{plan: sp, limit: -1, offset: -1}
+}
+
+// sortedText is the text to send for a statement sorted in the proxy.
+func sortedText(sql []byte, sp *sqlrewrite.SortPlan) ([]byte, *pgerr.Error) {
+	out, err := sqlrewrite.RewriteSort(sql, sp)
+	if err != nil {
+		return nil, pgerr.Newf(pgerr.FeatureNotSupported,
+			"phiguard could not rewrite this ORDER BY on an encrypted column to sort it itself (%v)", err)
+	}
+	return out, nil
+}
+
+// sortPlanOf is the SortPlan of the statement a RowDescription under head
+// describes, or nil.
+func (s *session) sortPlanOf(head *expectation) *sqlrewrite.SortPlan {
+	var st *stmtInfo
+	switch head.kind {
+	case expQuery:
+		if head.sort != nil {
+			return head.sort.plan
+		}
+		return nil
+	case expDescribeStmt:
+		st = s.stmts[head.name]
+	case expDescribePortal:
+		if p := s.portals[head.name]; p != nil {
+			st = p.stmt
+		}
+	}
+	if st == nil || st.plan == nil {
+		return nil
+	}
+	return st.plan.Sort
+}
+
+// hideSortColumns removes the hidden columns from a RowDescription.
+func hideSortColumns(body []byte, sp *sqlrewrite.SortPlan) ([]byte, error) {
+	var rd pgproto3.RowDescription
+	if err := rd.Decode(body); err != nil {
+		return nil, &errProtocol{"malformed RowDescription from backend"}
+	}
+	if len(rd.Fields) < sp.Hidden {
+		return nil, &errProtocol{"RowDescription without phiguard's sort columns"}
+	}
+	rd.Fields = rd.Fields[:len(rd.Fields)-sp.Hidden]
+	return rd.Encode(nil)
+}
+
+// holdSortedRow decrypts a DataRow's visible fields and keeps it with its
+// keys; the hidden key cells are opened for their keys only.
+func (s *session) holdSortedRow(head *expectation, body []byte, fields []*resultField) error {
+	run := head.sort
+	var row pgproto3.DataRow
+	if err := row.Decode(body); err != nil || len(row.Values) != len(fields) || len(fields) < run.plan.Hidden {
+		return s.failSort(head, pgerr.New(pgerr.ProtocolViolation, "malformed DataRow from backend"))
+	}
+	if pe := s.checkRowSubjects(row.Values, fields); pe != nil {
+		return s.failSort(head, pe)
+	}
+	visible := len(fields) - run.plan.Hidden
+	hidden := row.Values[visible:]
+	if !run.started {
+		run.started, run.fields = true, fields
+		if pe := run.readBounds(hidden); pe != nil {
+			return s.failSort(head, pe)
+		}
+		if pe := run.checkCollations(hidden); pe != nil {
+			return s.failSort(head, pe)
+		}
+	}
+	shown := slices.Clone(row.Values[:visible])
+	keys, shownFields, pe := s.sortKeys(run, fields, row.Values, shown)
+	if pe != nil {
+		return s.failSort(head, pe)
+	}
+	// Subjects are noted at flush, for the rows the client gets.
+	out, pe := s.decryptDataRow(encodeRow(shown), shownFields, none)
+	if pe != nil {
+		return s.failSort(head, pe)
+	}
+	if out != nil {
+		row = pgproto3.DataRow{}
+		if err := row.Decode(out[5:]); err != nil {
+			return s.failSort(head, pgerr.New(pgerr.InternalError, "phiguard could not read back a decrypted row"))
+		}
+	}
+	if out == nil {
+		row.Values = shown
+	}
+	values := make([][]byte, visible)
+	for i, v := range row.Values[:visible] {
+		values[i] = slices.Clone(v) // the message buffer is reused
+	}
+	run.rows = append(run.rows, sortedRow{values: values, keys: keys})
+	// The row's bytes and what holds them: slice headers, keys, the row.
+	run.bytes += int64(len(body)) + 24*int64(len(values)) + 96*int64(len(keys)) + 48
+	return s.checkSortCap(head)
+}
+
+func encodeRow(values [][]byte) []byte {
+	out, _ := (&pgproto3.DataRow{Values: values}).Encode(nil)
+	return out[5:] // decryptDataRow reads the body
+}
+
+// checkSortCap fails the statement past the configured caps.
+func (s *session) checkSortCap(head *expectation) error {
+	run := head.sort
+	rowCap, byteCap := s.srv.cfg.Limits.ProxySortRows, s.srv.cfg.Limits.ProxySortBytes
+	if rowCap <= 0 || byteCap <= 0 { // a configuration not from config.Default
+		rowCap, byteCap = 100000, 64<<20
+	}
+	if len(run.rows) <= rowCap && run.bytes <= byteCap {
+		return nil
+	}
+	col := run.firstColumn()
+	return s.failSort(head, pgerr.Newf(pgerr.ProgramLimitExceeded,
+		"ORDER BY on encrypted column %s is evaluated in phiguard, which holds at most %d rows and %d bytes of one result (limits.proxy_sort_rows, limits.proxy_sort_bytes) and this result holds more: narrow the rows with a plaintext predicate; an order search term on %s (issue 13, not yet available) would let the database serve it",
+		col, rowCap, byteCap, col))
+}
+
+func (run *sortRun) firstColumn() string {
+	for _, k := range run.plan.Keys {
+		if k.Column != nil {
+			return k.Column.QualifiedName()
+		}
+	}
+	return "?"
+}
+
+// failSort drops the held rows and fails the statement.
+func (s *session) failSort(head *expectation, pe *pgerr.Error) error {
+	head.sort = nil
+	return s.failResult(pe)
+}
+
+// readBounds reads LIMIT and OFFSET, which PostgreSQL evaluated for the
+// first row (the same for every row: constants or parameters).
+func (run *sortRun) readBounds(hidden [][]byte) *pgerr.Error {
+	read := func(i int, what string, code pgerr.Code) (int64, *pgerr.Error) {
+		if i < 0 || hidden[i] == nil {
+			return -1, nil
+		}
+		n, err := strconv.ParseInt(string(hidden[i]), 10, 64)
+		if err != nil {
+			return 0, pgerr.Newf(pgerr.InternalError, "phiguard could not read the %s it asked for", what)
+		}
+		if n < 0 {
+			return 0, pgerr.Newf(code, "%s must not be negative", what)
+		}
+		return n, nil
+	}
+	var pe *pgerr.Error
+	if run.limit, pe = read(run.plan.Limit, "LIMIT", pgerr.InvalidRowCountInLimit); pe != nil {
+		return pe
+	}
+	run.offset, pe = read(run.plan.Offset, "OFFSET", pgerr.InvalidRowCountInResultOffset)
+	return pe
+}
+
+// checkCollations refuses a text key whose column does not sort by bytes:
+// only libc's C and POSIX do.
+func (run *sortRun) checkCollations(hidden [][]byte) *pgerr.Error {
+	for _, k := range run.plan.Keys {
+		if k.Collation < 0 {
+			continue
+		}
+		provider, locale, _ := strings.Cut(string(hidden[k.Collation]), ":")
+		if hidden[k.Collation] != nil && provider == "c" && (locale == "C" || locale == "POSIX") {
+			continue
+		}
+		if locale == "" {
+			locale = "(unknown)"
+		}
+		return pgerr.Newf(pgerr.FeatureNotSupported,
+			"ORDER BY on encrypted text column %s under collation %s: phiguard sorts only C-collated text", k.Column.QualifiedName(), locale)
+	}
+	return nil
+}
+
+// sortKeys reads a row's keys from its cells as the backend sent them:
+// hidden ones after the visible, or a selected column's. A selected key's
+// cell is opened once: its value is presented into shown, and the fields
+// left for decryptDataRow no longer name it.
+func (s *session) sortKeys(run *sortRun, fields []*resultField, cells, shown [][]byte) ([]sortValue, []*resultField, *pgerr.Error) {
+	visible := len(shown)
+	shownFields, cloned := fields[:visible], false
+	keys := make([]sortValue, len(run.plan.Keys))
+	for i, k := range run.plan.Keys {
+		at := visible + k.Value
+		if k.Target >= 0 {
+			at = k.Target
+		}
+		v := cells[at]
+		if v == nil {
+			keys[i].null = true
+			continue
+		}
+		if k.Column == nil {
+			n, err := strconv.ParseInt(string(v), 10, 64)
+			if err != nil {
+				return nil, nil, pgerr.New(pgerr.InternalError, "phiguard could not read a sort rank it asked for")
+			}
+			keys[i].rank = n
+			continue
+		}
+		f := fields[at]
+		if f == nil || f.col == nil || f.col.Type != k.Column.Type || f.rule != nil {
+			return nil, nil, pgerr.Newf(pgerr.FeatureNotSupported,
+				"phiguard cannot tell that the ORDER BY key %s arrives as that encrypted column, so it cannot sort by it", k.Column.QualifiedName())
+		}
+		present := at < visible && f.subject == nil && shownFields[at] != nil
+		sv, out, pe := s.encryptedKey(f, v, present)
+		if pe != nil {
+			return nil, nil, pe
+		}
+		keys[i] = sv
+		if present {
+			if !cloned {
+				shownFields, cloned = slices.Clone(shownFields), true
+			}
+			shown[at], shownFields[at] = out, nil
+		}
+	}
+	return keys, shownFields, nil
+}
+
+// encryptedKey opens a key cell to its canonical plaintext and reads it
+// as a key, and when present is set also returns the value as the client
+// gets it (decryptValue's). A shredded subject's cell sorts as what it
+// reads as: NULL, or the marker.
+func (s *session) encryptedKey(f *resultField, cell []byte, present bool) (sortValue, []byte, *pgerr.Error) {
+	col := f.col
+	plain, state, pe := s.openCell(col, cell)
+	if pe != nil {
+		return sortValue{}, nil, pe
+	}
+	shown := cell // legacy plaintext goes out as stored
+	switch state {
+	case cellcipher.Shredded:
+		m := s.srv.protect.ShreddedMarker
+		if m == "" || !isTextType(col) {
+			return sortValue{null: true}, nil, nil
+		}
+		plain, shown = []byte(m), []byte(m)
+	case cellcipher.Legacy:
+		var err error
+		if plain, err = pgvalue.Canonical(col.Type, 0, cell); err != nil {
+			return sortValue{}, nil, pgerr.Newf(pgerr.DataCorrupted, "a value of column %s is not a %s", col.QualifiedName(), col.Type.Name)
+		}
+	default:
+		if present {
+			if shown, pe = s.presentValue(col, f.format, plain); pe != nil {
+				return sortValue{}, nil, pe
+			}
+		}
+	}
+	k, err := pgorder.Parse(col.Type, plain)
+	if err != nil {
+		return sortValue{}, nil, pgerr.Newf(pgerr.DataCorrupted, "a value of encrypted column %s cannot be ordered as %s", col.QualifiedName(), col.Type.Name)
+	}
+	return sortValue{key: k}, shown, nil
+}
+
+// compareRows orders two held rows by the plan's keys.
+func (run *sortRun) compareRows(a, b *sortedRow) int {
+	for i, k := range run.plan.Keys {
+		x, y := a.keys[i], b.keys[i]
+		var c int
+		switch {
+		case x.null && y.null:
+			continue
+		case x.null:
+			return nullOrder(k.NullsFirst)
+		case y.null:
+			return -nullOrder(k.NullsFirst)
+		case k.Column == nil:
+			c = cmpInt64(x.rank, y.rank)
+		default:
+			c = pgorder.Compare(x.key, y.key)
+			if k.Desc {
+				c = -c
+			}
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// nullOrder is the order of a row whose key is NULL against one whose
+// key is not.
+func nullOrder(nullsFirst bool) int {
+	if nullsFirst {
+		return -1
+	}
+	return 1
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// flushSorted sorts the held rows, sends the client's slice of them and
+// the CommandComplete it would have had; it returns that tag, nil when
+// the statement failed instead.
+func (s *session) flushSorted(head *expectation) ([]byte, error) {
+	run := head.sort
+	head.sort = nil
+	slices.SortStableFunc(run.rows, func(a, b sortedRow) int { return run.compareRows(&a, &b) })
+	rows := run.rows
+	if run.offset > 0 {
+		rows = rows[min(int64(len(rows)), run.offset):]
+	}
+	if run.limit >= 0 && run.limit < int64(len(rows)) {
+		rows = rows[:run.limit]
+	}
+	max := s.srv.maxSubjects()
+	var buf []byte
+	for _, r := range rows {
+		for i, v := range r.values {
+			if f := run.fields[i]; f != nil && f.subject != nil && v != nil {
+				head.noteSubject(f.subject, subjectID(v, f.format), max)
+			}
+		}
+		var err error
+		if buf, err = (&pgproto3.DataRow{Values: r.values}).Encode(buf); err != nil {
+			return nil, err
+		}
+		if len(buf) > 64<<10 {
+			if _, err := s.cw.Write(buf); err != nil {
+				return nil, err
+			}
+			buf = buf[:0]
+		}
+	}
+	tag := fmt.Appendf(nil, "SELECT %d", len(rows))
+	buf, err := (&pgproto3.CommandComplete{CommandTag: tag}).Encode(buf)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.cw.Write(buf)
+	return tag, err
+}
+
+// holdSorted takes a DataRow of a statement sorted in the proxy.
+func (s *session) holdSorted(head *expectation, fields []*resultField) error {
+	if fields == nil {
+		return s.failSort(head, pgerr.Newf(pgerr.FeatureNotSupported,
+			"phiguard cannot tell that the ORDER BY key %s arrives as that encrypted column, so it cannot sort by it", head.sort.firstColumn()))
+	}
+	if pe := s.refreshRules(fields); pe != nil {
+		return s.failSort(head, pe)
+	}
+	if head.read == nil && s.srv.auditor != nil {
+		head.read = s.readColumns(fields)
+	}
+	s.noteOutputChanging(head)
+	body, err := s.br.body()
+	if err != nil {
+		return err
+	}
+	return s.holdSortedRow(head, body, fields)
+}
+
+// sortedExecute refuses an Execute with a row limit of a statement sorted
+// in the proxy: its rows come out only after all are read, and phiguard
+// does not emulate PortalSuspended.
+func sortedExecute(body []byte) *pgerr.Error {
+	_, rest, ok := cstring(body)
+	if !ok || len(rest) < 4 {
+		return pgerr.New(pgerr.ProtocolViolation, "malformed Execute message")
+	}
+	if n := int32(rest[0])<<24 | int32(rest[1])<<16 | int32(rest[2])<<8 | int32(rest[3]); n > 0 {
+		return pgerr.New(pgerr.FeatureNotSupported,
+			"ORDER BY on an encrypted column is evaluated in phiguard, which cannot fetch its rows in portions (Execute with a row limit, a fetch size, a cursor): fetch all rows at once")
+	}
+	return nil
+}
+
+// sortedBind gives the hidden columns a result format when the client's
+// Bind lists one per column (a Bind with none or one applies it to them
+// too). out is what protectBind sends instead of the Bind, if anything.
+func (s *session) sortedBind(body, out []byte) ([]byte, error) {
+	portal, _, formats, ok := bindSummary(body)
+	info := s.clientPortals[portal]
+	if !ok || len(formats) < 2 || info == nil || info.plan == nil || info.plan.Sort == nil {
+		return out, nil
+	}
+	if out != nil && out[0] != 'B' {
+		return out, nil // a refusal in its place
+	}
+	src := body
+	if out != nil {
+		src = out[5:]
+	}
+	var msg pgproto3.Bind
+	if err := msg.Decode(src); err != nil {
+		return nil, &errProtocol{"malformed Bind message"}
+	}
+	for range info.plan.Sort.Hidden {
+		msg.ResultFormatCodes = append(msg.ResultFormatCodes, 0)
+	}
+	return msg.Encode(nil)
+}

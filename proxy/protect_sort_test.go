@@ -1,0 +1,118 @@
+package proxy
+
+import (
+	"encoding/binary"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/phiguard/phiguard/internal/pgorder"
+	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
+)
+
+func sortTestColumn(t *testing.T) *policy.ProtectedColumn {
+	t.Helper()
+	lt, err := policy.ParseType("integer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl := &policy.ProtectedTable{Name: policy.TableName{Schema: "public", Name: "t"}}
+	return &policy.ProtectedColumn{Table: tbl, Name: "c", Type: lt}
+}
+
+func intKey(t *testing.T, s string) sortValue {
+	lt, _ := policy.ParseType("integer")
+	k, err := pgorder.Parse(lt, []byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sortValue{key: k}
+}
+
+// TestCompareRowsNulls: PostgreSQL's defaults (NULLS LAST ascending,
+// FIRST descending) and the explicit orders, then the next key.
+func TestCompareRowsNulls(t *testing.T) {
+	col := sortTestColumn(t)
+	null := sortValue{null: true}
+	one, two := intKey(t, "1"), intKey(t, "2")
+	cases := []struct {
+		key  sqlrewrite.SortKey
+		a, b sortValue
+		want int
+	}{
+		{sqlrewrite.SortKey{Column: col}, null, one, 1},
+		{sqlrewrite.SortKey{Column: col}, one, null, -1},
+		{sqlrewrite.SortKey{Column: col, Desc: true, NullsFirst: true}, null, one, -1},
+		{sqlrewrite.SortKey{Column: col, NullsFirst: true}, one, null, 1},
+		{sqlrewrite.SortKey{Column: col, Desc: true}, one, two, 1},
+		{sqlrewrite.SortKey{Column: col}, one, two, -1},
+		{sqlrewrite.SortKey{Column: col}, null, null, 0},
+		{sqlrewrite.SortKey{}, sortValue{rank: 3}, sortValue{rank: 2}, 1},
+	}
+	for i, c := range cases {
+		run := &sortRun{plan: &sqlrewrite.SortPlan{Keys: []sqlrewrite.SortKey{c.key}}}
+		a, b := sortedRow{keys: []sortValue{c.a}}, sortedRow{keys: []sortValue{c.b}}
+		if got := run.compareRows(&a, &b); got != c.want {
+			t.Errorf("case %d: %d, want %d", i, got, c.want)
+		}
+	}
+	// A tie on the first key goes to the second.
+	run := &sortRun{plan: &sqlrewrite.SortPlan{Keys: []sqlrewrite.SortKey{{Column: col}, {}}}}
+	a, b := sortedRow{keys: []sortValue{null, {rank: 1}}}, sortedRow{keys: []sortValue{null, {rank: 2}}}
+	if got := run.compareRows(&a, &b); got != -1 {
+		t.Errorf("tie then rank: %d", got)
+	}
+}
+
+func TestSortedExecuteRefusesRowLimit(t *testing.T) {
+	body := func(n uint32) []byte { return binary.BigEndian.AppendUint32([]byte("p\x00"), n) }
+	if pe := sortedExecute(body(0)); pe != nil {
+		t.Errorf("max_rows 0 refused: %v", pe)
+	}
+	if pe := sortedExecute(body(10)); pe == nil || pe.Code != "0A000" {
+		t.Errorf("max_rows 10: %v, want 0A000", pe)
+	}
+	if pe := sortedExecute([]byte("p")); pe == nil {
+		t.Error("malformed Execute accepted")
+	}
+}
+
+func TestHideSortColumns(t *testing.T) {
+	rd := &pgproto3.RowDescription{Fields: []pgproto3.FieldDescription{{Name: []byte("id")}, {Name: []byte("k")}, {Name: []byte("r")}}}
+	msg, _ := rd.Encode(nil)
+	out, err := hideSortColumns(msg[5:], &sqlrewrite.SortPlan{Hidden: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got pgproto3.RowDescription
+	if err := got.Decode(out[5:]); err != nil || len(got.Fields) != 1 || string(got.Fields[0].Name) != "id" {
+		t.Fatalf("%v %+v", err, got.Fields)
+	}
+	if _, err := hideSortColumns(msg[5:], &sqlrewrite.SortPlan{Hidden: 4}); err == nil {
+		t.Error("fewer fields than hidden columns accepted")
+	}
+}
+
+func TestSortBoundsAndCollations(t *testing.T) {
+	col := sortTestColumn(t)
+	run := newSortRun(&sqlrewrite.SortPlan{Limit: 0, Offset: 1, Keys: []sqlrewrite.SortKey{{Column: col, Collation: 2}}})
+	if pe := run.readBounds([][]byte{[]byte("5"), nil}); pe != nil || run.limit != 5 || run.offset != -1 {
+		t.Fatalf("bounds: %v %d %d", pe, run.limit, run.offset)
+	}
+	if pe := run.readBounds([][]byte{[]byte("-1"), nil}); pe == nil || pe.Code != "2201W" {
+		t.Errorf("negative LIMIT: %v", pe)
+	}
+	for probe, ok := range map[string]bool{"c:C": true, "c:POSIX": true, "c:en_US.utf8": false, "i:und": false, "c:c": false} {
+		pe := run.checkCollations([][]byte{nil, nil, []byte(probe)})
+		if (pe == nil) != ok {
+			t.Errorf("collation %s: %v", probe, pe)
+		}
+		if pe != nil && !strings.Contains(pe.Message, "public.t.c under collation") {
+			t.Errorf("message %q", pe.Message)
+		}
+	}
+	if pe := run.checkCollations([][]byte{nil, nil, nil}); pe == nil {
+		t.Error("unknown collation accepted")
+	}
+}

@@ -1,0 +1,423 @@
+package sqlrewrite
+
+import (
+	"fmt"
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"github.com/phiguard/phiguard/policy"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Proxy-side ORDER BY (issue 13). PostgreSQL cannot order a column by its
+// cells, so a top-level SELECT whose ORDER BY names an encrypted column is
+// sent without its ORDER BY and LIMIT/OFFSET, with hidden result columns
+// appended that carry what the proxy needs to sort the rows itself:
+//
+//   - each encrypted key as the bare column, which the proxy decrypts like
+//     any selected column;
+//   - each run of consecutive plaintext keys as the rank PostgreSQL gives
+//     the row under those keys (dense_rank() OVER (ORDER BY the keys as
+//     written, text-cast)), so their types, collations, directions, NULLS
+//     and USING operators keep PostgreSQL's own semantics;
+//   - for an encrypted text key, the collation of its column (a scalar
+//     subquery PostgreSQL runs once), since phiguard compares text by
+//     bytes and refuses any collation that does not;
+//   - LIMIT and OFFSET as text-cast int8, evaluated by PostgreSQL.
+//
+// The proxy buffers the whole result, sorts it stably, applies OFFSET and
+// LIMIT, and drops the hidden columns (proxy/protect_sort.go).
+
+// SortPlan is how the proxy evaluates a statement's ORDER BY.
+type SortPlan struct {
+	// Keys are the sort keys in order; Column is nil for a rank of
+	// plaintext keys (compared ascending as an integer).
+	Keys []SortKey
+	// Hidden is how many columns the rewrite appends after the client's.
+	Hidden int
+	// Limit and Offset are the hidden indexes of LIMIT and OFFSET; -1 for
+	// none.
+	Limit, Offset int
+	// hidden lists what each hidden column is, for the rewrite.
+	hidden []hiddenColumn
+	// items is, per ORDER BY item, the select-list entry it names (an
+	// ordinal or an output name), or -1.
+	items []int
+	// labelled says, per select-list entry, whether it has a name (AS x),
+	// which the rewrite cuts off when it copies the entry's expression.
+	labelled []bool
+}
+
+// SortKey is one key of a SortPlan.
+type SortKey struct {
+	Column     *policy.ProtectedColumn // nil: a rank PostgreSQL computed
+	Desc       bool
+	NullsFirst bool
+	Value      int // hidden index of the key's value, when Target < 0
+	// Target is the select-list entry that already holds an encrypted
+	// key's value (the same column reference, with no * before it); -1
+	// when the key is a hidden column.
+	Target    int
+	Collation int // hidden index of the column's collation; -1 for a non-text type
+}
+
+type hiddenKind uint8
+
+const (
+	hiddenColumnKey hiddenKind = iota // an encrypted key, as the column itself
+	hiddenRank                        // dense_rank over items[from:to]
+	hiddenCollation                   // the collation of col
+	hiddenLimit
+	hiddenOffset
+)
+
+type hiddenColumn struct {
+	kind     hiddenKind
+	from, to int // ORDER BY items
+	col      *policy.ProtectedColumn
+}
+
+// String describes the plan for golden tests.
+func (sp *SortPlan) String() string {
+	var keys []string
+	for _, k := range sp.Keys {
+		what := "rank"
+		if k.Column != nil {
+			what = k.Column.QualifiedName()
+			if k.Desc {
+				what += " DESC"
+			}
+			if k.NullsFirst != k.Desc {
+				what += map[bool]string{true: " NULLS FIRST", false: " NULLS LAST"}[k.NullsFirst]
+			}
+		}
+		where := fmt.Sprintf("#%d", k.Value)
+		if k.Target >= 0 {
+			where = fmt.Sprintf("select-list entry %d", k.Target+1)
+		}
+		keys = append(keys, fmt.Sprintf("%s (%s)", what, where))
+	}
+	s := "proxy sorts by " + strings.Join(keys, ", ")
+	if sp.Limit >= 0 {
+		s += fmt.Sprintf(", LIMIT #%d", sp.Limit)
+	}
+	if sp.Offset >= 0 {
+		s += fmt.Sprintf(", OFFSET #%d", sp.Offset)
+	}
+	return s + fmt.Sprintf("; %d hidden columns", sp.Hidden)
+}
+
+// sortItem is what one ORDER BY item sorts by.
+type sortItem struct {
+	col    *policy.ProtectedColumn // an encrypted column; nil for plaintext
+	target int                     // the select-list entry it names, or -1
+	node   *pg_query.Node          // the expression, when target < 0
+	sb     *pg_query.SortBy
+}
+
+// orderBy plans a query's ORDER BY, LIMIT and OFFSET. A top-level SELECT
+// sorting by an encrypted column gets a SortPlan; any other query sorting
+// by one is refused; the rest are checked as expressions.
+func (p *planner) orderBy(s *pg_query.SelectStmt, sc *scope, top bool) {
+	items, enc := p.sortItems(s, sc)
+	if enc == nil {
+		for _, it := range items {
+			if it.target < 0 {
+				p.expr(it.node, sc, ctxOther("ORDER BY"))
+			}
+		}
+		p.expr(s.GetLimitCount(), sc, ctxOther("LIMIT"))
+		p.expr(s.GetLimitOffset(), sc, ctxOther("OFFSET"))
+		return
+	}
+	if why := sortShapeProblem(s, top); why != "" {
+		p.refuse(enc, "ORDER BY "+why)
+		return
+	}
+	for _, it := range items {
+		if it.col == nil && it.target < 0 {
+			p.expr(it.node, sc, ctxOther("ORDER BY"))
+		}
+	}
+	if p.plan.Refusal != nil {
+		return
+	}
+	p.plan.Sort = p.sortPlan(s, items)
+}
+
+// sortItems resolves each ORDER BY item; enc is the first encrypted
+// column sorted by, nil when none is.
+func (p *planner) sortItems(s *pg_query.SelectStmt, sc *scope) ([]sortItem, *policy.ProtectedColumn) {
+	var items []sortItem
+	var enc *policy.ProtectedColumn
+	targets := s.GetTargetList()
+	unknown := false
+	for _, o := range s.GetSortClause() {
+		sb := o.GetSortBy()
+		it := sortItem{target: -1, node: sb.GetNode(), sb: sb}
+		t, ok := outputReference(sb.GetNode(), targets)
+		ordinal := sb.GetNode().GetAConst() != nil && sb.GetNode().GetAConst().GetIval() != nil
+		switch {
+		case ordinal && (!ok || starBefore(targets, t)):
+			// A position PostgreSQL rejects, or one a * makes unknowable
+			// here: it may name an encrypted column, and a rank cannot
+			// hold a position.
+			if p.starOfProtected(targets, sc) || p.encryptedTarget(targets, sc) {
+				p.refuse(firstColumn(sc), "ORDER BY a position in a select list with * (name the column)")
+				return nil, nil
+			}
+			unknown = true
+		case ok:
+			it.target, it.node = t, targets[t].GetResTarget().GetVal()
+		}
+		if ref := it.node.GetColumnRef(); ref != nil {
+			if kind, col := sc.resolve(ref); kind == refColumn {
+				it.col = col
+			}
+		}
+		if it.col != nil && enc == nil {
+			enc = it.col
+		}
+		items = append(items, it)
+	}
+	if unknown && enc != nil {
+		p.refuse(enc, "ORDER BY a position in a select list with * (name the column)")
+		return nil, nil
+	}
+	return items, enc
+}
+
+// encryptedTarget: a select-list entry is an encrypted column.
+func (p *planner) encryptedTarget(targets []*pg_query.Node, sc *scope) bool {
+	for _, t := range targets {
+		if ref := t.GetResTarget().GetVal().GetColumnRef(); ref != nil {
+			if kind, _ := sc.resolve(ref); kind == refColumn {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// outputReference says which select-list entry an ORDER BY item names: an
+// integer constant by position, a bare name by output name (PostgreSQL's
+// SQL-92 rule, which wins over an input column of that name).
+func outputReference(n *pg_query.Node, targets []*pg_query.Node) (int, bool) {
+	if c := n.GetAConst(); c != nil && c.GetIval() != nil {
+		i := int(c.GetIval().GetIval()) - 1
+		return i, i >= 0 && i < len(targets)
+	}
+	ref := n.GetColumnRef()
+	if ref == nil || len(ref.GetFields()) != 1 || ref.GetFields()[0].GetString_() == nil {
+		return -1, false
+	}
+	name := ref.GetFields()[0].GetString_().GetSval()
+	found := -1
+	for i, t := range targets {
+		if outputName(t.GetResTarget()) == name {
+			if found >= 0 {
+				return -1, false // ambiguous: PostgreSQL says so
+			}
+			found = i
+		}
+	}
+	return found, found >= 0
+}
+
+// outputName is a select-list entry's column name as PostgreSQL figures
+// it, for the forms an ORDER BY may name: an alias, a column, a function.
+func outputName(t *pg_query.ResTarget) string {
+	if t.GetName() != "" {
+		return t.GetName()
+	}
+	v := t.GetVal()
+	if ref := v.GetColumnRef(); ref != nil {
+		f := ref.GetFields()
+		return f[len(f)-1].GetString_().GetSval()
+	}
+	if fc := v.GetFuncCall(); fc != nil {
+		n := fc.GetFuncname()
+		return n[len(n)-1].GetString_().GetSval()
+	}
+	return ""
+}
+
+func starBefore(targets []*pg_query.Node, t int) bool {
+	for i := 0; i <= t && i < len(targets); i++ {
+		if ref := targets[i].GetResTarget().GetVal().GetColumnRef(); ref != nil {
+			for _, f := range ref.GetFields() {
+				if f.GetAStar() != nil {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func (p *planner) starOfProtected(targets []*pg_query.Node, sc *scope) bool {
+	for _, t := range targets {
+		if ref := t.GetResTarget().GetVal().GetColumnRef(); ref != nil {
+			if kind, _ := sc.resolve(ref); kind == refStar {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sortShapeProblem says why a query's ORDER BY on an encrypted column
+// cannot run in the proxy; empty when it can.
+func sortShapeProblem(s *pg_query.SelectStmt, top bool) string {
+	const where = "(phiguard sorts encrypted columns only in a top-level SELECT sent alone, without DISTINCT, GROUP BY, HAVING, window functions, INTO or FOR UPDATE)"
+	switch {
+	case !top, len(s.GetDistinctClause()) > 0, len(s.GetGroupClause()) > 0, s.GetHavingClause() != nil,
+		len(s.GetWindowClause()) > 0, len(s.GetLockingClause()) > 0, s.GetIntoClause() != nil, hasWindowCall(s):
+		return where
+	case s.GetLimitOption() == pg_query.LimitOption_LIMIT_OPTION_WITH_TIES:
+		return "with FETCH ... WITH TIES"
+	case !plainLimit(s.GetLimitCount()) || !plainLimit(s.GetLimitOffset()):
+		return "with a LIMIT or OFFSET other than a constant or a parameter"
+	}
+	return ""
+}
+
+// hasWindowCall: a window function in the select list, which the rank of
+// the plaintext keys must not be mixed with.
+func hasWindowCall(s *pg_query.SelectStmt) bool {
+	found := false
+	for _, t := range s.GetTargetList() {
+		walk(t.ProtoReflect(), func(m protoreflect.Message) {
+			if fc, ok := m.Interface().(*pg_query.FuncCall); ok && fc.GetOver() != nil {
+				found = true
+			}
+		})
+	}
+	return found
+}
+
+// plainLimit: absent, a constant (NULL and ALL included) or a parameter,
+// possibly cast — what PostgreSQL evaluates the same on every row.
+func plainLimit(n *pg_query.Node) bool {
+	switch {
+	case n == nil, n.GetNode() == nil, n.GetAConst() != nil, n.GetParamRef() != nil:
+		return true
+	case n.GetTypeCast() != nil:
+		return plainLimit(n.GetTypeCast().GetArg())
+	}
+	return false
+}
+
+// sortPlan lays out the hidden columns and keys of an accepted ORDER BY.
+func (p *planner) sortPlan(s *pg_query.SelectStmt, items []sortItem) *SortPlan {
+	sp := &SortPlan{Limit: -1, Offset: -1}
+	add := func(h hiddenColumn) int {
+		sp.hidden = append(sp.hidden, h)
+		return len(sp.hidden) - 1
+	}
+	for i := 0; i < len(items); {
+		it := items[i]
+		if it.col == nil {
+			j := i + 1
+			for j < len(items) && items[j].col == nil {
+				j++
+			}
+			sp.Keys = append(sp.Keys, SortKey{Value: add(hiddenColumn{kind: hiddenRank, from: i, to: j}), Collation: -1, Target: -1})
+			i = j
+			continue
+		}
+		if !sortableType(it.col.Type) || it.sb.GetSortbyDir() == pg_query.SortByDir_SORTBY_USING {
+			p.refuse(it.col, "ORDER BY "+sortTypeProblem(it))
+			return nil
+		}
+		k := SortKey{Column: it.col, Collation: -1, Target: selectedKey(it, s.GetTargetList())}
+		if k.Target < 0 {
+			k.Value = add(hiddenColumn{kind: hiddenColumnKey, from: i, col: it.col})
+		}
+		k.Desc = it.sb.GetSortbyDir() == pg_query.SortByDir_SORTBY_DESC
+		k.NullsFirst = k.Desc
+		switch it.sb.GetSortbyNulls() {
+		case pg_query.SortByNulls_SORTBY_NULLS_FIRST:
+			k.NullsFirst = true
+		case pg_query.SortByNulls_SORTBY_NULLS_LAST:
+			k.NullsFirst = false
+		}
+		if textType(it.col.Type) {
+			k.Collation = add(hiddenColumn{kind: hiddenCollation, col: it.col})
+		}
+		sp.Keys = append(sp.Keys, k)
+		i++
+	}
+	if s.GetLimitCount() != nil && !isNullConst(s.GetLimitCount()) {
+		sp.Limit = add(hiddenColumn{kind: hiddenLimit})
+	}
+	if s.GetLimitOffset() != nil && !isNullConst(s.GetLimitOffset()) {
+		sp.Offset = add(hiddenColumn{kind: hiddenOffset})
+	}
+	sp.Hidden = len(sp.hidden)
+	for _, it := range items {
+		sp.items = append(sp.items, it.target)
+	}
+	for _, t := range s.GetTargetList() {
+		sp.labelled = append(sp.labelled, t.GetResTarget().GetName() != "")
+	}
+	return sp
+}
+
+// selectedKey is the select-list entry holding an encrypted key as it is:
+// the one it names, or a bare reference written with the same names; -1
+// when none does, or a * before it makes its position unknown.
+func selectedKey(it sortItem, targets []*pg_query.Node) int {
+	t := it.target
+	if t < 0 {
+		key := refNames(it.node.GetColumnRef())
+		for i, n := range targets {
+			if ref := n.GetResTarget().GetVal().GetColumnRef(); ref != nil && key != "" && refNames(ref) == key {
+				t = i
+				break
+			}
+		}
+	}
+	if t < 0 || starBefore(targets, t) || targets[t].GetResTarget().GetVal().GetColumnRef() == nil {
+		return -1
+	}
+	return t
+}
+
+// refNames is a column reference's names joined, "" for one with *.
+func refNames(ref *pg_query.ColumnRef) string {
+	var names []string
+	for _, f := range ref.GetFields() {
+		if f.GetString_() == nil {
+			return ""
+		}
+		names = append(names, f.GetString_().GetSval())
+	}
+	return strings.Join(names, ".")
+}
+
+func sortTypeProblem(it sortItem) string {
+	if it.sb.GetSortbyDir() == pg_query.SortByDir_SORTBY_USING {
+		return "USING an operator"
+	}
+	return "on a column of type " + it.col.Type.Name + " (phiguard does not sort it)"
+}
+
+// isNullConst: LIMIT ALL and LIMIT NULL, which limit nothing.
+func isNullConst(n *pg_query.Node) bool {
+	return n.GetAConst() != nil && n.GetAConst().GetIsnull()
+}
+
+// sortableType: the logical types whose order internal/pgorder knows.
+func sortableType(t policy.LogicalType) bool {
+	switch t.OID {
+	case policy.OIDJSON, policy.OIDJSONB, policy.OIDTimetz:
+		return false
+	}
+	return true
+}
+
+// textType: the types ordered by a collation.
+func textType(t policy.LogicalType) bool {
+	return t.OID == policy.OIDText || t.OID == policy.OIDVarchar || t.OID == policy.OIDBpchar
+}

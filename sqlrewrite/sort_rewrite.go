@@ -1,0 +1,345 @@
+package sqlrewrite
+
+import (
+	"errors"
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"github.com/phiguard/phiguard/policy"
+)
+
+// RewriteSort returns the text to send for a statement whose ORDER BY the
+// proxy evaluates (planner_sort.go): the text as the client wrote it (its
+// literals already encrypted), with the hidden columns appended to its
+// select list and its ORDER BY, LIMIT, OFFSET and FETCH removed. It works
+// on the text's tokens, at parenthesis depth 0 of the top-level SELECT,
+// and checks its result by parsing it again: an error means the text is
+// not the shape the plan was made for, and the statement must be refused.
+func RewriteSort(sql []byte, sp *SortPlan) ([]byte, error) {
+	text := string(sql)
+	res, err := pg_query.Scan(text)
+	if err != nil {
+		return nil, err
+	}
+	c := &sortCut{sql: text}
+	for _, tok := range res.GetTokens() {
+		// Comments are not tokens here: a span must end at a real one,
+		// or a line comment at its end would swallow what follows.
+		if tok.GetToken() != pg_query.Token_SQL_COMMENT && tok.GetToken() != pg_query.Token_C_COMMENT {
+			c.toks = append(c.toks, tok)
+		}
+	}
+	if err := c.locate(); err != nil {
+		return nil, err
+	}
+	if len(c.targets) != len(sp.labelled) || len(c.items) != len(sp.items) {
+		return nil, errors.New("the select list or ORDER BY does not match the statement's plan")
+	}
+	hidden, err := c.hiddenText(sp)
+	if err != nil {
+		return nil, err
+	}
+	last := c.targets[len(c.targets)-1]
+	end := c.end(last[1] - 1)
+	var b strings.Builder
+	b.WriteString(text[:end])
+	b.WriteString(hidden)
+	b.WriteString(text[end:c.start(c.tail)])
+	b.WriteString(c.boundsCheck(sp))
+	if c.tailEnd < len(c.toks) {
+		b.WriteString(" ")
+		b.WriteString(text[c.start(c.tailEnd):])
+	}
+	out := b.String()
+	if err := verifySort(out, len(sp.labelled)+sp.Hidden); err != nil {
+		return nil, err
+	}
+	return []byte(out), nil
+}
+
+// sortCut is the located parts of a text: token ranges [from, to).
+type sortCut struct {
+	sql     string
+	toks    []*pg_query.ScanToken
+	depth   []int
+	targets [][2]int // select-list entries
+	items   [][2]int // ORDER BY items
+	limit   [2]int   // LIMIT expression, FETCH count; to == from: none written
+	offset  [2]int
+	fetch   bool // FETCH FIRST without a count means 1
+	// tail is the first token of ORDER BY / LIMIT / OFFSET / FETCH, and
+	// tailEnd the token after the last of them.
+	tail, tailEnd int
+}
+
+func (c *sortCut) start(i int) int { return int(c.toks[i].GetStart()) }
+func (c *sortCut) end(i int) int   { return int(c.toks[i].GetEnd()) }
+func (c *sortCut) tok(i int) pg_query.Token {
+	if i < 0 || i >= len(c.toks) {
+		return pg_query.Token_NUL
+	}
+	return c.toks[i].GetToken()
+}
+
+// text is the source of tokens [from, to).
+func (c *sortCut) text(r [2]int) string {
+	if r[1] <= r[0] {
+		return ""
+	}
+	return c.sql[c.start(r[0]):c.end(r[1]-1)]
+}
+
+// clause reports whether token i, at depth 0, is a keyword (not a label
+// after AS or a field name after a dot).
+func (c *sortCut) clause(i int, kw pg_query.Token) bool {
+	if c.depth[i] != 0 || c.tok(i) != kw {
+		return false
+	}
+	prev := c.tok(i - 1)
+	return prev != pg_query.Token_AS && prev != pg_query.Token_ASCII_46
+}
+
+func (c *sortCut) locate() error {
+	c.depth = make([]int, len(c.toks))
+	d := 0
+	for i, t := range c.toks {
+		switch t.GetToken() {
+		case pg_query.Token_ASCII_40, pg_query.Token_ASCII_91:
+			c.depth[i] = d
+			d++
+			continue
+		case pg_query.Token_ASCII_41, pg_query.Token_ASCII_93:
+			d--
+		}
+		c.depth[i] = d
+	}
+	sel := -1
+	for i := range c.toks {
+		if c.clause(i, pg_query.Token_SELECT) {
+			sel = i
+			break
+		}
+	}
+	if sel < 0 {
+		return errors.New("no SELECT")
+	}
+	from := sel + 1
+	if c.tok(from) == pg_query.Token_ALL {
+		from++
+	}
+	to := c.next(from, pg_query.Token_FROM, pg_query.Token_INTO, pg_query.Token_WHERE, pg_query.Token_GROUP_P,
+		pg_query.Token_HAVING, pg_query.Token_WINDOW, pg_query.Token_ORDER, pg_query.Token_LIMIT,
+		pg_query.Token_OFFSET, pg_query.Token_FETCH, pg_query.Token_FOR, pg_query.Token_ASCII_59)
+	c.targets = c.split(from, to)
+	c.tail = c.next(to, pg_query.Token_ORDER, pg_query.Token_LIMIT, pg_query.Token_OFFSET, pg_query.Token_FETCH)
+	c.tailEnd = c.next(c.tail, pg_query.Token_FOR, pg_query.Token_ASCII_59)
+	return c.clauses()
+}
+
+// next is the first token at or after i that is one of kws as a clause
+// keyword, or len(toks).
+func (c *sortCut) next(i int, kws ...pg_query.Token) int {
+	for ; i < len(c.toks); i++ {
+		for _, kw := range kws {
+			if c.clause(i, kw) {
+				return i
+			}
+		}
+	}
+	return len(c.toks)
+}
+
+// split cuts tokens [from, to) at commas of depth 0.
+func (c *sortCut) split(from, to int) [][2]int {
+	var out [][2]int
+	s := from
+	for i := from; i < to; i++ {
+		if c.depth[i] == 0 && c.tok(i) == pg_query.Token_ASCII_44 {
+			out = append(out, [2]int{s, i})
+			s = i + 1
+		}
+	}
+	if to > s {
+		out = append(out, [2]int{s, to})
+	}
+	return out
+}
+
+// clauses finds the ORDER BY items and the LIMIT and OFFSET expressions
+// in the tail.
+func (c *sortCut) clauses() error {
+	stops := []pg_query.Token{pg_query.Token_LIMIT, pg_query.Token_OFFSET, pg_query.Token_FETCH}
+	for i := c.tail; i < c.tailEnd; {
+		switch {
+		case c.clause(i, pg_query.Token_ORDER) && c.tok(i+1) == pg_query.Token_BY:
+			to := min(c.next(i+2, stops...), c.tailEnd)
+			c.items = c.split(i+2, to)
+			i = to
+		case c.clause(i, pg_query.Token_LIMIT):
+			to := min(c.next(i+1, pg_query.Token_OFFSET, pg_query.Token_FETCH), c.tailEnd)
+			c.limit = [2]int{i + 1, to}
+			i = to
+		case c.clause(i, pg_query.Token_OFFSET):
+			to := min(c.next(i+1, pg_query.Token_LIMIT, pg_query.Token_FETCH), c.tailEnd)
+			if t := c.tok(to - 1); t == pg_query.Token_ROW || t == pg_query.Token_ROWS {
+				to--
+			}
+			c.offset = [2]int{i + 1, to}
+			i = to
+		case c.clause(i, pg_query.Token_FETCH):
+			to := min(c.next(i+1, pg_query.Token_LIMIT, pg_query.Token_OFFSET), c.tailEnd)
+			j := i + 2 // after FIRST or NEXT
+			k := j
+			for k < to && !(c.depth[k] == 0 && (c.tok(k) == pg_query.Token_ROW || c.tok(k) == pg_query.Token_ROWS)) {
+				k++
+			}
+			c.limit, c.fetch = [2]int{j, k}, true
+			i = to
+		default:
+			i++
+		}
+	}
+	return nil
+}
+
+// boundsCheck keeps LIMIT and OFFSET in the text only to have
+// PostgreSQL reject a negative one, rows or none, as it would: they are
+// NULL (no limit) otherwise.
+func (c *sortCut) boundsCheck(sp *SortPlan) string {
+	var b strings.Builder
+	check := func(clause, expr string) {
+		b.WriteString(" " + clause + " CASE WHEN CAST((" + expr + ") AS pg_catalog.int8) < 0 THEN CAST((" + expr + ") AS pg_catalog.int8) END")
+	}
+	if sp.Limit >= 0 && !(c.fetch && c.limit[1] <= c.limit[0]) {
+		check("LIMIT", c.text(c.limit))
+	}
+	if sp.Offset >= 0 {
+		check("OFFSET", c.text(c.offset))
+	}
+	return b.String()
+}
+
+// keyText is the expression of an ORDER BY item, without its direction
+// and NULLS order.
+func (c *sortCut) keyText(item [2]int) string {
+	to := item[1]
+	for to > item[0] {
+		switch c.tok(to - 1) {
+		case pg_query.Token_ASC, pg_query.Token_DESC, pg_query.Token_NULLS_LA, pg_query.Token_NULLS_P:
+			to--
+			continue
+		case pg_query.Token_FIRST_P, pg_query.Token_LAST_P:
+			if t := c.tok(to - 2); t == pg_query.Token_NULLS_LA || t == pg_query.Token_NULLS_P {
+				to -= 2
+				continue
+			}
+		}
+		break
+	}
+	return c.text([2]int{item[0], to})
+}
+
+// targetText is a select-list entry's expression, without its name.
+func (c *sortCut) targetText(i int, labelled bool) string {
+	r := c.targets[i]
+	if labelled {
+		r[1]--
+		if c.tok(r[1]-1) == pg_query.Token_AS {
+			r[1]--
+		}
+	}
+	return c.text(r)
+}
+
+// hiddenText is the hidden columns, each after a comma.
+func (c *sortCut) hiddenText(sp *SortPlan) (string, error) {
+	var b strings.Builder
+	for _, h := range sp.hidden {
+		b.WriteString(", ")
+		switch h.kind {
+		case hiddenColumnKey:
+			b.WriteString(c.itemExpr(sp, h.from))
+		case hiddenRank:
+			var keys []string
+			for i := h.from; i < h.to; i++ {
+				keys = append(keys, c.itemWithOrder(sp, i))
+			}
+			b.WriteString("CAST(pg_catalog.dense_rank() OVER (ORDER BY " + strings.Join(keys, ", ") + ") AS pg_catalog.text)")
+		case hiddenCollation:
+			b.WriteString(collationProbe(h.col))
+		case hiddenLimit:
+			expr := c.text(c.limit)
+			if expr == "" && c.fetch {
+				expr = "1"
+			}
+			if expr == "" {
+				return "", errors.New("LIMIT without its expression")
+			}
+			b.WriteString("CAST(CAST((" + expr + ") AS pg_catalog.int8) AS pg_catalog.text)")
+		case hiddenOffset:
+			expr := c.text(c.offset)
+			if expr == "" {
+				return "", errors.New("OFFSET without its expression")
+			}
+			b.WriteString("CAST(CAST((" + expr + ") AS pg_catalog.int8) AS pg_catalog.text)")
+		}
+	}
+	return b.String(), nil
+}
+
+// itemExpr is what ORDER BY item i sorts by: its expression, or the
+// select-list entry it names.
+func (c *sortCut) itemExpr(sp *SortPlan, i int) string {
+	if t := sp.items[i]; t >= 0 {
+		return "(" + c.targetText(t, sp.labelled[t]) + ")"
+	}
+	return c.keyText(c.items[i])
+}
+
+// itemWithOrder is item i as a window's ORDER BY item: the expression
+// with the direction, NULLS and USING the client wrote.
+func (c *sortCut) itemWithOrder(sp *SortPlan, i int) string {
+	item := c.items[i]
+	if sp.items[i] < 0 {
+		return c.text(item)
+	}
+	// An ordinal or an output name is one token; what follows it is the
+	// direction.
+	return strings.TrimSpace(c.itemExpr(sp, i) + " " + c.text([2]int{item[0] + 1, item[1]}))
+}
+
+// collationProbe is a scalar subquery giving the collation of col's
+// column as provider:locale ("c:C", "i:en-US", "c:en_US.utf8"): the
+// column's own, or the database's for the default collation. PostgreSQL
+// runs it once per statement.
+func collationProbe(col *policy.ProtectedColumn) string {
+	rel := policy.QuoteIdentifier(col.Table.Name.Schema) + "." + policy.QuoteIdentifier(col.Table.Name.Name)
+	return "(SELECT CASE WHEN l.collprovider = 'd' THEN d.datlocprovider::pg_catalog.text || ':' || " +
+		"COALESCE(d.daticulocale, d.datcollate::pg_catalog.text) ELSE l.collprovider::pg_catalog.text || ':' || " +
+		"COALESCE(l.colliculocale, l.collcollate, '') END FROM pg_catalog.pg_attribute a " +
+		"JOIN pg_catalog.pg_collation l ON l.oid = a.attcollation " +
+		"JOIN pg_catalog.pg_database d ON d.datname = pg_catalog.current_database() " +
+		"WHERE a.attrelid = " + quoteSQLString(rel) + "::pg_catalog.regclass AND a.attname = " + quoteSQLString(col.Name) + ")"
+}
+
+func quoteSQLString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// verifySort parses the rewritten text: one SELECT, no ORDER BY, no LIMIT
+// or OFFSET but boundsCheck's, and the select list grown by the hidden
+// columns.
+func verifySort(sql string, targets int) error {
+	tree, err := pg_query.Parse(sql)
+	if err != nil {
+		return err
+	}
+	st := tree.GetStmts()
+	if len(st) != 1 || st[0].GetStmt().GetSelectStmt() == nil {
+		return errors.New("the rewrite is not one SELECT")
+	}
+	s := st[0].GetStmt().GetSelectStmt()
+	bound := func(n *pg_query.Node) bool { return n == nil || n.GetCaseExpr() != nil }
+	if len(s.GetSortClause()) > 0 || !bound(s.GetLimitCount()) || !bound(s.GetLimitOffset()) || len(s.GetTargetList()) != targets {
+		return errors.New("the rewrite did not take the expected shape")
+	}
+	return nil
+}
