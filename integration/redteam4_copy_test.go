@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"testing"
 
@@ -77,24 +78,25 @@ func TestRedTeam4CopyStaleCatalog(t *testing.T) {
 // PostgreSQL stores on the plaintext table.
 func TestRedTeam4StaleCatalogSameNames(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	// Each subtest has its own context: parallel subtests may start long
+	// after the parent, past a context made for it.
 	cases := []struct {
 		what string
-		run  func(conn *pgx.Conn, table string) error
+		run  func(ctx context.Context, conn *pgx.Conn, table string) error
 	}{
-		{"INSERT, simple protocol", func(c *pgx.Conn, table string) error {
+		{"INSERT, simple protocol", func(ctx context.Context, c *pgx.Conn, table string) error {
 			_, err := c.Exec(ctx, "INSERT INTO "+table+" VALUES (1, '078-05-1120', 'x')", pgx.QueryExecModeSimpleProtocol)
 			return err
 		}},
-		{"INSERT, extended protocol", func(c *pgx.Conn, table string) error {
+		{"INSERT, extended protocol", func(ctx context.Context, c *pgx.Conn, table string) error {
 			_, err := c.Exec(ctx, "INSERT INTO "+table+" VALUES ($1, $2, $3)", pgx.QueryExecModeExec, 1, "078-05-1120", "x")
 			return err
 		}},
-		{"INSERT of the leading columns only", func(c *pgx.Conn, table string) error {
+		{"INSERT of the leading columns only", func(ctx context.Context, c *pgx.Conn, table string) error {
 			_, err := c.Exec(ctx, "INSERT INTO "+table+" VALUES (1, '078-05-1120')", pgx.QueryExecModeSimpleProtocol)
 			return err
 		}},
-		{"COPY", func(c *pgx.Conn, table string) error {
+		{"COPY", func(ctx context.Context, c *pgx.Conn, table string) error {
 			_, err := c.PgConn().CopyFrom(ctx, strings.NewReader("1\t078-05-1120\tx\n"), "COPY "+table+" FROM STDIN")
 			return err
 		}},
@@ -102,6 +104,7 @@ func TestRedTeam4StaleCatalogSameNames(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.what, func(t *testing.T) {
 			t.Parallel()
+			ctx := testContext(t)
 			tw := newTwin(t, "rt4same",
 				twinColumn{"id", "int", ""},
 				twinColumn{"note", "text", ""},
@@ -114,18 +117,18 @@ func TestRedTeam4StaleCatalogSameNames(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			err := c.run(tw.via, tw.enc)
+			err := c.run(ctx, tw.via, tw.enc)
 			t.Logf("first run: %v", err)
 			if err != nil && rt4Code(err) != "40001" {
 				t.Fatalf("first run after another session's DDL: %v, want success or 40001", err)
 			}
 			rt4NoPlainSSN(t, tw)
 			if err != nil {
-				if err = c.run(tw.via, tw.enc); err != nil {
+				if err = c.run(ctx, tw.via, tw.enc); err != nil {
 					t.Fatalf("run again after the refusal: %v", err)
 				}
 			}
-			if err := c.run(tw.dir, tw.plain); err != nil {
+			if err := c.run(ctx, tw.dir, tw.plain); err != nil {
 				t.Fatal(err)
 			}
 			rt4NoPlainSSN(t, tw)

@@ -236,10 +236,10 @@ func TestRedTeam5ReadAfterOtherSessionReAdds(t *testing.T) {
 // refusal, never the cells.
 func TestRedTeam5FirstReadAfterOtherSessionReAdds(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
 	for _, mode := range bothModes {
 		t.Run(mode.String(), func(t *testing.T) {
 			t.Parallel()
+			ctx := testContext(t)
 			tw := newTwin(t, "rt5first", rt5DefaultCols("rt5first-k")...)
 			tw.exec(t, "INSERT INTO %s (id, note, ssn) VALUES (1, 'x', '"+rt5SSN+"')", mode)
 			tw.same(t, "SELECT id, ssn FROM %s", mode, "before the DDL") // described and cached
