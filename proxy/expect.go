@@ -84,6 +84,9 @@ type expectation struct {
 	// (column_check.go).
 	columns       string
 	columnsFailed bool
+	// orderPositions are a simple Query's ORDER BY positions to check
+	// against its result's description (sqlrewrite.Plan.OrderPositions).
+	orderPositions []int
 	// filled: a Query, Bind or Execute of a statement whose column list
 	// was filled from the catalog (fillColumnList): any error it meets
 	// may mean the catalog is stale (onBackendError).

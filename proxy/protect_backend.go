@@ -250,6 +250,9 @@ func (s *session) onRowDescription(_ byte, head *expectation) (bool, error) {
 	if pe := fieldsRefusal(fields); pe != nil && !dropped {
 		return true, s.failResult(pe)
 	}
+	if pe := orderPositionsRefusal(fields, s.orderPositionsOf(head)); pe != nil && !dropped {
+		return true, s.failResult(pe)
+	}
 	if head.injected {
 		return true, nil // the client did not ask: only phiguard needed it
 	}

@@ -96,6 +96,7 @@ func (s *session) onQuery(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 	plan := v.analysis.PlanUnder(s.policy())
 	if plan.Refusal == nil {
 		x.sort = newSortRun(plan.Sort)
+		x.orderPositions = plan.OrderPositions
 	}
 	if s.srv.auditor != nil {
 		x.written = writtenColumns(plan)

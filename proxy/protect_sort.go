@@ -87,6 +87,38 @@ func (s *session) sortPlanOf(head *expectation) *sqlrewrite.SortPlan {
 	return st.plan.Sort
 }
 
+// orderPositionsOf are the ORDER BY positions to check in the result a
+// RowDescription under head describes (sqlrewrite.Plan.OrderPositions).
+func (s *session) orderPositionsOf(head *expectation) []int {
+	var st *stmtInfo
+	switch head.kind {
+	case expQuery:
+		return head.orderPositions
+	case expDescribeStmt:
+		st = s.stmts[head.name]
+	case expDescribePortal:
+		if p := s.portals[head.name]; p != nil {
+			st = p.stmt
+		}
+	}
+	if st == nil || st.plan == nil {
+		return nil
+	}
+	return st.plan.OrderPositions
+}
+
+// orderPositionsRefusal refuses a result the database sorted by a
+// position that turns out to be an encrypted column: it sorted cells.
+func orderPositionsRefusal(fields []*resultField, positions []int) *pgerr.Error {
+	for _, n := range positions {
+		if n >= 1 && n <= len(fields) && fields[n-1] != nil && fields[n-1].col != nil {
+			return pgerr.Newf(pgerr.FeatureNotSupported,
+				"ORDER BY %d sorts by encrypted column %s, which phiguard cannot tell from a * in the select list: name the column in the ORDER BY", n, fields[n-1].col.QualifiedName())
+		}
+	}
+	return nil
+}
+
 // hideSortColumns removes the hidden columns from a RowDescription.
 func hideSortColumns(body []byte, sp *sqlrewrite.SortPlan) ([]byte, error) {
 	var rd pgproto3.RowDescription

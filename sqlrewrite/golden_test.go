@@ -341,6 +341,9 @@ func planLines(p *Plan) []string {
 	for _, d := range p.Defaults {
 		out = append(out, "default: "+d.QualifiedName())
 	}
+	if len(p.OrderPositions) > 0 {
+		out = append(out, fmt.Sprintf("order positions checked in the result: %v", p.OrderPositions))
+	}
 	for _, c := range p.Cuts {
 		out = append(out, fmt.Sprintf("cut: bytes %d–%d after literal #%d", c.Start, c.End, c.After))
 	}

@@ -188,6 +188,12 @@ type Plan struct {
 	// Sort is set for a SELECT whose ORDER BY the proxy evaluates
 	// (planner_sort.go); the text sent is RewriteSort's.
 	Sort *SortPlan
+	// OrderPositions are ORDER BY positions (1-based) of the statement's
+	// own SELECT that fall on or after a * over a protected table: which
+	// column each is, only the result's description says, and the proxy
+	// refuses the result when it is an encrypted one, which the database
+	// would have sorted as ciphertext (planner_sort.go).
+	OrderPositions []int
 	// Protected is true when the text names a protected table at all; a
 	// plan with Protected false is a plain passthrough.
 	Protected bool

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"github.com/phiguard/phiguard/internal/pgorder"
 	"github.com/phiguard/phiguard/policy"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -119,7 +120,7 @@ type sortItem struct {
 // sorting by an encrypted column gets a SortPlan; any other query sorting
 // by one is refused; the rest are checked as expressions.
 func (p *planner) orderBy(s *pg_query.SelectStmt, sc *scope, top bool) {
-	items, enc := p.sortItems(s, sc)
+	items, enc := p.sortItems(s, sc, top)
 	if enc == nil {
 		for _, it := range items {
 			if it.target < 0 {
@@ -147,11 +148,12 @@ func (p *planner) orderBy(s *pg_query.SelectStmt, sc *scope, top bool) {
 
 // sortItems resolves each ORDER BY item; enc is the first encrypted
 // column sorted by, nil when none is.
-func (p *planner) sortItems(s *pg_query.SelectStmt, sc *scope) ([]sortItem, *policy.ProtectedColumn) {
+func (p *planner) sortItems(s *pg_query.SelectStmt, sc *scope, top bool) ([]sortItem, *policy.ProtectedColumn) {
 	var items []sortItem
 	var enc *policy.ProtectedColumn
 	targets := s.GetTargetList()
 	unknown := false
+	var positions []int // positions a * makes unknowable here
 	for _, o := range s.GetSortClause() {
 		sb := o.GetSortBy()
 		it := sortItem{target: -1, node: sb.GetNode(), sb: sb}
@@ -162,10 +164,14 @@ func (p *planner) sortItems(s *pg_query.SelectStmt, sc *scope) ([]sortItem, *pol
 			// A position PostgreSQL rejects, or one a * makes unknowable
 			// here: it may name an encrypted column, and a rank cannot
 			// hold a position.
-			if p.starOfProtected(targets, sc) || p.encryptedTarget(targets, sc) {
+			if (p.starOfProtected(targets, sc) || p.encryptedTarget(targets, sc)) && !top {
 				p.refuse(firstColumn(sc), "ORDER BY a position in a select list with * (name the column)")
 				return nil, nil
 			}
+			// The database sorts by it; the result's description will
+			// say which column it is, and the proxy refuses the result
+			// if that one is encrypted (Plan.OrderPositions).
+			positions = append(positions, int(sb.GetNode().GetAConst().GetIval().GetIval()))
 			unknown = true
 		case ok:
 			it.target, it.node = t, targets[t].GetResTarget().GetVal()
@@ -184,6 +190,7 @@ func (p *planner) sortItems(s *pg_query.SelectStmt, sc *scope) ([]sortItem, *pol
 		p.refuse(enc, "ORDER BY a position in a select list with * (name the column)")
 		return nil, nil
 	}
+	p.plan.OrderPositions = positions
 	return items, enc
 }
 
@@ -408,14 +415,9 @@ func isNullConst(n *pg_query.Node) bool {
 	return n.GetAConst() != nil && n.GetAConst().GetIsnull()
 }
 
-// sortableType: the logical types whose order internal/pgorder knows.
-func sortableType(t policy.LogicalType) bool {
-	switch t.OID {
-	case policy.OIDJSON, policy.OIDJSONB, policy.OIDTimetz:
-		return false
-	}
-	return true
-}
+// sortableType: the logical types whose order internal/pgorder knows,
+// which sorts them in the proxy.
+func sortableType(t policy.LogicalType) bool { return pgorder.Sortable(t) }
 
 // textType: the types ordered by a collation.
 func textType(t policy.LogicalType) bool {

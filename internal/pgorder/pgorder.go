@@ -36,8 +36,12 @@ type Key struct {
 	num, exp int
 }
 
-// Sortable reports whether Parse knows the type's order.
+// Sortable reports whether Parse knows the type's order. An array's
+// (element by element, then by length and dimensions) it does not.
 func Sortable(t policy.LogicalType) bool {
+	if _, array := t.Element(); array {
+		return false
+	}
 	switch t.OID {
 	case policy.OIDJSON, policy.OIDJSONB, policy.OIDTimetz:
 		return false
