@@ -113,3 +113,35 @@ func TestRedTeam6VolatileSelectList(t *testing.T) {
 	}
 	rt6Outcome(t, f, "SELECT id, nextval('%[1]s_seq') FROM %[1]s ORDER BY name, id LIMIT 5", "0A000")
 }
+
+// TestRedTeam6CreateTableAs: CREATE TABLE AS was DDL to the planner, its
+// query not planned at all, so its ORDER BY on an encrypted column ran in
+// the database on ciphertext and LIMIT kept the rows first by ciphertext:
+// other rows than PostgreSQL keeps (fixed: the query is planned as a
+// SELECT that is not the client's own, and such an ORDER BY refused).
+func TestRedTeam6CreateTableAs(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 40, nil)
+	ctx := testContext(t)
+	ids := [2]string{}
+	for side, conn := range []*pgx.Conn{f.dir, f.via} {
+		_, err := conn.Exec(ctx, f.sql("CREATE TEMP TABLE rt6_ctas AS SELECT id, grp FROM %[1]s WHERE name IS NOT NULL ORDER BY name, id LIMIT 5", side))
+		if side == 1 && err != nil {
+			wantCode(t, err, "0A000", "ORDER BY")
+			return
+		}
+		if err != nil {
+			t.Fatalf("side %d: %v", side, err)
+		}
+		if err := conn.QueryRow(ctx, "SELECT string_agg(id::text, ',' ORDER BY id) FROM rt6_ctas").Scan(&ids[side]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ids[0] != ids[1] {
+		t.Fatalf("CREATE TABLE AS ... ORDER BY name LIMIT 5 kept rows %s through phiguard, %s directly", ids[1], ids[0])
+	}
+	// A CREATE TABLE AS sorting by plaintext columns still runs.
+	if _, err := f.via.Exec(ctx, f.sql("CREATE TEMP TABLE rt6_ctas2 AS SELECT id FROM %[1]s ORDER BY grp, id LIMIT 5", 1)); err != nil {
+		t.Fatal(err)
+	}
+}
