@@ -145,3 +145,64 @@ func TestRedTeam6CreateTableAs(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRedTeam6Held: attacks that held — equal answers, PostgreSQL's own
+// error, or a refusal with 0A000.
+func TestRedTeam6Held(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	for _, c := range []struct{ q, refused string }{
+		// An error on a row the client would not get: PostgreSQL's error,
+		// no partial sorted result.
+		{"SELECT id, name, 1/(id-50) FROM %[1]s ORDER BY name, id LIMIT 3", ""},
+		// A set-returning function multiplies rows before the cut.
+		{"SELECT id, generate_series(1,2) g FROM %[1]s ORDER BY name, id, g LIMIT 7", ""},
+		{"SELECT id, generate_series(1,2) g FROM %[1]s ORDER BY name DESC, id LIMIT 7", ""},
+		// Output names shadowing input columns, both ways.
+		{"SELECT id, grp AS name FROM %[1]s ORDER BY name, id", ""},
+		{"SELECT id, name AS grp FROM %[1]s ORDER BY grp, id", ""},
+		{"SELECT id, -grp AS x, name FROM %[1]s ORDER BY name, x, id", ""},
+		{"SELECT id, name, name FROM %[1]s ORDER BY name, id", ""},
+		{`SELECT id, name AS "order" FROM %[1]s ORDER BY "order", id`, ""},
+		{"SELECT id, name FROM %[1]s ORDER BY (name), id", ""},
+		{"SELECT id, name FROM %[1]s ORDER BY public.%[1]s.name, id", ""},
+		// Keys in expressions: refused.
+		{"SELECT id, name FROM %[1]s ORDER BY name::text, id", "0A000"},
+		{"SELECT id, name::text FROM %[1]s ORDER BY 2, id", "0A000"},
+		{`SELECT id, name FROM %[1]s ORDER BY name COLLATE "C", id`, "0A000"},
+		{"SELECT id, name FROM %[1]s ORDER BY name || '', id", "0A000"},
+		{"SELECT id, score FROM %[1]s ORDER BY -score, id", "0A000"},
+		{"SELECT id, upper(name) FROM %[1]s ORDER BY 2, id", "0A000"},
+		{"SELECT id, name FROM %[1]s p ORDER BY (p).name, id", "0A000"},
+		{"SELECT id, name FROM %[1]s ORDER BY 2 USING >, id", "0A000"},
+		// A window function among the plaintext keys fails in the rank
+		// PostgreSQL computes (42P20): an error, not an answer.
+		{"SELECT id, name FROM %[1]s ORDER BY name, row_number() OVER (), id", "42P20"},
+		{"SELECT id, name FROM %[1]s ORDER BY name, (SELECT max(grp) FROM %[1]s), id", ""},
+		// LIMIT / OFFSET / FETCH forms.
+		{"SELECT id, name FROM %[1]s ORDER BY name, id /* c */ LIMIT 3 -- x", ""},
+		{"SELECT id, name FROM %[1]s ORDER BY name, id FETCH FIRST ROW ONLY", ""},
+		{"SELECT id, name FROM %[1]s ORDER BY name DESC NULLS LAST, id OFFSET 1000", ""},
+		{"SELECT id, name FROM %[1]s ORDER BY name, id OFFSET 2 ROWS", ""},
+		{"SELECT id, name FROM %[1]s ORDER BY name, id OFFSET 3 LIMIT 2", ""},
+		{"SELECT id, name FROM %[1]s ORDER BY name, id LIMIT 3 OFFSET NULL", ""},
+		{"SELECT id, name FROM %[1]s ORDER BY name, id LIMIT (SELECT 3)", "0A000"},
+		{"SELECT id, name FROM %[1]s ORDER BY name, id LIMIT 3 OFFSET 2+1", "0A000"},
+		{"SELECT id, name FROM %[1]s ORDER BY name, id FETCH FIRST 3 ROWS WITH TIES", "0A000"},
+		// Shapes phiguard does not sort: refused.
+		{"SELECT id, name FROM %[1]s UNION ALL SELECT id, name FROM %[1]s ORDER BY name, id", "0A000"},
+		{"SELECT id, name FROM %[1]s ORDER BY name, id LIMIT 3 FOR UPDATE", "0A000"},
+		{"SELECT id FROM %[1]s GROUP BY id, name ORDER BY name, id", "0A000"},
+		{"SELECT DISTINCT ON (id) id, name FROM %[1]s ORDER BY id, name", "0A000"},
+		{"SELECT id, name FROM %[1]s ORDER BY name, id LIMIT 3; SELECT 1", "0A000"},
+		{"SELECT id, name INTO TEMP rt6_into FROM %[1]s ORDER BY name, id LIMIT 5", "0A000"},
+		{"DECLARE c CURSOR WITH HOLD FOR SELECT id, name FROM %[1]s ORDER BY name, id", "0A000"},
+		{"INSERT INTO %[2]s (id, person, city) SELECT id+1000, id, name FROM %[1]s ORDER BY name, id LIMIT 2 RETURNING id", "0A000"},
+	} {
+		rt6Outcome(t, f, c.q, c.refused)
+	}
+	// The session goes on.
+	if _, err := f.via.Exec(testContext(t), "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+}
