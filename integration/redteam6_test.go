@@ -95,23 +95,31 @@ func TestRedTeam6LimitType(t *testing.T) {
 	}
 }
 
-// TestRedTeam6VolatileSelectList: PostgreSQL evaluates a volatile
-// function of the select list after its Sort (make_sort_input_target), so
-// SELECT nextval(...) ... ORDER BY ... LIMIT 5 draws five values in the
-// order of the result. Through phiguard the database evaluates it for
-// every row in scan order and the proxy sorts afterwards: other values,
-// and the sequence advanced by the whole table.
-func TestRedTeam6VolatileSelectList(t *testing.T) {
-	t.Skip("HOLE: a volatile function in the select list (nextval, random, clock_timestamp, a user function with side effects) of a statement sorted in the proxy runs for every row the database returns, in scan order, before phiguard sorts and cuts by LIMIT; PostgreSQL runs it after its Sort, for the rows it returns, in their order. phiguard cannot tell a volatile function from the text; refusing every function call in such a select list, or knowing provolatile from the catalog, is the fix")
+// TestRedTeam6PostponedSelectList: PostgreSQL evaluates a volatile
+// expression of the select list after its Sort, and with a LIMIT an
+// expensive one (a function of default cost 100) after the Limit too
+// (make_sort_input_target), so SELECT nextval(...) ... ORDER BY ... LIMIT
+// 5 draws five values in the order of the result, and f(id) runs for the
+// rows returned only. Through phiguard the database evaluates them for
+// every row in scan order and the proxy sorts and cuts afterwards: other
+// values, the sequence advanced by the whole table, side effects on every
+// row, and an error from a row the client would not have got.
+func TestRedTeam6PostponedSelectList(t *testing.T) {
+	t.Skip("HOLE: a volatile or expensive expression in the select list (nextval, random, clock_timestamp, any function of cost > 10 operators such as a plpgsql/SQL function) of a statement sorted in the proxy runs for every row the database returns, in scan order, before phiguard sorts and cuts by LIMIT; PostgreSQL runs volatile ones after its Sort, in the result's order, and expensive ones after LIMIT only. Other nextval values, side effects on rows not returned, and an error (e.g. 22012) from a row PostgreSQL never evaluates. phiguard cannot tell volatility or cost from the text: refusing function calls in such a select list, or reading provolatile/procost from the catalog, is the fix")
 	t.Parallel()
-	f := newSortFixture(t, 40, nil)
+	f := newSortFixture(t, 60, nil)
 	su := superuser(t)
 	for i := range 2 {
 		if _, err := su.Exec(testContext(t), fmt.Sprintf("CREATE SEQUENCE %s_seq; GRANT ALL ON %s_seq TO %s", f.people[i], f.people[i], appUser)); err != nil {
 			t.Fatal(err)
 		}
 	}
+	fn := uniqueName("rt6_inv")
+	if _, err := su.Exec(testContext(t), fmt.Sprintf(`CREATE FUNCTION %[1]s(i int) RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$ BEGIN RETURN 1/(i-50); END $$; GRANT EXECUTE ON FUNCTION %[1]s(int) TO %[2]s`, fn, appUser)); err != nil {
+		t.Fatal(err)
+	}
 	rt6Outcome(t, f, "SELECT id, nextval('%[1]s_seq') FROM %[1]s ORDER BY name, id LIMIT 5", "0A000")
+	rt6Outcome(t, f, "SELECT id, "+fn+"(id) FROM %[1]s WHERE name IS NOT NULL ORDER BY name, id LIMIT 3", "0A000")
 }
 
 // TestRedTeam6CreateTableAs: CREATE TABLE AS was DDL to the planner, its
