@@ -12,6 +12,13 @@ import (
 // PostgreSQL would write unencrypted into existing or future rows.
 func (p *planner) ddl(n *pg_query.Node) {
 	switch {
+	case n.GetCreateTableAsStmt() != nil:
+		// The query runs in the database, on the cells: planned as any
+		// SELECT that is not the client's own, what cannot run on them
+		// is refused (an ORDER BY on an encrypted column would pick and
+		// order the rows by ciphertext; phiguard sorts only a top-level
+		// SELECT's).
+		p.query(n.GetCreateTableAsStmt().GetQuery(), nil, roleClient)
 	case n.GetCreateStmt() != nil:
 		c := n.GetCreateStmt()
 		t := p.table(c.GetRelation().GetSchemaname(), c.GetRelation().GetRelname())

@@ -152,12 +152,13 @@ func (p *planner) sortItems(s *pg_query.SelectStmt, sc *scope, top bool) ([]sort
 	var items []sortItem
 	var enc *policy.ProtectedColumn
 	targets := s.GetTargetList()
-	unknown := false
+	unknown, ambiguous := false, false
 	var positions []int // positions a * makes unknowable here
 	for _, o := range s.GetSortClause() {
 		sb := o.GetSortBy()
 		it := sortItem{target: -1, node: sb.GetNode(), sb: sb}
 		t, ok := outputReference(sb.GetNode(), targets)
+		ambiguous = ambiguous || (!ok && t == ambiguousName)
 		ordinal := sb.GetNode().GetAConst() != nil && sb.GetNode().GetAConst().GetIval() != nil
 		switch {
 		case ordinal && (!ok || starBefore(targets, t)):
@@ -190,6 +191,12 @@ func (p *planner) sortItems(s *pg_query.SelectStmt, sc *scope, top bool) ([]sort
 		p.refuse(enc, "ORDER BY a position in a select list with * (name the column)")
 		return nil, nil
 	}
+	if ambiguous && enc != nil {
+		// PostgreSQL rejects the statement (42702); without its ORDER BY
+		// the rewrite would not be, and would sort by the input column.
+		p.refuse(enc, "ORDER BY a name that several select-list entries have (ambiguous)")
+		return nil, nil
+	}
 	p.plan.OrderPositions = positions
 	return items, enc
 }
@@ -206,9 +213,14 @@ func (p *planner) encryptedTarget(targets []*pg_query.Node, sc *scope) bool {
 	return false
 }
 
+// ambiguousName is outputReference's entry for a name that entries with
+// different expressions have.
+const ambiguousName = -2
+
 // outputReference says which select-list entry an ORDER BY item names: an
 // integer constant by position, a bare name by output name (PostgreSQL's
-// SQL-92 rule, which wins over an input column of that name).
+// SQL-92 rule, which wins over an input column of that name;
+// planner_sort_names.go).
 func outputReference(n *pg_query.Node, targets []*pg_query.Node) (int, bool) {
 	if c := n.GetAConst(); c != nil && c.GetIval() != nil {
 		i := int(c.GetIval().GetIval()) - 1
@@ -222,31 +234,15 @@ func outputReference(n *pg_query.Node, targets []*pg_query.Node) (int, bool) {
 	found := -1
 	for i, t := range targets {
 		if outputName(t.GetResTarget()) == name {
-			if found >= 0 {
-				return -1, false // ambiguous: PostgreSQL says so
+			switch {
+			case found < 0:
+				found = i
+			case !sameExpr(targets[found].GetResTarget().GetVal(), t.GetResTarget().GetVal()):
+				return ambiguousName, false // PostgreSQL says so
 			}
-			found = i
 		}
 	}
 	return found, found >= 0
-}
-
-// outputName is a select-list entry's column name as PostgreSQL figures
-// it, for the forms an ORDER BY may name: an alias, a column, a function.
-func outputName(t *pg_query.ResTarget) string {
-	if t.GetName() != "" {
-		return t.GetName()
-	}
-	v := t.GetVal()
-	if ref := v.GetColumnRef(); ref != nil {
-		f := ref.GetFields()
-		return f[len(f)-1].GetString_().GetSval()
-	}
-	if fc := v.GetFuncCall(); fc != nil {
-		n := fc.GetFuncname()
-		return n[len(n)-1].GetString_().GetSval()
-	}
-	return ""
 }
 
 func starBefore(targets []*pg_query.Node, t int) bool {

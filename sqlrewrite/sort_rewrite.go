@@ -204,11 +204,14 @@ func (c *sortCut) clauses() error {
 
 // boundsCheck keeps LIMIT and OFFSET in the text only to have
 // PostgreSQL reject a negative one, rows or none, as it would: they are
-// NULL (no limit) otherwise.
+// NULL (no limit) otherwise. The never-taken branch of the expression as
+// written keeps PostgreSQL's type check (42804): LIMIT takes what is
+// assignable to bigint, which a text value (a text cast, a parameter
+// declared text) is not, though the explicit cast would read it.
 func (c *sortCut) boundsCheck(sp *SortPlan) string {
 	var b strings.Builder
 	check := func(clause, expr string) {
-		b.WriteString(" " + clause + " CASE WHEN CAST((" + expr + ") AS pg_catalog.int8) < 0 THEN CAST((" + expr + ") AS pg_catalog.int8) END")
+		b.WriteString(" " + clause + " CASE WHEN CAST((" + expr + ") AS pg_catalog.int8) < 0 THEN CAST((" + expr + ") AS pg_catalog.int8) WHEN false THEN (" + expr + ") END")
 	}
 	if sp.Limit >= 0 && !(c.fetch && c.limit[1] <= c.limit[0]) {
 		check("LIMIT", c.text(c.limit))
