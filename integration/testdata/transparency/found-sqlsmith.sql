@@ -99,3 +99,37 @@ where EXISTS (
     where true
     limit 96)
 limit 163;
+
+-- sqlsmith --seed=339 #72 (100,000-statement run): a window's jsonb_agg
+-- over peers (ORDER BY ref_0.start twice, ties) with LIMIT and no ORDER
+-- BY; conditions has encrypted columns, but none is read, so phiguard
+-- sends the text as it is and the answer depends on the rows' physical
+-- order, which differs between the encrypted and the plaintext database.
+-- The check compares it with the encrypted database's own answer
+-- (databasesDiffer): not comparable.
+select  
+  ref_0.patient as c0, 
+  case when (select code from public.conditions order by 1 limit 1 offset 6)
+         is not NULL then 
+      pg_catalog.jsonb_agg(
+        cast(ref_0.code as text)) over (partition by ref_0.stop order by ref_0.start,ref_0.start) else 
+      pg_catalog.jsonb_agg(
+        cast(ref_0.code as text)) over (partition by ref_0.stop order by ref_0.start,ref_0.start) end
+     as c1, 
+  (select id from public.encounters order by 1 limit 1 offset 6)
+     as c2, 
+  (select patient from public.export_ids order by 1 limit 1 offset 4)
+     as c3
+from 
+  public.conditions as ref_0
+where 87 is not NULL
+limit 54;
+
+-- sqlsmith --seed=102 #1509 (100,000-statement run, extended protocol):
+-- phiguard's answer did not come within the client's 60 s while the
+-- machine ran three test suites beside the check; alone it is equal.
+select  
+  sample_0.patient as c0
+from 
+  public.export_ids as sample_0 
+where true;
