@@ -111,6 +111,11 @@ func (d decoder) timeText(in []byte) (value, error) {
 		}
 		return d.clockValue(p.hour, p.min, p.sec, p.usec, p.hasZone, p.zone, tz, &p)
 	}
+	if s[0] == '+' || s[0] == '-' {
+		// A zone alone ('+0530') is no time: time_in refuses it, where
+		// the timestamp parser below would read midnight in that zone.
+		return nil, d.coded("22007", "", "a zone without a time")
+	}
 	// Reuse the timestamp parser on a time alone, with a date in front.
 	p, err := d.parseDateTime(append([]byte("2000-01-01 "), s...))
 	if err != nil {
