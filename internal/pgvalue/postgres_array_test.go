@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -36,19 +35,7 @@ func TestArraysAgainstPostgres(t *testing.T) {
 	if err := exec(ctx, conn, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET client_encoding = 'UTF8'"); err != nil {
 		t.Fatal(err)
 	}
-	// make test runs a fixed sample; PGVALUE_SEED picks another
-	// (PGVALUE_SEED=random: a new one each run, for exploring). Seed
-	// 20261205 still finds an interval[] element PostgreSQL reads and
-	// phiguard refuses (a refusal, not another value).
-	seed := uint64(1)
-	switch s := os.Getenv("PGVALUE_SEED"); s {
-	case "":
-	case "random":
-		seed = uint64(time.Now().UnixNano())
-	default:
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
-	t.Logf("seed %d (PGVALUE_SEED=%d replays this run)", seed, seed)
+	seed := testSeed(t)
 	types := []string{"text[]", "varchar(3)[]", "char(2)[]", "integer[]", "smallint[]", "bigint[]", "numeric(6,2)[]",
 		"numeric[]", "boolean[]", "date[]", "timestamp[]", "timestamptz[]", "uuid[]", "real[]", "double precision[]",
 		"time(2)[]", "timetz[]", "interval[]", "bytea[]", "json[]", "jsonb[]"}

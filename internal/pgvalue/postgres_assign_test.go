@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -27,13 +25,7 @@ func TestAssignAgainstPostgres(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	conn := startPostgres(t, ctx)
-	seed := uint64(1) // make test runs a fixed sample; PGVALUE_SEED picks another
-	if s := os.Getenv("PGVALUE_SEED"); s == "random" {
-		seed = uint64(time.Now().UnixNano())
-	} else if s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
-	t.Logf("seed %d", seed)
+	seed := testSeed(t)
 	names := []string{"smallint", "integer", "bigint", "real", "double precision", "numeric", "numeric(10,2)"}
 	agreed := 0
 	for i, toName := range names {

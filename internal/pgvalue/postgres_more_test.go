@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -36,19 +34,7 @@ func TestMoreTypesAgainstPostgres(t *testing.T) {
 	if err := exec(ctx, conn, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET client_encoding = 'UTF8'"); err != nil {
 		t.Fatal(err)
 	}
-	// make test runs a fixed sample; PGVALUE_SEED picks another
-	// (PGVALUE_SEED=random: a new one each run, for exploring). Seed
-	// 20261205 still finds an interval[] element PostgreSQL reads and
-	// phiguard refuses (a refusal, not another value).
-	seed := uint64(1)
-	switch s := os.Getenv("PGVALUE_SEED"); s {
-	case "":
-	case "random":
-		seed = uint64(time.Now().UnixNano())
-	default:
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
-	t.Logf("seed %d (PGVALUE_SEED=%d replays this run)", seed, seed)
+	seed := testSeed(t)
 	types := []string{"uuid", "char(3)", "bpchar", "varchar(3)", "real", "double precision", "time", "time(2)",
 		"timetz", "timetz(0)", "interval", "bytea", "json", "jsonb"}
 	for i, name := range types {

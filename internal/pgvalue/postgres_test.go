@@ -5,9 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +32,6 @@ func TestAgainstPostgres(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	conn := startPostgres(t, ctx)
-	var err error
 	if err := exec(ctx, conn, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET client_encoding = 'UTF8'"); err != nil {
 		t.Fatal(err)
 	}
@@ -42,14 +39,7 @@ func TestAgainstPostgres(t *testing.T) {
 		t.Logf("server_version %s: this test is written against PostgreSQL 15", v)
 	}
 
-	// PGVALUE_SEED replays a failing run.
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("PGVALUE_SEED"); s != "" {
-		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
-			t.Fatalf("PGVALUE_SEED: %v", err)
-		}
-	}
-	t.Logf("seed %d (PGVALUE_SEED=%d replays this run)", seed, seed)
+	seed := testSeed(t)
 	m := pgtype.NewMap()
 	types := []string{
 		"text", "varchar(5)", "smallint", "integer", "bigint", "boolean",
