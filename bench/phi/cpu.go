@@ -18,9 +18,12 @@ import (
 // backends and autovacuum workers, counted when the postmaster reaps them)
 // or in pgbench (a child of this process).
 
-// cpuUse is CPU time consumed so far by each party.
+// cpuUse is CPU time consumed so far by each party, and the read and
+// write system calls this process made (/proc/self/io): a proxy's cost is
+// mostly system calls, so a change in their number shows there.
 type cpuUse struct {
 	proxy, pgbench, db time.Duration
+	reads, writes      int64
 }
 
 // clockTick is the unit of /proc/<pid>/stat's times (USER_HZ, 100 on
@@ -33,7 +36,27 @@ func sampleCPU(dataDir string) cpuUse {
 	var self, children syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
 	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
-	return cpuUse{proxy: rusageTime(self), pgbench: rusageTime(children), db: postmasterCPU(dataDir)}
+	reads, writes := selfSyscalls()
+	return cpuUse{proxy: rusageTime(self), pgbench: rusageTime(children), db: postmasterCPU(dataDir), reads: reads, writes: writes}
+}
+
+// selfSyscalls reads syscr and syscw from /proc/self/io; 0 if it cannot.
+func selfSyscalls() (reads, writes int64) {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		name, value, _ := strings.Cut(line, ": ")
+		n, _ := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
+		switch name {
+		case "syscr":
+			reads = n
+		case "syscw":
+			writes = n
+		}
+	}
+	return reads, writes
 }
 
 func rusageTime(r syscall.Rusage) time.Duration {
@@ -70,18 +93,22 @@ func postmasterCPU(dataDir string) time.Duration {
 }
 
 func (a cpuUse) sub(b cpuUse) cpuUse {
-	return cpuUse{proxy: a.proxy - b.proxy, pgbench: a.pgbench - b.pgbench, db: a.db - b.db}
+	return cpuUse{proxy: a.proxy - b.proxy, pgbench: a.pgbench - b.pgbench, db: a.db - b.db,
+		reads: a.reads - b.reads, writes: a.writes - b.writes}
 }
 
 func (a cpuUse) add(b cpuUse) cpuUse {
-	return cpuUse{proxy: a.proxy + b.proxy, pgbench: a.pgbench + b.pgbench, db: a.db + b.db}
+	return cpuUse{proxy: a.proxy + b.proxy, pgbench: a.pgbench + b.pgbench, db: a.db + b.db,
+		reads: a.reads + b.reads, writes: a.writes + b.writes}
 }
 
 // perTransaction formats CPU µs per transaction for the report's table.
 func (a cpuUse) perTransaction(txns int) string {
 	if txns == 0 {
-		return "– | – | – | –"
+		return "– | – | – | – | –"
 	}
 	us := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(txns) }
-	return fmt.Sprintf("%.0f | %.0f | %.0f | %.0f", us(a.proxy), us(a.db), us(a.pgbench), us(a.proxy+a.db+a.pgbench))
+	perTxn := func(n int64) float64 { return float64(n) / float64(txns) }
+	return fmt.Sprintf("%.0f | %.0f | %.0f | %.0f | %.1f / %.1f", us(a.proxy), us(a.db), us(a.pgbench), us(a.proxy+a.db+a.pgbench),
+		perTxn(a.reads), perTxn(a.writes))
 }

@@ -11,5 +11,8 @@
 // BENCH_OUT (bench/phi-last-run.md), BENCH_PG_DURABLE (set: PostgreSQL
 // with fsync and synchronous_commit on, as in production); for the audited target
 // BENCH_AUDIT_FSYNC (batch, interval, none) and BENCH_AUDIT_BATCH_DELAY
-// (a Go duration; default the config's).
+// (a Go duration; default the config's). For profiling: BENCH_CPUPROFILE
+// (a file for the CPU profile of one target's runs), BENCH_PROFILE_TARGET
+// (protected, the default, or plain, audited, ruled) and BENCH_MEMPROFILE
+// (a file for the allocations made up to the end of that target's runs).
 package main

@@ -253,8 +253,8 @@ Paired protected / plain per repetition: %s.
 CPU per transaction (µs), all repetitions (phiguard: this process, which runs the
 proxies; PostgreSQL: backends and autovacuum workers, as the postmaster reaps them):
 
-| | phiguard | PostgreSQL | pgbench | total |
-|---|---:|---:|---:|---:|
+| | phiguard | PostgreSQL | pgbench | total | phiguard reads / writes (system calls) |
+|---|---:|---:|---:|---:|---:|
 | plain | %s |
 | protected | %s |
 | protected + audit | %s |
@@ -370,7 +370,8 @@ func vaultRequests(g prometheus.Gatherer) float64 {
 }
 
 // profile writes a CPU profile of the protected runs to $BENCH_CPUPROFILE,
-// for finding where protection costs time.
+// for finding where protection costs time, and the allocations made by then
+// to $BENCH_MEMPROFILE.
 func profile(name string) func() {
 	path := os.Getenv("BENCH_CPUPROFILE")
 	target := os.Getenv("BENCH_PROFILE_TARGET")
@@ -388,7 +389,26 @@ func profile(name string) func() {
 		f.Close()
 		return func() {}
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		writeAllocProfile(os.Getenv("BENCH_MEMPROFILE"))
+	}
+}
+
+// writeAllocProfile writes the allocations made so far to path (if set),
+// for `go tool pprof -sample_index=alloc_space`: allocation is a large
+// part of what protection costs.
+func writeAllocProfile(path string) {
+	if path == "" {
+		return
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_ = pprof.Lookup("allocs").WriteTo(f, 0)
 }
 
 // auditSize totals the audit files' bytes and lines.
