@@ -8,8 +8,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-
-	"github.com/tink-crypto/tink-go/v2/daead/subtle"
 )
 
 // version holds the two ciphers of one key version. Both are safe for
@@ -18,7 +16,7 @@ import (
 type version struct {
 	dk  DataKey
 	gcm cipher.AEAD
-	siv *subtle.AESSIV
+	siv *aesSIV
 }
 
 // newVersion derives the per-mode keys from the data key's root:
@@ -53,11 +51,13 @@ func deriveVersion(dk DataKey, withSIV bool) (*version, error) {
 	if !withSIV {
 		return v, nil
 	}
-	sivKey, err := hkdf.Key(sha256.New, root, nil, string(deriveInfo(Deterministic, dk)), subtle.AESSIVKeySize)
+	sivKey, err := hkdf.Key(sha256.New, root, nil, string(deriveInfo(Deterministic, dk)), sivKeySize)
 	if err != nil {
 		return nil, fmt.Errorf("keys: derive: %w", err)
 	}
-	if v.siv, err = subtle.NewAESSIV(sivKey); err != nil { // keeps sivKey
+	v.siv, err = newAESSIV(sivKey) // keeps only the key schedules
+	clear(sivKey)
+	if err != nil {
 		return nil, fmt.Errorf("keys: aes-siv: %w", err)
 	}
 	return v, nil
@@ -83,7 +83,7 @@ func (v *version) seal(mode Mode, ad, plaintext []byte) ([]byte, error) {
 		if v.siv == nil {
 			return nil, fmt.Errorf("keys: key %q has no deterministic cipher", v.dk.ID)
 		}
-		return v.siv.EncryptDeterministically(plaintext, ad)
+		return v.siv.seal(plaintext, ad), nil
 	}
 	return nil, fmt.Errorf("keys: unknown mode %d", mode)
 }
@@ -101,7 +101,7 @@ func (v *version) open(mode Mode, ad, body []byte) ([]byte, error) {
 		if v.siv == nil { // a subject cell claiming deterministic mode: forged or corrupt
 			return nil, ErrIntegrity
 		}
-		pt, err = v.siv.DecryptDeterministically(body, ad)
+		pt, err = v.siv.open(body, ad)
 	default:
 		return nil, fmt.Errorf("keys: unknown mode %d", mode)
 	}
