@@ -103,11 +103,50 @@ type expectation struct {
 	// failed is the SQLSTATE of the error phiguard put in place of the
 	// current statement's result (failResult), for its audit record.
 	failed pgerr.Code
+	// reusable: it came from expectQueue.fresh and goes back when popped.
+	reusable bool
 }
 
+// expectQueue is the queue of expectations, shared by the two pumps. It
+// keeps its array and the expectations it hands out for reuse: a prepared
+// statement makes four of them (Bind, Describe, Execute, Sync), and at
+// thousands of statements a second, allocating them afresh was about half
+// of a protected session's garbage (bench/phi's allocation profile).
 type expectQueue struct {
-	mu sync.Mutex
-	q  []*expectation
+	mu    sync.Mutex
+	q     []*expectation // q[first:] are waiting, oldest first
+	first int
+	// spare are popped expectations the client pump may have again
+	// (fresh); only those fresh gave out come back.
+	spare []*expectation
+}
+
+// maxSpareExpectations bounds what a session keeps for reuse; a pipeline
+// longer than that allocates the rest.
+const maxSpareExpectations = 16
+
+// maxKeptQueue is the longest array a drained queue keeps; one a long
+// pipeline grew is let go.
+const maxKeptQueue = 64
+
+// fresh returns a zeroed expectation of this kind that pop may reuse
+// once the backend has answered it. The client pump must not touch it
+// after pushing it, and the backend pump must not keep it after popping
+// it; an expectation anyone waits on or holds longer (a catalog read's)
+// is allocated with new instead.
+func (e *expectQueue) fresh(kind expectKind) *expectation {
+	e.mu.Lock()
+	var x *expectation
+	if n := len(e.spare); n > 0 {
+		x, e.spare[n-1] = e.spare[n-1], nil
+		e.spare = e.spare[:n-1]
+	}
+	e.mu.Unlock()
+	if x == nil {
+		x = new(expectation)
+	}
+	x.kind, x.reusable = kind, true
+	return x
 }
 
 func (e *expectQueue) push(x *expectation) {
@@ -124,23 +163,41 @@ var none = &expectation{}
 func (e *expectQueue) head() *expectation {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if len(e.q) == 0 {
+	if e.first == len(e.q) {
 		return none
 	}
-	return e.q[0]
+	return e.q[e.first]
 }
 
 func (e *expectQueue) pop() {
 	e.mu.Lock()
-	if len(e.q) > 0 {
-		e.q[0].slots.Release()
-		e.q[0] = nil
-		e.q = e.q[1:]
+	defer e.mu.Unlock()
+	if e.first == len(e.q) {
+		return
 	}
-	if len(e.q) == 0 {
-		e.q = nil // let the array go once drained
+	x := e.q[e.first]
+	x.slots.Release()
+	e.dropFirst()
+	if x.reusable && len(e.spare) < maxSpareExpectations {
+		*x = expectation{}
+		e.spare = append(e.spare, x)
 	}
-	e.mu.Unlock()
+}
+
+// dropFirst removes the oldest expectation; once the queue is drained its
+// array starts over, or is let go if a long pipeline grew it.
+func (e *expectQueue) dropFirst() {
+	e.q[e.first] = nil
+	e.first++
+	if e.first < len(e.q) {
+		return
+	}
+	e.first = 0
+	if cap(e.q) > maxKeptQueue {
+		e.q = nil
+	} else {
+		e.q = e.q[:0]
+	}
 }
 
 // skipToSync drops what an error made the backend skip: everything up to,
@@ -148,9 +205,9 @@ func (e *expectQueue) pop() {
 func (e *expectQueue) skipToSync() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for len(e.q) > 0 && e.q[0].kind != expSync && e.q[0].kind != expQuery {
-		e.q[0].abandon()
-		e.q = e.q[1:]
+	for e.first < len(e.q) && e.q[e.first].kind != expSync && e.q[e.first].kind != expQuery {
+		e.q[e.first].abandon()
+		e.dropFirst()
 	}
 }
 
@@ -168,8 +225,8 @@ func (x *expectation) abandon() {
 func (e *expectQueue) takeAll() []*expectation {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	q := e.q
-	e.q = nil
+	q := e.q[e.first:]
+	e.q, e.first = nil, 0
 	return q
 }
 

@@ -176,20 +176,23 @@ func (s *session) onDescribeOrClose(typ byte, _ *sqlrewrite.Analysis) ([]byte, e
 		return nil, &errProtocol{fmt.Sprintf("message %q too short", typ)}
 	}
 	name, _, _ := cstring(body[1:])
-	x := &expectation{name: string(name)}
+	var x *expectation
 	switch {
 	case typ == feClose:
-		x.kind, x.closeS = expClose, body[0] == 'S'
+		x = s.expects.fresh(expClose)
+		x.name, x.closeS = string(name), body[0] == 'S'
 		if x.closeS {
 			x.prep = s.noteClose(x.name)
 		}
 	case body[0] == 'S':
-		x.kind = expDescribeStmt
+		x = s.expects.fresh(expDescribeStmt)
+		x.name = string(name)
 		if st := s.clientStmts[x.name]; st != nil {
 			st.clientDescribed = true
 		}
 	default:
-		x.kind = expDescribePortal
+		x = s.expects.fresh(expDescribePortal)
+		x.name = string(name)
 		s.describedPortals[x.name] = true
 	}
 	s.expects.push(x)
@@ -204,7 +207,8 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 		return nil, err
 	}
 	name, _, _ := cstring(body)
-	x := &expectation{kind: expExecute, name: string(name), start: time.Now()}
+	x := s.expects.fresh(expExecute)
+	x.name, x.start = string(name), time.Now()
 	st, bound := s.clientPortals[x.name]
 	if !bound && s.srv.protect != nil {
 		s.expects.push(x)
@@ -255,7 +259,7 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 
 func (s *session) onSync(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 	s.noteSync()
-	s.expects.push(&expectation{kind: expSync})
+	s.expects.push(s.expects.fresh(expSync))
 	return nil, nil
 }
 
@@ -384,7 +388,9 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.expects.push(&expectation{kind: expBind, name: portal, stmt: stmt, formats: formats, start: time.Now(), filled: info != nil && info.filled})
+	x := s.expects.fresh(expBind)
+	x.name, x.stmt, x.formats, x.start, x.filled = portal, stmt, formats, time.Now(), info != nil && info.filled
+	s.expects.push(x)
 	s.clientPortals[portal] = info
 	delete(s.describedPortals, portal)
 	if pe := s.bindRefusal(info); pe != nil {

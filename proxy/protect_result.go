@@ -54,6 +54,20 @@ func (s *session) describeFields(body []byte, a *sqlrewrite.Analysis) ([]*result
 	if cat.empty() && rules == nil {
 		return nil, nil, nil
 	}
+	if rules == nil {
+		if m, ok := s.described.lookup(body, cat, a); ok {
+			return m.fields, m.out, nil
+		}
+	}
+	fields, out, err := s.mapFields(body, a, cat, rules)
+	if err == nil && rules == nil {
+		s.described.remember(body, describedResult{cat: cat, a: a, fields: fields, out: out})
+	}
+	return fields, out, err
+}
+
+// mapFields is describeFields without its memory.
+func (s *session) mapFields(body []byte, a *sqlrewrite.Analysis, cat *catalog, rules *ruleSet) ([]*resultField, []byte, error) {
 	var rd pgproto3.RowDescription
 	if err := rd.Decode(body); err != nil {
 		return nil, nil, &errProtocol{"malformed RowDescription from backend"}
@@ -113,9 +127,10 @@ func (s *session) describeFields(body []byte, a *sqlrewrite.Analysis) ([]*result
 }
 
 // decryptDataRow returns the DataRow to send for a result with fields (nil
-// when the row needs no change), noting subject ids into x.
+// when the row needs no change), noting subject ids into x. The row it
+// returns lives in s.rowScratch: write or copy it before the next call.
 func (s *session) decryptDataRow(body []byte, fields []*resultField, x *expectation) ([]byte, *pgerr.Error) {
-	var row pgproto3.DataRow
+	row := &s.rowScratch.row
 	if err := row.Decode(body); err != nil || len(row.Values) != len(fields) {
 		return nil, pgerr.New(pgerr.ProtocolViolation, "malformed DataRow from backend")
 	}
@@ -157,11 +172,33 @@ func (s *session) decryptDataRow(body []byte, fields []*resultField, x *expectat
 	if !changed {
 		return nil, nil
 	}
-	out, err := row.Encode(nil)
+	out, err := row.Encode(s.rowScratch.out[:0])
 	if err != nil {
 		return nil, pgerr.New(pgerr.InternalError, "phiguard could not encode a decrypted row")
 	}
+	s.rowScratch.keep(out)
 	return out, nil
+}
+
+// rowScratch is what decryptDataRow reuses from row to row, so that a
+// result costs no garbage beyond the plaintext values themselves: the
+// decoded row's value slice and the encoded row. What decryptDataRow
+// returns is valid until its next call.
+type rowScratch struct {
+	row pgproto3.DataRow
+	out []byte
+}
+
+// maxKeptRow is the largest encoded row kept for reuse; a bigger one
+// (a large text or bytea value) is let go.
+const maxKeptRow = 64 << 10
+
+func (r *rowScratch) keep(out []byte) {
+	if cap(out) <= maxKeptRow {
+		r.out = out
+	} else {
+		r.out = nil
+	}
 }
 
 func (s *session) decryptValue(f *resultField, v []byte) ([]byte, *pgerr.Error) {

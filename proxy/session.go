@@ -87,6 +87,8 @@ type session struct {
 	portals       map[string]*portalInfo // portals the backend bound (backend pump)
 	result        []*resultField         // the current simple-Query result set (backend pump)
 	suppress      bool                   // drop the rest of a result phiguard failed mid-way
+	rowScratch    rowScratch             // reused by decryptDataRow (backend pump)
+	described     describedMemo          // describeFields' recent answers (backend pump, described.go)
 	clientPortals map[string]*stmtInfo   // portal → statement, as the client pump bound them
 	// describedPortals are the portals the client described since their
 	// Bind (client pump, describe.go).
