@@ -207,11 +207,16 @@ func (s *session) onParameterDescription(_ byte, head *expectation) (bool, error
 }
 
 func (s *session) onNoData(_ byte, head *expectation) (bool, error) {
-	s.describe(head, nil)
-	return s.suppress || head.injected, nil
+	handled := s.suppress || head.injected
+	if s.describe(head, nil) {
+		s.expects.pop()
+	}
+	return handled, nil
 }
 
-// describe stores what a Describe of a statement or portal answered.
+// describe stores what a Describe of a statement or portal answered, and
+// reports whether head was that Describe: the caller pops it once done
+// with it (a popped expectation is reused, expectQueue.fresh).
 func (s *session) describe(head *expectation, fields []*resultField) bool {
 	switch head.kind {
 	case expDescribeStmt:
@@ -225,7 +230,6 @@ func (s *session) describe(head *expectation, fields []*resultField) bool {
 	default:
 		return false
 	}
-	s.expects.pop()
 	return true
 }
 
@@ -241,7 +245,9 @@ func (s *session) onRowDescription(_ byte, head *expectation) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if !s.describe(head, fields) { // a simple Query's result set
+	if s.describe(head, fields) {
+		defer s.expects.pop() // after the last look at head
+	} else { // a simple Query's result set
 		s.result = fields
 		if s.srv.auditor != nil {
 			head.read = s.readColumns(fields)
