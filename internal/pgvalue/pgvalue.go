@@ -1,6 +1,7 @@
 package pgvalue
 
 import (
+	"bytes"
 	"fmt"
 	"time"
 
@@ -124,6 +125,15 @@ func (c Converter) Present(t policy.LogicalType, format int16, canonical []byte)
 func (c Converter) present(t policy.LogicalType, format int16, canonical []byte) ([]byte, error) {
 	if format != FormatText && format != FormatBinary {
 		return nil, &Error{Type: t.String(), Format: format, Reason: fmt.Sprintf("unknown format code %d", format)}
+	}
+	if t.OID == policy.OIDText {
+		// The most common case, and the one with nothing to convert: the
+		// value is its canonical text in either format, once decode's
+		// checks pass. Skipping the value it would build saves two copies.
+		if err := (decoder{t: t, f: FormatText}).checkText(canonical); err != nil {
+			return nil, err
+		}
+		return bytes.Clone(canonical), nil
 	}
 	// Canonical text is postgres style: read it so, whatever the
 	// session's IntervalStyle.

@@ -39,12 +39,8 @@ func (v textValue) binary() []byte             { return bytes.Clone(v) }
 // applies PostgreSQL's assignment rule: more than n characters is an error
 // unless the excess is all spaces, which are cut off.
 func (d decoder) text(in []byte) (value, error) {
-	// PostgreSQL's check of the encoding (22021), in either format.
-	if !utf8.Valid(in) {
-		return nil, d.coded("22021", "", "not valid UTF-8")
-	}
-	if bytes.IndexByte(in, 0) >= 0 {
-		return nil, d.coded("22021", "", "contains a NUL byte")
+	if err := d.checkText(in); err != nil {
+		return nil, err
 	}
 	if d.t.OID == policy.OIDVarchar && d.t.Modifier >= 4 {
 		cut, _, err := d.clip(in, "character varying")
@@ -54,6 +50,18 @@ func (d decoder) text(in []byte) (value, error) {
 		in = in[:cut]
 	}
 	return textValue(bytes.Clone(in)), nil
+}
+
+// checkText is PostgreSQL's check of the encoding (22021), in either
+// format.
+func (d decoder) checkText(in []byte) error {
+	if !utf8.Valid(in) {
+		return d.coded("22021", "", "not valid UTF-8")
+	}
+	if bytes.IndexByte(in, 0) >= 0 {
+		return d.coded("22021", "", "contains a NUL byte")
+	}
+	return nil
 }
 
 // clip applies a length modifier as an assignment does: more than n
