@@ -124,7 +124,10 @@ func (d decoder) ivNumber(a *ivAcc, f ivField, typ int, forceNeg bool) (int, int
 	rest := s[j:]
 	switch {
 	case strings.HasPrefix(rest, "-") && j > 0:
-		m, err := strconv.Atoi(rest[1:])
+		m, err := 0, error(nil)
+		if rest != "-" { // "5-" is 5 years: strtoint reads no digits as 0
+			m, err = strconv.Atoi(rest[1:])
+		}
 		if err != nil || strings.ContainsAny(rest[1:], "+-") {
 			return 0, 0, d.bad()
 		}
@@ -139,6 +142,9 @@ func (d decoder) ivNumber(a *ivAcc, f ivField, typ int, forceNeg bool) (int, int
 			return 0, 0, d.overflow()
 		}
 		val, typ = p, mMonth
+	case rest == ".":
+		// "5." is 5: PostgreSQL's ParseFraction takes a lone point as
+		// no fraction.
 	case strings.HasPrefix(rest, "."):
 		fr, err := strconv.ParseFloat(rest, 64)
 		if err != nil || strings.ContainsAny(rest[1:], ".-:") {
@@ -221,10 +227,10 @@ func (d decoder) ivTime(s string) (int64, *ivErr) {
 		if e != nil {
 			return 0, 0, e
 		}
-		if !hasFrac {
+		if !hasFrac || fr == "" { // "01:02:03." is 01:02:03, as ParseFraction reads it
 			return n, 0, nil
 		}
-		if fr == "" || strings.Trim(fr, "0123456789") != "" {
+		if strings.Trim(fr, "0123456789") != "" {
 			return 0, 0, d.bad()
 		}
 		f, _ := strconv.ParseFloat("."+fr, 64)

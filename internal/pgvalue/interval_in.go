@@ -167,7 +167,14 @@ func (d decoder) ivFields(in []byte) ([]ivField, *ivErr) {
 				delim := s[i]
 				i++
 				if !digitsAt(i) {
-					return nil, d.bad()
+					// As ParseDateTime: a date field of letters and the
+					// delimiter, which decodes only as "5." (5) or "5-"
+					// (5 years).
+					for i < len(s) && (isAlnum(s[i]) || s[i] == delim) {
+						i++
+					}
+					fs = append(fs, ivField{fDate, string(s[start:i])})
+					continue
 				}
 				kind = fDate
 				if delim == '.' {
@@ -216,4 +223,8 @@ func (d decoder) ivFields(in []byte) ([]ivField, *ivErr) {
 		}
 	}
 	return fs, nil
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }

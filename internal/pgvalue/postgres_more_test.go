@@ -110,7 +110,7 @@ func TestIntervalInputUnderSQLStandard(t *testing.T) {
 	}
 	typ := mustType(t, "interval")
 	conv := Converter{IntervalStyle: "sql_standard"}
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	rng := rand.New(rand.NewPCG(testSeed(t), 7))
 	fixed := []string{"-1 2:03:04", "-1-2 3 4:05:06", "-1 +2:03", "-1 day 2 hours", "-2:03", "-1-2", "+1-2 -3 +4:05:06.5", "-1 2 3"}
 	agreed := 0
 	for n := 0; n < perType+len(fixed); n++ {
@@ -265,4 +265,34 @@ func genMoreBinary(r *rand.Rand, t policy.LogicalType) []byte {
 		b = append(b, 0)
 	}
 	return b
+}
+
+// TestIntervalFieldEdgesAgainstPostgres: fields PostgreSQL's interval
+// input reads in ways easy to miss, each compared with PostgreSQL itself:
+// a number ending in a lone point ("5." is 5, ParseFraction), "5-" (5
+// years: strtoint reads no digits as 0), a date-like field of letters,
+// and a number left of an hours field (days). TestArraysAgainstPostgres
+// found the first with seed 20261205.
+func TestIntervalFieldEdgesAgainstPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	conn := startPostgres(t, ctx)
+	typ := mustType(t, "interval")
+	inputs := []string{"5.", "-5.", "5. days", "+5. days", "5.:", "-60. 07 h", "60 07 h", "5 07 h 3 min",
+		"01:02:03.", "02:03.", "1 day 01:02:03.", "5-", "5- days", "5/", "5.x days", "1 5.", "5.5.", "5.e1 days", "P1.D",
+		"-49-0 -97milliseconds -60. 07 h 36 us"}
+	for _, in := range inputs {
+		pg, pgErr := query(ctx, conn, "SELECT $1::interval", []byte(in), typ.OID, 0, 0)
+		canon, err := Canonical(typ, FormatText, []byte(in))
+		switch {
+		case err != nil && pgErr != nil:
+		case err != nil || pgErr != nil:
+			t.Errorf("%q: PostgreSQL %q %v, Canonical %q %v", in, pg, pgErr, canon, err)
+		case string(canon) != string(pg):
+			t.Errorf("%q: PostgreSQL %q, Canonical %q", in, pg, canon)
+		}
+	}
 }
