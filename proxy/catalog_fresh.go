@@ -77,13 +77,8 @@ func (s *session) awaitCatalogInFlight() error {
 		return nil
 	}
 	s.catalogInFlight = nil
-	timer := time.NewTimer(freshCatalogWait)
-	defer timer.Stop()
-	select {
-	case <-done:
-	case <-s.backendDone:
+	if s.awaitBackend(done) == backendEnded {
 		return errBackendDone
-	case <-timer.C:
 	}
 	return nil
 }

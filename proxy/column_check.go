@@ -80,16 +80,38 @@ func (s *session) ownRequest(x *expectation, msg []byte) bool {
 	if err := s.flushBackend(); err != nil {
 		return false
 	}
-	timer := time.NewTimer(freshCatalogWait)
-	defer timer.Stop()
-	select {
-	case <-x.done:
+	switch s.awaitBackend(x.done) {
+	case answered:
 		return true
-	case <-s.backendDone:
-	case <-timer.C:
+	case timedOut:
 		s.log.Warn("phiguard's own query before a request not answered in time", zap.Duration("waited", freshCatalogWait))
 	}
 	return false
+}
+
+// waited is how awaitBackend's wait ended.
+type waited int
+
+const (
+	answered waited = iota
+	backendEnded
+	timedOut
+)
+
+// awaitBackend waits for done (closed by the backend pump when the answer
+// phiguard waits for is in), at most freshCatalogWait, and not past the
+// backend pump's end. Client pump.
+func (s *session) awaitBackend(done <-chan struct{}) waited {
+	timer := time.NewTimer(freshCatalogWait)
+	defer timer.Stop()
+	select {
+	case <-done:
+		return answered
+	case <-s.backendDone:
+		return backendEnded
+	case <-timer.C:
+		return timedOut
+	}
 }
 
 // columnsAnswer takes the answer to columnsQuery (backend pump).
