@@ -287,30 +287,61 @@ func TestRedTeam5QuotedTableName(t *testing.T) {
 // TestRedTeam5DefaultSetElsewhere: phiguard refuses DEFAULT (and leaving
 // a column out of an INSERT) for an encrypted column that has a default,
 // which PostgreSQL would store unencrypted, by its catalog's note of
-// which columns have one; and refuses SET DEFAULT on one through itself.
+// which columns have one. When another session, straight to the
+// database, gives the column a default after that catalog was read, the
+// statement's own default guard (sqlrewrite.GuardNoDefaults) fails it
+// with 40001 and nothing is written; run again, it is refused by the
+// catalog read since (0A000). Simple and extended protocol, INSERT with
+// the column left out or given DEFAULT, and UPDATE ... SET ssn = DEFAULT.
 func TestRedTeam5DefaultSetElsewhere(t *testing.T) {
-	t.Skip("HOLE: phiguard's check that an encrypted column left out of an INSERT (or given DEFAULT) has no default reads the session's catalog; after another session, straight to the database, runs ALTER TABLE t ALTER ssn SET DEFAULT '<plaintext>', INSERT INTO t (id, note) VALUES (...) through a session whose catalog predates it stores that default, unencrypted, in the encrypted column. The plaintext is the DDL author's, not the client's (the same author could write it directly, or with a trigger), but the check exists for this case and a stale catalog defeats it")
 	t.Parallel()
 	ctx := testContext(t)
-	tw := newTwin(t, "rt5def", rt5DefaultCols("rt5def-k")...)
-	if _, err := tw.via.Exec(ctx, "SELECT 1"); err != nil {
+	table := uniqueName("rt5def")
+	su := superuser(t)
+	if _, err := su.Exec(ctx, "CREATE TABLE "+table+" (id int, note text, ssn text); GRANT ALL ON "+table+" TO "+appUser); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := superuser(t).Exec(ctx, "ALTER TABLE "+tw.enc+" ALTER COLUMN ssn SET DEFAULT '"+rt5SSN+"'"); err != nil {
-		t.Fatal(err)
+	p := startProxy(t, proxyOptions{protect: protection(t, "version: 1\ntables:\n  public."+table+":\n    columns:\n      ssn: {mode: deterministic, key: rt5def-k, type: text}\n")})
+	tw := &twin{enc: table, dir: direct(t)}
+	if _, err := p.app(t).Exec(ctx, "INSERT INTO "+table+" (id, note) VALUES (0, 'before')", pgx.QueryExecModeSimpleProtocol); err != nil {
+		t.Fatalf("INSERT leaving ssn out before the DDL: %v", err)
 	}
-	for _, q := range []string{"INSERT INTO %s (id, note) VALUES (1, 'x')", "INSERT INTO %s (id, note, ssn) VALUES (2, 'y', DEFAULT)"} {
-		_, err := tw.via.Exec(ctx, fmt.Sprintf(q, tw.enc), pgx.QueryExecModeSimpleProtocol)
-		t.Logf("%s: %v", q, err)
+	statements := []string{
+		"INSERT INTO %s (id, note) VALUES (1, 'x')",
+		"INSERT INTO %s (id, note, ssn) VALUES (2, 'y', DEFAULT)",
+		"UPDATE %s SET note = 'z', ssn = DEFAULT WHERE id = 0",
 	}
-	rt5NoPlain(t, tw)
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec} {
+		for _, q := range statements {
+			conn := p.app(t)
+			// The session reads its catalog now, before the DDL.
+			if _, err := conn.Exec(ctx, "SELECT 1"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := su.Exec(ctx, "ALTER TABLE "+table+" ALTER COLUMN ssn SET DEFAULT '"+rt5SSN+"'"); err != nil {
+				t.Fatal(err)
+			}
+			sql := fmt.Sprintf(q, table)
+			_, err := conn.Exec(ctx, sql, mode)
+			if code := pgCode(err); code != "40001" {
+				t.Errorf("%v %s, the default set elsewhere: %v; want 40001 from the default guard", mode, sql, err)
+			}
+			if _, err := conn.Exec(ctx, sql, mode); pgCode(err) != "0A000" {
+				t.Errorf("%v %s, run again: %v; want 0A000 (the catalog read since has the default)", mode, sql, err)
+			}
+			rt5NoPlain(t, tw)
+			if _, err := su.Exec(ctx, "ALTER TABLE "+table+" ALTER COLUMN ssn DROP DEFAULT"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }
 
 // TestRedTeam5ColumnPrivilegeAppend: when a filled VALUES list names no
 // encrypted column, the guard appends the table's first encrypted
 // column with NULL, which needs INSERT on that column.
 func TestRedTeam5ColumnPrivilegeAppend(t *testing.T) {
-	t.Skip("HOLE (a spurious refusal, nothing leaks): a role granted INSERT on some columns only (GRANT INSERT (id, note, x)) runs INSERT INTO t VALUES (1, 'a', 'b') without a column list, which PostgreSQL accepts; the column guard appends the encrypted column ssn (with NULL) to carry its check, and the statement fails with 42501 permission denied for table t. The guard needs a text-typed slot; wrapping another value would change its type inference")
+	t.Skip("HOLE (a spurious refusal, nothing leaks): a role granted INSERT on some columns only (GRANT INSERT (id, note, x)) runs INSERT INTO t VALUES (1, 'a', 'b') without a column list, which PostgreSQL accepts; the column guard appends the encrypted column ssn (with NULL) to carry its check, and the statement fails with 42501 permission denied for table t. The default guard (sqlrewrite.GuardNoDefaults) does the same for an INSERT whose own column list names no encrypted column (INSERT INTO t (id, note) VALUES ...). The guards need a text-typed slot; wrapping another value would change its type inference")
 	t.Parallel()
 	ctx := testContext(t)
 	tw := newTwin(t, "rt5priv", twinColumn{"id", "int", ""}, twinColumn{"note", "text", ""}, twinColumn{"x", "text", ""},

@@ -117,6 +117,8 @@ func (s *session) replaceRefusal(body []byte, head *expectation) (bool, error) {
 				// The column guard of a filled column list failed: the
 				// catalog is stale; read it before the next request.
 				s.catalogStale.Store(true)
+			} else if rc, isCheck = sqlrewrite.DefaultsAddedRefusal(string(msg)); isCheck {
+				s.catalogStale.Store(true) // the same for the default guard
 			}
 		}
 		if !isCheck {

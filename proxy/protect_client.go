@@ -117,8 +117,11 @@ func (s *session) onQuery(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 	}
 	if pe := s.startCopy(x, plan); pe != nil {
 		replaced = s.refuseStatement(pe, a)
-	} else if filled {
-		replaced = s.guardFilledList(replaced, a, filledFrom)
+	} else {
+		if filled {
+			replaced = s.guardFilledList(replaced, a, filledFrom)
+		}
+		replaced = s.guardDefaults(replaced, v.sql, plan)
 	}
 	s.expects.push(x)
 	if replaced != nil {
@@ -348,6 +351,9 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 func (s *session) lastParseEdits(msg *pgproto3.Parse, info *stmtInfo, a *sqlrewrite.Analysis, filledFrom *catalog) *pgerr.Error {
 	if filledFrom != nil {
 		msg.Query = string(s.guardFilledList([]byte(msg.Query), a, filledFrom))
+	}
+	if guarded := s.guardDefaults(nil, []byte(msg.Query), info.plan); guarded != nil {
+		msg.Query = string(guarded)
 	}
 	if info.plan.Sort != nil {
 		sorted, pe := sortedText([]byte(msg.Query), info.plan.Sort)

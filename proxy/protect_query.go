@@ -428,6 +428,29 @@ func (s *session) checkDefaults(plan *sqlrewrite.Plan) *pgerr.Error {
 	return nil
 }
 
+// guardDefaults adds the default guard (sqlrewrite.GuardNoDefaults) to a
+// statement that leaves encrypted columns to their defaults, which
+// checkDefaults allowed by the catalog: in the database it fails unless
+// they still have none. replaced is the text to send (nil: sql, as the
+// client sent it); the result is the text to send, nil still meaning sql.
+// Shapes the guard cannot be put in (INSERT ... SELECT, DEFAULT VALUES,
+// several statements in one Query) go as they are, checked by the catalog
+// alone.
+func (s *session) guardDefaults(replaced, sql []byte, plan *sqlrewrite.Plan) []byte {
+	if plan == nil || plan.Refusal != nil || len(plan.Defaults) == 0 {
+		return replaced
+	}
+	src := replaced
+	if src == nil {
+		src = sql
+	}
+	guarded, ok := sqlrewrite.GuardNoDefaults(string(src), s.policy(), plan.Defaults)
+	if !ok {
+		return replaced
+	}
+	return []byte(guarded)
+}
+
 // guardFilledList adds the column guard to a statement whose column list
 // fillColumnList wrote (sqlrewrite.GuardColumnOrder): in the database it
 // fails unless the table still has the columns the list came from. A

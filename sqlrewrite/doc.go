@@ -16,6 +16,12 @@
 //     and RewriteSort (sort_rewrite.go) writes the text the proxy sends
 //     for it: no ORDER BY or LIMIT, hidden columns to sort by
 //     (docs/search.md).
+//   - WithColumnList and WithCopyColumnList (insert_columns.go) write in
+//     the column list an INSERT or COPY lacks, from the proxy's catalog;
+//     GuardColumnOrder (column_guard.go) and GuardNoDefaults
+//     (default_guard.go) add checks that run inside the statement, under
+//     its table's lock, and fail it when another session's DDL made that
+//     catalog wrong about the columns' order or their defaults.
 //   - AccessFor (access*.go) applies a role's rules: row rules, bound to
 //     their schemas (access_rulenames.go) and injected behind an OFFSET 0
 //     fence into every reference to a ruled table, write checks, column

@@ -1,0 +1,69 @@
+package sqlrewrite
+
+import (
+	"strings"
+	"testing"
+
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+
+	"github.com/phiguard/phiguard/policy"
+)
+
+func TestGuardNoDefaults(t *testing.T) {
+	pol := testPolicy(t)
+	tbl, _ := pol.Table("public", "patients")
+	ssn, _ := tbl.Column("ssn")
+	first, _ := tbl.Column("first")
+	const check = "NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = pg_catalog.to_regclass('patients') AND a.attname IN ('ssn')"
+	for _, c := range []struct {
+		in      string
+		guarded string // a fragment the guarded text must hold
+	}{
+		// Left out: the first left out is added with the guard.
+		{"INSERT INTO patients (id, note) VALUES (1, 'x'), (2, 'y')", `INSERT INTO patients (id, note, ssn) VALUES (1, 'x', CASE WHEN`},
+		{"INSERT INTO patients (id, note) VALUES (1, 'x' -- c\n), (2, 'y') -- end", ", NULL)"},
+		// Named with DEFAULT: it becomes the guarded NULL.
+		{"INSERT INTO patients (id, note, ssn) VALUES (1, 'x', DEFAULT)", "THEN NULL ELSE"},
+		// Another encrypted column named: its value carries the guard.
+		{"INSERT INTO patients (id, first) VALUES (1, $1) ON CONFLICT (id) DO NOTHING", "THEN $1 ELSE"},
+		{"INSERT INTO patients (id, first) VALUES (1, '~phg~c1') RETURNING *", "THEN '~phg~c1' ELSE"},
+		{"UPDATE patients SET note = 'x', ssn = DEFAULT WHERE id = 1", "ssn = CASE WHEN"},
+	} {
+		out, ok := GuardNoDefaults(c.in, pol, []*policy.ProtectedColumn{ssn})
+		if !ok {
+			t.Errorf("%s: no guard", c.in)
+			continue
+		}
+		if !strings.Contains(out, check) || !strings.Contains(out, c.guarded) || !strings.Contains(out, "ELSE pg_catalog.current_setting('phiguard_default_added:public.patients') END") {
+			t.Errorf("%s: guarded as\n%s", c.in, out)
+		}
+		tree, err := pg_query.Parse(out)
+		if err != nil {
+			t.Errorf("%s: the guarded text does not parse: %v\n%s", c.in, err, out)
+		} else if dep, _ := pg_query.Deparse(tree); !strings.Contains(dep, "phiguard_default_added") {
+			t.Errorf("%s: the guard is not in the statement PostgreSQL parses:\n%s", c.in, out)
+		}
+	}
+	// Every column left to its default is checked.
+	out, ok := GuardNoDefaults("INSERT INTO patients (id) VALUES (1)", pol, []*policy.ProtectedColumn{ssn, first})
+	if !ok || !strings.Contains(out, "a.attname IN ('ssn', 'first')") {
+		t.Errorf("two columns: %v\n%s", ok, out)
+	}
+	// Shapes with no place for the guard come back unchanged, false.
+	for _, in := range []string{"INSERT INTO patients (id) SELECT 1", "INSERT INTO patients DEFAULT VALUES", "SELECT 1",
+		"INSERT INTO elsewhere (id) VALUES (1)", "UPDATE patients SET note = DEFAULT", "INSERT INTO patients (id) VALUES (1); SELECT 1"} {
+		if out, ok := GuardNoDefaults(in, pol, []*policy.ProtectedColumn{ssn}); ok || out != in {
+			t.Errorf("%s: changed to %q (%v)", in, out, ok)
+		}
+	}
+}
+
+func TestDefaultsAddedRefusal(t *testing.T) {
+	r, ok := DefaultsAddedRefusal(`unrecognized configuration parameter "phiguard_default_added:public."Pa ""t""`)
+	if !ok || r.Table != `public."Pa ""t"` || r.PgError().Code != "40001" || !strings.Contains(r.PgError().Message, "nothing was written") {
+		t.Fatalf("%+v %v", r, ok)
+	}
+	if _, ok := DefaultsAddedRefusal(`unrecognized configuration parameter "phiguard_columns_changed:public.patients"`); ok {
+		t.Fatal("the column guard's error taken for the default guard's")
+	}
+}
