@@ -18,7 +18,11 @@
 // access rewrite), seals values with cellcipher, applies column rules to
 // results, holds and sorts the rows of a statement ordered by an encrypted
 // column (protect_sort.go, docs/search.md), tracks which answer belongs to
-// which request (expect.go), and writes one audit record per statement. The redesign of issue 11 moves it
+// which request (expect.go), and writes one audit record per statement.
+// What it does for every message of a protected session reuses its
+// buffers rather than allocate: expectations (expect.go), Binds it
+// rewrites (bind_rewrite.go), DataRows it decrypts and descriptions it
+// has mapped before (protect_result.go, described.go). The redesign of issue 11 moves it
 // into a package of its own; the file split already follows that line.
 //
 // # A session's life

@@ -405,47 +405,38 @@ func (s *session) protectBind(body []byte) ([]byte, error) {
 	if info == nil || len(info.params) == 0 {
 		return nil, nil // nothing to encrypt: the Bind goes as it came
 	}
-	var msg pgproto3.Bind
-	if err := msg.Decode(body); err != nil {
+	msg, ok := s.bindScratch.splitBind(body) // bind_rewrite.go
+	if !ok {
 		return nil, &errProtocol{"malformed Bind message"}
 	}
-	paramFormats := make([]int16, len(msg.Parameters))
-	for i := range paramFormats {
-		paramFormats[i] = formatFor(msg.ParameterFormatCodes, i)
-	}
-	// Subjects are read from the parameters as the client sent them, so
-	// encryption works on a copy of the slots.
-	original := msg.Parameters
-	originalFormats := append([]int16(nil), paramFormats...)
 	var extra [][]byte
 	if info.hidden != nil {
-		if len(msg.Parameters) != info.clientParams {
+		if len(msg.params) != info.clientParams {
 			// PostgreSQL's own check, made here so that its message counts
 			// the client's parameters only.
 			return s.markerParse("", pgerr.Newf(pgerr.ProtocolViolation,
-				"bind message supplies %d parameters, but prepared statement \"%s\" requires %d", len(msg.Parameters), stmt, info.clientParams), info.analysis), nil
+				"bind message supplies %d parameters, but prepared statement \"%s\" requires %d", len(msg.params), stmt, info.clientParams), info.analysis), nil
 		}
 		var pe *pgerr.Error
-		if extra, pe = s.hiddenValues(info.hidden, original, originalFormats); pe != nil {
+		if extra, pe = s.hiddenValues(info.hidden, msg.params, msg.formats); pe != nil {
 			return s.markerParse("", pe, info.analysis), nil
 		}
 	}
-	encrypted, pe := s.encryptParams(info, original, originalFormats)
+	// Subjects are read from the parameters as the client sent them: the
+	// slots change only once every value is sealed.
+	encrypted, pe := s.encryptParams(info, msg.params, msg.formats)
 	if pe != nil {
 		return s.markerParse("", pe, info.analysis), nil
 	}
 	for i, c := range encrypted {
 		if c != nil {
-			msg.Parameters[i] = c
-			paramFormats[i] = 0
+			msg.params[i], msg.formats[i] = c, 0 // cells are text
 		}
 	}
 	for _, v := range extra {
-		msg.Parameters = append(msg.Parameters, v)
-		paramFormats = append(paramFormats, 0) // cells are text
+		msg.params, msg.formats = append(msg.params, v), append(msg.formats, 0)
 	}
-	msg.ParameterFormatCodes = paramFormats
-	return msg.Encode(nil)
+	return s.bindScratch.appendBind(msg), nil
 }
 
 // markerParse is a Parse that fails in the backend with the refusal marker

@@ -94,6 +94,7 @@ type session struct {
 	// Bind (client pump, describe.go).
 	describedPortals map[string]bool
 	copyIn           *copyRewriter                    // a COPY FROM STDIN being rewritten (client pump)
+	bindScratch      bindScratch                      // reused by protectBind (client pump, bind_rewrite.go)
 	ddlSeen          bool                             // DDL went out: refresh the catalog after it (client pump)
 	catalogStale     atomic.Bool                      // read the catalog before planning the next request (either pump, catalog_fresh.go)
 	catalogInTx      bool                             // the catalog was read inside a transaction, which may yet roll its DDL back (backend pump, catalog_fresh.go)
