@@ -64,11 +64,10 @@ func GuardNoDefaults(sql string, pol *policy.Policy, cols []*policy.ProtectedCol
 		return sql, false
 	}
 	t := tableFor(pol, rv.GetSchemaname(), rv.GetRelname())
-	end, ok := relationEnd(sql, int(rv.GetLocation()))
-	if t == nil || !ok {
+	if t == nil {
 		return sql, false
 	}
-	g := defaultGuard{table: t, named: sql[rv.GetLocation():end], cols: cols}
+	g := defaultGuard{table: t, named: relationName(rv), cols: cols}
 	if ins := stmt.GetInsertStmt(); ins != nil {
 		return g.insert(sql, ins)
 	}
@@ -77,22 +76,30 @@ func GuardNoDefaults(sql string, pol *policy.Policy, cols []*policy.ProtectedCol
 
 type defaultGuard struct {
 	table *policy.ProtectedTable
-	named string // the statement's relation as written
+	named string // the statement's relation, quoted (relationName)
 	cols  []*policy.ProtectedColumn
 }
 
 // wrap is a CASE that hands on value while no column of cols has a
-// default or a generation expression, and raises otherwise.
-// to_regclass resolves the relation as the statement did.
+// default, a generation expression or a type (a domain) with a default,
+// which PostgreSQL takes when the column has none of its own; it raises
+// otherwise. to_regclass resolves the relation as the statement did; a
+// name it does not resolve raises too, since the check would then find
+// no column and pass.
 func (g defaultGuard) wrap(value string) string {
 	names := make([]string, len(g.cols))
 	for i, c := range g.cols {
 		names[i] = sqlString(c.Name)
 	}
-	return "CASE WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = pg_catalog.to_regclass(" + sqlString(g.named) +
-		") AND a.attname IN (" + strings.Join(names, ", ") + ") AND NOT a.attisdropped AND (a.atthasdef OR a.attgenerated <> '')) THEN " +
-		value + " ELSE pg_catalog.current_setting(" + sqlString(defaultGuardMarker+g.table.Name.String()) + ") END"
+	rel := "pg_catalog.to_regclass(" + sqlString(g.named) + ")"
+	return "CASE WHEN " + rel + " IS NOT NULL AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = " + rel +
+		" AND a.attname IN (" + strings.Join(names, ", ") + ") AND NOT a.attisdropped AND (a.atthasdef OR a.attgenerated <> '' OR EXISTS (" +
+		domainDefault + "))) THEN " + value + " ELSE pg_catalog.current_setting(" + sqlString(defaultGuardMarker+g.table.Name.String()) + ") END"
 }
+
+// domainDefault finds a default of the type of pg_attribute a's column:
+// a domain's, which a column without its own default takes.
+const domainDefault = "SELECT FROM pg_catalog.pg_type ty WHERE ty.oid = a.atttypid AND (ty.typdefaultbin IS NOT NULL OR ty.typdefault IS NOT NULL)"
 
 func (g defaultGuard) insert(sql string, ins *pg_query.InsertStmt) (string, bool) {
 	if len(ins.GetCols()) == 0 || len(ins.GetSelectStmt().GetSelectStmt().GetValuesLists()) == 0 {

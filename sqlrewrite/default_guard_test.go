@@ -67,3 +67,30 @@ func TestDefaultsAddedRefusal(t *testing.T) {
 		t.Fatal("the column guard's error taken for the default guard's")
 	}
 }
+
+// TestGuardNoDefaultsNames: the guard resolves the relation by its parsed
+// name, quoted, not by its text as written, which to_regclass may not
+// read (a comment inside the name, U&"..."), and raises when the name
+// resolves to nothing, since its check would then pass.
+func TestGuardNoDefaultsNames(t *testing.T) {
+	pol := testPolicy(t)
+	tbl, _ := pol.Table("public", "patients")
+	ssn, _ := tbl.Column("ssn")
+	for in, named := range map[string]string{
+		"INSERT INTO public/**/.patients (id) VALUES (1)":   "'public.patients'",
+		"INSERT INTO public. /**/ patients (id) VALUES (1)": "'public.patients'",
+		`INSERT INTO U&"patients" (id) VALUES (1)`:          "'patients'",
+		`INSERT INTO "patients" AS p (id) VALUES (1)`:       "'patients'",
+		"UPDATE ONLY public.patients SET ssn = DEFAULT":     "'public.patients'",
+	} {
+		out, ok := GuardNoDefaults(in, pol, []*policy.ProtectedColumn{ssn})
+		if !ok || !strings.Contains(out, "CASE WHEN pg_catalog.to_regclass("+named+") IS NOT NULL AND NOT EXISTS") ||
+			!strings.Contains(out, "a.attrelid = pg_catalog.to_regclass("+named+")") {
+			t.Errorf("%s: %v\n%s", in, ok, out)
+		}
+	}
+	out, _ := GuardNoDefaults("INSERT INTO patients (id) VALUES (1)", pol, []*policy.ProtectedColumn{ssn})
+	if !strings.Contains(out, "ty.oid = a.atttypid AND (ty.typdefaultbin IS NOT NULL") {
+		t.Errorf("a domain's default is not checked:\n%s", out)
+	}
+}
