@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -143,4 +144,111 @@ func TestRedTeam7DomainDefault(t *testing.T) {
 		}
 		rt5NoPlain(t, tw)
 	}
+}
+
+// TestRedTeam7GuardedAnswersSame: statements the default guard rewrites
+// (a column appended, a value wrapped in its CASE, SET ... = DEFAULT
+// replaced) answer as the plaintext table does: rows, RETURNING *, the
+// parameter and result types a client is told.
+func TestRedTeam7GuardedAnswersSame(t *testing.T) {
+	t.Parallel()
+	tw := newTwin(t, "rt7same", twinColumn{"id", "int PRIMARY KEY", ""}, twinColumn{"note", "text", ""},
+		twinColumn{"n", "integer", "{mode: deterministic, key: rt7same-n, type: integer}"},
+		twinColumn{"d", "date", "{mode: randomized, key: rt7same-d, type: date}"})
+	ctx := testContext(t)
+	steps := []struct {
+		sql  string
+		args []any
+	}{
+		{"INSERT INTO %s (id, note) VALUES (1, 'a'), (2, 'b') RETURNING *", nil},
+		{"INSERT INTO %s (id, note) VALUES ($1, $2) RETURNING *", []any{3, "c"}},
+		{"INSERT INTO %s (id, n, d) VALUES ($1, $2, DEFAULT), ($3, DEFAULT, $4) RETURNING *", []any{4, 7, 5, "2020-01-02"}},
+		{"INSERT INTO %s (id, d) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET n = DEFAULT, d = EXCLUDED.d RETURNING *", []any{4, "2021-03-04"}},
+		{"INSERT INTO %s (id, note) VALUES (1, 'z') ON CONFLICT (id) DO UPDATE SET note = EXCLUDED.note RETURNING *", nil},
+		{"UPDATE %s SET n = DEFAULT, note = $1 WHERE id = $2 RETURNING *", []any{"u", 4}},
+		{"UPDATE %s SET d = DEFAULT WHERE id > 100 RETURNING *", nil},
+	}
+	for _, mode := range bothModes {
+		tw.clear(t)
+		for _, s := range steps {
+			if mode == pgx.QueryExecModeSimpleProtocol || s.args == nil {
+				tw.same(t, rt7WithArgs(s.sql, s.args), mode, s.sql)
+			} else {
+				tw.exec(t, s.sql, mode, s.args...)
+			}
+		}
+		tw.same(t, "SELECT * FROM %s ORDER BY 1", mode, "the rows")
+	}
+	for _, s := range steps {
+		want, err := tw.dir.Prepare(ctx, "", fmt.Sprintf(s.sql, tw.plain))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := tw.via.Prepare(ctx, "", fmt.Sprintf(s.sql, tw.enc))
+		if err != nil {
+			t.Fatalf("%s: prepared through phiguard: %v", s.sql, err)
+		}
+		if fmt.Sprint(got.ParamOIDs) != fmt.Sprint(want.ParamOIDs) {
+			t.Errorf("%s: parameter types %v through phiguard, %v directly", s.sql, got.ParamOIDs, want.ParamOIDs)
+		}
+		for i := range want.Fields {
+			if i >= len(got.Fields) || got.Fields[i].DataTypeOID != want.Fields[i].DataTypeOID || string(got.Fields[i].Name) != string(want.Fields[i].Name) {
+				t.Errorf("%s: result columns %+v through phiguard, %+v directly", s.sql, got.Fields, want.Fields)
+				break
+			}
+		}
+	}
+}
+
+// rt7WithArgs writes args into sql's $n as literals, for tw.same, which
+// takes no arguments.
+func rt7WithArgs(sql string, args []any) string {
+	for i := len(args); i >= 1; i-- {
+		v := fmt.Sprint(args[i-1])
+		if _, isInt := args[i-1].(int); !isInt {
+			v = "'" + v + "'"
+		}
+		sql = strings.ReplaceAll(sql, fmt.Sprintf("$%d", i), v)
+	}
+	return sql
+}
+
+// TestRedTeam7StaleDDLForms: other DDL that gives an encrypted column a
+// default or a generation expression after the session read its catalog:
+// the column dropped and added again with one (views over the table
+// take no writes through phiguard at all), and a statement prepared
+// before the DDL and run after it.
+func TestRedTeam7StaleDDLForms(t *testing.T) {
+	t.Parallel()
+	p, tw, table := rt7Setup(t, "rt7ddl", "CREATE TABLE {t} (id int, note text, ssn text)")
+	undo := "ALTER TABLE {t} DROP COLUMN ssn, ADD COLUMN ssn text; DELETE FROM {t}"
+	for _, ddl := range []string{
+		"ALTER TABLE {t} DROP COLUMN ssn, ADD COLUMN ssn text DEFAULT '" + rt5SSN + "'",
+		"ALTER TABLE {t} DROP COLUMN ssn, ADD COLUMN ssn text GENERATED ALWAYS AS ('" + rt5SSN + "' || note) STORED",
+	} {
+		for _, q := range []string{"INSERT INTO {t} (id, note) VALUES (1, 'x')", "INSERT INTO {t} (id, note, ssn) VALUES (1, 'x', DEFAULT), (2, 'y', DEFAULT)"} {
+			for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec} {
+				err := rt7StaleRun(t, p, table, ddl, undo, q, mode)
+				// A generated column refuses any value but DEFAULT as the
+				// statement is parsed (428C9), before the guard runs.
+				if code := pgCode(err); code != "40001" && !(code == "428C9" && strings.Contains(ddl, "GENERATED")) {
+					t.Errorf("%v %s after %s: %v; want 40001", mode, q, ddl, err)
+				}
+				rt5NoPlain(t, tw)
+			}
+		}
+	}
+	// Prepared before the DDL, run after it.
+	ctx := testContext(t)
+	conn := p.app(t)
+	if _, err := conn.Prepare(ctx, "rt7ins", "INSERT INTO "+table+" (id, note, ssn) VALUES ($1, $2, NULL), ($3, $4, DEFAULT)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := superuser(t).Exec(ctx, "ALTER TABLE "+table+" ALTER COLUMN ssn SET DEFAULT '"+rt5SSN+"'"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "rt7ins", 1, "a", 2, "b"); pgCode(err) != "40001" {
+		t.Errorf("prepared before the DDL, run after: %v; want 40001", err)
+	}
+	rt5NoPlain(t, tw)
 }
