@@ -252,3 +252,22 @@ func TestRedTeam7StaleDDLForms(t *testing.T) {
 	}
 	rt5NoPlain(t, tw)
 }
+
+// TestRedTeam7CopyListLeavesOut: COPY ... FROM STDIN with a column list
+// that leaves the encrypted column out: each row takes its default.
+func TestRedTeam7CopyListLeavesOut(t *testing.T) {
+	t.Skip("HOLE: COPY t (id, note) FROM STDIN (a column list leaving the encrypted column ssn out; pgx CopyFrom with columns) on a session whose catalog predates another session's ALTER TABLE t ALTER ssn SET DEFAULT '<plaintext>' stores the default in clear in every row: the default guard covers INSERT ... VALUES and UPDATE only (sqlrewrite.GuardNoDefaults returns false for a CopyStmt), and COPY's WHERE, where the column guard puts its check, takes no subquery to read pg_attribute. A fix: the proxy adds the omitted encrypted columns to the COPY's list and a NULL field to each row (text, CSV, binary), so that no default is taken at all")
+	t.Parallel()
+	p, tw, table := rt7Setup(t, "rt7copy", "CREATE TABLE {t} (id int, note text, ssn text)")
+	ctx := testContext(t)
+	conn := p.app(t)
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{table}, []string{"id", "note"}, pgx.CopyFromRows([][]any{{1, "a"}})); err != nil {
+		t.Fatalf("COPY leaving ssn out, no default: %v", err)
+	}
+	if _, err := superuser(t).Exec(ctx, "ALTER TABLE "+table+" ALTER COLUMN ssn SET DEFAULT '"+rt5SSN+"'"); err != nil {
+		t.Fatal(err)
+	}
+	// Refused or stored without the default: either holds.
+	_, _ = conn.CopyFrom(ctx, pgx.Identifier{table}, []string{"id", "note"}, pgx.CopyFromRows([][]any{{2, "b"}}))
+	rt5NoPlain(t, tw)
+}

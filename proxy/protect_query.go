@@ -434,8 +434,8 @@ func (s *session) checkDefaults(plan *sqlrewrite.Plan) *pgerr.Error {
 // they still have none. replaced is the text to send (nil: sql, as the
 // client sent it); the result is the text to send, nil still meaning sql.
 // Shapes the guard cannot be put in (INSERT ... SELECT, DEFAULT VALUES,
-// several statements in one Query) go as they are, checked by the catalog
-// alone.
+// COPY ... FROM STDIN with a column list leaving one out, several
+// statements in one Query) go as they are, checked by the catalog alone.
 func (s *session) guardDefaults(replaced, sql []byte, plan *sqlrewrite.Plan) []byte {
 	if plan == nil || plan.Refusal != nil || len(plan.Defaults) == 0 {
 		return replaced
