@@ -17,10 +17,14 @@ func rt7Setup(t *testing.T, prefix, create string) (*phiguard, *twin, string) {
 	t.Helper()
 	table := uniqueName(prefix)
 	su := superuser(t)
+	extra := ""
+	if strings.Contains(create, "ssn2") {
+		extra = "      ssn2: {mode: randomized, key: " + prefix + "-k2, type: text}\n"
+	}
 	if _, err := su.Exec(testContext(t), strings.ReplaceAll(create, "{t}", table)+"; GRANT ALL ON "+table+" TO "+appUser); err != nil {
 		t.Fatal(err)
 	}
-	p := startProxy(t, proxyOptions{protect: protection(t, "version: 1\ntables:\n  public."+table+":\n    columns:\n      ssn: {mode: deterministic, key: "+prefix+"-k, type: text}\n")})
+	p := startProxy(t, proxyOptions{protect: protection(t, "version: 1\ntables:\n  public."+table+":\n    columns:\n      ssn: {mode: deterministic, key: "+prefix+"-k, type: text}\n"+extra)})
 	return p, &twin{enc: table, dir: direct(t)}, table
 }
 
@@ -270,4 +274,47 @@ func TestRedTeam7CopyListLeavesOut(t *testing.T) {
 	// Refused or stored without the default: either holds.
 	_, _ = conn.CopyFrom(ctx, pgx.Identifier{table}, []string{"id", "note"}, pgx.CopyFromRows([][]any{{2, "b"}}))
 	rt5NoPlain(t, tw)
+}
+
+// TestRedTeam7RepeatableRead: in a REPEATABLE READ (or SERIALIZABLE)
+// transaction the guard's read of pg_attribute sees the transaction's
+// snapshot, taken before another session's SET DEFAULT committed, while
+// the statement takes the default PostgreSQL's catalog holds now.
+func TestRedTeam7RepeatableRead(t *testing.T) {
+	t.Parallel()
+	p, tw, table := rt7Setup(t, "rt7rr", "CREATE TABLE {t} (id int PRIMARY KEY, note text, ssn text, ssn2 text); INSERT INTO {t} VALUES (0, 'zero', NULL, NULL)")
+	ctx := testContext(t)
+	su := superuser(t)
+	shapes := []string{
+		"INSERT INTO {t} (id, note) VALUES (1, 'x')",
+		"INSERT INTO {t} (id, ssn) VALUES (1, NULL), (2, DEFAULT)",
+		"INSERT INTO {t} (id, ssn2) VALUES (1, NULL)",
+		"INSERT INTO {t} (id, ssn) VALUES (0, NULL) ON CONFLICT (id) DO UPDATE SET ssn = DEFAULT",
+		"UPDATE {t} SET ssn = DEFAULT, ssn2 = DEFAULT WHERE id = 0",
+	}
+	for _, iso := range []string{"REPEATABLE READ", "SERIALIZABLE"} {
+		for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec} {
+			for _, q := range shapes {
+				conn := p.app(t)
+				if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL "+iso); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := conn.Exec(ctx, "SELECT count(*) FROM pg_catalog.pg_class"); err != nil {
+					t.Fatal(err) // the transaction's snapshot is taken here
+				}
+				if _, err := su.Exec(ctx, "ALTER TABLE "+table+" ALTER COLUMN ssn SET DEFAULT '"+rt5SSN+"', ALTER COLUMN ssn2 SET DEFAULT '"+rt5SSN+"'"); err != nil {
+					t.Fatal(err)
+				}
+				_, err := conn.Exec(ctx, strings.ReplaceAll(q, "{t}", table), mode)
+				if err == nil {
+					_, err = conn.Exec(ctx, "COMMIT")
+				}
+				conn.Close(ctx)
+				rt5NoPlain(t, tw)
+				if _, err := su.Exec(ctx, "ALTER TABLE "+table+" ALTER COLUMN ssn DROP DEFAULT, ALTER COLUMN ssn2 DROP DEFAULT; DELETE FROM "+table+" WHERE id <> 0"); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
 }

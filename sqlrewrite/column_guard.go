@@ -323,6 +323,7 @@ func isComment(tok *pg_query.ScanToken) bool {
 
 type textEdit struct {
 	at   int
+	end  int // replaced up to (applyEdits); applyInserts inserts at at
 	text string
 }
 

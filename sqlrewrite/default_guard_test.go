@@ -94,3 +94,34 @@ func TestGuardNoDefaultsNames(t *testing.T) {
 		t.Errorf("a domain's default is not checked:\n%s", out)
 	}
 }
+
+// TestGuardNoDefaultsLeavesNoDefault: every DEFAULT of an encrypted
+// column becomes NULL and every one left out is added with NULL, so that
+// no row takes a default even where the guard's read of pg_attribute
+// (a REPEATABLE READ transaction's snapshot) predates the DDL.
+func TestGuardNoDefaultsLeavesNoDefault(t *testing.T) {
+	pol := testPolicy(t)
+	tbl, _ := pol.Table("public", "patients")
+	ssn, _ := tbl.Column("ssn")
+	first, _ := tbl.Column("first")
+	both := []*policy.ProtectedColumn{ssn, first}
+	for in, want := range map[string][]string{
+		"INSERT INTO patients (id) VALUES (1), (2)": {"INSERT INTO patients (id, ssn, first) VALUES (1, CASE WHEN", "END, NULL), (2, NULL, NULL)"},
+		"INSERT INTO patients (id, ssn) VALUES (1, DEFAULT), (2, default) ON CONFLICT (id) DO UPDATE SET ssn = DEFAULT, first = DEFAULT": {
+			"INSERT INTO patients (id, ssn, first) VALUES (1, CASE WHEN", "THEN NULL ELSE", "END, NULL), (2, NULL, NULL) ON CONFLICT (id) DO UPDATE SET ssn = NULL, first = NULL"},
+		"UPDATE patients SET ssn = DEFAULT, note = DEFAULT, first = DEFAULT": {"SET ssn = CASE WHEN", "END, note = DEFAULT, first = NULL"},
+	} {
+		out, ok := GuardNoDefaults(in, pol, both)
+		for _, w := range want {
+			if !ok || !strings.Contains(out, w) {
+				t.Errorf("%s: want %q in\n%s", in, w, out)
+			}
+		}
+		if strings.Count(out, "CASE WHEN") != 1 {
+			t.Errorf("%s: one guard wanted:\n%s", in, out)
+		}
+		if _, err := pg_query.Parse(out); err != nil {
+			t.Errorf("%s: %v\n%s", in, err, out)
+		}
+	}
+}
