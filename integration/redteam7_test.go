@@ -72,12 +72,22 @@ func TestRedTeam7StaleDefaultShapes(t *testing.T) {
 		"UPDATE ONLY {t} SET ssn = DEFAULT WHERE id = 0",
 		"UPDATE public.{t} AS x SET ssn = DEFAULT WHERE x.id = 0",
 		"/* c */ INSERT /* c */ INTO /* c */ {t} /* c */ (id, note) VALUES (1, 'x') -- c",
+		"INSERT INTO {t} (id, ssn) VALUES (1, NULL), (2, DEFAULT) LIMIT 5",
+		"INSERT INTO {t} (id, note) (VALUES (1, 'x'))",
+		"INSERT INTO {t} (id, ssn) (VALUES (1, NULL), (2, DEFAULT))",
+		"INSERT INTO {t} (id, ssn) VALUES (1, NULL), ((2), DEFAULT)",
 	}
 	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec} {
 		for _, q := range shapes {
 			err := rt7StaleRun(t, p, table, ddl, "SELECT 1", q, mode)
-			if code := pgCode(err); code != "40001" {
-				t.Errorf("%v %s, the default set elsewhere: %v; want 40001", mode, q, err)
+			want := "40001"
+			if strings.Contains(q, "(VALUES") {
+				// No place found for the guard in the text: refused, as
+				// it was run with no guard and stored the default in clear.
+				want = "0A000"
+			}
+			if code := pgCode(err); code != want {
+				t.Errorf("%v %s, the default set elsewhere: %v; want %s", mode, q, err, want)
 			}
 			rt5NoPlain(t, tw)
 			if _, err := superuser(t).Exec(testContext(t), strings.ReplaceAll(undo, "{t}", table)); err != nil {

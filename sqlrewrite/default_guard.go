@@ -53,7 +53,10 @@ func DefaultsAddedRefusal(message string) (*Refusal, bool) {
 // all text (a cell, a parameter, NULL), as the guard is, so no type
 // changes. It returns sql unchanged with false for a statement it cannot
 // guard (INSERT ... SELECT, DEFAULT VALUES, an INSERT without a column
-// list, which the column guard covers); the caller decides.
+// list, which the column guard covers); the caller decides. It returns
+// "" with false for an INSERT ... VALUES or UPDATE it should guard but
+// cannot find the place in the text for (VALUES in parentheses): the
+// caller refuses it.
 func GuardNoDefaults(sql string, pol *policy.Policy, cols []*policy.ProtectedColumn) (string, bool) {
 	tree, err := pg_query.Parse(sql)
 	if err != nil || len(tree.GetStmts()) != 1 || pol == nil || len(cols) == 0 {
@@ -114,7 +117,7 @@ func (g defaultGuard) insert(sql string, ins *pg_query.InsertStmt) (string, bool
 	}
 	listClose, rows, ok := insertSpans(sql, int(ins.GetRelation().GetLocation()))
 	if !ok || len(rows) != len(values) {
-		return sql, false
+		return "", false
 	}
 	var edits []textEdit
 	guarded := false
@@ -127,7 +130,7 @@ func (g defaultGuard) insert(sql string, ins *pg_query.InsertStmt) (string, bool
 		listed[name] = true
 		for r, row := range rows {
 			if i >= len(row) || len(values[r].GetList().GetItems()) != len(row) {
-				return sql, false
+				return "", false
 			}
 			value, isDefault := sql[row[i][0]:row[i][1]], values[r].GetList().GetItems()[i].GetSetToDefault() != nil
 			if isDefault {
@@ -142,8 +145,11 @@ func (g defaultGuard) insert(sql string, ins *pg_query.InsertStmt) (string, bool
 		}
 	}
 	edits = append(edits, g.appendOmitted(listClose, rows, listed, guarded)...)
-	edits = append(edits, g.conflictDefaults(sql, ins)...)
-	return applyEdits(sql, edits), true
+	conflict, ok := g.conflictDefaults(sql, ins)
+	if !ok {
+		return "", false
+	}
+	return applyEdits(sql, append(edits, conflict...)), true
 }
 
 // appendOmitted adds each encrypted column of cols the list leaves out,
@@ -173,23 +179,29 @@ func (g defaultGuard) appendOmitted(listClose int, rows [][][2]int, listed map[s
 }
 
 // conflictDefaults makes ON CONFLICT DO UPDATE's SET enc = DEFAULT NULL.
-func (g defaultGuard) conflictDefaults(sql string, ins *pg_query.InsertStmt) []textEdit {
+func (g defaultGuard) conflictDefaults(sql string, ins *pg_query.InsertStmt) ([]textEdit, bool) {
 	var edits []textEdit
 	for _, n := range ins.GetOnConflictClause().GetTargetList() {
-		if at, ok := g.setDefault(sql, n.GetResTarget()); ok {
+		at, found, ok := g.setDefault(sql, n.GetResTarget())
+		if !ok {
+			return nil, false
+		}
+		if found {
 			edits = append(edits, textEdit{at: at, end: at + len("DEFAULT"), text: "NULL"})
 		}
 	}
-	return edits
+	return edits, true
 }
 
-// setDefault is where an encrypted column's SET ... = DEFAULT is.
-func (g defaultGuard) setDefault(sql string, rt *pg_query.ResTarget) (int, bool) {
+// setDefault is where an encrypted column's SET ... = DEFAULT is (found);
+// ok is false when its location does not hold the keyword.
+func (g defaultGuard) setDefault(sql string, rt *pg_query.ResTarget) (at int, found, ok bool) {
 	if _, enc := g.table.Column(rt.GetName()); !enc || rt.GetVal().GetSetToDefault() == nil || len(rt.GetIndirection()) > 0 {
-		return 0, false
+		return 0, false, true
 	}
-	at := int(rt.GetVal().GetSetToDefault().GetLocation())
-	return at, at >= 0 && at+len("DEFAULT") <= len(sql) && strings.EqualFold(sql[at:at+len("DEFAULT")], "DEFAULT")
+	at = int(rt.GetVal().GetSetToDefault().GetLocation())
+	ok = at >= 0 && at+len("DEFAULT") <= len(sql) && strings.EqualFold(sql[at:at+len("DEFAULT")], "DEFAULT")
+	return at, true, ok
 }
 
 // update puts the guard in place of the first encrypted column's DEFAULT
@@ -198,8 +210,11 @@ func (g defaultGuard) setDefault(sql string, rt *pg_query.ResTarget) (int, bool)
 func (g defaultGuard) update(sql string, up *pg_query.UpdateStmt) (string, bool) {
 	var edits []textEdit
 	for _, n := range up.GetTargetList() {
-		at, ok := g.setDefault(sql, n.GetResTarget())
+		at, found, ok := g.setDefault(sql, n.GetResTarget())
 		if !ok {
+			return "", false
+		}
+		if !found {
 			continue
 		}
 		value := "NULL"

@@ -125,3 +125,17 @@ func TestGuardNoDefaultsLeavesNoDefault(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardNoDefaultsNoPlace: an INSERT ... VALUES whose VALUES the text
+// scan does not find (in parentheses) comes back "", false, for the
+// caller to refuse: sent as it is, it ran with no guard.
+func TestGuardNoDefaultsNoPlace(t *testing.T) {
+	pol := testPolicy(t)
+	tbl, _ := pol.Table("public", "patients")
+	ssn, _ := tbl.Column("ssn")
+	for _, in := range []string{"INSERT INTO patients (id) (VALUES (1))", "INSERT INTO patients (id, ssn) ((VALUES (1, NULL), (2, DEFAULT)))"} {
+		if out, ok := GuardNoDefaults(in, pol, []*policy.ProtectedColumn{ssn}); ok || out != "" {
+			t.Errorf("%s: %q, %v; want \"\", false", in, out, ok)
+		}
+	}
+}
