@@ -61,7 +61,8 @@ type catalogColumn struct {
 }
 
 // hasDefault reports whether a protected column has a default expression
-// in this database (unknown columns are taken to have one: fail closed).
+// in this database, its own or its type's (a domain's, which PostgreSQL
+// takes when the column has none) (unknown columns are taken to have one: fail closed).
 func (c *catalog) hasDefault(col *policy.ProtectedColumn) bool {
 	if c == nil {
 		return true
@@ -147,7 +148,9 @@ func catalogQuery(pol *policy.Policy) string {
   JOIN readers ON readers.oid = d.refobjid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
   WHERE r.ev_class <> d.refobjid
 )
-SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname, a.atthasdef, a.attgenerated <> ''
+SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname,
+  a.atthasdef OR EXISTS (SELECT FROM pg_catalog.pg_type ty WHERE ty.oid = a.atttypid AND (ty.typdefaultbin IS NOT NULL OR ty.typdefault IS NOT NULL)),
+  a.attgenerated <> ''
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

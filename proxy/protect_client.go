@@ -121,7 +121,10 @@ func (s *session) onQuery(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 		if filled {
 			replaced = s.guardFilledList(replaced, a, filledFrom)
 		}
-		replaced = s.guardDefaults(replaced, v.sql, plan)
+		guarded, pe := s.guardDefaults(replaced, v.sql, plan)
+		if replaced = guarded; pe != nil {
+			replaced = s.refuseStatement(pe, a)
+		}
 	}
 	s.expects.push(x)
 	if replaced != nil {
@@ -352,7 +355,11 @@ func (s *session) lastParseEdits(msg *pgproto3.Parse, info *stmtInfo, a *sqlrewr
 	if filledFrom != nil {
 		msg.Query = string(s.guardFilledList([]byte(msg.Query), a, filledFrom))
 	}
-	if guarded := s.guardDefaults(nil, []byte(msg.Query), info.plan); guarded != nil {
+	guarded, pe := s.guardDefaults(nil, []byte(msg.Query), info.plan)
+	if pe != nil {
+		return pe
+	}
+	if guarded != nil {
 		msg.Query = string(guarded)
 	}
 	if info.plan.Sort != nil {

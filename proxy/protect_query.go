@@ -434,21 +434,28 @@ func (s *session) checkDefaults(plan *sqlrewrite.Plan) *pgerr.Error {
 // they still have none. replaced is the text to send (nil: sql, as the
 // client sent it); the result is the text to send, nil still meaning sql.
 // Shapes the guard cannot be put in (INSERT ... SELECT, DEFAULT VALUES,
-// several statements in one Query) go as they are, checked by the catalog
-// alone.
-func (s *session) guardDefaults(replaced, sql []byte, plan *sqlrewrite.Plan) []byte {
+// COPY ... FROM STDIN with a column list leaving one out, several
+// statements in one Query) go as they are, checked by the catalog alone;
+// an INSERT ... VALUES or UPDATE whose text it cannot place the guard in
+// is refused (fail closed).
+func (s *session) guardDefaults(replaced, sql []byte, plan *sqlrewrite.Plan) ([]byte, *pgerr.Error) {
 	if plan == nil || plan.Refusal != nil || len(plan.Defaults) == 0 {
-		return replaced
+		return replaced, nil
 	}
 	src := replaced
 	if src == nil {
 		src = sql
 	}
 	guarded, ok := sqlrewrite.GuardNoDefaults(string(src), s.policy(), plan.Defaults)
-	if !ok {
-		return replaced
+	switch {
+	case ok:
+		return []byte(guarded), nil
+	case guarded == "":
+		return nil, pgerr.Newf(pgerr.FeatureNotSupported,
+			"phiguard cannot check that the encrypted columns this statement leaves to their defaults (%s) still have none: give them values or NULL, or write VALUES without parentheses around it",
+			plan.Defaults[0].QualifiedName())
 	}
-	return []byte(guarded)
+	return replaced, nil
 }
 
 // guardFilledList adds the column guard to a statement whose column list

@@ -44,7 +44,7 @@ type ColumnOrder struct {
 	Table   policy.TableName
 	OID     uint32
 	Columns []OrderedColumn
-	// named is the statement's relation as written (GuardColumnOrder).
+	// named is the statement's relation, quoted (relationName).
 	named string
 }
 
@@ -164,11 +164,10 @@ func GuardColumnOrder(sql string, pol *policy.Policy, orders func(policy.TableNa
 		return sql, true
 	}
 	order := orders(t.Name)
-	end, ok := relationEnd(sql, int(rv.GetLocation()))
-	if len(order.Columns) == 0 || order.OID == 0 || !ok {
+	if len(order.Columns) == 0 || order.OID == 0 {
 		return "", false
 	}
-	order.named = sql[rv.GetLocation():end]
+	order.named = relationName(rv)
 	if ins != nil {
 		return guardInsert(sql, t, order, ins)
 	}
@@ -324,6 +323,7 @@ func isComment(tok *pg_query.ScanToken) bool {
 
 type textEdit struct {
 	at   int
+	end  int // replaced up to (applyEdits); applyInserts inserts at at
 	text string
 }
 

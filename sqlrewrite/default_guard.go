@@ -1,6 +1,7 @@
 package sqlrewrite
 
 import (
+	"sort"
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
@@ -40,14 +41,22 @@ func DefaultsAddedRefusal(message string) (*Refusal, bool) {
 // UPDATE that leaves the protected columns cols (all of one table, which
 // pol protects) to their defaults. The check goes where the statement
 // always evaluates it once: in an INSERT, the first row's value of its
-// first encrypted column (DEFAULT there becomes NULL, which it is while
-// the guard holds), or, when the list names no encrypted column, the
-// first of cols appended with the guard as its value; in an UPDATE, the
-// first encrypted column SET to DEFAULT. Values of encrypted columns are
+// first encrypted column, or, when the list names no encrypted column,
+// the first of cols appended with the guard as its value; in an UPDATE,
+// the first encrypted column SET to DEFAULT. Every encrypted column's
+// DEFAULT (VALUES, ON CONFLICT DO UPDATE, UPDATE) becomes NULL and every
+// one of cols left out is appended with NULL, which is what they store
+// while the guard holds: the guard reads pg_attribute under the
+// statement's snapshot, which in a REPEATABLE READ transaction predates
+// DDL committed since, while the defaults PostgreSQL fills in follow
+// the catalog as it is now. Values of encrypted columns are
 // all text (a cell, a parameter, NULL), as the guard is, so no type
 // changes. It returns sql unchanged with false for a statement it cannot
 // guard (INSERT ... SELECT, DEFAULT VALUES, an INSERT without a column
-// list, which the column guard covers); the caller decides.
+// list, which the column guard covers); the caller decides. It returns
+// "" with false for an INSERT ... VALUES or UPDATE it should guard but
+// cannot find the place in the text for (VALUES in parentheses): the
+// caller refuses it.
 func GuardNoDefaults(sql string, pol *policy.Policy, cols []*policy.ProtectedColumn) (string, bool) {
 	tree, err := pg_query.Parse(sql)
 	if err != nil || len(tree.GetStmts()) != 1 || pol == nil || len(cols) == 0 {
@@ -64,11 +73,10 @@ func GuardNoDefaults(sql string, pol *policy.Policy, cols []*policy.ProtectedCol
 		return sql, false
 	}
 	t := tableFor(pol, rv.GetSchemaname(), rv.GetRelname())
-	end, ok := relationEnd(sql, int(rv.GetLocation()))
-	if t == nil || !ok {
+	if t == nil {
 		return sql, false
 	}
-	g := defaultGuard{table: t, named: sql[rv.GetLocation():end], cols: cols}
+	g := defaultGuard{table: t, named: relationName(rv), cols: cols}
 	if ins := stmt.GetInsertStmt(); ins != nil {
 		return g.insert(sql, ins)
 	}
@@ -77,73 +85,161 @@ func GuardNoDefaults(sql string, pol *policy.Policy, cols []*policy.ProtectedCol
 
 type defaultGuard struct {
 	table *policy.ProtectedTable
-	named string // the statement's relation as written
+	named string // the statement's relation, quoted (relationName)
 	cols  []*policy.ProtectedColumn
 }
 
 // wrap is a CASE that hands on value while no column of cols has a
-// default or a generation expression, and raises otherwise.
-// to_regclass resolves the relation as the statement did.
+// default, a generation expression or a type (a domain) with a default,
+// which PostgreSQL takes when the column has none of its own; it raises
+// otherwise. to_regclass resolves the relation as the statement did; a
+// name it does not resolve raises too, since the check would then find
+// no column and pass.
 func (g defaultGuard) wrap(value string) string {
 	names := make([]string, len(g.cols))
 	for i, c := range g.cols {
 		names[i] = sqlString(c.Name)
 	}
-	return "CASE WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = pg_catalog.to_regclass(" + sqlString(g.named) +
-		") AND a.attname IN (" + strings.Join(names, ", ") + ") AND NOT a.attisdropped AND (a.atthasdef OR a.attgenerated <> '')) THEN " +
-		value + " ELSE pg_catalog.current_setting(" + sqlString(defaultGuardMarker+g.table.Name.String()) + ") END"
+	rel := "pg_catalog.to_regclass(" + sqlString(g.named) + ")"
+	return "CASE WHEN " + rel + " IS NOT NULL AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = " + rel +
+		" AND a.attname IN (" + strings.Join(names, ", ") + ") AND NOT a.attisdropped AND (a.atthasdef OR a.attgenerated <> '' OR EXISTS (" +
+		domainDefault + "))) THEN " + value + " ELSE pg_catalog.current_setting(" + sqlString(defaultGuardMarker+g.table.Name.String()) + ") END"
 }
 
+// domainDefault finds a default of the type of pg_attribute a's column:
+// a domain's, which a column without its own default takes.
+const domainDefault = "SELECT FROM pg_catalog.pg_type ty WHERE ty.oid = a.atttypid AND (ty.typdefaultbin IS NOT NULL OR ty.typdefault IS NOT NULL)"
+
 func (g defaultGuard) insert(sql string, ins *pg_query.InsertStmt) (string, bool) {
-	if len(ins.GetCols()) == 0 || len(ins.GetSelectStmt().GetSelectStmt().GetValuesLists()) == 0 {
+	values := ins.GetSelectStmt().GetSelectStmt().GetValuesLists()
+	if len(ins.GetCols()) == 0 || len(values) == 0 {
 		return sql, false
 	}
 	listClose, rows, ok := insertSpans(sql, int(ins.GetRelation().GetLocation()))
-	if !ok || len(rows) == 0 {
-		return sql, false
+	if !ok || len(rows) != len(values) {
+		return "", false
 	}
+	var edits []textEdit
+	guarded := false
+	listed := map[string]bool{}
 	for i, c := range ins.GetCols() {
-		if _, enc := g.table.Column(c.GetResTarget().GetName()); !enc {
+		name := c.GetResTarget().GetName()
+		if _, enc := g.table.Column(name); !enc {
 			continue
 		}
-		if i >= len(rows[0]) {
-			return sql, false
+		listed[name] = true
+		for r, row := range rows {
+			if i >= len(row) || len(values[r].GetList().GetItems()) != len(row) {
+				return "", false
+			}
+			value, isDefault := sql[row[i][0]:row[i][1]], values[r].GetList().GetItems()[i].GetSetToDefault() != nil
+			if isDefault {
+				value = "NULL" // what DEFAULT stores while the guard holds
+			}
+			if !guarded && r == 0 {
+				value, guarded = g.wrap(value), true
+			} else if !isDefault {
+				continue
+			}
+			edits = append(edits, textEdit{at: row[i][0], end: row[i][1], text: value})
 		}
-		sp := rows[0][i]
-		value := sql[sp[0]:sp[1]]
-		if strings.EqualFold(value, "DEFAULT") {
-			value = "NULL" // what DEFAULT stores while the guard holds
-		}
-		return sql[:sp[0]] + g.wrap(value) + sql[sp[1]:], true
 	}
-	// The list names no encrypted column: add the first left out, with
-	// the guard as its first row's value and NULL in the others, which is
-	// what leaving it out stores while the guard holds.
-	edits := []textEdit{{at: listClose, text: ", " + policy.QuoteIdentifier(g.cols[0].Name)}}
-	for r, row := range rows {
-		value := "NULL"
-		if r == 0 {
-			value = g.wrap("NULL")
-		}
-		edits = append(edits, textEdit{at: row[len(row)-1][1], text: ", " + value})
+	edits = append(edits, g.appendOmitted(listClose, rows, listed, guarded)...)
+	conflict, ok := g.conflictDefaults(sql, ins)
+	if !ok {
+		return "", false
 	}
-	return applyInserts(sql, edits), true
+	return applyEdits(sql, append(edits, conflict...)), true
+}
+
+// appendOmitted adds each encrypted column of cols the list leaves out,
+// with NULL in every row, which is what leaving it out stores while the
+// guard holds; the first row's value of the first carries the guard when
+// no listed column does. Explicit, NULL stays NULL whatever the guard
+// reads: a transaction's snapshot (REPEATABLE READ) predates DDL
+// committed since, which the statement's defaults follow.
+func (g defaultGuard) appendOmitted(listClose int, rows [][][2]int, listed map[string]bool, guarded bool) []textEdit {
+	var edits []textEdit
+	for _, c := range g.cols {
+		if listed[c.Name] {
+			continue
+		}
+		listed[c.Name] = true
+		edits = append(edits, textEdit{at: listClose, end: listClose, text: ", " + policy.QuoteIdentifier(c.Name)})
+		for r, row := range rows {
+			value := "NULL"
+			if r == 0 && !guarded {
+				value, guarded = g.wrap("NULL"), true
+			}
+			end := row[len(row)-1][1]
+			edits = append(edits, textEdit{at: end, end: end, text: ", " + value})
+		}
+	}
+	return edits
+}
+
+// conflictDefaults makes ON CONFLICT DO UPDATE's SET enc = DEFAULT NULL.
+func (g defaultGuard) conflictDefaults(sql string, ins *pg_query.InsertStmt) ([]textEdit, bool) {
+	var edits []textEdit
+	for _, n := range ins.GetOnConflictClause().GetTargetList() {
+		at, found, ok := g.setDefault(sql, n.GetResTarget())
+		if !ok {
+			return nil, false
+		}
+		if found {
+			edits = append(edits, textEdit{at: at, end: at + len("DEFAULT"), text: "NULL"})
+		}
+	}
+	return edits, true
+}
+
+// setDefault is where an encrypted column's SET ... = DEFAULT is (found);
+// ok is false when its location does not hold the keyword.
+func (g defaultGuard) setDefault(sql string, rt *pg_query.ResTarget) (at int, found, ok bool) {
+	if _, enc := g.table.Column(rt.GetName()); !enc || rt.GetVal().GetSetToDefault() == nil || len(rt.GetIndirection()) > 0 {
+		return 0, false, true
+	}
+	at = int(rt.GetVal().GetSetToDefault().GetLocation())
+	ok = at >= 0 && at+len("DEFAULT") <= len(sql) && strings.EqualFold(sql[at:at+len("DEFAULT")], "DEFAULT")
+	return at, true, ok
 }
 
 // update puts the guard in place of the first encrypted column's DEFAULT
-// in SET: evaluated for every row updated, and no row takes a default
-// when none is.
+// in SET, and NULL in place of the others': evaluated for every row
+// updated, and no row takes a default.
 func (g defaultGuard) update(sql string, up *pg_query.UpdateStmt) (string, bool) {
+	var edits []textEdit
 	for _, n := range up.GetTargetList() {
-		rt := n.GetResTarget()
-		if _, enc := g.table.Column(rt.GetName()); !enc || rt.GetVal().GetSetToDefault() == nil || len(rt.GetIndirection()) > 0 {
+		at, found, ok := g.setDefault(sql, n.GetResTarget())
+		if !ok {
+			return "", false
+		}
+		if !found {
 			continue
 		}
-		at := int(rt.GetVal().GetSetToDefault().GetLocation())
-		if at < 0 || at+len("DEFAULT") > len(sql) || !strings.EqualFold(sql[at:at+len("DEFAULT")], "DEFAULT") {
-			return sql, false
+		value := "NULL"
+		if len(edits) == 0 {
+			value = g.wrap("NULL")
 		}
-		return sql[:at] + g.wrap("NULL") + sql[at+len("DEFAULT"):], true
+		edits = append(edits, textEdit{at: at, end: at + len("DEFAULT"), text: value})
 	}
-	return sql, false
+	if len(edits) == 0 {
+		return sql, false
+	}
+	return applyEdits(sql, edits), true
+}
+
+// applyEdits replaces each edit's span [at, end) with its text; edits
+// do not overlap (an insertion has end == at).
+func applyEdits(sql string, edits []textEdit) string {
+	sort.SliceStable(edits, func(i, j int) bool { return edits[i].at < edits[j].at })
+	var b strings.Builder
+	last := 0
+	for _, e := range edits {
+		b.WriteString(sql[last:e.at])
+		b.WriteString(e.text)
+		last = max(e.at, e.end)
+	}
+	b.WriteString(sql[last:])
+	return b.String()
 }

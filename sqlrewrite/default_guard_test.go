@@ -67,3 +67,75 @@ func TestDefaultsAddedRefusal(t *testing.T) {
 		t.Fatal("the column guard's error taken for the default guard's")
 	}
 }
+
+// TestGuardNoDefaultsNames: the guard resolves the relation by its parsed
+// name, quoted, not by its text as written, which to_regclass may not
+// read (a comment inside the name, U&"..."), and raises when the name
+// resolves to nothing, since its check would then pass.
+func TestGuardNoDefaultsNames(t *testing.T) {
+	pol := testPolicy(t)
+	tbl, _ := pol.Table("public", "patients")
+	ssn, _ := tbl.Column("ssn")
+	for in, named := range map[string]string{
+		"INSERT INTO public/**/.patients (id) VALUES (1)":   "'public.patients'",
+		"INSERT INTO public. /**/ patients (id) VALUES (1)": "'public.patients'",
+		`INSERT INTO U&"patients" (id) VALUES (1)`:          "'patients'",
+		`INSERT INTO "patients" AS p (id) VALUES (1)`:       "'patients'",
+		"UPDATE ONLY public.patients SET ssn = DEFAULT":     "'public.patients'",
+	} {
+		out, ok := GuardNoDefaults(in, pol, []*policy.ProtectedColumn{ssn})
+		if !ok || !strings.Contains(out, "CASE WHEN pg_catalog.to_regclass("+named+") IS NOT NULL AND NOT EXISTS") ||
+			!strings.Contains(out, "a.attrelid = pg_catalog.to_regclass("+named+")") {
+			t.Errorf("%s: %v\n%s", in, ok, out)
+		}
+	}
+	out, _ := GuardNoDefaults("INSERT INTO patients (id) VALUES (1)", pol, []*policy.ProtectedColumn{ssn})
+	if !strings.Contains(out, "ty.oid = a.atttypid AND (ty.typdefaultbin IS NOT NULL") {
+		t.Errorf("a domain's default is not checked:\n%s", out)
+	}
+}
+
+// TestGuardNoDefaultsLeavesNoDefault: every DEFAULT of an encrypted
+// column becomes NULL and every one left out is added with NULL, so that
+// no row takes a default even where the guard's read of pg_attribute
+// (a REPEATABLE READ transaction's snapshot) predates the DDL.
+func TestGuardNoDefaultsLeavesNoDefault(t *testing.T) {
+	pol := testPolicy(t)
+	tbl, _ := pol.Table("public", "patients")
+	ssn, _ := tbl.Column("ssn")
+	first, _ := tbl.Column("first")
+	both := []*policy.ProtectedColumn{ssn, first}
+	for in, want := range map[string][]string{
+		"INSERT INTO patients (id) VALUES (1), (2)": {"INSERT INTO patients (id, ssn, first) VALUES (1, CASE WHEN", "END, NULL), (2, NULL, NULL)"},
+		"INSERT INTO patients (id, ssn) VALUES (1, DEFAULT), (2, default) ON CONFLICT (id) DO UPDATE SET ssn = DEFAULT, first = DEFAULT": {
+			"INSERT INTO patients (id, ssn, first) VALUES (1, CASE WHEN", "THEN NULL ELSE", "END, NULL), (2, NULL, NULL) ON CONFLICT (id) DO UPDATE SET ssn = NULL, first = NULL"},
+		"UPDATE patients SET ssn = DEFAULT, note = DEFAULT, first = DEFAULT": {"SET ssn = CASE WHEN", "END, note = DEFAULT, first = NULL"},
+	} {
+		out, ok := GuardNoDefaults(in, pol, both)
+		for _, w := range want {
+			if !ok || !strings.Contains(out, w) {
+				t.Errorf("%s: want %q in\n%s", in, w, out)
+			}
+		}
+		if strings.Count(out, "CASE WHEN") != 1 {
+			t.Errorf("%s: one guard wanted:\n%s", in, out)
+		}
+		if _, err := pg_query.Parse(out); err != nil {
+			t.Errorf("%s: %v\n%s", in, err, out)
+		}
+	}
+}
+
+// TestGuardNoDefaultsNoPlace: an INSERT ... VALUES whose VALUES the text
+// scan does not find (in parentheses) comes back "", false, for the
+// caller to refuse: sent as it is, it ran with no guard.
+func TestGuardNoDefaultsNoPlace(t *testing.T) {
+	pol := testPolicy(t)
+	tbl, _ := pol.Table("public", "patients")
+	ssn, _ := tbl.Column("ssn")
+	for _, in := range []string{"INSERT INTO patients (id) (VALUES (1))", "INSERT INTO patients (id, ssn) ((VALUES (1, NULL), (2, DEFAULT)))"} {
+		if out, ok := GuardNoDefaults(in, pol, []*policy.ProtectedColumn{ssn}); ok || out != "" {
+			t.Errorf("%s: %q, %v; want \"\", false", in, out, ok)
+		}
+	}
+}

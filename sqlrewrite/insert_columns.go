@@ -132,6 +132,22 @@ func WithCopyColumnList(sql string, pol *policy.Policy, columns func(policy.Tabl
 	return sql[:at] + " (" + strings.Join(quoted, ", ") + ")" + sql[at:], true
 }
 
+// relationName is rv's name as the statement names it (catalog and schema
+// when written), each part quoted as needed, for to_regclass to resolve
+// as the statement did: the text as written would not do, a comment
+// inside a qualified name or a U&"..." identifier being no name
+// to_regclass reads.
+func relationName(rv *pg_query.RangeVar) string {
+	name := policy.QuoteIdentifier(rv.GetRelname())
+	if rv.GetSchemaname() != "" {
+		name = policy.QuoteIdentifier(rv.GetSchemaname()) + "." + name
+		if rv.GetCatalogname() != "" {
+			name = policy.QuoteIdentifier(rv.GetCatalogname()) + "." + name
+		}
+	}
+	return name
+}
+
 // relationEnd is where a relation name starting at from ends: its name
 // tokens joined by dots.
 func relationEnd(sql string, from int) (int, bool) {
