@@ -62,11 +62,10 @@ const (
 // follow the other table's order. The catalog is not stale, and running
 // the statement again would be refused again.
 func TableElsewhereRefusal(message string) (*Refusal, bool) {
-	i := strings.Index(message, elsewhereMarker)
-	if i < 0 {
+	table, ok := markedTable(message, elsewhereMarker)
+	if !ok {
 		return nil, false
 	}
-	table := markedTable(message[i+len(elsewhereMarker):])
 	return &Refusal{Code: pgerr.FeatureNotSupported, Table: table, Construct: "INSERT or COPY without a column list",
 		Message: "the statement's table name resolves (search_path, a temporary table) to another table than " + table + ", whose columns phiguard would have written into its missing column list: nothing was written; give the statement a column list, or name the table with its schema"}, true
 }
@@ -74,23 +73,28 @@ func TableElsewhereRefusal(message string) (*Refusal, bool) {
 // ColumnsChangedRefusal recognises the guard's error (by its marker) and
 // returns the refusal to send the client instead, naming the table.
 func ColumnsChangedRefusal(message string) (*Refusal, bool) {
-	i := strings.Index(message, columnGuardMarker)
-	if i < 0 {
+	table, ok := markedTable(message, columnGuardMarker)
+	if !ok {
 		return nil, false
 	}
-	table := markedTable(message[i+len(columnGuardMarker):])
 	return &Refusal{Code: pgerr.SerializationFailure, Table: table, Construct: "INSERT or COPY without a column list",
 		Message: "the columns of table " + table + " changed since this session read them (DDL in another session), so phiguard could not tell which value goes to which column: nothing was written; run the statement again (a prepared statement: prepare it again), or give it a column list"}, true
 }
 
-// markedTable is the table name after a marker in PostgreSQL's
-// `unrecognized configuration parameter "<marker><table>"`: up to the
-// message's last double quote, as a quoted name holds quotes of its own.
-func markedTable(rest string) string {
-	if i := strings.LastIndex(rest, `"`); i >= 0 {
-		return rest[:i]
+// markedTable is the table name after marker in PostgreSQL's
+// `unrecognized configuration parameter "<marker><table>"`, the error a
+// guard raises: up to the message's last double quote, as a quoted name
+// holds quotes of its own. false when the message has no such marker.
+func markedTable(message, marker string) (string, bool) {
+	i := strings.Index(message, marker)
+	if i < 0 {
+		return "", false
 	}
-	return rest
+	rest := message[i+len(marker):]
+	if i := strings.LastIndex(rest, `"`); i >= 0 {
+		return rest[:i], true
+	}
+	return rest, true
 }
 
 // condition is true while every listed column keeps its number and name.

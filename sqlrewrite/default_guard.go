@@ -28,11 +28,10 @@ const defaultGuardMarker = "phiguard_default_added:"
 // DefaultsAddedRefusal recognises the default guard's error and returns
 // the refusal to send the client instead, naming the table.
 func DefaultsAddedRefusal(message string) (*Refusal, bool) {
-	i := strings.Index(message, defaultGuardMarker)
-	if i < 0 {
+	table, ok := markedTable(message, defaultGuardMarker)
+	if !ok {
 		return nil, false
 	}
-	table := markedTable(message[i+len(defaultGuardMarker):])
 	return &Refusal{Code: pgerr.SerializationFailure, Table: table, Construct: "DEFAULT of an encrypted column",
 		Message: "an encrypted column of table " + table + " that this statement leaves to its default was given a default since this session read the catalog (DDL in another session), which would be stored unencrypted: nothing was written; run the statement again to have it refused or give the column a value"}, true
 }
