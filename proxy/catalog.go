@@ -149,7 +149,7 @@ func catalogQuery(pol *policy.Policy) string {
   WHERE r.ev_class <> d.refobjid
 )
 SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname,
-  a.atthasdef OR EXISTS (SELECT FROM pg_catalog.pg_type ty WHERE ty.oid = a.atttypid AND (ty.typdefaultbin IS NOT NULL OR ty.typdefault IS NOT NULL)),
+  ` + sqlrewrite.ColumnHasDefault + `,
   a.attgenerated <> ''
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid

@@ -398,21 +398,30 @@ func (s *session) onCommandComplete(typ byte, head *expectation) (bool, error) {
 // describedStatement is the statement whose RowDescription arrives under
 // head: the prepared statement described, the portal's, or the Query's.
 func (s *session) describedStatement(head *expectation) *sqlrewrite.Analysis {
-	var st *stmtInfo
-	switch head.kind {
-	case expDescribeStmt:
-		st = s.stmts[head.name]
-	case expDescribePortal:
-		if p := s.portals[head.name]; p != nil {
-			st = p.stmt
-		}
-	default:
+	st, isDescribe := s.describedInfo(head)
+	switch {
+	case !isDescribe:
 		return head.analysis
-	}
-	if st == nil {
+	case st == nil:
 		return nil
 	}
 	return st.analysis
+}
+
+// describedInfo is the prepared statement a Describe under head is about
+// (of the statement itself, or of a portal bound to it); isDescribe is
+// false when head is no Describe.
+func (s *session) describedInfo(head *expectation) (st *stmtInfo, isDescribe bool) {
+	switch head.kind {
+	case expDescribeStmt:
+		return s.stmts[head.name], true
+	case expDescribePortal:
+		if p := s.portals[head.name]; p != nil {
+			return p.stmt, true
+		}
+		return nil, true
+	}
+	return nil, false
 }
 
 // rowFields returns how to present the rows now arriving: ok is false when

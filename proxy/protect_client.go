@@ -165,9 +165,14 @@ func (s *session) onBind(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.protectBind(body)
+	var b boundNames
+	var ok bool
+	if b.portal, b.stmt, b.results, ok = bindSummary(body); !ok {
+		return nil, &errProtocol{"malformed Bind message"}
+	}
+	out, err := s.protectBind(body, b)
 	if err == nil {
-		out, err = s.sortedBind(body, out) // protect_sort.go
+		out, err = s.sortedBind(body, out, b) // protect_sort.go
 	}
 	return out, err
 }
@@ -392,17 +397,14 @@ func (s *session) addHiddenParams(info *stmtInfo, msg *pgproto3.Parse) *pgerr.Er
 
 // protectBind encrypts the protected parameters of a Bind and sends them
 // as text.
-func (s *session) protectBind(body []byte) ([]byte, error) {
-	portal, stmt, formats, ok := bindSummary(body)
-	if !ok {
-		return nil, &errProtocol{"malformed Bind message"}
-	}
+func (s *session) protectBind(body []byte, b boundNames) ([]byte, error) {
+	portal, stmt := b.portal, b.stmt
 	info, err := s.boundStatement(stmt)
 	if err != nil {
 		return nil, err
 	}
 	x := s.expects.fresh(expBind)
-	x.name, x.stmt, x.formats, x.start, x.filled = portal, stmt, formats, time.Now(), info != nil && info.filled
+	x.name, x.stmt, x.formats, x.start, x.filled = portal, stmt, b.results, time.Now(), info != nil && info.filled
 	s.expects.push(x)
 	s.clientPortals[portal] = info
 	delete(s.describedPortals, portal)
@@ -476,6 +478,13 @@ func queryMessage(sql []byte) []byte {
 
 // oidText is PostgreSQL's text type, the type of every cell.
 const oidText = 25
+
+// boundNames is what bindSummary reads of a Bind, read once per Bind for
+// protectBind and sortedBind.
+type boundNames struct {
+	portal, stmt string
+	results      []int16 // result format codes
+}
 
 // bindSummary reads a Bind's portal and statement names and its result
 // format codes without decoding (and copying) its parameters, which most

@@ -67,20 +67,13 @@ func sortedText(sql []byte, sp *sqlrewrite.SortPlan) ([]byte, *pgerr.Error) {
 // sortPlanOf is the SortPlan of the statement a RowDescription under head
 // describes, or nil.
 func (s *session) sortPlanOf(head *expectation) *sqlrewrite.SortPlan {
-	var st *stmtInfo
-	switch head.kind {
-	case expQuery:
+	if head.kind == expQuery {
 		if head.sort != nil {
 			return head.sort.plan
 		}
 		return nil
-	case expDescribeStmt:
-		st = s.stmts[head.name]
-	case expDescribePortal:
-		if p := s.portals[head.name]; p != nil {
-			st = p.stmt
-		}
 	}
+	st, _ := s.describedInfo(head)
 	if st == nil || st.plan == nil {
 		return nil
 	}
@@ -90,17 +83,10 @@ func (s *session) sortPlanOf(head *expectation) *sqlrewrite.SortPlan {
 // orderPositionsOf are the ORDER BY positions to check in the result a
 // RowDescription under head describes (sqlrewrite.Plan.OrderPositions).
 func (s *session) orderPositionsOf(head *expectation) []int {
-	var st *stmtInfo
-	switch head.kind {
-	case expQuery:
+	if head.kind == expQuery {
 		return head.orderPositions
-	case expDescribeStmt:
-		st = s.stmts[head.name]
-	case expDescribePortal:
-		if p := s.portals[head.name]; p != nil {
-			st = p.stmt
-		}
 	}
+	st, _ := s.describedInfo(head)
 	if st == nil || st.plan == nil {
 		return nil
 	}
@@ -473,10 +459,9 @@ func sortedExecute(body []byte) *pgerr.Error {
 // sortedBind gives the hidden columns a result format when the client's
 // Bind lists one per column (a Bind with none or one applies it to them
 // too). out is what protectBind sends instead of the Bind, if anything.
-func (s *session) sortedBind(body, out []byte) ([]byte, error) {
-	portal, _, formats, ok := bindSummary(body)
-	info := s.clientPortals[portal]
-	if !ok || len(formats) < 2 || info == nil || info.plan == nil || info.plan.Sort == nil {
+func (s *session) sortedBind(body, out []byte, b boundNames) ([]byte, error) {
+	info := s.clientPortals[b.portal]
+	if len(b.results) < 2 || info == nil || info.plan == nil || info.plan.Sort == nil {
 		return out, nil
 	}
 	if out != nil && out[0] != 'B' {

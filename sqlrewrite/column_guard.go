@@ -221,7 +221,7 @@ func guardInsert(sql string, t *policy.ProtectedTable, order ColumnOrder, ins *p
 		}
 		edits = append(edits, textEdit{at: row[len(row)-1][1], text: ", " + value})
 	}
-	return applyInserts(sql, edits), true
+	return applyEdits(sql, edits), true
 }
 
 // guardCopy puts the check first in a COPY FROM's WHERE.
@@ -325,22 +325,10 @@ func isComment(tok *pg_query.ScanToken) bool {
 	return tok.GetToken() == pg_query.Token_SQL_COMMENT || tok.GetToken() == pg_query.Token_C_COMMENT
 }
 
+// textEdit replaces sql[at:end] with text; an insertion leaves end at 0
+// (or at), replacing nothing.
 type textEdit struct {
 	at   int
-	end  int // replaced up to (applyEdits); applyInserts inserts at at
+	end  int
 	text string
-}
-
-// applyInserts inserts each edit's text at its offset (offsets in sql,
-// ascending).
-func applyInserts(sql string, edits []textEdit) string {
-	var b strings.Builder
-	last := 0
-	for _, e := range edits {
-		b.WriteString(sql[last:e.at])
-		b.WriteString(e.text)
-		last = e.at
-	}
-	b.WriteString(sql[last:])
-	return b.String()
 }

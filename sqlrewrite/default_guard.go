@@ -101,13 +101,14 @@ func (g defaultGuard) wrap(value string) string {
 	}
 	rel := "pg_catalog.to_regclass(" + sqlString(g.named) + ")"
 	return "CASE WHEN " + rel + " IS NOT NULL AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = " + rel +
-		" AND a.attname IN (" + strings.Join(names, ", ") + ") AND NOT a.attisdropped AND (a.atthasdef OR a.attgenerated <> '' OR EXISTS (" +
-		domainDefault + "))) THEN " + value + " ELSE pg_catalog.current_setting(" + sqlString(defaultGuardMarker+g.table.Name.String()) + ") END"
+		" AND a.attname IN (" + strings.Join(names, ", ") + ") AND NOT a.attisdropped AND (" + ColumnHasDefault + " OR a.attgenerated <> '')) THEN " + value + " ELSE pg_catalog.current_setting(" + sqlString(defaultGuardMarker+g.table.Name.String()) + ") END"
 }
 
-// domainDefault finds a default of the type of pg_attribute a's column:
-// a domain's, which a column without its own default takes.
-const domainDefault = "SELECT FROM pg_catalog.pg_type ty WHERE ty.oid = a.atttypid AND (ty.typdefaultbin IS NOT NULL OR ty.typdefault IS NOT NULL)"
+// ColumnHasDefault is true for the column of pg_attribute a that has a
+// default of its own or of its type (a domain's, which a column without
+// one takes). The guard and the proxy's catalog read both ask it, so that
+// they agree on which columns have one.
+const ColumnHasDefault = "(a.atthasdef OR EXISTS (SELECT FROM pg_catalog.pg_type ty WHERE ty.oid = a.atttypid AND (ty.typdefaultbin IS NOT NULL OR ty.typdefault IS NOT NULL)))"
 
 func (g defaultGuard) insert(sql string, ins *pg_query.InsertStmt) (string, bool) {
 	values := ins.GetSelectStmt().GetSelectStmt().GetValuesLists()
@@ -228,8 +229,8 @@ func (g defaultGuard) update(sql string, up *pg_query.UpdateStmt) (string, bool)
 	return applyEdits(sql, edits), true
 }
 
-// applyEdits replaces each edit's span [at, end) with its text; edits
-// do not overlap (an insertion has end == at).
+// applyEdits applies edits (textEdit) in the order of their offsets;
+// edits do not overlap. Both guards write their text with it.
 func applyEdits(sql string, edits []textEdit) string {
 	sort.SliceStable(edits, func(i, j int) bool { return edits[i].at < edits[j].at })
 	var b strings.Builder
