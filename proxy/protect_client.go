@@ -9,6 +9,7 @@ import (
 	"github.com/phiguard/phiguard/internal/pgerr"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
@@ -140,7 +141,11 @@ func (s *session) startCopy(x *expectation, plan *sqlrewrite.Plan) *pgerr.Error 
 		return nil
 	}
 	x.copy = true
-	rw, pe := s.newCopyRewriter(plan.Copy)
+	var appended []*policy.ProtectedColumn
+	if plan.Copy.In && len(plan.Copy.Columns) > 0 {
+		appended = plan.Defaults // added to the list by guardDefaults
+	}
+	rw, pe := s.newCopyRewriter(plan.Copy, appended)
 	switch {
 	case pe != nil:
 		return pe

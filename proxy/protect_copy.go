@@ -18,6 +18,7 @@ import (
 type copyRewriter struct {
 	format  pgcopy.Format
 	cols    []*policy.ProtectedColumn // per field; nil = unprotected
+	names   []string                  // per field, its column's name
 	split   *pgcopy.Splitter
 	header  bool // a header row is still to come
 	aborted bool // phiguard failed the COPY; drop the rest of the client's data
@@ -34,14 +35,21 @@ type copyRewriter struct {
 	out bool
 	// bin is set for a binary COPY FROM (protect_copy_binary.go).
 	bin *binaryCopy
+	// appended are the encrypted columns a COPY FROM's column list left
+	// out, which the default guard added to the list (sqlrewrite.
+	// GuardNoDefaults): each row gets a NULL field for each, after the
+	// client's, so that none takes a default PostgreSQL would store in
+	// clear.
+	appended []string
 }
 
 // noSubject is the subject of a COPY TO row whose subject column is NULL.
 var noSubject = []byte{}
 
 // newCopyRewriter builds a rewriter for a planned COPY, with the column
-// order from the statement or, without a list, from the catalog.
-func (s *session) newCopyRewriter(cp *sqlrewrite.CopyPlan) (*copyRewriter, *pgerr.Error) {
+// order from the statement or, without a list, from the catalog; appended
+// are the encrypted columns the default guard adds to a COPY FROM's list.
+func (s *session) newCopyRewriter(cp *sqlrewrite.CopyPlan, appended []*policy.ProtectedColumn) (*copyRewriter, *pgerr.Error) {
 	f := pgcopy.Text()
 	if cp.CSV {
 		f = pgcopy.CSV()
@@ -69,6 +77,9 @@ func (s *session) newCopyRewriter(cp *sqlrewrite.CopyPlan) (*copyRewriter, *pger
 		return nil, copyError(cp, err.Error())
 	}
 	r := &copyRewriter{subjectAt: -1, out: !cp.In}
+	for _, c := range appended {
+		r.appended = append(r.appended, c.Name)
+	}
 	names := cp.Columns
 	if len(names) == 0 {
 		for _, c := range s.catalog.Load().tables[cp.Table.Name] {
@@ -93,6 +104,7 @@ func (s *session) newCopyRewriter(cp *sqlrewrite.CopyPlan) (*copyRewriter, *pger
 			r.subjectAt = i
 		}
 	}
+	r.names = names
 	if cp.In && perSubject && r.subjectAt < 0 {
 		return nil, copyError(cp, fmt.Sprintf("COPY FROM without the subject column %s (the randomized columns are sealed per subject)", cp.Table.SubjectQualifiedName()))
 	}
@@ -118,7 +130,7 @@ func (r *copyRewriter) rewriteRows(rows [][]byte, fn func(col *policy.ProtectedC
 	for _, row := range rows {
 		if r.header {
 			r.header = false
-			out = append(append(out, row...), '\n')
+			out = append(append(out, r.headerRow(row)...), '\n')
 			continue
 		}
 		if !r.format.CSV && string(row) == `\.` { // the old end-of-data marker
@@ -132,6 +144,12 @@ func (r *copyRewriter) rewriteRows(rows [][]byte, fn func(col *policy.ProtectedC
 		if r.exact && len(fields) != len(r.cols) {
 			return nil, pgerr.Newf(pgerr.BadCopyFileFormat,
 				"COPY row has %d fields where phiguard knows %d columns; list the columns", len(fields), len(r.cols))
+		}
+		if len(r.appended) > 0 {
+			if pe := r.fieldCount(len(fields)); pe != nil {
+				return nil, pe
+			}
+			fields = append(fields, make([][]byte, len(r.appended))...) // NULL
 		}
 		var subject []byte
 		if r.subjectAt >= 0 && r.subjectAt < len(fields) {
@@ -153,6 +171,38 @@ func (r *copyRewriter) rewriteRows(rows [][]byte, fn func(col *policy.ProtectedC
 		out = append(append(out, r.format.Encode(fields)...), '\n')
 	}
 	return out, nil
+}
+
+// headerRow is a COPY FROM's header row as sent on: with the names of the
+// appended columns after the client's, which HEADER MATCH compares with
+// the column list.
+func (r *copyRewriter) headerRow(row []byte) []byte {
+	if len(r.appended) == 0 {
+		return row
+	}
+	fields, err := r.format.Decode(row)
+	if err != nil {
+		return row // PostgreSQL reads (or skips) it as it is
+	}
+	for _, name := range r.appended {
+		fields = append(fields, []byte(name))
+	}
+	return r.format.Encode(fields)
+}
+
+// fieldCount refuses a row whose field count is not its column list's,
+// with PostgreSQL's own errors: once phiguard's NULL fields follow the
+// client's, PostgreSQL would take a short row's fields for the listed
+// columns and the NULLs for the missing ones, and a long row's extra
+// field for an appended, encrypted column.
+func (r *copyRewriter) fieldCount(n int) *pgerr.Error {
+	switch {
+	case n > len(r.cols):
+		return pgerr.New(pgerr.BadCopyFileFormat, "extra data after last expected column")
+	case n < len(r.cols):
+		return pgerr.Newf(pgerr.BadCopyFileFormat, "missing data for column %q", r.names[n])
+	}
+	return nil
 }
 
 // encryptField and decryptField adapt the session's value crypto to

@@ -102,7 +102,7 @@ func (r *copyRewriter) binaryTuple(buf []byte, enc func(int, []byte) ([]byte, *p
 		return nil, 0, pgerr.Newf(pgerr.BadCopyFileFormat,
 			"binary COPY tuple has %d fields where the COPY names %d columns", count, len(r.cols))
 	}
-	out := append([]byte(nil), buf[:2]...)
+	out := binary.BigEndian.AppendUint16(nil, uint16(count+len(r.appended)))
 	at := 2
 	for i := 0; i < count; i++ {
 		if len(buf) < at+4 {
@@ -130,6 +130,9 @@ func (r *copyRewriter) binaryTuple(buf []byte, enc func(int, []byte) ([]byte, *p
 		}
 		out = binary.BigEndian.AppendUint32(out, uint32(len(v)))
 		out = append(out, v...)
+	}
+	for range r.appended {
+		out = binary.BigEndian.AppendUint32(out, 0xffffffff) // NULL
 	}
 	return out, at, nil
 }

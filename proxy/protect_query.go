@@ -433,11 +433,12 @@ func (s *session) checkDefaults(plan *sqlrewrite.Plan) *pgerr.Error {
 // checkDefaults allowed by the catalog: in the database it fails unless
 // they still have none. replaced is the text to send (nil: sql, as the
 // client sent it); the result is the text to send, nil still meaning sql.
-// Shapes the guard cannot be put in (INSERT ... SELECT, DEFAULT VALUES,
-// COPY ... FROM STDIN with a column list leaving one out, several
-// statements in one Query) go as they are, checked by the catalog alone;
-// an INSERT ... VALUES or UPDATE whose text it cannot place the guard in
-// is refused (fail closed).
+// A COPY ... FROM STDIN whose column list leaves encrypted columns out
+// gets them added to the list instead, and a NULL field for each in every
+// row (startCopy). Shapes the guard cannot be put in (INSERT ... SELECT,
+// DEFAULT VALUES, several statements in one Query) go as they are,
+// checked by the catalog alone; an INSERT ... VALUES, UPDATE or COPY
+// whose text it cannot place the guard in is refused (fail closed).
 func (s *session) guardDefaults(replaced, sql []byte, plan *sqlrewrite.Plan) ([]byte, *pgerr.Error) {
 	if plan == nil || plan.Refusal != nil || len(plan.Defaults) == 0 {
 		return replaced, nil

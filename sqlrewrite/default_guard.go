@@ -52,7 +52,9 @@ func DefaultsAddedRefusal(message string) (*Refusal, bool) {
 // all text (a cell, a parameter, NULL), as the guard is, so no type
 // changes. It returns sql unchanged with false for a statement it cannot
 // guard (INSERT ... SELECT, DEFAULT VALUES, an INSERT without a column
-// list, which the column guard covers); the caller decides. It returns
+// list, which the column guard covers); the caller decides. A COPY ...
+// FROM STDIN with a column list gets cols added to its list instead
+// (copyWithOmitted). It returns
 // "" with false for an INSERT ... VALUES or UPDATE it should guard but
 // cannot find the place in the text for (VALUES in parentheses): the
 // caller refuses it.
@@ -68,6 +70,8 @@ func GuardNoDefaults(sql string, pol *policy.Policy, cols []*policy.ProtectedCol
 		rv = stmt.GetInsertStmt().GetRelation()
 	case stmt.GetUpdateStmt() != nil:
 		rv = stmt.GetUpdateStmt().GetRelation()
+	case stmt.GetCopyStmt() != nil:
+		return copyWithOmitted(sql, pol, stmt.GetCopyStmt(), cols)
 	default:
 		return sql, false
 	}
@@ -227,6 +231,53 @@ func (g defaultGuard) update(sql string, up *pg_query.UpdateStmt) (string, bool)
 		return sql, false
 	}
 	return applyEdits(sql, edits), true
+}
+
+// copyWithOmitted adds the encrypted columns cols that a COPY ... FROM
+// STDIN's column list leaves out to the end of the list, for the proxy to
+// send a NULL field for each in every row (proxy/protect_copy.go): no row
+// then takes a default, which PostgreSQL would store unencrypted. COPY
+// has no place for the guard's check (its WHERE takes no subquery), and
+// needs none once nothing is left to a default. "" with false when the
+// list's end is not found: the caller refuses the COPY.
+func copyWithOmitted(sql string, pol *policy.Policy, cp *pg_query.CopyStmt, cols []*policy.ProtectedColumn) (string, bool) {
+	rv := cp.GetRelation()
+	if !cp.GetIsFrom() || len(cp.GetAttlist()) == 0 || rv == nil || tableFor(pol, rv.GetSchemaname(), rv.GetRelname()) == nil {
+		return sql, false
+	}
+	listClose, ok := copyListClose(sql, int(rv.GetLocation()))
+	if !ok {
+		return "", false
+	}
+	var added strings.Builder
+	for _, c := range cols {
+		added.WriteString(", " + policy.QuoteIdentifier(c.Name))
+	}
+	return sql[:listClose] + added.String() + sql[listClose:], true
+}
+
+// copyListClose is where the column list of a COPY whose relation starts
+// at from closes: the first parenthesis after the relation opens it.
+func copyListClose(sql string, from int) (int, bool) {
+	res, err := pg_query.Scan(sql)
+	if err != nil {
+		return 0, false
+	}
+	depth := 0
+	for _, tok := range res.GetTokens() {
+		if int(tok.GetStart()) < from || isComment(tok) {
+			continue
+		}
+		switch sql[tok.GetStart():tok.GetEnd()] {
+		case "(":
+			depth++
+		case ")":
+			if depth--; depth == 0 {
+				return int(tok.GetStart()), true
+			}
+		}
+	}
+	return 0, false
 }
 
 // applyEdits applies edits (textEdit) in the order of their offsets;

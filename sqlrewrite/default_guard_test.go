@@ -139,3 +139,31 @@ func TestGuardNoDefaultsNoPlace(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardNoDefaultsCopy: a COPY ... FROM STDIN whose list leaves
+// encrypted columns out gets them added at the list's end (the proxy
+// sends NULL for them); COPY TO and COPY without a list stay as they are.
+func TestGuardNoDefaultsCopy(t *testing.T) {
+	pol := testPolicy(t)
+	tbl, _ := pol.Table("public", "patients")
+	ssn, _ := tbl.Column("ssn")
+	first, _ := tbl.Column("first")
+	for in, want := range map[string]string{
+		"COPY patients (id, note) FROM STDIN":                             `COPY patients (id, note, ssn, first) FROM STDIN`,
+		"COPY public . /* ( */ patients(id) FROM STDIN WITH (FORMAT csv)": `COPY public . /* ( */ patients(id, ssn, first) FROM STDIN WITH (FORMAT csv)`,
+		`COPY "patients" ( "id" -- )` + "\n) FROM STDIN (FORMAT binary)":  `COPY "patients" ( "id" -- )` + "\n, ssn, first) FROM STDIN (FORMAT binary)",
+	} {
+		out, ok := GuardNoDefaults(in, pol, []*policy.ProtectedColumn{ssn, first})
+		if !ok || out != want {
+			t.Errorf("%s: got %q (%v), want %q", in, out, ok, want)
+		}
+		if _, err := pg_query.Parse(out); err != nil {
+			t.Errorf("%s: %q does not parse: %v", in, out, err)
+		}
+	}
+	for _, in := range []string{"COPY patients TO STDOUT", "COPY patients (id) TO STDOUT", "COPY patients FROM STDIN", "COPY elsewhere (id) FROM STDIN"} {
+		if out, ok := GuardNoDefaults(in, pol, []*policy.ProtectedColumn{ssn}); ok || out != in {
+			t.Errorf("%s: changed to %q (%v)", in, out, ok)
+		}
+	}
+}

@@ -21,7 +21,9 @@
 //     GuardColumnOrder (column_guard.go) and GuardNoDefaults
 //     (default_guard.go) add checks that run inside the statement, under
 //     its table's lock, and fail it when another session's DDL made that
-//     catalog wrong about the columns' order or their defaults.
+//     catalog wrong about the columns' order or their defaults; a COPY
+//     FROM STDIN's column list instead gets the encrypted columns it
+//     leaves out, which the proxy sends NULL for.
 //   - AccessFor (access*.go) applies a role's rules: row rules, bound to
 //     their schemas (access_rulenames.go) and injected behind an OFFSET 0
 //     fence into every reference to a ruled table, write checks, column
