@@ -140,7 +140,7 @@ func TestRedTeam5BatchAfterGuard(t *testing.T) {
 // refused, must not stay refused: plain PostgreSQL re-plans it for the
 // table's new order.
 func TestRedTeam5NamedPreparedAcrossDDL(t *testing.T) {
-	t.Skip("HOLE: a named statement prepared (its column list filled and guarded) before another session's DROP COLUMN note; ADD COLUMN note is refused with 40001 at every execution after it, as the guard in its text checks the attribute numbers of Parse time; 40001 says to run it again, which never succeeds until the client prepares it again (pgx's statement cache does, pgjdbc's server-side statements and SQL PREPARE do not), where plain PostgreSQL re-plans it for the table's new order. Fails closed: nothing is written")
+
 	t.Parallel()
 	ctx := testContext(t)
 	tw := newTwin(t, "rt5named", rt5DefaultCols("rt5named-k")...)
@@ -181,6 +181,41 @@ func TestRedTeam5NamedPreparedAcrossDDL(t *testing.T) {
 		t.Fatalf("a statement prepared before another session's DDL: %v at every execution after it", err)
 	}
 	tw.same(t, "SELECT * FROM %s ORDER BY 1", pgx.QueryExecModeSimpleProtocol, "prepared across DDL")
+}
+
+// TestRedTeam5NamedPreparedDefaultAdded: a named INSERT whose column
+// list leaves the encrypted column out, prepared before another session
+// gives that column a plaintext default: the default guard fails it
+// (40001), and prepared again at the next Bind it is refused (0A000, the
+// column now has a default), never run with the default stored in clear.
+func TestRedTeam5NamedPreparedDefaultAdded(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	tw := newTwin(t, "rt5nameddef", rt5DefaultCols("rt5nameddef-k")...)
+	pc := tw.via.PgConn()
+	if _, err := pc.Prepare(ctx, "ins", "INSERT INTO "+tw.enc+" (id, note) VALUES ($1, $2)", nil); err != nil {
+		t.Fatal(err)
+	}
+	exec := func(id string) error {
+		return pc.ExecPrepared(ctx, "ins", [][]byte{[]byte(id), []byte("x")}, nil, nil).Read().Err
+	}
+	if err := exec("1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := superuser(t).Exec(ctx, "ALTER TABLE "+tw.enc+" ALTER COLUMN ssn SET DEFAULT '"+rt5SSN+"'"); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"40001", "0A000"} {
+		if err := exec(fmt.Sprint(i + 2)); rt4Code(err) != want {
+			t.Errorf("execution %d after the DDL: %v; want %s", i+1, err, want)
+		}
+		rt5NoPlain(t, tw)
+	}
+	// The session goes on.
+	var one int
+	if err := tw.via.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
+		t.Fatalf("SELECT 1 afterwards: %d, %v", one, err)
+	}
 }
 
 // TestRedTeam5PipelineSegments: three segments pipelined before any

@@ -17,8 +17,9 @@ import (
 // would come too late for that request: a newly encrypted column would be
 // returned as raw cells, and a retried INSERT without a column list would
 // be filled from the same stale catalog and fail again. So the client pump
-// reads the catalog first and waits for the answer, at the next Query or
-// Parse that starts a protocol segment (after a Sync, so the backend is
+// reads the catalog first and waits for the answer, at the next Query,
+// Parse or Bind that starts a protocol segment (a Bind: of a prepared
+// statement phiguard prepares again, reprepare.go; after a Sync, so the backend is
 // not skipping messages after an error and will answer the query). A
 // read that fails (in a failed transaction, whose ROLLBACK is often the
 // very request it precedes) leaves the catalog stale, to be read before
@@ -38,7 +39,7 @@ const freshCatalogWait = 5 * time.Second
 // awaitFreshCatalog reads the catalog before a request when it is known
 // stale. Client pump.
 func (s *session) awaitFreshCatalog(typ byte) error {
-	s.atSegmentStart = (typ == feQuery || typ == feParse) && !s.segmentOpen
+	s.atSegmentStart = (typ == feQuery || typ == feParse || typ == feBind) && !s.segmentOpen
 	switch typ {
 	case feSync, feQuery:
 		s.segmentOpen = false

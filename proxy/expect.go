@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/phiguard/phiguard/audit"
@@ -275,6 +276,12 @@ type stmtInfo struct {
 	// is unanswered; closed marks the tombstone a Close leaves (reparse.go).
 	replacing *replacement
 	closed    bool
+	// again is the client's Parse, kept for a statement whose text holds
+	// a column or default guard; guardFailed is set (backend pump) when
+	// that guard failed, and the next Bind prepares it again
+	// (reprepare.go).
+	again       *reprepared
+	guardFailed atomic.Bool
 	// cursors are the SQL cursors it FETCHes or MOVEs, readsPHI whether
 	// one of them reads PHI (cursors.go).
 	cursors       []string

@@ -115,10 +115,13 @@ func (s *session) replaceRefusal(body []byte, head *expectation) (bool, error) {
 		if !isCheck {
 			if rc, isCheck = sqlrewrite.ColumnsChangedRefusal(string(msg)); isCheck {
 				// The column guard of a filled column list failed: the
-				// catalog is stale; read it before the next request.
+				// catalog is stale; read it before the next request, and
+				// prepare the statement again at its next Bind.
 				s.catalogStale.Store(true)
+				s.markGuardFailed(head)
 			} else if rc, isCheck = sqlrewrite.DefaultsAddedRefusal(string(msg)); isCheck {
 				s.catalogStale.Store(true) // the same for the default guard
+				s.markGuardFailed(head)
 			}
 		}
 		if !isCheck {
@@ -167,14 +170,16 @@ func (s *session) onParameterStatus(_ byte, _ *expectation) (bool, error) {
 }
 
 func (s *session) onParseComplete(_ byte, head *expectation) (bool, error) {
+	handled := s.suppress
 	if head.kind == expParse {
 		if head.prep != nil && head.prep.replacing != nil {
 			head.prep.replacing.settle(false)
 		}
 		s.stmts[head.name] = head.prep
+		handled = handled || head.injected // phiguard's own re-Parse
 		s.expects.pop()
 	}
-	return s.suppress, nil
+	return handled, nil
 }
 
 func (s *session) onBindComplete(_ byte, head *expectation) (bool, error) {
@@ -187,6 +192,7 @@ func (s *session) onBindComplete(_ byte, head *expectation) (bool, error) {
 }
 
 func (s *session) onCloseComplete(_ byte, head *expectation) (bool, error) {
+	handled := s.suppress
 	if head.kind == expClose {
 		if head.prep != nil && head.prep.replacing != nil {
 			head.prep.replacing.settle(false)
@@ -196,9 +202,10 @@ func (s *session) onCloseComplete(_ byte, head *expectation) (bool, error) {
 		} else {
 			delete(s.portals, head.name)
 		}
+		handled = handled || head.injected // the Close of a re-Parse
 		s.expects.pop()
 	}
-	return s.suppress, nil
+	return handled, nil
 }
 
 func (s *session) onParameterDescription(_ byte, head *expectation) (bool, error) {

@@ -162,7 +162,7 @@ func (s *session) onParse(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.protectParse(a, body)
+	return s.protectParse(a, body, false)
 }
 
 func (s *session) onBind(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
@@ -175,11 +175,21 @@ func (s *session) onBind(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 	if b.portal, b.stmt, b.results, ok = bindSummary(body); !ok {
 		return nil, &errProtocol{"malformed Bind message"}
 	}
+	again, err := s.reprepareStale(b.stmt) // before the Bind's expectation
+	if err != nil {
+		return nil, err
+	}
 	out, err := s.protectBind(body, b)
 	if err == nil {
 		out, err = s.sortedBind(body, out, b) // protect_sort.go
 	}
-	return out, err
+	if err != nil || again == nil {
+		return out, err
+	}
+	if out == nil {
+		out = append(binary.BigEndian.AppendUint32([]byte{feBind}, uint32(4+len(body))), body...)
+	}
+	return append(again, out...), nil
 }
 
 // onDescribeOrClose records which statement or portal the answer is about.
@@ -281,13 +291,15 @@ func (s *session) onSync(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 
 // protectParse plans a Parse: literals are encrypted in its text, protected
 // parameters are declared as text (the type of a cell), and the statement's
-// parameter slots are remembered for its Binds.
-func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, error) {
+// parameter slots are remembered for its Binds. injected: phiguard sends
+// the Parse itself (reprepare.go), and keeps its answer.
+func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte, injected bool) ([]byte, error) {
 	var msg pgproto3.Parse
 	if err := msg.Decode(body); err != nil {
 		return nil, &errProtocol{"malformed Parse message"}
 	}
 	s.copyIn = nil
+	again := &reprepared{query: msg.Query, oids: slices.Clone(msg.ParameterOIDs)}
 	listed, la, filledFrom := s.fillColumnList(a, []byte(msg.Query))
 	if filledFrom != nil {
 		msg.Query, a = string(listed), la
@@ -298,7 +310,7 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 	info.decisions = decisionsKey(v.access)
 	if v.refusal != nil {
 		s.noteParse(msg.Name, info)
-		s.expects.push(&expectation{kind: expParse, name: msg.Name, prep: info, analysis: a, start: time.Now()})
+		s.expects.push(&expectation{kind: expParse, name: msg.Name, prep: info, analysis: a, start: time.Now(), injected: injected})
 		return parseMessage([]byte(msg.Name), s.refuseAccess(v, a)), nil
 	}
 	rewritten := v.access != nil && v.access.Changed
@@ -318,7 +330,10 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte) ([]byte, err
 		info.decision, info.rule = cur.decision, cur.rule
 	}
 	s.noteParse(msg.Name, info)
-	s.expects.push(&expectation{kind: expParse, name: msg.Name, prep: info, analysis: a, start: time.Now()})
+	s.expects.push(&expectation{kind: expParse, name: msg.Name, prep: info, analysis: a, start: time.Now(), injected: injected})
+	if filledFrom != nil || len(info.plan.Defaults) > 0 {
+		info.again = again // its text will hold a guard (reprepare.go)
+	}
 	if pe := s.parseRefusal(a, info.plan, cpe); pe != nil {
 		return s.markerParse(msg.Name, pe, a), nil
 	}

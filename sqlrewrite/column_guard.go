@@ -78,7 +78,7 @@ func ColumnsChangedRefusal(message string) (*Refusal, bool) {
 		return nil, false
 	}
 	return &Refusal{Code: pgerr.SerializationFailure, Table: table, Construct: "INSERT or COPY without a column list",
-		Message: "the columns of table " + table + " changed since this session read them (DDL in another session), so phiguard could not tell which value goes to which column: nothing was written; run the statement again (a prepared statement: prepare it again), or give it a column list"}, true
+		Message: "the columns of table " + table + " changed since this session read them (DDL in another session), so phiguard could not tell which value goes to which column: nothing was written; run the statement again (a prepared statement is prepared again at its next execution), or give it a column list"}, true
 }
 
 // markedTable is the table name after marker in PostgreSQL's
