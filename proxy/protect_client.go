@@ -9,7 +9,6 @@ import (
 	"github.com/phiguard/phiguard/internal/pgerr"
 
 	"github.com/jackc/pgx/v5/pgproto3"
-	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
@@ -132,29 +131,6 @@ func (s *session) onQuery(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 		return queryMessage(replaced), nil
 	}
 	return nil, nil
-}
-
-// startCopy prepares the rewriting of a COPY the plan allows: its rows in
-// (COPY FROM STDIN) or out (COPY TO STDOUT).
-func (s *session) startCopy(x *expectation, plan *sqlrewrite.Plan) *pgerr.Error {
-	if plan == nil || plan.Copy == nil || plan.Refusal != nil {
-		return nil
-	}
-	x.copy = true
-	var appended []*policy.ProtectedColumn
-	if plan.Copy.In && len(plan.Copy.Columns) > 0 {
-		appended = plan.Defaults // added to the list by guardDefaults
-	}
-	rw, pe := s.newCopyRewriter(plan.Copy, appended)
-	switch {
-	case pe != nil:
-		return pe
-	case plan.Copy.In:
-		s.copyIn = rw
-	default:
-		x.copyOut = rw
-	}
-	return nil
 }
 
 func (s *session) onParse(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {

@@ -205,6 +205,29 @@ func (r *copyRewriter) fieldCount(n int) *pgerr.Error {
 	return nil
 }
 
+// startCopy prepares the rewriting of a COPY the plan allows: its rows in
+// (COPY FROM STDIN) or out (COPY TO STDOUT).
+func (s *session) startCopy(x *expectation, plan *sqlrewrite.Plan) *pgerr.Error {
+	if plan == nil || plan.Copy == nil || plan.Refusal != nil {
+		return nil
+	}
+	x.copy = true
+	var appended []*policy.ProtectedColumn
+	if plan.Copy.In && len(plan.Copy.Columns) > 0 {
+		appended = plan.Defaults // added to the list by guardDefaults
+	}
+	rw, pe := s.newCopyRewriter(plan.Copy, appended)
+	switch {
+	case pe != nil:
+		return pe
+	case plan.Copy.In:
+		s.copyIn = rw
+	default:
+		x.copyOut = rw
+	}
+	return nil
+}
+
 // encryptField and decryptField adapt the session's value crypto to
 // rewriteRows.
 func (s *session) encryptField(col *policy.ProtectedColumn, v, subject []byte) ([]byte, *pgerr.Error) {
