@@ -18,11 +18,20 @@ import (
 func (s *session) pumpClient() error {
 	atBoundary := true // the last message forwarded ends a request (Query, Sync, ...)
 	for {
+		if s.tracking {
+			if err := s.serveAbort(); err != nil { // txabort.go
+				return err
+			}
+		}
 		if !s.cr.buffered() {
 			if err := s.flushBackend(); err != nil {
 				return err
 			}
-			if err := s.waitForClient(atBoundary); err != nil {
+			err := s.waitForClient(atBoundary)
+			if err == errAbortDue {
+				continue
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -73,6 +82,7 @@ func (s *session) pumpClient() error {
 		} else {
 			err = s.cr.forward(s.bw)
 		}
+		s.noteSegment(typ)
 		if err == nil && s.tracking && s.srv.protect != nil {
 			err = s.refreshCatalogAfterDDL(typ)
 		}
