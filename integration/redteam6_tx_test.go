@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/phiguard/phiguard/config"
 )
@@ -158,4 +159,79 @@ func (f *sortFixture) countAndDelete(t *testing.T, id int) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestRedTeam6FailedSortPipelined: requests pipelined behind the failed
+// one (each with its Sync, or one not yet synced) were in the backend
+// before phiguard failed the result, and run as they came: the session
+// must not hang on them, and the transaction still ends aborted, so
+// COMMIT rolls back, as it does in PostgreSQL.
+func TestRedTeam6FailedSortPipelined(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 30, func(c *config.Config) { c.Limits.ProxySortRows = 20 })
+	ctx := testContext(t)
+	for _, syncSecond := range []bool{true, false} {
+		if _, err := f.via.Exec(ctx, "BEGIN"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.via.Exec(ctx, f.sql("INSERT INTO %[2]s (id, person) VALUES (9999, 1)", 1)); err != nil {
+			t.Fatal(err)
+		}
+		pl := f.via.PgConn().StartPipeline(ctx)
+		pl.SendQueryParams(f.sql("SELECT id FROM %[1]s ORDER BY name, id", 1), nil, nil, nil, nil)
+		pl.SendPipelineSync()
+		pl.SendQueryParams(f.sql("INSERT INTO %[2]s (id, person) VALUES (9998, 1)", 1), nil, nil, nil, nil)
+		if syncSecond {
+			pl.SendPipelineSync()
+		}
+		if err := pl.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		readPipelineResult(t, pl, "54000")
+		if !syncSecond {
+			// The second request's answer is read only after its Sync,
+			// as libpq's pipeline mode may: phiguard must not wait for
+			// the client's Sync before letting the first one's out.
+			if err := pl.Sync(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		readPipelineResult(t, pl, "")
+		if err := pl.Close(); err != nil {
+			t.Fatalf("sync %v: closing the pipeline: %v", syncSecond, err)
+		}
+		tag, err := f.via.Exec(ctx, "COMMIT")
+		kept, pipelined := f.countAndDelete(t, 9999), f.countAndDelete(t, 9998)
+		if err != nil || tag.String() != "ROLLBACK" || kept+pipelined != 0 {
+			t.Fatalf("sync %v: COMMIT %q %v; committed %d rows from before the error and %d pipelined behind it", syncSecond, tag, err, kept, pipelined)
+		}
+	}
+}
+
+// readPipelineResult reads one statement's result and the Sync after it;
+// the statement must fail with code, or (code "") either succeed or fail
+// with 25P02.
+func readPipelineResult(t *testing.T, pl *pgconn.Pipeline, code string) {
+	t.Helper()
+	res, err := pl.GetResults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr, ok := res.(*pgconn.ResultReader)
+	if !ok {
+		t.Fatalf("pipeline result %T, want a statement's", res)
+	}
+	_, err = rr.Close()
+	switch {
+	case code != "":
+		wantPgError(t, err, code)
+	case err != nil:
+		wantPgError(t, err, "25P02")
+	}
+	if res, err = pl.GetResults(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := res.(*pgconn.PipelineSync); !ok {
+		t.Fatalf("pipeline result %T, want its Sync", res)
+	}
 }
