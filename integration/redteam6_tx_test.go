@@ -235,3 +235,26 @@ func readPipelineResult(t *testing.T, pl *pgconn.Pipeline, code string) {
 		t.Fatalf("pipeline result %T, want its Sync", res)
 	}
 }
+
+// TestRedTeam6AbortKeepsUnnamedStatement: phiguard's abort leaves the
+// client's unnamed statement alone, as PostgreSQL's own error does: a
+// Bind of it in the aborted transaction gets 25P02 (not 26000, which a
+// simple Query in between would cause by dropping it).
+func TestRedTeam6AbortKeepsUnnamedStatement(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 30, func(c *config.Config) { c.Limits.ProxySortRows = 20 })
+	ctx := testContext(t)
+	pgc := f.via.PgConn()
+	if _, err := f.via.Exec(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pgc.Prepare(ctx, "", "SELECT 42::int4", nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err := rowsRaw(t, f.via, f.sql("SELECT id FROM %[1]s ORDER BY name, id", 1), pgx.QueryExecModeCacheStatement, 0)
+	wantCode(t, err, "54000", "limits.proxy_sort_rows")
+	wantPgError(t, pgc.ExecPrepared(ctx, "", nil, nil, nil).Read().Err, "25P02")
+	if _, err := pgc.Exec(ctx, "ROLLBACK").ReadAll(); err != nil {
+		t.Fatal(err)
+	}
+}

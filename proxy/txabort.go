@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 
+	"github.com/jackc/pgx/v5/pgproto3"
 	"go.uber.org/zap"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
@@ -37,7 +38,20 @@ import (
 
 // abortQuery fails whatever the session's settings, search_path or
 // objects, and changes nothing; the server's log line names phiguard.
-var abortQuery = queryMessage([]byte(`SELECT 'phiguard aborted this transaction after refusing a result'::pg_catalog.int4`))
+// It is a Parse (the cast of a constant fails at parse analysis, so no
+// statement is made; a statement of the client's by that name makes it
+// fail too) and a Sync, not a simple Query, which would drop the
+// client's unnamed statement and portal.
+var abortQuery = abortMessages()
+
+func abortMessages() []byte {
+	msg, err := (&pgproto3.Parse{Name: "phiguard_abort",
+		Query: `SELECT 'phiguard aborted this transaction after refusing a result'::pg_catalog.int4`}).Encode(nil)
+	if err != nil {
+		panic("BUG: phiguard's abort does not encode: " + err.Error())
+	}
+	return append(msg, feSync, 0, 0, 0, 4)
+}
 
 // errAbortDue wakes the client pump's wait for client input: the abort
 // is due (waitForClient).
