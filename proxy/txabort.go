@@ -29,7 +29,10 @@ import (
 // lock) and never inside an extended-protocol segment. A client that
 // pipelined requests behind the failed one, already sent when phiguard
 // failed the result, gets them run as the backend ran them (the held
-// ReadyForQuery is released as their answers arrive); the abort follows
+// ReadyForQuery is released as their answers arrive; inside a segment
+// the client pump follows its messages with a Flush, so that an answer
+// comes even if the client waits for the held one before its Sync);
+// the abort follows
 // the first of them the backend answers 'T' with no request queued
 // behind it. Statements after the failed one in the same Query message
 // or the same Sync segment have run too: in an implicit transaction
