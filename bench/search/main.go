@@ -4,25 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/phiguard/phiguard/bench/internal/benchkit"
 	"net"
 	"os"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/phiguard/phiguard/backfill"
-	"github.com/phiguard/phiguard/config"
 	"github.com/phiguard/phiguard/internal/ehrdemo"
 	"github.com/phiguard/phiguard/internal/pgcluster"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/proxy"
-	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
 )
 
 // policyYAML encrypts the columns a patient search reads.
@@ -82,7 +79,7 @@ type settings struct {
 }
 
 func main() {
-	s := settings{patients: envInt("BENCH_PATIENTS", 1_000_000), runs: envInt("BENCH_RUNS", 21), seed: uint64(envInt("BENCH_SEED", 13)), out: os.Getenv("BENCH_OUT")}
+	s := settings{patients: benchkit.EnvInt("BENCH_PATIENTS", 1_000_000), runs: benchkit.EnvInt("BENCH_RUNS", 21), seed: uint64(benchkit.EnvInt("BENCH_SEED", 13)), out: os.Getenv("BENCH_OUT")}
 	if s.out == "" {
 		s.out = "bench/search-last-run.md"
 	}
@@ -96,13 +93,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "search bench:", err)
 		os.Exit(1)
 	}
-}
-
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
 }
 
 // sides are the two connections a query runs on: plaintext directly and
@@ -125,7 +115,7 @@ func run(ctx context.Context, s settings) (string, error) {
 	}
 	defer plain.Close(ctx)
 	defer enc.Close(ctx)
-	addr, err := startProxy(pg, &proxy.Protection{Policy: pol, Keyring: kr})
+	addr, err := benchkit.StartProxy(pg, proxy.WithProtection(&proxy.Protection{Policy: pol, Keyring: kr}))
 	if err != nil {
 		return "", err
 	}
@@ -294,22 +284,4 @@ func storage(ctx context.Context, plain, enc *pgx.Conn) (string, error) {
 		fmt.Fprintf(&b, "| %s | %.1f | %.1f |\n", col, p, e)
 	}
 	return b.String(), nil
-}
-
-func startProxy(pg *pgcluster.Cluster, prot *proxy.Protection) (string, error) {
-	cfg := config.Default()
-	cfg.Listen, cfg.Admin = "127.0.0.1:0", ""
-	host, port, _ := net.SplitHostPort(pg.Addr())
-	cfg.Backend.Host = host
-	cfg.Backend.Port, _ = strconv.Atoi(port)
-	srv, err := proxy.New(cfg, zap.NewNop(), prometheus.NewRegistry(), proxy.WithProtection(prot))
-	if err != nil {
-		return "", err
-	}
-	ln, err := srv.Listen()
-	if err != nil {
-		return "", err
-	}
-	go srv.Serve(ln)
-	return ln.Addr().String(), nil
 }
