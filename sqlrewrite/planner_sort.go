@@ -3,6 +3,7 @@ package sqlrewrite
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"github.com/phiguard/phiguard/internal/pgorder"
@@ -47,6 +48,8 @@ type SortPlan struct {
 	// labelled says, per select-list entry, whether it has a name (AS x),
 	// which the rewrite cuts off when it copies the entry's expression.
 	labelled []bool
+	// lastRewrite is RewriteSort's memo (sort_rewrite.go).
+	lastRewrite atomic.Pointer[sortRewriteMemo]
 }
 
 // SortKey is one key of a SortPlan.
