@@ -17,7 +17,9 @@
 // column per cell against its plaintext.
 //
 // Environment: BENCH_PATIENTS (1,000,000; `make bench-search`),
-// BENCH_RUNS (21), BENCH_SEED (13), BENCH_OUT (bench/search-last-run.md).
+// BENCH_RUNS (21), BENCH_SEED (13), BENCH_OUT (bench/search-last-run.md),
+// BENCH_CPUPROFILE (a file for a CPU profile of the queries, phiguard's
+// side of them included: it runs in this process).
 // `make test` runs a sample of 2,000 patients and 3 runs
 // (TestSearchSample), which checks the answers only: timings are for
 // `make bench-search` on a quiet machine.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -130,6 +131,13 @@ func run(ctx context.Context, s settings) (string, error) {
 		"median latency, extended protocol, text results. %s UTC, %d CPUs, %s.\n\n",
 		s.patients, s.seed, s.runs, time.Now().UTC().Format("2006-01-02 15:04"), runtime.NumCPU(), runtime.Version())
 	b.WriteString("| query | issue's target | through phiguard, encrypted | plaintext, indexed | ratio |\n|---|---|---:|---:|---:|\n")
+	if path := os.Getenv("BENCH_CPUPROFILE"); path != "" {
+		stop, err := cpuProfile(path)
+		if err != nil {
+			return "", err
+		}
+		defer stop()
+	}
 	for _, q := range queries {
 		line, err := measure(ctx, sides{plain: plain, via: via}, q, s.runs)
 		if err != nil {
@@ -284,4 +292,18 @@ func storage(ctx context.Context, plain, enc *pgx.Conn) (string, error) {
 		fmt.Fprintf(&b, "| %s | %.1f | %.1f |\n", col, p, e)
 	}
 	return b.String(), nil
+}
+
+// cpuProfile writes a CPU profile of the queries (not the load) to path,
+// until stop: the process runs phiguard, so it is phiguard's share.
+func cpuProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
