@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 
@@ -41,6 +42,9 @@ type copyRewriter struct {
 	// client's, so that none takes a default PostgreSQL would store in
 	// clear.
 	appended []string
+	// last: the row is the stream's last, without a line ending; a CSV
+	// line \. is the end-of-data marker only when a newline follows it.
+	last bool
 }
 
 // noSubject is the subject of a COPY TO row whose subject column is NULL.
@@ -133,7 +137,7 @@ func (r *copyRewriter) rewriteRows(rows [][]byte, fn func(col *policy.ProtectedC
 			out = append(append(out, r.headerRow(row)...), '\n')
 			continue
 		}
-		if !r.format.CSV && string(row) == `\.` { // the old end-of-data marker
+		if string(row) == `\.` && !(r.format.CSV && r.last) { // the old end-of-data marker
 			out = append(out, `\.`+"\n"...)
 			continue
 		}
@@ -312,14 +316,19 @@ func (s *session) copyInRows(r *copyRewriter, typ byte) ([]byte, *pgerr.Error, e
 		})
 		return out, pe, nil
 	}
-	var rows [][]byte
 	if typ == feCopyData {
-		rows = r.split.Feed(chunk)
-	} else if last, _ := r.split.Finish(); last != nil {
-		rows = [][]byte{last}
+		out, pe := r.rewriteRows(r.split.Feed(chunk), s.encryptField)
+		return out, pe, nil
 	}
-	out, pe := r.rewriteRows(rows, s.encryptField)
-	return out, pe, nil
+	last, _ := r.split.Finish()
+	if last == nil {
+		return nil, nil, nil
+	}
+	r.last = true
+	out, pe := r.rewriteRows([][]byte{last}, s.encryptField)
+	// The last row goes without the line ending it came without, as
+	// PostgreSQL reads a final \. differently with one.
+	return bytes.TrimSuffix(out, []byte{'\n'}), pe, nil
 }
 
 func copyDataMessage(payload []byte) []byte {

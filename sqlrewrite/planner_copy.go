@@ -74,7 +74,8 @@ func (p *planner) copyStmt(c *pg_query.CopyStmt) {
 		case "escape":
 			cp.Escape = val
 		case "header":
-			cp.Header = val == "" || val == "true" || val == "on" || val == "1" || strings.EqualFold(val, "match")
+			// As PostgreSQL reads it: true, on and match in any case.
+			cp.Header = val == "" || val == "1" || strings.EqualFold(val, "true") || strings.EqualFold(val, "on") || strings.EqualFold(val, "match")
 		case "encoding", "freeze":
 		default: // force_quote, force_null, default, ... change what a field means
 			p.refuseTable(t, "the COPY option "+d.GetDefname())

@@ -76,3 +76,20 @@ func TestValidate(t *testing.T) {
 		t.Error("defaults rejected")
 	}
 }
+
+// TestTextValueLikeNull: with a NULL string that needs no escape, a value
+// equal to it (written escaped by the client) must not be encoded bare,
+// which PostgreSQL reads as NULL.
+func TestTextValueLikeNull(t *testing.T) {
+	for _, null := range []string{"abc", "N", `\b`} {
+		f := Text()
+		f.Null = null
+		for _, v := range []string{"abc", "N", "\b", "x"} {
+			row := f.Encode([][]byte{[]byte(v), nil})
+			got, err := f.Decode(row)
+			if err != nil || len(got) != 2 || got[0] == nil || string(got[0]) != v || got[1] != nil {
+				t.Errorf("NULL %q, value %q: encoded %q, decoded %q (%v)", null, v, row, got, err)
+			}
+		}
+	}
+}

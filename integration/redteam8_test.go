@@ -1,0 +1,252 @@
+package integration
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Red team 8: COPY FROM STDIN with a column list that leaves an encrypted
+// column out (phiguard appends it, with a NULL field in every row), and
+// a named statement phiguard prepares again after its guard failed
+// (proxy/reprepare.go).
+
+// rt8Copy runs COPY ... FROM STDIN (sql with %s for the table) with data
+// on both sides of tw and returns each side's error.
+func rt8Copy(t *testing.T, tw *twin, sql, data string) (via, dir error) {
+	t.Helper()
+	ctx := testContext(t)
+	_, dir = tw.dir.PgConn().CopyFrom(ctx, strings.NewReader(data), fmt.Sprintf(sql, tw.plain))
+	_, via = tw.via.PgConn().CopyFrom(ctx, strings.NewReader(data), fmt.Sprintf(sql, tw.enc))
+	return via, dir
+}
+
+// TestRedTeam8CopySameAsPlain: COPY forms whose column list leaves the
+// encrypted column out, each on both twins: the same rows stored (or a
+// refusal through phiguard), and nothing in clear.
+func TestRedTeam8CopySameAsPlain(t *testing.T) {
+	t.Parallel()
+	tw := newTwin(t, "rt8copy", twinColumn{"id", "int", ""}, twinColumn{"note", "text", ""},
+		twinColumn{"ssn", "text", "{mode: deterministic, key: rt8copy-k, type: text}"})
+	for _, c := range []struct{ what, sql, data string }{
+		// CSV's end-of-data marker: PostgreSQL stops at a line holding
+		// only \. in CSV too; phiguard appended a field to it (\.,) and
+		// PostgreSQL stored it as a row.
+		{"CSV end marker, one listed column", "COPY %s (note) FROM STDIN (FORMAT csv)", "a\n\\.\n"},
+		{"CSV end marker, two listed columns", "COPY %s (id, note) FROM STDIN (FORMAT csv)", "1,a\n\\.\n"},
+		{"CSV end marker, no newline", "COPY %s (note) FROM STDIN (FORMAT csv)", "a\n\\."},
+		{"CSV end marker, CRLF", "COPY %s (note) FROM STDIN (FORMAT csv)", "a\r\n\\.\r\n"},
+		{"text end marker", "COPY %s (note) FROM STDIN", "a\n\\.\n"},
+		// A NULL string without a backslash: a value written with an
+		// escape that decodes to it is not NULL; re-encoded bare, it was.
+		{"text NULL 'abc', value \\abc", "COPY %s (id, note) FROM STDIN (NULL 'abc')", "1\t\\abc\n2\tabc\n"},
+		{"text NULL 'ab', value a\\b", "COPY %s (note) FROM STDIN (NULL 'ab')", "a\\b\n"},
+		// HEADER spelled in capitals: PostgreSQL reads it as true.
+		{"HEADER 'TRUE', short header", "COPY %s (id, note) FROM STDIN (FORMAT csv, HEADER 'TRUE')", "h\n1,a\n"},
+		{"HEADER 'On', text", "COPY %s (id, note) FROM STDIN (HEADER 'On')", "x\n2\tb\n"},
+		{"CRLF lines", "COPY %s (id, note) FROM STDIN", "1\ta\r\n2\tb\r\n"},
+		{"trailing empty field", "COPY %s (id, note) FROM STDIN", "1\t\n"},
+		{"empty line, one column", "COPY %s (note) FROM STDIN", "\n"},
+		{"CSV quoted newline", "COPY %s (id, note) FROM STDIN (FORMAT csv)", "1,\"a\nb\"\n"},
+		{"CSV HEADER match", "COPY %s (id, note) FROM STDIN (FORMAT csv, HEADER match)", "id,note\n1,x\n"},
+		{"delimiter |, NULL ''", "COPY %s (id, note) FROM STDIN (DELIMITER '|', NULL '')", "1|\n2|z\n"},
+		{"CSV NULL 'N', quoted N", "COPY %s (id, note) FROM STDIN (FORMAT csv, NULL 'N')", "1,\"N\"\n2,N\n"},
+		{"schema, comment, quoted names", "COPY /* c */ public . %s /* c */ ( \"id\" , \"note\" ) FROM STDIN", "1\ta\n"},
+	} {
+		tw.clear(t)
+		via, dir := rt8Copy(t, tw, c.sql, c.data)
+		rt5NoPlain(t, tw)
+		if dir != nil {
+			if via == nil {
+				t.Errorf("%s: stored through phiguard, refused directly: %v", c.what, dir)
+			}
+			continue
+		}
+		if via != nil {
+			t.Errorf("%s: refused through phiguard (%v), stored directly", c.what, via)
+			continue
+		}
+		var nulls int
+		if err := tw.dir.QueryRow(testContext(t), "SELECT count(*) FROM "+tw.enc+" WHERE ssn IS NOT NULL").Scan(&nulls); err != nil || nulls != 0 {
+			t.Errorf("%s: %d rows with ssn set (%v)", c.what, nulls, err)
+		}
+		want := tableText(t, tw.dir, "SELECT id, note FROM "+tw.plain+" ORDER BY 1, 2", pgx.QueryExecModeSimpleProtocol)
+		if got := tableText(t, tw.dir, "SELECT id, note FROM "+tw.enc+" ORDER BY 1, 2", pgx.QueryExecModeSimpleProtocol); got != want {
+			t.Errorf("%s: stored through phiguard\n%s\ndirectly\n%s", c.what, got, want)
+		}
+	}
+}
+
+// TestRedTeam8CopyMultiStatement: a Query holding a COPY whose list
+// leaves the encrypted column out and another statement: the guard's
+// rewrite of the list takes one statement only, while the proxy still
+// appends a NULL field for the column to every row.
+func TestRedTeam8CopyMultiStatement(t *testing.T) {
+	t.Parallel()
+	tw := newTwin(t, "rt8multi", twinColumn{"id", "int", ""}, twinColumn{"note", "text", ""},
+		twinColumn{"ssn", "text", "{mode: deterministic, key: rt8multi-k, type: text}"})
+	for _, sql := range []string{"COPY %s (id, note) FROM STDIN; SELECT 1", "SELECT 1; COPY %s (id, note) FROM STDIN"} {
+		tw.clear(t)
+		via, dir := rt8Copy(t, tw, sql, "1\ta\n")
+		rt5NoPlain(t, tw)
+		t.Logf("%s: through phiguard %v, directly %v", sql, via, dir)
+		if dir != nil {
+			t.Fatalf("directly: %v", dir)
+		}
+		if via == nil {
+			tw.same(t, "SELECT * FROM %s ORDER BY 1", pgx.QueryExecModeSimpleProtocol, sql)
+		} else if code := pgCode(via); code != "0A000" {
+			t.Errorf("%s through phiguard: %v; want the rows or 0A000", sql, via)
+		}
+	}
+}
+
+// rt8Prepare prepares name as sql (with %s for the table) on both sides.
+func rt8Prepare(t *testing.T, tw *twin, name, sql string) {
+	t.Helper()
+	for _, side := range []struct {
+		conn  *pgx.Conn
+		table string
+	}{{tw.via, tw.enc}, {tw.dir, tw.plain}} {
+		if _, err := side.conn.PgConn().Prepare(testContext(t), name, fmt.Sprintf(sql, side.table), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func rt8Exec(t *testing.T, c *pgx.Conn, name string, args ...string) error {
+	t.Helper()
+	var params [][]byte
+	for _, a := range args {
+		params = append(params, []byte(a))
+	}
+	return c.PgConn().ExecPrepared(testContext(t), name, params, nil, nil).Read().Err
+}
+
+// TestRedTeam8ReprepareFailsInAbortedTransaction: the guard fails inside
+// a transaction, which PostgreSQL then aborts; the next Bind of the
+// statement, still in the aborted transaction, has phiguard Close it and
+// Parse it again, and the Parse fails (25P02). PostgreSQL keeps a
+// prepared statement across the ROLLBACK; through phiguard it was gone
+// (26000) for the rest of the session.
+func TestRedTeam8ReprepareFailsInAbortedTransaction(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	tw := newTwin(t, "rt8abort", rt5DefaultCols("rt8abort-k")...)
+	rt8Prepare(t, tw, "ins", "INSERT INTO %s VALUES ($1, $2, $3)")
+	for _, table := range []string{tw.enc, tw.plain} {
+		if _, err := superuser(t).Exec(ctx, strings.ReplaceAll(rt5DefaultDDL, "{t}", table)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := tw.via.Exec(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt8Exec(t, tw.via, "ins", "1", rt5SSN, "x"); pgCode(err) != "40001" {
+		t.Fatalf("first execution after the DDL: %v; want 40001", err)
+	}
+	if err := rt8Exec(t, tw.via, "ins", "1", rt5SSN, "x"); pgCode(err) != "25P02" {
+		t.Errorf("in the aborted transaction: %v; want 25P02", err)
+	}
+	if _, err := tw.via.Exec(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	rt5NoPlain(t, tw)
+	if err := rt8Exec(t, tw.dir, "ins", "1", rt5SSN, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt8Exec(t, tw.via, "ins", "1", rt5SSN, "x"); err != nil {
+		t.Fatalf("after the ROLLBACK: %v; PostgreSQL still has the statement and runs it", err)
+	}
+	rt5NoPlain(t, tw)
+	tw.same(t, "SELECT * FROM %s ORDER BY 1", pgx.QueryExecModeSimpleProtocol, "after the re-prepare in an aborted transaction")
+}
+
+// TestRedTeam8ReprepareRefusedEveryTime: a statement refused when
+// phiguard prepares it again (its left-out encrypted column has a
+// default now) is refused at every execution after, with the same
+// SQLSTATE, and runs again once the default is dropped, as PostgreSQL's
+// statement would; the Parse that failed left it unknown (26000).
+func TestRedTeam8ReprepareRefusedEveryTime(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	tw := newTwin(t, "rt8again", rt5DefaultCols("rt8again-k")...)
+	rt8Prepare(t, tw, "ins", "INSERT INTO %s (id, note) VALUES ($1, $2)")
+	if err := rt8Exec(t, tw.via, "ins", "1", "x"); err != nil {
+		t.Fatal(err)
+	}
+	su := superuser(t)
+	if _, err := su.Exec(ctx, "ALTER TABLE "+tw.enc+" ALTER COLUMN ssn SET DEFAULT '"+rt5SSN+"'"); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"40001", "0A000", "0A000", "0A000"} {
+		if err := rt8Exec(t, tw.via, "ins", fmt.Sprint(i+2), "x"); pgCode(err) != want {
+			t.Errorf("execution %d after the DDL: %v; want %s", i+1, err, want)
+		}
+		rt5NoPlain(t, tw)
+	}
+	if _, err := su.Exec(ctx, "ALTER TABLE "+tw.enc+" ALTER COLUMN ssn DROP DEFAULT"); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	for attempt := 1; attempt <= 2; attempt++ {
+		if err = rt8Exec(t, tw.via, "ins", "9", "y"); err == nil {
+			break
+		}
+		t.Logf("after DROP DEFAULT, attempt %d: %v", attempt, err)
+	}
+	if err != nil {
+		t.Errorf("after DROP DEFAULT: %v; want the statement to run", err)
+	}
+	rt5NoPlain(t, tw)
+}
+
+// TestRedTeam8RepreparePipelined: several Binds of the stale statement
+// in one pipeline segment, and one in the middle of a segment after
+// another statement: every answer lines up, nothing in clear, and the
+// rows equal plain PostgreSQL's.
+func TestRedTeam8RepreparePipelined(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	tw := newTwin(t, "rt8pipe", rt5DefaultCols("rt8pipe-k")...)
+	rt8Prepare(t, tw, "ins", "INSERT INTO %s VALUES ($1, $2, $3) RETURNING id, ssn, note")
+	for _, table := range []string{tw.enc, tw.plain} {
+		if _, err := superuser(t).Exec(ctx, strings.ReplaceAll(rt5DefaultDDL, "{t}", table)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rt8Exec(t, tw.via, "ins", "1", rt5SSN, "x"); pgCode(err) != "40001" {
+		t.Fatalf("first execution after the DDL: %v; want 40001", err)
+	}
+	rt5NoPlain(t, tw)
+	for _, c := range []*pgx.Conn{tw.via, tw.dir} {
+		pc := c.PgConn()
+		b := &pgconn.Batch{}
+		b.ExecParams("SELECT 7", nil, nil, nil, nil)
+		b.ExecPrepared("ins", [][]byte{[]byte("2"), []byte("078-05-1121"), []byte("y")}, nil, nil)
+		b.ExecPrepared("ins", [][]byte{[]byte("3"), []byte("078-05-1122"), []byte("z")}, nil, nil)
+		res, err := pc.ExecBatch(ctx, b).ReadAll()
+		if err != nil {
+			t.Fatalf("batch: %v", err)
+		}
+		var got []string
+		for _, r := range res {
+			if r.Err != nil {
+				t.Fatalf("batch result: %v", r.Err)
+			}
+			for _, row := range r.Rows {
+				for _, v := range row {
+					got = append(got, string(v))
+				}
+			}
+		}
+		if want := "7 2 078-05-1121 y 3 078-05-1122 z"; strings.Join(got, " ") != want {
+			t.Errorf("batch answered %q, want %q", strings.Join(got, " "), want)
+		}
+	}
+	rt5NoPlain(t, tw)
+	tw.same(t, "SELECT * FROM %s ORDER BY 1", pgx.QueryExecModeSimpleProtocol, "pipelined re-prepare")
+}
