@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 )
 
 // Red team 8: COPY FROM STDIN with a column list that leaves an encrypted
@@ -249,4 +250,71 @@ func TestRedTeam8RepreparePipelined(t *testing.T) {
 	}
 	rt5NoPlain(t, tw)
 	tw.same(t, "SELECT * FROM %s ORDER BY 1", pgx.QueryExecModeSimpleProtocol, "pipelined re-prepare")
+}
+
+// TestRedTeam8ReprepareKeepsParameterTypes: after another session's DDL
+// moved a column and changed its type (note text -> varchar(4)), a
+// statement whose column list phiguard filled fails before its guard
+// (22001: the stale list gives note the SSN); it was never prepared
+// again, so it failed so at every execution, where PostgreSQL re-plans
+// it and runs it. And PostgreSQL fixes a prepared statement's parameter
+// types at its Parse and keeps them when it re-plans; phiguard's
+// re-Parse sent the client's (unspecified) types, so PostgreSQL inferred
+// them anew from the changed table and a Describe answered other types
+// than the client had been told.
+func TestRedTeam8ReprepareKeepsParameterTypes(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	tw := newTwin(t, "rt8types", rt5DefaultCols("rt8types-k")...)
+	rt8Prepare(t, tw, "ins", "INSERT INTO %s VALUES ($1, $2, $3)")
+	for _, table := range []string{tw.enc, tw.plain} {
+		if _, err := superuser(t).Exec(ctx, "ALTER TABLE "+table+" DROP COLUMN note; ALTER TABLE "+table+" ADD COLUMN note varchar(4)"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dirErr := rt8Exec(t, tw.dir, "ins", "2", rt5SSN, "5")
+	var viaErr error
+	for attempt := 1; attempt <= 3; attempt++ {
+		viaErr = rt8Exec(t, tw.via, "ins", "2", rt5SSN, "5")
+		t.Logf("through phiguard, attempt %d: %v", attempt, viaErr)
+		rt5NoPlain(t, tw)
+		if viaErr == nil {
+			break
+		}
+	}
+	if (dirErr == nil) != (viaErr == nil) || pgCode(dirErr) != pgCode(viaErr) {
+		t.Errorf("after the column changed type: through phiguard %v, directly %v", viaErr, dirErr)
+	}
+	if via, dir := rt8DescribeParams(t, tw.via), rt8DescribeParams(t, tw.dir); via != dir {
+		t.Errorf("Describe of the statement after the DDL: parameters %s through phiguard, %s directly", via, dir)
+	}
+	tw.same(t, "SELECT id, ssn, note FROM %s ORDER BY 1", pgx.QueryExecModeSimpleProtocol, "after the column changed type")
+}
+
+// rt8DescribeParams describes the statement ins and returns its
+// parameter types.
+func rt8DescribeParams(t *testing.T, c *pgx.Conn) string {
+	t.Helper()
+	pc := c.PgConn()
+	fe := pc.Frontend()
+	fe.Send(&pgproto3.Describe{ObjectType: 'S', Name: "ins"})
+	fe.Send(&pgproto3.Sync{})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	got := "none"
+	for {
+		msg, err := pc.ReceiveMessage(testContext(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch m := msg.(type) {
+		case *pgproto3.ParameterDescription:
+			got = fmt.Sprint(m.ParameterOIDs)
+		case *pgproto3.ErrorResponse:
+			got = "error " + m.Code
+		case *pgproto3.ReadyForQuery:
+			return got
+		}
+	}
 }

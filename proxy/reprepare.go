@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"encoding/binary"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 )
@@ -27,6 +28,21 @@ import (
 type reprepared struct {
 	query string
 	oids  []uint32
+	// described are the parameter types the client was told when it
+	// described the statement (backend pump; presentParameterTypes).
+	// PostgreSQL fixes a statement's parameter types at its Parse and
+	// keeps them when it re-plans; the re-Parse declares them, or
+	// PostgreSQL would infer them anew from the changed table.
+	described atomic.Pointer[[]uint32]
+}
+
+// types are the parameter types to declare in the re-Parse: the ones the
+// client was told, else the ones it declared.
+func (r *reprepared) types() []uint32 {
+	if d := r.described.Load(); d != nil {
+		return *d
+	}
+	return r.oids
 }
 
 // markGuardFailed notes that the statement behind a failed Execute or
@@ -66,7 +82,7 @@ func (s *session) reprepareStale(name string) ([]byte, error) {
 	out := binary.BigEndian.AppendUint32([]byte{feClose}, uint32(4+1+len(name)+1))
 	out = append(append(append(out, 'S'), name...), 0)
 
-	parse := pgproto3.Parse{Name: name, Query: old.again.query, ParameterOIDs: old.again.oids}
+	parse := pgproto3.Parse{Name: name, Query: old.again.query, ParameterOIDs: old.again.types()}
 	body, err := parse.Encode(nil)
 	if err != nil {
 		return nil, err
