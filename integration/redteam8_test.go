@@ -318,3 +318,141 @@ func rt8DescribeParams(t *testing.T, c *pgx.Conn) string {
 		}
 	}
 }
+
+// TestRedTeam8CopyTwoEncrypted: a table with a subject column, a
+// deterministic column and a randomized one sealed per subject; COPY
+// lists some and leaves others out, after another session gave the
+// left-out ones plaintext defaults. Rows read back through phiguard equal
+// what plain PostgreSQL stores for the same COPY with no default; the
+// left-out columns are NULL in storage.
+func TestRedTeam8CopyTwoEncrypted(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	enc, plain := uniqueName("rt8two_enc"), uniqueName("rt8two_plain")
+	su := superuser(t)
+	for _, table := range []string{enc, plain} {
+		if _, err := su.Exec(ctx, "CREATE TABLE "+table+" (id int, note text, ssn text, first text); GRANT ALL ON "+table+" TO "+appUser); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := startProxy(t, proxyOptions{protect: protection(t, "version: 1\ntables:\n  public."+enc+":\n    subject_column: id\n    columns:\n      ssn: {mode: deterministic, key: rt8two-k, type: text}\n      first: {mode: randomized, key: rt8two-r, type: text}\n")})
+	conn, dir := p.app(t), direct(t)
+	if _, err := conn.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := su.Exec(ctx, "ALTER TABLE "+enc+" ALTER COLUMN ssn SET DEFAULT '"+rt5SSN+"', ALTER COLUMN first SET DEFAULT '"+rt5SSN+"'"); err != nil {
+		t.Fatal(err)
+	}
+	tw := &twin{enc: enc, plain: plain, via: conn, dir: dir}
+	for _, c := range []struct{ sql, data string }{
+		{"COPY %s (id, note) FROM STDIN", "1\ta\n"},
+		{"COPY %s (id, ssn) FROM STDIN", "2\t078-05-1121\n"},
+		{"COPY %s (first, id) FROM STDIN (FORMAT csv)", "Ann,3\n"},
+		{"COPY %s (\"id\", \"ssn\", note) FROM STDIN (FORMAT csv, HEADER)", "x,y,z\n4,078-05-1122,\"q\nr\"\n"},
+		{"COPY %s (id, note) FROM STDIN WHERE id > 5", "5\tskip\n6\tkept\n"},
+	} {
+		via, direct := rt8Copy(t, tw, c.sql, c.data)
+		if via != nil || direct != nil {
+			t.Errorf("%s: through phiguard %v, directly %v", c.sql, via, direct)
+		}
+		rt5NoPlain(t, tw)
+	}
+	// Binary, listing no column sealed per subject (nothing to seal).
+	for _, side := range []struct {
+		c     *pgx.Conn
+		table string
+	}{{conn, enc}, {dir, plain}} {
+		if _, err := side.c.CopyFrom(ctx, pgx.Identifier{side.table}, []string{"id", "note"}, pgx.CopyFromRows([][]any{{7, "bin"}})); err != nil {
+			t.Errorf("binary COPY leaving the sealed column out: %v", err)
+		}
+	}
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{enc}, []string{"id", "first"}, pgx.CopyFromRows([][]any{{8, "Bo"}})); pgCode(err) != "0A000" {
+		t.Errorf("binary COPY of a column sealed per subject: %v; want 0A000", err)
+	}
+	rt5NoPlain(t, tw)
+	tw.same(t, "SELECT id, note, ssn, first FROM %s ORDER BY 1", pgx.QueryExecModeSimpleProtocol, "COPY leaving encrypted columns out")
+}
+
+// TestRedTeam8CopyOwnDDLInTransaction: the session itself gives the
+// encrypted column a default inside a transaction, then COPYs leaving it
+// out: refused, or stored without the default; never the default in
+// clear.
+func TestRedTeam8CopyOwnDDLInTransaction(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	p, tw, table := rt7Setup(t, "rt8owntx", "CREATE TABLE {t} (id int, note text, ssn text)")
+	if _, err := superuser(t).Exec(ctx, "ALTER TABLE "+table+" OWNER TO "+appUser); err != nil {
+		t.Fatal(err)
+	}
+	conn := p.app(t)
+	if _, err := conn.Exec(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "ALTER TABLE "+table+" ALTER COLUMN ssn SET DEFAULT '"+rt5SSN+"'"); pgCode(err) != "0A000" {
+		t.Errorf("SET DEFAULT on the encrypted column through phiguard: %v; want 0A000", err)
+	}
+	// phiguard refuses the DDL itself; the COPY after it, in the
+	// aborted transaction or after a ROLLBACK, stores no default.
+	_, err := conn.PgConn().CopyFrom(ctx, strings.NewReader("1\ta\n"), "COPY "+table+" (id, note) FROM STDIN")
+	t.Logf("COPY after the session's own SET DEFAULT: %v", err)
+	if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.PgConn().CopyFrom(ctx, strings.NewReader("2\tb\n"), "COPY "+table+" (id, note) FROM STDIN"); err != nil {
+		t.Errorf("COPY after the ROLLBACK: %v", err)
+	}
+	rt5NoPlain(t, tw)
+}
+
+// TestRedTeam8ReprepareAfterErrorInSegment: the stale statement's Bind
+// comes after an error in the same pipeline segment, so PostgreSQL skips
+// phiguard's Close and Parse with it; the statement must still be there,
+// prepared again at its next Bind, and the answers aligned.
+func TestRedTeam8ReprepareAfterErrorInSegment(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	tw := newTwin(t, "rt8segerr", rt5DefaultCols("rt8segerr-k")...)
+	rt8Prepare(t, tw, "ins", "INSERT INTO %s VALUES ($1, $2, $3)")
+	for _, table := range []string{tw.enc, tw.plain} {
+		if _, err := superuser(t).Exec(ctx, strings.ReplaceAll(rt5DefaultDDL, "{t}", table)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rt8Exec(t, tw.via, "ins", "1", rt5SSN, "x"); pgCode(err) != "40001" {
+		t.Fatalf("first execution after the DDL: %v; want 40001", err)
+	}
+	for _, c := range []*pgx.Conn{tw.via, tw.dir} {
+		b := &pgconn.Batch{}
+		b.ExecParams("SELECT 1/0", nil, nil, nil, nil)
+		b.ExecPrepared("ins", [][]byte{[]byte("2"), []byte("078-05-1121"), []byte("y")}, nil, nil)
+		_, err := c.PgConn().ExecBatch(ctx, b).ReadAll()
+		if pgCode(err) != "22012" {
+			t.Errorf("the batch: %v; want 22012", err)
+		}
+	}
+	for _, c := range []*pgx.Conn{tw.via, tw.dir} {
+		if err := rt8Exec(t, c, "ins", "3", "078-05-1122", "z"); err != nil {
+			t.Errorf("after the batch: %v", err)
+		}
+	}
+	var one int
+	if err := tw.via.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
+		t.Fatalf("SELECT 1 afterwards: %d, %v", one, err)
+	}
+	rt5NoPlain(t, tw)
+	tw.same(t, "SELECT * FROM %s ORDER BY 1", pgx.QueryExecModeSimpleProtocol, "re-prepare skipped after an error")
+}
+
+// TestRedTeam8SQLPrepare: PREPARE in SQL of an INSERT on a protected
+// table is refused outright (0A000), so no SQL-level statement holds a
+// guard phiguard cannot prepare again.
+func TestRedTeam8SQLPrepare(t *testing.T) {
+	t.Parallel()
+	tw := newTwin(t, "rt8sqlprep", rt5DefaultCols("rt8sqlprep-k")...)
+	for _, q := range []string{"PREPARE ins (int, text, text) AS INSERT INTO %s VALUES ($1, $2, $3)", "PREPARE ins2 AS INSERT INTO %s (id, note) VALUES ($1, $2)"} {
+		_, err := tw.via.Exec(testContext(t), fmt.Sprintf(q, tw.enc))
+		if pgCode(err) != "0A000" {
+			t.Errorf("%s: %v; want 0A000", q, err)
+		}
+	}
+}
