@@ -2,6 +2,8 @@ package integration
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -453,6 +455,143 @@ func TestRedTeam8SQLPrepare(t *testing.T) {
 		_, err := tw.via.Exec(testContext(t), fmt.Sprintf(q, tw.enc))
 		if pgCode(err) != "0A000" {
 			t.Errorf("%s: %v; want 0A000", q, err)
+		}
+	}
+}
+
+// TestRedTeam8ReprepareTypedEncrypted: the re-Parse declares the types
+// the client was told, which for an encrypted integer or date column are
+// the column's logical type (phiguard sends its parameter as text): the
+// statement must run after the DDL and store what PostgreSQL stores.
+func TestRedTeam8ReprepareTypedEncrypted(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	tw := newTwin(t, "rt8typed", twinColumn{"id", "int", ""}, twinColumn{"k", "int", ""},
+		twinColumn{"n", "integer", "{mode: deterministic, key: rt8typed-n, type: integer}"})
+	rt8Prepare(t, tw, "ins", "INSERT INTO %s VALUES ($1, $2, $3)")
+	before := rt8DescribeParams(t, tw.via)
+	for _, c := range []*pgx.Conn{tw.via, tw.dir} {
+		if err := rt8Exec(t, c, "ins", "1", "7", "42"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, table := range []string{tw.enc, tw.plain} {
+		if _, err := superuser(t).Exec(ctx, "ALTER TABLE "+table+" DROP COLUMN k; ALTER TABLE "+table+" ADD COLUMN k int"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Now (id, n, k): $2 goes to n.
+	if err := rt8Exec(t, tw.dir, "ins", "2", "43", "8"); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		if err = rt8Exec(t, tw.via, "ins", "2", "43", "8"); err == nil {
+			break
+		}
+		t.Logf("attempt %d: %v", attempt, err)
+	}
+	if err != nil {
+		t.Fatalf("after the DDL: %v", err)
+	}
+	if after, dir := rt8DescribeParams(t, tw.via), rt8DescribeParams(t, tw.dir); after != dir || after != before {
+		t.Errorf("parameters %s through phiguard after the re-prepare (%s before), %s directly", after, before, dir)
+	}
+	tw.same(t, "SELECT id, k, n FROM %s ORDER BY 1", pgx.QueryExecModeSimpleProtocol, "typed encrypted columns re-prepared")
+}
+
+// TestRedTeam8CopyExtendedProtocol: COPY ... FROM STDIN sent as Parse,
+// Bind and Execute, its list leaving the encrypted column out, after
+// another session set a plaintext default: the column stays NULL.
+func TestRedTeam8CopyExtendedProtocol(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	p, tw, table := rt7Setup(t, "rt8copyext", "CREATE TABLE {t} (id int, note text, ssn text)")
+	conn := p.app(t)
+	if _, err := conn.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := superuser(t).Exec(ctx, "ALTER TABLE "+table+" ALTER COLUMN ssn SET DEFAULT '"+rt5SSN+"'"); err != nil {
+		t.Fatal(err)
+	}
+	pc := conn.PgConn()
+	fe := pc.Frontend()
+	fe.Send(&pgproto3.Parse{Query: "COPY " + table + " (id, note) FROM STDIN"})
+	fe.Send(&pgproto3.Bind{})
+	fe.Send(&pgproto3.Execute{})
+	fe.Send(&pgproto3.CopyData{Data: []byte("1\ta\n2\tb\n")})
+	fe.Send(&pgproto3.CopyDone{})
+	fe.Send(&pgproto3.Sync{})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var copyErr string
+	for done := false; !done; {
+		msg, err := pc.ReceiveMessage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch m := msg.(type) {
+		case *pgproto3.ErrorResponse:
+			copyErr = m.Code + " " + m.Message
+		case *pgproto3.ReadyForQuery:
+			done = true
+		}
+	}
+	t.Logf("COPY in the extended protocol: %q", copyErr)
+	rt5NoPlain(t, tw)
+	var n int
+	if err := tw.dir.QueryRow(ctx, "SELECT count(*) FROM "+table+" WHERE ssn IS NOT NULL").Scan(&n); err != nil || n != 0 {
+		t.Errorf("%d rows with ssn set (%v)", n, err)
+	}
+	var one int
+	if err := conn.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
+		t.Fatalf("SELECT 1 afterwards: %d, %v", one, err)
+	}
+}
+
+// TestRedTeam8ReloadBeforeBind: a named INSERT of a column phiguard does
+// not encrypt, prepared before a reload that encrypts it: its next Bind
+// must not store the value in clear.
+func TestRedTeam8ReloadBeforeBind(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	table := uniqueName("rt8reload")
+	if _, err := superuser(t).Exec(ctx, "CREATE TABLE "+table+" (id int, note text, ssn text); GRANT ALL ON "+table+" TO "+appUser); err != nil {
+		t.Fatal(err)
+	}
+	v1 := "version: 1\ntables:\n  public." + table + ":\n    columns:\n      ssn: {mode: deterministic, key: rt8reload-k, type: text}\n"
+	v2 := v1 + "      note: {mode: deterministic, key: rt8reload-k, type: text}\n"
+	p := startProxy(t, proxyOptions{protect: protection(t, v1)})
+	conn := p.app(t)
+	reload := func(v string) {
+		path := filepath.Join(t.TempDir(), "policy.yml")
+		if err := os.WriteFile(path, []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.srv.ReloadPolicyFile(path); err != nil {
+			t.Fatalf("reload: %v", err)
+		}
+	}
+	for i, q := range []string{"INSERT INTO " + table + " VALUES ($1, $2, $3)", "INSERT INTO " + table + " (id, note) VALUES ($1, $2)"} {
+		reload(v1)
+		name := fmt.Sprint("s", i)
+		if _, err := conn.PgConn().Prepare(ctx, name, q, nil); err != nil {
+			t.Fatal(err)
+		}
+		reload(v2)
+		args := []string{"1", rt5SSN}
+		if strings.Contains(q, "$3") {
+			args = append(args, "x")
+		}
+		err := rt8Exec(t, conn, name, args...)
+		t.Logf("%s after the reload: %v", q, err)
+		var leaked int
+		if err := direct(t).QueryRow(ctx, "SELECT count(*) FROM "+table+" e WHERE e::text LIKE '%"+rt5SSN+"%'").Scan(&leaked); err != nil {
+			t.Fatal(err)
+		}
+		if leaked != 0 {
+			t.Fatalf("%s, prepared before the reload that encrypts note: stored in clear", q)
 		}
 	}
 }
