@@ -595,3 +595,69 @@ func TestRedTeam8ReloadBeforeBind(t *testing.T) {
 		}
 	}
 }
+
+// rt8CopyBytewise runs COPY ... FROM STDIN with each byte of data in a
+// CopyData message of its own.
+func rt8CopyBytewise(t *testing.T, c *pgx.Conn, sql, data string) error {
+	t.Helper()
+	ctx := testContext(t)
+	pc := c.PgConn()
+	fe := pc.Frontend()
+	fe.Send(&pgproto3.Query{String: sql})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var failed error
+	for {
+		msg, err := pc.ReceiveMessage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch m := msg.(type) {
+		case *pgproto3.CopyInResponse:
+			for i := 0; i < len(data); i++ {
+				fe.Send(&pgproto3.CopyData{Data: []byte{data[i]}})
+			}
+			fe.Send(&pgproto3.CopyDone{})
+			if err := fe.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		case *pgproto3.ErrorResponse:
+			failed = &pgconn.PgError{Code: m.Code, Message: m.Message}
+		case *pgproto3.ReadyForQuery:
+			return failed
+		}
+	}
+}
+
+// TestRedTeam8CopyBytewise: rows cut at every byte (inside an escape, a
+// CRLF, a quoted CSV newline, the end marker) read as when sent whole;
+// and line endings as the client wrote them: phiguard ended every row in
+// \n, so a stream mixing \r\n and \n, which PostgreSQL fails (22P04),
+// was stored.
+func TestRedTeam8CopyBytewise(t *testing.T) {
+	t.Parallel()
+	tw := newTwin(t, "rt8bytes", twinColumn{"id", "int", ""}, twinColumn{"note", "text", ""},
+		twinColumn{"ssn", "text", "{mode: deterministic, key: rt8bytes-k, type: text}"})
+	for _, c := range []struct{ sql, data string }{
+		{"COPY %s (id, note) FROM STDIN", "1\ta\\\\b\\tc\r\n2\t\\N\r\n\\.\r\n"},
+		{"COPY %s (id, note) FROM STDIN (FORMAT csv)", "1,\"x\ny\"\r\n2,\"q\"\"r\"\n\\.\n"},
+		{"COPY %s (id, ssn, note) FROM STDIN (FORMAT csv, HEADER)", "id,ssn,note\n3,078-05-1121,\"s\r\nt\"\n"},
+		{"COPY %s (note, id) FROM STDIN", "\\x41\\102\t4"},
+		{"COPY %s (id, note) FROM STDIN", "1\ta\r\n2\tb\n"},
+		{"COPY %s (id, note) FROM STDIN", "1\ta\n2\tb\r\n"},
+	} {
+		tw.clear(t)
+		ctx := testContext(t)
+		_, dir := tw.dir.PgConn().CopyFrom(ctx, strings.NewReader(c.data), fmt.Sprintf(c.sql, tw.plain))
+		via := rt8CopyBytewise(t, tw.via, fmt.Sprintf(c.sql, tw.enc), c.data)
+		rt5NoPlain(t, tw)
+		if dir != nil || via != nil {
+			if pgCode(dir) != pgCode(via) {
+				t.Errorf("%s: through phiguard %v, directly %v", c.sql, via, dir)
+			}
+			continue
+		}
+		tw.same(t, "SELECT * FROM %s ORDER BY 1", pgx.QueryExecModeSimpleProtocol, c.sql)
+	}
+}

@@ -131,14 +131,18 @@ func copyError(cp *sqlrewrite.CopyPlan, what string) *pgerr.Error {
 // returns them as one CopyData payload (each row ending in a newline).
 func (r *copyRewriter) rewriteRows(rows [][]byte, fn func(col *policy.ProtectedColumn, v, subject []byte) ([]byte, *pgerr.Error)) ([]byte, *pgerr.Error) {
 	var out []byte
-	for _, row := range rows {
+	for i, row := range rows {
+		eol := "\n"
+		if r.split.CRLF(i) {
+			eol = "\r\n" // as the client ended it: PostgreSQL fails mixed endings
+		}
 		if r.header {
 			r.header = false
-			out = append(append(out, r.headerRow(row)...), '\n')
+			out = append(append(out, r.headerRow(row)...), eol...)
 			continue
 		}
 		if string(row) == `\.` && !(r.format.CSV && r.last) { // the old end-of-data marker
-			out = append(out, `\.`+"\n"...)
+			out = append(out, `\.`+eol...)
 			continue
 		}
 		fields, err := r.format.Decode(row)
@@ -172,7 +176,7 @@ func (r *copyRewriter) rewriteRows(rows [][]byte, fn func(col *policy.ProtectedC
 			}
 			fields[i] = v
 		}
-		out = append(append(out, r.format.Encode(fields)...), '\n')
+		out = append(append(out, r.format.Encode(fields)...), eol...)
 	}
 	return out, nil
 }

@@ -93,3 +93,17 @@ func TestTextValueLikeNull(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitterLineEndings(t *testing.T) {
+	s := NewSplitter(Text())
+	rows := s.Feed([]byte("1\r\n2\n3\r"))
+	if len(rows) != 2 || !s.CRLF(0) || s.CRLF(1) || s.CRLF(2) {
+		t.Errorf("rows %q, CRLF %v %v", rows, s.CRLF(0), s.CRLF(1))
+	}
+	if rows = s.Feed([]byte("\n")); len(rows) != 1 || string(rows[0]) != "3" || !s.CRLF(0) {
+		t.Errorf("a CRLF cut between chunks: rows %q, CRLF %v", rows, s.CRLF(0))
+	}
+	if last, _ := s.Finish(); last != nil || s.CRLF(0) {
+		t.Errorf("Finish: %q, CRLF %v", last, s.CRLF(0))
+	}
+}

@@ -6,6 +6,7 @@ package pgcopy
 type Splitter struct {
 	f       Format
 	pending []byte
+	crlf    []bool // per row of the last Feed: it ended in \r\n
 }
 
 // NewSplitter returns a splitter for format f.
@@ -15,6 +16,7 @@ func NewSplitter(f Format) *Splitter { return &Splitter{f: f} }
 func (s *Splitter) Feed(chunk []byte) [][]byte {
 	s.pending = append(s.pending, chunk...)
 	var rows [][]byte
+	s.crlf = s.crlf[:0]
 	start, inQuotes := 0, false
 	for i := 0; i < len(s.pending); i++ {
 		c := s.pending[i]
@@ -34,6 +36,7 @@ func (s *Splitter) Feed(chunk []byte) [][]byte {
 			if end > start && s.pending[end-1] == '\r' {
 				end--
 			}
+			s.crlf = append(s.crlf, end < i)
 			rows = append(rows, append([]byte(nil), s.pending[start:end]...))
 			start = i + 1
 		}
@@ -43,9 +46,16 @@ done:
 	return rows
 }
 
+// CRLF reports whether row i of the last Feed ended in \r\n rather than
+// \n. PostgreSQL takes the first row's line ending for the whole stream
+// and fails a row that ends otherwise; a rewriter that writes each row
+// with its own ending lets it.
+func (s *Splitter) CRLF(i int) bool { return i < len(s.crlf) && s.crlf[i] }
+
 // Finish returns the last row when the stream ended without a line break,
 // and reports whether the stream stopped inside a quoted CSV field.
 func (s *Splitter) Finish() (row []byte, ok bool) {
+	s.crlf = s.crlf[:0]
 	if len(s.pending) == 0 {
 		return nil, true
 	}
