@@ -634,7 +634,8 @@ func rt8CopyBytewise(t *testing.T, c *pgx.Conn, sql, data string) error {
 // CRLF, a quoted CSV newline, the end marker) read as when sent whole;
 // and line endings as the client wrote them: phiguard ended every row in
 // \n, so a stream mixing \r\n and \n, which PostgreSQL fails (22P04),
-// was stored.
+// was stored; and a lone \r, which PostgreSQL takes for a line ending,
+// was kept inside the field (a\rb\r: one row where PostgreSQL stores two).
 func TestRedTeam8CopyBytewise(t *testing.T) {
 	t.Parallel()
 	tw := newTwin(t, "rt8bytes", twinColumn{"id", "int", ""}, twinColumn{"note", "text", ""},
@@ -645,6 +646,9 @@ func TestRedTeam8CopyBytewise(t *testing.T) {
 		{"COPY %s (id, ssn, note) FROM STDIN (FORMAT csv, HEADER)", "id,ssn,note\n3,078-05-1121,\"s\r\nt\"\n"},
 		{"COPY %s (note, id) FROM STDIN", "\\x41\\102\t4"},
 		{"COPY %s (id, note) FROM STDIN", "1\ta\r\n2\tb\n"},
+		{"COPY %s (note) FROM STDIN", "a\rb\r"},
+		{"COPY %s (id, note) FROM STDIN (FORMAT csv)", "1,a\r2,\"x\ry\"\r\\.\r"},
+		{"COPY %s (id, ssn) FROM STDIN", "1\t078-05-1121\r2\t078-05-1122"},
 		{"COPY %s (id, note) FROM STDIN", "1\ta\n2\tb\r\n"},
 	} {
 		tw.clear(t)

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 
@@ -42,9 +41,6 @@ type copyRewriter struct {
 	// client's, so that none takes a default PostgreSQL would store in
 	// clear.
 	appended []string
-	// last: the row is the stream's last, without a line ending; a CSV
-	// line \. is the end-of-data marker only when a newline follows it.
-	last bool
 }
 
 // noSubject is the subject of a COPY TO row whose subject column is NULL.
@@ -128,20 +124,20 @@ func copyError(cp *sqlrewrite.CopyPlan, what string) *pgerr.Error {
 }
 
 // rewriteRows applies fn to every protected, non-NULL field of rows and
-// returns them as one CopyData payload (each row ending in a newline).
+// returns them as one CopyData payload, each row with the line ending it
+// came with (pgcopy.Splitter.Ending).
 func (r *copyRewriter) rewriteRows(rows [][]byte, fn func(col *policy.ProtectedColumn, v, subject []byte) ([]byte, *pgerr.Error)) ([]byte, *pgerr.Error) {
 	var out []byte
 	for i, row := range rows {
-		eol := "\n"
-		if r.split.CRLF(i) {
-			eol = "\r\n" // as the client ended it: PostgreSQL fails mixed endings
-		}
+		// As the client ended it: PostgreSQL fails mixed endings, and
+		// reads a CSV \. as the end marker only with one.
+		eol := r.split.Ending(i)
 		if r.header {
 			r.header = false
 			out = append(append(out, r.headerRow(row)...), eol...)
 			continue
 		}
-		if string(row) == `\.` && !(r.format.CSV && r.last) { // the old end-of-data marker
+		if string(row) == `\.` && !(r.format.CSV && eol == "") { // the old end-of-data marker
 			out = append(out, `\.`+eol...)
 			continue
 		}
@@ -328,11 +324,8 @@ func (s *session) copyInRows(r *copyRewriter, typ byte) ([]byte, *pgerr.Error, e
 	if last == nil {
 		return nil, nil, nil
 	}
-	r.last = true
 	out, pe := r.rewriteRows([][]byte{last}, s.encryptField)
-	// The last row goes without the line ending it came without, as
-	// PostgreSQL reads a final \. differently with one.
-	return bytes.TrimSuffix(out, []byte{'\n'}), pe, nil
+	return out, pe, nil
 }
 
 func copyDataMessage(payload []byte) []byte {

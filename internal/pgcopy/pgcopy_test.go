@@ -96,14 +96,19 @@ func TestTextValueLikeNull(t *testing.T) {
 
 func TestSplitterLineEndings(t *testing.T) {
 	s := NewSplitter(Text())
-	rows := s.Feed([]byte("1\r\n2\n3\r"))
-	if len(rows) != 2 || !s.CRLF(0) || s.CRLF(1) || s.CRLF(2) {
-		t.Errorf("rows %q, CRLF %v %v", rows, s.CRLF(0), s.CRLF(1))
+	rows := s.Feed([]byte("1\r\n2\n3\r4\\\r5\r"))
+	if want := []string{"1", "2", "3"}; len(rows) != 3 || string(rows[2]) != "3" || s.Ending(0) != "\r\n" || s.Ending(1) != "\n" || s.Ending(2) != "\r" {
+		t.Errorf("rows %q (want %q), endings %q %q %q", rows, want, s.Ending(0), s.Ending(1), s.Ending(2))
 	}
-	if rows = s.Feed([]byte("\n")); len(rows) != 1 || string(rows[0]) != "3" || !s.CRLF(0) {
-		t.Errorf("a CRLF cut between chunks: rows %q, CRLF %v", rows, s.CRLF(0))
+	if rows = s.Feed([]byte("\n")); len(rows) != 1 || string(rows[0]) != "4\\\r5" || s.Ending(0) != "\r\n" {
+		t.Errorf("a CRLF cut between chunks: rows %q, ending %q", rows, s.Ending(0))
 	}
-	if last, _ := s.Finish(); last != nil || s.CRLF(0) {
-		t.Errorf("Finish: %q, CRLF %v", last, s.CRLF(0))
+	s.Feed([]byte("6\r"))
+	if last, _ := s.Finish(); string(last) != "6" || s.Ending(0) != "\r" {
+		t.Errorf("Finish after a lone \\r: %q, ending %q", last, s.Ending(0))
+	}
+	s.Feed([]byte("7"))
+	if last, _ := s.Finish(); string(last) != "7" || s.Ending(0) != "" {
+		t.Errorf("Finish without an ending: %q, ending %q", last, s.Ending(0))
 	}
 }
