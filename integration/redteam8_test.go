@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -663,5 +664,75 @@ func TestRedTeam8CopyBytewise(t *testing.T) {
 			continue
 		}
 		tw.same(t, "SELECT * FROM %s ORDER BY 1", pgx.QueryExecModeSimpleProtocol, c.sql)
+	}
+}
+
+// TestRedTeam8CopyEncodingOption: COPY's ENCODING option names the
+// data's encoding apart from client_encoding (which phiguard holds to
+// what it parses). In SJIS, BIG5, GBK and the like a character's second
+// byte can be a backslash (0x95 0x5C), which PostgreSQL reads as part of
+// the character and phiguard, reading bytes, as an escape: phiguard took
+// the SSN for a field after the last listed column and passed it as it
+// came, and PostgreSQL, with the backslash phiguard wrote back escaping
+// a delimiter, stored it in ssn in clear.
+func TestRedTeam8CopyEncodingOption(t *testing.T) {
+	t.Parallel()
+	tw := newTwin(t, "rt8enc", twinColumn{"id", "int", ""}, twinColumn{"note", "text", ""},
+		twinColumn{"ssn", "text", "{mode: deterministic, key: rt8enc-k, type: text}"})
+	for _, c := range []struct{ sql, data string }{
+		{"COPY %s (note, ssn) FROM STDIN (ENCODING 'SJIS')", "\x95\x5c\x5c\tX\t" + rt5SSN + "\n"},
+		{"COPY %s (note, ssn) FROM STDIN (ENCODING 'BIG5')", "\xa5\x5c\x5c\tX\t" + rt5SSN + "\n"},
+		{"COPY %s (id, note) FROM STDIN (ENCODING 'sjis')", "1\t\x95\x5c\x5c\t" + rt5SSN + "\n"},
+		{"COPY %s (note, ssn) FROM STDIN (FORMAT csv, ENCODING 'SJIS', QUOTE '\\', ESCAPE '\\')", "\\\x95\\\\,X\\,078\n"},
+	} {
+		tw.clear(t)
+		via, dir := rt8Copy(t, tw, c.sql, c.data)
+		t.Logf("%s: through phiguard %v, directly %v", c.sql, via, dir)
+		rt5NoPlain(t, tw)
+		if pgCode(via) != "0A000" {
+			t.Errorf("%s: through phiguard %v; want 0A000", c.sql, via)
+		}
+	}
+	// UTF-8 named any way PostgreSQL accepts goes on as before.
+	tw.clear(t)
+	if via, dir := rt8Copy(t, tw, "COPY %s (id, note) FROM STDIN (ENCODING 'utf-8')", "1\tä\n"); via != nil || dir != nil {
+		t.Errorf("ENCODING 'utf-8': through phiguard %v, directly %v", via, dir)
+	}
+	tw.same(t, "SELECT * FROM %s ORDER BY 1", pgx.QueryExecModeSimpleProtocol, "ENCODING 'utf-8'")
+}
+
+// TestRedTeam8CopyOptionsCached: phiguard caches a statement's analysis
+// by its text with the literals taken out, across sessions; COPY's
+// options are literals (DELIMITER '|', NULL 'x', ENCODING 'SJIS'), so a
+// COPY planned once with DELIMITER ',' lent its plan to the same COPY
+// with DELIMITER '|': phiguard cut the rows at the commas, passed the
+// field it took for note as it came, and PostgreSQL, cutting at '|',
+// stored its second half, the SSN, in ssn in clear.
+func TestRedTeam8CopyOptionsCached(t *testing.T) {
+	t.Parallel()
+	tw := newTwin(t, "rt8optcache", twinColumn{"id", "int", ""}, twinColumn{"note", "text", ""},
+		twinColumn{"ssn", "text", "{mode: deterministic, key: rt8optcache-k, type: text}"})
+	for _, c := range []struct{ sql, data string }{
+		{"COPY %s (note, ssn) FROM STDIN (DELIMITER ',')", "a,b\n"},
+		{"COPY %s (note, ssn) FROM STDIN (DELIMITER '|')", "a|" + rt5SSN + ",b\n"},
+		{"COPY %s (note, ssn) FROM STDIN (NULL 'x')", "x\tx\n"},
+		{"COPY %s (note, ssn) FROM STDIN (NULL 'y')", "x\t" + rt5SSN + "\n"},
+		{"COPY %s (note, ssn) FROM STDIN (FORMAT csv, QUOTE '\"')", "\"a\",b\n"},
+		{"COPY %s (note, ssn) FROM STDIN (FORMAT csv, QUOTE '''')", "'a\",zz,b\"',c\n"},
+	} {
+		via, dir := rt8Copy(t, tw, c.sql, c.data)
+		t.Logf("%s: through phiguard %v, directly %v", c.sql, via, dir)
+		rt5NoPlain(t, tw)
+		if (via == nil) != (dir == nil) {
+			t.Errorf("%s: through phiguard %v, directly %v", c.sql, via, dir)
+		}
+	}
+	rows := func(c *pgx.Conn, table string) string {
+		lines := strings.Split(tableText(t, c, "SELECT note, ssn FROM "+table, pgx.QueryExecModeSimpleProtocol), "\n")
+		slices.Sort(lines)
+		return strings.Join(lines, "\n")
+	}
+	if got, want := rows(tw.via, tw.enc), rows(tw.dir, tw.plain); got != want {
+		t.Errorf("COPYs with other options: through phiguard\n%s\ndirectly\n%s", got, want)
 	}
 }

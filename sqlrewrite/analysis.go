@@ -60,8 +60,9 @@ type Statement struct {
 	// read more than once (see ReadsOnce).
 	repeated []string
 	// valueDependent is set when a decision about the statement depends on
-	// a literal's value (SET, set_config): its analysis, and the plan
-	// cached on it, must not be shared with other texts of its shape.
+	// a literal's value (SET, set_config, ORDER BY 2, COPY's options): its
+	// analysis, and the plan cached on it, must not be shared with other
+	// texts of its shape.
 	valueDependent bool
 }
 
