@@ -149,12 +149,15 @@ func (r *copyRewriter) rewriteRows(rows [][]byte, fn func(col *policy.ProtectedC
 			return nil, pgerr.Newf(pgerr.BadCopyFileFormat,
 				"COPY row has %d fields where phiguard knows %d columns; list the columns", len(fields), len(r.cols))
 		}
-		if len(r.appended) > 0 {
+		if !r.exact && !r.out {
+			// PostgreSQL refuses such a row too, from phiguard's
+			// rewrite of it; refused here, a row phiguard cut otherwise
+			// than PostgreSQL would never reach it.
 			if pe := r.fieldCount(len(fields)); pe != nil {
 				return nil, pe
 			}
-			fields = append(fields, make([][]byte, len(r.appended))...) // NULL
 		}
+		fields = append(fields, make([][]byte, len(r.appended))...) // NULL
 		var subject []byte
 		if r.subjectAt >= 0 && r.subjectAt < len(fields) {
 			subject = fields[r.subjectAt]
@@ -198,7 +201,10 @@ func (r *copyRewriter) headerRow(row []byte) []byte {
 // with PostgreSQL's own errors: once phiguard's NULL fields follow the
 // client's, PostgreSQL would take a short row's fields for the listed
 // columns and the NULLs for the missing ones, and a long row's extra
-// field for an appended, encrypted column.
+// field for an appended, encrypted column. Without appended columns
+// PostgreSQL would refuse the row itself, as phiguard writes it on; but
+// a field past the list is not encrypted, and should phiguard have cut
+// the row otherwise than PostgreSQL does, it could land in one.
 func (r *copyRewriter) fieldCount(n int) *pgerr.Error {
 	switch {
 	case n > len(r.cols):
