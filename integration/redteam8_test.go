@@ -327,9 +327,11 @@ func rt8DescribeParams(t *testing.T, c *pgx.Conn) string {
 // TestRedTeam8CopyTwoEncrypted: a table with a subject column, a
 // deterministic column and a randomized one sealed per subject; COPY
 // lists some and leaves others out, after another session gave the
-// left-out ones plaintext defaults. Rows read back through phiguard equal
-// what plain PostgreSQL stores for the same COPY with no default; the
-// left-out columns are NULL in storage.
+// left-out ones plaintext defaults: phiguard stored NULL, where
+// PostgreSQL stores the default, neither the same answer nor a refusal.
+// The catalog is read before such a COPY now, and the default refuses it
+// (0A000); once the defaults are dropped, rows read back through
+// phiguard equal what plain PostgreSQL stores.
 func TestRedTeam8CopyTwoEncrypted(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
@@ -349,13 +351,25 @@ func TestRedTeam8CopyTwoEncrypted(t *testing.T) {
 		t.Fatal(err)
 	}
 	tw := &twin{enc: enc, plain: plain, via: conn, dir: dir}
-	for _, c := range []struct{ sql, data string }{
+	copies := []struct{ sql, data string }{
 		{"COPY %s (id, note) FROM STDIN", "1\ta\n"},
 		{"COPY %s (id, ssn) FROM STDIN", "2\t078-05-1121\n"},
 		{"COPY %s (first, id) FROM STDIN (FORMAT csv)", "Ann,3\n"},
 		{"COPY %s (\"id\", \"ssn\", note) FROM STDIN (FORMAT csv, HEADER)", "x,y,z\n4,078-05-1122,\"q\nr\"\n"},
 		{"COPY %s (id, note) FROM STDIN WHERE id > 5", "5\tskip\n6\tkept\n"},
-	} {
+	}
+	// The catalog is read before each: the defaults refuse them.
+	for _, c := range copies {
+		_, err := tw.via.PgConn().CopyFrom(ctx, strings.NewReader(c.data), fmt.Sprintf(c.sql, enc))
+		if pgCode(err) != "0A000" {
+			t.Errorf("%s, defaults set elsewhere: %v; want 0A000", c.sql, err)
+		}
+		rt5NoPlain(t, tw)
+	}
+	if _, err := su.Exec(ctx, "ALTER TABLE "+enc+" ALTER COLUMN ssn DROP DEFAULT, ALTER COLUMN first DROP DEFAULT"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range copies {
 		via, direct := rt8Copy(t, tw, c.sql, c.data)
 		if via != nil || direct != nil {
 			t.Errorf("%s: through phiguard %v, directly %v", c.sql, via, direct)

@@ -29,12 +29,33 @@ import (
 // result naming a column of a protected table the catalog does not list
 // (describeFields), added by another session's DDL.
 
+// A fifth: a COPY ... FROM STDIN whose column list leaves an encrypted
+// column out (freshBeforeCopy). Its text has no place for the default
+// guard (COPY's WHERE takes no subquery), so the catalog is read before
+// it, and a default another session gave the column since the last read
+// refuses it (0A000, checkDefaults), as the guard's 40001 and the retry
+// refuse an INSERT, instead of storing NULL where PostgreSQL would store
+// the default. The NULL field phiguard sends for the column in every row
+// (protect_copy.go) covers DDL committed between that read and the COPY.
+
 // freshCatalogWait bounds that wait. A client that pipelines more than
 // the sockets hold without reading its answers would otherwise hold both
 // pumps; after it, the request is planned on the catalog it has (writes
 // to a filled column list stay guarded) and the answer is stored when it
 // comes.
 const freshCatalogWait = 5 * time.Second
+
+// freshBeforeCopy marks the catalog stale before a Query that is a COPY
+// ... FROM STDIN leaving encrypted columns out, for awaitFreshCatalog to
+// read it first. Client pump.
+func (s *session) freshBeforeCopy(typ byte, a *sqlrewrite.Analysis) {
+	if typ != feQuery || a == nil || a.Err != nil || s.srv.protect == nil || len(a.Statements) != 1 {
+		return
+	}
+	if plan := a.PlanUnder(s.policy()); plan.Copy != nil && plan.Copy.In && len(plan.Defaults) > 0 {
+		s.catalogStale.Store(true)
+	}
+}
 
 // awaitFreshCatalog reads the catalog before a request when it is known
 // stale. Client pump.
