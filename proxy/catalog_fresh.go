@@ -45,11 +45,11 @@ import (
 // comes.
 const freshCatalogWait = 5 * time.Second
 
-// freshBeforeCopy marks the catalog stale before a Query that is a COPY
+// freshBeforeCopy marks the catalog stale before a Query or Parse of a COPY
 // ... FROM STDIN leaving encrypted columns out, for awaitFreshCatalog to
 // read it first. Client pump.
 func (s *session) freshBeforeCopy(typ byte, a *sqlrewrite.Analysis) {
-	if typ != feQuery || a == nil || a.Err != nil || s.srv.protect == nil || len(a.Statements) != 1 {
+	if typ != feQuery && typ != feParse || a == nil || a.Err != nil || s.srv.protect == nil || len(a.Statements) != 1 {
 		return
 	}
 	if plan := a.PlanUnder(s.policy()); plan.Copy != nil && plan.Copy.In && len(plan.Defaults) > 0 {
