@@ -758,8 +758,10 @@ func TestRedTeam8CopyOptionsCached(t *testing.T) {
 
 // TestRedTeam8UnnamedStatementAcrossDDL: the unnamed statement, prepared
 // once and bound again (libpq's PQprepare with "" and PQexecPrepared),
-// across another session's DDL: PostgreSQL re-plans it; through phiguard
-// it must not stay refused.
+// across another session's DDL: PostgreSQL re-plans it. Through phiguard
+// the catalog read before the next Bind, a simple Query, dropped it
+// (26000 at every execution after); phiguard now prepares the unnamed
+// statement again too.
 func TestRedTeam8UnnamedStatementAcrossDDL(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
@@ -787,11 +789,67 @@ func TestRedTeam8UnnamedStatementAcrossDDL(t *testing.T) {
 		rt5NoPlain(t, tw)
 	}
 	rt5NoPlain(t, tw)
-	if pgCode(err) == "26000" {
-		t.Skip("HOLE: phiguard's own catalog read (a simple Query, catalog_fresh.go readCatalogNow) drops the client's unnamed prepared statement and unnamed portal, as any simple Query does in PostgreSQL: a client that binds the unnamed statement again after the guard's 40001 (libpq PQprepare/PQexecPrepared with \"\") gets 26000 \"unnamed prepared statement does not exist\" where PostgreSQL re-plans and runs it; reprepare.go skips the unnamed statement, and the read would need the extended protocol with a named statement and portal of phiguard's own")
-	}
 	if err != nil {
 		t.Fatalf("the unnamed statement across DDL: %v at every execution", err)
 	}
 	tw.same(t, "SELECT * FROM %s ORDER BY 1", pgx.QueryExecModeSimpleProtocol, "unnamed statement across DDL")
+}
+
+// TestRedTeam8BindAfterReload: pgx's describe-exec shape: Parse of the
+// unnamed statement and Describe, Sync; then Bind and Execute, Sync. A
+// reload that changes the protected tables in between makes the catalog
+// stale, and phiguard read it before the Bind (a Bind at the start of a
+// segment counts since 50b79b0) with a simple Query, which drops the
+// unnamed statement in PostgreSQL: the Bind failed with 26000. The read
+// is for a Bind of a statement phiguard prepares again only.
+func TestRedTeam8BindAfterReload(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	a, b := uniqueName("rt8bind_a"), uniqueName("rt8bind_b")
+	if _, err := superuser(t).Exec(ctx, "CREATE TABLE "+a+" (id int, s text); CREATE TABLE "+b+" (id int, s text); GRANT ALL ON "+a+", "+b+" TO "+appUser); err != nil {
+		t.Fatal(err)
+	}
+	v1 := "version: 1\ntables:\n  public." + a + ":\n    columns:\n      s: {mode: deterministic, key: rt8bind-k, type: text}\n"
+	v2 := v1 + "  public." + b + ":\n    columns:\n      s: {mode: deterministic, key: rt8bind-k, type: text}\n"
+	p := startProxy(t, proxyOptions{protect: protection(t, v1)})
+	conn := p.app(t)
+	pc := conn.PgConn()
+	fe := pc.Frontend()
+	fe.Send(&pgproto3.Parse{Query: "SELECT 41 + 1"})
+	fe.Send(&pgproto3.Describe{ObjectType: 'S'})
+	fe.Send(&pgproto3.Sync{})
+	if err := drainToReady(pc); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "policy.yml")
+	if err := os.WriteFile(path, []byte(v2), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.srv.ReloadPolicyFile(path); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	fe.Send(&pgproto3.Bind{})
+	fe.Send(&pgproto3.Execute{})
+	fe.Send(&pgproto3.Sync{})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	for done := false; !done; {
+		msg, err := pc.ReceiveMessage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch m := msg.(type) {
+		case *pgproto3.DataRow:
+			got = string(m.Values[0])
+		case *pgproto3.ErrorResponse:
+			got = m.Code + " " + m.Message
+		case *pgproto3.ReadyForQuery:
+			done = true
+		}
+	}
+	if got != "42" {
+		t.Errorf("Bind of the unnamed statement after a reload: %q; want 42", got)
+	}
 }

@@ -18,8 +18,9 @@ import (
 // returned as raw cells, and a retried INSERT without a column list would
 // be filled from the same stale catalog and fail again. So the client pump
 // reads the catalog first and waits for the answer, at the next Query,
-// Parse or Bind that starts a protocol segment (a Bind: of a prepared
-// statement phiguard prepares again, reprepare.go; after a Sync, so the backend is
+// Parse or Bind that starts a protocol segment (a Bind only of a prepared
+// statement phiguard prepares again, reprepare.go, bindReprepares; after
+// a Sync, so the backend is
 // not skipping messages after an error and will answer the query). A
 // read that fails (in a failed transaction, whose ROLLBACK is often the
 // very request it precedes) leaves the catalog stale, to be read before
@@ -60,7 +61,7 @@ func (s *session) freshBeforeCopy(typ byte, a *sqlrewrite.Analysis) {
 // awaitFreshCatalog reads the catalog before a request when it is known
 // stale. Client pump.
 func (s *session) awaitFreshCatalog(typ byte) error {
-	s.atSegmentStart = (typ == feQuery || typ == feParse || typ == feBind) && !s.segmentOpen
+	s.atSegmentStart = (typ == feQuery || typ == feParse || typ == feBind && s.bindReprepares()) && !s.segmentOpen
 	switch typ {
 	case feSync, feQuery:
 		s.segmentOpen = false
@@ -84,6 +85,26 @@ func (s *session) awaitFreshCatalog(typ byte) error {
 		}
 	}
 	return nil
+}
+
+// bindReprepares reports whether the Bind being handled names a statement
+// phiguard will prepare again (reprepare.go), the only Bind the catalog
+// is read before: the read is a simple Query, which drops the client's
+// unnamed statement and portal in PostgreSQL, and pgx's describe-exec
+// Binds the unnamed statement at the start of a segment (a reload in
+// between made that Bind fail with 26000). An unnamed statement phiguard
+// prepares again is Parsed anew after the read anyway. Client pump.
+func (s *session) bindReprepares() bool {
+	body, err := s.cr.body()
+	if err != nil {
+		return false // onBind reports it
+	}
+	_, name, _, ok := bindSummary(body)
+	if !ok {
+		return false
+	}
+	st, err := s.boundStatement(name) // onBind's, resolved once more
+	return err == nil && st != nil && st.again != nil && st.guardFailed.Load()
 }
 
 // awaitCatalogInFlight waits, bounded, for the catalog read queued behind

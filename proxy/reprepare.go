@@ -67,9 +67,6 @@ func (s *session) markGuardFailed(head *expectation) {
 // their expectations, which keep the answers from the client. Client
 // pump, before the Bind's own expectation is queued.
 func (s *session) reprepareStale(name string) ([]byte, error) {
-	if name == "" {
-		return nil, nil // the unnamed statement is prepared anew by the client
-	}
 	old, err := s.boundStatement(name)
 	if err != nil || old == nil || old.again == nil || !old.guardFailed.Load() {
 		return nil, err
