@@ -44,6 +44,11 @@ func TestRedTeam8CopySameAsPlain(t *testing.T) {
 		{"CSV end marker, no newline", "COPY %s (note) FROM STDIN (FORMAT csv)", "a\n\\."},
 		{"CSV end marker, CRLF", "COPY %s (note) FROM STDIN (FORMAT csv)", "a\r\n\\.\r\n"},
 		{"text end marker", "COPY %s (note) FROM STDIN", "a\n\\.\n"},
+		{"text end marker, rows after it", "COPY %s (id, note) FROM STDIN", "1\ta\n\\.\n2\tb\n"},
+		{"CSV end marker, rows after it", "COPY %s (id, note) FROM STDIN (FORMAT csv)", "1,a\n\\.\n2,b\n"},
+		{"CSV quoted end marker", "COPY %s (note) FROM STDIN (FORMAT csv)", "\"\\.\"\n"},
+		{"text NULL '\\t' (backslash t)", "COPY %s (id, note) FROM STDIN (NULL '\\t')", "1\t\\011\n2\t\\t\n"},
+		{"CSV ESCAPE same as DELIMITER", "COPY %s (id, note) FROM STDIN (FORMAT csv, ESCAPE ',')", "1,\"a,,b,\"\"\"\n"},
 		// A NULL string without a backslash: a value written with an
 		// escape that decodes to it is not NULL; re-encoded bare, it was.
 		{"text NULL 'abc', value \\abc", "COPY %s (id, note) FROM STDIN (NULL 'abc')", "1\t\\abc\n2\tabc\n"},
