@@ -75,6 +75,15 @@ func (s *session) reprepareStale(name string) ([]byte, error) {
 	closeX := s.expects.fresh(expClose)
 	closeX.name, closeX.closeS, closeX.injected = name, true, true
 	closeX.prep = s.noteClose(name)
+	// What the re-Parse replaces, for noteParse: if the backend fails it
+	// (25P02 in an aborted transaction, a refusal of phiguard's, an error
+	// in the client's text against the table as it is now), the Close
+	// still went through and PostgreSQL has no statement of that name;
+	// but the client's statement, which plain PostgreSQL would still hold
+	// and re-plan at each execution, must not turn into "does not exist"
+	// (26000). Still marked failed, it is prepared again at its next Bind
+	// (a Close of a name PostgreSQL does not know is no error).
+	s.clientStmts[name] = old
 	s.expects.push(closeX)
 	out := binary.BigEndian.AppendUint32([]byte{feClose}, uint32(4+1+len(name)+1))
 	out = append(append(append(out, 'S'), name...), 0)
@@ -94,24 +103,8 @@ func (s *session) reprepareStale(name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.keepOnFailure(name, old)
 	if sent == nil {
 		sent = append(binary.BigEndian.AppendUint32([]byte{feParse}, uint32(4+len(body))), body...)
 	}
 	return append(out, sent...), nil
-}
-
-// keepOnFailure makes the stale statement old what name means again if
-// the backend fails the re-Parse (in an aborted transaction, 25P02; a
-// refusal of phiguard's; an error in the client's text against the
-// table as it is now): its Close went through, so PostgreSQL has no
-// statement of that name, but the client's statement, which plain
-// PostgreSQL would still hold and re-plan at each execution, must not
-// turn into "does not exist" (26000). Still marked failed, it is
-// prepared again at its next Bind (a Close of a name PostgreSQL does not
-// know is no error). Client pump, before the Parse goes out.
-func (s *session) keepOnFailure(name string, old *stmtInfo) {
-	if info := s.clientStmts[name]; info != nil && info != old && info.replacing != nil {
-		info.replacing.prev = old
-	}
 }
