@@ -60,10 +60,14 @@ type Statement struct {
 	// read more than once (see ReadsOnce).
 	repeated []string
 	// valueDependent is set when a decision about the statement depends on
-	// a literal's value (SET, set_config, ORDER BY 2, COPY's options): its
+	// a literal's value (SET, set_config, ORDER BY 2): its
 	// analysis, and the plan cached on it, must not be shared with other
 	// texts of its shape.
 	valueDependent bool
+	// optionsAreValues: a COPY, whose options are literals; like
+	// valueDependent, its analysis is not shared by shape, but it
+	// changes no setting.
+	optionsAreValues bool
 }
 
 // CursorOp is what a cursor statement does.
@@ -208,7 +212,7 @@ func (a *Analysis) ReadsOnce(name string) bool {
 // literal's value, so that it must not share an analysis by shape.
 func (a *Analysis) valueDependent() bool {
 	for _, st := range a.Statements {
-		if st.valueDependent {
+		if st.valueDependent || st.optionsAreValues {
 			return true
 		}
 	}

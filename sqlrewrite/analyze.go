@@ -82,8 +82,12 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 			// Its options are literals (DELIMITER '|', NULL 'x', QUOTE,
 			// ENCODING, FORMAT 'csv') that say how the proxy cuts the
 			// rows: a plan cached by shape would cut them at another
-			// COPY's delimiter and pass a value in clear.
-			st.valueDependent = true
+			// COPY's delimiter and pass a value in clear. Not
+			// valueDependent, which also says a statement may change
+			// settings (MayChangeSettings): the proxy would then read
+			// them behind the COPY, a Query the backend gets in the
+			// middle of COPY FROM STDIN (08P01).
+			st.optionsAreValues = true
 		case *pg_query.RangeVar:
 			named[n.Relname]++
 			t := TableName{Schema: n.Schemaname, Name: n.Relname}

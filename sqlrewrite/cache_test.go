@@ -113,4 +113,9 @@ func TestAnalyzerCopyOptionsNotShared(t *testing.T) {
 	if cached || a == b {
 		t.Errorf("COPY with DELIMITER '|' took the analysis of DELIMITER ','")
 	}
+	// Not shared, yet no setting changes: the proxy must not read the
+	// settings behind a COPY, in the middle of its data.
+	if b.Statements[0].MayChangeSettings() {
+		t.Error("a COPY counted as changing settings")
+	}
 }
