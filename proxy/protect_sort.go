@@ -32,6 +32,9 @@ type sortRun struct {
 	// limit and offset are read from the first row; -1: none.
 	limit, offset int64
 	started       bool
+	// filterArgs are the constants of the plan's Filters, read from the
+	// first row (protect_filter.go).
+	filterArgs []filterArgs
 }
 
 // sortedRow is a row as the client will see it (visible fields only),
@@ -139,6 +142,18 @@ func (s *session) holdSortedRow(head *expectation, body []byte, fields []*result
 		if pe := run.checkCollations(hidden); pe != nil {
 			return s.failSort(head, pe)
 		}
+		if pe := run.checkFilterCollations(hidden); pe != nil {
+			return s.failSort(head, pe)
+		}
+		if pe := s.readFilterArgs(run, hidden); pe != nil {
+			return s.failSort(head, pe)
+		}
+	}
+	if keep, pe := s.keepRow(run, fields, row.Values, visible); pe != nil || !keep {
+		if pe != nil {
+			return s.failSort(head, pe)
+		}
+		return nil // the WHERE drops it
 	}
 	shown := slices.Clone(row.Values[:visible])
 	keys, shownFields, pe := s.sortKeys(run, fields, row.Values, shown)
@@ -186,7 +201,7 @@ func (s *session) checkSortCap(head *expectation) error {
 	}
 	col := run.firstColumn()
 	return s.failSort(head, pgerr.Newf(pgerr.ProgramLimitExceeded,
-		"ORDER BY on encrypted column %s is evaluated in phiguard, which holds at most %d rows and %d bytes of one result (limits.proxy_sort_rows, limits.proxy_sort_bytes) and this result holds more: narrow the rows with a plaintext predicate; an order search term on %s (issue 13, not yet available) would let the database serve it",
+		"ORDER BY or WHERE on encrypted column %s is evaluated in phiguard, which holds at most %d rows and %d bytes of one result (limits.proxy_sort_rows, limits.proxy_sort_bytes) and this result holds more: narrow the rows with a plaintext predicate; an order search term on %s (issue 13, not yet available) would let the database serve it",
 		col, rowCap, byteCap, col))
 }
 
@@ -195,6 +210,9 @@ func (run *sortRun) firstColumn() string {
 		if k.Column != nil {
 			return k.Column.QualifiedName()
 		}
+	}
+	if len(run.plan.Filters) > 0 {
+		return run.plan.Filters[0].Column.QualifiedName()
 	}
 	return "?"
 }
@@ -236,17 +254,28 @@ func (run *sortRun) checkCollations(hidden [][]byte) *pgerr.Error {
 		if k.Collation < 0 {
 			continue
 		}
-		provider, locale, _ := strings.Cut(string(hidden[k.Collation]), ":")
-		if hidden[k.Collation] != nil && provider == "c" && (locale == "C" || locale == "POSIX") {
+		if bytewise(hidden[k.Collation]) {
 			continue
 		}
-		if locale == "" {
-			locale = "(unknown)"
-		}
 		return pgerr.Newf(pgerr.FeatureNotSupported,
-			"ORDER BY on encrypted text column %s under collation %s: phiguard sorts only C-collated text", k.Column.QualifiedName(), locale)
+			"ORDER BY on encrypted text column %s under collation %s: phiguard sorts only C-collated text", k.Column.QualifiedName(), localeOf(hidden[k.Collation]))
 	}
 	return nil
+}
+
+// bytewise: a collation probe's answer (collationProbe) is libc's C or
+// POSIX, which order text by its bytes.
+func bytewise(probe []byte) bool {
+	provider, locale, _ := strings.Cut(string(probe), ":")
+	return probe != nil && provider == "c" && (locale == "C" || locale == "POSIX")
+}
+
+// localeOf is a probe's locale, for a message.
+func localeOf(probe []byte) string {
+	if _, locale, _ := strings.Cut(string(probe), ":"); locale != "" {
+		return locale
+	}
+	return "(unknown)"
 }
 
 // sortKeys reads a row's keys from its cells as the backend sent them:

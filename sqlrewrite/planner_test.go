@@ -183,10 +183,10 @@ func TestPlanRefuses(t *testing.T) {
 	pol := testPolicy(t)
 	cases := []struct{ sql, want string }{
 		{"SELECT id FROM patients WHERE ssn LIKE '123%'", "public.patients.ssn is encrypted (deterministic): operator LIKE"},
-		{"SELECT id FROM patients WHERE ssn < '5'", "operator <"},
+		{"SELECT id FROM patients WHERE ssn < '5' OR id = 1", "operator <"},
 		{"SELECT id FROM patients WHERE id IN (SELECT id FROM patients ORDER BY ssn LIMIT 1)", "ORDER BY"},
 		{"SELECT upper(first) FROM patients", "function upper()"},
-		{"SELECT id FROM patients WHERE first = 'Ann'", "public.patients.first is encrypted (randomized): = on a randomized column"},
+		{"SELECT id FROM patients WHERE first = 'Ann' OR id = 1", "public.patients.first is encrypted (randomized): = on a randomized column"},
 		{"SELECT id FROM patients WHERE birthdate IN ('2020-01-01')", "IN on a randomized column"},
 		{"SELECT ssn::int FROM patients", "a cast"},
 		{"SELECT id FROM patients WHERE ssn = upper($1)", "= with a computed value"},
@@ -251,8 +251,8 @@ func TestPlanRefuses(t *testing.T) {
 		{"SELECT id FROM encounters e WHERE EXISTS (SELECT 1 FROM patients p WHERE p.first = e.reason)", "= on a randomized column"},
 		{"MERGE INTO patients p USING staging s ON p.id = s.id WHEN MATCHED THEN UPDATE SET first = s.first", "merge statement"},
 		{"SELECT id FROM patients WHERE ssn = 'a' OR first LIKE 'x'", "LIKE"},
-		{"SELECT id FROM patients WHERE ssn BETWEEN 'a' AND 'b'", "operator BETWEEN"},
-		{"SELECT id FROM patients WHERE ssn IS DISTINCT FROM 'a'", "operator DISTINCT"},
+		{"SELECT id FROM patients WHERE ssn BETWEEN 'a' AND 'b' OR id = 1", "operator BETWEEN"},
+		{"SELECT id FROM patients WHERE ssn IS DISTINCT FROM 'a' OR id = 1", "operator DISTINCT"},
 		{"SELECT max(ssn) FROM patients", "function max()"},
 		// count() of a column is its null test (and, with DISTINCT, its
 		// grouping); anything else in it stays refused.

@@ -1,0 +1,214 @@
+package sqlrewrite
+
+import (
+	"errors"
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+)
+
+// The WHERE half of RewriteSort (planner_filter.go): each conjunct the
+// proxy evaluates is replaced by `true` (so the others keep their
+// precedence and the WHERE its count of conjuncts), and its column and
+// constants become hidden columns.
+
+// filterCut is where one filter's parts are in the text.
+type filterCut struct {
+	conjunct [2]int    // the whole conjunct's tokens
+	column   [2]int    // the column operand
+	args     [2][2]int // the constants
+}
+
+// locateFilters finds the WHERE's conjuncts and the operands of each
+// filter, checking that the text has the shape the plan was made for.
+func (c *sortCut) locateFilters(sp *SortPlan) error {
+	if len(sp.Filters) == 0 {
+		return nil
+	}
+	w := c.next(c.selectEnd, pg_query.Token_WHERE)
+	if w >= c.tail {
+		return errors.New("no WHERE")
+	}
+	end := c.next(w+1, pg_query.Token_GROUP_P, pg_query.Token_HAVING, pg_query.Token_WINDOW, pg_query.Token_ORDER,
+		pg_query.Token_LIMIT, pg_query.Token_OFFSET, pg_query.Token_FETCH, pg_query.Token_FOR, pg_query.Token_ASCII_59)
+	segs := c.conjuncts(w+1, end)
+	if len(segs) != sp.conjuncts {
+		return errors.New("the WHERE's conjuncts do not match the statement's plan")
+	}
+	for _, cand := range sp.cands {
+		fc, err := c.filterOperands(segs[cand.conjunct], cand)
+		if err != nil {
+			return err
+		}
+		c.filters = append(c.filters, fc)
+	}
+	return nil
+}
+
+// conjuncts cuts tokens [from, to) at the ANDs of depth 0 that are not
+// a BETWEEN's.
+func (c *sortCut) conjuncts(from, to int) [][2]int {
+	var out [][2]int
+	s, between := from, 0
+	for i := from; i < to; i++ {
+		if c.depth[i] != 0 {
+			continue
+		}
+		switch c.tok(i) {
+		case pg_query.Token_BETWEEN:
+			between++
+		case pg_query.Token_AND:
+			if between > 0 {
+				between--
+				continue
+			}
+			out = append(out, [2]int{s, i})
+			s = i + 1
+		}
+	}
+	return append(out, [2]int{s, to})
+}
+
+// closing is the token closing the parenthesis at i, or -1.
+func (c *sortCut) closing(i, to int) int {
+	for j := i + 1; j < to; j++ {
+		if c.depth[j] == c.depth[i] && c.tok(j) == pg_query.Token_ASCII_41 {
+			return j
+		}
+	}
+	return -1
+}
+
+// filterOperands splits a conjunct into its column and constants.
+func (c *sortCut) filterOperands(seg [2]int, cand filterCand) (filterCut, error) {
+	fc := filterCut{conjunct: seg}
+	a, b := seg[0], seg[1]
+	for b-a > 2 && c.tok(a) == pg_query.Token_ASCII_40 && c.closing(a, b) == b-1 {
+		a, b = a+1, b-1
+	}
+	if a >= b {
+		return fc, errors.New("an empty conjunct")
+	}
+	base := c.depth[a]
+	at := func(from int, toks ...pg_query.Token) int {
+		for i := from; i < b; i++ {
+			for _, t := range toks {
+				if c.depth[i] == base && c.tok(i) == t {
+					return i
+				}
+			}
+		}
+		return -1
+	}
+	var left, right [2]int
+	switch {
+	case cand.op.Between():
+		k := at(a, pg_query.Token_BETWEEN)
+		and := at(k+1, pg_query.Token_AND)
+		if k < 0 || and < 0 {
+			return fc, errors.New("no BETWEEN")
+		}
+		l := k
+		for l > a && (c.tok(l-1) == pg_query.Token_NOT || c.tok(l-1) == pg_query.Token_NOT_LA) {
+			l--
+		}
+		from := k + 1
+		if t := c.tok(from); t == pg_query.Token_SYMMETRIC || t == pg_query.Token_ASYMMETRIC {
+			from++
+		}
+		fc.column, fc.args = [2]int{a, l}, [2][2]int{{from, and}, {and + 1, b}}
+		return fc, c.checkOperands(fc)
+	case cand.op == FilterDistinct || cand.op == FilterNotDistinct:
+		k := at(a, pg_query.Token_IS)
+		f := at(k+1, pg_query.Token_FROM)
+		if k < 0 || f < 0 {
+			return fc, errors.New("no IS DISTINCT FROM")
+		}
+		left, right = [2]int{a, k}, [2]int{f + 1, b}
+	default:
+		k := at(a, pg_query.Token_ASCII_60, pg_query.Token_ASCII_61, pg_query.Token_ASCII_62,
+			pg_query.Token_LESS_EQUALS, pg_query.Token_GREATER_EQUALS, pg_query.Token_NOT_EQUALS)
+		if k < 0 {
+			return fc, errors.New("no comparison operator")
+		}
+		left, right = [2]int{a, k}, [2]int{k + 1, b}
+	}
+	if cand.colRight {
+		left, right = right, left
+	}
+	fc.column, fc.args[0] = left, right
+	return fc, c.checkOperands(fc)
+}
+
+// checkOperands parses the operands found: a column reference and
+// constants, or the cut was not where the plan's tree has them.
+func (c *sortCut) checkOperands(fc filterCut) error {
+	parts := []string{c.text(fc.column), c.text(fc.args[0])}
+	if fc.args[1][1] > fc.args[1][0] {
+		parts = append(parts, c.text(fc.args[1]))
+	}
+	tree, err := pg_query.Parse("SELECT " + strings.Join(parts, ", "))
+	if err != nil {
+		return err
+	}
+	st := tree.GetStmts()
+	if len(st) != 1 || st[0].GetStmt().GetSelectStmt() == nil {
+		return errors.New("the WHERE's operands are not one select list")
+	}
+	targets := st[0].GetStmt().GetSelectStmt().GetTargetList()
+	if len(targets) != len(parts) || targets[0].GetResTarget().GetVal().GetColumnRef() == nil {
+		return errors.New("the WHERE's operands are not where the plan has them")
+	}
+	for _, t := range targets[1:] {
+		if !filterConst(t.GetResTarget().GetVal()) {
+			return errors.New("a WHERE operand is not a constant")
+		}
+	}
+	return nil
+}
+
+// filterHidden is the text of a hidden column of a filter.
+func (c *sortCut) filterHidden(h hiddenColumn) (string, error) {
+	if h.from >= len(c.filters) {
+		return "", errors.New("a filter the text does not have")
+	}
+	fc := c.filters[h.from]
+	if h.kind == hiddenFilterColumn {
+		return c.text(fc.column), nil
+	}
+	typ, ok := filterTypeName(h.col.Type)
+	if !ok {
+		return "", errors.New("a filter on a type phiguard does not compare")
+	}
+	x := "CASE WHEN false THEN CAST(NULL AS " + typ + ") ELSE (" + c.text(fc.args[h.to]) + ") END"
+	return "(CAST(CAST(pg_catalog.pg_typeof(" + x + ") AS pg_catalog.oid) AS pg_catalog.text) || ':' || CAST(" + x + " AS pg_catalog.text))", nil
+}
+
+// withoutFilters is the text of bytes [from, to) with each filtered
+// conjunct replaced by true.
+func (c *sortCut) withoutFilters(from, to int) string {
+	var b strings.Builder
+	at := from
+	for _, fc := range c.filters {
+		s, e := c.start(fc.conjunct[0]), c.end(fc.conjunct[1]-1)
+		if s < at || e > to {
+			continue // verifySort's count of conjuncts fails it
+		}
+		b.WriteString(c.sql[at:s])
+		b.WriteString("true")
+		at = e
+	}
+	b.WriteString(c.sql[at:to])
+	return b.String()
+}
+
+// whereConjuncts is how many top-level conjuncts a parsed WHERE has.
+func whereConjuncts(where *pg_query.Node) int {
+	if where == nil {
+		return 0
+	}
+	if b := where.GetBoolExpr(); b != nil && b.GetBoolop() == pg_query.BoolExprType_AND_EXPR {
+		return len(b.GetArgs())
+	}
+	return 1
+}
