@@ -480,7 +480,7 @@ func sortedExecute(body []byte) *pgerr.Error {
 	}
 	if n := int32(rest[0])<<24 | int32(rest[1])<<16 | int32(rest[2])<<8 | int32(rest[3]); n > 0 {
 		return pgerr.New(pgerr.FeatureNotSupported,
-			"ORDER BY on an encrypted column is evaluated in phiguard, which cannot fetch its rows in portions (Execute with a row limit, a fetch size, a cursor): fetch all rows at once")
+			"ORDER BY or WHERE on an encrypted column is evaluated in phiguard, which cannot fetch its rows in portions (Execute with a row limit, a fetch size, a cursor): fetch all rows at once")
 	}
 	return nil
 }

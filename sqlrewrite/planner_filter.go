@@ -240,8 +240,8 @@ func filterTypeName(t policy.LogicalType) (string, bool) {
 	return "pg_catalog." + name, ok
 }
 
-// filterConst: a constant (NULL included), a parameter, or either cast
-// ('2024-01-01'::date, CAST($1 AS int), DATE '2024-01-01'): what
+// filterConst: a constant (NULL included), a parameter, either cast
+// ('2024-01-01'::date, CAST($1 AS int), DATE '2024-01-01') or signed: what
 // PostgreSQL evaluates the same on every row. Not COLLATE, which would
 // change the comparison's collation.
 func filterConst(n *pg_query.Node) bool {
@@ -250,6 +250,11 @@ func filterConst(n *pg_query.Node) bool {
 		return true
 	case n.GetTypeCast() != nil:
 		return filterConst(n.GetTypeCast().GetArg())
+	case n.GetAExpr() != nil: // a sign before a cast: -10.25::numeric
+		e := n.GetAExpr()
+		names := e.GetName()
+		return e.GetKind() == pg_query.A_Expr_Kind_AEXPR_OP && e.GetLexpr() == nil && len(names) == 1 &&
+			(names[0].GetString_().GetSval() == "-" || names[0].GetString_().GetSval() == "+") && filterConst(e.GetRexpr())
 	}
 	return false
 }
