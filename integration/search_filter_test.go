@@ -83,4 +83,16 @@ func TestFilterEncryptedShapes(t *testing.T) {
 	} {
 		f.same(t, q.sql, q.args...)
 	}
+	// The constants come back printed in the session's DateStyle and
+	// TimeZone, which phiguard reads them in.
+	for _, conn := range []*pgx.Conn{f.dir, f.via} {
+		if _, err := conn.Exec(testContext(t), "SET DateStyle = 'SQL, DMY'; SET TimeZone = 'America/New_York'"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.same(t, "SELECT id, born FROM %[1]s WHERE born > '02/03/1960' AND born <= $1 ORDER BY born, id", "31/12/1975")
+	// A date compared with a timestamptz is compared as timestamptz in
+	// PostgreSQL, which phiguard does not do: refused, not guessed.
+	_, err := rowsRaw(t, f.via, f.sql("SELECT id FROM %[1]s WHERE born < '1970-01-01 03:00+14'::timestamptz ORDER BY id", 1), pgx.QueryExecModeSimpleProtocol, 0)
+	wantCode(t, err, "0A000", "with a value of another type")
 }
