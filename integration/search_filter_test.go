@@ -83,6 +83,21 @@ func TestFilterEncryptedShapes(t *testing.T) {
 	} {
 		f.same(t, q.sql, q.args...)
 	}
+	// A parameter has the type it has on the plaintext table: the
+	// column's (text for a varchar), as ParameterDescription says.
+	for _, q := range []string{
+		"SELECT id FROM %[1]s WHERE born > $1 AND score BETWEEN $2 AND $3 AND name >= $4 AND tag IS DISTINCT FROM $5 ORDER BY id",
+		"SELECT id FROM %[1]s WHERE $1 < born AND grp = $2",
+	} {
+		want, err := f.dir.PgConn().Prepare(testContext(t), "", f.sql(q, 0), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.via.PgConn().Prepare(testContext(t), "", f.sql(q, 1), nil)
+		if err != nil || !slices.Equal(got.ParamOIDs, want.ParamOIDs) {
+			t.Fatalf("%s: parameter types %v through phiguard (%v), %v directly", q, got.ParamOIDs, err, want.ParamOIDs)
+		}
+	}
 	// The constants come back printed in the session's DateStyle and
 	// TimeZone, which phiguard reads them in.
 	for _, conn := range []*pgx.Conn{f.dir, f.via} {

@@ -224,7 +224,9 @@ func (p *planner) filterable(col *policy.ProtectedColumn) bool {
 }
 
 // filterTypeName is the SQL name of the type whose NULL gives a
-// constant its type. real and double precision are not compared:
+// constant its type: the column's, but text for varchar, which has no
+// comparison operators of its own (PostgreSQL types a parameter
+// compared with a varchar column as text). real and double precision are not compared:
 // PostgreSQL compares a real column with a numeric constant as double
 // precision, which a real constant would not be, and prints a double
 // precision value rounded under extra_float_digits below 1.
@@ -234,7 +236,7 @@ func filterTypeName(t policy.LogicalType) (string, bool) {
 	}
 	name, ok := map[uint32]string{policy.OIDBool: "bool", policy.OIDInt2: "int2", policy.OIDInt4: "int4",
 		policy.OIDInt8: "int8", policy.OIDNumeric: "numeric",
-		policy.OIDText: "text", policy.OIDVarchar: "varchar", policy.OIDBpchar: "bpchar", policy.OIDDate: "date",
+		policy.OIDText: "text", policy.OIDVarchar: "text", policy.OIDBpchar: "bpchar", policy.OIDDate: "date",
 		policy.OIDTimestamp: "timestamp", policy.OIDTimestamptz: "timestamptz", policy.OIDTime: "time",
 		policy.OIDInterval: "interval", policy.OIDUUID: "uuid", policy.OIDBytea: "bytea"}[t.OID]
 	return "pg_catalog." + name, ok
