@@ -53,15 +53,16 @@ var filterColumns = []struct {
 	join   bool // of addresses a: only in a join
 	consts []string
 	params []any
+	like   bool // text: LIKE too
 }{
 	{col: "p.name", consts: []string{"'Smith'", "'smith'", "'S'", "''", "'Zhang'", "'adams'", "'O''Neil'", "'Ölz'", "'Smith'::text", "CAST('b' AS varchar)"},
-		params: []any{"Smith", "Adams", "", "a", "Zz"}},
+		params: []any{"Smith", "Adams", "", "a", "Zz"}, like: true},
 	{col: "p.born", consts: []string{"'1950-01-01'", "'1970-06-15'::date", "DATE '1990-12-31'", "'1945-03-01'", "CAST('1960-01-01' AS date)"},
 		params: []any{"1955-05-05", "1980-01-01", "1999-12-31"}},
 	{col: "p.score", consts: []string{"0", "-50", "12.5", "'25.00'", "99.99", "-10.25::numeric", "50", "'-0.5'", "3"},
 		params: []any{"0", "-25.25", "60"}},
-	{col: "p.tag", consts: []string{"'t1'", "'t3'", "'t0'", "'t6'", "'u'"}, params: []any{"t2", "t4"}},
-	{col: "a.city", join: true, consts: []string{"'Bern'", "'bern'", "'Basel'", "'Zürich'", "'B'"}, params: []any{"Aarau", "Zug"}},
+	{col: "p.tag", consts: []string{"'t1'", "'t3'", "'t0'", "'t6'", "'u'"}, params: []any{"t2", "t4"}, like: true},
+	{col: "a.city", join: true, consts: []string{"'Bern'", "'bern'", "'Basel'", "'Zürich'", "'B'"}, params: []any{"Aarau", "Zug"}, like: true},
 }
 
 // genFilterConjuncts adds one to three conjuncts on encrypted columns to
@@ -86,7 +87,9 @@ func genFilterConjuncts(r *rand.Rand, join bool, where []string) ([]string, []an
 		}
 		col := filterColumns[i].col
 		var conj string
-		switch op := r.IntN(12); {
+		switch op := r.IntN(14); {
+		case op >= 12 && filterColumns[i].like:
+			conj = col + pick(r, " LIKE ", " NOT LIKE ") + likePattern(r, &args)
 		case op < 6:
 			sym := pick(r, "=", "<>", "!=", "<", "<=", ">", ">=")
 			if r.IntN(4) == 0 {
@@ -97,8 +100,10 @@ func genFilterConjuncts(r *rand.Rand, join bool, where []string) ([]string, []an
 		case op < 9:
 			kw := pick(r, "BETWEEN", "NOT BETWEEN", "BETWEEN SYMMETRIC", "NOT BETWEEN SYMMETRIC")
 			conj = col + " " + kw + " " + constant(i) + " AND " + constant(i)
-		default:
+		case op < 12:
 			conj = col + pick(r, " IS DISTINCT FROM ", " IS NOT DISTINCT FROM ") + constant(i)
+		default:
+			conj = col + " = " + constant(i)
 		}
 		if r.IntN(5) == 0 {
 			conj = "(" + conj + ")"
@@ -107,4 +112,15 @@ func genFilterConjuncts(r *rand.Rand, join bool, where []string) ([]string, []an
 	}
 	r.Shuffle(len(where), func(a, b int) { where[a], where[b] = where[b], where[a] })
 	return where, args
+}
+
+// likePattern is a LIKE's pattern (and ESCAPE): wildcards, literals of
+// the fixture's texts, an escaped wildcard, a parameter.
+func likePattern(r *rand.Rand, args *[]any) string {
+	if r.IntN(5) == 0 {
+		*args = append(*args, pick(r, "S%", "%a%", "_e%", "%!_%", "%n"))
+		return fmt.Sprintf("$%d", len(*args)) + pick(r, "", " ESCAPE '!'")
+	}
+	return pick(r, "'S%%'", "'%%th'", "'_mith'", "'%%a%%'", "'Sm_th'", "'%%'", "''", "'O''%%'", "'%%!_%%' ESCAPE '!'",
+		"'%%ü%%'", "'_'", "'__%%'", "'%%_'", "'t_'", "'B%%'", "'%%r%%n'", "'!%%%%' ESCAPE '!'", "'_ü%%'", "NULL", "'%%' ESCAPE ''")
 }

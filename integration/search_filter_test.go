@@ -63,6 +63,12 @@ func TestFilterEncryptedShapes(t *testing.T) {
 		{"SELECT id FROM %[1]s WHERE tag > 't3' AND tag <> 't5'", nil},
 		{"SELECT id, born FROM %[1]s WHERE born < $1::date", []any{"1970-01-01"}},
 		{"SELECT * FROM %[1]s WHERE score > 12 AND 99 >= score AND name < 'a'", nil},
+		{"SELECT id, name FROM %[1]s WHERE name LIKE 'S%%th'", nil},
+		{"SELECT id, name FROM %[1]s WHERE name LIKE 'S_%%'", nil},
+		{"SELECT id, name FROM %[1]s WHERE name NOT LIKE $1 AND tag LIKE 't_'", []any{"%%m%%"}},
+		{"SELECT id, name FROM %[1]s WHERE name LIKE 'O!''%%' ESCAPE '!' AND name IS NOT NULL", nil},
+		{"SELECT id, name FROM %[1]s WHERE name LIKE $1 ESCAPE $2", []any{"O!'%", "!"}},
+		{"SELECT id, name FROM %[1]s WHERE name LIKE '_lz'", nil},
 	} {
 		f.sameRows(t, q.sql, q.args...)
 	}

@@ -21,8 +21,9 @@ import (
 // filterArg is one constant of a filter, as a key of the column's type
 // (or of numeric, for an integer column compared with a numeric).
 type filterArg struct {
-	null bool
-	key  pgorder.Key
+	null    bool
+	key     pgorder.Key
+	pattern []byte // a LIKE's, with \ as its escape
 }
 
 // filterArgs are a filter's constants; numeric says the column's values
@@ -73,6 +74,13 @@ func (s *session) readFilterArg(f sqlrewrite.Filter, raw []byte, out *filterArg)
 	oid, err := strconv.ParseUint(string(oidText), 10, 32)
 	if !ok || err != nil {
 		return false, pgerr.Newf(pgerr.InternalError, "phiguard could not read the value compared with %s it asked for", col.QualifiedName())
+	}
+	if f.Op.Like() {
+		if uint32(oid) != policy.OIDText {
+			return false, pgerr.Newf(pgerr.InternalError, "phiguard could not read the pattern compared with %s", col.QualifiedName())
+		}
+		*out = filterArg{pattern: text}
+		return false, nil
 	}
 	t := col.Type
 	t.Modifier = -1 // a constant is compared unrounded (numeric(6,2) > 2.555)
@@ -135,6 +143,19 @@ func (s *session) keepRow(run *sortRun, fields []*resultField, cells [][]byte, v
 				return false, pgerr.Newf(pgerr.InternalError, "phiguard could not compare %s as numeric", f.Column.QualifiedName())
 			}
 			x.key = k
+		}
+		if f.Op.Like() {
+			if x.null || fa.args[0].null {
+				return false, nil
+			}
+			match, pe := likeMatch(x.key.Text(), fa.args[0].pattern)
+			if pe != nil {
+				return false, pe
+			}
+			if match != (f.Op == sqlrewrite.FilterLike) {
+				return false, nil
+			}
+			continue
 		}
 		if !filterHolds(f.Op, x, fa.args) {
 			return false, nil

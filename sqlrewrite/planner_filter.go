@@ -38,15 +38,21 @@ const (
 	FilterNotBetweenSym
 	FilterDistinct
 	FilterNotDistinct
+	FilterLike    // text and varchar only; the pattern as like_escape made it
+	FilterNotLike //
 )
 
 var filterOpNames = map[FilterOp]string{
 	FilterEq: "=", FilterNe: "<>", FilterLt: "<", FilterLe: "<=", FilterGt: ">", FilterGe: ">=",
 	FilterBetween: "BETWEEN", FilterNotBetween: "NOT BETWEEN", FilterBetweenSym: "BETWEEN SYMMETRIC",
 	FilterNotBetweenSym: "NOT BETWEEN SYMMETRIC", FilterDistinct: "IS DISTINCT FROM", FilterNotDistinct: "IS NOT DISTINCT FROM",
+	FilterLike: "LIKE", FilterNotLike: "NOT LIKE",
 }
 
 func (op FilterOp) String() string { return filterOpNames[op] }
+
+// Like reports whether the comparison is [NOT] LIKE.
+func (op FilterOp) Like() bool { return op == FilterLike || op == FilterNotLike }
 
 // Between reports whether the comparison takes two constants.
 func (op FilterOp) Between() bool { return op >= FilterBetween && op <= FilterNotBetweenSym }
@@ -61,6 +67,10 @@ type Filter struct {
 	// for a type without one.
 	Value, Collation int
 	Args             [2]int
+	// Escape: the LIKE pattern was written with ESCAPE, which its hidden
+	// column applies (like_escape), so the proxy reads a pattern whose
+	// escape is the backslash.
+	Escape bool
 }
 
 // filterCand is a conjunct the planner takes as a Filter.
@@ -69,6 +79,7 @@ type filterCand struct {
 	op       FilterOp
 	conjunct int  // index among the WHERE's top-level conjuncts
 	colRight bool // the column is right of the operator (1 < col)
+	escape   bool // LIKE ... ESCAPE
 	node     *pg_query.Node
 }
 
@@ -165,6 +176,8 @@ func (p *planner) filterOf(n *pg_query.Node, sc *scope) (filterCand, bool) {
 			return f, false
 		}
 		f.op = op
+	case pg_query.A_Expr_Kind_AEXPR_LIKE:
+		return p.likeFilter(e, sc)
 	case pg_query.A_Expr_Kind_AEXPR_DISTINCT:
 		f.op = FilterDistinct
 	case pg_query.A_Expr_Kind_AEXPR_NOT_DISTINCT:
@@ -199,6 +212,27 @@ func (p *planner) filterOf(n *pg_query.Node, sc *scope) (filterCand, bool) {
 		return f, false // the database compares its cells, as before
 	}
 	return f, p.filterable(f.col)
+}
+
+// likeFilter: col [NOT] LIKE pattern [ESCAPE e] on a text or varchar
+// column (bpchar pads, and LIKE sees the padding), with constants.
+// PostgreSQL's grammar writes ESCAPE as like_escape(pattern, e).
+func (p *planner) likeFilter(e *pg_query.A_Expr, sc *scope) (filterCand, bool) {
+	f := filterCand{op: FilterLike}
+	if funcNameOf(e.GetName()) == "!~~" {
+		f.op = FilterNotLike
+	}
+	f.col = p.filterColumn(e.GetLexpr(), sc)
+	if f.col == nil || (f.col.Type.OID != policy.OIDText && f.col.Type.OID != policy.OIDVarchar) {
+		return f, false
+	}
+	r := e.GetRexpr()
+	if fc := r.GetFuncCall(); fc != nil {
+		args := fc.GetArgs()
+		f.escape = funcName(fc) == "pg_catalog.like_escape" && len(args) == 2 && filterConst(args[0]) && filterConst(args[1])
+		return f, f.escape
+	}
+	return f, filterConst(r)
 }
 
 // filterColumn is the encrypted column n names, when n is a column
@@ -298,6 +332,9 @@ func filterString(fs []Filter) string {
 			s += ", "
 		}
 		s += fmt.Sprintf("%s %s #%d", f.Column.QualifiedName(), f.Op, f.Args[0])
+		if f.Op.Like() && f.Escape {
+			s += " (with its ESCAPE)"
+		}
 		if f.Op.Between() {
 			s += fmt.Sprintf(" AND #%d", f.Args[1])
 		}
@@ -314,7 +351,7 @@ func (sp *SortPlan) addFilters(cands []filterCand, conjuncts int) {
 		return len(sp.hidden) - 1
 	}
 	for i, c := range cands {
-		f := Filter{Column: c.col, Op: c.op, Collation: -1, Args: [2]int{-1, -1}}
+		f := Filter{Column: c.col, Op: c.op, Collation: -1, Args: [2]int{-1, -1}, Escape: c.escape}
 		f.Value = add(hiddenColumn{kind: hiddenFilterColumn, from: i, col: c.col})
 		f.Args[0] = add(hiddenColumn{kind: hiddenFilterArg, from: i, col: c.col})
 		if c.op.Between() {

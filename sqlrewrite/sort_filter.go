@@ -17,6 +17,7 @@ type filterCut struct {
 	conjunct [2]int    // the whole conjunct's tokens
 	column   [2]int    // the column operand
 	args     [2][2]int // the constants
+	escape   [2]int    // a LIKE's ESCAPE constant
 }
 
 // locateFilters finds the WHERE's conjuncts and the operands of each
@@ -102,6 +103,8 @@ func (c *sortCut) filterOperands(seg [2]int, cand filterCand) (filterCut, error)
 	}
 	var left, right [2]int
 	switch {
+	case cand.op.Like():
+		return c.likeOperands(fc, a, b, at, cand)
 	case cand.op.Between():
 		k := at(a, pg_query.Token_BETWEEN)
 		and := at(k+1, pg_query.Token_AND)
@@ -138,6 +141,32 @@ func (c *sortCut) filterOperands(seg [2]int, cand filterCand) (filterCut, error)
 	}
 	fc.column, fc.args[0] = left, right
 	return fc, c.checkOperands(fc)
+}
+
+// likeOperands splits col [NOT] LIKE pattern [ESCAPE e].
+func (c *sortCut) likeOperands(fc filterCut, a, b int, at func(int, ...pg_query.Token) int, cand filterCand) (filterCut, error) {
+	k := at(a, pg_query.Token_LIKE)
+	if k < 0 {
+		return fc, errors.New("no LIKE")
+	}
+	l := k
+	if l > a && (c.tok(l-1) == pg_query.Token_NOT || c.tok(l-1) == pg_query.Token_NOT_LA) {
+		l--
+	}
+	fc.column, fc.args[0] = [2]int{a, l}, [2]int{k + 1, b}
+	if e := at(k+1, pg_query.Token_ESCAPE); e >= 0 {
+		fc.args[0], fc.escape = [2]int{k + 1, e}, [2]int{e + 1, b}
+	}
+	if (fc.escape[1] > fc.escape[0]) != cand.escape {
+		return fc, errors.New("the LIKE's ESCAPE is not where the plan has it")
+	}
+	if err := c.checkOperands(fc); err != nil {
+		return fc, err
+	}
+	if cand.escape {
+		return fc, c.checkOperands(filterCut{column: fc.column, args: [2][2]int{fc.escape}})
+	}
+	return fc, nil
 }
 
 // checkOperands parses the operands found: a column reference and
@@ -180,7 +209,11 @@ func (c *sortCut) filterHidden(h hiddenColumn) (string, error) {
 	if !ok {
 		return "", errors.New("a filter on a type phiguard does not compare")
 	}
-	x := "CASE WHEN false THEN CAST(NULL AS " + typ + ") ELSE (" + c.text(fc.args[h.to]) + ") END"
+	arg := c.text(fc.args[h.to])
+	if fc.escape[1] > fc.escape[0] { // PostgreSQL applies the ESCAPE: the pattern's escape is then \
+		arg = "pg_catalog.like_escape((" + arg + "), (" + c.text(fc.escape) + "))"
+	}
+	x := "CASE WHEN false THEN CAST(NULL AS " + typ + ") ELSE (" + arg + ") END"
 	return "(CAST(CAST(pg_catalog.pg_typeof(" + x + ") AS pg_catalog.oid) AS pg_catalog.text) || ':' || CAST(" + x + " AS pg_catalog.text))", nil
 }
 

@@ -216,3 +216,12 @@ func IntAsNumeric(k Key) (Key, error) {
 	}
 	return parseNumeric(strconv.FormatInt(k.i, 10))
 }
+
+// Text is a text key's bytes (its value; for bpchar without its trailing
+// spaces), nil for a key of another kind.
+func (k Key) Text() []byte {
+	if k.kind != kindBytes {
+		return nil
+	}
+	return k.b
+}
