@@ -104,6 +104,25 @@ func TestFilterEncryptedRefusals(t *testing.T) {
 	}
 	_, err := rowsRaw(t, f.via, f.sql("SELECT id FROM %[2]s WHERE city >= 'B'", 1), pgx.QueryExecModeCacheStatement, 0)
 	wantCode(t, err, "0A000", "under collation")
+
+	// LIKE is matched as in a UTF8 database only: in another, _ is a
+	// byte, not a character.
+	db := uniqueName("sqlascii")
+	if _, err := superuser(t).Exec(ctx, fmt.Sprintf("CREATE DATABASE %s ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0 OWNER %s", db, appUser)); err != nil {
+		t.Fatal(err)
+	}
+	other := connect(t, f.p.url(appUser, appPassword, db))
+	if _, err := other.Exec(ctx, fmt.Sprintf("CREATE TABLE %s (id int PRIMARY KEY, name text, born text, score text, tag text, grp int)", f.people[1])); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Exec(ctx, fmt.Sprintf("INSERT INTO %s (id, name) VALUES (1, 'Smith')", f.people[1])); err != nil {
+		t.Fatal(err)
+	}
+	_, err = rowsRaw(t, other, f.sql("SELECT id FROM %[1]s WHERE name LIKE 'S%%'", 1), pgx.QueryExecModeCacheStatement, 0)
+	wantCode(t, err, "0A000", "encoded SQL_ASCII")
+	if got, err := rowsRaw(t, other, f.sql("SELECT id FROM %[1]s WHERE name >= 'S'", 1), pgx.QueryExecModeCacheStatement, 0); err != nil || !strings.HasPrefix(got, "1\n") {
+		t.Fatalf("a comparison in a SQL_ASCII database: %q %v", got, err)
+	}
 }
 
 // TestFilterEncryptedUnderAccessRules: a role filters by a column it sees

@@ -72,10 +72,14 @@ func (s *session) readFilterArg(f sqlrewrite.Filter, raw []byte, out *filterArg)
 	raw = bytes.Clone(raw) // the message buffer is reused; a text key keeps these bytes
 	oidText, text, ok := bytes.Cut(raw, []byte(":"))
 	oid, err := strconv.ParseUint(string(oidText), 10, 32)
-	if !ok || err != nil {
+	if !ok || (err != nil && !(f.Op.Like() && bytes.HasPrefix(oidText, []byte("encoding ")))) {
 		return false, pgerr.Newf(pgerr.InternalError, "phiguard could not read the value compared with %s it asked for", col.QualifiedName())
 	}
 	if f.Op.Like() {
+		if enc, ok := bytes.CutPrefix(oidText, []byte("encoding ")); ok {
+			return false, pgerr.Newf(pgerr.FeatureNotSupported,
+				"LIKE on encrypted column %s in a database encoded %s: phiguard matches LIKE as PostgreSQL does in a UTF8 database only", col.QualifiedName(), enc)
+		}
 		if uint32(oid) != policy.OIDText {
 			return false, pgerr.Newf(pgerr.InternalError, "phiguard could not read the pattern compared with %s", col.QualifiedName())
 		}

@@ -14,6 +14,7 @@ import (
 
 // filterCut is where one filter's parts are in the text.
 type filterCut struct {
+	op       FilterOp
 	conjunct [2]int    // the whole conjunct's tokens
 	column   [2]int    // the column operand
 	args     [2][2]int // the constants
@@ -82,7 +83,7 @@ func (c *sortCut) closing(i, to int) int {
 
 // filterOperands splits a conjunct into its column and constants.
 func (c *sortCut) filterOperands(seg [2]int, cand filterCand) (filterCut, error) {
-	fc := filterCut{conjunct: seg}
+	fc := filterCut{conjunct: seg, op: cand.op}
 	a, b := seg[0], seg[1]
 	for b-a > 2 && c.tok(a) == pg_query.Token_ASCII_40 && c.closing(a, b) == b-1 {
 		a, b = a+1, b-1
@@ -214,8 +215,16 @@ func (c *sortCut) filterHidden(h hiddenColumn) (string, error) {
 		arg = "pg_catalog.like_escape((" + arg + "), (" + c.text(fc.escape) + "))"
 	}
 	x := "CASE WHEN false THEN CAST(NULL AS " + typ + ") ELSE (" + arg + ") END"
-	return "(CAST(CAST(pg_catalog.pg_typeof(" + x + ") AS pg_catalog.oid) AS pg_catalog.text) || ':' || CAST(" + x + " AS pg_catalog.text))", nil
+	typeOID := "CAST(CAST(pg_catalog.pg_typeof(" + x + ") AS pg_catalog.oid) AS pg_catalog.text)"
+	if h.col != nil && c.filterOp(h.from).Like() {
+		// The proxy matches as PostgreSQL does in a UTF8 database only.
+		typeOID = "CASE WHEN pg_catalog.getdatabaseencoding() = 'UTF8' THEN " + typeOID + " ELSE 'encoding ' || pg_catalog.getdatabaseencoding() END"
+	}
+	return "(" + typeOID + " || ':' || CAST(" + x + " AS pg_catalog.text))", nil
 }
+
+// filterOp is the comparison of filter i.
+func (c *sortCut) filterOp(i int) FilterOp { return c.filters[i].op }
 
 // withoutFilters is the text of bytes [from, to) with each filtered
 // conjunct replaced by true.
