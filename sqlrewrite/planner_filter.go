@@ -248,8 +248,9 @@ func (p *planner) filterColumn(n *pg_query.Node, sc *scope) *policy.ProtectedCol
 	return nil
 }
 
-// filterable: the column's type is one the proxy compares as PostgreSQL
-// does; others are refused by name.
+// filterable takes the conjunct as a filter: the column's type is one
+// the proxy compares as PostgreSQL does, or the statement is refused
+// naming the type (rather than the operator, as an expression would be).
 func (p *planner) filterable(col *policy.ProtectedColumn) bool {
 	if _, ok := filterTypeName(col.Type); !ok {
 		p.refuse(col, "WHERE comparing a column of type "+col.Type.String()+" (phiguard does not compare it)")
