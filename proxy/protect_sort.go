@@ -62,7 +62,7 @@ func sortedText(sql []byte, sp *sqlrewrite.SortPlan) ([]byte, *pgerr.Error) {
 	out, err := sqlrewrite.RewriteSort(sql, sp)
 	if err != nil {
 		return nil, pgerr.Newf(pgerr.FeatureNotSupported,
-			"phiguard could not rewrite this ORDER BY on an encrypted column to sort it itself (%v)", err)
+			"phiguard could not rewrite this ORDER BY or WHERE on an encrypted column to evaluate it itself (%v)", err)
 	}
 	return out, nil
 }

@@ -47,13 +47,31 @@ func (c *sortCut) locateFilters(sp *SortPlan) error {
 	return nil
 }
 
-// conjuncts cuts tokens [from, to) at the ANDs of depth 0 that are not
-// a BETWEEN's.
+// conjuncts cuts tokens [from, to) at the ANDs of their depth that are
+// not a BETWEEN's, as PostgreSQL's grammar flattens them: the first
+// operand's own ANDs too, in parentheses or not ((a AND b) AND c is
+// three conjuncts; a AND (b AND c) two).
 func (c *sortCut) conjuncts(from, to int) [][2]int {
+	out := c.split0(from, to)
+	a, b := out[0][0], out[0][1]
+	for b-a > 2 && c.tok(a) == pg_query.Token_ASCII_40 && c.closing(a, b) == b-1 {
+		a, b = a+1, b-1
+	}
+	if a != out[0][0] {
+		if inner := c.conjuncts(a, b); len(inner) > 1 {
+			return append(inner, out[1:]...)
+		}
+	}
+	return out
+}
+
+// split0 cuts tokens [from, to) at the ANDs of from's depth that are not
+// a BETWEEN's.
+func (c *sortCut) split0(from, to int) [][2]int {
 	var out [][2]int
-	s, between := from, 0
+	s, between, base := from, 0, c.depth[from]
 	for i := from; i < to; i++ {
-		if c.depth[i] != 0 {
+		if c.depth[i] != base {
 			continue
 		}
 		switch c.tok(i) {

@@ -26,6 +26,12 @@ func TestFilterPlans(t *testing.T) {
 		{"SELECT id FROM admissions WHERE (amount BETWEEN $1 AND 2.5) AND visits IS NOT DISTINCT FROM $2::int AND seen NOT BETWEEN SYMMETRIC '2024-01-01' AND '2025-01-01'::timestamp",
 			"proxy filters public.admissions.amount BETWEEN #1 AND #2 (#0), public.admissions.visits IS NOT DISTINCT FROM #4 (#3), public.admissions.seen NOT BETWEEN SYMMETRIC #6 AND #7 (#5); proxy keeps the database's order; 8 hidden columns",
 			[]string{"WHERE true AND true AND true", "ELSE ($1) END", "ELSE (2.5) END", "ELSE ($2::int) END", "ELSE ('2025-01-01'::timestamp) END"}},
+		// PostgreSQL flattens the ANDs of the first operand, in
+		// parentheses or not, but not those of the others.
+		{"SELECT id FROM patients WHERE ((first > 'a' AND id = 1) AND birthdate < '2000-01-01') AND (id = 2 AND id = 3)",
+			"proxy filters public.patients.first > #1 (#0), public.patients.birthdate < #4 (#3); proxy keeps the database's order; 5 hidden columns",
+			[]string{"WHERE ((true AND id = 1) AND true) AND (id = 2 AND id = 3)"}},
+		{"SELECT id FROM patients WHERE id = 3 AND (first > 'a' AND id = 1)", "", nil},
 		{"SELECT first FROM patients WHERE first <> 'x' AND birthdate IS NULL AND ssn <> 'y' ORDER BY first DESC OFFSET 1",
 			"proxy filters public.patients.first <> #3 (#2); proxy sorts by public.patients.first DESC (select-list entry 1), OFFSET #1; 5 hidden columns",
 			[]string{"WHERE true AND birthdate IS NULL AND ssn <> 'y'"}},
