@@ -3,7 +3,7 @@ GO      ?= go
 FUZZTIME ?= 30s
 BIN     := bin/phiguard
 
-.PHONY: build demo demo-smoke test test-unit test-integration test-drivers test-soak-sample test-pgx test-vault test-backfill test-security test-transparency soak bench fuzz lint
+.PHONY: build demo demo-smoke test test-unit test-integration test-drivers test-soak-sample test-pgx test-vault test-backfill test-security test-transparency soak bench bench-search fuzz lint
 
 build:
 	$(GO) build -o $(BIN) ./cmd/phiguard
@@ -100,6 +100,13 @@ bench:
 	bash bench/pgbench.sh
 	$(GO) run ./bench/phi
 	$(GO) test -run '^$$' -bench . -benchmem ./proxy ./sqlrewrite
+
+# bench-search: issue 13's search queries on 1,000,000 generated patients,
+# through phiguard on encrypted columns against plaintext with its indexes
+# (bench/search; BENCH_PATIENTS, BENCH_RUNS). make test runs a 2,000-patient
+# sample of it (TestSearchSample), which checks answers only.
+bench-search:
+	$(GO) run ./bench/search
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzStartup$$' -fuzztime $(FUZZTIME) ./proxy

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
 )
@@ -282,8 +283,8 @@ func columnList(t *table) string {
 func retryable(err error) bool {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
-		switch pe.Code {
-		case "40P01", "40001", "55P03":
+		switch pgerr.Code(pe.Code) {
+		case pgerr.DeadlockDetected, pgerr.SerializationFailure, pgerr.LockNotAvailable:
 			return true
 		}
 	}

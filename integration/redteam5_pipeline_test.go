@@ -218,6 +218,47 @@ func TestRedTeam5NamedPreparedDefaultAdded(t *testing.T) {
 	}
 }
 
+// TestRedTeam5NamedPreparedInFailedTransaction: the guard of a named
+// statement fails inside a transaction, which aborts it. phiguard does not
+// prepare the statement again there (PostgreSQL would run the Close and
+// refuse the Parse with 25P02, and the statement would be gone): the next
+// execution gets 25P02 as it would directly, and after ROLLBACK the
+// statement, prepared again, runs.
+func TestRedTeam5NamedPreparedInFailedTransaction(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	tw := newTwin(t, "rt5namedtx", rt5DefaultCols("rt5namedtx-k")...)
+	pc := tw.via.PgConn()
+	if _, err := pc.Prepare(ctx, "ins", "INSERT INTO "+tw.enc+" VALUES ($1, $2, $3)", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := superuser(t).Exec(ctx, strings.ReplaceAll(rt5DefaultDDL, "{t}", tw.enc)); err != nil {
+		t.Fatal(err)
+	}
+	exec := func(id string) error { // (id, ssn, note) after the DDL
+		return pc.ExecPrepared(ctx, "ins", [][]byte{[]byte(id), []byte(rt5SSN), []byte("x")}, nil, nil).Read().Err
+	}
+	if _, err := tw.via.Exec(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"40001", "25P02"} {
+		if err := exec(fmt.Sprint(i + 1)); rt4Code(err) != want {
+			t.Fatalf("execution %d in the transaction: %v; want %s", i+1, err, want)
+		}
+	}
+	if _, err := tw.via.Exec(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec("3"); err != nil {
+		t.Fatalf("after ROLLBACK: %v", err)
+	}
+	rt5NoPlain(t, tw)
+	var ssn, note string
+	if err := tw.via.QueryRow(ctx, "SELECT ssn, note FROM "+tw.enc+" WHERE id = 3").Scan(&ssn, &note); err != nil || ssn != rt5SSN || note != "x" {
+		t.Fatalf("read back: %q %q %v", ssn, note, err)
+	}
+}
+
 // TestRedTeam5PipelineSegments: three segments pipelined before any
 // answer is read, the first two INSERTs without a column list after the
 // DDL. Whatever each is answered, nothing is stored in clear, every

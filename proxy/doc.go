@@ -12,7 +12,7 @@
 // message as its original bytes unless the guard returns a replacement.
 //
 // The guard (the protect_*, access*, audit, fastpath, settings, datetime, output, reparse,
-// redact and catalog files) is consulted through two calls:
+// redact, catalog and txabort files) is consulted through two calls:
 // protectClient for each client message and protectBackend for each
 // backend message. It plans statements with sqlrewrite (encryption plan,
 // access rewrite), seals values with cellcipher, applies column rules to
@@ -80,4 +80,13 @@
 // another statement than PostgreSQL runs, a result whose shape it does not
 // know, and a statement on PHI without room for its audit record are all
 // refused; the session survives every statement-level refusal.
+//
+// An error phiguard raises after the backend ran the statement
+// (failResult: a cell it cannot decrypt, a sort past its cap) leaves the
+// backend's transaction in good state. Inside a transaction block the
+// backend pump holds the ReadyForQuery back and the client pump sends a
+// statement of phiguard's own that only fails, at the first point where
+// nothing of the client's is queued in the backend (txabort.go); the
+// client gets that statement's ReadyForQuery 'E', and PostgreSQL itself
+// answers what follows as after its own error (25P02, COMMIT → ROLLBACK).
 package proxy

@@ -31,6 +31,10 @@ func (s *session) waitForClient(atBoundary bool) error {
 			s.mu.Unlock()
 			return s.terminateBackend()
 		}
+		if s.tracking && s.abortWaitingLocked() {
+			s.mu.Unlock()
+			return errAbortDue
+		}
 		s.waiting = true
 		s.mu.Unlock()
 

@@ -37,6 +37,7 @@ const (
 	expObjects                              // phiguard's own read of the database objects: swallowed
 	expOutput                               // phiguard's own read of extra_float_digits and bytea_output: swallowed
 	expColumns                              // phiguard's own read of a table's columns before filling a list: swallowed
+	expAbort                                // phiguard's own failing statement after a result it failed (txabort.go): swallowed
 )
 
 type expectation struct {
@@ -120,6 +121,9 @@ type expectQueue struct {
 	// spare are popped expectations the client pump may have again
 	// (fresh); only those fresh gave out come back.
 	spare []*expectation
+	// abortDue: the client pump is to send abortQuery once the backend
+	// has no request of the client's unanswered (txabort.go).
+	abortDue bool
 }
 
 // maxSpareExpectations bounds what a session keeps for reuse; a pipeline

@@ -29,6 +29,15 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 	if head.kind == expColumns && !asynchronous {
 		return true, s.columnsAnswer(head, typ)
 	}
+	if head.kind == expAbort && !asynchronous {
+		return s.abortAnswer(head, typ) // txabort.go
+	}
+	if s.heldStatus != 0 && !asynchronous && !ownKind(head.kind) {
+		// A request the client pipelined overtook the abort.
+		if err := s.releaseHeld(); err != nil {
+			return false, err
+		}
+	}
 	if h := backendHandlers[typ]; h != nil {
 		return h(s, typ, head)
 	}
@@ -141,16 +150,35 @@ func (s *session) replaceRefusal(body []byte, head *expectation) (bool, error) {
 }
 
 func (s *session) onReadyForQuery(_ byte, head *expectation) (bool, error) {
+	body, err := s.br.body()
+	if err != nil {
+		return false, err
+	}
+	status := byte('I')
+	if len(body) == 1 {
+		status = body[0]
+	}
+	if s.abortOwed && status != 'T' {
+		s.expects.cancelAbort() // before the pop lets the client pump send it
+	}
 	if head.kind == expSync || head.kind == expQuery {
 		s.expects.pop()
 	}
 	s.result, s.suppress = nil, false
-	if body, err := s.br.body(); err == nil && len(body) == 1 && body[0] == 'I' {
-		clear(s.portals) // portals end with their transaction
-		s.cursors.endPortals()
-		s.catalogAfterTransaction()
+	if status == 'I' {
+		s.transactionEnded()
 	}
-	return false, nil
+	// A request phiguard failed inside a transaction block: the client
+	// gets the ReadyForQuery of phiguard's abort instead (txabort.go).
+	return s.holdReady(status), nil
+}
+
+// transactionEnded: portals end with their transaction, and a catalog
+// read inside it may have seen DDL it rolled back.
+func (s *session) transactionEnded() {
+	clear(s.portals)
+	s.cursors.endPortals()
+	s.catalogAfterTransaction()
 }
 
 // onParameterStatus ends the session when the backend reports a setting
@@ -460,6 +488,7 @@ func (s *session) failResult(pe *pgerr.Error) error {
 		head.failed = pe.Code // the statement's record says it failed
 	}
 	s.result, s.suppress = nil, true
+	s.abortOwed = true // the transaction must end up aborted, as after PostgreSQL's own error (txabort.go)
 	_, err := s.cw.Write(pe.Encode())
 	return err
 }

@@ -275,11 +275,11 @@ func (s *session) encryptValue(col *policy.ProtectedColumn, format int16, plain,
 	if err != nil {
 		return "", valueError(col, err)
 	}
-	ctx := context.Background()
+	var ctx context.Context = context.Background()
 	if col.PerSubject() {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, subjectKeyTimeout)
-		defer cancel()
+		lt := newLazyTimeout(subjectKeyTimeout)
+		defer lt.stop()
+		ctx = lt
 	}
 	cell, err := s.srv.protect.cipher().Seal(ctx, col, canon, subject)
 	if err != nil {

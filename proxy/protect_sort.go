@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -414,17 +415,17 @@ func cmpInt64(a, b int64) int {
 func (s *session) flushSorted(head *expectation) ([]byte, error) {
 	run := head.sort
 	head.sort = nil
-	slices.SortStableFunc(run.rows, func(a, b sortedRow) int { return run.compareRows(&a, &b) })
-	rows := run.rows
+	order := run.sortedOrder()
 	if run.offset > 0 {
-		rows = rows[min(int64(len(rows)), run.offset):]
+		order = order[min(int64(len(order)), run.offset):]
 	}
-	if run.limit >= 0 && run.limit < int64(len(rows)) {
-		rows = rows[:run.limit]
+	if run.limit >= 0 && run.limit < int64(len(order)) {
+		order = order[:run.limit]
 	}
 	max := s.srv.maxSubjects()
 	var buf []byte
-	for _, r := range rows {
+	for _, at := range order {
+		r := &run.rows[at]
 		for i, v := range r.values {
 			if f := run.fields[i]; f != nil && f.subject != nil && v != nil {
 				head.noteSubject(f.subject, subjectID(v, f.format), max)
@@ -441,13 +442,32 @@ func (s *session) flushSorted(head *expectation) ([]byte, error) {
 			buf = buf[:0]
 		}
 	}
-	tag := fmt.Appendf(nil, "SELECT %d", len(rows))
+	tag := fmt.Appendf(nil, "SELECT %d", len(order))
 	buf, err := (&pgproto3.CommandComplete{CommandTag: tag}).Encode(buf)
 	if err != nil {
 		return nil, err
 	}
 	_, err = s.cw.Write(buf)
 	return tag, err
+}
+
+// sortedOrder is the rows' order, as the indexes of run.rows: a stable
+// sort, ties kept in the order the database sent them, made by sorting
+// the indexes with the index as the last key. Sorting the rows
+// themselves stably (a merge sort of 48-byte rows holding pointers) took
+// 2.7 ms for 2,000 rows.
+func (r *sortRun) sortedOrder() []int32 {
+	order := make([]int32, len(r.rows))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		if c := r.compareRows(&r.rows[a], &r.rows[b]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	return order
 }
 
 // holdSorted takes a DataRow of a statement sorted in the proxy.

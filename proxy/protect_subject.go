@@ -123,11 +123,11 @@ func (s *session) decryptSubjectCell(f *resultField, v []byte) ([]byte, *pgerr.E
 // as nil) and maps its failures to the client's error. A shredded read is
 // audited.
 func (s *session) openCell(col *policy.ProtectedColumn, v []byte) ([]byte, cellcipher.State, *pgerr.Error) {
-	ctx := context.Background()
+	var ctx context.Context = context.Background()
 	if keys.IsSubjectCell(v) {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, subjectKeyTimeout)
-		defer cancel()
+		lt := newLazyTimeout(subjectKeyTimeout)
+		defer lt.stop()
+		ctx = lt
 	}
 	plain, state, err := s.srv.protect.cipher().Open(ctx, col, v)
 	switch {

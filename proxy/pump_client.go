@@ -18,13 +18,12 @@ import (
 func (s *session) pumpClient() error {
 	atBoundary := true // the last message forwarded ends a request (Query, Sync, ...)
 	for {
-		if !s.cr.buffered() {
-			if err := s.flushBackend(); err != nil {
-				return err
-			}
-			if err := s.waitForClient(atBoundary); err != nil {
-				return err
-			}
+		again, err := s.readyForClient(atBoundary)
+		if err != nil {
+			return err
+		}
+		if again {
+			continue
 		}
 		typ, _, err := s.cr.next()
 		if err != nil {
@@ -73,6 +72,7 @@ func (s *session) pumpClient() error {
 		} else {
 			err = s.cr.forward(s.bw)
 		}
+		s.noteSegment(typ)
 		if err == nil && s.tracking && s.srv.protect != nil {
 			err = s.refreshCatalogAfterDDL(typ)
 		}
@@ -86,6 +86,27 @@ func (s *session) pumpClient() error {
 			}
 		}
 	}
+}
+
+// readyForClient sends phiguard's abort when it is due (txabort.go) and,
+// with no client input buffered, flushes toward the backend and waits for
+// some; again is set when the wait was cut short for the abort.
+func (s *session) readyForClient(atBoundary bool) (again bool, err error) {
+	if s.tracking {
+		if err := s.serveAbort(); err != nil {
+			return false, err
+		}
+	}
+	if s.cr.buffered() {
+		return false, nil
+	}
+	if err := s.flushBackend(); err != nil {
+		return false, err
+	}
+	if err := s.waitForClient(atBoundary); err != errAbortDue {
+		return false, err
+	}
+	return true, nil
 }
 
 // statementText returns the SQL of a Query or Parse message, nil for a

@@ -55,7 +55,7 @@ func (s *session) reprepareStale(name string) ([]byte, error) {
 		return nil, nil // the unnamed statement is prepared anew by the client
 	}
 	old, err := s.boundStatement(name)
-	if err != nil || old == nil || old.again == nil || !old.guardFailed.Load() {
+	if err != nil || old == nil || old.again == nil || !old.guardFailed.Load() || !s.settledOutsideFailedTx() {
 		return nil, err
 	}
 	s.log.Info("prepared statement prepared again: its column guard failed after DDL")
@@ -85,4 +85,18 @@ func (s *session) reprepareStale(name string) ([]byte, error) {
 		sent = append(binary.BigEndian.AppendUint32([]byte{feParse}, uint32(4+len(body))), body...)
 	}
 	return append(out, sent...), nil
+}
+
+// settledOutsideFailedTx: every request so far is answered and the
+// session's transaction is not aborted. Only then does phiguard prepare a
+// statement again: in an aborted transaction PostgreSQL would run the
+// Close and refuse the Parse (25P02), losing the statement, where the
+// client's Bind alone fails and the statement stays; and with answers
+// outstanding the transaction's state is not known yet. The Bind then
+// runs the old statement (its guard fails again, 40001, or the
+// transaction's error), and a later Bind prepares it again. Client pump.
+func (s *session) settledOutsideFailedTx() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.head == len(s.inflight) && s.txStatus != 'E'
 }

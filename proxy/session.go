@@ -87,6 +87,10 @@ type session struct {
 	portals       map[string]*portalInfo // portals the backend bound (backend pump)
 	result        []*resultField         // the current simple-Query result set (backend pump)
 	suppress      bool                   // drop the rest of a result phiguard failed mid-way
+	abortOwed     bool                   // phiguard failed a result and the transaction is not yet aborted (backend pump, txabort.go)
+	heldStatus    byte                   // the status of a ReadyForQuery held for the abort's; 0 when none (backend pump)
+	midSegment    bool                   // extended-protocol messages went out since the last Sync (client pump, txabort.go)
+	abortFlushed  bool                   // a Flush followed the last client message (client pump, txabort.go)
 	rowScratch    rowScratch             // reused by decryptDataRow (backend pump)
 	described     describedMemo          // describeFields' recent answers (backend pump, described.go)
 	clientPortals map[string]*stmtInfo   // portal → statement, as the client pump bound them

@@ -31,9 +31,9 @@ func valueError(col *policy.ProtectedColumn, err error) *pgerr.Error {
 		return pgerr.Newf(code, "column %s is encrypted and phiguard cannot read this %s value: %v",
 			col.QualifiedName(), col.Type.Name, err)
 	case ve.Code != "" && ve.Message != "":
-		return pgerr.New(pgerr.Code(ve.Code), ve.Message)
+		return pgerr.New(ve.Code, ve.Message)
 	case ve.Code != "":
-		code = pgerr.Code(ve.Code)
+		code = ve.Code
 	}
 	return pgerr.Newf(code, "invalid value for encrypted column %s (%s): %v", col.QualifiedName(), col.Type.Name, err)
 }

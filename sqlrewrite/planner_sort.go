@@ -3,6 +3,7 @@ package sqlrewrite
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"github.com/phiguard/phiguard/internal/pgorder"
@@ -53,6 +54,8 @@ type SortPlan struct {
 	Filters   []Filter
 	cands     []filterCand
 	conjuncts int
+	// lastRewrite is RewriteSort's memo (sort_rewrite.go).
+	lastRewrite atomic.Pointer[sortRewriteMemo]
 }
 
 // SortKey is one key of a SortPlan.

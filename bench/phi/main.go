@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/phiguard/phiguard/bench/internal/benchkit"
 	"net"
 	"os"
 	"os/exec"
@@ -68,15 +69,8 @@ func main() {
 	}
 }
 
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
-}
-
 func run() error {
-	seconds, reps, clients := envInt("BENCH_SECONDS", 10), envInt("BENCH_REPS", 3), envInt("BENCH_CLIENTS", 8)
+	seconds, reps, clients := benchkit.EnvInt("BENCH_SECONDS", 10), benchkit.EnvInt("BENCH_REPS", 3), benchkit.EnvInt("BENCH_CLIENTS", 8)
 	out := os.Getenv("BENCH_OUT")
 	if out == "" {
 		out = "bench/phi-last-run.md"
@@ -138,11 +132,11 @@ func run() error {
 		return err
 	}
 	ruledProt := &proxy.Protection{Policy: rolePol, Keyring: kr}
-	plain, err := startProxy(pg, nil, nil)
+	plain, err := benchkit.StartProxy(pg)
 	if err != nil {
 		return err
 	}
-	protected, err := startProxy(pg, prot, nil)
+	protected, err := benchkit.StartProxy(pg, proxy.WithProtection(prot))
 	if err != nil {
 		return err
 	}
@@ -166,11 +160,11 @@ func run() error {
 		return err
 	}
 	defer auditor.Close(ctx)
-	audited, err := startProxy(pg, prot, auditor)
+	audited, err := benchkit.StartProxy(pg, proxy.WithProtection(prot), proxy.WithAuditor(auditor))
 	if err != nil {
 		return err
 	}
-	ruled, err := startProxy(pg, ruledProt, nil)
+	ruled, err := benchkit.StartProxy(pg, proxy.WithProtection(ruledProt))
 	if err != nil {
 		return err
 	}
@@ -270,31 +264,6 @@ Vault requests: %.0f to load 2 keys at start-up; %.0f during the run, which wrot
 		atLoad, duringRun, rows)
 	fmt.Print(report)
 	return os.WriteFile(out, []byte(report), 0o644)
-}
-
-func startProxy(pg *pgcluster.Cluster, prot *proxy.Protection, a *audit.Auditor) (string, error) {
-	cfg := config.Default()
-	cfg.Listen, cfg.Admin = "127.0.0.1:0", ""
-	host, port, _ := net.SplitHostPort(pg.Addr())
-	cfg.Backend.Host = host
-	cfg.Backend.Port, _ = strconv.Atoi(port)
-	var opts []proxy.Option
-	if prot != nil {
-		opts = append(opts, proxy.WithProtection(prot))
-	}
-	if a != nil {
-		opts = append(opts, proxy.WithAuditor(a))
-	}
-	srv, err := proxy.New(cfg, zap.NewNop(), prometheus.NewRegistry(), opts...)
-	if err != nil {
-		return "", err
-	}
-	ln, err := srv.Listen()
-	if err != nil {
-		return "", err
-	}
-	go srv.Serve(ln)
-	return ln.Addr().String(), nil
 }
 
 var (

@@ -20,8 +20,11 @@ const explainUsage = `usage: phiguard explain --config FILE [--policy FILE] --ro
 Shows what phiguard makes of one SQL text for a role, without running it:
 the decision (allowed, or refused with its SQLSTATE and the rule), the text
 phiguard would send instead (row rules injected), every rule that applied,
-and, for an allowed SELECT, which output columns the role sees masked, as
-pseudonyms or as NULL.
+where each part touching an encrypted column runs (a value phiguard seals
+and writes, or compares in the database on deterministic cells; an ORDER BY
+key sorted in the database or in phiguard after decryption, with LIMIT and
+OFFSET), and, for an allowed SELECT, which output columns the role sees
+masked, as pseudonyms or as NULL.
 
 It connects to the backend the configuration names to read the database
 objects the rewriter relies on (relations, columns, safe functions) and to
@@ -165,7 +168,11 @@ func explain(ctx context.Context, w io.Writer, conn *pgx.Conn, pol *policy.Polic
 			fmt.Fprintf(w, "  %-40s %-14s %s\n", what, d.Effect, d.Rule)
 		}
 	}
-	if acc.Refusal != nil || role.Unrestricted() {
+	if acc.Refusal != nil {
+		return
+	}
+	explainEncryption(w, pol, acc.SQL)
+	if role.Unrestricted() {
 		return
 	}
 	explainColumns(ctx, w, conn, pol, role, objs, acc.SQL)

@@ -51,6 +51,24 @@ func TestExplainAndCheckRoles(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "role:      admin (unrestricted") || !strings.Contains(out, "decision:  allowed") || !strings.Contains(out, "sql:       unchanged") {
 		t.Errorf("explain admin: exit %d\n%s%s", code, out, errOut)
 	}
+	// Where the parts touching the encrypted column run.
+	for sql, wants := range map[string][]string{
+		"SELECT id FROM patients WHERE ssn = $1 ORDER BY ssn DESC, id LIMIT 5": {
+			"$1                     compared with public.patients.ssn (deterministic): sealed by phiguard, compared in the database",
+			"ORDER BY ssn           in phiguard, after decryption, DESC NULLS FIRST",
+			"ORDER BY plaintext     ranked in the database",
+			"LIMIT/OFFSET           applied by phiguard"},
+		"UPDATE patients SET ssn = '999-00-1234' WHERE id = $1": {"literal #1             written into public.patients.ssn (deterministic): sealed by phiguard"},
+		"SELECT id FROM patients WHERE ssn LIKE '999%'":         {"encryption: refused, SQLSTATE 0A000", "ssn"},
+		"SELECT 1": {"encryption: no encrypted table"},
+	} {
+		code, out, errOut = run("explain", "--config", cfg, "--role", "admin", sql)
+		for _, w := range wants {
+			if code != 0 || !strings.Contains(out, w) {
+				t.Errorf("explain %s: exit %d, output lacks %q:\n%s%s", sql, code, w, out, errOut)
+			}
+		}
+	}
 	code, out, errOut = run("explain", "--config", cfg, "--role", "billing", "SELECT id, ssn, first, last FROM patients")
 	if code != 0 || !strings.Contains(out, "role:      billing (with rules)") {
 		t.Errorf("explain billing: exit %d\n%s%s", code, out, errOut)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"io"
 	"net"
 	"os/exec"
@@ -101,7 +102,7 @@ func (s *server) waitReady(ctx context.Context, socketDir string, port int, supe
 			return conn.Close(ctx)
 		}
 		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code != "57P03" {
+		if errors.As(err, &pgErr) && pgerr.Code(pgErr.Code) != pgerr.CannotConnectNow {
 			return nil
 		}
 		last = err

@@ -38,6 +38,18 @@ const (
 	NumericValueOutOfRange    Code = "22003"
 	InvalidDatetimeFormat     Code = "22007"
 	DatetimeFieldOverflow     Code = "22008"
+	// The other codes PostgreSQL's input functions raise, which phiguard
+	// raises for an encrypted column's value as PostgreSQL would for the
+	// plaintext column's (internal/pgvalue): a time zone offset out of
+	// range, an interval field out of range, a byte sequence invalid in
+	// the encoding, a \u0000 escape in jsonb, a bad hexadecimal digit in
+	// bytea, and an array's bounds.
+	InvalidTimeZoneDisplacementValue Code = "22009"
+	IntervalFieldOverflow            Code = "22015"
+	CharacterNotInRepertoire         Code = "22021"
+	InvalidParameterValue            Code = "22023"
+	ArraySubscriptError              Code = "2202E"
+	UntranslatableCharacter          Code = "22P05"
 	// DatatypeMismatch and UndefinedFunction: an unquoted number stored
 	// into, or compared with, an encrypted column of a type PostgreSQL
 	// has no such assignment or operator for (a date, a text compared).
@@ -79,6 +91,10 @@ const (
 	// columns of a table it names changed under another session's DDL)
 	// and wrote nothing; running it again is the remedy.
 	SerializationFailure Code = "40001"
+	// DeadlockDetected and LockNotAvailable: PostgreSQL's, on which the
+	// backfill retries a batch (with SerializationFailure).
+	DeadlockDetected Code = "40P01"
+	LockNotAvailable Code = "55P03"
 	// AdminShutdown: phiguard is shutting down.
 	AdminShutdown Code = "57P01"
 	// CannotConnectNow: phiguard (or the database) is starting or draining.

@@ -3,6 +3,7 @@ package pgvalue
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"slices"
 	"strconv"
 	"time"
@@ -145,13 +146,15 @@ const firstGenbkiObjectID = 10000
 // arrayBinary follows array_recv; c reads each element as elem.
 func (d decoder) arrayBinary(c Converter, elem policy.LogicalType, in []byte) (value, error) {
 	r := msgReader{b: in}
-	short := func() error { return d.coded("08P01", "insufficient data left in message", "insufficient data") }
+	short := func() error {
+		return d.coded(pgerr.ProtocolViolation, "insufficient data left in message", "insufficient data")
+	}
 	ndim := int32(r.uint32())
 	switch {
 	case r.short:
 		return nil, short()
 	case ndim < 0:
-		return nil, d.coded("22P03", "", "invalid number of dimensions")
+		return nil, d.coded(pgerr.InvalidBinaryRepresentation, "", "invalid number of dimensions")
 	case ndim > maxDim:
 		return nil, d.tooManyDims(int(ndim))
 	}
@@ -160,14 +163,14 @@ func (d decoder) arrayBinary(c Converter, elem policy.LogicalType, in []byte) (v
 	case r.short:
 		return nil, short()
 	case flags != 0 && flags != 1:
-		return nil, d.coded("22P03", "invalid array flags", "invalid array flags")
+		return nil, d.coded(pgerr.InvalidBinaryRepresentation, "invalid array flags", "invalid array flags")
 	}
 	oid := r.uint32()
 	switch {
 	case r.short:
 		return nil, short()
 	case oid != elem.OID && oid < firstGenbkiObjectID:
-		return nil, d.coded("42804", "", "binary data has array element type %d instead of expected %d", oid, elem.OID)
+		return nil, d.coded(pgerr.DatatypeMismatch, "", "binary data has array element type %d instead of expected %d", oid, elem.OID)
 	}
 	v := arrayValue{elem: elem}
 	dims, lbs := make([]int32, ndim), make([]int32, ndim)
@@ -191,7 +194,7 @@ func (d decoder) arrayBinary(c Converter, elem policy.LogicalType, in []byte) (v
 			return nil, short()
 		}
 		if l < -1 || int(l) > len(r.b) {
-			return nil, d.coded("22P03", "insufficient data left in message", "insufficient data")
+			return nil, d.coded(pgerr.InvalidBinaryRepresentation, "insufficient data left in message", "insufficient data")
 		}
 		if l == -1 {
 			v.items, raw = append(v.items, nil), append(raw, nil)
@@ -205,7 +208,7 @@ func (d decoder) arrayBinary(c Converter, elem policy.LogicalType, in []byte) (v
 		r.b = r.b[l:]
 	}
 	if len(r.b) != 0 {
-		return nil, d.coded("22P03", "", "trailing bytes after the array")
+		return nil, d.coded(pgerr.InvalidBinaryRepresentation, "", "trailing bytes after the array")
 	}
 	return d.withModifier(c, v, FormatBinary, raw)
 }
@@ -251,14 +254,14 @@ func (d decoder) checkDims(dims, lbs []int32) (int, error) {
 	}
 	for i, dim := range dims {
 		if dim < 0 {
-			return 0, d.coded("54000", "", "array size exceeds the maximum allowed")
+			return 0, d.coded(pgerr.ProgramLimitExceeded, "", "array size exceeds the maximum allowed")
 		}
 		n *= int64(dim)
 		if n > 1<<27-1 { // MaxArraySize
-			return 0, d.coded("54000", "", "array size exceeds the maximum allowed")
+			return 0, d.coded(pgerr.ProgramLimitExceeded, "", "array size exceeds the maximum allowed")
 		}
 		if int64(lbs[i])+int64(dim) > 1<<31-1 {
-			return 0, d.coded("54000", "", "array lower bound is too large")
+			return 0, d.coded(pgerr.ProgramLimitExceeded, "", "array lower bound is too large")
 		}
 	}
 	return int(n), nil
@@ -266,7 +269,7 @@ func (d decoder) checkDims(dims, lbs []int32) (int, error) {
 
 func (d decoder) tooManyDims(n int) *Error {
 	msg := "number of array dimensions (" + strconv.Itoa(n) + ") exceeds the maximum allowed (6)"
-	return d.coded("54000", msg, "%s", msg)
+	return d.coded(pgerr.ProgramLimitExceeded, msg, "%s", msg)
 }
 
 // elemError is an element's error, as the array's.

@@ -2,6 +2,7 @@ package pgvalue
 
 import (
 	"bytes"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"unicode/utf8"
 
 	"github.com/phiguard/phiguard/policy"
@@ -31,13 +32,13 @@ const (
 )
 
 func (d decoder) malformed(detail string) *Error {
-	return d.coded("22P02", "", "malformed array literal: %s", detail)
+	return d.coded(pgerr.InvalidTextRepresentation, "", "malformed array literal: %s", detail)
 }
 
 // arrayText follows array_in; c reads each element as elem.
 func (d decoder) arrayText(c Converter, elem policy.LogicalType, in []byte) (value, error) {
 	if !utf8.Valid(in) || bytes.IndexByte(in, 0) >= 0 {
-		return nil, d.coded("22021", "", "not valid UTF-8")
+		return nil, d.coded(pgerr.CharacterNotInRepertoire, "", "not valid UTF-8")
 	}
 	p, dims, lbs, err := d.arrayDecoration(in)
 	if err != nil {
@@ -121,7 +122,7 @@ func (d decoder) arrayDecoration(in []byte) (p []byte, dims, lbs []int32, err er
 		ub := atoi(p[:q])
 		p = p[q+1:]
 		if ub < lb {
-			return nil, nil, nil, d.coded("2202E", "upper bound cannot be less than lower bound", "upper bound below lower bound")
+			return nil, nil, nil, d.coded(pgerr.ArraySubscriptError, "upper bound cannot be less than lower bound", "upper bound below lower bound")
 		}
 		dims, lbs = append(dims, ub-lb+1), append(lbs, lb)
 	}

@@ -49,7 +49,7 @@ func TestArrayCanonical(t *testing.T) {
 		got, err := Canonical(typ, FormatText, []byte(c.in))
 		var ce *Error
 		switch {
-		case c.code != "" && (!errors.As(err, &ce) || ce.Code != c.code && !(ce.Code == "" && c.code == "22P02")):
+		case c.code != "" && (!errors.As(err, &ce) || string(ce.Code) != c.code && !(ce.Code == "" && c.code == "22P02")):
 			t.Errorf("%s %q: want SQLSTATE %s, got %q, %v", c.typ, c.in, c.code, got, err)
 		case c.code == "" && (err != nil || string(got) != c.want):
 			t.Errorf("%s %q: want %q, got %q, %v", c.typ, c.in, c.want, got, err)

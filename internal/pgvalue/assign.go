@@ -1,6 +1,7 @@
 package pgvalue
 
 import (
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"math"
 	"math/big"
 	"strconv"
@@ -52,7 +53,7 @@ func isNumber(oid uint32) bool {
 // intRange is the 22003 error of an integer type.
 func (d decoder) intRange() *Error {
 	name := map[uint32]string{policy.OIDInt2: "smallint", policy.OIDInt4: "integer", policy.OIDInt8: "bigint"}[d.t.OID]
-	return d.coded("22003", name+" out of range", "%s out of range", name)
+	return d.coded(pgerr.NumericValueOutOfRange, name+" out of range", "%s out of range", name)
 }
 
 func isInt(oid uint32) bool {
@@ -78,10 +79,10 @@ func (d decoder) fromFloat(s floatValue) ([]byte, error) {
 	case d.t.OID == policy.OIDFloat4:
 		f32 := float32(f)
 		if math.IsInf(float64(f32), 0) && !math.IsInf(f, 0) {
-			return nil, d.coded("22003", "value out of range: overflow", "value out of range: overflow")
+			return nil, d.coded(pgerr.NumericValueOutOfRange, "value out of range: overflow", "value out of range: overflow")
 		}
 		if f32 == 0 && f != 0 {
-			return nil, d.coded("22003", "value out of range: underflow", "value out of range: underflow")
+			return nil, d.coded(pgerr.NumericValueOutOfRange, "value out of range: underflow", "value out of range: underflow")
 		}
 		return floatValue{float64(f32), 32}.text(nil), nil
 	case d.t.OID == policy.OIDFloat8:
@@ -106,9 +107,9 @@ func (d decoder) fromNumeric(s numericValue) ([]byte, error) {
 	}
 	switch s.special {
 	case numericNaN:
-		return nil, d.coded("0A000", "cannot convert NaN to "+d.intName(), "cannot convert NaN to %s", d.intName())
+		return nil, d.coded(pgerr.FeatureNotSupported, "cannot convert NaN to "+d.intName(), "cannot convert NaN to %s", d.intName())
 	case numericPInf, numericNInf:
-		return nil, d.coded("0A000", "cannot convert infinity to "+d.intName(), "cannot convert infinity to %s", d.intName())
+		return nil, d.coded(pgerr.FeatureNotSupported, "cannot convert infinity to "+d.intName(), "cannot convert infinity to %s", d.intName())
 	}
 	q := new(big.Int).Set(s.mag)
 	if s.dscale > 0 {

@@ -3,6 +3,7 @@ package pgvalue
 import (
 	"bytes"
 	"encoding/hex"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"time"
 	"unicode/utf8"
 )
@@ -45,7 +46,7 @@ func (v byteaValue) sessionText(c Converter) []byte {
 // starts \\ or three octal digits (the first 0 to 3).
 func (d decoder) byteaText(in []byte) (value, error) {
 	if !utf8.Valid(in) || bytes.IndexByte(in, 0) >= 0 {
-		return nil, d.coded("22021", "", "not valid UTF-8")
+		return nil, d.coded(pgerr.CharacterNotInRepertoire, "", "not valid UTF-8")
 	}
 	if len(in) >= 2 && in[0] == '\\' && in[1] == 'x' {
 		out := make([]byte, 0, (len(in)-2)/2)
@@ -55,13 +56,13 @@ func (d decoder) byteaText(in []byte) (value, error) {
 				continue
 			}
 			if !isHex(s[i]) {
-				return nil, d.coded("22023", "", "invalid hexadecimal digit")
+				return nil, d.coded(pgerr.InvalidParameterValue, "", "invalid hexadecimal digit")
 			}
 			if i+1 >= len(s) {
-				return nil, d.coded("22023", "invalid hexadecimal data: odd number of digits", "odd number of hex digits")
+				return nil, d.coded(pgerr.InvalidParameterValue, "invalid hexadecimal data: odd number of digits", "odd number of hex digits")
 			}
 			if !isHex(s[i+1]) {
-				return nil, d.coded("22023", "", "invalid hexadecimal digit")
+				return nil, d.coded(pgerr.InvalidParameterValue, "", "invalid hexadecimal digit")
 			}
 			out = append(out, unhex(s[i])<<4|unhex(s[i+1]))
 			i++
@@ -81,7 +82,7 @@ func (d decoder) byteaText(in []byte) (value, error) {
 			out = append(out, '\\')
 			i += 2
 		default:
-			return nil, d.coded("22P02", "", "invalid escape in bytea")
+			return nil, d.coded(pgerr.InvalidTextRepresentation, "", "invalid escape in bytea")
 		}
 	}
 	return byteaValue(out), nil

@@ -3,6 +3,7 @@ package pgvalue
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"time"
 
 	"github.com/phiguard/phiguard/policy"
@@ -48,16 +49,16 @@ func (d decoder) timeBinary(in []byte) (value, error) {
 	// time_recv checks the range before any trailing bytes.
 	if len(in) >= 8 {
 		if us := int64(binary.BigEndian.Uint64(in)); us < 0 || us > usecsPerDay {
-			return nil, d.coded("22008", "time out of range", "time out of range")
+			return nil, d.coded(pgerr.DatetimeFieldOverflow, "time out of range", "time out of range")
 		}
 	}
 	if tz && len(in) >= 12 {
 		if west := int32(binary.BigEndian.Uint32(in[8:])); west <= -tzDispLimit || west >= tzDispLimit {
-			return nil, d.coded("22009", "time zone displacement out of range", "time zone displacement out of range")
+			return nil, d.coded(pgerr.InvalidTimeZoneDisplacementValue, "time zone displacement out of range", "time zone displacement out of range")
 		}
 	}
 	if len(in) != want {
-		return nil, d.coded("22P03", "", "want %d bytes, got %d", want, len(in))
+		return nil, d.coded(pgerr.InvalidBinaryRepresentation, "", "want %d bytes, got %d", want, len(in))
 	}
 	v := timeValue{us: int64(binary.BigEndian.Uint64(in)), tz: tz}
 	if tz {
@@ -94,7 +95,7 @@ func (d decoder) timeText(in []byte) (value, error) {
 		return timeValue{tz: tz}, nil
 	}
 	if len(s) == 0 {
-		return nil, d.coded("22007", "", "empty")
+		return nil, d.coded(pgerr.InvalidDatetimeFormat, "", "empty")
 	}
 	// An ISO date in front: parse the whole as a timestamp.
 	if i := bytes.IndexByte(s, '-'); i >= 4 && i < len(s) && isDigits(s[:i]) {
@@ -107,14 +108,14 @@ func (d decoder) timeText(in []byte) (value, error) {
 			return nil, err
 		}
 		if p.special != 0 {
-			return nil, d.coded("22007", "", "not a time")
+			return nil, d.coded(pgerr.InvalidDatetimeFormat, "", "not a time")
 		}
 		return d.clockValue(p.hour, p.min, p.sec, p.usec, p.hasZone, p.zone, tz, &p)
 	}
 	if s[0] == '+' || s[0] == '-' {
 		// A zone alone ('+0530') is no time: time_in refuses it, where
 		// the timestamp parser below would read midnight in that zone.
-		return nil, d.coded("22007", "", "a zone without a time")
+		return nil, d.coded(pgerr.InvalidDatetimeFormat, "", "a zone without a time")
 	}
 	// Reuse the timestamp parser on a time alone, with a date in front.
 	p, err := d.parseDateTime(append([]byte("2000-01-01 "), s...))
@@ -123,7 +124,7 @@ func (d decoder) timeText(in []byte) (value, error) {
 			p, err = d.parseDateTime(append([]byte("2000-01-01 "), rest...))
 			if err == nil {
 				if p.hour > 12 {
-					return nil, d.coded("22008", "", "hour out of range for AM/PM")
+					return nil, d.coded(pgerr.DatetimeFieldOverflow, "", "hour out of range for AM/PM")
 				}
 				if ampm == "am" && p.hour == 12 {
 					p.hour = 0
@@ -165,7 +166,7 @@ func cutAMPM(s []byte) (string, []byte, bool) {
 func (d decoder) clockValue(h, m, s, us int64, hasZone bool, zone int, tz bool, date *dateTime) (value, error) {
 	t := ((h*60+m)*60+s)*usecsPerSec + us
 	if t > usecsPerDay {
-		return nil, d.coded("22008", "", "time out of range")
+		return nil, d.coded(pgerr.DatetimeFieldOverflow, "", "time out of range")
 	}
 	v := timeValue{us: d.timeTypmod(t), tz: tz}
 	if !tz {

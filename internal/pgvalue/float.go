@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"math"
 	"math/big"
 	"strconv"
@@ -197,14 +198,14 @@ func (d decoder) floatText(in []byte) (value, error) {
 	}
 	nonzero, ok := decimalSyntax(body)
 	if !ok {
-		return nil, d.coded("22P02", "", "not a number")
+		return nil, d.coded(pgerr.InvalidTextRepresentation, "", "not a number")
 	}
 	f, err := strconv.ParseFloat(string(s), bits)
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
-		return nil, d.coded("22P02", "", "not a number")
+		return nil, d.coded(pgerr.InvalidTextRepresentation, "", "not a number")
 	}
 	if err != nil || math.IsInf(f, 0) || f == 0 && nonzero {
-		return nil, d.coded("22003", "", "value out of range for type %s", name)
+		return nil, d.coded(pgerr.NumericValueOutOfRange, "", "value out of range for type %s", name)
 	}
 	return floatValue{f, bits}, nil
 }
@@ -249,7 +250,7 @@ func decimalSyntax(s []byte) (nonzero, ok bool) {
 func (d decoder) floatBinary(in []byte) (value, error) {
 	bits, _ := d.floatBits()
 	if len(in) != bits/8 {
-		return nil, d.coded("22P03", "", "want %d bytes, got %d", bits/8, len(in))
+		return nil, d.coded(pgerr.InvalidBinaryRepresentation, "", "want %d bytes, got %d", bits/8, len(in))
 	}
 	if bits == 32 {
 		return floatValue{float64(math.Float32frombits(binary.BigEndian.Uint32(in))), 32}, nil

@@ -2,6 +2,7 @@ package pgvalue
 
 import (
 	"encoding/binary"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"math"
 	"strconv"
 	"time"
@@ -261,7 +262,7 @@ func (f itm) iso8601() []byte {
 // text).
 func (d decoder) intervalBinary(in []byte) (value, error) {
 	if len(in) != 16 {
-		return nil, d.coded("22P03", "", "want 16 bytes, got %d", len(in))
+		return nil, d.coded(pgerr.InvalidBinaryRepresentation, "", "want 16 bytes, got %d", len(in))
 	}
 	v := intervalValue{us: int64(binary.BigEndian.Uint64(in)), days: int32(binary.BigEndian.Uint32(in[8:])),
 		months: int32(binary.BigEndian.Uint32(in[12:]))}
@@ -276,11 +277,11 @@ func (d decoder) intervalBinary(in []byte) (value, error) {
 
 // intervalOverflow is 22015.
 func (d decoder) intervalOverflow() *Error {
-	return d.coded("22015", "", "interval field value out of range")
+	return d.coded(pgerr.IntervalFieldOverflow, "", "interval field value out of range")
 }
 
 func (d decoder) intervalSyntax() *Error {
-	return d.coded("22007", "", "invalid input syntax for type interval")
+	return d.coded(pgerr.InvalidDatetimeFormat, "", "invalid input syntax for type interval")
 }
 
 // addFracUsec is AdjustFractMicroseconds.

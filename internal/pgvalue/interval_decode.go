@@ -1,6 +1,7 @@
 package pgvalue
 
 import (
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"strconv"
 	"strings"
 )
@@ -93,7 +94,7 @@ func (d decoder) intervalPostgres(in []byte) (intervalValue, *ivErr) {
 
 func (d decoder) ivResult(a ivAcc) (intervalValue, *ivErr) {
 	if !fits32(a.days) || !fits32(a.months) {
-		return intervalValue{}, &ivErr{err: d.coded("22008", "interval out of range", "interval out of range")}
+		return intervalValue{}, &ivErr{err: d.coded(pgerr.DatetimeFieldOverflow, "interval out of range", "interval out of range")}
 	}
 	return intervalValue{us: a.us, days: int32(a.days), months: int32(a.months)}, nil
 }

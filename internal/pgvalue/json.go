@@ -3,6 +3,7 @@ package pgvalue
 import (
 	"bytes"
 	"fmt"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"sort"
 	"time"
 	"unicode/utf16"
@@ -51,7 +52,7 @@ func (d decoder) json(in []byte) (value, error) {
 
 func (d decoder) jsonText(in []byte) error {
 	if !utf8.Valid(in) || bytes.IndexByte(in, 0) >= 0 {
-		return d.coded("22021", "", "not valid UTF-8")
+		return d.coded(pgerr.CharacterNotInRepertoire, "", "not valid UTF-8")
 	}
 	return nil
 }
@@ -72,11 +73,11 @@ func (d decoder) jsonb(in []byte) (value, error) {
 // jsonbBinary follows jsonb_recv: version 1, then the text.
 func (d decoder) jsonbBinary(in []byte) (value, error) {
 	if len(in) == 0 {
-		return nil, d.coded("08P01", "", "no jsonb version number")
+		return nil, d.coded(pgerr.ProtocolViolation, "", "no jsonb version number")
 	}
 	if in[0] != 1 {
 		msg := fmt.Sprintf("unsupported jsonb version number %d", in[0])
-		return nil, d.coded("XX000", msg, "%s", msg)
+		return nil, d.coded(pgerr.InternalError, msg, "%s", msg)
 	}
 	return d.jsonb(in[1:])
 }
@@ -160,7 +161,7 @@ type jsonParser struct {
 }
 
 func (p *jsonParser) syntax() error {
-	return p.d.coded("22P02", "", "invalid input syntax for type %s", p.d.t.Name)
+	return p.d.coded(pgerr.InvalidTextRepresentation, "", "invalid input syntax for type %s", p.d.t.Name)
 }
 
 func (p *jsonParser) space() {
@@ -425,7 +426,7 @@ func (p *jsonParser) str() ([]byte, error) {
 			return nil, p.syntax()
 		}
 		if ch == 0 {
-			return nil, p.d.coded("22P05", "unsupported Unicode escape sequence", "\\u0000 cannot be converted to text")
+			return nil, p.d.coded(pgerr.UntranslatableCharacter, "unsupported Unicode escape sequence", "\\u0000 cannot be converted to text")
 		}
 		out = utf8.AppendRune(out, rune(ch))
 	}

@@ -2,6 +2,7 @@ package pgvalue
 
 import (
 	"encoding/hex"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"time"
 
 	"github.com/phiguard/phiguard/policy"
@@ -89,7 +90,7 @@ func (d decoder) uuidText(in []byte) (value, error) {
 	}
 	for i := 0; i < 16; i++ {
 		if len(s) < 2 || !isHex(s[0]) || !isHex(s[1]) {
-			return nil, d.coded("22P02", "", "not a uuid")
+			return nil, d.coded(pgerr.InvalidTextRepresentation, "", "not a uuid")
 		}
 		v[i] = unhex(s[0])<<4 | unhex(s[1])
 		s = s[2:]
@@ -99,19 +100,19 @@ func (d decoder) uuidText(in []byte) (value, error) {
 	}
 	if braces {
 		if len(s) == 0 || s[0] != '}' {
-			return nil, d.coded("22P02", "", "not a uuid")
+			return nil, d.coded(pgerr.InvalidTextRepresentation, "", "not a uuid")
 		}
 		s = s[1:]
 	}
 	if len(s) != 0 {
-		return nil, d.coded("22P02", "", "not a uuid")
+		return nil, d.coded(pgerr.InvalidTextRepresentation, "", "not a uuid")
 	}
 	return v, nil
 }
 
 func (d decoder) uuidBinary(in []byte) (value, error) {
 	if len(in) != 16 {
-		return nil, d.coded("22P03", "", "want 16 bytes, got %d", len(in))
+		return nil, d.coded(pgerr.InvalidBinaryRepresentation, "", "want 16 bytes, got %d", len(in))
 	}
 	var v uuidValue
 	copy(v[:], in)

@@ -3,6 +3,7 @@ package pgvalue
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"math/big"
 	"strings"
 	"time"
@@ -194,7 +195,7 @@ func (d decoder) numericText(in []byte) (value, error) {
 			return nil, d.err("not a number")
 		}
 		if exp >= (1<<31-1)/2 {
-			return nil, d.coded("22003", "value overflows numeric format", "value overflows numeric format")
+			return nil, d.coded(pgerr.NumericValueOutOfRange, "value overflows numeric format", "value overflows numeric format")
 		}
 		if eneg {
 			exp = -exp
@@ -207,7 +208,7 @@ func (d decoder) numericText(in []byte) (value, error) {
 	scale := int64(frac) - exp // value = digits * 10^-scale
 	dscale := max(scale, 0)
 	if len(sig) > 0 && int64(len(sig))-scale > numericMaxIntDigits {
-		return nil, d.coded("22003", "value overflows numeric format", "value overflows numeric format")
+		return nil, d.coded(pgerr.NumericValueOutOfRange, "value overflows numeric format", "value overflows numeric format")
 	}
 	if dscale > numericMaxWorkScale {
 		return nil, d.unsupported("display scale too large")
@@ -287,7 +288,7 @@ func (d decoder) numericTypmod(v numericValue) (value, error) {
 	mod := d.t.Modifier
 	if v.special != 0 {
 		if mod >= 4 && v.special != numericNaN {
-			return nil, d.coded("22003", "numeric field overflow", "numeric field overflow: a column with a precision cannot hold an infinite value")
+			return nil, d.coded(pgerr.NumericValueOutOfRange, "numeric field overflow", "numeric field overflow: a column with a precision cannot hold an infinite value")
 		}
 		return v, nil
 	}
@@ -313,7 +314,7 @@ func (d decoder) numericTypmod(v numericValue) (value, error) {
 		}
 		if v.mag.Sign() != 0 {
 			if lim := precision - scale + v.dscale; lim < 0 || v.mag.Cmp(pow10(lim)) >= 0 {
-				return nil, d.coded("22003", "numeric field overflow", "numeric field overflow (precision %d, scale %d)", precision, scale)
+				return nil, d.coded(pgerr.NumericValueOutOfRange, "numeric field overflow", "numeric field overflow (precision %d, scale %d)", precision, scale)
 			}
 		}
 	}
@@ -321,10 +322,10 @@ func (d decoder) numericTypmod(v numericValue) (value, error) {
 		v.neg = false
 	}
 	if v.dscale > numericMaxDscale {
-		return nil, d.coded("22003", "value overflows numeric format", "value overflows numeric format")
+		return nil, d.coded(pgerr.NumericValueOutOfRange, "value overflows numeric format", "value overflows numeric format")
 	}
 	if v.mag.Sign() != 0 && len(v.mag.String())-v.dscale > numericMaxIntDigits {
-		return nil, d.coded("22003", "value overflows numeric format", "value overflows numeric format")
+		return nil, d.coded(pgerr.NumericValueOutOfRange, "value overflows numeric format", "value overflows numeric format")
 	}
 	return v, nil
 }

@@ -3,6 +3,7 @@ package pgvalue
 import (
 	"bytes"
 	"fmt"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"time"
 
 	"github.com/phiguard/phiguard/policy"
@@ -36,7 +37,7 @@ type Error struct {
 	OutOfRange bool
 	// Code is the SQLSTATE PostgreSQL raises for this input, where the
 	// package knows it ("" where it does not: the proxy says 22P02).
-	Code string
+	Code pgerr.Code
 	// Message is PostgreSQL's own message for the error, where that
 	// message holds no part of the value ("value too long for type
 	// character varying(5)"); else "".
@@ -205,10 +206,10 @@ func (d decoder) outOfRange(format string, args ...any) *Error {
 
 // coded is an error with PostgreSQL's SQLSTATE and, when it holds no
 // part of the value, PostgreSQL's message.
-func (d decoder) coded(code, pgMessage, format string, args ...any) *Error {
+func (d decoder) coded(code pgerr.Code, pgMessage, format string, args ...any) *Error {
 	e := d.err(format, args...)
 	e.Code, e.Message = code, pgMessage
-	e.OutOfRange = code == "22003" || code == "22008" || code == "22001"
+	e.OutOfRange = code == pgerr.NumericValueOutOfRange || code == pgerr.DatetimeFieldOverflow || code == pgerr.StringDataRightTruncation
 	return e
 }
 

@@ -68,7 +68,7 @@ func TestArraysAgainstPostgres(t *testing.T) {
 					case pgErr != nil && err != nil:
 						refused[format]++
 						var pe *pgconn.PgError
-						if errors.As(pgErr, &pe) && ce != nil && ce.Code != "" && ce.Code != pe.Code {
+						if errors.As(pgErr, &pe) && ce != nil && ce.Code != "" && string(ce.Code) != pe.Code {
 							t.Errorf("format %d input %q: PostgreSQL's SQLSTATE %s (%s), Canonical's %s (%v)", format, in, pe.Code, pe.Message, ce.Code, err)
 						}
 						if ce != nil && ce.Message != "" && pe.Message != ce.Message && !strings.HasPrefix(pe.Message, "value \"") {

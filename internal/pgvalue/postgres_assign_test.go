@@ -59,7 +59,7 @@ func TestAssignAgainstPostgres(t *testing.T) {
 				switch {
 				case errors.As(err, &ce) && ce.Unsupported:
 				case err != nil && pgErr != nil:
-					if errors.As(err, &ce) && errors.As(pgErr, &pe) && ce.Code != "" && ce.Code != pe.Code {
+					if errors.As(err, &ce) && errors.As(pgErr, &pe) && ce.Code != "" && string(ce.Code) != pe.Code {
 						t.Errorf("%s %q (format %d) into %s: PostgreSQL %s (%s), Assign %s", fromName, in, format, toName, pe.Code, pe.Message, ce.Code)
 					}
 				case err != nil || pgErr != nil || string(got) != string(pg):

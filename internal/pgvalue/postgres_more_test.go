@@ -65,7 +65,7 @@ func TestMoreTypesAgainstPostgres(t *testing.T) {
 						continue
 					case pgErr != nil && err != nil:
 						var pe *pgconn.PgError
-						if errors.As(pgErr, &pe) && ce.Code != "" && ce.Code != pe.Code {
+						if errors.As(pgErr, &pe) && ce.Code != "" && string(ce.Code) != pe.Code {
 							t.Errorf("format %d input %q: PostgreSQL's SQLSTATE %s (%s), Canonical's %s", format, in, pe.Code, pe.Message, ce.Code)
 						}
 						if ce.Message != "" && pe.Message != ce.Message {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"math"
 	"strconv"
 	"time"
@@ -56,10 +57,10 @@ func (d decoder) text(in []byte) (value, error) {
 // format.
 func (d decoder) checkText(in []byte) error {
 	if !utf8.Valid(in) {
-		return d.coded("22021", "", "not valid UTF-8")
+		return d.coded(pgerr.CharacterNotInRepertoire, "", "not valid UTF-8")
 	}
 	if bytes.IndexByte(in, 0) >= 0 {
-		return d.coded("22021", "", "contains a NUL byte")
+		return d.coded(pgerr.CharacterNotInRepertoire, "", "contains a NUL byte")
 	}
 	return nil
 }
@@ -81,7 +82,7 @@ func (d decoder) clip(in []byte, typeName string) (cut, chars int, err error) {
 	for _, c := range in[cut:] {
 		if c != ' ' {
 			msg := fmt.Sprintf("value too long for type %s(%d)", typeName, max)
-			return 0, 0, d.coded("22001", msg, "value too long (more than %d characters)", max)
+			return 0, 0, d.coded(pgerr.StringDataRightTruncation, msg, "value too long (more than %d characters)", max)
 		}
 	}
 	return cut, n, nil

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
+)
+
+// explainEncryption prints where each part of sql that touches an
+// encrypted column runs: each value phiguard seals (written, or compared
+// in the database on deterministic cells), each ORDER BY key (in the
+// database, or in phiguard after decryption, with LIMIT and OFFSET), or
+// the refusal (0A000) naming the column and construct. sql is the text
+// after the role's access rewrite, as the proxy plans it.
+func explainEncryption(w io.Writer, pol *policy.Policy, sql string) {
+	a, _ := sqlrewrite.NewAnalyzer(8, 1<<24).Analyze([]byte(sql))
+	if a == nil {
+		fmt.Fprintln(w, "encryption: not planned (the text does not parse)")
+		return
+	}
+	plan := a.PlanUnder(pol)
+	switch {
+	case !plan.Protected:
+		fmt.Fprintln(w, "encryption: no encrypted table; the text passes as it is")
+		return
+	case plan.Refusal != nil:
+		fmt.Fprintf(w, "encryption: refused, SQLSTATE %s: %s\n", plan.Refusal.Code, plan.Refusal.Error())
+		return
+	}
+	fmt.Fprintln(w, "encryption:")
+	for _, v := range plan.Values {
+		fmt.Fprintf(w, "  %-22s %s\n", valueName(v), valueWhere(v))
+	}
+	for _, c := range plan.Defaults {
+		fmt.Fprintf(w, "  %-22s left to its default: NULL, checked as the statement runs (refused if the column has a default)\n", c.QualifiedName())
+	}
+	if plan.Copy != nil {
+		fmt.Fprintf(w, "  %-22s each row's encrypted fields sealed or opened by phiguard in the COPY stream\n", "COPY "+plan.Copy.Table.Name.String())
+	}
+	explainSort(w, plan.Sort)
+	fmt.Fprintln(w, "  results                encrypted cells opened by phiguard as the rows pass")
+}
+
+func valueName(v sqlrewrite.ValueSlot) string {
+	if v.Param > 0 {
+		return fmt.Sprintf("$%d", v.Param)
+	}
+	return fmt.Sprintf("literal #%d", v.Literal+1)
+}
+
+func valueWhere(v sqlrewrite.ValueSlot) string {
+	col := fmt.Sprintf("%s (%s)", v.Column.QualifiedName(), v.Column.Mode)
+	if v.Use == sqlrewrite.UseCompare {
+		return "compared with " + col + ": sealed by phiguard, compared in the database on the deterministic cells"
+	}
+	return "written into " + col + ": sealed by phiguard"
+}
+
+// explainSort says where each ORDER BY key of a sort phiguard runs is
+// evaluated.
+func explainSort(w io.Writer, sp *sqlrewrite.SortPlan) {
+	if sp == nil {
+		return
+	}
+	for _, k := range sp.Keys {
+		dir := "ASC"
+		if k.Desc {
+			dir = "DESC"
+		}
+		if k.NullsFirst {
+			dir += " NULLS FIRST"
+		} else {
+			dir += " NULLS LAST"
+		}
+		if k.Column == nil {
+			fmt.Fprintf(w, "  %-22s ranked in the database (dense_rank over the plaintext keys, as written)\n", "ORDER BY plaintext")
+			continue
+		}
+		fmt.Fprintf(w, "  %-22s in phiguard, after decryption, %s, PostgreSQL's order for %s (the database returns every row the other clauses select; past limits.proxy_sort_rows the statement is refused, 54000)\n",
+			"ORDER BY "+k.Column.Name, dir, k.Column.Type.Name)
+	}
+	if sp.Limit >= 0 || sp.Offset >= 0 {
+		fmt.Fprintf(w, "  %-22s applied by phiguard after its sort (their values computed by the database)\n", "LIMIT/OFFSET")
+	}
+}
