@@ -269,10 +269,14 @@ func TestRedTeam7StaleDDLForms(t *testing.T) {
 
 // TestRedTeam7CopyListLeavesOut: COPY ... FROM STDIN with a column list
 // that leaves the encrypted column out, on a session whose catalog
-// predates another session's SET DEFAULT: phiguard adds the column to the
-// list with a NULL field in every row (text, CSV with HEADER MATCH,
-// binary), so no row takes the plaintext default; rows whose field count
-// is not the list's get PostgreSQL's own errors.
+// predates another session's SET DEFAULT: the catalog is read before
+// such a COPY, and the default refuses it (0A000), as the retry of an
+// INSERT is (red team 8: storing NULL where PostgreSQL stores the default
+// is a different answer); without a default phiguard adds the column to
+// the list with a NULL field in every row (text, CSV with HEADER MATCH,
+// binary), which DDL committed between that read and the COPY cannot
+// turn into a plaintext default; rows whose field count is not the
+// list's get PostgreSQL's own errors.
 func TestRedTeam7CopyListLeavesOut(t *testing.T) {
 	t.Parallel()
 	p, tw, table := rt7Setup(t, "rt7copy", "CREATE TABLE {t} (id int, note text, ssn text)")
@@ -281,16 +285,30 @@ func TestRedTeam7CopyListLeavesOut(t *testing.T) {
 	if _, err := conn.CopyFrom(ctx, pgx.Identifier{table}, []string{"id", "note"}, pgx.CopyFromRows([][]any{{1, "a"}})); err != nil {
 		t.Fatalf("COPY leaving ssn out, no default: %v", err)
 	}
-	if _, err := superuser(t).Exec(ctx, "ALTER TABLE "+table+" ALTER COLUMN ssn SET DEFAULT '"+rt5SSN+"'"); err != nil {
+	su := superuser(t)
+	if _, err := su.Exec(ctx, "ALTER TABLE "+table+" ALTER COLUMN ssn SET DEFAULT '"+rt5SSN+"'"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{table}, []string{"id", "note"}, pgx.CopyFromRows([][]any{{2, "b"}})); pgCode(err) != "0A000" {
+		t.Errorf("binary COPY leaving ssn out, a default set elsewhere: %v; want 0A000", err)
+	}
+	copies := []struct{ sql, data string }{
+		{"COPY " + table + " (id, note) FROM STDIN", "3\tc\n4\td\n"},
+		{"COPY " + table + " (id, note) FROM STDIN (FORMAT csv, HEADER match)", "id,note\n5,\"e,f\"\n"},
+	}
+	for _, c := range copies {
+		if _, err := conn.PgConn().CopyFrom(ctx, strings.NewReader(c.data), c.sql); pgCode(err) != "0A000" {
+			t.Errorf("%s, a default set elsewhere: %v; want 0A000", c.sql, err)
+		}
+	}
+	rt5NoPlain(t, tw)
+	if _, err := su.Exec(ctx, "ALTER TABLE "+table+" ALTER COLUMN ssn DROP DEFAULT"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := conn.CopyFrom(ctx, pgx.Identifier{table}, []string{"id", "note"}, pgx.CopyFromRows([][]any{{2, "b"}})); err != nil {
-		t.Errorf("binary COPY leaving ssn out: %v", err)
+		t.Errorf("binary COPY leaving ssn out, the default dropped: %v", err)
 	}
-	for _, c := range []struct{ sql, data string }{
-		{"COPY " + table + " (id, note) FROM STDIN", "3\tc\n4\td\n"},
-		{"COPY " + table + " (id, note) FROM STDIN (FORMAT csv, HEADER match)", "id,note\n5,\"e,f\"\n"},
-	} {
+	for _, c := range copies {
 		if _, err := conn.PgConn().CopyFrom(ctx, strings.NewReader(c.data), c.sql); err != nil {
 			t.Errorf("%s: %v", c.sql, err)
 		}

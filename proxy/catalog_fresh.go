@@ -18,8 +18,9 @@ import (
 // returned as raw cells, and a retried INSERT without a column list would
 // be filled from the same stale catalog and fail again. So the client pump
 // reads the catalog first and waits for the answer, at the next Query,
-// Parse or Bind that starts a protocol segment (a Bind: of a prepared
-// statement phiguard prepares again, reprepare.go; after a Sync, so the backend is
+// Parse or Bind that starts a protocol segment (a Bind only of a prepared
+// statement phiguard prepares again, reprepare.go, bindReprepares; after
+// a Sync, so the backend is
 // not skipping messages after an error and will answer the query). A
 // read that fails (in a failed transaction, whose ROLLBACK is often the
 // very request it precedes) leaves the catalog stale, to be read before
@@ -29,6 +30,15 @@ import (
 // result naming a column of a protected table the catalog does not list
 // (describeFields), added by another session's DDL.
 
+// A fifth: a COPY ... FROM STDIN whose column list leaves an encrypted
+// column out (freshBeforeCopy). Its text has no place for the default
+// guard (COPY's WHERE takes no subquery), so the catalog is read before
+// it, and a default another session gave the column since the last read
+// refuses it (0A000, checkDefaults), as the guard's 40001 and the retry
+// refuse an INSERT, instead of storing NULL where PostgreSQL would store
+// the default. The NULL field phiguard sends for the column in every row
+// (protect_copy.go) covers DDL committed between that read and the COPY.
+
 // freshCatalogWait bounds that wait. A client that pipelines more than
 // the sockets hold without reading its answers would otherwise hold both
 // pumps; after it, the request is planned on the catalog it has (writes
@@ -36,10 +46,22 @@ import (
 // comes.
 const freshCatalogWait = 5 * time.Second
 
+// freshBeforeCopy marks the catalog stale before a Query or Parse of a COPY
+// ... FROM STDIN leaving encrypted columns out, for awaitFreshCatalog to
+// read it first. Client pump.
+func (s *session) freshBeforeCopy(typ byte, a *sqlrewrite.Analysis) {
+	if typ != feQuery && typ != feParse || a == nil || a.Err != nil || s.srv.protect == nil || len(a.Statements) != 1 {
+		return
+	}
+	if plan := a.PlanUnder(s.policy()); plan.Copy != nil && plan.Copy.In && len(plan.Defaults) > 0 {
+		s.catalogStale.Store(true)
+	}
+}
+
 // awaitFreshCatalog reads the catalog before a request when it is known
 // stale. Client pump.
 func (s *session) awaitFreshCatalog(typ byte) error {
-	s.atSegmentStart = (typ == feQuery || typ == feParse || typ == feBind) && !s.segmentOpen
+	s.atSegmentStart = (typ == feQuery || typ == feParse || typ == feBind && s.bindReprepares()) && !s.segmentOpen
 	switch typ {
 	case feSync, feQuery:
 		s.segmentOpen = false
@@ -63,6 +85,26 @@ func (s *session) awaitFreshCatalog(typ byte) error {
 		}
 	}
 	return nil
+}
+
+// bindReprepares reports whether the Bind being handled names a statement
+// phiguard will prepare again (reprepare.go), the only Bind the catalog
+// is read before: the read is a simple Query, which drops the client's
+// unnamed statement and portal in PostgreSQL, and pgx's describe-exec
+// Binds the unnamed statement at the start of a segment (a reload in
+// between made that Bind fail with 26000). An unnamed statement phiguard
+// prepares again is Parsed anew after the read anyway. Client pump.
+func (s *session) bindReprepares() bool {
+	body, err := s.cr.body()
+	if err != nil {
+		return false // onBind reports it
+	}
+	_, name, _, ok := bindSummary(body)
+	if !ok {
+		return false
+	}
+	st, err := s.boundStatement(name) // onBind's, resolved once more
+	return err == nil && st != nil && st.again != nil && st.guardFailed.Load()
 }
 
 // awaitCatalogInFlight waits, bounded, for the catalog read queued behind

@@ -6,6 +6,7 @@ import (
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/sqlrewrite"
 	"go.uber.org/zap"
+	"slices"
 )
 
 // protectBackend handles one backend message under a policy, keeping the
@@ -84,6 +85,11 @@ func (s *session) onBackendError(_ byte, head *expectation) (bool, error) {
 		// before the next request all the same, or running the
 		// statement again fails the same way until the next DDL.
 		s.catalogStale.Store(true)
+		// And prepare the statement again at its next Bind: its text
+		// holds the stale list, which fails the same way at every
+		// execution (a value too long for the column the stale list
+		// gives it) where PostgreSQL re-plans the client's statement.
+		s.markGuardFailed(head)
 	}
 	handled, err := s.replaceRefusal(body, head)
 	if err != nil {
@@ -496,7 +502,7 @@ func (s *session) failResult(pe *pgerr.Error) error {
 // presentParameterTypes shows the client each protected parameter with its
 // column's logical type, so it binds a date where the backend sees text.
 func (s *session) presentParameterTypes(st *stmtInfo) (bool, error) {
-	if st == nil || len(st.params) == 0 {
+	if st == nil || len(st.params) == 0 && st.again == nil {
 		return false, nil
 	}
 	body, err := s.br.body()
@@ -514,6 +520,13 @@ func (s *session) presentParameterTypes(st *stmtInfo) (bool, error) {
 		if i := n - 1; i < len(pd.ParameterOIDs) {
 			pd.ParameterOIDs[i] = presentedParamType(col, st.declared[n])
 		}
+	}
+	if st.again != nil {
+		told := slices.Clone(pd.ParameterOIDs)
+		st.again.described.Store(&told) // reprepare.go
+	}
+	if len(st.params) == 0 {
+		return false, nil
 	}
 	out, err := pd.Encode(nil)
 	if err != nil {

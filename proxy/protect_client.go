@@ -24,6 +24,7 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 	if s.srv.protect != nil && (typ == feQuery || typ == feParse || typ == feBind || typ == feExecute || typ == feFunctionCall) && s.bindPolicy() {
 		s.objsNeeded = true
 	}
+	s.freshBeforeCopy(typ, a)
 	if err := s.awaitFreshCatalog(typ); err != nil {
 		return nil, err
 	}

@@ -124,17 +124,21 @@ func copyError(cp *sqlrewrite.CopyPlan, what string) *pgerr.Error {
 }
 
 // rewriteRows applies fn to every protected, non-NULL field of rows and
-// returns them as one CopyData payload (each row ending in a newline).
+// returns them as one CopyData payload, each row with the line ending it
+// came with (pgcopy.Splitter.Ending).
 func (r *copyRewriter) rewriteRows(rows [][]byte, fn func(col *policy.ProtectedColumn, v, subject []byte) ([]byte, *pgerr.Error)) ([]byte, *pgerr.Error) {
 	var out []byte
-	for _, row := range rows {
+	for i, row := range rows {
+		// As the client ended it: PostgreSQL fails mixed endings, and
+		// reads a CSV \. as the end marker only with one.
+		eol := r.split.Ending(i)
 		if r.header {
 			r.header = false
-			out = append(append(out, r.headerRow(row)...), '\n')
+			out = append(append(out, r.headerRow(row)...), eol...)
 			continue
 		}
-		if !r.format.CSV && string(row) == `\.` { // the old end-of-data marker
-			out = append(out, `\.`+"\n"...)
+		if string(row) == `\.` && !(r.format.CSV && eol == "") { // the old end-of-data marker
+			out = append(out, `\.`+eol...)
 			continue
 		}
 		fields, err := r.format.Decode(row)
@@ -145,12 +149,15 @@ func (r *copyRewriter) rewriteRows(rows [][]byte, fn func(col *policy.ProtectedC
 			return nil, pgerr.Newf(pgerr.BadCopyFileFormat,
 				"COPY row has %d fields where phiguard knows %d columns; list the columns", len(fields), len(r.cols))
 		}
-		if len(r.appended) > 0 {
+		if !r.exact && !r.out {
+			// PostgreSQL refuses such a row too, from phiguard's
+			// rewrite of it; refused here, a row phiguard cut otherwise
+			// than PostgreSQL would never reach it.
 			if pe := r.fieldCount(len(fields)); pe != nil {
 				return nil, pe
 			}
-			fields = append(fields, make([][]byte, len(r.appended))...) // NULL
 		}
+		fields = append(fields, make([][]byte, len(r.appended))...) // NULL
 		var subject []byte
 		if r.subjectAt >= 0 && r.subjectAt < len(fields) {
 			subject = fields[r.subjectAt]
@@ -168,7 +175,7 @@ func (r *copyRewriter) rewriteRows(rows [][]byte, fn func(col *policy.ProtectedC
 			}
 			fields[i] = v
 		}
-		out = append(append(out, r.format.Encode(fields)...), '\n')
+		out = append(append(out, r.format.Encode(fields)...), eol...)
 	}
 	return out, nil
 }
@@ -194,7 +201,10 @@ func (r *copyRewriter) headerRow(row []byte) []byte {
 // with PostgreSQL's own errors: once phiguard's NULL fields follow the
 // client's, PostgreSQL would take a short row's fields for the listed
 // columns and the NULLs for the missing ones, and a long row's extra
-// field for an appended, encrypted column.
+// field for an appended, encrypted column. Without appended columns
+// PostgreSQL would refuse the row itself, as phiguard writes it on; but
+// a field past the list is not encrypted, and should phiguard have cut
+// the row otherwise than PostgreSQL does, it could land in one.
 func (r *copyRewriter) fieldCount(n int) *pgerr.Error {
 	switch {
 	case n > len(r.cols):
@@ -312,13 +322,15 @@ func (s *session) copyInRows(r *copyRewriter, typ byte) ([]byte, *pgerr.Error, e
 		})
 		return out, pe, nil
 	}
-	var rows [][]byte
 	if typ == feCopyData {
-		rows = r.split.Feed(chunk)
-	} else if last, _ := r.split.Finish(); last != nil {
-		rows = [][]byte{last}
+		out, pe := r.rewriteRows(r.split.Feed(chunk), s.encryptField)
+		return out, pe, nil
 	}
-	out, pe := r.rewriteRows(rows, s.encryptField)
+	last, _ := r.split.Finish()
+	if last == nil {
+		return nil, nil, nil
+	}
+	out, pe := r.rewriteRows([][]byte{last}, s.encryptField)
 	return out, pe, nil
 }
 

@@ -421,6 +421,12 @@ func parseMessage(name, sql []byte) []byte {
 func (s *session) checkDefaults(plan *sqlrewrite.Plan) *pgerr.Error {
 	for _, col := range plan.Defaults {
 		if s.catalog.Load().hasDefault(col) {
+			// Another session may drop the default, and plain PostgreSQL
+			// would then run the statement: read the catalog again
+			// before the next request rather than refuse it (a named
+			// statement prepared again, reprepare.go) until this
+			// session's own DDL.
+			s.catalogStale.Store(true)
 			return pgerr.Newf(pgerr.FeatureNotSupported,
 				"column %s is encrypted and has a default value, which would be stored unencrypted: give a value or NULL instead of DEFAULT", col.QualifiedName())
 		}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"encoding/binary"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 )
@@ -27,6 +28,21 @@ import (
 type reprepared struct {
 	query string
 	oids  []uint32
+	// described are the parameter types the client was told when it
+	// described the statement (backend pump; presentParameterTypes).
+	// PostgreSQL fixes a statement's parameter types at its Parse and
+	// keeps them when it re-plans; the re-Parse declares them, or
+	// PostgreSQL would infer them anew from the changed table.
+	described atomic.Pointer[[]uint32]
+}
+
+// types are the parameter types to declare in the re-Parse: the ones the
+// client was told, else the ones it declared.
+func (r *reprepared) types() []uint32 {
+	if d := r.described.Load(); d != nil {
+		return *d
+	}
+	return r.oids
 }
 
 // markGuardFailed notes that the statement behind a failed Execute or
@@ -51,9 +67,6 @@ func (s *session) markGuardFailed(head *expectation) {
 // their expectations, which keep the answers from the client. Client
 // pump, before the Bind's own expectation is queued.
 func (s *session) reprepareStale(name string) ([]byte, error) {
-	if name == "" {
-		return nil, nil // the unnamed statement is prepared anew by the client
-	}
 	old, err := s.boundStatement(name)
 	if err != nil || old == nil || old.again == nil || !old.guardFailed.Load() || !s.settledOutsideFailedTx() {
 		return nil, err
@@ -62,11 +75,20 @@ func (s *session) reprepareStale(name string) ([]byte, error) {
 	closeX := s.expects.fresh(expClose)
 	closeX.name, closeX.closeS, closeX.injected = name, true, true
 	closeX.prep = s.noteClose(name)
+	// What the re-Parse replaces, for noteParse: if the backend fails it
+	// (25P02 in an aborted transaction, a refusal of phiguard's, an error
+	// in the client's text against the table as it is now), the Close
+	// still went through and PostgreSQL has no statement of that name;
+	// but the client's statement, which plain PostgreSQL would still hold
+	// and re-plan at each execution, must not turn into "does not exist"
+	// (26000). Still marked failed, it is prepared again at its next Bind
+	// (a Close of a name PostgreSQL does not know is no error).
+	s.clientStmts[name] = old
 	s.expects.push(closeX)
 	out := binary.BigEndian.AppendUint32([]byte{feClose}, uint32(4+1+len(name)+1))
 	out = append(append(append(out, 'S'), name...), 0)
 
-	parse := pgproto3.Parse{Name: name, Query: old.again.query, ParameterOIDs: old.again.oids}
+	parse := pgproto3.Parse{Name: name, Query: old.again.query, ParameterOIDs: old.again.types()}
 	body, err := parse.Encode(nil)
 	if err != nil {
 		return nil, err

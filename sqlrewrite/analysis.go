@@ -3,6 +3,7 @@ package sqlrewrite
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -59,8 +60,9 @@ type Statement struct {
 	// read more than once (see ReadsOnce).
 	repeated []string
 	// valueDependent is set when a decision about the statement depends on
-	// a literal's value (SET, set_config): its analysis, and the plan
-	// cached on it, must not be shared with other texts of its shape.
+	// a literal's value (SET, set_config, ORDER BY 2, COPY's options): its
+	// analysis, and the plan cached on it, must not be shared with other
+	// texts of its shape.
 	valueDependent bool
 }
 
@@ -112,7 +114,8 @@ type Analysis struct {
 }
 
 // Normalized returns the SQL with every constant replaced by a $n
-// placeholder, the only form in which phiguard ever logs a statement. It is
+// placeholder ($0 where pg_query's Normalize leaves one, scrubConstants)
+// and no comment, the only form in which phiguard ever logs a statement. It is
 // computed on first use, since most statements are never logged. Text that
 // does not parse is never returned: its constants could not be found.
 func (a *Analysis) Normalized() string {
@@ -126,9 +129,47 @@ func (a *Analysis) Normalized() string {
 			a.normalized = "<unparsable statement>"
 			return
 		}
-		a.normalized = n
+		a.normalized = scrubConstants(n)
 	})
 	return a.normalized
+}
+
+// scrubConstants replaces the constants pg_query's Normalize leaves in
+// place with $0, and comments with nothing: it does not normalize utility
+// statements, so ALTER TABLE ... SET DEFAULT '<an SSN>', CREATE TABLE ...
+// DEFAULT, COMMENT ... IS and SET kept their literals, which went to the
+// debug log and the audit record. A constant runs to the next token (the
+// scanner's end of a U&'...' string falls short of it). Text the scanner
+// rejects is not returned at all.
+func scrubConstants(n string) string {
+	res, err := pg_query.Scan(n)
+	if err != nil {
+		return "<unparsable statement>"
+	}
+	toks := res.GetTokens()
+	var b strings.Builder
+	last := 0
+	for i, tok := range toks {
+		text := ""
+		switch tok.GetToken() {
+		case pg_query.Token_SCONST, pg_query.Token_USCONST, pg_query.Token_BCONST, pg_query.Token_XCONST,
+			pg_query.Token_ICONST, pg_query.Token_FCONST:
+			text = "$0"
+		case pg_query.Token_SQL_COMMENT, pg_query.Token_C_COMMENT:
+		default:
+			continue
+		}
+		end := len(n)
+		if i+1 < len(toks) {
+			end = int(toks[i+1].GetStart())
+		}
+		end = max(int(tok.GetStart()), len(strings.TrimRight(n[:end], " \t\r\n")))
+		b.WriteString(n[last:tok.GetStart()])
+		b.WriteString(text)
+		last = end
+	}
+	b.WriteString(n[last:])
+	return b.String()
 }
 
 // Kinds returns the statement kinds in order; an unparsable text yields one

@@ -79,6 +79,11 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 			}
 		case *pg_query.CopyStmt:
 			st.Writes = st.Writes || n.IsFrom
+			// Its options are literals (DELIMITER '|', NULL 'x', QUOTE,
+			// ENCODING, FORMAT 'csv') that say how the proxy cuts the
+			// rows: a plan cached by shape would cut them at another
+			// COPY's delimiter and pass a value in clear.
+			st.valueDependent = true
 		case *pg_query.RangeVar:
 			named[n.Relname]++
 			t := TableName{Schema: n.Schemaname, Name: n.Relname}

@@ -99,6 +99,28 @@ func TestNormalizedHidesConstants(t *testing.T) {
 	}
 }
 
+// TestNormalizedHidesUtilityConstants: pg_query's Normalize leaves the
+// constants of utility statements (DDL, SET, COMMENT) in place.
+func TestNormalizedHidesUtilityConstants(t *testing.T) {
+	for _, sql := range []string{
+		"ALTER TABLE patients ALTER COLUMN ssn SET DEFAULT '999-49-3983'",
+		"CREATE TABLE p (ssn text DEFAULT '999-49-3983', n int DEFAULT 4242)",
+		"COMMENT ON COLUMN patients.ssn IS '999-49-3983'",
+		"SET application_name = '999-49-3983'",
+		"ALTER TABLE patients ADD CHECK (ssn <> E'999-49-3983' AND n <> 4242.5 AND b <> B'1010' AND x <> X'4242')",
+		"CREATE TABLE q (s text DEFAULT U&'999-49-3983')",
+		"CREATE TABLE q (s text DEFAULT U&'999-49-3983' UESCAPE '!', t text)",
+		"ALTER TABLE patients /* 999-49-3983 */ ALTER COLUMN ssn SET DEFAULT $$999-49-3983$$ -- 999-49-3983",
+	} {
+		n := Analyze(sql).Normalized()
+		for _, secret := range []string{"999-49-3983", "4242", "1010"} {
+			if strings.Contains(n, secret) {
+				t.Errorf("normalized %q still holds %q", n, secret)
+			}
+		}
+	}
+}
+
 func TestKindString(t *testing.T) {
 	seen := map[string]bool{}
 	for _, k := range AllKinds() {

@@ -102,3 +102,15 @@ func TestValueDependentTextsDoNotShareAShape(t *testing.T) {
 		t.Error("texts of one shape without a value-dependent statement no longer share an analysis")
 	}
 }
+
+// TestAnalyzerCopyOptionsNotShared: COPY's options are literals that say
+// how the proxy cuts the rows; two COPYs differing only in them must not
+// share an analysis (and the plan cached on it).
+func TestAnalyzerCopyOptionsNotShared(t *testing.T) {
+	z := NewAnalyzer(100, 1<<30)
+	a, _ := z.Analyze([]byte("COPY t (a, b) FROM STDIN (DELIMITER ',')"))
+	b, cached := z.Analyze([]byte("COPY t (a, b) FROM STDIN (DELIMITER '|')"))
+	if cached || a == b {
+		t.Errorf("COPY with DELIMITER '|' took the analysis of DELIMITER ','")
+	}
+}

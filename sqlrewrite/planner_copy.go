@@ -74,8 +74,20 @@ func (p *planner) copyStmt(c *pg_query.CopyStmt) {
 		case "escape":
 			cp.Escape = val
 		case "header":
-			cp.Header = val == "" || val == "true" || val == "on" || val == "1" || strings.EqualFold(val, "match")
-		case "encoding", "freeze":
+			// As PostgreSQL reads it: true, on and match in any case.
+			cp.Header = val == "" || val == "1" || strings.EqualFold(val, "true") || strings.EqualFold(val, "on") || strings.EqualFold(val, "match")
+		case "encoding":
+			if !isUTF8Name(val) {
+				// phiguard reads the rows as bytes, in UTF-8 as the
+				// session's client_encoding is held to; in SJIS, BIG5,
+				// GBK and the like a character's second byte can be a
+				// backslash or a delimiter, and phiguard would cut the
+				// fields elsewhere than PostgreSQL (a value passed in
+				// clear to an encrypted column).
+				p.refuseTable(t, "COPY ... ENCODING "+val+" (only UTF8)")
+				return
+			}
+		case "freeze":
 		default: // force_quote, force_null, default, ... change what a field means
 			p.refuseTable(t, "the COPY option "+d.GetDefname())
 			return
@@ -97,6 +109,19 @@ func (p *planner) copyStmt(c *pg_query.CopyStmt) {
 		p.expr(c.GetWhereClause(), sc, ctxOther("COPY ... WHERE"))
 	}
 	p.plan.Copy = cp
+}
+
+// isUTF8Name reports whether PostgreSQL reads name as UTF8: it ignores
+// case and every character but letters and digits, and knows UTF8 also as
+// UNICODE.
+func isUTF8Name(name string) bool {
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String() == "utf8" || b.String() == "unicode"
 }
 
 func defElemString(n *pg_query.Node) string {

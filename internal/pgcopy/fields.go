@@ -27,7 +27,7 @@ func (f Format) Encode(fields [][]byte) []byte {
 		case f.CSV:
 			out = f.appendCSV(out, v)
 		default:
-			out = f.appendText(out, v)
+			out = f.appendTextField(out, v)
 		}
 	}
 	return out
@@ -98,6 +98,20 @@ func (f Format) decodeText(row []byte) ([][]byte, error) {
 
 func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// appendTextField is a non-NULL text field: escaped (appendText), and
+// with its first byte in octal when that would read as the NULL string,
+// which PostgreSQL compares with a field before it unescapes it (NULL
+// 'abc': a value abc written \abc is not NULL, and must not become it).
+func (f Format) appendTextField(out, v []byte) []byte {
+	start := len(out)
+	out = f.appendText(out, v)
+	if len(v) > 0 && string(out[start:]) == f.Null {
+		out = fmt.Appendf(out[:start], "\\%03o", v[0])
+		out = f.appendText(out, v[1:])
+	}
+	return out
 }
 
 // appendText escapes like PostgreSQL's COPY TO: control characters by

@@ -76,3 +76,39 @@ func TestValidate(t *testing.T) {
 		t.Error("defaults rejected")
 	}
 }
+
+// TestTextValueLikeNull: with a NULL string that needs no escape, a value
+// equal to it (written escaped by the client) must not be encoded bare,
+// which PostgreSQL reads as NULL.
+func TestTextValueLikeNull(t *testing.T) {
+	for _, null := range []string{"abc", "N", `\b`} {
+		f := Text()
+		f.Null = null
+		for _, v := range []string{"abc", "N", "\b", "x"} {
+			row := f.Encode([][]byte{[]byte(v), nil})
+			got, err := f.Decode(row)
+			if err != nil || len(got) != 2 || got[0] == nil || string(got[0]) != v || got[1] != nil {
+				t.Errorf("NULL %q, value %q: encoded %q, decoded %q (%v)", null, v, row, got, err)
+			}
+		}
+	}
+}
+
+func TestSplitterLineEndings(t *testing.T) {
+	s := NewSplitter(Text())
+	rows := s.Feed([]byte("1\r\n2\n3\r4\\\r5\r"))
+	if want := []string{"1", "2", "3"}; len(rows) != 3 || string(rows[2]) != "3" || s.Ending(0) != "\r\n" || s.Ending(1) != "\n" || s.Ending(2) != "\r" {
+		t.Errorf("rows %q (want %q), endings %q %q %q", rows, want, s.Ending(0), s.Ending(1), s.Ending(2))
+	}
+	if rows = s.Feed([]byte("\n")); len(rows) != 1 || string(rows[0]) != "4\\\r5" || s.Ending(0) != "\r\n" {
+		t.Errorf("a CRLF cut between chunks: rows %q, ending %q", rows, s.Ending(0))
+	}
+	s.Feed([]byte("6\r"))
+	if last, _ := s.Finish(); string(last) != "6" || s.Ending(0) != "\r" {
+		t.Errorf("Finish after a lone \\r: %q, ending %q", last, s.Ending(0))
+	}
+	s.Feed([]byte("7"))
+	if last, _ := s.Finish(); string(last) != "7" || s.Ending(0) != "" {
+		t.Errorf("Finish without an ending: %q, ending %q", last, s.Ending(0))
+	}
+}
