@@ -1,9 +1,6 @@
 package proxy
 
 import (
-	"bytes"
-	"strconv"
-
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgorder"
 	"github.com/phiguard/phiguard/policy"
@@ -14,9 +11,8 @@ import (
 // conjuncts of a statement's WHERE that compare an encrypted column with
 // constants are evaluated here, on each held row of a sortRun, before it
 // is held (so a row the WHERE drops costs no memory) and so before the
-// sort, OFFSET and LIMIT. Each constant arrives once per row as a hidden
-// column "oid:text", the type PostgreSQL gave it in the comparison and
-// its value; it is read at the first row.
+// sort, OFFSET and LIMIT. The constants never reach the database: they
+// are read by phiguard from the client's text and Bind (filter_args.go).
 
 // filterArg is one constant of a filter, as a key of the column's type
 // (or of numeric, for an integer column compared with a numeric).
@@ -27,90 +23,64 @@ type filterArg struct {
 }
 
 // filterArgs are a filter's constants; numeric says the column's values
-// are compared as numeric.
+// are compared as numeric; escape is a LIKE's ESCAPE until
+// finishFilterArgs applies it.
 type filterArgs struct {
-	args    [2]filterArg
-	numeric bool
+	args       [2]filterArg
+	numeric    bool
+	escape     []byte
+	escapeNull bool
+	hasEscape  bool
 }
 
 var numericType = policy.LogicalType{Name: "numeric", OID: policy.OIDNumeric, Size: -1, Modifier: -1}
 
-// readFilterArgs reads every filter's constants from the first row.
-func (s *session) readFilterArgs(run *sortRun, hidden [][]byte) *pgerr.Error {
-	run.filterArgs = make([]filterArgs, len(run.plan.Filters))
-	for i, f := range run.plan.Filters {
-		fa := &run.filterArgs[i]
-		for j, at := range f.Args {
-			if at < 0 {
-				continue
-			}
-			numeric, pe := s.readFilterArg(f, hidden[at], &fa.args[j])
-			if pe != nil {
-				return pe
-			}
-			fa.numeric = fa.numeric || numeric
+// finishFilterArgs completes the constants once all are read: a LIKE's
+// ESCAPE applies to its pattern, as like_escape (a NULL one makes the
+// pattern NULL).
+func finishFilterArgs(sp *sqlrewrite.SortPlan, args []filterArgs) *pgerr.Error {
+	if len(args) != len(sp.Filters) {
+		return internalRefusal(sp.Filters[0].Column, "the WHERE's constants disagree with its plan")
+	}
+	for i, f := range sp.Filters {
+		fa := &args[i]
+		if !f.HasEscape || fa.args[0].null {
+			continue
 		}
-		if fa.numeric { // both constants of a BETWEEN are compared as numeric
-			for j := range fa.args {
-				if k, err := pgorder.IntAsNumeric(fa.args[j].key); err == nil && !fa.args[j].null {
-					fa.args[j].key = k // an integer one
-				}
-			}
+		if !fa.hasEscape {
+			return internalRefusal(f.Column, "a LIKE's ESCAPE was not read")
 		}
+		if fa.escapeNull {
+			fa.args[0] = filterArg{null: true}
+			continue
+		}
+		p, pe := likeEscape(fa.args[0].pattern, fa.escape)
+		if pe != nil {
+			return pe
+		}
+		fa.args[0].pattern = p
 	}
 	return nil
 }
 
-// readFilterArg reads one "oid:text" constant; numeric reports a numeric
-// constant compared with an integer column.
-func (s *session) readFilterArg(f sqlrewrite.Filter, raw []byte, out *filterArg) (bool, *pgerr.Error) {
-	if raw == nil {
-		*out = filterArg{null: true}
-		return false, nil
+// queryFilterArgs reads the constants of a simple Query's filters from
+// its text. A parameter has no value there: PostgreSQL's error.
+func (s *session) queryFilterArgs(sql []byte, sp *sqlrewrite.SortPlan) ([]filterArgs, *pgerr.Error) {
+	if sp == nil || len(sp.Filters) == 0 {
+		return nil, nil
 	}
-	col := f.Column
-	raw = bytes.Clone(raw) // the message buffer is reused; a text key keeps these bytes
-	oidText, text, ok := bytes.Cut(raw, []byte(":"))
-	oid, err := strconv.ParseUint(string(oidText), 10, 32)
-	if !ok || (err != nil && !(f.Op.Like() && bytes.HasPrefix(oidText, []byte("encoding ")))) {
-		return false, pgerr.Newf(pgerr.InternalError, "phiguard could not read the value compared with %s it asked for", col.QualifiedName())
-	}
-	if f.Op.Like() {
-		if enc, ok := bytes.CutPrefix(oidText, []byte("encoding ")); ok {
-			return false, pgerr.Newf(pgerr.FeatureNotSupported,
-				"LIKE on encrypted column %s in a database encoded %s: phiguard matches LIKE as PostgreSQL does in a UTF8 database only", col.QualifiedName(), enc)
+	for _, f := range sp.Filters {
+		for _, a := range constants(f) {
+			if a.Param > 0 {
+				return nil, pgerr.Newf(pgerr.UndefinedParameter, "there is no parameter $%d", a.Param)
+			}
 		}
-		if uint32(oid) != policy.OIDText {
-			return false, pgerr.Newf(pgerr.InternalError, "phiguard could not read the pattern compared with %s", col.QualifiedName())
-		}
-		*out = filterArg{pattern: text}
-		return false, nil
 	}
-	t := col.Type
-	t.Modifier = -1 // a constant is compared unrounded (numeric(6,2) > 2.555)
-	numeric := false
-	switch u := uint32(oid); {
-	case u == t.OID && !textFamily(u):
-		conv, err := s.converterFor(col)
-		if err != nil {
-			return false, pgerr.New(pgerr.FeatureNotSupported, err.Error())
-		}
-		if text, err = conv.Canonical(t, 0, text); err != nil {
-			return false, pgerr.Newf(pgerr.InternalError, "phiguard could not read the value compared with %s as %s", col.QualifiedName(), t.Name)
-		}
-	case textFamily(u) && textFamily(t.OID) && (u == t.OID || t.OID != policy.OIDBpchar), integer(u) && integer(t.OID):
-	case u == policy.OIDNumeric && integer(t.OID):
-		t, numeric = numericType, true
-	default:
-		return false, pgerr.Newf(pgerr.FeatureNotSupported,
-			"WHERE compares encrypted column %s (%s) with a value of another type (OID %d), which phiguard does not compare as PostgreSQL does: write the constant as the column's type", col.QualifiedName(), col.Type.Name, u)
+	args, pe := s.literalFilterArgs(sql, sp)
+	if pe == nil {
+		pe = finishFilterArgs(sp, args)
 	}
-	k, err := pgorder.Parse(t, text)
-	if err != nil {
-		return false, pgerr.Newf(pgerr.InternalError, "phiguard could not read the value compared with %s as %s", col.QualifiedName(), t.Name)
-	}
-	*out = filterArg{key: k}
-	return numeric, nil
+	return args, pe
 }
 
 func textFamily(oid uint32) bool {
@@ -252,9 +222,14 @@ func filterHolds(op sqlrewrite.FilterOp, x sortValue, args [2]filterArg) bool {
 }
 
 // checkFilterCollations refuses a text filter whose column does not
-// compare by bytes: only libc's C and POSIX do.
+// compare by bytes: only libc's C and POSIX do; and a LIKE outside a
+// UTF8 database, where PostgreSQL matches by other rules.
 func (run *sortRun) checkFilterCollations(hidden [][]byte) *pgerr.Error {
 	for _, f := range run.plan.Filters {
+		if enc := f.Encoding; enc >= 0 && string(hidden[enc]) != "UTF8" {
+			return pgerr.Newf(pgerr.FeatureNotSupported,
+				"LIKE on encrypted column %s in a database encoded %s: phiguard matches LIKE as PostgreSQL does in a UTF8 database only", f.Column.QualifiedName(), hidden[enc])
+		}
 		if f.Collation >= 0 && !bytewise(hidden[f.Collation]) {
 			return pgerr.Newf(pgerr.FeatureNotSupported,
 				"WHERE on encrypted text column %s under collation %s: phiguard compares only C-collated text", f.Column.QualifiedName(), localeOf(hidden[f.Collation]))

@@ -33,8 +33,8 @@ type sortRun struct {
 	// limit and offset are read from the first row; -1: none.
 	limit, offset int64
 	started       bool
-	// filterArgs are the constants of the plan's Filters, read from the
-	// first row (protect_filter.go).
+	// filterArgs are the constants of the plan's Filters, read by
+	// phiguard from the client's text and Bind (filter_args.go).
 	filterArgs []filterArgs
 }
 
@@ -144,9 +144,6 @@ func (s *session) holdSortedRow(head *expectation, body []byte, fields []*result
 			return s.failSort(head, pe)
 		}
 		if pe := run.checkFilterCollations(hidden); pe != nil {
-			return s.failSort(head, pe)
-		}
-		if pe := s.readFilterArgs(run, hidden); pe != nil {
 			return s.failSort(head, pe)
 		}
 	}

@@ -14,13 +14,13 @@ import (
 // out of the text (sort_filter.go writes `true` in its place) and
 // evaluated by the proxy on the decrypted value, on the same held rows as
 // a proxy-side ORDER BY, before it sorts and before OFFSET and LIMIT. The
-// column comes back as a hidden column, and each constant as a hidden
-// column too, so that PostgreSQL gives it its type as it would have in
-// the comparison: CASE WHEN false THEN NULL::type ELSE (constant) END
-// takes an untyped literal or parameter as the column's type, and a typed
-// one as the common type of the two, which it reports with the value
-// (pg_typeof); the proxy compares only when that type is one it compares
-// as PostgreSQL does (proxy/protect_filter.go).
+// column comes back as a hidden column. The constants never reach the
+// database: the conjunct's text is gone from what is sent, and the plan
+// says where each constant is (FilterArg: a literal of the client's
+// text, a parameter, NULL, with its cast and sign), so that the proxy
+// reads it itself, as PostgreSQL's input function would, and compares
+// only when PostgreSQL would compare in the column's type
+// (proxy/filter_args.go).
 
 // FilterOp is the comparison of a Filter.
 type FilterOp uint8
@@ -61,16 +61,52 @@ func (op FilterOp) Between() bool { return op >= FilterBetween && op <= FilterNo
 type Filter struct {
 	Column *policy.ProtectedColumn
 	Op     FilterOp
-	// Value is the hidden index of the column's cell; Args those of the
-	// constants (Args[1] for BETWEEN only), each "oid:text" of the type
-	// PostgreSQL gave it; Collation that of the column's collation, -1
-	// for a type without one.
-	Value, Collation int
-	Args             [2]int
-	// Escape: the LIKE pattern was written with ESCAPE, which its hidden
-	// column applies (like_escape), so the proxy reads a pattern whose
-	// escape is the backslash.
-	Escape bool
+	// Value is the hidden index of the column's cell; Collation that of
+	// the column's collation, -1 for a type without one; Encoding, for
+	// LIKE, that of the database's encoding, -1 otherwise.
+	Value, Collation, Encoding int
+	// Args are the constants (Args[1] for BETWEEN only).
+	Args [2]FilterArg
+	// Escape is a LIKE's ESCAPE constant, when it has one (HasEscape):
+	// the proxy applies it as like_escape does.
+	Escape    FilterArg
+	HasEscape bool
+}
+
+// FilterArg is where a filter's constant is in the client's statement:
+// a literal (an index into the text's literals, LiteralSpans), a
+// parameter $Param, NULL, or the keyword TRUE or FALSE; Type is the OID
+// of the type it is cast to (0: none, an untyped constant); Negative
+// says a minus sign applies to it (above the cast, or to a number).
+type FilterArg struct {
+	Literal  int
+	Param    int
+	Null     bool
+	Bool     string // "t" or "f" for TRUE or FALSE
+	Type     uint32
+	Negative bool
+}
+
+// String describes the constant for golden tests.
+func (a FilterArg) String() string {
+	s := ""
+	switch {
+	case a.Null:
+		s = "NULL"
+	case a.Bool != "":
+		s = a.Bool
+	case a.Param > 0:
+		s = fmt.Sprintf("$%d", a.Param)
+	default:
+		s = fmt.Sprintf("literal #%d", a.Literal)
+	}
+	if a.Negative {
+		s = "-" + s
+	}
+	if a.Type != 0 {
+		s += fmt.Sprintf("::%d", a.Type)
+	}
+	return s
 }
 
 // filterCand is a conjunct the planner takes as a Filter.
@@ -81,6 +117,7 @@ type filterCand struct {
 	colRight bool // the column is right of the operator (1 < col)
 	escape   bool // LIKE ... ESCAPE
 	node     *pg_query.Node
+	args     [3]FilterArg // the constants; [2] the ESCAPE's
 }
 
 // whereFilters plans a top-level SELECT's WHERE: the conjuncts the proxy
@@ -188,7 +225,7 @@ func (p *planner) filterOf(n *pg_query.Node, sc *scope) (filterCand, bool) {
 			pg_query.A_Expr_Kind_AEXPR_NOT_BETWEEN: FilterNotBetween, pg_query.A_Expr_Kind_AEXPR_BETWEEN_SYM: FilterBetweenSym,
 			pg_query.A_Expr_Kind_AEXPR_NOT_BETWEEN_SYM: FilterNotBetweenSym}[e.GetKind()]
 		items := r.GetList().GetItems()
-		if len(items) != 2 || !filterConst(items[0]) || !filterConst(items[1]) {
+		if len(items) != 2 || !p.filterArgs(&f, items...) {
 			return f, false
 		}
 		f.col = p.filterColumn(l, sc)
@@ -200,7 +237,7 @@ func (p *planner) filterOf(n *pg_query.Node, sc *scope) (filterCand, bool) {
 		f.col, f.colRight, l = p.filterColumn(r, sc), true, r
 		r = e.GetLexpr()
 	}
-	if f.col == nil || !filterConst(r) {
+	if f.col == nil || !p.filterArgs(&f, r) {
 		return f, false
 	}
 	if f.colRight { // 1 < col is col > 1
@@ -229,10 +266,90 @@ func (p *planner) likeFilter(e *pg_query.A_Expr, sc *scope) (filterCand, bool) {
 	r := e.GetRexpr()
 	if fc := r.GetFuncCall(); fc != nil {
 		args := fc.GetArgs()
-		f.escape = funcName(fc) == "pg_catalog.like_escape" && len(args) == 2 && filterConst(args[0]) && filterConst(args[1])
+		f.escape = funcName(fc) == "pg_catalog.like_escape" && len(args) == 2 && p.filterArgs(&f, args[0], args[1])
+		f.args[2], f.args[1] = f.args[1], FilterArg{Literal: -1}
 		return f, f.escape
 	}
-	return f, filterConst(r)
+	return f, p.filterArgs(&f, r)
+}
+
+// filterArgs records where a filter's constants are (f.args), or says
+// that one is not a constant phiguard reads.
+func (p *planner) filterArgs(f *filterCand, nodes ...*pg_query.Node) bool {
+	for i, n := range nodes {
+		a, ok := p.filterArg(n)
+		if !ok {
+			return false
+		}
+		f.args[i] = a
+	}
+	return true
+}
+
+// filterArg is where a constant is: a literal, NULL, TRUE/FALSE or a
+// parameter, under at most one cast to a type phiguard knows (without a
+// modifier: '…'::varchar(3) truncates) and signs. A sign under the cast
+// applies to a number only (-'5' has no type to negate in).
+func (p *planner) filterArg(n *pg_query.Node) (FilterArg, bool) {
+	a := FilterArg{Literal: -1}
+	under := false // a sign under the cast
+	for {
+		switch {
+		case n.GetTypeCast() != nil:
+			lt, ok := castType(n.GetTypeCast().GetTypeName())
+			if !ok || a.Type != 0 || lt.IsArray() {
+				return a, false
+			}
+			a.Type, n = lt.OID, n.GetTypeCast().GetArg()
+		case n.GetAExpr() != nil:
+			e := n.GetAExpr()
+			names := e.GetName()
+			if e.GetKind() != pg_query.A_Expr_Kind_AEXPR_OP || e.GetLexpr() != nil || len(names) != 1 {
+				return a, false
+			}
+			switch names[0].GetString_().GetSval() {
+			case "-":
+				a.Negative, under = !a.Negative, under || a.Type != 0
+			case "+":
+			default:
+				return a, false
+			}
+			n = e.GetRexpr()
+		case n.GetParamRef() != nil:
+			a.Param = int(n.GetParamRef().GetNumber())
+			return a, !a.Negative || a.Type != 0 && !under
+		case n.GetAConst() != nil:
+			return p.filterConstArg(n.GetAConst(), a, under)
+		default:
+			return a, false
+		}
+	}
+}
+
+// filterConstArg completes a FilterArg with the constant c.
+func (p *planner) filterConstArg(c *pg_query.A_Const, a FilterArg, under bool) (FilterArg, bool) {
+	switch {
+	case c.GetIsnull():
+		a.Null = true
+		return a, true
+	case c.GetBoolval() != nil:
+		a.Bool = map[bool]string{true: "t", false: "f"}[c.GetBoolval().GetBoolval()]
+		return a, !a.Negative
+	}
+	number := c.GetIval() != nil || c.GetFval() != nil
+	if a.Negative && !number && (a.Type == 0 || under) {
+		return a, false
+	}
+	idx, ok := p.literals[int(c.GetLocation())]
+	if !ok { // a negative number, whose constant starts at its sign
+		slot, ok := p.signedLiteral(int(c.GetLocation()))
+		if !ok {
+			return a, false
+		}
+		idx, a.Negative = slot.Literal, !a.Negative
+	}
+	a.Literal = idx
+	return a, true
 }
 
 // filterColumn is the encrypted column n names, when n is a column
@@ -332,31 +449,34 @@ func filterString(fs []Filter) string {
 		if i > 0 {
 			s += ", "
 		}
-		s += fmt.Sprintf("%s %s #%d", f.Column.QualifiedName(), f.Op, f.Args[0])
-		if f.Op.Like() && f.Escape {
-			s += " (with its ESCAPE)"
+		s += fmt.Sprintf("%s %s %s", f.Column.QualifiedName(), f.Op, f.Args[0])
+		if f.Op.Like() && f.HasEscape {
+			s += fmt.Sprintf(" ESCAPE %s", f.Escape)
 		}
 		if f.Op.Between() {
-			s += fmt.Sprintf(" AND #%d", f.Args[1])
+			s += fmt.Sprintf(" AND %s", f.Args[1])
 		}
 		s += fmt.Sprintf(" (#%d)", f.Value)
 	}
 	return s
 }
 
-// addFilters lays out the hidden columns of the filters: the column, each
-// constant, and a text column's collation.
+// addFilters lays out the hidden columns of the filters: the column, a
+// text column's collation, and for LIKE the database's encoding.
 func (sp *SortPlan) addFilters(cands []filterCand, conjuncts int) {
 	add := func(h hiddenColumn) int {
 		sp.hidden = append(sp.hidden, h)
 		return len(sp.hidden) - 1
 	}
 	for i, c := range cands {
-		f := Filter{Column: c.col, Op: c.op, Collation: -1, Args: [2]int{-1, -1}, Escape: c.escape}
+		f := Filter{Column: c.col, Op: c.op, Collation: -1, Encoding: -1, Args: [2]FilterArg{c.args[0], c.args[1]},
+			Escape: c.args[2], HasEscape: c.escape}
+		if !c.op.Between() {
+			f.Args[1] = FilterArg{Literal: -1}
+		}
 		f.Value = add(hiddenColumn{kind: hiddenFilterColumn, from: i, col: c.col})
-		f.Args[0] = add(hiddenColumn{kind: hiddenFilterArg, from: i, col: c.col})
-		if c.op.Between() {
-			f.Args[1] = add(hiddenColumn{kind: hiddenFilterArg, from: i, to: 1, col: c.col})
+		if c.op.Like() {
+			f.Encoding = add(hiddenColumn{kind: hiddenEncoding})
 		}
 		if textType(c.col.Type) {
 			f.Collation = add(hiddenColumn{kind: hiddenCollation, col: c.col})

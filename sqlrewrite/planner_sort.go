@@ -80,7 +80,7 @@ const (
 	hiddenLimit
 	hiddenOffset
 	hiddenFilterColumn // the column of filter from
-	hiddenFilterArg    // constant to (0 or 1) of filter from
+	hiddenEncoding     // the database's encoding, for LIKE
 )
 
 type hiddenColumn struct {

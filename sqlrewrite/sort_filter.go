@@ -9,8 +9,9 @@ import (
 
 // The WHERE half of RewriteSort (planner_filter.go): each conjunct the
 // proxy evaluates is replaced by `true` (so the others keep their
-// precedence and the WHERE its count of conjuncts), and its column and
-// constants become hidden columns.
+// precedence and the WHERE its count of conjuncts), and its column
+// becomes a hidden column. Its constants go with it: the database never
+// sees them.
 
 // filterCut is where one filter's parts are in the text.
 type filterCut struct {
@@ -214,35 +215,6 @@ func (c *sortCut) checkOperands(fc filterCut) error {
 	}
 	return nil
 }
-
-// filterHidden is the text of a hidden column of a filter.
-func (c *sortCut) filterHidden(h hiddenColumn) (string, error) {
-	if h.from >= len(c.filters) {
-		return "", errors.New("a filter the text does not have")
-	}
-	fc := c.filters[h.from]
-	if h.kind == hiddenFilterColumn {
-		return c.text(fc.column), nil
-	}
-	typ, ok := filterTypeName(h.col.Type)
-	if !ok {
-		return "", errors.New("a filter on a type phiguard does not compare")
-	}
-	arg := c.text(fc.args[h.to])
-	if fc.escape[1] > fc.escape[0] { // PostgreSQL applies the ESCAPE: the pattern's escape is then \
-		arg = "pg_catalog.like_escape((" + arg + "), (" + c.text(fc.escape) + "))"
-	}
-	x := "CASE WHEN false THEN CAST(NULL AS " + typ + ") ELSE (" + arg + ") END"
-	typeOID := "CAST(CAST(pg_catalog.pg_typeof(" + x + ") AS pg_catalog.oid) AS pg_catalog.text)"
-	if h.col != nil && c.filterOp(h.from).Like() {
-		// The proxy matches as PostgreSQL does in a UTF8 database only.
-		typeOID = "CASE WHEN pg_catalog.getdatabaseencoding() = 'UTF8' THEN " + typeOID + " ELSE 'encoding ' || pg_catalog.getdatabaseencoding() END"
-	}
-	return "(" + typeOID + " || ':' || CAST(" + x + " AS pg_catalog.text))", nil
-}
-
-// filterOp is the comparison of filter i.
-func (c *sortCut) filterOp(i int) FilterOp { return c.filters[i].op }
 
 // withoutFilters is the text of bytes [from, to) with each filtered
 // conjunct replaced by true.

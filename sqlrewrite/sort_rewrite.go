@@ -303,12 +303,13 @@ func (c *sortCut) hiddenText(sp *SortPlan) (string, error) {
 				keys = append(keys, c.itemWithOrder(sp, i))
 			}
 			b.WriteString("CAST(pg_catalog.dense_rank() OVER (ORDER BY " + strings.Join(keys, ", ") + ") AS pg_catalog.text)")
-		case hiddenFilterColumn, hiddenFilterArg:
-			text, err := c.filterHidden(h)
-			if err != nil {
-				return "", err
+		case hiddenFilterColumn:
+			if h.from >= len(c.filters) {
+				return "", errors.New("a filter the text does not have")
 			}
-			b.WriteString(text)
+			b.WriteString(c.text(c.filters[h.from].column))
+		case hiddenEncoding:
+			b.WriteString("CAST(pg_catalog.getdatabaseencoding() AS pg_catalog.text)")
 		case hiddenCollation:
 			b.WriteString(collationProbe(h.col))
 		case hiddenLimit:
