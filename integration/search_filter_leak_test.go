@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	gosync "sync"
@@ -105,4 +106,57 @@ func TestFilterConstantsNeverReachDatabase(t *testing.T) {
 			t.Errorf("the database received %q: …%q…", s, sent[max(i-80, 0):min(i+40, len(sent))])
 		}
 	}
+}
+
+// TestFilterParameterTypes: a parameter the text sent no longer holds is
+// declared by phiguard as the client declared it, or else as PostgreSQL
+// would infer it: ParameterDescription and the answers are the
+// plaintext table's. A parameter also used where the database evaluates
+// it is refused: the database would need its value.
+func TestFilterParameterTypes(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	ctx := testContext(t)
+	for _, c := range []struct {
+		sql    string
+		oids   []uint32
+		values []string
+	}{
+		{"SELECT id FROM %[1]s WHERE born > $1 ORDER BY id", []uint32{1082}, []string{"1960-01-01"}},
+		{"SELECT id FROM %[1]s WHERE score > $1 ORDER BY id", []uint32{20}, []string{"-5"}},
+		{"SELECT id FROM %[1]s WHERE name >= $1 AND born < CAST($2 AS date) ORDER BY id", []uint32{1043, 0}, []string{"O", "1980-01-01"}},
+	} {
+		answer := func(conn *pgx.Conn, side int) ([]uint32, string) {
+			sd, err := conn.PgConn().Prepare(ctx, "", f.sql(c.sql, side), c.oids)
+			if err != nil {
+				t.Fatalf("%s (side %d): %v", c.sql, side, err)
+			}
+			vals := make([][]byte, len(c.values))
+			for i, v := range c.values {
+				vals[i] = []byte(v)
+			}
+			res := conn.PgConn().ExecParams(ctx, f.sql(c.sql, side), vals, sd.ParamOIDs, nil, nil).Read()
+			if res.Err != nil {
+				t.Fatalf("%s (side %d): %v", c.sql, side, res.Err)
+			}
+			var rows []string
+			for _, r := range res.Rows {
+				rows = append(rows, string(r[0]))
+			}
+			return sd.ParamOIDs, strings.Join(rows, ",")
+		}
+		wantOIDs, want := answer(f.dir, 0)
+		gotOIDs, got := answer(f.via, 1)
+		if !slices.Equal(gotOIDs, wantOIDs) || got != want || want == "" {
+			t.Fatalf("%s: through phiguard %v %q, directly %v %q", c.sql, gotOIDs, got, wantOIDs, want)
+		}
+	}
+	// A parameter the text leaves untyped stays PostgreSQL's error.
+	q := "SELECT id FROM %[1]s WHERE grp = $1 AND born < $3"
+	_, werr := f.dir.PgConn().Prepare(ctx, "", f.sql(q, 0), nil)
+	_, gerr := f.via.PgConn().Prepare(ctx, "", f.sql(q, 1), nil)
+	wantCode(t, werr, "42P18", "")
+	wantCode(t, gerr, "42P18", "")
+	_, err := rowsRaw(t, f.via, f.sql("SELECT id FROM %[1]s WHERE name > $1 AND grp::text <> $1", 1), pgx.QueryExecModeCacheStatement, 0, "S")
+	wantCode(t, err, "0A000", "")
 }

@@ -272,15 +272,17 @@ func literalConst(sql []byte, spans [][2]int, f sqlrewrite.Filter, a sqlrewrite.
 	return c, nil
 }
 
-// literalNumberType is the type PostgreSQL gives a number literal: int4 or int8
-// when it is an integer that fits (its sign included), else numeric.
+// literalNumberType is the type PostgreSQL gives a number literal: int4
+// when its digits fit (its lexer types the literal before the grammar
+// folds a minus sign into it), int8 when it fits with its sign, else
+// numeric.
 func literalNumberType(text []byte, negative bool) uint32 {
+	if _, err := strconv.ParseInt(string(text), 10, 32); err == nil {
+		return policy.OIDInt4
+	}
 	s := string(text)
 	if negative {
 		s = "-" + s
-	}
-	if _, err := strconv.ParseInt(s, 10, 32); err == nil {
-		return policy.OIDInt4
 	}
 	if _, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return policy.OIDInt8
