@@ -180,3 +180,34 @@ func TestFilterEncryptedUnderAccessRules(t *testing.T) {
 		}
 	}
 }
+
+// TestFilterEncryptedComputedSelectList: PostgreSQL computes the select
+// list only for the rows its WHERE keeps; the database, sent the
+// statement without the conjuncts phiguard evaluates, would compute it
+// for the rows they drop too (100 / 0 would fail where PostgreSQL returns
+// no row), and its ORDER BY keys likewise. Such a statement is refused,
+// naming what it computes; a statement phiguard only sorts keeps its
+// computed select list.
+func TestFilterEncryptedComputedSelectList(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 40, nil)
+	q := "SELECT id, 100 / (grp - grp) FROM %[1]s WHERE name = 'nobody'"
+	for _, mode := range bothModes {
+		if got, err := rowsRaw(t, f.dir, f.sql(q, 0), mode, 0); err != nil || strings.TrimSpace(got) != "(SELECT 0)" {
+			t.Fatalf("directly (%v): %q %v", mode, got, err)
+		}
+		_, err := rowsRaw(t, f.via, f.sql(q, 1), mode, 0)
+		wantCode(t, err, "0A000", "select list computing operator /")
+		_, err = rowsRaw(t, f.via, f.sql("SELECT nextval('nope'), id FROM %[1]s WHERE born < '1990-01-01'", 1), mode, 0)
+		wantCode(t, err, "0A000", "select list computing function nextval()")
+		// An ORDER BY key: phiguard's hidden rank column computes it for every row.
+		q := "SELECT id FROM %[1]s WHERE name = 'nobody' ORDER BY 100 / (grp - grp)"
+		if got, err := rowsRaw(t, f.dir, f.sql(q, 0), mode, 0); err != nil || strings.TrimSpace(got) != "(SELECT 0)" {
+			t.Fatalf("directly (%v): %q %v", mode, got, err)
+		}
+		_, err = rowsRaw(t, f.via, f.sql(q, 1), mode, 0)
+		wantCode(t, err, "0A000", "ORDER BY computing operator /")
+	}
+	f.sameRows(t, "SELECT *, 7, 'x' FROM %[1]s WHERE name > 'S'")
+	f.same(t, "SELECT id, grp * 2, 'x' || id FROM %[1]s ORDER BY name, id")
+}

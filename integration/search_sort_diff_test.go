@@ -66,6 +66,9 @@ func genSortStatement(r *rand.Rand, filters bool) (string, []any) {
 	var sel []string
 	for range 1 + r.IntN(3) {
 		k := pool[r.IntN(len(pool))]
+		if filters { // the database would compute mod() for rows phiguard's WHERE drops: refused
+			k.expr = strings.TrimSuffix(strings.TrimPrefix(strings.SplitN(k.expr, ",", 2)[0], "mod("), ")")
+		}
 		expr := k.expr
 		switch {
 		case k.enc && r.IntN(3) == 0: // by position

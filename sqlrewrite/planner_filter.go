@@ -151,6 +151,7 @@ func (p *planner) whereFilters(s *pg_query.SelectStmt, sc *scope, top bool) ([]f
 		}
 		out = append(out, f)
 	}
+	p.refuseComputedSelectList(s, out) // planner_filter_select.go
 	return out, len(conjuncts)
 }
 
