@@ -16,8 +16,9 @@
 //     constant (planner_filter.go), gets a SortPlan (planner_sort.go),
 //     and RewriteSort (sort_rewrite.go, sort_filter.go) writes the text
 //     the proxy sends for it: no ORDER BY or LIMIT, `true` for each
-//     conjunct the proxy evaluates, hidden columns to sort and filter by
-//     (docs/search.md).
+//     conjunct the proxy evaluates (its constants, which the plan
+//     locates in the client's text, gone with it), hidden columns to
+//     sort and filter by (docs/search.md).
 //   - WithColumnList and WithCopyColumnList (insert_columns.go) write in
 //     the column list an INSERT or COPY lacks, from the proxy's catalog;
 //     GuardColumnOrder (column_guard.go) and GuardNoDefaults

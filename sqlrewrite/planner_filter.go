@@ -156,9 +156,9 @@ func (p *planner) whereFilters(s *pg_query.SelectStmt, sc *scope, top bool) ([]f
 }
 
 // sharedParams: a parameter of the filter is also used elsewhere in the
-// statement, or in a filter on a column of another type. Its hidden
-// column would be the first place PostgreSQL infers its type from, which
-// could then differ from the type the client's text gives it.
+// statement, or in a filter on a column of another type. The database
+// gets NULL in its place (the proxy reads its value), so it must need it
+// nowhere; and one parameter has one type.
 func sharedParams(s *pg_query.SelectStmt, f filterCand, cands []filterCand) bool {
 	inFilters := map[int32]int{}
 	for _, c := range cands {
