@@ -413,10 +413,10 @@ func (s *session) protectBind(body []byte, b boundNames) ([]byte, error) {
 	s.expects.push(x)
 	s.clientPortals[portal] = info
 	delete(s.describedPortals, portal)
+	s.noteFilters(portal, info) // filter_args.go
 	if pe := s.bindRefusal(info); pe != nil {
 		return s.markerParse("", pe, info.analysis), nil
 	}
-	s.noteFilters(portal, info) // filter_args.go
 	if info == nil || len(info.params) == 0 && len(info.filterParams) == 0 {
 		return nil, nil // nothing to encrypt: the Bind goes as it came
 	}
