@@ -13,9 +13,10 @@ import (
 	"github.com/phiguard/phiguard/keys"
 )
 
-// TestSortEncryptedAudit: a statement sorted in the proxy is recorded as
-// the client saw it: the rows it returned (after LIMIT), the subjects of
-// those rows only, and the sort key among the columns read.
+// TestSortEncryptedAudit: a statement sorted or filtered in the proxy is
+// recorded as the client saw it: the rows it returned (after the WHERE
+// and LIMIT), the subjects of those rows only, and the sort key or
+// filtered column among the columns read.
 func TestSortEncryptedAudit(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
@@ -42,13 +43,21 @@ tables:
 		t.Fatal(err)
 	}
 	for _, mode := range bothModes {
-		var got []int
-		rows, err := conn.Query(ctx, "SELECT id FROM "+table+" ORDER BY name LIMIT 2", mode)
-		if err == nil {
-			got, err = pgx.CollectRows(rows, pgx.RowTo[int])
-		}
-		if err != nil || !slices.Equal(got, []int{44, 42}) {
-			t.Fatalf("%v: %v %v", mode, got, err)
+		for _, q := range []struct {
+			sql  string
+			want []int
+		}{
+			{"SELECT id FROM " + table + " ORDER BY name LIMIT 2", []int{44, 42}},
+			{"SELECT id FROM " + table + " WHERE name > 'b' ORDER BY id DESC LIMIT 2", []int{45, 43}},
+		} {
+			var got []int
+			rows, err := conn.Query(ctx, q.sql, mode)
+			if err == nil {
+				got, err = pgx.CollectRows(rows, pgx.RowTo[int])
+			}
+			if err != nil || !slices.Equal(got, q.want) {
+				t.Fatalf("%v: %s: %v %v", mode, q.sql, got, err)
+			}
 		}
 	}
 	conn.Close(ctx)
@@ -74,17 +83,18 @@ tables:
 			sorted = append(sorted, r)
 		}
 	}
-	if len(sorted) != 2 {
-		t.Fatalf("%d records of the sorted statement, want 2:\n%s", len(sorted), sink.String())
+	if len(sorted) != 4 {
+		t.Fatalf("%d records of the sorted and filtered statements, want 4:\n%s", len(sorted), sink.String())
 	}
-	for _, r := range sorted {
+	for i, r := range sorted {
 		ids := []string{}
 		for _, s := range r.Subjects {
 			ids = append(ids, s.IDs...)
 		}
 		slices.Sort(ids)
-		if r.Rows != 2 || !slices.Equal(ids, []string{"42", "44"}) || !slices.Contains(r.Read, "public."+table+".name") {
-			t.Errorf("record %+v: want 2 rows, subjects 42 and 44, name read", r)
+		want := [][]string{{"42", "44"}, {"43", "45"}}[i%2] // the statements alternate
+		if r.Rows != 2 || !slices.Equal(ids, want) || !slices.Contains(r.Read, "public."+table+".name") {
+			t.Errorf("record %+v: want 2 rows, subjects %v, name read", r, want)
 		}
 	}
 }

@@ -27,7 +27,7 @@ func TestSortEncryptedDifferential(t *testing.T) {
 	const statements = 150
 	differ := 0
 	for i := range statements {
-		q, args := genSortStatement(r)
+		q, args := genSortStatement(r, false)
 		for _, mode := range bothModes {
 			want, werr := rowsRaw(t, f.dir, f.sql(q, 0), mode, pgx.TextFormatCode, args...)
 			got, gerr := rowsRaw(t, f.via, f.sql(q, 1), mode, pgx.TextFormatCode, args...)
@@ -54,8 +54,9 @@ var sortKeyPool = []sortKeyChoice{
 }
 
 // genSortStatement is one random statement over people p joined (or not)
-// to addresses a, and its parameters.
-func genSortStatement(r *rand.Rand) (string, []any) {
+// to addresses a, and its parameters; with filters, its WHERE also has
+// random conjuncts on encrypted columns (search_filter_diff_test.go).
+func genSortStatement(r *rand.Rand, filters bool) (string, []any) {
 	join := r.IntN(2) == 0
 	pool := sortKeyPool
 	if !join {
@@ -65,6 +66,9 @@ func genSortStatement(r *rand.Rand) (string, []any) {
 	var sel []string
 	for range 1 + r.IntN(3) {
 		k := pool[r.IntN(len(pool))]
+		if filters { // the database would compute mod() for rows phiguard's WHERE drops: refused
+			k.expr = strings.TrimSuffix(strings.TrimPrefix(strings.SplitN(k.expr, ",", 2)[0], "mod("), ")")
+		}
 		expr := k.expr
 		switch {
 		case k.enc && r.IntN(3) == 0: // by position
@@ -85,15 +89,19 @@ func genSortStatement(r *rand.Rand) (string, []any) {
 		unique, from = "a.id", "%[2]s a LEFT JOIN %[1]s p ON p.id = a.person"
 	}
 	keys = append(keys, unique+pick(r, "", " DESC"))
-	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s", strings.Join(append([]string{unique}, sel...), ", "),
-		from, pick(r, "true", "p.grp <> 3", "p.id > 40"), strings.Join(keys, ", "))
+	where := []string{pick(r, "true", "p.grp <> 3", "p.id > 40")}
 	var args []any
+	if filters {
+		where, args = genFilterConjuncts(r, join, where)
+	}
+	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s", strings.Join(append([]string{unique}, sel...), ", "),
+		from, strings.Join(where, " AND "), strings.Join(keys, ", "))
 	switch r.IntN(4) {
 	case 0:
 		q += fmt.Sprintf(" LIMIT %d", r.IntN(30))
 	case 1:
-		q += " LIMIT $1 OFFSET $2"
-		args = []any{r.IntN(30), r.IntN(100)}
+		q += fmt.Sprintf(" LIMIT $%d OFFSET $%d", len(args)+1, len(args)+2)
+		args = append(args, r.IntN(30), r.IntN(100))
 	case 2:
 		q += fmt.Sprintf(" OFFSET %d ROWS FETCH FIRST %d ROWS ONLY", r.IntN(50), 1+r.IntN(20))
 	}

@@ -16,8 +16,10 @@
 // protectClient for each client message and protectBackend for each
 // backend message. It plans statements with sqlrewrite (encryption plan,
 // access rewrite), seals values with cellcipher, applies column rules to
-// results, holds and sorts the rows of a statement ordered by an encrypted
-// column (protect_sort.go, docs/search.md), tracks which answer belongs to
+// results, holds, filters and sorts the rows of a statement ordered or
+// filtered by an encrypted column (protect_sort.go, protect_filter.go,
+// docs/search.md; a filter's constants it reads itself from the text and
+// the Bind and never sends, filter_args.go), tracks which answer belongs to
 // which request (expect.go), and writes one audit record per statement.
 // What it does for every message of a protected session reuses its
 // buffers rather than allocate: expectations (expect.go), Binds it

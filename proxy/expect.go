@@ -258,6 +258,11 @@ type stmtInfo struct {
 	// (protect_compare_param.go); nil for almost every statement.
 	hidden       []hiddenParam
 	clientParams int
+	// filterLits are the constants of its proxy-side WHERE read from its
+	// text at Parse; filterParams the types of the parameters its Binds
+	// give them, which the backend gets as NULL (filter_args.go).
+	filterLits   []filterArgs
+	filterParams map[int]uint32
 	// keysGen is the generation of the keys (knownKeys.gen) its Parse
 	// sealed literals and counted equality candidates under; 0 when it
 	// did neither (protect.go, recheckKeys).

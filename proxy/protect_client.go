@@ -95,15 +95,22 @@ func (s *session) onQuery(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 		replaced = v.sql
 	}
 	plan := v.analysis.PlanUnder(s.policy())
+	var fpe *pgerr.Error
 	if plan.Refusal == nil {
 		x.sort = newSortRun(plan.Sort)
 		x.orderPositions = plan.OrderPositions
+		if x.sort != nil {
+			x.sort.filterArgs, fpe = s.queryFilterArgs(v.sql, plan.Sort) // filter_args.go
+		}
 	}
 	if s.srv.auditor != nil {
 		x.written = writtenColumns(plan)
 	}
 	phi := touchesPHI(plan, decisionsKey(v.access))
 	cur, pe := s.noteCursors(a, phi, v.decision, v.rule)
+	if pe == nil {
+		pe = fpe
+	}
 	x.cursorChanges = cur.changes
 	if pe == nil && cur.readsPHI {
 		phi = true
@@ -245,6 +252,9 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 		}
 		if pe == nil && st.plan != nil && st.plan.Sort != nil {
 			x.sort, pe = newSortRun(st.plan.Sort), sortedExecute(body) // protect_sort.go
+			if pe == nil {
+				pe = s.executeFilters(x)
+			}
 		}
 		if pe != nil {
 			s.expects.push(x)
@@ -334,11 +344,9 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte, injected boo
 		// cells, and the Bind asks for a new Parse rather than trust them.
 		info.keysGen = s.srv.protect.keySet().known.gen
 	}
-	sql, pe := s.encryptLiterals([]byte(msg.Query), info.plan)
-	if pe != nil {
+	if pe := s.parseConstants(info, &msg); pe != nil {
 		return s.markerParse(msg.Name, pe, a), nil
 	}
-	msg.Query = string(sql)
 	if pe := planParams(info, &msg); pe != nil {
 		return s.markerParse(msg.Name, pe, a), nil
 	}
@@ -405,10 +413,11 @@ func (s *session) protectBind(body []byte, b boundNames) ([]byte, error) {
 	s.expects.push(x)
 	s.clientPortals[portal] = info
 	delete(s.describedPortals, portal)
+	s.noteFilters(portal, info) // filter_args.go
 	if pe := s.bindRefusal(info); pe != nil {
 		return s.markerParse("", pe, info.analysis), nil
 	}
-	if info == nil || len(info.params) == 0 {
+	if info == nil || len(info.params) == 0 && len(info.filterParams) == 0 {
 		return nil, nil // nothing to encrypt: the Bind goes as it came
 	}
 	msg, ok := s.bindScratch.splitBind(body) // bind_rewrite.go
@@ -438,6 +447,9 @@ func (s *session) protectBind(body []byte, b boundNames) ([]byte, error) {
 		if c != nil {
 			msg.params[i], msg.formats[i] = c, 0 // cells are text
 		}
+	}
+	if pe := s.bindFilters(portal, info, msg.params, msg.formats); pe != nil { // blanks them
+		return s.markerParse("", pe, info.analysis), nil
 	}
 	for _, v := range extra {
 		msg.params, msg.formats = append(msg.params, v), append(msg.formats, 0)

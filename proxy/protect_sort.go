@@ -33,6 +33,9 @@ type sortRun struct {
 	// limit and offset are read from the first row; -1: none.
 	limit, offset int64
 	started       bool
+	// filterArgs are the constants of the plan's Filters, read by
+	// phiguard from the client's text and Bind (filter_args.go).
+	filterArgs []filterArgs
 }
 
 // sortedRow is a row as the client will see it (visible fields only),
@@ -60,7 +63,7 @@ func sortedText(sql []byte, sp *sqlrewrite.SortPlan) ([]byte, *pgerr.Error) {
 	out, err := sqlrewrite.RewriteSort(sql, sp)
 	if err != nil {
 		return nil, pgerr.Newf(pgerr.FeatureNotSupported,
-			"phiguard could not rewrite this ORDER BY on an encrypted column to sort it itself (%v)", err)
+			"phiguard could not rewrite this ORDER BY or WHERE on an encrypted column to evaluate it itself (%v)", err)
 	}
 	return out, nil
 }
@@ -140,6 +143,15 @@ func (s *session) holdSortedRow(head *expectation, body []byte, fields []*result
 		if pe := run.checkCollations(hidden); pe != nil {
 			return s.failSort(head, pe)
 		}
+		if pe := run.checkFilterCollations(hidden); pe != nil {
+			return s.failSort(head, pe)
+		}
+	}
+	if keep, pe := s.keepRow(run, fields, row.Values, visible); pe != nil || !keep {
+		if pe != nil {
+			return s.failSort(head, pe)
+		}
+		return nil // the WHERE drops it
 	}
 	shown := slices.Clone(row.Values[:visible])
 	keys, shownFields, pe := s.sortKeys(run, fields, row.Values, shown)
@@ -187,7 +199,7 @@ func (s *session) checkSortCap(head *expectation) error {
 	}
 	col := run.firstColumn()
 	return s.failSort(head, pgerr.Newf(pgerr.ProgramLimitExceeded,
-		"ORDER BY on encrypted column %s is evaluated in phiguard, which holds at most %d rows and %d bytes of one result (limits.proxy_sort_rows, limits.proxy_sort_bytes) and this result holds more: narrow the rows with a plaintext predicate; an order search term on %s (issue 13, not yet available) would let the database serve it",
+		"ORDER BY or WHERE on encrypted column %s is evaluated in phiguard, which holds at most %d rows and %d bytes of one result (limits.proxy_sort_rows, limits.proxy_sort_bytes) and this result holds more: narrow the rows with a plaintext predicate; an order search term on %s (issue 13, not yet available) would let the database serve it",
 		col, rowCap, byteCap, col))
 }
 
@@ -196,6 +208,9 @@ func (run *sortRun) firstColumn() string {
 		if k.Column != nil {
 			return k.Column.QualifiedName()
 		}
+	}
+	if len(run.plan.Filters) > 0 {
+		return run.plan.Filters[0].Column.QualifiedName()
 	}
 	return "?"
 }
@@ -237,17 +252,28 @@ func (run *sortRun) checkCollations(hidden [][]byte) *pgerr.Error {
 		if k.Collation < 0 {
 			continue
 		}
-		provider, locale, _ := strings.Cut(string(hidden[k.Collation]), ":")
-		if hidden[k.Collation] != nil && provider == "c" && (locale == "C" || locale == "POSIX") {
+		if bytewise(hidden[k.Collation]) {
 			continue
 		}
-		if locale == "" {
-			locale = "(unknown)"
-		}
 		return pgerr.Newf(pgerr.FeatureNotSupported,
-			"ORDER BY on encrypted text column %s under collation %s: phiguard sorts only C-collated text", k.Column.QualifiedName(), locale)
+			"ORDER BY on encrypted text column %s under collation %s: phiguard sorts only C-collated text", k.Column.QualifiedName(), localeOf(hidden[k.Collation]))
 	}
 	return nil
+}
+
+// bytewise: a collation probe's answer (collationProbe) is libc's C or
+// POSIX, which order text by its bytes.
+func bytewise(probe []byte) bool {
+	provider, locale, _ := strings.Cut(string(probe), ":")
+	return probe != nil && provider == "c" && (locale == "C" || locale == "POSIX")
+}
+
+// localeOf is a probe's locale, for a message.
+func localeOf(probe []byte) string {
+	if _, locale, _ := strings.Cut(string(probe), ":"); locale != "" {
+		return locale
+	}
+	return "(unknown)"
 }
 
 // sortKeys reads a row's keys from its cells as the backend sent them:
@@ -471,7 +497,7 @@ func sortedExecute(body []byte) *pgerr.Error {
 	}
 	if n := int32(rest[0])<<24 | int32(rest[1])<<16 | int32(rest[2])<<8 | int32(rest[3]); n > 0 {
 		return pgerr.New(pgerr.FeatureNotSupported,
-			"ORDER BY on an encrypted column is evaluated in phiguard, which cannot fetch its rows in portions (Execute with a row limit, a fetch size, a cursor): fetch all rows at once")
+			"ORDER BY or WHERE on an encrypted column is evaluated in phiguard, which cannot fetch its rows in portions (Execute with a row limit, a fetch size, a cursor): fetch all rows at once")
 	}
 	return nil
 }

@@ -94,6 +94,9 @@ type session struct {
 	rowScratch    rowScratch             // reused by decryptDataRow (backend pump)
 	described     describedMemo          // describeFields' recent answers (backend pump, described.go)
 	clientPortals map[string]*stmtInfo   // portal → statement, as the client pump bound them
+	// portalFilters are the constants of a bound portal's proxy-side
+	// WHERE, read at its Bind (filter_args.go); client pump only.
+	portalFilters map[string][]filterArgs
 	// describedPortals are the portals the client described since their
 	// Bind (client pump, describe.go).
 	describedPortals map[string]bool
@@ -205,6 +208,7 @@ func (s *session) startTracking() {
 		s.stmts = map[string]*stmtInfo{}
 		s.portals = map[string]*portalInfo{}
 		s.clientPortals = map[string]*stmtInfo{}
+		s.portalFilters = map[string][]filterArgs{}
 		s.describedPortals = map[string]bool{}
 	}
 }

@@ -12,10 +12,13 @@
 //     encrypted column are refused (docs/design/encryption-path.md). It
 //     refuses a text it cannot parse when the policy protects anything,
 //     and DO/CALL when the policy encrypts any column. A top-level SELECT
-//     ordered by an encrypted column gets a SortPlan (planner_sort.go),
-//     and RewriteSort (sort_rewrite.go) writes the text the proxy sends
-//     for it: no ORDER BY or LIMIT, hidden columns to sort by
-//     (docs/search.md).
+//     ordered by an encrypted column, or whose WHERE compares one with a
+//     constant (planner_filter.go), gets a SortPlan (planner_sort.go),
+//     and RewriteSort (sort_rewrite.go, sort_filter.go) writes the text
+//     the proxy sends for it: no ORDER BY or LIMIT, `true` for each
+//     conjunct the proxy evaluates (its constants, which the plan
+//     locates in the client's text, gone with it), hidden columns to
+//     sort and filter by (docs/search.md).
 //   - WithColumnList and WithCopyColumnList (insert_columns.go) write in
 //     the column list an INSERT or COPY lacks, from the proxy's catalog;
 //     GuardColumnOrder (column_guard.go) and GuardNoDefaults

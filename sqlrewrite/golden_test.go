@@ -28,7 +28,8 @@ import (
 //
 //	role: NAME      a role of the policy (AccessFor); "none" for no role;
 //	                "encrypt" for the encryption planner (PlanFor) under
-//	                testPolicy (planner_test.go)
+//	                testPolicy (planner_test.go), or under policy: when
+//	                given
 //	sql: TEXT       the statement; several sql: lines are joined by newlines
 //	policy: FILE    a policy of testdata/golden/policies instead of
 //	                testdata/access-policy.yml
@@ -240,7 +241,11 @@ func (r *goldenRunner) policy(name string) *policy.Policy {
 // run returns the output lines of one case.
 func (r *goldenRunner) run(c *goldenCase) []string {
 	if c.role == "encrypt" {
-		return append(planLines(PlanFor(Analyze(c.sql), r.policy("encrypt"))), sortLines(c.sql, PlanFor(Analyze(c.sql), r.policy("encrypt")))...)
+		name := "encrypt"
+		if c.policy != "" {
+			name = c.policy
+		}
+		return append(planLines(PlanFor(Analyze(c.sql), r.policy(name))), sortLines(c.sql, PlanFor(Analyze(c.sql), r.policy(name)))...)
 	}
 	pol := r.policy(c.policy)
 	var role *policy.Role

@@ -295,12 +295,12 @@ func (p *planner) query(n *pg_query.Node, outer *scope, r role) map[string]*poli
 			}
 		}
 	}
-	p.expr(s.GetWhereClause(), sc, ctxOther("WHERE"))
+	filters, conjuncts := p.whereFilters(s, sc, top) // planner_filter.go
 	for _, g := range s.GetGroupClause() {
 		p.expr(g, sc, ctxGroup)
 	}
 	p.expr(s.GetHavingClause(), sc, ctxOther("HAVING"))
-	p.orderBy(s, sc, top) // planner_sort.go
+	p.orderBy(s, sc, top, filters, conjuncts) // planner_sort.go
 	for _, w := range s.GetWindowClause() {
 		p.expr(w, sc, ctxOther("WINDOW"))
 	}

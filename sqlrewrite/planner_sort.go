@@ -48,6 +48,12 @@ type SortPlan struct {
 	// labelled says, per select-list entry, whether it has a name (AS x),
 	// which the rewrite cuts off when it copies the entry's expression.
 	labelled []bool
+	// Filters are the WHERE conjuncts the proxy evaluates on each row
+	// before it sorts (planner_filter.go); cands says where each is in
+	// the text, and conjuncts how many top-level conjuncts the WHERE has.
+	Filters   []Filter
+	cands     []filterCand
+	conjuncts int
 	// lastRewrite is RewriteSort's memo (sort_rewrite.go).
 	lastRewrite atomic.Pointer[sortRewriteMemo]
 }
@@ -73,6 +79,8 @@ const (
 	hiddenCollation                   // the collation of col
 	hiddenLimit
 	hiddenOffset
+	hiddenFilterColumn // the column of filter from
+	hiddenEncoding     // the database's encoding, for LIKE
 )
 
 type hiddenColumn struct {
@@ -102,6 +110,12 @@ func (sp *SortPlan) String() string {
 		keys = append(keys, fmt.Sprintf("%s (%s)", what, where))
 	}
 	s := "proxy sorts by " + strings.Join(keys, ", ")
+	if len(keys) == 0 {
+		s = "proxy keeps the database's order"
+	}
+	if len(sp.Filters) > 0 {
+		s = "proxy filters " + filterString(sp.Filters) + "; " + s
+	}
 	if sp.Limit >= 0 {
 		s += fmt.Sprintf(", LIMIT #%d", sp.Limit)
 	}
@@ -120,11 +134,16 @@ type sortItem struct {
 }
 
 // orderBy plans a query's ORDER BY, LIMIT and OFFSET. A top-level SELECT
-// sorting by an encrypted column gets a SortPlan; any other query sorting
-// by one is refused; the rest are checked as expressions.
-func (p *planner) orderBy(s *pg_query.SelectStmt, sc *scope, top bool) {
-	items, enc := p.sortItems(s, sc, top)
-	if enc == nil {
+// sorting by an encrypted column, or with WHERE conjuncts the proxy
+// evaluates (filters, planner_filter.go), gets a SortPlan; any other
+// query sorting by one is refused; the rest are checked as expressions.
+func (p *planner) orderBy(s *pg_query.SelectStmt, sc *scope, top bool, filters []filterCand, conjuncts int) {
+	var filterCol *policy.ProtectedColumn
+	if len(filters) > 0 {
+		filterCol = filters[0].col
+	}
+	items, enc := p.sortItems(s, sc, top, filterCol)
+	if enc == nil && filterCol == nil {
 		for _, it := range items {
 			if it.target < 0 {
 				p.expr(it.node, sc, ctxOther("ORDER BY"))
@@ -134,7 +153,7 @@ func (p *planner) orderBy(s *pg_query.SelectStmt, sc *scope, top bool) {
 		p.expr(s.GetLimitOffset(), sc, ctxOther("OFFSET"))
 		return
 	}
-	if why := sortShapeProblem(s, top); why != "" {
+	if why := sortShapeProblem(s, top); enc != nil && why != "" {
 		p.refuse(enc, "ORDER BY "+why)
 		return
 	}
@@ -146,12 +165,14 @@ func (p *planner) orderBy(s *pg_query.SelectStmt, sc *scope, top bool) {
 	if p.plan.Refusal != nil {
 		return
 	}
-	p.plan.Sort = p.sortPlan(s, items)
+	if p.plan.Sort = p.sortPlan(s, items); p.plan.Sort != nil {
+		p.plan.Sort.addFilters(filters, conjuncts)
+	}
 }
 
 // sortItems resolves each ORDER BY item; enc is the first encrypted
 // column sorted by, nil when none is.
-func (p *planner) sortItems(s *pg_query.SelectStmt, sc *scope, top bool) ([]sortItem, *policy.ProtectedColumn) {
+func (p *planner) sortItems(s *pg_query.SelectStmt, sc *scope, top bool, filterCol *policy.ProtectedColumn) ([]sortItem, *policy.ProtectedColumn) {
 	var items []sortItem
 	var enc *policy.ProtectedColumn
 	targets := s.GetTargetList()
@@ -190,14 +211,19 @@ func (p *planner) sortItems(s *pg_query.SelectStmt, sc *scope, top bool) ([]sort
 		}
 		items = append(items, it)
 	}
-	if unknown && enc != nil {
-		p.refuse(enc, "ORDER BY a position in a select list with * (name the column)")
+	// With filters, the plaintext keys are ranked in the text too.
+	held := enc
+	if held == nil {
+		held = filterCol
+	}
+	if unknown && held != nil {
+		p.refuse(held, "ORDER BY a position in a select list with * (name the column)")
 		return nil, nil
 	}
-	if ambiguous && enc != nil {
+	if ambiguous && held != nil {
 		// PostgreSQL rejects the statement (42702); without its ORDER BY
 		// the rewrite would not be, and would sort by the input column.
-		p.refuse(enc, "ORDER BY a name that several select-list entries have (ambiguous)")
+		p.refuse(held, "ORDER BY a name that several select-list entries have (ambiguous)")
 		return nil, nil
 	}
 	p.plan.OrderPositions = positions

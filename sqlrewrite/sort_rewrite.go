@@ -55,6 +55,9 @@ func rewriteSort(sql []byte, sp *SortPlan) ([]byte, error) {
 	if err := c.locate(); err != nil {
 		return nil, err
 	}
+	if err := c.locateFilters(sp); err != nil { // sort_filter.go
+		return nil, err
+	}
 	if len(c.targets) != len(sp.labelled) || len(c.items) != len(sp.items) {
 		return nil, errors.New("the select list or ORDER BY does not match the statement's plan")
 	}
@@ -67,14 +70,18 @@ func rewriteSort(sql []byte, sp *SortPlan) ([]byte, error) {
 	var b strings.Builder
 	b.WriteString(text[:end])
 	b.WriteString(hidden)
-	b.WriteString(text[end:c.start(c.tail)])
+	tail := len(text)
+	if c.tail < len(c.toks) {
+		tail = c.start(c.tail)
+	}
+	b.WriteString(c.withoutFilters(end, tail))
 	b.WriteString(c.boundsCheck(sp))
 	if c.tailEnd < len(c.toks) {
 		b.WriteString(" ")
 		b.WriteString(text[c.start(c.tailEnd):])
 	}
 	out := b.String()
-	if err := verifySort(out, len(sp.labelled)+sp.Hidden); err != nil {
+	if err := verifySort(out, len(sp.labelled)+sp.Hidden, sp); err != nil {
 		return nil, err
 	}
 	return []byte(out), nil
@@ -86,10 +93,14 @@ type sortCut struct {
 	toks    []*pg_query.ScanToken
 	depth   []int
 	targets [][2]int // select-list entries
-	items   [][2]int // ORDER BY items
-	limit   [2]int   // LIMIT expression, FETCH count; to == from: none written
-	offset  [2]int
-	fetch   bool // FETCH FIRST without a count means 1
+	// selectEnd is the token after the select list; filters the parts
+	// of the WHERE conjuncts the proxy evaluates (sort_filter.go).
+	selectEnd int
+	filters   []filterCut
+	items     [][2]int // ORDER BY items
+	limit     [2]int   // LIMIT expression, FETCH count; to == from: none written
+	offset    [2]int
+	fetch     bool // FETCH FIRST without a count means 1
 	// tail is the first token of ORDER BY / LIMIT / OFFSET / FETCH, and
 	// tailEnd the token after the last of them.
 	tail, tailEnd int
@@ -154,6 +165,7 @@ func (c *sortCut) locate() error {
 		pg_query.Token_HAVING, pg_query.Token_WINDOW, pg_query.Token_ORDER, pg_query.Token_LIMIT,
 		pg_query.Token_OFFSET, pg_query.Token_FETCH, pg_query.Token_FOR, pg_query.Token_ASCII_59)
 	c.targets = c.split(from, to)
+	c.selectEnd = to
 	c.tail = c.next(to, pg_query.Token_ORDER, pg_query.Token_LIMIT, pg_query.Token_OFFSET, pg_query.Token_FETCH)
 	c.tailEnd = c.next(c.tail, pg_query.Token_FOR, pg_query.Token_ASCII_59)
 	return c.clauses()
@@ -291,6 +303,13 @@ func (c *sortCut) hiddenText(sp *SortPlan) (string, error) {
 				keys = append(keys, c.itemWithOrder(sp, i))
 			}
 			b.WriteString("CAST(pg_catalog.dense_rank() OVER (ORDER BY " + strings.Join(keys, ", ") + ") AS pg_catalog.text)")
+		case hiddenFilterColumn:
+			if h.from >= len(c.filters) {
+				return "", errors.New("a filter the text does not have")
+			}
+			b.WriteString(c.text(c.filters[h.from].column))
+		case hiddenEncoding:
+			b.WriteString("CAST(pg_catalog.getdatabaseencoding() AS pg_catalog.text)")
 		case hiddenCollation:
 			b.WriteString(collationProbe(h.col))
 		case hiddenLimit:
@@ -353,7 +372,7 @@ func quoteSQLString(s string) string { return "'" + strings.ReplaceAll(s, "'", "
 // verifySort parses the rewritten text: one SELECT, no ORDER BY, no LIMIT
 // or OFFSET but boundsCheck's, and the select list grown by the hidden
 // columns.
-func verifySort(sql string, targets int) error {
+func verifySort(sql string, targets int, sp *SortPlan) error {
 	tree, err := pg_query.Parse(sql)
 	if err != nil {
 		return err
@@ -366,6 +385,9 @@ func verifySort(sql string, targets int) error {
 	bound := func(n *pg_query.Node) bool { return n == nil || n.GetCaseExpr() != nil }
 	if len(s.GetSortClause()) > 0 || !bound(s.GetLimitCount()) || !bound(s.GetLimitOffset()) || len(s.GetTargetList()) != targets {
 		return errors.New("the rewrite did not take the expected shape")
+	}
+	if len(sp.Filters) > 0 && whereConjuncts(s.GetWhereClause()) != sp.conjuncts {
+		return errors.New("the rewrite's WHERE did not keep its conjuncts")
 	}
 	return nil
 }

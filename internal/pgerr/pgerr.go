@@ -80,6 +80,12 @@ const (
 	// negative LIMIT or OFFSET, as PostgreSQL reports them.
 	InvalidRowCountInLimit        Code = "2201W"
 	InvalidRowCountInResultOffset Code = "2201X"
+	// InvalidEscapeSequence: a LIKE pattern ending in its escape, as
+	// PostgreSQL reports it (a proxy-side LIKE).
+	InvalidEscapeSequence Code = "22025"
+	// UndefinedParameter: a $n a simple Query has no value for, as
+	// PostgreSQL reports it (phiguard reads a filter's constants itself).
+	UndefinedParameter Code = "42P02"
 	// SubjectShredded (object_not_in_prerequisite_state) answers a write
 	// for a subject whose key was shredded: the subject's data is gone for
 	// good and phiguard does not start a new key for it.

@@ -207,3 +207,21 @@ func cmpNumeric(a, b Key) int {
 	}
 	return m
 }
+
+// IntAsNumeric is an integer's key as a numeric's, for comparing an
+// integer with a numeric value as PostgreSQL does: in numeric.
+func IntAsNumeric(k Key) (Key, error) {
+	if k.kind != kindInt {
+		return Key{}, fmt.Errorf("pgorder: not an integer key")
+	}
+	return parseNumeric(strconv.FormatInt(k.i, 10))
+}
+
+// Text is a text key's bytes (its value; for bpchar without its trailing
+// spaces), nil for a key of another kind.
+func (k Key) Text() []byte {
+	if k.kind != kindBytes {
+		return nil
+	}
+	return k.b
+}

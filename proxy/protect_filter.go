@@ -1,0 +1,239 @@
+package proxy
+
+import (
+	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgorder"
+	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
+)
+
+// Proxy-side WHERE (docs/search.md, sqlrewrite/planner_filter.go): the
+// conjuncts of a statement's WHERE that compare an encrypted column with
+// constants are evaluated here, on each held row of a sortRun, before it
+// is held (so a row the WHERE drops costs no memory) and so before the
+// sort, OFFSET and LIMIT. The constants never reach the database: they
+// are read by phiguard from the client's text and Bind (filter_args.go).
+
+// filterArg is one constant of a filter, as a key of the column's type
+// (or of numeric, for an integer column compared with a numeric).
+type filterArg struct {
+	null    bool
+	key     pgorder.Key
+	pattern []byte // a LIKE's, with \ as its escape
+}
+
+// filterArgs are a filter's constants; numeric says the column's values
+// are compared as numeric; escape is a LIKE's ESCAPE until
+// finishFilterArgs applies it.
+type filterArgs struct {
+	args       [2]filterArg
+	numeric    bool
+	escape     []byte
+	escapeNull bool
+	hasEscape  bool
+}
+
+var numericType = policy.LogicalType{Name: "numeric", OID: policy.OIDNumeric, Size: -1, Modifier: -1}
+
+// finishFilterArgs completes the constants once all are read: a LIKE's
+// ESCAPE applies to its pattern, as like_escape (a NULL one makes the
+// pattern NULL).
+func finishFilterArgs(sp *sqlrewrite.SortPlan, args []filterArgs) *pgerr.Error {
+	if len(args) != len(sp.Filters) {
+		return internalRefusal(sp.Filters[0].Column, "the WHERE's constants disagree with its plan")
+	}
+	for i, f := range sp.Filters {
+		fa := &args[i]
+		if !f.HasEscape || fa.args[0].null {
+			continue
+		}
+		if !fa.hasEscape {
+			return internalRefusal(f.Column, "a LIKE's ESCAPE was not read")
+		}
+		if fa.escapeNull {
+			fa.args[0] = filterArg{null: true}
+			continue
+		}
+		p, pe := likeEscape(fa.args[0].pattern, fa.escape)
+		if pe != nil {
+			return pe
+		}
+		fa.args[0].pattern = p
+	}
+	return nil
+}
+
+// queryFilterArgs reads the constants of a simple Query's filters from
+// its text. A parameter has no value there: PostgreSQL's error.
+func (s *session) queryFilterArgs(sql []byte, sp *sqlrewrite.SortPlan) ([]filterArgs, *pgerr.Error) {
+	if sp == nil || len(sp.Filters) == 0 {
+		return nil, nil
+	}
+	for _, f := range sp.Filters {
+		for _, a := range constants(f) {
+			if a.Param > 0 {
+				return nil, pgerr.Newf(pgerr.UndefinedParameter, "there is no parameter $%d", a.Param)
+			}
+		}
+	}
+	args, pe := s.literalFilterArgs(sql, sp)
+	if pe == nil {
+		pe = finishFilterArgs(sp, args)
+	}
+	return args, pe
+}
+
+func textFamily(oid uint32) bool {
+	return oid == policy.OIDText || oid == policy.OIDVarchar || oid == policy.OIDBpchar
+}
+
+func integer(oid uint32) bool {
+	return oid == policy.OIDInt2 || oid == policy.OIDInt4 || oid == policy.OIDInt8
+}
+
+// keepRow evaluates the filters on a row's cells; visible is the count
+// of the client's columns, after which the hidden ones are.
+func (s *session) keepRow(run *sortRun, fields []*resultField, cells [][]byte, visible int) (bool, *pgerr.Error) {
+	for i, f := range run.plan.Filters {
+		at := visible + f.Value
+		var x sortValue
+		if cells[at] == nil {
+			x.null = true
+		} else {
+			field := fields[at]
+			if field == nil || field.col == nil || field.col.Type != f.Column.Type || field.rule != nil {
+				return false, pgerr.Newf(pgerr.FeatureNotSupported,
+					"phiguard cannot tell that the WHERE operand %s arrives as that encrypted column, so it cannot compare it", f.Column.QualifiedName())
+			}
+			var pe *pgerr.Error
+			if x, _, pe = s.encryptedKey(field, cells[at], false); pe != nil {
+				return false, pe
+			}
+		}
+		fa := run.filterArgs[i]
+		if fa.numeric && !x.null {
+			k, err := pgorder.IntAsNumeric(x.key)
+			if err != nil {
+				return false, pgerr.Newf(pgerr.InternalError, "phiguard could not compare %s as numeric", f.Column.QualifiedName())
+			}
+			x.key = k
+		}
+		if f.Op.Like() {
+			if x.null || fa.args[0].null {
+				return false, nil
+			}
+			match, pe := likeMatch(x.key.Text(), fa.args[0].pattern)
+			if pe != nil {
+				return false, pe
+			}
+			if match != (f.Op == sqlrewrite.FilterLike) {
+				return false, nil
+			}
+			continue
+		}
+		if !filterHolds(f.Op, x, fa.args) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// tri is SQL's three-valued truth.
+type tri uint8
+
+const (
+	triFalse tri = iota
+	triTrue
+	triNull
+)
+
+func and3(a, b tri) tri {
+	switch {
+	case a == triFalse || b == triFalse:
+		return triFalse
+	case a == triNull || b == triNull:
+		return triNull
+	}
+	return triTrue
+}
+
+func or3(a, b tri) tri {
+	switch {
+	case a == triTrue || b == triTrue:
+		return triTrue
+	case a == triNull || b == triNull:
+		return triNull
+	}
+	return triFalse
+}
+
+// cmp3 is x op a under strict NULL semantics; holds says whether the
+// comparison's result (-1, 0, 1) satisfies op.
+func cmp3(x sortValue, a filterArg, holds func(int) bool) tri {
+	if x.null || a.null {
+		return triNull
+	}
+	if holds(pgorder.Compare(x.key, a.key)) {
+		return triTrue
+	}
+	return triFalse
+}
+
+var (
+	lt = func(c int) bool { return c < 0 }
+	le = func(c int) bool { return c <= 0 }
+	gt = func(c int) bool { return c > 0 }
+	ge = func(c int) bool { return c >= 0 }
+)
+
+// filterHolds says whether a row passes one filter: the comparison is
+// true (NULL drops the row, as in a WHERE). BETWEEN is PostgreSQL's
+// expansion: a <= x AND x <= b, and its negation x < a OR x > b;
+// SYMMETRIC also tries the bounds swapped.
+func filterHolds(op sqlrewrite.FilterOp, x sortValue, args [2]filterArg) bool {
+	a, b := args[0], args[1]
+	var r tri
+	switch op {
+	case sqlrewrite.FilterEq:
+		r = cmp3(x, a, func(c int) bool { return c == 0 })
+	case sqlrewrite.FilterNe:
+		r = cmp3(x, a, func(c int) bool { return c != 0 })
+	case sqlrewrite.FilterLt:
+		r = cmp3(x, a, lt)
+	case sqlrewrite.FilterLe:
+		r = cmp3(x, a, le)
+	case sqlrewrite.FilterGt:
+		r = cmp3(x, a, gt)
+	case sqlrewrite.FilterGe:
+		r = cmp3(x, a, ge)
+	case sqlrewrite.FilterBetween:
+		r = and3(cmp3(x, a, ge), cmp3(x, b, le))
+	case sqlrewrite.FilterNotBetween:
+		r = or3(cmp3(x, a, lt), cmp3(x, b, gt))
+	case sqlrewrite.FilterBetweenSym:
+		r = or3(and3(cmp3(x, a, ge), cmp3(x, b, le)), and3(cmp3(x, b, ge), cmp3(x, a, le)))
+	case sqlrewrite.FilterNotBetweenSym:
+		r = and3(or3(cmp3(x, a, lt), cmp3(x, b, gt)), or3(cmp3(x, b, lt), cmp3(x, a, gt)))
+	case sqlrewrite.FilterDistinct, sqlrewrite.FilterNotDistinct:
+		same := x.null == a.null && (x.null || pgorder.Compare(x.key, a.key) == 0)
+		return same == (op == sqlrewrite.FilterNotDistinct)
+	}
+	return r == triTrue
+}
+
+// checkFilterCollations refuses a text filter whose column does not
+// compare by bytes: only libc's C and POSIX do; and a LIKE outside a
+// UTF8 database, where PostgreSQL matches by other rules.
+func (run *sortRun) checkFilterCollations(hidden [][]byte) *pgerr.Error {
+	for _, f := range run.plan.Filters {
+		if enc := f.Encoding; enc >= 0 && string(hidden[enc]) != "UTF8" {
+			return pgerr.Newf(pgerr.FeatureNotSupported,
+				"LIKE on encrypted column %s in a database encoded %s: phiguard matches LIKE as PostgreSQL does in a UTF8 database only", f.Column.QualifiedName(), hidden[enc])
+		}
+		if f.Collation >= 0 && !bytewise(hidden[f.Collation]) {
+			return pgerr.Newf(pgerr.FeatureNotSupported,
+				"WHERE on encrypted text column %s under collation %s: phiguard compares only C-collated text", f.Column.QualifiedName(), localeOf(hidden[f.Collation]))
+		}
+	}
+	return nil
+}
