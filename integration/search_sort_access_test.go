@@ -40,17 +40,26 @@ func TestSortEncryptedUnderAccessRules(t *testing.T) {
 		}
 	}
 	biller, research := p.as(t, "biller"), p.as(t, "researcher")
-	for _, c := range []struct {
-		conn *pgx.Conn
-		sql  string
-		code string
-	}{
+	wantCodes(t, []codeCase{
 		{biller, "SELECT id FROM patients ORDER BY ssn, id", "42501"},
 		{biller, "SELECT ssn AS s FROM patients ORDER BY s", "42501"},
 		{research, "SELECT first FROM patients ORDER BY first", "42501"},
 		{research, "SELECT first FROM patients ORDER BY 1", "42501"},
 		{biller, "SELECT first, last FROM patients ORDER BY last, first", ""},
-	} {
+	})
+}
+
+// codeCase is a statement a role's connection runs, with the SQLSTATE it
+// must get ("": it must succeed).
+type codeCase struct {
+	conn      *pgx.Conn
+	sql, code string
+}
+
+// wantCodes runs each case in both protocols.
+func wantCodes(t *testing.T, cases []codeCase) {
+	t.Helper()
+	for _, c := range cases {
 		for _, mode := range bothModes {
 			_, err := rowsRaw(t, c.conn, c.sql, mode, pgx.TextFormatCode)
 			if c.code == "" {
