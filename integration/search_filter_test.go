@@ -20,24 +20,7 @@ import (
 // the database's order is TestFilterEncryptedKeepsOrder's.
 func (f *sortFixture) sameRows(t *testing.T, q string, args ...any) {
 	t.Helper()
-	for _, mode := range bothModes {
-		for _, format := range []int16{pgx.TextFormatCode, pgx.BinaryFormatCode} {
-			if mode == pgx.QueryExecModeSimpleProtocol && format == pgx.BinaryFormatCode {
-				continue
-			}
-			want, err := rowsRaw(t, f.dir, f.sql(q, 0), mode, format, args...)
-			if err != nil {
-				t.Fatalf("directly (%v): %s: %v", mode, q, err)
-			}
-			got, err := rowsRaw(t, f.via, f.sql(q, 1), mode, format, args...)
-			if err != nil {
-				t.Fatalf("through phiguard (%v, format %d): %s: %v", mode, format, q, err)
-			}
-			if sortedLines(got) != sortedLines(want) {
-				t.Fatalf("%s (%v, format %d): through phiguard\n%s\ndirectly\n%s", q, mode, format, got, want)
-			}
-		}
-	}
+	f.compare(t, q, sortedLines, args...)
 }
 
 func sortedLines(s string) string {
