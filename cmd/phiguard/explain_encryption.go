@@ -10,8 +10,9 @@ import (
 
 // explainEncryption prints where each part of sql that touches an
 // encrypted column runs: each value phiguard seals (written, or compared
-// in the database on deterministic cells), each ORDER BY key (in the
-// database, or in phiguard after decryption, with LIMIT and OFFSET), or
+// in the database on deterministic cells), each WHERE conjunct phiguard
+// evaluates, each ORDER BY key (in the database, or in phiguard after
+// decryption, with LIMIT and OFFSET), or
 // the refusal (0A000) naming the column and construct. sql is the text
 // after the role's access rewrite, as the proxy plans it.
 func explainEncryption(w io.Writer, pol *policy.Policy, sql string) {
@@ -58,11 +59,15 @@ func valueWhere(v sqlrewrite.ValueSlot) string {
 	return "written into " + col + ": sealed by phiguard"
 }
 
-// explainSort says where each ORDER BY key of a sort phiguard runs is
-// evaluated.
+// explainSort says where each WHERE conjunct and ORDER BY key of a
+// statement whose rows phiguard holds is evaluated.
 func explainSort(w io.Writer, sp *sqlrewrite.SortPlan) {
 	if sp == nil {
 		return
+	}
+	for _, f := range sp.Filters {
+		fmt.Fprintf(w, "  %-22s in phiguard, after decryption, on the rows the database returns (the constant never reaches the database)\n",
+			"WHERE "+f.Column.Name+" "+f.Op.String())
 	}
 	for _, k := range sp.Keys {
 		dir := "ASC"
