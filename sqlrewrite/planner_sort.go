@@ -153,7 +153,11 @@ func (p *planner) orderBy(s *pg_query.SelectStmt, sc *scope, top bool, filters [
 		p.expr(s.GetLimitOffset(), sc, ctxOther("OFFSET"))
 		return
 	}
-	if why := sortShapeProblem(s, top); enc != nil && why != "" {
+	why := sortShapeProblem(s, top)
+	if fn := postponedCall(s); why == "" && fn != "" { // planner_sort_calls.go
+		why = "beside the function " + fn + "() in the select list (PostgreSQL calls a volatile or costly function only after its sort and LIMIT, phiguard's database for every row: select columns, or compute it in the application)"
+	}
+	if enc != nil && why != "" {
 		p.refuse(enc, "ORDER BY "+why)
 		return
 	}

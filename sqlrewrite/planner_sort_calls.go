@@ -1,0 +1,55 @@
+package sqlrewrite
+
+import (
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// PostgreSQL computes a volatile expression of the select list after its
+// Sort, in the result's order, and, with a LIMIT, a costly one (a
+// function of default cost, a set-returning function) after the Limit,
+// for the rows returned only (make_sort_input_target). A statement sorted
+// in phiguard reaches the database without its ORDER BY and LIMIT, so the
+// database would compute such an expression for every row, in scan
+// order: other nextval values, side effects on rows never returned, an
+// error from a row PostgreSQL never computes. phiguard cannot tell a
+// function's volatility or cost from the text, so a sorted statement
+// whose select list calls any function but a few built-ins known to be
+// cheap and free of side effects is refused (TestRedTeam6PostponedSelectList).
+// Operators, casts, CASE, COALESCE and scalar subqueries' own shape stay
+// allowed; the functions inside a subquery are checked like the others.
+
+// sortSafeFunctions are pg_catalog functions that are immutable or
+// stable, cost one operator, return one row and have no side effects,
+// plus the aggregates, which a subquery of the select list may use.
+var sortSafeFunctions = map[string]bool{
+	"lower": true, "upper": true, "length": true, "char_length": true, "character_length": true, "octet_length": true,
+	"btrim": true, "ltrim": true, "rtrim": true, "substr": true, "substring": true, "left": true, "right": true,
+	"lpad": true, "rpad": true, "replace": true, "concat": true, "concat_ws": true, "initcap": true, "strpos": true, "position": true,
+	"abs": true, "round": true, "trunc": true, "floor": true, "ceil": true, "ceiling": true, "sign": true, "mod": true,
+	"date_trunc": true, "date_part": true, "extract": true, "to_char": true, "to_date": true, "to_timestamp": true,
+	"now": true, "timezone": true, "array_length": true, "cardinality": true,
+	"count": true, "sum": true, "min": true, "max": true, "avg": true, "bool_and": true, "bool_or": true,
+	"string_agg": true, "array_agg": true,
+}
+
+// postponedCall names the first function in s's select list that is not
+// one of sortSafeFunctions (its name as written); "" when there is none.
+func postponedCall(s *pg_query.SelectStmt) string {
+	name := ""
+	for _, t := range s.GetTargetList() {
+		walk(t.ProtoReflect(), func(m protoreflect.Message) {
+			fc, ok := m.Interface().(*pg_query.FuncCall)
+			if !ok || name != "" {
+				return
+			}
+			parts := fc.GetFuncname()
+			last := parts[len(parts)-1].GetString_().GetSval()
+			qualified := len(parts) > 1 && !(len(parts) == 2 && parts[0].GetString_().GetSval() == "pg_catalog")
+			if qualified || !sortSafeFunctions[last] {
+				name = funcNameOf(parts)
+			}
+		})
+	}
+	return name
+}
