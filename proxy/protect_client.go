@@ -171,7 +171,7 @@ func (s *session) onBind(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 		return out, err
 	}
 	if out == nil {
-		out = append(binary.BigEndian.AppendUint32([]byte{feBind}, uint32(4+len(body))), body...)
+		out = frame(feBind, body)
 	}
 	return append(again, out...), nil
 }

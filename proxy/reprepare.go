@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"encoding/binary"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -85,8 +84,7 @@ func (s *session) reprepareStale(name string) ([]byte, error) {
 	// (a Close of a name PostgreSQL does not know is no error).
 	s.clientStmts[name] = old
 	s.expects.push(closeX)
-	out := binary.BigEndian.AppendUint32([]byte{feClose}, uint32(4+1+len(name)+1))
-	out = append(append(append(out, 'S'), name...), 0)
+	out := frame(feClose, append(append([]byte{'S'}, name...), 0))
 
 	parse := pgproto3.Parse{Name: name, Query: old.again.query, ParameterOIDs: old.again.types()}
 	body, err := parse.Encode(nil)
@@ -104,7 +102,7 @@ func (s *session) reprepareStale(name string) ([]byte, error) {
 		return nil, err
 	}
 	if sent == nil {
-		sent = append(binary.BigEndian.AppendUint32([]byte{feParse}, uint32(4+len(body))), body...)
+		sent = frame(feParse, body)
 	}
 	return append(out, sent...), nil
 }

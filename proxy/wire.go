@@ -226,3 +226,9 @@ func cstring(b []byte) (s, rest []byte, ok bool) {
 	}
 	return nil, nil, false
 }
+
+// frame is a message of type typ with body, its length written in: for
+// a message phiguard sends itself or forwards from a decoded body.
+func frame(typ byte, body []byte) []byte {
+	return append(binary.BigEndian.AppendUint32([]byte{typ}, uint32(4+len(body))), body...)
+}

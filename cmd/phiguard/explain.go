@@ -171,7 +171,11 @@ func explain(ctx context.Context, w io.Writer, conn *pgx.Conn, pol *policy.Polic
 	if acc.Refusal != nil {
 		return
 	}
-	explainEncryption(w, pol, acc.SQL)
+	planned := a // the text the proxy plans: the client's, or the rewrite's
+	if acc.Changed {
+		planned, _ = sqlrewrite.NewAnalyzer(8, 1<<24).Analyze([]byte(acc.SQL))
+	}
+	explainEncryption(w, pol, planned)
 	if role.Unrestricted() {
 		return
 	}

@@ -8,15 +8,15 @@ import (
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
-// explainEncryption prints where each part of sql that touches an
+// explainEncryption prints where each part of a statement (a, its
+// analysis) that touches an
 // encrypted column runs: each value phiguard seals (written, or compared
 // in the database on deterministic cells), each WHERE conjunct phiguard
 // evaluates, each ORDER BY key (in the database, or in phiguard after
 // decryption, with LIMIT and OFFSET), or
-// the refusal (0A000) naming the column and construct. sql is the text
+// the refusal (0A000) naming the column and construct. a is of the text
 // after the role's access rewrite, as the proxy plans it.
-func explainEncryption(w io.Writer, pol *policy.Policy, sql string) {
-	a, _ := sqlrewrite.NewAnalyzer(8, 1<<24).Analyze([]byte(sql))
+func explainEncryption(w io.Writer, pol *policy.Policy, a *sqlrewrite.Analysis) {
 	if a == nil {
 		fmt.Fprintln(w, "encryption: not planned (the text does not parse)")
 		return
