@@ -8,7 +8,12 @@ COPY . .
 RUN CGO_ENABLED=1 go build -trimpath -o /out/phiguard ./cmd/phiguard
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*
+# locales: phiguard sorts encrypted text under the database's libc
+# collation with this C library's locale (docs/search.md, "The collation
+# rule"); add a line to /etc/locale.gen for each other locale your
+# databases use.
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates locales \
+	&& echo "en_US.UTF-8 UTF-8" >> /etc/locale.gen && locale-gen && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/phiguard /usr/local/bin/phiguard
 USER 65534:65534
 EXPOSE 6432 9187

@@ -131,7 +131,7 @@ func (s *session) keepRow(run *sortRun, fields []*resultField, cells [][]byte, v
 			}
 			continue
 		}
-		if !filterHolds(f.Op, x, fa.args) {
+		if !filterHolds(f.Op, x, fa.args, run.filterOrders[i]) {
 			return false, nil
 		}
 	}
@@ -169,11 +169,11 @@ func or3(a, b tri) tri {
 
 // cmp3 is x op a under strict NULL semantics; holds says whether the
 // comparison's result (-1, 0, 1) satisfies op.
-func cmp3(x sortValue, a filterArg, holds func(int) bool) tri {
+func cmp3(x sortValue, a filterArg, o keyOrder, holds func(int) bool) tri {
 	if x.null || a.null {
 		return triNull
 	}
-	if holds(pgorder.Compare(x.key, a.key)) {
+	if holds(o.compare(x.key, a.key)) {
 		return triTrue
 	}
 	return triFalse
@@ -190,50 +190,60 @@ var (
 // true (NULL drops the row, as in a WHERE). BETWEEN is PostgreSQL's
 // expansion: a <= x AND x <= b, and its negation x < a OR x > b;
 // SYMMETRIC also tries the bounds swapped.
-func filterHolds(op sqlrewrite.FilterOp, x sortValue, args [2]filterArg) bool {
+func filterHolds(op sqlrewrite.FilterOp, x sortValue, args [2]filterArg, o keyOrder) bool {
 	a, b := args[0], args[1]
+	c3 := func(x sortValue, a filterArg, holds func(int) bool) tri { return cmp3(x, a, o, holds) }
 	var r tri
 	switch op {
 	case sqlrewrite.FilterEq:
-		r = cmp3(x, a, func(c int) bool { return c == 0 })
+		r = c3(x, a, func(c int) bool { return c == 0 })
 	case sqlrewrite.FilterNe:
-		r = cmp3(x, a, func(c int) bool { return c != 0 })
+		r = c3(x, a, func(c int) bool { return c != 0 })
 	case sqlrewrite.FilterLt:
-		r = cmp3(x, a, lt)
+		r = c3(x, a, lt)
 	case sqlrewrite.FilterLe:
-		r = cmp3(x, a, le)
+		r = c3(x, a, le)
 	case sqlrewrite.FilterGt:
-		r = cmp3(x, a, gt)
+		r = c3(x, a, gt)
 	case sqlrewrite.FilterGe:
-		r = cmp3(x, a, ge)
+		r = c3(x, a, ge)
 	case sqlrewrite.FilterBetween:
-		r = and3(cmp3(x, a, ge), cmp3(x, b, le))
+		r = and3(c3(x, a, ge), c3(x, b, le))
 	case sqlrewrite.FilterNotBetween:
-		r = or3(cmp3(x, a, lt), cmp3(x, b, gt))
+		r = or3(c3(x, a, lt), c3(x, b, gt))
 	case sqlrewrite.FilterBetweenSym:
-		r = or3(and3(cmp3(x, a, ge), cmp3(x, b, le)), and3(cmp3(x, b, ge), cmp3(x, a, le)))
+		r = or3(and3(c3(x, a, ge), c3(x, b, le)), and3(c3(x, b, ge), c3(x, a, le)))
 	case sqlrewrite.FilterNotBetweenSym:
-		r = and3(or3(cmp3(x, a, lt), cmp3(x, b, gt)), or3(cmp3(x, b, lt), cmp3(x, a, gt)))
+		r = and3(or3(c3(x, a, lt), c3(x, b, gt)), or3(c3(x, b, lt), c3(x, a, gt)))
 	case sqlrewrite.FilterDistinct, sqlrewrite.FilterNotDistinct:
-		same := x.null == a.null && (x.null || pgorder.Compare(x.key, a.key) == 0)
+		same := x.null == a.null && (x.null || o.compare(x.key, a.key) == 0)
 		return same == (op == sqlrewrite.FilterNotDistinct)
 	}
 	return r == triTrue
 }
 
-// checkFilterCollations refuses a text filter whose column does not
-// compare by bytes: only libc's C and POSIX do; and a LIKE outside a
-// UTF8 database, where PostgreSQL matches by other rules.
+// checkFilterCollations finds how each text filter compares under its
+// column's collation, or refuses the statement; and refuses a LIKE
+// outside a UTF8 database, where PostgreSQL matches by other rules.
+// Equality and LIKE compare bytes under any libc collation (they are
+// deterministic), so only an order comparison needs orderFor's locale.
 func (run *sortRun) checkFilterCollations(hidden [][]byte) *pgerr.Error {
-	for _, f := range run.plan.Filters {
+	for i, f := range run.plan.Filters {
 		if enc := f.Encoding; enc >= 0 && string(hidden[enc]) != "UTF8" {
 			return pgerr.Newf(pgerr.FeatureNotSupported,
 				"LIKE on encrypted column %s in a database encoded %s: phiguard matches LIKE as PostgreSQL does in a UTF8 database only", f.Column.QualifiedName(), hidden[enc])
 		}
-		if f.Collation >= 0 && !bytewise(hidden[f.Collation]) {
-			return pgerr.Newf(pgerr.FeatureNotSupported,
-				"WHERE on encrypted text column %s under collation %s: phiguard compares only C-collated text", f.Column.QualifiedName(), localeOf(hidden[f.Collation]))
+		if f.Collation < 0 {
+			continue
 		}
+		if p, ok := readProbe(hidden[f.Collation]); ok && p.provider == "c" && !f.Op.Orders() {
+			continue
+		}
+		o, pe := orderFor(f.Column, "WHERE", hidden[f.Collation])
+		if pe != nil {
+			return pe
+		}
+		run.filterOrders[i] = o
 	}
 	return nil
 }

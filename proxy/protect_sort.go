@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/cellcipher"
@@ -36,6 +35,9 @@ type sortRun struct {
 	// filterArgs are the constants of the plan's Filters, read by
 	// phiguard from the client's text and Bind (filter_args.go).
 	filterArgs []filterArgs
+	// orders are how each key and each filter compares its column's
+	// values (collation.go), set from the first row's collation probes.
+	orders, filterOrders []keyOrder
 }
 
 // sortedRow is a row as the client will see it (visible fields only),
@@ -55,7 +57,7 @@ func newSortRun(sp *sqlrewrite.SortPlan) *sortRun {
 	if sp == nil {
 		return nil
 	}
-	return &sortRun{plan: sp, limit: -1, offset: -1}
+	return &sortRun{plan: sp, limit: -1, offset: -1, orders: make([]keyOrder, len(sp.Keys)), filterOrders: make([]keyOrder, len(sp.Filters))}
 }
 
 // sortedText is the text to send for a statement sorted in the proxy.
@@ -245,35 +247,20 @@ func (run *sortRun) readBounds(hidden [][]byte) *pgerr.Error {
 	return pe
 }
 
-// checkCollations refuses a text key whose column does not sort by bytes:
-// only libc's C and POSIX do.
+// checkCollations finds how each text key orders under its column's
+// collation (orderFor), or refuses the statement.
 func (run *sortRun) checkCollations(hidden [][]byte) *pgerr.Error {
-	for _, k := range run.plan.Keys {
+	for i, k := range run.plan.Keys {
 		if k.Collation < 0 {
 			continue
 		}
-		if bytewise(hidden[k.Collation]) {
-			continue
+		o, pe := orderFor(k.Column, "ORDER BY", hidden[k.Collation])
+		if pe != nil {
+			return pe
 		}
-		return pgerr.Newf(pgerr.FeatureNotSupported,
-			"ORDER BY on encrypted text column %s under collation %s: phiguard sorts only C-collated text", k.Column.QualifiedName(), localeOf(hidden[k.Collation]))
+		run.orders[i] = o
 	}
 	return nil
-}
-
-// bytewise: a collation probe's answer (collationProbe) is libc's C or
-// POSIX, which order text by its bytes.
-func bytewise(probe []byte) bool {
-	provider, locale, _ := strings.Cut(string(probe), ":")
-	return probe != nil && provider == "c" && (locale == "C" || locale == "POSIX")
-}
-
-// localeOf is a probe's locale, for a message.
-func localeOf(probe []byte) string {
-	if _, locale, _ := strings.Cut(string(probe), ":"); locale != "" {
-		return locale
-	}
-	return "(unknown)"
 }
 
 // sortKeys reads a row's keys from its cells as the backend sent them:
@@ -375,7 +362,7 @@ func (run *sortRun) compareRows(a, b *sortedRow) int {
 		case k.Column == nil:
 			c = cmpInt64(x.rank, y.rank)
 		default:
-			c = pgorder.Compare(x.key, y.key)
+			c = run.keyOrder(i).compare(x.key, y.key)
 			if k.Desc {
 				c = -c
 			}
@@ -385,6 +372,15 @@ func (run *sortRun) compareRows(a, b *sortedRow) int {
 		}
 	}
 	return 0
+}
+
+// keyOrder is how key i compares: pgorder's order until checkCollations
+// set another.
+func (run *sortRun) keyOrder(i int) keyOrder {
+	if i < len(run.orders) {
+		return run.orders[i]
+	}
+	return keyOrder{}
 }
 
 // nullOrder is the order of a row whose key is NULL against one whose

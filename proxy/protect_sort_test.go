@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"encoding/binary"
+	"github.com/phiguard/phiguard/internal/pgcollate"
 	"strings"
 	"testing"
 
@@ -103,7 +104,18 @@ func TestSortBoundsAndCollations(t *testing.T) {
 	if pe := run.readBounds([][]byte{[]byte("-1"), nil}); pe == nil || pe.Code != "2201W" {
 		t.Errorf("negative LIMIT: %v", pe)
 	}
-	for probe, ok := range map[string]bool{"c:C": true, "c:POSIX": true, "c:en_US.utf8": false, "i:und": false, "c:c": false} {
+	other := "c:0.0:en_US.utf8"
+	if _, err := pgcollate.Open("en_US.utf8"); err == nil {
+		other = "c:" + pgcollate.Version() + ":en_US.utf8" // the server's C library is phiguard's
+	}
+	probes := map[string]bool{
+		"c::C": true, "c::POSIX": true, other: other != "c:0.0:en_US.utf8",
+		"c:0.0:en_US.utf8": false, // another C library's
+		"c::no_SUCH.utf8":  false, // not installed here
+		"i:153.14:und":     false, // ICU
+		"c::c":             false, "c:C": false,
+	}
+	for probe, ok := range probes {
 		pe := run.checkCollations([][]byte{nil, nil, []byte(probe)})
 		if (pe == nil) != ok {
 			t.Errorf("collation %s: %v", probe, pe)

@@ -54,6 +54,17 @@ func (op FilterOp) String() string { return filterOpNames[op] }
 // Like reports whether the comparison is [NOT] LIKE.
 func (op FilterOp) Like() bool { return op == FilterLike || op == FilterNotLike }
 
+// Orders reports whether the comparison orders values (a range or
+// BETWEEN), which under a language's collation needs that collation;
+// equality and LIKE compare bytes under any deterministic one.
+func (op FilterOp) Orders() bool {
+	switch op {
+	case FilterEq, FilterNe, FilterDistinct, FilterNotDistinct, FilterLike, FilterNotLike:
+		return false
+	}
+	return true
+}
+
 // Between reports whether the comparison takes two constants.
 func (op FilterOp) Between() bool { return op >= FilterBetween && op <= FilterNotBetweenSym }
 

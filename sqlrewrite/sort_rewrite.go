@@ -354,13 +354,17 @@ func (c *sortCut) itemWithOrder(sp *SortPlan, i int) string {
 }
 
 // collationProbe is a scalar subquery giving the collation of col's
-// column as provider:locale ("c:C", "i:en-US", "c:en_US.utf8"): the
-// column's own, or the database's for the default collation. PostgreSQL
-// runs it once per statement.
+// column as provider:version:locale ("c::C", "i:153.14:en-US",
+// "c:2.36:en_US.utf8"): the column's own, or the database's for the
+// default collation, with the version PostgreSQL reports for it now (the
+// server's C library's, for libc; none for C and POSIX). PostgreSQL runs
+// it once per statement.
 func collationProbe(col *policy.ProtectedColumn) string {
 	rel := policy.QuoteIdentifier(col.Table.Name.Schema) + "." + policy.QuoteIdentifier(col.Table.Name.Name)
 	return "(SELECT CASE WHEN l.collprovider = 'd' THEN d.datlocprovider::pg_catalog.text || ':' || " +
+		"COALESCE(pg_catalog.pg_database_collation_actual_version(d.oid), '') || ':' || " +
 		"COALESCE(d.daticulocale, d.datcollate::pg_catalog.text) ELSE l.collprovider::pg_catalog.text || ':' || " +
+		"COALESCE(pg_catalog.pg_collation_actual_version(l.oid), '') || ':' || " +
 		"COALESCE(l.colliculocale, l.collcollate, '') END FROM pg_catalog.pg_attribute a " +
 		"JOIN pg_catalog.pg_collation l ON l.oid = a.attcollation " +
 		"JOIN pg_catalog.pg_database d ON d.datname = pg_catalog.current_database() " +

@@ -1,0 +1,60 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// TestSortEncryptedUnderLocale: an encrypted text column under a libc
+// collation other than C (en_US, as an EHR's database most often has) is
+// sorted and range-filtered by phiguard as PostgreSQL orders the plaintext
+// (internal/pgcollate): same rows, same order, in both protocols. CI
+// installs the locale (.ci/run); a machine without it skips.
+func TestSortEncryptedUnderLocale(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 200, nil)
+	ctx := testContext(t)
+	su := superuser(t)
+	var coll string
+	if err := su.QueryRow(ctx, `SELECT coalesce(min(collname), '') FROM pg_collation WHERE collname = 'en_US' AND collprovider = 'c'`).Scan(&coll); err != nil {
+		t.Fatal(err)
+	}
+	if coll == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("the test cluster has no en_US collation: .ci/run installs the locale before initdb")
+		}
+		t.Skip("no en_US locale on this machine (locale-gen en_US.UTF-8)")
+	}
+	for i := range 2 {
+		if _, err := su.Exec(ctx, fmt.Sprintf(`ALTER TABLE %s ALTER COLUMN name TYPE text COLLATE "en_US"`, f.people[i])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first statement after another session's DDL may be refused
+	// (40001) while the session reads its catalog again.
+	if _, err := rowsRaw(t, f.via, f.sql("SELECT name FROM %[1]s LIMIT 0", 1), pgx.QueryExecModeSimpleProtocol, 0); err != nil {
+		wantCode(t, err, "40001", "changed since this session read them")
+	}
+	plain, err := rowsRaw(t, f.dir, f.sql("SELECT DISTINCT name FROM %[1]s WHERE name IS NOT NULL ORDER BY name", 0), pgx.QueryExecModeSimpleProtocol, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := strings.Split(plain, "\n")
+	names = names[:len(names)-1]
+	if slices.IsSorted(names) {
+		t.Fatalf("en_US orders the names by bytes (%q): the test proves nothing", names)
+	}
+	f.same(t, `SELECT id, name FROM %[1]s ORDER BY name, id`)
+	f.same(t, `SELECT id, name FROM %[1]s ORDER BY name DESC NULLS LAST, id LIMIT 9 OFFSET 3`)
+	f.same(t, `SELECT a.id, b.name FROM %[2]s a JOIN %[1]s b ON b.id = a.person WHERE a.id <= 60 ORDER BY b.name, a.id`)
+	f.same(t, `SELECT id, name FROM %[1]s WHERE name >= 'b' ORDER BY id`)
+	f.same(t, `SELECT id FROM %[1]s WHERE name BETWEEN 'adams' AND 'Smith' ORDER BY name, id`)
+	f.same(t, `SELECT id FROM %[1]s WHERE name < $1 ORDER BY name DESC, id`, "o'neil")
+	f.same(t, `SELECT id FROM %[1]s WHERE name = $1 ORDER BY id`, "smith")
+	f.same(t, `SELECT id FROM %[1]s WHERE name LIKE 'S%%' ORDER BY name, id`)
+}

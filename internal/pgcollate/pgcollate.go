@@ -1,0 +1,123 @@
+package pgcollate
+
+/*
+#define _GNU_SOURCE
+#include <locale.h>
+#include <langinfo.h>
+#include <stdlib.h>
+#include <string.h>
+#include <gnu/libc-version.h>
+
+static locale_t pgcollate_open(const char *name) {
+	return newlocale(LC_COLLATE_MASK | LC_CTYPE_MASK, name, (locale_t)0);
+}
+
+static const char *pgcollate_codeset(locale_t loc) {
+	return nl_langinfo_l(CODESET, loc);
+}
+
+// pgcollate_cmp is varstr_cmp for a libc collation: strcoll_l on
+// NUL-terminated copies, then strcmp to break a tie.
+static int pgcollate_cmp(locale_t loc, const char *a, size_t alen, const char *b, size_t blen) {
+	char abuf[256], bbuf[256];
+	char *ap = alen < sizeof abuf ? abuf : malloc(alen + 1);
+	char *bp = blen < sizeof bbuf ? bbuf : malloc(blen + 1);
+	int r = -2;
+	if (ap != NULL && bp != NULL) {
+		if (alen > 0)
+			memcpy(ap, a, alen);
+		ap[alen] = 0;
+		if (blen > 0)
+			memcpy(bp, b, blen);
+		bp[blen] = 0;
+		r = strcoll_l(ap, bp, loc);
+		if (r == 0)
+			r = strcmp(ap, bp);
+		r = r < 0 ? -1 : (r > 0 ? 1 : 0);
+	}
+	if (ap != abuf)
+		free(ap);
+	if (bp != bbuf)
+		free(bp);
+	return r;
+}
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"unsafe"
+)
+
+// Locale is an opened libc locale. It is safe for concurrent use:
+// strcoll_l reads the locale and nothing else.
+type Locale struct {
+	name string
+	loc  C.locale_t
+}
+
+var (
+	mu     sync.Mutex
+	opened = map[string]*Locale{}
+)
+
+// ErrNotInstalled is Open's error for a locale this machine lacks.
+var ErrNotInstalled = errors.New("not installed")
+
+// Open returns the locale of that name, opening it the first time. It
+// refuses a name with a NUL, one the C library cannot open
+// (ErrNotInstalled) and one whose codeset is not UTF-8: phiguard's
+// plaintext is UTF-8, and a locale of another codeset would misread it.
+func Open(name string) (*Locale, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	if l, ok := opened[name]; ok {
+		return l, nil
+	}
+	if name == "" || strings.IndexByte(name, 0) >= 0 {
+		return nil, fmt.Errorf("locale %q: not a locale name", name)
+	}
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	loc := C.pgcollate_open(cname)
+	if loc == nil {
+		return nil, fmt.Errorf("locale %s: %w", name, ErrNotInstalled)
+	}
+	codeset := C.GoString(C.pgcollate_codeset(loc))
+	if codeset != "UTF-8" {
+		C.freelocale(loc)
+		return nil, fmt.Errorf("locale %s: codeset %s, not UTF-8", name, codeset)
+	}
+	l := &Locale{name: name, loc: loc}
+	opened[name] = l
+	return l, nil
+}
+
+// Name is the locale's name as opened.
+func (l *Locale) Name() string { return l.name }
+
+// Compare orders a and b as PostgreSQL's varstr_cmp does under this
+// locale: -1, 0 (only for equal bytes) or 1. Neither may hold a NUL,
+// which PostgreSQL text cannot.
+func (l *Locale) Compare(a, b []byte) int {
+	r := C.pgcollate_cmp(l.loc, bytesPtr(a), C.size_t(len(a)), bytesPtr(b), C.size_t(len(b)))
+	if r == -2 {
+		panic("pgcollate: out of memory")
+	}
+	return int(r)
+}
+
+func bytesPtr(b []byte) *C.char {
+	if len(b) == 0 {
+		return nil
+	}
+	return (*C.char)(unsafe.Pointer(&b[0]))
+}
+
+// Version is the C library's version: what PostgreSQL records as a libc
+// collation's version on the same C library (glibc's
+// gnu_get_libc_version).
+func Version() string { return C.GoString(C.gnu_get_libc_version()) }

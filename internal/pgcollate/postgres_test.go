@@ -1,0 +1,118 @@
+package pgcollate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/phiguard/phiguard/internal/pgcluster"
+)
+
+// testLocales are the collations the differential runs under. en_US.utf8
+// is the one an EHR's database most often has; CI installs it (.ci/run),
+// and without CI a machine lacking it skips that locale.
+var testLocales = []string{"en_US.utf8", "de_DE.utf8", "C.utf8"}
+
+// alphabet mixes what orders differently under a language's collation
+// and under bytes: case, accents, ß, punctuation and spaces (ignored at
+// the first level by glibc), digits, other scripts.
+var alphabet = []rune("aAbBeEzZéÉèüÜöÖßøØåÅñÑçıİ  -'.,019ΣσςЖж漢😀ǅ")
+
+// TestCompareAgainstPostgres sorts generated strings (ties included)
+// under each test locale in PostgreSQL 15 and with Compare; the orders
+// must be the same, and PostgreSQL must report the collation's version as
+// Version.
+func TestCompareAgainstPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cluster, err := pgcluster.Start(ctx, pgcluster.Options{})
+	if err != nil {
+		t.Fatalf("start PostgreSQL: %v", err)
+	}
+	t.Cleanup(func() { cluster.Stop() })
+	conn, err := pgconn.Connect(ctx, cluster.URL(cluster.Superuser, cluster.Password, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	r := rand.New(rand.NewPCG(7, 11))
+	for _, name := range testLocales {
+		t.Run(name, func(t *testing.T) {
+			loc, err := Open(name)
+			if errors.Is(err, ErrNotInstalled) && os.Getenv("CI") == "" {
+				t.Skipf("%v (CI installs it)", err)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			vals := generate(r, 600)
+			want, version := postgresOrder(t, ctx, conn, name, vals)
+			if version != "" && version != Version() {
+				t.Errorf("PostgreSQL's version of %s is %q, Version() %q", name, version, Version())
+			}
+			if name != "C.utf8" && slices.IsSorted(want) {
+				t.Fatalf("PostgreSQL ordered the strings by bytes under %s: the test proves nothing", name)
+			}
+			got := slices.Clone(vals)
+			slices.SortStableFunc(got, func(a, b string) int { return loc.Compare([]byte(a), []byte(b)) })
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("position %d under %s: Compare puts %q, PostgreSQL %q", i, name, got[i], want[i])
+				}
+			}
+		})
+	}
+}
+
+func generate(r *rand.Rand, n int) []string {
+	var vals []string
+	for range n {
+		if len(vals) > 0 && r.IntN(10) == 0 {
+			vals = append(vals, vals[r.IntN(len(vals))]) // a tie
+			continue
+		}
+		var b strings.Builder
+		for range r.IntN(7) {
+			b.WriteRune(alphabet[r.IntN(len(alphabet))])
+		}
+		if r.IntN(20) == 0 {
+			b.WriteString(strings.Repeat("x", 300)) // past Compare's stack buffers
+		}
+		vals = append(vals, b.String())
+	}
+	return vals
+}
+
+// postgresOrder is PostgreSQL's ORDER BY of vals under the collation of
+// that locale (the one initdb imported, named as the locale), and the
+// collation's actual version.
+func postgresOrder(t *testing.T, ctx context.Context, conn *pgconn.PgConn, name string, vals []string) ([]string, string) {
+	var lits []string
+	for _, v := range vals {
+		lits = append(lits, "('"+strings.ReplaceAll(v, "'", "''")+"')")
+	}
+	sql := fmt.Sprintf(`SELECT coalesce(pg_collation_actual_version(oid), '') FROM pg_collation WHERE collname = '%s' AND collencoding IN (-1, 6);
+SELECT v FROM (VALUES %s) o(v) ORDER BY v COLLATE "%s"`, name, strings.Join(lits, ","), name)
+	res, err := conn.Exec(ctx, sql).ReadAll()
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	if len(res[0].Rows) != 1 {
+		t.Fatalf("PostgreSQL has no collation %s: initdb imports the machine's locales", name)
+	}
+	var order []string
+	for _, row := range res[1].Rows {
+		order = append(order, string(row[0]))
+	}
+	return order, string(res[0].Rows[0][0])
+}
