@@ -11,6 +11,11 @@
 // strcoll. This package does the same through cgo, with a locale_t opened
 // once per locale name and kept for the process's life.
 //
+// Lower and Upper are PostgreSQL's lower() and upper() under such a
+// locale (str_tolower: towlower_l on each wide character), for ILIKE and
+// lower(col) comparisons. TestCaseAgainstPostgres checks every code point
+// against PostgreSQL 15.
+//
 // The answer is PostgreSQL's only where phiguard's C library has the
 // database server's collation data. Open checks what it can: the locale
 // must be installed where phiguard runs, with the UTF-8 codeset, and the

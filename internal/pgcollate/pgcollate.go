@@ -7,6 +7,15 @@ package pgcollate
 #include <stdlib.h>
 #include <string.h>
 #include <gnu/libc-version.h>
+#include <wctype.h>
+
+// pgcollate_case maps each code point with towlower_l (upper == 0) or
+// towupper_l, in place: PostgreSQL's lower() and upper() under a libc
+// locale map each wide character alone (str_tolower, str_toupper).
+static void pgcollate_case(locale_t loc, int upper, unsigned int *cs, size_t n) {
+	for (size_t i = 0; i < n; i++)
+		cs[i] = upper ? (unsigned int)towupper_l((wint_t)cs[i], loc) : (unsigned int)towlower_l((wint_t)cs[i], loc);
+}
 
 static locale_t pgcollate_open(const char *name) {
 	return newlocale(LC_COLLATE_MASK | LC_CTYPE_MASK, name, (locale_t)0);
@@ -49,6 +58,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -108,6 +118,32 @@ func (l *Locale) Compare(a, b []byte) int {
 		panic("pgcollate: out of memory")
 	}
 	return int(r)
+}
+
+// Lower is PostgreSQL's lower() of UTF-8 text under this locale: each
+// character mapped with towlower_l. It refuses invalid UTF-8, which
+// PostgreSQL text cannot hold.
+func (l *Locale) Lower(s []byte) ([]byte, error) { return l.mapCase(s, 0) }
+
+// Upper is PostgreSQL's upper() under this locale (towupper_l).
+func (l *Locale) Upper(s []byte) ([]byte, error) { return l.mapCase(s, 1) }
+
+func (l *Locale) mapCase(s []byte, upper C.int) ([]byte, error) {
+	if !utf8.Valid(s) {
+		return nil, errors.New("pgcollate: text is not valid UTF-8")
+	}
+	cs := make([]C.uint, 0, len(s))
+	for _, r := range string(s) {
+		cs = append(cs, C.uint(r))
+	}
+	if len(cs) > 0 {
+		C.pgcollate_case(l.loc, upper, &cs[0], C.size_t(len(cs)))
+	}
+	out := make([]byte, 0, len(s))
+	for _, c := range cs {
+		out = utf8.AppendRune(out, rune(c))
+	}
+	return out, nil
 }
 
 func bytesPtr(b []byte) *C.char {

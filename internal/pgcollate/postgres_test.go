@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/phiguard/phiguard/internal/pgcluster"
@@ -115,4 +116,77 @@ SELECT v FROM (VALUES %s) o(v) ORDER BY v COLLATE "%s"`, name, strings.Join(lits
 		order = append(order, string(row[0]))
 	}
 	return order, string(res[0].Rows[0][0])
+}
+
+// TestCaseAgainstPostgres maps every code point with Lower and Upper and
+// with PostgreSQL 15's lower() and upper() under each test locale, in
+// chunks; the answers must be the same.
+func TestCaseAgainstPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cluster, err := pgcluster.Start(ctx, pgcluster.Options{})
+	if err != nil {
+		t.Fatalf("start PostgreSQL: %v", err)
+	}
+	t.Cleanup(func() { cluster.Stop() })
+	conn, err := pgconn.Connect(ctx, cluster.URL(cluster.Superuser, cluster.Password, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var chunks [][]byte
+	var b []byte
+	for r := rune(1); r <= 0x10FFFF; r++ {
+		if r >= 0xD800 && r <= 0xDFFF {
+			continue
+		}
+		b = utf8.AppendRune(b, r)
+		if r%0x10000 == 0 || r == 0x10FFFF {
+			chunks, b = append(chunks, b), nil
+		}
+	}
+	for _, name := range testLocales {
+		t.Run(name, func(t *testing.T) {
+			loc, err := Open(name)
+			if errors.Is(err, ErrNotInstalled) && os.Getenv("CI") == "" {
+				t.Skipf("%v (CI installs it)", err)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, fn := range []string{"lower", "upper"} {
+				mapCase := map[string]func([]byte) ([]byte, error){"lower": loc.Lower, "upper": loc.Upper}[fn]
+				changed := 0
+				for _, chunk := range chunks {
+					res := conn.ExecParams(ctx, fmt.Sprintf(`SELECT %s($1 COLLATE "%s")`, fn, name), [][]byte{chunk}, nil, nil, nil).Read()
+					if res.Err != nil {
+						t.Fatal(res.Err)
+					}
+					got, err := mapCase(chunk)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := res.Rows[0][0]
+					if string(got) != string(want) {
+						g, w := []rune(string(got)), []rune(string(want))
+						for i := range min(len(g), len(w)) {
+							if g[i] != w[i] {
+								t.Fatalf("%s(U+%04X) under %s: %U, PostgreSQL %U", fn, []rune(string(chunk))[i], name, g[i], w[i])
+							}
+						}
+						t.Fatalf("%s under %s: %d characters, PostgreSQL %d", fn, name, len(g), len(w))
+					}
+					if string(got) != string(chunk) {
+						changed++
+					}
+				}
+				if changed == 0 {
+					t.Errorf("%s under %s changed no character: the test proves nothing", fn, name)
+				}
+			}
+		})
+	}
 }
