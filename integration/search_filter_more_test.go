@@ -170,6 +170,9 @@ func TestFilterEncryptedUnderAccessRules(t *testing.T) {
 		{biller, "SELECT id FROM patients WHERE lower(ssn) = '5'", "42501"},
 		{research, "SELECT id FROM patients WHERE first ~~* 'm%'", "42501"},
 		{research, "SELECT id FROM patients WHERE upper(first) = upper('mary') ORDER BY id", "42501"},
+		{research, "SELECT id FROM patients WHERE birthplace ILIKE '%a%'", "42501"}, // nulled
+		{research, "SELECT id FROM patients WHERE lower(birthplace) = 'boston'", "42501"},
+		{biller, "SELECT id FROM patients WHERE zip NOT ILIKE '9%'", "42501"}, // masked
 		{biller, "SELECT id FROM patients WHERE last >= 'M' AND first < 'K'", ""},
 		{biller, "SELECT id FROM patients WHERE last ILIKE '%a%' AND lower(first) < 'k'", ""},
 	})
