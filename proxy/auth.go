@@ -136,6 +136,9 @@ func (s *session) firstReadyForQuery() error {
 	if err := s.loadCatalog(); err != nil {
 		return err
 	}
+	if err := s.verifyCtypes(); err != nil { // protect_ctype.go
+		return err
+	}
 	if err := s.loadOutputSettings(); err != nil {
 		return err
 	}

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"strings"
+
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgorder"
 	"github.com/phiguard/phiguard/policy"
@@ -234,8 +236,20 @@ func filterHolds(op sqlrewrite.FilterOp, x sortValue, args [2]filterArg) bool {
 	return r == triTrue
 }
 
+// unordered: a comparison that does not order text (=, <>, IS DISTINCT
+// FROM, LIKE, ILIKE): under a deterministic collation, as every libc one
+// is, PostgreSQL's answer is the bytes' (texteq, GenericMatchText).
+func unordered(op sqlrewrite.FilterOp) bool {
+	return op == sqlrewrite.FilterEq || op == sqlrewrite.FilterNe || op == sqlrewrite.FilterDistinct ||
+		op == sqlrewrite.FilterNotDistinct || op.Like()
+}
+
+// libcProbe: a collation probe's answer is a libc collation.
+func libcProbe(probe []byte) bool { return strings.HasPrefix(string(probe), "c:") }
+
 // checkFilterCollations refuses a text filter whose column does not
-// compare by bytes: only libc's C and POSIX do; and a LIKE outside a
+// compare by bytes (only libc's C and POSIX do) and orders text, or
+// whose collation is not libc's; and a LIKE outside a
 // UTF8 database, where PostgreSQL matches by other rules. Then it
 // prepares the filters' case mappings (prepareFolds), which refuse an
 // LC_CTYPE other than C and POSIX.
@@ -245,7 +259,7 @@ func (run *sortRun) checkFilterCollations(hidden [][]byte) *pgerr.Error {
 			return pgerr.Newf(pgerr.FeatureNotSupported,
 				"LIKE on encrypted column %s in a database encoded %s: phiguard matches LIKE as PostgreSQL does in a UTF8 database only", f.Column.QualifiedName(), hidden[enc])
 		}
-		if f.Collation >= 0 && !bytewise(hidden[f.Collation]) {
+		if f.Collation >= 0 && !bytewise(hidden[f.Collation]) && !(unordered(f.Op) && libcProbe(hidden[f.Collation])) {
 			return pgerr.Newf(pgerr.FeatureNotSupported,
 				"WHERE on encrypted text column %s under collation %s: phiguard compares only C-collated text", f.Column.QualifiedName(), localeOf(hidden[f.Collation]))
 		}

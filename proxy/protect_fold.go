@@ -14,10 +14,13 @@ import (
 // constant); under C and POSIX its lower() and upper() map the ASCII
 // letters only, byte by byte (str_tolower with lc_ctype_is_c:
 // pg_ascii_tolower), and ILIKE in a UTF8 database is LIKE on lower() of
-// both sides (Generic_Text_IC_like). That is what phiguard does; under
-// any other LC_CTYPE (a libc locale's towlower_l, ICU's full mapping,
-// a nondeterministic collation) it refuses the statement when the first
-// row brings the probes (0A000), as the sort refuses a collation.
+// both sides (Generic_Text_IC_like). That is what phiguard does; under a
+// libc locale (towlower_l, character by character) it maps as Unicode's
+// simple case mapping once a login has verified that the locale does
+// (protect_ctype.go); under any other LC_CTYPE (ICU's full mapping, a
+// nondeterministic collation, a libc locale not verified) it refuses the
+// statement when the first row brings the probes (0A000), as the sort
+// refuses a collation.
 
 // caseMap is lower() or upper() under one LC_CTYPE; it returns a new
 // slice or its argument unchanged, never writing into it.
@@ -63,17 +66,18 @@ func foldConstruct(f sqlrewrite.Filter) string {
 	return "lower() or upper() of the constant compared with it"
 }
 
-// checkCtype refuses a probe's LC_CTYPE unless it is C or POSIX.
-func checkCtype(f sqlrewrite.Filter, probe []byte) *pgerr.Error {
+// ctypeMaps are the case mappings of a probe's LC_CTYPE (caseMapsFor,
+// protect_ctype.go), or its refusal.
+func ctypeMaps(f sqlrewrite.Filter, probe []byte) (map[sqlrewrite.Fold]caseMap, *pgerr.Error) {
 	if string(probe) == "shadowed" {
-		return pgerr.Newf(pgerr.FeatureNotSupported,
+		return nil, pgerr.Newf(pgerr.FeatureNotSupported,
 			"WHERE with lower() or upper() on encrypted column %s: the database has a function named lower or upper outside pg_catalog, and phiguard cannot tell which one PostgreSQL would call", f.Column.QualifiedName())
 	}
-	if ctypeIsC(probe) {
-		return nil
+	if maps, ok := caseMapsFor(probe); ok {
+		return maps, nil
 	}
-	return pgerr.Newf(pgerr.FeatureNotSupported,
-		"%s on encrypted text column %s under collation %s: phiguard maps case only under the C or POSIX collation (LC_CTYPE)", foldConstruct(f), f.Column.QualifiedName(), localeOf(probe))
+	return nil, pgerr.Newf(pgerr.FeatureNotSupported,
+		"%s on encrypted text column %s under collation %s: phiguard maps case only under the C or POSIX collation (LC_CTYPE), or a libc one it verified at login to map as Unicode's simple case mapping", foldConstruct(f), f.Column.QualifiedName(), localeOf(probe))
 }
 
 // prepareFolds checks filter i's LC_CTYPE probes and sets its case
@@ -82,17 +86,18 @@ func checkCtype(f sqlrewrite.Filter, probe []byte) *pgerr.Error {
 // ESCAPE applies (like_escape(lower($1), e)), an ILIKE's pattern after.
 func (run *sortRun) prepareFolds(i int, hidden [][]byte) *pgerr.Error {
 	f, fa := run.plan.Filters[i], &run.filterArgs[i]
-	for _, at := range []int{f.Ctype, f.DefaultCtype} {
-		if at < 0 {
-			continue
-		}
-		if pe := checkCtype(f, hidden[at]); pe != nil {
-			return pe
+	var maps [2]map[sqlrewrite.Fold]caseMap // the column's, the constants'
+	for k, at := range []int{f.Ctype, f.DefaultCtype} {
+		if at >= 0 {
+			var pe *pgerr.Error
+			if maps[k], pe = ctypeMaps(f, hidden[at]); pe != nil {
+				return pe
+			}
 		}
 	}
-	fa.colFold = cCaseMaps[f.ColumnFold]
+	fa.colFold = maps[0][f.ColumnFold]
 	if f.Op.ILike() {
-		fa.ilike = asciiLower
+		fa.ilike = maps[0][sqlrewrite.FoldLower]
 	}
 	for j := range fa.args {
 		a := &fa.args[j]
@@ -100,12 +105,12 @@ func (run *sortRun) prepareFolds(i int, hidden [][]byte) *pgerr.Error {
 			continue
 		}
 		if f.Op.Like() {
-			if pe := fa.foldPattern(f); pe != nil {
+			if pe := fa.foldPattern(f, maps[1][f.Args[0].Fold]); pe != nil {
 				return pe
 			}
 			continue
 		}
-		if fold := cCaseMaps[f.Args[j].Fold]; fold != nil {
+		if fold := maps[1][f.Args[j].Fold]; fold != nil {
 			k, err := pgorder.Parse(textLogical, fold(a.key.Text()))
 			if err != nil {
 				return pgerr.Newf(pgerr.InternalError, "phiguard could not read the value compared with %s as text", f.Column.QualifiedName())
@@ -119,9 +124,9 @@ func (run *sortRun) prepareFolds(i int, hidden [][]byte) *pgerr.Error {
 // foldPattern maps a pattern's case: its own lower() or upper(), then
 // its ESCAPE (left by finishFilterArgs for after the fold), then an
 // ILIKE's lower().
-func (fa *filterArgs) foldPattern(f sqlrewrite.Filter) *pgerr.Error {
+func (fa *filterArgs) foldPattern(f sqlrewrite.Filter, fold caseMap) *pgerr.Error {
 	p := fa.args[0].pattern
-	if fold := cCaseMaps[f.Args[0].Fold]; fold != nil {
+	if fold != nil {
 		p = fold(p)
 	}
 	if fa.escapeLater {

@@ -21,12 +21,14 @@ import (
 type foldCase struct {
 	sql    string
 	filter sqlrewrite.Filter
+	ctype  string // the LC_CTYPE probe's answer; c:C when empty
 }
 
 // foldCases are the shapes TestILikeAgainstPostgres compares: ILIKE and
 // NOT ILIKE, LIKE and ILIKE on lower() or upper() of the value, of the
 // pattern (its ESCAPE applies after the fold), under the database's
-// default collation (C) and explicit C and POSIX.
+// default collation (C), explicit C and POSIX, and C.utf8 (verified as a
+// login verifies it).
 func foldCases(col *policy.ProtectedColumn) []foldCase {
 	f := func(op sqlrewrite.FilterOp, colFold, patFold sqlrewrite.Fold) sqlrewrite.Filter {
 		return sqlrewrite.Filter{Column: col, Op: op, ColumnFold: colFold, Ctype: 0, DefaultCtype: 0, Collation: -1, Encoding: -1,
@@ -34,18 +36,21 @@ func foldCases(col *policy.ProtectedColumn) []foldCase {
 	}
 	L, U, N := sqlrewrite.FoldLower, sqlrewrite.FoldUpper, sqlrewrite.FoldNone
 	return []foldCase{
-		{"$1::text ILIKE $2::text ESCAPE $3::text", f(sqlrewrite.FilterILike, N, N)},
-		{`($1::text COLLATE "C") NOT ILIKE $2::text ESCAPE $3::text`, f(sqlrewrite.FilterNotILike, N, N)},
-		{`($1::text COLLATE "POSIX") ILIKE $2::text ESCAPE $3::text`, f(sqlrewrite.FilterILike, N, N)},
-		{"upper($1::text) LIKE $2::text ESCAPE $3::text", f(sqlrewrite.FilterLike, U, N)},
-		{"lower($1::text) LIKE lower($2::text) ESCAPE $3::text", f(sqlrewrite.FilterLike, L, L)},
-		{"$1::text LIKE upper($2::text) ESCAPE $3::text", f(sqlrewrite.FilterLike, N, U)},
-		{"upper($1::text) ILIKE upper($2::text) ESCAPE $3::text", f(sqlrewrite.FilterILike, U, U)},
+		{"$1::text ILIKE $2::text ESCAPE $3::text", f(sqlrewrite.FilterILike, N, N), ""},
+		{`($1::text COLLATE "C") NOT ILIKE $2::text ESCAPE $3::text`, f(sqlrewrite.FilterNotILike, N, N), ""},
+		{`($1::text COLLATE "POSIX") ILIKE $2::text ESCAPE $3::text`, f(sqlrewrite.FilterILike, N, N), ""},
+		{"upper($1::text) LIKE $2::text ESCAPE $3::text", f(sqlrewrite.FilterLike, U, N), ""},
+		{"lower($1::text) LIKE lower($2::text) ESCAPE $3::text", f(sqlrewrite.FilterLike, L, L), ""},
+		{"$1::text LIKE upper($2::text) ESCAPE $3::text", f(sqlrewrite.FilterLike, N, U), ""},
+		{"upper($1::text) ILIKE upper($2::text) ESCAPE $3::text", f(sqlrewrite.FilterILike, U, U), ""},
+		{`($1::text COLLATE "C.utf8") ILIKE $2::text ESCAPE $3::text`, f(sqlrewrite.FilterILike, N, N), "c:C.utf8"},
+		{`upper($1::text COLLATE "C.utf8") LIKE upper($2::text COLLATE "C.utf8") ESCAPE $3::text`, f(sqlrewrite.FilterLike, U, U), "c:C.utf8"},
+		{`lower($1::text COLLATE "C.utf8") NOT ILIKE $2::text ESCAPE $3::text`, f(sqlrewrite.FilterNotILike, L, N), "c:C.utf8"},
 	}
 }
 
 // phiguardMatch evaluates a case as the proxy does: the constants read,
-// finished (ESCAPE) and folded under LC_CTYPE C (prepareFolds), the
+// finished (ESCAPE) and folded under the case's LC_CTYPE (prepareFolds), the
 // value folded (foldValue) and matched.
 func phiguardMatch(fc foldCase, text, pattern, escape string) (bool, *pgerr.Error) {
 	plan := &sqlrewrite.SortPlan{Filters: []sqlrewrite.Filter{fc.filter}}
@@ -54,7 +59,11 @@ func phiguardMatch(fc foldCase, text, pattern, escape string) (bool, *pgerr.Erro
 		return false, pe
 	}
 	run := &sortRun{plan: plan, filterArgs: args}
-	if pe := run.prepareFolds(0, [][]byte{[]byte("c:C")}); pe != nil {
+	probe := fc.ctype
+	if probe == "" {
+		probe = "c:C"
+	}
+	if pe := run.prepareFolds(0, [][]byte{[]byte(probe)}); pe != nil {
 		return false, pe
 	}
 	k, _ := pgorder.Parse(textLogical, []byte(text))
@@ -70,7 +79,7 @@ func phiguardMatch(fc foldCase, text, pattern, escape string) (bool, *pgerr.Erro
 // of both cases of ASCII letters, their ASCII neighbours, non-ASCII
 // letters (which lower() under C leaves alone), wildcards and escapes,
 // with ESCAPE characters of either case, matched by PostgreSQL 15 (a
-// UTF8 database under C) in each shape of foldCases and by phiguard:
+// UTF8 database under C, and C.utf8) in each shape of foldCases and by phiguard:
 // the answers, and the error of a pattern ending in its escape, agree.
 func TestILikeAgainstPostgres(t *testing.T) {
 	pg := startAccessPG(t)
@@ -83,6 +92,12 @@ func TestILikeAgainstPostgres(t *testing.T) {
 	defer conn.Close(context.Background())
 	col := &policy.ProtectedColumn{Name: "name", Type: textLogical}
 	cases := foldCases(col)
+	// C.utf8 as a login verifies it (TestCtypeCheckAgainstPostgres).
+	check := conn.ExecParams(ctx, ctypeCheckQuery(`"C.utf8"`), nil, nil, nil, nil).Read()
+	if check.Err != nil || string(check.Rows[0][0]) != goCaseDigest() {
+		t.Fatalf("C.utf8 does not map as Unicode's simple mapping: %v", check.Err)
+	}
+	verifiedCtypes.Store("C.utf8", true)
 	r := rand.New(rand.NewPCG(22025, 1313))
 	alphabet := []string{"a", "A", "s", "S", "z", "Z", "@", "[", "`", "{", "ü", "Ü", "ß", "İ", "ǅ", "%", "_", `\`, "!", "x", "X"}
 	gen := func(max int) string {
@@ -157,5 +172,41 @@ func TestCaseMapsAgainstPostgres(t *testing.T) {
 	}
 	if in := []byte("aBc"); string(asciiUpper(in)) != "ABC" || string(in) != "aBc" {
 		t.Fatal("asciiUpper wrote into its argument or did not map")
+	}
+}
+
+// TestCtypeCheckAgainstPostgres: the login's check of an LC_CTYPE
+// (ctypeCheckQuery) finds PostgreSQL's lower() and upper() under C.utf8
+// equal to Unicode's simple mapping on every code point, and those under
+// POSIX (ASCII only) not; caseMapsFor folds only under C, POSIX and a
+// libc LC_CTYPE the check verified.
+func TestCtypeCheckAgainstPostgres(t *testing.T) {
+	pg := startAccessPG(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgconn.Connect(ctx, pg.URL(pg.Superuser, pg.Password, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for coll, same := range map[string]bool{`"C.utf8"`: true, `"POSIX"`: false} {
+		res := conn.ExecParams(ctx, ctypeCheckQuery(coll), nil, nil, nil, nil).Read()
+		if res.Err != nil {
+			t.Fatal(res.Err)
+		}
+		if got := string(res.Rows[0][0]) == goCaseDigest(); got != same {
+			t.Errorf("%s: PostgreSQL's mapping is Unicode's: %v, want %v", coll, got, same)
+		}
+	}
+	verifiedCtypes.Store("xx_TEST.utf8", false)
+	verifiedCtypes.Store("yy_TEST.utf8", true)
+	for probe, want := range map[string]bool{"c:C": true, "c:POSIX": true, "c:xx_TEST.utf8": false, "c:yy_TEST.utf8": true,
+		"i:yy_TEST.utf8": false, "c:zz_TEST.utf8": false, "i:und": false, "": false} {
+		if _, ok := caseMapsFor([]byte(probe)); ok != want {
+			t.Errorf("caseMapsFor(%q): %v, want %v", probe, ok, want)
+		}
+	}
+	if got := unicodeCaseMaps[sqlrewrite.FoldLower]([]byte("ÖLZ İ ǅ\xff")); string(got) != "ölz i ǆ\xff" {
+		t.Errorf("unicode lower: %q", got)
 	}
 }
