@@ -110,12 +110,45 @@ func TestFilterFoldErrors(t *testing.T) {
 // column or of the constant, under every comparison phiguard evaluates,
 // literals, parameters and NULL), over the fixture and foldNames, run on
 // the plaintext tables directly and through phiguard in both protocols:
-// no answer may differ. The seed is fixed (PHIGUARD_FOLD_SEED, 13
-// unless set; PHIGUARD_FOLD_STATEMENTS, 150 unless set).
+// no answer may differ. It runs under the cluster's C collation, and
+// again with the text columns under a collation ordering as C whose
+// LC_CTYPE is C.utf8 (non-ASCII letters fold: phiguard verified the
+// locale at login). The seed is fixed (PHIGUARD_FOLD_SEED, 13 unless
+// set; PHIGUARD_FOLD_STATEMENTS, 150 unless set).
 func TestFilterFoldDifferential(t *testing.T) {
 	t.Parallel()
-	f := newSortFixture(t, 300, nil)
-	f.addFoldNames(t, 300)
+	for _, ctype := range []string{"C", "C.utf8"} {
+		t.Run(ctype, func(t *testing.T) {
+			t.Parallel()
+			f := newSortFixture(t, 300, nil)
+			f.addFoldNames(t, 300)
+			if ctype != "C" {
+				f.collateText(t, ctype)
+			}
+			foldDifferential(t, f)
+		})
+	}
+}
+
+// collateText puts the fixture's text columns, on both sides, under a
+// collation ordering as C whose LC_CTYPE is ctype, and logs in again
+// through phiguard.
+func (f *sortFixture) collateText(t *testing.T, ctype string) {
+	t.Helper()
+	coll := uniqueName("fold_ctype")
+	sql := fmt.Sprintf("CREATE COLLATION %s (LC_COLLATE = 'C', LC_CTYPE = '%s')", coll, ctype)
+	for side := range 2 {
+		sql += fmt.Sprintf("; ALTER TABLE %[1]s ALTER COLUMN name TYPE text COLLATE %[3]s, ALTER COLUMN tag TYPE text COLLATE %[3]s"+
+			"; ALTER TABLE %[2]s ALTER COLUMN city TYPE text COLLATE %[3]s", f.people[side], f.addresses[side], coll)
+	}
+	if _, err := superuser(t).Exec(testContext(t), sql); err != nil {
+		t.Fatal(err)
+	}
+	f.via = f.p.app(t)
+}
+
+// foldDifferential runs TestFilterFoldDifferential's statements on f.
+func foldDifferential(t *testing.T, f *sortFixture) {
 	seed := uint64(envInt(t, "PHIGUARD_FOLD_SEED", 13))
 	t.Logf("seed %d", seed)
 	r := rand.New(rand.NewPCG(seed, 1313))
