@@ -252,7 +252,7 @@ func libcProbe(probe []byte) bool { return strings.HasPrefix(string(probe), "c:"
 // whose collation is not libc's; and a LIKE outside a
 // UTF8 database, where PostgreSQL matches by other rules. Then it
 // prepares the filters' case mappings (prepareFolds), which refuse an
-// LC_CTYPE other than C and POSIX.
+// LC_CTYPE other than C, POSIX and a libc one verified at login.
 func (run *sortRun) checkFilterCollations(hidden [][]byte) *pgerr.Error {
 	for _, f := range run.plan.Filters {
 		if enc := f.Encoding; enc >= 0 && string(hidden[enc]) != "UTF8" {
