@@ -51,8 +51,8 @@ tables:
 	run("SELECT id, ssn FROM "+table+" ORDER BY id", pgx.QueryExecModeSimpleProtocol)
 	run("SELECT ssn FROM "+table+" WHERE ssn = $1", "420-00-0042")
 	run("UPDATE "+table+" SET note = 'x' WHERE id = 41", pgx.QueryExecModeSimpleProtocol)
-	if _, err := conn.Exec(ctx, "SELECT id FROM "+table+" WHERE ssn ILIKE '4%'", pgx.QueryExecModeSimpleProtocol); err == nil {
-		t.Fatal("ILIKE was not refused")
+	if _, err := conn.Exec(ctx, "SELECT id FROM "+table+" WHERE ssn ~ '^4'", pgx.QueryExecModeSimpleProtocol); err == nil {
+		t.Fatal("a regular expression was not refused")
 	}
 	run("SELECT 1", pgx.QueryExecModeSimpleProtocol)
 	if _, err := conn.PgConn().CopyFrom(ctx, strings.NewReader("43\t430-00-0043\n"), "COPY "+table+" (id, ssn) FROM STDIN"); err != nil {

@@ -236,7 +236,7 @@ func TestEncryptedExtendedProtocol(t *testing.T) {
 	// goes on.
 	b = &pgx.Batch{}
 	b.Queue("SELECT 1")
-	b.Queue("SELECT id FROM "+table+" WHERE ssn ILIKE $1", "1%")
+	b.Queue("SELECT id FROM "+table+" WHERE ssn ~ $1", "^1")
 	err := conn.SendBatch(ctx, b).Close()
 	wantPgError(t, err, "0A000")
 	if err := conn.QueryRow(ctx, "SELECT $1::int + 1", 41).Scan(&n); err != nil || n != 42 {

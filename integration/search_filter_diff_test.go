@@ -140,6 +140,8 @@ func TestFilterEncryptedLatency(t *testing.T) {
 		{"a decade of birth dates, first page", "SELECT id, name, born FROM %[1]s WHERE born BETWEEN $1 AND $2 ORDER BY born, id LIMIT 20", []any{"1950-01-01", "1959-12-31"}},
 		{"a name, one group (no ORDER BY)", "SELECT id, born FROM %[1]s WHERE name = $1 AND grp = 1", []any{"Zhang"}},
 		{"a name prefix", "SELECT id FROM %[1]s WHERE name LIKE 'Sm%%' ORDER BY id", nil},
+		{"a name anywhere, any case (the search box)", "SELECT id, name FROM %[1]s WHERE name ILIKE $1 ESCAPE $2 ORDER BY name, id", []any{"%mit%", `\`}},
+		{"lower(name) = lower($1)", "SELECT id FROM %[1]s WHERE lower(name) = lower($1) ORDER BY id", []any{"SMITH"}},
 	} {
 		mode := pgx.QueryExecModeCacheStatement
 		var direct, via []time.Duration

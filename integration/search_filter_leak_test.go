@@ -78,7 +78,11 @@ func TestFilterConstantsNeverReachDatabase(t *testing.T) {
 		c.Backend.TLS.Mode = config.BackendTLSDisable // the relay reads the bytes
 	})
 	relay.take() // the fixture's own writes
-	secrets := []string{"Quixleak", "1937-04-26", "77.77", "Zebuleak", "Parampleak", "1941-06-22", "Pattleak"}
+	secrets := []string{"Quixleak", "1937-04-26", "77.77", "Zebuleak", "Parampleak", "1941-06-22", "Pattleak",
+		"Ilkleak", "Lowleak", "Ipleak", "Upleak", "Tildeleak", "Spelleak"}
+	for _, s := range secrets[7:] { // and as phiguard folds them
+		secrets = append(secrets, strings.ToLower(s), strings.ToUpper(s))
+	}
 	for _, q := range []struct {
 		sql  string
 		args []any
@@ -87,6 +91,9 @@ func TestFilterConstantsNeverReachDatabase(t *testing.T) {
 		{"SELECT id FROM %[1]s WHERE name NOT LIKE 'Zebuleak#%%' ESCAPE '#' AND born BETWEEN DATE '1937-04-26' AND $1", []any{"1941-06-22"}},
 		{"SELECT id, born FROM %[1]s WHERE name IS DISTINCT FROM $1 AND born >= $2::date ORDER BY born, id LIMIT 7", []any{"Parampleak", "1941-06-22"}},
 		{"SELECT id FROM %[1]s WHERE name NOT LIKE $1 ESCAPE $2 AND grp < 3", []any{"Pattleak#_%", "#"}},
+		{"SELECT id FROM %[1]s WHERE name NOT ILIKE '%%Ilkleak%%' AND lower(name) <> lower('Lowleak') ORDER BY id", nil},
+		{"SELECT id FROM %[1]s WHERE name NOT ILIKE $1 ESCAPE '#' AND upper(name) IS DISTINCT FROM upper($2)", []any{"Ipleak#%", "Upleak"}},
+		{"SELECT id, name FROM %[1]s WHERE name !~~* 'Tildeleak' AND upper(name) NOT LIKE $1 ORDER BY name, id", []any{"Spelleak%"}},
 	} {
 		f.sameRows(t, q.sql, q.args...)
 	}

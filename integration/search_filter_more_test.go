@@ -63,10 +63,11 @@ func TestFilterEncryptedRefusals(t *testing.T) {
 	f := newSortFixture(t, 40, func(c *config.Config) { c.Limits.ProxySortRows = 20 })
 	for _, c := range []struct{ sql, code, words string }{
 		{"SELECT id FROM %[1]s WHERE name > 'S' OR grp = 1", "0A000", "operator >"},
-		{"SELECT id FROM %[1]s WHERE name ILIKE 'S%%'", "0A000", "operator ILIKE"},
+		{"SELECT id FROM %[1]s WHERE name ILIKE 'S%%' OR grp = 1", "0A000", "operator ILIKE"},
+		{"SELECT id FROM %[1]s WHERE name ~ '^S'", "0A000", "operator ~"},
 		{"SELECT id FROM %[1]s WHERE name LIKE 'S%%' OR grp = 1", "0A000", "operator LIKE"},
 		{"SELECT id FROM %[1]s WHERE born LIKE '19%%'", "0A000", "operator LIKE"},
-		{"SELECT id FROM %[1]s WHERE lower(name) = 'smith'", "0A000", "function lower()"},
+		{"SELECT id FROM %[1]s WHERE initcap(name) = 'Smith'", "0A000", "function initcap()"},
 		{"SELECT id FROM %[1]s WHERE id IN (SELECT id FROM %[1]s WHERE born > '1950-01-01')", "0A000", "operator >"},
 		{"SELECT count(*) FROM %[1]s WHERE born > '1950-01-01'", "0A000", "operator >"},
 		// Compared in another type than the column's: refused, not guessed.
@@ -142,16 +143,18 @@ func TestFilterEncryptedUnderAccessRules(t *testing.T) {
 	p := startAccessProxy(t, fx)
 	alice, admin := p.as(t, "dr_alice"), p.as(t, "admin_ann")
 	for _, mode := range bothModes {
-		got, err := rowsRaw(t, alice, "SELECT p.id, p.last FROM patients p WHERE p.last >= 'M' AND p.birthdate < '1980-01-01' ORDER BY p.last, p.id", mode, pgx.TextFormatCode)
-		if err != nil {
-			t.Fatalf("%v: %v", mode, err)
-		}
-		want, err := rowsRaw(t, admin, "SELECT p.id, p.last FROM patients p WHERE p.id IN "+aliceSees+" AND p.last >= 'M' AND p.birthdate < '1980-01-01' ORDER BY p.last, p.id", mode, pgx.TextFormatCode)
-		if err != nil {
-			t.Fatalf("%v: %v", mode, err)
-		}
-		if got != want || strings.Count(got, "\n") < 2 {
-			t.Fatalf("%v: dr_alice\n%s\nadmin's filter\n%s", mode, got, want)
+		for _, where := range []string{"p.last >= 'M' AND p.birthdate < '1980-01-01'", "p.last ILIKE '%A%' AND lower(p.first) >= 'c'"} {
+			got, err := rowsRaw(t, alice, "SELECT p.id, p.last FROM patients p WHERE "+where+" ORDER BY p.last, p.id", mode, pgx.TextFormatCode)
+			if err != nil {
+				t.Fatalf("%v: %v", mode, err)
+			}
+			want, err := rowsRaw(t, admin, "SELECT p.id, p.last FROM patients p WHERE p.id IN "+aliceSees+" AND "+where+" ORDER BY p.last, p.id", mode, pgx.TextFormatCode)
+			if err != nil {
+				t.Fatalf("%v: %v", mode, err)
+			}
+			if got != want || strings.Count(got, "\n") < 2 {
+				t.Fatalf("%v: dr_alice\n%s\nadmin's filter\n%s", mode, got, want)
+			}
 		}
 	}
 	biller, research := p.as(t, "biller"), p.as(t, "researcher")
@@ -159,7 +162,16 @@ func TestFilterEncryptedUnderAccessRules(t *testing.T) {
 		{biller, "SELECT id FROM patients WHERE ssn > '5'", "42501"},
 		{biller, "SELECT id FROM patients WHERE ssn BETWEEN '1' AND '5' ORDER BY id", "42501"},
 		{research, "SELECT id FROM patients WHERE first >= 'M'", "42501"},
+		// Folding case is searching too.
+		{biller, "SELECT id FROM patients WHERE ssn ILIKE '5%'", "42501"},
+		{biller, "SELECT id FROM patients WHERE lower(ssn) = '5'", "42501"},
+		{research, "SELECT id FROM patients WHERE first ~~* 'm%'", "42501"},
+		{research, "SELECT id FROM patients WHERE upper(first) = upper('mary') ORDER BY id", "42501"},
+		{research, "SELECT id FROM patients WHERE birthplace ILIKE '%a%'", "42501"}, // nulled
+		{research, "SELECT id FROM patients WHERE lower(birthplace) = 'boston'", "42501"},
+		{biller, "SELECT id FROM patients WHERE zip NOT ILIKE '9%'", "42501"}, // masked
 		{biller, "SELECT id FROM patients WHERE last >= 'M' AND first < 'K'", ""},
+		{biller, "SELECT id FROM patients WHERE last ILIKE '%a%' AND lower(first) < 'k'", ""},
 	})
 }
 

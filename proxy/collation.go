@@ -42,6 +42,14 @@ func readProbe(probe []byte) (collationProbe, bool) {
 	return collationProbe{provider, version, locale}, probe != nil && ok && ok2
 }
 
+// localeOf is a probe's locale, for a message.
+func localeOf(probe []byte) string {
+	if p, ok := readProbe(probe); ok && p.locale != "" {
+		return p.locale
+	}
+	return "(unknown)"
+}
+
 // bytewise: libc's C or POSIX, which order text by its bytes.
 func (p collationProbe) bytewise() bool {
 	return p.provider == "c" && (p.locale == "C" || p.locale == "POSIX")

@@ -18,6 +18,8 @@
 // access rewrite), seals values with cellcipher, applies column rules to
 // results, holds, filters and sorts the rows of a statement ordered or
 // filtered by an encrypted column (protect_sort.go, protect_filter.go,
+// protect_like.go, protect_fold.go for ILIKE and lower()/upper(),
+// collation.go and protect_ctype.go for text under a libc collation,
 // docs/search.md; a filter's constants it reads itself from the text and
 // the Bind and never sends, filter_args.go), tracks which answer belongs to
 // which request (expect.go), and writes one audit record per statement.

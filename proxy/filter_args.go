@@ -52,6 +52,15 @@ func filterParamType(f sqlrewrite.Filter) uint32 {
 	return f.Column.Type.OID
 }
 
+// argParamType is filterParamType for one constant: text for one in
+// lower() or upper().
+func argParamType(f sqlrewrite.Filter, a sqlrewrite.FilterArg) uint32 {
+	if a.Fold != sqlrewrite.FoldNone {
+		return policy.OIDText
+	}
+	return filterParamType(f)
+}
+
 // constants lists a filter's constants: its Args, then a LIKE's ESCAPE.
 func constants(f sqlrewrite.Filter) []sqlrewrite.FilterArg {
 	out := []sqlrewrite.FilterArg{f.Args[0]}
@@ -78,7 +87,7 @@ func declareFilterParams(sp *sqlrewrite.SortPlan, msg *pgproto3.Parse) (map[int]
 			}
 			want := a.Type
 			if want == 0 {
-				want = filterParamType(f)
+				want = argParamType(f, a)
 			}
 			if i := a.Param - 1; i < len(msg.ParameterOIDs) && msg.ParameterOIDs[i] != 0 && msg.ParameterOIDs[i] != oidUnknown {
 				if a.Type != 0 && msg.ParameterOIDs[i] != a.Type {
@@ -235,7 +244,7 @@ func (s *session) bindFilterArgs(info *stmtInfo, params [][]byte, formats []int1
 func literalConst(sql []byte, spans [][2]int, f sqlrewrite.Filter, a sqlrewrite.FilterArg) (filterConst, *pgerr.Error) {
 	c := filterConst{typ: a.Type, neg: a.Negative}
 	if c.typ == 0 {
-		c.typ = filterParamType(f)
+		c.typ = argParamType(f, a)
 	}
 	switch {
 	case a.Null:

@@ -24,13 +24,18 @@ type filterArg struct {
 
 // filterArgs are a filter's constants; numeric says the column's values
 // are compared as numeric; escape is a LIKE's ESCAPE until
-// finishFilterArgs applies it.
+// finishFilterArgs applies it (or prepareFolds, escapeLater, to a
+// pattern in lower() or upper()); colFold and ilike map the case of the
+// column's values (protect_fold.go), set at the first row.
 type filterArgs struct {
-	args       [2]filterArg
-	numeric    bool
-	escape     []byte
-	escapeNull bool
-	hasEscape  bool
+	args        [2]filterArg
+	numeric     bool
+	escape      []byte
+	escapeNull  bool
+	hasEscape   bool
+	escapeLater bool
+	colFold     caseMap
+	ilike       caseMap
 }
 
 var numericType = policy.LogicalType{Name: "numeric", OID: policy.OIDNumeric, Size: -1, Modifier: -1}
@@ -57,6 +62,10 @@ func finishFilterArgs(sp *sqlrewrite.SortPlan, args []filterArgs) *pgerr.Error {
 		p, pe := likeEscape(fa.args[0].pattern, fa.escape)
 		if pe != nil {
 			return pe
+		}
+		if f.Args[0].Fold != sqlrewrite.FoldNone {
+			fa.escapeLater = true // like_escape(lower(p), e): after the fold
+			continue
 		}
 		fa.args[0].pattern = p
 	}
@@ -111,6 +120,10 @@ func (s *session) keepRow(run *sortRun, fields []*resultField, cells [][]byte, v
 			}
 		}
 		fa := run.filterArgs[i]
+		x, err := fa.foldValue(x)
+		if err != nil {
+			return false, pgerr.Newf(pgerr.InternalError, "phiguard could not map the case of %s", f.Column.QualifiedName())
+		}
 		if fa.numeric && !x.null {
 			k, err := pgorder.IntAsNumeric(x.key)
 			if err != nil {
@@ -126,7 +139,7 @@ func (s *session) keepRow(run *sortRun, fields []*resultField, cells [][]byte, v
 			if pe != nil {
 				return false, pe
 			}
-			if match != (f.Op == sqlrewrite.FilterLike) {
+			if match == f.Op.Not() {
 				return false, nil
 			}
 			continue
@@ -226,7 +239,9 @@ func filterHolds(op sqlrewrite.FilterOp, x sortValue, args [2]filterArg, o keyOr
 // column's collation, or refuses the statement; and refuses a LIKE
 // outside a UTF8 database, where PostgreSQL matches by other rules.
 // Equality and LIKE compare bytes under any libc collation (they are
-// deterministic), so only an order comparison needs orderFor's locale.
+// deterministic), so only an order comparison needs orderFor's locale. Then it
+// prepares the filters' case mappings (prepareFolds), which refuse an
+// LC_CTYPE phiguard cannot fold as PostgreSQL does.
 func (run *sortRun) checkFilterCollations(hidden [][]byte) *pgerr.Error {
 	for i, f := range run.plan.Filters {
 		if enc := f.Encoding; enc >= 0 && string(hidden[enc]) != "UTF8" {
@@ -244,6 +259,11 @@ func (run *sortRun) checkFilterCollations(hidden [][]byte) *pgerr.Error {
 			return pe
 		}
 		run.filterOrders[i] = o
+	}
+	for i := range run.plan.Filters {
+		if pe := run.prepareFolds(i, hidden); pe != nil {
+			return pe
+		}
 	}
 	return nil
 }

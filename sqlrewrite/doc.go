@@ -13,7 +13,8 @@
 //     refuses a text it cannot parse when the policy protects anything,
 //     and DO/CALL when the policy encrypts any column. A top-level SELECT
 //     ordered by an encrypted column, or whose WHERE compares one with a
-//     constant (planner_filter.go), gets a SortPlan (planner_sort.go),
+//     constant (planner_filter.go; ILIKE and lower()/upper(),
+//     planner_filter_fold.go), gets a SortPlan (planner_sort.go),
 //     and RewriteSort (sort_rewrite.go, sort_filter.go) writes the text
 //     the proxy sends for it: no ORDER BY or LIMIT, `true` for each
 //     conjunct the proxy evaluates (its constants, which the plan

@@ -38,21 +38,27 @@ const (
 	FilterNotBetweenSym
 	FilterDistinct
 	FilterNotDistinct
-	FilterLike    // text and varchar only; the pattern as like_escape made it
-	FilterNotLike //
+	FilterLike     // text and varchar only; the pattern as like_escape made it
+	FilterNotLike  //
+	FilterILike    // LIKE on lower() of both sides (planner_filter_fold.go)
+	FilterNotILike //
 )
 
 var filterOpNames = map[FilterOp]string{
 	FilterEq: "=", FilterNe: "<>", FilterLt: "<", FilterLe: "<=", FilterGt: ">", FilterGe: ">=",
 	FilterBetween: "BETWEEN", FilterNotBetween: "NOT BETWEEN", FilterBetweenSym: "BETWEEN SYMMETRIC",
 	FilterNotBetweenSym: "NOT BETWEEN SYMMETRIC", FilterDistinct: "IS DISTINCT FROM", FilterNotDistinct: "IS NOT DISTINCT FROM",
-	FilterLike: "LIKE", FilterNotLike: "NOT LIKE",
+	FilterLike: "LIKE", FilterNotLike: "NOT LIKE", FilterILike: "ILIKE", FilterNotILike: "NOT ILIKE",
 }
 
 func (op FilterOp) String() string { return filterOpNames[op] }
 
-// Like reports whether the comparison is [NOT] LIKE.
-func (op FilterOp) Like() bool { return op == FilterLike || op == FilterNotLike }
+// Like reports whether the comparison matches a pattern: [NOT] LIKE or
+// [NOT] ILIKE.
+func (op FilterOp) Like() bool { return op >= FilterLike && op <= FilterNotILike }
+
+// Not reports whether a pattern match is negated (NOT LIKE, NOT ILIKE).
+func (op FilterOp) Not() bool { return op == FilterNotLike || op == FilterNotILike }
 
 // Orders reports whether the comparison orders values (a range or
 // BETWEEN), which under a language's collation needs that collation;
@@ -76,6 +82,12 @@ type Filter struct {
 	// the column's collation, -1 for a type without one; Encoding, for
 	// LIKE, that of the database's encoding, -1 otherwise.
 	Value, Collation, Encoding int
+	// ColumnFold is a lower() or upper() around the column; Ctype the
+	// hidden index of the LC_CTYPE probe of the column's collation (for
+	// ColumnFold and ILIKE), DefaultCtype of the database's default (for
+	// a folded constant); -1 when there is none (planner_filter_fold.go).
+	ColumnFold          Fold
+	Ctype, DefaultCtype int
 	// Args are the constants (Args[1] for BETWEEN only).
 	Args [2]FilterArg
 	// Escape is a LIKE's ESCAPE constant, when it has one (HasEscape):
@@ -88,7 +100,8 @@ type Filter struct {
 // a literal (an index into the text's literals, LiteralSpans), a
 // parameter $Param, NULL, or the keyword TRUE or FALSE; Type is the OID
 // of the type it is cast to (0: none, an untyped constant); Negative
-// says a minus sign applies to it (above the cast, or to a number).
+// says a minus sign applies to it (above the cast, or to a number);
+// Fold a lower() or upper() around it (a text constant only).
 type FilterArg struct {
 	Literal  int
 	Param    int
@@ -96,6 +109,7 @@ type FilterArg struct {
 	Bool     string // "t" or "f" for TRUE or FALSE
 	Type     uint32
 	Negative bool
+	Fold     Fold
 }
 
 // String describes the constant for golden tests.
@@ -117,12 +131,13 @@ func (a FilterArg) String() string {
 	if a.Type != 0 {
 		s += fmt.Sprintf("::%d", a.Type)
 	}
-	return s
+	return a.Fold.Wrap(s)
 }
 
 // filterCand is a conjunct the planner takes as a Filter.
 type filterCand struct {
 	col      *policy.ProtectedColumn
+	fold     Fold // lower() or upper() around the column
 	op       FilterOp
 	conjunct int  // index among the WHERE's top-level conjuncts
 	colRight bool // the column is right of the operator (1 < col)
@@ -219,13 +234,16 @@ func (p *planner) filterOf(n *pg_query.Node, sc *scope) (filterCand, bool) {
 		if len(names) != 1 {
 			return f, false
 		}
+		if _, ok := likeOps[names[0].GetString_().GetSval()]; ok {
+			return p.likeFilter(e, sc)
+		}
 		op, ok := map[string]FilterOp{"=": FilterEq, "<>": FilterNe, "!=": FilterNe, "<": FilterLt,
 			"<=": FilterLe, ">": FilterGt, ">=": FilterGe}[names[0].GetString_().GetSval()]
 		if !ok {
 			return f, false
 		}
 		f.op = op
-	case pg_query.A_Expr_Kind_AEXPR_LIKE:
+	case pg_query.A_Expr_Kind_AEXPR_LIKE, pg_query.A_Expr_Kind_AEXPR_ILIKE:
 		return p.likeFilter(e, sc)
 	case pg_query.A_Expr_Kind_AEXPR_DISTINCT:
 		f.op = FilterDistinct
@@ -240,13 +258,14 @@ func (p *planner) filterOf(n *pg_query.Node, sc *scope) (filterCand, bool) {
 		if len(items) != 2 || !p.filterArgs(&f, items...) {
 			return f, false
 		}
-		f.col = p.filterColumn(l, sc)
-		return f, f.col != nil && p.filterable(f.col)
+		f.col, f.fold = p.filterTarget(l, sc)
+		return f, f.col != nil && f.foldable() && p.filterable(f.col)
 	default:
 		return f, false
 	}
-	if f.col = p.filterColumn(l, sc); f.col == nil {
-		f.col, f.colRight, l = p.filterColumn(r, sc), true, r
+	if f.col, f.fold = p.filterTarget(l, sc); f.col == nil {
+		f.col, f.fold = p.filterTarget(r, sc)
+		f.colRight, l = true, r
 		r = e.GetLexpr()
 	}
 	if f.col == nil || !p.filterArgs(&f, r) {
@@ -257,30 +276,28 @@ func (p *planner) filterOf(n *pg_query.Node, sc *scope) (filterCand, bool) {
 			f.op = m
 		}
 	}
-	if (f.op == FilterEq || f.op == FilterNe) && byCell(f.col) {
+	if (f.op == FilterEq || f.op == FilterNe) && byCell(f.col) && !f.folds() {
 		return f, false // the database compares its cells, as before
 	}
-	return f, p.filterable(f.col)
+	return f, f.foldable() && p.filterable(f.col)
 }
 
-// likeFilter: col [NOT] LIKE pattern [ESCAPE e] on a text or varchar
-// column (bpchar pads, and LIKE sees the padding), with constants.
-// PostgreSQL's grammar writes ESCAPE as like_escape(pattern, e).
+// likeFilter: col [NOT] LIKE|ILIKE pattern [ESCAPE e] (or the operator
+// spelled out, ~~ !~~ ~~* !~~*) on a text or varchar column (bpchar
+// pads, and LIKE sees the padding), or lower()/upper() of one, with
+// constants. PostgreSQL's grammar writes ESCAPE as like_escape(pattern, e).
 func (p *planner) likeFilter(e *pg_query.A_Expr, sc *scope) (filterCand, bool) {
-	f := filterCand{op: FilterLike}
-	if funcNameOf(e.GetName()) == "!~~" {
-		f.op = FilterNotLike
-	}
-	f.col = p.filterColumn(e.GetLexpr(), sc)
-	if f.col == nil || (f.col.Type.OID != policy.OIDText && f.col.Type.OID != policy.OIDVarchar) {
+	f := filterCand{op: likeOps[funcNameOf(e.GetName())]}
+	f.col, f.fold = p.filterTarget(e.GetLexpr(), sc)
+	if f.op == 0 || f.col == nil || (f.col.Type.OID != policy.OIDText && f.col.Type.OID != policy.OIDVarchar) {
 		return f, false
 	}
 	r := e.GetRexpr()
-	if fc := r.GetFuncCall(); fc != nil {
+	if fc := r.GetFuncCall(); fc != nil && funcName(fc) == "pg_catalog.like_escape" && e.GetKind() != pg_query.A_Expr_Kind_AEXPR_OP {
 		args := fc.GetArgs()
-		f.escape = funcName(fc) == "pg_catalog.like_escape" && len(args) == 2 && p.filterArgs(&f, args[0], args[1])
+		f.escape = len(args) == 2 && p.filterArgs(&f, args[0], args[1])
 		f.args[2], f.args[1] = f.args[1], FilterArg{Literal: -1}
-		return f, f.escape
+		return f, f.escape && f.args[2].Fold == FoldNone
 	}
 	return f, p.filterArgs(&f, r)
 }
@@ -327,6 +344,11 @@ func (p *planner) filterArg(n *pg_query.Node) (FilterArg, bool) {
 				return a, false
 			}
 			n = e.GetRexpr()
+		case n.GetFuncCall() != nil:
+			if fold, inner := foldOf(n); fold != FoldNone && a.Type == 0 && !a.Negative {
+				return p.foldedArg(fold, inner)
+			}
+			return a, false
 		case n.GetParamRef() != nil:
 			a.Param = int(n.GetParamRef().GetNumber())
 			return a, !a.Negative || a.Type != 0 && !under
@@ -461,7 +483,7 @@ func filterString(fs []Filter) string {
 		if i > 0 {
 			s += ", "
 		}
-		s += fmt.Sprintf("%s %s %s", f.Column.QualifiedName(), f.Op, f.Args[0])
+		s += fmt.Sprintf("%s %s %s", f.ColumnFold.Wrap(f.Column.QualifiedName()), f.Op, f.Args[0])
 		if f.Op.Like() && f.HasEscape {
 			s += fmt.Sprintf(" ESCAPE %s", f.Escape)
 		}
@@ -482,7 +504,7 @@ func (sp *SortPlan) addFilters(cands []filterCand, conjuncts int) {
 	}
 	for i, c := range cands {
 		f := Filter{Column: c.col, Op: c.op, Collation: -1, Encoding: -1, Args: [2]FilterArg{c.args[0], c.args[1]},
-			Escape: c.args[2], HasEscape: c.escape}
+			Escape: c.args[2], HasEscape: c.escape, ColumnFold: c.fold}
 		if !c.op.Between() {
 			f.Args[1] = FilterArg{Literal: -1}
 		}
@@ -493,6 +515,7 @@ func (sp *SortPlan) addFilters(cands []filterCand, conjuncts int) {
 		if textType(c.col.Type) {
 			f.Collation = add(hiddenColumn{kind: hiddenCollation, col: c.col})
 		}
+		f.addFoldProbes(c, add)
 		sp.Filters = append(sp.Filters, f)
 	}
 	sp.cands, sp.conjuncts = cands, conjuncts

@@ -81,12 +81,14 @@ const (
 	hiddenOffset
 	hiddenFilterColumn // the column of filter from
 	hiddenEncoding     // the database's encoding, for LIKE
+	hiddenCtype        // the LC_CTYPE of col's collation (nil: the default), for case folding
 )
 
 type hiddenColumn struct {
 	kind     hiddenKind
 	from, to int // ORDER BY items
 	col      *policy.ProtectedColumn
+	calls    bool // hiddenCtype: also whether lower()/upper() are pg_catalog's
 }
 
 // String describes the plan for golden tests.

@@ -140,7 +140,7 @@ func (c *sortCut) filterOperands(seg [2]int, cand filterCand) (filterCut, error)
 			from++
 		}
 		fc.column, fc.args = [2]int{a, l}, [2][2]int{{from, and}, {and + 1, b}}
-		return fc, c.checkOperands(fc)
+		return c.unfoldOperands(fc, cand)
 	case cand.op == FilterDistinct || cand.op == FilterNotDistinct:
 		k := at(a, pg_query.Token_IS)
 		f := at(k+1, pg_query.Token_FROM)
@@ -160,18 +160,40 @@ func (c *sortCut) filterOperands(seg [2]int, cand filterCand) (filterCut, error)
 		left, right = right, left
 	}
 	fc.column, fc.args[0] = left, right
+	return c.unfoldOperands(fc, cand)
+}
+
+// unfoldOperands narrows a folded column's span to the column inside
+// its lower() or upper() (the hidden column is the bare column), and
+// checks the operands.
+func (c *sortCut) unfoldOperands(fc filterCut, cand filterCand) (filterCut, error) {
+	if cand.fold != FoldNone {
+		inner, ok := c.unfold(fc.column[0], fc.column[1])
+		if !ok {
+			return fc, errors.New("the WHERE's lower() or upper() is not where the plan has it")
+		}
+		fc.column = inner
+	}
 	return fc, c.checkOperands(fc)
 }
 
-// likeOperands splits col [NOT] LIKE pattern [ESCAPE e].
+// likeOperands splits col [NOT] LIKE|ILIKE pattern [ESCAPE e], or the
+// operator spelled out (~~ !~~ ~~* !~~*, an Op token).
 func (c *sortCut) likeOperands(fc filterCut, a, b int, at func(int, ...pg_query.Token) int, cand filterCand) (filterCut, error) {
-	k := at(a, pg_query.Token_LIKE)
+	k := at(a, pg_query.Token_LIKE, pg_query.Token_ILIKE, pg_query.Token_Op)
 	if k < 0 {
 		return fc, errors.New("no LIKE")
 	}
 	l := k
 	if l > a && (c.tok(l-1) == pg_query.Token_NOT || c.tok(l-1) == pg_query.Token_NOT_LA) {
 		l--
+	}
+	if cand.fold != FoldNone {
+		inner, ok := c.unfold(a, l)
+		if !ok {
+			return fc, errors.New("the WHERE's lower() or upper() is not where the plan has it")
+		}
+		a, l = inner[0], inner[1]
 	}
 	fc.column, fc.args[0] = [2]int{a, l}, [2]int{k + 1, b}
 	if e := at(k+1, pg_query.Token_ESCAPE); e >= 0 {
@@ -209,7 +231,7 @@ func (c *sortCut) checkOperands(fc filterCut) error {
 		return errors.New("the WHERE's operands are not where the plan has them")
 	}
 	for _, t := range targets[1:] {
-		if !filterConst(t.GetResTarget().GetVal()) {
+		if !filterOperandConst(t.GetResTarget().GetVal()) {
 			return errors.New("a WHERE operand is not a constant")
 		}
 	}

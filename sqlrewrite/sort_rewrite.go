@@ -312,6 +312,8 @@ func (c *sortCut) hiddenText(sp *SortPlan) (string, error) {
 			b.WriteString("CAST(pg_catalog.getdatabaseencoding() AS pg_catalog.text)")
 		case hiddenCollation:
 			b.WriteString(collationProbe(h.col))
+		case hiddenCtype:
+			b.WriteString(ctypeProbe(h.col, h.calls))
 		case hiddenLimit:
 			expr := c.text(c.limit)
 			if expr == "" && c.fetch {

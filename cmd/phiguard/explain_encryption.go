@@ -67,7 +67,7 @@ func explainSort(w io.Writer, sp *sqlrewrite.SortPlan) {
 	}
 	for _, f := range sp.Filters {
 		fmt.Fprintf(w, "  %-22s in phiguard, after decryption, on the rows the database returns (the constant never reaches the database)\n",
-			"WHERE "+f.Column.Name+" "+f.Op.String())
+			"WHERE "+f.ColumnFold.Wrap(f.Column.Name)+" "+f.Op.String())
 	}
 	for _, k := range sp.Keys {
 		dir := "ASC"

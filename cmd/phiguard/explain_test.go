@@ -59,7 +59,9 @@ func TestExplainAndCheckRoles(t *testing.T) {
 			"ORDER BY plaintext     ranked in the database",
 			"LIMIT/OFFSET           applied by phiguard"},
 		"UPDATE patients SET ssn = '999-00-1234' WHERE id = $1": {"literal #1             written into public.patients.ssn (deterministic): sealed by phiguard"},
-		"SELECT id FROM patients WHERE ssn ILIKE '999%'":        {"encryption: refused, SQLSTATE 0A000", "ssn"},
+		"SELECT id FROM patients WHERE ssn ~ '^999'":            {"encryption: refused, SQLSTATE 0A000", "ssn"},
+		"SELECT id FROM patients WHERE lower(ssn) ILIKE $1 AND id > 3": {
+			"WHERE lower(ssn) ILIKE in phiguard, after decryption, on the rows the database returns (the constant never reaches the database)"},
 		"SELECT id FROM patients WHERE ssn LIKE '999%' AND id > 3": {
 			"WHERE ssn LIKE         in phiguard, after decryption, on the rows the database returns (the constant never reaches the database)"},
 		"SELECT 1": {"encryption: no encrypted table"},

@@ -49,8 +49,8 @@ tables:
 	if !keys.IsCell([]byte(ssn)) || !keys.IsCell([]byte(first)) {
 		t.Fatalf("plaintext at rest: %q %q", ssn, first)
 	}
-	if _, err := conn.Exec(ctx, "SELECT id FROM people WHERE first ILIKE 'h%'"); err == nil {
-		t.Fatal("ILIKE on a randomized column was not refused")
+	if _, err := conn.Exec(ctx, "SELECT id FROM people WHERE first ~ '^h'"); err == nil {
+		t.Fatal("a regular expression on a randomized column was not refused")
 	}
 	conn.Close(ctx)
 
