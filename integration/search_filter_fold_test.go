@@ -290,6 +290,7 @@ ALTER TABLE %s ALTER COLUMN name TYPE text COLLATE %s; ALTER TABLE %s ALTER COLU
 		coll, f.people[0], coll, f.people[1], coll)); err != nil {
 		t.Fatal(err)
 	}
+	f.via = f.p.app(t) // a session reading its catalog after the DDL
 	for _, q := range []struct {
 		sql  string
 		args []any
@@ -309,6 +310,7 @@ ALTER TABLE %s ALTER COLUMN name TYPE text COLLATE %s; ALTER TABLE %s ALTER COLU
 		f.addresses[0], f.addresses[1])); err != nil {
 		t.Fatal(err)
 	}
+	f.via = f.p.app(t) // a session reading its catalog after the DDL
 	f.sameRows(t, "SELECT id, city FROM %[2]s WHERE city ILIKE 'ZÜ%%' AND city <> 'Bern' AND lower(city) LIKE '%%r%%'")
 	f.sameRows(t, "SELECT id, city FROM %[2]s WHERE upper(city) IS DISTINCT FROM $1 AND city = 'Basel'", "BERN")
 	f.sameRows(t, "SELECT id, city FROM %[2]s WHERE city > 'B' AND lower(city) < 'zz'")
@@ -320,6 +322,7 @@ ALTER TABLE %s ALTER COLUMN name TYPE text COLLATE %s; ALTER TABLE %s ALTER COLU
 	if _, err := su.Exec(ctx, fmt.Sprintf(`ALTER TABLE %s ALTER COLUMN city TYPE text COLLATE %s`, f.addresses[1], icu)); err != nil {
 		t.Fatal(err)
 	}
+	f.via = f.p.app(t) // a session reading its catalog after the DDL
 	for _, mode := range bothModes {
 		_, err := rowsRaw(t, f.via, f.sql("SELECT id FROM %[2]s WHERE city ILIKE 'b%%'", 1), mode, 0)
 		wantCode(t, err, "0A000", "public."+f.addresses[1]+".city under collation")

@@ -111,6 +111,7 @@ func TestFilterEncryptedRefusals(t *testing.T) {
 	if _, err := superuser(t).Exec(ctx, fmt.Sprintf(`ALTER TABLE %s ALTER COLUMN city TYPE text COLLATE "und-x-icu"`, f.addresses[1])); err != nil {
 		t.Fatal(err)
 	}
+	f.via = f.p.app(t) // a session reading its catalog after the DDL
 	_, err := rowsRaw(t, f.via, f.sql("SELECT id FROM %[2]s WHERE city >= 'B'", 1), pgx.QueryExecModeCacheStatement, 0)
 	wantCode(t, err, "0A000", "under collation")
 

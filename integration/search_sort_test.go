@@ -275,6 +275,7 @@ func TestSortEncryptedRefusals(t *testing.T) {
 	if _, err := su.Exec(ctx, fmt.Sprintf(`ALTER TABLE %s ALTER COLUMN city TYPE text COLLATE %q`, f.addresses[1], coll)); err != nil {
 		t.Fatal(err)
 	}
+	f.via = f.p.app(t) // a session reading its catalog after the DDL
 	_, err = rowsRaw(t, f.via, f.sql("SELECT id FROM %[2]s ORDER BY city, id", 1), pgx.QueryExecModeCacheStatement, 0)
 	wantCode(t, err, "0A000", "under collation")
 	t.Logf("collation %s: %v", coll, err)

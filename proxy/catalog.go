@@ -48,6 +48,10 @@ type catalog struct {
 	// kin are those of views that are partitions, inheritance children
 	// or parents of a protected table (for the refusal's words).
 	kin map[policy.TableName]bool
+	// collations describe, by OID, the collation of every protected
+	// column and the database's default (100), C and POSIX, for the
+	// collation probes of a proxy-side ORDER BY or WHERE (collation.go).
+	collations map[uint32]collationEntry
 }
 
 type catalogColumn struct {
@@ -124,7 +128,8 @@ func catalogQuery(pol *policy.Policy) string {
 	// from one comes back under its OID, which phiguard cannot map to
 	// the protected columns; enc when the protected table has an
 	// encrypted column; their last field is set (kin).
-	return `WITH RECURSIVE pcols(relid, attnum) AS (
+	return collationQuery(pol) + `;
+WITH RECURSIVE pcols(relid, attnum) AS (
   SELECT a.attrelid, a.attnum FROM pg_catalog.pg_attribute a
   JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   WHERE (n.nspname::text, c.relname::text, a.attname::text) IN (` + strings.Join(protectedColumnKeys(pol), ",") + `)
@@ -239,7 +244,7 @@ func newCatalogBuilder(pol *policy.Policy) *catalogBuilder {
 	return &catalogBuilder{pol: pol, cat: &catalog{byOID: map[uint32]map[int16]*policy.ProtectedColumn{},
 		subjects: map[uint32]map[int16]*policy.ProtectedTable{}, tables: map[policy.TableName][]catalogColumn{},
 		views: map[policy.TableName]bool{}, encViews: map[policy.TableName]bool{}, oids: map[policy.TableName]uint32{},
-		kin: map[policy.TableName]bool{}, attnums: map[uint32]map[int16]bool{}}}
+		kin: map[policy.TableName]bool{}, attnums: map[uint32]map[int16]bool{}, collations: map[uint32]collationEntry{}}}
 }
 
 // add takes one message of the answer.
@@ -247,6 +252,9 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 	switch typ {
 	case beDataRow:
 		var row pgproto3.DataRow
+		if err := row.Decode(body); err == nil && len(row.Values) == 3 {
+			return b.addCollation(row.Values)
+		}
 		if err := row.Decode(body); err != nil || len(row.Values) != 7 {
 			return &errProtocol{"malformed catalog row from backend"}
 		}

@@ -1,13 +1,17 @@
 package proxy
 
 import (
+	"bytes"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/phiguard/phiguard/internal/pgcollate"
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgorder"
 	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 // The order of an encrypted text column's values in the proxy-side ORDER
@@ -18,6 +22,84 @@ import (
 // byte tie-break (internal/pgcollate), which is PostgreSQL's order when
 // phiguard's C library is the server's version; ICU collations are
 // refused.
+
+// collationEntry is what the catalog read of a collation: its
+// collation and its LC_CTYPE as probe answers (provider:version:locale).
+type collationEntry struct{ collate, ctype []byte }
+
+// collationQuery describes the collations of the protected columns, the
+// database's default (100), C (950) and POSIX (951): OID, collation,
+// LC_CTYPE. The version is PostgreSQL's for a libc collation (its C
+// library's, none for C and POSIX); ICU's is not asked for (phiguard
+// refuses ICU, and asking costs PostgreSQL a collator each).
+func collationQuery(pol *policy.Policy) string {
+	const dbVersion = "COALESCE(CASE WHEN d.datlocprovider = 'c' THEN pg_catalog.pg_database_collation_actual_version(d.oid) END, '')"
+	const version = "COALESCE(CASE WHEN l.collprovider = 'c' THEN pg_catalog.pg_collation_actual_version(l.oid) END, '')"
+	return `SELECT l.oid::pg_catalog.text,
+  CASE WHEN l.collprovider = 'd' THEN d.datlocprovider::pg_catalog.text || ':' || ` + dbVersion + ` || ':' || COALESCE(d.daticulocale, d.datcollate::pg_catalog.text)
+  ELSE l.collprovider::pg_catalog.text || ':' || ` + version + ` || ':' || COALESCE(l.colliculocale, l.collcollate, '') END,
+  CASE WHEN l.collprovider = 'd' THEN d.datlocprovider::pg_catalog.text || ':' || ` + dbVersion + ` || ':' || COALESCE(d.daticulocale, d.datctype::pg_catalog.text)
+  ELSE l.collprovider::pg_catalog.text || ':' || ` + version + ` || ':' || COALESCE(l.colliculocale, l.collctype, '') END
+FROM pg_catalog.pg_collation l JOIN pg_catalog.pg_database d ON d.datname = pg_catalog.current_database()
+WHERE l.oid IN (100, 950, 951) OR l.oid IN (SELECT a.attcollation FROM pg_catalog.pg_attribute a
+  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  WHERE (n.nspname::pg_catalog.text, c.relname::pg_catalog.text, a.attname::pg_catalog.text) IN (` + strings.Join(protectedColumnKeys(pol), ",") + `))`
+}
+
+// addCollation takes a row of collationQuery.
+func (b *catalogBuilder) addCollation(v [][]byte) error {
+	oid, err := strconv.ParseUint(string(v[0]), 10, 32)
+	if err != nil {
+		return &errProtocol{"malformed catalog row from backend"}
+	}
+	b.cat.collations[uint32(oid)] = collationEntry{collate: bytes.Clone(v[1]), ctype: bytes.Clone(v[2])}
+	return nil
+}
+
+// resolveProbes is the first row's hidden values with each collation
+// probe (a column's collation OID, collationProbe) replaced by the
+// catalog's description of that collation: the collation itself for an
+// ORDER BY key or a comparison, its LC_CTYPE for a case mapping. A
+// collation the catalog does not describe was given to the column by
+// DDL in another session since the session read it: the statement is
+// refused with 40001 and the catalog read again before the next one.
+func (s *session) resolveProbes(sp *sqlrewrite.SortPlan, hidden [][]byte) ([][]byte, *pgerr.Error) {
+	out := slices.Clone(hidden)
+	cat := s.catalog.Load()
+	resolve := func(at int, ctype bool) *pgerr.Error {
+		if at < 0 || out[at] == nil || string(out[at]) == "shadowed" {
+			return nil // no row: the column is gone, and orderFor refuses
+		}
+		oid, err := strconv.ParseUint(string(out[at]), 10, 32)
+		e, known := collationEntry{}, false
+		if cat != nil && err == nil {
+			e, known = cat.collations[uint32(oid)]
+		}
+		if !known {
+			s.catalogStale.Store(true)
+			return pgerr.New(pgerr.SerializationFailure,
+				"the collation of an encrypted text column changed since this session read its catalog (DDL in another session): run the statement again")
+		}
+		out[at] = map[bool][]byte{false: e.collate, true: e.ctype}[ctype]
+		return nil
+	}
+	for _, k := range sp.Keys {
+		if pe := resolve(k.Collation, false); pe != nil {
+			return nil, pe
+		}
+	}
+	for _, f := range sp.Filters {
+		for _, p := range []struct {
+			at    int
+			ctype bool
+		}{{f.Collation, false}, {f.Ctype, true}, {f.DefaultCtype, true}} {
+			if pe := resolve(p.at, p.ctype); pe != nil {
+				return nil, pe
+			}
+		}
+	}
+	return out, nil
+}
 
 // keyOrder compares two keys of one sort key or filter's column.
 type keyOrder struct {

@@ -142,10 +142,14 @@ func (s *session) holdSortedRow(head *expectation, body []byte, fields []*result
 		if pe := run.readBounds(hidden); pe != nil {
 			return s.failSort(head, pe)
 		}
-		if pe := run.checkCollations(hidden); pe != nil {
-			return s.failSort(head, pe)
+		probes, pe := s.resolveProbes(run.plan, hidden) // collation.go
+		if pe == nil {
+			pe = run.checkCollations(probes)
 		}
-		if pe := run.checkFilterCollations(hidden); pe != nil {
+		if pe == nil {
+			pe = run.checkFilterCollations(probes)
+		}
+		if pe != nil {
 			return s.failSort(head, pe)
 		}
 	}

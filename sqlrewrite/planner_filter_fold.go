@@ -126,26 +126,18 @@ func (f *Filter) addFoldProbes(c filterCand, add func(hiddenColumn) int) {
 	}
 }
 
-// ctypeProbe is a scalar subquery giving the LC_CTYPE under which
-// PostgreSQL maps the case of col's values (col nil: of a constant, the
-// database's default) as provider:version:locale, like collationProbe:
-// "c::C", "c:2.36:en_US.utf8", "i:153.14:en-US". With calls, a function
-// named lower or upper outside pg_catalog makes it "shadowed": the
-// statement's lower() might be that one (an exact match on a varchar
+// ctypeProbe is the hidden column telling the collation under which
+// PostgreSQL maps the case of col's values: col's collation's OID
+// (collationProbe), or for col nil (a constant) the database default's,
+// 100; the proxy reads its LC_CTYPE from its catalog. With calls, a
+// function named lower or upper outside pg_catalog makes it "shadowed":
+// the statement's lower() might be that one (an exact match on a varchar
 // argument, or earlier in search_path). PostgreSQL runs it once per
 // statement.
 func ctypeProbe(col *policy.ProtectedColumn, calls bool) string {
-	def := "CASE WHEN d.datlocprovider = 'i' THEN 'i::' || d.daticulocale ELSE 'c:' || " +
-		"COALESCE(pg_catalog.pg_database_collation_actual_version(d.oid), '') || ':' || d.datctype::pg_catalog.text END"
-	probe := "(SELECT " + def + " FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())"
+	probe := "CAST('100' AS pg_catalog.text)"
 	if col != nil {
-		rel := policy.QuoteIdentifier(col.Table.Name.Schema) + "." + policy.QuoteIdentifier(col.Table.Name.Name)
-		probe = "(SELECT CASE WHEN l.collprovider = 'd' THEN " + def + " WHEN l.collprovider = 'i' THEN 'i::' || l.colliculocale " +
-			"ELSE l.collprovider::pg_catalog.text || ':' || COALESCE(pg_catalog.pg_collation_actual_version(l.oid), '') || ':' || " +
-			"COALESCE(l.collctype, '') END FROM pg_catalog.pg_attribute a " +
-			"JOIN pg_catalog.pg_collation l ON l.oid = a.attcollation " +
-			"JOIN pg_catalog.pg_database d ON d.datname = pg_catalog.current_database() " +
-			"WHERE a.attrelid = " + quoteSQLString(rel) + "::pg_catalog.regclass AND a.attname = " + quoteSQLString(col.Name) + ")"
+		probe = collationProbe(col)
 	}
 	if !calls {
 		return probe
