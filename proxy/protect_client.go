@@ -149,33 +149,6 @@ func (s *session) onParse(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 	return s.protectParse(a, body, false)
 }
 
-func (s *session) onBind(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
-	body, err := s.cr.body()
-	if err != nil {
-		return nil, err
-	}
-	var b boundNames
-	var ok bool
-	if b.portal, b.stmt, b.results, ok = bindSummary(body); !ok {
-		return nil, &errProtocol{"malformed Bind message"}
-	}
-	again, err := s.reprepareStale(b.stmt) // before the Bind's expectation
-	if err != nil {
-		return nil, err
-	}
-	out, err := s.protectBind(body, b)
-	if err == nil {
-		out, err = s.sortedBind(body, out, b) // protect_sort.go
-	}
-	if err != nil || again == nil {
-		return out, err
-	}
-	if out == nil {
-		out = frame(feBind, body)
-	}
-	return append(again, out...), nil
-}
-
 // onDescribeOrClose records which statement or portal the answer is about.
 func (s *session) onDescribeOrClose(typ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 	body, err := s.cr.body()
