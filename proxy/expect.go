@@ -95,7 +95,10 @@ type expectation struct {
 	// filled: a Query, Bind or Execute of a statement whose column list
 	// was filled from the catalog (fillColumnList): any error it meets
 	// may mean the catalog is stale (onBackendError).
-	filled  bool
+	filled bool
+	// guarded: a Query phiguard gave a default guard (guardDefaults),
+	// whose 42501 may mean stale column privileges (column_check.go).
+	guarded bool
 	objects *ObjectsBuilder // for expObjects
 	output  *outputBuilder  // for expOutput
 

@@ -90,6 +90,7 @@ func (s *session) onBackendError(_ byte, head *expectation) (bool, error) {
 		// gives it) where PostgreSQL re-plans the client's statement.
 		s.markGuardFailed(head)
 	}
+	s.privilegesMayBeStale(head, body) // column_check.go
 	handled, err := s.replaceRefusal(body, head)
 	if err != nil {
 		return false, err
@@ -140,6 +141,12 @@ func (s *session) replaceRefusal(body []byte, head *expectation) (bool, error) {
 		}
 		if !isCheck {
 			rc, isCheck = sqlrewrite.TableElsewhereRefusal(string(msg))
+		}
+		if !isCheck {
+			if rc, isCheck = sqlrewrite.DefaultUncheckedRefusal(string(msg)); isCheck {
+				s.catalogStale.Store(true) // the role may insert the column by now
+				s.markGuardFailed(head)
+			}
 		}
 		if !isCheck {
 			return false, nil
