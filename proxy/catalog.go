@@ -62,6 +62,13 @@ type catalogColumn struct {
 	// generated: a generated column, which COPY without a column list
 	// leaves out.
 	generated bool
+	// typ is its type as format_type spells it, domain whether that is a
+	// domain, and noInsert whether the session's role may not INSERT it
+	// (sqlrewrite/guard_slot.go).
+	typ      string
+	typOID   uint32
+	domain   bool
+	noInsert bool
 }
 
 // hasDefault reports whether a protected column has a default expression
@@ -155,13 +162,16 @@ WITH RECURSIVE pcols(relid, attnum) AS (
 )
 SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname,
   ` + sqlrewrite.ColumnHasDefault + `,
-  a.attgenerated <> ''
+  a.attgenerated <> '',
+  pg_catalog.format_type(a.atttypid, NULL), a.atttypid,
+  EXISTS (SELECT FROM pg_catalog.pg_type ty WHERE ty.oid = a.atttypid AND ty.typtype = 'd'),
+  NOT pg_catalog.has_column_privilege(c.oid, a.attnum, 'INSERT')
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE a.attnum > 0 AND NOT a.attisdropped AND ` + protected + `
 UNION ALL
-SELECT c.oid, n.nspname, c.relname, 0::int2, '', bool_or(readers.enc), bool_or(readers.kin)
+SELECT c.oid, n.nspname, c.relname, 0::int2, '', bool_or(readers.enc), bool_or(readers.kin), '', 0::pg_catalog.oid, false, false
 FROM readers JOIN pg_catalog.pg_class c ON c.oid = readers.oid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE NOT ` + protected + `
@@ -255,11 +265,12 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 		if err := row.Decode(body); err == nil && len(row.Values) == 3 {
 			return b.addCollation(row.Values)
 		}
-		if err := row.Decode(body); err != nil || len(row.Values) != 7 {
+		if err := row.Decode(body); err != nil || len(row.Values) != 11 {
 			return &errProtocol{"malformed catalog row from backend"}
 		}
 		oid, _ := strconv.ParseUint(string(row.Values[0]), 10, 32)
 		attnum, _ := strconv.ParseInt(string(row.Values[3]), 10, 16)
+		typOID, _ := strconv.ParseUint(string(row.Values[8]), 10, 32)
 		tn := policy.TableName{Schema: string(row.Values[1]), Name: string(row.Values[2])}
 		if attnum == 0 {
 			b.cat.views[tn] = true
@@ -276,7 +287,8 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 		}
 		b.cat.attnums[uint32(oid)][int16(attnum)] = true
 		b.cat.tables[tn] = append(b.cat.tables[tn], catalogColumn{name: string(row.Values[4]), attnum: int16(attnum),
-			protected: col, hasDefault: string(row.Values[5]) == "t", generated: string(row.Values[6]) == "t"})
+			protected: col, hasDefault: string(row.Values[5]) == "t", generated: string(row.Values[6]) == "t",
+			typ: string(row.Values[7]), typOID: uint32(typOID), domain: string(row.Values[9]) == "t", noInsert: string(row.Values[10]) == "t"})
 		if t, ok := b.pol.Table(tn.Schema, tn.Name); ok && t.SubjectColumn != "" && t.SubjectColumn == string(row.Values[4]) {
 			if b.cat.subjects[uint32(oid)] == nil {
 				b.cat.subjects[uint32(oid)] = map[int16]*policy.ProtectedTable{}
@@ -411,10 +423,49 @@ func (c *catalog) columnOrder(t policy.TableName) sqlrewrite.ColumnOrder {
 		return o // no OID: the guard refuses
 	}
 	o.OID = c.oids[t]
+	o.Types = make(map[string]sqlrewrite.ColumnType, len(c.tables[t]))
 	for _, cc := range c.tables[t] {
 		o.Columns = append(o.Columns, sqlrewrite.OrderedColumn{Attnum: cc.attnum, Name: cc.name})
+		o.Types[cc.name] = sqlrewrite.ColumnType{Type: cc.typ, OID: cc.typOID, Domain: cc.domain, NoInsert: cc.noInsert}
 	}
 	return o
+}
+
+// orders is columnOrder with the parameter types a Parse declared, for
+// the guards (sqlrewrite/guard_slot.go).
+func (c *catalog) orders(params func(int) uint32) func(policy.TableName) sqlrewrite.ColumnOrder {
+	return func(t policy.TableName) sqlrewrite.ColumnOrder {
+		o := c.columnOrder(t)
+		o.Params = params
+		return o
+	}
+}
+
+// uninsertable is the first of cols the session's role may not INSERT,
+// or nil.
+func (c *catalog) uninsertable(cols []*policy.ProtectedColumn) *policy.ProtectedColumn {
+	if c == nil {
+		return nil
+	}
+	for _, col := range cols {
+		for _, cc := range c.tables[col.Table.Name] {
+			if cc.protected == col && cc.noInsert {
+				return col
+			}
+		}
+	}
+	return nil
+}
+
+// declaredParams gives, for a Parse's declared types, the type of
+// parameter $n, 0 when it left it untyped.
+func declaredParams(oids []uint32) func(int) uint32 {
+	return func(n int) uint32 {
+		if n < 1 || n > len(oids) {
+			return 0
+		}
+		return oids[n-1]
+	}
 }
 
 // copyColumnNames lists a protected table's columns that COPY without a

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 	"go.uber.org/zap"
 
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/policy"
 )
 
@@ -25,10 +26,17 @@ import (
 // DDL can still land between this check and the statement, only no
 // longer at any time since the session last read its catalog.
 
+// The check also compares which columns the session's role may not
+// INSERT, which decides whether the guards append an encrypted column
+// (sqlrewrite/guard_slot.go): a GRANT or REVOKE since the catalog was
+// read is then seen before the statement, not after a 42501.
+
 // columnsQuery lists a table's columns as the catalog keeps them:
-// "attnum:name" joined by commas, in attribute order.
+// "attnum:name" joined by commas, in attribute order, with ":-" after a
+// column the role may not insert.
 func columnsQuery(oid uint32) []byte {
-	return queryMessage([]byte(`SELECT pg_catalog.string_agg(a.attnum::pg_catalog.text || ':' || a.attname, ',' ORDER BY a.attnum)
+	return queryMessage([]byte(`SELECT pg_catalog.string_agg(a.attnum::pg_catalog.text || ':' || a.attname ||
+  CASE WHEN pg_catalog.has_column_privilege(a.attrelid, a.attnum, 'INSERT') THEN '' ELSE ':-' END, ',' ORDER BY a.attnum)
 FROM pg_catalog.pg_attribute a WHERE a.attrelid = ` + strconv.FormatUint(uint64(oid), 10) + ` AND a.attnum > 0 AND NOT a.attisdropped`))
 }
 
@@ -41,6 +49,9 @@ func (c *catalog) columnsText(t policy.TableName) string {
 			b.WriteByte(',')
 		}
 		b.WriteString(strconv.Itoa(int(cc.attnum)) + ":" + cc.name)
+		if cc.noInsert {
+			b.WriteString(":-")
+		}
 	}
 	return b.String()
 }
@@ -63,7 +74,7 @@ func (s *session) checkColumnsBeforeFill(cat *catalog, table policy.TableName) *
 		// statement fails too): the guard still holds.
 		return cat
 	}
-	s.log.Info("a table's columns changed since the catalog was read: reading it before filling a column list")
+	s.log.Info("a table's columns or the role's INSERT privileges on them changed since the catalog was read: reading it before filling a column list")
 	s.catalogStale.Store(true)
 	s.readCatalogNow()
 	return s.catalog.Load()
@@ -134,4 +145,30 @@ func (s *session) columnsAnswer(head *expectation, typ byte) error {
 		close(head.done)
 	}
 	return nil
+}
+
+// privilegesMayBeStale: a 42501 answering a statement phiguard guarded
+// (a filled column list, or encrypted columns left to their defaults) may
+// come from a column it appended that the role may no longer insert
+// (another session's REVOKE since the catalog was read; the check above
+// runs before a filled list only): read the catalog again before the
+// next request, and prepare a named statement again at its next Bind.
+// Backend pump.
+func (s *session) privilegesMayBeStale(head *expectation, body []byte) {
+	if code, _ := errorField(body, 'C'); string(code) != string(pgerr.InsufficientPrivilege) {
+		return
+	}
+	st := head.prep
+	switch head.kind {
+	case expBind:
+		st = s.stmts[head.stmt]
+	case expExecute:
+		if p := s.portals[head.name]; p != nil {
+			st = p.stmt
+		}
+	}
+	if head.filled || head.guarded || st != nil && st.again != nil {
+		s.catalogStale.Store(true)
+		s.markGuardFailed(head)
+	}
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"slices"
 
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgvalue"
 	"github.com/phiguard/phiguard/policy"
@@ -114,4 +115,43 @@ func convertsByText(from, to uint32) bool {
 		return slices.Contains(strs, to) || to == policy.OIDBpchar
 	}
 	return false
+}
+
+// presentParameterTypes shows the client each protected parameter with its
+// column's logical type, so it binds a date where the backend sees text.
+// injected: phiguard described the statement itself (reprepare_types.go);
+// it learns the types and the client sees nothing.
+func (s *session) presentParameterTypes(st *stmtInfo, injected bool) (bool, error) {
+	if st == nil || len(st.params) == 0 && st.again == nil {
+		return false, nil
+	}
+	body, err := s.br.body()
+	if err != nil {
+		return false, err
+	}
+	var pd pgproto3.ParameterDescription
+	if err := pd.Decode(body); err != nil {
+		return false, &errProtocol{"malformed ParameterDescription from backend"}
+	}
+	if st.hidden != nil && st.clientParams <= len(pd.ParameterOIDs) {
+		pd.ParameterOIDs = pd.ParameterOIDs[:st.clientParams] // the client never sees the hidden ones
+	}
+	for n, col := range st.params {
+		if i := n - 1; i < len(pd.ParameterOIDs) {
+			pd.ParameterOIDs[i] = presentedParamType(col, st.declared[n])
+		}
+	}
+	if st.again != nil {
+		told := slices.Clone(pd.ParameterOIDs)
+		st.again.described.Store(&told) // reprepare.go
+	}
+	if len(st.params) == 0 || injected {
+		return false, nil
+	}
+	out, err := pd.Encode(nil)
+	if err != nil {
+		return false, err
+	}
+	_, err = s.cw.Write(out)
+	return true, err
 }

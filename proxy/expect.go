@@ -61,8 +61,11 @@ type expectation struct {
 	completed     int
 	fastpath      bool // a FunctionCall (expQuery): recorded as protocol function_call
 	interrupted   bool // cut off by the session's end before the backend answered
-	// injected: a Describe phiguard sent itself (describe.go); its answer
-	// is kept, not forwarded.
+	// injected: a request phiguard sent itself (a Describe of a portal,
+	// describe.go, or of a statement, reprepare_types.go; the Close and
+	// Parse of a re-prepare, reprepare.go); its answer is kept, not
+	// forwarded, and an error answering phiguard's Describe of a
+	// statement is the Bind's behind it.
 	injected bool
 	// sort holds the rows of a statement phiguard sorts itself
 	// (protect_sort.go); nil for any other.
@@ -92,7 +95,10 @@ type expectation struct {
 	// filled: a Query, Bind or Execute of a statement whose column list
 	// was filled from the catalog (fillColumnList): any error it meets
 	// may mean the catalog is stale (onBackendError).
-	filled  bool
+	filled bool
+	// guarded: a Query phiguard gave a default guard (guardDefaults),
+	// whose 42501 may mean stale column privileges (column_check.go).
+	guarded bool
 	objects *ObjectsBuilder // for expObjects
 	output  *outputBuilder  // for expOutput
 

@@ -1,12 +1,10 @@
 package proxy
 
 import (
-	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/sqlrewrite"
 	"go.uber.org/zap"
-	"slices"
 )
 
 // protectBackend handles one backend message under a policy, keeping the
@@ -76,6 +74,7 @@ func (s *session) onBackendError(_ byte, head *expectation) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	head = s.typesDescribeFailed(head) // reprepare_types.go
 	if head.filled || head.kind == expParse && head.prep != nil && head.prep.filled {
 		// A statement whose column list phiguard filled from its catalog
 		// failed. The column guard names a stale catalog, but it runs
@@ -91,6 +90,7 @@ func (s *session) onBackendError(_ byte, head *expectation) (bool, error) {
 		// gives it) where PostgreSQL re-plans the client's statement.
 		s.markGuardFailed(head)
 	}
+	s.privilegesMayBeStale(head, body) // column_check.go
 	handled, err := s.replaceRefusal(body, head)
 	if err != nil {
 		return false, err
@@ -141,6 +141,12 @@ func (s *session) replaceRefusal(body []byte, head *expectation) (bool, error) {
 		}
 		if !isCheck {
 			rc, isCheck = sqlrewrite.TableElsewhereRefusal(string(msg))
+		}
+		if !isCheck {
+			if rc, isCheck = sqlrewrite.DefaultUncheckedRefusal(string(msg)); isCheck {
+				s.catalogStale.Store(true) // the role may insert the column by now
+				s.markGuardFailed(head)
+			}
 		}
 		if !isCheck {
 			return false, nil
@@ -244,9 +250,10 @@ func (s *session) onCloseComplete(_ byte, head *expectation) (bool, error) {
 
 func (s *session) onParameterDescription(_ byte, head *expectation) (bool, error) {
 	if head.kind == expDescribeStmt && !s.suppress {
-		return s.presentParameterTypes(s.stmts[head.name])
+		handled, err := s.presentParameterTypes(s.stmts[head.name], head.injected)
+		return handled || head.injected, err
 	}
-	return s.suppress, nil
+	return s.suppress || head.injected, nil
 }
 
 func (s *session) onNoData(_ byte, head *expectation) (bool, error) {
@@ -263,7 +270,10 @@ func (s *session) onNoData(_ byte, head *expectation) (bool, error) {
 func (s *session) describe(head *expectation, fields []*resultField) bool {
 	switch head.kind {
 	case expDescribeStmt:
-		if st := s.stmts[head.name]; st != nil {
+		// phiguard's own Describe (reprepare_types.go) wanted the
+		// parameter types only; the statement's result stays as the
+		// client's Describes left it.
+		if st := s.stmts[head.name]; st != nil && !head.injected {
 			st.fields, st.described = fields, true
 		}
 	case expDescribePortal:
@@ -290,6 +300,11 @@ func (s *session) onRowDescription(_ byte, head *expectation) (bool, error) {
 	}
 	if s.describe(head, fields) {
 		defer s.expects.pop() // after the last look at head
+		if head.injected && head.kind == expDescribeStmt {
+			// Only its parameter types were wanted (reprepare_types.go);
+			// the client's own Describe or Execute checks the result.
+			return true, nil
+		}
 	} else { // a simple Query's result set
 		s.result = fields
 		if s.srv.auditor != nil {
@@ -497,43 +512,6 @@ func (s *session) failResult(pe *pgerr.Error) error {
 	s.abortOwed = true // the transaction must end up aborted, as after PostgreSQL's own error (txabort.go)
 	_, err := s.cw.Write(pe.Encode())
 	return err
-}
-
-// presentParameterTypes shows the client each protected parameter with its
-// column's logical type, so it binds a date where the backend sees text.
-func (s *session) presentParameterTypes(st *stmtInfo) (bool, error) {
-	if st == nil || len(st.params) == 0 && st.again == nil {
-		return false, nil
-	}
-	body, err := s.br.body()
-	if err != nil {
-		return false, err
-	}
-	var pd pgproto3.ParameterDescription
-	if err := pd.Decode(body); err != nil {
-		return false, &errProtocol{"malformed ParameterDescription from backend"}
-	}
-	if st.hidden != nil && st.clientParams <= len(pd.ParameterOIDs) {
-		pd.ParameterOIDs = pd.ParameterOIDs[:st.clientParams] // the client never sees the hidden ones
-	}
-	for n, col := range st.params {
-		if i := n - 1; i < len(pd.ParameterOIDs) {
-			pd.ParameterOIDs[i] = presentedParamType(col, st.declared[n])
-		}
-	}
-	if st.again != nil {
-		told := slices.Clone(pd.ParameterOIDs)
-		st.again.described.Store(&told) // reprepare.go
-	}
-	if len(st.params) == 0 {
-		return false, nil
-	}
-	out, err := pd.Encode(nil)
-	if err != nil {
-		return false, err
-	}
-	_, err = s.cw.Write(out)
-	return true, err
 }
 
 // recordRefusal writes the audit record of a statement phiguard refused.

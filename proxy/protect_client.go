@@ -127,9 +127,10 @@ func (s *session) onQuery(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 		replaced = s.refuseStatement(pe, a)
 	} else {
 		if filled {
-			replaced = s.guardFilledList(replaced, a, filledFrom)
+			replaced = s.guardFilledList(replaced, a, filledFrom, nil)
 		}
-		guarded, pe := s.guardDefaults(replaced, v.sql, plan)
+		guarded, pe := s.guardDefaults(replaced, v.sql, plan, nil)
+		x.guarded = plan != nil && len(plan.Defaults) > 0
 		if replaced = guarded; pe != nil {
 			replaced = s.refuseStatement(pe, a)
 		}
@@ -147,33 +148,6 @@ func (s *session) onParse(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 		return nil, err
 	}
 	return s.protectParse(a, body, false)
-}
-
-func (s *session) onBind(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
-	body, err := s.cr.body()
-	if err != nil {
-		return nil, err
-	}
-	var b boundNames
-	var ok bool
-	if b.portal, b.stmt, b.results, ok = bindSummary(body); !ok {
-		return nil, &errProtocol{"malformed Bind message"}
-	}
-	again, err := s.reprepareStale(b.stmt) // before the Bind's expectation
-	if err != nil {
-		return nil, err
-	}
-	out, err := s.protectBind(body, b)
-	if err == nil {
-		out, err = s.sortedBind(body, out, b) // protect_sort.go
-	}
-	if err != nil || again == nil {
-		return out, err
-	}
-	if out == nil {
-		out = frame(feBind, body)
-	}
-	return append(again, out...), nil
 }
 
 // onDescribeOrClose records which statement or portal the answer is about.
@@ -362,10 +336,11 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte, injected boo
 // lastParseEdits guards a filled column list and rewrites a statement
 // sorted in the proxy (protect_sort.go), the last edits of a Parse's text.
 func (s *session) lastParseEdits(msg *pgproto3.Parse, info *stmtInfo, a *sqlrewrite.Analysis, filledFrom *catalog) *pgerr.Error {
+	params := declaredParams(msg.ParameterOIDs)
 	if filledFrom != nil {
-		msg.Query = string(s.guardFilledList([]byte(msg.Query), a, filledFrom))
+		msg.Query = string(s.guardFilledList([]byte(msg.Query), a, filledFrom, params))
 	}
-	guarded, pe := s.guardDefaults(nil, []byte(msg.Query), info.plan)
+	guarded, pe := s.guardDefaults(nil, []byte(msg.Query), info.plan, params)
 	if pe != nil {
 		return pe
 	}

@@ -445,7 +445,11 @@ func (s *session) checkDefaults(plan *sqlrewrite.Plan) *pgerr.Error {
 // DEFAULT VALUES, several statements in one Query) go as they are,
 // checked by the catalog alone; an INSERT ... VALUES, UPDATE or COPY
 // whose text it cannot place the guard in is refused (fail closed).
-func (s *session) guardDefaults(replaced, sql []byte, plan *sqlrewrite.Plan) ([]byte, *pgerr.Error) {
+//
+// An encrypted column the role may not insert is left to its default and
+// checked in the statement (sqlrewrite/guard_slot.go); params gives the
+// types a Parse declared (nil: no parameters).
+func (s *session) guardDefaults(replaced, sql []byte, plan *sqlrewrite.Plan, params func(int) uint32) ([]byte, *pgerr.Error) {
 	if plan == nil || plan.Refusal != nil || len(plan.Defaults) == 0 {
 		return replaced, nil
 	}
@@ -453,10 +457,15 @@ func (s *session) guardDefaults(replaced, sql []byte, plan *sqlrewrite.Plan) ([]
 	if src == nil {
 		src = sql
 	}
-	guarded, ok := sqlrewrite.GuardNoDefaults(string(src), s.policy(), plan.Defaults)
+	cat := s.catalog.Load()
+	guarded, ok := sqlrewrite.GuardNoDefaults(string(src), s.policy(), plan.Defaults, cat.orders(params))
 	switch {
 	case ok:
 		return []byte(guarded), nil
+	case guarded == "" && cat.uninsertable(plan.Defaults) != nil:
+		return nil, pgerr.Newf(pgerr.FeatureNotSupported,
+			"this statement leaves out encrypted column %s, which the role may not insert, so it takes its default; phiguard checks that it has none in the value of another column, and this statement has none it can use (an encrypted column, NULL, a quoted literal or a parameter without a type, for a column whose type is not a domain): nothing was written; give the statement such a value, or grant the role INSERT on the column",
+			cat.uninsertable(plan.Defaults).QualifiedName())
 	case guarded == "":
 		return nil, pgerr.Newf(pgerr.FeatureNotSupported,
 			"phiguard cannot check that the encrypted columns this statement leaves to their defaults (%s) still have none: give them values or NULL, or write VALUES without parentheses around it",
@@ -473,8 +482,8 @@ func (s *session) guardDefaults(replaced, sql []byte, plan *sqlrewrite.Plan) ([]
 // cat must be the catalog the list was filled from: the backend pump may
 // have stored a newer one since, and the guard must check the columns the
 // list names.
-func (s *session) guardFilledList(sql []byte, a *sqlrewrite.Analysis, cat *catalog) []byte {
-	guarded, ok := sqlrewrite.GuardColumnOrder(string(sql), s.policy(), cat.columnOrder)
+func (s *session) guardFilledList(sql []byte, a *sqlrewrite.Analysis, cat *catalog, params func(int) uint32) []byte {
+	guarded, ok := sqlrewrite.GuardColumnOrder(string(sql), s.policy(), cat.orders(params))
 	if !ok {
 		return s.refuseStatement(pgerr.New(pgerr.FeatureNotSupported,
 			"phiguard cannot check that this statement's table still has the columns it read for its missing column list: give the statement a column list"), a)

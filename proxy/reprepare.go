@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 // A named statement whose text phiguard wrote a column list or a default
@@ -22,13 +23,47 @@ import (
 // client's own: a column list filled anew, or a refusal (a default now
 // set on an encrypted column) that the client gets for its Bind.
 
+// onBind sends the client's Bind, encrypted, behind what prepares its
+// statement again (reprepareStale) or else a Describe that learns the
+// statement's parameter types (describeForTypes, reprepare_types.go).
+func (s *session) onBind(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
+	body, err := s.cr.body()
+	if err != nil {
+		return nil, err
+	}
+	var b boundNames
+	var ok bool
+	if b.portal, b.stmt, b.results, ok = bindSummary(body); !ok {
+		return nil, &errProtocol{"malformed Bind message"}
+	}
+	again, err := s.reprepareStale(b.stmt) // before the Bind's expectation
+	if err != nil {
+		return nil, err
+	}
+	if again == nil {
+		again = s.describeForTypes(b.stmt, body) // also before it
+	}
+	out, err := s.protectBind(body, b)
+	if err == nil {
+		out, err = s.sortedBind(body, out, b) // protect_sort.go
+	}
+	if err != nil || again == nil {
+		return out, err
+	}
+	if out == nil {
+		out = frame(feBind, body)
+	}
+	return append(again, out...), nil
+}
+
 // reprepared is what a Parse needs to be sent again: the client's text
 // and declared parameter types, before phiguard's edits.
 type reprepared struct {
 	query string
 	oids  []uint32
 	// described are the parameter types the client was told when it
-	// described the statement (backend pump; presentParameterTypes).
+	// described the statement, or would have been told when phiguard
+	// described it itself (backend pump; presentParameterTypes).
 	// PostgreSQL fixes a statement's parameter types at its Parse and
 	// keeps them when it re-plans; the re-Parse declares them, or
 	// PostgreSQL would infer them anew from the changed table.

@@ -44,6 +44,13 @@ type ColumnOrder struct {
 	Table   policy.TableName
 	OID     uint32
 	Columns []OrderedColumn
+	// Types are the columns' types and the role's INSERT privilege, by
+	// name (guard_slot.go); nil: every column may be inserted, and no
+	// value but an encrypted column's carries a guard.
+	Types map[string]ColumnType
+	// Params gives the type the client declared for parameter $n in its
+	// Parse, 0 for none; nil without parameters (a simple Query).
+	Params func(n int) uint32
 	// named is the statement's relation, quoted (relationName).
 	named string
 }
@@ -201,17 +208,23 @@ func guardInsert(sql string, t *policy.ProtectedTable, order ColumnOrder, ins *p
 		return sql[:sp[0]] + order.guard(value, "") + sql[sp[1]:], true
 	}
 	// The list names no encrypted column: add the table's first (in the
-	// catalog's order, so one the table has), with the guard as its first
-	// row's value and NULL in the others.
+	// catalog's order, so one the table has) that the role may insert,
+	// with the guard as its first row's value and NULL in the others.
 	first := ""
 	for _, c := range order.Columns {
-		if _, enc := t.Column(c.Name); enc {
+		if _, enc := t.Column(c.Name); enc && order.insertable(c.Name) {
 			first = c.Name
 			break
 		}
 	}
 	if first == "" {
-		return "", false
+		// It may insert none: the guard wraps another column's value
+		// (guard_slot.go); the default guard checks those left out.
+		sp, cast, ok := typedSlot(ins, rows, order.Types, order.Params)
+		if !ok {
+			return "", false
+		}
+		return sql[:sp[0]] + order.guard(sql[sp[0]:sp[1]], cast) + sql[sp[1]:], true
 	}
 	edits := []textEdit{{at: listClose, text: ", " + policy.QuoteIdentifier(first)}}
 	for r, row := range rows {

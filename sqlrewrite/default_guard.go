@@ -58,7 +58,13 @@ func DefaultsAddedRefusal(message string) (*Refusal, bool) {
 // "" with false for an INSERT ... VALUES or UPDATE it should guard but
 // cannot find the place in the text for (VALUES in parentheses): the
 // caller refuses it.
-func GuardNoDefaults(sql string, pol *policy.Policy, cols []*policy.ProtectedColumn) (string, bool) {
+//
+// orders gives what the session's catalog says of the table's columns
+// (nil: nothing): an encrypted column the role may not insert is not
+// appended but left to its default, checked in READ COMMITTED only, and
+// with no encrypted column to carry the check another column's value
+// carries it (guard_slot.go); "" with false when none can.
+func GuardNoDefaults(sql string, pol *policy.Policy, cols []*policy.ProtectedColumn, orders func(policy.TableName) ColumnOrder) (string, bool) {
 	tree, err := pg_query.Parse(sql)
 	if err != nil || len(tree.GetStmts()) != 1 || pol == nil || len(cols) == 0 {
 		return sql, false
@@ -80,6 +86,9 @@ func GuardNoDefaults(sql string, pol *policy.Policy, cols []*policy.ProtectedCol
 		return sql, false
 	}
 	g := defaultGuard{table: t, named: relationName(rv), cols: cols}
+	if orders != nil {
+		g.order = orders(t.Name)
+	}
 	if ins := stmt.GetInsertStmt(); ins != nil {
 		return g.insert(sql, ins)
 	}
@@ -90,6 +99,11 @@ type defaultGuard struct {
 	table *policy.ProtectedTable
 	named string // the statement's relation, quoted (relationName)
 	cols  []*policy.ProtectedColumn
+	order ColumnOrder // the catalog's types and privileges (guard_slot.go)
+	// readCommitted: a column of cols is left to its default, not
+	// appended (the role may not insert it): the check holds in READ
+	// COMMITTED only.
+	readCommitted bool
 }
 
 // wrap is a CASE that hands on value while no column of cols has a
@@ -98,14 +112,25 @@ type defaultGuard struct {
 // otherwise. to_regclass resolves the relation as the statement did; a
 // name it does not resolve raises too, since the check would then find
 // no column and pass.
-func (g defaultGuard) wrap(value string) string {
+//
+// cast types the raises for a value of another type than text
+// (typedSlot). With readCommitted it first raises outside READ COMMITTED
+// (defaultUncheckedMarker): a column left to its default takes the
+// default the catalog has now, and only READ COMMITTED gives the check a
+// snapshot taken after the statement locked its table.
+func (g defaultGuard) wrap(value, cast string) string {
 	names := make([]string, len(g.cols))
 	for i, c := range g.cols {
 		names[i] = sqlString(c.Name)
 	}
 	rel := "pg_catalog.to_regclass(" + sqlString(g.named) + ")"
-	return "CASE WHEN " + rel + " IS NOT NULL AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = " + rel +
-		" AND a.attname IN (" + strings.Join(names, ", ") + ") AND NOT a.attisdropped AND (" + ColumnHasDefault + " OR a.attgenerated <> '')) THEN " + value + " ELSE pg_catalog.current_setting(" + sqlString(defaultGuardMarker+g.table.Name.String()) + ") END"
+	isolation := ""
+	if g.readCommitted {
+		isolation = "WHEN pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN pg_catalog.current_setting(" +
+			sqlString(defaultUncheckedMarker+g.table.Name.String()) + ")" + cast + " "
+	}
+	return "CASE " + isolation + "WHEN " + rel + " IS NOT NULL AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = " + rel +
+		" AND a.attname IN (" + strings.Join(names, ", ") + ") AND NOT a.attisdropped AND (" + ColumnHasDefault + " OR a.attgenerated <> '')) THEN " + value + " ELSE pg_catalog.current_setting(" + sqlString(defaultGuardMarker+g.table.Name.String()) + ")" + cast + " END"
 }
 
 // ColumnHasDefault is true for the column of pg_attribute a that has a
@@ -126,6 +151,7 @@ func (g defaultGuard) insert(sql string, ins *pg_query.InsertStmt) (string, bool
 	var edits []textEdit
 	guarded := false
 	listed := map[string]bool{}
+	g.readCommitted = g.leavesUninsertable(ins)
 	for i, c := range ins.GetCols() {
 		name := c.GetResTarget().GetName()
 		if _, enc := g.table.Column(name); !enc {
@@ -141,14 +167,23 @@ func (g defaultGuard) insert(sql string, ins *pg_query.InsertStmt) (string, bool
 				value = "NULL" // what DEFAULT stores while the guard holds
 			}
 			if !guarded && r == 0 {
-				value, guarded = g.wrap(value), true
+				value, guarded = g.wrap(value, ""), true
 			} else if !isDefault {
 				continue
 			}
 			edits = append(edits, textEdit{at: row[i][0], end: row[i][1], text: value})
 		}
 	}
-	edits = append(edits, g.appendOmitted(listClose, rows, listed, guarded)...)
+	omitted, guarded := g.appendOmitted(listClose, rows, listed, guarded)
+	edits = append(edits, omitted...)
+	if !guarded {
+		// No encrypted column carries the check: another value does.
+		sp, cast, ok := typedSlot(ins, rows, g.order.Types, g.order.Params)
+		if !ok {
+			return "", false
+		}
+		edits = append(edits, textEdit{at: sp[0], end: sp[1], text: g.wrap(sql[sp[0]:sp[1]], cast)})
+	}
 	conflict, ok := g.conflictDefaults(sql, ins)
 	if !ok {
 		return "", false
@@ -162,10 +197,13 @@ func (g defaultGuard) insert(sql string, ins *pg_query.InsertStmt) (string, bool
 // no listed column does. Explicit, NULL stays NULL whatever the guard
 // reads: a transaction's snapshot (REPEATABLE READ) predates DDL
 // committed since, which the statement's defaults follow.
-func (g defaultGuard) appendOmitted(listClose int, rows [][][2]int, listed map[string]bool, guarded bool) []textEdit {
+//
+// A column the role may not insert is left out (guard_slot.go); guarded
+// says whether a value carries the check now.
+func (g defaultGuard) appendOmitted(listClose int, rows [][][2]int, listed map[string]bool, guarded bool) ([]textEdit, bool) {
 	var edits []textEdit
 	for _, c := range g.cols {
-		if listed[c.Name] {
+		if listed[c.Name] || !g.order.insertable(c.Name) {
 			continue
 		}
 		listed[c.Name] = true
@@ -173,13 +211,28 @@ func (g defaultGuard) appendOmitted(listClose int, rows [][][2]int, listed map[s
 		for r, row := range rows {
 			value := "NULL"
 			if r == 0 && !guarded {
-				value, guarded = g.wrap("NULL"), true
+				value, guarded = g.wrap("NULL", ""), true
 			}
 			end := row[len(row)-1][1]
 			edits = append(edits, textEdit{at: end, end: end, text: ", " + value})
 		}
 	}
-	return edits
+	return edits, guarded
+}
+
+// leavesUninsertable: the INSERT leaves out a column of cols that the
+// role may not insert, which then takes its default.
+func (g defaultGuard) leavesUninsertable(ins *pg_query.InsertStmt) bool {
+	listed := map[string]bool{}
+	for _, c := range ins.GetCols() {
+		listed[c.GetResTarget().GetName()] = true
+	}
+	for _, c := range g.cols {
+		if !listed[c.Name] && !g.order.insertable(c.Name) {
+			return true
+		}
+	}
+	return false
 }
 
 // conflictDefaults makes ON CONFLICT DO UPDATE's SET enc = DEFAULT NULL.
@@ -223,7 +276,7 @@ func (g defaultGuard) update(sql string, up *pg_query.UpdateStmt) (string, bool)
 		}
 		value := "NULL"
 		if len(edits) == 0 {
-			value = g.wrap("NULL")
+			value = g.wrap("NULL", "")
 		}
 		edits = append(edits, textEdit{at: at, end: at + len("DEFAULT"), text: value})
 	}

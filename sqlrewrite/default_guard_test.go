@@ -29,7 +29,7 @@ func TestGuardNoDefaults(t *testing.T) {
 		{"INSERT INTO patients (id, first) VALUES (1, '~phg~c1') RETURNING *", "THEN '~phg~c1' ELSE"},
 		{"UPDATE patients SET note = 'x', ssn = DEFAULT WHERE id = 1", "ssn = CASE WHEN"},
 	} {
-		out, ok := GuardNoDefaults(c.in, pol, []*policy.ProtectedColumn{ssn})
+		out, ok := GuardNoDefaults(c.in, pol, []*policy.ProtectedColumn{ssn}, nil)
 		if !ok {
 			t.Errorf("%s: no guard", c.in)
 			continue
@@ -45,14 +45,14 @@ func TestGuardNoDefaults(t *testing.T) {
 		}
 	}
 	// Every column left to its default is checked.
-	out, ok := GuardNoDefaults("INSERT INTO patients (id) VALUES (1)", pol, []*policy.ProtectedColumn{ssn, first})
+	out, ok := GuardNoDefaults("INSERT INTO patients (id) VALUES (1)", pol, []*policy.ProtectedColumn{ssn, first}, nil)
 	if !ok || !strings.Contains(out, "a.attname IN ('ssn', 'first')") {
 		t.Errorf("two columns: %v\n%s", ok, out)
 	}
 	// Shapes with no place for the guard come back unchanged, false.
 	for _, in := range []string{"INSERT INTO patients (id) SELECT 1", "INSERT INTO patients DEFAULT VALUES", "SELECT 1",
 		"INSERT INTO elsewhere (id) VALUES (1)", "UPDATE patients SET note = DEFAULT", "INSERT INTO patients (id) VALUES (1); SELECT 1"} {
-		if out, ok := GuardNoDefaults(in, pol, []*policy.ProtectedColumn{ssn}); ok || out != in {
+		if out, ok := GuardNoDefaults(in, pol, []*policy.ProtectedColumn{ssn}, nil); ok || out != in {
 			t.Errorf("%s: changed to %q (%v)", in, out, ok)
 		}
 	}
@@ -83,13 +83,13 @@ func TestGuardNoDefaultsNames(t *testing.T) {
 		`INSERT INTO "patients" AS p (id) VALUES (1)`:       "'patients'",
 		"UPDATE ONLY public.patients SET ssn = DEFAULT":     "'public.patients'",
 	} {
-		out, ok := GuardNoDefaults(in, pol, []*policy.ProtectedColumn{ssn})
+		out, ok := GuardNoDefaults(in, pol, []*policy.ProtectedColumn{ssn}, nil)
 		if !ok || !strings.Contains(out, "CASE WHEN pg_catalog.to_regclass("+named+") IS NOT NULL AND NOT EXISTS") ||
 			!strings.Contains(out, "a.attrelid = pg_catalog.to_regclass("+named+")") {
 			t.Errorf("%s: %v\n%s", in, ok, out)
 		}
 	}
-	out, _ := GuardNoDefaults("INSERT INTO patients (id) VALUES (1)", pol, []*policy.ProtectedColumn{ssn})
+	out, _ := GuardNoDefaults("INSERT INTO patients (id) VALUES (1)", pol, []*policy.ProtectedColumn{ssn}, nil)
 	if !strings.Contains(out, "ty.oid = a.atttypid AND (ty.typdefaultbin IS NOT NULL") {
 		t.Errorf("a domain's default is not checked:\n%s", out)
 	}
@@ -111,7 +111,7 @@ func TestGuardNoDefaultsLeavesNoDefault(t *testing.T) {
 			"INSERT INTO patients (id, ssn, first) VALUES (1, CASE WHEN", "THEN NULL ELSE", "END, NULL), (2, NULL, NULL) ON CONFLICT (id) DO UPDATE SET ssn = NULL, first = NULL"},
 		"UPDATE patients SET ssn = DEFAULT, note = DEFAULT, first = DEFAULT": {"SET ssn = CASE WHEN", "END, note = DEFAULT, first = NULL"},
 	} {
-		out, ok := GuardNoDefaults(in, pol, both)
+		out, ok := GuardNoDefaults(in, pol, both, nil)
 		for _, w := range want {
 			if !ok || !strings.Contains(out, w) {
 				t.Errorf("%s: want %q in\n%s", in, w, out)
@@ -134,7 +134,7 @@ func TestGuardNoDefaultsNoPlace(t *testing.T) {
 	tbl, _ := pol.Table("public", "patients")
 	ssn, _ := tbl.Column("ssn")
 	for _, in := range []string{"INSERT INTO patients (id) (VALUES (1))", "INSERT INTO patients (id, ssn) ((VALUES (1, NULL), (2, DEFAULT)))"} {
-		if out, ok := GuardNoDefaults(in, pol, []*policy.ProtectedColumn{ssn}); ok || out != "" {
+		if out, ok := GuardNoDefaults(in, pol, []*policy.ProtectedColumn{ssn}, nil); ok || out != "" {
 			t.Errorf("%s: %q, %v; want \"\", false", in, out, ok)
 		}
 	}
@@ -153,7 +153,7 @@ func TestGuardNoDefaultsCopy(t *testing.T) {
 		"COPY public . /* ( */ patients(id) FROM STDIN WITH (FORMAT csv)": `COPY public . /* ( */ patients(id, ssn, first) FROM STDIN WITH (FORMAT csv)`,
 		`COPY "patients" ( "id" -- )` + "\n) FROM STDIN (FORMAT binary)":  `COPY "patients" ( "id" -- )` + "\n, ssn, first) FROM STDIN (FORMAT binary)",
 	} {
-		out, ok := GuardNoDefaults(in, pol, []*policy.ProtectedColumn{ssn, first})
+		out, ok := GuardNoDefaults(in, pol, []*policy.ProtectedColumn{ssn, first}, nil)
 		if !ok || out != want {
 			t.Errorf("%s: got %q (%v), want %q", in, out, ok, want)
 		}
@@ -162,7 +162,7 @@ func TestGuardNoDefaultsCopy(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"COPY patients TO STDOUT", "COPY patients (id) TO STDOUT", "COPY patients FROM STDIN", "COPY elsewhere (id) FROM STDIN"} {
-		if out, ok := GuardNoDefaults(in, pol, []*policy.ProtectedColumn{ssn}); ok || out != in {
+		if out, ok := GuardNoDefaults(in, pol, []*policy.ProtectedColumn{ssn}, nil); ok || out != in {
 			t.Errorf("%s: changed to %q (%v)", in, out, ok)
 		}
 	}

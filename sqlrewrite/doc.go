@@ -27,7 +27,10 @@
 //     its table's lock, and fail it when another session's DDL made that
 //     catalog wrong about the columns' order or their defaults; a COPY
 //     FROM STDIN's column list instead gets the encrypted columns it
-//     leaves out, which the proxy sends NULL for.
+//     leaves out, which the proxy sends NULL for. An encrypted column
+//     the role may not insert is left to its default, checked in READ
+//     COMMITTED only, the checks then carried by another column's value
+//     (guard_slot.go).
 //   - AccessFor (access*.go) applies a role's rules: row rules, bound to
 //     their schemas (access_rulenames.go) and injected behind an OFFSET 0
 //     fence into every reference to a ruled table, write checks, column

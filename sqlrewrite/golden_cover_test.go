@@ -117,6 +117,9 @@ var notCoverable = map[string]string{
 	"resolves (search_path, a temporary table) to another table than": "raised by the database, not by planning",
 	// The default guard's error (default_guard.go), the same way.
 	"was given a default since this session read the catalog (DDL in another session)": "raised by the database, not by planning",
+	// And its refusal outside READ COMMITTED (guard_slot.go), which
+	// TestColumnPrivilegeOmittedEncrypted covers.
+	"can check that the column has none only in a READ COMMITTED transaction": "raised by the database, not by planning",
 	// PlanFor parses a text again only when it parsed once already.
 	"phiguard could not parse this statement again": "unreachable: the text parsed before",
 	// The planner names a context only where a column reference (or
