@@ -43,6 +43,7 @@ type sortRun struct {
 type sortedRow struct {
 	values [][]byte
 	keys   []sortValue
+	dkeys  []sortValue // a DISTINCT's (protect_distinct.go)
 }
 
 type sortValue struct {
@@ -146,6 +147,9 @@ func (s *session) holdSortedRow(head *expectation, body []byte, fields []*result
 		if pe := run.checkFilterCollations(hidden); pe != nil {
 			return s.failSort(head, pe)
 		}
+		if pe := run.checkDistinctCollations(hidden); pe != nil { // protect_distinct.go
+			return s.failSort(head, pe)
+		}
 	}
 	if keep, pe := s.keepRow(run, fields, row.Values, visible); pe != nil || !keep {
 		if pe != nil {
@@ -154,7 +158,7 @@ func (s *session) holdSortedRow(head *expectation, body []byte, fields []*result
 		return nil // the WHERE drops it
 	}
 	shown := slices.Clone(row.Values[:visible])
-	keys, shownFields, pe := s.sortKeys(run, fields, row.Values, shown)
+	keys, dkeys, shownFields, pe := s.rowKeys(run, fields, row.Values, shown) // protect_distinct.go
 	if pe != nil {
 		return s.failSort(head, pe)
 	}
@@ -176,9 +180,9 @@ func (s *session) holdSortedRow(head *expectation, body []byte, fields []*result
 	for i, v := range row.Values[:visible] {
 		values[i] = slices.Clone(v) // the message buffer is reused
 	}
-	run.rows = append(run.rows, sortedRow{values: values, keys: keys})
+	run.rows = append(run.rows, sortedRow{values: values, keys: keys, dkeys: dkeys})
 	// The row's bytes and what holds them: slice headers, keys, the row.
-	run.bytes += int64(len(body)) + 24*int64(len(values)) + 96*int64(len(keys)) + 48
+	run.bytes += int64(len(body)) + 24*int64(len(values)) + 96*int64(len(keys)+len(dkeys)) + 72
 	return s.checkSortCap(head)
 }
 
@@ -276,15 +280,15 @@ func localeOf(probe []byte) string {
 	return "(unknown)"
 }
 
-// sortKeys reads a row's keys from its cells as the backend sent them:
+// readKeys reads a row's keys ks from its cells as the backend sent them:
 // hidden ones after the visible, or a selected column's. A selected key's
 // cell is opened once: its value is presented into shown, and the fields
-// left for decryptDataRow no longer name it.
-func (s *session) sortKeys(run *sortRun, fields []*resultField, cells, shown [][]byte) ([]sortValue, []*resultField, *pgerr.Error) {
+// left for decryptDataRow (shownFields, cloned before the first change)
+// no longer name it.
+func (s *session) readKeys(ks []sqlrewrite.SortKey, fields []*resultField, cells, shown [][]byte, shownFields []*resultField, cloned *bool) ([]sortValue, []*resultField, *pgerr.Error) {
 	visible := len(shown)
-	shownFields, cloned := fields[:visible], false
-	keys := make([]sortValue, len(run.plan.Keys))
-	for i, k := range run.plan.Keys {
+	keys := make([]sortValue, len(ks))
+	for i, k := range ks {
 		at := visible + k.Value
 		if k.Target >= 0 {
 			at = k.Target
@@ -305,7 +309,7 @@ func (s *session) sortKeys(run *sortRun, fields []*resultField, cells, shown [][
 		f := fields[at]
 		if f == nil || f.col == nil || f.col.Type != k.Column.Type || f.rule != nil {
 			return nil, nil, pgerr.Newf(pgerr.FeatureNotSupported,
-				"phiguard cannot tell that the ORDER BY key %s arrives as that encrypted column, so it cannot sort by it", k.Column.QualifiedName())
+				"phiguard cannot tell that the ORDER BY or DISTINCT key %s arrives as that encrypted column, so it cannot compare it", k.Column.QualifiedName())
 		}
 		present := at < visible && f.subject == nil && shownFields[at] != nil
 		sv, out, pe := s.encryptedKey(f, v, present)
@@ -314,8 +318,8 @@ func (s *session) sortKeys(run *sortRun, fields []*resultField, cells, shown [][
 		}
 		keys[i] = sv
 		if present {
-			if !cloned {
-				shownFields, cloned = slices.Clone(shownFields), true
+			if !*cloned {
+				shownFields, *cloned = slices.Clone(shownFields), true
 			}
 			shown[at], shownFields[at] = out, nil
 		}
@@ -411,8 +415,12 @@ func cmpInt64(a, b int64) int {
 // the statement failed instead.
 func (s *session) flushSorted(head *expectation) ([]byte, error) {
 	run := head.sort
+	order, pe := run.distinctRows() // protect_distinct.go
+	if pe != nil {
+		return nil, s.failSort(head, pe)
+	}
 	head.sort = nil
-	order := run.sortedOrder()
+	order = run.sortedOrder(order)
 	if run.offset > 0 {
 		order = order[min(int64(len(order)), run.offset):]
 	}
@@ -453,10 +461,9 @@ func (s *session) flushSorted(head *expectation) ([]byte, error) {
 // the indexes with the index as the last key. Sorting the rows
 // themselves stably (a merge sort of 48-byte rows holding pointers) took
 // 2.7 ms for 2,000 rows.
-func (r *sortRun) sortedOrder() []int32 {
-	order := make([]int32, len(r.rows))
-	for i := range order {
-		order[i] = int32(i)
+func (r *sortRun) sortedOrder(order []int32) []int32 {
+	if len(r.plan.Keys) == 0 {
+		return order // the database's order
 	}
 	slices.SortFunc(order, func(a, b int32) int {
 		if c := r.compareRows(&r.rows[a], &r.rows[b]); c != 0 {

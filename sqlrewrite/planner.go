@@ -288,19 +288,13 @@ func (p *planner) query(n *pg_query.Node, outer *scope, r role) map[string]*poli
 			p.expr(d, sc, ctxGroup)
 		}
 	}
-	if distinct {
-		for _, c := range outs {
-			if !byCell(c) {
-				p.refuse(c, "DISTINCT")
-			}
-		}
-	}
-	filters, conjuncts := p.whereFilters(s, sc, top) // planner_filter.go
+	proxyDistinct := distinct && p.distinctInProxy(s, sc, top, outs) // planner_distinct.go
+	filters, conjuncts := p.whereFilters(s, sc, top)                 // planner_filter.go
 	for _, g := range s.GetGroupClause() {
 		p.expr(g, sc, ctxGroup)
 	}
 	p.expr(s.GetHavingClause(), sc, ctxOther("HAVING"))
-	p.orderBy(s, sc, top, filters, conjuncts) // planner_sort.go
+	p.orderBy(s, sc, top, filters, conjuncts, proxyDistinct) // planner_sort.go
 	for _, w := range s.GetWindowClause() {
 		p.expr(w, sc, ctxOther("WINDOW"))
 	}

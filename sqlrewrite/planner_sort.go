@@ -54,6 +54,12 @@ type SortPlan struct {
 	Filters   []Filter
 	cands     []filterCand
 	conjuncts int
+	// Distinct are the keys of a DISTINCT phiguard evaluates, removing
+	// duplicate rows before it sorts (planner_distinct.go): an encrypted
+	// select-list entry (Target), or the rank of the plaintext ones
+	// (Value); Collation is the hidden index of a text column's
+	// determinism probe. The text sent is without its DISTINCT.
+	Distinct []SortKey
 	// lastRewrite is RewriteSort's memo (sort_rewrite.go).
 	lastRewrite atomic.Pointer[sortRewriteMemo]
 }
@@ -79,14 +85,17 @@ const (
 	hiddenCollation                   // the collation of col
 	hiddenLimit
 	hiddenOffset
-	hiddenFilterColumn // the column of filter from
-	hiddenEncoding     // the database's encoding, for LIKE
+	hiddenFilterColumn  // the column of filter from
+	hiddenEncoding      // the database's encoding, for LIKE
+	hiddenDistinctRank  // dense_rank over the select-list entries targets
+	hiddenDeterministic // whether col's collation is deterministic
 )
 
 type hiddenColumn struct {
 	kind     hiddenKind
 	from, to int // ORDER BY items
 	col      *policy.ProtectedColumn
+	targets  []int // select-list entries
 }
 
 // String describes the plan for golden tests.
@@ -113,6 +122,9 @@ func (sp *SortPlan) String() string {
 	if len(keys) == 0 {
 		s = "proxy keeps the database's order"
 	}
+	if len(sp.Distinct) > 0 {
+		s = distinctString(sp.Distinct) + "; " + s
+	}
 	if len(sp.Filters) > 0 {
 		s = "proxy filters " + filterString(sp.Filters) + "; " + s
 	}
@@ -137,13 +149,13 @@ type sortItem struct {
 // sorting by an encrypted column, or with WHERE conjuncts the proxy
 // evaluates (filters, planner_filter.go), gets a SortPlan; any other
 // query sorting by one is refused; the rest are checked as expressions.
-func (p *planner) orderBy(s *pg_query.SelectStmt, sc *scope, top bool, filters []filterCand, conjuncts int) {
+func (p *planner) orderBy(s *pg_query.SelectStmt, sc *scope, top bool, filters []filterCand, conjuncts int, distinct bool) {
 	var filterCol *policy.ProtectedColumn
 	if len(filters) > 0 {
 		filterCol = filters[0].col
 	}
 	items, enc := p.sortItems(s, sc, top, filterCol)
-	if enc == nil && filterCol == nil {
+	if enc == nil && filterCol == nil && !distinct {
 		for _, it := range items {
 			if it.target < 0 {
 				p.expr(it.node, sc, ctxOther("ORDER BY"))
@@ -171,6 +183,11 @@ func (p *planner) orderBy(s *pg_query.SelectStmt, sc *scope, top bool, filters [
 	}
 	if p.plan.Sort = p.sortPlan(s, items); p.plan.Sort != nil {
 		p.plan.Sort.addFilters(filters, conjuncts)
+		if len(s.GetDistinctClause()) > 0 {
+			// The hidden columns would make every row distinct in the
+			// database: phiguard removes the duplicates itself.
+			p.distinctPlan(s, sc, items) // planner_distinct.go
+		}
 	}
 }
 
@@ -305,9 +322,9 @@ func (p *planner) starOfProtected(targets []*pg_query.Node, sc *scope) bool {
 // sortShapeProblem says why a query's ORDER BY on an encrypted column
 // cannot run in the proxy; empty when it can.
 func sortShapeProblem(s *pg_query.SelectStmt, top bool) string {
-	const where = "(phiguard sorts encrypted columns only in a top-level SELECT sent alone, without DISTINCT, GROUP BY, HAVING, window functions, INTO or FOR UPDATE)"
+	const where = "(phiguard sorts encrypted columns only in a top-level SELECT sent alone, without DISTINCT ON, GROUP BY, HAVING, window functions, INTO or FOR UPDATE)"
 	switch {
-	case !top, len(s.GetDistinctClause()) > 0, len(s.GetGroupClause()) > 0, s.GetHavingClause() != nil,
+	case !top, distinctOn(s), len(s.GetGroupClause()) > 0, s.GetHavingClause() != nil,
 		len(s.GetWindowClause()) > 0, len(s.GetLockingClause()) > 0, s.GetIntoClause() != nil, hasWindowCall(s):
 		return where
 	case s.GetLimitOption() == pg_query.LimitOption_LIMIT_OPTION_WITH_TIES:

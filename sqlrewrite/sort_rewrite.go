@@ -68,7 +68,13 @@ func rewriteSort(sql []byte, sp *SortPlan) ([]byte, error) {
 	last := c.targets[len(c.targets)-1]
 	end := c.end(last[1] - 1)
 	var b strings.Builder
-	b.WriteString(text[:end])
+	if len(sp.Distinct) > 0 && c.distinct >= 0 {
+		// phiguard removes the duplicates (planner_distinct.go).
+		b.WriteString(text[:c.start(c.distinct)])
+		b.WriteString(text[c.end(c.distinct):end])
+	} else {
+		b.WriteString(text[:end])
+	}
 	b.WriteString(hidden)
 	tail := len(text)
 	if c.tail < len(c.toks) {
@@ -101,6 +107,7 @@ type sortCut struct {
 	limit     [2]int   // LIMIT expression, FETCH count; to == from: none written
 	offset    [2]int
 	fetch     bool // FETCH FIRST without a count means 1
+	distinct  int  // the DISTINCT token after SELECT, or -1
 	// tail is the first token of ORDER BY / LIMIT / OFFSET / FETCH, and
 	// tailEnd the token after the last of them.
 	tail, tailEnd int
@@ -158,7 +165,12 @@ func (c *sortCut) locate() error {
 		return errors.New("no SELECT")
 	}
 	from := sel + 1
-	if c.tok(from) == pg_query.Token_ALL {
+	c.distinct = -1
+	switch c.tok(from) {
+	case pg_query.Token_ALL:
+		from++
+	case pg_query.Token_DISTINCT:
+		c.distinct = from
 		from++
 	}
 	to := c.next(from, pg_query.Token_FROM, pg_query.Token_INTO, pg_query.Token_WHERE, pg_query.Token_GROUP_P,
@@ -312,6 +324,14 @@ func (c *sortCut) hiddenText(sp *SortPlan) (string, error) {
 			b.WriteString("CAST(pg_catalog.getdatabaseencoding() AS pg_catalog.text)")
 		case hiddenCollation:
 			b.WriteString(collationProbe(h.col))
+		case hiddenDeterministic:
+			b.WriteString(deterministicProbe(h.col))
+		case hiddenDistinctRank:
+			var keys []string
+			for _, t := range h.targets {
+				keys = append(keys, "("+c.targetText(t, sp.labelled[t])+")")
+			}
+			b.WriteString("CAST(pg_catalog.dense_rank() OVER (ORDER BY " + strings.Join(keys, ", ") + ") AS pg_catalog.text)")
 		case hiddenLimit:
 			expr := c.text(c.limit)
 			if expr == "" && c.fetch {
@@ -385,6 +405,9 @@ func verifySort(sql string, targets int, sp *SortPlan) error {
 	bound := func(n *pg_query.Node) bool { return n == nil || n.GetCaseExpr() != nil }
 	if len(s.GetSortClause()) > 0 || !bound(s.GetLimitCount()) || !bound(s.GetLimitOffset()) || len(s.GetTargetList()) != targets {
 		return errors.New("the rewrite did not take the expected shape")
+	}
+	if len(sp.Distinct) > 0 && len(s.GetDistinctClause()) > 0 {
+		return errors.New("the rewrite kept its DISTINCT")
 	}
 	if len(sp.Filters) > 0 && whereConjuncts(s.GetWhereClause()) != sp.conjuncts {
 		return errors.New("the rewrite's WHERE did not keep its conjuncts")

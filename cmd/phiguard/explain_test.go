@@ -60,6 +60,10 @@ func TestExplainAndCheckRoles(t *testing.T) {
 			"LIMIT/OFFSET           applied by phiguard"},
 		"UPDATE patients SET ssn = '999-00-1234' WHERE id = $1": {"literal #1             written into public.patients.ssn (deterministic): sealed by phiguard"},
 		"SELECT id FROM patients WHERE ssn ILIKE '999%'":        {"encryption: refused, SQLSTATE 0A000", "ssn"},
+		"SELECT DISTINCT ssn, id FROM patients ORDER BY ssn": {
+			"DISTINCT ssn           in phiguard, after decryption, PostgreSQL's equality for text",
+			"DISTINCT plaintext     compared by their rank in the database",
+			"ORDER BY ssn           in phiguard, after decryption, ASC NULLS LAST"},
 		"SELECT id FROM patients WHERE ssn LIKE '999%' AND id > 3": {
 			"WHERE ssn LIKE         in phiguard, after decryption, on the rows the database returns (the constant never reaches the database)"},
 		"SELECT 1": {"encryption: no encrypted table"},
