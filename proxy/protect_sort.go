@@ -36,6 +36,10 @@ type sortRun struct {
 	// filterArgs are the constants of the plan's Filters, read by
 	// phiguard from the client's text and Bind (filter_args.go).
 	filterArgs []filterArgs
+	// aggs are the plan's Aggregates being folded, and held the values
+	// they hold (count(DISTINCT)'s) (protect_aggregate.go).
+	aggs []aggState
+	held int
 }
 
 // sortedRow is a row as the client will see it (visible fields only),
@@ -120,6 +124,7 @@ func hideSortColumns(body []byte, sp *sqlrewrite.SortPlan) ([]byte, error) {
 		return nil, &errProtocol{"RowDescription without phiguard's sort columns"}
 	}
 	rd.Fields = rd.Fields[:len(rd.Fields)-sp.Hidden]
+	aggregateDescription(&rd, sp) // protect_aggregate.go
 	return rd.Encode(nil)
 }
 
@@ -156,6 +161,9 @@ func (s *session) holdSortedRow(head *expectation, body []byte, fields []*result
 			return s.failSort(head, pe)
 		}
 		return nil // the WHERE drops it
+	}
+	if len(run.plan.Aggregates) > 0 {
+		return s.foldAggregateRow(head, fields, row.Values) // protect_aggregate.go
 	}
 	shown := slices.Clone(row.Values[:visible])
 	keys, dkeys, shownFields, pe := s.rowKeys(run, fields, row.Values, shown) // protect_distinct.go
@@ -198,7 +206,7 @@ func (s *session) checkSortCap(head *expectation) error {
 	if rowCap <= 0 || byteCap <= 0 { // a configuration not from config.Default
 		rowCap, byteCap = 100000, 64<<20
 	}
-	if len(run.rows) <= rowCap && run.bytes <= byteCap {
+	if len(run.rows)+run.held <= rowCap && run.bytes <= byteCap {
 		return nil
 	}
 	col := run.firstColumn()
@@ -215,6 +223,11 @@ func (run *sortRun) firstColumn() string {
 	}
 	if len(run.plan.Filters) > 0 {
 		return run.plan.Filters[0].Column.QualifiedName()
+	}
+	for _, a := range run.plan.Aggregates {
+		if a.Column != nil {
+			return a.Column.QualifiedName()
+		}
 	}
 	return "?"
 }
@@ -415,6 +428,9 @@ func cmpInt64(a, b int64) int {
 // the statement failed instead.
 func (s *session) flushSorted(head *expectation) ([]byte, error) {
 	run := head.sort
+	if len(run.plan.Aggregates) > 0 {
+		return s.flushAggregates(head) // protect_aggregate.go
+	}
 	order, pe := run.distinctRows() // protect_distinct.go
 	if pe != nil {
 		return nil, s.failSort(head, pe)

@@ -107,6 +107,9 @@ type planner struct {
 	// that statement's own SELECT is being planned: only it may sort by
 	// an encrypted column in the proxy (planner_sort.go).
 	single, sortTop bool
+	// aggregating is true while the WHERE of a select list of
+	// aggregates phiguard may compute is planned (planner_aggregate.go).
+	aggregating bool
 }
 
 // sourceColumn is the protected column a select-list entry copies as it
@@ -273,7 +276,11 @@ func (p *planner) query(n *pg_query.Node, outer *scope, r role) map[string]*poli
 	}
 	outs := map[string]*policy.ProtectedColumn{}
 	var positions []*policy.ProtectedColumn
+	aggs := p.aggregateShape(s, sc, top) // planner_aggregate.go
 	for _, t := range s.GetTargetList() {
+		if aggs != nil {
+			break // planned below, once the WHERE says whether phiguard computes them
+		}
 		p.target(t.GetResTarget(), sc, r, outs)
 		if r == roleInsert {
 			positions = append(positions, p.sourceColumn(t.GetResTarget(), sc))
@@ -289,7 +296,19 @@ func (p *planner) query(n *pg_query.Node, outer *scope, r role) map[string]*poli
 		}
 	}
 	proxyDistinct := distinct && p.distinctInProxy(s, sc, top, outs) // planner_distinct.go
-	filters, conjuncts := p.whereFilters(s, sc, top)                 // planner_filter.go
+	p.aggregating = aggs != nil
+	filters, conjuncts := p.whereFilters(s, sc, top) // planner_filter.go
+	p.aggregating = false
+	if aggs != nil && (needsProxy(aggs) || len(filters) > 0) {
+		p.aggregatePlan(s, aggs, filters, conjuncts)
+		return outs
+	}
+	for _, t := range s.GetTargetList() {
+		if aggs == nil {
+			break // planned above
+		}
+		p.target(t.GetResTarget(), sc, r, outs)
+	}
 	for _, g := range s.GetGroupClause() {
 		p.expr(g, sc, ctxGroup)
 	}

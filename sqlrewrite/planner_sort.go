@@ -60,6 +60,10 @@ type SortPlan struct {
 	// (Value); Collation is the hidden index of a text column's
 	// determinism probe. The text sent is without its DISTINCT.
 	Distinct []SortKey
+	// Aggregates are the select list of a statement whose aggregates
+	// phiguard computes (planner_aggregate.go): the text sent has each
+	// replaced by its argument, and phiguard sends one row.
+	Aggregates []Aggregate
 	// lastRewrite is RewriteSort's memo (sort_rewrite.go).
 	lastRewrite atomic.Pointer[sortRewriteMemo]
 }
@@ -124,6 +128,9 @@ func (sp *SortPlan) String() string {
 	}
 	if len(sp.Distinct) > 0 {
 		s = distinctString(sp.Distinct) + "; " + s
+	}
+	if len(sp.Aggregates) > 0 {
+		s = aggregateString(sp.Aggregates)
 	}
 	if len(sp.Filters) > 0 {
 		s = "proxy filters " + filterString(sp.Filters) + "; " + s

@@ -68,11 +68,20 @@ func rewriteSort(sql []byte, sp *SortPlan) ([]byte, error) {
 	last := c.targets[len(c.targets)-1]
 	end := c.end(last[1] - 1)
 	var b strings.Builder
-	if len(sp.Distinct) > 0 && c.distinct >= 0 {
+	switch {
+	case len(sp.Aggregates) > 0:
+		// phiguard computes them from their arguments (planner_aggregate.go).
+		args, err := c.aggregateArgs()
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString(text[:c.start(c.targets[0][0])])
+		b.WriteString(strings.Join(args, ", "))
+	case len(sp.Distinct) > 0 && c.distinct >= 0:
 		// phiguard removes the duplicates (planner_distinct.go).
 		b.WriteString(text[:c.start(c.distinct)])
 		b.WriteString(text[c.end(c.distinct):end])
-	} else {
+	default:
 		b.WriteString(text[:end])
 	}
 	b.WriteString(hidden)
@@ -406,6 +415,9 @@ func verifySort(sql string, targets int, sp *SortPlan) error {
 	if len(s.GetSortClause()) > 0 || !bound(s.GetLimitCount()) || !bound(s.GetLimitOffset()) || len(s.GetTargetList()) != targets {
 		return errors.New("the rewrite did not take the expected shape")
 	}
+	if len(sp.Aggregates) > 0 && hasAggregateCall(s) {
+		return errors.New("the rewrite kept an aggregate")
+	}
 	if len(sp.Distinct) > 0 && len(s.GetDistinctClause()) > 0 {
 		return errors.New("the rewrite kept its DISTINCT")
 	}
@@ -413,4 +425,33 @@ func verifySort(sql string, targets int, sp *SortPlan) error {
 		return errors.New("the rewrite's WHERE did not keep its conjuncts")
 	}
 	return nil
+}
+
+// aggregateArgs is, per select-list entry (an aggregate call), the text of
+// its argument, without DISTINCT or ALL; 1 for count(*).
+func (c *sortCut) aggregateArgs() ([]string, error) {
+	var out []string
+	for _, t := range c.targets {
+		open := t[0]
+		for open < t[1] && !(c.depth[open] == 0 && c.tok(open) == pg_query.Token_ASCII_40) {
+			open++
+		}
+		end := open + 1
+		for end < t[1] && !(c.depth[end] == 0 && c.tok(end) == pg_query.Token_ASCII_41) {
+			end++
+		}
+		if end >= t[1] {
+			return nil, errors.New("an aggregate without its argument")
+		}
+		from := open + 1
+		if t := c.tok(from); t == pg_query.Token_DISTINCT || t == pg_query.Token_ALL {
+			from++
+		}
+		arg := c.text([2]int{from, end})
+		if arg == "*" || arg == "" {
+			arg = "1"
+		}
+		out = append(out, arg)
+	}
+	return out, nil
 }

@@ -70,6 +70,7 @@ func explainSort(w io.Writer, sp *sqlrewrite.SortPlan) {
 			"WHERE "+f.Column.Name+" "+f.Op.String())
 	}
 	explainDistinct(w, sp)
+	explainAggregates(w, sp)
 	for _, k := range sp.Keys {
 		dir := "ASC"
 		if k.Desc {
@@ -101,5 +102,16 @@ func explainDistinct(w io.Writer, sp *sqlrewrite.SortPlan) {
 		}
 		fmt.Fprintf(w, "  %-22s in phiguard, after decryption, PostgreSQL's equality for %s, before the sort and LIMIT/OFFSET (the database returns every row; two equal values printed differently refuse the statement, 0A000)\n",
 			"DISTINCT "+k.Column.Name, k.Column.Type.Name)
+	}
+}
+
+// explainAggregates says which aggregates phiguard computes.
+func explainAggregates(w io.Writer, sp *sqlrewrite.SortPlan) {
+	for _, a := range sp.Aggregates {
+		how := "in phiguard, from the rows the database returns (each aggregate sent as its argument)"
+		if a.Column != nil && (a.Func != "count" || a.Distinct) {
+			how += ", after decryption, PostgreSQL's order and equality for " + a.Column.Type.Name
+		}
+		fmt.Fprintf(w, "  %-22s %s\n", a.String(), how)
 	}
 }

@@ -64,6 +64,10 @@ func TestExplainAndCheckRoles(t *testing.T) {
 			"DISTINCT ssn           in phiguard, after decryption, PostgreSQL's equality for text",
 			"DISTINCT plaintext     compared by their rank in the database",
 			"ORDER BY ssn           in phiguard, after decryption, ASC NULLS LAST"},
+		"SELECT max(ssn), count(*) FROM patients WHERE ssn LIKE '9%'": {
+			"max(public.patients.ssn) AS max in phiguard, from the rows the database returns (each aggregate sent as its argument), after decryption",
+			"count(*) AS count",
+			"WHERE ssn LIKE         in phiguard"},
 		"SELECT id FROM patients WHERE ssn LIKE '999%' AND id > 3": {
 			"WHERE ssn LIKE         in phiguard, after decryption, on the rows the database returns (the constant never reaches the database)"},
 		"SELECT 1": {"encryption: no encrypted table"},

@@ -1,0 +1,221 @@
+package proxy
+
+import (
+	"bytes"
+	"encoding/binary"
+	"slices"
+	"strconv"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/phiguard/phiguard/cellcipher"
+	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgorder"
+	"github.com/phiguard/phiguard/internal/pgvalue"
+	"github.com/phiguard/phiguard/sqlrewrite"
+)
+
+// Proxy-side aggregates (docs/search.md). A statement whose SortPlan has
+// Aggregates reaches the database with each aggregate replaced by its
+// argument; phiguard folds each row its WHERE keeps into the aggregates
+// as it arrives (min and max by internal/pgorder's order, count by the
+// cell's NULL, count(DISTINCT) by holding the values), and at the
+// CommandComplete sends one row and SELECT 1, described as PostgreSQL
+// describes the aggregates.
+
+// aggState is one aggregate being folded.
+type aggState struct {
+	count int64
+	// best is the min or max so far, and bestPlain its canonical text.
+	best      pgorder.Key
+	bestPlain []byte
+	seen      bool
+	keys      []pgorder.Key // count(DISTINCT)'s values
+}
+
+// aggregateDescription describes the aggregates as PostgreSQL does: no
+// table, the result type, no modifier; the format as the backend said.
+func aggregateDescription(rd *pgproto3.RowDescription, sp *sqlrewrite.SortPlan) {
+	for i, a := range sp.Aggregates {
+		if i >= len(rd.Fields) {
+			return
+		}
+		f := &rd.Fields[i]
+		f.Name, f.TableOID, f.TableAttributeNumber = []byte(a.Name), 0, 0
+		f.DataTypeOID, f.DataTypeSize, f.TypeModifier = a.OID, a.Size, -1
+	}
+}
+
+// foldAggregateRow folds a row the WHERE keeps into the aggregates.
+func (s *session) foldAggregateRow(head *expectation, fields []*resultField, cells [][]byte) error {
+	run := head.sort
+	if run.aggs == nil {
+		if pe := run.checkAggregateCollations(cells[len(cells)-run.plan.Hidden:]); pe != nil {
+			return s.failSort(head, pe)
+		}
+		run.aggs = make([]aggState, len(run.plan.Aggregates))
+	}
+	for i, a := range run.plan.Aggregates {
+		if pe := s.foldAggregate(run, &run.aggs[i], a, fields[i], cells[i]); pe != nil {
+			return s.failSort(head, pe)
+		}
+	}
+	return s.checkSortCap(head)
+}
+
+// checkAggregateCollations refuses min or max of an encrypted text column
+// whose collation does not order by bytes.
+func (run *sortRun) checkAggregateCollations(hidden [][]byte) *pgerr.Error {
+	for _, a := range run.plan.Aggregates {
+		if a.Collation < 0 || bytewise(hidden[a.Collation]) {
+			continue
+		}
+		return pgerr.Newf(pgerr.FeatureNotSupported,
+			"%s() of encrypted text column %s under collation %s: phiguard orders only C-collated text", a.Func, a.Column.QualifiedName(), localeOf(hidden[a.Collation]))
+	}
+	return nil
+}
+
+// foldAggregate folds one cell into one aggregate.
+func (s *session) foldAggregate(run *sortRun, st *aggState, a sqlrewrite.Aggregate, f *resultField, cell []byte) *pgerr.Error {
+	switch {
+	case a.Star:
+		st.count++
+		return nil
+	case cell == nil:
+		return nil
+	case a.Column == nil || a.Func == "count" && !a.Distinct:
+		st.count++ // a cell is NULL exactly where its value is
+		return nil
+	}
+	if f == nil || f.col == nil || f.col.Type != a.Column.Type || f.rule != nil {
+		return pgerr.Newf(pgerr.FeatureNotSupported,
+			"phiguard cannot tell that the argument of %s() %s arrives as that encrypted column, so it cannot compute it", a.Func, a.Column.QualifiedName())
+	}
+	sv, plain, pe := s.openKey(f, cell)
+	if pe != nil || sv.null {
+		return pe
+	}
+	if a.Func == "count" {
+		st.keys = append(st.keys, sv.key)
+		run.held++
+		run.bytes += 96 + int64(len(plain))
+		return nil
+	}
+	if !st.seen {
+		st.seen, st.best, st.bestPlain = true, sv.key, slices.Clone(plain)
+		return nil
+	}
+	c := pgorder.Compare(sv.key, st.best)
+	if a.Func == "max" {
+		c = -c
+	}
+	switch {
+	case c < 0:
+		st.best, st.bestPlain = sv.key, slices.Clone(plain)
+	case c == 0 && !bytes.Equal(plain, st.bestPlain):
+		return pgerr.Newf(pgerr.FeatureNotSupported,
+			"%s() of encrypted column %s met two values PostgreSQL calls equal that print differently (such as numeric 1.0 and 1.00): which one it returns depends on the order it reads them, so phiguard cannot answer as it would", a.Func, a.Column.QualifiedName())
+	}
+	return nil
+}
+
+// openKey opens a cell to its canonical plaintext and reads it as a key.
+// A shredded subject's cell reads as NULL, or the marker.
+func (s *session) openKey(f *resultField, cell []byte) (sortValue, []byte, *pgerr.Error) {
+	col := f.col
+	plain, state, pe := s.openCell(col, cell)
+	if pe != nil {
+		return sortValue{}, nil, pe
+	}
+	switch state {
+	case cellcipher.Shredded:
+		m := s.srv.protect.ShreddedMarker
+		if m == "" || !isTextType(col) {
+			return sortValue{null: true}, nil, nil
+		}
+		plain = []byte(m)
+	case cellcipher.Legacy:
+		var err error
+		if plain, err = pgvalue.Canonical(col.Type, 0, cell); err != nil {
+			return sortValue{}, nil, pgerr.Newf(pgerr.DataCorrupted, "a value of column %s is not a %s", col.QualifiedName(), col.Type.Name)
+		}
+	}
+	k, err := pgorder.Parse(col.Type, plain)
+	if err != nil {
+		return sortValue{}, nil, pgerr.Newf(pgerr.DataCorrupted, "a value of encrypted column %s cannot be compared as %s", col.QualifiedName(), col.Type.Name)
+	}
+	return sortValue{key: k}, plain, nil
+}
+
+// flushAggregates sends the aggregates' row and SELECT 1; it returns the
+// tag, nil when the statement failed instead.
+func (s *session) flushAggregates(head *expectation) ([]byte, error) {
+	run := head.sort
+	head.sort = nil
+	values := make([][]byte, len(run.plan.Aggregates))
+	for i, a := range run.plan.Aggregates {
+		var st aggState
+		if run.aggs != nil {
+			st = run.aggs[i]
+		}
+		format := s.resultFormat(head, i)
+		switch {
+		case a.Func == "count":
+			n := st.count
+			if a.Distinct {
+				n = distinctCount(st.keys)
+			}
+			values[i] = countValue(n, format)
+		case st.seen:
+			v, pe := s.presentValue(a.Column, format, st.bestPlain)
+			if pe != nil {
+				return nil, s.failResult(pe)
+			}
+			values[i] = v
+		}
+	}
+	buf, err := (&pgproto3.DataRow{Values: values}).Encode(nil)
+	if err != nil {
+		return nil, err
+	}
+	tag := []byte("SELECT 1")
+	if buf, err = (&pgproto3.CommandComplete{CommandTag: tag}).Encode(buf); err != nil {
+		return nil, err
+	}
+	_, err = s.cw.Write(buf)
+	return tag, err
+}
+
+// resultFormat is the format the client asked for column i of the result
+// under head: a Query's are text, an Execute's its Bind's.
+func (s *session) resultFormat(head *expectation, i int) int16 {
+	if head.kind == expExecute {
+		if p := s.portals[head.name]; p != nil {
+			return formatFor(p.formats, i)
+		}
+	}
+	return 0
+}
+
+// countValue is a count as an int8 in the format.
+func countValue(n int64, format int16) []byte {
+	if format == 1 {
+		return binary.BigEndian.AppendUint64(nil, uint64(n))
+	}
+	return strconv.AppendInt(nil, n, 10)
+}
+
+// distinctCount counts the values PostgreSQL would call different.
+func distinctCount(keys []pgorder.Key) int64 {
+	if len(keys) == 0 {
+		return 0
+	}
+	slices.SortFunc(keys, pgorder.Compare)
+	n := int64(1)
+	for i := 1; i < len(keys); i++ {
+		if pgorder.Compare(keys[i-1], keys[i]) != 0 {
+			n++
+		}
+	}
+	return n
+}
