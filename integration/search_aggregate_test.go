@@ -156,6 +156,15 @@ func TestAggregateEncryptedRefusals(t *testing.T) {
 	wantCode(t, err, "0A000", "under collation")
 	// count(DISTINCT) is equality only: bytes, under any deterministic collation.
 	tw.same(t, "SELECT count(DISTINCT name) FROM %s", pgx.QueryExecModeSimpleProtocol, "count(DISTINCT) under ICU")
+	su := superuser(t)
+	if _, err := su.Exec(ctx, `CREATE COLLATION IF NOT EXISTS phiguard_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := su.Exec(ctx, fmt.Sprintf(`ALTER TABLE %s ALTER COLUMN name TYPE text COLLATE phiguard_ci`, tw.enc)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = rowsRaw(t, tw.via, fmt.Sprintf("SELECT count(DISTINCT name) FROM %s", tw.enc), pgx.QueryExecModeSimpleProtocol, 0)
+	wantCode(t, err, "0A000", "nondeterministic collation")
 }
 
 // TestAggregateEncryptedUnderAccessRules: row rules narrow the rows the

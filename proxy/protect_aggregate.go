@@ -63,9 +63,14 @@ func (s *session) foldAggregateRow(head *expectation, fields []*resultField, cel
 }
 
 // checkAggregateCollations refuses min or max of an encrypted text column
-// whose collation does not order by bytes.
+// whose collation does not order by bytes, and count(DISTINCT) of one
+// whose collation is not deterministic.
 func (run *sortRun) checkAggregateCollations(hidden [][]byte) *pgerr.Error {
 	for _, a := range run.plan.Aggregates {
+		if a.Deterministic >= 0 && string(hidden[a.Deterministic]) != "true" {
+			return pgerr.Newf(pgerr.FeatureNotSupported,
+				"count(DISTINCT) of encrypted text column %s under a nondeterministic collation: phiguard compares text by its bytes", a.Column.QualifiedName())
+		}
 		if a.Collation < 0 || bytewise(hidden[a.Collation]) {
 			continue
 		}

@@ -39,8 +39,9 @@ type Aggregate struct {
 	OID  uint32
 	Size int16
 	// Collation is the hidden index of the collation probe of a text
-	// argument of min or max; -1 otherwise.
-	Collation int
+	// argument of min or max, Deterministic that of the determinism probe
+	// of a text argument of count(DISTINCT); -1 otherwise.
+	Collation, Deterministic int
 }
 
 func (a Aggregate) String() string {
@@ -89,7 +90,7 @@ func aggregateCall(t *pg_query.ResTarget, sc *scope) (Aggregate, bool) {
 		return Aggregate{}, false
 	}
 	a := Aggregate{Func: name, Distinct: fc.GetAggDistinct(), Star: fc.GetAggStar(), Name: t.GetName(), Collation: -1,
-		OID: policy.OIDInt8, Size: 8}
+		Deterministic: -1, OID: policy.OIDInt8, Size: 8}
 	if a.Name == "" {
 		a.Name = name
 	}
@@ -148,8 +149,12 @@ func (p *planner) aggregatePlan(s *pg_query.SelectStmt, aggs []Aggregate, filter
 		return len(sp.hidden) - 1
 	}
 	for i, a := range aggs {
-		if a.Column != nil && a.Func != "count" && textType(a.Column.Type) {
+		switch {
+		case a.Column == nil || !textType(a.Column.Type):
+		case a.Func != "count":
 			aggs[i].Collation = add(hiddenColumn{kind: hiddenCollation, col: a.Column})
+		case a.Distinct:
+			aggs[i].Deterministic = add(hiddenColumn{kind: hiddenDeterministic, col: a.Column})
 		}
 	}
 	sp.Aggregates = aggs
