@@ -35,11 +35,11 @@ type aggState struct {
 // aggregateDescription describes the aggregates as PostgreSQL does: no
 // table, the result type, no modifier; the format as the backend said.
 func aggregateDescription(rd *pgproto3.RowDescription, sp *sqlrewrite.SortPlan) {
-	for i, a := range sp.Aggregates {
-		if i >= len(rd.Fields) {
+	for _, a := range sp.Aggregates {
+		if a.Target >= len(rd.Fields) {
 			return
 		}
-		f := &rd.Fields[i]
+		f := &rd.Fields[a.Target]
 		f.Name, f.TableOID, f.TableAttributeNumber = []byte(a.Name), 0, 0
 		f.DataTypeOID, f.DataTypeSize, f.TypeModifier = a.OID, a.Size, -1
 	}
@@ -49,13 +49,14 @@ func aggregateDescription(rd *pgproto3.RowDescription, sp *sqlrewrite.SortPlan) 
 func (s *session) foldAggregateRow(head *expectation, fields []*resultField, cells [][]byte) error {
 	run := head.sort
 	if run.aggs == nil {
-		if pe := run.checkAggregateCollations(cells[len(cells)-run.plan.Hidden:]); pe != nil {
-			return s.failSort(head, pe)
-		}
 		run.aggs = make([]aggState, len(run.plan.Aggregates))
 	}
 	for i, a := range run.plan.Aggregates {
-		if pe := s.foldAggregate(run, &run.aggs[i], a, fields[i], cells[i]); pe != nil {
+		in, pe := s.aggInput(a, fields[a.Target], cells[a.Target])
+		if pe == nil {
+			pe = run.aggs[i].fold(run, a, in)
+		}
+		if pe != nil {
 			return s.failSort(head, pe)
 		}
 	}
@@ -80,26 +81,45 @@ func (run *sortRun) checkAggregateCollations(hidden [][]byte) *pgerr.Error {
 	return nil
 }
 
-// foldAggregate folds one cell into one aggregate.
-func (s *session) foldAggregate(run *sortRun, st *aggState, a sqlrewrite.Aggregate, f *resultField, cell []byte) *pgerr.Error {
+// aggInput is what one row gives one aggregate: nothing (null), a row or
+// a non-NULL cell to count, or a decrypted value.
+type aggInput struct {
+	null  bool
+	key   pgorder.Key
+	plain []byte // nil: only counted
+}
+
+// aggInput reads one row's cell for one aggregate.
+func (s *session) aggInput(a sqlrewrite.Aggregate, f *resultField, cell []byte) (aggInput, *pgerr.Error) {
 	switch {
 	case a.Star:
-		st.count++
-		return nil
+		return aggInput{}, nil
 	case cell == nil:
-		return nil
+		return aggInput{null: true}, nil
 	case a.Column == nil || a.Func == "count" && !a.Distinct:
-		st.count++ // a cell is NULL exactly where its value is
-		return nil
+		return aggInput{}, nil // a cell is NULL exactly where its value is
 	}
 	if f == nil || f.col == nil || f.col.Type != a.Column.Type || f.rule != nil {
-		return pgerr.Newf(pgerr.FeatureNotSupported,
+		return aggInput{}, pgerr.Newf(pgerr.FeatureNotSupported,
 			"phiguard cannot tell that the argument of %s() %s arrives as that encrypted column, so it cannot compute it", a.Func, a.Column.QualifiedName())
 	}
 	sv, plain, pe := s.openKey(f, cell)
 	if pe != nil || sv.null {
-		return pe
+		return aggInput{null: true}, pe
 	}
+	return aggInput{key: sv.key, plain: plain}, nil
+}
+
+// fold adds one row's input to an aggregate.
+func (st *aggState) fold(run *sortRun, a sqlrewrite.Aggregate, in aggInput) *pgerr.Error {
+	if in.null {
+		return nil
+	}
+	if in.plain == nil {
+		st.count++
+		return nil
+	}
+	sv, plain := sortValue{key: in.key}, in.plain
 	if a.Func == "count" {
 		st.keys = append(st.keys, sv.key)
 		run.held++
@@ -163,21 +183,11 @@ func (s *session) flushAggregates(head *expectation) ([]byte, error) {
 		if run.aggs != nil {
 			st = run.aggs[i]
 		}
-		format := s.resultFormat(head, i)
-		switch {
-		case a.Func == "count":
-			n := st.count
-			if a.Distinct {
-				n = distinctCount(st.keys)
-			}
-			values[i] = countValue(n, format)
-		case st.seen:
-			v, pe := s.presentValue(a.Column, format, st.bestPlain)
-			if pe != nil {
-				return nil, s.failResult(pe)
-			}
-			values[i] = v
+		v, pe := s.aggregateValue(a, &st, s.resultFormat(head, a.Target))
+		if pe != nil {
+			return nil, s.failResult(pe)
 		}
+		values[a.Target] = v
 	}
 	buf, err := (&pgproto3.DataRow{Values: values}).Encode(nil)
 	if err != nil {
@@ -189,6 +199,23 @@ func (s *session) flushAggregates(head *expectation) ([]byte, error) {
 	}
 	_, err = s.cw.Write(buf)
 	return tag, err
+}
+
+// aggregateValue is an aggregate's value in the format: a count, or the
+// min or max presented as the client gets the column's values (NULL over
+// no value).
+func (s *session) aggregateValue(a sqlrewrite.Aggregate, st *aggState, format int16) ([]byte, *pgerr.Error) {
+	switch {
+	case a.Func == "count":
+		n := st.count
+		if a.Distinct {
+			n = distinctCount(st.keys)
+		}
+		return countValue(n, format), nil
+	case st.seen:
+		return s.presentValue(a.Column, format, st.bestPlain)
+	}
+	return nil, nil
 }
 
 // resultFormat is the format the client asked for column i of the result

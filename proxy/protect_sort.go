@@ -47,7 +47,8 @@ type sortRun struct {
 type sortedRow struct {
 	values [][]byte
 	keys   []sortValue
-	dkeys  []sortValue // a DISTINCT's (protect_distinct.go)
+	dkeys  []sortValue // a DISTINCT's or GROUP BY's (protect_distinct.go)
+	inputs []aggInput  // a GROUP BY's aggregates' (protect_group.go)
 }
 
 type sortValue struct {
@@ -155,6 +156,9 @@ func (s *session) holdSortedRow(head *expectation, body []byte, fields []*result
 		if pe := run.checkDistinctCollations(hidden); pe != nil { // protect_distinct.go
 			return s.failSort(head, pe)
 		}
+		if pe := run.checkAggregateCollations(hidden); pe != nil { // protect_aggregate.go
+			return s.failSort(head, pe)
+		}
 	}
 	if keep, pe := s.keepRow(run, fields, row.Values, visible); pe != nil || !keep {
 		if pe != nil {
@@ -162,11 +166,15 @@ func (s *session) holdSortedRow(head *expectation, body []byte, fields []*result
 		}
 		return nil // the WHERE drops it
 	}
-	if len(run.plan.Aggregates) > 0 {
+	if len(run.plan.Aggregates) > 0 && !run.plan.Grouped {
 		return s.foldAggregateRow(head, fields, row.Values) // protect_aggregate.go
 	}
 	shown := slices.Clone(row.Values[:visible])
 	keys, dkeys, shownFields, pe := s.rowKeys(run, fields, row.Values, shown) // protect_distinct.go
+	if pe != nil {
+		return s.failSort(head, pe)
+	}
+	inputs, shownFields, pe := s.groupInputs(run, fields, row.Values, shown, shownFields) // protect_group.go
 	if pe != nil {
 		return s.failSort(head, pe)
 	}
@@ -188,7 +196,7 @@ func (s *session) holdSortedRow(head *expectation, body []byte, fields []*result
 	for i, v := range row.Values[:visible] {
 		values[i] = slices.Clone(v) // the message buffer is reused
 	}
-	run.rows = append(run.rows, sortedRow{values: values, keys: keys, dkeys: dkeys})
+	run.rows = append(run.rows, sortedRow{values: values, keys: keys, dkeys: dkeys, inputs: inputs})
 	// The row's bytes and what holds them: slice headers, keys, the row.
 	run.bytes += int64(len(body)) + 24*int64(len(values)) + 96*int64(len(keys)+len(dkeys)) + 72
 	return s.checkSortCap(head)
@@ -428,6 +436,9 @@ func cmpInt64(a, b int64) int {
 // the statement failed instead.
 func (s *session) flushSorted(head *expectation) ([]byte, error) {
 	run := head.sort
+	if run.plan.Grouped {
+		return s.flushGrouped(head) // protect_group.go
+	}
 	if len(run.plan.Aggregates) > 0 {
 		return s.flushAggregates(head) // protect_aggregate.go
 	}

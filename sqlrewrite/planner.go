@@ -276,9 +276,10 @@ func (p *planner) query(n *pg_query.Node, outer *scope, r role) map[string]*poli
 	}
 	outs := map[string]*policy.ProtectedColumn{}
 	var positions []*policy.ProtectedColumn
-	aggs := p.aggregateShape(s, sc, top) // planner_aggregate.go
+	aggs, groupKeys := p.aggregateShapes(s, sc, top) // planner_aggregate.go
+	shaped := aggs != nil || groupKeys != nil
 	for _, t := range s.GetTargetList() {
-		if aggs != nil {
+		if shaped {
 			break // planned below, once the WHERE says whether phiguard computes them
 		}
 		p.target(t.GetResTarget(), sc, r, outs)
@@ -296,15 +297,14 @@ func (p *planner) query(n *pg_query.Node, outer *scope, r role) map[string]*poli
 		}
 	}
 	proxyDistinct := distinct && p.distinctInProxy(s, sc, top, outs) // planner_distinct.go
-	p.aggregating = aggs != nil
+	p.aggregating = shaped
 	filters, conjuncts := p.whereFilters(s, sc, top) // planner_filter.go
 	p.aggregating = false
-	if aggs != nil && (needsProxy(aggs) || len(filters) > 0) {
-		p.aggregatePlan(s, aggs, filters, conjuncts)
+	if shaped && p.aggregatesInProxy(s, sc, aggs, groupKeys, filters, conjuncts) {
 		return outs
 	}
 	for _, t := range s.GetTargetList() {
-		if aggs == nil {
+		if !shaped {
 			break // planned above
 		}
 		p.target(t.GetResTarget(), sc, r, outs)

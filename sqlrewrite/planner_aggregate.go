@@ -38,6 +38,8 @@ type Aggregate struct {
 	Name string
 	OID  uint32
 	Size int16
+	// Target is the aggregate's select-list entry.
+	Target int
 	// Collation is the hidden index of the collation probe of a text
 	// argument of min or max, Deterministic that of the determinism probe
 	// of a text argument of count(DISTINCT); -1 otherwise.
@@ -68,14 +70,42 @@ func (p *planner) aggregateShape(s *pg_query.SelectStmt, sc *scope, top bool) []
 		return nil
 	}
 	var aggs []Aggregate
-	for _, t := range s.GetTargetList() {
+	for i, t := range s.GetTargetList() {
 		a, ok := aggregateCall(t.GetResTarget(), sc)
 		if !ok {
 			return nil
 		}
+		a.Target = i
 		aggs = append(aggs, a)
 	}
 	return aggs
+}
+
+// aggregateShapes reads a select list phiguard may aggregate: the
+// aggregates without GROUP BY, or with it (planner_group.go) also the
+// entries that are group columns; both nil when it is neither.
+func (p *planner) aggregateShapes(s *pg_query.SelectStmt, sc *scope, top bool) ([]Aggregate, []int) {
+	if aggs := p.aggregateShape(s, sc, top); aggs != nil {
+		return aggs, nil
+	}
+	return p.groupShape(s, sc, top)
+}
+
+// aggregatesInProxy plans the aggregates (and groups) of a shape
+// aggregateShapes read when phiguard must compute them: for one of them,
+// a randomized group column, or the WHERE's filters. It returns whether
+// it did; the select list is planned as usual otherwise.
+func (p *planner) aggregatesInProxy(s *pg_query.SelectStmt, sc *scope, aggs []Aggregate, groupKeys []int, filters []filterCand, conjuncts int) bool {
+	need := needsProxy(aggs) || len(filters) > 0
+	switch {
+	case groupKeys != nil && (need || groupNeedsProxy(s, sc, groupKeys)):
+		p.groupPlan(s, sc, aggs, groupKeys, filters, conjuncts)
+	case groupKeys == nil && need:
+		p.aggregatePlan(s, aggs, filters, conjuncts)
+	default:
+		return false
+	}
+	return true
 }
 
 // aggregateCall reads one select-list entry as an Aggregate.

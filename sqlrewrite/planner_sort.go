@@ -64,6 +64,9 @@ type SortPlan struct {
 	// phiguard computes (planner_aggregate.go): the text sent has each
 	// replaced by its argument, and phiguard sends one row.
 	Aggregates []Aggregate
+	// Grouped says the Distinct keys are a GROUP BY's, which phiguard
+	// evaluates, computing the Aggregates per group (planner_group.go).
+	Grouped bool
 	// lastRewrite is RewriteSort's memo (sort_rewrite.go).
 	lastRewrite atomic.Pointer[sortRewriteMemo]
 }
@@ -126,11 +129,14 @@ func (sp *SortPlan) String() string {
 	if len(keys) == 0 {
 		s = "proxy keeps the database's order"
 	}
-	if len(sp.Distinct) > 0 {
+	if len(sp.Distinct) > 0 && !sp.Grouped {
 		s = distinctString(sp.Distinct) + "; " + s
 	}
-	if len(sp.Aggregates) > 0 {
+	if len(sp.Aggregates) > 0 || sp.Grouped {
 		s = aggregateString(sp.Aggregates)
+	}
+	if sp.Grouped {
+		s = strings.Replace(distinctString(sp.Distinct), "removes duplicates", "groups", 1) + "; " + s
 	}
 	if len(sp.Filters) > 0 {
 		s = "proxy filters " + filterString(sp.Filters) + "; " + s

@@ -69,9 +69,9 @@ func rewriteSort(sql []byte, sp *SortPlan) ([]byte, error) {
 	end := c.end(last[1] - 1)
 	var b strings.Builder
 	switch {
-	case len(sp.Aggregates) > 0:
+	case len(sp.Aggregates) > 0 || sp.Grouped:
 		// phiguard computes them from their arguments (planner_aggregate.go).
-		args, err := c.aggregateArgs()
+		args, err := c.aggregateArgs(sp)
 		if err != nil {
 			return nil, err
 		}
@@ -88,6 +88,14 @@ func rewriteSort(sql []byte, sp *SortPlan) ([]byte, error) {
 	tail := len(text)
 	if c.tail < len(c.toks) {
 		tail = c.start(c.tail)
+	}
+	if sp.Grouped && c.group[1] > c.group[0] {
+		// phiguard groups the rows (planner_group.go).
+		b.WriteString(c.withoutFilters(end, c.start(c.group[0])))
+		end = len(text)
+		if c.group[1] < len(c.toks) {
+			end = c.start(c.group[1])
+		}
 	}
 	b.WriteString(c.withoutFilters(end, tail))
 	b.WriteString(c.boundsCheck(sp))
@@ -115,8 +123,9 @@ type sortCut struct {
 	items     [][2]int // ORDER BY items
 	limit     [2]int   // LIMIT expression, FETCH count; to == from: none written
 	offset    [2]int
-	fetch     bool // FETCH FIRST without a count means 1
-	distinct  int  // the DISTINCT token after SELECT, or -1
+	fetch     bool   // FETCH FIRST without a count means 1
+	distinct  int    // the DISTINCT token after SELECT, or -1
+	group     [2]int // GROUP BY and its items
 	// tail is the first token of ORDER BY / LIMIT / OFFSET / FETCH, and
 	// tailEnd the token after the last of them.
 	tail, tailEnd int
@@ -188,6 +197,10 @@ func (c *sortCut) locate() error {
 	c.targets = c.split(from, to)
 	c.selectEnd = to
 	c.tail = c.next(to, pg_query.Token_ORDER, pg_query.Token_LIMIT, pg_query.Token_OFFSET, pg_query.Token_FETCH)
+	if g := c.next(to, pg_query.Token_GROUP_P); g < c.tail {
+		c.group = [2]int{g, c.next(g, pg_query.Token_HAVING, pg_query.Token_WINDOW, pg_query.Token_ORDER, pg_query.Token_LIMIT,
+			pg_query.Token_OFFSET, pg_query.Token_FETCH, pg_query.Token_FOR, pg_query.Token_ASCII_59)}
+	}
 	c.tailEnd = c.next(c.tail, pg_query.Token_FOR, pg_query.Token_ASCII_59)
 	return c.clauses()
 }
@@ -418,6 +431,9 @@ func verifySort(sql string, targets int, sp *SortPlan) error {
 	if len(sp.Aggregates) > 0 && hasAggregateCall(s) {
 		return errors.New("the rewrite kept an aggregate")
 	}
+	if sp.Grouped && len(s.GetGroupClause()) > 0 {
+		return errors.New("the rewrite kept its GROUP BY")
+	}
 	if len(sp.Distinct) > 0 && len(s.GetDistinctClause()) > 0 {
 		return errors.New("the rewrite kept its DISTINCT")
 	}
@@ -427,11 +443,19 @@ func verifySort(sql string, targets int, sp *SortPlan) error {
 	return nil
 }
 
-// aggregateArgs is, per select-list entry (an aggregate call), the text of
-// its argument, without DISTINCT or ALL; 1 for count(*).
-func (c *sortCut) aggregateArgs() ([]string, error) {
+// aggregateArgs is, per select-list entry, the text of an aggregate's
+// argument, without DISTINCT or ALL (1 for count(*)), or the entry.
+func (c *sortCut) aggregateArgs(sp *SortPlan) ([]string, error) {
 	var out []string
-	for _, t := range c.targets {
+	agg := map[int]bool{}
+	for _, a := range sp.Aggregates {
+		agg[a.Target] = true
+	}
+	for i, t := range c.targets {
+		if !agg[i] {
+			out = append(out, c.text(t))
+			continue
+		}
 		open := t[0]
 		for open < t[1] && !(c.depth[open] == 0 && c.tok(open) == pg_query.Token_ASCII_40) {
 			open++

@@ -95,13 +95,17 @@ func explainSort(w io.Writer, sp *sqlrewrite.SortPlan) {
 
 // explainDistinct says how phiguard removes a DISTINCT's duplicates.
 func explainDistinct(w io.Writer, sp *sqlrewrite.SortPlan) {
+	what := "DISTINCT"
+	if sp.Grouped {
+		what = "GROUP BY"
+	}
 	for _, k := range sp.Distinct {
 		if k.Column == nil {
-			fmt.Fprintf(w, "  %-22s compared by their rank in the database (dense_rank over them, as written)\n", "DISTINCT plaintext")
+			fmt.Fprintf(w, "  %-22s compared by their rank in the database (dense_rank over them, as written)\n", what+" plaintext")
 			continue
 		}
 		fmt.Fprintf(w, "  %-22s in phiguard, after decryption, PostgreSQL's equality for %s, before the sort and LIMIT/OFFSET (the database returns every row; two equal values printed differently refuse the statement, 0A000)\n",
-			"DISTINCT "+k.Column.Name, k.Column.Type.Name)
+			what+" "+k.Column.Name, k.Column.Type.Name)
 	}
 }
 
