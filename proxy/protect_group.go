@@ -77,9 +77,15 @@ func (s *session) flushGrouped(head *expectation) ([]byte, error) {
 		return nil, s.failSort(head, pe)
 	}
 	head.sort = nil
+	max := s.srv.maxSubjects()
 	var buf []byte
 	for _, g := range groups {
 		values := slices.Clone(run.rows[g[0]].values)
+		for i, v := range values { // a group column's; the aggregates' are nil here
+			if f := run.fields[i]; f != nil && f.subject != nil && v != nil {
+				head.noteSubject(f.subject, subjectID(v, f.format), max)
+			}
+		}
 		for i, a := range run.plan.Aggregates {
 			var st aggState
 			for _, at := range g {
