@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/phiguard/phiguard/config"
 )
 
 // TestAggregateEncryptedShapes: min, max, count(col), count(*) and
@@ -247,4 +248,23 @@ func TestAggregateEncryptedLatency(t *testing.T) {
 		t.Logf("%s: median %v through phiguard (encrypted), %v directly (plaintext): %.1fx",
 			c.name, via[10], direct[10], float64(via[10])/float64(direct[10]))
 	}
+}
+
+// TestAggregateEncryptedCapped: DISTINCT, GROUP BY and count(DISTINCT)
+// hold what they must and are refused past limits.proxy_sort_rows (54000);
+// min, max and count fold the rows and hold none.
+func TestAggregateEncryptedCapped(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 40, func(c *config.Config) { c.Limits.ProxySortRows = 20 })
+	for _, q := range []string{
+		"SELECT DISTINCT name, id FROM %[1]s",
+		"SELECT id, name, count(*) FROM %[1]s GROUP BY id, name",
+		"SELECT count(DISTINCT born) FROM %[1]s",
+	} {
+		for _, mode := range bothModes {
+			_, err := rowsRaw(t, f.via, f.sql(q, 1), mode, pgx.TextFormatCode)
+			wantCode(t, err, "54000", "limits.proxy_sort_rows")
+		}
+	}
+	f.same(t, "SELECT min(name), max(born), count(*), count(score) FROM %[1]s")
 }

@@ -219,7 +219,7 @@ func (s *session) checkSortCap(head *expectation) error {
 	}
 	col := run.firstColumn()
 	return s.failSort(head, pgerr.Newf(pgerr.ProgramLimitExceeded,
-		"ORDER BY or WHERE on encrypted column %s is evaluated in phiguard, which holds at most %d rows and %d bytes of one result (limits.proxy_sort_rows, limits.proxy_sort_bytes) and this result holds more: narrow the rows with a plaintext predicate; an order search term on %s (issue 13, not yet available) would let the database serve it",
+		"ORDER BY, WHERE, DISTINCT, GROUP BY or count(DISTINCT) on encrypted column %s is evaluated in phiguard, which holds at most %d rows and %d bytes of one result (limits.proxy_sort_rows, limits.proxy_sort_bytes) and this result holds more: narrow the rows with a plaintext predicate; an order search term on %s (issue 13, not yet available) would let the database serve it",
 		col, rowCap, byteCap, col))
 }
 
