@@ -49,6 +49,32 @@ func (run *sortRun) checkDistinctCollations(hidden [][]byte) *pgerr.Error {
 	return nil
 }
 
+// checkRankedFields refuses a result whose DISTINCT or GROUP BY ranks a
+// column in the database that turns out to be encrypted (one phiguard
+// could not tell from the statement, as through a view): the database
+// would compare its cells.
+func (run *sortRun) checkRankedFields(fields []*resultField, visible int) *pgerr.Error {
+	if len(run.plan.Distinct) == 0 {
+		return nil
+	}
+	compared := map[int]bool{}
+	for _, k := range run.plan.Distinct {
+		if k.Column != nil {
+			compared[k.Target] = true
+		}
+	}
+	for _, a := range run.plan.Aggregates {
+		compared[a.Target] = true
+	}
+	for i := 0; i < visible && i < len(fields); i++ {
+		if f := fields[i]; f != nil && f.col != nil && !compared[i] {
+			return pgerr.Newf(pgerr.FeatureNotSupported,
+				"DISTINCT or GROUP BY over encrypted column %s, which phiguard cannot tell in the statement (a view, a function): select the table's column", f.col.QualifiedName())
+		}
+	}
+	return nil
+}
+
 // distinctRows is the indexes of the held rows the statement keeps, in
 // the order they arrived: all of them without DISTINCT, else the first of
 // each group of equal rows.

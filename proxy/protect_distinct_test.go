@@ -64,3 +64,19 @@ func TestDistinctCount(t *testing.T) {
 		t.Fatalf("no values: %d", n)
 	}
 }
+
+// TestCheckRankedFields: a result field that is an encrypted column but
+// was ranked by the database (not a DISTINCT key) fails the statement.
+func TestCheckRankedFields(t *testing.T) {
+	col := &policy.ProtectedColumn{Name: "n", Table: &policy.ProtectedTable{Name: policy.TableName{Schema: "public", Name: "t"}}}
+	run := &sortRun{plan: &sqlrewrite.SortPlan{Distinct: []sqlrewrite.SortKey{{Column: col, Target: 0}, {Target: -1}}}}
+	if pe := run.checkRankedFields([]*resultField{{col: col}, nil}, 2); pe != nil {
+		t.Fatalf("a compared column and a plaintext one: %v", pe)
+	}
+	if pe := run.checkRankedFields([]*resultField{{col: col}, {col: col}}, 2); pe == nil || pe.Code != "0A000" {
+		t.Fatalf("an encrypted column ranked in the database: %v, want 0A000", pe)
+	}
+	if pe := run.checkRankedFields([]*resultField{{col: col}, nil, {col: col}}, 2); pe != nil {
+		t.Fatalf("a hidden column: %v", pe)
+	}
+}

@@ -159,6 +159,9 @@ func (s *session) holdSortedRow(head *expectation, body []byte, fields []*result
 		if pe := run.checkAggregateCollations(hidden); pe != nil { // protect_aggregate.go
 			return s.failSort(head, pe)
 		}
+		if pe := run.checkRankedFields(fields, visible); pe != nil { // protect_distinct.go
+			return s.failSort(head, pe)
+		}
 	}
 	if keep, pe := s.keepRow(run, fields, row.Values, visible); pe != nil || !keep {
 		if pe != nil {
