@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // TestSortEncryptedUnderLocale: an encrypted text column under a libc
@@ -57,4 +59,18 @@ func TestSortEncryptedUnderLocale(t *testing.T) {
 	f.same(t, `SELECT id FROM %[1]s WHERE name < $1 ORDER BY name DESC, id`, "o'neil")
 	f.same(t, `SELECT id FROM %[1]s WHERE name = $1 ORDER BY id`, "smith")
 	f.same(t, `SELECT id FROM %[1]s WHERE name LIKE 'S%%' ORDER BY name, id`)
+}
+
+// rowsAfterCollationDDL runs sql (simple protocol) on a session whose
+// catalog predates another session's change of a protected column's
+// collation: the first statement that reads the collation is refused
+// (40001) and the catalog read again, so it runs it a second time.
+func rowsAfterCollationDDL(t *testing.T, conn *pgx.Conn, sql string) (string, error) {
+	t.Helper()
+	got, err := rowsRaw(t, conn, sql, pgx.QueryExecModeSimpleProtocol, 0)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "40001" && strings.Contains(pe.Message, "collation of an encrypted text column changed") {
+		return rowsRaw(t, conn, sql, pgx.QueryExecModeSimpleProtocol, 0)
+	}
+	return got, err
 }

@@ -262,7 +262,7 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 	switch typ {
 	case beDataRow:
 		var row pgproto3.DataRow
-		if err := row.Decode(body); err == nil && len(row.Values) == 3 {
+		if err := row.Decode(body); err == nil && len(row.Values) == 4 {
 			return b.addCollation(row.Values)
 		}
 		if err := row.Decode(body); err != nil || len(row.Values) != 11 {

@@ -24,8 +24,18 @@ import (
 // refused.
 
 // collationEntry is what the catalog read of a collation: its
-// collation and its LC_CTYPE as probe answers (provider:version:locale).
-type collationEntry struct{ collate, ctype []byte }
+// collation and its LC_CTYPE as probe answers (provider:version:locale),
+// and whether it is deterministic ("true" or "false").
+type collationEntry struct{ collate, ctype, deterministic []byte }
+
+// probeKind is what a probe asks of a collation.
+type probeKind uint8
+
+const (
+	probeCollate probeKind = iota
+	probeCtype
+	probeDeterministic
+)
 
 // collationQuery describes the collations of the protected columns, the
 // database's default (100), C (950) and POSIX (951): OID, collation,
@@ -39,7 +49,8 @@ func collationQuery(pol *policy.Policy) string {
   CASE WHEN l.collprovider = 'd' THEN d.datlocprovider::pg_catalog.text || ':' || ` + dbVersion + ` || ':' || COALESCE(d.daticulocale, d.datcollate::pg_catalog.text)
   ELSE l.collprovider::pg_catalog.text || ':' || ` + version + ` || ':' || COALESCE(l.colliculocale, l.collcollate, '') END,
   CASE WHEN l.collprovider = 'd' THEN d.datlocprovider::pg_catalog.text || ':' || ` + dbVersion + ` || ':' || COALESCE(d.daticulocale, d.datctype::pg_catalog.text)
-  ELSE l.collprovider::pg_catalog.text || ':' || ` + version + ` || ':' || COALESCE(l.colliculocale, l.collctype, '') END
+  ELSE l.collprovider::pg_catalog.text || ':' || ` + version + ` || ':' || COALESCE(l.colliculocale, l.collctype, '') END,
+  l.collisdeterministic::pg_catalog.text
 FROM pg_catalog.pg_collation l JOIN pg_catalog.pg_database d ON d.datname = pg_catalog.current_database()
 WHERE l.oid IN (100, 950, 951) OR l.oid IN (SELECT a.attcollation FROM pg_catalog.pg_attribute a
   JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -52,21 +63,22 @@ func (b *catalogBuilder) addCollation(v [][]byte) error {
 	if err != nil {
 		return &errProtocol{"malformed catalog row from backend"}
 	}
-	b.cat.collations[uint32(oid)] = collationEntry{collate: bytes.Clone(v[1]), ctype: bytes.Clone(v[2])}
+	b.cat.collations[uint32(oid)] = collationEntry{collate: bytes.Clone(v[1]), ctype: bytes.Clone(v[2]), deterministic: bytes.Clone(v[3])}
 	return nil
 }
 
 // resolveProbes is the first row's hidden values with each collation
 // probe (a column's collation OID, collationProbe) replaced by the
 // catalog's description of that collation: the collation itself for an
-// ORDER BY key or a comparison, its LC_CTYPE for a case mapping. A
-// collation the catalog does not describe was given to the column by
+// ORDER BY key, a comparison or min/max, its LC_CTYPE for a case
+// mapping, whether it is deterministic for DISTINCT and count(DISTINCT).
+// A collation the catalog does not describe was given to the column by
 // DDL in another session since the session read it: the statement is
 // refused with 40001 and the catalog read again before the next one.
 func (s *session) resolveProbes(sp *sqlrewrite.SortPlan, hidden [][]byte) ([][]byte, *pgerr.Error) {
 	out := slices.Clone(hidden)
 	cat := s.catalog.Load()
-	resolve := func(at int, ctype bool) *pgerr.Error {
+	resolve := func(at int, kind probeKind) *pgerr.Error {
 		if at < 0 || out[at] == nil || string(out[at]) == "shadowed" {
 			return nil // no row: the column is gone, and orderFor refuses
 		}
@@ -80,22 +92,29 @@ func (s *session) resolveProbes(sp *sqlrewrite.SortPlan, hidden [][]byte) ([][]b
 			return pgerr.New(pgerr.SerializationFailure,
 				"the collation of an encrypted text column changed since this session read its catalog (DDL in another session): run the statement again")
 		}
-		out[at] = map[bool][]byte{false: e.collate, true: e.ctype}[ctype]
+		out[at] = [...][]byte{probeCollate: e.collate, probeCtype: e.ctype, probeDeterministic: e.deterministic}[kind]
 		return nil
 	}
+	type probe struct {
+		at   int
+		kind probeKind
+	}
+	var probes []probe
 	for _, k := range sp.Keys {
-		if pe := resolve(k.Collation, false); pe != nil {
-			return nil, pe
-		}
+		probes = append(probes, probe{k.Collation, probeCollate})
 	}
 	for _, f := range sp.Filters {
-		for _, p := range []struct {
-			at    int
-			ctype bool
-		}{{f.Collation, false}, {f.Ctype, true}, {f.DefaultCtype, true}} {
-			if pe := resolve(p.at, p.ctype); pe != nil {
-				return nil, pe
-			}
+		probes = append(probes, probe{f.Collation, probeCollate}, probe{f.Ctype, probeCtype}, probe{f.DefaultCtype, probeCtype})
+	}
+	for _, k := range sp.Distinct {
+		probes = append(probes, probe{k.Collation, probeDeterministic})
+	}
+	for _, a := range sp.Aggregates {
+		probes = append(probes, probe{a.Collation, probeCollate}, probe{a.Deterministic, probeDeterministic})
+	}
+	for _, p := range probes {
+		if pe := resolve(p.at, p.kind); pe != nil {
+			return nil, pe
 		}
 	}
 	return out, nil

@@ -14,17 +14,18 @@ import (
 func TestResolveProbes(t *testing.T) {
 	s := &session{}
 	cat := &catalog{collations: map[uint32]collationEntry{
-		100:   {collate: []byte("c::C"), ctype: []byte("c::C.utf8")},
-		16384: {collate: []byte("c:2.36:en_US.utf8"), ctype: []byte("c:2.36:en_US.utf8")},
+		100:   {collate: []byte("c::C"), ctype: []byte("c::C.utf8"), deterministic: []byte("true")},
+		16384: {collate: []byte("c:2.36:en_US.utf8"), ctype: []byte("c:2.36:en_US.utf8"), deterministic: []byte("true")},
 	}}
 	s.catalog.Store(cat)
 	sp := &sqlrewrite.SortPlan{
-		Keys:    []sqlrewrite.SortKey{{Collation: 0}},
-		Filters: []sqlrewrite.Filter{{Collation: -1, Ctype: 1, DefaultCtype: 2}},
+		Keys:     []sqlrewrite.SortKey{{Collation: 0}},
+		Filters:  []sqlrewrite.Filter{{Collation: -1, Ctype: 1, DefaultCtype: 2}},
+		Distinct: []sqlrewrite.SortKey{{Collation: 4}},
 	}
-	hidden := [][]byte{[]byte("16384"), []byte("100"), []byte("shadowed"), []byte("7")}
+	hidden := [][]byte{[]byte("16384"), []byte("100"), []byte("shadowed"), []byte("7"), []byte("100")}
 	got, pe := s.resolveProbes(sp, hidden)
-	if pe != nil || string(got[0]) != "c:2.36:en_US.utf8" || string(got[1]) != "c::C.utf8" || string(got[2]) != "shadowed" || string(got[3]) != "7" {
+	if pe != nil || string(got[0]) != "c:2.36:en_US.utf8" || string(got[1]) != "c::C.utf8" || string(got[2]) != "shadowed" || string(got[3]) != "7" || string(got[4]) != "true" {
 		t.Fatalf("resolved %q, %v", got, pe)
 	}
 	if string(hidden[0]) != "16384" {

@@ -38,6 +38,10 @@ type sortRun struct {
 	// orders are how each key and each filter compares its column's
 	// values (collation.go), set from the first row's collation probes.
 	orders, filterOrders []keyOrder
+	// aggs are the plan's Aggregates being folded, and held the values
+	// they hold (count(DISTINCT)'s) (protect_aggregate.go).
+	aggs []aggState
+	held int
 }
 
 // sortedRow is a row as the client will see it (visible fields only),
@@ -45,6 +49,8 @@ type sortRun struct {
 type sortedRow struct {
 	values [][]byte
 	keys   []sortValue
+	dkeys  []sortValue // a DISTINCT's or GROUP BY's (protect_distinct.go)
+	inputs []aggInput  // a GROUP BY's aggregates' (protect_group.go)
 }
 
 type sortValue struct {
@@ -57,7 +63,11 @@ func newSortRun(sp *sqlrewrite.SortPlan) *sortRun {
 	if sp == nil {
 		return nil
 	}
-	return &sortRun{plan: sp, limit: -1, offset: -1, orders: make([]keyOrder, len(sp.Keys)), filterOrders: make([]keyOrder, len(sp.Filters))}
+	run := &sortRun{plan: sp, limit: -1, offset: -1, orders: make([]keyOrder, len(sp.Keys)), filterOrders: make([]keyOrder, len(sp.Filters))}
+	if len(sp.Aggregates) > 0 {
+		run.aggs = make([]aggState, len(sp.Aggregates)) // before the first row's checkAggregateCollations
+	}
+	return run
 }
 
 // sortedText is the text to send for a statement sorted in the proxy.
@@ -121,6 +131,7 @@ func hideSortColumns(body []byte, sp *sqlrewrite.SortPlan) ([]byte, error) {
 		return nil, &errProtocol{"RowDescription without phiguard's sort columns"}
 	}
 	rd.Fields = rd.Fields[:len(rd.Fields)-sp.Hidden]
+	aggregateDescription(&rd, sp) // protect_aggregate.go
 	return rd.Encode(nil)
 }
 
@@ -142,14 +153,10 @@ func (s *session) holdSortedRow(head *expectation, body []byte, fields []*result
 		if pe := run.readBounds(hidden); pe != nil {
 			return s.failSort(head, pe)
 		}
-		probes, pe := s.resolveProbes(run.plan, hidden) // collation.go
-		if pe == nil {
-			pe = run.checkCollations(probes)
+		if pe := s.checkAllCollations(run, hidden); pe != nil {
+			return s.failSort(head, pe)
 		}
-		if pe == nil {
-			pe = run.checkFilterCollations(probes)
-		}
-		if pe != nil {
+		if pe := run.checkRankedFields(fields, visible); pe != nil { // protect_distinct.go
 			return s.failSort(head, pe)
 		}
 	}
@@ -159,8 +166,15 @@ func (s *session) holdSortedRow(head *expectation, body []byte, fields []*result
 		}
 		return nil // the WHERE drops it
 	}
+	if len(run.plan.Aggregates) > 0 && !run.plan.Grouped {
+		return s.foldAggregateRow(head, fields, row.Values) // protect_aggregate.go
+	}
 	shown := slices.Clone(row.Values[:visible])
-	keys, shownFields, pe := s.sortKeys(run, fields, row.Values, shown)
+	keys, dkeys, shownFields, pe := s.rowKeys(run, fields, row.Values, shown) // protect_distinct.go
+	if pe != nil {
+		return s.failSort(head, pe)
+	}
+	inputs, shownFields, pe := s.groupInputs(run, fields, row.Values, shown, shownFields) // protect_group.go
 	if pe != nil {
 		return s.failSort(head, pe)
 	}
@@ -182,9 +196,9 @@ func (s *session) holdSortedRow(head *expectation, body []byte, fields []*result
 	for i, v := range row.Values[:visible] {
 		values[i] = slices.Clone(v) // the message buffer is reused
 	}
-	run.rows = append(run.rows, sortedRow{values: values, keys: keys})
+	run.rows = append(run.rows, sortedRow{values: values, keys: keys, dkeys: dkeys, inputs: inputs})
 	// The row's bytes and what holds them: slice headers, keys, the row.
-	run.bytes += int64(len(body)) + 24*int64(len(values)) + 96*int64(len(keys)) + 48
+	run.bytes += int64(len(body)) + 24*int64(len(values)) + 96*int64(len(keys)+len(dkeys)) + 72
 	return s.checkSortCap(head)
 }
 
@@ -200,12 +214,12 @@ func (s *session) checkSortCap(head *expectation) error {
 	if rowCap <= 0 || byteCap <= 0 { // a configuration not from config.Default
 		rowCap, byteCap = 100000, 64<<20
 	}
-	if len(run.rows) <= rowCap && run.bytes <= byteCap {
+	if len(run.rows)+run.held <= rowCap && run.bytes <= byteCap {
 		return nil
 	}
 	col := run.firstColumn()
 	return s.failSort(head, pgerr.Newf(pgerr.ProgramLimitExceeded,
-		"ORDER BY or WHERE on encrypted column %s is evaluated in phiguard, which holds at most %d rows and %d bytes of one result (limits.proxy_sort_rows, limits.proxy_sort_bytes) and this result holds more: narrow the rows with a plaintext predicate; an order search term on %s (issue 13, not yet available) would let the database serve it",
+		"ORDER BY, WHERE, DISTINCT, GROUP BY or count(DISTINCT) on encrypted column %s is evaluated in phiguard, which holds at most %d rows and %d bytes of one result (limits.proxy_sort_rows, limits.proxy_sort_bytes) and this result holds more: narrow the rows with a plaintext predicate; an order search term on %s (issue 13, not yet available) would let the database serve it",
 		col, rowCap, byteCap, col))
 }
 
@@ -217,6 +231,11 @@ func (run *sortRun) firstColumn() string {
 	}
 	if len(run.plan.Filters) > 0 {
 		return run.plan.Filters[0].Column.QualifiedName()
+	}
+	for _, a := range run.plan.Aggregates {
+		if a.Column != nil {
+			return a.Column.QualifiedName()
+		}
 	}
 	return "?"
 }
@@ -251,6 +270,23 @@ func (run *sortRun) readBounds(hidden [][]byte) *pgerr.Error {
 	return pe
 }
 
+// checkAllCollations reads the first row's collation probes
+// (resolveProbes, collation.go) and checks them for each part of the plan
+// that compares text.
+func (s *session) checkAllCollations(run *sortRun, hidden [][]byte) *pgerr.Error {
+	probes, pe := s.resolveProbes(run.plan, hidden)
+	if pe != nil {
+		return pe
+	}
+	for _, check := range []func([][]byte) *pgerr.Error{run.checkCollations, run.checkFilterCollations,
+		run.checkDistinctCollations /* protect_distinct.go */, run.checkAggregateCollations /* protect_aggregate.go */} {
+		if pe := check(probes); pe != nil {
+			return pe
+		}
+	}
+	return nil
+}
+
 // checkCollations finds how each text key orders under its column's
 // collation (orderFor), or refuses the statement.
 func (run *sortRun) checkCollations(hidden [][]byte) *pgerr.Error {
@@ -267,15 +303,15 @@ func (run *sortRun) checkCollations(hidden [][]byte) *pgerr.Error {
 	return nil
 }
 
-// sortKeys reads a row's keys from its cells as the backend sent them:
+// readKeys reads a row's keys ks from its cells as the backend sent them:
 // hidden ones after the visible, or a selected column's. A selected key's
 // cell is opened once: its value is presented into shown, and the fields
-// left for decryptDataRow no longer name it.
-func (s *session) sortKeys(run *sortRun, fields []*resultField, cells, shown [][]byte) ([]sortValue, []*resultField, *pgerr.Error) {
+// left for decryptDataRow (shownFields, cloned before the first change)
+// no longer name it.
+func (s *session) readKeys(ks []sqlrewrite.SortKey, fields []*resultField, cells, shown [][]byte, shownFields []*resultField, cloned *bool) ([]sortValue, []*resultField, *pgerr.Error) {
 	visible := len(shown)
-	shownFields, cloned := fields[:visible], false
-	keys := make([]sortValue, len(run.plan.Keys))
-	for i, k := range run.plan.Keys {
+	keys := make([]sortValue, len(ks))
+	for i, k := range ks {
 		at := visible + k.Value
 		if k.Target >= 0 {
 			at = k.Target
@@ -296,7 +332,7 @@ func (s *session) sortKeys(run *sortRun, fields []*resultField, cells, shown [][
 		f := fields[at]
 		if f == nil || f.col == nil || f.col.Type != k.Column.Type || f.rule != nil {
 			return nil, nil, pgerr.Newf(pgerr.FeatureNotSupported,
-				"phiguard cannot tell that the ORDER BY key %s arrives as that encrypted column, so it cannot sort by it", k.Column.QualifiedName())
+				"phiguard cannot tell that the ORDER BY or DISTINCT key %s arrives as that encrypted column, so it cannot compare it", k.Column.QualifiedName())
 		}
 		present := at < visible && f.subject == nil && shownFields[at] != nil
 		sv, out, pe := s.encryptedKey(f, v, present)
@@ -305,8 +341,8 @@ func (s *session) sortKeys(run *sortRun, fields []*resultField, cells, shown [][
 		}
 		keys[i] = sv
 		if present {
-			if !cloned {
-				shownFields, cloned = slices.Clone(shownFields), true
+			if !*cloned {
+				shownFields, *cloned = slices.Clone(shownFields), true
 			}
 			shown[at], shownFields[at] = out, nil
 		}
@@ -411,8 +447,18 @@ func cmpInt64(a, b int64) int {
 // the statement failed instead.
 func (s *session) flushSorted(head *expectation) ([]byte, error) {
 	run := head.sort
+	if run.plan.Grouped {
+		return s.flushGrouped(head) // protect_group.go
+	}
+	if len(run.plan.Aggregates) > 0 {
+		return s.flushAggregates(head) // protect_aggregate.go
+	}
+	order, pe := run.distinctRows() // protect_distinct.go
+	if pe != nil {
+		return nil, s.failSort(head, pe)
+	}
 	head.sort = nil
-	order := run.sortedOrder()
+	order = run.sortedOrder(order)
 	if run.offset > 0 {
 		order = order[min(int64(len(order)), run.offset):]
 	}
@@ -453,10 +499,9 @@ func (s *session) flushSorted(head *expectation) ([]byte, error) {
 // the indexes with the index as the last key. Sorting the rows
 // themselves stably (a merge sort of 48-byte rows holding pointers) took
 // 2.7 ms for 2,000 rows.
-func (r *sortRun) sortedOrder() []int32 {
-	order := make([]int32, len(r.rows))
-	for i := range order {
-		order[i] = int32(i)
+func (r *sortRun) sortedOrder(order []int32) []int32 {
+	if len(r.plan.Keys) == 0 {
+		return order // the database's order
 	}
 	slices.SortFunc(order, func(a, b int32) int {
 		if c := r.compareRows(&r.rows[a], &r.rows[b]); c != 0 {

@@ -107,6 +107,9 @@ type planner struct {
 	// that statement's own SELECT is being planned: only it may sort by
 	// an encrypted column in the proxy (planner_sort.go).
 	single, sortTop bool
+	// aggregating is true while the WHERE of a select list of
+	// aggregates phiguard may compute is planned (planner_aggregate.go).
+	aggregating bool
 }
 
 // sourceColumn is the protected column a select-list entry copies as it
@@ -273,7 +276,12 @@ func (p *planner) query(n *pg_query.Node, outer *scope, r role) map[string]*poli
 	}
 	outs := map[string]*policy.ProtectedColumn{}
 	var positions []*policy.ProtectedColumn
+	aggs, groupKeys := p.aggregateShapes(s, sc, top) // planner_aggregate.go
+	shaped := aggs != nil || groupKeys != nil
 	for _, t := range s.GetTargetList() {
+		if shaped {
+			break // planned below, once the WHERE says whether phiguard computes them
+		}
 		p.target(t.GetResTarget(), sc, r, outs)
 		if r == roleInsert {
 			positions = append(positions, p.sourceColumn(t.GetResTarget(), sc))
@@ -288,19 +296,24 @@ func (p *planner) query(n *pg_query.Node, outer *scope, r role) map[string]*poli
 			p.expr(d, sc, ctxGroup)
 		}
 	}
-	if distinct {
-		for _, c := range outs {
-			if !byCell(c) {
-				p.refuse(c, "DISTINCT")
-			}
-		}
-	}
+	proxyDistinct := distinct && p.distinctInProxy(s, sc, top, outs) // planner_distinct.go
+	p.aggregating = shaped
 	filters, conjuncts := p.whereFilters(s, sc, top) // planner_filter.go
+	p.aggregating = false
+	if shaped && p.aggregatesInProxy(s, sc, aggs, groupKeys, filters, conjuncts) {
+		return outs
+	}
+	for _, t := range s.GetTargetList() {
+		if !shaped {
+			break // planned above
+		}
+		p.target(t.GetResTarget(), sc, r, outs)
+	}
 	for _, g := range s.GetGroupClause() {
 		p.expr(g, sc, ctxGroup)
 	}
 	p.expr(s.GetHavingClause(), sc, ctxOther("HAVING"))
-	p.orderBy(s, sc, top, filters, conjuncts) // planner_sort.go
+	p.orderBy(s, sc, top, filters, conjuncts, proxyDistinct) // planner_sort.go
 	for _, w := range s.GetWindowClause() {
 		p.expr(w, sc, ctxOther("WINDOW"))
 	}

@@ -152,7 +152,7 @@ type filterCand struct {
 // also returns how many top-level conjuncts the WHERE has.
 func (p *planner) whereFilters(s *pg_query.SelectStmt, sc *scope, top bool) ([]filterCand, int) {
 	where := s.GetWhereClause()
-	if !top || where == nil || sortShapeProblem(s, top) != "" || hasAggregateCall(s) {
+	if !top || where == nil || !p.aggregating && (sortShapeProblem(s, top) != "" || hasAggregateCall(s)) {
 		p.expr(where, sc, ctxOther("WHERE"))
 		return nil, 0
 	}

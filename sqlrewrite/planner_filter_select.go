@@ -23,7 +23,7 @@ import (
 func selectListComputation(s *pg_query.SelectStmt) string {
 	for _, t := range s.GetTargetList() {
 		v := t.GetResTarget().GetVal()
-		if v.GetColumnRef() != nil || filterConst(v) {
+		if v.GetColumnRef() != nil || filterConst(v) || aggregateOfColumn(v) { // planner_aggregate.go
 			continue
 		}
 		return computationName(v)

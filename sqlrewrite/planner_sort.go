@@ -54,6 +54,19 @@ type SortPlan struct {
 	Filters   []Filter
 	cands     []filterCand
 	conjuncts int
+	// Distinct are the keys of a DISTINCT phiguard evaluates, removing
+	// duplicate rows before it sorts (planner_distinct.go): an encrypted
+	// select-list entry (Target), or the rank of the plaintext ones
+	// (Value); Collation is the hidden index of a text column's
+	// determinism probe. The text sent is without its DISTINCT.
+	Distinct []SortKey
+	// Aggregates are the select list of a statement whose aggregates
+	// phiguard computes (planner_aggregate.go): the text sent has each
+	// replaced by its argument, and phiguard sends one row.
+	Aggregates []Aggregate
+	// Grouped says the Distinct keys are a GROUP BY's, which phiguard
+	// evaluates, computing the Aggregates per group (planner_group.go).
+	Grouped bool
 	// lastRewrite is RewriteSort's memo (sort_rewrite.go).
 	lastRewrite atomic.Pointer[sortRewriteMemo]
 }
@@ -79,16 +92,19 @@ const (
 	hiddenCollation                   // the collation of col
 	hiddenLimit
 	hiddenOffset
-	hiddenFilterColumn // the column of filter from
-	hiddenEncoding     // the database's encoding, for LIKE
-	hiddenCtype        // the LC_CTYPE of col's collation (nil: the default), for case folding
+	hiddenFilterColumn  // the column of filter from
+	hiddenEncoding      // the database's encoding, for LIKE
+	hiddenCtype         // the LC_CTYPE of col's collation (nil: the default), for case folding
+	hiddenDistinctRank  // dense_rank over the select-list entries targets
+	hiddenDeterministic // whether col's collation is deterministic
 )
 
 type hiddenColumn struct {
 	kind     hiddenKind
 	from, to int // ORDER BY items
 	col      *policy.ProtectedColumn
-	calls    bool // hiddenCtype: also whether lower()/upper() are pg_catalog's
+	calls    bool  // hiddenCtype: also whether lower()/upper() are pg_catalog's
+	targets  []int // select-list entries
 }
 
 // String describes the plan for golden tests.
@@ -115,6 +131,15 @@ func (sp *SortPlan) String() string {
 	if len(keys) == 0 {
 		s = "proxy keeps the database's order"
 	}
+	if len(sp.Distinct) > 0 && !sp.Grouped {
+		s = distinctString(sp.Distinct) + "; " + s
+	}
+	if len(sp.Aggregates) > 0 || sp.Grouped {
+		s = aggregateString(sp.Aggregates)
+	}
+	if sp.Grouped {
+		s = strings.Replace(distinctString(sp.Distinct), "removes duplicates", "groups", 1) + "; " + s
+	}
 	if len(sp.Filters) > 0 {
 		s = "proxy filters " + filterString(sp.Filters) + "; " + s
 	}
@@ -139,13 +164,13 @@ type sortItem struct {
 // sorting by an encrypted column, or with WHERE conjuncts the proxy
 // evaluates (filters, planner_filter.go), gets a SortPlan; any other
 // query sorting by one is refused; the rest are checked as expressions.
-func (p *planner) orderBy(s *pg_query.SelectStmt, sc *scope, top bool, filters []filterCand, conjuncts int) {
+func (p *planner) orderBy(s *pg_query.SelectStmt, sc *scope, top bool, filters []filterCand, conjuncts int, distinct bool) {
 	var filterCol *policy.ProtectedColumn
 	if len(filters) > 0 {
 		filterCol = filters[0].col
 	}
 	items, enc := p.sortItems(s, sc, top, filterCol)
-	if enc == nil && filterCol == nil {
+	if enc == nil && filterCol == nil && !distinct {
 		for _, it := range items {
 			if it.target < 0 {
 				p.expr(it.node, sc, ctxOther("ORDER BY"))
@@ -173,6 +198,11 @@ func (p *planner) orderBy(s *pg_query.SelectStmt, sc *scope, top bool, filters [
 	}
 	if p.plan.Sort = p.sortPlan(s, items); p.plan.Sort != nil {
 		p.plan.Sort.addFilters(filters, conjuncts)
+		if len(s.GetDistinctClause()) > 0 {
+			// The hidden columns would make every row distinct in the
+			// database: phiguard removes the duplicates itself.
+			p.distinctPlan(s, sc, items) // planner_distinct.go
+		}
 	}
 }
 
@@ -307,9 +337,9 @@ func (p *planner) starOfProtected(targets []*pg_query.Node, sc *scope) bool {
 // sortShapeProblem says why a query's ORDER BY on an encrypted column
 // cannot run in the proxy; empty when it can.
 func sortShapeProblem(s *pg_query.SelectStmt, top bool) string {
-	const where = "(phiguard sorts encrypted columns only in a top-level SELECT sent alone, without DISTINCT, GROUP BY, HAVING, window functions, INTO or FOR UPDATE)"
+	const where = "(phiguard sorts encrypted columns only in a top-level SELECT sent alone, without DISTINCT ON, GROUP BY, HAVING, window functions, INTO or FOR UPDATE)"
 	switch {
-	case !top, len(s.GetDistinctClause()) > 0, len(s.GetGroupClause()) > 0, s.GetHavingClause() != nil,
+	case !top, distinctOn(s), len(s.GetGroupClause()) > 0, s.GetHavingClause() != nil,
 		len(s.GetWindowClause()) > 0, len(s.GetLockingClause()) > 0, s.GetIntoClause() != nil, hasWindowCall(s):
 		return where
 	case s.GetLimitOption() == pg_query.LimitOption_LIMIT_OPTION_WITH_TIES:

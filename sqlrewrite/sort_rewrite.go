@@ -68,11 +68,34 @@ func rewriteSort(sql []byte, sp *SortPlan) ([]byte, error) {
 	last := c.targets[len(c.targets)-1]
 	end := c.end(last[1] - 1)
 	var b strings.Builder
-	b.WriteString(text[:end])
+	switch {
+	case len(sp.Aggregates) > 0 || sp.Grouped:
+		// phiguard computes them from their arguments (planner_aggregate.go).
+		args, err := c.aggregateArgs(sp)
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString(text[:c.start(c.targets[0][0])])
+		b.WriteString(strings.Join(args, ", "))
+	case len(sp.Distinct) > 0 && c.distinct >= 0:
+		// phiguard removes the duplicates (planner_distinct.go).
+		b.WriteString(text[:c.start(c.distinct)])
+		b.WriteString(text[c.end(c.distinct):end])
+	default:
+		b.WriteString(text[:end])
+	}
 	b.WriteString(hidden)
 	tail := len(text)
 	if c.tail < len(c.toks) {
 		tail = c.start(c.tail)
+	}
+	if sp.Grouped && c.group[1] > c.group[0] {
+		// phiguard groups the rows (planner_group.go).
+		b.WriteString(c.withoutFilters(end, c.start(c.group[0])))
+		end = len(text)
+		if c.group[1] < len(c.toks) {
+			end = c.start(c.group[1])
+		}
 	}
 	b.WriteString(c.withoutFilters(end, tail))
 	b.WriteString(c.boundsCheck(sp))
@@ -100,7 +123,9 @@ type sortCut struct {
 	items     [][2]int // ORDER BY items
 	limit     [2]int   // LIMIT expression, FETCH count; to == from: none written
 	offset    [2]int
-	fetch     bool // FETCH FIRST without a count means 1
+	fetch     bool   // FETCH FIRST without a count means 1
+	distinct  int    // the DISTINCT token after SELECT, or -1
+	group     [2]int // GROUP BY and its items
 	// tail is the first token of ORDER BY / LIMIT / OFFSET / FETCH, and
 	// tailEnd the token after the last of them.
 	tail, tailEnd int
@@ -158,7 +183,12 @@ func (c *sortCut) locate() error {
 		return errors.New("no SELECT")
 	}
 	from := sel + 1
-	if c.tok(from) == pg_query.Token_ALL {
+	c.distinct = -1
+	switch c.tok(from) {
+	case pg_query.Token_ALL:
+		from++
+	case pg_query.Token_DISTINCT:
+		c.distinct = from
 		from++
 	}
 	to := c.next(from, pg_query.Token_FROM, pg_query.Token_INTO, pg_query.Token_WHERE, pg_query.Token_GROUP_P,
@@ -167,6 +197,10 @@ func (c *sortCut) locate() error {
 	c.targets = c.split(from, to)
 	c.selectEnd = to
 	c.tail = c.next(to, pg_query.Token_ORDER, pg_query.Token_LIMIT, pg_query.Token_OFFSET, pg_query.Token_FETCH)
+	if g := c.next(to, pg_query.Token_GROUP_P); g < c.tail {
+		c.group = [2]int{g, c.next(g, pg_query.Token_HAVING, pg_query.Token_WINDOW, pg_query.Token_ORDER, pg_query.Token_LIMIT,
+			pg_query.Token_OFFSET, pg_query.Token_FETCH, pg_query.Token_FOR, pg_query.Token_ASCII_59)}
+	}
 	c.tailEnd = c.next(c.tail, pg_query.Token_FOR, pg_query.Token_ASCII_59)
 	return c.clauses()
 }
@@ -314,6 +348,14 @@ func (c *sortCut) hiddenText(sp *SortPlan) (string, error) {
 			b.WriteString(collationProbe(h.col))
 		case hiddenCtype:
 			b.WriteString(ctypeProbe(h.col, h.calls))
+		case hiddenDeterministic:
+			b.WriteString(collationProbe(h.col)) // the proxy's catalog says whether it is deterministic
+		case hiddenDistinctRank:
+			var keys []string
+			for _, t := range h.targets {
+				keys = append(keys, "("+c.targetText(t, sp.labelled[t])+")")
+			}
+			b.WriteString("CAST(pg_catalog.dense_rank() OVER (ORDER BY " + strings.Join(keys, ", ") + ") AS pg_catalog.text)")
 		case hiddenLimit:
 			expr := c.text(c.limit)
 			if expr == "" && c.fetch {
@@ -388,8 +430,54 @@ func verifySort(sql string, targets int, sp *SortPlan) error {
 	if len(s.GetSortClause()) > 0 || !bound(s.GetLimitCount()) || !bound(s.GetLimitOffset()) || len(s.GetTargetList()) != targets {
 		return errors.New("the rewrite did not take the expected shape")
 	}
+	if len(sp.Aggregates) > 0 && hasAggregateCall(s) {
+		return errors.New("the rewrite kept an aggregate")
+	}
+	if sp.Grouped && len(s.GetGroupClause()) > 0 {
+		return errors.New("the rewrite kept its GROUP BY")
+	}
+	if len(sp.Distinct) > 0 && len(s.GetDistinctClause()) > 0 {
+		return errors.New("the rewrite kept its DISTINCT")
+	}
 	if len(sp.Filters) > 0 && whereConjuncts(s.GetWhereClause()) != sp.conjuncts {
 		return errors.New("the rewrite's WHERE did not keep its conjuncts")
 	}
 	return nil
+}
+
+// aggregateArgs is, per select-list entry, the text of an aggregate's
+// argument, without DISTINCT or ALL (1 for count(*)), or the entry.
+func (c *sortCut) aggregateArgs(sp *SortPlan) ([]string, error) {
+	var out []string
+	agg := map[int]bool{}
+	for _, a := range sp.Aggregates {
+		agg[a.Target] = true
+	}
+	for i, t := range c.targets {
+		if !agg[i] {
+			out = append(out, c.text(t))
+			continue
+		}
+		open := t[0]
+		for open < t[1] && !(c.depth[open] == 0 && c.tok(open) == pg_query.Token_ASCII_40) {
+			open++
+		}
+		end := open + 1
+		for end < t[1] && !(c.depth[end] == 0 && c.tok(end) == pg_query.Token_ASCII_41) {
+			end++
+		}
+		if end >= t[1] {
+			return nil, errors.New("an aggregate without its argument")
+		}
+		from := open + 1
+		if t := c.tok(from); t == pg_query.Token_DISTINCT || t == pg_query.Token_ALL {
+			from++
+		}
+		arg := c.text([2]int{from, end})
+		if arg == "*" || arg == "" {
+			arg = "1"
+		}
+		out = append(out, arg)
+	}
+	return out, nil
 }

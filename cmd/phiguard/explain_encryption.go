@@ -69,6 +69,8 @@ func explainSort(w io.Writer, sp *sqlrewrite.SortPlan) {
 		fmt.Fprintf(w, "  %-22s in phiguard, after decryption, on the rows the database returns (the constant never reaches the database)\n",
 			"WHERE "+f.ColumnFold.Wrap(f.Column.Name)+" "+f.Op.String())
 	}
+	explainDistinct(w, sp)
+	explainAggregates(w, sp)
 	for _, k := range sp.Keys {
 		dir := "ASC"
 		if k.Desc {
@@ -88,5 +90,32 @@ func explainSort(w io.Writer, sp *sqlrewrite.SortPlan) {
 	}
 	if sp.Limit >= 0 || sp.Offset >= 0 {
 		fmt.Fprintf(w, "  %-22s applied by phiguard after its sort (their values computed by the database)\n", "LIMIT/OFFSET")
+	}
+}
+
+// explainDistinct says how phiguard removes a DISTINCT's duplicates.
+func explainDistinct(w io.Writer, sp *sqlrewrite.SortPlan) {
+	what := "DISTINCT"
+	if sp.Grouped {
+		what = "GROUP BY"
+	}
+	for _, k := range sp.Distinct {
+		if k.Column == nil {
+			fmt.Fprintf(w, "  %-22s compared by their rank in the database (dense_rank over them, as written)\n", what+" plaintext")
+			continue
+		}
+		fmt.Fprintf(w, "  %-22s in phiguard, after decryption, PostgreSQL's equality for %s, before the sort and LIMIT/OFFSET (the database returns every row; two equal values printed differently refuse the statement, 0A000)\n",
+			what+" "+k.Column.Name, k.Column.Type.Name)
+	}
+}
+
+// explainAggregates says which aggregates phiguard computes.
+func explainAggregates(w io.Writer, sp *sqlrewrite.SortPlan) {
+	for _, a := range sp.Aggregates {
+		how := "in phiguard, from the rows the database returns (each aggregate sent as its argument)"
+		if a.Column != nil && (a.Func != "count" || a.Distinct) {
+			how += ", after decryption, PostgreSQL's order and equality for " + a.Column.Type.Name
+		}
+		fmt.Fprintf(w, "  %-22s %s\n", a.String(), how)
 	}
 }

@@ -62,6 +62,14 @@ func TestExplainAndCheckRoles(t *testing.T) {
 		"SELECT id FROM patients WHERE ssn ~ '^999'":            {"encryption: refused, SQLSTATE 0A000", "ssn"},
 		"SELECT id FROM patients WHERE lower(ssn) ILIKE $1 AND id > 3": {
 			"WHERE lower(ssn) ILIKE in phiguard, after decryption, on the rows the database returns (the constant never reaches the database)"},
+		"SELECT DISTINCT ssn, id FROM patients ORDER BY ssn": {
+			"DISTINCT ssn           in phiguard, after decryption, PostgreSQL's equality for text",
+			"DISTINCT plaintext     compared by their rank in the database",
+			"ORDER BY ssn           in phiguard, after decryption, ASC NULLS LAST"},
+		"SELECT max(ssn), count(*) FROM patients WHERE ssn LIKE '9%'": {
+			"max(public.patients.ssn) AS max in phiguard, from the rows the database returns (each aggregate sent as its argument), after decryption",
+			"count(*) AS count",
+			"WHERE ssn LIKE         in phiguard"},
 		"SELECT id FROM patients WHERE ssn LIKE '999%' AND id > 3": {
 			"WHERE ssn LIKE         in phiguard, after decryption, on the rows the database returns (the constant never reaches the database)"},
 		"SELECT 1": {"encryption: no encrypted table"},
