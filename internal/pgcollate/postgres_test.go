@@ -13,7 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/phiguard/phiguard/internal/pgcluster"
+	"github.com/phiguard/phiguard/internal/pgcluster/pgclustertest"
 )
 
 // testLocales are the collations the differential runs under. en_US.utf8
@@ -36,16 +36,7 @@ func TestCompareAgainstPostgres(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cluster, err := pgcluster.Start(ctx, pgcluster.Options{})
-	if err != nil {
-		t.Fatalf("start PostgreSQL: %v", err)
-	}
-	t.Cleanup(func() { cluster.Stop() })
-	conn, err := pgconn.Connect(ctx, cluster.URL(cluster.Superuser, cluster.Password, "postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	conn := pgclustertest.Conn(t, ctx)
 	r := rand.New(rand.NewPCG(7, 11))
 	for _, name := range testLocales {
 		t.Run(name, func(t *testing.T) {
@@ -127,16 +118,7 @@ func TestCaseAgainstPostgres(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cluster, err := pgcluster.Start(ctx, pgcluster.Options{})
-	if err != nil {
-		t.Fatalf("start PostgreSQL: %v", err)
-	}
-	t.Cleanup(func() { cluster.Stop() })
-	conn, err := pgconn.Connect(ctx, cluster.URL(cluster.Superuser, cluster.Password, "postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	conn := pgclustertest.Conn(t, ctx)
 	var chunks [][]byte
 	var b []byte
 	for r := rune(1); r <= 0x10FFFF; r++ {

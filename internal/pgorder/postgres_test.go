@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/phiguard/phiguard/internal/pgcluster"
+	"github.com/phiguard/phiguard/internal/pgcluster/pgclustertest"
 	"github.com/phiguard/phiguard/internal/pgvalue"
 )
 
@@ -26,16 +26,7 @@ func TestAgainstPostgres(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cluster, err := pgcluster.Start(ctx, pgcluster.Options{})
-	if err != nil {
-		t.Fatalf("start PostgreSQL: %v", err)
-	}
-	t.Cleanup(func() { cluster.Stop() })
-	conn, err := pgconn.Connect(ctx, cluster.URL(cluster.Superuser, cluster.Password, "postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	conn := pgclustertest.Conn(t, ctx)
 	if _, err := conn.Exec(ctx, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'").ReadAll(); err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
-	"github.com/phiguard/phiguard/internal/pgcluster"
+	"github.com/phiguard/phiguard/internal/pgcluster/pgclustertest"
 	"github.com/phiguard/phiguard/policy"
 )
 
@@ -188,17 +188,7 @@ func decodeWithPgx(m *pgtype.Map, oid uint32, b []byte) (any, error) {
 // as the superuser; both end with the test.
 func startPostgres(t *testing.T, ctx context.Context) *pgconn.PgConn {
 	t.Helper()
-	cluster, err := pgcluster.Start(ctx, pgcluster.Options{})
-	if err != nil {
-		t.Fatalf("start PostgreSQL: %v", err)
-	}
-	t.Cleanup(func() { cluster.Stop() })
-	conn, err := pgconn.Connect(ctx, cluster.URL(cluster.Superuser, cluster.Password, "postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
+	return pgclustertest.Conn(t, ctx)
 }
 
 func exec(ctx context.Context, conn *pgconn.PgConn, sql string) error {
