@@ -107,15 +107,9 @@ func (p *planner) distinctPlan(s *pg_query.SelectStmt, sc *scope, items []sortIt
 			p.refuse(firstColumn(sc), "DISTINCT with * in the select list (name the columns)")
 			return
 		case kind == refColumn:
-			if !pgorder.Sortable(col.Type) {
-				p.refuse(col, "DISTINCT on a column of type "+col.Type.Name+" (phiguard does not compare it)")
+			if !p.addEqualityKey(sp, col, i, "DISTINCT", add) {
 				return
 			}
-			k := SortKey{Column: col, Target: i, Collation: -1}
-			if textType(col.Type) {
-				k.Collation = add(hiddenColumn{kind: hiddenDeterministic, col: col})
-			}
-			sp.Distinct = append(sp.Distinct, k)
 		default:
 			plain = append(plain, i)
 		}
@@ -157,4 +151,21 @@ func distinctString(keys []SortKey) string {
 		out = append(out, fmt.Sprintf("%s (select-list entry %d)", k.Column.QualifiedName(), k.Target+1))
 	}
 	return "proxy removes duplicates by " + strings.Join(out, ", ")
+}
+
+// addEqualityKey adds col, select-list entry i, to the keys phiguard
+// groups rows by after decryption (DISTINCT, GROUP BY: construct), with
+// the probe of whether a text column's collation is deterministic; false
+// when the type has no equality phiguard knows (refused).
+func (p *planner) addEqualityKey(sp *SortPlan, col *policy.ProtectedColumn, i int, construct string, add func(hiddenColumn) int) bool {
+	if !pgorder.Sortable(col.Type) {
+		p.refuse(col, construct+" on a column of type "+col.Type.Name+" (phiguard does not compare it)")
+		return false
+	}
+	k := SortKey{Column: col, Target: i, Collation: -1}
+	if textType(col.Type) {
+		k.Collation = add(hiddenColumn{kind: hiddenDeterministic, col: col})
+	}
+	sp.Distinct = append(sp.Distinct, k)
+	return true
 }

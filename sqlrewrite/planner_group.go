@@ -4,7 +4,6 @@ import (
 	"slices"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
-	"github.com/phiguard/phiguard/internal/pgorder"
 )
 
 // Proxy-side GROUP BY (issue 13). A top-level SELECT whose GROUP BY lists
@@ -90,15 +89,9 @@ func (p *planner) groupPlan(s *pg_query.SelectStmt, sc *scope, aggs []Aggregate,
 			plain = append(plain, i)
 			continue
 		}
-		if !pgorder.Sortable(col.Type) {
-			p.refuse(col, "GROUP BY on a column of type "+col.Type.Name+" (phiguard does not compare it)")
+		if !p.addEqualityKey(sp, col, i, "GROUP BY", add) { // planner_distinct.go
 			return
 		}
-		k := SortKey{Column: col, Target: i, Collation: -1}
-		if textType(col.Type) {
-			k.Collation = add(hiddenColumn{kind: hiddenDeterministic, col: col})
-		}
-		sp.Distinct = append(sp.Distinct, k)
 	}
 	if len(plain) > 0 {
 		sp.Distinct = append(sp.Distinct, SortKey{Value: add(hiddenColumn{kind: hiddenDistinctRank, targets: plain}), Target: -1, Collation: -1})

@@ -40,13 +40,7 @@ func TestCompareAgainstPostgres(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 11))
 	for _, name := range testLocales {
 		t.Run(name, func(t *testing.T) {
-			loc, err := Open(name)
-			if errors.Is(err, ErrNotInstalled) && os.Getenv("CI") == "" {
-				t.Skipf("%v (CI installs it)", err)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			loc := openTestLocale(t, name)
 			vals := generate(r, 600)
 			want, version := postgresOrder(t, ctx, conn, name, vals)
 			if version != "" && version != Version() {
@@ -132,13 +126,7 @@ func TestCaseAgainstPostgres(t *testing.T) {
 	}
 	for _, name := range testLocales {
 		t.Run(name, func(t *testing.T) {
-			loc, err := Open(name)
-			if errors.Is(err, ErrNotInstalled) && os.Getenv("CI") == "" {
-				t.Skipf("%v (CI installs it)", err)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			loc := openTestLocale(t, name)
 			for _, fn := range []string{"lower", "upper"} {
 				mapCase := map[string]func([]byte) ([]byte, error){"lower": loc.Lower, "upper": loc.Upper}[fn]
 				changed := 0
@@ -171,4 +159,18 @@ func TestCaseAgainstPostgres(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openTestLocale opens one of testLocales; a machine without it skips,
+// unless in CI, which installs them (.ci/run).
+func openTestLocale(t *testing.T, name string) *Locale {
+	t.Helper()
+	loc, err := Open(name)
+	if errors.Is(err, ErrNotInstalled) && os.Getenv("CI") == "" {
+		t.Skipf("%v (CI installs it)", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
 }
