@@ -312,6 +312,11 @@ func (p *planner) query(n *pg_query.Node, outer *scope, r role) map[string]*poli
 	for _, g := range s.GetGroupClause() {
 		p.expr(g, sc, ctxGroup)
 	}
+	if items, _ := groupItems(s, sc); len(s.GetGroupClause()) > 0 {
+		for _, g := range items { // positions and output names: what they name
+			p.expr(g, sc, ctxGroup)
+		}
+	}
 	p.expr(s.GetHavingClause(), sc, ctxOther("HAVING"))
 	p.orderBy(s, sc, top, filters, conjuncts, proxyDistinct) // planner_sort.go
 	for _, w := range s.GetWindowClause() {
