@@ -29,10 +29,10 @@ func requireEnUS(t *testing.T) {
 // parsed, not from the transaction's snapshot. A REPEATABLE READ
 // transaction whose snapshot predates another session's ALTER COLUMN ...
 // COLLATE (no table rewrite) sorts by the new collation; phiguard's
-// collation probe must not read the old one.
+// collation probe read pg_attribute under that snapshot, saw the old
+// collation (en_US, in its catalog: no 40001) and sorted by it.
 func TestRedTeam9CollationChangedUnderRepeatableRead(t *testing.T) {
 	t.Parallel()
-	t.Skip("HOLE: sqlrewrite.collationProbe reads pg_attribute.attcollation with SQL, under the statement's MVCC snapshot; in REPEATABLE READ or SERIALIZABLE that is the transaction's snapshot, which predates another session's ALTER TABLE ... ALTER COLUMN name TYPE text COLLATE x (no rewrite, no lock held by the reader), while PostgreSQL resolves the column's collation from the current catalog at parse time. phiguard then sorts (ORDER BY, ranges, min/max; equality and DISTINCT under a nondeterministic collation alike) by the old collation and answers differently, with no 40001 since the old OID is in its catalog. A fix needs a snapshot-independent probe, e.g. pg_collation_for((SELECT c FROM t LIMIT 0))::regcollation::oid (parse-time collation, syscache lookup), or the probe refused outside READ COMMITTED")
 	requireEnUS(t)
 	f := newSortFixture(t, 80, nil)
 	ctx := testContext(t)
