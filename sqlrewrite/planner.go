@@ -309,14 +309,7 @@ func (p *planner) query(n *pg_query.Node, outer *scope, r role) map[string]*poli
 		}
 		p.target(t.GetResTarget(), sc, r, outs)
 	}
-	for _, g := range s.GetGroupClause() {
-		p.expr(g, sc, ctxGroup)
-	}
-	if items, _ := groupItems(s, sc); len(s.GetGroupClause()) > 0 {
-		for _, g := range items { // positions and output names: what they name
-			p.expr(g, sc, ctxGroup)
-		}
-	}
+	p.groupBy(s, sc) // planner_group.go
 	p.expr(s.GetHavingClause(), sc, ctxOther("HAVING"))
 	p.orderBy(s, sc, top, filters, conjuncts, proxyDistinct) // planner_sort.go
 	for _, w := range s.GetWindowClause() {

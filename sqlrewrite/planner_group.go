@@ -90,6 +90,21 @@ func groupItems(s *pg_query.SelectStmt, sc *scope) (items []*pg_query.Node, alia
 	return items, aliased
 }
 
+// groupBy walks a GROUP BY phiguard does not evaluate: its items as
+// written, and what its positions and output names name.
+func (p *planner) groupBy(s *pg_query.SelectStmt, sc *scope) {
+	for _, g := range s.GetGroupClause() {
+		p.expr(g, sc, ctxGroup)
+	}
+	if len(s.GetGroupClause()) == 0 {
+		return
+	}
+	items, _ := groupItems(s, sc)
+	for _, g := range items {
+		p.expr(g, sc, ctxGroup)
+	}
+}
+
 // groupNeedsProxy: a group column the database cannot compare by cells.
 func groupNeedsProxy(s *pg_query.SelectStmt, sc *scope, keys []int) bool {
 	for _, i := range keys {
