@@ -348,6 +348,8 @@ func (c *sortCut) hiddenText(sp *SortPlan) (string, error) {
 			b.WriteString(collationProbe(h.col))
 		case hiddenCtype:
 			b.WriteString(ctypeProbe(h.col, h.calls))
+		case hiddenShadow:
+			b.WriteString(shadowProbe(h))
 		case hiddenDeterministic:
 			b.WriteString(collationProbe(h.col)) // the proxy's catalog says whether it is deterministic
 		case hiddenDistinctRank:
