@@ -59,7 +59,7 @@ func (sp *SortPlan) addShadowProbe(cols []*policy.ProtectedColumn, aggregates bo
 	sp.Shadow = append(sp.Shadow, ShadowProbe{Value: len(sp.hidden) - 1, Column: cols[0], Construct: construct})
 }
 
-// shadowProbe is the probe's text: 'shadowed' or ”. PostgreSQL runs it
+// shadowProbe is the probe's text: 'shadowed', or empty. PostgreSQL runs it
 // once per statement.
 func shadowProbe(h hiddenColumn) string {
 	types := make([]string, len(h.types))
