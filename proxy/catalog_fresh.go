@@ -49,11 +49,20 @@ const freshCatalogWait = 5 * time.Second
 // freshBeforeCopy marks the catalog stale before a Query or Parse of a COPY
 // ... FROM STDIN leaving encrypted columns out, for awaitFreshCatalog to
 // read it first. Client pump.
+//
+// A sixth: a statement that leaves encrypted columns to their defaults in
+// a shape the default guard has no place in (INSERT ... SELECT, DEFAULT
+// VALUES, several statements in one Query: Plan.DefaultsUnguarded), which
+// only the catalog checks. Without the read, a default another session
+// set since the last one was stored in clear. What remains: DDL between
+// that read and the statement, and a named statement Bound again after
+// it (reads at Query and Parse only).
 func (s *session) freshBeforeCopy(typ byte, a *sqlrewrite.Analysis) {
-	if typ != feQuery && typ != feParse || a == nil || a.Err != nil || s.srv.protect == nil || len(a.Statements) != 1 {
+	if typ != feQuery && typ != feParse || a == nil || a.Err != nil || s.srv.protect == nil {
 		return
 	}
-	if plan := a.PlanUnder(s.policy()); plan.Copy != nil && plan.Copy.In && len(plan.Defaults) > 0 {
+	plan := a.PlanUnder(s.policy())
+	if plan.DefaultsUnguarded || len(a.Statements) == 1 && plan.Copy != nil && plan.Copy.In && len(plan.Defaults) > 0 {
 		s.catalogStale.Store(true)
 	}
 }

@@ -73,6 +73,11 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 			if c := n.GetNode().GetAConst(); c != nil && c.GetIval() != nil {
 				st.valueDependent = true
 			}
+		case *pg_query.SelectStmt:
+			// So do GROUP BY 2 and DISTINCT ON (2) (planner_group.go).
+			if positional(append(groupingItems(n.GetGroupClause()), n.GetDistinctClause()...)) {
+				st.valueDependent = true
+			}
 		case *pg_query.FuncCall:
 			if _, name := funcParts(n.GetFuncname()); name == "set_config" {
 				st.valueDependent = true
@@ -99,6 +104,17 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 	})
 	st.repeated = repeatedNames(named, ctes)
 	return st
+}
+
+// positional: one of items is an integer constant, which names a
+// select-list entry by position.
+func positional(items []*pg_query.Node) bool {
+	for _, g := range items {
+		if c := g.GetAConst(); c != nil && c.GetIval() != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // repeatedNames lists the relation names a statement may read through

@@ -68,6 +68,7 @@ func PlanFor(a *Analysis, pol *policy.Policy) *Plan {
 			break
 		}
 	}
+	p.plan.DefaultsUnguarded = len(p.plan.Defaults) > 0 && p.plan.Refusal == nil && !defaultsGuardable(tree)
 	if cap(p.plan.Values) > len(p.plan.Values) {
 		// The plan is cached with the analysis: hold no append slack.
 		p.plan.Values = slices.Clone(p.plan.Values)
@@ -309,9 +310,7 @@ func (p *planner) query(n *pg_query.Node, outer *scope, r role) map[string]*poli
 		}
 		p.target(t.GetResTarget(), sc, r, outs)
 	}
-	for _, g := range s.GetGroupClause() {
-		p.expr(g, sc, ctxGroup)
-	}
+	p.groupBy(s, sc) // planner_group.go
 	p.expr(s.GetHavingClause(), sc, ctxOther("HAVING"))
 	p.orderBy(s, sc, top, filters, conjuncts, proxyDistinct) // planner_sort.go
 	for _, w := range s.GetWindowClause() {

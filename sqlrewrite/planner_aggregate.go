@@ -187,6 +187,13 @@ func (p *planner) aggregatePlan(s *pg_query.SelectStmt, aggs []Aggregate, filter
 			aggs[i].Deterministic = add(hiddenColumn{kind: hiddenDeterministic, col: a.Column})
 		}
 	}
+	var cols []*policy.ProtectedColumn
+	for _, a := range aggs {
+		if a.Column != nil {
+			cols = append(cols, a.Column)
+		}
+	}
+	sp.addShadowProbe(cols, true, "min(), max() or count()") // planner_shadow.go
 	sp.Aggregates = aggs
 	sp.Hidden = len(sp.hidden)
 	p.plan.Sort = sp

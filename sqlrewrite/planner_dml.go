@@ -158,6 +158,20 @@ func (p *planner) omittedColumns(t *policy.ProtectedTable, listed []*policy.Prot
 	}
 }
 
+// defaultsGuardable: a text whose encrypted columns left to their
+// defaults the default guard can check in the statement
+// (GuardNoDefaults): one INSERT ... VALUES, UPDATE or COPY.
+func defaultsGuardable(tree *pg_query.ParseResult) bool {
+	if len(tree.GetStmts()) != 1 {
+		return false
+	}
+	st := tree.GetStmts()[0].GetStmt()
+	if ins := st.GetInsertStmt(); ins != nil {
+		return len(ins.GetSelectStmt().GetSelectStmt().GetValuesLists()) > 0
+	}
+	return st.GetUpdateStmt() != nil || st.GetCopyStmt() != nil
+}
+
 // subjectChange refuses a write of the subject column of a table whose
 // randomized cells are sealed per subject: the row's cells would stay
 // sealed for the old subject, and the proxy fails every read of them

@@ -518,6 +518,11 @@ func (sp *SortPlan) addFilters(cands []filterCand, conjuncts int) {
 		f.addFoldProbes(c, add)
 		sp.Filters = append(sp.Filters, f)
 	}
+	var cols []*policy.ProtectedColumn
+	for _, c := range cands {
+		cols = append(cols, c.col)
+	}
+	sp.addShadowProbe(cols, false, "WHERE") // planner_shadow.go
 	sp.cands, sp.conjuncts = cands, conjuncts
 	sp.Hidden = len(sp.hidden)
 }

@@ -27,6 +27,13 @@ func (p *planner) groupShape(s *pg_query.SelectStmt, sc *scope, top bool) ([]Agg
 		return nil, nil
 	}
 	targets := s.GetTargetList()
+	if slices.ContainsFunc(groups, func(g *pg_query.Node) bool { return g.GetGroupingSet() != nil }) {
+		return nil, nil
+	}
+	groups, aliased := groupItems(s, sc)
+	if aliased {
+		return nil, nil // the walk refuses it if it is encrypted
+	}
 	for _, g := range groups {
 		if g.GetColumnRef() == nil || refNames(g.GetColumnRef()) == "" || !inSelectList(g, targets) {
 			return nil, nil
@@ -51,6 +58,50 @@ func (p *planner) groupShape(s *pg_query.SelectStmt, sc *scope, top bool) ([]Agg
 		aggs = append(aggs, a)
 	}
 	return aggs, keys
+}
+
+// groupItems is the GROUP BY list as PostgreSQL reads it: ROLLUP, CUBE
+// and GROUPING SETS flattened into their items, a position (GROUP BY 1)
+// made the select-list entry it names, and a bare name that is no
+// protected column made the entry it names as an output name. Left as
+// written, GROUP BY 1 over a randomized column reached the database,
+// which grouped the ciphertexts: every row its own group. A bare name
+// means an input column before an output name in GROUP BY (unlike ORDER
+// BY), and phiguard cannot see the unprotected tables' columns, so such
+// an item is reported (aliased): the statement is not grouped by phiguard,
+// and the walk refuses it when the entry is encrypted.
+func groupItems(s *pg_query.SelectStmt, sc *scope) (items []*pg_query.Node, aliased bool) {
+	targets := s.GetTargetList()
+	for _, g := range groupingItems(s.GetGroupClause()) {
+		isName := g.GetColumnRef() != nil
+		if isName {
+			if kind, _ := sc.resolve(g.GetColumnRef()); kind != refPlain {
+				items = append(items, g)
+				continue
+			}
+		}
+		if i, ok := outputReference(g, targets); ok && !sameExpr(g, targets[i].GetResTarget().GetVal()) {
+			aliased = aliased || isName // GROUP BY grp of a select-list grp is no alias
+			g = targets[i].GetResTarget().GetVal()
+		}
+		items = append(items, g)
+	}
+	return items, aliased
+}
+
+// groupBy walks a GROUP BY phiguard does not evaluate: its items as
+// written, and what its positions and output names name.
+func (p *planner) groupBy(s *pg_query.SelectStmt, sc *scope) {
+	for _, g := range s.GetGroupClause() {
+		p.expr(g, sc, ctxGroup)
+	}
+	if len(s.GetGroupClause()) == 0 {
+		return
+	}
+	items, _ := groupItems(s, sc)
+	for _, g := range items {
+		p.expr(g, sc, ctxGroup)
+	}
 }
 
 // groupNeedsProxy: a group column the database cannot compare by cells.

@@ -67,6 +67,9 @@ type SortPlan struct {
 	// Grouped says the Distinct keys are a GROUP BY's, which phiguard
 	// evaluates, computing the Aggregates per group (planner_group.go).
 	Grouped bool
+	// Shadow are the probes of operators and aggregates phiguard
+	// evaluates that PostgreSQL might resolve elsewhere (planner_shadow.go).
+	Shadow []ShadowProbe
 	// lastRewrite is RewriteSort's memo (sort_rewrite.go).
 	lastRewrite atomic.Pointer[sortRewriteMemo]
 }
@@ -97,6 +100,7 @@ const (
 	hiddenCtype         // the LC_CTYPE of col's collation (nil: the default), for case folding
 	hiddenDistinctRank  // dense_rank over the select-list entries targets
 	hiddenDeterministic // whether col's collation is deterministic
+	hiddenShadow        // whether an operator or aggregate outside pg_catalog may be called (planner_shadow.go)
 )
 
 type hiddenColumn struct {
@@ -105,6 +109,10 @@ type hiddenColumn struct {
 	col      *policy.ProtectedColumn
 	calls    bool  // hiddenCtype: also whether lower()/upper() are pg_catalog's
 	targets  []int // select-list entries
+	// hiddenShadow: the aggregates' probe (else the operators'), and the
+	// first-operand types it looks for.
+	aggregates bool
+	types      []uint32
 }
 
 // String describes the plan for golden tests.

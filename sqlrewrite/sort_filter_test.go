@@ -18,31 +18,31 @@ func TestFilterPlans(t *testing.T) {
 		absent []string
 	}{
 		{"SELECT id FROM patients WHERE first > 'M' AND id < 9",
-			"proxy filters public.patients.first > literal #0 (#0); proxy keeps the database's order; 2 hidden columns",
+			"proxy filters public.patients.first > literal #0 (#0); proxy keeps the database's order; 3 hidden columns",
 			[]string{"WHERE true AND id < 9", "SELECT id, first, (SELECT"}, []string{"'M'"}},
 		{"SELECT p.id FROM patients p WHERE '1990-01-01' <= p.birthdate AND p.ssn = $1 ORDER BY p.id LIMIT 2",
-			"proxy filters public.patients.birthdate >= literal #0 (#2); proxy sorts by rank (#0), LIMIT #1; 3 hidden columns",
-			[]string{"WHERE true AND p.ssn = $1", ", p.birthdate FROM"}, []string{"1990"}},
+			"proxy filters public.patients.birthdate >= literal #0 (#2); proxy sorts by rank (#0), LIMIT #1; 4 hidden columns",
+			[]string{"WHERE true AND p.ssn = $1", ", p.birthdate, (SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_operator"}, []string{"1990"}},
 		{"SELECT id FROM admissions WHERE (amount BETWEEN $1 AND 2.5) AND visits IS NOT DISTINCT FROM $2::int AND admitted NOT BETWEEN SYMMETRIC '2024-01-01' AND now()",
 			"", nil, nil}, // now() is not a constant: the third conjunct is refused
 		{"SELECT id FROM admissions WHERE (amount BETWEEN $1 AND 2.5) AND visits IS NOT DISTINCT FROM $2::int AND seen NOT BETWEEN SYMMETRIC '2024-01-01' AND '2025-01-01'::timestamp",
-			"proxy filters public.admissions.amount BETWEEN $1 AND literal #0 (#0), public.admissions.visits IS NOT DISTINCT FROM $2::23 (#1), public.admissions.seen NOT BETWEEN SYMMETRIC literal #1 AND literal #2::1114 (#2); proxy keeps the database's order; 3 hidden columns",
-			[]string{"SELECT id, amount, visits, seen FROM admissions WHERE true AND true AND true"}, []string{"$1", "$2", "2.5", "2024", "2025"}},
+			"proxy filters public.admissions.amount BETWEEN $1 AND literal #0 (#0), public.admissions.visits IS NOT DISTINCT FROM $2::23 (#1), public.admissions.seen NOT BETWEEN SYMMETRIC literal #1 AND literal #2::1114 (#2); proxy keeps the database's order; 4 hidden columns",
+			[]string{"SELECT id, amount, visits, seen, (SELECT CASE", "FROM admissions WHERE true AND true AND true"}, []string{"$1", "$2", "2.5", "2024", "2025"}},
 		// Signs, casts, NULL and a LIKE's ESCAPE: where each constant is.
 		{"SELECT id FROM admissions WHERE amount > -2.5 AND amount < -CAST('3' AS numeric) AND visits IS DISTINCT FROM NULL",
-			"proxy filters public.admissions.amount > -literal #0 (#0), public.admissions.amount < -literal #1::1700 (#1), public.admissions.visits IS DISTINCT FROM NULL (#2); proxy keeps the database's order; 3 hidden columns",
+			"proxy filters public.admissions.amount > -literal #0 (#0), public.admissions.amount < -literal #1::1700 (#1), public.admissions.visits IS DISTINCT FROM NULL (#2); proxy keeps the database's order; 4 hidden columns",
 			[]string{"WHERE true AND true AND true"}, []string{"2.5", "'3'", "NULL"}},
 		{"SELECT id FROM patients WHERE first LIKE 'M%' AND first NOT LIKE $1 ESCAPE '!'",
-			"proxy filters public.patients.first LIKE literal #0 (#0), public.patients.first NOT LIKE $1 ESCAPE literal #1 (#3); proxy keeps the database's order; 6 hidden columns",
+			"proxy filters public.patients.first LIKE literal #0 (#0), public.patients.first NOT LIKE $1 ESCAPE literal #1 (#3); proxy keeps the database's order; 7 hidden columns",
 			[]string{"CAST(pg_catalog.getdatabaseencoding() AS pg_catalog.text)", "WHERE true AND true"}, []string{"M%", "$1", "'!'", "like_escape"}},
 		// PostgreSQL flattens the ANDs of the first operand, in
 		// parentheses or not, but not those of the others.
 		{"SELECT id FROM patients WHERE ((first > 'a' AND id = 1) AND birthdate < '2000-01-01') AND (id = 2 AND id = 3)",
-			"proxy filters public.patients.first > literal #0 (#0), public.patients.birthdate < literal #2 (#2); proxy keeps the database's order; 3 hidden columns",
+			"proxy filters public.patients.first > literal #0 (#0), public.patients.birthdate < literal #2 (#2); proxy keeps the database's order; 4 hidden columns",
 			[]string{"WHERE ((true AND id = 1) AND true) AND (id = 2 AND id = 3)"}, []string{"'a'", "2000"}},
 		{"SELECT id FROM patients WHERE id = 3 AND (first > 'a' AND id = 1)", "", nil, nil},
 		{"SELECT first FROM patients WHERE first <> 'x' AND birthdate IS NULL AND ssn <> 'y' ORDER BY first DESC OFFSET 1",
-			"proxy filters public.patients.first <> literal #0 (#2); proxy sorts by public.patients.first DESC (select-list entry 1), OFFSET #1; 4 hidden columns",
+			"proxy filters public.patients.first <> literal #0 (#2); proxy sorts by public.patients.first DESC (select-list entry 1), OFFSET #1; 5 hidden columns",
 			[]string{"WHERE true AND birthdate IS NULL AND ssn <> 'y'"}, []string{"'x'"}},
 	}
 	for _, c := range cases {

@@ -348,6 +348,8 @@ func (c *sortCut) hiddenText(sp *SortPlan) (string, error) {
 			b.WriteString(collationProbe(h.col))
 		case hiddenCtype:
 			b.WriteString(ctypeProbe(h.col, h.calls))
+		case hiddenShadow:
+			b.WriteString(shadowProbe(h))
 		case hiddenDeterministic:
 			b.WriteString(collationProbe(h.col)) // the proxy's catalog says whether it is deterministic
 		case hiddenDistinctRank:
@@ -401,14 +403,21 @@ func (c *sortCut) itemWithOrder(sp *SortPlan, i int) string {
 // collation, as text. The proxy reads what that collation is (provider,
 // version, locale) from its session catalog (proxy/collation.go), which
 // reads every collation of a protected column at login: a lookup of one
-// pg_attribute row costs PostgreSQL little to plan, where the collation's
+// collation costs PostgreSQL little to plan, where the collation's
 // description, joined here, cost 0.1-0.3 ms of planning per execution of
 // a statement planned for its parameters. PostgreSQL runs it once per
 // statement.
+//
+// The collation is the one PostgreSQL resolves when it analyses the
+// statement (pg_collation_for of a column reference that reads no row),
+// from the catalog as it is once the table is locked, as the plaintext
+// statement's would be; a read of pg_attribute would see the catalog as
+// of the statement's snapshot, which in REPEATABLE READ predates another
+// session's ALTER COLUMN ... COLLATE that the plaintext statement follows.
 func collationProbe(col *policy.ProtectedColumn) string {
 	rel := policy.QuoteIdentifier(col.Table.Name.Schema) + "." + policy.QuoteIdentifier(col.Table.Name.Name)
-	return "(SELECT CAST(a.attcollation AS pg_catalog.text) FROM pg_catalog.pg_attribute a " +
-		"WHERE a.attrelid = " + quoteSQLString(rel) + "::pg_catalog.regclass AND a.attname = " + quoteSQLString(col.Name) + ")"
+	return "(SELECT CAST(CAST(CAST(pg_catalog.pg_collation_for((SELECT c." + policy.QuoteIdentifier(col.Name) + " FROM " + rel +
+		" c LIMIT 0)) AS pg_catalog.regcollation) AS pg_catalog.oid) AS pg_catalog.text))"
 }
 
 func quoteSQLString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

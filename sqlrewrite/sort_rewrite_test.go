@@ -79,3 +79,18 @@ func TestSortOrdinalNotShared(t *testing.T) {
 		t.Errorf("ORDER BY 2 sorts by %s, ORDER BY 3 by %s", p2.Sort.Keys[0].Column.Name, p3.Sort.Keys[0].Column.Name)
 	}
 }
+
+// TestGroupOrdinalNotShared: GROUP BY 1 and GROUP BY 2 name different
+// select-list entries: their analyses must not be shared by shape either.
+func TestGroupOrdinalNotShared(t *testing.T) {
+	pol := testPolicy(t)
+	z := NewAnalyzer(100, 1<<20)
+	a1, _ := z.Analyze([]byte("SELECT first, count(*) FROM patients GROUP BY 1"))
+	a2, cached := z.Analyze([]byte("SELECT first, count(*) FROM patients GROUP BY 2"))
+	if cached || a1 == a2 {
+		t.Fatal("GROUP BY 2 got GROUP BY 1's analysis")
+	}
+	if p := a1.PlanUnder(pol); p.Refusal == nil && (p.Sort == nil || !p.Sort.Grouped) {
+		t.Errorf("GROUP BY 1 of an encrypted column neither grouped by phiguard nor refused")
+	}
+}
