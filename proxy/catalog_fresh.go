@@ -54,9 +54,9 @@ const freshCatalogWait = 5 * time.Second
 // a shape the default guard has no place in (INSERT ... SELECT, DEFAULT
 // VALUES, several statements in one Query: Plan.DefaultsUnguarded), which
 // only the catalog checks. Without the read, a default another session
-// set since the last one was stored in clear. What remains: DDL between
-// that read and the statement, and a named statement Bound again after
-// it (reads at Query and Parse only).
+// set since the last one was stored in clear. A named such statement has
+// the catalog read before each of its Binds too (bindReprepares). What
+// remains: DDL between that read and the statement.
 func (s *session) freshBeforeCopy(typ byte, a *sqlrewrite.Analysis) {
 	if typ != feQuery && typ != feParse || a == nil || a.Err != nil || s.srv.protect == nil {
 		return
@@ -113,7 +113,19 @@ func (s *session) bindReprepares() bool {
 		return false
 	}
 	st, err := s.boundStatement(name) // onBind's, resolved once more
-	return err == nil && st != nil && st.again != nil && st.guardFailed.Load()
+	if err != nil || st == nil {
+		return false
+	}
+	if name != "" && st.plan != nil && st.plan.DefaultsUnguarded {
+		// A named statement leaving encrypted columns to defaults only
+		// the catalog checks (INSERT ... SELECT, DEFAULT VALUES):
+		// another session may have set one since its Parse, so the
+		// catalog is read before each Bind, and checkDefaults
+		// (bindRefusal) refuses it then.
+		s.catalogStale.Store(true)
+		return true
+	}
+	return st.again != nil && st.guardFailed.Load()
 }
 
 // awaitCatalogInFlight waits, bounded, for the catalog read queued behind

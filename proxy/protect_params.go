@@ -122,7 +122,8 @@ func (s *session) encryptParams(info *stmtInfo, params [][]byte, formats []int16
 
 // bindRefusal is why a Bind of info (nil: a statement phiguard did not
 // plan) is refused, if it is: a policy reloaded since its Parse, the keys
-// withdrawn or changed since, an audit trail that cannot record it.
+// withdrawn or changed since, a default an encrypted column it leaves out
+// was given since, an audit trail that cannot record it.
 func (s *session) bindRefusal(info *stmtInfo) *pgerr.Error {
 	if info == nil {
 		return nil
@@ -135,6 +136,13 @@ func (s *session) bindRefusal(info *stmtInfo) *pgerr.Error {
 	}
 	if pe := s.recheckKeys(info); pe != nil {
 		return pe
+	}
+	if info.plan.DefaultsUnguarded {
+		// Read just before this Bind (bindReprepares): a default another
+		// session set since the Parse.
+		if pe := s.checkDefaults(info.plan); pe != nil {
+			return pe
+		}
 	}
 	if touchesPHI(info.plan, info.decisions) && s.srv.auditor != nil && s.srv.auditor.Healthy() != nil {
 		return auditRefusal()
