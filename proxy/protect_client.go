@@ -225,7 +225,8 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 			pe = s.startCopy(x, st.plan)
 		}
 		if pe == nil && st.plan != nil && st.plan.Sort != nil {
-			x.sort, pe = newSortRun(st.plan.Sort), sortedExecute(body) // protect_sort.go
+			x.sort = newSortRun(st.plan.Sort)
+			pe = sortedExecute(body, x.sort) // protect_sort.go
 			if pe == nil {
 				pe = s.executeFilters(x)
 			}

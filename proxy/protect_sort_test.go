@@ -67,15 +67,29 @@ func TestCompareRowsNulls(t *testing.T) {
 }
 
 func TestSortedExecuteRefusesRowLimit(t *testing.T) {
+	col := sortTestColumn(t)
 	body := func(n uint32) []byte { return binary.BigEndian.AppendUint32([]byte("p\x00"), n) }
-	if pe := sortedExecute(body(0)); pe != nil {
-		t.Errorf("max_rows 0 refused: %v", pe)
-	}
-	if pe := sortedExecute(body(10)); pe == nil || pe.Code != "0A000" {
-		t.Errorf("max_rows 10: %v, want 0A000", pe)
-	}
-	if pe := sortedExecute([]byte("p")); pe == nil {
-		t.Error("malformed Execute accepted")
+	for _, c := range []struct {
+		plan      *sqlrewrite.SortPlan
+		construct string
+	}{
+		{&sqlrewrite.SortPlan{Keys: []sqlrewrite.SortKey{{Column: col}}}, "ORDER BY"},
+		{&sqlrewrite.SortPlan{Filters: []sqlrewrite.Filter{{Column: col}}}, "WHERE"},
+		{&sqlrewrite.SortPlan{Distinct: []sqlrewrite.SortKey{{Column: col}}}, "DISTINCT"},
+		{&sqlrewrite.SortPlan{Distinct: []sqlrewrite.SortKey{{Column: col}}, Grouped: true}, "GROUP BY"},
+		{&sqlrewrite.SortPlan{Aggregates: []sqlrewrite.Aggregate{{Column: col}}}, "an aggregate"},
+	} {
+		run := newSortRun(c.plan)
+		if pe := sortedExecute(body(0), run); pe != nil {
+			t.Errorf("max_rows 0 refused: %v", pe)
+		}
+		want := c.construct + " on encrypted column public.t.c "
+		if pe := sortedExecute(body(10), run); pe == nil || pe.Code != "0A000" || !strings.HasPrefix(pe.Message, want) {
+			t.Errorf("max_rows 10: %v, want 0A000 starting %q", pe, want)
+		}
+		if pe := sortedExecute([]byte("p"), run); pe == nil {
+			t.Error("malformed Execute accepted")
+		}
 	}
 }
 
