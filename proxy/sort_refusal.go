@@ -1,0 +1,61 @@
+package proxy
+
+import "github.com/phiguard/phiguard/internal/pgerr"
+
+// What a refusal of a statement phiguard evaluates itself says of it.
+
+// sortedExecute refuses an Execute with a row limit of a statement sorted
+// in the proxy: its rows come out only after all are read, and phiguard
+// does not emulate PortalSuspended.
+func sortedExecute(body []byte, run *sortRun) *pgerr.Error {
+	_, rest, ok := cstring(body)
+	if !ok || len(rest) < 4 {
+		return pgerr.New(pgerr.ProtocolViolation, "malformed Execute message")
+	}
+	if n := int32(rest[0])<<24 | int32(rest[1])<<16 | int32(rest[2])<<8 | int32(rest[3]); n > 0 {
+		return pgerr.Newf(pgerr.FeatureNotSupported,
+			"%s on encrypted column %s is evaluated in phiguard, which cannot fetch its rows in portions (Execute with a row limit, a fetch size, a cursor): fetch all rows at once", run.construct(), run.firstColumn())
+	}
+	return nil
+}
+
+// construct names what phiguard evaluates for the statement, for a
+// refusal.
+func (run *sortRun) construct() string {
+	sp := run.plan
+	switch {
+	case len(sp.Aggregates) > 0:
+		return "an aggregate"
+	case len(sp.Distinct) > 0 && sp.Grouped:
+		return "GROUP BY"
+	case len(sp.Distinct) > 0:
+		return "DISTINCT"
+	case len(sp.Filters) > 0:
+		return "WHERE"
+	}
+	return "ORDER BY"
+}
+
+// firstColumn is an encrypted column the statement's plan evaluates, for
+// a refusal.
+func (run *sortRun) firstColumn() string {
+	for _, k := range run.plan.Keys {
+		if k.Column != nil {
+			return k.Column.QualifiedName()
+		}
+	}
+	if len(run.plan.Filters) > 0 {
+		return run.plan.Filters[0].Column.QualifiedName()
+	}
+	for _, a := range run.plan.Aggregates {
+		if a.Column != nil {
+			return a.Column.QualifiedName()
+		}
+	}
+	for _, k := range run.plan.Distinct {
+		if k.Column != nil {
+			return k.Column.QualifiedName()
+		}
+	}
+	return "?"
+}
