@@ -263,9 +263,8 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 	case beDataRow:
 		var row pgproto3.DataRow
 		if err := row.Decode(body); err == nil && len(row.Values) == 4 {
-			return b.addCollation(row.Values)
-		}
-		if err := row.Decode(body); err != nil || len(row.Values) != 11 {
+			return b.addCollation(row.Values) // collationQuery's
+		} else if err != nil || len(row.Values) != 11 {
 			return &errProtocol{"malformed catalog row from backend"}
 		}
 		oid, _ := strconv.ParseUint(string(row.Values[0]), 10, 32)

@@ -156,6 +156,24 @@ func (p collationProbe) bytewise() bool {
 	return p.provider == "c" && (p.locale == "C" || p.locale == "POSIX")
 }
 
+// libcLocale is the locale of a libc collation other than C and POSIX,
+// opened where phiguard runs, when its order and case mapping are
+// PostgreSQL's: the server reports the version of phiguard's own C
+// library (none, for C.utf8 and the like). Otherwise it says why not.
+func (p collationProbe) libcLocale() (*pgcollate.Locale, string) {
+	switch {
+	case p.provider != "c":
+		return nil, "phiguard orders text under libc collations only, not ICU's"
+	case p.version != "" && p.version != pgcollate.Version():
+		return nil, fmt.Sprintf("the database server's C library (version %s) is not phiguard's (%s), so their orders may differ", p.version, pgcollate.Version())
+	}
+	locale, err := pgcollate.Open(p.locale)
+	if err != nil {
+		return nil, fmt.Sprintf("phiguard cannot use the locale where it runs (%v)", err)
+	}
+	return locale, ""
+}
+
 // orderFor is how phiguard orders col's text under the probed collation,
 // or why it cannot: what refuses the statement (construct: "ORDER BY",
 // "WHERE").
@@ -172,17 +190,12 @@ func orderFor(col *policy.ProtectedColumn, construct string, probe []byte) (keyO
 		return keyOrder{}, pgerr.Newf(pgerr.FeatureNotSupported,
 			"%s on encrypted text column %s under collation %s: %s", construct, col.QualifiedName(), locale, why)
 	}
-	switch {
-	case !ok:
+	if !ok {
 		return refuse("phiguard could not read the column's collation")
-	case p.provider != "c":
-		return refuse("phiguard orders text under libc collations only, not ICU's")
-	case p.version != "" && p.version != pgcollate.Version():
-		return refuse(fmt.Sprintf("the database server's C library (version %s) is not phiguard's (%s), so their orders may differ", p.version, pgcollate.Version()))
 	}
-	locale, err := pgcollate.Open(p.locale)
-	if err != nil {
-		return refuse(fmt.Sprintf("phiguard cannot use the locale where it runs (%v)", err))
+	locale, why := p.libcLocale()
+	if locale == nil {
+		return refuse(why)
 	}
 	return keyOrder{locale: locale}, nil
 }

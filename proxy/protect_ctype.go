@@ -1,9 +1,6 @@
 package proxy
 
-import (
-	"github.com/phiguard/phiguard/internal/pgcollate"
-	"github.com/phiguard/phiguard/sqlrewrite"
-)
+import "github.com/phiguard/phiguard/sqlrewrite"
 
 // Case folding under a libc LC_CTYPE other than C (protect_fold.go).
 // PostgreSQL's lower() and upper() under a libc locale in a UTF8
@@ -27,11 +24,9 @@ func caseMapsFor(probe []byte) (map[sqlrewrite.Fold]caseMap, bool) {
 		return nil, false
 	case p.bytewise():
 		return cCaseMaps, true
-	case p.version != "" && p.version != pgcollate.Version():
-		return nil, false
 	}
-	locale, err := pgcollate.Open(p.locale)
-	if err != nil {
+	locale, _ := p.libcLocale() // collation.go
+	if locale == nil {
 		return nil, false
 	}
 	mapWith := func(f func([]byte) ([]byte, error)) caseMap {
