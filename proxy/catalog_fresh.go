@@ -55,8 +55,11 @@ const freshCatalogWait = 5 * time.Second
 // VALUES, several statements in one Query: Plan.DefaultsUnguarded), which
 // only the catalog checks. Without the read, a default another session
 // set since the last one was stored in clear. A named such statement has
-// the catalog read before each of its Binds too (bindReprepares). What
-// remains: DDL between that read and the statement.
+// the catalog read before each of its Binds too (bindReprepares). DDL
+// between that read and the statement meets the default guard, which an
+// INSERT ... SELECT with one select list and DEFAULT VALUES carry as well
+// (sqlrewrite/default_guard_select.go); a set operation, several
+// statements and a column the role may not insert have the read alone.
 func (s *session) freshBeforeCopy(typ byte, a *sqlrewrite.Analysis) {
 	if typ != feQuery && typ != feParse || a == nil || a.Err != nil || s.srv.protect == nil {
 		return

@@ -441,9 +441,11 @@ func (s *session) checkDefaults(plan *sqlrewrite.Plan) *pgerr.Error {
 // client sent it); the result is the text to send, nil still meaning sql.
 // A COPY ... FROM STDIN whose column list leaves encrypted columns out
 // gets them added to the list instead, and a NULL field for each in every
-// row (startCopy). Shapes the guard cannot be put in (INSERT ... SELECT,
-// DEFAULT VALUES, several statements in one Query) go as they are,
-// checked by the catalog alone; an INSERT ... VALUES, UPDATE or COPY
+// row (startCopy). An INSERT ... SELECT or DEFAULT VALUES gets the
+// columns it leaves out written in with NULL, the first carrying the
+// guard, where its shape allows; shapes the guard cannot be put in (a set
+// operation, several statements in one Query) go as they are, checked by
+// the catalog alone; an INSERT ... VALUES, UPDATE or COPY
 // whose text it cannot place the guard in is refused (fail closed).
 //
 // An encrypted column the role may not insert is left to its default and

@@ -50,9 +50,12 @@ func DefaultsAddedRefusal(message string) (*Refusal, bool) {
 // DDL committed since, while the defaults PostgreSQL fills in follow
 // the catalog as it is now. Values of encrypted columns are
 // all text (a cell, a parameter, NULL), as the guard is, so no type
-// changes. It returns sql unchanged with false for a statement it cannot
-// guard (INSERT ... SELECT, DEFAULT VALUES, an INSERT without a column
-// list, which the column guard covers); the caller decides. A COPY ...
+// changes. INSERT ... SELECT and DEFAULT VALUES get the columns left out
+// appended with NULL, the first carrying the guard, where their shape
+// allows (default_guard_select.go). It returns sql unchanged with false
+// for a statement it cannot guard (an INSERT ... SELECT or DEFAULT VALUES
+// it has no place in, an INSERT without a column list, which the column
+// guard covers); the caller decides. A COPY ...
 // FROM STDIN with a column list gets cols added to its list instead
 // (copyWithOmitted). It returns
 // "" with false for an INSERT ... VALUES or UPDATE it should guard but
@@ -90,6 +93,12 @@ func GuardNoDefaults(sql string, pol *policy.Policy, cols []*policy.ProtectedCol
 		g.order = orders(t.Name)
 	}
 	if ins := stmt.GetInsertStmt(); ins != nil {
+		switch {
+		case ins.GetSelectStmt() == nil:
+			return g.defaultValues(sql, ins)
+		case len(ins.GetSelectStmt().GetSelectStmt().GetValuesLists()) == 0:
+			return g.insertSelect(sql, ins)
+		}
 		return g.insert(sql, ins)
 	}
 	return g.update(sql, stmt.GetUpdateStmt())

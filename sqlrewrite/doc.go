@@ -23,7 +23,8 @@
 //   - WithColumnList and WithCopyColumnList (insert_columns.go) write in
 //     the column list an INSERT or COPY lacks, from the proxy's catalog;
 //     GuardColumnOrder (column_guard.go) and GuardNoDefaults
-//     (default_guard.go) add checks that run inside the statement, under
+//     (default_guard.go, default_guard_select.go for INSERT ... SELECT
+//     and DEFAULT VALUES) add checks that run inside the statement, under
 //     its table's lock, and fail it when another session's DDL made that
 //     catalog wrong about the columns' order or their defaults; a COPY
 //     FROM STDIN's column list instead gets the encrypted columns it

@@ -182,10 +182,12 @@ type Plan struct {
 	// refused by the proxy otherwise, since a default expression would be
 	// stored unencrypted.
 	Defaults []*policy.ProtectedColumn
-	// DefaultsUnguarded: Defaults is set in a shape GuardNoDefaults puts
-	// no check in (INSERT ... SELECT, DEFAULT VALUES, an INSERT among
-	// several statements of one Query): only the catalog checks it, so
-	// the proxy reads the catalog before it (proxy/catalog_fresh.go).
+	// DefaultsUnguarded: Defaults is set in a shape the VALUES guard has
+	// no place in (INSERT ... SELECT, DEFAULT VALUES, an INSERT among
+	// several statements of one Query): the proxy reads the catalog
+	// before it (proxy/catalog_fresh.go); GuardNoDefaults adds the guard
+	// to the INSERT ... SELECT and DEFAULT VALUES it can
+	// (default_guard_select.go).
 	DefaultsUnguarded bool
 	// Cuts are text the proxy removes before sending the statement: the
 	// CAST around a CASE whose values it encrypts (planner_case.go).
