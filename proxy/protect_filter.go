@@ -101,9 +101,14 @@ func integer(oid uint32) bool {
 }
 
 // keepRow evaluates the filters on a row's cells; visible is the count
-// of the client's columns, after which the hidden ones are.
+// of the client's columns, after which the hidden ones are. The filters
+// of a subquery's WHERE are evaluated on their hidden array
+// (keepRowGroups, protect_subfilter.go).
 func (s *session) keepRow(run *sortRun, fields []*resultField, cells [][]byte, visible int) (bool, *pgerr.Error) {
 	for i, f := range run.plan.Filters {
+		if f.Group > 0 {
+			continue
+		}
 		at := visible + f.Value
 		var x sortValue
 		if cells[at] == nil {
@@ -119,36 +124,38 @@ func (s *session) keepRow(run *sortRun, fields []*resultField, cells [][]byte, v
 				return false, pe
 			}
 		}
-		fa := run.filterArgs[i]
-		x, err := fa.foldValue(x)
-		if err != nil {
-			return false, pgerr.Newf(pgerr.InternalError, "phiguard could not map the case of %s", f.Column.QualifiedName())
-		}
-		if fa.numeric && !x.null {
-			k, err := pgorder.IntAsNumeric(x.key)
-			if err != nil {
-				return false, pgerr.Newf(pgerr.InternalError, "phiguard could not compare %s as numeric", f.Column.QualifiedName())
-			}
-			x.key = k
-		}
-		if f.Op.Like() {
-			if x.null || fa.args[0].null {
-				return false, nil
-			}
-			match, pe := likeMatch(x.key.Text(), fa.args[0].pattern)
-			if pe != nil {
-				return false, pe
-			}
-			if match == f.Op.Not() {
-				return false, nil
-			}
-			continue
-		}
-		if !filterHolds(f.Op, x, fa.args, run.filterOrders[i]) {
-			return false, nil
+		if ok, pe := run.filterPasses(i, x); pe != nil || !ok {
+			return false, pe
 		}
 	}
-	return true, nil
+	return s.keepRowGroups(run, cells, visible)
+}
+
+// filterPasses evaluates filter i on one opened value.
+func (run *sortRun) filterPasses(i int, x sortValue) (bool, *pgerr.Error) {
+	f, fa := run.plan.Filters[i], run.filterArgs[i]
+	x, err := fa.foldValue(x)
+	if err != nil {
+		return false, pgerr.Newf(pgerr.InternalError, "phiguard could not map the case of %s", f.Column.QualifiedName())
+	}
+	if fa.numeric && !x.null {
+		k, err := pgorder.IntAsNumeric(x.key)
+		if err != nil {
+			return false, pgerr.Newf(pgerr.InternalError, "phiguard could not compare %s as numeric", f.Column.QualifiedName())
+		}
+		x.key = k
+	}
+	if f.Op.Like() {
+		if x.null || fa.args[0].null {
+			return false, nil
+		}
+		match, pe := likeMatch(x.key.Text(), fa.args[0].pattern)
+		if pe != nil {
+			return false, pe
+		}
+		return match != f.Op.Not(), nil
+	}
+	return filterHolds(f.Op, x, fa.args, run.filterOrders[i]), nil
 }
 
 // tri is SQL's three-valued truth.

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"strconv"
@@ -503,6 +504,15 @@ func (r *sortRun) sortedOrder(order []int32) []int32 {
 
 // holdSorted takes a DataRow of a statement sorted in the proxy.
 func (s *session) holdSorted(head *expectation, fields []*resultField) error {
+	body, err := s.br.body()
+	if err != nil {
+		return err
+	}
+	if fields == nil && !head.sort.plan.ReadsEncryptedFields() && len(body) >= 2 {
+		// Only ranks, probes and subqueries' arrays of cells: no field of
+		// the result comes from an encrypted column (protect_subfilter.go).
+		fields = make([]*resultField, binary.BigEndian.Uint16(body))
+	}
 	if fields == nil {
 		return s.failSort(head, pgerr.Newf(pgerr.FeatureNotSupported,
 			"phiguard cannot tell that the ORDER BY key %s arrives as that encrypted column, so it cannot sort by it", head.sort.firstColumn()))
@@ -514,10 +524,6 @@ func (s *session) holdSorted(head *expectation, fields []*resultField) error {
 		head.read = s.readColumns(fields)
 	}
 	s.noteOutputChanging(head)
-	body, err := s.br.body()
-	if err != nil {
-		return err
-	}
 	return s.holdSortedRow(head, body, fields)
 }
 

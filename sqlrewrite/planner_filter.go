@@ -2,6 +2,7 @@ package sqlrewrite
 
 import (
 	"fmt"
+	"slices"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"github.com/phiguard/phiguard/policy"
@@ -94,6 +95,12 @@ type Filter struct {
 	// the proxy applies it as like_escape does.
 	Escape    FilterArg
 	HasEscape bool
+	// Group is 0 for a conjunct of the statement's WHERE; g > 0 for one
+	// of the WHERE of the g-th IN or EXISTS subquery phiguard evaluates
+	// (planner_subfilter.go), whose Value is then the hidden array of the
+	// column's cells that the subquery's rows hold: a row passes when
+	// one cell passes every filter of its group.
+	Group int
 }
 
 // FilterArg is where a filter's constant is in the client's statement:
@@ -144,6 +151,10 @@ type filterCand struct {
 	escape   bool // LIKE ... ESCAPE
 	node     *pg_query.Node
 	args     [3]FilterArg // the constants; [2] the ESCAPE's
+	// group is the IN or EXISTS conjunct whose subquery's WHERE holds
+	// the filter (conjunct indexes that WHERE's conjuncts), or nil
+	// (planner_subfilter.go).
+	group *subGroup
 }
 
 // whereFilters plans a top-level SELECT's WHERE: the conjuncts the proxy
@@ -167,10 +178,18 @@ func (p *planner) whereFilters(s *pg_query.SelectStmt, sc *scope, top bool) ([]f
 			cands = append(cands, f)
 			continue
 		}
+		if fs, ok := p.subqueryFilters(c, sc, i); ok { // planner_subfilter.go
+			cands = append(cands, fs...)
+			continue
+		}
 		p.expr(c, sc, ctxOther("WHERE"))
 	}
 	var out []filterCand
 	for _, f := range cands {
+		if sharedParams(s, f, cands) && f.group != nil {
+			p.refuse(f.col, "a WHERE inside a subquery whose parameter is also used elsewhere in the statement")
+			continue
+		}
 		if sharedParams(s, f, cands) {
 			p.expr(f.node, sc, ctxOther("WHERE")) // refused, as before
 			continue
@@ -490,6 +509,10 @@ func filterString(fs []Filter) string {
 		if f.Op.Between() {
 			s += fmt.Sprintf(" AND %s", f.Args[1])
 		}
+		if f.Group > 0 {
+			s += fmt.Sprintf(" (in subquery %d, #%d)", f.Group, f.Value)
+			continue
+		}
 		s += fmt.Sprintf(" (#%d)", f.Value)
 	}
 	return s
@@ -502,13 +525,26 @@ func (sp *SortPlan) addFilters(cands []filterCand, conjuncts int) {
 		sp.hidden = append(sp.hidden, h)
 		return len(sp.hidden) - 1
 	}
-	for i, c := range cands {
+	var top []filterCand
+	groups := map[*subGroup]int{}
+	for _, c := range cands {
 		f := Filter{Column: c.col, Op: c.op, Collation: -1, Encoding: -1, Args: [2]FilterArg{c.args[0], c.args[1]},
 			Escape: c.args[2], HasEscape: c.escape, ColumnFold: c.fold}
 		if !c.op.Between() {
 			f.Args[1] = FilterArg{Literal: -1}
 		}
-		f.Value = add(hiddenColumn{kind: hiddenFilterColumn, from: i, col: c.col})
+		switch g, ok := groups[c.group]; {
+		case c.group == nil:
+			f.Value = add(hiddenColumn{kind: hiddenFilterColumn, from: len(top), col: c.col})
+			top = append(top, c)
+		case ok:
+			f.Group, f.Value = g, sp.Filters[sp.firstOfGroup(g)].Value
+		default: // the first of its group: the array of the column's cells
+			sp.groups = append(sp.groups, c.group)
+			f.Group = len(sp.groups)
+			groups[c.group] = f.Group
+			f.Value = add(hiddenColumn{kind: hiddenSubArray, from: f.Group - 1, col: c.col})
+		}
 		if c.op.Like() {
 			f.Encoding = add(hiddenColumn{kind: hiddenEncoding})
 		}
@@ -523,6 +559,35 @@ func (sp *SortPlan) addFilters(cands []filterCand, conjuncts int) {
 		cols = append(cols, c.col)
 	}
 	sp.addShadowProbe(cols, false, "WHERE") // planner_shadow.go
-	sp.cands, sp.conjuncts = cands, conjuncts
+	sp.cands, sp.conjuncts = top, conjuncts
 	sp.Hidden = len(sp.hidden)
+}
+
+// firstOfGroup is the index of the first filter of group g.
+func (sp *SortPlan) firstOfGroup(g int) int {
+	for i, f := range sp.Filters {
+		if f.Group == g {
+			return i
+		}
+	}
+	return -1
+}
+
+// ReadsEncryptedFields says whether the proxy reads a field of the result
+// as an encrypted column's: a key, a filter of the statement's own WHERE,
+// an aggregate's argument, a DISTINCT key. A plan without (one whose
+// filters are all in subqueries, read from arrays of cells) runs on a
+// result without encrypted fields.
+func (sp *SortPlan) ReadsEncryptedFields() bool {
+	for _, k := range append(slices.Clone(sp.Keys), sp.Distinct...) {
+		if k.Column != nil {
+			return true
+		}
+	}
+	for _, f := range sp.Filters {
+		if f.Group == 0 {
+			return true
+		}
+	}
+	return len(sp.Aggregates) > 0
 }

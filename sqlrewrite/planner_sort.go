@@ -54,6 +54,9 @@ type SortPlan struct {
 	Filters   []Filter
 	cands     []filterCand
 	conjuncts int
+	// groups are the IN and EXISTS conjuncts whose subqueries hold
+	// filters (Filter.Group - 1 indexes them; planner_subfilter.go).
+	groups []*subGroup
 	// Distinct are the keys of a DISTINCT phiguard evaluates, removing
 	// duplicate rows before it sorts (planner_distinct.go): an encrypted
 	// select-list entry (Target), or the rank of the plaintext ones
@@ -101,6 +104,7 @@ const (
 	hiddenDistinctRank  // dense_rank over the select-list entries targets
 	hiddenDeterministic // whether col's collation is deterministic
 	hiddenShadow        // whether an operator or aggregate outside pg_catalog may be called (planner_shadow.go)
+	hiddenSubArray      // the cells of col in the rows of subquery group from (planner_subfilter.go)
 )
 
 type hiddenColumn struct {

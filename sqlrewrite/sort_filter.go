@@ -45,7 +45,7 @@ func (c *sortCut) locateFilters(sp *SortPlan) error {
 		}
 		c.filters = append(c.filters, fc)
 	}
-	return nil
+	return c.locateSubFilters(sp, segs) // sort_subfilter.go
 }
 
 // conjuncts cuts tokens [from, to) at the ANDs of their depth that are
@@ -236,24 +236,6 @@ func (c *sortCut) checkOperands(fc filterCut) error {
 		}
 	}
 	return nil
-}
-
-// withoutFilters is the text of bytes [from, to) with each filtered
-// conjunct replaced by true.
-func (c *sortCut) withoutFilters(from, to int) string {
-	var b strings.Builder
-	at := from
-	for _, fc := range c.filters {
-		s, e := c.start(fc.conjunct[0]), c.end(fc.conjunct[1]-1)
-		if s < at || e > to {
-			continue // verifySort's count of conjuncts fails it
-		}
-		b.WriteString(c.sql[at:s])
-		b.WriteString("true")
-		at = e
-	}
-	b.WriteString(c.sql[at:to])
-	return b.String()
 }
 
 // whereConjuncts is how many top-level conjuncts a parsed WHERE has.

@@ -40,19 +40,8 @@ type sortRewriteMemo struct {
 // rewriteSort is RewriteSort without its memo.
 func rewriteSort(sql []byte, sp *SortPlan) ([]byte, error) {
 	text := string(sql)
-	res, err := pg_query.Scan(text)
+	c, err := newSortCut(text) // sort_subfilter.go
 	if err != nil {
-		return nil, err
-	}
-	c := &sortCut{sql: text}
-	for _, tok := range res.GetTokens() {
-		// Comments are not tokens here: a span must end at a real one,
-		// or a line comment at its end would swallow what follows.
-		if tok.GetToken() != pg_query.Token_SQL_COMMENT && tok.GetToken() != pg_query.Token_C_COMMENT {
-			c.toks = append(c.toks, tok)
-		}
-	}
-	if err := c.locate(); err != nil {
 		return nil, err
 	}
 	if err := c.locateFilters(sp); err != nil { // sort_filter.go
@@ -120,6 +109,7 @@ type sortCut struct {
 	// of the WHERE conjuncts the proxy evaluates (sort_filter.go).
 	selectEnd int
 	filters   []filterCut
+	subs      []subCut // the IN and EXISTS subqueries holding filters (sort_subfilter.go)
 	items     [][2]int // ORDER BY items
 	limit     [2]int   // LIMIT expression, FETCH count; to == from: none written
 	offset    [2]int
@@ -348,6 +338,11 @@ func (c *sortCut) hiddenText(sp *SortPlan) (string, error) {
 			b.WriteString(collationProbe(h.col))
 		case hiddenCtype:
 			b.WriteString(ctypeProbe(h.col, h.calls))
+		case hiddenSubArray:
+			if h.from >= len(c.subs) {
+				return "", errors.New("a subquery the text does not have")
+			}
+			b.WriteString(c.subs[h.from].hidden)
 		case hiddenShadow:
 			b.WriteString(shadowProbe(h))
 		case hiddenDeterministic:

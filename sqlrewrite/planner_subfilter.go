@@ -1,0 +1,279 @@
+package sqlrewrite
+
+import (
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"github.com/phiguard/phiguard/policy"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Proxy-side WHERE inside a subquery (issue 13, docs/search.md). A
+// top-level conjunct `X IN (SELECT b.k FROM R b WHERE inner)` (or
+// `X = ANY (SELECT ...)`) or `EXISTS (SELECT ... FROM R b WHERE inner)`
+// whose inner conjuncts hold filters on one encrypted column of the
+// subquery's own relations is sent with those filters replaced by true
+// (a superset: the database still narrows by everything else), and with
+// one hidden column, the column's cells of the inner rows that the
+// conjunct would test for this row:
+//
+//	ARRAY(SELECT b.enc FROM R b WHERE (inner') AND (X) = (b.k))  -- IN
+//	ARRAY(SELECT b.enc FROM R b WHERE (inner'))                  -- EXISTS
+//
+// X = ANY (sub) is true exactly when some inner row r has inner(r) true
+// and X = r.k true, and EXISTS when some inner row has inner(r) true; the
+// database decides all but the filters (the same `=` the IN resolves,
+// in the same snapshot), and the proxy keeps the row when some cell of
+// the array passes every filter of the group (proxy/protect_subfilter.go).
+// A NULL X, k or cell never passes, as IN's NULL never makes a WHERE true.
+
+// subGroup is one such conjunct.
+type subGroup struct {
+	exists    bool
+	conjunct  int  // index among the outer WHERE's top-level conjuncts
+	conjuncts int  // how many conjuncts the subquery's WHERE has
+	labelled  bool // the subquery's select-list entry is named (AS k)
+	cands     []filterCand
+}
+
+// subqueryFilters plans a top-level conjunct (the i-th) that is IN, = ANY
+// or EXISTS over a subquery whose WHERE compares an encrypted column of
+// its own FROM with constants. It returns false, leaving the conjunct to
+// the expression planner as before, for any other conjunct; it refuses
+// the shapes around such a filter that it does not evaluate.
+func (p *planner) subqueryFilters(n *pg_query.Node, sc *scope, i int) ([]filterCand, bool) {
+	sl, negated := n.GetSubLink(), false
+	if b := n.GetBoolExpr(); b != nil && b.GetBoolop() == pg_query.BoolExprType_NOT_EXPR && len(b.GetArgs()) == 1 {
+		sl, negated = b.GetArgs()[0].GetSubLink(), true
+	}
+	sub := sl.GetSubselect().GetSelectStmt()
+	if sl == nil || sub == nil {
+		return nil, false
+	}
+	col := p.subqueryFilterColumn(sub, sc)
+	if col == nil {
+		return nil, false
+	}
+	construct := subLinkConstruct(sl, negated)
+	if why := subqueryShapeProblem(sl, sub, negated); why != "" {
+		p.refuse(col, "a WHERE on it inside "+construct+" "+why)
+		return nil, true
+	}
+	if p.aggregating {
+		p.refuse(col, "a WHERE on it inside "+construct+" beside aggregates or GROUP BY phiguard computes")
+		return nil, true
+	}
+	exists := sl.GetSubLinkType() == pg_query.SubLinkType_EXISTS_SUBLINK
+	if !exists {
+		if why := p.correlationProblem(sl.GetTestexpr(), sub, sc); why != "" {
+			p.refuse(col, "a WHERE on it inside "+construct+" "+why)
+			return nil, true
+		}
+	}
+	return p.planSubquery(sub, sc, &subGroup{exists: exists, conjunct: i}, construct)
+}
+
+// planSubquery plans the subquery of an accepted conjunct as p.query
+// would, but takes the filters of its WHERE.
+func (p *planner) planSubquery(sub *pg_query.SelectStmt, sc *scope, g *subGroup, construct string) ([]filterCand, bool) {
+	inner := newScope(sc)
+	for _, item := range sub.GetFromClause() {
+		p.fromItem(item, inner, sc)
+	}
+	r := roleValue
+	if g.exists {
+		r = roleExists
+	}
+	outs := map[string]*policy.ProtectedColumn{}
+	for _, t := range sub.GetTargetList() {
+		p.target(t.GetResTarget(), inner, r, outs)
+	}
+	if !g.exists {
+		g.labelled = sub.GetTargetList()[0].GetResTarget().GetName() != ""
+	}
+	local := &scope{relations: inner.relations, ctes: inner.ctes}
+	conjuncts := whereConjunctList(sub.GetWhereClause())
+	g.conjuncts = len(conjuncts)
+	var refs map[string]bool
+	for j, c := range conjuncts {
+		if f, ok := p.filterOf(c, local); ok {
+			f.conjunct, f.node, f.group = j, c, g
+			g.cands = append(g.cands, f)
+			refs = columnRefNames(c, local, refs)
+			continue
+		}
+		p.expr(c, inner, ctxOther("WHERE"))
+	}
+	if len(refs) != 1 {
+		p.refuse(g.cands[0].col, "a WHERE inside "+construct+" on several encrypted columns (phiguard evaluates filters on one)")
+		return nil, true
+	}
+	return g.cands, true
+}
+
+// subqueryFilterColumn is the encrypted column of a filter phiguard
+// could evaluate in sub's WHERE, on a table of sub's own FROM (named
+// directly or in joins), or nil. It plans nothing: the FROM is looked up
+// in a scope of its own.
+func (p *planner) subqueryFilterColumn(sub *pg_query.SelectStmt, sc *scope) *policy.ProtectedColumn {
+	local := newScope(nil)
+	var add func(n *pg_query.Node) bool
+	add = func(n *pg_query.Node) bool {
+		if j := n.GetJoinExpr(); j != nil {
+			return add(j.GetLarg()) && add(j.GetRarg())
+		}
+		rv := n.GetRangeVar()
+		if rv == nil || rv.GetSchemaname() == "" && sc.cte(rv.GetRelname()) != nil {
+			return false
+		}
+		rel := &relation{name: rv.GetRelname(), table: p.table(rv.GetSchemaname(), rv.GetRelname())}
+		if a := rv.GetAlias(); a != nil {
+			rel.name = a.GetAliasname()
+		}
+		local.relations = append(local.relations, rel)
+		return true
+	}
+	for _, item := range sub.GetFromClause() {
+		if !add(item) {
+			return nil
+		}
+	}
+	refused := p.plan.Refusal
+	defer func() { p.plan.Refusal = refused }() // filterable's refusal comes again when it is planned
+	for _, c := range whereConjunctList(sub.GetWhereClause()) {
+		if f, ok := p.filterOf(c, local); ok {
+			return f.col
+		}
+	}
+	return nil
+}
+
+// subqueryShapeProblem says why the conjunct is not one phiguard
+// evaluates, or "".
+func subqueryShapeProblem(sl *pg_query.SubLink, sub *pg_query.SelectStmt, negated bool) string {
+	switch {
+	case negated:
+		return "(phiguard evaluates IN and EXISTS, not their negation, whose NULLs differ)"
+	case sl.GetSubLinkType() == pg_query.SubLinkType_ANY_SUBLINK:
+		if names := sl.GetOperName(); len(names) > 0 && funcNameOf(names) != "=" {
+			return "(phiguard evaluates IN and = ANY only)"
+		}
+		if len(sub.GetTargetList()) != 1 || sl.GetTestexpr().GetRowExpr() != nil {
+			return "comparing several columns"
+		}
+	case sl.GetSubLinkType() != pg_query.SubLinkType_EXISTS_SUBLINK:
+		return "(phiguard evaluates IN, = ANY and EXISTS only)"
+	}
+	switch {
+	case sub.GetOp() != pg_query.SetOperation_SETOP_NONE:
+		return "with UNION, INTERSECT or EXCEPT"
+	case sub.GetWithClause() != nil:
+		return "with a WITH clause"
+	case len(sub.GetGroupClause()) > 0, sub.GetHavingClause() != nil, hasAggregateCall(sub):
+		return "with GROUP BY, HAVING or aggregates"
+	case len(sub.GetDistinctClause()) > 0:
+		return "with DISTINCT"
+	case len(sub.GetWindowClause()) > 0, hasWindowCall(sub):
+		return "with window functions"
+	case sub.GetLimitCount() != nil, sub.GetLimitOffset() != nil:
+		return "with LIMIT or OFFSET"
+	case len(sub.GetSortClause()) > 0:
+		return "with ORDER BY"
+	case len(sub.GetLockingClause()) > 0, sub.GetIntoClause() != nil:
+		return "with FOR UPDATE or INTO"
+	case len(sub.GetFromClause()) == 0:
+		return "without FROM"
+	}
+	return ""
+}
+
+// correlationProblem checks X of X IN (SELECT ...), which phiguard copies
+// into the hidden column's subquery: each of its column references must
+// be qualified with a name the subquery's FROM does not define (or it
+// would bind inside), it must read no encrypted column and hold no
+// subquery.
+func (p *planner) correlationProblem(x *pg_query.Node, sub *pg_query.SelectStmt, sc *scope) string {
+	inner := map[string]bool{}
+	var names func(n *pg_query.Node)
+	names = func(n *pg_query.Node) {
+		if j := n.GetJoinExpr(); j != nil {
+			names(j.GetLarg())
+			names(j.GetRarg())
+			if a := j.GetAlias(); a != nil {
+				inner[a.GetAliasname()] = true
+			}
+		}
+		if rv := n.GetRangeVar(); rv != nil {
+			inner[rv.GetRelname()] = true
+			if a := rv.GetAlias(); a != nil {
+				inner[a.GetAliasname()] = true
+			}
+		}
+	}
+	for _, item := range sub.GetFromClause() {
+		names(item)
+	}
+	why := ""
+	walk(x.ProtoReflect(), func(m protoreflect.Message) {
+		switch n := m.Interface().(type) {
+		case *pg_query.SubLink, *pg_query.SelectStmt:
+			why = "with a subquery left of IN"
+		case *pg_query.ColumnRef:
+			fields := n.GetFields()
+			if len(fields) < 2 || fields[len(fields)-2].GetString_() == nil {
+				why = "whose left operand names a column without its table (qualify it)"
+			} else if inner[fields[len(fields)-2].GetString_().GetSval()] {
+				why = "whose left operand is qualified with a name the subquery's FROM also defines"
+			} else if kind, _ := sc.resolve(n); kind != refPlain {
+				why = "whose left operand is an encrypted column"
+			}
+		}
+	})
+	return why
+}
+
+// subLinkConstruct names the conjunct for a refusal.
+func subLinkConstruct(sl *pg_query.SubLink, negated bool) string {
+	s := "IN (SELECT ...)"
+	switch sl.GetSubLinkType() {
+	case pg_query.SubLinkType_EXISTS_SUBLINK:
+		s = "EXISTS (SELECT ...)"
+	case pg_query.SubLinkType_ANY_SUBLINK:
+		if len(sl.GetOperName()) > 0 {
+			s = funcNameOf(sl.GetOperName()) + " ANY (SELECT ...)"
+		}
+	case pg_query.SubLinkType_ALL_SUBLINK:
+		s = funcNameOf(sl.GetOperName()) + " ALL (SELECT ...)"
+	default:
+		s = "a subquery"
+	}
+	if negated {
+		s = "NOT " + s
+	}
+	return s
+}
+
+// whereConjunctList is a WHERE's top-level conjuncts.
+func whereConjunctList(where *pg_query.Node) []*pg_query.Node {
+	if where == nil {
+		return nil
+	}
+	if b := where.GetBoolExpr(); b != nil && b.GetBoolop() == pg_query.BoolExprType_AND_EXPR {
+		return b.GetArgs()
+	}
+	return []*pg_query.Node{where}
+}
+
+// columnRefNames adds to seen the names of the encrypted column
+// references of a filter conjunct, as written.
+func columnRefNames(n *pg_query.Node, sc *scope, seen map[string]bool) map[string]bool {
+	if seen == nil {
+		seen = map[string]bool{}
+	}
+	walk(n.ProtoReflect(), func(m protoreflect.Message) {
+		if ref, ok := m.Interface().(*pg_query.ColumnRef); ok {
+			if kind, _ := sc.resolve(ref); kind != refPlain {
+				seen[refNames(ref)] = true
+			}
+		}
+	})
+	return seen
+}
