@@ -66,7 +66,8 @@ var subqueryShapes = []struct {
 	people      bool // the subquery reads people (else addresses)
 }{
 	{"%[1]s o", "o.id IN (SELECT s.person FROM %[2]s s WHERE %[3]s)", false},
-	{"%[1]s o", "NULLIF(o.grp, 1) = ANY (SELECT CASE WHEN s.grp = 0 THEN NULL ELSE s.grp END FROM %[1]s s WHERE %[3]s)", true},
+	{"%[1]s o", "NULLIF(o.grp, 1) = ANY (SELECT s.grp FROM %[1]s s WHERE %[3]s)", true},
+	{"%[1]s o", "o.grp IN (SELECT s.sequence FROM %[2]s s WHERE %[3]s)", false},
 	{"%[2]s o", "o.person IN (SELECT s.id FROM %[1]s s WHERE %[3]s)", true},
 	{"%[2]s o", "o.sequence IN (SELECT s.grp AS k FROM %[1]s s WHERE %[3]s)", true},
 	{"%[1]s o", "EXISTS (SELECT 1 FROM %[2]s s WHERE s.person = o.id AND %[3]s)", false},
@@ -158,4 +159,89 @@ func genInnerConjuncts(r *rand.Rand, i int, col string, args *[]any) []string {
 		out = append(out, conj)
 	}
 	return out
+}
+
+// TestSubqueryFilterRefusals: the shapes around a filter inside a
+// subquery that phiguard does not evaluate are refused (0A000) naming
+// the column and the construct, in both protocols.
+func TestSubqueryFilterRefusals(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 20, nil)
+	const in = "SELECT o.id FROM %[2]s o WHERE o.person "
+	for _, c := range []struct{ sql, words string }{
+		{in + "NOT IN (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%')", "NOT IN (SELECT ...)"},
+		{"SELECT o.id FROM %[1]s o WHERE NOT EXISTS (SELECT 1 FROM %[2]s s WHERE s.person = o.id AND s.city ILIKE 'b%%')", "NOT EXISTS (SELECT ...)"},
+		{in + "> ANY (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%')", "> ANY (SELECT ...)"},
+		{in + "= ALL (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%')", "= ALL (SELECT ...)"},
+		{in + "IN (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%' GROUP BY s.id)", "with GROUP BY"},
+		{in + "IN (SELECT max(s.id) FROM %[1]s s WHERE s.name LIKE 'S%%' HAVING count(*) > 1)", "with GROUP BY, HAVING"},
+		{in + "IN (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%' LIMIT 5)", "with LIMIT or OFFSET"},
+		{in + "IN (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%' OFFSET 1)", "with LIMIT or OFFSET"},
+		{in + "IN (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%' ORDER BY s.id)", "with ORDER BY"},
+		{in + "IN (SELECT DISTINCT ON (s.grp) s.id FROM %[1]s s WHERE s.name LIKE 'S%%')", "with DISTINCT"},
+		{in + "IN (SELECT s.id + 0 * row_number() OVER () FROM %[1]s s WHERE s.name LIKE 'S%%')", "with window functions"},
+		{in + "IN (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%' UNION SELECT 1)", "LIKE"},
+		{in + "IN (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%' AND s.born > '1950-01-01')", "several encrypted columns"},
+		{"SELECT o.id FROM %[2]s o WHERE person IN (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%')", "without its table"},
+		{"SELECT s.id FROM %[2]s s WHERE s.person IN (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%')", "the subquery's FROM also defines"},
+		{in + "IN (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%' AND s.id IN (SELECT t.id FROM %[1]s t WHERE t.name LIKE 'A%%'))", "LIKE"},
+		{in + "IN (SELECT t.id FROM %[1]s t WHERE t.id IN (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%'))", "LIKE"},
+		{"SELECT o.id FROM %[2]s o WHERE o.id = 1 OR o.person IN (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%')", "LIKE"},
+		{"SELECT count(*) FROM %[2]s o WHERE o.person IN (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%')", "beside aggregates"},
+		{in + "IN (SELECT s.id / s.grp FROM %[1]s s WHERE s.name LIKE 'S%%')", "select list computing operator /"},
+	} {
+		for _, mode := range bothModes {
+			_, err := rowsRaw(t, f.via, f.sql(c.sql, 1), mode, pgx.TextFormatCode)
+			wantCode(t, err, "0A000", c.words)
+			col := "name"
+			if strings.Contains(c.sql, "s.city") {
+				col = "city"
+			}
+			wantCode(t, err, "0A000", "."+col+" ")
+		}
+	}
+}
+
+// TestSubqueryFilterUnderAccessRules: a filter inside a subquery runs
+// within the role's row rules there too (dr_alice's answer is the
+// admin's with her care team's rule written into both levels); a role
+// that sees the column masked, pseudonymized or nulled cannot filter by
+// it (42501).
+func TestSubqueryFilterUnderAccessRules(t *testing.T) {
+	t.Parallel()
+	fx := accessFixture(t)
+	p := startAccessProxy(t, fx)
+	alice, admin := p.as(t, "dr_alice"), p.as(t, "admin_ann")
+	for _, mode := range bothModes {
+		for _, c := range []struct{ mine, admins string }{
+			{"SELECT o.id, o.last FROM patients o WHERE o.id IN (SELECT p.id FROM patients p WHERE p.last ILIKE $1 ESCAPE '\\') ORDER BY o.id",
+				"SELECT o.id, o.last FROM patients o WHERE o.id IN " + aliceSees + " AND o.id IN (SELECT p.id FROM patients p WHERE p.id IN " + aliceSees + " AND p.last ILIKE $1 ESCAPE '\\') ORDER BY o.id"},
+			{"SELECT o.id FROM patients o WHERE EXISTS (SELECT 1 FROM patients p WHERE p.id <> o.id AND p.last ILIKE $1) ORDER BY o.id",
+				"SELECT o.id FROM patients o WHERE o.id IN " + aliceSees + " AND EXISTS (SELECT 1 FROM patients p WHERE p.id IN " + aliceSees + " AND p.id <> o.id AND p.last ILIKE $1) ORDER BY o.id"},
+			// ESCAPE in the statement's own WHERE, which the row rules'
+			// rewrite deparses as pg_catalog.like_escape(pattern, e).
+			{"SELECT o.id FROM patients o WHERE o.last ILIKE $1 ESCAPE '\\' ORDER BY o.id",
+				"SELECT o.id FROM patients o WHERE o.id IN " + aliceSees + " AND o.last ILIKE $1 ESCAPE '\\' ORDER BY o.id"},
+		} {
+			got, err := rowsRaw(t, alice, c.mine, mode, pgx.TextFormatCode, "%a%")
+			if err != nil {
+				t.Fatalf("%v: %v", mode, err)
+			}
+			want, err := rowsRaw(t, admin, c.admins, mode, pgx.TextFormatCode, "%a%")
+			if err != nil {
+				t.Fatalf("%v: %v", mode, err)
+			}
+			if got != want || strings.Count(got, "\n") < 2 {
+				t.Fatalf("%v: dr_alice\n%s\nadmin's filter\n%s", mode, got, want)
+			}
+		}
+	}
+	biller, research := p.as(t, "biller"), p.as(t, "researcher")
+	wantCodes(t, []codeCase{
+		{biller, "SELECT o.id FROM patients o WHERE o.id IN (SELECT p.id FROM patients p WHERE p.ssn ILIKE '5%')", "42501"},
+		{biller, "SELECT o.id FROM patients o WHERE EXISTS (SELECT 1 FROM patients p WHERE p.id = o.id AND p.zip LIKE '9%')", "42501"}, // masked
+		{research, "SELECT o.id FROM patients o WHERE o.id IN (SELECT p.id FROM patients p WHERE p.first >= 'M')", "42501"},
+		{research, "SELECT o.id FROM patients o WHERE o.id IN (SELECT p.id FROM patients p WHERE p.birthplace ILIKE '%a%')", "42501"}, // nulled
+		{biller, "SELECT o.id FROM patients o WHERE o.id IN (SELECT p.id FROM patients p WHERE p.last ILIKE '%a%')", ""},
+	})
 }

@@ -275,6 +275,12 @@ func (p *planner) query(n *pg_query.Node, outer *scope, r role) map[string]*poli
 	for _, item := range s.GetFromClause() {
 		p.fromItem(item, sc, outer)
 	}
+	return p.selectBody(s, sc, r, top)
+}
+
+// selectBody plans a SELECT whose FROM is planned into sc: its select
+// list, WHERE, GROUP BY, HAVING, ORDER BY and windows.
+func (p *planner) selectBody(s *pg_query.SelectStmt, sc *scope, r role, top bool) map[string]*policy.ProtectedColumn {
 	outs := map[string]*policy.ProtectedColumn{}
 	var positions []*policy.ProtectedColumn
 	aggs, groupKeys := p.aggregateShapes(s, sc, top) // planner_aggregate.go

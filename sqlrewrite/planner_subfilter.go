@@ -35,53 +35,60 @@ type subGroup struct {
 }
 
 // subqueryFilters plans a top-level conjunct (the i-th) that is IN, = ANY
-// or EXISTS over a subquery whose WHERE compares an encrypted column of
-// its own FROM with constants. It returns false, leaving the conjunct to
-// the expression planner as before, for any other conjunct; it refuses
-// the shapes around such a filter that it does not evaluate.
+// or EXISTS over a subquery, or their negation, as the expression planner
+// would (its left operand, then the subquery); when the subquery's WHERE
+// compares an encrypted column of its own FROM with constants, it takes
+// those comparisons as filters, or refuses the shapes around them that it
+// does not evaluate. It returns false for any other conjunct.
 func (p *planner) subqueryFilters(n *pg_query.Node, sc *scope, i int) ([]filterCand, bool) {
 	sl, negated := n.GetSubLink(), false
 	if b := n.GetBoolExpr(); b != nil && b.GetBoolop() == pg_query.BoolExprType_NOT_EXPR && len(b.GetArgs()) == 1 {
 		sl, negated = b.GetArgs()[0].GetSubLink(), true
 	}
 	sub := sl.GetSubselect().GetSelectStmt()
-	if sl == nil || sub == nil {
+	kind := sl.GetSubLinkType()
+	if sl == nil || sub == nil || sub.GetOp() != pg_query.SetOperation_SETOP_NONE || len(sub.GetValuesLists()) > 0 ||
+		kind != pg_query.SubLinkType_ANY_SUBLINK && kind != pg_query.SubLinkType_ALL_SUBLINK && kind != pg_query.SubLinkType_EXISTS_SUBLINK {
 		return nil, false
 	}
-	col := p.subqueryFilterColumn(sub, sc)
-	if col == nil {
-		return nil, false
-	}
-	construct := subLinkConstruct(sl, negated)
-	if why := subqueryShapeProblem(sl, sub, negated); why != "" {
-		p.refuse(col, "a WHERE on it inside "+construct+" "+why)
-		return nil, true
-	}
-	if p.aggregating {
-		p.refuse(col, "a WHERE on it inside "+construct+" beside aggregates or GROUP BY phiguard computes")
-		return nil, true
-	}
-	exists := sl.GetSubLinkType() == pg_query.SubLinkType_EXISTS_SUBLINK
-	if !exists {
-		if why := p.correlationProblem(sl.GetTestexpr(), sub, sc); why != "" {
-			p.refuse(col, "a WHERE on it inside "+construct+" "+why)
-			return nil, true
-		}
-	}
-	return p.planSubquery(sub, sc, &subGroup{exists: exists, conjunct: i}, construct)
-}
-
-// planSubquery plans the subquery of an accepted conjunct as p.query
-// would, but takes the filters of its WHERE.
-func (p *planner) planSubquery(sub *pg_query.SelectStmt, sc *scope, g *subGroup, construct string) ([]filterCand, bool) {
+	aggregating := p.aggregating
+	defer func() { p.aggregating = aggregating }() // a FROM subquery's planning resets it
+	p.expr(sl.GetTestexpr(), sc, ctxOther("a comparison with a subquery"))
 	inner := newScope(sc)
+	p.with(sub.GetWithClause(), inner)
 	for _, item := range sub.GetFromClause() {
 		p.fromItem(item, inner, sc)
 	}
 	r := roleValue
-	if g.exists {
+	if kind == pg_query.SubLinkType_EXISTS_SUBLINK {
 		r = roleExists
 	}
+	local := &scope{relations: inner.relations, ctes: inner.ctes} // the subquery's own FROM only
+	col := p.subqueryFilterColumn(sub, local)
+	if col == nil {
+		p.selectBody(sub, inner, r, false) // planner.go: as before
+		return nil, true
+	}
+	construct := subLinkConstruct(sl, negated)
+	why := subqueryShapeProblem(sl, sub, negated)
+	switch {
+	case why == "" && aggregating:
+		why = "beside aggregates or GROUP BY phiguard computes"
+	case why == "" && r == roleValue:
+		why = p.correlationProblem(sl.GetTestexpr(), sub, sc)
+	}
+	if why != "" {
+		p.refuse(col, "a WHERE on it inside "+construct+" "+why)
+		return nil, true
+	}
+	g := &subGroup{exists: r == roleExists, conjunct: i}
+	return p.planSubquery(sub, inner, local, r, g, construct), true
+}
+
+// planSubquery plans the rest of an accepted conjunct's subquery (its
+// FROM is planned into inner) as selectBody would, but takes the filters
+// of its WHERE.
+func (p *planner) planSubquery(sub *pg_query.SelectStmt, inner, local *scope, r role, g *subGroup, construct string) []filterCand {
 	outs := map[string]*policy.ProtectedColumn{}
 	for _, t := range sub.GetTargetList() {
 		p.target(t.GetResTarget(), inner, r, outs)
@@ -89,7 +96,6 @@ func (p *planner) planSubquery(sub *pg_query.SelectStmt, sc *scope, g *subGroup,
 	if !g.exists {
 		g.labelled = sub.GetTargetList()[0].GetResTarget().GetName() != ""
 	}
-	local := &scope{relations: inner.relations, ctes: inner.ctes}
 	conjuncts := whereConjunctList(sub.GetWhereClause())
 	g.conjuncts = len(conjuncts)
 	var refs map[string]bool
@@ -104,40 +110,18 @@ func (p *planner) planSubquery(sub *pg_query.SelectStmt, sc *scope, g *subGroup,
 	}
 	if len(refs) != 1 {
 		p.refuse(g.cands[0].col, "a WHERE inside "+construct+" on several encrypted columns (phiguard evaluates filters on one)")
-		return nil, true
+		return nil
 	}
-	return g.cands, true
+	// The database runs the subquery on the rows the filters would drop
+	// too: its select list and FROM subqueries must compute nothing.
+	p.refuseComputedSelectList(sub, g.cands) // planner_filter_select.go
+	return g.cands
 }
 
-// subqueryFilterColumn is the encrypted column of a filter phiguard
-// could evaluate in sub's WHERE, on a table of sub's own FROM (named
-// directly or in joins), or nil. It plans nothing: the FROM is looked up
-// in a scope of its own.
-func (p *planner) subqueryFilterColumn(sub *pg_query.SelectStmt, sc *scope) *policy.ProtectedColumn {
-	local := newScope(nil)
-	var add func(n *pg_query.Node) bool
-	add = func(n *pg_query.Node) bool {
-		if j := n.GetJoinExpr(); j != nil {
-			return add(j.GetLarg()) && add(j.GetRarg())
-		}
-		rv := n.GetRangeVar()
-		if rv == nil || rv.GetSchemaname() == "" && sc.cte(rv.GetRelname()) != nil {
-			return false
-		}
-		rel := &relation{name: rv.GetRelname(), table: p.table(rv.GetSchemaname(), rv.GetRelname())}
-		if a := rv.GetAlias(); a != nil {
-			rel.name = a.GetAliasname()
-		}
-		local.relations = append(local.relations, rel)
-		return true
-	}
-	for _, item := range sub.GetFromClause() {
-		if !add(item) {
-			return nil
-		}
-	}
-	refused := p.plan.Refusal
-	defer func() { p.plan.Refusal = refused }() // filterable's refusal comes again when it is planned
+// subqueryFilterColumn is the encrypted column of the first filter
+// phiguard could evaluate in sub's WHERE, on a relation of sub's own
+// FROM (local), or nil.
+func (p *planner) subqueryFilterColumn(sub *pg_query.SelectStmt, local *scope) *policy.ProtectedColumn {
 	for _, c := range whereConjunctList(sub.GetWhereClause()) {
 		if f, ok := p.filterOf(c, local); ok {
 			return f.col

@@ -198,6 +198,8 @@ func (c *sortCut) likeOperands(fc filterCut, a, b int, at func(int, ...pg_query.
 	fc.column, fc.args[0] = [2]int{a, l}, [2]int{k + 1, b}
 	if e := at(k+1, pg_query.Token_ESCAPE); e >= 0 {
 		fc.args[0], fc.escape = [2]int{k + 1, e}, [2]int{e + 1, b}
+	} else if cand.escape {
+		fc.args[0], fc.escape = c.likeEscapeCall(k+1, b)
 	}
 	if (fc.escape[1] > fc.escape[0]) != cand.escape {
 		return fc, errors.New("the LIKE's ESCAPE is not where the plan has it")
@@ -209,6 +211,23 @@ func (c *sortCut) likeOperands(fc filterCut, a, b int, at func(int, ...pg_query.
 		return fc, c.checkOperands(filterCut{column: fc.column, args: [2][2]int{fc.escape}})
 	}
 	return fc, nil
+}
+
+// likeEscapeCall finds the operands of ESCAPE written as the grammar
+// makes it, pg_catalog.like_escape(pattern, e) (a deparsed statement, as
+// the access rules send on, has it so): tokens [from, to) are the call.
+func (c *sortCut) likeEscapeCall(from, to int) ([2]int, [2]int) {
+	open := from + 3
+	if to-from < 7 || c.tok(from+1) != pg_query.Token_ASCII_46 || c.tok(open) != pg_query.Token_ASCII_40 ||
+		c.closing(open, to) != to-1 || !strings.EqualFold(c.text([2]int{from, open}), "pg_catalog.like_escape") {
+		return [2]int{}, [2]int{}
+	}
+	for i := open + 1; i < to-1; i++ {
+		if c.depth[i] == c.depth[open]+1 && c.tok(i) == pg_query.Token_ASCII_44 {
+			return [2]int{open + 1, i}, [2]int{i + 1, to - 1}
+		}
+	}
+	return [2]int{}, [2]int{}
 }
 
 // checkOperands parses the operands found: a column reference and
