@@ -1,12 +1,17 @@
 package integration
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/phiguard/phiguard/audit"
+	"github.com/phiguard/phiguard/keys"
 )
 
 // TestSubqueryFilterDifferential generates statements whose WHERE holds
@@ -244,4 +249,65 @@ func TestSubqueryFilterUnderAccessRules(t *testing.T) {
 		{research, "SELECT o.id FROM patients o WHERE o.id IN (SELECT p.id FROM patients p WHERE p.birthplace ILIKE '%a%')", "42501"}, // nulled
 		{biller, "SELECT o.id FROM patients o WHERE o.id IN (SELECT p.id FROM patients p WHERE p.last ILIKE '%a%')", ""},
 	})
+}
+
+// TestSubqueryFilterAudited: the column a subquery's filter opens is in
+// the statement's audit record (read), though no field of the result is
+// that column, in both protocols.
+func TestSubqueryFilterAudited(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	outer, inner := uniqueName("sqa_o"), uniqueName("sqa_i")
+	if _, err := superuser(t).Exec(ctx, fmt.Sprintf(`CREATE TABLE %[1]s (id int PRIMARY KEY); CREATE TABLE %[2]s (id int PRIMARY KEY, person int, code text);
+		GRANT ALL ON %[1]s, %[2]s TO %[3]s`, outer, inner, appUser)); err != nil {
+		t.Fatal(err)
+	}
+	var sink bytes.Buffer
+	key := audit.MACKey{ID: "audit", Version: 1, Secret: keys.NewSecret(bytes.Repeat([]byte{7}, 32))}
+	a, err := audit.New(audit.Options{Key: key, Sink: audit.NewWriterSink(&sink)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, proxyOptions{auditor: a, quiet: true, protect: protection(t, fmt.Sprintf(`
+version: 1
+tables:
+  public.%s:
+    columns:
+      code: {mode: randomized, key: sqa-code, type: text}
+`, inner))})
+	conn := p.app(t)
+	for _, q := range []string{"INSERT INTO " + outer + " VALUES (1), (2)", "INSERT INTO " + inner + " VALUES (1, 1, 'MRN-1'), (2, 2, 'X')"} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := "SELECT o.id FROM " + outer + " o WHERE o.id IN (SELECT s.person FROM " + inner + " s WHERE s.code ILIKE 'mrn%')"
+	for _, mode := range bothModes {
+		if got, err := rowsRaw(t, conn, q, mode, pgx.TextFormatCode); err != nil || got != "1\n(SELECT 1)" {
+			t.Fatalf("%v: %q %v", mode, got, err)
+		}
+	}
+	conn.Close(ctx)
+	if err := a.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, line := range strings.Split(strings.TrimSpace(sink.String()), "\n") {
+		var r struct {
+			Event, SQL string
+			Read       []string
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Event == "statement" && strings.Contains(r.SQL, "ILIKE") {
+			found++
+			if !slices.Equal(r.Read, []string{"public." + inner + ".code"}) {
+				t.Errorf("%s: read %v", r.SQL, r.Read)
+			}
+		}
+	}
+	if found != 2 {
+		t.Fatalf("%d records of the statement, want 2:\n%s", found, sink.String())
+	}
 }

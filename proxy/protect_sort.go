@@ -520,8 +520,11 @@ func (s *session) holdSorted(head *expectation, fields []*resultField) error {
 	if pe := s.refreshRules(fields); pe != nil {
 		return s.failSort(head, pe)
 	}
-	if head.read == nil && s.srv.auditor != nil {
-		head.read = s.readColumns(fields)
+	if s.srv.auditor != nil {
+		if head.read == nil {
+			head.read = s.readColumns(fields)
+		}
+		head.read = subqueryReads(head.read, head.sort.plan) // protect_subfilter.go
 	}
 	s.noteOutputChanging(head)
 	return s.holdSortedRow(head, body, fields)

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"slices"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 // Proxy-side WHERE inside IN (SELECT ...) and EXISTS (SELECT ...)
@@ -71,6 +73,18 @@ func (s *session) someCellPasses(run *sortRun, col *policy.ProtectedColumn, idx 
 		}
 	}
 	return false, nil
+}
+
+// subqueryReads adds to a statement's audited columns those whose cells
+// phiguard opened from a subquery's array: they are in no field of the
+// result.
+func subqueryReads(read []string, sp *sqlrewrite.SortPlan) []string {
+	for _, f := range sp.Filters {
+		if name := f.Column.QualifiedName(); f.Group > 0 && !slices.Contains(read, name) {
+			read = append(slices.Clip(read), name) // read may be readColumns' memo: not written into
+		}
+	}
+	return read
 }
 
 // cellArray reads a one-dimensional array of text cells in PostgreSQL's
