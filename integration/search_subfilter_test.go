@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/phiguard/phiguard/audit"
+	"github.com/phiguard/phiguard/config"
 	"github.com/phiguard/phiguard/keys"
 )
 
@@ -361,5 +362,40 @@ func (f *sortFixture) subqueryLatency(t *testing.T, what string, runs int) {
 		slices.Sort(via)
 		t.Logf("%s, %s: median %v through phiguard (encrypted), %v directly (plaintext): %.1fx",
 			c.name, what, via[runs/2], direct[runs/2], float64(via[runs/2])/float64(direct[runs/2]))
+	}
+}
+
+// TestSubqueryFilterConstantsNeverReachDatabase: the constants of a
+// filter inside IN or EXISTS (SELECT ...), literals and parameters, are
+// in no byte phiguard sends the database, and the answers are the
+// plaintext tables'.
+func TestSubqueryFilterConstantsNeverReachDatabase(t *testing.T) {
+	t.Parallel()
+	relay := startByteRelay(t)
+	f := newSortFixture(t, 80, func(c *config.Config) {
+		c.Backend.Port = relay.port
+		c.Backend.TLS.Mode = config.BackendTLSDisable // the relay reads the bytes
+	})
+	relay.take() // the fixture's own writes
+	secrets := []string{"Subqleak", "1938-04-26", "Subpleak", "Cityleak", "1943-06-22", "Existleak"}
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{"SELECT o.id FROM %[2]s o WHERE o.person IN (SELECT s.id FROM %[1]s s WHERE s.name <> 'Subqleak' AND s.name > 'B' AND s.grp <> 3) ORDER BY o.id", nil},
+		{"SELECT o.id FROM %[2]s o WHERE o.person = ANY (SELECT s.id FROM %[1]s s WHERE s.name NOT ILIKE $1 ESCAPE '#')", []any{"Subpleak#%"}},
+		{"SELECT o.id FROM %[1]s o WHERE EXISTS (SELECT 1 FROM %[2]s s WHERE s.person = o.id AND s.city NOT LIKE $1 AND s.city IS DISTINCT FROM 'Existleak') ORDER BY o.id LIMIT 9", []any{"Cityleak%"}},
+		{"SELECT o.id FROM %[2]s o WHERE o.person IN (SELECT s.id FROM %[1]s s WHERE s.born NOT BETWEEN $1 AND '1943-06-22')", []any{"1938-04-26"}},
+	} {
+		f.sameRows(t, q.sql, q.args...)
+	}
+	sent := relay.take()
+	if !bytes.Contains(sent, []byte(f.people[1])) || !bytes.Contains(sent, []byte("ARRAY(SELECT s.")) {
+		t.Fatalf("the relay did not see the statements (%d bytes)", len(sent))
+	}
+	for _, s := range secrets {
+		if i := bytes.Index(sent, []byte(s)); i >= 0 {
+			t.Errorf("the database received %q: …%q…", s, sent[max(i-80, 0):min(i+40, len(sent))])
+		}
 	}
 }
