@@ -17,8 +17,8 @@ import (
 )
 
 // TestSubqueryFilterDifferential generates statements whose WHERE holds
-// X IN (SELECT k ...), X = ANY (SELECT k ...) or EXISTS (SELECT ...) with
-// one or two conjuncts on one encrypted column of the subquery's table
+// X IN (SELECT k ...), X = ANY (SELECT k ...) or EXISTS (SELECT ...), or
+// NOT IN or NOT EXISTS, with one or two conjuncts on one encrypted column of the subquery's table
 // (every comparison phiguard evaluates, ILIKE with ESCAPE, `_` and `%`,
 // ranges on a randomized date, IS [NOT] DISTINCT FROM, lower()), beside
 // plaintext conjuncts inside and outside, ORDER BY and LIMIT outside, NULL
@@ -30,7 +30,7 @@ func TestSubqueryFilterDifferential(t *testing.T) {
 	t.Parallel()
 	f := newSortFixture(t, 120, nil)
 	r := rand.New(rand.NewPCG(13, 2027))
-	const statements = 150
+	const statements = 200
 	differ, nonEmpty, answers := 0, 0, 0
 	type run struct {
 		mode   pgx.QueryExecMode
@@ -80,6 +80,12 @@ var subqueryShapes = []struct {
 	{"%[1]s o", "EXISTS (SELECT 1 FROM %[2]s s WHERE s.person = o.id AND %[3]s)", false},
 	{"%[1]s o", "EXISTS (SELECT s.id FROM %[1]s s WHERE s.grp = o.grp AND s.id <> o.id AND %[3]s)", true},
 	{"%[2]s o", "EXISTS (SELECT 1 FROM %[1]s s WHERE %[3]s)", true},
+	// Negated: NULL in X (NULLIF) or k (sequence) makes NOT IN NULL.
+	{"%[1]s o", "o.id NOT IN (SELECT s.person FROM %[2]s s WHERE %[3]s)", false},
+	{"%[1]s o", "o.grp NOT IN (SELECT s.sequence FROM %[2]s s WHERE %[3]s)", false},
+	{"%[1]s o", "NOT NULLIF(o.grp, 1) IN (SELECT s.grp FROM %[1]s s WHERE s.id < 40 AND %[3]s)", true},
+	{"%[1]s o", "NOT EXISTS (SELECT 1 FROM %[2]s s WHERE s.person = o.id AND %[3]s)", false},
+	{"%[2]s o", "NOT EXISTS (SELECT 1 FROM %[1]s s WHERE s.id = o.person AND %[3]s)", true},
 }
 
 // genSubqueryStatement is one statement, its parameters, and whether its
@@ -176,8 +182,8 @@ func TestSubqueryFilterRefusals(t *testing.T) {
 	f := newSortFixture(t, 20, nil)
 	const in = "SELECT o.id FROM %[2]s o WHERE o.person "
 	for _, c := range []struct{ sql, words string }{
-		{in + "NOT IN (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%')", "NOT IN (SELECT ...)"},
-		{"SELECT o.id FROM %[1]s o WHERE NOT EXISTS (SELECT 1 FROM %[2]s s WHERE s.person = o.id AND s.city ILIKE 'b%%')", "NOT EXISTS (SELECT ...)"},
+		{in + "NOT IN (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%' LIMIT 3)", "NOT IN (SELECT ...) with LIMIT"},
+		{"SELECT o.id FROM %[1]s o WHERE NOT EXISTS (SELECT 1 FROM %[2]s s WHERE s.person = o.id AND s.city ILIKE 'b%%' GROUP BY s.id)", "NOT EXISTS (SELECT ...) with GROUP BY"},
 		{in + "> ANY (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%')", "> ANY (SELECT ...)"},
 		{in + "= ALL (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%')", "= ALL (SELECT ...)"},
 		{in + "IN (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%' GROUP BY s.id)", "with GROUP BY"},

@@ -18,7 +18,9 @@ import (
 // over the subquery's rows that the conjunct tests for it (for IN, those
 // whose value equals the row's). The row passes when one cell passes
 // every filter of its group, as X IN (...) and EXISTS (...) are true
-// when one of their rows passes the subquery's WHERE. A NULL cell is
+// when one of their rows passes the subquery's WHERE; NOT IN and NOT
+// EXISTS (whose array for NOT IN holds the rows where X = k is true or
+// NULL) when none does. A NULL cell is
 // evaluated as NULL (IS NOT DISTINCT FROM NULL holds on it, a
 // comparison does not).
 
@@ -40,7 +42,7 @@ func (s *session) keepRowGroups(run *sortRun, cells [][]byte, visible int) (bool
 			return false, pgerr.Newf(pgerr.InternalError, "phiguard could not read the cells of %s it asked for (%v)", col.QualifiedName(), err)
 		}
 		found, pe := s.someCellPasses(run, col, idx, elems)
-		if pe != nil || !found {
+		if pe != nil || found == run.plan.Filters[idx[0]].GroupNot { // NOT IN, NOT EXISTS: none may pass
 			return false, pe
 		}
 	}

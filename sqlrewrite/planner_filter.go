@@ -99,8 +99,10 @@ type Filter struct {
 	// of the WHERE of the g-th IN or EXISTS subquery phiguard evaluates
 	// (planner_subfilter.go), whose Value is then the hidden array of the
 	// column's cells that the subquery's rows hold: a row passes when
-	// one cell passes every filter of its group.
-	Group int
+	// one cell passes every filter of its group; with GroupNot (NOT IN,
+	// NOT EXISTS), when none does.
+	Group    int
+	GroupNot bool
 }
 
 // FilterArg is where a filter's constant is in the client's statement:
@@ -510,7 +512,7 @@ func filterString(fs []Filter) string {
 			s += fmt.Sprintf(" AND %s", f.Args[1])
 		}
 		if f.Group > 0 {
-			s += fmt.Sprintf(" (in subquery %d, #%d)", f.Group, f.Value)
+			s += fmt.Sprintf(" (in subquery %d%s, #%d)", f.Group, map[bool]string{true: " under NOT"}[f.GroupNot], f.Value)
 			continue
 		}
 		s += fmt.Sprintf(" (#%d)", f.Value)
@@ -538,10 +540,10 @@ func (sp *SortPlan) addFilters(cands []filterCand, conjuncts int) {
 			f.Value = add(hiddenColumn{kind: hiddenFilterColumn, from: len(top), col: c.col})
 			top = append(top, c)
 		case ok:
-			f.Group, f.Value = g, sp.Filters[sp.firstOfGroup(g)].Value
+			f.Group, f.GroupNot, f.Value = g, c.group.negated, sp.Filters[sp.firstOfGroup(g)].Value
 		default: // the first of its group: the array of the column's cells
 			sp.groups = append(sp.groups, c.group)
-			f.Group = len(sp.groups)
+			f.Group, f.GroupNot = len(sp.groups), c.group.negated
 			groups[c.group] = f.Group
 			f.Value = add(hiddenColumn{kind: hiddenSubArray, from: f.Group - 1, col: c.col})
 		}

@@ -24,10 +24,18 @@ import (
 // in the same snapshot), and the proxy keeps the row when some cell of
 // the array passes every filter of the group (proxy/protect_subfilter.go).
 // A NULL X, k or cell never passes, as IN's NULL never makes a WHERE true.
+//
+// NOT EXISTS (sub) is true when no row of sub passes its WHERE, and
+// X NOT IN (sub) when X = k is false for every such row: the conjunct is
+// replaced by true (the subquery's superset would narrow the rows
+// wrongly), the array holds the cells of the rows whose X = k is not
+// false for NOT IN (true or NULL: either makes NOT IN not true), and the
+// proxy keeps the row when no cell passes every filter.
 
 // subGroup is one such conjunct.
 type subGroup struct {
 	exists    bool
+	negated   bool // NOT IN, NOT EXISTS
 	conjunct  int  // index among the outer WHERE's top-level conjuncts
 	conjuncts int  // how many conjuncts the subquery's WHERE has
 	labelled  bool // the subquery's select-list entry is named (AS k)
@@ -70,7 +78,7 @@ func (p *planner) subqueryFilters(n *pg_query.Node, sc *scope, i int) ([]filterC
 		return nil, true
 	}
 	construct := subLinkConstruct(sl, negated)
-	why := subqueryShapeProblem(sl, sub, negated)
+	why := subqueryShapeProblem(sl, sub)
 	switch {
 	case why == "" && aggregating:
 		why = "beside aggregates or GROUP BY phiguard computes"
@@ -81,7 +89,7 @@ func (p *planner) subqueryFilters(n *pg_query.Node, sc *scope, i int) ([]filterC
 		p.refuse(col, "a WHERE on it inside "+construct+" "+why)
 		return nil, true
 	}
-	g := &subGroup{exists: r == roleExists, conjunct: i}
+	g := &subGroup{exists: r == roleExists, negated: negated, conjunct: i}
 	return p.planSubquery(sub, inner, local, r, g, construct), true
 }
 
@@ -132,10 +140,8 @@ func (p *planner) subqueryFilterColumn(sub *pg_query.SelectStmt, local *scope) *
 
 // subqueryShapeProblem says why the conjunct is not one phiguard
 // evaluates, or "".
-func subqueryShapeProblem(sl *pg_query.SubLink, sub *pg_query.SelectStmt, negated bool) string {
+func subqueryShapeProblem(sl *pg_query.SubLink, sub *pg_query.SelectStmt) string {
 	switch {
-	case negated:
-		return "(phiguard evaluates IN and EXISTS, not their negation, whose NULLs differ)"
 	case sl.GetSubLinkType() == pg_query.SubLinkType_ANY_SUBLINK:
 		if names := sl.GetOperName(); len(names) > 0 && funcNameOf(names) != "=" {
 			return "(phiguard evaluates IN and = ANY only)"

@@ -61,6 +61,10 @@ func (c *sortCut) subFilterCut(seg [2]int, g *subGroup) (subCut, error) {
 	for b-a > 2 && c.tok(a) == pg_query.Token_ASCII_40 && c.closing(a, b) == b-1 {
 		a, b = a+1, b-1
 	}
+	not := false // NOT EXISTS, NOT X IN
+	if g.negated && (c.tok(a) == pg_query.Token_NOT || c.tok(a) == pg_query.Token_NOT_LA) {
+		not, a = true, a+1
+	}
 	open := b - 1
 	for open >= a && !(c.depth[open] == c.depth[a] && c.tok(open) == pg_query.Token_ASCII_40) {
 		open--
@@ -70,10 +74,12 @@ func (c *sortCut) subFilterCut(seg [2]int, g *subGroup) (subCut, error) {
 	}
 	x := ""
 	switch k := open - 1; {
-	case g.exists && k == a && c.tok(k) == pg_query.Token_EXISTS:
-	case !g.exists && k > a && c.tok(k) == pg_query.Token_IN_P:
+	case g.exists && k == a && c.tok(k) == pg_query.Token_EXISTS && not == g.negated:
+	case g.negated && !not && k-1 > a && c.tok(k) == pg_query.Token_IN_P && (c.tok(k-1) == pg_query.Token_NOT || c.tok(k-1) == pg_query.Token_NOT_LA):
+		x = c.text([2]int{a, k - 1}) // X NOT IN
+	case !g.exists && not == g.negated && k > a && c.tok(k) == pg_query.Token_IN_P:
 		x = c.text([2]int{a, k})
-	case !g.exists && k-1 > a && c.tok(k) == pg_query.Token_ANY && c.tok(k-1) == pg_query.Token_ASCII_61:
+	case !g.exists && not == g.negated && k-1 > a && c.tok(k) == pg_query.Token_ANY && c.tok(k-1) == pg_query.Token_ASCII_61:
 		x = c.text([2]int{a, k - 1})
 	default:
 		return subCut{}, errors.New("the WHERE's IN or EXISTS is not where the plan has it")
@@ -87,11 +93,15 @@ func (c *sortCut) subFilterCut(seg [2]int, g *subGroup) (subCut, error) {
 	if err != nil {
 		return subCut{}, err
 	}
+	if g.negated { // the whole conjunct becomes true
+		return subCut{span: [2]int{c.start(seg[0]), c.end(seg[1] - 1)}, text: "true", hidden: hidden}, nil
+	}
 	return subCut{span: [2]int{from, to}, text: sub.withoutFilters(0, len(sub.sql)), hidden: hidden}, nil
 }
 
 // subArray locates a subquery's filters and builds the hidden column:
-// ARRAY(SELECT col FROM ... WHERE (inner') [AND (X) = (k)]).
+// ARRAY(SELECT col FROM ... WHERE (inner') [AND (X) = (k)]), for NOT IN
+// with ((X) = (k)) IS NOT FALSE.
 func (c *sortCut) subArray(g *subGroup, x string) (string, error) {
 	if err := c.locateFilters(&SortPlan{Filters: make([]Filter, 1), cands: g.cands, conjuncts: g.conjuncts}); err != nil {
 		return "", err
@@ -108,7 +118,11 @@ func (c *sortCut) subArray(g *subGroup, x string) (string, error) {
 		if len(c.targets) != 1 || x == "" {
 			return "", errors.New("the IN's operands are not where the plan has them")
 		}
-		b.WriteString(" AND (" + x + ") = (" + c.targetText(0, g.labelled) + ")")
+		eq := "(" + x + ") = (" + c.targetText(0, g.labelled) + ")"
+		if g.negated {
+			eq = "(" + eq + ") IS NOT FALSE" // true or NULL: either makes NOT IN not true
+		}
+		b.WriteString(" AND " + eq)
 	}
 	b.WriteString(")")
 	return b.String(), nil
