@@ -110,6 +110,10 @@ func genSubqueryStatement(r *rand.Rand) (string, []any, bool) {
 	}
 	conj := fmt.Sprintf(sh.conj, "%[1]s", "%[2]s", strings.Join(inner, " AND "))
 	where := []string{conj}
+	if strings.HasPrefix(sh.outer, "%[1]s") && r.IntN(4) == 0 { // a second subquery with filters
+		where = append(where, pick(r, "", "NOT ")+"EXISTS (SELECT 1 FROM %[2]s t WHERE t.person = o.id AND t.city "+
+			pick(r, "LIKE 'B%%'", "ILIKE '%%r%%'", ">= 'Bern'", "IS NOT DISTINCT FROM NULL")+")")
+	}
 	if r.IntN(2) == 0 {
 		where = append(where, pick(r, "o.id > 7", "o.id %% 5 <> 1"))
 		r.Shuffle(len(where), func(a, b int) { where[a], where[b] = where[b], where[a] })

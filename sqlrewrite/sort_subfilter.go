@@ -64,6 +64,9 @@ func (c *sortCut) subFilterCut(seg [2]int, g *subGroup) (subCut, error) {
 	not := false // NOT EXISTS, NOT X IN
 	if g.negated && (c.tok(a) == pg_query.Token_NOT || c.tok(a) == pg_query.Token_NOT_LA) {
 		not, a = true, a+1
+		for b-a > 2 && c.tok(a) == pg_query.Token_ASCII_40 && c.closing(a, b) == b-1 {
+			a, b = a+1, b-1 // NOT (X IN (SELECT ...))
+		}
 	}
 	open := b - 1
 	for open >= a && !(c.depth[open] == c.depth[a] && c.tok(open) == pg_query.Token_ASCII_40) {
