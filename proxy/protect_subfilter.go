@@ -148,7 +148,7 @@ func textArray(v []byte) ([][]byte, error) {
 		if i == len(body) {
 			break
 		}
-		if body[i] != ',' {
+		if body[i] != ',' || i+1 == len(body) {
 			return nil, errors.New("elements not separated by commas")
 		}
 		i++

@@ -57,10 +57,31 @@ func TestCellArray(t *testing.T) {
 		}
 	}
 	truncated := bin(oidText, []byte("abcd"))
-	for _, bad := range [][]byte{nil, []byte(`{a`), []byte(`{"a}`), []byte(`{a,,b}`), []byte(`{{a}}`), []byte(`{a"b}`),
+	for _, bad := range [][]byte{nil, []byte(`{a`), []byte(`{0,}`), []byte(`{"a}`), []byte(`{a,,b}`), []byte(`{{a}}`), []byte(`{a"b}`),
 		[]byte(`{"a"b}`), bin(23, []byte("1")), truncated[:len(truncated)-1], append(bin(oidText), 0), []byte{0, 0, 0, 2}} {
 		if got, err := cellArray(bad); err == nil {
 			t.Errorf("%q: read as %q", bad, got)
 		}
 	}
+}
+
+// FuzzCellArray: any bytes the backend might send as the hidden array
+// are read or refused, never a panic, and what is read fits in them.
+func FuzzCellArray(f *testing.F) {
+	for _, s := range []string{`{}`, `{a,NULL,"b\"c",""}`, `{"x`, "\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x19\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x02ab"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		elems, err := cellArray(in)
+		if err != nil {
+			return
+		}
+		n := 0
+		for _, e := range elems {
+			n += len(e)
+		}
+		if n > len(in) {
+			t.Fatalf("%q: %d bytes of elements", in, n)
+		}
+	})
 }

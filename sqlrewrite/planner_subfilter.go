@@ -23,7 +23,8 @@ import (
 // database decides all but the filters (the same `=` the IN resolves,
 // in the same snapshot), and the proxy keeps the row when some cell of
 // the array passes every filter of the group (proxy/protect_subfilter.go).
-// A NULL X, k or cell never passes, as IN's NULL never makes a WHERE true.
+// A NULL X or k never matches (X = k is NULL, which no WHERE keeps); a
+// NULL cell is evaluated as NULL, as PostgreSQL evaluates the filter.
 //
 // NOT EXISTS (sub) is true when no row of sub passes its WHERE, and
 // X NOT IN (sub) when X = k is false for every such row: the conjunct is
