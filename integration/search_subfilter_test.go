@@ -409,3 +409,47 @@ func TestSubqueryFilterConstantsNeverReachDatabase(t *testing.T) {
 		}
 	}
 }
+
+// TestSubqueryFilterParameterTypes: a parameter of a filter inside a
+// subquery, which the text sent no longer holds, is declared by phiguard
+// as PostgreSQL would infer it (or as the client declared it): the
+// ParameterDescription and the answers are the plaintext tables'.
+func TestSubqueryFilterParameterTypes(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	ctx := testContext(t)
+	for _, c := range []struct {
+		sql    string
+		oids   []uint32
+		values []string
+	}{
+		{"SELECT o.id FROM %[2]s o WHERE o.person IN (SELECT s.id FROM %[1]s s WHERE s.born > $1) ORDER BY o.id", nil, []string{"1960-01-01"}},
+		{"SELECT o.id FROM %[1]s o WHERE EXISTS (SELECT 1 FROM %[1]s s WHERE s.grp = o.grp AND s.name >= $1 AND s.name ILIKE $2) ORDER BY o.id", nil, []string{"B", "%m%"}},
+		{"SELECT o.id FROM %[1]s o WHERE o.id NOT IN (SELECT s.person FROM %[2]s s WHERE s.city >= $2 AND s.sequence = $1) ORDER BY o.id", []uint32{20}, []string{"1", "B"}},
+	} {
+		answer := func(conn *pgx.Conn, side int) ([]uint32, string) {
+			sd, err := conn.PgConn().Prepare(ctx, "", f.sql(c.sql, side), c.oids)
+			if err != nil {
+				t.Fatalf("%s (side %d): %v", c.sql, side, err)
+			}
+			vals := make([][]byte, len(c.values))
+			for i, v := range c.values {
+				vals[i] = []byte(v)
+			}
+			res := conn.PgConn().ExecParams(ctx, f.sql(c.sql, side), vals, sd.ParamOIDs, nil, nil).Read()
+			if res.Err != nil {
+				t.Fatalf("%s (side %d): %v", c.sql, side, res.Err)
+			}
+			var rows []string
+			for _, r := range res.Rows {
+				rows = append(rows, string(r[0]))
+			}
+			return sd.ParamOIDs, strings.Join(rows, ",")
+		}
+		wantOIDs, want := answer(f.dir, 0)
+		gotOIDs, got := answer(f.via, 1)
+		if !slices.Equal(gotOIDs, wantOIDs) || got != want || want == "" {
+			t.Fatalf("%s: through phiguard %v %q, directly %v %q", c.sql, gotOIDs, got, wantOIDs, want)
+		}
+	}
+}
