@@ -206,6 +206,7 @@ func TestSubqueryFilterRefusals(t *testing.T) {
 		{"SELECT o.id FROM %[2]s o WHERE o.id = 1 OR o.person IN (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%')", "LIKE"},
 		{"SELECT count(*) FROM %[2]s o WHERE o.person IN (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%')", "beside aggregates"},
 		{in + "IN (SELECT s.id / s.grp FROM %[1]s s WHERE s.name LIKE 'S%%')", "select list computing operator /"},
+		{in + "IN (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%' AND random() < 0.5)", "beside the function random()"},
 	} {
 		for _, mode := range bothModes {
 			_, err := rowsRaw(t, f.via, f.sql(c.sql, 1), mode, pgx.TextFormatCode)

@@ -124,7 +124,32 @@ func (p *planner) planSubquery(sub *pg_query.SelectStmt, inner, local *scope, r 
 	// The database runs the subquery on the rows the filters would drop
 	// too: its select list and FROM subqueries must compute nothing.
 	p.refuseComputedSelectList(sub, g.cands) // planner_filter_select.go
+	if fn := subqueryCall(sub, g); fn != "" && !g.negated {
+		p.refuse(g.cands[0].col, "a WHERE on it inside "+construct+" beside the function "+fn+
+			"() (the database evaluates the subquery twice, in the statement and in the array of cells phiguard reads: call only functions without side effects)")
+		return nil
+	}
 	return g.cands
+}
+
+// subqueryCall names the first function the subquery's FROM or its
+// WHERE but the filters calls that is not one of sortSafeFunctions
+// (planner_sort_calls.go); "" when there is none.
+func subqueryCall(sub *pg_query.SelectStmt, g *subGroup) string {
+	filter := map[int]bool{}
+	for _, c := range g.cands {
+		filter[c.conjunct] = true
+	}
+	probe := &pg_query.SelectStmt{}
+	for j, c := range whereConjunctList(sub.GetWhereClause()) {
+		if !filter[j] {
+			probe.TargetList = append(probe.TargetList, c)
+		}
+	}
+	for _, f := range sub.GetFromClause() {
+		probe.TargetList = append(probe.TargetList, f)
+	}
+	return postponedCall(probe)
 }
 
 // subqueryFilterColumn is the encrypted column of the first filter
