@@ -11,6 +11,7 @@ import (
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgorder"
 	"github.com/phiguard/phiguard/internal/pgvalue"
+	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
@@ -42,6 +43,10 @@ type sortRun struct {
 	// they hold (count(DISTINCT)'s) (protect_aggregate.go).
 	aggs []aggState
 	held int
+	// scratch, shown and encoded are reused for every row the backend
+	// sends (holdSortedRow): a row kept owns one copy of its bytes.
+	scratch, shown [][]byte
+	encoded        []byte
 }
 
 // sortedRow is a row as the client will see it (visible fields only),
@@ -139,15 +144,16 @@ func hideSortColumns(body []byte, sp *sqlrewrite.SortPlan) ([]byte, error) {
 // keys; the hidden key cells are opened for their keys only.
 func (s *session) holdSortedRow(head *expectation, body []byte, fields []*resultField) error {
 	run := head.sort
-	var row pgproto3.DataRow
-	if err := row.Decode(body); err != nil || len(row.Values) != len(fields) || len(fields) < run.plan.Hidden {
+	cells, ok := decodeRowInto(run.scratch[:0], body)
+	if !ok || len(cells) != len(fields) || len(fields) < run.plan.Hidden {
 		return s.failSort(head, pgerr.New(pgerr.ProtocolViolation, "malformed DataRow from backend"))
 	}
-	if pe := s.checkRowSubjects(row.Values, fields); pe != nil {
+	run.scratch = cells
+	if pe := s.checkRowSubjects(cells, fields); pe != nil {
 		return s.failSort(head, pe)
 	}
 	visible := len(fields) - run.plan.Hidden
-	hidden := row.Values[visible:]
+	hidden := cells[visible:]
 	if !run.started {
 		run.started, run.fields = true, fields
 		if pe := run.readBounds(hidden); pe != nil {
@@ -160,51 +166,45 @@ func (s *session) holdSortedRow(head *expectation, body []byte, fields []*result
 			return s.failSort(head, pe)
 		}
 	}
-	if keep, pe := s.keepRow(run, fields, row.Values, visible); pe != nil || !keep {
+	if keep, pe := s.keepRow(run, fields, cells, visible); pe != nil || !keep {
 		if pe != nil {
 			return s.failSort(head, pe)
 		}
 		return nil // the WHERE drops it
 	}
 	if len(run.plan.Aggregates) > 0 && !run.plan.Grouped {
-		return s.foldAggregateRow(head, fields, row.Values) // protect_aggregate.go
+		return s.foldAggregateRow(head, fields, cells) // protect_aggregate.go
 	}
-	shown := slices.Clone(row.Values[:visible])
-	keys, dkeys, shownFields, pe := s.rowKeys(run, fields, row.Values, shown) // protect_distinct.go
+	run.shown = append(run.shown[:0], cells[:visible]...)
+	shown := run.shown
+	keys, dkeys, shownFields, pe := s.rowKeys(run, fields, cells, shown) // protect_distinct.go
 	if pe != nil {
 		return s.failSort(head, pe)
 	}
-	inputs, shownFields, pe := s.groupInputs(run, fields, row.Values, shown, shownFields) // protect_group.go
+	inputs, shownFields, pe := s.groupInputs(run, fields, cells, shown, shownFields) // protect_group.go
 	if pe != nil {
 		return s.failSort(head, pe)
 	}
 	// Subjects are noted at flush, for the rows the client gets.
-	out, pe := s.decryptDataRow(encodeRow(shown), shownFields, none)
+	run.encoded = appendRowBody(run.encoded[:0], shown)
+	out, pe := s.decryptDataRow(run.encoded, shownFields, none)
 	if pe != nil {
 		return s.failSort(head, pe)
 	}
+	decrypted := run.encoded
 	if out != nil {
-		row = pgproto3.DataRow{}
-		if err := row.Decode(out[5:]); err != nil {
-			return s.failSort(head, pgerr.New(pgerr.InternalError, "phiguard could not read back a decrypted row"))
-		}
+		decrypted = out[5:]
 	}
-	if out == nil {
-		row.Values = shown
-	}
-	values := make([][]byte, visible)
-	for i, v := range row.Values[:visible] {
-		values[i] = slices.Clone(v) // the message buffer is reused
+	// One copy of the row's bytes, which the message buffers it came
+	// from (the backend's, decryptDataRow's) are not: they are reused.
+	values, ok := decodeRowInto(make([][]byte, 0, visible), slices.Clone(decrypted))
+	if !ok || len(values) != visible {
+		return s.failSort(head, pgerr.New(pgerr.InternalError, "phiguard could not read back a decrypted row"))
 	}
 	run.rows = append(run.rows, sortedRow{values: values, keys: keys, dkeys: dkeys, inputs: inputs})
 	// The row's bytes and what holds them: slice headers, keys, the row.
 	run.bytes += int64(len(body)) + 24*int64(len(values)) + 96*int64(len(keys)+len(dkeys)) + 72
 	return s.checkSortCap(head)
-}
-
-func encodeRow(values [][]byte) []byte {
-	out, _ := (&pgproto3.DataRow{Values: values}).Encode(nil)
-	return out[5:] // decryptDataRow reads the body
 }
 
 // checkSortCap fails the statement past the configured caps.
@@ -344,8 +344,21 @@ func (s *session) readKeys(ks []sqlrewrite.SortKey, fields []*resultField, cells
 // gets it (decryptValue's). A shredded subject's cell sorts as what it
 // reads as: NULL, or the marker.
 func (s *session) encryptedKey(f *resultField, cell []byte, present bool) (sortValue, []byte, *pgerr.Error) {
+	return s.keyOf(f, cell, present, s.openCell)
+}
+
+// transientKey is encryptedKey for a key compared and dropped before the
+// next call (a WHERE's, keepRow): the cell is opened into scratch
+// buffers (openCellScratch), which the key then shares.
+func (s *session) transientKey(f *resultField, cell []byte) (sortValue, *pgerr.Error) {
+	k, _, pe := s.keyOf(f, cell, false, s.openCellScratch)
+	return k, pe
+}
+
+// keyOf is encryptedKey with open to decrypt the cell.
+func (s *session) keyOf(f *resultField, cell []byte, present bool, open func(*policy.ProtectedColumn, []byte) ([]byte, cellcipher.State, *pgerr.Error)) (sortValue, []byte, *pgerr.Error) {
 	col := f.col
-	plain, state, pe := s.openCell(col, cell)
+	plain, state, pe := open(col, cell)
 	if pe != nil {
 		return sortValue{}, nil, pe
 	}

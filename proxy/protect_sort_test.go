@@ -1,12 +1,15 @@
 package proxy
 
 import (
+	"bytes"
 	"encoding/binary"
-	"github.com/phiguard/phiguard/internal/pgcollate"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/phiguard/phiguard/internal/pgcollate"
 	"github.com/phiguard/phiguard/internal/pgorder"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
@@ -140,5 +143,38 @@ func TestSortBoundsAndCollations(t *testing.T) {
 	}
 	if pe := run.checkCollations([][]byte{nil, nil, nil}); pe == nil {
 		t.Error("unknown collation accepted")
+	}
+}
+
+// TestRowBodyRoundTrip: appendRowBody writes what pgproto3 writes, and
+// decodeRowInto reads what pgproto3 reads (NULL, empty, bytes), and
+// refuses a body that is cut short or runs on.
+func TestRowBodyRoundTrip(t *testing.T) {
+	for _, values := range [][][]byte{{}, {nil}, {{}}, {[]byte("a"), nil, {}, []byte("~phg~xyz")}} {
+		want, err := (&pgproto3.DataRow{Values: values}).Encode(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := appendRowBody([]byte{9}, values)[1:]
+		if !bytes.Equal(body, want[5:]) {
+			t.Fatalf("%q: body %x, pgproto3 %x", values, body, want[5:])
+		}
+		got, ok := decodeRowInto(make([][]byte, 0, 1), body)
+		if !ok || len(got) != len(values) {
+			t.Fatalf("%q: decoded %q %v", values, got, ok)
+		}
+		for i := range values {
+			if (got[i] == nil) != (values[i] == nil) || !bytes.Equal(got[i], values[i]) {
+				t.Errorf("%q: value %d is %q", values, i, got[i])
+			}
+		}
+		if len(body) > 2 {
+			if _, ok := decodeRowInto(nil, body[:len(body)-1]); ok {
+				t.Errorf("%q: a body cut short was read", values)
+			}
+		}
+		if _, ok := decodeRowInto(nil, append(slices.Clone(body), 0)); ok {
+			t.Errorf("%q: a body running on was read", values)
+		}
 	}
 }
