@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
@@ -9,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"hash"
 	"sync"
 )
 
@@ -49,9 +51,34 @@ type Terms struct {
 	keyID   string
 	version uint32
 	domain  Column
-	eq      Secret
-	match   Secret
+	eq      *macPool
+	match   *macPool
 	ord     cipher.Block // keyed with K_o: the OPE's k_0
+}
+
+// macPool hands out HMAC-SHA256 states keyed with one key, reset to just
+// after the key: a term costs two SHA-256 compressions fewer than with a
+// fresh hmac.New, and allocates nothing but its output (a write of a row
+// computes a dozen tokens).
+type macPool struct {
+	key  Secret
+	pool sync.Pool
+}
+
+func newMACPool(key []byte) *macPool {
+	p := &macPool{key: NewSecret(key)}
+	p.pool.New = func() any { return hmac.New(sha256.New, p.key.bytes()) }
+	return p
+}
+
+// sum is HMAC(key, b), appended to dst.
+func (p *macPool) sum(dst, b []byte) []byte {
+	m := p.pool.Get().(hash.Hash)
+	m.Write(b)
+	dst = m.Sum(dst)
+	m.Reset()
+	p.pool.Put(m)
+	return dst
 }
 
 type termsID struct {
@@ -131,9 +158,9 @@ func NewTerms(dk DataKey, domain Column) (*Terms, error) {
 		}
 		switch kind {
 		case termEq:
-			t.eq = NewSecret(b)
+			t.eq = newMACPool(b)
 		case termMatch:
-			t.match = NewSecret(b)
+			t.match = newMACPool(b)
 		case termOrd:
 			t.ord, err = aes.NewCipher(b)
 		}
@@ -160,7 +187,8 @@ func termInfo(kind termKind, dk DataKey, d Column) []byte {
 // Eq is the equality term of an equality input q: the first EqTermSize
 // bytes of HMAC-SHA256(K_e, q).
 func (t *Terms) Eq(q []byte) []byte {
-	return t.mac(t.eq, q)[:EqTermSize]
+	var buf [sha256.Size]byte
+	return bytes.Clone(t.eq.sum(buf[:0], q)[:EqTermSize])
 }
 
 // Ord is the order term of a sort input s (s_P: P bytes): 2·len(s) bytes
@@ -174,13 +202,8 @@ func (t *Terms) Ord(s []byte) ([]byte, error) {
 // prefix, as the caller spells it): the base64url, without padding, of
 // the first 4 bytes of HMAC-SHA256(K_m, text), TokenSize characters.
 func (t *Terms) Token(text []byte) string {
-	return base64.RawURLEncoding.EncodeToString(t.mac(t.match, text)[:4])
-}
-
-func (t *Terms) mac(key Secret, b []byte) []byte {
-	m := hmac.New(sha256.New, key.bytes())
-	m.Write(b)
-	return m.Sum(nil)
+	var buf [sha256.Size]byte
+	return base64.RawURLEncoding.EncodeToString(t.match.sum(buf[:0], text)[:4])
 }
 
 // KeyID is the key id the terms derive from.
