@@ -287,3 +287,40 @@ func BenchmarkOrd(b *testing.B) {
 		i++
 	}
 }
+
+// TestTermsConcurrent: goroutines deriving and using one column's terms
+// at once (as sessions writing one table do) get one Terms and the terms
+// a single goroutine computes. Run under -race.
+func TestTermsConcurrent(t *testing.T) {
+	kr := mustKeyring(t, "pii", 1)
+	ref, err := NewTerms(DataKey{}, colName)
+	if err == nil {
+		t.Fatal("NewTerms accepted an empty data key")
+	}
+	ref, _ = kr.Terms("pii", 1, colName)
+	in := []byte("Gleason1Gleason2")
+	wantO, _ := ref.Ord(in)
+	wantE, wantT := ref.Eq(in), ref.Token(in)
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			var err error
+			for range 200 {
+				tm, e := kr.Terms("pii", 1, colName)
+				o, _ := tm.Ord(in)
+				switch {
+				case e != nil:
+					err = e
+				case tm != ref || !bytes.Equal(o, wantO) || !bytes.Equal(tm.Eq(in), wantE) || tm.Token(in) != wantT:
+					err = fmt.Errorf("a concurrent use computed other terms")
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
