@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/phiguard/phiguard/internal/pgvalue"
 )
 
 // TestSortKeyVectors pins SortKey for fixed values of each type: the
@@ -119,4 +121,41 @@ func TestNumericSortKeyRange(t *testing.T) {
 			t.Errorf("numeric of %d characters: %v", len(v), err)
 		}
 	}
+}
+
+// FuzzSortKeyAgreesWithCompare: for every type with a sort key and any
+// two inputs pgvalue reads (as canonical text), memcmp of the keys is Compare
+// of the parsed keys (Compare is the order TestAgainstPostgres holds to
+// PostgreSQL's); every canonical value has a sort key (a write must never
+// fail for want of one).
+func FuzzSortKeyAgreesWithCompare(f *testing.F) {
+	types := []string{"smallint", "integer", "bigint", "boolean", "numeric", "date", "timestamp",
+		"timestamptz", "time", "interval", "uuid", "bytea", "text", "char(4)"}
+	f.Add(uint8(9), "1 mon", "30 days")
+	f.Add(uint8(5), "2000-01-01", "1999-12-31")
+	f.Add(uint8(11), `\x00`, `\x`)
+	f.Add(uint8(4), "-0.5", "-0.05")
+	f.Fuzz(func(t *testing.T, which uint8, a, b string) {
+		lt := mustType(t, types[int(which)%len(types)])
+		// Both read canonical text: what pgvalue makes of any input.
+		ca, errCA := pgvalue.Canonical(lt, 0, []byte(a))
+		cb, errCB := pgvalue.Canonical(lt, 0, []byte(b))
+		if errCA != nil || errCB != nil {
+			return
+		}
+		a, b = string(ca), string(cb)
+		ka, errA := SortKey(lt, []byte(a))
+		kb, errB := SortKey(lt, []byte(b))
+		pa, errPA := Parse(lt, []byte(a))
+		pb, errPB := Parse(lt, []byte(b))
+		if errA != nil || errB != nil {
+			t.Fatalf("%s: no sort key for a canonical value: %v %v", lt.Name, errA, errB)
+		}
+		if errPA != nil || errPB != nil {
+			return
+		}
+		if got, want := bytes.Compare(ka, kb), Compare(pa, pb); got != want {
+			t.Fatalf("%s %q vs %q: SortKey %d (%x, %x), Compare %d", lt.Name, a, b, got, ka, kb, want)
+		}
+	})
 }
