@@ -159,9 +159,11 @@ func (l *Locale) SortKey(s []byte) []byte {
 	return k
 }
 
-// xfrm is strxfrm_l(s), all levels.
+// xfrm is strxfrm_l(s), all levels. The first buffer fits glibc's
+// usual length (four levels, 1-2 bytes a character each: 78 bytes for
+// "Gleason123"), so a second call is rare.
 func (l *Locale) xfrm(s []byte) []byte {
-	dst := make([]byte, 4*len(s)+16)
+	dst := make([]byte, 8*len(s)+32)
 	for {
 		n := C.pgcollate_xfrm(l.loc, bytesPtr(s), C.size_t(len(s)), bytesPtr(dst), C.size_t(len(dst)))
 		if n == ^C.size_t(0) {

@@ -160,3 +160,15 @@ func FuzzSortKey(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkSortKey is a 10-character name's order input under en_US.utf8.
+func BenchmarkSortKey(b *testing.B) {
+	loc, err := Open("en_US.utf8")
+	if err != nil {
+		b.Skip(err)
+	}
+	s := []byte("Gleason123")
+	for b.Loop() {
+		loc.SortKey(s)
+	}
+}
