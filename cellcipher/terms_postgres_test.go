@@ -228,7 +228,7 @@ func openLocale(t *testing.T, name string) *pgcollate.Locale {
 // exactOrder: the types whose whole sort key fits in P bytes, so equal
 // order terms mean equal values.
 var exactOrder = map[string]bool{"smallint": true, "integer": true, "bigint": true, "boolean": true, "date": true,
-	"timestamp": true, "timestamptz": true, "time": true, "interval": true, "uuid": true}
+	"timestamp": true, "timestamp(2)": true, "timestamptz": true, "time": true, "time(0)": true, "interval": true, "uuid": true}
 
 func pick(r *rand.Rand, xs ...string) string { return xs[r.IntN(len(xs))] }
 
@@ -261,6 +261,12 @@ var termGenerators = map[string]func(*rand.Rand) string{
 			return pick(r, "infinity", "-infinity", "0044-03-15 10:00 BC", "2000-01-01 00:00:00", "1999-12-31 23:59:59.999999")
 		}
 		return time.Unix(r.Int64N(4e9)-2e9, int64(r.IntN(4))*250e6).UTC().Format("2006-01-02 15:04:05.999")
+	},
+	"timestamp(2)": func(r *rand.Rand) string {
+		return time.Unix(r.Int64N(4e6)-2e6, int64(r.IntN(1000))*1e6).UTC().Format("2006-01-02 15:04:05.999")
+	},
+	"time(0)": func(r *rand.Rand) string {
+		return fmt.Sprintf("%02d:%02d:%02d.%d", r.IntN(24), r.IntN(60), r.IntN(60), r.IntN(10))
 	},
 	"timestamptz": func(r *rand.Rand) string {
 		return time.Unix(r.Int64N(4e9)-2e9, 0).UTC().Format("2006-01-02 15:04:05") + pick(r, "+00", "+05:30", "-08")
