@@ -213,7 +213,7 @@ func termColumn(t testing.TB, typ string) *policy.ProtectedColumn {
 
 // openLocale opens a test locale; a machine without it skips, unless in
 // CI, which installs them (.ci/run).
-func openLocale(t *testing.T, name string) *pgcollate.Locale {
+func openLocale(t testing.TB, name string) *pgcollate.Locale {
 	t.Helper()
 	loc, err := pgcollate.Open(name)
 	if errors.Is(err, pgcollate.ErrNotInstalled) && os.Getenv("CI") == "" {

@@ -230,10 +230,7 @@ func TestTermInputVectors(t *testing.T) {
 // [equality, order, match].
 func BenchmarkTextTerms(b *testing.B) {
 	tm := termKeys(b)
-	loc, err := pgcollate.Open("en_US.utf8")
-	if err != nil {
-		b.Skip(err)
-	}
+	loc := openLocale(b, "en_US.utf8")
 	col := termColumn(b, "text")
 	v := []byte("Gleason123")
 	for b.Loop() {
