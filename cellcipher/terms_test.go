@@ -2,6 +2,7 @@ package cellcipher_test
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -243,5 +244,48 @@ func BenchmarkTextTerms(b *testing.B) {
 		}
 		_ = cellcipher.MatchTokens(tm, n)
 		_ = cellcipher.PrefixToken(tm, n)
+	}
+}
+
+// TestTermInputsRefuse: the types §3 gives no term get ErrNoTerm, naming
+// the column and never the value; match is for text types only; invalid
+// UTF-8 has no match input.
+func TestTermInputsRefuse(t *testing.T) {
+	for _, typ := range []string{"real", "double precision", "timetz", "json", "jsonb", "integer[]", "text[]"} {
+		col := termColumn(t, typ)
+		_, errQ := cellcipher.EqualityInput(col, []byte("1"))
+		_, errS := cellcipher.OrderInput(col, nil, []byte("1"))
+		_, errN := cellcipher.MatchInput(col, nil, []byte("1"))
+		for _, err := range []error{errQ, errS, errN} {
+			if !errors.Is(err, cellcipher.ErrNoTerm) || !strings.Contains(err.Error(), "public.patients.v") {
+				t.Errorf("%s: %v", typ, err)
+			}
+		}
+	}
+	for _, typ := range []string{"integer", "date", "numeric", "uuid", "bytea", "boolean"} {
+		if _, err := cellcipher.MatchInput(termColumn(t, typ), nil, []byte("1")); !errors.Is(err, cellcipher.ErrNoTerm) {
+			t.Errorf("match on %s: %v", typ, err)
+		}
+	}
+	if _, err := cellcipher.MatchInput(termColumn(t, "text"), nil, []byte("Gle\xffason")); err == nil || strings.Contains(err.Error(), "Gle") {
+		t.Errorf("invalid UTF-8: %v", err)
+	}
+	if _, err := cellcipher.OrderInput(termColumn(t, "integer"), nil, []byte("4000000000")); err == nil || strings.Contains(err.Error(), "4000000000") {
+		t.Errorf("integer out of range: %v", err)
+	}
+}
+
+// TestTermErrorsNameNoValue: a malformed value of each type fails its
+// sort key without the value in the message.
+func TestTermErrorsNameNoValue(t *testing.T) {
+	for _, typ := range []string{"boolean", "smallint", "numeric", "date", "timestamp", "interval", "uuid", "bytea", "time"} {
+		bad := "SECRET-42x"
+		if typ == "bytea" {
+			bad = `\xSECRET` // "SECRET-42x" is bytea's escape format
+		}
+		_, err := cellcipher.OrderInput(termColumn(t, typ), nil, []byte(bad))
+		if err == nil || strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("%s: %v", typ, err)
+		}
 	}
 }

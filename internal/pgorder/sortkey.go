@@ -42,7 +42,7 @@ func SortKey(t policy.LogicalType, canon []byte) ([]byte, error) {
 		case "f":
 			return []byte{0}, nil
 		}
-		return nil, fmt.Errorf("pgorder: boolean %q is not canonical", canon)
+		return nil, fmt.Errorf("pgorder: boolean is not canonical")
 	case policy.OIDNumeric:
 		return numericKey(string(canon))
 	case policy.OIDDate, policy.OIDTimestamp, policy.OIDTimestamptz, policy.OIDTime:
