@@ -39,9 +39,10 @@ func vectorRoot() []byte {
 
 // TestTermVectors pins Eq, Ord and Token for fixed inputs, so a change of
 // derivation or construction (which would orphan every stored term) fails
-// here. The equality and token vectors were computed independently (HKDF
-// and HMAC in Python's standard library); the order vectors are also
-// recomputed by refOrd, written from the design's formula alone.
+// here. Every vector was also computed independently, in Python (HKDF and
+// HMAC from its standard library, AES from the cryptography package,
+// §4.4's formula written out); the order vectors are recomputed here by
+// refOrd as well.
 func TestTermVectors(t *testing.T) {
 	tm := vectorTerms(t)
 	for _, v := range []struct{ in, eq string }{
