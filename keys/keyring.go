@@ -20,6 +20,8 @@ type Keyring struct {
 	// access to them was revoked (see Withdrawn). Every use fails with a
 	// *WithdrawnError.
 	withdrawn error
+	// terms caches the search term keys derived from this keyring (Terms).
+	terms termsCache
 }
 
 type keyVersions struct {
