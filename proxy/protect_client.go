@@ -25,6 +25,7 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 		s.objsNeeded = true
 	}
 	s.freshBeforeCopy(typ, a)
+	s.freshBeforeUnknown(typ, a)
 	if err := s.awaitFreshCatalog(typ); err != nil {
 		return nil, err
 	}

@@ -41,6 +41,11 @@ type resultField struct {
 	// the result is refused rather than passed with its cells
 	// (fieldsRefusal).
 	stale bool
+	// newRel: a field of a relation made since the catalog was read
+	// (catalog.newRelation), which phiguard does not decrypt: a cell in
+	// it is refused with 40001 (strayCellRefusal), and the catalog is
+	// read before the next statement.
+	newRel bool
 }
 
 // describeFields maps a RowDescription's fields to protected columns. When
@@ -87,6 +92,14 @@ func (s *session) mapFields(body []byte, a *sqlrewrite.Analysis, cat *catalog, r
 				fields = make([]*resultField, len(rd.Fields))
 			}
 			fields[i] = &resultField{stale: true, table: f.TableOID, attnum: int16(f.TableAttributeNumber)}
+			continue
+		}
+		if col == nil && cat.newRelation(f.TableOID) {
+			s.catalogStale.Store(true)
+			if fields == nil {
+				fields = make([]*resultField, len(rd.Fields))
+			}
+			fields[i] = &resultField{newRel: true, table: f.TableOID, attnum: int16(f.TableAttributeNumber)}
 			continue
 		}
 		var subj *policy.ProtectedTable
@@ -144,8 +157,16 @@ func (s *session) decryptDataRow(body []byte, fields []*resultField, x *expectat
 			// session's DDL, used for its executions without Describe.
 			return nil, fieldsRefusal(fields)
 		}
-		if f == nil || row.Values[i] == nil {
+		if row.Values[i] == nil {
 			continue
+		}
+		if f == nil || f.col == nil && f.rule == nil {
+			if keys.ContainsCell(row.Values[i]) { // strayCellRefusal
+				return nil, s.strayCellRefusal(i, f != nil && f.newRel)
+			}
+			if f == nil || f.subject == nil {
+				continue
+			}
 		}
 		if f.subject != nil {
 			x.noteSubject(f.subject, subjectID(row.Values[i], f.format), s.srv.maxSubjects())
