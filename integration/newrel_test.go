@@ -153,3 +153,62 @@ func newrelRun(t *testing.T, c newrelCase, mode pgx.QueryExecMode) {
 		t.Fatalf("the session does not go on: %v", err)
 	}
 }
+
+// TestNewRelationCopyOfCopiedCells: COPY TO STDOUT of a table another
+// session copied from an encrypted one (CREATE TABLE AS) streams its
+// rows without decrypting them; a row holding a cell is refused rather
+// than copied out as ciphertext.
+func TestNewRelationCopyOfCopiedCells(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	su := superuser(t)
+	enc, cp := uniqueName("nr_cenc"), uniqueName("nr_ccopy")
+	if _, err := su.Exec(ctx, "CREATE TABLE "+enc+" (id int, s text); GRANT ALL ON "+enc+" TO "+appUser); err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, proxyOptions{protect: protection(t, fmt.Sprintf(
+		"version: 1\ntables:\n  public.%s:\n    columns:\n      s: {mode: randomized, key: nr-k, type: text}\n", enc))})
+	app := p.app(t)
+	if _, err := app.Exec(ctx, "INSERT INTO "+enc+" (id, s) VALUES (1, 'secret')"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := su.Exec(ctx, "CREATE TABLE "+cp+" AS SELECT id, s FROM "+enc+"; GRANT SELECT ON "+cp+" TO "+appUser); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"COPY " + cp + " TO STDOUT", "COPY (SELECT s FROM " + cp + ") TO STDOUT"} {
+		var out strings.Builder
+		_, err := app.PgConn().CopyTo(ctx, &out, q)
+		if err == nil {
+			t.Fatalf("%s: copied %q", q, out.String())
+		}
+		if strings.Contains(out.String(), "~phg~") {
+			t.Errorf("%s: a cell reached the client: %q", q, out.String())
+		}
+		wantPgError(t, err, "0A000")
+	}
+	if _, err := app.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatalf("the session does not go on: %v", err)
+	}
+}
+
+// TestNewRelationComputedThroughReplacedView is a hole: a view that read
+// only plain values, replaced by another session with CREATE OR REPLACE
+// VIEW to compute from an encrypted column, keeps its name and OID, and
+// its value is no cell, so neither the name check nor the result check
+// sees it (docs/catalog.md).
+func TestNewRelationComputedThroughReplacedView(t *testing.T) {
+	t.Skip("HOLE: CREATE OR REPLACE VIEW v AS SELECT id, length(s) AS n FROM enc by another session, after this session read its catalog, over a view that computed from plain values: SELECT n FROM v returns the length of the ciphertext (65) where PostgreSQL answers 6; the name is known, the OID unchanged, the value not a cell")
+	newrelRun(t, newrelCase{before: []string{"CREATE VIEW %[2]s_vn AS SELECT id, 0 AS n FROM %[1]s"},
+		ddl:   []string{"CREATE OR REPLACE VIEW %[2]s_vn AS SELECT id, length(s) AS n FROM %[1]s"},
+		query: "SELECT n FROM %[2]s_vn", want: "6\n", warm: true}, pgx.QueryExecModeSimpleProtocol)
+}
+
+// TestNewRelationComputedThroughFunction is a hole: a function computing
+// from an encrypted column returns no cell, and PostgreSQL records no
+// dependency from a function body in a string to the columns it reads,
+// so the catalog cannot list it as it lists views (docs/catalog.md).
+func TestNewRelationComputedThroughFunction(t *testing.T) {
+	t.Skip("HOLE: CREATE FUNCTION f() RETURNS int AS 'SELECT length(s) FROM enc LIMIT 1' (made before or after the catalog read): SELECT f() returns the length of the ciphertext (65) where PostgreSQL answers 6")
+	newrelRun(t, newrelCase{ddl: []string{"CREATE FUNCTION %[2]s_fn() RETURNS int LANGUAGE sql AS 'SELECT length(s) FROM %[1]s LIMIT 1'"},
+		query: "SELECT %[2]s_fn()", want: "6\n"}, pgx.QueryExecModeSimpleProtocol)
+}

@@ -39,6 +39,15 @@ import (
 // the default. The NULL field phiguard sends for the column in every row
 // (protect_copy.go) covers DDL committed between that read and the COPY.
 
+// A sixth (below, freshBeforeCopy): a statement leaving encrypted columns
+// to defaults only the catalog checks. A seventh: a Query or Parse that
+// names a relation the catalog does not list, perhaps a view over an
+// encrypted column another session made since (freshBeforeUnknown,
+// catalog_names.go). An eighth: a result field of a relation made since
+// the read, or a value phiguard does not decrypt holding a cell
+// (mapFields, strayCellRefusal): the result is refused and the catalog
+// read before the next request (docs/catalog.md).
+
 // freshCatalogWait bounds that wait. A client that pipelines more than
 // the sockets hold without reading its answers would otherwise hold both
 // pumps; after it, the request is planned on the catalog it has (writes
