@@ -52,10 +52,11 @@ type catalog struct {
 	// column and the database's default (100), C and POSIX, for the
 	// collation probes of a proxy-side ORDER BY or WHERE (collation.go).
 	collations map[uint32]collationEntry
-	// relations are the names of every relation in the database, and
-	// maxOID the highest relation OID, when the catalog was read: a
-	// statement naming another has it read again first, a result field
-	// of a higher OID comes from a relation made since
+	// relations are the names of every relation in the database (true
+	// for a name of a view or a relation with rules), and maxOID the
+	// highest relation OID, when the catalog was read: a statement naming
+	// another, or writing through a view, has it read again first, a
+	// result field of a higher OID comes from a relation made since
 	// (catalog_names.go).
 	relations map[string]bool
 	maxOID    uint32

@@ -134,6 +134,13 @@ func (s *session) bindReprepares() bool {
 		s.catalogStale.Store(true)
 		return true
 	}
+	if name != "" && s.catalog.Load().writesThroughRules(st.analysis) {
+		// A named write through a view or a table with rules, which
+		// another session may have replaced since its Parse
+		// (catalog_names.go); bindRefusal decides on the fresh catalog.
+		s.catalogStale.Store(true)
+		return true
+	}
 	return st.again != nil && st.guardFailed.Load()
 }
 

@@ -31,18 +31,25 @@ import (
 //     the statement, or a Parse inside a pipeline, where the catalog is
 //     not read).
 //
-// What neither sees: a value computed from an encrypted column (not a
+// Writes: a write through a view made since is refused by the name
+// check; one through a view replaced since (same name and OID) has the
+// catalog read before it (writesThroughRules): a round trip for a write
+// through a view or a table with rules only.
+//
+// What none sees: a value computed from an encrypted column (not a
 // cell) through a relation that keeps its name (CREATE OR REPLACE VIEW
-// ... length(ssn)) or through a function; docs/policy.md.
+// ... length(ssn)) or through a function, and a rule added since to a
+// table that had none (docs/catalog.md).
 
 // relationsQuery lists the name of every relation a statement may name
 // (one row each, deduplicated across schemas: an unqualified name may
-// mean any schema's) and, in a last row with a NULL name, the highest
+// mean any schema's) with whether one of that name is a view or has
+// rules, and, in a last row with a NULL name, the highest
 // relation OID: one made after the read has a higher one (until the OID
 // counter wraps), which tells a relation made since (newRelation).
 func relationsQuery() string {
-	return `(SELECT DISTINCT c.relname::pg_catalog.text, ''::pg_catalog.text FROM pg_catalog.pg_class c
-  WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p', 'S'))
+	return `(SELECT c.relname::pg_catalog.text, pg_catalog.bool_or(c.relhasrules OR c.relkind = 'v')::pg_catalog.text
+  FROM pg_catalog.pg_class c WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p', 'S') GROUP BY 1)
 UNION ALL
 SELECT NULL, pg_catalog.max(c.oid)::pg_catalog.text FROM pg_catalog.pg_class c`
 }
@@ -50,7 +57,7 @@ SELECT NULL, pg_catalog.max(c.oid)::pg_catalog.text FROM pg_catalog.pg_class c`
 // addRelation takes a row of relationsQuery.
 func (b *catalogBuilder) addRelation(v [][]byte) error {
 	if v[0] != nil {
-		b.cat.relations[string(v[0])] = true
+		b.cat.relations[string(v[0])] = string(v[1]) == "true" // a bool cast to text
 		return nil
 	}
 	oid, err := strconv.ParseUint(string(v[1]), 10, 32)
@@ -69,14 +76,43 @@ func (c *catalog) unknownRelation(a *sqlrewrite.Analysis) string {
 		return ""
 	}
 	for _, st := range a.Statements {
+		if !st.Writes && !returnsRows(st.Kind) {
+			continue // DDL: the catalog is read after it anyway
+		}
 		for _, t := range st.Tables {
-			if c.relations[t.Name] || t.Schema == "" && bound(st.CTEs, t.Name) {
+			if _, ok := c.relations[t.Name]; ok || t.Schema == "" && bound(st.CTEs, t.Name) {
 				continue
 			}
 			return t.String()
 		}
 	}
 	return ""
+}
+
+// writesThroughRules: one of a's statements writes and names a relation
+// that was a view, or had rules, when the catalog was read. Another
+// session may have replaced it since (CREATE OR REPLACE VIEW over an
+// encrypted table) to take the written value to an encrypted column in
+// clear, and its name and OID stay, so such a write has the catalog read
+// before it (at its Parse or Query, and before each Bind of a named
+// statement: bindReprepares), for viewWriteRefusal to decide on the
+// fresh one. A write through a view is rare; a write to a table without
+// rules costs a map lookup.
+func (c *catalog) writesThroughRules(a *sqlrewrite.Analysis) bool {
+	if c == nil || a == nil || a.Err != nil {
+		return false
+	}
+	for _, st := range a.Statements {
+		if !st.Writes {
+			continue
+		}
+		for _, t := range st.Tables {
+			if c.relations[t.Name] && !(t.Schema == "" && bound(st.CTEs, t.Name)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func bound(ctes []string, name string) bool {
@@ -91,13 +127,14 @@ func bound(ctes []string, name string) bool {
 // freshBeforeUnknown marks the catalog stale before a Query or Parse that
 // names a relation it does not list, for awaitFreshCatalog to read it
 // first: another session may have made it since, over an encrypted
-// column. A statement that makes the relation, or names one that does
-// not exist, costs one read more. Client pump.
+// column. A statement that names one that does not exist costs one read
+// more. A write through a view or a table with rules too
+// (writesThroughRules). Client pump.
 func (s *session) freshBeforeUnknown(typ byte, a *sqlrewrite.Analysis) {
 	if typ != feQuery && typ != feParse || s.srv.protect == nil {
 		return
 	}
-	if s.catalog.Load().unknownRelation(a) != "" {
+	if cat := s.catalog.Load(); cat.unknownRelation(a) != "" || cat.writesThroughRules(a) {
 		s.catalogStale.Store(true)
 	}
 }

@@ -1,0 +1,100 @@
+package integration
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// newrelWriteCase: a relation another session makes or changes after a
+// phiguard session read its catalog, and a write through it that would
+// reach the encrypted column. It must be refused or encrypted: never the
+// value in clear (%[1]s the encrypted table, %[2]s a prefix, %[3]s the
+// value written).
+type newrelWriteCase struct {
+	name        string
+	before, ddl []string
+	write       string
+	warm        bool // the write runs once before the DDL too
+}
+
+var newrelWriteCases = []newrelWriteCase{
+	{name: "insert through a new view", ddl: []string{"CREATE VIEW %[2]s_v AS SELECT id, s FROM %[1]s"},
+		write: "INSERT INTO %[2]s_v (id, s) VALUES (2, '%[3]s')"},
+	{name: "update through a new view", ddl: []string{"CREATE VIEW %[2]s_u AS SELECT id, s FROM %[1]s"},
+		write: "UPDATE %[2]s_u SET s = '%[3]s' WHERE id = 1"},
+	{name: "insert through a replaced view",
+		before: []string{"CREATE TABLE %[2]s_t (id int, s text)", "CREATE VIEW %[2]s_r AS SELECT id, s FROM %[2]s_t"},
+		ddl:    []string{"CREATE OR REPLACE VIEW %[2]s_r AS SELECT id, s FROM %[1]s"},
+		write:  "INSERT INTO %[2]s_r (id, s) VALUES (2, '%[3]s')", warm: true},
+}
+
+// TestNewRelationWriteAfterCatalogRead: a phiguard session reads its
+// catalog, another session makes or replaces a view over the encrypted
+// table, and the phiguard session writes through it.
+func TestNewRelationWriteAfterCatalogRead(t *testing.T) {
+	t.Parallel()
+	for _, c := range newrelWriteCases {
+		for _, mode := range bothModes {
+			t.Run(fmt.Sprintf("%s/%v", c.name, mode), func(t *testing.T) {
+				newrelWriteRun(t, c, mode)
+			})
+		}
+	}
+}
+
+func newrelWriteRun(t *testing.T, c newrelWriteCase, mode pgx.QueryExecMode) {
+	ctx := testContext(t)
+	su := superuser(t)
+	enc, rel, clear := uniqueName("nrw_enc"), uniqueName("nrw"), uniqueName("CLEAR")
+	exec := func(qs []string) {
+		t.Helper()
+		for _, q := range qs {
+			if strings.Contains(q, "%[") {
+				q = fmt.Sprintf(q, enc, rel)
+			}
+			if _, err := su.Exec(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+	}
+	exec([]string{"CREATE TABLE %[1]s (id int, s text)"})
+	exec(c.before)
+	exec([]string{"GRANT ALL ON ALL TABLES IN SCHEMA public TO " + appUser})
+	p := startProxy(t, proxyOptions{protect: protection(t, fmt.Sprintf(
+		"version: 1\ntables:\n  public.%s:\n    columns:\n      s: {mode: randomized, key: nr-k, type: text}\n", enc))})
+	app := p.app(t)
+	if _, err := app.Exec(ctx, "INSERT INTO "+enc+" (id, s) VALUES (1, 'secret')"); err != nil {
+		t.Fatal(err)
+	}
+	w := fmt.Sprintf(c.write, enc, rel, clear)
+	if c.warm {
+		if _, err := app.Exec(ctx, w, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(c.ddl)
+	exec([]string{"GRANT ALL ON ALL TABLES IN SCHEMA public TO " + appUser})
+	_, werr := app.Exec(ctx, w, mode)
+	if n := queryInt(t, su, "SELECT count(*) FROM "+enc+" WHERE s = $1", clear); n != 0 {
+		t.Fatalf("%s: stored %d value(s) in clear in the encrypted column (write error: %v)", w, n, werr)
+	}
+	if werr != nil {
+		t.Logf("%s: refused: %v", w, werr)
+	}
+}
+
+// TestNewRelationWriteThroughNewRule is a hole: a rule another session
+// adds, after the catalog was read, to a table that had none, redirecting
+// its INSERTs to the encrypted column. The table's name is known and had
+// no rules, so the write is not preceded by a catalog read
+// (writesThroughRules), and the value lands in clear, as through a
+// trigger (README: triggers are not caught).
+func TestNewRelationWriteThroughNewRule(t *testing.T) {
+	t.Skip("HOLE: CREATE RULE r AS ON INSERT TO plain_t DO INSTEAD INSERT INTO enc VALUES (NEW.id, NEW.s) by another session after this session read its catalog: INSERT INTO plain_t through phiguard stores the value in clear in enc.s")
+	newrelWriteRun(t, newrelWriteCase{before: []string{"CREATE TABLE %[2]s_p (id int, s text)"},
+		ddl:   []string{"CREATE RULE %[2]s_rule AS ON INSERT TO %[2]s_p DO INSTEAD INSERT INTO %[1]s VALUES (NEW.id, NEW.s)"},
+		write: "INSERT INTO %[2]s_p (id, s) VALUES (2, '%[3]s')", warm: true}, pgx.QueryExecModeSimpleProtocol)
+}
