@@ -21,7 +21,7 @@ type newrelCase struct {
 	// before runs directly as superuser before the phiguard session
 	// connects (it is in the catalog the session reads), ddl after.
 	before, ddl []string
-	query string
+	query       string
 	// want is the plaintext database's answer (rt4Rows' text).
 	want string
 	// retried: a refusal must be followed by the plaintext answer when
@@ -69,7 +69,7 @@ var newrelCases = []newrelCase{
 		// still allows it on an empty table).
 		query: "SELECT s FROM %[2]s_r", want: "secret\n", warm: true},
 	{name: "policy table made again",
-		ddl: []string{"DROP TABLE %[1]s", "CREATE TABLE %[1]s (id int, s text)", "GRANT ALL ON %[1]s TO " + appUser},
+		ddl:   []string{"DROP TABLE %[1]s", "CREATE TABLE %[1]s (id int, s text)", "GRANT ALL ON %[1]s TO " + appUser},
 		query: "SELECT s FROM %[1]s", want: "secret\n", retried: true, warm: true, reinsert: true},
 	{name: "plain table", ddl: []string{"CREATE TABLE %[2]s_p AS SELECT 1 AS id, 'hello'::text AS s"},
 		query: "SELECT s FROM %[2]s_p", want: "hello\n", plain: true},
