@@ -86,3 +86,24 @@ func TestContainsCell(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkContainsCell: what the stray-cell check costs a result value
+// phiguard does not decrypt: a plain row's bytes (no prefix) and a cell.
+func BenchmarkContainsCell(b *testing.B) {
+	kr := mustKeyring(b, "ssn", 1)
+	c, err := kr.Encrypt("ssn", Randomized, colSSN, []byte("999-12-3456"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, v := range []struct {
+		name string
+		v    []byte
+	}{{"plain-100B", []byte(strings.Repeat("Smith 1970-01-01 ", 6))}, {"cell", c}} {
+		b.Run(v.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				ContainsCell(v.v)
+			}
+		})
+	}
+}
