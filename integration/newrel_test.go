@@ -113,7 +113,7 @@ func newrelRun(t *testing.T, c newrelCase, mode pgx.QueryExecMode) {
 		t.Fatal(err)
 	}
 	exec(c.before)
-	exec([]string{"GRANT SELECT ON ALL TABLES IN SCHEMA public TO " + appUser})
+	exec([]string{grantPrefixed(rel), grantPrefixed(enc)})
 	app := p.app(t)
 	if _, err := app.Exec(ctx, "SELECT 1", mode); err != nil { // the catalog is read
 		t.Fatal(err)
@@ -124,7 +124,7 @@ func newrelRun(t *testing.T, c newrelCase, mode pgx.QueryExecMode) {
 		}
 	}
 	exec(c.ddl)
-	exec([]string{"GRANT SELECT ON ALL TABLES IN SCHEMA public TO " + appUser})
+	exec([]string{grantPrefixed(rel), grantPrefixed(enc)})
 	if c.reinsert {
 		if _, err := p.app(t).Exec(ctx, "INSERT INTO "+enc+" (id, s) VALUES (1, 'secret')"); err != nil {
 			t.Fatal(err)

@@ -43,7 +43,8 @@ import (
 // to defaults only the catalog checks. A seventh: a Query or Parse that
 // names a relation the catalog does not list, perhaps a view over an
 // encrypted column another session made since (freshBeforeUnknown,
-// catalog_names.go). An eighth: a result field of a relation made since
+// catalog_names.go); inside a pipeline, where it cannot be read, such a
+// Parse of a write is refused (unknownWriteInSegment). An eighth: a result field of a relation made since
 // the read, or a value phiguard does not decrypt holding a cell
 // (mapFields, strayCellRefusal): the result is refused and the catalog
 // read before the next request (docs/catalog.md).

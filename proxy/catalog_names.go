@@ -3,6 +3,7 @@ package proxy
 import (
 	"strconv"
 
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
@@ -70,14 +71,15 @@ func (b *catalogBuilder) addRelation(v [][]byte) error {
 
 // unknownRelation returns a relation name a's statements name that the
 // catalog does not list (and no WITH clause of the statement binds), or
-// "".
-func (c *catalog) unknownRelation(a *sqlrewrite.Analysis) string {
+// "". Only statements that may return rows or write count: DDL has the
+// catalog read after it anyway. writes: only statements that write.
+func (c *catalog) unknownRelation(a *sqlrewrite.Analysis, writes bool) string {
 	if c == nil || c.relations == nil || a == nil || a.Err != nil {
 		return ""
 	}
 	for _, st := range a.Statements {
-		if !st.Writes && !returnsRows(st.Kind) {
-			continue // DDL: the catalog is read after it anyway
+		if !st.Writes && (writes || !returnsRows(st.Kind)) {
+			continue
 		}
 		for _, t := range st.Tables {
 			if _, ok := c.relations[t.Name]; ok || t.Schema == "" && bound(st.CTEs, t.Name) {
@@ -134,9 +136,30 @@ func (s *session) freshBeforeUnknown(typ byte, a *sqlrewrite.Analysis) {
 	if typ != feQuery && typ != feParse || s.srv.protect == nil {
 		return
 	}
-	if cat := s.catalog.Load(); cat.unknownRelation(a) != "" || cat.writesThroughRules(a) {
+	if cat := s.catalog.Load(); cat.unknownRelation(a, false) != "" || cat.writesThroughRules(a) {
 		s.catalogStale.Store(true)
 	}
+}
+
+// unknownWriteInSegment refuses a Parse inside a pipeline segment (after
+// its first message, where awaitFreshCatalog cannot read the catalog) of
+// a write that names a relation the catalog does not list: a view
+// another session made since over an encrypted table would take the
+// value there in clear (a pgx batch of SELECT 1 and an INSERT through
+// it did). Run again after the next Sync, the Parse starts a segment and
+// the catalog is read first. The cost: a pipeline that makes a table
+// and writes to it in one segment (libpq pipeline mode) is refused too.
+// Client pump.
+func (s *session) unknownWriteInSegment(a *sqlrewrite.Analysis) *pgerr.Error {
+	if s.atSegmentStart || s.srv.protect == nil || a == nil {
+		return nil
+	}
+	name := s.catalog.Load().unknownRelation(a, true)
+	if name == "" {
+		return nil
+	}
+	return pgerr.Newf(pgerr.SerializationFailure,
+		"%s is not a relation phiguard knew when this pipeline began, and phiguard reads which relations are views over encrypted tables only between pipelines: this write did not run; run it again after the next Sync", name)
 }
 
 // newRelation: a result field of a relation made after the catalog was

@@ -33,15 +33,18 @@ func TestUnknownRelation(t *testing.T) {
 		{sql: "INSERT INTO new_view (id) VALUES (1)", unknown: "new_view"},
 	} {
 		a := sqlrewrite.Analyze(tc.sql)
-		if got := c.unknownRelation(a); got != tc.unknown {
+		if got := c.unknownRelation(a, false); got != tc.unknown {
 			t.Errorf("%s: unknownRelation = %q, want %q", tc.sql, got, tc.unknown)
+		}
+		if got, want := c.unknownRelation(a, true), map[bool]string{true: tc.unknown}[a.Statements[0].Writes]; got != want {
+			t.Errorf("%s: unknownRelation(writes) = %q, want %q", tc.sql, got, want)
 		}
 		if got := c.writesThroughRules(a); got != tc.rules {
 			t.Errorf("%s: writesThroughRules = %v, want %v", tc.sql, got, tc.rules)
 		}
 	}
 	var nilCat *catalog
-	if nilCat.unknownRelation(sqlrewrite.Analyze("SELECT * FROM x")) != "" || nilCat.newRelation(1<<20) {
+	if nilCat.unknownRelation(sqlrewrite.Analyze("SELECT * FROM x"), false) != "" || nilCat.newRelation(1<<20) {
 		t.Error("a session without a catalog treats names as unknown")
 	}
 }
