@@ -212,3 +212,39 @@ func TestNewRelationComputedThroughFunction(t *testing.T) {
 	newrelRun(t, newrelCase{ddl: []string{"CREATE FUNCTION %[2]s_fn() RETURNS int LANGUAGE sql AS 'SELECT length(s) FROM %[1]s LIMIT 1'"},
 		query: "SELECT %[2]s_fn()", want: "6\n"}, pgx.QueryExecModeSimpleProtocol)
 }
+
+// TestNewRelationFunctionFastPath: a function returning an encrypted
+// column, called with the fast-path FunctionCall message, returned the
+// cell; it is refused (0A000) like the same call in SQL.
+func TestNewRelationFunctionFastPath(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	su := superuser(t)
+	enc := uniqueName("nr_fenc")
+	if _, err := su.Exec(ctx, "CREATE TABLE "+enc+" (id int, s text); GRANT ALL ON "+enc+" TO "+appUser); err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, proxyOptions{protect: protection(t, fmt.Sprintf(
+		"version: 1\ntables:\n  public.%s:\n    columns:\n      s: {mode: randomized, key: nr-k, type: text}\n", enc))})
+	app := p.app(t)
+	if _, err := app.Exec(ctx, "INSERT INTO "+enc+" (id, s) VALUES (1, 'secret')"); err != nil {
+		t.Fatal(err)
+	}
+	var fn uint32
+	if _, err := su.Exec(ctx, "CREATE FUNCTION "+enc+"_f(int) RETURNS text LANGUAGE sql AS 'SELECT s FROM "+enc+" WHERE id = $1'"); err != nil {
+		t.Fatal(err)
+	}
+	if err := su.QueryRow(ctx, "SELECT $1::regprocedure::oid", enc+"_f(int)").Scan(&fn); err != nil {
+		t.Fatal(err)
+	}
+	res, perr := functionCall(ctx, app.PgConn(), fn, [][]byte{[]byte("1")})
+	if perr == nil {
+		t.Fatalf("FunctionCall %s_f(1): %q, want the plaintext answer or a refusal", enc, res)
+	}
+	if perr.Code != "0A000" {
+		t.Fatalf("FunctionCall %s_f(1): %v, want 0A000", enc, perr)
+	}
+	if _, err := app.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatalf("the session does not go on: %v", err)
+	}
+}

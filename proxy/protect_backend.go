@@ -385,7 +385,7 @@ func (s *session) onCopyData(_ byte, head *expectation) (bool, error) {
 		if s.suppress {
 			return true, nil
 		}
-		if pe := s.strayCellInCopy(); pe != nil { // stray_cells.go
+		if pe := s.strayCellIn("a row of this COPY"); pe != nil { // stray_cells.go
 			return true, s.failResult(pe)
 		}
 		return s.suppress, nil
@@ -412,6 +412,15 @@ func (s *session) onCopyData(_ byte, head *expectation) (bool, error) {
 }
 
 func (s *session) onFunctionCallResponse(_ byte, head *expectation) (bool, error) {
+	if !s.suppress {
+		if pe := s.strayCellIn("this function call's result"); pe != nil { // stray_cells.go
+			err := s.failResult(pe)
+			if head.fastpath {
+				s.recordStatement(head, nil, string(pe.Code))
+			}
+			return true, err
+		}
+	}
 	if head.fastpath {
 		s.recordStatement(head, nil, string(pgerr.SuccessfulCompletion))
 	}

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"strconv"
+
 	"github.com/phiguard/phiguard/cellcipher"
 	"github.com/phiguard/phiguard/internal/pgerr"
 
@@ -162,7 +164,7 @@ func (s *session) decryptDataRow(body []byte, fields []*resultField, x *expectat
 		}
 		if f == nil || f.col == nil && f.rule == nil {
 			if keys.ContainsCell(row.Values[i]) { // strayCellRefusal
-				return nil, s.strayCellRefusal(i, f != nil && f.newRel)
+				return nil, s.strayCellRefusal("result column "+strconv.Itoa(i+1), f != nil && f.newRel)
 			}
 			if f == nil || f.subject == nil {
 				continue

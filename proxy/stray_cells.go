@@ -36,16 +36,17 @@ func (s *session) strayCellInRow() *pgerr.Error {
 	}
 	for i, v := range row.Values {
 		if keys.ContainsCell(v) {
-			return s.strayCellRefusal(i, false)
+			return s.strayCellRefusal("result column "+strconv.Itoa(i+1), false)
 		}
 	}
 	return nil
 }
 
-// strayCellInCopy refuses a COPY TO STDOUT phiguard does not decrypt
-// whose row holds a cell (COPY of a copied table or of a query over a
-// new view). Backend pump.
-func (s *session) strayCellInCopy() *pgerr.Error {
+// strayCellIn refuses the current message when it holds a cell: a row of
+// a COPY TO STDOUT phiguard does not decrypt (COPY of a table of copied
+// cells, or of a query over a new view), or a fast-path function call's
+// result. where names it for the error. Backend pump.
+func (s *session) strayCellIn(where string) *pgerr.Error {
 	if s.srv.protect == nil {
 		return nil
 	}
@@ -53,22 +54,18 @@ func (s *session) strayCellInCopy() *pgerr.Error {
 	if err != nil || !keys.ContainsCell(body) {
 		return nil
 	}
-	return s.strayCellRefusal(-1, false)
+	return s.strayCellRefusal(where, false)
 }
 
-// strayCellRefusal is the error for a cell in result column i (0-based;
-// -1 for a COPY row). newRel: the column's relation was made after the
+// strayCellRefusal is the error for a cell in where (a result column, a
+// COPY row). newRel: the column's relation was made after the
 // catalog was read (a protected table dropped and made again, a new copy
 // of one), which the catalog read before the next statement will know,
 // so the statement is worth running again (40001); otherwise the read
 // changes nothing the statement does (a function, a table of copied
 // cells, a replaced view) and the refusal stands (0A000).
-func (s *session) strayCellRefusal(i int, newRel bool) *pgerr.Error {
+func (s *session) strayCellRefusal(where string, newRel bool) *pgerr.Error {
 	s.catalogStale.Store(true)
-	where := "a row of this COPY"
-	if i >= 0 {
-		where = "result column " + strconv.Itoa(i+1)
-	}
 	if newRel {
 		return pgerr.Newf(pgerr.SerializationFailure,
 			"%s holds a value encrypted by phiguard, of a table made since this session read which columns are encrypted (DDL in another session): phiguard reads them again before the next statement; run the statement again", where)
