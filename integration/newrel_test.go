@@ -283,3 +283,16 @@ func TestNewRelationInRepeatableRead(t *testing.T) {
 		t.Fatalf("got %q where the plaintext database answers \"6\\n\"", got)
 	}
 }
+
+// TestNewRelationSameNameOtherSchema is a hole: the catalog lists
+// relation names without their schemas (an unqualified name may mean any
+// schema's), so a view made in another schema under the name of an
+// existing relation is not a name the catalog lacks; a value it computes
+// from an encrypted column is served (a cell would be refused).
+func TestNewRelationSameNameOtherSchema(t *testing.T) {
+	t.Skip("HOLE: with public.x a plain table, another session runs CREATE SCHEMA s; CREATE VIEW s.x AS SELECT id, length(s) AS n FROM enc; SELECT n FROM s.x returns the length of the ciphertext (65) where PostgreSQL answers 6")
+	newrelRun(t, newrelCase{before: []string{"CREATE TABLE %[2]s_x (id int)"},
+		ddl: []string{"CREATE SCHEMA %[2]s_s", "GRANT USAGE ON SCHEMA %[2]s_s TO " + appUser,
+			"CREATE VIEW %[2]s_s.%[2]s_x AS SELECT id, length(s) AS n FROM %[1]s", "GRANT SELECT ON %[2]s_s.%[2]s_x TO " + appUser},
+		query: "SELECT n FROM %[2]s_s.%[2]s_x", want: "6\n"}, pgx.QueryExecModeSimpleProtocol)
+}
