@@ -177,3 +177,34 @@ func Inspect(v []byte) (CellInfo, error) {
 	}
 	return CellInfo{Mode: c.mode, KeyID: string(c.keyID), KeyVersion: c.keyVersion}, nil
 }
+
+// ContainsCell reports whether a well-formed cell appears anywhere in v:
+// as the whole value, or inside a value PostgreSQL built from one (a
+// row's or an array's text, a concatenation). The proxy asks it of
+// result values it does not decrypt, so a cell that reached a column
+// phiguard does not know as encrypted is refused rather than served; it
+// looks for the prefix first, which a value without one costs a single
+// bytes.Index.
+func ContainsCell(v []byte) bool {
+	for {
+		i := bytes.Index(v, prefixBytes)
+		if i < 0 {
+			return false
+		}
+		v = v[i:]
+		n := len(Prefix)
+		for n < len(v) && isBase64URL(v[n]) {
+			n++
+		}
+		if IsCell(v[:n]) || IsSubjectCell(v[:n]) {
+			return true
+		}
+		v = v[len(Prefix):]
+	}
+}
+
+var prefixBytes = []byte(Prefix)
+
+func isBase64URL(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}

@@ -352,6 +352,9 @@ func (s *session) onDataRow(_ byte, head *expectation) (bool, error) {
 		return true, s.holdSorted(head, fields) // protect_sort.go
 	}
 	if fields == nil {
+		if pe := s.strayCellInRow(); pe != nil { // stray_cells.go
+			return true, s.failResult(pe)
+		}
 		return false, nil
 	}
 	if pe := s.refreshRules(fields); pe != nil {
@@ -379,6 +382,12 @@ func (s *session) onDataRow(_ byte, head *expectation) (bool, error) {
 // onCopyData decrypts the rows of a COPY TO STDOUT.
 func (s *session) onCopyData(_ byte, head *expectation) (bool, error) {
 	if head.copyOut == nil || s.suppress {
+		if s.suppress {
+			return true, nil
+		}
+		if pe := s.strayCellIn("a row of this COPY"); pe != nil { // stray_cells.go
+			return true, s.failResult(pe)
+		}
 		return s.suppress, nil
 	}
 	body, err := s.br.body()
@@ -403,6 +412,15 @@ func (s *session) onCopyData(_ byte, head *expectation) (bool, error) {
 }
 
 func (s *session) onFunctionCallResponse(_ byte, head *expectation) (bool, error) {
+	if !s.suppress {
+		if pe := s.strayCellIn("this function call's result"); pe != nil { // stray_cells.go
+			err := s.failResult(pe)
+			if head.fastpath {
+				s.recordStatement(head, nil, string(pe.Code))
+			}
+			return true, err
+		}
+	}
 	if head.fastpath {
 		s.recordStatement(head, nil, string(pgerr.SuccessfulCompletion))
 	}

@@ -25,6 +25,7 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 		s.objsNeeded = true
 	}
 	s.freshBeforeCopy(typ, a)
+	s.freshBeforeUnknown(typ, a)
 	if err := s.awaitFreshCatalog(typ); err != nil {
 		return nil, err
 	}
@@ -441,12 +442,16 @@ func (s *session) markerParse(name string, pe *pgerr.Error, a *sqlrewrite.Analys
 
 // parseRefusal is the first reason a planned Parse must not run: a write
 // or read through a view, a catalog known stale inside a pipeline segment
-// (staleInSegment), or cpe, its cursors' refusal.
+// (staleInSegment), a write naming a relation the catalog lacks inside one
+// (unknownWriteInSegment), or cpe, its cursors' refusal.
 func (s *session) parseRefusal(a *sqlrewrite.Analysis, plan *sqlrewrite.Plan, cpe *pgerr.Error) *pgerr.Error {
 	if pe := s.viewWriteRefusal(a); pe != nil {
 		return pe
 	}
 	if pe := s.staleInSegment(plan); pe != nil {
+		return pe
+	}
+	if pe := s.unknownWriteInSegment(a); pe != nil { // catalog_names.go
 		return pe
 	}
 	return cpe

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"encoding/binary"
+	"strconv"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -43,6 +44,11 @@ type resultField struct {
 	// the result is refused rather than passed with its cells
 	// (fieldsRefusal).
 	stale bool
+	// newRel: a field of a relation made since the catalog was read
+	// (catalog.newRelation), which phiguard does not decrypt: a cell in
+	// it is refused with 40001 (strayCellRefusal), and the catalog is
+	// read before the next statement.
+	newRel bool
 }
 
 // describeFields maps a RowDescription's fields to protected columns. When
@@ -89,6 +95,14 @@ func (s *session) mapFields(body []byte, a *sqlrewrite.Analysis, cat *catalog, r
 				fields = make([]*resultField, len(rd.Fields))
 			}
 			fields[i] = &resultField{stale: true, table: f.TableOID, attnum: int16(f.TableAttributeNumber)}
+			continue
+		}
+		if col == nil && cat.newRelation(f.TableOID) {
+			s.catalogStale.Store(true)
+			if fields == nil {
+				fields = make([]*resultField, len(rd.Fields))
+			}
+			fields[i] = &resultField{newRel: true, table: f.TableOID, attnum: int16(f.TableAttributeNumber)}
 			continue
 		}
 		var subj *policy.ProtectedTable
@@ -148,7 +162,14 @@ func (s *session) decryptDataRow(body []byte, fields []*resultField, x *expectat
 			// session's DDL, used for its executions without Describe.
 			return nil, fieldsRefusal(fields)
 		}
-		changed = changed || f != nil && cells[i] != nil && (f.rule != nil || f.col != nil)
+		v := cells[i]
+		if v == nil {
+			continue
+		}
+		if (f == nil || f.col == nil && f.rule == nil) && keys.ContainsCell(v) { // strayCellRefusal
+			return nil, s.strayCellRefusal("result column "+strconv.Itoa(i+1), f != nil && f.newRel)
+		}
+		changed = changed || f != nil && (f.rule != nil || f.col != nil)
 	}
 	if !changed {
 		for i, f := range fields {

@@ -46,6 +46,9 @@ type Statement struct {
 	// first appearance. Names bound by a WITH clause are included as written;
 	// resolving them against CTE names is the policy layer's job.
 	Tables []TableName
+	// CTEs are the names the statement's WITH clauses bind (at any
+	// depth), which an unqualified entry of Tables may be.
+	CTEs []string
 	// Cursor is the cursor a DECLARE, FETCH, MOVE or CLOSE names ("" for
 	// other statements and CLOSE ALL), and CursorOp what it does to it: the proxy follows cursors so that reading one is audited and
 	// checked like the query it was declared for.

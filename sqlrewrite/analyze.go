@@ -103,6 +103,7 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 		}
 	})
 	st.repeated = repeatedNames(named, ctes)
+	st.CTEs = ctes
 	return st
 }
 
