@@ -2,10 +2,8 @@ package proxy
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 
-	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/internal/pgerr"
 )
 
@@ -68,7 +66,8 @@ func (run *sortRun) groupRows() ([][]int32, *pgerr.Error) {
 	return groups, nil
 }
 
-// flushGrouped sends one row per group and SELECT n; it returns the tag,
+// flushGrouped sends one row per group (or its Execute's portion of
+// them, portions.go) and SELECT n; it returns the tag for the record,
 // nil when the statement failed instead.
 func (s *session) flushGrouped(head *expectation) ([]byte, error) {
 	run := head.sort
@@ -77,15 +76,9 @@ func (s *session) flushGrouped(head *expectation) ([]byte, error) {
 		return nil, s.failSort(head, pe)
 	}
 	head.sort = nil
-	max := s.srv.maxSubjects()
-	var buf []byte
-	for _, g := range groups {
+	rows := make([][][]byte, len(groups))
+	for n, g := range groups {
 		values := slices.Clone(run.rows[g[0]].values)
-		for i, v := range values { // a group column's; the aggregates' are nil here
-			if f := run.fields[i]; f != nil && f.subject != nil && v != nil {
-				head.noteSubject(f.subject, subjectID(v, f.format), max)
-			}
-		}
 		for i, a := range run.plan.Aggregates {
 			var st aggState
 			for _, at := range g {
@@ -99,22 +92,14 @@ func (s *session) flushGrouped(head *expectation) ([]byte, error) {
 			}
 			values[a.Target] = v
 		}
-		var err error
-		if buf, err = (&pgproto3.DataRow{Values: values}).Encode(buf); err != nil {
-			return nil, err
-		}
-		if len(buf) > 64<<10 {
-			if _, err := s.cw.Write(buf); err != nil {
-				return nil, err
-			}
-			buf = buf[:0]
+		rows[n] = values
+	}
+	// Subject ids are a group column's; an aggregate's value is none.
+	subjects := slices.Clone(run.fields)
+	for _, a := range run.plan.Aggregates {
+		if a.Target < len(subjects) { // none when no row came
+			subjects[a.Target] = nil
 		}
 	}
-	tag := fmt.Appendf(nil, "SELECT %d", len(groups))
-	buf, err := (&pgproto3.CommandComplete{CommandTag: tag}).Encode(buf)
-	if err != nil {
-		return nil, err
-	}
-	_, err = s.cw.Write(buf)
-	return tag, err
+	return s.serveRows(head, rows, subjects) // portions.go
 }
