@@ -136,6 +136,19 @@ var portionScripts = map[string]func(t *testing.T, c *portionConn, sql string, n
 		msgs = append(msgs, bind("p", "s"), execute("p", n), execute("p", 0), sync)
 		c.exchange(t, untilReadyMsg, msgs...)
 	},
+	// An error after a portion, rolled back to a savepoint taken after
+	// the Bind: the portal lives on, and is read to its end.
+	"savepoint": func(t *testing.T, c *portionConn, sql string, n uint32) {
+		c.exchange(t, untilReadyMsg, qry("BEGIN"))
+		c.exchange(t, untilReadyMsg, parse("s", sql), bind("p", "s"), execute("p", n), sync)
+		c.exchange(t, untilReadyMsg, qry("SAVEPOINT a"))
+		c.exchange(t, untilReadyMsg, qry("SELECT 1/0"))
+		c.exchange(t, untilReadyMsg, execute("p", n), sync) // 25P02
+		c.exchange(t, untilReadyMsg, qry("ROLLBACK TO a"))
+		c.readInPortions(t, "p", n)
+		c.exchange(t, untilReadyMsg, sync)
+		c.exchange(t, untilReadyMsg, qry("COMMIT"))
+	},
 	// The portal closed before its end, an error after a portion.
 	"closed": func(t *testing.T, c *portionConn, sql string, n uint32) {
 		c.exchange(t, untilReadyMsg, qry("BEGIN"))
