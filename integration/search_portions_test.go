@@ -180,6 +180,7 @@ func TestPortionsEncryptedDifferential(t *testing.T) {
 		`SELECT count(*), min(name), max(born) FROM %[1]s`,
 		`SELECT id, name FROM %[1]s ORDER BY name DESC, id LIMIT 17 OFFSET 3`,
 		`SELECT id FROM %[1]s WHERE born < '1900-01-01' ORDER BY born`,
+		`SELECT name, count(*) FROM %[1]s GROUP BY name ORDER BY count(*) DESC, name`,
 	}
 	compared := 0
 	for _, sql := range statements {

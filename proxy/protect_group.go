@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 // Proxy-side GROUP BY (docs/search.md). A statement whose SortPlan is
@@ -77,23 +78,31 @@ func (s *session) flushGrouped(head *expectation) ([]byte, error) {
 	}
 	head.sort = nil
 	rows := make([][][]byte, len(groups))
+	sorted := make([]sortedRow, len(groups)) // a group's sort keys
 	for n, g := range groups {
 		values := slices.Clone(run.rows[g[0]].values)
+		sorted[n].keys = run.rows[g[0]].keys // a group column's, the same in each of its rows
+		states := make([]aggState, len(run.plan.Aggregates))
 		for i, a := range run.plan.Aggregates {
-			var st aggState
+			st := &states[i]
+			if i < len(run.aggs) {
+				st.order = run.aggs[i].order // min's and max's collation (checkAggregateCollations)
+			}
 			for _, at := range g {
 				if pe := st.fold(run, a, run.rows[at].inputs[i]); pe != nil {
 					return nil, s.failResult(pe)
 				}
 			}
-			v, pe := s.aggregateValue(a, &st, s.resultFormat(head, a.Target))
+			v, pe := s.aggregateValue(a, st, s.resultFormat(head, a.Target))
 			if pe != nil {
 				return nil, s.failResult(pe)
 			}
 			values[a.Target] = v
 		}
+		run.aggregateKeys(&sorted[n], states)
 		rows[n] = values
 	}
+	rows = cut(run.sortGroups(rows, sorted), run.offset, run.limit)
 	// Subject ids are a group column's; an aggregate's value is none.
 	subjects := slices.Clone(run.fields)
 	for _, a := range run.plan.Aggregates {
@@ -102,4 +111,52 @@ func (s *session) flushGrouped(head *expectation) ([]byte, error) {
 		}
 	}
 	return s.serveRows(head, rows, subjects) // portions.go
+}
+
+// aggregateKeys sets a group's keys that are its aggregates (a GROUP BY's
+// ORDER BY count(*) or min(col)) from their states.
+func (run *sortRun) aggregateKeys(g *sortedRow, states []aggState) {
+	if !slices.ContainsFunc(run.plan.Keys, func(k sqlrewrite.SortKey) bool { return k.Agg > 0 }) {
+		return
+	}
+	g.keys = slices.Clone(g.keys)
+	for i, k := range run.plan.Keys {
+		if k.Agg == 0 {
+			continue
+		}
+		a, st := run.plan.Aggregates[k.Agg-1], &states[k.Agg-1]
+		switch {
+		case a.Func == "count" && a.Distinct:
+			g.keys[i] = sortValue{rank: distinctCount(st.keys)}
+		case a.Func == "count":
+			g.keys[i] = sortValue{rank: st.count}
+		case !st.seen:
+			g.keys[i] = sortValue{null: true}
+		default:
+			g.keys[i] = sortValue{key: st.best}
+		}
+	}
+}
+
+// sortGroups orders the groups' rows by the ORDER BY, stably: ties keep
+// the order of their first rows.
+func (run *sortRun) sortGroups(rows [][][]byte, keys []sortedRow) [][][]byte {
+	if len(run.plan.Keys) == 0 {
+		return rows
+	}
+	order := make([]int32, len(rows))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		if c := run.compareRows(&keys[a], &keys[b]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	out := make([][][]byte, len(rows))
+	for i, at := range order {
+		out[i] = rows[at]
+	}
+	return out
 }

@@ -309,6 +309,9 @@ func (s *session) readKeys(ks []sqlrewrite.SortKey, fields []*resultField, cells
 	visible := len(shown)
 	keys := make([]sortValue, len(ks))
 	for i, k := range ks {
+		if k.Agg > 0 {
+			continue // a group's aggregate, computed at the end (protect_group.go)
+		}
 		at := visible + k.Value
 		if k.Target >= 0 {
 			at = k.Target
@@ -410,7 +413,10 @@ func (run *sortRun) compareRows(a, b *sortedRow) int {
 		case y.null:
 			return -nullOrder(k.NullsFirst)
 		case k.Column == nil:
-			c = cmpInt64(x.rank, y.rank)
+			c = cmpInt64(x.rank, y.rank) // a rank's direction is in it
+			if k.Agg > 0 && k.Desc {
+				c = -c // a count
+			}
 		default:
 			c = run.keyOrder(i).compare(x.key, y.key)
 			if k.Desc {
