@@ -272,6 +272,22 @@ tables:
 		t.Fatalf("two portals past the cap:\n%s", got)
 	}
 	c.exchange(t, untilReadyMsg, qry("ROLLBACK"))
+	// A portal whose result phiguard failed cannot run again, as
+	// PostgreSQL answers a portal whose run failed; the other goes on.
+	c.lines = nil
+	c.exchange(t, untilReadyMsg, qry("BEGIN"))
+	c.exchange(t, untilReadyMsg, bind("p", "s"), bind("q", "s"), sync)
+	c.exchange(t, untilReadyMsg, qry("SAVEPOINT a"))
+	c.exchange(t, untilReadyMsg, execute("p", 2), execute("q", 2), sync)
+	c.exchange(t, untilReadyMsg, qry("ROLLBACK TO a"))
+	c.exchange(t, untilReadyMsg, execute("q", 2), sync)
+	c.exchange(t, untilReadyMsg, qry("ROLLBACK TO a"))
+	c.exchange(t, untilReadyMsg, execute("p", 2), sync)
+	c.exchange(t, untilReadyMsg, qry("ROLLBACK"))
+	if got := strings.Join(c.lines, "\n"); countPrefix(c.lines, "ErrorResponse 54000") != 1 || countPrefix(c.lines, "ErrorResponse 55000") != 1 ||
+		countPrefix(c.lines, "DataRow") != 4 || countPrefix(c.lines, "PortalSuspended") != 2 {
+		t.Fatalf("a failed portal after ROLLBACK TO SAVEPOINT:\n%s", got)
+	}
 	c.lines = nil
 	c.exchange(t, untilReadyMsg, qry("BEGIN"))
 	c.exchange(t, untilReadyMsg, bind("p", "s"), execute("p", 2), &pgproto3.Close{ObjectType: 'P', Name: "p"}, bind("q", "s"), execute("q", 2), sync)

@@ -36,6 +36,10 @@ type portion struct {
 	subjects []*resultField // the fields whose values are subject ids
 	read     []string       // the protected columns read, for the records
 	bytes    int64
+	// failed: phiguard failed the portal's result (failSort); any later
+	// Execute of it is refused, as PostgreSQL refuses a portal whose
+	// run failed (reachable after ROLLBACK TO SAVEPOINT).
+	failed bool
 }
 
 // suspendedTag stands for the tag of an Execute that ended in
@@ -84,6 +88,9 @@ func (s *session) portalRest(head *expectation) *portion {
 // resumePortion answers an Execute of a portal whose rows phiguard holds
 // (portalRest): the database, which ran it to its end before, sent none.
 func (s *session) resumePortion(head *expectation, rest *portion) ([]byte, error) {
+	if rest.failed {
+		return nil, s.failSort(head, pgerr.Newf(pgerr.PortalCannotRun, "portal %q cannot be run", head.name))
+	}
 	if head.sort.started {
 		return nil, s.failSort(head, pgerr.New(pgerr.InternalError,
 			"phiguard received rows of a portal it had read to its end"))
@@ -178,4 +185,15 @@ func (s *session) heldPortions() (rows int, bytes int64) {
 		}
 	}
 	return rows, bytes
+}
+
+// portalFailed marks the portal of an Execute under head whose result
+// phiguard failed.
+func (s *session) portalFailed(head *expectation) {
+	if head.kind != expExecute {
+		return
+	}
+	if p := s.portals[head.name]; p != nil {
+		p.rest = &portion{failed: true}
+	}
 }

@@ -195,7 +195,7 @@ func (s *session) flushAggregates(head *expectation) ([]byte, error) {
 		}
 		v, pe := s.aggregateValue(a, &st, s.resultFormat(head, a.Target))
 		if pe != nil {
-			return nil, s.failResult(pe)
+			return nil, s.failSort(head, pe)
 		}
 		values[a.Target] = v
 	}

@@ -90,12 +90,12 @@ func (s *session) flushGrouped(head *expectation) ([]byte, error) {
 			}
 			for _, at := range g {
 				if pe := st.fold(run, a, run.rows[at].inputs[i]); pe != nil {
-					return nil, s.failResult(pe)
+					return nil, s.failSort(head, pe)
 				}
 			}
 			v, pe := s.aggregateValue(a, st, s.resultFormat(head, a.Target))
 			if pe != nil {
-				return nil, s.failResult(pe)
+				return nil, s.failSort(head, pe)
 			}
 			values[a.Target] = v
 		}

@@ -234,6 +234,7 @@ func (s *session) checkSortCap(head *expectation) error {
 // failSort drops the held rows and fails the statement.
 func (s *session) failSort(head *expectation, pe *pgerr.Error) error {
 	head.sort = nil
+	s.portalFailed(head) // portions.go
 	return s.failResult(pe)
 }
 

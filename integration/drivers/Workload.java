@@ -157,6 +157,12 @@ public class Workload {
             ps.setDate(1, java.sql.Date.valueOf("1950-01-01"));
             report("fetch-size-sorted", ps.executeQuery());
         }
+        // The ORM's count per value, grouped and sorted by phiguard, in
+        // portions.
+        try (PreparedStatement ps = c.prepareStatement("SELECT name, count(*) FROM " + t + " GROUP BY name ORDER BY count(*) DESC, name NULLS FIRST")) {
+            ps.setFetchSize(2);
+            report("fetch-size-grouped", ps.executeQuery());
+        }
         c.commit();
         c.setAutoCommit(true);
     }
