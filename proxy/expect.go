@@ -70,6 +70,9 @@ type expectation struct {
 	// sort holds the rows of a statement phiguard sorts itself
 	// (protect_sort.go); nil for any other.
 	sort *sortRun
+	// portion is an Execute's row limit, 0 for none, when phiguard
+	// answers it from rows it holds (portions.go).
+	portion uint32
 	// slots is the audit queue room reserved for this request's records
 	// when it touches PHI (audit.go); what is left is released when the
 	// expectation leaves the queue.
@@ -314,6 +317,9 @@ type portalInfo struct {
 	formats   []int16
 	fields    []*resultField // set when the portal itself was described
 	described bool
+	// rest is what is left of its result after an Execute phiguard
+	// answered from rows it held (portions.go); backend pump.
+	rest *portion
 }
 
 // formatFor applies Bind's result-format rule: none means all text, one

@@ -432,6 +432,9 @@ func (s *session) onFunctionCallResponse(_ byte, head *expectation) (bool, error
 // granted once the backend confirmed it.
 func (s *session) onCommandComplete(typ byte, head *expectation) (bool, error) {
 	dropped := s.suppress
+	if head.sort != nil && dropped {
+		s.portalFailed(head) // failed mid-way (portions.go)
+	}
 	var sortedTag []byte
 	if head.sort != nil && typ == beCommandComplete && !dropped {
 		t, err := s.flushSorted(head) // protect_sort.go

@@ -227,7 +227,7 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 		}
 		if pe == nil && st.plan != nil && st.plan.Sort != nil {
 			x.sort = newSortRun(st.plan.Sort)
-			pe = sortedExecute(body, x.sort) // protect_sort.go
+			x.portion, body, pe = executeLimit(body) // portions.go: the backend gets no limit
 			if pe == nil {
 				pe = s.executeFilters(x)
 			}
@@ -243,6 +243,9 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 		}
 	}
 	s.expects.push(x)
+	if x.portion > 0 {
+		return executeMessage(body), nil
+	}
 	return nil, nil
 }
 

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 	"strconv"
 
@@ -47,6 +46,11 @@ type sortRun struct {
 	// sends (holdSortedRow): a row kept owns one copy of its bytes.
 	scratch, shown [][]byte
 	encoded        []byte
+	// otherRows and otherBytes are what the session's portals hold for
+	// their next Executes (portions.go), read once, at the first row.
+	otherRows  int
+	otherBytes int64
+	othersRead bool
 }
 
 // sortedRow is a row as the client will see it (visible fields only),
@@ -214,18 +218,23 @@ func (s *session) checkSortCap(head *expectation) error {
 	if rowCap <= 0 || byteCap <= 0 { // a configuration not from config.Default
 		rowCap, byteCap = 100000, 64<<20
 	}
-	if len(run.rows)+run.held <= rowCap && run.bytes <= byteCap {
+	if !run.othersRead { // the rest of portals read in portions (portions.go)
+		run.otherRows, run.otherBytes = s.heldPortions()
+		run.othersRead = true
+	}
+	if len(run.rows)+run.held+run.otherRows <= rowCap && run.bytes+run.otherBytes <= byteCap {
 		return nil
 	}
 	col := run.firstColumn()
 	return s.failSort(head, pgerr.Newf(pgerr.ProgramLimitExceeded,
-		"ORDER BY, WHERE, DISTINCT, GROUP BY or count(DISTINCT) on encrypted column %s is evaluated in phiguard, which holds at most %d rows and %d bytes of one result (limits.proxy_sort_rows, limits.proxy_sort_bytes) and this result holds more: narrow the rows with a plaintext predicate; an order search term on %s (issue 13, not yet available) would let the database serve it",
-		col, rowCap, byteCap, col))
+		"%s on encrypted column %s is evaluated in phiguard, which holds at most %d rows and %d bytes of one result, with what the session's portals read in portions still hold (limits.proxy_sort_rows, limits.proxy_sort_bytes), and this result holds more: narrow the rows with a plaintext predicate; an order search term on %s (issue 13, not yet available) would let the database serve it",
+		run.construct(), col, rowCap, byteCap, col))
 }
 
 // failSort drops the held rows and fails the statement.
 func (s *session) failSort(head *expectation, pe *pgerr.Error) error {
 	head.sort = nil
+	s.portalFailed(head) // portions.go
 	return s.failResult(pe)
 }
 
@@ -301,6 +310,9 @@ func (s *session) readKeys(ks []sqlrewrite.SortKey, fields []*resultField, cells
 	visible := len(shown)
 	keys := make([]sortValue, len(ks))
 	for i, k := range ks {
+		if k.Agg > 0 {
+			continue // a group's aggregate, computed at the end (protect_group.go)
+		}
 		at := visible + k.Value
 		if k.Target >= 0 {
 			at = k.Target
@@ -402,7 +414,10 @@ func (run *sortRun) compareRows(a, b *sortedRow) int {
 		case y.null:
 			return -nullOrder(k.NullsFirst)
 		case k.Column == nil:
-			c = cmpInt64(x.rank, y.rank)
+			c = cmpInt64(x.rank, y.rank) // a rank's direction is in it
+			if k.Agg > 0 && k.Desc {
+				c = -c // a count
+			}
 		default:
 			c = run.keyOrder(i).compare(x.key, y.key)
 			if k.Desc {
@@ -444,10 +459,14 @@ func cmpInt64(a, b int64) int {
 	return 0
 }
 
-// flushSorted sorts the held rows, sends the client's slice of them and
-// the CommandComplete it would have had; it returns that tag, nil when
-// the statement failed instead.
+// flushSorted sorts the held rows and sends the client's slice of them,
+// or the portion its Execute asks for (portions.go), and the
+// CommandComplete or PortalSuspended it would have had; it returns the
+// tag for the record (serveRows), nil when the statement failed instead.
 func (s *session) flushSorted(head *expectation) ([]byte, error) {
+	if rest := s.portalRest(head); rest != nil {
+		return s.resumePortion(head, rest) // portions.go
+	}
 	run := head.sort
 	if run.plan.Grouped {
 		return s.flushGrouped(head) // protect_group.go
@@ -461,39 +480,23 @@ func (s *session) flushSorted(head *expectation) ([]byte, error) {
 	}
 	head.sort = nil
 	order = run.sortedOrder(order)
-	if run.offset > 0 {
-		order = order[min(int64(len(order)), run.offset):]
+	order = cut(order, run.offset, run.limit)
+	rows := make([][][]byte, len(order))
+	for i, at := range order {
+		rows[i] = run.rows[at].values
 	}
-	if run.limit >= 0 && run.limit < int64(len(order)) {
-		order = order[:run.limit]
+	return s.serveRows(head, rows, run.fields) // portions.go
+}
+
+// cut applies OFFSET and LIMIT (-1: none).
+func cut[T any](rows []T, offset, limit int64) []T {
+	if offset > 0 {
+		rows = rows[min(int64(len(rows)), offset):]
 	}
-	max := s.srv.maxSubjects()
-	var buf []byte
-	for _, at := range order {
-		r := &run.rows[at]
-		for i, v := range r.values {
-			if f := run.fields[i]; f != nil && f.subject != nil && v != nil {
-				head.noteSubject(f.subject, subjectID(v, f.format), max)
-			}
-		}
-		var err error
-		if buf, err = (&pgproto3.DataRow{Values: r.values}).Encode(buf); err != nil {
-			return nil, err
-		}
-		if len(buf) > 64<<10 {
-			if _, err := s.cw.Write(buf); err != nil {
-				return nil, err
-			}
-			buf = buf[:0]
-		}
+	if limit >= 0 && limit < int64(len(rows)) {
+		rows = rows[:limit]
 	}
-	tag := fmt.Appendf(nil, "SELECT %d", len(order))
-	buf, err := (&pgproto3.CommandComplete{CommandTag: tag}).Encode(buf)
-	if err != nil {
-		return nil, err
-	}
-	_, err = s.cw.Write(buf)
-	return tag, err
+	return rows
 }
 
 // sortedOrder is the rows' order, as the indexes of run.rows: a stable
