@@ -404,6 +404,7 @@ func (s *session) onCopyData(_ byte, head *expectation) (bool, error) {
 
 func (s *session) onFunctionCallResponse(_ byte, head *expectation) (bool, error) {
 	if head.fastpath {
+		s.markOutputStale() // set_config, read again behind the call (output.go)
 		s.recordStatement(head, nil, string(pgerr.SuccessfulCompletion))
 	}
 	return s.suppress, nil

@@ -31,8 +31,10 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 	if a != nil && s.srv.protect != nil && hasDDL(a) {
 		s.ddlSeen = true
 	}
-	if a != nil && s.srv.protect != nil && mayChangeOutput(a) {
-		s.outputSeen = true // read extra_float_digits and bytea_output after it (output.go)
+	if s.srv.protect != nil && (typ == feFunctionCall || a != nil && mayChangeOutput(a)) {
+		// Read extra_float_digits and bytea_output after it (output.go);
+		// a FunctionCall may be set_config itself.
+		s.outputSeen = true
 	}
 	if h := clientHandlers[typ]; h != nil {
 		return h(s, typ, a)
@@ -541,10 +543,15 @@ func hasDDL(a *sqlrewrite.Analysis) bool {
 }
 
 // refreshCatalogAfterDDL queues phiguard's catalog query behind a request
-// that ran DDL (a Query, or a Sync ending a batch), so the mapping of
+// that ran DDL (a Query, or a Sync ending a batch), and the output
+// settings' query behind one that may have changed them (also a
+// FunctionCall, a request of its own), so the mapping of
 // result columns to protected columns stays current. Its answer is
 // swallowed by the backend pump.
 func (s *session) refreshCatalogAfterDDL(typ byte) error {
+	if typ == feFunctionCall {
+		return s.queueOutputQuery()
+	}
 	if typ != feQuery && typ != feSync {
 		return nil
 	}
