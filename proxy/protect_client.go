@@ -237,6 +237,7 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 			s.expects.push(x)
 			return s.markerParse("", pe, st.analysis), nil
 		}
+		s.noteExecuted(x) // protect_sort.go
 		if s.needsDescribe(x.name, st) {
 			out := s.describeThenExecute(x.name, body) // queues the Describe's expectation first
 			s.expects.push(x)
@@ -391,6 +392,7 @@ func (s *session) protectBind(body []byte, b boundNames) ([]byte, error) {
 	s.expects.push(x)
 	s.clientPortals[portal] = info
 	delete(s.describedPortals, portal)
+	s.portalRuns[portal] = &portalRun{}
 	s.noteFilters(portal, info) // filter_args.go
 	if pe := s.bindRefusal(info); pe != nil {
 		return s.markerParse("", pe, info.analysis), nil

@@ -42,6 +42,8 @@ type sortRun struct {
 	// they hold (count(DISTINCT)'s) (protect_aggregate.go).
 	aggs []aggState
 	held int
+	// portal is the Bind an Execute runs (noteExecuted); nil for a Query.
+	portal *portalRun
 }
 
 // sortedRow is a row as the client will see it (visible fields only),
@@ -436,6 +438,9 @@ func cmpInt64(a, b int64) int {
 // the statement failed instead.
 func (s *session) flushSorted(head *expectation) ([]byte, error) {
 	run := head.sort
+	if run.portal != nil && run.portal.ended.Swap(true) {
+		return s.flushExhausted(head)
+	}
 	if run.plan.Grouped {
 		return s.flushGrouped(head) // protect_group.go
 	}

@@ -1,6 +1,11 @@
 package proxy
 
-import "github.com/phiguard/phiguard/internal/pgerr"
+import (
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/phiguard/phiguard/internal/pgerr"
+)
 
 // What a refusal of a statement phiguard evaluates itself says of it.
 
@@ -58,4 +63,36 @@ func (run *sortRun) firstColumn() string {
 		}
 	}
 	return "?"
+}
+
+// portalRun is one Bind of a portal, which PostgreSQL runs to its end
+// once: an Execute with a row limit of a statement phiguard sorts is
+// refused, and a portal that failed cannot run again. Its later Executes
+// return no row and SELECT 0, where an aggregate phiguard computes would
+// answer one row over no input (count 0, NULL): a different answer.
+type portalRun struct {
+	// ended: an Execute of it completed (its CommandComplete reached
+	// flushSorted; backend pump).
+	ended atomic.Bool
+}
+
+// noteExecuted gives an Execute's sortRun its portal's run. Client pump.
+func (s *session) noteExecuted(x *expectation) {
+	if x.sort != nil {
+		x.sort.portal = s.portalRuns[x.name]
+	}
+}
+
+// flushExhausted ends an Execute of a portal that ran to its end as
+// PostgreSQL does: no row (the backend sends none), SELECT 0. Backend
+// pump.
+func (s *session) flushExhausted(head *expectation) ([]byte, error) {
+	head.sort = nil
+	tag := []byte("SELECT 0")
+	buf, err := (&pgproto3.CommandComplete{CommandTag: tag}).Encode(nil)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.cw.Write(buf)
+	return tag, err
 }
