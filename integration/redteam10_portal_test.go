@@ -85,3 +85,33 @@ func wireRun(t *testing.T, pc *pgconn.PgConn, msgs ...pgproto3.FrontendMessage) 
 	}
 	return out
 }
+
+// TestRedTeam10PortalDescribeSkipped: phiguard describes a portal before
+// its first Execute (to know which result columns to decrypt) and
+// remembered it as described even when the backend skipped that Describe
+// and Execute after an earlier error in the pipeline. The portal, bound
+// before a savepoint, survives ROLLBACK TO SAVEPOINT unrun, and its next
+// Execute was refused with XX000 ("cannot tell whether this result holds
+// encrypted columns") where PostgreSQL returns its rows.
+func TestRedTeam10PortalDescribeSkipped(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 20, nil)
+	for _, q := range []string{
+		`SELECT id, name, born FROM %[1]s WHERE id < 6 ORDER BY id`,
+		`SELECT id, name FROM %[1]s ORDER BY name, id LIMIT 4`,
+	} {
+		var out [2]string
+		for side, c := range []*pgconn.PgConn{f.dir.PgConn(), f.via.PgConn()} {
+			out[side] = wireRun(t, c, &pgproto3.Query{String: "BEGIN"}) +
+				wireRun(t, c, &pgproto3.Parse{Name: "rt10d", Query: f.sql(q, side)}, &pgproto3.Bind{DestinationPortal: "q", PreparedStatement: "rt10d"}, &pgproto3.Sync{}) +
+				wireRun(t, c, &pgproto3.Query{String: "SAVEPOINT a"}) +
+				wireRun(t, c, &pgproto3.Parse{Query: "SELECT 1/0"}, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Execute{Portal: "q"}, &pgproto3.Sync{}) +
+				wireRun(t, c, &pgproto3.Query{String: "ROLLBACK TO a"}) +
+				wireRun(t, c, &pgproto3.Execute{Portal: "q"}, &pgproto3.Sync{}) +
+				wireRun(t, c, &pgproto3.Query{String: "ROLLBACK"}, &pgproto3.Close{ObjectType: 'S', Name: "rt10d"}, &pgproto3.Sync{})
+		}
+		if out[0] != out[1] {
+			t.Errorf("%s: through phiguard\n%s\ndirectly\n%s", q, out[1], out[0])
+		}
+	}
+}

@@ -250,6 +250,11 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 
 func (s *session) onSync(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 	s.noteSync()
+	// A Describe of a portal in this segment may have been skipped after
+	// an error, and the portal, bound before a savepoint, run after a
+	// ROLLBACK TO it: a portal's next Execute describes it again (the
+	// answer of an injected Describe is the client's to miss).
+	clear(s.describedPortals)
 	s.expects.push(s.expects.fresh(expSync))
 	return nil, nil
 }

@@ -97,8 +97,8 @@ type session struct {
 	// portalFilters are the constants of a bound portal's proxy-side
 	// WHERE, read at its Bind (filter_args.go); client pump only.
 	portalFilters map[string][]filterArgs
-	// describedPortals are the portals the client described since their
-	// Bind (client pump, describe.go).
+	// describedPortals are the portals described since their Bind in
+	// this protocol segment (client pump, describe.go).
 	describedPortals map[string]bool
 	// portalRuns is, per portal, whether it has run to its end since its
 	// Bind (created by the client pump at Bind, set by the backend pump;
