@@ -174,6 +174,9 @@ func (s *session) onReadyForQuery(_ byte, head *expectation) (bool, error) {
 		s.expects.cancelAbort() // before the pop lets the client pump send it
 	}
 	if head.kind == expSync || head.kind == expQuery {
+		if head.datetimeEpoch > s.datetimeDone.Load() {
+			s.datetimeDone.Store(head.datetimeEpoch) // its ParameterStatus came before (datetime_pending.go)
+		}
 		s.expects.pop()
 	}
 	s.result, s.suppress = nil, false

@@ -36,6 +36,7 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 		// a FunctionCall may be set_config itself.
 		s.outputSeen = true
 	}
+	s.noteDatetimeChange(typ, a) // datetime_pending.go
 	if h := clientHandlers[typ]; h != nil {
 		return h(s, typ, a)
 	}

@@ -100,6 +100,15 @@ type session struct {
 	// describedPortals are the portals described since their Bind in
 	// this protocol segment (client pump, describe.go).
 	describedPortals map[string]bool
+	// datetimeSent counts the requests that may change DateStyle,
+	// TimeZone or IntervalStyle sent so far, datetimeBefore its value
+	// before the current message, datetimeInRequest whether the current
+	// Query changes them before its last statement (client pump);
+	// datetimeDone is the count whose answers the backend pump has seen
+	// (datetime_pending.go).
+	datetimeSent, datetimeBefore uint64
+	datetimeInRequest            bool
+	datetimeDone                 atomic.Uint64
 	// portalRuns is, per portal, whether it has run to its end since its
 	// Bind (created by the client pump at Bind, set by the backend pump;
 	// sort_refusal.go: noteExecuted).
