@@ -14,6 +14,10 @@ import (
 // column's cells (planner_ddl_expr.go).
 func (p *planner) ddl(n *pg_query.Node) {
 	switch {
+	case n.GetRenameStmt() != nil:
+		p.rename(n.GetRenameStmt())
+	case n.GetAlterObjectSchemaStmt() != nil:
+		p.setSchema(n.GetAlterObjectSchemaStmt())
 	case n.GetIndexStmt() != nil:
 		p.index(n.GetIndexStmt())
 	case n.GetCreatePolicyStmt() != nil:

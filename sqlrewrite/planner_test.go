@@ -240,6 +240,11 @@ func TestPlanRefuses(t *testing.T) {
 		{"ALTER TABLE patients ALTER COLUMN first SET DEFAULT 'Ann'", "a default value on an encrypted column"},
 		{"ALTER TABLE patients ALTER COLUMN ssn TYPE text USING upper(ssn)", "USING on an encrypted column"},
 		{"ALTER TABLE patients ADD COLUMN first text GENERATED ALWAYS AS ('x') STORED", "generated value"},
+		// The policy names what it protects.
+		{"ALTER TABLE patients RENAME COLUMN ssn TO ssn2", "renaming an encrypted column"},
+		{"ALTER TABLE public.patients RENAME zip TO first", "renaming an encrypted column"},
+		{"ALTER TABLE patients RENAME TO people", "renaming it (the policy names it)"},
+		{"ALTER TABLE patients SET SCHEMA archive", "moving it"},
 		// DDL that has the database evaluate an expression over cells.
 		{"CREATE TABLE patients (id int, ssn text, CHECK (ssn <> ''))", "public.patients.ssn is encrypted (deterministic): a CHECK constraint"},
 		{"CREATE TABLE patients (id int, first text CHECK (length(first) > 1))", "public.patients.first is encrypted (randomized): a CHECK constraint"},
