@@ -116,6 +116,10 @@ type expectation struct {
 	failed pgerr.Code
 	// reusable: it came from expectQueue.fresh and goes back when popped.
 	reusable bool
+	// datetimeEpoch is the count of requests that may change the
+	// datetime settings the client pump had sent when it pushed this
+	// (datetime_pending.go).
+	datetimeEpoch uint64
 }
 
 // expectQueue is the queue of expectations, shared by the two pumps. It
@@ -133,6 +137,8 @@ type expectQueue struct {
 	// abortDue: the client pump is to send abortQuery once the backend
 	// has no request of the client's unanswered (txabort.go).
 	abortDue bool
+	// datetimeEpoch stamps each expectation pushed (datetime_pending.go).
+	datetimeEpoch uint64
 }
 
 // maxSpareExpectations bounds what a session keeps for reuse; a pipeline
@@ -165,6 +171,7 @@ func (e *expectQueue) fresh(kind expectKind) *expectation {
 
 func (e *expectQueue) push(x *expectation) {
 	e.mu.Lock()
+	x.datetimeEpoch = e.datetimeEpoch
 	e.q = append(e.q, x)
 	e.mu.Unlock()
 }

@@ -174,6 +174,9 @@ func (s *session) onReadyForQuery(_ byte, head *expectation) (bool, error) {
 		s.expects.cancelAbort() // before the pop lets the client pump send it
 	}
 	if head.kind == expSync || head.kind == expQuery {
+		if head.datetimeEpoch > s.datetimeDone.Load() {
+			s.datetimeDone.Store(head.datetimeEpoch) // its ParameterStatus came before (datetime_pending.go)
+		}
 		s.expects.pop()
 	}
 	s.result, s.suppress = nil, false
@@ -422,6 +425,7 @@ func (s *session) onFunctionCallResponse(_ byte, head *expectation) (bool, error
 		}
 	}
 	if head.fastpath {
+		s.markOutputStale() // set_config, read again behind the call (output.go)
 		s.recordStatement(head, nil, string(pgerr.SuccessfulCompletion))
 	}
 	return s.suppress, nil

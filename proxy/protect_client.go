@@ -32,9 +32,12 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 	if a != nil && s.srv.protect != nil && hasDDL(a) {
 		s.ddlSeen = true
 	}
-	if a != nil && s.srv.protect != nil && mayChangeOutput(a) {
-		s.outputSeen = true // read extra_float_digits and bytea_output after it (output.go)
+	if s.srv.protect != nil && (typ == feFunctionCall || a != nil && mayChangeOutput(a)) {
+		// Read extra_float_digits and bytea_output after it (output.go);
+		// a FunctionCall may be set_config itself.
+		s.outputSeen = true
 	}
+	s.noteDatetimeChange(typ, a) // datetime_pending.go
 	if h := clientHandlers[typ]; h != nil {
 		return h(s, typ, a)
 	}
@@ -251,6 +254,11 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 
 func (s *session) onSync(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 	s.noteSync()
+	// A Describe of a portal in this segment may have been skipped after
+	// an error, and the portal, bound before a savepoint, run after a
+	// ROLLBACK TO it: a portal's next Execute describes it again (the
+	// answer of an injected Describe is the client's to miss).
+	clear(s.describedPortals)
 	s.expects.push(s.expects.fresh(expSync))
 	return nil, nil
 }
@@ -549,10 +557,15 @@ func hasDDL(a *sqlrewrite.Analysis) bool {
 }
 
 // refreshCatalogAfterDDL queues phiguard's catalog query behind a request
-// that ran DDL (a Query, or a Sync ending a batch), so the mapping of
+// that ran DDL (a Query, or a Sync ending a batch), and the output
+// settings' query behind one that may have changed them (also a
+// FunctionCall, a request of its own), so the mapping of
 // result columns to protected columns stays current. Its answer is
 // swallowed by the backend pump.
 func (s *session) refreshCatalogAfterDDL(typ byte) error {
+	if typ == feFunctionCall {
+		return s.queueOutputQuery()
+	}
 	if typ != feQuery && typ != feSync {
 		return nil
 	}
