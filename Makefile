@@ -117,6 +117,14 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./policy
 	$(GO) test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime $(FUZZTIME) ./internal/pgvalue
 	$(GO) test -run '^$$' -fuzz '^FuzzDecrypt$$' -fuzztime $(FUZZTIME) ./keys
+	$(GO) test -run '^$$' -fuzz '^FuzzOrd$$' -fuzztime $(FUZZTIME) ./keys
+	$(GO) test -run '^$$' -fuzz '^FuzzEqToken$$' -fuzztime $(FUZZTIME) ./keys
+	$(GO) test -run '^$$' -fuzz '^FuzzSortKeyAgreesWithCompare$$' -fuzztime $(FUZZTIME) ./internal/pgorder
+	$(GO) test -run '^$$' -fuzz '^FuzzNumericSortKey$$' -fuzztime $(FUZZTIME) ./internal/pgorder
+	$(GO) test -run '^$$' -fuzz '^FuzzIntSortKey$$' -fuzztime $(FUZZTIME) ./internal/pgorder
+	$(GO) test -run '^$$' -fuzz '^FuzzSortKey$$' -fuzztime $(FUZZTIME) ./internal/pgcollate
+	$(GO) test -run '^$$' -fuzz '^FuzzMatchTokens$$' -fuzztime $(FUZZTIME) ./cellcipher
+	$(GO) test -run '^$$' -fuzz '^FuzzOrderInput$$' -fuzztime $(FUZZTIME) ./cellcipher
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \

@@ -85,6 +85,26 @@ func (c *Cipher) Open(ctx context.Context, col *policy.ProtectedColumn, v []byte
 	return plain, Opened, err
 }
 
+// OpenInto is Open with a cell under a column key decrypted into dst's
+// array (grown as append grows it) and s's buffers, so that a caller
+// opening many cells allocates for none of them: the plaintext returned
+// is then dst[:len] of that array. A subject cell, and a value that is no
+// cell, come back as Open returns them (a subject cell's plaintext is
+// its own; legacy plaintext is v itself).
+func (c *Cipher) OpenInto(ctx context.Context, s *keys.Scratch, dst []byte, col *policy.ProtectedColumn, v []byte) ([]byte, State, error) {
+	if keys.IsSubjectCell(v) {
+		return c.Open(ctx, col, v)
+	}
+	plain, err := c.Keyring.DecryptInto(s, dst[:0], AssociatedData(col), v)
+	if errors.Is(err, keys.ErrNotACell) {
+		if col.FullyEncrypted() {
+			return nil, Legacy, ErrPlaintextInEncrypted
+		}
+		return v, Legacy, nil
+	}
+	return plain, Opened, err
+}
+
 // Seal encrypts a canonical value of col: under its row's subject key when
 // the column is sealed per subject (subject is the row's subject id; nil
 // when the row has none), else under the column key's write version.

@@ -6,7 +6,17 @@
 // a cell (legacy plaintext) means. Before it existed the proxy and the
 // backfill each wrote this down and agreed only because a comment said so.
 //
-// It knows keys (the cell format and key material) and policy (the
-// column's mode, key and subject column); it knows nothing of SQL or the
-// wire.
+// It also turns a column's canonical value into the inputs of its
+// database-side search terms (terms.go; docs/design/search-terms.md §4):
+// the equality input q, the sort input s_P (internal/pgorder's SortKey, or
+// under a libc collation internal/pgcollate's first-level strxfrm key, cut
+// to the type's width P), the lowered text n and its match tokens M and
+// prefix token X, keyed by keys.Terms whose domain is the column, or for a
+// deterministic column its key (the cells' own associated data). Nothing
+// writes terms into cells yet: that is the design's slice 2.
+//
+// It knows keys (the cell format and key material), policy (the column's
+// mode, key, type and subject column), and PostgreSQL's value formats,
+// orders and libc collations (pgvalue, pgorder, pgcollate); it knows
+// nothing of SQL or the wire.
 package cellcipher

@@ -402,7 +402,9 @@ func TestRedTeam5ReloadMidSegment(t *testing.T) {
 // undoes the DDL but left the catalog as the transaction saw it. After
 // RENAME ssn TO ssn_old, ADD COLUMN ssn, ROLLBACK, the session read ssn
 // as stored cells and filled INSERTs without a column list with ssn_old,
-// until its next DDL.
+// until its next DDL. (RENAME of an encrypted column is refused since
+// red team 10: DROP COLUMN ssn, ADD COLUMN ssn, ROLLBACK moves ssn the
+// same way.)
 func TestRedTeam5DDLRolledBack(t *testing.T) {
 	t.Parallel()
 	for _, mode := range bothModes {
@@ -416,7 +418,7 @@ func TestRedTeam5DDLRolledBack(t *testing.T) {
 				}
 			}
 			tw.exec(t, "INSERT INTO %s (id, note, ssn) VALUES (1, 'a', '"+rt5SSN+"')", mode)
-			for _, q := range []string{"BEGIN", "ALTER TABLE %s RENAME ssn TO ssn_old", "ALTER TABLE %s ADD COLUMN ssn text", "ROLLBACK"} {
+			for _, q := range []string{"BEGIN", "ALTER TABLE %s DROP COLUMN ssn", "ALTER TABLE %s ADD COLUMN ssn text", "ROLLBACK"} {
 				if strings.Contains(q, "%s") {
 					tw.exec(t, q, mode)
 				} else {

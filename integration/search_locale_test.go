@@ -59,6 +59,8 @@ func TestSortEncryptedUnderLocale(t *testing.T) {
 	f.same(t, `SELECT id FROM %[1]s WHERE name < $1 ORDER BY name DESC, id`, "o'neil")
 	f.same(t, `SELECT id FROM %[1]s WHERE name = $1 ORDER BY id`, "smith")
 	f.same(t, `SELECT id FROM %[1]s WHERE name LIKE 'S%%' ORDER BY name, id`)
+	f.same(t, `SELECT name, count(*) FROM %[1]s GROUP BY name ORDER BY name DESC`)
+	f.same(t, `SELECT grp, min(name), max(name) FROM %[1]s GROUP BY grp ORDER BY max(name), min(name) DESC, grp`)
 }
 
 // rowsAfterCollationDDL runs sql (simple protocol) on a session whose

@@ -26,7 +26,7 @@ var b64 = base64.RawURLEncoding
 // data binds; body is nonce|ciphertext|tag (GCM) or siv|ciphertext (SIV).
 type cell struct {
 	mode       Mode
-	keyID      string
+	keyID      []byte // in header: a map index by string(keyID) does not copy it
 	keyVersion uint32
 	header     []byte
 	body       []byte
@@ -61,21 +61,37 @@ func IsCell(v []byte) bool {
 // parseCell splits a cell into its parts, or returns an error wrapping
 // ErrNotACell that says which part is wrong.
 func parseCell(v []byte) (cell, error) {
+	c, _, err := parseCellInto(nil, v)
+	return c, err
+}
+
+// parseCellInto is parseCell decoding into raw's array (grown when it is
+// too short), which the cell's parts then share; it also returns that
+// array for the next call.
+func parseCellInto(raw, v []byte) (cell, []byte, error) {
 	if !bytes.HasPrefix(v, []byte(Prefix)) {
-		return cell{}, ErrNotACell
+		return cell{}, raw, ErrNotACell
 	}
 	text := v[len(Prefix):]
 	// The decoder rejects every other byte outside base64url but skips
 	// '\r' and '\n'; a cell has exactly one spelling.
 	if bytes.IndexByte(text, '\r') >= 0 || bytes.IndexByte(text, '\n') >= 0 {
-		return cell{}, fmt.Errorf("%w: byte outside base64url", ErrNotACell)
+		return cell{}, raw, fmt.Errorf("%w: byte outside base64url", ErrNotACell)
 	}
-	raw := make([]byte, b64.DecodedLen(len(text)))
+	if need := b64.DecodedLen(len(text)); cap(raw) < need {
+		raw = make([]byte, need)
+	}
+	raw = raw[:cap(raw)]
 	n, err := b64Strict.Decode(raw, text)
 	if err != nil {
-		return cell{}, fmt.Errorf("%w: bad base64url", ErrNotACell)
+		return cell{}, raw, fmt.Errorf("%w: bad base64url", ErrNotACell)
 	}
-	raw = raw[:n]
+	c, err := splitCell(raw[:n])
+	return c, raw, err
+}
+
+// splitCell reads a decoded cell's header.
+func splitCell(raw []byte) (cell, error) {
 	if len(raw) < 3 {
 		return cell{}, fmt.Errorf("%w: truncated header", ErrNotACell)
 	}
@@ -91,8 +107,8 @@ func parseCell(v []byte) (cell, error) {
 	if len(raw) < hdrLen {
 		return cell{}, fmt.Errorf("%w: truncated header", ErrNotACell)
 	}
-	keyID := string(raw[3 : 3+idLen])
-	if err := ValidateKeyID(keyID); err != nil {
+	keyID := raw[3 : 3+idLen : 3+idLen]
+	if !validKeyID(keyID) {
 		return cell{}, fmt.Errorf("%w: bad key id", ErrNotACell)
 	}
 	version := binary.BigEndian.Uint32(raw[3+idLen : hdrLen])
@@ -117,17 +133,30 @@ func ValidateKeyID(id string) error {
 	if id == "" || len(id) > maxKeyIDLen {
 		return fmt.Errorf("keys: key id %q: length must be 1 to %d", id, maxKeyIDLen)
 	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
-		if !ok {
-			return fmt.Errorf("keys: key id %q: only letters, digits, '.', '_' and '-' are allowed", id)
-		}
+	if !keyIDBytesOK(id) {
+		return fmt.Errorf("keys: key id %q: only letters, digits, '.', '_' and '-' are allowed", id)
 	}
 	if id == "." || id == ".." {
 		return fmt.Errorf("keys: key id %q is reserved", id)
 	}
 	return nil
+}
+
+// validKeyID is ValidateKeyID's verdict on a key id read from a cell,
+// without building its error.
+func validKeyID(id []byte) bool {
+	return len(id) > 0 && len(id) <= maxKeyIDLen && keyIDBytesOK(id) && string(id) != "." && string(id) != ".."
+}
+
+// keyIDBytesOK: every byte is a letter, a digit, '.', '_' or '-'.
+func keyIDBytesOK[T string | []byte](id T) bool {
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // CellInfo is what a cell's header says about it. It is not authenticated
@@ -146,5 +175,36 @@ func Inspect(v []byte) (CellInfo, error) {
 	if err != nil {
 		return CellInfo{}, err
 	}
-	return CellInfo{Mode: c.mode, KeyID: c.keyID, KeyVersion: c.keyVersion}, nil
+	return CellInfo{Mode: c.mode, KeyID: string(c.keyID), KeyVersion: c.keyVersion}, nil
+}
+
+// ContainsCell reports whether a well-formed cell appears anywhere in v:
+// as the whole value, or inside a value PostgreSQL built from one (a
+// row's or an array's text, a concatenation). The proxy asks it of
+// result values it does not decrypt, so a cell that reached a column
+// phiguard does not know as encrypted is refused rather than served; it
+// looks for the prefix first, which a value without one costs a single
+// bytes.Index.
+func ContainsCell(v []byte) bool {
+	for {
+		i := bytes.Index(v, prefixBytes)
+		if i < 0 {
+			return false
+		}
+		v = v[i:]
+		n := len(Prefix)
+		for n < len(v) && isBase64URL(v[n]) {
+			n++
+		}
+		if IsCell(v[:n]) || IsSubjectCell(v[:n]) {
+			return true
+		}
+		v = v[len(Prefix):]
+	}
+}
+
+var prefixBytes = []byte(Prefix)
+
+func isBase64URL(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
 }

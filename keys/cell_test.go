@@ -60,3 +60,50 @@ func TestValidateKeyID(t *testing.T) {
 		}
 	}
 }
+
+// TestContainsCell: a cell is found as a whole value and inside the text
+// PostgreSQL builds from one (a row, an array, a concatenation); legacy
+// values and a bare or broken prefix are not cells.
+func TestContainsCell(t *testing.T) {
+	kr := mustKeyring(t, "ssn", 1)
+	for _, mode := range []Mode{Randomized, Deterministic} {
+		c, err := kr.Encrypt("ssn", mode, colSSN, []byte("999-12-3456"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range []string{string(c), "(1," + string(c) + ")", `{"` + string(c) + `"}`, "x" + string(c) + "!", "~phg~ " + string(c)} {
+			if !ContainsCell([]byte(v)) {
+				t.Errorf("ContainsCell(%q) = false", v)
+			}
+		}
+		if ContainsCell(c[:len(Prefix)+12]) {
+			t.Errorf("a cell cut after its header counts as one")
+		}
+	}
+	for _, v := range []string{"", "Smith", "~phg~", "a ~phg~ b", "~phg~AAAA", "~PHG~AQEDc3NuAAAAAQ", strings.Repeat("~phg~", 50)} {
+		if ContainsCell([]byte(v)) {
+			t.Errorf("ContainsCell(%q) = true", v)
+		}
+	}
+}
+
+// BenchmarkContainsCell: what the stray-cell check costs a result value
+// phiguard does not decrypt: a plain row's bytes (no prefix) and a cell.
+func BenchmarkContainsCell(b *testing.B) {
+	kr := mustKeyring(b, "ssn", 1)
+	c, err := kr.Encrypt("ssn", Randomized, colSSN, []byte("999-12-3456"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, v := range []struct {
+		name string
+		v    []byte
+	}{{"plain-100B", []byte(strings.Repeat("Smith 1970-01-01 ", 6))}, {"cell", c}} {
+		b.Run(v.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				ContainsCell(v.v)
+			}
+		})
+	}
+}

@@ -35,7 +35,11 @@ func (c Column) validate() error {
 // the column, each part length-prefixed so that no two different
 // (schema, table, column) triples encode alike ("a.b" + "c" vs "a" + "b.c").
 func associatedData(header []byte, c Column) []byte {
-	ad := make([]byte, 0, len(header)+len(c.Schema)+len(c.Table)+len(c.Name)+12)
+	return appendAssociatedData(make([]byte, 0, len(header)+len(c.Schema)+len(c.Table)+len(c.Name)+12), header, c)
+}
+
+// appendAssociatedData appends associatedData(header, c) to ad.
+func appendAssociatedData(ad, header []byte, c Column) []byte {
 	ad = append(ad, header...)
 	for _, s := range []string{c.Schema, c.Table, c.Name} {
 		ad = binary.BigEndian.AppendUint32(ad, uint32(len(s)))

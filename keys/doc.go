@@ -75,6 +75,19 @@
 // not yet re-encrypted; Inspect reports a cell's version for the
 // re-encryption job.
 //
+// # Search terms
+//
+// Keyring.Terms derives, from one version of a column key, three keys bound
+// to a domain (the column, or a deterministic column's key) and computes
+// from bytes the database-side search terms of docs/design/search-terms.md:
+// Eq, an 8-byte HMAC-SHA256 of an equality input; Ord, a per-byte
+// prefix-keyed order-preserving encoding (ope.go) whose memcmp order is its
+// input's; Token, a 6-character keyed token of a trigram or prefix. Terms
+// are deterministic by design and reveal what §6 of that page lists
+// (equality, order and shared prefixes, trigram sets). What the inputs are
+// for each type and collation is cellcipher's (it knows types); keys knows
+// bytes only. Nothing writes terms into cells yet (slice 2 of the design).
+//
 // # Subject keys (crypto-shredding)
 //
 // SubjectKeys seals randomized cells under a key per data subject, named

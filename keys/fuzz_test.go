@@ -15,7 +15,11 @@ func FuzzDecrypt(f *testing.F) {
 	f.Add([]byte(Prefix))
 	f.Add([]byte("plain"))
 	f.Fuzz(func(t *testing.T, v []byte) {
-		_, err := kr.Decrypt(colSSN, v)
+		pt, err := kr.Decrypt(colSSN, v)
+		into, errInto := kr.DecryptInto(&fuzzScratch, []byte("x"), colSSN, v)
+		if (err == nil) != (errInto == nil) || err == nil && string(into) != "x"+string(pt) {
+			t.Fatalf("DecryptInto disagrees with Decrypt: %q %v, %q %v", pt, err, into, errInto)
+		}
 		if err != nil && !errors.Is(err, ErrNotACell) && !errors.Is(err, ErrIntegrity) && !errors.Is(err, ErrUnknownKey) {
 			t.Fatalf("untyped error %v", err)
 		}
@@ -39,13 +43,30 @@ func BenchmarkEncrypt(b *testing.B) {
 	}
 }
 
+// fuzzScratch is reused from input to input, as a session reuses its.
+var fuzzScratch Scratch
+
+// BenchmarkDecrypt opens an 11-byte value: Decrypt allocates its work,
+// DecryptInto reuses a Scratch and the caller's buffer.
 func BenchmarkDecrypt(b *testing.B) {
 	kr := mustKeyring(b, "pii", 1)
 	for _, m := range modes {
 		c, _ := kr.Encrypt("pii", m, colSSN, []byte("999-12-3456"))
 		b.Run(m.String(), func(b *testing.B) {
+			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := kr.Decrypt(colSSN, c); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(m.String()+"/into", func(b *testing.B) {
+			var s Scratch
+			var buf []byte
+			b.ReportAllocs()
+			for b.Loop() {
+				var err error
+				if buf, err = kr.DecryptInto(&s, buf[:0], colSSN, c); err != nil {
 					b.Fatal(err)
 				}
 			}

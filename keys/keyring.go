@@ -20,6 +20,8 @@ type Keyring struct {
 	// access to them was revoked (see Withdrawn). Every use fails with a
 	// *WithdrawnError.
 	withdrawn error
+	// terms caches the search term keys derived from this keyring (Terms).
+	terms termsCache
 }
 
 type keyVersions struct {
@@ -91,11 +93,27 @@ func seal(v *version, mode Mode, col Column, plaintext []byte) ([]byte, error) {
 // version is not in the keyring), ErrIntegrity (altered, from another
 // column, or sealed under other key bytes).
 func (k *Keyring) Decrypt(col Column, cellText []byte) ([]byte, error) {
-	c, err := parseCell(cellText)
+	return k.DecryptInto(&Scratch{}, nil, col, cellText)
+}
+
+// Scratch holds the buffers DecryptInto reuses from one cell to the next
+// (the cell's decoded bytes, its associated data), so that a caller
+// opening many cells allocates for none of them. One per goroutine: it
+// is not safe for concurrent use.
+type Scratch struct {
+	raw, ad []byte
+}
+
+// DecryptInto is Decrypt appending the plaintext to dst, with s's buffers
+// for the work: the plaintext is dst's, and nothing returned shares s.
+// An empty plaintext is an empty, non-nil slice.
+func (k *Keyring) DecryptInto(s *Scratch, dst []byte, col Column, cellText []byte) ([]byte, error) {
+	c, raw, err := parseCellInto(s.raw, cellText)
+	s.raw = raw
 	if err != nil {
 		return nil, err
 	}
-	kv, err := k.lookup(c.keyID)
+	kv, err := k.lookupBytes(c.keyID)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +121,8 @@ func (k *Keyring) Decrypt(col Column, cellText []byte) ([]byte, error) {
 	if v == nil {
 		return nil, fmt.Errorf("%w: key %q version %d is not loaded", ErrUnknownKey, c.keyID, c.keyVersion)
 	}
-	pt, err := v.open(c.mode, associatedData(c.header, col), c.body)
+	s.ad = appendAssociatedData(s.ad[:0], c.header, col)
+	pt, err := v.openInto(dst, c.mode, s.ad, c.body)
 	if err != nil {
 		return nil, fmt.Errorf("%w: column %s, key %q version %d", err, col, c.keyID, c.keyVersion)
 	}
@@ -196,6 +215,17 @@ func (k *Keyring) String() string {
 
 // GoString is String, so %#v does not walk the internals.
 func (k *Keyring) GoString() string { return k.String() }
+
+// lookupBytes is lookup of a key id read from a cell: the map index by
+// string(keyID) copies nothing; the error paths do.
+func (k *Keyring) lookupBytes(keyID []byte) (*keyVersions, error) {
+	if k != nil && k.withdrawn == nil {
+		if kv := k.ids[string(keyID)]; kv != nil {
+			return kv, nil
+		}
+	}
+	return k.lookup(string(keyID))
+}
 
 func (k *Keyring) lookup(keyID string) (*keyVersions, error) {
 	if k == nil {

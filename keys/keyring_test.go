@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -289,5 +290,47 @@ func TestEmptyPlaintextIsNotNil(t *testing.T) {
 	}
 	if got, err := sk.Decrypt(context.Background(), colName, c); err != nil || got == nil || len(got) != 0 {
 		t.Errorf("subject key: Decrypt of an empty value = %#v, %v; want []byte{}", got, err)
+	}
+}
+
+// TestDecryptInto: with one Scratch reused over cells of every mode and
+// of growing and shrinking lengths, DecryptInto appends exactly what
+// Decrypt returns to the caller's buffer, leaves nothing of one cell in
+// the next, and fails as Decrypt does (a cell of another column, an
+// altered one, an unknown key).
+func TestDecryptInto(t *testing.T) {
+	kr := mustKeyring(t, "pii", 1)
+	var s Scratch
+	values := []string{"", "a", strings.Repeat("long value ", 30), "999-12-3456", ""}
+	for _, m := range modes {
+		for _, v := range values {
+			c, err := kr.Encrypt("pii", m, colSSN, []byte(v))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := kr.DecryptInto(&s, []byte("prefix:"), colSSN, c)
+			if err != nil || string(got) != "prefix:"+v {
+				t.Fatalf("%v %q: %q %v", m, v, got, err)
+			}
+			empty, err := kr.DecryptInto(&s, nil, colSSN, c)
+			if err != nil || empty == nil || string(empty) != v {
+				t.Fatalf("%v %q into nil: %q (nil %v) %v", m, v, empty, empty == nil, err)
+			}
+			other := colSSN
+			other.Name = "other"
+			if _, err := kr.DecryptInto(&s, nil, other, c); !errors.Is(err, ErrIntegrity) {
+				t.Errorf("%v %q: another column's AD: %v", m, v, err)
+			}
+			altered := bytes.Clone(c)
+			altered[len(altered)-2] ^= 1
+			if _, err := kr.DecryptInto(&s, nil, colSSN, altered); err == nil {
+				t.Errorf("%v %q: an altered cell opened", m, v)
+			}
+		}
+	}
+	foreign := mustKeyring(t, "elsewhere", 1)
+	c, _ := foreign.Encrypt("elsewhere", Randomized, colSSN, []byte("x"))
+	if _, err := kr.DecryptInto(&s, nil, colSSN, c); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("unknown key: %v", err)
 	}
 }

@@ -90,18 +90,23 @@ func (v *version) seal(mode Mode, ad, plaintext []byte) ([]byte, error) {
 
 // open authenticates and decrypts a cell body.
 func (v *version) open(mode Mode, ad, body []byte) ([]byte, error) {
+	return v.openInto(nil, mode, ad, body)
+}
+
+// openInto is open appending the plaintext to dst.
+func (v *version) openInto(dst []byte, mode Mode, ad, body []byte) ([]byte, error) {
 	var (
 		pt  []byte
 		err error
 	)
 	switch mode {
 	case Randomized:
-		pt, err = v.gcm.Open(nil, body[:gcmNonceLen], body[gcmNonceLen:], ad)
+		pt, err = v.gcm.Open(dst, body[:gcmNonceLen], body[gcmNonceLen:], ad)
 	case Deterministic:
 		if v.siv == nil { // a subject cell claiming deterministic mode: forged or corrupt
 			return nil, ErrIntegrity
 		}
-		pt, err = v.siv.open(body, ad)
+		pt, err = v.siv.openInto(dst, body, ad)
 	default:
 		return nil, fmt.Errorf("keys: unknown mode %d", mode)
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // sivKeySize is the deterministic mode's key: AES-SIV (RFC 5297) with a
@@ -158,17 +159,23 @@ var errSIV = errors.New("aes-siv: message authentication failed")
 
 // open checks and decrypts V || C.
 func (s *aesSIV) open(body, ad []byte) ([]byte, error) {
+	return s.openInto(nil, body, ad)
+}
+
+// openInto is open appending the plaintext to dst.
+func (s *aesSIV) openInto(dst, body, ad []byte) ([]byte, error) {
 	if len(body) < aes.BlockSize {
 		return nil, errSIV
 	}
 	var v [aes.BlockSize]byte
 	copy(v[:], body)
-	pt := make([]byte, len(body)-aes.BlockSize)
+	out := slices.Grow(dst, len(body)-aes.BlockSize)
+	pt := out[len(dst) : len(dst)+len(body)-aes.BlockSize]
 	s.xorCTR(v, pt, body[aes.BlockSize:])
 	want := s.s2v(ad, pt)
 	if subtle.ConstantTimeCompare(want[:], v[:]) != 1 {
 		clear(pt)
 		return nil, errSIV
 	}
-	return pt, nil
+	return out[:len(dst)+len(pt)], nil
 }

@@ -112,7 +112,7 @@ func (s *SubjectKeys) Decrypt(ctx context.Context, col Column, cellText []byte) 
 	if err != nil {
 		return nil, err
 	}
-	tag, ok := SubjectTagOf(c.keyID)
+	tag, ok := SubjectTagOf(string(c.keyID))
 	if !ok {
 		return nil, fmt.Errorf("%w: %q is not a subject key", ErrUnknownKey, c.keyID)
 	}

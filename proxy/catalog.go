@@ -52,6 +52,14 @@ type catalog struct {
 	// column and the database's default (100), C and POSIX, for the
 	// collation probes of a proxy-side ORDER BY or WHERE (collation.go).
 	collations map[uint32]collationEntry
+	// relations are the names of every relation in the database (true
+	// for a name of a view or a relation with rules), and maxOID the
+	// highest relation OID, when the catalog was read: a statement naming
+	// another, or writing through a view, has it read again first, a
+	// result field of a higher OID comes from a relation made since
+	// (catalog_names.go).
+	relations map[string]bool
+	maxOID    uint32
 }
 
 type catalogColumn struct {
@@ -176,7 +184,8 @@ FROM readers JOIN pg_catalog.pg_class c ON c.oid = readers.oid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE NOT ` + protected + `
 GROUP BY 1, 2, 3
-ORDER BY 1, 4`
+ORDER BY 1, 4;
+` + relationsQuery()
 }
 
 // protectedColumnKeys lists the policy's protected columns as SQL row
@@ -254,7 +263,8 @@ func newCatalogBuilder(pol *policy.Policy) *catalogBuilder {
 	return &catalogBuilder{pol: pol, cat: &catalog{byOID: map[uint32]map[int16]*policy.ProtectedColumn{},
 		subjects: map[uint32]map[int16]*policy.ProtectedTable{}, tables: map[policy.TableName][]catalogColumn{},
 		views: map[policy.TableName]bool{}, encViews: map[policy.TableName]bool{}, oids: map[policy.TableName]uint32{},
-		kin: map[policy.TableName]bool{}, attnums: map[uint32]map[int16]bool{}, collations: map[uint32]collationEntry{}}}
+		kin: map[policy.TableName]bool{}, attnums: map[uint32]map[int16]bool{}, collations: map[uint32]collationEntry{},
+		relations: map[string]bool{}}}
 }
 
 // add takes one message of the answer.
@@ -264,6 +274,8 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 		var row pgproto3.DataRow
 		if err := row.Decode(body); err == nil && len(row.Values) == 4 {
 			return b.addCollation(row.Values) // collationQuery's
+		} else if err == nil && len(row.Values) == 2 {
+			return b.addRelation(row.Values) // relationsQuery's
 		} else if err != nil || len(row.Values) != 11 {
 			return &errProtocol{"malformed catalog row from backend"}
 		}

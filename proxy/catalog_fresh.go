@@ -39,6 +39,16 @@ import (
 // the default. The NULL field phiguard sends for the column in every row
 // (protect_copy.go) covers DDL committed between that read and the COPY.
 
+// A sixth (below, freshBeforeCopy): a statement leaving encrypted columns
+// to defaults only the catalog checks. A seventh: a Query or Parse that
+// names a relation the catalog does not list, perhaps a view over an
+// encrypted column another session made since (freshBeforeUnknown,
+// catalog_names.go); inside a pipeline, where it cannot be read, such a
+// Parse of a write is refused (unknownWriteInSegment). An eighth: a result field of a relation made since
+// the read, or a value phiguard does not decrypt holding a cell
+// (mapFields, strayCellRefusal): the result is refused and the catalog
+// read before the next request (docs/catalog.md).
+
 // freshCatalogWait bounds that wait. A client that pipelines more than
 // the sockets hold without reading its answers would otherwise hold both
 // pumps; after it, the request is planned on the catalog it has (writes
@@ -125,6 +135,13 @@ func (s *session) bindReprepares() bool {
 		// another session may have set one since its Parse, so the
 		// catalog is read before each Bind, and checkDefaults
 		// (bindRefusal) refuses it then.
+		s.catalogStale.Store(true)
+		return true
+	}
+	if name != "" && s.catalog.Load().writesThroughRules(st.analysis) {
+		// A named write through a view or a table with rules, which
+		// another session may have replaced since its Parse
+		// (catalog_names.go); bindRefusal decides on the fresh catalog.
 		s.catalogStale.Store(true)
 		return true
 	}

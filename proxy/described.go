@@ -36,7 +36,7 @@ func (m describedMemo) lookup(body []byte, cat *catalog, a *sqlrewrite.Analysis)
 
 func (m *describedMemo) remember(body []byte, r describedResult) {
 	for _, f := range r.fields {
-		if f != nil && f.stale {
+		if f != nil && (f.stale || f.newRel) {
 			return // refused, and the catalog read next will differ
 		}
 	}

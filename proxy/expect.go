@@ -70,6 +70,9 @@ type expectation struct {
 	// sort holds the rows of a statement phiguard sorts itself
 	// (protect_sort.go); nil for any other.
 	sort *sortRun
+	// portion is an Execute's row limit, 0 for none, when phiguard
+	// answers it from rows it holds (portions.go).
+	portion uint32
 	// slots is the audit queue room reserved for this request's records
 	// when it touches PHI (audit.go); what is left is released when the
 	// expectation leaves the queue.
@@ -113,6 +116,10 @@ type expectation struct {
 	failed pgerr.Code
 	// reusable: it came from expectQueue.fresh and goes back when popped.
 	reusable bool
+	// datetimeEpoch is the count of requests that may change the
+	// datetime settings the client pump had sent when it pushed this
+	// (datetime_pending.go).
+	datetimeEpoch uint64
 }
 
 // expectQueue is the queue of expectations, shared by the two pumps. It
@@ -130,6 +137,8 @@ type expectQueue struct {
 	// abortDue: the client pump is to send abortQuery once the backend
 	// has no request of the client's unanswered (txabort.go).
 	abortDue bool
+	// datetimeEpoch stamps each expectation pushed (datetime_pending.go).
+	datetimeEpoch uint64
 }
 
 // maxSpareExpectations bounds what a session keeps for reuse; a pipeline
@@ -162,6 +171,7 @@ func (e *expectQueue) fresh(kind expectKind) *expectation {
 
 func (e *expectQueue) push(x *expectation) {
 	e.mu.Lock()
+	x.datetimeEpoch = e.datetimeEpoch
 	e.q = append(e.q, x)
 	e.mu.Unlock()
 }
@@ -314,6 +324,9 @@ type portalInfo struct {
 	formats   []int16
 	fields    []*resultField // set when the portal itself was described
 	described bool
+	// rest is what is left of its result after an Execute phiguard
+	// answered from rows it held (portions.go); backend pump.
+	rest *portion
 }
 
 // formatFor applies Bind's result-format rule: none means all text, one

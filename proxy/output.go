@@ -19,7 +19,8 @@ import (
 // ALTER ROLE and ALTER DATABASE settings and postgresql.conf); and
 // behind every request holding a statement that may change them (SET,
 // RESET, set_config, COMMIT, ROLLBACK and savepoints, which undo SET,
-// CALL, DO, DISCARD, a statement it cannot classify) it queues the same
+// CALL, DO, DISCARD, a statement it cannot classify, and a fast-path
+// FunctionCall, which may be set_config itself) it queues the same
 // query, answered before anything the client sends next, and swallows
 // the answer. Between such a statement's completion and that answer the
 // settings are unknown, and an encrypted value of those types asked for

@@ -181,8 +181,9 @@ func (s *session) openKey(f *resultField, cell []byte) (sortValue, []byte, *pger
 	return sortValue{key: k}, plain, nil
 }
 
-// flushAggregates sends the aggregates' row and SELECT 1; it returns the
-// tag, nil when the statement failed instead.
+// flushAggregates sends the aggregates' row and SELECT 1 (portions.go:
+// or PortalSuspended, to an Execute with a limit of one row); it returns
+// the tag for the record, nil when the statement failed instead.
 func (s *session) flushAggregates(head *expectation) ([]byte, error) {
 	run := head.sort
 	head.sort = nil
@@ -194,20 +195,11 @@ func (s *session) flushAggregates(head *expectation) ([]byte, error) {
 		}
 		v, pe := s.aggregateValue(a, &st, s.resultFormat(head, a.Target))
 		if pe != nil {
-			return nil, s.failResult(pe)
+			return nil, s.failSort(head, pe)
 		}
 		values[a.Target] = v
 	}
-	buf, err := (&pgproto3.DataRow{Values: values}).Encode(nil)
-	if err != nil {
-		return nil, err
-	}
-	tag := []byte("SELECT 1")
-	if buf, err = (&pgproto3.CommandComplete{CommandTag: tag}).Encode(buf); err != nil {
-		return nil, err
-	}
-	_, err = s.cw.Write(buf)
-	return tag, err
+	return s.serveRows(head, [][][]byte{values}, nil)
 }
 
 // aggregateValue is an aggregate's value in the format: a count, or the

@@ -174,6 +174,9 @@ func (s *session) onReadyForQuery(_ byte, head *expectation) (bool, error) {
 		s.expects.cancelAbort() // before the pop lets the client pump send it
 	}
 	if head.kind == expSync || head.kind == expQuery {
+		if head.datetimeEpoch > s.datetimeDone.Load() {
+			s.datetimeDone.Store(head.datetimeEpoch) // its ParameterStatus came before (datetime_pending.go)
+		}
 		s.expects.pop()
 	}
 	s.result, s.suppress = nil, false
@@ -352,6 +355,9 @@ func (s *session) onDataRow(_ byte, head *expectation) (bool, error) {
 		return true, s.holdSorted(head, fields) // protect_sort.go
 	}
 	if fields == nil {
+		if pe := s.strayCellInRow(); pe != nil { // stray_cells.go
+			return true, s.failResult(pe)
+		}
 		return false, nil
 	}
 	if pe := s.refreshRules(fields); pe != nil {
@@ -379,6 +385,12 @@ func (s *session) onDataRow(_ byte, head *expectation) (bool, error) {
 // onCopyData decrypts the rows of a COPY TO STDOUT.
 func (s *session) onCopyData(_ byte, head *expectation) (bool, error) {
 	if head.copyOut == nil || s.suppress {
+		if s.suppress {
+			return true, nil
+		}
+		if pe := s.strayCellIn("a row of this COPY"); pe != nil { // stray_cells.go
+			return true, s.failResult(pe)
+		}
 		return s.suppress, nil
 	}
 	body, err := s.br.body()
@@ -403,7 +415,17 @@ func (s *session) onCopyData(_ byte, head *expectation) (bool, error) {
 }
 
 func (s *session) onFunctionCallResponse(_ byte, head *expectation) (bool, error) {
+	if !s.suppress {
+		if pe := s.strayCellIn("this function call's result"); pe != nil { // stray_cells.go
+			err := s.failResult(pe)
+			if head.fastpath {
+				s.recordStatement(head, nil, string(pe.Code))
+			}
+			return true, err
+		}
+	}
 	if head.fastpath {
+		s.markOutputStale() // set_config, read again behind the call (output.go)
 		s.recordStatement(head, nil, string(pgerr.SuccessfulCompletion))
 	}
 	return s.suppress, nil
@@ -414,6 +436,9 @@ func (s *session) onFunctionCallResponse(_ byte, head *expectation) (bool, error
 // granted once the backend confirmed it.
 func (s *session) onCommandComplete(typ byte, head *expectation) (bool, error) {
 	dropped := s.suppress
+	if head.sort != nil && dropped {
+		s.portalFailed(head) // failed mid-way (portions.go)
+	}
 	var sortedTag []byte
 	if head.sort != nil && typ == beCommandComplete && !dropped {
 		t, err := s.flushSorted(head) // protect_sort.go

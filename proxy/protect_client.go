@@ -25,15 +25,19 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 		s.objsNeeded = true
 	}
 	s.freshBeforeCopy(typ, a)
+	s.freshBeforeUnknown(typ, a)
 	if err := s.awaitFreshCatalog(typ); err != nil {
 		return nil, err
 	}
 	if a != nil && s.srv.protect != nil && hasDDL(a) {
 		s.ddlSeen = true
 	}
-	if a != nil && s.srv.protect != nil && mayChangeOutput(a) {
-		s.outputSeen = true // read extra_float_digits and bytea_output after it (output.go)
+	if s.srv.protect != nil && (typ == feFunctionCall || a != nil && mayChangeOutput(a)) {
+		// Read extra_float_digits and bytea_output after it (output.go);
+		// a FunctionCall may be set_config itself.
+		s.outputSeen = true
 	}
+	s.noteDatetimeChange(typ, a) // datetime_pending.go
 	if h := clientHandlers[typ]; h != nil {
 		return h(s, typ, a)
 	}
@@ -226,7 +230,7 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 		}
 		if pe == nil && st.plan != nil && st.plan.Sort != nil {
 			x.sort = newSortRun(st.plan.Sort)
-			pe = sortedExecute(body, x.sort) // protect_sort.go
+			x.portion, body, pe = executeLimit(body) // portions.go: the backend gets no limit
 			if pe == nil {
 				pe = s.executeFilters(x)
 			}
@@ -242,11 +246,19 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 		}
 	}
 	s.expects.push(x)
+	if x.portion > 0 {
+		return executeMessage(body), nil
+	}
 	return nil, nil
 }
 
 func (s *session) onSync(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 	s.noteSync()
+	// A Describe of a portal in this segment may have been skipped after
+	// an error, and the portal, bound before a savepoint, run after a
+	// ROLLBACK TO it: a portal's next Execute describes it again (the
+	// answer of an injected Describe is the client's to miss).
+	clear(s.describedPortals)
 	s.expects.push(s.expects.fresh(expSync))
 	return nil, nil
 }
@@ -441,12 +453,16 @@ func (s *session) markerParse(name string, pe *pgerr.Error, a *sqlrewrite.Analys
 
 // parseRefusal is the first reason a planned Parse must not run: a write
 // or read through a view, a catalog known stale inside a pipeline segment
-// (staleInSegment), or cpe, its cursors' refusal.
+// (staleInSegment), a write naming a relation the catalog lacks inside one
+// (unknownWriteInSegment), or cpe, its cursors' refusal.
 func (s *session) parseRefusal(a *sqlrewrite.Analysis, plan *sqlrewrite.Plan, cpe *pgerr.Error) *pgerr.Error {
 	if pe := s.viewWriteRefusal(a); pe != nil {
 		return pe
 	}
 	if pe := s.staleInSegment(plan); pe != nil {
+		return pe
+	}
+	if pe := s.unknownWriteInSegment(a); pe != nil { // catalog_names.go
 		return pe
 	}
 	return cpe
@@ -541,10 +557,15 @@ func hasDDL(a *sqlrewrite.Analysis) bool {
 }
 
 // refreshCatalogAfterDDL queues phiguard's catalog query behind a request
-// that ran DDL (a Query, or a Sync ending a batch), so the mapping of
+// that ran DDL (a Query, or a Sync ending a batch), and the output
+// settings' query behind one that may have changed them (also a
+// FunctionCall, a request of its own), so the mapping of
 // result columns to protected columns stays current. Its answer is
 // swallowed by the backend pump.
 func (s *session) refreshCatalogAfterDDL(typ byte) error {
+	if typ == feFunctionCall {
+		return s.queueOutputQuery()
+	}
 	if typ != feQuery && typ != feSync {
 		return nil
 	}

@@ -120,7 +120,7 @@ func (s *session) keepRow(run *sortRun, fields []*resultField, cells [][]byte, v
 					"phiguard cannot tell that the WHERE operand %s arrives as that encrypted column, so it cannot compare it", f.Column.QualifiedName())
 			}
 			var pe *pgerr.Error
-			if x, _, pe = s.encryptedKey(field, cells[at], false); pe != nil {
+			if x, pe = s.transientKey(field, cells[at]); pe != nil {
 				return false, pe
 			}
 		}

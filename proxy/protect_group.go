@@ -2,11 +2,10 @@ package proxy
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 
-	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 // Proxy-side GROUP BY (docs/search.md). A statement whose SortPlan is
@@ -68,7 +67,8 @@ func (run *sortRun) groupRows() ([][]int32, *pgerr.Error) {
 	return groups, nil
 }
 
-// flushGrouped sends one row per group and SELECT n; it returns the tag,
+// flushGrouped sends one row per group (or its Execute's portion of
+// them, portions.go) and SELECT n; it returns the tag for the record,
 // nil when the statement failed instead.
 func (s *session) flushGrouped(head *expectation) ([]byte, error) {
 	run := head.sort
@@ -77,44 +77,86 @@ func (s *session) flushGrouped(head *expectation) ([]byte, error) {
 		return nil, s.failSort(head, pe)
 	}
 	head.sort = nil
-	max := s.srv.maxSubjects()
-	var buf []byte
-	for _, g := range groups {
+	rows := make([][][]byte, len(groups))
+	sorted := make([]sortedRow, len(groups)) // a group's sort keys
+	for n, g := range groups {
 		values := slices.Clone(run.rows[g[0]].values)
-		for i, v := range values { // a group column's; the aggregates' are nil here
-			if f := run.fields[i]; f != nil && f.subject != nil && v != nil {
-				head.noteSubject(f.subject, subjectID(v, f.format), max)
-			}
-		}
+		sorted[n].keys = run.rows[g[0]].keys // a group column's, the same in each of its rows
+		states := make([]aggState, len(run.plan.Aggregates))
 		for i, a := range run.plan.Aggregates {
-			var st aggState
+			st := &states[i]
+			if i < len(run.aggs) {
+				st.order = run.aggs[i].order // min's and max's collation (checkAggregateCollations)
+			}
 			for _, at := range g {
 				if pe := st.fold(run, a, run.rows[at].inputs[i]); pe != nil {
-					return nil, s.failResult(pe)
+					return nil, s.failSort(head, pe)
 				}
 			}
-			v, pe := s.aggregateValue(a, &st, s.resultFormat(head, a.Target))
+			v, pe := s.aggregateValue(a, st, s.resultFormat(head, a.Target))
 			if pe != nil {
-				return nil, s.failResult(pe)
+				return nil, s.failSort(head, pe)
 			}
 			values[a.Target] = v
 		}
-		var err error
-		if buf, err = (&pgproto3.DataRow{Values: values}).Encode(buf); err != nil {
-			return nil, err
-		}
-		if len(buf) > 64<<10 {
-			if _, err := s.cw.Write(buf); err != nil {
-				return nil, err
-			}
-			buf = buf[:0]
+		run.aggregateKeys(&sorted[n], states)
+		rows[n] = values
+	}
+	rows = cut(run.sortGroups(rows, sorted), run.offset, run.limit)
+	// Subject ids are a group column's; an aggregate's value is none.
+	subjects := slices.Clone(run.fields)
+	for _, a := range run.plan.Aggregates {
+		if a.Target < len(subjects) { // none when no row came
+			subjects[a.Target] = nil
 		}
 	}
-	tag := fmt.Appendf(nil, "SELECT %d", len(groups))
-	buf, err := (&pgproto3.CommandComplete{CommandTag: tag}).Encode(buf)
-	if err != nil {
-		return nil, err
+	return s.serveRows(head, rows, subjects) // portions.go
+}
+
+// aggregateKeys sets a group's keys that are its aggregates (a GROUP BY's
+// ORDER BY count(*) or min(col)) from their states.
+func (run *sortRun) aggregateKeys(g *sortedRow, states []aggState) {
+	if !slices.ContainsFunc(run.plan.Keys, func(k sqlrewrite.SortKey) bool { return k.Agg > 0 }) {
+		return
 	}
-	_, err = s.cw.Write(buf)
-	return tag, err
+	g.keys = slices.Clone(g.keys)
+	for i, k := range run.plan.Keys {
+		if k.Agg == 0 {
+			continue
+		}
+		a, st := run.plan.Aggregates[k.Agg-1], &states[k.Agg-1]
+		switch {
+		case a.Func == "count" && a.Distinct:
+			g.keys[i] = sortValue{rank: distinctCount(st.keys)}
+		case a.Func == "count":
+			g.keys[i] = sortValue{rank: st.count}
+		case !st.seen:
+			g.keys[i] = sortValue{null: true}
+		default:
+			g.keys[i] = sortValue{key: st.best}
+		}
+	}
+}
+
+// sortGroups orders the groups' rows by the ORDER BY, stably: ties keep
+// the order of their first rows.
+func (run *sortRun) sortGroups(rows [][][]byte, keys []sortedRow) [][][]byte {
+	if len(run.plan.Keys) == 0 {
+		return rows
+	}
+	order := make([]int32, len(rows))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		if c := run.compareRows(&keys[a], &keys[b]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	out := make([][][]byte, len(rows))
+	for i, at := range order {
+		out[i] = rows[at]
+	}
+	return out
 }

@@ -144,6 +144,13 @@ func (s *session) bindRefusal(info *stmtInfo) *pgerr.Error {
 			return pe
 		}
 	}
+	if s.catalog.Load().writesThroughRules(info.analysis) {
+		// Read just before this Bind (bindReprepares): a view another
+		// session replaced since the Parse (catalog_names.go).
+		if pe := s.viewWriteRefusal(info.analysis); pe != nil {
+			return pe
+		}
+	}
 	if touchesPHI(info.plan, info.decisions) && s.srv.auditor != nil && s.srv.auditor.Healthy() != nil {
 		return auditRefusal()
 	}

@@ -395,6 +395,9 @@ func unquote(lit []byte) []byte {
 // or binary) the client used, so that equal values give equal
 // deterministic cells; read under the session's DateStyle and TimeZone (datetime.go).
 func (s *session) canonicalValue(col *policy.ProtectedColumn, format int16, v []byte) ([]byte, error) {
+	if err := s.datetimeUnsettled(col, format); err != nil {
+		return nil, err
+	}
 	conv, err := s.converterFor(col)
 	if err != nil {
 		return nil, err

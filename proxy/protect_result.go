@@ -1,10 +1,13 @@
 package proxy
 
 import (
-	"github.com/phiguard/phiguard/cellcipher"
-	"github.com/phiguard/phiguard/internal/pgerr"
+	"encoding/binary"
+	"strconv"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/phiguard/phiguard/cellcipher"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
@@ -41,6 +44,11 @@ type resultField struct {
 	// the result is refused rather than passed with its cells
 	// (fieldsRefusal).
 	stale bool
+	// newRel: a field of a relation made since the catalog was read
+	// (catalog.newRelation), which phiguard does not decrypt: a cell in
+	// it is refused with 40001 (strayCellRefusal), and the catalog is
+	// read before the next statement.
+	newRel bool
 }
 
 // describeFields maps a RowDescription's fields to protected columns. When
@@ -89,6 +97,14 @@ func (s *session) mapFields(body []byte, a *sqlrewrite.Analysis, cat *catalog, r
 			fields[i] = &resultField{stale: true, table: f.TableOID, attnum: int16(f.TableAttributeNumber)}
 			continue
 		}
+		if col == nil && cat.newRelation(f.TableOID) {
+			s.catalogStale.Store(true)
+			if fields == nil {
+				fields = make([]*resultField, len(rd.Fields))
+			}
+			fields[i] = &resultField{newRel: true, table: f.TableOID, attnum: int16(f.TableAttributeNumber)}
+			continue
+		}
 		var subj *policy.ProtectedTable
 		if s.srv.auditor != nil {
 			subj = cat.subject(f.TableOID, int16(f.TableAttributeNumber))
@@ -130,11 +146,13 @@ func (s *session) mapFields(body []byte, a *sqlrewrite.Analysis, cat *catalog, r
 // when the row needs no change), noting subject ids into x. The row it
 // returns lives in s.rowScratch: write or copy it before the next call.
 func (s *session) decryptDataRow(body []byte, fields []*resultField, x *expectation) ([]byte, *pgerr.Error) {
-	row := &s.rowScratch.row
-	if err := row.Decode(body); err != nil || len(row.Values) != len(fields) {
+	r := &s.rowScratch
+	cells, ok := decodeRowInto(r.cells[:0], body)
+	if !ok || len(cells) != len(fields) {
 		return nil, pgerr.New(pgerr.ProtocolViolation, "malformed DataRow from backend")
 	}
-	if pe := s.checkRowSubjects(row.Values, fields); pe != nil {
+	r.cells = cells
+	if pe := s.checkRowSubjects(cells, fields); pe != nil {
 		return nil, pe
 	}
 	changed := false
@@ -144,54 +162,68 @@ func (s *session) decryptDataRow(body []byte, fields []*resultField, x *expectat
 			// session's DDL, used for its executions without Describe.
 			return nil, fieldsRefusal(fields)
 		}
-		if f == nil || row.Values[i] == nil {
+		v := cells[i]
+		if v == nil {
 			continue
 		}
-		if f.subject != nil {
-			x.noteSubject(f.subject, subjectID(row.Values[i], f.format), s.srv.maxSubjects())
+		if (f == nil || f.col == nil && f.rule == nil) && keys.ContainsCell(v) { // strayCellRefusal
+			return nil, s.strayCellRefusal("result column "+strconv.Itoa(i+1), f != nil && f.newRel)
 		}
-		if f.rule != nil {
-			changed = true
-			v, pe := s.applyColumnRule(f, row.Values[i])
-			if pe != nil {
-				return nil, pe
+		changed = changed || f != nil && (f.rule != nil || f.col != nil)
+	}
+	if !changed {
+		for i, f := range fields {
+			if f != nil && f.subject != nil && cells[i] != nil {
+				x.noteSubject(f.subject, subjectID(cells[i], f.format), s.srv.maxSubjects())
 			}
-			row.Values[i] = v
-			continue
 		}
-		if f.col == nil {
-			continue
-		}
-		changed = true
-		v, pe := s.decryptValue(f, row.Values[i])
+		return nil, nil
+	}
+	// Each value is written as soon as it is made: a decrypted one lives
+	// in the scratch buffers only until the next (openCellScratch).
+	out := append(r.out[:0], 'D', 0, 0, 0, 0)
+	out = binary.BigEndian.AppendUint16(out, uint16(len(cells)))
+	for i, f := range fields {
+		v, pe := s.rowValue(f, cells[i], x)
 		if pe != nil {
 			return nil, pe
 		}
-		row.Values[i] = v
+		out = appendField(out, v)
 	}
-	if !changed {
-		return nil, nil
-	}
-	out, err := row.Encode(s.rowScratch.out[:0])
-	if err != nil {
-		return nil, pgerr.New(pgerr.InternalError, "phiguard could not encode a decrypted row")
-	}
-	s.rowScratch.keep(out)
+	binary.BigEndian.PutUint32(out[1:5], uint32(len(out)-1))
+	r.keep(out)
 	return out, nil
 }
 
-// rowScratch is what decryptDataRow reuses from row to row, so that a
-// result costs no garbage beyond the plaintext values themselves: the
-// decoded row's value slice and the encoded row. What decryptDataRow
-// returns is valid until its next call.
-type rowScratch struct {
-	row pgproto3.DataRow
-	out []byte
+// rowValue is what decryptDataRow sends for one field's value v: the
+// column rule's output, the decrypted value, or v; subject ids are noted
+// first, as the row is read.
+func (s *session) rowValue(f *resultField, v []byte, x *expectation) ([]byte, *pgerr.Error) {
+	if f == nil || v == nil {
+		return v, nil
+	}
+	if f.subject != nil {
+		x.noteSubject(f.subject, subjectID(v, f.format), s.srv.maxSubjects())
+	}
+	switch {
+	case f.rule != nil:
+		return s.applyColumnRule(f, v)
+	case f.col != nil:
+		return s.decryptValueScratch(f, v)
+	}
+	return v, nil
 }
 
-// maxKeptRow is the largest encoded row kept for reuse; a bigger one
-// (a large text or bytea value) is let go.
-const maxKeptRow = 64 << 10
+// rowScratch is what decryptDataRow reuses from row to row, so that a
+// result costs no garbage: the decoded row's value slice, the encoded
+// row, and the buffers cells are decrypted into (openCellScratch). What
+// decryptDataRow returns is valid until its next call.
+type rowScratch struct {
+	cells [][]byte
+	out   []byte
+	plain []byte
+	keys  keys.Scratch
+}
 
 func (r *rowScratch) keep(out []byte) {
 	if cap(out) <= maxKeptRow {
@@ -200,6 +232,26 @@ func (r *rowScratch) keep(out []byte) {
 		r.out = nil
 	}
 }
+
+// decryptValueScratch is decryptValue for a value written out before the
+// next call (decryptDataRow): its plaintext may live in s.rowScratch.
+func (s *session) decryptValueScratch(f *resultField, v []byte) ([]byte, *pgerr.Error) {
+	if keys.IsSubjectCell(v) {
+		return s.decryptSubjectCell(f, v)
+	}
+	plain, state, pe := s.openCellScratch(f.col, v)
+	if pe != nil {
+		return nil, pe
+	}
+	if state == cellcipher.Legacy {
+		return v, nil // legacy plaintext, before or during the backfill
+	}
+	return s.presentValue(f.col, f.format, plain)
+}
+
+// maxKeptRow is the largest encoded row kept for reuse; a bigger one
+// (a large text or bytea value) is let go.
+const maxKeptRow = 64 << 10
 
 func (s *session) decryptValue(f *resultField, v []byte) ([]byte, *pgerr.Error) {
 	col := f.col

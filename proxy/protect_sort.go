@@ -3,7 +3,6 @@ package proxy
 import (
 	"cmp"
 	"encoding/binary"
-	"fmt"
 	"slices"
 	"strconv"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgorder"
 	"github.com/phiguard/phiguard/internal/pgvalue"
+	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
@@ -43,6 +43,15 @@ type sortRun struct {
 	// they hold (count(DISTINCT)'s) (protect_aggregate.go).
 	aggs []aggState
 	held int
+	// scratch, shown and encoded are reused for every row the backend
+	// sends (holdSortedRow): a row kept owns one copy of its bytes.
+	scratch, shown [][]byte
+	encoded        []byte
+	// otherRows and otherBytes are what the session's portals hold for
+	// their next Executes (portions.go), read once, at the first row.
+	otherRows  int
+	otherBytes int64
+	othersRead bool
 }
 
 // sortedRow is a row as the client will see it (visible fields only),
@@ -140,15 +149,16 @@ func hideSortColumns(body []byte, sp *sqlrewrite.SortPlan) ([]byte, error) {
 // keys; the hidden key cells are opened for their keys only.
 func (s *session) holdSortedRow(head *expectation, body []byte, fields []*resultField) error {
 	run := head.sort
-	var row pgproto3.DataRow
-	if err := row.Decode(body); err != nil || len(row.Values) != len(fields) || len(fields) < run.plan.Hidden {
+	cells, ok := decodeRowInto(run.scratch[:0], body)
+	if !ok || len(cells) != len(fields) || len(fields) < run.plan.Hidden {
 		return s.failSort(head, pgerr.New(pgerr.ProtocolViolation, "malformed DataRow from backend"))
 	}
-	if pe := s.checkRowSubjects(row.Values, fields); pe != nil {
+	run.scratch = cells
+	if pe := s.checkRowSubjects(cells, fields); pe != nil {
 		return s.failSort(head, pe)
 	}
 	visible := len(fields) - run.plan.Hidden
-	hidden := row.Values[visible:]
+	hidden := cells[visible:]
 	if !run.started {
 		run.started, run.fields = true, fields
 		if pe := run.readBounds(hidden); pe != nil {
@@ -161,51 +171,45 @@ func (s *session) holdSortedRow(head *expectation, body []byte, fields []*result
 			return s.failSort(head, pe)
 		}
 	}
-	if keep, pe := s.keepRow(run, fields, row.Values, visible); pe != nil || !keep {
+	if keep, pe := s.keepRow(run, fields, cells, visible); pe != nil || !keep {
 		if pe != nil {
 			return s.failSort(head, pe)
 		}
 		return nil // the WHERE drops it
 	}
 	if len(run.plan.Aggregates) > 0 && !run.plan.Grouped {
-		return s.foldAggregateRow(head, fields, row.Values) // protect_aggregate.go
+		return s.foldAggregateRow(head, fields, cells) // protect_aggregate.go
 	}
-	shown := slices.Clone(row.Values[:visible])
-	keys, dkeys, shownFields, pe := s.rowKeys(run, fields, row.Values, shown) // protect_distinct.go
+	run.shown = append(run.shown[:0], cells[:visible]...)
+	shown := run.shown
+	keys, dkeys, shownFields, pe := s.rowKeys(run, fields, cells, shown) // protect_distinct.go
 	if pe != nil {
 		return s.failSort(head, pe)
 	}
-	inputs, shownFields, pe := s.groupInputs(run, fields, row.Values, shown, shownFields) // protect_group.go
+	inputs, shownFields, pe := s.groupInputs(run, fields, cells, shown, shownFields) // protect_group.go
 	if pe != nil {
 		return s.failSort(head, pe)
 	}
 	// Subjects are noted at flush, for the rows the client gets.
-	out, pe := s.decryptDataRow(encodeRow(shown), shownFields, none)
+	run.encoded = appendRowBody(run.encoded[:0], shown)
+	out, pe := s.decryptDataRow(run.encoded, shownFields, none)
 	if pe != nil {
 		return s.failSort(head, pe)
 	}
+	decrypted := run.encoded
 	if out != nil {
-		row = pgproto3.DataRow{}
-		if err := row.Decode(out[5:]); err != nil {
-			return s.failSort(head, pgerr.New(pgerr.InternalError, "phiguard could not read back a decrypted row"))
-		}
+		decrypted = out[5:]
 	}
-	if out == nil {
-		row.Values = shown
-	}
-	values := make([][]byte, visible)
-	for i, v := range row.Values[:visible] {
-		values[i] = slices.Clone(v) // the message buffer is reused
+	// One copy of the row's bytes, which the message buffers it came
+	// from (the backend's, decryptDataRow's) are not: they are reused.
+	values, ok := decodeRowInto(make([][]byte, 0, visible), slices.Clone(decrypted))
+	if !ok || len(values) != visible {
+		return s.failSort(head, pgerr.New(pgerr.InternalError, "phiguard could not read back a decrypted row"))
 	}
 	run.rows = append(run.rows, sortedRow{values: values, keys: keys, dkeys: dkeys, inputs: inputs})
 	// The row's bytes and what holds them: slice headers, keys, the row.
 	run.bytes += int64(len(body)) + 24*int64(len(values)) + 96*int64(len(keys)+len(dkeys)) + 72
 	return s.checkSortCap(head)
-}
-
-func encodeRow(values [][]byte) []byte {
-	out, _ := (&pgproto3.DataRow{Values: values}).Encode(nil)
-	return out[5:] // decryptDataRow reads the body
 }
 
 // checkSortCap fails the statement past the configured caps.
@@ -215,18 +219,23 @@ func (s *session) checkSortCap(head *expectation) error {
 	if rowCap <= 0 || byteCap <= 0 { // a configuration not from config.Default
 		rowCap, byteCap = 100000, 64<<20
 	}
-	if len(run.rows)+run.held <= rowCap && run.bytes <= byteCap {
+	if !run.othersRead { // the rest of portals read in portions (portions.go)
+		run.otherRows, run.otherBytes = s.heldPortions()
+		run.othersRead = true
+	}
+	if len(run.rows)+run.held+run.otherRows <= rowCap && run.bytes+run.otherBytes <= byteCap {
 		return nil
 	}
 	col := run.firstColumn()
 	return s.failSort(head, pgerr.Newf(pgerr.ProgramLimitExceeded,
-		"ORDER BY, WHERE, DISTINCT, GROUP BY or count(DISTINCT) on encrypted column %s is evaluated in phiguard, which holds at most %d rows and %d bytes of one result (limits.proxy_sort_rows, limits.proxy_sort_bytes) and this result holds more: narrow the rows with a plaintext predicate; an order search term on %s (issue 13, not yet available) would let the database serve it",
-		col, rowCap, byteCap, col))
+		"%s on encrypted column %s is evaluated in phiguard, which holds at most %d rows and %d bytes of one result, with what the session's portals read in portions still hold (limits.proxy_sort_rows, limits.proxy_sort_bytes), and this result holds more: narrow the rows with a plaintext predicate; an order search term on %s (issue 13, not yet available) would let the database serve it",
+		run.construct(), col, rowCap, byteCap, col))
 }
 
 // failSort drops the held rows and fails the statement.
 func (s *session) failSort(head *expectation, pe *pgerr.Error) error {
 	head.sort = nil
+	s.portalFailed(head) // portions.go
 	return s.failResult(pe)
 }
 
@@ -302,6 +311,9 @@ func (s *session) readKeys(ks []sqlrewrite.SortKey, fields []*resultField, cells
 	visible := len(shown)
 	keys := make([]sortValue, len(ks))
 	for i, k := range ks {
+		if k.Agg > 0 {
+			continue // a group's aggregate, computed at the end (protect_group.go)
+		}
 		at := visible + k.Value
 		if k.Target >= 0 {
 			at = k.Target
@@ -345,8 +357,21 @@ func (s *session) readKeys(ks []sqlrewrite.SortKey, fields []*resultField, cells
 // gets it (decryptValue's). A shredded subject's cell sorts as what it
 // reads as: NULL, or the marker.
 func (s *session) encryptedKey(f *resultField, cell []byte, present bool) (sortValue, []byte, *pgerr.Error) {
+	return s.keyOf(f, cell, present, s.openCell)
+}
+
+// transientKey is encryptedKey for a key compared and dropped before the
+// next call (a WHERE's, keepRow): the cell is opened into scratch
+// buffers (openCellScratch), which the key then shares.
+func (s *session) transientKey(f *resultField, cell []byte) (sortValue, *pgerr.Error) {
+	k, _, pe := s.keyOf(f, cell, false, s.openCellScratch)
+	return k, pe
+}
+
+// keyOf is encryptedKey with open to decrypt the cell.
+func (s *session) keyOf(f *resultField, cell []byte, present bool, open func(*policy.ProtectedColumn, []byte) ([]byte, cellcipher.State, *pgerr.Error)) (sortValue, []byte, *pgerr.Error) {
 	col := f.col
-	plain, state, pe := s.openCell(col, cell)
+	plain, state, pe := open(col, cell)
 	if pe != nil {
 		return sortValue{}, nil, pe
 	}
@@ -390,7 +415,10 @@ func (run *sortRun) compareRows(a, b *sortedRow) int {
 		case y.null:
 			return -nullOrder(k.NullsFirst)
 		case k.Column == nil:
-			c = cmpInt64(x.rank, y.rank)
+			c = cmpInt64(x.rank, y.rank) // a rank's direction is in it
+			if k.Agg > 0 && k.Desc {
+				c = -c // a count
+			}
 		default:
 			c = run.keyOrder(i).compare(x.key, y.key)
 			if k.Desc {
@@ -432,10 +460,14 @@ func cmpInt64(a, b int64) int {
 	return 0
 }
 
-// flushSorted sorts the held rows, sends the client's slice of them and
-// the CommandComplete it would have had; it returns that tag, nil when
-// the statement failed instead.
+// flushSorted sorts the held rows and sends the client's slice of them,
+// or the portion its Execute asks for (portions.go), and the
+// CommandComplete or PortalSuspended it would have had; it returns the
+// tag for the record (serveRows), nil when the statement failed instead.
 func (s *session) flushSorted(head *expectation) ([]byte, error) {
+	if rest := s.portalRest(head); rest != nil {
+		return s.resumePortion(head, rest) // portions.go
+	}
 	run := head.sort
 	if run.plan.Grouped {
 		return s.flushGrouped(head) // protect_group.go
@@ -449,39 +481,23 @@ func (s *session) flushSorted(head *expectation) ([]byte, error) {
 	}
 	head.sort = nil
 	order = run.sortedOrder(order)
-	if run.offset > 0 {
-		order = order[min(int64(len(order)), run.offset):]
+	order = cut(order, run.offset, run.limit)
+	rows := make([][][]byte, len(order))
+	for i, at := range order {
+		rows[i] = run.rows[at].values
 	}
-	if run.limit >= 0 && run.limit < int64(len(order)) {
-		order = order[:run.limit]
+	return s.serveRows(head, rows, run.fields) // portions.go
+}
+
+// cut applies OFFSET and LIMIT (-1: none).
+func cut[T any](rows []T, offset, limit int64) []T {
+	if offset > 0 {
+		rows = rows[min(int64(len(rows)), offset):]
 	}
-	max := s.srv.maxSubjects()
-	var buf []byte
-	for _, at := range order {
-		r := &run.rows[at]
-		for i, v := range r.values {
-			if f := run.fields[i]; f != nil && f.subject != nil && v != nil {
-				head.noteSubject(f.subject, subjectID(v, f.format), max)
-			}
-		}
-		var err error
-		if buf, err = (&pgproto3.DataRow{Values: r.values}).Encode(buf); err != nil {
-			return nil, err
-		}
-		if len(buf) > 64<<10 {
-			if _, err := s.cw.Write(buf); err != nil {
-				return nil, err
-			}
-			buf = buf[:0]
-		}
+	if limit >= 0 && limit < int64(len(rows)) {
+		rows = rows[:limit]
 	}
-	tag := fmt.Appendf(nil, "SELECT %d", len(order))
-	buf, err := (&pgproto3.CommandComplete{CommandTag: tag}).Encode(buf)
-	if err != nil {
-		return nil, err
-	}
-	_, err = s.cw.Write(buf)
-	return tag, err
+	return rows
 }
 
 // sortedOrder is the rows' order, as the indexes of run.rows: a stable

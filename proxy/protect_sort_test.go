@@ -1,12 +1,15 @@
 package proxy
 
 import (
+	"bytes"
 	"encoding/binary"
-	"github.com/phiguard/phiguard/internal/pgcollate"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/phiguard/phiguard/internal/pgcollate"
 	"github.com/phiguard/phiguard/internal/pgorder"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
@@ -66,9 +69,30 @@ func TestCompareRowsNulls(t *testing.T) {
 	}
 }
 
-func TestSortedExecuteRefusesRowLimit(t *testing.T) {
-	col := sortTestColumn(t)
+func TestExecuteLimit(t *testing.T) {
 	body := func(n uint32) []byte { return binary.BigEndian.AppendUint32([]byte("p\x00"), n) }
+	for _, c := range []struct {
+		max, want uint32
+	}{{0, 0}, {10, 10}, {1, 1}, {0xffffffff, 0} /* -1: all rows */} {
+		n, out, pe := executeLimit(body(c.max))
+		if pe != nil || n != c.want {
+			t.Errorf("max_rows %d: %d, %v; want %d", c.max, n, pe, c.want)
+			continue
+		}
+		if !bytes.Equal(out, body(0)) && c.max != 0xffffffff {
+			t.Errorf("max_rows %d: sent %q, want no limit", c.max, out)
+		}
+	}
+	if _, _, pe := executeLimit([]byte("p")); pe == nil || pe.Code != "08P01" {
+		t.Errorf("malformed Execute: %v", pe)
+	}
+	if got := executeMessage(body(0)); !bytes.Equal(got, append([]byte{'E', 0, 0, 0, 10}, body(0)...)) {
+		t.Errorf("executeMessage: %q", got)
+	}
+}
+
+func TestSortConstruct(t *testing.T) {
+	col := sortTestColumn(t)
 	for _, c := range []struct {
 		plan      *sqlrewrite.SortPlan
 		construct string
@@ -80,15 +104,11 @@ func TestSortedExecuteRefusesRowLimit(t *testing.T) {
 		{&sqlrewrite.SortPlan{Aggregates: []sqlrewrite.Aggregate{{Column: col}}}, "an aggregate"},
 	} {
 		run := newSortRun(c.plan)
-		if pe := sortedExecute(body(0), run); pe != nil {
-			t.Errorf("max_rows 0 refused: %v", pe)
+		if got := run.construct(); got != c.construct {
+			t.Errorf("construct %q, want %q", got, c.construct)
 		}
-		want := c.construct + " on encrypted column public.t.c "
-		if pe := sortedExecute(body(10), run); pe == nil || pe.Code != "0A000" || !strings.HasPrefix(pe.Message, want) {
-			t.Errorf("max_rows 10: %v, want 0A000 starting %q", pe, want)
-		}
-		if pe := sortedExecute([]byte("p"), run); pe == nil {
-			t.Error("malformed Execute accepted")
+		if got := run.firstColumn(); got != "public.t.c" {
+			t.Errorf("%s: first column %q", c.construct, got)
 		}
 	}
 }
@@ -140,5 +160,38 @@ func TestSortBoundsAndCollations(t *testing.T) {
 	}
 	if pe := run.checkCollations([][]byte{nil, nil, nil}); pe == nil {
 		t.Error("unknown collation accepted")
+	}
+}
+
+// TestRowBodyRoundTrip: appendRowBody writes what pgproto3 writes, and
+// decodeRowInto reads what pgproto3 reads (NULL, empty, bytes), and
+// refuses a body that is cut short or runs on.
+func TestRowBodyRoundTrip(t *testing.T) {
+	for _, values := range [][][]byte{{}, {nil}, {{}}, {[]byte("a"), nil, {}, []byte("~phg~xyz")}} {
+		want, err := (&pgproto3.DataRow{Values: values}).Encode(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := appendRowBody([]byte{9}, values)[1:]
+		if !bytes.Equal(body, want[5:]) {
+			t.Fatalf("%q: body %x, pgproto3 %x", values, body, want[5:])
+		}
+		got, ok := decodeRowInto(make([][]byte, 0, 1), body)
+		if !ok || len(got) != len(values) {
+			t.Fatalf("%q: decoded %q %v", values, got, ok)
+		}
+		for i := range values {
+			if (got[i] == nil) != (values[i] == nil) || !bytes.Equal(got[i], values[i]) {
+				t.Errorf("%q: value %d is %q", values, i, got[i])
+			}
+		}
+		if len(body) > 2 {
+			if _, ok := decodeRowInto(nil, body[:len(body)-1]); ok {
+				t.Errorf("%q: a body cut short was read", values)
+			}
+		}
+		if _, ok := decodeRowInto(nil, append(slices.Clone(body), 0)); ok {
+			t.Errorf("%q: a body running on was read", values)
+		}
 	}
 }

@@ -130,6 +130,28 @@ func (s *session) openCell(col *policy.ProtectedColumn, v []byte) ([]byte, cellc
 		ctx = lt
 	}
 	plain, state, err := s.srv.protect.cipher().Open(ctx, col, v)
+	return s.openedCell(col, v, plain, state, err)
+}
+
+// openCellScratch is openCell for a value the caller is done with before
+// its next call (presented into a row being encoded, or compared): a cell
+// under a column key is decrypted into s.rowScratch's buffers, reused
+// from value to value, and costs no allocation. Backend pump, as
+// rowScratch.
+func (s *session) openCellScratch(col *policy.ProtectedColumn, v []byte) ([]byte, cellcipher.State, *pgerr.Error) {
+	if keys.IsSubjectCell(v) {
+		return s.openCell(col, v)
+	}
+	r := &s.rowScratch
+	plain, state, err := s.srv.protect.cipher().OpenInto(context.Background(), &r.keys, r.plain, col, v)
+	if err == nil && state == cellcipher.Opened {
+		r.plain = plain[:0] // the array, grown to the largest value yet
+	}
+	return s.openedCell(col, v, plain, state, err)
+}
+
+// openedCell is openCell's answer for what the cipher returned.
+func (s *session) openedCell(col *policy.ProtectedColumn, v, plain []byte, state cellcipher.State, err error) ([]byte, cellcipher.State, *pgerr.Error) {
 	switch {
 	case err == nil:
 		if state == cellcipher.Shredded {

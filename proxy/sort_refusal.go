@@ -1,23 +1,6 @@
 package proxy
 
-import "github.com/phiguard/phiguard/internal/pgerr"
-
 // What a refusal of a statement phiguard evaluates itself says of it.
-
-// sortedExecute refuses an Execute with a row limit of a statement sorted
-// in the proxy: its rows come out only after all are read, and phiguard
-// does not emulate PortalSuspended.
-func sortedExecute(body []byte, run *sortRun) *pgerr.Error {
-	_, rest, ok := cstring(body)
-	if !ok || len(rest) < 4 {
-		return pgerr.New(pgerr.ProtocolViolation, "malformed Execute message")
-	}
-	if n := int32(rest[0])<<24 | int32(rest[1])<<16 | int32(rest[2])<<8 | int32(rest[3]); n > 0 {
-		return pgerr.Newf(pgerr.FeatureNotSupported,
-			"%s on encrypted column %s is evaluated in phiguard, which cannot fetch its rows in portions (Execute with a row limit, a fetch size, a cursor): fetch all rows at once", run.construct(), run.firstColumn())
-	}
-	return nil
-}
 
 // construct names what phiguard evaluates for the statement, for a
 // refusal.

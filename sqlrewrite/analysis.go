@@ -38,6 +38,16 @@ func (s Statement) MayChangeSettings() bool {
 	return s.valueDependent
 }
 
+// MayChangeDatetime reports whether the statement may change a setting
+// PostgreSQL reads date, time and interval input under (DateStyle,
+// TimeZone, IntervalStyle): a SET or RESET of one, RESET ALL,
+// set_config, DISCARD, a transaction end or rollback to a savepoint
+// (which undoes SET), CALL and DO, or a statement that could not be
+// classified. A function that runs SET inside is not seen.
+func (s Statement) MayChangeDatetime() bool {
+	return s.datetime || s.Kind == KindCall || s.Kind == KindUnknown
+}
+
 // Statement is what the proxy needs to know about one statement.
 type Statement struct {
 	Kind Kind
@@ -46,6 +56,9 @@ type Statement struct {
 	// first appearance. Names bound by a WITH clause are included as written;
 	// resolving them against CTE names is the policy layer's job.
 	Tables []TableName
+	// CTEs are the names the statement's WITH clauses bind (at any
+	// depth), which an unqualified entry of Tables may be.
+	CTEs []string
 	// Cursor is the cursor a DECLARE, FETCH, MOVE or CLOSE names ("" for
 	// other statements and CLOSE ALL), and CursorOp what it does to it: the proxy follows cursors so that reading one is audited and
 	// checked like the query it was declared for.
@@ -64,6 +77,9 @@ type Statement struct {
 	// analysis, and the plan cached on it, must not be shared with other
 	// texts of its shape.
 	valueDependent bool
+	// datetime: the statement may change DateStyle, TimeZone or
+	// IntervalStyle (see MayChangeDatetime).
+	datetime bool
 	// optionsAreValues: a COPY, whose options are literals; like
 	// valueDependent, its analysis is not shared by shape, but it
 	// changes no setting.

@@ -66,6 +66,11 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 			st.Writes = true
 		case *pg_query.VariableSetStmt:
 			st.valueDependent = true
+			st.datetime = st.datetime || setsDatetime(n)
+		case *pg_query.TransactionStmt:
+			st.datetime = st.datetime || undoesSet(n)
+		case *pg_query.DiscardStmt:
+			st.datetime = true
 		case *pg_query.SortBy:
 			// ORDER BY 2 names a select-list entry by a literal: which
 			// column is sorted (in the proxy, for an encrypted one:
@@ -80,7 +85,7 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 			}
 		case *pg_query.FuncCall:
 			if _, name := funcParts(n.GetFuncname()); name == "set_config" {
-				st.valueDependent = true
+				st.valueDependent, st.datetime = true, true
 			}
 		case *pg_query.CopyStmt:
 			st.Writes = st.Writes || n.IsFrom
@@ -103,6 +108,7 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 		}
 	})
 	st.repeated = repeatedNames(named, ctes)
+	st.CTEs = ctes
 	return st
 }
 
@@ -230,4 +236,25 @@ func classify(node *pg_query.Node) Kind {
 		}
 	}
 	return KindUtility
+}
+
+// setsDatetime: a SET or RESET of a setting PostgreSQL reads date, time
+// and interval input under (RESET ALL included).
+func setsDatetime(n *pg_query.VariableSetStmt) bool {
+	switch strings.ToLower(n.GetName()) {
+	case "datestyle", "timezone", "intervalstyle":
+		return true
+	}
+	return n.GetKind() == pg_query.VariableSetKind_VAR_RESET_ALL
+}
+
+// undoesSet: a transaction statement that may undo a SET (or end a SET
+// LOCAL): all but BEGIN, SAVEPOINT and RELEASE.
+func undoesSet(n *pg_query.TransactionStmt) bool {
+	switch n.GetKind() {
+	case pg_query.TransactionStmtKind_TRANS_STMT_BEGIN, pg_query.TransactionStmtKind_TRANS_STMT_START,
+		pg_query.TransactionStmtKind_TRANS_STMT_SAVEPOINT, pg_query.TransactionStmtKind_TRANS_STMT_RELEASE:
+		return false
+	}
+	return true
 }

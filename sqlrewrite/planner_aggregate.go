@@ -98,10 +98,10 @@ func (p *planner) aggregateShapes(s *pg_query.SelectStmt, sc *scope, top bool) (
 func (p *planner) aggregatesInProxy(s *pg_query.SelectStmt, sc *scope, aggs []Aggregate, groupKeys []int, filters []filterCand, conjuncts int) bool {
 	need := needsProxy(aggs) || len(filters) > 0
 	switch {
-	case groupKeys != nil && (need || groupNeedsProxy(s, sc, groupKeys)):
+	case groupKeys != nil && (need || groupNeedsProxy(s, sc, groupKeys) || groupOrderNeedsProxy(s, sc, aggs)):
 		p.groupPlan(s, sc, aggs, groupKeys, filters, conjuncts)
 	case groupKeys == nil && need:
-		p.aggregatePlan(s, aggs, filters, conjuncts)
+		p.aggregatePlan(s, aggs, nil, filters, conjuncts)
 	default:
 		return false
 	}
@@ -152,8 +152,9 @@ func needsProxy(aggs []Aggregate) bool {
 }
 
 // aggregatePlan makes the SortPlan of a statement whose aggregates
-// phiguard computes, with its WHERE's filters.
-func (p *planner) aggregatePlan(s *pg_query.SelectStmt, aggs []Aggregate, filters []filterCand, conjuncts int) {
+// phiguard computes, with its WHERE's filters and a GROUP BY's ORDER BY
+// items (planner_group.go).
+func (p *planner) aggregatePlan(s *pg_query.SelectStmt, aggs []Aggregate, items []sortItem, filters []filterCand, conjuncts int) {
 	for i, a := range aggs {
 		if a.Column == nil || a.Func == "count" && !a.Distinct {
 			continue
@@ -172,7 +173,10 @@ func (p *planner) aggregatePlan(s *pg_query.SelectStmt, aggs []Aggregate, filter
 		}
 		aggs[i].OID, aggs[i].Size = oid, size
 	}
-	sp := p.sortPlan(s, nil)
+	sp := p.sortPlan(s, items)
+	if sp == nil {
+		return
+	}
 	sp.addFilters(filters, conjuncts)
 	add := func(h hiddenColumn) int {
 		sp.hidden = append(sp.hidden, h)

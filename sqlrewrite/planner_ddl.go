@@ -7,11 +7,29 @@ import (
 
 // ddl plans DDL that names a protected table. Schema changes run (the DBA
 // manages the legacy schema through phiguard, and the proxy re-reads its
-// catalog afterwards); what is refused is the one kind of DDL that stores
-// values: a default or generated expression on a protected column, which
-// PostgreSQL would write unencrypted into existing or future rows.
+// catalog afterwards); what is refused is the DDL that stores values (a
+// default or generated expression on a protected column, which
+// PostgreSQL would write unencrypted into existing or future rows) and
+// the DDL that has the database evaluate expressions over a protected
+// column's cells (planner_ddl_expr.go).
 func (p *planner) ddl(n *pg_query.Node) {
 	switch {
+	case n.GetRenameStmt() != nil:
+		p.rename(n.GetRenameStmt())
+	case n.GetAlterObjectSchemaStmt() != nil:
+		p.setSchema(n.GetAlterObjectSchemaStmt())
+	case n.GetIndexStmt() != nil:
+		p.index(n.GetIndexStmt())
+	case n.GetCreatePolicyStmt() != nil:
+		c := n.GetCreatePolicyStmt()
+		t := p.table(c.GetTable().GetSchemaname(), c.GetTable().GetRelname())
+		p.refuseExprOver(t, c.GetQual(), "a row security policy")
+		p.refuseExprOver(t, c.GetWithCheck(), "a row security policy")
+	case n.GetAlterPolicyStmt() != nil:
+		c := n.GetAlterPolicyStmt()
+		t := p.table(c.GetTable().GetSchemaname(), c.GetTable().GetRelname())
+		p.refuseExprOver(t, c.GetQual(), "a row security policy")
+		p.refuseExprOver(t, c.GetWithCheck(), "a row security policy")
 	case n.GetCreateTableAsStmt() != nil:
 		// The query runs in the database, on the cells: planned as any
 		// SELECT that is not the client's own, what cannot run on them
@@ -23,7 +41,10 @@ func (p *planner) ddl(n *pg_query.Node) {
 		c := n.GetCreateStmt()
 		t := p.table(c.GetRelation().GetSchemaname(), c.GetRelation().GetRelname())
 		for _, e := range c.GetTableElts() {
-			p.columnDef(t, e.GetColumnDef())
+			if d := e.GetColumnDef(); d != nil {
+				p.columnDef(t, d)
+			}
+			p.constraint(t, e.GetConstraint(), "")
 		}
 	case n.GetAlterTableStmt() != nil:
 		a := n.GetAlterTableStmt()
@@ -33,6 +54,8 @@ func (p *planner) ddl(n *pg_query.Node) {
 			switch cmd.GetSubtype() {
 			case pg_query.AlterTableType_AT_AddColumn:
 				p.columnDef(t, cmd.GetDef().GetColumnDef())
+			case pg_query.AlterTableType_AT_AddConstraint:
+				p.constraint(t, cmd.GetDef().GetConstraint(), "")
 			case pg_query.AlterTableType_AT_ColumnDefault:
 				if col := protectedIn(t, cmd.GetName()); col != nil && cmd.GetDef() != nil {
 					p.refuse(col, "a default value on an encrypted column (it would be stored unencrypted)")
@@ -46,8 +69,12 @@ func (p *planner) ddl(n *pg_query.Node) {
 	}
 }
 
-// columnDef refuses a default or generated expression on a protected column.
+// columnDef refuses a default or generated expression on a protected
+// column, and a constraint of any column that reads a protected one.
 func (p *planner) columnDef(t *policy.ProtectedTable, d *pg_query.ColumnDef) {
+	for _, c := range d.GetConstraints() {
+		p.constraint(t, c.GetConstraint(), d.GetColname())
+	}
 	col := protectedIn(t, d.GetColname())
 	if col == nil {
 		return

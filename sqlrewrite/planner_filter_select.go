@@ -63,7 +63,11 @@ func (p *planner) refuseComputedSelectList(s *pg_query.SelectStmt, cands []filte
 			" (the database would compute it also for the rows that WHERE drops: select columns and constants only)")
 	}
 	for _, n := range s.GetSortClause() {
-		if k := n.GetSortBy().GetNode(); k != nil && k.GetColumnRef() == nil && !filterConst(k) {
+		k := n.GetSortBy().GetNode()
+		if p.aggregating && len(s.GetGroupClause()) > 0 && aggregateOfColumn(k) {
+			continue // an aggregate phiguard computes per group (planner_group.go)
+		}
+		if k != nil && k.GetColumnRef() == nil && !filterConst(k) {
 			p.refuse(cands[0].col, "a WHERE phiguard evaluates beside an ORDER BY computing "+computationName(k)+
 				" (the database would compute it also for the rows that WHERE drops: order by columns, output names or positions)")
 		}

@@ -9,12 +9,17 @@ import (
 // Proxy-side GROUP BY (issue 13). A top-level SELECT whose GROUP BY lists
 // columns, each also a select-list entry, and whose other select-list
 // entries are aggregates phiguard computes (planner_aggregate.go), with no
-// HAVING, ORDER BY, LIMIT or OFFSET, and that needs phiguard (a
-// randomized group column, an aggregate, or its WHERE), is sent without
-// its GROUP BY and with each aggregate replaced by its argument. phiguard
+// HAVING, and that needs phiguard (a randomized group column, an
+// aggregate, or its WHERE), is sent without its GROUP BY, ORDER BY, LIMIT
+// and OFFSET and with each aggregate replaced by its argument. phiguard
 // groups the rows as it removes a DISTINCT's duplicates (the group
-// columns are the DISTINCT keys: planner_distinct.go) and computes the
-// aggregates per group (proxy/protect_group.go).
+// columns are the DISTINCT keys: planner_distinct.go), computes the
+// aggregates per group, and sorts the groups by the ORDER BY, whose every
+// item is a select-list entry (a group column or an aggregate; by
+// position, output name or as written), before OFFSET and LIMIT
+// (proxy/protect_group.go): an encrypted group column by its value, the
+// plaintext ones by the rank PostgreSQL gives each row under them (the
+// same for every row of a group), an aggregate by its value.
 
 // groupShape reads a grouped select list: the aggregates (Target set)
 // and the select-list entries that are group columns; nil when the
@@ -23,7 +28,8 @@ func (p *planner) groupShape(s *pg_query.SelectStmt, sc *scope, top bool) ([]Agg
 	groups := s.GetGroupClause()
 	if !top || len(groups) == 0 || len(s.GetDistinctClause()) > 0 || s.GetHavingClause() != nil ||
 		len(s.GetWindowClause()) > 0 || len(s.GetLockingClause()) > 0 || s.GetIntoClause() != nil ||
-		len(s.GetSortClause()) > 0 || s.GetLimitCount() != nil || s.GetLimitOffset() != nil || s.GetGroupDistinct() {
+		s.GetGroupDistinct() ||
+		s.GetLimitOption() == pg_query.LimitOption_LIMIT_OPTION_WITH_TIES || !plainLimit(s.GetLimitCount()) || !plainLimit(s.GetLimitOffset()) {
 		return nil, nil
 	}
 	targets := s.GetTargetList()
@@ -57,7 +63,43 @@ func (p *planner) groupShape(s *pg_query.SelectStmt, sc *scope, top bool) ([]Agg
 		a.Target = i
 		aggs = append(aggs, a)
 	}
+	if _, ok := groupSortItems(s, sc, aggs); !ok {
+		return nil, nil
+	}
 	return aggs, keys
+}
+
+// groupSortItems resolves the ORDER BY of a grouped statement phiguard
+// groups: each item must name a select-list entry (by position, output
+// name, or written the same), a group column or one of aggs; ok is false
+// when one does not.
+func groupSortItems(s *pg_query.SelectStmt, sc *scope, aggs []Aggregate) ([]sortItem, bool) {
+	targets := s.GetTargetList()
+	var items []sortItem
+	for _, o := range s.GetSortClause() {
+		sb := o.GetSortBy()
+		t, named := outputReference(sb.GetNode(), targets)
+		if !named && t != ambiguousName {
+			t = slices.IndexFunc(targets, func(n *pg_query.Node) bool { return sameExpr(sb.GetNode(), n.GetResTarget().GetVal()) })
+		}
+		if t < 0 || sb.GetSortbyDir() == pg_query.SortByDir_SORTBY_USING {
+			return nil, false
+		}
+		it := sortItem{target: t, node: targets[t].GetResTarget().GetVal(), sb: sb}
+		if !named {
+			it.target = -1 // written out: a rank of it copies the text as written
+		}
+		if a := slices.IndexFunc(aggs, func(a Aggregate) bool { return a.Target == t }); a >= 0 {
+			it.agg = a + 1
+			if aggs[a].Func != "count" {
+				it.col = aggs[a].Column
+			}
+		} else if kind, col := sc.resolve(it.node.GetColumnRef()); kind == refColumn {
+			it.col = col
+		}
+		items = append(items, it)
+	}
+	return items, true
 }
 
 // groupItems is the GROUP BY list as PostgreSQL reads it: ROLLUP, CUBE
@@ -114,10 +156,18 @@ func groupNeedsProxy(s *pg_query.SelectStmt, sc *scope, keys []int) bool {
 	return false
 }
 
+// groupOrderNeedsProxy: an ORDER BY item is a group column the database
+// cannot order by its cells (any encrypted one).
+func groupOrderNeedsProxy(s *pg_query.SelectStmt, sc *scope, aggs []Aggregate) bool {
+	items, _ := groupSortItems(s, sc, aggs)
+	return slices.ContainsFunc(items, func(it sortItem) bool { return it.col != nil && it.agg == 0 })
+}
+
 // groupPlan makes the SortPlan of a grouped statement phiguard groups:
 // the aggregates' and the group columns' (as DISTINCT keys).
 func (p *planner) groupPlan(s *pg_query.SelectStmt, sc *scope, aggs []Aggregate, keys []int, filters []filterCand, conjuncts int) {
-	p.aggregatePlan(s, aggs, filters, conjuncts)
+	items, _ := groupSortItems(s, sc, aggs)
+	p.aggregatePlan(s, aggs, items, filters, conjuncts)
 	sp := p.plan.Sort
 	if p.plan.Refusal != nil || sp == nil {
 		return

@@ -88,6 +88,11 @@ type SortKey struct {
 	// when the key is a hidden column.
 	Target    int
 	Collation int // hidden index of the column's collation; -1 for a non-text type
+	// Agg is 1 + the index in Aggregates of the aggregate a grouped
+	// statement's key is, computed per group (planner_group.go); Column
+	// is then a min's or max's argument, nil for a count; 0 for a key
+	// read from each row.
+	Agg int
 }
 
 type hiddenKind uint8
@@ -124,8 +129,13 @@ func (sp *SortPlan) String() string {
 	var keys []string
 	for _, k := range sp.Keys {
 		what := "rank"
-		if k.Column != nil {
-			what = k.Column.QualifiedName()
+		if k.Agg > 0 {
+			what = "aggregate " + sp.Aggregates[k.Agg-1].Name
+		}
+		if k.Column != nil || k.Agg > 0 {
+			if k.Column != nil && k.Agg == 0 {
+				what = k.Column.QualifiedName()
+			}
 			if k.Desc {
 				what += " DESC"
 			}
@@ -134,7 +144,9 @@ func (sp *SortPlan) String() string {
 			}
 		}
 		where := fmt.Sprintf("#%d", k.Value)
-		if k.Target >= 0 {
+		if k.Agg > 0 {
+			where = fmt.Sprintf("select-list entry %d", sp.Aggregates[k.Agg-1].Target+1)
+		} else if k.Target >= 0 {
 			where = fmt.Sprintf("select-list entry %d", k.Target+1)
 		}
 		keys = append(keys, fmt.Sprintf("%s (%s)", what, where))
@@ -147,7 +159,11 @@ func (sp *SortPlan) String() string {
 		s = distinctString(sp.Distinct) + "; " + s
 	}
 	if len(sp.Aggregates) > 0 || sp.Grouped {
-		s = aggregateString(sp.Aggregates)
+		agg := aggregateString(sp.Aggregates)
+		if len(keys) > 0 {
+			agg += "; " + s // a GROUP BY's ORDER BY (planner_group.go)
+		}
+		s = agg
 	}
 	if sp.Grouped {
 		s = strings.Replace(distinctString(sp.Distinct), "removes duplicates", "groups", 1) + "; " + s
@@ -166,10 +182,11 @@ func (sp *SortPlan) String() string {
 
 // sortItem is what one ORDER BY item sorts by.
 type sortItem struct {
-	col    *policy.ProtectedColumn // an encrypted column; nil for plaintext
+	col    *policy.ProtectedColumn // an encrypted column (a min's or max's argument); nil for plaintext
 	target int                     // the select-list entry it names, or -1
 	node   *pg_query.Node          // the expression, when target < 0
 	sb     *pg_query.SortBy
+	agg    int // 1 + the index of the aggregate it is (planner_group.go); 0 for none
 }
 
 // orderBy plans a query's ORDER BY, LIMIT and OFFSET. A top-level SELECT
@@ -397,9 +414,14 @@ func (p *planner) sortPlan(s *pg_query.SelectStmt, items []sortItem) *SortPlan {
 	}
 	for i := 0; i < len(items); {
 		it := items[i]
+		if it.agg > 0 {
+			sp.Keys = append(sp.Keys, aggregateKey(it, add))
+			i++
+			continue
+		}
 		if it.col == nil {
 			j := i + 1
-			for j < len(items) && items[j].col == nil {
+			for j < len(items) && items[j].col == nil && items[j].agg == 0 {
 				j++
 			}
 			sp.Keys = append(sp.Keys, SortKey{Value: add(hiddenColumn{kind: hiddenRank, from: i, to: j}), Collation: -1, Target: -1})
@@ -414,14 +436,7 @@ func (p *planner) sortPlan(s *pg_query.SelectStmt, items []sortItem) *SortPlan {
 		if k.Target < 0 {
 			k.Value = add(hiddenColumn{kind: hiddenColumnKey, from: i, col: it.col})
 		}
-		k.Desc = it.sb.GetSortbyDir() == pg_query.SortByDir_SORTBY_DESC
-		k.NullsFirst = k.Desc
-		switch it.sb.GetSortbyNulls() {
-		case pg_query.SortByNulls_SORTBY_NULLS_FIRST:
-			k.NullsFirst = true
-		case pg_query.SortByNulls_SORTBY_NULLS_LAST:
-			k.NullsFirst = false
-		}
+		k.Desc, k.NullsFirst = direction(it.sb)
 		if textType(it.col.Type) {
 			k.Collation = add(hiddenColumn{kind: hiddenCollation, col: it.col})
 		}
@@ -442,6 +457,30 @@ func (p *planner) sortPlan(s *pg_query.SelectStmt, items []sortItem) *SortPlan {
 		sp.labelled = append(sp.labelled, t.GetResTarget().GetName() != "")
 	}
 	return sp
+}
+
+// direction is an ORDER BY item's direction and where its NULLs go.
+func direction(sb *pg_query.SortBy) (desc, nullsFirst bool) {
+	desc = sb.GetSortbyDir() == pg_query.SortByDir_SORTBY_DESC
+	switch sb.GetSortbyNulls() {
+	case pg_query.SortByNulls_SORTBY_NULLS_FIRST:
+		return desc, true
+	case pg_query.SortByNulls_SORTBY_NULLS_LAST:
+		return desc, false
+	}
+	return desc, desc
+}
+
+// aggregateKey is the key of an ORDER BY item that is an aggregate
+// phiguard computes per group (planner_group.go): its value, with the
+// collation probe of a min's or max's text argument.
+func aggregateKey(it sortItem, add func(hiddenColumn) int) SortKey {
+	k := SortKey{Agg: it.agg, Column: it.col, Target: -1, Collation: -1}
+	k.Desc, k.NullsFirst = direction(it.sb)
+	if it.col != nil && textType(it.col.Type) {
+		k.Collation = add(hiddenColumn{kind: hiddenCollation, col: it.col})
+	}
+	return k
 }
 
 // selectedKey is the select-list entry holding an encrypted key as it is:

@@ -150,6 +150,19 @@ public class Workload {
             ps.setString(2, "987-65-4321");
             report("fetch-size", ps.executeQuery());
         }
+        // The same through a portal phiguard sorts and filters itself: an
+        // encrypted ORDER BY key and WHERE, served in portions.
+        try (PreparedStatement ps = c.prepareStatement("SELECT " + COLS + " FROM " + t + " WHERE birthdate >= ? ORDER BY name DESC NULLS FIRST, id")) {
+            ps.setFetchSize(2);
+            ps.setDate(1, java.sql.Date.valueOf("1950-01-01"));
+            report("fetch-size-sorted", ps.executeQuery());
+        }
+        // The ORM's count per value, grouped and sorted by phiguard, in
+        // portions.
+        try (PreparedStatement ps = c.prepareStatement("SELECT name, count(*) FROM " + t + " GROUP BY name ORDER BY count(*) DESC, name NULLS FIRST")) {
+            ps.setFetchSize(2);
+            report("fetch-size-grouped", ps.executeQuery());
+        }
         c.commit();
         c.setAutoCommit(true);
     }

@@ -11,6 +11,12 @@
 // strcoll. This package does the same through cgo, with a locale_t opened
 // once per locale name and kept for the process's life.
 //
+// SortKey, for the database-side search terms' order input, is the one
+// use of strxfrm_l here, and only its first level: on glibc 2.36 the whole
+// strxfrm output orders some strings against strcoll (TestXfrmDisagrees),
+// while the primary weights never contradict PostgreSQL's order
+// (TestSortKeyAgainstPostgres, FuzzSortKey).
+//
 // Lower and Upper are PostgreSQL's lower() and upper() under such a
 // locale (str_tolower: towlower_l on each wide character), for ILIKE and
 // lower(col) comparisons. TestCaseAgainstPostgres checks every code point

@@ -50,10 +50,27 @@ static int pgcollate_cmp(locale_t loc, const char *a, size_t alen, const char *b
 		free(bp);
 	return r;
 }
+// pgcollate_xfrm is strxfrm_l of a NUL-terminated copy of s into dst
+// (dstlen bytes); it returns the length of the whole transform, which
+// exceeds dstlen when dst was too small, or (size_t)-1 out of memory.
+static size_t pgcollate_xfrm(locale_t loc, const char *s, size_t slen, char *dst, size_t dstlen) {
+	char buf[256];
+	char *sp = slen < sizeof buf ? buf : malloc(slen + 1);
+	if (sp == NULL)
+		return (size_t)-1;
+	if (slen > 0)
+		memcpy(sp, s, slen);
+	sp[slen] = 0;
+	size_t n = strxfrm_l(dst, sp, dstlen, loc);
+	if (sp != buf)
+		free(sp);
+	return n;
+}
 */
 import "C"
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -118,6 +135,45 @@ func (l *Locale) Compare(a, b []byte) int {
 		panic("pgcollate: out of memory")
 	}
 	return int(r)
+}
+
+// SortKey is the first level of strxfrm_l(s) under this locale (the
+// primary weights, up to glibc's level separator 0x01): bytes whose memcmp
+// order never contradicts PostgreSQL's order of the strings, for the
+// search terms' order input (docs/design/search-terms.md §4.2). a < b under
+// PostgreSQL implies SortKey(a) <= SortKey(b); strings differing only in
+// case, accents or punctuation may tie.
+//
+// Not the whole of strxfrm_l: glibc's strxfrm and strcoll disagree past
+// the first level (under en_US.utf8 strcoll puts "1è" before "1-É",
+// strxfrm's second level after), which is why PostgreSQL does not use
+// strxfrm for libc collations. Both compare the first level first, so a
+// key of that level alone agrees; TestSortKeyAgainstPostgres checks it
+// against PostgreSQL 15. s may not hold a NUL, which PostgreSQL text
+// cannot.
+func (l *Locale) SortKey(s []byte) []byte {
+	k := l.xfrm(s)
+	if i := bytes.IndexByte(k, 1); i >= 0 {
+		k = k[:i]
+	}
+	return k
+}
+
+// xfrm is strxfrm_l(s), all levels. The first buffer fits glibc's
+// usual length (four levels, 1-2 bytes a character each: 78 bytes for
+// "Gleason123"), so a second call is rare.
+func (l *Locale) xfrm(s []byte) []byte {
+	dst := make([]byte, 8*len(s)+32)
+	for {
+		n := C.pgcollate_xfrm(l.loc, bytesPtr(s), C.size_t(len(s)), bytesPtr(dst), C.size_t(len(dst)))
+		if n == ^C.size_t(0) {
+			panic("pgcollate: out of memory")
+		}
+		if int(n) < len(dst) {
+			return dst[:n]
+		}
+		dst = make([]byte, int(n)+1)
+	}
 }
 
 // Lower is PostgreSQL's lower() of UTF-8 text under this locale: each

@@ -163,7 +163,7 @@ func TestCaseAgainstPostgres(t *testing.T) {
 
 // openTestLocale opens one of testLocales; a machine without it skips,
 // unless in CI, which installs them (.ci/run).
-func openTestLocale(t *testing.T, name string) *Locale {
+func openTestLocale(t testing.TB, name string) *Locale {
 	t.Helper()
 	loc, err := Open(name)
 	if errors.Is(err, ErrNotInstalled) && os.Getenv("CI") == "" {

@@ -90,6 +90,10 @@ const (
 	// for a subject whose key was shredded: the subject's data is gone for
 	// good and phiguard does not start a new key for it.
 	SubjectShredded Code = "55000"
+	// PortalCannotRun (object_not_in_prerequisite_state): an Execute of a
+	// portal whose result phiguard failed, as PostgreSQL answers one
+	// whose run failed (proxy/portions.go).
+	PortalCannotRun Code = "55000"
 	// SerializationFailure: the statement met a concurrent change (the
 	// columns of a table it names changed under another session's DDL)
 	// and wrote nothing; running it again is the remedy.

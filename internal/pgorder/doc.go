@@ -26,4 +26,10 @@
 //
 // json, jsonb and timetz have no order here (the planner refuses them).
 // NULLs are the caller's: Compare never sees one.
+//
+// SortKey and EqualityKey (sortkey.go) turn a canonical value into bytes
+// whose memcmp order and equality are PostgreSQL's (text under C): the
+// inputs of the database-side search terms (docs/design/search-terms.md
+// §4.2), which cellcipher truncates and keys. Floats have none: the design
+// gives them no terms. TestAgainstPostgres checks them beside Compare.
 package pgorder

@@ -6,7 +6,7 @@ import (
 	"github.com/phiguard/phiguard/policy"
 )
 
-func mustType(t *testing.T, name string) policy.LogicalType {
+func mustType(t testing.TB, name string) policy.LogicalType {
 	t.Helper()
 	lt, err := policy.ParseType(name)
 	if err != nil {

@@ -1,6 +1,7 @@
 package pgorder
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -14,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/phiguard/phiguard/internal/pgcluster/pgclustertest"
 	"github.com/phiguard/phiguard/internal/pgvalue"
+	"github.com/phiguard/phiguard/policy"
 )
 
 // TestAgainstPostgres is the differential test: generated values of each
@@ -100,6 +102,43 @@ SELECT o.v::text, dense_rank() OVER (ORDER BY o.v) FROM o WHERE o.v IS NOT NULL 
 			t.Fatalf("Compare(%q, %q) = %d, PostgreSQL's ranks say %d", got[i].text, got[i-1].text, c, want)
 		}
 	}
+	checkSortKeys(t, lt, rows)
+}
+
+// checkSortKeys: along PostgreSQL's order of rows (v::text, dense_rank),
+// SortKey strictly increases from one rank to the next and is equal within
+// a rank, and EqualityKey is equal exactly within a rank (for these types
+// ORDER BY's ties are ='s classes). Types without a sort key are skipped.
+func checkSortKeys(t *testing.T, lt policy.LogicalType, rows [][][]byte) {
+	t.Helper()
+	if lt.OID == policy.OIDFloat4 || lt.OID == policy.OIDFloat8 {
+		return
+	}
+	var prev []byte
+	var prevRank string
+	for i, rw := range rows {
+		canon, err := pgvalue.Canonical(lt, 0, rw[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := SortKey(lt, canon)
+		if err != nil {
+			t.Fatalf("SortKey(%q): %v", canon, err)
+		}
+		if q, err := EqualityKey(lt, canon); err != nil || !bytes.Equal(q, k) {
+			t.Fatalf("EqualityKey(%q) = %x, %v; SortKey %x", canon, q, err, k)
+		}
+		if i > 0 {
+			want := 0
+			if string(rw[1]) != prevRank {
+				want = 1
+			}
+			if c := bytes.Compare(k, prev); c != want {
+				t.Fatalf("SortKey(%q) = %x against the previous value's %x: %d, PostgreSQL's ranks say %d", rw[0], k, prev, c, want)
+			}
+		}
+		prev, prevRank = k, string(rw[1])
+	}
 }
 
 func pick(r *rand.Rand, xs ...string) string { return xs[r.IntN(len(xs))] }
@@ -111,7 +150,8 @@ var generators = map[string]func(*rand.Rand) string{
 	"boolean":  func(r *rand.Rand) string { return pick(r, "t", "f") },
 	"numeric": func(r *rand.Rand) string {
 		if r.IntN(10) == 0 {
-			return pick(r, "NaN", "Infinity", "-Infinity", "0", "-0.000", "1.10", "1.1")
+			return pick(r, "NaN", "Infinity", "-Infinity", "0", "-0.000", "1.10", "1.1", "0.0001", "0.00001", "-0.00001",
+				"10000", "9999.9999", "1e-16383", "-1e-16383", "1e131071", "-1e131071", "12345678901234567890.123456789", "-100000000")
 		}
 		return fmt.Sprintf("%d.%0*d", r.IntN(2000)-1000, r.IntN(4)+1, r.IntN(1000))
 	},

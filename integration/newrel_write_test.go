@@ -1,0 +1,217 @@
+package integration
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// newrelWriteCase: a relation another session makes or changes after a
+// phiguard session read its catalog, and a write through it that would
+// reach the encrypted column. It must be refused or encrypted: never the
+// value in clear (%[1]s the encrypted table, %[2]s a prefix, %[3]s the
+// value written).
+type newrelWriteCase struct {
+	name        string
+	before, ddl []string
+	write       string
+	warm        bool // the write runs once before the DDL too
+}
+
+var newrelWriteCases = []newrelWriteCase{
+	{name: "insert through a new view", ddl: []string{"CREATE VIEW %[2]s_v AS SELECT id, s FROM %[1]s"},
+		write: "INSERT INTO %[2]s_v (id, s) VALUES (2, '%[3]s')"},
+	{name: "update through a new view", ddl: []string{"CREATE VIEW %[2]s_u AS SELECT id, s FROM %[1]s"},
+		write: "UPDATE %[2]s_u SET s = '%[3]s' WHERE id = 1"},
+	{name: "insert through a replaced view",
+		before: []string{"CREATE TABLE %[2]s_t (id int, s text)", "CREATE VIEW %[2]s_r AS SELECT id, s FROM %[2]s_t"},
+		ddl:    []string{"CREATE OR REPLACE VIEW %[2]s_r AS SELECT id, s FROM %[1]s"},
+		write:  "INSERT INTO %[2]s_r (id, s) VALUES (2, '%[3]s')", warm: true},
+}
+
+// TestNewRelationWriteAfterCatalogRead: a phiguard session reads its
+// catalog, another session makes or replaces a view over the encrypted
+// table, and the phiguard session writes through it.
+func TestNewRelationWriteAfterCatalogRead(t *testing.T) {
+	t.Parallel()
+	for _, c := range newrelWriteCases {
+		for _, mode := range bothModes {
+			t.Run(fmt.Sprintf("%s/%v", c.name, mode), func(t *testing.T) {
+				newrelWriteRun(t, c, mode)
+			})
+		}
+	}
+}
+
+func newrelWriteRun(t *testing.T, c newrelWriteCase, mode pgx.QueryExecMode) {
+	ctx := testContext(t)
+	su := superuser(t)
+	enc, rel, clear := uniqueName("nrw_enc"), uniqueName("nrw"), uniqueName("CLEAR")
+	exec := func(qs []string) {
+		t.Helper()
+		for _, q := range qs {
+			if strings.Contains(q, "%[") {
+				q = fmt.Sprintf(q, enc, rel)
+			}
+			if _, err := su.Exec(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+	}
+	exec([]string{"CREATE TABLE %[1]s (id int, s text)"})
+	exec(c.before)
+	exec([]string{grantPrefixed(rel), grantPrefixed(enc)})
+	p := startProxy(t, proxyOptions{protect: protection(t, fmt.Sprintf(
+		"version: 1\ntables:\n  public.%s:\n    columns:\n      s: {mode: randomized, key: nr-k, type: text}\n", enc))})
+	app := p.app(t)
+	if _, err := app.Exec(ctx, "INSERT INTO "+enc+" (id, s) VALUES (1, 'secret')"); err != nil {
+		t.Fatal(err)
+	}
+	w := fmt.Sprintf(c.write, enc, rel, clear)
+	if c.warm {
+		if _, err := app.Exec(ctx, w, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(c.ddl)
+	exec([]string{grantPrefixed(rel), grantPrefixed(enc)})
+	_, werr := app.Exec(ctx, w, mode)
+	if n := queryInt(t, su, "SELECT count(*) FROM "+enc+" WHERE s = $1", clear); n != 0 {
+		t.Fatalf("%s: stored %d value(s) in clear in the encrypted column (write error: %v)", w, n, werr)
+	}
+	if werr != nil {
+		t.Logf("%s: refused: %v", w, werr)
+	}
+}
+
+// TestNewRelationWriteThroughNewRule is a hole: a rule another session
+// adds, after the catalog was read, to a table that had none, redirecting
+// its INSERTs to the encrypted column. The table's name is known and had
+// no rules, so the write is not preceded by a catalog read
+// (writesThroughRules), and the value lands in clear, as through a
+// trigger (README: triggers are not caught).
+func TestNewRelationWriteThroughNewRule(t *testing.T) {
+	t.Skip("HOLE: CREATE RULE r AS ON INSERT TO plain_t DO INSTEAD INSERT INTO enc VALUES (NEW.id, NEW.s) by another session after this session read its catalog: INSERT INTO plain_t through phiguard stores the value in clear in enc.s")
+	newrelWriteRun(t, newrelWriteCase{before: []string{"CREATE TABLE %[2]s_p (id int, s text)"},
+		ddl:   []string{"CREATE RULE %[2]s_rule AS ON INSERT TO %[2]s_p DO INSTEAD INSERT INTO %[1]s VALUES (NEW.id, NEW.s)"},
+		write: "INSERT INTO %[2]s_p (id, s) VALUES (2, '%[3]s')", warm: true}, pgx.QueryExecModeSimpleProtocol)
+}
+
+// TestNewRelationWriteInPipeline: the catalog is read only between
+// pipelines (at a Query, or a Parse or Bind after a Sync), so a write
+// through a view another session made since, Parsed after the first
+// statement of a pipeline (a pgx batch), ran on the catalog from before
+// the view and its value landed in clear. It is refused now (40001,
+// unknownWriteInSegment), and runs (refused as a view over an encrypted
+// table) when sent again.
+func TestNewRelationWriteInPipeline(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	su := superuser(t)
+	enc, clear := uniqueName("nrp_enc"), uniqueName("CLEAR")
+	if _, err := su.Exec(ctx, "CREATE TABLE "+enc+" (id int, s text); GRANT ALL ON "+enc+" TO "+appUser); err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, proxyOptions{protect: protection(t, fmt.Sprintf(
+		"version: 1\ntables:\n  public.%s:\n    columns:\n      s: {mode: randomized, key: nr-k, type: text}\n", enc))})
+	app := p.app(t)
+	if _, err := app.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := su.Exec(ctx, "CREATE VIEW "+enc+"_v AS SELECT id, s FROM "+enc+"; GRANT ALL ON "+enc+"_v TO "+appUser); err != nil {
+		t.Fatal(err)
+	}
+	b := &pgx.Batch{}
+	b.Queue("SELECT 1")
+	b.Queue("INSERT INTO "+enc+"_v (id, s) VALUES (2, $1)", clear)
+	werr := app.SendBatch(ctx, b).Close()
+	if n := queryInt(t, su, "SELECT count(*) FROM "+enc+" WHERE s = $1", clear); n != 0 {
+		t.Fatalf("a pipelined write through a new view stored %d value(s) in clear (error: %v)", n, werr)
+	}
+	wantPgError(t, werr, "40001")
+	b = &pgx.Batch{}
+	b.Queue("INSERT INTO "+enc+"_v (id, s) VALUES (2, $1)", clear)
+	wantPgError(t, app.SendBatch(ctx, b).Close(), "0A000")
+	if _, err := app.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatalf("the session does not go on: %v", err)
+	}
+}
+
+// grantPrefixed grants the app user every privilege on the public
+// tables and views whose names start with prefix: GRANT ... ON ALL
+// TABLES IN SCHEMA public would touch other parallel tests' relations,
+// and two sessions granting on one relation at once fail (XX000, tuple
+// concurrently updated).
+func grantPrefixed(prefix string) string {
+	return fmt.Sprintf(`DO $g$ DECLARE r record; BEGIN
+  FOR r IN SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'm') AND left(c.relname, %d) = '%s'
+  LOOP EXECUTE format('GRANT ALL ON %%I TO %s', r.relname); END LOOP; END $g$`, len(prefix), prefix, appUser)
+}
+
+// TestNewRelationWriteReplacedViewInPipeline is a hole: a prepared write
+// through a view, Bound after the first message of a pipeline (a pgx
+// batch), is not preceded by a catalog read (bindReprepares reads only at
+// a segment's start), so a view another session replaced since to read
+// an encrypted table takes the value there in clear.
+func TestNewRelationWriteReplacedViewInPipeline(t *testing.T) {
+	t.Skip("HOLE: view v over plain_t, INSERT INTO v prepared (pgx cache_statement); another session runs CREATE OR REPLACE VIEW v AS SELECT id, s FROM enc; a pgx batch of SELECT 1 then the INSERT stores the value in clear in enc.s")
+	ctx := testContext(t)
+	su := superuser(t)
+	enc, rel, clear := uniqueName("nrb_enc"), uniqueName("nrb"), uniqueName("CLEAR")
+	for _, q := range []string{"CREATE TABLE " + enc + " (id int, s text)", "CREATE TABLE " + rel + "_t (id int, s text)",
+		"CREATE VIEW " + rel + "_v AS SELECT id, s FROM " + rel + "_t", grantPrefixed(rel), grantPrefixed(enc)} {
+		if _, err := su.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := startProxy(t, proxyOptions{protect: protection(t, fmt.Sprintf(
+		"version: 1\ntables:\n  public.%s:\n    columns:\n      s: {mode: randomized, key: nr-k, type: text}\n", enc))})
+	app := p.app(t)
+	insert := "INSERT INTO " + rel + "_v (id, s) VALUES (2, $1)"
+	if _, err := app.Exec(ctx, insert, "warm"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := su.Exec(ctx, "CREATE OR REPLACE VIEW "+rel+"_v AS SELECT id, s FROM "+enc); err != nil {
+		t.Fatal(err)
+	}
+	b := &pgx.Batch{}
+	b.Queue("SELECT 1")
+	b.Queue(insert, clear)
+	werr := app.SendBatch(ctx, b).Close()
+	if n := queryInt(t, su, "SELECT count(*) FROM "+enc+" WHERE s = $1", clear); n != 0 {
+		t.Fatalf("a pipelined write through a replaced view stored %d value(s) in clear (error: %v)", n, werr)
+	}
+}
+
+// TestNewRelationWriteSQLExecute is a hole: the catalog is read before a
+// SQL-level PREPARE of a write through a view, not before its EXECUTE,
+// which names no relation, so a view another session replaced in between
+// takes the value to the encrypted column in clear.
+func TestNewRelationWriteSQLExecute(t *testing.T) {
+	t.Skip("HOLE: PREPARE p AS INSERT INTO v (id, s) VALUES (2, $1) over a view of a plain table; another session runs CREATE OR REPLACE VIEW v AS SELECT id, s FROM enc; EXECUTE p('x') stores 'x' in clear in enc.s")
+	ctx := testContext(t)
+	su := superuser(t)
+	enc, rel, clear := uniqueName("nrx_enc"), uniqueName("nrx"), uniqueName("CLEAR")
+	for _, q := range []string{"CREATE TABLE " + enc + " (id int, s text)", "CREATE TABLE " + rel + "_t (id int, s text)",
+		"CREATE VIEW " + rel + "_v AS SELECT id, s FROM " + rel + "_t", grantPrefixed(rel), grantPrefixed(enc)} {
+		if _, err := su.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := startProxy(t, proxyOptions{protect: protection(t, fmt.Sprintf(
+		"version: 1\ntables:\n  public.%s:\n    columns:\n      s: {mode: randomized, key: nr-k, type: text}\n", enc))})
+	app := p.app(t)
+	if _, err := app.Exec(ctx, "PREPARE nrx_p (int, text) AS INSERT INTO "+rel+"_v (id, s) VALUES ($1, $2)", pgx.QueryExecModeSimpleProtocol); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := su.Exec(ctx, "CREATE OR REPLACE VIEW "+rel+"_v AS SELECT id, s FROM "+enc); err != nil {
+		t.Fatal(err)
+	}
+	_, werr := app.Exec(ctx, "EXECUTE nrx_p(2, '"+clear+"')", pgx.QueryExecModeSimpleProtocol)
+	if n := queryInt(t, su, "SELECT count(*) FROM "+enc+" WHERE s = $1", clear); n != 0 {
+		t.Fatalf("EXECUTE of a write through a replaced view stored %d value(s) in clear (error: %v)", n, werr)
+	}
+}

@@ -1,0 +1,52 @@
+package sqlrewrite
+
+import (
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+)
+
+// The policy names protected columns and tables. Renamed through
+// phiguard, a protected column or table leaves its cells under a name
+// the policy does not protect, and a plain column renamed to a
+// protected name puts its plaintext under the policy: the next INSERT
+// of the renamed column (in the same Query: ALTER TABLE ... RENAME
+// COLUMN name TO n2; INSERT ... (n2) VALUES ('...')) stored plaintext
+// among the cells, and renaming back left it in the encrypted column
+// (TestRedTeam10RenameProtected). So renaming a protected column,
+// another column of its table to a protected name, or a protected table,
+// or moving that table to another schema, is refused (0A000): change the
+// policy and the schema together, directly against the database. (A
+// table of another name renamed to a protected table's name is not
+// planned here: its rows are then legacy plaintext under the policy, as
+// before phiguard encrypt.)
+
+// rename refuses RENAME of or to a protected column, or of a protected
+// table.
+func (p *planner) rename(rn *pg_query.RenameStmt) {
+	rel := rn.GetRelation()
+	if rel == nil {
+		return
+	}
+	switch rn.GetRenameType() {
+	case pg_query.ObjectType_OBJECT_COLUMN:
+		t := p.table(rel.GetSchemaname(), rel.GetRelname())
+		for _, name := range []string{rn.GetSubname(), rn.GetNewname()} {
+			if col := protectedIn(t, name); col != nil {
+				p.refuse(col, "renaming an encrypted column, or another column to its name (the policy names it)")
+			}
+		}
+	case pg_query.ObjectType_OBJECT_TABLE, pg_query.ObjectType_OBJECT_VIEW, pg_query.ObjectType_OBJECT_MATVIEW,
+		pg_query.ObjectType_OBJECT_FOREIGN_TABLE:
+		if t := p.table(rel.GetSchemaname(), rel.GetRelname()); t != nil {
+			p.refuseTable(t, "renaming it (the policy names it)")
+		}
+	}
+}
+
+// setSchema refuses moving a protected table to another schema.
+func (p *planner) setSchema(n *pg_query.AlterObjectSchemaStmt) {
+	if rel := n.GetRelation(); rel != nil {
+		if t := p.table(rel.GetSchemaname(), rel.GetRelname()); t != nil {
+			p.refuseTable(t, "moving it to another schema (the policy names it)")
+		}
+	}
+}
