@@ -55,7 +55,7 @@ func (s *session) someCellPasses(run *sortRun, col *policy.ProtectedColumn, idx 
 		x := sortValue{null: true}
 		if e != nil {
 			var pe *pgerr.Error
-			if x, _, pe = s.encryptedKey(field, e, false); pe != nil {
+			if x, pe = s.transientKey(field, e); pe != nil { // used before the next cell opens
 				return false, pe
 			}
 		}
