@@ -75,6 +75,14 @@
 // not yet re-encrypted; Inspect reports a cell's version for the
 // re-encryption job.
 //
+// # Opening many cells
+//
+// DecryptInto is Decrypt for a caller that opens cells one after another
+// (the proxy, for each row of a result): the cell's decoded bytes and its
+// associated data go into a Scratch it reuses, and the plaintext is
+// appended to the caller's buffer, so that a randomized cell costs no
+// allocation. A Scratch belongs to one goroutine.
+//
 // # Search terms
 //
 // Keyring.Terms derives, from one version of a column key, three keys bound
