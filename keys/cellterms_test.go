@@ -176,7 +176,7 @@ func TestContainsTermsCell(t *testing.T) {
 		"(1," + string(v2) + ")",
 		`{"` + string(v2) + `","b"}`,
 		"abc" + string(v2) + "~~more",
-		"~phs~0~~~~~" + b, // tv 0: not IsCell, but B is ciphertext
+		"~phs~0~~~~~" + b,     // tv 0: not IsCell, but B is ciphertext
 		"~phs~1~AAAA~~~~" + b, // E of 3 bytes
 	} {
 		if !ContainsCell([]byte(s)) || !HasCellPrefix([]byte(s)) {
