@@ -50,7 +50,7 @@ tables:
       d_num:  {mode: deterministic, key: k-det3, type: numeric, search: [order], search_key_version: 1}
 `
 
-func searchSetup(t *testing.T) (*policy.Policy, *cellcipher.Cipher) {
+func searchSetup(t testing.TB) (*policy.Policy, *cellcipher.Cipher) {
 	t.Helper()
 	pol, err := policy.Parse([]byte(searchPolicy))
 	if err == nil {
@@ -326,5 +326,24 @@ func TestSealWithTermsUsesCollation(t *testing.T) {
 	bytesOrd, _ := tk.Ord(sC)
 	if !bytes.Equal(got.Ord, want) || bytes.Equal(got.Ord, bytesOrd) {
 		t.Fatalf("order term not under en_US (equal to the locale's %v, to bytes' %v)", bytes.Equal(got.Ord, want), bytes.Equal(got.Ord, bytesOrd))
+	}
+}
+
+// BenchmarkSealWithTerms seals a 10-character name in a column with
+// order and match (the design's `last`), and without terms.
+func BenchmarkSealWithTerms(b *testing.B) {
+	pol, c := searchSetup(b)
+	ctx := context.Background()
+	col, _ := pol.Column("public", "visits", "d_text")
+	plain, _ := pol.Column("public", "visits", "plain")
+	for name, col := range map[string]*policy.ProtectedColumn{"order+match": col, "none": plain} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.SealWithTerms(ctx, col, nil, []byte("Gleason123"), nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

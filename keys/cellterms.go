@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"math"
 	"strconv"
 )
 
@@ -126,15 +127,62 @@ func orderTermLen(n int) bool {
 }
 
 // validToken: TokenSize base64url characters that decode canonically
-// (the unused low bits of the last character zero), so a token has one
+// (the 4 unused low bits of the last character zero), so a token has one
 // spelling and equal tokens are equal texts.
 func validToken(tok []byte) bool {
 	if len(tok) != TokenSize {
 		return false
 	}
-	var raw [4]byte
-	n, err := b64Strict.Decode(raw[:], tok)
-	return err == nil && n == 4
+	for _, c := range tok {
+		if b64URLValue[c] < 0 {
+			return false
+		}
+	}
+	return b64URLValue[tok[TokenSize-1]]&0xf == 0
+}
+
+// b64URLValue and b64StdValue map a character to its 6-bit value in the
+// base64url and standard alphabets, -1 outside them: the checks of the
+// decryption path read each term's characters once, decoding nothing.
+var b64URLValue, b64StdValue = alphabetValues("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+	alphabetValues("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+func alphabetValues(alphabet string) (v [256]int8) {
+	for i := range v {
+		v[i] = -1
+	}
+	for i := 0; i < len(alphabet); i++ {
+		v[alphabet[i]] = int8(i)
+	}
+	return v
+}
+
+// stdDecodedLen is the length of what padded standard base64 text decodes
+// to, and false unless the text is canonical (whole quads, at most two
+// '=' at the end, the unused bits before them zero): what
+// base64.StdEncoding.Strict() accepts, without decoding.
+func stdDecodedLen(text []byte) (int, bool) {
+	if len(text) == 0 || len(text)%4 != 0 {
+		return 0, false
+	}
+	pad := 0
+	if text[len(text)-1] == '=' {
+		pad++
+		if text[len(text)-2] == '=' {
+			pad++
+		}
+	}
+	data := text[:len(text)-pad]
+	for _, c := range data {
+		if b64StdValue[c] < 0 {
+			return 0, false
+		}
+	}
+	last := b64StdValue[data[len(data)-1]]
+	if pad == 1 && last&0x3 != 0 || pad == 2 && last&0xf != 0 {
+		return 0, false
+	}
+	return len(text)/4*3 - pad, true
 }
 
 // cellB returns the B part of a cell of either format, after checking
@@ -197,47 +245,35 @@ func termSections(v []byte) ([6][]byte, error) {
 	return s, nil
 }
 
-// checkTerms validates a format-2 cell's term sections without allocating
-// (the decryption path reads every cell through it) and returns B.
-func checkTerms(v []byte) ([]byte, error) {
+// checkTerms validates a format-2 cell's term sections without decoding
+// or allocating (the decryption path reads every cell through it) and
+// returns B and tv.
+func checkTerms(v []byte) ([]byte, uint32, error) {
 	s, err := termSections(v)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if _, err := parseTermVersion(s[0]); err != nil {
-		return nil, err
+	tv, err := parseTermVersion(s[0])
+	if err != nil {
+		return nil, 0, err
 	}
-	var buf [33]byte // DecodedLen of a 32-byte term's 44 characters
 	if len(s[1]) > 0 {
-		if n, err := decodeStd(buf[:], s[1]); err != nil || n != EqTermSize {
-			return nil, fmt.Errorf("%w: malformed equality term", ErrNotACell)
+		if n, ok := stdDecodedLen(s[1]); !ok || n != EqTermSize {
+			return nil, 0, fmt.Errorf("%w: malformed equality term", ErrNotACell)
 		}
 	}
 	if len(s[2]) > 0 {
-		if n, err := decodeStd(buf[:], s[2]); err != nil || !orderTermLen(n) {
-			return nil, fmt.Errorf("%w: malformed order term", ErrNotACell)
+		if n, ok := stdDecodedLen(s[2]); !ok || !orderTermLen(n) {
+			return nil, 0, fmt.Errorf("%w: malformed order term", ErrNotACell)
 		}
 	}
 	if len(s[3]) > 0 && !validToken(s[3]) {
-		return nil, fmt.Errorf("%w: malformed prefix key", ErrNotACell)
+		return nil, 0, fmt.Errorf("%w: malformed prefix key", ErrNotACell)
 	}
 	if err := checkMatch(s[4]); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return s[5], nil
-}
-
-// decodeStd decodes padded standard base64 into buf, refusing text that
-// could not fit (a term is at most 32 bytes; buf holds DecodedLen's 33).
-func decodeStd(buf, text []byte) (int, error) {
-	if b64Std.DecodedLen(len(text)) > len(buf) {
-		return 0, ErrNotACell
-	}
-	// The decoder skips '\r' and '\n'; a term has exactly one spelling.
-	if bytes.IndexByte(text, '\r') >= 0 || bytes.IndexByte(text, '\n') >= 0 {
-		return 0, ErrNotACell
-	}
-	return b64Std.Decode(buf, text)
+	return s[5], tv, nil
 }
 
 // checkMatch: M is empty or tokens joined by '.', strictly ascending.
@@ -268,13 +304,14 @@ func parseTermVersion(b []byte) (uint32, error) {
 	if len(b) == 0 || len(b) > maxTermVersionDigits || b[0] == '0' {
 		return 0, fmt.Errorf("%w: malformed term key version", ErrNotACell)
 	}
+	var n uint64
 	for _, c := range b {
 		if c < '0' || c > '9' {
 			return 0, fmt.Errorf("%w: malformed term key version", ErrNotACell)
 		}
+		n = n*10 + uint64(c-'0')
 	}
-	n, err := strconv.ParseUint(string(b), 10, 32)
-	if err != nil {
+	if n > math.MaxUint32 {
 		return 0, fmt.Errorf("%w: malformed term key version", ErrNotACell)
 	}
 	return uint32(n), nil
@@ -283,13 +320,12 @@ func parseTermVersion(b []byte) (uint32, error) {
 // splitTerms parses a format-2 cell's terms, decoded, and returns B
 // (unchecked: parseCell checks it).
 func splitTerms(v []byte) (CellTerms, []byte, error) {
-	b, err := checkTerms(v)
+	b, tv, err := checkTerms(v)
 	if err != nil {
 		return CellTerms{}, nil, err
 	}
 	s, _ := termSections(v)
-	var t CellTerms
-	t.Version, _ = parseTermVersion(s[0])
+	t := CellTerms{Version: tv}
 	if len(s[1]) > 0 {
 		t.Eq, _ = b64Std.DecodeString(string(s[1]))
 	}
@@ -311,13 +347,7 @@ func cellText(v []byte) ([]byte, uint32, error) {
 	if bytes.HasPrefix(v, []byte(Prefix)) {
 		return v[len(Prefix):], 0, nil
 	}
-	b, err := checkTerms(v)
-	if err != nil {
-		return nil, 0, err
-	}
-	s, _ := termSections(v)
-	tv, _ := parseTermVersion(s[0])
-	return b, tv, nil
+	return checkTerms(v)
 }
 
 // cellTextQuick is cellText without checking the terms, for the cheap
