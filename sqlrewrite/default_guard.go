@@ -307,7 +307,7 @@ func copyWithOmitted(sql string, pol *policy.Policy, cp *pg_query.CopyStmt, cols
 	if !cp.GetIsFrom() || len(cp.GetAttlist()) == 0 || rv == nil || tableFor(pol, rv.GetSchemaname(), rv.GetRelname()) == nil {
 		return sql, false
 	}
-	listClose, ok := copyListClose(sql, int(rv.GetLocation()))
+	listClose, ok := firstParenClose(sql, int(rv.GetLocation()))
 	if !ok {
 		return "", false
 	}
@@ -316,30 +316,6 @@ func copyWithOmitted(sql string, pol *policy.Policy, cp *pg_query.CopyStmt, cols
 		added.WriteString(", " + policy.QuoteIdentifier(c.Name))
 	}
 	return sql[:listClose] + added.String() + sql[listClose:], true
-}
-
-// copyListClose is where the column list of a COPY whose relation starts
-// at from closes: the first parenthesis after the relation opens it.
-func copyListClose(sql string, from int) (int, bool) {
-	res, err := pg_query.Scan(sql)
-	if err != nil {
-		return 0, false
-	}
-	depth := 0
-	for _, tok := range res.GetTokens() {
-		if int(tok.GetStart()) < from || isComment(tok) {
-			continue
-		}
-		switch sql[tok.GetStart():tok.GetEnd()] {
-		case "(":
-			depth++
-		case ")":
-			if depth--; depth == 0 {
-				return int(tok.GetStart()), true
-			}
-		}
-	}
-	return 0, false
 }
 
 // applyEdits applies edits (textEdit) in the order of their offsets;

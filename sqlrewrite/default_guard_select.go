@@ -102,7 +102,7 @@ func (g defaultGuard) nullValue(i int) string {
 }
 
 // firstParenClose is where the first parenthesis opened after from closes
-// (an INSERT's column list, after its relation).
+// (an INSERT's or a COPY's column list, after its relation).
 func firstParenClose(sql string, from int) (int, bool) {
 	toks, ok := tokensFrom(sql, from)
 	if !ok {
