@@ -2,6 +2,7 @@ package integration
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -57,5 +58,46 @@ func TestRedTeam11SubqueryAliasCapture(t *testing.T) {
 	// Not captured: the inner names differ from X's table.
 	if n := f.sameOrRefused(t, "SELECT o.id FROM %[1]s o WHERE o.id IN (SELECT s.person FROM %[2]s s, (SELECT id FROM %[1]s) p WHERE p.id = s.person AND s.city LIKE 'B%%')"); n != 2 {
 		t.Errorf("an inner subquery of another name: %d of 2 runs answered", n)
+	}
+}
+
+// TestRedTeam11NegatedSubqueryUnderRowRules: NOT IN and NOT EXISTS with
+// a filter inside send the whole conjunct as true and read the array of
+// cells alone; its subquery must stay within the role's row rule (a
+// patient dr_alice cannot see must not make one she sees drop out).
+// Her answers equal the admin's with her care team's rule at both levels.
+func TestRedTeam11NegatedSubqueryUnderRowRules(t *testing.T) {
+	t.Parallel()
+	fx := accessFixture(t)
+	p := startAccessProxy(t, fx)
+	alice, admin := p.as(t, "dr_alice"), p.as(t, "admin_ann")
+	rows := 0
+	for _, mode := range bothModes {
+		for _, c := range []struct{ mine, admins string }{
+			{"SELECT o.id FROM patients o WHERE o.id NOT IN (SELECT p.id FROM patients p WHERE p.last ILIKE $1) ORDER BY o.id",
+				"SELECT o.id FROM patients o WHERE o.id IN " + aliceSees + " AND o.id NOT IN (SELECT p.id FROM patients p WHERE p.id IN " + aliceSees + " AND p.last ILIKE $1) ORDER BY o.id"},
+			{"SELECT o.id FROM patients o WHERE NOT EXISTS (SELECT 1 FROM patients p WHERE p.id <> o.id AND p.last ILIKE $1) ORDER BY o.id",
+				"SELECT o.id FROM patients o WHERE o.id IN " + aliceSees + " AND NOT EXISTS (SELECT 1 FROM patients p WHERE p.id IN " + aliceSees + " AND p.id <> o.id AND p.last ILIKE $1) ORDER BY o.id"},
+			{"SELECT o.id FROM patients o WHERE NOT (o.id IN (SELECT p.id FROM patients p WHERE p.last ILIKE $1 AND p.id IS NOT NULL)) ORDER BY o.id",
+				"SELECT o.id FROM patients o WHERE o.id IN " + aliceSees + " AND NOT (o.id IN (SELECT p.id FROM patients p WHERE p.id IN " + aliceSees + " AND p.last ILIKE $1 AND p.id IS NOT NULL)) ORDER BY o.id"},
+		} {
+			for _, arg := range []string{"%a%", "%e%", "zz%"} {
+				got, err := rowsRaw(t, alice, c.mine, mode, pgx.TextFormatCode, arg)
+				if err != nil {
+					t.Fatalf("%v: %v", mode, err)
+				}
+				want, err := rowsRaw(t, admin, c.admins, mode, pgx.TextFormatCode, arg)
+				if err != nil {
+					t.Fatalf("%v: %v", mode, err)
+				}
+				if got != want {
+					t.Errorf("%v %s %q: dr_alice\n%s\nadmin's filter\n%s", mode, c.mine, arg, got, want)
+				}
+				rows += strings.Count(want, "\n")
+			}
+		}
+	}
+	if rows < 10 {
+		t.Fatalf("only %d rows in all answers", rows)
 	}
 }
