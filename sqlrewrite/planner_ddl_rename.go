@@ -35,7 +35,9 @@ func (p *planner) rename(rn *pg_query.RenameStmt) {
 			}
 		}
 	case pg_query.ObjectType_OBJECT_TABLE, pg_query.ObjectType_OBJECT_VIEW, pg_query.ObjectType_OBJECT_MATVIEW,
-		pg_query.ObjectType_OBJECT_FOREIGN_TABLE:
+		pg_query.ObjectType_OBJECT_FOREIGN_TABLE, pg_query.ObjectType_OBJECT_INDEX, pg_query.ObjectType_OBJECT_SEQUENCE:
+		// ALTER INDEX ... RENAME renames a table too: PostgreSQL lets a
+		// rename through whatever relation its name finds.
 		if t := p.table(rel.GetSchemaname(), rel.GetRelname()); t != nil {
 			p.refuseTable(t, "renaming it (the policy names it)")
 		}
