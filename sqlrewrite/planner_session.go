@@ -38,6 +38,8 @@ func (p *planner) sessionRefusal(n *pg_query.Node, st Statement) *Refusal {
 		t := p.firstProtected(n)
 		return &Refusal{Code: pgerr.FeatureNotSupported, Table: t.Name.String(),
 			Construct: "CREATE VIEW (writes through a view would bypass the encryption; create it directly against the database)"}
+	case n.GetRenameStmt() != nil && schemaRenameRefusal(n.GetRenameStmt(), p.pol) != nil:
+		return schemaRenameRefusal(n.GetRenameStmt(), p.pol) // planner_ddl_rename.go
 	case updatesSettings(n):
 		return refusal("UPDATE pg_settings changes settings out of phiguard's sight: use SET")
 	case n.GetVariableSetStmt() != nil, n.GetAlterSystemStmt().GetSetstmt() != nil:
