@@ -75,3 +75,62 @@ func TestRedTeam11SQLInStringsFastPath(t *testing.T) {
 		t.Errorf("FunctionCall query_to_xml: through phiguard %q %v, directly %q %v", got, gerr, want, werr)
 	}
 }
+
+// TestRedTeam11CellWrappers: an encrypted column inside an expression
+// of the select list is either decrypted as the column, or refused, or
+// its cell is found in the value (stray-cell check): never a value
+// computed from the ciphertext, in text and binary results.
+func TestRedTeam11CellWrappers(t *testing.T) {
+	t.Parallel()
+	tw := newTwin(t, "rt11wr",
+		twinColumn{"id", "int", ""},
+		twinColumn{"name", "text", "{mode: randomized, key: rt11wr-k, type: text}"},
+		twinColumn{"born", "date", "{mode: randomized, key: rt11wr-k, type: date}"})
+	tw.exec(t, "INSERT INTO %s (id, name, born) VALUES (1, 'RT11Ann', '1970-01-02'), (2, NULL, '1980-03-04')", pgx.QueryExecModeSimpleProtocol)
+	for _, q := range []string{
+		"SELECT ARRAY[name] FROM %s ORDER BY id",
+		"SELECT ROW(id, name) FROM %s ORDER BY id",
+		"SELECT t FROM %s t ORDER BY id",
+		"SELECT to_json(t) FROM %s t ORDER BY id",
+		"SELECT json_agg(name ORDER BY id) FROM %s",
+		"SELECT string_agg(name, ',') FROM %s",
+		"SELECT name || '' FROM %s ORDER BY id",
+		"SELECT coalesce(name, 'x') FROM %s ORDER BY id",
+		"SELECT CASE WHEN id > 0 THEN name END FROM %s ORDER BY id",
+		"SELECT (SELECT s.name FROM %[1]s s WHERE s.id = t.id) FROM %[1]s t ORDER BY id",
+		"SELECT name::varchar FROM %s ORDER BY id",
+		"SELECT name COLLATE \"C\" FROM %s ORDER BY id",
+		"SELECT format('%%s', name) FROM %s ORDER BY id",
+		"SELECT md5(name) FROM %s ORDER BY id",
+		"SELECT left(name, 3) FROM %s ORDER BY id",
+		"SELECT born + 1 FROM %s ORDER BY id",
+		"SELECT extract(year FROM born) FROM %s ORDER BY id",
+		"SELECT born::text FROM %s ORDER BY id",
+		"SELECT jsonb_build_object('n', name) FROM %s ORDER BY id",
+		"SELECT array_agg(born) FROM %s",
+		"SELECT * FROM (SELECT name AS n FROM %s ORDER BY id) s",
+		"WITH w AS (SELECT id, name FROM %s) SELECT name FROM w ORDER BY id",
+		"SELECT x.n FROM %s t, LATERAL (SELECT t.name AS n) x ORDER BY t.id",
+		"SELECT name FROM %[1]s WHERE id = 1 UNION ALL SELECT name FROM %[1]s WHERE id = 2",
+		"SELECT min(name), max(born), count(name) FROM %s",
+		"SELECT name IS NULL, born IS NOT NULL FROM %s ORDER BY id",
+	} {
+		for _, mode := range bothModes {
+			for _, format := range []int16{pgx.TextFormatCode, pgx.BinaryFormatCode} {
+				want, err := rowsRaw(t, tw.dir, fmt.Sprintf(q, tw.plain), mode, format)
+				if err != nil {
+					t.Fatalf("directly: %s: %v", q, err)
+				}
+				got, err := rowsRaw(t, tw.via, fmt.Sprintf(q, tw.enc), mode, format)
+				var pe *pgconn.PgError
+				switch {
+				case errors.As(err, &pe) && (pe.Code == "0A000" || pe.Code == "42501"):
+				case err != nil:
+					t.Errorf("%v format %d: %s: %v", mode, format, q, err)
+				case got != want:
+					t.Errorf("%v format %d: %s: through phiguard\n%s\ndirectly\n%s", mode, format, q, got, want)
+				}
+			}
+		}
+	}
+}
