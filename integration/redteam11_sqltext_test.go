@@ -134,3 +134,34 @@ func TestRedTeam11CellWrappers(t *testing.T) {
 		}
 	}
 }
+
+// TestRedTeam11CrosstabSQLText: tablefunc's crosstab and connectby run
+// SQL given as text, like query_to_xml: through phiguard they computed
+// on the cells. Refused (0A000) under a policy that encrypts columns.
+func TestRedTeam11CrosstabSQLText(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	if _, err := superuser(t).Exec(ctx, "CREATE EXTENSION IF NOT EXISTS tablefunc"); err != nil {
+		t.Fatal(err)
+	}
+	tw := newTwin(t, "rt11ct",
+		twinColumn{"id", "int", ""},
+		twinColumn{"name", "text", "{mode: randomized, key: rt11ct-k, type: text}"})
+	tw.exec(t, "INSERT INTO %s (id, name) VALUES (1, 'RT11Ann'), (2, 'RT11Bo')", pgx.QueryExecModeSimpleProtocol)
+	for _, q := range []string{
+		"SELECT * FROM crosstab('SELECT id, ''l'', length(name) FROM %s ORDER BY 1') AS ct (id int, l int)",
+		"SELECT * FROM public.crosstab('SELECT id, ''l'', name FROM %s WHERE name = ''RT11Ann'' ORDER BY 1') AS ct (id int, l text)",
+	} {
+		for _, mode := range bothModes {
+			want, err := rowsRaw(t, tw.dir, fmt.Sprintf(q, tw.plain), mode, pgx.TextFormatCode)
+			if err != nil {
+				t.Fatalf("directly: %s: %v", q, err)
+			}
+			got, err := rowsRaw(t, tw.via, fmt.Sprintf(q, tw.enc), mode, pgx.TextFormatCode)
+			var pe *pgconn.PgError
+			if !(errors.As(err, &pe) && pe.Code == "0A000") && (err != nil || got != want) {
+				t.Errorf("%v: %s: through phiguard %v\n%s\ndirectly\n%s", mode, q, err, got, want)
+			}
+		}
+	}
+}

@@ -14,10 +14,14 @@ import (
 // sent in clear inside the text), and the answer differed from the
 // plaintext database's without an error (TestRedTeam11SQLInStrings).
 // Under a policy that encrypts columns, calling them (unqualified, or in
-// pg_catalog; dblink's functions in any schema) is refused for every role
-// (0A000), as for a role with rules (deniedFunctions).
+// pg_catalog; the extensions' in any schema: dblink's, tablefunc's
+// crosstab and connectby) is refused for every role (0A000), as for a
+// role with rules (deniedFunctions).
 var sqlTextFunctions = []string{"query_to_xml*", "table_to_xml*", "cursor_to_xml*", "schema_to_xml*",
-	"database_to_xml*", "ts_stat", "ts_rewrite", "dblink*"}
+	"database_to_xml*", "ts_stat", "ts_rewrite"}
+
+// sqlTextExtensionFunctions are those of extensions, in any schema.
+var sqlTextExtensionFunctions = []string{"dblink*", "crosstab*", "connectby"}
 
 // sqlTextRefusal refuses a statement calling one of sqlTextFunctions.
 func sqlTextRefusal(n *pg_query.Node) *Refusal {
@@ -28,7 +32,7 @@ func sqlTextRefusal(n *pg_query.Node) *Refusal {
 			return
 		}
 		schema, fn := funcParts(fc.GetFuncname())
-		if matchesList(sqlTextFunctions, fn) && (schema == "" || schema == "pg_catalog" || matchesList([]string{"dblink*"}, fn)) {
+		if matchesList(sqlTextFunctions, fn) && (schema == "" || schema == "pg_catalog") || matchesList(sqlTextExtensionFunctions, fn) {
 			name = fn
 		}
 	})
