@@ -1,8 +1,11 @@
 package sqlrewrite
 
 import (
+	"strings"
+
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/policy"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
@@ -41,4 +44,27 @@ func sqlTextRefusal(n *pg_query.Node) *Refusal {
 	}
 	return &Refusal{Code: pgerr.FeatureNotSupported,
 		Construct: "function " + name + " runs SQL phiguard cannot see (given as text, or over whole tables), and this database has encrypted columns: run it directly against the database"}
+}
+
+// EncryptsAnything says whether the policy encrypts some column: the
+// statements and calls above are refused only then.
+func EncryptsAnything(pol *policy.Policy) bool { return pol != nil && encryptsAnything(pol) }
+
+// SQLTextFunctionsWhere is a condition on pg_proc p (and its namespace
+// n) that holds for the functions sqlTextRefusal refuses: the proxy
+// lists their OIDs in its catalog and refuses a fast-path FunctionCall
+// of one, which names the function by OID only.
+func SQLTextFunctionsWhere() string {
+	pattern := func(list []string) string {
+		alts := make([]string, len(list))
+		for i, f := range list {
+			if p, ok := strings.CutSuffix(f, "*"); ok {
+				alts[i] = p + ".*"
+			} else {
+				alts[i] = f
+			}
+		}
+		return "'^(" + strings.Join(alts, "|") + ")$'"
+	}
+	return "(n.nspname = 'pg_catalog' AND p.proname ~ " + pattern(sqlTextFunctions) + ") OR p.proname ~ " + pattern(sqlTextExtensionFunctions)
 }
