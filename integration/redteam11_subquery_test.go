@@ -55,6 +55,9 @@ func TestRedTeam11SubqueryAliasCapture(t *testing.T) {
 	} {
 		f.sameOrRefused(t, q)
 	}
+	// A join's USING alias (PostgreSQL 14's JOIN ... USING (c) AS j)
+	// names the merged column.
+	f.sameOrRefused(t, "SELECT o.id FROM %[1]s o WHERE o.id IN (SELECT s.id FROM %[1]s s JOIN %[1]s x USING (id) AS o WHERE s.name LIKE 'S%%')")
 	// Not captured: the inner names differ from X's table.
 	if n := f.sameOrRefused(t, "SELECT o.id FROM %[1]s o WHERE o.id IN (SELECT s.person FROM %[2]s s, (SELECT id FROM %[1]s) p WHERE p.id = s.person AND s.city LIKE 'B%%')"); n != 2 {
 		t.Errorf("an inner subquery of another name: %d of 2 runs answered", n)

@@ -231,8 +231,8 @@ func (p *planner) correlationProblem(x *pg_query.Node, sub *pg_query.SelectStmt,
 }
 
 // fromNames is every name a FROM list defines for its column references
-// (a table's, an alias of a table, a join, a subquery, a function or a
-// TABLESAMPLE; a function's item adds the name of every function it calls,
+// (a table's, an alias of a table, a join or its USING, a subquery, a
+// function or a TABLESAMPLE; a function's item adds the name of every function it calls,
 // more than PostgreSQL defines); known is false for an item of another
 // kind.
 func fromNames(from []*pg_query.Node) (names map[string]bool, known bool) {
@@ -249,6 +249,7 @@ func fromNames(from []*pg_query.Node) (names map[string]bool, known bool) {
 			item(n.GetJoinExpr().GetLarg())
 			item(n.GetJoinExpr().GetRarg())
 			alias(n.GetJoinExpr().GetAlias())
+			alias(n.GetJoinExpr().GetJoinUsingAlias()) // JOIN ... USING (c) AS j
 		case n.GetRangeVar() != nil:
 			names[n.GetRangeVar().GetRelname()] = true
 			alias(n.GetRangeVar().GetAlias())
