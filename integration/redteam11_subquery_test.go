@@ -104,3 +104,48 @@ func TestRedTeam11NegatedSubqueryUnderRowRules(t *testing.T) {
 		t.Fatalf("only %d rows in all answers", rows)
 	}
 }
+
+// TestRedTeam11SubqueryFilterShapes: the hidden array column beside
+// DISTINCT (the database would de-duplicate on it too), LIMIT and
+// OFFSET (applied after phiguard's filter), a plaintext-only select
+// list and several subqueries with filters: the plaintext tables'
+// answers, or a refusal.
+func TestRedTeam11SubqueryFilterShapes(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 80, nil)
+	answered := 0
+	for _, q := range []string{
+		"SELECT DISTINCT o.grp FROM %[1]s o WHERE o.id IN (SELECT s.person FROM %[2]s s WHERE s.city LIKE 'B%%') ORDER BY o.grp",
+		"SELECT DISTINCT o.grp FROM %[1]s o WHERE EXISTS (SELECT 1 FROM %[2]s s WHERE s.person = o.id AND s.city ILIKE 'z%%')",
+		"SELECT DISTINCT o.grp, o.name FROM %[1]s o WHERE o.id NOT IN (SELECT s.person FROM %[2]s s WHERE s.city = 'Bern') ORDER BY o.name, o.grp",
+		"SELECT o.id FROM %[1]s o WHERE o.id IN (SELECT s.person FROM %[2]s s WHERE s.city LIKE 'B%%') ORDER BY o.id LIMIT 5 OFFSET 2",
+		"SELECT o.id FROM %[1]s o WHERE o.id IN (SELECT s.person FROM %[2]s s WHERE s.city LIKE 'B%%') ORDER BY o.id FETCH FIRST 3 ROWS ONLY",
+		"SELECT o.id FROM %[1]s o WHERE o.id IN (SELECT s.person FROM %[2]s s WHERE s.city LIKE 'B%%') AND o.id IN (SELECT t.person FROM %[2]s t WHERE t.city ILIKE '%%r%%') AND o.name >= 'S' ORDER BY o.id",
+		"SELECT count(*) FROM %[1]s o WHERE EXISTS (SELECT 1 FROM %[2]s s WHERE s.person = o.id AND s.city = 'Basel')",
+		"SELECT o.id, (SELECT count(*) FROM %[2]s c WHERE c.person = o.id) FROM %[1]s o WHERE o.id IN (SELECT s.person FROM %[2]s s WHERE s.city <> 'Bern') ORDER BY o.id",
+		"SELECT o.id FROM %[1]s o JOIN %[2]s a ON a.person = o.id WHERE o.id IN (SELECT s.person FROM %[2]s s WHERE s.city LIKE 'Z%%') ORDER BY o.id, a.id",
+		"SELECT o.id FROM %[1]s o WHERE (o.id) IN (SELECT (s.person) FROM %[2]s s WHERE (s.city LIKE 'B%%')) ORDER BY 1",
+		"SELECT o.id FROM %[1]s o WHERE o.id IN (SELECT s.person FROM %[2]s s WHERE s.city LIKE 'B%%' AND s.person = o.id) ORDER BY 1",
+		"SELECT o.id FROM %[1]s o WHERE o.id + 0 IN (SELECT s.person FROM %[2]s s WHERE s.city BETWEEN 'A' AND 'C') ORDER BY 1",
+		"SELECT o.id FROM %[1]s o WHERE o.grp::bigint IN (SELECT s.sequence FROM %[2]s s WHERE s.city IS NOT DISTINCT FROM NULL) ORDER BY 1",
+	} {
+		for _, mode := range bothModes {
+			want, err := rowsRaw(t, f.dir, f.sql(q, 0), mode, pgx.TextFormatCode)
+			if err != nil {
+				t.Fatalf("directly: %s: %v", q, err)
+			}
+			got, err := rowsRaw(t, f.via, f.sql(q, 1), mode, pgx.TextFormatCode)
+			var pe *pgconn.PgError
+			switch {
+			case errors.As(err, &pe) && pe.Code == "0A000":
+			case err != nil:
+				t.Errorf("%v: %s: %v", mode, q, err)
+			case strings.Contains(q, "ORDER BY") && got != want, sortedLines(got) != sortedLines(want):
+				t.Errorf("%v: %s: through phiguard\n%s\ndirectly\n%s", mode, q, got, want)
+			default:
+				answered++
+			}
+		}
+	}
+	t.Logf("%d of %d runs answered", answered, 26)
+}
