@@ -117,6 +117,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./policy
 	$(GO) test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime $(FUZZTIME) ./internal/pgvalue
 	$(GO) test -run '^$$' -fuzz '^FuzzDecrypt$$' -fuzztime $(FUZZTIME) ./keys
+	$(GO) test -run '^$$' -fuzz '^FuzzTermsCell$$' -fuzztime $(FUZZTIME) ./keys
 	$(GO) test -run '^$$' -fuzz '^FuzzOrd$$' -fuzztime $(FUZZTIME) ./keys
 	$(GO) test -run '^$$' -fuzz '^FuzzEqToken$$' -fuzztime $(FUZZTIME) ./keys
 	$(GO) test -run '^$$' -fuzz '^FuzzSortKeyAgreesWithCompare$$' -fuzztime $(FUZZTIME) ./internal/pgorder

@@ -12,8 +12,14 @@
 // under a libc collation internal/pgcollate's first-level strxfrm key, cut
 // to the type's width P), the lowered text n and its match tokens M and
 // prefix token X, keyed by keys.Terms whose domain is the column, or for a
-// deterministic column its key (the cells' own associated data). Nothing
-// writes terms into cells yet: that is the design's slice 2.
+// deterministic column its key (the cells' own associated data).
+// SealWithTerms (seal_terms.go) seals a column with `search` as a
+// format-2 cell carrying the terms its policy lists under its
+// search_key_version (keys.WithTerms), computed with the column key even
+// when the cell is sealed per subject; Open reads such cells as any
+// other. Nothing calls SealWithTerms yet: the proxy's and the backfill's
+// writes still seal format-1 cells (the rest of the design's slice 2,
+// and slice 3).
 //
 // It knows keys (the cell format and key material), policy (the column's
 // mode, key, type and subject column), and PostgreSQL's value formats,

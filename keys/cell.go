@@ -30,6 +30,8 @@ type cell struct {
 	keyVersion uint32
 	header     []byte
 	body       []byte
+	// termVersion is a format-2 cell's tv; 0 for format 1.
+	termVersion uint32
 }
 
 // appendHeader appends format version, mode, key id and key version.
@@ -49,10 +51,11 @@ func encodeCell(header, body []byte) []byte {
 	return out
 }
 
-// IsCell reports whether v is a well-formed cell: the prefix, valid
-// base64url, a known format version and mode, a valid key id, a non-zero
-// key version and a body long enough for the mode. It does not
-// authenticate the cell; Keyring.Decrypt does.
+// IsCell reports whether v is a well-formed cell of either format: the
+// prefix, valid base64url, a known format version and mode, a valid key
+// id, a non-zero key version and a body long enough for the mode; for
+// format 2 also well-formed term sections. It does not authenticate the
+// cell; Keyring.Decrypt does.
 func IsCell(v []byte) bool {
 	_, err := parseCell(v)
 	return err == nil
@@ -67,12 +70,21 @@ func parseCell(v []byte) (cell, error) {
 
 // parseCellInto is parseCell decoding into raw's array (grown when it is
 // too short), which the cell's parts then share; it also returns that
-// array for the next call.
+// array for the next call. A format-2 cell's terms are checked, not
+// decoded: its B is read as a format-1 cell.
 func parseCellInto(raw, v []byte) (cell, []byte, error) {
-	if !bytes.HasPrefix(v, []byte(Prefix)) {
-		return cell{}, raw, ErrNotACell
+	text, tv, err := cellText(v)
+	if err != nil {
+		return cell{}, raw, err
 	}
-	text := v[len(Prefix):]
+	c, raw, err := decodeCellText(raw, text)
+	c.termVersion = tv
+	return c, raw, err
+}
+
+// decodeCellText parses the base64url text of a format-1 cell (after its
+// prefix; B of format 2).
+func decodeCellText(raw, text []byte) (cell, []byte, error) {
 	// The decoder rejects every other byte outside base64url but skips
 	// '\r' and '\n'; a cell has exactly one spelling.
 	if bytes.IndexByte(text, '\r') >= 0 || bytes.IndexByte(text, '\n') >= 0 {
@@ -165,6 +177,10 @@ type CellInfo struct {
 	Mode       Mode
 	KeyID      string
 	KeyVersion uint32
+	// TermVersion is the term key version of a format-2 cell (the
+	// search_key_version its terms derive from); 0 for a cell without
+	// terms.
+	TermVersion uint32
 }
 
 // Inspect returns a cell's header without decrypting it, for instance to
@@ -175,17 +191,23 @@ func Inspect(v []byte) (CellInfo, error) {
 	if err != nil {
 		return CellInfo{}, err
 	}
-	return CellInfo{Mode: c.mode, KeyID: string(c.keyID), KeyVersion: c.keyVersion}, nil
+	return CellInfo{Mode: c.mode, KeyID: string(c.keyID), KeyVersion: c.keyVersion, TermVersion: c.termVersion}, nil
 }
 
-// ContainsCell reports whether a well-formed cell appears anywhere in v:
-// as the whole value, or inside a value PostgreSQL built from one (a
-// row's or an array's text, a concatenation). The proxy asks it of
-// result values it does not decrypt, so a cell that reached a column
-// phiguard does not know as encrypted is refused rather than served; it
-// looks for the prefix first, which a value without one costs a single
-// bytes.Index.
+// ContainsCell reports whether a well-formed cell of either format
+// appears anywhere in v: as the whole value, or inside a value PostgreSQL
+// built from one (a row's or an array's text, a concatenation). The proxy
+// asks it of result values it does not decrypt, so a cell that reached a
+// column phiguard does not know as encrypted is refused rather than
+// served; it looks for the prefixes first, which a value without one
+// costs two bytes.Index. A format-2 cell counts when its B is a
+// well-formed cell, whatever its term sections hold: this check refuses
+// ciphertext, and B is the ciphertext.
 func ContainsCell(v []byte) bool {
+	return containsV1(v) || containsTerms(v)
+}
+
+func containsV1(v []byte) bool {
 	for {
 		i := bytes.Index(v, prefixBytes)
 		if i < 0 {
@@ -202,6 +224,31 @@ func ContainsCell(v []byte) bool {
 		v = v[len(Prefix):]
 	}
 }
+
+func containsTerms(v []byte) bool {
+	for {
+		i := bytes.Index(v, termsPrefixBytes)
+		if i < 0 {
+			return false
+		}
+		v = v[i:]
+		if n := termsCellLen(v); n > 0 {
+			b := v[bytes.LastIndexByte(v[:n], '~')+1 : n]
+			if _, _, err := decodeCellText(nil, b); err == nil || isSubjectText(b) {
+				return true
+			}
+		}
+		v = v[len(TermsPrefix):]
+	}
+}
+
+// HasCellPrefix reports whether v holds either cell prefix: the cheap
+// test before ContainsCell.
+func HasCellPrefix(v []byte) bool {
+	return bytes.Contains(v, prefixBytes) || bytes.Contains(v, termsPrefixBytes)
+}
+
+var termsPrefixBytes = []byte(TermsPrefix)
 
 var prefixBytes = []byte(Prefix)
 

@@ -34,6 +34,27 @@
 // the 5-byte prefix: an 11-character SSN under key id "ssn" becomes a
 // 71-character randomized or a 55-character deterministic cell.
 //
+// A cell of a column with search terms (format 2, cellterms.go) carries
+// them before the same ciphertext:
+//
+//	~phs~ tv ~ E ~ O ~ X ~ M ~ B
+//
+//	tv   term key version, decimal, 1..4294967295, no leading zero
+//	E    equality term: 8 bytes, standard base64 with padding, or empty
+//	O    order term: 2, 4, 8, 16 or 32 bytes, standard base64 with padding, or empty
+//	X    prefix key: one match token (6 base64url characters), or empty
+//	M    match tokens: 6 base64url characters each, strictly ascending, joined by '.', or empty
+//	B    exactly a format-1 cell after its "~phg~" prefix
+//
+// IsCell, Inspect (CellInfo.TermVersion), Decrypt, DecryptInto,
+// IsSubjectCell, SubjectKeys and ContainsCell read both formats; a
+// format-2 cell decrypts through its B alone, to what the format-1 cell
+// "~phg~"+B would. The terms are checked (one spelling: canonical base64,
+// sorted tokens) but not authenticated: they are derived data, not in
+// the associated data, so a changed term can add or hide a candidate but
+// never change a value, and WithTerms can rewrite the terms of a cell
+// without its key (docs/design/search-terms.md §2.2). TermsOf reads them.
+//
 // The prefix "~phg~" is how a backfill tells a cell from legacy plaintext.
 // It is ASCII only, so it survives SQL_ASCII and LATIN1 databases and every
 // client encoding; neither it nor the base64url alphabet needs quoting or
@@ -75,6 +96,14 @@
 // not yet re-encrypted; Inspect reports a cell's version for the
 // re-encryption job.
 //
+// # Opening many cells
+//
+// DecryptInto is Decrypt for a caller that opens cells one after another
+// (the proxy, for each row of a result): the cell's decoded bytes and its
+// associated data go into a Scratch it reuses, and the plaintext is
+// appended to the caller's buffer, so that a randomized cell costs no
+// allocation. A Scratch belongs to one goroutine.
+//
 // # Search terms
 //
 // Keyring.Terms derives, from one version of a column key, three keys bound
@@ -86,7 +115,9 @@
 // are deterministic by design and reveal what §6 of that page lists
 // (equality, order and shared prefixes, trigram sets). What the inputs are
 // for each type and collation is cellcipher's (it knows types); keys knows
-// bytes only. Nothing writes terms into cells yet (slice 2 of the design).
+// bytes only. WithTerms puts terms into a cell (format 2, above);
+// cellcipher.SealWithTerms computes and seals them, and nothing in the
+// proxy or the backfill calls it yet (the rest of the design's slice 2).
 //
 // # Subject keys (crypto-shredding)
 //

@@ -171,17 +171,23 @@ func validTag(tag string) bool {
 	return true
 }
 
-// IsSubjectCell reports whether v is a cell whose header names a subject
-// key. It decodes only the header's first bytes, since the proxy asks it
-// of every protected value it reads; SubjectKeys.Decrypt validates the
-// rest.
+// IsSubjectCell reports whether v is a cell (of either format) whose
+// header names a subject key. It decodes only the header's first bytes,
+// since the proxy asks it of every protected value it reads;
+// SubjectKeys.Decrypt validates the rest.
 func IsSubjectCell(v []byte) bool {
+	text, ok := cellTextQuick(v)
+	return ok && isSubjectText(text)
+}
+
+// isSubjectText is IsSubjectCell on a cell's base64url text.
+func isSubjectText(text []byte) bool {
 	const n = 12 // base64url characters for the first 9 bytes
-	if len(v) < len(Prefix)+n || string(v[:len(Prefix)]) != Prefix {
+	if len(text) < n {
 		return false
 	}
 	var raw [9]byte
-	if _, err := b64.Decode(raw[:], v[len(Prefix):len(Prefix)+n]); err != nil {
+	if _, err := b64.Decode(raw[:], text[:n]); err != nil {
 		return false
 	}
 	return raw[0] == formatV1 && int(raw[2]) == len(subjectKeyPrefix)+2*tagLen && string(raw[3:8]) == subjectKeyPrefix

@@ -79,12 +79,13 @@ func (t *tagScratch) tagInto(subject []byte) {
 // which Decrypt does). It needs no subject key and allocates nothing for
 // subject ids up to 128 bytes.
 func (s *SubjectKeys) SealedFor(cell, subject []byte) bool {
-	if len(cell) < len(Prefix)+cellTagHeadChars || !IsSubjectCell(cell) {
+	text, ok := cellTextQuick(cell)
+	if !ok || len(text) < cellTagHeadChars || !isSubjectText(text) {
 		return false
 	}
 	t := s.scratch()
 	defer s.macs.Put(t)
-	if _, err := b64Strict.Decode(t.head[:], cell[len(Prefix):len(Prefix)+cellTagHeadChars]); err != nil {
+	if _, err := b64Strict.Decode(t.head[:], text[:cellTagHeadChars]); err != nil {
 		return false
 	}
 	t.tagInto(subject)

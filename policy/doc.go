@@ -44,7 +44,11 @@
 // (or a built-in one that denies PHI) covers everyone else. docs/policy.md
 // describes them. `subject_column` names each row's patient, for
 // crypto-shredding and the audit's per-subject accounting; `state:
-// encrypted` marks a column whose backfill is done. A change that would
+// encrypted` marks a column whose backfill is done. `search`,
+// `search_key_version` and `search_state` (search.go) declare a column's
+// database-side search terms (docs/design/search-terms.md §3); they are
+// validated against the column's type and mode and accepted, and nothing
+// uses them yet, so only `search_state: building` is accepted. A change that would
 // alter the meaning of an existing key bumps `version`.
 //
 // # Dependencies

@@ -243,7 +243,7 @@ func (r *reader) table(e entry) {
 	}
 }
 
-var columnKeys = []string{"mode", "key", "type", "state"}
+var columnKeys = []string{"mode", "key", "type", "state", "search", "search_key_version", "search_state"}
 
 func (r *reader) column(t *ProtectedTable, e entry) {
 	path := columnPath(strings.TrimSuffix(strings.TrimPrefix(t.path, "tables["), "]"), e.key)
@@ -267,8 +267,13 @@ func (r *reader) column(t *ProtectedTable, e entry) {
 		return
 	}
 	given := map[string]bool{}
+	var search searchSettings
 	for _, f := range fields {
 		fp := path + "." + f.key
+		if f.key == "search" {
+			r.search(c, &search, f.value, fp) // a list, not a scalar
+			continue
+		}
 		s, ok := r.scalar(f.value, fp)
 		if !ok {
 			continue
@@ -305,6 +310,10 @@ func (r *reader) column(t *ProtectedTable, e entry) {
 			if st, ok := r.state(f.value, fp, s); ok {
 				c.State = st
 			}
+		case "search_key_version":
+			r.searchKeyVersion(c, &search, f.value, fp, s)
+		case "search_state":
+			r.searchState(c, &search, f.value, fp, s)
 		}
 	}
 	for _, k := range []struct{ key, hint string }{
@@ -319,6 +328,7 @@ func (r *reader) column(t *ProtectedTable, e entry) {
 	if c.State == "" {
 		c.State = t.State
 	}
+	r.checkSearch(c, &search)
 	if nameOK {
 		t.Columns = append(t.Columns, c)
 		t.byName[c.Name] = c
@@ -337,7 +347,8 @@ func (r *reader) state(n *yaml.Node, path, s string) (State, bool) {
 }
 
 // crossChecks finds what no single entry shows: a key id given to columns of
-// both modes (one data key serves one algorithm).
+// both modes (one data key serves one algorithm), and columns sharing a
+// deterministic key with different search terms.
 func (r *reader) crossChecks() {
 	type use struct {
 		mode Mode
@@ -356,6 +367,8 @@ func (r *reader) crossChecks() {
 			}
 			if u.mode != c.Mode {
 				r.problem(c.line, c.path+".key", "key %q is %s here but %s for %s (line %d); give each mode its own key", c.Key, c.Mode, u.mode, u.col.QualifiedName(), u.col.line)
+			} else {
+				r.crossCheckSearch(c, u.col)
 			}
 		}
 	}

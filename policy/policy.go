@@ -88,6 +88,16 @@ type ProtectedColumn struct {
 	Type LogicalType
 	// State is the column's own state, or its table's when it sets none.
 	State State
+	// Search is the column's database-side search terms (`search:`,
+	// docs/design/search-terms.md §3); zero when it has none. Accepted
+	// and not used yet: this phiguard writes and searches no term.
+	Search SearchKinds
+	// SearchKeyVersion is the version of Key the terms derive from; 0
+	// when Search is zero.
+	SearchKeyVersion uint32
+	// SearchState is SearchBuilding (the only state accepted yet) when
+	// Search is set, else "".
+	SearchState SearchState
 
 	path string
 	line int

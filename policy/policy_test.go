@@ -48,7 +48,7 @@ func TestBadFiles(t *testing.T) {
 		"syntax.bad.yml": {"parse policy: yaml: line 4"},
 		"unknown-key.bad.yml": {
 			"tables[public.patients].colums: unknown key (known keys here: subject_column, state, columns) (line 4)",
-			"tables[public.providers].columns[name].mask: unknown key (known keys here: mode, key, type, state) (line 8)",
+			"tables[public.providers].columns[name].mask: unknown key (known keys here: mode, key, type, state, search, search_key_version, search_state) (line 8)",
 		},
 		"wrong-shape.bad.yml": {
 			"tables[public.patients].columns: must be a map of column names to column settings, got a list (line 5)",
@@ -119,6 +119,44 @@ func TestBadFiles(t *testing.T) {
 			`tables[public.patients].columns[ssn].state: unknown state "plaintext"`,
 		},
 		"empty-table.bad.yml": {"tables[public.patients]: names no protected column and no subject column (line 3)"},
+		"search.bad.yml": {
+			`tables[public.patients].columns[last].search: unknown search term "equal" (want equality, order or match) (line 5)`,
+			`tables[public.patients].columns[first].search: lists match twice (line 6)`,
+			`tables[public.patients].columns[maiden].search: is empty; leave the key out when the column has no search terms (line 7)`,
+			`tables[public.patients].columns[address].search_key_version: is required with search (the version of key "pii" the terms derive from) (line 8)`,
+			`tables[public.patients].columns[city].search_key_version: must be a key version, a whole number from 1 (the version of the column's key the terms derive from), got "0" (line 9)`,
+			`tables[public.patients].columns[zip].search_key_version: must be a key version, a whole number from 1`,
+			`tables[public.patients].columns[phone].search_key_version: must be a key version, a whole number from 1 (the version of the column's key the terms derive from), got "4294967296" (line 11)`,
+			`tables[public.patients].columns[email].search_key_version: is set but the column has no search list (line 12)`,
+			`tables[public.patients].columns[notes].search_state: is set but the column has no search list (line 13)`,
+		},
+		"search-shape.bad.yml": {
+			`tables[public.patients].columns[last].search: must be a list of search terms, e.g. [order, match], got "order" (line 5)`,
+			`tables[public.patients].columns[first].search: must be a list of search terms, got an item that is a list (line 6)`,
+		},
+		"search-types.bad.yml": {
+			`tables[public.patients].columns[ssn].search: equality: a deterministic column has no equality term; its cells already are one (=, IN and joins compare them) (line 5)`,
+			`tables[public.patients].columns[weight].search: order: type real can have no search term (WHERE and ORDER BY on it are refused as well) (line 6)`,
+			`tables[public.patients].columns[height].search: equality: type double precision can have no search term`,
+			`tables[public.patients].columns[wake].search: order: type timetz can have no search term`,
+			`tables[public.patients].columns[doc].search: equality: type jsonb can have no search term`,
+			`tables[public.patients].columns[raw].search: order: type json can have no search term`,
+			`tables[public.patients].columns[aliases].search: match: type text[] can have no search term`,
+			`tables[public.patients].columns[birthdate].search: match: type date has no match term (LIKE and ILIKE are for text, varchar and char) (line 12)`,
+			`tables[public.patients].columns[photo].search: match: type bytea has no match term`,
+			`tables[public.patients].columns[age].search: match: type integer has no match term`,
+		},
+		"search-state.bad.yml": {
+			`tables[public.patients].columns[last].search_state: ready is not supported yet: this phiguard accepts search but writes and uses no term, so only building (the default) is accepted (docs/design/search-terms.md §9) (line 6)`,
+			`tables[public.patients].columns[first].search_state: rekeying is not supported yet`,
+			`tables[public.patients].columns[maiden].search_state: unknown search state "done" (want building, ready or rekeying) (line 8)`,
+			`tables[public.patients].columns[birthdate].search_state: ready needs state: encrypted (a legacy plaintext row carries no term, so a search through terms would miss it) (line 10)`,
+		},
+		"search-deterministic.bad.yml": {
+			`tables[public.encounters].columns[patient_mrn].search: columns sharing deterministic key "mrn" must have the same search and search_key_version (equal values must keep equal cells): public.encounters.patient_mrn has search [order] version 1 here, public.patients.mrn has search [order, match] version 1 (line 5) (line 8)`,
+			`tables[public.encounters].columns[other_mrn].search: columns sharing deterministic key "mrn" must have the same search and search_key_version (equal values must keep equal cells): public.encounters.other_mrn has search [order, match] version 2 here`,
+			`tables[public.encounters].columns[copied_mrn].search: columns sharing deterministic key "mrn" must have the same search and search_key_version (equal values must keep equal cells): public.encounters.copied_mrn has no search here`,
+		},
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yml")
 	for _, f := range files {

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
@@ -55,6 +56,10 @@ func TestUnknownRelation(t *testing.T) {
 func TestDecryptDataRowStrayCell(t *testing.T) {
 	s, cellA, _ := bindSession(t)
 	fields := describe(t, s, "SELECT id, first FROM patients", 0)
+	withTerms, err := keys.WithTerms(cellA, keys.CellTerms{Version: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		extra *resultField
 		value []byte
@@ -63,6 +68,8 @@ func TestDecryptDataRowStrayCell(t *testing.T) {
 		{nil, []byte("plain"), ""},
 		{nil, cellA, pgerr.FeatureNotSupported},
 		{nil, append([]byte("(1,"), append(cellA, ')')...), pgerr.FeatureNotSupported},
+		{nil, withTerms, pgerr.FeatureNotSupported}, // a cell with search terms (format 2)
+		{nil, append([]byte("{"), append(withTerms, '}')...), pgerr.FeatureNotSupported},
 		{&resultField{newRel: true}, cellA, pgerr.SerializationFailure},
 		{&resultField{newRel: true}, []byte("plain"), ""},
 	} {

@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,7 +68,8 @@ func (srv *Server) recordReload(ev *audit.PolicyReload) {
 }
 
 // missingKeys lists the key ids pol needs (protected columns, pseudonym
-// rules) that the keyring lacks (the last keys held, while withdrawn).
+// rules) that the keyring lacks (the last keys held, while withdrawn),
+// and the search_key_versions it lacks.
 func (p *Protection) missingKeys(pol *policy.Policy) []string {
 	var ids []string
 	for _, t := range pol.Tables() {
@@ -98,6 +100,16 @@ func (p *Protection) missingKeys(pol *policy.Policy) []string {
 	for _, id := range ids {
 		if _, ok := known.versions[id]; !ok && !containsString(out, id) {
 			out = append(out, id)
+		}
+	}
+	// A column's search_key_version must be a loaded version of its key
+	// (docs/design/search-terms.md §3), though no term is used yet.
+	for _, t := range pol.Tables() {
+		for _, c := range t.Columns {
+			v := strconv.FormatUint(uint64(c.SearchKeyVersion), 10) + ","
+			if vs, ok := known.versions[c.Key]; c.Search != 0 && ok && !strings.HasPrefix(vs, v) && !strings.Contains(vs, ","+v) {
+				out = append(out, fmt.Sprintf("%s version %d (search_key_version of %s)", c.Key, c.SearchKeyVersion, c.QualifiedName()))
+			}
 		}
 	}
 	return out

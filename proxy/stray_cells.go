@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"strconv"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -17,17 +16,16 @@ import (
 // answers with the value, so the result is refused and the catalog read
 // again before the next statement.
 
-var cellPrefix = []byte(keys.Prefix)
-
 // strayCellInRow refuses the current DataRow of a result with no field to
-// decrypt when a value of it holds a cell. Rows without the prefix, all
-// of them in a plain database, cost one bytes.Index. Backend pump.
+// decrypt when a value of it holds a cell (of either format: a cell with
+// search terms starts "~phs~"). Rows without a prefix, all of them in a
+// plain database, cost two bytes.Index. Backend pump.
 func (s *session) strayCellInRow() *pgerr.Error {
 	if s.srv.protect == nil {
 		return nil
 	}
 	body, err := s.br.body()
-	if err != nil || !bytes.Contains(body, cellPrefix) {
+	if err != nil || !keys.HasCellPrefix(body) {
 		return nil // a read error is the pump's to report
 	}
 	var row pgproto3.DataRow

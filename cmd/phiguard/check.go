@@ -92,6 +92,13 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	for _, w := range escalationWarnings(pol) {
 		fmt.Fprintf(stderr, "%s: warning: %s\n", *policyPath, w)
 	}
+	lines, warnings := searchLines(pol) // check_search.go
+	for _, l := range lines {
+		fmt.Fprintf(stdout, "  %s\n", l)
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", *policyPath, w)
+	}
 	if !*catalog {
 		return code
 	}

@@ -125,3 +125,35 @@ tables:
 		t.Errorf("wrong password: exit %d\n%s", code, errOut)
 	}
 }
+
+// TestCheckSearch: check prints each column with search, what its terms
+// would reveal and that none is used yet, warns of order terms on
+// per-subject columns, and refuses what §3 of the design refuses.
+func TestCheckSearch(t *testing.T) {
+	code, out, errOut := runCheckArgs("--policy", "../../policy/testdata/search.good.yml")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	for _, w := range []string{
+		"  public.patients.last  search: order, match  key patients-pii v1  state building (accepted; this phiguard writes and uses no search term yet)\n" +
+			"    reveals: total order and shared leading letters (order); trigram sets, first letters (match); docs/design/search-terms.md §6\n",
+		"  public.patients.birthdate  search: order  key patients-pii v1  state building",
+		"    reveals: total order and approximate distances (order); docs/design/search-terms.md §6\n",
+		"  public.patients.ssn  search: equality  key ssn v3",
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	if strings.Contains(out, "weight") {
+		t.Errorf("a column without search is listed:\n%s", out)
+	}
+	if !strings.Contains(errOut, "warning: order term on per-subject column public.patients.last:") ||
+		strings.Contains(errOut, "public.patients.mrn") || strings.Contains(errOut, "public.patients.ssn") {
+		t.Errorf("per-subject order warnings:\n%s", errOut)
+	}
+	code, _, errOut = runCheckArgs("--policy", "../../policy/testdata/search-state.bad.yml")
+	if code != 1 || !strings.Contains(errOut, "tables[public.patients].columns[last].search_state: ready is not supported yet") {
+		t.Errorf("search-state.bad.yml: exit %d\n%s", code, errOut)
+	}
+}

@@ -52,6 +52,9 @@ func loadProtection(ctx context.Context, cfg config.Config, reg prometheus.Regis
 	if missing := keysconfig.Missing(kr, ids); len(missing) > 0 {
 		return nil, fmt.Errorf("the policy and audit name keys the provider does not hold: %s (run phiguard keys init)", strings.Join(missing, ", "))
 	}
+	if missing := keysconfig.MissingSearchVersions(kr, pol); len(missing) > 0 {
+		return nil, fmt.Errorf("the policy names key versions the provider does not hold: %s", strings.Join(missing, ", "))
+	}
 	subjects, err := keysconfig.SubjectKeys(cfg.Keys, provider, kr, pol)
 	if err != nil {
 		return nil, err

@@ -159,6 +159,35 @@ func KeyIDs(pol *policy.Policy) []string {
 	return slices.Compact(ids)
 }
 
+// MissingSearchVersions lists, for each column with `search`, its
+// search_key_version when kr does not hold that version of the column's
+// key ("patients-pii version 2 (search_key_version of
+// public.patients.last)"). The terms are not used yet, but a policy
+// naming a version the keys lack is refused now rather than when they
+// are.
+func MissingSearchVersions(kr *keys.Keyring, pol *policy.Policy) []string {
+	var out []string
+	for _, t := range pol.Tables() {
+		for _, c := range t.Columns {
+			if c.Search == 0 {
+				continue
+			}
+			if kr == nil {
+				out = append(out, searchVersion(c))
+				continue
+			}
+			if _, err := kr.DataKeyVersion(c.Key, c.SearchKeyVersion); err != nil {
+				out = append(out, searchVersion(c))
+			}
+		}
+	}
+	return out
+}
+
+func searchVersion(c *policy.ProtectedColumn) string {
+	return fmt.Sprintf("%s version %d (search_key_version of %s)", c.Key, c.SearchKeyVersion, c.QualifiedName())
+}
+
 // Missing lists the ids that kr does not hold (a nil kr holds none).
 func Missing(kr *keys.Keyring, ids []string) []string {
 	var out []string

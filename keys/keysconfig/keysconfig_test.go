@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -174,5 +175,39 @@ roles:
 	}
 	if got := strings.Join(KeyIDs(pol), ","); got != "patients-ssn,pseudonym,research-2026" {
 		t.Errorf("KeyIDs = %s", got)
+	}
+}
+
+// TestMissingSearchVersions: a column's search_key_version must be a
+// loaded version of its key; columns without search are not asked.
+func TestMissingSearchVersions(t *testing.T) {
+	dk, err := keys.GenerateDataKey("pii", 1, time.Unix(1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := keys.NewKeyring([]keys.DataKey{dk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policy.Parse([]byte(`version: 1
+tables:
+  patients:
+    columns:
+      last:  {mode: randomized, key: pii, type: text, search: [order], search_key_version: 1}
+      first: {mode: randomized, key: pii, type: text, search: [match], search_key_version: 2}
+      ssn:   {mode: randomized, key: pii, type: text}
+`))
+	if err == nil {
+		err = pol.Validate()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"pii version 2 (search_key_version of public.patients.first)"}
+	if m := MissingSearchVersions(kr, pol); !slices.Equal(m, want) {
+		t.Errorf("MissingSearchVersions = %v, want %v", m, want)
+	}
+	if m := MissingSearchVersions(nil, pol); len(m) != 2 {
+		t.Errorf("MissingSearchVersions(nil) = %v", m)
 	}
 }
