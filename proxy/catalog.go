@@ -60,6 +60,10 @@ type catalog struct {
 	// (catalog_names.go).
 	relations map[string]bool
 	maxOID    uint32
+	// sqlText are the OIDs of the functions that run SQL given as text
+	// (query_to_xml, ...): a fast-path FunctionCall of one is refused
+	// (fastpath.go).
+	sqlText map[uint32]bool
 }
 
 type catalogColumn struct {

@@ -48,15 +48,33 @@ import (
 // rules, and, in a last row with a NULL name, the highest
 // relation OID: one made after the read has a higher one (until the OID
 // counter wraps), which tells a relation made since (newRelation).
+//
+// Rows with an empty name (no relation's) carry the OID of a function
+// that runs SQL given as text (sqlrewrite.SQLTextFunctionsWhere), which
+// fastpathRefusal refuses.
 func relationsQuery() string {
 	return `(SELECT c.relname::pg_catalog.text, pg_catalog.bool_or(c.relhasrules OR c.relkind = 'v')::pg_catalog.text
   FROM pg_catalog.pg_class c WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p', 'S') GROUP BY 1)
+UNION ALL
+SELECT '', p.oid::pg_catalog.text FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+  WHERE ` + sqlrewrite.SQLTextFunctionsWhere() + `
 UNION ALL
 SELECT NULL, pg_catalog.max(c.oid)::pg_catalog.text FROM pg_catalog.pg_class c`
 }
 
 // addRelation takes a row of relationsQuery.
 func (b *catalogBuilder) addRelation(v [][]byte) error {
+	if v[0] != nil && len(v[0]) == 0 { // a function running SQL given as text
+		oid, err := strconv.ParseUint(string(v[1]), 10, 32)
+		if err != nil {
+			return &errProtocol{"malformed catalog row from backend"}
+		}
+		if b.cat.sqlText == nil {
+			b.cat.sqlText = map[uint32]bool{}
+		}
+		b.cat.sqlText[uint32(oid)] = true
+		return nil
+	}
 	if v[0] != nil {
 		b.cat.relations[string(v[0])] = string(v[1]) == "true" // a bool cast to text
 		return nil

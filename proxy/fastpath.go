@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/sqlrewrite"
 
 	"github.com/phiguard/phiguard/audit"
 )
@@ -14,7 +15,10 @@ import (
 // arguments, outside SQL: no statement text for the access rewriter to
 // read, so nothing would check which function it is (query_to_xml runs any
 // SQL, set_config changes search_path) or what its arguments hold. phiguard
-// therefore refuses it (0A000) for every role with rules, and, with a
+// therefore refuses it (0A000) for every role with rules, for every role
+// a function that runs SQL given as text under a policy that encrypts
+// columns (its SQL would compute on the cells: sqlrewrite's
+// planner_sqltext.go, known by OID from the catalog), and, with a
 // policy, while the audit trail cannot record it (58030). Every
 // FunctionCall, run or refused, gets an audit record naming the function's
 // OID, protocol "function_call". Drivers use it for large objects
@@ -56,6 +60,10 @@ func (s *session) fastpathRefusal(oid uint32) *pgerr.Error {
 		return pgerr.Newf(pgerr.FeatureNotSupported,
 			"the fast-path FunctionCall message (function OID %d) is not available to role %s (rule %q): phiguard cannot check a function called outside SQL; call it in a SELECT",
 			oid, role.Name, role.Name+": statements")
+	}
+	if cat := s.catalog.Load(); cat != nil && cat.sqlText[oid] && sqlrewrite.EncryptsAnything(s.policy()) {
+		return pgerr.Newf(pgerr.FeatureNotSupported,
+			"the fast-path FunctionCall of function OID %d runs SQL phiguard cannot see (given as text, or over whole tables), and this database has encrypted columns: run it directly against the database", oid)
 	}
 	return nil
 }

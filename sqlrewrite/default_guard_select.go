@@ -133,19 +133,21 @@ var selectListEnds = map[string]bool{
 // last: the end of the last token before a word that ends the list at
 // the entry's own level, a parenthesis closing around it, or the text's
 // end. Words inside parentheses or brackets (array_agg(x ORDER BY y),
-// OVER (ORDER BY ...)) or after AS (a label) do not end it.
+// OVER (ORDER BY ...)), after AS (a label) or the FROM of IS [NOT]
+// DISTINCT FROM (an operator at the entry's level) do not end it.
 func selectListEnd(sql string, last int) (int, bool) {
 	toks, ok := tokensFrom(sql, last)
 	if !ok || last < 0 {
 		return 0, false
 	}
-	depth, end, afterAS := 0, -1, false
+	depth, end, afterAS, afterDistinct := 0, -1, false, false
 	for _, tok := range toks {
 		text := sql[tok.GetStart():tok.GetEnd()]
 		label := afterAS // x AS from: any keyword may be a column's label
-		afterAS = strings.EqualFold(text, "AS")
+		operator := afterDistinct && strings.EqualFold(text, "FROM")
+		afterAS, afterDistinct = strings.EqualFold(text, "AS"), tok.GetToken() == pg_query.Token_DISTINCT
 		switch {
-		case label:
+		case label, operator:
 		case text == "(" || text == "[":
 			depth++
 		case text == ")" || text == "]":

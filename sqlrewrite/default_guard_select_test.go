@@ -29,6 +29,8 @@ func TestGuardNoDefaultsSelect(t *testing.T) {
 		"INSERT INTO patients (id) (SELECT x FROM src)":                                 "(SELECT x, " + guard,
 		"INSERT INTO patients (id) SELECT x -- ORDER\n FROM src ON CONFLICT DO NOTHING": "SELECT x, " + guard,
 		"INSERT INTO patients (id) SELECT DISTINCT * FROM src RETURNING *":              "SELECT DISTINCT *, " + guard,
+		"INSERT INTO patients (id) SELECT x IS DISTINCT FROM y FROM src":                "SELECT x IS DISTINCT FROM y, " + guard,
+		"INSERT INTO patients (id) SELECT NOT x IS NOT DISTINCT FROM 1 AS d FROM src":   "FROM 1 AS d, " + guard,
 		"WITH s AS (SELECT 1 AS x) INSERT INTO patients (id) SELECT x FROM s":           "INSERT INTO patients (id, ssn, first) SELECT x, " + guard,
 		"INSERT INTO patients DEFAULT VALUES RETURNING id":                              "INSERT INTO patients (ssn, first) VALUES (" + guard,
 		"INSERT INTO patients AS p default values":                                      "INSERT INTO patients AS p (ssn, first) VALUES (" + guard,

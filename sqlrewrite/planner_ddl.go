@@ -13,6 +13,8 @@ import (
 // the DDL that has the database evaluate expressions over a protected
 // column's cells (planner_ddl_expr.go).
 func (p *planner) ddl(n *pg_query.Node) {
+	p.inheritance(n)          // planner_ddl_inherit.go
+	p.statsAndPublications(n) // planner_ddl_expr.go
 	switch {
 	case n.GetRenameStmt() != nil:
 		p.rename(n.GetRenameStmt())

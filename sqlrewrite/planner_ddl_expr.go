@@ -110,3 +110,29 @@ func names(nodes []*pg_query.Node) []string {
 	}
 	return out
 }
+
+// statsAndPublications refuses extended statistics on an expression over
+// a protected column and a publication's row filter reading one: the
+// database evaluates them on the cells, and their constants
+// (CREATE STATISTICS s ON (name = 'John Smith') FROM t, CREATE
+// PUBLICATION p FOR TABLE t WHERE (name = '...')) are stored in clear in
+// the catalog (red team 11).
+func (p *planner) statsAndPublications(n *pg_query.Node) {
+	if c := n.GetCreateStatsStmt(); c != nil && len(c.GetRelations()) == 1 {
+		rv := c.GetRelations()[0].GetRangeVar()
+		t := p.table(rv.GetSchemaname(), rv.GetRelname())
+		for _, e := range c.GetExprs() {
+			p.refuseExprOver(t, e.GetStatsElem().GetExpr(), "extended statistics on an expression")
+		}
+	}
+	objs := n.GetCreatePublicationStmt().GetPubobjects()
+	if a := n.GetAlterPublicationStmt(); a != nil {
+		objs = a.GetPubobjects()
+	}
+	for _, o := range objs {
+		pt := o.GetPublicationObjSpec().GetPubtable()
+		if rv := pt.GetRelation(); rv != nil {
+			p.refuseExprOver(p.table(rv.GetSchemaname(), rv.GetRelname()), pt.GetWhereClause(), "a publication's row filter (WHERE)")
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 //
 //   - DO and CALL, and creating functions, procedures, triggers, event
 //     triggers and rules: code phiguard cannot read, run later;
+//   - a call of a built-in that runs SQL given as text (planner_sqltext.go);
 //   - a view over a table with encrypted columns (writes through it would
 //     bypass the encryption; see the proxy's viewWritten for existing ones);
 //   - a SET, or set_config, of client_encoding or standard_conforming_strings
@@ -38,6 +39,10 @@ func (p *planner) sessionRefusal(n *pg_query.Node, st Statement) *Refusal {
 		t := p.firstProtected(n)
 		return &Refusal{Code: pgerr.FeatureNotSupported, Table: t.Name.String(),
 			Construct: "CREATE VIEW (writes through a view would bypass the encryption; create it directly against the database)"}
+	case n.GetRenameStmt() != nil && schemaRenameRefusal(n.GetRenameStmt(), p.pol) != nil:
+		return schemaRenameRefusal(n.GetRenameStmt(), p.pol) // planner_ddl_rename.go
+	case sqlTextRefusal(n) != nil:
+		return sqlTextRefusal(n) // planner_sqltext.go
 	case updatesSettings(n):
 		return refusal("UPDATE pg_settings changes settings out of phiguard's sight: use SET")
 	case n.GetVariableSetStmt() != nil, n.GetAlterSystemStmt().GetSetstmt() != nil:

@@ -207,25 +207,9 @@ func subqueryShapeProblem(sl *pg_query.SubLink, sub *pg_query.SelectStmt) string
 // would bind inside), it must read no encrypted column and hold no
 // subquery.
 func (p *planner) correlationProblem(x *pg_query.Node, sub *pg_query.SelectStmt, sc *scope) string {
-	inner := map[string]bool{}
-	var names func(n *pg_query.Node)
-	names = func(n *pg_query.Node) {
-		if j := n.GetJoinExpr(); j != nil {
-			names(j.GetLarg())
-			names(j.GetRarg())
-			if a := j.GetAlias(); a != nil {
-				inner[a.GetAliasname()] = true
-			}
-		}
-		if rv := n.GetRangeVar(); rv != nil {
-			inner[rv.GetRelname()] = true
-			if a := rv.GetAlias(); a != nil {
-				inner[a.GetAliasname()] = true
-			}
-		}
-	}
-	for _, item := range sub.GetFromClause() {
-		names(item)
+	inner, known := fromNames(sub.GetFromClause())
+	if !known {
+		return "whose subquery's FROM holds an item phiguard cannot name (a table, a join, a subquery or a function)"
 	}
 	why := ""
 	walk(x.ProtoReflect(), func(m protoreflect.Message) {
@@ -244,6 +228,50 @@ func (p *planner) correlationProblem(x *pg_query.Node, sub *pg_query.SelectStmt,
 		}
 	})
 	return why
+}
+
+// fromNames is every name a FROM list defines for its column references
+// (a table's, an alias of a table, a join or its USING, a subquery, a
+// function or a TABLESAMPLE; a function's item adds the name of every function it calls,
+// more than PostgreSQL defines); known is false for an item of another
+// kind.
+func fromNames(from []*pg_query.Node) (names map[string]bool, known bool) {
+	names, known = map[string]bool{}, true
+	alias := func(a *pg_query.Alias) {
+		if a != nil {
+			names[a.GetAliasname()] = true
+		}
+	}
+	var item func(n *pg_query.Node)
+	item = func(n *pg_query.Node) {
+		switch {
+		case n.GetJoinExpr() != nil:
+			item(n.GetJoinExpr().GetLarg())
+			item(n.GetJoinExpr().GetRarg())
+			alias(n.GetJoinExpr().GetAlias())
+			alias(n.GetJoinExpr().GetJoinUsingAlias()) // JOIN ... USING (c) AS j
+		case n.GetRangeVar() != nil:
+			names[n.GetRangeVar().GetRelname()] = true
+			alias(n.GetRangeVar().GetAlias())
+		case n.GetRangeSubselect() != nil: // (SELECT ...) o, LATERAL too
+			alias(n.GetRangeSubselect().GetAlias())
+		case n.GetRangeFunction() != nil: // unaliased, named after its function
+			alias(n.GetRangeFunction().GetAlias())
+			walk(n.GetRangeFunction().ProtoReflect(), func(m protoreflect.Message) {
+				if fc, ok := m.Interface().(*pg_query.FuncCall); ok && len(fc.GetFuncname()) > 0 {
+					names[fc.GetFuncname()[len(fc.GetFuncname())-1].GetString_().GetSval()] = true
+				}
+			})
+		case n.GetRangeTableSample() != nil:
+			item(n.GetRangeTableSample().GetRelation())
+		default:
+			known = false
+		}
+	}
+	for _, n := range from {
+		item(n)
+	}
+	return names, known
 }
 
 // subLinkConstruct names the conjunct for a refusal.
