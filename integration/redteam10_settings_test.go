@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -45,21 +47,29 @@ func TestRedTeam10DateStyleChangedInRequest(t *testing.T) {
 			wireRun(t, c, &pgproto3.Query{String: set}, &pgproto3.Query{String: "SELECT id FROM " + tw.enc + " WHERE born = '02/03/2024'"}),
 	}
 	// Each is refused (0A000) or reads the date as PostgreSQL does (2
-	// March); none stores or compares 3 February.
-	for id, out := range forms {
+	// March); none stores or compares 3 February. A Query pipelined
+	// behind the SET's (forms 4 and 5) may be read after the SET was
+	// answered, and is then right to run.
+	march := ""
+	for id := 1; id <= 4; id++ {
+		out := forms[id]
 		if strings.Contains(out, "E 0A000") {
 			continue
 		}
 		// Stored encrypted: read back through phiguard, in binary (not
-		// under the session's DateStyle). A Query pipelined behind the
-		// SET's (form 4) may be read after the SET was answered, and is
-		// then right to run.
+		// under the session's DateStyle).
 		var born time.Time
 		err := tw.via.QueryRow(ctx, "SELECT born FROM "+tw.enc+" WHERE id = $1", pgx.QueryExecModeCacheStatement, id).Scan(&born)
 		got := born.Format("2006-01-02")
-		if id == 5 || err != nil || got != "2024-03-02" {
-			t.Errorf("form %d, a date read in the request of a SET DateStyle: stored %q (%v), want 2024-03-02 or a refusal:\n%s", id, got, err, out)
+		if err != nil || got != "2024-03-02" {
+			t.Errorf("form %d, a date read in the request of a SET DateStyle: stored %q (%v), want 2024-03-02 or a refusal:\n%s", id, got, err, forms[id])
 		}
+		march += fmt.Sprintf("D %q\n", strconv.Itoa(id))
+	}
+	// Form 5 compares: run, it finds exactly the rows stored as 2 March
+	// (ids in order of insertion, which a table this small returns).
+	if out := forms[5]; !strings.Contains(out, "E 0A000") && !strings.Contains(out, "RowDescription\n"+march+"C SELECT") {
+		t.Errorf("form 5, a date compared in the request of a SET DateStyle: want the rows of 2 March (%q) or a refusal:\n%s", march, out)
 	}
 	// A SET in a request of its own, answered: the next request reads
 	// under it.
