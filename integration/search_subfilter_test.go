@@ -400,15 +400,7 @@ func TestSubqueryFilterConstantsNeverReachDatabase(t *testing.T) {
 	} {
 		f.sameRows(t, q.sql, q.args...)
 	}
-	sent := relay.take()
-	if !bytes.Contains(sent, []byte(f.people[1])) || !bytes.Contains(sent, []byte("ARRAY(SELECT s.")) {
-		t.Fatalf("the relay did not see the statements (%d bytes)", len(sent))
-	}
-	for _, s := range secrets {
-		if i := bytes.Index(sent, []byte(s)); i >= 0 {
-			t.Errorf("the database received %q: …%q…", s, sent[max(i-80, 0):min(i+40, len(sent))])
-		}
-	}
+	noSecretsSent(t, relay.take(), []string{f.people[1], "ARRAY(SELECT s."}, secrets)
 }
 
 // TestSubqueryFilterParameterTypes: a parameter of a filter inside a
