@@ -2,6 +2,7 @@ package keys
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -71,5 +72,51 @@ func BenchmarkDecrypt(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestEncryptAllocatesOnlyTheCell: sealing builds the cell in pooled work
+// buffers, so a Bind's every protected value costs one allocation, its
+// cell; and what comes out still opens, pooled buffers or not, from many
+// goroutines at once.
+func TestEncryptAllocatesOnlyTheCell(t *testing.T) {
+	kr := mustKeyring(t, "pii", 1)
+	pt := []byte("999-12-3456")
+	for _, m := range modes {
+		if n := testing.AllocsPerRun(100, func() { _, _ = kr.Encrypt("pii", m, colSSN, pt) }); n > 1 {
+			t.Errorf("%v: Encrypt made %.1f allocations, want 1 (the cell)", m, n)
+		}
+		var s Scratch
+		dst := make([]byte, 0, 64)
+		c, _ := kr.Encrypt("pii", m, colSSN, pt)
+		if n := testing.AllocsPerRun(100, func() { _, _ = kr.DecryptInto(&s, dst, colSSN, c) }); n > 0 {
+			t.Errorf("%v: DecryptInto made %.1f allocations with a warm Scratch, want 0", m, n)
+		}
+	}
+	done := make(chan error)
+	for g := range 8 {
+		go func() {
+			var err error
+			for i := range 200 {
+				want := fmt.Appendf(nil, "value %d of %d", i, g)
+				m := modes[i%len(modes)]
+				var c, got []byte
+				if c, err = kr.Encrypt("pii", m, colSSN, want); err == nil {
+					got, err = kr.Decrypt(colSSN, c)
+				}
+				if err == nil && string(got) != string(want) {
+					err = fmt.Errorf("%v: %q opened as %q", m, want, got)
+				}
+				if err != nil {
+					break
+				}
+			}
+			done <- err
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	}
 }

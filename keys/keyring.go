@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Keyring holds the data keys in memory, by key id and version, and does
@@ -78,13 +79,41 @@ func (k *Keyring) Encrypt(keyID string, mode Mode, col Column, plaintext []byte)
 	return seal(kv.versions[kv.write], mode, col, plaintext)
 }
 
+// seal builds the cell of plaintext under v. The header, associated data
+// and raw cell are pooled work buffers: the cell text returned is its only
+// allocation (a Bind of a protected column pays it per value).
 func seal(v *version, mode Mode, col Column, plaintext []byte) ([]byte, error) {
-	header := appendHeader(nil, mode, v.dk.ID, v.dk.Version)
-	body, err := v.seal(mode, associatedData(header, col), plaintext)
+	w := sealWorkPool.Get().(*sealWork)
+	defer w.put()
+	w.raw = appendHeader(w.raw[:0], mode, v.dk.ID, v.dk.Version)
+	header := w.raw
+	w.ad = appendAssociatedData(w.ad[:0], header, col)
+	raw, err := v.sealAppend(w.raw, mode, w.ad, plaintext)
+	w.raw = raw
 	if err != nil {
 		return nil, err
 	}
-	return encodeCell(header, body), nil
+	out := make([]byte, len(Prefix)+b64.EncodedLen(len(raw)))
+	copy(out, Prefix)
+	b64.Encode(out[len(Prefix):], raw)
+	return out, nil
+}
+
+// sealWork is seal's buffers: the raw cell (header then body) and the
+// associated data.
+type sealWork struct{ raw, ad []byte }
+
+var sealWorkPool = sync.Pool{New: func() any { return new(sealWork) }}
+
+// put clears the raw cell (it held the ciphertext beside its key id; no
+// plaintext) and returns the buffers to the pool, unless one grew past
+// what a cell usually needs.
+func (w *sealWork) put() {
+	clear(w.raw)
+	if cap(w.raw) > 4096 || cap(w.ad) > 4096 {
+		return
+	}
+	sealWorkPool.Put(w)
 }
 
 // Decrypt authenticates a cell read from col and returns its plaintext.

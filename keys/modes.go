@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"slices"
 )
 
 // version holds the two ciphers of one key version. Both are safe for
@@ -70,22 +71,24 @@ func deriveInfo(m Mode, dk DataKey) []byte {
 	return binary.BigEndian.AppendUint32(info, dk.Version)
 }
 
-// seal returns the cell body for plaintext under mode.
-func (v *version) seal(mode Mode, ad, plaintext []byte) ([]byte, error) {
+// sealAppend appends the cell body for plaintext under mode to dst.
+func (v *version) sealAppend(dst []byte, mode Mode, ad, plaintext []byte) ([]byte, error) {
 	switch mode {
 	case Randomized:
-		body := make([]byte, gcmNonceLen, gcmNonceLen+len(plaintext)+gcmTagLen)
-		if _, err := rand.Read(body); err != nil {
-			return nil, fmt.Errorf("keys: nonce: %w", err)
+		n := len(dst)
+		dst = slices.Grow(dst, gcmNonceLen+len(plaintext)+gcmTagLen)[:n+gcmNonceLen]
+		nonce := dst[n:]
+		if _, err := rand.Read(nonce); err != nil {
+			return dst, fmt.Errorf("keys: nonce: %w", err)
 		}
-		return v.gcm.Seal(body, body, plaintext, ad), nil
+		return v.gcm.Seal(dst, nonce, plaintext, ad), nil
 	case Deterministic:
 		if v.siv == nil {
-			return nil, fmt.Errorf("keys: key %q has no deterministic cipher", v.dk.ID)
+			return dst, fmt.Errorf("keys: key %q has no deterministic cipher", v.dk.ID)
 		}
-		return v.siv.seal(plaintext, ad), nil
+		return v.siv.sealAppend(dst, plaintext, ad), nil
 	}
-	return nil, fmt.Errorf("keys: unknown mode %d", mode)
+	return dst, fmt.Errorf("keys: unknown mode %d", mode)
 }
 
 // open authenticates and decrypts a cell body.

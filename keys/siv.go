@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 )
 
 // sivKeySize is the deterministic mode's key: AES-SIV (RFC 5297) with a
@@ -47,7 +48,7 @@ func newAESSIV(key []byte) (*aesSIV, error) {
 	s.k1 = double(l)
 	s.k2 = double(s.k1)
 	var zero [aes.BlockSize]byte
-	s.d0 = double(s.cmac(zero[:], nil))
+	s.d0 = double(s.cmac(&sivBlocks{}, zero[:], nil))
 	return s, nil
 }
 
@@ -66,7 +67,7 @@ func double(b [aes.BlockSize]byte) [aes.BlockSize]byte {
 // cmac is AES-CMAC (RFC 4493) of msg under the MAC key; when xorEnd is
 // set, of msg with its last 16 bytes XORed with it (S2V's "xorend"; msg
 // is then at least 16 bytes), without changing msg.
-func (s *aesSIV) cmac(msg []byte, xorEnd *[aes.BlockSize]byte) [aes.BlockSize]byte {
+func (s *aesSIV) cmac(w *sivBlocks, msg []byte, xorEnd *[aes.BlockSize]byte) [aes.BlockSize]byte {
 	// byteAt is msg's i-th byte as CMAC sees it.
 	end := len(msg) - aes.BlockSize
 	byteAt := func(i int) byte {
@@ -75,7 +76,8 @@ func (s *aesSIV) cmac(msg []byte, xorEnd *[aes.BlockSize]byte) [aes.BlockSize]by
 		}
 		return msg[i]
 	}
-	var x [aes.BlockSize]byte
+	x := &w.x
+	*x = [aes.BlockSize]byte{}
 	n := len(msg)
 	// All blocks but the last, which is complete unless msg is empty or
 	// its length is not a multiple of 16.
@@ -109,30 +111,30 @@ func (s *aesSIV) cmac(msg []byte, xorEnd *[aes.BlockSize]byte) [aes.BlockSize]by
 		x[i] ^= m ^ subkey[i]
 	}
 	s.mac.Encrypt(x[:], x[:])
-	return x
+	return *x
 }
 
 // s2v is RFC 5297's S2V over the components (ad, plaintext).
-func (s *aesSIV) s2v(ad, plaintext []byte) [aes.BlockSize]byte {
+func (s *aesSIV) s2v(w *sivBlocks, ad, plaintext []byte) [aes.BlockSize]byte {
 	d := s.d0
-	adMAC := s.cmac(ad, nil)
+	adMAC := s.cmac(w, ad, nil)
 	subtle.XORBytes(d[:], d[:], adMAC[:])
 	if len(plaintext) >= aes.BlockSize {
-		return s.cmac(plaintext, &d)
+		return s.cmac(w, plaintext, &d)
 	}
 	t := double(d)
 	subtle.XORBytes(t[:], t[:], plaintext)
 	t[len(plaintext)] ^= 0x80
-	return s.cmac(t[:], nil)
+	return s.cmac(w, t[:], nil)
 }
 
 // xorCTR XORs in with AES-CTR's key stream from the synthetic IV v (with
 // the two bits RFC 5297 clears) into out.
-func (s *aesSIV) xorCTR(v [aes.BlockSize]byte, out, in []byte) {
-	ctr := v
+func (s *aesSIV) xorCTR(w *sivBlocks, v [aes.BlockSize]byte, out, in []byte) {
+	ctr, ks := &w.ctr, &w.ks
+	*ctr = v
 	ctr[8] &= 0x7f
 	ctr[12] &= 0x7f
-	var ks [aes.BlockSize]byte
 	for len(in) > 0 {
 		s.ctr.Encrypt(ks[:], ctr[:])
 		n := subtle.XORBytes(out, in, ks[:])
@@ -146,13 +148,37 @@ func (s *aesSIV) xorCTR(v [aes.BlockSize]byte, out, in []byte) {
 	}
 }
 
+// sivBlocks are the blocks cmac and xorCTR hand to cipher.Block: through
+// its interface they escape, and as locals each call allocated them (five
+// allocations a cell). One pooled set per seal or open instead.
+type sivBlocks struct{ x, ctr, ks [aes.BlockSize]byte }
+
+var sivBlockPool = sync.Pool{New: func() any { return new(sivBlocks) }}
+
+func getSIVBlocks() *sivBlocks { return sivBlockPool.Get().(*sivBlocks) }
+
+// putSIVBlocks clears the blocks (a key stream block, CMAC state) before
+// they go back to the pool.
+func putSIVBlocks(w *sivBlocks) {
+	*w = sivBlocks{}
+	sivBlockPool.Put(w)
+}
+
 // seal returns V || C.
 func (s *aesSIV) seal(plaintext, ad []byte) []byte {
-	v := s.s2v(ad, plaintext)
-	out := make([]byte, aes.BlockSize+len(plaintext))
-	copy(out, v[:])
-	s.xorCTR(v, out[aes.BlockSize:], plaintext)
-	return out
+	return s.sealAppend(nil, plaintext, ad)
+}
+
+// sealAppend appends V || C to dst.
+func (s *aesSIV) sealAppend(dst, plaintext, ad []byte) []byte {
+	w := getSIVBlocks()
+	defer putSIVBlocks(w)
+	v := s.s2v(w, ad, plaintext)
+	dst = append(dst, v[:]...)
+	n := len(dst)
+	dst = slices.Grow(dst, len(plaintext))[:n+len(plaintext)]
+	s.xorCTR(w, v, dst[n:], plaintext)
+	return dst
 }
 
 var errSIV = errors.New("aes-siv: message authentication failed")
@@ -171,8 +197,10 @@ func (s *aesSIV) openInto(dst, body, ad []byte) ([]byte, error) {
 	copy(v[:], body)
 	out := slices.Grow(dst, len(body)-aes.BlockSize)
 	pt := out[len(dst) : len(dst)+len(body)-aes.BlockSize]
-	s.xorCTR(v, pt, body[aes.BlockSize:])
-	want := s.s2v(ad, pt)
+	w := getSIVBlocks()
+	defer putSIVBlocks(w)
+	s.xorCTR(w, v, pt, body[aes.BlockSize:])
+	want := s.s2v(w, ad, pt)
 	if subtle.ConstantTimeCompare(want[:], v[:]) != 1 {
 		clear(pt)
 		return nil, errSIV
