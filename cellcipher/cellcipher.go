@@ -160,6 +160,18 @@ func CanonicalIn(conv pgvalue.Converter, col *policy.ProtectedColumn, format int
 	return conv.Canonical(col.Type, format, v)
 }
 
+// CanonicalShared is CanonicalIn for a value sealed before v changes: a
+// text value may be v itself rather than a copy.
+func CanonicalShared(conv pgvalue.Converter, col *policy.ProtectedColumn, format int16, v []byte) ([]byte, error) {
+	return conv.CanonicalShared(col.Type, format, v)
+}
+
+// PresentShared is PresentIn for a value written out before canon
+// changes: a text value may be canon itself rather than a copy.
+func PresentShared(conv pgvalue.Converter, col *policy.ProtectedColumn, format int16, canon []byte) ([]byte, error) {
+	return conv.PresentShared(col.Type, format, canon)
+}
+
 // Present turns an opened canonical value into the wire form of the
 // column's type, in the format (text or binary) the client asked for.
 func Present(col *policy.ProtectedColumn, format int16, canon []byte) ([]byte, error) {

@@ -61,7 +61,7 @@ func (v dateValue) styledText(loc *time.Location, ds DateStyle) []byte {
 		return v.text(loc)
 	}
 	y, m, d := j2date(int64(v) + postgresEpochJDate)
-	b := appendStyledDate(nil, ds, y, m, d)
+	b := appendStyledDate(make([]byte, 0, len("dd.mm.yyyy BC")), ds, y, m, d)
 	if y <= 0 {
 		b = append(b, " BC"...)
 	}

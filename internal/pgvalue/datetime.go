@@ -107,7 +107,7 @@ func (v dateValue) text(*time.Location) []byte {
 		return []byte("infinity")
 	}
 	y, m, d := j2date(int64(v) + postgresEpochJDate)
-	return appendDate(nil, y, m, d, true)
+	return appendDate(make([]byte, 0, len("yyyy-mm-dd BC")), y, m, d, true)
 }
 
 func (v dateValue) binary() []byte { return binary.BigEndian.AppendUint32(nil, uint32(v)) }
@@ -131,7 +131,8 @@ func appendDate(b []byte, y, m, d int64, bc bool) []byte {
 }
 
 func appendPad(b []byte, n int64, width int) []byte {
-	s := strconv.FormatInt(n, 10)
+	var digits [20]byte // FormatInt allocated for every n past 99
+	s := strconv.AppendInt(digits[:0], n, 10)
 	for i := len(s); i < width; i++ {
 		b = append(b, '0')
 	}
@@ -360,7 +361,7 @@ type dateTime struct {
 // described in the package documentation.
 func (d decoder) parseDateTime(in []byte) (dateTime, error) {
 	var p dateTime
-	s := bytes.ToLower(trimSpace(in))
+	s := lowerIfNeeded(trimSpace(in)) // read only below
 	switch string(s) {
 	case "infinity":
 		p.special = specialPosInf

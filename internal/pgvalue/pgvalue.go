@@ -112,6 +112,36 @@ func (c Converter) Canonical(t policy.LogicalType, format int16, wire []byte) ([
 	return v.text(time.UTC), nil
 }
 
+// CanonicalShared is Canonical for a caller done with the result before
+// wire changes (a Bind's value, sealed at once): a text value, which is
+// its own canonical text once the checks pass, is returned as wire
+// itself instead of a copy.
+func (c Converter) CanonicalShared(t policy.LogicalType, format int16, wire []byte) ([]byte, error) {
+	if t.OID == policy.OIDText && (format == FormatText || format == FormatBinary) {
+		if err := (decoder{t: t, f: format}).checkText(wire); err != nil {
+			return nil, err
+		}
+		return wire, nil
+	}
+	return c.Canonical(t, format, wire)
+}
+
+// PresentShared is Present for a caller that writes the result out before
+// canonical changes (a DataRow built value by value): a text column's
+// value is canonical itself instead of a copy. Never nil, as Present.
+func (c Converter) PresentShared(t policy.LogicalType, format int16, canonical []byte) ([]byte, error) {
+	if t.OID == policy.OIDText && (format == FormatText || format == FormatBinary) {
+		if err := (decoder{t: t, f: FormatText}).checkText(canonical); err != nil {
+			return nil, err
+		}
+		if canonical == nil {
+			return []byte{}, nil
+		}
+		return canonical, nil
+	}
+	return c.Present(t, format, canonical)
+}
+
 // Present is the package-level Present in the converter's session. Its
 // result is never nil, so an empty value (an empty text, bytea or
 // varchar) is not mistaken for NULL by a caller that builds a DataRow.

@@ -19,6 +19,18 @@ func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
+// lowerIfNeeded is bytes.ToLower(b) for a caller that only reads the
+// result: b itself when no byte would change (no ASCII capital, nothing
+// past ASCII), which saves a date or timestamp's every read a copy.
+func lowerIfNeeded(b []byte) []byte {
+	for _, c := range b {
+		if c >= 'A' && c <= 'Z' || c >= 0x80 {
+			return bytes.ToLower(b)
+		}
+	}
+	return b
+}
+
 func trimSpace(b []byte) []byte {
 	for len(b) > 0 && isSpace(b[0]) {
 		b = b[1:]
@@ -32,8 +44,10 @@ func trimSpace(b []byte) []byte {
 // textValue is a text or varchar value.
 type textValue []byte
 
-func (v textValue) text(*time.Location) []byte { return bytes.Clone(v) }
-func (v textValue) binary() []byte             { return bytes.Clone(v) }
+// text and binary hand out the value itself: decode made it a copy of
+// its input already, and nothing keeps a value after printing it.
+func (v textValue) text(*time.Location) []byte { return v }
+func (v textValue) binary() []byte             { return v }
 
 // text checks a text or varchar value: the server encoding is UTF8, which
 // admits neither invalid sequences nor NUL, in either format. varchar(n)
