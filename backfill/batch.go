@@ -386,9 +386,9 @@ func (b *batcher) prepareSubjects(ctx context.Context, batch []batchRow) error {
 			continue
 		}
 		for i, cv := range b.convs {
-			// Only cells to seal: a terms-only rewrite opens a subject
-			// cell with the key it has, and must not create one.
-			if cv.perSubject && r.vals[i] != nil && cv.needsSeal(r.vals[i]) {
+			// Cells to seal, and subject cells whose terms are rewritten
+			// (opened with their key: a shredded one is cached as such).
+			if cv.perSubject && r.vals[i] != nil && cv.needs(r.vals[i]) {
 				subjects = append(subjects, string(r.subject))
 				break
 			}
