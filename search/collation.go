@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -24,30 +25,48 @@ type Collation struct {
 
 // ColumnCollation reads the collation of a table's column (a column of a
 // type without collation, such as date before the backfill converts it,
-// gives the zero Collation).
+// gives the zero Collation). A column missing from the database is an
+// error.
 func ColumnCollation(ctx context.Context, conn *pgx.Conn, col *policy.ProtectedColumn) (Collation, error) {
-	const q = `SELECT l.collname::text,
+	c, _, err := describeColumn(ctx, conn, col)
+	return c, err
+}
+
+// describeColumn reads a column's collation and its type as stored
+// (format_type).
+func describeColumn(ctx context.Context, conn *pgx.Conn, col *policy.ProtectedColumn) (Collation, string, error) {
+	const q = `SELECT pg_catalog.format_type(a.atttypid, a.atttypmod), COALESCE(l.collname::text, ''),
   CASE WHEN l.collprovider = 'd' THEN d.datlocprovider::text ELSE l.collprovider::text END,
   CASE WHEN l.collprovider = 'd' THEN COALESCE(d.daticulocale, d.datcollate::text) ELSE COALESCE(l.colliculocale, l.collcollate, '') END,
   CASE WHEN l.collprovider = 'd' THEN COALESCE(d.daticulocale, d.datctype::text) ELSE COALESCE(l.colliculocale, l.collctype, '') END,
   COALESCE(CASE WHEN l.collprovider = 'd' AND d.datlocprovider = 'c' THEN pg_catalog.pg_database_collation_actual_version(d.oid)
     WHEN l.collprovider = 'c' THEN pg_catalog.pg_collation_actual_version(l.oid) END, ''),
-  l.collisdeterministic
+  COALESCE(l.collisdeterministic, true)
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_catalog.pg_collation l ON l.oid = a.attcollation
+LEFT JOIN pg_catalog.pg_collation l ON l.oid = a.attcollation
 JOIN pg_catalog.pg_database d ON d.datname = pg_catalog.current_database()
 WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped`
 	var c Collation
+	var typ string
+	var provider, collate, ctype, version *string
 	err := conn.QueryRow(ctx, q, col.Table.Name.Schema, col.Table.Name.Name, col.Name).
-		Scan(&c.Name, &c.Provider, &c.Collate, &c.Ctype, &c.Version, &c.Deterministic)
-	if err == pgx.ErrNoRows {
-		return Collation{}, nil
+		Scan(&typ, &c.Name, &provider, &collate, &ctype, &version, &c.Deterministic)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Collation{}, "", fmt.Errorf("column %s does not exist in the database", col.QualifiedName())
 	}
 	if err != nil {
-		return Collation{}, fmt.Errorf("column %s: collation: %w", col.QualifiedName(), err)
+		return Collation{}, "", fmt.Errorf("column %s: collation: %w", col.QualifiedName(), err)
 	}
-	return c, nil
+	for _, p := range []struct {
+		dst *string
+		src *string
+	}{{&c.Provider, provider}, {&c.Collate, collate}, {&c.Ctype, ctype}, {&c.Version, version}} {
+		if p.src != nil {
+			*p.dst = *p.src
+		}
+	}
+	return c, typ, nil
 }
 
 // NeedsLocale says whether col's terms depend on its collation: order

@@ -116,9 +116,13 @@ func installBase(ctx context.Context, r *runner) error {
 // installColumn builds col's indexes and, when asked and the cells allow
 // it, its CHECK.
 func installColumn(ctx context.Context, r *runner, col *policy.ProtectedColumn) error {
-	coll, err := ColumnCollation(ctx, r.conn, col)
+	coll, typ, err := describeColumn(ctx, r.conn, col)
 	if err != nil {
-		return err
+		return fmt.Errorf("search install: %w", err)
+	}
+	if typ != "text" && typ != "character varying" {
+		return fmt.Errorf("search install: column %s is %s in the database, not text: run phiguard encrypt first (it converts the column and writes the terms)",
+			col.QualifiedName(), typ)
 	}
 	if _, err := coll.Locale(col); err != nil {
 		return fmt.Errorf("search install: %w", err)

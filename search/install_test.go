@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -73,13 +72,7 @@ func setup(t *testing.T, ctx context.Context) *env {
 	if err := owner.QueryRow(ctx, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user").Scan(&su); err != nil || su {
 		t.Fatalf("the owner is a superuser (%v, %v)", su, err)
 	}
-	pol, err := policy.Parse([]byte(testPolicy))
-	if err == nil {
-		err = pol.Validate()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	pol := mustParse(t, testPolicy)
 	dk, err := keys.GenerateDataKey("k-pii", 1, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +82,18 @@ func setup(t *testing.T, ctx context.Context) *env {
 		t.Fatal(err)
 	}
 	return &env{super: super, owner: owner, pol: pol, cipher: &cellcipher.Cipher{Keyring: kr}}
+}
+
+func mustParse(t *testing.T, src string) *policy.Policy {
+	t.Helper()
+	pol, err := policy.Parse([]byte(src))
+	if err == nil {
+		err = pol.Validate()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pol
 }
 
 // cell seals a value of a column of public.people with its terms.
@@ -276,6 +281,31 @@ func TestInstallOneColumnAndRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A column not yet converted to text, and one missing, are refused
+	// by name before anything is built for them.
+	other := mustParse(t, `
+version: 1
+tables:
+  public.other:
+    columns:
+      d: {mode: randomized, key: k-pii, type: date, search: [order], search_key_version: 1}
+  public.missing:
+    columns:
+      d: {mode: randomized, key: k-pii, type: date, search: [order], search_key_version: 1}
+`)
+	if _, err := e.owner.Exec(ctx, "CREATE TABLE public.other (d date)"); err != nil {
+		t.Fatal(err)
+	}
+	for table, want := range map[string]string{"other": "public.other.d is date in the database, not text", "missing": "public.missing.d does not exist"} {
+		err := search.Install(ctx, e.owner, search.Options{Policy: other, Table: table})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("install of %s: %v, want %q", table, err, want)
+		}
+	}
+	if n := count(t, ctx, e.super, "SELECT count(*) FROM pg_class WHERE relname LIKE 'phiguard\\_other%'"); n != 0 {
+		t.Errorf("%d indexes built on the refused table", n)
+	}
+
 	// A name longer than PostgreSQL's 63 bytes is cut with a hash.
 	long := strings.Repeat("x", 70)
 	col := &policy.ProtectedColumn{Name: long, Table: &policy.ProtectedTable{Name: policy.TableName{Schema: "public", Name: long}}}
@@ -283,5 +313,4 @@ func TestInstallOneColumnAndRefusals(t *testing.T) {
 	if len(a) > 63 || len(b) > 63 || a == b {
 		t.Errorf("long names: %q, %q", a, b)
 	}
-	fmt.Fprint(&bytes.Buffer{}, a)
 }
