@@ -2,6 +2,7 @@ package backfill
 
 import (
 	"fmt"
+	"io"
 	"sort"
 
 	"github.com/phiguard/phiguard/policy"
@@ -26,6 +27,7 @@ func adviseNext(o Options, t *table, cs map[string]Census, writes map[string]uin
 				fmt.Fprintf(w, "%s: %d cells are under the column key, not their subject's key, so phiguard shred does not reach them; "+
 					"phiguard encrypt --reencrypt moves them\n", c.pol.QualifiedName(), sum(n.Versions))
 			}
+			adviseTerms(w, c.pol, n.Terms)
 			if c.pol.FullyEncrypted() {
 				continue
 			}
@@ -78,6 +80,22 @@ func adviseNext(o Options, t *table, cs map[string]Census, writes map[string]uin
 			fmt.Fprintf(w, "%s: no cell of %s below version %d is left in this table; once every table using the key is done, "+
 				"phiguard keys retire --key %s --version N removes an old version (it checks every column first)\n", t.name(), id, writes[id], id)
 		}
+	}
+}
+
+// adviseTerms says where a column's search terms stand after a run with
+// no plaintext left (design §7.4). search_state: ready is not accepted by
+// this phiguard (no search uses terms yet), so the next step it names is
+// the CHECK, which keeps cells without terms out from now on.
+func adviseTerms(w io.Writer, c *policy.ProtectedColumn, t *TermsCensus) {
+	switch {
+	case t == nil:
+	case t.Complete():
+		fmt.Fprintf(w, "%s: every cell carries search terms of version %d (%s). phiguard search install --check --table %s adds the CHECK "+
+			"that refuses a cell without terms written around phiguard\n", c.QualifiedName(), c.SearchKeyVersion, t, c.Table.Name)
+	default:
+		fmt.Fprintf(w, "%s: search terms not complete (%s); run again (written around phiguard, or by a proxy that writes no terms?)\n",
+			c.QualifiedName(), t)
 	}
 }
 

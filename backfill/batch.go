@@ -57,10 +57,11 @@ type batchStats struct {
 func newBatcher(t *table, o Options) (*batcher, error) {
 	b := &batcher{t: t, batch: o.Batch, writes: map[string]uint32{}}
 	for _, c := range t.columns {
-		cv, err := newConverter(o.Op, c.pol, o.Keyring, o.Subjects)
+		cv, err := newConverter(o.Op, c.pol, o.Keyring, o.Subjects, c.loc)
 		if err != nil {
 			return nil, err
 		}
+		cv.rebuild, cv.marker = o.RebuildTerms, o.ShreddedMarker
 		b.convs = append(b.convs, cv)
 		b.writes[c.pol.Key] = cv.write
 	}
@@ -89,6 +90,12 @@ func (b *batcher) signature() string {
 		}
 		if cv.perSubject {
 			parts[i] += "+subject"
+		}
+		if cv.op != Decrypt && cv.col.Search != 0 {
+			parts[i] += fmt.Sprintf("+terms:%s@%d", strings.ReplaceAll(cv.col.Search.String(), ", ", "/"), cv.col.SearchKeyVersion)
+		}
+		if cv.rebuild {
+			parts[i] += "+rebuild"
 		}
 	}
 	return strings.Join(parts, ",")
@@ -379,6 +386,8 @@ func (b *batcher) prepareSubjects(ctx context.Context, batch []batchRow) error {
 			continue
 		}
 		for i, cv := range b.convs {
+			// Cells to seal, and subject cells whose terms are rewritten
+			// (opened with their key: a shredded one is cached as such).
 			if cv.perSubject && r.vals[i] != nil && cv.needs(r.vals[i]) {
 				subjects = append(subjects, string(r.subject))
 				break

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/phiguard/phiguard/cellcipher"
+	"github.com/phiguard/phiguard/internal/pgcollate"
 	"github.com/phiguard/phiguard/internal/pgvalue"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
@@ -50,9 +51,40 @@ type Census struct {
 	// Subject counts cells sealed under a subject's key (crypto-shredding,
 	// key id subj.<tag>). They belong to no version of the column's key.
 	Subject int64
+	// Terms counts the cells of a column with `search` by their terms;
+	// nil for a column without.
+	Terms *TermsCensus
 }
 
+// TermsCensus counts a column's cells (not plaintext, not NULL) by their
+// search terms (design §7.4): the column may be marked search_state:
+// ready once Missing and Old are 0 and no plaintext is left.
+type TermsCensus struct {
+	// Current: terms of search_key_version, of the column's kinds.
+	Current int64
+	// Missing: no terms (a format-1 cell), or not the column's kinds.
+	Missing int64
+	// Old: terms of another term key version (after a change of
+	// search_key_version; encrypt --rebuild-terms rewrites them).
+	Old int64
+}
+
+func (t TermsCensus) String() string {
+	return fmt.Sprintf("terms: current %d, missing %d, old version %d", t.Current, t.Missing, t.Old)
+}
+
+// Complete says every cell carries current terms.
+func (t *TermsCensus) Complete() bool { return t != nil && t.Missing == 0 && t.Old == 0 }
+
 func (c *Census) add(o Census) {
+	if o.Terms != nil {
+		if c.Terms == nil {
+			c.Terms = &TermsCensus{}
+		}
+		c.Terms.Current += o.Terms.Current
+		c.Terms.Missing += o.Terms.Missing
+		c.Terms.Old += o.Terms.Old
+	}
 	c.Null += o.Null
 	c.Plaintext += o.Plaintext
 	c.OtherKey += o.OtherKey
@@ -67,11 +99,24 @@ func (c *Census) add(o Census) {
 
 // classify counts one value into the census.
 func (c *Census) classify(col *policy.ProtectedColumn, v []byte, null bool) {
+	if col.Search != 0 && c.Terms == nil {
+		c.Terms = &TermsCensus{}
+	}
 	if null {
 		c.Null++
 		return
 	}
 	info, err := keys.Inspect(v)
+	if err == nil && col.Search != 0 {
+		switch {
+		case termsCurrent(col, v):
+			c.Terms.Current++
+		case info.TermVersion != 0 && info.TermVersion != col.SearchKeyVersion:
+			c.Terms.Old++
+		default:
+			c.Terms.Missing++
+		}
+	}
 	switch {
 	case err != nil:
 		c.Plaintext++
@@ -122,14 +167,21 @@ type converter struct {
 	// column key so as to create no subject key).
 	sk         *keys.SubjectKeys
 	perSubject bool
+	// loc is the column's libc collation for its order and match terms
+	// (nil: C or POSIX, or terms that need none); rebuild recomputes
+	// every cell's terms (Options.RebuildTerms); marker is the shredded
+	// marker whose terms a shredded subject's text cell gets.
+	loc     *pgcollate.Locale
+	rebuild bool
+	marker  string
 }
 
-func newConverter(op Op, col *policy.ProtectedColumn, kr *keys.Keyring, sk *keys.SubjectKeys) (*converter, error) {
+func newConverter(op Op, col *policy.ProtectedColumn, kr *keys.Keyring, sk *keys.SubjectKeys, loc *pgcollate.Locale) (*converter, error) {
 	w, err := kr.WriteVersion(col.Key)
 	if err != nil {
 		return nil, fmt.Errorf("column %s: %w", col.QualifiedName(), err)
 	}
-	cv := &converter{op: op, col: col, kr: kr, cipher: &cellcipher.Cipher{Keyring: kr}, write: w, perSubject: col.PerSubject()}
+	cv := &converter{op: op, col: col, kr: kr, cipher: &cellcipher.Cipher{Keyring: kr}, write: w, perSubject: col.PerSubject(), loc: loc}
 	if cv.perSubject {
 		if sk == nil {
 			return nil, fmt.Errorf("column %s is sealed per subject (subject column %s) but the run has no subject keys "+
@@ -169,6 +221,16 @@ type cellIn struct {
 // alone by both: a subject key has one version, and they do not depend on
 // the column key, so no rotation of it concerns them.
 func (c *converter) convert(ctx context.Context, in cellIn) ([]byte, skip, error) {
+	out, why, err := c.convertValue(ctx, in)
+	if out != nil || err != nil || why != noSkip || in.v == nil || c.op == Decrypt || !keys.IsCell(in.v) {
+		return out, why, err
+	}
+	// A cell the op leaves alone may still need its terms (terms.go).
+	return c.reterm(ctx, in)
+}
+
+// convertValue is convert without the terms-only rewrite.
+func (c *converter) convertValue(ctx context.Context, in cellIn) ([]byte, skip, error) {
 	v := in.v
 	if v == nil {
 		return nil, noSkip, nil
@@ -233,7 +295,7 @@ func (c *converter) seal(ctx context.Context, pt []byte, in cellIn) ([]byte, ski
 		cell, err := c.sealColumn(pt, in.ctid)
 		return cell, noSkip, err
 	}
-	cell, err := c.cipher.Seal(ctx, c.col, pt, in.subject)
+	cell, err := c.cipher.SealWithTerms(ctx, c.col, c.loc, pt, in.subject)
 	if errors.Is(err, cellcipher.ErrNoSubject) {
 		return nil, skipNoSubject, nil
 	}
@@ -251,7 +313,7 @@ func (c *converter) sealColumn(pt []byte, ctid string) ([]byte, error) {
 	if err != nil {
 		return nil, errRow(c.col, ctid, err)
 	}
-	return cell, nil
+	return c.withTerms(cell, pt, ctid)
 }
 
 // openSubject decrypts a subject cell. A shredded subject's cell is left

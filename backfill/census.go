@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/phiguard/phiguard/keys"
 )
 
 // census counts every column's cells by kind in one scan of the table.
@@ -57,6 +58,9 @@ func scan(ctx context.Context, conn *pgx.Conn, t *table, convs []*converter) (ma
 // transaction it rolls back.
 func dryRun(ctx context.Context, conn *pgx.Conn, t *table, o Options) (TableResult, error) {
 	res := TableResult{Table: t.name()}
+	if err := resolveLocales(ctx, conn, t, o); err != nil {
+		return res, err
+	}
 	b, err := newBatcher(t, o)
 	if err != nil {
 		return res, err
@@ -102,8 +106,22 @@ func dryRun(ctx context.Context, conn *pgx.Conn, t *table, o Options) (TableResu
 }
 
 // needs tells whether convert would change v (v not NULL), or would if
-// the row has a subject that was not shredded.
+// the row has a subject that was not shredded: seal it, or rewrite its
+// terms.
 func (c *converter) needs(v []byte) bool {
+	if c.needsSeal(v) {
+		return true
+	}
+	if !keys.IsCell(v) {
+		return false
+	}
+	info, err := keys.Inspect(v)
+	return err == nil && (info.KeyID == c.col.Key || isSubjectKey(info.KeyID)) && c.needsTerms(v)
+}
+
+// needsSeal tells whether convert would seal v anew (or, on Decrypt,
+// open it).
+func (c *converter) needsSeal(v []byte) bool {
 	var cs Census
 	cs.classify(c.col, v, false)
 	switch c.op {
@@ -137,5 +155,8 @@ func (c Census) String() string {
 		parts = append(parts, fmt.Sprintf("other key %d", c.OtherKey))
 	}
 	parts = append(parts, fmt.Sprintf("null %d", c.Null))
+	if c.Terms != nil {
+		parts = append(parts, c.Terms.String())
+	}
 	return strings.Join(parts, ", ")
 }

@@ -40,6 +40,18 @@
 // column is refused, never sealed under the column key that shred could
 // not reach.
 //
+// # Search terms
+//
+// A column with `search` in the policy gets format-2 cells carrying its
+// search terms (docs/design/search-terms.md §7.4; terms.go): sealed with
+// them, re-sealed with them on Reencrypt, and given them (same
+// ciphertext) where a cell lacks current ones; Options.RebuildTerms
+// recomputes every cell's. The order and match terms of text are
+// computed under the column's collation read from the catalog
+// (search.ColumnCollation), refused when phiguard cannot compute them
+// exactly (ICU and the rest). The census counts cells by their terms
+// (Census.Terms).
+//
 // # Resume
 //
 // Batches run two at a time by default, each on its own connection, so that

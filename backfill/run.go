@@ -49,6 +49,15 @@ type Options struct {
 	Connect func(context.Context) (*pgx.Conn, error)
 	// Progress, when set, is called after every committed batch.
 	Progress func(Progress)
+	// RebuildTerms recomputes the search terms of every cell of the
+	// columns with `search` (after a change of search_key_version or of
+	// the collation's version) and strips the terms of cells whose column
+	// no longer has `search`; otherwise only cells without current terms
+	// get them. Encrypt and Reencrypt only.
+	RebuildTerms bool
+	// ShreddedMarker is keys.subjects.shredded_marker: a shredded
+	// subject's text cell gets its terms (none when "").
+	ShreddedMarker string
 	// Notes receives what the run does to the schema (ALTER, REINDEX) and
 	// what the DBA should do next (the policy change); nil discards them.
 	Notes io.Writer
@@ -113,6 +122,9 @@ func Run(ctx context.Context, conn *pgx.Conn, o Options) (*Summary, error) {
 	}
 	if o.Op < Encrypt || o.Op > Decrypt {
 		return nil, fmt.Errorf("backfill: unknown op %v", o.Op)
+	}
+	if o.RebuildTerms && o.Op == Decrypt {
+		return nil, errors.New("backfill: rebuilding terms is part of encrypt, not decrypt")
 	}
 	tables, err := selectTables(o)
 	if err != nil {
@@ -188,6 +200,9 @@ func runTable(ctx context.Context, conn *pgx.Conn, t *table, o Options) (TableRe
 	res := TableResult{Table: t.name()}
 	start := time.Now()
 	if o.Op == Decrypt {
+		if err := refuseCheckedDecrypt(ctx, conn, t); err != nil {
+			return res, err
+		}
 		for _, c := range t.columns {
 			if c.pol.FullyEncrypted() {
 				return res, fmt.Errorf("column %s is marked state: encrypted, so phiguard would refuse the plaintext this run writes; "+
@@ -198,6 +213,9 @@ func runTable(ctx context.Context, conn *pgx.Conn, t *table, o Options) (TableRe
 		conv, err := convertColumns(ctx, conn, t, o.Notes)
 		res.Converted = conv
 		if err != nil {
+			return res, err
+		}
+		if err := resolveLocales(ctx, conn, t, o); err != nil {
 			return res, err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/phiguard/phiguard/internal/pgcollate"
 	"github.com/phiguard/phiguard/policy"
 )
 
@@ -35,6 +36,9 @@ type column struct {
 	// indexes lists indexes that use the column (by qualified name), with
 	// whether each is on the column alone.
 	indexes []string
+	// loc is the collation the column's order and match terms are
+	// computed under (resolveLocales; nil for C, POSIX or none needed).
+	loc *pgcollate.Locale
 }
 
 func (t *table) name() string { return t.pol.Name.String() }

@@ -14,36 +14,20 @@ import (
 	"github.com/phiguard/phiguard/cellcipher"
 	"github.com/phiguard/phiguard/internal/pgcluster/pgclustertest"
 	"github.com/phiguard/phiguard/keys"
+	"github.com/phiguard/phiguard/search"
 )
 
 // termFunctions are the extraction functions of
-// docs/design/search-terms.md §2.3, as written there. (Slice 3's
-// `phiguard search install` will own them; this test checks the cell
-// layout against them now.)
-const termFunctions = `
-CREATE SCHEMA IF NOT EXISTS phiguard;
-
-CREATE FUNCTION phiguard.term_eq_v1(c text) RETURNS bytea
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN CASE WHEN pg_catalog.left(c, 5) OPERATOR(pg_catalog.=) '~phs~'
-  THEN pg_catalog.decode(NULLIF(pg_catalog.split_part(c, '~', 4), ''), 'base64') END;
-
-CREATE FUNCTION phiguard.term_ord_v1(c text) RETURNS bytea
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN CASE WHEN pg_catalog.left(c, 5) OPERATOR(pg_catalog.=) '~phs~'
-  THEN pg_catalog.decode(NULLIF(pg_catalog.split_part(c, '~', 5), ''), 'base64') END;
-
-CREATE FUNCTION phiguard.term_pre_v1(c text) RETURNS bytea
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN CASE WHEN pg_catalog.left(c, 5) OPERATOR(pg_catalog.=) '~phs~'
-  THEN CAST(NULLIF(pg_catalog.split_part(c, '~', 6), '') AS bytea) END;
-
-CREATE FUNCTION phiguard.term_match_v1(c text) RETURNS bytea[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN CASE WHEN pg_catalog.left(c, 5) OPERATOR(pg_catalog.=) '~phs~'
-  THEN CAST(pg_catalog.string_to_array(
-         NULLIF(pg_catalog.split_part(c, '~', 7), ''), '.') AS bytea[]) END;
-`
+// docs/design/search-terms.md §2.3 as `phiguard search install` creates
+// them (search.Functions), so this test checks the cell layout against
+// exactly what is installed.
+func termFunctions() string {
+	out := "CREATE SCHEMA IF NOT EXISTS phiguard;\n"
+	for _, f := range search.Functions {
+		out += f.SQL + ";\n"
+	}
+	return out
+}
 
 // TestTermFunctionsReadSealedCells: cells sealed with terms, of every
 // type with terms, both modes and per subject, stored in PostgreSQL 15:
@@ -59,7 +43,7 @@ func TestTermFunctionsReadSealedCells(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	conn := pgclustertest.Conn(t, ctx)
-	if _, err := conn.Exec(ctx, termFunctions+`
+	if _, err := conn.Exec(ctx, termFunctions()+`
 		CREATE TABLE cells (id int PRIMARY KEY, col text NOT NULL, cell text
 			CHECK (cell IS NULL OR pg_catalog.left(cell, 5) = '~phs~'));
 `).ReadAll(); err != nil {

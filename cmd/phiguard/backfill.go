@@ -21,7 +21,7 @@ import (
 	"github.com/phiguard/phiguard/policy"
 )
 
-const encryptUsage = `usage: phiguard encrypt --config FILE [--policy FILE] [--table T] [--batch N] [--workers N] [--dry-run] [--reencrypt]
+const encryptUsage = `usage: phiguard encrypt --config FILE [--policy FILE] [--table T] [--batch N] [--workers N] [--dry-run] [--reencrypt] [--rebuild-terms]
 
 Encrypts, in place and online, the plaintext already stored in the policy's
 protected columns: batches of rows in short transactions, straight to the
@@ -32,8 +32,19 @@ altered to text. Interrupted, it resumes where it stopped when run again.
 
   --reencrypt  also move cells of older key versions to the write version
                (after phiguard keys rotate)
-  --dry-run    count plaintext and ciphertext cells per key version and
-               estimate the time; changes nothing
+  --dry-run    count plaintext and ciphertext cells per key version (and,
+               for columns with search:, cells by their terms: current,
+               missing, old version) and estimate the time; changes nothing
+  --rebuild-terms
+               recompute the search terms of every cell (after a change of
+               search_key_version or of the collation's version) and strip
+               them from columns whose search: was removed
+
+A column with search: in the policy gets its search terms in every cell
+written, and cells already encrypted without them (or with another term
+version) get them, keeping their ciphertext. Order and match terms of text
+are computed under the column's libc collation, read from the catalog;
+an ICU or non-deterministic collation is refused, naming the column.
 `
 
 const decryptUsage = `usage: phiguard decrypt --config FILE [--policy FILE] --table T [--column C]... [--batch N] [--workers N] [--dry-run]
@@ -75,10 +86,11 @@ func runBackfill(cmd, usage string, args []string, stdout, stderr io.Writer) int
 	batch := fs.Int("batch", backfill.DefaultBatch, "rows per transaction")
 	dry := fs.Bool("dry-run", false, "count cells and estimate the time; change nothing")
 	workers := fs.Int("workers", 2, "batches in flight at once, each on its own connection")
-	var reencrypt *bool
+	var reencrypt, rebuild *bool
 	var cols columnList
 	if cmd == "encrypt" {
 		reencrypt = fs.Bool("reencrypt", false, "also move cells of older key versions to the write version")
+		rebuild = fs.Bool("rebuild-terms", false, "recompute every cell's search terms")
 	} else {
 		fs.Var(&cols, "column", "only this protected column of --table (repeatable)")
 	}
@@ -124,6 +136,7 @@ func runBackfill(cmd, usage string, args []string, stdout, stderr io.Writer) int
 	sum, err := backfill.Run(ctx, env.conn, backfill.Options{
 		Op: op, Policy: env.pol, Keyring: env.kr, Subjects: env.sk, Table: *table, Columns: cols, Batch: *batch, DryRun: *dry,
 		Progress: pr.update, Notes: stderr, Workers: *workers, Connect: env.connect,
+		RebuildTerms: rebuild != nil && *rebuild, ShreddedMarker: env.cfg.Keys.Subjects.ShreddedMarker,
 	})
 	pr.done()
 	if sum != nil {

@@ -23,6 +23,7 @@ func commands() []command {
 		{"keys", "create, rotate, retire and list data keys (init | rotate | retire | status | master-key)", runKeys},
 		{"shred", "destroy a data subject's key: crypto-shredding (--subject ID --reason TEXT)", runShred},
 		{"encrypt", "encrypt existing plaintext in place, online and resumable (--reencrypt: move cells to the new key version)", runEncrypt},
+		{"search", "install or remove the functions, indexes and CHECK of database-side search terms (install | uninstall)", runSearch},
 		{"decrypt", "turn a table's encrypted columns back into plaintext, online and resumable", runDecrypt},
 		{"audit", "verify an audit log's HMAC chain, or report accesses by subject or user", runAudit},
 		{"demo", "start a throwaway PostgreSQL with a demo EHR schema and phiguard in front of it", runDemo},
