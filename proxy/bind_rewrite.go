@@ -25,6 +25,8 @@ type bindParts struct {
 type bindScratch struct {
 	parts bindParts
 	out   []byte
+	// sealed is encryptParams' slice of cells by parameter.
+	sealed [][]byte
 }
 
 // maxKeptBind is the largest rewritten Bind kept for reuse; a bigger one

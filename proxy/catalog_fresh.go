@@ -83,7 +83,7 @@ func (s *session) freshBeforeCopy(typ byte, a *sqlrewrite.Analysis) {
 // awaitFreshCatalog reads the catalog before a request when it is known
 // stale. Client pump.
 func (s *session) awaitFreshCatalog(typ byte) error {
-	s.atSegmentStart = (typ == feQuery || typ == feParse || typ == feBind && s.bindReprepares()) && !s.segmentOpen
+	s.atSegmentStart = !s.segmentOpen && (typ == feQuery || typ == feParse || typ == feBind && s.bindReprepares())
 	switch typ {
 	case feSync, feQuery:
 		s.segmentOpen = false
@@ -121,10 +121,11 @@ func (s *session) bindReprepares() bool {
 	if err != nil {
 		return false // onBind reports it
 	}
-	_, name, _, ok := bindSummary(body)
+	_, nameBytes, _, ok := bindSummary(body)
 	if !ok {
 		return false
 	}
+	name := s.bindNames.intern(nameBytes)
 	st, err := s.boundStatement(name) // onBind's, resolved once more
 	if err != nil || st == nil {
 		return false
@@ -138,7 +139,7 @@ func (s *session) bindReprepares() bool {
 		s.catalogStale.Store(true)
 		return true
 	}
-	if name != "" && s.catalog.Load().writesThroughRules(st.analysis) {
+	if name != "" && st.writesThroughRules(s.catalog.Load()) {
 		// A named write through a view or a table with rules, which
 		// another session may have replaced since its Parse
 		// (catalog_names.go); bindRefusal decides on the fresh catalog.

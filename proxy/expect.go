@@ -316,6 +316,19 @@ type stmtInfo struct {
 	decision      audit.Decision
 	rule          string
 	glass         *sqlrewrite.BreakGlass
+	// rulesCatalog is the catalog throughRules was worked out on, for
+	// bindReprepares, which asks it at every Bind (client pump).
+	rulesCatalog *catalog
+	throughRules bool
+}
+
+// writesThroughRules is c.writesThroughRules of the statement's analysis,
+// worked out once per catalog.
+func (st *stmtInfo) writesThroughRules(c *catalog) bool {
+	if st.rulesCatalog != c || c == nil {
+		st.rulesCatalog, st.throughRules = c, c.writesThroughRules(st.analysis)
+	}
+	return st.throughRules
 }
 
 // portalInfo is a bound portal: its statement and result formats.

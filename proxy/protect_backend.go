@@ -227,7 +227,15 @@ func (s *session) onParseComplete(_ byte, head *expectation) (bool, error) {
 
 func (s *session) onBindComplete(_ byte, head *expectation) (bool, error) {
 	if head.kind == expBind {
-		s.portals[head.name] = &portalInfo{stmt: s.stmts[head.stmt], formats: head.formats}
+		p := s.portals[head.name]
+		if p == nil {
+			p = new(portalInfo)
+			s.portals[head.name] = p
+		}
+		// A Bind replaces the portal of its name (the unnamed one at
+		// almost every execution): its entry is reused, as nothing keeps
+		// a *portalInfo beyond a lookup in this map.
+		*p = portalInfo{stmt: s.stmts[head.stmt], formats: head.formats}
 		s.notePortal(head.name, s.stmts[head.stmt])
 		s.expects.pop()
 	}

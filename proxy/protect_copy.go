@@ -241,8 +241,7 @@ func (s *session) startCopy(x *expectation, plan *sqlrewrite.Plan) *pgerr.Error 
 // encryptField and decryptField adapt the session's value crypto to
 // rewriteRows.
 func (s *session) encryptField(col *policy.ProtectedColumn, v, subject []byte) ([]byte, *pgerr.Error) {
-	cell, pe := s.encryptValue(col, 0, v, subject)
-	return []byte(cell), pe
+	return s.encryptValue(col, 0, v, subject)
 }
 
 // A COPY TO row is one row of one table, so its per-subject cells are
@@ -317,8 +316,7 @@ func (s *session) copyInRows(r *copyRewriter, typ byte) ([]byte, *pgerr.Error, e
 			return nil, nil, nil
 		}
 		out, pe := r.feedBinary(chunk, func(i int, v []byte) ([]byte, *pgerr.Error) {
-			cell, pe := s.encryptValue(r.cols[i], 1, v, nil)
-			return []byte(cell), pe
+			return s.encryptValue(r.cols[i], 1, v, nil)
 		})
 		return out, pe, nil
 	}

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"slices"
+
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
@@ -82,9 +84,11 @@ func planSubject(info *stmtInfo, msg *pgproto3.Parse, v sqlrewrite.ValueSlot) *p
 }
 
 // encryptParams seals a Bind's protected parameters (params and formats
-// as the client sent them): the cell of each, nil for the others.
-func (s *session) encryptParams(info *stmtInfo, params [][]byte, formats []int16) ([][]byte, *pgerr.Error) {
-	encrypted := make([][]byte, len(params))
+// as the client sent them): the cell of each, nil for the others, in dst
+// (reused from Bind to Bind).
+func (s *session) encryptParams(dst [][]byte, info *stmtInfo, params [][]byte, formats []int16) ([][]byte, *pgerr.Error) {
+	encrypted := slices.Grow(dst[:0], len(params))[:len(params)]
+	clear(encrypted)
 	for n, col := range info.params {
 		i := n - 1
 		if i >= len(params) || params[i] == nil {
@@ -115,7 +119,7 @@ func (s *session) encryptParams(info *stmtInfo, params [][]byte, formats []int16
 		if pe != nil {
 			return nil, pe
 		}
-		encrypted[i] = []byte(cell)
+		encrypted[i] = cell
 	}
 	return encrypted, nil
 }

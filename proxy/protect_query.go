@@ -13,6 +13,7 @@ import (
 
 	"github.com/phiguard/phiguard/cellcipher"
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgvalue"
 
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
@@ -170,7 +171,7 @@ func (s *session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *p
 		if pe != nil {
 			return nil, pe
 		}
-		cells[v.Literal] = "'" + cell + "'"
+		cells[v.Literal] = "'" + string(cell) + "'"
 	}
 	edits := make([]textEdit, 0, len(cells)+len(plan.Cuts))
 	for i, cell := range cells {
@@ -270,10 +271,10 @@ func checkIntCast(plain []byte, v sqlrewrite.ValueSlot) *pgerr.Error {
 
 // encryptValue canonicalizes and encrypts one plaintext for a column;
 // subject is the row's subject id for a column sealed per subject.
-func (s *session) encryptValue(col *policy.ProtectedColumn, format int16, plain, subject []byte) (string, *pgerr.Error) {
-	canon, err := s.canonicalValue(col, format, plain)
+func (s *session) encryptValue(col *policy.ProtectedColumn, format int16, plain, subject []byte) ([]byte, *pgerr.Error) {
+	canon, err := s.canonical(col, format, plain, cellcipher.CanonicalShared) // sealed before plain changes
 	if err != nil {
-		return "", valueError(col, err)
+		return nil, valueError(col, err)
 	}
 	var ctx context.Context = context.Background()
 	if col.PerSubject() {
@@ -283,9 +284,9 @@ func (s *session) encryptValue(col *policy.ProtectedColumn, format int16, plain,
 	}
 	cell, err := s.srv.protect.cipher().Seal(ctx, col, canon, subject)
 	if err != nil {
-		return "", s.sealError(col, err)
+		return nil, s.sealError(col, err)
 	}
-	return string(cell), nil
+	return cell, nil
 }
 
 // keyError maps a keyring failure to the client's error: a missing or
@@ -395,6 +396,13 @@ func unquote(lit []byte) []byte {
 // or binary) the client used, so that equal values give equal
 // deterministic cells; read under the session's DateStyle and TimeZone (datetime.go).
 func (s *session) canonicalValue(col *policy.ProtectedColumn, format int16, v []byte) ([]byte, error) {
+	return s.canonical(col, format, v, cellcipher.CanonicalIn)
+}
+
+// canonical is canonicalValue through a converter function: CanonicalIn
+// gives a value of its own, CanonicalShared may give v.
+func (s *session) canonical(col *policy.ProtectedColumn, format int16, v []byte,
+	canonicalize func(pgvalue.Converter, *policy.ProtectedColumn, int16, []byte) ([]byte, error)) ([]byte, error) {
 	if err := s.datetimeUnsettled(col, format); err != nil {
 		return nil, err
 	}
@@ -402,7 +410,7 @@ func (s *session) canonicalValue(col *policy.ProtectedColumn, format int16, v []
 	if err != nil {
 		return nil, err
 	}
-	return cellcipher.CanonicalIn(conv, col, format, v)
+	return canonicalize(conv, col, format, v)
 }
 
 func sqlstateField(pe *pgerr.Error) zap.Field { return zap.String("sqlstate", string(pe.Code)) }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/phiguard/phiguard/cellcipher"
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgvalue"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
@@ -246,7 +247,7 @@ func (s *session) decryptValueScratch(f *resultField, v []byte) ([]byte, *pgerr.
 	if state == cellcipher.Legacy {
 		return v, nil // legacy plaintext, before or during the backfill
 	}
-	return s.presentValue(f.col, f.format, plain)
+	return s.present(f.col, f.format, plain, cellcipher.PresentShared) // written out before the next cell
 }
 
 // maxKeptRow is the largest encoded row kept for reuse; a bigger one
@@ -271,11 +272,18 @@ func (s *session) decryptValue(f *resultField, v []byte) ([]byte, *pgerr.Error) 
 // presentValue turns a decrypted canonical value into the wire form of
 // the column's original type, in the format the client asked for.
 func (s *session) presentValue(col *policy.ProtectedColumn, format int16, canon []byte) ([]byte, *pgerr.Error) {
+	return s.present(col, format, canon, cellcipher.PresentIn)
+}
+
+// present is presentValue through a presenter: PresentIn gives a value of
+// its own, PresentShared may give canon.
+func (s *session) present(col *policy.ProtectedColumn, format int16, canon []byte,
+	presenter func(pgvalue.Converter, *policy.ProtectedColumn, int16, []byte) ([]byte, error)) ([]byte, *pgerr.Error) {
 	conv, err := s.printConverter(col, format)
 	if err != nil {
 		return nil, pgerr.New(pgerr.FeatureNotSupported, err.Error())
 	}
-	out, err := cellcipher.PresentIn(conv, col, format, canon)
+	out, err := presenter(conv, col, format, canon)
 	if err != nil {
 		return nil, pgerr.Newf(pgerr.DataCorrupted,
 			"a value of encrypted column %s cannot be presented as %s", col.QualifiedName(), col.Type.Name)

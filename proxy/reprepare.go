@@ -32,10 +32,11 @@ func (s *session) onBind(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 		return nil, err
 	}
 	var b boundNames
-	var ok bool
-	if b.portal, b.stmt, b.results, ok = bindSummary(body); !ok {
+	portal, stmt, results, ok := bindSummary(body)
+	if !ok {
 		return nil, &errProtocol{"malformed Bind message"}
 	}
+	b.portal, b.stmt, b.results = s.bindNames.intern(portal), s.bindNames.intern(stmt), results
 	again, err := s.reprepareStale(b.stmt) // before the Bind's expectation
 	if err != nil {
 		return nil, err

@@ -116,6 +116,7 @@ type session struct {
 	catalogInTx                  bool                             // the catalog was read inside a transaction, which may yet roll its DDL back (backend pump, catalog_fresh.go)
 	reloadUnread                 bool                             // a reload changed the protected tables and the catalog was not read since (client pump, staleInSegment)
 	catalogInFlight              chan struct{}                    // closed when the catalog read queued behind DDL is stored (client pump, catalog_fresh.go)
+	bindNames                    nameTable                        // statement and portal names of Binds, interned (client pump, protect_client.go)
 	atSegmentStart               bool                             // the client message being handled starts a protocol segment (client pump, catalog_fresh.go)
 	segmentOpen                  bool                             // extended-protocol messages went out since the last Sync (client pump)
 	objsNeeded                   bool                             // re-read the database objects after this request (client pump)
