@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,6 +25,10 @@ import (
 type cpuUse struct {
 	proxy, pgbench, db time.Duration
 	reads, writes      int64
+	// allocs are this process's heap allocations (runtime.MemStats'
+	// Mallocs): unlike CPU time they do not move with the machine's load,
+	// so a change on the hot path shows in them run to run.
+	allocs int64
 }
 
 // clockTick is the unit of /proc/<pid>/stat's times (USER_HZ, 100 on
@@ -37,7 +42,10 @@ func sampleCPU(dataDir string) cpuUse {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
 	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
 	reads, writes := selfSyscalls()
-	return cpuUse{proxy: rusageTime(self), pgbench: rusageTime(children), db: postmasterCPU(dataDir), reads: reads, writes: writes}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return cpuUse{proxy: rusageTime(self), pgbench: rusageTime(children), db: postmasterCPU(dataDir), reads: reads, writes: writes,
+		allocs: int64(ms.Mallocs)}
 }
 
 // selfSyscalls reads syscr and syscw from /proc/self/io; 0 if it cannot.
@@ -94,21 +102,21 @@ func postmasterCPU(dataDir string) time.Duration {
 
 func (a cpuUse) sub(b cpuUse) cpuUse {
 	return cpuUse{proxy: a.proxy - b.proxy, pgbench: a.pgbench - b.pgbench, db: a.db - b.db,
-		reads: a.reads - b.reads, writes: a.writes - b.writes}
+		reads: a.reads - b.reads, writes: a.writes - b.writes, allocs: a.allocs - b.allocs}
 }
 
 func (a cpuUse) add(b cpuUse) cpuUse {
 	return cpuUse{proxy: a.proxy + b.proxy, pgbench: a.pgbench + b.pgbench, db: a.db + b.db,
-		reads: a.reads + b.reads, writes: a.writes + b.writes}
+		reads: a.reads + b.reads, writes: a.writes + b.writes, allocs: a.allocs + b.allocs}
 }
 
 // perTransaction formats CPU µs per transaction for the report's table.
 func (a cpuUse) perTransaction(txns int) string {
 	if txns == 0 {
-		return "– | – | – | – | –"
+		return "– | – | – | – | – | –"
 	}
 	us := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(txns) }
 	perTxn := func(n int64) float64 { return float64(n) / float64(txns) }
-	return fmt.Sprintf("%.0f | %.0f | %.0f | %.0f | %.1f / %.1f", us(a.proxy), us(a.db), us(a.pgbench), us(a.proxy+a.db+a.pgbench),
-		perTxn(a.reads), perTxn(a.writes))
+	return fmt.Sprintf("%.0f | %.0f | %.0f | %.0f | %.1f / %.1f | %.1f", us(a.proxy), us(a.db), us(a.pgbench), us(a.proxy+a.db+a.pgbench),
+		perTxn(a.reads), perTxn(a.writes), perTxn(a.allocs))
 }

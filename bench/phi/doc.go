@@ -14,5 +14,8 @@
 // (a Go duration; default the config's). For profiling: BENCH_CPUPROFILE
 // (a file for the CPU profile of one target's runs), BENCH_PROFILE_TARGET
 // (protected, the default, or plain, audited, ruled) and BENCH_MEMPROFILE
-// (a file for the allocations made up to the end of that target's runs).
+// (a file for the allocations made up to the end of that target's runs;
+// BENCH_MEMPROFILE.before holds those made before them, for pprof's
+// -diff_base). The CPU table also gives phiguard's heap allocations per
+// transaction, which, unlike CPU time, the machine's load does not move.
 package main

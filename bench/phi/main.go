@@ -70,6 +70,11 @@ func main() {
 }
 
 func run() error {
+	if os.Getenv("BENCH_MEMPROFILE") != "" {
+		// Every allocation, not a sample: the small ones of the hot path
+		// are what the profile is for (and timing is off meanwhile).
+		runtime.MemProfileRate = 1
+	}
 	seconds, reps, clients := benchkit.EnvInt("BENCH_SECONDS", 10), benchkit.EnvInt("BENCH_REPS", 3), benchkit.EnvInt("BENCH_CLIENTS", 8)
 	out := os.Getenv("BENCH_OUT")
 	if out == "" {
@@ -247,8 +252,8 @@ Paired protected / plain per repetition: %s.
 CPU per transaction (µs), all repetitions (phiguard: this process, which runs the
 proxies; PostgreSQL: backends and autovacuum workers, as the postmaster reaps them):
 
-| | phiguard | PostgreSQL | pgbench | total | phiguard reads / writes (system calls) |
-|---|---:|---:|---:|---:|---:|
+| | phiguard | PostgreSQL | pgbench | total | phiguard reads / writes (system calls) | phiguard heap allocations |
+|---|---:|---:|---:|---:|---:|---:|
 | plain | %s |
 | protected | %s |
 | protected + audit | %s |
@@ -340,7 +345,9 @@ func vaultRequests(g prometheus.Gatherer) float64 {
 
 // profile writes a CPU profile of the protected runs to $BENCH_CPUPROFILE,
 // for finding where protection costs time, and the allocations made by then
-// to $BENCH_MEMPROFILE.
+// to $BENCH_MEMPROFILE, with those made before the runs to
+// $BENCH_MEMPROFILE.before (`go tool pprof -diff_base` of the two shows
+// the runs' own).
 func profile(name string) func() {
 	path := os.Getenv("BENCH_CPUPROFILE")
 	target := os.Getenv("BENCH_PROFILE_TARGET")
@@ -357,6 +364,9 @@ func profile(name string) func() {
 	if err := pprof.StartCPUProfile(f); err != nil {
 		f.Close()
 		return func() {}
+	}
+	if mem := os.Getenv("BENCH_MEMPROFILE"); mem != "" {
+		writeAllocProfile(mem + ".before")
 	}
 	return func() {
 		pprof.StopCPUProfile()
@@ -377,6 +387,7 @@ func writeAllocProfile(path string) {
 		return
 	}
 	defer f.Close()
+	runtime.GC() // the profile is as of the last GC: bring it up to now
 	_ = pprof.Lookup("allocs").WriteTo(f, 0)
 }
 
