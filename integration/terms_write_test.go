@@ -49,6 +49,7 @@ type termWriteFixture struct {
 	cipher  *cellcipher.Cipher
 	enUS    *pgcollate.Locale
 	fn, icu string // the extraction functions' schema; the refusals' table
+	subj    string // a table sealed per subject, with search on name
 }
 
 var termWriteColumns = []string{"last", "first", "born", "mrn", "note"}
@@ -58,7 +59,7 @@ func newTermWriteFixture(t *testing.T) *termWriteFixture {
 	requireEnUS(t)
 	ctx := testContext(t)
 	su := superuser(t)
-	f := &termWriteFixture{twin: twin{plain: uniqueName("tw_plain"), enc: uniqueName("tw_enc")}, fn: uniqueName("twfn"), icu: uniqueName("tw_icu")}
+	f := &termWriteFixture{twin: twin{plain: uniqueName("tw_plain"), enc: uniqueName("tw_enc")}, fn: uniqueName("twfn"), icu: uniqueName("tw_icu"), subj: uniqueName("tw_subj")}
 	var collate string
 	if err := su.QueryRow(ctx, `SELECT collcollate FROM pg_collation WHERE collname = 'en_US' AND collprovider = 'c'`).Scan(&collate); err != nil {
 		t.Fatal(err)
@@ -73,7 +74,8 @@ func newTermWriteFixture(t *testing.T) *termWriteFixture {
 		`CREATE COLLATION IF NOT EXISTS phiguard_icu_und (provider = icu, locale = 'und')`,
 		`CREATE COLLATION IF NOT EXISTS phiguard_mixed_libc (lc_collate = 'C', lc_ctype = '` + collate + `')`,
 		fmt.Sprintf(`CREATE TABLE %s (id int PRIMARY KEY, ord text COLLATE phiguard_icu_und, eq text COLLATE phiguard_icu_und, mixed text COLLATE phiguard_mixed_libc)`, f.icu),
-		fmt.Sprintf("GRANT ALL ON %s, %s, %s TO %s", f.plain, f.enc, f.icu, appUser),
+		fmt.Sprintf(`CREATE TABLE %s (id text PRIMARY KEY, name text COLLATE "en_US")`, f.subj),
+		fmt.Sprintf("GRANT ALL ON %s, %s, %s, %s TO %s", f.plain, f.enc, f.icu, f.subj, appUser),
 		fmt.Sprintf(termFunctionsSQL, f.fn),
 	} {
 		if _, err := su.Exec(ctx, sql); err != nil {
@@ -94,7 +96,11 @@ tables:
       ord:   {mode: randomized, key: tw-pii, type: text, search: [order], search_key_version: 1}
       eq:    {mode: randomized, key: tw-pii, type: text, search: [equality], search_key_version: 1}
       mixed: {mode: randomized, key: tw-pii, type: text, search: [order, match], search_key_version: 1}
-`, f.enc, f.icu)
+  public.%s:
+    subject_column: id
+    columns:
+      name:  {mode: randomized, key: tw-pii, type: text, search: [equality, order, match], search_key_version: 1}
+`, f.enc, f.icu, f.subj)
 	prot := protection(t, pol)
 	f.pol, f.cipher = prot.Policy, &cellcipher.Cipher{Keyring: prot.Keyring, Subjects: prot.Subjects}
 	f.relay = startByteRelay(t)
@@ -581,5 +587,73 @@ func TestSearchTermsAfterConcurrentCollationChange(t *testing.T) {
 	}
 	if hex.EncodeToString(got) != hex.EncodeToString(want.Ord) {
 		t.Fatalf("the order term stored after the column became C is not C's")
+	}
+}
+
+// TestSubjectWritesCarrySearchTerms: a column sealed per subject with
+// `search` is written, by literal and by text and binary parameter, as a
+// subject cell carrying terms keyed by the column (not the subject: the
+// front desk searches every patient, design §5.2), which the extraction
+// functions read as Go computes them, and reads back as written.
+func TestSubjectWritesCarrySearchTerms(t *testing.T) {
+	t.Parallel()
+	f := newTermWriteFixture(t)
+	ctx := testContext(t)
+	names := map[string]string{"p-1": "Ölga Quorvsubj", "p-2": "Zänskar Subjbin", "p-3": "Émile Subjtext"}
+	if _, err := f.via.Exec(ctx, fmt.Sprintf("INSERT INTO %s VALUES ('p-1', '%s')", f.subj, names["p-1"]), pgx.QueryExecModeSimpleProtocol); err != nil {
+		t.Fatal(err)
+	}
+	for k, id := range []string{"p-2", "p-3"} {
+		format := int16(1 - k)
+		err := f.via.PgConn().ExecParams(ctx, fmt.Sprintf("INSERT INTO %s VALUES ($1, $2)", f.subj),
+			[][]byte{[]byte(id), []byte(names[id])}, []uint32{25, 25}, []int16{0, format}, nil).Read().Err // the subject in text, as phiguard asks
+		if err != nil {
+			t.Fatalf("%s (format %d): %v", id, format, err)
+		}
+	}
+	col, ok := f.pol.Column("public", f.subj, "name")
+	if !ok {
+		t.Fatal("no column")
+	}
+	res := superuser(t).PgConn().ExecParams(ctx, fmt.Sprintf(`SELECT id, name, encode(%[1]s.term_eq_v1(name), 'hex'), encode(%[1]s.term_ord_v1(name), 'hex'),
+		encode(%[1]s.term_pre_v1(name), 'hex') FROM %[2]s ORDER BY id`, f.fn, f.subj), nil, nil, nil, nil).Read()
+	if res.Err != nil || len(res.Rows) != 3 {
+		t.Fatalf("%d rows: %v", len(res.Rows), res.Err)
+	}
+	for _, r := range res.Rows {
+		id, cell := string(r[0]), r[1]
+		if !strings.HasPrefix(string(cell), keys.TermsPrefix) || !keys.IsSubjectCell(cell) {
+			t.Errorf("%s: stored %.5q, want a subject cell with terms", id, cell)
+			continue
+		}
+		want, err := f.cipher.CellTerms(col, f.enUS, []byte(names[id]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := []string{string(r[2]), string(r[3]), string(r[4])}
+		exp := []string{hex.EncodeToString(want.Eq), hex.EncodeToString(want.Ord), hex.EncodeToString([]byte(want.Prefix))}
+		if !slices.Equal(got, exp) {
+			t.Errorf("%s: the database extracts %q, Go computed %q", id, got, exp)
+		}
+	}
+	for _, mode := range bothModes {
+		var got []string
+		rows, err := f.via.Query(ctx, fmt.Sprintf("SELECT id, name FROM %s ORDER BY id", f.subj), mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id, name string
+			if err := rows.Scan(&id, &name); err != nil {
+				t.Fatal(err)
+			}
+			if names[id] != name {
+				t.Errorf("%v: %s reads %q", mode, id, name)
+			}
+			got = append(got, id)
+		}
+		if rows.Err() != nil || len(got) != 3 {
+			t.Fatalf("%v: %v, %d rows", mode, rows.Err(), len(got))
+		}
 	}
 }
