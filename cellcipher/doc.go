@@ -17,9 +17,13 @@
 // format-2 cell carrying the terms its policy lists under its
 // search_key_version (keys.WithTerms), computed with the column key even
 // when the cell is sealed per subject; Open reads such cells as any
-// other. Nothing calls SealWithTerms yet: the proxy's and the backfill's
-// writes still seal format-1 cells (the rest of the design's slice 2,
-// and slice 3).
+// other. The proxy's writes of a column with `search` call SealWithTerms
+// with the column's collation from its catalog, and so does the backfill
+// (backfill/terms.go) with the collation search.ColumnCollation reads.
+// EqualityCandidates (candidates.go) lists the
+// texts a deterministic column's cell of a value may have: per live key
+// version, with the value's terms and, until search_state is ready,
+// without (cells written before the column gained `search`).
 //
 // It knows keys (the cell format and key material), policy (the column's
 // mode, key, type and subject column), and PostgreSQL's value formats,

@@ -20,8 +20,8 @@ import (
 // wrote SealWithTerms(ctx, col, canon, subject), but the collation is the
 // catalog's, which cellcipher does not read.
 //
-// Nothing calls it yet: the proxy's and the backfill's writes are the
-// rest of the design's slice 2 and slice 3. Errors: Seal's, and those of
+// The proxy's writes call it (proxy/protect_terms.go); the backfill's
+// are the design's slice 3. Errors: Seal's, and those of
 // the term inputs and keys (ErrNoTerm, keys.ErrUnknownKey when
 // search_key_version is not loaded).
 func (c *Cipher) SealWithTerms(ctx context.Context, col *policy.ProtectedColumn, loc *pgcollate.Locale, canon, subject []byte) ([]byte, error) {

@@ -93,7 +93,8 @@
 // Rotate adds a version that becomes the write version at once; Decrypt
 // accepts every version still in the keyring; EqualityCandidates returns
 // one deterministic cell per live version so equality search finds rows
-// not yet re-encrypted; Inspect reports a cell's version for the
+// not yet re-encrypted (a column with search terms has two texts per
+// version, cellcipher.Cipher.EqualityCandidates); Inspect reports a cell's version for the
 // re-encryption job.
 //
 // # Opening many cells
@@ -116,8 +117,11 @@
 // (equality, order and shared prefixes, trigram sets). What the inputs are
 // for each type and collation is cellcipher's (it knows types); keys knows
 // bytes only. WithTerms puts terms into a cell (format 2, above);
-// cellcipher.SealWithTerms computes and seals them, and nothing in the
-// proxy or the backfill calls it yet (the rest of the design's slice 2).
+// cellcipher.SealWithTerms computes and seals them, for the proxy's and
+// the backfill's writes of a column with `search`. EqualityCandidates
+// knows format 1 only: cellcipher.Cipher.EqualityCandidates adds, for a
+// deterministic column with `search`, each candidate with the value's
+// terms (§4.7 of the design), which need the value's type and collation.
 //
 // # Subject keys (crypto-shredding)
 //

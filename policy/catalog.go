@@ -28,6 +28,11 @@ type CatalogColumn struct {
 	// (-1 for none).
 	OID      uint32
 	Modifier int32
+	// CollationProvider is the provider of the column's collation, the
+	// database's for the default one: "c" (libc), "i" (ICU), "" for a
+	// type without a collation or when unknown; Collation its name.
+	CollationProvider string
+	Collation         string
 }
 
 // CheckCatalog compares the policy with a snapshot of the live database and
@@ -40,7 +45,9 @@ type CatalogColumn struct {
 //     the column's declared logical type (modifier included): the backfill
 //     (`phiguard encrypt`) then converts it to text and phiguard keeps
 //     presenting the declared type. A type that is neither is an error,
-//     since the backfill would change what the application sees.
+//     since the backfill would change what the application sees;
+//   - a text column with order or match search terms under an ICU
+//     collation (searchCollation).
 //
 // It returns nil when there is nothing to report.
 func (p *Policy) CheckCatalog(cat Catalog) error {
@@ -67,6 +74,9 @@ func (p *Policy) CheckCatalog(cat Catalog) error {
 			}
 			if msg := storable(c.Type, cc); msg != "" {
 				add(c.path+".type", c.line, "%s", msg)
+			}
+			if msg := searchCollation(c, cc); msg != "" {
+				add(c.path+".search", c.line, "%s", msg)
 			}
 		}
 	}
@@ -123,4 +133,25 @@ func similarColumn(t CatalogTable, want string) string {
 func sorted(s []string) []string {
 	slices.Sort(s)
 	return s
+}
+
+// searchCollation explains why the column's collation refuses the order
+// and match terms its policy lists, or returns "": phiguard computes them
+// under libc collations only (docs/design/search-terms.md §5.1), and the
+// proxy refuses every write of such a column under ICU.
+func searchCollation(c *ProtectedColumn, cur CatalogColumn) string {
+	if !isTextType(c.Type) || cur.CollationProvider != "i" {
+		return ""
+	}
+	var kinds []string
+	for _, k := range []SearchKind{SearchOrder, SearchMatch} {
+		if c.Search.Has(k) {
+			kinds = append(kinds, k.String())
+		}
+	}
+	if len(kinds) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s terms are computed under libc collations only, and the column's collation %q is ICU: phiguard refuses every write of it; give the column a libc collation (COLLATE \"C\" or a libc locale) or drop %s from search",
+		strings.Join(kinds, " and "), cur.Collation, strings.Join(kinds, " and "))
 }

@@ -125,3 +125,54 @@ func TestStorable(t *testing.T) {
 		t.Errorf("text in unbounded varchar: %q", msg)
 	}
 }
+
+// TestCheckCatalogSearchCollation: order and match terms of a text column
+// under an ICU collation (its own, or the database's default) are a
+// problem naming the column and the collation; equality terms, a libc
+// collation and a column without search are not.
+func TestCheckCatalogSearchCollation(t *testing.T) {
+	p, err := Parse([]byte(`version: 1
+tables:
+  public.people:
+    columns:
+      last:  {mode: randomized, key: pii, type: text, search: [order, match], search_key_version: 1}
+      first: {mode: randomized, key: pii, type: text, search: [match], search_key_version: 1}
+      eq:    {mode: randomized, key: pii, type: text, search: [equality], search_key_version: 1}
+      plain: {mode: randomized, key: pii, type: text}
+      libc:  {mode: randomized, key: pii, type: text, search: [order, match], search_key_version: 1}
+      born:  {mode: randomized, key: pii, type: date, search: [order], search_key_version: 1}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	icu := func(name string) CatalogColumn {
+		c := col("text", OIDText, -1)
+		c.CollationProvider, c.Collation = "i", name
+		return c
+	}
+	libc := col("text", OIDText, -1)
+	libc.CollationProvider, libc.Collation = "c", "en_US"
+	cat := Catalog{Tables: map[TableName]CatalogTable{{"public", "people"}: {Columns: map[string]CatalogColumn{
+		"last": icu("und-x-icu"), "first": icu("default"), "eq": icu("und-x-icu"), "plain": icu("und-x-icu"),
+		"libc": libc, "born": col("text", OIDText, -1),
+	}}}}
+	err = p.CheckCatalog(cat)
+	wants := []string{
+		`tables[public.people].columns[last].search: order and match terms are computed under libc collations only, and the column's collation "und-x-icu" is ICU: phiguard refuses every write of it`,
+		`tables[public.people].columns[first].search: match terms are computed under libc collations only, and the column's collation "default" is ICU`,
+	}
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, w := range wants {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q:\n%v", w, err)
+		}
+	}
+	if ps := err.(Problems); len(ps) != len(wants) {
+		t.Errorf("%d problems, want %d:\n%v", len(ps), len(wants), err)
+	}
+}

@@ -47,8 +47,9 @@
 // encrypted` marks a column whose backfill is done. `search`,
 // `search_key_version` and `search_state` (search.go) declare a column's
 // database-side search terms (docs/design/search-terms.md §3); they are
-// validated against the column's type and mode and accepted, and nothing
-// uses them yet, so only `search_state: building` is accepted. A change that would
+// validated against the column's type and mode and accepted; the proxy's
+// writes carry the terms and no search uses them yet, so only
+// `search_state: building` is accepted. A change that would
 // alter the meaning of an existing key bumps `version`.
 //
 // # Dependencies

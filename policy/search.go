@@ -11,9 +11,9 @@ import (
 
 // Database-side search terms (docs/design/search-terms.md §3): the keys
 // `search`, `search_key_version` and `search_state` of a column. This
-// phiguard reads and validates them and uses none of them yet: no term is
-// written or searched (the design's slices 2 to 7), so search_state may
-// only be `building`, its default.
+// phiguard reads and validates them, and the proxy's writes put the terms
+// into the cells, but no search uses them yet (the design's slices 4 to
+// 7), so search_state may only be `building`, its default.
 
 // SearchKind is one kind of search term a column may carry.
 type SearchKind uint8
@@ -174,7 +174,7 @@ func (r *reader) checkSearch(c *ProtectedColumn, s *searchSettings) {
 	case c.SearchState == SearchReady && c.State != StateEncrypted:
 		r.problem(s.stateLine, c.path+".search_state", "ready needs state: encrypted (a legacy plaintext row carries no term, so a search through terms would miss it)")
 	default:
-		r.problem(s.stateLine, c.path+".search_state", "%s is not supported yet: this phiguard accepts search but writes and uses no term, so only building (the default) is accepted (docs/design/search-terms.md §9)", c.SearchState)
+		r.problem(s.stateLine, c.path+".search_state", "%s is not supported yet: this phiguard writes search terms but no search uses them yet, so only building (the default) is accepted (docs/design/search-terms.md §9)", c.SearchState)
 	}
 }
 

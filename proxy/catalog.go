@@ -81,6 +81,10 @@ type catalogColumn struct {
 	typOID   uint32
 	domain   bool
 	noInsert bool
+	// collation is the column's collation OID (0 for a type without
+	// one): a column with search terms computes its order and match
+	// terms under it (protect_terms.go).
+	collation uint32
 }
 
 // hasDefault reports whether a protected column has a default expression
@@ -177,13 +181,14 @@ SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname,
   a.attgenerated <> '',
   pg_catalog.format_type(a.atttypid, NULL), a.atttypid,
   EXISTS (SELECT FROM pg_catalog.pg_type ty WHERE ty.oid = a.atttypid AND ty.typtype = 'd'),
-  NOT pg_catalog.has_column_privilege(c.oid, a.attnum, 'INSERT')
+  NOT pg_catalog.has_column_privilege(c.oid, a.attnum, 'INSERT'),
+  a.attcollation
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE a.attnum > 0 AND NOT a.attisdropped AND ` + protected + `
 UNION ALL
-SELECT c.oid, n.nspname, c.relname, 0::int2, '', bool_or(readers.enc), bool_or(readers.kin), '', 0::pg_catalog.oid, false, false
+SELECT c.oid, n.nspname, c.relname, 0::int2, '', bool_or(readers.enc), bool_or(readers.kin), '', 0::pg_catalog.oid, false, false, 0::pg_catalog.oid
 FROM readers JOIN pg_catalog.pg_class c ON c.oid = readers.oid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE NOT ` + protected + `
@@ -280,12 +285,13 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 			return b.addCollation(row.Values) // collationQuery's
 		} else if err == nil && len(row.Values) == 2 {
 			return b.addRelation(row.Values) // relationsQuery's
-		} else if err != nil || len(row.Values) != 11 {
+		} else if err != nil || len(row.Values) != 12 {
 			return &errProtocol{"malformed catalog row from backend"}
 		}
 		oid, _ := strconv.ParseUint(string(row.Values[0]), 10, 32)
 		attnum, _ := strconv.ParseInt(string(row.Values[3]), 10, 16)
 		typOID, _ := strconv.ParseUint(string(row.Values[8]), 10, 32)
+		collation, _ := strconv.ParseUint(string(row.Values[11]), 10, 32)
 		tn := policy.TableName{Schema: string(row.Values[1]), Name: string(row.Values[2])}
 		if attnum == 0 {
 			b.cat.views[tn] = true
@@ -303,7 +309,8 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 		b.cat.attnums[uint32(oid)][int16(attnum)] = true
 		b.cat.tables[tn] = append(b.cat.tables[tn], catalogColumn{name: string(row.Values[4]), attnum: int16(attnum),
 			protected: col, hasDefault: string(row.Values[5]) == "t", generated: string(row.Values[6]) == "t",
-			typ: string(row.Values[7]), typOID: uint32(typOID), domain: string(row.Values[9]) == "t", noInsert: string(row.Values[10]) == "t"})
+			typ: string(row.Values[7]), typOID: uint32(typOID), domain: string(row.Values[9]) == "t", noInsert: string(row.Values[10]) == "t",
+			collation: uint32(collation)})
 		if t, ok := b.pol.Table(tn.Schema, tn.Name); ok && t.SubjectColumn != "" && t.SubjectColumn == string(row.Values[4]) {
 			if b.cat.subjects[uint32(oid)] == nil {
 				b.cat.subjects[uint32(oid)] = map[int16]*policy.ProtectedTable{}

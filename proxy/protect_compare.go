@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"strings"
 
-	"github.com/phiguard/phiguard/cellcipher"
 	"github.com/phiguard/phiguard/internal/pgerr"
 
 	"github.com/phiguard/phiguard/sqlrewrite"
@@ -20,9 +19,16 @@ import (
 //	col <> 'x'         ->  col <> ALL(ARRAY[...])
 //	col IN ('x', 'y')  ->  col IN ('<x v2>','<x v1>', '<y v2>','<y v1>')   (NOT IN alike)
 //
+// A column with `search` has two texts per version as well: the cell with
+// the value's search terms (format 2), which phiguard writes now, and the
+// cell without, which rows written before the column gained `search` hold
+// (cellcipher.EqualityCandidates; docs/design/search-terms.md §4.7), so
+// its literal is replaced by all of them even with one live version.
+//
 // Anything else (a literal left of the column, in extra parentheses) is
 // compared with the write version's cell only, which finds the rows
-// already moved; docs/backfill.md says so. A $n parameter in the same
+// already moved (and, for a column with `search`, those written with
+// terms); docs/backfill.md and docs/search.md say so. A $n parameter in the same
 // places is handled at Parse and Bind (protect_compare_param.go).
 
 // compareLiteral returns the replacement text for a compared literal at
@@ -37,9 +43,9 @@ func (s *session) compareLiteral(sql []byte, sp [2]int, v sqlrewrite.ValueSlot, 
 	if err != nil {
 		return "", false, valueError(col, err)
 	}
-	cands, err := s.srv.protect.keyring().EqualityCandidates(col.Key, cellcipher.AssociatedData(col), canon)
-	if err != nil {
-		return "", false, keyError(col, err)
+	cands, pe := s.equalityCandidates(col, canon)
+	if pe != nil {
+		return "", false, pe
 	}
 	if len(cands) < 2 {
 		return "", false, nil

@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/phiguard/phiguard/cellcipher"
 	"github.com/phiguard/phiguard/internal/pgerr"
 
 	"github.com/phiguard/phiguard/policy"
@@ -26,13 +25,17 @@ import (
 // The hidden parameters are declared text (the type of a cell), cut from
 // the ParameterDescription the client sees, and filled at each Bind with
 // the client's value sealed under the older versions. The client never
-// learns of them. With one live version nothing changes. A parameter left
+// learns of them. A column with `search` has two cells per live version
+// (with and without its search terms, protect_compare.go), so its
+// compared parameter gets hidden parameters even with one live version;
+// the ranks count EqualityCandidates' texts. With one live version and
+// no `search` nothing changes. A parameter left
 // of the column (`$1 = col`) or in extra parentheses compares with the
 // write version's cell only, as a literal there does.
 
 // hiddenParam is a parameter phiguard added to a statement: the cell of
-// the client's $of under the key version of rank rank among the live ones
-// (0 is the write version, which $of itself carries).
+// the client's $of of rank rank among its equality candidates (0 is the
+// write version's, which $of itself carries).
 type hiddenParam struct {
 	of   int
 	rank int
@@ -56,9 +59,9 @@ func (s *session) compareParams(sql []byte, plan *sqlrewrite.Plan, declared int)
 		if v.Literal >= 0 || v.Use != sqlrewrite.UseCompare || v.Form == sqlrewrite.CompareOther || v.Token < 0 {
 			continue
 		}
-		live, err := s.srv.protect.keyring().LiveVersions(v.Column.Key)
-		if err != nil {
-			return nil, nil, 0, keyError(v.Column, err)
+		live, pe := s.candidateCount(v.Column)
+		if pe != nil {
+			return nil, nil, 0, pe
 		}
 		if live > 1 {
 			sites = append(sites, site{v, live})
@@ -143,8 +146,9 @@ func (s *session) hiddenValues(hidden []hiddenParam, params [][]byte, formats []
 			if err != nil {
 				return nil, valueError(h.col, err)
 			}
-			if cs, err = s.srv.protect.keyring().EqualityCandidates(h.col.Key, cellcipher.AssociatedData(h.col), canon); err != nil {
-				return nil, keyError(h.col, err)
+			var pe *pgerr.Error
+			if cs, pe = s.equalityCandidates(h.col, canon); pe != nil {
+				return nil, pe
 			}
 			cands[h.of] = cs
 		}

@@ -270,7 +270,8 @@ func checkIntCast(plain []byte, v sqlrewrite.ValueSlot) *pgerr.Error {
 }
 
 // encryptValue canonicalizes and encrypts one plaintext for a column;
-// subject is the row's subject id for a column sealed per subject.
+// subject is the row's subject id for a column sealed per subject. A
+// column with `search` gets a cell carrying its search terms.
 func (s *session) encryptValue(col *policy.ProtectedColumn, format int16, plain, subject []byte) ([]byte, *pgerr.Error) {
 	canon, err := s.canonical(col, format, plain, cellcipher.CanonicalShared) // sealed before plain changes
 	if err != nil {
@@ -281,6 +282,9 @@ func (s *session) encryptValue(col *policy.ProtectedColumn, format int16, plain,
 		lt := newLazyTimeout(subjectKeyTimeout)
 		defer lt.stop()
 		ctx = lt
+	}
+	if col.Search != 0 {
+		return s.sealWithTerms(ctx, col, canon, subject) // protect_terms.go
 	}
 	cell, err := s.srv.protect.cipher().Seal(ctx, col, canon, subject)
 	if err != nil {

@@ -103,7 +103,7 @@ func (p *Protection) missingKeys(pol *policy.Policy) []string {
 		}
 	}
 	// A column's search_key_version must be a loaded version of its key
-	// (docs/design/search-terms.md §3), though no term is used yet.
+	// (docs/design/search-terms.md §3): writes compute terms under it.
 	for _, t := range pol.Tables() {
 		for _, c := range t.Columns {
 			v := strconv.FormatUint(uint64(c.SearchKeyVersion), 10) + ","

@@ -18,13 +18,19 @@ type Querier interface {
 // latter shows only the columns the connected user holds a privilege on, so
 // a check run with a restricted login would report existing columns as
 // missing. Tables are ordinary, partitioned and foreign tables; views and
-// sequences cannot hold protected columns.
+// sequences cannot hold protected columns. The collation's provider is
+// the database's for the default collation (c libc, i ICU, empty for a
+// column without a collation), for the search-term check.
 const query = `
 SELECT n.nspname, c.relname, a.attname,
-       format_type(a.atttypid, a.atttypmod), a.atttypid, a.atttypmod
+       format_type(a.atttypid, a.atttypmod), a.atttypid, a.atttypmod,
+       COALESCE(CASE WHEN co.collprovider = 'd' THEN d.datlocprovider ELSE co.collprovider END::text, ''),
+       COALESCE(co.collname::text, '')
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_database d ON d.datname = pg_catalog.current_database()
+LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
 WHERE c.relkind IN ('r', 'p', 'f')
   AND a.attnum > 0 AND NOT a.attisdropped
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -50,7 +56,7 @@ func Read(ctx context.Context, q Querier, schemas ...string) (policy.Catalog, er
 		var t policy.TableName
 		var column string
 		var c policy.CatalogColumn
-		if err := rows.Scan(&t.Schema, &t.Name, &column, &c.Type, &c.OID, &c.Modifier); err != nil {
+		if err := rows.Scan(&t.Schema, &t.Name, &column, &c.Type, &c.OID, &c.Modifier, &c.CollationProvider, &c.Collation); err != nil {
 			return policy.Catalog{}, fmt.Errorf("read catalog: %w", err)
 		}
 		ct, ok := cat.Tables[t]

@@ -29,7 +29,7 @@ func TestSyntheaAgainstRealPostgres(t *testing.T) {
 	// schema and table, a dropped column, a view (not a table).
 	for _, sql := range []string{
 		`CREATE SCHEMA "Billing"`,
-		`CREATE TABLE "Billing"."Claims" (id int, "PatientId" uuid, amount varchar(12), gone text, note text)`,
+		`CREATE TABLE "Billing"."Claims" (id int, "PatientId" uuid, amount varchar(12), gone text, note text, icu text COLLATE "und-x-icu")`,
 		`ALTER TABLE "Billing"."Claims" DROP COLUMN gone`,
 		`CREATE VIEW public.patient_names AS SELECT first, last FROM public.patients`,
 	} {
@@ -68,11 +68,18 @@ func TestSyntheaAgainstRealPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	claims, ok := all.Tables[policy.TableName{Schema: "Billing", Name: "Claims"}]
-	if !ok || len(claims.Columns) != 4 {
+	if !ok || len(claims.Columns) != 5 {
 		t.Fatalf(`"Billing"."Claims": %+v`, claims)
 	}
 	if _, ok := claims.Columns["gone"]; ok {
 		t.Error("dropped column listed")
+	}
+	// Collations, for the search-term check: the default one is the
+	// database's (libc here), an ICU one is ICU, an integer has none.
+	for name, want := range map[string][2]string{"note": {"c", "default"}, "icu": {"i", "und-x-icu"}, "id": {"", ""}} {
+		if c := claims.Columns[name]; c.CollationProvider != want[0] || c.Collation != want[1] {
+			t.Errorf("%s: collation %q %q, want %q %q", name, c.CollationProvider, c.Collation, want[0], want[1])
+		}
 	}
 
 	bad, err := policy.Parse([]byte(`version: 1
