@@ -240,6 +240,7 @@ func (r *reader) table(e entry) {
 	r.p.byTable[t.Name] = t
 	for _, c := range t.Columns {
 		r.p.byCol[columnKey{t.Name.Schema, t.Name.Name, c.Name}] = c
+		c.qualified = c.QualifiedName()
 	}
 }
 

@@ -89,8 +89,8 @@ type ProtectedColumn struct {
 	// State is the column's own state, or its table's when it sets none.
 	State State
 	// Search is the column's database-side search terms (`search:`,
-	// docs/design/search-terms.md §3); zero when it has none. Accepted
-	// and not used yet: this phiguard writes and searches no term.
+	// docs/design/search-terms.md §3); zero when it has none. The
+	// proxy's writes and the backfill write the terms.
 	Search SearchKinds
 	// SearchKeyVersion is the version of Key the terms derive from; 0
 	// when Search is zero.
@@ -101,6 +101,10 @@ type ProtectedColumn struct {
 
 	path string
 	line int
+	// qualified is QualifiedName, worked out once a loaded policy's names
+	// are final: the audit names every column a statement reads, at every
+	// statement.
+	qualified string
 }
 
 // Version identifies the loaded content: the hex SHA-256 of the file's bytes.
@@ -176,6 +180,9 @@ func (t *ProtectedTable) Column(name string) (*ProtectedColumn, bool) {
 // QualifiedName is "schema.table.column", each part quoted only where it
 // needs to be, for messages.
 func (c *ProtectedColumn) QualifiedName() string {
+	if c.qualified != "" {
+		return c.qualified
+	}
 	return c.Table.Name.String() + "." + QuoteIdentifier(c.Name)
 }
 
