@@ -129,7 +129,27 @@ func (p *planner) planSubquery(sub *pg_query.SelectStmt, inner, local *scope, r 
 			"() (the database evaluates the subquery twice, in the statement and in the array of cells phiguard reads: call only functions without side effects)")
 		return nil
 	}
+	if !g.negated && unrepeatableSample(sub) {
+		p.refuse(g.cands[0].col, "a WHERE on it inside "+construct+" beside TABLESAMPLE without REPEATABLE "+
+			"(the database samples twice, in the statement and in the array of cells phiguard reads, and may pick other rows)")
+		return nil
+	}
 	return g.cands
+}
+
+// unrepeatableSample says whether a TABLESAMPLE without REPEATABLE is
+// anywhere in sub (its FROM, or a subquery of its WHERE): each
+// evaluation samples anew, so the conjunct the database keeps and the
+// hidden array would read different rows. With REPEATABLE the same seed
+// picks the same rows of the same snapshot.
+func unrepeatableSample(sub *pg_query.SelectStmt) bool {
+	found := false
+	walk(sub.ProtoReflect(), func(m protoreflect.Message) {
+		if ts, ok := m.Interface().(*pg_query.RangeTableSample); ok && ts.GetRepeatable() == nil {
+			found = true
+		}
+	})
+	return found
 }
 
 // subqueryCall names the first function the subquery's FROM or its
