@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgproto3"
 )
 
@@ -94,15 +95,38 @@ func TestRedTeam12SettingInFunction(t *testing.T) {
 	})
 }
 
-// TestRedTeam12SettingInFunctionSameSegment: the same, with the UPDATE's
-// Parse in the function's segment (before its Sync): PostgreSQL reports
-// the change only before ReadyForQuery, so phiguard cannot know it when
-// it reads the Parse.
+// TestRedTeam12SettingInFunctionSameSegment: the same, with the UPDATE
+// in the function's segment (before its Sync), as a Parse or as a Query:
+// PostgreSQL reports the change only before the Sync's ReadyForQuery, so
+// phiguard cannot know it when it reads the statement, and the name was
+// stored in clear (failing before). Such a statement holding a backslash
+// or a non-ASCII byte, the only bytes the two settings lex otherwise, is
+// refused (0A000) now; one without runs in the same segment.
 func TestRedTeam12SettingInFunctionSameSegment(t *testing.T) {
-	t.Skip("HOLE: a Parse pipelined in the same segment (before the Sync) behind an Execute of a function that runs set_config('standard_conforming_strings', 'off') inside is lexed by PostgreSQL with the setting off; phiguard sees the change only at the Sync's ReadyForQuery (docs/catalog.md)")
 	t.Parallel()
 	f := newSetInFunctionFixture(t)
-	f.run(t, 1,
-		&pgproto3.Parse{Query: "SELECT " + f.fn + "()"}, &pgproto3.Bind{}, &pgproto3.Execute{},
-		&pgproto3.Parse{Query: f.update}, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Sync{})
+	call := []pgproto3.FrontendMessage{&pgproto3.Parse{Query: "SELECT " + f.fn + "()"}, &pgproto3.Bind{}, &pgproto3.Execute{}}
+	t.Run("parse", func(t *testing.T) {
+		f.run(t, 1, append(call, &pgproto3.Parse{Query: f.update}, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Sync{})...)
+	})
+	t.Run("query", func(t *testing.T) {
+		f.run(t, 2, append(call, &pgproto3.Query{String: f.update}, &pgproto3.Sync{})...)
+	})
+	// A pipeline of statements without such bytes behind a function runs.
+	conn := f.p.app(t)
+	defer conn.Close(context.Background())
+	b := &pgx.Batch{}
+	b.Queue("SELECT upper(md5('x'))")
+	b.Queue("SELECT count(*) FROM "+f.people[1]+" WHERE id > $1", 0)
+	var n int
+	br := conn.SendBatch(testContext(t), b)
+	if _, err := br.Exec(); err != nil {
+		t.Fatal(err)
+	}
+	if err := br.QueryRow().Scan(&n); err != nil || n != 10 {
+		t.Fatalf("a batch behind a function: %d, %v", n, err)
+	}
+	if err := br.Close(); err != nil {
+		t.Fatal(err)
+	}
 }

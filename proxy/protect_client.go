@@ -215,6 +215,7 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 		s.outputSeen = s.outputSeen || mayChangeOutput(st.analysis)
 		x.decision, x.rule, x.glass = st.decision, st.rule, st.glass
 		x.cursorChanges = st.cursorChanges
+		s.noteExecuteUnseen(st) // settings_unseen.go
 		phi := touchesPHI(st.plan, st.decisions)
 		if pe == nil && len(st.cursors) > 0 {
 			var cur cursorRequest
@@ -255,6 +256,7 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 
 func (s *session) onSync(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 	s.noteSync()
+	s.segmentUnseen = false // settings_unseen.go
 	// A Describe of a portal in this segment may have been skipped after
 	// an error, and the portal, bound before a savepoint, run after a
 	// ROLLBACK TO it: a portal's next Execute describes it again (the
@@ -308,6 +310,9 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte, injected boo
 	s.expects.push(&expectation{kind: expParse, name: msg.Name, prep: info, analysis: a, start: time.Now(), injected: injected})
 	if filledFrom != nil || len(info.plan.Defaults) > 0 {
 		info.again = again // its text will hold a guard (reprepare.go)
+	}
+	if pe := s.unseenInSegment([]byte(info.sql)); pe != nil { // settings_unseen.go
+		return s.markerParse(msg.Name, pe, a), nil
 	}
 	if pe := s.parseRefusal(a, info.plan, cpe); pe != nil {
 		return s.markerParse(msg.Name, pe, a), nil

@@ -112,9 +112,11 @@ type session struct {
 	// unseenSent, unseenDone and unseenSettled: the same for requests
 	// that may change settings unseen (settings_unseen.go); unseenSettled
 	// wakes the client pump when unseenDone grows.
-	unseenSent      uint64
-	unseenDone      atomic.Uint64
-	unseenSettled   chan struct{}
+	unseenSent    uint64
+	unseenDone    atomic.Uint64
+	unseenSettled chan struct{}
+	// segmentUnseen: the segment executed such a call (client pump).
+	segmentUnseen   bool
 	copyIn          *copyRewriter                    // a COPY FROM STDIN being rewritten (client pump)
 	bindScratch     bindScratch                      // reused by protectBind (client pump, bind_rewrite.go)
 	ddlSeen         bool                             // DDL went out: refresh the catalog after it (client pump)

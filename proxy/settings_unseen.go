@@ -1,6 +1,9 @@
 package proxy
 
-import "github.com/phiguard/phiguard/sqlrewrite"
+import (
+	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/sqlrewrite"
+)
 
 // Settings a statement changes without its text showing it. phiguard
 // lexes and parses every statement as PostgreSQL does under the session's
@@ -20,8 +23,8 @@ import "github.com/phiguard/phiguard/sqlrewrite"
 // (sqlrewrite's MayChangeSettingsUnseen, or a fast-path FunctionCall) is
 // read only once that request is answered: its ReadyForQuery comes after
 // the report, which ends the session before this request is forwarded.
-// A statement after such a call in the same Query, or in the same
-// segment (before the Sync), is not covered (docs/catalog.md, HOLE).
+// In the same Query PostgreSQL lexes every statement before it runs the
+// first; the same segment is below.
 
 // noteSettingsUnseen counts a message that may change the settings
 // unseen (client pump, before the message's handler).
@@ -73,6 +76,47 @@ func (s *session) awaitSettingsSeen(typ byte) error {
 		case <-s.unseenSettled:
 		case <-s.backendDone:
 			return errBackendDone
+		}
+	}
+	return nil
+}
+
+// Within a segment the report comes too late: PostgreSQL sends it before
+// the Sync's ReadyForQuery, and lexes a Parse (or a Query) the client
+// sent after the Execute of such a call, before the Sync, under what the
+// function set. Only two settings change how text lexes, and each only
+// for some bytes: standard_conforming_strings for a backslash, a
+// client-only encoding for a byte above 0x7F. So such a statement with
+// either, after such an Execute in the same segment, is refused (0A000);
+// any other is lexed alike under every setting phiguard lets a session
+// keep (DateStyle, TimeZone and search_path, which PostgreSQL applies
+// when it analyses the statement, are not covered: README).
+
+// noteExecuteUnseen marks the segment once it executes a statement that
+// may change the settings unseen (client pump, onExecute).
+func (s *session) noteExecuteUnseen(st *stmtInfo) {
+	if st == nil || st.analysis == nil || s.srv.protect == nil {
+		return
+	}
+	for _, stmt := range st.analysis.Statements {
+		if stmt.MayChangeSettingsUnseen() {
+			s.segmentUnseen = true
+			return
+		}
+	}
+}
+
+// unseenInSegment refuses the text of a Parse or a Query sent behind
+// such an Execute in the same segment when it holds a byte the settings
+// could make PostgreSQL lex otherwise (client pump).
+func (s *session) unseenInSegment(sql []byte) *pgerr.Error {
+	if !s.segmentUnseen {
+		return nil
+	}
+	for _, c := range sql {
+		if c == '\\' || c >= 0x80 {
+			return pgerr.New(pgerr.FeatureNotSupported,
+				"a statement holding a backslash or a non-ASCII character, sent behind the execution of a function in the same pipeline segment (before its Sync), cannot run through phiguard: the function may change standard_conforming_strings or client_encoding, which PostgreSQL reports only at the Sync; send a Sync first")
 		}
 	}
 	return nil
