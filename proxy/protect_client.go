@@ -311,10 +311,7 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte, injected boo
 	if filledFrom != nil || len(info.plan.Defaults) > 0 {
 		info.again = again // its text will hold a guard (reprepare.go)
 	}
-	if pe := s.unseenInSegment([]byte(info.sql)); pe != nil { // settings_unseen.go
-		return s.markerParse(msg.Name, pe, a), nil
-	}
-	if pe := s.parseRefusal(a, info.plan, cpe); pe != nil {
+	if pe := s.parseRefusal(a, info, cpe); pe != nil {
 		return s.markerParse(msg.Name, pe, a), nil
 	}
 	if !info.plan.Protected {
@@ -457,11 +454,16 @@ func (s *session) markerParse(name string, pe *pgerr.Error, a *sqlrewrite.Analys
 	return parseMessage([]byte(name), s.refuseStatement(pe, a))
 }
 
-// parseRefusal is the first reason a planned Parse must not run: a write
-// or read through a view, a catalog known stale inside a pipeline segment
-// (staleInSegment), a write naming a relation the catalog lacks inside one
-// (unknownWriteInSegment), or cpe, its cursors' refusal.
-func (s *session) parseRefusal(a *sqlrewrite.Analysis, plan *sqlrewrite.Plan, cpe *pgerr.Error) *pgerr.Error {
+// parseRefusal is the first reason a planned Parse must not run: a text
+// lexed under a setting a function may have changed (unseenInSegment), a
+// write or read through a view, a catalog known stale inside a segment
+// (staleInSegment), a write naming a relation the catalog lacks inside
+// one (unknownWriteInSegment), or cpe, its cursors' refusal.
+func (s *session) parseRefusal(a *sqlrewrite.Analysis, info *stmtInfo, cpe *pgerr.Error) *pgerr.Error {
+	plan := info.plan
+	if pe := s.unseenInSegment([]byte(info.sql)); pe != nil { // settings_unseen.go
+		return pe
+	}
 	if pe := s.viewWriteRefusal(a); pe != nil {
 		return pe
 	}
