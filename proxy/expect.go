@@ -120,6 +120,9 @@ type expectation struct {
 	// datetime settings the client pump had sent when it pushed this
 	// (datetime_pending.go).
 	datetimeEpoch uint64
+	// unseenEpoch: the same for requests that may change settings
+	// unseen (settings_unseen.go).
+	unseenEpoch uint64
 }
 
 // expectQueue is the queue of expectations, shared by the two pumps. It
@@ -137,8 +140,9 @@ type expectQueue struct {
 	// abortDue: the client pump is to send abortQuery once the backend
 	// has no request of the client's unanswered (txabort.go).
 	abortDue bool
-	// datetimeEpoch stamps each expectation pushed (datetime_pending.go).
-	datetimeEpoch uint64
+	// datetimeEpoch stamps each expectation pushed (datetime_pending.go),
+	// and unseenEpoch (settings_unseen.go).
+	datetimeEpoch, unseenEpoch uint64
 }
 
 // maxSpareExpectations bounds what a session keeps for reuse; a pipeline
@@ -171,7 +175,7 @@ func (e *expectQueue) fresh(kind expectKind) *expectation {
 
 func (e *expectQueue) push(x *expectation) {
 	e.mu.Lock()
-	x.datetimeEpoch = e.datetimeEpoch
+	x.datetimeEpoch, x.unseenEpoch = e.datetimeEpoch, e.unseenEpoch
 	e.q = append(e.q, x)
 	e.mu.Unlock()
 }

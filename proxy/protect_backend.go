@@ -177,6 +177,7 @@ func (s *session) onReadyForQuery(_ byte, head *expectation) (bool, error) {
 		if head.datetimeEpoch > s.datetimeDone.Load() {
 			s.datetimeDone.Store(head.datetimeEpoch) // its ParameterStatus came before (datetime_pending.go)
 		}
+		s.unseenAnswered(head) // settings_unseen.go
 		s.expects.pop()
 	}
 	s.result, s.suppress = nil, false

@@ -38,6 +38,7 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 		s.outputSeen = true
 	}
 	s.noteDatetimeChange(typ, a) // datetime_pending.go
+	s.noteSettingsUnseen(typ, a) // settings_unseen.go
 	if h := clientHandlers[typ]; h != nil {
 		return h(s, typ, a)
 	}
@@ -214,6 +215,7 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 		s.outputSeen = s.outputSeen || mayChangeOutput(st.analysis)
 		x.decision, x.rule, x.glass = st.decision, st.rule, st.glass
 		x.cursorChanges = st.cursorChanges
+		s.noteExecuteUnseen(st) // settings_unseen.go
 		phi := touchesPHI(st.plan, st.decisions)
 		if pe == nil && len(st.cursors) > 0 {
 			var cur cursorRequest
@@ -254,6 +256,7 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 
 func (s *session) onSync(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 	s.noteSync()
+	s.segmentUnseen = false // settings_unseen.go
 	// A Describe of a portal in this segment may have been skipped after
 	// an error, and the portal, bound before a savepoint, run after a
 	// ROLLBACK TO it: a portal's next Execute describes it again (the
@@ -308,7 +311,7 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte, injected boo
 	if filledFrom != nil || len(info.plan.Defaults) > 0 {
 		info.again = again // its text will hold a guard (reprepare.go)
 	}
-	if pe := s.parseRefusal(a, info.plan, cpe); pe != nil {
+	if pe := s.parseRefusal(a, info, cpe); pe != nil {
 		return s.markerParse(msg.Name, pe, a), nil
 	}
 	if !info.plan.Protected {
@@ -452,11 +455,16 @@ func (s *session) markerParse(name string, pe *pgerr.Error, a *sqlrewrite.Analys
 	return parseMessage([]byte(name), s.refuseStatement(pe, a))
 }
 
-// parseRefusal is the first reason a planned Parse must not run: a write
-// or read through a view, a catalog known stale inside a pipeline segment
-// (staleInSegment), a write naming a relation the catalog lacks inside one
-// (unknownWriteInSegment), or cpe, its cursors' refusal.
-func (s *session) parseRefusal(a *sqlrewrite.Analysis, plan *sqlrewrite.Plan, cpe *pgerr.Error) *pgerr.Error {
+// parseRefusal is the first reason a planned Parse must not run: a text
+// lexed under a setting a function may have changed (unseenInSegment), a
+// write or read through a view, a catalog known stale inside a segment
+// (staleInSegment), a write naming a relation the catalog lacks inside
+// one (unknownWriteInSegment), or cpe, its cursors' refusal.
+func (s *session) parseRefusal(a *sqlrewrite.Analysis, info *stmtInfo, cpe *pgerr.Error) *pgerr.Error {
+	plan := info.plan
+	if pe := s.unseenInSegment([]byte(info.sql)); pe != nil { // settings_unseen.go
+		return pe
+	}
 	if pe := s.viewWriteRefusal(a); pe != nil {
 		return pe
 	}

@@ -88,6 +88,10 @@ func newMarker() string {
 // when the text is sent as it is.
 func (s *session) protectQuery(a *sqlrewrite.Analysis, sql []byte) []byte {
 	plan := a.PlanUnder(s.policy())
+	if pe := s.unseenInSegment(sql); pe != nil { // settings_unseen.go
+		return s.refuseStatement(pe, a)
+	}
+	s.segmentUnseen = false // the Query's ReadyForQuery comes after the report
 	if pe := s.viewWriteRefusal(a); pe != nil {
 		return s.refuseStatement(pe, a)
 	}

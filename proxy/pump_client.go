@@ -37,6 +37,11 @@ func (s *session) pumpClient() error {
 		var gated int64 // held from the parse gate until the statement is analysed
 		switch typ {
 		case feQuery, feParse:
+			if s.tracking {
+				if err := s.awaitSettingsSeen(typ); err != nil { // settings_unseen.go
+					return err
+				}
+			}
 			sql, err := s.statementText(typ)
 			if err != nil {
 				return err

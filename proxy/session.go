@@ -109,25 +109,33 @@ type session struct {
 	datetimeSent, datetimeBefore uint64
 	datetimeInRequest            bool
 	datetimeDone                 atomic.Uint64
-	copyIn                       *copyRewriter                    // a COPY FROM STDIN being rewritten (client pump)
-	bindScratch                  bindScratch                      // reused by protectBind (client pump, bind_rewrite.go)
-	ddlSeen                      bool                             // DDL went out: refresh the catalog after it (client pump)
-	catalogStale                 atomic.Bool                      // read the catalog before planning the next request (either pump, catalog_fresh.go)
-	catalogInTx                  bool                             // the catalog was read inside a transaction, which may yet roll its DDL back (backend pump, catalog_fresh.go)
-	reloadUnread                 bool                             // a reload changed the protected tables and the catalog was not read since (client pump, staleInSegment)
-	catalogInFlight              chan struct{}                    // closed when the catalog read queued behind DDL is stored (client pump, catalog_fresh.go)
-	bindNames                    nameTable                        // statement and portal names of Binds, interned (client pump, protect_client.go)
-	atSegmentStart               bool                             // the client message being handled starts a protocol segment (client pump, catalog_fresh.go)
-	segmentOpen                  bool                             // extended-protocol messages went out since the last Sync (client pump)
-	objsNeeded                   bool                             // re-read the database objects after this request (client pump)
-	unsettled                    []*replacement                   // Parses reusing a name, not yet answered (client pump, reparse.go)
-	cursors                      cursorMap                        // SQL cursors and named portals, as the backend confirmed them (cursors.go)
-	timeZone                     atomic.Pointer[sessionZone]      // the backend's last reported TimeZone (datetime.go)
-	dateStyle                    atomic.Pointer[sessionDateStyle] // and DateStyle
-	intervalStyle                atomic.Pointer[string]           // and IntervalStyle
-	output                       atomic.Pointer[outputSettings]   // extra_float_digits and bytea_output (output.go)
-	outputSeen                   bool                             // a request may change them: read them after it (client pump)
-	backendDone                  chan struct{}                    // closed when the backend pump ends
+	// unseenSent, unseenDone and unseenSettled: the same for requests
+	// that may change settings unseen (settings_unseen.go); unseenSettled
+	// wakes the client pump when unseenDone grows.
+	unseenSent    uint64
+	unseenDone    atomic.Uint64
+	unseenSettled chan struct{}
+	// segmentUnseen: the segment executed such a call (client pump).
+	segmentUnseen   bool
+	copyIn          *copyRewriter                    // a COPY FROM STDIN being rewritten (client pump)
+	bindScratch     bindScratch                      // reused by protectBind (client pump, bind_rewrite.go)
+	ddlSeen         bool                             // DDL went out: refresh the catalog after it (client pump)
+	catalogStale    atomic.Bool                      // read the catalog before planning the next request (either pump, catalog_fresh.go)
+	catalogInTx     bool                             // the catalog was read inside a transaction, which may yet roll its DDL back (backend pump, catalog_fresh.go)
+	reloadUnread    bool                             // a reload changed the protected tables and the catalog was not read since (client pump, staleInSegment)
+	catalogInFlight chan struct{}                    // closed when the catalog read queued behind DDL is stored (client pump, catalog_fresh.go)
+	bindNames       nameTable                        // statement and portal names of Binds, interned (client pump, protect_client.go)
+	atSegmentStart  bool                             // the client message being handled starts a protocol segment (client pump, catalog_fresh.go)
+	segmentOpen     bool                             // extended-protocol messages went out since the last Sync (client pump)
+	objsNeeded      bool                             // re-read the database objects after this request (client pump)
+	unsettled       []*replacement                   // Parses reusing a name, not yet answered (client pump, reparse.go)
+	cursors         cursorMap                        // SQL cursors and named portals, as the backend confirmed them (cursors.go)
+	timeZone        atomic.Pointer[sessionZone]      // the backend's last reported TimeZone (datetime.go)
+	dateStyle       atomic.Pointer[sessionDateStyle] // and DateStyle
+	intervalStyle   atomic.Pointer[string]           // and IntervalStyle
+	output          atomic.Pointer[outputSettings]   // extra_float_digits and bytea_output (output.go)
+	outputSeen      bool                             // a request may change them: read them after it (client pump)
+	backendDone     chan struct{}                    // closed when the backend pump ends
 
 	// terminating is set once phiguard itself ends the backend connection,
 	// so the backend pump does not report the expected EOF as a failure.
@@ -251,6 +259,7 @@ func (s *session) pump() error {
 	fromClient := make(chan error, 1)
 	fromBackend := make(chan error, 1)
 	s.backendDone = make(chan struct{})
+	s.unseenSettled = make(chan struct{}, 1)
 	go func() { fromClient <- s.pumpClient() }()
 	go func() {
 		err := s.pumpBackend()

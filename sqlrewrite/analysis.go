@@ -38,6 +38,16 @@ func (s Statement) MayChangeSettings() bool {
 	return s.valueDependent
 }
 
+// MayChangeSettingsUnseen reports whether the statement may change a
+// session setting in a way its text does not show: it calls a function
+// other than a few built-ins (a function may run set_config or SET
+// inside), CALL or DO, or could not be classified. PostgreSQL lexes and
+// parses a request sent after it under what it set, so the proxy reads
+// such a request only after this one is answered (proxy/settings_unseen.go).
+func (s Statement) MayChangeSettingsUnseen() bool {
+	return s.opaque || s.Kind == KindCall || s.Kind == KindUnknown
+}
+
 // MayChangeDatetime reports whether the statement may change a setting
 // PostgreSQL reads date, time and interval input under (DateStyle,
 // TimeZone, IntervalStyle): a SET or RESET of one, RESET ALL,
@@ -80,6 +90,9 @@ type Statement struct {
 	// datetime: the statement may change DateStyle, TimeZone or
 	// IntervalStyle (see MayChangeDatetime).
 	datetime bool
+	// opaque: the statement calls a function that is not one of a few
+	// built-ins (see MayChangeSettingsUnseen).
+	opaque bool
 	// optionsAreValues: a COPY, whose options are literals; like
 	// valueDependent, its analysis is not shared by shape, but it
 	// changes no setting.

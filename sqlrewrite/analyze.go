@@ -87,6 +87,7 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 			if _, name := funcParts(n.GetFuncname()); name == "set_config" {
 				st.valueDependent, st.datetime = true, true
 			}
+			st.opaque = st.opaque || opaqueCall(n)
 		case *pg_query.CopyStmt:
 			st.Writes = st.Writes || n.IsFrom
 			// Its options are literals (DELIMITER '|', NULL 'x', QUOTE,

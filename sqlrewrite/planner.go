@@ -390,6 +390,17 @@ func (p *planner) fromItem(n *pg_query.Node, sc, outer *scope) {
 			p.refuse(anyColumn(rel.outputs), "renaming columns in a subquery alias")
 		}
 		sc.relations = append(sc.relations, rel)
+	case n.GetRangeTableSample() != nil:
+		// A sampled table is the table: its columns bind, are read
+		// and compared as anywhere else (before, it fell to the default
+		// and its encrypted columns were unknown names, so a constant
+		// compared with one reached the database and length() ran on
+		// cells).
+		ts := n.GetRangeTableSample()
+		p.fromItem(ts.GetRelation(), sc, outer)
+		for _, a := range append(ts.GetArgs(), ts.GetRepeatable()) {
+			p.expr(a, sc, ctxOther("TABLESAMPLE")) // PostgreSQL refuses a column here too
+		}
 	default: // functions in FROM, XMLTABLE, ...: check their arguments
 		p.expr(n, sc, ctxOther("FROM item"))
 	}

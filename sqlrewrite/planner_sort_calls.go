@@ -53,3 +53,16 @@ func postponedCall(s *pg_query.SelectStmt) string {
 	}
 	return name
 }
+
+// opaqueCall says whether a call may be of a function whose body phiguard
+// cannot see: one qualified with a schema other than pg_catalog, or not
+// one of sortSafeFunctions (MayChangeSettingsUnseen).
+func opaqueCall(fc *pg_query.FuncCall) bool {
+	parts := fc.GetFuncname()
+	if len(parts) == 0 {
+		return true
+	}
+	last := parts[len(parts)-1].GetString_().GetSval()
+	qualified := len(parts) > 1 && !(len(parts) == 2 && parts[0].GetString_().GetSval() == "pg_catalog")
+	return qualified || !sortSafeFunctions[last]
+}

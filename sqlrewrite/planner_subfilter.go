@@ -128,8 +128,35 @@ func (p *planner) planSubquery(sub *pg_query.SelectStmt, inner, local *scope, r 
 		p.refuse(g.cands[0].col, "a WHERE on it inside "+construct+" beside the function "+fn+
 			"() (the database evaluates the subquery twice, in the statement and in the array of cells phiguard reads: call only functions without side effects)")
 		return nil
+	} else if fn != "" && !g.exists {
+		// NOT IN: the array's subquery is correlated by (X) = (k), so the
+		// database runs it for every outer row where PostgreSQL may run
+		// the client's, uncorrelated, once.
+		p.refuse(g.cands[0].col, "a WHERE on it inside "+construct+" beside the function "+fn+
+			"() (the database evaluates the subquery again for each row, in the array of cells phiguard reads: call only functions without side effects)")
+		return nil
+	}
+	if !g.negated && unrepeatableSample(sub) {
+		p.refuse(g.cands[0].col, "a WHERE on it inside "+construct+" beside TABLESAMPLE without REPEATABLE "+
+			"(the database samples twice, in the statement and in the array of cells phiguard reads, and may pick other rows)")
+		return nil
 	}
 	return g.cands
+}
+
+// unrepeatableSample says whether a TABLESAMPLE without REPEATABLE is
+// anywhere in sub (its FROM, or a subquery of its WHERE): each
+// evaluation samples anew, so the conjunct the database keeps and the
+// hidden array would read different rows. With REPEATABLE the same seed
+// picks the same rows of the same snapshot.
+func unrepeatableSample(sub *pg_query.SelectStmt) bool {
+	found := false
+	walk(sub.ProtoReflect(), func(m protoreflect.Message) {
+		if ts, ok := m.Interface().(*pg_query.RangeTableSample); ok && ts.GetRepeatable() == nil {
+			found = true
+		}
+	})
+	return found
 }
 
 // subqueryCall names the first function the subquery's FROM or its
@@ -204,12 +231,19 @@ func subqueryShapeProblem(sl *pg_query.SubLink, sub *pg_query.SelectStmt) string
 // correlationProblem checks X of X IN (SELECT ...), which phiguard copies
 // into the hidden column's subquery: each of its column references must
 // be qualified with a name the subquery's FROM does not define (or it
-// would bind inside), it must read no encrypted column and hold no
-// subquery.
+// would bind inside), it must read no encrypted column, hold no subquery
+// and call only functions without side effects.
 func (p *planner) correlationProblem(x *pg_query.Node, sub *pg_query.SelectStmt, sc *scope) string {
 	inner, known := fromNames(sub.GetFromClause())
 	if !known {
 		return "whose subquery's FROM holds an item phiguard cannot name (a table, a join, a subquery or a function)"
+	}
+	// The database evaluates X in the conjunct and again in the array,
+	// once per inner row: a function with side effects or a volatile
+	// one would run more often than PostgreSQL runs it, and draw other
+	// values in the two places.
+	if fn := postponedCall(&pg_query.SelectStmt{TargetList: []*pg_query.Node{x}}); fn != "" {
+		return "whose left operand calls the function " + fn + "() (the database evaluates it in the statement and again for each row of the array of cells phiguard reads: call only functions without side effects)"
 	}
 	why := ""
 	walk(x.ProtoReflect(), func(m protoreflect.Message) {
