@@ -361,7 +361,7 @@ func (s *session) lastParseEdits(msg *pgproto3.Parse, info *stmtInfo, a *sqlrewr
 		msg.Query = string(guarded)
 	}
 	if info.plan.Sort != nil {
-		sorted, pe := sortedText([]byte(msg.Query), info.plan.Sort)
+		sorted, pe := sortedText([]byte(msg.Query), info.plan.Sort, s.parseTerms(info, msg)) // protect_search.go
 		if pe != nil {
 			return pe
 		}
@@ -413,7 +413,7 @@ func (s *session) protectBind(body []byte, b boundNames) ([]byte, error) {
 		return nil, &errProtocol{"malformed Bind message"}
 	}
 	var extra [][]byte
-	if info.hidden != nil {
+	if info.hidden != nil || info.termParams != nil {
 		if len(msg.params) != info.clientParams {
 			// PostgreSQL's own check, made here so that its message counts
 			// the client's parameters only.
@@ -442,6 +442,9 @@ func (s *session) protectBind(body []byte, b boundNames) ([]byte, error) {
 	}
 	for _, v := range extra {
 		msg.params, msg.formats = append(msg.params, v), append(msg.formats, 0)
+	}
+	if pe := s.appendBindTerms(info, portal, &msg); pe != nil { // protect_search.go
+		return s.markerParse("", pe, info.analysis), nil
 	}
 	return s.bindScratch.appendBind(msg), nil
 }

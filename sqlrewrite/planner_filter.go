@@ -103,6 +103,7 @@ type Filter struct {
 	// NOT EXISTS), when none does.
 	Group    int
 	GroupNot bool
+	Term     TermKind // the search term whose conjunct the database gets beside it (planner_terms.go)
 }
 
 // FilterArg is where a filter's constant is in the client's statement:
@@ -515,7 +516,7 @@ func filterString(fs []Filter) string {
 			s += fmt.Sprintf(" (in subquery %d%s, #%d)", f.Group, map[bool]string{true: " under NOT"}[f.GroupNot], f.Value)
 			continue
 		}
-		s += fmt.Sprintf(" (#%d)", f.Value)
+		s += fmt.Sprintf(" (#%d)", f.Value) + f.Term.suffix()
 	}
 	return s
 }
@@ -562,6 +563,7 @@ func (sp *SortPlan) addFilters(cands []filterCand, conjuncts int) {
 	}
 	sp.addShadowProbe(cols, false, "WHERE") // planner_shadow.go
 	sp.cands, sp.conjuncts = top, conjuncts
+	sp.planTerms() // planner_terms.go
 	sp.Hidden = len(sp.hidden)
 }
 

@@ -39,6 +39,12 @@ type sortRewriteMemo struct {
 
 // rewriteSort is RewriteSort without its memo.
 func rewriteSort(sql []byte, sp *SortPlan) ([]byte, error) {
+	return rewriteSortCut(sql, sp, nil)
+}
+
+// rewriteSortCut is rewriteSort with place run on the located text before
+// it is written (sort_terms.go's term conjuncts).
+func rewriteSortCut(sql []byte, sp *SortPlan, place func(*sortCut) error) ([]byte, error) {
 	text := string(sql)
 	c, err := newSortCut(text) // sort_subfilter.go
 	if err != nil {
@@ -46,6 +52,11 @@ func rewriteSort(sql []byte, sp *SortPlan) ([]byte, error) {
 	}
 	if err := c.locateFilters(sp); err != nil { // sort_filter.go
 		return nil, err
+	}
+	if place != nil {
+		if err := place(c); err != nil {
+			return nil, err
+		}
 	}
 	if len(c.targets) != len(sp.labelled) || len(c.items) != len(sp.items) {
 		return nil, errors.New("the select list or ORDER BY does not match the statement's plan")
@@ -109,6 +120,7 @@ type sortCut struct {
 	// of the WHERE conjuncts the proxy evaluates (sort_filter.go).
 	selectEnd int
 	filters   []filterCut
+	terms     []string // per filter, its term conjunct or "" (sort_terms.go)
 	subs      []subCut // the IN and EXISTS subqueries holding filters (sort_subfilter.go)
 	items     [][2]int // ORDER BY items
 	limit     [2]int   // LIMIT expression, FETCH count; to == from: none written
