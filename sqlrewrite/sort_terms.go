@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"strconv"
-	"strings"
 )
 
 // The text half of the term conjuncts (planner_terms.go): where the
@@ -117,16 +116,4 @@ func (c *sortCut) conjunctText(k int) string {
 		return c.terms[k]
 	}
 	return "true"
-}
-
-// TermConjuncts lists the term conjuncts a plan can send, for explain:
-// one line per filter with a term.
-func TermConjuncts(sp *SortPlan) []string {
-	var out []string
-	for _, f := range sp.Filters {
-		if f.Term != TermNone {
-			out = append(out, strings.TrimSpace(f.Column.QualifiedName()+" "+f.Op.String()+": "+f.Term.String()))
-		}
-	}
-	return out
 }
