@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/phiguard/phiguard/cellcipher"
 	"github.com/phiguard/phiguard/config"
 	"github.com/phiguard/phiguard/policy"
@@ -349,5 +350,87 @@ tables:
 			t.Errorf("%s: sent\n%s\nplanned without a phiguard index:\n%s", q, text, plan.String())
 		}
 		t.Logf("%s: sent %s\n%s", q, text, plan.String())
+	}
+}
+
+// TestTermParamsBesideHiddenParams: a prepared statement comparing a
+// deterministic column that has two cell texts per value (search not yet
+// ready: hidden parameters, protect_compare_param.go) and filtering a
+// ready column by a parameter (an added term parameter, numbered after
+// them): Describe shows the client its own parameters only, and eight
+// executions (past PostgreSQL's switch to a generic plan) with text and
+// binary values give the plaintext table's rows.
+func TestTermParamsBesideHiddenParams(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	plain, enc := uniqueName("tph_plain"), uniqueName("tph_enc")
+	su := superuser(t)
+	for i, typ := range []string{"date", "text"} {
+		table := []string{plain, enc}[i]
+		if _, err := su.Exec(ctx, fmt.Sprintf("CREATE TABLE %s (id int PRIMARY KEY, mrn text, born %s); GRANT ALL ON %s TO %s", table, typ, table, appUser)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prot := protection(t, fmt.Sprintf(`version: 1
+tables:
+  public.%s:
+    columns:
+      mrn:  {mode: deterministic, key: tph-mrn, type: text, search: [order], search_key_version: 1}
+      born: {mode: randomized, key: tph-pii, type: date, state: encrypted, search: [equality, order], search_key_version: 1, search_state: ready}
+`, enc))
+	p := startProxy(t, proxyOptions{protect: prot, quiet: true})
+	tw := &twin{plain: plain, enc: enc, via: p.app(t), dir: direct(t)}
+	r := rand.New(rand.NewPCG(3, 4))
+	for id := 1; id <= 200; id++ {
+		mrn, born := fmt.Sprintf("M%d", id%5), fmt.Sprintf("19%02d-%02d-%02d", 40+r.IntN(40), 1+r.IntN(12), 1+r.IntN(28))
+		for side, c := range []*pgx.Conn{tw.dir, tw.via} {
+			if _, err := c.Exec(ctx, fmt.Sprintf("INSERT INTO %s VALUES ($1, $2, $3)", []string{plain, enc}[side]), id, mrn, born); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	installSearch(t, prot.Policy)
+	q := "SELECT id FROM %s WHERE mrn = $1 AND born >= $2 AND born < $3 ORDER BY id"
+	sd, err := tw.via.Prepare(ctx, "tph", fmt.Sprintf(q, enc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sd.ParamOIDs) != 3 || sd.ParamOIDs[1] != 1082 || sd.ParamOIDs[2] != 1082 {
+		t.Fatalf("Describe shows parameters %v, want the client's three (text, date, date)", sd.ParamOIDs)
+	}
+	nonEmpty := 0
+	for i := range 8 {
+		lo := fmt.Sprintf("19%02d-01-01", 40+4*i)
+		hi := fmt.Sprintf("19%02d-06-30", 44+4*i)
+		format := int16(i % 2)
+		vals := [][]byte{[]byte(fmt.Sprintf("M%d", i%5)), []byte(lo), []byte(hi)}
+		if format == 1 {
+			vals[1], vals[2] = binaryDate(t, lo), binaryDate(t, hi)
+		}
+		var got [2]string
+		for side, conn := range []*pgx.Conn{tw.dir, tw.via} {
+			var res *pgconn.ResultReader
+			if side == 1 {
+				res = conn.PgConn().ExecPrepared(ctx, "tph", vals, []int16{0, format, format}, nil)
+			} else {
+				res = conn.PgConn().ExecParams(ctx, fmt.Sprintf(q, plain), vals, []uint32{25, 1082, 1082}, []int16{0, format, format}, nil)
+			}
+			rr := res.Read()
+			if rr.Err != nil {
+				t.Fatalf("execution %d side %d: %v", i, side, rr.Err)
+			}
+			for _, row := range rr.Rows {
+				got[side] += string(row[0]) + ","
+			}
+		}
+		if got[0] != got[1] {
+			t.Errorf("execution %d (%s, %s, format %d): through phiguard %q, directly %q", i, lo, hi, format, got[1], got[0])
+		}
+		if got[0] != "" {
+			nonEmpty++
+		}
+	}
+	if nonEmpty < 4 {
+		t.Fatalf("only %d of 8 executions returned rows", nonEmpty)
 	}
 }
