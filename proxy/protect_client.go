@@ -440,10 +440,7 @@ func (s *session) protectBind(body []byte, b boundNames) ([]byte, error) {
 	if pe := s.bindFilters(portal, info, msg.params, msg.formats); pe != nil { // blanks them
 		return s.markerParse("", pe, info.analysis), nil
 	}
-	for _, v := range extra {
-		msg.params, msg.formats = append(msg.params, v), append(msg.formats, 0)
-	}
-	if pe := s.appendBindTerms(info, portal, &msg); pe != nil { // protect_search.go
+	if pe := s.appendAdded(info, portal, &msg, extra); pe != nil { // protect_search.go
 		return s.markerParse("", pe, info.analysis), nil
 	}
 	return s.bindScratch.appendBind(msg), nil

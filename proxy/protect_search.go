@@ -155,9 +155,14 @@ func (s *session) parseTerms(info *stmtInfo, msg *pgproto3.Parse) [][]sqlrewrite
 	return terms
 }
 
-// appendBindTerms appends a Bind's added term parameters to msg, as
-// binary bytea: the terms of the constants bindFilters read.
-func (s *session) appendBindTerms(info *stmtInfo, portal string, msg *bindParts) *pgerr.Error {
+// appendAdded appends the parameters phiguard adds to a Bind: the hidden
+// ones (extra, the cells of protect_compare_param.go, text), then the
+// term parameters, binary bytea: the terms of the constants bindFilters
+// read.
+func (s *session) appendAdded(info *stmtInfo, portal string, msg *bindParts, extra [][]byte) *pgerr.Error {
+	for _, v := range extra {
+		msg.params, msg.formats = append(msg.params, v), append(msg.formats, 0)
+	}
 	if info.termParams == nil {
 		return nil
 	}
