@@ -104,7 +104,7 @@ func rewriteSortCut(sql []byte, sp *SortPlan, place func(*sortCut) error) ([]byt
 		b.WriteString(text[c.start(c.tailEnd):])
 	}
 	out := b.String()
-	if err := verifySort(out, len(sp.labelled)+sp.Hidden, sp); err != nil {
+	if err := verifySort(out, len(sp.labelled)+sp.Hidden, sp, c.flattened); err != nil {
 		return nil, err
 	}
 	return []byte(out), nil
@@ -121,6 +121,7 @@ type sortCut struct {
 	selectEnd int
 	filters   []filterCut
 	terms     []string // per filter, its term conjunct or "" (sort_terms.go)
+	flattened int      // conjuncts a term conjunct added to the WHERE's count (sort_terms.go)
 	subs      []subCut // the IN and EXISTS subqueries holding filters (sort_subfilter.go)
 	items     [][2]int // ORDER BY items
 	limit     [2]int   // LIMIT expression, FETCH count; to == from: none written
@@ -432,7 +433,7 @@ func quoteSQLString(s string) string { return "'" + strings.ReplaceAll(s, "'", "
 // verifySort parses the rewritten text: one SELECT, no ORDER BY, no LIMIT
 // or OFFSET but boundsCheck's, and the select list grown by the hidden
 // columns.
-func verifySort(sql string, targets int, sp *SortPlan) error {
+func verifySort(sql string, targets int, sp *SortPlan, flattened int) error {
 	tree, err := pg_query.Parse(sql)
 	if err != nil {
 		return err
@@ -455,7 +456,7 @@ func verifySort(sql string, targets int, sp *SortPlan) error {
 	if len(sp.Distinct) > 0 && len(s.GetDistinctClause()) > 0 {
 		return errors.New("the rewrite kept its DISTINCT")
 	}
-	if len(sp.Filters) > 0 && whereConjuncts(s.GetWhereClause()) != sp.conjuncts {
+	if len(sp.Filters) > 0 && whereConjuncts(s.GetWhereClause()) != sp.conjuncts+flattened {
 		return errors.New("the rewrite's WHERE did not keep its conjuncts")
 	}
 	return nil

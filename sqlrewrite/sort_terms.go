@@ -14,7 +14,14 @@ import (
 //	col = a              ->  phiguard.term_eq_v1(col) OPERATOR(pg_catalog.=) E(a)
 //	col >= a, col > a    ->  phiguard.term_ord_v1(col) OPERATOR(pg_catalog.>=) O(a)
 //	col <= b, col < b    ->  phiguard.term_ord_v1(col) OPERATOR(pg_catalog.<=) O(b)
-//	col BETWEEN a AND b  ->  phiguard.term_ord_v1(col) BETWEEN O(a) AND O(b)
+//	col BETWEEN a AND b  ->  (phiguard.term_ord_v1(col) OPERATOR(pg_catalog.>=) O(a)
+//	                          AND phiguard.term_ord_v1(col) OPERATOR(pg_catalog.<=) O(b))
+//
+// Every operator is pg_catalog's, whatever the session's search_path
+// (BETWEEN would look >= and <= up by it). PostgreSQL's grammar flattens
+// the ANDs of a WHERE's first operand, so a BETWEEN's term conjunct in the
+// first place adds one to the WHERE's count of conjuncts (flattened);
+// elsewhere it stays one nested conjunct.
 //
 // The term constants are the proxy's (it computes them with the keys from
 // the client's constants): a bytea literal written E'\\x…' (read the same
@@ -57,7 +64,7 @@ func termConjunct(f Filter, column string, args []TermArg) (string, error) {
 	case FilterLt, FilterLe:
 		return term + " OPERATOR(pg_catalog.<=) " + args[0].text(), nil
 	case FilterBetween:
-		return term + " BETWEEN " + args[0].text() + " AND " + args[1].text(), nil
+		return "(" + term + " OPERATOR(pg_catalog.>=) " + args[0].text() + " AND " + term + " OPERATOR(pg_catalog.<=) " + args[1].text() + ")", nil
 	}
 	return "", errors.New("a term conjunct for an operator that has none")
 }
@@ -103,6 +110,9 @@ func (c *sortCut) placeTerms(sp *SortPlan, terms [][]TermArg) error {
 				return err
 			}
 			c.terms[k] = text
+			if f.Op == FilterBetween && sp.cands[k].conjunct == 0 {
+				c.flattened = 1
+			}
 		}
 		k++
 	}
