@@ -98,7 +98,7 @@ func TestTermFilterDifferential(t *testing.T) {
 	}
 	sent := relay.take()
 	eq, ord := bytes.Count(sent, []byte("phiguard.term_eq_v1(")), bytes.Count(sent, []byte("phiguard.term_ord_v1("))
-	t.Logf("%d statements, both protocols: %d different answers, %d of %d answers with rows; %d equality and %d order term conjuncts sent",
+	t.Logf("%d statements, both protocols: %d different answers, %d of %d answers with rows; %d equality and %d order term calls sent (a BETWEEN has two)",
 		statements, differ, nonEmpty, 2*statements, eq, ord)
 	if nonEmpty < statements/2 {
 		t.Fatalf("only %d answers of %d have rows", nonEmpty, 2*statements)
