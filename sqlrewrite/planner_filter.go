@@ -158,6 +158,7 @@ type filterCand struct {
 	// the filter (conjunct indexes that WHERE's conjuncts), or nil
 	// (planner_subfilter.go).
 	group *subGroup
+	whole bool // the filter is a whole conjunct of the WHERE (a term may stand for it, planner_terms.go)
 }
 
 // whereFilters plans a top-level SELECT's WHERE: the conjuncts the proxy
@@ -177,7 +178,7 @@ func (p *planner) whereFilters(s *pg_query.SelectStmt, sc *scope, top bool) ([]f
 	var cands []filterCand
 	for i, c := range conjuncts {
 		if f, ok := p.filterOf(c, sc); ok {
-			f.conjunct, f.node = i, c
+			f.conjunct, f.node, f.whole = i, c, true
 			cands = append(cands, f)
 			continue
 		}

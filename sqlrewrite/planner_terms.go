@@ -78,9 +78,20 @@ func termFor(f Filter) TermKind {
 	return TermNone
 }
 
-// planTerms gives each filter its term (Filter.Term).
+// planTerms gives each filter its term (Filter.Term): only a filter that
+// is a whole conjunct of the statement's WHERE may have one, never one
+// inside a larger conjunct (under OR or NOT, where a term conjunct in the
+// place of the whole would drop rows another branch keeps) or in a
+// subquery. The filters of group 0 are sp.cands, in order.
 func (sp *SortPlan) planTerms() {
+	k := 0
 	for i := range sp.Filters {
-		sp.Filters[i].Term = termFor(sp.Filters[i])
+		if sp.Filters[i].Group != 0 {
+			continue
+		}
+		if k < len(sp.cands) && sp.cands[k].whole {
+			sp.Filters[i].Term = termFor(sp.Filters[i])
+		}
+		k++
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"strconv"
+
+	pg_query "github.com/pganalyze/pg_query_go/v5"
 )
 
 // The text half of the term conjuncts (planner_terms.go): where the
@@ -105,6 +107,9 @@ func (c *sortCut) placeTerms(sp *SortPlan, terms [][]TermArg) error {
 			return errors.New("the WHERE's filters do not match the statement's plan")
 		}
 		if f.Term != TermNone && terms[i] != nil {
+			if !c.wholeConjunct(c.filters[k]) {
+				return errors.New("a term for a filter that is not a whole conjunct")
+			}
 			text, err := termConjunct(f, c.text(c.filters[k].column), terms[i])
 			if err != nil {
 				return err
@@ -117,6 +122,18 @@ func (c *sortCut) placeTerms(sp *SortPlan, terms [][]TermArg) error {
 		k++
 	}
 	return nil
+}
+
+// wholeConjunct: the filter's operands span its whole conjunct (inside
+// any parentheses around it), so that its term conjunct may stand in the
+// conjunct's place.
+func (c *sortCut) wholeConjunct(fc filterCut) bool {
+	a, b := fc.conjunct[0], fc.conjunct[1]
+	for b-a > 2 && c.tok(a) == pg_query.Token_ASCII_40 && c.closing(a, b) == b-1 {
+		a, b = a+1, b-1
+	}
+	lo, hi := min(fc.column[0], fc.args[0][0]), max(fc.column[1], fc.args[0][1], fc.args[1][1])
+	return lo == a && hi == b
 }
 
 // conjunctText is what replaces the k-th filter's conjunct: its term

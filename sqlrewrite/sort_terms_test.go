@@ -50,6 +50,8 @@ tables:
 			`WHERE id > 0 AND (phiguard.term_ord_v1(born) OPERATOR(pg_catalog.>=) E'\\xab01'::pg_catalog.bytea AND phiguard.term_ord_v1(born) OPERATOR(pg_catalog.<=) $7::pg_catalog.bytea) AND id < 9`},
 		{"SELECT id FROM people WHERE born = $1 AND name = 'b'", [][]TermArg{nil, {x}}, "order term, equality term",
 			`WHERE true AND phiguard.term_eq_v1(name)`},
+		{"SELECT p.id FROM people p WHERE p.id IN (SELECT q.id FROM people q WHERE q.born < '2000-01-01') AND p.born = $1", [][]TermArg{nil, {y}}, ", order term",
+			`AND phiguard.term_ord_v1(p.born) OPERATOR(pg_catalog.=) $7::pg_catalog.bytea`},
 		{"SELECT id FROM people WHERE name <> 'a' AND born BETWEEN SYMMETRIC $1 AND $2 AND name IS NOT DISTINCT FROM 'c' AND name LIKE 'a%' AND lower(name) = 'a' AND note = 'n'",
 			make([][]TermArg, 6), ", , , , , ", "WHERE true AND true AND true AND true AND true AND true"},
 	}
