@@ -84,9 +84,9 @@ func adviseNext(o Options, t *table, cs map[string]Census, writes map[string]uin
 }
 
 // adviseTerms says where a column's search terms stand after a run with
-// no plaintext left (design §7.4). search_state: ready is not accepted by
-// this phiguard (no search uses terms yet), so the next step it names is
-// the CHECK, which keeps cells without terms out from now on.
+// no plaintext left (design §7.4). The next step it names is the CHECK,
+// which keeps cells without terms out from now on; search_state: ready
+// (which lets the proxy search through the terms) comes after it.
 func adviseTerms(w io.Writer, c *policy.ProtectedColumn, t *TermsCensus) {
 	switch {
 	case t == nil:

@@ -156,10 +156,6 @@ func resolveLocales(ctx context.Context, conn *pgx.Conn, t *table, o Options) er
 		if c.pol.Search == 0 {
 			continue
 		}
-		if c.pol.Mode == policy.ModeDeterministic {
-			return fmt.Errorf("column %s is deterministic with search: %s; this phiguard does not write terms into deterministic cells yet "+
-				"(its equality search compares whole cell texts, docs/design/search-terms.md §4.7); remove search from the column", c.pol.QualifiedName(), c.pol.Search)
-		}
 		coll, err := search.ColumnCollation(ctx, conn, c.pol)
 		if err != nil {
 			return err

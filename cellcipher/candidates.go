@@ -18,8 +18,7 @@ import (
 // column's terms are keyed by its key, so one value's terms are the same
 // in every column of the key's equality domain and under every version.
 //
-// While search_state is `building` (the only state this phiguard
-// accepts) format-1 cells may remain, so both texts are candidates;
+// While search_state is `building` format-1 cells may remain, so both texts are candidates;
 // once `ready` guarantees every cell has terms, only the format-2 ones.
 func (c *Cipher) EqualityCandidates(col *policy.ProtectedColumn, loc *pgcollate.Locale, canon []byte) ([][]byte, error) {
 	cands, err := c.Keyring.EqualityCandidates(col.Key, AssociatedData(col), canon)

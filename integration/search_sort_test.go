@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/config"
+	"github.com/phiguard/phiguard/proxy"
 )
 
 // Proxy-side ORDER BY on encrypted columns (issue 13, docs/search.md):
@@ -26,12 +27,34 @@ type sortFixture struct {
 	people, addresses [2]string // [plain, enc]
 	via, dir          *pgx.Conn
 	p                 *phiguard
+	prot              *proxy.Protection
 }
 
 const sortPeopleCols = "id int PRIMARY KEY, name text, born date, score numeric(6,2), tag text, grp int"
 const sortAddressCols = "id int PRIMARY KEY, person int, sequence int, active boolean, city text"
 
 func newSortFixture(t *testing.T, n int, configure func(*config.Config)) *sortFixture {
+	t.Helper()
+	return newSortFixtureWith(t, n, configure, sortPolicy)
+}
+
+// sortPolicy is the sort fixture's policy: %[1]s people, %[2]s addresses.
+const sortPolicy = `version: 1
+tables:
+  public.%[1]s:
+    columns:
+      name: {mode: randomized, key: sort-pii, type: text}
+      born: {mode: randomized, key: sort-pii, type: date}
+      score: {mode: randomized, key: sort-pii, type: "numeric(6,2)"}
+      tag: {mode: deterministic, key: sort-tag, type: text}
+  public.%[2]s:
+    columns:
+      city: {mode: randomized, key: sort-pii, type: text}
+`
+
+// newSortFixtureWith is newSortFixture under policy pol (a template of
+// sortPolicy's form).
+func newSortFixtureWith(t *testing.T, n int, configure func(*config.Config), pol string) *sortFixture {
 	t.Helper()
 	ctx := testContext(t)
 	f := &sortFixture{
@@ -50,19 +73,9 @@ func newSortFixture(t *testing.T, n int, configure func(*config.Config)) *sortFi
 			t.Fatal(err)
 		}
 	}
-	pol := fmt.Sprintf(`version: 1
-tables:
-  public.%s:
-    columns:
-      name: {mode: randomized, key: sort-pii, type: text}
-      born: {mode: randomized, key: sort-pii, type: date}
-      score: {mode: randomized, key: sort-pii, type: "numeric(6,2)"}
-      tag: {mode: deterministic, key: sort-tag, type: text}
-  public.%s:
-    columns:
-      city: {mode: randomized, key: sort-pii, type: text}
-`, f.people[1], f.addresses[1])
-	f.p = startProxy(t, proxyOptions{protect: protection(t, pol), configure: configure, quiet: true})
+	pol = fmt.Sprintf(pol, f.people[1], f.addresses[1])
+	f.prot = protection(t, pol)
+	f.p = startProxy(t, proxyOptions{protect: f.prot, configure: configure, quiet: true})
 	f.via, f.dir = f.p.app(t), direct(t)
 	f.fill(t, n)
 	return f

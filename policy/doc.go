@@ -48,8 +48,9 @@
 // `search_key_version` and `search_state` (search.go) declare a column's
 // database-side search terms (docs/design/search-terms.md §3); they are
 // validated against the column's type and mode and accepted; the proxy's
-// writes carry the terms and no search uses them yet, so only
-// `search_state: building` is accepted. A change that would
+// writes carry the terms, and with `search_state: ready` the proxy's =,
+// ranges and BETWEEN search through them (`rekeying` is refused). A
+// change that would
 // alter the meaning of an existing key bumps `version`.
 //
 // # Dependencies

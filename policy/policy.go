@@ -95,7 +95,7 @@ type ProtectedColumn struct {
 	// SearchKeyVersion is the version of Key the terms derive from; 0
 	// when Search is zero.
 	SearchKeyVersion uint32
-	// SearchState is SearchBuilding (the only state accepted yet) when
+	// SearchState is SearchBuilding (the default) or SearchReady when
 	// Search is set, else "".
 	SearchState SearchState
 

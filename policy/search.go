@@ -12,8 +12,10 @@ import (
 // Database-side search terms (docs/design/search-terms.md §3): the keys
 // `search`, `search_key_version` and `search_state` of a column. This
 // phiguard reads and validates them, and the proxy's writes put the terms
-// into the cells, but no search uses them yet (the design's slices 4 to
-// 7), so search_state may only be `building`, its default.
+// into the cells. With `search_state: ready` (every cell carries terms of
+// search_key_version) the proxy's =, ranges and BETWEEN on the column
+// send a term conjunct the database serves from the term index (the
+// design's slice 4); `rekeying` (slice 7) is refused.
 
 // SearchKind is one kind of search term a column may carry.
 type SearchKind uint8
@@ -173,8 +175,9 @@ func (r *reader) checkSearch(c *ProtectedColumn, s *searchSettings) {
 	case c.SearchState == SearchBuilding:
 	case c.SearchState == SearchReady && c.State != StateEncrypted:
 		r.problem(s.stateLine, c.path+".search_state", "ready needs state: encrypted (a legacy plaintext row carries no term, so a search through terms would miss it)")
+	case c.SearchState == SearchReady:
 	default:
-		r.problem(s.stateLine, c.path+".search_state", "%s is not supported yet: this phiguard writes search terms but no search uses them yet, so only building (the default) is accepted (docs/design/search-terms.md §9)", c.SearchState)
+		r.problem(s.stateLine, c.path+".search_state", "%s is not supported yet: this phiguard searches through terms of one version only, so building (the default) and ready are accepted (docs/design/search-terms.md §5.3, §9)", c.SearchState)
 	}
 }
 

@@ -23,7 +23,7 @@ func TestSearchModel(t *testing.T) {
 		version     uint32
 		state       SearchState
 	}{
-		{"patients", "last", "order, match", 1, SearchBuilding},
+		{"patients", "last", "order, match", 1, SearchReady},
 		{"patients", "first", "order, match", 2, SearchBuilding}, // written [match, order]
 		{"patients", "birthdate", "order", 1, SearchBuilding},
 		{"patients", "ssn", "equality", 3, SearchBuilding},

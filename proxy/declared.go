@@ -122,7 +122,7 @@ func convertsByText(from, to uint32) bool {
 // injected: phiguard described the statement itself (reprepare_types.go);
 // it learns the types and the client sees nothing.
 func (s *session) presentParameterTypes(st *stmtInfo, injected bool) (bool, error) {
-	if st == nil || len(st.params) == 0 && st.again == nil {
+	if st == nil || len(st.params) == 0 && st.again == nil && st.termParams == nil {
 		return false, nil
 	}
 	body, err := s.br.body()
@@ -133,7 +133,7 @@ func (s *session) presentParameterTypes(st *stmtInfo, injected bool) (bool, erro
 	if err := pd.Decode(body); err != nil {
 		return false, &errProtocol{"malformed ParameterDescription from backend"}
 	}
-	if st.hidden != nil && st.clientParams <= len(pd.ParameterOIDs) {
+	if (st.hidden != nil || st.termParams != nil) && st.clientParams <= len(pd.ParameterOIDs) {
 		pd.ParameterOIDs = pd.ParameterOIDs[:st.clientParams] // the client never sees the hidden ones
 	}
 	for n, col := range st.params {
@@ -145,7 +145,7 @@ func (s *session) presentParameterTypes(st *stmtInfo, injected bool) (bool, erro
 		told := slices.Clone(pd.ParameterOIDs)
 		st.again.described.Store(&told) // reprepare.go
 	}
-	if len(st.params) == 0 || injected {
+	if len(st.params) == 0 && st.termParams == nil || injected {
 		return false, nil
 	}
 	out, err := pd.Encode(nil)

@@ -278,6 +278,9 @@ type stmtInfo struct {
 	// (protect_compare_param.go); nil for almost every statement.
 	hidden       []hiddenParam
 	clientParams int
+	// termParams are the parameters phiguard added after those for the
+	// term conjuncts of its proxy-side WHERE (protect_search.go).
+	termParams []termParam
 	// filterLits are the constants of its proxy-side WHERE read from its
 	// text at Parse; filterParams the types of the parameters its Binds
 	// give them, which the backend gets as NULL (filter_args.go).

@@ -393,7 +393,11 @@ func (s *session) compareConst(f sqlrewrite.Filter, c filterConst) (filterArg, b
 	if err != nil {
 		return filterArg{}, false, pgerr.Newf(pgerr.InternalError, "phiguard could not read the value compared with %s as %s", col.QualifiedName(), kt.Name)
 	}
-	return filterArg{key: k}, numeric, nil
+	a := filterArg{key: k}
+	if f.Term != sqlrewrite.TermNone && !numeric {
+		a.canon = bytes.Clone(canon) // its term's input (protect_search.go)
+	}
+	return a, numeric, nil
 }
 
 // textual: text or varchar, which compare as text (a bpchar, as text,

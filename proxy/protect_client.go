@@ -364,7 +364,7 @@ func (s *session) lastParseEdits(msg *pgproto3.Parse, info *stmtInfo, a *sqlrewr
 		msg.Query = string(guarded)
 	}
 	if info.plan.Sort != nil {
-		sorted, pe := sortedText([]byte(msg.Query), info.plan.Sort)
+		sorted, pe := sortedText([]byte(msg.Query), info.plan.Sort, s.parseTerms(info, msg)) // protect_search.go
 		if pe != nil {
 			return pe
 		}
@@ -416,7 +416,7 @@ func (s *session) protectBind(body []byte, b boundNames) ([]byte, error) {
 		return nil, &errProtocol{"malformed Bind message"}
 	}
 	var extra [][]byte
-	if info.hidden != nil {
+	if info.hidden != nil || info.termParams != nil {
 		if len(msg.params) != info.clientParams {
 			// PostgreSQL's own check, made here so that its message counts
 			// the client's parameters only.
@@ -443,8 +443,8 @@ func (s *session) protectBind(body []byte, b boundNames) ([]byte, error) {
 	if pe := s.bindFilters(portal, info, msg.params, msg.formats); pe != nil { // blanks them
 		return s.markerParse("", pe, info.analysis), nil
 	}
-	for _, v := range extra {
-		msg.params, msg.formats = append(msg.params, v), append(msg.formats, 0)
+	if pe := s.appendAdded(info, portal, &msg, extra); pe != nil { // protect_search.go
+		return s.markerParse("", pe, info.analysis), nil
 	}
 	return s.bindScratch.appendBind(msg), nil
 }

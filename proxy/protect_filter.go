@@ -20,6 +20,7 @@ type filterArg struct {
 	null    bool
 	key     pgorder.Key
 	pattern []byte // a LIKE's, with \ as its escape
+	canon   []byte // for a filter with a search term, the value in the column's type (protect_search.go)
 }
 
 // filterArgs are a filter's constants; numeric says the column's values

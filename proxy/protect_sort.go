@@ -81,8 +81,9 @@ func newSortRun(sp *sqlrewrite.SortPlan) *sortRun {
 }
 
 // sortedText is the text to send for a statement sorted in the proxy.
-func sortedText(sql []byte, sp *sqlrewrite.SortPlan) ([]byte, *pgerr.Error) {
-	out, err := sqlrewrite.RewriteSort(sql, sp)
+// terms are its term conjuncts' constants (protect_search.go), or nil.
+func sortedText(sql []byte, sp *sqlrewrite.SortPlan, terms [][]sqlrewrite.TermArg) ([]byte, *pgerr.Error) {
+	out, err := sqlrewrite.RewriteSortTerms(sql, sp, terms)
 	if err != nil {
 		return nil, pgerr.Newf(pgerr.FeatureNotSupported,
 			"phiguard could not rewrite this ORDER BY or WHERE on an encrypted column to evaluate it itself (%v)", err)

@@ -21,7 +21,10 @@
 //     the proxy sends for it: no ORDER BY or LIMIT, `true` for each
 //     conjunct the proxy evaluates (its constants, which the plan
 //     locates in the client's text, gone with it), hidden columns to
-//     sort and filter by (docs/search.md).
+//     sort and filter by (docs/search.md). On a column whose search
+//     terms are ready a filter gets a term (planner_terms.go), and
+//     RewriteSortTerms (sort_terms.go) writes its term conjunct, with
+//     the term constants the proxy computed, in the place of its `true`.
 //   - WithColumnList and WithCopyColumnList (insert_columns.go) write in
 //     the column list an INSERT or COPY lacks, from the proxy's catalog;
 //     GuardColumnOrder (column_guard.go) and GuardNoDefaults

@@ -103,6 +103,7 @@ type Filter struct {
 	// NOT EXISTS), when none does.
 	Group    int
 	GroupNot bool
+	Term     TermKind // the search term whose conjunct the database gets beside it (planner_terms.go)
 }
 
 // FilterArg is where a filter's constant is in the client's statement:
@@ -157,6 +158,7 @@ type filterCand struct {
 	// the filter (conjunct indexes that WHERE's conjuncts), or nil
 	// (planner_subfilter.go).
 	group *subGroup
+	whole bool // the filter is a whole conjunct of the WHERE (a term may stand for it, planner_terms.go)
 }
 
 // whereFilters plans a top-level SELECT's WHERE: the conjuncts the proxy
@@ -176,7 +178,7 @@ func (p *planner) whereFilters(s *pg_query.SelectStmt, sc *scope, top bool) ([]f
 	var cands []filterCand
 	for i, c := range conjuncts {
 		if f, ok := p.filterOf(c, sc); ok {
-			f.conjunct, f.node = i, c
+			f.conjunct, f.node, f.whole = i, c, true
 			cands = append(cands, f)
 			continue
 		}
@@ -515,7 +517,7 @@ func filterString(fs []Filter) string {
 			s += fmt.Sprintf(" (in subquery %d%s, #%d)", f.Group, map[bool]string{true: " under NOT"}[f.GroupNot], f.Value)
 			continue
 		}
-		s += fmt.Sprintf(" (#%d)", f.Value)
+		s += fmt.Sprintf(" (#%d)", f.Value) + f.Term.suffix()
 	}
 	return s
 }
@@ -562,6 +564,7 @@ func (sp *SortPlan) addFilters(cands []filterCand, conjuncts int) {
 	}
 	sp.addShadowProbe(cols, false, "WHERE") // planner_shadow.go
 	sp.cands, sp.conjuncts = top, conjuncts
+	sp.planTerms() // planner_terms.go
 	sp.Hidden = len(sp.hidden)
 }
 

@@ -39,6 +39,12 @@ type sortRewriteMemo struct {
 
 // rewriteSort is RewriteSort without its memo.
 func rewriteSort(sql []byte, sp *SortPlan) ([]byte, error) {
+	return rewriteSortCut(sql, sp, nil)
+}
+
+// rewriteSortCut is rewriteSort with place run on the located text before
+// it is written (sort_terms.go's term conjuncts).
+func rewriteSortCut(sql []byte, sp *SortPlan, place func(*sortCut) error) ([]byte, error) {
 	text := string(sql)
 	c, err := newSortCut(text) // sort_subfilter.go
 	if err != nil {
@@ -46,6 +52,11 @@ func rewriteSort(sql []byte, sp *SortPlan) ([]byte, error) {
 	}
 	if err := c.locateFilters(sp); err != nil { // sort_filter.go
 		return nil, err
+	}
+	if place != nil {
+		if err := place(c); err != nil {
+			return nil, err
+		}
 	}
 	if len(c.targets) != len(sp.labelled) || len(c.items) != len(sp.items) {
 		return nil, errors.New("the select list or ORDER BY does not match the statement's plan")
@@ -93,7 +104,7 @@ func rewriteSort(sql []byte, sp *SortPlan) ([]byte, error) {
 		b.WriteString(text[c.start(c.tailEnd):])
 	}
 	out := b.String()
-	if err := verifySort(out, len(sp.labelled)+sp.Hidden, sp); err != nil {
+	if err := verifySort(out, len(sp.labelled)+sp.Hidden, sp, c.flattened); err != nil {
 		return nil, err
 	}
 	return []byte(out), nil
@@ -109,6 +120,8 @@ type sortCut struct {
 	// of the WHERE conjuncts the proxy evaluates (sort_filter.go).
 	selectEnd int
 	filters   []filterCut
+	terms     []string // per filter, its term conjunct or "" (sort_terms.go)
+	flattened int      // conjuncts a term conjunct added to the WHERE's count (sort_terms.go)
 	subs      []subCut // the IN and EXISTS subqueries holding filters (sort_subfilter.go)
 	items     [][2]int // ORDER BY items
 	limit     [2]int   // LIMIT expression, FETCH count; to == from: none written
@@ -420,7 +433,7 @@ func quoteSQLString(s string) string { return "'" + strings.ReplaceAll(s, "'", "
 // verifySort parses the rewritten text: one SELECT, no ORDER BY, no LIMIT
 // or OFFSET but boundsCheck's, and the select list grown by the hidden
 // columns.
-func verifySort(sql string, targets int, sp *SortPlan) error {
+func verifySort(sql string, targets int, sp *SortPlan, flattened int) error {
 	tree, err := pg_query.Parse(sql)
 	if err != nil {
 		return err
@@ -443,7 +456,7 @@ func verifySort(sql string, targets int, sp *SortPlan) error {
 	if len(sp.Distinct) > 0 && len(s.GetDistinctClause()) > 0 {
 		return errors.New("the rewrite kept its DISTINCT")
 	}
-	if len(sp.Filters) > 0 && whereConjuncts(s.GetWhereClause()) != sp.conjuncts {
+	if len(sp.Filters) > 0 && whereConjuncts(s.GetWhereClause()) != sp.conjuncts+flattened {
 		return errors.New("the rewrite's WHERE did not keep its conjuncts")
 	}
 	return nil

@@ -140,8 +140,8 @@ func (c *sortCut) withoutFilters(from, to int) string {
 		text string
 	}
 	var edits []edit
-	for _, fc := range c.filters {
-		edits = append(edits, edit{c.start(fc.conjunct[0]), c.end(fc.conjunct[1] - 1), "true"})
+	for k, fc := range c.filters {
+		edits = append(edits, edit{c.start(fc.conjunct[0]), c.end(fc.conjunct[1] - 1), c.conjunctText(k)})
 	}
 	for _, s := range c.subs {
 		edits = append(edits, edit{s.span[0], s.span[1], s.text})

@@ -9,8 +9,8 @@ import (
 
 // searchLines are check's lines for the columns with `search`
 // (docs/design/search-terms.md §7.2): each column's terms, key version and
-// state, what the terms would reveal, and that this phiguard writes and
-// uses none yet. warnings: an order term on a column sealed per subject,
+// state, what the terms would reveal, and what this phiguard does with
+// them in that state. warnings: an order term on a column sealed per subject,
 // whose position in the column's order outlives a shred in backups.
 func searchLines(pol *policy.Policy) (lines, warnings []string) {
 	for _, t := range pol.Tables() {
@@ -19,8 +19,8 @@ func searchLines(pol *policy.Policy) (lines, warnings []string) {
 				continue
 			}
 			lines = append(lines,
-				fmt.Sprintf("%s  search: %s  key %s v%d  state %s (accepted; this phiguard writes and uses no search term yet)",
-					c.QualifiedName(), c.Search, c.Key, c.SearchKeyVersion, c.SearchState),
+				fmt.Sprintf("%s  search: %s  key %s v%d  state %s (accepted; %s)",
+					c.QualifiedName(), c.Search, c.Key, c.SearchKeyVersion, c.SearchState, stateUse(c)),
 				"  reveals: "+reveals(c)+"; docs/design/search-terms.md §6")
 			if c.Search.Has(policy.SearchOrder) && c.PerSubject() {
 				warnings = append(warnings, fmt.Sprintf("order term on per-subject column %s: once terms are written, a shredded patient's position in this column's order stays in backups taken before the shred", c.QualifiedName()))
@@ -28,6 +28,14 @@ func searchLines(pol *policy.Policy) (lines, warnings []string) {
 		}
 	}
 	return lines, warnings
+}
+
+// stateUse is what this phiguard does with a column's terms in its state.
+func stateUse(c *policy.ProtectedColumn) string {
+	if c.SearchState == policy.SearchReady {
+		return "writes the terms; =, ranges and BETWEEN search through them"
+	}
+	return "writes the terms and searches through none until search_state: ready"
 }
 
 // reveals is what the column's terms would reveal to anyone holding the

@@ -135,9 +135,9 @@ func TestCheckSearch(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 	for _, w := range []string{
-		"  public.patients.last  search: order, match  key patients-pii v1  state building (accepted; this phiguard writes and uses no search term yet)\n" +
+		"  public.patients.last  search: order, match  key patients-pii v1  state ready (accepted; writes the terms; =, ranges and BETWEEN search through them)\n" +
 			"    reveals: total order and shared leading letters (order); trigram sets, first letters (match); docs/design/search-terms.md §6\n",
-		"  public.patients.birthdate  search: order  key patients-pii v1  state building",
+		"  public.patients.birthdate  search: order  key patients-pii v1  state building (accepted; writes the terms and searches through none until search_state: ready)",
 		"    reveals: total order and approximate distances (order); docs/design/search-terms.md §6\n",
 		"  public.patients.ssn  search: equality  key ssn v3",
 	} {
@@ -153,7 +153,7 @@ func TestCheckSearch(t *testing.T) {
 		t.Errorf("per-subject order warnings:\n%s", errOut)
 	}
 	code, _, errOut = runCheckArgs("--policy", "../../policy/testdata/search-state.bad.yml")
-	if code != 1 || !strings.Contains(errOut, "tables[public.patients].columns[last].search_state: ready is not supported yet") {
+	if code != 1 || !strings.Contains(errOut, "tables[public.patients].columns[first].search_state: rekeying is not supported yet") {
 		t.Errorf("search-state.bad.yml: exit %d\n%s", code, errOut)
 	}
 }

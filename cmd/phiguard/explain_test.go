@@ -104,6 +104,16 @@ func TestExplainAndCheckRoles(t *testing.T) {
 		t.Errorf("unknown role: exit %d\n%s", code, errOut)
 	}
 
+	// A column whose search terms are ready: its range is narrowed by the term.
+	ready := filepath.Join(t.TempDir(), "ready.yml")
+	os.WriteFile(ready, []byte(strings.Replace(rolesPolicy, "ssn: {mode: deterministic, key: ssn, type: text}",
+		"ssn: {mode: deterministic, key: ssn, type: text, state: encrypted, search: [order], search_key_version: 1, search_state: ready}", 1)), 0o600)
+	readyCfg := writeConfig(t, ready, cluster.Host, cluster.Port)
+	code, out, errOut = run("explain", "--config", readyCfg, "--role", "admin", "SELECT id FROM patients WHERE ssn >= '999' AND id > 3")
+	if w := "WHERE ssn >=           narrowed in the database through its order term index"; code != 0 || !strings.Contains(out, w) {
+		t.Errorf("explain of a ready column's range: exit %d, output lacks %q:\n%s%s", code, w, out, errOut)
+	}
+
 	code, out, errOut = run("check", "--config", cfg, "--catalog")
 	if code != 0 || !strings.Contains(errOut, `warning: roles.admin.users: user "dba" does not exist`) {
 		t.Errorf("check roles: exit %d\n%s%s", code, out, errOut)
