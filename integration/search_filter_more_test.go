@@ -62,10 +62,13 @@ func TestFilterEncryptedRefusals(t *testing.T) {
 	t.Parallel()
 	f := newSortFixture(t, 40, func(c *config.Config) { c.Limits.ProxySortRows = 20 })
 	for _, c := range []struct{ sql, code, words string }{
-		{"SELECT id FROM %[1]s WHERE name > 'S' OR grp = 1", "0A000", "operator >"},
-		{"SELECT id FROM %[1]s WHERE name ILIKE 'S%%' OR grp = 1", "0A000", "operator ILIKE"},
+		// Under OR, beside a plaintext operand the database would compute
+		// for rows PostgreSQL's OR does not evaluate it on (1/grp), a
+		// function, a subquery (search_filter_tree_test.go has what runs).
+		{"SELECT id FROM %[1]s WHERE name > 'S' OR 1/grp > 0", "0A000", "operator >"},
+		{"SELECT id FROM %[1]s WHERE name ILIKE 'S%%' OR abs(grp) = 1", "0A000", "operator ILIKE"},
 		{"SELECT id FROM %[1]s WHERE name ~ '^S'", "0A000", "operator ~"},
-		{"SELECT id FROM %[1]s WHERE name LIKE 'S%%' OR grp = 1", "0A000", "operator LIKE"},
+		{"SELECT id FROM %[1]s WHERE name LIKE 'S%%' OR id IN (SELECT id FROM %[1]s)", "0A000", "operator LIKE"},
 		{"SELECT id FROM %[1]s WHERE born LIKE '19%%'", "0A000", "operator LIKE"},
 		{"SELECT id FROM %[1]s WHERE initcap(name) = 'Smith'", "0A000", "function initcap()"},
 		// Inside IN (SELECT ...), with the left operand unqualified: it
@@ -83,10 +86,16 @@ func TestFilterEncryptedRefusals(t *testing.T) {
 			wantCode(t, err, c.code, c.words)
 		}
 	}
-	if _, err := rowsRaw(t, f.via, f.sql("SELECT id FROM %[1]s WHERE name = 'Zhang' OR name IS NULL", 1), pgx.QueryExecModeSimpleProtocol, 0); err == nil {
-		t.Fatal("an OR on an encrypted column ran")
+	var or []string
+	for j := range 40 {
+		or = append(or, fmt.Sprintf("name = 'n%d'", j))
 	}
-	f.same(t, "SELECT id FROM %[1]s WHERE name = 'Zhang' ORDER BY id") // under the cap after the WHERE
+	if _, err := rowsRaw(t, f.via, f.sql("SELECT id FROM %[1]s WHERE "+strings.Join(or, " OR "), 1), pgx.QueryExecModeSimpleProtocol, 0); err == nil ||
+		!strings.Contains(err.Error(), "more than 32 comparisons") {
+		t.Fatalf("an OR of 40 comparisons on an encrypted column: %v", err)
+	}
+	f.same(t, "SELECT id FROM %[1]s WHERE name = 'Zhang' OR name IS NULL ORDER BY id") // under the cap after the WHERE
+	f.same(t, "SELECT id FROM %[1]s WHERE name = 'Zhang' ORDER BY id")                 // under the cap after the WHERE
 	// A constant PostgreSQL cannot read as the column's type: its error
 	// code, read by phiguard (the constant never reaches the database),
 	// with a message that does not repeat the value; one phiguard does

@@ -110,6 +110,7 @@ type sortCut struct {
 	selectEnd int
 	filters   []filterCut
 	subs      []subCut // the IN and EXISTS subqueries holding filters (sort_subfilter.go)
+	plain     [][2]int // the plaintext leaves of WHERE trees (sort_filter_tree.go)
 	items     [][2]int // ORDER BY items
 	limit     [2]int   // LIMIT expression, FETCH count; to == from: none written
 	offset    [2]int
@@ -343,6 +344,12 @@ func (c *sortCut) hiddenText(sp *SortPlan) (string, error) {
 				return "", errors.New("a subquery the text does not have")
 			}
 			b.WriteString(c.subs[h.from].hidden)
+		case hiddenBoolLeaf:
+			t, err := c.plainLeafText(h.from)
+			if err != nil {
+				return "", err
+			}
+			b.WriteString(t)
 		case hiddenShadow:
 			b.WriteString(shadowProbe(h))
 		case hiddenDeterministic:
