@@ -155,7 +155,8 @@ func TestFilterEncryptedUnderAccessRules(t *testing.T) {
 	p := startAccessProxy(t, fx)
 	alice, admin := p.as(t, "dr_alice"), p.as(t, "admin_ann")
 	for _, mode := range bothModes {
-		for _, where := range []string{"p.last >= 'M' AND p.birthdate < '1980-01-01'", "p.last ILIKE '%A%' AND lower(p.first) >= 'c'"} {
+		for _, where := range []string{"p.last >= 'M' AND p.birthdate < '1980-01-01'", "p.last ILIKE '%A%' AND lower(p.first) >= 'c'",
+			"(p.last >= 'M' OR p.birthdate < '1980-01-01')", "(NOT (p.last ILIKE '%A%') OR p.first IS NULL)"} { // planner_filter_tree.go
 			got, err := rowsRaw(t, alice, "SELECT p.id, p.last FROM patients p WHERE "+where+" ORDER BY p.last, p.id", mode, pgx.TextFormatCode)
 			if err != nil {
 				t.Fatalf("%v: %v", mode, err)
@@ -173,6 +174,8 @@ func TestFilterEncryptedUnderAccessRules(t *testing.T) {
 	wantCodes(t, []codeCase{
 		{biller, "SELECT id FROM patients WHERE ssn > '5'", "42501"},
 		{biller, "SELECT id FROM patients WHERE ssn BETWEEN '1' AND '5' ORDER BY id", "42501"},
+		{biller, "SELECT id FROM patients WHERE id < 3 OR NOT ssn > '5'", "42501"},
+		{research, "SELECT id FROM patients WHERE id < 3 OR first >= 'M'", "42501"},
 		{research, "SELECT id FROM patients WHERE first >= 'M'", "42501"},
 		// Folding case is searching too.
 		{biller, "SELECT id FROM patients WHERE ssn ILIKE '5%'", "42501"},
