@@ -134,15 +134,19 @@ func groupItems(s *pg_query.SelectStmt, sc *scope) (items []*pg_query.Node, alia
 // groupBy walks a GROUP BY phiguard does not evaluate: its items as
 // written, and what its positions and output names name.
 func (p *planner) groupBy(s *pg_query.SelectStmt, sc *scope) {
+	ctx := ctxGroup
+	if s.GetHavingClause() != nil {
+		ctx = ctxGroupHaving
+	}
 	for _, g := range s.GetGroupClause() {
-		p.expr(g, sc, ctxGroup)
+		p.expr(g, sc, ctx)
 	}
 	if len(s.GetGroupClause()) == 0 {
 		return
 	}
 	items, _ := groupItems(s, sc)
 	for _, g := range items {
-		p.expr(g, sc, ctxGroup)
+		p.expr(g, sc, ctx)
 	}
 }
 
