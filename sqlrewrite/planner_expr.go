@@ -19,16 +19,16 @@ import (
 type exprCtx struct {
 	group    bool
 	nullTest bool
-	having   bool // a GROUP BY beside a HAVING, which phiguard does not group
+	having   bool // a GROUP BY beside a HAVING phiguard does not evaluate
 	name     string
 }
 
 var ctxGroup = exprCtx{group: true, name: "GROUP BY or DISTINCT"}
 
-// ctxGroupHaving is a GROUP BY item of a statement with HAVING: phiguard
-// groups statements without HAVING only (planner_group.go), so the
-// refusal names it.
-var ctxGroupHaving = exprCtx{group: true, having: true, name: "GROUP BY with HAVING (phiguard groups and evaluates no HAVING)"}
+// ctxGroupHaving is a GROUP BY item of a statement with a HAVING that
+// phiguard does not evaluate (planner_having.go), which it then does not
+// group (planner_group.go): the refusal names it.
+var ctxGroupHaving = exprCtx{group: true, having: true, name: "GROUP BY with a HAVING phiguard does not evaluate"}
 
 func ctxOther(name string) exprCtx { return exprCtx{name: name} }
 

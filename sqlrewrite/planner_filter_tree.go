@@ -51,6 +51,7 @@ const (
 	BoolNot           //
 	BoolFilter        // Filters[Index]
 	BoolPlain         // a plaintext predicate: hidden column Index holds its truth
+	BoolCount         // a HAVING's Aggregates[Agg] Cmp the constant in HavingHidden[Index] (planner_having.go)
 )
 
 // BoolNode is a node of a WHERE conjunct the proxy evaluates as a tree.
@@ -58,6 +59,9 @@ type BoolNode struct {
 	Op    BoolOp
 	Args  []*BoolNode
 	Index int
+	// Agg and Cmp are a BoolCount's count and comparison.
+	Agg int
+	Cmp FilterOp
 }
 
 // String describes the tree for golden tests.
@@ -67,6 +71,8 @@ func (b *BoolNode) String() string {
 		return fmt.Sprintf("filter %d", b.Index+1)
 	case BoolPlain:
 		return fmt.Sprintf("#%d", b.Index)
+	case BoolCount:
+		return fmt.Sprintf("aggregate %d %s #%d", b.Agg+1, b.Cmp, b.Index)
 	}
 	var args []string
 	for _, a := range b.Args {
@@ -88,7 +94,13 @@ type boolCand struct {
 	args     []*boolCand
 	conjunct int
 	path     []boolStep     // from the conjunct to this node
-	node     *pg_query.Node // a plaintext leaf's expression
+	node     *pg_query.Node // a plaintext leaf's expression; a count's constant
+	// A HAVING's count (planner_having.go): its aggregate, comparison,
+	// on which side the constant is, and whether it is a decimal.
+	agg        int
+	cmp        FilterOp
+	constRight bool
+	decimal    bool
 }
 
 // treeFilters plans the i-th top-level conjunct as a tree, when it is

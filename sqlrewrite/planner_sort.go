@@ -63,6 +63,12 @@ type SortPlan struct {
 	// (planner_filter_tree.go).
 	Trees []*BoolNode
 	plain []*boolCand
+	// Having is a grouped statement's HAVING, which the proxy evaluates
+	// per group; HavingHidden the hidden columns its leaves read (from a
+	// group's first row), havingLeaves where each is (planner_having.go).
+	Having       *BoolNode
+	HavingHidden []int
+	havingLeaves []*boolCand
 	// Distinct are the keys of a DISTINCT phiguard evaluates, removing
 	// duplicate rows before it sorts (planner_distinct.go): an encrypted
 	// select-list entry (Target), or the rank of the plaintext ones
@@ -117,6 +123,7 @@ const (
 	hiddenShadow        // whether an operator or aggregate outside pg_catalog may be called (planner_shadow.go)
 	hiddenSubArray      // the cells of col in the rows of subquery group from (planner_subfilter.go)
 	hiddenBoolLeaf      // the truth of plaintext leaf from of a WHERE tree (planner_filter_tree.go)
+	hiddenHaving        // leaf from of a HAVING: a count's constant or a plaintext leaf's truth (planner_having.go)
 )
 
 type hiddenColumn struct {
@@ -177,6 +184,9 @@ func (sp *SortPlan) String() string {
 	}
 	if len(sp.Trees) > 0 {
 		s = treesString(sp.Trees) + "; " + s
+	}
+	if sp.Having != nil {
+		s += "; proxy evaluates HAVING " + sp.Having.String()
 	}
 	if len(sp.Filters) > 0 {
 		s = "proxy filters " + filterString(sp.Filters) + "; " + s

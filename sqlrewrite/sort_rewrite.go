@@ -81,9 +81,17 @@ func rewriteSort(sql []byte, sp *SortPlan) ([]byte, error) {
 	if sp.Grouped && c.group[1] > c.group[0] {
 		// phiguard groups the rows (planner_group.go).
 		b.WriteString(c.withoutFilters(end, c.start(c.group[0])))
+		last := c.group[1]
+		if sp.Having != nil { // phiguard evaluates it (sort_having.go)
+			cl, err := c.havingClause()
+			if err != nil {
+				return nil, err
+			}
+			last = cl[1]
+		}
 		end = len(text)
-		if c.group[1] < len(c.toks) {
-			end = c.start(c.group[1])
+		if last < len(c.toks) {
+			end = c.start(last)
 		}
 	}
 	b.WriteString(c.withoutFilters(end, tail))
@@ -350,6 +358,12 @@ func (c *sortCut) hiddenText(sp *SortPlan) (string, error) {
 				return "", err
 			}
 			b.WriteString(t)
+		case hiddenHaving:
+			t, err := c.havingLeafText(sp, h.from)
+			if err != nil {
+				return "", err
+			}
+			b.WriteString(t)
 		case hiddenShadow:
 			b.WriteString(shadowProbe(h))
 		case hiddenDeterministic:
@@ -444,8 +458,8 @@ func verifySort(sql string, targets int, sp *SortPlan) error {
 	if len(sp.Aggregates) > 0 && hasAggregateCall(s) {
 		return errors.New("the rewrite kept an aggregate")
 	}
-	if sp.Grouped && len(s.GetGroupClause()) > 0 {
-		return errors.New("the rewrite kept its GROUP BY")
+	if sp.Grouped && (len(s.GetGroupClause()) > 0 || s.GetHavingClause() != nil) {
+		return errors.New("the rewrite kept its GROUP BY or HAVING")
 	}
 	if len(sp.Distinct) > 0 && len(s.GetDistinctClause()) > 0 {
 		return errors.New("the rewrite kept its DISTINCT")
