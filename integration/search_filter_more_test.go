@@ -62,16 +62,21 @@ func TestFilterEncryptedRefusals(t *testing.T) {
 	t.Parallel()
 	f := newSortFixture(t, 40, func(c *config.Config) { c.Limits.ProxySortRows = 20 })
 	for _, c := range []struct{ sql, code, words string }{
-		{"SELECT id FROM %[1]s WHERE name > 'S' OR grp = 1", "0A000", "operator >"},
-		{"SELECT id FROM %[1]s WHERE name ILIKE 'S%%' OR grp = 1", "0A000", "operator ILIKE"},
+		// Under OR, beside a plaintext operand the database would compute
+		// for rows PostgreSQL's OR does not evaluate it on (1/grp), a
+		// function, a subquery (search_filter_tree_test.go has what runs).
+		{"SELECT id FROM %[1]s WHERE name > 'S' OR 1/grp > 0", "0A000", "operator >"},
+		{"SELECT id FROM %[1]s WHERE name ILIKE 'S%%' OR abs(grp) = 1", "0A000", "operator ILIKE"},
 		{"SELECT id FROM %[1]s WHERE name ~ '^S'", "0A000", "operator ~"},
-		{"SELECT id FROM %[1]s WHERE name LIKE 'S%%' OR grp = 1", "0A000", "operator LIKE"},
+		{"SELECT id FROM %[1]s WHERE name LIKE 'S%%' OR id IN (SELECT id FROM %[1]s)", "0A000", "operator LIKE"},
 		{"SELECT id FROM %[1]s WHERE born LIKE '19%%'", "0A000", "operator LIKE"},
 		{"SELECT id FROM %[1]s WHERE initcap(name) = 'Smith'", "0A000", "function initcap()"},
 		// Inside IN (SELECT ...), with the left operand unqualified: it
 		// could bind inside (search_subfilter_test.go has what runs).
 		{"SELECT id FROM %[1]s WHERE id IN (SELECT id FROM %[1]s WHERE born > '1950-01-01')", "0A000", "inside IN (SELECT ...) whose left operand names a column without its table"},
-		{"SELECT grp, count(*) FROM %[1]s WHERE born > '1950-01-01' GROUP BY grp HAVING count(*) > 1", "0A000", "operator >"},
+		// A HAVING phiguard does not evaluate (search_having_test.go has
+		// what runs).
+		{"SELECT grp, count(*) FROM %[1]s WHERE born > '1950-01-01' GROUP BY grp HAVING sum(grp) > 1", "0A000", "operator >"},
 		// Compared in another type than the column's: refused, not guessed.
 		{"SELECT id FROM %[1]s WHERE score > 1.5::float8", "0A000", "of another type"},
 		{"SELECT id FROM %[1]s WHERE born > '1950-01-01 10:00'::timestamp", "0A000", "of another type"},
@@ -83,10 +88,16 @@ func TestFilterEncryptedRefusals(t *testing.T) {
 			wantCode(t, err, c.code, c.words)
 		}
 	}
-	if _, err := rowsRaw(t, f.via, f.sql("SELECT id FROM %[1]s WHERE name = 'Zhang' OR name IS NULL", 1), pgx.QueryExecModeSimpleProtocol, 0); err == nil {
-		t.Fatal("an OR on an encrypted column ran")
+	var or []string
+	for j := range 40 {
+		or = append(or, fmt.Sprintf("name = 'n%d'", j))
 	}
-	f.same(t, "SELECT id FROM %[1]s WHERE name = 'Zhang' ORDER BY id") // under the cap after the WHERE
+	if _, err := rowsRaw(t, f.via, f.sql("SELECT id FROM %[1]s WHERE "+strings.Join(or, " OR "), 1), pgx.QueryExecModeSimpleProtocol, 0); err == nil ||
+		!strings.Contains(err.Error(), "more than 32 comparisons") {
+		t.Fatalf("an OR of 40 comparisons on an encrypted column: %v", err)
+	}
+	f.same(t, "SELECT id FROM %[1]s WHERE name = 'Zhang' OR name IS NULL ORDER BY id") // under the cap after the WHERE
+	f.same(t, "SELECT id FROM %[1]s WHERE name = 'Zhang' ORDER BY id")                 // under the cap after the WHERE
 	// A constant PostgreSQL cannot read as the column's type: its error
 	// code, read by phiguard (the constant never reaches the database),
 	// with a message that does not repeat the value; one phiguard does
@@ -146,7 +157,8 @@ func TestFilterEncryptedUnderAccessRules(t *testing.T) {
 	p := startAccessProxy(t, fx)
 	alice, admin := p.as(t, "dr_alice"), p.as(t, "admin_ann")
 	for _, mode := range bothModes {
-		for _, where := range []string{"p.last >= 'M' AND p.birthdate < '1980-01-01'", "p.last ILIKE '%A%' AND lower(p.first) >= 'c'"} {
+		for _, where := range []string{"p.last >= 'M' AND p.birthdate < '1980-01-01'", "p.last ILIKE '%A%' AND lower(p.first) >= 'c'",
+			"(p.last >= 'M' OR p.birthdate < '1980-01-01')", "(NOT (p.last ILIKE '%A%') OR p.first IS NULL)"} { // planner_filter_tree.go
 			got, err := rowsRaw(t, alice, "SELECT p.id, p.last FROM patients p WHERE "+where+" ORDER BY p.last, p.id", mode, pgx.TextFormatCode)
 			if err != nil {
 				t.Fatalf("%v: %v", mode, err)
@@ -164,6 +176,8 @@ func TestFilterEncryptedUnderAccessRules(t *testing.T) {
 	wantCodes(t, []codeCase{
 		{biller, "SELECT id FROM patients WHERE ssn > '5'", "42501"},
 		{biller, "SELECT id FROM patients WHERE ssn BETWEEN '1' AND '5' ORDER BY id", "42501"},
+		{biller, "SELECT id FROM patients WHERE id < 3 OR NOT ssn > '5'", "42501"},
+		{research, "SELECT id FROM patients WHERE id < 3 OR first >= 'M'", "42501"},
 		{research, "SELECT id FROM patients WHERE first >= 'M'", "42501"},
 		// Folding case is searching too.
 		{biller, "SELECT id FROM patients WHERE ssn ILIKE '5%'", "42501"},

@@ -19,6 +19,8 @@
 // results, holds, filters and sorts the rows of a statement ordered or
 // filtered by an encrypted column (protect_sort.go, protect_filter.go,
 // protect_subfilter.go for a filter inside IN or EXISTS (SELECT ...),
+// protect_filter_tree.go for filters under OR or NOT, protect_having.go
+// for a grouped statement's HAVING,
 // protect_like.go, protect_fold.go for ILIKE and lower()/upper(),
 // collation.go and protect_ctype.go for text under a libc collation,
 // docs/search.md; a filter's constants it reads itself from the text and

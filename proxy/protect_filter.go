@@ -107,56 +107,76 @@ func integer(oid uint32) bool {
 // (keepRowGroups, protect_subfilter.go).
 func (s *session) keepRow(run *sortRun, fields []*resultField, cells [][]byte, visible int) (bool, *pgerr.Error) {
 	for i, f := range run.plan.Filters {
-		if f.Group > 0 {
+		if f.Group > 0 || f.Tree > 0 {
 			continue
 		}
-		at := visible + f.Value
-		var x sortValue
-		if cells[at] == nil {
-			x.null = true
-		} else {
-			field := fields[at]
-			if field == nil || field.col == nil || field.col.Type != f.Column.Type || field.rule != nil {
-				return false, pgerr.Newf(pgerr.FeatureNotSupported,
-					"phiguard cannot tell that the WHERE operand %s arrives as that encrypted column, so it cannot compare it", f.Column.QualifiedName())
-			}
-			var pe *pgerr.Error
-			if x, pe = s.transientKey(field, cells[at]); pe != nil {
-				return false, pe
-			}
+		x, pe := s.filterValue(f, fields, cells, visible)
+		if pe != nil {
+			return false, pe
 		}
 		if ok, pe := run.filterPasses(i, x); pe != nil || !ok {
 			return false, pe
 		}
 	}
+	if keep, pe := s.keepRowTrees(run, fields, cells, visible); pe != nil || !keep { // protect_filter_tree.go
+		return false, pe
+	}
 	return s.keepRowGroups(run, cells, visible)
 }
 
-// filterPasses evaluates filter i on one opened value.
+// filterValue opens the cell of filter f's column in a row.
+func (s *session) filterValue(f sqlrewrite.Filter, fields []*resultField, cells [][]byte, visible int) (sortValue, *pgerr.Error) {
+	at := visible + f.Value
+	if cells[at] == nil {
+		return sortValue{null: true}, nil
+	}
+	field := fields[at]
+	if field == nil || field.col == nil || field.col.Type != f.Column.Type || field.rule != nil {
+		return sortValue{}, pgerr.Newf(pgerr.FeatureNotSupported,
+			"phiguard cannot tell that the WHERE operand %s arrives as that encrypted column, so it cannot compare it", f.Column.QualifiedName())
+	}
+	return s.transientKey(field, cells[at])
+}
+
+// filterPasses evaluates filter i on one opened value: true, or the row
+// is dropped.
 func (run *sortRun) filterPasses(i int, x sortValue) (bool, *pgerr.Error) {
+	r, pe := run.filterTruth(i, x)
+	return r == triTrue, pe
+}
+
+// filterTruth is filter i's three-valued truth on one opened value.
+func (run *sortRun) filterTruth(i int, x sortValue) (tri, *pgerr.Error) {
 	f, fa := run.plan.Filters[i], run.filterArgs[i]
 	x, err := fa.foldValue(x)
 	if err != nil {
-		return false, pgerr.Newf(pgerr.InternalError, "phiguard could not map the case of %s", f.Column.QualifiedName())
+		return triNull, pgerr.Newf(pgerr.InternalError, "phiguard could not map the case of %s", f.Column.QualifiedName())
 	}
 	if fa.numeric && !x.null {
 		k, err := pgorder.IntAsNumeric(x.key)
 		if err != nil {
-			return false, pgerr.Newf(pgerr.InternalError, "phiguard could not compare %s as numeric", f.Column.QualifiedName())
+			return triNull, pgerr.Newf(pgerr.InternalError, "phiguard could not compare %s as numeric", f.Column.QualifiedName())
 		}
 		x.key = k
 	}
 	if f.Op.Like() {
 		if x.null || fa.args[0].null {
-			return false, nil
+			return triNull, nil
 		}
 		match, pe := likeMatch(x.key.Text(), fa.args[0].pattern)
 		if pe != nil {
-			return false, pe
+			return triNull, pe
 		}
-		return match != f.Op.Not(), nil
+		return truth(match != f.Op.Not()), nil
 	}
 	return filterHolds(f.Op, x, fa.args, run.filterOrders[i]), nil
+}
+
+func truth(b bool) tri {
+	if b {
+		return triTrue
+	}
+	return triFalse
 }
 
 // tri is SQL's three-valued truth.
@@ -207,11 +227,11 @@ var (
 	ge = func(c int) bool { return c >= 0 }
 )
 
-// filterHolds says whether a row passes one filter: the comparison is
-// true (NULL drops the row, as in a WHERE). BETWEEN is PostgreSQL's
+// filterHolds is one filter's three-valued truth on a row (a WHERE
+// keeps the row when it is true; under NOT, NULL stays NULL). BETWEEN is PostgreSQL's
 // expansion: a <= x AND x <= b, and its negation x < a OR x > b;
 // SYMMETRIC also tries the bounds swapped.
-func filterHolds(op sqlrewrite.FilterOp, x sortValue, args [2]filterArg, o keyOrder) bool {
+func filterHolds(op sqlrewrite.FilterOp, x sortValue, args [2]filterArg, o keyOrder) tri {
 	a, b := args[0], args[1]
 	c3 := func(x sortValue, a filterArg, holds func(int) bool) tri { return cmp3(x, a, o, holds) }
 	var r tri
@@ -238,9 +258,9 @@ func filterHolds(op sqlrewrite.FilterOp, x sortValue, args [2]filterArg, o keyOr
 		r = and3(or3(c3(x, a, lt), c3(x, b, gt)), or3(c3(x, b, lt), c3(x, a, gt)))
 	case sqlrewrite.FilterDistinct, sqlrewrite.FilterNotDistinct:
 		same := x.null == a.null && (x.null || o.compare(x.key, a.key) == 0)
-		return same == (op == sqlrewrite.FilterNotDistinct)
+		return truth(same == (op == sqlrewrite.FilterNotDistinct))
 	}
-	return r == triTrue
+	return r
 }
 
 // checkFilterCollations finds how each text filter compares under its

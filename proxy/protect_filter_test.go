@@ -57,7 +57,7 @@ func TestFilterHolds(t *testing.T) {
 		{sqlrewrite.FilterNotDistinct, "1", "1", nil, true},
 	}
 	for _, tc := range cases {
-		if got := filterHolds(tc.op, val(tc.x), [2]filterArg{arg(tc.a), arg(tc.b)}, keyOrder{}); got != tc.want {
+		if got := filterHolds(tc.op, val(tc.x), [2]filterArg{arg(tc.a), arg(tc.b)}, keyOrder{}) == triTrue; got != tc.want {
 			t.Errorf("%v %s %v (and %v): %v, want %v", tc.x, tc.op, tc.a, tc.b, got, tc.want)
 		}
 	}

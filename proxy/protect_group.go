@@ -77,11 +77,11 @@ func (s *session) flushGrouped(head *expectation) ([]byte, error) {
 		return nil, s.failSort(head, pe)
 	}
 	head.sort = nil
-	rows := make([][][]byte, len(groups))
-	sorted := make([]sortedRow, len(groups)) // a group's sort keys
-	for n, g := range groups {
+	rows := make([][][]byte, 0, len(groups))
+	sorted := make([]sortedRow, 0, len(groups)) // a group's sort keys
+	for _, g := range groups {
 		values := slices.Clone(run.rows[g[0]].values)
-		sorted[n].keys = run.rows[g[0]].keys // a group column's, the same in each of its rows
+		key := sortedRow{keys: run.rows[g[0]].keys} // a group column's, the same in each of its rows
 		states := make([]aggState, len(run.plan.Aggregates))
 		for i, a := range run.plan.Aggregates {
 			st := &states[i]
@@ -99,8 +99,15 @@ func (s *session) flushGrouped(head *expectation) ([]byte, error) {
 			}
 			values[a.Target] = v
 		}
-		run.aggregateKeys(&sorted[n], states)
-		rows[n] = values
+		keep, pe := havingKeeps(run.plan, &run.rows[g[0]], states) // protect_having.go
+		if pe != nil {
+			return nil, s.failSort(head, pe)
+		}
+		if !keep {
+			continue
+		}
+		run.aggregateKeys(&key, states)
+		rows, sorted = append(rows, values), append(sorted, key)
 	}
 	rows = cut(run.sortGroups(rows, sorted), run.offset, run.limit)
 	// Subject ids are a group column's; an aggregate's value is none.

@@ -61,6 +61,7 @@ type sortedRow struct {
 	keys   []sortValue
 	dkeys  []sortValue // a DISTINCT's or GROUP BY's (protect_distinct.go)
 	inputs []aggInput  // a GROUP BY's aggregates' (protect_group.go)
+	having [][]byte    // a HAVING's hidden columns (protect_having.go)
 }
 
 type sortValue struct {
@@ -207,7 +208,8 @@ func (s *session) holdSortedRow(head *expectation, body []byte, fields []*result
 	if !ok || len(values) != visible {
 		return s.failSort(head, pgerr.New(pgerr.InternalError, "phiguard could not read back a decrypted row"))
 	}
-	run.rows = append(run.rows, sortedRow{values: values, keys: keys, dkeys: dkeys, inputs: inputs})
+	having := havingCells(run.plan, hidden) // protect_having.go
+	run.rows = append(run.rows, sortedRow{values: values, keys: keys, dkeys: dkeys, inputs: inputs, having: having})
 	// The row's bytes and what holds them: slice headers, keys, the row.
 	run.bytes += int64(len(body)) + 24*int64(len(values)) + 96*int64(len(keys)+len(dkeys)) + 72
 	return s.checkSortCap(head)

@@ -15,9 +15,11 @@
 //     ordered by an encrypted column, or whose WHERE compares one with a
 //     constant (planner_filter.go; ILIKE and lower()/upper(),
 //     planner_filter_fold.go; inside a top-level IN or EXISTS subquery,
-//     planner_subfilter.go), gets a SortPlan (planner_sort.go),
-//     and RewriteSort (sort_rewrite.go, sort_filter.go,
-//     sort_subfilter.go) writes the text
+//     planner_subfilter.go; under OR or NOT, planner_filter_tree.go;
+//     a grouped statement's HAVING, planner_having.go), gets a SortPlan
+//     (planner_sort.go), and RewriteSort (sort_rewrite.go,
+//     sort_filter.go, sort_subfilter.go, sort_filter_tree.go,
+//     sort_having.go) writes the text
 //     the proxy sends for it: no ORDER BY or LIMIT, `true` for each
 //     conjunct the proxy evaluates (its constants, which the plan
 //     locates in the client's text, gone with it), hidden columns to

@@ -19,10 +19,16 @@ import (
 type exprCtx struct {
 	group    bool
 	nullTest bool
+	having   bool // a GROUP BY beside a HAVING phiguard does not evaluate
 	name     string
 }
 
 var ctxGroup = exprCtx{group: true, name: "GROUP BY or DISTINCT"}
+
+// ctxGroupHaving is a GROUP BY item of a statement with a HAVING that
+// phiguard does not evaluate (planner_having.go), which it then does not
+// group (planner_group.go): the refusal names it.
+var ctxGroupHaving = exprCtx{group: true, having: true, name: "GROUP BY with a HAVING phiguard does not evaluate"}
 
 func ctxOther(name string) exprCtx { return exprCtx{name: name} }
 
@@ -131,6 +137,8 @@ func (p *planner) columnUse(ref *pg_query.ColumnRef, sc *scope, ctx exprCtx) {
 		switch {
 		case ctx.nullTest:
 		case ctx.group && byCell(col):
+		case ctx.group && ctx.having:
+			p.refuse(col, notByCell(col, ctx.name))
 		case ctx.group:
 			p.refuse(col, notByCell(col, "GROUP BY or DISTINCT"))
 		default:

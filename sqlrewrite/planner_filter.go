@@ -104,6 +104,10 @@ type Filter struct {
 	Group    int
 	GroupNot bool
 	Term     TermKind // the search term whose conjunct the database gets beside it (planner_terms.go)
+	// Tree is 0 for a filter that is a conjunct (or in a subquery); t > 0
+	// for a leaf of Trees[t-1], a conjunct with OR or NOT above filters,
+	// which the proxy evaluates as a whole (planner_filter_tree.go).
+	Tree int
 }
 
 // FilterArg is where a filter's constant is in the client's statement:
@@ -159,6 +163,9 @@ type filterCand struct {
 	// (planner_subfilter.go).
 	group *subGroup
 	whole bool // the filter is a whole conjunct of the WHERE (a term may stand for it, planner_terms.go)
+	// tree is the conjunct's tree when the filter is a leaf of one (leaf),
+	// under OR or NOT (planner_filter_tree.go), or nil.
+	tree, leaf *boolCand
 }
 
 // whereFilters plans a top-level SELECT's WHERE: the conjuncts the proxy
@@ -186,12 +193,20 @@ func (p *planner) whereFilters(s *pg_query.SelectStmt, sc *scope, top bool) ([]f
 			cands = append(cands, fs...)
 			continue
 		}
+		if fs, ok := p.treeFilters(c, sc, i); ok { // planner_filter_tree.go
+			cands = append(cands, fs...)
+			continue
+		}
 		p.expr(c, sc, ctxOther("WHERE"))
 	}
 	var out []filterCand
 	for _, f := range cands {
 		if sharedParams(s, f, cands) && f.group != nil {
 			p.refuse(f.col, "a WHERE inside a subquery whose parameter is also used elsewhere in the statement")
+			continue
+		}
+		if sharedParams(s, f, cands) && f.tree != nil {
+			p.refuse(f.col, "a WHERE under OR or NOT whose parameter is also used elsewhere in the statement")
 			continue
 		}
 		if sharedParams(s, f, cands) {
@@ -497,85 +512,6 @@ func hasAggregateCall(s *pg_query.SelectStmt) bool {
 		})
 	}
 	return found
-}
-
-// filterString describes a plan's filters for golden tests.
-func filterString(fs []Filter) string {
-	s := ""
-	for i, f := range fs {
-		if i > 0 {
-			s += ", "
-		}
-		s += fmt.Sprintf("%s %s %s", f.ColumnFold.Wrap(f.Column.QualifiedName()), f.Op, f.Args[0])
-		if f.Op.Like() && f.HasEscape {
-			s += fmt.Sprintf(" ESCAPE %s", f.Escape)
-		}
-		if f.Op.Between() {
-			s += fmt.Sprintf(" AND %s", f.Args[1])
-		}
-		if f.Group > 0 {
-			s += fmt.Sprintf(" (in subquery %d%s, #%d)", f.Group, map[bool]string{true: " under NOT"}[f.GroupNot], f.Value)
-			continue
-		}
-		s += fmt.Sprintf(" (#%d)", f.Value) + f.Term.suffix()
-	}
-	return s
-}
-
-// addFilters lays out the hidden columns of the filters: the column, a
-// text column's collation, and for LIKE the database's encoding.
-func (sp *SortPlan) addFilters(cands []filterCand, conjuncts int) {
-	add := func(h hiddenColumn) int {
-		sp.hidden = append(sp.hidden, h)
-		return len(sp.hidden) - 1
-	}
-	var top []filterCand
-	groups := map[*subGroup]int{}
-	for _, c := range cands {
-		f := Filter{Column: c.col, Op: c.op, Collation: -1, Encoding: -1, Args: [2]FilterArg{c.args[0], c.args[1]},
-			Escape: c.args[2], HasEscape: c.escape, ColumnFold: c.fold}
-		if !c.op.Between() {
-			f.Args[1] = FilterArg{Literal: -1}
-		}
-		switch g, ok := groups[c.group]; {
-		case c.group == nil:
-			f.Value = add(hiddenColumn{kind: hiddenFilterColumn, from: len(top), col: c.col})
-			top = append(top, c)
-		case ok:
-			f.Group, f.GroupNot, f.Value = g, c.group.negated, sp.Filters[sp.firstOfGroup(g)].Value
-		default: // the first of its group: the array of the column's cells
-			sp.groups = append(sp.groups, c.group)
-			f.Group, f.GroupNot = len(sp.groups), c.group.negated
-			groups[c.group] = f.Group
-			f.Value = add(hiddenColumn{kind: hiddenSubArray, from: f.Group - 1, col: c.col})
-		}
-		if c.op.Like() {
-			f.Encoding = add(hiddenColumn{kind: hiddenEncoding})
-		}
-		if textType(c.col.Type) {
-			f.Collation = add(hiddenColumn{kind: hiddenCollation, col: c.col})
-		}
-		f.addFoldProbes(c, add)
-		sp.Filters = append(sp.Filters, f)
-	}
-	var cols []*policy.ProtectedColumn
-	for _, c := range cands {
-		cols = append(cols, c.col)
-	}
-	sp.addShadowProbe(cols, false, "WHERE") // planner_shadow.go
-	sp.cands, sp.conjuncts = top, conjuncts
-	sp.planTerms() // planner_terms.go
-	sp.Hidden = len(sp.hidden)
-}
-
-// firstOfGroup is the index of the first filter of group g.
-func (sp *SortPlan) firstOfGroup(g int) int {
-	for i, f := range sp.Filters {
-		if f.Group == g {
-			return i
-		}
-	}
-	return -1
 }
 
 // ReadsEncryptedFields says whether the proxy reads a field of the result

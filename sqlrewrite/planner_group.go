@@ -8,9 +8,10 @@ import (
 
 // Proxy-side GROUP BY (issue 13). A top-level SELECT whose GROUP BY lists
 // columns, each also a select-list entry, and whose other select-list
-// entries are aggregates phiguard computes (planner_aggregate.go), with no
-// HAVING, and that needs phiguard (a randomized group column, an
-// aggregate, or its WHERE), is sent without its GROUP BY, ORDER BY, LIMIT
+// entries are aggregates phiguard computes (planner_aggregate.go), with a
+// HAVING phiguard evaluates (planner_having.go) or none, and that needs
+// phiguard (a randomized group column, an aggregate, or its WHERE), is
+// sent without its GROUP BY, HAVING, ORDER BY, LIMIT
 // and OFFSET and with each aggregate replaced by its argument. phiguard
 // groups the rows as it removes a DISTINCT's duplicates (the group
 // columns are the DISTINCT keys: planner_distinct.go), computes the
@@ -26,7 +27,7 @@ import (
 // statement is not that shape.
 func (p *planner) groupShape(s *pg_query.SelectStmt, sc *scope, top bool) ([]Aggregate, []int) {
 	groups := s.GetGroupClause()
-	if !top || len(groups) == 0 || len(s.GetDistinctClause()) > 0 || s.GetHavingClause() != nil ||
+	if !top || len(groups) == 0 || len(s.GetDistinctClause()) > 0 ||
 		len(s.GetWindowClause()) > 0 || len(s.GetLockingClause()) > 0 || s.GetIntoClause() != nil ||
 		s.GetGroupDistinct() ||
 		s.GetLimitOption() == pg_query.LimitOption_LIMIT_OPTION_WITH_TIES || !plainLimit(s.GetLimitCount()) || !plainLimit(s.GetLimitOffset()) {
@@ -65,6 +66,11 @@ func (p *planner) groupShape(s *pg_query.SelectStmt, sc *scope, top bool) ([]Agg
 	}
 	if _, ok := groupSortItems(s, sc, aggs); !ok {
 		return nil, nil
+	}
+	if h := s.GetHavingClause(); h != nil {
+		if _, ok := havingTree(h, targets, aggs, groups, nil); !ok { // planner_having.go
+			return nil, nil
+		}
 	}
 	return aggs, keys
 }
@@ -134,15 +140,19 @@ func groupItems(s *pg_query.SelectStmt, sc *scope) (items []*pg_query.Node, alia
 // groupBy walks a GROUP BY phiguard does not evaluate: its items as
 // written, and what its positions and output names name.
 func (p *planner) groupBy(s *pg_query.SelectStmt, sc *scope) {
+	ctx := ctxGroup
+	if s.GetHavingClause() != nil { // one phiguard evaluates is grouped before this
+		ctx = ctxGroupHaving
+	}
 	for _, g := range s.GetGroupClause() {
-		p.expr(g, sc, ctxGroup)
+		p.expr(g, sc, ctx)
 	}
 	if len(s.GetGroupClause()) == 0 {
 		return
 	}
 	items, _ := groupItems(s, sc)
 	for _, g := range items {
-		p.expr(g, sc, ctxGroup)
+		p.expr(g, sc, ctx)
 	}
 }
 
@@ -198,5 +208,6 @@ func (p *planner) groupPlan(s *pg_query.SelectStmt, sc *scope, aggs []Aggregate,
 		sp.Distinct = append(sp.Distinct, SortKey{Value: add(hiddenColumn{kind: hiddenDistinctRank, targets: plain}), Target: -1, Collation: -1})
 	}
 	sp.Grouped = true
+	p.planHaving(s, sc, sp, aggs) // planner_having.go
 	sp.Hidden = len(sp.hidden)
 }

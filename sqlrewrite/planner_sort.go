@@ -57,6 +57,18 @@ type SortPlan struct {
 	// groups are the IN and EXISTS conjuncts whose subqueries hold
 	// filters (Filter.Group - 1 indexes them; planner_subfilter.go).
 	groups []*subGroup
+	// Trees are the WHERE conjuncts with OR or NOT above filters, which
+	// the proxy evaluates whole (Filter.Tree - 1 indexes them); plain
+	// their plaintext leaves, each a hidden column of its truth
+	// (planner_filter_tree.go).
+	Trees []*BoolNode
+	plain []*boolCand
+	// Having is a grouped statement's HAVING, which the proxy evaluates
+	// per group; HavingHidden the hidden columns its leaves read (from a
+	// group's first row), havingLeaves where each is (planner_having.go).
+	Having       *BoolNode
+	HavingHidden []int
+	havingLeaves []*boolCand
 	// Distinct are the keys of a DISTINCT phiguard evaluates, removing
 	// duplicate rows before it sorts (planner_distinct.go): an encrypted
 	// select-list entry (Target), or the rank of the plaintext ones
@@ -110,6 +122,8 @@ const (
 	hiddenDeterministic // whether col's collation is deterministic
 	hiddenShadow        // whether an operator or aggregate outside pg_catalog may be called (planner_shadow.go)
 	hiddenSubArray      // the cells of col in the rows of subquery group from (planner_subfilter.go)
+	hiddenBoolLeaf      // the truth of plaintext leaf from of a WHERE tree (planner_filter_tree.go)
+	hiddenHaving        // leaf from of a HAVING: a count's constant or a plaintext leaf's truth (planner_having.go)
 )
 
 type hiddenColumn struct {
@@ -167,6 +181,12 @@ func (sp *SortPlan) String() string {
 	}
 	if sp.Grouped {
 		s = strings.Replace(distinctString(sp.Distinct), "removes duplicates", "groups", 1) + "; " + s
+	}
+	if len(sp.Trees) > 0 {
+		s = treesString(sp.Trees) + "; " + s
+	}
+	if sp.Having != nil {
+		s += "; proxy evaluates HAVING " + sp.Having.String()
 	}
 	if len(sp.Filters) > 0 {
 		s = "proxy filters " + filterString(sp.Filters) + "; " + s

@@ -39,11 +39,22 @@ func (c *sortCut) locateFilters(sp *SortPlan) error {
 		return errors.New("the WHERE's conjuncts do not match the statement's plan")
 	}
 	for _, cand := range sp.cands {
-		fc, err := c.filterOperands(segs[cand.conjunct], cand)
+		seg := segs[cand.conjunct]
+		if cand.leaf != nil { // a leaf of a tree (sort_filter_tree.go)
+			var err error
+			if seg, err = c.boolDescend(seg, cand.leaf.path); err != nil {
+				return err
+			}
+		}
+		fc, err := c.filterOperands(seg, cand)
 		if err != nil {
 			return err
 		}
+		fc.conjunct = segs[cand.conjunct] // the whole conjunct is sent as true
 		c.filters = append(c.filters, fc)
+	}
+	if err := c.locatePlainLeaves(sp, segs); err != nil { // sort_filter_tree.go
+		return err
 	}
 	return c.locateSubFilters(sp, segs) // sort_subfilter.go
 }
@@ -53,6 +64,9 @@ func (c *sortCut) locateFilters(sp *SortPlan) error {
 // operand's own ANDs too, in parentheses or not ((a AND b) AND c is
 // three conjuncts; a AND (b AND c) two).
 func (c *sortCut) conjuncts(from, to int) [][2]int {
+	if c.orAtDepth(from, to) { // OR binds loosest: one disjunction (sort_filter_tree.go)
+		return [][2]int{{from, to}}
+	}
 	out := c.split0(from, to)
 	a, b := out[0][0], out[0][1]
 	for b-a > 2 && c.tok(a) == pg_query.Token_ASCII_40 && c.closing(a, b) == b-1 {

@@ -92,9 +92,17 @@ func rewriteSortCut(sql []byte, sp *SortPlan, place func(*sortCut) error) ([]byt
 	if sp.Grouped && c.group[1] > c.group[0] {
 		// phiguard groups the rows (planner_group.go).
 		b.WriteString(c.withoutFilters(end, c.start(c.group[0])))
+		last := c.group[1]
+		if sp.Having != nil { // phiguard evaluates it (sort_having.go)
+			cl, err := c.havingClause()
+			if err != nil {
+				return nil, err
+			}
+			last = cl[1]
+		}
 		end = len(text)
-		if c.group[1] < len(c.toks) {
-			end = c.start(c.group[1])
+		if last < len(c.toks) {
+			end = c.start(last)
 		}
 	}
 	b.WriteString(c.withoutFilters(end, tail))
@@ -123,6 +131,7 @@ type sortCut struct {
 	terms     []string // per filter, its term conjunct or "" (sort_terms.go)
 	flattened int      // conjuncts a term conjunct added to the WHERE's count (sort_terms.go)
 	subs      []subCut // the IN and EXISTS subqueries holding filters (sort_subfilter.go)
+	plain     [][2]int // the plaintext leaves of WHERE trees (sort_filter_tree.go)
 	items     [][2]int // ORDER BY items
 	limit     [2]int   // LIMIT expression, FETCH count; to == from: none written
 	offset    [2]int
@@ -356,6 +365,18 @@ func (c *sortCut) hiddenText(sp *SortPlan) (string, error) {
 				return "", errors.New("a subquery the text does not have")
 			}
 			b.WriteString(c.subs[h.from].hidden)
+		case hiddenBoolLeaf:
+			t, err := c.plainLeafText(h.from)
+			if err != nil {
+				return "", err
+			}
+			b.WriteString(t)
+		case hiddenHaving:
+			t, err := c.havingLeafText(sp, h.from)
+			if err != nil {
+				return "", err
+			}
+			b.WriteString(t)
 		case hiddenShadow:
 			b.WriteString(shadowProbe(h))
 		case hiddenDeterministic:
@@ -450,8 +471,8 @@ func verifySort(sql string, targets int, sp *SortPlan, flattened int) error {
 	if len(sp.Aggregates) > 0 && hasAggregateCall(s) {
 		return errors.New("the rewrite kept an aggregate")
 	}
-	if sp.Grouped && len(s.GetGroupClause()) > 0 {
-		return errors.New("the rewrite kept its GROUP BY")
+	if sp.Grouped && (len(s.GetGroupClause()) > 0 || s.GetHavingClause() != nil) {
+		return errors.New("the rewrite kept its GROUP BY or HAVING")
 	}
 	if len(sp.Distinct) > 0 && len(s.GetDistinctClause()) > 0 {
 		return errors.New("the rewrite kept its DISTINCT")

@@ -1,0 +1,106 @@
+package sqlrewrite
+
+import (
+	"fmt"
+
+	"github.com/phiguard/phiguard/policy"
+)
+
+// The layout of a plan's filters (planner_filter.go): each filter's
+// hidden columns, its subquery group or WHERE tree, and how golden tests
+// print them.
+
+// filterString describes a plan's filters for golden tests.
+func filterString(fs []Filter) string {
+	s := ""
+	for i, f := range fs {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("%s %s %s", f.ColumnFold.Wrap(f.Column.QualifiedName()), f.Op, f.Args[0])
+		if f.Op.Like() && f.HasEscape {
+			s += fmt.Sprintf(" ESCAPE %s", f.Escape)
+		}
+		if f.Op.Between() {
+			s += fmt.Sprintf(" AND %s", f.Args[1])
+		}
+		if f.Tree > 0 {
+			s += fmt.Sprintf(" (in tree %d, #%d)", f.Tree, f.Value)
+			continue
+		}
+		if f.Group > 0 {
+			s += fmt.Sprintf(" (in subquery %d%s, #%d)", f.Group, map[bool]string{true: " under NOT"}[f.GroupNot], f.Value)
+			continue
+		}
+		s += fmt.Sprintf(" (#%d)", f.Value) + f.Term.suffix()
+	}
+	return s
+}
+
+// addFilters lays out the hidden columns of the filters: the column, a
+// text column's collation, and for LIKE the database's encoding.
+func (sp *SortPlan) addFilters(cands []filterCand, conjuncts int) {
+	add := func(h hiddenColumn) int {
+		sp.hidden = append(sp.hidden, h)
+		return len(sp.hidden) - 1
+	}
+	var top []filterCand
+	groups := map[*subGroup]int{}
+	leaves, trees := map[*boolCand]int{}, map[*boolCand]int{}
+	var roots []*boolCand
+	for _, c := range cands {
+		f := Filter{Column: c.col, Op: c.op, Collation: -1, Encoding: -1, Args: [2]FilterArg{c.args[0], c.args[1]},
+			Escape: c.args[2], HasEscape: c.escape, ColumnFold: c.fold}
+		if !c.op.Between() {
+			f.Args[1] = FilterArg{Literal: -1}
+		}
+		switch g, ok := groups[c.group]; {
+		case c.group == nil:
+			f.Value = add(hiddenColumn{kind: hiddenFilterColumn, from: len(top), col: c.col})
+			top = append(top, c)
+		case ok:
+			f.Group, f.GroupNot, f.Value = g, c.group.negated, sp.Filters[sp.firstOfGroup(g)].Value
+		default: // the first of its group: the array of the column's cells
+			sp.groups = append(sp.groups, c.group)
+			f.Group, f.GroupNot = len(sp.groups), c.group.negated
+			groups[c.group] = f.Group
+			f.Value = add(hiddenColumn{kind: hiddenSubArray, from: f.Group - 1, col: c.col})
+		}
+		if c.op.Like() {
+			f.Encoding = add(hiddenColumn{kind: hiddenEncoding})
+		}
+		if textType(c.col.Type) {
+			f.Collation = add(hiddenColumn{kind: hiddenCollation, col: c.col})
+		}
+		f.addFoldProbes(c, add)
+		if c.tree != nil {
+			if _, ok := trees[c.tree]; !ok {
+				roots = append(roots, c.tree)
+				trees[c.tree] = len(roots)
+			}
+			f.Tree, leaves[c.leaf] = trees[c.tree], len(sp.Filters)
+		}
+		sp.Filters = append(sp.Filters, f)
+	}
+	for _, r := range roots {
+		sp.Trees = append(sp.Trees, sp.addTree(r, leaves)) // planner_filter_tree.go
+	}
+	var cols []*policy.ProtectedColumn
+	for _, c := range cands {
+		cols = append(cols, c.col)
+	}
+	sp.addShadowProbe(cols, false, "WHERE") // planner_shadow.go
+	sp.cands, sp.conjuncts = top, conjuncts
+	sp.planTerms() // planner_terms.go
+	sp.Hidden = len(sp.hidden)
+}
+
+// firstOfGroup is the index of the first filter of group g.
+func (sp *SortPlan) firstOfGroup(g int) int {
+	for i, f := range sp.Filters {
+		if f.Group == g {
+			return i
+		}
+	}
+	return -1
+}
