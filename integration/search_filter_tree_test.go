@@ -5,8 +5,6 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // TestFilterTreeDifferential generates statements whose WHERE holds a
@@ -27,34 +25,9 @@ func TestFilterTreeDifferential(t *testing.T) {
 	f := newSortFixture(t, 120, nil)
 	r := rand.New(rand.NewPCG(13, 2028))
 	const statements = 200
-	differ, nonEmpty, answers := 0, 0, 0
-	type run struct {
-		mode   pgx.QueryExecMode
-		format int16
-	}
-	runs := []run{{pgx.QueryExecModeSimpleProtocol, pgx.TextFormatCode}, {pgx.QueryExecModeCacheStatement, pgx.TextFormatCode},
-		{pgx.QueryExecModeCacheStatement, pgx.BinaryFormatCode}}
-	for i := range statements {
-		q, args, ordered := genTreeStatement(r)
-		for _, m := range runs {
-			want, werr := rowsRaw(t, f.dir, f.sql(q, 0), m.mode, m.format, args...)
-			got, gerr := rowsRaw(t, f.via, f.sql(q, 1), m.mode, m.format, args...)
-			if werr != nil {
-				t.Fatalf("statement %d directly: %s %v: %v", i, q, args, werr)
-			}
-			if !ordered {
-				want, got = sortedLines(want), sortedLines(got)
-			}
-			answers++
-			if gerr != nil || got != want {
-				differ++
-				t.Errorf("statement %d (%v, format %d) %s %v: through phiguard %v\n%s\ndirectly\n%s", i, m.mode, m.format, q, args, gerr, got, want)
-			}
-			if strings.Count(want, "\n") > 0 && !strings.HasPrefix(want, "0 |") {
-				nonEmpty++
-			}
-		}
-	}
+	withRows := func(want string) bool { return strings.Count(want, "\n") > 0 && !strings.HasPrefix(want, "0 |") } // a count of 0 is no row
+	c := f.runThreeWays(t, statements, func() (string, []any, bool) { return genTreeStatement(r) }, withRows)
+	differ, nonEmpty, answers := c.differ, c.withRows, c.answers
 	t.Logf("%d statements, 3 ways each: %d different answers, %d of %d answers with rows", statements, differ, nonEmpty, answers)
 	if nonEmpty < answers/2 { // the comparison must be about rows
 		t.Fatalf("only %d answers of %d have rows", nonEmpty, answers)
