@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -24,24 +23,12 @@ func TestFilterEncryptedDifferential(t *testing.T) {
 	f := newSortFixture(t, 120, nil)
 	r := rand.New(rand.NewPCG(13, 2026))
 	const statements = 200
-	differ, nonEmpty := 0, 0
-	for i := range statements {
+	gen := func() (string, []any, bool) {
 		q, args := genSortStatement(r, true)
-		for _, mode := range bothModes {
-			want, werr := rowsRaw(t, f.dir, f.sql(q, 0), mode, pgx.TextFormatCode, args...)
-			got, gerr := rowsRaw(t, f.via, f.sql(q, 1), mode, pgx.TextFormatCode, args...)
-			if werr != nil {
-				t.Fatalf("statement %d directly: %s %v: %v", i, q, args, werr)
-			}
-			if gerr != nil || got != want {
-				differ++
-				t.Errorf("statement %d (%v) %s %v: through phiguard %v\n%s\ndirectly\n%s", i, mode, q, args, gerr, got, want)
-			}
-			if strings.Count(want, "\n") > 0 {
-				nonEmpty++
-			}
-		}
+		return q, args, true
 	}
+	c := f.runWays(t, twoWays, statements, gen, nil)
+	differ, nonEmpty := c.differ, c.withRows
 	t.Logf("%d statements, both protocols: %d different answers, %d of %d answers with rows", statements, differ, nonEmpty, 2*statements)
 	if nonEmpty < statements/2 { // the comparison must be about rows
 		t.Fatalf("only %d answers of %d have rows", nonEmpty, 2*statements)

@@ -78,24 +78,12 @@ func TestTermFilterDifferential(t *testing.T) {
 	f, relay := newTermSortFixture(t, 120)
 	r := rand.New(rand.NewPCG(17, 2026))
 	const statements = 200
-	differ, nonEmpty := 0, 0
-	for i := range statements {
+	gen := func() (string, []any, bool) {
 		q, args := genSortStatement(r, true)
-		for _, mode := range bothModes {
-			want, werr := rowsRaw(t, f.dir, f.sql(q, 0), mode, pgx.TextFormatCode, args...)
-			got, gerr := rowsRaw(t, f.via, f.sql(q, 1), mode, pgx.TextFormatCode, args...)
-			if werr != nil {
-				t.Fatalf("statement %d directly: %s %v: %v", i, q, args, werr)
-			}
-			if gerr != nil || got != want {
-				differ++
-				t.Errorf("statement %d (%v) %s %v: through phiguard %v\n%s\ndirectly\n%s", i, mode, q, args, gerr, got, want)
-			}
-			if strings.Count(want, "\n") > 0 {
-				nonEmpty++
-			}
-		}
+		return q, args, true
 	}
+	c := f.runWays(t, twoWays, statements, gen, nil)
+	differ, nonEmpty := c.differ, c.withRows
 	sent := relay.take()
 	eq, ord := bytes.Count(sent, []byte("phiguard.term_eq_v1(")), bytes.Count(sent, []byte("phiguard.term_ord_v1("))
 	t.Logf("%d statements, both protocols: %d different answers, %d of %d answers with rows; %d equality and %d order term calls sent (a BETWEEN has two)",
