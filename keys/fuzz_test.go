@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/phiguard/phiguard/internal/race"
 )
 
 // FuzzDecrypt: no input panics Decrypt, and every failure is typed.
@@ -83,13 +85,15 @@ func TestEncryptAllocatesOnlyTheCell(t *testing.T) {
 	kr := mustKeyring(t, "pii", 1)
 	pt := []byte("999-12-3456")
 	for _, m := range modes {
-		if n := testing.AllocsPerRun(100, func() { _, _ = kr.Encrypt("pii", m, colSSN, pt) }); n > 1 {
+		// Under -race a sync.Pool drops a quarter of what is put back, and
+		// the detector allocates: the counts hold in a normal build only.
+		if n := testing.AllocsPerRun(100, func() { _, _ = kr.Encrypt("pii", m, colSSN, pt) }); n > 1 && !race.Enabled {
 			t.Errorf("%v: Encrypt made %.1f allocations, want 1 (the cell)", m, n)
 		}
 		var s Scratch
 		dst := make([]byte, 0, 64)
 		c, _ := kr.Encrypt("pii", m, colSSN, pt)
-		if n := testing.AllocsPerRun(100, func() { _, _ = kr.DecryptInto(&s, dst, colSSN, c) }); n > 0 {
+		if n := testing.AllocsPerRun(100, func() { _, _ = kr.DecryptInto(&s, dst, colSSN, c) }); n > 0 && !race.Enabled {
 			t.Errorf("%v: DecryptInto made %.1f allocations with a warm Scratch, want 0", m, n)
 		}
 	}
