@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/phiguard/phiguard/policy"
@@ -183,8 +184,9 @@ func installCheck(ctx context.Context, r *runner, col *policy.ProtectedColumn) e
 	}
 	name := CheckName(col)
 	var validated, exists bool
-	err = r.conn.QueryRow(ctx, `SELECT convalidated FROM pg_catalog.pg_constraint WHERE conrelid = $1::regclass AND conname = $2 AND contype = 'c'`,
-		tableIdent(col), name).Scan(&validated)
+	var def string
+	err = r.conn.QueryRow(ctx, `SELECT convalidated, pg_catalog.pg_get_constraintdef(oid) FROM pg_catalog.pg_constraint
+		WHERE conrelid = $1::regclass AND conname = $2`, tableIdent(col), name).Scan(&validated, &def)
 	switch {
 	case err == nil:
 		exists = true
@@ -192,6 +194,11 @@ func installCheck(ctx context.Context, r *runner, col *policy.ProtectedColumn) e
 		return err
 	}
 	ident := pgx.Identifier{name}.Sanitize()
+	if exists {
+		if err := sameCheck(ctx, r.conn, col, def); err != nil {
+			return err
+		}
+	}
 	if !exists {
 		if err := r.exec(ctx, fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s) NOT VALID", tableIdent(col), ident, CheckExpr(col))); err != nil {
 			return fmt.Errorf("search install: column %s: %w", col.QualifiedName(), err)
@@ -249,4 +256,36 @@ func searchColumns(o Options) ([]*policy.ProtectedColumn, error) {
 		return nil, fmt.Errorf("search: %s.%s is not a column with search in the policy", o.Table, o.Column)
 	}
 	return out, nil
+}
+
+// sameCheck refuses a constraint named as col's terms-present CHECK whose
+// definition is not CheckExpr's: found by name only, a CHECK (true) left
+// there would be taken for phiguard's, and cells without terms written
+// around phiguard would go in under search_state ready. The expected
+// definition is PostgreSQL's own deparse of CheckExpr, read from a
+// constraint added NOT VALID in a transaction rolled back (a short lock,
+// as installCheck's). The existing definition is not printed: it is the
+// table owner's text.
+func sameCheck(ctx context.Context, conn *pgx.Conn, col *policy.ProtectedColumn, def string) error {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	const probe = "phiguard_terms_check_probe"
+	if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s) NOT VALID", tableIdent(col), probe, CheckExpr(col))); err != nil {
+		return fmt.Errorf("search install: column %s: %w", col.QualifiedName(), err)
+	}
+	var want string
+	if err := tx.QueryRow(ctx, `SELECT pg_catalog.pg_get_constraintdef(oid) FROM pg_catalog.pg_constraint WHERE conrelid = $1::regclass AND conname = $2`,
+		tableIdent(col), probe).Scan(&want); err != nil {
+		return err
+	}
+	// NOT VALID is a state, not the definition: the existing CHECK may be
+	// phiguard's own from an interrupted install, validated below.
+	if strings.TrimSuffix(def, " NOT VALID") != strings.TrimSuffix(want, " NOT VALID") {
+		return fmt.Errorf("search install: column %s: table %s already has a constraint named %s that is not phiguard's terms-present CHECK; "+
+			"drop or rename it, then run install again", col.QualifiedName(), tableIdent(col), CheckName(col))
+	}
+	return nil
 }
