@@ -95,6 +95,9 @@ func installBase(ctx context.Context, r *runner) error {
 			return err
 		}
 		if exists {
+			if err := sameFunction(ctx, r.conn, f); err != nil {
+				return err
+			}
 			fmt.Fprintf(r.o.Out, "-- %s exists\n", f.Name)
 			continue
 		}
@@ -286,6 +289,40 @@ func sameCheck(ctx context.Context, conn *pgx.Conn, col *policy.ProtectedColumn,
 	if strings.TrimSuffix(def, " NOT VALID") != strings.TrimSuffix(want, " NOT VALID") {
 		return fmt.Errorf("search install: column %s: table %s already has a constraint named %s that is not phiguard's terms-present CHECK; "+
 			"drop or rename it, then run install again", col.QualifiedName(), tableIdent(col), CheckName(col))
+	}
+	return nil
+}
+
+// sameFunction refuses an existing extraction function whose definition
+// is not f.SQL's: found by name only, a phiguard.term_eq_v1 made before
+// (RETURN NULL, another field of the cell, a side effect) would be left in
+// place, indexed and called by every query through terms, and the
+// database would drop rows phiguard's re-check never sees. The expected
+// definition is PostgreSQL's deparse of f.SQL created in pg_temp inside a
+// transaction rolled back; the two are compared past their first line
+// (which names the schema).
+func sameFunction(ctx context.Context, conn *pgx.Conn, f Function) error {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	probe := "pg_temp." + strings.TrimPrefix(f.Name, Schema+".")
+	if _, err := tx.Exec(ctx, strings.Replace(f.SQL, f.Name+"(", probe+"(", 1)); err != nil {
+		return fmt.Errorf("search install: %s: %w", f.Name, err)
+	}
+	const def = "SELECT pg_catalog.pg_get_functiondef(CAST($1 AS pg_catalog.regprocedure))"
+	var got, want string
+	if err := tx.QueryRow(ctx, def, f.Name+"(text)").Scan(&got); err != nil {
+		return fmt.Errorf("search install: %s: %w", f.Name, err)
+	}
+	if err := tx.QueryRow(ctx, def, probe+"(text)").Scan(&want); err != nil {
+		return err
+	}
+	_, got, _ = strings.Cut(got, "\n")
+	_, want, _ = strings.Cut(want, "\n")
+	if got != want {
+		return fmt.Errorf("search install: function %s(text) exists with another definition than phiguard's; drop it (and the indexes on it), then run install again", f.Name)
 	}
 	return nil
 }

@@ -67,3 +67,36 @@ func lastColumn(t *testing.T, e *env) *policy.ProtectedColumn {
 	}
 	return col
 }
+
+// TestRedTeam13InstallFunctionOfAnotherBody: install found its extraction
+// functions by name only. A phiguard.term_ord_v1(text) made before it
+// with another body (here RETURN CAST(NULL AS bytea)) was left in place ("exists"), the
+// order index was built on it, and every query through order terms
+// compared NULL: the database dropped every row before phiguard's
+// re-check (a wrong answer, no error). Now install refuses naming the
+// function; the real functions are accepted on a second install.
+func TestRedTeam13InstallFunctionOfAnotherBody(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	e := setup(t, ctx)
+	for _, s := range []string{
+		"CREATE SCHEMA phiguard",
+		"CREATE FUNCTION phiguard.term_ord_v1(c text) RETURNS bytea LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN CAST(NULL AS bytea)",
+	} {
+		if _, err := e.owner.Exec(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := search.Install(ctx, e.owner, search.Options{Policy: e.pol})
+	if err == nil || !strings.Contains(err.Error(), "phiguard.term_ord_v1") {
+		t.Fatalf("install over another term_ord_v1: %v, want a refusal naming it", err)
+	}
+	if _, err := e.owner.Exec(ctx, "DROP FUNCTION phiguard.term_ord_v1(text)"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := search.Install(ctx, e.owner, search.Options{Policy: e.pol}); err != nil {
+			t.Fatalf("install: %v", err)
+		}
+	}
+}
