@@ -125,3 +125,30 @@ func TestRedTeam13TermSpellings(t *testing.T) {
 		t.Errorf("only %d answers compared", tally.same)
 	}
 }
+
+// TestRedTeam13ForgedFormat2Prefix: the terms-present CHECK looks at the
+// first five bytes (~phs~), so a value written around phiguard as
+// '~phs~' + plaintext passes it. phiguard must not serve that value as
+// plaintext: reading it fails (it is no cell phiguard can open), and the
+// text never reaches the client.
+func TestRedTeam13ForgedFormat2Prefix(t *testing.T) {
+	t.Parallel()
+	f, _ := newTermSortFixture(t, 10)
+	ctx := testContext(t)
+	if _, err := superuser(t).Exec(ctx, "UPDATE "+f.people[1]+" SET name = '~phs~Forgedname', tag = '~phs~~~~' WHERE id = 2"); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"SELECT id, name FROM %[1]s WHERE id = 2",
+		"SELECT id, tag FROM %[1]s WHERE id = 2",
+		"SELECT id, name FROM %[1]s WHERE name = 'Forgedname' OR id = 2",
+		"SELECT id, name FROM %[1]s ORDER BY name",
+	} {
+		for _, mode := range bothModes {
+			got, err := rowsRaw(t, f.via, f.sql(q, 1), mode, pgx.TextFormatCode)
+			if err == nil || strings.Contains(got, "Forgedname") || strings.Contains(err.Error(), "Forgedname") {
+				t.Errorf("%v: %s: got %q, %v; want an error without the value", mode, q, got, err)
+			}
+		}
+	}
+}
