@@ -4,7 +4,11 @@
 // read a term out of a format-2 cell, the table phiguard.search_objects
 // that records what was built, the term indexes beside each protected
 // table, and the CHECK that refuses a cell without terms (or plaintext)
-// written around phiguard into a column.
+// written around phiguard into a column. An existing constraint of the
+// CHECK's name is accepted only when its definition is the CHECK's
+// (sameCheck): a CHECK (true) of that name would pass for phiguard's; an
+// existing extraction function only when its definition is phiguard's
+// (sameFunction).
 //
 // Everything it creates needs no superuser: LANGUAGE sql functions,
 // expression indexes with built-in operator classes (btree on bytea, GIN

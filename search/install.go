@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/phiguard/phiguard/policy"
@@ -94,6 +95,9 @@ func installBase(ctx context.Context, r *runner) error {
 			return err
 		}
 		if exists {
+			if err := sameFunction(ctx, r.conn, f); err != nil {
+				return err
+			}
 			fmt.Fprintf(r.o.Out, "-- %s exists\n", f.Name)
 			continue
 		}
@@ -183,8 +187,9 @@ func installCheck(ctx context.Context, r *runner, col *policy.ProtectedColumn) e
 	}
 	name := CheckName(col)
 	var validated, exists bool
-	err = r.conn.QueryRow(ctx, `SELECT convalidated FROM pg_catalog.pg_constraint WHERE conrelid = $1::regclass AND conname = $2 AND contype = 'c'`,
-		tableIdent(col), name).Scan(&validated)
+	var def string
+	err = r.conn.QueryRow(ctx, `SELECT convalidated, pg_catalog.pg_get_constraintdef(oid) FROM pg_catalog.pg_constraint
+		WHERE conrelid = $1::regclass AND conname = $2`, tableIdent(col), name).Scan(&validated, &def)
 	switch {
 	case err == nil:
 		exists = true
@@ -192,6 +197,11 @@ func installCheck(ctx context.Context, r *runner, col *policy.ProtectedColumn) e
 		return err
 	}
 	ident := pgx.Identifier{name}.Sanitize()
+	if exists {
+		if err := sameCheck(ctx, r.conn, col, def); err != nil {
+			return err
+		}
+	}
 	if !exists {
 		if err := r.exec(ctx, fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s) NOT VALID", tableIdent(col), ident, CheckExpr(col))); err != nil {
 			return fmt.Errorf("search install: column %s: %w", col.QualifiedName(), err)
@@ -249,4 +259,70 @@ func searchColumns(o Options) ([]*policy.ProtectedColumn, error) {
 		return nil, fmt.Errorf("search: %s.%s is not a column with search in the policy", o.Table, o.Column)
 	}
 	return out, nil
+}
+
+// sameCheck refuses a constraint named as col's terms-present CHECK whose
+// definition is not CheckExpr's: found by name only, a CHECK (true) left
+// there would be taken for phiguard's, and cells without terms written
+// around phiguard would go in under search_state ready. The expected
+// definition is PostgreSQL's own deparse of CheckExpr, read from a
+// constraint added NOT VALID in a transaction rolled back (a short lock,
+// as installCheck's). The existing definition is not printed: it is the
+// table owner's text.
+func sameCheck(ctx context.Context, conn *pgx.Conn, col *policy.ProtectedColumn, def string) error {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	const probe = "phiguard_terms_check_probe"
+	if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s) NOT VALID", tableIdent(col), probe, CheckExpr(col))); err != nil {
+		return fmt.Errorf("search install: column %s: %w", col.QualifiedName(), err)
+	}
+	var want string
+	if err := tx.QueryRow(ctx, `SELECT pg_catalog.pg_get_constraintdef(oid) FROM pg_catalog.pg_constraint WHERE conrelid = $1::regclass AND conname = $2`,
+		tableIdent(col), probe).Scan(&want); err != nil {
+		return err
+	}
+	// NOT VALID is a state, not the definition: the existing CHECK may be
+	// phiguard's own from an interrupted install, validated below.
+	if strings.TrimSuffix(def, " NOT VALID") != strings.TrimSuffix(want, " NOT VALID") {
+		return fmt.Errorf("search install: column %s: table %s already has a constraint named %s that is not phiguard's terms-present CHECK; "+
+			"drop or rename it, then run install again", col.QualifiedName(), tableIdent(col), CheckName(col))
+	}
+	return nil
+}
+
+// sameFunction refuses an existing extraction function whose definition
+// is not f.SQL's: found by name only, a phiguard.term_eq_v1 made before
+// (RETURN NULL, another field of the cell, a side effect) would be left in
+// place, indexed and called by every query through terms, and the
+// database would drop rows phiguard's re-check never sees. The expected
+// definition is PostgreSQL's deparse of f.SQL created in pg_temp inside a
+// transaction rolled back; the two are compared past their first line
+// (which names the schema).
+func sameFunction(ctx context.Context, conn *pgx.Conn, f Function) error {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	probe := "pg_temp." + strings.TrimPrefix(f.Name, Schema+".")
+	if _, err := tx.Exec(ctx, strings.Replace(f.SQL, f.Name+"(", probe+"(", 1)); err != nil {
+		return fmt.Errorf("search install: %s: %w", f.Name, err)
+	}
+	const def = "SELECT pg_catalog.pg_get_functiondef(CAST($1 AS pg_catalog.regprocedure))"
+	var got, want string
+	if err := tx.QueryRow(ctx, def, f.Name+"(text)").Scan(&got); err != nil {
+		return fmt.Errorf("search install: %s: %w", f.Name, err)
+	}
+	if err := tx.QueryRow(ctx, def, probe+"(text)").Scan(&want); err != nil {
+		return err
+	}
+	_, got, _ = strings.Cut(got, "\n")
+	_, want, _ = strings.Cut(want, "\n")
+	if got != want {
+		return fmt.Errorf("search install: function %s(text) exists with another definition than phiguard's; drop it (and the indexes on it), then run install again", f.Name)
+	}
+	return nil
 }
