@@ -30,8 +30,8 @@ import (
 // compared parameter gets hidden parameters even with one live version;
 // the ranks count EqualityCandidates' texts. With one live version and
 // no `search` nothing changes. A parameter left
-// of the column (`$1 = col`) or in extra parentheses compares with the
-// write version's cell only, as a literal there does.
+// of the column (`$1 = col`) or in extra parentheses is refused while the
+// column has several candidates, as a literal there is (unlisted).
 
 // hiddenParam is a parameter phiguard added to a statement: the cell of
 // the client's $of of rank rank among its equality candidates (0 is the
@@ -56,7 +56,13 @@ func (s *session) compareParams(sql []byte, plan *sqlrewrite.Plan, declared int)
 	}
 	var sites []site
 	for _, v := range plan.Values {
-		if v.Literal >= 0 || v.Use != sqlrewrite.UseCompare || v.Form == sqlrewrite.CompareOther || v.Token < 0 {
+		if v.Literal >= 0 || v.Use != sqlrewrite.UseCompare {
+			continue
+		}
+		if v.Form == sqlrewrite.CompareOther || v.Token < 0 {
+			if pe := s.unlisted(v.Column); pe != nil {
+				return nil, nil, 0, pe
+			}
 			continue
 		}
 		live, pe := s.candidateCount(v.Column)
@@ -86,7 +92,7 @@ func (s *session) compareParams(sql []byte, plan *sqlrewrite.Plan, declared int)
 			return nil, nil, 0, internalRefusal(v.Column, "parameter positions disagree")
 		}
 		if !literalPlace(sql, spans[v.Token], v.Form) {
-			continue
+			return nil, nil, 0, s.unlisted(v.Column)
 		}
 		if numbers[v.Param] == nil {
 			for rank := 1; rank < st.live; rank++ {
