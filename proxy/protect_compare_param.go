@@ -50,31 +50,9 @@ type hiddenParam struct {
 // highest of the declared count and the highest $n in the text); a text
 // with nothing to change comes back as it is, with no hidden parameters.
 func (s *session) compareParams(sql []byte, plan *sqlrewrite.Plan, declared int) ([]byte, []hiddenParam, int, *pgerr.Error) {
-	type site struct {
-		v    sqlrewrite.ValueSlot
-		live int
-	}
-	var sites []site
-	for _, v := range plan.Values {
-		if v.Literal >= 0 || v.Use != sqlrewrite.UseCompare {
-			continue
-		}
-		if v.Form == sqlrewrite.CompareOther || v.Token < 0 {
-			if pe := s.unlisted(v.Column); pe != nil {
-				return nil, nil, 0, pe
-			}
-			continue
-		}
-		live, pe := s.candidateCount(v.Column)
-		if pe != nil {
-			return nil, nil, 0, pe
-		}
-		if live > 1 {
-			sites = append(sites, site{v, live})
-		}
-	}
-	if len(sites) == 0 {
-		return sql, nil, declared, nil
+	sites, pe := s.compareSites(plan)
+	if pe != nil || len(sites) == 0 {
+		return sql, nil, declared, pe
 	}
 	spans := sqlrewrite.ParamSpans(sql)
 	clientParams := declared
@@ -129,6 +107,39 @@ func (s *session) compareParams(sql []byte, plan *sqlrewrite.Plan, declared int)
 		last = sp[1]
 	}
 	return append(out, sql[last:]...), hidden, clientParams, nil
+}
+
+// compareSite is a compared parameter of a column with several
+// candidates, and how many.
+type compareSite struct {
+	v    sqlrewrite.ValueSlot
+	live int
+}
+
+// compareSites lists plan's compared parameters whose columns have more
+// than one candidate, and refuses one the text has no place for
+// (unlisted).
+func (s *session) compareSites(plan *sqlrewrite.Plan) ([]compareSite, *pgerr.Error) {
+	var sites []compareSite
+	for _, v := range plan.Values {
+		if v.Literal >= 0 || v.Use != sqlrewrite.UseCompare {
+			continue
+		}
+		if v.Form == sqlrewrite.CompareOther || v.Token < 0 {
+			if pe := s.unlisted(v.Column); pe != nil {
+				return nil, pe
+			}
+			continue
+		}
+		live, pe := s.candidateCount(v.Column)
+		if pe != nil {
+			return nil, pe
+		}
+		if live > 1 {
+			sites = append(sites, compareSite{v, live})
+		}
+	}
+	return sites, nil
 }
 
 // hiddenValues returns the values of a statement's hidden parameters for
