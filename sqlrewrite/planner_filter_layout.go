@@ -24,6 +24,10 @@ func filterString(fs []Filter) string {
 		if f.Op.Between() {
 			s += fmt.Sprintf(" AND %s", f.Args[1])
 		}
+		if f.Having {
+			s += " (in HAVING)"
+			continue
+		}
 		if f.Tree > 0 {
 			s += fmt.Sprintf(" (in tree %d, #%d)", f.Tree, f.Value)
 			continue

@@ -1,0 +1,63 @@
+package integration
+
+import (
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/phiguard/phiguard/config"
+)
+
+// TestHavingMinMaxConstantsNeverReachDatabase: the constants a HAVING
+// compares min or max of an encrypted column with are read by phiguard
+// (the HAVING is cut from the text, a parameter sent as NULL), as a
+// WHERE's; every byte phiguard sends the database is read, and the
+// answers are the plaintext tables'.
+func TestHavingMinMaxConstantsNeverReachDatabase(t *testing.T) {
+	t.Parallel()
+	relay := startByteRelay(t)
+	f := newSortFixture(t, 80, func(c *config.Config) {
+		c.Backend.Port = relay.port
+		c.Backend.TLS.Mode = config.BackendTLSDisable // the relay reads the bytes
+	})
+	relay.take() // the fixture's own writes
+	secrets := []string{"Havleak", "1938-02-27", "66.66", "Parhavleak", "1942-07-23", "Ilhavleak", "Tagleak"}
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{"SELECT grp, max(name), min(born), min(score) FROM %[1]s GROUP BY grp HAVING max(name) <> 'Havleak' AND min(born) > '1938-02-27' AND min(score) < 66.66", nil},
+		{"SELECT grp, max(name), count(*) FROM %[1]s GROUP BY grp HAVING max(name) IS DISTINCT FROM $1 OR count(*) > 2 ORDER BY grp", []any{"Parhavleak"}},
+		{"SELECT name, min(born) FROM %[1]s GROUP BY name HAVING min(born) BETWEEN DATE '1938-02-27' AND $1", []any{"1942-07-23"}},
+		{"SELECT grp, max(name), max(tag) FROM %[1]s GROUP BY grp HAVING NOT max(name) ILIKE '%%Ilhavleak%%' AND max(tag) <> $1", []any{"Tagleak"}},
+	} {
+		f.sameRows(t, q.sql, q.args...)
+	}
+	noSecretsSent(t, relay.take(), []string{f.people[1]}, secrets)
+}
+
+// TestHavingMinMaxRefusals: the HAVING shapes on min and max phiguard
+// does not evaluate are refused (0A000) naming the column and the
+// construct, in both protocols.
+func TestHavingMinMaxRefusals(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 20, nil)
+	for _, c := range []struct{ sql, words, col string }{
+		{"SELECT grp, max(born), count(*) FROM %[1]s GROUP BY grp HAVING max(born) > $1 OR count(*) > $1", "a HAVING on min() or max() whose parameter is also used elsewhere", "born"},
+		{"SELECT name, max(born), min(born) FROM %[1]s GROUP BY name HAVING max(born) > min(born)", "function max()", "born"},
+		{"SELECT name, max(born) FROM %[1]s GROUP BY name HAVING min(born) > '1950-01-01'", "function max()", "born"},
+		{"SELECT name, max(born) FROM %[1]s GROUP BY name HAVING max(born) > now()", "function max()", "born"},
+	} {
+		for _, mode := range bothModes {
+			var args []any
+			if c.words[0] == 'a' { // pgx writes it into the simple protocol's text: one parameter fewer
+				if mode == pgx.QueryExecModeSimpleProtocol {
+					continue
+				}
+				args = append(args, 3)
+			}
+			_, err := rowsRaw(t, f.via, f.sql(c.sql, 1), mode, pgx.TextFormatCode, args...)
+			wantCode(t, err, "0A000", c.words)
+			wantCode(t, err, "0A000", "."+c.col+" ")
+		}
+	}
+}
