@@ -112,6 +112,11 @@ type Filter struct {
 	// for a leaf of Trees[t-1], a conjunct with OR or NOT above filters,
 	// which the proxy evaluates as a whole (planner_filter_tree.go).
 	Tree int
+
+	// GroupCells is how many cells a row of the group's array holds (1:
+	// the array is one-dimensional), GroupCell the one this filter tests
+	// (planner_subfilter_cells.go).
+	GroupCell, GroupCells int
 }
 
 // FilterArg is where a filter's constant is in the client's statement:
