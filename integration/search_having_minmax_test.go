@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -59,5 +60,28 @@ func TestHavingMinMaxRefusals(t *testing.T) {
 			wantCode(t, err, "0A000", c.words)
 			wantCode(t, err, "0A000", "."+c.col+" ")
 		}
+	}
+}
+
+// TestHavingMinMaxBesideTerms: a WHERE whose filters send search term
+// conjuncts (search_state ready) beside a HAVING on min and max: the
+// plaintext tables' groups, in both protocols, and the terms sent. The
+// HAVING's comparisons are filters of the plan too, which the term
+// conjuncts' placement must pass over (it failed the statement before).
+func TestHavingMinMaxBesideTerms(t *testing.T) {
+	t.Parallel()
+	f, relay := newTermSortFixture(t, 120)
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{"SELECT grp, max(name), count(*) FROM %[1]s WHERE born > '1950-01-01' GROUP BY grp HAVING max(name) >= 'S' OR count(*) < 20", nil},
+		{"SELECT grp, min(born), max(score) FROM %[1]s WHERE name >= $1 GROUP BY grp HAVING min(born) < $2 AND max(score) > 0", []any{"M", "1945-01-01"}},
+		{"SELECT tag, min(name) FROM %[1]s WHERE born BETWEEN $1 AND '1990-01-01' GROUP BY tag HAVING NOT min(name) LIKE 'S%%'", []any{"1940-06-01"}},
+	} {
+		f.sameRows(t, q.sql, q.args...)
+	}
+	if sent := relay.take(); !bytes.Contains(sent, []byte("phiguard.term_ord_v1(")) {
+		t.Fatal("no order term conjunct sent: the statements did not use the terms")
 	}
 }
