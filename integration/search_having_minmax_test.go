@@ -2,6 +2,9 @@ package integration
 
 import (
 	"bytes"
+	"fmt"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -84,4 +87,45 @@ func TestHavingMinMaxBesideTerms(t *testing.T) {
 	if sent := relay.take(); !bytes.Contains(sent, []byte("phiguard.term_ord_v1(")) {
 		t.Fatal("no order term conjunct sent: the statements did not use the terms")
 	}
+}
+
+// TestHavingMinMaxUnderLocale: under en_US (a libc collation other than
+// C), a HAVING compares max and min of an encrypted text column as
+// PostgreSQL does, under the column's collation: the plaintext tables'
+// groups in both protocols, where the byte order gives another answer.
+// CI installs the locale (.ci/run); a machine without it skips.
+func TestHavingMinMaxUnderLocale(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 200, nil)
+	ctx := testContext(t)
+	su := superuser(t)
+	var coll string
+	if err := su.QueryRow(ctx, `SELECT coalesce(min(collname), '') FROM pg_collation WHERE collname = 'en_US' AND collprovider = 'c'`).Scan(&coll); err != nil {
+		t.Fatal(err)
+	}
+	if coll == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("the test cluster has no en_US collation: .ci/run installs the locale before initdb")
+		}
+		t.Skip("no en_US locale on this machine (locale-gen en_US.UTF-8)")
+	}
+	for i := range 2 {
+		if _, err := su.Exec(ctx, fmt.Sprintf(`ALTER TABLE %s ALTER COLUMN name TYPE text COLLATE "en_US"`, f.people[i])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const q = "SELECT grp, max(name), min(name), count(*) FROM %[1]s WHERE id %% 7 = 0 GROUP BY grp HAVING max(name) < 'b' OR min(name) >= 'smith'"
+	if _, err := rowsAfterCollationDDL(t, f.via, f.sql("SELECT grp, max(name) FROM %[1]s GROUP BY grp", 1)); err != nil {
+		t.Fatal(err) // the session's catalog read again after the DDL
+	}
+	f.sameRows(t, q)
+	byBytes, err := rowsRaw(t, f.dir, f.sql(strings.ReplaceAll(q, "(name)", `(name COLLATE "C")`), 0), pgx.QueryExecModeSimpleProtocol, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := rowsRaw(t, f.dir, f.sql(q, 0), pgx.QueryExecModeSimpleProtocol, 0)
+	if err != nil || sortedLines(want) == sortedLines(byBytes) {
+		t.Fatalf("en_US and the byte order give the same groups (%v): the test proves nothing\n%s", err, want)
+	}
+	f.sameRows(t, "SELECT grp, min(name) AS m, max(name) FROM %[1]s GROUP BY grp HAVING min(name) BETWEEN 'adams' AND 'Smith' OR NOT max(name) >= $1", "o'neil")
 }
