@@ -158,6 +158,47 @@ func run(ctx context.Context, s settings) (string, error) {
 	}
 	b.WriteString(loadLines(d))
 	b.WriteString(sizes)
+	if os.Getenv("BENCH_EXPLAIN") != "" {
+		text, err := explainAll(ctx, s, plain, enc)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(text)
+	}
+	return b.String(), nil
+}
+
+// explainAll is EXPLAIN ANALYZE of each query on plaintext and, as the
+// client wrote it (phiguard would send it rewritten: no ORDER BY, hidden
+// columns), on the encrypted database directly: the database's share of
+// a query through phiguard, and how it differs on the wider cells.
+func explainAll(ctx context.Context, s settings, plain, enc *pgx.Conn) (string, error) {
+	var b strings.Builder
+	for i, q := range queries {
+		if s.only != nil && !s.only[i+1] {
+			continue
+		}
+		var args []any
+		if q.args != nil {
+			for _, a := range q.args() {
+				args = append(args, a)
+			}
+		}
+		for _, side := range []struct {
+			name string
+			conn *pgx.Conn
+		}{{"plain", plain}, {"enc, directly", enc}} {
+			rows, err := side.conn.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+q.sql, args...)
+			if err != nil {
+				return "", err
+			}
+			lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				return "", err
+			}
+			fmt.Fprintf(&b, "\n%s, %s:\n\n    %s\n", q.name, side.name, strings.Join(lines, "\n    "))
+		}
+	}
 	return b.String(), nil
 }
 

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,13 +23,14 @@ const roundsMetric = "phiguard_proxy_search_rounds_total"
 
 // queryCounts are a query's load-insensitive figures: rows, allocations
 // per execution on each side (the whole process: through phiguard that
-// is phiguard's and the client's, on plaintext the client's alone), and
-// rounds per execution through phiguard.
+// is phiguard's and the client's, on plaintext the client's alone; CPU
+// time likewise), and rounds per execution through phiguard.
 type queryCounts struct {
 	name                   string
 	rows                   int
 	viaAllocs, plainAllocs float64
 	viaBytes, plainBytes   float64
+	viaCPU, plainCPU       time.Duration // CPU time of the process
 	rounds                 float64
 	roundsKnown, refused   bool
 }
@@ -71,6 +74,7 @@ func measure(ctx context.Context, c sides, q query, runs int) (string, queryCoun
 	}
 	counts.plainAllocs, counts.plainBytes = plainAlloc.per()
 	counts.viaAllocs, counts.viaBytes = viaAlloc.per()
+	counts.plainCPU, counts.viaCPU = plainAlloc.cpuPer(), viaAlloc.cpuPer()
 	if rounds1, ok := counterSum(c.reg, roundsMetric); ok {
 		// The metric counts the rounds after the first; runs + 1
 		// executions went through phiguard (the untimed one too).
@@ -82,15 +86,35 @@ func measure(ctx context.Context, c sides, q query, runs int) (string, queryCoun
 	return fmt.Sprintf("| %s | %s | %v | %v | %.2f× |\n", q.name, q.target, mv.Round(time.Microsecond), mp.Round(time.Microsecond), float64(mv)/float64(mp)), counts, nil
 }
 
-// allocs adds up the process's allocations over the executions timed
-// measures.
-type allocs struct{ n, objects, bytes uint64 }
+// allocs adds up the process's allocations and CPU time (user and
+// system, all threads: the client's and, through phiguard, phiguard's)
+// over the executions timed measures.
+type allocs struct {
+	n, objects, bytes uint64
+	cpu               time.Duration
+}
 
 func (a *allocs) per() (objects, bytes float64) {
 	if a.n == 0 {
 		return 0, 0
 	}
 	return float64(a.objects) / float64(a.n), float64(a.bytes) / float64(a.n)
+}
+
+func (a *allocs) cpuPer() time.Duration {
+	if a.n == 0 {
+		return 0
+	}
+	return a.cpu / time.Duration(a.n)
+}
+
+// cpuTime is the process's user and system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // timed runs sql with text parameters and text results. With a, it adds
@@ -102,13 +126,16 @@ func timed(ctx context.Context, c *pgx.Conn, sql string, args []string, a *alloc
 		params[i] = []byte(v)
 	}
 	var m0, m1 runtime.MemStats
+	var cpu0 time.Duration
 	if a != nil {
 		runtime.ReadMemStats(&m0)
+		cpu0 = cpuTime()
 	}
 	start := time.Now()
 	res := c.PgConn().ExecParams(ctx, sql, params, nil, nil, nil).Read()
 	d := time.Since(start)
 	if a != nil {
+		a.cpu += cpuTime() - cpu0
 		runtime.ReadMemStats(&m1)
 		a.n++
 		a.objects += m1.Mallocs - m0.Mallocs
@@ -117,11 +144,27 @@ func timed(ctx context.Context, c *pgx.Conn, sql string, args []string, a *alloc
 	return res.Rows, d, res.Err
 }
 
+// sameAnswer compares the rows value by value (NULL apart from empty),
+// without allocating: garbage made here would be collected during the
+// next timed executions.
 func sameAnswer(q query, want, got [][][]byte) bool {
-	if q.unordered {
-		return len(want) == len(got)
+	if len(want) != len(got) {
+		return false
 	}
-	return fmt.Sprintf("%q", want) == fmt.Sprintf("%q", got)
+	if q.unordered {
+		return true
+	}
+	for i, row := range want {
+		if len(row) != len(got[i]) {
+			return false
+		}
+		for j, v := range row {
+			if (v == nil) != (got[i][j] == nil) || !bytes.Equal(v, got[i][j]) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func median(d []time.Duration) time.Duration {
@@ -153,17 +196,18 @@ func counterSum(g prometheus.Gatherer, name string) (float64, bool) {
 // countsTable is the rows, rounds and allocations of each query.
 func countsTable(cs []queryCounts) string {
 	var b strings.Builder
-	b.WriteString("\n| query | rows | rounds per query | allocations per query through phiguard (process) | plaintext (client only) | difference (≈ phiguard's) | bytes allocated, difference |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("\n| query | rows | rounds per query | allocations per query through phiguard (process) | plaintext (client only) | difference (≈ phiguard's) | bytes allocated, difference | CPU per query, difference |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, c := range cs {
 		if c.refused {
-			fmt.Fprintf(&b, "| %s | refused | | | | | |\n", c.name)
+			fmt.Fprintf(&b, "| %s | refused | | | | | | |\n", c.name)
 			continue
 		}
 		rounds := "n/a"
 		if c.roundsKnown {
 			rounds = fmt.Sprintf("%.2f", c.rounds)
 		}
-		fmt.Fprintf(&b, "| %s | %d | %s | %.0f | %.0f | %.0f | %.0f |\n", c.name, c.rows, rounds, c.viaAllocs, c.plainAllocs, c.viaAllocs-c.plainAllocs, c.viaBytes-c.plainBytes)
+		fmt.Fprintf(&b, "| %s | %d | %s | %.0f | %.0f | %.0f | %.0f | %v |\n", c.name, c.rows, rounds, c.viaAllocs, c.plainAllocs, c.viaAllocs-c.plainAllocs,
+			c.viaBytes-c.plainBytes, (c.viaCPU - c.plainCPU).Round(time.Microsecond))
 	}
 	return b.String()
 }
