@@ -420,10 +420,11 @@ func (s *session) keyOf(f *resultField, cell []byte, present bool, open func(*po
 	return sortValue{key: k}, shown, nil
 }
 
-// compareRows orders two held rows by the plan's keys.
+// compareRows orders two held rows by the plan's keys, read in place
+// (a key is 88 bytes, and a 2,000-row sort compares each some 20 times).
 func (run *sortRun) compareRows(a, b *sortedRow) int {
-	for i, k := range run.plan.Keys {
-		x, y := a.keys[i], b.keys[i]
+	for i := range run.plan.Keys {
+		k, x, y := &run.plan.Keys[i], &a.keys[i], &b.keys[i]
 		var c int
 		switch {
 		case x.null && y.null:
@@ -438,7 +439,7 @@ func (run *sortRun) compareRows(a, b *sortedRow) int {
 				c = -c // a count
 			}
 		default:
-			c = run.keyOrder(i).compare(x.key, y.key)
+			c = run.keyOrder(i).compareAt(&x.key, &y.key)
 			if k.Desc {
 				c = -c
 			}

@@ -2,10 +2,14 @@ package proxy
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/phiguard/phiguard/internal/pgorder"
 	"github.com/phiguard/phiguard/internal/race"
+	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 // TestSortArenaKeepsWhatItHands checks that nothing the arena hands out is
@@ -79,4 +83,35 @@ func TestSortArenaAllocations(t *testing.T) {
 		t.Fatalf("%v allocations to hold 2,000 rows, want at most 60", n)
 	}
 	t.Logf("%v allocations for 2,000 rows", n)
+}
+
+// BenchmarkSortedOrder sorts the care-team list's shape in phiguard: 2,000
+// rows by two text keys (ten family names, so the second key decides
+// most comparisons) and a rank.
+func BenchmarkSortedOrder(b *testing.B) {
+	lt, err := policy.ParseType("text")
+	if err != nil {
+		b.Fatal(err)
+	}
+	col := &policy.ProtectedColumn{Table: &policy.ProtectedTable{Name: policy.TableName{Schema: "public", Name: "t"}}, Name: "c", Type: lt}
+	run := &sortRun{plan: &sqlrewrite.SortPlan{Keys: []sqlrewrite.SortKey{{Column: col}, {Column: col}, {}}}}
+	r := rand.New(rand.NewPCG(3, 4))
+	key := func(s string) sortValue {
+		k, err := pgorder.Parse(lt, []byte(s))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return sortValue{key: k}
+	}
+	for i := range 2000 {
+		run.rows = append(run.rows, sortedRow{keys: []sortValue{key(fmt.Sprintf("Gleason%d", r.IntN(10))), key(fmt.Sprintf("Name%d", r.IntN(500))), {rank: int64(i)}}})
+	}
+	order := make([]int32, len(run.rows))
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range order {
+			order[i] = int32(len(order) - 1 - i)
+		}
+		run.sortedOrder(order)
+	}
 }
