@@ -40,7 +40,11 @@
 // keyring and what loading it measured: a later run with the same
 // BENCH_PATIENTS and BENCH_SEED starts it again instead of loading, so the
 // queries can be re-run in seconds; a dataset of another size or seed is
-// refused; unset, a temporary directory is removed at the end).
+// refused; unset, a temporary directory is removed at the end; it holds
+// the throwaway cluster's superuser password and the keyring's master
+// key, mode 0600, for generated patients only), BENCH_EXPLAIN (adds
+// EXPLAIN ANALYZE of each query on plaintext and, as written, on the
+// encrypted database directly: the database's share).
 // `make test` runs a sample of 2,000 patients and 3 runs, twice on one
 // kept dataset (TestSearchSample), which checks the answers only: timings
 // are for `make bench-search` on a quiet machine.

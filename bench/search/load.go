@@ -79,10 +79,12 @@ type loadFigures struct {
 	// Backfill is patients per second over the whole `phiguard encrypt`
 	// (type conversion, batches, REINDEX, VACUUM, census); Batches over
 	// its batches alone.
-	Backfill, Batches float64
+	Backfill float64 `json:"backfill_per_second"`
+	Batches  float64 `json:"batches_per_second"`
 	// Install and Check are the two `phiguard search install` runs: the
 	// term indexes (built concurrently), then the CHECK under ready.
-	Install, Check time.Duration
+	Install time.Duration `json:"install_ns"`
+	Check   time.Duration `json:"check_ns"`
 }
 
 // stateFile, in BENCH_KEEP's directory, says a dataset is complete.
