@@ -38,8 +38,10 @@
 // BENCH_MEMPROFILE (a file for an allocation profile of the queries,
 // sampled every 4 KB), BENCH_KEEP (a directory, kept, for the cluster, its
 // keyring and what loading it measured: a later run with the same
-// BENCH_PATIENTS and BENCH_SEED starts it again instead of loading, so the
-// queries can be re-run in seconds; a dataset of another size or seed is
+// BENCH_PATIENTS and BENCH_SEED starts it again instead of loading (and
+// runs `phiguard search install` again, which leaves what exists and
+// refreshes phiguard.search_objects), so the queries can be re-run in
+// seconds; a dataset of another size or seed is
 // refused; unset, a temporary directory is removed at the end; it holds
 // the throwaway cluster's superuser password and the keyring's master
 // key, mode 0600, for generated patients only), BENCH_EXPLAIN (adds

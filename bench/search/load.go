@@ -161,7 +161,11 @@ func startDataset(ctx context.Context, s settings, dir string, d *dataset) (*dat
 		return nil, err
 	}
 	if d.reused {
-		return d, nil
+		// `search install` again, as after an upgrade: what exists is
+		// left, and phiguard.search_objects gets this phiguard's records
+		// (a phiguard that reads more of them than the one that loaded
+		// the dataset would otherwise not use its terms).
+		return d, reinstall(ctx, d)
 	}
 	if err := load(ctx, d); err != nil {
 		return nil, err
@@ -278,6 +282,21 @@ func makeSearchable(ctx context.Context, d *dataset, enc *pgx.Conn) error {
 	d.fig.Check = time.Since(start)
 	_, err = enc.Exec(ctx, "VACUUM ANALYZE public.patients")
 	return err
+}
+
+// reinstall runs `phiguard search install` under the ready policy on a
+// kept dataset.
+func reinstall(ctx context.Context, d *dataset) error {
+	ready, err := parsePolicy(readyYAML)
+	if err != nil {
+		return err
+	}
+	enc, err := d.connect(ctx, "enc")
+	if err != nil {
+		return err
+	}
+	defer enc.Close(ctx)
+	return search.Install(ctx, enc, search.Options{Policy: ready})
 }
 
 func (d *dataset) connect(ctx context.Context, db string) (*pgx.Conn, error) {
