@@ -48,6 +48,9 @@ type Metrics struct {
 	// MovedCells counts cells refused because they were sealed for another
 	// subject than their row's (protect_bind.go).
 	MovedCells prometheus.Counter
+	// SearchRounds counts the rounds after the first of statements
+	// served through an order term (protect_rounds.go).
+	SearchRounds prometheus.Counter
 
 	statements [16]prometheus.Counter // one per sqlrewrite.Kind, pre-resolved
 }
@@ -109,6 +112,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Cells refused (XX001) because they were sealed for another subject than their row's subject column says.",
 		}),
 	}
+	m.SearchRounds = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "phiguard_proxy_search_rounds_total",
+		Help: "Rounds after the first of statements whose ORDER BY ... LIMIT the database served through an order search term: each ran the statement again with a larger FETCH FIRST.",
+	})
 	m.BreakGlass = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "phiguard_break_glass_total",
 		Help: "Sessions that lifted their role's row rules with SET phiguard.break_glass, by role.",
@@ -128,7 +135,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(m.ConnectionsActive, m.ConnectionsTotal, m.ConnectionsRefused,
 		m.ConnectionsStarting, m.AcceptErrors, m.StartupLogSuppressed,
 		m.BytesClientToBackend, m.BytesBackendToClient, m.Errors, m.CacheHits,
-		m.CacheMisses, m.ParseGateWaits, m.StatementDuration, m.CancelRequests, m.ShreddedReads, m.MovedCells, m.BreakGlass, m.PolicyReloads, statements)
+		m.CacheMisses, m.ParseGateWaits, m.StatementDuration, m.CancelRequests, m.ShreddedReads, m.MovedCells, m.SearchRounds, m.BreakGlass, m.PolicyReloads, statements)
 	return m
 }
 
