@@ -112,10 +112,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Cells refused (XX001) because they were sealed for another subject than their row's subject column says.",
 		}),
 	}
-	m.SearchRounds = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "phiguard_proxy_search_rounds_total",
-		Help: "Rounds after the first of statements whose ORDER BY ... LIMIT the database served through an order search term: each ran the statement again with a larger FETCH FIRST.",
-	})
 	m.BreakGlass = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "phiguard_break_glass_total",
 		Help: "Sessions that lifted their role's row rules with SET phiguard.break_glass, by role.",
@@ -132,10 +128,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.statements[k] = statements.WithLabelValues(k.String())
 	}
 	m.newAdmissionMetrics()
+	m.newSearchMetrics(reg)
 	reg.MustRegister(m.ConnectionsActive, m.ConnectionsTotal, m.ConnectionsRefused,
 		m.ConnectionsStarting, m.AcceptErrors, m.StartupLogSuppressed,
 		m.BytesClientToBackend, m.BytesBackendToClient, m.Errors, m.CacheHits,
-		m.CacheMisses, m.ParseGateWaits, m.StatementDuration, m.CancelRequests, m.ShreddedReads, m.MovedCells, m.SearchRounds, m.BreakGlass, m.PolicyReloads, statements)
+		m.CacheMisses, m.ParseGateWaits, m.StatementDuration, m.CancelRequests, m.ShreddedReads, m.MovedCells, m.BreakGlass, m.PolicyReloads, statements)
 	return m
 }
 
@@ -160,4 +157,14 @@ func (m *Metrics) countStatement(k sqlrewrite.Kind) {
 	if int(k) < len(m.statements) && m.statements[k] != nil {
 		m.statements[k].Inc()
 	}
+}
+
+// newSearchMetrics creates and registers the collectors of search
+// through terms (protect_rounds.go).
+func (m *Metrics) newSearchMetrics(reg prometheus.Registerer) {
+	m.SearchRounds = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "phiguard_proxy_search_rounds_total",
+		Help: "Rounds after the first of statements whose ORDER BY ... LIMIT the database served through an order search term: each ran the statement again with a larger FETCH FIRST.",
+	})
+	reg.MustRegister(m.SearchRounds)
 }

@@ -106,15 +106,11 @@ func rewriteSortCut(sql []byte, sp *SortPlan, place func(*sortCut) error) ([]byt
 		}
 	}
 	b.WriteString(c.withoutFilters(end, tail))
-	if sp.Rounds != nil {
-		tail, err := c.roundsTail(sp) // sort_rounds.go
-		if err != nil {
-			return nil, err
-		}
-		b.WriteString(tail)
-	} else {
-		b.WriteString(c.boundsCheck(sp))
+	bounds, err := c.limitText(sp) // sort_rounds.go
+	if err != nil {
+		return nil, err
 	}
+	b.WriteString(bounds)
 	if c.tailEnd < len(c.toks) {
 		b.WriteString(" ")
 		b.WriteString(text[c.start(c.tailEnd):])

@@ -144,6 +144,15 @@ func (c *sortCut) roundCount() (string, error) {
 	return "(CASE WHEN " + l + " OPERATOR(pg_catalog.<) 0 THEN " + l + " WHEN false THEN (" + lim + ") ELSE " + k + " END)", nil
 }
 
+// limitText is the text's LIMIT and OFFSET: boundsCheck's, or for a
+// statement in rounds its ORDER BY and FETCH (roundsTail).
+func (c *sortCut) limitText(sp *SortPlan) (string, error) {
+	if sp.Rounds == nil {
+		return c.boundsCheck(sp), nil
+	}
+	return c.roundsTail(sp)
+}
+
 // roundsTail is what replaces boundsCheck's clauses for a statement in
 // rounds: the keys sent, the OFFSET check, and the FETCH.
 func (c *sortCut) roundsTail(sp *SortPlan) (string, error) {
