@@ -290,7 +290,7 @@ func (run *sortRun) roundRow(hidden [][]byte) *pgerr.Error {
 
 // keepRoundTerm notes the order term of the row just held.
 func (run *sortRun) keepRoundTerm(hidden [][]byte) {
-	if r := run.rounds; r != nil {
+	if r := run.rounds; r != nil && run.plan.Rounds.Term >= 0 {
 		r.terms16 = append(r.terms16, slices.Clone(hidden[run.plan.Rounds.Term]))
 	}
 }
@@ -301,17 +301,11 @@ func (run *sortRun) keepRoundTerm(hidden [][]byte) {
 func (s *session) nextRound(head *expectation) bool {
 	run := head.sort
 	r := run.rounds
-	if r == nil || r.k < 0 || r.returned < r.k || run.limit < 0 {
+	if r == nil || r.k < 0 || r.returned < r.k {
 		return false
 	}
-	need := run.limit
-	if run.offset > 0 {
-		need += run.offset
-		if need < run.limit { // overflow: more than any result holds
-			return false
-		}
-	}
-	if int64(len(run.rows)) >= need {
+	need, kept := run.need()
+	if need < 0 || kept >= need {
 		return false
 	}
 	if r.k == 1<<63-1 || r.mult >= 1<<40 {
@@ -325,7 +319,10 @@ func (s *session) nextRound(head *expectation) bool {
 	if r.k > rowCap/8 {
 		next = 1 << 40 // k beyond 2^63-1: LEAST makes it every candidate
 	}
-	run.rows, run.bytes, r.terms16 = nil, 0, nil
+	run.rows, run.bytes, run.held, r.terms16 = nil, 0, 0, nil
+	if run.plan.Rounds.Agg && len(run.aggs) == 1 {
+		run.aggs[0] = aggState{order: run.aggs[0].order}
+	}
 	r.returned, r.k, r.mult = 0, -1, next
 	if r.extended {
 		r.skipCompletes = 2
@@ -337,6 +334,29 @@ func (s *session) nextRound(head *expectation) bool {
 	}
 	r.wait.next <- next
 	return true
+}
+
+// need is how many rows a round must keep, -1 for every candidate
+// (no LIMIT, or one past any result), and how many it kept: for min or
+// max, one non-NULL value.
+func (run *sortRun) need() (need, kept int64) {
+	if run.plan.Rounds.Agg {
+		if len(run.aggs) == 1 && run.aggs[0].seen {
+			kept = 1
+		}
+		return 1, kept
+	}
+	if run.limit < 0 {
+		return -1, 0
+	}
+	need = run.limit
+	if run.offset > 0 {
+		need += run.offset
+		if need < run.limit { // overflow
+			return -1, 0
+		}
+	}
+	return need, int64(len(run.rows))
 }
 
 // checkTermOrder is the consistency check of §4.6: in the exact order of

@@ -479,7 +479,7 @@ func verifySort(sql string, targets int, sp *SortPlan, flattened int) error {
 	if err := verifyRounds(s, sp); err != nil { // sort_rounds.go
 		return err
 	}
-	if !bound(s.GetLimitCount()) || !bound(s.GetLimitOffset()) || len(s.GetTargetList()) != targets {
+	if sp.Rounds == nil && !bound(s.GetLimitCount()) || !bound(s.GetLimitOffset()) || len(s.GetTargetList()) != targets {
 		return errors.New("the rewrite did not take the expected shape")
 	}
 	if len(sp.Aggregates) > 0 && hasAggregateCall(s) {

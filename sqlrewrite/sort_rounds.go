@@ -48,8 +48,12 @@ type RoundPlan struct {
 	// Column is the order-term key's column.
 	Column *policy.ProtectedColumn
 	// K is the hidden index of the round's k (text int8), Term of the
-	// order term of the key's column (hex), for the consistency check.
+	// order term of the key's column (hex), for the consistency check;
+	// -1 for min and max.
 	K, Term int
+	// Agg: the statement is min(col) or max(col) alone
+	// (planAggregateRounds), need is 1 and Key is the aggregate's index.
+	Agg bool
 }
 
 const (
@@ -96,6 +100,26 @@ func (sp *SortPlan) planRounds(items []sortItem) {
 	}
 }
 
+// planAggregateRounds gives a statement whose one select-list entry is
+// min(col) or max(col) of a ready order-term column, computed by phiguard
+// (planner_aggregate.go), one ordered round: ORDER BY the term, ascending
+// for min and descending for max, NULLs last, FETCH FIRST 18·M ROWS WITH
+// TIES (need = 1: ⌈1.25⌉ + 16). The first non-NULL value phiguard keeps
+// (its WHERE re-checked) ends the rounds: a row not returned has a term
+// strictly after every returned one, so a value strictly after theirs.
+func (sp *SortPlan) planAggregateRounds() {
+	if len(sp.Aggregates) != 1 || sp.Grouped || sp.Having != nil || len(sp.Distinct) > 0 || sp.Limit >= 0 || sp.Offset >= 0 {
+		return
+	}
+	a := sp.Aggregates[0]
+	if a.Func != "min" && a.Func != "max" || a.Distinct || !orderTermColumn(a.Column) {
+		return
+	}
+	sp.hidden = append(sp.hidden, hiddenColumn{kind: hiddenRoundK})
+	sp.Rounds = &RoundPlan{Sent: 1, Column: a.Column, K: len(sp.hidden) - 1, Term: -1, Agg: true}
+	sp.Hidden = len(sp.hidden)
+}
+
 // RewriteSortRounds is RewriteSortTerms for a statement with a RoundPlan:
 // mult is the text of the round multiplier M (a positive integer literal,
 // or a parameter phiguard adds, "$n").
@@ -126,7 +150,10 @@ func (c *sortCut) multText() string {
 
 // roundCount is the FETCH FIRST count: the client's negative LIMIT as
 // itself (PostgreSQL's error), otherwise k.
-func (c *sortCut) roundCount() (string, error) {
+func (c *sortCut) roundCount(sp *SortPlan) (string, error) {
+	if sp.Rounds.Agg {
+		return "CAST(LEAST(18 OPERATOR(pg_catalog.*) " + c.multText() + ", 9223372036854775807) AS pg_catalog.int8)", nil
+	}
 	lim := c.text(c.limit)
 	if lim == "" && c.fetch {
 		lim = "1"
@@ -157,6 +184,9 @@ func (c *sortCut) limitText(sp *SortPlan) (string, error) {
 // rounds: the keys sent, the OFFSET check, and the FETCH.
 func (c *sortCut) roundsTail(sp *SortPlan) (string, error) {
 	r := sp.Rounds
+	if r.Agg {
+		return c.aggregateRound(sp)
+	}
 	if r.Sent > len(c.items) || r.Key >= len(sp.Keys) {
 		return "", errors.New("the ORDER BY does not match the statement's plan")
 	}
@@ -168,7 +198,7 @@ func (c *sortCut) roundsTail(sp *SortPlan) (string, error) {
 	key := "phiguard.term_ord_v1(" + c.itemExpr(sp, r.Sent-1) + ")" + map[bool]string{true: " DESC", false: " ASC"}[k.Desc] +
 		map[bool]string{true: " NULLS FIRST", false: " NULLS LAST"}[k.NullsFirst]
 	keys = append(keys, key)
-	count, err := c.roundCount()
+	count, err := c.roundCount(sp)
 	if err != nil {
 		return "", err
 	}
@@ -182,11 +212,23 @@ func (c *sortCut) roundsTail(sp *SortPlan) (string, error) {
 	return b.String(), nil
 }
 
+// aggregateRound is the ORDER BY and FETCH of min's or max's round.
+func (c *sortCut) aggregateRound(sp *SortPlan) (string, error) {
+	a := sp.Aggregates[0]
+	args, err := c.aggregateArgs(sp)
+	if err != nil || a.Target >= len(args) {
+		return "", errors.New("an aggregate without its argument")
+	}
+	count, _ := c.roundCount(sp)
+	dir := map[bool]string{true: " DESC", false: " ASC"}[a.Func == "max"]
+	return " ORDER BY phiguard.term_ord_v1(" + args[a.Target] + ")" + dir + " NULLS LAST FETCH FIRST " + count + " ROWS WITH TIES", nil
+}
+
 // roundHidden is the text of a round's hidden column.
 func (c *sortCut) roundHidden(sp *SortPlan, h hiddenColumn) (string, error) {
 	switch h.kind {
 	case hiddenRoundK:
-		count, err := c.roundCount()
+		count, err := c.roundCount(sp)
 		return "CAST(" + count + " AS pg_catalog.text)", err
 	case hiddenTermOrd:
 		return "pg_catalog.encode(phiguard.term_ord_v1(" + c.itemExpr(sp, h.from) + "), 'hex')", nil
@@ -203,7 +245,7 @@ func verifyRounds(s *pg_query.SelectStmt, sp *SortPlan) error {
 	if len(s.GetSortClause()) != sent {
 		return errors.New("the rewrite did not take the expected shape")
 	}
-	if sent > 0 && (s.GetLimitOption() != pg_query.LimitOption_LIMIT_OPTION_WITH_TIES || s.GetLimitCount().GetCaseExpr() == nil) {
+	if sent > 0 && (s.GetLimitOption() != pg_query.LimitOption_LIMIT_OPTION_WITH_TIES || s.GetLimitCount() == nil) {
 		return errors.New("the rewrite did not take the expected shape")
 	}
 	return nil
@@ -213,6 +255,9 @@ func verifyRounds(s *pg_query.SelectStmt, sp *SortPlan) error {
 func (sp *SortPlan) roundsString() string {
 	if sp.Rounds == nil {
 		return ""
+	}
+	if sp.Rounds.Agg {
+		return "; database orders by the order term of " + sp.Rounds.Column.QualifiedName() + ", FETCH FIRST k WITH TIES (#" + strconv.Itoa(sp.Rounds.K) + ")"
 	}
 	return "; database orders by " + strconv.Itoa(sp.Rounds.Sent) + " keys, the last through the order term of " +
 		sp.Rounds.Column.QualifiedName() + ", FETCH FIRST k WITH TIES (#" + strconv.Itoa(sp.Rounds.K) + "), term #" + strconv.Itoa(sp.Rounds.Term)

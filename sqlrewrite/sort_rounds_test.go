@@ -65,3 +65,48 @@ tables:
 		}
 	}
 }
+
+// TestAggregateRoundPlans: min or max alone of a ready order-term column
+// runs as one ordered round; with count beside it, of a column still
+// building, or of count, it does not.
+func TestAggregateRoundPlans(t *testing.T) {
+	pol, err := policy.Parse([]byte(`
+version: 1
+tables:
+  public.people:
+    columns:
+      name: {mode: randomized, key: k, type: text, state: encrypted, search: [equality, order], search_key_version: 1, search_state: ready}
+      note: {mode: randomized, key: k, type: text, search: [equality, order], search_key_version: 1}
+`))
+	if err == nil {
+		err = pol.Validate()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for sql, sent := range map[string]string{
+		"SELECT min(name) FROM people WHERE id > 3":                 "ORDER BY phiguard.term_ord_v1(name) ASC NULLS LAST FETCH FIRST CAST(LEAST(18 OPERATOR(pg_catalog.*) CAST(8 AS pg_catalog.numeric)",
+		"SELECT max(p.name) AS m FROM people p WHERE p.name <> 'x'": "ORDER BY phiguard.term_ord_v1(p.name) DESC NULLS LAST FETCH FIRST",
+		"SELECT min(name), count(*) FROM people":                    "",
+		"SELECT min(note) FROM people":                              "",
+		"SELECT count(DISTINCT name) FROM people":                   "",
+	} {
+		plan := PlanFor(Analyze(sql), pol)
+		if plan.Sort == nil {
+			t.Fatalf("%s: no plan (%v)", sql, plan.Refusal)
+		}
+		if (plan.Sort.Rounds != nil) != (sent != "") {
+			t.Fatalf("%s: rounds %v (%s)", sql, plan.Sort.Rounds != nil, plan.Sort)
+		}
+		if sent == "" {
+			continue
+		}
+		out, err := RewriteSortRounds([]byte(sql), plan.Sort, nil, "8")
+		if err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		if !strings.Contains(string(out), sent) || strings.Contains(string(out), "min(") || strings.Contains(string(out), "'x'") {
+			t.Errorf("%s: sent\n%s\nwant it to hold\n%s", sql, out, sent)
+		}
+	}
+}
