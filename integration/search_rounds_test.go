@@ -253,6 +253,7 @@ func TestTermOrderSecondRound(t *testing.T) {
 			t.Errorf("%v: %v rounds after the first, want 2 (k = 29, 232, then every candidate)", mode, after-before)
 		}
 	}
+	var pipelined []string
 	// A prepared statement run again: each execution starts at k = 29.
 	for range 3 {
 		before := f.p.metric(t, "phiguard_proxy_search_rounds_total")
@@ -261,8 +262,40 @@ func TestTermOrderSecondRound(t *testing.T) {
 			t.Errorf("a prepared statement: %v rounds after the first, want 2", after-before)
 		}
 	}
-	// Inside a transaction, between other statements.
+	// A pipeline (pgx batch: Bind, Execute, ... then one Sync): each
+	// statement's rounds end before the next is sent.
 	ctx := testContext(t)
+	for side, conn := range []*pgx.Conn{f.dir, f.via} {
+		table := map[int]string{0: f.plain, 1: f.enc}[side]
+		b := &pgx.Batch{}
+		for _, lim := range []int{3, 12, 1} {
+			b.Queue(fmt.Sprintf("SELECT id, name FROM %s WHERE name NOT LIKE '%%Fail' ORDER BY name, id LIMIT %d", table, lim))
+			b.Queue(fmt.Sprintf("SELECT count(*) FROM %s WHERE grp = $1", table), lim%4)
+		}
+		br := conn.SendBatch(ctx, b)
+		var got []string
+		for range 6 {
+			rows, err := br.Query()
+			if err != nil {
+				t.Fatal(err)
+			}
+			vals, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (string, error) {
+				v, err := r.Values()
+				return fmt.Sprint(v), err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, strings.Join(vals, ";"))
+		}
+		br.Close()
+		if side == 0 {
+			pipelined = got
+		} else if fmt.Sprint(got) != fmt.Sprint(pipelined) {
+			t.Errorf("a pipeline: through phiguard %v, directly %v", got, pipelined)
+		}
+	}
+	// Inside a transaction, between other statements.
 	tx, err := f.via.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
