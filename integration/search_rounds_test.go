@@ -496,3 +496,83 @@ func TestTermOrderMinMax(t *testing.T) {
 		t.Errorf("min(born): sent\n%s\nplanned\n%s", text, p)
 	}
 }
+
+// TestTermOrderRoundsOneSnapshot: while another session swaps the names
+// of two rows in one transaction, over and over, every answer of a
+// statement that needs three rounds is the names of one snapshot: the
+// swaps keep the multiset of names, so every snapshot's first 30 names
+// in order are the same list. A round that continued from the last one
+// under a new snapshot (instead of running whole again) could repeat or
+// miss a swapped name.
+func TestTermOrderRoundsOneSnapshot(t *testing.T) {
+	t.Parallel()
+	f := newRoundsFixture(t, 400, 240)
+	ctx := testContext(t)
+	const q = "SELECT name FROM %s WHERE name NOT LIKE '%%Fail' ORDER BY name LIMIT 30"
+	want, err := rowsRaw(t, f.dir, fmt.Sprintf(q, f.plain), pgx.QueryExecModeSimpleProtocol, pgx.TextFormatCode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		ID   int
+		Name *string
+	}
+	rows, err := f.dir.Query(ctx, fmt.Sprintf("SELECT id, name FROM %s WHERE id > 240 ORDER BY id", f.plain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
+	if err != nil {
+		t.Fatal(err)
+	}
+	writer := f.p.app(t)
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	swaps := 0
+	go func() {
+		r := rand.New(rand.NewPCG(9, 9))
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			a, b := r.IntN(len(all)), r.IntN(len(all))
+			err := pgx.BeginFunc(ctx, writer, func(tx pgx.Tx) error {
+				for _, u := range [][2]int{{a, b}, {b, a}} {
+					if _, err := tx.Exec(ctx, fmt.Sprintf("UPDATE %s SET name = $1 WHERE id = $2", f.enc), all[u[1]].Name, all[u[0]].ID); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				done <- err
+				return
+			}
+			all[a].Name, all[b].Name = all[b].Name, all[a].Name
+			swaps++
+		}
+	}()
+	before := f.p.metric(t, "phiguard_proxy_search_rounds_total")
+	for i := range 40 {
+		mode := bothModes[i%2]
+		got, err := rowsRaw(t, f.via, fmt.Sprintf(q, f.enc), mode, pgx.TextFormatCode)
+		if err != nil || got != want {
+			t.Errorf("answer %d (%v) under concurrent swaps: %v\n%s\nwant\n%s", i, mode, err, got, want)
+			break
+		}
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("40 answers during %d committed swaps", swaps)
+	if swaps < 20 {
+		t.Errorf("only %d swaps ran beside the reads", swaps)
+	}
+	if rounds := f.p.metric(t, "phiguard_proxy_search_rounds_total") - before; rounds < 40 {
+		t.Errorf("%v further rounds over 40 statements: the statement did not run in rounds", rounds)
+	}
+}
