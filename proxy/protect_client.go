@@ -173,6 +173,8 @@ func (s *session) onDescribeOrClose(typ byte, _ *sqlrewrite.Analysis) ([]byte, e
 		x.name, x.closeS = string(name), body[0] == 'S'
 		if x.closeS {
 			x.prep = s.noteClose(x.name)
+		} else {
+			delete(s.rounds.binds, x.name) // protect_rounds.go
 		}
 	case body[0] == 'S':
 		x = s.expects.fresh(expDescribeStmt)
@@ -242,8 +244,9 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 			s.expects.push(x)
 			return s.markerParse("", pe, st.analysis), nil
 		}
-		if st.plan != nil && st.plan.Sort != nil {
-			s.attachExecuteRounds(x, st) // protect_rounds.go
+		if pe := s.attachExecuteRounds(x, st); pe != nil { // protect_rounds.go
+			s.expects.push(x)
+			return s.markerParse("", pe, st.analysis), nil
 		}
 		if s.needsDescribe(x.name, st) {
 			out := s.describeThenExecute(x.name, body) // queues the Describe's expectation first

@@ -172,16 +172,21 @@ func (s *session) noteRoundBind(b boundNames, body, out []byte) {
 }
 
 // attachExecuteRounds gives an Execute's expectation its rounds. Client
-// pump.
-func (s *session) attachExecuteRounds(x *expectation, st *stmtInfo) {
+// pump. A portal of a statement in rounds without the Bind phiguard sent
+// for it is refused: its text fetches only the first round's rows.
+func (s *session) attachExecuteRounds(x *expectation, st *stmtInfo) *pgerr.Error {
+	if x.sort == nil || st.plan == nil || st.plan.Sort == nil || st.plan.Sort.Rounds == nil {
+		return nil
+	}
 	bind := s.rounds.binds[x.name]
-	if x.sort == nil || st.plan.Sort.Rounds == nil || bind == nil {
-		return
+	if bind == nil {
+		return internalRefusal(st.plan.Sort.Rounds.Column, "phiguard does not hold the Bind of this portal, which it needs to read it in rounds")
 	}
 	r := newRoundState(st.plan.Sort)
 	r.bind, r.extended = bind, true
 	x.sort.rounds, x.rounds = r, r.wait
 	s.rounds.pending = r
+	return nil
 }
 
 // awaitRounds waits, after the client pump sent a statement in rounds,
