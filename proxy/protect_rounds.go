@@ -89,6 +89,9 @@ func (s *session) querySortedText(sql []byte, sp *sqlrewrite.SortPlan, terms [][
 	if sp.Rounds == nil {
 		return sortedText(sql, sp, terms)
 	}
+	if pe := s.staleRounds(sp); pe != nil {
+		return nil, pe
+	}
 	r := newRoundState(sp)
 	r.query, r.terms = slices.Clone(sql), terms
 	out, pe := roundText(r, 1)
@@ -129,6 +132,9 @@ func (s *session) parseSortedText(info *stmtInfo, msg *pgproto3.Parse) ([]byte, 
 	if sp.Rounds == nil {
 		return sortedText([]byte(msg.Query), sp, terms)
 	}
+	if pe := s.staleRounds(sp); pe != nil {
+		return nil, pe
+	}
 	if info.hidden == nil && info.termParams == nil {
 		info.clientParams = len(msg.ParameterOIDs)
 		for _, span := range sqlrewrite.ParamSpans([]byte(msg.Query)) {
@@ -149,6 +155,23 @@ func (s *session) parseSortedText(info *stmtInfo, msg *pgproto3.Parse) ([]byte, 
 			"phiguard could not rewrite this ORDER BY or WHERE on an encrypted column to evaluate it itself (%v)", err)
 	}
 	return out, nil
+}
+
+// staleRounds refuses a statement in rounds whose order-term column's
+// terms were not built under the collation the column has now
+// (term_records.go): the database would order the candidates by terms
+// that may disagree with the values, and a row ordered out of the window
+// would be missed. The plan's text and hidden columns are those of
+// rounds, so it cannot fall back to reading every row as a filter's term
+// conjunct does.
+func (s *session) staleRounds(sp *sqlrewrite.SortPlan) *pgerr.Error {
+	col := sp.Rounds.Column
+	if s.termsCurrent(col, termRecordOrder) {
+		return nil
+	}
+	return pgerr.Newf(pgerr.FeatureNotSupported,
+		"ORDER BY ... LIMIT (or min/max) on encrypted column %s runs through its order search terms, which phiguard.search_objects does not record as built under the collation and version the database reports for the column now: run phiguard encrypt --rebuild-terms, then phiguard search install (phiguard check --catalog says more)",
+		col.QualifiedName())
 }
 
 // multParam is the multiplier's value in a Bind (binary int8).
