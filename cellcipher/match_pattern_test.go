@@ -32,7 +32,7 @@ func TestMatchPatternTerms(t *testing.T) {
 		{"", true, "", nil},
 		{"%", true, "", nil},
 		{"a", true, "", []string{anch("a")}},
-		{`\%ab%`, true, anch("%ab"), nil},    // an escaped % is a literal
+		{`\%ab%`, true, anch("%ab"), nil}, // an escaped % is a literal
 		{`a\_b_cde`, true, anch("a_b"), []string{tok("cde")}},
 		{`ab%cd\\e`, true, "", []string{anch("ab"), tok(`cd\`), tok(`d\e`)}},
 		{"Çöß%", false, "", []string{anch("Çöß")}}, // C: ASCII lowering only
