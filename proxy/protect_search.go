@@ -56,6 +56,12 @@ func (s *session) filterTerms(sp *sqlrewrite.SortPlan, lits []filterArgs, types 
 		if f.Term == sqlrewrite.TermNone {
 			continue
 		}
+		if f.Term == sqlrewrite.TermMatch {
+			if lits != nil {
+				out[i] = s.likeTermArgs(f, &lits[i]) // protect_search_like.go
+			}
+			continue
+		}
 		n := 1
 		if f.Op == sqlrewrite.FilterBetween {
 			n = 2
