@@ -147,8 +147,9 @@ func genPatternFrom(r *rand.Rand, v string) (string, string) {
 
 // TestMatchTermDifferential: 150 generated LIKE/ILIKE statements (seed
 // fixed) on ready match columns, simple and extended protocol: the
-// plaintext twin's answers, and term conjuncts sent for most; then the
-// same patterns as text and binary parameters (proxy-side, no term).
+// plaintext twin's answers, and term conjuncts sent for most; then
+// patterns as text and binary parameters of unnamed statements (through
+// the variants of protect_search_variants.go).
 func TestMatchTermDifferential(t *testing.T) {
 	t.Parallel()
 	tw, relay, _ := newMatchFixture(t, 150)

@@ -152,7 +152,16 @@ func (s *session) onParse(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.protectParse(a, body, false)
+	name, _, _ := cstring(body)
+	closes := s.closeVariants(string(name)) // protect_search_variants.go: the name's old variants
+	out, err := s.protectParse(a, body, false)
+	if closes == nil || err != nil {
+		return out, err
+	}
+	if out == nil {
+		out = frame(feParse, body)
+	}
+	return append(closes, out...), nil
 }
 
 // onDescribeOrClose records which statement or portal the answer is about.
@@ -166,11 +175,13 @@ func (s *session) onDescribeOrClose(typ byte, _ *sqlrewrite.Analysis) ([]byte, e
 	}
 	name, _, _ := cstring(body[1:])
 	var x *expectation
+	var closes []byte
 	switch {
 	case typ == feClose:
 		x = s.expects.fresh(expClose)
 		x.name, x.closeS = string(name), body[0] == 'S'
 		if x.closeS {
+			closes = s.closeVariants(x.name) // protect_search_variants.go
 			x.prep = s.noteClose(x.name)
 		}
 	case body[0] == 'S':
@@ -185,6 +196,9 @@ func (s *session) onDescribeOrClose(typ byte, _ *sqlrewrite.Analysis) ([]byte, e
 		s.describedPortals[x.name] = true
 	}
 	s.expects.push(x)
+	if closes != nil {
+		return append(closes, frame(typ, body)...), nil
+	}
 	return nil, nil
 }
 

@@ -14,9 +14,9 @@ import (
 // column's term keys and under the collation its cells' terms were
 // written under (termLocale, protect_terms.go): a literal bytea and a
 // literal bytea[], never the pattern. A pattern given as a parameter
-// sends no term (the conjunct stays `true` and phiguard evaluates it on
-// every row the rest of the statement selects, as without terms); the
-// design's per-Bind variants are not built. A pattern that gives no token
+// gets its terms at each Bind, in a variant of the statement
+// (protect_search_variants.go), through the same likeTermArgs. A pattern
+// that gives no token
 // (%mi%), ends in its escape, is NULL, or whose ESCAPE is NULL or invalid
 // sends none either: the answer is phiguard's re-check's, and an error
 // PostgreSQL would raise is raised by the re-check as without terms.

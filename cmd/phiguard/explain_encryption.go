@@ -65,9 +65,9 @@ func explainSort(w io.Writer, sp *sqlrewrite.SortPlan) {
 	if sp == nil {
 		return
 	}
-	for _, f := range sp.Filters {
+	for i, f := range sp.Filters {
 		if f.Term == sqlrewrite.TermMatch {
-			explainMatch(w, f) // explain_match.go
+			explainMatch(w, f, likeParams(sp.Filters, i)) // explain_match.go
 			continue
 		}
 		if f.Term != sqlrewrite.TermNone {

@@ -1,0 +1,184 @@
+package integration
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// LIKE and ILIKE whose pattern is a parameter (design §4.6, "Prepared
+// statements"): each Bind runs the variant its patterns need, prepared
+// by phiguard under its own name the first time.
+
+// TestMatchTermVariants: prepared statements with one and two LIKE
+// conjuncts whose patterns (and ESCAPE) are parameters, executed with
+// generated patterns as text and binary values, named (past PostgreSQL's
+// switch to a generic plan) and unnamed: the plaintext twin's answers,
+// variants prepared and their term conjuncts sent, no pattern sent.
+func TestMatchTermVariants(t *testing.T) {
+	t.Parallel()
+	tw, relay, _ := newMatchFixture(t, 150)
+	ctx := testContext(t)
+	r := rand.New(rand.NewPCG(62, 2026))
+	stmts := []struct {
+		q       string
+		oids    []uint32
+		escapes bool
+	}{
+		{"SELECT id FROM %s WHERE last ILIKE $1 ORDER BY id", []uint32{25}, false},
+		{"SELECT id FROM %s WHERE note LIKE $1 AND grp < 3 ORDER BY id", []uint32{25}, false},
+		{"SELECT id FROM %s WHERE last LIKE $1 AND code ILIKE $2 ORDER BY id", []uint32{25, 25}, false},
+		{"SELECT id FROM %s WHERE grp <> $3 AND last ILIKE $1 ESCAPE $2 ORDER BY id", []uint32{25, 25, 23}, true},
+	}
+	for i, st := range stmts {
+		if _, err := tw.via.Prepare(ctx, fmt.Sprintf("lk%d", i), fmt.Sprintf(st.q, tw.enc)); err != nil {
+			t.Fatalf("%s: %v", st.q, err)
+		}
+	}
+	execs, withRows := 0, 0
+	for round := range 60 {
+		i := round % len(stmts)
+		st := stmts[i]
+		var vals [][]byte
+		p, esc := genPatternFrom(r, matchValues[r.IntN(len(matchValues))])
+		if !st.escapes && esc == "#" {
+			p, esc = strings.ReplaceAll(p, "#", `\`), ""
+		}
+		vals = append(vals, []byte(p))
+		switch {
+		case st.escapes:
+			vals = append(vals, []byte(esc), []byte("1"))
+		case len(st.oids) == 2:
+			p2, _ := genPatternFrom(r, matchValues[r.IntN(len(matchValues))])
+			vals = append(vals, []byte(strings.ReplaceAll(p2, "#", `\`)))
+		}
+		format := int16(round / len(stmts) % 2)
+		formats := make([]int16, len(vals))
+		for k := range formats {
+			formats[k] = format
+		}
+		if st.escapes && format == 1 {
+			vals[2] = []byte{0, 0, 0, 1}
+		}
+		var got [2]string
+		for side, conn := range []*pgx.Conn{tw.dir, tw.via} {
+			var res *pgconn.ResultReader
+			switch {
+			case side == 0:
+				res = conn.PgConn().ExecParams(ctx, fmt.Sprintf(st.q, tw.plain), vals, st.oids, formats, nil)
+			case round%3 == 2: // the unnamed statement
+				res = conn.PgConn().ExecParams(ctx, fmt.Sprintf(st.q, tw.enc), vals, st.oids, formats, nil)
+			default:
+				res = conn.PgConn().ExecPrepared(ctx, fmt.Sprintf("lk%d", i), vals, formats, nil)
+			}
+			rr := res.Read()
+			if rr.Err != nil {
+				got[side] = "error " + rr.Err.Error()
+			}
+			for _, row := range rr.Rows {
+				got[side] += string(row[0]) + ","
+			}
+		}
+		execs++
+		if got[0] != "" && !strings.HasPrefix(got[0], "error") {
+			withRows++
+		}
+		if got[0] != got[1] {
+			t.Errorf("%s %q (format %d, round %d): through phiguard %q, directly %q", st.q, vals, format, round, got[1], got[0])
+		}
+	}
+	sent := relay.take()
+	variants := bytes.Count(sent, []byte("phiguard_like_"))
+	pre := bytes.Count(sent, []byte("phiguard.term_pre_v1(last) OPERATOR(pg_catalog.=) $"))
+	match := bytes.Count(sent, []byte("OPERATOR(pg_catalog.@>) $"))
+	t.Logf("%d executions: same answers, %d with rows; statement names of variants seen %d times, %d prefix and %d token conjuncts by parameter in the texts sent",
+		execs, withRows, variants, pre, match)
+	if withRows < execs/3 || variants < 10 || pre < 2 || match < 6 {
+		t.Fatalf("too weak: %d with rows, %d variant names, %d prefix, %d token conjuncts", withRows, variants, pre, match)
+	}
+	for _, s := range []string{"Quelvarsen", "quelvarsen"} {
+		if bytes.Contains(sent, []byte(s)) {
+			t.Errorf("a pattern value reached the database: %q", s)
+		}
+	}
+}
+
+// TestMatchTermVariantLifecycle: a variant prepared for a named
+// statement is closed with it (the name prepared again runs new
+// variants), and one whose Parse failed in an aborted transaction (the
+// Bind's error is PostgreSQL's, 25P02) is prepared again after ROLLBACK.
+func TestMatchTermVariantLifecycle(t *testing.T) {
+	t.Parallel()
+	tw, relay, _ := newMatchFixture(t, 60)
+	ctx := testContext(t)
+	q := "SELECT id FROM %s WHERE last ILIKE $1 ORDER BY id"
+	want := func(p string) string {
+		rows, err := tw.dir.Query(ctx, fmt.Sprintf(q, tw.plain), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(ids)
+	}
+	run := func(p string) (string, error) {
+		rr := tw.via.PgConn().ExecPrepared(ctx, "lkc", [][]byte{[]byte(p)}, nil, nil).Read()
+		var ids []string
+		for _, row := range rr.Rows {
+			ids = append(ids, string(row[0]))
+		}
+		return "[" + strings.Join(ids, " ") + "]", rr.Err
+	}
+	for round := range 2 {
+		if _, err := tw.via.Prepare(ctx, "lkc", fmt.Sprintf(q, tw.enc)); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{"smi%", "%LLER", "smith", "%ea%"} {
+			if got, err := run(p); err != nil || got != want(p) {
+				t.Errorf("round %d, %q: through phiguard %v %s, directly %s", round, p, err, got, want(p))
+			}
+		}
+		variants := "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'phiguard_like_%'"
+		if n := queryInt(t, tw.via, variants); n < 1 {
+			t.Errorf("round %d: %d variants prepared in the backend", round, n)
+		}
+		if err := tw.via.Deallocate(ctx, "lkc"); err != nil {
+			t.Fatal(err)
+		}
+		if n := queryInt(t, tw.via, variants); n != 0 {
+			t.Errorf("round %d: %d variants left in the backend after the client closed its statement", round, n)
+		}
+	}
+	sent := relay.take()
+	if n := bytes.Count(sent, []byte("phiguard_like_")); n < 4 {
+		t.Errorf("variant names seen %d times; want their Parse, Bind and Close in two rounds", n)
+	}
+	// An aborted transaction: the variant's Parse fails with the Bind's
+	// error, and the statement runs after ROLLBACK.
+	if _, err := tw.via.Prepare(ctx, "lkc", fmt.Sprintf(q, tw.enc)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.via.Exec(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.via.Exec(ctx, "SELECT 1/0"); err == nil {
+		t.Fatal("no error")
+	}
+	_, err := run("gle%")
+	wantCode(t, err, "25P02", "")
+	if _, err := tw.via.Exec(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"gle%", "gle%", "%son"} {
+		if got, err := run(p); err != nil || got != want(p) {
+			t.Errorf("after ROLLBACK, %q: through phiguard %v %s, directly %s", p, err, got, want(p))
+		}
+	}
+}
