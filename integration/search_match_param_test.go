@@ -110,8 +110,10 @@ func TestMatchTermVariants(t *testing.T) {
 
 // TestMatchTermVariantLifecycle: a variant prepared for a named
 // statement is closed with it (the name prepared again runs new
-// variants), and one whose Parse failed in an aborted transaction (the
-// Bind's error is PostgreSQL's, 25P02) is prepared again after ROLLBACK.
+// variants), one whose Parse failed in an aborted transaction (the
+// Bind's error is PostgreSQL's, 25P02) is prepared again after ROLLBACK,
+// and so is one whose Parse PostgreSQL skipped after an earlier error in
+// its pipeline.
 func TestMatchTermVariantLifecycle(t *testing.T) {
 	t.Parallel()
 	tw, relay, _ := newMatchFixture(t, 60)
@@ -179,6 +181,71 @@ func TestMatchTermVariantLifecycle(t *testing.T) {
 	for _, p := range []string{"gle%", "gle%", "%son"} {
 		if got, err := run(p); err != nil || got != want(p) {
 			t.Errorf("after ROLLBACK, %q: through phiguard %v %s, directly %s", p, err, got, want(p))
+		}
+	}
+	// A variant whose Parse PostgreSQL skipped after an earlier error in
+	// the same pipeline is prepared again by the next Bind that needs it.
+	if _, err := tw.via.Prepare(ctx, "lkd", fmt.Sprintf(q, tw.enc)); err != nil {
+		t.Fatal(err)
+	}
+	batch := &pgconn.Batch{}
+	batch.ExecParams("SELECT 1/$1::int", [][]byte{[]byte("0")}, nil, nil, nil)
+	batch.ExecPrepared("lkd", [][]byte{[]byte("smi%")}, nil, nil)
+	if _, err := tw.via.PgConn().ExecBatch(ctx, batch).ReadAll(); err == nil {
+		t.Fatal("the pipeline did not fail")
+	}
+	// And in one pipeline of two segments: the second's Bind waits for the
+	// answer to the first's variant Parse, which PostgreSQL skipped.
+	if _, err := tw.via.Prepare(ctx, "lke", fmt.Sprintf(q, tw.enc)); err != nil {
+		t.Fatal(err)
+	}
+	pl := tw.via.PgConn().StartPipeline(ctx)
+	pl.SendQueryParams("SELECT 1/$1::int", [][]byte{[]byte("0")}, nil, nil, nil)
+	pl.SendQueryPrepared("lke", [][]byte{[]byte("%ith")}, nil, nil)
+	pl.SendPipelineSync()
+	pl.SendQueryPrepared("lke", [][]byte{[]byte("%ith")}, nil, nil)
+	pl.SendPipelineSync()
+	if err := pl.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var second string
+	errs := 0
+	for {
+		res, err := pl.GetResults()
+		if err != nil {
+			errs++
+			continue
+		}
+		if res == nil {
+			break
+		}
+		if rr, ok := res.(*pgconn.ResultReader); ok {
+			r := rr.Read()
+			if r.Err != nil {
+				errs++
+				continue
+			}
+			var ids []string
+			for _, row := range r.Rows {
+				ids = append(ids, string(row[0]))
+			}
+			second = "[" + strings.Join(ids, " ") + "]"
+		}
+	}
+	if err := pl.Close(); err != nil {
+		t.Logf("pipeline close: %v", err)
+	}
+	if second != want("%ith") || errs != 1 {
+		t.Errorf("pipeline: second segment %s (want %s), %d errors (want the division's only)", second, want("%ith"), errs)
+	}
+	for _, p := range []string{"smi%", "%ith", "smi%"} {
+		rr := tw.via.PgConn().ExecPrepared(ctx, "lkd", [][]byte{[]byte(p)}, nil, nil).Read()
+		var ids []string
+		for _, row := range rr.Rows {
+			ids = append(ids, string(row[0]))
+		}
+		if got := "[" + strings.Join(ids, " ") + "]"; rr.Err != nil || got != want(p) {
+			t.Errorf("after a pipeline that skipped its variant's Parse, %q: through phiguard %v %s, directly %s", p, rr.Err, got, want(p))
 		}
 	}
 }

@@ -246,6 +246,7 @@ func (x *expectation) abandon() {
 	if (x.kind == expParse || x.kind == expClose) && x.prep != nil && x.prep.replacing != nil {
 		x.prep.replacing.settle(true)
 	}
+	x.settleVariant(true) // a LIKE variant's Parse (protect_search_variants.go)
 }
 
 // takeAll empties the queue and returns what was in it, for the records

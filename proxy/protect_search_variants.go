@@ -60,17 +60,45 @@ func (m matchPart) oid() uint32 {
 // variants: 3^2 = 9 texts at most.
 const maxLikeVariantFilters = 2
 
-// The state of a variant's Parse, set by the backend pump.
-const (
-	variantSent int32 = iota
-	variantReady
-	variantFailed
-)
-
-// likeVariant is one variant prepared (or being prepared) in the backend.
+// likeVariant is one variant prepared (or being prepared) in the
+// backend: its Parse's answer settles parsed (backend pump: ParseComplete,
+// an error, or a skip after an earlier error), as a Parse that reuses a
+// name is settled (reparse.go).
 type likeVariant struct {
-	name  string
-	state atomic.Int32
+	name   string
+	parsed *replacement
+}
+
+// settleVariant records the answer to a variant's Parse. Backend pump.
+func (x *expectation) settleVariant(failed bool) {
+	if x.variant != nil {
+		x.variant.parsed.settle(failed)
+	}
+}
+
+// variantUsable: the backend has the variant, or will have it before
+// this Bind (its Parse went out in this segment: if it fails, PostgreSQL
+// skips the Bind too). After a Sync the client pump waits for the
+// answer, which the backend was told to give. Client pump.
+func (s *session) variantUsable(v *likeVariant) (bool, error) {
+	r := v.parsed
+	select {
+	case <-r.settled:
+		return !r.failed.Load(), nil
+	default:
+	}
+	if !r.synced {
+		return true, nil
+	}
+	if err := s.flushBackend(); err != nil {
+		return false, err
+	}
+	select {
+	case <-r.settled:
+	case <-s.backendDone:
+		return false, errBackendDone
+	}
+	return !r.failed.Load(), nil
 }
 
 // variantSeq numbers the variants' statement names, unique in the process
@@ -188,16 +216,24 @@ func (s *session) bindVariant(stmt string, body []byte) ([]byte, error) {
 	if key == 0 {
 		return nil, nil
 	}
-	if v := lv.made[key]; v != nil && v.state.Load() != variantFailed {
-		lv.bound = v
-		return nil, nil
+	if v := lv.made[key]; v != nil {
+		ok, err := s.variantUsable(v)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			lv.bound = v
+			return nil, nil
+		}
 	}
 	text, pe := sortedText([]byte(lv.src), info.plan.Sort, terms)
 	if pe != nil {
 		clear(lv.values) // no term this time: the client's statement, as without terms
 		return nil, nil
 	}
-	v := &likeVariant{name: "phiguard_like_" + strconv.FormatUint(variantSeq.Add(1), 10)}
+	v := &likeVariant{name: "phiguard_like_" + strconv.FormatUint(variantSeq.Add(1), 10),
+		parsed: &replacement{settled: make(chan struct{})}}
+	s.unsettled = append(s.unsettled, v.parsed) // noteSync marks it synced
 	if lv.made == nil {
 		lv.made = map[int]*likeVariant{}
 	}
@@ -243,8 +279,12 @@ func (s *session) closeVariants(name string) []byte {
 	}
 	var out []byte
 	for _, v := range info.like.made {
-		if v.state.Load() == variantFailed {
-			continue
+		select {
+		case <-v.parsed.settled:
+			if v.parsed.failed.Load() {
+				continue // never prepared
+			}
+		default: // a Close of a name the backend does not have is no error
 		}
 		x := s.expects.fresh(expClose)
 		x.name, x.closeS, x.injected = v.name, true, true
