@@ -249,3 +249,29 @@ func TestMatchTermVariantLifecycle(t *testing.T) {
 		}
 	}
 }
+
+// TestMatchTermVariantNamesRefused: a client may neither Bind one of
+// phiguard's variants (it would run without phiguard's plan of it) nor
+// prepare a statement of such a name.
+func TestMatchTermVariantNamesRefused(t *testing.T) {
+	t.Parallel()
+	tw, _, _ := newMatchFixture(t, 20)
+	ctx := testContext(t)
+	if _, err := tw.via.Prepare(ctx, "lkv", fmt.Sprintf("SELECT id, last FROM %s WHERE last ILIKE $1 ORDER BY id", tw.enc)); err != nil {
+		t.Fatal(err)
+	}
+	if rr := tw.via.PgConn().ExecPrepared(ctx, "lkv", [][]byte{[]byte("smi%")}, nil, nil).Read(); rr.Err != nil {
+		t.Fatal(rr.Err)
+	}
+	var name string
+	if err := tw.via.QueryRow(ctx, "SELECT name FROM pg_prepared_statements WHERE name LIKE 'phiguard_like_%' LIMIT 1").Scan(&name); err != nil {
+		t.Fatalf("no variant in the backend: %v", err)
+	}
+	rr := tw.via.PgConn().ExecPrepared(ctx, name, [][]byte{nil, nil, nil}, nil, nil).Read()
+	wantCode(t, rr.Err, "0A000", "phiguard's own")
+	_, err := tw.via.Prepare(ctx, "phiguard_like_x", fmt.Sprintf("SELECT id FROM %s", tw.enc))
+	wantCode(t, err, "0A000", "phiguard's own")
+	if rr := tw.via.PgConn().ExecPrepared(ctx, "lkv", [][]byte{[]byte("smi%")}, nil, nil).Read(); rr.Err != nil {
+		t.Fatalf("the client's statement after the refusals: %v", rr.Err)
+	}
+}

@@ -325,7 +325,7 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte, injected boo
 	if filledFrom != nil || len(info.plan.Defaults) > 0 {
 		info.again = again // its text will hold a guard (reprepare.go)
 	}
-	if pe := s.parseRefusal(a, info, cpe); pe != nil {
+	if pe := variantNameRefusal(msg.Name, s.parseRefusal(a, info, cpe)); pe != nil { // protect_search_variants.go
 		return s.markerParse(msg.Name, pe, a), nil
 	}
 	if !info.plan.Protected {
@@ -419,8 +419,12 @@ func (s *session) protectBind(body []byte, b boundNames) ([]byte, error) {
 	s.clientPortals[portal] = info
 	delete(s.describedPortals, portal)
 	s.noteFilters(portal, info) // filter_args.go
-	if pe := s.bindRefusal(info); pe != nil {
-		return s.markerParse("", pe, info.analysis), nil
+	if pe := variantNameRefusal(stmt, s.bindRefusal(info)); pe != nil { // protect_search_variants.go
+		var a *sqlrewrite.Analysis
+		if info != nil {
+			a = info.analysis
+		}
+		return s.markerParse("", pe, a), nil
 	}
 	if info == nil || len(info.params) == 0 && len(info.filterParams) == 0 {
 		return nil, nil // nothing to encrypt: the Bind goes as it came

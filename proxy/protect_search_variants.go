@@ -3,10 +3,12 @@ package proxy
 import (
 	"encoding/binary"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
@@ -99,6 +101,23 @@ func (s *session) variantUsable(v *likeVariant) (bool, error) {
 		return false, errBackendDone
 	}
 	return !r.failed.Load(), nil
+}
+
+// variantPrefix starts the names of phiguard's variants. A client's
+// Parse or Bind of such a name is refused: bound by the client, a variant
+// would run without phiguard's plan of it (no re-check of the client's
+// conjuncts, no audit of it as the client's statement), and a client's
+// statement of that name would take one phiguard prepares.
+const variantPrefix = "phiguard_like_"
+
+// variantNameRefusal is the refusal of a client's Parse or Bind naming
+// stmt, or pe, the refusal it has otherwise.
+func variantNameRefusal(stmt string, pe *pgerr.Error) *pgerr.Error {
+	if strings.HasPrefix(stmt, variantPrefix) {
+		return pgerr.Newf(pgerr.FeatureNotSupported,
+			"prepared statement names starting with %q are phiguard's own (the variants of statements with LIKE on an encrypted column): name the statement otherwise", variantPrefix)
+	}
+	return pe
 }
 
 // variantSeq numbers the variants' statement names, unique in the process
@@ -231,7 +250,7 @@ func (s *session) bindVariant(stmt string, body []byte) ([]byte, error) {
 		clear(lv.values) // no term this time: the client's statement, as without terms
 		return nil, nil
 	}
-	v := &likeVariant{name: "phiguard_like_" + strconv.FormatUint(variantSeq.Add(1), 10),
+	v := &likeVariant{name: variantPrefix + strconv.FormatUint(variantSeq.Add(1), 10),
 		parsed: &replacement{settled: make(chan struct{})}}
 	s.unsettled = append(s.unsettled, v.parsed) // noteSync marks it synced
 	if lv.made == nil {
