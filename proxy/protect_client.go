@@ -418,7 +418,7 @@ func (s *session) protectBind(body []byte, b boundNames) ([]byte, error) {
 	s.expects.push(x)
 	s.clientPortals[portal] = info
 	delete(s.describedPortals, portal)
-	s.noteFilters(portal, info) // filter_args.go
+	s.noteFilters(portal, info)                                         // filter_args.go
 	if pe := variantNameRefusal(stmt, s.bindRefusal(info)); pe != nil { // protect_search_variants.go
 		var a *sqlrewrite.Analysis
 		if info != nil {
