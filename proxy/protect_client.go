@@ -418,8 +418,9 @@ func (s *session) protectBind(body []byte, b boundNames) ([]byte, error) {
 	s.expects.push(x)
 	s.clientPortals[portal] = info
 	delete(s.describedPortals, portal)
-	s.noteFilters(portal, info)                                         // filter_args.go
-	if pe := variantNameRefusal(stmt, s.bindRefusal(info)); pe != nil { // protect_search_variants.go
+	s.noteFilters(portal, info) // filter_args.go
+	// variantNameRefusal: protect_search_variants.go.
+	if pe := variantNameRefusal(stmt, s.bindRefusal(info)); pe != nil {
 		var a *sqlrewrite.Analysis
 		if info != nil {
 			a = info.analysis
