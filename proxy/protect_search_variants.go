@@ -125,7 +125,8 @@ func variantNameRefusal(stmt string, pe *pgerr.Error) *pgerr.Error {
 var variantSeq atomic.Uint64
 
 // likeVariants is what a statement's Binds need to pick and prepare
-// variants. Client pump only, but for likeVariant.state.
+// variants. Client pump only (a likeVariant's parsed is settled by the
+// backend pump).
 type likeVariants struct {
 	filters []int                  // the LIKE filters with variants
 	params  [][2]int               // their added parameters' indexes in termParams: prefix, tokens
@@ -135,7 +136,7 @@ type likeVariants struct {
 	made    map[int]*likeVariant   // by variant key
 	// The current Bind's choice (bindVariant, then appendAdded).
 	bound  *likeVariant
-	values [][]byte // by termParams index; nil for NULL
+	values [][]byte // per filter k: [2k] its prefix key, [2k+1] its tokens; nil for NULL
 }
 
 // planLikeVariants adds, at Parse, the two parameters of each LIKE
