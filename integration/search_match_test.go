@@ -40,7 +40,7 @@ var matchValues = []string{"Smith", "smith", "SMITHSON", "Smyth", "Gleason12", "
 // matchFixture is the plain and encrypted twins written through phiguard
 // (whose writes carry the terms), the terms installed, phiguard behind a
 // byte relay.
-func newMatchFixture(t *testing.T, n int) (*twin, *byteRelay, *config.Config) {
+func newMatchFixture(t *testing.T, n int) (*twin, *byteRelay, func() *pgx.Conn) {
 	t.Helper()
 	ctx := testContext(t)
 	plain, enc := uniqueName("match_plain"), uniqueName("match_enc")
@@ -53,11 +53,9 @@ func newMatchFixture(t *testing.T, n int) (*twin, *byteRelay, *config.Config) {
 	}
 	prot := protection(t, fmt.Sprintf(matchPolicy, enc))
 	relay := startByteRelay(t)
-	var cfg *config.Config
 	p := startProxy(t, proxyOptions{protect: prot, quiet: true, configure: func(c *config.Config) {
 		c.Backend.Port = relay.port
 		c.Backend.TLS.Mode = config.BackendTLSDisable // the relay reads the bytes
-		cfg = c
 	}})
 	tw := &twin{plain: plain, enc: enc, via: p.app(t), dir: direct(t)}
 	r := rand.New(rand.NewPCG(uint64(n), 6))
@@ -76,8 +74,11 @@ func newMatchFixture(t *testing.T, n int) (*twin, *byteRelay, *config.Config) {
 		}
 	}
 	installSearch(t, prot.Policy)
+	// A session reads phiguard.search_objects with its catalog, at login
+	// (term_records.go): one that logs in after the install sends terms.
+	tw.via = p.app(t)
 	relay.take()
-	return tw, relay, cfg
+	return tw, relay, func() *pgx.Conn { return p.app(t) }
 }
 
 // genMatchStatement is a LIKE or ILIKE (or NOT, or ~~ / ~~*) on one of
@@ -316,5 +317,54 @@ tables:
 			t.Errorf("%s: sent\n%s\nplanned without %s:\n%s", c.q, text, c.index, plan.String())
 		}
 		t.Logf("%s: sent %s\n%s", c.q, text, plan.String())
+	}
+}
+
+// TestMatchTermUnderRecordedCollation: a session that reads in
+// phiguard.search_objects another collation version, or no record, for a
+// column's match terms than its catalog reports sends no match term for
+// its LIKE, literal or parameter (same answers, proxy-side): its tokens
+// may lower values otherwise than the database now. The records are read
+// with the catalog, at login: each case logs in again.
+func TestMatchTermUnderRecordedCollation(t *testing.T) {
+	t.Parallel()
+	tw, relay, login := newMatchFixture(t, 40)
+	ctx := testContext(t)
+	table := "%" + tw.enc
+	for _, c := range []struct {
+		name, update string
+		sent         bool
+	}{
+		{"as installed", "", true},
+		{"another version", "UPDATE phiguard.search_objects SET collation_version = '0.0-other' WHERE table_name LIKE $1 AND column_name = 'last' AND kind = 'm'", false},
+		{"no record", "DELETE FROM phiguard.search_objects WHERE table_name LIKE $1 AND column_name = 'last' AND kind = 'm'", false},
+	} {
+		if c.update != "" {
+			if _, err := superuser(t).Exec(ctx, c.update, table); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tw.via = login()
+		relay.take()
+		for _, q := range []struct {
+			sql  string
+			mode pgx.QueryExecMode
+			args []any
+		}{
+			{"SELECT id FROM %s WHERE last ILIKE 'smi%%' ORDER BY id", pgx.QueryExecModeSimpleProtocol, nil},
+			{"SELECT id FROM %s WHERE last LIKE $1 ORDER BY id", pgx.QueryExecModeCacheStatement, []any{"%ith%"}},
+		} {
+			want, err := rowsRaw(t, tw.dir, fmt.Sprintf(q.sql, tw.plain), q.mode, pgx.TextFormatCode, q.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := rowsRaw(t, tw.via, fmt.Sprintf(q.sql, tw.enc), q.mode, pgx.TextFormatCode, q.args...); err != nil || got != want {
+				t.Fatalf("%s: %s: through phiguard %v\n%s\ndirectly\n%s", c.name, q.sql, err, got, want)
+			}
+			b := relay.take()
+			if sent := bytes.Contains(b, []byte("phiguard.term_match_v1(last)")) || bytes.Contains(b, []byte("phiguard.term_pre_v1(last)")); sent != c.sent {
+				t.Errorf("%s: %s: match term sent %v, want %v", c.name, q.sql, sent, c.sent)
+			}
+		}
 	}
 }

@@ -18,13 +18,17 @@ import (
 // (protect_search_variants.go), through the same likeTermArgs. A pattern
 // that gives no token
 // (%mi%), ends in its escape, is NULL, or whose ESCAPE is NULL or invalid
-// sends none either: the answer is phiguard's re-check's, and an error
+// sends none either, and so does every pattern on a column whose match
+// terms phiguard.search_objects does not record under the collation (its
+// LC_CTYPE, which lower() follows) the catalog reports now
+// (term_records.go): the answer is phiguard's re-check's, and an error
 // PostgreSQL would raise is raised by the re-check as without terms.
 
 // likeTermArgs is the match conjunct's constants of filter f, whose
 // literal constants are fa (nil: none read), or nil for no term.
 func (s *session) likeTermArgs(f sqlrewrite.Filter, fa *filterArgs) []sqlrewrite.TermArg {
-	if fa == nil || f.Args[0].Param > 0 || f.HasEscape && f.Escape.Param > 0 || fa.args[0].null {
+	if fa == nil || f.Args[0].Param > 0 || f.HasEscape && f.Escape.Param > 0 || fa.args[0].null ||
+		!s.termsCurrent(f.Column, termRecordMatch) { // term_records.go: built under the collation the column has now
 		return nil
 	}
 	pattern := fa.args[0].pattern
