@@ -24,6 +24,10 @@
 // texts a deterministic column's cell of a value may have: per live key
 // version, with the value's terms and, until search_state is ready,
 // without (cells written before the column gained `search`).
+// MatchPatternTerms (match_pattern.go) turns a LIKE or ILIKE pattern, in
+// the form like_escape gives it, into the prefix key and match tokens
+// every matching value's cell holds (design §4.5): what the proxy sends
+// in the pattern's place.
 //
 // It knows keys (the cell format and key material), policy (the column's
 // mode, key, type and subject column), and PostgreSQL's value formats,

@@ -29,10 +29,14 @@ const (
 	// column with an order term and no equality term. Not stricter: a
 	// coarse order term ties values on both sides of a constant.
 	TermOrd
+	// TermMatch: phiguard.term_pre_v1(col) = X and/or
+	// phiguard.term_match_v1(col) @> tokens, for LIKE and ILIKE on a
+	// column with a match term (planner_terms_like.go).
+	TermMatch
 )
 
 func (k TermKind) String() string {
-	return [...]string{"", "equality term", "order term"}[k]
+	return [...]string{"", "equality term", "order term", "match term"}[k]
 }
 
 // suffix describes the term in golden tests' filter lists.
@@ -74,6 +78,8 @@ func termFor(f Filter) TermKind {
 		if ord {
 			return TermOrd
 		}
+	case FilterLike, FilterILike:
+		return likeTerm(f) // planner_terms_like.go
 	}
 	return TermNone
 }
