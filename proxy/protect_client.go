@@ -38,6 +38,9 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 		s.outputSeen = true
 	}
 	s.noteDatetimeChange(typ, a) // datetime_pending.go
+	if typ == feQuery {
+		s.forgetVariants(a) // protect_search_variants.go
+	}
 	s.noteSettingsUnseen(typ, a) // settings_unseen.go
 	if h := clientHandlers[typ]; h != nil {
 		return h(s, typ, a)
@@ -234,6 +237,7 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 		x.cursorChanges = st.cursorChanges
 		s.noteExecuteUnseen(st)   // settings_unseen.go
 		s.noteDatetimeExecute(st) // datetime_pending.go
+		s.forgetVariants(st.analysis)
 		phi := touchesPHI(st.plan, st.decisions)
 		if pe == nil && len(st.cursors) > 0 {
 			var cur cursorRequest

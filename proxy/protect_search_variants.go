@@ -314,3 +314,26 @@ func (s *session) closeVariants(name string) []byte {
 	info.like.made, info.like.bound = nil, nil
 	return out
 }
+
+// forgetVariants notes, as a DEALLOCATE ALL, a DISCARD ALL or a
+// DEALLOCATE of one of phiguard's names goes to the backend (a Query,
+// or an Execute of such a statement), that the backend will drop the
+// variants with the client's statements: a later Bind needing one
+// prepares it again under a new name, after the DEALLOCATE in the
+// stream, instead of binding a name the backend no longer has (26000,
+// where PostgreSQL without phiguard would run the Bind). Client pump.
+func (s *session) forgetVariants(a *sqlrewrite.Analysis) {
+	if a == nil {
+		return
+	}
+	for _, st := range a.Statements {
+		if st.Deallocates == "*" || strings.HasPrefix(st.Deallocates, variantPrefix) {
+			for _, info := range s.clientStmts {
+				if info.like != nil {
+					info.like.made, info.like.bound = nil, nil
+				}
+			}
+			return
+		}
+	}
+}
