@@ -40,11 +40,11 @@ func mayRunCode(st sqlrewrite.Statement) bool {
 }
 
 // settingsProbeZones are time zones whose offsets differ from UTC's and
-// from each other's at every instant (one with half-hour offsets and
-// daylight saving, one with a 45-minute offset).
+// from each other's at every instant: +14 and -11 hours, 25 apart, so
+// that 'today' is never one date in all of them, and a 45-minute one.
 var settingsProbeZones = func() []*time.Location {
 	out := []*time.Location{time.UTC}
-	for _, name := range []string{"America/St_Johns", "Asia/Kathmandu"} {
+	for _, name := range []string{"Pacific/Kiritimati", "Pacific/Pago_Pago", "Asia/Kathmandu"} {
 		if loc, err := time.LoadLocation(name); err == nil {
 			out = append(out, loc)
 		}
@@ -55,11 +55,11 @@ var settingsProbeZones = func() []*time.Location {
 // settingsFree reports whether v reads as the same canonical text under
 // every DateStyle field order, the probe zones and both IntervalStyles
 // PostgreSQL reads differently (postgres and sql_standard): which of
-// them the session has now does not change it. Fewer than three zones
-// loaded (no tz database): false.
+// them the session has now does not change it. A zone not loaded (no
+// tz database): false.
 func settingsFree(conv pgvalue.Converter, col *policy.ProtectedColumn, format int16, v []byte,
 	canonicalize func(pgvalue.Converter, *policy.ProtectedColumn, int16, []byte) ([]byte, error)) bool {
-	if len(settingsProbeZones) < 3 {
+	if len(settingsProbeZones) < 4 {
 		return false
 	}
 	var first []byte
