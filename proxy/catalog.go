@@ -268,7 +268,7 @@ func (s *session) catalogQueryMessage() []byte {
 	if termRecordsWanted(pol) {
 		q += ";\n" + search.RecordsQuery
 	}
-	return queryMessage([]byte(q))
+	return queryMessage([]byte(underCatalogPath(q))) // catalog_path.go
 }
 
 // catalogBuilder collects the catalog query's answer.

@@ -18,8 +18,10 @@ import (
 // February (TestRedTeam10DateStyleChangedInRequest). A function that
 // runs SET or set_config inside does the same, unseen in the text
 // (TestRedTeam12DateStyleInFunction), so a call of any function but a
-// few built-ins counts as such a request too, at its Parse and at each
-// Execute of it. So, as for
+// few built-ins counts as such a request too, at its Parse; and as a
+// trigger, an operator or a default runs code unseen as well, every
+// statement that executes counts when it runs (datetime_free.go, which
+// also narrows the refusal to values the settings read otherwise). So, as for
 // extra_float_digits (output.go), such a value read in text while a
 // request that may change the settings (sqlrewrite's MayChangeDatetime)
 // is unanswered, or after one in the same Query, is refused (0A000):
@@ -35,7 +37,9 @@ func (s *session) noteDatetimeChange(typ byte, a *sqlrewrite.Analysis) {
 	changes, early := typ == feFunctionCall, false // set_config called by OID
 	if (typ == feQuery || typ == feParse) && a != nil {
 		for i, st := range a.Statements {
-			if st.MayChangeDatetime() {
+			// A Parse runs nothing; a Query's statement runs, and may run
+			// code of the database's users unseen (datetime_free.go).
+			if st.MayChangeDatetime() || typ == feQuery && mayRunCode(st) {
 				changes, early = true, early || i < len(a.Statements)-1
 			}
 		}
@@ -60,7 +64,7 @@ func (s *session) noteDatetimeExecute(st *stmtInfo) {
 		return
 	}
 	for _, stmt := range st.analysis.Statements {
-		if stmt.MayChangeDatetime() {
+		if mayRunCode(stmt) { // datetime_free.go
 			s.datetimeSent++
 			s.expects.mu.Lock()
 			s.expects.datetimeEpoch = s.datetimeSent

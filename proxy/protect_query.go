@@ -419,12 +419,12 @@ func (s *session) canonicalValue(col *policy.ProtectedColumn, format int16, v []
 // gives a value of its own, CanonicalShared may give v.
 func (s *session) canonical(col *policy.ProtectedColumn, format int16, v []byte,
 	canonicalize func(pgvalue.Converter, *policy.ProtectedColumn, int16, []byte) ([]byte, error)) ([]byte, error) {
-	if err := s.datetimeUnsettled(col, format); err != nil {
-		return nil, err
-	}
 	conv, err := s.converterFor(col)
 	if err != nil {
 		return nil, err
+	}
+	if err := s.datetimeUnsettled(col, format); err != nil && !settingsFree(conv, col, format, v, canonicalize) {
+		return nil, err // datetime_free.go
 	}
 	return canonicalize(conv, col, format, v)
 }

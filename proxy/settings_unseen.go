@@ -35,12 +35,20 @@ func (s *session) noteSettingsUnseen(typ byte, a *sqlrewrite.Analysis) {
 	changes := typ == feFunctionCall
 	if (typ == feQuery || typ == feParse) && a != nil {
 		for _, st := range a.Statements {
-			changes = changes || st.MayChangeSettingsUnseen()
+			// A Query's statements run: any may run code of the
+			// database's users unseen (a trigger, an operator, a
+			// default: datetime_free.go's mayRunCode).
+			changes = changes || st.MayChangeSettingsUnseen() || typ == feQuery && mayRunCode(st)
 		}
 	}
-	if !changes {
-		return
+	if changes {
+		s.countUnseen()
 	}
+}
+
+// countUnseen counts one request that may change the settings unseen;
+// the expectations pushed after it carry the count.
+func (s *session) countUnseen() {
 	s.unseenSent++
 	s.expects.mu.Lock()
 	s.expects.unseenEpoch = s.unseenSent
@@ -95,14 +103,22 @@ func (s *session) awaitSettingsSeen(typ byte) error {
 // (README).
 
 // noteExecuteUnseen marks the segment once it executes a statement that
-// may change the settings unseen (client pump, onExecute).
+// may change the settings unseen, and counts the Execute, so that a
+// segment after its Sync waits for its answer (client pump, onExecute).
+// Any statement but transaction control, SET and SHOW may: a trigger, an
+// operator or a column default runs a user's function its text does not
+// name, and one turning standard_conforming_strings off let the UPDATE
+// behind it store a name in clear (TestRedTeam14SettingInTrigger). The
+// Execute is counted, not only the Parse: a statement prepared in an
+// earlier request runs its code again at each Execute.
 func (s *session) noteExecuteUnseen(st *stmtInfo) {
 	if st == nil || st.analysis == nil || s.srv.protect == nil {
 		return
 	}
 	for _, stmt := range st.analysis.Statements {
-		if stmt.MayChangeSettingsUnseen() {
+		if stmt.MayChangeSettingsUnseen() || mayRunCode(stmt) {
 			s.segmentUnseen = true
+			s.countUnseen()
 			return
 		}
 	}

@@ -89,6 +89,9 @@ func installBase(ctx context.Context, r *runner) error {
 	if err := r.exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+Schema); err != nil {
 		return fmt.Errorf("search install: %w (the login needs CREATE on the database)", err)
 	}
+	if err := checkSchemaOwner(ctx, r.conn); err != nil { // install_owner.go
+		return err
+	}
 	for _, f := range Functions {
 		var exists bool
 		if err := r.conn.QueryRow(ctx, "SELECT pg_catalog.to_regproc($1) IS NOT NULL", f.Name).Scan(&exists); err != nil {
