@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"bytes"
+
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
@@ -94,10 +96,15 @@ func (s *session) awaitSettingsSeen(typ byte) error {
 // sent after the Execute of such a call, before the Sync, under what the
 // function set. Only two settings change how text lexes, and each only
 // for some bytes: standard_conforming_strings for a backslash, a
-// client-only encoding for a byte above 0x7F. So such a statement with
-// either, after such an Execute in the same segment, is refused (0A000);
-// any other is lexed alike under every setting phiguard lets a session
-// keep. DateStyle, TimeZone and IntervalStyle, which PostgreSQL applies
+// client-only encoding (SJIS, BIG5, GBK, UHC, GB18030) for a byte above
+// 0x7F that, read as the first byte of one of their characters, takes an
+// ASCII byte after it (a quote, a backslash) into that character. So
+// such a statement with a backslash, or with non-ASCII text one of those
+// encodings would read an ASCII byte of (asciiKeptUnderClientEncodings),
+// after such an Execute in the same segment, is refused (0A000); any
+// other is lexed alike under every setting phiguard lets a session keep
+// ('Müller', 'José': each of their bytes above 0x7F is read with another
+// such byte). DateStyle, TimeZone and IntervalStyle, which PostgreSQL applies
 // when it analyses a statement, are datetime_pending.go's: such a call
 // counts as a request that may change them. search_path is not covered
 // (README).
@@ -131,11 +138,53 @@ func (s *session) unseenInSegment(sql []byte) *pgerr.Error {
 	if !s.segmentUnseen {
 		return nil
 	}
-	for _, c := range sql {
-		if c == '\\' || c >= 0x80 {
-			return pgerr.New(pgerr.FeatureNotSupported,
-				"a statement holding a backslash or a non-ASCII character, sent behind the execution of a function in the same pipeline segment (before its Sync), cannot run through phiguard: the function may change standard_conforming_strings or client_encoding, which PostgreSQL reports only at the Sync; send a Sync first")
-		}
+	if bytes.IndexByte(sql, '\\') >= 0 || !asciiKeptUnderClientEncodings(sql) {
+		return pgerr.New(pgerr.FeatureNotSupported,
+			"a statement holding a backslash or non-ASCII text that a client-only encoding would read otherwise, sent behind the execution of another statement in the same pipeline segment (before its Sync), cannot run through phiguard: that statement may change standard_conforming_strings or client_encoding (in a function, a trigger, an operator), which PostgreSQL reports only at the Sync; send a Sync first")
 	}
 	return nil
+}
+
+// asciiKeptUnderClientEncodings: read as each client-only encoding
+// PostgreSQL has, sql keeps every ASCII byte a character of its own, so
+// PostgreSQL converting it from that encoding would lex the same quotes,
+// backslashes and delimiters phiguard lexed. Their characters' lengths,
+// as PostgreSQL's pg_encoding_mblen gives them: SJIS and SHIFT_JIS_2004
+// two bytes from a lead of 0x81-0x9F or 0xE0-0xFC (else one); BIG5, GBK
+// and UHC two from any byte above 0x7F; GB18030 four when a digit
+// follows such a byte, else two.
+func asciiKeptUnderClientEncodings(sql []byte) bool {
+	sjis := func(c, _ byte) int {
+		if c >= 0x81 && c <= 0x9F || c >= 0xE0 && c <= 0xFC {
+			return 2
+		}
+		return 1
+	}
+	double := func(byte, byte) int { return 2 }
+	gb18030 := func(_, next byte) int {
+		if next >= '0' && next <= '9' {
+			return 4
+		}
+		return 2
+	}
+	for _, mblen := range []func(c, next byte) int{sjis, double, gb18030} {
+		for i := 0; i < len(sql); {
+			if sql[i] < 0x80 {
+				i++
+				continue
+			}
+			var next byte
+			if i+1 < len(sql) {
+				next = sql[i+1]
+			}
+			n := mblen(sql[i], next)
+			for j := i + 1; j < i+n && j < len(sql); j++ {
+				if sql[j] < 0x80 {
+					return false
+				}
+			}
+			i += n
+		}
+	}
+	return true
 }
