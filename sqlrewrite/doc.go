@@ -26,7 +26,9 @@
 //     sort and filter by (docs/search.md). On a column whose search
 //     terms are ready a filter gets a term (planner_terms.go), and
 //     RewriteSortTerms (sort_terms.go) writes its term conjunct, with
-//     the term constants the proxy computed, in the place of its `true`.
+//     the term constants the proxy computed, in the place of its `true`
+//     (while the column is rekeying, = ANY of the term under every
+//     version, sort_term_versions.go).
 //   - WithColumnList and WithCopyColumnList (insert_columns.go) write in
 //     the column list an INSERT or COPY lacks, from the proxy's catalog;
 //     GuardColumnOrder (column_guard.go) and GuardNoDefaults

@@ -38,6 +38,9 @@ type TermArg struct {
 	Param int
 	Null  bool
 	Value []byte
+	// Versions and Array: a term under several term key versions
+	// (sort_term_versions.go).
+	termVersions
 }
 
 func (a TermArg) text() string {
@@ -60,6 +63,9 @@ func termConjunct(f Filter, column string, args []TermArg) (string, error) {
 	term := fn + column + ")"
 	switch f.Op {
 	case FilterEq:
+		if operand, ok := args[0].anyText(); ok {
+			return term + " OPERATOR(pg_catalog.=) ANY (" + operand + ")", nil
+		}
 		return term + " OPERATOR(pg_catalog.=) " + args[0].text(), nil
 	case FilterGt, FilterGe:
 		return term + " OPERATOR(pg_catalog.>=) " + args[0].text(), nil
