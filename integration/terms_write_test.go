@@ -525,14 +525,14 @@ func TestSearchTermsUnderUnsupportedCollation(t *testing.T) {
 }
 
 // TestDeterministicSearchLiteralLeftOfColumn: a value compared where the
-// rewrite cannot list the candidates ('x' = col, col = ('x')) is sealed
-// once, as the cell a write stores now (with terms): the rows whose cells
-// were written before the column gained `search` are not found, where
-// the plaintext table finds them (verified failing before the skip: ids
-// 1 and 101 directly, 1 through phiguard). The same limit holds during a
-// key rotation for older versions' cells (docs/backfill.md).
+// rewrite cannot list the candidates ('x' = col, col = ('x'), $1 = col)
+// would be sealed once, as the cell a write stores now (with terms): the
+// rows whose cells were written before the column gained `search` would
+// not be found, where the plaintext table finds them (ids 1 and 101
+// directly, 1 through phiguard, before the refusal). While the column
+// has several candidates such a comparison is refused (0A000 naming the
+// column); the forms the rewrite lists stay the plaintext's answer.
 func TestDeterministicSearchLiteralLeftOfColumn(t *testing.T) {
-	t.Skip("HOLE: 'x' = mrn on a deterministic column with search compares with the format-2 text only and misses cells written before the column had search")
 	t.Parallel()
 	f := newTermWriteFixture(t)
 	ctx := testContext(t)
@@ -554,7 +554,17 @@ func TestDeterministicSearchLiteralLeftOfColumn(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, mode := range bothModes {
-		f.same(t, "SELECT id FROM %s WHERE '"+r.mrn+"' = mrn ORDER BY id", mode, "a literal left of the column")
+		f.same(t, "SELECT id FROM %s WHERE mrn = '"+r.mrn+"' ORDER BY id", mode, "the column left of the literal")
+		for _, q := range []string{
+			"SELECT id FROM %s WHERE '" + r.mrn + "' = mrn ORDER BY id",
+			"SELECT id FROM %s WHERE mrn = ('" + r.mrn + "') ORDER BY id",
+			"SELECT id FROM %s WHERE '" + r.mrn + "' <> mrn ORDER BY id",
+		} {
+			_, err := f.via.Exec(ctx, fmt.Sprintf(q, f.enc), mode)
+			wantCode(t, err, "0A000", mrn.QualifiedName())
+		}
+		_, err := f.via.Exec(ctx, fmt.Sprintf("SELECT id FROM %s WHERE $1 = mrn ORDER BY id", f.enc), mode, r.mrn)
+		wantCode(t, err, "0A000", "value left of it")
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/search"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
@@ -52,6 +53,10 @@ type catalog struct {
 	// column and the database's default (100), C and POSIX, for the
 	// collation probes of a proxy-side ORDER BY or WHERE (collation.go).
 	collations map[uint32]collationEntry
+	// termRecords are phiguard.search_objects' records of the collation
+	// each kind of a column's terms was built under (term_records.go),
+	// read only for a policy with ready terms that depend on one.
+	termRecords map[termRecordKey]termRecord
 	// relations are the names of every relation in the database (true
 	// for a name of a view or a relation with rules), and maxOID the
 	// highest relation OID, when the catalog was read: a statement naming
@@ -258,7 +263,12 @@ func (s *session) ownQuery(msg []byte, add func(typ byte, body []byte) error) er
 }
 
 func (s *session) catalogQueryMessage() []byte {
-	return queryMessage([]byte(catalogQuery(s.policy())))
+	pol := s.policy()
+	q := catalogQuery(pol)
+	if termRecordsWanted(pol) {
+		q += ";\n" + search.RecordsQuery
+	}
+	return queryMessage([]byte(q))
 }
 
 // catalogBuilder collects the catalog query's answer.
@@ -283,6 +293,9 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 		var row pgproto3.DataRow
 		if err := row.Decode(body); err == nil && len(row.Values) == 4 {
 			return b.addCollation(row.Values) // collationQuery's
+		} else if err == nil && len(row.Values) == 5 {
+			b.addTermRecord(row.Values) // search.RecordsQuery's
+			return nil
 		} else if err == nil && len(row.Values) == 2 {
 			return b.addRelation(row.Values) // relationsQuery's
 		} else if err != nil || len(row.Values) != 12 {

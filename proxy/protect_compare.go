@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/policy"
 
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
@@ -25,20 +26,26 @@ import (
 // (cellcipher.EqualityCandidates; docs/design/search-terms.md §4.7), so
 // its literal is replaced by all of them even with one live version.
 //
-// Anything else (a literal left of the column, in extra parentheses) is
-// compared with the write version's cell only, which finds the rows
-// already moved (and, for a column with `search`, those written with
-// terms); docs/backfill.md and docs/search.md say so. A $n parameter in the same
-// places is handled at Parse and Bind (protect_compare_param.go).
+// Anything else (a literal left of the column, in extra parentheses)
+// has no place for the list, and one cell would find only the rows
+// holding that text: another version's cells, or cells written before
+// the column gained `search`, would be missed where the plaintext finds
+// them. So such a comparison is refused (0A000, unlisted) whenever the
+// column has more than one candidate; with one it is exact. A $n
+// parameter in the same places is handled at Parse and Bind
+// (protect_compare_param.go).
 
 // compareLiteral returns the replacement text for a compared literal at
 // sp, or ok false when one cell (the write version's) is all it takes or
 // all the syntax allows.
 func (s *session) compareLiteral(sql []byte, sp [2]int, v sqlrewrite.ValueSlot, plain []byte) (text string, ok bool, pe *pgerr.Error) {
-	if v.Use != sqlrewrite.UseCompare || v.Form == sqlrewrite.CompareOther || !literalPlace(sql, sp, v.Form) {
+	if v.Use != sqlrewrite.UseCompare {
 		return "", false, nil
 	}
 	col := v.Column
+	if v.Form == sqlrewrite.CompareOther || !literalPlace(sql, sp, v.Form) {
+		return "", false, s.unlisted(col)
+	}
 	canon, err := s.canonicalValue(col, 0, plain)
 	if err != nil {
 		return "", false, valueError(col, err)
@@ -98,4 +105,18 @@ func literalPlace(sql []byte, sp [2]int, form sqlrewrite.CompareForm) bool {
 
 func isIdentByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c >= 0x80
+}
+
+// unlisted refuses a value compared with col where the text has no place
+// for its candidates (a value left of the column, in extra parentheses)
+// when col has more than one: one cell would miss the rows holding the
+// others.
+func (s *session) unlisted(col *policy.ProtectedColumn) *pgerr.Error {
+	n, pe := s.candidateCount(col) // protect_terms.go
+	if pe != nil || n < 2 {
+		return pe
+	}
+	return pgerr.Newf(pgerr.FeatureNotSupported,
+		"comparing encrypted column %s with a value left of it or in parentheses: each value has %d cells in the column now (several live key versions, or cells with and without search terms) and phiguard lists them only in col = value, col <> value and col IN (...): write the comparison so",
+		col.QualifiedName(), n)
 }

@@ -30,8 +30,8 @@ import (
 // compared parameter gets hidden parameters even with one live version;
 // the ranks count EqualityCandidates' texts. With one live version and
 // no `search` nothing changes. A parameter left
-// of the column (`$1 = col`) or in extra parentheses compares with the
-// write version's cell only, as a literal there does.
+// of the column (`$1 = col`) or in extra parentheses is refused while the
+// column has several candidates, as a literal there is (unlisted).
 
 // hiddenParam is a parameter phiguard added to a statement: the cell of
 // the client's $of of rank rank among its equality candidates (0 is the
@@ -50,25 +50,9 @@ type hiddenParam struct {
 // highest of the declared count and the highest $n in the text); a text
 // with nothing to change comes back as it is, with no hidden parameters.
 func (s *session) compareParams(sql []byte, plan *sqlrewrite.Plan, declared int) ([]byte, []hiddenParam, int, *pgerr.Error) {
-	type site struct {
-		v    sqlrewrite.ValueSlot
-		live int
-	}
-	var sites []site
-	for _, v := range plan.Values {
-		if v.Literal >= 0 || v.Use != sqlrewrite.UseCompare || v.Form == sqlrewrite.CompareOther || v.Token < 0 {
-			continue
-		}
-		live, pe := s.candidateCount(v.Column)
-		if pe != nil {
-			return nil, nil, 0, pe
-		}
-		if live > 1 {
-			sites = append(sites, site{v, live})
-		}
-	}
-	if len(sites) == 0 {
-		return sql, nil, declared, nil
+	sites, pe := s.compareSites(plan)
+	if pe != nil || len(sites) == 0 {
+		return sql, nil, declared, pe
 	}
 	spans := sqlrewrite.ParamSpans(sql)
 	clientParams := declared
@@ -86,7 +70,7 @@ func (s *session) compareParams(sql []byte, plan *sqlrewrite.Plan, declared int)
 			return nil, nil, 0, internalRefusal(v.Column, "parameter positions disagree")
 		}
 		if !literalPlace(sql, spans[v.Token], v.Form) {
-			continue
+			return nil, nil, 0, s.unlisted(v.Column)
 		}
 		if numbers[v.Param] == nil {
 			for rank := 1; rank < st.live; rank++ {
@@ -123,6 +107,39 @@ func (s *session) compareParams(sql []byte, plan *sqlrewrite.Plan, declared int)
 		last = sp[1]
 	}
 	return append(out, sql[last:]...), hidden, clientParams, nil
+}
+
+// compareSite is a compared parameter of a column with several
+// candidates, and how many.
+type compareSite struct {
+	v    sqlrewrite.ValueSlot
+	live int
+}
+
+// compareSites lists plan's compared parameters whose columns have more
+// than one candidate, and refuses one the text has no place for
+// (unlisted).
+func (s *session) compareSites(plan *sqlrewrite.Plan) ([]compareSite, *pgerr.Error) {
+	var sites []compareSite
+	for _, v := range plan.Values {
+		if v.Literal >= 0 || v.Use != sqlrewrite.UseCompare {
+			continue
+		}
+		if v.Form == sqlrewrite.CompareOther || v.Token < 0 {
+			if pe := s.unlisted(v.Column); pe != nil {
+				return nil, pe
+			}
+			continue
+		}
+		live, pe := s.candidateCount(v.Column)
+		if pe != nil {
+			return nil, pe
+		}
+		if live > 1 {
+			sites = append(sites, compareSite{v, live})
+		}
+	}
+	return sites, nil
 }
 
 // hiddenValues returns the values of a statement's hidden parameters for

@@ -53,8 +53,8 @@ func (s *session) filterTerms(sp *sqlrewrite.SortPlan, lits []filterArgs, types 
 	out := make([][]sqlrewrite.TermArg, len(sp.Filters))
 	var params []termParam
 	for i, f := range sp.Filters {
-		if f.Term == sqlrewrite.TermNone {
-			continue
+		if f.Term == sqlrewrite.TermNone || f.Term == sqlrewrite.TermOrd && !s.termsCurrent(f.Column, termRecordOrder) {
+			continue // term_records.go: the conjunct stays true
 		}
 		n := 1
 		if f.Op == sqlrewrite.FilterBetween {

@@ -60,19 +60,7 @@ func (s *session) termLocale(col *policy.ProtectedColumn) (*pgcollate.Locale, *p
 	if !order && !match || !policy.SearchTermAllowed(col.Type, policy.ModeRandomized, policy.SearchMatch) {
 		return nil, nil // match is allowed exactly for the text types
 	}
-	cat := s.catalog.Load()
-	var oid uint32
-	if cat != nil {
-		for _, cc := range cat.tables[col.Table.Name] {
-			if cc.protected == col {
-				oid = cc.collation
-			}
-		}
-	}
-	e, known := collationEntry{}, false
-	if cat != nil && oid != 0 {
-		e, known = cat.collations[oid]
-	}
+	e, known := s.catalog.Load().columnCollation(col) // term_records.go
 	if !known {
 		// A column the catalog does not describe, or a collation it did
 		// not read: DDL in another session since the read.

@@ -86,11 +86,16 @@ func NeedsLocale(col *policy.ProtectedColumn) bool {
 // Locale is the locale col's order and match terms are computed under
 // (cellcipher.SealWithTerms's loc): nil for C and POSIX, which order by
 // bytes and lower ASCII only, or the libc locale opened where phiguard
-// runs. Refused, naming the column: ICU; a non-deterministic collation;
-// a collation whose LC_COLLATE and LC_CTYPE differ (one locale serves
-// both the sort key and lower()); a server whose C library is not
-// phiguard's (their orders may differ); a locale phiguard cannot open.
-// A column whose terms need no collation gets nil.
+// runs. The order term follows the collation's LC_COLLATE, the match
+// term its LC_CTYPE (lower()), so a column with both needs the two to be
+// one locale; a column with one of them uses that one's. This is the
+// proxy's rule for its writes (proxy/protect_terms.go, termLocale): the
+// backfill, the install and the proxy compute and record terms under the
+// same locale. Refused, naming the column: ICU; a non-deterministic
+// collation; a column with order and match terms whose LC_COLLATE and
+// LC_CTYPE differ; a server whose C library is not phiguard's (their
+// orders may differ); a locale phiguard cannot open. A column whose
+// terms need no collation gets nil.
 func (c Collation) Locale(col *policy.ProtectedColumn) (*pgcollate.Locale, error) {
 	if !NeedsLocale(col) {
 		return nil, nil
@@ -100,6 +105,7 @@ func (c Collation) Locale(col *policy.ProtectedColumn) (*pgcollate.Locale, error
 			col.QualifiedName(), col.Search, c.Name, fmt.Sprintf(format, a...))
 	}
 	bytewise := func(s string) bool { return s == "C" || s == "POSIX" }
+	locale := c.TermLocale(col)
 	switch {
 	case c.Name == "":
 		return nil, refuse("the column's type has no collation")
@@ -107,16 +113,26 @@ func (c Collation) Locale(col *policy.ProtectedColumn) (*pgcollate.Locale, error
 		return nil, refuse("an ICU collation")
 	case !c.Deterministic:
 		return nil, refuse("a non-deterministic collation")
-	case c.Collate != c.Ctype:
-		return nil, refuse("LC_COLLATE %s and LC_CTYPE %s differ", c.Collate, c.Ctype)
-	case bytewise(c.Collate):
+	case c.Collate != c.Ctype && col.Search.Has(policy.SearchOrder) && col.Search.Has(policy.SearchMatch):
+		return nil, refuse("LC_COLLATE %s and LC_CTYPE %s differ, and its order and match terms are computed under one locale", c.Collate, c.Ctype)
+	case bytewise(locale):
 		return nil, nil
 	case c.Version != "" && c.Version != pgcollate.Version():
 		return nil, refuse("the database server's C library (version %s) is not phiguard's (%s), so their orders may differ", c.Version, pgcollate.Version())
 	}
-	loc, err := pgcollate.Open(c.Collate)
+	loc, err := pgcollate.Open(locale)
 	if err != nil {
 		return nil, refuse("phiguard cannot use the locale where it runs (%v)", err)
 	}
 	return loc, nil
+}
+
+// TermLocale is the name of the locale col's order and match terms
+// depend on: LC_COLLATE when the column has an order term, else LC_CTYPE
+// (match only). Locale refuses a column with both whose two differ.
+func (c Collation) TermLocale(col *policy.ProtectedColumn) string {
+	if col.Search.Has(policy.SearchOrder) {
+		return c.Collate
+	}
+	return c.Ctype
 }

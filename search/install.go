@@ -131,11 +131,21 @@ func installColumn(ctx context.Context, r *runner, col *policy.ProtectedColumn) 
 	if _, err := coll.Locale(col); err != nil {
 		return fmt.Errorf("search install: %w", err)
 	}
-	collName, collVersion := any(nil), any(nil)
-	if NeedsLocale(col) {
-		collName, collVersion = coll.Collate, coll.Version
-	}
 	record := func(kind, name string) error {
+		// The collation the kind's terms depend on (the proxy compares it
+		// with the catalog's before it uses them): LC_COLLATE for the
+		// order and prefix terms, LC_CTYPE for the match term, none for
+		// the equality term.
+		collName, collVersion := any(nil), any(nil)
+		switch {
+		case !NeedsLocale(col) || kind == "e":
+		case kind == "m":
+			collName, collVersion = coll.Ctype, coll.Version
+		case kind == "check":
+			collName, collVersion = coll.TermLocale(col), coll.Version
+		default:
+			collName, collVersion = coll.Collate, coll.Version
+		}
 		return r.exec(ctx, `INSERT INTO `+ObjectsTable+` (table_name, column_name, kind, object_name, search_key_version, collation_name, collation_version)
 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (table_name, column_name, kind) DO UPDATE SET object_name = EXCLUDED.object_name,
 search_key_version = EXCLUDED.search_key_version, collation_name = EXCLUDED.collation_name, collation_version = EXCLUDED.collation_version, built_at = pg_catalog.now()`,
