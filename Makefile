@@ -103,8 +103,9 @@ bench:
 
 # bench-search: issue 13's search queries on 1,000,000 generated patients,
 # through phiguard on encrypted columns against plaintext with its indexes
-# (bench/search; BENCH_PATIENTS, BENCH_RUNS). make test runs a 2,000-patient
-# sample of it (TestSearchSample), which checks answers only.
+# (bench/search; BENCH_PATIENTS, BENCH_RUNS, BENCH_KEEP=dir keeps the loaded
+# cluster for the next run, BENCH_QUERIES=4,5 runs some). make test runs a
+# 2,000-patient sample of it (TestSearchSample), which checks answers only.
 bench-search:
 	$(GO) run ./bench/search
 

@@ -18,7 +18,9 @@ import (
 
 // TestSubqueryFilterDifferential generates statements whose WHERE holds
 // X IN (SELECT k ...), X = ANY (SELECT k ...) or EXISTS (SELECT ...), or
-// NOT IN or NOT EXISTS, with one or two conjuncts on one encrypted column of the subquery's table
+// NOT IN or NOT EXISTS, with one or two conjuncts on an encrypted column of the subquery's table
+// (on people, in one statement of four, also on one or two more columns
+// or the same one named without its table: several cells per inner row)
 // (every comparison phiguard evaluates, ILIKE with ESCAPE, `_` and `%`,
 // ranges on a randomized date, IS [NOT] DISTINCT FROM, lower()), beside
 // plaintext conjuncts inside and outside, ORDER BY and LIMIT outside, NULL
@@ -74,6 +76,15 @@ func genSubqueryStatement(r *rand.Rand) (string, []any, bool) {
 	i := cols[r.IntN(len(cols))]
 	col := "s." + strings.Split(filterColumns[i].col, ".")[1]
 	inner := genInnerConjuncts(r, i, col, &args)
+	for n := r.IntN(4); sh.people && n >= 2; n-- { // filters on a second (third) column of the same rows
+		j := cols[r.IntN(len(cols))]
+		other := "s." + strings.Split(filterColumns[j].col, ".")[1]
+		if j == i && r.IntN(2) == 0 {
+			other = strings.TrimPrefix(other, "s.") // the same column named another way: another cell
+		}
+		inner = append(inner, genInnerConjuncts(r, j, other, &args)...)
+		r.Shuffle(len(inner), func(a, b int) { inner[a], inner[b] = inner[b], inner[a] })
+	}
 	if r.IntN(2) == 0 {
 		plain := "s.active"
 		if sh.people {
@@ -172,7 +183,8 @@ func TestSubqueryFilterRefusals(t *testing.T) {
 		{in + "IN (SELECT DISTINCT ON (s.grp) s.id FROM %[1]s s WHERE s.name LIKE 'S%%')", "with DISTINCT"},
 		{in + "IN (SELECT s.id + 0 * row_number() OVER () FROM %[1]s s WHERE s.name LIKE 'S%%')", "with window functions"},
 		{in + "IN (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%' UNION SELECT 1)", "LIKE"},
-		{in + "IN (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%' AND s.born > '1950-01-01')", "several encrypted columns"},
+		{in + "IN (SELECT s.id FROM %[1]s s WHERE s.born > '1950-01-01' AND (s.name > 'S' OR s.id > 3))", "operator >"},
+		{in + "IN (SELECT s.id FROM %[1]s s WHERE s.born > '1950-01-01' AND s.name = s.tag)", "comparing two encrypted columns"},
 		{"SELECT o.id FROM %[2]s o WHERE person IN (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%')", "without its table"},
 		{"SELECT s.id FROM %[2]s s WHERE s.person IN (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%')", "the subquery's FROM also defines"},
 		{in + "IN (SELECT s.id FROM %[1]s s WHERE s.name LIKE 'S%%' AND s.id IN (SELECT t.id FROM %[1]s t WHERE t.name LIKE 'A%%'))", "LIKE"},

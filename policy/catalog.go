@@ -12,6 +12,9 @@ import (
 // one from a live server.
 type Catalog struct {
 	Tables map[TableName]CatalogTable
+	// SearchRecords: phiguard.search_objects was read (it exists and the
+	// login may read it) into the columns' TermsBuiltUnder.
+	SearchRecords bool
 }
 
 // CatalogTable is one table's columns by (folded) name.
@@ -33,7 +36,20 @@ type CatalogColumn struct {
 	// type without a collation or when unknown; Collation its name.
 	CollationProvider string
 	Collation         string
+	// CollateLocale and CtypeLocale are the collation's LC_COLLATE and
+	// LC_CTYPE (the database's for the default one), CollationVersion
+	// the version the server reports for it now ("" for C, POSIX and
+	// ICU).
+	CollateLocale, CtypeLocale, CollationVersion string
+	// TermsBuiltUnder is what phiguard.search_objects records of the
+	// collation each kind of the column's terms was built under, by kind
+	// letter (o order, m match, p prefix, e equality).
+	TermsBuiltUnder map[string]TermsBuild
 }
+
+// TermsBuild is the collation and version a kind of terms was built
+// under, as `phiguard search install` recorded it ("" for none).
+type TermsBuild struct{ Collation, Version string }
 
 // CheckCatalog compares the policy with a snapshot of the live database and
 // reports every mismatch, each with the key path of the policy entry:
@@ -47,7 +63,10 @@ type CatalogColumn struct {
 //     presenting the declared type. A type that is neither is an error,
 //     since the backfill would change what the application sees;
 //   - a text column with order or match search terms under an ICU
-//     collation (searchCollation).
+//     collation (searchCollation);
+//   - a ready text column whose order or match terms were built under
+//     another collation or version than the database reports now, or
+//     of which phiguard.search_objects holds no record (termsBuild).
 //
 // It returns nil when there is nothing to report.
 func (p *Policy) CheckCatalog(cat Catalog) error {
@@ -77,6 +96,9 @@ func (p *Policy) CheckCatalog(cat Catalog) error {
 			}
 			if msg := searchCollation(c, cc); msg != "" {
 				add(c.path+".search", c.line, "%s", msg)
+			}
+			if msg := termsBuild(c, cc, cat.SearchRecords); msg != "" {
+				add(c.path+".search_state", c.line, "%s", msg)
 			}
 		}
 	}
@@ -154,4 +176,43 @@ func searchCollation(c *ProtectedColumn, cur CatalogColumn) string {
 	}
 	return fmt.Sprintf("%s terms are computed under libc collations only, and the column's collation %q is ICU: phiguard refuses every write of it; give the column a libc collation (COLLATE \"C\" or a libc locale) or drop %s from search",
 		strings.Join(kinds, " and "), cur.Collation, strings.Join(kinds, " and "))
+}
+
+// termsBuild explains why a ready column's order or match terms of text
+// cannot narrow a search, or returns "": phiguard.search_objects does not
+// record them, or records another collation or version than the one the
+// column has now (docs/design/search-terms.md §5.1). The proxy then
+// searches the column without them (same answers, every row decrypted).
+func termsBuild(c *ProtectedColumn, cur CatalogColumn, recordsRead bool) string {
+	if c.SearchState != SearchReady || !isTextType(c.Type) {
+		return ""
+	}
+	for _, k := range []struct {
+		kind   SearchKind
+		letter string
+		locale string
+	}{{SearchOrder, "o", cur.CollateLocale}, {SearchMatch, "m", cur.CtypeLocale}} {
+		if !c.Search.Has(k.kind) {
+			continue
+		}
+		b, ok := cur.TermsBuiltUnder[k.letter]
+		switch {
+		case !recordsRead:
+			return "ready, but phiguard.search_objects cannot be read (phiguard search install has not run, or the login may not read it): the proxy uses no " + k.kind.String() + " term of the column until it can"
+		case !ok:
+			return fmt.Sprintf("ready, but phiguard.search_objects holds no record of the column's %s terms: run phiguard search install", k.kind)
+		case b.Collation != k.locale || b.Version != cur.CollationVersion:
+			return fmt.Sprintf("%s terms were built under %s, the database reports %s now: the proxy searches the column without them until phiguard encrypt --rebuild-terms and phiguard search install have run",
+				k.kind, describeBuild(b), describeBuild(TermsBuild{k.locale, cur.CollationVersion}))
+		}
+	}
+	return ""
+}
+
+// describeBuild is a collation and version for a message.
+func describeBuild(b TermsBuild) string {
+	if b.Version == "" {
+		return fmt.Sprintf("%q (no version)", b.Collation)
+	}
+	return fmt.Sprintf("%q version %s", b.Collation, b.Version)
 }

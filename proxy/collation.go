@@ -125,11 +125,14 @@ type keyOrder struct {
 	locale *pgcollate.Locale // nil: pgorder's order (bytes for text)
 }
 
-func (o keyOrder) compare(a, b pgorder.Key) int {
+func (o keyOrder) compare(a, b pgorder.Key) int { return o.compareAt(&a, &b) }
+
+// compareAt is compare without copying the keys (a sort's comparisons).
+func (o keyOrder) compareAt(a, b *pgorder.Key) int {
 	if o.locale != nil {
 		return o.locale.Compare(a.Text(), b.Text())
 	}
-	return pgorder.Compare(a, b)
+	return a.CompareTo(b)
 }
 
 // collationProbe is a probe's answer, read.

@@ -15,7 +15,11 @@ import (
 // not been reported yet when phiguard reads the value, while PostgreSQL
 // reads it after the SET ran: under SET DateStyle = 'SQL, DMY',
 // '02/03/2024' is 2 March for PostgreSQL, and phiguard encrypted 3
-// February (TestRedTeam10DateStyleChangedInRequest). So, as for
+// February (TestRedTeam10DateStyleChangedInRequest). A function that
+// runs SET or set_config inside does the same, unseen in the text
+// (TestRedTeam12DateStyleInFunction), so a call of any function but a
+// few built-ins counts as such a request too, at its Parse and at each
+// Execute of it. So, as for
 // extra_float_digits (output.go), such a value read in text while a
 // request that may change the settings (sqlrewrite's MayChangeDatetime)
 // is unanswered, or after one in the same Query, is refused (0A000):
@@ -46,6 +50,26 @@ func (s *session) noteDatetimeChange(typ byte, a *sqlrewrite.Analysis) {
 	s.expects.mu.Unlock()
 }
 
+// noteDatetimeExecute counts an Execute of a prepared statement that may
+// change the settings (client pump, onExecute): its Parse was counted
+// once, and each execution may change them again (a cached
+// `SELECT f()` whose function sets DateStyle), before a value the
+// pipeline binds after it.
+func (s *session) noteDatetimeExecute(st *stmtInfo) {
+	if st == nil || st.analysis == nil {
+		return
+	}
+	for _, stmt := range st.analysis.Statements {
+		if stmt.MayChangeDatetime() {
+			s.datetimeSent++
+			s.expects.mu.Lock()
+			s.expects.datetimeEpoch = s.datetimeSent
+			s.expects.mu.Unlock()
+			return
+		}
+	}
+}
+
 // datetimeUnsettled refuses reading a value of col in text while the
 // settings it is read under may have changed unseen (client pump).
 func (s *session) datetimeUnsettled(col *policy.ProtectedColumn, format int16) error {
@@ -55,7 +79,7 @@ func (s *session) datetimeUnsettled(col *policy.ProtectedColumn, format int16) e
 	switch t := col.Type.Scalar(); t.Name {
 	case "date", "timestamp", "timestamptz", "time", "timetz", "interval":
 		return &pgvalue.Error{Type: t.Name, Unsupported: true,
-			Reason: "DateStyle, TimeZone or IntervalStyle may change before it in the same request (a SET earlier in the Query or pipeline), and phiguard reads it under the setting PostgreSQL reported last: send the SET in a request of its own"}
+			Reason: "DateStyle, TimeZone or IntervalStyle may change before it in the same request (a SET, or a call of a function that may run one, earlier in the Query or pipeline), and phiguard reads it under the setting PostgreSQL reported last: send that statement in a request of its own, or the value in binary"}
 	}
 	return nil
 }

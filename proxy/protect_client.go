@@ -215,7 +215,8 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 		s.outputSeen = s.outputSeen || mayChangeOutput(st.analysis)
 		x.decision, x.rule, x.glass = st.decision, st.rule, st.glass
 		x.cursorChanges = st.cursorChanges
-		s.noteExecuteUnseen(st) // settings_unseen.go
+		s.noteExecuteUnseen(st)   // settings_unseen.go
+		s.noteDatetimeExecute(st) // datetime_pending.go
 		phi := touchesPHI(st.plan, st.decisions)
 		if pe == nil && len(st.cursors) > 0 {
 			var cur cursorRequest

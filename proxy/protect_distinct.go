@@ -24,11 +24,11 @@ import (
 // the fields left for decryptDataRow (see readKeys).
 func (s *session) rowKeys(run *sortRun, fields []*resultField, cells, shown [][]byte) ([]sortValue, []sortValue, []*resultField, *pgerr.Error) {
 	shownFields, cloned := fields[:len(shown)], false
-	keys, shownFields, pe := s.readKeys(run.plan.Keys, fields, cells, shown, shownFields, &cloned)
+	keys, shownFields, pe := s.readKeys(run.plan.Keys, fields, cells, shown, shownFields, &cloned, &run.arena)
 	if pe != nil || len(run.plan.Distinct) == 0 {
 		return keys, nil, shownFields, pe
 	}
-	dkeys, shownFields, pe := s.readKeys(run.plan.Distinct, fields, cells, shown, shownFields, &cloned)
+	dkeys, shownFields, pe := s.readKeys(run.plan.Distinct, fields, cells, shown, shownFields, &cloned, &run.arena)
 	return keys, dkeys, shownFields, pe
 }
 

@@ -107,7 +107,7 @@ func integer(oid uint32) bool {
 // (keepRowGroups, protect_subfilter.go).
 func (s *session) keepRow(run *sortRun, fields []*resultField, cells [][]byte, visible int) (bool, *pgerr.Error) {
 	for i, f := range run.plan.Filters {
-		if f.Group > 0 || f.Tree > 0 {
+		if f.Group > 0 || f.Tree > 0 || f.Having { // a HAVING's: per group (protect_having.go)
 			continue
 		}
 		x, pe := s.filterValue(f, fields, cells, visible)

@@ -99,7 +99,7 @@ func (s *session) flushGrouped(head *expectation) ([]byte, error) {
 			}
 			values[a.Target] = v
 		}
-		keep, pe := havingKeeps(run.plan, &run.rows[g[0]], states) // protect_having.go
+		keep, pe := havingKeeps(run, &run.rows[g[0]], states) // protect_having.go
 		if pe != nil {
 			return nil, s.failSort(head, pe)
 		}

@@ -15,7 +15,11 @@ import (
 // over group columns, the same in every row of a group. Each held row
 // keeps them; a group is sent when the tree is true on its first row's
 // and its counts, under three-valued logic (a NULL constant makes its
-// comparison NULL), as PostgreSQL's HAVING keeps it.
+// comparison NULL), as PostgreSQL's HAVING keeps it. A comparison of min
+// or max (sqlrewrite/planner_having_minmax.go) is a filter on the
+// group's aggregate: its constants were read as a WHERE's, and it is
+// evaluated as one on the min or max (NULL when the group has no
+// non-NULL value).
 
 // havingCells copies a row's hidden HAVING columns, which the row keeps.
 func havingCells(sp *sqlrewrite.SortPlan, hidden [][]byte) [][]byte {
@@ -33,15 +37,16 @@ func havingCells(sp *sqlrewrite.SortPlan, hidden [][]byte) [][]byte {
 
 // havingKeeps evaluates the HAVING on a group: its first row's cells and
 // its aggregates' states.
-func havingKeeps(sp *sqlrewrite.SortPlan, first *sortedRow, states []aggState) (bool, *pgerr.Error) {
-	if sp.Having == nil {
+func havingKeeps(run *sortRun, first *sortedRow, states []aggState) (bool, *pgerr.Error) {
+	if run.plan.Having == nil {
 		return true, nil
 	}
-	r, pe := havingTruth(sp.Having, sp, first.having, states)
+	r, pe := havingTruth(run, run.plan.Having, first.having, states)
 	return r == triTrue, pe
 }
 
-func havingTruth(b *sqlrewrite.BoolNode, sp *sqlrewrite.SortPlan, cells [][]byte, states []aggState) (tri, *pgerr.Error) {
+func havingTruth(run *sortRun, b *sqlrewrite.BoolNode, cells [][]byte, states []aggState) (tri, *pgerr.Error) {
+	sp := run.plan
 	switch b.Op {
 	case sqlrewrite.BoolPlain:
 		if b.Index >= len(cells) {
@@ -50,17 +55,19 @@ func havingTruth(b *sqlrewrite.BoolNode, sp *sqlrewrite.SortPlan, cells [][]byte
 		return plainTruth(cells[b.Index])
 	case sqlrewrite.BoolCount:
 		return countTruth(b, sp, cells, states)
+	case sqlrewrite.BoolFilter:
+		return minMaxTruth(run, b, states)
 	case sqlrewrite.BoolNot:
 		if len(b.Args) != 1 {
 			return triNull, pgerr.New(pgerr.InternalError, "phiguard's plan of the HAVING's NOT has no operand")
 		}
-		r, pe := havingTruth(b.Args[0], sp, cells, states)
+		r, pe := havingTruth(run, b.Args[0], cells, states)
 		return not3(r), pe
 	}
 	and := b.Op == sqlrewrite.BoolAnd
 	acc := truth(and)
 	for _, a := range b.Args {
-		r, pe := havingTruth(a, sp, cells, states)
+		r, pe := havingTruth(run, a, cells, states)
 		if pe != nil {
 			return triNull, pe
 		}
@@ -94,4 +101,17 @@ func countTruth(b *sqlrewrite.BoolNode, sp *sqlrewrite.SortPlan, cells [][]byte,
 		return triNull, pgerr.New(pgerr.InternalError, "phiguard could not read a HAVING's count or constant")
 	}
 	return filterHolds(b.Cmp, sortValue{key: x}, [2]filterArg{{key: k}}, keyOrder{}), nil
+}
+
+// minMaxTruth evaluates filter b.Index on the group's min or max.
+func minMaxTruth(run *sortRun, b *sqlrewrite.BoolNode, states []aggState) (tri, *pgerr.Error) {
+	sp := run.plan
+	if b.Index < 0 || b.Index >= len(sp.Filters) || !sp.Filters[b.Index].Having || b.Agg < 0 || b.Agg >= len(states) {
+		return triNull, pgerr.New(pgerr.InternalError, "phiguard's plan of the HAVING names no min or max")
+	}
+	x := sortValue{null: true}
+	if st := &states[b.Agg]; st.seen {
+		x = sortValue{key: st.best}
+	}
+	return run.filterTruth(b.Index, x)
 }

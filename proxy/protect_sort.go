@@ -44,9 +44,11 @@ type sortRun struct {
 	aggs []aggState
 	held int
 	// scratch, shown and encoded are reused for every row the backend
-	// sends (holdSortedRow): a row kept owns one copy of its bytes.
+	// sends (holdSortedRow): a row kept owns one copy of its bytes, in
+	// arena (sort_arena.go) with its values' slice and its keys.
 	scratch, shown [][]byte
 	encoded        []byte
+	arena          sortArena
 	// otherRows and otherBytes are what the session's portals hold for
 	// their next Executes (portions.go), read once, at the first row.
 	otherRows  int
@@ -204,7 +206,7 @@ func (s *session) holdSortedRow(head *expectation, body []byte, fields []*result
 	}
 	// One copy of the row's bytes, which the message buffers it came
 	// from (the backend's, decryptDataRow's) are not: they are reused.
-	values, ok := decodeRowInto(make([][]byte, 0, visible), slices.Clone(decrypted))
+	values, ok := decodeRowInto(run.arena.valueSlice(visible), run.arena.copyBytes(decrypted))
 	if !ok || len(values) != visible {
 		return s.failSort(head, pgerr.New(pgerr.InternalError, "phiguard could not read back a decrypted row"))
 	}
@@ -308,11 +310,12 @@ func (run *sortRun) checkCollations(hidden [][]byte) *pgerr.Error {
 // readKeys reads a row's keys ks from its cells as the backend sent them:
 // hidden ones after the visible, or a selected column's. A selected key's
 // cell is opened once: its value is presented into shown, and the fields
-// left for decryptDataRow (shownFields, cloned before the first change)
-// no longer name it.
-func (s *session) readKeys(ks []sqlrewrite.SortKey, fields []*resultField, cells, shown [][]byte, shownFields []*resultField, cloned *bool) ([]sortValue, []*resultField, *pgerr.Error) {
+// left for decryptDataRow (shownFields, copied into a's scratch before the
+// first change) no longer name it. The keys, and the plaintext they
+// compare by, are kept in a.
+func (s *session) readKeys(ks []sqlrewrite.SortKey, fields []*resultField, cells, shown [][]byte, shownFields []*resultField, cloned *bool, a *sortArena) ([]sortValue, []*resultField, *pgerr.Error) {
 	visible := len(shown)
-	keys := make([]sortValue, len(ks))
+	keys := a.keySlice(len(ks))
 	for i, k := range ks {
 		if k.Agg > 0 {
 			continue // a group's aggregate, computed at the end (protect_group.go)
@@ -340,14 +343,15 @@ func (s *session) readKeys(ks []sqlrewrite.SortKey, fields []*resultField, cells
 				"phiguard cannot tell that the ORDER BY or DISTINCT key %s arrives as that encrypted column, so it cannot compare it", k.Column.QualifiedName())
 		}
 		present := at < visible && f.subject == nil && shownFields[at] != nil
-		sv, out, pe := s.encryptedKey(f, v, present)
+		sv, out, pe := s.encryptedKey(f, v, present, a)
 		if pe != nil {
 			return nil, nil, pe
 		}
 		keys[i] = sv
 		if present {
 			if !*cloned {
-				shownFields, *cloned = slices.Clone(shownFields), true
+				a.fields = append(a.fields[:0], shownFields...)
+				shownFields, *cloned = a.fields, true
 			}
 			shown[at], shownFields[at] = out, nil
 		}
@@ -358,21 +362,32 @@ func (s *session) readKeys(ks []sqlrewrite.SortKey, fields []*resultField, cells
 // encryptedKey opens a key cell to its canonical plaintext and reads it
 // as a key, and when present is set also returns the value as the client
 // gets it (decryptValue's). A shredded subject's cell sorts as what it
-// reads as: NULL, or the marker.
-func (s *session) encryptedKey(f *resultField, cell []byte, present bool) (sortValue, []byte, *pgerr.Error) {
-	return s.keyOf(f, cell, present, s.openCell)
+// reads as: NULL, or the marker. The cell is opened into scratch buffers
+// (openCellScratch) and its plaintext kept in a, which the key and a text
+// value presented then share (PresentShared): no allocation of its own.
+func (s *session) encryptedKey(f *resultField, cell []byte, present bool, a *sortArena) (sortValue, []byte, *pgerr.Error) {
+	open := func(col *policy.ProtectedColumn, v []byte) ([]byte, cellcipher.State, *pgerr.Error) {
+		plain, state, pe := s.openCellScratch(col, v)
+		if pe == nil && state == cellcipher.Opened {
+			plain = a.copyBytes(plain)
+		}
+		return plain, state, pe
+	}
+	return s.keyOf(f, cell, present, open, cellcipher.PresentShared)
 }
 
 // transientKey is encryptedKey for a key compared and dropped before the
 // next call (a WHERE's, keepRow): the cell is opened into scratch
 // buffers (openCellScratch), which the key then shares.
 func (s *session) transientKey(f *resultField, cell []byte) (sortValue, *pgerr.Error) {
-	k, _, pe := s.keyOf(f, cell, false, s.openCellScratch)
+	k, _, pe := s.keyOf(f, cell, false, s.openCellScratch, nil)
 	return k, pe
 }
 
-// keyOf is encryptedKey with open to decrypt the cell.
-func (s *session) keyOf(f *resultField, cell []byte, present bool, open func(*policy.ProtectedColumn, []byte) ([]byte, cellcipher.State, *pgerr.Error)) (sortValue, []byte, *pgerr.Error) {
+// keyOf is encryptedKey with open to decrypt the cell and presenter to
+// present it (when present is set).
+func (s *session) keyOf(f *resultField, cell []byte, present bool, open func(*policy.ProtectedColumn, []byte) ([]byte, cellcipher.State, *pgerr.Error),
+	presenter func(pgvalue.Converter, *policy.ProtectedColumn, int16, []byte) ([]byte, error)) (sortValue, []byte, *pgerr.Error) {
 	col := f.col
 	plain, state, pe := open(col, cell)
 	if pe != nil {
@@ -393,7 +408,7 @@ func (s *session) keyOf(f *resultField, cell []byte, present bool, open func(*po
 		}
 	default:
 		if present {
-			if shown, pe = s.presentValue(col, f.format, plain); pe != nil {
+			if shown, pe = s.present(col, f.format, plain, presenter); pe != nil {
 				return sortValue{}, nil, pe
 			}
 		}
@@ -403,64 +418,6 @@ func (s *session) keyOf(f *resultField, cell []byte, present bool, open func(*po
 		return sortValue{}, nil, pgerr.Newf(pgerr.DataCorrupted, "a value of encrypted column %s cannot be ordered as %s", col.QualifiedName(), col.Type.Name)
 	}
 	return sortValue{key: k}, shown, nil
-}
-
-// compareRows orders two held rows by the plan's keys.
-func (run *sortRun) compareRows(a, b *sortedRow) int {
-	for i, k := range run.plan.Keys {
-		x, y := a.keys[i], b.keys[i]
-		var c int
-		switch {
-		case x.null && y.null:
-			continue
-		case x.null:
-			return nullOrder(k.NullsFirst)
-		case y.null:
-			return -nullOrder(k.NullsFirst)
-		case k.Column == nil:
-			c = cmpInt64(x.rank, y.rank) // a rank's direction is in it
-			if k.Agg > 0 && k.Desc {
-				c = -c // a count
-			}
-		default:
-			c = run.keyOrder(i).compare(x.key, y.key)
-			if k.Desc {
-				c = -c
-			}
-		}
-		if c != 0 {
-			return c
-		}
-	}
-	return 0
-}
-
-// keyOrder is how key i compares: pgorder's order until checkCollations
-// set another.
-func (run *sortRun) keyOrder(i int) keyOrder {
-	if i < len(run.orders) {
-		return run.orders[i]
-	}
-	return keyOrder{}
-}
-
-// nullOrder is the order of a row whose key is NULL against one whose
-// key is not.
-func nullOrder(nullsFirst bool) int {
-	if nullsFirst {
-		return -1
-	}
-	return 1
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // flushSorted sorts the held rows and sends the client's slice of them,

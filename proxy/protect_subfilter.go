@@ -22,7 +22,9 @@ import (
 // EXISTS (whose array for NOT IN holds the rows where X = k is true or
 // NULL) when none does. A NULL cell is
 // evaluated as NULL (IS NOT DISTINCT FROM NULL holds on it, a
-// comparison does not).
+// comparison does not). With filters on several columns the array holds
+// a row of cells per subquery row (protect_subfilter_cells.go), and a
+// row of cells passes when each filter passes on its own cell.
 
 // keepRowGroups evaluates each subquery group on its array.
 func (s *session) keepRowGroups(run *sortRun, cells [][]byte, visible int) (bool, *pgerr.Error) {
@@ -36,31 +38,38 @@ func (s *session) keepRowGroups(run *sortRun, cells [][]byte, visible int) (bool
 		if len(idx) == 0 {
 			return true, nil
 		}
-		col := run.plan.Filters[idx[0]].Column
-		elems, err := cellArray(cells[visible+run.plan.Filters[idx[0]].Value])
-		if err != nil {
-			return false, pgerr.Newf(pgerr.InternalError, "phiguard could not read the cells of %s it asked for (%v)", col.QualifiedName(), err)
+		first := run.plan.Filters[idx[0]]
+		width := max(first.GroupCells, 1)
+		elems, err := cellRows(cells[visible+first.Value], width) // protect_subfilter_cells.go
+		if err != nil || len(elems)%width != 0 {
+			return false, pgerr.Newf(pgerr.InternalError, "phiguard could not read the cells of %s it asked for (%v)", first.Column.QualifiedName(), err)
 		}
-		found, pe := s.someCellPasses(run, col, idx, elems)
+		found, pe := s.someRowPasses(run, idx, elems, width)
 		if pe != nil || found == run.plan.Filters[idx[0]].GroupNot { // NOT IN, NOT EXISTS: none may pass
 			return false, pe
 		}
 	}
 }
 
-// someCellPasses says whether one of the cells passes the filters idx.
-func (s *session) someCellPasses(run *sortRun, col *policy.ProtectedColumn, idx []int, elems [][]byte) (bool, *pgerr.Error) {
-	field := &resultField{col: col}
-	for _, e := range elems {
-		x := sortValue{null: true}
-		if e != nil {
-			var pe *pgerr.Error
-			if x, pe = s.transientKey(field, e); pe != nil { // used before the next cell opens
-				return false, pe
-			}
-		}
+// someRowPasses says whether one row of cells (width each) passes the
+// filters idx, each on its cell, evaluated in the order written.
+func (s *session) someRowPasses(run *sortRun, idx []int, elems [][]byte, width int) (bool, *pgerr.Error) {
+	for r := 0; r+width <= len(elems); r += width {
+		row := elems[r : r+width]
+		opened, x := -1, sortValue{}
 		all := true
 		for _, i := range idx {
+			f := run.plan.Filters[i]
+			if f.GroupCell < 0 || f.GroupCell >= width {
+				return false, pgerr.Newf(pgerr.InternalError, "phiguard's plan of a subquery names no cell of %s", f.Column.QualifiedName())
+			}
+			if f.GroupCell != opened { // a key is used before the next cell opens
+				var pe *pgerr.Error
+				if x, pe = s.subCellKey(f.Column, row[f.GroupCell]); pe != nil {
+					return false, pe
+				}
+				opened = f.GroupCell
+			}
 			ok, pe := run.filterPasses(i, x)
 			if pe != nil {
 				return false, pe
@@ -75,6 +84,14 @@ func (s *session) someCellPasses(run *sortRun, col *policy.ProtectedColumn, idx 
 		}
 	}
 	return false, nil
+}
+
+// subCellKey opens one cell of a subquery's array; a NULL cell is NULL.
+func (s *session) subCellKey(col *policy.ProtectedColumn, cell []byte) (sortValue, *pgerr.Error) {
+	if cell == nil {
+		return sortValue{null: true}, nil
+	}
+	return s.transientKey(&resultField{col: col}, cell)
 }
 
 // subqueryReads adds to a statement's audited columns those whose cells

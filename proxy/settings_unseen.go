@@ -89,8 +89,10 @@ func (s *session) awaitSettingsSeen(typ byte) error {
 // client-only encoding for a byte above 0x7F. So such a statement with
 // either, after such an Execute in the same segment, is refused (0A000);
 // any other is lexed alike under every setting phiguard lets a session
-// keep (DateStyle, TimeZone and search_path, which PostgreSQL applies
-// when it analyses the statement, are not covered: README).
+// keep. DateStyle, TimeZone and IntervalStyle, which PostgreSQL applies
+// when it analyses a statement, are datetime_pending.go's: such a call
+// counts as a request that may change them. search_path is not covered
+// (README).
 
 // noteExecuteUnseen marks the segment once it executes a statement that
 // may change the settings unseen (client pump, onExecute).

@@ -15,8 +15,10 @@
 //     ordered by an encrypted column, or whose WHERE compares one with a
 //     constant (planner_filter.go; ILIKE and lower()/upper(),
 //     planner_filter_fold.go; inside a top-level IN or EXISTS subquery,
-//     planner_subfilter.go; under OR or NOT, planner_filter_tree.go;
-//     a grouped statement's HAVING, planner_having.go), gets a SortPlan
+//     planner_subfilter.go, several columns planner_subfilter_cells.go;
+//     under OR or NOT, planner_filter_tree.go; a grouped statement's
+//     HAVING, planner_having.go, its min and max
+//     planner_having_minmax.go), gets a SortPlan
 //     (planner_sort.go), and RewriteSort (sort_rewrite.go,
 //     sort_filter.go, sort_subfilter.go, sort_filter_tree.go,
 //     sort_having.go) writes the text

@@ -111,6 +111,10 @@ type planner struct {
 	// aggregating is true while the WHERE of a select list of
 	// aggregates phiguard may compute is planned (planner_aggregate.go).
 	aggregating bool
+	// having is true while a HAVING's min or max comparison is read as a
+	// filter (planner_having_minmax.go): = and <> on a deterministic
+	// column are phiguard's there too, the HAVING being cut from the text.
+	having bool
 }
 
 // sourceColumn is the protected column a select-list entry copies as it

@@ -104,10 +104,19 @@ type Filter struct {
 	Group    int
 	GroupNot bool
 	Term     TermKind // the search term whose conjunct the database gets beside it (planner_terms.go)
+	// Having marks a HAVING's comparison of min or max of Column, which
+	// the proxy evaluates on a group's aggregate, not on rows; its Value
+	// is -1 (planner_having_minmax.go).
+	Having bool
 	// Tree is 0 for a filter that is a conjunct (or in a subquery); t > 0
 	// for a leaf of Trees[t-1], a conjunct with OR or NOT above filters,
 	// which the proxy evaluates as a whole (planner_filter_tree.go).
 	Tree int
+
+	// GroupCells is how many cells a row of the group's array holds (1:
+	// the array is one-dimensional), GroupCell the one this filter tests
+	// (planner_subfilter_cells.go).
+	GroupCell, GroupCells int
 }
 
 // FilterArg is where a filter's constant is in the client's statement:
@@ -314,7 +323,7 @@ func (p *planner) filterOf(n *pg_query.Node, sc *scope) (filterCand, bool) {
 			f.op = m
 		}
 	}
-	if (f.op == FilterEq || f.op == FilterNe) && byCell(f.col) && !f.folds() {
+	if (f.op == FilterEq || f.op == FilterNe) && byCell(f.col) && !f.folds() && !p.having {
 		return f, false // the database compares its cells, as before
 	}
 	return f, f.foldable() && p.filterable(f.col)

@@ -24,12 +24,20 @@ func filterString(fs []Filter) string {
 		if f.Op.Between() {
 			s += fmt.Sprintf(" AND %s", f.Args[1])
 		}
+		if f.Having {
+			s += " (in HAVING)"
+			continue
+		}
 		if f.Tree > 0 {
 			s += fmt.Sprintf(" (in tree %d, #%d)", f.Tree, f.Value)
 			continue
 		}
 		if f.Group > 0 {
-			s += fmt.Sprintf(" (in subquery %d%s, #%d)", f.Group, map[bool]string{true: " under NOT"}[f.GroupNot], f.Value)
+			s += fmt.Sprintf(" (in subquery %d%s, #%d", f.Group, map[bool]string{true: " under NOT"}[f.GroupNot], f.Value)
+			if f.GroupCells > 1 {
+				s += fmt.Sprintf(", cell %d of %d", f.GroupCell+1, f.GroupCells)
+			}
+			s += ")"
 			continue
 		}
 		s += fmt.Sprintf(" (#%d)", f.Value) + f.Term.suffix()
@@ -45,7 +53,7 @@ func (sp *SortPlan) addFilters(cands []filterCand, conjuncts int) {
 		return len(sp.hidden) - 1
 	}
 	var top []filterCand
-	groups := map[*subGroup]int{}
+	groups, inGroup := map[*subGroup]int{}, map[*subGroup]int{}
 	leaves, trees := map[*boolCand]int{}, map[*boolCand]int{}
 	var roots []*boolCand
 	for _, c := range cands {
@@ -65,6 +73,10 @@ func (sp *SortPlan) addFilters(cands []filterCand, conjuncts int) {
 			f.Group, f.GroupNot = len(sp.groups), c.group.negated
 			groups[c.group] = f.Group
 			f.Value = add(hiddenColumn{kind: hiddenSubArray, from: f.Group - 1, col: c.col})
+		}
+		if g := c.group; g != nil && inGroup[g] < len(g.cells) {
+			f.GroupCell, f.GroupCells = g.cells[inGroup[g]], g.width
+			inGroup[g]++
 		}
 		if c.op.Like() {
 			f.Encoding = add(hiddenColumn{kind: hiddenEncoding})

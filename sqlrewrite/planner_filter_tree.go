@@ -101,6 +101,9 @@ type boolCand struct {
 	cmp        FilterOp
 	constRight bool
 	decimal    bool
+	// having is a HAVING's comparison of min or max (BoolFilter; agg is
+	// the aggregate), read as a filter on its column (planner_having_minmax.go).
+	having *filterCand
 }
 
 // treeFilters plans the i-th top-level conjunct as a tree, when it is

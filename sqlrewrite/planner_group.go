@@ -68,7 +68,7 @@ func (p *planner) groupShape(s *pg_query.SelectStmt, sc *scope, top bool) ([]Agg
 		return nil, nil
 	}
 	if h := s.GetHavingClause(); h != nil {
-		if _, ok := havingTree(h, targets, aggs, groups, nil); !ok { // planner_having.go
+		if _, ok := p.havingTree(h, sc, targets, aggs, groups, nil); !ok { // planner_having.go
 			return nil, nil
 		}
 	}

@@ -14,6 +14,9 @@ import (
 //     no PHI, so the constant is sent to the database in a hidden column,
 //     CAST((c) AS pg_catalog.int8) (numeric for a decimal literal), as
 //     PostgreSQL types it against int8 (a parameter is then int8 for both);
+//   - min or max of an encrypted column phiguard computes compared with
+//     constants, read as a filter on the column (planner_having_minmax.go):
+//     those constants stay out of the database, as a WHERE's;
 //   - a plaintext predicate the database can compute on any row
 //     (planner_filter_tree.go) that reads group columns only, the same
 //     in every row of a group: a hidden column of its truth.
@@ -27,7 +30,7 @@ import (
 
 // havingTree is the plan of a HAVING, or false when phiguard cannot
 // evaluate it. groups are the GROUP BY items.
-func havingTree(n *pg_query.Node, targets []*pg_query.Node, aggs []Aggregate, groups []*pg_query.Node, path []boolStep) (*boolCand, bool) {
+func (p *planner) havingTree(n *pg_query.Node, sc *scope, targets []*pg_query.Node, aggs []Aggregate, groups []*pg_query.Node, path []boolStep) (*boolCand, bool) {
 	if b := n.GetBoolExpr(); b != nil {
 		op := map[pg_query.BoolExprType]BoolOp{pg_query.BoolExprType_AND_EXPR: BoolAnd,
 			pg_query.BoolExprType_OR_EXPR: BoolOr, pg_query.BoolExprType_NOT_EXPR: BoolNot}[b.GetBoolop()]
@@ -37,7 +40,7 @@ func havingTree(n *pg_query.Node, targets []*pg_query.Node, aggs []Aggregate, gr
 		node := &boolCand{op: op, conjunct: -1, path: path}
 		for k, a := range b.GetArgs() {
 			step := append(append([]boolStep(nil), path...), boolStep{op: op, n: len(b.GetArgs()), i: k})
-			child, ok := havingTree(a, targets, aggs, groups, step)
+			child, ok := p.havingTree(a, sc, targets, aggs, groups, step)
 			if !ok {
 				return nil, false
 			}
@@ -46,6 +49,9 @@ func havingTree(n *pg_query.Node, targets []*pg_query.Node, aggs []Aggregate, gr
 		return node, true
 	}
 	if c, ok := havingCount(n, targets, aggs, path); ok {
+		return c, true
+	}
+	if c, ok := p.havingMinMax(n, sc, targets, aggs, path); ok { // planner_having_minmax.go
 		return c, true
 	}
 	if safePlainLeaf(n) && onlyGroupColumns(n, groups) {
@@ -122,6 +128,9 @@ func (sp *SortPlan) addHaving(b *boolCand) *BoolNode {
 		sp.HavingHidden = append(sp.HavingHidden, len(sp.hidden)-1)
 		return &BoolNode{Op: b.op, Index: len(sp.HavingHidden) - 1, Agg: b.agg, Cmp: b.cmp}
 	}
+	if b.op == BoolFilter {
+		return sp.addHavingFilter(b) // planner_having_minmax.go
+	}
 	out := &BoolNode{Op: b.op}
 	for _, a := range b.args {
 		out.Args = append(out.Args, sp.addHaving(a))
@@ -136,11 +145,15 @@ func (p *planner) planHaving(s *pg_query.SelectStmt, sc *scope, sp *SortPlan, ag
 		return
 	}
 	groups, _ := groupItems(s, sc)
-	tree, ok := havingTree(h, s.GetTargetList(), aggs, groups, nil)
+	tree, ok := p.havingTree(h, sc, s.GetTargetList(), aggs, groups, nil)
 	if !ok { // groupShape took only a HAVING havingTree reads
 		p.refuse(firstColumn(sc), "a HAVING phiguard cannot evaluate")
 		return
 	}
-	p.planPlainLeaves(tree, sc) // planner_filter_tree.go
+	p.planPlainLeaves(tree, sc)        // planner_filter_tree.go
+	if !p.planHavingFilters(s, tree) { // planner_having_minmax.go
+		return
+	}
 	sp.Having = sp.addHaving(tree)
+	sp.addHavingShadow()
 }

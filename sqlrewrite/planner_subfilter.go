@@ -9,11 +9,12 @@ import (
 // Proxy-side WHERE inside a subquery (issue 13, docs/search.md). A
 // top-level conjunct `X IN (SELECT b.k FROM R b WHERE inner)` (or
 // `X = ANY (SELECT ...)`) or `EXISTS (SELECT ... FROM R b WHERE inner)`
-// whose inner conjuncts hold filters on one encrypted column of the
+// whose inner conjuncts hold filters on encrypted columns of the
 // subquery's own relations is sent with those filters replaced by true
 // (a superset: the database still narrows by everything else), and with
 // one hidden column, the column's cells of the inner rows that the
-// conjunct would test for this row:
+// conjunct would test for this row (with filters on several columns, a
+// row of their cells per inner row: planner_subfilter_cells.go):
 //
 //	ARRAY(SELECT b.enc FROM R b WHERE (inner') AND (X) = (b.k))  -- IN
 //	ARRAY(SELECT b.enc FROM R b WHERE (inner'))                  -- EXISTS
@@ -41,6 +42,11 @@ type subGroup struct {
 	conjuncts int  // how many conjuncts the subquery's WHERE has
 	labelled  bool // the subquery's select-list entry is named (AS k)
 	cands     []filterCand
+	// cells is, per cand, the cell of the array's row it tests: each
+	// encrypted column (as written) the filters compare is one cell
+	// (planner_subfilter_cells.go); width is how many there are.
+	cells []int
+	width int
 }
 
 // subqueryFilters plans a top-level conjunct (the i-th) that is IN, = ANY
@@ -107,20 +113,15 @@ func (p *planner) planSubquery(sub *pg_query.SelectStmt, inner, local *scope, r 
 	}
 	conjuncts := whereConjunctList(sub.GetWhereClause())
 	g.conjuncts = len(conjuncts)
-	var refs map[string]bool
 	for j, c := range conjuncts {
 		if f, ok := p.filterOf(c, local); ok {
 			f.conjunct, f.node, f.group = j, c, g
 			g.cands = append(g.cands, f)
-			refs = columnRefNames(c, local, refs)
 			continue
 		}
 		p.expr(c, inner, ctxOther("WHERE"))
 	}
-	if len(refs) != 1 {
-		p.refuse(g.cands[0].col, "a WHERE inside "+construct+" on several encrypted columns (phiguard evaluates filters on one)")
-		return nil
-	}
+	g.layCells(local) // planner_subfilter_cells.go
 	// The database runs the subquery on the rows the filters would drop
 	// too: its select list and FROM subqueries must compute nothing.
 	p.refuseComputedSelectList(sub, g.cands) // planner_filter_select.go

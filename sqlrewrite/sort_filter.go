@@ -25,7 +25,7 @@ type filterCut struct {
 // locateFilters finds the WHERE's conjuncts and the operands of each
 // filter, checking that the text has the shape the plan was made for.
 func (c *sortCut) locateFilters(sp *SortPlan) error {
-	if len(sp.Filters) == 0 {
+	if !sp.whereFilters() { // a HAVING's are cut with it (sort_having.go)
 		return nil
 	}
 	w := c.next(c.selectEnd, pg_query.Token_WHERE)

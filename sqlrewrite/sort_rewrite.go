@@ -477,7 +477,7 @@ func verifySort(sql string, targets int, sp *SortPlan, flattened int) error {
 	if len(sp.Distinct) > 0 && len(s.GetDistinctClause()) > 0 {
 		return errors.New("the rewrite kept its DISTINCT")
 	}
-	if len(sp.Filters) > 0 && whereConjuncts(s.GetWhereClause()) != sp.conjuncts+flattened {
+	if sp.whereFilters() && whereConjuncts(s.GetWhereClause()) != sp.conjuncts+flattened {
 		return errors.New("the rewrite's WHERE did not keep its conjuncts")
 	}
 	return nil

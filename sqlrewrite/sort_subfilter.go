@@ -113,8 +113,12 @@ func (c *sortCut) subArray(g *subGroup, x string) (string, error) {
 	if c.tail != len(c.toks) || w >= len(c.toks) || c.tok(c.selectEnd) != pg_query.Token_FROM || len(c.filters) == 0 {
 		return "", errors.New("the subquery is not the shape the plan has")
 	}
+	cells, err := c.subCells(g)
+	if err != nil {
+		return "", err
+	}
 	var b strings.Builder
-	b.WriteString("ARRAY(SELECT " + c.text(c.filters[0].column) + " ")
+	b.WriteString("ARRAY(SELECT " + cells + " ")
 	b.WriteString(c.withoutFilters(c.start(c.selectEnd), c.start(w)))
 	b.WriteString("WHERE (" + c.withoutFilters(c.end(w), len(c.sql)) + ")")
 	if !g.exists {
@@ -159,4 +163,23 @@ func (c *sortCut) withoutFilters(from, to int) string {
 	}
 	b.WriteString(c.sql[at:to])
 	return b.String()
+}
+
+// subCells is what the array holds per inner row: the filtered column,
+// or with filters on several, ARRAY[...] of their cells as text, in the
+// order of the plan's cells (planner_subfilter_cells.go).
+func (c *sortCut) subCells(g *subGroup) (string, error) {
+	if len(c.filters) != len(g.cands) || len(g.cells) != len(g.cands) {
+		return "", errors.New("the subquery's filters are not those of the plan")
+	}
+	if g.width <= 1 {
+		return c.text(c.filters[0].column), nil
+	}
+	cols := make([]string, g.width)
+	for k, cell := range g.cells {
+		if cell < len(cols) && cols[cell] == "" {
+			cols[cell] = "CAST(" + c.text(c.filters[k].column) + " AS pg_catalog.text)"
+		}
+	}
+	return "ARRAY[" + strings.Join(cols, ", ") + "]", nil
 }

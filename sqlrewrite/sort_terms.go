@@ -106,7 +106,7 @@ func (c *sortCut) placeTerms(sp *SortPlan, terms [][]TermArg) error {
 	c.terms = make([]string, len(c.filters))
 	k := 0
 	for i, f := range sp.Filters {
-		if f.Group != 0 {
+		if f.Group != 0 || f.Having { // a HAVING's is cut with it
 			continue
 		}
 		if k >= len(c.filters) {

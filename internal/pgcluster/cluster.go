@@ -1,6 +1,7 @@
 package pgcluster
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -28,6 +29,11 @@ type Options struct {
 	Settings map[string]string // extra postgresql.conf settings; they override ours
 	Password string            // password of superuser "postgres"; default random hex
 	Log      io.Writer         // optional copy of server log output
+	// Reuse starts the data directory an earlier Start left in Dir (a
+	// caller's Dir, which Stop keeps) instead of running initdb, when Dir
+	// holds one; Password must then be the one it was made with. Benchmarks
+	// use it to keep a generated dataset from run to run.
+	Reuse bool
 
 	pickPort func() (int, error) // tests use it to force a port conflict; default freePort
 }
@@ -114,11 +120,14 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 			c.Stop()
 		}
 	}()
-	if err := c.makeDirs(opts.Dir, u); err != nil {
+	reused, err := c.makeDirs(opts.Dir, opts.Reuse, u)
+	if err != nil {
 		return nil, err
 	}
-	if err := c.initdb(ctx, binDir, u); err != nil {
-		return nil, err
+	if !reused {
+		if err := c.initdb(ctx, binDir, u); err != nil {
+			return nil, err
+		}
 	}
 	if opts.TLS {
 		if err := c.setupTLS(u); err != nil {
@@ -132,6 +141,8 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// A reused directory's file already holds our settings of last time.
+	base, _, _ = bytes.Cut(base, []byte(addedMark))
 	c.LogFile = filepath.Join(c.Dir, "postgres.log")
 	if c.log, err = os.OpenFile(c.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
 		return nil, err
@@ -181,39 +192,42 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 }
 
 // makeDirs lays out Dir as data/ (owned by the server user, as initdb
-// demands), socket/ and the log and CA files (owned by us).
-func (c *Cluster) makeDirs(dir string, u *osUser) error {
+// demands), socket/ and the log and CA files (owned by us). With reuse and
+// a data directory already in Dir it leaves them as they are and says so.
+func (c *Cluster) makeDirs(dir string, reuse bool, u *osUser) (reused bool, err error) {
 	if dir == "" {
 		d, err := os.MkdirTemp("", "pgcluster-")
 		if err != nil {
-			return err
+			return false, err
 		}
 		dir, c.ownsDir = d, true
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+		return false, err
 	}
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return err
+	if dir, err = filepath.Abs(dir); err != nil {
+		return false, err
 	}
 	c.Dir = dir
 	c.DataDir = filepath.Join(dir, "data")
 	c.SocketDir = filepath.Join(dir, "socket")
 	if n := len(c.SocketDir) + len("/.s.PGSQL.65535"); n > maxSocketPath {
-		return fmt.Errorf("socket path under %s is %d bytes, longer than the %d Unix sockets allow; use a shorter Options.Dir", dir, n, maxSocketPath)
+		return false, fmt.Errorf("socket path under %s is %d bytes, longer than the %d Unix sockets allow; use a shorter Options.Dir", dir, n, maxSocketPath)
 	}
 	if err := u.makeSearchable(dir); err != nil {
-		return err
+		return false, err
+	}
+	if _, err := os.Stat(filepath.Join(c.DataDir, "PG_VERSION")); reuse && !c.ownsDir && err == nil {
+		return true, nil
 	}
 	for _, d := range []string{c.DataDir, c.SocketDir} {
 		if err := os.Mkdir(d, 0o700); err != nil {
-			return err
+			return false, err
 		}
 		if err := u.chown(d); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return nil
+	return false, nil
 }
 
 func (c *Cluster) initdb(ctx context.Context, binDir string, u *osUser) error {

@@ -9,6 +9,8 @@
 // on a free loopback port, and Stop tears everything down again. Restart
 // stops and starts the same server (same data, port and settings), for
 // tests of what clients and the proxy see while PostgreSQL restarts.
+// Options.Reuse starts again a data directory an earlier Start left in the
+// caller's Dir (benchmarks keep a generated dataset that way).
 //
 // Settings favour speed over durability (fsync, synchronous_commit and
 // full_page_writes are off): the data lives only as long as one test run.

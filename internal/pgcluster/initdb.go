@@ -57,6 +57,9 @@ func initdb(ctx context.Context, binDir, dataDir, pwfile, superuser string, u *o
 	return nil
 }
 
+// addedMark starts what writeConfig adds to initdb's postgresql.conf.
+const addedMark = "\n# Added by pgcluster.\n"
+
 // serverSettings are the postgresql.conf lines Start always writes. The
 // durability settings are off because test data is thrown away and fsync
 // dominates the run time of small tests; max_connections is raised because
@@ -82,7 +85,7 @@ func serverSettings(port int, socketDir string) map[string]string {
 func writeConfig(dataDir string, base []byte, ours, theirs map[string]string) error {
 	var b bytes.Buffer
 	b.Write(base)
-	b.WriteString("\n# Added by pgcluster.\n")
+	b.WriteString(addedMark)
 	writeSettings(&b, ours)
 	if len(theirs) > 0 {
 		b.WriteString("\n# From pgcluster.Options.Settings.\n")

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -361,4 +362,38 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestReuse starts a cluster in a caller's Dir, writes a table, stops it,
+// and starts the same Dir with Reuse: the table is there, and the
+// settings pgcluster adds are in postgresql.conf once, not twice. Without
+// Reuse the same Dir is refused (its data directory exists).
+func TestReuse(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ctx := testCtx(t)
+	a := start(t, Options{Dir: dir, Password: "kept", Reuse: true})
+	ca := connect(t, a.URL(a.Superuser, "kept", "postgres"))
+	if _, err := ca.Exec(ctx, "CREATE TABLE kept (x int); INSERT INTO kept VALUES (7)"); err != nil {
+		t.Fatal(err)
+	}
+	ca.Close(ctx)
+	if err := a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Start(ctx, Options{Dir: dir, Password: "kept"}); err == nil {
+		t.Fatal("Start without Reuse accepted a Dir that holds a data directory")
+	}
+	b := start(t, Options{Dir: dir, Password: "kept", Reuse: true})
+	cb := connect(t, b.URL(b.Superuser, "kept", "postgres"))
+	if got := queryString(t, cb, "SELECT x::text FROM kept"); got != "7" {
+		t.Fatalf("reused cluster reads %q from the kept table, want 7", got)
+	}
+	conf, err := os.ReadFile(filepath.Join(b.DataDir, "postgresql.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(conf), strings.TrimSpace(addedMark)); n != 1 {
+		t.Fatalf("postgresql.conf holds pgcluster's settings %d times, want 1", n)
+	}
 }

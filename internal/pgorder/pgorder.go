@@ -152,14 +152,20 @@ func parseInterval(t policy.LogicalType, canon []byte) (Key, error) {
 
 // Compare returns -1, 0 or 1 as a sorts before, with or after b in
 // ascending order.
-func Compare(a, b Key) int {
+func Compare(a, b Key) int { return a.CompareTo(&b) }
+
+// CompareTo is Compare(*k, *o) without copying the keys, for a sort that
+// compares each of them many times (a Key is 72 bytes: two copies per
+// comparison were a third of a 2,000-row proxy-side sort's time).
+func (k *Key) CompareTo(o *Key) int {
+	a, b := k, o
 	switch a.kind {
 	case kindInt:
 		return cmpInt(a.i, b.i)
 	case kindFloat:
 		return cmpFloat(a.f, b.f)
 	case kindNumeric:
-		return cmpNumeric(a, b)
+		return cmpNumeric(*a, *b)
 	case kindSpan:
 		return a.span.Cmp(b.span)
 	}

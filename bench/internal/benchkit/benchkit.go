@@ -27,12 +27,18 @@ func EnvInt(name string, def int) int {
 // pg, with its defaults otherwise (no admin listener, no logging), and
 // returns its address. It runs until the process ends.
 func StartProxy(pg *pgcluster.Cluster, opts ...proxy.Option) (string, error) {
+	return StartProxyMetrics(pg, prometheus.NewRegistry(), opts...)
+}
+
+// StartProxyMetrics is StartProxy registering phiguard's metrics on reg,
+// for a benchmark that reads them (bench/search: the search rounds).
+func StartProxyMetrics(pg *pgcluster.Cluster, reg prometheus.Registerer, opts ...proxy.Option) (string, error) {
 	cfg := config.Default()
 	cfg.Listen, cfg.Admin = "127.0.0.1:0", ""
 	host, port, _ := net.SplitHostPort(pg.Addr())
 	cfg.Backend.Host = host
 	cfg.Backend.Port, _ = strconv.Atoi(port)
-	srv, err := proxy.New(cfg, zap.NewNop(), prometheus.NewRegistry(), opts...)
+	srv, err := proxy.New(cfg, zap.NewNop(), reg, opts...)
 	if err != nil {
 		return "", err
 	}
