@@ -477,5 +477,20 @@ func TestTermOrderUnderRecordedCollationVersion(t *testing.T) {
 				t.Errorf("%s: %s: order term sent %v, want %v", c.name, q.sql, sent, c.sent)
 			}
 		}
+		// ORDER BY ... LIMIT runs in rounds through the order term, whose
+		// text cannot fall back: refused while the terms are not current.
+		for _, mode := range bothModes {
+			q := "SELECT id, name FROM %[1]s ORDER BY name, id LIMIT 5"
+			got, err := rowsRaw(t, f.via, f.sql(q, 1), mode, pgx.TextFormatCode)
+			if !c.sent {
+				wantCode(t, err, "0A000", "--rebuild-terms")
+				continue
+			}
+			want, derr := rowsRaw(t, f.dir, f.sql(q, 0), mode, pgx.TextFormatCode)
+			if err != nil || derr != nil || got != want {
+				t.Fatalf("%s: %s: through phiguard %v\n%s\ndirectly %v\n%s", c.name, q, err, got, derr, want)
+			}
+		}
+		relay.take()
 	}
 }

@@ -70,6 +70,9 @@ type expectation struct {
 	// sort holds the rows of a statement phiguard sorts itself
 	// (protect_sort.go); nil for any other.
 	sort *sortRun
+	// rounds is the client pump's wait on a statement in rounds,
+	// finished when the expectation leaves the queue (protect_rounds.go).
+	rounds *roundWait
 	// portion is an Execute's row limit, 0 for none, when phiguard
 	// answers it from rows it holds (portions.go).
 	portion uint32
@@ -202,6 +205,7 @@ func (e *expectQueue) pop() {
 	}
 	x := e.q[e.first]
 	x.slots.Release()
+	x.rounds.finish() // protect_rounds.go
 	e.dropFirst()
 	if x.reusable && len(e.spare) < maxSpareExpectations {
 		*x = expectation{}
@@ -240,6 +244,7 @@ func (e *expectQueue) skipToSync() {
 // reserved audit room, and a Parse it did not carry out.
 func (x *expectation) abandon() {
 	x.slots.Release()
+	x.rounds.finish() // protect_rounds.go
 	if (x.kind == expParse || x.kind == expClose) && x.prep != nil && x.prep.replacing != nil {
 		x.prep.replacing.settle(true)
 	}

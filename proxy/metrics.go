@@ -48,6 +48,9 @@ type Metrics struct {
 	// MovedCells counts cells refused because they were sealed for another
 	// subject than their row's (protect_bind.go).
 	MovedCells prometheus.Counter
+	// SearchRounds counts the rounds after the first of statements
+	// served through an order term (protect_rounds.go).
+	SearchRounds prometheus.Counter
 
 	statements [16]prometheus.Counter // one per sqlrewrite.Kind, pre-resolved
 }
@@ -125,6 +128,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.statements[k] = statements.WithLabelValues(k.String())
 	}
 	m.newAdmissionMetrics()
+	m.newSearchMetrics(reg)
 	reg.MustRegister(m.ConnectionsActive, m.ConnectionsTotal, m.ConnectionsRefused,
 		m.ConnectionsStarting, m.AcceptErrors, m.StartupLogSuppressed,
 		m.BytesClientToBackend, m.BytesBackendToClient, m.Errors, m.CacheHits,
@@ -153,4 +157,14 @@ func (m *Metrics) countStatement(k sqlrewrite.Kind) {
 	if int(k) < len(m.statements) && m.statements[k] != nil {
 		m.statements[k].Inc()
 	}
+}
+
+// newSearchMetrics creates and registers the collectors of search
+// through terms (protect_rounds.go).
+func (m *Metrics) newSearchMetrics(reg prometheus.Registerer) {
+	m.SearchRounds = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "phiguard_proxy_search_rounds_total",
+		Help: "Rounds after the first of statements whose ORDER BY ... LIMIT the database served through an order search term: each ran the statement again with a larger FETCH FIRST.",
+	})
+	reg.MustRegister(m.SearchRounds)
 }

@@ -37,6 +37,9 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 			return false, err
 		}
 	}
+	if head.sort != nil && head.sort.rounds != nil && s.roundAnswer(head, typ) { // protect_rounds.go
+		return true, nil
+	}
 	if h := backendHandlers[typ]; h != nil {
 		return h(s, typ, head)
 	}
@@ -403,6 +406,9 @@ func (s *session) onCommandComplete(typ byte, head *expectation) (bool, error) {
 	}
 	var sortedTag []byte
 	if head.sort != nil && typ == beCommandComplete && !dropped {
+		if s.nextRound(head) { // protect_rounds.go: the statement runs again
+			return true, nil
+		}
 		t, err := s.flushSorted(head) // protect_sort.go
 		if err != nil {
 			return false, err

@@ -103,6 +103,7 @@ func (s *session) onQuery(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 	var fpe *pgerr.Error
 	if plan.Refusal == nil {
 		x.sort = newSortRun(plan.Sort)
+		s.attachQueryRounds(x) // protect_rounds.go
 		x.orderPositions = plan.OrderPositions
 		if x.sort != nil {
 			x.sort.filterArgs, fpe = s.queryFilterArgs(v.sql, plan.Sort) // filter_args.go
@@ -172,6 +173,8 @@ func (s *session) onDescribeOrClose(typ byte, _ *sqlrewrite.Analysis) ([]byte, e
 		x.name, x.closeS = string(name), body[0] == 'S'
 		if x.closeS {
 			x.prep = s.noteClose(x.name)
+		} else {
+			delete(s.rounds.binds, x.name) // protect_rounds.go
 		}
 	case body[0] == 'S':
 		x = s.expects.fresh(expDescribeStmt)
@@ -239,6 +242,10 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 			}
 		}
 		if pe != nil {
+			s.expects.push(x)
+			return s.markerParse("", pe, st.analysis), nil
+		}
+		if pe := s.attachExecuteRounds(x, st); pe != nil { // protect_rounds.go
 			s.expects.push(x)
 			return s.markerParse("", pe, st.analysis), nil
 		}
@@ -365,7 +372,7 @@ func (s *session) lastParseEdits(msg *pgproto3.Parse, info *stmtInfo, a *sqlrewr
 		msg.Query = string(guarded)
 	}
 	if info.plan.Sort != nil {
-		sorted, pe := sortedText([]byte(msg.Query), info.plan.Sort, s.parseTerms(info, msg)) // protect_search.go
+		sorted, pe := s.parseSortedText(info, msg) // protect_rounds.go, protect_search.go
 		if pe != nil {
 			return pe
 		}
@@ -409,8 +416,8 @@ func (s *session) protectBind(body []byte, b boundNames) ([]byte, error) {
 	if pe := s.bindRefusal(info); pe != nil {
 		return s.markerParse("", pe, info.analysis), nil
 	}
-	if info == nil || len(info.params) == 0 && len(info.filterParams) == 0 {
-		return nil, nil // nothing to encrypt: the Bind goes as it came
+	if info == nil || len(info.params) == 0 && len(info.filterParams) == 0 && info.termParams == nil {
+		return nil, nil // nothing to encrypt or add: the Bind goes as it came
 	}
 	msg, ok := s.bindScratch.splitBind(body) // bind_rewrite.go
 	if !ok {

@@ -113,7 +113,7 @@ func (s *session) protectQuery(a *sqlrewrite.Analysis, sql []byte) []byte {
 	}
 	out, pe := s.encryptLiterals(sql, plan)
 	if pe == nil && plan.Sort != nil {
-		out, pe = sortedText(out, plan.Sort, s.queryTerms(sql, plan.Sort)) // protect_sort.go, protect_search.go
+		out, pe = s.querySortedText(out, plan.Sort, s.queryTerms(sql, plan.Sort)) // protect_rounds.go, protect_search.go
 	}
 	if pe != nil {
 		return s.refuseStatement(pe, a)

@@ -181,6 +181,10 @@ func (s *session) bindTerms(info *stmtInfo, args []filterArgs) ([][]byte, *pgerr
 	out := make([][]byte, len(info.termParams))
 	sp := info.plan.Sort
 	for k, tp := range info.termParams {
+		if tp.filter < 0 { // the round multiplier (protect_rounds.go): the first round's
+			out[k] = multParam(1)
+			continue
+		}
 		f := sp.Filters[tp.filter]
 		if tp.filter >= len(args) {
 			return nil, internalRefusal(f.Column, "the WHERE's constants disagree with its plan")

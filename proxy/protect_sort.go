@@ -54,6 +54,9 @@ type sortRun struct {
 	otherRows  int
 	otherBytes int64
 	othersRead bool
+	// rounds: the statement runs in rounds (protect_rounds.go); nil for
+	// one.
+	rounds *roundState
 }
 
 // sortedRow is a row as the client will see it (visible fields only),
@@ -175,6 +178,9 @@ func (s *session) holdSortedRow(head *expectation, body []byte, fields []*result
 			return s.failSort(head, pe)
 		}
 	}
+	if pe := run.roundRow(hidden); pe != nil { // protect_rounds.go
+		return s.failSort(head, pe)
+	}
 	if keep, pe := s.keepRow(run, fields, cells, visible); pe != nil || !keep {
 		if pe != nil {
 			return s.failSort(head, pe)
@@ -212,6 +218,7 @@ func (s *session) holdSortedRow(head *expectation, body []byte, fields []*result
 	}
 	having := havingCells(run.plan, hidden) // protect_having.go
 	run.rows = append(run.rows, sortedRow{values: values, keys: keys, dkeys: dkeys, inputs: inputs, having: having})
+	run.keepRoundTerm(hidden) // protect_rounds.go
 	// The row's bytes and what holds them: slice headers, keys, the row.
 	run.bytes += int64(len(body)) + 24*int64(len(values)) + 96*int64(len(keys)+len(dkeys)) + 72
 	return s.checkSortCap(head)
@@ -441,6 +448,9 @@ func (s *session) flushSorted(head *expectation) ([]byte, error) {
 	}
 	head.sort = nil
 	order = run.sortedOrder(order)
+	if pe := run.checkTermOrder(order); pe != nil { // protect_rounds.go
+		return nil, s.failSort(head, pe)
+	}
 	order = cut(order, run.offset, run.limit)
 	rows := make([][][]byte, len(order))
 	for i, at := range order {

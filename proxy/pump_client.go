@@ -90,6 +90,9 @@ func (s *session) pumpClient() error {
 				return err
 			}
 		}
+		if err := s.awaitRounds(); err != nil { // protect_rounds.go
+			return err
+		}
 	}
 }
 

@@ -48,6 +48,9 @@ func (s *session) onBind(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 	if err == nil {
 		out, err = s.sortedBind(body, out, b) // protect_sort.go
 	}
+	if err == nil {
+		s.noteRoundBind(b, body, out) // protect_rounds.go
+	}
 	if err != nil || again == nil {
 		return out, err
 	}

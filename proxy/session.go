@@ -94,6 +94,7 @@ type session struct {
 	rowScratch    rowScratch             // reused by decryptDataRow (backend pump)
 	described     describedMemo          // describeFields' recent answers (backend pump, described.go)
 	clientPortals map[string]*stmtInfo   // portal → statement, as the client pump bound them
+	rounds        sessionRounds          // statements in rounds (client pump, protect_rounds.go)
 	// portalFilters are the constants of a bound portal's proxy-side
 	// WHERE, read at its Bind (filter_args.go); client pump only.
 	portalFilters map[string][]filterArgs

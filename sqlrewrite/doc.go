@@ -31,6 +31,10 @@
 //     the term constants the proxy computed, in the place of its `true`
 //     (while the column is rekeying, = ANY of the term under every
 //     version, sort_term_versions.go).
+//     An ORDER BY ... LIMIT reaching a column with a ready order term,
+//     and min or max of one alone, get a RoundPlan (sort_rounds.go):
+//     RewriteSortRounds sends them ordered through the term with FETCH
+//     FIRST k ROWS WITH TIES, k computed from a multiplier per round.
 //   - WithColumnList and WithCopyColumnList (insert_columns.go) write in
 //     the column list an INSERT or COPY lacks, from the proxy's catalog;
 //     GuardColumnOrder (column_guard.go) and GuardNoDefaults

@@ -85,6 +85,9 @@ type SortPlan struct {
 	// Shadow are the probes of operators and aggregates phiguard
 	// evaluates that PostgreSQL might resolve elsewhere (planner_shadow.go).
 	Shadow []ShadowProbe
+	// Rounds says how the database serves the ORDER BY and LIMIT through
+	// an order term (sort_rounds.go); nil: one round, no ORDER BY.
+	Rounds *RoundPlan
 	// lastRewrite is RewriteSort's memo (sort_rewrite.go).
 	lastRewrite atomic.Pointer[sortRewriteMemo]
 }
@@ -197,6 +200,7 @@ func (sp *SortPlan) String() string {
 	if sp.Offset >= 0 {
 		s += fmt.Sprintf(", OFFSET #%d", sp.Offset)
 	}
+	s += sp.roundsString() // sort_rounds.go
 	return s + fmt.Sprintf("; %d hidden columns", sp.Hidden)
 }
 
@@ -252,6 +256,7 @@ func (p *planner) orderBy(s *pg_query.SelectStmt, sc *scope, top bool, filters [
 			// database: phiguard removes the duplicates itself.
 			p.distinctPlan(s, sc, items) // planner_distinct.go
 		}
+		p.plan.Sort.planRounds(items) // sort_rounds.go
 	}
 }
 

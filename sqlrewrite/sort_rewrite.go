@@ -106,7 +106,11 @@ func rewriteSortCut(sql []byte, sp *SortPlan, place func(*sortCut) error) ([]byt
 		}
 	}
 	b.WriteString(c.withoutFilters(end, tail))
-	b.WriteString(c.boundsCheck(sp))
+	bounds, err := c.limitText(sp) // sort_rounds.go
+	if err != nil {
+		return nil, err
+	}
+	b.WriteString(bounds)
 	if c.tailEnd < len(c.toks) {
 		b.WriteString(" ")
 		b.WriteString(text[c.start(c.tailEnd):])
@@ -130,6 +134,7 @@ type sortCut struct {
 	filters   []filterCut
 	terms     []string // per filter, its term conjunct or "" (sort_terms.go)
 	flattened int      // conjuncts a term conjunct added to the WHERE's count (sort_terms.go)
+	mult      string   // the round multiplier's text (sort_rounds.go)
 	subs      []subCut // the IN and EXISTS subqueries holding filters (sort_subfilter.go)
 	plain     [][2]int // the plaintext leaves of WHERE trees (sort_filter_tree.go)
 	items     [][2]int // ORDER BY items
@@ -387,6 +392,12 @@ func (c *sortCut) hiddenText(sp *SortPlan) (string, error) {
 				keys = append(keys, "("+c.targetText(t, sp.labelled[t])+")")
 			}
 			b.WriteString("CAST(pg_catalog.dense_rank() OVER (ORDER BY " + strings.Join(keys, ", ") + ") AS pg_catalog.text)")
+		case hiddenRoundK, hiddenTermOrd:
+			t, err := c.roundHidden(sp, h) // sort_rounds.go
+			if err != nil {
+				return "", err
+			}
+			b.WriteString(t)
 		case hiddenLimit:
 			expr := c.text(c.limit)
 			if expr == "" && c.fetch {
@@ -465,7 +476,10 @@ func verifySort(sql string, targets int, sp *SortPlan, flattened int) error {
 	}
 	s := st[0].GetStmt().GetSelectStmt()
 	bound := func(n *pg_query.Node) bool { return n == nil || n.GetCaseExpr() != nil }
-	if len(s.GetSortClause()) > 0 || !bound(s.GetLimitCount()) || !bound(s.GetLimitOffset()) || len(s.GetTargetList()) != targets {
+	if err := verifyRounds(s, sp); err != nil { // sort_rounds.go
+		return err
+	}
+	if sp.Rounds == nil && !bound(s.GetLimitCount()) || !bound(s.GetLimitOffset()) || len(s.GetTargetList()) != targets {
 		return errors.New("the rewrite did not take the expected shape")
 	}
 	if len(sp.Aggregates) > 0 && hasAggregateCall(s) {

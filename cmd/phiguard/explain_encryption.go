@@ -76,7 +76,7 @@ func explainSort(w io.Writer, sp *sqlrewrite.SortPlan) {
 	}
 	explainDistinct(w, sp)
 	explainAggregates(w, sp)
-	for _, k := range sp.Keys {
+	for i, k := range sp.Keys {
 		dir := "ASC"
 		if k.Desc {
 			dir = "DESC"
@@ -86,12 +86,22 @@ func explainSort(w io.Writer, sp *sqlrewrite.SortPlan) {
 		} else {
 			dir += " NULLS LAST"
 		}
+		name := "plaintext"
+		if k.Column != nil {
+			name = k.Column.Name
+		}
+		if roundsKeyLine(w, sp, i, name, dir) { // explain_rounds.go
+			continue
+		}
 		if k.Column == nil {
 			fmt.Fprintf(w, "  %-22s ranked in the database (dense_rank over the plaintext keys, as written)\n", "ORDER BY plaintext")
 			continue
 		}
 		fmt.Fprintf(w, "  %-22s in phiguard, after decryption, %s, PostgreSQL's order for %s (the database returns every row the other clauses select; past limits.proxy_sort_rows the statement is refused, 54000)\n",
 			"ORDER BY "+k.Column.Name, dir, k.Column.Type.Name)
+	}
+	if roundsLimitLine(w, sp) { // explain_rounds.go
+		return
 	}
 	if sp.Limit >= 0 || sp.Offset >= 0 {
 		fmt.Fprintf(w, "  %-22s applied by phiguard after its sort (their values computed by the database)\n", "LIMIT/OFFSET")
@@ -117,6 +127,9 @@ func explainDistinct(w io.Writer, sp *sqlrewrite.SortPlan) {
 // explainAggregates says which aggregates phiguard computes.
 func explainAggregates(w io.Writer, sp *sqlrewrite.SortPlan) {
 	for _, a := range sp.Aggregates {
+		if roundsAggregateLine(w, sp, a) { // explain_rounds.go
+			continue
+		}
 		how := "in phiguard, from the rows the database returns (each aggregate sent as its argument)"
 		if a.Column != nil && (a.Func != "count" || a.Distinct) {
 			how += ", after decryption, PostgreSQL's order and equality for " + a.Column.Type.Name

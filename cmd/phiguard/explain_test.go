@@ -113,6 +113,18 @@ func TestExplainAndCheckRoles(t *testing.T) {
 	if w := "WHERE ssn >=           narrowed in the database through its order term index"; code != 0 || !strings.Contains(out, w) {
 		t.Errorf("explain of a ready column's range: exit %d, output lacks %q:\n%s%s", code, w, out, errOut)
 	}
+	// Its ORDER BY ... LIMIT and its min run in rounds through the term.
+	code, out, errOut = run("explain", "--config", readyCfg, "--role", "admin", "SELECT id FROM patients ORDER BY ssn DESC, id LIMIT 5")
+	for _, w := range []string{"ORDER BY ssn           DESC NULLS FIRST: ordered in the database through its order term (index phiguard_patients_ssn_o)",
+		"ORDER BY plaintext     ranked in the database, ordered by phiguard within ties of ssn's order term", "LIMIT/OFFSET           FETCH FIRST k ROWS WITH TIES"} {
+		if code != 0 || !strings.Contains(out, w) {
+			t.Errorf("explain of ORDER BY a ready column: exit %d, output lacks %q:\n%s%s", code, w, out, errOut)
+		}
+	}
+	code, out, errOut = run("explain", "--config", readyCfg, "--role", "admin", "SELECT max(ssn) FROM patients")
+	if w := "the database orders by its order term (index phiguard_patients_ssn_o) and returns FETCH FIRST 18 ROWS WITH TIES"; code != 0 || !strings.Contains(out, w) {
+		t.Errorf("explain of max of a ready column: exit %d, output lacks %q:\n%s%s", code, w, out, errOut)
+	}
 
 	code, out, errOut = run("check", "--config", cfg, "--catalog")
 	if code != 0 || !strings.Contains(errOut, `warning: roles.admin.users: user "dba" does not exist`) {

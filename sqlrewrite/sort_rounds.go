@@ -1,0 +1,264 @@
+package sqlrewrite
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"github.com/phiguard/phiguard/policy"
+)
+
+// ORDER BY ... LIMIT through an order term (docs/design/search-terms.md
+// §4.6; slice 5). A statement phiguard sorts whose ORDER BY begins with
+// plaintext keys and then an encrypted column with a ready order term
+// ("keys sent": the plaintext keys as written, the order-term key through
+// phiguard.term_ord_v1, ending at it) and which has a LIMIT is sent with
+//
+//	ORDER BY <keys sent> OFFSET <bounds check> FETCH FIRST (<k>) ROWS WITH TIES
+//
+// so that the database returns, in rounds, the first k candidates in that
+// order and every candidate tying with the k-th. k is computed by the
+// database from the statement's own LIMIT and OFFSET and phiguard's round
+// multiplier M (a literal in a simple Query, a parameter phiguard adds in
+// a prepared statement):
+//
+//	k = least((ceil(1.25·(OFFSET + LIMIT)) + 16)·M, 2^63-1)
+//
+// in numeric, so no bound overflows; a NULL LIMIT makes it 2^63-1 (every
+// candidate: LEAST skips NULL), a negative one is PostgreSQL's own error
+// as without rounds. phiguard reads k back from a hidden column, and the
+// order term of the first order-term key from another (the consistency
+// check), and decides after each round (proxy/protect_rounds.go). Only
+// the rows phiguard keeps after its re-check and exact sort reach the
+// client; a candidate the database did not return has a term strictly
+// greater (in the key's direction) than every returned one, so a value
+// strictly after theirs.
+//
+// Kept to the prefix that ends at an order-term key: a statement sorting
+// by plaintext keys only (its filters on encrypted columns) keeps one
+// round without ORDER BY, as before slice 5, and so does one with
+// DISTINCT, aggregates, GROUP BY or HAVING.
+
+// RoundPlan is how a statement runs in rounds.
+type RoundPlan struct {
+	// Sent is the number of ORDER BY items the database sorts by; the
+	// last is the order-term key, Keys[Key] in the SortPlan.
+	Sent, Key int
+	// Column is the order-term key's column.
+	Column *policy.ProtectedColumn
+	// K is the hidden index of the round's k (text int8), Term of the
+	// order term of the key's column (hex), for the consistency check;
+	// -1 for min and max.
+	K, Term int
+	// Agg: the statement is min(col) or max(col) alone
+	// (planAggregateRounds), need is 1 and Key is the aggregate's index.
+	Agg bool
+}
+
+const (
+	hiddenRoundK  hiddenKind = 100 + iota // the round's k, as the FETCH evaluates it
+	hiddenTermOrd                         // the order term of col, hex
+)
+
+// orderTermColumn: an encrypted key the database can order through the
+// column's order term.
+func orderTermColumn(col *policy.ProtectedColumn) bool {
+	return col != nil && col.SearchState == policy.SearchReady && col.Search.Has(policy.SearchOrder)
+}
+
+// planRounds gives sp its RoundPlan when the statement can run in rounds.
+func (sp *SortPlan) planRounds(items []sortItem) {
+	if sp.Limit < 0 || len(sp.Distinct) > 0 || len(sp.Aggregates) > 0 || sp.Grouped || sp.Having != nil {
+		return
+	}
+	key := 0
+	for i := 0; i < len(items); {
+		it := items[i]
+		if it.agg > 0 {
+			return
+		}
+		if it.col == nil { // a run of plaintext keys is one key
+			for i < len(items) && items[i].col == nil && items[i].agg == 0 {
+				i++
+			}
+			key++
+			continue
+		}
+		if !orderTermColumn(it.col) || key >= len(sp.Keys) || sp.Keys[key].Column != it.col {
+			return
+		}
+		add := func(h hiddenColumn) int {
+			sp.hidden = append(sp.hidden, h)
+			return len(sp.hidden) - 1
+		}
+		sp.Rounds = &RoundPlan{Sent: i + 1, Key: key, Column: it.col}
+		sp.Rounds.K = add(hiddenColumn{kind: hiddenRoundK})
+		sp.Rounds.Term = add(hiddenColumn{kind: hiddenTermOrd, from: i, col: it.col})
+		sp.Hidden = len(sp.hidden)
+		return
+	}
+}
+
+// planAggregateRounds gives a statement whose one select-list entry is
+// min(col) or max(col) of a ready order-term column, computed by phiguard
+// (planner_aggregate.go), one ordered round: ORDER BY the term, ascending
+// for min and descending for max, NULLs last, FETCH FIRST 18·M ROWS WITH
+// TIES (need = 1: ⌈1.25⌉ + 16). The first non-NULL value phiguard keeps
+// (its WHERE re-checked) ends the rounds: a row not returned has a term
+// strictly after every returned one, so a value strictly after theirs.
+func (sp *SortPlan) planAggregateRounds() {
+	if len(sp.Aggregates) != 1 || sp.Grouped || sp.Having != nil || len(sp.Distinct) > 0 || sp.Limit >= 0 || sp.Offset >= 0 {
+		return
+	}
+	a := sp.Aggregates[0]
+	if a.Func != "min" && a.Func != "max" || a.Distinct || !orderTermColumn(a.Column) {
+		return
+	}
+	sp.hidden = append(sp.hidden, hiddenColumn{kind: hiddenRoundK})
+	sp.Rounds = &RoundPlan{Sent: 1, Column: a.Column, K: len(sp.hidden) - 1, Term: -1, Agg: true}
+	sp.Hidden = len(sp.hidden)
+}
+
+// RewriteSortRounds is RewriteSortTerms for a statement with a RoundPlan:
+// mult is the text of the round multiplier M (a positive integer literal,
+// or a parameter phiguard adds, "$n").
+func RewriteSortRounds(sql []byte, sp *SortPlan, terms [][]TermArg, mult string) ([]byte, error) {
+	if sp.Rounds == nil {
+		return nil, errors.New("a round multiplier for a statement without rounds")
+	}
+	if hasTerms(terms) && len(terms) != len(sp.Filters) {
+		return nil, errors.New("term constants disagree with the statement's plan")
+	}
+	return rewriteSortCut(sql, sp, func(c *sortCut) error {
+		c.mult = mult
+		if hasTerms(terms) {
+			return c.placeTerms(sp, terms)
+		}
+		return nil
+	})
+}
+
+// multText is the round multiplier as the text uses it (numeric).
+func (c *sortCut) multText() string {
+	m := c.mult
+	if m == "" {
+		m = "1" // RewriteSort of a plan with rounds (golden tests): the first round
+	}
+	return "CAST(" + m + " AS pg_catalog.numeric)"
+}
+
+// roundCount is the FETCH FIRST count: the client's negative LIMIT as
+// itself (PostgreSQL's error), otherwise k.
+func (c *sortCut) roundCount(sp *SortPlan) (string, error) {
+	if sp.Rounds.Agg {
+		return "CAST(LEAST(18 OPERATOR(pg_catalog.*) " + c.multText() + ", 9223372036854775807) AS pg_catalog.int8)", nil
+	}
+	lim := c.text(c.limit)
+	if lim == "" && c.fetch {
+		lim = "1"
+	}
+	if lim == "" {
+		return "", errors.New("LIMIT without its expression")
+	}
+	l := "CAST((" + lim + ") AS pg_catalog.int8)"
+	need := "CAST(" + l + " AS pg_catalog.numeric)"
+	if off := c.text(c.offset); off != "" {
+		need = "(" + need + " OPERATOR(pg_catalog.+) COALESCE(CAST(CAST((" + off + ") AS pg_catalog.int8) AS pg_catalog.numeric), 0))"
+	}
+	k := "CAST(LEAST((pg_catalog.ceil(1.25 OPERATOR(pg_catalog.*) " + need + ") OPERATOR(pg_catalog.+) 16) OPERATOR(pg_catalog.*) " +
+		c.multText() + ", 9223372036854775807) AS pg_catalog.int8)"
+	return "(CASE WHEN " + l + " OPERATOR(pg_catalog.<) 0 THEN " + l + " WHEN false THEN (" + lim + ") ELSE " + k + " END)", nil
+}
+
+// limitText is the text's LIMIT and OFFSET: boundsCheck's, or for a
+// statement in rounds its ORDER BY and FETCH (roundsTail).
+func (c *sortCut) limitText(sp *SortPlan) (string, error) {
+	if sp.Rounds == nil {
+		return c.boundsCheck(sp), nil
+	}
+	return c.roundsTail(sp)
+}
+
+// roundsTail is what replaces boundsCheck's clauses for a statement in
+// rounds: the keys sent, the OFFSET check, and the FETCH.
+func (c *sortCut) roundsTail(sp *SortPlan) (string, error) {
+	r := sp.Rounds
+	if r.Agg {
+		return c.aggregateRound(sp)
+	}
+	if r.Sent > len(c.items) || r.Key >= len(sp.Keys) {
+		return "", errors.New("the ORDER BY does not match the statement's plan")
+	}
+	var keys []string
+	for i := 0; i < r.Sent-1; i++ {
+		keys = append(keys, c.itemWithOrder(sp, i))
+	}
+	k := sp.Keys[r.Key]
+	key := "phiguard.term_ord_v1(" + c.itemExpr(sp, r.Sent-1) + ")" + map[bool]string{true: " DESC", false: " ASC"}[k.Desc] +
+		map[bool]string{true: " NULLS FIRST", false: " NULLS LAST"}[k.NullsFirst]
+	keys = append(keys, key)
+	count, err := c.roundCount(sp)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.WriteString(" ORDER BY " + strings.Join(keys, ", "))
+	if sp.Offset >= 0 {
+		off := c.text(c.offset)
+		b.WriteString(" OFFSET CASE WHEN CAST((" + off + ") AS pg_catalog.int8) < 0 THEN CAST((" + off + ") AS pg_catalog.int8) WHEN false THEN (" + off + ") END")
+	}
+	b.WriteString(" FETCH FIRST " + count + " ROWS WITH TIES")
+	return b.String(), nil
+}
+
+// aggregateRound is the ORDER BY and FETCH of min's or max's round.
+func (c *sortCut) aggregateRound(sp *SortPlan) (string, error) {
+	a := sp.Aggregates[0]
+	args, err := c.aggregateArgs(sp)
+	if err != nil || a.Target >= len(args) {
+		return "", errors.New("an aggregate without its argument")
+	}
+	count, _ := c.roundCount(sp)
+	dir := map[bool]string{true: " DESC", false: " ASC"}[a.Func == "max"]
+	return " ORDER BY phiguard.term_ord_v1(" + args[a.Target] + ")" + dir + " NULLS LAST FETCH FIRST " + count + " ROWS WITH TIES", nil
+}
+
+// roundHidden is the text of a round's hidden column.
+func (c *sortCut) roundHidden(sp *SortPlan, h hiddenColumn) (string, error) {
+	switch h.kind {
+	case hiddenRoundK:
+		count, err := c.roundCount(sp)
+		return "CAST(" + count + " AS pg_catalog.text)", err
+	case hiddenTermOrd:
+		return "pg_catalog.encode(phiguard.term_ord_v1(" + c.itemExpr(sp, h.from) + "), 'hex')", nil
+	}
+	return "", errors.New("a hidden column of an unknown kind")
+}
+
+// verifyRounds checks the rewritten statement's ORDER BY and FETCH.
+func verifyRounds(s *pg_query.SelectStmt, sp *SortPlan) error {
+	sent := 0
+	if sp.Rounds != nil {
+		sent = sp.Rounds.Sent
+	}
+	if len(s.GetSortClause()) != sent {
+		return errors.New("the rewrite did not take the expected shape")
+	}
+	if sent > 0 && (s.GetLimitOption() != pg_query.LimitOption_LIMIT_OPTION_WITH_TIES || s.GetLimitCount() == nil) {
+		return errors.New("the rewrite did not take the expected shape")
+	}
+	return nil
+}
+
+// roundsString describes the rounds for golden tests.
+func (sp *SortPlan) roundsString() string {
+	if sp.Rounds == nil {
+		return ""
+	}
+	if sp.Rounds.Agg {
+		return "; database orders by the order term of " + sp.Rounds.Column.QualifiedName() + ", FETCH FIRST k WITH TIES (#" + strconv.Itoa(sp.Rounds.K) + ")"
+	}
+	return "; database orders by " + strconv.Itoa(sp.Rounds.Sent) + " keys, the last through the order term of " +
+		sp.Rounds.Column.QualifiedName() + ", FETCH FIRST k WITH TIES (#" + strconv.Itoa(sp.Rounds.K) + "), term #" + strconv.Itoa(sp.Rounds.Term)
+}

@@ -1,0 +1,112 @@
+package sqlrewrite
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/phiguard/phiguard/policy"
+)
+
+// TestRoundPlans: a LIMIT on an ORDER BY whose keys reach an encrypted
+// column with a ready order term runs in rounds, the database ordering by
+// the plaintext keys before it and the term, with FETCH FIRST k WITH TIES;
+// the keys after it, a column still building, no LIMIT, DISTINCT and a
+// first encrypted key without an order term keep one round.
+func TestRoundPlans(t *testing.T) {
+	pol, err := policy.Parse([]byte(`
+version: 1
+tables:
+  public.people:
+    columns:
+      name: {mode: randomized, key: k, type: text, state: encrypted, search: [equality, order], search_key_version: 1, search_state: ready}
+      born: {mode: randomized, key: k, type: date, state: encrypted, search: [order], search_key_version: 1, search_state: ready}
+      note: {mode: randomized, key: k, type: text, search: [equality, order], search_key_version: 1}
+`))
+	if err == nil {
+		err = pol.Validate()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		sql, mult string
+		sent      string // "" : no rounds
+	}{
+		{"SELECT id, name FROM people ORDER BY name LIMIT 10", "1",
+			"ORDER BY phiguard.term_ord_v1((name)) ASC NULLS LAST FETCH FIRST (CASE WHEN CAST((10) AS pg_catalog.int8) OPERATOR(pg_catalog.<) 0"},
+		{"SELECT id, name n FROM people WHERE born > $1 ORDER BY id DESC, n DESC, born LIMIT $2 OFFSET $3", "$4",
+			"ORDER BY (id) DESC, phiguard.term_ord_v1((name)) DESC NULLS FIRST OFFSET CASE WHEN CAST(($3) AS pg_catalog.int8) < 0"},
+		{"SELECT id FROM people p ORDER BY p.born DESC NULLS LAST FETCH FIRST ROWS ONLY", "8",
+			"ORDER BY phiguard.term_ord_v1(p.born) DESC NULLS LAST FETCH FIRST (CASE WHEN CAST((1) AS pg_catalog.int8)"},
+		{"SELECT id FROM people ORDER BY note LIMIT 3", "1", ""},
+		{"SELECT id FROM people ORDER BY name", "1", ""},
+		{"SELECT DISTINCT name FROM people ORDER BY name LIMIT 3", "1", ""},
+		{"SELECT id FROM people WHERE name = 'x' ORDER BY id LIMIT 3", "1", ""},
+	}
+	for _, c := range cases {
+		plan := PlanFor(Analyze(c.sql), pol)
+		if plan.Sort == nil {
+			t.Fatalf("%s: no plan (%v)", c.sql, plan.Refusal)
+		}
+		if (plan.Sort.Rounds != nil) != (c.sent != "") {
+			t.Fatalf("%s: rounds %v, want %v (%s)", c.sql, plan.Sort.Rounds != nil, c.sent != "", plan.Sort)
+		}
+		if c.sent == "" {
+			continue
+		}
+		out, err := RewriteSortRounds([]byte(c.sql), plan.Sort, nil, c.mult)
+		if err != nil {
+			t.Fatalf("%s: %v", c.sql, err)
+		}
+		if !strings.Contains(string(out), c.sent) || !strings.Contains(string(out), "ROWS WITH TIES") ||
+			!strings.Contains(string(out), "OPERATOR(pg_catalog.*) CAST("+c.mult+" AS pg_catalog.numeric)") ||
+			!strings.Contains(string(out), "pg_catalog.encode(phiguard.term_ord_v1(") {
+			t.Errorf("%s: sent\n%s\nwant it to hold\n%s", c.sql, out, c.sent)
+		}
+	}
+}
+
+// TestAggregateRoundPlans: min or max alone of a ready order-term column
+// runs as one ordered round; with count beside it, of a column still
+// building, or of count, it does not.
+func TestAggregateRoundPlans(t *testing.T) {
+	pol, err := policy.Parse([]byte(`
+version: 1
+tables:
+  public.people:
+    columns:
+      name: {mode: randomized, key: k, type: text, state: encrypted, search: [equality, order], search_key_version: 1, search_state: ready}
+      note: {mode: randomized, key: k, type: text, search: [equality, order], search_key_version: 1}
+`))
+	if err == nil {
+		err = pol.Validate()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for sql, sent := range map[string]string{
+		"SELECT min(name) FROM people WHERE id > 3":                 "ORDER BY phiguard.term_ord_v1(name) ASC NULLS LAST FETCH FIRST CAST(LEAST(18 OPERATOR(pg_catalog.*) CAST(8 AS pg_catalog.numeric)",
+		"SELECT max(p.name) AS m FROM people p WHERE p.name <> 'x'": "ORDER BY phiguard.term_ord_v1(p.name) DESC NULLS LAST FETCH FIRST",
+		"SELECT min(name), count(*) FROM people":                    "",
+		"SELECT min(note) FROM people":                              "",
+		"SELECT count(DISTINCT name) FROM people":                   "",
+	} {
+		plan := PlanFor(Analyze(sql), pol)
+		if plan.Sort == nil {
+			t.Fatalf("%s: no plan (%v)", sql, plan.Refusal)
+		}
+		if (plan.Sort.Rounds != nil) != (sent != "") {
+			t.Fatalf("%s: rounds %v (%s)", sql, plan.Sort.Rounds != nil, plan.Sort)
+		}
+		if sent == "" {
+			continue
+		}
+		out, err := RewriteSortRounds([]byte(sql), plan.Sort, nil, "8")
+		if err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		if !strings.Contains(string(out), sent) || strings.Contains(string(out), "min(") || strings.Contains(string(out), "'x'") {
+			t.Errorf("%s: sent\n%s\nwant it to hold\n%s", sql, out, sent)
+		}
+	}
+}
