@@ -26,6 +26,10 @@
 // without (cells written before the column gained `search`); while
 // search_state is rekeying, with the terms of every loaded version
 // (TermVersions, term_versions.go; docs/design/search-terms.md §5.3).
+// MatchPatternTerms (match_pattern.go) turns a LIKE or ILIKE pattern, in
+// the form like_escape gives it, into the prefix key and match tokens
+// every matching value's cell holds (design §4.5): what the proxy sends
+// in the pattern's place.
 //
 // It knows keys (the cell format and key material), policy (the column's
 // mode, key, type and subject column), and PostgreSQL's value formats,

@@ -25,10 +25,13 @@
 // collation.go and protect_ctype.go for text under a libc collation,
 // docs/search.md; a filter's constants it reads itself from the text and
 // the Bind and never sends, filter_args.go; on a column whose search terms
-// are ready it sends their terms instead, protect_search.go, and runs an
-// ORDER BY ... LIMIT or a min/max through an order term in rounds,
-// protect_rounds.go; while they are rekeying it sends the equality term
-// under every loaded version, protect_term_versions.go), tracks which answer belongs to
+// are ready it sends their terms instead, protect_search.go, and a LIKE's
+// pattern's prefix key and match tokens, protect_search_like.go, at each
+// Bind in a variant of the statement for a parameter pattern,
+// protect_search_variants.go, and runs an ORDER BY ... LIMIT or a
+// min/max through an order term in rounds, protect_rounds.go; while they
+// are rekeying it sends the equality term under every loaded version,
+// protect_term_versions.go), tracks which answer belongs to
 // which request (expect.go), and writes one audit record per statement.
 // What it does for every message of a protected session reuses its
 // buffers rather than allocate: expectations (expect.go), Binds it

@@ -67,6 +67,9 @@ type expectation struct {
 	// forwarded, and an error answering phiguard's Describe of a
 	// statement is the Bind's behind it.
 	injected bool
+	// variant is the LIKE variant an injected Parse prepares
+	// (protect_search_variants.go): its answer says whether it exists.
+	variant *likeVariant
 	// sort holds the rows of a statement phiguard sorts itself
 	// (protect_sort.go); nil for any other.
 	sort *sortRun
@@ -248,6 +251,7 @@ func (x *expectation) abandon() {
 	if (x.kind == expParse || x.kind == expClose) && x.prep != nil && x.prep.replacing != nil {
 		x.prep.replacing.settle(true)
 	}
+	x.settleVariant(true) // a LIKE variant's Parse (protect_search_variants.go)
 }
 
 // takeAll empties the queue and returns what was in it, for the records
@@ -286,6 +290,9 @@ type stmtInfo struct {
 	// termParams are the parameters phiguard added after those for the
 	// term conjuncts of its proxy-side WHERE (protect_search.go).
 	termParams []termParam
+	// like is its LIKE conjuncts' variants, when a pattern is a
+	// parameter (protect_search_variants.go); nil for almost every one.
+	like *likeVariants
 	// filterLits are the constants of its proxy-side WHERE read from its
 	// text at Parse; filterParams the types of the parameters its Binds
 	// give them, which the backend gets as NULL (filter_args.go).

@@ -38,6 +38,9 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 		s.outputSeen = true
 	}
 	s.noteDatetimeChange(typ, a) // datetime_pending.go
+	if typ == feQuery {
+		s.forgetVariants(a) // protect_search_variants.go
+	}
 	s.noteSettingsUnseen(typ, a) // settings_unseen.go
 	if h := clientHandlers[typ]; h != nil {
 		return h(s, typ, a)
@@ -153,7 +156,16 @@ func (s *session) onParse(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.protectParse(a, body, false)
+	name, _, _ := cstring(body)
+	closes := s.closeVariants(string(name)) // protect_search_variants.go: the name's old variants
+	out, err := s.protectParse(a, body, false)
+	if closes == nil || err != nil {
+		return out, err
+	}
+	if out == nil {
+		out = frame(feParse, body)
+	}
+	return append(closes, out...), nil
 }
 
 // onDescribeOrClose records which statement or portal the answer is about.
@@ -167,11 +179,13 @@ func (s *session) onDescribeOrClose(typ byte, _ *sqlrewrite.Analysis) ([]byte, e
 	}
 	name, _, _ := cstring(body[1:])
 	var x *expectation
+	var closes []byte
 	switch {
 	case typ == feClose:
 		x = s.expects.fresh(expClose)
 		x.name, x.closeS = string(name), body[0] == 'S'
 		if x.closeS {
+			closes = s.closeVariants(x.name) // protect_search_variants.go
 			x.prep = s.noteClose(x.name)
 		} else {
 			delete(s.rounds.binds, x.name) // protect_rounds.go
@@ -188,6 +202,9 @@ func (s *session) onDescribeOrClose(typ byte, _ *sqlrewrite.Analysis) ([]byte, e
 		s.describedPortals[x.name] = true
 	}
 	s.expects.push(x)
+	if closes != nil {
+		return append(closes, frame(typ, body)...), nil
+	}
 	return nil, nil
 }
 
@@ -220,6 +237,7 @@ func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 		x.cursorChanges = st.cursorChanges
 		s.noteExecuteUnseen(st)   // settings_unseen.go
 		s.noteDatetimeExecute(st) // datetime_pending.go
+		s.forgetVariants(st.analysis)
 		phi := touchesPHI(st.plan, st.decisions)
 		if pe == nil && len(st.cursors) > 0 {
 			var cur cursorRequest
@@ -319,7 +337,7 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte, injected boo
 	if filledFrom != nil || len(info.plan.Defaults) > 0 {
 		info.again = again // its text will hold a guard (reprepare.go)
 	}
-	if pe := s.parseRefusal(a, info, cpe); pe != nil {
+	if pe := variantNameRefusal(msg.Name, s.parseRefusal(a, info, cpe)); pe != nil { // protect_search_variants.go
 		return s.markerParse(msg.Name, pe, a), nil
 	}
 	if !info.plan.Protected {
@@ -413,8 +431,13 @@ func (s *session) protectBind(body []byte, b boundNames) ([]byte, error) {
 	s.clientPortals[portal] = info
 	delete(s.describedPortals, portal)
 	s.noteFilters(portal, info) // filter_args.go
-	if pe := s.bindRefusal(info); pe != nil {
-		return s.markerParse("", pe, info.analysis), nil
+	// variantNameRefusal: protect_search_variants.go.
+	if pe := variantNameRefusal(stmt, s.bindRefusal(info)); pe != nil {
+		var a *sqlrewrite.Analysis
+		if info != nil {
+			a = info.analysis
+		}
+		return s.markerParse("", pe, a), nil
 	}
 	if info == nil || len(info.params) == 0 && len(info.filterParams) == 0 && info.termParams == nil {
 		return nil, nil // nothing to encrypt or add: the Bind goes as it came

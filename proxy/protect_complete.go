@@ -10,6 +10,7 @@ func (s *session) onParseComplete(_ byte, head *expectation) (bool, error) {
 			head.prep.replacing.settle(false)
 		}
 		s.stmts[head.name] = head.prep
+		head.settleVariant(false)          // protect_search_variants.go
 		handled = handled || head.injected // phiguard's own re-Parse
 		s.expects.pop()
 	}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -28,8 +29,12 @@ import (
 const oidBytea = 17
 
 // termParam is a parameter phiguard adds for a term conjunct: the term
-// of constant arg of filter filter.
-type termParam struct{ filter, arg int }
+// of constant arg of filter filter; for a LIKE's variants
+// (protect_search_variants.go) match says which of its terms.
+type termParam struct {
+	filter, arg int
+	match       matchPart
+}
 
 // hasTermFilters: the plan has a filter with a term.
 func hasTermFilters(sp *sqlrewrite.SortPlan) bool {
@@ -55,6 +60,12 @@ func (s *session) filterTerms(sp *sqlrewrite.SortPlan, lits []filterArgs, types 
 	for i, f := range sp.Filters {
 		if f.Term == sqlrewrite.TermNone || f.Term == sqlrewrite.TermOrd && !s.termsCurrent(f.Column, termRecordOrder) {
 			continue // term_records.go: the conjunct stays true
+		}
+		if f.Term == sqlrewrite.TermMatch {
+			if lits != nil {
+				out[i] = s.likeTermArgs(f, &lits[i]) // protect_search_like.go
+			}
+			continue
 		}
 		n := 1
 		if f.Op == sqlrewrite.FilterBetween {
@@ -142,14 +153,18 @@ func (s *session) parseTerms(info *stmtInfo, msg *pgproto3.Parse) [][]sqlrewrite
 		types = map[int]uint32{}
 	}
 	terms, params := s.filterTerms(sp, info.filterLits, types, base)
+	params = planLikeVariants(info, msg.Query, terms, params) // protect_search_variants.go
 	if len(params) > 0 {
 		for len(msg.ParameterOIDs) < base {
 			msg.ParameterOIDs = append(msg.ParameterOIDs, 0) // unspecified, as the client left it
 		}
-		for _, p := range params {
-			msg.ParameterOIDs = append(msg.ParameterOIDs, termParamOID(sp.Filters[p.filter]))
+		for _, tp := range params {
+			msg.ParameterOIDs = append(msg.ParameterOIDs, termParamOID(sp, tp)) // protect_term_versions.go
 		}
 		info.termParams = params
+	}
+	if info.like != nil {
+		info.like.oids = slices.Clone(msg.ParameterOIDs)
 	}
 	return terms
 }
@@ -172,6 +187,9 @@ func (s *session) appendAdded(info *stmtInfo, portal string, msg *bindParts, ext
 	for _, v := range terms {
 		msg.params, msg.formats = append(msg.params, v), append(msg.formats, 1)
 	}
+	if name := info.like.boundName(); name != "" {
+		msg.names = append(append(append([]byte(portal), 0), name...), 0) // the variant's statement
+	}
 	return nil
 }
 
@@ -186,6 +204,10 @@ func (s *session) bindTerms(info *stmtInfo, args []filterArgs) ([][]byte, *pgerr
 			continue
 		}
 		f := sp.Filters[tp.filter]
+		if tp.match != matchNone {
+			out[k] = info.like.value(tp) // protect_search_variants.go
+			continue
+		}
 		if tp.filter >= len(args) {
 			return nil, internalRefusal(f.Column, "the WHERE's constants disagree with its plan")
 		}

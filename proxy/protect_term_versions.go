@@ -22,8 +22,6 @@ import (
 // binary. Every candidate is re-checked on its decrypted value as
 // always.
 
-const oidByteaArray = 1001
-
 // rekeyed: f's term conjunct lists its term under several versions.
 func rekeyed(f sqlrewrite.Filter) bool {
 	return f.Term == sqlrewrite.TermEq && f.Column.SearchState == policy.SearchRekeying
@@ -37,12 +35,15 @@ func paramTermArg(f sqlrewrite.Filter, n int) sqlrewrite.TermArg {
 	return sqlrewrite.TermArg{Param: n}
 }
 
-// termParamOID is the declared type of f's added term parameter.
-func termParamOID(f sqlrewrite.Filter) uint32 {
-	if rekeyed(f) {
+// termParamOID is the declared type of an added term parameter: bytea[]
+// for a rekeying equality term, else its match part's (bytea unless
+// match tokens; protect_search_variants.go). A round multiplier has no
+// filter (tp.filter < 0).
+func termParamOID(sp *sqlrewrite.SortPlan, tp termParam) uint32 {
+	if tp.filter >= 0 && tp.filter < len(sp.Filters) && rekeyed(sp.Filters[tp.filter]) {
 		return oidByteaArray
 	}
-	return oidBytea
+	return tp.match.oid()
 }
 
 // literalTermArg is the term argument of a literal constant canon of f.

@@ -44,6 +44,11 @@ func (s *session) onBind(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 	if again == nil {
 		again = s.describeForTypes(b.stmt, body) // also before it
 	}
+	variant, err := s.bindVariant(b.stmt, body) // protect_search_variants.go, also before it
+	if err != nil {
+		return nil, err
+	}
+	again = append(again, variant...)
 	out, err := s.protectBind(body, b)
 	if err == nil {
 		out, err = s.sortedBind(body, out, b) // protect_sort.go

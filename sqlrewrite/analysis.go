@@ -76,6 +76,11 @@ type Statement struct {
 	// checked like the query it was declared for.
 	Cursor   string
 	CursorOp CursorOp
+	// Deallocates is what an SQL DEALLOCATE or DISCARD ALL drops of the
+	// session's prepared statements: "" nothing, "*" all of them
+	// (DEALLOCATE ALL, DISCARD ALL), else the one name. The proxy's own
+	// prepared statements go with them.
+	Deallocates string
 	// Writes is set when the statement writes rows anywhere in it: an
 	// INSERT, UPDATE, DELETE or MERGE at any depth (a writable CTE, under
 	// EXPLAIN ANALYZE), or COPY FROM.

@@ -1,6 +1,7 @@
 package sqlrewrite
 
 import (
+	"cmp"
 	"errors"
 	"sort"
 	"strings"
@@ -71,6 +72,11 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 			st.datetime = st.datetime || undoesSet(n)
 		case *pg_query.DiscardStmt:
 			st.datetime = true
+			if n.GetTarget() == pg_query.DiscardMode_DISCARD_ALL {
+				st.Deallocates = "*"
+			}
+		case *pg_query.DeallocateStmt:
+			st.Deallocates = cmp.Or(n.GetName(), "*")
 		case *pg_query.SortBy:
 			// ORDER BY 2 names a select-list entry by a literal: which
 			// column is sorted (in the proxy, for an encrypted one:

@@ -26,7 +26,8 @@
 //     conjunct the proxy evaluates (its constants, which the plan
 //     locates in the client's text, gone with it), hidden columns to
 //     sort and filter by (docs/search.md). On a column whose search
-//     terms are ready a filter gets a term (planner_terms.go), and
+//     terms are ready a filter gets a term (planner_terms.go; a LIKE or
+//     ILIKE a match term, planner_terms_like.go), and
 //     RewriteSortTerms (sort_terms.go) writes its term conjunct, with
 //     the term constants the proxy computed, in the place of its `true`
 //     (while the column is rekeying, = ANY of the term under every

@@ -29,10 +29,14 @@ const (
 	// column with an order term and no equality term. Not stricter: a
 	// coarse order term ties values on both sides of a constant.
 	TermOrd
+	// TermMatch: phiguard.term_pre_v1(col) = X and/or
+	// phiguard.term_match_v1(col) @> tokens, for LIKE and ILIKE on a
+	// column with a match term (planner_terms_like.go).
+	TermMatch
 )
 
 func (k TermKind) String() string {
-	return [...]string{"", "equality term", "order term"}[k]
+	return [...]string{"", "equality term", "order term", "match term"}[k]
 }
 
 // suffix describes the term in golden tests' filter lists.
@@ -55,7 +59,8 @@ func (k TermKind) suffix() string {
 // only = gets a term, the equality term under every loaded version
 // (sort_term_versions.go): order terms of two versions do not compare,
 // so ranges, BETWEEN and = on a column with an order term only run in
-// phiguard.
+// phiguard, as LIKE does (no match conjunct lists every version's
+// tokens yet).
 func termFor(f Filter) TermKind {
 	col := f.Column
 	ready := col.SearchState == policy.SearchReady
@@ -80,6 +85,10 @@ func termFor(f Filter) TermKind {
 	case FilterLt, FilterLe, FilterGt, FilterGe, FilterBetween:
 		if ord {
 			return TermOrd
+		}
+	case FilterLike, FilterILike:
+		if ready { // match tokens of one version would miss the cells of another
+			return likeTerm(f) // planner_terms_like.go
 		}
 	}
 	return TermNone

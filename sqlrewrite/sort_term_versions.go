@@ -20,14 +20,6 @@ import (
 // and sent binary. Which versions: the proxy's, from the policy and the
 // keyring (cellcipher.TermVersions), never the database's.
 
-// termVersions is TermArg's form for several versions: Versions are the
-// term's bytes under each version (a constant), Array marks Param as a
-// bytea[] parameter holding them.
-type termVersions struct {
-	Versions [][]byte
-	Array    bool
-}
-
 // anyText is the operand of `= ANY (…)` for an argument with several
 // versions; false for a one-version argument.
 func (a TermArg) anyText() (string, bool) {
@@ -48,10 +40,10 @@ func (a TermArg) anyText() (string, bool) {
 
 // VersionsArg is a literal's term under several versions (vs, first the
 // column's search_key_version).
-func VersionsArg(vs [][]byte) TermArg { return TermArg{termVersions: termVersions{Versions: vs}} }
+func VersionsArg(vs [][]byte) TermArg { return TermArg{Versions: vs} }
 
 // ArrayParamArg is an added parameter holding the term under every
 // version, declared bytea[].
 func ArrayParamArg(param int) TermArg {
-	return TermArg{Param: param, termVersions: termVersions{Array: true}}
+	return TermArg{Param: param, Array: true}
 }

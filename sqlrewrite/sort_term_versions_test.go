@@ -10,15 +10,15 @@ import (
 // TestRekeyingTermConjuncts: on a `rekeying` column only = gets a term
 // (the equality term), written `= ANY` of the term under every version,
 // as an ARRAY of literals or a bytea[] parameter; ranges, BETWEEN and =
-// on a column with an order term only get none (proxy-side), while a
-// ready column beside it keeps its order term.
+// on a column with an order term only, LIKE and ILIKE get none
+// (proxy-side), while a ready column beside it keeps its order term.
 func TestRekeyingTermConjuncts(t *testing.T) {
 	pol, err := policy.Parse([]byte(`
 version: 1
 tables:
   public.people:
     columns:
-      name: {mode: randomized, key: k, type: text, state: encrypted, search: [equality, order], search_key_version: 2, search_state: rekeying}
+      name: {mode: randomized, key: k, type: text, state: encrypted, search: [equality, order, match], search_key_version: 2, search_state: rekeying}
       born: {mode: randomized, key: k, type: date, state: encrypted, search: [order], search_key_version: 2, search_state: rekeying}
       seen: {mode: randomized, key: k, type: date, state: encrypted, search: [order], search_key_version: 1, search_state: ready}
 `))
@@ -43,6 +43,8 @@ tables:
 			`AND phiguard.term_eq_v1(name) OPERATOR(pg_catalog.=) ANY ($5::pg_catalog.bytea[])`},
 		{"SELECT id FROM people WHERE name = $1", [][]TermArg{{{Null: true}}}, "equality term",
 			`WHERE phiguard.term_eq_v1(name) OPERATOR(pg_catalog.=) NULL::pg_catalog.bytea`},
+		{"SELECT id FROM people WHERE name LIKE 'Smi%' AND name ILIKE $1 AND id > 0", [][]TermArg{nil, nil}, ", ",
+			`WHERE true AND true AND id > 0`},
 		{"SELECT id FROM people WHERE name > 'a' AND born = $1 AND born BETWEEN $2 AND $3 AND seen >= $4", [][]TermArg{nil, nil, nil, {one}}, ", , , order term",
 			`WHERE true AND true AND true AND phiguard.term_ord_v1(seen) OPERATOR(pg_catalog.>=) E'\\xee'::pg_catalog.bytea`},
 	}

@@ -38,13 +38,20 @@ type TermArg struct {
 	Param int
 	Null  bool
 	Value []byte
-	// Versions and Array: a term under several term key versions
+	// Tokens is a match term's literal array of tokens, Array a
+	// parameter declared bytea[] (planner_terms_like.go, and an equality
+	// term under several versions, sort_term_versions.go).
+	Tokens []string
+	Array  bool
+	// Versions: an equality term under several term key versions
 	// (sort_term_versions.go).
-	termVersions
+	Versions [][]byte
 }
 
 func (a TermArg) text() string {
 	switch {
+	case a.Array || a.Tokens != nil:
+		return a.arrayText() // planner_terms_like.go
 	case a.Param > 0:
 		return "$" + strconv.Itoa(a.Param) + "::pg_catalog.bytea"
 	case a.Null:
@@ -56,6 +63,9 @@ func (a TermArg) text() string {
 // termConjunct is the term conjunct of filter f on the column written
 // column, with its constants args (two for BETWEEN).
 func termConjunct(f Filter, column string, args []TermArg) (string, error) {
+	if f.Term == TermMatch {
+		return matchConjunct(column, args) // planner_terms_like.go
+	}
 	fn := map[TermKind]string{TermEq: "phiguard.term_eq_v1(", TermOrd: "phiguard.term_ord_v1("}[f.Term]
 	if fn == "" || len(args) != map[bool]int{true: 2, false: 1}[f.Op == FilterBetween] {
 		return "", errors.New("a term conjunct without its constants")
@@ -121,7 +131,7 @@ func (c *sortCut) placeTerms(sp *SortPlan, terms [][]TermArg) error {
 				return err
 			}
 			c.terms[k] = text
-			if f.Op == FilterBetween && sp.cands[k].conjunct == 0 {
+			if (f.Op == FilterBetween || matchAnds(f, terms[i])) && sp.cands[k].conjunct == 0 {
 				c.flattened = 1
 			}
 		}
@@ -138,7 +148,10 @@ func (c *sortCut) wholeConjunct(fc filterCut) bool {
 	for b-a > 2 && c.tok(a) == pg_query.Token_ASCII_40 && c.closing(a, b) == b-1 {
 		a, b = a+1, b-1
 	}
-	lo, hi := min(fc.column[0], fc.args[0][0]), max(fc.column[1], fc.args[0][1], fc.args[1][1])
+	lo, hi := min(fc.column[0], fc.args[0][0]), max(fc.column[1], fc.args[0][1], fc.args[1][1], fc.escape[1])
+	if fc.escape[1] > fc.escape[0] && hi == b-1 && c.tok(hi) == pg_query.Token_ASCII_41 {
+		hi = b // the ) of pg_catalog.like_escape(pattern, e)
+	}
 	return lo == a && hi == b
 }
 

@@ -65,7 +65,11 @@ func explainSort(w io.Writer, sp *sqlrewrite.SortPlan) {
 	if sp == nil {
 		return
 	}
-	for _, f := range sp.Filters {
+	for i, f := range sp.Filters {
+		if f.Term == sqlrewrite.TermMatch {
+			explainMatch(w, f, likeParams(sp.Filters, i)) // explain_match.go
+			continue
+		}
 		if f.Term != sqlrewrite.TermNone {
 			fmt.Fprintf(w, "  %-22s narrowed in the database through its %s index (phiguard sends the term of the constant, never the constant), then in phiguard, after decryption, on the candidates\n",
 				"WHERE "+f.Column.Name+" "+f.Op.String(), f.Term)
