@@ -90,6 +90,12 @@ func adviseNext(o Options, t *table, cs map[string]Census, writes map[string]uin
 func adviseTerms(w io.Writer, c *policy.ProtectedColumn, t *TermsCensus) {
 	switch {
 	case t == nil:
+	case t.Complete() && c.SearchState == policy.SearchRekeying:
+		// design §5.3: the term-key change is done; order terms serve again
+		// once the policy says ready, and the old version may be retired.
+		fmt.Fprintf(w, "%s: every cell carries search terms of version %d (%s): the term-key change is done; set search_state: ready and reload "+
+			"(ranges and ORDER BY use the order terms again), then phiguard keys retire --key %s --version N retires an old version nothing else uses\n",
+			c.QualifiedName(), c.SearchKeyVersion, t, c.Key)
 	case t.Complete():
 		fmt.Fprintf(w, "%s: every cell carries search terms of version %d (%s). phiguard search install --check --table %s adds the CHECK "+
 			"that refuses a cell without terms written around phiguard\n", c.QualifiedName(), c.SearchKeyVersion, t, c.Table.Name)

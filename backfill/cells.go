@@ -54,6 +54,10 @@ type Census struct {
 	// Terms counts the cells of a column with `search` by their terms;
 	// nil for a column without.
 	Terms *TermsCensus
+	// TermVersions counts the cells of a column with `search` by the term
+	// key version (tv) of their terms, for keys retire (design §5.3): a
+	// version still deriving some cell's terms is still searched with.
+	TermVersions map[uint32]int64
 }
 
 // TermsCensus counts a column's cells (not plaintext, not NULL) by their
@@ -85,6 +89,12 @@ func (c *Census) add(o Census) {
 		c.Terms.Missing += o.Terms.Missing
 		c.Terms.Old += o.Terms.Old
 	}
+	for v, n := range o.TermVersions {
+		if c.TermVersions == nil {
+			c.TermVersions = map[uint32]int64{}
+		}
+		c.TermVersions[v] += n
+	}
 	c.Null += o.Null
 	c.Plaintext += o.Plaintext
 	c.OtherKey += o.OtherKey
@@ -107,6 +117,12 @@ func (c *Census) classify(col *policy.ProtectedColumn, v []byte, null bool) {
 		return
 	}
 	info, err := keys.Inspect(v)
+	if err == nil && col.Search != 0 && info.TermVersion != 0 {
+		if c.TermVersions == nil {
+			c.TermVersions = map[uint32]int64{}
+		}
+		c.TermVersions[info.TermVersion]++
+	}
 	if err == nil && col.Search != 0 {
 		switch {
 		case termsCurrent(col, v):

@@ -50,7 +50,10 @@
 // computed under the column's collation read from the catalog
 // (search.ColumnCollation), refused when phiguard cannot compute them
 // exactly (ICU and the rest). The census counts cells by their terms
-// (Census.Terms).
+// (Census.Terms) and by their terms' key version (Census.TermVersions,
+// which CheckRetireTerms reads for keys retire). ShredTerms
+// (shred_terms.go) is phiguard shred's database step: a shredded
+// subject's cells get the terms of what they now read as.
 //
 // # Resume
 //

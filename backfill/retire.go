@@ -42,7 +42,8 @@ func KeyCensus(ctx context.Context, conn *pgx.Conn, pol *policy.Policy, keyID st
 }
 
 // CheckRetire returns an error naming every column that still holds cells
-// of keyID version v, with their counts; nil when none does.
+// of keyID version v, with their counts; nil when none does. Search terms
+// (CheckRetireTerms) are checked apart.
 func CheckRetire(cs map[string]Census, keyID string, v uint32) error {
 	var held []string
 	for col, c := range cs {
@@ -56,4 +57,40 @@ func CheckRetire(cs map[string]Census, keyID string, v uint32) error {
 	sort.Strings(held)
 	return fmt.Errorf("key %s version %d still encrypts cells in %s; run phiguard encrypt --reencrypt first, "+
 		"since retiring the version would make them unreadable", keyID, v, strings.Join(held, ", "))
+}
+
+// CheckRetireTerms refuses to retire version v of keyID while the search
+// terms of a column need it (docs/design/search-terms.md §5.3): a column
+// of the key whose search_key_version is v (its writes derive terms from
+// it), or whose census counts cells with terms of version v (a search
+// while rekeying looks for them, and `phiguard encrypt` has not rewritten
+// them yet). Retiring it would make those cells unfindable by their terms.
+func CheckRetireTerms(pol *policy.Policy, cs map[string]Census, keyID string, v uint32) error {
+	var uses, held []string
+	for _, t := range pol.Tables() {
+		for _, c := range t.Columns {
+			if c.Key == keyID && c.Search != 0 && c.SearchKeyVersion == v {
+				uses = append(uses, c.QualifiedName())
+			}
+		}
+	}
+	for col, c := range cs {
+		if n := c.TermVersions[v]; n > 0 {
+			held = append(held, fmt.Sprintf("%s (%d cells)", col, n))
+		}
+	}
+	sort.Strings(uses)
+	sort.Strings(held)
+	var why []string
+	if len(uses) > 0 {
+		why = append(why, fmt.Sprintf("it is the search_key_version of %s (move them to another version with search_state: rekeying first)", strings.Join(uses, ", ")))
+	}
+	if len(held) > 0 {
+		why = append(why, fmt.Sprintf("search terms of cells in %s derive from it (run phiguard encrypt, which rewrites them to the column's search_key_version, until its census shows no old version)", strings.Join(held, ", ")))
+	}
+	if len(why) == 0 {
+		return nil
+	}
+	return fmt.Errorf("key %s version %d is still needed by search terms: %s; retiring it would make those rows unfindable through their terms",
+		keyID, v, strings.Join(why, "; "))
 }

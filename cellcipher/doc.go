@@ -23,7 +23,9 @@
 // EqualityCandidates (candidates.go) lists the
 // texts a deterministic column's cell of a value may have: per live key
 // version, with the value's terms and, until search_state is ready,
-// without (cells written before the column gained `search`).
+// without (cells written before the column gained `search`); while
+// search_state is rekeying, with the terms of every loaded version
+// (TermVersions, term_versions.go; docs/design/search-terms.md §5.3).
 // MatchPatternTerms (match_pattern.go) turns a LIKE or ILIKE pattern, in
 // the form like_escape gives it, into the prefix key and match tokens
 // every matching value's cell holds (design §4.5): what the proxy sends

@@ -46,11 +46,18 @@ func (c *Cipher) SealWithTerms(ctx context.Context, col *policy.ProtectedColumn,
 // q, O from s_P, M from n and, when the column has order and match, the
 // prefix key X. A kind the column does not have is left empty.
 func (c *Cipher) CellTerms(col *policy.ProtectedColumn, loc *pgcollate.Locale, canon []byte) (keys.CellTerms, error) {
-	out := keys.CellTerms{Version: col.SearchKeyVersion}
+	return c.CellTermsAt(col, loc, canon, col.SearchKeyVersion)
+}
+
+// CellTermsAt is CellTerms under term key version tv rather than the
+// column's search_key_version: the terms a cell written before a change
+// of search_key_version carries (design §5.3, search_state: rekeying).
+func (c *Cipher) CellTermsAt(col *policy.ProtectedColumn, loc *pgcollate.Locale, canon []byte, tv uint32) (keys.CellTerms, error) {
+	out := keys.CellTerms{Version: tv}
 	if col.Search == 0 {
 		return out, fmt.Errorf("column %s has no search terms", col.QualifiedName())
 	}
-	tk, err := TermKeys(c.Keyring, col, col.SearchKeyVersion)
+	tk, err := TermKeys(c.Keyring, col, tv)
 	if err != nil {
 		return out, fmt.Errorf("column %s: search terms: %w", col.QualifiedName(), err)
 	}

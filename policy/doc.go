@@ -49,7 +49,9 @@
 // database-side search terms (docs/design/search-terms.md §3); they are
 // validated against the column's type and mode and accepted; the proxy's
 // writes carry the terms, and with `search_state: ready` the proxy's =,
-// ranges and BETWEEN search through them (`rekeying` is refused). A
+// ranges and BETWEEN search through them; with `rekeying` (a change of
+// search_key_version under way) = and IN search through every loaded
+// version's equality terms and the rest runs proxy-side. A
 // change that would
 // alter the meaning of an existing key bumps `version`.
 //

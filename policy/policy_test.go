@@ -147,7 +147,7 @@ func TestBadFiles(t *testing.T) {
 			`tables[public.patients].columns[age].search: match: type integer has no match term`,
 		},
 		"search-state.bad.yml": {
-			`tables[public.patients].columns[first].search_state: rekeying is not supported yet: this phiguard searches through terms of one version only, so building (the default) and ready are accepted (docs/design/search-terms.md §5.3, §9) (line 7)`,
+			`tables[public.patients].columns[first].search_state: rekeying needs state: encrypted (a legacy plaintext row carries no term, so a search through terms would miss it) (line 7)`,
 			`tables[public.patients].columns[maiden].search_state: unknown search state "done" (want building, ready or rekeying) (line 8)`,
 			`tables[public.patients].columns[birthdate].search_state: ready needs state: encrypted (a legacy plaintext row carries no term, so a search through terms would miss it) (line 10)`,
 		},

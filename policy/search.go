@@ -15,7 +15,11 @@ import (
 // into the cells. With `search_state: ready` (every cell carries terms of
 // search_key_version) the proxy's =, ranges and BETWEEN on the column
 // send a term conjunct the database serves from the term index (the
-// design's slice 4); `rekeying` (slice 7) is refused.
+// design's slice 4). With `search_state: rekeying` (slice 7, §5.3: the
+// terms are being rewritten to a new search_key_version) = and IN search
+// through the equality terms of every loaded version of the key, and
+// ranges, BETWEEN and ORDER BY are evaluated proxy-side (order terms of
+// two versions cannot be compared).
 
 // SearchKind is one kind of search term a column may carry.
 type SearchKind uint8
@@ -66,10 +70,12 @@ const (
 	// SearchBuilding is the default: terms are written but never used.
 	SearchBuilding SearchState = "building"
 	// SearchReady: every cell carries terms of search_key_version, so a
-	// search may use them. Refused by this phiguard, which uses none.
+	// search may use them.
 	SearchReady SearchState = "ready"
 	// SearchRekeying: after a change of search_key_version, every cell
-	// carries terms of some loaded version. Refused by this phiguard.
+	// carries terms of some loaded version of the key (the backfill is
+	// rewriting them to search_key_version): equality searches through
+	// every loaded version's terms, order through none.
 	SearchRekeying SearchState = "rekeying"
 )
 
@@ -171,13 +177,8 @@ func (r *reader) checkSearch(c *ProtectedColumn, s *searchSettings) {
 			}
 		}
 	}
-	switch {
-	case c.SearchState == SearchBuilding:
-	case c.SearchState == SearchReady && c.State != StateEncrypted:
-		r.problem(s.stateLine, c.path+".search_state", "ready needs state: encrypted (a legacy plaintext row carries no term, so a search through terms would miss it)")
-	case c.SearchState == SearchReady:
-	default:
-		r.problem(s.stateLine, c.path+".search_state", "%s is not supported yet: this phiguard searches through terms of one version only, so building (the default) and ready are accepted (docs/design/search-terms.md §5.3, §9)", c.SearchState)
+	if c.SearchState != SearchBuilding && c.State != StateEncrypted {
+		r.problem(s.stateLine, c.path+".search_state", "%s needs state: encrypted (a legacy plaintext row carries no term, so a search through terms would miss it)", c.SearchState)
 	}
 }
 

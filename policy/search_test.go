@@ -26,7 +26,7 @@ func TestSearchModel(t *testing.T) {
 		{"patients", "last", "order, match", 1, SearchReady},
 		{"patients", "first", "order, match", 2, SearchBuilding}, // written [match, order]
 		{"patients", "birthdate", "order", 1, SearchBuilding},
-		{"patients", "ssn", "equality", 3, SearchBuilding},
+		{"patients", "ssn", "equality", 3, SearchRekeying},
 		{"patients", "photo", "equality, order", 1, SearchBuilding},
 		{"patients", "weight", "", 0, ""},
 		{"encounters", "code", "", 0, ""},

@@ -29,8 +29,9 @@
 // pattern's prefix key and match tokens, protect_search_like.go, at each
 // Bind in a variant of the statement for a parameter pattern,
 // protect_search_variants.go, and runs an ORDER BY ... LIMIT or a
-// min/max through an order term in rounds, protect_rounds.go), tracks
-// which answer belongs to
+// min/max through an order term in rounds, protect_rounds.go; while they
+// are rekeying it sends the equality term under every loaded version,
+// protect_term_versions.go), tracks which answer belongs to
 // which request (expect.go), and writes one audit record per statement.
 // What it does for every message of a protected session reuses its
 // buffers rather than allocate: expectations (expect.go), Binds it

@@ -77,14 +77,13 @@ func (s *session) filterTerms(sp *sqlrewrite.SortPlan, lits []filterArgs, types 
 			switch {
 			case a.Param > 0 && types != nil && columnTyped(f.Column, types[a.Param]):
 				added = append(added, termParam{filter: i, arg: j})
-				args = append(args, sqlrewrite.TermArg{Param: base + len(params) + len(added)})
+				args = append(args, paramTermArg(f, base+len(params)+len(added))) // protect_term_versions.go
 			case a.Param > 0 || lits == nil || lits[i].numeric:
 			case lits[i].args[j].null:
 				args = append(args, sqlrewrite.TermArg{Null: true})
 			case lits[i].args[j].canon != nil:
-				v, pe := s.termValue(f, lits[i].args[j].canon)
-				if pe == nil {
-					args = append(args, sqlrewrite.TermArg{Value: v})
+				if ta, pe := s.literalTermArg(f, lits[i].args[j].canon); pe == nil {
+					args = append(args, ta)
 				}
 			}
 		}
@@ -160,7 +159,7 @@ func (s *session) parseTerms(info *stmtInfo, msg *pgproto3.Parse) [][]sqlrewrite
 			msg.ParameterOIDs = append(msg.ParameterOIDs, 0) // unspecified, as the client left it
 		}
 		for _, tp := range params {
-			msg.ParameterOIDs = append(msg.ParameterOIDs, tp.match.oid())
+			msg.ParameterOIDs = append(msg.ParameterOIDs, termParamOID(sp, tp)) // protect_term_versions.go
 		}
 		info.termParams = params
 	}
@@ -218,7 +217,7 @@ func (s *session) bindTerms(info *stmtInfo, args []filterArgs) ([][]byte, *pgerr
 		case a.canon == nil || args[tp.filter].numeric:
 			return nil, internalRefusal(f.Column, "a search term's constant was not read in the column's type")
 		default:
-			v, pe := s.termValue(f, a.canon)
+			v, pe := s.boundTerm(f, a.canon)
 			if pe != nil {
 				return nil, pe
 			}

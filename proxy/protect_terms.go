@@ -127,9 +127,9 @@ func (s *session) equalityCandidates(col *policy.ProtectedColumn, canon []byte) 
 
 // candidateCount is how many cells equalityCandidates gives for col.
 func (s *session) candidateCount(col *policy.ProtectedColumn) (int, *pgerr.Error) {
-	live, err := s.srv.protect.keyring().LiveVersions(col.Key)
+	n, err := cellcipher.CandidateCount(s.srv.protect.keyring(), col)
 	if err != nil {
 		return 0, keyError(col, err)
 	}
-	return live * cellcipher.CandidatesPerVersion(col), nil
+	return n, nil
 }

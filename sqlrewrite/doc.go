@@ -29,7 +29,9 @@
 //     terms are ready a filter gets a term (planner_terms.go; a LIKE or
 //     ILIKE a match term, planner_terms_like.go), and
 //     RewriteSortTerms (sort_terms.go) writes its term conjunct, with
-//     the term constants the proxy computed, in the place of its `true`.
+//     the term constants the proxy computed, in the place of its `true`
+//     (while the column is rekeying, = ANY of the term under every
+//     version, sort_term_versions.go).
 //     An ORDER BY ... LIMIT reaching a column with a ready order term,
 //     and min or max of one alone, get a RoundPlan (sort_rounds.go):
 //     RewriteSortRounds sends them ordered through the term with FETCH

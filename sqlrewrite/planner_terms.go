@@ -54,9 +54,17 @@ func (k TermKind) suffix() string {
 // <>, NOT BETWEEN, BETWEEN SYMMETRIC, IS [NOT] DISTINCT FROM and LIKE use
 // none: a term cannot narrow them (or, for IS NOT DISTINCT FROM NULL, a
 // NULL term would hide the NULL cells it matches).
+//
+// While the column is `rekeying` (a change of search_key_version, §5.3)
+// only = gets a term, the equality term under every loaded version
+// (sort_term_versions.go): order terms of two versions do not compare,
+// so ranges, BETWEEN and = on a column with an order term only run in
+// phiguard, as LIKE does (no match conjunct lists every version's
+// tokens yet).
 func termFor(f Filter) TermKind {
 	col := f.Column
-	if f.Group != 0 || col.SearchState != policy.SearchReady || f.ColumnFold != FoldNone {
+	ready := col.SearchState == policy.SearchReady
+	if f.Group != 0 || !ready && col.SearchState != policy.SearchRekeying || f.ColumnFold != FoldNone {
 		return TermNone
 	}
 	for _, a := range f.Args {
@@ -65,7 +73,7 @@ func termFor(f Filter) TermKind {
 		}
 	}
 	eq := col.Search.Has(policy.SearchEquality) && col.Mode == policy.ModeRandomized
-	ord := col.Search.Has(policy.SearchOrder)
+	ord := ready && col.Search.Has(policy.SearchOrder)
 	switch f.Op {
 	case FilterEq:
 		if eq {
@@ -79,7 +87,9 @@ func termFor(f Filter) TermKind {
 			return TermOrd
 		}
 	case FilterLike, FilterILike:
-		return likeTerm(f) // planner_terms_like.go
+		if ready { // match tokens of one version would miss the cells of another
+			return likeTerm(f) // planner_terms_like.go
+		}
 	}
 	return TermNone
 }

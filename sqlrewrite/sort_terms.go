@@ -39,9 +39,13 @@ type TermArg struct {
 	Null  bool
 	Value []byte
 	// Tokens is a match term's literal array of tokens, Array a
-	// parameter declared bytea[] (planner_terms_like.go).
+	// parameter declared bytea[] (planner_terms_like.go, and an equality
+	// term under several versions, sort_term_versions.go).
 	Tokens []string
 	Array  bool
+	// Versions: an equality term under several term key versions
+	// (sort_term_versions.go).
+	Versions [][]byte
 }
 
 func (a TermArg) text() string {
@@ -69,6 +73,9 @@ func termConjunct(f Filter, column string, args []TermArg) (string, error) {
 	term := fn + column + ")"
 	switch f.Op {
 	case FilterEq:
+		if operand, ok := args[0].anyText(); ok {
+			return term + " OPERATOR(pg_catalog.=) ANY (" + operand + ")", nil
+		}
 		return term + " OPERATOR(pg_catalog.=) " + args[0].text(), nil
 	case FilterGt, FilterGe:
 		return term + " OPERATOR(pg_catalog.>=) " + args[0].text(), nil

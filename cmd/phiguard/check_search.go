@@ -32,8 +32,18 @@ func searchLines(pol *policy.Policy) (lines, warnings []string) {
 
 // stateUse is what this phiguard does with a column's terms in its state.
 func stateUse(c *policy.ProtectedColumn) string {
-	if c.SearchState == policy.SearchReady {
+	switch c.SearchState {
+	case policy.SearchReady:
 		return "writes the terms; =, ranges and BETWEEN search through them"
+	case policy.SearchRekeying:
+		// design §5.3: cells carry terms of one loaded version or another
+		// until phiguard encrypt has rewritten them all.
+		what := "= and IN search through the equality terms of every loaded version of key " + c.Key
+		if !c.Search.Has(policy.SearchEquality) || c.Mode != policy.ModeRandomized {
+			what = "no search goes through the terms"
+		}
+		return fmt.Sprintf("writes terms of v%d; %s; ranges, BETWEEN and ORDER BY run in phiguard (order terms of two versions do not compare) until every cell has terms of v%d (phiguard encrypt, then search_state: ready)",
+			c.SearchKeyVersion, what, c.SearchKeyVersion)
 	}
 	return "writes the terms and searches through none until search_state: ready"
 }

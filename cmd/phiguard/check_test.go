@@ -139,7 +139,7 @@ func TestCheckSearch(t *testing.T) {
 			"    reveals: total order and shared leading letters (order); trigram sets, first letters (match); docs/design/search-terms.md §6\n",
 		"  public.patients.birthdate  search: order  key patients-pii v1  state building (accepted; writes the terms and searches through none until search_state: ready)",
 		"    reveals: total order and approximate distances (order); docs/design/search-terms.md §6\n",
-		"  public.patients.ssn  search: equality  key ssn v3",
+		"  public.patients.ssn  search: equality  key ssn v3  state rekeying (accepted; writes terms of v3; = and IN search through the equality terms of every loaded version of key ssn; ranges, BETWEEN and ORDER BY run in phiguard",
 	} {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %q:\n%s", w, out)
@@ -153,7 +153,7 @@ func TestCheckSearch(t *testing.T) {
 		t.Errorf("per-subject order warnings:\n%s", errOut)
 	}
 	code, _, errOut = runCheckArgs("--policy", "../../policy/testdata/search-state.bad.yml")
-	if code != 1 || !strings.Contains(errOut, "tables[public.patients].columns[first].search_state: rekeying is not supported yet") {
+	if code != 1 || !strings.Contains(errOut, "tables[public.patients].columns[first].search_state: rekeying needs state: encrypted") {
 		t.Errorf("search-state.bad.yml: exit %d\n%s", code, errOut)
 	}
 }

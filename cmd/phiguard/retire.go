@@ -89,6 +89,10 @@ func keysRetire(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "phiguard keys retire: %v\n", err)
 		return 1
 	}
+	if err := backfill.CheckRetireTerms(env.pol, cs, *keyID, v); err != nil {
+		fmt.Fprintf(stderr, "phiguard keys retire: %v\n", err)
+		return 1
+	}
 	if err := r.Retire(ctx, *keyID, v); err != nil {
 		fmt.Fprintf(stderr, "phiguard keys retire: %v\n", keysconfig.Explain(env.provider, err))
 		return 1

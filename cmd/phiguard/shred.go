@@ -17,6 +17,7 @@ import (
 )
 
 const shredUsage = `usage: phiguard shred --config FILE --subject ID --reason TEXT
+       phiguard shred --config FILE --subject ID --terms-only
 
 Destroys the data subject's key in the key provider (crypto-shredding, see
 docs/shredding.md): every cell phiguard sealed for the subject, in the live
@@ -29,8 +30,17 @@ any case); --reason is recorded in the audit trail (a ticket or request
 reference, not the patient's details). Running proxies stop using a cached
 key within keys.subjects.cache_ttl (default 1m).
 
-Exit status: 0 when the key is destroyed or was already, 1 when the
-provider fails, 2 on a usage error.
+When the policy has per-subject columns with search terms, shred then
+connects to the database (backend:, as phiguard encrypt does) and gives
+the subject's cells in them the terms of what they now read as (the
+shredded marker's, or none), so that no term of the old value finds the
+row (docs/design/search-terms.md §5.2). If that step fails the key stays
+destroyed: run the command again with --terms-only (no --reason needed)
+to finish it.
+
+Exit status: 0 when the key is destroyed or was already and the terms
+are rewritten, 1 when the provider or the database fails, 2 on a usage
+error.
 `
 
 func runShred(args []string, stdout, stderr io.Writer) int {
@@ -40,6 +50,7 @@ func runShred(args []string, stdout, stderr io.Writer) int {
 	path := fs.String("config", "", "configuration file (its keys: and audit: sections)")
 	subject := fs.String("subject", "", "the subject id, as stored in the subject column")
 	reason := fs.String("reason", "", "why (recorded in the audit trail)")
+	termsOnly := fs.Bool("terms-only", false, "only rewrite the search terms of an already shredded subject's cells (resume)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -56,7 +67,7 @@ func runShred(args []string, stdout, stderr io.Writer) int {
 	case strings.TrimSpace(*subject) == "":
 		fmt.Fprintln(stderr, "phiguard shred: --subject is required")
 		return 2
-	case strings.TrimSpace(*reason) == "":
+	case strings.TrimSpace(*reason) == "" && !*termsOnly:
 		fmt.Fprintln(stderr, "phiguard shred: --reason is required (it goes into the audit trail)")
 		return 2
 	}
@@ -64,6 +75,9 @@ func runShred(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "phiguard shred: %s: %v\n", *path, err)
 		return 1
+	}
+	if *termsOnly {
+		return shredTermsStep(cfg, *subject, stdout, stderr)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), keysTimeout)
 	defer cancel()
@@ -89,7 +103,7 @@ func runShred(args []string, stdout, stderr io.Writer) int {
 	if res.audited {
 		fmt.Fprintf(stdout, "audit record written to %s (prefix %s)\n", cfg.Audit.Dir, shredAuditPrefix(cfg))
 	}
-	return 0
+	return shredTermsStep(cfg, *subject, stdout, stderr) // shred_terms.go
 }
 
 type shredResult struct {
