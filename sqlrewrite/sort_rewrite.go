@@ -353,7 +353,7 @@ func (c *sortCut) hiddenText(sp *SortPlan) (string, error) {
 			for i := h.from; i < h.to; i++ {
 				keys = append(keys, c.itemWithOrder(sp, i))
 			}
-			b.WriteString("CAST(pg_catalog.dense_rank() OVER (ORDER BY " + strings.Join(keys, ", ") + ") AS pg_catalog.text)")
+			b.WriteString("CAST(pg_catalog.dense_rank() OVER (" + c.rankPartition(sp, h) + "ORDER BY " + strings.Join(keys, ", ") + ") AS pg_catalog.text)")
 		case hiddenFilterColumn:
 			if h.from >= len(c.filters) {
 				return "", errors.New("a filter the text does not have")
@@ -391,7 +391,7 @@ func (c *sortCut) hiddenText(sp *SortPlan) (string, error) {
 			for _, t := range h.targets {
 				keys = append(keys, "("+c.targetText(t, sp.labelled[t])+")")
 			}
-			b.WriteString("CAST(pg_catalog.dense_rank() OVER (ORDER BY " + strings.Join(keys, ", ") + ") AS pg_catalog.text)")
+			b.WriteString("CAST(pg_catalog.dense_rank() OVER (" + c.rankPartition(sp, h) + "ORDER BY " + strings.Join(keys, ", ") + ") AS pg_catalog.text)")
 		case hiddenRoundK, hiddenTermOrd:
 			t, err := c.roundHidden(sp, h) // sort_rounds.go
 			if err != nil {

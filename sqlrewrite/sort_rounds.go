@@ -224,6 +224,27 @@ func (c *sortCut) aggregateRound(sp *SortPlan) (string, error) {
 	return " ORDER BY phiguard.term_ord_v1(" + args[a.Target] + ")" + dir + " NULLS LAST FETCH FIRST " + count + " ROWS WITH TIES", nil
 }
 
+// rankPartition is the PARTITION BY of a plaintext run's rank that
+// comes after a statement's order-term key in rounds, "" for any other.
+// A window over every candidate made PostgreSQL read and sort them all
+// before FETCH FIRST cut them (700 ms for `ILIKE 'gle%' ORDER BY last,
+// first, id LIMIT 50` on 1,000,000 patients: BENCHMARKS.md); ranked
+// within each order term, the window streams in the term's index order
+// (Incremental Sort on the term, then the run) and stops at the FETCH.
+// phiguard compares two rows' ranks only when every key before the run
+// is equal for them, encrypted ones on their values; equal values have
+// equal order terms, so such rows are always in one partition, where
+// their ranks order them as over every row. Only the term partitions:
+// a plaintext key sent before it may order by a USING operator whose
+// equality PARTITION BY (the type's default) would not share.
+func (c *sortCut) rankPartition(sp *SortPlan, h hiddenColumn) string {
+	r := sp.Rounds
+	if r == nil || r.Agg || h.from < r.Sent {
+		return ""
+	}
+	return "PARTITION BY phiguard.term_ord_v1(" + c.itemExpr(sp, r.Sent-1) + ") "
+}
+
 // roundHidden is the text of a round's hidden column.
 func (c *sortCut) roundHidden(sp *SortPlan, h hiddenColumn) (string, error) {
 	switch h.kind {

@@ -38,6 +38,14 @@ tables:
 			"ORDER BY (id) DESC, phiguard.term_ord_v1((name)) DESC NULLS FIRST OFFSET CASE WHEN CAST(($3) AS pg_catalog.int8) < 0"},
 		{"SELECT id FROM people p ORDER BY p.born DESC NULLS LAST FETCH FIRST ROWS ONLY", "8",
 			"ORDER BY phiguard.term_ord_v1(p.born) DESC NULLS LAST FETCH FIRST (CASE WHEN CAST((1) AS pg_catalog.int8)"},
+		// A plaintext run after the term is ranked within each term (the
+		// window streams); one before it is ranked over every row.
+		{"SELECT id, born FROM people WHERE born > '2000-01-01' ORDER BY born, id LIMIT 10", "1",
+			"pg_catalog.dense_rank() OVER (PARTITION BY phiguard.term_ord_v1((born)) ORDER BY (id))"},
+		{"SELECT id, name FROM people ORDER BY name, born, id DESC LIMIT 10", "1",
+			"pg_catalog.dense_rank() OVER (PARTITION BY phiguard.term_ord_v1((name)) ORDER BY (id) DESC)"},
+		{"SELECT id, name FROM people ORDER BY id, name LIMIT 10", "1",
+			"pg_catalog.dense_rank() OVER (ORDER BY (id))"},
 		{"SELECT id FROM people ORDER BY note LIMIT 3", "1", ""},
 		{"SELECT id FROM people ORDER BY name", "1", ""},
 		{"SELECT DISTINCT name FROM people ORDER BY name LIMIT 3", "1", ""},
