@@ -88,8 +88,9 @@ type SortPlan struct {
 	// Rounds says how the database serves the ORDER BY and LIMIT through
 	// an order term (sort_rounds.go); nil: one round, no ORDER BY.
 	Rounds *RoundPlan
-	// lastRewrite is RewriteSort's memo (sort_rewrite.go).
-	lastRewrite atomic.Pointer[sortRewriteMemo]
+	// lastRewrite is RewriteSort's memo (sort_rewrite.go), lastTerms
+	// RewriteSortTerms' and RewriteSortRounds' (sort_terms.go).
+	lastRewrite, lastTerms atomic.Pointer[sortRewriteMemo]
 }
 
 // SortKey is one key of a SortPlan.

@@ -130,12 +130,14 @@ func RewriteSortRounds(sql []byte, sp *SortPlan, terms [][]TermArg, mult string)
 	if hasTerms(terms) && len(terms) != len(sp.Filters) {
 		return nil, errors.New("term constants disagree with the statement's plan")
 	}
-	return rewriteSortCut(sql, sp, func(c *sortCut) error {
-		c.mult = mult
-		if hasTerms(terms) {
-			return c.placeTerms(sp, terms)
-		}
-		return nil
+	return memoTerms(sp, sql, terms, mult, func() ([]byte, error) {
+		return rewriteSortCut(sql, sp, func(c *sortCut) error {
+			c.mult = mult
+			if hasTerms(terms) {
+				return c.placeTerms(sp, terms)
+			}
+			return nil
+		})
 	})
 }
 

@@ -81,3 +81,46 @@ tables:
 		}
 	}
 }
+
+// TestTermsRewriteMemo: a rewrite with terms comes from the plan's memo
+// only for the same text, constants and multiplier; another constant,
+// another token or another multiplier gives its own text.
+func TestTermsRewriteMemo(t *testing.T) {
+	pol, err := policy.Parse([]byte(`
+version: 1
+tables:
+  public.people:
+    columns:
+      name: {mode: randomized, key: k, type: text, state: encrypted, search: [equality, order], search_key_version: 1, search_state: ready}
+`))
+	if err == nil {
+		err = pol.Validate()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	const sql = "SELECT id FROM people WHERE name >= 'a' ORDER BY name LIMIT 5"
+	sp := PlanFor(Analyze(sql), pol).Sort
+	if sp == nil || sp.Rounds == nil {
+		t.Fatal("no rounds")
+	}
+	rewrite := func(v byte, mult string) string {
+		out, err := RewriteSortRounds([]byte(sql), sp, [][]TermArg{{{Value: []byte{v}}}}, mult)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+	first := rewrite(1, "1")
+	if again := rewrite(1, "1"); again != first {
+		t.Fatalf("the same inputs rewrote otherwise:\n%s\n%s", first, again)
+	}
+	for _, other := range []string{rewrite(2, "1"), rewrite(1, "8")} {
+		if other == first {
+			t.Fatalf("another constant or multiplier came from the memo: %s", other)
+		}
+	}
+	if !strings.Contains(rewrite(2, "1"), `E'\\x02'`) || !strings.Contains(rewrite(1, "8"), "CAST(8 AS pg_catalog.numeric)") {
+		t.Fatal("a rewrite does not hold its own constant and multiplier")
+	}
+}
