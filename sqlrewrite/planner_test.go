@@ -385,3 +385,16 @@ func TestPlanBinaryCopy(t *testing.T) {
 		}
 	}
 }
+
+// validPolicy is the policy a test writes, parsed and validated.
+func validPolicy(t *testing.T, yaml string) *policy.Policy {
+	t.Helper()
+	pol, err := policy.Parse([]byte(yaml))
+	if err == nil {
+		err = pol.Validate()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pol
+}

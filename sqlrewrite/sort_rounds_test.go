@@ -3,8 +3,6 @@ package sqlrewrite
 import (
 	"strings"
 	"testing"
-
-	"github.com/phiguard/phiguard/policy"
 )
 
 // TestRoundPlans: a LIMIT on an ORDER BY whose keys reach an encrypted
@@ -13,7 +11,7 @@ import (
 // the keys after it, a column still building, no LIMIT, DISTINCT and a
 // first encrypted key without an order term keep one round.
 func TestRoundPlans(t *testing.T) {
-	pol, err := policy.Parse([]byte(`
+	pol := validPolicy(t, `
 version: 1
 tables:
   public.people:
@@ -21,13 +19,7 @@ tables:
       name: {mode: randomized, key: k, type: text, state: encrypted, search: [equality, order], search_key_version: 1, search_state: ready}
       born: {mode: randomized, key: k, type: date, state: encrypted, search: [order], search_key_version: 1, search_state: ready}
       note: {mode: randomized, key: k, type: text, search: [equality, order], search_key_version: 1}
-`))
-	if err == nil {
-		err = pol.Validate()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	cases := []struct {
 		sql, mult string
 		sent      string // "" : no rounds
@@ -78,20 +70,14 @@ tables:
 // runs as one ordered round; with count beside it, of a column still
 // building, or of count, it does not.
 func TestAggregateRoundPlans(t *testing.T) {
-	pol, err := policy.Parse([]byte(`
+	pol := validPolicy(t, `
 version: 1
 tables:
   public.people:
     columns:
       name: {mode: randomized, key: k, type: text, state: encrypted, search: [equality, order], search_key_version: 1, search_state: ready}
       note: {mode: randomized, key: k, type: text, search: [equality, order], search_key_version: 1}
-`))
-	if err == nil {
-		err = pol.Validate()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	for sql, sent := range map[string]string{
 		"SELECT min(name) FROM people WHERE id > 3":                 "ORDER BY phiguard.term_ord_v1(name) ASC NULLS LAST FETCH FIRST CAST(LEAST(18 OPERATOR(pg_catalog.*) CAST(8 AS pg_catalog.numeric)",
 		"SELECT max(p.name) AS m FROM people p WHERE p.name <> 'x'": "ORDER BY phiguard.term_ord_v1(p.name) DESC NULLS LAST FETCH FIRST",

@@ -3,8 +3,6 @@ package sqlrewrite
 import (
 	"strings"
 	"testing"
-
-	"github.com/phiguard/phiguard/policy"
 )
 
 // TestRekeyingTermConjuncts: on a `rekeying` column only = gets a term
@@ -13,7 +11,7 @@ import (
 // on a column with an order term only, LIKE and ILIKE get none
 // (proxy-side), while a ready column beside it keeps its order term.
 func TestRekeyingTermConjuncts(t *testing.T) {
-	pol, err := policy.Parse([]byte(`
+	pol := validPolicy(t, `
 version: 1
 tables:
   public.people:
@@ -21,13 +19,7 @@ tables:
       name: {mode: randomized, key: k, type: text, state: encrypted, search: [equality, order, match], search_key_version: 2, search_state: rekeying}
       born: {mode: randomized, key: k, type: date, state: encrypted, search: [order], search_key_version: 2, search_state: rekeying}
       seen: {mode: randomized, key: k, type: date, state: encrypted, search: [order], search_key_version: 1, search_state: ready}
-`))
-	if err == nil {
-		err = pol.Validate()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	lit := VersionsArg([][]byte{{0xab}, {0xcd, 0x01}})
 	par := ArrayParamArg(5)
 	one := TermArg{Value: []byte{0xee}}

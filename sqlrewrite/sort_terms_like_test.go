@@ -3,8 +3,6 @@ package sqlrewrite
 import (
 	"strings"
 	"testing"
-
-	"github.com/phiguard/phiguard/policy"
 )
 
 // TestMatchTermConjuncts: LIKE and ILIKE (with ESCAPE, spelled ~~ and
@@ -15,7 +13,7 @@ import (
 // get none; a conjunct with neither part, an empty or malformed token
 // list is an error, never '{}'.
 func TestMatchTermConjuncts(t *testing.T) {
-	pol, err := policy.Parse([]byte(`
+	pol := validPolicy(t, `
 version: 1
 tables:
   public.people:
@@ -24,13 +22,7 @@ tables:
       note: {mode: randomized, key: k, type: text, state: encrypted, search: [match], search_key_version: 1, search_state: ready}
       city: {mode: randomized, key: k, type: text, state: encrypted, search: [order], search_key_version: 1, search_state: ready}
       code: {mode: deterministic, key: d, type: text, state: encrypted, search: [match], search_key_version: 1, search_state: ready}
-`))
-	if err == nil {
-		err = pol.Validate()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	pre := TermArg{Value: []byte("AbC-_9")}
 	toks := TermArg{Tokens: []string{"aaaaaa", "b-_b9Z"}}
 	cases := []struct {

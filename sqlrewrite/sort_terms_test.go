@@ -3,8 +3,6 @@ package sqlrewrite
 import (
 	"strings"
 	"testing"
-
-	"github.com/phiguard/phiguard/policy"
 )
 
 // TestTermConjuncts: on columns whose search terms are ready, =, ranges
@@ -14,7 +12,7 @@ import (
 // SYMMETRIC, IS NOT DISTINCT FROM, LIKE, lower(), a column still
 // building and a filter without constants this time get none.
 func TestTermConjuncts(t *testing.T) {
-	pol, err := policy.Parse([]byte(`
+	pol := validPolicy(t, `
 version: 1
 tables:
   public.people:
@@ -23,13 +21,7 @@ tables:
       born: {mode: randomized, key: k, type: date, state: encrypted, search: [order], search_key_version: 1, search_state: ready}
       note: {mode: randomized, key: k, type: text, search: [equality, order], search_key_version: 1}
       tag:  {mode: deterministic, key: d, type: text, state: encrypted, search: [order], search_key_version: 1, search_state: ready}
-`))
-	if err == nil {
-		err = pol.Validate()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	x := TermArg{Value: []byte{0xab, 0x01}}
 	y := TermArg{Param: 7}
 	cases := []struct {
@@ -86,19 +78,13 @@ tables:
 // only for the same text, constants and multiplier; another constant,
 // another token or another multiplier gives its own text.
 func TestTermsRewriteMemo(t *testing.T) {
-	pol, err := policy.Parse([]byte(`
+	pol := validPolicy(t, `
 version: 1
 tables:
   public.people:
     columns:
       name: {mode: randomized, key: k, type: text, state: encrypted, search: [equality, order], search_key_version: 1, search_state: ready}
-`))
-	if err == nil {
-		err = pol.Validate()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	const sql = "SELECT id FROM people WHERE name >= 'a' ORDER BY name LIMIT 5"
 	sp := PlanFor(Analyze(sql), pol).Sort
 	if sp == nil || sp.Rounds == nil {
