@@ -268,22 +268,7 @@ tables:
 		plainRows = append(plainRows, []any{id, v})
 		encRows = append(encRows, []any{id, string(cell)})
 	}
-	for i, rows := range [][][]any{plainRows, encRows} {
-		if _, err := su.CopyFrom(ctx, pgx.Identifier{[]string{plain, enc}[i]}, []string{"id", "last"}, pgx.CopyFromRows(rows)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	installSearch(t, prot.Policy)
-	if _, err := su.Exec(ctx, "ANALYZE "+enc); err != nil {
-		t.Fatal(err)
-	}
-	relay := startByteRelay(t)
-	p := startProxy(t, proxyOptions{protect: prot, quiet: true, configure: func(c *config.Config) {
-		c.Backend.Port = relay.port
-		c.Backend.TLS.Mode = config.BackendTLSDisable
-	}})
-	tw := &twin{plain: plain, enc: enc, via: p.app(t), dir: direct(t)}
-	relay.take()
+	tw, relay := indexedTwin(t, prot, plain, enc, []string{"id", "last"}, plainRows, encRows)
 	sentSelect := regexp.MustCompile(`SELECT id, last[^\x00]*FROM ` + enc + `[^\x00]*`)
 	// search.IndexName(col, "") is the prefix both indexes' names share.
 	for _, c := range []struct{ q, index string }{

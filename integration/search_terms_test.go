@@ -17,6 +17,7 @@ import (
 	"github.com/phiguard/phiguard/cellcipher"
 	"github.com/phiguard/phiguard/config"
 	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/proxy"
 	"github.com/phiguard/phiguard/search"
 )
 
@@ -298,23 +299,7 @@ tables:
 		plainRows = append(plainRows, []any{id, d})
 		encRows = append(encRows, []any{id, string(cell)})
 	}
-	for i, rows := range [][][]any{plainRows, encRows} {
-		table := []string{plain, enc}[i]
-		if _, err := su.CopyFrom(ctx, pgx.Identifier{table}, []string{"id", "born"}, pgx.CopyFromRows(rows)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	installSearch(t, prot.Policy)
-	if _, err := su.Exec(ctx, "ANALYZE "+enc); err != nil {
-		t.Fatal(err)
-	}
-	relay := startByteRelay(t)
-	p := startProxy(t, proxyOptions{protect: prot, quiet: true, configure: func(c *config.Config) {
-		c.Backend.Port = relay.port
-		c.Backend.TLS.Mode = config.BackendTLSDisable
-	}})
-	tw := &twin{plain: plain, enc: enc, via: p.app(t), dir: direct(t)}
-	relay.take()
+	tw, relay := indexedTwin(t, prot, plain, enc, []string{"id", "born"}, plainRows, encRows)
 	sentSelect := regexp.MustCompile(`SELECT id, born[^\x00]*FROM ` + enc + `[^\x00]*`)
 	for _, q := range []string{
 		"SELECT id, born FROM %s WHERE born = '1970-05-05' ORDER BY id",
@@ -493,4 +478,31 @@ func TestTermOrderUnderRecordedCollationVersion(t *testing.T) {
 		}
 		relay.take()
 	}
+}
+
+// indexedTwin loads rows into the plaintext and encrypted twins (columns
+// cols; encRows hold the cells), installs the search terms, ANALYZEs the
+// encrypted table so that PostgreSQL plans with its term indexes, and
+// starts phiguard in front of it through a byteRelay, for the tests that
+// read the plan of the text phiguard sent.
+func indexedTwin(t *testing.T, prot *proxy.Protection, plain, enc string, cols []string, plainRows, encRows [][]any) (*twin, *byteRelay) {
+	t.Helper()
+	ctx, su := testContext(t), superuser(t)
+	for i, rows := range [][][]any{plainRows, encRows} {
+		if _, err := su.CopyFrom(ctx, pgx.Identifier{[]string{plain, enc}[i]}, cols, pgx.CopyFromRows(rows)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	installSearch(t, prot.Policy)
+	if _, err := su.Exec(ctx, "ANALYZE "+enc); err != nil {
+		t.Fatal(err)
+	}
+	relay := startByteRelay(t)
+	p := startProxy(t, proxyOptions{protect: prot, quiet: true, configure: func(c *config.Config) {
+		c.Backend.Port = relay.port
+		c.Backend.TLS.Mode = config.BackendTLSDisable
+	}})
+	tw := &twin{plain: plain, enc: enc, via: p.app(t), dir: direct(t)}
+	relay.take()
+	return tw, relay
 }
