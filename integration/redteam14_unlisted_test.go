@@ -19,24 +19,7 @@ import (
 func TestRedTeam14UnlistedShapes(t *testing.T) {
 	t.Parallel()
 	f := newTermWriteFixture(t)
-	ctx := testContext(t)
-	r := termRows(1, 1, "Unl")[0]
-	f.onBoth(t, "INSERT", func(c *pgx.Conn, table string) error {
-		_, err := c.Exec(ctx, fmt.Sprintf(termInsert, table)+"($1, $2, $3, $4, $5, $6)", r.id, r.last, r.first, r.born, r.mrn, r.note)
-		return err
-	})
-	mrn := f.column(t, "mrn")
-	v1, err := f.cipher.Seal(ctx, mrn, []byte(r.mrn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	su := superuser(t)
-	if _, err := su.Exec(ctx, fmt.Sprintf("INSERT INTO %s (id, mrn) VALUES (101, $1)", f.enc), string(v1)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := su.Exec(ctx, fmt.Sprintf("INSERT INTO %s (id, mrn) VALUES (101, $1)", f.plain), r.mrn); err != nil {
-		t.Fatal(err)
-	}
+	r, _ := f.twoFormatMRN(t, "Unl")
 	x := "'" + r.mrn + "'"
 	var refused, same int
 	for _, w := range []string{

@@ -404,8 +404,6 @@ func TestTermOrderForgedTermFailsXX001(t *testing.T) {
 func TestTermOrderIndexUsed(t *testing.T) {
 	t.Parallel()
 	f := newRoundsFixture(t, 20000, 0)
-	ctx := testContext(t)
-	su := superuser(t)
 	born, _ := f.prot.Policy.Column("public", f.enc, "born")
 	sentSelect := regexp.MustCompile(`SELECT born[^\x00]*FROM ` + f.enc + `[^\x00]*`)
 	for _, q := range []string{
@@ -417,20 +415,7 @@ func TestTermOrderIndexUsed(t *testing.T) {
 		if text == nil {
 			t.Fatalf("%s: the relay did not see the statement", q)
 		}
-		var plan strings.Builder
-		rows, err := su.Query(ctx, "EXPLAIN "+string(text))
-		if err != nil {
-			t.Fatalf("EXPLAIN %s: %v", text, err)
-		}
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			plan.WriteString(line + "\n")
-		}
-		rows.Close()
-		p := plan.String()
+		p := explainPlan(t, text)
 		if !strings.HasPrefix(strings.TrimSpace(p), "Limit") || !strings.Contains(p, "Index Scan") || !strings.Contains(p, search.IndexName(born, "o")) {
 			t.Errorf("%s: sent\n%s\nplanned without a Limit over the order-term index:\n%s", q, text, p)
 		}
@@ -447,7 +432,6 @@ func TestTermOrderIndexUsed(t *testing.T) {
 func TestTermOrderMinMax(t *testing.T) {
 	t.Parallel()
 	f := newRoundsFixture(t, 3000, 100)
-	ctx := testContext(t)
 	for _, q := range []string{
 		"SELECT min(name) FROM %s",
 		"SELECT max(name) AS m FROM %s",
@@ -478,21 +462,9 @@ func TestTermOrderMinMax(t *testing.T) {
 	if text == nil {
 		t.Fatal("the relay did not see min(born)'s statement")
 	}
-	var plan strings.Builder
-	rows, err := superuser(t).Query(ctx, "EXPLAIN "+string(text))
-	if err != nil {
-		t.Fatalf("EXPLAIN %s: %v", text, err)
-	}
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		plan.WriteString(line + "\n")
-	}
-	rows.Close()
+	plan := explainPlan(t, text)
 	born, _ := f.prot.Policy.Column("public", f.enc, "born")
-	if p := plan.String(); !strings.HasPrefix(strings.TrimSpace(p), "Limit") || !strings.Contains(p, search.IndexName(born, "o")) {
+	if p := plan; !strings.HasPrefix(strings.TrimSpace(p), "Limit") || !strings.Contains(p, search.IndexName(born, "o")) {
 		t.Errorf("min(born): sent\n%s\nplanned\n%s", text, p)
 	}
 }

@@ -311,23 +311,11 @@ tables:
 		if text == nil {
 			t.Fatalf("%s: the relay did not see the statement", q)
 		}
-		var plan strings.Builder
-		rows, err := su.Query(ctx, "EXPLAIN "+string(text))
-		if err != nil {
-			t.Fatalf("EXPLAIN %s: %v", text, err)
+		plan := explainPlan(t, text)
+		if !strings.Contains(plan, search.IndexName(col, "e")) && !strings.Contains(plan, search.IndexName(col, "o")) {
+			t.Errorf("%s: sent\n%s\nplanned without a phiguard index:\n%s", q, text, plan)
 		}
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			plan.WriteString(line + "\n")
-		}
-		rows.Close()
-		if !strings.Contains(plan.String(), search.IndexName(col, "e")) && !strings.Contains(plan.String(), search.IndexName(col, "o")) {
-			t.Errorf("%s: sent\n%s\nplanned without a phiguard index:\n%s", q, text, plan.String())
-		}
-		t.Logf("%s: sent %s\n%s", q, text, plan.String())
+		t.Logf("%s: sent %s\n%s", q, text, plan)
 	}
 }
 
@@ -505,4 +493,27 @@ func indexedTwin(t *testing.T, prot *proxy.Protection, plain, enc string, cols [
 	tw := &twin{plain: plain, enc: enc, via: p.app(t), dir: direct(t)}
 	relay.take()
 	return tw, relay
+}
+
+// explainPlan is PostgreSQL's plan of text (a statement phiguard sent, as
+// a byteRelay saw it), one line per plan line, read as the superuser.
+func explainPlan(t *testing.T, text []byte) string {
+	t.Helper()
+	rows, err := superuser(t).Query(testContext(t), "EXPLAIN "+string(text))
+	if err != nil {
+		t.Fatalf("EXPLAIN %s: %v", text, err)
+	}
+	defer rows.Close()
+	var plan strings.Builder
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(line + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan.String()
 }

@@ -536,23 +536,7 @@ func TestDeterministicSearchLiteralLeftOfColumn(t *testing.T) {
 	t.Parallel()
 	f := newTermWriteFixture(t)
 	ctx := testContext(t)
-	r := termRows(1, 1, "Left")[0]
-	f.onBoth(t, "INSERT", func(c *pgx.Conn, table string) error {
-		_, err := c.Exec(ctx, fmt.Sprintf(termInsert, table)+"($1, $2, $3, $4, $5, $6)", r.id, r.last, r.first, r.born, r.mrn, r.note)
-		return err
-	})
-	mrn := f.column(t, "mrn")
-	v1, err := f.cipher.Seal(ctx, mrn, []byte(r.mrn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	su := superuser(t)
-	if _, err := su.Exec(ctx, fmt.Sprintf("INSERT INTO %s (id, mrn) VALUES (101, $1)", f.enc), string(v1)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := su.Exec(ctx, fmt.Sprintf("INSERT INTO %s (id, mrn) VALUES (101, $1)", f.plain), r.mrn); err != nil {
-		t.Fatal(err)
-	}
+	r, mrn := f.twoFormatMRN(t, "Left")
 	for _, mode := range bothModes {
 		f.same(t, "SELECT id FROM %s WHERE mrn = '"+r.mrn+"' ORDER BY id", mode, "the column left of the literal")
 		for _, q := range []string{
@@ -666,4 +650,30 @@ func TestSubjectWritesCarrySearchTerms(t *testing.T) {
 			t.Fatalf("%v: %v, %d rows", mode, rows.Err(), len(got))
 		}
 	}
+}
+
+// twoFormatMRN writes one row of termRows through phiguard on both
+// sides, then row 101 with the same MRN as the plaintext and, on the
+// encrypted side, as a cell without search terms (written before the
+// column had search), so that a value has two cells in the column.
+func (f *termWriteFixture) twoFormatMRN(t *testing.T, label string) (termRow, *policy.ProtectedColumn) {
+	t.Helper()
+	ctx := testContext(t)
+	r := termRows(1, 1, label)[0]
+	f.onBoth(t, "INSERT", func(c *pgx.Conn, table string) error {
+		_, err := c.Exec(ctx, fmt.Sprintf(termInsert, table)+"($1, $2, $3, $4, $5, $6)", r.id, r.last, r.first, r.born, r.mrn, r.note)
+		return err
+	})
+	mrn := f.column(t, "mrn")
+	v1, err := f.cipher.Seal(ctx, mrn, []byte(r.mrn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	su := superuser(t)
+	for table, v := range map[string]string{f.enc: string(v1), f.plain: r.mrn} {
+		if _, err := su.Exec(ctx, fmt.Sprintf("INSERT INTO %s (id, mrn) VALUES (101, $1)", table), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r, mrn
 }

@@ -17,11 +17,10 @@ import (
 // '02/03/2024' is 2 March for PostgreSQL, and phiguard encrypted 3
 // February (TestRedTeam10DateStyleChangedInRequest). A function that
 // runs SET or set_config inside does the same, unseen in the text
-// (TestRedTeam12DateStyleInFunction), so a call of any function but a
-// few built-ins counts as such a request too, at its Parse; and as a
-// trigger, an operator or a default runs code unseen as well, every
-// statement that executes counts when it runs (datetime_free.go, which
-// also narrows the refusal to values the settings read otherwise). So, as for
+// (TestRedTeam12DateStyleInFunction), and so do a trigger, an operator
+// or a default, so every statement that executes counts when it runs, at
+// its Query or Execute (mayRunCode, datetime_free.go, which also narrows
+// the refusal to values the settings read otherwise). So, as for
 // extra_float_digits (output.go), such a value read in text while a
 // request that may change the settings (sqlrewrite's MayChangeDatetime)
 // is unanswered, or after one in the same Query, is refused (0A000):
@@ -54,10 +53,9 @@ func (s *session) noteDatetimeChange(typ byte, a *sqlrewrite.Analysis) {
 	s.expects.mu.Unlock()
 }
 
-// noteDatetimeExecute counts an Execute of a prepared statement that may
-// change the settings (client pump, onExecute): its Parse was counted
-// once, and each execution may change them again (a cached
-// `SELECT f()` whose function sets DateStyle), before a value the
+// noteDatetimeExecute counts an Execute of a statement that may run code
+// (client pump, onExecute): each execution may change the settings (a
+// cached `SELECT f()` whose function sets DateStyle), before a value the
 // pipeline binds after it.
 func (s *session) noteDatetimeExecute(st *stmtInfo) {
 	if st == nil || st.analysis == nil {

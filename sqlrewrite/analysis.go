@@ -52,12 +52,13 @@ func (s Statement) MayChangeSettingsUnseen() bool {
 // PostgreSQL reads date, time and interval input under (DateStyle,
 // TimeZone, IntervalStyle): a SET or RESET of one, RESET ALL,
 // set_config, DISCARD, a transaction end or rollback to a savepoint
-// (which undoes SET), CALL and DO, a call of a function other than a
-// few built-ins (it may run SET or set_config inside:
-// TestRedTeam12DateStyleInFunction), or a statement that could not be
-// classified.
+// (which undoes SET), CALL and DO, or a statement that could not be
+// classified. Code its text does not show (a function that runs SET
+// inside, a trigger) runs when the statement executes, which the proxy
+// counts at each Query and Execute (proxy/datetime_free.go, mayRunCode);
+// a Parse runs nothing.
 func (s Statement) MayChangeDatetime() bool {
-	return s.datetime || s.opaque || s.Kind == KindCall || s.Kind == KindUnknown
+	return s.datetime || s.Kind == KindCall || s.Kind == KindUnknown
 }
 
 // Statement is what the proxy needs to know about one statement.

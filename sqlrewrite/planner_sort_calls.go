@@ -54,27 +54,9 @@ func postponedCall(s *pg_query.SelectStmt) string {
 	return name
 }
 
-// settingsSafeFunctions are pg_catalog functions besides
-// sortSafeFunctions that run no SQL and set no setting, though they may
-// be volatile or costly (a sorted statement still refuses them): a
-// statement calling them changes no setting unseen. Applications call
-// them in the statements they pipeline (nextval in a batch of INSERTs).
-var settingsSafeFunctions = map[string]bool{
-	"nextval": true, "currval": true, "lastval": true, "setval": true, "gen_random_uuid": true, "random": true,
-	"clock_timestamp": true, "statement_timestamp": true, "transaction_timestamp": true, "timeofday": true,
-	"md5": true, "encode": true, "decode": true, "to_number": true, "format": true, "split_part": true,
-	"regexp_replace": true, "regexp_match": true, "regexp_matches": true, "translate": true, "reverse": true, "repeat": true,
-	"quote_ident": true, "quote_literal": true, "quote_nullable": true, "array_to_string": true, "string_to_array": true,
-	"to_json": true, "to_jsonb": true, "row_to_json": true, "json_build_object": true, "jsonb_build_object": true,
-	"json_build_array": true, "jsonb_build_array": true, "json_agg": true, "jsonb_agg": true, "jsonb_set": true,
-	"unnest": true, "generate_series": true, "age": true, "make_date": true, "make_timestamp": true, "make_interval": true,
-	"current_setting": true, "pg_backend_pid": true, "txid_current": true, "version": true,
-}
-
 // opaqueCall says whether a call may be of a function whose body phiguard
 // cannot see: one qualified with a schema other than pg_catalog, or not
-// one of sortSafeFunctions or settingsSafeFunctions
-// (MayChangeSettingsUnseen, MayChangeDatetime).
+// one of sortSafeFunctions (MayChangeSettingsUnseen).
 func opaqueCall(fc *pg_query.FuncCall) bool {
 	parts := fc.GetFuncname()
 	if len(parts) == 0 {
@@ -82,5 +64,5 @@ func opaqueCall(fc *pg_query.FuncCall) bool {
 	}
 	last := parts[len(parts)-1].GetString_().GetSval()
 	qualified := len(parts) > 1 && !(len(parts) == 2 && parts[0].GetString_().GetSval() == "pg_catalog")
-	return qualified || !sortSafeFunctions[last] && !settingsSafeFunctions[last]
+	return qualified || !sortSafeFunctions[last]
 }
