@@ -166,7 +166,7 @@ func (s *session) parseSortedText(info *stmtInfo, msg *pgproto3.Parse) ([]byte, 
 // conjunct does.
 func (s *session) staleRounds(sp *sqlrewrite.SortPlan) *pgerr.Error {
 	col := sp.Rounds.Column
-	if s.termsCurrent(col, termRecordOrder) {
+	if col == nil || s.termsCurrent(col, termRecordOrder) { // unordered rounds: no order term
 		return nil
 	}
 	return pgerr.Newf(pgerr.FeatureNotSupported,
@@ -396,7 +396,7 @@ func (run *sortRun) need() (need, kept int64) {
 // naming the column) rather than answer in a wrong order.
 func (run *sortRun) checkTermOrder(order []int32) *pgerr.Error {
 	r := run.rounds
-	if r == nil {
+	if r == nil || run.plan.Rounds.Term < 0 { // unordered: no order to check
 		return nil
 	}
 	if len(r.terms16) != len(run.rows) {

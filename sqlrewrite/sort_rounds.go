@@ -39,6 +39,13 @@ import (
 // by plaintext keys only (its filters on encrypted columns) keeps one
 // round without ORDER BY, as before slice 5, and so does one with
 // DISTINCT, aggregates, GROUP BY or HAVING.
+//
+// A statement with a LIMIT and no ORDER BY at all (its filters on
+// encrypted columns) runs in unordered rounds: FETCH FIRST k ROWS ONLY,
+// no keys, no ties. PostgreSQL may return any LIMIT rows that pass the
+// WHERE, so any OFFSET + LIMIT rows phiguard keeps from one round (one
+// snapshot) are an answer the plaintext could give; a round that returns
+// fewer than k rows returned every candidate.
 
 // RoundPlan is how a statement runs in rounds.
 type RoundPlan struct {
@@ -56,6 +63,10 @@ type RoundPlan struct {
 	Agg bool
 }
 
+// Unordered: the statement has no ORDER BY (planUnorderedRounds): Sent
+// is 0, Column nil, Key and Term -1.
+func (r *RoundPlan) Unordered() bool { return r.Sent == 0 && !r.Agg }
+
 const (
 	hiddenRoundK  hiddenKind = 100 + iota // the round's k, as the FETCH evaluates it
 	hiddenTermOrd                         // the order term of col, hex
@@ -70,6 +81,12 @@ func orderTermColumn(col *policy.ProtectedColumn) bool {
 // planRounds gives sp its RoundPlan when the statement can run in rounds.
 func (sp *SortPlan) planRounds(items []sortItem) {
 	if sp.Limit < 0 || len(sp.Distinct) > 0 || len(sp.Aggregates) > 0 || sp.Grouped || sp.Having != nil {
+		return
+	}
+	if len(items) == 0 {
+		sp.hidden = append(sp.hidden, hiddenColumn{kind: hiddenRoundK})
+		sp.Rounds = &RoundPlan{Key: -1, K: len(sp.hidden) - 1, Term: -1}
+		sp.Hidden = len(sp.hidden)
 		return
 	}
 	key := 0
@@ -189,28 +206,29 @@ func (c *sortCut) roundsTail(sp *SortPlan) (string, error) {
 	if r.Agg {
 		return c.aggregateRound(sp)
 	}
-	if r.Sent > len(c.items) || r.Key >= len(sp.Keys) {
+	if r.Sent > len(c.items) || r.Key >= len(sp.Keys) || !r.Unordered() && r.Key < 0 {
 		return "", errors.New("the ORDER BY does not match the statement's plan")
 	}
-	var keys []string
-	for i := 0; i < r.Sent-1; i++ {
-		keys = append(keys, c.itemWithOrder(sp, i))
-	}
-	k := sp.Keys[r.Key]
-	key := "phiguard.term_ord_v1(" + c.itemExpr(sp, r.Sent-1) + ")" + map[bool]string{true: " DESC", false: " ASC"}[k.Desc] +
-		map[bool]string{true: " NULLS FIRST", false: " NULLS LAST"}[k.NullsFirst]
-	keys = append(keys, key)
 	count, err := c.roundCount(sp)
 	if err != nil {
 		return "", err
 	}
 	var b strings.Builder
-	b.WriteString(" ORDER BY " + strings.Join(keys, ", "))
+	if !r.Unordered() {
+		var keys []string
+		for i := 0; i < r.Sent-1; i++ {
+			keys = append(keys, c.itemWithOrder(sp, i))
+		}
+		k := sp.Keys[r.Key]
+		key := "phiguard.term_ord_v1(" + c.itemExpr(sp, r.Sent-1) + ")" + map[bool]string{true: " DESC", false: " ASC"}[k.Desc] +
+			map[bool]string{true: " NULLS FIRST", false: " NULLS LAST"}[k.NullsFirst]
+		b.WriteString(" ORDER BY " + strings.Join(append(keys, key), ", "))
+	}
 	if sp.Offset >= 0 {
 		off := c.text(c.offset)
 		b.WriteString(" OFFSET CASE WHEN CAST((" + off + ") AS pg_catalog.int8) < 0 THEN CAST((" + off + ") AS pg_catalog.int8) WHEN false THEN (" + off + ") END")
 	}
-	b.WriteString(" FETCH FIRST " + count + " ROWS WITH TIES")
+	b.WriteString(" FETCH FIRST " + count + map[bool]string{true: " ROWS ONLY", false: " ROWS WITH TIES"}[r.Unordered()])
 	return b.String(), nil
 }
 
@@ -241,7 +259,7 @@ func (c *sortCut) aggregateRound(sp *SortPlan) (string, error) {
 // equality PARTITION BY (the type's default) would not share.
 func (c *sortCut) rankPartition(sp *SortPlan, h hiddenColumn) string {
 	r := sp.Rounds
-	if r == nil || r.Agg || h.from < r.Sent {
+	if r == nil || r.Agg || r.Unordered() || h.from < r.Sent {
 		return ""
 	}
 	return "PARTITION BY phiguard.term_ord_v1(" + c.itemExpr(sp, r.Sent-1) + ") "
@@ -271,6 +289,9 @@ func verifyRounds(s *pg_query.SelectStmt, sp *SortPlan) error {
 	if sent > 0 && (s.GetLimitOption() != pg_query.LimitOption_LIMIT_OPTION_WITH_TIES || s.GetLimitCount() == nil) {
 		return errors.New("the rewrite did not take the expected shape")
 	}
+	if sp.Rounds != nil && sp.Rounds.Unordered() && (s.GetLimitOption() != pg_query.LimitOption_LIMIT_OPTION_COUNT || s.GetLimitCount() == nil) {
+		return errors.New("the rewrite did not take the expected shape")
+	}
 	return nil
 }
 
@@ -278,6 +299,9 @@ func verifyRounds(s *pg_query.SelectStmt, sp *SortPlan) error {
 func (sp *SortPlan) roundsString() string {
 	if sp.Rounds == nil {
 		return ""
+	}
+	if sp.Rounds.Unordered() {
+		return "; database returns FETCH FIRST k rows, unordered (#" + strconv.Itoa(sp.Rounds.K) + ")"
 	}
 	if sp.Rounds.Agg {
 		return "; database orders by the order term of " + sp.Rounds.Column.QualifiedName() + ", FETCH FIRST k WITH TIES (#" + strconv.Itoa(sp.Rounds.K) + ")"

@@ -66,6 +66,57 @@ tables:
 	}
 }
 
+// TestUnorderedRoundPlans: a LIMIT without ORDER BY over a filter on an
+// encrypted column runs in unordered rounds (FETCH FIRST k ROWS ONLY, no
+// keys, no order term); without a LIMIT, with DISTINCT or with an ORDER
+// BY on a plaintext key it does not.
+func TestUnorderedRoundPlans(t *testing.T) {
+	pol := validPolicy(t, `
+version: 1
+tables:
+  public.people:
+    columns:
+      name: {mode: randomized, key: k, type: text, state: encrypted, search: [equality, match], search_key_version: 1, search_state: ready}
+      born: {mode: randomized, key: k, type: date, state: encrypted}
+`)
+	cases := []struct {
+		sql, mult string
+		sent      string // "" : no rounds
+	}{
+		{"SELECT id, name FROM people WHERE name ILIKE '%mit%' LIMIT 50", "1",
+			" FETCH FIRST (CASE WHEN CAST((50) AS pg_catalog.int8) OPERATOR(pg_catalog.<) 0"},
+		{"SELECT id FROM people WHERE born > $1 LIMIT $2 OFFSET $3", "$4",
+			"OFFSET CASE WHEN CAST(($3) AS pg_catalog.int8) < 0 THEN CAST(($3) AS pg_catalog.int8) WHEN false THEN ($3) END FETCH FIRST (CASE WHEN CAST(($2) AS pg_catalog.int8) OPERATOR(pg_catalog.<) 0"},
+		{"SELECT id FROM people WHERE born > $1 OFFSET 3", "1", ""},
+		{"SELECT DISTINCT name FROM people WHERE born > $1 LIMIT 3", "1", ""},
+	}
+	for _, c := range cases {
+		plan := PlanFor(Analyze(c.sql), pol)
+		if plan.Sort == nil {
+			t.Fatalf("%s: no plan (%v)", c.sql, plan.Refusal)
+		}
+		if (plan.Sort.Rounds != nil) != (c.sent != "") {
+			t.Fatalf("%s: rounds %v, want %v (%s)", c.sql, plan.Sort.Rounds != nil, c.sent != "", plan.Sort)
+		}
+		if c.sent == "" {
+			continue
+		}
+		if !plan.Sort.Rounds.Unordered() || plan.Sort.Rounds.Term != -1 || plan.Sort.Rounds.Column != nil {
+			t.Fatalf("%s: %+v, want unordered rounds", c.sql, plan.Sort.Rounds)
+		}
+		out, err := RewriteSortRounds([]byte(c.sql), plan.Sort, nil, c.mult)
+		if err != nil {
+			t.Fatalf("%s: %v", c.sql, err)
+		}
+		text := string(out)
+		if !strings.Contains(text, c.sent) || !strings.HasSuffix(strings.TrimSpace(text), "ROWS ONLY") ||
+			strings.Contains(text, "ORDER BY") || strings.Contains(text, "term_ord") ||
+			!strings.Contains(text, "OPERATOR(pg_catalog.*) CAST("+c.mult+" AS pg_catalog.numeric)") {
+			t.Errorf("%s: sent\n%s\nwant it to hold\n%s", c.sql, out, c.sent)
+		}
+	}
+}
+
 // TestAggregateRoundPlans: min or max alone of a ready order-term column
 // runs as one ordered round; with count beside it, of a column still
 // building, or of count, it does not.

@@ -39,6 +39,11 @@ func roundsLimitLine(w io.Writer, sp *sqlrewrite.SortPlan) bool {
 	if sp.Rounds == nil || sp.Rounds.Agg {
 		return false
 	}
+	if sp.Rounds.Unordered() {
+		fmt.Fprintf(w, "  %-22s FETCH FIRST k ROWS ONLY in the database (no ORDER BY: any OFFSET+LIMIT rows that pass will do), k = ceil(1.25*(OFFSET+LIMIT))+16, then x8 while phiguard keeps fewer than OFFSET+LIMIT rows (within limits.proxy_sort_rows, then every candidate); cut by phiguard after its re-check\n",
+			"LIMIT/OFFSET")
+		return true
+	}
 	fmt.Fprintf(w, "  %-22s FETCH FIRST k ROWS WITH TIES in the database, k = ceil(1.25*(OFFSET+LIMIT))+16, then x8 while phiguard keeps fewer than OFFSET+LIMIT rows (within limits.proxy_sort_rows, then every candidate); cut by phiguard after its exact sort\n",
 		"LIMIT/OFFSET")
 	return true
