@@ -85,7 +85,8 @@ func TestTermFunctionsReadSealedCells(t *testing.T) {
 		       encode(phiguard.term_ord_v1(cell), 'hex'),
 		       encode(phiguard.term_pre_v1(cell), 'hex'),
 		       array_to_string(ARRAY(SELECT encode(x, 'hex') FROM unnest(phiguard.term_match_v1(cell)) WITH ORDINALITY AS u(x, n) ORDER BY n), ','),
-		       phiguard.term_match_v1(cell) IS NULL
+		       phiguard.term_match_v1(cell) IS NULL,
+		       cell
 		FROM cells ORDER BY id`, nil, nil, nil, nil).Read()
 	if res.Err != nil {
 		t.Fatal(res.Err)
@@ -110,6 +111,11 @@ func TestTermFunctionsReadSealedCells(t *testing.T) {
 			if (v == nil) != (len(want[k]) == 0) {
 				t.Errorf("%s row %d: term %d NULL %v, Go's empty %v", w.col, i+1, k, v == nil, len(want[k]) == 0)
 			}
+		}
+		// The proxy reads a round's order terms from the cells it holds
+		// (keys.AppendOrderTerm): what the database's function reads.
+		if ord, ok, err := keys.AppendOrderTerm(nil, r[6]); err != nil || ok != (r[2] != nil) || hexOr(ord) != string(r[2]) {
+			t.Errorf("%s row %d: keys.AppendOrderTerm gives %x (%v, %v), the database %s", w.col, i+1, ord, ok, err, r[2])
 		}
 		if (string(r[5]) == "t") != (len(w.want.Match) == 0) {
 			t.Errorf("%s row %d: match NULL %s with %d tokens", w.col, i+1, r[5], len(w.want.Match))

@@ -389,3 +389,27 @@ func termsCellLen(v []byte) int {
 func isTermChar(c byte) bool {
 	return isBase64URL(c) || c == '+' || c == '/' || c == '=' || c == '.'
 }
+
+// AppendOrderTerm appends to dst the order term O of a format-2 cell as
+// phiguard.term_ord_v1 reads it in the database (the section decoded
+// from base64; search/sql.go), and false for anything the
+// function reads as NULL: a value that is not a format-2 cell, or one
+// with no order term. The proxy compares the terms of the rows a round
+// returned (the consistency check of docs/design/search-terms.md §4.6)
+// from the cells it already holds, instead of a hidden column the
+// database would compute for every row. A section that is not base64 is
+// an error: PostgreSQL's decode would have refused it too.
+func AppendOrderTerm(dst, v []byte) ([]byte, bool, error) {
+	if !bytes.HasPrefix(v, []byte(TermsPrefix)) {
+		return dst, false, nil
+	}
+	s, err := termSections(v)
+	if err != nil || len(s[2]) == 0 {
+		return dst, false, err
+	}
+	out, err := b64Std.AppendDecode(dst, s[2])
+	if err != nil {
+		return dst, false, fmt.Errorf("%w: an order term that is not base64", ErrNotACell)
+	}
+	return out, true, nil
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
@@ -66,7 +67,7 @@ type roundState struct {
 	mult     int64
 	k        int64    // this round's k, read from its first row; -1 before
 	returned int64    // rows the database returned this round
-	terms16  [][]byte // per held row (sortRun.rows), its order term (hex)
+	terms16  [][]byte // per held row (sortRun.rows), its order term
 	// the answers to the next round's own messages, kept from the client
 	skipReady, skipDescription bool
 	skipCompletes              int
@@ -316,11 +317,28 @@ func (run *sortRun) roundRow(hidden [][]byte) *pgerr.Error {
 	return nil
 }
 
-// keepRoundTerm notes the order term of the row just held.
-func (run *sortRun) keepRoundTerm(hidden [][]byte) {
-	if r := run.rounds; r != nil && run.plan.Rounds.Term >= 0 {
-		r.terms16 = append(r.terms16, slices.Clone(hidden[run.plan.Rounds.Term]))
+// keepRoundTerm notes the order term of the row just held, read from
+// the order-term key's cell as the database's phiguard.term_ord_v1 reads
+// it (nil for NULL); visible is the count of the client's columns.
+func (run *sortRun) keepRoundTerm(cells [][]byte, visible int) *pgerr.Error {
+	r, p := run.rounds, run.plan.Rounds
+	if r == nil || p.Agg || p.Unordered() {
+		return nil
 	}
+	k := run.plan.Keys[p.Key]
+	at := visible + k.Value
+	if k.Target >= 0 {
+		at = k.Target
+	}
+	term, ok, err := keys.AppendOrderTerm(nil, cells[at])
+	if err != nil {
+		return pgerr.Newf(pgerr.DataCorrupted, "a value of encrypted column %s has a malformed order search term", p.Column.QualifiedName())
+	}
+	if !ok {
+		term = nil
+	}
+	r.terms16 = append(r.terms16, term)
+	return nil
 }
 
 // nextRound decides, at a round's CommandComplete, whether it suffices;
@@ -396,7 +414,7 @@ func (run *sortRun) need() (need, kept int64) {
 // naming the column) rather than answer in a wrong order.
 func (run *sortRun) checkTermOrder(order []int32) *pgerr.Error {
 	r := run.rounds
-	if r == nil || run.plan.Rounds.Term < 0 { // unordered: no order to check
+	if r == nil || run.plan.Rounds.Agg || run.plan.Rounds.Unordered() { // no order to check
 		return nil
 	}
 	if len(r.terms16) != len(run.rows) {

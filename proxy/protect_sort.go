@@ -218,7 +218,9 @@ func (s *session) holdSortedRow(head *expectation, body []byte, fields []*result
 	}
 	having := havingCells(run.plan, hidden) // protect_having.go
 	run.rows = append(run.rows, sortedRow{values: values, keys: keys, dkeys: dkeys, inputs: inputs, having: having})
-	run.keepRoundTerm(hidden) // protect_rounds.go
+	if pe := run.keepRoundTerm(cells, visible); pe != nil { // protect_rounds.go
+		return s.failSort(head, pe)
+	}
 	// The row's bytes and what holds them: slice headers, keys, the row.
 	run.bytes += int64(len(body)) + 24*int64(len(values)) + 96*int64(len(keys)+len(dkeys)) + 72
 	return s.checkSortCap(head)

@@ -392,7 +392,7 @@ func (c *sortCut) hiddenText(sp *SortPlan) (string, error) {
 				keys = append(keys, "("+c.targetText(t, sp.labelled[t])+")")
 			}
 			b.WriteString("CAST(pg_catalog.dense_rank() OVER (" + c.rankPartition(sp, h) + "ORDER BY " + strings.Join(keys, ", ") + ") AS pg_catalog.text)")
-		case hiddenRoundK, hiddenTermOrd:
+		case hiddenRoundK:
 			t, err := c.roundHidden(sp, h) // sort_rounds.go
 			if err != nil {
 				return "", err

@@ -54,23 +54,21 @@ type RoundPlan struct {
 	Sent, Key int
 	// Column is the order-term key's column.
 	Column *policy.ProtectedColumn
-	// K is the hidden index of the round's k (text int8), Term of the
-	// order term of the key's column (hex), for the consistency check;
-	// -1 for min and max.
-	K, Term int
+	// K is the hidden index of the round's k (text int8). phiguard reads
+	// the order term of each row for the consistency check from the
+	// key's own cell (keys.AppendOrderTerm), which the row holds as a
+	// select-list entry or a hidden column (Keys[Key]).
+	K int
 	// Agg: the statement is min(col) or max(col) alone
 	// (planAggregateRounds), need is 1 and Key is the aggregate's index.
 	Agg bool
 }
 
-// Unordered: the statement has no ORDER BY (planUnorderedRounds): Sent
-// is 0, Column nil, Key and Term -1.
+// Unordered: the statement has no ORDER BY: Sent is 0, Column nil, Key
+// -1.
 func (r *RoundPlan) Unordered() bool { return r.Sent == 0 && !r.Agg }
 
-const (
-	hiddenRoundK  hiddenKind = 100 + iota // the round's k, as the FETCH evaluates it
-	hiddenTermOrd                         // the order term of col, hex
-)
+const hiddenRoundK hiddenKind = 100 // the round's k, as the FETCH evaluates it
 
 // orderTermColumn: an encrypted key the database can order through the
 // column's order term.
@@ -85,7 +83,7 @@ func (sp *SortPlan) planRounds(items []sortItem) {
 	}
 	if len(items) == 0 {
 		sp.hidden = append(sp.hidden, hiddenColumn{kind: hiddenRoundK})
-		sp.Rounds = &RoundPlan{Key: -1, K: len(sp.hidden) - 1, Term: -1}
+		sp.Rounds = &RoundPlan{Key: -1, K: len(sp.hidden) - 1}
 		sp.Hidden = len(sp.hidden)
 		return
 	}
@@ -111,7 +109,6 @@ func (sp *SortPlan) planRounds(items []sortItem) {
 		}
 		sp.Rounds = &RoundPlan{Sent: i + 1, Key: key, Column: it.col}
 		sp.Rounds.K = add(hiddenColumn{kind: hiddenRoundK})
-		sp.Rounds.Term = add(hiddenColumn{kind: hiddenTermOrd, from: i, col: it.col})
 		sp.Hidden = len(sp.hidden)
 		return
 	}
@@ -133,7 +130,7 @@ func (sp *SortPlan) planAggregateRounds() {
 		return
 	}
 	sp.hidden = append(sp.hidden, hiddenColumn{kind: hiddenRoundK})
-	sp.Rounds = &RoundPlan{Sent: 1, Column: a.Column, K: len(sp.hidden) - 1, Term: -1, Agg: true}
+	sp.Rounds = &RoundPlan{Sent: 1, Column: a.Column, K: len(sp.hidden) - 1, Agg: true}
 	sp.Hidden = len(sp.hidden)
 }
 
@@ -265,16 +262,15 @@ func (c *sortCut) rankPartition(sp *SortPlan, h hiddenColumn) string {
 	return "PARTITION BY phiguard.term_ord_v1(" + c.itemExpr(sp, r.Sent-1) + ") "
 }
 
-// roundHidden is the text of a round's hidden column.
+// roundHidden is the text of a round's hidden column, k: a scalar
+// subquery, which PostgreSQL evaluates once (an InitPlan) where the bare
+// expression's numeric arithmetic ran for every row.
 func (c *sortCut) roundHidden(sp *SortPlan, h hiddenColumn) (string, error) {
-	switch h.kind {
-	case hiddenRoundK:
-		count, err := c.roundCount(sp)
-		return "CAST(" + count + " AS pg_catalog.text)", err
-	case hiddenTermOrd:
-		return "pg_catalog.encode(phiguard.term_ord_v1(" + c.itemExpr(sp, h.from) + "), 'hex')", nil
+	if h.kind != hiddenRoundK {
+		return "", errors.New("a hidden column of an unknown kind")
 	}
-	return "", errors.New("a hidden column of an unknown kind")
+	count, err := c.roundCount(sp)
+	return "(SELECT CAST(" + count + " AS pg_catalog.text))", err
 }
 
 // verifyRounds checks the rewritten statement's ORDER BY and FETCH.
@@ -307,5 +303,5 @@ func (sp *SortPlan) roundsString() string {
 		return "; database orders by the order term of " + sp.Rounds.Column.QualifiedName() + ", FETCH FIRST k WITH TIES (#" + strconv.Itoa(sp.Rounds.K) + ")"
 	}
 	return "; database orders by " + strconv.Itoa(sp.Rounds.Sent) + " keys, the last through the order term of " +
-		sp.Rounds.Column.QualifiedName() + ", FETCH FIRST k WITH TIES (#" + strconv.Itoa(sp.Rounds.K) + "), term #" + strconv.Itoa(sp.Rounds.Term)
+		sp.Rounds.Column.QualifiedName() + ", FETCH FIRST k WITH TIES (#" + strconv.Itoa(sp.Rounds.K) + ")"
 }
