@@ -228,3 +228,26 @@ func TestPlainRoundsSecondRound(t *testing.T) {
 		t.Errorf("the ORDER BY was not sent as the entry's position:\n%.2000s", sent)
 	}
 }
+
+// TestRoundsKeyNames: the plaintext keys an ordered round sends before
+// the order-term key mean the client's: a bare name that is also a
+// hidden column's name (text) stays the input column, and an output name
+// whose entry is a bare column named like another entry's output name
+// (g is grp, and grp names the entry note) stays the entry. Both
+// protocols; the answers are the plaintext's.
+func TestRoundsKeyNames(t *testing.T) {
+	t.Parallel()
+	f := newPlainRoundsFixture(t, 300, 20)
+	for _, q := range []string{
+		"SELECT id, name FROM %s ORDER BY text DESC, name, id LIMIT 7",
+		"SELECT id, note AS grp, grp AS g, name FROM %s ORDER BY g DESC, name, id LIMIT 9 OFFSET 3",
+		"SELECT id, note AS grp, grp AS g, name FROM %s WHERE name NOT LIKE '%%Fail' ORDER BY g, id LIMIT 9",
+	} {
+		for _, mode := range bothModes {
+			f.sameRaw(t, q, mode)
+		}
+	}
+	if sent := f.relay.take(); !bytes.Contains(sent, []byte("ROWS WITH TIES")) || !bytes.Contains(sent, []byte("ROWS ONLY")) {
+		t.Errorf("not sent in ordered and plain rounds:\n%.3000s", sent)
+	}
+}

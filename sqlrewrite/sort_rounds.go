@@ -80,7 +80,7 @@ func orderTermColumn(col *policy.ProtectedColumn) bool {
 
 // planRounds gives sp its RoundPlan when the statement can run in rounds.
 func (sp *SortPlan) planRounds(items []sortItem) {
-	if sp.Limit < 0 || len(sp.Distinct) > 0 || len(sp.Aggregates) > 0 || sp.Grouped || sp.Having != nil {
+	if sp.Limit < 0 || len(sp.Distinct) > 0 || len(sp.Aggregates) > 0 || sp.Grouped || sp.Having != nil || namesHidden(items) {
 		return
 	}
 	if len(items) == 0 {
@@ -222,7 +222,7 @@ func (c *sortCut) roundsTail(sp *SortPlan) (string, error) {
 	} else if !r.Unordered() {
 		var keys []string
 		for i := 0; i < r.Sent-1; i++ {
-			keys = append(keys, c.itemWithOrder(sp, i))
+			keys = append(keys, c.sentItem(sp, i)) // sort_rounds_plain.go
 		}
 		k := sp.Keys[r.Key]
 		key := "phiguard.term_ord_v1(" + c.itemExpr(sp, r.Sent-1) + ")" + map[bool]string{true: " DESC", false: " ASC"}[k.Desc] +
@@ -299,7 +299,7 @@ func verifyRounds(s *pg_query.SelectStmt, sp *SortPlan) error {
 	if only && (s.GetLimitOption() != pg_query.LimitOption_LIMIT_OPTION_COUNT || s.GetLimitCount() == nil) {
 		return errors.New("the rewrite did not take the expected shape")
 	}
-	if sp.Rounds != nil && sp.Rounds.Plain() { // the hidden columns are named hiddenAlias (sort_rounds_plain.go)
+	if namedHidden(sp) { // the hidden columns are named hiddenAlias (sort_rounds_plain.go)
 		tl := s.GetTargetList()
 		for _, t := range tl[max(len(tl)-sp.Hidden, 0):] {
 			if t.GetResTarget().GetName() != hiddenAlias {

@@ -38,14 +38,16 @@ import (
 // every candidate either way, and the rank is what phiguard did before,
 // proven by the existing tests.
 //
-// The keys are sent so that they mean what the client's did: an item
-// naming a select-list entry (a position or an output name) as that
-// entry's position, which the hidden columns after the client's cannot
-// change; any other item as written, the hidden columns named
-// hiddenAlias so that a bare name cannot be taken for one of them
-// (PostgreSQL's SQL-92 rule matches output names first: a hidden
-// CAST(... AS text) is named "text"). A bare name that is hiddenAlias
-// keeps the rank.
+// The keys are sent so that they mean what the client's did (sentItem,
+// for ordered rounds too): an item naming a select-list entry (a
+// position or an output name) as that entry's position, which the hidden
+// columns after the client's cannot change, where the entry's expression
+// could itself be a bare name another entry's output name takes; any
+// other item as written, the hidden columns named hiddenAlias so that a
+// bare name cannot be taken for one of them (PostgreSQL's SQL-92 rule
+// matches output names first: a hidden CAST(... AS text) is named
+// "text"). A statement with a bare name that is hiddenAlias does not run
+// in rounds (namesHidden).
 
 // hiddenAlias names every hidden column of a statement in plain rounds.
 const hiddenAlias = "phiguard hidden"
@@ -62,7 +64,7 @@ func (sp *SortPlan) planPlainRounds(items []sortItem) bool {
 		return false
 	}
 	for _, it := range items {
-		if it.col != nil || it.agg > 0 || it.target < 0 && bareName(it.node) == hiddenAlias {
+		if it.col != nil || it.agg > 0 {
 			return false
 		}
 	}
@@ -76,6 +78,17 @@ func (sp *SortPlan) planPlainRounds(items []sortItem) bool {
 	return true
 }
 
+// namesHidden: an ORDER BY item is the bare name hiddenAlias, which the
+// hidden columns of a statement in rounds are named.
+func namesHidden(items []sortItem) bool {
+	for _, it := range items {
+		if it.target < 0 && bareName(it.node) == hiddenAlias {
+			return true
+		}
+	}
+	return false
+}
+
 // bareName is the name of a one-name column reference, "" for anything
 // else.
 func bareName(n *pg_query.Node) string {
@@ -86,25 +99,37 @@ func bareName(n *pg_query.Node) string {
 	return ref.GetFields()[0].GetString_().GetSval()
 }
 
-// plainKeys is the ORDER BY of plain rounds: each item as written, one
-// naming a select-list entry by its position.
+// plainKeys is the ORDER BY of plain rounds: every item, sent.
 func (c *sortCut) plainKeys(sp *SortPlan) string {
 	var keys []string
-	for i, item := range c.items {
-		if t := sp.items[i]; t >= 0 {
-			// An ordinal or an output name is one token; what follows it
-			// is the direction, NULLS or USING.
-			keys = append(keys, strings.TrimSpace(strconv.Itoa(t+1)+" "+c.text([2]int{item[0] + 1, item[1]})))
-			continue
-		}
-		keys = append(keys, c.text(item))
+	for i := range c.items {
+		keys = append(keys, c.sentItem(sp, i))
 	}
 	return " ORDER BY " + strings.Join(keys, ", ")
 }
 
+// sentItem is plaintext ORDER BY item i as a round sends it: as written,
+// or, naming a select-list entry, as the entry's position.
+func (c *sortCut) sentItem(sp *SortPlan, i int) string {
+	item := c.items[i]
+	if t := sp.items[i]; t >= 0 {
+		// An ordinal or an output name is one token; what follows it is
+		// the direction, NULLS or USING.
+		return strings.TrimSpace(strconv.Itoa(t+1) + " " + c.text([2]int{item[0] + 1, item[1]}))
+	}
+	return c.text(item)
+}
+
+// namedHidden: the statement is sent with an ORDER BY of the client's
+// items (ordered or plain rounds), so its hidden columns are named
+// hiddenAlias.
+func namedHidden(sp *SortPlan) bool {
+	return sp.Rounds != nil && !sp.Rounds.Agg && sp.Rounds.Sent > 0
+}
+
 // hiddenName is what follows a hidden column's expression in the text.
 func hiddenName(sp *SortPlan) string {
-	if sp.Rounds != nil && sp.Rounds.Plain() {
+	if namedHidden(sp) {
 		return " AS " + `"` + hiddenAlias + `"`
 	}
 	return ""

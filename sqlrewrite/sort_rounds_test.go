@@ -28,7 +28,7 @@ tables:
 		{"SELECT id, name FROM people ORDER BY name LIMIT 10", "1",
 			"ORDER BY phiguard.term_ord_v1((name)) ASC NULLS LAST FETCH FIRST (CASE WHEN CAST((10) AS pg_catalog.int8) OPERATOR(pg_catalog.<) 0"},
 		{"SELECT id, name n FROM people WHERE born > $1 ORDER BY id DESC, n DESC, born LIMIT $2 OFFSET $3", "$4",
-			"ORDER BY (id) DESC, phiguard.term_ord_v1((name)) DESC NULLS FIRST OFFSET CASE WHEN CAST(($3) AS pg_catalog.int8) < 0"},
+			"ORDER BY 1 DESC, phiguard.term_ord_v1((name)) DESC NULLS FIRST OFFSET CASE WHEN CAST(($3) AS pg_catalog.int8) < 0"},
 		{"SELECT id FROM people p ORDER BY p.born DESC NULLS LAST FETCH FIRST ROWS ONLY", "8",
 			"ORDER BY phiguard.term_ord_v1(p.born) DESC NULLS LAST FETCH FIRST (CASE WHEN CAST((1) AS pg_catalog.int8)"},
 		// A plaintext run after the term is ranked within each term (the
