@@ -233,8 +233,8 @@ func TestPlainRoundsSecondRound(t *testing.T) {
 // the order-term key mean the client's: a bare name that is also a
 // hidden column's name (text) stays the input column, and an output name
 // whose entry is a bare column named like another entry's output name
-// (g is grp, and grp names the entry note) stays the entry. Both
-// protocols; the answers are the plaintext's.
+// (g is grp, and grp names the entry note) stays the entry; under a *
+// likewise. Both protocols; the answers are the plaintext's.
 func TestRoundsKeyNames(t *testing.T) {
 	t.Parallel()
 	f := newPlainRoundsFixture(t, 300, 20)
@@ -242,6 +242,7 @@ func TestRoundsKeyNames(t *testing.T) {
 		"SELECT id, name FROM %s ORDER BY text DESC, name, id LIMIT 7",
 		"SELECT id, note AS grp, grp AS g, name FROM %s ORDER BY g DESC, name, id LIMIT 9 OFFSET 3",
 		"SELECT id, note AS grp, grp AS g, name FROM %s WHERE name NOT LIKE '%%Fail' ORDER BY g, id LIMIT 9",
+		"SELECT * FROM %s WHERE name NOT LIKE '%%Fail' ORDER BY text, tag DESC NULLS LAST, id LIMIT 6 OFFSET 2",
 	} {
 		for _, mode := range bothModes {
 			f.sameRaw(t, q, mode)
