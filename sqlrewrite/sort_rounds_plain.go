@@ -49,7 +49,8 @@ import (
 // "text"). A statement with a bare name that is hiddenAlias does not run
 // in rounds (namesHidden).
 
-// hiddenAlias names every hidden column of a statement in plain rounds.
+// hiddenAlias names every hidden column of a statement sent with an
+// ORDER BY of the client's items, in ordered or plain rounds (namedHidden).
 const hiddenAlias = "phiguard hidden"
 
 // Plain: the ORDER BY has plaintext keys only (planPlainRounds), sent as
