@@ -35,7 +35,10 @@
 //     An ORDER BY ... LIMIT reaching a column with a ready order term,
 //     and min or max of one alone, get a RoundPlan (sort_rounds.go):
 //     RewriteSortRounds sends them ordered through the term with FETCH
-//     FIRST k ROWS WITH TIES, k computed from a multiplier per round.
+//     FIRST k ROWS WITH TIES, k computed from a multiplier per round; a
+//     LIMIT without ORDER BY, or on an ORDER BY of plaintext keys only
+//     (sort_rounds_plain.go: the ORDER BY as written), with FETCH FIRST
+//     k ROWS ONLY, in the database's order.
 //   - WithColumnList and WithCopyColumnList (insert_columns.go) write in
 //     the column list an INSERT or COPY lacks, from the proxy's catalog;
 //     GuardColumnOrder (column_guard.go) and GuardNoDefaults

@@ -414,6 +414,7 @@ func (c *sortCut) hiddenText(sp *SortPlan) (string, error) {
 			}
 			b.WriteString("CAST(CAST((" + expr + ") AS pg_catalog.int8) AS pg_catalog.text)")
 		}
+		b.WriteString(hiddenName(sp)) // sort_rounds_plain.go
 	}
 	return b.String(), nil
 }

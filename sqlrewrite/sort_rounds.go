@@ -35,10 +35,10 @@ import (
 // greater (in the key's direction) than every returned one, so a value
 // strictly after theirs.
 //
-// Kept to the prefix that ends at an order-term key: a statement sorting
-// by plaintext keys only (its filters on encrypted columns) keeps one
-// round without ORDER BY, as before slice 5, and so does one with
-// DISTINCT, aggregates, GROUP BY or HAVING.
+// Kept to the prefix that ends at an order-term key; a statement sorting
+// by plaintext keys only (its filters on encrypted columns) runs in plain
+// rounds (sort_rounds_plain.go); one with DISTINCT, aggregates, GROUP BY
+// or HAVING keeps one round without ORDER BY, as before slice 5.
 //
 // A statement with a LIMIT and no ORDER BY at all (its filters on
 // encrypted columns) runs in unordered rounds: FETCH FIRST k ROWS ONLY,
@@ -78,13 +78,16 @@ func orderTermColumn(col *policy.ProtectedColumn) bool {
 
 // planRounds gives sp its RoundPlan when the statement can run in rounds.
 func (sp *SortPlan) planRounds(items []sortItem) {
-	if sp.Limit < 0 || len(sp.Distinct) > 0 || len(sp.Aggregates) > 0 || sp.Grouped || sp.Having != nil {
+	if sp.Limit < 0 || len(sp.Distinct) > 0 || len(sp.Aggregates) > 0 || sp.Grouped || sp.Having != nil || namesHidden(items) {
 		return
 	}
 	if len(items) == 0 {
 		sp.hidden = append(sp.hidden, hiddenColumn{kind: hiddenRoundK})
 		sp.Rounds = &RoundPlan{Key: -1, K: len(sp.hidden) - 1}
 		sp.Hidden = len(sp.hidden)
+		return
+	}
+	if sp.planPlainRounds(items) { // sort_rounds_plain.go
 		return
 	}
 	key := 0
@@ -203,7 +206,7 @@ func (c *sortCut) roundsTail(sp *SortPlan) (string, error) {
 	if r.Agg {
 		return c.aggregateRound(sp)
 	}
-	if r.Sent > len(c.items) || r.Key >= len(sp.Keys) || !r.Unordered() && r.Key < 0 {
+	if r.Sent > len(c.items) || r.Key >= len(sp.Keys) || !r.Unordered() && !r.Plain() && r.Key < 0 {
 		return "", errors.New("the ORDER BY does not match the statement's plan")
 	}
 	count, err := c.roundCount(sp)
@@ -211,10 +214,12 @@ func (c *sortCut) roundsTail(sp *SortPlan) (string, error) {
 		return "", err
 	}
 	var b strings.Builder
-	if !r.Unordered() {
+	if r.Plain() {
+		b.WriteString(c.plainKeys(sp)) // sort_rounds_plain.go
+	} else if !r.Unordered() {
 		var keys []string
 		for i := 0; i < r.Sent-1; i++ {
-			keys = append(keys, c.itemWithOrder(sp, i))
+			keys = append(keys, c.sentItem(sp, i)) // sort_rounds_plain.go
 		}
 		k := sp.Keys[r.Key]
 		key := "phiguard.term_ord_v1(" + c.itemExpr(sp, r.Sent-1) + ")" + map[bool]string{true: " DESC", false: " ASC"}[k.Desc] +
@@ -225,7 +230,8 @@ func (c *sortCut) roundsTail(sp *SortPlan) (string, error) {
 		off := c.text(c.offset)
 		b.WriteString(" OFFSET CASE WHEN CAST((" + off + ") AS pg_catalog.int8) < 0 THEN CAST((" + off + ") AS pg_catalog.int8) WHEN false THEN (" + off + ") END")
 	}
-	b.WriteString(" FETCH FIRST " + count + map[bool]string{true: " ROWS ONLY", false: " ROWS WITH TIES"}[r.Unordered()])
+	// Unordered and plain rounds: no ties to add (sort_rounds_plain.go).
+	b.WriteString(" FETCH FIRST " + count + map[bool]string{true: " ROWS ONLY", false: " ROWS WITH TIES"}[r.Unordered() || r.Plain()])
 	return b.String(), nil
 }
 
@@ -256,7 +262,7 @@ func (c *sortCut) aggregateRound(sp *SortPlan) (string, error) {
 // equality PARTITION BY (the type's default) would not share.
 func (c *sortCut) rankPartition(sp *SortPlan, h hiddenColumn) string {
 	r := sp.Rounds
-	if r == nil || r.Agg || r.Unordered() || h.from < r.Sent {
+	if r == nil || r.Agg || r.Unordered() || r.Plain() || h.from < r.Sent {
 		return ""
 	}
 	return "PARTITION BY phiguard.term_ord_v1(" + c.itemExpr(sp, r.Sent-1) + ") "
@@ -282,11 +288,20 @@ func verifyRounds(s *pg_query.SelectStmt, sp *SortPlan) error {
 	if len(s.GetSortClause()) != sent {
 		return errors.New("the rewrite did not take the expected shape")
 	}
-	if sent > 0 && (s.GetLimitOption() != pg_query.LimitOption_LIMIT_OPTION_WITH_TIES || s.GetLimitCount() == nil) {
+	only := sp.Rounds != nil && (sp.Rounds.Unordered() || sp.Rounds.Plain())
+	if sent > 0 && !only && (s.GetLimitOption() != pg_query.LimitOption_LIMIT_OPTION_WITH_TIES || s.GetLimitCount() == nil) {
 		return errors.New("the rewrite did not take the expected shape")
 	}
-	if sp.Rounds != nil && sp.Rounds.Unordered() && (s.GetLimitOption() != pg_query.LimitOption_LIMIT_OPTION_COUNT || s.GetLimitCount() == nil) {
+	if only && (s.GetLimitOption() != pg_query.LimitOption_LIMIT_OPTION_COUNT || s.GetLimitCount() == nil) {
 		return errors.New("the rewrite did not take the expected shape")
+	}
+	if namedHidden(sp) { // the hidden columns are named hiddenAlias (sort_rounds_plain.go)
+		tl := s.GetTargetList()
+		for _, t := range tl[max(len(tl)-sp.Hidden, 0):] {
+			if t.GetResTarget().GetName() != hiddenAlias {
+				return errors.New("the rewrite did not name its hidden columns")
+			}
+		}
 	}
 	return nil
 }
@@ -298,6 +313,9 @@ func (sp *SortPlan) roundsString() string {
 	}
 	if sp.Rounds.Unordered() {
 		return "; database returns FETCH FIRST k rows, unordered (#" + strconv.Itoa(sp.Rounds.K) + ")"
+	}
+	if sp.Rounds.Plain() {
+		return "; database orders by the client's ORDER BY (plaintext keys only), FETCH FIRST k ROWS ONLY (#" + strconv.Itoa(sp.Rounds.K) + ")"
 	}
 	if sp.Rounds.Agg {
 		return "; database orders by the order term of " + sp.Rounds.Column.QualifiedName() + ", FETCH FIRST k WITH TIES (#" + strconv.Itoa(sp.Rounds.K) + ")"

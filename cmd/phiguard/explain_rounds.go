@@ -39,6 +39,12 @@ func roundsLimitLine(w io.Writer, sp *sqlrewrite.SortPlan) bool {
 	if sp.Rounds == nil || sp.Rounds.Agg {
 		return false
 	}
+	if sp.Rounds.Plain() {
+		fmt.Fprintf(w, "  %-22s ordered in the database as written (plaintext keys only); phiguard keeps the database's order\n", "ORDER BY plaintext")
+		fmt.Fprintf(w, "  %-22s FETCH FIRST k ROWS ONLY in the database (a row not returned sorts at or after every returned one), k = ceil(1.25*(OFFSET+LIMIT))+16, then x8 while phiguard keeps fewer than OFFSET+LIMIT rows (within limits.proxy_sort_rows, then every candidate); cut by phiguard after its re-check\n",
+			"LIMIT/OFFSET")
+		return true
+	}
 	if sp.Rounds.Unordered() {
 		fmt.Fprintf(w, "  %-22s FETCH FIRST k ROWS ONLY in the database (no ORDER BY: any OFFSET+LIMIT rows that pass will do), k = ceil(1.25*(OFFSET+LIMIT))+16, then x8 while phiguard keeps fewer than OFFSET+LIMIT rows (within limits.proxy_sort_rows, then every candidate); cut by phiguard after its re-check\n",
 			"LIMIT/OFFSET")

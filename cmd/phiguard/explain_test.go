@@ -72,6 +72,9 @@ func TestExplainAndCheckRoles(t *testing.T) {
 			"WHERE ssn LIKE         in phiguard"},
 		"SELECT id FROM patients WHERE ssn LIKE '999%' AND id > 3": {
 			"WHERE ssn LIKE         in phiguard, after decryption, on the rows the database returns (the constant never reaches the database)"},
+		"SELECT id FROM patients WHERE ssn LIKE '999%' ORDER BY last DESC, 1 LIMIT 20": {
+			"ORDER BY plaintext     ordered in the database as written (plaintext keys only); phiguard keeps the database's order",
+			"LIMIT/OFFSET           FETCH FIRST k ROWS ONLY in the database (a row not returned sorts at or after every returned one)"},
 		"SELECT 1": {"encryption: no encrypted table"},
 	} {
 		code, out, errOut = run("explain", "--config", cfg, "--role", "admin", sql)
