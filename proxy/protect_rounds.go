@@ -322,7 +322,7 @@ func (run *sortRun) roundRow(hidden [][]byte) *pgerr.Error {
 // it (nil for NULL); visible is the count of the client's columns.
 func (run *sortRun) keepRoundTerm(cells [][]byte, visible int) *pgerr.Error {
 	r, p := run.rounds, run.plan.Rounds
-	if r == nil || p.Agg || p.Unordered() {
+	if r == nil || !p.TermKey() {
 		return nil
 	}
 	k := run.plan.Keys[p.Key]
@@ -414,7 +414,7 @@ func (run *sortRun) need() (need, kept int64) {
 // naming the column) rather than answer in a wrong order.
 func (run *sortRun) checkTermOrder(order []int32) *pgerr.Error {
 	r := run.rounds
-	if r == nil || run.plan.Rounds.Agg || run.plan.Rounds.Unordered() { // no order to check
+	if r == nil || !run.plan.Rounds.TermKey() { // no order to check
 		return nil
 	}
 	if len(r.terms16) != len(run.rows) {

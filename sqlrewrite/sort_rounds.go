@@ -68,6 +68,11 @@ type RoundPlan struct {
 // -1.
 func (r *RoundPlan) Unordered() bool { return r.Sent == 0 && !r.Agg }
 
+// TermKey: the database orders the rows by an order-term key, Keys[Key]
+// (not min or max, unordered or plain rounds), whose order phiguard
+// checks against the values (proxy/protect_rounds.go).
+func (r *RoundPlan) TermKey() bool { return r.Column != nil && !r.Agg && r.Key >= 0 }
+
 const hiddenRoundK hiddenKind = 100 // the round's k, as the FETCH evaluates it
 
 // orderTermColumn: an encrypted key the database can order through the

@@ -75,7 +75,7 @@ func (sp *SortPlan) planPlainRounds(items []sortItem) bool {
 	}
 	sp.hidden[at] = hiddenColumn{kind: hiddenRoundK}
 	sp.Keys = nil
-	sp.Rounds = &RoundPlan{Sent: len(items), Key: -1, K: at, Term: -1}
+	sp.Rounds = &RoundPlan{Sent: len(items), Key: -1, K: at}
 	return true
 }
 

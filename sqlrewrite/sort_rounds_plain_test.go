@@ -54,7 +54,7 @@ tables:
 			continue
 		}
 		r := plan.Sort.Rounds
-		if !r.Plain() || r.Unordered() || r.Term != -1 || r.Key != -1 || r.Column != nil || len(plan.Sort.Keys) != 0 {
+		if !r.Plain() || r.Unordered() || r.TermKey() || r.Key != -1 || r.Column != nil || len(plan.Sort.Keys) != 0 {
 			t.Fatalf("%s: %+v, keys %v, want plain rounds", c.sql, r, plan.Sort.Keys)
 		}
 		out, err := RewriteSortRounds([]byte(c.sql), plan.Sort, nil, c.mult)
