@@ -79,10 +79,12 @@ func (s *session) resolveProbes(sp *sqlrewrite.SortPlan, hidden [][]byte) ([][]b
 	out := slices.Clone(hidden)
 	cat := s.catalog.Load()
 	resolve := func(at int, kind probeKind) *pgerr.Error {
-		if at < 0 || out[at] == nil || string(out[at]) == "shadowed" {
+		if at < 0 || hidden[at] == nil || string(hidden[at]) == "shadowed" {
 			return nil // no row: the column is gone, and orderFor refuses
 		}
-		oid, err := strconv.ParseUint(string(out[at]), 10, 32)
+		// hidden, not out: a probe shared by several keys and filters
+		// (sqlrewrite's addShared) is resolved once per reader.
+		oid, err := strconv.ParseUint(string(hidden[at]), 10, 32)
 		e, known := collationEntry{}, false
 		if cat != nil && err == nil {
 			e, known = cat.collations[uint32(oid)]

@@ -130,7 +130,8 @@ func (f *Filter) addFoldProbes(c filterCand, add func(hiddenColumn) int) {
 // PostgreSQL maps the case of col's values: col's collation's OID
 // (collationProbe), or for col nil (a constant) the database default's,
 // 100; the proxy reads its LC_CTYPE from its catalog. With calls, a
-// function named lower or upper outside pg_catalog makes it "shadowed":
+// function named lower or upper that the session can see outside
+// pg_catalog makes it "shadowed":
 // the statement's lower() might be that one (an exact match on a varchar
 // argument, or earlier in search_path). PostgreSQL runs it once per
 // statement.
@@ -142,8 +143,11 @@ func ctypeProbe(col *policy.ProtectedColumn, calls bool) string {
 	if !calls {
 		return probe
 	}
-	return "(SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_proc WHERE proname IN ('lower', 'upper') AND " +
-		"pronamespace <> 'pg_catalog'::pg_catalog.regnamespace) THEN 'shadowed' ELSE " + probe + " END)"
+	// A function the session can see outside pg_catalog, compared with
+	// pg_catalog's = and <> by name: the probe runs under the client's
+	// search_path (planner_shadow.go).
+	return "(SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_proc f WHERE f.proname OPERATOR(pg_catalog.=) ANY (CAST(ARRAY['lower', 'upper'] AS pg_catalog.name[])) AND " +
+		"f.pronamespace OPERATOR(pg_catalog.<>) CAST(11 AS pg_catalog.oid) AND pg_catalog.pg_function_is_visible(f.oid)) THEN 'shadowed' ELSE " + probe + " END)"
 }
 
 // filterOperandConst: a filter's constant operand as the text cut finds

@@ -48,10 +48,7 @@ func filterString(fs []Filter) string {
 // addFilters lays out the hidden columns of the filters: the column, a
 // text column's collation, and for LIKE the database's encoding.
 func (sp *SortPlan) addFilters(cands []filterCand, conjuncts int) {
-	add := func(h hiddenColumn) int {
-		sp.hidden = append(sp.hidden, h)
-		return len(sp.hidden) - 1
-	}
+	add := sp.addShared // planner_sort.go
 	var top []filterCand
 	groups, inGroup := map[*subGroup]int{}, map[*subGroup]int{}
 	leaves, trees := map[*boolCand]int{}, map[*boolCand]int{}
