@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"encoding/binary"
 	"strconv"
 
@@ -224,6 +225,42 @@ type rowScratch struct {
 	out   []byte
 	plain []byte
 	keys  keys.Scratch
+	// opened is the last cell openCellScratch decrypted while a held row
+	// is read (holdSortedRow): a WHERE phiguard evaluates and the ORDER BY
+	// key of one column (`WHERE last ILIKE … ORDER BY last`) open the same
+	// cell, once.
+	opened openedMemo
+}
+
+// openedMemo is a cell of a column and its plaintext (a copy).
+type openedMemo struct {
+	on    bool // within one held row
+	valid bool
+	col   *policy.ProtectedColumn
+	cell  []byte // the row's bytes, valid while the row is read
+	plain []byte
+}
+
+// recall is the memo's plaintext when it holds cell v of col.
+func (m *openedMemo) recall(col *policy.ProtectedColumn, v []byte) ([]byte, bool) {
+	if m.on && m.valid && m.col == col && bytes.Equal(m.cell, v) {
+		return m.plain, true
+	}
+	return nil, false
+}
+
+// note keeps what a decryption of cell v of col gave.
+func (m *openedMemo) note(col *policy.ProtectedColumn, v, plain []byte) {
+	if m.on {
+		m.col, m.cell, m.plain, m.valid = col, v, append(m.plain[:0], plain...), true
+	}
+}
+
+// within turns the memo on for one held row, and returns what turns it
+// off again.
+func (m *openedMemo) within() func() {
+	m.on, m.valid = true, false
+	return func() { m.on, m.valid, m.cell = false, false, nil }
 }
 
 func (r *rowScratch) keep(out []byte) {

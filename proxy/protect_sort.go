@@ -161,6 +161,7 @@ func (s *session) holdSortedRow(head *expectation, body []byte, fields []*result
 		return s.failSort(head, pgerr.New(pgerr.ProtocolViolation, "malformed DataRow from backend"))
 	}
 	run.scratch = cells
+	defer s.rowScratch.opened.within()() // protect_result.go
 	if pe := s.checkRowSubjects(cells, fields); pe != nil {
 		return s.failSort(head, pe)
 	}

@@ -143,9 +143,13 @@ func (s *session) openCellScratch(col *policy.ProtectedColumn, v []byte) ([]byte
 		return s.openCell(col, v)
 	}
 	r := &s.rowScratch
+	if plain, ok := r.opened.recall(col, v); ok {
+		return plain, cellcipher.Opened, nil
+	}
 	plain, state, err := s.srv.protect.cipher().OpenInto(context.Background(), &r.keys, r.plain, col, v)
 	if err == nil && state == cellcipher.Opened {
 		r.plain = plain[:0] // the array, grown to the largest value yet
+		r.opened.note(col, v, plain)
 	}
 	return s.openedCell(col, v, plain, state, err)
 }
