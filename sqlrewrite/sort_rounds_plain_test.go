@@ -39,34 +39,22 @@ tables:
 		{`SELECT id FROM people WHERE born > $1 ORDER BY "phiguard hidden" LIMIT 3`, "1", ""},
 	}
 	for _, c := range cases {
-		plan := PlanFor(Analyze(c.sql), pol)
-		if plan.Sort == nil {
-			t.Fatalf("%s: no plan (%v)", c.sql, plan.Refusal)
-		}
-		if (plan.Sort.Rounds != nil) != (c.sent != "") {
-			t.Fatalf("%s: rounds %v, want %v (%s)", c.sql, plan.Sort.Rounds != nil, c.sent != "", plan.Sort)
-		}
+		sp, text := planRoundCase(t, pol, c.sql, c.mult, c.sent) // sort_rounds_test.go
 		if c.sent == "" {
-			out, err := RewriteSort([]byte(c.sql), plan.Sort)
+			out, err := RewriteSort([]byte(c.sql), sp)
 			if err != nil || !strings.Contains(string(out), "dense_rank") || strings.Contains(string(out), ` AS "`+hiddenAlias) {
 				t.Errorf("%s: sent %s (%v), want the rank and no alias", c.sql, out, err)
 			}
 			continue
 		}
-		r := plan.Sort.Rounds
-		if !r.Plain() || r.Unordered() || r.TermKey() || r.Key != -1 || r.Column != nil || len(plan.Sort.Keys) != 0 {
-			t.Fatalf("%s: %+v, keys %v, want plain rounds", c.sql, r, plan.Sort.Keys)
+		r := sp.Rounds
+		if !r.Plain() || r.Unordered() || r.TermKey() || r.Key != -1 || r.Column != nil || len(sp.Keys) != 0 {
+			t.Fatalf("%s: %+v, keys %v, want plain rounds", c.sql, r, sp.Keys)
 		}
-		out, err := RewriteSortRounds([]byte(c.sql), plan.Sort, nil, c.mult)
-		if err != nil {
-			t.Fatalf("%s: %v", c.sql, err)
-		}
-		text := string(out)
 		if !strings.Contains(text, c.sent) || !strings.HasSuffix(strings.TrimSpace(text), "ROWS ONLY") ||
 			strings.Contains(text, "dense_rank") || strings.Contains(text, "term_ord") ||
-			strings.Count(text, ` AS "`+hiddenAlias+`"`) != plan.Sort.Hidden ||
-			!strings.Contains(text, "OPERATOR(pg_catalog.*) CAST("+c.mult+" AS pg_catalog.numeric)") {
-			t.Errorf("%s: sent\n%s\nwant it to hold\n%s", c.sql, out, c.sent)
+			strings.Count(text, ` AS "`+hiddenAlias+`"`) != sp.Hidden || !multiplied(text, c.mult) {
+			t.Errorf("%s: sent\n%s\nwant it to hold\n%s", c.sql, text, c.sent)
 		}
 	}
 }

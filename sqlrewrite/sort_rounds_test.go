@@ -3,6 +3,8 @@ package sqlrewrite
 import (
 	"strings"
 	"testing"
+
+	"github.com/phiguard/phiguard/policy"
 )
 
 // TestRoundPlans: a LIMIT on an ORDER BY whose keys reach an encrypted
@@ -44,26 +46,42 @@ tables:
 		{"SELECT DISTINCT name FROM people ORDER BY name LIMIT 3", "1", ""},
 	}
 	for _, c := range cases {
-		plan := PlanFor(Analyze(c.sql), pol)
-		if plan.Sort == nil {
-			t.Fatalf("%s: no plan (%v)", c.sql, plan.Refusal)
-		}
-		if (plan.Sort.Rounds != nil) != (c.sent != "") {
-			t.Fatalf("%s: rounds %v, want %v (%s)", c.sql, plan.Sort.Rounds != nil, c.sent != "", plan.Sort)
-		}
-		if c.sent == "" {
+		_, text := planRoundCase(t, pol, c.sql, c.mult, c.sent)
+		if text == "" {
 			continue
 		}
-		out, err := RewriteSortRounds([]byte(c.sql), plan.Sort, nil, c.mult)
-		if err != nil {
-			t.Fatalf("%s: %v", c.sql, err)
-		}
-		if !strings.Contains(string(out), c.sent) || !strings.Contains(string(out), "ROWS WITH TIES") ||
-			!strings.Contains(string(out), "OPERATOR(pg_catalog.*) CAST("+c.mult+" AS pg_catalog.numeric)") ||
-			strings.Contains(string(out), "pg_catalog.encode(") || !strings.Contains(string(out), "(SELECT CAST((CASE WHEN") {
-			t.Errorf("%s: sent\n%s\nwant it to hold\n%s", c.sql, out, c.sent)
+		if !strings.Contains(text, c.sent) || !strings.Contains(text, "ROWS WITH TIES") || !multiplied(text, c.mult) ||
+			strings.Contains(text, "pg_catalog.encode(") || !strings.Contains(text, "(SELECT CAST((CASE WHEN") {
+			t.Errorf("%s: sent\n%s\nwant it to hold\n%s", c.sql, text, c.sent)
 		}
 	}
+}
+
+// planRoundCase plans sql under pol and checks it runs in rounds exactly
+// when sent is set; it returns the plan and, in rounds, the text of the
+// round with multiplier mult.
+func planRoundCase(t *testing.T, pol *policy.Policy, sql, mult, sent string) (*SortPlan, string) {
+	t.Helper()
+	plan := PlanFor(Analyze(sql), pol)
+	if plan.Sort == nil {
+		t.Fatalf("%s: no plan (%v)", sql, plan.Refusal)
+	}
+	if (plan.Sort.Rounds != nil) != (sent != "") {
+		t.Fatalf("%s: rounds %v, want %v (%s)", sql, plan.Sort.Rounds != nil, sent != "", plan.Sort)
+	}
+	if sent == "" {
+		return plan.Sort, ""
+	}
+	out, err := RewriteSortRounds([]byte(sql), plan.Sort, nil, mult)
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return plan.Sort, string(out)
+}
+
+// multiplied: a round's text computes k with the multiplier mult.
+func multiplied(text, mult string) bool {
+	return strings.Contains(text, "OPERATOR(pg_catalog.*) CAST("+mult+" AS pg_catalog.numeric)")
 }
 
 // TestUnorderedRoundPlans: a LIMIT without ORDER BY over a filter on an
@@ -91,28 +109,16 @@ tables:
 		{"SELECT DISTINCT name FROM people WHERE born > $1 LIMIT 3", "1", ""},
 	}
 	for _, c := range cases {
-		plan := PlanFor(Analyze(c.sql), pol)
-		if plan.Sort == nil {
-			t.Fatalf("%s: no plan (%v)", c.sql, plan.Refusal)
-		}
-		if (plan.Sort.Rounds != nil) != (c.sent != "") {
-			t.Fatalf("%s: rounds %v, want %v (%s)", c.sql, plan.Sort.Rounds != nil, c.sent != "", plan.Sort)
-		}
-		if c.sent == "" {
+		sp, text := planRoundCase(t, pol, c.sql, c.mult, c.sent)
+		if text == "" {
 			continue
 		}
-		if !plan.Sort.Rounds.Unordered() || plan.Sort.Rounds.Column != nil {
-			t.Fatalf("%s: %+v, want unordered rounds", c.sql, plan.Sort.Rounds)
+		if !sp.Rounds.Unordered() || sp.Rounds.Column != nil {
+			t.Fatalf("%s: %+v, want unordered rounds", c.sql, sp.Rounds)
 		}
-		out, err := RewriteSortRounds([]byte(c.sql), plan.Sort, nil, c.mult)
-		if err != nil {
-			t.Fatalf("%s: %v", c.sql, err)
-		}
-		text := string(out)
 		if !strings.Contains(text, c.sent) || !strings.HasSuffix(strings.TrimSpace(text), "ROWS ONLY") ||
-			strings.Contains(text, "ORDER BY") || strings.Contains(text, "term_ord") ||
-			!strings.Contains(text, "OPERATOR(pg_catalog.*) CAST("+c.mult+" AS pg_catalog.numeric)") {
-			t.Errorf("%s: sent\n%s\nwant it to hold\n%s", c.sql, out, c.sent)
+			strings.Contains(text, "ORDER BY") || strings.Contains(text, "term_ord") || !multiplied(text, c.mult) {
+			t.Errorf("%s: sent\n%s\nwant it to hold\n%s", c.sql, text, c.sent)
 		}
 	}
 }
