@@ -102,3 +102,37 @@ func TestRedTeam15RoundsAfterError(t *testing.T) {
 		t.Errorf("after the batch: %d rows through phiguard, %d directly", counts[false], counts[true])
 	}
 }
+
+// TestRedTeam15RoundsPortions: statements in plain, ordered and
+// unordered rounds that need further rounds, read in portions of 1 and 3
+// rows and at once in each of portionScripts: the transcripts are
+// PostgreSQL's over the plaintext twin, message by message (the
+// unordered statement's scan order is the table's in both). Before red
+// team 15 the pipelined script hung (the skipped Execute of
+// TestRedTeam15RoundsAfterError) and an Execute of a closed portal was
+// refused XX000 ("phiguard does not hold the Bind of this portal") where
+// PostgreSQL answers 34000.
+func TestRedTeam15RoundsPortions(t *testing.T) {
+	t.Parallel()
+	f := newPlainRoundsFixture(t, 300, 240)
+	for _, sql := range []string{
+		"SELECT id, name FROM %s WHERE name NOT LIKE '%%Fail' ORDER BY id LIMIT 10",
+		"SELECT id, name FROM %s WHERE name NOT LIKE '%%Fail' ORDER BY name, id LIMIT 10 OFFSET 2",
+		"SELECT id, name FROM %s WHERE name NOT LIKE '%%Fail' LIMIT 10",
+	} {
+		for _, n := range []uint32{1, 3, 0} {
+			for name, script := range portionScripts {
+				want := &portionConn{rawConn: dialRaw(t, directURL(appUser, appPassword, appDB))}
+				got := &portionConn{rawConn: dialRaw(t, f.p.url(appUser, appPassword, appDB))}
+				script(t, want, fmt.Sprintf(sql, f.plain), n)
+				script(t, got, fmt.Sprintf(sql, f.enc), n)
+				want.Conn.Close()
+				got.Conn.Close()
+				if countPrefix(want.lines, "DataRow") == 0 {
+					t.Fatalf("%s, %s, %d: no row directly", sql, name, n)
+				}
+				t.Run(fmt.Sprintf("%s/%d/%s", name, n, sql), func(t *testing.T) { diffTranscripts(t, want.lines, got.lines) })
+			}
+		}
+	}
+}

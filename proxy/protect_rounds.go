@@ -189,11 +189,23 @@ func (s *session) noteRoundBind(b boundNames, body, out []byte) {
 	if s.rounds.binds == nil {
 		s.rounds.binds = map[string][]byte{}
 	}
+	if _, held := s.rounds.binds[b.portal]; !held && len(s.rounds.binds) >= maxRoundBinds {
+		clear(s.rounds.binds) // a portal whose Bind is let go is refused at its next Execute
+	}
 	if out == nil {
 		out = frame(feBind, body)
 	}
 	s.rounds.binds[b.portal] = slices.Clone(out)
 }
+
+// maxRoundBinds bounds the Binds a session holds for portals of
+// statements in rounds. A portal's Close does not let its Bind go: the
+// backend may have skipped the Close (an error earlier in its segment,
+// then ROLLBACK TO a savepoint before the Bind), and an Execute of a
+// closed portal must reach the backend in rounds, to be answered 34000
+// as PostgreSQL answers it, not refused (red team 15). A client naming
+// each portal anew would grow the map without the bound.
+const maxRoundBinds = 64
 
 // attachExecuteRounds gives an Execute's expectation its rounds. Client
 // pump. A portal of a statement in rounds without the Bind phiguard sent
