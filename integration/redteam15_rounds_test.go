@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/phiguard/phiguard/keys"
 )
 
 // Red team 15: statements in rounds (docs/search.md, "LIMIT through an
@@ -135,4 +137,103 @@ func TestRedTeam15RoundsPortions(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestRedTeam15RoundsShreddedTerms: 20 patients whose names sort first
+// are shredded, their cells not yet rewritten (the shred window of
+// docs/shredding.md, or a dump restored from before the shred): their
+// names read NULL, their order terms are still the old names'. ORDER BY
+// name LIMIT 1 was sent FETCH FIRST 18: the 18 rows returned were all
+// shredded, phiguard kept 18 rows (NULLs), and answered a NULL where the
+// table with those names NULL answers the first real name. The
+// consistency check skipped rows whose value is NULL; it now fails the
+// statement (XX001 naming the column) when a row's value is NULL and its
+// cell has an order term, as docs/search.md says of "a shredded row not
+// yet rewritten". The same with OFFSET and in the extended protocol; a
+// window without a shredded row still answers as the plaintext twin.
+func TestRedTeam15RoundsShreddedTerms(t *testing.T) {
+	t.Parallel()
+	requireEnUS(t)
+	ctx := testContext(t)
+	su := superuser(t)
+	tw := twin{plain: uniqueName("rt15sh_plain"), enc: uniqueName("rt15sh_enc")}
+	for _, table := range []string{tw.plain, tw.enc} {
+		if _, err := su.Exec(ctx, fmt.Sprintf(`CREATE TABLE %s (id text PRIMARY KEY, name text COLLATE "en_US"); GRANT ALL ON %s TO %s`, table, table, appUser)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prot := protection(t, fmt.Sprintf(`version: 1
+tables:
+  public.%s:
+    subject_column: id
+    columns:
+      name: {mode: randomized, key: rt15-pii, type: text, state: encrypted, search: [order], search_key_version: 1, search_state: ready}
+`, tw.enc))
+	installSearch(t, prot.Policy)
+	p := startProxy(t, proxyOptions{protect: prot, quiet: true})
+	tw.via, tw.dir = p.app(t), direct(t)
+	for i := range 60 {
+		for _, c := range [][2]string{{fmt.Sprintf("p-%02d", i), fmt.Sprintf("N%02d", i)}, {fmt.Sprintf("v-%02d", i), fmt.Sprintf("A%02d", i)}} {
+			if c[0][0] == 'v' && i >= 20 {
+				continue
+			}
+			if _, err := tw.via.Exec(ctx, fmt.Sprintf("INSERT INTO %s VALUES ($1, $2)", tw.enc), c[0], c[1]); err != nil {
+				t.Fatal(err)
+			}
+			name := any(c[1])
+			if c[0][0] == 'v' {
+				name = nil // what the shredded patient reads as
+			}
+			if _, err := tw.dir.Exec(ctx, fmt.Sprintf("INSERT INTO %s VALUES ($1, $2)", tw.plain), c[0], name); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i := range 20 {
+		if _, out, err := prot.Subjects.Shred(ctx, fmt.Sprintf("v-%02d", i)); err != nil || out != keys.ShredDestroyed {
+			t.Fatalf("shred: %v %v", out, err)
+		}
+	}
+	col := "public." + tw.enc + ".name"
+	for _, q := range []string{
+		"SELECT id, name FROM %s ORDER BY name LIMIT 1",
+		"SELECT id, name FROM %s ORDER BY name, id LIMIT 2 OFFSET 1",
+		"SELECT name FROM %s WHERE id <> 'p-00' ORDER BY name ASC NULLS LAST LIMIT 1",
+	} {
+		for _, mode := range bothModes {
+			want, werr := rowsRaw(t, tw.dir, fmt.Sprintf(q, tw.plain), mode, pgx.TextFormatCode)
+			got, gerr := rowsRaw(t, tw.via, fmt.Sprintf(q, tw.enc), mode, pgx.TextFormatCode)
+			var pe *pgconn.PgError
+			switch {
+			case werr != nil:
+				t.Fatal(werr)
+			case errors.As(gerr, &pe) && pe.Code == "XX001" && strings.Contains(pe.Message, col):
+			case gerr != nil || got != want:
+				t.Errorf("%s (%v): through phiguard %v\n%s\nthe table with the shredded names NULL\n%s", q, mode, gerr, got, want)
+			}
+		}
+	}
+	// Windows without a shredded row answer.
+	for _, q := range []string{
+		"SELECT id, name FROM %s ORDER BY name DESC NULLS LAST LIMIT 5",
+		"SELECT id, name FROM %s WHERE id LIKE 'p-%%' ORDER BY name LIMIT 4 OFFSET 3",
+	} {
+		for _, mode := range bothModes {
+			want, werr := rowsRaw(t, tw.dir, fmt.Sprintf(q, tw.plain), mode, pgx.TextFormatCode)
+			got, gerr := rowsRaw(t, tw.via, fmt.Sprintf(q, tw.enc), mode, pgx.TextFormatCode)
+			if werr != nil || gerr != nil || got != want {
+				t.Errorf("%s (%v): through phiguard %v\n%s\ndirectly %v\n%s", q, mode, gerr, got, werr, want)
+			}
+		}
+	}
+}
+
+// TestRedTeam15RoundsShreddedOutsideWindow: a shredded subject's cell
+// whose terms were not rewritten reads NULL, which ORDER BY name DESC
+// (NULLS FIRST) puts first; the database orders it by its old name's
+// term, outside the window, so phiguard answers the five highest names
+// where the table with the shredded names NULL answers the NULLs. No
+// check in phiguard sees a row the database did not return.
+func TestRedTeam15RoundsShreddedOutsideWindow(t *testing.T) {
+	t.Skip("HOLE: a shredded subject's cell whose order terms were not rewritten (shred window, a dump restored from before the shred) is ordered by its old value's term; outside the window of ORDER BY ... LIMIT in rounds it is missed where it reads NULL (docs/search.md, Consistency check); phiguard shred rewrites the terms, phiguard shred --terms-only finishes it")
 }

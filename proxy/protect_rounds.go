@@ -433,6 +433,20 @@ func (run *sortRun) checkTermOrder(order []int32) *pgerr.Error {
 		return pgerr.New(pgerr.InternalError, "phiguard lost the order terms of the rows it holds")
 	}
 	key := run.plan.Rounds.Key
+	col := run.plan.Rounds.Column.QualifiedName()
+	for _, o := range order {
+		// A NULL value with a term (a shredded subject's cell not yet
+		// rewritten, docs/shredding.md), or a value without one: the
+		// database placed the row by a term its value does not have, and
+		// phiguard places it among the NULLs. It took a place in the
+		// window that a row left out may have been owed (red team 15:
+		// ORDER BY name LIMIT 1 answered a NULL where the first real name
+		// belongs).
+		if run.rows[o].keys[key].null != (r.terms16[o] == nil) {
+			return pgerr.Newf(pgerr.DataCorrupted,
+				"a row of encrypted column %s has an order search term but reads as NULL, or a value but no order search term (a shredded subject's cell whose terms were not rewritten, or a cell altered in the database): phiguard cannot trust the database's order for ORDER BY %s; run phiguard shred --terms-only for the subject, or rebuild the column's terms (phiguard backfill --rebuild-terms)", col, col)
+		}
+	}
 	for i := 1; i < len(order); i++ {
 		a, b := &run.rows[order[i-1]], &run.rows[order[i]]
 		if !samePrefix(a.keys[:key], b.keys[:key]) {
@@ -447,7 +461,6 @@ func (run *sortRun) checkTermOrder(order []int32) *pgerr.Error {
 		c := run.keyOrder(key).compare(x.key, y.key)
 		t := bytes.Compare(ta, tb)
 		if c == 0 && t != 0 || c < 0 && t > 0 || c > 0 && t < 0 {
-			col := run.plan.Rounds.Column.QualifiedName()
 			return pgerr.Newf(pgerr.DataCorrupted,
 				"the order search term of a row of encrypted column %s disagrees with its value (a term written under another collation or key, or altered in the database): phiguard cannot trust the database's order for ORDER BY %s; rebuild the column's terms (phiguard backfill --rebuild-terms)", col, col)
 		}
