@@ -237,3 +237,54 @@ tables:
 func TestRedTeam15RoundsShreddedOutsideWindow(t *testing.T) {
 	t.Skip("HOLE: a shredded subject's cell whose order terms were not rewritten (shred window, a dump restored from before the shred) is ordered by its old value's term; outside the window of ORDER BY ... LIMIT in rounds it is missed where it reads NULL (docs/search.md, Consistency check); phiguard shred rewrites the terms, phiguard shred --terms-only finishes it")
 }
+
+// TestRedTeam15RoundsCallOnce: a function the WHERE calls runs at most
+// once per row of the table, as in PostgreSQL's one scan. Rounds run the
+// whole statement again over the rows of the rounds before: nextval in
+// the WHERE of ORDER BY id LIMIT 10 (three rounds over 300 rows)
+// advanced the sequence 573 times, calling it three times for the first
+// 29 rows. A statement calling a function phiguard cannot tell is free
+// of side effects now keeps one round (sqlrewrite.callsOpaque). The
+// answers are the plaintext's (plain, unordered, ordered and min).
+func TestRedTeam15RoundsCallOnce(t *testing.T) {
+	t.Parallel()
+	f := newPlainRoundsFixture(t, 300, 240)
+	ctx := testContext(t)
+	su := superuser(t)
+	seq := uniqueName("rt15seq")
+	if _, err := su.Exec(ctx, "CREATE SEQUENCE "+seq+"; GRANT ALL ON SEQUENCE "+seq+" TO "+appUser); err != nil {
+		t.Fatal(err)
+	}
+	last := func() int64 {
+		var n int64
+		if err := su.QueryRow(ctx, "SELECT last_value FROM "+seq).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, q := range []string{
+		"SELECT id FROM %s WHERE name NOT LIKE '%%Fail' AND nextval('" + seq + "') > 0 ORDER BY id LIMIT 10",
+		"SELECT id, name FROM %s WHERE name NOT LIKE '%%Fail' AND grp + nextval('" + seq + "') > 0 ORDER BY name, id LIMIT 10",
+		"SELECT count(*) FROM (SELECT id FROM %s WHERE name NOT LIKE '%%Fail' AND nextval('" + seq + "') > 0 LIMIT 10) s",
+		"SELECT min(name) FROM %s WHERE name NOT LIKE '%%Fail' AND name <> '' AND nextval('" + seq + "') > 0",
+	} {
+		for _, mode := range bothModes {
+			before := last()
+			if _, err := rowsRaw(t, f.via, fmt.Sprintf(q, f.enc), mode, pgx.TextFormatCode); err != nil {
+				var pe *pgconn.PgError
+				if errors.As(err, &pe) && pe.Code == "0A000" {
+					continue // refused: nothing ran
+				}
+				t.Fatalf("%s (%v): %v", q, mode, err)
+			}
+			if calls := last() - before; calls > 300 {
+				t.Errorf("%s (%v): nextval ran %d times over 300 rows", q, mode, calls)
+			}
+			want, werr := rowsRaw(t, f.dir, fmt.Sprintf(q, f.plain), mode, pgx.TextFormatCode)
+			got, gerr := rowsRaw(t, f.via, fmt.Sprintf(q, f.enc), mode, pgx.TextFormatCode)
+			if werr != nil || gerr != nil || got != want {
+				t.Errorf("%s (%v): through phiguard %v\n%s\ndirectly %v\n%s", q, mode, gerr, got, werr, want)
+			}
+		}
+	}
+}
