@@ -79,9 +79,22 @@ func opaqueCall(fc *pg_query.FuncCall) bool {
 func callsOpaque(s *pg_query.SelectStmt) bool {
 	found := false
 	walk(s.ProtoReflect(), func(m protoreflect.Message) {
-		if fc, ok := m.Interface().(*pg_query.FuncCall); ok && !found && opaqueCall(fc) {
+		if fc, ok := m.Interface().(*pg_query.FuncCall); ok && !found && opaqueCall(fc) && !grammarCall(fc) {
 			found = true
 		}
 	})
 	return found
+}
+
+// grammarCalls are the pg_catalog functions the grammar writes for SQL
+// syntax (LIKE ... ESCAPE is like_escape, SIMILAR TO similar_to_escape,
+// OVERLAPS, OVERLAY, IS NORMALIZED), immutable and free of side effects.
+var grammarCalls = map[string]bool{"like_escape": true, "similar_to_escape": true, "similar_escape": true,
+	"overlaps": true, "overlay": true, "normalize": true, "is_normalized": true}
+
+// grammarCall: fc is pg_catalog.f of grammarCalls, as the grammar
+// writes it.
+func grammarCall(fc *pg_query.FuncCall) bool {
+	parts := fc.GetFuncname()
+	return len(parts) == 2 && parts[0].GetString_().GetSval() == "pg_catalog" && grammarCalls[parts[1].GetString_().GetSval()]
 }

@@ -50,6 +50,9 @@ tables:
 		{"SELECT min(name) FROM people WHERE log_read(id)", "1", ""},
 		{"SELECT id, name FROM people WHERE lower(name) <> 'x' AND born < '2000-01-01' AND id < abs(-5) ORDER BY name LIMIT 10", "1",
 			"ORDER BY phiguard.term_ord_v1((name)) ASC NULLS LAST FETCH FIRST"},
+		// The grammar's own calls (LIKE ... ESCAPE is like_escape).
+		{"SELECT id, name FROM people WHERE name LIKE 'a#%%' ESCAPE '#' ORDER BY name LIMIT 10", "1",
+			"ORDER BY phiguard.term_ord_v1((name)) ASC NULLS LAST FETCH FIRST"},
 	}
 	for _, c := range cases {
 		plan := PlanFor(Analyze(c.sql), pol)
