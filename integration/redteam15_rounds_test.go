@@ -35,6 +35,13 @@ var roundsAfterErrorScripts = map[string]func(t *testing.T, c *portionConn, sql 
 		c.exchange(t, untilReadyMsg, qry("SELECT 2"))
 		c.exchange(t, untilReadyMsg, parse("", sql), bind("", ""), execute("", 0), sync)
 	},
+	// A simple Query in rounds inside the failed segment: PostgreSQL
+	// skips it too (only a Sync ends the skipping).
+	"query in segment": func(t *testing.T, c *portionConn, sql string) {
+		c.exchange(t, []string{"ErrorResponse"}, parse("", "SELECT 1/"), flush)
+		c.exchange(t, untilReadyMsg, qry(sql), sync)
+		c.exchange(t, untilReadyMsg, qry(sql))
+	},
 	// A statement that fails at its Execute, then two portals in rounds,
 	// pipelined behind one Sync, in a transaction block.
 	"failed execute": func(t *testing.T, c *portionConn, sql string) {

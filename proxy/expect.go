@@ -151,8 +151,8 @@ type expectQueue struct {
 	datetimeEpoch, unseenEpoch uint64
 	// skipping: an error made the backend skip the rest of the client's
 	// current extended-protocol segment, whose Sync is not queued yet
-	// (skipToSync found none). What the client sends before that Sync
-	// gets no answer: push lets it go at once, as skipToSync would have
+	// (skipToSync found none). What the client sends before that Sync,
+	// a simple Query too, gets no answer: push lets it go at once, as skipToSync would have
 	// had it been queued. Else a statement in rounds waited forever for
 	// an answer (protect_rounds.go's awaitRounds holds the client's Sync
 	// back), and a later answer went to the request left at the head.
@@ -192,10 +192,10 @@ func (e *expectQueue) push(x *expectation) {
 	defer e.mu.Unlock()
 	if e.skipping {
 		switch x.kind {
-		case expParse, expBind, expDescribeStmt, expDescribePortal, expExecute, expClose:
+		case expParse, expBind, expDescribeStmt, expDescribePortal, expExecute, expClose, expQuery:
 			x.abandon() // skipped by the backend: no answer comes
 			return
-		case expSync, expQuery:
+		case expSync:
 			e.skipping = false
 		}
 	}
@@ -250,11 +250,13 @@ func (e *expectQueue) dropFirst() {
 }
 
 // skipToSync drops what an error made the backend skip: everything up to,
-// not including, the next Sync (or simple Query, which ends itself).
+// not including, the next Sync. A simple Query or FunctionCall in the
+// segment is skipped too: only a Sync ends PostgreSQL's skipping
+// (ignore_till_sync; red team 15 saw a Query in rounds there hang).
 func (e *expectQueue) skipToSync() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for e.first < len(e.q) && e.q[e.first].kind != expSync && e.q[e.first].kind != expQuery {
+	for e.first < len(e.q) && e.q[e.first].kind != expSync {
 		e.q[e.first].abandon()
 		e.dropFirst()
 	}
