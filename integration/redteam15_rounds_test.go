@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/keys"
 )
 
@@ -294,4 +295,56 @@ func TestRedTeam15RoundsCallOnce(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestRedTeam15RoundsStatementGone: a portal in rounds whose prepared
+// statement is closed (Close, or DEALLOCATE in SQL) or replaced (the
+// unnamed statement by the next Parse) after its Bind. PostgreSQL reads
+// the portal; each further round binds the portal again from the
+// statement, so the round failed with 26000 or 08P01, or bound another
+// statement of the same name. phiguard now refuses the Execute (0A000,
+// naming the portal) and the session goes on; a portal executed before
+// its statement is closed still answers as PostgreSQL does.
+func TestRedTeam15RoundsStatementGone(t *testing.T) {
+	t.Parallel()
+	f := newPlainRoundsFixture(t, 300, 240)
+	sql := fmt.Sprintf("SELECT id, name FROM %s WHERE name NOT LIKE '%%Fail' ORDER BY id LIMIT 10", f.enc)
+	closeS := &pgproto3.Close{ObjectType: 'S', Name: "s"}
+	for i, seq := range [][]pgproto3.FrontendMessage{
+		{parse("s", sql), bind("p", "s"), closeS, execute("p", 0), sync},
+		{parse("", sql), bind("p", ""), parse("", "SELECT 1"), execute("p", 0), sync},
+		{parse("", sql), bind("p", ""), parse("", "SELECT $1::int8, 'x'"), execute("p", 0), sync},
+		{parse("s", sql), bind("p", "s"), parse("", "DEALLOCATE s"), bind("", ""), execute("", 0), execute("p", 0), sync},
+	} {
+		c := &portionConn{rawConn: dialRaw(t, f.p.url(appUser, appPassword, appDB))}
+		for _, m := range seq {
+			if _, ok := m.(*pgproto3.Query); ok {
+				c.exchange(t, untilReadyMsg, m)
+			} else {
+				c.send(t, m)
+			}
+		}
+		c.exchange(t, untilReadyMsg)
+		c.exchange(t, untilReadyMsg, qry("SELECT 2"))
+		c.Conn.Close()
+		errs := []string{}
+		for _, l := range c.lines {
+			if strings.HasPrefix(l, "ErrorResponse") {
+				errs = append(errs, l)
+			}
+		}
+		if fmt.Sprint(errs) != "[ErrorResponse 0A000]" || countPrefix(c.lines, "DataRow") != 1 {
+			t.Errorf("sequence %d: %v, want the one refusal (0A000) and the session going on:\n%s", i, errs, strings.Join(c.lines, "\n"))
+		}
+	}
+	// Executed before the Close: PostgreSQL's answer.
+	want := &portionConn{rawConn: dialRaw(t, directURL(appUser, appPassword, appDB))}
+	got := &portionConn{rawConn: dialRaw(t, f.p.url(appUser, appPassword, appDB))}
+	for _, c := range []*portionConn{want, got} {
+		table := map[bool]string{true: f.plain, false: f.enc}[c == want]
+		q := strings.Replace(sql, f.enc, table, 1)
+		c.exchange(t, untilReadyMsg, parse("s", q), bind("p", "s"), execute("p", 0), closeS, sync)
+		c.Conn.Close()
+	}
+	diffTranscripts(t, want.lines, got.lines)
 }

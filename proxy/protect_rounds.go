@@ -75,9 +75,18 @@ type roundState struct {
 
 // sessionRounds is the session's state of rounds. Client pump.
 type sessionRounds struct {
-	pending *roundState       // sent; the client pump waits on it after the write
-	query   *roundState       // made by protectQuery for onQuery's expectation
-	binds   map[string][]byte // per portal of a statement in rounds, the Bind sent
+	pending *roundState          // sent; the client pump waits on it after the write
+	query   *roundState          // made by protectQuery for onQuery's expectation
+	binds   map[string]roundBind // per portal of a statement in rounds, the Bind sent
+}
+
+// roundBind is the Bind phiguard sent for a portal of a statement in
+// rounds, and the statement it bound (the name and what phiguard knew of
+// it then): the next rounds bind the portal again from that statement.
+type roundBind struct {
+	bind []byte
+	stmt string
+	info *stmtInfo
 }
 
 func newRoundState(sp *sqlrewrite.SortPlan) *roundState {
@@ -187,7 +196,7 @@ func (s *session) noteRoundBind(b boundNames, body, out []byte) {
 		return
 	}
 	if s.rounds.binds == nil {
-		s.rounds.binds = map[string][]byte{}
+		s.rounds.binds = map[string]roundBind{}
 	}
 	if _, held := s.rounds.binds[b.portal]; !held && len(s.rounds.binds) >= maxRoundBinds {
 		clear(s.rounds.binds) // a portal whose Bind is let go is refused at its next Execute
@@ -195,7 +204,7 @@ func (s *session) noteRoundBind(b boundNames, body, out []byte) {
 	if out == nil {
 		out = frame(feBind, body)
 	}
-	s.rounds.binds[b.portal] = slices.Clone(out)
+	s.rounds.binds[b.portal] = roundBind{bind: slices.Clone(out), stmt: b.stmt, info: info}
 }
 
 // maxRoundBinds bounds the Binds a session holds for portals of
@@ -207,6 +216,21 @@ func (s *session) noteRoundBind(b boundNames, body, out []byte) {
 // each portal anew would grow the map without the bound.
 const maxRoundBinds = 64
 
+// forgetRoundBinds notes that an SQL DEALLOCATE (or DISCARD ALL) goes to
+// the backend: a portal bound from a statement it drops can no longer be
+// bound again for a round, and is refused at its next Execute as one
+// whose statement was closed. Client pump.
+func (s *session) forgetRoundBinds(a *sqlrewrite.Analysis) {
+	for _, st := range a.Statements {
+		for name, h := range s.rounds.binds {
+			if st.Deallocates != "" && (st.Deallocates == "*" || st.Deallocates == h.stmt) {
+				h.info = nil
+				s.rounds.binds[name] = h
+			}
+		}
+	}
+}
+
 // attachExecuteRounds gives an Execute's expectation its rounds. Client
 // pump. A portal of a statement in rounds without the Bind phiguard sent
 // for it is refused: its text fetches only the first round's rows.
@@ -214,12 +238,19 @@ func (s *session) attachExecuteRounds(x *expectation, st *stmtInfo) *pgerr.Error
 	if x.sort == nil || st.plan == nil || st.plan.Sort == nil || st.plan.Sort.Rounds == nil {
 		return nil
 	}
-	bind := s.rounds.binds[x.name]
-	if bind == nil {
+	held := s.rounds.binds[x.name]
+	if held.bind == nil {
 		return internalRefusal(st.plan.Sort.Rounds.Column, "phiguard does not hold the Bind of this portal, which it needs to read it in rounds")
 	}
+	if held.info == nil || s.clientStmts[held.stmt] != held.info {
+		// Closed, or replaced (the unnamed statement by the next Parse):
+		// a round's Bind would fail (26000, 08P01) where PostgreSQL reads
+		// the portal, or bind another statement (red team 15).
+		return pgerr.Newf(pgerr.FeatureNotSupported,
+			"portal %q is read in rounds (a LIMIT over what phiguard evaluates on encrypted columns), which binds it again from its prepared statement, and the statement was closed or replaced after the portal's Bind: execute the portal first", x.name)
+	}
 	r := newRoundState(st.plan.Sort)
-	r.bind, r.extended = bind, true
+	r.bind, r.extended = held.bind, true
 	x.sort.rounds, x.rounds = r, r.wait
 	s.rounds.pending = r
 	return nil
