@@ -348,3 +348,36 @@ func TestRedTeam15RoundsStatementGone(t *testing.T) {
 	}
 	diffTranscripts(t, want.lines, got.lines)
 }
+
+// TestRedTeam15RoundsManyPortals: phiguard holds the Bind of each portal
+// in rounds for the rounds after the first, closed ones too (an Execute
+// of a closed portal is PostgreSQL's 34000), at most 64 a session,
+// letting closed ones go first: a portal bound, then 70 others bound and
+// closed, then executed, answers as PostgreSQL does, in a transaction
+// block and pipelined behind one Sync.
+func TestRedTeam15RoundsManyPortals(t *testing.T) {
+	t.Parallel()
+	f := newPlainRoundsFixture(t, 300, 240)
+	script := func(c *portionConn, table string) {
+		sql := fmt.Sprintf("SELECT id, name FROM %s WHERE name NOT LIKE '%%Fail' ORDER BY id LIMIT 10", table)
+		c.exchange(t, untilReadyMsg, qry("BEGIN"))
+		msgs := []pgproto3.FrontendMessage{parse("s", sql), bind("p", "s")}
+		for i := range 70 {
+			name := fmt.Sprintf("q%d", i)
+			msgs = append(msgs, bind(name, "s"), &pgproto3.Close{ObjectType: 'P', Name: name})
+		}
+		msgs = append(msgs, execute("p", 0), execute("q69", 0), sync) // q69: closed, its Bind still held
+		c.exchange(t, untilReadyMsg, msgs...)
+		c.exchange(t, untilReadyMsg, qry("ROLLBACK"))
+	}
+	want := &portionConn{rawConn: dialRaw(t, directURL(appUser, appPassword, appDB))}
+	got := &portionConn{rawConn: dialRaw(t, f.p.url(appUser, appPassword, appDB))}
+	script(want, f.plain)
+	script(got, f.enc)
+	want.Conn.Close()
+	got.Conn.Close()
+	if countPrefix(want.lines, "DataRow") != 10 {
+		t.Fatalf("%d rows directly", countPrefix(want.lines, "DataRow"))
+	}
+	diffTranscripts(t, want.lines, got.lines)
+}

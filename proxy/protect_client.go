@@ -187,10 +187,12 @@ func (s *session) onDescribeOrClose(typ byte, _ *sqlrewrite.Analysis) ([]byte, e
 		if x.closeS {
 			closes = s.closeVariants(x.name) // protect_search_variants.go
 			x.prep = s.noteClose(x.name)
+		} else {
+			// A portal's Close keeps its Bind (protect_rounds.go):
+			// PostgreSQL may have skipped the Close, and an Execute after
+			// it is PostgreSQL's to answer (34000).
+			s.noteRoundClose(x.name)
 		}
-		// A portal's Close keeps its Bind (protect_rounds.go's
-		// noteRoundBind): PostgreSQL may have skipped the Close, and an
-		// Execute after it is PostgreSQL's to answer (34000).
 	case body[0] == 'S':
 		x = s.expects.fresh(expDescribeStmt)
 		x.name = string(name)

@@ -87,6 +87,9 @@ type roundBind struct {
 	bind []byte
 	stmt string
 	info *stmtInfo
+	// closed: the client closed the portal (noteRoundClose); the Bind is
+	// let go first when the session holds maxRoundBinds.
+	closed bool
 }
 
 func newRoundState(sp *sqlrewrite.SortPlan) *roundState {
@@ -199,7 +202,14 @@ func (s *session) noteRoundBind(b boundNames, body, out []byte) {
 		s.rounds.binds = map[string]roundBind{}
 	}
 	if _, held := s.rounds.binds[b.portal]; !held && len(s.rounds.binds) >= maxRoundBinds {
-		clear(s.rounds.binds) // a portal whose Bind is let go is refused at its next Execute
+		for name, h := range s.rounds.binds {
+			if h.closed {
+				delete(s.rounds.binds, name)
+			}
+		}
+		if len(s.rounds.binds) >= maxRoundBinds {
+			clear(s.rounds.binds) // a portal whose Bind is let go is refused at its next Execute
+		}
 	}
 	if out == nil {
 		out = frame(feBind, body)
@@ -215,6 +225,15 @@ func (s *session) noteRoundBind(b boundNames, body, out []byte) {
 // as PostgreSQL answers it, not refused (red team 15). A client naming
 // each portal anew would grow the map without the bound.
 const maxRoundBinds = 64
+
+// noteRoundClose marks the Bind held for a portal the client closes
+// (maxRoundBinds). Client pump.
+func (s *session) noteRoundClose(portal string) {
+	if h, ok := s.rounds.binds[portal]; ok {
+		h.closed = true
+		s.rounds.binds[portal] = h
+	}
+}
 
 // forgetRoundBinds notes that an SQL DEALLOCATE (or DISCARD ALL) goes to
 // the backend: a portal bound from a statement it drops can no longer be
