@@ -149,6 +149,14 @@ type expectQueue struct {
 	// datetimeEpoch stamps each expectation pushed (datetime_pending.go),
 	// and unseenEpoch (settings_unseen.go).
 	datetimeEpoch, unseenEpoch uint64
+	// skipping: an error made the backend skip the rest of the client's
+	// current extended-protocol segment, whose Sync is not queued yet
+	// (skipToSync found none). What the client sends before that Sync,
+	// a simple Query too, gets no answer: push lets it go at once, as skipToSync would have
+	// had it been queued. Else a statement in rounds waited forever for
+	// an answer (protect_rounds.go's awaitRounds holds the client's Sync
+	// back), and a later answer went to the request left at the head.
+	skipping bool
 }
 
 // maxSpareExpectations bounds what a session keeps for reuse; a pipeline
@@ -181,9 +189,18 @@ func (e *expectQueue) fresh(kind expectKind) *expectation {
 
 func (e *expectQueue) push(x *expectation) {
 	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.skipping {
+		switch x.kind {
+		case expParse, expBind, expDescribeStmt, expDescribePortal, expExecute, expClose, expQuery:
+			x.abandon() // skipped by the backend: no answer comes
+			return
+		case expSync:
+			e.skipping = false
+		}
+	}
 	x.datetimeEpoch, x.unseenEpoch = e.datetimeEpoch, e.unseenEpoch
 	e.q = append(e.q, x)
-	e.mu.Unlock()
 }
 
 // none is what head returns when nothing is expected; it is never changed.
@@ -233,14 +250,17 @@ func (e *expectQueue) dropFirst() {
 }
 
 // skipToSync drops what an error made the backend skip: everything up to,
-// not including, the next Sync (or simple Query, which ends itself).
+// not including, the next Sync. A simple Query or FunctionCall in the
+// segment is skipped too: only a Sync ends PostgreSQL's skipping
+// (ignore_till_sync; red team 15 saw a Query in rounds there hang).
 func (e *expectQueue) skipToSync() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for e.first < len(e.q) && e.q[e.first].kind != expSync && e.q[e.first].kind != expQuery {
+	for e.first < len(e.q) && e.q[e.first].kind != expSync {
 		e.q[e.first].abandon()
 		e.dropFirst()
 	}
+	e.skipping = e.first == len(e.q)
 }
 
 // abandon lets go of a request the backend skipped or never answered: its

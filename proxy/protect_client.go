@@ -188,7 +188,10 @@ func (s *session) onDescribeOrClose(typ byte, _ *sqlrewrite.Analysis) ([]byte, e
 			closes = s.closeVariants(x.name) // protect_search_variants.go
 			x.prep = s.noteClose(x.name)
 		} else {
-			delete(s.rounds.binds, x.name) // protect_rounds.go
+			// A portal's Close keeps its Bind (protect_rounds.go):
+			// PostgreSQL may have skipped the Close, and an Execute after
+			// it is PostgreSQL's to answer (34000).
+			s.noteRoundClose(x.name)
 		}
 	case body[0] == 'S':
 		x = s.expects.fresh(expDescribeStmt)

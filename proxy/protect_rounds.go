@@ -75,9 +75,21 @@ type roundState struct {
 
 // sessionRounds is the session's state of rounds. Client pump.
 type sessionRounds struct {
-	pending *roundState       // sent; the client pump waits on it after the write
-	query   *roundState       // made by protectQuery for onQuery's expectation
-	binds   map[string][]byte // per portal of a statement in rounds, the Bind sent
+	pending *roundState          // sent; the client pump waits on it after the write
+	query   *roundState          // made by protectQuery for onQuery's expectation
+	binds   map[string]roundBind // per portal of a statement in rounds, the Bind sent
+}
+
+// roundBind is the Bind phiguard sent for a portal of a statement in
+// rounds, and the statement it bound (the name and what phiguard knew of
+// it then): the next rounds bind the portal again from that statement.
+type roundBind struct {
+	bind []byte
+	stmt string
+	info *stmtInfo
+	// closed: the client closed the portal (noteRoundClose); the Bind is
+	// let go first when the session holds maxRoundBinds.
+	closed bool
 }
 
 func newRoundState(sp *sqlrewrite.SortPlan) *roundState {
@@ -187,12 +199,55 @@ func (s *session) noteRoundBind(b boundNames, body, out []byte) {
 		return
 	}
 	if s.rounds.binds == nil {
-		s.rounds.binds = map[string][]byte{}
+		s.rounds.binds = map[string]roundBind{}
+	}
+	if _, held := s.rounds.binds[b.portal]; !held && len(s.rounds.binds) >= maxRoundBinds {
+		for name, h := range s.rounds.binds {
+			if h.closed {
+				delete(s.rounds.binds, name)
+			}
+		}
+		if len(s.rounds.binds) >= maxRoundBinds {
+			clear(s.rounds.binds) // a portal whose Bind is let go is refused at its next Execute
+		}
 	}
 	if out == nil {
 		out = frame(feBind, body)
 	}
-	s.rounds.binds[b.portal] = slices.Clone(out)
+	s.rounds.binds[b.portal] = roundBind{bind: slices.Clone(out), stmt: b.stmt, info: info}
+}
+
+// maxRoundBinds bounds the Binds a session holds for portals of
+// statements in rounds. A portal's Close does not let its Bind go: the
+// backend may have skipped the Close (an error earlier in its segment,
+// then ROLLBACK TO a savepoint before the Bind), and an Execute of a
+// closed portal must reach the backend in rounds, to be answered 34000
+// as PostgreSQL answers it, not refused (red team 15). A client naming
+// each portal anew would grow the map without the bound.
+const maxRoundBinds = 64
+
+// noteRoundClose marks the Bind held for a portal the client closes
+// (maxRoundBinds). Client pump.
+func (s *session) noteRoundClose(portal string) {
+	if h, ok := s.rounds.binds[portal]; ok {
+		h.closed = true
+		s.rounds.binds[portal] = h
+	}
+}
+
+// forgetRoundBinds notes that an SQL DEALLOCATE (or DISCARD ALL) goes to
+// the backend: a portal bound from a statement it drops can no longer be
+// bound again for a round, and is refused at its next Execute as one
+// whose statement was closed. Client pump.
+func (s *session) forgetRoundBinds(a *sqlrewrite.Analysis) {
+	for _, st := range a.Statements {
+		for name, h := range s.rounds.binds {
+			if st.Deallocates != "" && (st.Deallocates == "*" || st.Deallocates == h.stmt) {
+				h.info = nil
+				s.rounds.binds[name] = h
+			}
+		}
+	}
 }
 
 // attachExecuteRounds gives an Execute's expectation its rounds. Client
@@ -202,12 +257,19 @@ func (s *session) attachExecuteRounds(x *expectation, st *stmtInfo) *pgerr.Error
 	if x.sort == nil || st.plan == nil || st.plan.Sort == nil || st.plan.Sort.Rounds == nil {
 		return nil
 	}
-	bind := s.rounds.binds[x.name]
-	if bind == nil {
+	held := s.rounds.binds[x.name]
+	if held.bind == nil {
 		return internalRefusal(st.plan.Sort.Rounds.Column, "phiguard does not hold the Bind of this portal, which it needs to read it in rounds")
 	}
+	if held.info == nil || s.clientStmts[held.stmt] != held.info {
+		// Closed, or replaced (the unnamed statement by the next Parse):
+		// a round's Bind would fail (26000, 08P01) where PostgreSQL reads
+		// the portal, or bind another statement (red team 15).
+		return pgerr.Newf(pgerr.FeatureNotSupported,
+			"portal %q is read in rounds (a LIMIT over what phiguard evaluates on encrypted columns), which binds it again from its prepared statement, and the statement was closed or replaced after the portal's Bind: execute the portal first", x.name)
+	}
 	r := newRoundState(st.plan.Sort)
-	r.bind, r.extended = bind, true
+	r.bind, r.extended = held.bind, true
 	x.sort.rounds, x.rounds = r, r.wait
 	s.rounds.pending = r
 	return nil
@@ -421,6 +483,20 @@ func (run *sortRun) checkTermOrder(order []int32) *pgerr.Error {
 		return pgerr.New(pgerr.InternalError, "phiguard lost the order terms of the rows it holds")
 	}
 	key := run.plan.Rounds.Key
+	col := run.plan.Rounds.Column.QualifiedName()
+	for _, o := range order {
+		// A NULL value with a term (a shredded subject's cell not yet
+		// rewritten, docs/shredding.md), or a value without one: the
+		// database placed the row by a term its value does not have, and
+		// phiguard places it among the NULLs. It took a place in the
+		// window that a row left out may have been owed (red team 15:
+		// ORDER BY name LIMIT 1 answered a NULL where the first real name
+		// belongs).
+		if run.rows[o].keys[key].null != (r.terms16[o] == nil) {
+			return pgerr.Newf(pgerr.DataCorrupted,
+				"a row of encrypted column %s has an order search term but reads as NULL, or a value but no order search term (a shredded subject's cell whose terms were not rewritten, or a cell altered in the database): phiguard cannot trust the database's order for ORDER BY %s; run phiguard shred --terms-only for the subject, or rebuild the column's terms (phiguard backfill --rebuild-terms)", col, col)
+		}
+	}
 	for i := 1; i < len(order); i++ {
 		a, b := &run.rows[order[i-1]], &run.rows[order[i]]
 		if !samePrefix(a.keys[:key], b.keys[:key]) {
@@ -435,7 +511,6 @@ func (run *sortRun) checkTermOrder(order []int32) *pgerr.Error {
 		c := run.keyOrder(key).compare(x.key, y.key)
 		t := bytes.Compare(ta, tb)
 		if c == 0 && t != 0 || c < 0 && t > 0 || c > 0 && t < 0 {
-			col := run.plan.Rounds.Column.QualifiedName()
 			return pgerr.Newf(pgerr.DataCorrupted,
 				"the order search term of a row of encrypted column %s disagrees with its value (a term written under another collation or key, or altered in the database): phiguard cannot trust the database's order for ORDER BY %s; rebuild the column's terms (phiguard backfill --rebuild-terms)", col, col)
 		}

@@ -326,6 +326,7 @@ func (s *session) forgetVariants(a *sqlrewrite.Analysis) {
 	if a == nil {
 		return
 	}
+	s.forgetRoundBinds(a) // protect_rounds.go
 	for _, st := range a.Statements {
 		if st.Deallocates == "*" || strings.HasPrefix(st.Deallocates, variantPrefix) {
 			for _, info := range s.clientStmts {

@@ -200,7 +200,9 @@ func (p *planner) aggregatePlan(s *pg_query.SelectStmt, aggs []Aggregate, items 
 	sp.addShadowProbe(cols, true, "min(), max() or count()") // planner_shadow.go
 	sp.Aggregates = aggs
 	sp.Hidden = len(sp.hidden)
-	sp.planAggregateRounds() // sort_rounds.go
+	if !callsOpaque(s) { // planner_sort_calls.go
+		sp.planAggregateRounds() // sort_rounds.go
+	}
 	p.plan.Sort = sp
 }
 

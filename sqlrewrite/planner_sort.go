@@ -257,7 +257,9 @@ func (p *planner) orderBy(s *pg_query.SelectStmt, sc *scope, top bool, filters [
 			// database: phiguard removes the duplicates itself.
 			p.distinctPlan(s, sc, items) // planner_distinct.go
 		}
-		p.plan.Sort.planRounds(items) // sort_rounds.go
+		if !callsOpaque(s) { // planner_sort_calls.go
+			p.plan.Sort.planRounds(items) // sort_rounds.go
+		}
 	}
 }
 

@@ -44,6 +44,17 @@ tables:
 		{"SELECT id FROM people ORDER BY note LIMIT 3", "1", ""},
 		{"SELECT id FROM people ORDER BY name", "1", ""},
 		{"SELECT DISTINCT name FROM people ORDER BY name LIMIT 3", "1", ""},
+		// A function that may have side effects would run again for the
+		// rows of the rounds before (red team 15): one round.
+		{"SELECT id, name FROM people WHERE nextval('s') > 0 ORDER BY name LIMIT 10", "1", ""},
+		{"SELECT id FROM people WHERE name LIKE '%a%' AND id IN (SELECT f(x) FROM t) LIMIT 10", "1", ""},
+		{"SELECT id FROM people WHERE pg_catalog.setseed(0.5) IS NULL ORDER BY id, name LIMIT 10", "1", ""},
+		{"SELECT min(name) FROM people WHERE log_read(id)", "1", ""},
+		{"SELECT id, name FROM people WHERE lower(name) <> 'x' AND born < '2000-01-01' AND id < abs(-5) ORDER BY name LIMIT 10", "1",
+			"ORDER BY phiguard.term_ord_v1((name)) ASC NULLS LAST FETCH FIRST"},
+		// The grammar's own calls (LIKE ... ESCAPE is like_escape).
+		{"SELECT id, name FROM people WHERE name LIKE 'a#%%' ESCAPE '#' ORDER BY name LIMIT 10", "1",
+			"ORDER BY phiguard.term_ord_v1((name)) ASC NULLS LAST FETCH FIRST"},
 	}
 	for _, c := range cases {
 		_, text := planRoundCase(t, pol, c.sql, c.mult, c.sent)
