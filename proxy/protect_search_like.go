@@ -42,29 +42,40 @@ func (s *session) likeTermArgs(f sqlrewrite.Filter, fa *filterArgs) []sqlrewrite
 		}
 		pattern = p
 	}
-	pt, ok := s.patternTerms(f.Column, pattern)
-	if !ok || pt.Empty() {
+	// One pair per term version: search_key_version's, and while the
+	// column is rekeying every loaded version's (the conjunct is their
+	// OR, sqlrewrite's matchConjunct).
+	versions, err := cellcipher.TermVersions(s.srv.protect.cipher().Keyring, f.Column)
+	if err != nil {
 		return nil
 	}
-	args := make([]sqlrewrite.TermArg, 2)
-	if pt.Prefix != "" {
-		args[0].Value = []byte(pt.Prefix)
-	}
-	if len(pt.Tokens) > 0 {
-		args[1].Tokens = pt.Tokens
+	var args []sqlrewrite.TermArg
+	for _, v := range versions {
+		pt, ok := s.patternTerms(f.Column, pattern, v)
+		if !ok || pt.Empty() {
+			return nil
+		}
+		pair := make([]sqlrewrite.TermArg, 2)
+		if pt.Prefix != "" {
+			pair[0].Value = []byte(pt.Prefix)
+		}
+		if len(pt.Tokens) > 0 {
+			pair[1].Tokens = pt.Tokens
+		}
+		args = append(args, pair...)
 	}
 	return args
 }
 
 // patternTerms is cellcipher.MatchPatternTerms for col's terms: its
-// keys at search_key_version, its collation, and the prefix key when
-// the column stores one (order and match).
-func (s *session) patternTerms(col *policy.ProtectedColumn, pattern []byte) (cellcipher.PatternTerms, bool) {
+// keys at term version v, its collation, and the prefix key when the
+// column stores one (order and match).
+func (s *session) patternTerms(col *policy.ProtectedColumn, pattern []byte, v uint32) (cellcipher.PatternTerms, bool) {
 	loc, pe := s.termLocale(col)
 	if pe != nil {
 		return cellcipher.PatternTerms{}, false
 	}
-	tk, err := cellcipher.TermKeys(s.srv.protect.cipher().Keyring, col, col.SearchKeyVersion)
+	tk, err := cellcipher.TermKeys(s.srv.protect.cipher().Keyring, col, v)
 	if err != nil {
 		return cellcipher.PatternTerms{}, false
 	}

@@ -39,7 +39,7 @@ const (
 func termRecordsWanted(pol *policy.Policy) bool {
 	for _, t := range pol.Tables() {
 		for _, c := range t.Columns {
-			if c.SearchState == policy.SearchReady && search.NeedsLocale(c) {
+			if (c.SearchState == policy.SearchReady || c.SearchState == policy.SearchRekeying) && search.NeedsLocale(c) {
 				return true
 			}
 		}

@@ -59,8 +59,8 @@ func (k TermKind) suffix() string {
 // only = gets a term, the equality term under every loaded version
 // (sort_term_versions.go): order terms of two versions do not compare,
 // so ranges, BETWEEN and = on a column with an order term only run in
-// phiguard, as LIKE does (no match conjunct lists every version's
-// tokens yet).
+// phiguard, as a LIKE with a parameter pattern does (a literal pattern's
+// match conjunct lists every version's terms).
 func termFor(f Filter) TermKind {
 	col := f.Column
 	ready := col.SearchState == policy.SearchReady
@@ -87,7 +87,11 @@ func termFor(f Filter) TermKind {
 			return TermOrd
 		}
 	case FilterLike, FilterILike:
-		if ready { // match tokens of one version would miss the cells of another
+		// While rekeying, a pattern given as literals sends the terms of
+		// every loaded version, one pair each (matchConjunct); a parameter
+		// pattern's variants send one version's, which would miss the
+		// cells of another, so it runs in phiguard.
+		if ready || literalPattern(f) {
 			return likeTerm(f) // planner_terms_like.go
 		}
 	}

@@ -29,7 +29,18 @@ import (
 // client's LIKE on each candidate's decrypted value.
 //
 // For TermMatch a filter's TermArgs are two: [0] the prefix key, [1] the
-// tokens; a zero TermArg is one the pattern does not send.
+// tokens; a zero TermArg is one the pattern does not send. While the
+// column is rekeying (a literal pattern only, literalPattern) they are
+// two per loaded version, and the conjunct is the OR of each version's:
+// a cell carries the terms of one version or the other
+// (docs/design/search-terms.md §5.3), and GIN and btree serve an OR as
+// a BitmapOr of the versions' scans.
+
+// literalPattern: a LIKE's pattern and ESCAPE are literals, whose terms
+// the proxy computes once under every version.
+func literalPattern(f Filter) bool {
+	return f.Args[0].Param == 0 && !(f.HasEscape && f.Escape.Param > 0)
+}
 
 // likeTerm is the term of a LIKE or ILIKE filter (termFor has checked
 // the rest): a match term when the column has one.
@@ -51,8 +62,20 @@ func matchAnds(f Filter, args []TermArg) bool {
 	return f.Term == TermMatch && len(args) == 2 && args[0].sent() && args[1].sent()
 }
 
-// matchConjunct is the match term conjunct on the column written column.
+// matchConjunct is the match term conjunct on the column written column:
+// one version's pair of args, or the OR of several versions' pairs.
 func matchConjunct(column string, args []TermArg) (string, error) {
+	if len(args) > 2 && len(args)%2 == 0 {
+		var ors []string
+		for i := 0; i < len(args); i += 2 {
+			c, err := matchConjunct(column, args[i:i+2])
+			if err != nil {
+				return "", err
+			}
+			ors = append(ors, c)
+		}
+		return "(" + strings.Join(ors, " OR ") + ")", nil
+	}
 	if len(args) != 2 || !args[0].sent() && !args[1].sent() {
 		return "", errors.New("a match term conjunct without its terms")
 	}

@@ -35,8 +35,14 @@ tables:
 			`AND phiguard.term_eq_v1(name) OPERATOR(pg_catalog.=) ANY ($5::pg_catalog.bytea[])`},
 		{"SELECT id FROM people WHERE name = $1", [][]TermArg{{{Null: true}}}, "equality term",
 			`WHERE phiguard.term_eq_v1(name) OPERATOR(pg_catalog.=) NULL::pg_catalog.bytea`},
-		{"SELECT id FROM people WHERE name LIKE 'Smi%' AND name ILIKE $1 AND id > 0", [][]TermArg{nil, nil}, ", ",
+		// A literal pattern sends a pair of terms per version, ORed; a
+		// parameter pattern (one version's variants) none.
+		{"SELECT id FROM people WHERE name LIKE 'Smi%' AND name ILIKE $1 AND id > 0", [][]TermArg{nil, nil}, "match term, ",
 			`WHERE true AND true AND id > 0`},
+		{"SELECT id FROM people WHERE id > 0 AND name LIKE 'Smi%th' AND name ILIKE $1",
+			[][]TermArg{{{Value: []byte("X2")}, {Tokens: []string{"t2"}}, {Value: []byte("X1")}, {Tokens: []string{"t1"}}}, nil}, "match term, ",
+			`WHERE id > 0 AND ((phiguard.term_pre_v1(name) OPERATOR(pg_catalog.=) E'\\x5832'::pg_catalog.bytea AND phiguard.term_match_v1(name) OPERATOR(pg_catalog.@>) '{t2}'::pg_catalog.bytea[]) OR ` +
+				`(phiguard.term_pre_v1(name) OPERATOR(pg_catalog.=) E'\\x5831'::pg_catalog.bytea AND phiguard.term_match_v1(name) OPERATOR(pg_catalog.@>) '{t1}'::pg_catalog.bytea[])) AND true`},
 		{"SELECT id FROM people WHERE name > 'a' AND born = $1 AND born BETWEEN $2 AND $3 AND seen >= $4", [][]TermArg{nil, nil, nil, {one}}, ", , , order term",
 			`WHERE true AND true AND true AND phiguard.term_ord_v1(seen) OPERATOR(pg_catalog.>=) E'\\xee'::pg_catalog.bytea`},
 	}
