@@ -183,24 +183,28 @@ func searchCollation(c *ProtectedColumn, cur CatalogColumn) string {
 // record them, or records another collation or version than the one the
 // column has now (docs/design/search-terms.md §5.1). The proxy then
 // searches the column without them (same answers, every row decrypted).
+// A rekeying column's match terms are checked too (the proxy sends every
+// version's for a literal pattern), not its order terms, which it does
+// not use while rekeying.
 func termsBuild(c *ProtectedColumn, cur CatalogColumn, recordsRead bool) string {
-	if c.SearchState != SearchReady || !isTextType(c.Type) {
+	if c.SearchState != SearchReady && c.SearchState != SearchRekeying || !isTextType(c.Type) {
 		return ""
 	}
+	state := string(c.SearchState)
 	for _, k := range []struct {
 		kind   SearchKind
 		letter string
 		locale string
 	}{{SearchOrder, "o", cur.CollateLocale}, {SearchMatch, "m", cur.CtypeLocale}} {
-		if !c.Search.Has(k.kind) {
+		if !c.Search.Has(k.kind) || c.SearchState == SearchRekeying && k.kind == SearchOrder {
 			continue
 		}
 		b, ok := cur.TermsBuiltUnder[k.letter]
 		switch {
 		case !recordsRead:
-			return "ready, but phiguard.search_objects cannot be read (phiguard search install has not run, or the login may not read it): the proxy uses no " + k.kind.String() + " term of the column until it can"
+			return state + ", but phiguard.search_objects cannot be read (phiguard search install has not run, or the login may not read it): the proxy uses no " + k.kind.String() + " term of the column until it can"
 		case !ok:
-			return fmt.Sprintf("ready, but phiguard.search_objects holds no record of the column's %s terms: run phiguard search install", k.kind)
+			return fmt.Sprintf("%s, but phiguard.search_objects holds no record of the column's %s terms: run phiguard search install", state, k.kind)
 		case b.Collation != k.locale || b.Version != cur.CollationVersion:
 			return fmt.Sprintf("%s terms were built under %s, the database reports %s now: the proxy searches the column without them until phiguard encrypt --rebuild-terms and phiguard search install have run",
 				k.kind, describeBuild(b), describeBuild(TermsBuild{k.locale, cur.CollationVersion}))
