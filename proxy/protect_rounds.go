@@ -241,8 +241,11 @@ func (s *session) noteRoundClose(portal string) {
 // whose statement was closed. Client pump.
 func (s *session) forgetRoundBinds(a *sqlrewrite.Analysis) {
 	for _, st := range a.Statements {
+		if st.Deallocates == "" {
+			continue
+		}
 		for name, h := range s.rounds.binds {
-			if st.Deallocates != "" && (st.Deallocates == "*" || st.Deallocates == h.stmt) {
+			if st.Deallocates == "*" || st.Deallocates == h.stmt {
 				h.info = nil
 				s.rounds.binds[name] = h
 			}
@@ -387,17 +390,10 @@ func (run *sortRun) keepRoundTerm(cells [][]byte, visible int) *pgerr.Error {
 	if r == nil || !p.TermKey() {
 		return nil
 	}
-	k := run.plan.Keys[p.Key]
-	at := visible + k.Value
-	if k.Target >= 0 {
-		at = k.Target
-	}
-	term, ok, err := keys.AppendOrderTerm(nil, cells[at])
+	// No term (ok false) leaves term nil: AppendOrderTerm returns dst.
+	term, _, err := keys.AppendOrderTerm(nil, cells[keyCell(run.plan.Keys[p.Key], visible)]) // protect_sort.go
 	if err != nil {
 		return pgerr.Newf(pgerr.DataCorrupted, "a value of encrypted column %s has a malformed order search term", p.Column.QualifiedName())
-	}
-	if !ok {
-		term = nil
 	}
 	r.terms16 = append(r.terms16, term)
 	return nil

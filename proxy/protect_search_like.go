@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"github.com/phiguard/phiguard/cellcipher"
+	"github.com/phiguard/phiguard/internal/pgcollate"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
@@ -49,9 +50,13 @@ func (s *session) likeTermArgs(f sqlrewrite.Filter, fa *filterArgs) []sqlrewrite
 	if err != nil {
 		return nil
 	}
+	loc, pe := s.termLocale(f.Column)
+	if pe != nil {
+		return nil
+	}
 	var args []sqlrewrite.TermArg
 	for _, v := range versions {
-		pt, ok := s.patternTerms(f.Column, pattern, v)
+		pt, ok := s.patternTerms(f.Column, loc, pattern, v)
 		if !ok || pt.Empty() {
 			return nil
 		}
@@ -68,13 +73,9 @@ func (s *session) likeTermArgs(f sqlrewrite.Filter, fa *filterArgs) []sqlrewrite
 }
 
 // patternTerms is cellcipher.MatchPatternTerms for col's terms: its
-// keys at term version v, its collation, and the prefix key when the
-// column stores one (order and match).
-func (s *session) patternTerms(col *policy.ProtectedColumn, pattern []byte, v uint32) (cellcipher.PatternTerms, bool) {
-	loc, pe := s.termLocale(col)
-	if pe != nil {
-		return cellcipher.PatternTerms{}, false
-	}
+// keys at term version v, its term locale loc (termLocale), and the
+// prefix key when the column stores one (order and match).
+func (s *session) patternTerms(col *policy.ProtectedColumn, loc *pgcollate.Locale, pattern []byte, v uint32) (cellcipher.PatternTerms, bool) {
 	tk, err := cellcipher.TermKeys(s.srv.protect.cipher().Keyring, col, v)
 	if err != nil {
 		return cellcipher.PatternTerms{}, false

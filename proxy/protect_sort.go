@@ -330,10 +330,7 @@ func (s *session) readKeys(ks []sqlrewrite.SortKey, fields []*resultField, cells
 		if k.Agg > 0 {
 			continue // a group's aggregate, computed at the end (protect_group.go)
 		}
-		at := visible + k.Value
-		if k.Target >= 0 {
-			at = k.Target
-		}
+		at := keyCell(k, visible)
 		v := cells[at]
 		if v == nil {
 			keys[i].null = true
@@ -367,6 +364,15 @@ func (s *session) readKeys(ks []sqlrewrite.SortKey, fields []*resultField, cells
 		}
 	}
 	return keys, shownFields, nil
+}
+
+// keyCell is the index of sort key k's cell in a row of visible client
+// columns: the select-list entry that holds it, or its hidden column.
+func keyCell(k sqlrewrite.SortKey, visible int) int {
+	if k.Target >= 0 {
+		return k.Target
+	}
+	return visible + k.Value
 }
 
 // encryptedKey opens a key cell to its canonical plaintext and reads it

@@ -68,6 +68,10 @@ type RoundPlan struct {
 // -1.
 func (r *RoundPlan) Unordered() bool { return r.Sent == 0 && !r.Agg }
 
+// withTies: the round fetches WITH TIES (ordered by a term, and min and
+// max); unordered and plain rounds fetch ROWS ONLY (sort_rounds_plain.go).
+func (r *RoundPlan) withTies() bool { return !r.Unordered() && !r.Plain() }
+
 // TermKey: the database orders the rows by an order-term key, Keys[Key]
 // (not min or max, unordered or plain rounds), whose order phiguard
 // checks against the values (proxy/protect_rounds.go).
@@ -211,7 +215,7 @@ func (c *sortCut) roundsTail(sp *SortPlan) (string, error) {
 	if r.Agg {
 		return c.aggregateRound(sp)
 	}
-	if r.Sent > len(c.items) || r.Key >= len(sp.Keys) || !r.Unordered() && !r.Plain() && r.Key < 0 {
+	if r.Sent > len(c.items) || r.Key >= len(sp.Keys) || r.withTies() && r.Key < 0 {
 		return "", errors.New("the ORDER BY does not match the statement's plan")
 	}
 	count, err := c.roundCount(sp)
@@ -235,8 +239,7 @@ func (c *sortCut) roundsTail(sp *SortPlan) (string, error) {
 		off := c.text(c.offset)
 		b.WriteString(" OFFSET CASE WHEN CAST((" + off + ") AS pg_catalog.int8) < 0 THEN CAST((" + off + ") AS pg_catalog.int8) WHEN false THEN (" + off + ") END")
 	}
-	// Unordered and plain rounds: no ties to add (sort_rounds_plain.go).
-	b.WriteString(" FETCH FIRST " + count + map[bool]string{true: " ROWS ONLY", false: " ROWS WITH TIES"}[r.Unordered() || r.Plain()])
+	b.WriteString(" FETCH FIRST " + count + map[bool]string{true: " ROWS WITH TIES", false: " ROWS ONLY"}[r.withTies()])
 	return b.String(), nil
 }
 
@@ -293,12 +296,14 @@ func verifyRounds(s *pg_query.SelectStmt, sp *SortPlan) error {
 	if len(s.GetSortClause()) != sent {
 		return errors.New("the rewrite did not take the expected shape")
 	}
-	only := sp.Rounds != nil && (sp.Rounds.Unordered() || sp.Rounds.Plain())
-	if sent > 0 && !only && (s.GetLimitOption() != pg_query.LimitOption_LIMIT_OPTION_WITH_TIES || s.GetLimitCount() == nil) {
-		return errors.New("the rewrite did not take the expected shape")
-	}
-	if only && (s.GetLimitOption() != pg_query.LimitOption_LIMIT_OPTION_COUNT || s.GetLimitCount() == nil) {
-		return errors.New("the rewrite did not take the expected shape")
+	if sp.Rounds != nil {
+		option := pg_query.LimitOption_LIMIT_OPTION_COUNT
+		if sp.Rounds.withTies() {
+			option = pg_query.LimitOption_LIMIT_OPTION_WITH_TIES
+		}
+		if s.GetLimitOption() != option || s.GetLimitCount() == nil {
+			return errors.New("the rewrite did not take the expected shape")
+		}
 	}
 	if namedHidden(sp) { // the hidden columns are named hiddenAlias (sort_rounds_plain.go)
 		tl := s.GetTargetList()
