@@ -68,6 +68,10 @@ type roundState struct {
 	k        int64    // this round's k, read from its first row; -1 before
 	returned int64    // rows the database returned this round
 	terms16  [][]byte // per held row (sortRun.rows), its order term
+	// termBytes holds terms16's bytes, appended row after row: one
+	// buffer that grows, not one allocation per row. A grown buffer
+	// leaves the terms already held in the old one, where they stay.
+	termBytes []byte
 	// the answers to the next round's own messages, kept from the client
 	skipReady, skipDescription bool
 	skipCompletes              int
@@ -390,10 +394,15 @@ func (run *sortRun) keepRoundTerm(cells [][]byte, visible int) *pgerr.Error {
 	if r == nil || !p.TermKey() {
 		return nil
 	}
-	// No term (ok false) leaves term nil: AppendOrderTerm returns dst.
-	term, _, err := keys.AppendOrderTerm(nil, cells[keyCell(run.plan.Keys[p.Key], visible)]) // protect_sort.go
+	from := len(r.termBytes)
+	out, ok, err := keys.AppendOrderTerm(r.termBytes, cells[keyCell(run.plan.Keys[p.Key], visible)]) // protect_sort.go
 	if err != nil {
 		return pgerr.Newf(pgerr.DataCorrupted, "a value of encrypted column %s has a malformed order search term", p.Column.QualifiedName())
+	}
+	var term []byte // nil for no term (NULL), which the check reads
+	if ok {
+		r.termBytes = out
+		term = out[from:len(out):len(out)]
 	}
 	r.terms16 = append(r.terms16, term)
 	return nil
@@ -423,7 +432,7 @@ func (s *session) nextRound(head *expectation) bool {
 	if r.k > rowCap/8 {
 		next = 1 << 40 // k beyond 2^63-1: LEAST makes it every candidate
 	}
-	run.rows, run.bytes, run.held, r.terms16 = nil, 0, 0, nil
+	run.rows, run.bytes, run.held, r.terms16, r.termBytes = nil, 0, 0, nil, nil
 	if run.plan.Rounds.Agg && len(run.aggs) == 1 {
 		run.aggs[0] = aggState{order: run.aggs[0].order}
 	}

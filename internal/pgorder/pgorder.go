@@ -62,6 +62,9 @@ func Parse(t policy.LogicalType, canon []byte) (Key, error) {
 	case policy.OIDNumeric:
 		return parseNumeric(string(canon))
 	case policy.OIDDate, policy.OIDTimestamp, policy.OIDTimestamptz, policy.OIDTime:
+		if days, ok := pgvalue.DateDays(canon); ok && t.OID == policy.OIDDate {
+			return Key{kind: kindInt, i: int64(days)}, nil
+		}
 		bin, err := pgvalue.Present(t, 1, canon)
 		if err != nil {
 			return Key{}, err

@@ -166,6 +166,11 @@ func (c Converter) present(t policy.LogicalType, format int16, canonical []byte)
 		}
 		return bytes.Clone(canonical), nil
 	}
+	if t.OID == policy.OIDDate {
+		if out, ok := c.presentDate(format, canonical); ok {
+			return out, nil
+		}
+	}
 	// Canonical text is postgres style: read it so, whatever the
 	// session's IntervalStyle.
 	reader := c
