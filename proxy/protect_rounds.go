@@ -59,9 +59,10 @@ type roundState struct {
 	// Client pump: what the next round sends. A Query: its text before
 	// the sort rewrite and its term constants; an Execute: its portal
 	// and the Bind phiguard sent for it.
-	query []byte
-	terms [][]sqlrewrite.TermArg
-	bind  []byte
+	query   []byte
+	terms   [][]sqlrewrite.TermArg
+	natives sqlrewrite.NativeColumn // the catalog's when the first round was sent
+	bind    []byte
 	// Backend pump.
 	extended bool
 	mult     int64
@@ -104,13 +105,13 @@ func newRoundState(sp *sqlrewrite.SortPlan) *roundState {
 // rounds gets its first round's text, and what the next ones need.
 func (s *session) querySortedText(sql []byte, sp *sqlrewrite.SortPlan, terms [][]sqlrewrite.TermArg) ([]byte, *pgerr.Error) {
 	if sp.Rounds == nil {
-		return sortedText(sql, sp, terms)
+		return sortedText(sql, sp, terms, s.nativeColumns())
 	}
 	if pe := s.staleRounds(sp); pe != nil {
 		return nil, pe
 	}
 	r := newRoundState(sp)
-	r.query, r.terms = slices.Clone(sql), terms
+	r.query, r.terms, r.natives = slices.Clone(sql), terms, s.nativeColumns()
 	out, pe := roundText(r, 1)
 	if pe == nil {
 		s.rounds.query = r
@@ -119,7 +120,7 @@ func (s *session) querySortedText(sql []byte, sp *sqlrewrite.SortPlan, terms [][
 }
 
 func roundText(r *roundState, mult int64) ([]byte, *pgerr.Error) {
-	out, err := sqlrewrite.RewriteSortRounds(r.query, r.plan, r.terms, strconv.FormatInt(mult, 10))
+	out, err := sqlrewrite.RewriteSortRounds(r.query, r.plan, r.terms, strconv.FormatInt(mult, 10), r.natives)
 	if err != nil {
 		return nil, pgerr.Newf(pgerr.FeatureNotSupported,
 			"phiguard could not rewrite this ORDER BY or WHERE on an encrypted column to evaluate it itself (%v)", err)
@@ -147,7 +148,7 @@ func (s *session) parseSortedText(info *stmtInfo, msg *pgproto3.Parse) ([]byte, 
 	sp := info.plan.Sort
 	terms := s.parseTerms(info, msg) // protect_search.go
 	if sp.Rounds == nil {
-		return sortedText([]byte(msg.Query), sp, terms)
+		return sortedText([]byte(msg.Query), sp, terms, s.nativeColumns())
 	}
 	if pe := s.staleRounds(sp); pe != nil {
 		return nil, pe
@@ -166,7 +167,7 @@ func (s *session) parseSortedText(info *stmtInfo, msg *pgproto3.Parse) ([]byte, 
 	}
 	msg.ParameterOIDs = append(msg.ParameterOIDs, oidInt8)
 	info.termParams = append(info.termParams, termParam{filter: -1})
-	out, err := sqlrewrite.RewriteSortRounds([]byte(msg.Query), sp, terms, "$"+strconv.Itoa(base+1))
+	out, err := sqlrewrite.RewriteSortRounds([]byte(msg.Query), sp, terms, "$"+strconv.Itoa(base+1), s.nativeColumns())
 	if err != nil {
 		return nil, pgerr.Newf(pgerr.FeatureNotSupported,
 			"phiguard could not rewrite this ORDER BY or WHERE on an encrypted column to evaluate it itself (%v)", err)
@@ -523,10 +524,11 @@ func (run *sortRun) checkTermOrder(order []int32) *pgerr.Error {
 	return nil
 }
 
-// samePrefix: the plaintext keys' ranks are equal.
+// samePrefix: the plaintext keys' ranks (or values, sort_native.go) are
+// equal.
 func samePrefix(a, b []sortValue) bool {
 	for i := range a {
-		if a[i].null != b[i].null || a[i].rank != b[i].rank {
+		if a[i].null != b[i].null || a[i].rank != b[i].rank || a[i].keyed && a[i].key.CompareTo(&b[i].key) != 0 {
 			return false
 		}
 	}

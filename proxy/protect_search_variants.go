@@ -246,7 +246,7 @@ func (s *session) bindVariant(stmt string, body []byte) ([]byte, error) {
 			return nil, nil
 		}
 	}
-	text, pe := sortedText([]byte(lv.src), info.plan.Sort, terms)
+	text, pe := sortedText([]byte(lv.src), info.plan.Sort, terms, s.nativeColumns())
 	if pe != nil {
 		clear(lv.values) // no term this time: the client's statement, as without terms
 		return nil, nil

@@ -73,6 +73,9 @@ type sortValue struct {
 	null bool
 	rank int64 // a plaintext run's rank
 	key  pgorder.Key
+	// keyed: a plaintext key sent as its value that key holds (a uuid,
+	// sort_native.go), not a rank.
+	keyed bool
 }
 
 func newSortRun(sp *sqlrewrite.SortPlan) *sortRun {
@@ -87,9 +90,10 @@ func newSortRun(sp *sqlrewrite.SortPlan) *sortRun {
 }
 
 // sortedText is the text to send for a statement sorted in the proxy.
-// terms are its term conjuncts' constants (protect_search.go), or nil.
-func sortedText(sql []byte, sp *sqlrewrite.SortPlan, terms [][]sqlrewrite.TermArg) ([]byte, *pgerr.Error) {
-	out, err := sqlrewrite.RewriteSortTerms(sql, sp, terms)
+// terms are its term conjuncts' constants (protect_search.go), or nil;
+// natives the session's integer columns (nativeColumns).
+func sortedText(sql []byte, sp *sqlrewrite.SortPlan, terms [][]sqlrewrite.TermArg, natives sqlrewrite.NativeColumn) ([]byte, *pgerr.Error) {
+	out, err := sqlrewrite.RewriteSortTerms(sql, sp, terms, natives)
 	if err != nil {
 		return nil, pgerr.Newf(pgerr.FeatureNotSupported,
 			"phiguard could not rewrite this ORDER BY or WHERE on an encrypted column to evaluate it itself (%v)", err)
@@ -337,11 +341,11 @@ func (s *session) readKeys(ks []sqlrewrite.SortKey, fields []*resultField, cells
 			continue
 		}
 		if k.Column == nil {
-			n, err := strconv.ParseInt(string(v), 10, 64)
-			if err != nil {
-				return nil, nil, pgerr.New(pgerr.InternalError, "phiguard could not read a sort rank it asked for")
+			sv, pe := plainKey(&ks[i], v, a) // sort_native.go
+			if pe != nil {
+				return nil, nil, pe
 			}
-			keys[i].rank = n
+			keys[i] = sv
 			continue
 		}
 		f := fields[at]

@@ -16,6 +16,11 @@ func (run *sortRun) compareRows(a, b *sortedRow) int {
 			return nullOrder(k.NullsFirst)
 		case y.null:
 			return -nullOrder(k.NullsFirst)
+		case k.Column == nil && x.keyed: // a uuid (sort_native.go)
+			c = x.key.CompareTo(&y.key)
+			if k.Desc {
+				c = -c
+			}
 		case k.Column == nil:
 			c = cmpInt64(x.rank, y.rank) // a rank's direction is in it
 			if k.Agg > 0 && k.Desc {

@@ -1,7 +1,6 @@
 package sqlrewrite
 
 import (
-	"fmt"
 	"strings"
 	"sync/atomic"
 
@@ -140,69 +139,10 @@ type hiddenColumn struct {
 	// first-operand types it looks for.
 	aggregates bool
 	types      []uint32
-}
-
-// String describes the plan for golden tests.
-func (sp *SortPlan) String() string {
-	var keys []string
-	for _, k := range sp.Keys {
-		what := "rank"
-		if k.Agg > 0 {
-			what = "aggregate " + sp.Aggregates[k.Agg-1].Name
-		}
-		if k.Column != nil || k.Agg > 0 {
-			if k.Column != nil && k.Agg == 0 {
-				what = k.Column.QualifiedName()
-			}
-			if k.Desc {
-				what += " DESC"
-			}
-			if k.NullsFirst != k.Desc {
-				what += map[bool]string{true: " NULLS FIRST", false: " NULLS LAST"}[k.NullsFirst]
-			}
-		}
-		where := fmt.Sprintf("#%d", k.Value)
-		if k.Agg > 0 {
-			where = fmt.Sprintf("select-list entry %d", sp.Aggregates[k.Agg-1].Target+1)
-		} else if k.Target >= 0 {
-			where = fmt.Sprintf("select-list entry %d", k.Target+1)
-		}
-		keys = append(keys, fmt.Sprintf("%s (%s)", what, where))
-	}
-	s := "proxy sorts by " + strings.Join(keys, ", ")
-	if len(keys) == 0 {
-		s = "proxy keeps the database's order"
-	}
-	if len(sp.Distinct) > 0 && !sp.Grouped {
-		s = distinctString(sp.Distinct) + "; " + s
-	}
-	if len(sp.Aggregates) > 0 || sp.Grouped {
-		agg := aggregateString(sp.Aggregates)
-		if len(keys) > 0 {
-			agg += "; " + s // a GROUP BY's ORDER BY (planner_group.go)
-		}
-		s = agg
-	}
-	if sp.Grouped {
-		s = strings.Replace(distinctString(sp.Distinct), "removes duplicates", "groups", 1) + "; " + s
-	}
-	if len(sp.Trees) > 0 {
-		s = treesString(sp.Trees) + "; " + s
-	}
-	if sp.Having != nil {
-		s += "; proxy evaluates HAVING " + sp.Having.String()
-	}
-	if len(sp.Filters) > 0 {
-		s = "proxy filters " + filterString(sp.Filters) + "; " + s
-	}
-	if sp.Limit >= 0 {
-		s += fmt.Sprintf(", LIMIT #%d", sp.Limit)
-	}
-	if sp.Offset >= 0 {
-		s += fmt.Sprintf(", OFFSET #%d", sp.Offset)
-	}
-	s += sp.roundsString() // sort_rounds.go
-	return s + fmt.Sprintf("; %d hidden columns", sp.Hidden)
+	// native is a one-key rank's key when it can only be a column of a
+	// protected table: sent as its value if that is an integer
+	// (sort_native.go).
+	native *tableColumn
 }
 
 // sortItem is what one ORDER BY item sorts by.
@@ -212,6 +152,9 @@ type sortItem struct {
 	node   *pg_query.Node          // the expression, when target < 0
 	sb     *pg_query.SortBy
 	agg    int // 1 + the index of the aggregate it is (planner_group.go); 0 for none
+	// plain is, for a plaintext key, the column of a protected table it
+	// can only be, or nil (sort_native.go).
+	plain *tableColumn
 }
 
 // orderBy plans a query's ORDER BY, LIMIT and OFFSET. A top-level SELECT
@@ -295,8 +238,11 @@ func (p *planner) sortItems(s *pg_query.SelectStmt, sc *scope, top bool, filterC
 			it.target, it.node = t, targets[t].GetResTarget().GetVal()
 		}
 		if ref := it.node.GetColumnRef(); ref != nil {
-			if kind, col := sc.resolve(ref); kind == refColumn {
+			switch kind, col := sc.resolve(ref); {
+			case kind == refColumn:
 				it.col = col
+			case kind == refPlain && it.sb.GetSortbyDir() != pg_query.SortByDir_SORTBY_USING:
+				it.plain = sc.plainTableColumn(ref) // sort_native.go
 			}
 		}
 		if it.col != nil && enc == nil {
@@ -449,7 +395,16 @@ func (p *planner) sortPlan(s *pg_query.SelectStmt, items []sortItem) *SortPlan {
 			for j < len(items) && items[j].col == nil && items[j].agg == 0 {
 				j++
 			}
-			sp.Keys = append(sp.Keys, SortKey{Value: add(hiddenColumn{kind: hiddenRank, from: i, to: j}), Collation: -1, Target: -1})
+			h := hiddenColumn{kind: hiddenRank, from: i, to: j}
+			k := SortKey{Collation: -1, Target: -1}
+			if j == i+1 && it.plain != nil {
+				// Perhaps sent as the column's value, ordered by the
+				// proxy in the key's direction (sort_native.go).
+				h.native = it.plain
+				k.Desc, k.NullsFirst = direction(it.sb)
+			}
+			k.Value = add(h)
+			sp.Keys = append(sp.Keys, k)
 			i = j
 			continue
 		}

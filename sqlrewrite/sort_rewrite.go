@@ -17,12 +17,19 @@ import (
 // and checks its result by parsing it again: an error means the text is
 // not the shape the plan was made for, and the statement must be refused.
 func RewriteSort(sql []byte, sp *SortPlan) ([]byte, error) {
-	if m := sp.lastRewrite.Load(); m != nil && m.in == string(sql) {
+	return rewriteSortWith(sql, sp, nil)
+}
+
+// rewriteSortWith is RewriteSort with the session's native columns
+// (sort_native.go), which decide the text too.
+func rewriteSortWith(sql []byte, sp *SortPlan, natives NativeColumn) ([]byte, error) {
+	mask := sp.nativeMask(natives)
+	if m := sp.lastRewrite.Load(); m != nil && m.in == string(sql) && m.natives == mask {
 		return bytes.Clone(m.out), nil
 	}
-	out, err := rewriteSort(sql, sp)
+	out, err := rewriteSortCut(sql, sp, func(c *sortCut) error { c.natives = natives; return nil })
 	if err == nil {
-		sp.lastRewrite.Store(&sortRewriteMemo{in: string(sql), out: bytes.Clone(out)})
+		sp.lastRewrite.Store(&sortRewriteMemo{in: string(sql), natives: mask, out: bytes.Clone(out)})
 	}
 	return out, err
 }
@@ -33,8 +40,9 @@ func RewriteSort(sql []byte, sp *SortPlan) ([]byte, error) {
 // and a parse of the result, about 200 µs for the address read's shape)
 // was most of what a small sorted result cost phiguard.
 type sortRewriteMemo struct {
-	in  string
-	out []byte
+	in      string
+	natives uint64 // the keys sent as their values (nativeMask)
+	out     []byte
 }
 
 // rewriteSort is RewriteSort without its memo.
@@ -132,13 +140,14 @@ type sortCut struct {
 	// of the WHERE conjuncts the proxy evaluates (sort_filter.go).
 	selectEnd int
 	filters   []filterCut
-	terms     []string // per filter, its term conjunct or "" (sort_terms.go)
-	flattened int      // conjuncts a term conjunct added to the WHERE's count (sort_terms.go)
-	mult      string   // the round multiplier's text (sort_rounds.go)
-	subs      []subCut // the IN and EXISTS subqueries holding filters (sort_subfilter.go)
-	plain     [][2]int // the plaintext leaves of WHERE trees (sort_filter_tree.go)
-	items     [][2]int // ORDER BY items
-	limit     [2]int   // LIMIT expression, FETCH count; to == from: none written
+	terms     []string     // per filter, its term conjunct or "" (sort_terms.go)
+	flattened int          // conjuncts a term conjunct added to the WHERE's count (sort_terms.go)
+	mult      string       // the round multiplier's text (sort_rounds.go)
+	natives   NativeColumn // what the plaintext keys' columns are (sort_native.go)
+	subs      []subCut     // the IN and EXISTS subqueries holding filters (sort_subfilter.go)
+	plain     [][2]int     // the plaintext leaves of WHERE trees (sort_filter_tree.go)
+	items     [][2]int     // ORDER BY items
+	limit     [2]int       // LIMIT expression, FETCH count; to == from: none written
 	offset    [2]int
 	fetch     bool   // FETCH FIRST without a count means 1
 	distinct  int    // the DISTINCT token after SELECT, or -1
@@ -328,6 +337,20 @@ func (c *sortCut) keyText(item [2]int) string {
 	return c.text([2]int{item[0], to})
 }
 
+// rankText is hidden rank i: the window, or the key's value
+// (sort_native.go).
+func (c *sortCut) rankText(sp *SortPlan, i int) string {
+	if t, ok := c.nativeText(sp, i); ok {
+		return t
+	}
+	h := sp.hidden[i]
+	var keys []string
+	for k := h.from; k < h.to; k++ {
+		keys = append(keys, c.itemWithOrder(sp, k))
+	}
+	return "CAST(pg_catalog.dense_rank() OVER (" + c.rankPartition(sp, h) + "ORDER BY " + strings.Join(keys, ", ") + ") AS pg_catalog.text)"
+}
+
 // targetText is a select-list entry's expression, without its name.
 func (c *sortCut) targetText(i int, labelled bool) string {
 	r := c.targets[i]
@@ -343,17 +366,13 @@ func (c *sortCut) targetText(i int, labelled bool) string {
 // hiddenText is the hidden columns, each after a comma.
 func (c *sortCut) hiddenText(sp *SortPlan) (string, error) {
 	var b strings.Builder
-	for _, h := range sp.hidden {
+	for i, h := range sp.hidden {
 		b.WriteString(", ")
 		switch h.kind {
 		case hiddenColumnKey:
 			b.WriteString(c.itemExpr(sp, h.from))
 		case hiddenRank:
-			var keys []string
-			for i := h.from; i < h.to; i++ {
-				keys = append(keys, c.itemWithOrder(sp, i))
-			}
-			b.WriteString("CAST(pg_catalog.dense_rank() OVER (" + c.rankPartition(sp, h) + "ORDER BY " + strings.Join(keys, ", ") + ") AS pg_catalog.text)")
+			b.WriteString(c.rankText(sp, i))
 		case hiddenFilterColumn:
 			if h.from >= len(c.filters) {
 				return "", errors.New("a filter the text does not have")

@@ -148,17 +148,17 @@ func (sp *SortPlan) planAggregateRounds() {
 
 // RewriteSortRounds is RewriteSortTerms for a statement with a RoundPlan:
 // mult is the text of the round multiplier M (a positive integer literal,
-// or a parameter phiguard adds, "$n").
-func RewriteSortRounds(sql []byte, sp *SortPlan, terms [][]TermArg, mult string) ([]byte, error) {
+// or a parameter phiguard adds, "$n"); natives as for RewriteSortTerms.
+func RewriteSortRounds(sql []byte, sp *SortPlan, terms [][]TermArg, mult string, natives NativeColumn) ([]byte, error) {
 	if sp.Rounds == nil {
 		return nil, errors.New("a round multiplier for a statement without rounds")
 	}
 	if hasTerms(terms) && len(terms) != len(sp.Filters) {
 		return nil, errors.New("term constants disagree with the statement's plan")
 	}
-	return memoTerms(sp, sql, terms, mult, func() ([]byte, error) {
+	return memoTerms(sp, sql, terms, mult, natives, func() ([]byte, error) {
 		return rewriteSortCut(sql, sp, func(c *sortCut) error {
-			c.mult = mult
+			c.mult, c.natives = mult, natives
 			if hasTerms(terms) {
 				return c.placeTerms(sp, terms)
 			}

@@ -83,7 +83,7 @@ func planRoundCase(t *testing.T, pol *policy.Policy, sql, mult, sent string) (*S
 	if sent == "" {
 		return plan.Sort, ""
 	}
-	out, err := RewriteSortRounds([]byte(sql), plan.Sort, nil, mult)
+	out, err := RewriteSortRounds([]byte(sql), plan.Sort, nil, mult, nil)
 	if err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
@@ -163,7 +163,7 @@ tables:
 		if sent == "" {
 			continue
 		}
-		out, err := RewriteSortRounds([]byte(sql), plan.Sort, nil, "8")
+		out, err := RewriteSortRounds([]byte(sql), plan.Sort, nil, "8", nil)
 		if err != nil {
 			t.Fatalf("%s: %v", sql, err)
 		}

@@ -58,7 +58,7 @@ tables:
 		if got := strings.Join(terms, ", "); got != c.plan {
 			t.Errorf("%s: terms %q, want %q", c.sql, got, c.plan)
 		}
-		out, err := RewriteSortTerms([]byte(c.sql), plan.Sort, c.terms)
+		out, err := RewriteSortTerms([]byte(c.sql), plan.Sort, c.terms, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", c.sql, err)
 		}

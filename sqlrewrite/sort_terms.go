@@ -93,16 +93,20 @@ func termConjunct(f Filter, column string, args []TermArg) (string, error) {
 // RewriteSortTerms is RewriteSort with term conjuncts: terms[i] are the
 // constants of sp.Filters[i]'s term conjunct, nil for a filter that
 // sends none this time (a term the proxy could not compute for its
-// constant: the conjunct is `true`, as without terms).
-func RewriteSortTerms(sql []byte, sp *SortPlan, terms [][]TermArg) ([]byte, error) {
+// constant: the conjunct is `true`, as without terms). natives are the
+// session's integer columns (sort_native.go), nil for none.
+func RewriteSortTerms(sql []byte, sp *SortPlan, terms [][]TermArg, natives NativeColumn) ([]byte, error) {
 	if !hasTerms(terms) {
-		return RewriteSort(sql, sp)
+		return rewriteSortWith(sql, sp, natives)
 	}
 	if len(terms) != len(sp.Filters) {
 		return nil, errors.New("term constants disagree with the statement's plan")
 	}
-	return memoTerms(sp, sql, terms, "", func() ([]byte, error) {
-		return rewriteSortCut(sql, sp, func(c *sortCut) error { return c.placeTerms(sp, terms) })
+	return memoTerms(sp, sql, terms, "", natives, func() ([]byte, error) {
+		return rewriteSortCut(sql, sp, func(c *sortCut) error {
+			c.natives = natives
+			return c.placeTerms(sp, terms)
+		})
 	})
 }
 
@@ -113,8 +117,8 @@ func RewriteSortTerms(sql []byte, sp *SortPlan, terms [][]TermArg) ([]byte, erro
 // terms (they are keyed, deterministic), and the rewrite (a parse of the
 // client's text and of the result) was most of what a round of ~100 rows
 // cost phiguard (BENCHMARKS.md, bench-search's first query).
-func memoTerms(sp *SortPlan, sql []byte, terms [][]TermArg, mult string, rewrite func() ([]byte, error)) ([]byte, error) {
-	key := termsMemoKey(sql, terms, mult)
+func memoTerms(sp *SortPlan, sql []byte, terms [][]TermArg, mult string, natives NativeColumn, rewrite func() ([]byte, error)) ([]byte, error) {
+	key := termsMemoKey(sql, terms, mult) + "\x04" + strconv.FormatUint(sp.nativeMask(natives), 16)
 	if m := sp.lastTerms.Load(); m != nil && m.in == key {
 		return bytes.Clone(m.out), nil
 	}

@@ -56,7 +56,7 @@ tables:
 		if got := strings.Join(terms, ", "); got != c.plan {
 			t.Errorf("%s: terms %q, want %q", c.sql, got, c.plan)
 		}
-		out, err := RewriteSortTerms([]byte(c.sql), plan.Sort, c.terms)
+		out, err := RewriteSortTerms([]byte(c.sql), plan.Sort, c.terms, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", c.sql, err)
 		}
@@ -72,7 +72,7 @@ tables:
 	plan := PlanFor(Analyze("SELECT id FROM people WHERE name LIKE 'smi%'"), pol)
 	for _, bad := range [][]TermArg{{{}, {}}, {{}, {Tokens: []string{}}}, {{}, {Tokens: []string{"a'b"}}}, {{}, {Tokens: []string{"ab,cd"}}},
 		{toks, {}}, {{}, pre}, {pre}} {
-		if out, err := RewriteSortTerms([]byte("SELECT id FROM people WHERE name LIKE 'smi%'"), plan.Sort, [][]TermArg{bad}); err == nil {
+		if out, err := RewriteSortTerms([]byte("SELECT id FROM people WHERE name LIKE 'smi%'"), plan.Sort, [][]TermArg{bad}, nil); err == nil {
 			t.Errorf("terms %+v: no error, sent %s", bad, out)
 		}
 	}

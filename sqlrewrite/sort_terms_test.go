@@ -59,7 +59,7 @@ tables:
 		if got := strings.Join(terms, ", "); got != c.plan {
 			t.Errorf("%s: terms %q, want %q", c.sql, got, c.plan)
 		}
-		out, err := RewriteSortTerms([]byte(c.sql), plan.Sort, c.terms)
+		out, err := RewriteSortTerms([]byte(c.sql), plan.Sort, c.terms, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", c.sql, err)
 		}
@@ -91,7 +91,7 @@ tables:
 		t.Fatal("no rounds")
 	}
 	rewrite := func(v byte, mult string) string {
-		out, err := RewriteSortRounds([]byte(sql), sp, [][]TermArg{{{Value: []byte{v}}}}, mult)
+		out, err := RewriteSortRounds([]byte(sql), sp, [][]TermArg{{{Value: []byte{v}}}}, mult, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -98,7 +98,7 @@ func explainSort(w io.Writer, sp *sqlrewrite.SortPlan) {
 			continue
 		}
 		if k.Column == nil {
-			fmt.Fprintf(w, "  %-22s ranked in the database (dense_rank over the plaintext keys, as written)\n", "ORDER BY plaintext")
+			fmt.Fprintf(w, "  %-22s ranked in the database (dense_rank over the plaintext keys, as written), or compared by phiguard when it is one integer or uuid column (docs/search.md, Native keys)\n", "ORDER BY plaintext")
 			continue
 		}
 		fmt.Fprintf(w, "  %-22s in phiguard, after decryption, %s, PostgreSQL's order for %s (the database returns every row the other clauses select; past limits.proxy_sort_rows the statement is refused, 54000)\n",

@@ -1,0 +1,115 @@
+package sqlrewrite
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/phiguard/phiguard/policy"
+)
+
+// TestNativeTieBreaker: a plaintext ORDER BY key that can only be one
+// column of a protected table, which the session's catalog says is an
+// integer or a uuid, is sent as its value ("n" || int8pl(key, 0), "u" ||
+// encode(uuid_send(key), 'hex')) instead of a
+// dense_rank window, with its direction and NULLS on the key; any other
+// plaintext key (a second relation that may have the name, USING, a run
+// of two keys, a CTE, a column the catalog does not call an integer, no
+// catalog) stays ranked, and the rewrite's memo tells the two apart.
+func TestNativeTieBreaker(t *testing.T) {
+	pol := validPolicy(t, `
+version: 1
+tables:
+  public.people:
+    columns:
+      name: {mode: randomized, key: k, type: text, state: encrypted, search: [equality, order], search_key_version: 1, search_state: ready}
+`)
+	natives := func(table policy.TableName, column string) NativeType {
+		switch {
+		case table != policy.TableName{Schema: "public", Name: "people"}:
+			return NativeNone
+		case column == "id" || column == "age":
+			return NativeInteger
+		case column == "ref":
+			return NativeUUID
+		}
+		return NativeNone
+	}
+	const native, uuid = "pg_catalog.textcat('n', CAST(pg_catalog.int8pl(", "pg_catalog.textcat('u', pg_catalog.encode(pg_catalog.uuid_send("
+	cases := []struct {
+		sql        string
+		key        string // the native key's text, "" for a rank
+		desc, nfst bool
+	}{
+		{"SELECT id, name FROM people ORDER BY name, id", "(id)", false, false},
+		{"SELECT p.id, p.name FROM people p ORDER BY p.name, p.age DESC", "p.age", true, true},
+		{"SELECT id, name FROM public.people ORDER BY name, public.people.id NULLS FIRST", "public.people.id", false, true},
+		{"SELECT id AS n, name FROM people ORDER BY name, n DESC NULLS LAST LIMIT 5", "(id)", true, false},
+		{"SELECT id, name FROM people ORDER BY name, 1", "(id)", false, false},
+		{"SELECT id, name FROM people WHERE name >= 'm' ORDER BY name, id LIMIT 3", "(id)", false, false},
+		{"SELECT id, name FROM people ORDER BY id, name", "(id)", false, false},
+		{"SELECT id, name FROM people ORDER BY name, ref DESC", "ref", true, true},
+		{"SELECT ref, name FROM people p WHERE name > 'k' ORDER BY name, 1 NULLS FIRST LIMIT 2", "(ref)", false, true},
+		// Ranked.
+		{"SELECT p.id AS pid, name FROM people p JOIN visits v ON v.person = p.id ORDER BY name, id", "", false, false},
+		{"SELECT p.id, name FROM people p JOIN visits v ON v.person = p.id ORDER BY name, id", "(p.id)", false, false}, // the output column
+		{"SELECT id, name FROM people ORDER BY name, id USING >", "", false, false},
+		{"SELECT id, name FROM people ORDER BY name, id, age", "", false, false},
+		{"SELECT id, name FROM people ORDER BY name, zip", "", false, false},
+		{"SELECT id, name FROM people ORDER BY name, id + 1", "", false, false},
+		{"WITH people AS (SELECT 1 AS id, 'x' AS name) SELECT id, name FROM people ORDER BY name, id", "", false, false},
+	}
+	for _, c := range cases {
+		plan := PlanFor(Analyze(c.sql), pol)
+		if plan.Sort == nil {
+			if c.key == "" && plan.Refusal == nil {
+				continue // not a proxy sort at all (the CTE's people is not the table)
+			}
+			t.Fatalf("%s: no sort plan (%v)", c.sql, plan.Refusal)
+		}
+		var out []byte
+		var err error
+		if plan.Sort.Rounds != nil {
+			out, err = RewriteSortRounds([]byte(c.sql), plan.Sort, nil, "1", natives)
+		} else {
+			out, err = RewriteSortTerms([]byte(c.sql), plan.Sort, nil, natives)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", c.sql, err)
+		}
+		got := string(out)
+		if c.key == "" {
+			if strings.Contains(got, native) || strings.Contains(got, uuid) {
+				t.Errorf("%s: sent a key as its value:\n%s", c.sql, got)
+			}
+			continue
+		}
+		sent := native + c.key + ", 0) AS pg_catalog.text))"
+		if strings.Contains(c.key, "ref") {
+			sent = uuid + c.key + "), 'hex'))"
+		}
+		if !strings.Contains(got, sent) || strings.Contains(got, "dense_rank") {
+			t.Errorf("%s: want %s sent as its value, no rank:\n%s", c.sql, c.key, got)
+		}
+		found := false
+		for _, k := range plan.Sort.Keys {
+			if h := plan.Sort.rankOf(k); h != nil && h.native != nil {
+				found = true
+				if k.Desc != c.desc || k.NullsFirst != c.nfst {
+					t.Errorf("%s: key DESC %v NULLS FIRST %v, want %v %v", c.sql, k.Desc, k.NullsFirst, c.desc, c.nfst)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: no native key in %s", c.sql, plan.Sort)
+		}
+		// Without the catalog's word, the same plan ranks (and the memo,
+		// which has the native text, is not taken for it).
+		again, err := RewriteSortTerms([]byte(c.sql), plan.Sort, nil, nil)
+		if plan.Sort.Rounds != nil {
+			again, err = RewriteSortRounds([]byte(c.sql), plan.Sort, nil, "1", nil)
+		}
+		if err != nil || strings.Contains(string(again), native) || strings.Contains(string(again), uuid) || !strings.Contains(string(again), "dense_rank") {
+			t.Errorf("%s: without integer columns, want a rank: %v\n%s", c.sql, err, again)
+		}
+	}
+}
