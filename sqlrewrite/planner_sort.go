@@ -545,10 +545,16 @@ type probeKey struct {
 }
 
 // sharedProbe is what a probe's text depends on, and false for any other
-// hidden column.
+// hidden column. A column's collation probe, its determinism probe and
+// its LC_CTYPE probe without the lower()/upper() check are one text
+// (collationProbe), so one hidden column, which each reader reads for
+// its own purpose: an ILIKE ordered by its column sent the same subquery
+// twice.
 func sharedProbe(h hiddenColumn) (probeKey, bool) {
-	switch h.kind {
-	case hiddenCollation, hiddenCtype, hiddenEncoding:
+	switch {
+	case h.kind == hiddenCollation, h.kind == hiddenDeterministic, h.kind == hiddenCtype && !h.calls && h.col != nil:
+		return probeKey{kind: hiddenCollation, col: h.col}, true
+	case h.kind == hiddenCtype, h.kind == hiddenEncoding:
 		return probeKey{kind: h.kind, col: h.col, calls: h.calls}, true
 	}
 	return probeKey{}, false
