@@ -2,6 +2,7 @@ package pgvalue
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/phiguard/phiguard/policy"
@@ -61,5 +62,36 @@ func TestDateQuickAgreesWithDecoder(t *testing.T) {
 	}
 	if _, ok := (Converter{DateStyle: DateStyle{Style: "German"}}).presentDate(FormatText, []byte("2024-01-02")); ok {
 		t.Fatal("the fast path wrote ISO text under German style")
+	}
+}
+
+// BenchmarkPresentDate: a date presented in text and in binary through
+// the fast path (Present) against the general decoder it skips.
+func BenchmarkPresentDate(b *testing.B) {
+	date := policy.LogicalType{OID: policy.OIDDate, Name: "date"}
+	canonical := []byte("1950-03-17")
+	for _, format := range []int16{FormatText, FormatBinary} {
+		b.Run(fmt.Sprintf("format=%d/quick", format), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Present(date, format, canonical); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("format=%d/decoder", format), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				v, err := (decoder{t: date, f: FormatText}).dateText(canonical)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if format == FormatBinary {
+					_ = v.binary()
+				} else {
+					_ = v.text(nil)
+				}
+			}
+		})
 	}
 }
