@@ -113,3 +113,51 @@ tables:
 		}
 	}
 }
+
+// TestExactRoundCount: a round's k leaves no room for re-check drops
+// (1.25·n + 16) when every filter is a >=, <= or BETWEEN sent as an
+// order-term range on a type whose order term is exact, or there is no
+// filter; any other filter (>, LIKE, text, a filter sent without its
+// term this round) keeps the room.
+func TestExactRoundCount(t *testing.T) {
+	pol := validPolicy(t, `
+version: 1
+tables:
+  public.people:
+    columns:
+      name: {mode: randomized, key: k, type: text, state: encrypted, search: [equality, order, match], search_key_version: 1, search_state: ready}
+      born: {mode: randomized, key: k, type: date, state: encrypted, search: [order], search_key_version: 1, search_state: ready}
+      seen: {mode: randomized, key: k, type: timestamptz, state: encrypted, search: [order], search_key_version: 1, search_state: ready}
+`)
+	one := []TermArg{{Value: []byte{1}}}
+	two := []TermArg{{Value: []byte{1}}, {Value: []byte{2}}}
+	cases := []struct {
+		sql   string
+		terms [][]TermArg
+		exact bool
+	}{
+		{"SELECT id FROM people ORDER BY born, id LIMIT 100", nil, true},
+		{"SELECT id FROM people WHERE born BETWEEN '1950-01-01' AND '1950-03-31' ORDER BY born, id LIMIT 100", [][]TermArg{two}, true},
+		{"SELECT id FROM people WHERE born >= '1950-01-01' AND seen <= '2020-01-01 00:00:00+00' ORDER BY born LIMIT 10 OFFSET 5", [][]TermArg{one, one}, true},
+		{"SELECT id FROM people WHERE born >= $1 LIMIT 10", [][]TermArg{{{Param: 1}}}, true},
+		{"SELECT id FROM people WHERE born > '1950-01-01' ORDER BY born LIMIT 10", [][]TermArg{one}, false},
+		{"SELECT id FROM people WHERE born BETWEEN '1950-01-01' AND '1950-03-31' ORDER BY born LIMIT 10", [][]TermArg{nil}, false},
+		{"SELECT id FROM people WHERE name BETWEEN 'a' AND 'b' ORDER BY name LIMIT 10", [][]TermArg{two}, false},
+		{"SELECT id FROM people WHERE name ILIKE 'gle%' ORDER BY name LIMIT 10", [][]TermArg{{{Value: []byte{1}}, {}}}, false},
+		{"SELECT id FROM people WHERE born >= '1950-01-01' AND name ILIKE 'g%' ORDER BY born LIMIT 10", [][]TermArg{one, nil}, false},
+	}
+	const margin = "pg_catalog.ceil(1.25 OPERATOR(pg_catalog.*)"
+	for _, c := range cases {
+		sp := PlanFor(Analyze(c.sql), pol).Sort
+		if sp == nil || sp.Rounds == nil {
+			t.Fatalf("%s: no rounds", c.sql)
+		}
+		out, err := RewriteSortRounds([]byte(c.sql), sp, c.terms, "1", nil)
+		if err != nil {
+			t.Fatalf("%s: %v", c.sql, err)
+		}
+		if got := !strings.Contains(string(out), margin); got != c.exact {
+			t.Errorf("%s: exact %v, want %v:\n%s", c.sql, got, c.exact, out)
+		}
+	}
+}
