@@ -228,7 +228,10 @@ func (s *session) loadCatalog() error {
 		return err
 	}
 	if b.failure != "" {
-		return fmt.Errorf("reading the catalog of protected columns: %s", b.failure)
+		// The client's own backend refused it (a permission, a schema
+		// being rebuilt by phiguard search install): the client is told,
+		// with the backend's SQLSTATE, instead of a closed connection.
+		return pgerr.Fatal(b.failureCode, "phiguard could not read its catalog of protected columns for this session: "+b.failure)
 	}
 	s.catalog.Store(b.cat)
 	return nil
@@ -273,9 +276,10 @@ func (s *session) catalogQueryMessage() []byte {
 
 // catalogBuilder collects the catalog query's answer.
 type catalogBuilder struct {
-	pol     *policy.Policy
-	cat     *catalog
-	failure string
+	pol         *policy.Policy
+	cat         *catalog
+	failure     string
+	failureCode pgerr.Code // the backend's SQLSTATE for failure
 }
 
 func newCatalogBuilder(pol *policy.Policy) *catalogBuilder {
@@ -339,7 +343,11 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 		b.cat.byOID[uint32(oid)][int16(attnum)] = col
 	case beErrorResponse:
 		msg, _ := errorField(body, 'M')
-		b.failure = string(msg)
+		code, _ := errorField(body, 'C')
+		b.failure, b.failureCode = string(msg), pgerr.Code(code)
+		if len(code) != 5 {
+			b.failureCode = pgerr.InternalError
+		}
 	}
 	return nil
 }

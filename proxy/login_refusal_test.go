@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,5 +44,30 @@ func TestDatabaseRefusalsAreNotFailedLogins(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCatalogRefusalReachesClient: when the session's backend refuses
+// phiguard's catalog query (a permission on schema phiguard missing, or
+// the schema being rebuilt by `phiguard search install`), the client gets
+// a FATAL error with the backend's SQLSTATE and words, not a connection
+// closed in the middle of its login ("unexpected EOF" in the client).
+func TestCatalogRefusalReachesClient(t *testing.T) {
+	fb := startFakeBackend(t, func(c net.Conn) {
+		greet(t, c, 7, []byte{1, 2, 3, 4})
+		if typ, _, err := readMsg(c); err != nil || typ != 'Q' {
+			return
+		}
+		c.Write(encode(t,
+			&pgproto3.ErrorResponse{Severity: "ERROR", Code: "42501", Message: "permission denied for schema phiguard"},
+			&pgproto3.ReadyForQuery{TxStatus: 'I'}))
+	})
+	_, addr := startProtectedProxy(t, fb.port(), nil)
+	e, err := awaitError(dialStartup(t, addr), 5*time.Second)
+	if err != nil || e == nil {
+		t.Fatalf("client got %+v, %v; want the catalog's refusal", e, err)
+	}
+	if e.Severity != "FATAL" || e.Code != "42501" || !strings.Contains(e.Message, "catalog") || !strings.Contains(e.Message, "permission denied for schema phiguard") {
+		t.Fatalf("client got %s %s %q", e.Severity, e.Code, e.Message)
 	}
 }

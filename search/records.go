@@ -19,8 +19,17 @@ package search
 // It needs a server built with libxml, which the proxy asks only of
 // policies with ready order or match terms on text (they are the only
 // readers).
+//
+// to_regclass fails (42501) instead of answering NULL when the schema
+// exists and the login may not use it (a REVOKE, or the moment between
+// install's CREATE SCHEMA and its GRANT USAGE): every login through
+// phiguard then failed. So the schema's USAGE is asked first, in an
+// outer CASE (a CASE evaluates its THEN only when its WHEN holds; AND
+// promises no order).
 const RecordsQuery = `SELECT r.table_name, r.column_name, r.kind, r.collation_name, r.collation_version
-FROM XMLTABLE('/*/row' PASSING CASE WHEN pg_catalog.has_table_privilege(pg_catalog.to_regclass('` + ObjectsTable + `'), 'SELECT')
-  THEN pg_catalog.table_to_xml(pg_catalog.to_regclass('` + ObjectsTable + `'), true, false, '') END
+FROM XMLTABLE('/*/row' PASSING CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_namespace n
+    WHERE n.nspname OPERATOR(pg_catalog.=) '` + Schema + `' AND pg_catalog.has_schema_privilege(n.oid, 'USAGE'))
+  THEN CASE WHEN pg_catalog.has_table_privilege(pg_catalog.to_regclass('` + ObjectsTable + `'), 'SELECT')
+  THEN pg_catalog.table_to_xml(pg_catalog.to_regclass('` + ObjectsTable + `'), true, false, '') END END
   COLUMNS table_name text PATH 'table_name', column_name text PATH 'column_name', kind text PATH 'kind',
     collation_name text PATH 'collation_name', collation_version text PATH 'collation_version') r`
