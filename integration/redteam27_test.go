@@ -1,0 +1,304 @@
+package integration
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/phiguard/phiguard/config"
+)
+
+// Red team 27: plaintext ORDER BY keys sent as their values ("native
+// keys", docs/search.md; sqlrewrite/sort_native.go, proxy/sort_native.go)
+// and the date fast path (internal/pgvalue/date_quick.go).
+
+// rt27Outcome is what rt27Same found for one statement.
+type rt27Outcome struct{ same, refused, bothFailed int }
+
+// rt27Same runs q (a format for the people and addresses tables) on via
+// and directly, in the simple protocol and in the extended one with text
+// and binary results: the plaintext's answer, a refusal (0A000), or, when
+// the statement fails directly, a failure with the same SQLSTATE. Any
+// other outcome is reported.
+func rt27Same(t *testing.T, f *sortFixture, via *pgx.Conn, q string, args ...any) rt27Outcome {
+	t.Helper()
+	var o rt27Outcome
+	for _, mode := range bothModes {
+		for _, format := range []int16{pgx.TextFormatCode, pgx.BinaryFormatCode} {
+			if mode == pgx.QueryExecModeSimpleProtocol && format == pgx.BinaryFormatCode {
+				continue
+			}
+			want, werr := rowsRaw(t, f.dir, f.sql(q, 0), mode, format, args...)
+			got, gerr := rowsRaw(t, via, f.sql(q, 1), mode, format, args...)
+			var wpe, gpe *pgconn.PgError
+			switch {
+			case werr != nil && errors.As(werr, &wpe) && errors.As(gerr, &gpe) && (gpe.Code == wpe.Code || gpe.Code == "0A000"):
+				o.bothFailed++
+			case werr != nil:
+				t.Errorf("%s (%v, format %d): directly %v, through phiguard %v\n%s", q, mode, format, werr, gerr, got)
+			case gerr != nil && errors.As(gerr, &gpe) && gpe.Code == "0A000":
+				o.refused++
+			case gerr != nil:
+				t.Errorf("%s (%v, format %d): through phiguard %v, directly\n%s", q, mode, format, gerr, want)
+			case got != want:
+				t.Errorf("%s (%v, format %d): through phiguard\n%s\ndirectly\n%s", q, mode, format, got, want)
+			default:
+				o.same++
+			}
+		}
+	}
+	return o
+}
+
+// rt27Exec runs DDL on both tables of a side pair: stmt's %[1]s is the
+// people table, %[2]s the addresses table.
+func rt27Exec(t *testing.T, f *sortFixture, stmt string) {
+	t.Helper()
+	ctx := testContext(t)
+	for side := range 2 {
+		if _, err := superuser(t).Exec(ctx, f.sql(stmt, side)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// newRT27Fixture is the sort fixture with phiguard reaching PostgreSQL
+// through a byteRelay, to count the keys sent as their values.
+func newRT27Fixture(t *testing.T, n int) (*sortFixture, *byteRelay) {
+	t.Helper()
+	relay := startByteRelay(t)
+	f := newSortFixture(t, n, func(c *config.Config) {
+		c.Backend.Port = relay.port
+		c.Backend.TLS.Mode = config.BackendTLSDisable
+	})
+	relay.take()
+	return f, relay
+}
+
+// nativeSent counts the keys sent as values in what phiguard sent since
+// the last take.
+func nativeSent(relay *byteRelay) (ints, uuids int) {
+	sent := relay.take()
+	return bytes.Count(sent, []byte("pg_catalog.int8pl(")), bytes.Count(sent, []byte("pg_catalog.uuid_send("))
+}
+
+// TestRedTeam27NativeNames: ORDER BY names that are, or look like, an
+// integer column of the protected table, but are something else to
+// PostgreSQL (an output name, a derived relation's column, a merged
+// JOIN USING column), or are that column under another qualification.
+func TestRedTeam27NativeNames(t *testing.T) {
+	t.Parallel()
+	f, relay := newRT27Fixture(t, 80)
+	// Columns named like functions and types, so that an unnamed
+	// select-list entry's output name is also an input column's name.
+	rt27Exec(t, f, `ALTER TABLE %[1]s ADD COLUMN abs int, ADD COLUMN int8 int, ADD COLUMN "case" int, ADD COLUMN "coalesce" int, ADD COLUMN textcat int;
+UPDATE %[1]s SET abs = 100 - id, int8 = id %% 7, "case" = -id, "coalesce" = id %% 3, textcat = id %% 4`)
+	via := f.p.app(t) // a catalog with the new columns
+	var total rt27Outcome
+	for _, q := range []string{
+		// Output names that are input columns too.
+		`SELECT name, grp AS id FROM %[1]s ORDER BY name, id`,
+		`SELECT name, id AS grp, grp AS id FROM %[1]s ORDER BY name, grp, born, id`,
+		`SELECT name, id::text FROM %[1]s ORDER BY name, id`,
+		`SELECT name, CAST(id AS text) FROM %[1]s ORDER BY name, id`,
+		`SELECT name, -id AS id FROM %[1]s ORDER BY name, id`,
+		`SELECT name, CASE WHEN grp > 2 THEN -id ELSE id END FROM %[1]s ORDER BY name, id`,
+		`SELECT name, abs(grp - 2) FROM %[1]s ORDER BY name, abs, born, id`,
+		`SELECT name, (grp * 3)::int8 FROM %[1]s ORDER BY name, int8, born, id`,
+		`SELECT name, coalesce(-grp, 0) FROM %[1]s ORDER BY name, "coalesce", born, id`,
+		`SELECT name, (SELECT -p2.grp AS id FROM %[1]s p2 WHERE p2.id = p.id) FROM %[1]s p ORDER BY name, id`,
+		`SELECT name, ARRAY[-id] AS grp FROM %[1]s ORDER BY name, grp, born, id`,
+		`SELECT name, (-id) grp FROM %[1]s ORDER BY name, grp, born, id`,
+		`SELECT name, "case" FROM %[1]s ORDER BY name, "case"`,
+		`SELECT name, CASE WHEN grp > 2 THEN 1 ELSE 2 END FROM %[1]s ORDER BY name, "case", born, id`,
+		`SELECT name, textcat('a', tag) FROM %[1]s ORDER BY name, textcat, born, id`,
+		`SELECT name, textcat FROM %[1]s ORDER BY name, textcat, born, id`,
+		// A * beside an output name: PostgreSQL's error (ambiguous).
+		`SELECT *, -id AS id FROM %[1]s ORDER BY name, id`,
+		`SELECT *, grp AS id FROM %[1]s ORDER BY name, id`,
+		`SELECT p.*, -p.grp AS grp FROM %[1]s p ORDER BY p.name, grp, p.born, p.id`,
+		// Qualified names.
+		`SELECT name, id FROM public.%[1]s ORDER BY name, public.%[1]s.id DESC`,
+		`SELECT name, id FROM public.%[1]s ORDER BY name, %[1]s.id DESC`,
+		`SELECT name, id FROM %[1]s p ORDER BY name, %[1]s.id`,
+		`SELECT name, id FROM %[1]s p ORDER BY name, public.p.id`,
+		`SELECT p.name, p.id FROM %[1]s p ORDER BY p.name, p.id DESC NULLS LAST`,
+		// Derived relations named like the table.
+		`SELECT name, id FROM (SELECT name, -id AS id FROM %[1]s) %[1]s ORDER BY name, %[1]s.id`,
+		`WITH %[1]s AS (SELECT name, -id AS id FROM public.%[1]s) SELECT name, id FROM %[1]s ORDER BY name, id`,
+		`WITH %[1]s AS (SELECT name, -id AS id FROM public.%[1]s) SELECT name, id FROM %[1]s ORDER BY name, %[1]s.id`,
+		`WITH %[1]s AS (SELECT name, (-id)::text AS id FROM public.%[1]s) SELECT name, id FROM %[1]s ORDER BY name, id`,
+		`WITH x AS (SELECT name, -id AS id FROM %[1]s) SELECT name, id FROM x ORDER BY name, id`,
+		// Joins: USING merges the columns; a FULL join's merged column
+		// is COALESCE of both.
+		`SELECT p.name, id FROM %[1]s p JOIN %[2]s a USING (id) ORDER BY p.name, id DESC`,
+		`SELECT p.name, id FROM %[1]s p FULL JOIN %[2]s a USING (id) ORDER BY p.name, id DESC`,
+		`SELECT p.name, p.id, a.id FROM %[1]s p FULL JOIN %[2]s a USING (id) ORDER BY p.name, p.id DESC, a.city, a.id`,
+		`SELECT p.name, p.id, a.id FROM %[1]s p RIGHT JOIN %[2]s a ON a.person = p.id ORDER BY p.name, p.id DESC, a.city, a.id`,
+		`SELECT name, id FROM %[1]s NATURAL JOIN %[2]s ORDER BY name, id`,
+		`SELECT name, id FROM %[2]s NATURAL RIGHT JOIN %[1]s ORDER BY name, id DESC`,
+		// LATERAL and functions in FROM.
+		`SELECT p.name, x.id FROM %[1]s p, LATERAL (SELECT -p.id AS id) x ORDER BY p.name, x.id`,
+		`SELECT p.name, g FROM %[1]s p, generate_series(1, 2) g ORDER BY p.name, g DESC, p.born, p.id`,
+		`SELECT p.name, g.x FROM %[1]s p, generate_series(-3, -2) AS g(x) ORDER BY p.name, x, p.born, p.id`,
+		`SELECT p.name FROM %[1]s p, generate_series(1, 2) AS grp ORDER BY p.name, grp, p.born, p.id`,
+		`SELECT p.name, u FROM %[1]s p, unnest(ARRAY[-p.id, p.id]) AS u ORDER BY p.name, u`,
+		`SELECT p.name, id FROM %[1]s p, unnest(ARRAY[-p.grp]) AS id ORDER BY p.name, id, p.born, p.id`,
+		`SELECT p.name, id FROM %[1]s p, ROWS FROM (generate_series(-2, -1)) AS r(id) ORDER BY p.name, id`,
+		// Whole rows and a column named like its relation.
+		`SELECT name, id FROM %[1]s grp ORDER BY name, grp, born, id`,
+		`SELECT name, id FROM %[1]s id ORDER BY name, id`,
+		// USING, COLLATE.
+		`SELECT name, id FROM %[1]s ORDER BY name, id USING >`,
+		`SELECT name, id FROM %[1]s ORDER BY name, id COLLATE "C"`,
+		// Positions.
+		`SELECT name, id FROM %[1]s ORDER BY 1, 2 DESC`,
+		`SELECT name, -id FROM %[1]s ORDER BY 1, 2 DESC, born, id`,
+	} {
+		o := rt27Same(t, f, via, q)
+		total.same += o.same
+		total.refused += o.refused
+		total.bothFailed += o.bothFailed
+	}
+	ints, uuids := nativeSent(relay)
+	t.Logf("executions: %d the plaintext's answer, %d refused, %d failing as directly; %d integer keys sent as values, %d uuid", total.same, total.refused, total.bothFailed, ints, uuids)
+	if ints < 20 {
+		t.Errorf("only %d integer keys sent as their values", ints)
+	}
+}
+
+// TestRedTeam27NativeTypes: integer keys at their limits (int2, int8
+// min and max, which ^n and the text of int8pl must order right in both
+// directions), with NULLs; and columns that must stay ranked (a domain
+// over int, oid above 2^31, arrays, bigint generated columns).
+func TestRedTeam27NativeTypes(t *testing.T) {
+	t.Parallel()
+	f, relay := newRT27Fixture(t, 90)
+	rt27Exec(t, f, `DO $$ BEGIN CREATE DOMAIN rt27_posint AS int CHECK (VALUE > -1000); EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+ALTER TABLE %[1]s ADD COLUMN big int8, ADD COLUMN small int2, ADD COLUMN o oid, ADD COLUMN dom rt27_posint, ADD COLUMN arr int[],
+  ADD COLUMN gen int8 GENERATED ALWAYS AS (id * -3) STORED, ADD COLUMN idn int8 GENERATED BY DEFAULT AS IDENTITY;
+UPDATE %[1]s SET
+  big = (ARRAY[-9223372036854775808, 9223372036854775807, -1, 0, 1, NULL, -9223372036854775807, 9223372036854775806])[1 + id %% 8],
+  small = (ARRAY[-32768, 32767, -1, 0, NULL, 1])[1 + id %% 6],
+  o = (ARRAY[0, 4294967295, 2147483648, 2147483647, 1, NULL]::oid[])[1 + id %% 6],
+  dom = (ARRAY[-999, 5, NULL, 0, 999])[1 + id %% 5],
+  arr = CASE id %% 5 WHEN 0 THEN '{1,2}'::int[] WHEN 1 THEN '{1}' WHEN 2 THEN '{-1,5}' WHEN 3 THEN NULL ELSE '{}' END`)
+	via := f.p.app(t)
+	var total rt27Outcome
+	for _, col := range []string{"big", "small", "o", "dom", "arr", "gen", "idn", "p.big", "-big"} {
+		for _, dir := range []string{"", " DESC", " NULLS FIRST", " DESC NULLS LAST", " USING <", " USING >"} {
+			if col == "-big" && dir != "" {
+				continue // bigint out of range, as directly
+			}
+			for _, q := range []string{
+				`SELECT p.id, p.name, p.big, p.small FROM %%[1]s p ORDER BY p.name, %s%s, p.born, p.id`,
+				`SELECT p.id FROM %%[1]s p ORDER BY p.born DESC, %s%s, p.tag, p.id LIMIT 30 OFFSET 2`,
+				`SELECT p.id, p.small FROM %%[1]s p WHERE p.name <> 'Smith' ORDER BY %s%s, p.score, p.id`,
+			} {
+				o := rt27Same(t, f, via, fmt.Sprintf(q, col, dir))
+				total.same += o.same
+				total.refused += o.refused
+				total.bothFailed += o.bothFailed
+			}
+		}
+	}
+	ints, uuids := nativeSent(relay)
+	t.Logf("executions: %d the plaintext's answer, %d refused, %d failing as directly; %d integer keys sent as values, %d uuid", total.same, total.refused, total.bothFailed, ints, uuids)
+	if ints < 100 {
+		t.Errorf("only %d integer keys sent as their values", ints)
+	}
+}
+
+// TestRedTeam27NativeStaleImplicitCast: another session changes an
+// integer key's column to a type of its own with an implicit cast to
+// bigint (an enum here, whose order is its labels', not the cast's).
+// The session's catalog still says integer, so the key is sent as
+// int8pl(grp, 0), which PostgreSQL now reads through the cast: not an
+// error (42883) as for text or numeric, but another order.
+func TestRedTeam27NativeStaleImplicitCast(t *testing.T) {
+	t.Parallel()
+	f, relay := newRT27Fixture(t, 60)
+	ctx := testContext(t)
+	const q = `SELECT id, name FROM %[1]s ORDER BY name, grp, born, id`
+	rt27Same(t, f, f.via, q) // the session reads its catalog: grp is an integer
+	if ints, _ := nativeSent(relay); ints == 0 {
+		t.Fatal("grp was not sent as its value")
+	}
+	enum := uniqueName("rt27_level")
+	if _, err := superuser(t).Exec(ctx, fmt.Sprintf(`CREATE TYPE %[1]s AS ENUM ('high', 'mid', 'low');
+CREATE FUNCTION %[1]s_rank(%[1]s) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$ SELECT CASE $1::text WHEN 'high' THEN 3 WHEN 'mid' THEN 2 ELSE 1 END::bigint $$;
+CREATE CAST (%[1]s AS bigint) WITH FUNCTION %[1]s_rank(%[1]s) AS IMPLICIT`, enum)); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range f.people {
+		if _, err := superuser(t).Exec(ctx, fmt.Sprintf(`ALTER TABLE %s ALTER COLUMN grp TYPE %s USING (ARRAY['high', 'mid', 'low'])[1 + grp %% 3]::%s`, table, enum, enum)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := rt27Same(t, f, f.via, q)
+	t.Logf("after the change: %d the plaintext's answer, %d refused, %d failing as directly", o.same, o.refused, o.bothFailed)
+}
+
+// TestRedTeam27NativeStaleTypes: another session changes an integer or
+// uuid key's column to another type after this session read its catalog;
+// statements prepared before and after, and simple ones: the plaintext's
+// answer, or an error (never another order). What errors is logged.
+func TestRedTeam27NativeStaleTypes(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ from, to, using string }{
+		{"int", "bigint", "grp"},
+		{"int", "smallint", "grp"},
+		{"int", "numeric", "grp * 1.5 - 2"},
+		{"int", "float8", "grp * -1.5"},
+		{"int", "text", "(grp * 7)::text"},
+		{"int", "oid", "(grp::int8 * 1000000000)::oid"},
+		{"int", "bool", "grp > 2"},
+		{"uuid", "text", "ref::text"},
+		{"uuid", "bytea", "uuid_send(ref)"},
+	} {
+		t.Run(c.from+"_"+c.to, func(t *testing.T) {
+			t.Parallel()
+			f, relay := newRT27Fixture(t, 60)
+			ctx := testContext(t)
+			col := "grp"
+			if c.from == "uuid" {
+				col = "ref"
+				rt27Exec(t, f, `ALTER TABLE %[1]s ADD COLUMN ref uuid; UPDATE %[1]s SET ref = md5((id %% 13)::text)::uuid WHERE id %% 7 <> 0`)
+			}
+			via := f.p.app(t)
+			queries := []string{
+				`SELECT id, name FROM %[1]s ORDER BY name, ` + col + ` DESC, born, id`,
+				`SELECT id, name FROM %[1]s WHERE name <> 'Smith' ORDER BY born, ` + col + `, score, id LIMIT 20`,
+			}
+			for _, q := range queries {
+				rt27Same(t, f, via, q) // prepared, and the catalog read
+			}
+			if ints, uuids := nativeSent(relay); ints+uuids == 0 {
+				t.Fatalf("%s was not sent as its value", col)
+			}
+			for _, table := range f.people {
+				if _, err := superuser(t).Exec(ctx, fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s", table, col, c.to, c.using)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var errs []string
+			for _, q := range queries {
+				for _, mode := range bothModes {
+					want, werr := rowsRaw(t, f.dir, f.sql(q, 0), mode, 0)
+					got, gerr := rowsRaw(t, via, f.sql(q, 1), mode, 0)
+					switch {
+					case werr != nil || gerr != nil:
+						errs = append(errs, fmt.Sprintf("%v: directly %v, through phiguard %v", mode, werr, gerr))
+					case got != want:
+						t.Errorf("%s (%v) after %s -> %s: through phiguard\n%s\ndirectly\n%s", q, mode, c.from, c.to, got, want)
+					}
+				}
+			}
+			t.Logf("%s -> %s: %d errors: %s", c.from, c.to, len(errs), strings.Join(errs, "; "))
+		})
+	}
+}
