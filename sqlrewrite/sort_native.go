@@ -15,12 +15,19 @@ import (
 // is its 16 bytes', which its hex spells in the same order). So a key
 // that is one column of a protected table, which the session's catalog
 // says is int2, int4, int8 or uuid, is sent as its value:
-// `'n' || int8pl(key, 0)` or `'u' || encode(uuid_send(key), 'hex')`.
+// `'n' || int8pl(COALESCE(key, NULL::int8), 0)` or
+// `'u' || encode(uuid_send(COALESCE(key, NULL::uuid)), 'hex')`.
 //   - int8pl and uuid_send (pg_catalog's, by name) fail the statement
 //     (42883) rather than take a column whose type changed since the
-//     catalog was read (text, numeric: no implicit cast to int8 or
-//     uuid), so a stale catalog is an error, never a text compared as a
-//     number;
+//     catalog was read (numeric, float: no implicit cast to int8), so a
+//     stale catalog is an error, never a value compared as another;
+//   - the COALESCE with a NULL of the type fails it too (42804: "types
+//     ... cannot be matched") for a type of another category (text, an
+//     enum, a composite), even one with an implicit cast to bigint or
+//     uuid that a function's argument would take: a type of its own
+//     with `CREATE CAST ... AS IMPLICIT` would otherwise be ordered by
+//     the cast's values, not its own order (red team 27). PostgreSQL
+//     folds the one-argument COALESCE that is left to the key itself;
 //   - the letter tells the proxy, row by row, that the value is the key
 //     itself (a rank is digits only), to be ordered by the key's own
 //     direction and NULLS (SortKey.Desc, NullsFirst), where a rank
@@ -87,9 +94,9 @@ func (c *sortCut) nativeText(sp *SortPlan, i int) (string, bool) {
 	h := sp.hidden[i]
 	switch nativeOf(i, h, c.natives) {
 	case NativeInteger:
-		return "pg_catalog.textcat('n', CAST(pg_catalog.int8pl(" + c.itemExpr(sp, h.from) + ", 0) AS pg_catalog.text))", true
+		return "pg_catalog.textcat('n', CAST(pg_catalog.int8pl(COALESCE(" + c.itemExpr(sp, h.from) + ", CAST(NULL AS pg_catalog.int8)), 0) AS pg_catalog.text))", true
 	case NativeUUID:
-		return "pg_catalog.textcat('u', pg_catalog.encode(pg_catalog.uuid_send(" + c.itemExpr(sp, h.from) + "), 'hex'))", true
+		return "pg_catalog.textcat('u', pg_catalog.encode(pg_catalog.uuid_send(COALESCE(" + c.itemExpr(sp, h.from) + ", CAST(NULL AS pg_catalog.uuid))), 'hex'))", true
 	}
 	return "", false
 }

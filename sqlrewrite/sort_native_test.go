@@ -83,9 +83,9 @@ tables:
 			}
 			continue
 		}
-		sent := native + c.key + ", 0) AS pg_catalog.text))"
+		sent := native + "COALESCE(" + c.key + ", CAST(NULL AS pg_catalog.int8)), 0) AS pg_catalog.text))"
 		if strings.Contains(c.key, "ref") {
-			sent = uuid + c.key + "), 'hex'))"
+			sent = uuid + "COALESCE(" + c.key + ", CAST(NULL AS pg_catalog.uuid))), 'hex'))"
 		}
 		if !strings.Contains(got, sent) || strings.Contains(got, "dense_rank") {
 			t.Errorf("%s: want %s sent as its value, no rank:\n%s", c.sql, c.key, got)
