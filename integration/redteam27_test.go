@@ -117,10 +117,13 @@ UPDATE %[1]s SET abs = 100 - id, int8 = id %% 7, "case" = -id, "coalesce" = id %
 		`SELECT name, CASE WHEN grp > 2 THEN 1 ELSE 2 END FROM %[1]s ORDER BY name, "case", born, id`,
 		`SELECT name, textcat('a', tag) FROM %[1]s ORDER BY name, textcat, born, id`,
 		`SELECT name, textcat FROM %[1]s ORDER BY name, textcat, born, id`,
-		// A * beside an output name: PostgreSQL's error (ambiguous).
+		// A * beside an output name: PostgreSQL's error (ambiguous),
+		// answered by phiguard before red team 27's fix, refused now.
 		`SELECT *, -id AS id FROM %[1]s ORDER BY name, id`,
 		`SELECT *, grp AS id FROM %[1]s ORDER BY name, id`,
 		`SELECT p.*, -p.grp AS grp FROM %[1]s p ORDER BY p.name, grp, p.born, p.id`,
+		`SELECT *, id FROM %[1]s ORDER BY name, id`,                // the *'s own id: answered
+		`SELECT *, grp AS g FROM %[1]s ORDER BY name, g, born, id`, // no g in the *, but phiguard cannot tell: refused
 		// Qualified names.
 		`SELECT name, id FROM public.%[1]s ORDER BY name, public.%[1]s.id DESC`,
 		`SELECT name, id FROM public.%[1]s ORDER BY name, %[1]s.id DESC`,

@@ -27,7 +27,7 @@ import (
 //     uuid that a function's argument would take: a type of its own
 //     with `CREATE CAST ... AS IMPLICIT` would otherwise be ordered by
 //     the cast's values, not its own order (red team 27). PostgreSQL
-//     folds the one-argument COALESCE that is left to the key itself;
+//     drops the NULL argument when it plans the statement;
 //   - the letter tells the proxy, row by row, that the value is the key
 //     itself (a rank is digits only), to be ordered by the key's own
 //     direction and NULLS (SortKey.Desc, NullsFirst), where a rank
