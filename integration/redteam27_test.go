@@ -321,3 +321,63 @@ func TestRedTeam27NativeStaleTypes(t *testing.T) {
 		})
 	}
 }
+
+// TestRedTeam27NativeRounds: ordered rounds (ORDER BY an order-term
+// column, then plaintext keys, LIMIT) whose plaintext keys are sent as
+// their values: a uuid and an int8 at its limits with ties and NULLs,
+// before and after the term key, in every direction, where the first 240
+// names fail the statement's proxy-side predicate (so a second and third
+// round run), read whole and in portions of 3 rows.
+func TestRedTeam27NativeRounds(t *testing.T) {
+	t.Parallel()
+	f := newRoundsFixture(t, 400, 240)
+	ctx := testContext(t)
+	for _, table := range []string{f.plain, f.enc} {
+		if _, err := superuser(t).Exec(ctx, fmt.Sprintf(`ALTER TABLE %[1]s ADD COLUMN ref uuid, ADD COLUMN big int8;
+UPDATE %[1]s SET ref = CASE WHEN id %% 11 = 0 THEN NULL ELSE md5((id %% 23)::text)::uuid END,
+  big = (ARRAY[-9223372036854775808, 9223372036854775807, -1, 0, NULL, 7])[1 + id %% 6]`, table)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.via = f.p.app(t) // a catalog with ref and big
+	f.relay.take()
+	statements, differ := 0, 0
+	for _, key := range []string{"ref", "big"} {
+		for _, dir := range []string{"", " DESC", " NULLS FIRST", " DESC NULLS LAST"} {
+			for _, shape := range []string{
+				"SELECT id, name FROM %%s WHERE name NOT LIKE '%%%%Fail' ORDER BY name, %[1]s%[2]s, born, id LIMIT 12",
+				"SELECT id, name, %[1]s FROM %%s WHERE name NOT LIKE '%%%%Fail' ORDER BY %[1]s%[2]s, name DESC, id LIMIT 9 OFFSET 4",
+				"SELECT id, born FROM %%s WHERE name NOT LIKE '%%%%Fail' ORDER BY born DESC, %[1]s%[2]s, name, id OFFSET 2 ROWS FETCH FIRST 15 ROWS ONLY",
+			} {
+				q := fmt.Sprintf(shape, key, dir)
+				for _, mode := range bothModes {
+					statements++
+					if !f.sameRaw(t, q, mode) {
+						differ++
+					}
+				}
+				// In portions: Execute with a row limit of 3.
+				var got [2]string
+				for side, url := range []string{directURL(appUser, appPassword, appDB), f.p.url(appUser, appPassword, appDB)} {
+					c := &portionConn{rawConn: dialRaw(t, url)}
+					table := []string{f.plain, f.enc}[side]
+					got[side] = fmt.Sprint(c.exchange(t, untilReadyMsg, parse("s", fmt.Sprintf(q, table)), bind("p", "s"), execute("p", 3), execute("p", 3), execute("p", 0), sync))
+				}
+				if got[0] != got[1] {
+					differ++
+					t.Errorf("%s in portions: through phiguard\n%s\ndirectly\n%s", q, got[1], got[0])
+				}
+			}
+		}
+	}
+	sent := f.relay.take()
+	ints, uuids := bytes.Count(sent, []byte("pg_catalog.int8pl(")), bytes.Count(sent, []byte("pg_catalog.uuid_send("))
+	t.Logf("%d executions and 24 in portions: %d differ; %d integer and %d uuid keys sent as values; %d statements sent WITH TIES; %v further rounds",
+		statements, differ, ints, uuids, bytes.Count(sent, []byte("ROWS WITH TIES")), f.p.metric(t, "phiguard_proxy_search_rounds_total"))
+	if ints == 0 || uuids == 0 {
+		t.Error("the keys were not sent as their values")
+	}
+	if f.p.metric(t, "phiguard_proxy_search_rounds_total") == 0 {
+		t.Error("no statement took a second round")
+	}
+}
