@@ -381,3 +381,64 @@ UPDATE %[1]s SET ref = CASE WHEN id %% 11 = 0 THEN NULL ELSE md5((id %% 23)::tex
 		t.Error("no statement took a second round")
 	}
 }
+
+// TestRedTeam27NativeShapes: native keys in the other shapes phiguard
+// sorts: GROUP BY and aggregates it computes, DISTINCT it removes, a
+// proxy-side filter without LIMIT, keys written twice, a key that is
+// also a select-list entry in binary; under session settings that could
+// change the text of an integer or a uuid (bytea_output, search_path
+// with a schema of its own textcat/encode/int8pl, extra_float_digits).
+func TestRedTeam27NativeShapes(t *testing.T) {
+	t.Parallel()
+	f, relay := newRT27Fixture(t, 90)
+	ctx := testContext(t)
+	rt27Exec(t, f, `ALTER TABLE %[1]s ADD COLUMN ref uuid, ADD COLUMN big int8;
+UPDATE %[1]s SET ref = CASE WHEN id %% 9 = 0 THEN NULL ELSE md5((id %% 17)::text)::uuid END,
+  big = (ARRAY[-9223372036854775808, 9223372036854775807, -1, 0, NULL, 7])[1 + id %% 6]`)
+	schema := uniqueName("rt27shadow")
+	if _, err := superuser(t).Exec(ctx, fmt.Sprintf(`CREATE SCHEMA %[1]s; GRANT USAGE ON SCHEMA %[1]s TO PUBLIC;
+CREATE FUNCTION %[1]s.textcat(text, text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT 'x' $$;
+CREATE FUNCTION %[1]s.int8pl(bigint, bigint) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$ SELECT -$1 $$;
+CREATE FUNCTION %[1]s.encode(bytea, text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT 'x' $$;
+CREATE FUNCTION %[1]s.coalesce(bigint, bigint) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$ SELECT 1::bigint $$`, schema)); err != nil {
+		t.Fatal(err)
+	}
+	var total rt27Outcome
+	queries := []string{
+		`SELECT grp, count(*) FROM %[1]s WHERE name <> 'Smith' GROUP BY grp ORDER BY grp DESC`,
+		`SELECT big, min(name) FROM %[1]s GROUP BY big ORDER BY big DESC NULLS LAST`,
+		`SELECT ref, count(*), max(born) FROM %[1]s GROUP BY ref ORDER BY max(born), ref NULLS FIRST`,
+		`SELECT DISTINCT name, big FROM %[1]s ORDER BY name, big DESC`,
+		`SELECT DISTINCT ref, tag FROM %[1]s ORDER BY tag, ref`,
+		`SELECT id, big FROM %[1]s WHERE name >= 'S' ORDER BY big DESC, id`,
+		`SELECT id, ref FROM %[1]s WHERE score > 0 ORDER BY ref NULLS FIRST, id DESC`,
+		`SELECT id, big, name FROM %[1]s ORDER BY big, name, big DESC, born, id`,
+		`SELECT big, ref, name FROM %[1]s ORDER BY name, 1, tag, 2 DESC, id`,
+		`SELECT id FROM %[1]s ORDER BY name, ref, born, big DESC NULLS LAST, score, id LIMIT 40 OFFSET 5`,
+	}
+	for _, setting := range []string{"", "SET bytea_output = escape", "SET extra_float_digits = 3",
+		"SET search_path = " + schema + ", public", "SET search_path = public, " + schema + ", pg_catalog"} {
+		via := f.p.app(t)
+		for _, conn := range []*pgx.Conn{f.dir, via} {
+			if _, err := conn.Exec(ctx, "RESET ALL"); err != nil {
+				t.Fatal(err)
+			}
+			if setting != "" {
+				if _, err := conn.Exec(ctx, setting); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for _, q := range queries {
+			o := rt27Same(t, f, via, q)
+			total.same += o.same
+			total.refused += o.refused
+			total.bothFailed += o.bothFailed
+		}
+	}
+	ints, uuids := nativeSent(relay)
+	t.Logf("executions: %d the plaintext's answer, %d refused, %d failing as directly; %d integer keys sent as values, %d uuid", total.same, total.refused, total.bothFailed, ints, uuids)
+	if ints == 0 || uuids == 0 {
+		t.Error("the keys were not sent as their values")
+	}
+}
