@@ -442,3 +442,96 @@ CREATE FUNCTION %[1]s.coalesce(bigint, bigint) RETURNS bigint LANGUAGE sql IMMUT
 		t.Error("the keys were not sent as their values")
 	}
 }
+
+// TestRedTeam27NativeShadowedTable: a schema before public in
+// search_path holds a table of the protected table's name whose id and
+// grp are text: an unqualified name means that table to PostgreSQL, the
+// protected one to the planner (by its name). Never text ordered as
+// numbers: the plaintext's answer, a refusal, or an error.
+func TestRedTeam27NativeShadowedTable(t *testing.T) {
+	t.Parallel()
+	f, via := rt27ShadowedTable(t)
+	var got [4]int // same, refused, failed otherwise
+	for _, q := range rt27ShadowedQueries {
+		for _, mode := range bothModes {
+			want, err := rowsRaw(t, f.dir, f.sql(q, 0), mode, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := rowsRaw(t, via, f.sql(q, 1), mode, 0)
+			var pe *pgconn.PgError
+			switch {
+			case err != nil && errors.As(err, &pe) && pe.Code == "0A000":
+				got[1]++
+			case err != nil:
+				got[2]++
+			case out != want:
+				t.Errorf("%s (%v): through phiguard\n%s\ndirectly\n%s", q, mode, out, want)
+			default:
+				got[0]++
+			}
+		}
+	}
+	t.Logf("%d the plaintext's answer, %d refused (0A000), %d failed with another error", got[0], got[1], got[2])
+}
+
+// TestRedTeam27NativeShadowedTableRefused (HOLE): the statements of
+// TestRedTeam27NativeShadowedTable fail with PostgreSQL's error about
+// phiguard's hidden text (42804: COALESCE types text and bigint cannot
+// be matched; 42883 before red team 27's COALESCE), where before native
+// keys phiguard refused all 10 executions (0A000: it cannot tell that
+// the ORDER BY key arrives as that encrypted column): on 90a1318^ all
+// 15 executions (both protocols, text and binary results) were refused;
+// here 10 of 10 fail with 42804 (this test fails without its Skip). The planner takes an unqualified name for the protected table
+// whatever search_path says, and the catalog's integer type for its
+// column; the database then fails the native key at parse analysis,
+// before any RowDescription phiguard could refuse. The same error meets
+// a column another session changed since the catalog was read
+// (docs/search.md, "Native keys"). A fix would turn a 42804 or 42883 of
+// a statement with native keys into a refusal naming the key and read
+// the catalog again (proxy/protect_backend.go onBackendError, as for a
+// filled column list).
+func TestRedTeam27NativeShadowedTableRefused(t *testing.T) {
+	t.Skip("HOLE: a table of the protected table's name earlier in search_path makes a statement with a native ORDER BY key fail with PostgreSQL's 42804 about phiguard's hidden text, not a 0A000 refusal (before native keys: refused)")
+	t.Parallel()
+	f, via := rt27ShadowedTable(t)
+	for _, q := range rt27ShadowedQueries {
+		sameOrRefused(t, &sortFixture{people: f.people, addresses: f.addresses, dir: f.dir, via: via}, q, "a table of that name in a schema before public")
+	}
+}
+
+// rt27ShadowedQueries read the people table unqualified.
+var rt27ShadowedQueries = []string{
+	`SELECT id, name FROM %[1]s ORDER BY name, grp, born, id`,
+	`SELECT id, name FROM %[1]s ORDER BY name, id DESC`,
+	`SELECT id FROM %[1]s WHERE name <> 'Adams' ORDER BY id`,
+	`SELECT id FROM %[1]s WHERE name <> 'Adams' ORDER BY grp, born, id LIMIT 5`,
+	`SELECT p.id, p.name FROM %[1]s p ORDER BY p.name, p.grp DESC, p.born, p.id`,
+}
+
+// rt27ShadowedTable is the sort fixture with a schema, first in both
+// sessions' search_path, holding plaintext tables of the people tables'
+// names (id and grp text), and a session through phiguard whose catalog
+// lists them.
+func rt27ShadowedTable(t *testing.T) (*sortFixture, *pgx.Conn) {
+	f, _ := newRT27Fixture(t, 60)
+	ctx := testContext(t)
+	schema := uniqueName("rt27tables")
+	if _, err := superuser(t).Exec(ctx, fmt.Sprintf(`CREATE SCHEMA %[1]s; GRANT USAGE ON SCHEMA %[1]s TO PUBLIC`, schema)); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range f.people {
+		if _, err := superuser(t).Exec(ctx, fmt.Sprintf(`CREATE TABLE %[1]s.%[2]s (id text, name text, born date, score numeric, tag text, grp text);
+INSERT INTO %[1]s.%[2]s SELECT (i * 7)::text, (ARRAY['Smith', 'Adams', NULL])[1 + i %% 3], DATE '2000-01-01' + i %% 5, i %% 4, 't' || i %% 2, (i * 3)::text FROM generate_series(1, 40) i;
+GRANT ALL ON %[1]s.%[2]s TO %[3]s`, schema, table, appUser)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	via := f.p.app(t) // a catalog listing the new tables
+	for _, conn := range []*pgx.Conn{f.dir, via} {
+		if _, err := conn.Exec(ctx, fmt.Sprintf("SET search_path = %s, public", schema)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f, via
+}
