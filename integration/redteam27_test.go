@@ -535,3 +535,46 @@ GRANT ALL ON %[1]s.%[2]s TO %[3]s`, schema, table, appUser)); err != nil {
 	}
 	return f, via
 }
+
+// TestRedTeam27DateFastPath: an encrypted date column holding dates the
+// fast path reads (years 1 to 9999, 29 February) and ones it leaves to
+// the decoder (BC, the infinities, five-digit years), sorted, compared
+// and shown under every DateStyle, in both protocols and result formats:
+// the plaintext's answers.
+func TestRedTeam27DateFastPath(t *testing.T) {
+	t.Parallel()
+	f, _ := newRT27Fixture(t, 40)
+	ctx := testContext(t)
+	dates := []string{"0001-01-01", "0001-01-01 BC", "0044-03-15 BC", "4713-01-01 BC", "9999-12-31", "10000-01-01", "294276-12-31",
+		"infinity", "-infinity", "2000-02-29", "1900-02-28", "2024-12-31", "0999-12-31", "1000-01-01", "1582-10-10"}
+	for side, conn := range []*pgx.Conn{f.dir, f.via} {
+		for i, d := range dates {
+			if _, err := conn.Exec(ctx, fmt.Sprintf("INSERT INTO %s (id, name, born, grp) VALUES ($1, $2, $3, $4)", f.people[side]),
+				1000+i, []string{"Smith", "Adams"}[i%2], d, i%3); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var total rt27Outcome
+	for _, style := range []string{"ISO, MDY", "ISO, DMY", "SQL, DMY", "SQL, MDY", "German", "Postgres, DMY", "Postgres, YMD"} {
+		via := f.p.app(t)
+		for _, conn := range []*pgx.Conn{f.dir, via} {
+			if _, err := conn.Exec(ctx, "SET DateStyle = '"+style+"'"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, q := range []string{
+			`SELECT id, born FROM %[1]s ORDER BY born, id`,
+			`SELECT id, born, name FROM %[1]s ORDER BY born DESC NULLS LAST, name, id LIMIT 20`,
+			`SELECT born FROM %[1]s WHERE born < '0100-01-01' OR born > '9000-01-01' ORDER BY born DESC, id`,
+			`SELECT min(born), max(born) FROM %[1]s`,
+			`SELECT DISTINCT born FROM %[1]s WHERE id >= 1000 ORDER BY born`,
+		} {
+			o := rt27Same(t, f, via, q)
+			total.same += o.same
+			total.refused += o.refused
+			total.bothFailed += o.bothFailed
+		}
+	}
+	t.Logf("executions: %d the plaintext's answer, %d refused, %d failing as directly", total.same, total.refused, total.bothFailed)
+}
