@@ -571,3 +571,47 @@ func TestRedTeam27DateFastPath(t *testing.T) {
 	}
 	t.Logf("executions: %d the plaintext's answer, %d refused, %d failing as directly", total.same, total.refused, total.bothFailed)
 }
+
+// TestRedTeam27NativeRoundsStale: a statement in rounds (its native key
+// after the order-term key, a second round needed) whose key's column
+// another session changes to text: refused (0A000 naming the key) or
+// the plaintext's answer, in both protocols, with the session going on
+// (no hang in the middle of its rounds).
+func TestRedTeam27NativeRoundsStale(t *testing.T) {
+	t.Parallel()
+	f := newRoundsFixture(t, 300, 240)
+	ctx := testContext(t)
+	const q = "SELECT id, name FROM %s WHERE name NOT LIKE '%%Fail' ORDER BY name, grp DESC, born, id LIMIT 12"
+	for _, mode := range bothModes {
+		if !f.sameRaw(t, q, mode) {
+			t.Fatalf("%v: before the change", mode)
+		}
+	}
+	for _, table := range []string{f.plain, f.enc} {
+		if _, err := superuser(t).Exec(ctx, fmt.Sprintf("ALTER TABLE %s ALTER COLUMN grp TYPE text USING (grp * 7)::text", table)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused := 0
+	for range 2 {
+		for _, mode := range bothModes {
+			want, werr := rowsRaw(t, f.dir, fmt.Sprintf(q, f.plain), mode, 0)
+			got, gerr := rowsRaw(t, f.via, fmt.Sprintf(q, f.enc), mode, 0)
+			var pe *pgconn.PgError
+			switch {
+			case werr != nil:
+				t.Fatalf("%v directly: %v", mode, werr)
+			case gerr != nil && errors.As(gerr, &pe) && pe.Code == "0A000" && strings.Contains(pe.Message, "grp as its value"):
+				refused++
+			case gerr != nil:
+				t.Errorf("%v: through phiguard %v", mode, gerr)
+			case got != want:
+				t.Errorf("%v: through phiguard\n%s\ndirectly\n%s", mode, got, want)
+			}
+		}
+	}
+	if _, err := f.via.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("after the change: %d of 4 executions refused, the others the plaintext's answers", refused)
+}
