@@ -149,6 +149,15 @@ func (s *session) replaceRefusal(body []byte, head *expectation) (bool, error) {
 			rc, isCheck = sqlrewrite.TableElsewhereRefusal(string(msg))
 		}
 		if !isCheck {
+			if rc, isCheck = sqlrewrite.NativeChangedRefusal(string(msg)); isCheck {
+				// A key sent as its value is not of the catalog's type
+				// (sqlrewrite/sort_native.go): read the catalog before
+				// the next request, and prepare the statement again.
+				s.catalogStale.Store(true)
+				s.markGuardFailed(head)
+			}
+		}
+		if !isCheck {
 			if rc, isCheck = sqlrewrite.DefaultUncheckedRefusal(string(msg)); isCheck {
 				s.catalogStale.Store(true) // the role may insert the column by now
 				s.markGuardFailed(head)

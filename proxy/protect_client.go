@@ -337,8 +337,8 @@ func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte, injected boo
 	}
 	s.noteParse(msg.Name, info)
 	s.expects.push(&expectation{kind: expParse, name: msg.Name, prep: info, analysis: a, start: time.Now(), injected: injected})
-	if filledFrom != nil || len(info.plan.Defaults) > 0 {
-		info.again = again // its text will hold a guard (reprepare.go)
+	if filledFrom != nil || len(info.plan.Defaults) > 0 || info.plan.Sort != nil && info.plan.Sort.SendsNative(s.nativeColumns()) {
+		info.again = again // its text will hold a guard (reprepare.go; sort_native.go)
 	}
 	if pe := variantNameRefusal(msg.Name, s.parseRefusal(a, info, cpe)); pe != nil { // protect_search_variants.go
 		return s.markerParse(msg.Name, pe, a), nil

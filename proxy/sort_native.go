@@ -12,9 +12,10 @@ import (
 // A plaintext ORDER BY key that is an integer or uuid column of a
 // protected table comes as its value, "n" and the digits or "u" and 32
 // hex digits, instead of a dense_rank the database computed
-// (sqlrewrite/sort_native.go says why, and how the text makes a stale
-// catalog an error). The proxy tells them apart by that letter, row by
-// row.
+// (sqlrewrite/sort_native.go says why, and how the text guards the
+// column's type: its error becomes a refusal and a catalog read,
+// protect_backend.go). The proxy tells them apart by that letter, row
+// by row.
 
 // nativeColumns is the session's catalog's answer to what plaintext
 // columns of protected tables are, for the sort rewrite; nil before the

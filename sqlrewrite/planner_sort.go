@@ -262,7 +262,7 @@ func (p *planner) sortItems(s *pg_query.SelectStmt, sc *scope, top bool, filterC
 	if ambiguous && held != nil {
 		// PostgreSQL rejects the statement (42702); without its ORDER BY
 		// the rewrite would not be, and would sort by the input column.
-		p.refuse(held, "ORDER BY a name that several select-list entries have (ambiguous)")
+		p.refuse(held, "ORDER BY a name that several select-list entries, or an entry and a *, have (ambiguous)")
 		return nil, nil
 	}
 	p.plan.OrderPositions = positions
@@ -309,6 +309,14 @@ func outputReference(n *pg_query.Node, targets []*pg_query.Node) (int, bool) {
 				return ambiguousName, false // PostgreSQL says so
 			}
 		}
+	}
+	if found >= 0 && starBefore(targets, len(targets)-1) && bareName(targets[found].GetResTarget().GetVal()) != name {
+		// A * may hold a column of that name too, another expression
+		// than the entry's, which PostgreSQL calls ambiguous (42702);
+		// phiguard cannot see every column a * expands to (red team
+		// 27: SELECT *, grp AS id ... ORDER BY name, id was answered).
+		// An entry that is the bare column is the *'s column itself.
+		return ambiguousName, false
 	}
 	return found, found >= 0
 }

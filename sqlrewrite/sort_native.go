@@ -2,6 +2,8 @@ package sqlrewrite
 
 import (
 	pg_query "github.com/pganalyze/pg_query_go/v5"
+
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/policy"
 )
 
@@ -14,17 +16,42 @@ import (
 // a uuid column needs none of that: its order is its value's (a uuid's
 // is its 16 bytes', which its hex spells in the same order). So a key
 // that is one column of a protected table, which the session's catalog
-// says is int2, int4, int8 or uuid, is sent as its value:
-// `'n' || int8pl(key, 0)` or `'u' || encode(uuid_send(key), 'hex')`.
-//   - int8pl and uuid_send (pg_catalog's, by name) fail the statement
-//     (42883) rather than take a column whose type changed since the
-//     catalog was read (text, numeric: no implicit cast to int8 or
-//     uuid), so a stale catalog is an error, never a text compared as a
-//     number;
+// says is int2, int4, int8 or uuid, is sent as its value, guarded:
+//
+//	CASE WHEN pg_typeof(key)::oid = ANY ('{20,21,23}') THEN 'n' || key::text
+//	     ELSE current_setting('phiguard_native_changed:<table>.<column>') END
+//
+// ('u' and the text without its dashes for a uuid, type 2950).
+//   - The type is checked as the statement runs, on the column the
+//     statement's name resolves to: one another session changed since
+//     the catalog was read (to text, numeric, an enum with an implicit
+//     cast to bigint, ...), or a table of the protected table's name
+//     earlier in search_path whose column has another type, reaches
+//     the ELSE, whose error (its marker, NativeChangedRefusal) phiguard
+//     turns into a refusal and a catalog read, never a value ordered as
+//     another type's. A cast that fails at parse analysis instead
+//     (int8pl, uuid_send) gave the client PostgreSQL's error about
+//     phiguard's hidden text (42883), and an implicit cast of the
+//     database's own let an enum through (red team 27).
 //   - the letter tells the proxy, row by row, that the value is the key
 //     itself (a rank is digits only), to be ordered by the key's own
 //     direction and NULLS (SortKey.Desc, NullsFirst), where a rank
 //     carries its direction in it.
+
+// nativeMarker is in the error the guard of a key sent as its value
+// raises when the column is not of the type the catalog said.
+const nativeMarker = "phiguard_native_changed:"
+
+// NativeChangedRefusal recognises the guard's error (by its marker) and
+// returns the refusal to send the client instead, naming the column.
+func NativeChangedRefusal(message string) (*Refusal, bool) {
+	col, ok := markedTable(message, nativeMarker)
+	if !ok {
+		return nil, false
+	}
+	return &Refusal{Code: pgerr.FeatureNotSupported, Table: col, Construct: "ORDER BY",
+		Message: "phiguard sent the plaintext ORDER BY key " + col + " as its value, which this session's catalog says is an integer or a uuid, and the column the statement names is not (its type changed since, in another session, or the name means another table under search_path): run the statement again, or name the table with its schema"}, true
+}
 
 // NativeType is what a plaintext key's column is, for the sort rewrite.
 type NativeType uint8
@@ -85,11 +112,19 @@ func (s *scope) plainTableColumn(ref *pg_query.ColumnRef) *tableColumn {
 // value (see above), ok false when it stays a rank.
 func (c *sortCut) nativeText(sp *SortPlan, i int) (string, bool) {
 	h := sp.hidden[i]
-	switch nativeOf(i, h, c.natives) {
+	native := nativeOf(i, h, c.natives)
+	if native == NativeNone {
+		return "", false
+	}
+	k := c.itemExpr(sp, h.from)
+	raise := "pg_catalog.current_setting(" + sqlString(nativeMarker+h.native.table.String()+"."+policy.QuoteIdentifier(h.native.column)) + ")"
+	typ := "CAST(pg_catalog.pg_typeof(" + k + ") AS pg_catalog.oid)"
+	text := "CAST(" + k + " AS pg_catalog.text)"
+	switch native {
 	case NativeInteger:
-		return "pg_catalog.textcat('n', CAST(pg_catalog.int8pl(" + c.itemExpr(sp, h.from) + ", 0) AS pg_catalog.text))", true
+		return "CASE WHEN " + typ + " OPERATOR(pg_catalog.=) ANY (CAST('{20,21,23}' AS pg_catalog.oid[])) THEN pg_catalog.textcat('n', " + text + ") ELSE " + raise + " END", true
 	case NativeUUID:
-		return "pg_catalog.textcat('u', pg_catalog.encode(pg_catalog.uuid_send(" + c.itemExpr(sp, h.from) + "), 'hex'))", true
+		return "CASE WHEN " + typ + " OPERATOR(pg_catalog.=) CAST(2950 AS pg_catalog.oid) THEN pg_catalog.textcat('u', pg_catalog.replace(" + text + ", '-', '')) ELSE " + raise + " END", true
 	}
 	return "", false
 }
@@ -113,6 +148,10 @@ func (sp *SortPlan) nativeMask(natives NativeColumn) uint64 {
 	}
 	return mask
 }
+
+// SendsNative: under natives, some key is sent as its value, whose
+// guard can fail the statement (NativeChangedRefusal).
+func (sp *SortPlan) SendsNative(natives NativeColumn) bool { return sp.nativeMask(natives) != 0 }
 
 // rankOf is the hidden rank plaintext key k is read from, nil for any
 // other key.

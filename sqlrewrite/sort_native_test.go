@@ -4,13 +4,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/policy"
 )
 
 // TestNativeTieBreaker: a plaintext ORDER BY key that can only be one
 // column of a protected table, which the session's catalog says is an
-// integer or a uuid, is sent as its value ("n" || int8pl(key, 0), "u" ||
-// encode(uuid_send(key), 'hex')) instead of a
+// integer or a uuid, is sent as its value under a guard of its type
+// ("n" || key::text, "u" || the text without dashes) instead of a
 // dense_rank window, with its direction and NULLS on the key; any other
 // plaintext key (a second relation that may have the name, USING, a run
 // of two keys, a CTE, a column the catalog does not call an integer, no
@@ -34,7 +35,7 @@ tables:
 		}
 		return NativeNone
 	}
-	const native, uuid = "pg_catalog.textcat('n', CAST(pg_catalog.int8pl(", "pg_catalog.textcat('u', pg_catalog.encode(pg_catalog.uuid_send("
+	const native, uuid = "THEN pg_catalog.textcat('n', CAST(", "THEN pg_catalog.textcat('u', pg_catalog.replace(CAST("
 	cases := []struct {
 		sql        string
 		key        string // the native key's text, "" for a rank
@@ -83,9 +84,11 @@ tables:
 			}
 			continue
 		}
-		sent := native + c.key + ", 0) AS pg_catalog.text))"
+		sent := "CASE WHEN CAST(pg_catalog.pg_typeof(" + c.key + ") AS pg_catalog.oid) OPERATOR(pg_catalog.=) ANY (CAST('{20,21,23}' AS pg_catalog.oid[])) " +
+			native + c.key + " AS pg_catalog.text)) ELSE pg_catalog.current_setting('phiguard_native_changed:"
 		if strings.Contains(c.key, "ref") {
-			sent = uuid + c.key + "), 'hex'))"
+			sent = "CASE WHEN CAST(pg_catalog.pg_typeof(" + c.key + ") AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(2950 AS pg_catalog.oid) " +
+				uuid + c.key + " AS pg_catalog.text), '-', '')) ELSE pg_catalog.current_setting('phiguard_native_changed:"
 		}
 		if !strings.Contains(got, sent) || strings.Contains(got, "dense_rank") {
 			t.Errorf("%s: want %s sent as its value, no rank:\n%s", c.sql, c.key, got)
@@ -159,5 +162,17 @@ tables:
 		if got := !strings.Contains(string(out), margin); got != c.exact {
 			t.Errorf("%s: exact %v, want %v:\n%s", c.sql, got, c.exact, out)
 		}
+	}
+}
+
+// TestNativeChangedRefusal: the native guard's error, as PostgreSQL
+// words it, is a 0A000 refusal naming the column; other errors are not.
+func TestNativeChangedRefusal(t *testing.T) {
+	r, ok := NativeChangedRefusal(`unrecognized configuration parameter "phiguard_native_changed:public.people."Id""`)
+	if !ok || r.Code != pgerr.FeatureNotSupported || r.Table != `public.people."Id"` || r.Construct != "ORDER BY" {
+		t.Fatalf("got %+v, %v", r, ok)
+	}
+	if _, ok := NativeChangedRefusal(`unrecognized configuration parameter "phiguard_columns_changed:public.people"`); ok {
+		t.Fatal("another guard's error taken for the native guard's")
 	}
 }
