@@ -38,7 +38,8 @@
 // rewrites (bind_rewrite.go), DataRows it decrypts and descriptions it
 // has mapped before (protect_result.go, described.go); the rows it holds
 // for a proxy-side sort keep their bytes and keys in chunks shared by the
-// result's rows (sort_arena.go) and are compared in place (sort_compare.go). The redesign of issue 11 moves it
+// result's rows (sort_arena.go) and are compared in place (sort_compare.go;
+// a plaintext key the database sent as its value, sort_native.go). The redesign of issue 11 moves it
 // into a package of its own; the file split already follows that line.
 //
 // # A session's life

@@ -38,7 +38,12 @@
 //     FIRST k ROWS WITH TIES, k computed from a multiplier per round; a
 //     LIMIT without ORDER BY, or on an ORDER BY of plaintext keys only
 //     (sort_rounds_plain.go: the ORDER BY as written), with FETCH FIRST
-//     k ROWS ONLY, in the database's order.
+//     k ROWS ONLY, in the database's order; k leaves no room for re-check
+//     drops when the term conjuncts are exact (exactCandidates). A
+//     plaintext key that is one integer or uuid column of a protected
+//     table, as the session's catalog says (NativeColumn), is sent as
+//     its value behind a type guard instead of a dense_rank window
+//     (sort_native.go).
 //   - WithColumnList and WithCopyColumnList (insert_columns.go) write in
 //     the column list an INSERT or COPY lacks, from the proxy's catalog;
 //     GuardColumnOrder (column_guard.go) and GuardNoDefaults
