@@ -144,7 +144,7 @@ func nativeOf(i int, h hiddenColumn, natives NativeColumn) NativeType {
 func (sp *SortPlan) nativeMask(natives NativeColumn) uint64 {
 	var mask uint64
 	for i, h := range sp.hidden {
-		mask |= uint64(nativeOf(i, h, natives)) << (2 * min(i, 31))
+		mask |= uint64(nativeOf(i, h, natives)) << (2 * i) // 0 past 32 (nativeOf)
 	}
 	return mask
 }

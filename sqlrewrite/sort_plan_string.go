@@ -11,13 +11,7 @@ func (sp *SortPlan) String() string {
 	for _, k := range sp.Keys {
 		what := "rank"
 		if h := sp.rankOf(k); h != nil && h.native != nil {
-			what += " or integer " + h.native.table.String() + "." + h.native.column
-			if k.Desc {
-				what += " DESC"
-			}
-			if k.NullsFirst != k.Desc {
-				what += map[bool]string{true: " NULLS FIRST", false: " NULLS LAST"}[k.NullsFirst]
-			}
+			what += " or integer " + h.native.table.String() + "." + h.native.column + directionString(k)
 		}
 		if k.Agg > 0 {
 			what = "aggregate " + sp.Aggregates[k.Agg-1].Name
@@ -26,12 +20,7 @@ func (sp *SortPlan) String() string {
 			if k.Column != nil && k.Agg == 0 {
 				what = k.Column.QualifiedName()
 			}
-			if k.Desc {
-				what += " DESC"
-			}
-			if k.NullsFirst != k.Desc {
-				what += map[bool]string{true: " NULLS FIRST", false: " NULLS LAST"}[k.NullsFirst]
-			}
+			what += directionString(k)
 		}
 		where := fmt.Sprintf("#%d", k.Value)
 		if k.Agg > 0 {
@@ -75,4 +64,17 @@ func (sp *SortPlan) String() string {
 	}
 	s += sp.roundsString() // sort_rounds.go
 	return s + fmt.Sprintf("; %d hidden columns", sp.Hidden)
+}
+
+// directionString is a key's DESC and NULLS as the plan keeps them,
+// each written only when it is not the default.
+func directionString(k SortKey) string {
+	s := ""
+	if k.Desc {
+		s = " DESC"
+	}
+	if k.NullsFirst != k.Desc {
+		s += map[bool]string{true: " NULLS FIRST", false: " NULLS LAST"}[k.NullsFirst]
+	}
+	return s
 }

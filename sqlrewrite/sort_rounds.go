@@ -353,6 +353,8 @@ func (c *sortCut) exactCandidates(sp *SortPlan) bool {
 	if len(sp.Trees) > 0 || len(sp.groups) > 0 {
 		return false
 	}
+	// c.terms follows the statement's own WHERE's filters (placeTerms);
+	// with none in a subquery or a HAVING, their indexes are sp.Filters'.
 	for i, f := range sp.Filters {
 		switch {
 		case f.Group != 0, f.Having, f.Tree != 0, f.ColumnFold != FoldNone, f.Term != TermOrd,
