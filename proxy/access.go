@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/audit"
@@ -213,7 +214,7 @@ func (s *session) refuseAccess(v accessVerdict, a *sqlrewrite.Analysis) []byte {
 }
 
 // objectsMessage is the Query that reads the session's Objects.
-func objectsMessage() []byte { return queryMessage([]byte(objectsQuery)) }
+func objectsMessage() []byte { return pgwire.QueryMessage([]byte(objectsQuery)) }
 
 // loadObjects reads the Objects on the backend connection before the
 // client's first ReadyForQuery, like loadCatalog.
@@ -233,7 +234,7 @@ func (s *session) loadObjects() error {
 		return err
 	}
 	if b.failure != "" {
-		return &errProtocol{"reading the catalog of database objects: " + b.failure}
+		return pgwire.Violation("reading the catalog of database objects: " + b.failure)
 	}
 	s.acc.objs.Store(s.srv.sharedObjects(s.database, b.Objects()))
 	return nil
@@ -242,15 +243,15 @@ func (s *session) loadObjects() error {
 // readStamp reads the catalog stamp on the backend connection.
 func (s *session) readStamp() (string, error) {
 	var stamp, failure string
-	err := s.ownQuery(queryMessage([]byte(stampQuery)), func(typ byte, body []byte) error {
+	err := s.ownQuery(pgwire.QueryMessage([]byte(stampQuery)), func(typ byte, body []byte) error {
 		switch typ {
-		case beDataRow:
+		case pgwire.BeDataRow:
 			var row pgproto3.DataRow
 			if err := row.Decode(body); err != nil || len(row.Values) != 1 {
-				return &errProtocol{"malformed catalog stamp from backend"}
+				return pgwire.Violation("malformed catalog stamp from backend")
 			}
 			stamp = string(row.Values[0])
-		case beErrorResponse:
+		case pgwire.BeErrorResponse:
 			msg, _ := errorField(body, 'M')
 			failure = string(msg)
 		}
@@ -260,7 +261,7 @@ func (s *session) readStamp() (string, error) {
 		return "", err
 	}
 	if failure != "" {
-		return "", &errProtocol{"reading the catalog stamp: " + failure}
+		return "", pgwire.Violation("reading the catalog stamp: " + failure)
 	}
 	return stamp, nil
 }
@@ -284,14 +285,14 @@ func (s *session) queueObjects() error {
 
 // objectsAnswer consumes one message of phiguard's own objects read.
 func (s *session) objectsAnswer(head *expectation, typ byte) error {
-	body, err := s.br.body()
+	body, err := s.br.Body()
 	if err != nil {
 		return err
 	}
 	if err := head.objects.add(typ, body); err != nil {
 		return err
 	}
-	if typ == beReadyForQuery {
+	if typ == pgwire.BeReadyForQuery {
 		s.expects.pop()
 		if head.objects.failure != "" {
 			s.log.Info("database objects not re-read", zap.String("reason", head.objects.failure))

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
@@ -339,15 +340,15 @@ func (b *ObjectsBuilder) Objects() *Objects {
 // add takes one backend message of the answer (the proxy's own read).
 func (b *ObjectsBuilder) add(typ byte, body []byte) error {
 	switch typ {
-	case beDataRow:
+	case pgwire.BeDataRow:
 		var row pgproto3.DataRow
 		if err := row.Decode(body); err != nil {
-			return &errProtocol{"malformed catalog row from backend"}
+			return pgwire.Violation("malformed catalog row from backend")
 		}
 		if err := b.AddRow(row.Values); err != nil {
-			return &errProtocol{err.Error() + " from backend"}
+			return pgwire.Violation(err.Error() + " from backend")
 		}
-	case beErrorResponse:
+	case pgwire.BeErrorResponse:
 		msg, _ := errorField(body, 'M')
 		b.failure = string(msg)
 	}

@@ -257,7 +257,7 @@ func (a *admission) wait(conn net.Conn, deadline time.Time, quit <-chan struct{}
 // stays silent only ever gets a slot given back.
 func (srv *Server) admitLate(conn net.Conn) {
 	deadline := time.Now().Add(admissionWait)
-	in := newMsgReader(conn, readBufferSize, 0).br
+	in := bufio.NewReaderSize(conn, readBufferSize)
 	sl, reason := srv.adm.waitSpoken(conn, in, deadline), ""
 	if sl == nil {
 		sl, reason = srv.adm.wait(conn, deadline, srv.quit)

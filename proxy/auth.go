@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
 
 	"go.uber.org/zap"
 )
@@ -28,31 +29,31 @@ import (
 // It returns authFailed when the backend rejected the client.
 func (s *session) relayAuth() (authFailed bool, err error) {
 	for {
-		if !s.br.buffered() {
+		if !s.br.Buffered() {
 			if err := s.flushClient(); err != nil {
 				return false, err
 			}
 		}
-		typ, _, err := s.br.next()
+		typ, _, err := s.br.Next()
 		if err != nil {
 			return false, err
 		}
 		switch typ {
-		case beAuthentication:
+		case pgwire.BeAuthentication:
 			err = s.relayAuthRequest()
-		case beBackendKeyData:
+		case pgwire.BeBackendKeyData:
 			err = s.relayBackendKeyData()
-		case beErrorResponse:
-			if body, err := s.br.body(); err == nil {
+		case pgwire.BeErrorResponse:
+			if body, err := s.br.Body(); err == nil {
 				if code, ok := errorField(body, 'C'); ok {
 					s.authSQLState = string(code)
 				}
 			}
-			if err := s.br.forward(s.cw); err != nil {
+			if err := s.br.Forward(s.cw); err != nil {
 				return false, err
 			}
 			return true, s.flushClient()
-		case beReadyForQuery:
+		case pgwire.BeReadyForQuery:
 			return false, s.firstReadyForQuery()
 		default: // ParameterStatus, NoticeResponse, NegotiateProtocolVersion
 			err = s.relayStartupMessage(typ)
@@ -67,12 +68,12 @@ func (s *session) relayAuth() (authFailed bool, err error) {
 // (SCRAM without channel binding unless it can pass through) and the
 // client's answer to it.
 func (s *session) relayAuthRequest() error {
-	body, err := s.br.body()
+	body, err := s.br.Body()
 	if err != nil {
 		return err
 	}
 	if len(body) < 4 {
-		return &errProtocol{"short authentication request from backend"}
+		return pgwire.Violation("short authentication request from backend")
 	}
 	sub := binary.BigEndian.Uint32(body[:4])
 	switch sub {
@@ -85,7 +86,7 @@ func (s *session) relayAuthRequest() error {
 		}
 		fallthrough
 	case authOK, authSASLFinal, authCleartextPassword, authMD5Password, authSASLContinue:
-		if err := s.br.forward(s.cw); err != nil {
+		if err := s.br.Forward(s.cw); err != nil {
 			return err
 		}
 	default: // Kerberos, GSSAPI, SSPI need a ticket for phiguard's own host
@@ -101,12 +102,12 @@ func (s *session) relayAuthRequest() error {
 // relayBackendKeyData gives the client a cancel key phiguard issues in
 // place of the backend's.
 func (s *session) relayBackendKeyData() error {
-	body, err := s.br.body()
+	body, err := s.br.Body()
 	if err != nil {
 		return err
 	}
 	if len(body) < 8 {
-		return &errProtocol{"short BackendKeyData from backend"}
+		return pgwire.Violation("short BackendKeyData from backend")
 	}
 	pid, secret := s.srv.cancels.register(binary.BigEndian.Uint32(body[:4]), body[4:])
 	s.cancelPID = pid
@@ -119,14 +120,14 @@ func (s *session) relayBackendKeyData() error {
 // columns are in this database (and, for a role with rules, its objects).
 func (s *session) firstReadyForQuery() error {
 	if s.srv.protect == nil {
-		if err := s.br.forward(s.cw); err != nil {
+		if err := s.br.Forward(s.cw); err != nil {
 			return err
 		}
 		return s.flushClient()
 	}
-	body, err := s.br.body()
+	body, err := s.br.Body()
 	if err != nil || len(body) != 1 {
-		return &errProtocol{"malformed ReadyForQuery from backend"}
+		return pgwire.Violation("malformed ReadyForQuery from backend")
 	}
 	status := body[0]
 	s.bindPolicy()
@@ -156,8 +157,8 @@ func (s *session) firstReadyForQuery() error {
 // NegotiateProtocolVersion, refusing a reported setting phiguard cannot
 // parse under (a role or database default).
 func (s *session) relayStartupMessage(typ byte) error {
-	if typ == beParameterStatus {
-		body, err := s.br.body()
+	if typ == pgwire.BeParameterStatus {
+		body, err := s.br.Body()
 		if err != nil {
 			return err
 		}
@@ -165,7 +166,7 @@ func (s *session) relayStartupMessage(typ byte) error {
 			return pe
 		}
 	}
-	return s.br.forward(s.cw)
+	return s.br.Forward(s.cw)
 }
 
 func needsClientAnswer(sub uint32) bool {
@@ -183,15 +184,15 @@ func (s *session) relayClientAnswer(initialSASL bool) error {
 	if err := s.flushClient(); err != nil {
 		return err
 	}
-	typ, _, err := s.cr.next()
+	typ, _, err := s.cr.Next()
 	if err != nil {
 		return err
 	}
-	if typ != fePassword {
-		return &errProtocol{fmt.Sprintf("expected a password message, got %q", typ)}
+	if typ != pgwire.FePassword {
+		return pgwire.Violation(fmt.Sprintf("expected a password message, got %q", typ))
 	}
 	if initialSASL {
-		body, err := s.cr.body()
+		body, err := s.cr.Body()
 		if err != nil {
 			return err
 		}
@@ -199,7 +200,7 @@ func (s *session) relayClientAnswer(initialSASL bool) error {
 			return err
 		}
 	}
-	if err := s.cr.forward(s.bw); err != nil {
+	if err := s.cr.Forward(s.bw); err != nil {
 		return err
 	}
 	return s.flushBackend()
@@ -225,7 +226,7 @@ func (s *session) checkBindingFlag(body []byte) error {
 	if s.backendTLS == nil || s.bindingPassesThrough() {
 		return nil
 	}
-	_, rest, ok := cstring(body) // mechanism name
+	_, rest, ok := pgwire.Cstring(body) // mechanism name
 	if !ok || len(rest) < 6 {
 		return nil
 	}
@@ -240,9 +241,9 @@ func (s *session) checkBindingFlag(body []byte) error {
 // withoutChannelBinding rebuilds an AuthenticationSASL message whose
 // mechanism list (after the subtype) drops every *-PLUS mechanism.
 func withoutChannelBinding(mechs []byte) []byte {
-	out := []byte{beAuthentication, 0, 0, 0, 0, 0, 0, 0, authSASL}
+	out := []byte{pgwire.BeAuthentication, 0, 0, 0, 0, 0, 0, 0, authSASL}
 	for len(mechs) > 0 && mechs[0] != 0 {
-		name, rest, ok := cstring(mechs)
+		name, rest, ok := pgwire.Cstring(mechs)
 		if !ok {
 			break
 		}
@@ -259,7 +260,7 @@ func withoutChannelBinding(mechs []byte) []byte {
 
 func backendKeyData(pid uint32, secret []byte) []byte {
 	out := make([]byte, 9, 9+len(secret))
-	out[0] = beBackendKeyData
+	out[0] = pgwire.BeBackendKeyData
 	binary.BigEndian.PutUint32(out[1:5], uint32(8+len(secret)))
 	binary.BigEndian.PutUint32(out[5:9], pid)
 	return append(out, secret...)

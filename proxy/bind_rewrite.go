@@ -1,6 +1,10 @@
 package proxy
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/phiguard/phiguard/internal/pgwire"
+)
 
 // protectBind rewrites every Bind whose statement has protected
 // parameters: a prepared INSERT or SELECT by an encrypted column does so
@@ -36,9 +40,9 @@ const maxKeptBind = 64 << 10
 // splitBind splits a Bind body; false when it is malformed.
 func (b *bindScratch) splitBind(body []byte) (bindParts, bool) {
 	p := bindParts{formats: b.parts.formats[:0], params: b.parts.params[:0]}
-	_, rest, ok := cstring(body)
+	_, rest, ok := pgwire.Cstring(body)
 	if ok {
-		_, rest, ok = cstring(rest)
+		_, rest, ok = pgwire.Cstring(rest)
 	}
 	if !ok {
 		return bindParts{}, false
@@ -102,7 +106,7 @@ func readUint16(b []byte) (int, []byte, bool) {
 // appendBind writes the Bind message of p, one format code per
 // parameter, into the scratch buffer.
 func (b *bindScratch) appendBind(p bindParts) []byte {
-	out := append(b.out[:0], feBind, 0, 0, 0, 0)
+	out := append(b.out[:0], pgwire.FeBind, 0, 0, 0, 0)
 	out = append(out, p.names...)
 	out = binary.BigEndian.AppendUint16(out, uint16(len(p.formats)))
 	for _, f := range p.formats {

@@ -1,6 +1,10 @@
 package proxy
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/phiguard/phiguard/internal/pgwire"
+)
 
 // boundNames is what bindSummary reads of a Bind, read once per Bind for
 // protectBind and sortedBind.
@@ -13,11 +17,11 @@ type boundNames struct {
 // format codes without decoding (and copying) its parameters, which most
 // Binds do not need changed.
 func bindSummary(b []byte) (portal, stmt []byte, results []int16, ok bool) {
-	p, rest, ok := cstring(b)
+	p, rest, ok := pgwire.Cstring(b)
 	if !ok {
 		return nil, nil, nil, false
 	}
-	st, rest, ok := cstring(rest)
+	st, rest, ok := pgwire.Cstring(rest)
 	if !ok {
 		return nil, nil, nil, false
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/search"
 	"github.com/phiguard/phiguard/sqlrewrite"
@@ -248,18 +249,18 @@ func (s *session) ownQuery(msg []byte, add func(typ byte, body []byte) error) er
 		return err
 	}
 	for {
-		typ, _, err := s.br.next()
+		typ, _, err := s.br.Next()
 		if err != nil {
 			return err
 		}
-		body, err := s.br.body()
+		body, err := s.br.Body()
 		if err != nil {
 			return err
 		}
 		if err := add(typ, body); err != nil {
 			return err
 		}
-		if typ == beReadyForQuery {
+		if typ == pgwire.BeReadyForQuery {
 			return nil
 		}
 	}
@@ -271,7 +272,7 @@ func (s *session) catalogQueryMessage() []byte {
 	if termRecordsWanted(pol) {
 		q += ";\n" + search.RecordsQuery
 	}
-	return queryMessage([]byte(underCatalogPath(q))) // catalog_path.go
+	return pgwire.QueryMessage([]byte(underCatalogPath(q))) // catalog_path.go
 }
 
 // catalogBuilder collects the catalog query's answer.
@@ -293,7 +294,7 @@ func newCatalogBuilder(pol *policy.Policy) *catalogBuilder {
 // add takes one message of the answer.
 func (b *catalogBuilder) add(typ byte, body []byte) error {
 	switch typ {
-	case beDataRow:
+	case pgwire.BeDataRow:
 		var row pgproto3.DataRow
 		if err := row.Decode(body); err == nil && len(row.Values) == 4 {
 			return b.addCollation(row.Values) // collationQuery's
@@ -303,7 +304,7 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 		} else if err == nil && len(row.Values) == 2 {
 			return b.addRelation(row.Values) // relationsQuery's
 		} else if err != nil || len(row.Values) != 12 {
-			return &errProtocol{"malformed catalog row from backend"}
+			return pgwire.Violation("malformed catalog row from backend")
 		}
 		oid, _ := strconv.ParseUint(string(row.Values[0]), 10, 32)
 		attnum, _ := strconv.ParseInt(string(row.Values[3]), 10, 16)
@@ -341,7 +342,7 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 			b.cat.byOID[uint32(oid)] = map[int16]*policy.ProtectedColumn{}
 		}
 		b.cat.byOID[uint32(oid)][int16(attnum)] = col
-	case beErrorResponse:
+	case pgwire.BeErrorResponse:
 		msg, _ := errorField(body, 'M')
 		code, _ := errorField(body, 'C')
 		b.failure, b.failureCode = string(msg), pgerr.Code(code)
@@ -354,7 +355,7 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 
 // readyForQuery builds a ReadyForQuery message.
 func readyForQuery(status byte) []byte {
-	out := []byte{beReadyForQuery, 0, 0, 0, 5, status}
+	out := []byte{pgwire.BeReadyForQuery, 0, 0, 0, 5, status}
 	binary.BigEndian.PutUint32(out[1:5], 5)
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
@@ -71,7 +72,7 @@ const freshCatalogWait = 5 * time.Second
 // (sqlrewrite/default_guard_select.go); a set operation, several
 // statements and a column the role may not insert have the read alone.
 func (s *session) freshBeforeCopy(typ byte, a *sqlrewrite.Analysis) {
-	if typ != feQuery && typ != feParse || a == nil || a.Err != nil || s.srv.protect == nil {
+	if typ != pgwire.FeQuery && typ != pgwire.FeParse || a == nil || a.Err != nil || s.srv.protect == nil {
 		return
 	}
 	plan := a.PlanUnder(s.policy())
@@ -83,11 +84,11 @@ func (s *session) freshBeforeCopy(typ byte, a *sqlrewrite.Analysis) {
 // awaitFreshCatalog reads the catalog before a request when it is known
 // stale. Client pump.
 func (s *session) awaitFreshCatalog(typ byte) error {
-	s.atSegmentStart = !s.segmentOpen && (typ == feQuery || typ == feParse || typ == feBind && s.bindReprepares())
+	s.atSegmentStart = !s.segmentOpen && (typ == pgwire.FeQuery || typ == pgwire.FeParse || typ == pgwire.FeBind && s.bindReprepares())
 	switch typ {
-	case feSync, feQuery:
+	case pgwire.FeSync, pgwire.FeQuery:
 		s.segmentOpen = false
-	case feParse, feBind, feDescribe, feClose, feExecute, feFlush:
+	case pgwire.FeParse, pgwire.FeBind, pgwire.FeDescribe, pgwire.FeClose, pgwire.FeExecute, pgwire.FeFlush:
 		s.segmentOpen = true
 	}
 	if !s.atSegmentStart || s.srv.protect == nil {
@@ -117,7 +118,7 @@ func (s *session) awaitFreshCatalog(typ byte) error {
 // between made that Bind fail with 26000). An unnamed statement phiguard
 // prepares again is Parsed anew after the read anyway. Client pump.
 func (s *session) bindReprepares() bool {
-	body, err := s.cr.body()
+	body, err := s.cr.Body()
 	if err != nil {
 		return false // onBind reports it
 	}

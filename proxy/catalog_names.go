@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
@@ -67,7 +68,7 @@ func (b *catalogBuilder) addRelation(v [][]byte) error {
 	if v[0] != nil && len(v[0]) == 0 { // a function running SQL given as text
 		oid, err := strconv.ParseUint(string(v[1]), 10, 32)
 		if err != nil {
-			return &errProtocol{"malformed catalog row from backend"}
+			return pgwire.Violation("malformed catalog row from backend")
 		}
 		if b.cat.sqlText == nil {
 			b.cat.sqlText = map[uint32]bool{}
@@ -81,7 +82,7 @@ func (b *catalogBuilder) addRelation(v [][]byte) error {
 	}
 	oid, err := strconv.ParseUint(string(v[1]), 10, 32)
 	if err != nil {
-		return &errProtocol{"malformed catalog row from backend"}
+		return pgwire.Violation("malformed catalog row from backend")
 	}
 	b.cat.maxOID = uint32(oid)
 	return nil
@@ -151,7 +152,7 @@ func bound(ctes []string, name string) bool {
 // more. A write through a view or a table with rules too
 // (writesThroughRules). Client pump.
 func (s *session) freshBeforeUnknown(typ byte, a *sqlrewrite.Analysis) {
-	if typ != feQuery && typ != feParse || s.srv.protect == nil {
+	if typ != pgwire.FeQuery && typ != pgwire.FeParse || s.srv.protect == nil {
 		return
 	}
 	if cat := s.catalog.Load(); cat.unknownRelation(a, false) != "" || cat.writesThroughRules(a) {

@@ -10,6 +10,7 @@ import (
 	"github.com/phiguard/phiguard/internal/pgcollate"
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgorder"
+	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
@@ -61,7 +62,7 @@ WHERE l.oid IN (100, 950, 951) OR l.oid IN (SELECT a.attcollation FROM pg_catalo
 func (b *catalogBuilder) addCollation(v [][]byte) error {
 	oid, err := strconv.ParseUint(string(v[0]), 10, 32)
 	if err != nil {
-		return &errProtocol{"malformed catalog row from backend"}
+		return pgwire.Violation("malformed catalog row from backend")
 	}
 	b.cat.collations[uint32(oid)] = collationEntry{collate: bytes.Clone(v[1]), ctype: bytes.Clone(v[2]), deterministic: bytes.Clone(v[3])}
 	return nil

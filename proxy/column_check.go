@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/policy"
 )
 
@@ -35,7 +36,7 @@ import (
 // "attnum:name" joined by commas, in attribute order, with ":-" after a
 // column the role may not insert.
 func columnsQuery(oid uint32) []byte {
-	return queryMessage([]byte(`SELECT pg_catalog.string_agg(a.attnum::pg_catalog.text || ':' || a.attname ||
+	return pgwire.QueryMessage([]byte(`SELECT pg_catalog.string_agg(a.attnum::pg_catalog.text || ':' || a.attname ||
   CASE WHEN pg_catalog.has_column_privilege(a.attrelid, a.attnum, 'INSERT') THEN '' ELSE ':-' END, ',' ORDER BY a.attnum)
 FROM pg_catalog.pg_attribute a WHERE a.attrelid = ` + strconv.FormatUint(uint64(oid), 10) + ` AND a.attnum > 0 AND NOT a.attisdropped`))
 }
@@ -127,20 +128,20 @@ func (s *session) awaitBackend(done <-chan struct{}) waited {
 
 // columnsAnswer takes the answer to columnsQuery (backend pump).
 func (s *session) columnsAnswer(head *expectation, typ byte) error {
-	body, err := s.br.body()
+	body, err := s.br.Body()
 	if err != nil {
 		return err
 	}
 	switch typ {
-	case beDataRow:
+	case pgwire.BeDataRow:
 		var row pgproto3.DataRow
 		if err := row.Decode(body); err != nil || len(row.Values) != 1 {
-			return &errProtocol{"malformed column list from backend"}
+			return pgwire.Violation("malformed column list from backend")
 		}
 		head.columns = string(row.Values[0])
-	case beErrorResponse:
+	case pgwire.BeErrorResponse:
 		head.columnsFailed = true
-	case beReadyForQuery:
+	case pgwire.BeReadyForQuery:
 		s.expects.pop()
 		close(head.done)
 	}

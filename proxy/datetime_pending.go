@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"github.com/phiguard/phiguard/internal/pgvalue"
+	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
@@ -33,12 +34,12 @@ import (
 // (client pump, before the message's handler).
 func (s *session) noteDatetimeChange(typ byte, a *sqlrewrite.Analysis) {
 	s.datetimeBefore, s.datetimeInRequest = s.datetimeSent, false
-	changes, early := typ == feFunctionCall, false // set_config called by OID
-	if (typ == feQuery || typ == feParse) && a != nil {
+	changes, early := typ == pgwire.FeFunctionCall, false // set_config called by OID
+	if (typ == pgwire.FeQuery || typ == pgwire.FeParse) && a != nil {
 		for i, st := range a.Statements {
 			// A Parse runs nothing; a Query's statement runs, and may run
 			// code of the database's users unseen (datetime_free.go).
-			if st.MayChangeDatetime() || typ == feQuery && mayRunCode(st) {
+			if st.MayChangeDatetime() || typ == pgwire.FeQuery && mayRunCode(st) {
 				changes, early = true, early || i < len(a.Statements)-1
 			}
 		}
@@ -47,7 +48,7 @@ func (s *session) noteDatetimeChange(typ byte, a *sqlrewrite.Analysis) {
 		return
 	}
 	s.datetimeSent++
-	s.datetimeInRequest = typ == feQuery && early
+	s.datetimeInRequest = typ == pgwire.FeQuery && early
 	s.expects.mu.Lock()
 	s.expects.datetimeEpoch = s.datetimeSent
 	s.expects.mu.Unlock()

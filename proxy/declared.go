@@ -6,6 +6,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgvalue"
+	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/policy"
 )
 
@@ -125,13 +126,13 @@ func (s *session) presentParameterTypes(st *stmtInfo, injected bool) (bool, erro
 	if st == nil || len(st.params) == 0 && st.again == nil && st.termParams == nil {
 		return false, nil
 	}
-	body, err := s.br.body()
+	body, err := s.br.Body()
 	if err != nil {
 		return false, err
 	}
 	var pd pgproto3.ParameterDescription
 	if err := pd.Decode(body); err != nil {
-		return false, &errProtocol{"malformed ParameterDescription from backend"}
+		return false, pgwire.Violation("malformed ParameterDescription from backend")
 	}
 	if (st.hidden != nil || st.termParams != nil) && st.clientParams <= len(pd.ParameterOIDs) {
 		pd.ParameterOIDs = pd.ParameterOIDs[:st.clientParams] // the client never sees the hidden ones

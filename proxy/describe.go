@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"encoding/binary"
+
+	"github.com/phiguard/phiguard/internal/pgwire"
 )
 
 // A result's shape. phiguard decrypts a row only when it knows which of
@@ -42,12 +44,12 @@ func (s *session) describeThenExecute(portal string, executeBody []byte) []byte 
 	x := &expectation{kind: expDescribePortal, name: portal, injected: true}
 	s.expects.push(x)
 	out := make([]byte, 0, 1+4+2+len(portal)+1+4+len(executeBody))
-	out = append(out, feDescribe)
+	out = append(out, pgwire.FeDescribe)
 	out = binary.BigEndian.AppendUint32(out, uint32(4+1+len(portal)+1))
 	out = append(out, 'P')
 	out = append(out, portal...)
 	out = append(out, 0)
-	out = append(out, feExecute)
+	out = append(out, pgwire.FeExecute)
 	out = binary.BigEndian.AppendUint32(out, uint32(4+len(executeBody)))
 	return append(out, executeBody...)
 }

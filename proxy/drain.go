@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
 )
 
 // Graceful shutdown ends each session at the first moment it is idle: no
@@ -38,7 +39,7 @@ func (s *session) waitForClient(atBoundary bool) error {
 		s.waiting = true
 		s.mu.Unlock()
 
-		err := s.cr.wait()
+		err := s.cr.Wait()
 
 		s.mu.Lock()
 		s.waiting = false
@@ -84,7 +85,7 @@ func (s *session) drain() {
 // terminateBackend ends the backend session politely before a drain.
 func (s *session) terminateBackend() error {
 	s.terminating.Store(true)
-	s.bw.Write(terminateMessage)
+	s.bw.Write(pgwire.TerminateMessage)
 	s.flushBackend()
 	return errDrained
 }

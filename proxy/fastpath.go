@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/sqlrewrite"
 
 	"github.com/phiguard/phiguard/audit"
@@ -29,12 +30,12 @@ import (
 // protectFunctionCall handles a FunctionCall: it returns the marker that
 // stands in for a refused call, or nil to forward the call as it came.
 func (s *session) protectFunctionCall() ([]byte, error) {
-	body, err := s.cr.body()
+	body, err := s.cr.Body()
 	if err != nil {
 		return nil, err
 	}
 	if len(body) < 4 {
-		return nil, &errProtocol{"malformed FunctionCall message"}
+		return nil, pgwire.Violation("malformed FunctionCall message")
 	}
 	oid := binary.BigEndian.Uint32(body)
 	// The record's text names the function by OID: an identifier, so the
@@ -50,7 +51,7 @@ func (s *session) protectFunctionCall() ([]byte, error) {
 		return nil, nil
 	}
 	x.decision = audit.Deny
-	return queryMessage(s.refuseStatement(pe, a)), nil
+	return pgwire.QueryMessage(s.refuseStatement(pe, a)), nil
 }
 
 // fastpathRefusal says why a FunctionCall may not run, or nil. (With a
@@ -74,9 +75,9 @@ func (s *session) fastpathRefusal(oid uint32) *pgerr.Error {
 // 08P01, as PostgreSQL would: no message the guard does not know reaches
 // the backend.
 var frontendMessages = [256]bool{
-	feBind: true, feClose: true, feCopyData: true, feCopyDone: true, feCopyFail: true,
-	feDescribe: true, feExecute: true, feFlush: true, feFunctionCall: true, feParse: true,
-	feQuery: true, feSync: true, feTerminate: true,
+	pgwire.FeBind: true, pgwire.FeClose: true, pgwire.FeCopyData: true, pgwire.FeCopyDone: true, pgwire.FeCopyFail: true,
+	pgwire.FeDescribe: true, pgwire.FeExecute: true, pgwire.FeFlush: true, pgwire.FeFunctionCall: true, pgwire.FeParse: true,
+	pgwire.FeQuery: true, pgwire.FeSync: true, pgwire.FeTerminate: true,
 }
 
 // checkFrontendMessage refuses a message type outside frontendMessages.
@@ -84,5 +85,5 @@ func checkFrontendMessage(typ byte) error {
 	if frontendMessages[typ] {
 		return nil
 	}
-	return &errProtocol{fmt.Sprintf("invalid frontend message type %d", typ)}
+	return pgwire.Violation(fmt.Sprintf("invalid frontend message type %d", typ))
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
 	"go.uber.org/zap"
 )
 
@@ -35,9 +36,9 @@ func (s *session) login(ctx context.Context, hello *clientHello) bool {
 	}
 	backend.SetDeadline(time.Now().Add(s.srv.cfg.Backend.AuthTimeout.Std()))
 	leg := &backendLeg{Conn: backend, login: true}
-	s.cr = &msgReader{br: s.clientBuf, max: s.srv.cfg.Limits.MaxMessageBytes}
+	s.cr = pgwire.ReaderOver(s.clientBuf, s.srv.cfg.Limits.MaxMessageBytes)
 	s.cw = bufio.NewWriterSize(s.client, writeBufferSize)
-	s.br = newMsgReader(leg, readBufferSize, s.srv.cfg.Limits.MaxMessageBytes)
+	s.br = pgwire.NewMsgReader(leg, readBufferSize, s.srv.cfg.Limits.MaxMessageBytes)
 	s.bw = bufio.NewWriterSize(leg, writeBufferSize)
 	if _, err := s.bw.Write(hello.raw); err != nil || s.flushBackend() != nil {
 		s.refuse("backend_unreachable", pgerr.Fatal(pgerr.ConnectionFailure, "phiguard lost the database backend during startup"))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/config"
+	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/internal/race"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
@@ -55,10 +56,10 @@ func answerQueries(t testing.TB) func(c net.Conn) {
 		greet(t, c, 1, []byte{1, 2, 3, 4})
 		for {
 			typ, _, err := readMsg(c)
-			if err != nil || typ == feTerminate {
+			if err != nil || typ == pgwire.FeTerminate {
 				return
 			}
-			if typ == feQuery {
+			if typ == pgwire.FeQuery {
 				c.Write(encode(t, &pgproto3.CommandComplete{CommandTag: []byte("SELECT 0")}, &pgproto3.ReadyForQuery{TxStatus: 'I'}))
 			}
 		}
@@ -227,10 +228,10 @@ func roundTrip(t *testing.T, c net.Conn, br io.Reader, sql string) {
 			t.Errorf("reading the reply: %v", err)
 			return
 		}
-		if typ == beErrorResponse {
+		if typ == pgwire.BeErrorResponse {
 			t.Errorf("%.40s...: %q", sql, body)
 		}
-		if typ == beReadyForQuery {
+		if typ == pgwire.BeReadyForQuery {
 			return
 		}
 	}
@@ -255,32 +256,4 @@ func samplePeakHeap() func() int64 {
 		}
 	}()
 	return func() int64 { close(stop); return <-done }
-}
-
-// TestReaderLetsGoOfLargeMessage: a message too large for the read buffer
-// is copied to be inspected; the copy must go as soon as the reader waits
-// for the next message, not when that message arrives.
-func TestReaderLetsGoOfLargeMessage(t *testing.T) {
-	c1, c2 := net.Pipe()
-	defer c1.Close()
-	defer c2.Close()
-	msg := encode(t, &pgproto3.Query{String: strings.Repeat("x", 4*readBufferSize)})
-	go c2.Write(msg)
-	r := newMsgReader(c1, readBufferSize, 1<<20)
-	if typ, _, err := r.next(); err != nil || typ != feQuery {
-		t.Fatalf("next: %q %v", typ, err)
-	}
-	if m, err := r.whole(); err != nil || len(m) != len(msg) {
-		t.Fatalf("whole: %d bytes, %v", len(m), err)
-	}
-	c1.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-	if err := r.wait(); err == nil {
-		t.Fatal("wait returned without input")
-	}
-	if r.big != nil {
-		t.Errorf("the reader still holds the last %d-byte message while waiting for the next", len(r.big))
-	}
-	if r.br.Size() != readBufferSize {
-		t.Errorf("read buffer grew to %d bytes", r.br.Size())
-	}
 }

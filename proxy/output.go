@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/internal/pgvalue"
+	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
@@ -64,7 +65,7 @@ func (s *session) loadOutputSettings() error {
 		return nil
 	}
 	b := &outputBuilder{}
-	if err := s.ownQuery(queryMessage([]byte(outputQuery)), b.add); err != nil {
+	if err := s.ownQuery(pgwire.QueryMessage([]byte(outputQuery)), b.add); err != nil {
 		return err
 	}
 	b.store(s)
@@ -139,20 +140,20 @@ func (s *session) queueOutputQuery() error {
 	}
 	s.outputSeen = false
 	s.expects.push(&expectation{kind: expOutput, output: &outputBuilder{}})
-	_, err := s.bw.Write(queryMessage([]byte(outputQuery)))
+	_, err := s.bw.Write(pgwire.QueryMessage([]byte(outputQuery)))
 	return err
 }
 
 // outputAnswer takes the queued query's answer (backend pump).
 func (s *session) outputAnswer(head *expectation, typ byte) error {
-	body, err := s.br.body()
+	body, err := s.br.Body()
 	if err != nil {
 		return err
 	}
 	if err := head.output.add(typ, body); err != nil {
 		return err
 	}
-	if typ == beReadyForQuery {
+	if typ == pgwire.BeReadyForQuery {
 		s.expects.pop()
 		head.output.store(s)
 	}
@@ -166,7 +167,7 @@ type outputBuilder struct {
 }
 
 func (b *outputBuilder) add(typ byte, body []byte) error {
-	if typ != beDataRow {
+	if typ != pgwire.BeDataRow {
 		return nil
 	}
 	var row pgproto3.DataRow

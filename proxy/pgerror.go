@@ -1,5 +1,7 @@
 package proxy
 
+import "github.com/phiguard/phiguard/internal/pgwire"
+
 // phiguard's own errors are pgerr.Errors (internal/pgerr holds the one
 // SQLSTATE vocabulary); this file reads the backend's ErrorResponses.
 
@@ -9,7 +11,7 @@ package proxy
 func errorField(body []byte, field byte) ([]byte, bool) {
 	for len(body) > 0 && body[0] != 0 {
 		f := body[0]
-		val, rest, ok := cstring(body[1:])
+		val, rest, ok := pgwire.Cstring(body[1:])
 		if !ok {
 			return nil, false
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
 )
 
 // Proxy-side results read in portions (docs/search.md). A client may
@@ -51,7 +52,7 @@ var suspendedTag = []byte{}
 // 0 and a negative one as all rows) and returns the body to send
 // instead: the same without the limit.
 func executeLimit(body []byte) (uint32, []byte, *pgerr.Error) {
-	_, rest, ok := cstring(body)
+	_, rest, ok := pgwire.Cstring(body)
 	if !ok || len(rest) < 4 {
 		return 0, nil, pgerr.New(pgerr.ProtocolViolation, "malformed Execute message")
 	}
@@ -67,7 +68,7 @@ func executeLimit(body []byte) (uint32, []byte, *pgerr.Error) {
 // executeMessage frames an Execute's body.
 func executeMessage(body []byte) []byte {
 	out := make([]byte, 0, 5+len(body))
-	out = append(out, feExecute)
+	out = append(out, pgwire.FeExecute)
 	out = binary.BigEndian.AppendUint32(out, uint32(4+len(body)))
 	return append(out, body...)
 }
@@ -127,7 +128,7 @@ func (s *session) serveRows(head *expectation, rows [][][]byte, subjects []*resu
 	tag := suspendedTag
 	if suspend {
 		head.dataRows = int64(len(rows))
-		buf = append(buf, bePortalSuspended, 0, 0, 0, 4)
+		buf = append(buf, pgwire.BePortalSuspended, 0, 0, 0, 4)
 	} else {
 		tag = fmt.Appendf(nil, "SELECT %d", len(rows))
 		if buf, err = (&pgproto3.CommandComplete{CommandTag: tag}).Encode(buf); err != nil {
@@ -153,7 +154,7 @@ func (s *session) writeRows(head *expectation, rows [][][]byte, subjects []*resu
 		// pgproto3's Encode was a seventh of a 2,000-row sort's time in
 		// phiguard (bench/search's care-team list).
 		start := len(buf)
-		buf = appendRowBody(append(buf, beDataRow, 0, 0, 0, 0), values)
+		buf = appendRowBody(append(buf, pgwire.BeDataRow, 0, 0, 0, 0), values)
 		binary.BigEndian.PutUint32(buf[start+1:], uint32(len(buf)-start-1))
 		if len(buf) > 64<<10 {
 			if _, err := s.cw.Write(buf); err != nil {

@@ -3,6 +3,7 @@ package proxy
 import (
 	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/sqlrewrite"
 	"go.uber.org/zap"
 )
@@ -15,7 +16,7 @@ import (
 // to a result phiguard already failed.
 func (s *session) protectBackend(typ byte) (bool, error) {
 	head := s.expects.head()
-	asynchronous := typ == beNoticeResponse || typ == beParameterStatus || typ == beNotification
+	asynchronous := typ == pgwire.BeNoticeResponse || typ == pgwire.BeParameterStatus || typ == pgwire.BeNotification
 	if head.kind == expCatalog && !asynchronous {
 		return true, s.catalogAnswer(head, typ)
 	}
@@ -51,21 +52,21 @@ func (s *session) protectBackend(typ byte) (bool, error) {
 type backendHandler func(s *session, typ byte, head *expectation) (bool, error)
 
 var backendHandlers = [256]backendHandler{
-	beErrorResponse:        (*session).onBackendError,
-	beReadyForQuery:        (*session).onReadyForQuery,
-	beParameterStatus:      (*session).onParameterStatus,
-	beParseComplete:        (*session).onParseComplete,
-	beBindComplete:         (*session).onBindComplete,
-	beCloseComplete:        (*session).onCloseComplete,
-	beParameterDescription: (*session).onParameterDescription,
-	beNoData:               (*session).onNoData,
-	beRowDescription:       (*session).onRowDescription,
-	beDataRow:              (*session).onDataRow,
-	beCopyData:             (*session).onCopyData,
-	beFunctionCallResponse: (*session).onFunctionCallResponse,
-	beCommandComplete:      (*session).onCommandComplete,
-	beEmptyQuery:           (*session).onCommandComplete,
-	bePortalSuspended:      (*session).onCommandComplete,
+	pgwire.BeErrorResponse:        (*session).onBackendError,
+	pgwire.BeReadyForQuery:        (*session).onReadyForQuery,
+	pgwire.BeParameterStatus:      (*session).onParameterStatus,
+	pgwire.BeParseComplete:        (*session).onParseComplete,
+	pgwire.BeBindComplete:         (*session).onBindComplete,
+	pgwire.BeCloseComplete:        (*session).onCloseComplete,
+	pgwire.BeParameterDescription: (*session).onParameterDescription,
+	pgwire.BeNoData:               (*session).onNoData,
+	pgwire.BeRowDescription:       (*session).onRowDescription,
+	pgwire.BeDataRow:              (*session).onDataRow,
+	pgwire.BeCopyData:             (*session).onCopyData,
+	pgwire.BeFunctionCallResponse: (*session).onFunctionCallResponse,
+	pgwire.BeCommandComplete:      (*session).onCommandComplete,
+	pgwire.BeEmptyQuery:           (*session).onCommandComplete,
+	pgwire.BePortalSuspended:      (*session).onCommandComplete,
 }
 
 // onBackendError: phiguard's own refusals (their markers) become its
@@ -73,7 +74,7 @@ var backendHandlers = [256]backendHandler{
 // the queue skips to Sync as PostgreSQL does, and for a role with rules
 // fields that can carry values are removed.
 func (s *session) onBackendError(_ byte, head *expectation) (bool, error) {
-	body, err := s.br.body()
+	body, err := s.br.Body()
 	if err != nil {
 		return false, err
 	}
@@ -177,7 +178,7 @@ func (s *session) replaceRefusal(body []byte, head *expectation) (bool, error) {
 }
 
 func (s *session) onReadyForQuery(_ byte, head *expectation) (bool, error) {
-	body, err := s.br.body()
+	body, err := s.br.Body()
 	if err != nil {
 		return false, err
 	}
@@ -215,7 +216,7 @@ func (s *session) transactionEnded() {
 // onParameterStatus ends the session when the backend reports a setting
 // phiguard cannot parse under (settings.go); otherwise it passes.
 func (s *session) onParameterStatus(_ byte, _ *expectation) (bool, error) {
-	body, err := s.br.body()
+	body, err := s.br.Body()
 	if err != nil {
 		return false, err
 	}
@@ -270,7 +271,7 @@ func (s *session) describe(head *expectation, fields []*resultField) bool {
 // column rule limits) and presents their original types.
 func (s *session) onRowDescription(_ byte, head *expectation) (bool, error) {
 	dropped := s.suppress
-	body, err := s.br.body()
+	body, err := s.br.Body()
 	if err != nil {
 		return false, err
 	}
@@ -344,7 +345,7 @@ func (s *session) onDataRow(_ byte, head *expectation) (bool, error) {
 		head.read = s.readColumns(fields)
 	}
 	s.noteOutputChanging(head)
-	body, err := s.br.body()
+	body, err := s.br.Body()
 	if err != nil {
 		return false, err
 	}
@@ -370,7 +371,7 @@ func (s *session) onCopyData(_ byte, head *expectation) (bool, error) {
 		}
 		return s.suppress, nil
 	}
-	body, err := s.br.body()
+	body, err := s.br.Body()
 	if err != nil {
 		return false, err
 	}
@@ -417,7 +418,7 @@ func (s *session) onCommandComplete(typ byte, head *expectation) (bool, error) {
 		s.portalFailed(head) // failed mid-way (portions.go)
 	}
 	var sortedTag []byte
-	if head.sort != nil && typ == beCommandComplete && !dropped {
+	if head.sort != nil && typ == pgwire.BeCommandComplete && !dropped {
 		if s.nextRound(head) { // protect_rounds.go: the statement runs again
 			return true, nil
 		}
@@ -427,15 +428,15 @@ func (s *session) onCommandComplete(typ byte, head *expectation) (bool, error) {
 		}
 		sortedTag, dropped = t, true
 	}
-	if typ == beCommandComplete && (head.kind == expExecute || head.kind == expQuery) {
+	if typ == pgwire.BeCommandComplete && (head.kind == expExecute || head.kind == expQuery) {
 		s.noteOutputChange(head)
 		s.confirmCursors(head, head.completed)
 		head.completed++
 	}
 	if head.kind == expExecute || head.kind == expQuery {
 		var tag []byte
-		if typ == beCommandComplete {
-			tag, _ = s.br.body()
+		if typ == pgwire.BeCommandComplete {
+			tag, _ = s.br.Body()
 			if sortedTag != nil {
 				tag = sortedTag
 			}
@@ -546,14 +547,14 @@ func (s *session) recordRefusal(r refusal, head *expectation) {
 
 // catalogAnswer consumes one message of phiguard's own catalog query.
 func (s *session) catalogAnswer(head *expectation, typ byte) error {
-	body, err := s.br.body()
+	body, err := s.br.Body()
 	if err != nil {
 		return err
 	}
 	if err := head.catalog.add(typ, body); err != nil {
 		return err
 	}
-	if typ == beReadyForQuery {
+	if typ == pgwire.BeReadyForQuery {
 		s.expects.pop()
 		if head.done != nil {
 			defer close(head.done)

@@ -1,12 +1,12 @@
 package proxy
 
 import (
-	"encoding/binary"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/sqlrewrite"
@@ -21,7 +21,7 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 	// A reload reaches the session at its next message that runs
 	// something: Query, Parse, Bind, Execute (a suspended portal resumed)
 	// or FunctionCall.
-	if s.srv.protect != nil && (typ == feQuery || typ == feParse || typ == feBind || typ == feExecute || typ == feFunctionCall) && s.bindPolicy() {
+	if s.srv.protect != nil && (typ == pgwire.FeQuery || typ == pgwire.FeParse || typ == pgwire.FeBind || typ == pgwire.FeExecute || typ == pgwire.FeFunctionCall) && s.bindPolicy() {
 		s.objsNeeded = true
 	}
 	s.freshBeforeCopy(typ, a)
@@ -32,13 +32,13 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 	if a != nil && s.srv.protect != nil && hasDDL(a) {
 		s.ddlSeen = true
 	}
-	if s.srv.protect != nil && (typ == feFunctionCall || a != nil && mayChangeOutput(a)) {
+	if s.srv.protect != nil && (typ == pgwire.FeFunctionCall || a != nil && mayChangeOutput(a)) {
 		// Read extra_float_digits and bytea_output after it (output.go);
 		// a FunctionCall may be set_config itself.
 		s.outputSeen = true
 	}
 	s.noteDatetimeChange(typ, a) // datetime_pending.go
-	if typ == feQuery {
+	if typ == pgwire.FeQuery {
 		s.forgetVariants(a) // protect_search_variants.go
 	}
 	s.noteSettingsUnseen(typ, a) // settings_unseen.go
@@ -52,17 +52,17 @@ func (s *session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 type clientHandler func(s *session, typ byte, a *sqlrewrite.Analysis) ([]byte, error)
 
 var clientHandlers = [256]clientHandler{
-	feCopyData:     (*session).onCopyIn,
-	feCopyDone:     (*session).onCopyIn,
-	feCopyFail:     (*session).onCopyIn,
-	feFunctionCall: func(s *session, _ byte, _ *sqlrewrite.Analysis) ([]byte, error) { return s.protectFunctionCall() },
-	feQuery:        (*session).onQuery,
-	feParse:        (*session).onParse,
-	feBind:         (*session).onBind,
-	feDescribe:     (*session).onDescribeOrClose,
-	feClose:        (*session).onDescribeOrClose,
-	feExecute:      (*session).onExecute,
-	feSync:         (*session).onSync,
+	pgwire.FeCopyData:     (*session).onCopyIn,
+	pgwire.FeCopyDone:     (*session).onCopyIn,
+	pgwire.FeCopyFail:     (*session).onCopyIn,
+	pgwire.FeFunctionCall: func(s *session, _ byte, _ *sqlrewrite.Analysis) ([]byte, error) { return s.protectFunctionCall() },
+	pgwire.FeQuery:        (*session).onQuery,
+	pgwire.FeParse:        (*session).onParse,
+	pgwire.FeBind:         (*session).onBind,
+	pgwire.FeDescribe:     (*session).onDescribeOrClose,
+	pgwire.FeClose:        (*session).onDescribeOrClose,
+	pgwire.FeExecute:      (*session).onExecute,
+	pgwire.FeSync:         (*session).onSync,
 }
 
 // onCopyIn encrypts the rows of a COPY FROM STDIN being rewritten.
@@ -82,7 +82,7 @@ func (s *session) onQuery(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 		s.expects.push(x)
 		return nil, nil
 	}
-	body, err := s.cr.body()
+	body, err := s.cr.Body()
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +96,7 @@ func (s *session) onQuery(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 	x.decision, x.rule, x.glass = v.decision, v.rule, v.glass
 	if v.refusal != nil {
 		s.expects.push(x)
-		return queryMessage(s.refuseAccess(v, a)), nil
+		return pgwire.QueryMessage(s.refuseAccess(v, a)), nil
 	}
 	replaced := s.protectQuery(v.analysis, v.sql)
 	if replaced == nil && (v.access != nil && v.access.Changed || filled) {
@@ -130,7 +130,7 @@ func (s *session) onQuery(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 	}
 	if pe != nil {
 		s.expects.push(x)
-		return queryMessage(s.refuseStatement(pe, a)), nil
+		return pgwire.QueryMessage(s.refuseStatement(pe, a)), nil
 	}
 	if pe := s.startCopy(x, plan); pe != nil {
 		replaced = s.refuseStatement(pe, a)
@@ -146,42 +146,42 @@ func (s *session) onQuery(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 	}
 	s.expects.push(x)
 	if replaced != nil {
-		return queryMessage(replaced), nil
+		return pgwire.QueryMessage(replaced), nil
 	}
 	return nil, nil
 }
 
 func (s *session) onParse(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
-	body, err := s.cr.body()
+	body, err := s.cr.Body()
 	if err != nil {
 		return nil, err
 	}
-	name, _, _ := cstring(body)
+	name, _, _ := pgwire.Cstring(body)
 	closes := s.closeVariants(string(name)) // protect_search_variants.go: the name's old variants
 	out, err := s.protectParse(a, body, false)
 	if closes == nil || err != nil {
 		return out, err
 	}
 	if out == nil {
-		out = frame(feParse, body)
+		out = pgwire.Frame(pgwire.FeParse, body)
 	}
 	return append(closes, out...), nil
 }
 
 // onDescribeOrClose records which statement or portal the answer is about.
 func (s *session) onDescribeOrClose(typ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
-	body, err := s.cr.body()
+	body, err := s.cr.Body()
 	if err != nil {
 		return nil, err
 	}
 	if len(body) < 2 {
-		return nil, &errProtocol{fmt.Sprintf("message %q too short", typ)}
+		return nil, pgwire.Violation(fmt.Sprintf("message %q too short", typ))
 	}
-	name, _, _ := cstring(body[1:])
+	name, _, _ := pgwire.Cstring(body[1:])
 	var x *expectation
 	var closes []byte
 	switch {
-	case typ == feClose:
+	case typ == pgwire.FeClose:
 		x = s.expects.fresh(expClose)
 		x.name, x.closeS = string(name), body[0] == 'S'
 		if x.closeS {
@@ -206,7 +206,7 @@ func (s *session) onDescribeOrClose(typ byte, _ *sqlrewrite.Analysis) ([]byte, e
 	}
 	s.expects.push(x)
 	if closes != nil {
-		return append(closes, frame(typ, body)...), nil
+		return append(closes, pgwire.Frame(typ, body)...), nil
 	}
 	return nil, nil
 }
@@ -214,11 +214,11 @@ func (s *session) onDescribeOrClose(typ byte, _ *sqlrewrite.Analysis) ([]byte, e
 // onExecute admits a portal's execution: only portals phiguard saw bound,
 // with room for their audit record when they touch PHI.
 func (s *session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
-	body, err := s.cr.body()
+	body, err := s.cr.Body()
 	if err != nil {
 		return nil, err
 	}
-	name, _, _ := cstring(body)
+	name, _, _ := pgwire.Cstring(body)
 	x := s.expects.fresh(expExecute)
 	x.name, x.start = string(name), time.Now()
 	st, bound := s.clientPortals[x.name]
@@ -302,7 +302,7 @@ func (s *session) onSync(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 func (s *session) protectParse(a *sqlrewrite.Analysis, body []byte, injected bool) ([]byte, error) {
 	var msg pgproto3.Parse
 	if err := msg.Decode(body); err != nil {
-		return nil, &errProtocol{"malformed Parse message"}
+		return nil, pgwire.Violation("malformed Parse message")
 	}
 	s.copyIn = nil
 	again := &reprepared{query: msg.Query, oids: slices.Clone(msg.ParameterOIDs)}
@@ -447,7 +447,7 @@ func (s *session) protectBind(body []byte, b boundNames) ([]byte, error) {
 	}
 	msg, ok := s.bindScratch.splitBind(body) // bind_rewrite.go
 	if !ok {
-		return nil, &errProtocol{"malformed Bind message"}
+		return nil, pgwire.Violation("malformed Bind message")
 	}
 	var extra [][]byte
 	if info.hidden != nil || info.termParams != nil {
@@ -511,15 +511,6 @@ func (s *session) parseRefusal(a *sqlrewrite.Analysis, info *stmtInfo, cpe *pger
 	return cpe
 }
 
-// queryMessage builds a Query message for sql.
-func queryMessage(sql []byte) []byte {
-	msg := make([]byte, 5, 6+len(sql))
-	msg[0] = feQuery
-	binary.BigEndian.PutUint32(msg[1:5], uint32(4+len(sql)+1))
-	msg = append(msg, sql...)
-	return append(msg, 0)
-}
-
 // oidText is PostgreSQL's text type, the type of every cell.
 const oidText = 25
 
@@ -541,10 +532,10 @@ func hasDDL(a *sqlrewrite.Analysis) bool {
 // result columns to protected columns stays current. Its answer is
 // swallowed by the backend pump.
 func (s *session) refreshCatalogAfterDDL(typ byte) error {
-	if typ == feFunctionCall {
+	if typ == pgwire.FeFunctionCall {
 		return s.queueOutputQuery()
 	}
-	if typ != feQuery && typ != feSync {
+	if typ != pgwire.FeQuery && typ != pgwire.FeSync {
 		return nil
 	}
 	if err := s.queueOutputQuery(); err != nil {

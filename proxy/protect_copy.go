@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
 
 	"github.com/phiguard/phiguard/internal/pgcopy"
 	"github.com/phiguard/phiguard/policy"
@@ -264,12 +265,12 @@ var copySubjectField = &resultField{}
 func (s *session) copyInData(typ byte) ([]byte, error) {
 	r := s.copyIn
 	if r.aborted {
-		if typ != feCopyData {
+		if typ != pgwire.FeCopyData {
 			s.copyIn = nil
 		}
 		return []byte{}, nil // dropped: the backend has already failed the COPY
 	}
-	if typ == feCopyFail {
+	if typ == pgwire.FeCopyFail {
 		s.copyIn = nil
 		return nil, nil
 	}
@@ -287,9 +288,9 @@ func (s *session) copyInData(typ byte) ([]byte, error) {
 	if len(out) > 0 {
 		msg = copyDataMessage(out)
 	}
-	if typ == feCopyDone {
+	if typ == pgwire.FeCopyDone {
 		s.copyIn = nil
-		msg = append(msg, feCopyDone, 0, 0, 0, 4)
+		msg = append(msg, pgwire.FeCopyDone, 0, 0, 0, 4)
 	}
 	if msg == nil {
 		return []byte{}, nil // a partial row: wait for the rest
@@ -301,15 +302,15 @@ func (s *session) copyInData(typ byte) ([]byte, error) {
 // newline, CopyDone) completes.
 func (s *session) copyInRows(r *copyRewriter, typ byte) ([]byte, *pgerr.Error, error) {
 	var chunk []byte
-	if typ == feCopyData {
-		body, err := s.cr.body()
+	if typ == pgwire.FeCopyData {
+		body, err := s.cr.Body()
 		if err != nil {
 			return nil, nil, err
 		}
 		chunk = body
 	}
 	if r.bin != nil {
-		if typ == feCopyDone {
+		if typ == pgwire.FeCopyDone {
 			if len(r.bin.buf) > 0 {
 				return nil, binaryCopyError("the data ends inside a tuple"), nil
 			}
@@ -320,7 +321,7 @@ func (s *session) copyInRows(r *copyRewriter, typ byte) ([]byte, *pgerr.Error, e
 		})
 		return out, pe, nil
 	}
-	if typ == feCopyData {
+	if typ == pgwire.FeCopyData {
 		out, pe := r.rewriteRows(r.split.Feed(chunk), s.encryptField)
 		return out, pe, nil
 	}
@@ -334,14 +335,14 @@ func (s *session) copyInRows(r *copyRewriter, typ byte) ([]byte, *pgerr.Error, e
 
 func copyDataMessage(payload []byte) []byte {
 	msg := make([]byte, 5, 5+len(payload))
-	msg[0] = feCopyData
+	msg[0] = pgwire.FeCopyData
 	binary.BigEndian.PutUint32(msg[1:5], uint32(4+len(payload)))
 	return append(msg, payload...)
 }
 
 func copyFailMessage(reason []byte) []byte {
 	msg := make([]byte, 5, 6+len(reason))
-	msg[0] = feCopyFail
+	msg[0] = pgwire.FeCopyFail
 	msg = append(append(msg, reason...), 0)
 	binary.BigEndian.PutUint32(msg[1:5], uint32(len(msg)-1))
 	return msg

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/phiguard/phiguard/internal/pgcollate"
 	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/phiguard/phiguard/internal/pgcollate"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/phiguard/phiguard/internal/pgerr"

@@ -15,6 +15,7 @@ import (
 	"github.com/phiguard/phiguard/cellcipher"
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgvalue"
+	"github.com/phiguard/phiguard/internal/pgwire"
 
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
@@ -434,7 +435,7 @@ func sqlstateField(pe *pgerr.Error) zap.Field { return zap.String("sqlstate", st
 // parseMessage builds a Parse message with no parameter types.
 func parseMessage(name, sql []byte) []byte {
 	msg := make([]byte, 5, 5+len(name)+len(sql)+4)
-	msg[0] = feParse
+	msg[0] = pgwire.FeParse
 	msg = append(msg, name...)
 	msg = append(msg, 0)
 	msg = append(msg, sql...)

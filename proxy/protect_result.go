@@ -10,6 +10,7 @@ import (
 	"github.com/phiguard/phiguard/cellcipher"
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgvalue"
+	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
@@ -80,7 +81,7 @@ func (s *session) describeFields(body []byte, a *sqlrewrite.Analysis) ([]*result
 func (s *session) mapFields(body []byte, a *sqlrewrite.Analysis, cat *catalog, rules *ruleSet) ([]*resultField, []byte, error) {
 	var rd pgproto3.RowDescription
 	if err := rd.Decode(body); err != nil {
-		return nil, nil, &errProtocol{"malformed RowDescription from backend"}
+		return nil, nil, pgwire.Violation("malformed RowDescription from backend")
 	}
 	var fields []*resultField
 	protected := false

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
@@ -217,7 +218,7 @@ func (s *session) noteRoundBind(b boundNames, body, out []byte) {
 		}
 	}
 	if out == nil {
-		out = frame(feBind, body)
+		out = pgwire.Frame(pgwire.FeBind, body)
 	}
 	s.rounds.binds[b.portal] = roundBind{bind: slices.Clone(out), stmt: b.stmt, info: info}
 }
@@ -293,7 +294,7 @@ func (s *session) awaitRounds() error {
 	}
 	s.rounds.pending = nil
 	if r.extended {
-		if _, err := s.bw.Write(flushMessage); err != nil { // the rows come before the client's Sync
+		if _, err := s.bw.Write(pgwire.FlushMessage); err != nil { // the rows come before the client's Sync
 			return err
 		}
 	}
@@ -325,13 +326,13 @@ func (s *session) sendRound(r *roundState, m int64) error {
 	if !r.extended {
 		text, pe := roundText(r, m)
 		if pe != nil { // the first round's text was written the same way
-			return &errProtocol{"phiguard could not write a round of a sorted statement again"}
+			return pgwire.Violation("phiguard could not write a round of a sorted statement again")
 		}
-		out = queryMessage(text)
+		out = pgwire.QueryMessage(text)
 	} else {
 		var b pgproto3.Bind
 		if err := b.Decode(r.bind[5:]); err != nil || len(b.Parameters) == 0 {
-			return &errProtocol{"phiguard could not read back its own Bind"}
+			return pgwire.Violation("phiguard could not read back its own Bind")
 		}
 		b.Parameters[len(b.Parameters)-1] = multParam(m)
 		var err error
@@ -343,7 +344,7 @@ func (s *session) sendRound(r *roundState, m int64) error {
 		if err != nil {
 			return err
 		}
-		out = append(out, flushMessage...)
+		out = append(out, pgwire.FlushMessage...)
 	}
 	if _, err := s.bw.Write(out); err != nil {
 		return err
@@ -356,11 +357,11 @@ func (s *session) sendRound(r *roundState, m int64) error {
 func (s *session) roundAnswer(head *expectation, typ byte) bool {
 	r := head.sort.rounds
 	switch {
-	case typ == beReadyForQuery && r.skipReady:
+	case typ == pgwire.BeReadyForQuery && r.skipReady:
 		r.skipReady = false
-	case typ == beRowDescription && r.skipDescription:
+	case typ == pgwire.BeRowDescription && r.skipDescription:
 		r.skipDescription = false
-	case (typ == beCloseComplete || typ == beBindComplete) && r.skipCompletes > 0:
+	case (typ == pgwire.BeCloseComplete || typ == pgwire.BeBindComplete) && r.skipCompletes > 0:
 		r.skipCompletes--
 	default:
 		return false

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
@@ -309,7 +310,7 @@ func (s *session) closeVariants(name string) []byte {
 		x := s.expects.fresh(expClose)
 		x.name, x.closeS, x.injected = v.name, true, true
 		s.expects.push(x)
-		out = append(out, frame(feClose, append(append([]byte{'S'}, v.name...), 0))...)
+		out = append(out, pgwire.Frame(pgwire.FeClose, append(append([]byte{'S'}, v.name...), 0))...)
 	}
 	info.like.made, info.like.bound = nil, nil
 	return out

@@ -11,6 +11,7 @@ import (
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgorder"
 	"github.com/phiguard/phiguard/internal/pgvalue"
+	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
@@ -146,10 +147,10 @@ func orderPositionsRefusal(fields []*resultField, positions []int) *pgerr.Error 
 func hideSortColumns(body []byte, sp *sqlrewrite.SortPlan) ([]byte, error) {
 	var rd pgproto3.RowDescription
 	if err := rd.Decode(body); err != nil {
-		return nil, &errProtocol{"malformed RowDescription from backend"}
+		return nil, pgwire.Violation("malformed RowDescription from backend")
 	}
 	if len(rd.Fields) < sp.Hidden {
-		return nil, &errProtocol{"RowDescription without phiguard's sort columns"}
+		return nil, pgwire.Violation("RowDescription without phiguard's sort columns")
 	}
 	rd.Fields = rd.Fields[:len(rd.Fields)-sp.Hidden]
 	aggregateDescription(&rd, sp) // protect_aggregate.go
@@ -503,7 +504,7 @@ func (r *sortRun) sortedOrder(order []int32) []int32 {
 
 // holdSorted takes a DataRow of a statement sorted in the proxy.
 func (s *session) holdSorted(head *expectation, fields []*resultField) error {
-	body, err := s.br.body()
+	body, err := s.br.Body()
 	if err != nil {
 		return err
 	}
@@ -546,7 +547,7 @@ func (s *session) sortedBind(body, out []byte, b boundNames) ([]byte, error) {
 	}
 	var msg pgproto3.Bind
 	if err := msg.Decode(src); err != nil {
-		return nil, &errProtocol{"malformed Bind message"}
+		return nil, pgwire.Violation("malformed Bind message")
 	}
 	for range info.plan.Sort.Hidden {
 		msg.ResultFormatCodes = append(msg.ResultFormatCodes, 0)

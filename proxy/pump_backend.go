@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
 
 	"go.uber.org/zap"
 )
@@ -24,12 +25,12 @@ import (
 func (s *session) pumpBackend() error {
 	lastWasFatal := false
 	for {
-		if !s.br.buffered() {
+		if !s.br.Buffered() {
 			if err := s.flushClient(); err != nil {
 				return err
 			}
 		}
-		typ, _, err := s.br.next()
+		typ, _, err := s.br.Next()
 		if err != nil {
 			return s.backendGone(err, lastWasFatal)
 		}
@@ -44,8 +45,8 @@ func (s *session) pumpBackend() error {
 			}
 		}
 		switch typ {
-		case beReadyForQuery:
-			body, err := s.br.body()
+		case pgwire.BeReadyForQuery:
+			body, err := s.br.Body()
 			if err != nil {
 				return s.backendGone(err, false)
 			}
@@ -53,7 +54,7 @@ func (s *session) pumpBackend() error {
 			if len(body) > 0 {
 				status = body[0]
 			}
-			if err := s.br.forward(s.cw); err != nil {
+			if err := s.br.Forward(s.cw); err != nil {
 				return err
 			}
 			if err := s.flushClient(); err != nil {
@@ -61,19 +62,19 @@ func (s *session) pumpBackend() error {
 			}
 			s.finishRequest(status)
 			continue
-		case beErrorResponse:
-			body, err := s.br.body()
+		case pgwire.BeErrorResponse:
+			body, err := s.br.Body()
 			if err != nil {
 				return s.backendGone(err, false)
 			}
 			s.srv.metrics.Errors.WithLabelValues(sqlstateClass(body), "backend").Inc()
 			lastWasFatal = isFatal(body)
 		}
-		if err := s.br.forward(s.cw); err != nil {
+		if err := s.br.Forward(s.cw); err != nil {
 			return err
 		}
 		switch typ {
-		case beCopyInResponse, beCopyOutResponse, beCopyBothResponse:
+		case pgwire.BeCopyInResponse, pgwire.BeCopyOutResponse, pgwire.BeCopyBothResponse:
 			if err := s.flushClient(); err != nil {
 				return err
 			}
@@ -94,13 +95,13 @@ func (s *session) backendGone(err error, backendExplained bool) error {
 	if s.terminating.Load() || errors.Is(err, net.ErrClosed) {
 		return err
 	}
-	var proto *errProtocol
+	var proto *pgwire.ProtocolError
 	switch {
 	case errors.As(err, &proto):
 		// The backend is still there but sent something phiguard will not
 		// pass on (an oversized or malformed message): say that, not "lost".
 		s.log.Warn("backend protocol violation", zap.Error(err))
-		s.cw.Write(pgerr.Fatal(pgerr.ProtocolViolation, "phiguard refused a message from the database: "+proto.msg).Encode())
+		s.cw.Write(pgerr.Fatal(pgerr.ProtocolViolation, "phiguard refused a message from the database: "+proto.Msg).Encode())
 		s.srv.metrics.Errors.WithLabelValues("08", "phiguard").Inc()
 		s.flushClient()
 	case !backendExplained:

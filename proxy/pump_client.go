@@ -3,6 +3,7 @@ package proxy
 import (
 	"time"
 
+	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/sqlrewrite"
 	"go.uber.org/zap"
 )
@@ -25,7 +26,7 @@ func (s *session) pumpClient() error {
 		if again {
 			continue
 		}
-		typ, _, err := s.cr.next()
+		typ, _, err := s.cr.Next()
 		if err != nil {
 			return err
 		}
@@ -36,7 +37,7 @@ func (s *session) pumpClient() error {
 		var a *sqlrewrite.Analysis
 		var gated int64 // held from the parse gate until the statement is analysed
 		switch typ {
-		case feQuery, feParse:
+		case pgwire.FeQuery, pgwire.FeParse:
 			if s.tracking {
 				if err := s.awaitSettingsSeen(typ); err != nil { // settings_unseen.go
 					return err
@@ -50,16 +51,16 @@ func (s *session) pumpClient() error {
 				gated = s.srv.parseGate.acquire(len(sql))
 				a = s.observe(sql)
 			}
-			if typ == feQuery {
+			if typ == pgwire.FeQuery {
 				s.startRequest()
 				atBoundary = true
 			}
-		case feSync, feFunctionCall:
+		case pgwire.FeSync, pgwire.FeFunctionCall:
 			s.startRequest()
 			atBoundary = true
-		case feTerminate:
+		case pgwire.FeTerminate:
 			s.terminating.Store(true)
-			if err := s.cr.forward(s.bw); err != nil {
+			if err := s.cr.Forward(s.bw); err != nil {
 				return err
 			}
 			return s.flushBackend()
@@ -75,7 +76,7 @@ func (s *session) pumpClient() error {
 		if replaced != nil {
 			_, err = s.bw.Write(replaced)
 		} else {
-			err = s.cr.forward(s.bw)
+			err = s.cr.Forward(s.bw)
 		}
 		s.noteSegment(typ)
 		if err == nil && s.tracking && s.srv.protect != nil {
@@ -85,7 +86,7 @@ func (s *session) pumpClient() error {
 			return err
 		}
 		switch typ {
-		case feSync, feFlush, feQuery, feCopyDone, feCopyFail, feFunctionCall:
+		case pgwire.FeSync, pgwire.FeFlush, pgwire.FeQuery, pgwire.FeCopyDone, pgwire.FeCopyFail, pgwire.FeFunctionCall:
 			if err := s.flushBackend(); err != nil {
 				return err
 			}
@@ -105,7 +106,7 @@ func (s *session) readyForClient(atBoundary bool) (again bool, err error) {
 			return false, err
 		}
 	}
-	if s.cr.buffered() {
+	if s.cr.Buffered() {
 		return false, nil
 	}
 	if err := s.flushBackend(); err != nil {
@@ -120,11 +121,11 @@ func (s *session) readyForClient(atBoundary bool) (again bool, err error) {
 // statementText returns the SQL of a Query or Parse message, nil for a
 // malformed Parse (the backend answers that one).
 func (s *session) statementText(typ byte) ([]byte, error) {
-	body, err := s.cr.body()
+	body, err := s.cr.Body()
 	if err != nil {
 		return nil, err
 	}
-	if typ == feQuery {
+	if typ == pgwire.FeQuery {
 		return body[:max(len(body)-1, 0)], nil // drop the terminating NUL
 	}
 	sql, _ := parseQueryText(body)
@@ -134,11 +135,11 @@ func (s *session) statementText(typ byte) ([]byte, error) {
 // parseQueryText returns the SQL of a Parse message body: a statement name,
 // then the query, both NUL-terminated.
 func parseQueryText(body []byte) ([]byte, bool) {
-	_, rest, ok := cstring(body)
+	_, rest, ok := pgwire.Cstring(body)
 	if !ok {
 		return nil, false
 	}
-	sql, _, ok := cstring(rest)
+	sql, _, ok := pgwire.Cstring(rest)
 	return sql, ok
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
 )
 
 // What /readyz asks of the wire: would a client connecting now be
@@ -127,8 +128,8 @@ func probeStartup(user string) []byte {
 const maxProbeAnswer = 16 << 10
 
 func readProbeAnswer(conn net.Conn) error {
-	r := newMsgReader(conn, 1024, maxProbeAnswer)
-	typ, _, err := r.next()
+	r := pgwire.NewMsgReader(conn, 1024, maxProbeAnswer)
+	typ, _, err := r.Next()
 	if err != nil {
 		return fmt.Errorf("%w: reading the answer to the probe's StartupMessage: %w", ErrBackendUnreachable, err)
 	}
@@ -136,7 +137,7 @@ func readProbeAnswer(conn net.Conn) error {
 	case 'R': // AuthenticationRequest (or AuthenticationOk under trust)
 		return nil
 	case 'E':
-		body, err := r.body()
+		body, err := r.Body()
 		if err != nil {
 			return fmt.Errorf("%w: reading the backend's answer: %w", ErrBackendUnreachable, err)
 		}

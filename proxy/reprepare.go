@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
@@ -27,14 +28,14 @@ import (
 // statement again (reprepareStale) or else a Describe that learns the
 // statement's parameter types (describeForTypes, reprepare_types.go).
 func (s *session) onBind(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
-	body, err := s.cr.body()
+	body, err := s.cr.Body()
 	if err != nil {
 		return nil, err
 	}
 	var b boundNames
 	portal, stmt, results, ok := bindSummary(body)
 	if !ok {
-		return nil, &errProtocol{"malformed Bind message"}
+		return nil, pgwire.Violation("malformed Bind message")
 	}
 	b.portal, b.stmt, b.results = s.bindNames.intern(portal), s.bindNames.intern(stmt), results
 	again, err := s.reprepareStale(b.stmt) // before the Bind's expectation
@@ -60,7 +61,7 @@ func (s *session) onBind(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 		return out, err
 	}
 	if out == nil {
-		out = frame(feBind, body)
+		out = pgwire.Frame(pgwire.FeBind, body)
 	}
 	return append(again, out...), nil
 }
@@ -128,7 +129,7 @@ func (s *session) reprepareStale(name string) ([]byte, error) {
 	// (a Close of a name PostgreSQL does not know is no error).
 	s.clientStmts[name] = old
 	s.expects.push(closeX)
-	out := frame(feClose, append(append([]byte{'S'}, name...), 0))
+	out := pgwire.Frame(pgwire.FeClose, append(append([]byte{'S'}, name...), 0))
 
 	parse := pgproto3.Parse{Name: name, Query: old.again.query, ParameterOIDs: old.again.types()}
 	body, err := parse.Encode(nil)
@@ -146,7 +147,7 @@ func (s *session) reprepareStale(name string) ([]byte, error) {
 		return nil, err
 	}
 	if sent == nil {
-		sent = frame(feParse, body)
+		sent = pgwire.Frame(pgwire.FeParse, body)
 	}
 	return append(out, sent...), nil
 }

@@ -1,6 +1,10 @@
 package proxy
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/phiguard/phiguard/internal/pgwire"
+)
 
 // The parameter types a re-Parse declares (reprepare.go). PostgreSQL fixes
 // a statement's parameter types at its Parse: the ones the client
@@ -83,7 +87,7 @@ func (s *session) describeForTypes(name string, bindBody []byte) []byte {
 	x := s.expects.fresh(expDescribeStmt)
 	x.name, x.injected = name, true
 	s.expects.push(x)
-	return frame(feDescribe, append(append([]byte{'S'}, name...), 0))
+	return pgwire.Frame(pgwire.FeDescribe, append(append([]byte{'S'}, name...), 0))
 }
 
 // bindParamCount is the number of parameter values a Bind carries, which
@@ -91,7 +95,7 @@ func (s *session) describeForTypes(name string, bindBody []byte) []byte {
 // a malformed Bind (onBind reports it).
 func bindParamCount(b []byte) int {
 	for range 2 { // portal and statement names
-		_, rest, ok := cstring(b)
+		_, rest, ok := pgwire.Cstring(b)
 		if !ok {
 			return 0
 		}

@@ -232,7 +232,7 @@ func (srv *Server) newSession(conn net.Conn) *session {
 	var id [8]byte
 	mustRandom(id[:])
 	s := &session{srv: srv, id: hex.EncodeToString(id[:]), client: conn}
-	s.clientBuf = newMsgReader(conn, readBufferSize, 0).br
+	s.clientBuf = bufio.NewReaderSize(conn, readBufferSize)
 	s.log = srv.log.With(zap.String("session_id", s.id), zap.String("client_addr", conn.RemoteAddr().String()))
 	return s
 }

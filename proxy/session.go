@@ -14,6 +14,7 @@ import (
 
 	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
 	"go.uber.org/zap"
 )
 
@@ -56,10 +57,10 @@ type session struct {
 	backend    net.Conn
 	backendTLS *tls.ConnectionState // backend leg; nil when plaintext
 
-	cr *msgReader    // from the client
-	cw *bufio.Writer // to the client, owned by the backend pump
-	br *msgReader    // from the backend
-	bw *bufio.Writer // to the backend, owned by the client pump
+	cr *pgwire.MsgReader // from the client
+	cw *bufio.Writer     // to the client, owned by the backend pump
+	br *pgwire.MsgReader // from the backend
+	bw *bufio.Writer     // to the backend, owned by the client pump
 
 	user, database string
 	source         netip.Addr // client IP, for the per-source startup cap
@@ -291,17 +292,17 @@ func (s *session) pump() error {
 // was in flight, then tell the client why, when phiguard ended it.
 func (s *session) endAfterClient(err error, fromBackend chan error) error {
 	s.terminating.Store(true)
-	s.bw.Write(terminateMessage)
+	s.bw.Write(pgwire.TerminateMessage)
 	s.flushBackend()
 	s.backend.SetReadDeadline(time.Now().Add(time.Second))
 	<-fromBackend
-	var proto *errProtocol
+	var proto *pgwire.ProtocolError
 	switch {
 	case errors.Is(err, errDrained):
 		s.writeClientError(pgerr.Fatal(pgerr.AdminShutdown, "terminating connection because phiguard is shutting down"))
 	case errors.As(err, &proto):
 		s.srv.metrics.ConnectionsRefused.WithLabelValues("protocol").Inc()
-		s.writeClientError(pgerr.Fatal(pgerr.ProtocolViolation, proto.msg))
+		s.writeClientError(pgerr.Fatal(pgerr.ProtocolViolation, proto.Msg))
 		s.drainClient()
 	}
 	return err
@@ -323,11 +324,11 @@ func (s *session) forceClose() {
 // Its log lines are rate-limited (startlog.go): anyone can cause them.
 func (s *session) refuse(reason string, err error) {
 	var pe *pgerr.Error
-	var proto *errProtocol
+	var proto *pgwire.ProtocolError
 	switch {
 	case errors.As(err, &pe):
 	case errors.As(err, &proto):
-		pe = pgerr.Fatal(pgerr.ProtocolViolation, proto.msg)
+		pe = pgerr.Fatal(pgerr.ProtocolViolation, proto.Msg)
 		defer s.drainClient()
 	case isTimeout(err):
 		s.srv.metrics.ConnectionsRefused.WithLabelValues("startup_timeout").Inc()

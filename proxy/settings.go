@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
@@ -131,11 +132,11 @@ func (s *session) checkReportedSetting(body []byte) *pgerr.Error {
 	if s.srv.protect == nil {
 		return nil
 	}
-	name, rest, ok := cstring(body)
+	name, rest, ok := pgwire.Cstring(body)
 	if !ok {
 		return nil
 	}
-	value, _, _ := cstring(rest)
+	value, _, _ := pgwire.Cstring(rest)
 	switch string(name) {
 	case "TimeZone":
 		s.noteTimeZone(string(value))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
@@ -34,13 +35,13 @@ func (s *session) noteSettingsUnseen(typ byte, a *sqlrewrite.Analysis) {
 	if s.srv.protect == nil {
 		return
 	}
-	changes := typ == feFunctionCall
-	if (typ == feQuery || typ == feParse) && a != nil {
+	changes := typ == pgwire.FeFunctionCall
+	if (typ == pgwire.FeQuery || typ == pgwire.FeParse) && a != nil {
 		for _, st := range a.Statements {
 			// A Query's statements run: any may run code of the
 			// database's users unseen (a trigger, an operator, a
 			// default: datetime_free.go's mayRunCode).
-			changes = changes || st.MayChangeSettingsUnseen() || typ == feQuery && mayRunCode(st)
+			changes = changes || st.MayChangeSettingsUnseen() || typ == pgwire.FeQuery && mayRunCode(st)
 		}
 	}
 	if changes {
@@ -75,7 +76,7 @@ func (s *session) unseenAnswered(head *expectation) {
 // toward the backend first: the request waited for may be in it. Client
 // pump.
 func (s *session) awaitSettingsSeen(typ byte) error {
-	if typ != feQuery && typ != feParse || s.segmentOpen || s.unseenDone.Load() >= s.unseenSent {
+	if typ != pgwire.FeQuery && typ != pgwire.FeParse || s.segmentOpen || s.unseenDone.Load() >= s.unseenSent {
 		return nil
 	}
 	if err := s.flushBackend(); err != nil {

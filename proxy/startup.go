@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
 )
 
 // clientHello is what a client asked for in its startup phase: either a
@@ -58,7 +59,7 @@ func (s *session) negotiate() (*clientHello, error) {
 			// Bytes already sent after an SSLRequest would be read as if they
 			// had come over TLS: refuse them (CVE-2021-23214's lesson).
 			if s.clientBuf.Buffered() > 0 {
-				return nil, &errProtocol{"data received after SSLRequest before TLS was set up"}
+				return nil, pgwire.Violation("data received after SSLRequest before TLS was set up")
 			}
 			if tlsCfg == nil || s.tlsState != nil {
 				if _, err := s.client.Write([]byte{'N'}); err != nil {
@@ -78,7 +79,7 @@ func (s *session) negotiate() (*clientHello, error) {
 			}
 		case code == codeCancelRequest:
 			if len(pkt) < 16 {
-				return nil, &errProtocol{"CancelRequest too short"}
+				return nil, pgwire.Violation("CancelRequest too short")
 			}
 			return &clientHello{
 				cancel:       true,
@@ -98,7 +99,7 @@ func (s *session) negotiate() (*clientHello, error) {
 				"unsupported frontend protocol %d.%d: phiguard speaks protocol 3", code>>16, code&0xffff))
 		}
 	}
-	return nil, &errProtocol{"too many startup negotiation packets"}
+	return nil, pgwire.Violation("too many startup negotiation packets")
 }
 
 // startTLS upgrades the client connection. direct is PostgreSQL 17's
@@ -118,7 +119,7 @@ func (s *session) startTLS(direct bool) error {
 	}
 	st := conn.ConnectionState()
 	if direct && st.NegotiatedProtocol != "postgresql" {
-		return &errProtocol{"direct TLS connection without ALPN protocol \"postgresql\""}
+		return pgwire.Violation("direct TLS connection without ALPN protocol \"postgresql\"")
 	}
 	s.tlsState = &st
 	s.client = conn
@@ -130,13 +131,13 @@ func (s *session) startTLS(direct bool) error {
 func startupParams(b []byte) (map[string]string, error) {
 	params := map[string]string{}
 	for len(b) > 0 && b[0] != 0 {
-		k, rest, ok := cstring(b)
+		k, rest, ok := pgwire.Cstring(b)
 		if !ok {
-			return nil, &errProtocol{"unterminated startup parameter name"}
+			return nil, pgwire.Violation("unterminated startup parameter name")
 		}
-		v, rest, ok := cstring(rest)
+		v, rest, ok := pgwire.Cstring(rest)
 		if !ok {
-			return nil, &errProtocol{"unterminated startup parameter value"}
+			return nil, pgwire.Violation("unterminated startup parameter value")
 		}
 		params[string(k)] = string(v)
 		b = rest

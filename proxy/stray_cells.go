@@ -24,7 +24,7 @@ func (s *session) strayCellInRow() *pgerr.Error {
 	if s.srv.protect == nil {
 		return nil
 	}
-	body, err := s.br.body()
+	body, err := s.br.Body()
 	if err != nil || !keys.HasCellPrefix(body) {
 		return nil // a read error is the pump's to report
 	}
@@ -48,7 +48,7 @@ func (s *session) strayCellIn(where string) *pgerr.Error {
 	if s.srv.protect == nil {
 		return nil
 	}
-	body, err := s.br.body()
+	body, err := s.br.Body()
 	if err != nil || !keys.ContainsCell(body) {
 		return nil
 	}

@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
 )
 
 // An error PostgreSQL raises inside a transaction block aborts it: the
@@ -53,16 +54,12 @@ func abortMessages() []byte {
 	if err != nil {
 		panic("BUG: phiguard's abort does not encode: " + err.Error())
 	}
-	return append(msg, feSync, 0, 0, 0, 4)
+	return append(msg, pgwire.FeSync, 0, 0, 0, 4)
 }
 
 // errAbortDue wakes the client pump's wait for client input: the abort
 // is due (waitForClient).
 var errAbortDue = errors.New("phiguard's abort is due")
-
-// flushMessage is a Flush: it makes the backend send what it has, so that
-// the answer to a message of the client's releases a held ReadyForQuery.
-var flushMessage = []byte{feFlush, 0, 0, 0, 4}
 
 // ownKind reports whether an expectation is one of phiguard's own
 // requests, whose answers the client never sees.
@@ -133,7 +130,7 @@ func (s *session) serveAbort() error {
 			return nil
 		}
 		s.abortFlushed = true
-		if _, err := s.bw.Write(flushMessage); err != nil {
+		if _, err := s.bw.Write(pgwire.FlushMessage); err != nil {
 			return err
 		}
 		return s.flushBackend()
@@ -158,9 +155,9 @@ func (s *session) abortWaitingLocked() bool {
 func (s *session) noteSegment(typ byte) {
 	s.abortFlushed = false
 	switch typ {
-	case feParse, feBind, feDescribe, feExecute, feClose:
+	case pgwire.FeParse, pgwire.FeBind, pgwire.FeDescribe, pgwire.FeExecute, pgwire.FeClose:
 		s.midSegment = true
-	case feSync, feQuery:
+	case pgwire.FeSync, pgwire.FeQuery:
 		s.midSegment = false
 	}
 }
@@ -192,7 +189,7 @@ func (s *session) holdReady(status byte) bool {
 func (s *session) releaseHeld() error {
 	status := s.heldStatus
 	s.heldStatus = 0
-	if _, err := s.cw.Write([]byte{beReadyForQuery, 0, 0, 0, 5, status}); err != nil {
+	if _, err := s.cw.Write([]byte{pgwire.BeReadyForQuery, 0, 0, 0, 5, status}); err != nil {
 		return err
 	}
 	if err := s.flushClient(); err != nil {
@@ -207,15 +204,15 @@ func (s *session) releaseHeld() error {
 // false: the pump forwards it), else it is swallowed too. Backend pump.
 func (s *session) abortAnswer(head *expectation, typ byte) (bool, error) {
 	switch typ {
-	case beErrorResponse:
-		body, err := s.br.body()
+	case pgwire.BeErrorResponse:
+		body, err := s.br.Body()
 		if err != nil {
 			return false, err
 		}
 		code, _ := errorField(body, 'C')
 		head.failed = pgerr.Code(code)
-	case beReadyForQuery:
-		body, err := s.br.body()
+	case pgwire.BeReadyForQuery:
+		body, err := s.br.Body()
 		if err != nil {
 			return false, err
 		}

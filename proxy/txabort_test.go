@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/phiguard/phiguard/config"
+	"github.com/phiguard/phiguard/internal/pgwire"
 )
 
 // TestAbortWaitsForAClientFreeQueue: the abort is made due and sent only
@@ -56,7 +57,7 @@ func abortSession(t *testing.T, bs *bytes.Buffer) (s *session, client, backend *
 		t.Fatal(err)
 	}
 	client, backend = new(bytes.Buffer), new(bytes.Buffer)
-	s = &session{srv: srv, log: zap.NewNop(), br: newMsgReader(bs, 1024, 1<<20),
+	s = &session{srv: srv, log: zap.NewNop(), br: pgwire.NewMsgReader(bs, 1024, 1<<20),
 		cw: bufio.NewWriter(client), bw: bufio.NewWriter(backend),
 		stmts: map[string]*stmtInfo{}, portals: map[string]*portalInfo{}}
 	return s, client, backend
@@ -66,7 +67,7 @@ func abortSession(t *testing.T, bs *bytes.Buffer) (s *session, client, backend *
 // protectBackend's answer.
 func feed(t *testing.T, s *session) (typ byte, handled bool) {
 	t.Helper()
-	typ, _, err := s.br.next()
+	typ, _, err := s.br.Next()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,7 @@ func feed(t *testing.T, s *session) (typ byte, handled bool) {
 		t.Fatal(err)
 	}
 	if !handled {
-		if err := s.br.forward(s.cw); err != nil {
+		if err := s.br.Forward(s.cw); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -115,10 +116,10 @@ func TestAbortReplacesHeldReady(t *testing.T) {
 		t.Fatalf("sent the backend %q, want the abort", backend.Bytes())
 	}
 	feed(t, s) // the abort's error
-	if typ, handled := feed(t, s); typ != beReadyForQuery || handled {
+	if typ, handled := feed(t, s); typ != pgwire.BeReadyForQuery || handled {
 		t.Fatalf("the abort's ReadyForQuery: type %q handled %v, want it forwarded", typ, handled)
 	}
-	if want := []byte{beReadyForQuery, 0, 0, 0, 5, 'E'}; !bytes.Equal(client.Bytes(), want) {
+	if want := []byte{pgwire.BeReadyForQuery, 0, 0, 0, 5, 'E'}; !bytes.Equal(client.Bytes(), want) {
 		t.Fatalf("the client got %q, want only ReadyForQuery 'E'", client.Bytes())
 	}
 	if s.abortOwed || s.heldStatus != 0 {
@@ -137,19 +138,19 @@ func TestHeldReadyReleasedByPipelinedRequest(t *testing.T) {
 	s.abortOwed = true
 	feed(t, s) // held
 	s.expects.push(&expectation{kind: expParse})
-	s.noteSegment(feParse)
+	s.noteSegment(pgwire.FeParse)
 	for range 2 {
 		if err := s.serveAbort(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if !bytes.Equal(backend.Bytes(), flushMessage) {
+	if !bytes.Equal(backend.Bytes(), pgwire.FlushMessage) {
 		t.Fatalf("sent the backend %q, want one Flush", backend.Bytes())
 	}
-	if typ, handled := feed(t, s); typ != beParseComplete || handled {
+	if typ, handled := feed(t, s); typ != pgwire.BeParseComplete || handled {
 		t.Fatalf("ParseComplete: type %q handled %v", typ, handled)
 	}
-	want := append([]byte{beReadyForQuery, 0, 0, 0, 5, 'T'}, beParseComplete, 0, 0, 0, 4)
+	want := append([]byte{pgwire.BeReadyForQuery, 0, 0, 0, 5, 'T'}, pgwire.BeParseComplete, 0, 0, 0, 4)
 	if !bytes.Equal(client.Bytes(), want) {
 		t.Fatalf("the client got %q, want the held ReadyForQuery, then ParseComplete", client.Bytes())
 	}
