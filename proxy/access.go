@@ -252,7 +252,7 @@ func (s *session) readStamp() (string, error) {
 			}
 			stamp = string(row.Values[0])
 		case pgwire.BeErrorResponse:
-			msg, _ := errorField(body, 'M')
+			msg, _ := pgwire.ErrorField(body, 'M')
 			failure = string(msg)
 		}
 		return nil

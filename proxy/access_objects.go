@@ -349,7 +349,7 @@ func (b *ObjectsBuilder) add(typ byte, body []byte) error {
 			return pgwire.Violation(err.Error() + " from backend")
 		}
 	case pgwire.BeErrorResponse:
-		msg, _ := errorField(body, 'M')
+		msg, _ := pgwire.ErrorField(body, 'M')
 		b.failure = string(msg)
 	}
 	return nil

@@ -45,7 +45,7 @@ func (s *session) relayAuth() (authFailed bool, err error) {
 			err = s.relayBackendKeyData()
 		case pgwire.BeErrorResponse:
 			if body, err := s.br.Body(); err == nil {
-				if code, ok := errorField(body, 'C'); ok {
+				if code, ok := pgwire.ErrorField(body, 'C'); ok {
 					s.authSQLState = string(code)
 				}
 			}

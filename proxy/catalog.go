@@ -343,8 +343,8 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 		}
 		b.cat.byOID[uint32(oid)][int16(attnum)] = col
 	case pgwire.BeErrorResponse:
-		msg, _ := errorField(body, 'M')
-		code, _ := errorField(body, 'C')
+		msg, _ := pgwire.ErrorField(body, 'M')
+		code, _ := pgwire.ErrorField(body, 'C')
 		b.failure, b.failureCode = string(msg), pgerr.Code(code)
 		if len(code) != 5 {
 			b.failureCode = pgerr.InternalError

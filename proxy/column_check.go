@@ -156,7 +156,7 @@ func (s *session) columnsAnswer(head *expectation, typ byte) error {
 // next request, and prepare a named statement again at its next Bind.
 // Backend pump.
 func (s *session) privilegesMayBeStale(head *expectation, body []byte) {
-	if code, _ := errorField(body, 'C'); string(code) != string(pgerr.InsufficientPrivilege) {
+	if code, _ := pgwire.ErrorField(body, 'C'); string(code) != string(pgerr.InsufficientPrivilege) {
 		return
 	}
 	st := head.prep

@@ -112,7 +112,7 @@ func (s *session) onBackendError(_ byte, head *expectation) (bool, error) {
 		}
 	}
 	if !handled && (head.kind == expQuery || head.kind == expExecute || head.kind == expParse || head.kind == expBind) {
-		code, _ := errorField(body, 'C')
+		code, _ := pgwire.ErrorField(body, 'C')
 		s.recordStatement(head, nil, string(code))
 	}
 	if head.kind != expQuery {
@@ -127,7 +127,7 @@ func (s *session) onBackendError(_ byte, head *expectation) (bool, error) {
 // replaceRefusal writes phiguard's own error in place of the backend's
 // when the backend's error is a refusal marker or a failed write check.
 func (s *session) replaceRefusal(body []byte, head *expectation) (bool, error) {
-	msg, ok := errorField(body, 'M')
+	msg, ok := pgwire.ErrorField(body, 'M')
 	if !ok {
 		return false, nil
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/config"
@@ -276,21 +277,21 @@ func TestOversizedBackendMessageNamed(t *testing.T) {
 
 func TestErrorFields(t *testing.T) {
 	body := encode(t, &pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "57P01", Message: "bye"})[5:]
-	if got := sqlstateClass(body); got != "57" {
+	if got := pgwire.SQLStateClass(body); got != "57" {
 		t.Errorf("class %q", got)
 	}
-	if !isFatal(body) {
+	if !pgwire.IsFatal(body) {
 		t.Error("FATAL not recognised")
 	}
 	localized := encode(t, &pgproto3.ErrorResponse{Severity: "FATAL", Code: "28P01"})[5:]
-	if !isFatal(localized) {
+	if !pgwire.IsFatal(localized) {
 		t.Error("FATAL without the unlocalized field not recognised")
 	}
 	plain := encode(t, &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: "42P01"})[5:]
-	if isFatal(plain) || sqlstateClass(plain) != "42" {
+	if pgwire.IsFatal(plain) || pgwire.SQLStateClass(plain) != "42" {
 		t.Error("ERROR misread")
 	}
-	if sqlstateClass([]byte{'M', 'x'}) != "??" {
+	if pgwire.SQLStateClass([]byte{'M', 'x'}) != "??" {
 		t.Error("truncated body misread")
 	}
 }

@@ -67,8 +67,8 @@ func (s *session) pumpBackend() error {
 			if err != nil {
 				return s.backendGone(err, false)
 			}
-			s.srv.metrics.Errors.WithLabelValues(sqlstateClass(body), "backend").Inc()
-			lastWasFatal = isFatal(body)
+			s.srv.metrics.Errors.WithLabelValues(pgwire.SQLStateClass(body), "backend").Inc()
+			lastWasFatal = pgwire.IsFatal(body)
 		}
 		if err := s.br.Forward(s.cw); err != nil {
 			return err

@@ -148,8 +148,8 @@ func readProbeAnswer(conn net.Conn) error {
 
 // probeRefusal classifies an ErrorResponse to the probe.
 func probeRefusal(body []byte) error {
-	code, _ := errorField(body, 'C')
-	msg, _ := errorField(body, 'M')
+	code, _ := pgwire.ErrorField(body, 'C')
+	msg, _ := pgwire.ErrorField(body, 'M')
 	c := pgerr.Code(code)
 	// invalid_authorization_specification and invalid_password (28xxx),
 	// invalid_catalog_name (3D000): the probe's own role or database,

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/phiguard/phiguard/internal/pgwire"
 )
 
 // PostgreSQL's errors can carry values: a constraint violation's DETAIL is
@@ -37,7 +38,7 @@ func (s *session) redactBackendError(body []byte) (bool, error) {
 	if err != nil {
 		return false, nil
 	}
-	s.srv.metrics.Errors.WithLabelValues(sqlstateClass(body), "backend").Inc()
+	s.srv.metrics.Errors.WithLabelValues(pgwire.SQLStateClass(body), "backend").Inc()
 	_, werr := s.cw.Write(out)
 	return true, werr
 }

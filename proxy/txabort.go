@@ -209,7 +209,7 @@ func (s *session) abortAnswer(head *expectation, typ byte) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		code, _ := errorField(body, 'C')
+		code, _ := pgwire.ErrorField(body, 'C')
 		head.failed = pgerr.Code(code)
 	case pgwire.BeReadyForQuery:
 		body, err := s.br.Body()

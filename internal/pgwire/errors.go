@@ -1,17 +1,15 @@
-package proxy
-
-import "github.com/phiguard/phiguard/internal/pgwire"
+package pgwire
 
 // phiguard's own errors are pgerr.Errors (internal/pgerr holds the one
 // SQLSTATE vocabulary); this file reads the backend's ErrorResponses.
 
-// errorField returns the value of one field (e.g. 'C' for the SQLSTATE,
+// ErrorField returns the value of one field (e.g. 'C' for the SQLSTATE,
 // 'V' for the unlocalized severity) of an ErrorResponse body, scanning in
 // place rather than decoding the whole message.
-func errorField(body []byte, field byte) ([]byte, bool) {
+func ErrorField(body []byte, field byte) ([]byte, bool) {
 	for len(body) > 0 && body[0] != 0 {
 		f := body[0]
-		val, rest, ok := pgwire.Cstring(body[1:])
+		val, rest, ok := Cstring(body[1:])
 		if !ok {
 			return nil, false
 		}
@@ -23,22 +21,22 @@ func errorField(body []byte, field byte) ([]byte, bool) {
 	return nil, false
 }
 
-// sqlstateClass returns the two-character class of the SQLSTATE in an
+// SQLStateClass returns the two-character class of the SQLSTATE in an
 // ErrorResponse body, or "??" when the body carries none.
-func sqlstateClass(body []byte) string {
-	if code, ok := errorField(body, 'C'); ok && len(code) >= 2 {
+func SQLStateClass(body []byte) string {
+	if code, ok := ErrorField(body, 'C'); ok && len(code) >= 2 {
 		return string(code[:2])
 	}
 	return "??"
 }
 
-// isFatal reports whether an ErrorResponse body has severity FATAL or
+// IsFatal reports whether an ErrorResponse body has severity FATAL or
 // PANIC. The unlocalized 'V' field is preferred; servers before 9.6 send
 // only the localized 'S'.
-func isFatal(body []byte) bool {
-	sev, ok := errorField(body, 'V')
+func IsFatal(body []byte) bool {
+	sev, ok := ErrorField(body, 'V')
 	if !ok {
-		sev, _ = errorField(body, 'S')
+		sev, _ = ErrorField(body, 'S')
 	}
 	return string(sev) == "FATAL" || string(sev) == "PANIC"
 }
