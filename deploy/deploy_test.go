@@ -13,8 +13,8 @@ import (
 
 	"github.com/phiguard/phiguard/admin"
 	"github.com/phiguard/phiguard/audit"
+	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/keys"
-	"github.com/phiguard/phiguard/proxy"
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
 )
@@ -22,7 +22,7 @@ import (
 // registered returns the metric names (with histogram series) phiguard exposes.
 func registered(t *testing.T) map[string]bool {
 	reg := prometheus.NewRegistry()
-	proxy.NewMetrics(reg)
+	guard.NewMetrics(reg)
 	if _, err := admin.NewReadiness(func(context.Context) error { return nil }, reg); err != nil {
 		t.Fatal(err)
 	}

@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/internal/ehrdemo"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/keys/keysconfig"
 	"github.com/phiguard/phiguard/keys/local"
 	"github.com/phiguard/phiguard/policy"
-	"github.com/phiguard/phiguard/proxy"
 )
 
 // The access-policy suite's database users. walkin is bound to no role and
@@ -137,7 +137,7 @@ func buildAccessEHR(t *testing.T) (*accessEHR, error) {
 	if err != nil {
 		return nil, err
 	}
-	loader := startProxy(t, proxyOptions{protect: &proxy.Protection{Policy: loadPol, Keyring: fx.keyring, Subjects: fx.subjects}})
+	loader := startProxy(t, proxyOptions{protect: &guard.Protection{Policy: loadPol, Keyring: fx.keyring, Subjects: fx.subjects}})
 	via, err := pgx.Connect(ctx, loader.url(pg.Superuser, pg.Password, accessDB))
 	if err != nil {
 		return nil, err
@@ -233,7 +233,7 @@ func accessProxyOptions(t *testing.T, fx *accessEHR) proxyOptions {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return proxyOptions{protect: &proxy.Protection{Policy: pol, Keyring: fx.keyring, Subjects: fx.subjects}}
+	return proxyOptions{protect: &guard.Protection{Policy: pol, Keyring: fx.keyring, Subjects: fx.subjects}}
 }
 
 // as connects to the suite's database through p as one of accessUsers.

@@ -11,10 +11,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/phiguard/phiguard/backfill"
+	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/internal/ehrdemo"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/keys/local"
-	"github.com/phiguard/phiguard/proxy"
 )
 
 // backfillShredPolicy seals first and birthdate per patient; ssn stays
@@ -59,7 +59,7 @@ func TestBackfillShredUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := startProxy(t, proxyOptions{protect: &proxy.Protection{Policy: pol, Keyring: kr, Subjects: proxySK}})
+	p := startProxy(t, proxyOptions{protect: &guard.Protection{Policy: pol, Keyring: kr, Subjects: proxySK}})
 
 	w := &writer{n: n, acked: map[string]patientRow{}}
 	u := p.url(appUser, appPassword, db)

@@ -13,10 +13,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/phiguard/phiguard/backfill"
+	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/internal/ehrdemo"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
-	"github.com/phiguard/phiguard/proxy"
 )
 
 // backfillPolicy names no subject column: this test is about column keys
@@ -138,7 +138,7 @@ func TestBackfillUnderConcurrentWrites(t *testing.T) {
 	pol := validPolicy(t, backfillPolicy)
 	dks := []keys.DataKey{newDataKey(t, "bf-ssn", 1), newDataKey(t, "bf-pii", 1)}
 	kr1 := mustKeyring(t, dks)
-	p1 := startProxy(t, proxyOptions{protect: &proxy.Protection{Policy: pol, Keyring: kr1}})
+	p1 := startProxy(t, proxyOptions{protect: &guard.Protection{Policy: pol, Keyring: kr1}})
 
 	w := &writer{n: n, acked: map[string]patientRow{}}
 	u1 := p1.url(appUser, appPassword, db)
@@ -172,7 +172,7 @@ func TestBackfillUnderConcurrentWrites(t *testing.T) {
 	// with it), new writes use version 2 at once; retire of 1 is refused.
 	dks = append(dks, newDataKey(t, "bf-ssn", 2), newDataKey(t, "bf-pii", 2))
 	kr2 := mustKeyring(t, dks)
-	p2 := startProxy(t, proxyOptions{protect: &proxy.Protection{Policy: pol, Keyring: kr2}})
+	p2 := startProxy(t, proxyOptions{protect: &guard.Protection{Policy: pol, Keyring: kr2}})
 	u2 := p2.url(appUser, appPassword, db)
 	w.url.Store(&u2)
 	for before, deadline := w.ops.Load(), time.Now().Add(time.Minute); w.ops.Load() < before+3; {

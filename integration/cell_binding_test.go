@@ -11,11 +11,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/phiguard/phiguard/audit"
+	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/keys/keysconfig"
 	"github.com/phiguard/phiguard/keys/local"
 	"github.com/phiguard/phiguard/policy"
-	"github.com/phiguard/phiguard/proxy"
 )
 
 // bindingPolicy seals patients' and encounters' randomized columns per
@@ -80,7 +80,7 @@ func newBindingFixture(t *testing.T) *bindingFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = auditor.Close(context.Background()) })
-	p := startProxy(t, proxyOptions{auditor: auditor, protect: &proxy.Protection{Policy: pol, Keyring: kr, Subjects: sk}})
+	p := startProxy(t, proxyOptions{auditor: auditor, protect: &guard.Protection{Policy: pol, Keyring: kr, Subjects: sk}})
 
 	db := uniqueName("bind")
 	if _, err := superuser(t).Exec(ctx, fmt.Sprintf("CREATE DATABASE %s OWNER %s", db, appUser)); err != nil {

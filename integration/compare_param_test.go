@@ -8,9 +8,9 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
-	"github.com/phiguard/phiguard/proxy"
 )
 
 const compareParamPolicy = `
@@ -49,7 +49,7 @@ func TestCompareParamsAcrossKeyVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 	dks := []keys.DataKey{newDataKey(t, "cp-ssn", 1), newDataKey(t, "cp-mrn", 1)}
-	p1 := startProxy(t, proxyOptions{protect: &proxy.Protection{Policy: pol, Keyring: mustKeyring(t, dks)}})
+	p1 := startProxy(t, proxyOptions{protect: &guard.Protection{Policy: pol, Keyring: mustKeyring(t, dks)}})
 	insert := func(conn *pgx.Conn, ids ...int) {
 		t.Helper()
 		for _, id := range ids {
@@ -73,7 +73,7 @@ func TestCompareParamsAcrossKeyVersions(t *testing.T) {
 
 	// Rotate: phiguard restarts with versions 1 and 2; 2 writes.
 	dks = append(dks, newDataKey(t, "cp-ssn", 2), newDataKey(t, "cp-mrn", 2))
-	p2 := startProxy(t, proxyOptions{protect: &proxy.Protection{Policy: pol, Keyring: mustKeyring(t, dks)}})
+	p2 := startProxy(t, proxyOptions{protect: &guard.Protection{Policy: pol, Keyring: mustKeyring(t, dks)}})
 	url2 := p2.url(appUser, appPassword, db)
 	c2 := connect(t, url2)
 	insert(c2, 4, 5, 6)

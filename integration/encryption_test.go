@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/keys/keysconfig"
 	"github.com/phiguard/phiguard/keys/local"
 	"github.com/phiguard/phiguard/policy"
-	"github.com/phiguard/phiguard/proxy"
 )
 
 // encryptedTable creates a patients-like table and a phiguard that
@@ -42,7 +42,7 @@ tables:
 // protection loads a policy and makes a keyring holding version 1 of every
 // key id it names. When the policy seals columns per subject, subject keys
 // are kept by a local provider in a directory of the test's.
-func protection(t *testing.T, policyYAML string) *proxy.Protection {
+func protection(t *testing.T, policyYAML string) *guard.Protection {
 	t.Helper()
 	pol, err := policy.Parse([]byte(policyYAML))
 	if err == nil {
@@ -63,7 +63,7 @@ func protection(t *testing.T, policyYAML string) *proxy.Protection {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prot := &proxy.Protection{Policy: pol, Keyring: kr}
+	prot := &guard.Protection{Policy: pol, Keyring: kr}
 	if keysconfig.NeedsSubjectKeys(pol) {
 		store, err := local.New(filepath.Join(t.TempDir(), "keyring.json"), keys.NewSecret(make([]byte, local.MasterKeySize)))
 		if err != nil {

@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/audit"
+	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/keys"
-	"github.com/phiguard/phiguard/proxy"
 )
 
 // TestFunctionCallGuarded (issue 10, hole 2): the fast-path FunctionCall
@@ -36,7 +36,7 @@ func TestFunctionCallGuarded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := startProxy(t, proxyOptions{auditor: a, protect: &proxy.Protection{Policy: pol, Keyring: fx.keyring, Subjects: fx.subjects}})
+	p := startProxy(t, proxyOptions{auditor: a, protect: &guard.Protection{Policy: pol, Keyring: fx.keyring, Subjects: fx.subjects}})
 	su := accessSuperuser(t)
 	oid := func(sig string) uint32 {
 		var o uint32

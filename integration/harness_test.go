@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/phiguard/phiguard/audit"
 	"math/big"
 	"net"
 	"net/url"
@@ -15,6 +14,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/phiguard/phiguard/audit"
+	"github.com/phiguard/phiguard/guard"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -152,7 +154,7 @@ type proxyOptions struct {
 	// configure, when set, changes the configuration last.
 	configure func(*config.Config)
 	// protect, when set, makes phiguard encrypt per its policy and keyring.
-	protect *proxy.Protection
+	protect *guard.Protection
 	// auditor, when set, receives phiguard's audit records.
 	auditor *audit.Auditor
 	// quiet logs only warnings and errors to the test's output (the

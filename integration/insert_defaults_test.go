@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"errors"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )

@@ -9,8 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/phiguard/phiguard/audit"
+	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/keys"
-	"github.com/phiguard/phiguard/proxy"
 )
 
 // statements returns the statement records whose normalized SQL starts
@@ -44,7 +44,7 @@ func startAuditedAccessProxy(t *testing.T, fx *accessEHR) (*phiguard, *memSink, 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close(context.Background()) })
-	p := startProxy(t, proxyOptions{auditor: a, protect: &proxy.Protection{Policy: pol, Keyring: fx.keyring, Subjects: fx.subjects}})
+	p := startProxy(t, proxyOptions{auditor: a, protect: &guard.Protection{Policy: pol, Keyring: fx.keyring, Subjects: fx.subjects}})
 	return p, sink, a
 }
 

@@ -2,13 +2,15 @@ package integration
 
 import (
 	"errors"
-	"github.com/jackc/pgx/v5"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"fmt"
-	"github.com/jackc/pgx/v5/pgconn"
 	"strconv"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // TestRedTeamCases: holes found by the red team (issue 10 follow-up). Each

@@ -14,10 +14,10 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/phiguard/phiguard/cellcipher"
 	"github.com/phiguard/phiguard/config"
+	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/keys/keysconfig"
 	"github.com/phiguard/phiguard/policy"
-	"github.com/phiguard/phiguard/proxy"
 	"github.com/phiguard/phiguard/search"
 )
 
@@ -29,7 +29,7 @@ import (
 var rekeySortPolicy = strings.NewReplacer("search_key_version: 1, search_state: ready", "search_key_version: 2, search_state: rekeying").Replace(termSortPolicy)
 
 // rekeyProtection is protection with versions 1 and 2 of every key.
-func rekeyProtection(t *testing.T, policyYAML string) *proxy.Protection {
+func rekeyProtection(t *testing.T, policyYAML string) *guard.Protection {
 	t.Helper()
 	pol, err := policy.Parse([]byte(policyYAML))
 	if err == nil {
@@ -52,7 +52,7 @@ func rekeyProtection(t *testing.T, policyYAML string) *proxy.Protection {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &proxy.Protection{Policy: pol, Keyring: kr}
+	return &guard.Protection{Policy: pol, Keyring: kr}
 }
 
 // newRekeyFixture is the sort fixture under rekeySortPolicy: every cell

@@ -17,8 +17,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/phiguard/phiguard/cellcipher"
 	"github.com/phiguard/phiguard/config"
+	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/policy"
-	"github.com/phiguard/phiguard/proxy"
 	"github.com/phiguard/phiguard/search"
 )
 
@@ -45,7 +45,7 @@ var roundNames = []string{"Smith", "smith", "SMITH", "Smíth", "Śmith", "Smyth"
 type roundsFixture struct {
 	twin
 	col   *policy.ProtectedColumn
-	prot  *proxy.Protection
+	prot  *guard.Protection
 	relay *byteRelay
 	p     *phiguard
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/config"
-	"github.com/phiguard/phiguard/proxy"
+	"github.com/phiguard/phiguard/guard"
 )
 
 // Proxy-side ORDER BY on encrypted columns (issue 13, docs/search.md):
@@ -27,7 +27,7 @@ type sortFixture struct {
 	people, addresses [2]string // [plain, enc]
 	via, dir          *pgx.Conn
 	p                 *phiguard
-	prot              *proxy.Protection
+	prot              *guard.Protection
 }
 
 const sortPeopleCols = "id int PRIMARY KEY, name text, born date, score numeric(6,2), tag text, grp int"

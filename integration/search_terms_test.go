@@ -16,8 +16,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/phiguard/phiguard/cellcipher"
 	"github.com/phiguard/phiguard/config"
+	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/policy"
-	"github.com/phiguard/phiguard/proxy"
 	"github.com/phiguard/phiguard/search"
 )
 
@@ -473,7 +473,7 @@ func TestTermOrderUnderRecordedCollationVersion(t *testing.T) {
 // encrypted table so that PostgreSQL plans with its term indexes, and
 // starts phiguard in front of it through a byteRelay, for the tests that
 // read the plan of the text phiguard sent.
-func indexedTwin(t *testing.T, prot *proxy.Protection, plain, enc string, cols []string, plainRows, encRows [][]any) (*twin, *byteRelay) {
+func indexedTwin(t *testing.T, prot *guard.Protection, plain, enc string, cols []string, plainRows, encRows [][]any) (*twin, *byteRelay) {
 	t.Helper()
 	ctx, su := testContext(t), superuser(t)
 	for i, rows := range [][][]any{plainRows, encRows} {

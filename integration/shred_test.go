@@ -13,13 +13,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/phiguard/phiguard/audit"
+	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/integration/vaultemu"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/keys/keysconfig"
 	"github.com/phiguard/phiguard/keys/local"
 	"github.com/phiguard/phiguard/keys/vault"
 	"github.com/phiguard/phiguard/policy"
-	"github.com/phiguard/phiguard/proxy"
 )
 
 // shredPolicy seals the randomized columns of patients and encounters per
@@ -123,7 +123,7 @@ func shredScenario(t *testing.T, provider keys.Provider) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = auditor.Close(context.Background()) })
-	p := startProxy(t, proxyOptions{auditor: auditor, protect: &proxy.Protection{Policy: pol, Keyring: kr, Subjects: sk}})
+	p := startProxy(t, proxyOptions{auditor: auditor, protect: &guard.Protection{Policy: pol, Keyring: kr, Subjects: sk}})
 
 	db := uniqueName("shred")
 	if _, err := superuser(t).Exec(ctx, fmt.Sprintf("CREATE DATABASE %s OWNER %s", db, appUser)); err != nil {
@@ -275,7 +275,7 @@ func shredScenario(t *testing.T, provider keys.Provider) {
 
 	// With a marker configured, shredded text cells read as the marker;
 	// other types still read NULL.
-	marked := startProxy(t, proxyOptions{protect: &proxy.Protection{Policy: pol, Keyring: kr, Subjects: sk, ShreddedMarker: "[erased]"}})
+	marked := startProxy(t, proxyOptions{protect: &guard.Protection{Policy: pol, Keyring: kr, Subjects: sk, ShreddedMarker: "[erased]"}})
 	var mFirst string
 	var mBirth *time.Time
 	var follow string

@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/internal/ehrdemo"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/keys/local"
 	"github.com/phiguard/phiguard/policy"
-	"github.com/phiguard/phiguard/proxy"
 )
 
 // The transparency check's databases: the plaintext EHR (oracleGenDB,
@@ -32,7 +32,7 @@ const (
 // transparencyEHR is what a transparency test needs to start phiguard on
 // the encrypted database.
 type transparencyEHR struct {
-	protect *proxy.Protection
+	protect *guard.Protection
 }
 
 var transparencyOnce struct {
@@ -113,7 +113,7 @@ func buildTransparencyEHR(t *testing.T) (*transparencyEHR, error) {
 
 // transparencyProtection parses testdata/transparency-policy.yml and makes
 // the keys it names, subject keys included.
-func transparencyProtection() (*proxy.Protection, error) {
+func transparencyProtection() (*guard.Protection, error) {
 	b, err := os.ReadFile("testdata/transparency-policy.yml")
 	if err != nil {
 		return nil, err
@@ -140,7 +140,7 @@ func transparencyProtection() (*proxy.Protection, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &proxy.Protection{Policy: pol, Keyring: ring, Subjects: subjects}, nil
+	return &guard.Protection{Policy: pol, Keyring: ring, Subjects: subjects}, nil
 }
 
 // atRestAsText is the change `phiguard encrypt` makes to the schema: each

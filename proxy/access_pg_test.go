@@ -15,8 +15,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/config"
+	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/internal/pgcluster"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
@@ -213,12 +215,12 @@ func startAccessProxy(t testing.TB, policyYAML string) *accessProxy {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	srv, err := New(cfg, zaptest.NewLogger(t, zaptest.Level(zapcore.InfoLevel)), reg, WithProtection(&Protection{Policy: pol, Keyring: kr}), WithAuditor(a))
+	srv, err := New(cfg, zaptest.NewLogger(t, zaptest.Level(zapcore.InfoLevel)), reg, WithProtection(&guard.Protection{Policy: pol, Keyring: kr}), WithAuditor(a))
 	if err != nil {
 		t.Fatal(err)
 	}
 	rw := &passthrough{}
-	srv.accessFor = rw.access
+	srv.guard.ReplaceAccess(rw.access)
 	ln, err := srv.Listen()
 	if err != nil {
 		t.Fatal(err)
@@ -297,7 +299,7 @@ func TestAccessColumnRulesOnResults(t *testing.T) {
 		t.Errorf("binary results: %q", res.Rows)
 	}
 	for _, f := range res.FieldDescriptions {
-		if f.DataTypeOID != oidText {
+		if f.DataTypeOID != pgtype.TextOID {
 			t.Errorf("field %s presented as type %d, want text", f.Name, f.DataTypeOID)
 		}
 	}
@@ -474,7 +476,7 @@ func TestAccessReloadUnderLoad(t *testing.T) {
 func reloadUnderLoad(t *testing.T, rewriter bool) {
 	p := startAccessProxy(t, accessPolicy)
 	if rewriter {
-		p.srv.accessFor = nil
+		p.srv.guard.ReplaceAccess(nil)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -575,12 +577,11 @@ func TestAccessStartupCost(t *testing.T) {
 	}
 	timeConnects("dave") // warm up
 	plain, restricted := timeConnects("dave"), timeConnects("alice")
-	objs := p.srv.objects["postgres"]
+	objs := p.srv.guard.CachedObjects("postgres")
 	if objs == nil {
 		t.Fatal("no objects were read for the restricted role")
 	}
-	t.Logf("session start: unrestricted role %v, role with rules %v (objects read: %d relations, %d safe functions)",
-		plain, restricted, len(objs.byOID), len(objs.safeFuncs))
+	t.Logf("session start: unrestricted role %v, role with rules %v", plain, restricted)
 }
 
 // TestAccessWithTheRewriter runs the same roles through the real access
@@ -588,7 +589,7 @@ func TestAccessStartupCost(t *testing.T) {
 // row rules once granted, and refusals name their rule.
 func TestAccessWithTheRewriter(t *testing.T) {
 	p := startAccessProxy(t, accessPolicy)
-	p.srv.accessFor = nil
+	p.srv.guard.ReplaceAccess(nil)
 	ctx := context.Background()
 	alice := p.connect(t, "alice")
 	const q = "SELECT id, ssn, name FROM patients ORDER BY id"
@@ -641,7 +642,7 @@ func BenchmarkAccessSelect(b *testing.B) {
 	for _, user := range []string{"dave", "alice"} {
 		b.Run(user, func(b *testing.B) {
 			p := startAccessProxy(b, accessPolicy)
-			p.srv.accessFor = nil
+			p.srv.guard.ReplaceAccess(nil)
 			host, port, _ := strings.Cut(p.addr, ":")
 			conn, err := pgx.Connect(context.Background(), fmt.Sprintf("host=%s port=%s user=%s dbname=postgres sslmode=disable", host, port, user))
 			if err != nil {
@@ -666,7 +667,7 @@ func BenchmarkAccessSelect(b *testing.B) {
 // a parse, walk, deparse and re-parse.
 func BenchmarkAccessNewLiteral(b *testing.B) {
 	p := startAccessProxy(b, accessPolicy)
-	p.srv.accessFor = nil
+	p.srv.guard.ReplaceAccess(nil)
 	host, port, _ := strings.Cut(p.addr, ":")
 	conn, err := pgx.Connect(context.Background(), fmt.Sprintf("host=%s port=%s user=alice dbname=postgres sslmode=disable", host, port))
 	if err != nil {

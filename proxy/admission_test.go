@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/config"
+	"github.com/phiguard/phiguard/internal/pgwire/pgwiretest"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
@@ -116,7 +117,7 @@ func dialStartup(t *testing.T, addr string) net.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	c.Write(encode(t, &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber,
+	c.Write(pgwiretest.Encode(t, &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber,
 		Parameters: map[string]string{"user": "alice", "database": "ehr"}}))
 	return c
 }
@@ -219,7 +220,7 @@ func TestAcceptSurvivesFileDescriptorExhaustion(t *testing.T) {
 func TestSilentClientClosedAtStartupDeadline(t *testing.T) {
 	fb := startFakeBackend(t, func(c net.Conn) {
 		readStartup(t, c)
-		c.Write(encode(t, &pgproto3.AuthenticationCleartextPassword{}))
+		c.Write(pgwiretest.Encode(t, &pgproto3.AuthenticationCleartextPassword{}))
 		io.Copy(io.Discard, c)
 	})
 	p := startAdmissionProxy(t, fb.port(), nil, func(c *config.Config) {

@@ -5,12 +5,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgwire"
-
-	"go.uber.org/zap"
 )
 
 // relayAuth carries the startup conversation between client and backend
@@ -129,28 +126,7 @@ func (s *session) firstReadyForQuery() error {
 	if err != nil || len(body) != 1 {
 		return pgwire.Violation("malformed ReadyForQuery from backend")
 	}
-	status := body[0]
-	s.bindPolicy()
-	if r := s.acc.role.Load(); r != nil {
-		s.log = s.log.With(zap.String("role", r.Name))
-	}
-	if err := s.loadCatalog(); err != nil {
-		return err
-	}
-	if err := s.loadOutputSettings(); err != nil {
-		return err
-	}
-	if s.restricted() != nil {
-		// Only a role with rules pays for reading the objects the access
-		// rewriter needs.
-		start := time.Now()
-		if err := s.loadObjects(); err != nil {
-			return err
-		}
-		s.log.Debug("database objects read", zap.Duration("took", time.Since(start)))
-	}
-	s.cw.Write(readyForQuery(status))
-	return s.flushClient()
+	return s.g.FirstReady(body[0])
 }
 
 // relayStartupMessage forwards ParameterStatus, NoticeResponse and
@@ -162,7 +138,7 @@ func (s *session) relayStartupMessage(typ byte) error {
 		if err != nil {
 			return err
 		}
-		if pe := s.checkReportedSetting(body); pe != nil {
+		if pe := s.g.CheckReportedSetting(body); pe != nil {
 			return pe
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgwire"
 )
@@ -32,9 +33,9 @@ func (s *session) waitForClient(atBoundary bool) error {
 			s.mu.Unlock()
 			return s.terminateBackend()
 		}
-		if s.tracking && s.abortWaitingLocked() {
+		if s.g.AbortWaiting() {
 			s.mu.Unlock()
-			return errAbortDue
+			return guard.ErrAbortDue
 		}
 		s.waiting = true
 		s.mu.Unlock()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/config"
+	"github.com/phiguard/phiguard/internal/pgwire/pgwiretest"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
@@ -109,22 +110,10 @@ func readMsg(r io.Reader) (byte, []byte, error) {
 	return h[0], body, err
 }
 
-func encode(t testing.TB, msgs ...pgproto3.Message) []byte {
-	t.Helper()
-	var out []byte
-	for _, m := range msgs {
-		var err error
-		if out, err = m.Encode(out); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return out
-}
-
 // greet performs a trust-auth startup on the fake backend side.
 func greet(t testing.TB, c net.Conn, pid uint32, secret []byte) {
 	readStartup(t, c)
-	c.Write(encode(t,
+	c.Write(pgwiretest.Encode(t,
 		&pgproto3.AuthenticationOk{},
 		&pgproto3.ParameterStatus{Name: "server_version", Value: "15.18"},
 		&pgproto3.BackendKeyData{ProcessID: pid, SecretKey: secret},
@@ -142,7 +131,7 @@ func clientConnect(t testing.TB, addr string) (net.Conn, *bufio.Reader, *pgproto
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	c.Write(encode(t, &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber,
+	c.Write(pgwiretest.Encode(t, &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber,
 		Parameters: map[string]string{"user": "alice", "database": "ehr"}}))
 	br := bufio.NewReader(c)
 	var key *pgproto3.BackendKeyData

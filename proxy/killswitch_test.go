@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 	"weak"
 
 	"github.com/jackc/pgx/v5"
@@ -43,40 +42,6 @@ func TestKillSwitchPseudonymOfPreparedStatement(t *testing.T) {
 	}
 }
 
-// TestKillSwitchSwapKeysDropsTheStartKeys: once SwapKeys put a withdrawn
-// keyring in, the keyring and subject keys loaded at start are no longer
-// reachable from the Protection (docs/kill-switch.md: phiguard keeps no
-// reference to them), so the garbage collector frees them.
-func TestKillSwitchSwapKeysDropsTheStartKeys(t *testing.T) {
-	dk, err := keys.GenerateDataKey("k", 1, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := keys.NewKeyring([]keys.DataKey{dk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &Protection{Keyring: kr}
-	if _, err := p.keyring().WriteVersion("k"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.pseudonymizer("k"); err != nil {
-		t.Fatal(err)
-	}
-	start := weak.Make(kr)
-	kr = nil
-	p.SwapKeys(keys.Withdrawn(errors.New("revoked by the test")), nil)
-	runtime.GC()
-	runtime.GC()
-	if start.Value() != nil {
-		t.Error("the keyring loaded at start is still reachable after the keys were withdrawn")
-	}
-	if _, err := p.keyring().WriteVersion("k"); !errors.Is(err, keys.ErrWithdrawn) {
-		t.Errorf("after the withdrawal: %v", err)
-	}
-	runtime.KeepAlive(p)
-}
-
 // TestKillSwitchPolicyReloadWhileWithdrawn: an operator who withdraws the
 // keys during a breach may tighten the policy too. That reload must not
 // be refused because the keys are withdrawn (it was: every key id it
@@ -85,7 +50,7 @@ func TestKillSwitchSwapKeysDropsTheStartKeys(t *testing.T) {
 // refused.
 func TestKillSwitchPolicyReloadWhileWithdrawn(t *testing.T) {
 	p := startAccessProxy(t, accessPolicy)
-	held := p.srv.protect.keyring()
+	held := p.srv.protect.InForce()
 	p.srv.protect.SwapKeys(keys.Withdrawn(errors.New("revoked by the test")), nil)
 	writeFile(t, p.file, strings.Replace(accessPolicy, "patients.ssn: pseudonym", "patients.ssn: deny", 1))
 	if err := p.srv.ReloadPolicyFile(p.file); err != nil {
@@ -122,7 +87,7 @@ tables:
 	if _, err := dave.Prepare(ctx, "by_note", "SELECT id FROM patients WHERE note = 'n1'"); err != nil {
 		t.Fatal(err)
 	}
-	held := weak.Make(p.srv.protect.keyring())
+	held := weak.Make(p.srv.protect.InForce())
 	p.srv.protect.SwapKeys(keys.Withdrawn(errors.New("revoked by the test")), nil)
 	runtime.GC()
 	runtime.GC()

@@ -40,6 +40,7 @@ func (s *session) login(ctx context.Context, hello *clientHello) bool {
 	s.cw = bufio.NewWriterSize(s.client, writeBufferSize)
 	s.br = pgwire.NewMsgReader(leg, readBufferSize, s.srv.cfg.Limits.MaxMessageBytes)
 	s.bw = bufio.NewWriterSize(leg, writeBufferSize)
+	s.g.Connect(s.cr, s.br, s.cw, s.bw, s)
 	if _, err := s.bw.Write(hello.raw); err != nil || s.flushBackend() != nil {
 		s.refuse("backend_unreachable", pgerr.Fatal(pgerr.ConnectionFailure, "phiguard lost the database backend during startup"))
 		return false
@@ -71,7 +72,7 @@ func (s *session) rejectedByDatabase() {
 	}
 	s.srv.metrics.ConnectionsRefused.WithLabelValues(reason).Inc()
 	s.srv.startupLog.write(s.log, zap.InfoLevel, "login refused by the database", zap.String("reason", reason), zap.String("sqlstate", s.authSQLState))
-	s.record(&audit.AuthFailure{Session: s.auditSessionInfo(), Reason: auditReason, SQLState: s.authSQLState})
+	s.g.Record(&audit.AuthFailure{Session: s.g.LoginInfo(), Reason: auditReason, SQLState: s.authSQLState})
 }
 
 // databaseRefusals names the logins a backend refused for a reason of its

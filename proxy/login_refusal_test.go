@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/phiguard/phiguard/internal/pgwire/pgwiretest"
 )
 
 // TestDatabaseRefusalsAreNotFailedLogins: a login the database refuses
@@ -23,7 +24,7 @@ func TestDatabaseRefusalsAreNotFailedLogins(t *testing.T) {
 		t.Run(code, func(t *testing.T) {
 			fb := startFakeBackend(t, func(c net.Conn) {
 				readStartup(t, c)
-				c.Write(encode(t, &pgproto3.ErrorResponse{Severity: "FATAL", Code: code, Message: "refused by the database"}))
+				c.Write(pgwiretest.Encode(t, &pgproto3.ErrorResponse{Severity: "FATAL", Code: code, Message: "refused by the database"}))
 			})
 			p := startAdmissionProxy(t, fb.port(), nil, nil, nil)
 			e, err := awaitError(dialStartup(t, p.addr), 5*time.Second)
@@ -58,7 +59,7 @@ func TestCatalogRefusalReachesClient(t *testing.T) {
 		if typ, _, err := readMsg(c); err != nil || typ != 'Q' {
 			return
 		}
-		c.Write(encode(t,
+		c.Write(pgwiretest.Encode(t,
 			&pgproto3.ErrorResponse{Severity: "ERROR", Code: "42501", Message: "permission denied for schema phiguard"},
 			&pgproto3.ReadyForQuery{TxStatus: 'I'}))
 	})

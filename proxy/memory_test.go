@@ -12,7 +12,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/config"
+	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/internal/pgwire"
+	"github.com/phiguard/phiguard/internal/pgwire/pgwiretest"
 	"github.com/phiguard/phiguard/internal/race"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
@@ -60,7 +62,7 @@ func answerQueries(t testing.TB) func(c net.Conn) {
 				return
 			}
 			if typ == pgwire.FeQuery {
-				c.Write(encode(t, &pgproto3.CommandComplete{CommandTag: []byte("SELECT 0")}, &pgproto3.ReadyForQuery{TxStatus: 'I'}))
+				c.Write(pgwiretest.Encode(t, &pgproto3.CommandComplete{CommandTag: []byte("SELECT 0")}, &pgproto3.ReadyForQuery{TxStatus: 'I'}))
 			}
 		}
 	}
@@ -90,7 +92,7 @@ func startProtectedProxy(t *testing.T, backendPort int, edit func(*config.Config
 	if edit != nil {
 		edit(&cfg)
 	}
-	srv, err := New(cfg, zap.NewNop(), prometheus.NewRegistry(), WithProtection(&Protection{Policy: pol, Keyring: kr}))
+	srv, err := New(cfg, zap.NewNop(), prometheus.NewRegistry(), WithProtection(&guard.Protection{Policy: pol, Keyring: kr}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,14 +194,14 @@ func TestHeapWithinFormula(t *testing.T) {
 	wg.Wait()
 	top, live := peak(), liveHeap()
 	t.Logf("bound %d MB; heap in use at most %d MB (%d MB at the start), live at the end %d MB; caches account %d + %d KB",
-		bound>>20, top>>20, start>>20, live>>20, srv.analyzer.Bytes()>>10, srv.accessCache.Bytes()>>10)
+		bound>>20, top>>20, start>>20, live>>20, srv.guard.CacheBytes()["parse"]()>>10, srv.guard.CacheBytes()["rewrite"]()>>10)
 	if top > 2*bound {
 		t.Errorf("the heap in use reached %d MB, more than twice the bound of %d MB", top>>20, bound>>20)
 	}
 	if live > bound {
 		t.Errorf("the live heap is %d MB, over the bound of %d MB", live>>20, bound>>20)
 	}
-	if b := srv.analyzer.Bytes(); b > cfg.Limits.ParseCacheBytes {
+	if b := srv.guard.CacheBytes()["parse"](); b > cfg.Limits.ParseCacheBytes {
 		t.Errorf("the parse cache accounts %d bytes, over its budget of %d", b, cfg.Limits.ParseCacheBytes)
 	}
 }
@@ -221,7 +223,7 @@ func ssnInList(i int) string {
 
 // roundTrip sends one Query and reads up to its ReadyForQuery.
 func roundTrip(t *testing.T, c net.Conn, br io.Reader, sql string) {
-	c.Write(encode(t, &pgproto3.Query{String: sql}))
+	c.Write(pgwiretest.Encode(t, &pgproto3.Query{String: sql}))
 	for {
 		typ, body, err := readMsg(br)
 		if err != nil {

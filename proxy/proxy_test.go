@@ -11,6 +11,7 @@ import (
 
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgwire"
+	"github.com/phiguard/phiguard/internal/pgwire/pgwiretest"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/config"
@@ -25,7 +26,7 @@ func TestBackendKeyReplacedAndCancelRouted(t *testing.T) {
 			cancels <- first[4:]
 			return
 		}
-		c.Write(encode(t, &pgproto3.AuthenticationOk{},
+		c.Write(pgwiretest.Encode(t, &pgproto3.AuthenticationOk{},
 			&pgproto3.BackendKeyData{ProcessID: 4242, SecretKey: backendSecret},
 			&pgproto3.ReadyForQuery{TxStatus: 'I'}))
 		io.Copy(io.Discard, c)
@@ -47,7 +48,7 @@ func TestBackendKeyReplacedAndCancelRouted(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		c.Write(encode(t, &pgproto3.CancelRequest{ProcessID: pid, SecretKey: secret}))
+		c.Write(pgwiretest.Encode(t, &pgproto3.CancelRequest{ProcessID: pid, SecretKey: secret}))
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		io.Copy(io.Discard, c) // the proxy closes once the cancel is handled
 	}
@@ -74,7 +75,7 @@ func TestBackendKeyReplacedAndCancelRouted(t *testing.T) {
 func TestChannelBindingMechanismsRemoved(t *testing.T) {
 	fb := startFakeBackend(t, func(c net.Conn) {
 		readStartup(t, c)
-		c.Write(encode(t, &pgproto3.AuthenticationSASL{AuthMechanisms: []string{"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"}}))
+		c.Write(pgwiretest.Encode(t, &pgproto3.AuthenticationSASL{AuthMechanisms: []string{"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"}}))
 		io.Copy(io.Discard, c)
 	})
 	_, addr := startTestProxy(t, fb.port(), nil)
@@ -83,7 +84,7 @@ func TestChannelBindingMechanismsRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.Write(encode(t, &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber,
+	c.Write(pgwiretest.Encode(t, &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber,
 		Parameters: map[string]string{"user": "alice"}}))
 	typ, body, err := readMsg(c)
 	if err != nil || typ != 'R' {
@@ -107,12 +108,12 @@ func TestForwardsOriginalBytes(t *testing.T) {
 	for i := range oids {
 		oids[i] = uint32(i)
 	}
-	reply := encode(t,
+	reply := pgwiretest.Encode(t,
 		&pgproto3.ParseComplete{}, &pgproto3.ParameterDescription{ParameterOIDs: oids},
 		&pgproto3.RowDescription{Fields: []pgproto3.FieldDescription{{Name: []byte("a"), DataTypeOID: 25, Format: 0}}},
 		&pgproto3.BindComplete{}, bigRow, &pgproto3.PortalSuspended{},
 		&pgproto3.ReadyForQuery{TxStatus: 'T'})
-	request := encode(t,
+	request := pgwiretest.Encode(t,
 		&pgproto3.Parse{Name: "s1", Query: "SELECT a FROM t WHERE b = $1", ParameterOIDs: []uint32{25}},
 		&pgproto3.Describe{ObjectType: 'S', Name: "s1"},
 		&pgproto3.Bind{PreparedStatement: "s1", Parameters: [][]byte{bytes.Repeat([]byte("p"), 2*readBufferSize)}},
@@ -161,7 +162,7 @@ func TestOversizedMessageRefused(t *testing.T) {
 	})
 	_, addr := startTestProxy(t, fb.port(), func(c *config.Config) { c.Limits.MaxMessageBytes = 1 << 16 })
 	c, br, _ := clientConnect(t, addr)
-	c.Write(encode(t, &pgproto3.Query{String: strings.Repeat("x", 1<<17)}))
+	c.Write(pgwiretest.Encode(t, &pgproto3.Query{String: strings.Repeat("x", 1<<17)}))
 	typ, body, err := readMsg(br)
 	if err != nil || typ != 'E' {
 		t.Fatalf("want an ErrorResponse, got %q %v", typ, err)
@@ -185,9 +186,9 @@ func TestMalformedStartupGetsErrorNotPanic(t *testing.T) {
 		"short length":       {0, 0, 0, 3},
 		"huge length":        {0x7f, 0, 0, 0, 0, 3, 0, 0},
 		"protocol 2":         {0, 0, 0, 8, 0, 2, 0, 0},
-		"no user":            encode(t, &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber, Parameters: map[string]string{"database": "x"}}),
+		"no user":            pgwiretest.Encode(t, &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber, Parameters: map[string]string{"database": "x"}}),
 		"unterminated":       {0, 0, 0, 12, 0, 3, 0, 0, 'u', 's', 'e', 'r'},
-		"ssl then pipelined": append([]byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f}, encode(t, &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber, Parameters: map[string]string{"user": "x"}})...),
+		"ssl then pipelined": append([]byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f}, pgwiretest.Encode(t, &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber, Parameters: map[string]string{"user": "x"}})...),
 	} {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -211,7 +212,7 @@ func TestMalformedStartupGetsErrorNotPanic(t *testing.T) {
 // proxy against a scripted backend; allocs/op covers the proxy's forwarding
 // path (the fake peers allocate nothing per iteration).
 func BenchmarkRoundTrip(b *testing.B) {
-	reply := encode(b,
+	reply := pgwiretest.Encode(b,
 		&pgproto3.RowDescription{Fields: []pgproto3.FieldDescription{{Name: []byte("abalance"), DataTypeOID: 23, DataTypeSize: 4, TypeModifier: -1}}},
 		&pgproto3.DataRow{Values: [][]byte{[]byte("4711")}},
 		&pgproto3.CommandComplete{CommandTag: []byte("SELECT 1")},
@@ -235,7 +236,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 		}
 	})
 	_, proxyAddr := startTestProxy(b, fb.port(), nil)
-	query := encode(b, &pgproto3.Query{String: "SELECT abalance FROM pgbench_accounts WHERE aid = $1"})
+	query := pgwiretest.Encode(b, &pgproto3.Query{String: "SELECT abalance FROM pgbench_accounts WHERE aid = $1"})
 	for _, target := range []struct{ name, addr string }{
 		{"direct", fb.ln.Addr().String()},
 		{"phiguard", proxyAddr},
@@ -258,12 +259,12 @@ func TestOversizedBackendMessageNamed(t *testing.T) {
 	fb := startFakeBackend(t, func(c net.Conn) {
 		greet(t, c, 1, []byte{1, 2, 3, 4})
 		readMsg(c)
-		c.Write(encode(t, &pgproto3.DataRow{Values: [][]byte{bytes.Repeat([]byte("x"), 1<<17)}}))
+		c.Write(pgwiretest.Encode(t, &pgproto3.DataRow{Values: [][]byte{bytes.Repeat([]byte("x"), 1<<17)}}))
 		io.Copy(io.Discard, c)
 	})
 	_, addr := startTestProxy(t, fb.port(), func(c *config.Config) { c.Limits.MaxMessageBytes = 1 << 16 })
 	c, br, _ := clientConnect(t, addr)
-	c.Write(encode(t, &pgproto3.Query{String: "SELECT big"}))
+	c.Write(pgwiretest.Encode(t, &pgproto3.Query{String: "SELECT big"}))
 	typ, body, err := readMsg(br)
 	if err != nil || typ != 'E' {
 		t.Fatalf("want an ErrorResponse, got %q %v", typ, err)
@@ -276,18 +277,18 @@ func TestOversizedBackendMessageNamed(t *testing.T) {
 }
 
 func TestErrorFields(t *testing.T) {
-	body := encode(t, &pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "57P01", Message: "bye"})[5:]
+	body := pgwiretest.Encode(t, &pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "57P01", Message: "bye"})[5:]
 	if got := pgwire.SQLStateClass(body); got != "57" {
 		t.Errorf("class %q", got)
 	}
 	if !pgwire.IsFatal(body) {
 		t.Error("FATAL not recognised")
 	}
-	localized := encode(t, &pgproto3.ErrorResponse{Severity: "FATAL", Code: "28P01"})[5:]
+	localized := pgwiretest.Encode(t, &pgproto3.ErrorResponse{Severity: "FATAL", Code: "28P01"})[5:]
 	if !pgwire.IsFatal(localized) {
 		t.Error("FATAL without the unlocalized field not recognised")
 	}
-	plain := encode(t, &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: "42P01"})[5:]
+	plain := pgwiretest.Encode(t, &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: "42P01"})[5:]
 	if pgwire.IsFatal(plain) || pgwire.SQLStateClass(plain) != "42" {
 		t.Error("ERROR misread")
 	}

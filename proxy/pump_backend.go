@@ -35,8 +35,8 @@ func (s *session) pumpBackend() error {
 			return s.backendGone(err, lastWasFatal)
 		}
 		lastWasFatal = false
-		if s.tracking {
-			handled, err := s.protectBackend(typ)
+		if s.g.Tracking() {
+			handled, err := s.g.BackendMessage(typ)
 			if err != nil {
 				return err
 			}

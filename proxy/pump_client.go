@@ -3,9 +3,9 @@ package proxy
 import (
 	"time"
 
+	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/sqlrewrite"
-	"go.uber.org/zap"
 )
 
 // pumpClient forwards client messages to the backend. Every statement
@@ -38,8 +38,8 @@ func (s *session) pumpClient() error {
 		var gated int64 // held from the parse gate until the statement is analysed
 		switch typ {
 		case pgwire.FeQuery, pgwire.FeParse:
-			if s.tracking {
-				if err := s.awaitSettingsSeen(typ); err != nil { // settings_unseen.go
+			if s.g.Tracking() {
+				if err := s.g.BeforeStatement(typ); err != nil {
 					return err
 				}
 			}
@@ -49,7 +49,7 @@ func (s *session) pumpClient() error {
 			}
 			if sql != nil {
 				gated = s.srv.parseGate.acquire(len(sql))
-				a = s.observe(sql)
+				a = s.g.Analyze(sql)
 			}
 			if typ == pgwire.FeQuery {
 				s.startRequest()
@@ -66,8 +66,8 @@ func (s *session) pumpClient() error {
 			return s.flushBackend()
 		}
 		var replaced []byte
-		if s.tracking {
-			replaced, err = s.protectClient(typ, a)
+		if s.g.Tracking() {
+			replaced, err = s.g.ClientMessage(typ, a)
 		}
 		s.srv.parseGate.release(gated)
 		if err != nil {
@@ -78,9 +78,8 @@ func (s *session) pumpClient() error {
 		} else {
 			err = s.cr.Forward(s.bw)
 		}
-		s.noteSegment(typ)
-		if err == nil && s.tracking && s.srv.protect != nil {
-			err = s.refreshCatalogAfterDDL(typ)
+		if err == nil {
+			err = s.g.ClientForwarded(typ)
 		}
 		if err != nil {
 			return err
@@ -91,7 +90,7 @@ func (s *session) pumpClient() error {
 				return err
 			}
 		}
-		if err := s.awaitRounds(); err != nil { // protect_rounds.go
+		if err := s.g.AfterFlush(); err != nil {
 			return err
 		}
 	}
@@ -101,8 +100,8 @@ func (s *session) pumpClient() error {
 // with no client input buffered, flushes toward the backend and waits for
 // some; again is set when the wait was cut short for the abort.
 func (s *session) readyForClient(atBoundary bool) (again bool, err error) {
-	if s.tracking {
-		if err := s.serveAbort(); err != nil {
+	if s.g.Tracking() {
+		if err := s.g.ServeAbort(); err != nil {
 			return false, err
 		}
 	}
@@ -112,7 +111,7 @@ func (s *session) readyForClient(atBoundary bool) (again bool, err error) {
 	if err := s.flushBackend(); err != nil {
 		return false, err
 	}
-	if err := s.waitForClient(atBoundary); err != errAbortDue {
+	if err := s.waitForClient(atBoundary); err != guard.ErrAbortDue {
 		return false, err
 	}
 	return true, nil
@@ -141,31 +140,6 @@ func parseQueryText(body []byte) ([]byte, bool) {
 	}
 	sql, _, ok := pgwire.Cstring(rest)
 	return sql, ok
-}
-
-// observe sends one statement text through sqlrewrite, counts and logs it,
-// and returns its analysis. Without a policy the statement is forwarded
-// unchanged, and text pg_query rejects still goes to the backend so that
-// the client gets PostgreSQL's own syntax error.
-func (s *session) observe(sql []byte) *sqlrewrite.Analysis {
-	a, cached := s.srv.analyzer.Analyze(sql)
-	m := s.srv.metrics
-	if cached {
-		m.CacheHits.Inc()
-	} else {
-		m.CacheMisses.Inc()
-	}
-	if a.Err != nil {
-		m.countStatement(sqlrewrite.KindUnknown)
-	} else {
-		for i := range a.Statements {
-			m.countStatement(a.Statements[i].Kind)
-		}
-	}
-	if ce := s.log.Check(zap.DebugLevel, "statement"); ce != nil {
-		ce.Write(zap.Stringers("kinds", a.Kinds()), zap.String("sql", a.Normalized()))
-	}
-	return a
 }
 
 // startRequest records that the client now awaits one ReadyForQuery.

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/config"
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire/pgwiretest"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
@@ -23,7 +24,7 @@ import (
 func TestCheckBackendAnswers(t *testing.T) {
 	errorAnswer := func(code, msg string) func(*testing.T, net.Conn) {
 		return func(t *testing.T, c net.Conn) {
-			c.Write(encode(t, &pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: code, Message: msg}))
+			c.Write(pgwiretest.Encode(t, &pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: code, Message: msg}))
 		}
 	}
 	cases := []struct {
@@ -33,9 +34,9 @@ func TestCheckBackendAnswers(t *testing.T) {
 		code   string // the BackendRefusal's SQLSTATE
 	}{
 		{"password request", func(t *testing.T, c net.Conn) {
-			c.Write(encode(t, &pgproto3.AuthenticationSASL{AuthMechanisms: []string{"SCRAM-SHA-256"}}))
+			c.Write(pgwiretest.Encode(t, &pgproto3.AuthenticationSASL{AuthMechanisms: []string{"SCRAM-SHA-256"}}))
 		}, nil, ""},
-		{"trust", func(t *testing.T, c net.Conn) { c.Write(encode(t, &pgproto3.AuthenticationOk{})) }, nil, ""},
+		{"trust", func(t *testing.T, c net.Conn) { c.Write(pgwiretest.Encode(t, &pgproto3.AuthenticationOk{})) }, nil, ""},
 		{"no such role", errorAnswer("28000", `role "phiguard_probe" does not exist`), nil, ""},
 		{"no such database", errorAnswer("3D000", `database "postgres" does not exist`), nil, ""},
 		{"in recovery", errorAnswer("57P03", "the database system is in recovery mode"), nil, "57P03"},
@@ -92,7 +93,7 @@ func TestCheckBackendAnswers(t *testing.T) {
 // TestBackendRefusalError: the refusal carries PostgreSQL's words for
 // the log, and the SQLSTATE as the typed code.
 func TestBackendRefusalError(t *testing.T) {
-	err := probeRefusal(encodeBody(t, &pgproto3.ErrorResponse{Code: "57P03", Message: "the database system is shutting down"}))
+	err := probeRefusal(pgwiretest.EncodeBody(t, &pgproto3.ErrorResponse{Code: "57P03", Message: "the database system is shutting down"}))
 	var r *BackendRefusal
 	if !errors.As(err, &r) || r.Code != pgerr.CannotConnectNow || !strings.Contains(err.Error(), "shutting down (SQLSTATE 57P03)") {
 		t.Fatalf("%v", err)
@@ -205,7 +206,3 @@ type timeoutErr struct{}
 func (timeoutErr) Error() string   { return "accept4: too many open files" }
 func (timeoutErr) Timeout() bool   { return true }
 func (timeoutErr) Temporary() bool { return true }
-
-func encodeBody(t *testing.T, m pgproto3.Message) []byte {
-	return encode(t, m)[5:]
-}

@@ -14,9 +14,8 @@ import (
 
 	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/config"
+	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/internal/pgerr"
-	"github.com/phiguard/phiguard/policy"
-	"github.com/phiguard/phiguard/sqlrewrite"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
@@ -25,22 +24,17 @@ import (
 type Server struct {
 	cfg        config.Config
 	log        *zap.Logger
-	metrics    *Metrics
-	analyzer   *sqlrewrite.Analyzer
+	metrics    *guard.Metrics
 	parseGate  *parseGate
 	clientTLS  *tls.Config
 	backendTLS *tls.Config
 	cancels    *cancelRegistry
-	protect    *Protection // nil: pure passthrough
-	auditor    *audit.Auditor
-	// accessCache keeps access rewrites; objects the latest Objects read
-	// per database, shared by its sessions.
-	accessCache *sqlrewrite.AccessCache
-	objMu       sync.Mutex
-	objects     map[string]*Objects
-	// accessFor replaces accessCache.For in tests of the proxy's side of
-	// access control, independent of the rewriter's own rules.
-	accessFor func(sql string, a *sqlrewrite.Analysis, pol *policy.Policy, role *policy.Role, objs sqlrewrite.Objects, breakGlass bool) *sqlrewrite.Access
+	// protect and auditor are what the options gave; guard is built from
+	// them once every option has run, and holds what the sessions' guards
+	// share.
+	protect *guard.Protection
+	auditor *audit.Auditor
+	guard   *guard.Shared
 
 	// adm caps connections still in startup (admission.go); startupLog
 	// rate-limits the log lines of failed startups (startlog.go).
@@ -61,7 +55,7 @@ type Server struct {
 	acceptFailing atomic.Pointer[acceptFailure]
 }
 
-// New builds a Server from a validated configuration. Metrics are
+// New builds a Server from a validated configuration. guard.Metrics are
 // registered on reg.
 func New(cfg config.Config, log *zap.Logger, reg prometheus.Registerer, opts ...Option) (*Server, error) {
 	clientTLS, err := clientTLSConfig(cfg.TLS)
@@ -72,36 +66,35 @@ func New(cfg config.Config, log *zap.Logger, reg prometheus.Registerer, opts ...
 	if err != nil {
 		return nil, err
 	}
-	metrics := NewMetrics(reg)
+	metrics := guard.NewMetrics(reg)
 	srv := &Server{
-		cfg:         cfg,
-		log:         log,
-		metrics:     metrics,
-		analyzer:    sqlrewrite.NewAnalyzer(cfg.Limits.ParseCacheEntries, cfg.Limits.ParseCacheBytes),
-		accessCache: sqlrewrite.NewAccessCache(cfg.Limits.ParseCacheEntries, cfg.Limits.RewriteCacheBytes),
-		clientTLS:   clientTLS,
-		backendTLS:  backendTLS,
-		cancels:     newCancelRegistry(),
-		sessions:    make(map[*session]struct{}),
-		quit:        make(chan struct{}),
-		adm:         newAdmission(cfg.Limits.MaxStartupConnections, cfg.Limits.MaxStartupPerSource, metrics.ConnectionsStarting),
-		startupLog:  newLogLimiter(log, "failed startups not logged", metrics.StartupLogSuppressed, startupLogBurst, startupLogWindow),
+		cfg:        cfg,
+		log:        log,
+		metrics:    metrics,
+		clientTLS:  clientTLS,
+		backendTLS: backendTLS,
+		cancels:    newCancelRegistry(),
+		sessions:   make(map[*session]struct{}),
+		quit:       make(chan struct{}),
+		adm:        newAdmission(cfg.Limits.MaxStartupConnections, cfg.Limits.MaxStartupPerSource, metrics.ConnectionsStarting),
+		startupLog: newLogLimiter(log, "failed startups not logged", metrics.StartupLogSuppressed, startupLogBurst, startupLogWindow),
 		// Out of descriptors, Accept fails again with nearly every
 		// connection that frees one: one line per window says so.
 		acceptLog: newLogLimiter(log, "failed accepts not logged", nil, 1, startupLogWindow),
 	}
 	srv.parseGate = newParseGate(cfg.Limits.ParseInflightBytes, srv.metrics.ParseGateWaits.Inc)
-	srv.registerCacheBytes(reg)
 	for _, o := range opts {
 		o(srv)
 	}
+	srv.guard = guard.NewShared(cfg, log, metrics, srv.protect, srv.auditor)
+	srv.registerCacheBytes(reg)
 	return srv, nil
 }
 
 // registerCacheBytes exports what the caches account for, next to their
 // budgets (docs/memory.md).
 func (srv *Server) registerCacheBytes(reg prometheus.Registerer) {
-	for name, bytes := range map[string]func() int64{"parse": srv.analyzer.Bytes, "rewrite": srv.accessCache.Bytes} {
+	for name, bytes := range srv.guard.CacheBytes() {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        "phiguard_sqlrewrite_cache_bytes",
 			Help:        "Bytes the statement cache accounts for its entries (an upper bound of what they hold), by cache.",
@@ -314,4 +307,4 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 }
 
 // Metrics returns the server's collectors.
-func (srv *Server) Metrics() *Metrics { return srv.metrics }
+func (srv *Server) Metrics() *guard.Metrics { return srv.metrics }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/phiguard/phiguard/audit"
+	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgwire"
 	"go.uber.org/zap"
@@ -44,13 +45,9 @@ const (
 // either side leaves. Each pump owns the writer toward the other side, so
 // no lock guards the data path.
 type session struct {
-	srv *Server
-	id  string
-	log *zap.Logger
-	// shredNotes are the (subject key, column) pairs whose shredded cells
-	// this session has already audited.
-	shredNotes map[string]bool
-
+	srv        *Server
+	id         string
+	log        *zap.Logger
 	client     net.Conn
 	clientBuf  *bufio.Reader        // startup-phase reader; cr wraps it afterwards
 	tlsState   *tls.ConnectionState // client leg; nil when plaintext
@@ -68,76 +65,11 @@ type session struct {
 	cancelPID      uint32
 	authSQLState   string // the backend's SQLSTATE when it refused the login
 
-	// tracking is on with a policy or an auditor: the pumps then follow
-	// each request to its answer (expect.go).
-	tracking   bool
-	audit      atomic.Pointer[audit.Session] // replaced when a reload re-binds the role
-	statements int64
-	lastRead   readMemo // see readColumns
+	// g is the guard every message passes when tracking is on (package
+	// guard): encryption, access, audit and the state they follow.
+	g *guard.Session
 
-	acc accessState // roles and access rules (access.go)
-
-	// Encryption state (nil/empty without a Protection): where the
-	// protected columns are, how to decrypt the current result set, and the
-	// refusals whose marker errors the backend has yet to return.
-	catalog       atomic.Pointer[catalog] // swapped by the backend pump after DDL
-	refusals      refusalQueue
-	expects       expectQueue
-	clientStmts   map[string]*stmtInfo   // statements as the client pump planned them
-	stmts         map[string]*stmtInfo   // statements the backend accepted (backend pump)
-	portals       map[string]*portalInfo // portals the backend bound (backend pump)
-	result        []*resultField         // the current simple-Query result set (backend pump)
-	suppress      bool                   // drop the rest of a result phiguard failed mid-way
-	abortOwed     bool                   // phiguard failed a result and the transaction is not yet aborted (backend pump, txabort.go)
-	heldStatus    byte                   // the status of a ReadyForQuery held for the abort's; 0 when none (backend pump)
-	midSegment    bool                   // extended-protocol messages went out since the last Sync (client pump, txabort.go)
-	abortFlushed  bool                   // a Flush followed the last client message (client pump, txabort.go)
-	rowScratch    rowScratch             // reused by decryptDataRow (backend pump)
-	described     describedMemo          // describeFields' recent answers (backend pump, described.go)
-	clientPortals map[string]*stmtInfo   // portal → statement, as the client pump bound them
-	rounds        sessionRounds          // statements in rounds (client pump, protect_rounds.go)
-	// portalFilters are the constants of a bound portal's proxy-side
-	// WHERE, read at its Bind (filter_args.go); client pump only.
-	portalFilters map[string][]filterArgs
-	// describedPortals are the portals described since their Bind in
-	// this protocol segment (client pump, describe.go).
-	describedPortals map[string]bool
-	// datetimeSent counts the requests that may change DateStyle,
-	// TimeZone or IntervalStyle sent so far, datetimeBefore its value
-	// before the current message, datetimeInRequest whether the current
-	// Query changes them before its last statement (client pump);
-	// datetimeDone is the count whose answers the backend pump has seen
-	// (datetime_pending.go).
-	datetimeSent, datetimeBefore uint64
-	datetimeInRequest            bool
-	datetimeDone                 atomic.Uint64
-	// unseenSent, unseenDone and unseenSettled: the same for requests
-	// that may change settings unseen (settings_unseen.go); unseenSettled
-	// wakes the client pump when unseenDone grows.
-	unseenSent    uint64
-	unseenDone    atomic.Uint64
-	unseenSettled chan struct{}
-	// segmentUnseen: the segment executed such a call (client pump).
-	segmentUnseen   bool
-	copyIn          *copyRewriter                    // a COPY FROM STDIN being rewritten (client pump)
-	bindScratch     bindScratch                      // reused by protectBind (client pump, bind_rewrite.go)
-	ddlSeen         bool                             // DDL went out: refresh the catalog after it (client pump)
-	catalogStale    atomic.Bool                      // read the catalog before planning the next request (either pump, catalog_fresh.go)
-	catalogInTx     bool                             // the catalog was read inside a transaction, which may yet roll its DDL back (backend pump, catalog_fresh.go)
-	reloadUnread    bool                             // a reload changed the protected tables and the catalog was not read since (client pump, staleInSegment)
-	catalogInFlight chan struct{}                    // closed when the catalog read queued behind DDL is stored (client pump, catalog_fresh.go)
-	bindNames       nameTable                        // statement and portal names of Binds, interned (client pump, protect_client.go)
-	atSegmentStart  bool                             // the client message being handled starts a protocol segment (client pump, catalog_fresh.go)
-	segmentOpen     bool                             // extended-protocol messages went out since the last Sync (client pump)
-	objsNeeded      bool                             // re-read the database objects after this request (client pump)
-	unsettled       []*replacement                   // Parses reusing a name, not yet answered (client pump, reparse.go)
-	cursors         cursorMap                        // SQL cursors and named portals, as the backend confirmed them (cursors.go)
-	timeZone        atomic.Pointer[sessionZone]      // the backend's last reported TimeZone (datetime.go)
-	dateStyle       atomic.Pointer[sessionDateStyle] // and DateStyle
-	intervalStyle   atomic.Pointer[string]           // and IntervalStyle
-	output          atomic.Pointer[outputSettings]   // extra_float_digits and bytea_output (output.go)
-	outputSeen      bool                             // a request may change them: read them after it (client pump)
-	backendDone     chan struct{}                    // closed when the backend pump ends
+	backendDone chan struct{} // closed when the backend pump ends
 
 	// terminating is set once phiguard itself ends the backend connection,
 	// so the backend pump does not report the expected EOF as a failure.
@@ -209,28 +141,13 @@ func (s *session) serve(ctx context.Context) {
 	s.leaveStartup()
 	s.client.SetDeadline(time.Time{})
 	s.backend.SetDeadline(time.Time{})
-	s.startTracking()
 	s.log.Info("session started")
 	start := time.Now()
-	s.record(&audit.ConnectionOpen{Time: start, Session: s.auditInfo()})
+	s.g.Record(&audit.ConnectionOpen{Time: start, Session: s.g.AuditInfo()})
 	err = s.pump()
 	s.log.Info("session ended", zap.Duration("duration", time.Since(start)), zap.NamedError("reason", err))
-	s.recordCutOff(s.cutOffCode(err))
-	s.record(&audit.ConnectionClose{Session: s.auditInfo(), Duration: time.Since(start), Statements: s.statements, Reason: closeReason(err)})
-}
-
-// startTracking turns on, with a policy or an audit trail, the following
-// of each request to its answer (expect.go).
-func (s *session) startTracking() {
-	s.tracking = s.srv.protect != nil || s.srv.auditor != nil
-	if s.tracking {
-		s.clientStmts = map[string]*stmtInfo{}
-		s.stmts = map[string]*stmtInfo{}
-		s.portals = map[string]*portalInfo{}
-		s.clientPortals = map[string]*stmtInfo{}
-		s.portalFilters = map[string][]filterArgs{}
-		s.describedPortals = map[string]bool{}
-	}
+	s.g.RecordCutOff(s.cutOffCode(err))
+	s.g.Record(&audit.ConnectionClose{Session: s.g.AuditInfo(), Duration: time.Since(start), Statements: s.g.Statements(), Reason: closeReason(err)})
 }
 
 // acceptLogin checks a StartupMessage before any backend is dialed: TLS
@@ -249,7 +166,8 @@ func (s *session) acceptLogin(hello *clientHello) bool {
 		s.database = s.user
 	}
 	s.log = s.log.With(zap.String("user", s.user), zap.String("database", s.database))
-	if pe := s.checkStartupSettings(hello.params); pe != nil {
+	s.g = guard.NewSession(s.srv.guard, s.id, s.log, s.user, s.database, s.client.RemoteAddr().String(), s.tlsState)
+	if pe := s.g.CheckStartupSettings(hello.params); pe != nil {
 		s.refuse("startup_setting", pe)
 		return false
 	}
@@ -261,7 +179,7 @@ func (s *session) pump() error {
 	fromClient := make(chan error, 1)
 	fromBackend := make(chan error, 1)
 	s.backendDone = make(chan struct{})
-	s.unseenSettled = make(chan struct{}, 1)
+	s.g.Start(s.backendDone)
 	go func() { fromClient <- s.pumpClient() }()
 	go func() {
 		err := s.pumpBackend()

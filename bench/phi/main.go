@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/phiguard/phiguard/bench/internal/benchkit"
 	"net"
 	"os"
 	"os/exec"
@@ -15,6 +14,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/phiguard/phiguard/bench/internal/benchkit"
+	"github.com/phiguard/phiguard/guard"
 
 	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/config"
@@ -128,7 +130,7 @@ func run() error {
 		return err
 	}
 
-	prot := &proxy.Protection{Policy: pol, Keyring: kr}
+	prot := &guard.Protection{Policy: pol, Keyring: kr}
 	rolePol, err := policy.Parse([]byte(policyYAML + rolesYAML))
 	if err == nil {
 		err = rolePol.Validate()
@@ -136,7 +138,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	ruledProt := &proxy.Protection{Policy: rolePol, Keyring: kr}
+	ruledProt := &guard.Protection{Policy: rolePol, Keyring: kr}
 	plain, err := benchkit.StartProxy(pg)
 	if err != nil {
 		return err

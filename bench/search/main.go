@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/phiguard/phiguard/bench/internal/benchkit"
+	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/internal/ehrdemo"
 	"github.com/phiguard/phiguard/proxy"
 	"github.com/prometheus/client_golang/prometheus"
@@ -107,7 +108,7 @@ func run(ctx context.Context, s settings) (string, error) {
 	}
 	defer plain.Close(ctx)
 	reg := prometheus.NewRegistry()
-	addr, err := benchkit.StartProxyMetrics(d.pg, reg, proxy.WithProtection(&proxy.Protection{Policy: ready, Keyring: d.kr}))
+	addr, err := benchkit.StartProxyMetrics(d.pg, reg, proxy.WithProtection(&guard.Protection{Policy: ready, Keyring: d.kr}))
 	if err != nil {
 		return "", err
 	}

@@ -8,8 +8,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/phiguard/phiguard/keys/keysconfig"
-	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,6 +15,9 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/phiguard/phiguard/keys/keysconfig"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/config"

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/policy"
-	"github.com/phiguard/phiguard/proxy"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
@@ -109,12 +109,12 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 
 // readObjects reads what the access rewriter needs of the database, the
 // same way the proxy does for a session.
-func readObjects(ctx context.Context, conn *pgx.Conn) (*proxy.Objects, error) {
-	res, err := conn.PgConn().Exec(ctx, proxy.ObjectsQuery()).ReadAll()
+func readObjects(ctx context.Context, conn *pgx.Conn) (*guard.Objects, error) {
+	res, err := conn.PgConn().Exec(ctx, guard.ObjectsQuery()).ReadAll()
 	if err != nil {
 		return nil, err
 	}
-	b := proxy.NewObjectsBuilder()
+	b := guard.NewObjectsBuilder()
 	for _, r := range res {
 		if r.Err != nil {
 			return nil, r.Err
@@ -128,7 +128,7 @@ func readObjects(ctx context.Context, conn *pgx.Conn) (*proxy.Objects, error) {
 	return b.Objects(), nil
 }
 
-func explain(ctx context.Context, w io.Writer, conn *pgx.Conn, pol *policy.Policy, role *policy.Role, objs *proxy.Objects, sql string, glass bool) {
+func explain(ctx context.Context, w io.Writer, conn *pgx.Conn, pol *policy.Policy, role *policy.Role, objs *guard.Objects, sql string, glass bool) {
 	a, _ := sqlrewrite.NewAnalyzer(8, 1<<24).Analyze([]byte(sql))
 	acc := sqlrewrite.AccessFor(sql, a, pol, role, objs, glass)
 	kind := "with rules"
@@ -184,7 +184,7 @@ func explain(ctx context.Context, w io.Writer, conn *pgx.Conn, pol *policy.Polic
 
 // explainColumns describes the statement (without running it) and lists
 // the output columns a column rule changes.
-func explainColumns(ctx context.Context, w io.Writer, conn *pgx.Conn, pol *policy.Policy, role *policy.Role, objs *proxy.Objects, sql string) {
+func explainColumns(ctx context.Context, w io.Writer, conn *pgx.Conn, pol *policy.Policy, role *policy.Role, objs *guard.Objects, sql string) {
 	sd, err := conn.Prepare(ctx, "", sql)
 	if err != nil {
 		fmt.Fprintf(w, "columns:   not described (%v)\n", err)

@@ -10,10 +10,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/phiguard/phiguard/config"
+	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/keys/keysconfig"
 	"github.com/phiguard/phiguard/keys/keywatch"
 	"github.com/phiguard/phiguard/policy"
-	"github.com/phiguard/phiguard/proxy"
 )
 
 // TestKillSwitchWithdrawalForgetsTheProviderKeys: serve keeps the
@@ -52,7 +52,7 @@ func TestKillSwitchWithdrawalForgetsTheProviderKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prot := &proxy.Protection{Policy: pol, Keyring: kr}
+	prot := &guard.Protection{Policy: pol, Keyring: kr}
 	w, err := watchKeys(cfg, provider, kr, ids, prot, nil, prometheus.NewRegistry(), zap.NewNop())
 	if err != nil {
 		t.Fatal(err)

@@ -8,11 +8,11 @@ import (
 
 	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/config"
+	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/keys/keysconfig"
 	"github.com/phiguard/phiguard/keys/keywatch"
 	"github.com/phiguard/phiguard/policy"
-	"github.com/phiguard/phiguard/proxy"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
@@ -21,7 +21,7 @@ import (
 // trail, and the kill switch that keeps the keys in step with the key
 // provider.
 type protection struct {
-	prot    *proxy.Protection
+	prot    *guard.Protection
 	auditor *audit.Auditor // nil when audit.sink is none
 	keys    *keywatch.Watcher
 }
@@ -81,7 +81,7 @@ func loadProtection(ctx context.Context, cfg config.Config, reg prometheus.Regis
 	}
 	log.Info("protection loaded", zap.String("policy", cfg.PolicyFile), zap.String("policy_version", pol.Version()),
 		zap.Int("tables", len(pol.Tables())), zap.Int("keys", len(ids)), zap.String("key_provider", cfg.Keys.Provider))
-	prot := &proxy.Protection{Policy: pol, Keyring: kr, Subjects: subjects, ShreddedMarker: cfg.Keys.Subjects.ShreddedMarker}
+	prot := &guard.Protection{Policy: pol, Keyring: kr, Subjects: subjects, ShreddedMarker: cfg.Keys.Subjects.ShreddedMarker}
 	w, err := watchKeys(cfg, provider, kr, ids, prot, auditor, reg, log)
 	if err != nil {
 		return nil, err
@@ -94,7 +94,7 @@ func loadProtection(ctx context.Context, cfg config.Config, reg prometheus.Regis
 // into prot: a fresh keyring (with subject keys built over it again), or
 // a withdrawn one, after which provider forgets the keys it held too.
 // Each change is audited as a key event per key id.
-func watchKeys(cfg config.Config, provider keys.Provider, kr *keys.Keyring, ids []string, prot *proxy.Protection,
+func watchKeys(cfg config.Config, provider keys.Provider, kr *keys.Keyring, ids []string, prot *guard.Protection,
 	auditor *audit.Auditor, reg prometheus.Registerer, log *zap.Logger) (*keywatch.Watcher, error) {
 	m, err := keywatch.NewMetrics(reg)
 	if err != nil {

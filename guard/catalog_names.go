@@ -1,0 +1,188 @@
+package guard
+
+import (
+	"strconv"
+
+	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
+	"github.com/phiguard/phiguard/sqlrewrite"
+)
+
+// Relations another session makes after this session read its catalog
+// (issues 12 and 13). The catalog knows the views that read an encrypted
+// column when it is read (encViews, refused with 0A000), but a view, a
+// materialized view or a table copied with CREATE TABLE AS that a DBA
+// makes later is unknown to it: its RowDescription names the new
+// relation's OID, so its cells, and values computed from them (length of
+// a ciphertext), were served as if plain. phiguard holds against that in
+// two places, neither a round trip for a statement over known relations:
+//
+//   - at the statement: the catalog lists the name of every relation
+//     (tables, views, materialized views, foreign tables, sequences, in
+//     every schema), and a Query or Parse that names one it does not
+//     list, other than a WITH query's name, makes it stale, so it is read
+//     before the statement (awaitFreshCatalog): a new view over an
+//     encrypted column is then refused by name like an old one, computed
+//     columns included (freshBeforeUnknown). A name is one map lookup.
+//   - at the result: a value phiguard does not decrypt that holds a
+//     well-formed cell (keys.ContainsCell) is refused (strayCellRefusal):
+//     the backstop for what keeps its name or has none in a statement (a
+//     view replaced with CREATE OR REPLACE VIEW, a table given an ON
+//     SELECT rule, a protected table dropped and made again, a table of
+//     copied cells, a function returning one, DDL between the read and
+//     the statement, or a Parse inside a pipeline, where the catalog is
+//     not read).
+//
+// Writes: a write through a view made since is refused by the name
+// check; one through a view replaced since (same name and OID) has the
+// catalog read before it (writesThroughRules): a round trip for a write
+// through a view or a table with rules only.
+//
+// What none sees: a value computed from an encrypted column (not a
+// cell) through a relation that keeps its name (CREATE OR REPLACE VIEW
+// ... length(ssn)) or through a function, and a rule added since to a
+// table that had none (docs/catalog.md).
+
+// relationsQuery lists the name of every relation a statement may name
+// (one row each, deduplicated across schemas: an unqualified name may
+// mean any schema's) with whether one of that name is a view or has
+// rules, and, in a last row with a NULL name, the highest
+// relation OID: one made after the read has a higher one (until the OID
+// counter wraps), which tells a relation made since (newRelation).
+//
+// Rows with an empty name (no relation's) carry the OID of a function
+// that runs SQL given as text (sqlrewrite.SQLTextFunctionsWhere), which
+// fastpathRefusal refuses.
+func relationsQuery() string {
+	return `(SELECT c.relname::pg_catalog.text, pg_catalog.bool_or(c.relhasrules OR c.relkind = 'v')::pg_catalog.text
+  FROM pg_catalog.pg_class c WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p', 'S') GROUP BY 1)
+UNION ALL
+SELECT '', p.oid::pg_catalog.text FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+  WHERE ` + sqlrewrite.SQLTextFunctionsWhere() + `
+UNION ALL
+SELECT NULL, pg_catalog.max(c.oid)::pg_catalog.text FROM pg_catalog.pg_class c`
+}
+
+// addRelation takes a row of relationsQuery.
+func (b *catalogBuilder) addRelation(v [][]byte) error {
+	if v[0] != nil && len(v[0]) == 0 { // a function running SQL given as text
+		oid, err := strconv.ParseUint(string(v[1]), 10, 32)
+		if err != nil {
+			return pgwire.Violation("malformed catalog row from backend")
+		}
+		if b.cat.sqlText == nil {
+			b.cat.sqlText = map[uint32]bool{}
+		}
+		b.cat.sqlText[uint32(oid)] = true
+		return nil
+	}
+	if v[0] != nil {
+		b.cat.relations[string(v[0])] = string(v[1]) == "true" // a bool cast to text
+		return nil
+	}
+	oid, err := strconv.ParseUint(string(v[1]), 10, 32)
+	if err != nil {
+		return pgwire.Violation("malformed catalog row from backend")
+	}
+	b.cat.maxOID = uint32(oid)
+	return nil
+}
+
+// unknownRelation returns a relation name a's statements name that the
+// catalog does not list (and no WITH clause of the statement binds), or
+// "". Only statements that may return rows or write count: DDL has the
+// catalog read after it anyway. writes: only statements that write.
+func (c *catalog) unknownRelation(a *sqlrewrite.Analysis, writes bool) string {
+	if c == nil || c.relations == nil || a == nil || a.Err != nil {
+		return ""
+	}
+	for _, st := range a.Statements {
+		if !st.Writes && (writes || !returnsRows(st.Kind)) {
+			continue
+		}
+		for _, t := range st.Tables {
+			if _, ok := c.relations[t.Name]; ok || t.Schema == "" && bound(st.CTEs, t.Name) {
+				continue
+			}
+			return t.String()
+		}
+	}
+	return ""
+}
+
+// writesThroughRules: one of a's statements writes and names a relation
+// that was a view, or had rules, when the catalog was read. Another
+// session may have replaced it since (CREATE OR REPLACE VIEW over an
+// encrypted table) to take the written value to an encrypted column in
+// clear, and its name and OID stay, so such a write has the catalog read
+// before it (at its Parse or Query, and before each Bind of a named
+// statement: bindReprepares), for viewWriteRefusal to decide on the
+// fresh one. A write through a view is rare; a write to a table without
+// rules costs a map lookup.
+func (c *catalog) writesThroughRules(a *sqlrewrite.Analysis) bool {
+	if c == nil || a == nil || a.Err != nil {
+		return false
+	}
+	for _, st := range a.Statements {
+		if !st.Writes {
+			continue
+		}
+		for _, t := range st.Tables {
+			if c.relations[t.Name] && !(t.Schema == "" && bound(st.CTEs, t.Name)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func bound(ctes []string, name string) bool {
+	for _, c := range ctes {
+		if c == name {
+			return true
+		}
+	}
+	return false
+}
+
+// freshBeforeUnknown marks the catalog stale before a Query or Parse that
+// names a relation it does not list, for awaitFreshCatalog to read it
+// first: another session may have made it since, over an encrypted
+// column. A statement that names one that does not exist costs one read
+// more. A write through a view or a table with rules too
+// (writesThroughRules). Client pump.
+func (s *Session) freshBeforeUnknown(typ byte, a *sqlrewrite.Analysis) {
+	if typ != pgwire.FeQuery && typ != pgwire.FeParse || s.srv.protect == nil {
+		return
+	}
+	if cat := s.catalog.Load(); cat.unknownRelation(a, false) != "" || cat.writesThroughRules(a) {
+		s.catalogStale.Store(true)
+	}
+}
+
+// unknownWriteInSegment refuses a Parse inside a pipeline segment (after
+// its first message, where awaitFreshCatalog cannot read the catalog) of
+// a write that names a relation the catalog does not list: a view
+// another session made since over an encrypted table would take the
+// value there in clear (a pgx batch of SELECT 1 and an INSERT through
+// it did). Run again after the next Sync, the Parse starts a segment and
+// the catalog is read first. The cost: a pipeline that makes a table
+// and writes to it in one segment (libpq pipeline mode) is refused too.
+// Client pump.
+func (s *Session) unknownWriteInSegment(a *sqlrewrite.Analysis) *pgerr.Error {
+	if s.atSegmentStart || s.srv.protect == nil || a == nil {
+		return nil
+	}
+	name := s.catalog.Load().unknownRelation(a, true)
+	if name == "" {
+		return nil
+	}
+	return pgerr.Newf(pgerr.SerializationFailure,
+		"%s is not a relation phiguard knew when this pipeline began, and phiguard reads which relations are views over encrypted tables only between pipelines: this write did not run; run it again after the next Sync", name)
+}
+
+// newRelation: a result field of a relation made after the catalog was
+// read (its OID is higher than any the read saw).
+func (c *catalog) newRelation(table uint32) bool {
+	return c != nil && c.maxOID != 0 && table > c.maxOID
+}

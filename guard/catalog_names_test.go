@@ -1,0 +1,87 @@
+package guard
+
+import (
+	"testing"
+
+	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/keys"
+	"github.com/phiguard/phiguard/sqlrewrite"
+)
+
+// TestUnknownRelation: a statement that reads or writes a relation the
+// catalog does not list (not a WITH query's name) has the catalog read
+// first; DDL does not (the catalog is read after it); a write through a
+// view or a table with rules does.
+func TestUnknownRelation(t *testing.T) {
+	c := &catalog{relations: map[string]bool{"patients": false, "summary": true}}
+	for _, tc := range []struct {
+		sql, unknown string
+		rules        bool
+	}{
+		{sql: "SELECT * FROM patients"},
+		{sql: "SELECT * FROM public.patients p JOIN summary s USING (id)"},
+		{sql: "SELECT * FROM new_view", unknown: "new_view"},
+		{sql: "SELECT * FROM other.new_view", unknown: "other.new_view"},
+		{sql: "WITH x AS (SELECT 1) SELECT * FROM x"},
+		{sql: "WITH x AS (SELECT 1) SELECT * FROM public.x", unknown: "public.x"},
+		{sql: "SELECT (SELECT count(*) FROM (WITH y AS (SELECT 1) SELECT * FROM y) z)"},
+		{sql: "CREATE VIEW made AS SELECT * FROM new_table"},
+		{sql: "COPY new_table TO STDOUT", unknown: "new_table"},
+		{sql: "INSERT INTO summary (id) VALUES (1)", rules: true},
+		{sql: "UPDATE patients SET ssn = '1' FROM summary WHERE summary.id = patients.id", rules: true},
+		{sql: "INSERT INTO patients (id) VALUES (1)"},
+		{sql: "SELECT * FROM summary"},
+		{sql: "INSERT INTO new_view (id) VALUES (1)", unknown: "new_view"},
+	} {
+		a := sqlrewrite.Analyze(tc.sql)
+		if got := c.unknownRelation(a, false); got != tc.unknown {
+			t.Errorf("%s: unknownRelation = %q, want %q", tc.sql, got, tc.unknown)
+		}
+		if got, want := c.unknownRelation(a, true), map[bool]string{true: tc.unknown}[a.Statements[0].Writes]; got != want {
+			t.Errorf("%s: unknownRelation(writes) = %q, want %q", tc.sql, got, want)
+		}
+		if got := c.writesThroughRules(a); got != tc.rules {
+			t.Errorf("%s: writesThroughRules = %v, want %v", tc.sql, got, tc.rules)
+		}
+	}
+	var nilCat *catalog
+	if nilCat.unknownRelation(sqlrewrite.Analyze("SELECT * FROM x"), false) != "" || nilCat.newRelation(1<<20) {
+		t.Error("a session without a catalog treats names as unknown")
+	}
+}
+
+// TestDecryptDataRowStrayCell: a cell in a field phiguard does not
+// decrypt refuses the row, 40001 when its relation was made since the
+// catalog was read, 0A000 otherwise; a plain value passes.
+func TestDecryptDataRowStrayCell(t *testing.T) {
+	s, cellA, _ := bindSession(t)
+	fields := describe(t, s, "SELECT id, first FROM patients", 0)
+	withTerms, err := keys.WithTerms(cellA, keys.CellTerms{Version: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		extra *resultField
+		value []byte
+		code  pgerr.Code
+	}{
+		{nil, []byte("plain"), ""},
+		{nil, cellA, pgerr.FeatureNotSupported},
+		{nil, append([]byte("(1,"), append(cellA, ')')...), pgerr.FeatureNotSupported},
+		{nil, withTerms, pgerr.FeatureNotSupported}, // a cell with search terms (format 2)
+		{nil, append([]byte("{"), append(withTerms, '}')...), pgerr.FeatureNotSupported},
+		{&resultField{newRel: true}, cellA, pgerr.SerializationFailure},
+		{&resultField{newRel: true}, []byte("plain"), ""},
+	} {
+		f := append(append([]*resultField(nil), fields...), tc.extra)
+		row := dataRow(t, []byte(subjA), cellA, tc.value)
+		_, pe := s.decryptDataRow(row, f, none)
+		var code pgerr.Code
+		if pe != nil {
+			code = pe.Code
+		}
+		if code != tc.code {
+			t.Errorf("%q (newRel %v): %v, want %q", tc.value, tc.extra != nil, pe, tc.code)
+		}
+	}
+}

@@ -1,0 +1,52 @@
+package guard
+
+// The answers that settle a statement or portal: ParseComplete,
+// BindComplete and CloseComplete (backend pump).
+
+func (s *Session) onParseComplete(_ byte, head *expectation) (bool, error) {
+	handled := s.suppress
+	if head.kind == expParse {
+		if head.prep != nil && head.prep.replacing != nil {
+			head.prep.replacing.settle(false)
+		}
+		s.stmts[head.name] = head.prep
+		head.settleVariant(false)          // protect_search_variants.go
+		handled = handled || head.injected // phiguard's own re-Parse
+		s.expects.pop()
+	}
+	return handled, nil
+}
+
+func (s *Session) onBindComplete(_ byte, head *expectation) (bool, error) {
+	if head.kind == expBind {
+		p := s.portals[head.name]
+		if p == nil {
+			p = new(portalInfo)
+			s.portals[head.name] = p
+		}
+		// A Bind replaces the portal of its name (the unnamed one at
+		// almost every execution): its entry is reused, as nothing keeps
+		// a *portalInfo beyond a lookup in this map.
+		*p = portalInfo{stmt: s.stmts[head.stmt], formats: head.formats}
+		s.notePortal(head.name, s.stmts[head.stmt])
+		s.expects.pop()
+	}
+	return s.suppress, nil
+}
+
+func (s *Session) onCloseComplete(_ byte, head *expectation) (bool, error) {
+	handled := s.suppress
+	if head.kind == expClose {
+		if head.prep != nil && head.prep.replacing != nil {
+			head.prep.replacing.settle(false)
+		}
+		if head.closeS {
+			delete(s.stmts, head.name)
+		} else {
+			delete(s.portals, head.name)
+		}
+		handled = handled || head.injected // the Close of a re-Parse
+		s.expects.pop()
+	}
+	return handled, nil
+}

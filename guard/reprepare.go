@@ -1,0 +1,165 @@
+package guard
+
+import (
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/phiguard/phiguard/internal/pgwire"
+	"github.com/phiguard/phiguard/sqlrewrite"
+)
+
+// A named statement whose text phiguard wrote a column list or a default
+// guard into (fillColumnList, guardDefaults) checks, at each execution,
+// that the catalog it was written from still holds (sqlrewrite's column
+// and default guards). After another session's DDL the check fails with
+// 40001, "run it again", and the session reads its catalog; but the
+// statement's text is fixed at Parse, so running the same prepared
+// statement again would fail the same way for as long as the client keeps
+// it (pgjdbc's server-side statements, SQL-level pools). PostgreSQL itself
+// re-plans a prepared statement after DDL. So phiguard does the same:
+// at the next Bind of a statement whose guard failed, it closes the
+// statement in the backend and prepares the client's original text again
+// under the same name from the catalog as it is now, before the Bind, and
+// keeps both answers to itself. The new Parse is planned like the
+// client's own: a column list filled anew, or a refusal (a default now
+// set on an encrypted column) that the client gets for its Bind.
+
+// onBind sends the client's Bind, encrypted, behind what prepares its
+// statement again (reprepareStale) or else a Describe that learns the
+// statement's parameter types (describeForTypes, reprepare_types.go).
+func (s *Session) onBind(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
+	body, err := s.cr.Body()
+	if err != nil {
+		return nil, err
+	}
+	var b boundNames
+	portal, stmt, results, ok := bindSummary(body)
+	if !ok {
+		return nil, pgwire.Violation("malformed Bind message")
+	}
+	b.portal, b.stmt, b.results = s.bindNames.intern(portal), s.bindNames.intern(stmt), results
+	again, err := s.reprepareStale(b.stmt) // before the Bind's expectation
+	if err != nil {
+		return nil, err
+	}
+	if again == nil {
+		again = s.describeForTypes(b.stmt, body) // also before it
+	}
+	variant, err := s.bindVariant(b.stmt, body) // protect_search_variants.go, also before it
+	if err != nil {
+		return nil, err
+	}
+	again = append(again, variant...)
+	out, err := s.protectBind(body, b)
+	if err == nil {
+		out, err = s.sortedBind(body, out, b) // protect_sort.go
+	}
+	if err == nil {
+		s.noteRoundBind(b, body, out) // protect_rounds.go
+	}
+	if err != nil || again == nil {
+		return out, err
+	}
+	if out == nil {
+		out = pgwire.Frame(pgwire.FeBind, body)
+	}
+	return append(again, out...), nil
+}
+
+// reprepared is what a Parse needs to be sent again: the client's text
+// and declared parameter types, before phiguard's edits.
+type reprepared struct {
+	query string
+	oids  []uint32
+	// described are the parameter types the client was told when it
+	// described the statement, or would have been told when phiguard
+	// described it itself (backend pump; presentParameterTypes).
+	// PostgreSQL fixes a statement's parameter types at its Parse and
+	// keeps them when it re-plans; the re-Parse declares them, or
+	// PostgreSQL would infer them anew from the changed table.
+	described atomic.Pointer[[]uint32]
+}
+
+// types are the parameter types to declare in the re-Parse: the ones the
+// client was told, else the ones it declared.
+func (r *reprepared) types() []uint32 {
+	if d := r.described.Load(); d != nil {
+		return *d
+	}
+	return r.oids
+}
+
+// markGuardFailed notes that the statement behind a failed Execute or
+// Bind had its guard fail. Backend pump; the client pump reads the flag.
+func (s *Session) markGuardFailed(head *expectation) {
+	var st *stmtInfo
+	switch head.kind {
+	case expExecute:
+		if p := s.portals[head.name]; p != nil {
+			st = p.stmt
+		}
+	case expBind:
+		st = s.stmts[head.stmt]
+	}
+	if st != nil && st.again != nil {
+		st.guardFailed.Store(true)
+	}
+}
+
+// reprepareStale returns the Close and Parse that prepare the statement a
+// Bind names again, when its guard failed (nil otherwise), and queues
+// their expectations, which keep the answers from the client. Client
+// pump, before the Bind's own expectation is queued.
+func (s *Session) reprepareStale(name string) ([]byte, error) {
+	old, err := s.boundStatement(name)
+	if err != nil || old == nil || old.again == nil || !old.guardFailed.Load() || !s.settledOutsideFailedTx() {
+		return nil, err
+	}
+	s.log.Info("prepared statement prepared again: its column guard failed after DDL")
+	closeX := s.expects.fresh(expClose)
+	closeX.name, closeX.closeS, closeX.injected = name, true, true
+	closeX.prep = s.noteClose(name)
+	// What the re-Parse replaces, for noteParse: if the backend fails it
+	// (25P02 in an aborted transaction, a refusal of phiguard's, an error
+	// in the client's text against the table as it is now), the Close
+	// still went through and PostgreSQL has no statement of that name;
+	// but the client's statement, which plain PostgreSQL would still hold
+	// and re-plan at each execution, must not turn into "does not exist"
+	// (26000). Still marked failed, it is prepared again at its next Bind
+	// (a Close of a name PostgreSQL does not know is no error).
+	s.clientStmts[name] = old
+	s.expects.push(closeX)
+	out := pgwire.Frame(pgwire.FeClose, append(append([]byte{'S'}, name...), 0))
+
+	parse := pgproto3.Parse{Name: name, Query: old.again.query, ParameterOIDs: old.again.types()}
+	body, err := parse.Encode(nil)
+	if err != nil {
+		return nil, err
+	}
+	body = body[5:]
+	a, _ := s.srv.analyzer.Analyze([]byte(parse.Query))
+	// The catalog was read at this Bind (awaitFreshCatalog). No request
+	// of phiguard's own may go out while planning the Parse: its answer
+	// would come before the Close's, which is queued first.
+	s.atSegmentStart = false
+	sent, err := s.protectParse(a, body, true)
+	if err != nil {
+		return nil, err
+	}
+	if sent == nil {
+		sent = pgwire.Frame(pgwire.FeParse, body)
+	}
+	return append(out, sent...), nil
+}
+
+// settledOutsideFailedTx: every request so far is answered and the
+// session's transaction is not aborted. Only then does phiguard prepare a
+// statement again: in an aborted transaction PostgreSQL would run the
+// Close and refuse the Parse (25P02), losing the statement, where the
+// client's Bind alone fails and the statement stays; and with answers
+// outstanding the transaction's state is not known yet. The Bind then
+// runs the old statement (its guard fails again, 40001, or the
+// transaction's error), and a later Bind prepares it again. Client pump.
+func (s *Session) settledOutsideFailedTx() bool {
+	return s.wire.Settled()
+}
