@@ -99,7 +99,7 @@ test-vault:
 bench:
 	bash bench/pgbench.sh
 	$(GO) run ./bench/phi
-	$(GO) test -run '^$$' -bench . -benchmem ./proxy ./sqlrewrite
+	$(GO) test -run '^$$' -bench . -benchmem ./proxy ./guard ./sqlrewrite
 
 # bench-search: issue 13's search queries on 1,000,000 generated patients,
 # through phiguard on encrypted columns against plaintext with its indexes
@@ -113,7 +113,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzStartup$$' -fuzztime $(FUZZTIME) ./proxy
 	$(GO) test -run '^$$' -fuzz '^FuzzClientMessages$$' -fuzztime $(FUZZTIME) ./proxy
 	$(GO) test -run '^$$' -fuzz '^FuzzBackendMessages$$' -fuzztime $(FUZZTIME) ./proxy
-	$(GO) test -run '^$$' -fuzz '^FuzzCellArray$$' -fuzztime $(FUZZTIME) ./proxy
+	$(GO) test -run '^$$' -fuzz '^FuzzCellArray$$' -fuzztime $(FUZZTIME) ./guard
 	$(GO) test -run '^$$' -fuzz '^FuzzShapeAgreesWithPostgres$$' -fuzztime $(FUZZTIME) ./sqlrewrite
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./policy
 	$(GO) test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime $(FUZZTIME) ./internal/pgvalue
@@ -133,4 +133,4 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run ./internal/tools/layercheck
-	$(GO) run ./internal/tools/sizecheck proxy sqlrewrite
+	$(GO) run ./internal/tools/sizecheck proxy guard sqlrewrite

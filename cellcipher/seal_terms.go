@@ -20,7 +20,7 @@ import (
 // wrote SealWithTerms(ctx, col, canon, subject), but the collation is the
 // catalog's, which cellcipher does not read.
 //
-// The proxy's writes call it (proxy/protect_terms.go); the backfill's
+// The proxy's writes call it (guard/protect_terms.go); the backfill's
 // are the design's slice 3. Errors: Seal's, and those of
 // the term inputs and keys (ErrNoTerm, keys.ErrUnknownKey when
 // search_key_version is not loaded).

@@ -12,9 +12,10 @@ import (
 
 // Session is the guard's side of one client session: what it follows of
 // the session's statements, portals, settings and results, and the
-// backend connection's messages it reads and writes while a pump runs it
-// (Conn). The wire (package proxy) makes one per session and calls
-// ClientMessage and BackendMessage from its two pumps.
+// connection's messages it reads and writes while a pump runs it
+// (Connect). The wire (package proxy) makes one per session at login
+// (NewSession) and calls ClientMessage and BackendMessage from its two
+// pumps.
 type Session struct {
 	srv            *Shared
 	id             string

@@ -73,6 +73,9 @@ func (s *Session) FirstReady(status byte) error {
 	return s.flushClient()
 }
 
+// Log is the session's logger, with its role once FirstReady bound one.
+func (s *Session) Log() *zap.Logger { return s.log }
+
 // Start begins the pumps' part: with a policy or an audit trail the guard
 // follows each request to its answer (Tracking). backendDone is closed
 // when the backend pump ends.

@@ -16,11 +16,11 @@ import (
 	"time"
 
 	"github.com/phiguard/phiguard/audit"
-	"github.com/phiguard/phiguard/guard"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/phiguard/phiguard/config"
+	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/internal/pgcluster"
 	"github.com/phiguard/phiguard/proxy"
 	"github.com/prometheus/client_golang/prometheus"

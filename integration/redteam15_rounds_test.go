@@ -15,7 +15,7 @@ import (
 )
 
 // Red team 15: statements in rounds (docs/search.md, "LIMIT through an
-// order term"; proxy/protect_rounds.go).
+// order term"; guard/protect_rounds.go).
 
 // roundsAfterErrorScripts are extended-protocol exchanges in which a
 // statement in rounds is executed after an error earlier in its segment

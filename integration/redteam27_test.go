@@ -13,7 +13,7 @@ import (
 )
 
 // Red team 27: plaintext ORDER BY keys sent as their values ("native
-// keys", docs/search.md; sqlrewrite/sort_native.go, proxy/sort_native.go)
+// keys", docs/search.md; sqlrewrite/sort_native.go, guard/sort_native.go)
 // and the date fast path (internal/pgvalue/date_quick.go).
 
 // rt27Outcome is what rt27Same found for one statement.

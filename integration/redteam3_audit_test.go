@@ -6,7 +6,7 @@ import (
 )
 
 // TestRedTeam3FetchAuditStale: whether a FETCH reads PHI is decided when
-// its text passes the client pump (noteCursors, proxy/cursors.go), from
+// its text passes the client pump (noteCursors, guard/cursors.go), from
 // the session's cursor entries at that moment, and kept with a prepared
 // statement (stmtInfo.readsPHI); onExecute re-checks only staleness. So
 //   - a FETCH prepared while c is a cursor over no table, executed after

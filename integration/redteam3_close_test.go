@@ -8,7 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 )
 
-// TestRedTeam3CloseSkippedAfterError: proxy/protect_client.go
+// TestRedTeam3CloseSkippedAfterError: guard/protect_client.go
 // onDescribeOrClose forgets a statement when the Close ('C' 'S') passes the
 // client pump, and reparse.go only tracks a Parse that reuses a name it
 // still knows. After an error PostgreSQL skips every message up to Sync,

@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// TestRedTeam3CursorMapDesync: proxy/cursors.go noteCursors records a
+// TestRedTeam3CursorMapDesync: guard/cursors.go noteCursors records a
 // DECLARE (and judges a FETCH) when the Query or Parse carrying it passes
 // through the client pump, not when PostgreSQL runs it. A DECLARE that
 // never runs (a Parse never executed, or a DECLARE PostgreSQL rejects

@@ -10,7 +10,7 @@ import (
 
 // TestRedTeam3PipelinedSettingChange: for a role without rules the
 // rewriter does not run, so `SET standard_conforming_strings = off` is
-// forwarded and only the backstop (proxy/settings.go
+// forwarded and only the backstop (guard/settings.go
 // checkReportedSetting, on the backend's ParameterStatus) ends the
 // session. A Query pipelined right behind the SET has by then been read
 // by phiguard with standard_conforming_strings on and forwarded, and

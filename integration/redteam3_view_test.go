@@ -2,7 +2,7 @@ package integration
 
 import "testing"
 
-// TestRedTeam3ViewCreatedInSameQuery: proxy/catalog.go viewWritten knows
+// TestRedTeam3ViewCreatedInSameQuery: guard/catalog.go viewWritten knows
 // the views over encrypted tables that the catalog held when the Query
 // arrived. A view created by an earlier statement of the same simple
 // Query is not among them, so an UPDATE (or INSERT) through it is
@@ -28,7 +28,7 @@ func TestRedTeam3ViewCreatedInSameQuery(t *testing.T) {
 	}
 }
 
-// TestRedTeam3ViewWriteNotTopLevel: viewWritten (proxy/catalog.go) looks
+// TestRedTeam3ViewWriteNotTopLevel: viewWritten (guard/catalog.go) looks
 // only at statements whose kind is a write; a write through a view over
 // an encrypted table nested in a statement of another kind passes: a
 // data-modifying CTE under SELECT, and EXPLAIN ANALYZE (which runs it).

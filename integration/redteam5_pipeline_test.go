@@ -12,7 +12,7 @@ import (
 )
 
 // Red team 5: the catalog read before a request, in transactions,
-// prepared statements and pipelines (proxy/catalog_fresh.go).
+// prepared statements and pipelines (guard/catalog_fresh.go).
 
 // TestRedTeam5RetryInTransaction: the guard's 40001 says "run the
 // statement again". A client that does so the usual way (ROLLBACK, BEGIN,

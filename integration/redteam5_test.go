@@ -12,7 +12,7 @@ import (
 // Red team 5 attacks the column guard of a filled column list
 // (sqlrewrite.GuardColumnOrder) and the catalog read before the next
 // request of a session whose catalog is known stale
-// (proxy/catalog_fresh.go). The scenario throughout: a session through
+// (guard/catalog_fresh.go). The scenario throughout: a session through
 // phiguard has read its catalog; another session, straight to the
 // database, changes the table's columns; the first session then writes
 // without a column list, meaning the table's new order.

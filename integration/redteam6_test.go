@@ -10,7 +10,7 @@ import (
 )
 
 // Red team 6 attacks proxy-side ORDER BY (docs/search.md,
-// sqlrewrite/planner_sort.go, proxy/protect_sort.go): statements run on
+// sqlrewrite/planner_sort.go, guard/protect_sort.go): statements run on
 // the sort fixture's plaintext tables directly and on its encrypted twins
 // through phiguard must answer alike, or phiguard must refuse with a
 // SQLSTATE where PostgreSQL answers, or fail where PostgreSQL fails.

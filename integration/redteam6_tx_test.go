@@ -14,7 +14,7 @@ import (
 // After an error phiguard raises itself once the database ran the
 // statement fine (its sort cap, a cell it cannot decrypt: failResult),
 // the backend's transaction block is aborted as after PostgreSQL's own
-// error (proxy/txabort.go): ReadyForQuery 'E', the next statement 25P02,
+// error (guard/txabort.go): ReadyForQuery 'E', the next statement 25P02,
 // COMMIT answered ROLLBACK and the writes before it gone, ROLLBACK TO
 // SAVEPOINT going back to work. Not covered here, and not fixed: a
 // statement after the failed one in the same Query message or the same

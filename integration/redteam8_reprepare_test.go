@@ -13,8 +13,8 @@ import (
 )
 
 // Red team 8, the second change: a named statement phiguard prepares
-// again after its guard failed (proxy/reprepare.go), and the catalog read
-// before that Bind (proxy/catalog_fresh.go).
+// again after its guard failed (guard/reprepare.go), and the catalog read
+// before that Bind (guard/catalog_fresh.go).
 
 // rt8Prepare prepares name as sql (with %s for the table) on both sides.
 func rt8Prepare(t *testing.T, tw *twin, name, sql string) {
@@ -473,7 +473,7 @@ func TestRedTeam8BindAfterReload(t *testing.T) {
 // PostgreSQL fixed for it) was prepared again after DDL with the client's
 // unspecified types, which PostgreSQL inferred anew from the changed
 // table; phiguard now describes such a statement itself before its first
-// Bind (proxy/reprepare_types.go) and declares those types.
+// Bind (guard/reprepare_types.go) and declares those types.
 func TestRedTeam8ReprepareUndescribedTypes(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)

@@ -14,7 +14,7 @@ import (
 // phiguard describes a named statement whose column list or default guard
 // it may have to prepare again, and whose parameter types the client left
 // unspecified and never asked for, just before its first Bind
-// (proxy/reprepare_types.go), and keeps the answer.
+// (guard/reprepare_types.go), and keeps the answer.
 
 // rtTypesExchange sends msgs and returns every message the client gets up
 // to ReadyForQuery, each encoded again: the bytes on the client's wire.

@@ -392,7 +392,7 @@ func rewriteColumn(ctx context.Context, su *pgx.Conn, o *oracleEHR, table, col s
 }
 
 // shownValue is what phiguard shows of a value under a mask or pseudonym
-// rule (proxy/access_result.go applyColumnRule).
+// rule (guard/access_result.go applyColumnRule).
 func shownValue(o *oracleEHR, rule *policy.ColumnRule) (func(string) string, error) {
 	switch rule.Action {
 	case policy.ActionMasked:

@@ -386,7 +386,7 @@ func TestTermRekeyingMatch(t *testing.T) {
 		"type: text, state: encrypted, search: [equality, order, match]", 1)
 	f, relay := newRekeyFixtureWith(t, 120, pol)
 	// A session reads phiguard.search_objects at login: one that logs in
-	// after the install sends match terms (proxy/term_records.go).
+	// after the install sends match terms (guard/term_records.go).
 	f.via = f.p.app(t)
 	relay.take()
 	both := 0

@@ -126,7 +126,9 @@ func (s *session) firstReadyForQuery() error {
 	if err != nil || len(body) != 1 {
 		return pgwire.Violation("malformed ReadyForQuery from backend")
 	}
-	return s.g.FirstReady(body[0])
+	err = s.g.FirstReady(body[0])
+	s.log = s.g.Log() // with the role bound
+	return err
 }
 
 // relayStartupMessage forwards ParameterStatus, NoticeResponse and

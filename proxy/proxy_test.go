@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
-	"github.com/phiguard/phiguard/internal/pgwire"
-	"github.com/phiguard/phiguard/internal/pgwire/pgwiretest"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/config"
+	"github.com/phiguard/phiguard/internal/pgwire"
+	"github.com/phiguard/phiguard/internal/pgwire/pgwiretest"
 )
 
 func TestBackendKeyReplacedAndCancelRouted(t *testing.T) {

@@ -65,8 +65,10 @@ type session struct {
 	cancelPID      uint32
 	authSQLState   string // the backend's SQLSTATE when it refused the login
 
-	// g is the guard every message passes when tracking is on (package
-	// guard): encryption, access, audit and the state they follow.
+	// g is the session's guard (package guard), made once the login is
+	// accepted: with a policy or an audit trail (g.Tracking) every message
+	// passes it; it holds encryption, access, audit and the state they
+	// follow.
 	g *guard.Session
 
 	backendDone chan struct{} // closed when the backend pump ends

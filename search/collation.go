@@ -89,7 +89,7 @@ func NeedsLocale(col *policy.ProtectedColumn) bool {
 // runs. The order term follows the collation's LC_COLLATE, the match
 // term its LC_CTYPE (lower()), so a column with both needs the two to be
 // one locale; a column with one of them uses that one's. This is the
-// proxy's rule for its writes (proxy/protect_terms.go, termLocale): the
+// proxy's rule for its writes (guard/protect_terms.go, termLocale): the
 // backfill, the install and the proxy compute and record terms under the
 // same locale. Refused, naming the column: ICU; a non-deterministic
 // collation; a column with order and match terms whose LC_COLLATE and

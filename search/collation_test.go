@@ -8,7 +8,7 @@ import (
 )
 
 // TestLocaleRule: the locale a column's terms are computed under is the
-// one the proxy's writes use (proxy/protect_terms.go): LC_COLLATE for a
+// one the proxy's writes use (guard/protect_terms.go): LC_COLLATE for a
 // column with an order term, LC_CTYPE for one with a match term only,
 // and a column with both refused when they differ.
 func TestLocaleRule(t *testing.T) {

@@ -43,7 +43,7 @@ func (s Statement) MayChangeSettings() bool {
 // other than a few built-ins (a function may run set_config or SET
 // inside), CALL or DO, or could not be classified. PostgreSQL lexes and
 // parses a request sent after it under what it set, so the proxy reads
-// such a request only after this one is answered (proxy/settings_unseen.go).
+// such a request only after this one is answered (guard/settings_unseen.go).
 func (s Statement) MayChangeSettingsUnseen() bool {
 	return s.opaque || s.Kind == KindCall || s.Kind == KindUnknown
 }
@@ -55,7 +55,7 @@ func (s Statement) MayChangeSettingsUnseen() bool {
 // (which undoes SET), CALL and DO, or a statement that could not be
 // classified. Code its text does not show (a function that runs SET
 // inside, a trigger) runs when the statement executes, which the proxy
-// counts at each Query and Execute (proxy/datetime_free.go, mayRunCode);
+// counts at each Query and Execute (guard/datetime_free.go, mayRunCode);
 // a Parse runs nothing.
 func (s Statement) MayChangeDatetime() bool {
 	return s.datetime || s.Kind == KindCall || s.Kind == KindUnknown

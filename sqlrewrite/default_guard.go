@@ -297,7 +297,7 @@ func (g defaultGuard) update(sql string, up *pg_query.UpdateStmt) (string, bool)
 
 // copyWithOmitted adds the encrypted columns cols that a COPY ... FROM
 // STDIN's column list leaves out to the end of the list, for the proxy to
-// send a NULL field for each in every row (proxy/protect_copy.go): no row
+// send a NULL field for each in every row (guard/protect_copy.go): no row
 // then takes a default, which PostgreSQL would store unencrypted. COPY
 // has no place for the guard's check (its WHERE takes no subquery), and
 // needs none once nothing is left to a default. "" with false when the

@@ -185,7 +185,7 @@ type Plan struct {
 	// DefaultsUnguarded: Defaults is set in a shape the VALUES guard has
 	// no place in (INSERT ... SELECT, DEFAULT VALUES, an INSERT among
 	// several statements of one Query): the proxy reads the catalog
-	// before it (proxy/catalog_fresh.go); GuardNoDefaults adds the guard
+	// before it (guard/catalog_fresh.go); GuardNoDefaults adds the guard
 	// to the INSERT ... SELECT and DEFAULT VALUES it can
 	// (default_guard_select.go).
 	DefaultsUnguarded bool

@@ -20,7 +20,7 @@ import (
 // columns and, for min and max of a text column, its collation probe;
 // phiguard folds the rows into the aggregates as they arrive and sends
 // one row, described as PostgreSQL describes the aggregates
-// (proxy/protect_aggregate.go).
+// (guard/protect_aggregate.go).
 
 // Aggregate is one select-list entry of a statement whose aggregates
 // phiguard computes.

@@ -14,7 +14,7 @@ import (
 // top-level SELECT DISTINCT whose select list reads one is sent without
 // its DISTINCT (sort_rewrite.go), with hidden columns that let phiguard
 // remove the duplicate rows itself after decryption, before its ORDER BY,
-// OFFSET and LIMIT (proxy/protect_distinct.go):
+// OFFSET and LIMIT (guard/protect_distinct.go):
 //
 //   - each encrypted select-list entry is compared on its decrypted value
 //     with PostgreSQL's equality for its type (internal/pgorder); a text

@@ -175,7 +175,7 @@ func defaultsGuardable(tree *pg_query.ParseResult) bool {
 // subjectChange refuses a write of the subject column of a table whose
 // randomized cells are sealed per subject: the row's cells would stay
 // sealed for the old subject, and the proxy fails every read of them
-// together with the new subject (XX001, proxy/protect_bind.go).
+// together with the new subject (XX001, guard/protect_bind.go).
 func (p *planner) subjectChange(t *policy.ProtectedTable, name string) {
 	if name != t.SubjectColumn || !slices.ContainsFunc(t.Columns, (*policy.ProtectedColumn).PerSubject) {
 		return

@@ -21,7 +21,7 @@ import (
 // text, a parameter, NULL, with its cast and sign), so that the proxy
 // reads it itself, as PostgreSQL's input function would, and compares
 // only when PostgreSQL would compare in the column's type
-// (proxy/filter_args.go).
+// (guard/filter_args.go).
 
 // FilterOp is the comparison of a Filter.
 type FilterOp uint8

@@ -21,7 +21,7 @@ import (
 //	CAST((leaf) AS pg_catalog.text)   -- 'true', 'false' or NULL
 //
 // and the proxy evaluates the tree on each row with SQL's three-valued
-// logic (proxy/protect_filter_tree.go): NOT of NULL is NULL, a OR NULL
+// logic (guard/protect_filter_tree.go): NOT of NULL is NULL, a OR NULL
 // is true only when a is, and the row is kept only when the tree is
 // true, as PostgreSQL's WHERE keeps it.
 //

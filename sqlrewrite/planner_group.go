@@ -18,7 +18,7 @@ import (
 // aggregates per group, and sorts the groups by the ORDER BY, whose every
 // item is a select-list entry (a group column or an aggregate; by
 // position, output name or as written), before OFFSET and LIMIT
-// (proxy/protect_group.go): an encrypted group column by its value, the
+// (guard/protect_group.go): an encrypted group column by its value, the
 // plaintext ones by the rank PostgreSQL gives each row under them (the
 // same for every row of a group), an aggregate by its value.
 

@@ -24,7 +24,7 @@ import (
 // The text is sent without its HAVING (and without its GROUP BY), and
 // the proxy evaluates the tree per group, with three-valued logic, on
 // the group's counts and its first row's hidden columns, before the
-// ORDER BY, OFFSET and LIMIT (proxy/protect_having.go). Anything else in
+// ORDER BY, OFFSET and LIMIT (guard/protect_having.go). Anything else in
 // a HAVING keeps the statement out of phiguard's grouping (refused when
 // it groups an encrypted column: GROUP BY with HAVING).
 

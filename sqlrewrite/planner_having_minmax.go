@@ -20,7 +20,7 @@ import (
 // collation and case mapping as a WHERE's comparison, and = and <> on a
 // deterministic column too (the database never sees the HAVING). The
 // Filter is marked Having: the proxy evaluates it on each group's min
-// or max, not on rows (proxy/protect_having.go), and its constants never
+// or max, not on rows (guard/protect_having.go), and its constants never
 // reach the database (the HAVING is cut from the text; a parameter is
 // sent as NULL, as a WHERE's). A group whose values are all NULL has a
 // NULL min and max, which makes the comparison NULL (IS DISTINCT FROM

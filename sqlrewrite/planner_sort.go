@@ -27,7 +27,7 @@ import (
 //   - LIMIT and OFFSET as text-cast int8, evaluated by PostgreSQL.
 //
 // The proxy buffers the whole result, sorts it stably, applies OFFSET and
-// LIMIT, and drops the hidden columns (proxy/protect_sort.go).
+// LIMIT, and drops the hidden columns (guard/protect_sort.go).
 
 // SortPlan is how the proxy evaluates a statement's ORDER BY.
 type SortPlan struct {
@@ -530,7 +530,7 @@ func textType(t policy.LogicalType) bool {
 // and a filter on one text column asked for its collation once each: of
 // the four scalar subqueries PostgreSQL planned for `ILIKE 'gle%' ORDER
 // BY last, first`, two said the same (0.1–0.2 ms of planning the four).
-// The proxy reads a shared probe once per kind (proxy/collation.go
+// The proxy reads a shared probe once per kind (guard/collation.go
 // resolveProbes), so a collation and an LC_CTYPE probe stay apart even
 // where their texts agree.
 func (sp *SortPlan) addShared(h hiddenColumn) int {

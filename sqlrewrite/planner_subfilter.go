@@ -23,7 +23,7 @@ import (
 // and X = r.k true, and EXISTS when some inner row has inner(r) true; the
 // database decides all but the filters (the same `=` the IN resolves,
 // in the same snapshot), and the proxy keeps the row when some cell of
-// the array passes every filter of the group (proxy/protect_subfilter.go).
+// the array passes every filter of the group (guard/protect_subfilter.go).
 // A NULL X or k never matches (X = k is NULL, which no WHERE keeps); a
 // NULL cell is evaluated as NULL, as PostgreSQL evaluates the filter.
 //

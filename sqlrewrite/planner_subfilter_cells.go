@@ -11,7 +11,7 @@ package sqlrewrite
 //
 // (an inner row's cells stay together, whatever order the database
 // reads the rows in), and the proxy keeps the row when one row of
-// cells passes every filter, each on its cell (proxy/protect_subfilter.go).
+// cells passes every filter, each on its cell (guard/protect_subfilter.go).
 // One column keeps the one-dimensional array of its cells. A column
 // named two ways (b.code and code) is two cells of the same column:
 // each filter reads the one it names, the same value.

@@ -461,7 +461,7 @@ func (c *sortCut) itemWithOrder(sp *SortPlan, i int) string {
 
 // collationProbe is a scalar subquery giving the OID of col's column's
 // collation, as text. The proxy reads what that collation is (provider,
-// version, locale) from its session catalog (proxy/collation.go), which
+// version, locale) from its session catalog (guard/collation.go), which
 // reads every collation of a protected column at login: resolving one
 // collation costs PostgreSQL little to plan, where the collation's
 // description, joined here, cost 0.1-0.3 ms of planning per execution of

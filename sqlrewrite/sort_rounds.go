@@ -29,7 +29,7 @@ import (
 // candidate: LEAST skips NULL), a negative one is PostgreSQL's own error
 // as without rounds. phiguard reads k back from a hidden column, and the
 // order term of the first order-term key from another (the consistency
-// check), and decides after each round (proxy/protect_rounds.go). Only
+// check), and decides after each round (guard/protect_rounds.go). Only
 // the rows phiguard keeps after its re-check and exact sort reach the
 // client; a candidate the database did not return has a term strictly
 // greater (in the key's direction) than every returned one, so a value
@@ -74,7 +74,7 @@ func (r *RoundPlan) withTies() bool { return !r.Unordered() && !r.Plain() }
 
 // TermKey: the database orders the rows by an order-term key, Keys[Key]
 // (not min or max, unordered or plain rounds), whose order phiguard
-// checks against the values (proxy/protect_rounds.go).
+// checks against the values (guard/protect_rounds.go).
 func (r *RoundPlan) TermKey() bool { return r.Column != nil && !r.Agg && r.Key >= 0 }
 
 const hiddenRoundK hiddenKind = 100 // the round's k, as the FETCH evaluates it

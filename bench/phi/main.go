@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/phiguard/phiguard/bench/internal/benchkit"
-	"github.com/phiguard/phiguard/guard"
 
 	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/config"
+	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/integration/vaultemu"
 	"github.com/phiguard/phiguard/internal/pgcluster"
 	"github.com/phiguard/phiguard/keys"

@@ -1,7 +1,7 @@
 // Package pgcollate compares text as PostgreSQL does under a libc
 // collation other than C and POSIX (en_US.utf8, de_DE.utf8, C.utf8), for
-// the proxy-side ORDER BY and WHERE of issue 13 (proxy/protect_sort.go,
-// proxy/protect_filter.go), which see decrypted values PostgreSQL never
+// the proxy-side ORDER BY and WHERE of issue 13 (guard/protect_sort.go,
+// guard/protect_filter.go), which see decrypted values PostgreSQL never
 // sees.
 //
 // PostgreSQL orders text under a libc collation with the C library's

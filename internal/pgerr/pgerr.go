@@ -92,7 +92,7 @@ const (
 	SubjectShredded Code = "55000"
 	// PortalCannotRun (object_not_in_prerequisite_state): an Execute of a
 	// portal whose result phiguard failed, as PostgreSQL answers one
-	// whose run failed (proxy/portions.go).
+	// whose run failed (guard/portions.go).
 	PortalCannotRun Code = "55000"
 	// SerializationFailure: the statement met a concurrent change (the
 	// columns of a table it names changed under another session's DDL)

@@ -1,6 +1,6 @@
 // Package pgorder orders the values of a protected column as PostgreSQL's
 // default btree operator class orders the column's logical type, for the
-// proxy-side ORDER BY of issue 13 (proxy/protect_sort.go).
+// proxy-side ORDER BY of issue 13 (guard/protect_sort.go).
 //
 // It reads canonical text (internal/pgvalue: what PostgreSQL's output
 // function prints under DateStyle=ISO, IntervalStyle=postgres,

@@ -72,7 +72,7 @@
 // session's TimeZone. The package-level Canonical and Present assume UTC;
 // Converter carries a session's TimeZone: PostgreSQL reports TimeZone in a
 // ParameterStatus message at start-up and after every SET, and the proxy
-// keeps the reported zone per session (proxy/datetime.go: an IANA name
+// keeps the reported zone per session (guard/datetime.go: an IANA name
 // from the embedded tz database, or a fixed POSIX offset) and converts
 // timestamptz values with it. In a DST fall-back hour an
 // ambiguous local time takes the offset in force after the transition, and a
@@ -91,7 +91,7 @@
 // order and several zones with PostgreSQL 15.
 //
 // IntervalStyle (reported in ParameterStatus), extra_float_digits and
-// bytea_output (not reported: the proxy reads them, proxy/output.go) are
+// bytea_output (not reported: the proxy reads them, guard/output.go) are
 // Converter fields too: Present writes intervals in every IntervalStyle,
 // floats rounded to 6 or 15 plus extra_float_digits significant digits
 // when that is 0 or less, and bytea in the escape format, as PostgreSQL

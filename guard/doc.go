@@ -1,0 +1,78 @@
+// Package guard is what every message of a protected or audited session
+// passes: phiguard's enforcement, behind the wire (package proxy). It
+// owns request/answer tracking, the session's statements, portals and
+// settings, the column ciphers, access decisions on statements and
+// results, and the audit records; the wire owns the connections.
+//
+// # Two calls
+//
+// The wire consults a Session through two calls: ClientMessage for each
+// client message and BackendMessage for each backend message
+// (session_api.go lists them with the steps around them). It plans
+// statements with sqlrewrite (encryption plan, access rewrite), seals
+// values with cellcipher, applies column rules to
+// results, holds, filters and sorts the rows of a statement ordered or
+// filtered by an encrypted column (protect_sort.go, protect_filter.go,
+// protect_subfilter.go for a filter inside IN or EXISTS (SELECT ...),
+// protect_filter_tree.go for filters under OR or NOT, protect_having.go
+// for a grouped statement's HAVING, protect_like.go, protect_fold.go for ILIKE and lower()/upper(),
+// collation.go and protect_ctype.go for text under a libc collation,
+// docs/search.md; a filter's constants it reads itself from the text and
+// the Bind and never sends, filter_args.go; on a column whose search terms
+// are ready it sends their terms instead, protect_search.go, and a LIKE's
+// pattern's prefix key and match tokens, protect_search_like.go, at each
+// Bind in a variant of the statement for a parameter pattern,
+// protect_search_variants.go, and runs an ORDER BY ... LIMIT or a
+// min/max through an order term in rounds, protect_rounds.go; while they
+// are rekeying it sends the equality term under every loaded version,
+// protect_term_versions.go), tracks which answer belongs to
+// which request (expect.go), and writes one audit record per statement.
+// What it does for every message of a protected session reuses its
+// buffers rather than allocate: expectations (expect.go), Binds it
+// rewrites (bind_rewrite.go), DataRows it decrypts and descriptions it
+// has mapped before (protect_result.go, described.go); the rows it holds
+// for a proxy-side sort keep their bytes and keys in chunks shared by the
+// result's rows (sort_arena.go) and are compared in place (sort_compare.go;
+// a plaintext key the database sent as its value, sort_native.go).
+//
+// # What it asks of the wire
+//
+// The guard never imports the wire. NewSession makes a session's guard at
+// login; Connect gives it the two directions' readers and writers
+// (internal/pgwire) and a Wire: the flushes, whether every request is
+// answered, pairing a ReadyForQuery the guard sent itself with its
+// request, and waking the client pump for phiguard's abort (txabort.go).
+// Shared is what the sessions of one server share: the configuration,
+// the Protection (policy, keys; reload.go), the auditor, the metrics, the
+// statement analyses and access rewrites, and each database's Objects.
+//
+// # Who owns what
+//
+// The client pump owns the backend writer and the client-side plans
+// (clientStmts, clientPortals, copyIn, unsettled re-Parses). The backend
+// pump owns the client writer and what the backend confirmed (stmts,
+// portals, the current result). They share only: the expectation queue
+// (a mutex), the refusal queue (a mutex), the session's catalog and access
+// state (atomic pointers), the wire's in-flight list (Wire.Settled), and the
+// settlement of a re-Parse (a channel the backend pump closes). A refusal
+// is a marker statement sent in place of the refused one, so the backend's
+// error keeps the protocol in order; the backend pump swaps it for
+// phiguard's own error (protect_query.go).
+//
+// # Failing closed
+//
+// A statement phiguard cannot analyse that touches protected data, a
+// message type it does not know, a setting under which it would parse
+// another statement than PostgreSQL runs, a result whose shape it does not
+// know, and a statement on PHI without room for its audit record are all
+// refused; the session survives every statement-level refusal.
+//
+// An error phiguard raises after the backend ran the statement
+// (failResult: a cell it cannot decrypt, a sort past its cap) leaves the
+// backend's transaction in good state. Inside a transaction block the
+// backend pump holds the ReadyForQuery back and the client pump sends a
+// statement of phiguard's own that only fails, at the first point where
+// nothing of the client's is queued in the backend (txabort.go); the
+// client gets that statement's ReadyForQuery 'E', and PostgreSQL itself
+// answers what follows as after its own error (25P02, COMMIT → ROLLBACK).
+package guard
