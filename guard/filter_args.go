@@ -259,10 +259,7 @@ func literalConst(sql []byte, spans [][2]int, f sqlrewrite.Filter, a sqlrewrite.
 		return c, internalRefusal(f.Column, "literal positions disagree")
 	}
 	lit := spans[a.Literal]
-	plain, ok := literalValue(sql[lit[0]:lit[1]])
-	if !ok && standardString(sql, lit) && !continued(sql[lit[0]:lit[1]]) {
-		plain, ok = unquote(sql[lit[0]:lit[1]]), true
-	}
+	plain, ok := sqlrewrite.LiteralValue(sql[lit[0]:lit[1]])
 	if !ok {
 		return c, pgerr.Newf(pgerr.FeatureNotSupported,
 			"WHERE compares encrypted column %s with a constant phiguard cannot read: write it as a '...' literal, a number or a parameter", f.Column.QualifiedName())

@@ -1,9 +1,6 @@
 package guard
 
 import (
-	"bytes"
-	"strings"
-
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/policy"
 
@@ -43,7 +40,7 @@ func (s *Session) compareLiteral(sql []byte, sp [2]int, v sqlrewrite.ValueSlot, 
 		return "", false, nil
 	}
 	col := v.Column
-	if v.Form == sqlrewrite.CompareOther || !literalPlace(sql, sp, v.Form) {
+	if v.Form == sqlrewrite.CompareOther || !v.Form.FitsList(sql, sp) {
 		return "", false, s.unlisted(col)
 	}
 	canon, err := s.canonicalValue(col, 0, plain)
@@ -61,50 +58,7 @@ func (s *Session) compareLiteral(sql []byte, sp [2]int, v sqlrewrite.ValueSlot, 
 	for i, c := range cands {
 		quoted[i] = "'" + string(c) + "'" // cells are base64url behind a fixed prefix: nothing to escape
 	}
-	list := strings.Join(quoted, ",")
-	switch v.Form {
-	case sqlrewrite.CompareEq:
-		return "ANY(ARRAY[" + list + "])", true, nil
-	case sqlrewrite.CompareNe:
-		return "ALL(ARRAY[" + list + "])", true, nil
-	default:
-		return list, true, nil
-	}
-}
-
-// literalPlace checks, on the text, that the literal stands where the
-// replacement is valid SQL: right after the operator for = and <>, as a
-// bare item of the IN list for IN. The parse tree does not keep
-// parentheses, so `col = ('x')` and `col IN (('x'))` are told apart here.
-func literalPlace(sql []byte, sp [2]int, form sqlrewrite.CompareForm) bool {
-	before := bytes.TrimRight(sql[:sp[0]], " \t\r\n")
-	after := bytes.TrimLeft(sql[sp[1]:], " \t\r\n")
-	if len(before) == 0 {
-		return false
-	}
-	prev := before[len(before)-1]
-	switch form {
-	case sqlrewrite.CompareEq, sqlrewrite.CompareNe:
-		return prev == '=' || prev == '>'
-	case sqlrewrite.CompareIn:
-		if len(after) == 0 || (after[0] != ',' && after[0] != ')') {
-			return false
-		}
-		if prev == ',' {
-			return true
-		}
-		if prev != '(' {
-			return false
-		}
-		kw := bytes.TrimRight(before[:len(before)-1], " \t\r\n")
-		return len(kw) >= 2 && bytes.EqualFold(kw[len(kw)-2:], []byte("in")) &&
-			(len(kw) == 2 || !isIdentByte(kw[len(kw)-3]))
-	}
-	return false
-}
-
-func isIdentByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c >= 0x80
+	return v.Form.List(quoted), true, nil
 }
 
 // unlisted refuses a value compared with col where the text has no place

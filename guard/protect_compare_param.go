@@ -1,10 +1,6 @@
 package guard
 
 import (
-	"fmt"
-	"strconv"
-	"strings"
-
 	"github.com/phiguard/phiguard/internal/pgerr"
 
 	"github.com/phiguard/phiguard/policy"
@@ -57,19 +53,22 @@ func (s *Session) compareParams(sql []byte, plan *sqlrewrite.Plan, declared int)
 	spans := sqlrewrite.ParamSpans(sql)
 	clientParams := declared
 	for _, sp := range spans {
-		if n, err := strconv.Atoi(string(sql[sp[0]+1 : sp[1]])); err == nil {
+		if n, ok := sqlrewrite.ParamNumber(sql, sp); ok {
 			clientParams = max(clientParams, n)
 		}
 	}
 	var hidden []hiddenParam
 	numbers := map[int][]int{} // client $n → the numbers of its hidden parameters
-	texts := map[int]string{}  // token index → replacement text
+	var edits []sqlrewrite.Edit
 	for _, st := range sites {
 		v := st.v
-		if v.Token >= len(spans) || string(sql[spans[v.Token][0]:spans[v.Token][1]]) != fmt.Sprintf("$%d", v.Param) {
+		if v.Token >= len(spans) {
 			return nil, nil, 0, internalRefusal(v.Column, "parameter positions disagree")
 		}
-		if !literalPlace(sql, spans[v.Token], v.Form) {
+		if n, ok := sqlrewrite.ParamNumber(sql, spans[v.Token]); !ok || n != v.Param {
+			return nil, nil, 0, internalRefusal(v.Column, "parameter positions disagree")
+		}
+		if !v.Form.FitsList(sql, spans[v.Token]) {
 			return nil, nil, 0, s.unlisted(v.Column)
 		}
 		if numbers[v.Param] == nil {
@@ -78,35 +77,17 @@ func (s *Session) compareParams(sql []byte, plan *sqlrewrite.Plan, declared int)
 				numbers[v.Param] = append(numbers[v.Param], clientParams+len(hidden))
 			}
 		}
-		items := []string{fmt.Sprintf("$%d", v.Param)}
-		for _, n := range numbers[v.Param] {
-			items = append(items, fmt.Sprintf("$%d", n))
-		}
-		list := strings.Join(items, ",")
-		switch v.Form {
-		case sqlrewrite.CompareEq:
-			texts[v.Token] = "ANY(ARRAY[" + list + "])"
-		case sqlrewrite.CompareNe:
-			texts[v.Token] = "ALL(ARRAY[" + list + "])"
-		default:
-			texts[v.Token] = list
-		}
+		list := v.Form.ParamList(append([]int{v.Param}, numbers[v.Param]...))
+		edits = append(edits, sqlrewrite.Edit{Span: spans[v.Token], Text: list})
 	}
 	if len(hidden) == 0 {
 		return sql, nil, declared, nil
 	}
-	out := make([]byte, 0, len(sql)+32*len(texts))
-	last := 0
-	for i, sp := range spans {
-		text, ok := texts[i]
-		if !ok {
-			continue
-		}
-		out = append(out, sql[last:sp[0]]...)
-		out = append(out, text...)
-		last = sp[1]
+	out, ok := sqlrewrite.Splice(sql, edits)
+	if !ok {
+		return nil, nil, 0, internalRefusal(sites[0].v.Column, "overlapping parameters")
 	}
-	return append(out, sql[last:]...), hidden, clientParams, nil
+	return out, hidden, clientParams, nil
 }
 
 // compareSite is a compared parameter of a column with several

@@ -187,22 +187,47 @@ func (s *Session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *p
 		}
 		cells[v.Literal] = "'" + string(cell) + "'"
 	}
-	edits := make([]textEdit, 0, len(cells)+len(plan.Cuts))
+	edits := make([]sqlrewrite.Edit, 0, len(cells)+len(plan.Cuts))
 	for i, cell := range cells {
-		edits = append(edits, textEdit{span: regions[i], text: cell})
+		edits = append(edits, sqlrewrite.Edit{Span: regions[i], Text: cell})
 	}
 	for _, c := range plan.Cuts {
-		sp, ok := cutSpan(sql, spans, c)
+		sp, ok := c.Span(sql, spans)
 		if !ok {
 			return nil, internalRefusal(firstColumn(plan), "a cut disagrees with the text")
 		}
-		edits = append(edits, textEdit{span: sp})
+		edits = append(edits, sqlrewrite.Edit{Span: sp})
 	}
-	out, ok := splice(sql, edits)
+	out, ok := sqlrewrite.Splice(sql, edits)
 	if !ok {
 		return nil, internalRefusal(firstColumn(plan), "overlapping constants")
 	}
 	return out, nil
+}
+
+// firstColumn names a column of the plan for an internal refusal.
+func firstColumn(plan *sqlrewrite.Plan) *policy.ProtectedColumn {
+	if len(plan.Values) > 0 {
+		return plan.Values[0].Column
+	}
+	return nil
+}
+
+// explicitCast is what an explicit cast to a varchar(n) or char(n) column's
+// type makes of a string: its first n characters (an assignment would
+// refuse a longer one, 22001). Other types are unchanged.
+func explicitCast(col *policy.ProtectedColumn, v []byte) []byte {
+	if col.Type.OID != policy.OIDVarchar && col.Type.OID != policy.OIDBpchar || col.Type.Modifier < 4 {
+		return v
+	}
+	n := int(col.Type.Modifier - 4)
+	for i := range string(v) {
+		if n == 0 {
+			return v[:i]
+		}
+		n--
+	}
+	return v
 }
 
 // foldedLiteral is where a planned literal's value stands in sql — the
@@ -214,15 +239,12 @@ func foldedLiteral(sql []byte, spans [][2]int, v sqlrewrite.ValueSlot) ([2]int, 
 	if v.Literal >= len(spans) {
 		return [2]int{}, nil, internalRefusal(v.Column, "literal positions disagree")
 	}
-	lit := spans[v.Literal]
-	sp := [2]int{lit[0] - v.Before, lit[1] + v.After}
-	if sp[0] < 0 || sp[1] > len(sql) {
+	sp, ok := v.Region(sql, spans)
+	if !ok {
 		return [2]int{}, nil, internalRefusal(v.Column, "a folded constant's extent disagrees with the text")
 	}
-	plain, ok := literalValue(sql[lit[0]:lit[1]])
-	if !ok && standardString(sql, lit) && !continued(sql[lit[0]:lit[1]]) {
-		plain, ok = unquote(sql[lit[0]:lit[1]]), true
-	}
+	lit := spans[v.Literal]
+	plain, ok := sqlrewrite.LiteralValue(sql[lit[0]:lit[1]])
 	if !ok {
 		return [2]int{}, nil, pgerr.Newf(pgerr.FeatureNotSupported,
 			"column %s is encrypted: write its values as '...' literals, numbers or parameters", v.Column.QualifiedName())
@@ -348,65 +370,6 @@ func (s *Session) refuseStatement(pe *pgerr.Error, a *sqlrewrite.Analysis) []byt
 	s.refusals.push(refusal{marker: m, err: pe, analysis: a})
 	s.log.Info("statement refused", sqlstateField(pe))
 	return []byte(m)
-}
-
-// literalValue decodes a SQL constant: '...' with doubled quotes, E'...'
-// and $$...$$ (by PostgreSQL's lexer, sqlrewrite.StringConstant), or a
-// number as written. Anything else (B”, U&”) is not decoded.
-// A backslash in '...' is an ordinary character: a session under a policy
-// always has standard_conforming_strings on (settings.go), which is how
-// both pg_query and PostgreSQL then read it (psycopg2 sends 'C:\dir' so).
-func literalValue(lit []byte) ([]byte, bool) {
-	if len(lit) >= 2 && lit[0] == '\'' && lit[len(lit)-1] == '\'' && !continued(lit) {
-		return []byte(strings.ReplaceAll(string(lit[1:len(lit)-1]), "''", "'")), true
-	}
-	if v, ok := sqlrewrite.StringConstant(lit); ok {
-		return v, true
-	}
-	for _, c := range lit {
-		if !(c >= '0' && c <= '9' || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {
-			return nil, false
-		}
-	}
-	return lit, len(lit) > 0
-}
-
-// continued reports whether a '...' literal's span holds a quote that
-// is not doubled: the string goes on after a newline ('a'<newline>'b'
-// is 'ab'), and only PostgreSQL's lexer reads it.
-func continued(lit []byte) bool {
-	for i := 1; i < len(lit)-1; i++ {
-		if lit[i] == '\'' {
-			if lit[i+1] != '\'' {
-				return true
-			}
-			i++
-		}
-	}
-	return false
-}
-
-// standardString reports whether the literal at lit is a plain '...'
-// string with no prefix (E, U&, B, X, N): under
-// standard_conforming_strings, which a session through phiguard cannot
-// turn off (settings.go), its backslashes are ordinary characters
-// ('\xdeadbeef' for a bytea).
-func standardString(sql []byte, lit [2]int) bool {
-	s := sql[lit[0]:lit[1]]
-	if len(s) < 2 || s[0] != '\'' || s[len(s)-1] != '\'' {
-		return false
-	}
-	if lit[0] == 0 {
-		return true
-	}
-	c := sql[lit[0]-1]
-	return !(c == '&' || c == '_' || c == '$' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80)
-}
-
-// unquote is a '...' literal's value: the text between the quotes with
-// each doubled quote made one.
-func unquote(lit []byte) []byte {
-	return []byte(strings.ReplaceAll(string(lit[1:len(lit)-1]), "''", "'"))
 }
 
 // canonicalValue is the plaintext phiguard encrypts for a value: the text

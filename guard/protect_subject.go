@@ -41,7 +41,7 @@ func literalSubject(sql []byte, spans [][2]int, ref *sqlrewrite.SubjectRef, col 
 		return nil, internalRefusal(col, "subject literal positions disagree")
 	}
 	sp := spans[ref.Literal]
-	v, ok := literalValue(sql[sp[0]:sp[1]])
+	v, ok := sqlrewrite.LiteralValue(sql[sp[0]:sp[1]])
 	if !ok {
 		return nil, pgerr.Newf(pgerr.FeatureNotSupported,
 			"column %s is sealed per subject: write the subject column %s as a plain '...' literal or a parameter",

@@ -36,21 +36,6 @@ func TestRefusalQueueMatchesAndStaysBounded(t *testing.T) {
 	}
 }
 
-func TestLiteralValue(t *testing.T) {
-	for lit, want := range map[string]string{"'abc'": "abc", "'O''Brien'": "O'Brien", `'a\b'`: `a\b`, `'C:\dir\'`: `C:\dir\`, "''": "", "42": "42", "-1.5e3": "-1.5e3",
-		`E'a\nb'`: "a\nb", "$$x'$$": "x'"} {
-		got, ok := literalValue([]byte(lit))
-		if !ok || string(got) != want {
-			t.Errorf("%s: %q %v, want %q", lit, got, ok, want)
-		}
-	}
-	for _, lit := range []string{"B'01'", `U&'\0061'`, `E'\xff'`, ""} {
-		if _, ok := literalValue([]byte(lit)); ok {
-			t.Errorf("%s: decoded, want refusal", lit)
-		}
-	}
-}
-
 func TestBindSummaryMatchesPgproto3(t *testing.T) {
 	b := &pgproto3.Bind{DestinationPortal: "p1", PreparedStatement: "s1", ParameterFormatCodes: []int16{1, 0},
 		Parameters: [][]byte{{0, 0, 0, 7}, nil, []byte("text")}, ResultFormatCodes: []int16{1, 0, 1}}

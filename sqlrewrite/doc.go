@@ -44,6 +44,13 @@
 //     table, as the session's catalog says (NativeColumn), is sent as
 //     its value behind a type guard instead of a dense_rank window
 //     (sort_native.go).
+//   - Where a plan's values stand in the client's text and the edits
+//     that put the guard's cells there (text_edit.go): LiteralValue reads
+//     a constant, ValueSlot.Region widens it to its cast and sign,
+//     TextCut.Span places a cut, CompareForm.FitsList says whether a list
+//     of candidate cells (or hidden parameters, ParamList) can stand in
+//     a value's place and List writes it, and Splice applies the edits.
+//     The guard computes only what goes in.
 //   - WithColumnList and WithCopyColumnList (insert_columns.go) write in
 //     the column list an INSERT or COPY lacks, from the proxy's catalog;
 //     GuardColumnOrder (column_guard.go) and GuardNoDefaults
