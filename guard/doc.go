@@ -48,13 +48,17 @@
 //
 // # Who owns what
 //
-// The client pump owns the backend writer and the client-side plans
-// (clientStmts, clientPortals, copyIn, unsettled re-Parses). The backend
-// pump owns the client writer and what the backend confirmed (stmts,
-// portals, the current result). They share only: the expectation queue
-// (a mutex), the refusal queue (a mutex), the session's catalog and access
-// state (atomic pointers), the wire's in-flight list (Wire.Settled), and the
-// settlement of a re-Parse (a channel the backend pump closes). A refusal
+// A Session's type says which pump owns what. Its embedded clientOwned
+// is the client pump's alone: the client reader, the backend writer and
+// the client-side plans (clientStmts, clientPortals, copyIn, unsettled
+// re-Parses). Its embedded backendOwned is the backend pump's: the
+// backend reader, the client writer and what the backend confirmed
+// (stmts, portals, the current result). The fields of Session itself are
+// set before the pumps start or shared, each synchronized by its own
+// type: the expectation queue and the refusal queue (a mutex inside), the
+// session's catalog, access state and reported settings (atomics), the
+// wire's in-flight list (Wire.Settled), and the settlement of a re-Parse
+// (a channel the backend pump closes). A refusal
 // is a marker statement sent in place of the refused one, so the backend's
 // error keeps the protocol in order; the backend pump swaps it for
 // phiguard's own error (protect_query.go).

@@ -6,7 +6,7 @@ import "testing"
 // replaced go, so a session that re-parses the unnamed statement keeps
 // one, not all.
 func TestReplacementsDoNotChain(t *testing.T) {
-	s := &Session{clientStmts: map[string]*stmtInfo{}}
+	s := &Session{clientOwned: clientOwned{clientStmts: map[string]*stmtInfo{}}}
 	var last *stmtInfo
 	for range 3 {
 		info := &stmtInfo{}

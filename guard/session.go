@@ -25,87 +25,109 @@ type Session struct {
 	// records and a certificate's subject (tlsState nil when plaintext).
 	clientAddr string
 	tlsState   *tls.ConnectionState
-	// The connection's two directions, as the wire's pumps read and write
-	// them: the client pump owns cr and bw, the backend pump br and cw.
-	cr, br *pgwire.MsgReader
-	cw, bw *bufio.Writer
-	// backendDone is closed when the backend pump ends.
-	backendDone <-chan struct{}
 	// wire is what the guard asks of the pumps (flushes, the requests in
 	// flight, waking the client pump).
 	wire Wire
+	// backendDone is closed when the backend pump ends.
+	backendDone <-chan struct{}
 
-	// shredNotes are the (subject key, column) pairs whose shredded cells
-	// this session has already audited.
-	shredNotes map[string]bool
+	// Set before the pumps start, read-only while they run.
 
 	// tracking is on with a policy or an auditor: the pumps then follow
 	// each request to its answer (expect.go).
-	tracking   bool
-	audit      atomic.Pointer[audit.Session] // replaced when a reload re-binds the role
-	statements int64
-	lastRead   readMemo // see readColumns
+	tracking bool
 
-	acc accessState // roles and access rules (access.go)
-
-	// Encryption state (nil/empty without a Protection): where the
-	// protected columns are, how to decrypt the current result set, and the
-	// refusals whose marker errors the backend has yet to return.
-	catalog       atomic.Pointer[catalog] // swapped by the backend pump after DDL
+	// Shared by the two pumps, each field synchronized by its own type
+	// (atomics, or a mutex inside): the requests sent and the answers owed
+	// (expects), the refusals whose marker errors the backend has yet to
+	// return, where the protected columns are (catalog: read by the client
+	// pump to plan, swapped by the backend pump after DDL), the role and
+	// access rules, and the settings the backend reported.
+	audit         atomic.Pointer[audit.Session] // replaced when a reload re-binds the role
+	acc           accessState                   // roles and access rules (access.go)
+	catalog       atomic.Pointer[catalog]
 	refusals      refusalQueue
 	expects       expectQueue
-	clientStmts   map[string]*stmtInfo   // statements as the client pump planned them
-	stmts         map[string]*stmtInfo   // statements the backend accepted (backend pump)
-	portals       map[string]*portalInfo // portals the backend bound (backend pump)
-	result        []*resultField         // the current simple-Query result set (backend pump)
-	suppress      bool                   // drop the rest of a result phiguard failed mid-way
-	abortOwed     bool                   // phiguard failed a result and the transaction is not yet aborted (backend pump, txabort.go)
-	heldStatus    byte                   // the status of a ReadyForQuery held for the abort's; 0 when none (backend pump)
-	midSegment    bool                   // extended-protocol messages went out since the last Sync (client pump, txabort.go)
-	abortFlushed  bool                   // a Flush followed the last client message (client pump, txabort.go)
-	rowScratch    rowScratch             // reused by decryptDataRow (backend pump)
-	described     describedMemo          // describeFields' recent answers (backend pump, described.go)
-	clientPortals map[string]*stmtInfo   // portal → statement, as the client pump bound them
-	rounds        sessionRounds          // statements in rounds (client pump, protect_rounds.go)
+	cursors       cursorMap                        // SQL cursors and named portals, as the backend confirmed them (cursors.go)
+	catalogStale  atomic.Bool                      // read the catalog before planning the next request (catalog_fresh.go)
+	timeZone      atomic.Pointer[sessionZone]      // the backend's last reported TimeZone (datetime.go)
+	dateStyle     atomic.Pointer[sessionDateStyle] // and DateStyle
+	intervalStyle atomic.Pointer[string]           // and IntervalStyle
+	output        atomic.Pointer[outputSettings]   // extra_float_digits and bytea_output (output.go)
+	// datetimeDone and unseenDone count the requests that may change
+	// DateStyle, TimeZone or IntervalStyle, and settings phiguard does not
+	// see, whose answers the backend pump has seen (datetime_pending.go,
+	// settings_unseen.go); unseenSettled wakes the client pump when
+	// unseenDone grows.
+	datetimeDone  atomic.Uint64
+	unseenDone    atomic.Uint64
+	unseenSettled chan struct{}
+
+	clientOwned  // only the client pump's (and the login's, before it)
+	backendOwned // only the backend pump's (and the session's end, after it)
+}
+
+// clientOwned is the state only the client pump touches: what it reads
+// from the client, what it writes to the backend, and the plans it makes
+// of the client's statements and portals before they reach the backend.
+type clientOwned struct {
+	cr *pgwire.MsgReader // from the client
+	bw *bufio.Writer     // to the backend
+
+	clientStmts   map[string]*stmtInfo // statements as the client pump planned them
+	clientPortals map[string]*stmtInfo // portal → statement, as the client pump bound them
 	// portalFilters are the constants of a bound portal's proxy-side
-	// WHERE, read at its Bind (filter_args.go); client pump only.
+	// WHERE, read at its Bind (filter_args.go).
 	portalFilters map[string][]filterArgs
 	// describedPortals are the portals described since their Bind in
-	// this protocol segment (client pump, describe.go).
+	// this protocol segment (describe.go).
 	describedPortals map[string]bool
+	rounds           sessionRounds // statements in rounds (protect_rounds.go)
+	midSegment       bool          // extended-protocol messages went out since the last Sync (txabort.go)
+	abortFlushed     bool          // a Flush followed the last client message (txabort.go)
 	// datetimeSent counts the requests that may change DateStyle,
 	// TimeZone or IntervalStyle sent so far, datetimeBefore its value
 	// before the current message, datetimeInRequest whether the current
-	// Query changes them before its last statement (client pump);
-	// datetimeDone is the count whose answers the backend pump has seen
-	// (datetime_pending.go).
+	// Query changes them before its last statement (datetime_pending.go);
+	// unseenSent the same for settings phiguard does not see, and
+	// segmentUnseen whether the segment executed such a call
+	// (settings_unseen.go).
 	datetimeSent, datetimeBefore uint64
 	datetimeInRequest            bool
-	datetimeDone                 atomic.Uint64
-	// unseenSent, unseenDone and unseenSettled: the same for requests
-	// that may change settings unseen (settings_unseen.go); unseenSettled
-	// wakes the client pump when unseenDone grows.
-	unseenSent    uint64
-	unseenDone    atomic.Uint64
-	unseenSettled chan struct{}
-	// segmentUnseen: the segment executed such a call (client pump).
-	segmentUnseen   bool
-	copyIn          *copyRewriter                    // a COPY FROM STDIN being rewritten (client pump)
-	bindScratch     bindScratch                      // reused by protectBind (client pump, bind_rewrite.go)
-	ddlSeen         bool                             // DDL went out: refresh the catalog after it (client pump)
-	catalogStale    atomic.Bool                      // read the catalog before planning the next request (either pump, catalog_fresh.go)
-	catalogInTx     bool                             // the catalog was read inside a transaction, which may yet roll its DDL back (backend pump, catalog_fresh.go)
-	reloadUnread    bool                             // a reload changed the protected tables and the catalog was not read since (client pump, staleInSegment)
-	catalogInFlight chan struct{}                    // closed when the catalog read queued behind DDL is stored (client pump, catalog_fresh.go)
-	bindNames       nameTable                        // statement and portal names of Binds, interned (client pump, protect_client.go)
-	atSegmentStart  bool                             // the client message being handled starts a protocol segment (client pump, catalog_fresh.go)
-	segmentOpen     bool                             // extended-protocol messages went out since the last Sync (client pump)
-	objsNeeded      bool                             // re-read the database objects after this request (client pump)
-	unsettled       []*replacement                   // Parses reusing a name, not yet answered (client pump, reparse.go)
-	cursors         cursorMap                        // SQL cursors and named portals, as the backend confirmed them (cursors.go)
-	timeZone        atomic.Pointer[sessionZone]      // the backend's last reported TimeZone (datetime.go)
-	dateStyle       atomic.Pointer[sessionDateStyle] // and DateStyle
-	intervalStyle   atomic.Pointer[string]           // and IntervalStyle
-	output          atomic.Pointer[outputSettings]   // extra_float_digits and bytea_output (output.go)
-	outputSeen      bool                             // a request may change them: read them after it (client pump)
+	unseenSent                   uint64
+	segmentUnseen                bool
+	copyIn                       *copyRewriter  // a COPY FROM STDIN being rewritten
+	bindScratch                  bindScratch    // reused by protectBind (bind_rewrite.go)
+	ddlSeen                      bool           // DDL went out: refresh the catalog after it
+	reloadUnread                 bool           // a reload changed the protected tables and the catalog was not read since (staleInSegment)
+	catalogInFlight              chan struct{}  // closed when the catalog read queued behind DDL is stored (catalog_fresh.go)
+	bindNames                    nameTable      // statement and portal names of Binds, interned (protect_client.go)
+	atSegmentStart               bool           // the client message being handled starts a protocol segment (catalog_fresh.go)
+	segmentOpen                  bool           // extended-protocol messages went out since the last Sync
+	objsNeeded                   bool           // re-read the database objects after this request
+	unsettled                    []*replacement // Parses reusing a name, not yet answered (reparse.go)
+	outputSeen                   bool           // a request may change extra_float_digits or bytea_output: read them after it
+}
+
+// backendOwned is the state only the backend pump touches: what it reads
+// from the backend, what it writes to the client, what the backend
+// confirmed, the result being decrypted, and the audit's counts.
+type backendOwned struct {
+	br *pgwire.MsgReader // from the backend
+	cw *bufio.Writer     // to the client
+
+	stmts       map[string]*stmtInfo   // statements the backend accepted
+	portals     map[string]*portalInfo // portals the backend bound
+	result      []*resultField         // the current simple-Query result set
+	suppress    bool                   // drop the rest of a result phiguard failed mid-way
+	abortOwed   bool                   // phiguard failed a result and the transaction is not yet aborted (txabort.go)
+	heldStatus  byte                   // the status of a ReadyForQuery held for the abort's; 0 when none
+	rowScratch  rowScratch             // reused by decryptDataRow
+	described   describedMemo          // describeFields' recent answers (described.go)
+	catalogInTx bool                   // the catalog was read inside a transaction, which may yet roll its DDL back (catalog_fresh.go)
+	statements  int64                  // statements recorded, for the session's closing record
+	lastRead    readMemo               // see readColumns
+	// shredNotes are the (subject key, column) pairs whose shredded cells
+	// this session has already audited.
+	shredNotes map[string]bool
 }

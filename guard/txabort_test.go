@@ -54,9 +54,10 @@ func abortSession(t *testing.T, bs *bytes.Buffer) (s *Session, client, backend *
 	t.Helper()
 	srv := NewShared(config.Default(), zap.NewNop(), NewMetrics(prometheus.NewRegistry()), nil, nil)
 	client, backend = new(bytes.Buffer), new(bytes.Buffer)
-	s = &Session{srv: srv, log: zap.NewNop(), br: pgwire.NewMsgReader(bs, 1024, 1<<20),
-		cw: bufio.NewWriter(client), bw: bufio.NewWriter(backend),
-		stmts: map[string]*stmtInfo{}, portals: map[string]*portalInfo{}}
+	s = &Session{srv: srv, log: zap.NewNop(),
+		clientOwned: clientOwned{bw: bufio.NewWriter(backend)},
+		backendOwned: backendOwned{br: pgwire.NewMsgReader(bs, 1024, 1<<20), cw: bufio.NewWriter(client),
+			stmts: map[string]*stmtInfo{}, portals: map[string]*portalInfo{}}}
 	s.wire = &testWire{s: s}
 	return s, client, backend
 }
