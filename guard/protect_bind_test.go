@@ -62,7 +62,7 @@ const bindTestOID = 16400 // public.patients: id is attnum 1, first attnum 2
 // catalog, and cells of first for subjects a and b.
 func bindSession(t testing.TB) (s *Session, cellA, cellB []byte) {
 	t.Helper()
-	pol, err := policy.Parse([]byte(bindTestPolicy))
+	pol, err := sqlrewrite.ParsePolicy([]byte(bindTestPolicy))
 	if err == nil {
 		err = pol.Validate()
 	}

@@ -42,7 +42,7 @@ func compareParamSession(t *testing.T, live uint32) *Session {
 
 func compareParamPolicy(t *testing.T) *policy.Policy {
 	t.Helper()
-	pol, err := policy.Parse([]byte(compareParamTestPolicy))
+	pol, err := sqlrewrite.ParsePolicy([]byte(compareParamTestPolicy))
 	if err == nil {
 		err = pol.Validate()
 	}

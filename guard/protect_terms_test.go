@@ -9,6 +9,7 @@ import (
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 const termLocalePolicy = `
@@ -30,7 +31,7 @@ tables:
 // that differ, and a collation the catalog does not describe (40001, the
 // catalog marked stale). Equality-only and non-text columns need none.
 func TestTermLocale(t *testing.T) {
-	pol, err := policy.Parse([]byte(termLocalePolicy))
+	pol, err := sqlrewrite.ParsePolicy([]byte(termLocalePolicy))
 	if err == nil {
 		err = pol.Validate()
 	}
@@ -92,7 +93,7 @@ func TestTermLocale(t *testing.T) {
 // none writes it); a column with `search` on that session is refused
 // (40001) rather than given terms under a guessed collation.
 func TestEncryptValueWithoutSearch(t *testing.T) {
-	pol, err := policy.Parse([]byte(termLocalePolicy))
+	pol, err := sqlrewrite.ParsePolicy([]byte(termLocalePolicy))
 	if err == nil {
 		err = pol.Validate()
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
 	"go.uber.org/zap"
 )
 
@@ -28,7 +29,7 @@ func (srv *Shared) ReloadPolicyFile(path string) error {
 	if srv.protect == nil {
 		return errors.New("phiguard runs without a policy: nothing to reload")
 	}
-	pol, err := policy.Load(path)
+	pol, err := sqlrewrite.LoadPolicy(path)
 	if err == nil {
 		err = pol.Validate()
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 // TestReloadRefusesUnloadedSearchKeyVersion: a policy whose
@@ -28,7 +29,7 @@ func TestReloadRefusesUnloadedSearchKeyVersion(t *testing.T) {
 	}
 	p := &Protection{Keyring: kr}
 	load := func(version string) *policy.Policy {
-		pol, err := policy.Parse([]byte("version: 1\ntables:\n  patients:\n    columns:\n      last: {mode: randomized, key: pii, type: text, search: [order], search_key_version: " + version + "}\n      first: {mode: randomized, key: pii, type: text}\n"))
+		pol, err := sqlrewrite.ParsePolicy([]byte("version: 1\ntables:\n  patients:\n    columns:\n      last: {mode: randomized, key: pii, type: text, search: [order], search_key_version: " + version + "}\n      first: {mode: randomized, key: pii, type: text}\n"))
 		if err == nil {
 			err = pol.Validate()
 		}

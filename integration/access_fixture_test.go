@@ -16,6 +16,7 @@ import (
 	"github.com/phiguard/phiguard/keys/keysconfig"
 	"github.com/phiguard/phiguard/keys/local"
 	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 // The access-policy suite's database users. walkin is bound to no role and
@@ -184,7 +185,7 @@ func syntheaPatients() (map[string]syntheaPatient, error) {
 }
 
 func parsePolicy(b []byte) (*policy.Policy, error) {
-	pol, err := policy.Parse(b)
+	pol, err := sqlrewrite.ParsePolicy(b)
 	if err == nil {
 		err = pol.Validate()
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/keys/keysconfig"
 	"github.com/phiguard/phiguard/keys/local"
-	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 // bindingPolicy seals patients' and encounters' randomized columns per
@@ -51,7 +51,7 @@ const (
 
 func newBindingFixture(t *testing.T) *bindingFixture {
 	ctx := testContext(t)
-	pol, err := policy.Parse([]byte(bindingPolicy))
+	pol, err := sqlrewrite.ParsePolicy([]byte(bindingPolicy))
 	if err == nil {
 		err = pol.Validate()
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/keys"
-	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 const compareParamPolicy = `
@@ -41,7 +41,7 @@ func TestCompareParamsAcrossKeyVersions(t *testing.T) {
 	if _, err := own.Exec(ctx, "CREATE TABLE people (id int PRIMARY KEY, ssn text, mrn text)"); err != nil {
 		t.Fatal(err)
 	}
-	pol, err := policy.Parse([]byte(compareParamPolicy))
+	pol, err := sqlrewrite.ParsePolicy([]byte(compareParamPolicy))
 	if err == nil {
 		err = pol.Validate()
 	}

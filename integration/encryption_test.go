@@ -14,7 +14,7 @@ import (
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/keys/keysconfig"
 	"github.com/phiguard/phiguard/keys/local"
-	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 // encryptedTable creates a patients-like table and a phiguard that
@@ -44,7 +44,7 @@ tables:
 // are kept by a local provider in a directory of the test's.
 func protection(t *testing.T, policyYAML string) *guard.Protection {
 	t.Helper()
-	pol, err := policy.Parse([]byte(policyYAML))
+	pol, err := sqlrewrite.ParsePolicy([]byte(policyYAML))
 	if err == nil {
 		err = pol.Validate()
 	}

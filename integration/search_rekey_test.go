@@ -17,8 +17,8 @@ import (
 	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/keys/keysconfig"
-	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/search"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 // A change of the term key (docs/design/search-terms.md §5.3,
@@ -31,7 +31,7 @@ var rekeySortPolicy = strings.NewReplacer("search_key_version: 1, search_state: 
 // rekeyProtection is protection with versions 1 and 2 of every key.
 func rekeyProtection(t *testing.T, policyYAML string) *guard.Protection {
 	t.Helper()
-	pol, err := policy.Parse([]byte(policyYAML))
+	pol, err := sqlrewrite.ParsePolicy([]byte(policyYAML))
 	if err == nil {
 		err = pol.Validate()
 	}

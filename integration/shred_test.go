@@ -19,7 +19,7 @@ import (
 	"github.com/phiguard/phiguard/keys/keysconfig"
 	"github.com/phiguard/phiguard/keys/local"
 	"github.com/phiguard/phiguard/keys/vault"
-	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 // shredPolicy seals the randomized columns of patients and encounters per
@@ -97,7 +97,7 @@ func TestShredSurvivesBackups(t *testing.T) {
 
 func shredScenario(t *testing.T, provider keys.Provider) {
 	ctx := testContext(t)
-	pol, err := policy.Parse([]byte(shredPolicy))
+	pol, err := sqlrewrite.ParsePolicy([]byte(shredPolicy))
 	if err == nil {
 		err = pol.Validate()
 	}

@@ -57,9 +57,13 @@
 //
 // # Dependencies
 //
-// policy does not import the wire protocol: sqlrewrite depends on its types
-// only, and the proxy on its lookups. It uses pg_query only when a file is
-// read, to validate each row rule and list the tables it reads
-// (RowRule.Reads, which make those tables read-only for the role). Version identifies the
-// loaded content; caches key on it so that they never mix two policies.
+// policy imports no SQL parser and nothing of the wire: sqlrewrite depends
+// on its types only, and the guard on its lookups. A row rule's
+// expression is read when the file is, by the RowExpressions the loader
+// is given (LoadWith; sqlrewrite.LoadPolicy gives phiguard's): it checks
+// the expression and lists the tables it reads (RowRule.Reads, which make
+// those tables read-only for the role). Load gives none, so a file with
+// row rules loaded by it fails Validate: no rule goes unchecked. Version
+// identifies the loaded content; caches key on it so that they never mix
+// two policies.
 package policy

@@ -19,16 +19,26 @@ import (
 // option, or a rule written for a newer phiguard, is never silently ignored
 // (ignoring a rule would fail open). Load does not call Validate; every
 // caller must, and must not use a policy that fails it.
-func Load(path string) (*Policy, error) {
+//
+// A policy with row rules needs a SQL parser to check their expressions:
+// Load has none, so each row rule is a problem Validate reports; LoadWith
+// (sqlrewrite.LoadPolicy) reads them.
+func Load(path string) (*Policy, error) { return LoadWith(path, nil) }
+
+// LoadWith is Load, reading row rules' expressions with rows.
+func LoadWith(path string, rows RowExpressions) (*Policy, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read policy: %w", err)
 	}
-	return Parse(raw)
+	return ParseWith(raw, rows)
 }
 
 // Parse is Load on bytes already read.
-func Parse(raw []byte) (*Policy, error) {
+func Parse(raw []byte) (*Policy, error) { return ParseWith(raw, nil) }
+
+// ParseWith is LoadWith on bytes already read.
+func ParseWith(raw []byte, rows RowExpressions) (*Policy, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("parse policy: %w", err)
@@ -39,7 +49,7 @@ func Parse(raw []byte) (*Policy, error) {
 		byTable: map[TableName]*ProtectedTable{},
 		byCol:   map[columnKey]*ProtectedColumn{},
 	}
-	r := &reader{p: p}
+	r := &reader{p: p, rows: rows}
 	if len(doc.Content) == 0 {
 		r.fatal(&doc, "version", "is required (write version: %d)", FormatVersion)
 		return nil, r.structural
@@ -58,7 +68,8 @@ func Parse(raw []byte) (*Policy, error) {
 // and keep the file's order of columns.
 type reader struct {
 	p          *Policy
-	structural Problems // make Load fail
+	structural Problems       // make Load fail
+	rows       RowExpressions // nil: row rules are problems (Load)
 }
 
 func (r *reader) fatal(n *yaml.Node, path, format string, args ...any) {

@@ -1,12 +1,11 @@
 package policy
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
-	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"gopkg.in/yaml.v3"
 )
 
@@ -337,7 +336,7 @@ func (r *reader) rowRule(rl *Role, e entry, parent string) {
 			}
 		}
 	}
-	reads, err := checkRowExpression(rr.Using)
+	reads, err := r.readRowExpression(rr.Using)
 	if err != nil {
 		r.problem(v.Line, path, "%v", err)
 		return
@@ -351,82 +350,27 @@ func (r *reader) rowRule(rl *Role, e entry, parent string) {
 	rl.rowOrder = append(rl.rowOrder, rr)
 }
 
-// checkRowExpression makes sure a row rule is one boolean-looking SQL
-// expression: it parses inside a WHERE clause as a whole, with nothing
-// before or after it (a `) OR (true` cannot close the parenthesis the
-// rewriter puts around it), and it takes no parameters. It returns the
-// tables the expression reads (see ruleReads).
-func checkRowExpression(expr string) ([]TableName, error) {
+// RowExpressions reads a row rule's SQL expression (its using text): it
+// checks that the text is one boolean-looking expression that takes no
+// parameters and lists, once each and sorted, the relations it names
+// (Schema "" for an unqualified name). policy has no SQL parser:
+// sqlrewrite.RowExpressions is phiguard's, and sqlrewrite.LoadPolicy
+// loads a policy with it.
+type RowExpressions func(expr string) ([]TableName, error)
+
+// errNoRowParser is the problem of every row rule of a policy loaded
+// without a RowExpressions: its expression was never checked, so the
+// policy must not be used.
+var errNoRowParser = errors.New("using: this policy was loaded without a SQL parser for row rules (load it with sqlrewrite.LoadPolicy)")
+
+// readRowExpression checks a row rule's expression with the loader's
+// RowExpressions, refusing it without one.
+func (r *reader) readRowExpression(expr string) ([]TableName, error) {
 	if strings.TrimSpace(expr) == "" {
 		return nil, fmt.Errorf("using: the row rule expression is empty")
 	}
-	tree, err := pg_query.Parse("SELECT WHERE (" + expr + "\n)")
-	if err != nil {
-		return nil, fmt.Errorf("using: the row rule expression does not parse: %v", err)
+	if r.rows == nil {
+		return nil, errNoRowParser
 	}
-	if len(tree.Stmts) != 1 {
-		return nil, fmt.Errorf("using: the row rule must be one expression")
-	}
-	// A text that closes the parenthesis early (`true) UNION SELECT (1`)
-	// parses too, but not as a plain SELECT with only a WHERE clause.
-	if sel := tree.Stmts[0].GetStmt().GetSelectStmt(); sel == nil || sel.GetWhereClause() == nil || len(sel.GetTargetList()) != 0 || len(sel.GetFromClause()) != 0 {
-		return nil, fmt.Errorf("using: the row rule must be one expression")
-	}
-	js, err := pg_query.ParseToJSON("SELECT WHERE (" + expr + "\n)")
-	if err != nil {
-		return nil, fmt.Errorf("using: the row rule expression does not parse: %v", err)
-	}
-	var doc any
-	if err := json.Unmarshal([]byte(js), &doc); err != nil {
-		return nil, fmt.Errorf("using: the row rule expression cannot be read: %v", err)
-	}
-	if hasNode(doc, "ParamRef") {
-		return nil, fmt.Errorf("using: the row rule may not take parameters ($n)")
-	}
-	return ruleReads(doc), nil
-}
-
-// ruleReads lists, once each in order, the relations a parsed rule names
-// (every RangeVar: FROM items of its subqueries, wherever they are).
-// Unqualified names keep Schema "": search_path decides which table they
-// are, so a write to a table of that name in any schema counts. It is an
-// over-approximation (a CTE name of the rule counts too), and it cannot
-// see what a function the rule calls reads.
-func ruleReads(doc any) []TableName {
-	var out []TableName
-	visitJSON(doc, func(key string, v map[string]any) {
-		if key != "RangeVar" {
-			return
-		}
-		schema, _ := v["schemaname"].(string)
-		name, _ := v["relname"].(string)
-		if t := (TableName{Schema: schema, Name: name}); name != "" && !slices.Contains(out, t) {
-			out = append(out, t)
-		}
-	})
-	slices.SortFunc(out, func(a, b TableName) int { return strings.Compare(a.Schema+"."+a.Name, b.Schema+"."+b.Name) })
-	return out
-}
-
-func hasNode(doc any, name string) bool {
-	found := false
-	visitJSON(doc, func(key string, _ map[string]any) { found = found || key == name })
-	return found
-}
-
-// visitJSON calls f for every object held under a key of a JSON document.
-func visitJSON(v any, f func(key string, obj map[string]any)) {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, c := range x {
-			if obj, ok := c.(map[string]any); ok {
-				f(k, obj)
-			}
-			visitJSON(c, f)
-		}
-	case []any:
-		for _, c := range x {
-			visitJSON(c, f)
-		}
-	}
+	return r.rows(expr)
 }

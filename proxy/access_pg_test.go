@@ -183,7 +183,7 @@ func startAccessProxy(t testing.TB, policyYAML string) *accessProxy {
 	if err := os.WriteFile(file, []byte(policyYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	pol, err := policy.Load(file)
+	pol, err := sqlrewrite.LoadPolicy(file)
 	if err == nil {
 		err = pol.Validate()
 	}

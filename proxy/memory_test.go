@@ -17,7 +17,7 @@ import (
 	"github.com/phiguard/phiguard/internal/pgwire/pgwiretest"
 	"github.com/phiguard/phiguard/internal/race"
 	"github.com/phiguard/phiguard/keys"
-	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
@@ -72,7 +72,7 @@ func answerQueries(t testing.TB) func(c net.Conn) {
 // the fake backend.
 func startProtectedProxy(t *testing.T, backendPort int, edit func(*config.Config)) (*Server, string) {
 	t.Helper()
-	pol, err := policy.Parse([]byte("version: 1\ntables:\n  public.patients:\n    columns:\n      ssn: {mode: deterministic, key: k-ssn, type: text}\n"))
+	pol, err := sqlrewrite.ParsePolicy([]byte("version: 1\ntables:\n  public.patients:\n    columns:\n      ssn: {mode: deterministic, key: k-ssn, type: text}\n"))
 	if err == nil {
 		err = pol.Validate()
 	}

@@ -3,8 +3,6 @@ package sqlrewrite
 import (
 	"strings"
 	"testing"
-
-	"github.com/phiguard/phiguard/policy"
 )
 
 // TestRuleNamesCannotBeCaptured: a statement's own CTE, or a temporary
@@ -46,7 +44,7 @@ func TestRuleNamesThatCannotBeBound(t *testing.T) {
 		{"id === id", `uses operator ===, which is not a built-in operator`},
 	}
 	for _, c := range cases {
-		pol, err := policy.Parse([]byte(`version: 1
+		pol, err := ParsePolicy([]byte(`version: 1
 tables: {}
 roles:
   clinician:

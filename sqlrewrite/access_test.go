@@ -9,7 +9,7 @@ import (
 
 func loadAccessPolicy(t testing.TB) *policy.Policy {
 	t.Helper()
-	p, err := policy.Load("testdata/access-policy.yml")
+	p, err := LoadPolicy("testdata/access-policy.yml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/phiguard/phiguard/policy"
 )
 
 // TestRuleInputsAreReadOnly: a table the role's row rules read (care_teams
@@ -68,7 +67,7 @@ func TestWritesRuleTablesAllows(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := strings.Replace(string(b), "    break_glass: true\n", "    break_glass: true\n    writes_rule_tables: [care_teams]\n", 1)
-	pol, err := policy.Parse([]byte(src))
+	pol, err := ParsePolicy([]byte(src))
 	if err == nil {
 		err = pol.Validate()
 	}

@@ -63,6 +63,10 @@
 //     the role may not insert is left to its default, checked in READ
 //     COMMITTED only, the checks then carried by another column's value
 //     (guard_slot.go).
+//   - LoadPolicy and ParsePolicy (row_rules.go) load a policy with
+//     RowExpressions, which checks that each row rule's expression is one
+//     expression without parameters and lists the tables it reads: policy
+//     itself has no SQL parser.
 //   - AccessFor (access*.go) applies a role's rules: row rules, bound to
 //     their schemas (access_rulenames.go) and injected behind an OFFSET 0
 //     fence into every reference to a ruled table, write checks, column

@@ -227,7 +227,7 @@ func (r *goldenRunner) policy(name string) *policy.Policy {
 		p = testPolicy(r.t)
 	default:
 		var err error
-		if p, err = policy.Load(filepath.Join(goldenDir, "policies", name)); err == nil {
+		if p, err = LoadPolicy(filepath.Join(goldenDir, "policies", name)); err == nil {
 			err = p.Validate()
 		}
 		if err != nil {

@@ -9,7 +9,7 @@ import (
 
 func arrayPolicy(t *testing.T) *policy.Policy {
 	t.Helper()
-	pol, err := policy.Parse([]byte(`
+	pol, err := ParsePolicy([]byte(`
 version: 1
 tables:
   public.lists:

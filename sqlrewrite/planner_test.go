@@ -13,7 +13,7 @@ import (
 // number columns for the casts constants are folded through.
 func testPolicy(t *testing.T) *policy.Policy {
 	t.Helper()
-	pol, err := policy.Parse([]byte(`
+	pol, err := ParsePolicy([]byte(`
 version: 1
 tables:
   public.patients:
@@ -389,7 +389,7 @@ func TestPlanBinaryCopy(t *testing.T) {
 // validPolicy is the policy a test writes, parsed and validated.
 func validPolicy(t *testing.T, yaml string) *policy.Policy {
 	t.Helper()
-	pol, err := policy.Parse([]byte(yaml))
+	pol, err := ParsePolicy([]byte(yaml))
 	if err == nil {
 		err = pol.Validate()
 	}

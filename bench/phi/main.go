@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/phiguard/phiguard/bench/internal/benchkit"
+	"github.com/phiguard/phiguard/sqlrewrite"
 
 	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/config"
@@ -24,7 +25,6 @@ import (
 	"github.com/phiguard/phiguard/internal/pgcluster"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/keys/vault"
-	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/proxy"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -122,7 +122,7 @@ func run() error {
 		return err
 	}
 	atLoad := vaultRequests(reg) - before
-	pol, err := policy.Parse([]byte(policyYAML))
+	pol, err := sqlrewrite.ParsePolicy([]byte(policyYAML))
 	if err == nil {
 		err = pol.Validate()
 	}
@@ -131,7 +131,7 @@ func run() error {
 	}
 
 	prot := &guard.Protection{Policy: pol, Keyring: kr}
-	rolePol, err := policy.Parse([]byte(policyYAML + rolesYAML))
+	rolePol, err := sqlrewrite.ParsePolicy([]byte(policyYAML + rolesYAML))
 	if err == nil {
 		err = rolePol.Validate()
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/phiguard/phiguard/keys/local"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/search"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 // The policy encrypts the columns a patient search reads, with the search
@@ -304,7 +305,7 @@ func (d *dataset) connect(ctx context.Context, db string) (*pgx.Conn, error) {
 }
 
 func parsePolicy(src string) (*policy.Policy, error) {
-	pol, err := policy.Parse([]byte(src))
+	pol, err := sqlrewrite.ParsePolicy([]byte(src))
 	if err == nil {
 		err = pol.Validate()
 	}

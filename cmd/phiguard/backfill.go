@@ -19,6 +19,7 @@ import (
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/keys/keysconfig"
 	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 const encryptUsage = `usage: phiguard encrypt --config FILE [--policy FILE] [--table T] [--batch N] [--workers N] [--dry-run] [--reencrypt] [--rebuild-terms]
@@ -184,7 +185,7 @@ func openBackfillEnv(ctx context.Context, cmd, path, policyPath string, stderr i
 		fmt.Fprintf(stderr, "phiguard %s: no policy: set policy_file in %s or give --policy\n", cmd, path)
 		return nil, 2
 	}
-	pol, err := policy.Load(policyPath)
+	pol, err := sqlrewrite.LoadPolicy(policyPath)
 	if err == nil {
 		err = pol.Validate()
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/phiguard/phiguard/config"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/policy/pgcatalog"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 const checkUsage = `usage: phiguard check --config FILE [--policy FILE] [--catalog]
@@ -80,7 +81,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		}
 		return code
 	}
-	pol, err := policy.Load(*policyPath)
+	pol, err := sqlrewrite.LoadPolicy(*policyPath)
 	if err == nil {
 		err = pol.Validate()
 	}

@@ -68,7 +68,7 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "phiguard explain: no policy file (policy_file in the configuration, or --policy)")
 		return 2
 	}
-	pol, err := policy.Load(*policyPath)
+	pol, err := sqlrewrite.LoadPolicy(*policyPath)
 	if err == nil {
 		err = pol.Validate()
 	}

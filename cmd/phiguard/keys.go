@@ -17,7 +17,7 @@ import (
 	"github.com/phiguard/phiguard/keys/keysconfig"
 	"github.com/phiguard/phiguard/keys/local"
 	"github.com/phiguard/phiguard/keys/vault"
-	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 const keysUsage = `usage: phiguard keys <command> [flags]
@@ -135,7 +135,7 @@ func policyKeyIDs(cfg config.Config, path string) ([]string, string, error) {
 	if path == "" {
 		return nil, "", nil
 	}
-	pol, err := policy.Load(path)
+	pol, err := sqlrewrite.LoadPolicy(path)
 	if err == nil {
 		err = pol.Validate()
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/keys/keysconfig"
 	"github.com/phiguard/phiguard/keys/keywatch"
-	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 // TestKillSwitchWithdrawalForgetsTheProviderKeys: serve keeps the
@@ -36,7 +36,7 @@ func TestKillSwitchWithdrawalForgetsTheProviderKeys(t *testing.T) {
 	cfg := config.Default()
 	cfg.Keys.Provider = config.KeysProviderLocal
 	cfg.Keys.Local.File, cfg.Keys.Local.MasterKeyFile = filepath.Join(dir, "keyring"), masterFile
-	pol, err := policy.Load(policyFile)
+	pol, err := sqlrewrite.LoadPolicy(policyFile)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/keys/keysconfig"
 	"github.com/phiguard/phiguard/keys/keywatch"
-	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
@@ -30,7 +30,7 @@ type protection struct {
 // the configured provider. Any failure stops serve: phiguard never starts
 // in front of a database it was told to protect without the means to.
 func loadProtection(ctx context.Context, cfg config.Config, reg prometheus.Registerer, log *zap.Logger) (_ *protection, err error) {
-	pol, err := policy.Load(cfg.PolicyFile)
+	pol, err := sqlrewrite.LoadPolicy(cfg.PolicyFile)
 	if err != nil {
 		return nil, err
 	}

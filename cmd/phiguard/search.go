@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/search"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 const searchUsage = `usage: phiguard search install   --config FILE [--policy FILE] [--table T] [--check] [--dry-run]
@@ -113,7 +114,7 @@ func openSearchEnv(ctx context.Context, sub, path, policyPath string, stderr io.
 		fmt.Fprintf(stderr, "phiguard search %s: no policy: set policy_file in %s or give --policy\n", sub, path)
 		return nil, nil, 2
 	}
-	pol, err := policy.Load(policyPath)
+	pol, err := sqlrewrite.LoadPolicy(policyPath)
 	if err == nil {
 		err = pol.Validate()
 	}

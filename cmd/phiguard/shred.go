@@ -13,6 +13,7 @@ import (
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/keys/keysconfig"
 	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
 	"go.uber.org/zap"
 )
 
@@ -133,7 +134,7 @@ func shred(ctx context.Context, cfg config.Config, subject, reason string) (shre
 		return res, err
 	}
 	if cfg.PolicyFile != "" {
-		if pol, err := policy.Load(cfg.PolicyFile); err == nil {
+		if pol, err := sqlrewrite.LoadPolicy(cfg.PolicyFile); err == nil {
 			res.kept = deterministicSubjectColumns(pol)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/phiguard/phiguard/config"
 	"github.com/phiguard/phiguard/keys/keysconfig"
 	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 // shredTermsStep is shred's second step (docs/design/search-terms.md
@@ -27,7 +28,7 @@ func shredTermsStep(cfg config.Config, subject string, stdout, stderr io.Writer)
 	if cfg.PolicyFile == "" {
 		return 0
 	}
-	pol, err := policy.Load(cfg.PolicyFile)
+	pol, err := sqlrewrite.LoadPolicy(cfg.PolicyFile)
 	if err == nil {
 		err = pol.Validate()
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 // TestDemoPolicy keeps the embedded demo policy, examples/demo-policy.yml
@@ -39,7 +40,7 @@ func TestDemoPolicy(t *testing.T) {
 
 func mustPolicy(t *testing.T, raw []byte) *policy.Policy {
 	t.Helper()
-	pol, err := policy.Parse(raw)
+	pol, err := sqlrewrite.ParsePolicy(raw)
 	if err == nil {
 		err = pol.Validate()
 	}

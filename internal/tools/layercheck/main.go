@@ -21,10 +21,7 @@ type rule struct {
 var rules = []rule{
 	{why: "pg_query (cgo, PostgreSQL's parser) only in sqlrewrite: all SQL text analysis and editing lives there",
 		from: []string{""}, to: []string{"github.com/pganalyze/pg_query_go"},
-		except: map[string]string{
-			"sqlrewrite": "its home",
-			"policy":     "row rules are parsed at load to validate them and list the tables they read; moves to sqlrewrite with the guard (issue 11)",
-		}},
+		except: map[string]string{"sqlrewrite": "its home"}},
 	{why: "Vault's client only in keys/vault",
 		from: []string{""}, to: []string{"github.com/hashicorp/vault"},
 		except: map[string]string{"keys/vault": "its home"}},

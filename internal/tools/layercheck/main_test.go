@@ -11,6 +11,7 @@ func TestRules(t *testing.T) {
 	}{
 		{"sqlrewrite", "github.com/pganalyze/pg_query_go/v5", false},
 		{"proxy", "github.com/pganalyze/pg_query_go/v5", true},
+		{"policy", "github.com/pganalyze/pg_query_go/v5", true},
 		{"keys", "github.com/phiguard/phiguard/sqlrewrite", true},
 		{"keys/local", "github.com/jackc/pgx/v5/pgproto3", true},
 		{"keys/keysconfig", "github.com/phiguard/phiguard/policy", false},

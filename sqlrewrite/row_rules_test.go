@@ -1,9 +1,11 @@
-package policy
+package sqlrewrite
 
 import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/phiguard/phiguard/policy"
 )
 
 const ruleReadsPolicy = `version: 1
@@ -17,7 +19,7 @@ roles:
 `
 
 // TestRuleReads: the tables a row rule reads are known once the file is
-// loaded, and those tables are read-only for the role unless
+// loaded through LoadPolicy (RowExpressions), and those tables are read-only for the role unless
 // writes_rule_tables lists them.
 func TestRuleReads(t *testing.T) {
 	p := parseRules(t, ruleReadsPolicy)
@@ -25,10 +27,10 @@ func TestRuleReads(t *testing.T) {
 	pat, _ := r.RowRule("public", "patients")
 	notes, _ := r.RowRule("public", "notes")
 	ct, _ := r.RowRule("public", "care_teams")
-	if want := []TableName{{"", "care_teams"}}; !slices.Equal(pat.Reads, want) {
+	if want := []policy.TableName{{Schema: "", Name: "care_teams"}}; !slices.Equal(pat.Reads, want) {
 		t.Errorf("patients rule reads %v, want %v", pat.Reads, want)
 	}
-	if want := []TableName{{"", "care_teams"}, {"ward", "assignments"}}; !slices.Equal(notes.Reads, want) {
+	if want := []policy.TableName{{Schema: "", Name: "care_teams"}, {Schema: "ward", Name: "assignments"}}; !slices.Equal(notes.Reads, want) {
 		t.Errorf("notes rule reads %v, want %v", notes.Reads, want)
 	}
 	if len(ct.Reads) != 0 {
@@ -49,7 +51,7 @@ func TestRuleReads(t *testing.T) {
 
 	p = parseRules(t, strings.Replace(ruleReadsPolicy, "    users: [dr_alice]\n", "    users: [dr_alice]\n    writes_rule_tables: [care_teams]\n", 1))
 	r, _ = p.Role("clinician")
-	if got := r.RulesReading("", "care_teams"); len(got) != 0 || !slices.Equal(r.WritesRuleTables, []TableName{{"public", "care_teams"}}) {
+	if got := r.RulesReading("", "care_teams"); len(got) != 0 || !slices.Equal(r.WritesRuleTables, []policy.TableName{{Schema: "public", Name: "care_teams"}}) {
 		t.Errorf("with writes_rule_tables: RulesReading = %v, WritesRuleTables = %v", got, r.WritesRuleTables)
 	}
 	if got := r.RulesReading("ward", "assignments"); len(got) != 1 {
@@ -59,7 +61,7 @@ func TestRuleReads(t *testing.T) {
 
 func TestWritesRuleTablesProblems(t *testing.T) {
 	src := strings.Replace(ruleReadsPolicy, "    users: [dr_alice]\n", "    users: [dr_alice]\n    writes_rule_tables: [patients, \"a.b.c\"]\n", 1)
-	p, err := Parse([]byte(src))
+	p, err := ParsePolicy([]byte(src))
 	if err == nil {
 		err = p.Validate()
 	}
@@ -76,9 +78,9 @@ func TestWritesRuleTablesProblems(t *testing.T) {
 	}
 }
 
-func parseRules(t *testing.T, src string) *Policy {
+func parseRules(t *testing.T, src string) *policy.Policy {
 	t.Helper()
-	p, err := Parse([]byte(src))
+	p, err := ParsePolicy([]byte(src))
 	if err == nil {
 		err = p.Validate()
 	}
@@ -86,4 +88,30 @@ func parseRules(t *testing.T, src string) *Policy {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestRowExpressionProblems: roles.bad.yml's row rules that are not one
+// expression, take a parameter, or do not parse are each a problem of
+// the policy loaded through LoadPolicy; policy.Load alone refuses every
+// row rule (policy.TestBadFiles).
+func TestRowExpressionProblems(t *testing.T) {
+	p, err := LoadPolicy("../policy/testdata/roles.bad.yml")
+	if err == nil {
+		err = p.Validate()
+	}
+	if err == nil {
+		t.Fatal("roles.bad.yml was accepted")
+	}
+	for _, want := range []string{
+		`roles.clinician.rows[patients]: using: the row rule must be one expression`,
+		`roles.clinician.rows[encounters]: using: the row rule may not take parameters`,
+		`roles.clinician.rows[claims]: using: the row rule expression does not parse`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("problems lack %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "without a SQL parser") {
+		t.Errorf("LoadPolicy's row rules were refused as unparsed:\n%v", err)
+	}
 }
