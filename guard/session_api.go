@@ -96,11 +96,13 @@ func (s *Session) Start(backendDone <-chan struct{}) {
 // Tracking reports whether the pumps consult the guard for each message.
 func (s *Session) Tracking() bool { return s.tracking }
 
-// Analyze sends one statement text through sqlrewrite, counts and logs
-// it, and returns its analysis. Without a policy the statement is
-// forwarded unchanged, and text pg_query rejects still goes to the backend
-// so that the client gets PostgreSQL's own syntax error.
-func (s *Session) Analyze(sql []byte) *sqlrewrite.Analysis {
+// Analyze sends the statement text of the client message the client pump
+// holds (a Query or a Parse) through sqlrewrite, counts and logs it, and
+// keeps the analysis for that message's ClientMessage. Without a policy
+// the statement is forwarded unchanged, and text pg_query rejects still
+// goes to the backend so that the client gets PostgreSQL's own syntax
+// error.
+func (s *Session) Analyze(sql []byte) {
 	a, cached := s.srv.analyzer.Analyze(sql)
 	m := s.srv.metrics
 	if cached {
@@ -118,7 +120,7 @@ func (s *Session) Analyze(sql []byte) *sqlrewrite.Analysis {
 	if ce := s.log.Check(zap.DebugLevel, "statement"); ce != nil {
 		ce.Write(zap.Stringers("kinds", a.Kinds()), zap.String("sql", a.Normalized()))
 	}
-	return a
+	s.analysis = a
 }
 
 // BeforeStatement waits, before a Query or Parse is planned, for the
@@ -127,9 +129,12 @@ func (s *Session) Analyze(sql []byte) *sqlrewrite.Analysis {
 func (s *Session) BeforeStatement(typ byte) error { return s.awaitSettingsSeen(typ) }
 
 // ClientMessage is the guard's verdict on the client message the client
-// pump holds (a its analysis, for a Query or Parse): nil to forward it as
-// it is, else the bytes to send instead. An error ends the session.
-func (s *Session) ClientMessage(typ byte, a *sqlrewrite.Analysis) ([]byte, error) {
+// pump holds (a Query or Parse with the analysis Analyze kept for it):
+// nil to forward it as it is, else the bytes to send instead. An error
+// ends the session.
+func (s *Session) ClientMessage(typ byte) ([]byte, error) {
+	a := s.analysis
+	s.analysis = nil
 	return s.protectClient(typ, a)
 }
 

@@ -14,7 +14,10 @@
 // returns a replacement: the client pump asks guard.Session.ClientMessage,
 // the backend pump guard.Session.BackendMessage. What the guard asks of
 // the wire in return (flushes, the requests in flight, waking the client
-// pump) a session answers as guard.Wire (guard_wire.go). The message tags
+// pump) a session answers as guard.Wire (guard_wire.go). The wire imports
+// no SQL parser and no policy (make lint's layercheck): a statement's text
+// goes to the guard's Analyze, which keeps the analysis for the message's
+// ClientMessage. The message tags
 // and reader both use are internal/pgwire's.
 //
 // # A session's life

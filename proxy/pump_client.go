@@ -5,7 +5,6 @@ import (
 
 	"github.com/phiguard/phiguard/guard"
 	"github.com/phiguard/phiguard/internal/pgwire"
-	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 // pumpClient forwards client messages to the backend. Every statement
@@ -34,7 +33,6 @@ func (s *session) pumpClient() error {
 			return err
 		}
 		atBoundary = false
-		var a *sqlrewrite.Analysis
 		var gated int64 // held from the parse gate until the statement is analysed
 		switch typ {
 		case pgwire.FeQuery, pgwire.FeParse:
@@ -49,7 +47,7 @@ func (s *session) pumpClient() error {
 			}
 			if sql != nil {
 				gated = s.srv.parseGate.acquire(len(sql))
-				a = s.g.Analyze(sql)
+				s.g.Analyze(sql)
 			}
 			if typ == pgwire.FeQuery {
 				s.startRequest()
@@ -67,7 +65,7 @@ func (s *session) pumpClient() error {
 		}
 		var replaced []byte
 		if s.g.Tracking() {
-			replaced, err = s.g.ClientMessage(typ, a)
+			replaced, err = s.g.ClientMessage(typ)
 		}
 		s.srv.parseGate.release(gated)
 		if err != nil {

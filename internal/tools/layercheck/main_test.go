@@ -21,6 +21,8 @@ func TestRules(t *testing.T) {
 		{"sqlrewrite", "github.com/phiguard/phiguard/internal/pgerr", false},
 		{"audit", "github.com/phiguard/phiguard/proxy", true},
 		{"guard", "github.com/phiguard/phiguard/proxy", true},
+		{"proxy", "github.com/phiguard/phiguard/sqlrewrite", true},
+		{"proxy", "github.com/phiguard/phiguard/policy", true},
 		{"proxy", "github.com/phiguard/phiguard/guard", false},
 		{"internal/pgwire", "github.com/phiguard/phiguard/internal/pgerr", true},
 		{"internal/pgwire", "bufio", false},
