@@ -8,8 +8,11 @@
 //
 // The wire consults a Session through two calls: ClientMessage for each
 // client message and BackendMessage for each backend message
-// (session_api.go lists them with the steps around them). It plans
-// statements with sqlrewrite (encryption plan, access rewrite), seals
+// (session_api.go lists them with the steps around them). It analyses
+// every statement, tracked or not, inside a gate that bounds the memory
+// of statements under analysis (parsegate.go; memory.go holds the
+// server's worst-case heap), plans statements with sqlrewrite (encryption
+// plan, access rewrite), seals
 // values with cellcipher, applies column rules to
 // results, holds, filters and sorts the rows of a statement ordered or
 // filtered by an encrypted column (protect_sort.go, protect_filter.go,

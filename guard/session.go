@@ -7,7 +7,6 @@ import (
 
 	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/internal/pgwire"
-	"github.com/phiguard/phiguard/sqlrewrite"
 	"go.uber.org/zap"
 )
 
@@ -74,11 +73,6 @@ type Session struct {
 type clientOwned struct {
 	cr *pgwire.MsgReader // from the client
 	bw *bufio.Writer     // to the backend
-
-	// analysis is the statement analysis of the client message being
-	// handled, from Analyze to its ClientMessage (nil for a message
-	// without a statement, or a Parse too malformed to read).
-	analysis *sqlrewrite.Analysis
 
 	clientStmts   map[string]*stmtInfo // statements as the client pump planned them
 	clientPortals map[string]*stmtInfo // portal → statement, as the client pump bound them

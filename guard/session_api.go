@@ -96,13 +96,42 @@ func (s *Session) Start(backendDone <-chan struct{}) {
 // Tracking reports whether the pumps consult the guard for each message.
 func (s *Session) Tracking() bool { return s.tracking }
 
-// Analyze sends the statement text of the client message the client pump
-// holds (a Query or a Parse) through sqlrewrite, counts and logs it, and
-// keeps the analysis for that message's ClientMessage. Without a policy
-// the statement is forwarded unchanged, and text pg_query rejects still
-// goes to the backend so that the client gets PostgreSQL's own syntax
-// error.
-func (s *Session) Analyze(sql []byte) {
+// ClientMessage is the guard's verdict on the client message the client
+// pump holds: nil to forward it as it is, else the bytes to send instead.
+// An error ends the session. Every Query and Parse is analysed here, with
+// or without tracking (analyze), inside the parse gate (parsegate.go),
+// after the answers to requests that may have changed settings phiguard
+// has not seen yet (settings_unseen.go).
+func (s *Session) ClientMessage(typ byte) ([]byte, error) {
+	var a *sqlrewrite.Analysis
+	var gated int64 // held from the parse gate until the statement is planned
+	if typ == pgwire.FeQuery || typ == pgwire.FeParse {
+		if s.tracking {
+			if err := s.awaitSettingsSeen(typ); err != nil {
+				return nil, err
+			}
+		}
+		sql, err := s.statementText(typ)
+		if err != nil {
+			return nil, err
+		}
+		if sql != nil {
+			gated = s.srv.parseGate.acquire(len(sql))
+			a = s.analyze(sql)
+		}
+	}
+	defer s.srv.parseGate.release(gated)
+	if !s.tracking {
+		return nil, nil
+	}
+	return s.protectClient(typ, a)
+}
+
+// analyze sends one statement text through sqlrewrite, counts and logs
+// it. Without a policy the statement is forwarded unchanged, and text
+// pg_query rejects still goes to the backend so that the client gets
+// PostgreSQL's own syntax error.
+func (s *Session) analyze(sql []byte) *sqlrewrite.Analysis {
 	a, cached := s.srv.analyzer.Analyze(sql)
 	m := s.srv.metrics
 	if cached {
@@ -120,22 +149,32 @@ func (s *Session) Analyze(sql []byte) {
 	if ce := s.log.Check(zap.DebugLevel, "statement"); ce != nil {
 		ce.Write(zap.Stringers("kinds", a.Kinds()), zap.String("sql", a.Normalized()))
 	}
-	s.analysis = a
+	return a
 }
 
-// BeforeStatement waits, before a Query or Parse is planned, for the
-// answers of requests that may have changed settings phiguard has not
-// seen yet (settings_unseen.go). Client pump.
-func (s *Session) BeforeStatement(typ byte) error { return s.awaitSettingsSeen(typ) }
+// statementText returns the SQL of a Query or Parse message, nil for a
+// malformed Parse (the backend answers that one).
+func (s *Session) statementText(typ byte) ([]byte, error) {
+	body, err := s.cr.Body()
+	if err != nil {
+		return nil, err
+	}
+	if typ == pgwire.FeQuery {
+		return body[:max(len(body)-1, 0)], nil // drop the terminating NUL
+	}
+	sql, _ := parseQueryText(body)
+	return sql, nil
+}
 
-// ClientMessage is the guard's verdict on the client message the client
-// pump holds (a Query or Parse with the analysis Analyze kept for it):
-// nil to forward it as it is, else the bytes to send instead. An error
-// ends the session.
-func (s *Session) ClientMessage(typ byte) ([]byte, error) {
-	a := s.analysis
-	s.analysis = nil
-	return s.protectClient(typ, a)
+// parseQueryText returns the SQL of a Parse message body: a statement name,
+// then the query, both NUL-terminated.
+func parseQueryText(body []byte) ([]byte, bool) {
+	_, rest, ok := pgwire.Cstring(body)
+	if !ok {
+		return nil, false
+	}
+	sql, _, ok := pgwire.Cstring(rest)
+	return sql, ok
 }
 
 // ClientForwarded follows what the message just forwarded did to the

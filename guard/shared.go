@@ -20,8 +20,11 @@ type Shared struct {
 	log      *zap.Logger
 	metrics  *Metrics
 	analyzer *sqlrewrite.Analyzer
-	protect  *Protection // nil: no encryption, no access rules
-	auditor  *audit.Auditor
+	// parseGate bounds the memory of statements under analysis
+	// (parsegate.go).
+	parseGate *parseGate
+	protect   *Protection // nil: no encryption, no access rules
+	auditor   *audit.Auditor
 	// accessCache keeps access rewrites; objects the latest Objects read
 	// per database, shared by its sessions.
 	accessCache *sqlrewrite.AccessCache
@@ -48,6 +51,7 @@ func (srv *Shared) CachedObjects(database string) *Objects { return srv.cachedOb
 // each be nil: without both, sessions are not tracked (Tracks).
 func NewShared(cfg config.Config, log *zap.Logger, metrics *Metrics, protect *Protection, auditor *audit.Auditor) *Shared {
 	return &Shared{
+		parseGate:   newParseGate(cfg.Limits.ParseInflightBytes, metrics.ParseGateWaits.Inc),
 		cfg:         cfg,
 		log:         log,
 		metrics:     metrics,

@@ -172,7 +172,7 @@ func TestHeapWithinFormula(t *testing.T) {
 		sessions, each = 8, 20
 	}
 	big := bigInList(0)
-	bound := WorstCaseHeap(cfg, sessions, len(big))
+	bound := guard.WorstCaseHeap(cfg, sessions, len(big))
 	start := liveHeap()
 	peak := samplePeakHeap()
 	var wg sync.WaitGroup

@@ -7,9 +7,10 @@ import (
 	"github.com/phiguard/phiguard/internal/pgwire"
 )
 
-// pumpClient forwards client messages to the backend. Every statement
-// (simple Query and extended Parse) passes through sqlrewrite; every other
-// message is forwarded as its original bytes without being decoded.
+// pumpClient forwards client messages to the backend. The guard sees
+// each first (ClientMessage: every statement, simple Query and extended
+// Parse, is analysed there); a message it does not replace is forwarded
+// as its original bytes.
 //
 // Writes toward the backend are flushed at the messages after which a
 // client waits for an answer (Sync, Flush, Query, CopyDone, CopyFail,
@@ -33,26 +34,10 @@ func (s *session) pumpClient() error {
 			return err
 		}
 		atBoundary = false
-		var gated int64 // held from the parse gate until the statement is analysed
 		switch typ {
-		case pgwire.FeQuery, pgwire.FeParse:
-			if s.g.Tracking() {
-				if err := s.g.BeforeStatement(typ); err != nil {
-					return err
-				}
-			}
-			sql, err := s.statementText(typ)
-			if err != nil {
-				return err
-			}
-			if sql != nil {
-				gated = s.srv.parseGate.acquire(len(sql))
-				s.g.Analyze(sql)
-			}
-			if typ == pgwire.FeQuery {
-				s.startRequest()
-				atBoundary = true
-			}
+		case pgwire.FeQuery:
+			s.startRequest()
+			atBoundary = true
 		case pgwire.FeSync, pgwire.FeFunctionCall:
 			s.startRequest()
 			atBoundary = true
@@ -63,11 +48,7 @@ func (s *session) pumpClient() error {
 			}
 			return s.flushBackend()
 		}
-		var replaced []byte
-		if s.g.Tracking() {
-			replaced, err = s.g.ClientMessage(typ)
-		}
-		s.srv.parseGate.release(gated)
+		replaced, err := s.g.ClientMessage(typ)
 		if err != nil {
 			return err
 		}
@@ -113,31 +94,6 @@ func (s *session) readyForClient(atBoundary bool) (again bool, err error) {
 		return false, err
 	}
 	return true, nil
-}
-
-// statementText returns the SQL of a Query or Parse message, nil for a
-// malformed Parse (the backend answers that one).
-func (s *session) statementText(typ byte) ([]byte, error) {
-	body, err := s.cr.Body()
-	if err != nil {
-		return nil, err
-	}
-	if typ == pgwire.FeQuery {
-		return body[:max(len(body)-1, 0)], nil // drop the terminating NUL
-	}
-	sql, _ := parseQueryText(body)
-	return sql, nil
-}
-
-// parseQueryText returns the SQL of a Parse message body: a statement name,
-// then the query, both NUL-terminated.
-func parseQueryText(body []byte) ([]byte, bool) {
-	_, rest, ok := pgwire.Cstring(body)
-	if !ok {
-		return nil, false
-	}
-	sql, _, ok := pgwire.Cstring(rest)
-	return sql, ok
 }
 
 // startRequest records that the client now awaits one ReadyForQuery.

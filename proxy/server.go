@@ -25,7 +25,6 @@ type Server struct {
 	cfg        config.Config
 	log        *zap.Logger
 	metrics    *guard.Metrics
-	parseGate  *parseGate
 	clientTLS  *tls.Config
 	backendTLS *tls.Config
 	cancels    *cancelRegistry
@@ -82,7 +81,6 @@ func New(cfg config.Config, log *zap.Logger, reg prometheus.Registerer, opts ...
 		// connection that frees one: one line per window says so.
 		acceptLog: newLogLimiter(log, "failed accepts not logged", nil, 1, startupLogWindow),
 	}
-	srv.parseGate = newParseGate(cfg.Limits.ParseInflightBytes, srv.metrics.ParseGateWaits.Inc)
 	for _, o := range opts {
 		o(srv)
 	}

@@ -1,4 +1,4 @@
-package proxy
+package guard
 
 import (
 	"github.com/phiguard/phiguard/config"
