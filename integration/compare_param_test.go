@@ -127,6 +127,34 @@ func TestCompareParamsAcrossKeyVersions(t *testing.T) {
 		}
 	}
 
+	// A multiple-column SET whose source compares a parameter: the parse
+	// tree holds a copy of the source per target, planned once (since
+	// 68fad01 the two edits of its $1 were refused, XX000 "overlapping
+	// parameters"; the simple protocol's literal was never affected).
+	if _, err := own.Exec(ctx, "CREATE TABLE tally (id int PRIMARY KEY, a bigint, b bigint); INSERT INTO tally VALUES (1, -1, -1)"); err != nil {
+		t.Fatal(err)
+	}
+	const tally = "UPDATE tally SET (a, b) = (SELECT count(*), count(*) FROM people WHERE ssn = $1) WHERE id = 1"
+	for _, mode := range modes {
+		conn := connect(t, url2)
+		for _, c := range []struct {
+			ssn  string
+			want int64
+		}{{cpSSN(1), 1}, {cpSSN(5), 1}, {"no such ssn", 0}} {
+			if _, err := conn.Exec(ctx, tally, mode, c.ssn); err != nil {
+				t.Errorf("%v: %s: %v", mode, tally, err)
+				continue
+			}
+			var a, b int64
+			if err := own.QueryRow(ctx, "SELECT a, b FROM tally WHERE id = 1").Scan(&a, &b); err != nil {
+				t.Fatal(err)
+			}
+			if a != c.want || b != c.want {
+				t.Errorf("%v: %s: set (%d, %d), want %d", mode, tally, a, b, c.want)
+			}
+		}
+	}
+
 	// The client sees its own parameters only; PostgreSQL has the hidden one.
 	sd, err := c2.Prepare(ctx, "by_id", byID)
 	if err != nil {

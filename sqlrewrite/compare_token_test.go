@@ -9,9 +9,10 @@ import (
 // compared parameter's token once and refuses two edits at one span (the
 // code before 68fad01 let the last one win). That refusal must never
 // meet a statement: no plan holds two compared values at one $n token,
-// over statements that visit a WHERE more than once if any could (a CTE
-// read twice, UNION, proxy-side sorts and filters, HAVING, subqueries)
-// and every encryption case of the golden files.
+// over statements that could visit a WHERE more than once (a CTE read
+// twice, UNION, proxy-side sorts and filters, HAVING, subqueries, the
+// source of a multiple-column SET, which the parse tree copies into each
+// target) and every encryption case of the golden files.
 func TestComparedParamOnceAtItsToken(t *testing.T) {
 	pol := testPolicy(t)
 	stmts := []string{
@@ -32,6 +33,11 @@ func TestComparedParamOnceAtItsToken(t *testing.T) {
 		"SELECT * FROM patients WHERE first LIKE 'a%' AND ssn = $1",
 		"SELECT * FROM patients WHERE NOT (ssn = $1)",
 		"SELECT * FROM patients WHERE CASE WHEN ssn = $1 THEN true END",
+		// pg_query gives each target of a multiple-column SET a copy of
+		// the one source: planned per target, its $1 was two values.
+		"UPDATE billing.claims SET (id, x) = (SELECT 1, 2 FROM patients WHERE ssn = $1)",
+		"UPDATE billing.claims SET (id, x, y) = (1, 2, (SELECT 3 FROM patients WHERE ssn <> $1 LIMIT 1))",
+		"INSERT INTO billing.claims (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET (x, y) = (SELECT 1, 2 FROM patients WHERE ssn = $1)",
 	}
 	files, _ := filepath.Glob(filepath.Join(goldenDir, "*.txt"))
 	for _, f := range files {
