@@ -110,6 +110,10 @@ func TestCompareParamsAcrossKeyVersions(t *testing.T) {
 		{"SELECT count(*) FROM people WHERE ssn NOT IN ($1, $2)", []any{cpSSN(2), cpSSN(6)}, 4},
 		{"SELECT count(*) FROM people WHERE ssn = $1 AND mrn = $2", []any{cpSSN(2), cpMRN(2)}, 1},
 		{"SELECT count(*) FROM people WHERE ssn = $1 OR ssn = $1", []any{cpSSN(3)}, 1},
+		// GROUP BY 1 walks the entry again: two values at one $1 (since
+		// 68fad01 refused, XX000 "overlapping parameters").
+		{"SELECT count(*) FROM (SELECT ssn = $1 AS m FROM people GROUP BY 1) g WHERE m", []any{cpSSN(1)}, 1},
+		{"SELECT count(*) FROM (SELECT ssn = $1 AS m FROM people GROUP BY m) g WHERE m", []any{cpSSN(5)}, 1},
 	}
 	modes := []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeCacheDescribe,
 		pgx.QueryExecModeDescribeExec, pgx.QueryExecModeExec, pgx.QueryExecModeSimpleProtocol}
