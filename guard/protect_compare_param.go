@@ -60,8 +60,18 @@ func (s *Session) compareParams(sql []byte, plan *sqlrewrite.Plan, declared int)
 	var hidden []hiddenParam
 	numbers := map[int][]int{} // client $n → the numbers of its hidden parameters
 	var edits []sqlrewrite.Edit
+	// A plan may hold one $n token twice: the planner walks some
+	// expressions twice (a GROUP BY position or alias names a select-list
+	// entry; each target of SET (a, b) = source had a copy of it). The
+	// same value at the same place is one edit; anything else at one
+	// place would be two, and Splice refuses them.
+	edited := map[int]sqlrewrite.ValueSlot{}
 	for _, st := range sites {
 		v := st.v
+		if e, ok := edited[v.Token]; ok && e.Param == v.Param && e.Column == v.Column && e.Form == v.Form {
+			continue
+		}
+		edited[v.Token] = v
 		if v.Token >= len(spans) {
 			return nil, nil, 0, internalRefusal(v.Column, "parameter positions disagree")
 		}

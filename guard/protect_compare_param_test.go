@@ -69,6 +69,15 @@ func TestCompareParamsRewrite(t *testing.T) {
 		{2, "SELECT id FROM p WHERE ssn IN ($2, $1) AND id = $3", 0, "SELECT id FROM p WHERE ssn IN ($2,$4, $1,$5) AND id = $3", 3},
 		{2, "SELECT id FROM p WHERE ssn NOT IN ($1) OR ssn = $1", 0, "SELECT id FROM p WHERE ssn NOT IN ($1,$2) OR ssn = ANY(ARRAY[$1,$2])", 1},
 		{2, "UPDATE p SET ssn = $1 WHERE ssn = $2", 0, "UPDATE p SET ssn = $1 WHERE ssn = ANY(ARRAY[$2,$3])", 2},
+		// Each target of a multiple-column SET holds the same source in
+		// the parse tree: its $1 is still one edit (was refused, XX000
+		// "overlapping parameters", since compareParams splices).
+		{2, "UPDATE p SET (id, x) = (SELECT 1, 2 FROM p WHERE ssn = $1)", 0, "UPDATE p SET (id, x) = (SELECT 1, 2 FROM p WHERE ssn = ANY(ARRAY[$1,$2]))", 1},
+		{2, "UPDATE p SET (id, x, y) = (1, 2, (SELECT 3 FROM p WHERE ssn <> $1 LIMIT 1))", 0, "UPDATE p SET (id, x, y) = (1, 2, (SELECT 3 FROM p WHERE ssn <> ALL(ARRAY[$1,$2]) LIMIT 1))", 1},
+		// A GROUP BY position or alias makes the planner walk the entry
+		// again: two values at one $1, one edit (was refused alike).
+		{2, "SELECT ssn = $1 FROM p GROUP BY 1", 0, "SELECT ssn = ANY(ARRAY[$1,$2]) FROM p GROUP BY 1", 1},
+		{2, "SELECT ssn = $1 AS m, count(*) FROM p GROUP BY m", 0, "SELECT ssn = ANY(ARRAY[$1,$2]) AS m, count(*) FROM p GROUP BY m", 1},
 		{1, "SELECT id FROM p WHERE $1 = ssn", 0, "", 0},
 		{1, "SELECT id FROM p WHERE ssn = ($1)", 0, "", 0},
 		{2, "SELECT id FROM p WHERE $1 = ssn", 0, "refused", 0},

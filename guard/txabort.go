@@ -139,7 +139,8 @@ func (s *Session) serveAbort() error {
 }
 
 // abortWaitingLocked reports whether serveAbort has something to do, for
-// waitForClient (s.mu held).
+// the wire's wait for client input (AbortWaiting, under the wire's lock:
+// the client pump, which owns midSegment and abortFlushed).
 func (s *Session) abortWaitingLocked() bool {
 	return (!s.midSegment || !s.abortFlushed) && s.expects.isAbortDue()
 }

@@ -110,6 +110,10 @@ func TestCompareParamsAcrossKeyVersions(t *testing.T) {
 		{"SELECT count(*) FROM people WHERE ssn NOT IN ($1, $2)", []any{cpSSN(2), cpSSN(6)}, 4},
 		{"SELECT count(*) FROM people WHERE ssn = $1 AND mrn = $2", []any{cpSSN(2), cpMRN(2)}, 1},
 		{"SELECT count(*) FROM people WHERE ssn = $1 OR ssn = $1", []any{cpSSN(3)}, 1},
+		// GROUP BY 1 walks the entry again: two values at one $1 (since
+		// 68fad01 refused, XX000 "overlapping parameters").
+		{"SELECT count(*) FROM (SELECT ssn = $1 AS m FROM people GROUP BY 1) g WHERE m", []any{cpSSN(1)}, 1},
+		{"SELECT count(*) FROM (SELECT ssn = $1 AS m FROM people GROUP BY m) g WHERE m", []any{cpSSN(5)}, 1},
 	}
 	modes := []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeCacheDescribe,
 		pgx.QueryExecModeDescribeExec, pgx.QueryExecModeExec, pgx.QueryExecModeSimpleProtocol}
@@ -123,6 +127,34 @@ func TestCompareParamsAcrossKeyVersions(t *testing.T) {
 			}
 			if got != c.want {
 				t.Errorf("%v: %s: %d rows, want %d", mode, c.sql, got, c.want)
+			}
+		}
+	}
+
+	// A multiple-column SET whose source compares a parameter: the parse
+	// tree holds a copy of the source per target, planned once (since
+	// 68fad01 the two edits of its $1 were refused, XX000 "overlapping
+	// parameters"; the simple protocol's literal was never affected).
+	if _, err := own.Exec(ctx, "CREATE TABLE tally (id int PRIMARY KEY, a bigint, b bigint); INSERT INTO tally VALUES (1, -1, -1)"); err != nil {
+		t.Fatal(err)
+	}
+	const tally = "UPDATE tally SET (a, b) = (SELECT count(*), count(*) FROM people WHERE ssn = $1) WHERE id = 1"
+	for _, mode := range modes {
+		conn := connect(t, url2)
+		for _, c := range []struct {
+			ssn  string
+			want int64
+		}{{cpSSN(1), 1}, {cpSSN(5), 1}, {"no such ssn", 0}} {
+			if _, err := conn.Exec(ctx, tally, mode, c.ssn); err != nil {
+				t.Errorf("%v: %s: %v", mode, tally, err)
+				continue
+			}
+			var a, b int64
+			if err := own.QueryRow(ctx, "SELECT a, b FROM tally WHERE id = 1").Scan(&a, &b); err != nil {
+				t.Fatal(err)
+			}
+			if a != c.want || b != c.want {
+				t.Errorf("%v: %s: set (%d, %d), want %d", mode, tally, a, b, c.want)
 			}
 		}
 	}

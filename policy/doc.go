@@ -63,7 +63,10 @@
 // is given (LoadWith; sqlrewrite.LoadPolicy gives phiguard's): it checks
 // the expression and lists the tables it reads (RowRule.Reads, which make
 // those tables read-only for the role). Load gives none, so a file with
-// row rules loaded by it fails Validate: no rule goes unchecked. Version
+// row rules loaded by it fails Validate: no rule goes unchecked. A rule
+// whose expression was not read, or was refused, admits no rows (its
+// Using is "false"), so that a caller that used such a policy despite
+// Validate would show too little, never every row. Version
 // identifies the loaded content; caches key on it so that they never mix
 // two policies.
 package policy

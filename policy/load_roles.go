@@ -338,8 +338,11 @@ func (r *reader) rowRule(rl *Role, e entry, parent string) {
 	}
 	reads, err := r.readRowExpression(rr.Using)
 	if err != nil {
+		// The policy fails Validate, and no caller may use it. One that
+		// does anyway must not find the table without a rule (every row):
+		// the rule it keeps admits none.
 		r.problem(v.Line, path, "%v", err)
-		return
+		rr.Using, reads = unreadRule, nil
 	}
 	rr.Reads = reads
 	if _, dup := rl.rows[t]; dup {
@@ -362,6 +365,11 @@ type RowExpressions func(expr string) ([]TableName, error)
 // without a RowExpressions: its expression was never checked, so the
 // policy must not be used.
 var errNoRowParser = errors.New("using: this policy was loaded without a SQL parser for row rules (load it with sqlrewrite.LoadPolicy)")
+
+// unreadRule is what a row rule whose expression was not read (or was
+// refused) holds instead: no rows. Validate reports the rule, so it only
+// ever applies where a caller used a policy that failed Validate.
+const unreadRule = "false"
 
 // readRowExpression checks a row rule's expression with the loader's
 // RowExpressions, refusing it without one.

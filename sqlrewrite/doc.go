@@ -75,8 +75,9 @@
 //     model. AccessCache caches its verdicts by text, policy, role and
 //     catalog version.
 //
-// The package is pure: no I/O, no cryptography, no goroutines, so its
-// decisions are reproducible from the SQL text, the policy and the catalog
+// The package is pure: no I/O (LoadPolicy's reading of the file is
+// package policy's), no cryptography, no goroutines, so its decisions are
+// reproducible from the SQL text, the policy and the catalog
 // snapshot (Objects) alone, and testable without PostgreSQL. It fails
 // closed: what it cannot analyse it refuses, with a pgerr code and a
 // message naming table, column and rule.

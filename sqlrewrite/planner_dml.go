@@ -131,7 +131,14 @@ func (p *planner) assignments(targets []*pg_query.Node, sc *scope, t *policy.Pro
 		switch {
 		case col == nil:
 			if mar := rt.GetVal().GetMultiAssignRef(); mar != nil {
-				p.expr(mar.GetSource(), sc, ctxOther("SET (...) ="))
+				// Every target of SET (a, b) = source holds the same
+				// source (PostgreSQL's grammar shares one node; the parse
+				// tree pg_query gives has a copy per target): plan it
+				// once, else its values are planned twice at one place
+				// and the guard refuses the two edits of one parameter.
+				if mar.GetColno() == 1 {
+					p.expr(mar.GetSource(), sc, ctxOther("SET (...) ="))
+				}
 			} else {
 				p.expr(rt.GetVal(), sc, ctxOther("SET"))
 			}

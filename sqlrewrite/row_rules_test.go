@@ -115,3 +115,47 @@ func TestRowExpressionProblems(t *testing.T) {
 		t.Errorf("LoadPolicy's row rules were refused as unparsed:\n%v", err)
 	}
 }
+
+// TestUnreadRowRuleAdmitsNoRows: a policy loaded without a reader of row
+// rules (policy.Parse), or whose rule does not read, fails Validate, and
+// every caller must stop there. One that does not must still not run
+// the role unrestricted: before, the unread rule was dropped, so a role
+// whose only rule it was became Unrestricted and AccessFor left its
+// statements as they were (every row). The rule admits no rows instead.
+func TestUnreadRowRuleAdmitsNoRows(t *testing.T) {
+	const src = `version: 1
+roles:
+  clinician:
+    users: [dr_alice]
+    statements: [read, write, ddl, copy, utility]
+    other_columns: plaintext
+    rows:
+      patients: "id IN (SELECT patient FROM care_teams WHERE clinician = current_user)"
+      notes: "id = $1"
+`
+	for name, load := range map[string]func([]byte) (*policy.Policy, error){
+		"policy.Parse":           policy.Parse,
+		"ParsePolicy (bad rule)": ParsePolicy,
+	} {
+		p, err := load([]byte(src))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if p.Validate() == nil {
+			t.Fatalf("%s: a policy with an unread row rule passed Validate", name)
+		}
+		r, _ := p.Role("clinician")
+		if r.Unrestricted() { // it would be, without its row rules
+			t.Errorf("%s: the role of an unread row rule is unrestricted", name)
+		}
+		table := "notes"
+		if name == "policy.Parse" {
+			table = "patients"
+		}
+		sql := "SELECT id FROM " + table
+		acc := AccessFor(sql, Analyze(sql), p, r, newFakeObjects(), false)
+		if acc.Refusal == nil && (!acc.Changed || !strings.Contains(acc.SQL, "WHERE false")) {
+			t.Errorf("%s: %s went out as %q: every row of a table whose rule was never read", name, sql, acc.SQL)
+		}
+	}
+}
