@@ -8,28 +8,27 @@
 //
 // The wire consults a Session through two calls: ClientMessage for each
 // client message and BackendMessage for each backend message
-// (session_api.go lists them with the steps around them). It analyses
-// every statement, tracked or not, inside a gate that bounds the memory
-// of statements under analysis (parsegate.go; memory.go holds the
-// server's worst-case heap), plans statements with sqlrewrite (encryption
-// plan, access rewrite), seals
-// values with cellcipher, applies column rules to
+// (session_api.go lists them with the steps around them). It analyses every
+// statement, tracked or not, inside a gate that bounds the memory of
+// statements under analysis (parsegate.go; memory.go holds the server's
+// worst-case heap), plans statements with sqlrewrite (encryption plan,
+// access rewrite), seals values with cellcipher, applies column rules to
 // results, holds, filters and sorts the rows of a statement ordered or
 // filtered by an encrypted column (protect_sort.go, protect_filter.go,
 // protect_subfilter.go for a filter inside IN or EXISTS (SELECT ...),
-// protect_filter_tree.go for filters under OR or NOT, protect_having.go
-// for a grouped statement's HAVING, protect_like.go, protect_fold.go for ILIKE and lower()/upper(),
-// collation.go and protect_ctype.go for text under a libc collation,
-// docs/search.md; a filter's constants it reads itself from the text and
-// the Bind and never sends, filter_args.go; on a column whose search terms
-// are ready it sends their terms instead, protect_search.go, and a LIKE's
-// pattern's prefix key and match tokens, protect_search_like.go, at each
-// Bind in a variant of the statement for a parameter pattern,
-// protect_search_variants.go, and runs an ORDER BY ... LIMIT or a
-// min/max through an order term in rounds, protect_rounds.go; while they
-// are rekeying it sends the equality term under every loaded version,
-// protect_term_versions.go), tracks which answer belongs to
-// which request (expect.go), and writes one audit record per statement.
+// protect_filter_tree.go for filters under OR or NOT, protect_having.go for
+// a grouped statement's HAVING, protect_like.go, protect_fold.go for ILIKE
+// and lower()/upper(), collation.go and protect_ctype.go for text under a
+// libc collation, docs/search.md; a filter's constants it reads itself from
+// the text and the Bind and never sends, filter_args.go; on a column whose
+// search terms are ready it sends their terms instead, protect_search.go,
+// and a LIKE's pattern's prefix key and match tokens,
+// protect_search_like.go, at each Bind in a variant of the statement for a
+// parameter pattern, protect_search_variants.go, and runs an ORDER BY ...
+// LIMIT or a min/max through an order term in rounds, protect_rounds.go;
+// while they are rekeying it sends the equality term under every loaded
+// version, protect_term_versions.go), tracks which answer belongs to which
+// request (expect.go), and writes one audit record per statement.
 // What it does for every message of a protected session reuses its
 // buffers rather than allocate: expectations (expect.go), Binds it
 // rewrites (bind_rewrite.go), DataRows it decrypts and descriptions it

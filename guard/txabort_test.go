@@ -11,6 +11,7 @@ import (
 
 	"github.com/phiguard/phiguard/config"
 	"github.com/phiguard/phiguard/internal/pgwire"
+	"github.com/phiguard/phiguard/internal/pgwire/pgwiretest"
 )
 
 // TestAbortWaitsForAClientFreeQueue: the abort is made due and sent only
@@ -83,16 +84,9 @@ func feed(t *testing.T, s *Session) (typ byte, handled bool) {
 	return typ, handled
 }
 
-func backendStream(t *testing.T, msgs ...pgproto3.BackendMessage) *bytes.Buffer {
+func backendStream(t *testing.T, msgs ...pgproto3.Message) *bytes.Buffer {
 	t.Helper()
-	var b []byte
-	for _, m := range msgs {
-		var err error
-		if b, err = m.Encode(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return bytes.NewBuffer(b)
+	return bytes.NewBuffer(pgwiretest.Encode(t, msgs...))
 }
 
 // TestAbortReplacesHeldReady: the ReadyForQuery 'T' after a failed result

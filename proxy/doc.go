@@ -7,17 +7,17 @@
 //
 // The wire (server.go, admission.go, session.go, startup.go, login.go,
 // auth.go, backend.go, cancel.go, pump_client.go, pump_backend.go,
-// drain.go, wire.go, frontend.go, tlsconfig.go, startlog.go, ready.go)
-// is admission, framing, TLS, the startup and
-// authentication relay, cancel routing, the two pumps and graceful drain.
-// It forwards every message as its original bytes unless the guard
-// returns a replacement: the client pump asks guard.Session.ClientMessage,
-// the backend pump guard.Session.BackendMessage. What the guard asks of
-// the wire in return (flushes, the requests in flight, waking the client
-// pump) a session answers as guard.Wire (guard_wire.go). The wire imports
-// no SQL parser, no policy and no keys (make lint's layercheck): a
-// statement's text reaches sqlrewrite in the guard's ClientMessage. The message tags
-// and reader both use are internal/pgwire's.
+// drain.go, wire.go, frontend.go, tlsconfig.go, startlog.go, ready.go) is
+// admission, framing, TLS, the startup and authentication relay, cancel
+// routing, the two pumps and graceful drain. It forwards every message as
+// its original bytes unless the guard returns a replacement: the client
+// pump asks guard.Session.ClientMessage, the backend pump
+// guard.Session.BackendMessage. What the guard asks of the wire in return
+// (flushes, the requests in flight, waking the client pump) a session
+// answers as guard.Wire (guard_wire.go). The wire imports no SQL parser, no
+// policy and no keys (make lint's layercheck): a statement's text reaches
+// sqlrewrite in the guard's ClientMessage. The message tags and reader both
+// use are internal/pgwire's.
 //
 // # A session's life
 //

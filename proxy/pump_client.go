@@ -35,11 +35,8 @@ func (s *session) pumpClient() error {
 		}
 		atBoundary = false
 		switch typ {
-		case pgwire.FeQuery:
-			s.startRequest()
-			atBoundary = true
-		case pgwire.FeSync, pgwire.FeFunctionCall:
-			s.startRequest()
+		case pgwire.FeQuery, pgwire.FeSync, pgwire.FeFunctionCall:
+			s.startRequest() // the client now awaits one ReadyForQuery
 			atBoundary = true
 		case pgwire.FeTerminate:
 			s.terminating.Store(true)
