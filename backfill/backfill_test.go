@@ -156,6 +156,25 @@ func (f *fixture) run(t *testing.T, ctx context.Context, op Op, progress func(Pr
 	return s, notes.String(), err
 }
 
+// waitAlone waits until conn is the only client session of its cluster
+// (a fixture's cluster is its test's own).
+func waitAlone(t *testing.T, conn *pgx.Conn) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var others int
+		err := conn.QueryRow(context.Background(), "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()").Scan(&others)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if others == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d other sessions still open 30 s after the run ended", others)
+		}
+	}
+}
+
 // checkCells decrypts every cell and compares it with the original, and
 // returns the census of each column.
 func (f *fixture) checkCells(t *testing.T, wantVersion map[string]uint32) {
@@ -247,6 +266,10 @@ func TestEncryptKillResumeReencryptRetireDecrypt(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("killed run: %v", err)
 	}
+	// A worker's COMMIT the kill cut off may still be running on the
+	// server (the client hung up after sending it): count only once every
+	// other session of the killed run is gone.
+	waitAlone(t, f.conn)
 	// Three batches reported; up to 2*Workers more may have committed
 	// behind them (runJobs keeps that many in flight).
 	var done1 int64
@@ -359,6 +382,10 @@ func TestNoPrimaryKeyWalksByCtid(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("killed run: %v", err)
 	}
+	// A worker's COMMIT the kill cut off may still be running on the
+	// server (the client hung up after sending it): count only once every
+	// other session of the killed run is gone.
+	waitAlone(t, f.conn)
 	s, _, err := f.run(t, ctx, Encrypt, nil)
 	if err != nil {
 		t.Fatal(err)
