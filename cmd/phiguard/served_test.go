@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -159,15 +160,25 @@ func (s *served) shutdown(t *testing.T) {
 	}
 }
 
-// freeAddr is a loopback address with a port free a moment ago.
+// freeAddr is a loopback address with a port free a moment ago, taken
+// below the kernel's ephemeral range (32768 and up on Linux): every
+// connection and every listener on port 0 the tests open takes its port
+// from that range, and one of them took a port freeAddr had handed out
+// before serve bound it (TestKillSwitchVaultAppRole: address already in
+// use).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 200 {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+mathrand.IntN(12000)))
+		if err != nil {
+			continue // taken
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		return addr
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free loopback port between 20000 and 32000")
+	return ""
 }
 
 // direct opens a superuser session straight to PostgreSQL.
