@@ -43,11 +43,10 @@ func ruleExpr(using string) *pg_query.Node {
 	if t, ok := ruleTemplates.Load(key); ok {
 		return proto.Clone(t.(*pg_query.Node)).(*pg_query.Node)
 	}
-	tree, err := pg_query.Parse("SELECT WHERE (" + using + "\n)")
-	if err != nil || len(tree.GetStmts()) != 1 {
+	e, err := ruleWhere(using)
+	if err != nil {
 		return nil
 	}
-	e := tree.GetStmts()[0].GetStmt().GetSelectStmt().GetWhereClause()
 	ruleTemplates.Store(key, e)
 	return proto.Clone(e).(*pg_query.Node)
 }

@@ -29,22 +29,13 @@ func ParsePolicy(raw []byte) (*policy.Policy, error) { return policy.ParseWith(r
 // an over-approximation (a CTE name of the rule counts too), and it cannot
 // see what a function the rule calls reads.
 func RowExpressions(expr string) ([]policy.TableName, error) {
-	tree, err := pg_query.Parse("SELECT WHERE (" + expr + "\n)")
+	where, err := ruleWhere(expr)
 	if err != nil {
-		return nil, fmt.Errorf("using: the row rule expression does not parse: %v", err)
-	}
-	// A text that closes the parenthesis early (`true) UNION SELECT (1`)
-	// parses too, but not as a plain SELECT with only a WHERE clause.
-	if len(tree.GetStmts()) != 1 {
-		return nil, fmt.Errorf("using: the row rule must be one expression")
-	}
-	sel := tree.GetStmts()[0].GetStmt().GetSelectStmt()
-	if sel == nil || sel.GetWhereClause() == nil || len(sel.GetTargetList()) != 0 || len(sel.GetFromClause()) != 0 {
-		return nil, fmt.Errorf("using: the row rule must be one expression")
+		return nil, err
 	}
 	var reads []policy.TableName
 	params := false
-	walk(sel.GetWhereClause().ProtoReflect(), func(m protoreflect.Message) {
+	walk(where.ProtoReflect(), func(m protoreflect.Message) {
 		switch n := m.Interface().(type) {
 		case *pg_query.ParamRef:
 			params = true
@@ -62,4 +53,25 @@ func RowExpressions(expr string) ([]policy.TableName, error) {
 		return strings.Compare(a.Schema+"."+a.Name, b.Schema+"."+b.Name)
 	})
 	return reads, nil
+}
+
+// ruleWhere parses a row rule's expression as the access rewriter pastes
+// it, inside a WHERE clause, and returns that clause: the one parse that
+// both the load's check (RowExpressions) and the rewriter (ruleExpr)
+// read, so that what was checked is what is injected. A text that closes
+// the parenthesis early (`true) UNION SELECT (1`) parses too, but not as
+// a plain SELECT with only a WHERE clause.
+func ruleWhere(expr string) (*pg_query.Node, error) {
+	tree, err := pg_query.Parse("SELECT WHERE (" + expr + "\n)")
+	if err != nil {
+		return nil, fmt.Errorf("using: the row rule expression does not parse: %v", err)
+	}
+	if len(tree.GetStmts()) != 1 {
+		return nil, fmt.Errorf("using: the row rule must be one expression")
+	}
+	sel := tree.GetStmts()[0].GetStmt().GetSelectStmt()
+	if sel == nil || sel.GetWhereClause() == nil || len(sel.GetTargetList()) != 0 || len(sel.GetFromClause()) != 0 {
+		return nil, fmt.Errorf("using: the row rule must be one expression")
+	}
+	return sel.GetWhereClause(), nil
 }
