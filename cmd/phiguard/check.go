@@ -156,14 +156,25 @@ func checkCatalog(cfg config.Config, pol *policy.Policy) (where string, warnings
 	if err != nil {
 		return where, warnings, err
 	}
-	if len(roleProblems) == 0 {
-		return where, warnings, tablesErr
+	cellWarnings, cellProblems, err := cellCheckReport(ctx, conn, pol) // check_cells.go
+	warnings = append(warnings, cellWarnings...)
+	if err != nil {
+		return where, warnings, err
 	}
-	msg := "invalid roles:\n  " + strings.Join(roleProblems, "\n  ")
+	var msgs []string
 	if tablesErr != nil {
-		msg = tablesErr.Error() + "\n" + msg
+		msgs = append(msgs, tablesErr.Error())
 	}
-	return where, warnings, errors.New(msg)
+	if len(roleProblems) > 0 {
+		msgs = append(msgs, "invalid roles:\n  "+strings.Join(roleProblems, "\n  "))
+	}
+	if len(cellProblems) > 0 {
+		msgs = append(msgs, "cells-only CHECK:\n  "+strings.Join(cellProblems, "\n  "))
+	}
+	if len(msgs) == 0 {
+		return where, warnings, nil
+	}
+	return where, warnings, errors.New(strings.Join(msgs, "\n"))
 }
 
 // backendConnConfig builds a pgx configuration for the configured backend:
