@@ -31,7 +31,9 @@ every row rule must run (EXPLAIN SELECT 1 FROM table WHERE (rule)). Users
 bound to a role but missing from pg_roles are warnings, and so is linkage: a
 column a role reads in clear that references, by foreign key or by the same
 name and type as a subject column, an identifier the role sees pseudonymized,
-masked, nulled or denied.
+masked, nulled or denied. An encrypted column without its cells-only CHECK
+(docs/backfill.md), or with it not validated, is a warning; a constraint of
+its name that is not phiguard's is a problem.
 
 Warnings never change the exit status. Without --catalog, check warns of
 every table a role may write although its own row rules read it
