@@ -310,3 +310,45 @@ tables:
 		t.Fatalf("plaintext after decrypt: %v", err)
 	}
 }
+
+// TestCellCheckNotOwner: a login that may UPDATE the table without owning
+// it encrypts all the same (docs/backfill.md); the CHECK, which only the
+// owner may add, is left for the owner's run, with a note saying so.
+func TestCellCheckNotOwner(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	su := superuser(t)
+	tab := uniqueName("ccn")
+	if _, err := su.Exec(ctx, "CREATE TABLE "+tab+" (id int PRIMARY KEY, s text); INSERT INTO "+tab+" SELECT g, 'S'||g FROM generate_series(1, 20) g; "+
+		"CREATE TABLE "+tab+"_z (id int PRIMARY KEY, s text); "+grantPrefixed(tab)); err != nil {
+		t.Fatal(err)
+	}
+	prot := protection(t, fmt.Sprintf("version: 1\ntables:\n  public.%[1]s:\n    columns:\n      s: {mode: randomized, key: ccn-k, type: text}\n"+
+		"  public.%[1]s_z:\n    columns:\n      s: {mode: randomized, key: ccn-k, type: text}\n", tab))
+	run := func(conn *pgx.Conn, table string) string {
+		t.Helper()
+		var notes bytes.Buffer
+		if _, err := backfill.Run(ctx, conn, backfill.Options{Op: backfill.Encrypt, Policy: prot.Policy, Keyring: prot.Keyring, Table: table, Notes: &notes}); err != nil {
+			t.Fatalf("encrypt as %s: %v\n%s", conn.Config().User, err, notes.String())
+		}
+		return notes.String()
+	}
+	// The owner's run on another table makes the progress table, which
+	// the other login is then given.
+	run(connect(t, directURL(pg.Superuser, pg.Password, appDB)), tab+"_z")
+	if _, err := su.Exec(ctx, "GRANT ALL ON "+backfill.ProgressTable+" TO "+appUser); err != nil {
+		t.Fatal(err)
+	}
+	notes := run(connect(t, directURL(appUser, appPassword, appDB)), tab)
+	if n := queryInt(t, su, "SELECT count(*) FROM "+tab+" WHERE s LIKE '~phg~%'"); n != 20 {
+		t.Fatalf("the login that does not own the table encrypted %d of 20 rows\n%s", n, notes)
+	}
+	if st := cellCheckOf(t, ctx, prot.Policy, tab, "s"); st != cellcheck.Absent ||
+		!strings.Contains(notes, "cells-only CHECK phiguard_s_cells not added: the login does not own") {
+		t.Fatalf("not the owner: CHECK %v\n%s", st, notes)
+	}
+	notes = run(connect(t, directURL(pg.Superuser, pg.Password, appDB)), tab)
+	if st := cellCheckOf(t, ctx, prot.Policy, tab, "s"); st != cellcheck.Valid || !strings.Contains(notes, "CHECK phiguard_s_cells added and validated") {
+		t.Fatalf("the owner's run: CHECK %v\n%s", st, notes)
+	}
+}
