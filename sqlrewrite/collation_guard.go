@@ -38,7 +38,8 @@ import (
 //
 // Not covered (the terms are then the catalog's, as before): shapes with
 // no such value to wrap (UPDATE ... SET (a, b) = (...), INSERT ...
-// SELECT, several statements in one Query).
+// SELECT, an ON CONFLICT ... DO UPDATE SET of such a column that the
+// VALUES do not write, several statements in one Query).
 
 // CollationCheck is one column whose terms a write computes under
 // Collation (an OID, as the catalog read pg_attribute.attcollation).
