@@ -25,7 +25,11 @@
 // and a LIKE's pattern's prefix key and match tokens,
 // protect_search_like.go, at each Bind in a variant of the statement for a
 // parameter pattern, protect_search_variants.go, and runs an ORDER BY ...
-// LIMIT or a min/max through an order term in rounds, protect_rounds.go;
+// LIMIT or a min/max through an order term in rounds, protect_rounds.go,
+// exact over a shredded subject's cells whose terms are still their old
+// value's, rounds_shredded.go; a write of a text column with order or
+// match terms checks in the statement that the column still has the
+// collation they were computed under, collation_guard.go;
 // while they are rekeying it sends the equality term under every loaded
 // version, protect_term_versions.go), tracks which answer belongs to which
 // request (expect.go), and writes one audit record per statement.

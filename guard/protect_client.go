@@ -142,6 +142,8 @@ func (s *Session) onQuery(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 		x.guarded = plan != nil && len(plan.Defaults) > 0
 		if replaced = guarded; pe != nil {
 			replaced = s.refuseStatement(pe, a)
+		} else {
+			replaced = s.guardCollations(replaced, v.sql, plan) // collation_guard.go
 		}
 	}
 	s.expects.push(x)
@@ -337,7 +339,8 @@ func (s *Session) protectParse(a *sqlrewrite.Analysis, body []byte, injected boo
 	}
 	s.noteParse(msg.Name, info)
 	s.expects.push(&expectation{kind: expParse, name: msg.Name, prep: info, analysis: a, start: time.Now(), injected: injected})
-	if filledFrom != nil || len(info.plan.Defaults) > 0 || info.plan.Sort != nil && info.plan.Sort.SendsNative(s.nativeColumns()) {
+	if filledFrom != nil || len(info.plan.Defaults) > 0 || info.plan.Sort != nil && info.plan.Sort.SendsNative(s.nativeColumns()) ||
+		len(s.collationChecks(info.plan)) > 0 { // collation_guard.go
 		info.again = again // its text will hold a guard (reprepare.go; sort_native.go)
 	}
 	if pe := variantNameRefusal(msg.Name, s.parseRefusal(a, info, cpe)); pe != nil { // protect_search_variants.go
@@ -391,6 +394,9 @@ func (s *Session) lastParseEdits(msg *pgproto3.Parse, info *stmtInfo, a *sqlrewr
 	}
 	if guarded != nil {
 		msg.Query = string(guarded)
+	}
+	if g := s.guardCollations(nil, []byte(msg.Query), info.plan); g != nil { // collation_guard.go
+		msg.Query = string(g)
 	}
 	if info.plan.Sort != nil {
 		sorted, pe := s.parseSortedText(info, msg) // protect_rounds.go, protect_search.go

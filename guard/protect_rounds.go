@@ -67,9 +67,12 @@ type roundState struct {
 	// Backend pump.
 	extended bool
 	mult     int64
-	k        int64    // this round's k, read from its first row; -1 before
-	returned int64    // rows the database returned this round
-	terms16  [][]byte // per held row (sortRun.rows), its order term
+	k        int64 // this round's k, read from its first row; -1 before
+	returned int64 // rows the database returned this round
+	// stale counts the rows held this round that read NULL at the
+	// order-term key but have an order term (rounds_shredded.go).
+	stale   int64
+	terms16 [][]byte // per held row (sortRun.rows), its order term
 	// termBytes holds terms16's bytes, appended row after row: one
 	// buffer that grows, not one allocation per row. A grown buffer
 	// leaves the terms already held in the old one, where they stay.
@@ -98,8 +101,8 @@ type roundBind struct {
 	closed bool
 }
 
-func newRoundState(sp *sqlrewrite.SortPlan) *roundState {
-	return &roundState{wait: &roundWait{next: make(chan int64, 1), done: make(chan struct{})}, plan: sp, mult: 1, k: -1}
+func newRoundState(sp *sqlrewrite.SortPlan, mult int64) *roundState {
+	return &roundState{wait: &roundWait{next: make(chan int64, 1), done: make(chan struct{})}, plan: sp, mult: mult, k: -1}
 }
 
 // querySortedText is sortedText for a simple Query; a statement in
@@ -111,9 +114,9 @@ func (s *Session) querySortedText(sql []byte, sp *sqlrewrite.SortPlan, terms [][
 	if pe := s.staleRounds(sp); pe != nil {
 		return nil, pe
 	}
-	r := newRoundState(sp)
+	r := newRoundState(sp, s.firstRoundMult(sp)) // rounds_shredded.go
 	r.query, r.terms, r.natives = slices.Clone(sql), terms, s.nativeColumns()
-	out, pe := roundText(r, 1)
+	out, pe := roundText(r, r.mult)
 	if pe == nil {
 		s.rounds.query = r
 	}
@@ -196,6 +199,17 @@ func (s *Session) staleRounds(sp *sqlrewrite.SortPlan) *pgerr.Error {
 // multParam is the multiplier's value in a Bind (binary int8).
 func multParam(m int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(m)) }
 
+// boundMult is the multiplier a Bind phiguard sent carries (its last
+// parameter, bindTerms' firstRoundMult), 1 when it cannot be read: the
+// rounds decide from it whether the first round was already the last.
+func boundMult(bind []byte) int64 {
+	var b pgproto3.Bind
+	if len(bind) < 5 || b.Decode(bind[5:]) != nil || len(b.Parameters) == 0 || len(b.Parameters[len(b.Parameters)-1]) != 8 {
+		return 1
+	}
+	return int64(binary.BigEndian.Uint64(b.Parameters[len(b.Parameters)-1]))
+}
+
 // noteRoundBind keeps the Bind sent for a portal of a statement in
 // rounds (out, or the client's body as it came), for the next rounds.
 func (s *Session) noteRoundBind(b boundNames, body, out []byte) {
@@ -277,7 +291,7 @@ func (s *Session) attachExecuteRounds(x *expectation, st *stmtInfo) *pgerr.Error
 		return pgerr.Newf(pgerr.FeatureNotSupported,
 			"portal %q is read in rounds (a LIMIT over what phiguard evaluates on encrypted columns), which binds it again from its prepared statement, and the statement was closed or replaced after the portal's Bind: execute the portal first", x.name)
 	}
-	r := newRoundState(st.plan.Sort)
+	r := newRoundState(st.plan.Sort, boundMult(held.bind))
 	r.bind, r.extended = held.bind, true
 	x.sort.rounds, x.rounds = r, r.wait
 	s.rounds.pending = r
@@ -406,6 +420,9 @@ func (run *sortRun) keepRoundTerm(cells [][]byte, visible int) *pgerr.Error {
 		r.termBytes = out
 		term = out[from:len(out):len(out)]
 	}
+	if run.staleRow(term) { // rounds_shredded.go
+		r.stale++
+	}
 	r.terms16 = append(r.terms16, term)
 	return nil
 }
@@ -423,7 +440,7 @@ func (s *Session) nextRound(head *expectation) bool {
 	if need < 0 || kept >= need {
 		return false
 	}
-	if r.k == 1<<63-1 || r.mult >= 1<<40 {
+	if r.k == 1<<63-1 || r.mult >= everyCandidate {
 		return false // the last round: every candidate
 	}
 	rowCap := int64(s.srv.cfg.Limits.ProxySortRows)
@@ -432,9 +449,9 @@ func (s *Session) nextRound(head *expectation) bool {
 	}
 	next := r.mult * 8
 	if r.k > rowCap/8 {
-		next = 1 << 40 // k beyond 2^63-1: LEAST makes it every candidate
+		next = everyCandidate // k beyond 2^63-1: LEAST makes it every candidate
 	}
-	run.rows, run.bytes, run.held, r.terms16, r.termBytes = nil, 0, 0, nil, nil
+	run.rows, run.bytes, run.held, r.terms16, r.termBytes, r.stale = nil, 0, 0, nil, nil, 0
 	if run.plan.Rounds.Agg && len(run.aggs) == 1 {
 		run.aggs[0] = aggState{order: run.aggs[0].order}
 	}
@@ -471,7 +488,11 @@ func (run *sortRun) need() (need, kept int64) {
 			return -1, 0
 		}
 	}
-	return need, int64(len(run.rows))
+	var stale int64
+	if run.rounds != nil {
+		stale = run.rounds.stale // rounds_shredded.go
+	}
+	return need, int64(len(run.rows)) - stale
 }
 
 // checkTermOrder is the consistency check of §4.6: in the exact order of
@@ -483,7 +504,7 @@ func (run *sortRun) need() (need, kept int64) {
 // naming the column) rather than answer in a wrong order.
 func (run *sortRun) checkTermOrder(order []int32) *pgerr.Error {
 	r := run.rounds
-	if r == nil || !run.plan.Rounds.TermKey() { // no order to check
+	if r == nil || !run.plan.Rounds.TermKey() || r.allCandidates() { // no order to check; or every candidate held
 		return nil
 	}
 	if len(r.terms16) != len(run.rows) {
@@ -491,14 +512,19 @@ func (run *sortRun) checkTermOrder(order []int32) *pgerr.Error {
 	}
 	key := run.plan.Rounds.Key
 	col := run.plan.Rounds.Column.QualifiedName()
+	nullsLast := !run.plan.Keys[key].NullsFirst
 	for _, o := range order {
 		// A NULL value with a term (a shredded subject's cell not yet
 		// rewritten, docs/shredding.md), or a value without one: the
 		// database placed the row by a term its value does not have, and
-		// phiguard places it among the NULLs. It took a place in the
-		// window that a row left out may have been owed (red team 15:
-		// ORDER BY name LIMIT 1 answered a NULL where the first real name
-		// belongs).
+		// phiguard places it among the NULLs. With NULLs first it took a
+		// place in the window that a row left out may have been owed (red
+		// team 15: ORDER BY name LIMIT 1 answered a NULL where the first
+		// real name belongs); with NULLs last it belongs after every value
+		// and was not counted as kept (rounds_shredded.go).
+		if nullsLast && r.terms16[o] != nil && run.rows[o].keys[key].null {
+			continue
+		}
 		if run.rows[o].keys[key].null != (r.terms16[o] == nil) {
 			return pgerr.Newf(pgerr.DataCorrupted,
 				"a row of encrypted column %s has an order search term but reads as NULL, or a value but no order search term (a shredded subject's cell whose terms were not rewritten, or a cell altered in the database): phiguard cannot trust the database's order for ORDER BY %s; run phiguard shred --terms-only for the subject, or rebuild the column's terms (phiguard backfill --rebuild-terms)", col, col)

@@ -200,7 +200,7 @@ func (s *Session) bindTerms(info *stmtInfo, args []filterArgs) ([][]byte, *pgerr
 	sp := info.plan.Sort
 	for k, tp := range info.termParams {
 		if tp.filter < 0 { // the round multiplier (protect_rounds.go): the first round's
-			out[k] = multParam(1)
+			out[k] = multParam(s.firstRoundMult(sp)) // rounds_shredded.go
 			continue
 		}
 		f := sp.Filters[tp.filter]

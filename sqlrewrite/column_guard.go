@@ -239,7 +239,12 @@ func guardInsert(sql string, t *policy.ProtectedTable, order ColumnOrder, ins *p
 
 // guardCopy puts the check first in a COPY FROM's WHERE.
 func guardCopy(sql string, order ColumnOrder) (string, bool) {
-	check := order.guard("true", "::pg_catalog.bool")
+	return guardCopyWith(sql, order.guard("true", "::pg_catalog.bool"))
+}
+
+// guardCopyWith puts check (a boolean expression) first in a COPY FROM's
+// WHERE.
+func guardCopyWith(sql, check string) (string, bool) {
 	toks, err := pg_query.Scan(sql)
 	if err != nil {
 		return "", false

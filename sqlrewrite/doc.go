@@ -62,7 +62,10 @@
 //     leaves out, which the proxy sends NULL for. An encrypted column
 //     the role may not insert is left to its default, checked in READ
 //     COMMITTED only, the checks then carried by another column's value
-//     (guard_slot.go).
+//     (guard_slot.go). GuardTermCollations (collation_guard.go) likewise
+//     makes a write of a text column with order or match terms fail
+//     when another session changed the column's collation since the
+//     catalog the terms were computed under was read.
 //   - LoadPolicy and ParsePolicy (row_rules.go) load a policy with
 //     RowExpressions, which checks that each row rule's expression is one
 //     expression without parameters and lists the tables it reads: policy

@@ -123,6 +123,9 @@ var notCoverable = map[string]string{
 	// And its refusal outside READ COMMITTED (guard_slot.go), which
 	// TestColumnPrivilegeOmittedEncrypted covers.
 	"can check that the column has none only in a READ COMMITTED transaction": "raised by the database, not by planning",
+	// And the collation guard's (collation_guard.go): TestGuardTermCollations
+	// and the integration test TestSearchTermsAfterConcurrentCollationChange.
+	"whose search terms depend on it, changed since this session read it (DDL in another session)": "raised by the database, not by planning",
 	// groupShape groups in phiguard only a statement whose HAVING
 	// havingTree reads, so planHaving's refusal is a broken invariant.
 	"a HAVING phiguard cannot evaluate": "unreachable: groupShape's own check",

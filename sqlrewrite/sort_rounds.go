@@ -271,9 +271,17 @@ func (c *sortCut) aggregateRound(sp *SortPlan) (string, error) {
 // their ranks order them as over every row. Only the term partitions:
 // a plaintext key sent before it may order by a USING operator whose
 // equality PARTITION BY (the type's default) would not share.
+//
+// Not for a column sealed per subject: a shredded subject's cell reads
+// NULL (or the shredded marker) while its term may still be its old
+// value's (docs/shredding.md), so rows equal on the value can sit in
+// different partitions, whose ranks do not compare
+// (TestShredInterruptedBetweenSteps: ORDER BY name DESC, id put the
+// shredded rows' NULLs in the order of their old names). Such a rank is
+// over every candidate, as before rounds.
 func (c *sortCut) rankPartition(sp *SortPlan, h hiddenColumn) string {
 	r := sp.Rounds
-	if r == nil || r.Agg || r.Unordered() || r.Plain() || h.from < r.Sent {
+	if r == nil || r.Agg || r.Unordered() || r.Plain() || h.from < r.Sent || r.Column.PerSubject() {
 		return ""
 	}
 	return "PARTITION BY phiguard.term_ord_v1(" + c.itemExpr(sp, r.Sent-1) + ") "

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/config"
@@ -32,10 +33,13 @@ reference, not the patient's details). Running proxies stop using a cached
 key within keys.subjects.cache_ttl (default 1m).
 
 When the policy has per-subject columns with search terms, shred then
-connects to the database (backend:, as phiguard encrypt does) and gives
-the subject's cells in them the terms of what they now read as (the
-shredded marker's, or none), so that no term of the old value finds the
-row (docs/design/search-terms.md §5.2). If that step fails the key stays
+waits keys.subjects.cache_ttl (or --wait), until no running proxy still
+holds the key, and connects to the database (backend:, as phiguard
+encrypt does) to give the subject's cells in them the terms of what they
+now read as (the shredded marker's, or none), so that no term of the old
+value finds the row (docs/design/search-terms.md §5.2). Until then the
+cells keep their old terms, which phiguard's reads allow for
+(docs/shredding.md). If that step fails or is interrupted the key stays
 destroyed: run the command again with --terms-only (no --reason needed)
 to finish it.
 
@@ -52,6 +56,7 @@ func runShred(args []string, stdout, stderr io.Writer) int {
 	subject := fs.String("subject", "", "the subject id, as stored in the subject column")
 	reason := fs.String("reason", "", "why (recorded in the audit trail)")
 	termsOnly := fs.Bool("terms-only", false, "only rewrite the search terms of an already shredded subject's cells (resume)")
+	wait := fs.Duration("wait", -1, "how long to wait between destroying the key and rewriting the terms (default keys.subjects.cache_ttl)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -78,7 +83,7 @@ func runShred(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *termsOnly {
-		return shredTermsStep(cfg, *subject, stdout, stderr)
+		return shredTermsStep(cfg, *subject, 0, stdout, stderr)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), keysTimeout)
 	defer cancel()
@@ -104,7 +109,14 @@ func runShred(args []string, stdout, stderr io.Writer) int {
 	if res.audited {
 		fmt.Fprintf(stdout, "audit record written to %s (prefix %s)\n", cfg.Audit.Dir, shredAuditPrefix(cfg))
 	}
-	return shredTermsStep(cfg, *subject, stdout, stderr) // shred_terms.go
+	pause := time.Duration(0)
+	if res.outcome != keys.ShredNoKey { // no key existed: no proxy holds one
+		pause = *wait
+		if pause < 0 {
+			pause = cacheTTL(cfg)
+		}
+	}
+	return shredTermsStep(cfg, *subject, pause, stdout, stderr) // shred_terms.go
 }
 
 type shredResult struct {
@@ -195,7 +207,7 @@ func shredAudit(cfg config.Config) config.Audit {
 	return ac
 }
 
-func cacheTTL(cfg config.Config) any {
+func cacheTTL(cfg config.Config) time.Duration {
 	if d := cfg.Keys.Subjects.CacheTTL.Std(); d > 0 {
 		return d
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/phiguard/phiguard/backfill"
@@ -20,11 +21,18 @@ import (
 // §5.2): after the key is destroyed, the subject's cells in per-subject
 // columns with `search` get the terms of what they now read as
 // (backfill.ShredTerms). It runs after the key's destruction, never
-// before: the erasure must not wait on the database. A policy without
-// such a column needs no database, and nothing is printed. With
-// --terms-only it is the whole command, to finish a shred whose database
-// step failed; running it again changes nothing.
-func shredTermsStep(cfg config.Config, subject string, stdout, stderr io.Writer) int {
+// before: the erasure must not wait on the database, and terms rewritten
+// while the key still opens the cells would give a readable value the
+// terms of another (a row a term search and an ordered window miss,
+// with nothing in phiguard to see it). It first waits pause (the
+// subject keys' cache TTL): a proxy holding the key cached still reads
+// the value, and may still write a cell with its terms, until then.
+// Meanwhile the cells read as shredded with their old terms, which the
+// proxy's reads allow for (guard/rounds_shredded.go). A policy without
+// such a column needs no database and no wait, and nothing is printed.
+// With --terms-only it is the whole command, to finish a shred whose
+// database step failed; running it again changes nothing.
+func shredTermsStep(cfg config.Config, subject string, pause time.Duration, stdout, stderr io.Writer) int {
 	if cfg.PolicyFile == "" {
 		return 0
 	}
@@ -45,7 +53,18 @@ func shredTermsStep(cfg config.Config, subject string, stdout, stderr io.Writer)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	n, err := shredTerms(ctx, cfg, pol, subject)
+	if pause > 0 {
+		fmt.Fprintf(stdout, "waiting %v (keys.subjects.cache_ttl) until no running proxy holds the key, then rewriting the search terms\n", pause)
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	var n int64
+	if err == nil {
+		n, err = shredTerms(ctx, cfg, pol, subject)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "phiguard shred: the subject key is destroyed, but the search terms of the subject's cells were not rewritten (%v); "+
 			"they still describe the old values: run phiguard shred --config F --subject ID --terms-only to finish\n", err)

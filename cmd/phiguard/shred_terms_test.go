@@ -12,7 +12,8 @@ import (
 	"github.com/phiguard/phiguard/keys"
 )
 
-// TestShredTermsCLI: shred destroys the key first; with the database
+// TestShredTermsCLI: shred destroys the key first, then waits the
+// subject keys' cache TTL (1s here) before the terms; with the database
 // unreachable it exits 1 naming --terms-only, the key stays destroyed and
 // the cells keep their old terms; --terms-only (no --reason) then gives
 // the subject's cells with search the marker's terms (none: the marker
@@ -39,7 +40,7 @@ func TestShredTermsCLI(t *testing.T) {
 	config := func(name string, port int) string {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, []byte("policy_file: "+pol+"\nbackend:\n  host: "+cluster.Host+"\n  port: "+strconv.Itoa(port)+
-			"\n  connect_timeout: 2s\nkeys:\n  local:\n    file: "+keyring+"\naudit:\n  sink: none\n"), 0o600)
+			"\n  connect_timeout: 2s\nkeys:\n  local:\n    file: "+keyring+"\n  subjects:\n    cache_ttl: 1s\naudit:\n  sink: none\n"), 0o600)
 		return p
 	}
 	good, dead := config("good.yml", cluster.Port), config("dead.yml", 1)
@@ -71,7 +72,7 @@ func TestShredTermsCLI(t *testing.T) {
 		t.Fatal("encrypt wrote no terms")
 	}
 	out, errOut := step(1, "shred", "--config", dead, "--subject", victim, "--reason", "REQ-1")
-	if !strings.Contains(out, "shredded subject key") || !strings.Contains(errOut, "--terms-only") {
+	if !strings.Contains(out, "shredded subject key") || !strings.Contains(out, "waiting 1s") || !strings.Contains(errOut, "--terms-only") {
 		t.Errorf("shred with the database down:\n%s%s", out, errOut)
 	}
 	if c := cells(); c != before {
