@@ -110,10 +110,10 @@ func (s *Session) protectQuery(a *sqlrewrite.Analysis, sql []byte) []byte {
 	if pe := s.checkDefaults(plan); pe != nil {
 		return s.refuseStatement(pe, a)
 	}
-	if len(plan.Values) == 0 && len(plan.Cuts) == 0 && plan.Sort == nil {
+	if len(plan.Values) == 0 && len(plan.Cuts) == 0 && plan.Sort == nil && len(plan.Operators) == 0 {
 		return nil
 	}
-	out, pe := s.encryptLiterals(sql, plan)
+	out, pe := s.encryptLiterals(sql, plan, nil)
 	if pe == nil && plan.Sort != nil {
 		out, pe = s.querySortedText(out, plan.Sort, s.queryTerms(sql, plan.Sort)) // protect_rounds.go, protect_search.go
 	}
@@ -125,14 +125,18 @@ func (s *Session) protectQuery(a *sqlrewrite.Analysis, sql []byte) []byte {
 
 // encryptLiterals returns sql with the plan's literals replaced by cells.
 // A literal the plan widened (a constant with a cast or a sign) is
-// replaced together with its cast and sign.
-func (s *Session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *pgerr.Error) {
-	if len(plan.Cuts) == 0 && !slices.ContainsFunc(plan.Values, func(v sqlrewrite.ValueSlot) bool { return v.Literal >= 0 }) {
+// replaced together with its cast and sign. Each comparison the database
+// evaluates on cells gets its operator's check (sqlrewrite/operator_guard.go);
+// declared gives the types a Parse declared for its parameters (nil for
+// a Query).
+func (s *Session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan, declared func(int) uint32) ([]byte, *pgerr.Error) {
+	if len(plan.Cuts) == 0 && !slices.ContainsFunc(plan.Values, func(v sqlrewrite.ValueSlot) bool { return v.Literal >= 0 }) &&
+		(len(plan.Operators) == 0 || !sqlrewrite.GuardsNeedSpans(plan.Operators)) {
 		// Nothing to seal or cut (the constants are parameters, sealed at
 		// Bind): the text as it is, without finding its literals, which
 		// runs pg_query's scanner (cgo) and was ~30 µs of every Parse of a
 		// sorted read such as bench/search's one-patient query.
-		return sql, nil
+		return guardOperators(sql, nil, plan, declared)
 	}
 	spans := sqlrewrite.LiteralSpans(sql)
 	cells := make(map[int]string, len(plan.Values)) // literal index -> SQL text that replaces it
@@ -198,9 +202,30 @@ func (s *Session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *p
 		}
 		edits = append(edits, sqlrewrite.Edit{Span: sp})
 	}
-	out, ok := sqlrewrite.Splice(sql, edits)
+	checks, ok := sqlrewrite.OperatorEdits(sql, spans, plan.Operators, declared)
+	if !ok {
+		return nil, internalRefusal(firstColumn(plan), "a comparison's place disagrees with the text")
+	}
+	out, ok := sqlrewrite.Splice(sql, append(edits, checks...))
 	if !ok {
 		return nil, internalRefusal(firstColumn(plan), "overlapping constants")
+	}
+	return out, nil
+}
+
+// guardOperators adds the operators' checks alone, to a text with no
+// literal to seal (spans nil: no check is placed after one).
+func guardOperators(sql []byte, spans [][2]int, plan *sqlrewrite.Plan, declared func(int) uint32) ([]byte, *pgerr.Error) {
+	if len(plan.Operators) == 0 {
+		return sql, nil
+	}
+	checks, ok := sqlrewrite.OperatorEdits(sql, spans, plan.Operators, declared)
+	if !ok {
+		return nil, internalRefusal(plan.Operators[0].Column, "a comparison's place disagrees with the text")
+	}
+	out, ok := sqlrewrite.Splice(sql, checks)
+	if !ok {
+		return nil, internalRefusal(plan.Operators[0].Column, "overlapping comparisons")
 	}
 	return out, nil
 }

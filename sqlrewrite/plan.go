@@ -192,6 +192,10 @@ type Plan struct {
 	// Cuts are text the proxy removes before sending the statement: the
 	// CAST around a CASE whose values it encrypts (planner_case.go).
 	Cuts []TextCut
+	// Operators are the comparisons the database evaluates on cells of
+	// deterministic columns, each sent with the check that PostgreSQL
+	// resolves its operator to pg_catalog's (operator_guard.go).
+	Operators []OperatorGuard
 	// Sort is set for a SELECT whose ORDER BY the proxy evaluates
 	// (planner_sort.go); the text sent is RewriteSort's.
 	Sort *SortPlan

@@ -64,10 +64,11 @@ func PlanFor(a *Analysis, pol *policy.Policy) *Plan {
 			p.refuseTable(p.plan.Copy.Table, "COPY together with other statements in one query")
 		}
 		if p.plan.Refusal != nil {
-			p.plan.Values, p.plan.Sort = nil, nil
+			p.plan.Values, p.plan.Sort, p.plan.Operators = nil, nil, nil
 			break
 		}
 	}
+	p.operatorsInSort() // planner_operator_guard.go
 	p.plan.DefaultsUnguarded = len(p.plan.Defaults) > 0 && p.plan.Refusal == nil && !defaultsGuardable(tree)
 	if cap(p.plan.Values) > len(p.plan.Values) {
 		// The plan is cached with the analysis: hold no append slack.
@@ -379,6 +380,11 @@ func (p *planner) fromItem(n *pg_query.Node, sc, outer *scope) {
 		for _, u := range j.GetUsingClause() {
 			if c := sc.columnNamed(u.GetString_().GetSval()); c != nil && !byCell(c) {
 				p.refuse(c, "JOIN USING")
+			} else if c != nil {
+				// Its = is resolved through search_path like any
+				// (operator_guard.go), and USING has no place for the
+				// check: ON a.col = b.col has.
+				p.refuse(c, "JOIN USING (write ON with = instead: phiguard checks which operator = is there)")
 			}
 		}
 		p.expr(j.GetQuals(), sc, ctxOther("JOIN condition"))
