@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 // TestRedTeam10ShadowedEqualityOnCells: an equality on a deterministic
@@ -184,4 +186,26 @@ CREATE OPERATOR %[1]s.= (LEFTARG = text, RIGHTARG = text, FUNCTION = %[1]s.rt10_
 		t.Fatal(err)
 	}
 	f.refusedShadowed(t, shadowCase{sql: `SELECT name, id FROM %[1]s WHERE tag = 'T1' ORDER BY name, id`})
+}
+
+// TestShadowedOperatorCatalog: the operator OIDs the cheap check compares
+// with (sqlrewrite/operator_guard.go) are pg_catalog's operators of
+// exactly those operand types in this PostgreSQL.
+func TestShadowedOperatorCatalog(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	su := superuser(t)
+	sigs := sqlrewrite.PgCatalogOperatorSignatures()
+	if len(sigs) < 60 {
+		t.Fatalf("%d signatures", len(sigs))
+	}
+	for sig, want := range sigs {
+		var got *uint32
+		if err := su.QueryRow(ctx, "SELECT CAST(pg_catalog.to_regoperator('pg_catalog.' || $1) AS pg_catalog.oid)", sig).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got == nil || *got != want {
+			t.Errorf("pg_catalog.%s is %v here, the check expects %d", sig, got, want)
+		}
+	}
 }

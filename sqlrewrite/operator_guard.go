@@ -21,17 +21,18 @@ import (
 // refused.
 //
 // Each such comparison is sent wrapped with a check that runs inside
-// the statement (OperatorGuard): `(ssn = '<cell>' AND CASE WHEN <the
-// operator PostgreSQL resolves is pg_catalog's> THEN true ELSE <raise>
-// END)`. The check has no column of the statement and only stable
+// the statement (OperatorGuard): `(CASE WHEN <the operator PostgreSQL
+// resolves is pg_catalog's> THEN true ELSE <raise> END AND ssn =
+// '<cell>')`. The check has no column of the statement and only stable
 // functions, so PostgreSQL evaluates it once, as the One-Time Filter of
 // a Result node, before the first row is read or written (an UPDATE or
 // DELETE changes nothing), and the comparison itself keeps its plan
 // (an index scan on the cell). Where the comparison does not stand in a
 // conjunct of the WHERE or ON (under OR or NOT) the check runs with it,
-// evaluated first, per row. The raise is current_setting of a name no
-// setting can have (it is no valid custom parameter name), whose error
-// the guard turns into a 0A000 naming the column (ShadowedOperatorRefusal).
+// per row, before it (AND evaluates in order, and stops at false). The
+// raise is current_setting of a name no setting can have (it is no
+// valid custom parameter name), whose error the guard turns into a
+// 0A000 naming the column (ShadowedOperatorRefusal).
 //
 // The check is as cheap as the case allows. When pg_catalog has an
 // operator of exactly the operand types (every type the policy knows
@@ -40,7 +41,9 @@ import (
 // for exactly those types along search_path (never pg_temp), the one
 // to_regoperator makes: the check is one call of it, compared with
 // pg_catalog's operator OID (pgCatalogOperators, fixed since the
-// bootstrap catalog). Otherwise PostgreSQL chooses among every visible
+// bootstrap catalog), after a cheaper test that search_path does not
+// name pg_catalog at all (then it is searched first, and an exact lookup
+// cannot find another). Otherwise PostgreSQL chooses among every visible
 // operator of the name the operands can be converted to, and the check
 // asks pg_operator whether there is any outside pg_catalog that could
 // take the left operand (its type, one it converts to implicitly, or a
@@ -51,7 +54,7 @@ import (
 // OperatorGuard is one comparison the database evaluates on cells.
 type OperatorGuard struct {
 	// Open and Close are the points, in the client's text, before and
-	// after the comparison: "(" goes at Open, the check and ")" at Close.
+	// after the comparison: "(", the check and AND go at Open, ")" at Close.
 	Open, Close TextCut
 	Column      *policy.ProtectedColumn
 	Op          string // "=" or "<>"
@@ -154,21 +157,30 @@ func signature(k opKey) string {
 // declared as and match any type of its kind.
 var polymorphicTypes = []uint32{2276, 2277, 2283, 2776, 3500, 3831, 4537, 4538, 5077, 5078, 5079, 5080}
 
+// implicitCatalog is true while search_path does not name pg_catalog,
+// which PostgreSQL then searches first (pg_temp it never searches for
+// operators): an exact lookup then finds pg_catalog's. It costs less than
+// a to_regoperator call, which parses its signature.
+const implicitCatalog = "NOT (CAST('pg_catalog' AS pg_catalog.name) OPERATOR(pg_catalog.=) ANY (pg_catalog.current_schemas(false)))"
+
 // check is the SQL condition, true while every pair resolves to
 // pg_catalog's operator; declared gives a parameter's declared type.
 func (g OperatorGuard) check(declared func(int) uint32) string {
-	var parts []string
+	var exact, other []string
 	for _, pr := range g.Pairs {
 		l, r := pr.Left.resolve(declared), pr.Right.resolve(declared)
 		k := opKey{g.Op, l, r}
 		if oid, ok := pgCatalogOperators[k]; ok {
-			parts = append(parts, "CAST(pg_catalog.to_regoperator("+sqlString(signature(k))+") AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST("+
+			exact = append(exact, "CAST(pg_catalog.to_regoperator("+sqlString(signature(k))+") AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST("+
 				strconv.FormatUint(uint64(oid), 10)+" AS pg_catalog.oid)")
 			continue
 		}
-		parts = append(parts, candidatesProbe(g.Op, l))
+		other = append(other, candidatesProbe(g.Op, l))
 	}
-	return strings.Join(parts, " AND ")
+	if len(exact) > 0 {
+		other = append([]string{"(" + implicitCatalog + " OR " + strings.Join(exact, " AND ") + ")"}, other...)
+	}
+	return strings.Join(other, " AND ")
 }
 
 // candidatesProbe is true when no operator op outside pg_catalog is
@@ -189,14 +201,16 @@ func candidatesProbe(op string, left uint32) string {
 		" AND pg_catalog.pg_operator_is_visible(o.oid))"
 }
 
-// closing is the text inserted at Close: the check, and the raise when it
-// fails. The raise reads a setting whose name no SET can give (not a
-// valid custom parameter name), and appends to it what would make even
-// a value unreadable as a boolean: it fails whatever happens.
-func (g OperatorGuard) closing(declared func(int) uint32) string {
+// opening is the text inserted at Open: the check, and the raise when it
+// fails, before the comparison, so that AND evaluates it first wherever
+// the comparison is evaluated (under OR or NOT, where it is not hoisted).
+// The raise reads a setting whose name no SET can give (not a valid
+// custom parameter name), and appends to it what would make even a value
+// unreadable as a boolean: it fails whatever happens.
+func (g OperatorGuard) opening(declared func(int) uint32) string {
 	name := shadowedMarker + g.Op + " on " + g.Column.Type.String() + ":" + g.Column.QualifiedName()
-	return " AND CASE WHEN COALESCE(" + g.check(declared) + ", false) THEN true ELSE CAST(pg_catalog.concat(pg_catalog.current_setting(" +
-		sqlString(name) + "), ':') AS pg_catalog.bool) END)"
+	return "(CASE WHEN COALESCE(" + g.check(declared) + ", false) THEN true ELSE CAST(pg_catalog.concat(pg_catalog.current_setting(" +
+		sqlString(name) + "), ':') AS pg_catalog.bool) END AND "
 }
 
 // OperatorEdits are the edits that wrap each of plan's comparisons on
@@ -211,7 +225,7 @@ func OperatorEdits(sql []byte, spans [][2]int, guards []OperatorGuard, declared 
 		if !ok1 || !ok2 || open[0] > closeAt[0] {
 			return nil, false
 		}
-		edits = append(edits, Edit{Span: open, Text: "("}, Edit{Span: closeAt, Text: g.closing(declared)})
+		edits = append(edits, Edit{Span: open, Text: g.opening(declared)}, Edit{Span: closeAt, Text: ")"})
 	}
 	return edits, true
 }
