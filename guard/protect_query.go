@@ -195,6 +195,20 @@ func (s *Session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan, declared fu
 	for i, cell := range cells {
 		edits = append(edits, sqlrewrite.Edit{Span: regions[i], Text: cell})
 	}
+	edits, pe := cutsAndChecks(edits, sql, spans, plan, declared)
+	if pe != nil {
+		return nil, pe
+	}
+	out, ok := sqlrewrite.Splice(sql, edits)
+	if !ok {
+		return nil, internalRefusal(firstColumn(plan), "overlapping constants")
+	}
+	return out, nil
+}
+
+// cutsAndChecks appends to edits the plan's cuts and its operators'
+// checks, placed in sql whose literals are at spans.
+func cutsAndChecks(edits []sqlrewrite.Edit, sql []byte, spans [][2]int, plan *sqlrewrite.Plan, declared func(int) uint32) ([]sqlrewrite.Edit, *pgerr.Error) {
 	for _, c := range plan.Cuts {
 		sp, ok := c.Span(sql, spans)
 		if !ok {
@@ -206,11 +220,7 @@ func (s *Session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan, declared fu
 	if !ok {
 		return nil, internalRefusal(firstColumn(plan), "a comparison's place disagrees with the text")
 	}
-	out, ok := sqlrewrite.Splice(sql, append(edits, checks...))
-	if !ok {
-		return nil, internalRefusal(firstColumn(plan), "overlapping constants")
-	}
-	return out, nil
+	return append(edits, checks...), nil
 }
 
 // guardOperators adds the operators' checks alone, to a text with no
