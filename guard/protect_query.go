@@ -116,6 +116,9 @@ func (s *Session) protectQuery(a *sqlrewrite.Analysis, sql []byte) []byte {
 	out, pe := s.encryptLiterals(sql, plan, nil)
 	if pe == nil && plan.Sort != nil {
 		out, pe = s.querySortedText(out, plan.Sort, s.queryTerms(sql, plan.Sort)) // protect_rounds.go, protect_search.go
+		if pe == nil {
+			out, pe = gateSorted(out, plan, nil)
+		}
 	}
 	if pe != nil {
 		return s.refuseStatement(pe, a)
@@ -131,7 +134,7 @@ func (s *Session) protectQuery(a *sqlrewrite.Analysis, sql []byte) []byte {
 // a Query).
 func (s *Session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan, declared func(int) uint32) ([]byte, *pgerr.Error) {
 	if len(plan.Cuts) == 0 && !slices.ContainsFunc(plan.Values, func(v sqlrewrite.ValueSlot) bool { return v.Literal >= 0 }) &&
-		(len(plan.Operators) == 0 || !sqlrewrite.GuardsNeedSpans(plan.Operators)) {
+		!sqlrewrite.GuardsNeedSpans(plan.TextGuards()) {
 		// Nothing to seal or cut (the constants are parameters, sealed at
 		// Bind): the text as it is, without finding its literals, which
 		// runs pg_query's scanner (cgo) and was ~30 µs of every Parse of a
@@ -216,7 +219,7 @@ func cutsAndChecks(edits []sqlrewrite.Edit, sql []byte, spans [][2]int, plan *sq
 		}
 		edits = append(edits, sqlrewrite.Edit{Span: sp})
 	}
-	checks, ok := sqlrewrite.OperatorEdits(sql, spans, plan.Operators, declared)
+	checks, ok := sqlrewrite.OperatorEdits(sql, spans, plan.TextGuards(), declared)
 	if !ok {
 		return nil, internalRefusal(firstColumn(plan), "a comparison's place disagrees with the text")
 	}
@@ -226,16 +229,30 @@ func cutsAndChecks(edits []sqlrewrite.Edit, sql []byte, spans [][2]int, plan *sq
 // guardOperators adds the operators' checks alone, to a text with no
 // literal to seal (spans nil: no check is placed after one).
 func guardOperators(sql []byte, spans [][2]int, plan *sqlrewrite.Plan, declared func(int) uint32) ([]byte, *pgerr.Error) {
-	if len(plan.Operators) == 0 {
+	if len(plan.TextGuards()) == 0 {
 		return sql, nil
 	}
-	checks, ok := sqlrewrite.OperatorEdits(sql, spans, plan.Operators, declared)
+	checks, ok := sqlrewrite.OperatorEdits(sql, spans, plan.TextGuards(), declared)
 	if !ok {
 		return nil, internalRefusal(plan.Operators[0].Column, "a comparison's place disagrees with the text")
 	}
 	out, ok := sqlrewrite.Splice(sql, checks)
 	if !ok {
 		return nil, internalRefusal(plan.Operators[0].Column, "overlapping comparisons")
+	}
+	return out, nil
+}
+
+// gateSorted puts the one check of a sorted read's comparisons on cells
+// first in the WHERE of the text sent (sqlrewrite.GateWhere); declared
+// gives the types a Parse declared for its parameters.
+func gateSorted(sql []byte, plan *sqlrewrite.Plan, declared func(int) uint32) ([]byte, *pgerr.Error) {
+	if plan.Sort == nil || len(plan.Operators) == 0 {
+		return sql, nil
+	}
+	out, ok := sqlrewrite.GateWhere(sql, sqlrewrite.OperatorGate(plan.Operators, declared))
+	if !ok {
+		return nil, internalRefusal(plan.Operators[0].Column, "no FROM to check the comparisons' operators after")
 	}
 	return out, nil
 }

@@ -315,9 +315,15 @@ func sortLines(sql string, p *Plan) []string {
 	if p.Sort == nil {
 		return nil
 	}
+	ok := true
 	sent, err := RewriteSort([]byte(sql), p.Sort)
 	if err != nil {
 		return []string{"sort: " + p.Sort.String(), "sent: error: " + err.Error()}
+	}
+	if len(p.Operators) > 0 {
+		if sent, ok = GateWhere(sent, "<check>"); !ok {
+			return []string{"sort: " + p.Sort.String(), "sent: error: no FROM for the operators' check"}
+		}
 	}
 	return []string{"sort: " + p.Sort.String(), "sent: " + string(sent)}
 }

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/policy"
 )
@@ -260,4 +262,78 @@ func ShadowedOperatorRefusal(message string) (*Refusal, bool) {
 		Message: "column " + column + " is encrypted (deterministic): " + what +
 			" cannot run on it through phiguard while an operator " + what +
 			" outside pg_catalog is visible in search_path (a schema listed before pg_catalog, or an operator whose operand types match more exactly): PostgreSQL would call it on the plaintext, and phiguard compares cells with pg_catalog's; nothing was read or written. List pg_catalog first in search_path"}, true
+}
+
+// A read phiguard sorts, filters or aggregates itself (a SortPlan) is
+// sent as RewriteSort writes it from the places its plan holds, which
+// the checks' own literals would move: its comparisons on cells get one
+// check for all of them, as the first conjunct of the top-level WHERE of
+// the final text (GateWhere), where PostgreSQL hoists it the same way.
+
+// OperatorGate is the one check of all the guards, for GateWhere.
+func OperatorGate(guards []OperatorGuard, declared func(int) uint32) string {
+	checks := make([]string, 0, len(guards))
+	for _, g := range guards {
+		checks = append(checks, g.check(declared))
+	}
+	g := guards[0]
+	name := shadowedMarker + g.Op + " on " + g.Column.Type.String() + ":" + g.Column.QualifiedName()
+	return "CASE WHEN COALESCE(" + strings.Join(checks, " AND ") + ", false) THEN true ELSE CAST(pg_catalog.concat(pg_catalog.current_setting(" +
+		sqlString(name) + "), ':') AS pg_catalog.bool) END"
+}
+
+// whereEnders are the keywords that end a SELECT's WHERE; reserved, so
+// never a bare name.
+var whereEnders = map[string]bool{"group": true, "having": true, "window": true, "order": true, "limit": true,
+	"offset": true, "fetch": true, "for": true, "union": true, "intersect": true, "except": true, ";": true}
+
+// GateWhere makes gate the first conjunct of the top-level SELECT's
+// WHERE in sql, `WHERE gate AND (...)`, or adds `WHERE gate` after its
+// FROM list; false when sql has no FROM at the top level or does not
+// scan. Its FROM is the first at parenthesis depth 0 not after DISTINCT
+// (IS DISTINCT FROM); its WHERE, the first after it; the WHERE ends at
+// the first keyword of whereEnders at depth 0, or at the last token that
+// is not a comment.
+func GateWhere(sql []byte, gate string) ([]byte, bool) {
+	res, err := pg_query.Scan(string(sql))
+	if err != nil {
+		return nil, false
+	}
+	depth, from, where, stop, ended, prev := 0, -1, -1, 0, false, ""
+	for _, t := range res.GetTokens() {
+		if isComment(t) {
+			continue
+		}
+		text := strings.ToLower(string(sql[t.GetStart():t.GetEnd()]))
+		switch text {
+		case "(", "[":
+			depth++
+		case ")", "]":
+			depth--
+		}
+		if depth == 0 && text != ")" && text != "]" {
+			switch {
+			case text == "from" && prev != "distinct" && from < 0:
+				from = int(t.GetEnd())
+			case text == "where" && from >= 0 && where < 0:
+				where = int(t.GetEnd())
+			case whereEnders[text] && from >= 0:
+				ended = true
+			}
+		}
+		if ended {
+			break
+		}
+		stop, prev = int(t.GetEnd()), text
+	}
+	if from < 0 {
+		return nil, false
+	}
+	out := make([]byte, 0, len(sql)+len(gate)+16)
+	if where >= 0 {
+		out = append(append(append(out, sql[:where]...), " "+gate+" AND ("...), sql[where:stop]...)
+		return append(append(out, ')'), sql[stop:]...), true
+	}
+	out = append(append(out, sql[:stop]...), " WHERE "+gate...)
+	return append(out, sql[stop:]...), true
 }

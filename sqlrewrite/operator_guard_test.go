@@ -78,3 +78,31 @@ func TestShadowedOperatorRefusal(t *testing.T) {
 		}
 	}
 }
+
+// TestGateWhere: the gate becomes the first conjunct of the top-level
+// WHERE, or the WHERE, and the text still parses.
+func TestGateWhere(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"SELECT a FROM t WHERE x = 1 OR y = 2 ORDER BY a LIMIT 3",
+			"SELECT a FROM t WHERE G AND ( x = 1 OR y = 2) ORDER BY a LIMIT 3"},
+		{"SELECT a FROM t JOIN u ON u.k = t.k ORDER BY a", "SELECT a FROM t JOIN u ON u.k = t.k WHERE G ORDER BY a"},
+		{"SELECT a IS DISTINCT FROM b, (SELECT 1 FROM v WHERE z) FROM t -- c", "SELECT a IS DISTINCT FROM b, (SELECT 1 FROM v WHERE z) FROM t WHERE G -- c"},
+		{"SELECT a FROM t WHERE a IN (SELECT b FROM u WHERE c) -- note\n", "SELECT a FROM t WHERE G AND ( a IN (SELECT b FROM u WHERE c)) -- note\n"},
+		{"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY a) FROM t GROUP BY b HAVING count(*) > 1",
+			"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY a) FROM t WHERE G GROUP BY b HAVING count(*) > 1"},
+		{"WITH w AS (SELECT 1 FROM s WHERE q) SELECT a FROM w WHERE r FETCH FIRST 2 ROWS ONLY",
+			"WITH w AS (SELECT 1 FROM s WHERE q) SELECT a FROM w WHERE G AND ( r) FETCH FIRST 2 ROWS ONLY"},
+	} {
+		got, ok := GateWhere([]byte(c.in), "G")
+		if !ok || string(got) != c.want {
+			t.Errorf("%s\ngot  %s (%v)\nwant %s", c.in, got, ok, c.want)
+			continue
+		}
+		if _, err := pg_query.Parse(strings.ReplaceAll(string(got), " G ", " true ")); err != nil {
+			t.Errorf("%s: %v", got, err)
+		}
+	}
+	if _, ok := GateWhere([]byte("SELECT 1"), "G"); ok {
+		t.Error("a SELECT without FROM was gated")
+	}
+}

@@ -219,22 +219,3 @@ func (p *planner) closingParen(from int) (int, bool) {
 	}
 	return 0, false
 }
-
-// operatorsInSort moves the plan's comparisons on cells into its
-// SortPlan's shadow probe (planner_shadow.go), when it has one: RewriteSort
-// rewrites that text from its own places, and a sorted read's rows reach
-// the client only after the probe's is read, so the probe's refusal
-// comes in time.
-func (p *planner) operatorsInSort() {
-	sp := p.plan.Sort
-	if sp == nil || len(p.plan.Operators) == 0 {
-		return
-	}
-	var cols []*policy.ProtectedColumn
-	for _, g := range p.plan.Operators {
-		cols = append(cols, g.Column)
-	}
-	sp.addShadowProbe(cols, false, "= or <> in the database")
-	sp.Hidden = len(sp.hidden)
-	p.plan.Operators = nil
-}
