@@ -115,10 +115,7 @@ func (s *Session) protectQuery(a *sqlrewrite.Analysis, sql []byte) []byte {
 	}
 	out, pe := s.encryptLiterals(sql, plan, nil)
 	if pe == nil && plan.Sort != nil {
-		out, pe = s.querySortedText(out, plan.Sort, s.queryTerms(sql, plan.Sort)) // protect_rounds.go, protect_search.go
-		if pe == nil {
-			out, pe = gateSorted(out, plan, nil)
-		}
+		out, pe = s.querySortedText(out, plan.Sort, s.queryTerms(sql, plan.Sort), plan.Operators) // protect_rounds.go, protect_search.go
 	}
 	if pe != nil {
 		return s.refuseStatement(pe, a)
@@ -244,15 +241,15 @@ func guardOperators(sql []byte, spans [][2]int, plan *sqlrewrite.Plan, declared 
 }
 
 // gateSorted puts the one check of a sorted read's comparisons on cells
-// first in the WHERE of the text sent (sqlrewrite.GateWhere); declared
-// gives the types a Parse declared for its parameters.
-func gateSorted(sql []byte, plan *sqlrewrite.Plan, declared func(int) uint32) ([]byte, *pgerr.Error) {
-	if plan.Sort == nil || len(plan.Operators) == 0 {
+// (ops) first in the WHERE of the text sent (sqlrewrite.GateWhere);
+// declared gives the types a Parse declared for its parameters.
+func gateSorted(sql []byte, ops []sqlrewrite.OperatorGuard, declared func(int) uint32) ([]byte, *pgerr.Error) {
+	if len(ops) == 0 {
 		return sql, nil
 	}
-	out, ok := sqlrewrite.GateWhere(sql, sqlrewrite.OperatorGate(plan.Operators, declared))
+	out, ok := sqlrewrite.GateWhere(sql, sqlrewrite.OperatorGate(ops, declared))
 	if !ok {
-		return nil, internalRefusal(plan.Operators[0].Column, "no FROM to check the comparisons' operators after")
+		return nil, internalRefusal(ops[0].Column, "no FROM to check the comparisons' operators after")
 	}
 	return out, nil
 }

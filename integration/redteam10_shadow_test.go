@@ -45,6 +45,7 @@ func TestRedTeam10ShadowedEqualityOnCells(t *testing.T) {
 		{sql: `SELECT name, id FROM %[1]s WHERE tag = 'T1' ORDER BY name, id`},
 		{sql: `SELECT name, id FROM %[1]s WHERE tag = $1 ORDER BY name, id LIMIT 3`, args: []any{"T1"}},
 		{sql: `SELECT id FROM %[1]s WHERE tag IN ('T1', 'T3') AND name > 'M' ORDER BY id`},
+		{sql: `SELECT id FROM %[1]s WHERE name > 'M' AND tag = 'T1' ORDER BY id LIMIT 3`}, // in rounds
 		{sql: `SELECT id FROM %[1]s WHERE tag <> 'T1' ORDER BY id`, pgCatalog: true},
 		{sql: `SELECT id FROM %[1]s WHERE tag NOT IN ('T1', $1) ORDER BY id`, args: []any{"t2"}, pgCatalog: true},
 	}
