@@ -366,8 +366,13 @@ func (p *planner) fromItem(n *pg_query.Node, sc, outer *scope) {
 		sc.relations = append(sc.relations, rel)
 	case n.GetJoinExpr() != nil:
 		j := n.GetJoinExpr()
+		first := len(sc.relations)
 		p.fromItem(j.GetLarg(), sc, outer)
+		left := len(sc.relations)
 		p.fromItem(j.GetRarg(), sc, outer)
+		if j.GetIsNatural() {
+			p.naturalJoin(sc.relations[first:left], sc.relations[left:]) // planner_operator_guard.go
+		}
 		if j.GetAlias() != nil {
 			for _, r := range sc.relations {
 				if len(r.protectedColumns()) > 0 {

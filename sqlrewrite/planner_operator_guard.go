@@ -1,6 +1,7 @@
 package sqlrewrite
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -218,4 +219,49 @@ func (p *planner) closingParen(from int) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// naturalJoin refuses a NATURAL JOIN that joins on an encrypted column of
+// both sides: its = is resolved through search_path like any, and has no
+// place in the text for the check, as JOIN USING has none.
+func (p *planner) naturalJoin(left, right []*relation) {
+	names := map[string]bool{}
+	for _, r := range left {
+		for _, name := range protectedNames(r) {
+			names[name] = true
+		}
+	}
+	for _, r := range right {
+		for _, name := range protectedNames(r) {
+			if names[name] {
+				p.refuse(r.protectedColumn(name), "NATURAL JOIN (write ON with = instead: phiguard checks which operator = is there)")
+				return
+			}
+		}
+	}
+}
+
+// protectedNames are the names r gives its protected columns, in order.
+func protectedNames(r *relation) []string {
+	var out []string
+	if r.table != nil {
+		for _, c := range r.table.Columns {
+			out = append(out, c.Name)
+		}
+		return out
+	}
+	for name := range r.outputs {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// protectedColumn is r's protected column of that name.
+func (r *relation) protectedColumn(name string) *policy.ProtectedColumn {
+	if r.table != nil {
+		c, _ := r.table.Column(name)
+		return c
+	}
+	return r.outputs[name]
 }
