@@ -106,3 +106,32 @@ func TestGateWhere(t *testing.T) {
 		t.Error("a SELECT without FROM was gated")
 	}
 }
+
+// TestOperatorEditsShapeReuse: a plan made for one text of a shape
+// places its checks right in another text of the shape, whose literals
+// have other lengths.
+func TestOperatorEditsShapeReuse(t *testing.T) {
+	pol := testPolicy(t)
+	z := NewAnalyzer(100, 1<<20)
+	first := "SELECT id FROM patients WHERE id > 5 AND ssn IN ('a', 'b') AND (passport = 'x' OR id = 1)"
+	other := "SELECT id FROM patients WHERE id > 12345 AND ssn IN ('aaaa', 'bbbbbbbb') AND (passport = 'xyz' OR id = 100)"
+	a, _ := z.Analyze([]byte(first))
+	plan := a.PlanUnder(pol)
+	b, cached := z.Analyze([]byte(other))
+	if !cached || b.PlanUnder(pol) != plan {
+		t.Fatalf("the second text did not reuse the first's plan (cached %v)", cached)
+	}
+	edits, ok := OperatorEdits([]byte(other), LiteralSpans([]byte(other)), plan.Operators, nil)
+	if !ok {
+		t.Fatal("the checks' points fall outside the text")
+	}
+	out, _ := Splice([]byte(other), edits)
+	for _, w := range []string{"END AND ssn IN ('aaaa', 'bbbbbbbb'))", "END AND passport = 'xyz') OR id = 100)", "WHERE id > 12345 AND (CASE WHEN"} {
+		if !strings.Contains(string(out), w) {
+			t.Errorf("%s\nwant %q in it", out, w)
+		}
+	}
+	if _, err := pg_query.Parse(string(out)); err != nil {
+		t.Errorf("%s: %v", out, err)
+	}
+}
