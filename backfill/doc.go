@@ -55,6 +55,15 @@
 // (shred_terms.go) is phiguard shred's database step: a shredded
 // subject's cells get the terms of what they now read as.
 //
+// # The cells-only CHECK
+//
+// At the end of each table of an Encrypt or Reencrypt, every column whose
+// census counts no plaintext gets its cells-only CHECK (package cellcheck;
+// cellcheck.go), so the database refuses plaintext in it however it gets
+// there; a column with plaintext left gets a note instead, and so does a
+// login that does not own the table. Decrypt drops it before its first
+// batch, since the plaintext it writes would fail it.
+//
 // # Resume
 //
 // Batches run two at a time by default, each on its own connection, so that

@@ -2,9 +2,12 @@ package backfill
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/phiguard/phiguard/internal/pgerr"
 )
 
 // ProgressTable is where runs keep their resume point, in the database they
@@ -40,7 +43,17 @@ type progressKey struct {
 
 func loadResume(ctx context.Context, conn *pgx.Conn, k progressKey) (resumePoint, error) {
 	if _, err := conn.Exec(ctx, createProgress); err != nil {
-		return resumePoint{}, err
+		// Two runs (on two tables) starting at once on a database without
+		// the table: IF NOT EXISTS does not serialize them, and the one
+		// whose catalog insert comes second fails. The table is there
+		// now.
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pgerr.Code(pe.Code) != pgerr.UniqueViolation && pgerr.Code(pe.Code) != pgerr.DuplicateTable {
+			return resumePoint{}, err
+		}
+		if _, err := conn.Exec(ctx, createProgress); err != nil {
+			return resumePoint{}, err
+		}
 	}
 	var (
 		sig      string

@@ -209,6 +209,9 @@ func runTable(ctx context.Context, conn *pgx.Conn, t *table, o Options) (TableRe
 					"set state: encrypting for it in the policy and reload phiguard first", c.pol.QualifiedName())
 			}
 		}
+		if err := dropCellChecks(ctx, conn, t, o); err != nil { // cellcheck.go
+			return res, err
+		}
 	} else {
 		conv, err := convertColumns(ctx, conn, t, o.Notes)
 		res.Converted = conv
@@ -280,6 +283,11 @@ func runTable(ctx context.Context, conn *pgx.Conn, t *table, o Options) (TableRe
 	res.Census, err = census(ctx, conn, t)
 	if err != nil {
 		return res, err
+	}
+	if o.Op != Decrypt {
+		if err := installCellChecks(ctx, conn, t, res.Census, o); err != nil { // cellcheck.go
+			return res, err
+		}
 	}
 	adviseNext(o, t, res.Census, b.writes)
 	adviseSkipped(o, t, res)

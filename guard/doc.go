@@ -67,6 +67,12 @@
 //
 // # Failing closed
 //
+// A write that reaches an encrypted column by a path the analysis did not
+// see (a rule or view another session changed after the catalog read) is
+// refused by the database when the column has its cells-only CHECK
+// (package cellcheck); the guard words that 23514 (cellcheck_error.go),
+// naming the column, and drops its DETAIL, which would show the value.
+//
 // A statement phiguard cannot analyse that touches protected data, a
 // message type it does not know, a setting under which it would parse
 // another statement than PostgreSQL runs, a result whose shape it does not

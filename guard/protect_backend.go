@@ -119,6 +119,9 @@ func (s *Session) onBackendError(_ byte, head *expectation) (bool, error) {
 		s.expects.skipToSync()
 	}
 	if !handled {
+		if done, err := s.cellCheckRefused(body); done || err != nil { // cellcheck_error.go
+			return done, err
+		}
 		return s.redactBackendError(body)
 	}
 	return true, nil

@@ -127,6 +127,9 @@ func (s *Session) keepRow(run *sortRun, fields []*resultField, cells [][]byte, v
 // filterValue opens the cell of filter f's column in a row.
 func (s *Session) filterValue(f sqlrewrite.Filter, fields []*resultField, cells [][]byte, visible int) (sortValue, *pgerr.Error) {
 	at := visible + f.Value
+	if f.Selected > 0 {
+		at = f.Selected - 1 // the select list's own entry (sqlrewrite.Filter.Selected)
+	}
 	if cells[at] == nil {
 		return sortValue{null: true}, nil
 	}

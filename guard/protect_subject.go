@@ -139,12 +139,14 @@ func (s *Session) openCell(col *policy.ProtectedColumn, v []byte) ([]byte, cellc
 // from value to value, and costs no allocation. Backend pump, as
 // rowScratch.
 func (s *Session) openCellScratch(col *policy.ProtectedColumn, v []byte) ([]byte, cellcipher.State, *pgerr.Error) {
-	if keys.IsSubjectCell(v) {
-		return s.openCell(col, v)
-	}
 	r := &s.rowScratch
+	// A cell the row opened already (a WHERE's re-check, then the sort
+	// key of the same column) is a column key's: only those are noted.
 	if plain, ok := r.opened.recall(col, v); ok {
 		return plain, cellcipher.Opened, nil
+	}
+	if keys.IsSubjectCell(v) {
+		return s.openCell(col, v)
 	}
 	plain, state, err := s.srv.protect.cipher().OpenInto(context.Background(), &r.keys, r.plain, col, v)
 	if err == nil && state == cellcipher.Opened {

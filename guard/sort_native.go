@@ -49,10 +49,10 @@ var uuidType = policy.LogicalType{OID: policy.OIDUUID, Name: "uuid"}
 
 // plainKey reads a plaintext key's cell: a rank, ascending as it is, or
 // a native value in k's direction: an integer as a rank (^n reverses
-// int64 order without overflow), a uuid as its hex (compareRows applies
-// the direction). a holds the hex past the row's message buffer.
+// int64 order without overflow), a uuid as its text (compareRows applies
+// the direction). a holds the text past the row's message buffer.
 func plainKey(k *sqlrewrite.SortKey, v []byte, a *sortArena) (sortValue, *pgerr.Error) {
-	if len(v) == 33 && v[0] == 'u' {
+	if len(v) == len("u01234567-89ab-cdef-0123-456789abcdef") && v[0] == 'u' {
 		key, err := pgorder.Parse(uuidType, a.copyBytes(v[1:]))
 		if err == nil {
 			return sortValue{key: key, keyed: true}, nil

@@ -5,9 +5,13 @@ import pg_query "github.com/pganalyze/pg_query_go/v5"
 // ParamSpans returns the byte ranges of sql's $n parameter tokens, in text
 // order, indexed as plans index them (ValueSlot.Token). Like literal
 // indexes, token indexes hold for every text of a shape, where byte
-// offsets do not. It runs PostgreSQL's own scanner, so the proxy calls it
-// only when it must rewrite a parameter (a re-encryption in progress).
+// offsets do not. It runs PostgreSQL's own scanner, once per text
+// (span_memo.go); the answer is shared and must not be modified.
 func ParamSpans(sql []byte) [][2]int {
+	return paramMemo.spans(sql, paramSpans)
+}
+
+func paramSpans(sql []byte) [][2]int {
 	res, err := pg_query.Scan(string(sql))
 	if err != nil {
 		return nil

@@ -52,8 +52,15 @@ func (a *Analysis) syntax() *pg_query.ParseResult {
 }
 
 // LiteralSpans returns the byte ranges of sql's literals, indexed as plans
-// index them (ValueSlot.Literal).
+// index them (ValueSlot.Literal), kept for recent texts (span_memo.go).
+// The answer is shared and must not be modified.
 func LiteralSpans(sql []byte) [][2]int {
+	return literalMemo.spans(sql, literalSpans)
+}
+
+// literalSpans finds them: the shape scanner's answer checked by
+// pg_query's own scanner, or the latter's alone.
+func literalSpans(sql []byte) [][2]int {
 	if _, spans, ok := appendShape(nil, sql, nil); ok && verifyShape(string(sql), spans) {
 		out := make([][2]int, len(spans))
 		for i, sp := range spans {

@@ -102,6 +102,7 @@ func (p *planner) aggregatesInProxy(s *pg_query.SelectStmt, sc *scope, aggs []Ag
 		p.groupPlan(s, sc, aggs, groupKeys, filters, conjuncts)
 	case groupKeys == nil && need:
 		p.aggregatePlan(s, aggs, nil, filters, conjuncts)
+		p.noteAnalysedFirst(sc)
 	default:
 		return false
 	}
@@ -151,6 +152,14 @@ func needsProxy(aggs []Aggregate) bool {
 	return false
 }
 
+// noteAnalysedFirst gives the statement's SortPlan, if it has one, the
+// tables its FROM names (SortPlan.analysedFirst).
+func (p *planner) noteAnalysedFirst(sc *scope) {
+	if p.plan.Sort != nil {
+		p.plan.Sort.analysedFirst = fromTables(sc)
+	}
+}
+
 // aggregatePlan makes the SortPlan of a statement whose aggregates
 // phiguard computes, with its WHERE's filters and a GROUP BY's ORDER BY
 // items (planner_group.go).
@@ -177,7 +186,7 @@ func (p *planner) aggregatePlan(s *pg_query.SelectStmt, aggs []Aggregate, items 
 	if sp == nil {
 		return
 	}
-	sp.addFilters(filters, conjuncts)
+	sp.addFilters(filters, conjuncts, nil)
 	add := func(h hiddenColumn) int {
 		sp.hidden = append(sp.hidden, h)
 		return len(sp.hidden) - 1

@@ -83,6 +83,13 @@ type Filter struct {
 	// the column's collation, -1 for a type without one; Encoding, for
 	// LIKE, that of the database's encoding, -1 otherwise.
 	Value, Collation, Encoding int
+	// Selected is 1 + the select-list entry that already holds the
+	// column's cell (the same bare column reference, with no * before
+	// it), for a filter of the WHERE's own conjuncts, and Value is then
+	// -1; 0 (the zero value) when the cell is a hidden column. A WHERE on
+	// a selected column (last ILIKE 'gle%' beside SELECT last) sent every
+	// candidate's cell twice.
+	Selected int
 	// ColumnFold is a lower() or upper() around the column; Ctype the
 	// hidden index of the LC_CTYPE probe of the column's collation (for
 	// ColumnFold and ILIKE), DefaultCtype of the database's default (for

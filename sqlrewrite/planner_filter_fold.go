@@ -135,10 +135,10 @@ func (f *Filter) addFoldProbes(c filterCand, add func(hiddenColumn) int) {
 // the statement's lower() might be that one (an exact match on a varchar
 // argument, or earlier in search_path). PostgreSQL runs it once per
 // statement.
-func ctypeProbe(col *policy.ProtectedColumn, calls bool) string {
+func ctypeProbe(col *policy.ProtectedColumn, calls, analysed bool) string {
 	probe := "CAST('100' AS pg_catalog.text)"
 	if col != nil {
-		probe = collationProbe(col)
+		probe = collationProbe(col, analysed)
 	}
 	if !calls {
 		return probe

@@ -3,6 +3,7 @@ package sqlrewrite
 import (
 	"fmt"
 
+	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"github.com/phiguard/phiguard/policy"
 )
 
@@ -40,14 +41,40 @@ func filterString(fs []Filter) string {
 			s += ")"
 			continue
 		}
+		if f.Selected > 0 {
+			s += fmt.Sprintf(" (select-list entry %d)", f.Selected) + f.Term.suffix()
+			continue
+		}
 		s += fmt.Sprintf(" (#%d)", f.Value) + f.Term.suffix()
 	}
 	return s
 }
 
-// addFilters lays out the hidden columns of the filters: the column, a
-// text column's collation, and for LIKE the database's encoding.
-func (sp *SortPlan) addFilters(cands []filterCand, conjuncts int) {
+// selectedColumn is the select-list entry that is the filter's column as
+// a bare reference of the same names (so the same column, both resolved
+// in the query level's FROM), with no * before it; -1 when there is none,
+// or the filter is a leaf of an OR or NOT tree (which reads its hidden
+// column) or folds its column.
+func (c filterCand) selectedColumn(targets []*pg_query.Node) int {
+	e := c.node.GetAExpr()
+	if e == nil || c.tree != nil || c.fold != FoldNone {
+		return -1
+	}
+	n := e.GetLexpr()
+	if c.colRight {
+		n = e.GetRexpr()
+	}
+	ref := n.GetColumnRef()
+	if ref == nil {
+		return -1
+	}
+	return selectedKey(sortItem{target: -1, node: n}, targets) // planner_sort.go
+}
+
+// addFilters lays out the hidden columns of the filters: the column
+// (unless the select list holds it: targets, nil for none), a text
+// column's collation, and for LIKE the database's encoding.
+func (sp *SortPlan) addFilters(cands []filterCand, conjuncts int, targets []*pg_query.Node) {
 	add := sp.addShared // planner_sort.go
 	var top []filterCand
 	groups, inGroup := map[*subGroup]int{}, map[*subGroup]int{}
@@ -61,7 +88,11 @@ func (sp *SortPlan) addFilters(cands []filterCand, conjuncts int) {
 		}
 		switch g, ok := groups[c.group]; {
 		case c.group == nil:
-			f.Value = add(hiddenColumn{kind: hiddenFilterColumn, from: len(top), col: c.col})
+			if t := c.selectedColumn(targets); t >= 0 {
+				f.Selected, f.Value = t+1, -1
+			} else {
+				f.Value = add(hiddenColumn{kind: hiddenFilterColumn, from: len(top), col: c.col})
+			}
 			top = append(top, c)
 		case ok:
 			f.Group, f.GroupNot, f.Value = g, c.group.negated, sp.Filters[sp.firstOfGroup(g)].Value

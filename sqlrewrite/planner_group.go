@@ -178,6 +178,7 @@ func groupOrderNeedsProxy(s *pg_query.SelectStmt, sc *scope, aggs []Aggregate) b
 func (p *planner) groupPlan(s *pg_query.SelectStmt, sc *scope, aggs []Aggregate, keys []int, filters []filterCand, conjuncts int) {
 	items, _ := groupSortItems(s, sc, aggs)
 	p.aggregatePlan(s, aggs, items, filters, conjuncts)
+	p.noteAnalysedFirst(sc)
 	sp := p.plan.Sort
 	if p.plan.Refusal != nil || sp == nil {
 		return

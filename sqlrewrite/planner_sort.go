@@ -87,6 +87,13 @@ type SortPlan struct {
 	// Rounds says how the database serves the ORDER BY and LIMIT through
 	// an order term (sort_rounds.go); nil: one round, no ORDER BY.
 	Rounds *RoundPlan
+	// analysedFirst are the protected tables the statement's WITH and
+	// FROM name (directly, or under a subquery or CTE they hold), which
+	// PostgreSQL locks while it analyses them, before the select list
+	// where the hidden columns are: a collation probe of such a table's
+	// column may read the column's collation from its row type
+	// (collationProbe).
+	analysedFirst []*policy.ProtectedTable
 	// lastRewrite is RewriteSort's memo (sort_rewrite.go), lastTerms
 	// RewriteSortTerms' and RewriteSortRounds' (sort_terms.go).
 	lastRewrite, lastTerms atomic.Pointer[sortRewriteMemo]
@@ -194,7 +201,8 @@ func (p *planner) orderBy(s *pg_query.SelectStmt, sc *scope, top bool, filters [
 		return
 	}
 	if p.plan.Sort = p.sortPlan(s, items); p.plan.Sort != nil {
-		p.plan.Sort.addFilters(filters, conjuncts)
+		p.noteAnalysedFirst(sc)
+		p.plan.Sort.addFilters(filters, conjuncts, s.GetTargetList())
 		if len(s.GetDistinctClause()) > 0 {
 			// The hidden columns would make every row distinct in the
 			// database: phiguard removes the duplicates itself.

@@ -49,7 +49,7 @@ func TestFilterPlans(t *testing.T) {
 			"proxy filters public.patients.first > literal #0 (in tree 1, #0); proxy evaluates OR(NOT(OR(filter 1, #2)), #3); proxy keeps the database's order; 5 hidden columns",
 			[]string{"WHERE true", "CAST((id = 1) AS pg_catalog.text), CAST((birthdate IS NULL) AS pg_catalog.text)"}, []string{"'a'"}},
 		{"SELECT first FROM patients WHERE first <> 'x' AND birthdate IS NULL AND ssn <> 'y' ORDER BY first DESC OFFSET 1",
-			"proxy filters public.patients.first <> literal #0 (#2); proxy sorts by public.patients.first DESC (select-list entry 1), OFFSET #1; 4 hidden columns",
+			"proxy filters public.patients.first <> literal #0 (select-list entry 1); proxy sorts by public.patients.first DESC (select-list entry 1), OFFSET #1; 3 hidden columns",
 			[]string{"WHERE true AND birthdate IS NULL AND ssn <> 'y'"}, []string{"'x'"}},
 	}
 	for _, c := range cases {

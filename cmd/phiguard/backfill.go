@@ -46,14 +46,20 @@ written, and cells already encrypted without them (or with another term
 version) get them, keeping their ciphertext. Order and match terms of text
 are computed under the column's libc collation, read from the catalog;
 an ICU or non-deterministic collation is refused, naming the column.
+
+At the end of each table, every column the run leaves without plaintext
+gets its cells-only CHECK (NOT VALID, then VALIDATE; the login must own
+the table): from then on the database refuses any value in it that is not
+a cell, however it gets there (docs/backfill.md).
 `
 
 const decryptUsage = `usage: phiguard decrypt --config FILE [--policy FILE] --table T [--column C]... [--batch N] [--workers N] [--dry-run]
 
 Turns a table's (or some columns') cells back into plaintext, the canonical
 text of each column's type, with the same batching and resume as encrypt.
-The columns must be in state: encrypting. See docs/backfill.md for the
-order of steps that leaves no ciphertext behind.
+The columns must be in state: encrypting. It first drops each column's
+cells-only CHECK, which would refuse the plaintext. See docs/backfill.md
+for the order of steps that leaves no ciphertext behind.
 `
 
 // columnList is a repeatable --column flag.

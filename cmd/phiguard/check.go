@@ -31,7 +31,9 @@ every row rule must run (EXPLAIN SELECT 1 FROM table WHERE (rule)). Users
 bound to a role but missing from pg_roles are warnings, and so is linkage: a
 column a role reads in clear that references, by foreign key or by the same
 name and type as a subject column, an identifier the role sees pseudonymized,
-masked, nulled or denied.
+masked, nulled or denied. An encrypted column without its cells-only CHECK
+(docs/backfill.md), or with it not validated, is a warning; a constraint of
+its name that is not phiguard's is a problem.
 
 Warnings never change the exit status. Without --catalog, check warns of
 every table a role may write although its own row rules read it
@@ -156,14 +158,25 @@ func checkCatalog(cfg config.Config, pol *policy.Policy) (where string, warnings
 	if err != nil {
 		return where, warnings, err
 	}
-	if len(roleProblems) == 0 {
-		return where, warnings, tablesErr
+	cellWarnings, cellProblems, err := cellCheckReport(ctx, conn, pol) // check_cells.go
+	warnings = append(warnings, cellWarnings...)
+	if err != nil {
+		return where, warnings, err
 	}
-	msg := "invalid roles:\n  " + strings.Join(roleProblems, "\n  ")
+	var msgs []string
 	if tablesErr != nil {
-		msg = tablesErr.Error() + "\n" + msg
+		msgs = append(msgs, tablesErr.Error())
 	}
-	return where, warnings, errors.New(msg)
+	if len(roleProblems) > 0 {
+		msgs = append(msgs, "invalid roles:\n  "+strings.Join(roleProblems, "\n  "))
+	}
+	if len(cellProblems) > 0 {
+		msgs = append(msgs, "cells-only CHECK:\n  "+strings.Join(cellProblems, "\n  "))
+	}
+	if len(msgs) == 0 {
+		return where, warnings, nil
+	}
+	return where, warnings, errors.New(strings.Join(msgs, "\n"))
 }
 
 // backendConnConfig builds a pgx configuration for the configured backend:

@@ -9,6 +9,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/phiguard/phiguard/cellcheck"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 // writeConfig writes a configuration naming a policy file and a backend.
@@ -84,13 +88,14 @@ func TestCheckPolicy(t *testing.T) {
 func TestCheckCatalog(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cluster, _ := startDemoDB(t, ctx)
+	cluster, conn := startDemoDB(t, ctx)
 
 	good := writeConfig(t, "../../examples/policy.yml", cluster.Host, cluster.Port)
 	code, out, errOut := runCheckArgs("--config", good, "--catalog")
 	if code != 0 || !strings.Contains(out, "policy.yml: matches database postgres at "+cluster.Addr()) {
 		t.Errorf("synthea example: exit %d\n%s%s", code, out, errOut)
 	}
+	checkCellsCatalog(t, ctx, conn, good, errOut)
 
 	broken := filepath.Join(t.TempDir(), "broken.yml")
 	os.WriteFile(broken, []byte(`version: 1
@@ -155,5 +160,41 @@ func TestCheckSearch(t *testing.T) {
 	code, _, errOut = runCheckArgs("--policy", "../../policy/testdata/search-state.bad.yml")
 	if code != 1 || !strings.Contains(errOut, "tables[public.patients].columns[first].search_state: rekeying needs state: encrypted") {
 		t.Errorf("search-state.bad.yml: exit %d\n%s", code, errOut)
+	}
+}
+
+// checkCellsCatalog: check --catalog warns of every encrypted column
+// without its cells-only CHECK (the demo database is plaintext: none has
+// one) or with it not validated, and fails on a constraint of its name
+// that is not phiguard's.
+func checkCellsCatalog(t *testing.T, ctx context.Context, conn *pgx.Conn, cfg, errOut string) {
+	t.Helper()
+	if !strings.Contains(errOut, "warning: no cells-only CHECK on public.patients.ssn, public.patients.passport,") {
+		t.Fatalf("no warning of the missing cells-only CHECK:\n%s", errOut)
+	}
+	if _, err := conn.Exec(ctx, "ALTER TABLE public.patients ADD CONSTRAINT phiguard_ssn_cells CHECK (true)"); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCheckArgs("--config", cfg, "--catalog")
+	if code != 1 || !strings.Contains(errOut, "public.patients.ssn: the constraint phiguard_ssn_cells is not phiguard's cells-only CHECK") {
+		t.Fatalf("a CHECK (true) of the name: exit %d\n%s", code, errOut)
+	}
+	pol, err := sqlrewrite.LoadPolicy("../../examples/policy.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, _ := pol.Table("public", "patients")
+	ssn, _ := pt.Column("ssn")
+	if _, err := conn.Exec(ctx, "ALTER TABLE public.patients DROP CONSTRAINT phiguard_ssn_cells; ALTER TABLE public.patients ADD CONSTRAINT phiguard_ssn_cells CHECK ("+
+		cellcheck.Expr(ssn)+") NOT VALID"); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runCheckArgs("--config", cfg, "--catalog")
+	if code != 0 || !strings.Contains(errOut, "warning: cells-only CHECK not validated on public.patients.ssn:") ||
+		!strings.Contains(errOut, "no cells-only CHECK on public.patients.passport,") {
+		t.Fatalf("phiguard's CHECK, not validated: exit %d\n%s", code, errOut)
+	}
+	if _, err := conn.Exec(ctx, "ALTER TABLE public.patients DROP CONSTRAINT phiguard_ssn_cells"); err != nil {
+		t.Fatal(err)
 	}
 }

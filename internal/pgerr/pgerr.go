@@ -59,6 +59,13 @@ const (
 	BadCopyFileFormat Code = "22P04"
 	// NotNullViolation: a NULL where a value is required.
 	NotNullViolation Code = "23502"
+	// CheckViolation: a row failed a CHECK constraint (PostgreSQL's; the
+	// guard words the one of phiguard's cells-only CHECK, package cellcheck).
+	CheckViolation Code = "23514"
+	// UniqueViolation and DuplicateTable: two sessions' CREATE TABLE IF
+	// NOT EXISTS of one table at once (the loser's catalog insert).
+	UniqueViolation Code = "23505"
+	DuplicateTable  Code = "42P07"
 	// InvalidAuthSpec: the connection does not meet phiguard's TLS or
 	// certificate requirements.
 	InvalidAuthSpec Code = "28000"

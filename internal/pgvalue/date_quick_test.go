@@ -65,6 +65,31 @@ func TestDateQuickAgreesWithDecoder(t *testing.T) {
 	}
 }
 
+// TestPresentSharedDate: a date presented for a caller that writes it out
+// at once is Present's answer in every format and style (ISO text shares
+// the canonical bytes, without an allocation), and an error where
+// Present has one.
+func TestPresentSharedDate(t *testing.T) {
+	date := policy.LogicalType{OID: policy.OIDDate, Name: "date"}
+	texts := []string{"2000-02-29", "1987-06-05", "0001-01-01", "9999-12-31", "0001-01-01 BC", "infinity", "2023-02-29", "x"}
+	for _, style := range []string{"ISO", "German", "SQL", "Postgres"} {
+		c := Converter{DateStyle: DateStyle{Style: style}}
+		for _, text := range texts {
+			for _, format := range []int16{FormatText, FormatBinary} {
+				want, werr := c.Present(date, format, []byte(text))
+				got, gerr := c.PresentShared(date, format, []byte(text))
+				if (werr == nil) != (gerr == nil) || !bytes.Equal(got, want) {
+					t.Fatalf("%s %q format %d: shared %q (%v), Present %q (%v)", style, text, format, got, gerr, want, werr)
+				}
+			}
+		}
+	}
+	canon := []byte("1987-06-05")
+	if n := testing.AllocsPerRun(100, func() { _, _ = (Converter{}).PresentShared(date, FormatText, canon) }); n != 0 {
+		t.Fatalf("an ISO date presented shared allocated %v times", n)
+	}
+}
+
 // BenchmarkPresentDate: a date presented in text and in binary through
 // the fast path (Present) against the general decoder it skips.
 func BenchmarkPresentDate(b *testing.B) {

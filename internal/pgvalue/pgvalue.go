@@ -128,8 +128,15 @@ func (c Converter) CanonicalShared(t policy.LogicalType, format int16, wire []by
 
 // PresentShared is Present for a caller that writes the result out before
 // canonical changes (a DataRow built value by value): a text column's
-// value is canonical itself instead of a copy. Never nil, as Present.
+// value, and an ordinary date's in ISO style text, is canonical itself
+// instead of a copy (a sorted read of 100 birth dates made 100 copies).
+// Never nil, as Present.
 func (c Converter) PresentShared(t policy.LogicalType, format int16, canonical []byte) ([]byte, error) {
+	if t.OID == policy.OIDDate && format == FormatText && c.DateStyle.iso() {
+		if _, ok := DateDays(canonical); ok {
+			return canonical, nil
+		}
+	}
 	if t.OID == policy.OIDText && (format == FormatText || format == FormatBinary) {
 		if err := (decoder{t: t, f: FormatText}).checkText(canonical); err != nil {
 			return nil, err

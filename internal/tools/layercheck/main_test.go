@@ -33,6 +33,10 @@ func TestRules(t *testing.T) {
 		{"internal/pgerr", "github.com/jackc/pgx/v5/pgproto3", false},
 		{"keys", "github.com/hashicorp/vault/api", true},
 		{"keys/vault", "github.com/hashicorp/vault/api", false},
+		{"cellcheck", "github.com/phiguard/phiguard/keys", true},
+		{"cellcheck", "github.com/phiguard/phiguard/guard", true},
+		{"cellcheck", "github.com/phiguard/phiguard/policy", false},
+		{"guard", "github.com/phiguard/phiguard/cellcheck", false},
 	}
 	for _, c := range cases {
 		bad := false

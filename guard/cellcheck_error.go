@@ -1,0 +1,59 @@
+package guard
+
+import (
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/phiguard/phiguard/cellcheck"
+	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
+)
+
+// cellCheckRefused words the backend's error when phiguard's cells-only
+// CHECK (package cellcheck) refused a row: a value that is not a cell was
+// about to be stored in an encrypted column, by a path phiguard's
+// analysis did not see (a rule or view another session changed after the
+// catalog was read). Nothing was stored. PostgreSQL's DETAIL is "Failing
+// row contains (...)": the value in clear and the row's other values, so
+// it is dropped for every role, not only for one with rules; the SQLSTATE
+// (23514), the constraint, schema and table stay, and the column is named.
+// It reports whether it wrote the error itself.
+func (s *Session) cellCheckRefused(body []byte) (bool, error) {
+	pol := s.policy()
+	if pol == nil {
+		return false, nil
+	}
+	if code, _ := pgwire.ErrorField(body, 'C'); pgerr.Code(code) != pgerr.CheckViolation {
+		return false, nil
+	}
+	name, _ := pgwire.ErrorField(body, 'n')
+	schema, _ := pgwire.ErrorField(body, 's')
+	table, _ := pgwire.ErrorField(body, 't')
+	pt, ok := pol.Table(string(schema), string(table))
+	if !ok {
+		return false, nil
+	}
+	col, ok := cellcheck.Column(pt, string(name))
+	if !ok {
+		return false, nil
+	}
+	var er pgproto3.ErrorResponse
+	if err := er.Decode(body); err != nil {
+		return false, nil
+	}
+	er.Message = fmt.Sprintf("phiguard: a value not sealed by phiguard was refused for encrypted column %s (CHECK %s); nothing was stored",
+		col.QualifiedName(), name)
+	er.Detail = "The statement reached the column by a way phiguard did not analyse, such as a rule, trigger or view another session created or changed. The value is not shown."
+	er.Hint = "phiguard reads the catalog again before the next statement, and refuses or encrypts by what it finds."
+	er.ColumnName = col.Name
+	er.Where, er.InternalQuery, er.InternalPosition = "", "", 0
+	s.catalogStale.Store(true) // the catalog phiguard analysed the write against is out of date
+
+	out, err := er.Encode(nil)
+	if err != nil {
+		return false, nil
+	}
+	s.srv.metrics.Errors.WithLabelValues(pgwire.SQLStateClass(body), "backend").Inc()
+	_, werr := s.cw.Write(out)
+	return true, werr
+}
