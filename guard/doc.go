@@ -81,7 +81,13 @@
 // message type it does not know, a setting under which it would parse
 // another statement than PostgreSQL runs, a result whose shape it does not
 // know, and a statement on PHI without room for its audit record are all
-// refused; the session survives every statement-level refusal.
+// refused; the session survives every statement-level refusal. Checks
+// phiguard writes into a statement fail it from inside, and the backend
+// pump swaps their errors for its own (replaceRefusal): a stale column
+// list or default, a table name that resolves elsewhere, and a
+// comparison on deterministic cells whose operator search_path resolves
+// outside pg_catalog (sqlrewrite/operator_guard.go), checked before the
+// statement reads or writes its first row.
 //
 // An error phiguard raises after the backend ran the statement
 // (failResult: a cell it cannot decrypt, a sort past its cap) leaves the

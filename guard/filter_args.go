@@ -121,7 +121,9 @@ func (s *Session) parseConstants(info *stmtInfo, msg *pgproto3.Parse) *pgerr.Err
 	if pe := s.parseFilterConsts(info, msg); pe != nil {
 		return pe
 	}
-	sql, pe := s.encryptLiterals([]byte(msg.Query), info.plan)
+	// Before planParams declares them text: the client's types are the
+	// plaintext statement's, whose operator the checks look up.
+	sql, pe := s.encryptLiterals([]byte(msg.Query), info.plan, declaredParams(msg.ParameterOIDs))
 	if pe == nil {
 		msg.Query = string(sql)
 	}

@@ -156,6 +156,12 @@ func (s *Session) replaceRefusal(body []byte, head *expectation) (bool, error) {
 			rc, isCheck = sqlrewrite.TableElsewhereRefusal(string(msg))
 		}
 		if !isCheck {
+			// A comparison on cells whose operator is not pg_catalog's
+			// (sqlrewrite/operator_guard.go): the statement stopped
+			// before its first row.
+			rc, isCheck = sqlrewrite.ShadowedOperatorRefusal(string(msg))
+		}
+		if !isCheck {
 			if rc, isCheck = sqlrewrite.NativeChangedRefusal(string(msg)); isCheck {
 				// A key sent as its value is not of the catalog's type
 				// (sqlrewrite/sort_native.go): read the catalog before

@@ -110,12 +110,12 @@ func (s *Session) protectQuery(a *sqlrewrite.Analysis, sql []byte) []byte {
 	if pe := s.checkDefaults(plan); pe != nil {
 		return s.refuseStatement(pe, a)
 	}
-	if len(plan.Values) == 0 && len(plan.Cuts) == 0 && plan.Sort == nil {
+	if len(plan.Values) == 0 && len(plan.Cuts) == 0 && plan.Sort == nil && len(plan.Operators) == 0 {
 		return nil
 	}
-	out, pe := s.encryptLiterals(sql, plan)
+	out, pe := s.encryptLiterals(sql, plan, nil)
 	if pe == nil && plan.Sort != nil {
-		out, pe = s.querySortedText(out, plan.Sort, s.queryTerms(sql, plan.Sort)) // protect_rounds.go, protect_search.go
+		out, pe = s.querySortedText(out, plan.Sort, s.queryTerms(sql, plan.Sort), plan.Operators) // protect_rounds.go, protect_search.go
 	}
 	if pe != nil {
 		return s.refuseStatement(pe, a)
@@ -125,14 +125,18 @@ func (s *Session) protectQuery(a *sqlrewrite.Analysis, sql []byte) []byte {
 
 // encryptLiterals returns sql with the plan's literals replaced by cells.
 // A literal the plan widened (a constant with a cast or a sign) is
-// replaced together with its cast and sign.
-func (s *Session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *pgerr.Error) {
-	if len(plan.Cuts) == 0 && !slices.ContainsFunc(plan.Values, func(v sqlrewrite.ValueSlot) bool { return v.Literal >= 0 }) {
+// replaced together with its cast and sign. Each comparison the database
+// evaluates on cells gets its operator's check (sqlrewrite/operator_guard.go);
+// declared gives the types a Parse declared for its parameters (nil for
+// a Query).
+func (s *Session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan, declared func(int) uint32) ([]byte, *pgerr.Error) {
+	if len(plan.Cuts) == 0 && !slices.ContainsFunc(plan.Values, func(v sqlrewrite.ValueSlot) bool { return v.Literal >= 0 }) &&
+		!sqlrewrite.GuardsNeedSpans(plan.TextGuards()) {
 		// Nothing to seal or cut (the constants are parameters, sealed at
 		// Bind): the text as it is, without finding its literals, which
 		// runs pg_query's scanner (cgo) and was ~30 µs of every Parse of a
 		// sorted read such as bench/search's one-patient query.
-		return sql, nil
+		return guardOperators(sql, nil, plan, declared)
 	}
 	spans := sqlrewrite.LiteralSpans(sql)
 	cells := make(map[int]string, len(plan.Values)) // literal index -> SQL text that replaces it
@@ -191,6 +195,20 @@ func (s *Session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *p
 	for i, cell := range cells {
 		edits = append(edits, sqlrewrite.Edit{Span: regions[i], Text: cell})
 	}
+	edits, pe := cutsAndChecks(edits, sql, spans, plan, declared)
+	if pe != nil {
+		return nil, pe
+	}
+	out, ok := sqlrewrite.Splice(sql, edits)
+	if !ok {
+		return nil, internalRefusal(firstColumn(plan), "overlapping constants")
+	}
+	return out, nil
+}
+
+// cutsAndChecks appends to edits the plan's cuts and its operators'
+// checks, placed in sql whose literals are at spans.
+func cutsAndChecks(edits []sqlrewrite.Edit, sql []byte, spans [][2]int, plan *sqlrewrite.Plan, declared func(int) uint32) ([]sqlrewrite.Edit, *pgerr.Error) {
 	for _, c := range plan.Cuts {
 		sp, ok := c.Span(sql, spans)
 		if !ok {
@@ -198,9 +216,40 @@ func (s *Session) encryptLiterals(sql []byte, plan *sqlrewrite.Plan) ([]byte, *p
 		}
 		edits = append(edits, sqlrewrite.Edit{Span: sp})
 	}
-	out, ok := sqlrewrite.Splice(sql, edits)
+	checks, ok := sqlrewrite.OperatorEdits(sql, spans, plan.TextGuards(), declared)
 	if !ok {
-		return nil, internalRefusal(firstColumn(plan), "overlapping constants")
+		return nil, internalRefusal(firstColumn(plan), "a comparison's place disagrees with the text")
+	}
+	return append(edits, checks...), nil
+}
+
+// guardOperators adds the operators' checks alone, to a text with no
+// literal to seal (spans nil: no check is placed after one).
+func guardOperators(sql []byte, spans [][2]int, plan *sqlrewrite.Plan, declared func(int) uint32) ([]byte, *pgerr.Error) {
+	if len(plan.TextGuards()) == 0 {
+		return sql, nil
+	}
+	checks, ok := sqlrewrite.OperatorEdits(sql, spans, plan.TextGuards(), declared)
+	if !ok {
+		return nil, internalRefusal(plan.Operators[0].Column, "a comparison's place disagrees with the text")
+	}
+	out, ok := sqlrewrite.Splice(sql, checks)
+	if !ok {
+		return nil, internalRefusal(plan.Operators[0].Column, "overlapping comparisons")
+	}
+	return out, nil
+}
+
+// gateSorted puts the one check of a sorted read's comparisons on cells
+// (ops) first in the WHERE of the text sent (sqlrewrite.GateWhere);
+// declared gives the types a Parse declared for its parameters.
+func gateSorted(sql []byte, ops []sqlrewrite.OperatorGuard, declared func(int) uint32) ([]byte, *pgerr.Error) {
+	if len(ops) == 0 {
+		return sql, nil
+	}
+	out, ok := sqlrewrite.GateWhere(sql, sqlrewrite.OperatorGate(ops, declared))
+	if !ok {
+		return nil, internalRefusal(ops[0].Column, "no FROM to check the comparisons' operators after")
 	}
 	return out, nil
 }

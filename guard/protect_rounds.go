@@ -57,6 +57,9 @@ func (w *roundWait) finish() {
 type roundState struct {
 	wait *roundWait
 	plan *sqlrewrite.SortPlan
+	// ops are the statement's comparisons on cells, whose one check
+	// every round's text carries (sqlrewrite.GateWhere).
+	ops []sqlrewrite.OperatorGuard
 	// Client pump: what the next round sends. A Query: its text before
 	// the sort rewrite and its term constants; an Execute: its portal
 	// and the Bind phiguard sent for it.
@@ -105,17 +108,22 @@ func newRoundState(sp *sqlrewrite.SortPlan, mult int64) *roundState {
 	return &roundState{wait: &roundWait{next: make(chan int64, 1), done: make(chan struct{})}, plan: sp, mult: mult, k: -1}
 }
 
-// querySortedText is sortedText for a simple Query; a statement in
+// querySortedText is sortedText for a simple Query, with the check of
+// ops (its comparisons on cells) first in its WHERE; a statement in
 // rounds gets its first round's text, and what the next ones need.
-func (s *Session) querySortedText(sql []byte, sp *sqlrewrite.SortPlan, terms [][]sqlrewrite.TermArg) ([]byte, *pgerr.Error) {
+func (s *Session) querySortedText(sql []byte, sp *sqlrewrite.SortPlan, terms [][]sqlrewrite.TermArg, ops []sqlrewrite.OperatorGuard) ([]byte, *pgerr.Error) {
 	if sp.Rounds == nil {
-		return sortedText(sql, sp, terms, s.nativeColumns())
+		out, pe := sortedText(sql, sp, terms, s.nativeColumns())
+		if pe != nil {
+			return nil, pe
+		}
+		return gateSorted(out, ops, nil)
 	}
 	if pe := s.staleRounds(sp); pe != nil {
 		return nil, pe
 	}
 	r := newRoundState(sp, s.firstRoundMult(sp)) // rounds_shredded.go
-	r.query, r.terms, r.natives = slices.Clone(sql), terms, s.nativeColumns()
+	r.query, r.terms, r.natives, r.ops = slices.Clone(sql), terms, s.nativeColumns(), ops
 	out, pe := roundText(r, r.mult)
 	if pe == nil {
 		s.rounds.query = r
@@ -129,7 +137,7 @@ func roundText(r *roundState, mult int64) ([]byte, *pgerr.Error) {
 		return nil, pgerr.Newf(pgerr.FeatureNotSupported,
 			"phiguard could not rewrite this ORDER BY or WHERE on an encrypted column to evaluate it itself (%v)", err)
 	}
-	return out, nil
+	return gateSorted(out, r.ops, nil)
 }
 
 // attachQueryRounds gives a Query's expectation the rounds protectQuery

@@ -44,6 +44,15 @@
 //     table, as the session's catalog says (NativeColumn), is sent as
 //     its value behind a type guard instead of a dense_rank window
 //     (sort_native.go).
+//   - A comparison the database evaluates on deterministic cells (=,
+//     <>, IN, a join of two such columns) is recorded as an
+//     OperatorGuard (planner_operator_guard.go): OperatorEdits
+//     (operator_guard.go) sends it with a check, run once inside the
+//     statement, that PostgreSQL resolved its operator to pg_catalog's
+//     (in a text RewriteSort writes, one check for all, first in its
+//     WHERE: OperatorGate, GateWhere), and ShadowedOperatorRefusal turns
+//     the check's error into 0A000 (docs/search.md "Shadowed operators
+//     on cells").
 //   - Where a plan's values stand in the client's text and the edits
 //     that put the guard's cells there (text_edit.go): LiteralValue reads
 //     a constant, ValueSlot.Region widens it to its cast and sign,

@@ -126,6 +126,14 @@ var notCoverable = map[string]string{
 	// And the collation guard's (collation_guard.go): TestGuardTermCollations
 	// and the integration test TestSearchTermsAfterConcurrentCollationChange.
 	"whose search terms depend on it, changed since this session read it (DDL in another session)": "raised by the database, not by planning",
+	// The operator check's refusal (operator_guard.go) answers an error
+	// the check raises in the database; TestShadowedOperatorRefusal and
+	// the integration test TestRedTeam10ShadowedEqualityOnCells cover it.
+	"outside pg_catalog is visible in search_path": "raised by the database, not by planning",
+	// Every operand of a comparison on cells the planner keeps is a
+	// column reference, a literal (folded with its cast or sign), a
+	// parameter or NULL, each of which has a place in the text.
+	"in a form phiguard cannot place its check of the operator in": "unreachable: every operand kept has a place",
 	// groupShape groups in phiguard only a statement whose HAVING
 	// havingTree reads, so planHaving's refusal is a broken invariant.
 	"a HAVING phiguard cannot evaluate": "unreachable: groupShape's own check",

@@ -245,7 +245,8 @@ func (r *goldenRunner) run(c *goldenCase) []string {
 		if c.policy != "" {
 			name = c.policy
 		}
-		return append(planLines(PlanFor(Analyze(c.sql), r.policy(name))), sortLines(c.sql, PlanFor(Analyze(c.sql), r.policy(name)))...)
+		plan := PlanFor(Analyze(c.sql), r.policy(name))
+		return append(append(planLines(plan), operatorLines(c.sql, plan)...), sortLines(c.sql, plan)...)
 	}
 	pol := r.policy(c.policy)
 	var role *policy.Role
@@ -314,9 +315,15 @@ func sortLines(sql string, p *Plan) []string {
 	if p.Sort == nil {
 		return nil
 	}
+	ok := true
 	sent, err := RewriteSort([]byte(sql), p.Sort)
 	if err != nil {
 		return []string{"sort: " + p.Sort.String(), "sent: error: " + err.Error()}
+	}
+	if len(p.Operators) > 0 {
+		if sent, ok = GateWhere(sent, "<check>"); !ok {
+			return []string{"sort: " + p.Sort.String(), "sent: error: no FROM for the operators' check"}
+		}
 	}
 	return []string{"sort: " + p.Sort.String(), "sent: " + string(sent)}
 }
@@ -360,6 +367,42 @@ func planLines(p *Plan) []string {
 		out = []string{"plan: passthrough"}
 	}
 	return out
+}
+
+// operatorLines shows each comparison on cells the plan checks the
+// operator of (operator_guard.go): the text it wraps and the operand
+// types it checks.
+func operatorLines(sql string, p *Plan) []string {
+	if p.Refusal != nil {
+		return nil
+	}
+	var out []string
+	spans := LiteralSpans([]byte(sql))
+	for _, g := range p.Operators {
+		open, ok1 := g.Open.Span([]byte(sql), spans)
+		end, ok2 := g.Close.Span([]byte(sql), spans)
+		if !ok1 || !ok2 || open[0] > end[0] {
+			out = append(out, "check: error: its points fall outside the text")
+			continue
+		}
+		var pairs []string
+		for _, pr := range g.Pairs {
+			pairs = append(pairs, operandName(pr.Left)+" "+g.Op+" "+operandName(pr.Right))
+		}
+		out = append(out, fmt.Sprintf("check: %s on %s, around %q: %s", g.Op, g.Column.QualifiedName(), sql[open[0]:end[0]], strings.Join(pairs, ", ")))
+	}
+	return out
+}
+
+func operandName(o Operand) string {
+	name := catalogTypeNames[o.Type]
+	if name == "" {
+		name = fmt.Sprintf("oid %d", o.Type)
+	}
+	if o.Param > 0 {
+		return fmt.Sprintf("$%d (declared, else %s)", o.Param, name)
+	}
+	return name
 }
 
 var compareFormName = map[CompareForm]string{CompareEq: "=", CompareNe: "<>", CompareIn: "IN"}

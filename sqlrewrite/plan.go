@@ -192,6 +192,11 @@ type Plan struct {
 	// Cuts are text the proxy removes before sending the statement: the
 	// CAST around a CASE whose values it encrypts (planner_case.go).
 	Cuts []TextCut
+	// Operators are the comparisons the database evaluates on cells of
+	// deterministic columns, each sent with the check that PostgreSQL
+	// resolves its operator to pg_catalog's (operator_guard.go); with
+	// Sort, their one check is the WHERE's first conjunct (GateWhere).
+	Operators []OperatorGuard
 	// Sort is set for a SELECT whose ORDER BY the proxy evaluates
 	// (planner_sort.go); the text sent is RewriteSort's.
 	Sort *SortPlan
@@ -204,4 +209,14 @@ type Plan struct {
 	// Protected is true when the text names a protected table at all; a
 	// plan with Protected false is a plain passthrough.
 	Protected bool
+}
+
+// TextGuards are the operator checks placed around their comparisons in
+// the client's text: all of them, unless the text sent is RewriteSort's
+// (then OperatorGate and GateWhere place their one check).
+func (p *Plan) TextGuards() []OperatorGuard {
+	if p.Sort != nil {
+		return nil
+	}
+	return p.Operators
 }

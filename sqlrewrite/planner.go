@@ -64,7 +64,7 @@ func PlanFor(a *Analysis, pol *policy.Policy) *Plan {
 			p.refuseTable(p.plan.Copy.Table, "COPY together with other statements in one query")
 		}
 		if p.plan.Refusal != nil {
-			p.plan.Values, p.plan.Sort = nil, nil
+			p.plan.Values, p.plan.Sort, p.plan.Operators = nil, nil, nil
 			break
 		}
 	}
@@ -366,8 +366,13 @@ func (p *planner) fromItem(n *pg_query.Node, sc, outer *scope) {
 		sc.relations = append(sc.relations, rel)
 	case n.GetJoinExpr() != nil:
 		j := n.GetJoinExpr()
+		first := len(sc.relations)
 		p.fromItem(j.GetLarg(), sc, outer)
+		left := len(sc.relations)
 		p.fromItem(j.GetRarg(), sc, outer)
+		if j.GetIsNatural() {
+			p.naturalJoin(sc.relations[first:left], sc.relations[left:]) // planner_operator_guard.go
+		}
 		if j.GetAlias() != nil {
 			for _, r := range sc.relations {
 				if len(r.protectedColumns()) > 0 {
@@ -379,6 +384,11 @@ func (p *planner) fromItem(n *pg_query.Node, sc, outer *scope) {
 		for _, u := range j.GetUsingClause() {
 			if c := sc.columnNamed(u.GetString_().GetSval()); c != nil && !byCell(c) {
 				p.refuse(c, "JOIN USING")
+			} else if c != nil {
+				// Its = is resolved through search_path like any
+				// (operator_guard.go), and USING has no place for the
+				// check: ON a.col = b.col has.
+				p.refuse(c, "JOIN USING (write ON with = instead: phiguard checks which operator = is there)")
 			}
 		}
 		p.expr(j.GetQuals(), sc, ctxOther("JOIN condition"))

@@ -163,12 +163,16 @@ func (p *planner) operator(e *pg_query.A_Expr, sc *scope) {
 				p.refuse(col, notByCell(col, "IN"))
 				return
 			}
+			first := len(p.plan.Values)
 			for _, v := range e.GetRexpr().GetList().GetItems() {
 				before := len(p.plan.Values)
 				if !p.value(v, col, UseCompare) {
 					p.refuse(col, "IN with a computed value")
 				}
 				p.setForm(before, CompareIn)
+			}
+			if p.plan.Refusal == nil {
+				p.guardIn(col, e, first) // planner_operator_guard.go
 			}
 			return
 		}
@@ -195,7 +199,9 @@ func (p *planner) equality(l, r *pg_query.Node, sc *scope, op string) {
 	case lc != nil && rc != nil:
 		if !byCell(lc) || !byCell(rc) || lc.Key != rc.Key || !sameCells(lc.Type, rc.Type) {
 			p.refuse(lc, "comparing two encrypted columns that do not share a deterministic key and a type")
+			return
 		}
+		p.guardComparison(lc, rc, op, l, r, -1) // planner_operator_guard.go
 	default:
 		col, other, form := lc, r, CompareNe
 		if op == "=" {
@@ -211,8 +217,14 @@ func (p *planner) equality(l, r *pg_query.Node, sc *scope, op string) {
 		before := len(p.plan.Values)
 		if !p.value(other, col, UseCompare) {
 			p.refuse(col, op+" with a computed value")
+			return
 		}
 		p.setForm(before, form)
+		added := -1
+		if len(p.plan.Values) == before+1 {
+			added = before
+		}
+		p.guardComparison(lc, rc, op, l, r, added) // planner_operator_guard.go
 	}
 }
 

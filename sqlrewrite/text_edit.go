@@ -21,12 +21,19 @@ type Edit struct {
 }
 
 // Splice applies non-overlapping edits to sql, in any order; false if
-// two overlap. sql itself comes back when there is nothing to edit.
+// two overlap. sql itself comes back when there is nothing to edit. An
+// insertion (an empty span) at the start of a replaced span goes before
+// it, and insertions at one point keep their order in edits.
 func Splice(sql []byte, edits []Edit) ([]byte, bool) {
 	if len(edits) == 0 {
 		return sql, true
 	}
-	slices.SortFunc(edits, func(a, b Edit) int { return a.Span[0] - b.Span[0] })
+	slices.SortStableFunc(edits, func(a, b Edit) int {
+		if a.Span[0] != b.Span[0] {
+			return a.Span[0] - b.Span[0]
+		}
+		return a.Span[1] - b.Span[1]
+	})
 	out := make([]byte, 0, len(sql)+64*len(edits))
 	last := 0
 	for _, e := range edits {

@@ -1,0 +1,137 @@
+package sqlrewrite
+
+import (
+	"strings"
+	"testing"
+
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+
+	"github.com/phiguard/phiguard/internal/pgerr"
+)
+
+// TestOperatorEdits: each comparison on cells is wrapped with its check
+// in front, the text still parses, and the check is the cheap one
+// (to_regoperator) for operand types pg_catalog has an exact operator
+// for, the pg_operator probe otherwise (a parameter declared varchar).
+func TestOperatorEdits(t *testing.T) {
+	pol := testPolicy(t)
+	cases := []struct {
+		sql      string
+		declared uint32
+		wraps    []string
+		probe    bool
+	}{
+		{sql: "SELECT id FROM patients WHERE ssn = '123' OR id = 7",
+			wraps: []string{"THEN true ELSE CAST(pg_catalog.concat(pg_catalog.current_setting('phiguard_shadowed_operator:= on text:public.patients.ssn'), ':') AS pg_catalog.bool) END AND ssn = '123')"}},
+		{sql: "UPDATE patients SET first = NULL WHERE ssn IN ('1', $1) AND NOT passport <> 'x'",
+			wraps: []string{"AND ssn IN ('1', $1))", "AND passport <> 'x')"}},
+		{sql: "DELETE FROM patients WHERE ssn = $1", declared: 1043, wraps: []string{"AND ssn = $1)"}, probe: true},
+		{sql: "SELECT 1 FROM patients p JOIN billing.claims c ON c.member_ssn = p.ssn", wraps: []string{"AND c.member_ssn = p.ssn)"}},
+		{sql: "SELECT id FROM admissions WHERE mrn = -42", wraps: []string{"to_regoperator('=(pg_catalog.int8,pg_catalog.int4)')", "AND mrn = -42)"}},
+	}
+	for _, c := range cases {
+		plan := PlanFor(Analyze(c.sql), pol)
+		if plan.Refusal != nil || len(plan.Operators) == 0 {
+			t.Fatalf("%s: refusal %v, %d operator checks", c.sql, plan.Refusal, len(plan.Operators))
+		}
+		edits, ok := OperatorEdits([]byte(c.sql), LiteralSpans([]byte(c.sql)), plan.Operators, func(int) uint32 { return c.declared })
+		if !ok {
+			t.Fatalf("%s: the checks' points fall outside the text", c.sql)
+		}
+		out, ok := Splice([]byte(c.sql), edits)
+		if !ok {
+			t.Fatalf("%s: overlapping edits", c.sql)
+		}
+		if _, err := pg_query.Parse(string(out)); err != nil {
+			t.Fatalf("%s → %s: %v", c.sql, out, err)
+		}
+		for _, w := range c.wraps {
+			if !strings.Contains(string(out), w) {
+				t.Errorf("%s → %s\nwant %q in it", c.sql, out, w)
+			}
+		}
+		if probe := strings.Contains(string(out), "pg_catalog.pg_operator o"); probe != c.probe {
+			t.Errorf("%s → %s\npg_operator probe %v, want %v", c.sql, out, probe, c.probe)
+		}
+		if !c.probe && !strings.Contains(string(out), implicitCatalog+" OR ") {
+			t.Errorf("%s → %s\nwant the search_path test first", c.sql, out)
+		}
+	}
+}
+
+// TestShadowedOperatorRefusal: the check's error becomes a 0A000 naming
+// the column and the operator; other errors are not taken for it.
+func TestShadowedOperatorRefusal(t *testing.T) {
+	r, ok := ShadowedOperatorRefusal(`unrecognized configuration parameter "phiguard_shadowed_operator:= on text:public.patients.ssn"`)
+	if !ok {
+		t.Fatal("the check's error was not recognised")
+	}
+	msg := r.PgError().Message
+	if r.Code != pgerr.FeatureNotSupported || r.Table != "public.patients" ||
+		!strings.Contains(msg, "column public.patients.ssn is encrypted") || !strings.Contains(msg, "an operator = on text outside pg_catalog") {
+		t.Errorf("refusal %+v: %s", r, msg)
+	}
+	for _, m := range []string{`unrecognized configuration parameter "phiguard_columns_changed:public.patients"`,
+		`invalid input syntax for type boolean: ":"`, `unrecognized configuration parameter "phiguard_shadowed_operator:"`} {
+		if _, ok := ShadowedOperatorRefusal(m); ok {
+			t.Errorf("%q taken for the check's error", m)
+		}
+	}
+}
+
+// TestGateWhere: the gate becomes the first conjunct of the top-level
+// WHERE, or the WHERE, and the text still parses.
+func TestGateWhere(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"SELECT a FROM t WHERE x = 1 OR y = 2 ORDER BY a LIMIT 3",
+			"SELECT a FROM t WHERE G AND ( x = 1 OR y = 2) ORDER BY a LIMIT 3"},
+		{"SELECT a FROM t JOIN u ON u.k = t.k ORDER BY a", "SELECT a FROM t JOIN u ON u.k = t.k WHERE G ORDER BY a"},
+		{"SELECT a IS DISTINCT FROM b, (SELECT 1 FROM v WHERE z) FROM t -- c", "SELECT a IS DISTINCT FROM b, (SELECT 1 FROM v WHERE z) FROM t WHERE G -- c"},
+		{"SELECT a FROM t WHERE a IN (SELECT b FROM u WHERE c) -- note\n", "SELECT a FROM t WHERE G AND ( a IN (SELECT b FROM u WHERE c)) -- note\n"},
+		{"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY a) FROM t GROUP BY b HAVING count(*) > 1",
+			"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY a) FROM t WHERE G GROUP BY b HAVING count(*) > 1"},
+		{"WITH w AS (SELECT 1 FROM s WHERE q) SELECT a FROM w WHERE r FETCH FIRST 2 ROWS ONLY",
+			"WITH w AS (SELECT 1 FROM s WHERE q) SELECT a FROM w WHERE G AND ( r) FETCH FIRST 2 ROWS ONLY"},
+	} {
+		got, ok := GateWhere([]byte(c.in), "G")
+		if !ok || string(got) != c.want {
+			t.Errorf("%s\ngot  %s (%v)\nwant %s", c.in, got, ok, c.want)
+			continue
+		}
+		if _, err := pg_query.Parse(strings.ReplaceAll(string(got), " G ", " true ")); err != nil {
+			t.Errorf("%s: %v", got, err)
+		}
+	}
+	if _, ok := GateWhere([]byte("SELECT 1"), "G"); ok {
+		t.Error("a SELECT without FROM was gated")
+	}
+}
+
+// TestOperatorEditsShapeReuse: a plan made for one text of a shape
+// places its checks right in another text of the shape, whose literals
+// have other lengths.
+func TestOperatorEditsShapeReuse(t *testing.T) {
+	pol := testPolicy(t)
+	z := NewAnalyzer(100, 1<<20)
+	first := "SELECT id FROM patients WHERE id > 5 AND ssn IN ('a', 'b') AND (passport = 'x' OR id = 1)"
+	other := "SELECT id FROM patients WHERE id > 12345 AND ssn IN ('aaaa', 'bbbbbbbb') AND (passport = 'xyz' OR id = 100)"
+	a, _ := z.Analyze([]byte(first))
+	plan := a.PlanUnder(pol)
+	b, cached := z.Analyze([]byte(other))
+	if !cached || b.PlanUnder(pol) != plan {
+		t.Fatalf("the second text did not reuse the first's plan (cached %v)", cached)
+	}
+	edits, ok := OperatorEdits([]byte(other), LiteralSpans([]byte(other)), plan.Operators, nil)
+	if !ok {
+		t.Fatal("the checks' points fall outside the text")
+	}
+	out, _ := Splice([]byte(other), edits)
+	for _, w := range []string{"END AND ssn IN ('aaaa', 'bbbbbbbb'))", "END AND passport = 'xyz') OR id = 100)", "WHERE id > 12345 AND (CASE WHEN"} {
+		if !strings.Contains(string(out), w) {
+			t.Errorf("%s\nwant %q in it", out, w)
+		}
+	}
+	if _, err := pg_query.Parse(string(out)); err != nil {
+		t.Errorf("%s: %v", out, err)
+	}
+}
