@@ -287,12 +287,8 @@ func (run *sortRun) readBounds(hidden [][]byte) *pgerr.Error {
 // (resolveProbes, collation.go) and checks them for each part of the plan
 // that compares text.
 func (s *Session) checkAllCollations(run *sortRun, hidden [][]byte) *pgerr.Error {
-	for _, sh := range run.plan.Shadow { // sqlrewrite/planner_shadow.go
-		if string(hidden[sh.Value]) == "shadowed" {
-			return pgerr.Newf(pgerr.FeatureNotSupported,
-				"%s on encrypted column %s: the database has an operator or aggregate of a name phiguard evaluates outside pg_catalog for this type, and phiguard cannot tell which one PostgreSQL would call", sh.Construct, sh.Column.QualifiedName())
-		}
-	}
+	// The operator and aggregate probes are the statement's gate, checked
+	// by PostgreSQL before the first row (sqlrewrite/planner_shadow.go).
 	probes, pe := s.resolveProbes(run.plan, hidden)
 	if pe != nil {
 		return pe

@@ -28,6 +28,10 @@ func TestOperatorEdits(t *testing.T) {
 		{sql: "DELETE FROM patients WHERE ssn = $1", declared: 1043, wraps: []string{"AND ssn = $1)"}, probe: true},
 		{sql: "SELECT 1 FROM patients p JOIN billing.claims c ON c.member_ssn = p.ssn", wraps: []string{"AND c.member_ssn = p.ssn)"}},
 		{sql: "SELECT id FROM admissions WHERE mrn = -42", wraps: []string{"to_regoperator('=(pg_catalog.int8,pg_catalog.int4)')", "AND mrn = -42)"}},
+		// Parentheses around an operand alone: the check goes before them
+		// (inside, it made an AND of a text: 42804).
+		{sql: "SELECT p.id FROM patients p WHERE (p.ssn) = ('999-49-3983')", wraps: []string{"END AND (p.ssn) = ('999-49-3983'))"}},
+		{sql: "SELECT id FROM patients WHERE ( (ssn) ) IN ('a', 'b') AND ('c' = ssn)", wraps: []string{"END AND ( (ssn) ) IN ('a', 'b'))", "(CASE WHEN", "END AND 'c' = ssn))"}},
 	}
 	for _, c := range cases {
 		plan := PlanFor(Analyze(c.sql), pol)

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/policy"
 )
 
@@ -59,9 +60,21 @@ func (sp *SortPlan) addShadowProbe(cols []*policy.ProtectedColumn, aggregates bo
 	sp.Shadow = append(sp.Shadow, ShadowProbe{Value: len(sp.hidden) - 1, Column: cols[0], Construct: construct})
 }
 
-// shadowProbe is the probe's text: 'shadowed', or empty. PostgreSQL runs it
-// once per statement.
-func shadowProbe(h hiddenColumn) string {
+// shadowProbe is the hidden column the probe had: always empty now, the
+// check being the statement's gate (shadowGate), which runs before the
+// first row is read. As a hidden column it was read with the first row
+// only, so a statement whose database-side narrowing (a search term made
+// for pg_catalog's operator) let no row through answered no rows where
+// the plaintext, calling the other operator, answered rows
+// (TestShadowedOperatorBehindTerms: 60 rows directly, 0 through
+// phiguard). The column stays so that the plan's hidden indexes do not
+// move.
+func shadowProbe(hiddenColumn) string { return "CAST('' AS pg_catalog.text)" }
+
+// shadowCondition is true when the session can see an operator (or, for
+// aggregates, an aggregate) outside pg_catalog that PostgreSQL might call
+// for h's columns.
+func shadowCondition(h hiddenColumn) string {
 	types := make([]string, len(h.types))
 	for i, t := range h.types {
 		types[i] = strconv.FormatUint(uint64(t), 10)
@@ -89,5 +102,47 @@ func shadowProbe(h hiddenColumn) string {
 			" AND (f.pronargs OPERATOR(pg_catalog.=) CAST(0 AS pg_catalog.int2) OR f.proargtypes[0] OPERATOR(pg_catalog.=) " + in + ")" +
 			" AND f.pronamespace OPERATOR(pg_catalog.<>) CAST(11 AS pg_catalog.oid) AND pg_catalog.pg_function_is_visible(f.oid))"
 	}
-	return "(SELECT CASE WHEN " + cond + " THEN 'shadowed' ELSE '' END)"
+	return cond
+}
+
+// shadowedProbeMarker begins the name of the setting the gate reads when
+// a probe finds another operator or aggregate: "<marker><construct>:<column>".
+const shadowedProbeMarker = "phiguard_shadowed_probe:"
+
+// shadowGate is the statement's check of its probes, for the first
+// conjunct of its WHERE (GateWhere): true, or an error naming the first
+// probe's construct and column that the guard turns into a refusal
+// (ShadowedProbeRefusal). PostgreSQL evaluates it once, before the
+// first row (a One-Time Filter). "" when the plan has no probe.
+func (sp *SortPlan) shadowGate() string {
+	if len(sp.Shadow) == 0 {
+		return ""
+	}
+	conds := make([]string, 0, len(sp.Shadow))
+	for _, sh := range sp.Shadow {
+		conds = append(conds, "NOT "+shadowCondition(sp.hidden[sh.Value]))
+	}
+	first := sp.Shadow[0]
+	name := shadowedProbeMarker + first.Construct + ":" + first.Column.QualifiedName()
+	return "CASE WHEN COALESCE(" + strings.Join(conds, " AND ") + ", false) THEN true ELSE CAST(pg_catalog.concat(pg_catalog.current_setting(" +
+		sqlString(name) + "), ':') AS pg_catalog.bool) END"
+}
+
+// ShadowedProbeRefusal recognises the gate's error (by its marker) and
+// returns the refusal to send the client instead.
+func ShadowedProbeRefusal(message string) (*Refusal, bool) {
+	rest, ok := markedTable(message, shadowedProbeMarker)
+	if !ok {
+		return nil, false
+	}
+	construct, column, ok := strings.Cut(rest, ":")
+	if !ok {
+		return nil, false
+	}
+	table := column
+	if i := strings.LastIndex(column, "."); i > 0 {
+		table = column[:i]
+	}
+	return &Refusal{Code: pgerr.FeatureNotSupported, Table: table, Construct: construct,
+		Message: construct + " on encrypted column " + column + ": the database has an operator or aggregate of a name phiguard evaluates outside pg_catalog for this type, and phiguard cannot tell which one PostgreSQL would call; nothing was read. List pg_catalog first in search_path"}, true
 }

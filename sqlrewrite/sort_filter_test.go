@@ -22,12 +22,12 @@ func TestFilterPlans(t *testing.T) {
 			[]string{"WHERE true AND id < 9", "SELECT id, first, (SELECT"}, []string{"'M'"}},
 		{"SELECT p.id FROM patients p WHERE '1990-01-01' <= p.birthdate AND p.ssn = $1 ORDER BY p.id LIMIT 2",
 			"proxy filters public.patients.birthdate >= literal #0 (#2); proxy keeps the database's order, LIMIT #1; database orders by the client's ORDER BY (plaintext keys only), FETCH FIRST k ROWS ONLY (#0); 4 hidden columns",
-			[]string{"WHERE true AND p.ssn = $1  ORDER BY p.id FETCH FIRST", `, p.birthdate AS "phiguard hidden", (SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_operator`}, []string{"1990"}},
+			[]string{"WHERE true AND p.ssn = $1  ORDER BY p.id FETCH FIRST", `, p.birthdate AS "phiguard hidden", CAST('' AS pg_catalog.text) AS "phiguard hidden"`}, []string{"1990"}},
 		{"SELECT id FROM admissions WHERE (amount BETWEEN $1 AND 2.5) AND visits IS NOT DISTINCT FROM $2::int AND admitted NOT BETWEEN SYMMETRIC '2024-01-01' AND now()",
 			"", nil, nil}, // now() is not a constant: the third conjunct is refused
 		{"SELECT id FROM admissions WHERE (amount BETWEEN $1 AND 2.5) AND visits IS NOT DISTINCT FROM $2::int AND seen NOT BETWEEN SYMMETRIC '2024-01-01' AND '2025-01-01'::timestamp",
 			"proxy filters public.admissions.amount BETWEEN $1 AND literal #0 (#0), public.admissions.visits IS NOT DISTINCT FROM $2::23 (#1), public.admissions.seen NOT BETWEEN SYMMETRIC literal #1 AND literal #2::1114 (#2); proxy keeps the database's order; 4 hidden columns",
-			[]string{"SELECT id, amount, visits, seen, (SELECT CASE", "FROM admissions WHERE true AND true AND true"}, []string{"$1", "$2", "2.5", "2024", "2025"}},
+			[]string{"SELECT id, amount, visits, seen, CAST('' AS pg_catalog.text)", "FROM admissions WHERE true AND true AND true"}, []string{"$1", "$2", "2.5", "2024", "2025"}},
 		// Signs, casts, NULL and a LIKE's ESCAPE: where each constant is.
 		{"SELECT id FROM admissions WHERE amount > -2.5 AND amount < -CAST('3' AS numeric) AND visits IS DISTINCT FROM NULL",
 			"proxy filters public.admissions.amount > -literal #0 (#0), public.admissions.amount < -literal #1::1700 (#1), public.admissions.visits IS DISTINCT FROM NULL (#2); proxy keeps the database's order; 4 hidden columns",
@@ -70,6 +70,7 @@ func TestFilterPlans(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.sql, err)
 		}
+		out = ungated(plan.Sort, out) // the gate of its probes first in the WHERE (planner_shadow.go)
 		t.Logf("%s\n→ %s", c.sql, out)
 		for _, w := range c.sent {
 			if !strings.Contains(string(out), w) {

@@ -128,6 +128,13 @@ func rewriteSortCut(sql []byte, sp *SortPlan, place func(*sortCut) error) ([]byt
 	if err := verifySort(out, len(sp.labelled)+sp.Hidden, sp, c.flattened); err != nil {
 		return nil, err
 	}
+	if gate := sp.shadowGate(); gate != "" { // planner_shadow.go
+		gated, ok := GateWhere([]byte(out), gate)
+		if !ok {
+			return nil, errors.New("no FROM to check the operators after")
+		}
+		return gated, nil
+	}
 	return []byte(out), nil
 }
 

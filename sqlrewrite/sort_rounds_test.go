@@ -167,6 +167,7 @@ tables:
 		if err != nil {
 			t.Fatalf("%s: %v", sql, err)
 		}
+		out = ungated(plan.Sort, out) // the gate of its probes first in the WHERE (planner_shadow.go)
 		if !strings.Contains(string(out), sent) || strings.Contains(string(out), "min(") || strings.Contains(string(out), "'x'") {
 			t.Errorf("%s: sent\n%s\nwant it to hold\n%s", sql, out, sent)
 		}

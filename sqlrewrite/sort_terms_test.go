@@ -63,6 +63,7 @@ tables:
 		if err != nil {
 			t.Fatalf("%s: %v", c.sql, err)
 		}
+		out = ungated(plan.Sort, out) // the gate of its probes first in the WHERE (planner_shadow.go)
 		if !strings.Contains(string(out), c.sent) {
 			t.Errorf("%s: sent\n%s\nwant it to hold\n%s", c.sql, out, c.sent)
 		}
