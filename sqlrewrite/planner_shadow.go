@@ -1,6 +1,7 @@
 package sqlrewrite
 
 import (
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -126,6 +127,20 @@ func (sp *SortPlan) shadowGate() string {
 	name := shadowedProbeMarker + first.Construct + ":" + first.Column.QualifiedName()
 	return "CASE WHEN COALESCE(" + strings.Join(conds, " AND ") + ", false) THEN true ELSE CAST(pg_catalog.concat(pg_catalog.current_setting(" +
 		sqlString(name) + "), ':') AS pg_catalog.bool) END"
+}
+
+// gated is out with the plan's shadow gate first in its WHERE, or out
+// when it has no probe.
+func (sp *SortPlan) gated(out []byte) ([]byte, error) {
+	gate := sp.shadowGate()
+	if gate == "" {
+		return out, nil
+	}
+	gated, ok := GateWhere(out, gate)
+	if !ok {
+		return nil, errors.New("no FROM to check the operators after")
+	}
+	return gated, nil
 }
 
 // ShadowedProbeRefusal recognises the gate's error (by its marker) and
