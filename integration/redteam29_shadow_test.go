@@ -105,3 +105,50 @@ func (f *sortFixture) refusedShadowedCol(t *testing.T, c shadowCase, col string)
 		wantCode(t, err, "0A000", f.people[1]+"."+col)
 	}
 }
+
+// TestRedTeam29ParenthesizedOperand: an operand of a comparison on
+// cells written in parentheses, `(tag) = 't1'`. The operator check was
+// opened at the column inside its parenthesis, `((check AND tag) =
+// '<cell>')`, and PostgreSQL failed the statement (42804, argument of
+// AND must be boolean) that phiguard answered before the check; the
+// check now wraps the parentheses too. Both protocols, as the plaintext
+// twin answers; under a shadowing = the same shapes are refused (0A000).
+func TestRedTeam29ParenthesizedOperand(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	ctx := testContext(t)
+	reads := []shadowCase{
+		{sql: `SELECT id FROM %[1]s WHERE (tag) = ('T1') ORDER BY id`},
+		{sql: `SELECT id FROM %[1]s WHERE (tag) = 't1' ORDER BY id`},
+		{sql: `SELECT id FROM %[1]s WHERE ((tag)) = $1 ORDER BY id`, args: []any{"t2"}},
+		{sql: `SELECT id FROM %[1]s WHERE ('t3') = (%[1]s.tag) OR grp = 1 ORDER BY id`},
+		{sql: `SELECT id FROM %[1]s WHERE (tag) IN ('t1', 't2') ORDER BY id`},
+		{sql: `SELECT id FROM %[1]s WHERE (tag) <> ('t1') ORDER BY id`},
+		{sql: `SELECT count(*) FROM %[1]s a JOIN %[1]s b ON (a.tag) = (b.tag)`},
+		{sql: `SELECT name, id FROM %[1]s WHERE (tag) = 't1' ORDER BY name, id`},
+	}
+	for _, c := range reads {
+		f.sameAnswer(t, c)
+	}
+	f.sameAnswer(t, shadowCase{sql: `UPDATE %[1]s SET grp = grp + 100 WHERE (tag) = ('t5')`})
+	f.sameAnswer(t, shadowCase{sql: `SELECT id, grp FROM %[1]s ORDER BY id`})
+
+	schema := uniqueName("rt29paren")
+	if _, err := superuser(t).Exec(ctx, fmt.Sprintf(`CREATE SCHEMA %[1]s; GRANT USAGE ON SCHEMA %[1]s TO PUBLIC;
+CREATE FUNCTION %[1]s.rt29_ieq(text, text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT pg_catalog.lower($1) OPERATOR(pg_catalog.=) pg_catalog.lower($2) $$;
+CREATE OPERATOR %[1]s.= (LEFTARG = text, RIGHTARG = text, FUNCTION = %[1]s.rt29_ieq)`, schema)); err != nil {
+		t.Fatal(err)
+	}
+	for _, conn := range []*pgx.Conn{f.dir, f.via} {
+		if _, err := conn.Exec(ctx, fmt.Sprintf("SET search_path = %s, pg_catalog, public", schema)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range reads {
+		if c.sql == reads[5].sql {
+			f.sameAnswer(t, c) // <> stays pg_catalog's
+			continue
+		}
+		f.refusedShadowed(t, c)
+	}
+}
