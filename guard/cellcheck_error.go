@@ -7,6 +7,7 @@ import (
 	"github.com/phiguard/phiguard/cellcheck"
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgwire"
+	"github.com/phiguard/phiguard/policy"
 )
 
 // cellCheckRefused words the backend's error when phiguard's cells-only
@@ -29,11 +30,7 @@ func (s *Session) cellCheckRefused(body []byte) (bool, error) {
 	name, _ := pgwire.ErrorField(body, 'n')
 	schema, _ := pgwire.ErrorField(body, 's')
 	table, _ := pgwire.ErrorField(body, 't')
-	pt, ok := pol.Table(string(schema), string(table))
-	if !ok {
-		return false, nil
-	}
-	col, ok := cellcheck.Column(pt, string(name))
+	col, ok := cellCheckColumn(pol, string(schema), string(table), string(name))
 	if !ok {
 		return false, nil
 	}
@@ -56,4 +53,23 @@ func (s *Session) cellCheckRefused(body []byte) (bool, error) {
 	s.srv.metrics.Errors.WithLabelValues(pgwire.SQLStateClass(body), "backend").Inc()
 	_, werr := s.cw.Write(out)
 	return true, werr
+}
+
+// cellCheckColumn is the column whose cells-only CHECK is named
+// constraint on relation schema.table. PostgreSQL names the relation the
+// row went to: a partition or inheritance child of a protected table,
+// which inherited the CHECK under its name, is no table of the policy,
+// and its DETAIL shows the value all the same; the CHECK's name is then
+// looked up among the protected tables' columns (the first that has it,
+// for the wording: the DETAIL is dropped whichever it is).
+func cellCheckColumn(pol *policy.Policy, schema, table, constraint string) (*policy.ProtectedColumn, bool) {
+	if pt, ok := pol.Table(schema, table); ok {
+		return cellcheck.Column(pt, constraint)
+	}
+	for _, pt := range pol.Tables() {
+		if col, ok := cellcheck.Column(pt, constraint); ok {
+			return col, true
+		}
+	}
+	return nil, false
 }

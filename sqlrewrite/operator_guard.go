@@ -31,7 +31,10 @@ import (
 // DELETE changes nothing), and the comparison itself keeps its plan
 // (an index scan on the cell). Where the comparison does not stand in a
 // conjunct of the WHERE or ON (under OR or NOT) the check runs with it,
-// per row, before it (AND evaluates in order, and stops at false). The
+// per row, before it (AND evaluates in order, and stops at false), on
+// the rows the scan returns: an index condition taken from an OR arm
+// (a BitmapOr) compares the cells without it (a HOLE, docs/search.md,
+// TestRedTeam29ShadowedEqualityUnderOr). The
 // raise is current_setting of a name no setting can have (it is no
 // valid custom parameter name), whose error the guard turns into a
 // 0A000 naming the column (ShadowedOperatorRefusal).

@@ -40,6 +40,7 @@ func (p *planner) guardComparison(lc, rc *policy.ProtectedColumn, op string, l, 
 		p.refuse(col, op+" in a form phiguard cannot place its check of the operator in")
 		return
 	}
+	ls, rs = p.parenthesized(ls), p.parenthesized(rs)
 	if ls.unknown {
 		ls.operand = Operand{Type: rs.operand.Type, Param: rs.operand.Param}
 	}
@@ -88,6 +89,7 @@ func (p *planner) guardIn(col *policy.ProtectedColumn, e *pg_query.A_Expr, first
 		p.refuse(col, "IN in a form phiguard cannot place its check of the operator in")
 		return
 	}
+	left = p.parenthesized(left)
 	pairs := []OperandPair{{left.operand, left.operand}}
 	slot := first
 	for _, item := range e.GetRexpr().GetList().GetItems() {
@@ -119,6 +121,30 @@ func (p *planner) addOperatorGuard(col *policy.ProtectedColumn, op string, start
 	}
 	p.plan.Operators = append(p.plan.Operators, g)
 }
+
+// parenthesized widens o over the parentheses written around it alone,
+// `(tag) = ('t1')`: the check opened at the column inside its
+// parenthesis would make `((check AND tag) = ...)`. Between a "(" just
+// before and a ")" just after stands only the operand, whose own
+// parentheses (a cast's) balance, so the two are a pair.
+func (p *planner) parenthesized(o operandSpan) operandSpan {
+	toks := make([]*pg_query.ScanToken, 0, len(p.tokens()))
+	for _, t := range p.tokens() {
+		if !isComment(t) {
+			toks = append(toks, t)
+		}
+	}
+	for {
+		i := slices.IndexFunc(toks, func(t *pg_query.ScanToken) bool { return int(t.GetStart()) == o.start })
+		j := slices.IndexFunc(toks, func(t *pg_query.ScanToken) bool { return int(t.GetEnd()) == o.end })
+		if i < 1 || j < 0 || j+1 >= len(toks) || p.tokenText(toks[i-1]) != "(" || p.tokenText(toks[j+1]) != ")" {
+			return o
+		}
+		o.start, o.end = int(toks[i-1].GetStart()), int(toks[j+1].GetEnd())
+	}
+}
+
+func (p *planner) tokenText(t *pg_query.ScanToken) string { return p.sql[t.GetStart():t.GetEnd()] }
 
 // pointAt is the point pos as a TextCut: after the last literal that ends
 // at or before it, so that it holds for every text of the shape.
