@@ -47,30 +47,7 @@ func (p *planner) guardComparison(lc, rc *policy.ProtectedColumn, op string, l, 
 	if rs.unknown {
 		rs.operand = Operand{Type: ls.operand.Type, Param: ls.operand.Param}
 	}
-	ls.start, ls.end = p.parenthesized(ls.start, ls.end)
-	rs.start, rs.end = p.parenthesized(rs.start, rs.end)
 	p.addOperatorGuard(col, op, min(ls.start, rs.start), max(ls.end, rs.end), []OperandPair{{ls.operand, rs.operand}})
-}
-
-// parenthesized widens an operand's span [start, end) over the
-// parentheses around it alone, `(p.ssn) = ('x')`: the check goes before
-// the comparison, not inside the left operand's parentheses, where it
-// made `(check AND p.ssn) = ('x')`, an AND of a text (42804 where
-// PostgreSQL answers; TestTransparencyCorpus, numbers.sql).
-func (p *planner) parenthesized(start, end int) (int, int) {
-	for {
-		i, j := start-1, end
-		for i >= 0 && isSpace(p.sql[i]) {
-			i--
-		}
-		for j < len(p.sql) && isSpace(p.sql[j]) {
-			j++
-		}
-		if i < 0 || j >= len(p.sql) || p.sql[i] != '(' || p.sql[j] != ')' {
-			return start, end
-		}
-		start, end = i, j+1
-	}
 }
 
 // guardIn records the check of `col IN (...)` or NOT IN (op <>), e being
@@ -83,7 +60,6 @@ func (p *planner) guardIn(col *policy.ProtectedColumn, e *pg_query.A_Expr, first
 		op = "<>"
 	}
 	left, ok := p.operandAt(e.GetLexpr(), col, -1)
-	left.start, _ = p.parenthesized(left.start, left.end)
 	end, ok2 := p.closingParen(int(e.GetLocation()))
 	if !ok || !ok2 {
 		p.refuse(col, "IN in a form phiguard cannot place its check of the operator in")
