@@ -2,8 +2,6 @@ package cellcheck
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -29,7 +27,7 @@ const Pattern = `^~ph(g|s~[1-9][0-9]*~[A-Za-z0-9+/=]*~[A-Za-z0-9+/=]*~[A-Za-z0-9
 
 // Name is the name of col's cells-only CHECK.
 func Name(col *policy.ProtectedColumn) string {
-	return shortName("phiguard_" + col.Name + "_cells")
+	return policy.ShortIdentifier("phiguard_" + col.Name + "_cells")
 }
 
 // Expr is the CHECK's expression on col. Every name in it is
@@ -192,22 +190,4 @@ func Drop(ctx context.Context, conn *pgx.Conn, col *policy.ProtectedColumn, out 
 // tableIdent is the quoted schema.table of col's table.
 func tableIdent(col *policy.ProtectedColumn) string {
 	return pgx.Identifier{col.Table.Name.Schema, col.Table.Name.Name}.Sanitize()
-}
-
-const maxIdent = 63
-
-// shortName keeps a name within maxIdent bytes as search's names are
-// kept: a longer one is cut (on a UTF-8 boundary) and given 8 hex digits
-// of its SHA-256, so two long names that share their first 54 bytes stay
-// distinct.
-func shortName(s string) string {
-	if len(s) <= maxIdent {
-		return s
-	}
-	sum := sha256.Sum256([]byte(s))
-	cut := maxIdent - 9
-	for cut > 0 && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return s[:cut] + "_" + hex.EncodeToString(sum[:4])
 }

@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 )
@@ -162,4 +164,20 @@ func splitQualified(s string) ([]string, error) {
 			return nil, fmt.Errorf("%q ends with a dot", s)
 		}
 	}
+}
+
+// ShortIdentifier keeps a name phiguard makes (an index's, a CHECK's)
+// within PostgreSQL's 63 bytes: a longer one is cut (on a UTF-8 boundary)
+// and given 8 hex digits of its SHA-256, so two long names that share
+// their first 54 bytes stay distinct.
+func ShortIdentifier(s string) string {
+	if len(s) <= maxIdentifierBytes {
+		return s
+	}
+	sum := sha256.Sum256([]byte(s))
+	cut := maxIdentifierBytes - 9
+	for cut > 0 && s[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return s[:cut] + "_" + hex.EncodeToString(sum[:4])
 }

@@ -1,8 +1,6 @@
 package search
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -102,13 +100,13 @@ func Indexes(col *policy.ProtectedColumn) []Index {
 // IndexName is phiguard_<table>_<column>_<kind>, cut to PostgreSQL's 63
 // bytes with a hash of the whole name (design §2.1).
 func IndexName(col *policy.ProtectedColumn, kind string) string {
-	return shortName("phiguard_" + col.Table.Name.Name + "_" + col.Name + "_" + kind)
+	return policy.ShortIdentifier("phiguard_" + col.Table.Name.Name + "_" + col.Name + "_" + kind)
 }
 
 // CheckName is the terms-present CHECK of a column, phiguard_<column>_terms
 // (constraint names are per table), cut as IndexName.
 func CheckName(col *policy.ProtectedColumn) string {
-	return shortName("phiguard_" + col.Name + "_terms")
+	return policy.ShortIdentifier("phiguard_" + col.Name + "_terms")
 }
 
 // CheckExpr is the terms-present CHECK of design §2.4: every cell of the
@@ -118,23 +116,6 @@ func CheckName(col *policy.ProtectedColumn) string {
 func CheckExpr(col *policy.ProtectedColumn) string {
 	c := pgx.Identifier{col.Name}.Sanitize()
 	return fmt.Sprintf("%s IS NULL OR pg_catalog.left(%s, 5) OPERATOR(pg_catalog.=) '~phs~'", c, c)
-}
-
-const maxIdent = 63
-
-// shortName keeps a name within maxIdent bytes: a longer one is cut (on a
-// UTF-8 boundary) and given 8 hex digits of its SHA-256, so two long
-// names that share their first 54 bytes stay distinct.
-func shortName(s string) string {
-	if len(s) <= maxIdent {
-		return s
-	}
-	sum := sha256.Sum256([]byte(s))
-	cut := maxIdent - 9
-	for cut > 0 && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return s[:cut] + "_" + hex.EncodeToString(sum[:4])
 }
 
 // tableIdent is the quoted schema.table of col's table.

@@ -104,6 +104,24 @@ func markedTable(message, marker string) (string, bool) {
 	return rest, true
 }
 
+// markedColumn reads "<what>:<schema>.<table>.<column>" after marker in
+// a check's error: what, the column and its table.
+func markedColumn(message, marker string) (what, column, table string, ok bool) {
+	rest, ok := markedTable(message, marker)
+	if !ok {
+		return "", "", "", false
+	}
+	what, column, ok = strings.Cut(rest, ":")
+	if !ok {
+		return "", "", "", false
+	}
+	table = column
+	if i := strings.LastIndex(column, "."); i > 0 {
+		table = column[:i]
+	}
+	return what, column, table, true
+}
+
 // condition is true while every listed column keeps its number and name.
 // pg_identify_object_as_address is stable (not folded at plan time) and
 // gives the names unquoted; a dropped column's name is PostgreSQL's

@@ -249,17 +249,9 @@ func GuardsNeedSpans(guards []OperatorGuard) bool {
 // ShadowedOperatorRefusal recognises the check's error (by its marker)
 // and returns the refusal to send the client instead.
 func ShadowedOperatorRefusal(message string) (*Refusal, bool) {
-	rest, ok := markedTable(message, shadowedMarker)
+	what, column, table, ok := markedColumn(message, shadowedMarker)
 	if !ok {
 		return nil, false
-	}
-	what, column, ok := strings.Cut(rest, ":")
-	if !ok {
-		return nil, false
-	}
-	table := column
-	if i := strings.LastIndex(column, "."); i > 0 {
-		table = column[:i]
 	}
 	return &Refusal{Code: pgerr.FeatureNotSupported, Table: table, Construct: what,
 		Message: "column " + column + " is encrypted (deterministic): " + what +

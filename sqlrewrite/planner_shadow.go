@@ -146,17 +146,9 @@ func (sp *SortPlan) gated(out []byte) ([]byte, error) {
 // ShadowedProbeRefusal recognises the gate's error (by its marker) and
 // returns the refusal to send the client instead.
 func ShadowedProbeRefusal(message string) (*Refusal, bool) {
-	rest, ok := markedTable(message, shadowedProbeMarker)
+	construct, column, table, ok := markedColumn(message, shadowedProbeMarker)
 	if !ok {
 		return nil, false
-	}
-	construct, column, ok := strings.Cut(rest, ":")
-	if !ok {
-		return nil, false
-	}
-	table := column
-	if i := strings.LastIndex(column, "."); i > 0 {
-		table = column[:i]
 	}
 	return &Refusal{Code: pgerr.FeatureNotSupported, Table: table, Construct: construct,
 		Message: construct + " on encrypted column " + column + ": the database has an operator or aggregate of a name phiguard evaluates outside pg_catalog for this type, and phiguard cannot tell which one PostgreSQL would call; nothing was read. List pg_catalog first in search_path"}, true
