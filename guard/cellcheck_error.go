@@ -46,13 +46,7 @@ func (s *Session) cellCheckRefused(body []byte) (bool, error) {
 	er.Where, er.InternalQuery, er.InternalPosition = "", "", 0
 	s.catalogStale.Store(true) // the catalog phiguard analysed the write against is out of date
 
-	out, err := er.Encode(nil)
-	if err != nil {
-		return false, nil
-	}
-	s.srv.metrics.Errors.WithLabelValues(pgwire.SQLStateClass(body), "backend").Inc()
-	_, werr := s.cw.Write(out)
-	return true, werr
+	return s.sendBackendError(&er, body)
 }
 
 // cellCheckColumn is the column whose cells-only CHECK is named

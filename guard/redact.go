@@ -34,6 +34,13 @@ func (s *Session) redactBackendError(body []byte) (bool, error) {
 		er.Detail = redactedDetail
 	}
 	er.Where, er.InternalQuery, er.InternalPosition = "", "", 0
+	return s.sendBackendError(&er, body)
+}
+
+// sendBackendError sends the client er, the backend's ErrorResponse body
+// reworded by phiguard, in its place: false when er does not encode (the
+// caller then forwards the backend's own).
+func (s *Session) sendBackendError(er *pgproto3.ErrorResponse, body []byte) (bool, error) {
 	out, err := er.Encode(nil)
 	if err != nil {
 		return false, nil
