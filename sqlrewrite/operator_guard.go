@@ -147,9 +147,11 @@ var pgCatalogOperators = map[opKey]uint32{
 // relies on, as to_regoperator reads them, with the OID it expects: for
 // the test that checks them against a real catalog.
 func PgCatalogOperatorSignatures() map[string]uint32 {
-	out := make(map[string]uint32, len(pgCatalogOperators))
-	for k, oid := range pgCatalogOperators {
-		out[signature(k)] = oid
+	out := make(map[string]uint32, len(pgCatalogOperators)+len(pgCatalogOrderOperators))
+	for _, m := range []map[opKey]uint32{pgCatalogOperators, pgCatalogOrderOperators} {
+		for k, oid := range m {
+			out[signature(k)] = oid
+		}
 	}
 	return out
 }

@@ -140,6 +140,10 @@ type FilterArg struct {
 	Type     uint32
 	Negative bool
 	Fold     Fold
+	// litType is a literal number's type as PostgreSQL gives it (int4,
+	// int8 or numeric by its size); 0 for a quoted literal, which takes
+	// the type of what it is compared with (planner_shadow_exact.go).
+	litType uint32
 }
 
 // String describes the constant for golden tests.
@@ -437,6 +441,9 @@ func (p *planner) filterConstArg(c *pg_query.A_Const, a FilterArg, under bool) (
 		idx, a.Negative = slot.Literal, !a.Negative
 	}
 	a.Literal = idx
+	if number {
+		a.litType = numberType(c)
+	}
 	return a, true
 }
 

@@ -191,19 +191,26 @@ func literalType(n *pg_query.Node, v ValueSlot) (uint32, bool) {
 	switch {
 	case c == nil:
 		return 0, true
-	case c.GetIval() != nil:
-		return policy.OIDInt4, false
-	case c.GetFval() != nil:
-		if _, err := strconv.ParseInt(strings.TrimSpace(c.GetFval().GetFval()), 10, 64); err == nil {
-			return policy.OIDInt8, false
-		}
-		return policy.OIDNumeric, false
+	case c.GetIval() != nil, c.GetFval() != nil:
+		return numberType(c), false
 	case c.GetBoolval() != nil:
 		return policy.OIDBool, false
 	case c.GetBsval() != nil:
 		return 1560, false // bit
 	}
 	return 0, true
+}
+
+// numberType is a number constant's type: int4 for an integer that
+// fits, int8 or numeric by its size otherwise.
+func numberType(c *pg_query.A_Const) uint32 {
+	if c.GetIval() != nil {
+		return policy.OIDInt4
+	}
+	if _, err := strconv.ParseInt(strings.TrimSpace(c.GetFval().GetFval()), 10, 64); err == nil {
+		return policy.OIDInt8
+	}
+	return policy.OIDNumeric
 }
 
 // refEnd is where the column reference starting at loc ends: its names

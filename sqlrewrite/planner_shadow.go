@@ -53,11 +53,13 @@ func shadowTypes(cols []*policy.ProtectedColumn) []uint32 {
 
 // addShadowProbe adds a probe over the operators (aggregates false) or
 // the aggregates of cols, naming the first column.
-func (sp *SortPlan) addShadowProbe(cols []*policy.ProtectedColumn, aggregates bool, construct string) {
+// exact, when not nil, are every operator the probe is for by its exact
+// operand types (planner_shadow_exact.go).
+func (sp *SortPlan) addShadowProbe(cols []*policy.ProtectedColumn, aggregates bool, construct string, exact []opKey) {
 	if len(cols) == 0 {
 		return
 	}
-	sp.hidden = append(sp.hidden, hiddenColumn{kind: hiddenShadow, aggregates: aggregates, types: shadowTypes(cols)})
+	sp.hidden = append(sp.hidden, hiddenColumn{kind: hiddenShadow, aggregates: aggregates, types: shadowTypes(cols), exact: exact})
 	sp.Shadow = append(sp.Shadow, ShadowProbe{Value: len(sp.hidden) - 1, Column: cols[0], Construct: construct})
 }
 
@@ -106,6 +108,17 @@ func shadowCondition(h hiddenColumn) string {
 	return cond
 }
 
+// passCondition is true when PostgreSQL calls pg_catalog's operators (or
+// aggregates) for h's columns: by exact lookups when every operator's
+// operand types are known (planner_shadow_exact.go), else when
+// shadowCondition finds no other candidate.
+func passCondition(h hiddenColumn) string {
+	if !h.aggregates && h.exact != nil {
+		return exactPassCondition(h.exact)
+	}
+	return "NOT " + shadowCondition(h)
+}
+
 // shadowedProbeMarker begins the name of the setting the gate reads when
 // a probe finds another operator or aggregate: "<marker><construct>:<column>".
 const shadowedProbeMarker = "phiguard_shadowed_probe:"
@@ -121,7 +134,7 @@ func (sp *SortPlan) shadowGate() string {
 	}
 	conds := make([]string, 0, len(sp.Shadow))
 	for _, sh := range sp.Shadow {
-		conds = append(conds, "NOT "+shadowCondition(sp.hidden[sh.Value]))
+		conds = append(conds, passCondition(sp.hidden[sh.Value]))
 	}
 	first := sp.Shadow[0]
 	name := shadowedProbeMarker + first.Construct + ":" + first.Column.QualifiedName()

@@ -1,0 +1,54 @@
+package sqlrewrite
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestExactShadowProbe: a proxy-side WHERE whose operators' operand
+// types are known from the text is checked by one to_regoperator lookup
+// per operator, of exactly the signature PostgreSQL's own first lookup
+// uses; a filter whose types are not known here (a parameter, a column
+// right of its operator) or that pg_catalog has no exact operator for (a
+// varchar cast) keeps the pg_operator scan for the whole WHERE.
+func TestExactShadowProbe(t *testing.T) {
+	pol := testPolicy(t)
+	sigs := regexp.MustCompile(`to_regoperator\('([^']+)'\)`)
+	for _, c := range []struct {
+		sql  string
+		want []string // nil: the scan
+	}{
+		{"SELECT id FROM patients WHERE first ILIKE 'smi%'", []string{"~~*(text,text)"}},
+		{"SELECT id FROM patients WHERE first NOT LIKE 'a%' ESCAPE '!'", []string{"!~~(text,text)"}},
+		{"SELECT id FROM patients WHERE first ILIKE $1 ESCAPE '!'", []string{"~~*(text,text)"}},
+		{"SELECT id FROM patients WHERE birthdate BETWEEN '1950-01-01' AND '1950-03-31' ORDER BY birthdate LIMIT 5", []string{">=(date,date)", "<=(date,date)"}},
+		{"SELECT id FROM patients WHERE birthdate NOT BETWEEN SYMMETRIC '1950-01-01' AND '1950-03-31'", []string{"<(date,date)", ">(date,date)"}},
+		{"SELECT id FROM patients WHERE birthdate < '1950-01-01'::timestamptz", []string{"<(date,timestamptz)"}},
+		{"SELECT id FROM patients WHERE lower(first) = 'ann' AND birthdate IS DISTINCT FROM NULL", []string{"=(text,text)", "=(date,date)"}},
+		{"SELECT id FROM admissions WHERE visits > 3 AND amount <= 2.5", []string{">(int4,int4)", "<=(numeric,numeric)"}},
+		{"SELECT id FROM admissions WHERE visits > 30000000000", []string{">(int4,int8)"}},
+		{"SELECT id FROM patients WHERE first > $1", nil},
+		{"SELECT id FROM patients WHERE 'M' < first", nil},
+		{"SELECT id FROM patients WHERE first = 'M'::varchar", nil},
+		{"SELECT id FROM patients WHERE first ILIKE 'a%' AND birthdate > $1", nil},
+	} {
+		plan := PlanFor(Analyze(c.sql), pol)
+		if plan.Sort == nil || len(plan.Sort.Shadow) == 0 {
+			t.Fatalf("%s: no probe (%v)", c.sql, plan.Refusal)
+		}
+		out, err := RewriteSort([]byte(c.sql), plan.Sort)
+		if err != nil {
+			t.Fatalf("%s: %v", c.sql, err)
+		}
+		var got []string
+		for _, m := range sigs.FindAllStringSubmatch(string(out), -1) {
+			got = append(got, strings.ReplaceAll(m[1], "pg_catalog.", ""))
+		}
+		scan := strings.Contains(string(out), "pg_catalog.pg_operator o")
+		if c.want == nil && (!scan || got != nil) || c.want != nil && (scan || !slices.Equal(got, c.want)) {
+			t.Errorf("%s: lookups %v (scan %v), want %v\n%s", c.sql, got, scan, c.want, out)
+		}
+	}
+}
