@@ -2,6 +2,7 @@ package sqlrewrite
 
 import (
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 
@@ -189,6 +190,9 @@ func (c *sortCut) roundCount(sp *SortPlan) (string, error) {
 	if lim == "" {
 		return "", errors.New("LIMIT without its expression")
 	}
+	if k, ok := c.constantCount(sp, lim); ok {
+		return k, nil
+	}
 	l := "CAST((" + lim + ") AS pg_catalog.int8)"
 	need := "CAST(" + l + " AS pg_catalog.numeric)"
 	if off := c.text(c.offset); off != "" {
@@ -200,6 +204,54 @@ func (c *sortCut) roundCount(sp *SortPlan) (string, error) {
 	}
 	k := "CAST(LEAST(" + fetch + " OPERATOR(pg_catalog.*) " + c.multText() + ", 9223372036854775807) AS pg_catalog.int8)"
 	return "(CASE WHEN " + l + " OPERATOR(pg_catalog.<) 0 THEN " + l + " WHEN false THEN (" + lim + ") ELSE " + k + " END)", nil
+}
+
+// constantCount is k computed here when LIMIT and OFFSET are unsigned
+// integer literals (LIMIT 50): no type to check, no negative value to
+// leave to PostgreSQL's error, and the CASE and numeric arithmetic that
+// the database would fold cost it ~0.015 ms of planning per statement
+// (bench-search's first query); only M is left to it when a parameter
+// carries it.
+func (c *sortCut) constantCount(sp *SortPlan, lim string) (string, bool) {
+	l, ok := smallCount(lim)
+	o := int64(0)
+	if off := c.text(c.offset); off != "" && ok {
+		o, ok = smallCount(off)
+	}
+	if !ok {
+		return "", false
+	}
+	fetch := l + o
+	if !c.exactCandidates(sp) {
+		fetch = (5*fetch+3)/4 + 16 // ceil(1.25·need) + 16
+	}
+	m := c.mult
+	if m == "" {
+		m = "1"
+	}
+	if mult, ok := smallCount(m); ok {
+		k := int64(math.MaxInt64)
+		if mult == 0 || fetch <= math.MaxInt64/mult {
+			k = fetch * mult
+		}
+		return "CAST(" + strconv.FormatInt(k, 10) + " AS pg_catalog.int8)", true
+	}
+	return "CAST(LEAST(CAST(" + strconv.FormatInt(fetch, 10) + " AS pg_catalog.numeric) OPERATOR(pg_catalog.*) " + c.multText() +
+		", 9223372036854775807) AS pg_catalog.int8)", true
+}
+
+// smallCount reads an unsigned integer literal of at most 15 digits.
+func smallCount(s string) (int64, bool) {
+	if len(s) == 0 || len(s) > 15 {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
 }
 
 // limitText is the text's LIMIT and OFFSET: boundsCheck's, or for a

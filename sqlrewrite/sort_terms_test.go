@@ -107,7 +107,7 @@ tables:
 			t.Fatalf("another constant or multiplier came from the memo: %s", other)
 		}
 	}
-	if !strings.Contains(rewrite(2, "1"), `E'\\x02'`) || !strings.Contains(rewrite(1, "8"), "CAST(8 AS pg_catalog.numeric)") {
+	if !strings.Contains(rewrite(2, "1"), `E'\\x02'`) || !strings.Contains(rewrite(1, "8"), "FETCH FIRST CAST(184 AS pg_catalog.int8)") {
 		t.Fatal("a rewrite does not hold its own constant and multiplier")
 	}
 }
