@@ -55,7 +55,7 @@ func shadowTypes(cols []*policy.ProtectedColumn) []uint32 {
 // the aggregates of cols, naming the first column.
 // exact, when not nil, are every operator the probe is for by its exact
 // operand types (planner_shadow_exact.go).
-func (sp *SortPlan) addShadowProbe(cols []*policy.ProtectedColumn, aggregates bool, construct string, exact []opKey) {
+func (sp *SortPlan) addShadowProbe(cols []*policy.ProtectedColumn, aggregates bool, construct string, exact []exactOp) {
 	if len(cols) == 0 {
 		return
 	}
@@ -112,8 +112,8 @@ func shadowCondition(h hiddenColumn) string {
 // aggregates) for h's columns: by exact lookups when every operator's
 // operand types are known (planner_shadow_exact.go), else when
 // shadowCondition finds no other candidate.
-func passCondition(h hiddenColumn) string {
-	if !h.aggregates && h.exact != nil {
+func passCondition(h hiddenColumn, exact bool) string {
+	if exact && !h.aggregates && h.exact != nil {
 		return exactPassCondition(h.exact)
 	}
 	return "NOT " + shadowCondition(h)
@@ -128,13 +128,17 @@ const shadowedProbeMarker = "phiguard_shadowed_probe:"
 // probe's construct and column that the guard turns into a refusal
 // (ShadowedProbeRefusal). PostgreSQL evaluates it once, before the
 // first row (a One-Time Filter). "" when the plan has no probe.
-func (sp *SortPlan) shadowGate() string {
+func (sp *SortPlan) shadowGate() string { return sp.shadowGateWith(true) }
+
+// shadowGateWith is shadowGate with the exact lookups where the plan has
+// them (exact), or the pg_operator scan everywhere.
+func (sp *SortPlan) shadowGateWith(exact bool) string {
 	if len(sp.Shadow) == 0 {
 		return ""
 	}
 	conds := make([]string, 0, len(sp.Shadow))
 	for _, sh := range sp.Shadow {
-		conds = append(conds, passCondition(sp.hidden[sh.Value]))
+		conds = append(conds, passCondition(sp.hidden[sh.Value], exact))
 	}
 	first := sp.Shadow[0]
 	name := shadowedProbeMarker + first.Construct + ":" + first.Column.QualifiedName()

@@ -148,7 +148,7 @@ type hiddenColumn struct {
 	types      []uint32
 	// exact: the operators' probe's operators by their exact operand
 	// types, when every one is known (planner_shadow_exact.go).
-	exact []opKey
+	exact []exactOp
 	// native is a one-key rank's key when it can only be a column of a
 	// protected table: sent as its value if that is an integer
 	// (sort_native.go).
