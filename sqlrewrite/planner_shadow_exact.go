@@ -203,16 +203,15 @@ func exactPassCondition(ops []exactOp) string {
 }
 
 // ExactGateHolds says whether the plan's gate, as RewriteSort writes it,
-// assumed of the parameters what the Parse declared (declared gives the
-// type it declared for $n, 0 for none): each parameter an exact lookup
-// compares is undeclared or declared the type the lookup names.
-func (sp *SortPlan) ExactGateHolds(declared func(int) uint32) bool {
+// assumed of the parameters what the Parse gives them: paramType is the
+// type $n has in the plaintext statement (the one the Parse declared, or
+// for one it left unspecified the column's, as PostgreSQL infers it),
+// and each parameter an exact lookup compares must have the type the
+// lookup names (0, not known, does not).
+func (sp *SortPlan) ExactGateHolds(paramType func(int) uint32) bool {
 	for _, sh := range sp.Shadow {
 		for _, o := range sp.hidden[sh.Value].exact {
-			if o.param == 0 {
-				continue
-			}
-			if t := declared(o.param); t != 0 && t != o.key.right {
+			if o.param != 0 && paramType(o.param) != o.key.right {
 				return false
 			}
 		}

@@ -56,9 +56,10 @@ func TestExactShadowProbe(t *testing.T) {
 	}
 }
 
-// TestWidenGate: a Parse that declares a compared parameter another type
-// than the exact lookup assumed gets the pg_operator scan in its place;
-// one that declares none, or that type, keeps the lookup.
+// TestWidenGate: a parameter whose type in the Parse (declared, or
+// inferred from the column) is another than the exact lookup assumed, or
+// not known (0), gets the pg_operator scan in its place; one of that type
+// keeps the lookup.
 func TestWidenGate(t *testing.T) {
 	pol := testPolicy(t)
 	const sql = "SELECT id FROM patients WHERE first > $1 AND birthdate >= '2000-01-01' ORDER BY first LIMIT 3"
@@ -70,7 +71,7 @@ func TestWidenGate(t *testing.T) {
 	for _, c := range []struct {
 		declared uint32
 		holds    bool
-	}{{0, true}, {25, true}, {1043, false}, {705, false}} {
+	}{{0, false}, {25, true}, {1043, false}, {705, false}} {
 		if got := sp.ExactGateHolds(func(int) uint32 { return c.declared }); got != c.holds {
 			t.Errorf("declared %d: holds %v, want %v", c.declared, got, c.holds)
 		}
