@@ -70,10 +70,13 @@ type sortedRow struct {
 	having [][]byte    // a HAVING's hidden columns (protect_having.go)
 }
 
+// sortValue is one key of a held row: 64 bytes (the key first, the two
+// flags together after the rank), which a sort holds per key per row and
+// reads in place (compareRows).
 type sortValue struct {
-	null bool
-	rank int64 // a plaintext run's rank
 	key  pgorder.Key
+	rank int64 // a plaintext run's rank
+	null bool
 	// keyed: a plaintext key sent as its value that key holds (a uuid,
 	// sort_native.go), not a rank.
 	keyed bool
