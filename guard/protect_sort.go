@@ -50,6 +50,10 @@ type sortRun struct {
 	scratch, shown [][]byte
 	encoded        []byte
 	arena          sortArena
+	// order and sent are flushSorted's: the rows' order, and the values
+	// of those sent. Like the above, lent by the session (sort_spare.go).
+	order []int32
+	sent  [][][]byte
 	// otherRows and otherBytes are what the session's portals hold for
 	// their next Executes (portions.go), read once, at the first row.
 	otherRows  int
@@ -177,6 +181,7 @@ func (s *Session) holdSortedRow(head *expectation, body []byte, fields []*result
 	hidden := cells[visible:]
 	if !run.started {
 		run.started, run.fields = true, fields
+		s.sortSpare.lend(run) // sort_spare.go
 		if pe := run.readBounds(hidden); pe != nil {
 			return s.failSort(head, pe)
 		}
@@ -465,11 +470,16 @@ func (s *Session) flushSorted(head *expectation) ([]byte, error) {
 		return nil, s.failSort(head, pe)
 	}
 	order = cut(order, run.offset, run.limit)
-	rows := make([][][]byte, len(order))
-	for i, at := range order {
-		rows[i] = run.rows[at].values
+	rows := slices.Grow(run.sent[:0], len(order))
+	for _, at := range order {
+		rows = append(rows, run.rows[at].values)
 	}
-	return s.serveRows(head, rows, run.fields) // portions.go
+	run.sent = rows
+	tag, err := s.serveRows(head, rows, run.fields) // portions.go
+	if err == nil && !s.portionKept(head) {
+		s.sortSpare.takeBack(run) // sort_spare.go: nothing refers to the rows now
+	}
+	return tag, err
 }
 
 // cut applies OFFSET and LIMIT (-1: none).
