@@ -148,7 +148,7 @@ func (s *Session) openCellScratch(col *policy.ProtectedColumn, v []byte) ([]byte
 	if keys.IsSubjectCell(v) {
 		return s.openCell(col, v)
 	}
-	plain, state, err := s.srv.protect.cipher().OpenInto(context.Background(), &r.keys, r.plain, col, v)
+	plain, state, err := s.srv.protect.cipher().OpenColumnKeyInto(&r.keys, r.plain, col, v)
 	if err == nil && state == cellcipher.Opened {
 		r.plain = plain[:0] // the array, grown to the largest value yet
 		r.opened.note(col, v, plain)
