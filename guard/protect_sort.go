@@ -44,6 +44,9 @@ type sortRun struct {
 	// they hold (count(DISTINCT)'s) (protect_aggregate.go).
 	aggs []aggState
 	held int
+	// folded are the buffers a row's value is mapped into for a WHERE's
+	// lower(), upper() or ILIKE (foldValue), reused row after row.
+	folded [2][]byte
 	// scratch, shown and encoded are reused for every row the backend
 	// sends (holdSortedRow): a row kept owns one copy of its bytes, in
 	// arena (sort_arena.go) with its values' slice and its keys.
