@@ -98,10 +98,11 @@ func (c *Cipher) OpenInto(ctx context.Context, s *keys.Scratch, dst []byte, col 
 	return c.OpenColumnKeyInto(s, dst, col, v)
 }
 
-// OpenColumnKeyInto is OpenInto for a value the caller has found is no
-// subject cell (keys.IsSubjectCell): the proxy asks that of each cell
-// before it chooses how to open it, and asking twice cost a tenth of
-// opening a cell with search terms.
+// OpenColumnKeyInto is OpenInto without its first question,
+// keys.IsSubjectCell, which cost a tenth of opening a cell with search
+// terms: a subject cell fails here (keys.ErrUnknownKey), or reads as
+// legacy plaintext when it does not parse, so a caller that opens it
+// first asks keys.IsSubjectCell only when it does not come back Opened.
 func (c *Cipher) OpenColumnKeyInto(s *keys.Scratch, dst []byte, col *policy.ProtectedColumn, v []byte) ([]byte, State, error) {
 	plain, err := c.Keyring.DecryptInto(s, dst[:0], AssociatedData(col), v)
 	if errors.Is(err, keys.ErrNotACell) {

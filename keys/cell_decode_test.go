@@ -2,6 +2,7 @@ package keys
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -26,6 +27,38 @@ func FuzzDecodeCellText(f *testing.F) {
 		}
 		if !refused && !bytes.Equal(raw[:n], want[:n]) {
 			t.Fatalf("%q: decoded %x, want %x", text, raw[:n], want[:n])
+		}
+	})
+}
+
+// FuzzSubjectKeyID: for every value that parses as a cell, the check
+// DecryptInto makes on the parsed key id (isSubjectKeyID) agrees with
+// IsSubjectCell, and DecryptInto refuses a subject cell: a caller may try
+// a cell under its column key first and ask IsSubjectCell only then.
+func FuzzSubjectKeyID(f *testing.F) {
+	ctx := context.Background()
+	sk, err := NewSubjectKeys(subjectKeyring(f), &memStore{m: map[string][]byte{}}, SubjectKeysOptions{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	kr := mustKeyring(f, "pii", 1)
+	subj, _ := sk.Encrypt(ctx, "patient-1", colName, []byte("Gleason"))
+	col, _ := kr.Encrypt("pii", Randomized, colName, []byte("Gleason"))
+	subj2, _ := WithTerms(subj, sampleTerms(f))
+	col2, _ := WithTerms(col, sampleTerms(f))
+	for _, v := range [][]byte{subj, col, subj2, col2} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v []byte) {
+		c, err := parseCell(v)
+		if err != nil {
+			return
+		}
+		if isSubjectKeyID(c.keyID) != IsSubjectCell(v) {
+			t.Fatalf("%q: isSubjectKeyID %v, IsSubjectCell %v", v, isSubjectKeyID(c.keyID), IsSubjectCell(v))
+		}
+		if _, err := kr.Decrypt(colName, v); IsSubjectCell(v) && !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("%q: a subject cell decrypted with the keyring: %v", v, err)
 		}
 	})
 }
