@@ -101,11 +101,25 @@ func parseTermsSession(tb testing.TB) (*Session, *sqlrewrite.SortPlan, *sqlrewri
 	born, _ := pol.Column("public", "patients", "birthdate")
 	tab := policy.TableName{Schema: "public", Name: "patients"}
 	s.catalog.Store(&catalog{
-		tables:      map[policy.TableName][]catalogColumn{tab: {{name: "last", protected: last, collation: 950}, {name: "birthdate", protected: born}}},
-		collations:  map[uint32]collationEntry{950: {collate: []byte("c::C"), ctype: []byte("c::C")}},
-		termRecords: map[termRecordKey]termRecord{{"public.patients", "last", termRecordOrder}: {"C", ""}, {"public.patients", "last", termRecordMatch}: {"C", ""}},
+		tables:     map[policy.TableName][]catalogColumn{tab: {{name: "last", protected: last, collation: 950}, {name: "birthdate", protected: born}}},
+		collations: map[uint32]collationEntry{950: {collate: []byte("c::C"), ctype: []byte("c::C")}},
+		termRecords: map[termRecordKey]termRecord{
+			termRecordKey(recordKey(nil, tab, "last", termRecordOrder)): {"C", ""},
+			termRecordKey(recordKey(nil, tab, "last", termRecordMatch)): {"C", ""},
+		},
 	})
 	ilike := &sqlrewrite.SortPlan{Filters: []sqlrewrite.Filter{{Column: last, Op: sqlrewrite.FilterILike, Term: sqlrewrite.TermMatch, Value: -1, Collation: -1, Encoding: -1, Ctype: -1, DefaultCtype: -1}}}
 	between := &sqlrewrite.SortPlan{Filters: []sqlrewrite.Filter{{Column: born, Op: sqlrewrite.FilterBetween, Term: sqlrewrite.TermOrd, Value: -1, Collation: -1, Encoding: -1, Ctype: -1, DefaultCtype: -1}}}
 	return s, ilike, between
+}
+
+// TestRecordKey: a record key names the table as policy.TableName.String
+// writes it, quoted where it needs quotes, as install records it.
+func TestRecordKey(t *testing.T) {
+	for _, tn := range []policy.TableName{{Schema: "public", Name: "patients"}, {Schema: "My Schema", Name: `Pa"ts`}} {
+		want := tn.String() + "\x00c\x00o"
+		if got := string(recordKey(nil, tn, "c", "o")); got != want {
+			t.Errorf("%s: key %q, want %q", tn, got, want)
+		}
+	}
 }
