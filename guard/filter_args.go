@@ -124,7 +124,7 @@ func (s *Session) parseConstants(info *stmtInfo, msg *pgproto3.Parse) *pgerr.Err
 	// Before planParams declares them text: the client's types are the
 	// plaintext statement's, whose operator the checks look up.
 	sql, pe := s.encryptLiterals([]byte(msg.Query), info.plan, declaredParams(msg.ParameterOIDs))
-	if pe == nil {
+	if pe == nil && string(sql) != msg.Query { // unchanged (nothing sealed): no copy
 		msg.Query = string(sql)
 	}
 	return pe

@@ -140,12 +140,7 @@ func (s *Session) parseTerms(info *stmtInfo, msg *pgproto3.Parse) [][]sqlrewrite
 		return nil
 	}
 	if info.hidden == nil {
-		info.clientParams = len(msg.ParameterOIDs)
-		for _, span := range sqlrewrite.ParamSpans([]byte(msg.Query)) {
-			if n, err := strconv.Atoi(msg.Query[span[0]+1 : span[1]]); err == nil {
-				info.clientParams = max(info.clientParams, n)
-			}
-		}
+		info.clientParams = clientParamCount(msg)
 	}
 	base := info.clientParams + len(info.hidden)
 	types := info.filterParams
@@ -167,6 +162,19 @@ func (s *Session) parseTerms(info *stmtInfo, msg *pgproto3.Parse) [][]sqlrewrite
 		info.like.oids = slices.Clone(msg.ParameterOIDs)
 	}
 	return terms
+}
+
+// clientParamCount is the client's parameters of a Parse none of whose
+// parameters phiguard has added yet: those it declares, or more when its
+// text names a higher $n.
+func clientParamCount(msg *pgproto3.Parse) int {
+	n := len(msg.ParameterOIDs)
+	for _, span := range sqlrewrite.ParamSpans([]byte(msg.Query)) {
+		if k, err := strconv.Atoi(msg.Query[span[0]+1 : span[1]]); err == nil {
+			n = max(n, k)
+		}
+	}
+	return n
 }
 
 // appendAdded appends the parameters phiguard adds to a Bind: the hidden
