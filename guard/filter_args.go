@@ -62,8 +62,11 @@ func argParamType(f sqlrewrite.Filter, a sqlrewrite.FilterArg) uint32 {
 }
 
 // constants lists a filter's constants: its Args, then a LIKE's ESCAPE.
+// Its capacity is every constant a filter can have: one allocation for
+// a BETWEEN or an ESCAPE, not two (and none where it is inlined and the
+// list does not escape).
 func constants(f sqlrewrite.Filter) []sqlrewrite.FilterArg {
-	out := []sqlrewrite.FilterArg{f.Args[0]}
+	out := append(make([]sqlrewrite.FilterArg, 0, 3), f.Args[0])
 	if f.Op.Between() {
 		out = append(out, f.Args[1])
 	}
