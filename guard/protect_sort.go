@@ -93,7 +93,11 @@ func newSortRun(sp *sqlrewrite.SortPlan) *sortRun {
 	if sp == nil {
 		return nil
 	}
-	run := &sortRun{plan: sp, limit: -1, offset: -1, orders: make([]keyOrder, len(sp.Keys)), filterOrders: make([]keyOrder, len(sp.Filters))}
+	// One array for both (each capped, so neither grows into the other):
+	// one allocation fewer per execution.
+	k := len(sp.Keys)
+	orders := make([]keyOrder, k+len(sp.Filters))
+	run := &sortRun{plan: sp, limit: -1, offset: -1, orders: orders[:k:k], filterOrders: orders[k:]}
 	if len(sp.Aggregates) > 0 {
 		run.aggs = make([]aggState, len(sp.Aggregates)) // before the first row's checkAggregateCollations
 	}

@@ -116,23 +116,26 @@ func RewriteSortTerms(sql []byte, sp *SortPlan, terms [][]TermArg, natives Nativ
 // client's text and of the result) was most of what a round of ~100 rows
 // cost phiguard (BENCHMARKS.md, bench-search's first query).
 func memoTerms(sp *SortPlan, sql []byte, terms [][]TermArg, mult string, natives NativeColumn, rewrite func() ([]byte, error)) ([]byte, error) {
-	key := termsMemoKey(sql, terms, mult) + "\x04" + strconv.FormatUint(sp.nativeMask(natives), 16)
-	if m := sp.lastTerms.Load(); m != nil && m.in == key {
+	// The key is written on the stack (a statement's text and terms
+	// rarely pass 1 KB) and made a string only for a new memo.
+	var buf [1024]byte
+	key := termsMemoKey(buf[:0], sql, terms, mult)
+	key = strconv.AppendUint(append(key, 4), sp.nativeMask(natives), 16)
+	if m := sp.lastTerms.Load(); m != nil && m.in == string(key) {
 		return bytes.Clone(m.out), nil
 	}
 	out, err := rewrite()
 	if err == nil {
-		sp.lastTerms.Store(&sortRewriteMemo{in: key, out: bytes.Clone(out)})
+		sp.lastTerms.Store(&sortRewriteMemo{in: string(key), out: bytes.Clone(out)})
 	}
 	return out, err
 }
 
-// termsMemoKey writes every input of a rewrite with terms, each field of
-// each constant, so that two keys are equal only for one output.
-// It appends with strconv and hex rather than fmt: ~7 µs of each Parse
-// of bench-search's first query went to Fprintf.
-func termsMemoKey(sql []byte, terms [][]TermArg, mult string) string {
-	b := make([]byte, 0, len(sql)+len(mult)+64*len(terms))
+// termsMemoKey appends to b every input of a rewrite with terms, each
+// field of each constant, so that two keys are equal only for one
+// output. It appends with strconv and hex rather than fmt: ~7 µs of each
+// Parse of bench-search's first query went to Fprintf.
+func termsMemoKey(b, sql []byte, terms [][]TermArg, mult string) []byte {
 	b = append(append(append(b, sql...), 0), mult...)
 	for _, args := range terms {
 		b = append(b, 1)
@@ -155,7 +158,7 @@ func termsMemoKey(sql []byte, terms [][]TermArg, mult string) string {
 			}
 		}
 	}
-	return string(b)
+	return b
 }
 
 func hasTerms(terms [][]TermArg) bool {
