@@ -411,7 +411,7 @@ func operandName(o Operand) string {
 	return name
 }
 
-var compareFormName = map[CompareForm]string{CompareEq: "=", CompareNe: "<>", CompareIn: "IN"}
+var compareFormName = map[CompareForm]string{CompareEq: "=", CompareNe: "<>", CompareIn: "IN", CompareItem: "item of ARRAY"}
 
 func copyLine(c *CopyPlan) string {
 	dir := "out"

@@ -36,21 +36,25 @@ import (
 //     nothing), and the comparison keeps its plan and its estimate (an
 //     index scan on the cell, planned for that cell);
 //   - anywhere else (under OR or NOT, in an outer join's ON, in a
-//     subquery), and for a NULL constant (PlaceOperand): in the value
-//     operand itself, `ssn = CASE WHEN (SELECT <check or raise>) THEN
-//     '<cell>' END`. Conjuncts there are not hoisted to the top: an
-//     index on the cells serving one arm of a BitmapOr, or a hash join's
-//     key, decides the comparison without the AND beside it, and `ssn =
-//     NULL` is folded to NULL at planning, check and all. A comparison
-//     cannot be decided without its operand, and the operand's sub-SELECT
-//     is an InitPlan, run once, when the operand is first computed: by a
-//     filter, or by an index scan for its key (which stays an index key:
-//     the operand reads no column of the scanned table);
-//   - a parameter in a hoisted conjunct (PlaceAroundNull): beside, and
-//     `ssn = COALESCE($1, CASE WHEN (SELECT <check or raise>) THEN NULL
-//     END)`, because a custom plan folds `ssn = $1` bound to NULL as it
-//     folds `ssn = NULL`; a bound value folds the COALESCE away, and the
-//     plan is the one `ssn = '<cell>'` gets.
+//     subquery), and wherever a NULL or a parameter stands (a custom
+//     plan folds `ssn = $1` bound to NULL as it folds `ssn = NULL`):
+//     in the value operand itself. Conjuncts there are not hoisted to
+//     the top: an index on the cells serving one arm of a BitmapOr, or
+//     a hash join's key, decides the comparison without the AND beside
+//     it, and `ssn = NULL` is folded to NULL at planning, check and
+//     all. A comparison cannot be decided without its operand, and the
+//     check there is a sub-SELECT, an InitPlan run once, when the
+//     operand is first computed: by a filter, or by an index scan for
+//     its key (which stays an index key: the operand reads no column of
+//     the scanned table). A literal or parameter right of the column
+//     becomes `ssn = ANY(ARRAY['<cell>', CASE WHEN (SELECT <check or
+//     raise>) THEN '<a cell no column holds>' END])` (PlaceArray), its
+//     item free to stand for several cells (CompareItem); an IN list
+//     gets that item as one more (PlaceItem); NULL, a value left of the
+//     column or in parentheses, and the other column of two, `CASE WHEN
+//     (SELECT <check or raise>) THEN value END` (PlaceOperand; a
+//     parameter left of the column in a hoisted conjunct,
+//     PlaceAroundNull's COALESCE).
 //
 // The raise is current_setting of a name no setting can have (it is no
 // valid custom parameter name), whose error the guard turns into a
@@ -84,6 +88,7 @@ type OperatorGuard struct {
 	// where PlaceOperand and PlaceAroundNull put theirs.
 	ValueOpen, ValueClose TextCut
 	Place                 Placement
+	Slot                  int // PlaceArray: the value's slot in Plan.Values
 	Column                *policy.ProtectedColumn
 	Op                    string // "=" or "<>"
 	Pairs                 []OperandPair
@@ -105,7 +110,21 @@ const (
 	// NULL a custom plan would fold: `COALESCE($n, CASE WHEN (SELECT
 	// <check>) THEN NULL END)`.
 	PlaceAroundNull
+	// PlaceArray: a value right of the column, which may have to stand
+	// for a list of cells (CompareForm.List), is made an item of an
+	// array with the check as a second item that no cell equals: `col =
+	// ANY(ARRAY[v, <gate item>])`, `col <> ALL(...)`; its slot
+	// (Slot) becomes CompareItem.
+	PlaceArray
+	// PlaceItem: an IN list gets the check as one more item, `col IN
+	// (..., <gate item>)`, at ValueOpen (its closing parenthesis).
+	PlaceItem
 )
+
+// NoMatchCell is a cell no column holds (cells are base64url behind a
+// fixed prefix): the gate item's value, equal to no cell, so that it
+// changes neither = ANY nor <> ALL, nor IN, nor NOT IN, NULL included.
+const NoMatchCell = "~phg~!"
 
 func (pl Placement) String() string {
 	switch pl {
@@ -113,6 +132,10 @@ func (pl Placement) String() string {
 		return "in the operand"
 	case PlaceAroundNull:
 		return "beside, and the parameter guarded against NULL"
+	case PlaceArray:
+		return "an item of ARRAY[value, check]"
+	case PlaceItem:
+		return "an item of the list"
 	}
 	return "beside"
 }
@@ -263,6 +286,11 @@ func candidatesProbe(op string, left uint32) string {
 // unreadable as a boolean, so that it fails whatever happens.
 func (g OperatorGuard) gate(declared func(int) uint32) string { return g.gateOf(g.check(declared)) }
 
+// gateItem is the gate as a value no cell equals, or a failure.
+func gateItem(gate string) string {
+	return "CASE WHEN (SELECT " + gate + ") THEN '" + NoMatchCell + "' END"
+}
+
 // gateOf is gate of the condition check, raising for g's column.
 func (g OperatorGuard) gateOf(check string) string {
 	name := shadowedMarker + g.Op + " on " + g.Column.Type.String() + ":" + g.Column.QualifiedName()
@@ -298,6 +326,14 @@ func OperatorEdits(sql []byte, spans [][2]int, guards []OperatorGuard, declared 
 		case PlaceAroundNull:
 			edits = append(edits, Edit{Span: open, Text: "(" + gate + " AND "}, Edit{Span: vOpen, Text: "COALESCE("},
 				Edit{Span: vClose, Text: ", CASE WHEN (SELECT " + gate + ") THEN NULL END)"}, Edit{Span: closeAt, Text: ")"})
+		case PlaceArray:
+			quantifier := "ANY(ARRAY["
+			if g.Op == "<>" {
+				quantifier = "ALL(ARRAY["
+			}
+			edits = append(edits, Edit{Span: vOpen, Text: quantifier}, Edit{Span: vClose, Text: ", " + gateItem(gate) + "])"})
+		case PlaceItem:
+			edits = append(edits, Edit{Span: vOpen, Text: ", " + gateItem(gate)})
 		default:
 			return nil, false
 		}

@@ -68,6 +68,7 @@ func PlanFor(a *Analysis, pol *policy.Policy) *Plan {
 			break
 		}
 	}
+	p.itemForms() // planner_operator_guard.go
 	p.plan.DefaultsUnguarded = len(p.plan.Defaults) > 0 && p.plan.Refusal == nil && !defaultsGuardable(tree)
 	if cap(p.plan.Values) > len(p.plan.Values) {
 		// The plan is cached with the analysis: hold no append slack.

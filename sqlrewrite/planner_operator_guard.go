@@ -41,6 +41,7 @@ func (p *planner) guardComparison(lc, rc *policy.ProtectedColumn, op string, e *
 		p.refuse(col, op+" in a form phiguard cannot place its check of the operator in")
 		return
 	}
+	rAt := rs.start
 	ls, rs = p.parenthesized(ls), p.parenthesized(rs)
 	if ls.unknown {
 		ls.operand = Operand{Type: rs.operand.Type, Param: rs.operand.Param}
@@ -48,12 +49,12 @@ func (p *planner) guardComparison(lc, rc *policy.ProtectedColumn, op string, e *
 	if rs.unknown {
 		rs.operand = Operand{Type: ls.operand.Type, Param: ls.operand.Param}
 	}
-	value, valueNode := rs, r // of two columns, the right one
+	value, valueNode, bare := rs, r, rs.start == rAt // of two columns, the right one
 	if lc == nil {
-		value, valueNode = ls, l
+		value, valueNode, bare = ls, l, false // left of the column: never listed
 	}
-	g := OperatorGuard{Column: col, Op: op, Pairs: []OperandPair{{ls.operand, rs.operand}}}
-	if !p.placeGuard(&g, e, value, valueNode, added) {
+	g := OperatorGuard{Column: col, Op: op, Pairs: []OperandPair{{ls.operand, rs.operand}}, Slot: -1}
+	if !p.placeGuard(&g, e, value, valueNode, added, bare) {
 		return
 	}
 	p.addOperatorGuard(g, min(ls.start, rs.start), max(ls.end, rs.end))
@@ -64,9 +65,14 @@ func (p *planner) guardComparison(lc, rc *policy.ProtectedColumn, op string, e *
 // is folded with its comparison at planning wherever it stands, and a
 // parameter bound to NULL alike in a custom plan; a check beside the
 // comparison is hoisted only where p.hoisted says (hoistedConjuncts).
-func (p *planner) placeGuard(g *OperatorGuard, e *pg_query.A_Expr, value operandSpan, valueNode *pg_query.Node, added int) bool {
+// A literal or parameter right of the column and not in parentheses
+// (bare), which may have to stand for several cells, becomes an item
+// of an array (PlaceArray): a CASE around it could not hold the list.
+func (p *planner) placeGuard(g *OperatorGuard, e *pg_query.A_Expr, value operandSpan, valueNode *pg_query.Node, added int, bare bool) bool {
 	isNull := valueNode.GetAConst() != nil && valueNode.GetAConst().GetIsnull()
-	isParam := added >= 0 && added < len(p.plan.Values) && p.plan.Values[added].Literal < 0
+	isSlot := added >= 0 && added < len(p.plan.Values)
+	isParam := isSlot && p.plan.Values[added].Literal < 0
+	listed := isSlot && bare && (p.plan.Values[added].Form == CompareEq || p.plan.Values[added].Form == CompareNe)
 	g.ValueOpen, g.ValueClose = p.pointAt(value.start), p.pointAt(value.end)
 	switch {
 	case p.copyWhere && isNull:
@@ -74,6 +80,8 @@ func (p *planner) placeGuard(g *OperatorGuard, e *pg_query.A_Expr, value operand
 		return false
 	case p.copyWhere:
 		g.Place = PlaceAround // evaluated on each row; no sub-SELECT may stand there
+	case listed && (isParam || !p.hoisted[e]):
+		g.Place, g.Slot = PlaceArray, added
 	case isNull || !p.hoisted[e]:
 		g.Place = PlaceOperand
 	case isParam:
@@ -87,9 +95,9 @@ func (p *planner) placeGuard(g *OperatorGuard, e *pg_query.A_Expr, value operand
 // guardIn records the check of `col IN (...)` or NOT IN (op <>), e being
 // the expression and first the index of its first value slot. PostgreSQL
 // compares the column with the items' common type, which is the
-// column's or one of theirs: each is checked. The value operand is the
-// first item: PostgreSQL computes the list (an array) whole, or, as a
-// list of one, compares the column with it.
+// column's or one of theirs: each is checked. Its check, where it is
+// not beside it, is one more item (PlaceItem): PostgreSQL computes the
+// list (an array) whole.
 func (p *planner) guardIn(col *policy.ProtectedColumn, e *pg_query.A_Expr, first int) {
 	op := "="
 	if funcNameOf(e.GetName()) == "<>" {
@@ -105,12 +113,8 @@ func (p *planner) guardIn(col *policy.ProtectedColumn, e *pg_query.A_Expr, first
 	left = p.parenthesized(left)
 	pairs := []OperandPair{{left.operand, left.operand}}
 	slot := first
-	var head operandSpan
-	for i, item := range items {
+	for _, item := range items {
 		it, ok := p.itemOperand(item, &slot)
-		if i == 0 {
-			head, ok = it, ok && it.end > it.start
-		}
 		if !ok {
 			p.refuse(col, "IN in a form phiguard cannot place its check of the operator in")
 			return
@@ -119,13 +123,16 @@ func (p *planner) guardIn(col *policy.ProtectedColumn, e *pg_query.A_Expr, first
 			pairs = append(pairs, OperandPair{left.operand, it.operand})
 		}
 	}
-	g := OperatorGuard{Column: col, Op: op, Pairs: pairs}
-	hoisted := p.hoisted[e] && len(items) > 1 // a list of one is a comparison with its item
-	if !hoisted && !p.placeGuard(&g, e, head, items[0], first) {
+	// The check is one more item of the list, before its ")": no cell
+	// equals it, and the list of two or more is not folded.
+	g := OperatorGuard{Column: col, Op: op, Pairs: pairs, Slot: -1, Place: PlaceItem,
+		ValueOpen: p.pointAt(end - 1), ValueClose: p.pointAt(end - 1)}
+	switch {
+	case p.copyWhere && len(items) == 1 && items[0].GetAConst().GetIsnull():
+		p.refuse(col, "IN (NULL) in COPY ... WHERE (it is never true: write IS NULL)")
 		return
-	}
-	if hoisted {
-		g.Place, g.ValueOpen, g.ValueClose = PlaceAround, p.pointAt(head.start), p.pointAt(head.end)
+	case p.copyWhere || p.hoisted[e] && len(items) > 1: // a list of one is a comparison with its item
+		g.Place = PlaceAround
 	}
 	p.addOperatorGuard(g, left.start, end)
 }
@@ -139,6 +146,28 @@ func (p *planner) itemOperand(item *pg_query.Node, slot *int) (operandSpan, bool
 	at := *slot
 	*slot++
 	return p.operandAt(item, nil, at)
+}
+
+// itemForms makes the value of each PlaceArray guard an item of its
+// array (CompareItem), in a plan whose text the guards are placed in
+// (not RewriteSort's: there the value keeps its form).
+func (p *planner) itemForms() {
+	if p.plan.Sort != nil || p.plan.Refusal != nil {
+		return
+	}
+	for _, g := range p.plan.Operators {
+		if g.Place != PlaceArray || g.Slot < 0 || g.Slot >= len(p.plan.Values) {
+			continue
+		}
+		// Its twins too: a value planned twice (a GROUP BY position
+		// naming a select-list entry) has a slot per walk, one guard.
+		at := p.plan.Values[g.Slot]
+		for i, v := range p.plan.Values {
+			if v.Column == at.Column && v.Literal == at.Literal && v.Param == at.Param && v.Token == at.Token {
+				p.plan.Values[i].Form = CompareItem
+			}
+		}
+	}
 }
 
 // addOperatorGuard records g, a comparison from start to end in the text.
