@@ -9,10 +9,17 @@ import (
 	"github.com/phiguard/phiguard/internal/pgerr"
 )
 
-// TestOperatorEdits: each comparison on cells is wrapped with its check
-// in front, the text still parses, and the check is the cheap one
-// (to_regoperator) for operand types pg_catalog has an exact operator
-// for, the pg_operator probe otherwise (a parameter declared varchar).
+// TestOperatorEdits: each comparison on cells gets its check where it
+// runs in every plan (Placement): beside a literal conjunct of the
+// statement's WHERE or of an inner join's ON on its way; in the value
+// operand under OR or NOT, in an outer join's ON, in a subquery, and
+// for NULL or a parameter (an item of ARRAY[value, check], one more IN
+// item, a CASE around a value left of the column or in parentheses or
+// another column; COALESCE for a hoisted parameter left of the
+// column). The text still parses, and
+// the check is the cheap one (to_regoperator) for operand types
+// pg_catalog has an exact operator for, the pg_operator probe otherwise
+// (a parameter declared varchar).
 func TestOperatorEdits(t *testing.T) {
 	pol := testPolicy(t)
 	cases := []struct {
@@ -22,10 +29,28 @@ func TestOperatorEdits(t *testing.T) {
 		probe    bool
 	}{
 		{sql: "SELECT id FROM patients WHERE ssn = '123' OR id = 7",
-			wraps: []string{"THEN true ELSE CAST(pg_catalog.concat(pg_catalog.current_setting('phiguard_shadowed_operator:= on text:public.patients.ssn'), ':') AS pg_catalog.bool) END AND ssn = '123')"}},
+			wraps: []string{"WHERE ssn = ANY(ARRAY['123', CASE WHEN (SELECT CASE WHEN", "THEN true ELSE CAST(pg_catalog.concat(pg_catalog.current_setting('phiguard_shadowed_operator:= on text:public.patients.ssn'), ':') AS pg_catalog.bool) END) THEN '~phg~!' END]) OR id = 7"}},
 		{sql: "UPDATE patients SET first = NULL WHERE ssn IN ('1', $1) AND NOT passport <> 'x'",
-			wraps: []string{"AND ssn IN ('1', $1))", "AND passport <> 'x')"}},
-		{sql: "DELETE FROM patients WHERE ssn = $1", declared: 1043, wraps: []string{"AND ssn = $1)"}, probe: true},
+			wraps: []string{"WHERE (CASE WHEN", "AND ssn IN ('1', $1)) AND NOT passport <> ALL(ARRAY['x', CASE WHEN (SELECT CASE", "END) THEN '~phg~!' END])"}},
+		{sql: "DELETE FROM patients WHERE ssn = $1", declared: 1043, wraps: []string{"WHERE ssn = ANY(ARRAY[$1, CASE WHEN (SELECT CASE WHEN", "END) THEN '~phg~!' END])"}, probe: true},
+		{sql: "DELETE FROM patients WHERE $1 = ssn", wraps: []string{"WHERE (CASE WHEN", "AND COALESCE($1, CASE WHEN (SELECT CASE WHEN", "END) THEN NULL END) = ssn)"}},
+		{sql: "SELECT id FROM patients WHERE ssn = NULL", wraps: []string{"WHERE ssn = CASE WHEN (SELECT CASE WHEN", "END) THEN NULL END"}},
+		{sql: "SELECT id FROM patients WHERE NULL <> ssn", wraps: []string{"WHERE CASE WHEN (SELECT CASE WHEN", "END) THEN NULL END <> ssn"}},
+		{sql: "SELECT id FROM patients WHERE ssn IN (NULL)", wraps: []string{"WHERE ssn IN (NULL, CASE WHEN (SELECT CASE WHEN", "END) THEN '~phg~!' END)"}},
+		{sql: "SELECT id FROM patients WHERE ssn NOT IN ($1)", wraps: []string{"WHERE ssn NOT IN ($1, CASE WHEN (SELECT", "END) THEN '~phg~!' END)"}},
+		{sql: "SELECT id FROM patients WHERE ssn IN (NULL, 'a') OR id = 1", wraps: []string{"WHERE ssn IN (NULL, 'a', CASE WHEN (SELECT CASE WHEN", "END) THEN '~phg~!' END) OR id = 1"}},
+		{sql: "SELECT 1 FROM patients p LEFT JOIN billing.claims c ON c.member_ssn = p.ssn", wraps: []string{"ON c.member_ssn = CASE WHEN (SELECT CASE WHEN", "END) THEN p.ssn END"}},
+		{sql: "SELECT 1 FROM billing.claims c WHERE NOT EXISTS (SELECT 1 FROM patients p WHERE p.ssn = 'a' AND p.id = c.id)",
+			wraps: []string{"WHERE p.ssn = ANY(ARRAY['a', CASE WHEN (SELECT CASE WHEN", "END) THEN '~phg~!' END]) AND p.id = c.id"}},
+		{sql: "SELECT 1 FROM patients a LEFT JOIN patients b JOIN billing.claims c ON c.member_ssn = b.ssn ON b.id = a.id",
+			wraps: []string{"ON c.member_ssn = CASE WHEN (SELECT CASE WHEN", "END) THEN b.ssn END ON"}},
+		{sql: "SELECT 1 FROM patients p JOIN billing.claims c ON c.member_ssn = p.ssn LEFT JOIN patients q ON q.id = p.id WHERE (p.ssn = 'a')",
+			wraps: []string{"ON (CASE WHEN", "AND c.member_ssn = p.ssn) LEFT", "WHERE ((CASE WHEN", "END AND p.ssn = 'a'))"}},
+		{sql: "SELECT 1 FROM patients q RIGHT JOIN patients p JOIN billing.claims c ON c.member_ssn = p.ssn ON q.id = p.id",
+			wraps: []string{"ON (CASE WHEN", "AND c.member_ssn = p.ssn) ON"}},
+		{sql: "SELECT ssn = 'a' FROM patients", wraps: []string{"SELECT ssn = ANY(ARRAY['a', CASE WHEN (SELECT CASE WHEN", "END) THEN '~phg~!' END]) FROM"}},
+		{sql: "SELECT id FROM patients WHERE (ssn) = ('a') OR ssn <> 'b' OR 'c' = ssn",
+			wraps: []string{"WHERE (ssn) = CASE WHEN (SELECT", "END) THEN ('a') END OR ssn <> ALL(ARRAY['b', CASE WHEN (SELECT", "OR CASE WHEN (SELECT", "END) THEN 'c' END = ssn"}},
 		{sql: "SELECT 1 FROM patients p JOIN billing.claims c ON c.member_ssn = p.ssn", wraps: []string{"AND c.member_ssn = p.ssn)"}},
 		{sql: "SELECT id FROM admissions WHERE mrn = -42", wraps: []string{"to_regoperator('=(pg_catalog.int8,pg_catalog.int4)')", "AND mrn = -42)"}},
 		// Parentheses around an operand alone: the check goes before them
@@ -130,7 +155,7 @@ func TestOperatorEditsShapeReuse(t *testing.T) {
 		t.Fatal("the checks' points fall outside the text")
 	}
 	out, _ := Splice([]byte(other), edits)
-	for _, w := range []string{"END AND ssn IN ('aaaa', 'bbbbbbbb'))", "END AND passport = 'xyz') OR id = 100)", "WHERE id > 12345 AND (CASE WHEN"} {
+	for _, w := range []string{"END AND ssn IN ('aaaa', 'bbbbbbbb'))", "(passport = ANY(ARRAY['xyz', CASE WHEN (SELECT CASE WHEN", "END) THEN '~phg~!' END]) OR id = 100)", "WHERE id > 12345 AND (CASE WHEN"} {
 		if !strings.Contains(string(out), w) {
 			t.Errorf("%s\nwant %q in it", out, w)
 		}
