@@ -1,6 +1,7 @@
 package sqlrewrite
 
 import (
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -202,15 +203,22 @@ func literalType(n *pg_query.Node, v ValueSlot) (uint32, bool) {
 }
 
 // numberType is a number constant's type: int4 for an integer that
-// fits, int8 or numeric by its size otherwise.
+// fits, int8 or numeric by its size otherwise, as PostgreSQL's make_const
+// types it. -2147483648 is a Fval (the grammar negates 2147483648, too
+// big for an Ival, as text) that fits int4: int4, not int8
+// (TestRedTeam30NumberShapes).
 func numberType(c *pg_query.A_Const) uint32 {
 	if c.GetIval() != nil {
 		return policy.OIDInt4
 	}
-	if _, err := strconv.ParseInt(strings.TrimSpace(c.GetFval().GetFval()), 10, 64); err == nil {
-		return policy.OIDInt8
+	v, err := strconv.ParseInt(strings.TrimSpace(c.GetFval().GetFval()), 10, 64)
+	switch {
+	case err != nil:
+		return policy.OIDNumeric
+	case v >= math.MinInt32 && v <= math.MaxInt32:
+		return policy.OIDInt4
 	}
-	return policy.OIDNumeric
+	return policy.OIDInt8
 }
 
 // refEnd is where the column reference starting at loc ends: its names
