@@ -130,6 +130,9 @@ func (sp *SortPlan) addFilters(cands []filterCand, conjuncts int, targets []*pg_
 		cols = append(cols, c.col)
 	}
 	sp.addShadowProbe(cols, false, "WHERE", exactWhereOperators(cands)) // planner_shadow.go
+	if len(sp.Shadow) > 0 && len(cands) > 0 {
+		sp.hidden[len(sp.hidden)-1].casts = castTypeChecks(cands) // planner_shadow_exact.go
+	}
 	sp.cands, sp.conjuncts = top, conjuncts
 	sp.planTerms() // planner_terms.go
 	sp.Hidden = len(sp.hidden)

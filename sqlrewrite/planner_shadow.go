@@ -113,10 +113,14 @@ func shadowCondition(h hiddenColumn) string {
 // operand types are known (planner_shadow_exact.go), else when
 // shadowCondition finds no other candidate.
 func passCondition(h hiddenColumn) string {
+	cond := "NOT " + shadowCondition(h)
 	if !h.aggregates && h.exact != nil {
-		return exactPassCondition(h.exact)
+		cond = exactPassCondition(h.exact)
 	}
-	return "NOT " + shadowCondition(h)
+	if len(h.casts) > 0 {
+		cond = "(" + cond + " AND " + castCondition(h.casts) + ")" // planner_shadow_exact.go
+	}
+	return cond
 }
 
 // shadowedProbeMarker begins the name of the setting the gate reads when

@@ -184,3 +184,50 @@ func exactPassCondition(ks []opKey) string {
 	}
 	return "(" + implicitCatalog + " OR " + strings.Join(checks, " AND ") + ")"
 }
+
+// oidBit is the type PostgreSQL gives a bit-string literal (B'101',
+// X'1F').
+const oidBit = 1560
+
+// castName is a cast's type named without a schema, and the OID of
+// pg_catalog's type of that name.
+type castName struct {
+	name string
+	oid  uint32
+}
+
+// castTypeChecks are the types the constants of cands are cast to by a
+// name without a schema ('1960-01-01'::date, date '1960-01-01', '5'::int4;
+// the grammar qualifies its own keywords, int and numeric, itself), each
+// once. PostgreSQL takes the first type of the name along search_path,
+// and pg_temp's before pg_catalog's when search_path does not name
+// pg_temp: a session's own date (an enum whose label is
+// '1960-01-01') makes the constant another type, the operator another
+// one (the user's on it), and phiguard's reading of the value wrong. The
+// operator probe knew neither (TestRedTeam30OperandTypes: 20 rows
+// directly, 9 through phiguard, also with search_path not naming
+// pg_catalog).
+func castTypeChecks(cands []filterCand) []castName {
+	var out []castName
+	for _, c := range cands {
+		for _, a := range c.args {
+			if n := (castName{a.typeName, a.Type}); a.typeName != "" && !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// castCondition is true when each name of casts is pg_catalog's type of
+// the OID phiguard read it as, by the lookup PostgreSQL's parser makes
+// (to_regtype, under the session's search_path).
+func castCondition(casts []castName) string {
+	checks := make([]string, len(casts))
+	for i, c := range casts {
+		quoted := `"` + strings.ReplaceAll(c.name, `"`, `""`) + `"`
+		checks[i] = "CAST(pg_catalog.to_regtype(" + sqlString(quoted) + ") AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(" +
+			strconv.FormatUint(uint64(c.oid), 10) + " AS pg_catalog.oid)"
+	}
+	return strings.Join(checks, " AND ")
+}

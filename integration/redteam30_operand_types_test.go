@@ -1,0 +1,93 @@
+package integration
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// TestRedTeam30OperandTypes: constants whose type is not the one phiguard
+// read from the text. A bit-string literal (B'..', X'..') is bit, not an
+// untyped literal; a pattern cast to bytea makes ESCAPE's like_escape the
+// bytea one, and LIKE then text ~~ bytea; and a cast to a type named
+// without its schema is the first type of that name along search_path,
+// pg_temp's before pg_catalog's when search_path does not name pg_temp.
+// In each, pg_catalog has no operator of the real operand types, and
+// PostgreSQL calls the user's.
+func TestRedTeam30OperandTypes(t *testing.T) {
+	t.Parallel()
+	tw := newRedTeam30Twin(t)
+	sch := redTeam30Schema(t, "rt30types", `
+CREATE TYPE %[1]s.date AS ENUM ('1960-01-01');
+CREATE FUNCTION %[1]s.yes_tb(text, bit) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT true $$;
+CREATE OPERATOR %[1]s.= (LEFTARG = text, RIGHTARG = bit, FUNCTION = %[1]s.yes_tb);
+CREATE OPERATOR %[1]s.<> (LEFTARG = text, RIGHTARG = bit, FUNCTION = %[1]s.yes_tb);
+CREATE FUNCTION %[1]s.yes_ty(text, bytea) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT true $$;
+CREATE OPERATOR %[1]s.~~ (LEFTARG = text, RIGHTARG = bytea, FUNCTION = %[1]s.yes_ty);
+CREATE FUNCTION %[1]s.yes_dd(pg_catalog.date, %[1]s.date) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT true $$;
+CREATE OPERATOR %[1]s.< (LEFTARG = pg_catalog.date, RIGHTARG = %[1]s.date, FUNCTION = %[1]s.yes_dd);
+CREATE FUNCTION %[1]s.yes_de(pg_catalog.date, anyenum) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT true $$;
+CREATE OPERATOR %[1]s.<= (LEFTARG = pg_catalog.date, RIGHTARG = anyenum, FUNCTION = %[1]s.yes_de)`)
+	// Without the schema in search_path, the casts are pg_catalog's:
+	// answered, not refused.
+	for _, q := range []string{
+		"SELECT id FROM %s WHERE born < '1960-01-01'::date ORDER BY id",
+		"SELECT id FROM %s WHERE born < date '1960-01-01' AND visits > '3'::int4 ORDER BY id",
+		"SELECT id FROM %s WHERE born < '1960-01-01'::pg_catalog.date ORDER BY id",
+	} {
+		for _, mode := range bothModes {
+			tw.same(t, q, mode, "a cast to pg_catalog's type")
+		}
+	}
+	tw.setPath(t, sch+", pg_catalog, public")
+	for _, q := range []string{
+		"SELECT id FROM %s WHERE name = B'101' ORDER BY id",
+		"SELECT id FROM %s WHERE name <> X'1F' AND id > 0 ORDER BY id",
+		"SELECT id FROM %s WHERE name LIKE 'S1%%'::bytea ESCAPE '!' ORDER BY id",
+		"SELECT id FROM %s WHERE born < '1960-01-01'::date ORDER BY id",
+		"SELECT id FROM %s WHERE born < date '1960-01-01' ORDER BY id",
+	} {
+		if got := tw.sameOrRefused30(t, q, "the user's operator on the real operand types"); !strings.HasSuffix(got, "(SELECT 20)") {
+			t.Errorf("%s directly: %s, want every row (the user's operator)", q, got)
+		}
+	}
+
+	// pg_temp's type, with search_path naming neither pg_temp nor
+	// pg_catalog (then both are searched first, pg_temp for types only,
+	// and the gate's search_path test passes at once): an operator on
+	// anyenum takes it. Each side makes its own (through phiguard on its
+	// side).
+	tw.setPath(t, sch+", public")
+	ctx := testContext(t)
+	for _, conn := range []*pgx.Conn{tw.dir, tw.via} {
+		if _, err := conn.Exec(ctx, `CREATE TYPE pg_temp.date AS ENUM ('1960-01-01')`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := tw.sameOrRefused30(t, "SELECT id FROM %s WHERE born <= '1960-01-01'::date ORDER BY id", "pg_temp's date"); !strings.HasSuffix(got, "(SELECT 20)") {
+		t.Errorf("directly: %s, want every row (the user's operator)", got)
+	}
+
+	// ESCAPE with a pattern the client declares bytea (a Parse's type):
+	// like_escape(bytea, bytea), and text ~~ bytea.
+	tw.setPath(t, sch+", pg_catalog, public")
+	run := func(conn *pgx.Conn, table string) (string, error) {
+		sql := fmt.Sprintf("SELECT id FROM %s WHERE name LIKE $1 ESCAPE '!' ORDER BY id", table)
+		if _, err := conn.PgConn().Prepare(ctx, "", sql, []uint32{17}); err != nil {
+			return "", err
+		}
+		res := conn.PgConn().ExecPrepared(ctx, "", [][]byte{[]byte("S1%")}, nil, nil).Read()
+		return fmt.Sprint(len(res.Rows)), res.Err
+	}
+	want, err := run(tw.dir, tw.plain)
+	if err != nil || want != "20" {
+		t.Fatalf("directly: %s rows, %v; want 20 (the user's operator)", want, err)
+	}
+	if got, err := run(tw.via, tw.enc); err != nil {
+		wantCode(t, err, "0A000", "")
+	} else if got != want {
+		t.Errorf("name LIKE $1 ESCAPE '!' ($1 bytea): through phiguard %s rows, directly %s", got, want)
+	}
+}
