@@ -91,3 +91,26 @@ CREATE OPERATOR %[1]s.<= (LEFTARG = pg_catalog.date, RIGHTARG = anyenum, FUNCTIO
 		t.Errorf("name LIKE $1 ESCAPE '!' ($1 bytea): through phiguard %s rows, directly %s", got, want)
 	}
 }
+
+// TestRedTeam30PrefixOperators: a sign PostgreSQL's grammar does not fold
+// into a number (+5, -'5'::int4, -$1) is a prefix operator, resolved by
+// name through search_path like any other; phiguard applied
+// pg_catalog's sign itself. Neither probe looked at prefix operators.
+func TestRedTeam30PrefixOperators(t *testing.T) {
+	t.Parallel()
+	tw := newRedTeam30Twin(t)
+	sch := redTeam30Schema(t, "rt30sign", `
+CREATE FUNCTION %[1]s.big(int4) RETURNS int4 LANGUAGE sql IMMUTABLE AS $$ SELECT 1000 $$;
+CREATE OPERATOR %[1]s.+ (RIGHTARG = int4, FUNCTION = %[1]s.big);
+CREATE OPERATOR %[1]s.- (RIGHTARG = int4, FUNCTION = %[1]s.big)`)
+	tw.setPath(t, sch+", pg_catalog, public")
+	for _, q := range []string{
+		"SELECT id FROM %s WHERE visits > +5 ORDER BY id",
+		"SELECT id FROM %s WHERE visits > -'5'::int4 ORDER BY id",
+		"SELECT id FROM %s WHERE visits BETWEEN -(5::int4) AND 30 ORDER BY id",
+	} {
+		if got := tw.sameOrRefused30(t, q, "the user's prefix operator"); got != "(SELECT 0)" {
+			t.Errorf("%s directly: %s, want no row (the user's operator)", q, got)
+		}
+	}
+}

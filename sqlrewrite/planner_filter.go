@@ -148,8 +148,13 @@ type FilterArg struct {
 	// typeName is the cast's type as written when without a schema
 	// (date, int4, text): the first of that name along search_path,
 	// pg_temp's before pg_catalog's unless search_path names pg_temp, so
-	// the gate checks it is pg_catalog's (castTypeChecks).
+	// the gate checks it is pg_catalog's (argChecks).
 	typeName string
+	// sign: a + or - above the constant that PostgreSQL calls as a prefix
+	// operator, resolved by name (its grammar folds only a number's
+	// minus into the number): the gate checks that no prefix + or - outside
+	// pg_catalog is visible (prefixCondition).
+	sign bool
 }
 
 // String describes the constant for golden tests.
@@ -404,6 +409,7 @@ func (p *planner) filterArg(n *pg_query.Node) (FilterArg, bool) {
 			if e.GetKind() != pg_query.A_Expr_Kind_AEXPR_OP || e.GetLexpr() != nil || len(names) != 1 {
 				return a, false
 			}
+			a.sign = true
 			switch names[0].GetString_().GetSval() {
 			case "-":
 				a.Negative, under = !a.Negative, under || a.Type != 0

@@ -54,12 +54,15 @@ func shadowTypes(cols []*policy.ProtectedColumn) []uint32 {
 // addShadowProbe adds a probe over the operators (aggregates false) or
 // the aggregates of cols, naming the first column.
 // exact, when not nil, are every operator the probe is for by its exact
-// operand types (planner_shadow_exact.go).
-func (sp *SortPlan) addShadowProbe(cols []*policy.ProtectedColumn, aggregates bool, construct string, exact []opKey) {
+// operand types (planner_shadow_exact.go); args the constants compared,
+// whose casts and signs the probe checks too (argChecks).
+func (sp *SortPlan) addShadowProbe(cols []*policy.ProtectedColumn, aggregates bool, construct string, exact []opKey, args []FilterArg) {
 	if len(cols) == 0 {
 		return
 	}
-	sp.hidden = append(sp.hidden, hiddenColumn{kind: hiddenShadow, aggregates: aggregates, types: shadowTypes(cols), exact: exact})
+	casts, signs := argChecks(args) // planner_shadow_exact.go
+	sp.hidden = append(sp.hidden, hiddenColumn{kind: hiddenShadow, aggregates: aggregates, types: shadowTypes(cols), exact: exact,
+		casts: casts, signs: signs})
 	sp.Shadow = append(sp.Shadow, ShadowProbe{Value: len(sp.hidden) - 1, Column: cols[0], Construct: construct})
 }
 
@@ -119,6 +122,9 @@ func passCondition(h hiddenColumn) string {
 	}
 	if len(h.casts) > 0 {
 		cond = "(" + cond + " AND " + castCondition(h.casts) + ")" // planner_shadow_exact.go
+	}
+	if h.signs {
+		cond = "(" + cond + " AND " + prefixCondition + ")"
 	}
 	return cond
 }

@@ -196,28 +196,37 @@ type castName struct {
 	oid  uint32
 }
 
-// castTypeChecks are the types the constants of cands are cast to by a
-// name without a schema ('1960-01-01'::date, date '1960-01-01', '5'::int4;
-// the grammar qualifies its own keywords, int and numeric, itself), each
-// once. PostgreSQL takes the first type of the name along search_path,
-// and pg_temp's before pg_catalog's when search_path does not name
-// pg_temp: a session's own date (an enum whose label is
-// '1960-01-01') makes the constant another type, the operator another
-// one (the user's on it), and phiguard's reading of the value wrong. The
-// operator probe knew neither (TestRedTeam30OperandTypes: 20 rows
-// directly, 9 through phiguard, also with search_path not naming
-// pg_catalog).
-func castTypeChecks(cands []filterCand) []castName {
-	var out []castName
-	for _, c := range cands {
-		for _, a := range c.args {
-			if n := (castName{a.typeName, a.Type}); a.typeName != "" && !slices.Contains(out, n) {
-				out = append(out, n)
-			}
+// argChecks are what the gate checks of the constants args beyond the
+// operators. casts: the types they are cast to by a name without a
+// schema ('1960-01-01'::date, date '1960-01-01', '5'::int4; the grammar
+// qualifies its own keywords, int and numeric, itself), each once.
+// PostgreSQL takes the first type of the name along search_path, and
+// pg_temp's before pg_catalog's when search_path does not name pg_temp:
+// a session's own date (an enum whose label is '1960-01-01') makes the
+// constant another type, the operator another one (the user's on it),
+// and phiguard's reading of the value wrong; the operator probe knew
+// neither (TestRedTeam30OperandTypes: 20 rows directly, 9 through
+// phiguard, also with search_path not naming pg_catalog). signs: one is
+// under a prefix + or - (TestRedTeam30PrefixOperators).
+func argChecks(args []FilterArg) (casts []castName, signs bool) {
+	for _, a := range args {
+		signs = signs || a.sign
+		if n := (castName{a.typeName, a.Type}); a.typeName != "" && !slices.Contains(casts, n) {
+			casts = append(casts, n)
 		}
 	}
-	return out
+	return casts, signs
 }
+
+// prefixCondition is true when no prefix + or - outside pg_catalog is
+// visible: PostgreSQL then calls pg_catalog's for a sign it does not fold
+// (+5, -'5'::int4, -$1), the one phiguard applies. Neither probe looked
+// at prefix operators (oprleft 0): a user's + (int4) earlier in
+// search_path decided the plaintext's answer (13 rows through phiguard,
+// none directly).
+const prefixCondition = "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_operator o WHERE o.oprname OPERATOR(pg_catalog.=) ANY (CAST(ARRAY['+', '-'] AS pg_catalog.name[]))" +
+	" AND o.oprleft OPERATOR(pg_catalog.=) CAST(0 AS pg_catalog.oid) AND o.oprnamespace OPERATOR(pg_catalog.<>) CAST(11 AS pg_catalog.oid)" +
+	" AND pg_catalog.pg_operator_is_visible(o.oid))"
 
 // castCondition is true when each name of casts is pg_catalog's type of
 // the OID phiguard read it as, by the lookup PostgreSQL's parser makes

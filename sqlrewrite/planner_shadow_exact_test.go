@@ -92,3 +92,30 @@ func TestCastTypeChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestPrefixSignCheck: a constant under a sign PostgreSQL calls as a
+// prefix operator adds the check of prefix operators to the gate; a
+// negative number, folded by the grammar, does not.
+func TestPrefixSignCheck(t *testing.T) {
+	pol := testPolicy(t)
+	for sql, want := range map[string]bool{
+		"SELECT id FROM admissions WHERE visits > +5":                      true,
+		"SELECT id FROM admissions WHERE visits > -'5'::int4":              true,
+		"SELECT id FROM admissions WHERE visits BETWEEN -(5::int4) AND 30": true,
+		"SELECT id FROM admissions WHERE visits > -5":                      false,
+		"SELECT id FROM admissions WHERE visits > - 2147483648":            false,
+		"SELECT id FROM admissions WHERE visits > $1":                      false,
+	} {
+		plan := PlanFor(Analyze(sql), pol)
+		if plan.Sort == nil || len(plan.Sort.Shadow) == 0 {
+			t.Fatalf("%s: no probe (%v)", sql, plan.Refusal)
+		}
+		out, err := RewriteSort([]byte(sql), plan.Sort)
+		if err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		if got := strings.Contains(string(out), prefixCondition); got != want {
+			t.Errorf("%s: prefix check %v, want %v\n%s", sql, got, want, out)
+		}
+	}
+}
