@@ -114,3 +114,28 @@ CREATE OPERATOR %[1]s.- (RIGHTARG = int4, FUNCTION = %[1]s.big)`)
 		}
 	}
 }
+
+// TestRedTeam30DeterministicCastType: an equality on a deterministic
+// column runs in the database on cells, with a check that the operator
+// is pg_catalog's (sqlrewrite/operator_guard.go); a constant cast to a
+// type named without a schema is pg_temp's type of that name when the
+// session has one.
+func TestRedTeam30DeterministicCastType(t *testing.T) {
+	t.Parallel()
+	tw := newRedTeam30Twin(t)
+	sch := redTeam30Schema(t, "rt30det", `
+CREATE FUNCTION %[1]s.yes_ie(int4, anyenum) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT true $$;
+CREATE OPERATOR %[1]s.= (LEFTARG = int4, RIGHTARG = anyenum, FUNCTION = %[1]s.yes_ie)`)
+	for _, mode := range bothModes {
+		tw.same(t, "SELECT id FROM %s WHERE code = '1'::int4 ORDER BY id", mode, "pg_catalog's int4")
+	}
+	tw.setPath(t, sch+", public")
+	for _, conn := range []*pgx.Conn{tw.dir, tw.via} {
+		if _, err := conn.Exec(testContext(t), `CREATE TYPE pg_temp.int4 AS ENUM ('1')`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := tw.sameOrRefused30(t, "SELECT id FROM %s WHERE code = '1'::int4 ORDER BY id", "pg_temp's int4"); !strings.HasSuffix(got, "(SELECT 20)") {
+		t.Errorf("directly: %s, want every row (the user's operator)", got)
+	}
+}

@@ -28,6 +28,10 @@ func TestOperatorEdits(t *testing.T) {
 		{sql: "DELETE FROM patients WHERE ssn = $1", declared: 1043, wraps: []string{"AND ssn = $1)"}, probe: true},
 		{sql: "SELECT 1 FROM patients p JOIN billing.claims c ON c.member_ssn = p.ssn", wraps: []string{"AND c.member_ssn = p.ssn)"}},
 		{sql: "SELECT id FROM admissions WHERE mrn = -42", wraps: []string{"to_regoperator('=(pg_catalog.int8,pg_catalog.int4)')", "AND mrn = -42)"}},
+		// -2147483648 is int4; a cast by the type's name alone is checked
+		// to be pg_catalog's type (pg_temp's comes first).
+		{sql: "SELECT id FROM admissions WHERE mrn = -2147483648", wraps: []string{"to_regoperator('=(pg_catalog.int8,pg_catalog.int4)')"}},
+		{sql: "SELECT id FROM admissions WHERE mrn = '5'::int8", wraps: []string{"to_regtype('\"int8\"') AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(20 AS pg_catalog.oid)"}},
 		// Parentheses around an operand alone: the check goes before them
 		// (inside, it made an AND of a text: 42804).
 		{sql: "SELECT p.id FROM patients p WHERE (p.ssn) = ('999-49-3983')", wraps: []string{"END AND (p.ssn) = ('999-49-3983'))"}},

@@ -175,7 +175,22 @@ func (p *planner) operandAt(n *pg_query.Node, col *policy.ProtectedColumn, added
 		return operandSpan{}, false
 	}
 	t, unknown := literalType(n, v)
-	return operandSpan{start: sp[0], end: sp[1], operand: Operand{Type: t}, unknown: unknown}, true
+	return operandSpan{start: sp[0], end: sp[1], operand: Operand{Type: t, cast: unqualifiedCast(n)}, unknown: unknown}, true
+}
+
+// unqualifiedCast is n's cast when it names its type without a schema
+// (and phiguard knows the name): the check tests the name is
+// pg_catalog's type.
+func unqualifiedCast(n *pg_query.Node) castName {
+	tc := n.GetTypeCast()
+	if tc == nil || len(tc.GetTypeName().GetNames()) != 1 {
+		return castName{}
+	}
+	lt, ok := castType(tc.GetTypeName())
+	if !ok {
+		return castName{}
+	}
+	return castName{tc.GetTypeName().GetNames()[0].GetString_().GetSval(), lt.OID}
 }
 
 // literalType is the type PostgreSQL gives a compared constant: a quoted
