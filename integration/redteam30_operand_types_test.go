@@ -139,3 +139,26 @@ CREATE OPERATOR %[1]s.= (LEFTARG = int4, RIGHTARG = anyenum, FUNCTION = %[1]s.ye
 		t.Errorf("directly: %s, want every row (the user's operator)", got)
 	}
 }
+
+// TestRedTeam30ImplicitLeftOperand: when pg_catalog has no operator of
+// exactly the operand types (int4 > numeric, or a parameter's), the
+// pg_operator scan decides, and it counted only operators whose left
+// operand is the column's type; PostgreSQL prefers a user's
+// >(float8, numeric) (float8 is the numbers' preferred type) to
+// pg_catalog's >(numeric, numeric), with search_path not naming
+// pg_catalog too. The scan predates the exact probe.
+func TestRedTeam30ImplicitLeftOperand(t *testing.T) {
+	t.Parallel()
+	tw := newRedTeam30Twin(t)
+	q := "SELECT id FROM %s WHERE visits > 2.5 AND id > 0 ORDER BY id"
+	for _, mode := range bothModes {
+		tw.same(t, q, mode, "pg_catalog's operators")
+	}
+	sch := redTeam30Schema(t, "rt30impl", `
+CREATE FUNCTION %[1]s.yes_fn(float8, numeric) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT true $$;
+CREATE OPERATOR %[1]s.> (LEFTARG = float8, RIGHTARG = numeric, FUNCTION = %[1]s.yes_fn)`)
+	tw.setPath(t, sch+", public")
+	if got := tw.sameOrRefused30(t, q, "the user's >(float8, numeric)"); !strings.HasSuffix(got, "(SELECT 20)") {
+		t.Errorf("directly: %s, want every row (the user's operator)", got)
+	}
+}
