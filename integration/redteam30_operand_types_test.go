@@ -90,6 +90,25 @@ CREATE OPERATOR %[1]s.<= (LEFTARG = pg_catalog.date, RIGHTARG = anyenum, FUNCTIO
 	} else if got != want {
 		t.Errorf("name LIKE $1 ESCAPE '!' ($1 bytea): through phiguard %s rows, directly %s", got, want)
 	}
+	// The escape declared bytea, the pattern untyped: like_escape(bytea,
+	// bytea) all the same.
+	run2 := func(conn *pgx.Conn, table string) (string, error) {
+		sql := fmt.Sprintf("SELECT id FROM %s WHERE name LIKE $1 ESCAPE $2 ORDER BY id", table)
+		if _, err := conn.PgConn().Prepare(ctx, "", sql, []uint32{0, 17}); err != nil {
+			return "", err
+		}
+		res := conn.PgConn().ExecPrepared(ctx, "", [][]byte{[]byte("S1%"), []byte("!")}, nil, nil).Read()
+		return fmt.Sprint(len(res.Rows)), res.Err
+	}
+	want, err = run2(tw.dir, tw.plain)
+	if err != nil || want != "20" {
+		t.Fatalf("directly: %s rows, %v; want 20 (the user's operator)", want, err)
+	}
+	if got, err := run2(tw.via, tw.enc); err != nil {
+		wantCode(t, err, "0A000", "")
+	} else if got != want {
+		t.Errorf("name LIKE $1 ESCAPE $2 ($2 bytea): through phiguard %s rows, directly %s", got, want)
+	}
 }
 
 // TestRedTeam30PrefixOperators: a sign PostgreSQL's grammar does not fold
@@ -160,5 +179,30 @@ CREATE OPERATOR %[1]s.> (LEFTARG = float8, RIGHTARG = numeric, FUNCTION = %[1]s.
 	tw.setPath(t, sch+", public")
 	if got := tw.sameOrRefused30(t, q, "the user's >(float8, numeric)"); !strings.HasSuffix(got, "(SELECT 20)") {
 		t.Errorf("directly: %s, want every row (the user's operator)", got)
+	}
+}
+
+// TestRedTeam30DeterministicSign: a deterministic column compared with a
+// constant under a sign the grammar does not fold (+5, -'1'::int4): the
+// sign is a prefix operator PostgreSQL resolves by name, and the cell
+// phiguard sends is of pg_catalog's sign.
+func TestRedTeam30DeterministicSign(t *testing.T) {
+	t.Parallel()
+	tw := newRedTeam30Twin(t)
+	sch := redTeam30Schema(t, "rt30dsign", `
+CREATE FUNCTION %[1]s.one(int4) RETURNS int4 LANGUAGE sql IMMUTABLE AS $$ SELECT 1 $$;
+CREATE OPERATOR %[1]s.+ (RIGHTARG = int4, FUNCTION = %[1]s.one);
+CREATE OPERATOR %[1]s.- (RIGHTARG = int4, FUNCTION = %[1]s.one)`)
+	qs := []string{
+		"SELECT id FROM %s WHERE code = +2 ORDER BY id",
+		"SELECT id FROM %s WHERE code = -'2'::int4 ORDER BY id",
+		"SELECT id FROM %s WHERE code IN (+2, 0) ORDER BY id",
+	}
+	for _, q := range qs {
+		tw.sameOrRefused30(t, q, "pg_catalog's sign")
+	}
+	tw.setPath(t, sch+", pg_catalog, public")
+	for _, q := range qs {
+		tw.sameOrRefused30(t, q, "the user's prefix operator")
 	}
 }
