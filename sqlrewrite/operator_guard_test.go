@@ -143,3 +143,29 @@ func TestOperatorEditsShapeReuse(t *testing.T) {
 		t.Errorf("%s: %v", out, err)
 	}
 }
+
+// TestUnqualifiedCast: the name the check looks up is the cast's as
+// written, with [] for an array (to_regtype('"text"[]') is text[]'s OID,
+// TestArrayEqualityAsPostgreSQL); a qualified name or a keyword's has none.
+func TestUnqualifiedCast(t *testing.T) {
+	for sql, want := range map[string]string{
+		"SELECT '{a,b}'::text[]":            `CAST(pg_catalog.to_regtype('"text"[]') AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(1009 AS pg_catalog.oid)`,
+		"SELECT '5'::int8":                  `CAST(pg_catalog.to_regtype('"int8"') AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(20 AS pg_catalog.oid)`,
+		"SELECT '5'::pg_catalog.int8":       "",
+		"SELECT '5'::bigint":                "",
+		"SELECT CAST('x' AS \"Weird\"\"\")": "",
+	} {
+		tree, err := pg_query.Parse(sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := tree.GetStmts()[0].GetStmt().GetSelectStmt().GetTargetList()[0].GetResTarget().GetVal()
+		got := ""
+		if c := unqualifiedCast(n); c.name != "" {
+			got = castCondition([]castName{c})
+		}
+		if got != want {
+			t.Errorf("%s: %q, want %q", sql, got, want)
+		}
+	}
+}

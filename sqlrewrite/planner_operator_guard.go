@@ -190,7 +190,7 @@ func unqualifiedCast(n *pg_query.Node) castName {
 	if !ok {
 		return castName{}
 	}
-	return castName{tc.GetTypeName().GetNames()[0].GetString_().GetSval(), lt.OID}
+	return castName{tc.GetTypeName().GetNames()[0].GetString_().GetSval(), lt.OID, len(tc.GetTypeName().GetArrayBounds()) > 0}
 }
 
 // literalType is the type PostgreSQL gives a compared constant: a quoted

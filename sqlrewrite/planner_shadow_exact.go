@@ -24,8 +24,15 @@ import (
 // 0.06 ms of planning and execution less than with the pg_operator scan
 // it replaces (docs/search.md).
 // A filter whose operand types phiguard cannot tell before the Bind (a
-// parameter), or has no exact pg_catalog operator for (varchar, a
-// column right of its operator), keeps the scan for the whole WHERE.
+// parameter), or has no exact pg_catalog operator for (varchar, a bit
+// string, a column right of its operator), keeps the scan for the whole
+// WHERE. What the text says of a type must hold for every text that
+// shares the plan (cache.go's shapes: a number's marker says its type,
+// shape.go) and for the session: a cast's type named without a schema
+// is checked to be pg_catalog's, and a sign the grammar does not fold is
+// a prefix operator the gate checks too (argChecks;
+// TestRedTeam30NumberShapes, TestRedTeam30OperandTypes,
+// TestRedTeam30PrefixOperators).
 
 // pgCatalogOrderOperators are pg_catalog's ordering and LIKE operators
 // of exactly the operand types, by OID (the bootstrap catalog,
@@ -192,8 +199,9 @@ const oidBit = 1560
 // castName is a cast's type named without a schema, and the OID of
 // pg_catalog's type of that name.
 type castName struct {
-	name string
-	oid  uint32
+	name  string
+	oid   uint32
+	array bool // name[]: oid is the array type's
 }
 
 // argChecks are what the gate checks of the constants args beyond the
@@ -211,7 +219,7 @@ type castName struct {
 func argChecks(args []FilterArg) (casts []castName, signs bool) {
 	for _, a := range args {
 		signs = signs || a.sign
-		if n := (castName{a.typeName, a.Type}); a.typeName != "" && !slices.Contains(casts, n) {
+		if n := (castName{name: a.typeName, oid: a.Type}); a.typeName != "" && !slices.Contains(casts, n) {
 			casts = append(casts, n)
 		}
 	}
@@ -235,6 +243,9 @@ func castCondition(casts []castName) string {
 	checks := make([]string, len(casts))
 	for i, c := range casts {
 		quoted := `"` + strings.ReplaceAll(c.name, `"`, `""`) + `"`
+		if c.array {
+			quoted += "[]"
+		}
 		checks[i] = "CAST(pg_catalog.to_regtype(" + sqlString(quoted) + ") AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(" +
 			strconv.FormatUint(uint64(c.oid), 10) + " AS pg_catalog.oid)"
 	}
