@@ -401,7 +401,7 @@ func (s *Session) lastParseEdits(msg *pgproto3.Parse, info *stmtInfo, a *sqlrewr
 	if info.plan.Sort != nil {
 		sorted, pe := s.parseSortedText(info, msg) // protect_rounds.go, protect_search.go
 		if pe == nil {
-			sorted, pe = gateSorted(sorted, info.plan.Operators, func(n int) uint32 { return info.declared[n] })
+			sorted, pe = gateSortedRead(sorted, info) // sorted_gate.go
 		}
 		if pe != nil {
 			return pe

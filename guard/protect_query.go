@@ -240,20 +240,6 @@ func guardOperators(sql []byte, spans [][2]int, plan *sqlrewrite.Plan, declared 
 	return out, nil
 }
 
-// gateSorted puts the one check of a sorted read's comparisons on cells
-// (ops) first in the WHERE of the text sent (sqlrewrite.GateWhere);
-// declared gives the types a Parse declared for its parameters.
-func gateSorted(sql []byte, ops []sqlrewrite.OperatorGuard, declared func(int) uint32) ([]byte, *pgerr.Error) {
-	if len(ops) == 0 {
-		return sql, nil
-	}
-	out, ok := sqlrewrite.GateWhere(sql, sqlrewrite.OperatorGate(ops, declared))
-	if !ok {
-		return nil, internalRefusal(ops[0].Column, "no FROM to check the comparisons' operators after")
-	}
-	return out, nil
-}
-
 // firstColumn names a column of the plan for an internal refusal.
 func firstColumn(plan *sqlrewrite.Plan) *policy.ProtectedColumn {
 	if len(plan.Values) > 0 {

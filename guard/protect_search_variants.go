@@ -248,8 +248,8 @@ func (s *Session) bindVariant(stmt string, body []byte) ([]byte, error) {
 		}
 	}
 	text, pe := sortedText([]byte(lv.src), info.plan.Sort, terms, s.nativeColumns())
-	if pe == nil { // the check of its comparisons on cells, as the statement's own text has it
-		text, pe = gateSorted(text, info.plan.Operators, func(n int) uint32 { return info.declared[n] })
+	if pe == nil { // the checks of its operators, as the statement's own text has them
+		text, pe = gateSortedRead(text, info) // sorted_gate.go
 	}
 	if pe != nil {
 		clear(lv.values) // no term this time: the client's statement, as without terms

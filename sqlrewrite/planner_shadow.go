@@ -56,7 +56,7 @@ func shadowTypes(cols []*policy.ProtectedColumn) []uint32 {
 // exact, when not nil, are every operator the probe is for by its exact
 // operand types (planner_shadow_exact.go); args the constants compared,
 // whose casts and signs the probe checks too (argChecks).
-func (sp *SortPlan) addShadowProbe(cols []*policy.ProtectedColumn, aggregates bool, construct string, exact []opKey, args []FilterArg) {
+func (sp *SortPlan) addShadowProbe(cols []*policy.ProtectedColumn, aggregates bool, construct string, exact []exactOp, args []FilterArg) {
 	if len(cols) == 0 {
 		return
 	}
@@ -132,9 +132,9 @@ func shadowCondition(h hiddenColumn) string {
 // aggregates) for h's columns: by exact lookups when every operator's
 // operand types are known (planner_shadow_exact.go), else when
 // shadowCondition finds no other candidate.
-func passCondition(h hiddenColumn) string {
+func passCondition(h hiddenColumn, exact bool) string {
 	cond := "NOT " + shadowCondition(h)
-	if !h.aggregates && h.exact != nil {
+	if exact && !h.aggregates && h.exact != nil {
 		cond = exactPassCondition(h.exact)
 	}
 	if len(h.casts) > 0 {
@@ -155,13 +155,17 @@ const shadowedProbeMarker = "phiguard_shadowed_probe:"
 // probe's construct and column that the guard turns into a refusal
 // (ShadowedProbeRefusal). PostgreSQL evaluates it once, before the
 // first row (a One-Time Filter). "" when the plan has no probe.
-func (sp *SortPlan) shadowGate() string {
+func (sp *SortPlan) shadowGate() string { return sp.shadowGateWith(true) }
+
+// shadowGateWith is shadowGate with the exact lookups where the plan has
+// them (exact), or the pg_operator scan everywhere.
+func (sp *SortPlan) shadowGateWith(exact bool) string {
 	if len(sp.Shadow) == 0 {
 		return ""
 	}
 	conds := make([]string, 0, len(sp.Shadow))
 	for _, sh := range sp.Shadow {
-		conds = append(conds, passCondition(sp.hidden[sh.Value]))
+		conds = append(conds, passCondition(sp.hidden[sh.Value], exact))
 	}
 	first := sp.Shadow[0]
 	name := shadowedProbeMarker + first.Construct + ":" + first.Column.QualifiedName()

@@ -1,6 +1,7 @@
 package sqlrewrite
 
 import (
+	"bytes"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,15 +24,17 @@ import (
 // operator_guard.go). bench-search's first and third queries: 0.08 and
 // 0.06 ms of planning and execution less than with the pg_operator scan
 // it replaces (docs/search.md).
-// A filter whose operand types phiguard cannot tell before the Bind (a
-// parameter), or has no exact pg_catalog operator for (varchar, a bit
-// string, a column right of its operator), keeps the scan for the whole
-// WHERE. What the text says of a type must hold for every text that
-// shares the plan (cache.go's shapes: a number's marker says its type,
-// shape.go) and for the session: a cast's type named without a schema
-// is checked to be pg_catalog's, and a sign the grammar does not fold is
-// a prefix operator the gate checks too (argChecks;
-// TestRedTeam30NumberShapes, TestRedTeam30OperandTypes,
+// A parameter is looked up as PostgreSQL types one the Parse leaves
+// unspecified (the other side's type); the guard widens the gate back to
+// the scan for a Parse that declared it otherwise (WidenGate). A filter
+// that has no exact pg_catalog operator (varchar, a bit string) or whose
+// operands phiguard cannot tell here (a column right of its operator)
+// keeps the scan for the whole WHERE. What the text says of a type must
+// hold for every text that shares the plan (cache.go's shapes: a
+// number's marker says its type, shape.go) and for the session: a cast's
+// type named without a schema is checked to be pg_catalog's, and a sign
+// the grammar does not fold is a prefix operator the gate checks too
+// (argChecks; TestRedTeam30NumberShapes, TestRedTeam30OperandTypes,
 // TestRedTeam30PrefixOperators).
 
 // pgCatalogOrderOperators are pg_catalog's ordering and LIKE operators
@@ -109,10 +112,21 @@ func filterOperators(op FilterOp) (names []string, args []int) {
 	return []string{name}, []int{0}
 }
 
+// exactOp is one operator of the probe by its exact operand types;
+// param > 0 when its right operand is that parameter, written without a
+// cast: the lookup assumes the Parse left its type unspecified (the
+// other side's, as an untyped literal) or declared it key.right, and a
+// Parse that declared another type gets the pg_operator scan instead
+// (WidenGate).
+type exactOp struct {
+	key   opKey
+	param int
+}
+
 // exactOperators are the operators a filter calls in the plaintext
 // statement, by their exact operand types, when pg_catalog has each; false
 // when one's types cannot be told here or pg_catalog has none exactly.
-func exactOperators(c filterCand) ([]opKey, bool) {
+func exactOperators(c filterCand) ([]exactOp, bool) {
 	if c.colRight {
 		return nil, false // its operator was turned round (1 < col is col > 1)
 	}
@@ -124,20 +138,18 @@ func exactOperators(c filterCand) ([]opKey, bool) {
 	if names == nil {
 		return nil, false
 	}
-	out := make([]opKey, 0, len(names))
+	out := make([]exactOp, 0, len(names))
 	for i, name := range names {
-		right, ok := argType(c.args[args[i]], left)
+		a := c.args[args[i]]
+		right, param := argType(a, left)
 		if c.escape {
-			right, ok = policy.OIDText, true // like_escape(pattern, escape) returns text
-		}
-		if !ok {
-			return nil, false
+			right, param = policy.OIDText, 0 // like_escape(pattern, escape) returns text
 		}
 		k := opKey{name, left, right}
 		if _, ok := catalogOperator(k); !ok {
 			return nil, false
 		}
-		out = append(out, k)
+		out = append(out, exactOp{key: k, param: param})
 	}
 	return out, true
 }
@@ -145,51 +157,86 @@ func exactOperators(c filterCand) ([]opKey, bool) {
 // argType is the type PostgreSQL gives a filter's constant compared with
 // an operand of type left: a cast's type, text for lower() or upper(),
 // a number's or a boolean's own, left for a quoted literal or NULL
-// (unknown). false for a parameter, whose type is the Bind's to declare.
-func argType(a FilterArg, left uint32) (uint32, bool) {
+// (unknown) and for a parameter, whose number it also returns (its type
+// is the Parse's to declare).
+func argType(a FilterArg, left uint32) (uint32, int) {
 	switch {
-	case a.Param > 0:
-		return 0, false
+	case a.Fold != FoldNone: // whatever its argument's type (text or varchar)
+		return policy.OIDText, 0
 	case a.Type != 0:
-		return a.Type, true
-	case a.Fold != FoldNone:
-		return policy.OIDText, true
+		return a.Type, 0
+	case a.Param > 0:
+		return left, a.Param
 	case a.Bool != "":
-		return policy.OIDBool, true
+		return policy.OIDBool, 0
 	case a.litType != 0:
-		return a.litType, true
+		return a.litType, 0
 	}
-	return left, true
+	return left, 0
 }
 
 // exactWhereOperators are the operators of every filter in cands, each
 // once, or nil when one filter's are not all exact.
-func exactWhereOperators(cands []filterCand) []opKey {
-	var out []opKey
+func exactWhereOperators(cands []filterCand) []exactOp {
+	var out []exactOp
 	for _, c := range cands {
-		ks, ok := exactOperators(c)
+		ops, ok := exactOperators(c)
 		if !ok {
 			return nil
 		}
-		for _, k := range ks {
-			if !slices.Contains(out, k) {
-				out = append(out, k)
+		for _, o := range ops {
+			if !slices.Contains(out, o) {
+				out = append(out, o)
 			}
 		}
 	}
 	return out
 }
 
-// exactPassCondition is true when each operator of ks resolves to
+// exactPassCondition is true when each operator of ops resolves to
 // pg_catalog's.
-func exactPassCondition(ks []opKey) string {
-	checks := make([]string, len(ks))
-	for i, k := range ks {
-		oid, _ := catalogOperator(k)
-		checks[i] = "CAST(pg_catalog.to_regoperator(" + sqlString(signature(k)) + ") AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(" +
+func exactPassCondition(ops []exactOp) string {
+	var checks []string
+	for _, o := range ops {
+		oid, _ := catalogOperator(o.key)
+		c := "CAST(pg_catalog.to_regoperator(" + sqlString(signature(o.key)) + ") AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(" +
 			strconv.FormatUint(uint64(oid), 10) + " AS pg_catalog.oid)"
+		if !slices.Contains(checks, c) {
+			checks = append(checks, c)
+		}
 	}
 	return "(" + implicitCatalog + " OR " + strings.Join(checks, " AND ") + ")"
+}
+
+// ExactGateHolds says whether the plan's gate, as RewriteSort writes it,
+// assumed of the parameters what the Parse gives them: paramType is the
+// type $n has in the plaintext statement (the one the Parse declared, or
+// for one it left unspecified the column's, as PostgreSQL infers it),
+// and each parameter an exact lookup compares must have the type the
+// lookup names (0, not known, does not).
+func (sp *SortPlan) ExactGateHolds(paramType func(int) uint32) bool {
+	for _, sh := range sp.Shadow {
+		for _, o := range sp.hidden[sh.Value].exact {
+			if o.param != 0 && paramType(o.param) != o.key.right {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// WidenGate is sql, a text RewriteSort wrote for the plan, with its gate's
+// exact lookups replaced by the pg_operator scan, for a Parse of which
+// ExactGateHolds is false; false when the gate is not in sql.
+func (sp *SortPlan) WidenGate(sql []byte) ([]byte, bool) {
+	exact, broad := sp.shadowGateWith(true), sp.shadowGateWith(false)
+	if exact == broad {
+		return sql, true
+	}
+	if bytes.Count(sql, []byte(exact)) != 1 {
+		return nil, false
+	}
+	return bytes.Replace(sql, []byte(exact), []byte(broad), 1), true
 }
 
 // oidBit is the type PostgreSQL gives a bit-string literal (B'101',

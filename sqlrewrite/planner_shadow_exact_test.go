@@ -8,11 +8,12 @@ import (
 )
 
 // TestExactShadowProbe: a proxy-side WHERE whose operators' operand
-// types are known from the text is checked by one to_regoperator lookup
-// per operator, of exactly the signature PostgreSQL's own first lookup
-// uses; a filter whose types are not known here (a parameter, a column
-// right of its operator) or that pg_catalog has no exact operator for (a
-// varchar cast) keeps the pg_operator scan for the whole WHERE.
+// types are known from the text (a parameter's assumed undeclared) is
+// checked by one to_regoperator lookup per operator, of exactly the
+// signature PostgreSQL's own first lookup uses; a filter whose types are
+// not known here (a column right of its operator) or that pg_catalog has
+// no exact operator for (a varchar cast) keeps the pg_operator scan for
+// the whole WHERE.
 func TestExactShadowProbe(t *testing.T) {
 	pol := testPolicy(t)
 	sigs := regexp.MustCompile(`to_regoperator\('([^']+)'\)`)
@@ -29,10 +30,12 @@ func TestExactShadowProbe(t *testing.T) {
 		{"SELECT id FROM patients WHERE lower(first) = 'ann' AND birthdate IS DISTINCT FROM NULL", []string{"=(text,text)", "=(date,date)"}},
 		{"SELECT id FROM admissions WHERE visits > 3 AND amount <= 2.5", []string{">(int4,int4)", "<=(numeric,numeric)"}},
 		{"SELECT id FROM admissions WHERE visits > 30000000000", []string{">(int4,int8)"}},
-		{"SELECT id FROM patients WHERE first > $1", nil},
+		{"SELECT id FROM patients WHERE first > $1", []string{">(text,text)"}},
+		{"SELECT id FROM patients WHERE first > $1::varchar", nil},
+		{"SELECT id FROM patients WHERE first = lower($1)", []string{"=(text,text)"}},
 		{"SELECT id FROM patients WHERE 'M' < first", nil},
 		{"SELECT id FROM patients WHERE first = 'M'::varchar", nil},
-		{"SELECT id FROM patients WHERE first ILIKE 'a%' AND birthdate > $1", nil},
+		{"SELECT id FROM patients WHERE first ILIKE 'a%' AND birthdate > $1", []string{"~~*(text,text)", ">(date,date)"}},
 		// A bit string is bit, not an untyped literal: no exact text = bit.
 		{"SELECT id FROM patients WHERE first = B'101'", nil},
 		{"SELECT id FROM patients WHERE first <> X'1F'", nil},
@@ -56,6 +59,36 @@ func TestExactShadowProbe(t *testing.T) {
 		if c.want == nil && (!scan || got != nil) || c.want != nil && (scan || !slices.Equal(got, c.want)) {
 			t.Errorf("%s: lookups %v (scan %v), want %v\n%s", c.sql, got, scan, c.want, out)
 		}
+	}
+}
+
+// TestWidenGate: a parameter whose type in the Parse (declared, or
+// inferred from the column) is another than the exact lookup assumed, or
+// not known (0), gets the pg_operator scan in its place; one of that type
+// keeps the lookup.
+func TestWidenGate(t *testing.T) {
+	pol := testPolicy(t)
+	const sql = "SELECT id FROM patients WHERE first > $1 AND birthdate >= '2000-01-01' ORDER BY first LIMIT 3"
+	sp := PlanFor(Analyze(sql), pol).Sort
+	out, err := RewriteSort([]byte(sql), sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		declared uint32
+		holds    bool
+	}{{0, false}, {25, true}, {1043, false}, {705, false}} {
+		if got := sp.ExactGateHolds(func(int) uint32 { return c.declared }); got != c.holds {
+			t.Errorf("declared %d: holds %v, want %v", c.declared, got, c.holds)
+		}
+	}
+	wide, ok := sp.WidenGate(out)
+	if !ok || strings.Contains(string(wide), "to_regoperator") || !strings.Contains(string(wide), "pg_catalog.pg_operator o") ||
+		strings.Replace(string(wide), sp.shadowGateWith(false), sp.shadowGateWith(true), 1) != string(out) {
+		t.Fatalf("widened (%v):\n%s\nfrom\n%s", ok, wide, out)
+	}
+	if _, ok := sp.WidenGate([]byte("SELECT 1")); ok {
+		t.Fatal("a text without the gate was widened")
 	}
 }
 

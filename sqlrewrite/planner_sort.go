@@ -148,7 +148,7 @@ type hiddenColumn struct {
 	types      []uint32
 	// exact: the operators' probe's operators by their exact operand
 	// types, when every one is known (planner_shadow_exact.go).
-	exact []opKey
+	exact []exactOp
 	// casts: the cast types the WHERE's constants name without a schema,
 	// which the gate checks are pg_catalog's (argChecks).
 	casts []castName

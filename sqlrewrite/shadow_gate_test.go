@@ -44,7 +44,7 @@ func TestShadowGate(t *testing.T) {
 	}{
 		{"SELECT id FROM patients WHERE first > 'M' AND id < 9", "WHERE CASE WHEN COALESCE((NOT (CAST('pg_catalog' AS pg_catalog.name) OPERATOR(pg_catalog.=) ANY (pg_catalog.current_schemas(false))) OR " +
 			"CAST(pg_catalog.to_regoperator('>(pg_catalog.text,pg_catalog.text)') AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(666 AS pg_catalog.oid))"},
-		{"SELECT id FROM patients WHERE first > $1 AND id < 9", "WHERE CASE WHEN COALESCE(NOT EXISTS (SELECT 1 FROM pg_catalog.pg_operator o"},
+		{"SELECT id FROM patients WHERE 'M' < first AND id < 9", "WHERE CASE WHEN COALESCE(NOT EXISTS (SELECT 1 FROM pg_catalog.pg_operator o"},
 		{"SELECT id FROM patients WHERE first > 'M'::varchar", "WHERE CASE WHEN COALESCE(NOT EXISTS (SELECT 1 FROM pg_catalog.pg_operator o"},
 		{"SELECT max(first) FROM patients", "FROM patients WHERE CASE WHEN COALESCE(NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc f"},
 	} {

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"strconv"
-	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 )
@@ -131,25 +129,33 @@ func memoTerms(sp *SortPlan, sql []byte, terms [][]TermArg, mult string, natives
 
 // termsMemoKey writes every input of a rewrite with terms, each field of
 // each constant, so that two keys are equal only for one output.
+// It appends with strconv and hex rather than fmt: ~7 µs of each Parse
+// of bench-search's first query went to Fprintf.
 func termsMemoKey(sql []byte, terms [][]TermArg, mult string) string {
-	var b strings.Builder
-	b.Write(sql)
-	b.WriteByte(0)
-	b.WriteString(mult)
+	b := make([]byte, 0, len(sql)+len(mult)+64*len(terms))
+	b = append(append(append(b, sql...), 0), mult...)
 	for _, args := range terms {
-		b.WriteByte(1)
+		b = append(b, 1)
 		if args == nil {
-			b.WriteByte(2)
+			b = append(b, 2)
 			continue
 		}
 		for _, a := range args {
-			fmt.Fprintf(&b, "\x03%d|%t|%t|%x|%q|", a.Param, a.Null, a.Array, a.Value, a.Tokens)
+			b = strconv.AppendInt(append(b, 3), int64(a.Param), 10)
+			b = strconv.AppendBool(append(b, '|'), a.Null)
+			b = strconv.AppendBool(append(b, '|'), a.Array)
+			b = hex.AppendEncode(append(b, '|'), a.Value)
+			b = append(b, '|', '[')
+			for _, t := range a.Tokens {
+				b = append(strconv.AppendQuote(b, t), ' ')
+			}
+			b = append(b, ']', '|')
 			for _, v := range a.Versions {
-				fmt.Fprintf(&b, "%x,", v)
+				b = append(hex.AppendEncode(b, v), ',')
 			}
 		}
 	}
-	return b.String()
+	return string(b)
 }
 
 func hasTerms(terms [][]TermArg) bool {
