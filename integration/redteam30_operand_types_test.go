@@ -206,3 +206,58 @@ CREATE OPERATOR %[1]s.- (RIGHTARG = int4, FUNCTION = %[1]s.one)`)
 		tw.sameOrRefused30(t, q, "the user's prefix operator")
 	}
 }
+
+// TestRedTeam30ParamInferredElsewhere: a parameter the Parse leaves
+// unspecified takes the type of its first use; used first against an
+// integer (id = $1), it is int4 where the text column compares with it,
+// and PostgreSQL calls a user's >(text, int4) (pg_catalog has none).
+// The exact lookup assumed the column's type, text.
+func TestRedTeam30ParamInferredElsewhere(t *testing.T) {
+	t.Parallel()
+	tw := newRedTeam30Twin(t)
+	sch := redTeam30Schema(t, "rt30inf", `
+CREATE FUNCTION %[1]s.yes_ti(text, int4) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT true $$;
+CREATE OPERATOR %[1]s.> (LEFTARG = text, RIGHTARG = int4, FUNCTION = %[1]s.yes_ti)`)
+	tw.setPath(t, sch+", public")
+	ctx := testContext(t)
+	run := func(conn *pgx.Conn, table string) (string, error) {
+		rows, err := conn.Query(ctx, fmt.Sprintf("SELECT id FROM %s WHERE id = $1 OR name > $1 ORDER BY id", table), pgx.QueryExecModeCacheStatement, 3)
+		if err != nil {
+			return "", err
+		}
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		return fmt.Sprint(n), rows.Err()
+	}
+	want, err := run(tw.dir, tw.plain)
+	if err != nil || want == "1" {
+		t.Fatalf("directly: %s rows, %v; want the user's operator's rows", want, err)
+	}
+	if got, err := run(tw.via, tw.enc); err != nil {
+		wantCode(t, err, "0A000", "")
+	} else if got != want {
+		t.Errorf("id = $1 OR name > $1: through phiguard %s rows, directly %s", got, want)
+	}
+	run2 := func(conn *pgx.Conn, table string) (string, error) {
+		rows, err := conn.Query(ctx, fmt.Sprintf("SELECT id FROM %s WHERE id > $1 AND name > $1 ORDER BY id", table), pgx.QueryExecModeCacheStatement, 3)
+		if err != nil {
+			return "", err
+		}
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		return fmt.Sprint(n), rows.Err()
+	}
+	want, err = run2(tw.dir, tw.plain)
+	if err != nil {
+		t.Fatalf("directly: %v", err)
+	}
+	if got, err := run2(tw.via, tw.enc); err != nil {
+		wantCode(t, err, "0A000", "")
+	} else if got != want {
+		t.Errorf("id > $1 AND name > $1: through phiguard %s rows, directly %s", got, want)
+	}
+}
