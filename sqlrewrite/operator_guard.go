@@ -1,6 +1,7 @@
 package sqlrewrite
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -149,6 +150,10 @@ type OperandPair struct{ Left, Right Operand }
 type Operand struct {
 	Type  uint32
 	Param int
+	// cast is a constant's cast to a type named without a schema, which
+	// the check tests is pg_catalog's (castCondition,
+	// TestRedTeam30DeterministicCastType).
+	cast castName
 }
 
 func (o Operand) resolve(declared func(int) uint32) uint32 {
@@ -260,6 +265,20 @@ func (g OperatorGuard) check(declared func(int) uint32) string {
 	}
 	if len(exact) > 0 {
 		other = append([]string{"(" + implicitCatalog + " OR " + strings.Join(exact, " AND ") + ")"}, other...)
+	}
+	// A cast by a type's name alone is pg_temp's type of that name, when
+	// the session has one, before pg_catalog's: the operand is then
+	// another type, and the operator the user's on it.
+	var casts []castName
+	for _, pr := range g.Pairs {
+		for _, o := range []Operand{pr.Left, pr.Right} {
+			if o.cast.name != "" && !slices.Contains(casts, o.cast) {
+				casts = append(casts, o.cast)
+			}
+		}
+	}
+	if len(casts) > 0 {
+		other = append(other, castCondition(casts)) // planner_shadow_exact.go
 	}
 	return strings.Join(other, " AND ")
 }

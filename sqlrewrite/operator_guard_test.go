@@ -53,6 +53,10 @@ func TestOperatorEdits(t *testing.T) {
 			wraps: []string{"WHERE (ssn) = CASE WHEN (SELECT", "END) THEN ('a') END OR ssn <> ALL(ARRAY['b', CASE WHEN (SELECT", "OR CASE WHEN (SELECT", "END) THEN 'c' END = ssn"}},
 		{sql: "SELECT 1 FROM patients p JOIN billing.claims c ON c.member_ssn = p.ssn", wraps: []string{"AND c.member_ssn = p.ssn)"}},
 		{sql: "SELECT id FROM admissions WHERE mrn = -42", wraps: []string{"to_regoperator('=(pg_catalog.int8,pg_catalog.int4)')", "AND mrn = -42)"}},
+		// -2147483648 is int4; a cast by the type's name alone is checked
+		// to be pg_catalog's type (pg_temp's comes first).
+		{sql: "SELECT id FROM admissions WHERE mrn = -2147483648", wraps: []string{"to_regoperator('=(pg_catalog.int8,pg_catalog.int4)')"}},
+		{sql: "SELECT id FROM admissions WHERE mrn = '5'::int8", wraps: []string{"to_regtype('\"int8\"') AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(20 AS pg_catalog.oid)"}},
 		// Parentheses around an operand alone: the check goes before them
 		// (inside, it made an AND of a text: 42804).
 		{sql: "SELECT p.id FROM patients p WHERE (p.ssn) = ('999-49-3983')", wraps: []string{"END AND (p.ssn) = ('999-49-3983'))"}},
@@ -162,5 +166,31 @@ func TestOperatorEditsShapeReuse(t *testing.T) {
 	}
 	if _, err := pg_query.Parse(string(out)); err != nil {
 		t.Errorf("%s: %v", out, err)
+	}
+}
+
+// TestUnqualifiedCast: the name the check looks up is the cast's as
+// written, with [] for an array (to_regtype('"text"[]') is text[]'s OID,
+// TestArrayEqualityAsPostgreSQL); a qualified name or a keyword's has none.
+func TestUnqualifiedCast(t *testing.T) {
+	for sql, want := range map[string]string{
+		"SELECT '{a,b}'::text[]":            `CAST(pg_catalog.to_regtype('"text"[]') AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(1009 AS pg_catalog.oid)`,
+		"SELECT '5'::int8":                  `CAST(pg_catalog.to_regtype('"int8"') AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(20 AS pg_catalog.oid)`,
+		"SELECT '5'::pg_catalog.int8":       "",
+		"SELECT '5'::bigint":                "",
+		"SELECT CAST('x' AS \"Weird\"\"\")": "",
+	} {
+		tree, err := pg_query.Parse(sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := tree.GetStmts()[0].GetStmt().GetSelectStmt().GetTargetList()[0].GetResTarget().GetVal()
+		got := ""
+		if c := unqualifiedCast(n); c.name != "" {
+			got = castCondition([]castName{c})
+		}
+		if got != want {
+			t.Errorf("%s: %q, want %q", sql, got, want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package sqlrewrite
 
 import (
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -320,7 +321,22 @@ func (p *planner) operandAt(n *pg_query.Node, col *policy.ProtectedColumn, added
 		return operandSpan{}, false
 	}
 	t, unknown := literalType(n, v)
-	return operandSpan{start: sp[0], end: sp[1], operand: Operand{Type: t}, unknown: unknown}, true
+	return operandSpan{start: sp[0], end: sp[1], operand: Operand{Type: t, cast: unqualifiedCast(n)}, unknown: unknown}, true
+}
+
+// unqualifiedCast is n's cast when it names its type without a schema
+// (and phiguard knows the name): the check tests the name is
+// pg_catalog's type.
+func unqualifiedCast(n *pg_query.Node) castName {
+	tc := n.GetTypeCast()
+	if tc == nil || len(tc.GetTypeName().GetNames()) != 1 {
+		return castName{}
+	}
+	lt, ok := castType(tc.GetTypeName())
+	if !ok {
+		return castName{}
+	}
+	return castName{tc.GetTypeName().GetNames()[0].GetString_().GetSval(), lt.OID, len(tc.GetTypeName().GetArrayBounds()) > 0}
 }
 
 // literalType is the type PostgreSQL gives a compared constant: a quoted
@@ -348,15 +364,22 @@ func literalType(n *pg_query.Node, v ValueSlot) (uint32, bool) {
 }
 
 // numberType is a number constant's type: int4 for an integer that
-// fits, int8 or numeric by its size otherwise.
+// fits, int8 or numeric by its size otherwise, as PostgreSQL's make_const
+// types it. -2147483648 is a Fval (the grammar negates 2147483648, too
+// big for an Ival, as text) that fits int4: int4, not int8
+// (TestRedTeam30NumberShapes).
 func numberType(c *pg_query.A_Const) uint32 {
 	if c.GetIval() != nil {
 		return policy.OIDInt4
 	}
-	if _, err := strconv.ParseInt(strings.TrimSpace(c.GetFval().GetFval()), 10, 64); err == nil {
-		return policy.OIDInt8
+	v, err := strconv.ParseInt(strings.TrimSpace(c.GetFval().GetFval()), 10, 64)
+	switch {
+	case err != nil:
+		return policy.OIDNumeric
+	case v >= math.MinInt32 && v <= math.MaxInt32:
+		return policy.OIDInt4
 	}
-	return policy.OIDNumeric
+	return policy.OIDInt8
 }
 
 // refEnd is where the column reference starting at loc ends: its names
