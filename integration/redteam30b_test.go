@@ -286,3 +286,114 @@ func TestRedTeam30bLikeVariantDeclared(t *testing.T) {
 		t.Error("no case answered")
 	}
 }
+
+// TestRedTeam30bTempTypeShadow: a cast's unqualified type name (text,
+// date: not grammar keywords) resolves through search_path, where pg_temp
+// is searched for types before pg_catalog even when search_path does not
+// name it: a session's CREATE DOMAIN pg_temp.text AS varchar makes
+// `'M'::text` and `$1::text` that domain, and with the schema's
+// > (text, varchar) visible PostgreSQL calls it. The gate's exact lookup
+// of > (text, text) found pg_catalog's, and phiguard answered 60 rows
+// where the plaintext answered 44 (3d92541 made `$1::text` exact, as
+// 2958915 had `'M'::text`); the gate now checks the name with
+// to_regtype and refuses. Without the domain, every case answers as the
+// plaintext.
+func TestRedTeam30bTempTypeShadow(t *testing.T) {
+	t.Parallel()
+	f := newRoundsFixture(t, 120, 0)
+	redTeam30bShadow(t, f.dir, f.via)
+	cases := []declaredParamCase{
+		{"SELECT id FROM %[1]s WHERE name > $1::text ORDER BY id", []string{"M"}, []uint32{0}},
+		{"SELECT id FROM %[1]s WHERE name > 'M'::text AND grp >= $1::int ORDER BY id", []string{"0"}, []uint32{0}},
+		{"SELECT id FROM %[1]s WHERE name > $1::text ORDER BY name, id LIMIT 5", []string{"M"}, []uint32{0}},
+		{"SELECT id FROM %[1]s WHERE name > lower($1::text) ORDER BY id", []string{"m"}, []uint32{0}},
+		{"SELECT id FROM %[1]s WHERE name > $1::text ORDER BY id", []string{"M"}, []uint32{25}},
+	}
+	tempTypeCases(t, &f.twin, "CREATE DOMAIN pg_temp.text AS pg_catalog.varchar", cases,
+		[]string{"SELECT id FROM %s WHERE name > 'M'::text ORDER BY id", "SELECT id FROM %s WHERE name > 'M'::text ORDER BY name, id LIMIT 4"})
+}
+
+// TestRedTeam30bTempTypeNoOperator: the same shadowing with no operator
+// of the user's, which no operator check sees: a domain over varchar(5)
+// truncates the constant the plaintext compares ('Smithxyz'::text is
+// 'Smith': 5 rows, none through phiguard before), or fails (22001) where
+// phiguard answered; pg_temp.date with a CHECK fails where phiguard
+// answered.
+func TestRedTeam30bTempTypeNoOperator(t *testing.T) {
+	t.Parallel()
+	f := newRoundsFixture(t, 120, 0)
+	cases := []declaredParamCase{
+		{"SELECT id FROM %[1]s WHERE name = $1::text ORDER BY id", []string{"Smithxyz"}, []uint32{0}},
+		{"SELECT id FROM %[1]s WHERE name >= $1::text ORDER BY id", []string{"Smithxyz"}, []uint32{0}},
+		{"SELECT id FROM %[1]s WHERE name = 'Smithxyz'::text AND grp >= $1::int ORDER BY id", []string{"0"}, []uint32{0}},
+	}
+	tempTypeCases(t, &f.twin, "CREATE DOMAIN pg_temp.text AS pg_catalog.varchar(5)", cases,
+		[]string{"SELECT id FROM %s WHERE name = 'Smithxyz'::text ORDER BY id", "SELECT id FROM %s WHERE name LIKE 'Smith%%'::text ORDER BY name, id LIMIT 3"})
+	dates := []declaredParamCase{
+		{"SELECT id FROM %[1]s WHERE born < $1::date ORDER BY id", []string{"1953-01-01"}, []uint32{0}},
+		{"SELECT id FROM %[1]s WHERE born BETWEEN '1950-01-01'::date AND $1 ORDER BY born, id LIMIT 4", []string{"1953-01-01"}, []uint32{0}},
+	}
+	tempTypeCases(t, &f.twin, "CREATE DOMAIN pg_temp.date AS pg_catalog.date CHECK (VALUE > '1960-01-01')", dates,
+		[]string{"SELECT id FROM %s WHERE born < '1953-01-01'::date ORDER BY id"})
+}
+
+// tempTypeCases creates a type in pg_temp on both sides (domain), then
+// wants every case (parameters, then queries in both protocols) refused
+// (0A000) through phiguard, then drops it and wants each answered as the
+// plaintext.
+func tempTypeCases(t *testing.T, tw *twin, domain string, cases []declaredParamCase, queries []string) {
+	t.Helper()
+	ctx := testContext(t)
+	for _, q := range queries {
+		for _, mode := range bothModes {
+			cases = append(cases, declaredParamCase{q: q, oids: []uint32{uint32(mode)}})
+		}
+	}
+	run := func() (refused, answered int) {
+		for _, c := range cases {
+			var want, got string
+			var werr, gerr error
+			if c.vals == nil {
+				mode := pgx.QueryExecMode(c.oids[0])
+				want, werr = rowsRaw(t, tw.dir, fmt.Sprintf(c.q, tw.plain), mode, pgx.TextFormatCode)
+				got, gerr = rowsRaw(t, tw.via, fmt.Sprintf(c.q, tw.enc), mode, pgx.TextFormatCode)
+			} else {
+				want, werr = paramRun(t, tw.dir.PgConn(), c.q, tw.plain, c.vals, c.oids)
+				got, gerr = paramRun(t, tw.via.PgConn(), c.q, tw.enc, c.vals, c.oids)
+			}
+			var gp, wp *pgconn.PgError
+			switch {
+			case errors.As(gerr, &gp) && gp.Code == "0A000":
+				refused++
+			case werr != nil || gerr != nil:
+				if !errors.As(werr, &wp) || !errors.As(gerr, &gp) || wp.Code != gp.Code {
+					t.Errorf("%s %v: through phiguard %v, directly %v", c.q, c.vals, gerr, werr)
+				}
+			case got != want:
+				t.Errorf("%s %v: through phiguard\n%s\ndirectly\n%s", c.q, c.vals, got, want)
+			default:
+				answered++
+			}
+		}
+		return refused, answered
+	}
+	for _, conn := range []*pgx.Conn{tw.dir, tw.via} {
+		if _, err := conn.Exec(ctx, domain); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if refused, _ := run(); refused != len(cases) {
+		t.Errorf("%s: %d of %d cases refused, want all", domain, refused, len(cases))
+	}
+	for _, conn := range []*pgx.Conn{tw.dir, tw.via} {
+		if _, err := conn.Exec(ctx, "DROP DOMAIN "+strings.Fields(domain)[2]); err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.DeallocateAll(ctx); err != nil { // pgx's cached statements name the dropped type
+			t.Fatal(err)
+		}
+	}
+	if refused, answered := run(); refused != 0 || answered != len(cases) {
+		t.Errorf("%s dropped: %d refused, %d of %d answered as the plaintext, want all", domain, refused, answered, len(cases))
+	}
+}

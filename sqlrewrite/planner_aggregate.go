@@ -206,7 +206,7 @@ func (p *planner) aggregatePlan(s *pg_query.SelectStmt, aggs []Aggregate, items 
 			cols = append(cols, a.Column)
 		}
 	}
-	sp.addShadowProbe(cols, true, "min(), max() or count()", nil) // planner_shadow.go
+	sp.addShadowProbe(cols, true, "min(), max() or count()", nil, nil) // planner_shadow.go
 	sp.Aggregates = aggs
 	sp.Hidden = len(sp.hidden)
 	if !callsOpaque(s) { // planner_sort_calls.go

@@ -144,6 +144,11 @@ type FilterArg struct {
 	// int8 or numeric by its size); 0 for a quoted literal, which takes
 	// the type of what it is compared with (planner_shadow_exact.go).
 	litType uint32
+	// typeName is the cast's type name when written without a schema
+	// ('M'::text; the grammar qualifies its keywords, int and varchar):
+	// PostgreSQL looks it up along search_path, pg_temp first, so the
+	// gate checks it is Type (planner_shadow_casts.go).
+	typeName string
 }
 
 // String describes the constant for golden tests.
@@ -387,7 +392,8 @@ func (p *planner) filterArg(n *pg_query.Node) (FilterArg, bool) {
 			if !ok || a.Type != 0 || lt.IsArray() {
 				return a, false
 			}
-			a.Type, n = lt.OID, n.GetTypeCast().GetArg()
+			a.Type, a.typeName = lt.OID, unqualifiedName(n.GetTypeCast().GetTypeName())
+			n = n.GetTypeCast().GetArg()
 		case n.GetAExpr() != nil:
 			e := n.GetAExpr()
 			names := e.GetName()

@@ -149,7 +149,7 @@ func (sp *SortPlan) addHavingShadow() {
 			cols = append(cols, f.Column)
 		}
 	}
-	sp.addShadowProbe(cols, false, "HAVING", nil)
+	sp.addShadowProbe(cols, false, "HAVING", nil, nil)
 }
 
 // whereFilters: the plan has filters of the WHERE (not only a HAVING's).

@@ -55,11 +55,13 @@ func shadowTypes(cols []*policy.ProtectedColumn) []uint32 {
 // the aggregates of cols, naming the first column.
 // exact, when not nil, are every operator the probe is for by its exact
 // operand types (planner_shadow_exact.go).
-func (sp *SortPlan) addShadowProbe(cols []*policy.ProtectedColumn, aggregates bool, construct string, exact []exactOp) {
+// casts are the filters' casts to a type named without its schema
+// (planner_shadow_casts.go).
+func (sp *SortPlan) addShadowProbe(cols []*policy.ProtectedColumn, aggregates bool, construct string, exact []exactOp, casts []castCheck) {
 	if len(cols) == 0 {
 		return
 	}
-	sp.hidden = append(sp.hidden, hiddenColumn{kind: hiddenShadow, aggregates: aggregates, types: shadowTypes(cols), exact: exact})
+	sp.hidden = append(sp.hidden, hiddenColumn{kind: hiddenShadow, aggregates: aggregates, types: shadowTypes(cols), exact: exact, casts: casts})
 	sp.Shadow = append(sp.Shadow, ShadowProbe{Value: len(sp.hidden) - 1, Column: cols[0], Construct: construct})
 }
 
@@ -112,11 +114,17 @@ func shadowCondition(h hiddenColumn) string {
 // aggregates) for h's columns: by exact lookups when every operator's
 // operand types are known (planner_shadow_exact.go), else when
 // shadowCondition finds no other candidate.
+// Either way, behind the check that every cast names the type phiguard
+// read it as (castsCondition).
 func passCondition(h hiddenColumn, exact bool) string {
+	cond := "NOT " + shadowCondition(h)
 	if exact && !h.aggregates && h.exact != nil {
-		return exactPassCondition(h.exact)
+		cond = exactPassCondition(h.exact)
 	}
-	return "NOT " + shadowCondition(h)
+	if len(h.casts) > 0 {
+		cond = "(" + castsCondition(h.casts) + " AND " + cond + ")"
+	}
+	return cond
 }
 
 // shadowedProbeMarker begins the name of the setting the gate reads when

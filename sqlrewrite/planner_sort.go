@@ -149,6 +149,9 @@ type hiddenColumn struct {
 	// exact: the operators' probe's operators by their exact operand
 	// types, when every one is known (planner_shadow_exact.go).
 	exact []exactOp
+	// casts: the operators' probe's casts to a type named without its
+	// schema (planner_shadow_casts.go).
+	casts []castCheck
 	// native is a one-key rank's key when it can only be a column of a
 	// protected table: sent as its value if that is an integer
 	// (sort_native.go).

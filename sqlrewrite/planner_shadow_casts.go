@@ -1,0 +1,64 @@
+package sqlrewrite
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+)
+
+// A filter's constant cast to a type named without its schema ('M'::text,
+// $1::date: names the grammar does not qualify, as it does its keywords
+// int, varchar, timestamp) is cast to the type PostgreSQL finds by that
+// name along search_path, and it searches pg_temp for types first even
+// when search_path does not name it. A session's CREATE DOMAIN
+// pg_temp.text AS varchar(5) made `name = 'Smithxyz'::text` compare
+// 'Smith' in the plaintext statement (5 rows) and 'Smithxyz' in
+// phiguard (none), and with a user operator on (text, varchar) visible,
+// `name > $1::text` call that operator, which the exact lookups of the
+// gate (planner_shadow_exact.go) do not look for
+// (TestRedTeam30bTempTypeShadow: 60 rows against 44). So the gate also
+// checks that each such name resolves to the type phiguard read the
+// constant as, with to_regtype, which looks it up as the cast does.
+
+// castCheck is a type name as a filter's cast wrote it and the type
+// phiguard took it for.
+type castCheck struct {
+	name string
+	oid  uint32
+}
+
+// unqualifiedName is a cast's type name when it has no schema, else "".
+func unqualifiedName(tn *pg_query.TypeName) string {
+	if names := tn.GetNames(); len(names) == 1 {
+		return names[0].GetString_().GetSval()
+	}
+	return ""
+}
+
+// castChecks are the casts of cands' constants to a type named without
+// its schema, each once.
+func castChecks(cands []filterCand) []castCheck {
+	var out []castCheck
+	for _, c := range cands {
+		for _, a := range c.args {
+			if k := (castCheck{a.typeName, a.Type}); a.typeName != "" && !slices.Contains(out, k) {
+				out = append(out, k)
+			}
+		}
+	}
+	return out
+}
+
+// castsCondition is true when each name of cs resolves to its type
+// under the session's search_path.
+func castsCondition(cs []castCheck) string {
+	checks := make([]string, len(cs))
+	for i, c := range cs {
+		ident := `"` + strings.ReplaceAll(c.name, `"`, `""`) + `"`
+		checks[i] = "CAST(pg_catalog.to_regtype(" + sqlString(ident) + ") AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(" +
+			strconv.FormatUint(uint64(c.oid), 10) + " AS pg_catalog.oid)"
+	}
+	return strings.Join(checks, " AND ")
+}
