@@ -397,3 +397,24 @@ func tempTypeCases(t *testing.T, tw *twin, domain string, cases []declaredParamC
 		t.Errorf("%s dropped: %d refused, %d of %d answered as the plaintext, want all", domain, refused, answered, len(cases))
 	}
 }
+
+// TestRedTeam30bTempTypeSealedConstant: the same pg_temp shadowing of
+// text for a constant phiguard seals for the database (a deterministic
+// column's =, <> and IN, compared on cells): the plaintext compares the
+// domain's truncated value ('t1x'::text is 't1': 8 rows, none through
+// phiguard before); the operator check (sqlrewrite.OperatorGuard) now
+// looks the name up too.
+func TestRedTeam30bTempTypeSealedConstant(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	tw := &twin{plain: f.people[0], enc: f.people[1], via: f.via, dir: f.dir}
+	cases := []declaredParamCase{
+		{"SELECT id FROM %[1]s WHERE tag = 't1x'::text AND grp >= $1::int ORDER BY id", []string{"0"}, []uint32{0}},
+		{"SELECT count(*) FROM %[1]s WHERE tag = 't1x'::text AND grp >= $1::int", []string{"0"}, []uint32{0}},
+	}
+	tempTypeCases(t, tw, "CREATE DOMAIN pg_temp.text AS pg_catalog.varchar(2)", cases, []string{
+		"SELECT id FROM %s WHERE tag = 't1x'::text ORDER BY id",
+		"SELECT id FROM %s WHERE tag IN ('t1x'::text, 't3') ORDER BY id",
+		"SELECT id FROM %s WHERE tag <> 't1x'::text ORDER BY id",
+	})
+}

@@ -1,6 +1,7 @@
 package sqlrewrite
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -54,7 +55,9 @@ import (
 // take the left operand (its type, one it converts to implicitly, or a
 // polymorphic one): a sub-SELECT PostgreSQL plans each time, so only
 // such statements pay for it. docs/search.md "Shadowed operators"
-// gives the measured cost.
+// gives the measured cost. A constant cast to a type named without its
+// schema ('x'::text) adds a to_regtype check of the name: pg_temp is
+// searched for types first (planner_shadow_casts.go).
 
 // OperatorGuard is one comparison the database evaluates on cells.
 type OperatorGuard struct {
@@ -75,6 +78,9 @@ type OperandPair struct{ Left, Right Operand }
 type Operand struct {
 	Type  uint32
 	Param int
+	// cast is a constant's cast to a type named without its schema,
+	// which the check also looks up (planner_shadow_casts.go).
+	cast castCheck
 }
 
 func (o Operand) resolve(declared func(int) uint32) uint32 {
@@ -186,6 +192,17 @@ func (g OperatorGuard) check(declared func(int) uint32) string {
 	}
 	if len(exact) > 0 {
 		other = append([]string{"(" + implicitCatalog + " OR " + strings.Join(exact, " AND ") + ")"}, other...)
+	}
+	var casts []castCheck
+	for _, pr := range g.Pairs {
+		for _, c := range []castCheck{pr.Left.cast, pr.Right.cast} {
+			if c.name != "" && !slices.Contains(casts, c) {
+				casts = append(casts, c)
+			}
+		}
+	}
+	if len(casts) > 0 {
+		other = append([]string{castsCondition(casts)}, other...)
 	}
 	return strings.Join(other, " AND ")
 }

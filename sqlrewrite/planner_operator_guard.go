@@ -174,7 +174,7 @@ func (p *planner) operandAt(n *pg_query.Node, col *policy.ProtectedColumn, added
 		return operandSpan{}, false
 	}
 	t, unknown := literalType(n, v)
-	return operandSpan{start: sp[0], end: sp[1], operand: Operand{Type: t}, unknown: unknown}, true
+	return operandSpan{start: sp[0], end: sp[1], operand: Operand{Type: t, cast: castOf(n)}, unknown: unknown}, true
 }
 
 // literalType is the type PostgreSQL gives a compared constant: a quoted

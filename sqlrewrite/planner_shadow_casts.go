@@ -22,11 +22,12 @@ import (
 // checks that each such name resolves to the type phiguard read the
 // constant as, with to_regtype, which looks it up as the cast does.
 
-// castCheck is a type name as a filter's cast wrote it and the type
-// phiguard took it for.
+// castCheck is a type name as a cast wrote it (array: with [] after
+// it) and the type phiguard took it for.
 type castCheck struct {
-	name string
-	oid  uint32
+	name  string
+	array bool
+	oid   uint32
 }
 
 // unqualifiedName is a cast's type name when it has no schema, else "".
@@ -43,7 +44,7 @@ func castChecks(cands []filterCand) []castCheck {
 	var out []castCheck
 	for _, c := range cands {
 		for _, a := range c.args {
-			if k := (castCheck{a.typeName, a.Type}); a.typeName != "" && !slices.Contains(out, k) {
+			if k := (castCheck{name: a.typeName, oid: a.Type}); a.typeName != "" && !slices.Contains(out, k) {
 				out = append(out, k)
 			}
 		}
@@ -57,8 +58,27 @@ func castsCondition(cs []castCheck) string {
 	checks := make([]string, len(cs))
 	for i, c := range cs {
 		ident := `"` + strings.ReplaceAll(c.name, `"`, `""`) + `"`
+		if c.array {
+			ident += "[]"
+		}
 		checks[i] = "CAST(pg_catalog.to_regtype(" + sqlString(ident) + ") AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(" +
 			strconv.FormatUint(uint64(c.oid), 10) + " AS pg_catalog.oid)"
 	}
 	return strings.Join(checks, " AND ")
+}
+
+// castOf is n's cast when it names its type without a schema (the value
+// sealed for a comparison on cells: the operator check looks it up too,
+// OperatorGuard.check), else none.
+func castOf(n *pg_query.Node) castCheck {
+	tc := n.GetTypeCast()
+	if tc == nil {
+		return castCheck{}
+	}
+	name := unqualifiedName(tc.GetTypeName())
+	lt, ok := castType(tc.GetTypeName())
+	if name == "" || !ok {
+		return castCheck{}
+	}
+	return castCheck{name: name, array: len(tc.GetTypeName().GetArrayBounds()) > 0, oid: lt.OID}
 }
