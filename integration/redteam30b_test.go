@@ -422,11 +422,11 @@ func TestRedTeam30bTempTypeSealedConstant(t *testing.T) {
 // TestRedTeam30bShadowedPrefixMinus: a minus sign PostgreSQL does not
 // fold into the constant (above a cast: -5::numeric is -(5::numeric))
 // is the prefix operator -, which a schema listed before pg_catalog can
-// hold for numeric: the plaintext calls it, phiguard negates (all 3
-// cases: 24 rows through phiguard, none directly). Neither the exact
-// lookups nor the pg_operator scan look for prefix operators.
+// hold for numeric: the plaintext calls it, phiguard negated (all 3
+// cases: 24 rows through phiguard, none directly), as neither the exact
+// lookups nor the pg_operator scan looked for prefix operators; the gate
+// now checks - on the operand's type (sqlrewrite/planner_shadow_casts.go).
 func TestRedTeam30bShadowedPrefixMinus(t *testing.T) {
-	t.Skip("HOLE: an unfolded minus (-5::numeric, -$1::numeric) is the prefix operator -, which the WHERE gate does not check (docs/search.md)")
 	t.Parallel()
 	f := newSortFixture(t, 60, nil)
 	ctx := testContext(t)
@@ -451,5 +451,14 @@ CREATE OPERATOR %[1]s.- (RIGHTARG = numeric, FUNCTION = %[1]s.rt30b_neg)`, schem
 	t.Logf("%d cases: %d refused, %d answered as the plaintext", len(cases), refused, answered)
 	if refused != len(cases) {
 		t.Errorf("%d of %d cases refused, want all", refused, len(cases))
+	}
+	// pg_catalog first again: the same statements answer as the plaintext.
+	for _, conn := range []*pgx.Conn{f.dir, f.via} {
+		if _, err := conn.Exec(ctx, "SET search_path = public, "+schema); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if refused, answered := checkDeclared(t, tw, cases); refused != 0 || answered != len(cases) {
+		t.Errorf("pg_catalog first: %d refused, %d of %d answered as the plaintext", refused, answered, len(cases))
 	}
 }

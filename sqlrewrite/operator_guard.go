@@ -159,6 +159,9 @@ func PgCatalogOperatorSignatures() map[string]uint32 {
 			out[signature(k)] = oid
 		}
 	}
+	for t, oid := range pgCatalogPrefixMinus {
+		out[prefixMinusSignature(t)] = oid
+	}
 	return out
 }
 

@@ -149,6 +149,9 @@ type FilterArg struct {
 	// PostgreSQL looks it up along search_path, pg_temp first, so the
 	// gate checks it is Type (planner_shadow_casts.go).
 	typeName string
+	// minusAbove, minusUnder: a minus sign the grammar left an operator
+	// call above the cast (or with none), or under it (minusTypes).
+	minusAbove, minusUnder bool
 }
 
 // String describes the constant for golden tests.
@@ -401,8 +404,9 @@ func (p *planner) filterArg(n *pg_query.Node) (FilterArg, bool) {
 				return a, false
 			}
 			switch names[0].GetString_().GetSval() {
-			case "-":
+			case "-": // an operator call, not folded into a number (planner_shadow_casts.go)
 				a.Negative, under = !a.Negative, under || a.Type != 0
+				a.minusAbove, a.minusUnder = a.minusAbove || a.Type == 0, a.minusUnder || a.Type != 0
 			case "+":
 			default:
 				return a, false

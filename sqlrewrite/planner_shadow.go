@@ -55,13 +55,14 @@ func shadowTypes(cols []*policy.ProtectedColumn) []uint32 {
 // the aggregates of cols, naming the first column.
 // exact, when not nil, are every operator the probe is for by its exact
 // operand types (planner_shadow_exact.go).
-// casts are the filters' casts to a type named without its schema
-// (planner_shadow_casts.go).
-func (sp *SortPlan) addShadowProbe(cols []*policy.ProtectedColumn, aggregates bool, construct string, exact []exactOp, casts []castCheck) {
+// cands are the filters, whose casts to a type named without its schema
+// and prefix minus signs the probe also checks (planner_shadow_casts.go).
+func (sp *SortPlan) addShadowProbe(cols []*policy.ProtectedColumn, aggregates bool, construct string, exact []exactOp, cands []filterCand) {
 	if len(cols) == 0 {
 		return
 	}
-	sp.hidden = append(sp.hidden, hiddenColumn{kind: hiddenShadow, aggregates: aggregates, types: shadowTypes(cols), exact: exact, casts: casts})
+	sp.hidden = append(sp.hidden, hiddenColumn{kind: hiddenShadow, aggregates: aggregates, types: shadowTypes(cols), exact: exact,
+		casts: castChecks(cands), minus: minusTypes(cands)})
 	sp.Shadow = append(sp.Shadow, ShadowProbe{Value: len(sp.hidden) - 1, Column: cols[0], Construct: construct})
 }
 
@@ -123,6 +124,9 @@ func passCondition(h hiddenColumn, exact bool) string {
 	}
 	if len(h.casts) > 0 {
 		cond = "(" + castsCondition(h.casts) + " AND " + cond + ")"
+	}
+	if len(h.minus) > 0 {
+		cond = "(" + minusCondition(h.minus) + " AND " + cond + ")"
 	}
 	return cond
 }

@@ -1,6 +1,7 @@
 package sqlrewrite
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 	"strings"
@@ -81,4 +82,59 @@ func castOf(n *pg_query.Node) castCheck {
 		return castCheck{}
 	}
 	return castCheck{name: name, array: len(tc.GetTypeName().GetArrayBounds()) > 0, oid: lt.OID}
+}
+
+// A minus sign the grammar does not fold into a number (-5 is the
+// constant -5, but -5::numeric is -(5::numeric), and -$1::numeric,
+// - -5) is a call of the prefix operator - on its operand's type, which
+// a schema listed before pg_catalog can hold: the plaintext called it
+// where phiguard negates (TestRedTeam30bShadowedPrefixMinus: 24 rows
+// against none). The probe checks it as the exact lookups do: PostgreSQL
+// looks - (NONE, type) up exactly first, pg_catalog first unless
+// search_path names it; a type pg_catalog has no prefix minus for fails.
+
+// pgCatalogPrefixMinus are pg_catalog's prefix - operators by operand
+// type (TestShadowedOperatorCatalog checks them).
+var pgCatalogPrefixMinus = map[uint32]uint32{21: 559, 23: 558, 20: 484, 700: 584, 701: 585, 1700: 1751, 1186: 1336}
+
+// prefixMinusSignature is - on t as to_regoperator reads it.
+func prefixMinusSignature(t uint32) string { return "-(NONE,pg_catalog." + catalogTypeNames[t] + ")" }
+
+// minusTypes are the operand types of cands' constants' prefix minus
+// signs, each once; 0 for one whose type phiguard cannot tell.
+func minusTypes(cands []filterCand) []uint32 {
+	var out []uint32
+	for _, c := range cands {
+		for _, a := range c.args {
+			var ts []uint32
+			if a.minusAbove {
+				ts = append(ts, cmp.Or(a.Type, a.litType))
+			}
+			if a.minusUnder {
+				ts = append(ts, a.litType)
+			}
+			for _, t := range ts {
+				if !slices.Contains(out, t) {
+					out = append(out, t)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// minusCondition is true when the prefix - of each type of ts resolves
+// to pg_catalog's.
+func minusCondition(ts []uint32) string {
+	checks := make([]string, len(ts))
+	for i, t := range ts {
+		oid, ok := pgCatalogPrefixMinus[t]
+		if !ok {
+			checks[i] = "false"
+			continue
+		}
+		checks[i] = "(" + implicitCatalog + " OR CAST(pg_catalog.to_regoperator(" + sqlString(prefixMinusSignature(t)) +
+			") AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(" + strconv.FormatUint(uint64(oid), 10) + " AS pg_catalog.oid))"
+	}
+	return strings.Join(checks, " AND ")
 }

@@ -152,6 +152,9 @@ type hiddenColumn struct {
 	// casts: the operators' probe's casts to a type named without its
 	// schema (planner_shadow_casts.go).
 	casts []castCheck
+	// minus: the types the filters' prefix minus signs apply to
+	// (planner_shadow_casts.go).
+	minus []uint32
 	// native is a one-key rank's key when it can only be a column of a
 	// protected table: sent as its value if that is an integer
 	// (sort_native.go).
