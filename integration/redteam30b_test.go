@@ -150,7 +150,7 @@ func checkDeclared(t *testing.T, tw *twin, cases []declaredParamCase) (refused, 
 		switch {
 		case errors.As(gerr, &gp) && gp.Code == "0A000":
 			refused++
-			t.Logf("refused: %s declared %v", c.q, c.oids)
+			t.Logf("refused: %s declared %v: %s", c.q, c.oids, gp.Message)
 		case werr != nil || gerr != nil:
 			if !errors.As(werr, &wp) || !errors.As(gerr, &gp) || wp.Code != gp.Code {
 				t.Errorf("%s %v declared %v: through phiguard %v, directly %v", c.q, c.vals, c.oids, gerr, werr)
@@ -461,4 +461,34 @@ CREATE OPERATOR %[1]s.- (RIGHTARG = numeric, FUNCTION = %[1]s.rt30b_neg)`, schem
 	if refused, answered := checkDeclared(t, tw, cases); refused != 0 || answered != len(cases) {
 		t.Errorf("pg_catalog first: %d refused, %d of %d answered as the plaintext", refused, answered, len(cases))
 	}
+}
+
+// TestRedTeam30bSealedPrefixMinus: an unfolded minus on a constant
+// phiguard would seal for a comparison on cells (a deterministic
+// bigint's =), with a schema's - (int8) before pg_catalog: held, as a
+// computed value is refused there (both cases 0A000).
+func TestRedTeam30bSealedPrefixMinus(t *testing.T) {
+	t.Parallel()
+	tw := newTwin(t, "rt30bdneg", twinColumn{"id", "int", ""}, twinColumn{"mrn", "bigint", "{mode: deterministic, key: rt30b-mrn, type: bigint}"})
+	ctx := testContext(t)
+	for i := 1; i <= 20; i++ {
+		tw.exec(t, "INSERT INTO %s VALUES ("+fmt.Sprint(i)+", "+fmt.Sprint(-(i%5))+")", pgx.QueryExecModeSimpleProtocol)
+	}
+	schema := uniqueName("rt30bdneg")
+	if _, err := superuser(t).Exec(ctx, fmt.Sprintf(`CREATE SCHEMA %[1]s; GRANT USAGE ON SCHEMA %[1]s TO PUBLIC;
+CREATE FUNCTION %[1]s.rt30b_neg(int8) RETURNS int8 LANGUAGE sql IMMUTABLE AS $$ SELECT $1 OPERATOR(pg_catalog.-) 1 $$;
+CREATE OPERATOR %[1]s.- (RIGHTARG = int8, FUNCTION = %[1]s.rt30b_neg)`, schema)); err != nil {
+		t.Fatal(err)
+	}
+	for _, conn := range []*pgx.Conn{tw.dir, tw.via} {
+		if _, err := conn.Exec(ctx, "SET search_path = "+schema+", pg_catalog, public"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []declaredParamCase{
+		{"SELECT id FROM %[1]s WHERE mrn = -2::int8 AND id >= $1::int ORDER BY id", []string{"0"}, []uint32{0}},
+		{"SELECT id FROM %[1]s WHERE mrn = -$1::int8 ORDER BY id", []string{"2"}, []uint32{0}},
+	}
+	refused, answered := checkDeclared(t, tw, cases)
+	t.Logf("%d cases: %d refused, %d answered as the plaintext", len(cases), refused, answered)
 }
