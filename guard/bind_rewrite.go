@@ -31,6 +31,9 @@ type bindScratch struct {
 	out   []byte
 	// sealed is encryptParams' slice of cells by parameter.
 	sealed [][]byte
+	// mult is the round multiplier's value in the Bind being rewritten
+	// (protect_search.go's bindTerms).
+	mult [8]byte
 }
 
 // maxKeptBind is the largest rewritten Bind kept for reuse; a bigger one
@@ -123,6 +126,11 @@ func (b *bindScratch) appendBind(p bindParts) []byte {
 	}
 	out = append(out, p.results...)
 	binary.BigEndian.PutUint32(out[1:5], uint32(len(out)-1))
+	// The next splitBind starts from these slices: keep what appendAdded
+	// grew them to (one allocation less per Bind of a statement with added
+	// parameters), without their values.
+	clear(p.params)
+	b.parts.formats, b.parts.params = p.formats[:0], p.params[:0]
 	if cap(out) <= maxKeptBind {
 		b.out = out
 	} else {

@@ -58,6 +58,9 @@ type catalog struct {
 	// each kind of a column's terms was built under (term_records.go),
 	// read only for a policy with ready terms that depend on one.
 	termRecords map[termRecordKey]termRecord
+	// native is nativeType as a func value, made once (newCatalogBuilder)
+	// rather than at each nativeColumns call (sort_native.go).
+	native sqlrewrite.NativeColumn
 	// relations are the names of every relation in the database (true
 	// for a name of a view or a relation with rules), and maxOID the
 	// highest relation OID, when the catalog was read: a statement naming
@@ -284,11 +287,13 @@ type catalogBuilder struct {
 }
 
 func newCatalogBuilder(pol *policy.Policy) *catalogBuilder {
-	return &catalogBuilder{pol: pol, cat: &catalog{byOID: map[uint32]map[int16]*policy.ProtectedColumn{},
+	cat := &catalog{byOID: map[uint32]map[int16]*policy.ProtectedColumn{},
 		subjects: map[uint32]map[int16]*policy.ProtectedTable{}, tables: map[policy.TableName][]catalogColumn{},
 		views: map[policy.TableName]bool{}, encViews: map[policy.TableName]bool{}, oids: map[policy.TableName]uint32{},
 		kin: map[policy.TableName]bool{}, attnums: map[uint32]map[int16]bool{}, collations: map[uint32]collationEntry{},
-		relations: map[string]bool{}}}
+		relations: map[string]bool{}}
+	cat.native = cat.nativeType
+	return &catalogBuilder{pol: pol, cat: cat}
 }
 
 // add takes one message of the answer.

@@ -149,6 +149,21 @@ func readProbe(probe []byte) (collationProbe, bool) {
 	return collationProbe{provider, version, locale}, probe != nil && ok && ok2
 }
 
+// probeFields is readProbe's fields as sub-slices of probe, allocating
+// nothing: for the checks each Parse makes (term_records.go,
+// protect_terms.go).
+func probeFields(probe []byte) (provider, version, locale []byte, ok bool) {
+	provider, rest, ok := bytes.Cut(probe, []byte(":"))
+	version, locale, ok2 := bytes.Cut(rest, []byte(":"))
+	return provider, version, locale, probe != nil && ok && ok2
+}
+
+// probeBytewise is readProbe(probe)'s bytewise, without its allocation.
+func probeBytewise(probe []byte) bool {
+	provider, _, locale, ok := probeFields(probe)
+	return ok && string(provider) == "c" && (string(locale) == "C" || string(locale) == "POSIX")
+}
+
 // localeOf is a probe's locale, for a message.
 func localeOf(probe []byte) string {
 	if p, ok := readProbe(probe); ok && p.locale != "" {

@@ -4,6 +4,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 // A value compared with a varchar(n) or char(n) column is not cut to the
@@ -15,8 +16,9 @@ import (
 // matches nothing, and phiguard compares with noMatchCell, which no
 // encryption produces (cells are base64url after the prefix).
 
-// noMatchCell is a cell no column holds.
-const noMatchCell = "~phg~!"
+// noMatchCell is a cell no column holds (the operator check's gate
+// item equals it too: sqlrewrite.PlaceArray).
+const noMatchCell = sqlrewrite.NoMatchCell
 
 // matchesNothing reports whether a compared value (text, or a string
 // type's binary, which is the same bytes) cannot equal any value of col.

@@ -39,7 +39,9 @@
 // has mapped before (protect_result.go, described.go); the rows it holds
 // for a proxy-side sort keep their bytes and keys in chunks shared by the
 // result's rows (sort_arena.go) and are compared in place (sort_compare.go;
-// a plaintext key the database sent as its value, sort_native.go).
+// a plaintext key the database sent as its value, sort_native.go); once a
+// sorted result is sent, the session keeps its buffers, cleared and
+// bounded, for the next (sort_spare.go, docs/memory.md).
 //
 // # What it asks of the wire
 //

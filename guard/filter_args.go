@@ -62,8 +62,11 @@ func argParamType(f sqlrewrite.Filter, a sqlrewrite.FilterArg) uint32 {
 }
 
 // constants lists a filter's constants: its Args, then a LIKE's ESCAPE.
+// Its capacity is every constant a filter can have: one allocation for
+// a BETWEEN or an ESCAPE, not two (and none where it is inlined and the
+// list does not escape).
 func constants(f sqlrewrite.Filter) []sqlrewrite.FilterArg {
-	out := []sqlrewrite.FilterArg{f.Args[0]}
+	out := append(make([]sqlrewrite.FilterArg, 0, 3), f.Args[0])
 	if f.Op.Between() {
 		out = append(out, f.Args[1])
 	}
@@ -124,7 +127,7 @@ func (s *Session) parseConstants(info *stmtInfo, msg *pgproto3.Parse) *pgerr.Err
 	// Before planParams declares them text: the client's types are the
 	// plaintext statement's, whose operator the checks look up.
 	sql, pe := s.encryptLiterals([]byte(msg.Query), info.plan, declaredParams(msg.ParameterOIDs))
-	if pe == nil {
+	if pe == nil && string(sql) != msg.Query { // unchanged (nothing sealed): no copy
 		msg.Query = string(sql)
 	}
 	return pe

@@ -52,7 +52,7 @@ func WorstCaseHeap(cfg config.Config, sessions, largest int) int64 {
 	// Statements over gatedStatementBytes are analysed within
 	// parse_inflight_bytes, or alone when larger; smaller ones at once.
 	gated := analysisFactor * max(l.ParseInflightBytes, int64(largest))
-	perSession := int64(sessionBytes + analysisFactor*min(largest, gatedStatementBytes) + messageCopies*largest)
+	perSession := int64(sessionBytes + sortSpareBytes + sortWireBytes + analysisFactor*min(largest, gatedStatementBytes) + messageCopies*largest)
 	audit := int64(cfg.Audit.QueueSize)*int64(auditRecordBytes+auditSubjectBytes*cfg.Audit.MaxSubjectIDs) + auditEncoderBytes
 	subjectKeys := cfg.Keys.Subjects.CacheEntries
 	if subjectKeys == 0 {

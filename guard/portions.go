@@ -136,14 +136,25 @@ func (s *Session) serveRows(head *expectation, rows [][][]byte, subjects []*resu
 		}
 	}
 	_, err = s.cw.Write(buf)
+	s.sortSpare.keepWire(buf) // written: the writer copied it
 	return tag, err
+}
+
+// portionKept: an Execute under head left rows on its portal for a
+// later Execute, which still refer to its result's buffers.
+func (s *Session) portionKept(head *expectation) bool {
+	if head.kind != expExecute {
+		return false
+	}
+	p := s.portals[head.name]
+	return p != nil && p.rest != nil && len(p.rest.rows) > 0
 }
 
 // writeRows sends rows as DataRows, noting their subjects, and returns
 // what it has not written yet.
 func (s *Session) writeRows(head *expectation, rows [][][]byte, subjects []*resultField) ([]byte, error) {
 	max := s.srv.maxSubjects()
-	var buf []byte
+	buf := s.sortSpare.wireBuf() // sort_spare.go
 	for _, values := range rows {
 		for i, v := range values {
 			if i < len(subjects) && subjects[i] != nil && subjects[i].subject != nil && v != nil {

@@ -307,16 +307,18 @@ func (s *Session) protectParse(a *sqlrewrite.Analysis, body []byte, injected boo
 		return nil, pgwire.Violation("malformed Parse message")
 	}
 	s.copyIn = nil
-	again := &reprepared{query: msg.Query, oids: slices.Clone(msg.ParameterOIDs)}
+	// For a re-Parse (reprepared, made if needed); types copied before edits.
+	againQuery, againOIDs := msg.Query, slices.Clone(msg.ParameterOIDs)
 	listed, la, filledFrom := s.fillColumnList(a, []byte(msg.Query))
 	if filledFrom != nil {
 		msg.Query, a = string(listed), la
 	}
-	info := &stmtInfo{analysis: a, plan: &sqlrewrite.Plan{}, pol: s.policy(), sql: msg.Query, sent: msg.Query, filled: filledFrom != nil}
+	info := &stmtInfo{analysis: a, pol: s.policy(), sql: msg.Query, sent: msg.Query, filled: filledFrom != nil}
 	v := s.checkAccess([]byte(msg.Query), a)
 	info.decision, info.rule, info.glass = v.decision, v.rule, v.glass
 	info.decisions = decisionsKey(v.access)
 	if v.refusal != nil {
+		info.plan = &sqlrewrite.Plan{}
 		s.noteParse(msg.Name, info)
 		s.expects.push(&expectation{kind: expParse, name: msg.Name, prep: info, analysis: a, start: time.Now(), injected: injected})
 		return parseMessage([]byte(msg.Name), s.refuseAccess(v, a)), nil
@@ -326,9 +328,7 @@ func (s *Session) protectParse(a *sqlrewrite.Analysis, body []byte, injected boo
 		msg.Query = string(v.sql)
 		info.sent = msg.Query
 	}
-	if v.analysis != nil {
-		info.plan = v.analysis.PlanUnder(s.policy())
-	}
+	info.plan = s.parsePlan(v.analysis)
 	if s.srv.auditor != nil {
 		info.written = writtenColumns(info.plan)
 	}
@@ -341,7 +341,7 @@ func (s *Session) protectParse(a *sqlrewrite.Analysis, body []byte, injected boo
 	s.expects.push(&expectation{kind: expParse, name: msg.Name, prep: info, analysis: a, start: time.Now(), injected: injected})
 	if filledFrom != nil || len(info.plan.Defaults) > 0 || info.plan.Sort != nil && info.plan.Sort.SendsNative(s.nativeColumns()) ||
 		len(s.collationChecks(info.plan)) > 0 { // collation_guard.go
-		info.again = again // its text will hold a guard (reprepare.go; sort_native.go)
+		info.again = &reprepared{query: againQuery, oids: againOIDs} // its text will hold a guard (reprepare.go; sort_native.go)
 	}
 	if pe := variantNameRefusal(msg.Name, s.parseRefusal(a, info, cpe)); pe != nil { // protect_search_variants.go
 		return s.markerParse(msg.Name, pe, a), nil
@@ -379,6 +379,16 @@ func (s *Session) protectParse(a *sqlrewrite.Analysis, body []byte, injected boo
 		return s.markerParse(msg.Name, pe, a), nil
 	}
 	return msg.Encode(nil)
+}
+
+// parsePlan is the plan of an analysed statement under the session's
+// policy, an empty one without analysis (made here, not before the
+// access check, where it was one allocation per Parse thrown away).
+func (s *Session) parsePlan(a *sqlrewrite.Analysis) *sqlrewrite.Plan {
+	if a == nil {
+		return &sqlrewrite.Plan{}
+	}
+	return a.PlanUnder(s.policy())
 }
 
 // lastParseEdits guards a filled column list and rewrites a statement

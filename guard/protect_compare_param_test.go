@@ -2,6 +2,7 @@ package guard
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -62,22 +63,22 @@ func TestCompareParamsRewrite(t *testing.T) {
 		client   int
 	}{
 		{1, "SELECT id FROM p WHERE ssn = $1", 0, "", 0},
-		{2, "SELECT id FROM p WHERE ssn = $1", 0, "SELECT id FROM p WHERE ssn = ANY(ARRAY[$1,$2])", 1},
-		{2, "SELECT id FROM p WHERE ssn = $1", 4, "SELECT id FROM p WHERE ssn = ANY(ARRAY[$1,$5])", 4},
-		{3, "SELECT id FROM p WHERE ssn=$1", 1, "SELECT id FROM p WHERE ssn=ANY(ARRAY[$1,$2,$3])", 1},
-		{2, "SELECT id FROM p WHERE ssn <> $1", 0, "SELECT id FROM p WHERE ssn <> ALL(ARRAY[$1,$2])", 1},
-		{2, "SELECT id FROM p WHERE ssn IN ($2, $1) AND id = $3", 0, "SELECT id FROM p WHERE ssn IN ($2,$4, $1,$5) AND id = $3", 3},
-		{2, "SELECT id FROM p WHERE ssn NOT IN ($1) OR ssn = $1", 0, "SELECT id FROM p WHERE ssn NOT IN ($1,$2) OR ssn = ANY(ARRAY[$1,$2])", 1},
-		{2, "UPDATE p SET ssn = $1 WHERE ssn = $2", 0, "UPDATE p SET ssn = $1 WHERE ssn = ANY(ARRAY[$2,$3])", 2},
+		{2, "SELECT id FROM p WHERE ssn = $1", 0, "SELECT id FROM p WHERE ssn = ANY(ARRAY[$1,$2, G])", 1},
+		{2, "SELECT id FROM p WHERE ssn = $1", 4, "SELECT id FROM p WHERE ssn = ANY(ARRAY[$1,$5, G])", 4},
+		{3, "SELECT id FROM p WHERE ssn=$1", 1, "SELECT id FROM p WHERE ssn=ANY(ARRAY[$1,$2,$3, G])", 1},
+		{2, "SELECT id FROM p WHERE ssn <> $1", 0, "SELECT id FROM p WHERE ssn <> ALL(ARRAY[$1,$2, G])", 1},
+		{2, "SELECT id FROM p WHERE ssn IN ($2, $1) AND id = $3", 0, "SELECT id FROM p WHERE (G AND ssn IN ($2,$4, $1,$5)) AND id = $3", 3},
+		{2, "SELECT id FROM p WHERE ssn NOT IN ($1) OR ssn = $1", 0, "SELECT id FROM p WHERE ssn NOT IN ($1,$2, G) OR ssn = ANY(ARRAY[$1,$2, G])", 1},
+		{2, "UPDATE p SET ssn = $1 WHERE ssn = $2", 0, "UPDATE p SET ssn = $1 WHERE ssn = ANY(ARRAY[$2,$3, G])", 2},
 		// Each target of a multiple-column SET holds the same source in
 		// the parse tree: its $1 is still one edit (was refused, XX000
 		// "overlapping parameters", since compareParams splices).
-		{2, "UPDATE p SET (id, x) = (SELECT 1, 2 FROM p WHERE ssn = $1)", 0, "UPDATE p SET (id, x) = (SELECT 1, 2 FROM p WHERE ssn = ANY(ARRAY[$1,$2]))", 1},
-		{2, "UPDATE p SET (id, x, y) = (1, 2, (SELECT 3 FROM p WHERE ssn <> $1 LIMIT 1))", 0, "UPDATE p SET (id, x, y) = (1, 2, (SELECT 3 FROM p WHERE ssn <> ALL(ARRAY[$1,$2]) LIMIT 1))", 1},
+		{2, "UPDATE p SET (id, x) = (SELECT 1, 2 FROM p WHERE ssn = $1)", 0, "UPDATE p SET (id, x) = (SELECT 1, 2 FROM p WHERE ssn = ANY(ARRAY[$1,$2, G]))", 1},
+		{2, "UPDATE p SET (id, x, y) = (1, 2, (SELECT 3 FROM p WHERE ssn <> $1 LIMIT 1))", 0, "UPDATE p SET (id, x, y) = (1, 2, (SELECT 3 FROM p WHERE ssn <> ALL(ARRAY[$1,$2, G]) LIMIT 1))", 1},
 		// A GROUP BY position or alias makes the planner walk the entry
 		// again: two values at one $1, one edit (was refused alike).
-		{2, "SELECT ssn = $1 FROM p GROUP BY 1", 0, "SELECT ssn = ANY(ARRAY[$1,$2]) FROM p GROUP BY 1", 1},
-		{2, "SELECT ssn = $1 AS m, count(*) FROM p GROUP BY m", 0, "SELECT ssn = ANY(ARRAY[$1,$2]) AS m, count(*) FROM p GROUP BY m", 1},
+		{2, "SELECT ssn = $1 FROM p GROUP BY 1", 0, "SELECT ssn = ANY(ARRAY[$1,$2, G]) FROM p GROUP BY 1", 1},
+		{2, "SELECT ssn = $1 AS m, count(*) FROM p GROUP BY m", 0, "SELECT ssn = ANY(ARRAY[$1,$2, G]) AS m, count(*) FROM p GROUP BY m", 1},
 		{1, "SELECT id FROM p WHERE $1 = ssn", 0, "", 0},
 		{1, "SELECT id FROM p WHERE ssn = ($1)", 0, "", 0},
 		{2, "SELECT id FROM p WHERE $1 = ssn", 0, "refused", 0},
@@ -89,7 +90,12 @@ func TestCompareParamsRewrite(t *testing.T) {
 		if plan.Refusal != nil {
 			t.Fatalf("%s: %v", c.sql, plan.Refusal)
 		}
-		got, hidden, client, pe := s.compareParams([]byte(c.sql), plan, c.declared)
+		// As at Parse: the operators' checks placed first (G below).
+		guarded, gpe := guardOperators([]byte(c.sql), sqlrewrite.LiteralSpans([]byte(c.sql)), plan, nil)
+		if gpe != nil {
+			t.Fatalf("%s: %v", c.sql, gpe.Message)
+		}
+		got, hidden, client, pe := s.compareParams(guarded, plan, c.declared)
 		if c.want == "refused" {
 			// No place for the other versions' cells: one would miss rows.
 			if pe == nil || pe.Code != pgerr.FeatureNotSupported || !strings.Contains(pe.Message, "public.p.ssn") {
@@ -101,18 +107,30 @@ func TestCompareParamsRewrite(t *testing.T) {
 			t.Fatalf("%s: %v", c.sql, pe.Message)
 		}
 		if c.want == "" {
-			if string(got) != c.sql || hidden != nil {
+			if string(got) != string(guarded) || hidden != nil {
 				t.Errorf("%s (%d live): changed to %q, %d hidden", c.sql, c.live, got, len(hidden))
 			}
 			continue
 		}
-		if string(got) != c.want || client != c.client {
-			t.Errorf("%s (%d live):\n got %q, %d client parameters\nwant %q, %d", c.sql, c.live, got, client, c.want, c.client)
+		if gated := gateText(string(got)); gated != c.want || client != c.client {
+			t.Errorf("%s (%d live):\n got %q, %d client parameters\nwant %q, %d", c.sql, c.live, gated, client, c.want, c.client)
 		}
 		if len(hidden) != int(c.live-1)*countDistinctCompared(plan) {
 			t.Errorf("%s: %d hidden parameters", c.sql, len(hidden))
 		}
 	}
+}
+
+// gateItem and gateBeside are the operator check as an item no cell
+// equals and as a condition (sqlrewrite/operator_guard.go).
+var (
+	gateItem   = regexp.MustCompile(`CASE WHEN \(SELECT CASE WHEN COALESCE\(.*?AS pg_catalog\.bool\) END\) THEN '~phg~!' END`)
+	gateBeside = regexp.MustCompile(`CASE WHEN COALESCE\(.*?AS pg_catalog\.bool\) END`)
+)
+
+// gateText is sql with each operator check written G.
+func gateText(sql string) string {
+	return gateBeside.ReplaceAllString(gateItem.ReplaceAllString(sql, "G"), "G")
 }
 
 func countDistinctCompared(plan *sqlrewrite.Plan) int {

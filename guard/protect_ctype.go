@@ -30,7 +30,7 @@ func caseMapsFor(probe []byte) (map[sqlrewrite.Fold]caseMap, bool) {
 		return nil, false
 	}
 	mapWith := func(f func([]byte) ([]byte, error)) caseMap {
-		return func(b []byte) []byte {
+		return func(_ *[]byte, b []byte) []byte {
 			if out, err := f(b); err == nil {
 				return out
 			}

@@ -79,10 +79,11 @@ func (run *sortRun) checkRankedFields(fields []*resultField, visible int) *pgerr
 // the order they arrived: all of them without DISTINCT, else the first of
 // each group of equal rows.
 func (run *sortRun) distinctRows() ([]int32, *pgerr.Error) {
-	order := make([]int32, len(run.rows))
+	order := slices.Grow(run.order[:0], len(run.rows))[:len(run.rows)]
 	for i := range order {
 		order[i] = int32(i)
 	}
+	run.order = order
 	if len(run.plan.Distinct) == 0 || len(order) < 2 {
 		return order, nil
 	}

@@ -150,8 +150,8 @@ func (run *sortRun) filterPasses(i int, x sortValue) (bool, *pgerr.Error) {
 
 // filterTruth is filter i's three-valued truth on one opened value.
 func (run *sortRun) filterTruth(i int, x sortValue) (tri, *pgerr.Error) {
-	f, fa := run.plan.Filters[i], run.filterArgs[i]
-	x, err := fa.foldValue(x)
+	f, fa := run.plan.Filters[i], &run.filterArgs[i] // not a copy per row
+	x, err := fa.foldValue(x, &run.folded)
 	if err != nil {
 		return triNull, pgerr.Newf(pgerr.InternalError, "phiguard could not map the case of %s", f.Column.QualifiedName())
 	}

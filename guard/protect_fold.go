@@ -22,18 +22,22 @@ import (
 // statement when the first row brings the probes (0A000), as the sort
 // refuses a collation.
 
-// caseMap is lower() or upper() under one LC_CTYPE; it returns a new
-// slice or its argument unchanged, never writing into it.
-type caseMap func([]byte) []byte
+// caseMap is lower() or upper() under one LC_CTYPE; it returns its
+// argument unchanged, or its mapping in a new slice or in *buf's array
+// (grown into *buf), never writing into the argument. A row's value is
+// mapped into the run's buffer (foldValue): the mapping had cost an
+// allocation per row of an ILIKE (bench/search's first query: 111).
+type caseMap func(buf *[]byte, b []byte) []byte
 
 // asciiMap maps the bytes from..from+25 to to..to+25, copying b the
 // first time it changes a byte.
-func asciiMap(b []byte, from, to byte) []byte {
+func asciiMap(buf *[]byte, b []byte, from, to byte) []byte {
 	out, copied := b, false
 	for i, c := range b {
 		if c >= from && c <= from+25 {
 			if !copied {
-				out, copied = append([]byte(nil), b...), true
+				*buf = append((*buf)[:0], b...)
+				out, copied = *buf, true
 			}
 			out[i] = c - from + to
 		}
@@ -41,8 +45,8 @@ func asciiMap(b []byte, from, to byte) []byte {
 	return out
 }
 
-func asciiLower(b []byte) []byte { return asciiMap(b, 'A', 'a') }
-func asciiUpper(b []byte) []byte { return asciiMap(b, 'a', 'A') }
+func asciiLower(buf *[]byte, b []byte) []byte { return asciiMap(buf, b, 'A', 'a') }
+func asciiUpper(buf *[]byte, b []byte) []byte { return asciiMap(buf, b, 'a', 'A') }
 
 // cCaseMaps are lower() and upper() under LC_CTYPE C or POSIX.
 var cCaseMaps = map[sqlrewrite.Fold]caseMap{sqlrewrite.FoldLower: asciiLower, sqlrewrite.FoldUpper: asciiUpper}
@@ -105,7 +109,7 @@ func (run *sortRun) prepareFolds(i int, hidden [][]byte) *pgerr.Error {
 			continue
 		}
 		if fold := maps[1][f.Args[j].Fold]; fold != nil {
-			k, err := pgorder.Parse(textLogical, fold(a.key.Text()))
+			k, err := pgorder.Parse(textLogical, fold(new([]byte), a.key.Text())) // kept: a slice of its own
 			if err != nil {
 				return pgerr.Newf(pgerr.InternalError, "phiguard could not read the value compared with %s as text", f.Column.QualifiedName())
 			}
@@ -121,7 +125,7 @@ func (run *sortRun) prepareFolds(i int, hidden [][]byte) *pgerr.Error {
 func (fa *filterArgs) foldPattern(f sqlrewrite.Filter, fold caseMap) *pgerr.Error {
 	p := fa.args[0].pattern
 	if fold != nil {
-		p = fold(p)
+		p = fold(new([]byte), p)
 	}
 	if fa.escapeLater {
 		var pe *pgerr.Error
@@ -131,24 +135,26 @@ func (fa *filterArgs) foldPattern(f sqlrewrite.Filter, fold caseMap) *pgerr.Erro
 		fa.escapeLater = false
 	}
 	if fa.ilike != nil {
-		p = fa.ilike(p)
+		p = fa.ilike(new([]byte), p)
 	}
 	fa.args[0].pattern = p
 	return nil
 }
 
 // foldValue maps a row's value of the column as the filter does, before
-// it is compared (fa.colFold) or matched (then fa.ilike).
-func (fa *filterArgs) foldValue(x sortValue) (sortValue, error) {
+// it is compared (fa.colFold) or matched (then fa.ilike), into bufs (two,
+// so that the second map never reads what it writes); the value returned
+// may share them, and is dropped before the next row's.
+func (fa *filterArgs) foldValue(x sortValue, bufs *[2][]byte) (sortValue, error) {
 	if x.null || fa.colFold == nil && fa.ilike == nil {
 		return x, nil
 	}
 	b := x.key.Text()
 	if fa.colFold != nil {
-		b = fa.colFold(b)
+		b = fa.colFold(&bufs[0], b)
 	}
 	if fa.ilike != nil {
-		b = fa.ilike(b)
+		b = fa.ilike(&bufs[1], b)
 	}
 	k, err := pgorder.Parse(textLogical, b)
 	x.key = k

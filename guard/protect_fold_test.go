@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgorder"
+	"github.com/phiguard/phiguard/internal/race"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
@@ -70,7 +71,7 @@ func phiguardMatch(fc foldCase, text, pattern, escape string) (bool, *pgerr.Erro
 		return false, pe
 	}
 	k, _ := pgorder.Parse(textLogical, []byte(text))
-	x, err := args[0].foldValue(sortValue{key: k})
+	x, err := args[0].foldValue(sortValue{key: k}, &run.folded)
 	if err != nil {
 		return false, pgerr.New(pgerr.InternalError, err.Error())
 	}
@@ -150,14 +151,14 @@ func TestCaseMapsAgainstPostgres(t *testing.T) {
 		if res.Err != nil {
 			t.Fatal(res.Err)
 		}
-		if got := asciiLower([]byte(s)); string(got) != string(res.Rows[0][0]) {
+		if got := asciiLower(new([]byte), []byte(s)); string(got) != string(res.Rows[0][0]) {
 			t.Errorf("lower()%s differs from asciiLower", collate)
 		}
-		if got := asciiUpper([]byte(s)); string(got) != string(res.Rows[0][1]) {
+		if got := asciiUpper(new([]byte), []byte(s)); string(got) != string(res.Rows[0][1]) {
 			t.Errorf("upper()%s differs from asciiUpper", collate)
 		}
 	}
-	if in := []byte("aBc"); string(asciiUpper(in)) != "ABC" || string(in) != "aBc" {
+	if in := []byte("aBc"); string(asciiUpper(new([]byte), in)) != "ABC" || string(in) != "aBc" {
 		t.Fatal("asciiUpper wrote into its argument or did not map")
 	}
 }
@@ -175,10 +176,42 @@ func TestCaseMapsFor(t *testing.T) {
 		}
 	}
 	maps, _ := caseMapsFor([]byte("c::C.utf8"))
-	if got := maps[sqlrewrite.FoldLower]([]byte("ÖLZ İ ǅ")); string(got) != "ölz i̇ ǆ" && string(got) != "ölz i ǆ" {
+	if got := maps[sqlrewrite.FoldLower](new([]byte), []byte("ÖLZ İ ǅ")); string(got) != "ölz i̇ ǆ" && string(got) != "ölz i ǆ" {
 		t.Errorf("lower under C.utf8: %q", got)
 	}
-	if got := maps[sqlrewrite.FoldLower]([]byte("a\xffB")); string(got) != "a\xffB" {
+	if got := maps[sqlrewrite.FoldLower](new([]byte), []byte("a\xffB")); string(got) != "a\xffB" {
 		t.Errorf("lower of invalid UTF-8: %q, want it unchanged", got)
+	}
+}
+
+// TestFoldValueReusesBuffers: a row's value is folded into the run's
+// buffers, never into the value itself, and a fold of each row's value
+// allocates nothing once the buffers have grown; an unchanged value is
+// the value itself.
+func TestFoldValueReusesBuffers(t *testing.T) {
+	fa := &filterArgs{colFold: asciiUpper, ilike: asciiLower}
+	var bufs [2][]byte
+	for _, c := range []struct{ in, want string }{{"Gleason0", "gleason0"}, {"ABC", "abc"}, {"müller", "müller"}, {"", ""}} {
+		in := []byte(c.in)
+		k, _ := pgorder.Parse(textLogical, in)
+		x, err := fa.foldValue(sortValue{key: k}, &bufs)
+		if err != nil || string(x.key.Text()) != c.want || string(in) != c.in {
+			t.Fatalf("%q folded to %q (%v), value now %q", c.in, x.key.Text(), err, in)
+		}
+	}
+	k, _ := pgorder.Parse(textLogical, []byte("Gleason0"))
+	n := testing.AllocsPerRun(10, func() {
+		if x, _ := fa.foldValue(sortValue{key: k}, &bufs); string(x.key.Text()) != "gleason0" {
+			t.Fatal("a fold went wrong")
+		}
+	})
+	if n != 0 && !race.Enabled {
+		t.Fatalf("%v allocations to fold a value, want 0", n)
+	}
+	only := &filterArgs{ilike: asciiLower}
+	in := []byte("lower")
+	k, _ = pgorder.Parse(textLogical, in)
+	if x, _ := only.foldValue(sortValue{key: k}, &bufs); &x.key.Text()[0] != &in[0] {
+		t.Fatal("a value no map changes was copied")
 	}
 }

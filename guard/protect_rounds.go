@@ -158,20 +158,16 @@ func (s *Session) attachQueryRounds(x *expectation) {
 // ParameterDescription and filled at each Bind as they are).
 func (s *Session) parseSortedText(info *stmtInfo, msg *pgproto3.Parse) ([]byte, *pgerr.Error) {
 	sp := info.plan.Sort
-	terms := s.parseTerms(info, msg) // protect_search.go
+	counted := info.hidden == nil && hasTermFilters(sp) // parseTerms counts the client's parameters then
+	terms := s.parseTerms(info, msg)                    // protect_search.go
 	if sp.Rounds == nil {
 		return sortedText([]byte(msg.Query), sp, terms, s.nativeColumns())
 	}
 	if pe := s.staleRounds(sp); pe != nil {
 		return nil, pe
 	}
-	if info.hidden == nil && info.termParams == nil {
-		info.clientParams = len(msg.ParameterOIDs)
-		for _, span := range sqlrewrite.ParamSpans([]byte(msg.Query)) {
-			if n, err := strconv.Atoi(msg.Query[span[0]+1 : span[1]]); err == nil {
-				info.clientParams = max(info.clientParams, n)
-			}
-		}
+	if info.hidden == nil && info.termParams == nil && !counted { // protect_search.go
+		info.clientParams = clientParamCount(msg)
 	}
 	base := info.clientParams + len(info.hidden) + len(info.termParams)
 	for len(msg.ParameterOIDs) < base {

@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"encoding/binary"
 	"slices"
 	"strconv"
 
@@ -140,12 +141,7 @@ func (s *Session) parseTerms(info *stmtInfo, msg *pgproto3.Parse) [][]sqlrewrite
 		return nil
 	}
 	if info.hidden == nil {
-		info.clientParams = len(msg.ParameterOIDs)
-		for _, span := range sqlrewrite.ParamSpans([]byte(msg.Query)) {
-			if n, err := strconv.Atoi(msg.Query[span[0]+1 : span[1]]); err == nil {
-				info.clientParams = max(info.clientParams, n)
-			}
-		}
+		info.clientParams = clientParamCount(msg)
 	}
 	base := info.clientParams + len(info.hidden)
 	types := info.filterParams
@@ -169,6 +165,19 @@ func (s *Session) parseTerms(info *stmtInfo, msg *pgproto3.Parse) [][]sqlrewrite
 	return terms
 }
 
+// clientParamCount is the client's parameters of a Parse none of whose
+// parameters phiguard has added yet: those it declares, or more when its
+// text names a higher $n.
+func clientParamCount(msg *pgproto3.Parse) int {
+	n := len(msg.ParameterOIDs)
+	for _, span := range sqlrewrite.ParamSpans([]byte(msg.Query)) {
+		if k, err := strconv.Atoi(msg.Query[span[0]+1 : span[1]]); err == nil {
+			n = max(n, k)
+		}
+	}
+	return n
+}
+
 // appendAdded appends the parameters phiguard adds to a Bind: the hidden
 // ones (extra, the cells of protect_compare_param.go, text), then the
 // term parameters, binary bytea: the terms of the constants bindFilters
@@ -180,12 +189,13 @@ func (s *Session) appendAdded(info *stmtInfo, portal string, msg *bindParts, ext
 	if info.termParams == nil {
 		return nil
 	}
-	terms, pe := s.bindTerms(info, s.portalFilters[portal])
-	if pe != nil {
+	n := len(msg.params)
+	msg.params = append(msg.params, make([][]byte, len(info.termParams))...) // no allocation of its own
+	if pe := s.bindTerms(info, s.portalFilters[portal], msg.params[n:]); pe != nil {
 		return pe
 	}
-	for _, v := range terms {
-		msg.params, msg.formats = append(msg.params, v), append(msg.formats, 1)
+	for range info.termParams {
+		msg.formats = append(msg.formats, 1)
 	}
 	if name := info.like.boundName(); name != "" {
 		msg.names = append(append(append([]byte(portal), 0), name...), 0) // the variant's statement
@@ -193,14 +203,17 @@ func (s *Session) appendAdded(info *stmtInfo, portal string, msg *bindParts, ext
 	return nil
 }
 
-// bindTerms is the values of a Bind's added term parameters, from the
-// filters' constants bindFilters read (args).
-func (s *Session) bindTerms(info *stmtInfo, args []filterArgs) ([][]byte, *pgerr.Error) {
-	out := make([][]byte, len(info.termParams))
+// bindTerms writes into out the values of a Bind's added term
+// parameters, from the filters' constants bindFilters read (args). The
+// round multiplier is written in the scratch (valid until appendBind has
+// copied it, in the same Bind).
+func (s *Session) bindTerms(info *stmtInfo, args []filterArgs, out [][]byte) *pgerr.Error {
 	sp := info.plan.Sort
 	for k, tp := range info.termParams {
 		if tp.filter < 0 { // the round multiplier (protect_rounds.go): the first round's
-			out[k] = multParam(s.firstRoundMult(sp)) // rounds_shredded.go
+			m := &s.bindScratch.mult
+			binary.BigEndian.PutUint64(m[:], uint64(s.firstRoundMult(sp))) // rounds_shredded.go; multParam's bytes
+			out[k] = m[:]
 			continue
 		}
 		f := sp.Filters[tp.filter]
@@ -209,22 +222,22 @@ func (s *Session) bindTerms(info *stmtInfo, args []filterArgs) ([][]byte, *pgerr
 			continue
 		}
 		if tp.filter >= len(args) {
-			return nil, internalRefusal(f.Column, "the WHERE's constants disagree with its plan")
+			return internalRefusal(f.Column, "the WHERE's constants disagree with its plan")
 		}
 		a := args[tp.filter].args[tp.arg]
 		switch {
 		case a.null:
 		case a.canon == nil || args[tp.filter].numeric:
-			return nil, internalRefusal(f.Column, "a search term's constant was not read in the column's type")
+			return internalRefusal(f.Column, "a search term's constant was not read in the column's type")
 		default:
 			v, pe := s.boundTerm(f, a.canon)
 			if pe != nil {
-				return nil, pe
+				return pe
 			}
 			out[k] = v
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // queryTerms computes a simple Query's term constants from its text,

@@ -46,28 +46,31 @@ func (s *Session) likeTermArgs(f sqlrewrite.Filter, fa *filterArgs) []sqlrewrite
 	// One pair per term version: search_key_version's, and while the
 	// column is rekeying every loaded version's (the conjunct is their
 	// OR, sqlrewrite's matchConjunct).
-	versions, err := cellcipher.TermVersions(s.srv.protect.cipher().Keyring, f.Column)
-	if err != nil {
-		return nil
+	versions := []uint32{f.Column.SearchKeyVersion} // TermVersions' answer but while rekeying, without its allocation
+	if f.Column.SearchState == policy.SearchRekeying {
+		var err error
+		if versions, err = cellcipher.TermVersions(s.srv.protect.cipher().Keyring, f.Column); err != nil {
+			return nil
+		}
 	}
 	loc, pe := s.termLocale(f.Column)
 	if pe != nil {
 		return nil
 	}
-	var args []sqlrewrite.TermArg
+	args := make([]sqlrewrite.TermArg, 0, 2*len(versions))
 	for _, v := range versions {
 		pt, ok := s.patternTerms(f.Column, loc, pattern, v)
 		if !ok || pt.Empty() {
 			return nil
 		}
-		pair := make([]sqlrewrite.TermArg, 2)
+		var pair [2]sqlrewrite.TermArg
 		if pt.Prefix != "" {
 			pair[0].Value = []byte(pt.Prefix)
 		}
 		if len(pt.Tokens) > 0 {
 			pair[1].Tokens = pt.Tokens
 		}
-		args = append(args, pair...)
+		args = append(args, pair[:]...)
 	}
 	return args
 }

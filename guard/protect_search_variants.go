@@ -145,19 +145,21 @@ type likeVariants struct {
 // records what its Binds need; params are the term parameters so far.
 func planLikeVariants(info *stmtInfo, src string, terms [][]sqlrewrite.TermArg, params []termParam) []termParam {
 	sp := info.plan.Sort
-	lv := &likeVariants{src: src, terms: terms}
+	var filters []int
+	var added [][2]int
 	for i, f := range sp.Filters {
 		if f.Term != sqlrewrite.TermMatch || f.Args[0].Param == 0 && !(f.HasEscape && f.Escape.Param > 0) ||
-			len(lv.filters) == maxLikeVariantFilters {
+			len(filters) == maxLikeVariantFilters {
 			continue
 		}
-		lv.filters = append(lv.filters, i)
-		lv.params = append(lv.params, [2]int{len(params), len(params) + 1})
+		filters = append(filters, i)
+		added = append(added, [2]int{len(params), len(params) + 1})
 		params = append(params, termParam{filter: i, match: matchPrefix}, termParam{filter: i, match: matchTokens})
 	}
-	if lv.filters == nil {
-		return params
+	if filters == nil {
+		return params // no variants: nothing recorded (nor allocated, at each Parse of a literal pattern)
 	}
+	lv := &likeVariants{src: src, terms: terms, filters: filters, params: added}
 	if lv.terms == nil {
 		lv.terms = make([][]sqlrewrite.TermArg, len(sp.Filters))
 	}

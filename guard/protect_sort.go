@@ -44,12 +44,19 @@ type sortRun struct {
 	// they hold (count(DISTINCT)'s) (protect_aggregate.go).
 	aggs []aggState
 	held int
+	// folded are the buffers a row's value is mapped into for a WHERE's
+	// lower(), upper() or ILIKE (foldValue), reused row after row.
+	folded [2][]byte
 	// scratch, shown and encoded are reused for every row the backend
 	// sends (holdSortedRow): a row kept owns one copy of its bytes, in
 	// arena (sort_arena.go) with its values' slice and its keys.
 	scratch, shown [][]byte
 	encoded        []byte
 	arena          sortArena
+	// order and sent are flushSorted's: the rows' order, and the values
+	// of those sent. Like the above, lent by the session (sort_spare.go).
+	order []int32
+	sent  [][][]byte
 	// otherRows and otherBytes are what the session's portals hold for
 	// their next Executes (portions.go), read once, at the first row.
 	otherRows  int
@@ -70,10 +77,13 @@ type sortedRow struct {
 	having [][]byte    // a HAVING's hidden columns (protect_having.go)
 }
 
+// sortValue is one key of a held row: 64 bytes (the key first, the two
+// flags together after the rank), which a sort holds per key per row and
+// reads in place (compareRows).
 type sortValue struct {
-	null bool
-	rank int64 // a plaintext run's rank
 	key  pgorder.Key
+	rank int64 // a plaintext run's rank
+	null bool
 	// keyed: a plaintext key sent as its value that key holds (a uuid,
 	// sort_native.go), not a rank.
 	keyed bool
@@ -83,7 +93,11 @@ func newSortRun(sp *sqlrewrite.SortPlan) *sortRun {
 	if sp == nil {
 		return nil
 	}
-	run := &sortRun{plan: sp, limit: -1, offset: -1, orders: make([]keyOrder, len(sp.Keys)), filterOrders: make([]keyOrder, len(sp.Filters))}
+	// One array for both (each capped, so neither grows into the other):
+	// one allocation fewer per execution.
+	k := len(sp.Keys)
+	orders := make([]keyOrder, k+len(sp.Filters))
+	run := &sortRun{plan: sp, limit: -1, offset: -1, orders: orders[:k:k], filterOrders: orders[k:]}
 	if len(sp.Aggregates) > 0 {
 		run.aggs = make([]aggState, len(sp.Aggregates)) // before the first row's checkAggregateCollations
 	}
@@ -174,6 +188,7 @@ func (s *Session) holdSortedRow(head *expectation, body []byte, fields []*result
 	hidden := cells[visible:]
 	if !run.started {
 		run.started, run.fields = true, fields
+		s.sortSpare.lend(run) // sort_spare.go
 		if pe := run.readBounds(hidden); pe != nil {
 			return s.failSort(head, pe)
 		}
@@ -462,11 +477,16 @@ func (s *Session) flushSorted(head *expectation) ([]byte, error) {
 		return nil, s.failSort(head, pe)
 	}
 	order = cut(order, run.offset, run.limit)
-	rows := make([][][]byte, len(order))
-	for i, at := range order {
-		rows[i] = run.rows[at].values
+	rows := slices.Grow(run.sent[:0], len(order))
+	for _, at := range order {
+		rows = append(rows, run.rows[at].values)
 	}
-	return s.serveRows(head, rows, run.fields) // portions.go
+	run.sent = rows
+	tag, err := s.serveRows(head, rows, run.fields) // portions.go
+	if err == nil && !s.portionKept(head) {
+		s.sortSpare.takeBack(run) // sort_spare.go: nothing refers to the rows now
+	}
+	return tag, err
 }
 
 // cut applies OFFSET and LIMIT (-1: none).

@@ -145,13 +145,17 @@ func (s *Session) openCellScratch(col *policy.ProtectedColumn, v []byte) ([]byte
 	if plain, ok := r.opened.recall(col, v); ok {
 		return plain, cellcipher.Opened, nil
 	}
-	if keys.IsSubjectCell(v) {
-		return s.openCell(col, v)
-	}
-	plain, state, err := s.srv.protect.cipher().OpenInto(context.Background(), &r.keys, r.plain, col, v)
+	// Under the column key first: only a value that does not open so
+	// can be a subject cell (OpenColumnKeyInto), which then goes its own
+	// way, as the check before each cell had sent it.
+	plain, state, err := s.srv.protect.cipher().OpenColumnKeyInto(&r.keys, r.plain, col, v)
 	if err == nil && state == cellcipher.Opened {
 		r.plain = plain[:0] // the array, grown to the largest value yet
 		r.opened.note(col, v, plain)
+		return plain, state, nil
+	}
+	if keys.IsSubjectCell(v) {
+		return s.openCell(col, v)
 	}
 	return s.openedCell(col, v, plain, state, err)
 }

@@ -92,10 +92,10 @@ func (s *Session) termLocale(col *policy.ProtectedColumn) (*pgcollate.Locale, *p
 // termLocaleOf reads one probe answer (LC_COLLATE for the order term,
 // LC_CTYPE for lower() of the match term) as the locale to compute under.
 func termLocaleOf(col *policy.ProtectedColumn, probe []byte, kind string) (*pgcollate.Locale, *pgerr.Error) {
-	p, ok := readProbe(probe)
-	if ok && p.bytewise() {
+	if probeBytewise(probe) { // collation.go: without readProbe's allocation, at each Parse
 		return nil, nil
 	}
+	p, ok := readProbe(probe)
 	why := "phiguard could not read the column's collation"
 	if ok {
 		var locale *pgcollate.Locale

@@ -123,6 +123,7 @@ type backendOwned struct {
 	abortOwed   bool                   // phiguard failed a result and the transaction is not yet aborted (txabort.go)
 	heldStatus  byte                   // the status of a ReadyForQuery held for the abort's; 0 when none
 	rowScratch  rowScratch             // reused by decryptDataRow
+	sortSpare   sortSpare              // a finished proxy-side sort's buffers, for the next (sort_spare.go)
 	described   describedMemo          // describeFields' recent answers (described.go)
 	catalogInTx bool                   // the catalog was read inside a transaction, which may yet roll its DDL back (catalog_fresh.go)
 	statements  int64                  // statements recorded, for the session's closing record

@@ -6,18 +6,18 @@ package guard
 // of one result. Holding a row had cost a dozen allocations (bench/search's
 // care-team list, 2,000 rows of two encrypted keys: 14 a row, where the
 // decryption itself needs none); from chunks it costs a few per chunk.
-// A chunk is never reused: it lives as long as a row refers to it, so
-// nothing handed out is ever overwritten. Chunks start small (a one-row
-// result pays for little) and double up to a cap.
+// Within a result a chunk is never reused: it lives as long as a row
+// refers to it, so nothing handed out is overwritten. Chunks start small
+// (a one-row result pays for little) and double up to a cap. Once the
+// result is sent and nothing refers to it, reset readies the arena's last
+// chunks for the session's next result (sort_spare.go).
 type sortArena struct {
-	bytes  []byte
-	values [][]byte
-	keys   []sortValue
+	bytes  arenaKind[byte]
+	values arenaKind[[]byte]
+	keys   arenaKind[sortValue]
 	// fields is scratch for the fields of one row's values left for
 	// decryptDataRow (readKeys): reused row after row, never kept.
 	fields []*resultField
-	// nBytes, nValues and nKeys are the sizes of the next chunks.
-	nBytes, nValues, nKeys int
 }
 
 const (
@@ -25,6 +25,52 @@ const (
 	arenaMinValues, arenaMaxValues = 16, 2048
 	arenaMinKeys, arenaMaxKeys     = 8, 512
 )
+
+// arenaKind is one kind of an arena's chunks: the current chunk whole
+// (base) and what is left of it (free), the size of the next, and how
+// much the result took from all its chunks.
+type arenaKind[T any] struct {
+	base, free []T
+	next, took int
+}
+
+// take hands out n elements of the current chunk, after a new one when
+// it has too few left; lo and hi bound the sizes of new chunks.
+func (k *arenaKind[T]) take(n, lo, hi int) []T {
+	if n > len(k.free) {
+		var size int
+		size, k.next = nextChunk(k.next, n, lo, hi)
+		k.base = make([]T, size)
+		k.free = k.base
+	}
+	out := k.free[:n:n]
+	k.free = k.free[n:]
+	k.took += n
+	return out
+}
+
+// reset hands the current chunk out again from its start, cleared (a
+// key must come zeroed, and a value's plaintext should not outlive its
+// result), when the result took no more than it holds; otherwise it
+// drops it, and the next result's first chunk is as large as this one
+// took (up to hi), to be kept in turn.
+func (k *arenaKind[T]) reset(hi int) {
+	if k.took <= len(k.base) {
+		clear(k.base[:len(k.base)-len(k.free)])
+		k.free = k.base
+	} else {
+		k.base, k.free, k.next = nil, nil, min(k.took, hi)
+	}
+	k.took = 0
+}
+
+// reset readies the arena for another result (sort_spare.go).
+func (a *sortArena) reset() {
+	a.bytes.reset(arenaMaxBytes)
+	a.values.reset(arenaMaxValues)
+	a.keys.reset(arenaMaxKeys)
+	clear(a.fields)
+}
 
 // nextChunk is the size of the next chunk of a kind, and the one after.
 func nextChunk(n, least, lo, hi int) (size, next int) {
@@ -42,33 +88,20 @@ func (a *sortArena) copyBytes(b []byte) []byte {
 	if len(b) == 0 {
 		return []byte{}
 	}
-	if len(b) > len(a.bytes) {
-		if len(b) > arenaMaxBytes/4 {
-			out := make([]byte, len(b))
-			copy(out, b)
-			return out
-		}
-		var size int
-		size, a.nBytes = nextChunk(a.nBytes, len(b), arenaMinBytes, arenaMaxBytes)
-		a.bytes = make([]byte, size)
+	if len(b) > len(a.bytes.free) && len(b) > arenaMaxBytes/4 {
+		out := make([]byte, len(b))
+		copy(out, b)
+		return out
 	}
-	out := a.bytes[:len(b):len(b)]
+	out := a.bytes.take(len(b), arenaMinBytes, arenaMaxBytes)
 	copy(out, b)
-	a.bytes = a.bytes[len(b):]
 	return out
 }
 
 // valueSlice returns an empty slice with room for n values, appended to
 // without reaching the next row's.
 func (a *sortArena) valueSlice(n int) [][]byte {
-	if n > len(a.values) {
-		var size int
-		size, a.nValues = nextChunk(a.nValues, n, arenaMinValues, arenaMaxValues)
-		a.values = make([][]byte, size)
-	}
-	out := a.values[:0:n]
-	a.values = a.values[n:]
-	return out
+	return a.values.take(n, arenaMinValues, arenaMaxValues)[:0]
 }
 
 // keySlice returns n zero keys.
@@ -76,12 +109,5 @@ func (a *sortArena) keySlice(n int) []sortValue {
 	if n == 0 {
 		return nil
 	}
-	if n > len(a.keys) {
-		var size int
-		size, a.nKeys = nextChunk(a.nKeys, n, arenaMinKeys, arenaMaxKeys)
-		a.keys = make([]sortValue, size)
-	}
-	out := a.keys[:n:n]
-	a.keys = a.keys[n:]
-	return out
+	return a.keys.take(n, arenaMinKeys, arenaMaxKeys)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 
 	"github.com/phiguard/phiguard/internal/pgorder"
 	"github.com/phiguard/phiguard/internal/race"
@@ -113,5 +114,17 @@ func BenchmarkSortedOrder(b *testing.B) {
 			order[i] = int32(len(order) - 1 - i)
 		}
 		run.sortedOrder(order)
+	}
+}
+
+// TestSortValueSize: a held row's key stays 64 bytes on 64-bit platforms
+// (pgorder.Key 48, the rank, two flags), the size the arena's key chunks
+// and the sort's in-place comparisons were measured with.
+func TestSortValueSize(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("sizes measured on 64-bit platforms")
+	}
+	if n := unsafe.Sizeof(sortValue{}); n != 64 {
+		t.Fatalf("sortValue is %d bytes, want 64", n)
 	}
 }

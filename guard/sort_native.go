@@ -22,8 +22,11 @@ import (
 // catalog is read.
 func (s *Session) nativeColumns() sqlrewrite.NativeColumn {
 	cat := s.catalog.Load()
-	if cat == nil {
+	switch {
+	case cat == nil:
 		return nil
+	case cat.native != nil:
+		return cat.native // one func value per catalog, not one allocation per call
 	}
 	return cat.nativeType
 }

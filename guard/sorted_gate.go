@@ -53,7 +53,8 @@ func widenedGate(sql []byte, sp *sqlrewrite.SortPlan, declared func(int) uint32)
 // filterParamTypes gives the type of each parameter of a statement's
 // proxy-side WHERE: the one its Parse declared, or for one it left
 // unspecified the type PostgreSQL infers from the column
-// (declareFilterParams), which the gate's exact lookups assume.
+// (declareFilterParams, which records every one); 0 for a parameter it
+// did not record, which the gate does not assume anything of.
 func filterParamTypes(info *stmtInfo) func(int) uint32 {
 	return func(n int) uint32 { return info.filterParams[n] }
 }

@@ -26,23 +26,24 @@ tables:
 `
 
 // TestRedTeam29ShadowedEqualityUnderOr: a comparison on cells under OR
-// is sent as (check AND born = '<cell>') OR id = -1, the check run "with
-// the comparison, before it". PostgreSQL does not keep that order: with
-// an index on the cells and one on id it plans a BitmapOr of the two
-// index conditions and rechecks the OR on the rows they return only.
-// When no cell equals the constant's, no row comes back, the check never
-// runs, and phiguard answers 0 rows where the plaintext statement, under
-// an = (date, date) listed before pg_catalog (here: the same year),
-// finds every row born that year; an UPDATE alike changes nothing where
-// the plaintext one changes them. And born = NULL: the cells' strict =
-// folds to NULL at planning, and the WHERE with it, check and all, where
-// the shadowing = (not strict here) answers every row. Both protocols.
+// was sent as (check AND born = '<cell>') OR id = -1, the check run
+// "with the comparison, before it". PostgreSQL does not keep that order:
+// with an index on the cells and one on id it plans a BitmapOr of the
+// two index conditions and rechecks the OR on the rows they return
+// only. When no cell equals the constant's, no row came back, the check
+// never ran, and phiguard answered 0 rows where the plaintext statement,
+// under an = (date, date) listed before pg_catalog (here: the same
+// year), finds every row born that year; an UPDATE alike changed
+// nothing where the plaintext one changes them. An outer join's ON and
+// a NOT EXISTS alike (the check a join filter on the rows a hash of the
+// cells matched). And born = NULL (or $1 bound to NULL, in a custom
+// plan; or IN (NULL)): the cells' strict = folds to NULL at planning,
+// and the WHERE with it, check and all, where the shadowing = (not
+// strict here) answers every row. The check now stands in the value
+// operand there (sqlrewrite.PlaceOperand): refused, both protocols.
 // Without the schema both answers agree (no false refusal).
 func TestRedTeam29ShadowedEqualityUnderOr(t *testing.T) {
 	t.Parallel()
-	if os.Getenv("PHIGUARD_HOLES") == "" {
-		t.Skip("HOLE: a comparison on cells under OR served by a BitmapOr of indexes skips its operator check when no cell matches, and born = NULL is folded before it runs (docs/search.md, Shadowed operators); PHIGUARD_HOLES=1 runs it")
-	}
 	f := newSortFixtureWith(t, 1500, nil, rt29Policy)
 	ctx := testContext(t)
 	su := superuser(t)
@@ -61,6 +62,16 @@ func TestRedTeam29ShadowedEqualityUnderOr(t *testing.T) {
 		// to NULL and the WHERE to false before the check could run; the
 		// shadowing = here is not strict (NULL is "any year").
 		{sql: `SELECT count(*) FROM %[1]s WHERE born = NULL`},
+		// A custom plan folds born = $1 bound to NULL alike; a list of
+		// one is a comparison with its item.
+		{sql: `SELECT count(*) FROM %[1]s WHERE born = $1`, args: []any{nil}},
+		{sql: `SELECT count(*) FROM %[1]s WHERE born IN (NULL)`},
+		// An outer join's ON and a NOT EXISTS: the check beside the
+		// comparison was a join filter, run on matched rows only.
+		{sql: `SELECT count(b.id) FROM %[1]s a LEFT JOIN %[1]s b ON b.born = '1950-06-30' AND b.id = a.id`},
+		{sql: `SELECT count(*) FROM %[1]s a WHERE NOT EXISTS (SELECT 1 FROM %[1]s b WHERE b.born = '1950-06-30' AND b.id = a.id)`},
+		{sql: `SELECT count(*) FROM %[1]s a LEFT JOIN %[1]s b ON a.born = b.born WHERE a.id <= 30`},
+		{sql: `SELECT count(*) FROM %[1]s a JOIN %[1]s b ON a.born = b.born OR a.id = b.id WHERE a.id <= 40 AND b.id <= 40`},
 	}
 	write := `UPDATE %[1]s SET grp = grp + 100 WHERE born = '1950-06-30' OR id = -1`
 	for _, c := range reads {
@@ -94,6 +105,47 @@ CREATE OPERATOR %[1]s.= (LEFTARG = date, RIGHTARG = date, FUNCTION = %[1]s.rt29_
 	after, err := rowsRaw(t, f.via, f.sql(`SELECT id, grp FROM %[1]s ORDER BY id`, 1), pgx.QueryExecModeSimpleProtocol, 0)
 	if err != nil || after != before {
 		t.Errorf("the refused write changed the table (%v)", err)
+	}
+}
+
+// TestRedTeam29SortedReadNullComparison: a read phiguard sorts itself
+// (ORDER BY a randomized column) is sent as RewriteSort writes it, with
+// one check of its comparisons on cells first in the WHERE (GateWhere).
+// born = NULL, or born = $1 bound to NULL in a custom plan, is folded to
+// NULL at planning, the WHERE to false with the check in it, and
+// phiguard answers no row where the plaintext under a shadowing = that
+// is not strict answers rows. HOLE: the operand placement
+// (sqlrewrite.PlaceOperand) is not applied to the text RewriteSort
+// writes (docs/search.md, Shadowed operators). Under OR the gate runs
+// (refused). Without the schema both answers agree.
+func TestRedTeam29SortedReadNullComparison(t *testing.T) {
+	t.Parallel()
+	if os.Getenv("PHIGUARD_HOLES") == "" {
+		t.Skip("HOLE: a read phiguard sorts itself with born = NULL (or $1 bound to NULL) has its WHERE folded to false before its operator check runs (docs/search.md, Shadowed operators); PHIGUARD_HOLES=1 runs it")
+	}
+	f := newSortFixtureWith(t, 200, nil, rt29Policy)
+	ctx := testContext(t)
+	reads := []shadowCase{
+		{sql: `SELECT name FROM %[1]s WHERE born = NULL ORDER BY name LIMIT 3`},
+		{sql: `SELECT name FROM %[1]s WHERE born = $1 ORDER BY name LIMIT 3`, args: []any{nil}},
+		{sql: `SELECT name FROM %[1]s WHERE born = '1950-06-30' OR grp = 99 ORDER BY name LIMIT 3`},
+	}
+	for _, c := range reads {
+		f.sameAnswer(t, c)
+	}
+	schema := uniqueName("rt29sorted")
+	if _, err := superuser(t).Exec(ctx, fmt.Sprintf(`CREATE SCHEMA %[1]s; GRANT USAGE ON SCHEMA %[1]s TO PUBLIC;
+CREATE FUNCTION %[1]s.rt29_same_year(date, date) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT $2 IS NULL OR pg_catalog.date_trunc('year', $1) OPERATOR(pg_catalog.=) pg_catalog.date_trunc('year', $2) $$;
+CREATE OPERATOR %[1]s.= (LEFTARG = date, RIGHTARG = date, FUNCTION = %[1]s.rt29_same_year)`, schema)); err != nil {
+		t.Fatal(err)
+	}
+	for _, conn := range []*pgx.Conn{f.dir, f.via} {
+		if _, err := conn.Exec(ctx, fmt.Sprintf("SET search_path = %s, pg_catalog, public", schema)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range reads {
+		f.refusedShadowedCol(t, c, "born")
 	}
 }
 

@@ -295,9 +295,9 @@ func TestRedTeam30bLikeVariantDeclared(t *testing.T) {
 // > (text, varchar) visible PostgreSQL calls it. The gate's exact lookup
 // of > (text, text) found pg_catalog's, and phiguard answered 60 rows
 // where the plaintext answered 44 (3d92541 made `$1::text` exact, as
-// 2958915 had `'M'::text`); the gate now checks the name with
-// to_regtype and refuses. Without the domain, every case answers as the
-// plaintext.
+// 2958915 had `'M'::text`). Found on 3d92541; main now checks the name
+// with to_regtype (review30's fix, planner_shadow_exact.go) and refuses.
+// Without the domain, every case answers as the plaintext.
 func TestRedTeam30bTempTypeShadow(t *testing.T) {
 	t.Parallel()
 	f := newRoundsFixture(t, 120, 0)
@@ -402,8 +402,8 @@ func tempTypeCases(t *testing.T, tw *twin, domain string, cases []declaredParamC
 // text for a constant phiguard seals for the database (a deterministic
 // column's =, <> and IN, compared on cells): the plaintext compares the
 // domain's truncated value ('t1x'::text is 't1': 8 rows, none through
-// phiguard before); the operator check (sqlrewrite.OperatorGuard) now
-// looks the name up too.
+// phiguard on 3d92541); the operator check (sqlrewrite.OperatorGuard,
+// operator_guard.go) looks the name up too on main.
 func TestRedTeam30bTempTypeSealedConstant(t *testing.T) {
 	t.Parallel()
 	f := newSortFixture(t, 60, nil)
@@ -424,8 +424,8 @@ func TestRedTeam30bTempTypeSealedConstant(t *testing.T) {
 // is the prefix operator -, which a schema listed before pg_catalog can
 // hold for numeric: the plaintext calls it, phiguard negated (all 3
 // cases: 24 rows through phiguard, none directly), as neither the exact
-// lookups nor the pg_operator scan looked for prefix operators; the gate
-// now checks - on the operand's type (sqlrewrite/planner_shadow_casts.go).
+// lookups nor the pg_operator scan looked for prefix operators on
+// 3d92541; main's gate checks the prefix operator (review30's fix).
 func TestRedTeam30bShadowedPrefixMinus(t *testing.T) {
 	t.Parallel()
 	f := newSortFixture(t, 60, nil)

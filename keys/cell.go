@@ -85,17 +85,20 @@ func parseCellInto(raw, v []byte) (cell, []byte, error) {
 // decodeCellText parses the base64url text of a format-1 cell (after its
 // prefix; B of format 2).
 func decodeCellText(raw, text []byte) (cell, []byte, error) {
-	// The decoder rejects every other byte outside base64url but skips
-	// '\r' and '\n'; a cell has exactly one spelling.
-	if bytes.IndexByte(text, '\r') >= 0 || bytes.IndexByte(text, '\n') >= 0 {
-		return cell{}, raw, fmt.Errorf("%w: byte outside base64url", ErrNotACell)
-	}
 	if need := b64.DecodedLen(len(text)); cap(raw) < need {
 		raw = make([]byte, need)
 	}
 	raw = raw[:cap(raw)]
+	// The decoder rejects every other byte outside base64url but skips
+	// '\r' and '\n'; a cell has exactly one spelling. A text of a valid
+	// length (not 4q+1) that it decoded skipping some gives fewer bytes
+	// than its length says (the decoded length grows strictly with valid
+	// lengths), so the length tells, without a scan for them first.
 	n, err := b64Strict.Decode(raw, text)
-	if err != nil {
+	if err != nil || len(text)%4 == 1 || n != len(text)*6/8 {
+		if bytes.IndexByte(text, '\r') >= 0 || bytes.IndexByte(text, '\n') >= 0 {
+			return cell{}, raw, fmt.Errorf("%w: byte outside base64url", ErrNotACell)
+		}
 		return cell{}, raw, fmt.Errorf("%w: bad base64url", ErrNotACell)
 	}
 	c, err := splitCell(raw[:n])

@@ -142,6 +142,13 @@ func (k *Keyring) DecryptInto(s *Scratch, dst []byte, col Column, cellText []byt
 	if err != nil {
 		return nil, err
 	}
+	if isSubjectKeyID(c.keyID) {
+		// A subject cell (IsSubjectCell: the header is the same bytes),
+		// never opened with the keyring's keys, whatever ids it holds: a
+		// caller may try a cell here first and ask IsSubjectCell only
+		// when it fails.
+		return nil, errSubjectCell
+	}
 	kv, err := k.lookupBytes(c.keyID)
 	if err != nil {
 		return nil, err

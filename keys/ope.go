@@ -23,28 +23,38 @@ const opeKeySize = 32
 // is 2·len(s) bytes, compared by memcmp.
 //
 // Cost per byte: one AES key expansion and 3 to 18 block encryptions (the
-// last byte needs no next key).
+// last byte needs no next key). k_i is keyed by the bytes before i, a
+// plaintext's prefix: no k_i but k_0 is kept after a call.
+//
+// The output and the scratch blocks share one allocation: the blocks go
+// through cipher.Block's interface, so they escape to the heap anyway,
+// and an order term is computed for each order constant of each Parse.
+// The scratch (keystream and next key) is cleared before return; the
+// output's capacity ends where it does.
 func opeEncode(first cipher.Block, s []byte) ([]byte, error) {
-	out := make([]byte, 2*len(s))
+	n := 2 * len(s)
+	buf := make([]byte, n+2*aes.BlockSize+opeKeySize)
+	out := buf[:n:n]
+	scratch := buf[n:]
+	defer clear(scratch)
+	in := (*[aes.BlockSize]byte)(scratch[:aes.BlockSize])
+	ks := (*[aes.BlockSize]byte)(scratch[aes.BlockSize : 2*aes.BlockSize])
+	next := scratch[2*aes.BlockSize:]
 	blk := first
-	var in, ks [aes.BlockSize]byte
-	var next [opeKeySize]byte
-	defer clear(next[:])
 	for i, x := range s {
-		binary.BigEndian.PutUint16(out[2*i:], opeStep(blk, x, &in, &ks))
+		binary.BigEndian.PutUint16(out[2*i:], opeStep(blk, x, in, ks))
 		if i == len(s)-1 {
 			break
 		}
-		in = [aes.BlockSize]byte{0x01, x}
+		*in = [aes.BlockSize]byte{0x01, x}
 		blk.Encrypt(next[:16], in[:])
-		in = [aes.BlockSize]byte{0x02, x}
+		*in = [aes.BlockSize]byte{0x02, x}
 		blk.Encrypt(next[16:], in[:])
 		var err error
-		if blk, err = aes.NewCipher(next[:]); err != nil {
+		if blk, err = aes.NewCipher(next); err != nil {
 			return nil, fmt.Errorf("keys: order term: %w", err)
 		}
 	}
-	clear(ks[:])
 	return out, nil
 }
 

@@ -180,6 +180,14 @@ func IsSubjectCell(v []byte) bool {
 	return ok && isSubjectText(text)
 }
 
+// isSubjectKeyID is isSubjectText's verdict on a parsed cell's key id.
+func isSubjectKeyID(id []byte) bool {
+	return len(id) == len(subjectKeyPrefix)+2*tagLen && string(id[:len(subjectKeyPrefix)]) == subjectKeyPrefix
+}
+
+// errSubjectCell is Keyring.DecryptInto's answer for a subject cell.
+var errSubjectCell = fmt.Errorf("%w: a subject cell, sealed under its subject's key", ErrUnknownKey)
+
 // isSubjectText is IsSubjectCell on a cell's base64url text.
 func isSubjectText(text []byte) bool {
 	const n = 12 // base64url characters for the first 9 bytes

@@ -55,7 +55,7 @@ func (s *memStore) ShredSubjectKey(_ context.Context, tag string) (ShredOutcome,
 	return ShredDestroyed, nil
 }
 
-func subjectKeyring(t *testing.T) *Keyring {
+func subjectKeyring(t testing.TB) *Keyring {
 	t.Helper()
 	dk, err := GenerateDataKey(SubjectKeyID, 1, time.Now())
 	if err != nil {

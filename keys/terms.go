@@ -1,7 +1,6 @@
 package keys
 
 import (
-	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
@@ -59,26 +58,35 @@ type Terms struct {
 // macPool hands out HMAC-SHA256 states keyed with one key, reset to just
 // after the key: a term costs two SHA-256 compressions fewer than with a
 // fresh hmac.New, and allocates nothing but its output (a write of a row
-// computes a dozen tokens).
+// computes a dozen tokens). Each state carries the buffer its Sum writes
+// into: a caller's would escape through hash.Hash's interface, one
+// allocation more per term (a Parse of a LIKE computes a few).
 type macPool struct {
 	key  Secret
 	pool sync.Pool
 }
 
+// macState is one pooled state and its output buffer.
+type macState struct {
+	h   hash.Hash
+	out [sha256.Size]byte
+}
+
 func newMACPool(key []byte) *macPool {
 	p := &macPool{key: NewSecret(key)}
-	p.pool.New = func() any { return hmac.New(sha256.New, p.key.bytes()) }
+	p.pool.New = func() any { return &macState{h: hmac.New(sha256.New, p.key.bytes())} }
 	return p
 }
 
-// sum is HMAC(key, b), appended to dst.
-func (p *macPool) sum(dst, b []byte) []byte {
-	m := p.pool.Get().(hash.Hash)
-	m.Write(b)
-	dst = m.Sum(dst)
-	m.Reset()
+// sumInto writes the first len(dst) bytes of HMAC(key, b) (at most
+// sha256.Size) into dst.
+func (p *macPool) sumInto(dst, b []byte) {
+	m := p.pool.Get().(*macState)
+	m.h.Write(b)
+	copy(dst, m.h.Sum(m.out[:0]))
+	m.h.Reset()
+	clear(m.out[:])
 	p.pool.Put(m)
-	return dst
 }
 
 type termsID struct {
@@ -187,8 +195,9 @@ func termInfo(kind termKind, dk DataKey, d Column) []byte {
 // Eq is the equality term of an equality input q: the first EqTermSize
 // bytes of HMAC-SHA256(K_e, q).
 func (t *Terms) Eq(q []byte) []byte {
-	var buf [sha256.Size]byte
-	return bytes.Clone(t.eq.sum(buf[:0], q)[:EqTermSize])
+	out := make([]byte, EqTermSize)
+	t.eq.sumInto(out, q)
+	return out
 }
 
 // Ord is the order term of a sort input s (s_P: P bytes): 2·len(s) bytes
@@ -202,8 +211,9 @@ func (t *Terms) Ord(s []byte) ([]byte, error) {
 // prefix, as the caller spells it): the base64url, without padding, of
 // the first 4 bytes of HMAC-SHA256(K_m, text), TokenSize characters.
 func (t *Terms) Token(text []byte) string {
-	var buf [sha256.Size]byte
-	return base64.RawURLEncoding.EncodeToString(t.match.sum(buf[:0], text)[:4])
+	var raw [4]byte
+	t.match.sumInto(raw[:], text)
+	return base64.RawURLEncoding.EncodeToString(raw[:])
 }
 
 // KeyID is the key id the terms derive from.

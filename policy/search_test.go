@@ -72,8 +72,13 @@ func TestSearchTermMatrix(t *testing.T) {
 				code string
 			}{{SearchEquality, "e"}, {SearchOrder, "o"}, {SearchMatch, "m"}} {
 				expect := strings.Contains(w, k.code) && !(k.kind == SearchEquality && m == ModeDeterministic)
-				if got := SearchTermAllowed(typ, m, k.kind); got != expect {
+				got := SearchTermAllowed(typ, m, k.kind)
+				if got != expect {
 					t.Errorf("%s %s %s: allowed %v, want %v", name, m, k.kind, got, expect)
+				}
+				// SearchTermAllowed and the validation's message are one rule.
+				if refused := searchRefusal(&ProtectedColumn{Type: typ, Mode: m}, k.kind) != ""; refused == got {
+					t.Errorf("%s %s %s: allowed %v but searchRefusal refused %v", name, m, k.kind, got, refused)
 				}
 			}
 		}

@@ -48,9 +48,12 @@
 //     <>, IN, a join of two such columns) is recorded as an
 //     OperatorGuard (planner_operator_guard.go): OperatorEdits
 //     (operator_guard.go) sends it with a check, run once inside the
-//     statement, that PostgreSQL resolved its operator to pg_catalog's
-//     (in a text RewriteSort writes, one check for all, first in its
-//     WHERE: OperatorGate, GateWhere), and ShadowedOperatorRefusal turns
+//     statement, that PostgreSQL resolved its operator to pg_catalog's,
+//     placed where every plan that decides the comparison runs it
+//     first (Placement: beside a conjunct PostgreSQL hoists into a
+//     One-Time Filter, else in the value operand as an InitPlan; in a
+//     text RewriteSort writes, one check for all, first in its WHERE:
+//     OperatorGate, GateWhere), and ShadowedOperatorRefusal turns
 //     the check's error into 0A000 (docs/search.md "Shadowed operators
 //     on cells").
 //   - Where a plan's values stand in the client's text and the edits

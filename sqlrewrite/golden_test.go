@@ -389,7 +389,13 @@ func operatorLines(sql string, p *Plan) []string {
 		for _, pr := range g.Pairs {
 			pairs = append(pairs, operandName(pr.Left)+" "+g.Op+" "+operandName(pr.Right))
 		}
-		out = append(out, fmt.Sprintf("check: %s on %s, around %q: %s", g.Op, g.Column.QualifiedName(), sql[open[0]:end[0]], strings.Join(pairs, ", ")))
+		place := g.Place.String()
+		if vOpen, ok1 := g.ValueOpen.Span([]byte(sql), spans); g.Place != PlaceAround && ok1 {
+			if vEnd, ok2 := g.ValueClose.Span([]byte(sql), spans); ok2 && vOpen[0] <= vEnd[0] {
+				place += fmt.Sprintf(" %q", sql[vOpen[0]:vEnd[0]])
+			}
+		}
+		out = append(out, fmt.Sprintf("check: %s on %s, around %q: %s; %s", g.Op, g.Column.QualifiedName(), sql[open[0]:end[0]], strings.Join(pairs, ", "), place))
 	}
 	return out
 }
@@ -405,7 +411,7 @@ func operandName(o Operand) string {
 	return name
 }
 
-var compareFormName = map[CompareForm]string{CompareEq: "=", CompareNe: "<>", CompareIn: "IN"}
+var compareFormName = map[CompareForm]string{CompareEq: "=", CompareNe: "<>", CompareIn: "IN", CompareItem: "item of ARRAY"}
 
 func copyLine(c *CopyPlan) string {
 	dir := "out"

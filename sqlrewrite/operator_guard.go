@@ -23,20 +23,41 @@ import (
 // answer is pg_catalog's equality of cells. Such a statement must be
 // refused.
 //
-// Each such comparison is sent wrapped with a check that runs inside
-// the statement (OperatorGuard): `(CASE WHEN <the operator PostgreSQL
-// resolves is pg_catalog's> THEN true ELSE <raise> END AND ssn =
-// '<cell>')`. The check has no column of the statement and only stable
-// functions, so PostgreSQL evaluates it once, as the One-Time Filter of
-// a Result node, before the first row is read or written (an UPDATE or
-// DELETE changes nothing), and the comparison itself keeps its plan
-// (an index scan on the cell). Where the comparison does not stand in a
-// conjunct of the WHERE or ON (under OR or NOT) the check runs with it,
-// per row, before it (AND evaluates in order, and stops at false), on
-// the rows the scan returns: an index condition taken from an OR arm
-// (a BitmapOr) compares the cells without it (a HOLE, docs/search.md,
-// TestRedTeam29ShadowedEqualityUnderOr). The
-// raise is current_setting of a name no setting can have (it is no
+// Each such comparison is sent with a check that runs inside the
+// statement (OperatorGuard), placed where PostgreSQL cannot decide the
+// comparison without running it first (Placement):
+//
+//   - a conjunct of the statement's own WHERE, or of an inner join's ON
+//     on its way (PlaceAround): `(CASE WHEN <the operator PostgreSQL
+//     resolves is pg_catalog's> THEN true ELSE <raise> END AND ssn =
+//     '<cell>')`. The check has no column of the statement and only
+//     stable functions, so PostgreSQL hoists it into the One-Time Filter
+//     of a Result node at the top of the plan: it runs once, before the
+//     first row is read or written (an UPDATE or DELETE changes
+//     nothing), and the comparison keeps its plan and its estimate (an
+//     index scan on the cell, planned for that cell);
+//   - anywhere else (under OR or NOT, in an outer join's ON, in a
+//     subquery), and wherever a NULL or a parameter stands (a custom
+//     plan folds `ssn = $1` bound to NULL as it folds `ssn = NULL`):
+//     in the value operand itself. Conjuncts there are not hoisted to
+//     the top: an index on the cells serving one arm of a BitmapOr, or
+//     a hash join's key, decides the comparison without the AND beside
+//     it, and `ssn = NULL` is folded to NULL at planning, check and
+//     all. A comparison cannot be decided without its operand, and the
+//     check there is a sub-SELECT, an InitPlan run once, when the
+//     operand is first computed: by a filter, or by an index scan for
+//     its key (which stays an index key: the operand reads no column of
+//     the scanned table). A literal or parameter right of the column
+//     becomes `ssn = ANY(ARRAY['<cell>', CASE WHEN (SELECT <check or
+//     raise>) THEN '<a cell no column holds>' END])` (PlaceArray), its
+//     item free to stand for several cells (CompareItem); an IN list
+//     gets that item as one more (PlaceItem); NULL, a value left of the
+//     column or in parentheses, and the other column of two, `CASE WHEN
+//     (SELECT <check or raise>) THEN value END` (PlaceOperand; a
+//     parameter left of the column in a hoisted conjunct,
+//     PlaceAroundNull's COALESCE).
+//
+// The raise is current_setting of a name no setting can have (it is no
 // valid custom parameter name), whose error the guard turns into a
 // 0A000 naming the column (ShadowedOperatorRefusal).
 //
@@ -55,18 +76,69 @@ import (
 // take the left operand (its type, one it converts to implicitly, or a
 // polymorphic one): a sub-SELECT PostgreSQL plans each time, so only
 // such statements pay for it. docs/search.md "Shadowed operators"
-// gives the measured cost. A constant cast to a type named without its
-// schema ('x'::text) adds a to_regtype check of the name: pg_temp is
-// searched for types first (planner_shadow_casts.go).
+// gives the measured cost.
 
 // OperatorGuard is one comparison the database evaluates on cells.
 type OperatorGuard struct {
 	// Open and Close are the points, in the client's text, before and
-	// after the comparison: "(", the check and AND go at Open, ")" at Close.
+	// after the comparison: "(", the check and AND go at Open, ")" at
+	// Close (PlaceAround, PlaceAroundNull).
 	Open, Close TextCut
-	Column      *policy.ProtectedColumn
-	Op          string // "=" or "<>"
-	Pairs       []OperandPair
+	// ValueOpen and ValueClose are the points before and after the value
+	// operand (for IN, its first item; for two columns, the right one),
+	// where PlaceOperand and PlaceAroundNull put theirs.
+	ValueOpen, ValueClose TextCut
+	Place                 Placement
+	Slot                  int // PlaceArray: the value's slot in Plan.Values
+	Column                *policy.ProtectedColumn
+	Op                    string // "=" or "<>"
+	Pairs                 []OperandPair
+}
+
+// Placement is where a comparison's check goes in the text sent.
+type Placement uint8
+
+const (
+	// PlaceAround: beside the comparison, `(<check> AND cmp)`, which
+	// PostgreSQL hoists into a One-Time Filter; only for a conjunct of
+	// the statement's WHERE or of an inner join's ON on its way.
+	PlaceAround Placement = iota
+	// PlaceOperand: in the value operand, `CASE WHEN (SELECT <check>)
+	// THEN value END`, which any plan that decides the comparison
+	// computes first.
+	PlaceOperand
+	// PlaceAroundNull: around, and a parameter operand guarded against a
+	// NULL a custom plan would fold: `COALESCE($n, CASE WHEN (SELECT
+	// <check>) THEN NULL END)`.
+	PlaceAroundNull
+	// PlaceArray: a value right of the column, which may have to stand
+	// for a list of cells (CompareForm.List), is made an item of an
+	// array with the check as a second item that no cell equals: `col =
+	// ANY(ARRAY[v, <gate item>])`, `col <> ALL(...)`; its slot
+	// (Slot) becomes CompareItem.
+	PlaceArray
+	// PlaceItem: an IN list gets the check as one more item, `col IN
+	// (..., <gate item>)`, at ValueOpen (its closing parenthesis).
+	PlaceItem
+)
+
+// NoMatchCell is a cell no column holds (cells are base64url behind a
+// fixed prefix): the gate item's value, equal to no cell, so that it
+// changes neither = ANY nor <> ALL, nor IN, nor NOT IN, NULL included.
+const NoMatchCell = "~phg~!"
+
+func (pl Placement) String() string {
+	switch pl {
+	case PlaceOperand:
+		return "in the operand"
+	case PlaceAroundNull:
+		return "beside, and the parameter guarded against NULL"
+	case PlaceArray:
+		return "an item of ARRAY[value, check]"
+	case PlaceItem:
+		return "an item of the list"
+	}
+	return "beside"
 }
 
 // OperandPair is the types PostgreSQL resolves an operator for.
@@ -78,9 +150,10 @@ type OperandPair struct{ Left, Right Operand }
 type Operand struct {
 	Type  uint32
 	Param int
-	// cast is a constant's cast to a type named without its schema,
-	// which the check also looks up (planner_shadow_casts.go).
-	cast castCheck
+	// cast is a constant's cast to a type named without a schema, which
+	// the check tests is pg_catalog's (castCondition,
+	// TestRedTeam30DeterministicCastType).
+	cast castName
 }
 
 func (o Operand) resolve(declared func(int) uint32) uint32 {
@@ -159,9 +232,6 @@ func PgCatalogOperatorSignatures() map[string]uint32 {
 			out[signature(k)] = oid
 		}
 	}
-	for t, oid := range pgCatalogPrefixMinus {
-		out[prefixMinusSignature(t)] = oid
-	}
 	return out
 }
 
@@ -196,16 +266,19 @@ func (g OperatorGuard) check(declared func(int) uint32) string {
 	if len(exact) > 0 {
 		other = append([]string{"(" + implicitCatalog + " OR " + strings.Join(exact, " AND ") + ")"}, other...)
 	}
-	var casts []castCheck
+	// A cast by a type's name alone is pg_temp's type of that name, when
+	// the session has one, before pg_catalog's: the operand is then
+	// another type, and the operator the user's on it.
+	var casts []castName
 	for _, pr := range g.Pairs {
-		for _, c := range []castCheck{pr.Left.cast, pr.Right.cast} {
-			if c.name != "" && !slices.Contains(casts, c) {
-				casts = append(casts, c)
+		for _, o := range []Operand{pr.Left, pr.Right} {
+			if o.cast.name != "" && !slices.Contains(casts, o.cast) {
+				casts = append(casts, o.cast)
 			}
 		}
 	}
 	if len(casts) > 0 {
-		other = append([]string{castsCondition(casts)}, other...)
+		other = append(other, castCondition(casts)) // planner_shadow_exact.go
 	}
 	return strings.Join(other, " AND ")
 }
@@ -228,31 +301,63 @@ func candidatesProbe(op string, left uint32) string {
 		" AND pg_catalog.pg_operator_is_visible(o.oid))"
 }
 
-// opening is the text inserted at Open: the check, and the raise when it
-// fails, before the comparison, so that AND evaluates it first wherever
-// the comparison is evaluated (under OR or NOT, where it is not hoisted).
-// The raise reads a setting whose name no SET can give (not a valid
-// custom parameter name), and appends to it what would make even a value
-// unreadable as a boolean: it fails whatever happens.
-func (g OperatorGuard) opening(declared func(int) uint32) string {
-	name := shadowedMarker + g.Op + " on " + g.Column.Type.String() + ":" + g.Column.QualifiedName()
-	return "(CASE WHEN COALESCE(" + g.check(declared) + ", false) THEN true ELSE CAST(pg_catalog.concat(pg_catalog.current_setting(" +
-		sqlString(name) + "), ':') AS pg_catalog.bool) END AND "
+// gate is the check as a boolean expression that is true or fails: the
+// raise reads a setting whose name no SET can give (not a valid custom
+// parameter name), and appends to it what would make even a value
+// unreadable as a boolean, so that it fails whatever happens.
+func (g OperatorGuard) gate(declared func(int) uint32) string { return g.gateOf(g.check(declared)) }
+
+// gateItem is the gate as a value no cell equals, or a failure.
+func gateItem(gate string) string {
+	return "CASE WHEN (SELECT " + gate + ") THEN '" + NoMatchCell + "' END"
 }
 
-// OperatorEdits are the edits that wrap each of plan's comparisons on
-// cells with its check, in sql (the client's text, whose literals are at
-// spans); declared gives the type a Parse declared for $n (nil or 0:
-// none). false when a point falls outside the text.
+// gateOf is gate of the condition check, raising for g's column.
+func (g OperatorGuard) gateOf(check string) string {
+	name := shadowedMarker + g.Op + " on " + g.Column.Type.String() + ":" + g.Column.QualifiedName()
+	return "CASE WHEN COALESCE(" + check + ", false) THEN true ELSE CAST(pg_catalog.concat(pg_catalog.current_setting(" +
+		sqlString(name) + "), ':') AS pg_catalog.bool) END"
+}
+
+// OperatorEdits are the edits that place each of plan's comparisons on
+// cells' check (Placement), in sql (the client's text, whose literals
+// are at spans); declared gives the type a Parse declared for $n (nil
+// or 0: none). false when a point falls outside the text. Edits at one
+// point keep their order here (Splice sorts stably): the opening
+// parenthesis before the operand's, its end before the closing one.
 func OperatorEdits(sql []byte, spans [][2]int, guards []OperatorGuard, declared func(int) uint32) ([]Edit, bool) {
-	edits := make([]Edit, 0, 2*len(guards))
+	edits := make([]Edit, 0, 4*len(guards))
 	for _, g := range guards {
 		open, ok1 := g.Open.Span(sql, spans)
 		closeAt, ok2 := g.Close.Span(sql, spans)
+		vOpen, ok3 := g.ValueOpen.Span(sql, spans)
+		vClose, ok4 := g.ValueClose.Span(sql, spans)
 		if !ok1 || !ok2 || open[0] > closeAt[0] {
 			return nil, false
 		}
-		edits = append(edits, Edit{Span: open, Text: g.opening(declared)}, Edit{Span: closeAt, Text: ")"})
+		if g.Place != PlaceAround && (!ok3 || !ok4 || vOpen[0] > vClose[0] || vOpen[0] < open[0] || vClose[0] > closeAt[0]) {
+			return nil, false
+		}
+		gate := g.gate(declared)
+		switch g.Place {
+		case PlaceAround:
+			edits = append(edits, Edit{Span: open, Text: "(" + gate + " AND "}, Edit{Span: closeAt, Text: ")"})
+		case PlaceOperand:
+			edits = append(edits, Edit{Span: vOpen, Text: "CASE WHEN (SELECT " + gate + ") THEN "}, Edit{Span: vClose, Text: " END"})
+		case PlaceAroundNull:
+			edits = append(edits, Edit{Span: open, Text: "(" + gate + " AND "}, Edit{Span: vOpen, Text: "COALESCE("},
+				Edit{Span: vClose, Text: ", CASE WHEN (SELECT " + gate + ") THEN NULL END)"}, Edit{Span: closeAt, Text: ")"})
+		case PlaceArray:
+			quantifier := "ANY(ARRAY["
+			if g.Op == "<>" {
+				quantifier = "ALL(ARRAY["
+			}
+			edits = append(edits, Edit{Span: vOpen, Text: quantifier}, Edit{Span: vClose, Text: ", " + gateItem(gate) + "])"})
+		case PlaceItem:
+			edits = append(edits, Edit{Span: vOpen, Text: ", " + gateItem(gate)})
+		default:
+			return nil, false
+		}
 	}
 	return edits, true
 }
@@ -261,7 +366,7 @@ func OperatorEdits(sql []byte, spans [][2]int, guards []OperatorGuard, declared 
 // literal, so that OperatorEdits needs the text's literal spans.
 func GuardsNeedSpans(guards []OperatorGuard) bool {
 	for _, g := range guards {
-		if g.Open.After >= 0 || g.Close.After >= 0 {
+		if g.Open.After >= 0 || g.Close.After >= 0 || g.ValueOpen.After >= 0 || g.ValueClose.After >= 0 {
 			return true
 		}
 	}
@@ -293,10 +398,7 @@ func OperatorGate(guards []OperatorGuard, declared func(int) uint32) string {
 	for _, g := range guards {
 		checks = append(checks, g.check(declared))
 	}
-	g := guards[0]
-	name := shadowedMarker + g.Op + " on " + g.Column.Type.String() + ":" + g.Column.QualifiedName()
-	return "CASE WHEN COALESCE(" + strings.Join(checks, " AND ") + ", false) THEN true ELSE CAST(pg_catalog.concat(pg_catalog.current_setting(" +
-		sqlString(name) + "), ':') AS pg_catalog.bool) END"
+	return guards[0].gateOf(strings.Join(checks, " AND "))
 }
 
 // whereEnders are the keywords that end a SELECT's WHERE; reserved, so

@@ -9,10 +9,17 @@ import (
 	"github.com/phiguard/phiguard/internal/pgerr"
 )
 
-// TestOperatorEdits: each comparison on cells is wrapped with its check
-// in front, the text still parses, and the check is the cheap one
-// (to_regoperator) for operand types pg_catalog has an exact operator
-// for, the pg_operator probe otherwise (a parameter declared varchar).
+// TestOperatorEdits: each comparison on cells gets its check where it
+// runs in every plan (Placement): beside a literal conjunct of the
+// statement's WHERE or of an inner join's ON on its way; in the value
+// operand under OR or NOT, in an outer join's ON, in a subquery, and
+// for NULL or a parameter (an item of ARRAY[value, check], one more IN
+// item, a CASE around a value left of the column or in parentheses or
+// another column; COALESCE for a hoisted parameter left of the
+// column). The text still parses, and
+// the check is the cheap one (to_regoperator) for operand types
+// pg_catalog has an exact operator for, the pg_operator probe otherwise
+// (a parameter declared varchar).
 func TestOperatorEdits(t *testing.T) {
 	pol := testPolicy(t)
 	cases := []struct {
@@ -22,20 +29,38 @@ func TestOperatorEdits(t *testing.T) {
 		probe    bool
 	}{
 		{sql: "SELECT id FROM patients WHERE ssn = '123' OR id = 7",
-			wraps: []string{"THEN true ELSE CAST(pg_catalog.concat(pg_catalog.current_setting('phiguard_shadowed_operator:= on text:public.patients.ssn'), ':') AS pg_catalog.bool) END AND ssn = '123')"}},
+			wraps: []string{"WHERE ssn = ANY(ARRAY['123', CASE WHEN (SELECT CASE WHEN", "THEN true ELSE CAST(pg_catalog.concat(pg_catalog.current_setting('phiguard_shadowed_operator:= on text:public.patients.ssn'), ':') AS pg_catalog.bool) END) THEN '~phg~!' END]) OR id = 7"}},
 		{sql: "UPDATE patients SET first = NULL WHERE ssn IN ('1', $1) AND NOT passport <> 'x'",
-			wraps: []string{"AND ssn IN ('1', $1))", "AND passport <> 'x')"}},
-		{sql: "DELETE FROM patients WHERE ssn = $1", declared: 1043, wraps: []string{"AND ssn = $1)"}, probe: true},
+			wraps: []string{"WHERE (CASE WHEN", "AND ssn IN ('1', $1)) AND NOT passport <> ALL(ARRAY['x', CASE WHEN (SELECT CASE", "END) THEN '~phg~!' END])"}},
+		{sql: "DELETE FROM patients WHERE ssn = $1", declared: 1043, wraps: []string{"WHERE ssn = ANY(ARRAY[$1, CASE WHEN (SELECT CASE WHEN", "END) THEN '~phg~!' END])"}, probe: true},
+		{sql: "DELETE FROM patients WHERE $1 = ssn", wraps: []string{"WHERE (CASE WHEN", "AND COALESCE($1, CASE WHEN (SELECT CASE WHEN", "END) THEN NULL END) = ssn)"}},
+		{sql: "SELECT id FROM patients WHERE ssn = NULL", wraps: []string{"WHERE ssn = CASE WHEN (SELECT CASE WHEN", "END) THEN NULL END"}},
+		{sql: "SELECT id FROM patients WHERE NULL <> ssn", wraps: []string{"WHERE CASE WHEN (SELECT CASE WHEN", "END) THEN NULL END <> ssn"}},
+		{sql: "SELECT id FROM patients WHERE ssn IN (NULL)", wraps: []string{"WHERE ssn IN (NULL, CASE WHEN (SELECT CASE WHEN", "END) THEN '~phg~!' END)"}},
+		{sql: "SELECT id FROM patients WHERE ssn NOT IN ($1)", wraps: []string{"WHERE ssn NOT IN ($1, CASE WHEN (SELECT", "END) THEN '~phg~!' END)"}},
+		{sql: "SELECT id FROM patients WHERE ssn IN (NULL, 'a') OR id = 1", wraps: []string{"WHERE ssn IN (NULL, 'a', CASE WHEN (SELECT CASE WHEN", "END) THEN '~phg~!' END) OR id = 1"}},
+		{sql: "SELECT 1 FROM patients p LEFT JOIN billing.claims c ON c.member_ssn = p.ssn", wraps: []string{"ON c.member_ssn = CASE WHEN (SELECT CASE WHEN", "END) THEN p.ssn END"}},
+		{sql: "SELECT 1 FROM billing.claims c WHERE NOT EXISTS (SELECT 1 FROM patients p WHERE p.ssn = 'a' AND p.id = c.id)",
+			wraps: []string{"WHERE p.ssn = ANY(ARRAY['a', CASE WHEN (SELECT CASE WHEN", "END) THEN '~phg~!' END]) AND p.id = c.id"}},
+		{sql: "SELECT 1 FROM patients a LEFT JOIN patients b JOIN billing.claims c ON c.member_ssn = b.ssn ON b.id = a.id",
+			wraps: []string{"ON c.member_ssn = CASE WHEN (SELECT CASE WHEN", "END) THEN b.ssn END ON"}},
+		{sql: "SELECT 1 FROM patients p JOIN billing.claims c ON c.member_ssn = p.ssn LEFT JOIN patients q ON q.id = p.id WHERE (p.ssn = 'a')",
+			wraps: []string{"ON (CASE WHEN", "AND c.member_ssn = p.ssn) LEFT", "WHERE ((CASE WHEN", "END AND p.ssn = 'a'))"}},
+		{sql: "SELECT 1 FROM patients q RIGHT JOIN patients p JOIN billing.claims c ON c.member_ssn = p.ssn ON q.id = p.id",
+			wraps: []string{"ON (CASE WHEN", "AND c.member_ssn = p.ssn) ON"}},
+		{sql: "SELECT ssn = 'a' FROM patients", wraps: []string{"SELECT ssn = ANY(ARRAY['a', CASE WHEN (SELECT CASE WHEN", "END) THEN '~phg~!' END]) FROM"}},
+		{sql: "SELECT id FROM patients WHERE (ssn) = ('a') OR ssn <> 'b' OR 'c' = ssn",
+			wraps: []string{"WHERE (ssn) = CASE WHEN (SELECT", "END) THEN ('a') END OR ssn <> ALL(ARRAY['b', CASE WHEN (SELECT", "OR CASE WHEN (SELECT", "END) THEN 'c' END = ssn"}},
 		{sql: "SELECT 1 FROM patients p JOIN billing.claims c ON c.member_ssn = p.ssn", wraps: []string{"AND c.member_ssn = p.ssn)"}},
 		{sql: "SELECT id FROM admissions WHERE mrn = -42", wraps: []string{"to_regoperator('=(pg_catalog.int8,pg_catalog.int4)')", "AND mrn = -42)"}},
+		// -2147483648 is int4; a cast by the type's name alone is checked
+		// to be pg_catalog's type (pg_temp's comes first).
+		{sql: "SELECT id FROM admissions WHERE mrn = -2147483648", wraps: []string{"to_regoperator('=(pg_catalog.int8,pg_catalog.int4)')"}},
+		{sql: "SELECT id FROM admissions WHERE mrn = '5'::int8", wraps: []string{"to_regtype('\"int8\"') AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(20 AS pg_catalog.oid)"}},
 		// Parentheses around an operand alone: the check goes before them
 		// (inside, it made an AND of a text: 42804).
 		{sql: "SELECT p.id FROM patients p WHERE (p.ssn) = ('999-49-3983')", wraps: []string{"END AND (p.ssn) = ('999-49-3983'))"}},
 		{sql: "SELECT id FROM patients WHERE ( (ssn) ) IN ('a', 'b') AND ('c' = ssn)", wraps: []string{"END AND ( (ssn) ) IN ('a', 'b'))", "(CASE WHEN", "END AND 'c' = ssn))"}},
-		// A cast to a type named without its schema: pg_temp may hold a
-		// type of that name (planner_shadow_casts.go).
-		{sql: "SELECT id FROM patients WHERE ssn = '1'::text", wraps: []string{`CASE WHEN COALESCE(CAST(pg_catalog.to_regtype('"text"') AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(25 AS pg_catalog.oid) AND (`}},
-		{sql: "SELECT id FROM patients WHERE ssn IN ('1', '2') AND passport <> 'x'::text", wraps: []string{`to_regtype('"text"')`}},
 	}
 	for _, c := range cases {
 		plan := PlanFor(Analyze(c.sql), pol)
@@ -134,12 +159,38 @@ func TestOperatorEditsShapeReuse(t *testing.T) {
 		t.Fatal("the checks' points fall outside the text")
 	}
 	out, _ := Splice([]byte(other), edits)
-	for _, w := range []string{"END AND ssn IN ('aaaa', 'bbbbbbbb'))", "END AND passport = 'xyz') OR id = 100)", "WHERE id > 12345 AND (CASE WHEN"} {
+	for _, w := range []string{"END AND ssn IN ('aaaa', 'bbbbbbbb'))", "(passport = ANY(ARRAY['xyz', CASE WHEN (SELECT CASE WHEN", "END) THEN '~phg~!' END]) OR id = 100)", "WHERE id > 12345 AND (CASE WHEN"} {
 		if !strings.Contains(string(out), w) {
 			t.Errorf("%s\nwant %q in it", out, w)
 		}
 	}
 	if _, err := pg_query.Parse(string(out)); err != nil {
 		t.Errorf("%s: %v", out, err)
+	}
+}
+
+// TestUnqualifiedCast: the name the check looks up is the cast's as
+// written, with [] for an array (to_regtype('"text"[]') is text[]'s OID,
+// TestArrayEqualityAsPostgreSQL); a qualified name or a keyword's has none.
+func TestUnqualifiedCast(t *testing.T) {
+	for sql, want := range map[string]string{
+		"SELECT '{a,b}'::text[]":            `CAST(pg_catalog.to_regtype('"text"[]') AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(1009 AS pg_catalog.oid)`,
+		"SELECT '5'::int8":                  `CAST(pg_catalog.to_regtype('"int8"') AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(20 AS pg_catalog.oid)`,
+		"SELECT '5'::pg_catalog.int8":       "",
+		"SELECT '5'::bigint":                "",
+		"SELECT CAST('x' AS \"Weird\"\"\")": "",
+	} {
+		tree, err := pg_query.Parse(sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := tree.GetStmts()[0].GetStmt().GetSelectStmt().GetTargetList()[0].GetResTarget().GetVal()
+		got := ""
+		if c := unqualifiedCast(n); c.name != "" {
+			got = castCondition([]castName{c})
+		}
+		if got != want {
+			t.Errorf("%s: %q, want %q", sql, got, want)
+		}
 	}
 }

@@ -100,6 +100,10 @@ const (
 	CompareNe
 	// CompareIn: an item of `col IN (...)` or `col NOT IN (...)`.
 	CompareIn
+	// CompareItem: `col = v` or `col <> v` sent as `col = ANY(ARRAY[v,
+	// <gate item>])` (ALL for <>), an item of phiguard's own array
+	// (PlaceArray, operator_guard.go).
+	CompareItem
 )
 
 func (v ValueSlot) String() string {

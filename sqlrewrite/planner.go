@@ -68,6 +68,7 @@ func PlanFor(a *Analysis, pol *policy.Policy) *Plan {
 			break
 		}
 	}
+	p.itemForms() // planner_operator_guard.go
 	p.plan.DefaultsUnguarded = len(p.plan.Defaults) > 0 && p.plan.Refusal == nil && !defaultsGuardable(tree)
 	if cap(p.plan.Values) > len(p.plan.Values) {
 		// The plan is cached with the analysis: hold no append slack.
@@ -115,6 +116,12 @@ type planner struct {
 	// filter (planner_having_minmax.go): = and <> on a deterministic
 	// column are phiguard's there too, the HAVING being cut from the text.
 	having bool
+	// hoisted are the comparisons of the statement being planned whose
+	// operator check PostgreSQL hoists to the top of the plan when it
+	// stands beside them (planner_operator_guard.go); copyWhere is true
+	// while a COPY's WHERE is planned, where no sub-SELECT may stand.
+	hoisted   map[*pg_query.A_Expr]bool
+	copyWhere bool
 }
 
 // sourceColumn is the protected column a select-list entry copies as it
@@ -195,6 +202,7 @@ func (p *planner) refuseTable(t *policy.ProtectedTable, construct string) {
 }
 
 func (p *planner) statement(n *pg_query.Node) {
+	p.hoisted = hoistedConjuncts(n) // planner_operator_guard.go
 	switch {
 	case n.GetSelectStmt() != nil:
 		p.sortTop = p.single

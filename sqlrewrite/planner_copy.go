@@ -103,12 +103,22 @@ func (p *planner) copyStmt(c *pg_query.CopyStmt) {
 		}
 		p.omittedColumns(t, listed)
 	}
-	if c.GetWhereClause() != nil {
-		sc := newScope(nil)
-		sc.relations = append(sc.relations, &relation{name: rv.GetRelname(), table: t})
-		p.expr(c.GetWhereClause(), sc, ctxOther("COPY ... WHERE"))
-	}
+	p.copyWhereClause(c, rv, t)
 	p.plan.Copy = cp
+}
+
+// copyWhereClause plans a COPY FROM's WHERE on table t, where no
+// sub-SELECT may stand: its comparisons' checks stay beside them
+// (planner_operator_guard.go), evaluated with each row.
+func (p *planner) copyWhereClause(c *pg_query.CopyStmt, rv *pg_query.RangeVar, t *policy.ProtectedTable) {
+	if c.GetWhereClause() == nil {
+		return
+	}
+	sc := newScope(nil)
+	sc.relations = append(sc.relations, &relation{name: rv.GetRelname(), table: t})
+	p.copyWhere = true
+	p.expr(c.GetWhereClause(), sc, ctxOther("COPY ... WHERE"))
+	p.copyWhere = false
 }
 
 // isUTF8Name reports whether PostgreSQL reads name as UTF8: it ignores

@@ -154,7 +154,7 @@ func (p *planner) operator(e *pg_query.A_Expr, sc *scope) {
 	switch e.GetKind() {
 	case pg_query.A_Expr_Kind_AEXPR_OP:
 		if op == "=" || op == "<>" || op == "!=" {
-			p.equality(e.GetLexpr(), e.GetRexpr(), sc, op)
+			p.equality(e, sc, op)
 			return
 		}
 	case pg_query.A_Expr_Kind_AEXPR_IN:
@@ -189,7 +189,8 @@ func (p *planner) operator(e *pg_query.A_Expr, sc *scope) {
 	p.expr(e.GetRexpr(), sc, ctx)
 }
 
-func (p *planner) equality(l, r *pg_query.Node, sc *scope, op string) {
+func (p *planner) equality(e *pg_query.A_Expr, sc *scope, op string) {
+	l, r := e.GetLexpr(), e.GetRexpr()
 	lc, rc := p.protectedRef(l, sc), p.protectedRef(r, sc)
 	switch {
 	case lc == nil && rc == nil:
@@ -201,7 +202,7 @@ func (p *planner) equality(l, r *pg_query.Node, sc *scope, op string) {
 			p.refuse(lc, "comparing two encrypted columns that do not share a deterministic key and a type")
 			return
 		}
-		p.guardComparison(lc, rc, op, l, r, -1) // planner_operator_guard.go
+		p.guardComparison(lc, rc, op, e, -1) // planner_operator_guard.go
 	default:
 		col, other, form := lc, r, CompareNe
 		if op == "=" {
@@ -224,7 +225,7 @@ func (p *planner) equality(l, r *pg_query.Node, sc *scope, op string) {
 		if len(p.plan.Values) == before+1 {
 			added = before
 		}
-		p.guardComparison(lc, rc, op, l, r, added) // planner_operator_guard.go
+		p.guardComparison(lc, rc, op, e, added) // planner_operator_guard.go
 	}
 }
 

@@ -141,17 +141,20 @@ type FilterArg struct {
 	Negative bool
 	Fold     Fold
 	// litType is a literal number's type as PostgreSQL gives it (int4,
-	// int8 or numeric by its size); 0 for a quoted literal, which takes
-	// the type of what it is compared with (planner_shadow_exact.go).
+	// int8 or numeric by its size), or a bit string's (B'..', X'..'); 0
+	// for a quoted literal, which takes the type of what it is compared
+	// with (planner_shadow_exact.go).
 	litType uint32
-	// typeName is the cast's type name when written without a schema
-	// ('M'::text; the grammar qualifies its keywords, int and varchar):
-	// PostgreSQL looks it up along search_path, pg_temp first, so the
-	// gate checks it is Type (planner_shadow_casts.go).
+	// typeName is the cast's type as written when without a schema
+	// (date, int4, text): the first of that name along search_path,
+	// pg_temp's before pg_catalog's unless search_path names pg_temp, so
+	// the gate checks it is pg_catalog's (argChecks).
 	typeName string
-	// minusAbove, minusUnder: a minus sign the grammar left an operator
-	// call above the cast (or with none), or under it (minusTypes).
-	minusAbove, minusUnder bool
+	// sign: a + or - above the constant that PostgreSQL calls as a prefix
+	// operator, resolved by name (its grammar folds only a number's
+	// minus into the number): the gate checks that no prefix + or - outside
+	// pg_catalog is visible (prefixCondition).
+	sign bool
 }
 
 // String describes the constant for golden tests.
@@ -391,22 +394,25 @@ func (p *planner) filterArg(n *pg_query.Node) (FilterArg, bool) {
 	for {
 		switch {
 		case n.GetTypeCast() != nil:
-			lt, ok := castType(n.GetTypeCast().GetTypeName())
+			tc := n.GetTypeCast()
+			lt, ok := castType(tc.GetTypeName())
 			if !ok || a.Type != 0 || lt.IsArray() {
 				return a, false
 			}
-			a.Type, a.typeName = lt.OID, unqualifiedName(n.GetTypeCast().GetTypeName())
-			n = n.GetTypeCast().GetArg()
+			a.Type, n = lt.OID, n.GetTypeCast().GetArg()
+			if names := tc.GetTypeName().GetNames(); len(names) == 1 {
+				a.typeName = names[0].GetString_().GetSval()
+			}
 		case n.GetAExpr() != nil:
 			e := n.GetAExpr()
 			names := e.GetName()
 			if e.GetKind() != pg_query.A_Expr_Kind_AEXPR_OP || e.GetLexpr() != nil || len(names) != 1 {
 				return a, false
 			}
+			a.sign = true
 			switch names[0].GetString_().GetSval() {
-			case "-": // an operator call, not folded into a number (planner_shadow_casts.go)
+			case "-":
 				a.Negative, under = !a.Negative, under || a.Type != 0
-				a.minusAbove, a.minusUnder = a.minusAbove || a.Type == 0, a.minusUnder || a.Type != 0
 			case "+":
 			default:
 				return a, false
@@ -451,8 +457,11 @@ func (p *planner) filterConstArg(c *pg_query.A_Const, a FilterArg, under bool) (
 		idx, a.Negative = slot.Literal, !a.Negative
 	}
 	a.Literal = idx
-	if number {
+	switch {
+	case number:
 		a.litType = numberType(c)
+	case c.GetBsval() != nil:
+		a.litType = oidBit // not an untyped literal: bit, for which pg_catalog has no comparison with text
 	}
 	return a, true
 }

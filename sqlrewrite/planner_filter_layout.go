@@ -129,7 +129,11 @@ func (sp *SortPlan) addFilters(cands []filterCand, conjuncts int, targets []*pg_
 	for _, c := range cands {
 		cols = append(cols, c.col)
 	}
-	sp.addShadowProbe(cols, false, "WHERE", exactWhereOperators(cands), cands) // planner_shadow.go
+	var args []FilterArg
+	for _, c := range cands {
+		args = append(args, c.args[:]...)
+	}
+	sp.addShadowProbe(cols, false, "WHERE", exactWhereOperators(cands), args) // planner_shadow.go
 	sp.cands, sp.conjuncts = top, conjuncts
 	sp.planTerms() // planner_terms.go
 	sp.Hidden = len(sp.hidden)

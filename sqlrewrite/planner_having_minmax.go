@@ -144,12 +144,14 @@ func (sp *SortPlan) addHavingFilter(b *boolCand) *BoolNode {
 // the HAVING's comparisons use (planner_shadow.go), as a WHERE's.
 func (sp *SortPlan) addHavingShadow() {
 	var cols []*policy.ProtectedColumn
+	var args []FilterArg
 	for _, f := range sp.Filters {
 		if f.Having {
 			cols = append(cols, f.Column)
+			args = append(args, f.Args[0], f.Args[1], f.Escape)
 		}
 	}
-	sp.addShadowProbe(cols, false, "HAVING", nil, nil)
+	sp.addShadowProbe(cols, false, "HAVING", nil, args)
 }
 
 // whereFilters: the plan has filters of the WHERE (not only a HAVING's).

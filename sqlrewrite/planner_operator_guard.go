@@ -1,6 +1,7 @@
 package sqlrewrite
 
 import (
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,12 +22,13 @@ type operandSpan struct {
 	unknown    bool // an untyped literal or NULL: it takes the other side's type
 }
 
-// guardComparison records the check of `l op r` (op = or <>), planned
-// as a comparison on cells; lc and rc are the protected columns l and r
-// name (nil for a value), added the index of the value slot its literal
-// or parameter got (-1: none, NULL). A comparison whose place phiguard
-// cannot find is refused.
-func (p *planner) guardComparison(lc, rc *policy.ProtectedColumn, op string, l, r *pg_query.Node, added int) {
+// guardComparison records the check of e, `l op r` (op = or <>),
+// planned as a comparison on cells; lc and rc are the protected columns
+// l and r name (nil for a value), added the index of the value slot its
+// literal or parameter got (-1: none, NULL). A comparison whose place
+// phiguard cannot find is refused.
+func (p *planner) guardComparison(lc, rc *policy.ProtectedColumn, op string, e *pg_query.A_Expr, added int) {
+	l, r := e.GetLexpr(), e.GetRexpr()
 	col := lc
 	if col == nil {
 		col = rc
@@ -40,6 +42,7 @@ func (p *planner) guardComparison(lc, rc *policy.ProtectedColumn, op string, l, 
 		p.refuse(col, op+" in a form phiguard cannot place its check of the operator in")
 		return
 	}
+	rAt := rs.start
 	ls, rs = p.parenthesized(ls), p.parenthesized(rs)
 	if ls.unknown {
 		ls.operand = Operand{Type: rs.operand.Type, Param: rs.operand.Param}
@@ -47,13 +50,55 @@ func (p *planner) guardComparison(lc, rc *policy.ProtectedColumn, op string, l, 
 	if rs.unknown {
 		rs.operand = Operand{Type: ls.operand.Type, Param: ls.operand.Param}
 	}
-	p.addOperatorGuard(col, op, min(ls.start, rs.start), max(ls.end, rs.end), []OperandPair{{ls.operand, rs.operand}})
+	value, valueNode, bare := rs, r, rs.start == rAt // of two columns, the right one
+	if lc == nil {
+		value, valueNode, bare = ls, l, false // left of the column: never listed
+	}
+	g := OperatorGuard{Column: col, Op: op, Pairs: []OperandPair{{ls.operand, rs.operand}}, Slot: -1}
+	if !p.placeGuard(&g, e, value, valueNode, added, bare) {
+		return
+	}
+	p.addOperatorGuard(g, min(ls.start, rs.start), max(ls.end, rs.end))
+}
+
+// placeGuard chooses where g's check goes (Placement) and records the
+// value operand's points; false when it refused instead. A NULL operand
+// is folded with its comparison at planning wherever it stands, and a
+// parameter bound to NULL alike in a custom plan; a check beside the
+// comparison is hoisted only where p.hoisted says (hoistedConjuncts).
+// A literal or parameter right of the column and not in parentheses
+// (bare), which may have to stand for several cells, becomes an item
+// of an array (PlaceArray): a CASE around it could not hold the list.
+func (p *planner) placeGuard(g *OperatorGuard, e *pg_query.A_Expr, value operandSpan, valueNode *pg_query.Node, added int, bare bool) bool {
+	isNull := valueNode.GetAConst() != nil && valueNode.GetAConst().GetIsnull()
+	isSlot := added >= 0 && added < len(p.plan.Values)
+	isParam := isSlot && p.plan.Values[added].Literal < 0
+	listed := isSlot && bare && (p.plan.Values[added].Form == CompareEq || p.plan.Values[added].Form == CompareNe)
+	g.ValueOpen, g.ValueClose = p.pointAt(value.start), p.pointAt(value.end)
+	switch {
+	case p.copyWhere && isNull:
+		p.refuse(g.Column, g.Op+" NULL in COPY ... WHERE (it is never true: write IS NULL)")
+		return false
+	case p.copyWhere:
+		g.Place = PlaceAround // evaluated on each row; no sub-SELECT may stand there
+	case listed && (isParam || !p.hoisted[e]):
+		g.Place, g.Slot = PlaceArray, added
+	case isNull || !p.hoisted[e]:
+		g.Place = PlaceOperand
+	case isParam:
+		g.Place = PlaceAroundNull
+	default:
+		g.Place = PlaceAround
+	}
+	return true
 }
 
 // guardIn records the check of `col IN (...)` or NOT IN (op <>), e being
 // the expression and first the index of its first value slot. PostgreSQL
 // compares the column with the items' common type, which is the
-// column's or one of theirs: each is checked.
+// column's or one of theirs: each is checked. Its check, where it is
+// not beside it, is one more item (PlaceItem): PostgreSQL computes the
+// list (an array) whole.
 func (p *planner) guardIn(col *policy.ProtectedColumn, e *pg_query.A_Expr, first int) {
 	op := "="
 	if funcNameOf(e.GetName()) == "<>" {
@@ -61,41 +106,143 @@ func (p *planner) guardIn(col *policy.ProtectedColumn, e *pg_query.A_Expr, first
 	}
 	left, ok := p.operandAt(e.GetLexpr(), col, -1)
 	end, ok2 := p.closingParen(int(e.GetLocation()))
-	if !ok || !ok2 {
+	items := e.GetRexpr().GetList().GetItems()
+	if !ok || !ok2 || len(items) == 0 {
 		p.refuse(col, "IN in a form phiguard cannot place its check of the operator in")
 		return
 	}
 	left = p.parenthesized(left)
 	pairs := []OperandPair{{left.operand, left.operand}}
 	slot := first
-	for _, item := range e.GetRexpr().GetList().GetItems() {
+	for _, item := range items {
 		it, ok := p.itemOperand(item, &slot)
-		if ok && !it.unknown {
+		if !ok {
+			p.refuse(col, "IN in a form phiguard cannot place its check of the operator in")
+			return
+		}
+		if !it.unknown {
 			pairs = append(pairs, OperandPair{left.operand, it.operand})
 		}
 	}
-	p.addOperatorGuard(col, op, left.start, end, pairs)
+	// The check is one more item of the list, before its ")": no cell
+	// equals it, and the list of two or more is not folded.
+	g := OperatorGuard{Column: col, Op: op, Pairs: pairs, Slot: -1, Place: PlaceItem,
+		ValueOpen: p.pointAt(end - 1), ValueClose: p.pointAt(end - 1)}
+	switch {
+	case p.copyWhere && len(items) == 1 && items[0].GetAConst().GetIsnull():
+		p.refuse(col, "IN (NULL) in COPY ... WHERE (it is never true: write IS NULL)")
+		return
+	case p.copyWhere || p.hoisted[e] && len(items) > 1: // a list of one is a comparison with its item
+		g.Place = PlaceAround
+	}
+	p.addOperatorGuard(g, left.start, end)
 }
 
 // itemOperand is an IN item's operand; slot is advanced past the value
 // slot it took.
 func (p *planner) itemOperand(item *pg_query.Node, slot *int) (operandSpan, bool) {
 	if c := item.GetAConst(); c != nil && c.GetIsnull() {
-		return operandSpan{unknown: true}, true
+		return p.operandAt(item, nil, -1)
 	}
 	at := *slot
 	*slot++
 	return p.operandAt(item, nil, at)
 }
 
-func (p *planner) addOperatorGuard(col *policy.ProtectedColumn, op string, start, end int, pairs []OperandPair) {
-	g := OperatorGuard{Open: p.pointAt(start), Close: p.pointAt(end), Column: col, Op: op, Pairs: pairs}
+// itemForms makes the value of each PlaceArray guard an item of its
+// array (CompareItem), in a plan whose text the guards are placed in
+// (not RewriteSort's: there the value keeps its form).
+func (p *planner) itemForms() {
+	if p.plan.Sort != nil || p.plan.Refusal != nil {
+		return
+	}
+	for _, g := range p.plan.Operators {
+		if g.Place != PlaceArray || g.Slot < 0 || g.Slot >= len(p.plan.Values) {
+			continue
+		}
+		// Its twins too: a value planned twice (a GROUP BY position
+		// naming a select-list entry) has a slot per walk, one guard.
+		at := p.plan.Values[g.Slot]
+		for i, v := range p.plan.Values {
+			if v.Column == at.Column && v.Literal == at.Literal && v.Param == at.Param && v.Token == at.Token {
+				p.plan.Values[i].Form = CompareItem
+			}
+		}
+	}
+}
+
+// addOperatorGuard records g, a comparison from start to end in the text.
+func (p *planner) addOperatorGuard(g OperatorGuard, start, end int) {
+	g.Open, g.Close = p.pointAt(start), p.pointAt(end)
 	for _, o := range p.plan.Operators {
 		if o.Open == g.Open && o.Close == g.Close {
 			return // planned twice (a GROUP BY naming a select-list entry)
 		}
 	}
 	p.plan.Operators = append(p.plan.Operators, g)
+}
+
+// hoistedConjuncts are the comparisons of statement n beside which a
+// check is hoisted by PostgreSQL into a One-Time Filter at the top of
+// the plan, run before any row is read: the conjuncts of the
+// statement's own WHERE (a SELECT's, not a set operation's; an UPDATE's;
+// a DELETE's), and of the ON of each inner join its FROM reaches through
+// inner joins and the preserved side of outer joins (a condition without
+// columns is a gating qual there, put at the top; below an outer join it
+// is not). Not: a conjunct of an outer join's ON (a join filter, run on
+// the rows the join matched, by a hash of the cells, say), of a
+// subquery's WHERE (a NOT EXISTS's is an anti join's ON), or anything
+// under OR or NOT.
+func hoistedConjuncts(n *pg_query.Node) map[*pg_query.A_Expr]bool {
+	out := map[*pg_query.A_Expr]bool{}
+	var from []*pg_query.Node
+	var where *pg_query.Node
+	switch {
+	case n.GetSelectStmt() != nil && n.GetSelectStmt().GetOp() == pg_query.SetOperation_SETOP_NONE:
+		from, where = n.GetSelectStmt().GetFromClause(), n.GetSelectStmt().GetWhereClause()
+	case n.GetUpdateStmt() != nil:
+		from, where = n.GetUpdateStmt().GetFromClause(), n.GetUpdateStmt().GetWhereClause()
+	case n.GetDeleteStmt() != nil:
+		from, where = n.GetDeleteStmt().GetUsingClause(), n.GetDeleteStmt().GetWhereClause()
+	}
+	markConjuncts(where, out)
+	for _, f := range from {
+		joinConjuncts(f, out)
+	}
+	return out
+}
+
+// markConjuncts marks the comparisons n is an AND of.
+func markConjuncts(n *pg_query.Node, out map[*pg_query.A_Expr]bool) {
+	if b := n.GetBoolExpr(); b != nil && b.GetBoolop() == pg_query.BoolExprType_AND_EXPR {
+		for _, a := range b.GetArgs() {
+			markConjuncts(a, out)
+		}
+		return
+	}
+	if e := n.GetAExpr(); e != nil {
+		out[e] = true
+	}
+}
+
+// joinConjuncts marks the conjuncts of the inner joins' ON in n that are
+// not below an outer join (PostgreSQL reads RIGHT JOIN as a LEFT JOIN
+// of its two sides swapped).
+func joinConjuncts(n *pg_query.Node, out map[*pg_query.A_Expr]bool) {
+	j := n.GetJoinExpr()
+	if j == nil {
+		return
+	}
+	switch j.GetJointype() {
+	case pg_query.JoinType_JOIN_INNER:
+		markConjuncts(j.GetQuals(), out)
+		joinConjuncts(j.GetLarg(), out)
+		joinConjuncts(j.GetRarg(), out)
+	case pg_query.JoinType_JOIN_LEFT:
+		joinConjuncts(j.GetLarg(), out)
+	case pg_query.JoinType_JOIN_RIGHT:
+		joinConjuncts(j.GetRarg(), out)
+	}
 }
 
 // parenthesized widens o over the parentheses written around it alone,
@@ -174,7 +321,22 @@ func (p *planner) operandAt(n *pg_query.Node, col *policy.ProtectedColumn, added
 		return operandSpan{}, false
 	}
 	t, unknown := literalType(n, v)
-	return operandSpan{start: sp[0], end: sp[1], operand: Operand{Type: t, cast: castOf(n)}, unknown: unknown}, true
+	return operandSpan{start: sp[0], end: sp[1], operand: Operand{Type: t, cast: unqualifiedCast(n)}, unknown: unknown}, true
+}
+
+// unqualifiedCast is n's cast when it names its type without a schema
+// (and phiguard knows the name): the check tests the name is
+// pg_catalog's type.
+func unqualifiedCast(n *pg_query.Node) castName {
+	tc := n.GetTypeCast()
+	if tc == nil || len(tc.GetTypeName().GetNames()) != 1 {
+		return castName{}
+	}
+	lt, ok := castType(tc.GetTypeName())
+	if !ok {
+		return castName{}
+	}
+	return castName{tc.GetTypeName().GetNames()[0].GetString_().GetSval(), lt.OID, len(tc.GetTypeName().GetArrayBounds()) > 0}
 }
 
 // literalType is the type PostgreSQL gives a compared constant: a quoted
@@ -202,15 +364,22 @@ func literalType(n *pg_query.Node, v ValueSlot) (uint32, bool) {
 }
 
 // numberType is a number constant's type: int4 for an integer that
-// fits, int8 or numeric by its size otherwise.
+// fits, int8 or numeric by its size otherwise, as PostgreSQL's make_const
+// types it. -2147483648 is a Fval (the grammar negates 2147483648, too
+// big for an Ival, as text) that fits int4: int4, not int8
+// (TestRedTeam30NumberShapes).
 func numberType(c *pg_query.A_Const) uint32 {
 	if c.GetIval() != nil {
 		return policy.OIDInt4
 	}
-	if _, err := strconv.ParseInt(strings.TrimSpace(c.GetFval().GetFval()), 10, 64); err == nil {
-		return policy.OIDInt8
+	v, err := strconv.ParseInt(strings.TrimSpace(c.GetFval().GetFval()), 10, 64)
+	switch {
+	case err != nil:
+		return policy.OIDNumeric
+	case v >= math.MinInt32 && v <= math.MaxInt32:
+		return policy.OIDInt4
 	}
-	return policy.OIDNumeric
+	return policy.OIDInt8
 }
 
 // refEnd is where the column reference starting at loc ends: its names

@@ -27,9 +27,15 @@ import (
 // A parameter is looked up as PostgreSQL types one the Parse leaves
 // unspecified (the other side's type); the guard widens the gate back to
 // the scan for a Parse that declared it otherwise (WidenGate). A filter
-// that has no exact pg_catalog operator (varchar) or whose operands
-// phiguard cannot tell here (a column right of its operator) keeps the
-// scan for the whole WHERE.
+// that has no exact pg_catalog operator (varchar, a bit string) or whose
+// operands phiguard cannot tell here (a column right of its operator)
+// keeps the scan for the whole WHERE. What the text says of a type must
+// hold for every text that shares the plan (cache.go's shapes: a
+// number's marker says its type, shape.go) and for the session: a cast's
+// type named without a schema is checked to be pg_catalog's, and a sign
+// the grammar does not fold is a prefix operator the gate checks too
+// (argChecks; TestRedTeam30NumberShapes, TestRedTeam30OperandTypes,
+// TestRedTeam30PrefixOperators).
 
 // pgCatalogOrderOperators are pg_catalog's ordering and LIKE operators
 // of exactly the operand types, by OID (the bootstrap catalog,
@@ -203,16 +209,15 @@ func exactPassCondition(ops []exactOp) string {
 }
 
 // ExactGateHolds says whether the plan's gate, as RewriteSort writes it,
-// assumed of the parameters what the Parse declared (declared gives the
-// type it declared for $n, 0 for none): each parameter an exact lookup
-// compares is undeclared or declared the type the lookup names.
-func (sp *SortPlan) ExactGateHolds(declared func(int) uint32) bool {
+// assumed of the parameters what the Parse gives them: paramType is the
+// type $n has in the plaintext statement (the one the Parse declared, or
+// for one it left unspecified the column's, as PostgreSQL infers it),
+// and each parameter an exact lookup compares must have the type the
+// lookup names (0, not known, does not).
+func (sp *SortPlan) ExactGateHolds(paramType func(int) uint32) bool {
 	for _, sh := range sp.Shadow {
 		for _, o := range sp.hidden[sh.Value].exact {
-			if o.param == 0 {
-				continue
-			}
-			if t := declared(o.param); t != 0 && t != o.key.right {
+			if o.param != 0 && paramType(o.param) != o.key.right {
 				return false
 			}
 		}
@@ -232,4 +237,64 @@ func (sp *SortPlan) WidenGate(sql []byte) ([]byte, bool) {
 		return nil, false
 	}
 	return bytes.Replace(sql, []byte(exact), []byte(broad), 1), true
+}
+
+// oidBit is the type PostgreSQL gives a bit-string literal (B'101',
+// X'1F').
+const oidBit = 1560
+
+// castName is a cast's type named without a schema, and the OID of
+// pg_catalog's type of that name.
+type castName struct {
+	name  string
+	oid   uint32
+	array bool // name[]: oid is the array type's
+}
+
+// argChecks are what the gate checks of the constants args beyond the
+// operators. casts: the types they are cast to by a name without a
+// schema ('1960-01-01'::date, date '1960-01-01', '5'::int4; the grammar
+// qualifies its own keywords, int and numeric, itself), each once.
+// PostgreSQL takes the first type of the name along search_path, and
+// pg_temp's before pg_catalog's when search_path does not name pg_temp:
+// a session's own date (an enum whose label is '1960-01-01') makes the
+// constant another type, the operator another one (the user's on it),
+// and phiguard's reading of the value wrong; the operator probe knew
+// neither (TestRedTeam30OperandTypes: 20 rows directly, 9 through
+// phiguard, also with search_path not naming pg_catalog). signs: one is
+// under a prefix + or - (TestRedTeam30PrefixOperators).
+func argChecks(args []FilterArg) (casts []castName, signs bool) {
+	for _, a := range args {
+		signs = signs || a.sign
+		if n := (castName{name: a.typeName, oid: a.Type}); a.typeName != "" && !slices.Contains(casts, n) {
+			casts = append(casts, n)
+		}
+	}
+	return casts, signs
+}
+
+// prefixCondition is true when no prefix + or - outside pg_catalog is
+// visible: PostgreSQL then calls pg_catalog's for a sign it does not fold
+// (+5, -'5'::int4, -$1), the one phiguard applies. Neither probe looked
+// at prefix operators (oprleft 0): a user's + (int4) earlier in
+// search_path decided the plaintext's answer (13 rows through phiguard,
+// none directly).
+const prefixCondition = "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_operator o WHERE o.oprname OPERATOR(pg_catalog.=) ANY (CAST(ARRAY['+', '-'] AS pg_catalog.name[]))" +
+	" AND o.oprleft OPERATOR(pg_catalog.=) CAST(0 AS pg_catalog.oid) AND o.oprnamespace OPERATOR(pg_catalog.<>) CAST(11 AS pg_catalog.oid)" +
+	" AND pg_catalog.pg_operator_is_visible(o.oid))"
+
+// castCondition is true when each name of casts is pg_catalog's type of
+// the OID phiguard read it as, by the lookup PostgreSQL's parser makes
+// (to_regtype, under the session's search_path).
+func castCondition(casts []castName) string {
+	checks := make([]string, len(casts))
+	for i, c := range casts {
+		quoted := `"` + strings.ReplaceAll(c.name, `"`, `""`) + `"`
+		if c.array {
+			quoted += "[]"
+		}
+		checks[i] = "CAST(pg_catalog.to_regtype(" + sqlString(quoted) + ") AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(" +
+			strconv.FormatUint(uint64(c.oid), 10) + " AS pg_catalog.oid)"
+	}
+	return strings.Join(checks, " AND ")
 }

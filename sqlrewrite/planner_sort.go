@@ -149,12 +149,12 @@ type hiddenColumn struct {
 	// exact: the operators' probe's operators by their exact operand
 	// types, when every one is known (planner_shadow_exact.go).
 	exact []exactOp
-	// casts: the operators' probe's casts to a type named without its
-	// schema (planner_shadow_casts.go).
-	casts []castCheck
-	// minus: the types the filters' prefix minus signs apply to
-	// (planner_shadow_casts.go).
-	minus []uint32
+	// casts: the cast types the WHERE's constants name without a schema,
+	// which the gate checks are pg_catalog's (argChecks).
+	casts []castName
+	// signs: a constant is under a prefix + or -, which the gate checks
+	// is pg_catalog's (prefixCondition).
+	signs bool
 	// native is a one-key rank's key when it can only be a column of a
 	// protected table: sent as its value if that is an integer
 	// (sort_native.go).

@@ -1,5 +1,10 @@
 package sqlrewrite
 
+import (
+	"math"
+	"strconv"
+)
+
 // A statement's shape is its text with every literal replaced by a marker.
 // Texts that differ only in their literals — "... WHERE aid = 17" and
 // "... WHERE aid = 42" — share a shape, and so share an analysis: kinds and
@@ -19,10 +24,44 @@ package sqlrewrite
 // Markers written in place of a literal. NUL cannot occur in a Query or
 // Parse message's SQL (NUL terminates it), so a marker can never be
 // confused with text a client sent.
+//
+// A number's marker says the type PostgreSQL gives it (numberClass):
+// plans depend on it (an operator's operand types: visits > 3 calls
+// >(int4,int4), visits > 3000000000 >(int4,int8), visits > 2.5 a
+// numeric one, and a user's operator may be the one PostgreSQL takes for
+// the second or third), so texts whose numbers differ in type must not
+// share a plan (TestRedTeam30NumberShapes).
 const (
 	markString = "\x00s"
-	markNumber = "\x00n"
+	markNumber = "\x00n" // numeric: a decimal point, an exponent, or too big for int8
+	markInt4   = "\x00i" // fits int4
+	markInt8   = "\x00l" // fits int8
+	// 2147483648 and 9223372036854775808 are int8 and numeric, but int4
+	// and int8 after a minus sign (PostgreSQL's grammar negates the
+	// constant before typing it): their own markers, so that the shape,
+	// which keeps the sign as text, still tells.
+	markInt4Min = "\x00I"
+	markInt8Min = "\x00L"
 )
+
+// numberClass is the marker of the number literal lit (digits, a
+// decimal point, an exponent).
+func numberClass(lit []byte) string {
+	v, err := strconv.ParseUint(string(lit), 10, 64)
+	switch {
+	case err != nil:
+		return markNumber
+	case v <= math.MaxInt32:
+		return markInt4
+	case v == math.MaxInt32+1:
+		return markInt4Min
+	case v <= math.MaxInt64:
+		return markInt8
+	case v == math.MaxInt64+1:
+		return markInt8Min
+	}
+	return markNumber
+}
 
 // literalSpan is a literal's byte range in the original text.
 type literalSpan struct{ start, end int }
@@ -57,7 +96,7 @@ func appendShape(dst []byte, sql []byte, spans []literalSpan) (_ []byte, _ []lit
 			if end < n && (isIdentChar(sql[end]) || sql[end] == '.') {
 				return dst, spans, false // 1abc, 0x1F, 1_000, 1.2.3: leave to the real lexer
 			}
-			dst = append(dst, markNumber...)
+			dst = append(dst, numberClass(sql[i:end])...)
 			spans = append(spans, literalSpan{i, end})
 			i = end
 		case isIdentStart(c):

@@ -11,7 +11,44 @@ func shapeOf(t *testing.T, sql string) (string, bool) {
 	if ok && len(spans) > 0 && !verifyShape(sql, spans) {
 		t.Errorf("%q: our scanner and PostgreSQL's disagree on its literals", sql)
 	}
-	return strings.ReplaceAll(strings.ReplaceAll(string(out), markString, "<s>"), markNumber, "<n>"), ok
+	return strings.NewReplacer(markString, "<s>", markNumber, "<n>", markInt4, "<n>", markInt8, "<n>", markInt4Min, "<n>", markInt8Min, "<n>").Replace(string(out)), ok
+}
+
+// TestShapeTellsNumberTypes: a number's marker says the type PostgreSQL
+// gives it, minus sign included, so that texts whose numbers differ in
+// type never share a plan (TestRedTeam30NumberShapes).
+func TestShapeTellsNumberTypes(t *testing.T) {
+	marker := func(sql string) string {
+		out, _, ok := appendShape(nil, []byte(sql), nil)
+		if !ok {
+			t.Fatalf("%q: no shape", sql)
+		}
+		return string(out[len(out)-2:])
+	}
+	for lit, want := range map[string]string{
+		"3": markInt4, "007": markInt4, "2147483647": markInt4, "2147483648": markInt4Min, "2147483649": markInt8,
+		"9223372036854775807": markInt8, "9223372036854775808": markInt8Min, "9223372036854775809": markNumber,
+		"00000000000000000000000042": markInt4, "2.5": markNumber, "3.": markNumber, "1e3": markNumber, ".5": markNumber,
+		"99999999999999999999999": markNumber,
+	} {
+		if got := marker("SELECT " + lit); got != want {
+			t.Errorf("%s: marker %q, want %q", lit, got, want)
+		}
+	}
+	z := NewAnalyzer(100, 1<<20)
+	for _, group := range [][]string{
+		{"SELECT 1 WHERE 1 > 3", "SELECT 1 WHERE 1 > 3000000000", "SELECT 1 WHERE 1 > 2.5", "SELECT 1 WHERE 1 > 2147483648", "SELECT 1 WHERE 1 > 9223372036854775808"},
+		{"SELECT 1 WHERE 1 > -3", "SELECT 1 WHERE 1 > -2147483648", "SELECT 1 WHERE 1 > -2147483649", "SELECT 1 WHERE 1 > -9223372036854775808", "SELECT 1 WHERE 1 > -2.5"},
+	} {
+		for i, sql := range group {
+			if _, cached := z.Analyze([]byte(sql)); cached {
+				t.Errorf("%s: shares the analysis of an earlier text of %v", sql, group[:i])
+			}
+		}
+	}
+	if _, cached := z.Analyze([]byte("SELECT 1 WHERE 1 > 4")); !cached {
+		t.Error("SELECT 1 WHERE 1 > 4: not shared with > 3")
+	}
 }
 
 func TestShapeReplacesPlainLiterals(t *testing.T) {

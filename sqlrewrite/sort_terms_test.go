@@ -111,3 +111,29 @@ tables:
 		t.Fatal("a rewrite does not hold its own constant and multiplier")
 	}
 }
+
+// BenchmarkTermsRewriteMemo: a Parse of a statement in rounds whose text
+// and term constants the plan's memo holds (an unnamed statement parsed
+// at each execution with the same literals, bench-search's first and
+// third queries): the memo key and the text's copy.
+func BenchmarkTermsRewriteMemo(b *testing.B) {
+	pol := validPolicy(&testing.T{}, `
+version: 1
+tables:
+  public.people:
+    columns:
+      name: {mode: randomized, key: k, type: text, state: encrypted, search: [equality, order], search_key_version: 1, search_state: ready}
+`)
+	const sql = "SELECT id FROM people WHERE name >= 'a' ORDER BY name LIMIT 5"
+	sp := PlanFor(Analyze(sql), pol).Sort
+	if sp == nil || sp.Rounds == nil {
+		b.Fatal("no rounds")
+	}
+	terms := [][]TermArg{{{Value: []byte("0123456789abcdef0123456789abcdef")}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := RewriteSortRounds([]byte(sql), sp, terms, "$2", nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -137,6 +137,8 @@ func (f CompareForm) FitsList(sql []byte, sp [2]int) bool {
 	}
 	prev := before[len(before)-1]
 	switch f {
+	case CompareItem:
+		return true // phiguard's own ARRAY[...] stands around it
 	case CompareEq, CompareNe:
 		return prev == '=' || prev == '>'
 	case CompareIn:
