@@ -249,22 +249,41 @@ var polymorphicTypes = []uint32{2276, 2277, 2283, 2776, 3500, 3831, 4537, 4538, 
 // a to_regoperator call, which parses its signature.
 const implicitCatalog = "NOT (CAST('pg_catalog' AS pg_catalog.name) OPERATOR(pg_catalog.=) ANY (pg_catalog.current_schemas(false)))"
 
+// exactLookups is true while each operator of ks, all of them
+// pg_catalog's of exactly their operand types (catalogOperator), is the
+// one the session resolves: implicitCatalog, or one to_regoperator call
+// per operator compared with pg_catalog's OID. Both the checks of
+// comparisons on cells and the proxy-side WHERE's gate
+// (planner_shadow_exact.go) are written by it.
+func exactLookups(ks []opKey) string {
+	var checks []string
+	for _, k := range ks {
+		oid, _ := catalogOperator(k)
+		c := "CAST(pg_catalog.to_regoperator(" + sqlString(signature(k)) + ") AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(" +
+			strconv.FormatUint(uint64(oid), 10) + " AS pg_catalog.oid)"
+		if !slices.Contains(checks, c) {
+			checks = append(checks, c)
+		}
+	}
+	return "(" + implicitCatalog + " OR " + strings.Join(checks, " AND ") + ")"
+}
+
 // check is the SQL condition, true while every pair resolves to
 // pg_catalog's operator; declared gives a parameter's declared type.
 func (g OperatorGuard) check(declared func(int) uint32) string {
-	var exact, other []string
+	var exact []opKey
+	var other []string
 	for _, pr := range g.Pairs {
 		l, r := pr.Left.resolve(declared), pr.Right.resolve(declared)
 		k := opKey{g.Op, l, r}
-		if oid, ok := pgCatalogOperators[k]; ok {
-			exact = append(exact, "CAST(pg_catalog.to_regoperator("+sqlString(signature(k))+") AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST("+
-				strconv.FormatUint(uint64(oid), 10)+" AS pg_catalog.oid)")
+		if _, ok := pgCatalogOperators[k]; ok {
+			exact = append(exact, k)
 			continue
 		}
 		other = append(other, candidatesProbe(g.Op, l))
 	}
 	if len(exact) > 0 {
-		other = append([]string{"(" + implicitCatalog + " OR " + strings.Join(exact, " AND ") + ")"}, other...)
+		other = append([]string{exactLookups(exact)}, other...)
 	}
 	// A cast by a type's name alone is pg_temp's type of that name, when
 	// the session has one, before pg_catalog's: the operand is then

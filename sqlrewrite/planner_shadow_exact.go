@@ -194,18 +194,13 @@ func exactWhereOperators(cands []filterCand) []exactOp {
 }
 
 // exactPassCondition is true when each operator of ops resolves to
-// pg_catalog's.
+// pg_catalog's (exactLookups, operator_guard.go).
 func exactPassCondition(ops []exactOp) string {
-	var checks []string
-	for _, o := range ops {
-		oid, _ := catalogOperator(o.key)
-		c := "CAST(pg_catalog.to_regoperator(" + sqlString(signature(o.key)) + ") AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(" +
-			strconv.FormatUint(uint64(oid), 10) + " AS pg_catalog.oid)"
-		if !slices.Contains(checks, c) {
-			checks = append(checks, c)
-		}
+	ks := make([]opKey, len(ops))
+	for i, o := range ops {
+		ks[i] = o.key
 	}
-	return "(" + implicitCatalog + " OR " + strings.Join(checks, " AND ") + ")"
+	return exactLookups(ks)
 }
 
 // ExactGateHolds says whether the plan's gate, as RewriteSort writes it,
