@@ -35,10 +35,11 @@ func gateSorted(sql []byte, ops []sqlrewrite.OperatorGuard, declared func(int) u
 }
 
 // widenedGate is sql, a sorted read's text, with its operator gate's
-// exact lookups widened to the pg_operator scan when the Parse declared
-// a parameter a type they did not assume (sqlrewrite.SortPlan.WidenGate):
-// `name = $1` declared varchar resolves among every = that takes text
-// and varchar, not by the exact lookup of = (text, text).
+// exact lookups widened to the pg_operator scan when a parameter they
+// compare has another type in the Parse than they assumed, or one
+// phiguard did not record (sqlrewrite.SortPlan.ExactGateHolds,
+// WidenGate): `name = $1` declared varchar resolves among every = that
+// takes text and varchar, not by the exact lookup of = (text, text).
 func widenedGate(sql []byte, sp *sqlrewrite.SortPlan, declared func(int) uint32) ([]byte, *pgerr.Error) {
 	if sp == nil || sp.ExactGateHolds(declared) {
 		return sql, nil
