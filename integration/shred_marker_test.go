@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/phiguard/phiguard/guard"
 )
 
 // shredMarkerFilter is a WHERE on the shredded twin's name, with its
@@ -115,8 +116,9 @@ func (tw *shreddedTwin) sameFiltered(t *testing.T, label string, filters []shred
 // a column whose conjuncts the marker satisfies (a parameter's at each
 // Bind, in a variant of the statement): every hit answers as the
 // plaintext twin, in both protocols, with the key destroyed and after
-// phiguard shred --terms-only; a WHERE the marker does not satisfy still
-// sends its term conjunct.
+// phiguard shred --terms-only, and through a proxy whose marker changed
+// after the rewrite; a WHERE the marker does not satisfy still sends its
+// term conjunct.
 func TestShredMarkerTermFilterWindow(t *testing.T) {
 	t.Parallel()
 	relay := startByteRelay(t)
@@ -138,6 +140,22 @@ func TestShredMarkerTermFilterWindow(t *testing.T) {
 	}
 	if n := tw.sameFiltered(t, "terms rewritten", shredMarkerHits, nil); n != all*len(shredMarkerHits) {
 		t.Errorf("terms rewritten: %d of %d answered", n, all*len(shredMarkerHits))
+	}
+	// The marker changed after the rewrite: the cells carry the terms of
+	// "[shredded]" and read as "[erased]" through a proxy configured so.
+	prot := &guard.Protection{Policy: tw.prot.Policy, Keyring: tw.prot.Keyring, Subjects: tw.prot.Subjects, ShreddedMarker: "[erased]"}
+	tw.via = startProxy(t, proxyOptions{protect: prot, quiet: true}).app(t)
+	if _, err := tw.dir.Exec(testContext(t), fmt.Sprintf("UPDATE %s SET name = '[erased]' WHERE id LIKE 'v-%%'", tw.plain)); err != nil {
+		t.Fatal(err)
+	}
+	erased := []shredMarkerFilter{
+		{"name >= 'E' AND name < 'F'", nil},
+		{"name >= $1 AND name < $2", []any{"E", "F"}},
+		{"name ILIKE '%ERASE%'", nil},
+		{"name = $1", []any{"[erased]"}},
+	}
+	if n := tw.sameFiltered(t, "marker changed", erased, nil); n != all*len(erased) {
+		t.Errorf("marker changed: %d of %d answered", n, all*len(erased))
 	}
 }
 
