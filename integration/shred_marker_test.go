@@ -58,6 +58,7 @@ var shredMarkerForms = []string{
 	"SELECT id, name FROM %s WHERE %s ORDER BY name, id LIMIT 5",
 	"SELECT id, name FROM %s WHERE %s ORDER BY name DESC, id LIMIT 3 OFFSET 1",
 	"SELECT count(*) FROM %s WHERE %s",
+	"SELECT max(name) FROM %s WHERE %s",
 }
 
 // sameFiltered runs every form of every filter on both sides in both
