@@ -27,7 +27,9 @@
 // parameter pattern, protect_search_variants.go, and runs an ORDER BY ...
 // LIMIT or a min/max through an order term in rounds, protect_rounds.go,
 // exact over a shredded subject's cells whose terms are still their old
-// value's, rounds_shredded.go; a write of a text column with order or
+// value's, rounds_shredded.go, and leaves out the term conjuncts of a
+// column whose WHERE conjuncts the shredded marker satisfies (at a Bind,
+// in a variant), shred_marker_terms.go; a write of a text column with order or
 // match terms checks in the statement that the column still has the
 // collation they were computed under, collation_guard.go;
 // while they are rekeying it sends the equality term under every loaded

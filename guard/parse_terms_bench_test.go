@@ -41,7 +41,7 @@ func BenchmarkParseTerms(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				terms, _ := s.filterTerms(c.sp, c.lits, nil, 0)
+				terms, _, _ := s.filterTerms(c.sp, c.lits, nil, 0)
 				if len(terms) != 1 || terms[0] == nil {
 					b.Fatal("no term")
 				}
@@ -57,7 +57,7 @@ func TestParseTermsBench(t *testing.T) {
 	s, ilike, between := parseTermsSession(t)
 	lits := []filterArgs{{args: [2]filterArg{{pattern: []byte("gle%")}}}}
 	for range 2 {
-		terms, _ := s.filterTerms(ilike, lits, nil, 0)
+		terms, _, _ := s.filterTerms(ilike, lits, nil, 0)
 		if len(terms) != 1 || len(terms[0]) != 2 || len(terms[0][0].Value) == 0 || terms[0][1].Tokens != nil {
 			t.Fatalf("ilike terms %v", terms)
 		}
@@ -65,7 +65,7 @@ func TestParseTermsBench(t *testing.T) {
 	lits = []filterArgs{{args: [2]filterArg{{canon: []byte("1950-01-01")}, {canon: []byte("1950-03-31")}}}}
 	var first []byte
 	for range 2 {
-		terms, _ := s.filterTerms(between, lits, nil, 0)
+		terms, _, _ := s.filterTerms(between, lits, nil, 0)
 		if len(terms) != 1 || len(terms[0]) != 2 || len(terms[0][0].Value) != 8 || string(terms[0][0].Value) >= string(terms[0][1].Value) {
 			t.Fatalf("between terms %v", terms)
 		}

@@ -175,7 +175,11 @@ func (s *Session) parseSortedText(info *stmtInfo, msg *pgproto3.Parse) ([]byte, 
 	}
 	msg.ParameterOIDs = append(msg.ParameterOIDs, oidInt8)
 	info.termParams = append(info.termParams, termParam{filter: -1})
-	out, err := sqlrewrite.RewriteSortRounds([]byte(msg.Query), sp, terms, "$"+strconv.Itoa(base+1), s.nativeColumns())
+	mult := "$" + strconv.Itoa(base+1)
+	if info.like != nil { // its variants take the multiplier too (protect_search_variants.go)
+		info.like.oids, info.like.mult = slices.Clone(msg.ParameterOIDs), mult
+	}
+	out, err := sqlrewrite.RewriteSortRounds([]byte(msg.Query), sp, terms, mult, s.nativeColumns())
 	if err != nil {
 		return nil, pgerr.Newf(pgerr.FeatureNotSupported,
 			"phiguard could not rewrite this ORDER BY or WHERE on an encrypted column to evaluate it itself (%v)", err)

@@ -54,13 +54,20 @@ func hasTermFilters(sp *sqlrewrite.SortPlan) bool {
 // the constants read from the text (nil: none could be read), types the
 // declared types of the filters' parameters (nil in a Query, which has
 // none), base the number after which the added parameters go. A filter
-// gets nil when phiguard cannot compute its term for every constant.
-func (s *Session) filterTerms(sp *sqlrewrite.SortPlan, lits []filterArgs, types map[int]uint32, base int) ([][]sqlrewrite.TermArg, []termParam) {
+// gets nil when phiguard cannot compute its term for every constant, or
+// when its column's shredded cells read as a marker its conjuncts may
+// hold for (shred_marker_terms.go); pending are the columns of the
+// latter whose parameters decide at each Bind.
+func (s *Session) filterTerms(sp *sqlrewrite.SortPlan, lits []filterArgs, types map[int]uint32, base int) ([][]sqlrewrite.TermArg, []termParam, []*policy.ProtectedColumn) {
 	out := make([][]sqlrewrite.TermArg, len(sp.Filters))
 	var params []termParam
+	drop, pending := s.markerTerms(sp, lits, false)
 	for i, f := range sp.Filters {
 		if f.Term == sqlrewrite.TermNone || f.Term == sqlrewrite.TermOrd && !s.termsCurrent(f.Column, termRecordOrder) {
 			continue // term_records.go: the conjunct stays true
+		}
+		if drop != nil && drop[i] {
+			continue // the marker may satisfy the column's conjuncts: true
 		}
 		if f.Term == sqlrewrite.TermMatch {
 			if lits != nil {
@@ -93,7 +100,7 @@ func (s *Session) filterTerms(sp *sqlrewrite.SortPlan, lits []filterArgs, types 
 			params = append(params, added...)
 		}
 	}
-	return out, params
+	return out, params, pending
 }
 
 // columnTyped: a parameter of type typ is read in the column's type (the
@@ -148,8 +155,8 @@ func (s *Session) parseTerms(info *stmtInfo, msg *pgproto3.Parse) [][]sqlrewrite
 	if types == nil {
 		types = map[int]uint32{}
 	}
-	terms, params := s.filterTerms(sp, info.filterLits, types, base)
-	params = planLikeVariants(info, msg.Query, terms, params) // protect_search_variants.go
+	terms, params, pending := s.filterTerms(sp, info.filterLits, types, base)
+	params = planLikeVariants(info, msg.Query, terms, params, pending) // protect_search_variants.go
 	if len(params) > 0 {
 		for len(msg.ParameterOIDs) < base {
 			msg.ParameterOIDs = append(msg.ParameterOIDs, 0) // unspecified, as the client left it
@@ -251,6 +258,6 @@ func (s *Session) queryTerms(sql []byte, sp *sqlrewrite.SortPlan) [][]sqlrewrite
 	if pe != nil {
 		return nil
 	}
-	terms, _ := s.filterTerms(sp, lits, nil, 0)
+	terms, _, _ := s.filterTerms(sp, lits, nil, 0)
 	return terms
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgwire"
+	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
@@ -39,7 +40,15 @@ import (
 // conjuncts give at most 3 × 3 − 1 = 8 variants; a third stays
 // proxy-side (no term). A variant's Parse that failed is prepared again
 // under a new name when next needed; a client's Close or new Parse of the
-// name closes its variants.
+// name closes its variants. A statement in rounds prepares its variants
+// with its round multiplier parameter (lv.mult), which every Bind
+// carries.
+//
+// The same variants leave out, at a Bind, the term conjuncts of a column
+// whose conjuncts the shredded marker satisfies with the Bind's values
+// (shred_marker_terms.go): the client's statement keeps them, and a
+// variant's key counts such columns in bits above its LIKE filters'
+// choices (at most 2 columns: 9 × 4 texts).
 
 // matchPart is which term of a LIKE a parameter phiguard adds carries.
 type matchPart uint8
@@ -116,7 +125,7 @@ const variantPrefix = "phiguard_like_"
 func variantNameRefusal(stmt string, pe *pgerr.Error) *pgerr.Error {
 	if strings.HasPrefix(stmt, variantPrefix) {
 		return pgerr.Newf(pgerr.FeatureNotSupported,
-			"prepared statement names starting with %q are phiguard's own (the variants of statements with LIKE on an encrypted column): name the statement otherwise", variantPrefix)
+			"prepared statement names starting with %q are phiguard's own (the variants of statements with LIKE, or search terms a shredded marker may satisfy, on an encrypted column): name the statement otherwise", variantPrefix)
 	}
 	return pe
 }
@@ -134,7 +143,12 @@ type likeVariants struct {
 	src     string                 // the text sortedText rewrote at Parse
 	terms   [][]sqlrewrite.TermArg // the other conjuncts' term constants
 	oids    []uint32               // the parameter types the Parse declared
-	made    map[int]*likeVariant   // by variant key
+	mult    string                 // a statement in rounds: its multiplier parameter, "$n"
+	// marker are the columns whose shredded marker's verdict waits for
+	// each Bind (shred_marker_terms.go): bit b of a variant's key above
+	// the LIKE filters' says marker[b]'s terms are left out.
+	marker []*policy.ProtectedColumn
+	made   map[int]*likeVariant // by variant key
 	// The current Bind's choice (bindVariant, then appendAdded).
 	bound  *likeVariant
 	values [][]byte // per filter k: [2k] its prefix key, [2k+1] its tokens; nil for NULL
@@ -143,7 +157,7 @@ type likeVariants struct {
 // planLikeVariants adds, at Parse, the two parameters of each LIKE
 // filter with a match term whose pattern (or ESCAPE) is a parameter, and
 // records what its Binds need; params are the term parameters so far.
-func planLikeVariants(info *stmtInfo, src string, terms [][]sqlrewrite.TermArg, params []termParam) []termParam {
+func planLikeVariants(info *stmtInfo, src string, terms [][]sqlrewrite.TermArg, params []termParam, marker []*policy.ProtectedColumn) []termParam {
 	sp := info.plan.Sort
 	var filters []int
 	var added [][2]int
@@ -156,10 +170,10 @@ func planLikeVariants(info *stmtInfo, src string, terms [][]sqlrewrite.TermArg, 
 		added = append(added, [2]int{len(params), len(params) + 1})
 		params = append(params, termParam{filter: i, match: matchPrefix}, termParam{filter: i, match: matchTokens})
 	}
-	if filters == nil {
+	if filters == nil && marker == nil {
 		return params // no variants: nothing recorded (nor allocated, at each Parse of a literal pattern)
 	}
-	lv := &likeVariants{src: src, terms: terms, filters: filters, params: added}
+	lv := &likeVariants{src: src, terms: terms, filters: filters, params: added, marker: marker}
 	if lv.terms == nil {
 		lv.terms = make([][]sqlrewrite.TermArg, len(sp.Filters))
 	}
@@ -190,11 +204,13 @@ func (lv *likeVariants) value(tp termParam) []byte {
 }
 
 // bindVariant reads, before a Bind's expectation is queued, the
-// patterns of its statement's LIKE conjuncts with variants, chooses the
-// variant, and returns the Parse that prepares it when the backend does
-// not have it yet (nil otherwise). A pattern it cannot read, or one that
-// gives no term, runs without a term, as does the whole Bind when its
-// constants cannot be read (protectBind then reports why). Client pump.
+// patterns of its statement's LIKE conjuncts with variants and the
+// constants of its columns whose shredded marker's verdict waits for the
+// Bind (shred_marker_terms.go), chooses the variant, and returns the
+// Parse that prepares it when the backend does not have it yet (nil
+// otherwise). A pattern it cannot read, or one that gives no term, runs
+// without a term, as does the whole Bind when its constants cannot be
+// read (protectBind then reports why). Client pump.
 func (s *Session) bindVariant(stmt string, body []byte) ([]byte, error) {
 	info, err := s.boundStatement(stmt)
 	if err != nil || info == nil || info.like == nil {
@@ -206,15 +222,65 @@ func (s *Session) bindVariant(stmt string, body []byte) ([]byte, error) {
 	if !ok || len(msg.params) != info.clientParams || len(info.filterParams) == 0 {
 		return nil, nil
 	}
+	sp := info.plan.Sort
 	args, pe := s.bindFilterArgs(info, msg.params, msg.formats)
-	if pe != nil || len(args) != len(info.plan.Sort.Filters) {
+	if pe != nil || len(args) != len(sp.Filters) {
 		return nil, nil
 	}
-	key, mult := 0, 1
 	terms := append([][]sqlrewrite.TermArg(nil), lv.terms...)
+	drop, _ := s.markerTerms(sp, args, true) // shred_marker_terms.go: every column decided
+	key, mult := s.likeVariantTerms(info, args, drop, terms)
+	key += mult * lv.markerVariant(sp, drop, terms)
+	if key == 0 {
+		return nil, nil
+	}
+	if v := lv.made[key]; v != nil {
+		ok, err := s.variantUsable(v)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			lv.bound = v
+			return nil, nil
+		}
+	}
+	text, pe := lv.variantText(sp, terms, s.nativeColumns())
+	if pe == nil { // the checks of its operators, as the statement's own text has them
+		text, pe = gateSortedRead(text, info) // sorted_gate.go
+	}
+	if pe != nil {
+		clear(lv.values) // no term this time: the client's statement, as without terms
+		return nil, nil
+	}
+	v := &likeVariant{name: variantPrefix + strconv.FormatUint(variantSeq.Add(1), 10),
+		parsed: &replacement{settled: make(chan struct{})}}
+	s.unsettled = append(s.unsettled, v.parsed) // noteSync marks it synced
+	if lv.made == nil {
+		lv.made = map[int]*likeVariant{}
+	}
+	lv.made[key], lv.bound = v, v
+	parse := pgproto3.Parse{Name: v.name, Query: string(text), ParameterOIDs: lv.oids}
+	out, err := parse.Encode(nil)
+	if err != nil {
+		return nil, err
+	}
+	s.expects.push(&expectation{kind: expParse, name: v.name, analysis: info.analysis, start: time.Now(), injected: true, variant: v})
+	return out, nil
+}
+
+// likeVariantTerms writes into lv.values and terms what the Bind's
+// patterns (args) give each LIKE filter with variants, and returns the
+// variant key of those choices and 3^filters. A filter whose column
+// sends no term for the marker (drop) gets none.
+func (s *Session) likeVariantTerms(info *stmtInfo, args []filterArgs, drop []bool, terms [][]sqlrewrite.TermArg) (int, int) {
+	lv := info.like
+	key, mult := 0, 1
 	for k, i := range lv.filters {
 		f := info.plan.Sort.Filters[i]
-		targs := s.likeTermArgs(variantFilter(f), &args[i]) // protect_search_like.go
+		var targs []sqlrewrite.TermArg
+		if drop == nil || !drop[i] {
+			targs = s.likeTermArgs(variantFilter(f), &args[i]) // protect_search_like.go
+		}
 		switch {
 		case targs == nil:
 		case targs[0].Value != nil:
@@ -236,40 +302,35 @@ func (s *Session) bindVariant(stmt string, body []byte) ([]byte, error) {
 		}
 		mult *= 3
 	}
-	if key == 0 {
-		return nil, nil
-	}
-	if v := lv.made[key]; v != nil {
-		ok, err := s.variantUsable(v)
-		if err != nil {
-			return nil, err
+	return key, mult
+}
+
+// markerVariant removes from terms the term conjuncts of the columns
+// whose marker verdict waited for the Bind and holds now (drop), and
+// returns the bits of those columns whose text it changes.
+func (lv *likeVariants) markerVariant(sp *sqlrewrite.SortPlan, drop []bool, terms [][]sqlrewrite.TermArg) int {
+	bits := 0
+	for b, col := range lv.marker {
+		for i, f := range sp.Filters {
+			if f.Column == col && drop != nil && drop[i] && terms[i] != nil {
+				terms[i], bits = nil, bits|1<<b
+			}
 		}
-		if ok {
-			lv.bound = v
-			return nil, nil
-		}
 	}
-	text, pe := sortedText([]byte(lv.src), info.plan.Sort, terms, s.nativeColumns())
-	if pe == nil { // the checks of its operators, as the statement's own text has them
-		text, pe = gateSortedRead(text, info) // sorted_gate.go
+	return bits
+}
+
+// variantText is a variant's text: the statement's own rewrite with
+// terms, in rounds with the Parse's multiplier parameter (lv.mult).
+func (lv *likeVariants) variantText(sp *sqlrewrite.SortPlan, terms [][]sqlrewrite.TermArg, natives sqlrewrite.NativeColumn) ([]byte, *pgerr.Error) {
+	if lv.mult == "" {
+		return sortedText([]byte(lv.src), sp, terms, natives)
 	}
-	if pe != nil {
-		clear(lv.values) // no term this time: the client's statement, as without terms
-		return nil, nil
-	}
-	v := &likeVariant{name: variantPrefix + strconv.FormatUint(variantSeq.Add(1), 10),
-		parsed: &replacement{settled: make(chan struct{})}}
-	s.unsettled = append(s.unsettled, v.parsed) // noteSync marks it synced
-	if lv.made == nil {
-		lv.made = map[int]*likeVariant{}
-	}
-	lv.made[key], lv.bound = v, v
-	parse := pgproto3.Parse{Name: v.name, Query: string(text), ParameterOIDs: lv.oids}
-	out, err := parse.Encode(nil)
+	out, err := sqlrewrite.RewriteSortRounds([]byte(lv.src), sp, terms, lv.mult, natives)
 	if err != nil {
-		return nil, err
+		return nil, pgerr.Newf(pgerr.FeatureNotSupported,
+			"phiguard could not rewrite this ORDER BY or WHERE on an encrypted column to evaluate it itself (%v)", err)
 	}
-	s.expects.push(&expectation{kind: expParse, name: v.name, analysis: info.analysis, start: time.Now(), injected: true, variant: v})
 	return out, nil
 }
 
