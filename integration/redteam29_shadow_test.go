@@ -2,7 +2,6 @@ package integration
 
 import (
 	"fmt"
-	"os"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -111,24 +110,47 @@ CREATE OPERATOR %[1]s.= (LEFTARG = date, RIGHTARG = date, FUNCTION = %[1]s.rt29_
 // TestRedTeam29SortedReadNullComparison: a read phiguard sorts itself
 // (ORDER BY a randomized column) is sent as RewriteSort writes it, with
 // one check of its comparisons on cells first in the WHERE (GateWhere).
-// born = NULL, or born = $1 bound to NULL in a custom plan, is folded to
-// NULL at planning, the WHERE to false with the check in it, and
-// phiguard answers no row where the plaintext under a shadowing = that
-// is not strict answers rows. HOLE: the operand placement
-// (sqlrewrite.PlaceOperand) is not applied to the text RewriteSort
-// writes (docs/search.md, Shadowed operators). Under OR the gate runs
-// (refused). Without the schema both answers agree.
+// born = NULL, or born = $1 bound to NULL in a custom plan, was folded
+// to NULL at planning, the WHERE to false with the check in it (or a
+// subquery's WHERE, pulled up into it), and phiguard answered no row
+// where the plaintext under a shadowing = that is not strict answers
+// rows. Such a comparison now gets its check in its value operand too
+// (sqlrewrite.sortedPlacements, PlaceOperand): refused, both protocols,
+// custom and generic plans. Under OR the gate runs (refused); IS NOT
+// DISTINCT FROM is the proxy's filter, whose probe refuses; <> stays
+// pg_catalog's (answered as the plaintext). Without the schema both
+// answers agree.
 func TestRedTeam29SortedReadNullComparison(t *testing.T) {
 	t.Parallel()
-	if os.Getenv("PHIGUARD_HOLES") == "" {
-		t.Skip("HOLE: a read phiguard sorts itself with born = NULL (or $1 bound to NULL) has its WHERE folded to false before its operator check runs (docs/search.md, Shadowed operators); PHIGUARD_HOLES=1 runs it")
-	}
 	f := newSortFixtureWith(t, 200, nil, rt29Policy)
 	ctx := testContext(t)
 	reads := []shadowCase{
 		{sql: `SELECT name FROM %[1]s WHERE born = NULL ORDER BY name LIMIT 3`},
 		{sql: `SELECT name FROM %[1]s WHERE born = $1 ORDER BY name LIMIT 3`, args: []any{nil}},
 		{sql: `SELECT name FROM %[1]s WHERE born = '1950-06-30' OR grp = 99 ORDER BY name LIMIT 3`},
+		{sql: `SELECT name FROM %[1]s WHERE born IN (NULL) ORDER BY name LIMIT 3`},
+		{sql: `SELECT name FROM %[1]s WHERE born IN ($1) ORDER BY name LIMIT 3`, args: []any{nil}},
+		{sql: `SELECT name FROM %[1]s WHERE NULL = born ORDER BY name, id LIMIT 3`},
+		{sql: `SELECT name FROM %[1]s WHERE $1 = born ORDER BY name, id LIMIT 3`, args: []any{nil}},
+		{sql: `SELECT name FROM %[1]s WHERE born = ($1) ORDER BY name, id LIMIT 3`, args: []any{nil}},
+		{sql: `SELECT name FROM %[1]s WHERE (born = NULL) IS NOT FALSE ORDER BY name, id LIMIT 3`},
+		{sql: `SELECT name FROM %[1]s WHERE NOT (born = $1) IS NULL ORDER BY name, id LIMIT 3`, args: []any{nil}},
+		// Beside a filter phiguard evaluates (a BETWEEN on a randomized
+		// column), and a plaintext leaf of an OR it evaluates.
+		{sql: `SELECT name FROM %[1]s WHERE score BETWEEN 0 AND 50 AND born = NULL ORDER BY name, id LIMIT 3`},
+		{sql: `SELECT name FROM %[1]s WHERE born = $1 AND score BETWEEN $2 AND $3 ORDER BY name, id LIMIT 3`, args: []any{nil, 0, 50}},
+		{sql: `SELECT name FROM %[1]s WHERE born = NULL OR score > 90 ORDER BY name, id LIMIT 3`},
+		// A subquery's WHERE: pulled up into the statement's, or an
+		// uncorrelated EXISTS (an InitPlan beside the gate).
+		{sql: `SELECT name FROM (SELECT * FROM %[1]s WHERE born = NULL) s ORDER BY name, id LIMIT 3`},
+		{sql: `SELECT name FROM %[1]s a WHERE EXISTS (SELECT 1 FROM %[1]s b WHERE b.born = $1) ORDER BY name, id LIMIT 3`, args: []any{nil}},
+		// The proxy's filter, whose probe of = refuses under the schema.
+		{sql: `SELECT name FROM %[1]s WHERE born IS NOT DISTINCT FROM NULL ORDER BY name, id LIMIT 3`},
+		{sql: `SELECT name FROM %[1]s WHERE born IS NOT DISTINCT FROM $1 ORDER BY name, id LIMIT 3`, args: []any{nil}},
+		// <> is pg_catalog's under the schema: the same answer.
+		{sql: `SELECT name FROM %[1]s WHERE NOT (born <> NULL) ORDER BY name, id LIMIT 3`, pgCatalog: true},
+		{sql: `SELECT name FROM %[1]s WHERE NOT (born <> $1) ORDER BY name, id LIMIT 3`, args: []any{nil}, pgCatalog: true},
+		{sql: `SELECT name FROM %[1]s WHERE born <> '1950-06-30' AND born NOT IN ($1) ORDER BY name, id LIMIT 3`, args: []any{"1951-02-03"}, pgCatalog: true},
 	}
 	for _, c := range reads {
 		f.sameAnswer(t, c)
@@ -144,9 +166,28 @@ CREATE OPERATOR %[1]s.= (LEFTARG = date, RIGHTARG = date, FUNCTION = %[1]s.rt29_
 			t.Fatal(err)
 		}
 	}
-	for _, c := range reads {
-		f.refusedShadowedCol(t, c, "born")
+	// The operator is live: directly, born = NULL finds every row.
+	if got, err := rowsRaw(t, f.dir, f.sql(`SELECT count(*) FROM %[1]s WHERE born = NULL`, 0), pgx.QueryExecModeSimpleProtocol, 0); err != nil || got != "200\n(SELECT 1)" {
+		t.Fatalf("directly under the shadowing schema: %q, %v; want 200 rows", got, err)
 	}
+	shadowedAnswers := func() {
+		t.Helper()
+		for _, c := range reads {
+			if c.pgCatalog {
+				f.sameAnswer(t, c)
+				continue
+			}
+			f.refusedShadowedCol(t, c, "born")
+		}
+	}
+	shadowedAnswers()
+	// A generic plan keeps $1 a parameter: the gate runs; refused alike.
+	for _, conn := range []*pgx.Conn{f.dir, f.via} {
+		if _, err := conn.Exec(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shadowedAnswers()
 }
 
 // refusedShadowedCol wants c refused through phiguard in both protocols,

@@ -53,7 +53,9 @@
 //     first (Placement: beside a conjunct PostgreSQL hoists into a
 //     One-Time Filter, else in the value operand as an InitPlan; in a
 //     text RewriteSort writes, one check for all, first in its WHERE:
-//     OperatorGate, GateWhere), and ShadowedOperatorRefusal turns
+//     OperatorGate, GateWhere, and in the operand of a comparison with
+//     NULL or a parameter, which PostgreSQL folds at planning:
+//     sortedPlacements, Plan.TextGuards), and ShadowedOperatorRefusal turns
 //     the check's error into 0A000 (docs/search.md "Shadowed operators
 //     on cells").
 //   - Where a plan's values stand in the client's text and the edits

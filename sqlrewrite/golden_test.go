@@ -316,7 +316,19 @@ func sortLines(sql string, p *Plan) []string {
 		return nil
 	}
 	ok := true
-	sent, err := RewriteSort([]byte(sql), p.Sort)
+	// The checks of comparisons PostgreSQL could fold are placed in the
+	// client's text first (TextGuards), as the proxy does.
+	text := []byte(sql)
+	if guards := p.TextGuards(); len(guards) > 0 {
+		edits, placed := OperatorEdits(text, LiteralSpans(text), guards, nil)
+		if placed {
+			text, placed = Splice(text, edits)
+		}
+		if !placed {
+			return []string{"sort: " + p.Sort.String(), "sent: error: the checks' places disagree with the text"}
+		}
+	}
+	sent, err := RewriteSort(text, p.Sort)
 	if err != nil {
 		return []string{"sort: " + p.Sort.String(), "sent: error: " + err.Error()}
 	}
@@ -390,7 +402,7 @@ func operatorLines(sql string, p *Plan) []string {
 			pairs = append(pairs, operandName(pr.Left)+" "+g.Op+" "+operandName(pr.Right))
 		}
 		place := g.Place.String()
-		if vOpen, ok1 := g.ValueOpen.Span([]byte(sql), spans); g.Place != PlaceAround && ok1 {
+		if vOpen, ok1 := g.ValueOpen.Span([]byte(sql), spans); g.Place != PlaceAround && g.Place != PlaceGate && ok1 {
 			if vEnd, ok2 := g.ValueClose.Span([]byte(sql), spans); ok2 && vOpen[0] <= vEnd[0] {
 				place += fmt.Sprintf(" %q", sql[vOpen[0]:vEnd[0]])
 			}

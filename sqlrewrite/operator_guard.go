@@ -89,10 +89,15 @@ type OperatorGuard struct {
 	// where PlaceOperand and PlaceAroundNull put theirs.
 	ValueOpen, ValueClose TextCut
 	Place                 Placement
-	Slot                  int // PlaceArray: the value's slot in Plan.Values
-	Column                *policy.ProtectedColumn
-	Op                    string // "=" or "<>"
-	Pairs                 []OperandPair
+	// Folds: the value is NULL, or a parameter a custom plan may bind to
+	// NULL (an IN list's only item alike), with which PostgreSQL folds
+	// the comparison to NULL at planning; not in a plaintext leaf of a
+	// WHERE or HAVING tree the proxy evaluates (sortedPlacements).
+	Folds  bool
+	Slot   int // PlaceArray: the value's slot in Plan.Values
+	Column *policy.ProtectedColumn
+	Op     string // "=" or "<>"
+	Pairs  []OperandPair
 }
 
 // Placement is where a comparison's check goes in the text sent.
@@ -120,6 +125,14 @@ const (
 	// PlaceItem: an IN list gets the check as one more item, `col IN
 	// (..., <gate item>)`, at ValueOpen (its closing parenthesis).
 	PlaceItem
+	// PlaceGate: in the one check GateWhere puts first in the WHERE of
+	// the text RewriteSort writes (OperatorGate), and nowhere else.
+	PlaceGate
+	// PlaceNull: a parameter guarded against a NULL a custom plan would
+	// fold, `COALESCE($n, CASE WHEN (SELECT <check>) THEN NULL END)`,
+	// beside which there is no check: it is the gate's (PlaceAroundNull
+	// in a text RewriteSort writes).
+	PlaceNull
 )
 
 // NoMatchCell is a cell no column holds (cells are base64url behind a
@@ -137,6 +150,10 @@ func (pl Placement) String() string {
 		return "an item of ARRAY[value, check]"
 	case PlaceItem:
 		return "an item of the list"
+	case PlaceGate:
+		return "in the WHERE's gate"
+	case PlaceNull:
+		return "in the WHERE's gate, and the parameter guarded against NULL"
 	}
 	return "beside"
 }
@@ -354,7 +371,7 @@ func OperatorEdits(sql []byte, spans [][2]int, guards []OperatorGuard, declared 
 		if !ok1 || !ok2 || open[0] > closeAt[0] {
 			return nil, false
 		}
-		if g.Place != PlaceAround && (!ok3 || !ok4 || vOpen[0] > vClose[0] || vOpen[0] < open[0] || vClose[0] > closeAt[0]) {
+		if g.Place != PlaceAround && g.Place != PlaceGate && (!ok3 || !ok4 || vOpen[0] > vClose[0] || vOpen[0] < open[0] || vClose[0] > closeAt[0]) {
 			return nil, false
 		}
 		gate := g.gate(declared)
@@ -366,6 +383,8 @@ func OperatorEdits(sql []byte, spans [][2]int, guards []OperatorGuard, declared 
 		case PlaceAroundNull:
 			edits = append(edits, Edit{Span: open, Text: "(" + gate + " AND "}, Edit{Span: vOpen, Text: "COALESCE("},
 				Edit{Span: vClose, Text: ", CASE WHEN (SELECT " + gate + ") THEN NULL END)"}, Edit{Span: closeAt, Text: ")"})
+		case PlaceNull:
+			edits = append(edits, Edit{Span: vOpen, Text: "COALESCE("}, Edit{Span: vClose, Text: ", CASE WHEN (SELECT " + gate + ") THEN NULL END)"})
 		case PlaceArray:
 			quantifier := "ANY(ARRAY["
 			if g.Op == "<>" {
@@ -406,10 +425,13 @@ func ShadowedOperatorRefusal(message string) (*Refusal, bool) {
 }
 
 // A read phiguard sorts, filters or aggregates itself (a SortPlan) is
-// sent as RewriteSort writes it from the places its plan holds, which
-// the checks' own literals would move: its comparisons on cells get one
-// check for all of them, as the first conjunct of the top-level WHERE of
-// the final text (GateWhere), where PostgreSQL hoists it the same way.
+// sent as RewriteSort writes it from the places its plan holds: its
+// comparisons on cells get one check for all of them, as the first
+// conjunct of the top-level WHERE of the final text (GateWhere), where
+// PostgreSQL hoists it the same way; one with NULL or a parameter, which
+// PostgreSQL folds at planning with the WHERE it stands in, gate and
+// all, has its own in its operand too, placed in the client's text
+// before RewriteSort reads it (sortedPlacements, Plan.TextGuards).
 
 // OperatorGate is the one check of all the guards, for GateWhere.
 func OperatorGate(guards []OperatorGuard, declared func(int) uint32) string {

@@ -194,3 +194,74 @@ func TestUnqualifiedCast(t *testing.T) {
 		}
 	}
 }
+
+// TestSortedPlacements: in a read RewriteSort writes, every comparison on
+// cells is checked by the gate first in its WHERE (PlaceGate), and one
+// with NULL or a parameter, which PostgreSQL folds at planning with the
+// WHERE around it, gate and all, also in its operand (TextGuards): the
+// text RewriteSort makes of the client's with those checks placed
+// parses, keeps them, and keeps literal comparisons as they were; one
+// in a plaintext leaf of an OR phiguard evaluates is a hidden column
+// (the gate alone).
+func TestSortedPlacements(t *testing.T) {
+	pol := testPolicy(t)
+	cases := []struct {
+		sql    string
+		places []Placement // per guard, in order
+		wraps  []string    // in the text RewriteSort writes
+	}{
+		{sql: "SELECT id FROM patients WHERE ssn = 'a' AND passport <> 'b' ORDER BY first",
+			places: []Placement{PlaceGate, PlaceGate}, wraps: []string{"WHERE ssn = 'a' AND passport <> 'b' "}},
+		{sql: "SELECT id FROM patients WHERE ssn = NULL ORDER BY first",
+			places: []Placement{PlaceOperand}, wraps: []string{"WHERE ssn = CASE WHEN (SELECT CASE WHEN", "END) THEN NULL END"}},
+		{sql: "SELECT id FROM patients WHERE ssn = $1 AND passport IN (NULL) AND ssn NOT IN ($2) ORDER BY first",
+			places: []Placement{PlaceArray, PlaceItem, PlaceItem},
+			wraps: []string{"WHERE ssn = ANY(ARRAY[$1, CASE WHEN (SELECT CASE WHEN", "END) THEN '~phg~!' END]) AND passport IN (NULL, CASE WHEN",
+				"AND ssn NOT IN ($2, CASE WHEN (SELECT"}},
+		{sql: "SELECT id FROM patients WHERE $1 = ssn AND (ssn) = ($2) ORDER BY first",
+			places: []Placement{PlaceNull, PlaceNull},
+			wraps:  []string{"WHERE COALESCE($1, CASE WHEN (SELECT CASE WHEN", "END) THEN NULL END) = ssn AND (ssn) = COALESCE(($2), CASE WHEN"}},
+		{sql: "SELECT id FROM (SELECT * FROM patients WHERE ssn = NULL OR id = 1) s ORDER BY first",
+			places: []Placement{PlaceOperand}, wraps: []string{"WHERE ssn = CASE WHEN (SELECT CASE WHEN", "END) THEN NULL END OR id = 1"}},
+		{sql: "SELECT id FROM patients WHERE ssn = $1 OR first > 'x' ORDER BY first",
+			places: []Placement{PlaceGate}, wraps: []string{"CAST((ssn = $1) AS pg_catalog.text)"}},
+	}
+	for _, c := range cases {
+		p := PlanFor(Analyze(c.sql), pol)
+		if p.Refusal != nil || p.Sort == nil || len(p.Operators) != len(c.places) {
+			t.Fatalf("%s: %v, sort %v, %d guards", c.sql, p.Refusal, p.Sort != nil, len(p.Operators))
+		}
+		var placed int
+		for i, g := range p.Operators {
+			if g.Place != c.places[i] {
+				t.Errorf("%s: guard %d %v, want %v", c.sql, i, g.Place, c.places[i])
+			}
+			if g.Place != PlaceGate {
+				placed++
+			}
+		}
+		if len(p.TextGuards()) != placed {
+			t.Errorf("%s: %d guards placed in the text, want %d", c.sql, len(p.TextGuards()), placed)
+		}
+		text := []byte(c.sql)
+		edits, ok := OperatorEdits(text, LiteralSpans(text), p.TextGuards(), nil)
+		if ok {
+			text, ok = Splice(text, edits)
+		}
+		if !ok {
+			t.Fatalf("%s: the checks' places disagree with the text", c.sql)
+		}
+		sent, err := RewriteSort(text, p.Sort)
+		if err != nil {
+			t.Fatalf("%s: %v", c.sql, err)
+		}
+		for _, w := range c.wraps {
+			if !strings.Contains(string(sent), w) {
+				t.Errorf("%s: sent\n%s\nwithout %q", c.sql, sent, w)
+			}
+		}
+		if _, err := pg_query.Parse(string(sent)); err != nil {
+			t.Errorf("%s: %v", c.sql, err)
+		}
+	}
+}

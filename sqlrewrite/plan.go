@@ -199,7 +199,9 @@ type Plan struct {
 	// Operators are the comparisons the database evaluates on cells of
 	// deterministic columns, each sent with the check that PostgreSQL
 	// resolves its operator to pg_catalog's (operator_guard.go); with
-	// Sort, their one check is the WHERE's first conjunct (GateWhere).
+	// Sort, their one check is the WHERE's first conjunct (GateWhere),
+	// and a comparison PostgreSQL could fold has its own in the operand
+	// too (TextGuards).
 	Operators []OperatorGuard
 	// Sort is set for a SELECT whose ORDER BY the proxy evaluates
 	// (planner_sort.go); the text sent is RewriteSort's.
@@ -217,10 +219,12 @@ type Plan struct {
 
 // TextGuards are the operator checks placed around their comparisons in
 // the client's text: all of them, unless the text sent is RewriteSort's
-// (then OperatorGate and GateWhere place their one check).
+// (then OperatorGate and GateWhere place one check of all, and only
+// those whose comparison PostgreSQL could fold are placed in the text
+// too: sortedPlacements).
 func (p *Plan) TextGuards() []OperatorGuard {
 	if p.Sort != nil {
-		return nil
+		return p.Sort.textGuards
 	}
 	return p.Operators
 }

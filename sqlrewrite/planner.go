@@ -122,6 +122,11 @@ type planner struct {
 	// while a COPY's WHERE is planned, where no sub-SELECT may stand.
 	hoisted   map[*pg_query.A_Expr]bool
 	copyWhere bool
+	// plainLeaf is true while a plaintext leaf of a WHERE or HAVING tree
+	// the proxy evaluates is planned (planPlainLeaves): RewriteSort sends
+	// it as a hidden column, where a comparison folded to NULL empties no
+	// plan, and checks it is a column compared with constants.
+	plainLeaf bool
 }
 
 // sourceColumn is the protected column a select-list entry copies as it

@@ -172,7 +172,9 @@ func (p *planner) boolTree(n *pg_query.Node, sc *scope, cands *[]filterCand, con
 // may not read is refused).
 func (p *planner) planPlainLeaves(b *boolCand, sc *scope) {
 	if b.op == BoolPlain {
+		p.plainLeaf = true
 		p.expr(b.node, sc, ctxOther("WHERE"))
+		p.plainLeaf = false
 	}
 	for _, a := range b.args {
 		p.planPlainLeaves(a, sc)

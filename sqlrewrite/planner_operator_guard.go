@@ -75,6 +75,7 @@ func (p *planner) placeGuard(g *OperatorGuard, e *pg_query.A_Expr, value operand
 	isParam := isSlot && p.plan.Values[added].Literal < 0
 	listed := isSlot && bare && (p.plan.Values[added].Form == CompareEq || p.plan.Values[added].Form == CompareNe)
 	g.ValueOpen, g.ValueClose = p.pointAt(value.start), p.pointAt(value.end)
+	g.Folds = (isNull || isParam) && !p.plainLeaf
 	switch {
 	case p.copyWhere && isNull:
 		p.refuse(g.Column, g.Op+" NULL in COPY ... WHERE (it is never true: write IS NULL)")
@@ -135,6 +136,9 @@ func (p *planner) guardIn(col *policy.ProtectedColumn, e *pg_query.A_Expr, first
 	case p.copyWhere || p.hoisted[e] && len(items) > 1: // a list of one is a comparison with its item
 		g.Place = PlaceAround
 	}
+	// A list of one NULL or parameter is folded as `col = NULL` is; one
+	// of two or more is an array PostgreSQL does not fold with the column.
+	g.Folds = len(items) == 1 && (items[0].GetAConst().GetIsnull() || items[0].GetParamRef() != nil) && !p.plainLeaf
 	p.addOperatorGuard(g, left.start, end)
 }
 
@@ -150,13 +154,15 @@ func (p *planner) itemOperand(item *pg_query.Node, slot *int) (operandSpan, bool
 }
 
 // itemForms makes the value of each PlaceArray guard an item of its
-// array (CompareItem), in a plan whose text the guards are placed in
-// (not RewriteSort's: there the value keeps its form).
+// array (CompareItem), in a plan whose text the guards are placed in:
+// all of them, or in a read RewriteSort writes those that fold
+// (sortedPlacements).
 func (p *planner) itemForms() {
-	if p.plan.Sort != nil || p.plan.Refusal != nil {
+	if p.plan.Refusal != nil {
 		return
 	}
-	for _, g := range p.plan.Operators {
+	p.sortedPlacements()
+	for _, g := range p.plan.TextGuards() {
 		if g.Place != PlaceArray || g.Slot < 0 || g.Slot >= len(p.plan.Values) {
 			continue
 		}
@@ -167,6 +173,36 @@ func (p *planner) itemForms() {
 			if v.Column == at.Column && v.Literal == at.Literal && v.Param == at.Param && v.Token == at.Token {
 				p.plan.Values[i].Form = CompareItem
 			}
+		}
+	}
+}
+
+// sortedPlacements places the checks of a read phiguard sorts, filters
+// or aggregates itself (a SortPlan), whose text RewriteSort writes: each
+// check is in the one gate GateWhere puts first in its top-level WHERE
+// (PlaceGate), which PostgreSQL hoists into a One-Time Filter run before
+// any row, wherever the comparison stands. But a comparison with NULL,
+// or with a parameter a custom plan binds to NULL (Folds), is folded to
+// NULL at planning, and a WHERE (its own or a subquery's pulled up into
+// it) with it to false, gate and all: that one keeps its placement in
+// the operand too (PlaceOperand, PlaceArray, PlaceItem; PlaceAroundNull
+// without the check beside it, which the gate is: PlaceNull), so that
+// no plan can decide it without the check, nor fold it.
+func (p *planner) sortedPlacements() {
+	if p.plan.Sort == nil {
+		return
+	}
+	p.plan.Sort.textGuards = nil
+	for i := range p.plan.Operators {
+		g := &p.plan.Operators[i]
+		switch {
+		case !g.Folds:
+			g.Place = PlaceGate
+		case g.Place == PlaceAroundNull:
+			g.Place = PlaceNull
+		}
+		if g.Place != PlaceGate {
+			p.plan.Sort.textGuards = append(p.plan.Sort.textGuards, *g)
 		}
 	}
 }

@@ -41,6 +41,10 @@ type SortPlan struct {
 	Limit, Offset int
 	// hidden lists what each hidden column is, for the rewrite.
 	hidden []hiddenColumn
+	// textGuards are the plan's Operators placed in the client's text as
+	// well as in the gate GateWhere writes (Plan.TextGuards,
+	// sortedPlacements).
+	textGuards []OperatorGuard
 	// items is, per ORDER BY item, the select-list entry it names (an
 	// ordinal or an output name), or -1.
 	items []int
