@@ -61,13 +61,15 @@ type catalog struct {
 	// native is nativeType as a func value, made once (newCatalogBuilder)
 	// rather than at each nativeColumns call (sort_native.go).
 	native sqlrewrite.NativeColumn
-	// relations are the names of every relation in the database (true
-	// for a name of a view or a relation with rules), and maxOID the
-	// highest relation OID, when the catalog was read: a statement naming
+	// relations are the names of every relation in the database, with
+	// their schemas (relName, schemas, more), and maxOID the highest
+	// relation OID, when the catalog was read: a statement naming
 	// another, or writing through a view, has it read again first, a
 	// result field of a higher OID comes from a relation made since
 	// (catalog_names.go).
-	relations map[string]bool
+	relations map[string]relName
+	schemas   []string
+	more      map[sqlrewrite.TableName]bool
 	maxOID    uint32
 	// sqlText are the OIDs of the functions that run SQL given as text
 	// (query_to_xml, ...): a fast-path FunctionCall of one is refused
@@ -282,6 +284,7 @@ func (s *Session) catalogQueryMessage() []byte {
 type catalogBuilder struct {
 	pol         *policy.Policy
 	cat         *catalog
+	schemas     map[string]int32 // each schema's index in cat.schemas (addRelation)
 	failure     string
 	failureCode pgerr.Code // the backend's SQLSTATE for failure
 }
@@ -291,9 +294,9 @@ func newCatalogBuilder(pol *policy.Policy) *catalogBuilder {
 		subjects: map[uint32]map[int16]*policy.ProtectedTable{}, tables: map[policy.TableName][]catalogColumn{},
 		views: map[policy.TableName]bool{}, encViews: map[policy.TableName]bool{}, oids: map[policy.TableName]uint32{},
 		kin: map[policy.TableName]bool{}, attnums: map[uint32]map[int16]bool{}, collations: map[uint32]collationEntry{},
-		relations: map[string]bool{}}
+		relations: map[string]relName{}}
 	cat.native = cat.nativeType
-	return &catalogBuilder{pol: pol, cat: cat}
+	return &catalogBuilder{pol: pol, cat: cat, schemas: map[string]int32{}}
 }
 
 // add takes one message of the answer.
@@ -306,8 +309,11 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 		} else if err == nil && len(row.Values) == 5 {
 			b.addTermRecord(row.Values) // search.RecordsQuery's
 			return nil
+		} else if err == nil && len(row.Values) == 3 {
+			b.addRelation(row.Values) // relationsQuery's
+			return nil
 		} else if err == nil && len(row.Values) == 2 {
-			return b.addRelation(row.Values) // relationsQuery's
+			return b.addCatalogOID(row.Values) // relationsQuery's
 		} else if err != nil || len(row.Values) != 12 {
 			return pgwire.Violation("malformed catalog row from backend")
 		}

@@ -19,8 +19,9 @@ import (
 //
 //   - at the statement: the catalog lists the name of every relation
 //     (tables, views, materialized views, foreign tables, sequences, in
-//     every schema), and a Query or Parse that names one it does not
-//     list, other than a WITH query's name, makes it stale, so it is read
+//     every schema) with its schema, and a Query or Parse that names one
+//     it does not list (a qualified name in its schema, an unqualified
+//     one in any), other than a WITH query's name, makes it stale, so it is read
 //     before the statement (awaitFreshCatalog): a new view over an
 //     encrypted column is then refused by name like an old one, computed
 //     columns included (freshBeforeUnknown). A name is one map lookup.
@@ -40,52 +41,108 @@ import (
 //
 // What none sees: a value computed from an encrypted column (not a
 // cell) through a relation that keeps its name (CREATE OR REPLACE VIEW
-// ... length(ssn)) or through a function, and a rule added since to a
-// table that had none (docs/catalog.md).
+// ... length(ssn)), through a function, or through a relation made
+// since in a schema earlier on search_path under an unqualified name the
+// catalog lists in another, and a rule added since to a table that had
+// none (docs/catalog.md).
 
-// relationsQuery lists the name of every relation a statement may name
-// (one row each, deduplicated across schemas: an unqualified name may
-// mean any schema's) with whether one of that name is a view or has
-// rules, and, in a last row with a NULL name, the highest
-// relation OID: one made after the read has a higher one (until the OID
+// relationsQuery lists every relation a statement may name, one row
+// each (its schema, its name, and whether it is a view or has rules),
+// and, in rows of two fields, the highest relation OID (a NULL first
+// field): one made after the read has a higher one (until the OID
 // counter wraps), which tells a relation made since (newRelation).
 //
-// Rows with an empty name (no relation's) carry the OID of a function
+// Rows of two fields with an empty first one carry the OID of a function
 // that runs SQL given as text (sqlrewrite.SQLTextFunctionsWhere), which
 // fastpathRefusal refuses.
 func relationsQuery() string {
-	return `(SELECT c.relname::pg_catalog.text, pg_catalog.bool_or(c.relhasrules OR c.relkind = 'v')::pg_catalog.text
-  FROM pg_catalog.pg_class c WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p', 'S') GROUP BY 1)
-UNION ALL
+	return `SELECT n.nspname::pg_catalog.text, c.relname::pg_catalog.text, (c.relhasrules OR c.relkind = 'v')::pg_catalog.text
+  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p', 'S');
 SELECT '', p.oid::pg_catalog.text FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
   WHERE ` + sqlrewrite.SQLTextFunctionsWhere() + `
 UNION ALL
 SELECT NULL, pg_catalog.max(c.oid)::pg_catalog.text FROM pg_catalog.pg_class c`
 }
 
-// addRelation takes a row of relationsQuery.
-func (b *catalogBuilder) addRelation(v [][]byte) error {
-	if v[0] != nil && len(v[0]) == 0 { // a function running SQL given as text
-		oid, err := strconv.ParseUint(string(v[1]), 10, 32)
-		if err != nil {
-			return pgwire.Violation("malformed catalog row from backend")
-		}
+// relName is what the catalog keeps of a relation name: the first
+// schema it was read in (an index in catalog.schemas), whether that
+// schema's relation is a view or has rules (own), and whether any of the
+// name is (rules). The name's relations in other schemas, rare, are kept
+// in catalog.more.
+type relName struct {
+	schema     int32
+	own, rules bool
+}
+
+// addRelation takes a row of relationsQuery of three fields: a relation.
+func (b *catalogBuilder) addRelation(v [][]byte) {
+	rules := string(v[2]) == "true" // a bool cast to text
+	idx, ok := b.schemas[string(v[0])]
+	if !ok {
+		idx = int32(len(b.cat.schemas))
+		b.cat.schemas = append(b.cat.schemas, string(v[0]))
+		b.schemas[string(v[0])] = idx
+	}
+	name := string(v[1])
+	e, seen := b.cat.relations[name]
+	if !seen {
+		b.cat.relations[name] = relName{schema: idx, own: rules, rules: rules}
+		return
+	}
+	if b.cat.more == nil {
+		b.cat.more = map[sqlrewrite.TableName]bool{}
+	}
+	b.cat.more[sqlrewrite.TableName{Schema: b.cat.schemas[idx], Name: name}] = rules
+	e.rules = e.rules || rules
+	b.cat.relations[name] = e
+}
+
+// addCatalogOID takes a row of relationsQuery of two fields: a function
+// running SQL given as text, or the highest relation OID.
+func (b *catalogBuilder) addCatalogOID(v [][]byte) error {
+	oid, err := strconv.ParseUint(string(v[1]), 10, 32)
+	if err != nil {
+		return pgwire.Violation("malformed catalog row from backend")
+	}
+	if v[0] != nil { // an empty name: a function running SQL given as text
 		if b.cat.sqlText == nil {
 			b.cat.sqlText = map[uint32]bool{}
 		}
 		b.cat.sqlText[uint32(oid)] = true
 		return nil
 	}
-	if v[0] != nil {
-		b.cat.relations[string(v[0])] = string(v[1]) == "true" // a bool cast to text
-		return nil
-	}
-	oid, err := strconv.ParseUint(string(v[1]), 10, 32)
-	if err != nil {
-		return pgwire.Violation("malformed catalog row from backend")
-	}
 	b.cat.maxOID = uint32(oid)
 	return nil
+}
+
+// knows reports whether the catalog lists a relation the statement names
+// as t: a schema-qualified name in that schema, an unqualified one (or
+// one in pg_temp, the session's own temporary schema, whose relations
+// only its own DDL makes) in any schema, as search_path is not trusted.
+func (c *catalog) knows(t sqlrewrite.TableName) bool {
+	e, ok := c.relations[t.Name]
+	if !ok || t.Schema == "" || t.Schema == "pg_temp" || c.schemas[e.schema] == t.Schema {
+		return ok
+	}
+	_, ok = c.more[t]
+	return ok
+}
+
+// hasRules reports whether a relation the statement names as t was a
+// view or had rules when the catalog was read (for an unqualified name,
+// one of that name in any schema).
+func (c *catalog) hasRules(t sqlrewrite.TableName) bool {
+	e, ok := c.relations[t.Name]
+	switch {
+	case !ok:
+		return false
+	case t.Schema == "" || t.Schema == "pg_temp":
+		return e.rules
+	case c.schemas[e.schema] == t.Schema:
+		return e.own
+	}
+	return c.more[t]
 }
 
 // unknownRelation returns a relation name a's statements name that the
@@ -101,7 +158,7 @@ func (c *catalog) unknownRelation(a *sqlrewrite.Analysis, writes bool) string {
 			continue
 		}
 		for _, t := range st.Tables {
-			if _, ok := c.relations[t.Name]; ok || t.Schema == "" && bound(st.CTEs, t.Name) {
+			if c.knows(t) || t.Schema == "" && bound(st.CTEs, t.Name) {
 				continue
 			}
 			return t.String()
@@ -128,7 +185,7 @@ func (c *catalog) writesThroughRules(a *sqlrewrite.Analysis) bool {
 			continue
 		}
 		for _, t := range st.Tables {
-			if c.relations[t.Name] && !(t.Schema == "" && bound(st.CTEs, t.Name)) {
+			if c.hasRules(t) && !(t.Schema == "" && bound(st.CTEs, t.Name)) {
 				return true
 			}
 		}

@@ -13,7 +13,12 @@ import (
 // first; DDL does not (the catalog is read after it); a write through a
 // view or a table with rules does.
 func TestUnknownRelation(t *testing.T) {
-	c := &catalog{relations: map[string]bool{"patients": false, "summary": true}}
+	b := newCatalogBuilder(nil)
+	for _, r := range [][3]string{{"public", "patients", "false"}, {"public", "summary", "true"},
+		{"public", "px", "false"}, {"other", "summary", "false"}, {"other", "patients", "false"}} {
+		b.addRelation([][]byte{[]byte(r[0]), []byte(r[1]), []byte(r[2])})
+	}
+	c := b.cat
 	for _, tc := range []struct {
 		sql, unknown string
 		rules        bool
@@ -32,6 +37,19 @@ func TestUnknownRelation(t *testing.T) {
 		{sql: "INSERT INTO patients (id) VALUES (1)"},
 		{sql: "SELECT * FROM summary"},
 		{sql: "INSERT INTO new_view (id) VALUES (1)", unknown: "new_view"},
+		// A name the catalog lists in another schema only: a view made
+		// since under the name of an existing relation.
+		{sql: "SELECT * FROM s.px", unknown: "s.px"},
+		{sql: "SELECT * FROM px"},
+		{sql: "SELECT * FROM pg_temp.px"},
+		{sql: "SELECT * FROM \"Public\".px", unknown: "Public.px"},
+		{sql: "INSERT INTO s.px (id) VALUES (1)", unknown: "s.px"},
+		// Rules by schema: only public.summary is a view.
+		{sql: "INSERT INTO other.summary (id) VALUES (1)"},
+		{sql: "SELECT * FROM other.patients JOIN other.summary USING (id)"},
+		{sql: "SELECT * FROM other.px", unknown: "other.px"},
+		{sql: "INSERT INTO summary (id) VALUES (1)", rules: true},
+		{sql: "INSERT INTO public.summary (id) VALUES (1)", rules: true},
 	} {
 		a := sqlrewrite.Analyze(tc.sql)
 		if got := c.unknownRelation(a, false); got != tc.unknown {
