@@ -71,6 +71,9 @@ type catalog struct {
 	schemas   []string
 	more      map[sqlrewrite.TableName]bool
 	maxOID    uint32
+	// madeSince are the names a statement named that the read did not
+	// list but that resolve on the latest catalog (catalog_latest.go).
+	madeSince map[sqlrewrite.TableName]bool
 	// sqlText are the OIDs of the functions that run SQL given as text
 	// (query_to_xml, ...): a fast-path FunctionCall of one is refused
 	// (fastpath.go).
@@ -230,7 +233,7 @@ func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''
 // ReadyForQuery meanwhile and sees none of this.
 func (s *Session) loadCatalog() error {
 	b := newCatalogBuilder(s.policy())
-	if err := s.ownQuery(s.catalogQueryMessage(), b.add); err != nil {
+	if err := s.ownQuery(s.catalogQueryMessage(nil), b.add); err != nil {
 		return err
 	}
 	if b.failure != "" {
@@ -271,20 +274,26 @@ func (s *Session) ownQuery(msg []byte, add func(typ byte, body []byte) error) er
 	}
 }
 
-func (s *Session) catalogQueryMessage() []byte {
+// catalogQueryMessage is the catalog query, and latestQuery of probes
+// after it (under the client's search_path).
+func (s *Session) catalogQueryMessage(probes []sqlrewrite.TableName) []byte {
 	pol := s.policy()
 	q := catalogQuery(pol)
 	if termRecordsWanted(pol) {
 		q += ";\n" + search.RecordsQuery
 	}
-	return pgwire.QueryMessage([]byte(underCatalogPath(q))) // catalog_path.go
+	return pgwire.QueryMessage([]byte(underCatalogPath(q) + latestQuery(probes))) // catalog_path.go, catalog_latest.go
 }
 
 // catalogBuilder collects the catalog query's answer.
 type catalogBuilder struct {
-	pol         *policy.Policy
-	cat         *catalog
-	schemas     map[string]int32 // each schema's index in cat.schemas (addRelation)
+	pol     *policy.Policy
+	cat     *catalog
+	schemas map[string]int32 // each schema's index in cat.schemas (addRelation)
+	// probes are the names latestQuery asks about, probed how many of
+	// its rows came (catalog_latest.go).
+	probes      []sqlrewrite.TableName
+	probed      int
 	failure     string
 	failureCode pgerr.Code // the backend's SQLSTATE for failure
 }
@@ -433,7 +442,7 @@ func (s *Session) viewWriteRefusal(a *sqlrewrite.Analysis) *pgerr.Error {
 		return pgerr.Newf(pgerr.FeatureNotSupported,
 			"%s is %s: phiguard cannot decrypt what it returns; read the table itself", v, cat.readKinds(v))
 	}
-	return nil
+	return cat.madeSinceRefusal(a) // catalog_latest.go
 }
 
 // kinds and readKinds say what a relation of views is, for a refusal.

@@ -99,8 +99,13 @@ func (b *catalogBuilder) addRelation(v [][]byte) {
 }
 
 // addCatalogOID takes a row of relationsQuery of two fields: a function
-// running SQL given as text, or the highest relation OID.
+// running SQL given as text, or the highest relation OID; or one of
+// latestQuery (catalog_latest.go).
 func (b *catalogBuilder) addCatalogOID(v [][]byte) error {
+	if len(v[0]) > 0 { // a name: a row of latestQuery
+		b.addLatest(v[1])
+		return nil
+	}
 	oid, err := strconv.ParseUint(string(v[1]), 10, 32)
 	if err != nil {
 		return pgwire.Violation("malformed catalog row from backend")
@@ -212,7 +217,12 @@ func (s *Session) freshBeforeUnknown(typ byte, a *sqlrewrite.Analysis) {
 	if typ != pgwire.FeQuery && typ != pgwire.FeParse || s.srv.protect == nil {
 		return
 	}
-	if cat := s.catalog.Load(); cat.unknownRelation(a, false) != "" || cat.writesThroughRules(a) {
+	s.probeNames = nil
+	cat := s.catalog.Load()
+	if cat.unknownRelation(a, false) != "" {
+		s.probeNames = cat.unknownNames(a) // catalog_latest.go
+		s.catalogStale.Store(true)
+	} else if cat.writesThroughRules(a) {
 		s.catalogStale.Store(true)
 	}
 }

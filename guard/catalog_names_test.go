@@ -1,9 +1,11 @@
 package guard
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
@@ -101,5 +103,36 @@ func TestDecryptDataRowStrayCell(t *testing.T) {
 		if code != tc.code {
 			t.Errorf("%q (newRel %v): %v, want %q", tc.value, tc.extra != nil, pe, tc.code)
 		}
+	}
+}
+
+// TestMadeSince: a name the read did not list but the latest catalog
+// resolves (latestQuery's row of a kind) refuses a statement naming it
+// with 40001; one resolving to nothing, or to an index, does not; a
+// name the catalog lists is not refused.
+func TestMadeSince(t *testing.T) {
+	b := newCatalogBuilder(nil)
+	b.addRelation([][]byte{[]byte("public"), []byte("t"), []byte("false")})
+	b.probes = []sqlrewrite.TableName{{Name: "v"}, {Schema: "s", Name: "w"}, {Name: "typo"}, {Name: "idx"}}
+	for _, row := range [][][]byte{{[]byte("v"), []byte("view")}, {[]byte("s.w"), []byte("table")}, {[]byte("typo"), nil}, {[]byte("idx"), []byte("index")}} {
+		if err := b.add(pgwire.BeDataRow, dataRow(t, row...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for sql, want := range map[string]pgerr.Code{
+		"SELECT n FROM v": pgerr.SerializationFailure, "SELECT * FROM t JOIN s.w USING (id)": pgerr.SerializationFailure,
+		"SELECT * FROM w": "", "SELECT * FROM typo": "", "SELECT * FROM idx": "", "SELECT * FROM t": "",
+	} {
+		var got pgerr.Code
+		if pe := b.cat.madeSinceRefusal(sqlrewrite.Analyze(sql)); pe != nil {
+			got = pe.Code
+		}
+		if got != want {
+			t.Errorf("%s: %q, want %q", sql, got, want)
+		}
+	}
+	q := latestQuery([]sqlrewrite.TableName{{Schema: `a"b`, Name: "c'd"}})
+	if !strings.Contains(q, `pg_catalog.to_regclass('"a""b"."c''d"')`) || !strings.Contains(q, `pg_catalog.to_regnamespace('"a""b"')`) {
+		t.Errorf("latestQuery quotes names wrongly: %s", q)
 	}
 }
