@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -134,5 +135,26 @@ func TestMadeSince(t *testing.T) {
 	q := latestQuery([]sqlrewrite.TableName{{Schema: `a"b`, Name: "c'd"}})
 	if !strings.Contains(q, `pg_catalog.to_regclass('"a""b"."c''d"')`) || !strings.Contains(q, `pg_catalog.to_regnamespace('"a""b"')`) {
 		t.Errorf("latestQuery quotes names wrongly: %s", q)
+	}
+}
+
+// BenchmarkUnknownRelation: the name check of a statement over relations
+// the catalog lists, unqualified and qualified (its cost on every Query
+// and Parse under a policy).
+func BenchmarkUnknownRelation(b *testing.B) {
+	cb := newCatalogBuilder(nil)
+	for i := range 2000 {
+		cb.addRelation([][]byte{[]byte("public"), []byte("table_" + strconv.Itoa(i)), []byte("false")})
+	}
+	cb.addRelation([][]byte{[]byte("other"), []byte("table_7"), []byte("true")})
+	for _, sql := range []string{"SELECT * FROM table_7 JOIN table_8 USING (id)", "SELECT * FROM public.table_7 JOIN other.table_7 USING (id)"} {
+		a := sqlrewrite.Analyze(sql)
+		b.Run(sql, func(b *testing.B) {
+			for b.Loop() {
+				if cb.cat.unknownRelation(a, false) != "" || cb.cat.writesThroughRules(a) {
+					b.Fatal("unknown")
+				}
+			}
+		})
 	}
 }
