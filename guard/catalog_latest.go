@@ -113,7 +113,8 @@ func (b *catalogBuilder) addLatest(kind []byte) {
 	b.cat.madeSince[b.probes[i]] = true
 }
 
-// madeSinceRefusal refuses a statement naming a relation the catalog did
+// madeSinceRefusal refuses a statement (one that may return rows or
+// write, as unknownRelation checks) naming a relation the catalog did
 // not list but the latest catalog has: one made after the snapshot the
 // catalog was read in (inside a REPEATABLE READ or SERIALIZABLE
 // transaction), whose rules phiguard could not read.
@@ -122,6 +123,9 @@ func (c *catalog) madeSinceRefusal(a *sqlrewrite.Analysis) *pgerr.Error {
 		return nil
 	}
 	for _, st := range a.Statements {
+		if !st.Writes && !returnsRows(st.Kind) {
+			continue // DDL: the catalog is read after it
+		}
 		for _, t := range st.Tables {
 			if c.madeSince[t] && !c.knows(t) {
 				return pgerr.Newf(pgerr.SerializationFailure,

@@ -123,6 +123,7 @@ func TestMadeSince(t *testing.T) {
 	for sql, want := range map[string]pgerr.Code{
 		"SELECT n FROM v": pgerr.SerializationFailure, "SELECT * FROM t JOIN s.w USING (id)": pgerr.SerializationFailure,
 		"SELECT * FROM w": "", "SELECT * FROM typo": "", "SELECT * FROM idx": "", "SELECT * FROM t": "",
+		"ALTER VIEW v RENAME TO w": "", "INSERT INTO v VALUES (1)": pgerr.SerializationFailure,
 	} {
 		var got pgerr.Code
 		if pe := b.cat.madeSinceRefusal(sqlrewrite.Analyze(sql)); pe != nil {
