@@ -62,14 +62,15 @@ type catalog struct {
 	// rather than at each nativeColumns call (sort_native.go).
 	native sqlrewrite.NativeColumn
 	// relations are the names of every relation in the database, with
-	// their schemas (relName, schemas, more), and maxOID the highest
+	// their schemas (relName; schemas gives each schema's name an index,
+	// more the name's relations in other schemas than the first), and maxOID the highest
 	// relation OID, when the catalog was read: a statement naming
 	// another, or writing through a view, has it read again first, a
 	// result field of a higher OID comes from a relation made since
 	// (catalog_names.go).
 	relations map[string]relName
-	schemas   []string
-	more      map[sqlrewrite.TableName]bool
+	schemas   map[string]int32
+	more      map[string][]relSchema
 	maxOID    uint32
 	// madeSince are the names a statement named that the read did not
 	// list but that resolve on the latest catalog (catalog_latest.go).
@@ -303,9 +304,9 @@ func newCatalogBuilder(pol *policy.Policy) *catalogBuilder {
 		subjects: map[uint32]map[int16]*policy.ProtectedTable{}, tables: map[policy.TableName][]catalogColumn{},
 		views: map[policy.TableName]bool{}, encViews: map[policy.TableName]bool{}, oids: map[policy.TableName]uint32{},
 		kin: map[policy.TableName]bool{}, attnums: map[uint32]map[int16]bool{}, collations: map[uint32]collationEntry{},
-		relations: map[string]relName{}}
+		relations: map[string]relName{}, schemas: map[string]int32{}}
 	cat.native = cat.nativeType
-	return &catalogBuilder{pol: pol, cat: cat, schemas: map[string]int32{}}
+	return &catalogBuilder{pol: pol, cat: cat}
 }
 
 // add takes one message of the answer.

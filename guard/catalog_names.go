@@ -66,36 +66,43 @@ SELECT NULL, pg_catalog.max(c.oid)::pg_catalog.text FROM pg_catalog.pg_class c`
 }
 
 // relName is what the catalog keeps of a relation name: the first
-// schema it was read in (an index in catalog.schemas), whether that
+// schema it was read in (an index, catalog.schemas), whether that
 // schema's relation is a view or has rules (own), and whether any of the
-// name is (rules). The name's relations in other schemas, rare, are kept
-// in catalog.more.
+// name is (rules). The name's relations in other schemas are kept in
+// catalog.more, eight bytes each: a database of a schema per tenant
+// holds many.
 type relName struct {
 	schema     int32
 	own, rules bool
 }
 
+// relSchema is a relation of a name in another schema than relName's.
+type relSchema struct {
+	schema int32
+	rules  bool
+}
+
 // addRelation takes a row of relationsQuery of three fields: a relation.
 func (b *catalogBuilder) addRelation(v [][]byte) {
+	c := b.cat
 	rules := string(v[2]) == "true" // a bool cast to text
-	idx, ok := b.schemas[string(v[0])]
+	idx, ok := c.schemas[string(v[0])]
 	if !ok {
-		idx = int32(len(b.cat.schemas))
-		b.cat.schemas = append(b.cat.schemas, string(v[0]))
-		b.schemas[string(v[0])] = idx
+		idx = int32(len(c.schemas))
+		c.schemas[string(v[0])] = idx
 	}
 	name := string(v[1])
-	e, seen := b.cat.relations[name]
+	e, seen := c.relations[name]
 	if !seen {
-		b.cat.relations[name] = relName{schema: idx, own: rules, rules: rules}
+		c.relations[name] = relName{schema: idx, own: rules, rules: rules}
 		return
 	}
-	if b.cat.more == nil {
-		b.cat.more = map[sqlrewrite.TableName]bool{}
+	if c.more == nil {
+		c.more = map[string][]relSchema{}
 	}
-	b.cat.more[sqlrewrite.TableName{Schema: b.cat.schemas[idx], Name: name}] = rules
+	c.more[name] = append(c.more[name], relSchema{schema: idx, rules: rules})
 	e.rules = e.rules || rules
-	b.cat.relations[name] = e
+	c.relations[name] = e
 }
 
 // addCatalogOID takes a row of relationsQuery of two fields: a function
@@ -127,11 +134,29 @@ func (b *catalogBuilder) addCatalogOID(v [][]byte) error {
 // only its own DDL makes) in any schema, as search_path is not trusted.
 func (c *catalog) knows(t sqlrewrite.TableName) bool {
 	e, ok := c.relations[t.Name]
-	if !ok || t.Schema == "" || t.Schema == "pg_temp" || c.schemas[e.schema] == t.Schema {
+	if !ok || t.Schema == "" || t.Schema == "pg_temp" {
 		return ok
 	}
-	_, ok = c.more[t]
+	_, ok = c.inSchema(e, t)
 	return ok
+}
+
+// inSchema finds the relation of e's name in t's schema: whether it is a
+// view or has rules, and whether there is one.
+func (c *catalog) inSchema(e relName, t sqlrewrite.TableName) (rules, ok bool) {
+	idx, ok := c.schemas[t.Schema]
+	switch {
+	case !ok:
+		return false, false
+	case e.schema == idx:
+		return e.own, true
+	}
+	for _, r := range c.more[t.Name] {
+		if r.schema == idx {
+			return r.rules, true
+		}
+	}
+	return false, false
 }
 
 // hasRules reports whether a relation the statement names as t was a
@@ -139,15 +164,11 @@ func (c *catalog) knows(t sqlrewrite.TableName) bool {
 // one of that name in any schema).
 func (c *catalog) hasRules(t sqlrewrite.TableName) bool {
 	e, ok := c.relations[t.Name]
-	switch {
-	case !ok:
-		return false
-	case t.Schema == "" || t.Schema == "pg_temp":
+	if !ok || t.Schema == "" || t.Schema == "pg_temp" {
 		return e.rules
-	case c.schemas[e.schema] == t.Schema:
-		return e.own
 	}
-	return c.more[t]
+	rules, _ := c.inSchema(e, t)
+	return rules
 }
 
 // unknownRelation returns a relation name a's statements name that the
