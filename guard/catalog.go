@@ -63,11 +63,11 @@ type catalog struct {
 	native sqlrewrite.NativeColumn
 	// relations are the names of every relation in the database, with
 	// their schemas (relName; schemas gives each schema's name an index,
-	// more the name's relations in other schemas than the first), and maxOID the highest
-	// relation OID, when the catalog was read: a statement naming
-	// another, or writing through a view, has it read again first, a
-	// result field of a higher OID comes from a relation made since
-	// (catalog_names.go).
+	// more the name's relations in other schemas than the first), and
+	// maxOID the highest relation OID, when the catalog was read: a
+	// statement naming another, or writing through a view, has it read
+	// again first, a result field of a higher OID comes from a relation
+	// made since (catalog_names.go).
 	relations map[string]relName
 	schemas   map[string]int32
 	more      map[string][]relSchema
@@ -288,9 +288,8 @@ func (s *Session) catalogQueryMessage(probes []sqlrewrite.TableName) []byte {
 
 // catalogBuilder collects the catalog query's answer.
 type catalogBuilder struct {
-	pol     *policy.Policy
-	cat     *catalog
-	schemas map[string]int32 // each schema's index in cat.schemas (addRelation)
+	pol *policy.Policy
+	cat *catalog
 	// probes are the names latestQuery asks about, probed how many of
 	// its rows came (catalog_latest.go).
 	probes      []sqlrewrite.TableName
