@@ -61,14 +61,20 @@ type catalog struct {
 	// native is nativeType as a func value, made once (newCatalogBuilder)
 	// rather than at each nativeColumns call (sort_native.go).
 	native sqlrewrite.NativeColumn
-	// relations are the names of every relation in the database (true
-	// for a name of a view or a relation with rules), and maxOID the
-	// highest relation OID, when the catalog was read: a statement naming
-	// another, or writing through a view, has it read again first, a
-	// result field of a higher OID comes from a relation made since
-	// (catalog_names.go).
-	relations map[string]bool
+	// relations are the names of every relation in the database, with
+	// their schemas (relName; schemas gives each schema's name an index,
+	// more the name's relations in other schemas than the first), and
+	// maxOID the highest relation OID, when the catalog was read: a
+	// statement naming another, or writing through a view, has it read
+	// again first, a result field of a higher OID comes from a relation
+	// made since (catalog_names.go).
+	relations map[string]relName
+	schemas   map[string]int32
+	more      map[string][]relSchema
 	maxOID    uint32
+	// madeSince are the names a statement named that the read did not
+	// list but that resolve on the latest catalog (catalog_latest.go).
+	madeSince map[sqlrewrite.TableName]bool
 	// sqlText are the OIDs of the functions that run SQL given as text
 	// (query_to_xml, ...): a fast-path FunctionCall of one is refused
 	// (fastpath.go).
@@ -228,7 +234,7 @@ func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''
 // ReadyForQuery meanwhile and sees none of this.
 func (s *Session) loadCatalog() error {
 	b := newCatalogBuilder(s.policy())
-	if err := s.ownQuery(s.catalogQueryMessage(), b.add); err != nil {
+	if err := s.ownQuery(s.catalogQueryMessage(nil), b.add); err != nil {
 		return err
 	}
 	if b.failure != "" {
@@ -269,19 +275,25 @@ func (s *Session) ownQuery(msg []byte, add func(typ byte, body []byte) error) er
 	}
 }
 
-func (s *Session) catalogQueryMessage() []byte {
+// catalogQueryMessage is the catalog query, and latestQuery of probes
+// after it (under the client's search_path).
+func (s *Session) catalogQueryMessage(probes []sqlrewrite.TableName) []byte {
 	pol := s.policy()
 	q := catalogQuery(pol)
 	if termRecordsWanted(pol) {
 		q += ";\n" + search.RecordsQuery
 	}
-	return pgwire.QueryMessage([]byte(underCatalogPath(q))) // catalog_path.go
+	return pgwire.QueryMessage([]byte(underCatalogPath(q) + latestQuery(probes))) // catalog_path.go, catalog_latest.go
 }
 
 // catalogBuilder collects the catalog query's answer.
 type catalogBuilder struct {
-	pol         *policy.Policy
-	cat         *catalog
+	pol *policy.Policy
+	cat *catalog
+	// probes are the names latestQuery asks about, probed how many of
+	// its rows came (catalog_latest.go).
+	probes      []sqlrewrite.TableName
+	probed      int
 	failure     string
 	failureCode pgerr.Code // the backend's SQLSTATE for failure
 }
@@ -291,7 +303,7 @@ func newCatalogBuilder(pol *policy.Policy) *catalogBuilder {
 		subjects: map[uint32]map[int16]*policy.ProtectedTable{}, tables: map[policy.TableName][]catalogColumn{},
 		views: map[policy.TableName]bool{}, encViews: map[policy.TableName]bool{}, oids: map[policy.TableName]uint32{},
 		kin: map[policy.TableName]bool{}, attnums: map[uint32]map[int16]bool{}, collations: map[uint32]collationEntry{},
-		relations: map[string]bool{}}
+		relations: map[string]relName{}, schemas: map[string]int32{}}
 	cat.native = cat.nativeType
 	return &catalogBuilder{pol: pol, cat: cat}
 }
@@ -306,8 +318,11 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 		} else if err == nil && len(row.Values) == 5 {
 			b.addTermRecord(row.Values) // search.RecordsQuery's
 			return nil
+		} else if err == nil && len(row.Values) == 3 {
+			b.addRelation(row.Values) // relationsQuery's
+			return nil
 		} else if err == nil && len(row.Values) == 2 {
-			return b.addRelation(row.Values) // relationsQuery's
+			return b.addCatalogOID(row.Values) // relationsQuery's
 		} else if err != nil || len(row.Values) != 12 {
 			return pgwire.Violation("malformed catalog row from backend")
 		}
@@ -427,7 +442,7 @@ func (s *Session) viewWriteRefusal(a *sqlrewrite.Analysis) *pgerr.Error {
 		return pgerr.Newf(pgerr.FeatureNotSupported,
 			"%s is %s: phiguard cannot decrypt what it returns; read the table itself", v, cat.readKinds(v))
 	}
-	return nil
+	return cat.madeSinceRefusal(a) // catalog_latest.go
 }
 
 // kinds and readKinds say what a relation of views is, for a refusal.

@@ -177,8 +177,10 @@ func (s *Session) readCatalogNow() bool {
 	s.catalogStale.Store(false)
 	s.ddlSeen = false // read now, not again behind this request
 	s.reloadUnread = false
-	x := &expectation{kind: expCatalog, catalog: newCatalogBuilder(s.policy()), done: make(chan struct{})}
-	return s.ownRequest(x, s.catalogQueryMessage())
+	b := newCatalogBuilder(s.policy())
+	b.probes, s.probeNames = s.probeNames, nil
+	x := &expectation{kind: expCatalog, catalog: b, done: make(chan struct{})}
+	return s.ownRequest(x, s.catalogQueryMessage(b.probes))
 }
 
 // catalogAfterTransaction runs when the session's transaction has ended

@@ -19,8 +19,9 @@ import (
 //
 //   - at the statement: the catalog lists the name of every relation
 //     (tables, views, materialized views, foreign tables, sequences, in
-//     every schema), and a Query or Parse that names one it does not
-//     list, other than a WITH query's name, makes it stale, so it is read
+//     every schema) with its schema, and a Query or Parse that names one
+//     it does not list (a qualified name in its schema, an unqualified
+//     one in any), other than a WITH query's name, makes it stale, so it is read
 //     before the statement (awaitFreshCatalog): a new view over an
 //     encrypted column is then refused by name like an old one, computed
 //     columns included (freshBeforeUnknown). A name is one map lookup.
@@ -40,52 +41,134 @@ import (
 //
 // What none sees: a value computed from an encrypted column (not a
 // cell) through a relation that keeps its name (CREATE OR REPLACE VIEW
-// ... length(ssn)) or through a function, and a rule added since to a
-// table that had none (docs/catalog.md).
+// ... length(ssn)), through a function, or through a relation made
+// since in a schema earlier on search_path under an unqualified name the
+// catalog lists in another, and a rule added since to a table that had
+// none (docs/catalog.md).
 
-// relationsQuery lists the name of every relation a statement may name
-// (one row each, deduplicated across schemas: an unqualified name may
-// mean any schema's) with whether one of that name is a view or has
-// rules, and, in a last row with a NULL name, the highest
-// relation OID: one made after the read has a higher one (until the OID
+// relationsQuery lists every relation a statement may name, one row
+// each (its schema, its name, and whether it is a view or has rules),
+// and, in rows of two fields, the highest relation OID (a NULL first
+// field): one made after the read has a higher one (until the OID
 // counter wraps), which tells a relation made since (newRelation).
 //
-// Rows with an empty name (no relation's) carry the OID of a function
+// Rows of two fields with an empty first one carry the OID of a function
 // that runs SQL given as text (sqlrewrite.SQLTextFunctionsWhere), which
 // fastpathRefusal refuses.
 func relationsQuery() string {
-	return `(SELECT c.relname::pg_catalog.text, pg_catalog.bool_or(c.relhasrules OR c.relkind = 'v')::pg_catalog.text
-  FROM pg_catalog.pg_class c WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p', 'S') GROUP BY 1)
-UNION ALL
+	return `SELECT n.nspname::pg_catalog.text, c.relname::pg_catalog.text, (c.relhasrules OR c.relkind = 'v')::pg_catalog.text
+  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p', 'S');
 SELECT '', p.oid::pg_catalog.text FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
   WHERE ` + sqlrewrite.SQLTextFunctionsWhere() + `
 UNION ALL
 SELECT NULL, pg_catalog.max(c.oid)::pg_catalog.text FROM pg_catalog.pg_class c`
 }
 
-// addRelation takes a row of relationsQuery.
-func (b *catalogBuilder) addRelation(v [][]byte) error {
-	if v[0] != nil && len(v[0]) == 0 { // a function running SQL given as text
-		oid, err := strconv.ParseUint(string(v[1]), 10, 32)
-		if err != nil {
-			return pgwire.Violation("malformed catalog row from backend")
-		}
-		if b.cat.sqlText == nil {
-			b.cat.sqlText = map[uint32]bool{}
-		}
-		b.cat.sqlText[uint32(oid)] = true
-		return nil
+// relName is what the catalog keeps of a relation name: the first
+// schema it was read in (an index, catalog.schemas), whether that
+// schema's relation is a view or has rules (own), and whether any of the
+// name is (rules). The name's relations in other schemas are kept in
+// catalog.more, eight bytes each: a database of a schema per tenant
+// holds many.
+type relName struct {
+	schema     int32
+	own, rules bool
+}
+
+// relSchema is a relation of a name in another schema than relName's.
+type relSchema struct {
+	schema int32
+	rules  bool
+}
+
+// addRelation takes a row of relationsQuery of three fields: a relation.
+func (b *catalogBuilder) addRelation(v [][]byte) {
+	c := b.cat
+	rules := string(v[2]) == "true" // a bool cast to text
+	idx, ok := c.schemas[string(v[0])]
+	if !ok {
+		idx = int32(len(c.schemas))
+		c.schemas[string(v[0])] = idx
 	}
-	if v[0] != nil {
-		b.cat.relations[string(v[0])] = string(v[1]) == "true" // a bool cast to text
+	name := string(v[1])
+	e, seen := c.relations[name]
+	if !seen {
+		c.relations[name] = relName{schema: idx, own: rules, rules: rules}
+		return
+	}
+	if c.more == nil {
+		c.more = map[string][]relSchema{}
+	}
+	c.more[name] = append(c.more[name], relSchema{schema: idx, rules: rules})
+	e.rules = e.rules || rules
+	c.relations[name] = e
+}
+
+// addCatalogOID takes a row of relationsQuery of two fields: a function
+// running SQL given as text, or the highest relation OID; or one of
+// latestQuery (catalog_latest.go).
+func (b *catalogBuilder) addCatalogOID(v [][]byte) error {
+	if len(v[0]) > 0 { // a name: a row of latestQuery
+		b.addLatest(v[1])
 		return nil
 	}
 	oid, err := strconv.ParseUint(string(v[1]), 10, 32)
 	if err != nil {
 		return pgwire.Violation("malformed catalog row from backend")
 	}
+	if v[0] != nil { // an empty name: a function running SQL given as text
+		if b.cat.sqlText == nil {
+			b.cat.sqlText = map[uint32]bool{}
+		}
+		b.cat.sqlText[uint32(oid)] = true
+		return nil
+	}
 	b.cat.maxOID = uint32(oid)
 	return nil
+}
+
+// knows reports whether the catalog lists a relation the statement names
+// as t: a schema-qualified name in that schema, an unqualified one (or
+// one in pg_temp, the session's own temporary schema, whose relations
+// only its own DDL makes) in any schema, as search_path is not trusted.
+func (c *catalog) knows(t sqlrewrite.TableName) bool {
+	e, ok := c.relations[t.Name]
+	if !ok || t.Schema == "" || t.Schema == "pg_temp" {
+		return ok
+	}
+	_, ok = c.inSchema(e, t)
+	return ok
+}
+
+// inSchema finds the relation of e's name in t's schema: whether it is a
+// view or has rules, and whether there is one.
+func (c *catalog) inSchema(e relName, t sqlrewrite.TableName) (rules, ok bool) {
+	idx, ok := c.schemas[t.Schema]
+	switch {
+	case !ok:
+		return false, false
+	case e.schema == idx:
+		return e.own, true
+	}
+	for _, r := range c.more[t.Name] {
+		if r.schema == idx {
+			return r.rules, true
+		}
+	}
+	return false, false
+}
+
+// hasRules reports whether a relation the statement names as t was a
+// view or had rules when the catalog was read (for an unqualified name,
+// one of that name in any schema).
+func (c *catalog) hasRules(t sqlrewrite.TableName) bool {
+	e, ok := c.relations[t.Name]
+	if !ok || t.Schema == "" || t.Schema == "pg_temp" {
+		return e.rules
+	}
+	rules, _ := c.inSchema(e, t)
+	return rules
 }
 
 // unknownRelation returns a relation name a's statements name that the
@@ -101,7 +184,7 @@ func (c *catalog) unknownRelation(a *sqlrewrite.Analysis, writes bool) string {
 			continue
 		}
 		for _, t := range st.Tables {
-			if _, ok := c.relations[t.Name]; ok || t.Schema == "" && bound(st.CTEs, t.Name) {
+			if c.knows(t) || t.Schema == "" && bound(st.CTEs, t.Name) {
 				continue
 			}
 			return t.String()
@@ -128,7 +211,7 @@ func (c *catalog) writesThroughRules(a *sqlrewrite.Analysis) bool {
 			continue
 		}
 		for _, t := range st.Tables {
-			if c.relations[t.Name] && !(t.Schema == "" && bound(st.CTEs, t.Name)) {
+			if c.hasRules(t) && !(t.Schema == "" && bound(st.CTEs, t.Name)) {
 				return true
 			}
 		}
@@ -155,7 +238,12 @@ func (s *Session) freshBeforeUnknown(typ byte, a *sqlrewrite.Analysis) {
 	if typ != pgwire.FeQuery && typ != pgwire.FeParse || s.srv.protect == nil {
 		return
 	}
-	if cat := s.catalog.Load(); cat.unknownRelation(a, false) != "" || cat.writesThroughRules(a) {
+	s.probeNames = nil
+	cat := s.catalog.Load()
+	if cat.unknownRelation(a, false) != "" {
+		s.probeNames = cat.unknownNames(a) // catalog_latest.go
+		s.catalogStale.Store(true)
+	} else if cat.writesThroughRules(a) {
 		s.catalogStale.Store(true)
 	}
 }

@@ -1,9 +1,12 @@
 package guard
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
@@ -13,7 +16,12 @@ import (
 // first; DDL does not (the catalog is read after it); a write through a
 // view or a table with rules does.
 func TestUnknownRelation(t *testing.T) {
-	c := &catalog{relations: map[string]bool{"patients": false, "summary": true}}
+	b := newCatalogBuilder(nil)
+	for _, r := range [][3]string{{"public", "patients", "false"}, {"public", "summary", "true"},
+		{"public", "px", "false"}, {"other", "summary", "false"}, {"other", "patients", "false"}} {
+		b.addRelation([][]byte{[]byte(r[0]), []byte(r[1]), []byte(r[2])})
+	}
+	c := b.cat
 	for _, tc := range []struct {
 		sql, unknown string
 		rules        bool
@@ -32,6 +40,19 @@ func TestUnknownRelation(t *testing.T) {
 		{sql: "INSERT INTO patients (id) VALUES (1)"},
 		{sql: "SELECT * FROM summary"},
 		{sql: "INSERT INTO new_view (id) VALUES (1)", unknown: "new_view"},
+		// A name the catalog lists in another schema only: a view made
+		// since under the name of an existing relation.
+		{sql: "SELECT * FROM s.px", unknown: "s.px"},
+		{sql: "SELECT * FROM px"},
+		{sql: "SELECT * FROM pg_temp.px"},
+		{sql: "SELECT * FROM \"Public\".px", unknown: "Public.px"},
+		{sql: "INSERT INTO s.px (id) VALUES (1)", unknown: "s.px"},
+		// Rules by schema: only public.summary is a view.
+		{sql: "INSERT INTO other.summary (id) VALUES (1)"},
+		{sql: "SELECT * FROM other.patients JOIN other.summary USING (id)"},
+		{sql: "SELECT * FROM other.px", unknown: "other.px"},
+		{sql: "INSERT INTO summary (id) VALUES (1)", rules: true},
+		{sql: "INSERT INTO public.summary (id) VALUES (1)", rules: true},
 	} {
 		a := sqlrewrite.Analyze(tc.sql)
 		if got := c.unknownRelation(a, false); got != tc.unknown {
@@ -83,5 +104,58 @@ func TestDecryptDataRowStrayCell(t *testing.T) {
 		if code != tc.code {
 			t.Errorf("%q (newRel %v): %v, want %q", tc.value, tc.extra != nil, pe, tc.code)
 		}
+	}
+}
+
+// TestMadeSince: a name the read did not list but the latest catalog
+// resolves (latestQuery's row of a kind) refuses a statement naming it
+// with 40001; one resolving to nothing, or to an index, does not; a
+// name the catalog lists is not refused.
+func TestMadeSince(t *testing.T) {
+	b := newCatalogBuilder(nil)
+	b.addRelation([][]byte{[]byte("public"), []byte("t"), []byte("false")})
+	b.probes = []sqlrewrite.TableName{{Name: "v"}, {Schema: "s", Name: "w"}, {Name: "typo"}, {Name: "idx"}}
+	for _, row := range [][][]byte{{[]byte("v"), []byte("view")}, {[]byte("s.w"), []byte("table")}, {[]byte("typo"), nil}, {[]byte("idx"), []byte("index")}} {
+		if err := b.add(pgwire.BeDataRow, dataRow(t, row...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for sql, want := range map[string]pgerr.Code{
+		"SELECT n FROM v": pgerr.SerializationFailure, "SELECT * FROM t JOIN s.w USING (id)": pgerr.SerializationFailure,
+		"SELECT * FROM w": "", "SELECT * FROM typo": "", "SELECT * FROM idx": "", "SELECT * FROM t": "",
+		"ALTER VIEW v RENAME TO w": "", "INSERT INTO v VALUES (1)": pgerr.SerializationFailure,
+	} {
+		var got pgerr.Code
+		if pe := b.cat.madeSinceRefusal(sqlrewrite.Analyze(sql)); pe != nil {
+			got = pe.Code
+		}
+		if got != want {
+			t.Errorf("%s: %q, want %q", sql, got, want)
+		}
+	}
+	q := latestQuery([]sqlrewrite.TableName{{Schema: `a"b`, Name: "c'd"}})
+	if !strings.Contains(q, `pg_catalog.to_regclass('"a""b"."c''d"')`) || !strings.Contains(q, `pg_catalog.to_regnamespace('"a""b"')`) {
+		t.Errorf("latestQuery quotes names wrongly: %s", q)
+	}
+}
+
+// BenchmarkUnknownRelation: the name check of a statement over relations
+// the catalog lists, unqualified and qualified (its cost on every Query
+// and Parse under a policy).
+func BenchmarkUnknownRelation(b *testing.B) {
+	cb := newCatalogBuilder(nil)
+	for i := range 2000 {
+		cb.addRelation([][]byte{[]byte("public"), []byte("table_" + strconv.Itoa(i)), []byte("false")})
+	}
+	cb.addRelation([][]byte{[]byte("other"), []byte("table_7"), []byte("true")})
+	for _, sql := range []string{"SELECT * FROM table_7 JOIN table_8 USING (id)", "SELECT * FROM public.table_7 JOIN other.table_7 USING (id)"} {
+		a := sqlrewrite.Analyze(sql)
+		b.Run(sql, func(b *testing.B) {
+			for b.Loop() {
+				if cb.cat.unknownRelation(a, false) != "" || cb.cat.writesThroughRules(a) {
+					b.Fatal("unknown")
+				}
+			}
+		})
 	}
 }

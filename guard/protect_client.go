@@ -565,7 +565,7 @@ func (s *Session) refreshCatalogAfterDDL(typ byte) error {
 		x := &expectation{kind: expCatalog, catalog: newCatalogBuilder(s.policy()), done: make(chan struct{})}
 		s.catalogInFlight = x.done // the next segment waits for it (catalog_fresh.go)
 		s.expects.push(x)
-		if _, err := s.bw.Write(s.catalogQueryMessage()); err != nil {
+		if _, err := s.bw.Write(s.catalogQueryMessage(nil)); err != nil {
 			return err
 		}
 		// DDL may have made, dropped or shadowed objects the access

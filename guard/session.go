@@ -7,6 +7,7 @@ import (
 
 	"github.com/phiguard/phiguard/audit"
 	"github.com/phiguard/phiguard/internal/pgwire"
+	"github.com/phiguard/phiguard/sqlrewrite"
 	"go.uber.org/zap"
 )
 
@@ -50,6 +51,7 @@ type Session struct {
 	expects       expectQueue
 	cursors       cursorMap                        // SQL cursors and named portals, as the backend confirmed them (cursors.go)
 	catalogStale  atomic.Bool                      // read the catalog before planning the next request (catalog_fresh.go)
+	probeNames    []sqlrewrite.TableName           // names the catalog lacks, asked about at its next read (catalog_latest.go); client pump
 	timeZone      atomic.Pointer[sessionZone]      // the backend's last reported TimeZone (datetime.go)
 	dateStyle     atomic.Pointer[sessionDateStyle] // and DateStyle
 	intervalStyle atomic.Pointer[string]           // and IntervalStyle

@@ -249,14 +249,19 @@ func TestNewRelationFunctionFastPath(t *testing.T) {
 	}
 }
 
-// TestNewRelationInRepeatableRead is a hole: inside a REPEATABLE READ
-// transaction the catalog read sees the transaction's snapshot, while
-// PostgreSQL resolves a statement's names on the latest catalog, so a
-// view another session made after the snapshot stays unknown to the
-// read, and a value it computes from an encrypted column is served (a
-// cell would be refused, 40001).
+// TestNewRelationInRepeatableRead: inside a REPEATABLE READ (or
+// SERIALIZABLE) transaction the catalog read sees the transaction's
+// snapshot, while PostgreSQL resolves a statement's names on the latest
+// catalog, so a view another session made after the snapshot stays
+// unknown to the read. It was a hole: the length of the ciphertext (65)
+// was served where PostgreSQL answers 6. The read also asks the latest
+// catalog about the names it lacks, and the statement is refused with
+// 40001; run again in a new transaction it is refused as a view over an
+// encrypted column (0A000), a plain view made the same way is served
+// then, and a name that resolves to nothing gets PostgreSQL's 42P01,
+// not a 40001 a client would retry forever.
 func TestNewRelationInRepeatableRead(t *testing.T) {
-	t.Skip("HOLE: BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1; (another session: CREATE VIEW v AS SELECT id, length(s) AS n FROM enc); SELECT n FROM v returns the length of the ciphertext (65) where PostgreSQL answers 6")
+	t.Parallel()
 	ctx := testContext(t)
 	su := superuser(t)
 	enc := uniqueName("nr_rrenc")
@@ -269,28 +274,62 @@ func TestNewRelationInRepeatableRead(t *testing.T) {
 	if _, err := app.Exec(ctx, "INSERT INTO "+enc+" (id, s) VALUES (1, 'secret')"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := app.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := app.Exec(ctx, "SELECT 1"); err != nil { // the snapshot
-		t.Fatal(err)
-	}
-	if _, err := su.Exec(ctx, "CREATE VIEW "+enc+"_v AS SELECT id, length(s) AS n FROM "+enc+"; GRANT SELECT ON "+enc+"_v TO "+appUser); err != nil {
-		t.Fatal(err)
-	}
-	got, err := rt4Rows(app, "SELECT n FROM "+enc+"_v", pgx.QueryExecModeSimpleProtocol)
-	if err == nil && got != "6\n" {
-		t.Fatalf("got %q where the plaintext database answers \"6\\n\"", got)
+	for i, level := range []string{"REPEATABLE READ", "SERIALIZABLE"} {
+		mode := bothModes[i%len(bothModes)]
+		v, pv := uniqueName("nr_rrv"), uniqueName("nr_rrpv")
+		if _, err := app.Exec(ctx, "BEGIN ISOLATION LEVEL "+level); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := app.Exec(ctx, "SELECT 1"); err != nil { // the snapshot
+			t.Fatal(err)
+		}
+		if _, err := su.Exec(ctx, "CREATE VIEW "+v+" AS SELECT id, length(s) AS n FROM "+enc+"; GRANT SELECT ON "+v+" TO "+appUser+
+			"; CREATE VIEW "+pv+" AS SELECT id, 6 AS n FROM "+enc+"; GRANT SELECT ON "+pv+" TO "+appUser); err != nil {
+			t.Fatal(err)
+		}
+		got, err := rt4Rows(app, "SELECT n FROM "+v, mode)
+		if err == nil {
+			t.Fatalf("%s, %v: got %q where the plaintext database answers \"6\\n\"", level, mode, got)
+		}
+		wantPgError(t, err, "40001")
+		if _, err := app.Exec(ctx, "ROLLBACK"); err != nil {
+			t.Fatal(err)
+		}
+		// The transaction run again.
+		for _, q := range []string{"BEGIN ISOLATION LEVEL " + level, "SELECT 1"} {
+			if _, err := app.Exec(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err = rt4Rows(app, "SELECT n FROM "+v, mode)
+		wantPgError(t, err, "0A000")
+		if _, err := app.Exec(ctx, "ROLLBACK"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := rt4Rows(app, "SELECT n FROM "+pv, mode); err != nil || got != "6\n" {
+			t.Fatalf("%s: the plain view: %q, %v", level, got, err)
+		}
+		for _, q := range []string{"BEGIN ISOLATION LEVEL " + level, "SELECT 1"} {
+			if _, err := app.Exec(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err = rt4Rows(app, "SELECT n FROM "+v+"_none", mode)
+		wantPgError(t, err, "42P01")
+		if _, err := app.Exec(ctx, "ROLLBACK"); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
-// TestNewRelationSameNameOtherSchema is a hole: the catalog lists
-// relation names without their schemas (an unqualified name may mean any
-// schema's), so a view made in another schema under the name of an
-// existing relation is not a name the catalog lacks; a value it computes
-// from an encrypted column is served (a cell would be refused).
+// TestNewRelationSameNameOtherSchema: a view made in another schema
+// under the name of an existing relation, named with its schema, is a
+// name the catalog lacks (it lists names with their schemas), so the
+// catalog is read first and the view refused; it was a hole: the catalog
+// listed names without their schemas, and the length of the ciphertext
+// (65) was served where PostgreSQL answers 6.
 func TestNewRelationSameNameOtherSchema(t *testing.T) {
-	t.Skip("HOLE: with public.x a plain table, another session runs CREATE SCHEMA s; CREATE VIEW s.x AS SELECT id, length(s) AS n FROM enc; SELECT n FROM s.x returns the length of the ciphertext (65) where PostgreSQL answers 6")
+	t.Parallel()
 	newrelRun(t, newrelCase{before: []string{"CREATE TABLE %[2]s_x (id int)"},
 		ddl: []string{"CREATE SCHEMA %[2]s_s", "GRANT USAGE ON SCHEMA %[2]s_s TO " + appUser,
 			"CREATE VIEW %[2]s_s.%[2]s_x AS SELECT id, length(s) AS n FROM %[1]s", "GRANT SELECT ON %[2]s_s.%[2]s_x TO " + appUser},
