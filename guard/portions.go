@@ -2,8 +2,8 @@ package guard
 
 import (
 	"encoding/binary"
-	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/internal/pgerr"
@@ -130,7 +130,7 @@ func (s *Session) serveRows(head *expectation, rows [][][]byte, subjects []*resu
 		head.dataRows = int64(len(rows))
 		buf = append(buf, pgwire.BePortalSuspended, 0, 0, 0, 4)
 	} else {
-		tag = fmt.Appendf(nil, "SELECT %d", len(rows))
+		tag = strconv.AppendInt(append(make([]byte, 0, 24), "SELECT "...), int64(len(rows)), 10)
 		if buf, err = (&pgproto3.CommandComplete{CommandTag: tag}).Encode(buf); err != nil {
 			return nil, err
 		}

@@ -515,8 +515,10 @@ func (s *Session) markerParse(name string, pe *pgerr.Error, a *sqlrewrite.Analys
 // one (unknownWriteInSegment), or cpe, its cursors' refusal.
 func (s *Session) parseRefusal(a *sqlrewrite.Analysis, info *stmtInfo, cpe *pgerr.Error) *pgerr.Error {
 	plan := info.plan
-	if pe := s.unseenInSegment([]byte(info.sql)); pe != nil { // settings_unseen.go
-		return pe
+	if s.segmentUnseen { // not a copy of the text per Parse otherwise
+		if pe := s.unseenInSegment([]byte(info.sql)); pe != nil { // settings_unseen.go
+			return pe
+		}
 	}
 	if pe := s.viewWriteRefusal(a); pe != nil {
 		return pe

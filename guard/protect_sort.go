@@ -159,6 +159,9 @@ func orderPositionsRefusal(fields []*resultField, positions []int) *pgerr.Error 
 
 // hideSortColumns removes the hidden columns from a RowDescription.
 func hideSortColumns(body []byte, sp *sqlrewrite.SortPlan) ([]byte, error) {
+	if len(sp.Aggregates) == 0 {
+		return trimRowDescription(body, sp.Hidden)
+	}
 	var rd pgproto3.RowDescription
 	if err := rd.Decode(body); err != nil {
 		return nil, pgwire.Violation("malformed RowDescription from backend")

@@ -43,7 +43,10 @@
 //     plaintext key that is one integer or uuid column of a protected
 //     table, as the session's catalog says (NativeColumn), is sent as
 //     its value behind a type guard instead of a dense_rank window
-//     (sort_native.go).
+//     (sort_native.go); any other run ending the ORDER BY of a statement
+//     read in one round is sent as the text's ORDER BY, its rank a
+//     constant that phiguard's stable sort breaks by arrival
+//     (sort_arrival.go).
 //   - A comparison the database evaluates on deterministic cells (=,
 //     <>, IN, a join of two such columns) is recorded as an
 //     OperatorGuard (planner_operator_guard.go): OperatorEdits

@@ -163,6 +163,10 @@ type hiddenColumn struct {
 	// protected table: sent as its value if that is an integer
 	// (sort_native.go).
 	native *tableColumn
+	// arrival: the rank of the ORDER BY's trailing plaintext run, which
+	// the database serves by sorting the rows when it is not sent as a
+	// value (sort_arrival.go).
+	arrival bool
 }
 
 // sortItem is what one ORDER BY item sorts by.
@@ -224,6 +228,7 @@ func (p *planner) orderBy(s *pg_query.SelectStmt, sc *scope, top bool, filters [
 		if !callsOpaque(s) { // planner_sort_calls.go
 			p.plan.Sort.planRounds(items) // sort_rounds.go
 		}
+		p.plan.Sort.planArrival(items) // sort_arrival.go
 	}
 }
 

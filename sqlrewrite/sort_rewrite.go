@@ -65,6 +65,7 @@ func rewriteSortCut(sql []byte, sp *SortPlan, place func(*sortCut) error) ([]byt
 			return nil, err
 		}
 	}
+	c.arrive = sp.arrivalRank(c.natives) // sort_arrival.go
 	if len(c.targets) != len(sp.labelled) || len(c.items) != len(sp.items) {
 		return nil, errors.New("the select list or ORDER BY does not match the statement's plan")
 	}
@@ -123,7 +124,7 @@ func rewriteSortCut(sql []byte, sp *SortPlan, place func(*sortCut) error) ([]byt
 		b.WriteString(text[c.start(c.tailEnd):])
 	}
 	out := b.String()
-	if err := verifySort(out, len(sp.labelled)+sp.Hidden, sp, c.flattened); err != nil {
+	if err := verifySort(out, len(sp.labelled)+sp.Hidden, sp, c); err != nil {
 		return nil, err
 	}
 	return sp.gated([]byte(out)) // planner_shadow.go
@@ -143,6 +144,7 @@ type sortCut struct {
 	flattened int          // conjuncts a term conjunct added to the WHERE's count (sort_terms.go)
 	mult      string       // the round multiplier's text (sort_rounds.go)
 	natives   NativeColumn // what the plaintext keys' columns are (sort_native.go)
+	arrive    int          // the hidden rank sent as a constant, its run as the ORDER BY, or -1 (sort_arrival.go)
 	subs      []subCut     // the IN and EXISTS subqueries holding filters (sort_subfilter.go)
 	plain     [][2]int     // the plaintext leaves of WHERE trees (sort_filter_tree.go)
 	items     [][2]int     // ORDER BY items
@@ -342,6 +344,9 @@ func (c *sortCut) rankText(sp *SortPlan, i int) string {
 	if t, ok := c.nativeText(sp, i); ok {
 		return t
 	}
+	if i == c.arrive {
+		return arrivalRankText // sort_arrival.go
+	}
 	h := sp.hidden[i]
 	var keys []string
 	for k := h.from; k < h.to; k++ {
@@ -432,7 +437,7 @@ func (c *sortCut) hiddenText(sp *SortPlan) (string, error) {
 			}
 			b.WriteString("CAST(CAST((" + expr + ") AS pg_catalog.int8) AS pg_catalog.text)")
 		}
-		b.WriteString(hiddenName(sp)) // sort_rounds_plain.go
+		b.WriteString(c.hiddenName(sp)) // sort_rounds_plain.go
 	}
 	return b.String(), nil
 }
@@ -463,7 +468,7 @@ func quoteSQLString(s string) string { return "'" + strings.ReplaceAll(s, "'", "
 // verifySort parses the rewritten text: one SELECT, no ORDER BY, no LIMIT
 // or OFFSET but boundsCheck's, and the select list grown by the hidden
 // columns.
-func verifySort(sql string, targets int, sp *SortPlan, flattened int) error {
+func verifySort(sql string, targets int, sp *SortPlan, c *sortCut) error {
 	tree, err := pg_query.Parse(sql)
 	if err != nil {
 		return err
@@ -474,7 +479,7 @@ func verifySort(sql string, targets int, sp *SortPlan, flattened int) error {
 	}
 	s := st[0].GetStmt().GetSelectStmt()
 	bound := func(n *pg_query.Node) bool { return n == nil || n.GetCaseExpr() != nil }
-	if err := verifyRounds(s, sp); err != nil { // sort_rounds.go
+	if err := verifyRounds(s, sp, c); err != nil { // sort_rounds.go
 		return err
 	}
 	if sp.Rounds == nil && !bound(s.GetLimitCount()) || !bound(s.GetLimitOffset()) || len(s.GetTargetList()) != targets {
@@ -489,7 +494,7 @@ func verifySort(sql string, targets int, sp *SortPlan, flattened int) error {
 	if len(sp.Distinct) > 0 && len(s.GetDistinctClause()) > 0 {
 		return errors.New("the rewrite kept its DISTINCT")
 	}
-	if sp.whereFilters() && whereConjuncts(s.GetWhereClause()) != sp.conjuncts+flattened {
+	if sp.whereFilters() && whereConjuncts(s.GetWhereClause()) != sp.conjuncts+c.flattened {
 		return errors.New("the rewrite's WHERE did not keep its conjuncts")
 	}
 	return nil

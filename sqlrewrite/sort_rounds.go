@@ -258,7 +258,7 @@ func smallCount(s string) (int64, bool) {
 // statement in rounds its ORDER BY and FETCH (roundsTail).
 func (c *sortCut) limitText(sp *SortPlan) (string, error) {
 	if sp.Rounds == nil {
-		return c.boundsCheck(sp), nil
+		return c.arrivalOrder(sp) + c.boundsCheck(sp), nil // sort_arrival.go
 	}
 	return c.roundsTail(sp)
 }
@@ -351,12 +351,8 @@ func (c *sortCut) roundHidden(sp *SortPlan, h hiddenColumn) (string, error) {
 }
 
 // verifyRounds checks the rewritten statement's ORDER BY and FETCH.
-func verifyRounds(s *pg_query.SelectStmt, sp *SortPlan) error {
-	sent := 0
-	if sp.Rounds != nil {
-		sent = sp.Rounds.Sent
-	}
-	if len(s.GetSortClause()) != sent {
+func verifyRounds(s *pg_query.SelectStmt, sp *SortPlan, c *sortCut) error {
+	if len(s.GetSortClause()) != c.sentItems(sp) { // sort_arrival.go
 		return errors.New("the rewrite did not take the expected shape")
 	}
 	if sp.Rounds != nil {
@@ -368,7 +364,7 @@ func verifyRounds(s *pg_query.SelectStmt, sp *SortPlan) error {
 			return errors.New("the rewrite did not take the expected shape")
 		}
 	}
-	if namedHidden(sp) { // the hidden columns are named hiddenAlias (sort_rounds_plain.go)
+	if c.hiddenNamed(sp) { // the hidden columns are named hiddenAlias (sort_arrival.go)
 		tl := s.GetTargetList()
 		for _, t := range tl[max(len(tl)-sp.Hidden, 0):] {
 			if t.GetResTarget().GetName() != hiddenAlias {

@@ -129,8 +129,8 @@ func namedHidden(sp *SortPlan) bool {
 }
 
 // hiddenName is what follows a hidden column's expression in the text.
-func hiddenName(sp *SortPlan) string {
-	if namedHidden(sp) {
+func (c *sortCut) hiddenName(sp *SortPlan) string {
+	if c.hiddenNamed(sp) { // sort_arrival.go
 		return " AS " + `"` + hiddenAlias + `"`
 	}
 	return ""

@@ -28,7 +28,7 @@ func newSortCut(text string) (*sortCut, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &sortCut{sql: text}
+	c := &sortCut{sql: text, arrive: -1}
 	for _, tok := range res.GetTokens() {
 		// Comments are not tokens here: a span must end at a real one,
 		// or a line comment at its end would swallow what follows.
