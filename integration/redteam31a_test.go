@@ -3,10 +3,12 @@ package integration
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/phiguard/phiguard/keys"
 )
 
 // redTeam31aCase is a statement on the shredded twin, its table written
@@ -19,10 +21,13 @@ type redTeam31aCase struct {
 // sameShredded runs each case on the plaintext twin and through
 // phiguard in both protocols: the same answer, or a refusal with a
 // SQLSTATE; it returns the cases that differed.
-func (tw *shreddedTwin) sameShredded(t *testing.T, label string, cases []redTeam31aCase) (differed []string) {
+func (tw *shreddedTwin) sameShredded(t *testing.T, label string, cases []redTeam31aCase, modes ...pgx.QueryExecMode) (differed []string) {
 	t.Helper()
+	if modes == nil {
+		modes = bothModes
+	}
 	for _, c := range cases {
-		for _, mode := range bothModes {
+		for _, mode := range modes {
 			want, werr := rowsRaw(t, tw.dir, fmt.Sprintf(c.q, tw.plain), mode, pgx.TextFormatCode, c.args...)
 			got, gerr := rowsRaw(t, tw.via, fmt.Sprintf(c.q, tw.enc), mode, pgx.TextFormatCode, c.args...)
 			var pe *pgconn.PgError
@@ -71,7 +76,7 @@ func TestRedTeam31aSelfJoin(t *testing.T) {
 
 // TestRedTeam31aMarkerVerdicts: statements whose conjuncts on the
 // shredded twin's name the marker "[shredded]" satisfies or not, in
-// forms the marker's verdict might misjudge (casts, E” and $$ strings,
+// forms the marker's verdict might misjudge (casts, E'...' and $$ strings,
 // equal bounds, SYMMETRIC, NOT BETWEEN, ESCAPE, _ and backslashes,
 // lower() and upper(), NOT, OR, CASE, NULL parameters, subqueries,
 // COLLATE, IN and ANY, rounds and aggregates): each answers as the
@@ -136,5 +141,220 @@ func TestRedTeam31aMarkerVerdicts(t *testing.T) {
 	}
 	if d := tw.sameShredded(t, "verdicts", cases); len(d) > 0 {
 		t.Errorf("%d of %d answers differed", len(d), 2*len(cases))
+	}
+}
+
+// newShredded3Twin is a shredded twin with three text columns a, b, c
+// sealed per subject (en_US, equality, order and match terms): 30
+// patients p-00..p-29 (A00, B00, C00, …) and 10 v-00..v-09 (Q00, R00,
+// S00, …) whose keys are destroyed with their terms left old, the
+// plaintext twin's cells set to the marker.
+func newShredded3Twin(t *testing.T, marker string) *shreddedTwin {
+	t.Helper()
+	requireEnUS(t)
+	ctx := testContext(t)
+	su := superuser(t)
+	tw := &shreddedTwin{twin: twin{plain: uniqueName("shr3_plain"), enc: uniqueName("shr3_enc")}, marker: marker}
+	for _, table := range []string{tw.plain, tw.enc} {
+		if _, err := su.Exec(ctx, fmt.Sprintf(`CREATE TABLE %s (id text PRIMARY KEY, a text COLLATE "en_US", b text COLLATE "en_US", c text COLLATE "en_US"); GRANT ALL ON %s TO %s`, table, table, appUser)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	col := "{mode: randomized, key: shr-pii, type: text, state: encrypted, search: [equality, order, match], search_key_version: 1, search_state: ready}"
+	tw.prot = protection(t, fmt.Sprintf("version: 1\ntables:\n  public.%s:\n    subject_column: id\n    columns:\n      a: %s\n      b: %s\n      c: %s\n", tw.enc, col, col, col))
+	tw.prot.ShreddedMarker = marker
+	installSearch(t, tw.prot.Policy)
+	p := startProxy(t, proxyOptions{protect: tw.prot, quiet: true})
+	tw.via, tw.dir = p.app(t), direct(t)
+	for i := range 40 {
+		id, v := fmt.Sprintf("p-%02d", i), [3]string{fmt.Sprintf("A%02d", i), fmt.Sprintf("B%02d", i), fmt.Sprintf("C%02d", i)}
+		if i >= 30 {
+			id, v = fmt.Sprintf("v-%02d", i-30), [3]string{fmt.Sprintf("Q%02d", i), fmt.Sprintf("R%02d", i), fmt.Sprintf("S%02d", i)}
+		}
+		for _, conn := range []*pgx.Conn{tw.via, tw.dir} {
+			table := map[bool]string{true: tw.enc, false: tw.plain}[conn == tw.via]
+			if _, err := conn.Exec(ctx, fmt.Sprintf("INSERT INTO %s VALUES ($1, $2, $3, $4)", table), id, v[0], v[1], v[2]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i := range 10 {
+		if _, out, err := tw.prot.Subjects.Shred(ctx, fmt.Sprintf("v-%02d", i)); err != nil || out != keys.ShredDestroyed {
+			t.Fatalf("shred: %v %v", out, err)
+		}
+	}
+	if _, err := tw.dir.Exec(ctx, fmt.Sprintf("UPDATE %s SET a = $1, b = $1, c = $1 WHERE id LIKE 'v-%%'", tw.plain), marker); err != nil {
+		t.Fatal(err)
+	}
+	return tw
+}
+
+// TestRedTeam31aThreeColumns: one prepared statement with parameters on
+// three marker columns (two decided at each Bind, in variants; the third
+// sends no term), bound with ranges that hold the marker, the live
+// values, or both, in every combination and back and forth: the
+// plaintext twin's answers.
+func TestRedTeam31aThreeColumns(t *testing.T) {
+	t.Parallel()
+	tw := newShredded3Twin(t, "[shredded]")
+	ranges := [][2]string{{"S", "T"}, {"A", "T"}, {"A", "D"}}
+	var cases []redTeam31aCase
+	for _, x := range ranges {
+		for _, y := range ranges {
+			for _, z := range ranges {
+				cases = append(cases, redTeam31aCase{"SELECT id FROM %[1]s WHERE a >= $1 AND a < $2 AND b >= $3 AND b < $4 AND c >= $5 AND c < $6 ORDER BY id",
+					[]any{x[0], x[1], y[0], y[1], z[0], z[1]}})
+			}
+		}
+	}
+	for _, p := range [][3]string{{"[shr%", "%SHRED%", "[shredded]"}, {"A%", "%b0%", "C05"}, {"[shr%", "%b0%", "[shredded]"}, {"%", "%", "C07"}, {"[shr%", "%SHRED%", "[shredded]"}} {
+		cases = append(cases,
+			redTeam31aCase{"SELECT id FROM %[1]s WHERE a LIKE $1 AND b ILIKE $2 AND c = $3 ORDER BY id", []any{p[0], p[1], p[2]}},
+			redTeam31aCase{"SELECT id, a FROM %[1]s WHERE a LIKE $1 AND b ILIKE $2 AND c >= $3 ORDER BY a, id LIMIT 4", []any{p[0], p[1], p[2]}},
+			redTeam31aCase{"SELECT count(*), max(b) FROM %[1]s WHERE c = $3 AND a LIKE $1 AND b ILIKE $2", []any{p[0], p[1], p[2]}})
+	}
+	if d := tw.sameShredded(t, "three columns", cases); len(d) > 0 {
+		t.Errorf("%d of %d answers differed", len(d), 2*len(cases))
+	}
+}
+
+// sameDeclared prepares q on both sides with the parameter types oids
+// (0: unspecified, 1043: varchar as JDBC declares a string) and
+// executes it with each set of values: the plaintext twin's answer or a
+// refusal.
+func (tw *shreddedTwin) sameDeclared(t *testing.T, q string, oids []uint32, binds [][]string) int {
+	t.Helper()
+	ctx := testContext(t)
+	differed := 0
+	run := func(conn *pgx.Conn, table, name string, vals []string) (string, error) {
+		params := make([][]byte, len(vals))
+		for i, v := range vals {
+			if v != "\x00NULL" {
+				params[i] = []byte(v)
+			}
+		}
+		res := conn.PgConn().ExecPrepared(ctx, name, params, nil, nil).Read()
+		if res.Err != nil {
+			return "", res.Err
+		}
+		var b strings.Builder
+		for _, r := range res.Rows {
+			for _, v := range r {
+				b.Write(v)
+				b.WriteString("|")
+			}
+			b.WriteString("\n")
+		}
+		return b.String(), nil
+	}
+	name := uniqueName("rt31a")
+	for _, side := range []struct {
+		conn  *pgx.Conn
+		table string
+	}{{tw.dir, tw.plain}, {tw.via, tw.enc}} {
+		if _, err := side.conn.PgConn().Prepare(ctx, name, fmt.Sprintf(q, side.table), oids); err != nil {
+			t.Fatalf("prepare %s: %v", q, err)
+		}
+	}
+	for _, vals := range binds {
+		want, werr := run(tw.dir, tw.plain, name, vals)
+		got, gerr := run(tw.via, tw.enc, name, vals)
+		var pe *pgconn.PgError
+		switch {
+		case werr != nil:
+			t.Fatalf("%s %q: plaintext: %v", q, vals, werr)
+		case gerr == nil && got == want:
+		case errors.As(gerr, &pe) && pe.Code != "08P01" && pe.Code != "XX000":
+			t.Logf("%s %q: refused %s %s", q, vals, pe.Code, pe.Message)
+		default:
+			differed++
+			t.Errorf("%s %v %q: through phiguard %v\n%s\nthe plaintext with the marker\n%s", q, oids, vals, gerr, got, want)
+		}
+	}
+	return differed
+}
+
+// TestRedTeam31aDeclaredParams: a prepared statement whose parameters
+// the Parse declares varchar (JDBC) or leaves unspecified, bound with
+// values that flip the marker's verdict back and forth, and NULL.
+func TestRedTeam31aDeclaredParams(t *testing.T) {
+	t.Parallel()
+	tw := newShreddedTwinWith(t, shredTwinOptions{marker: "[shredded]", search: "equality, order, match"},
+		func(i int) string { return fmt.Sprintf("Z%02d", i) })
+	tw.shredKeys(t)
+	null := "\x00NULL"
+	for _, oids := range [][]uint32{{1043, 1043}, {0, 0}, {25, 1043}} {
+		d := tw.sameDeclared(t, "SELECT id FROM %s WHERE name >= $1 AND name < $2 ORDER BY id", oids,
+			[][]string{{"S", "T"}, {"N1", "N3"}, {"S", "T"}, {null, "T"}, {"A", "T"}, {"S", "T"}})
+		d += tw.sameDeclared(t, "SELECT id FROM %s WHERE name = $1 OR id = $2 ORDER BY id", oids,
+			[][]string{{"[shredded]", "p-01"}, {"N05", "v-01"}})
+		d += tw.sameDeclared(t, "SELECT id, name FROM %s WHERE name ILIKE $1 AND name <> $2 ORDER BY name, id LIMIT 3", oids,
+			[][]string{{"%SHRED%", "x"}, {"n0%", "N01"}, {"[%", "[shredded]"}, {"%ed]", "N00"}})
+		d += tw.sameDeclared(t, "SELECT count(*) FROM %s WHERE name = $1 AND name LIKE $2", oids,
+			[][]string{{"[shredded]", "[%"}, {"[shredded]", "N%"}, {"N05", "N%"}, {"[shredded]", "%]"}, {null, "%"}})
+		if d > 0 {
+			t.Errorf("declared %v: %d answers differed", oids, d)
+		}
+	}
+}
+
+// TestRedTeam31aMarkerCharacters: a marker with a backslash, an
+// underscore, a percent sign, an umlaut and capitals (Gelöscht\_50%),
+// against LIKE and ILIKE patterns that match it only through their
+// escapes, E'...' strings, an empty ESCAPE, and ranges around it under
+// en_US (standard_conforming_strings off is refused by phiguard as a
+// whole).
+func TestRedTeam31aMarkerCharacters(t *testing.T) {
+	t.Parallel()
+	const marker = `Gelöscht\_50%`
+	tw := newShreddedTwinWith(t, shredTwinOptions{marker: marker, search: "equality, order, match"},
+		func(i int) string { return fmt.Sprintf("Z%02d", i) })
+	tw.shredKeys(t)
+	cases := []redTeam31aCase{
+		{`SELECT id FROM %[1]s WHERE name LIKE 'Gelöscht\\\_50\%%' ORDER BY id`, nil},
+		{`SELECT id FROM %[1]s WHERE name LIKE 'Gelöscht_\_50%%' ORDER BY id`, nil},
+		{`SELECT id FROM %[1]s WHERE name LIKE 'Gelöscht\_50%%' ORDER BY id`, nil},
+		{`SELECT id FROM %[1]s WHERE name ILIKE 'GELÖSCHT%%' ORDER BY id`, nil},
+		{`SELECT id FROM %[1]s WHERE name ILIKE 'gelÖscht\\\_5_\%%' ORDER BY id`, nil},
+		{`SELECT id FROM %[1]s WHERE name = E'Gelöscht\\_50%%' ORDER BY id`, nil},
+		{`SELECT id FROM %[1]s WHERE name LIKE E'Gelöscht\\\\%%' ORDER BY id`, nil},
+		{`SELECT id FROM %[1]s WHERE name LIKE 'Gelöscht\_50%%' ESCAPE '' ORDER BY id`, nil},
+		{`SELECT id FROM %[1]s WHERE name LIKE 'Gelöscht#\#_50#%%' ESCAPE '#' ORDER BY id`, nil},
+		{`SELECT id FROM %[1]s WHERE name LIKE 'Gelöscht\#_50#%%' ESCAPE '#' ORDER BY id`, nil},
+		{`SELECT id FROM %[1]s WHERE name LIKE $1 ESCAPE $2 ORDER BY id`, []any{`Gelöscht\#_50#%`, "#"}},
+		{`SELECT id FROM %[1]s WHERE name LIKE $1 ESCAPE $2 ORDER BY id`, []any{`Gelöscht\_50%`, ""}},
+		{`SELECT id FROM %[1]s WHERE name ILIKE $1 ORDER BY id`, []any{`%ö%`}},
+		{`SELECT id FROM %[1]s WHERE name = $1 ORDER BY id`, []any{marker}},
+		{`SELECT id FROM %[1]s WHERE name >= 'gelöscht' AND name < 'gelöscht\_51' ORDER BY id`, nil},
+		{`SELECT id FROM %[1]s WHERE name > 'Gelöscht' AND name <= $1 ORDER BY id`, []any{marker}},
+		{`SELECT id FROM %[1]s WHERE name BETWEEN 'Geloscht' AND 'Gelöscht\_50%%' ORDER BY id`, nil},
+		{`SELECT id FROM %[1]s WHERE name > 'GELÖSCHT\_50%%' ORDER BY id`, nil},
+		{`SELECT id FROM %[1]s WHERE name < 'GELÖSCHT\_50%%' AND name > 'F' ORDER BY id`, nil},
+	}
+	if d := tw.sameShredded(t, "characters", cases); len(d) > 0 {
+		t.Errorf("%d of %d answers differed", len(d), 2*len(cases))
+	}
+}
+
+// TestRedTeam31aUnnamedStatement: statements parsed one after another
+// as the unnamed statement (pgx's describe-exec and exec modes), whose
+// parameters flip the marker's verdict, each with variants of its own:
+// a variant of the previous text must not answer for the next.
+func TestRedTeam31aUnnamedStatement(t *testing.T) {
+	t.Parallel()
+	tw := newShreddedTwinWith(t, shredTwinOptions{marker: "[shredded]", search: "equality, order, match"},
+		func(i int) string { return fmt.Sprintf("Z%02d", i) })
+	tw.shredKeys(t)
+	var cases []redTeam31aCase
+	for _, r := range [][2]string{{"S", "T"}, {"N1", "N2"}, {"R", "U"}, {"N0", "N1"}} {
+		cases = append(cases,
+			redTeam31aCase{"SELECT id FROM %[1]s WHERE name >= $1 AND name < $2 ORDER BY id", []any{r[0], r[1]}},
+			redTeam31aCase{"SELECT id, name FROM %[1]s WHERE name >= $1 AND name < $2 ORDER BY name, id LIMIT 3", []any{r[0], r[1]}},
+			redTeam31aCase{"SELECT count(*) FROM %[1]s WHERE name > $1 AND name <= $2 AND id > 'a'", []any{r[0], r[1]}},
+			redTeam31aCase{"SELECT id FROM %[1]s WHERE name LIKE $1 ORDER BY id", []any{r[0] + "%"}})
+	}
+	modes := []pgx.QueryExecMode{pgx.QueryExecModeDescribeExec, pgx.QueryExecModeExec}
+	if d := tw.sameShredded(t, "unnamed", cases, modes...); len(d) > 0 {
+		t.Errorf("%d of %d answers differed", len(d), len(modes)*len(cases))
 	}
 }
