@@ -68,6 +68,12 @@ func TestRedTeam31aSelfJoin(t *testing.T) {
 		{"SELECT a.id, b.id FROM %[1]s a JOIN %[1]s b ON true WHERE a.name = $1 AND b.name = $2 ORDER BY 1, 2", []any{"N05", "N06"}},
 		{"SELECT a.id, b.id FROM %[1]s a, %[1]s b WHERE b.name LIKE '[shred%%' AND a.name ILIKE 'n0%%' AND a.name < 'N03' ORDER BY 1, 2", nil},
 		{"SELECT count(*) FROM %[1]s a, %[1]s b WHERE a.name > $1 AND b.name <= $2", []any{"N58", "T"}},
+		{"SELECT a.id, b.id, b.name FROM %[1]s a, %[1]s b WHERE a.name = 'N05' AND b.name >= 'S' ORDER BY b.name, b.id LIMIT 3", nil},
+		{"SELECT a.id, b.id, b.name FROM %[1]s a, %[1]s b WHERE a.name = $1 AND b.name >= $2 ORDER BY b.name DESC, b.id LIMIT 3", []any{"N05", "S"}},
+		{"SELECT max(b.name), min(a.name) FROM %[1]s a, %[1]s b WHERE a.name = 'N05' AND b.name LIKE '[%%'", nil},
+		{"SELECT a.id, b.id FROM %[1]s a LEFT JOIN %[1]s b ON a.id = b.id WHERE a.name >= 'S' AND b.name < 'T' AND a.name < 'N07' ORDER BY 1, 2", nil},
+		{"SELECT a.id, b.id FROM %[1]s a, %[1]s b, %[1]s c WHERE a.name = $1 AND b.name >= $2 AND c.name = $3 AND a.id = c.id ORDER BY 1, 2", []any{"N05", "S", "N05"}},
+		{"SELECT a.id, b.id FROM %[1]s a, %[1]s b, %[1]s c WHERE a.name = $1 AND b.name >= $2 AND c.name = $3 AND b.id = c.id ORDER BY 1, 2", []any{"N05", "S", "[shredded]"}},
 	}
 	if d := tw.sameShredded(t, "self-join", cases); len(d) > 0 {
 		t.Errorf("%d of %d answers differed", len(d), 2*len(cases))
@@ -355,6 +361,65 @@ func TestRedTeam31aUnnamedStatement(t *testing.T) {
 	}
 	modes := []pgx.QueryExecMode{pgx.QueryExecModeDescribeExec, pgx.QueryExecModeExec}
 	if d := tw.sameShredded(t, "unnamed", cases, modes...); len(d) > 0 {
+		t.Errorf("%d of %d answers differed", len(d), len(modes)*len(cases))
+	}
+}
+
+// TestRedTeam31aStatementForms: the marker's verdict through other
+// statement forms: casts with a length, DML, FOR UPDATE, CTEs,
+// DISTINCT, GROUP BY, UNION, derived tables, IN, NOT IN and EXISTS
+// subqueries of the same table (their filters send no term), one table
+// written with and without its schema or an alias, a constant left of
+// the column, ~~ and ~~*, parentheses: each the plaintext twin's answer
+// or refused (all held).
+func TestRedTeam31aStatementForms(t *testing.T) {
+	t.Parallel()
+	tw := newShreddedTwinWith(t, shredTwinOptions{marker: "[shredded]", search: "equality, order, match"},
+		func(i int) string { return fmt.Sprintf("Z%02d", i) })
+	tw.shredKeys(t)
+	cases := []redTeam31aCase{
+		{"SELECT id FROM %[1]s WHERE name = '[shredded]'::varchar(3) ORDER BY 1", nil},
+		{"SELECT id FROM %[1]s WHERE name = 'N051'::varchar(3) ORDER BY 1", nil},
+		{"SELECT id FROM %[1]s WHERE name = $1::varchar(3) ORDER BY 1", []any{"N051"}},
+		{"SELECT id FROM %[1]s WHERE name = $1::varchar(3) ORDER BY 1", []any{"[shredded]"}},
+		{"SELECT id FROM %[1]s WHERE name >= 'T0'::varchar(1) AND name < 'T' ORDER BY 1", nil},
+		{"SELECT id FROM %[1]s WHERE name LIKE 'N0%%'::varchar(2) ORDER BY 1", nil},
+		{"SELECT id FROM %[1]s WHERE name LIKE '[shredded]xx'::varchar(10) ORDER BY 1", nil},
+		{"SELECT id FROM %[1]s WHERE name = 'N05'::varchar(10)::text ORDER BY 1", nil},
+		{"SELECT id FROM %[1]s WHERE name = CAST('[shredded]x' AS varchar(10)) ORDER BY 1", nil},
+		{"SELECT id FROM %[1]s WHERE name = varchar(10) '[shredded]x' ORDER BY 1", nil},
+		{"UPDATE %[1]s SET id = id WHERE name = '[shredded]'", nil},
+		{"UPDATE %[1]s SET id = id WHERE name >= 'S' AND name < 'T'", nil},
+		{"UPDATE %[1]s SET id = id WHERE name = $1", []any{"[shredded]"}},
+		{"UPDATE %[1]s SET id = id WHERE name ILIKE '%%shred%%' RETURNING id", nil},
+		{"DELETE FROM %[1]s WHERE name = 'nobody' AND id = 'x'", nil},
+		{"SELECT id FROM %[1]s WHERE name = '[shredded]' ORDER BY id FOR UPDATE", nil},
+		{"WITH x AS (SELECT 1) SELECT id FROM %[1]s WHERE name = '[shredded]' ORDER BY id", nil},
+		{"SELECT DISTINCT name FROM %[1]s WHERE name >= 'S' AND name < 'T'", nil},
+		{"SELECT name, count(*) FROM %[1]s WHERE name >= 'S' AND name < 'T' GROUP BY name", nil},
+		{"SELECT id FROM %[1]s WHERE name >= 'S' AND name < 'T' UNION ALL SELECT 'x' ORDER BY 1", nil},
+		{"SELECT * FROM (SELECT id FROM %[1]s WHERE name = '[shredded]') s ORDER BY 1", nil},
+		{"SELECT id FROM %[1]s WHERE name = '[shredded]' AND id IN (SELECT id FROM %[1]s WHERE name = '[shredded]') ORDER BY 1", nil},
+		{"SELECT id FROM %[1]s WHERE id IN (SELECT id FROM %[1]s WHERE name = '[shredded]') AND name = 'N05' ORDER BY 1", nil},
+		{"SELECT id FROM %[1]s WHERE name = 'N05' AND EXISTS (SELECT 1 FROM %[1]s t2 WHERE t2.name = '[shredded]' AND t2.id = 'v-01')", nil},
+		{"SELECT id FROM %[1]s WHERE name = 'N05' AND EXISTS (SELECT 1 FROM %[1]s t2 WHERE t2.id = %[1]s.id AND t2.name = '[shredded]')", nil},
+		{"SELECT id FROM %[1]s p WHERE name >= 'S' AND name < 'T' AND p.name LIKE '[%%' ORDER BY 1", nil},
+		{"SELECT id FROM %[1]s p WHERE p.name = 'N05' AND p.id IN (SELECT t2.id FROM %[1]s t2 WHERE t2.name >= 'S' AND t2.name < 'T') ORDER BY 1", nil},
+		{"SELECT id FROM %[1]s p WHERE p.name >= 'S' AND p.id IN (SELECT t2.id FROM %[1]s t2 WHERE t2.name = 'N05') ORDER BY 1", nil},
+		{"SELECT id FROM %[1]s p WHERE p.name < 'T' AND p.id NOT IN (SELECT t2.id FROM %[1]s t2 WHERE t2.name >= 'S') ORDER BY 1", nil},
+		{"SELECT id FROM %[1]s WHERE %[1]s.name = 'N05' AND public.%[1]s.name >= 'S' ORDER BY 1", nil},
+		{"SELECT id FROM public.%[1]s WHERE %[1]s.name >= 'S' AND name < 'T' AND public.%[1]s.name LIKE '[%%' ORDER BY 1", nil},
+		{"SELECT id FROM %[1]s WHERE (name) >= 'S' AND (name < 'T') ORDER BY 1", nil},
+		{"SELECT id FROM %[1]s WHERE 'S' <= name AND 'T' > name ORDER BY 1", nil},
+		{"SELECT id FROM %[1]s WHERE name ~~ '[shr%%' ORDER BY 1", nil},
+		{"SELECT id FROM %[1]s WHERE name ~~* '[SHR%%' ORDER BY 1", nil},
+		{"SELECT id FROM %[1]s WHERE name OPERATOR(pg_catalog.>=) 'S' AND name < 'T' ORDER BY 1", nil},
+		{"SELECT id FROM %[1]s WHERE name >= 'S' AND name < 'T' AND true ORDER BY 1", nil},
+		{"SELECT id FROM %[1]s WHERE (name >= 'S' AND name < 'T') ORDER BY 1", nil},
+		{"SELECT id FROM %[1]s WHERE ((name >= 'S') AND (name < 'T' AND name <> 'x')) ORDER BY 1", nil},
+	}
+	modes := []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement}
+	if d := tw.sameShredded(t, "forms", cases, modes...); len(d) > 0 {
 		t.Errorf("%d of %d answers differed", len(d), len(modes)*len(cases))
 	}
 }
