@@ -423,3 +423,102 @@ func TestRedTeam31aStatementForms(t *testing.T) {
 		t.Errorf("%d of %d answers differed", len(d), len(modes)*len(cases))
 	}
 }
+
+// TestRedTeam31aAbortedTransaction: a prepared statement whose Bind
+// needs a variant phiguard has not prepared yet (the marker holds for
+// its values), bound inside a failed transaction: PostgreSQL's 25P02,
+// as directly; after the ROLLBACK the same Bind answers as the
+// plaintext (the variant prepared then).
+func TestRedTeam31aAbortedTransaction(t *testing.T) {
+	t.Parallel()
+	tw := newShreddedTwinWith(t, shredTwinOptions{marker: "[shredded]", search: "equality, order, match"},
+		func(i int) string { return fmt.Sprintf("Z%02d", i) })
+	tw.shredKeys(t)
+	ctx := testContext(t)
+	q := "SELECT id FROM %[1]s WHERE name >= $1 AND name < $2 ORDER BY id"
+	miss := []redTeam31aCase{{q, []any{"N1", "N2"}}}
+	hit := []redTeam31aCase{{q, []any{"S", "T"}}}
+	mode := pgx.QueryExecModeCacheStatement
+	if d := tw.sameShredded(t, "prepared", miss, mode); len(d) > 0 {
+		t.Fatal("differed before the transaction")
+	}
+	for _, conn := range []*pgx.Conn{tw.dir, tw.via} {
+		if _, err := conn.Exec(ctx, "BEGIN"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, "SELECT 1/0"); err == nil {
+			t.Fatal("1/0 answered")
+		}
+	}
+	for _, args := range [][]any{hit[0].args, miss[0].args, hit[0].args} {
+		_, werr := rowsRaw(t, tw.dir, fmt.Sprintf(q, tw.plain), mode, pgx.TextFormatCode, args...)
+		_, gerr := rowsRaw(t, tw.via, fmt.Sprintf(q, tw.enc), mode, pgx.TextFormatCode, args...)
+		var wpe, gpe *pgconn.PgError
+		if !errors.As(werr, &wpe) || !errors.As(gerr, &gpe) || wpe.Code != "25P02" || gpe.Code != wpe.Code {
+			t.Errorf("in the failed transaction %v: directly %v, through phiguard %v", args, werr, gerr)
+		}
+	}
+	for _, conn := range []*pgx.Conn{tw.dir, tw.via} {
+		if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := tw.sameShredded(t, "after the rollback", append(hit, miss[0], hit[0]), mode); len(d) > 0 {
+		t.Errorf("%d answers differed after the rollback", len(d))
+	}
+}
+
+// TestRedTeam31aPipelinedAfterError: in one pipeline (one Sync), a
+// statement that fails and then Binds that need marker variants (which
+// the backend skips until the Sync): the same errors as directly, and
+// the connection answers as the plaintext afterwards.
+func TestRedTeam31aPipelinedAfterError(t *testing.T) {
+	t.Parallel()
+	tw := newShreddedTwinWith(t, shredTwinOptions{marker: "[shredded]", search: "equality, order, match"},
+		func(i int) string { return fmt.Sprintf("Z%02d", i) })
+	tw.shredKeys(t)
+	ctx := testContext(t)
+	q := "SELECT id FROM %[1]s WHERE name >= $1 AND name < $2 ORDER BY id"
+	lq := "SELECT count(*) FROM %[1]s WHERE name LIKE $1 AND name >= $2"
+	run := func(conn *pgx.Conn, table string) string {
+		b := &pgx.Batch{}
+		b.Queue("SELECT 1/0")
+		b.Queue(fmt.Sprintf(q, table), "S", "T")
+		b.Queue(fmt.Sprintf(lq, table), "[shr%", "S")
+		b.Queue(fmt.Sprintf(q, table), "N1", "N2")
+		res := conn.SendBatch(ctx, b)
+		var out []string
+		for range 4 {
+			rows, err := res.Query()
+			n := 0
+			for err == nil && rows.Next() {
+				n++
+			}
+			if err == nil {
+				rows.Close()
+				err = rows.Err()
+			}
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) {
+				out = append(out, fmt.Sprintf("%s/%d", pe.Code, n))
+			} else {
+				out = append(out, fmt.Sprintf("%v/%d", err, n))
+			}
+		}
+		if err := res.Close(); err != nil {
+			out = append(out, "close: "+err.Error())
+		}
+		return strings.Join(out, " ")
+	}
+	for range 2 {
+		want, got := run(tw.dir, tw.plain), run(tw.via, tw.enc)
+		t.Logf("pipeline: %s", want)
+		if got != want {
+			t.Errorf("pipeline: directly %s, through phiguard %s", want, got)
+		}
+	}
+	cases := []redTeam31aCase{{q, []any{"S", "T"}}, {lq, []any{"[shr%", "S"}}, {q, []any{"N1", "N2"}}}
+	if d := tw.sameShredded(t, "after the pipeline", cases); len(d) > 0 {
+		t.Errorf("%d answers differed after the pipeline", len(d))
+	}
+}
