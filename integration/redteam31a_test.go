@@ -281,7 +281,8 @@ func (tw *shreddedTwin) sameDeclared(t *testing.T, q string, oids []uint32, bind
 }
 
 // TestRedTeam31aDeclaredParams: a prepared statement whose parameters
-// the Parse declares varchar (JDBC) or leaves unspecified, bound with
+// the Parse declares varchar (JDBC), unknown or bpchar or leaves
+// unspecified, bound with
 // values that flip the marker's verdict back and forth, and NULL.
 func TestRedTeam31aDeclaredParams(t *testing.T) {
 	t.Parallel()
@@ -289,7 +290,7 @@ func TestRedTeam31aDeclaredParams(t *testing.T) {
 		func(i int) string { return fmt.Sprintf("Z%02d", i) })
 	tw.shredKeys(t)
 	null := "\x00NULL"
-	for _, oids := range [][]uint32{{1043, 1043}, {0, 0}, {25, 1043}} {
+	for _, oids := range [][]uint32{{1043, 1043}, {0, 0}, {25, 1043}, {705, 705}, {1042, 25}} {
 		d := tw.sameDeclared(t, "SELECT id FROM %s WHERE name >= $1 AND name < $2 ORDER BY id", oids,
 			[][]string{{"S", "T"}, {"N1", "N3"}, {"S", "T"}, {null, "T"}, {"A", "T"}, {"S", "T"}})
 		d += tw.sameDeclared(t, "SELECT id FROM %s WHERE name = $1 OR id = $2 ORDER BY id", oids,
