@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -521,5 +522,39 @@ func TestRedTeam31aPipelinedAfterError(t *testing.T) {
 	cases := []redTeam31aCase{{q, []any{"S", "T"}}, {lq, []any{"[shr%", "S"}}, {q, []any{"N1", "N2"}}}
 	if d := tw.sameShredded(t, "after the pipeline", cases); len(d) > 0 {
 		t.Errorf("%d answers differed after the pipeline", len(d))
+	}
+}
+
+// TestRedTeam31aVariantConstantsNotSent: the constants of conjuncts the
+// marker satisfies (whose terms phiguard leaves out, in a variant or in
+// the text), as literals and parameters, self-join and all, are in no
+// byte phiguard sends the database, while the answers are the
+// plaintext's.
+func TestRedTeam31aVariantConstantsNotSent(t *testing.T) {
+	t.Parallel()
+	relay := startByteRelay(t)
+	tw := newShreddedTwinWith(t, shredTwinOptions{marker: "[shredded]", search: "equality, order, match", relay: relay},
+		func(i int) string { return fmt.Sprintf("Z%02d", i) })
+	tw.shredKeys(t)
+	cases := []redTeam31aCase{
+		{"SELECT id FROM %[1]s WHERE name >= $1 AND name < $2 ORDER BY id", []any{"Sa-qqq", "Sz-qqq"}},
+		{"SELECT id FROM %[1]s WHERE name >= 'Sa-qqq' AND name < 'Sz-qqq' ORDER BY id", nil},
+		{"SELECT id FROM %[1]s WHERE name ILIKE $1 ORDER BY id", []any{"%SHREDDED%"}},
+		{"SELECT id FROM %[1]s WHERE name LIKE $1 ESCAPE $2 ORDER BY id", []any{"[shred#d#e%", "#"}},
+		{"SELECT a.id, b.id FROM %[1]s a, %[1]s b WHERE a.name = $1 AND b.name > $2 ORDER BY 1, 2", []any{"N05", "Sa-qqq"}},
+		{"SELECT id, name FROM %[1]s WHERE name BETWEEN $1 AND $2 ORDER BY name, id LIMIT 3", []any{"Sa-qqq", "Sz-qqq"}},
+	}
+	relay.take()
+	modes := []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement, pgx.QueryExecModeDescribeExec}
+	for _, c := range cases {
+		if d := tw.sameShredded(t, "constants", []redTeam31aCase{c}, modes...); len(d) > 0 {
+			t.Errorf("%s: answers differed", c.q)
+		}
+		sent := relay.take()
+		for _, s := range []string{"qqq", "SHREDDED", "shred#d", "N05"} {
+			if bytes.Contains(sent, []byte(s)) {
+				t.Errorf("%s %v: %q sent to the database", c.q, c.args, s)
+			}
+		}
 	}
 }
