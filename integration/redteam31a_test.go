@@ -229,7 +229,7 @@ func TestRedTeam31aThreeColumns(t *testing.T) {
 // (0: unspecified, 1043: varchar as JDBC declares a string) and
 // executes it with each set of values: the plaintext twin's answer or a
 // refusal.
-func (tw *shreddedTwin) sameDeclared(t *testing.T, q string, oids []uint32, binds [][]string) int {
+func (tw *shreddedTwin) sameDeclared(t *testing.T, q string, oids []uint32, binds [][]string, stmt ...string) int {
 	t.Helper()
 	ctx := testContext(t)
 	differed := 0
@@ -255,6 +255,9 @@ func (tw *shreddedTwin) sameDeclared(t *testing.T, q string, oids []uint32, bind
 		return b.String(), nil
 	}
 	name := uniqueName("rt31a")
+	if stmt != nil {
+		name = stmt[0] // the same name again (after DEALLOCATE ALL)
+	}
 	for _, side := range []struct {
 		conn  *pgx.Conn
 		table string
@@ -556,5 +559,31 @@ func TestRedTeam31aVariantConstantsNotSent(t *testing.T) {
 				t.Errorf("%s %v: %q sent to the database", c.q, c.args, s)
 			}
 		}
+	}
+}
+
+// TestRedTeam31aVariantsAfterDeallocateAll: DEALLOCATE ALL and DISCARD
+// ALL drop phiguard's marker variants with the client's statements; the
+// statement prepared again under the same name answers as the plaintext.
+func TestRedTeam31aVariantsAfterDeallocateAll(t *testing.T) {
+	t.Parallel()
+	tw := newShreddedTwinWith(t, shredTwinOptions{marker: "[shredded]", search: "equality, order, match"},
+		func(i int) string { return fmt.Sprintf("Z%02d", i) })
+	tw.shredKeys(t)
+	ctx := testContext(t)
+	q := "SELECT id FROM %s WHERE name >= $1 AND name < $2 ORDER BY id"
+	binds := [][]string{{"S", "T"}, {"N1", "N2"}, {"S", "T"}}
+	for _, reset := range []string{"DEALLOCATE ALL", "DISCARD ALL", "DEALLOCATE ALL"} {
+		if d := tw.sameDeclared(t, q, []uint32{0, 0}, binds, "rt31a_again"); d > 0 {
+			t.Errorf("before %s: %d answers differed", reset, d)
+		}
+		for _, conn := range []*pgx.Conn{tw.dir, tw.via} {
+			if err := conn.PgConn().Exec(ctx, reset).Close(); err != nil {
+				t.Fatalf("%s: %v", reset, err)
+			}
+		}
+	}
+	if d := tw.sameDeclared(t, q, []uint32{0, 0}, binds, "rt31a_again"); d > 0 {
+		t.Errorf("at the end: %d answers differed", d)
 	}
 }
