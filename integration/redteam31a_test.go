@@ -544,7 +544,7 @@ func TestRedTeam31aVariantConstantsNotSent(t *testing.T) {
 		{"SELECT id FROM %[1]s WHERE name >= 'Sa-qqq' AND name < 'Sz-qqq' ORDER BY id", nil},
 		{"SELECT id FROM %[1]s WHERE name ILIKE $1 ORDER BY id", []any{"%SHREDDED%"}},
 		{"SELECT id FROM %[1]s WHERE name LIKE $1 ESCAPE $2 ORDER BY id", []any{"[shred#d#e%", "#"}},
-		{"SELECT a.id, b.id FROM %[1]s a, %[1]s b WHERE a.name = $1 AND b.name > $2 ORDER BY 1, 2", []any{"N05", "Sa-qqq"}},
+		{"SELECT a.id, b.id FROM %[1]s a, %[1]s b WHERE a.name = $1 AND b.name < $2 ORDER BY 1, 2", []any{"N05", "Sz-qqq"}},
 		{"SELECT id, name FROM %[1]s WHERE name BETWEEN $1 AND $2 ORDER BY name, id LIMIT 3", []any{"Sa-qqq", "Sz-qqq"}},
 	}
 	relay.take()
