@@ -58,7 +58,7 @@ func hasTermFilters(sp *sqlrewrite.SortPlan) bool {
 // when its column's shredded cells read as a marker its conjuncts may
 // hold for (shred_marker_terms.go); pending are the columns of the
 // latter whose parameters decide at each Bind.
-func (s *Session) filterTerms(sp *sqlrewrite.SortPlan, lits []filterArgs, types map[int]uint32, base int) ([][]sqlrewrite.TermArg, []termParam, []*policy.ProtectedColumn) {
+func (s *Session) filterTerms(sp *sqlrewrite.SortPlan, lits []filterArgs, types map[int]uint32, base int) ([][]sqlrewrite.TermArg, []termParam, []markerKey) {
 	out := make([][]sqlrewrite.TermArg, len(sp.Filters))
 	var params []termParam
 	drop, pending := s.markerTerms(sp, lits, false)

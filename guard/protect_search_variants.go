@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgwire"
-	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
@@ -147,7 +146,7 @@ type likeVariants struct {
 	// marker are the columns whose shredded marker's verdict waits for
 	// each Bind (shred_marker_terms.go): bit b of a variant's key above
 	// the LIKE filters' says marker[b]'s terms are left out.
-	marker []*policy.ProtectedColumn
+	marker []markerKey
 	made   map[int]*likeVariant // by variant key
 	// The current Bind's choice (bindVariant, then appendAdded).
 	bound  *likeVariant
@@ -157,7 +156,7 @@ type likeVariants struct {
 // planLikeVariants adds, at Parse, the two parameters of each LIKE
 // filter with a match term whose pattern (or ESCAPE) is a parameter, and
 // records what its Binds need; params are the term parameters so far.
-func planLikeVariants(info *stmtInfo, src string, terms [][]sqlrewrite.TermArg, params []termParam, marker []*policy.ProtectedColumn) []termParam {
+func planLikeVariants(info *stmtInfo, src string, terms [][]sqlrewrite.TermArg, params []termParam, marker []markerKey) []termParam {
 	sp := info.plan.Sort
 	var filters []int
 	var added [][2]int
@@ -310,9 +309,9 @@ func (s *Session) likeVariantTerms(info *stmtInfo, args []filterArgs, drop []boo
 // returns the bits of those columns whose text it changes.
 func (lv *likeVariants) markerVariant(sp *sqlrewrite.SortPlan, drop []bool, terms [][]sqlrewrite.TermArg) int {
 	bits := 0
-	for b, col := range lv.marker {
+	for b, key := range lv.marker {
 		for i, f := range sp.Filters {
-			if f.Column == col && drop != nil && drop[i] && terms[i] != nil {
+			if markerKeyOf(f) == key && drop != nil && drop[i] && terms[i] != nil {
 				terms[i], bits = nil, bits|1<<b
 			}
 		}

@@ -19,7 +19,8 @@ import (
 // row and phiguard's re-check would never see it: the answer would lack
 // a row the plaintext with the marker has.
 //
-// So phiguard evaluates, per such column, the statement's conjuncts on
+// So phiguard evaluates, per such column and reference to it (markerKey:
+// a self-join's two are two cells of a row), the statement's conjuncts on
 // it (its own WHERE's, Group 0, not under OR or NOT) on the marker, with
 // the constants the statement gives them: when some conjunct is false
 // (or NULL) for the marker, no row whose cell reads as the marker is in
@@ -34,6 +35,17 @@ import (
 // decided at each Bind, which then runs a variant of the statement
 // without the column's terms when the marker satisfies them
 // (protect_search_variants.go).
+
+// markerKey is one cell of a row a WHERE's filters read: a column
+// through one reference to it (sqlrewrite.Filter.Ref). A self-join's
+// a.name and b.name are two: the verdict on a.name's conjuncts says
+// nothing of b.name's cell.
+type markerKey struct {
+	col *policy.ProtectedColumn
+	ref int
+}
+
+func markerKeyOf(f sqlrewrite.Filter) markerKey { return markerKey{f.Column, f.Ref} }
 
 // markerVerdict is what a column's conjuncts say of the marker.
 type markerVerdict uint8
@@ -54,25 +66,25 @@ func (s *Session) markerColumn(col *policy.ProtectedColumn) bool {
 	return s.srv.protect.ShreddedMarker != "" && col != nil && col.PerSubject() && isTextType(col)
 }
 
-// markerTerms decides, for each marker column with a term filter in sp,
-// what its conjuncts say of the marker: drop[i] is true for a filter
-// whose term the marker's verdict leaves out now, and pending are the
-// columns (at most maxMarkerVariantColumns) whose parameters decide at
-// Bind. args are the filters' constants as read (nil: none); bound says
+// markerTerms decides, for each marker column with a term filter in sp
+// (per reference to it: markerKey), what its conjuncts say of the
+// marker: drop[i] is true for a filter whose term the marker's verdict
+// leaves out now, and pending are the columns (at most
+// maxMarkerVariantColumns) whose parameters decide at Bind. args are the filters' constants as read (nil: none); bound says
 // the parameters' values are in them (a Bind). drop is nil when no
 // filter's term is left out.
-func (s *Session) markerTerms(sp *sqlrewrite.SortPlan, args []filterArgs, bound bool) (drop []bool, pending []*policy.ProtectedColumn) {
+func (s *Session) markerTerms(sp *sqlrewrite.SortPlan, args []filterArgs, bound bool) (drop []bool, pending []markerKey) {
 	if s.srv.protect.ShreddedMarker == "" || sp == nil {
 		return nil, nil
 	}
 	for i, f := range sp.Filters {
-		col := f.Column
-		if f.Term == sqlrewrite.TermNone || !s.markerColumn(col) || firstTermFilter(sp, col) != i {
-			continue // one verdict per column, at its first term filter
+		key := markerKeyOf(f)
+		if f.Term == sqlrewrite.TermNone || !s.markerColumn(key.col) || firstTermFilter(sp, key) != i {
+			continue // one verdict per column reference, at its first term filter
 		}
-		v := s.markerVerdictOf(sp, col, args, bound)
+		v := s.markerVerdictOf(sp, key, args, bound)
 		if v == markerPending && len(pending) < maxMarkerVariantColumns {
-			pending = append(pending, col)
+			pending = append(pending, key)
 			continue
 		}
 		if v == markerFails {
@@ -82,27 +94,28 @@ func (s *Session) markerTerms(sp *sqlrewrite.SortPlan, args []filterArgs, bound 
 			drop = make([]bool, len(sp.Filters))
 		}
 		for j, g := range sp.Filters {
-			drop[j] = drop[j] || g.Column == col
+			drop[j] = drop[j] || markerKeyOf(g) == key
 		}
 	}
 	return drop, pending
 }
 
-// firstTermFilter is the index of the first filter with a term on col.
-func firstTermFilter(sp *sqlrewrite.SortPlan, col *policy.ProtectedColumn) int {
+// firstTermFilter is the index of the first filter with a term on key.
+func firstTermFilter(sp *sqlrewrite.SortPlan, key markerKey) int {
 	for i, f := range sp.Filters {
-		if f.Column == col && f.Term != sqlrewrite.TermNone {
+		if markerKeyOf(f) == key && f.Term != sqlrewrite.TermNone {
 			return i
 		}
 	}
 	return -1
 }
 
-// markerVerdictOf is the verdict of col's conjuncts in sp on the marker.
-func (s *Session) markerVerdictOf(sp *sqlrewrite.SortPlan, col *policy.ProtectedColumn, args []filterArgs, bound bool) markerVerdict {
+// markerVerdictOf is the verdict on the marker of the conjuncts in sp
+// that read key's cell.
+func (s *Session) markerVerdictOf(sp *sqlrewrite.SortPlan, key markerKey, args []filterArgs, bound bool) markerVerdict {
 	v := markerHolds
 	for i, f := range sp.Filters {
-		if f.Column != col || f.Group != 0 || f.Tree != 0 || f.Having {
+		if markerKeyOf(f) != key || f.Group != 0 || f.Tree != 0 || f.Having {
 			continue // not a conjunct of the WHERE: it cannot exclude the row
 		}
 		var fa *filterArgs

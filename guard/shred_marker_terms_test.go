@@ -194,3 +194,24 @@ func sameDrop(got, want []bool) bool {
 	}
 	return true
 }
+
+// TestMarkerTermsPerReference: a self-join's a.name and b.name (one
+// column, two Refs) get a verdict each: a.name = 'N05' is false for the
+// marker and keeps a.name's term, while b.name >= 'Z' holds for it and
+// b.name sends none (a verdict per column kept both: b's shredded rows
+// were not fetched).
+func TestMarkerTermsPerReference(t *testing.T) {
+	s, cols := markerTermsSession(t)
+	sp, args := markerPlan(cols, []markerFilterCase{
+		{"name", sqlrewrite.FilterEq, []string{"N05"}, nil},
+		{"name", sqlrewrite.FilterGe, []string{"Z"}, nil},
+	}, false)
+	sp.Filters[0].Ref, sp.Filters[1].Ref = 1, 2
+	if drop, pending := s.markerTerms(sp, args, false); !sameDrop(drop, []bool{false, true}) || pending != nil {
+		t.Errorf("two references: drop %v, %d pending", drop, len(pending))
+	}
+	sp.Filters[1].Ref = 1
+	if drop, _ := s.markerTerms(sp, args, false); drop != nil {
+		t.Errorf("one reference: drop %v", drop)
+	}
+}

@@ -120,6 +120,15 @@ type Filter struct {
 	// which the proxy evaluates as a whole (planner_filter_tree.go).
 	Tree int
 
+	// Ref names, for a filter of the WHERE's own conjuncts (Group 0, Tree
+	// 0), the column reference it reads (1, 2, …; 0 otherwise): two such
+	// filters with the same Ref read the same cell of a row, the same
+	// column of one relation of the FROM written with the same qualifier,
+	// while a self-join's a.name and b.name, which share Column, get
+	// two. A filter whose reference phiguard could not name gets one of
+	// its own (planner_filter_layout.go).
+	Ref int
+
 	// GroupCells is how many cells a row of the group's array holds (1:
 	// the array is one-dimensional), GroupCell the one this filter tests
 	// (planner_subfilter_cells.go).

@@ -2,6 +2,7 @@ package sqlrewrite
 
 import (
 	"fmt"
+	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"github.com/phiguard/phiguard/policy"
@@ -80,6 +81,7 @@ func (sp *SortPlan) addFilters(cands []filterCand, conjuncts int, targets []*pg_
 	groups, inGroup := map[*subGroup]int{}, map[*subGroup]int{}
 	leaves, trees := map[*boolCand]int{}, map[*boolCand]int{}
 	var roots []*boolCand
+	refs := filterRefs{}
 	for _, c := range cands {
 		f := Filter{Column: c.col, Op: c.op, Collation: -1, Encoding: -1, Args: [2]FilterArg{c.args[0], c.args[1]},
 			Escape: c.args[2], HasEscape: c.escape, ColumnFold: c.fold}
@@ -88,6 +90,9 @@ func (sp *SortPlan) addFilters(cands []filterCand, conjuncts int, targets []*pg_
 		}
 		switch g, ok := groups[c.group]; {
 		case c.group == nil:
+			if c.tree == nil {
+				f.Ref = refs.of(c)
+			}
 			if t := c.selectedColumn(targets); t >= 0 {
 				f.Selected, f.Value = t+1, -1
 			} else {
@@ -147,4 +152,57 @@ func (sp *SortPlan) firstOfGroup(g int) int {
 		}
 	}
 	return -1
+}
+
+// filterRefs numbers the column references of a WHERE's conjuncts
+// (Filter.Ref) by their qualifiers as written ("a", "public.t", "" for
+// a bare name): in one query level, one qualifier names one relation
+// (PostgreSQL refuses a FROM that names two alike, and a bare name two
+// relations could hold). The same relation written two ways gets two
+// numbers, which only splits what reads one cell.
+type filterRefs map[string]int
+
+// of is the number of the reference c's filter reads; a new one when c
+// is not a comparison on a bare or folded column reference.
+func (r filterRefs) of(c filterCand) int {
+	qual, ok := c.qualifier()
+	if n, seen := r[qual]; ok && seen {
+		return n
+	}
+	n := len(r) + 1
+	if !ok {
+		qual = fmt.Sprintf("\x00%d", n) // no reference a qualifier can write
+	}
+	r[qual] = n
+	return n
+}
+
+// qualifier is the names before the column in the filter's column
+// reference, joined by dots; false when the filter's column is not a
+// column reference (bare or in lower() or upper()) of an A_Expr.
+func (c filterCand) qualifier() (string, bool) {
+	e := c.node.GetAExpr()
+	if e == nil {
+		return "", false
+	}
+	n := e.GetLexpr()
+	if c.colRight {
+		n = e.GetRexpr()
+	}
+	if fold, arg := foldOf(n); fold != FoldNone {
+		n = arg
+	}
+	ref := n.GetColumnRef()
+	if ref == nil || len(ref.GetFields()) == 0 {
+		return "", false
+	}
+	fields := ref.GetFields()
+	names := make([]string, 0, len(fields)-1)
+	for _, f := range fields[:len(fields)-1] {
+		if f.GetString_() == nil {
+			return "", false
+		}
+		names = append(names, f.GetString_().GetSval())
+	}
+	return strings.Join(names, "."), true
 }
