@@ -51,8 +51,10 @@ func TestRedTeam31dParenthesizedName(t *testing.T) {
 // other entries' input names, positions, USING, COLLATE, expressions, a
 // window function, a scalar subquery, a parameter, NULL-extended rows of
 // an outer join, an encrypted key after a plaintext one, a deterministic
-// key, LIMIT and OFFSET, comments and a semicolon, and a run under a
-// nondeterministic collation (a unique key last).
+// key (and a run comparing it with constants), filters phiguard
+// evaluates, LIMIT and OFFSET, comments and a semicolon, and a run under
+// a nondeterministic collation (a unique key last); and the shapes
+// phiguard refuses.
 func TestRedTeam31dHeld(t *testing.T) {
 	t.Parallel()
 	f := newSortFixture(t, 200, nil)
@@ -84,6 +86,7 @@ func TestRedTeam31dHeld(t *testing.T) {
 		`SELECT p.id, p.name FROM %[1]s p WHERE p.id IN (SELECT a.person FROM %[2]s a WHERE a.city >= 'Bern') ORDER BY p.name, p.grp DESC, p.id`,
 		`SELECT p.id, p.name FROM %[1]s p WHERE EXISTS (SELECT 1 FROM %[2]s a WHERE a.person = p.id AND a.city < 'Bern') ORDER BY p.name DESC, p.grp, p.id`,
 		`SELECT id, name, 1 AS c FROM %[1]s ORDER BY name, c, grp, id`,
+		`SELECT id, name FROM %[1]s ORDER BY name, tag = 't1', tag IN ('t2', 't3') DESC, tag IS NULL, id`,
 	} {
 		f.same(t, q)
 	}
