@@ -38,6 +38,12 @@ tables:
 		{"SELECT id AS n, name FROM people ORDER BY name DESC, n DESC LIMIT 5 OFFSET 2", nil, " ORDER BY 1 DESC LIMIT CASE"},
 		{"SELECT note, name FROM people ORDER BY name, text USING >", nil, " ORDER BY text USING >"},
 		{"SELECT id, name FROM people ORDER BY name, 1", nil, " ORDER BY 1"},
+		// After a *, an output name is sent as written: 2 would be the
+		// *'s second column (red team 31d).
+		{"SELECT p.*, grp FROM people p ORDER BY name, grp DESC, id", nil, " ORDER BY grp DESC, id"},
+		{"SELECT id, p.*, grp FROM people p ORDER BY name, grp, 1", nil, " ORDER BY grp, 1"},
+		// A parenthesized name or position is the entry's position.
+		{"SELECT id, name, note AS n FROM people ORDER BY name, (n) DESC, ((1))", nil, " ORDER BY 3 DESC, 1"},
 		{"SELECT id, name FROM people WHERE name = $1 ORDER BY name, id", natives, ""},
 		{"SELECT id, name FROM people ORDER BY id, name", nil, ""},
 		{"SELECT DISTINCT note, name FROM people ORDER BY name, note", nil, ""},

@@ -458,9 +458,9 @@ func (c *sortCut) itemWithOrder(sp *SortPlan, i int) string {
 	if sp.items[i] < 0 {
 		return c.text(item)
 	}
-	// An ordinal or an output name is one token; what follows it is the
-	// direction.
-	return strings.TrimSpace(c.itemExpr(sp, i) + " " + c.text([2]int{item[0] + 1, item[1]}))
+	// What follows the ordinal or output name is the direction
+	// (sort_rounds_plain.go nameEnd).
+	return strings.TrimSpace(c.itemExpr(sp, i) + " " + c.text([2]int{c.nameEnd(item), item[1]}))
 }
 
 func quoteSQLString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

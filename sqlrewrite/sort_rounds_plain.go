@@ -109,16 +109,42 @@ func (c *sortCut) plainKeys(sp *SortPlan) string {
 	return " ORDER BY " + strings.Join(keys, ", ")
 }
 
-// sentItem is plaintext ORDER BY item i as a round sends it: as written,
-// or, naming a select-list entry, as the entry's position.
+// sentItem is plaintext ORDER BY item i as a round or the trailing run
+// (sort_arrival.go) sends it: as written, or, naming a select-list entry,
+// as the entry's position. After a * the entry's position in the client's
+// list is not its position in the list PostgreSQL expands (`SELECT p.*,
+// grp ... ORDER BY name, grp`: 2 is the *'s second column, red team 31d),
+// so the name is sent as written: the text's select list has the
+// client's entries and names, its hidden columns named hiddenAlias.
 func (c *sortCut) sentItem(sp *SortPlan, i int) string {
 	item := c.items[i]
-	if t := sp.items[i]; t >= 0 {
-		// An ordinal or an output name is one token; what follows it is
-		// the direction, NULLS or USING.
-		return strings.TrimSpace(strconv.Itoa(t+1) + " " + c.text([2]int{item[0] + 1, item[1]}))
+	if t := sp.items[i]; t >= 0 && !c.starBefore(t) {
+		return strings.TrimSpace(strconv.Itoa(t+1) + " " + c.text([2]int{c.nameEnd(item), item[1]}))
 	}
 	return c.text(item)
+}
+
+// nameEnd is the token after ORDER BY item's ordinal or output name,
+// which may be in parentheses (`(grp) DESC`, `((3))`: the same item to
+// PostgreSQL); what follows is the direction, NULLS or USING.
+func (c *sortCut) nameEnd(item [2]int) int {
+	if c.tok(item[0]) == pg_query.Token_ASCII_40 {
+		if j := c.closing(item[0], item[1]); j >= 0 {
+			return j + 1
+		}
+	}
+	return item[0] + 1
+}
+
+// starBefore: a select-list entry up to entry t is a * or x.* (its last
+// token a *).
+func (c *sortCut) starBefore(t int) bool {
+	for _, e := range c.targets[:min(t+1, len(c.targets))] {
+		if e[1] > e[0] && c.tok(e[1]-1) == pg_query.Token_ASCII_42 {
+			return true
+		}
+	}
+	return false
 }
 
 // namedHidden: the statement is sent with an ORDER BY of the client's
