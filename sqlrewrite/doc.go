@@ -48,7 +48,8 @@
 //     <>, IN, a join of two such columns) is recorded as an
 //     OperatorGuard (planner_operator_guard.go): OperatorEdits
 //     (operator_guard.go) sends it with a check, run once inside the
-//     statement, that PostgreSQL resolved its operator to pg_catalog's,
+//     statement, that PostgreSQL resolved its operator to pg_catalog's
+//     (the plaintext statement's, and the cells' = (text, text)),
 //     placed where every plan that decides the comparison runs it
 //     first (Placement: beside a conjunct PostgreSQL hoists into a
 //     One-Time Filter, else in the value operand as an InitPlan; in a
