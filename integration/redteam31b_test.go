@@ -141,9 +141,11 @@ func TestRedTeam31bSearchPathAfterParse(t *testing.T) {
 // pg_catalog's, the cells were compared with the user's, and phiguard
 // answered every row where the plaintext answers the day's (120 against
 // 0 for a day nobody was born on), in reads it sorts and reads it does
-// not, and a <> alike. The check now tests the cells' operator too:
-// refused (0A000 naming born), both protocols, custom and generic
-// plans. Without the schema both answer alike.
+// not (beside a filter phiguard evaluates, in a leaf of an OR it
+// evaluates), and a <> alike: 52 wrong answers in 13 statements. The
+// check now tests the cells' operator too: refused (0A000 naming born),
+// both protocols, custom and generic plans. Without the schema both
+// answer alike.
 func TestRedTeam31bShadowedCellOperator(t *testing.T) {
 	t.Parallel()
 	f := newSortFixtureWith(t, 120, nil, rt29Policy)
@@ -160,6 +162,10 @@ func TestRedTeam31bShadowedCellOperator(t *testing.T) {
 		{sql: `SELECT name FROM %[1]s WHERE born = $1 ORDER BY name, id LIMIT 3`, args: []any{"1950-06-30"}},
 		{sql: `SELECT name FROM %[1]s WHERE born = NULL ORDER BY name, id LIMIT 3`},
 		{sql: `SELECT name FROM %[1]s WHERE born IN ($1, $2) ORDER BY name, id LIMIT 3`, args: []any{"1950-06-30", nil}},
+		// Beside a filter phiguard evaluates, and a leaf of an OR it
+		// evaluates (a hidden column; the gate alone).
+		{sql: `SELECT name FROM %[1]s WHERE score BETWEEN -100 AND 100 AND born = '1950-06-30' ORDER BY name, id LIMIT 3`},
+		{sql: `SELECT name FROM %[1]s WHERE born = '1950-06-30' OR score > 1000 ORDER BY name, id LIMIT 3`},
 	}
 	for _, c := range reads {
 		f.sameAnswer(t, c)
