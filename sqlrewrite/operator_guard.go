@@ -102,6 +102,18 @@ type OperatorGuard struct {
 	Column *policy.ProtectedColumn
 	Op     string // "=" or "<>"
 	Pairs  []OperandPair
+	// class is, for an = of a column and a value with its check beside
+	// (PlaceAround, PlaceAroundNull), the placement in the operand it
+	// takes when PostgreSQL could put two values in one equivalence
+	// class (classPlacements); joins: an = of two columns' cells.
+	class *classPlace
+	joins bool
+}
+
+// classPlace is a comparison's placement in its operand, and its slot.
+type classPlace struct {
+	place Placement
+	slot  int
 }
 
 // Placement is where a comparison's check goes in the text sent.

@@ -229,9 +229,15 @@ func TestSortedPlacements(t *testing.T) {
 			places: []Placement{PlaceArray, PlaceItem, PlaceItem},
 			wraps: []string{"WHERE ssn = ANY(ARRAY[$1, CASE WHEN (SELECT CASE WHEN", "END) THEN '~phg~!' END]) AND passport IN (NULL, CASE WHEN",
 				"AND ssn NOT IN ($2, CASE WHEN (SELECT"}},
-		{sql: "SELECT id FROM patients WHERE $1 = ssn AND (ssn) = ($2) ORDER BY first",
+		{sql: "SELECT id FROM patients WHERE $1 = ssn AND (passport) = ($2) ORDER BY first",
 			places: []Placement{PlaceNull, PlaceNull},
-			wraps:  []string{"WHERE COALESCE($1, CASE WHEN (SELECT CASE WHEN", "END) THEN NULL END) = ssn AND (ssn) = COALESCE(($2), CASE WHEN"}},
+			wraps:  []string{"WHERE COALESCE($1, CASE WHEN (SELECT CASE WHEN", "END) THEN NULL END) = ssn AND (passport) = COALESCE(($2), CASE WHEN"}},
+		// Two values = one column: one equivalence class, whose two
+		// constants would make a join empty without its checks
+		// (classPlacements): in the operands.
+		{sql: "SELECT id FROM patients WHERE $1 = ssn AND (ssn) = ($2) ORDER BY first",
+			places: []Placement{PlaceOperand, PlaceOperand},
+			wraps:  []string{"WHERE CASE WHEN (SELECT CASE WHEN", "END) THEN $1 END = ssn AND (ssn) = CASE WHEN (SELECT", "END) THEN ($2) END"}},
 		{sql: "SELECT id FROM (SELECT * FROM patients WHERE ssn = NULL OR id = 1) s ORDER BY first",
 			places: []Placement{PlaceOperand}, wraps: []string{"WHERE ssn = CASE WHEN (SELECT CASE WHEN", "END) THEN NULL END OR id = 1"}},
 		{sql: "SELECT id FROM patients WHERE ssn = $1 OR first > 'x' ORDER BY first",
