@@ -51,16 +51,18 @@
 //     <>, IN, a join of two such columns) is recorded as an
 //     OperatorGuard (planner_operator_guard.go): OperatorEdits
 //     (operator_guard.go) sends it with a check, run once inside the
-//     statement, that PostgreSQL resolved its operator to pg_catalog's,
+//     statement, that PostgreSQL resolved its operator to pg_catalog's
+//     (the plaintext statement's, and the cells' = (text, text)),
 //     placed where every plan that decides the comparison runs it
 //     first (Placement: beside a conjunct PostgreSQL hoists into a
-//     One-Time Filter, else in the value operand as an InitPlan; in a
-//     text RewriteSort writes, one check for all, first in its WHERE:
-//     OperatorGate, GateWhere, and in the operand of a comparison with
-//     NULL or a parameter, which PostgreSQL folds at planning:
-//     sortedPlacements, Plan.TextGuards), and ShadowedOperatorRefusal turns
-//     the check's error into 0A000 (docs/search.md "Shadowed operators
-//     on cells").
+//     One-Time Filter, else in the value operand as an InitPlan, also
+//     where two values could share an equivalence class:
+//     classPlacements; in a text RewriteSort writes, one check for all,
+//     first in its WHERE: OperatorGate, GateWhere, and in the operand of
+//     a comparison with NULL or a parameter, which PostgreSQL folds at
+//     planning: sortedPlacements, Plan.TextGuards), and
+//     ShadowedOperatorRefusal turns the check's error into 0A000
+//     (docs/search.md "Shadowed operators on cells").
 //   - Where a plan's values stand in the client's text and the edits
 //     that put the guard's cells there (text_edit.go): LiteralValue reads
 //     a constant, ValueSlot.Region widens it to its cast and sign,

@@ -75,8 +75,12 @@ import (
 // asks pg_operator whether there is any outside pg_catalog that could
 // take the left operand (its type, one it converts to implicitly, or a
 // polymorphic one): a sub-SELECT PostgreSQL plans each time, so only
-// such statements pay for it. docs/search.md "Shadowed operators"
-// gives the measured cost.
+// such statements pay for it. The cells' own operator, = (text, text)
+// (or <>), is looked up as well: the cells are text whatever the
+// plaintext type, and a schema's = (text, text) changes their
+// comparison where the plaintext's = (date, date) stays pg_catalog's
+// (TestRedTeam31bShadowedCellOperator). docs/search.md "Shadowed
+// operators" gives the measured cost.
 
 // OperatorGuard is one comparison the database evaluates on cells.
 type OperatorGuard struct {
@@ -98,6 +102,18 @@ type OperatorGuard struct {
 	Column *policy.ProtectedColumn
 	Op     string // "=" or "<>"
 	Pairs  []OperandPair
+	// class is, for an = of a column and a value with its check beside
+	// (PlaceAround, PlaceAroundNull), the placement in the operand it
+	// takes when PostgreSQL could put two values in one equivalence
+	// class (classPlacements); joins: an = of two columns' cells.
+	class *classPlace
+	joins bool
+}
+
+// classPlace is a comparison's placement in its operand, and its slot.
+type classPlace struct {
+	place Placement
+	slot  int
 }
 
 // Placement is where a comparison's check goes in the text sent.
@@ -195,6 +211,9 @@ var catalogTypeNames = map[uint32]string{
 	1114: "timestamp", 1184: "timestamptz", 1186: "interval", 1266: "timetz",
 	1700: "numeric", 2950: "uuid", 3802: "jsonb",
 }
+
+// oidTextCells is text, the type of every cell.
+const oidTextCells = 25
 
 type opKey struct {
 	op          string
@@ -299,9 +318,14 @@ func (g OperatorGuard) check(declared func(int) uint32) string {
 		}
 		other = append(other, candidatesProbe(g.Op, l))
 	}
-	if len(exact) > 0 {
-		other = append([]string{exactLookups(exact)}, other...)
+	// The cells are text whatever the plaintext type, and the statement
+	// sent compares them as text (a literal or a parameter phiguard sends
+	// as text, an array of text, the other column's cells): PostgreSQL
+	// resolves that op as (text, text), along search_path too.
+	if cells := (opKey{g.Op, oidTextCells, oidTextCells}); !slices.Contains(exact, cells) {
+		exact = append(exact, cells)
 	}
+	other = append([]string{exactLookups(exact)}, other...)
 	// A cast by a type's name alone is pg_temp's type of that name, when
 	// the session has one, before pg_catalog's: the operand is then
 	// another type, and the operator the user's on it.
@@ -418,9 +442,13 @@ func ShadowedOperatorRefusal(message string) (*Refusal, bool) {
 	if !ok {
 		return nil, false
 	}
+	visible := what
+	if op, typ, _ := strings.Cut(what, " on "); typ != "text" {
+		visible += ", or " + op + " on text (the type of its cells),"
+	}
 	return &Refusal{Code: pgerr.FeatureNotSupported, Table: table, Construct: what,
 		Message: "column " + column + " is encrypted (deterministic): " + what +
-			" cannot run on it through phiguard while an operator " + what +
+			" cannot run on it through phiguard while an operator " + visible +
 			" outside pg_catalog is visible in search_path (a schema listed before pg_catalog, or an operator whose operand types match more exactly): PostgreSQL would call it on the plaintext, and phiguard compares cells with pg_catalog's; nothing was read or written. List pg_catalog first in search_path"}, true
 }
 

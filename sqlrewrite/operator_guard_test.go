@@ -32,7 +32,8 @@ func TestOperatorEdits(t *testing.T) {
 			wraps: []string{"WHERE ssn = ANY(ARRAY['123', CASE WHEN (SELECT CASE WHEN", "THEN true ELSE CAST(pg_catalog.concat(pg_catalog.current_setting('phiguard_shadowed_operator:= on text:public.patients.ssn'), ':') AS pg_catalog.bool) END) THEN '~phg~!' END]) OR id = 7"}},
 		{sql: "UPDATE patients SET first = NULL WHERE ssn IN ('1', $1) AND NOT passport <> 'x'",
 			wraps: []string{"WHERE (CASE WHEN", "AND ssn IN ('1', $1)) AND NOT passport <> ALL(ARRAY['x', CASE WHEN (SELECT CASE", "END) THEN '~phg~!' END])"}},
-		{sql: "DELETE FROM patients WHERE ssn = $1", declared: 1043, wraps: []string{"WHERE ssn = ANY(ARRAY[$1, CASE WHEN (SELECT CASE WHEN", "END) THEN '~phg~!' END])"}, probe: true},
+		{sql: "DELETE FROM patients WHERE ssn = $1", declared: 1043, wraps: []string{"WHERE ssn = ANY(ARRAY[$1, CASE WHEN (SELECT CASE WHEN", "END) THEN '~phg~!' END])",
+			"to_regoperator('=(pg_catalog.text,pg_catalog.text)')"}, probe: true},
 		{sql: "DELETE FROM patients WHERE $1 = ssn", wraps: []string{"WHERE (CASE WHEN", "AND COALESCE($1, CASE WHEN (SELECT CASE WHEN", "END) THEN NULL END) = ssn)"}},
 		{sql: "SELECT id FROM patients WHERE ssn = NULL", wraps: []string{"WHERE ssn = CASE WHEN (SELECT CASE WHEN", "END) THEN NULL END"}},
 		{sql: "SELECT id FROM patients WHERE NULL <> ssn", wraps: []string{"WHERE CASE WHEN (SELECT CASE WHEN", "END) THEN NULL END <> ssn"}},
@@ -52,7 +53,12 @@ func TestOperatorEdits(t *testing.T) {
 		{sql: "SELECT id FROM patients WHERE (ssn) = ('a') OR ssn <> 'b' OR 'c' = ssn",
 			wraps: []string{"WHERE (ssn) = CASE WHEN (SELECT", "END) THEN ('a') END OR ssn <> ALL(ARRAY['b', CASE WHEN (SELECT", "OR CASE WHEN (SELECT", "END) THEN 'c' END = ssn"}},
 		{sql: "SELECT 1 FROM patients p JOIN billing.claims c ON c.member_ssn = p.ssn", wraps: []string{"AND c.member_ssn = p.ssn)"}},
-		{sql: "SELECT id FROM admissions WHERE mrn = -42", wraps: []string{"to_regoperator('=(pg_catalog.int8,pg_catalog.int4)')", "AND mrn = -42)"}},
+		// The cells are text: their (text, text) operator is checked too
+		// (TestRedTeam31bShadowedCellOperator).
+		{sql: "SELECT id FROM admissions WHERE mrn = -42", wraps: []string{"to_regoperator('=(pg_catalog.int8,pg_catalog.int4)')", "AND mrn = -42)",
+			"to_regoperator('=(pg_catalog.text,pg_catalog.text)') AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(98 AS pg_catalog.oid)"}},
+		{sql: "SELECT id FROM admissions WHERE mrn <> 7 OR id = 1", wraps: []string{"to_regoperator('<>(pg_catalog.int8,pg_catalog.int4)')",
+			"to_regoperator('<>(pg_catalog.text,pg_catalog.text)') AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(531 AS pg_catalog.oid)"}},
 		// -2147483648 is int4; a cast by the type's name alone is checked
 		// to be pg_catalog's type (pg_temp's comes first).
 		{sql: "SELECT id FROM admissions WHERE mrn = -2147483648", wraps: []string{"to_regoperator('=(pg_catalog.int8,pg_catalog.int4)')"}},
@@ -102,6 +108,11 @@ func TestShadowedOperatorRefusal(t *testing.T) {
 	msg := r.PgError().Message
 	if r.Code != pgerr.FeatureNotSupported || r.Table != "public.patients" ||
 		!strings.Contains(msg, "column public.patients.ssn is encrypted") || !strings.Contains(msg, "an operator = on text outside pg_catalog") {
+		t.Errorf("refusal %+v: %s", r, msg)
+	}
+	// A column of another type names its cells' text operator too.
+	r, ok = ShadowedOperatorRefusal(`unrecognized configuration parameter "phiguard_shadowed_operator:<> on date:public.patients.born"`)
+	if msg := r.PgError().Message; !ok || !strings.Contains(msg, "an operator <> on date, or <> on text (the type of its cells), outside pg_catalog") {
 		t.Errorf("refusal %+v: %s", r, msg)
 	}
 	for _, m := range []string{`unrecognized configuration parameter "phiguard_columns_changed:public.patients"`,
@@ -218,9 +229,15 @@ func TestSortedPlacements(t *testing.T) {
 			places: []Placement{PlaceArray, PlaceItem, PlaceItem},
 			wraps: []string{"WHERE ssn = ANY(ARRAY[$1, CASE WHEN (SELECT CASE WHEN", "END) THEN '~phg~!' END]) AND passport IN (NULL, CASE WHEN",
 				"AND ssn NOT IN ($2, CASE WHEN (SELECT"}},
-		{sql: "SELECT id FROM patients WHERE $1 = ssn AND (ssn) = ($2) ORDER BY first",
+		{sql: "SELECT id FROM patients WHERE $1 = ssn AND (passport) = ($2) ORDER BY first",
 			places: []Placement{PlaceNull, PlaceNull},
-			wraps:  []string{"WHERE COALESCE($1, CASE WHEN (SELECT CASE WHEN", "END) THEN NULL END) = ssn AND (ssn) = COALESCE(($2), CASE WHEN"}},
+			wraps:  []string{"WHERE COALESCE($1, CASE WHEN (SELECT CASE WHEN", "END) THEN NULL END) = ssn AND (passport) = COALESCE(($2), CASE WHEN"}},
+		// Two values = one column: one equivalence class, whose two
+		// constants would make a join empty without its checks
+		// (classPlacements): in the operands.
+		{sql: "SELECT id FROM patients WHERE $1 = ssn AND (ssn) = ($2) ORDER BY first",
+			places: []Placement{PlaceOperand, PlaceOperand},
+			wraps:  []string{"WHERE CASE WHEN (SELECT CASE WHEN", "END) THEN $1 END = ssn AND (ssn) = CASE WHEN (SELECT", "END) THEN ($2) END"}},
 		{sql: "SELECT id FROM (SELECT * FROM patients WHERE ssn = NULL OR id = 1) s ORDER BY first",
 			places: []Placement{PlaceOperand}, wraps: []string{"WHERE ssn = CASE WHEN (SELECT CASE WHEN", "END) THEN NULL END OR id = 1"}},
 		{sql: "SELECT id FROM patients WHERE ssn = $1 OR first > 'x' ORDER BY first",

@@ -54,7 +54,7 @@ func (p *planner) guardComparison(lc, rc *policy.ProtectedColumn, op string, e *
 	if lc == nil {
 		value, valueNode, bare = ls, l, false // left of the column: never listed
 	}
-	g := OperatorGuard{Column: col, Op: op, Pairs: []OperandPair{{ls.operand, rs.operand}}, Slot: -1}
+	g := OperatorGuard{Column: col, Op: op, Pairs: []OperandPair{{ls.operand, rs.operand}}, Slot: -1, joins: lc != nil && rc != nil}
 	if !p.placeGuard(&g, e, value, valueNode, added, bare) {
 		return
 	}
@@ -90,6 +90,12 @@ func (p *planner) placeGuard(g *OperatorGuard, e *pg_query.A_Expr, value operand
 		g.Place = PlaceAroundNull
 	default:
 		g.Place = PlaceAround
+	}
+	if isSlot && g.Op == "=" && !p.copyWhere && (g.Place == PlaceAround || g.Place == PlaceAroundNull) {
+		g.class = &classPlace{place: PlaceOperand, slot: -1} // planner_operator_class.go
+		if listed {
+			g.class = &classPlace{place: PlaceArray, slot: added}
+		}
 	}
 	return true
 }
@@ -161,6 +167,7 @@ func (p *planner) itemForms() {
 	if p.plan.Refusal != nil {
 		return
 	}
+	p.classPlacements()
 	p.sortedPlacements()
 	for _, g := range p.plan.TextGuards() {
 		if g.Place != PlaceArray || g.Slot < 0 || g.Slot >= len(p.plan.Values) {

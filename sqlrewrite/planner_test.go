@@ -335,8 +335,10 @@ func TestCompareForms(t *testing.T) {
 	if plan.Refusal != nil {
 		t.Fatal(plan.Refusal)
 	}
-	// ssn = $2: an item of the array its operator check makes (PlaceArray).
-	want := []CompareForm{CompareEq, CompareNe, CompareOther, CompareIn, CompareIn, CompareIn, CompareItem}
+	// ssn = $2: an item of the array its operator check makes
+	// (PlaceArray); ssn = 'a' too, one of two values = ssn
+	// (classPlacements).
+	want := []CompareForm{CompareItem, CompareNe, CompareOther, CompareIn, CompareIn, CompareIn, CompareItem}
 	if len(plan.Values) != len(want) {
 		t.Fatalf("%d values: %v", len(plan.Values), plan.Values)
 	}
