@@ -49,7 +49,7 @@ import (
 func (c *catalog) unknownNames(a *sqlrewrite.Analysis) []sqlrewrite.TableName {
 	var out []sqlrewrite.TableName
 	for _, st := range a.Statements {
-		if !st.Writes && !returnsRows(st.Kind) {
+		if !st.Writes && !readsRows(&st) {
 			continue
 		}
 		for _, t := range st.Tables {
@@ -121,7 +121,7 @@ func (c *catalog) madeSinceRefusal(a *sqlrewrite.Analysis) *pgerr.Error {
 		return nil
 	}
 	for _, st := range a.Statements {
-		if !st.Writes && !returnsRows(st.Kind) {
+		if !st.Writes && !readsRows(&st) {
 			continue // DDL: the catalog is read after it
 		}
 		for _, t := range st.Tables {

@@ -173,14 +173,15 @@ func (c *catalog) hasRules(t sqlrewrite.TableName) bool {
 
 // unknownRelation returns a relation name a's statements name that the
 // catalog does not list (and no WITH clause of the statement binds), or
-// "". Only statements that may return rows or write count: DDL has the
-// catalog read after it anyway. writes: only statements that write.
+// "". Only statements that may return rows, copy them (CREATE TABLE AS:
+// readsRows) or write count: other DDL has the catalog read after it
+// anyway. writes: only statements that write.
 func (c *catalog) unknownRelation(a *sqlrewrite.Analysis, writes bool) string {
 	if c == nil || c.relations == nil || a == nil || a.Err != nil {
 		return ""
 	}
 	for _, st := range a.Statements {
-		if !st.Writes && (writes || !returnsRows(st.Kind)) {
+		if !st.Writes && (writes || !readsRows(&st)) {
 			continue
 		}
 		for _, t := range st.Tables {

@@ -86,6 +86,12 @@ type Statement struct {
 	// INSERT, UPDATE, DELETE or MERGE at any depth (a writable CTE, under
 	// EXPLAIN ANALYZE), or COPY FROM.
 	Writes bool
+	// Copies is set for CREATE TABLE AS and CREATE MATERIALIZED VIEW AS
+	// (at any depth, under EXPLAIN ANALYZE too): DDL that stores the rows
+	// its query reads in a new relation, which the proxy checks like a
+	// statement returning them (a view over an encrypted column copied
+	// the length of a ciphertext into a plain table).
+	Copies bool
 
 	// repeated lists the relation names (any schema) the statement may
 	// read more than once (see ReadsOnce).

@@ -65,6 +65,8 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 			ctes = append(ctes, n.Ctename)
 		case *pg_query.InsertStmt, *pg_query.UpdateStmt, *pg_query.DeleteStmt, *pg_query.MergeStmt:
 			st.Writes = true
+		case *pg_query.CreateTableAsStmt:
+			st.Copies = true
 		case *pg_query.VariableSetStmt:
 			st.valueDependent = true
 			st.datetime = st.datetime || setsDatetime(n)
