@@ -138,3 +138,118 @@ func TestRedTeam31cSeventeenthName(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRedTeam31cViewNamedLikeOutOfScopeCTE: a WITH query's name counted
+// as bound wherever the statement names it, also outside the WITH's
+// scope, where PostgreSQL reads the relation of that name: a view made
+// since under the name of a WITH query in a subquery was not read before
+// the statement, and served the length of a ciphertext.
+func TestRedTeam31cViewNamedLikeOutOfScopeCTE(t *testing.T) {
+	t.Parallel()
+	for _, q := range []string{
+		"SELECT v.n FROM (WITH %[2]s_w AS (SELECT 1 AS k) SELECT k FROM %[2]s_w) a, %[2]s_w v",
+		"WITH a AS (SELECT n FROM %[2]s_w), %[2]s_w AS (SELECT 1 AS n) SELECT n FROM a",
+		"SELECT n FROM %[2]s_w WHERE EXISTS (WITH %[2]s_w AS (SELECT 1) SELECT FROM %[2]s_w)",
+	} {
+		for _, mode := range bothModes {
+			newrelRun(t, newrelCase{ddl: []string{"CREATE VIEW %[2]s_w AS SELECT id, length(s) AS n FROM %[1]s"},
+				query: q, want: "6\n"}, mode)
+		}
+	}
+}
+
+// What held (cheap checks): quoted mixed-case schema and names, a name
+// longer than 63 bytes (PostgreSQL and phiguard truncate it alike), a
+// three-part name and a U&"" name, made since, are read before the
+// statement and refused; the same outside REPEATABLE READ after a
+// search_path set local to the new schema; a plain relation of a long
+// name made before is served, not refused.
+func TestRedTeam31cNamesHeld(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("l", 70)
+	for _, c := range []struct{ ddl, query string }{
+		{`CREATE SCHEMA "%[2]s_S"; GRANT USAGE ON SCHEMA "%[2]s_S" TO ` + appUser + `; CREATE VIEW "%[2]s_S"."%[2]s_X" AS SELECT id, length(s) AS n FROM %[1]s; GRANT SELECT ON "%[2]s_S"."%[2]s_X" TO ` + appUser,
+			`SELECT n FROM "%[2]s_S"."%[2]s_X"`},
+		{`CREATE VIEW %[2]s_` + long + ` AS SELECT id, length(s) AS n FROM %[1]s`, `SELECT n FROM %[2]s_` + long},
+		{`CREATE VIEW %[2]s_db AS SELECT id, length(s) AS n FROM %[1]s`, `SELECT n FROM appdb.public.%[2]s_db`},
+		{`CREATE VIEW %[2]s_u AS SELECT id, length(s) AS n FROM %[1]s`, `SELECT n FROM U&"%[2]s\005f\0075"`},
+	} {
+		for _, mode := range bothModes {
+			newrelRun(t, newrelCase{ddl: []string{c.ddl}, query: c.query, want: "6\n"}, mode)
+		}
+	}
+	newrelRun(t, newrelCase{before: []string{`CREATE TABLE %[2]s_` + long + ` AS SELECT 1 AS id, 'hello'::text AS s`},
+		query: `SELECT s FROM %[2]s_` + long, want: "hello\n", plain: true}, pgx.QueryExecModeExec)
+}
+
+// TestRedTeam31cRepeatableReadHeld: inside REPEATABLE READ, a view made
+// after the snapshot is refused with 40001 however the statement names
+// it (a long name, a three-part name, a quoted schema, unqualified under
+// a search_path set local to its schema, a COPY (query), a DECLARE) and
+// under functions named to_regclass and pg_identify_object in a schema
+// before pg_catalog; the transaction run again is refused 0A000, never
+// 40001 again.
+func TestRedTeam31cRepeatableReadHeld(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	su, app, enc := rt31cProxy(t)
+	long := strings.Repeat("q", 70)
+	sch := enc + "_Sch"
+	rt31cExec(t, su, `CREATE SCHEMA "`+sch+`"`, `GRANT USAGE ON SCHEMA "`+sch+`" TO `+appUser,
+		`CREATE FUNCTION "`+sch+`".to_regclass(text) RETURNS regclass LANGUAGE sql AS 'SELECT NULL::regclass'`,
+		`CREATE FUNCTION "`+sch+`".pg_identify_object(oid, oid, int) RETURNS record LANGUAGE sql AS 'SELECT NULL::record'`)
+	for i, c := range []struct{ set, view, query string }{
+		{"", enc + "_" + long, "SELECT n FROM " + enc + "_" + long},
+		{"", enc + "_db", "SELECT n FROM appdb.public." + enc + "_db"},
+		{"", `"` + sch + `"."V"`, `SELECT n FROM "` + sch + `"."V"`},
+		{`SET LOCAL search_path = "` + sch + `", public`, `"` + sch + `".v2`, "SELECT n FROM v2"},
+		{`SET LOCAL search_path = "` + sch + `", pg_catalog, public`, enc + "_sh", "SELECT n FROM " + enc + "_sh"},
+		{"", enc + "_cp", "COPY (SELECT n FROM " + enc + "_cp) TO STDOUT"},
+		{"", enc + "_dc", "DECLARE c CURSOR FOR SELECT n FROM " + enc + "_dc"},
+	} {
+		mode := bothModes[i%len(bothModes)]
+		for attempt := 0; attempt < 2; attempt++ {
+			rt31cExec(t, app, "BEGIN ISOLATION LEVEL REPEATABLE READ")
+			if c.set != "" {
+				rt31cExec(t, app, c.set)
+			}
+			rt31cExec(t, app, "SELECT 1")
+			if attempt == 0 {
+				rt31cExec(t, su, "CREATE VIEW "+c.view+" AS SELECT id, length(s) AS n FROM "+enc, "GRANT SELECT ON "+c.view+" TO "+appUser)
+			}
+			var err error
+			if strings.HasPrefix(c.query, "COPY") {
+				var out strings.Builder
+				_, err = app.PgConn().CopyTo(ctx, &out, c.query)
+				if err == nil {
+					t.Fatalf("%s: copied %q", c.query, out.String())
+				}
+			} else if strings.HasPrefix(c.query, "DECLARE") {
+				_, err = app.Exec(ctx, c.query)
+				if err == nil {
+					_, err = rt4Rows(app, "FETCH ALL FROM c", mode)
+				}
+			} else {
+				var got string
+				got, err = rt4Rows(app, c.query, mode)
+				if err == nil {
+					t.Fatalf("%s: got %q where the plaintext database answers \"6\\n\"", c.query, got)
+				}
+			}
+			wantPgError(t, err, map[int]string{0: "40001", 1: "0A000"}[attempt])
+			rt31cExec(t, app, "ROLLBACK")
+		}
+	}
+}
+
+// TestRedTeam31cWriteTargetNamedLikeCTE: an INSERT's target is never a
+// WITH query; a view made since under the name of the statement's WITH
+// query was taken for it, not read before the write, and the value went
+// through it to the encrypted column in clear.
+func TestRedTeam31cWriteTargetNamedLikeCTE(t *testing.T) {
+	t.Parallel()
+	for _, mode := range bothModes {
+		newrelWriteRun(t, newrelWriteCase{ddl: []string{"CREATE VIEW %[2]s_cw AS SELECT id, s FROM %[1]s"},
+			write: "WITH %[2]s_cw AS (SELECT 1) INSERT INTO %[2]s_cw (id, s) VALUES (2, '%[3]s')"}, mode)
+	}
+}

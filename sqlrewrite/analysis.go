@@ -70,7 +70,10 @@ type Statement struct {
 	// resolving them against CTE names is the policy layer's job.
 	Tables []TableName
 	// CTEs are the names the statement's WITH clauses bind (at any
-	// depth), which an unqualified entry of Tables may be.
+	// depth), which an unqualified entry of Tables may be: those it names
+	// only inside their WITH's scope (a name it also names outside one,
+	// or as a write's target, reads a relation there, and is left out:
+	// boundCTEs).
 	CTEs []string
 	// Cursor is the cursor a DECLARE, FETCH, MOVE or CLOSE names ("" for
 	// other statements and CLOSE ALL), and CursorOp what it does to it: the proxy follows cursors so that reading one is audited and

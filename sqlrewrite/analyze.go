@@ -117,7 +117,7 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 		}
 	})
 	st.repeated = repeatedNames(named, ctes)
-	st.CTEs = ctes
+	st.CTEs = boundCTEs(node.ProtoReflect(), ctes) // cte_scope.go
 	return st
 }
 
