@@ -253,3 +253,25 @@ func TestRedTeam31cWriteTargetNamedLikeCTE(t *testing.T) {
 			write: "WITH %[2]s_cw AS (SELECT 1) INSERT INTO %[2]s_cw (id, s) VALUES (2, '%[3]s')"}, mode)
 	}
 }
+
+// TestRedTeam31cLockedAlias: FOR UPDATE OF names a FROM item (an alias,
+// as Hibernate writes it), not a relation, but counted as a relation
+// name the catalog lacks: every such statement had the catalog read
+// before it, and inside REPEATABLE READ a relation another session made
+// after the snapshot under the alias's name refused it with 40001 where
+// PostgreSQL answers.
+func TestRedTeam31cLockedAlias(t *testing.T) {
+	t.Parallel()
+	_, app, enc := rt31cProxy(t)
+	su := superuser(t)
+	al := enc + "_al"
+	rt31cExec(t, app, "BEGIN ISOLATION LEVEL REPEATABLE READ", "SELECT 1")
+	rt31cExec(t, su, "CREATE TABLE "+al+" (k int)")
+	for _, mode := range bothModes {
+		q := "SELECT id FROM " + enc + " AS " + al + " FOR UPDATE OF " + al
+		if got, err := rt4Rows(app, q, mode); err != nil || got != "1\n" {
+			t.Fatalf("%s, %v: %q, %v where PostgreSQL answers \"1\\n\"", q, mode, got, err)
+		}
+	}
+	rt31cExec(t, app, "ROLLBACK")
+}

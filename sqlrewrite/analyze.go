@@ -56,6 +56,7 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 	seen := map[TableName]bool{}
 	named := map[string]int{} // relation name (any schema) → times named
 	var ctes []string
+	var locked map[*pg_query.RangeVar]bool // made at the first FOR UPDATE OF
 	walk(node.ProtoReflect(), func(m protoreflect.Message) {
 		a.nodes++
 		switch n := m.Interface().(type) {
@@ -107,7 +108,20 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 			// them behind the COPY, a Query the backend gets in the
 			// middle of COPY FROM STDIN (08P01).
 			st.optionsAreValues = true
+		case *pg_query.LockingClause:
+			// FOR UPDATE OF names FROM items (aliases), not relations:
+			// counted as names, an alias was a relation the catalog lacked
+			// (TestRedTeam31cLockedAlias).
+			for _, r := range n.GetLockedRels() {
+				if locked == nil {
+					locked = map[*pg_query.RangeVar]bool{}
+				}
+				locked[r.GetRangeVar()] = true
+			}
 		case *pg_query.RangeVar:
+			if locked[n] {
+				break
+			}
 			named[n.Relname]++
 			t := TableName{Schema: n.Schemaname, Name: n.Relname}
 			if !seen[t] {
