@@ -42,17 +42,7 @@ func toParseError(err error) *ParseError {
 // counts.
 func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 	st := Statement{Kind: classify(node)}
-	switch {
-	case node.GetDeclareCursorStmt() != nil:
-		st.Cursor, st.CursorOp = node.GetDeclareCursorStmt().GetPortalname(), CursorDeclare
-	case node.GetFetchStmt() != nil:
-		st.Cursor, st.CursorOp = node.GetFetchStmt().GetPortalname(), CursorRead
-	case node.GetClosePortalStmt() != nil:
-		st.Cursor, st.CursorOp = node.GetClosePortalStmt().GetPortalname(), CursorClose
-		if st.Cursor == "" {
-			st.CursorOp = CursorCloseAll
-		}
-	}
+	st.Cursor, st.CursorOp = cursorOf(node)
 	seen := map[TableName]bool{}
 	named := map[string]int{} // relation name (any schema) → times named
 	var ctes []string
@@ -109,15 +99,7 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 			// middle of COPY FROM STDIN (08P01).
 			st.optionsAreValues = true
 		case *pg_query.LockingClause:
-			// FOR UPDATE OF names FROM items (aliases), not relations:
-			// counted as names, an alias was a relation the catalog lacked
-			// (TestRedTeam31cLockedAlias).
-			for _, r := range n.GetLockedRels() {
-				if locked == nil {
-					locked = map[*pg_query.RangeVar]bool{}
-				}
-				locked[r.GetRangeVar()] = true
-			}
+			locked = lockedRels(n, locked)
 		case *pg_query.RangeVar:
 			if locked[n] {
 				break
@@ -133,6 +115,37 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 	st.repeated = repeatedNames(named, ctes)
 	st.CTEs = boundCTEs(node.ProtoReflect(), ctes) // cte_scope.go
 	return st
+}
+
+// lockedRels adds to locked the names FOR UPDATE OF lists: FROM items
+// (aliases), not relations, left out of Statement.Tables. Counted as
+// relation names, an alias was one the catalog lacked, read before every
+// such statement, and refused with 40001 inside REPEATABLE READ after a
+// relation of its name was made (TestRedTeam31cLockedAlias).
+func lockedRels(n *pg_query.LockingClause, locked map[*pg_query.RangeVar]bool) map[*pg_query.RangeVar]bool {
+	for _, r := range n.GetLockedRels() {
+		if locked == nil {
+			locked = map[*pg_query.RangeVar]bool{}
+		}
+		locked[r.GetRangeVar()] = true
+	}
+	return locked
+}
+
+// cursorOf is the cursor a statement names and what it does to it.
+func cursorOf(node *pg_query.Node) (string, CursorOp) {
+	switch {
+	case node.GetDeclareCursorStmt() != nil:
+		return node.GetDeclareCursorStmt().GetPortalname(), CursorDeclare
+	case node.GetFetchStmt() != nil:
+		return node.GetFetchStmt().GetPortalname(), CursorRead
+	case node.GetClosePortalStmt() != nil:
+		if name := node.GetClosePortalStmt().GetPortalname(); name != "" {
+			return name, CursorClose
+		}
+		return "", CursorCloseAll
+	}
+	return "", CursorNone
 }
 
 // positional: one of items is an integer constant, which names a
