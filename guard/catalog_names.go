@@ -42,9 +42,9 @@ import (
 // What none sees: a value computed from an encrypted column (not a
 // cell) through a relation that keeps its name (CREATE OR REPLACE VIEW
 // ... length(ssn)), through a function, or through a relation made
-// since in a schema earlier on search_path under an unqualified name the
-// catalog lists in another, and a rule added since to a table that had
-// none (docs/catalog.md).
+// since under an unqualified name the catalog lists in another schema
+// (any: on the search_path or not, TestRedTeam31cNameInUnrelatedSchema),
+// and a rule added since to a table that had none (docs/catalog.md).
 
 // relationsQuery lists every relation a statement may name, one row
 // each (its schema, its name, and whether it is a view or has rules),
