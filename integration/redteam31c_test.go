@@ -276,3 +276,48 @@ func TestRedTeam31cLockedAlias(t *testing.T) {
 	}
 	rt31cExec(t, app, "ROLLBACK")
 }
+
+// TestRedTeam31cNewViewReadInPipeline: a read of a view made since,
+// Parsed after the first message of a pipeline (a pgx batch), where the
+// catalog cannot be read before it, served the length of a ciphertext
+// (65) where PostgreSQL answers 6. It is refused with 40001 and, run
+// again, refused as a view over an encrypted column; a plain view made
+// since is served when run again; a name that does not exist gets
+// PostgreSQL's 42P01 the second time, not 40001 forever.
+func TestRedTeam31cNewViewReadInPipeline(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	su, app, enc := rt31cProxy(t)
+	v, pv := enc+"_pv", enc+"_ppv"
+	if _, err := app.Exec(ctx, "SELECT 1"); err != nil { // the catalog is read
+		t.Fatal(err)
+	}
+	runs := 0
+	batch := func(rel string) (int, error) {
+		b := &pgx.Batch{}
+		runs++
+		b.Queue(fmt.Sprintf("SELECT %d AS first", runs)) // a new text: pgx Parses it, first in the pipeline
+		var got int
+		b.Queue("SELECT n FROM " + rel).QueryRow(func(r pgx.Row) error { return r.Scan(&got) })
+		err := app.SendBatch(ctx, b).Close()
+		if err == nil && got != 6 {
+			t.Fatalf("%s: got %d where the plaintext database answers 6", rel, got)
+		}
+		return got, err
+	}
+	for _, c := range []struct{ rel, def, first, again string }{
+		{v, "length(s)", "40001", "0A000"}, {pv, "6", "40001", ""}, {enc + "_none", "", "40001", "42P01"},
+	} {
+		if c.def != "" { // made by another session after this one read its catalog
+			rt31cExec(t, su, "CREATE VIEW "+c.rel+" AS SELECT id, "+c.def+" AS n FROM "+enc, "GRANT SELECT ON "+c.rel+" TO "+appUser)
+		}
+		_, err := batch(c.rel)
+		wantPgError(t, err, c.first)
+		_, err = batch(c.rel)
+		if c.again == "" && err != nil {
+			t.Fatalf("%s run again: %v", c.rel, err)
+		} else if c.again != "" {
+			wantPgError(t, err, c.again)
+		}
+	}
+}
