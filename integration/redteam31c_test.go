@@ -87,6 +87,11 @@ func TestRedTeam31cCreateTableAsFromView(t *testing.T) {
 		t.Fatal(err)
 	}
 	rt31cExec(t, su, "CREATE VIEW "+fresh+" AS SELECT id, length(s) AS n FROM "+enc, "GRANT SELECT ON "+fresh+" TO "+appUser)
+	// What a migration copies from plain relations is not refused.
+	for _, q := range []string{"CREATE TABLE " + enc + "_p1 AS SELECT 1 AS k", "CREATE TABLE " + enc + "_p2 AS SELECT id FROM " + enc,
+		"CREATE TABLE " + enc + "_p3 AS WITH w AS (SELECT 2 AS k) SELECT k FROM w"} {
+		rt31cExec(t, app, q)
+	}
 	for _, v := range []string{old, fresh} {
 		for _, ddl := range []string{"CREATE TABLE %s_t AS SELECT n FROM %s", "CREATE TABLE %s_t AS TABLE %s",
 			"CREATE MATERIALIZED VIEW %s_t AS SELECT n FROM %s"} {
@@ -320,4 +325,26 @@ func TestRedTeam31cNewViewReadInPipeline(t *testing.T) {
 			wantPgError(t, err, c.again)
 		}
 	}
+}
+
+// TestRedTeam31cSavepointHeld: in SERIALIZABLE READ ONLY DEFERRABLE, a
+// view made after the snapshot, read inside a savepoint, is refused with
+// 40001; after ROLLBACK TO the transaction goes on (the protected table
+// is read), and run again the view is refused 0A000.
+func TestRedTeam31cSavepointHeld(t *testing.T) {
+	t.Parallel()
+	su, app, enc := rt31cProxy(t)
+	v := enc + "_sp"
+	rt31cExec(t, app, "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE", "SELECT 1", "SAVEPOINT a")
+	rt31cExec(t, su, "CREATE VIEW "+v+" AS SELECT id, length(s) AS n FROM "+enc, "GRANT SELECT ON "+v+" TO "+appUser)
+	_, err := rt4Rows(app, "SELECT n FROM "+v, pgx.QueryExecModeCacheStatement)
+	wantPgError(t, err, "40001")
+	rt31cExec(t, app, "ROLLBACK TO SAVEPOINT a")
+	if got, err := rt4Rows(app, "SELECT s FROM "+enc, pgx.QueryExecModeCacheStatement); err != nil || got != "secret\n" {
+		t.Fatalf("after ROLLBACK TO: %q, %v", got, err)
+	}
+	rt31cExec(t, app, "ROLLBACK", "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE")
+	_, err = rt4Rows(app, "SELECT n FROM "+v, pgx.QueryExecModeSimpleProtocol)
+	wantPgError(t, err, "0A000")
+	rt31cExec(t, app, "ROLLBACK")
 }
