@@ -8,6 +8,7 @@ import (
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/keys"
+	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
@@ -157,5 +158,27 @@ func BenchmarkUnknownRelation(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestCopiesChecked: CREATE TABLE AS and CREATE MATERIALIZED VIEW AS
+// store the rows their query reads, so a view over an encrypted column
+// they read is refused and a name the catalog lacks has it read first,
+// as for SELECT INTO; other DDL is not checked.
+func TestCopiesChecked(t *testing.T) {
+	b := newCatalogBuilder(nil)
+	b.addRelation([][]byte{[]byte("public"), []byte("v"), []byte("true")})
+	b.cat.encViews[policy.TableName{Schema: "public", Name: "v"}] = true
+	for sql, want := range map[string]bool{
+		"CREATE TABLE x AS SELECT n FROM v": true, "CREATE MATERIALIZED VIEW x AS TABLE v": true,
+		"EXPLAIN ANALYZE CREATE TABLE x AS SELECT n FROM v": true, "SELECT n INTO x FROM v": true,
+		"ALTER VIEW v RENAME TO w": false, "CREATE VIEW w AS SELECT n FROM v": false,
+	} {
+		if got := viewNamed(b.cat.encViews, sqlrewrite.Analyze(sql), false) != ""; got != want {
+			t.Errorf("%s: refused %v, want %v", sql, got, want)
+		}
+	}
+	if got := b.cat.unknownRelation(sqlrewrite.Analyze("CREATE TABLE x AS SELECT n FROM w"), false); got == "" {
+		t.Errorf("CREATE TABLE AS naming w, which the catalog lacks: not read first")
 	}
 }

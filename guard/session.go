@@ -44,14 +44,18 @@ type Session struct {
 	// return, where the protected columns are (catalog: read by the client
 	// pump to plan, swapped by the backend pump after DDL), the role and
 	// access rules, and the settings the backend reported.
-	audit         atomic.Pointer[audit.Session] // replaced when a reload re-binds the role
-	acc           accessState                   // roles and access rules (access.go)
-	catalog       atomic.Pointer[catalog]
-	refusals      refusalQueue
-	expects       expectQueue
-	cursors       cursorMap                        // SQL cursors and named portals, as the backend confirmed them (cursors.go)
-	catalogStale  atomic.Bool                      // read the catalog before planning the next request (catalog_fresh.go)
-	probeNames    []sqlrewrite.TableName           // names the catalog lacks, asked about at its next read (catalog_latest.go); client pump
+	audit        atomic.Pointer[audit.Session] // replaced when a reload re-binds the role
+	acc          accessState                   // roles and access rules (access.go)
+	catalog      atomic.Pointer[catalog]
+	refusals     refusalQueue
+	expects      expectQueue
+	cursors      cursorMap              // SQL cursors and named portals, as the backend confirmed them (cursors.go)
+	catalogStale atomic.Bool            // read the catalog before planning the next request (catalog_fresh.go)
+	probeNames   []sqlrewrite.TableName // names the catalog lacks, asked about at its next read (catalog_latest.go); client pump
+	// unknownReads: a read inside a pipeline refused for naming a
+	// relation the catalog lacked, by name, with the catalog then
+	// (unknownWriteInSegment); client pump.
+	unknownReads  map[string]*catalog
 	timeZone      atomic.Pointer[sessionZone]      // the backend's last reported TimeZone (datetime.go)
 	dateStyle     atomic.Pointer[sessionDateStyle] // and DateStyle
 	intervalStyle atomic.Pointer[string]           // and IntervalStyle

@@ -70,7 +70,10 @@ type Statement struct {
 	// resolving them against CTE names is the policy layer's job.
 	Tables []TableName
 	// CTEs are the names the statement's WITH clauses bind (at any
-	// depth), which an unqualified entry of Tables may be.
+	// depth), which an unqualified entry of Tables may be: those it names
+	// only inside their WITH's scope (a name it also names outside one,
+	// or as a write's target, reads a relation there, and is left out:
+	// boundCTEs).
 	CTEs []string
 	// Cursor is the cursor a DECLARE, FETCH, MOVE or CLOSE names ("" for
 	// other statements and CLOSE ALL), and CursorOp what it does to it: the proxy follows cursors so that reading one is audited and
@@ -86,6 +89,12 @@ type Statement struct {
 	// INSERT, UPDATE, DELETE or MERGE at any depth (a writable CTE, under
 	// EXPLAIN ANALYZE), or COPY FROM.
 	Writes bool
+	// Copies is set for CREATE TABLE AS and CREATE MATERIALIZED VIEW AS
+	// (at any depth, under EXPLAIN ANALYZE too): DDL that stores the rows
+	// its query reads in a new relation, which the proxy checks like a
+	// statement returning them (a view over an encrypted column copied
+	// the length of a ciphertext into a plain table).
+	Copies bool
 
 	// repeated lists the relation names (any schema) the statement may
 	// read more than once (see ReadsOnce).

@@ -42,20 +42,11 @@ func toParseError(err error) *ParseError {
 // counts.
 func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 	st := Statement{Kind: classify(node)}
-	switch {
-	case node.GetDeclareCursorStmt() != nil:
-		st.Cursor, st.CursorOp = node.GetDeclareCursorStmt().GetPortalname(), CursorDeclare
-	case node.GetFetchStmt() != nil:
-		st.Cursor, st.CursorOp = node.GetFetchStmt().GetPortalname(), CursorRead
-	case node.GetClosePortalStmt() != nil:
-		st.Cursor, st.CursorOp = node.GetClosePortalStmt().GetPortalname(), CursorClose
-		if st.Cursor == "" {
-			st.CursorOp = CursorCloseAll
-		}
-	}
+	st.Cursor, st.CursorOp = cursorOf(node)
 	seen := map[TableName]bool{}
 	named := map[string]int{} // relation name (any schema) → times named
 	var ctes []string
+	var locked map[*pg_query.RangeVar]bool // made at the first FOR UPDATE OF
 	walk(node.ProtoReflect(), func(m protoreflect.Message) {
 		a.nodes++
 		switch n := m.Interface().(type) {
@@ -65,6 +56,8 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 			ctes = append(ctes, n.Ctename)
 		case *pg_query.InsertStmt, *pg_query.UpdateStmt, *pg_query.DeleteStmt, *pg_query.MergeStmt:
 			st.Writes = true
+		case *pg_query.CreateTableAsStmt:
+			st.Copies = true
 		case *pg_query.VariableSetStmt:
 			st.valueDependent = true
 			st.datetime = st.datetime || setsDatetime(n)
@@ -105,7 +98,12 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 			// them behind the COPY, a Query the backend gets in the
 			// middle of COPY FROM STDIN (08P01).
 			st.optionsAreValues = true
+		case *pg_query.LockingClause:
+			locked = lockedRels(n, locked)
 		case *pg_query.RangeVar:
+			if locked[n] {
+				break
+			}
 			named[n.Relname]++
 			t := TableName{Schema: n.Schemaname, Name: n.Relname}
 			if !seen[t] {
@@ -115,8 +113,39 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 		}
 	})
 	st.repeated = repeatedNames(named, ctes)
-	st.CTEs = ctes
+	st.CTEs = boundCTEs(node.ProtoReflect(), ctes) // cte_scope.go
 	return st
+}
+
+// lockedRels adds to locked the names FOR UPDATE OF lists: FROM items
+// (aliases), not relations, left out of Statement.Tables. Counted as
+// relation names, an alias was one the catalog lacked, read before every
+// such statement, and refused with 40001 inside REPEATABLE READ after a
+// relation of its name was made (TestRedTeam31cLockedAlias).
+func lockedRels(n *pg_query.LockingClause, locked map[*pg_query.RangeVar]bool) map[*pg_query.RangeVar]bool {
+	for _, r := range n.GetLockedRels() {
+		if locked == nil {
+			locked = map[*pg_query.RangeVar]bool{}
+		}
+		locked[r.GetRangeVar()] = true
+	}
+	return locked
+}
+
+// cursorOf is the cursor a statement names and what it does to it.
+func cursorOf(node *pg_query.Node) (string, CursorOp) {
+	switch {
+	case node.GetDeclareCursorStmt() != nil:
+		return node.GetDeclareCursorStmt().GetPortalname(), CursorDeclare
+	case node.GetFetchStmt() != nil:
+		return node.GetFetchStmt().GetPortalname(), CursorRead
+	case node.GetClosePortalStmt() != nil:
+		if name := node.GetClosePortalStmt().GetPortalname(); name != "" {
+			return name, CursorClose
+		}
+		return "", CursorCloseAll
+	}
+	return "", CursorNone
 }
 
 // positional: one of items is an integer constant, which names a

@@ -43,6 +43,7 @@ func TestAnalyzeKindsAndTables(t *testing.T) {
 		{"PREPARE p AS SELECT * FROM patients", []Kind{KindPrepared}, [][]string{{"patients"}}},
 		{"DECLARE c CURSOR FOR SELECT * FROM patients", []Kind{KindCursor}, [][]string{{"patients"}}},
 		{"EXPLAIN ANALYZE SELECT * FROM patients", []Kind{KindExplain}, [][]string{{"patients"}}},
+		{"SELECT * FROM patients AS p JOIN visits ON true FOR UPDATE OF p, visits", []Kind{KindSelect}, [][]string{{"patients", "visits"}}},
 		{"DO $$BEGIN PERFORM 1; END$$", []Kind{KindCall}, [][]string{nil}},
 		{"LISTEN chan", []Kind{KindUtility}, [][]string{nil}},
 		{"VACUUM patients", []Kind{KindUtility}, [][]string{{"patients"}}},
