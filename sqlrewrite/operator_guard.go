@@ -66,11 +66,10 @@ import (
 // but varchar, json and arrays, with a literal, a parameter the client
 // did not type, or one of the same type), PostgreSQL's first lookup is
 // for exactly those types along search_path (never pg_temp), the one
-// to_regoperator makes: the check is one call of it, compared with
+// regoperator's input makes: the check is one such constant, converted
+// by the parser with the statement (exactLookups), compared with
 // pg_catalog's operator OID (pgCatalogOperators, fixed since the
-// bootstrap catalog), after a cheaper test that search_path does not
-// name pg_catalog at all (then it is searched first, and an exact lookup
-// cannot find another). Otherwise PostgreSQL chooses among every visible
+// bootstrap catalog). Otherwise PostgreSQL chooses among every visible
 // operator of the name the operands can be converted to, and the check
 // asks pg_operator whether there is any outside pg_catalog that could
 // take the left operand (its type, one it converts to implicitly, or a
@@ -279,29 +278,32 @@ func signature(k opKey) string {
 // declared as and match any type of its kind.
 var polymorphicTypes = []uint32{2276, 2277, 2283, 2776, 3500, 3831, 4537, 4538, 5077, 5078, 5079, 5080}
 
-// implicitCatalog is true while search_path does not name pg_catalog,
-// which PostgreSQL then searches first (pg_temp it never searches for
-// operators): an exact lookup then finds pg_catalog's. It costs less than
-// a to_regoperator call, which parses its signature.
-const implicitCatalog = "NOT (CAST('pg_catalog' AS pg_catalog.name) OPERATOR(pg_catalog.=) ANY (pg_catalog.current_schemas(false)))"
-
 // exactLookups is true while each operator of ks, all of them
 // pg_catalog's of exactly their operand types (catalogOperator), is the
-// one the session resolves: implicitCatalog, or one to_regoperator call
-// per operator compared with pg_catalog's OID. Both the checks of
+// one the session resolves: one regoperator constant per operator
+// compared with pg_catalog's OID. The constant is a quoted literal cast
+// to regoperator, which PostgreSQL's parser converts when it parses the
+// statement (coerce_type of an unknown literal), under the search_path
+// it resolves the statement's own operators with; to_regoperator, or a
+// test of current_schemas, ran when the executor reached the check, and
+// a function run before it (set_config of search_path in a FROM
+// subquery, the check in a scalar subquery) could change the path in
+// between (TestRedTeam31eSearchPathChangedMidStatement: 0 rows through
+// phiguard, 2 directly). A prepared statement is parsed again when
+// search_path changes, its constants with it. Both the checks of
 // comparisons on cells and the proxy-side WHERE's gate
 // (planner_shadow_exact.go) are written by it.
 func exactLookups(ks []opKey) string {
 	var checks []string
 	for _, k := range ks {
 		oid, _ := catalogOperator(k)
-		c := "CAST(pg_catalog.to_regoperator(" + sqlString(signature(k)) + ") AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(" +
+		c := "CAST(CAST(" + sqlString(signature(k)) + " AS pg_catalog.regoperator) AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(" +
 			strconv.FormatUint(uint64(oid), 10) + " AS pg_catalog.oid)"
 		if !slices.Contains(checks, c) {
 			checks = append(checks, c)
 		}
 	}
-	return "(" + implicitCatalog + " OR " + strings.Join(checks, " AND ") + ")"
+	return "(" + strings.Join(checks, " AND ") + ")"
 }
 
 // check is the SQL condition, true while every pair resolves to

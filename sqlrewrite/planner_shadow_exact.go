@@ -16,12 +16,14 @@ import (
 // search_path names it later. Only when that finds none does it choose
 // among every visible operator the operands convert to. So when
 // pg_catalog has op of exactly the operand types, the operator the
-// plaintext statement calls is the one to_regoperator finds for that
-// signature (both go through the same lookup), and the probe is one
-// to_regoperator call per operator compared with pg_catalog's OID,
-// after the cheaper test that search_path does not name pg_catalog at
-// all (implicitCatalog, as the deterministic-equality check does,
-// operator_guard.go). bench-search's first and third queries: 0.08 and
+// plaintext statement calls is the one regoperator's input finds for
+// that signature (both go through the same lookup), and the probe is one
+// regoperator constant per operator, converted by the parser with the
+// statement, compared with pg_catalog's OID (exactLookups,
+// operator_guard.go, as the deterministic-equality check does). The
+// scan below reads search_path when it runs: a function that changes
+// it during the statement, before the scan, is a known hole
+// (docs/search.md). bench-search's first and third queries: 0.08 and
 // 0.06 ms of planning and execution less than with the pg_operator scan
 // it replaces (docs/search.md).
 // A parameter is looked up as PostgreSQL types one the Parse leaves
@@ -280,7 +282,8 @@ const prefixCondition = "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_operator o WHER
 
 // castCondition is true when each name of casts is pg_catalog's type of
 // the OID phiguard read it as, by the lookup PostgreSQL's parser makes
-// (to_regtype, under the session's search_path).
+// (a regtype constant the parser converts with the statement, under its
+// search_path).
 func castCondition(casts []castName) string {
 	checks := make([]string, len(casts))
 	for i, c := range casts {
@@ -288,7 +291,7 @@ func castCondition(casts []castName) string {
 		if c.array {
 			quoted += "[]"
 		}
-		checks[i] = "CAST(pg_catalog.to_regtype(" + sqlString(quoted) + ") AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(" +
+		checks[i] = "CAST(CAST(" + sqlString(quoted) + " AS pg_catalog.regtype) AS pg_catalog.oid) OPERATOR(pg_catalog.=) CAST(" +
 			strconv.FormatUint(uint64(c.oid), 10) + " AS pg_catalog.oid)"
 	}
 	return strings.Join(checks, " AND ")

@@ -9,14 +9,14 @@ import (
 
 // TestExactShadowProbe: a proxy-side WHERE whose operators' operand
 // types are known from the text (a parameter's assumed undeclared) is
-// checked by one to_regoperator lookup per operator, of exactly the
+// checked by one regoperator constant per operator, of exactly the
 // signature PostgreSQL's own first lookup uses; a filter whose types are
 // not known here (a column right of its operator) or that pg_catalog has
 // no exact operator for (a varchar cast) keeps the pg_operator scan for
 // the whole WHERE.
 func TestExactShadowProbe(t *testing.T) {
 	pol := testPolicy(t)
-	sigs := regexp.MustCompile(`to_regoperator\('([^']+)'\)`)
+	sigs := regexp.MustCompile(`CAST\('([^']+)' AS pg_catalog\.regoperator\)`)
 	for _, c := range []struct {
 		sql  string
 		want []string // nil: the scan
@@ -83,7 +83,7 @@ func TestWidenGate(t *testing.T) {
 		}
 	}
 	wide, ok := sp.WidenGate(out)
-	if !ok || strings.Contains(string(wide), "to_regoperator") || !strings.Contains(string(wide), "pg_catalog.pg_operator o") ||
+	if !ok || strings.Contains(string(wide), "regoperator") || !strings.Contains(string(wide), "pg_catalog.pg_operator o") ||
 		strings.Replace(string(wide), sp.shadowGateWith(false), sp.shadowGateWith(true), 1) != string(out) {
 		t.Fatalf("widened (%v):\n%s\nfrom\n%s", ok, wide, out)
 	}
@@ -99,7 +99,7 @@ func TestWidenGate(t *testing.T) {
 // grammar's own keywords (int, numeric) add none.
 func TestCastTypeChecks(t *testing.T) {
 	pol := testPolicy(t)
-	checks := regexp.MustCompile(`to_regtype\('([^']+)'\) AS pg_catalog.oid\) OPERATOR\(pg_catalog.=\) CAST\((\d+) `)
+	checks := regexp.MustCompile(`CAST\('([^']+)' AS pg_catalog\.regtype\) AS pg_catalog.oid\) OPERATOR\(pg_catalog.=\) CAST\((\d+) `)
 	for _, c := range []struct{ sql, want string }{
 		{"SELECT id FROM patients WHERE birthdate < '1960-01-01'::date", `"date"=1082`},
 		{"SELECT id FROM patients WHERE birthdate < date '1960-01-01' AND birthdate > CAST('1950-01-01' AS date)", `"date"=1082`},
