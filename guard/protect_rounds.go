@@ -134,8 +134,7 @@ func (s *Session) querySortedText(sql []byte, sp *sqlrewrite.SortPlan, terms [][
 func roundText(r *roundState, mult int64) ([]byte, *pgerr.Error) {
 	out, err := sqlrewrite.RewriteSortRounds(r.query, r.plan, r.terms, strconv.FormatInt(mult, 10), r.natives)
 	if err != nil {
-		return nil, pgerr.Newf(pgerr.FeatureNotSupported,
-			"phiguard could not rewrite this ORDER BY or WHERE on an encrypted column to evaluate it itself (%v)", err)
+		return nil, sortRewriteRefusal(r.plan, err)
 	}
 	return gateSorted(out, r.ops, nil)
 }
@@ -181,8 +180,7 @@ func (s *Session) parseSortedText(info *stmtInfo, msg *pgproto3.Parse) ([]byte, 
 	}
 	out, err := sqlrewrite.RewriteSortRounds([]byte(msg.Query), sp, terms, mult, s.nativeColumns())
 	if err != nil {
-		return nil, pgerr.Newf(pgerr.FeatureNotSupported,
-			"phiguard could not rewrite this ORDER BY or WHERE on an encrypted column to evaluate it itself (%v)", err)
+		return nil, sortRewriteRefusal(sp, err)
 	}
 	return out, nil
 }

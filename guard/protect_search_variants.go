@@ -327,8 +327,7 @@ func (lv *likeVariants) variantText(sp *sqlrewrite.SortPlan, terms [][]sqlrewrit
 	}
 	out, err := sqlrewrite.RewriteSortRounds([]byte(lv.src), sp, terms, lv.mult, natives)
 	if err != nil {
-		return nil, pgerr.Newf(pgerr.FeatureNotSupported,
-			"phiguard could not rewrite this ORDER BY or WHERE on an encrypted column to evaluate it itself (%v)", err)
+		return nil, sortRewriteRefusal(sp, err)
 	}
 	return out, nil
 }

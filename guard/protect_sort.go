@@ -110,10 +110,17 @@ func newSortRun(sp *sqlrewrite.SortPlan) *sortRun {
 func sortedText(sql []byte, sp *sqlrewrite.SortPlan, terms [][]sqlrewrite.TermArg, natives sqlrewrite.NativeColumn) ([]byte, *pgerr.Error) {
 	out, err := sqlrewrite.RewriteSortTerms(sql, sp, terms, natives)
 	if err != nil {
-		return nil, pgerr.Newf(pgerr.FeatureNotSupported,
-			"phiguard could not rewrite this ORDER BY or WHERE on an encrypted column to evaluate it itself (%v)", err)
+		return nil, sortRewriteRefusal(sp, err)
 	}
 	return out, nil
+}
+
+// sortRewriteRefusal is the refusal of a statement sorted in the proxy
+// whose text sqlrewrite could not cut (err says where), naming the
+// encrypted columns it sorts or filters by.
+func sortRewriteRefusal(sp *sqlrewrite.SortPlan, err error) *pgerr.Error {
+	return pgerr.Newf(pgerr.FeatureNotSupported,
+		"phiguard could not rewrite this ORDER BY or WHERE on encrypted column %s to evaluate it itself (%v)", sp.ColumnNames(), err)
 }
 
 // sortPlanOf is the SortPlan of the statement a RowDescription under head

@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -107,7 +108,11 @@ func TestRedTeam31dHeld(t *testing.T) {
 				t.Fatalf("directly: %s: %v", q, err)
 			}
 			_, err := f.via.Exec(testContext(t), f.sql(q, 1), mode)
-			wantCode(t, err, "0A000", "")
+			words := ""
+			if strings.HasPrefix(q, "(") { // the text phiguard cannot cut names the column it sorts by
+				words = ".name to evaluate it itself (no SELECT keyword outside parentheses"
+			}
+			wantCode(t, err, "0A000", words)
 			f.dir.Exec(testContext(t), "CLOSE ALL") //nolint:errcheck // the cursor, if any
 		}
 	}

@@ -3,6 +3,8 @@ package sqlrewrite
 import (
 	"fmt"
 	"strings"
+
+	"github.com/phiguard/phiguard/policy"
 )
 
 // String describes the plan for golden tests.
@@ -77,4 +79,34 @@ func directionString(k SortKey) string {
 		s += map[bool]string{true: " NULLS FIRST", false: " NULLS LAST"}[k.NullsFirst]
 	}
 	return s
+}
+
+// ColumnNames lists the encrypted columns the plan sorts, filters or
+// aggregates by, each once, in the order met: what a refusal of the
+// statement names (the standard is a SQLSTATE naming table, column and
+// construct, and a rewrite that fails has no column of its own).
+func (sp *SortPlan) ColumnNames() string {
+	var names []string
+	add := func(c *policy.ProtectedColumn) {
+		if c == nil {
+			return
+		}
+		name := c.QualifiedName()
+		for _, n := range names {
+			if n == name {
+				return
+			}
+		}
+		names = append(names, name)
+	}
+	for _, k := range sp.Keys {
+		add(k.Column)
+	}
+	for _, f := range sp.Filters {
+		add(f.Column)
+	}
+	for _, a := range sp.Aggregates {
+		add(a.Column)
+	}
+	return strings.Join(names, ", ")
 }

@@ -207,7 +207,7 @@ func (c *sortCut) locate() error {
 		}
 	}
 	if sel < 0 {
-		return errors.New("no SELECT")
+		return errors.New("no SELECT keyword outside parentheses, as in a parenthesized SELECT with its own ORDER BY or LIMIT")
 	}
 	from := sel + 1
 	c.distinct = -1
