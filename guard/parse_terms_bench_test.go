@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"io"
 	"testing"
-	"time"
 
-	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
 	"github.com/prometheus/client_golang/prometheus"
@@ -80,21 +78,7 @@ func TestParseTermsBench(t *testing.T) {
 // gives last the C collation, with its terms recorded as built under it,
 // and the two plans' filters with their terms.
 func parseTermsSession(tb testing.TB) (*Session, *sqlrewrite.SortPlan, *sqlrewrite.SortPlan) {
-	pol, err := sqlrewrite.ParsePolicy([]byte(parseTermsPolicy))
-	if err == nil {
-		err = pol.Validate()
-	}
-	if err != nil {
-		tb.Fatal(err)
-	}
-	dk, err := keys.GenerateDataKey("k", 1, time.Now())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	kr, err := keys.NewKeyring([]keys.DataKey{dk})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	pol, kr := policyAndKeyring(tb, parseTermsPolicy)
 	s := &Session{srv: &Shared{protect: &Protection{Policy: pol, Keyring: kr}, metrics: NewMetrics(prometheus.NewRegistry())}, log: zap.NewNop()}
 	s.cw = bufio.NewWriter(io.Discard)
 	last, _ := pol.Column("public", "patients", "last")

@@ -3,7 +3,6 @@ package guard
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/phiguard/phiguard/internal/pgcollate"
 	"github.com/phiguard/phiguard/internal/pgerr"
@@ -93,21 +92,7 @@ func TestTermLocale(t *testing.T) {
 // none writes it); a column with `search` on that session is refused
 // (40001) rather than given terms under a guessed collation.
 func TestEncryptValueWithoutSearch(t *testing.T) {
-	pol, err := sqlrewrite.ParsePolicy([]byte(termLocalePolicy))
-	if err == nil {
-		err = pol.Validate()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	dk, err := keys.GenerateDataKey("k", 1, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := keys.NewKeyring([]keys.DataKey{dk})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pol, kr := policyAndKeyring(t, termLocalePolicy)
 	s := &Session{srv: &Shared{protect: &Protection{Keyring: kr, Policy: pol}}}
 	none, _ := pol.Column("public", "p", "none")
 	cell, pe := s.encryptValue(none, 0, []byte("Quorvath"), nil)

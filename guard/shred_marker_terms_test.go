@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"io"
 	"testing"
-	"time"
 
-	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,21 +29,7 @@ tables:
 // with their terms recorded as built under it.
 func markerTermsSession(t *testing.T) (*Session, map[string]*policy.ProtectedColumn) {
 	t.Helper()
-	pol, err := sqlrewrite.ParsePolicy([]byte(markerTermsPolicy))
-	if err == nil {
-		err = pol.Validate()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	dk, err := keys.GenerateDataKey("k", 1, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := keys.NewKeyring([]keys.DataKey{dk})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pol, kr := policyAndKeyring(t, markerTermsPolicy)
 	s := &Session{srv: &Shared{protect: &Protection{Policy: pol, Keyring: kr, ShreddedMarker: "[shredded]"},
 		metrics: NewMetrics(prometheus.NewRegistry())}, log: zap.NewNop()}
 	s.cw = bufio.NewWriter(io.Discard)

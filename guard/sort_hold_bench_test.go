@@ -11,9 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/phiguard/phiguard/keys"
 	"github.com/phiguard/phiguard/sqlrewrite"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -68,21 +66,7 @@ func holdBenchStatement(s *Session, plan *sqlrewrite.SortPlan, rows [][]byte, fi
 // holdBenchSession is a session over holdBenchPolicy writing to nowhere,
 // the plan, n DataRow bodies and their fields.
 func holdBenchSession(b testing.TB, n int) (*Session, *sqlrewrite.SortPlan, [][]byte, []*resultField) {
-	pol, err := sqlrewrite.ParsePolicy([]byte(holdBenchPolicy))
-	if err == nil {
-		err = pol.Validate()
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	dk, err := keys.GenerateDataKey("k", 1, time.Now())
-	if err != nil {
-		b.Fatal(err)
-	}
-	kr, err := keys.NewKeyring([]keys.DataKey{dk})
-	if err != nil {
-		b.Fatal(err)
-	}
+	pol, kr := policyAndKeyring(b, holdBenchPolicy)
 	s := &Session{srv: &Shared{protect: &Protection{Policy: pol, Keyring: kr}, metrics: NewMetrics(prometheus.NewRegistry())}, log: zap.NewNop()}
 	s.cw = bufio.NewWriter(io.Discard)
 	s.catalog.Store(&catalog{collations: map[uint32]collationEntry{950: {collate: []byte("c::C"), ctype: []byte("c::C")}}})
