@@ -83,6 +83,7 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 				st.valueDependent = true
 			}
 		case *pg_query.FuncCall:
+			a.unqualified = a.unqualified || len(n.GetFuncname()) < 2
 			if _, name := funcParts(n.GetFuncname()); name == "set_config" {
 				st.valueDependent, st.datetime = true, true
 			}
@@ -100,7 +101,12 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 			st.optionsAreValues = true
 		case *pg_query.LockingClause:
 			locked = lockedRels(n, locked)
+		case *pg_query.TypeName:
+			a.unqualified = a.unqualified || len(n.GetNames()) < 2
+		case *pg_query.CollateClause:
+			a.unqualified = a.unqualified || len(n.GetCollname()) < 2
 		case *pg_query.RangeVar:
+			a.unqualified = a.unqualified || n.Schemaname == ""
 			if locked[n] {
 				break
 			}
