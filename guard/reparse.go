@@ -26,6 +26,9 @@ type replacement struct {
 	settled chan struct{}
 	once    sync.Once
 	failed  atomic.Bool
+	// errored: the backend answered the Parse with an error (not
+	// skipped it), which drops PostgreSQL's unnamed statement.
+	errored atomic.Bool
 	synced  bool // client pump: a Sync went out after the Parse
 }
 
@@ -118,6 +121,12 @@ func (s *Session) boundStatement(name string) (*stmtInfo, error) {
 		info.replacing = nil
 		if r.failed.Load() {
 			s.clientStmts[name] = r.prev // PostgreSQL kept the old statement
+			if name == "" && r.errored.Load() && r.prev != nil {
+				// A failed Parse of the unnamed statement drops it: the
+				// backend's is gone too (plan_reuse.go), not the old one
+				// under phiguard's name.
+				r.prev.virt = nil
+			}
 		}
 	}
 }
