@@ -327,6 +327,24 @@ func (x *expectation) answeredError() {
 	}
 }
 
+// planResultChanged rewords PostgreSQL's 0A000 "cached plan must not
+// change result type" answering a Bind through a reused plan (DDL by
+// another session changed a result column's type since phiguard
+// prepared the text): the client learns why its unnamed statement met a
+// cached plan, and that the next execution prepares it again (the plan
+// is stale already, answeredError). Backend pump.
+func (s *Session) planResultChanged(head *expectation, body []byte) (bool, error) {
+	if head.kind != expBind || head.plan == nil {
+		return false, nil
+	}
+	var er pgproto3.ErrorResponse
+	if er.Decode(body) != nil || er.Code != string(pgerr.FeatureNotSupported) || !strings.HasPrefix(er.Message, "cached plan must not change result type") {
+		return false, nil
+	}
+	er.Message += ": phiguard prepares the text of a sorted read sent as the unnamed statement once per session (plan reuse), and DDL since changed the type of a column of its result; the next execution prepares it again"
+	return s.sendBackendError(&er, body) // redact.go
+}
+
 // planNameRefusal is the refusal of a client's Describe or Close (typ)
 // of a statement named with phiguard's prefix (kind 'S'), nil for any
 // other. Client pump.
@@ -400,6 +418,21 @@ func virtualRound(v *virtualPlan, bind []byte, m int64) ([]byte, error) {
 	if err := b.Decode(bind[5:]); err != nil {
 		return nil, pgwire.Violation("phiguard could not read back its own Bind")
 	}
+	appendMult(&b, m)
+	wire, err := (&pgproto3.Parse{Query: string(out), ParameterOIDs: v.oids}).Encode(nil)
+	if err == nil {
+		if wire, err = (&pgproto3.Close{ObjectType: 'P', Name: b.DestinationPortal}).Encode(wire); err == nil {
+			if wire, err = b.Encode(wire); err == nil {
+				wire, err = (&pgproto3.Execute{Portal: b.DestinationPortal}).Encode(wire)
+			}
+		}
+	}
+	return wire, err
+}
+
+// appendMult appends multiplier m to a Bind's parameters (binary int8),
+// its format codes spelled out per parameter first.
+func appendMult(b *pgproto3.Bind, m int64) {
 	n := len(b.Parameters)
 	switch len(b.ParameterFormatCodes) {
 	case n:
@@ -414,13 +447,4 @@ func virtualRound(v *virtualPlan, bind []byte, m int64) ([]byte, error) {
 	}
 	b.Parameters, b.ParameterFormatCodes = append(b.Parameters, multParam(m)), append(b.ParameterFormatCodes, 1)
 	b.PreparedStatement = ""
-	wire, err := (&pgproto3.Parse{Query: string(out), ParameterOIDs: v.oids}).Encode(nil)
-	if err == nil {
-		if wire, err = (&pgproto3.Close{ObjectType: 'P', Name: b.DestinationPortal}).Encode(wire); err == nil {
-			if wire, err = b.Encode(wire); err == nil {
-				wire, err = (&pgproto3.Execute{Portal: b.DestinationPortal}).Encode(wire)
-			}
-		}
-	}
-	return wire, err
 }

@@ -117,6 +117,9 @@ func (s *Session) onBackendError(_ byte, head *expectation) (bool, error) {
 		s.expects.skipToSync()
 	}
 	if !handled {
+		if done, err := s.planResultChanged(head, body); done || err != nil { // plan_reuse.go
+			return done, err
+		}
 		if done, err := s.cellCheckRefused(body); done || err != nil { // cellcheck_error.go
 			return done, err
 		}

@@ -205,15 +205,18 @@ func TestPlanReuseInvalidated(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	errs := 0
 	for _, i := range []int{0, 2} {
 		st := planReuseStatements[i]
 		if _, err := rowsRaw(t, f.via, fmt.Sprintf(st.sql, f.enc), pgx.QueryExecModeExec, pgx.TextFormatCode, st.args...); err != nil {
 			var pe *pgconn.PgError
-			if !errors.As(err, &pe) || pe.Code != "0A000" {
-				t.Fatalf("after another session's DDL: %v, want the answer or 0A000", err)
+			if !errors.As(err, &pe) || pe.Code != "0A000" || !strings.Contains(pe.Message, "(plan reuse)") {
+				t.Fatalf("after another session's DDL: %v, want the answer or 0A000 naming phiguard's plan reuse", err)
 			}
+			errs++
 		}
 	}
+	t.Logf("after another session's DDL: %d of 2 statements answered 0A000 once", errs)
 	f.planReuseSame(t, 0)
 	f.planReuseSame(t, 2)
 }

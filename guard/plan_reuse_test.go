@@ -1,0 +1,58 @@
+package guard
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+func TestAppendMult(t *testing.T) {
+	for _, tc := range []struct {
+		formats, want []int16
+	}{
+		{nil, []int16{0, 0, 1}},
+		{[]int16{1}, []int16{1, 1, 1}},
+		{[]int16{0, 1}, []int16{0, 1, 1}},
+	} {
+		b := pgproto3.Bind{PreparedStatement: "phiguard_plan_1", Parameters: [][]byte{[]byte("a"), nil}, ParameterFormatCodes: slices.Clone(tc.formats)}
+		appendMult(&b, 8)
+		if !slices.Equal(b.ParameterFormatCodes, tc.want) || len(b.Parameters) != 3 || boundMultOf(t, &b) != 8 || b.PreparedStatement != "" {
+			t.Errorf("formats %v: %v, %d parameters, statement %q", tc.formats, b.ParameterFormatCodes, len(b.Parameters), b.PreparedStatement)
+		}
+	}
+}
+
+func boundMultOf(t *testing.T, b *pgproto3.Bind) int64 {
+	out, err := b.Encode(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return boundMult(out)
+}
+
+func TestPlanCacheEvictsLeastRecent(t *testing.T) {
+	var c planCache
+	c.entries = map[string]*planEntry{}
+	for i := range maxReusedPlans {
+		c.entries[string(rune('a'+i))] = &planEntry{key: string(rune('a' + i)), used: uint64(10 + i), v: &likeVariant{name: planPrefix + string(rune('a'+i))}}
+	}
+	c.entries["c"].used = 1
+	c.evict()
+	if _, ok := c.entries["c"]; ok || len(c.entries) != maxReusedPlans-1 || len(c.closing) != 1 || c.closing[0].name != planPrefix+"c" {
+		t.Fatalf("evicted %v, %d left", c.closing, len(c.entries))
+	}
+	c.drop(false) // DEALLOCATE ALL: the backend dropped them, nothing to close
+	if len(c.entries) != 0 || c.closing != nil {
+		t.Fatalf("after a drop without closes: %d entries, %d closes", len(c.entries), len(c.closing))
+	}
+}
+
+func TestPlanNamesRefused(t *testing.T) {
+	if pe := variantNameRefusal("phiguard_plan_7", nil); pe == nil {
+		t.Fatal("a client's phiguard_plan_ name is not refused")
+	}
+	if pe := variantNameRefusal("phiguard_planner", nil); pe != nil {
+		t.Fatal("a name only like phiguard's is refused")
+	}
+}
