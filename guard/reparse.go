@@ -107,6 +107,12 @@ func (s *Session) boundStatement(name string) (*stmtInfo, error) {
 		case <-r.settled:
 		default:
 			if !r.synced {
+				if info.closed {
+					// Closed in this segment: PostgreSQL says it does
+					// not exist, or skips this Bind with the Close (a
+					// tombstone has no plan to bind).
+					return nil, nil
+				}
 				return info, nil // same segment: a failed Parse skips this Bind
 			}
 			if err := s.flushBackend(); err != nil {
