@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 )
 
 // Plan reuse for the unnamed statement (guard/plan_reuse.go,
@@ -244,5 +245,101 @@ func TestPlanReuseNamesAndBound(t *testing.T) {
 	}
 	if n := reusedPlans(t, f.via); n == 0 || n > 32 {
 		t.Fatalf("%d statements prepared under phiguard's names after 45 texts, want 1 to 32", n)
+	}
+}
+
+// planReuseLifecycle are exchanges around a reused plan, each played on
+// a fresh connection directly and through phiguard: what ends the
+// client's unnamed statement ends it through phiguard too (26000 where
+// PostgreSQL says so), and a later round of a portal bound from it runs.
+var planReuseLifecycle = map[string]func(t *testing.T, c *portionConn, sql string){
+	// A Parse that fails drops the unnamed statement; so does a failed
+	// Parse in an aborted transaction (the second, a reused plan's).
+	"failed parse": func(t *testing.T, c *portionConn, sql string) {
+		c.exchange(t, untilReadyMsg, parse("", sql), bind("", ""), execute("", 0), sync)
+		c.exchange(t, untilReadyMsg, parse("", "SELECT 1/"), sync)
+		c.exchange(t, untilReadyMsg, bind("", ""), execute("", 0), sync)
+		c.exchange(t, untilReadyMsg, parse("", sql), bind("", ""), execute("", 0), sync)
+		c.exchange(t, untilReadyMsg, qry("BEGIN"))
+		c.exchange(t, untilReadyMsg, qry("SELECT 1/0"))
+		c.exchange(t, untilReadyMsg, parse("", sql), sync)
+		c.exchange(t, untilReadyMsg, qry("ROLLBACK"))
+		c.exchange(t, untilReadyMsg, bind("", ""), execute("", 0), sync)
+	},
+	// A simple Query drops it; a Close drops it.
+	"query and close": func(t *testing.T, c *portionConn, sql string) {
+		c.exchange(t, untilReadyMsg, parse("", sql), bind("", ""), execute("", 0), sync)
+		c.exchange(t, untilReadyMsg, parse("", sql), sync)
+		c.exchange(t, untilReadyMsg, qry("SELECT 2"))
+		c.exchange(t, untilReadyMsg, bind("", ""), execute("", 0), sync)
+		c.exchange(t, untilReadyMsg, parse("", sql), &pgproto3.Describe{ObjectType: 'S'}, sync)
+		c.exchange(t, untilReadyMsg, bind("", ""), execute("", 0), &pgproto3.Close{ObjectType: 'S'}, bind("", ""), sync)
+	},
+	// Pipelined executions, a portal read in portions (its later rounds
+	// bind from the backend's unnamed statement), then the statement
+	// bound again.
+	"portions": func(t *testing.T, c *portionConn, sql string) {
+		c.exchange(t, untilReadyMsg, parse("", sql), bind("", ""), execute("", 0), parse("", sql), bind("", ""), execute("", 0), sync)
+		c.exchange(t, untilReadyMsg, qry("BEGIN"))
+		c.exchange(t, untilReadyMsg, parse("", sql), bind("p", ""), execute("p", 3), execute("p", 4), sync)
+		c.exchange(t, untilReadyMsg, bind("", ""), execute("", 0), execute("p", 0), sync)
+		c.exchange(t, untilReadyMsg, qry("COMMIT"))
+	},
+}
+
+// TestPlanReuseLifecycle: the transcripts of planReuseLifecycle are
+// PostgreSQL's, message by message, for a statement of one round and one
+// needing further rounds.
+func TestPlanReuseLifecycle(t *testing.T) {
+	t.Parallel()
+	f := newRoundsFixture(t, 300, 240)
+	for _, i := range []int{0, 3} {
+		sql := planReuseStatements[i].sql
+		for name, script := range planReuseLifecycle {
+			want := &portionConn{rawConn: dialRaw(t, directURL(appUser, appPassword, appDB))}
+			got := &portionConn{rawConn: dialRaw(t, f.p.url(appUser, appPassword, appDB))}
+			script(t, want, fmt.Sprintf(sql, f.plain))
+			f.relay.take()
+			script(t, got, fmt.Sprintf(sql, f.enc))
+			sent := f.relay.take()
+			want.Conn.Close()
+			got.Conn.Close()
+			if countPrefix(want.lines, "DataRow") == 0 {
+				t.Fatalf("%s, %s: no row directly", sql, name)
+			}
+			if !bytes.Contains(sent, []byte("phiguard_plan_")) {
+				t.Fatalf("%s, %s: no reused plan", sql, name)
+			}
+			if i == 3 && name == "portions" && bytes.Count(sent, []byte("FETCH FIRST")) < 3 {
+				t.Fatalf("%s: a later round was not sent", sql)
+			}
+			t.Run(fmt.Sprintf("%d/%s", i, name), func(t *testing.T) { diffTranscripts(t, want.lines, got.lines) })
+		}
+	}
+}
+
+// TestCloseThenBindSameSegment: a statement closed and then bound in one
+// pipeline segment, named and unnamed: PostgreSQL's 26000, message by
+// message. phiguard bound the Close's tombstone, which has no plan, and
+// the session's goroutine panicked (the whole process with it).
+func TestCloseThenBindSameSegment(t *testing.T) {
+	t.Parallel()
+	f := newRoundsFixture(t, 40, 0)
+	for _, name := range []string{"s", ""} {
+		for _, sql := range []string{"SELECT id, name FROM public.%s WHERE name <> 'x' ORDER BY name, id LIMIT 3", "SELECT id FROM %s ORDER BY id LIMIT 2"} {
+			var lines [2][]string
+			for side, url := range []string{directURL(appUser, appPassword, appDB), f.p.url(appUser, appPassword, appDB)} {
+				c := &portionConn{rawConn: dialRaw(t, url)}
+				c.exchange(t, untilReadyMsg, parse(name, fmt.Sprintf(sql, []string{f.plain, f.enc}[side])), bind("", name), execute("", 0),
+					&pgproto3.Close{ObjectType: 'S', Name: name}, bind("", name), execute("", 0), sync)
+				c.exchange(t, untilReadyMsg, qry("SELECT 1"))
+				c.Conn.Close()
+				lines[side] = c.lines
+			}
+			if countPrefix(lines[0], "ErrorResponse 26000") != 1 {
+				t.Fatalf("%q: no 26000 directly: %v", name, lines[0])
+			}
+			diffTranscripts(t, lines[0], lines[1])
+		}
 	}
 }
