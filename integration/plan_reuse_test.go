@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -341,5 +342,45 @@ func TestCloseThenBindSameSegment(t *testing.T) {
 			}
 			diffTranscripts(t, lines[0], lines[1])
 		}
+	}
+}
+
+// TestPlanReuseDifferential: 100 generated sorted statements in rounds
+// (genRoundStatement), schema-qualified, with literals and with
+// parameters, each run three times as an unnamed statement (prepared
+// under phiguard's name, then bound from it): the plaintext twin's
+// answers, in text and binary results.
+func TestPlanReuseDifferential(t *testing.T) {
+	t.Parallel()
+	f := newRoundsFixture(t, 600, 40)
+	r := rand.New(rand.NewPCG(7, 2026))
+	differ, rows := 0, 0
+	for i := range 100 {
+		q, args := genRoundStatement(r, i%2 == 1)
+		q = strings.Replace(q, "FROM %s", "FROM public.%s", 1)
+		for run := range 3 {
+			format := []int16{pgx.TextFormatCode, pgx.BinaryFormatCode}[run%2]
+			want, werr := rowsRaw(t, f.dir, fmt.Sprintf(q, f.plain), pgx.QueryExecModeExec, format, args...)
+			got, gerr := rowsRaw(t, f.via, fmt.Sprintf(q, f.enc), pgx.QueryExecModeExec, format, args...)
+			var wp, gp *pgconn.PgError
+			switch {
+			case werr != nil || gerr != nil:
+				if !errors.As(werr, &wp) || !errors.As(gerr, &gp) || wp.Code != gp.Code {
+					differ++
+					t.Errorf("%s %v (run %d): through phiguard %v, directly %v", q, args, run, gerr, werr)
+				}
+			case got != want:
+				differ++
+				t.Errorf("%s %v (run %d): through phiguard\n%s\ndirectly\n%s", q, args, run, got, want)
+			case strings.Count(want, "\n") > 0:
+				rows++
+			}
+		}
+	}
+	n := reusedPlans(t, f.via)
+	t.Logf("100 statements, 3 runs each: %d different answers, %d answers with rows; %d plans held (at most 32); %v further rounds",
+		differ, rows, n, f.p.metric(t, "phiguard_proxy_search_rounds_total"))
+	if n == 0 || n > 32 {
+		t.Errorf("%d plans held, want 1 to 32", n)
 	}
 }
