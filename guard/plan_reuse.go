@@ -40,7 +40,8 @@ import (
 //     phiguard_plan_<n>; its Close goes as it is and ends it, as does a
 //     simple Query (PostgreSQL drops the unnamed statement then) and a
 //     later Parse of "".
-//   - The cache holds maxReusedPlans texts per session, the least
+//   - The cache holds maxReusedPlans texts (and maxReusedBytes) per
+//     session, the least
 //     recently used closed beyond (an injected Close, answer kept); it is
 //     emptied when the catalog is read again or the policy changes (the
 //     names closed), at DEALLOCATE ALL and DISCARD ALL (the backend drops
@@ -53,8 +54,13 @@ import (
 // (variantNameRefusal).
 const planPrefix = "phiguard_plan_"
 
-// maxReusedPlans bounds a session's reused plans.
-const maxReusedPlans = 32
+// maxReusedPlans bounds a session's reused plans, maxReusedBytes the
+// bytes of their keys (their texts): a session holds at most that much,
+// or the one text when it is longer.
+const (
+	maxReusedPlans = 32
+	maxReusedBytes = 256 << 10
+)
 
 // planSeq numbers the reused plans' names, unique in the process.
 var planSeq atomic.Uint64
@@ -72,6 +78,7 @@ type planEntry struct {
 // planCache is a session's reused plans. Client pump.
 type planCache struct {
 	entries map[string]*planEntry
+	bytes   int // of the entries' keys
 	clock   uint64
 	// what the entries were prepared under
 	cat *catalog
@@ -178,13 +185,7 @@ func (s *Session) reusePlan(info *stmtInfo, msg *pgproto3.Parse, px *expectation
 		e = &planEntry{key: key, used: c.clock, v: px.variant} // settled by the Parse's answer
 		e.v.name = planPrefix + strconv.FormatUint(planSeq.Add(1), 10)
 		s.unsettled = append(s.unsettled, e.v.parsed) // noteSync marks it synced
-		if len(c.entries) >= maxReusedPlans {
-			c.evict()
-		}
-		if c.entries == nil {
-			c.entries = map[string]*planEntry{}
-		}
-		c.entries[key] = e
+		c.add(e)
 		c.prepared++
 		pre = s.injectClose(pre, "", nil)
 		parse := pgproto3.Parse{Name: e.v.name, Query: msg.Query, ParameterOIDs: oids}
@@ -214,9 +215,22 @@ func reuseKey(text string, oids []uint32) string {
 	return b.String()
 }
 
+// add makes room for e (evict) and holds it.
+func (c *planCache) add(e *planEntry) {
+	for len(c.entries) > 0 && (len(c.entries) >= maxReusedPlans || c.bytes+len(e.key) > maxReusedBytes) {
+		c.evict()
+	}
+	if c.entries == nil {
+		c.entries = map[string]*planEntry{}
+	}
+	c.entries[e.key] = e
+	c.bytes += len(e.key)
+}
+
 // remove drops e; closed: the backend may have the name, close it.
 func (c *planCache) remove(e *planEntry, failed bool) {
 	delete(c.entries, e.key)
+	c.bytes -= len(e.key)
 	if !failed {
 		c.closing = append(c.closing, &likeVariant{name: e.v.name})
 	}
@@ -244,6 +258,7 @@ func (c *planCache) drop(closing bool) {
 		}
 	}
 	clear(c.entries)
+	c.bytes = 0
 	if !closing {
 		c.closing = nil
 	}

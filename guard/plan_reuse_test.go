@@ -56,3 +56,15 @@ func TestPlanNamesRefused(t *testing.T) {
 		t.Fatal("a name only like phiguard's is refused")
 	}
 }
+
+func TestPlanCacheBytesBound(t *testing.T) {
+	var c planCache
+	big := string(make([]byte, maxReusedBytes/3))
+	for i := range 3 {
+		key := big + string(rune('a'+i))
+		c.add(&planEntry{key: key, used: uint64(i), v: &likeVariant{name: planPrefix + string(rune('a'+i))}})
+	}
+	if len(c.entries) != 2 || c.bytes > maxReusedBytes || len(c.closing) != 1 || c.closing[0].name != planPrefix+"a" {
+		t.Fatalf("%d entries of %d bytes, closing %v", len(c.entries), c.bytes, c.closing)
+	}
+}
