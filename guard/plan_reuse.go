@@ -41,9 +41,8 @@ import (
 //     simple Query (PostgreSQL drops the unnamed statement then) and a
 //     later Parse of "".
 //   - The cache holds maxReusedPlans texts (and maxReusedBytes) per
-//     session, the least
-//     recently used closed beyond (an injected Close, answer kept); it is
-//     emptied when the catalog is read again or the policy changes (the
+//     session, the least recently used closed beyond (an injected Close,
+//     answer kept); it is emptied when the catalog is read again or the policy changes (the
 //     names closed), at DEALLOCATE ALL and DISCARD ALL (the backend drops
 //     them), and an entry is dropped (and closed) when a Bind or Execute
 //     through it fails: PostgreSQL's 0A000 "cached plan must not change
