@@ -109,7 +109,7 @@ type virtualPlan struct {
 // its text's last edits, which then write its first round literal
 // (parseSortedText).
 func (s *Session) mayReusePlan(name string, a *sqlrewrite.Analysis, info *stmtInfo, plain bool) {
-	if name != "" || !plain || info.hidden != nil || info.plan.Sort == nil || info.plan.Refusal != nil || !a.Qualified() {
+	if name != "" || !plain || s.srv.protect == nil || info.hidden != nil || info.plan.Sort == nil || info.plan.Refusal != nil || !a.Qualified() {
 		return
 	}
 	info.virt = &virtualPlan{info: info}
