@@ -202,14 +202,21 @@ func (s *Session) reusePlan(info *stmtInfo, msg *pgproto3.Parse, px *expectation
 	return out, nil
 }
 
-// reuseKey is a reused plan's key: the text and the declared types.
+// reuseKey is a reused plan's key: the text and the declared types (a
+// text holds no NUL; without types, the text itself).
 func reuseKey(text string, oids []uint32) string {
+	if len(oids) == 0 {
+		return text
+	}
 	var b strings.Builder
 	b.Grow(len(text) + 1 + 4*len(oids))
 	b.WriteString(text)
 	b.WriteByte(0)
 	for _, o := range oids {
-		b.Write(binary.BigEndian.AppendUint32(nil, o))
+		b.WriteByte(byte(o >> 24))
+		b.WriteByte(byte(o >> 16))
+		b.WriteByte(byte(o >> 8))
+		b.WriteByte(byte(o))
 	}
 	return b.String()
 }
@@ -399,18 +406,63 @@ func (s *Session) virtualBind(b boundNames, body, out []byte) ([]byte, error) {
 	if out != nil {
 		src = out[5:]
 	}
-	var msg pgproto3.Bind
-	if err := msg.Decode(src); err != nil {
+	bound, ok := renameBind(src, name, info.virt.rounds)
+	if !ok {
 		return nil, pgwire.Violation("malformed Bind message")
 	}
-	msg.PreparedStatement = name
-	if n := len(msg.Parameters); info.virt.rounds && n > 0 {
-		msg.Parameters = msg.Parameters[:n-1]
-		if len(msg.ParameterFormatCodes) == n {
-			msg.ParameterFormatCodes = msg.ParameterFormatCodes[:n-1]
+	return bound, nil
+}
+
+// renameBind is the Bind message of body (a Bind's body) binding
+// statement name, without its last parameter (and that parameter's
+// format code, when each has one) when dropLast: one allocation, where
+// decoding and encoding took five.
+func renameBind(body []byte, name string, dropLast bool) ([]byte, bool) {
+	be := binary.BigEndian
+	portal, rest, ok := pgwire.Cstring(body)
+	if ok {
+		_, rest, ok = pgwire.Cstring(rest)
+	}
+	if !ok || len(rest) < 2 {
+		return nil, false
+	}
+	nf := int(be.Uint16(rest))
+	if len(rest) < 4+2*nf {
+		return nil, false
+	}
+	formats, r := rest[2:2+2*nf], rest[4+2*nf:]
+	np := int(be.Uint16(rest[2+2*nf:]))
+	params, last := r, 0
+	for range np {
+		if len(r) < 4 {
+			return nil, false
+		}
+		last = len(params) - len(r)
+		n := int(int32(be.Uint32(r)))
+		if r = r[4:]; n > 0 {
+			if len(r) < n {
+				return nil, false
+			}
+			r = r[n:]
 		}
 	}
-	return msg.Encode(nil)
+	params, results := params[:len(params)-len(r)], r
+	if dropLast && np > 0 {
+		if nf == np {
+			nf--
+			formats = formats[:2*nf]
+		}
+		np--
+		params = params[:last]
+	}
+	out := make([]byte, 0, 5+len(body)+len(name))
+	out = append(out, pgwire.FeBind, 0, 0, 0, 0)
+	out = append(append(append(append(out, portal...), 0), name...), 0)
+	out = append(be.AppendUint16(out, uint16(nf)), formats...)
+	out = append(be.AppendUint16(out, uint16(np)), params...)
+	out = append(out, results...)
+	be.PutUint32(out[1:5], uint32(len(out)-1))
+	return out, true
 }
 
 // virtualRound is a later round of a portal bound from a virtual

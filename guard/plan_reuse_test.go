@@ -68,3 +68,44 @@ func TestPlanCacheBytesBound(t *testing.T) {
 		t.Fatalf("%d entries of %d bytes, closing %v", len(c.entries), c.bytes, c.closing)
 	}
 }
+
+func TestRenameBind(t *testing.T) {
+	for _, tc := range []struct {
+		formats  []int16
+		params   [][]byte
+		results  []int16
+		dropLast bool
+	}{
+		{nil, nil, nil, false},
+		{nil, [][]byte{[]byte("a"), nil, []byte("")}, []int16{1}, false},
+		{[]int16{1}, [][]byte{[]byte("a"), multParam(1)}, nil, true},
+		{[]int16{0, 1}, [][]byte{nil, multParam(1)}, []int16{0, 1}, true},
+		{[]int16{1}, [][]byte{multParam(1)}, nil, true},
+	} {
+		in := pgproto3.Bind{DestinationPortal: "p", PreparedStatement: "", ParameterFormatCodes: tc.formats, Parameters: tc.params, ResultFormatCodes: tc.results}
+		wire, err := in.Encode(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, ok := renameBind(wire[5:], "phiguard_plan_9", tc.dropLast)
+		var got pgproto3.Bind
+		if !ok || out[0] != 'B' || got.Decode(out[5:]) != nil {
+			t.Fatalf("%+v: not a Bind", tc)
+		}
+		want := in
+		want.PreparedStatement = "phiguard_plan_9"
+		if tc.dropLast {
+			want.Parameters = want.Parameters[:len(want.Parameters)-1]
+			if len(want.ParameterFormatCodes) == len(tc.params) {
+				want.ParameterFormatCodes = want.ParameterFormatCodes[:len(want.ParameterFormatCodes)-1]
+			}
+		}
+		w, _ := want.Encode(nil)
+		if string(w) != string(out) {
+			t.Errorf("%+v:\n got %q\nwant %q", tc, out, w)
+		}
+	}
+	if _, ok := renameBind([]byte("p\x00\x00\x00\x00\x00\x01\x00\x00\x00\x09ab"), "x", false); ok {
+		t.Error("a truncated parameter was read")
+	}
+}
