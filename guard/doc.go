@@ -27,7 +27,9 @@
 // parameter pattern, protect_search_variants.go, and runs an ORDER BY ...
 // LIMIT or a min/max through an order term in rounds, protect_rounds.go,
 // exact over a shredded subject's cells whose terms are still their old
-// value's, rounds_shredded.go, and leaves out the term conjuncts of a
+// value's, rounds_shredded.go, prepares a sorted read sent as a fully
+// qualified unnamed statement once per session under its own name and
+// binds that again, plan_reuse.go, and leaves out the term conjuncts of a
 // column whose WHERE conjuncts the shredded marker satisfies (at a Bind,
 // in a variant), shred_marker_terms.go; a write of a text column with order or
 // match terms checks in the statement that the column still has the

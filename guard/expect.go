@@ -70,6 +70,9 @@ type expectation struct {
 	// variant is the LIKE variant an injected Parse prepares
 	// (protect_search_variants.go): its answer says whether it exists.
 	variant *likeVariant
+	// plan is the reused plan a Bind or Execute runs through
+	// (plan_reuse.go): an error marks it stale.
+	plan *planEntry
 	// sort holds the rows of a statement phiguard sorts itself
 	// (protect_sort.go); nil for any other.
 	sort *sortRun
@@ -274,6 +277,20 @@ func (x *expectation) abandon() {
 	x.settleVariant(true) // a LIKE variant's Parse (protect_search_variants.go)
 }
 
+// moveLast moves x, queued but not yet sent, behind what was queued after
+// it (injected requests sent before it); gone (abandoned), it stays gone.
+func (e *expectQueue) moveLast(x *expectation) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := len(e.q) - 1; i >= e.first; i-- {
+		if e.q[i] == x {
+			copy(e.q[i:], e.q[i+1:])
+			e.q[len(e.q)-1] = x
+			return
+		}
+	}
+}
+
 // takeAll empties the queue and returns what was in it, for the records
 // of requests a session ended before they were answered.
 func (e *expectQueue) takeAll() []*expectation {
@@ -313,6 +330,9 @@ type stmtInfo struct {
 	// like is its LIKE conjuncts' variants, when a pattern is a
 	// parameter (protect_search_variants.go); nil for almost every one.
 	like *likeVariants
+	// virt: the client's unnamed statement lives under a name of
+	// phiguard's (plan_reuse.go); client pump only.
+	virt *virtualPlan
 	// filterLits are the constants of its proxy-side WHERE read from its
 	// text at Parse; filterParams the types of the parameters its Binds
 	// give them, which the backend gets as NULL (filter_args.go).

@@ -79,9 +79,7 @@ func (s *Session) onBackendError(_ byte, head *expectation) (bool, error) {
 		return false, err
 	}
 	head = s.typesDescribeFailed(head) // reprepare_types.go
-	if head.kind == expParse {
-		head.settleVariant(true) // protect_search_variants.go: prepared again when next needed
-	}
+	head.answeredError()               // plan_reuse.go
 	if head.filled || head.kind == expParse && head.prep != nil && head.prep.filled {
 		// A statement whose column list phiguard filled from its catalog
 		// failed. The column guard names a stale catalog, but it runs
@@ -119,6 +117,9 @@ func (s *Session) onBackendError(_ byte, head *expectation) (bool, error) {
 		s.expects.skipToSync()
 	}
 	if !handled {
+		if done, err := s.planResultChanged(head, body); done || err != nil { // plan_reuse.go
+			return done, err
+		}
 		if done, err := s.cellCheckRefused(body); done || err != nil { // cellcheck_error.go
 			return done, err
 		}

@@ -40,6 +40,7 @@ func (s *Session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 	s.noteDatetimeChange(typ, a) // datetime_pending.go
 	if typ == pgwire.FeQuery {
 		s.forgetVariants(a) // protect_search_variants.go
+		s.endVirtual()      // plan_reuse.go
 	}
 	s.noteSettingsUnseen(typ, a) // settings_unseen.go
 	if h := clientHandlers[typ]; h != nil {
@@ -182,6 +183,9 @@ func (s *Session) onDescribeOrClose(typ byte, _ *sqlrewrite.Analysis) ([]byte, e
 	name, _, _ := pgwire.Cstring(body[1:])
 	var x *expectation
 	var closes []byte
+	if out := s.planNameRefusal(typ, body[0], string(name)); out != nil { // plan_reuse.go
+		return out, nil
+	}
 	switch {
 	case typ == pgwire.FeClose:
 		x = s.expects.fresh(expClose)
@@ -198,8 +202,16 @@ func (s *Session) onDescribeOrClose(typ byte, _ *sqlrewrite.Analysis) ([]byte, e
 	case body[0] == 'S':
 		x = s.expects.fresh(expDescribeStmt)
 		x.name = string(name)
-		if st := s.clientStmts[x.name]; st != nil {
+		st, err := s.boundStatement(x.name)
+		if err != nil {
+			return nil, err
+		}
+		if st != nil {
 			st.clientDescribed = true
+		}
+		if n := virtualName(st); n != "" && x.name == "" { // plan_reuse.go: the answer stays the client's
+			s.expects.push(x)
+			return pgwire.Frame(typ, append(append([]byte{'S'}, n...), 0)), nil
 		}
 	default:
 		x = s.expects.fresh(expDescribePortal)
@@ -237,6 +249,7 @@ func (s *Session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 			pe = s.sealedUnderWithdrawn(st.plan)
 		}
 		x.analysis, x.written, x.filled = st.analysis, st.written, st.filled
+		x.plan = reusedPlan(st, "") // plan_reuse.go
 		s.outputSeen = s.outputSeen || mayChangeOutput(st.analysis)
 		x.decision, x.rule, x.glass = st.decision, st.rule, st.glass
 		x.cursorChanges = st.cursorChanges
@@ -338,7 +351,8 @@ func (s *Session) protectParse(a *sqlrewrite.Analysis, body []byte, injected boo
 		info.decision, info.rule = cur.decision, cur.rule
 	}
 	s.noteParse(msg.Name, info)
-	s.expects.push(&expectation{kind: expParse, name: msg.Name, prep: info, analysis: a, start: time.Now(), injected: injected})
+	px := &expectation{kind: expParse, name: msg.Name, prep: info, analysis: a, start: time.Now(), injected: injected, variant: s.parseVariant(msg.Name, a, info, !rewritten && filledFrom == nil && !injected)}
+	s.expects.push(px)
 	if filledFrom != nil || len(info.plan.Defaults) > 0 || info.plan.Sort != nil && info.plan.Sort.SendsNative(s.nativeColumns()) ||
 		len(s.collationChecks(info.plan)) > 0 { // collation_guard.go
 		info.again = &reprepared{query: againQuery, oids: againOIDs} // its text will hold a guard (reprepare.go; sort_native.go)
@@ -378,7 +392,7 @@ func (s *Session) protectParse(a *sqlrewrite.Analysis, body []byte, injected boo
 	if pe := s.lastParseEdits(&msg, info, a, filledFrom); pe != nil {
 		return s.markerParse(msg.Name, pe, a), nil
 	}
-	return msg.Encode(nil)
+	return s.reusePlan(info, &msg, px) // plan_reuse.go
 }
 
 // parsePlan is the plan of an analysed statement under the session's
@@ -449,6 +463,7 @@ func (s *Session) protectBind(body []byte, b boundNames) ([]byte, error) {
 	}
 	x := s.expects.fresh(expBind)
 	x.name, x.stmt, x.formats, x.start, x.filled = portal, stmt, b.results, time.Now(), info != nil && info.filled
+	x.plan = reusedPlan(info, stmt) // plan_reuse.go
 	s.expects.push(x)
 	s.clientPortals[portal] = info
 	delete(s.describedPortals, portal)

@@ -46,6 +46,7 @@ func (s *Session) onCloseComplete(_ byte, head *expectation) (bool, error) {
 			delete(s.portals, head.name)
 		}
 		handled = handled || head.injected // the Close of a re-Parse
+		head.settleVariant(false)          // a reused plan's Close (plan_reuse.go)
 		s.expects.pop()
 	}
 	return handled, nil

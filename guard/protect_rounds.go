@@ -67,6 +67,7 @@ type roundState struct {
 	terms   [][]sqlrewrite.TermArg
 	natives sqlrewrite.NativeColumn // the catalog's when the first round was sent
 	bind    []byte
+	virt    *virtualPlan // the portal's statement lived under phiguard's name (plan_reuse.go)
 	// Backend pump.
 	extended bool
 	mult     int64
@@ -99,6 +100,7 @@ type roundBind struct {
 	bind []byte
 	stmt string
 	info *stmtInfo
+	virt *virtualPlan // info's when bound (plan_reuse.go)
 	// closed: the client closed the portal (noteRoundClose); the Bind is
 	// let go first when the session holds maxRoundBinds.
 	closed bool
@@ -178,6 +180,9 @@ func (s *Session) parseSortedText(info *stmtInfo, msg *pgproto3.Parse) ([]byte, 
 	if info.like != nil { // its variants take the multiplier too (protect_search_variants.go)
 		info.like.oids, info.like.mult = slices.Clone(msg.ParameterOIDs), mult
 	}
+	if out, ok, pe := s.roundsLiteral(info, []byte(msg.Query), terms, mult, slices.Clone(msg.ParameterOIDs)); ok || pe != nil { // plan_reuse.go
+		return out, pe
+	}
 	out, err := sqlrewrite.RewriteSortRounds([]byte(msg.Query), sp, terms, mult, s.nativeColumns())
 	if err != nil {
 		return nil, sortRewriteRefusal(sp, err)
@@ -240,7 +245,11 @@ func (s *Session) noteRoundBind(b boundNames, body, out []byte) {
 	if out == nil {
 		out = pgwire.Frame(pgwire.FeBind, body)
 	}
-	s.rounds.binds[b.portal] = roundBind{bind: slices.Clone(out), stmt: b.stmt, info: info}
+	rb := roundBind{bind: slices.Clone(out), stmt: b.stmt, info: info}
+	if b.stmt == "" && virtualName(info) != "" {
+		rb.virt = info.virt
+	}
+	s.rounds.binds[b.portal] = rb
 }
 
 // maxRoundBinds bounds the Binds a session holds for portals of
@@ -297,8 +306,12 @@ func (s *Session) attachExecuteRounds(x *expectation, st *stmtInfo) *pgerr.Error
 		return pgerr.Newf(pgerr.FeatureNotSupported,
 			"portal %q is read in rounds (a LIMIT over what phiguard evaluates on encrypted columns), which binds it again from its prepared statement, and the statement was closed or replaced after the portal's Bind: execute the portal first", x.name)
 	}
-	r := newRoundState(st.plan.Sort, boundMult(held.bind))
-	r.bind, r.extended = held.bind, true
+	mult := boundMult(held.bind)
+	if held.virt != nil {
+		mult = held.virt.mult // written in the text (plan_reuse.go)
+	}
+	r := newRoundState(st.plan.Sort, mult)
+	r.bind, r.extended, r.virt = held.bind, true, held.virt
 	x.sort.rounds, x.rounds = r, r.wait
 	s.rounds.pending = r
 	return nil
@@ -349,6 +362,12 @@ func (s *Session) sendRound(r *roundState, m int64) error {
 			return pgwire.Violation("phiguard could not write a round of a sorted statement again")
 		}
 		out = pgwire.QueryMessage(text)
+	} else if r.virt != nil {
+		var err error
+		if out, err = virtualRound(r.virt, r.bind, m); err != nil { // plan_reuse.go
+			return err
+		}
+		out = append(out, pgwire.FlushMessage...)
 	} else {
 		var b pgproto3.Bind
 		if err := b.Decode(r.bind[5:]); err != nil || len(b.Parameters) == 0 {
@@ -381,7 +400,7 @@ func (s *Session) roundAnswer(head *expectation, typ byte) bool {
 		r.skipReady = false
 	case typ == pgwire.BeRowDescription && r.skipDescription:
 		r.skipDescription = false
-	case (typ == pgwire.BeCloseComplete || typ == pgwire.BeBindComplete) && r.skipCompletes > 0:
+	case (typ == pgwire.BeCloseComplete || typ == pgwire.BeBindComplete || typ == pgwire.BeParseComplete) && r.skipCompletes > 0:
 		r.skipCompletes--
 	default:
 		return false
@@ -464,6 +483,9 @@ func (s *Session) nextRound(head *expectation) bool {
 	r.returned, r.k, r.mult = 0, -1, next
 	if r.extended {
 		r.skipCompletes = 2
+		if r.virt != nil {
+			r.skipCompletes = 3 // and the round's Parse (plan_reuse.go)
+		}
 	} else {
 		r.skipReady, r.skipDescription = true, true
 	}

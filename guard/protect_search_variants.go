@@ -122,6 +122,10 @@ const variantPrefix = "phiguard_like_"
 // variantNameRefusal is the refusal of a client's Parse or Bind naming
 // stmt, or pe, the refusal it has otherwise.
 func variantNameRefusal(stmt string, pe *pgerr.Error) *pgerr.Error {
+	if strings.HasPrefix(stmt, planPrefix) { // plan_reuse.go
+		return pgerr.Newf(pgerr.FeatureNotSupported,
+			"prepared statement names starting with %q are phiguard's own (the plans it reuses for the unnamed statement): name the statement otherwise", planPrefix)
+	}
 	if strings.HasPrefix(stmt, variantPrefix) {
 		return pgerr.Newf(pgerr.FeatureNotSupported,
 			"prepared statement names starting with %q are phiguard's own (the variants of statements with LIKE, or search terms a shredded marker may satisfy, on an encrypted column): name the statement otherwise", variantPrefix)
@@ -392,6 +396,9 @@ func (s *Session) forgetVariants(a *sqlrewrite.Analysis) {
 		return
 	}
 	s.forgetRoundBinds(a) // protect_rounds.go
+	for _, st := range a.Statements {
+		s.forgetPlans(st) // plan_reuse.go
+	}
 	for _, st := range a.Statements {
 		if st.Deallocates == "*" || strings.HasPrefix(st.Deallocates, variantPrefix) {
 			for _, info := range s.clientStmts {

@@ -26,6 +26,9 @@ type replacement struct {
 	settled chan struct{}
 	once    sync.Once
 	failed  atomic.Bool
+	// errored: the backend answered the Parse with an error (not
+	// skipped it), which drops PostgreSQL's unnamed statement.
+	errored atomic.Bool
 	synced  bool // client pump: a Sync went out after the Parse
 }
 
@@ -104,6 +107,12 @@ func (s *Session) boundStatement(name string) (*stmtInfo, error) {
 		case <-r.settled:
 		default:
 			if !r.synced {
+				if info.closed {
+					// Closed in this segment: PostgreSQL says it does
+					// not exist, or skips this Bind with the Close (a
+					// tombstone has no plan to bind).
+					return nil, nil
+				}
 				return info, nil // same segment: a failed Parse skips this Bind
 			}
 			if err := s.flushBackend(); err != nil {
@@ -118,6 +127,12 @@ func (s *Session) boundStatement(name string) (*stmtInfo, error) {
 		info.replacing = nil
 		if r.failed.Load() {
 			s.clientStmts[name] = r.prev // PostgreSQL kept the old statement
+			if name == "" && r.errored.Load() && r.prev != nil {
+				// A failed Parse of the unnamed statement drops it: the
+				// backend's is gone too (plan_reuse.go), not the old one
+				// under phiguard's name.
+				r.prev.virt = nil
+			}
 		}
 	}
 }

@@ -55,6 +55,9 @@ func (s *Session) onBind(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 		out, err = s.sortedBind(body, out, b) // protect_sort.go
 	}
 	if err == nil {
+		out, err = s.virtualBind(b, body, out) // plan_reuse.go
+	}
+	if err == nil {
 		s.noteRoundBind(b, body, out) // protect_rounds.go
 	}
 	if err != nil || again == nil {

@@ -113,6 +113,7 @@ type clientOwned struct {
 	objsNeeded                   bool           // re-read the database objects after this request
 	unsettled                    []*replacement // Parses reusing a name, not yet answered (reparse.go)
 	outputSeen                   bool           // a request may change extra_float_digits or bytea_output: read them after it
+	plans                        planCache      // plans reused for the unnamed statement (plan_reuse.go)
 }
 
 // backendOwned is the state only the backend pump touches: what it reads

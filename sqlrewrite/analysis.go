@@ -161,6 +161,24 @@ type Analysis struct {
 	// nodes and literals count the tree's messages and its constants and
 	// parameters, for the cost estimate (memory.go).
 	nodes, literals int
+	// unqualified: a relation, function, type or collation is named
+	// without its schema (see Qualified).
+	unqualified bool
+}
+
+// Qualified reports whether the text names every relation, function,
+// type and collation with its schema (pg_query spells keyword types such
+// as int and date pg_catalog.int4, pg_catalog.date). Only such a text
+// resolves the same in every session and at every moment, whatever
+// objects appear meanwhile on the search_path: a plan PostgreSQL caches
+// for it is re-analysed after DDL on the objects it uses and after a
+// search_path or operator change, but not when a new object would take
+// an unqualified name over (a temporary table, a public.lower(varchar)
+// that beats pg_catalog.lower(text)). Operators are not looked at: a
+// change to pg_operator resets PostgreSQL's cached plans. An unparsable
+// text is not qualified.
+func (a *Analysis) Qualified() bool {
+	return a != nil && a.Err == nil && !a.unqualified
 }
 
 // Normalized returns the SQL with every constant replaced by a $n

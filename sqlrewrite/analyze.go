@@ -49,6 +49,7 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 	var locked map[*pg_query.RangeVar]bool // made at the first FOR UPDATE OF
 	walk(node.ProtoReflect(), func(m protoreflect.Message) {
 		a.nodes++
+		a.unqualified = a.unqualified || unqualified(m.Interface())
 		switch n := m.Interface().(type) {
 		case *pg_query.A_Const, *pg_query.ParamRef:
 			a.literals++
@@ -115,6 +116,22 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 	st.repeated = repeatedNames(named, ctes)
 	st.CTEs = boundCTEs(node.ProtoReflect(), ctes) // cte_scope.go
 	return st
+}
+
+// unqualified: n names a relation, function, type or collation without
+// its schema (Analysis.Qualified).
+func unqualified(n any) bool {
+	switch n := n.(type) {
+	case *pg_query.RangeVar:
+		return n.Schemaname == ""
+	case *pg_query.FuncCall:
+		return len(n.GetFuncname()) < 2
+	case *pg_query.TypeName:
+		return len(n.GetNames()) < 2
+	case *pg_query.CollateClause:
+		return len(n.GetCollname()) < 2
+	}
+	return false
 }
 
 // lockedRels adds to locked the names FOR UPDATE OF lists: FROM items
