@@ -244,7 +244,7 @@ func (s *Session) freshBeforeUnknown(typ byte, a *sqlrewrite.Analysis) {
 	if cat.unknownRelation(a, false) != "" {
 		s.probeNames = cat.unknownNames(a) // catalog_latest.go
 		s.catalogStale.Store(true)
-	} else if cat.writesThroughRules(a) {
+	} else if cat.writesThroughRules(a) || cat.unknownColumnName(a) != "" { // catalog_computed.go
 		s.catalogStale.Store(true)
 	}
 }

@@ -529,6 +529,9 @@ func (s *Session) parseRefusal(a *sqlrewrite.Analysis, info *stmtInfo, cpe *pger
 	if pe := s.unknownWriteInSegment(a); pe != nil { // catalog_names.go
 		return pe
 	}
+	if pe := s.unknownColumnInSegment(a); pe != nil { // catalog_computed.go
+		return pe
+	}
 	return cpe
 }
 

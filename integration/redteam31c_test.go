@@ -349,14 +349,15 @@ func TestRedTeam31cSavepointHeld(t *testing.T) {
 	rt31cExec(t, app, "ROLLBACK")
 }
 
-// TestRedTeam31cGeneratedColumnByAnotherSession is a hole: a generated
-// column computed from an encrypted column, which phiguard refuses to
-// add through itself (0A000), added by another session after the
-// catalog read: the catalog read again (a column it lacked, 40001 once)
-// lists it as a plain column of the protected table, and it serves the
-// length of the ciphertext.
+// TestRedTeam31cGeneratedColumnByAnotherSession: a generated column
+// computed from an encrypted column, which phiguard refuses to add
+// through itself (0A000), added by another session after the catalog
+// read: the catalog read again (a column it lacked, 40001 once) listed
+// it as a plain column of the protected table, and it served the length
+// of the ciphertext (65 where PostgreSQL answers 6). The catalog lists
+// it as computed from an encrypted column now, and a statement reading
+// it is refused (0A000); more shapes in TestGeneratedColumnComputedShapes.
 func TestRedTeam31cGeneratedColumnByAnotherSession(t *testing.T) {
-	t.Skip("HOLE: ALTER TABLE enc ADD COLUMN n int GENERATED ALWAYS AS (length(s)) STORED by another session: SELECT n FROM enc serves 65 (after one 40001) where PostgreSQL answers 6; WHERE n = 6 would filter on it in the database too")
 	t.Parallel()
 	su, app, enc := rt31cProxy(t)
 	rt31cExec(t, su, "ALTER TABLE "+enc+" ADD COLUMN n int GENERATED ALWAYS AS (length(s)) STORED")
