@@ -85,6 +85,10 @@ type catalog struct {
 	// (catalog_computed.go).
 	attnames    map[string]struct{}
 	hasComputed bool
+	// path are the schemas of the session's search path when the catalog
+	// was read (indexes of schemas), if pathRead (catalog_path_follow.go).
+	path     []int32
+	pathRead bool
 	// protNames are the protected tables by name, for protectedNamed.
 	protNames map[string][]policy.TableName
 }
@@ -294,7 +298,7 @@ func (s *Session) catalogQueryMessage(probes []sqlrewrite.TableName) []byte {
 	if termRecordsWanted(pol) {
 		q += ";\n" + search.RecordsQuery
 	}
-	return pgwire.QueryMessage([]byte(underCatalogPath(q) + latestQuery(probes))) // catalog_path.go, catalog_latest.go
+	return pgwire.QueryMessage([]byte(underCatalogPath(q) + latestQuery(probes) + pathQuery)) // catalog_path.go, catalog_latest.go, catalog_path_follow.go
 }
 
 // catalogBuilder collects the catalog query's answer.
@@ -334,6 +338,9 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 			return nil
 		} else if err == nil && len(row.Values) == 2 {
 			return b.addCatalogOID(row.Values) // relationsQuery's
+		} else if err == nil && len(row.Values) == 7 {
+			b.addPathSchema(row.Values[0]) // pathQuery's
+			return nil
 		} else if err == nil && len(row.Values) == 1 {
 			b.addColumnName(row.Values[0]) // columnNamesQuery's
 			return nil

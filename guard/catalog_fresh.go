@@ -175,7 +175,8 @@ func (s *Session) awaitCatalogInFlight() error {
 // Client pump.
 func (s *Session) readCatalogNow() bool {
 	s.catalogStale.Store(false)
-	s.ddlSeen = false // read now, not again behind this request
+	s.pathStale = false // the read reads the path (catalog_path_follow.go)
+	s.ddlSeen = false   // read now, not again behind this request
 	s.reloadUnread = false
 	b := newCatalogBuilder(s.policy())
 	b.probes, s.probeNames = s.probeNames, nil

@@ -134,8 +134,11 @@ func (b *catalogBuilder) addCatalogOID(v [][]byte) error {
 // only its own DDL makes) in any schema, as search_path is not trusted.
 func (c *catalog) knows(t sqlrewrite.TableName) bool {
 	e, ok := c.relations[t.Name]
-	if !ok || t.Schema == "" || t.Schema == "pg_temp" {
+	if !ok || t.Schema == "pg_temp" {
 		return ok
+	}
+	if t.Schema == "" {
+		return c.onPath(e, t.Name) // catalog_path_follow.go
 	}
 	_, ok = c.inSchema(e, t)
 	return ok
@@ -244,7 +247,7 @@ func (s *Session) freshBeforeUnknown(typ byte, a *sqlrewrite.Analysis) {
 	if cat.unknownRelation(a, false) != "" {
 		s.probeNames = cat.unknownNames(a) // catalog_latest.go
 		s.catalogStale.Store(true)
-	} else if cat.writesThroughRules(a) || cat.unknownColumnName(a) != "" { // catalog_computed.go
+	} else if cat.writesThroughRules(a) || cat.unknownColumnName(a) != "" || s.pathUnknown(typ, a) { // catalog_computed.go, catalog_path_follow.go
 		s.catalogStale.Store(true)
 	}
 }

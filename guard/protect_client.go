@@ -29,6 +29,9 @@ func (s *Session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 	if err := s.awaitFreshCatalog(typ); err != nil {
 		return nil, err
 	}
+	if typ == pgwire.FeQuery {
+		s.notePathChange(a) // catalog_path_follow.go; a Bind's: onBind
+	}
 	if a != nil && s.srv.protect != nil && hasDDL(a) {
 		s.ddlSeen = true
 	}

@@ -38,6 +38,9 @@ func (s *Session) onBind(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 		return nil, pgwire.Violation("malformed Bind message")
 	}
 	b.portal, b.stmt, b.results = s.bindNames.intern(portal), s.bindNames.intern(stmt), results
+	if st, err := s.boundStatement(b.stmt); err == nil && st != nil {
+		s.notePathChange(st.analysis) // catalog_path_follow.go
+	}
 	again, err := s.reprepareStale(b.stmt) // before the Bind's expectation
 	if err != nil {
 		return nil, err

@@ -103,6 +103,8 @@ type Statement struct {
 	// (columns.go).
 	Columns, Defined []string
 	Natural          bool
+	// path is how the statement may change the search path (PathChange).
+	path PathChange
 
 	// repeated lists the relation names (any schema) the statement may
 	// read more than once (see ReadsOnce).

@@ -17,11 +17,14 @@ import (
 type columnNames struct {
 	refs, defined []string
 	natural       bool
+	path          PathChange // search_path.go
 }
 
 // note takes one node of the walk.
 func (c *columnNames) note(m protoreflect.Message) {
-	switch n := m.Interface().(type) {
+	node := m.Interface()
+	c.path = max(c.path, pathChange(node))
+	switch n := node.(type) {
 	case *pg_query.ColumnRef:
 		// The last field is the column (t.col, col), or * (t.*, *),
 		// or a table's name or alias for a whole-row reference.
@@ -62,7 +65,7 @@ func (c *columnNames) note(m protoreflect.Message) {
 
 // done stores what was collected in st.
 func (c *columnNames) done(st *Statement) {
-	st.Columns, st.Defined, st.Natural = c.refs, c.defined, c.natural
+	st.Columns, st.Defined, st.Natural, st.path = c.refs, c.defined, c.natural, c.path
 }
 
 func appendNew(names []string, name string) []string {

@@ -1,0 +1,58 @@
+package integration
+
+import "testing"
+
+// TestSearchPathFollowed: an unqualified name counts as known only in a
+// schema on the session's search path, which phiguard reads with its
+// catalog and reads again after a statement that may change it
+// (guard/catalog_path_follow.go). Each shape is a view over an encrypted
+// column another session makes after phiguard last read the path, under
+// a name the catalog lists in another schema: PostgreSQL's answer, or a
+// refusal, never the length of a ciphertext.
+func TestSearchPathFollowed(t *testing.T) {
+	t.Parallel()
+	for i, mode := range bothModes {
+		su, app, enc := rt31cProxy(t)
+		q, z := enc+"_q", enc+"_z"
+		rt31cExec(t, su, "CREATE SCHEMA "+q, "GRANT USAGE ON SCHEMA "+q+" TO "+appUser,
+			"CREATE TABLE "+z+" AS SELECT 1 AS id, 6 AS n", "GRANT SELECT ON "+z+" TO "+appUser)
+		set := []string{"SET search_path = " + q + ", public", "SELECT pg_catalog.set_config('search_path', '" + q + ", public', false)"}[i]
+		// Another session's temporary table of the name, then a view in
+		// public made since the read: not a known name.
+		tmp := enc + "_t"
+		su2 := superuser(t)
+		rt31cExec(t, su2, "CREATE TEMP TABLE "+tmp+" (id int)")
+		rt31cExec(t, app, "SELECT 1")
+		rt31cExec(t, su, "CREATE VIEW "+tmp+" AS SELECT id, length(s) AS n FROM "+enc, "GRANT SELECT ON "+tmp+" TO "+appUser)
+		rt31cAnswer(t, app, "SELECT n FROM "+tmp, "6\n", mode)
+		// SET (or set_config) of the path, then a view made in its first
+		// schema: read before the next statement naming z unqualified.
+		rt31cExec(t, app, "SELECT n FROM "+z, set)
+		rt31cExec(t, su, "CREATE VIEW "+q+"."+z+" AS SELECT id, length(s) AS n FROM "+enc, "GRANT SELECT ON "+q+"."+z+" TO "+appUser)
+		rt31cAnswer(t, app, "SELECT n FROM "+z, "6\n", mode)
+		// RESET: z is public's again (refused all the same: a view that
+		// reads an encrypted column is refused under its name unqualified
+		// in any schema).
+		rt31cExec(t, app, "RESET search_path")
+		rt31cAnswer(t, app, "SELECT n FROM "+z, "6\n", mode)
+		// SET LOCAL ends with its transaction: phiguard read the path
+		// inside it (public only), and reads it again after COMMIT.
+		z2 := enc + "_z2"
+		rt31cExec(t, su, "CREATE TABLE "+z2+" AS SELECT 1 AS id, 6 AS n", "GRANT SELECT ON "+z2+" TO "+appUser)
+		rt31cExec(t, app, set, "SELECT n FROM "+z2, "BEGIN", "SET LOCAL search_path = public", "SELECT n FROM "+z2, "COMMIT")
+		rt31cExec(t, su, "CREATE VIEW "+q+"."+z2+" AS SELECT id, length(s) AS n FROM "+enc, "GRANT SELECT ON "+q+"."+z2+" TO "+appUser)
+		rt31cAnswer(t, app, "SELECT n FROM "+z2, "6\n", mode)
+		// One Query that sets the path and then names a relation.
+		z3 := enc + "_z3"
+		rt31cExec(t, app, "RESET search_path")
+		rt31cExec(t, su, "CREATE TABLE "+z3+" AS SELECT 1 AS id, 6 AS n", "GRANT SELECT ON "+z3+" TO "+appUser)
+		rt31cExec(t, app, "SELECT n FROM "+z3)
+		rt31cExec(t, su, "CREATE VIEW "+q+"."+z3+" AS SELECT id, length(s) AS n FROM "+enc, "GRANT SELECT ON "+q+"."+z3+" TO "+appUser)
+		res, err := app.PgConn().Exec(testContext(t), "SET search_path = "+q+", public; SELECT n FROM "+z3).ReadAll()
+		if err == nil && (len(res) != 2 || len(res[1].Rows) != 1 || string(res[1].Rows[0][0]) != "6") {
+			t.Fatalf("SET and SELECT in one Query: %v where PostgreSQL answers 6", res)
+		} else if err != nil {
+			wantPgError(t, err, "0A000")
+		}
+	}
+}
