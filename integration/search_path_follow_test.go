@@ -1,6 +1,10 @@
 package integration
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
 
 // TestSearchPathFollowed: an unqualified name counts as known only in a
 // schema on the session's search path, which phiguard reads with its
@@ -22,37 +26,50 @@ func TestSearchPathFollowed(t *testing.T) {
 		tmp := enc + "_t"
 		su2 := superuser(t)
 		rt31cExec(t, su2, "CREATE TEMP TABLE "+tmp+" (id int)")
-		rt31cExec(t, app, "SELECT 1")
+		rtSimple(t, app, "CREATE TEMP TABLE "+enc+"_own (k int)", "SELECT 1") // DDL: the catalog is read before the next request
 		rt31cExec(t, su, "CREATE VIEW "+tmp+" AS SELECT id, length(s) AS n FROM "+enc, "GRANT SELECT ON "+tmp+" TO "+appUser)
 		rt31cAnswer(t, app, "SELECT n FROM "+tmp, "6\n", mode)
 		// SET (or set_config) of the path, then a view made in its first
 		// schema: read before the next statement naming z unqualified.
-		rt31cExec(t, app, "SELECT n FROM "+z, set)
+		rtSimple(t, app, "SELECT n FROM "+z, set)
 		rt31cExec(t, su, "CREATE VIEW "+q+"."+z+" AS SELECT id, length(s) AS n FROM "+enc, "GRANT SELECT ON "+q+"."+z+" TO "+appUser)
 		rt31cAnswer(t, app, "SELECT n FROM "+z, "6\n", mode)
 		// RESET: z is public's again (refused all the same: a view that
 		// reads an encrypted column is refused under its name unqualified
 		// in any schema).
-		rt31cExec(t, app, "RESET search_path")
+		rtSimple(t, app, "RESET search_path")
 		rt31cAnswer(t, app, "SELECT n FROM "+z, "6\n", mode)
-		// SET LOCAL ends with its transaction: phiguard read the path
-		// inside it (public only), and reads it again after COMMIT.
+		// ROLLBACK TO undoes a SET LOCAL after the savepoint: phiguard
+		// read the path after the SET (public only), and reads it again
+		// after the ROLLBACK TO.
 		z2 := enc + "_z2"
 		rt31cExec(t, su, "CREATE TABLE "+z2+" AS SELECT 1 AS id, 6 AS n", "GRANT SELECT ON "+z2+" TO "+appUser)
-		rt31cExec(t, app, set, "SELECT n FROM "+z2, "BEGIN", "SET LOCAL search_path = public", "SELECT n FROM "+z2, "COMMIT")
+		rtSimple(t, app, set, "SELECT n FROM "+z2, "BEGIN", "SAVEPOINT a", "SET LOCAL search_path = public", "SELECT n FROM "+z2, "ROLLBACK TO a")
 		rt31cExec(t, su, "CREATE VIEW "+q+"."+z2+" AS SELECT id, length(s) AS n FROM "+enc, "GRANT SELECT ON "+q+"."+z2+" TO "+appUser)
 		rt31cAnswer(t, app, "SELECT n FROM "+z2, "6\n", mode)
+		rtSimple(t, app, "ROLLBACK")
 		// One Query that sets the path and then names a relation.
 		z3 := enc + "_z3"
-		rt31cExec(t, app, "RESET search_path")
+		rtSimple(t, app, "RESET search_path")
 		rt31cExec(t, su, "CREATE TABLE "+z3+" AS SELECT 1 AS id, 6 AS n", "GRANT SELECT ON "+z3+" TO "+appUser)
-		rt31cExec(t, app, "SELECT n FROM "+z3)
+		rtSimple(t, app, "SELECT n FROM "+z3)
 		rt31cExec(t, su, "CREATE VIEW "+q+"."+z3+" AS SELECT id, length(s) AS n FROM "+enc, "GRANT SELECT ON "+q+"."+z3+" TO "+appUser)
 		res, err := app.PgConn().Exec(testContext(t), "SET search_path = "+q+", public; SELECT n FROM "+z3).ReadAll()
 		if err == nil && (len(res) != 2 || len(res[1].Rows) != 1 || string(res[1].Rows[0][0]) != "6") {
 			t.Fatalf("SET and SELECT in one Query: %v where PostgreSQL answers 6", res)
 		} else if err != nil {
 			wantPgError(t, err, "0A000")
+		}
+	}
+}
+
+// rtSimple runs each statement through phiguard in a Query of its own, so
+// that each is one request and the catalog read before it is one.
+func rtSimple(t *testing.T, c *pgx.Conn, qs ...string) {
+	t.Helper()
+	for _, q := range qs {
+		if _, err := c.Exec(testContext(t), q, pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Fatalf("%s: %v", q, err)
 		}
 	}
 }
