@@ -140,6 +140,16 @@ func (s *Session) bindReprepares() bool {
 		s.catalogStale.Store(true)
 		return true
 	}
+	if name != "" && s.pathStale {
+		// A named statement bound after the search path may have
+		// changed: PostgreSQL analyses one naming a relation unqualified
+		// again under the new path (catalog_path_follow.go), and
+		// bindRefusal decides on the fresh catalog; read before any, so
+		// that a pipeline that sets the path first reads it once.
+		s.catalogStale.Store(true)
+		s.pathBindCheck = namesUnqualified(st.analysis)
+		return true
+	}
 	if name != "" && st.writesThroughRules(s.catalog.Load()) {
 		// A named write through a view or a table with rules, which
 		// another session may have replaced since its Parse

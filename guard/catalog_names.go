@@ -247,7 +247,7 @@ func (s *Session) freshBeforeUnknown(typ byte, a *sqlrewrite.Analysis) {
 	if cat.unknownRelation(a, false) != "" {
 		s.probeNames = cat.unknownNames(a) // catalog_latest.go
 		s.catalogStale.Store(true)
-	} else if cat.writesThroughRules(a) || cat.unknownColumnName(a) != "" || s.pathUnknown(typ, a) { // catalog_computed.go, catalog_path_follow.go
+	} else if cat.writesThroughRules(a) || cat.unknownColumnName(a) != "" || s.pathStale || s.pathUnknown(typ, a) { // catalog_computed.go, catalog_path_follow.go
 		s.catalogStale.Store(true)
 	}
 }

@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
@@ -95,15 +96,71 @@ func (s *Session) pathUnknown(typ byte, a *sqlrewrite.Analysis) bool {
 		return false
 	}
 	changed := s.pathStale
-	for _, st := range a.Statements {
-		if changed {
-			for _, t := range st.Tables {
-				if t.Schema == "" && !bound(st.CTEs, t.Name) {
-					return true
-				}
-			}
+	for i := range a.Statements {
+		st := &a.Statements[i]
+		if changed && stmtUnqualified(st) {
+			return true
 		}
 		changed = changed || st.PathChange() != sqlrewrite.PathKept
 	}
 	return false
 }
+
+// namesUnqualified: one of a's statements names a relation without its
+// schema (not a WITH query's name).
+func namesUnqualified(a *sqlrewrite.Analysis) bool {
+	if a == nil || a.Err != nil {
+		return false
+	}
+	for i := range a.Statements {
+		if stmtUnqualified(&a.Statements[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+func stmtUnqualified(st *sqlrewrite.Statement) bool {
+	for _, t := range st.Tables {
+		if t.Schema == "" && !bound(st.CTEs, t.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+// pathInSegment refuses a Parse inside a pipeline segment (after its
+// first message, where the catalog cannot be read) of a statement naming
+// a relation unqualified after a statement that may have changed the
+// search path (a pgx batch of SET search_path and a read): phiguard
+// cannot tell which schema the name resolves in. As for a relation the
+// catalog lacks (passUnknownRead), met again after the next read it
+// runs: a pipeline that sets the path and reads in one segment is
+// refused every other time. Client pump.
+func (s *Session) pathInSegment(a *sqlrewrite.Analysis) *pgerr.Error {
+	if s.atSegmentStart || s.srv.protect == nil || !s.pathUnknown(pgwire.FeParse, a) {
+		return nil
+	}
+	if s.passUnknownRead("\x00search path", s.catalog.Load()) {
+		return nil
+	}
+	return pgerr.New(pgerr.SerializationFailure, pathInSegmentMessage)
+}
+
+// pathInSegmentBind is pathInSegment for a Bind of a statement naming a
+// relation unqualified, inside a segment after a statement that may have
+// changed the search path: PostgreSQL analyses a prepared statement
+// again when the path changed since its Parse. Met again after a read it
+// runs if the fresh catalog does not refuse it (viewWriteRefusal, which
+// takes an unqualified name in any schema). Client pump.
+func (s *Session) pathInSegmentBind(info *stmtInfo) *pgerr.Error {
+	if !s.pathStale || s.atSegmentStart || s.srv.protect == nil || !namesUnqualified(info.analysis) {
+		return nil
+	}
+	if !s.passUnknownRead("\x00search path", s.catalog.Load()) {
+		return pgerr.New(pgerr.SerializationFailure, pathInSegmentMessage)
+	}
+	return s.viewWriteRefusal(info.analysis)
+}
+
+const pathInSegmentMessage = "a statement before this one in the pipeline may have changed the search path, and phiguard reads it, with which relations are views over encrypted columns, only between pipelines: this statement did not run; run it again after the next Sync"

@@ -535,6 +535,9 @@ func (s *Session) parseRefusal(a *sqlrewrite.Analysis, info *stmtInfo, cpe *pger
 	if pe := s.unknownColumnInSegment(a); pe != nil { // catalog_computed.go
 		return pe
 	}
+	if pe := s.pathInSegment(a); pe != nil { // catalog_path_follow.go
+		return pe
+	}
 	return cpe
 }
 

@@ -56,6 +56,10 @@ type Session struct {
 	// read; pathTouched: a statement that may change it ran since the
 	// transaction began (catalog_path_follow.go); client pump.
 	pathStale, pathTouched bool
+	// pathBindCheck: the catalog was read before a Bind for the path
+	// (bindReprepares), for bindRefusal to check its statement; client
+	// pump.
+	pathBindCheck bool
 	// unknownReads: a read inside a pipeline refused for naming a
 	// relation the catalog lacked, by name, with the catalog then
 	// (unknownWriteInSegment); client pump.

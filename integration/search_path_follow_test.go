@@ -73,3 +73,52 @@ func rtSimple(t *testing.T, c *pgx.Conn, qs ...string) {
 		}
 	}
 }
+
+// TestSearchPathInPipeline: a pgx batch that sets the search path and
+// reads a relation unqualified (prepared in an earlier pipeline, which
+// PostgreSQL analyses again under the new path at its Bind), after
+// another session made a view over an encrypted column under that name
+// in the path's first schema: refused with 40001, then, with the
+// catalog read, refused as a view over an encrypted column; never the
+// length of a ciphertext.
+func TestSearchPathInPipeline(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	su, app, enc := rt31cProxy(t)
+	q, z := enc+"_q", enc+"_z"
+	rt31cExec(t, su, "CREATE SCHEMA "+q, "GRANT USAGE ON SCHEMA "+q+" TO "+appUser,
+		"CREATE TABLE "+z+" AS SELECT 1 AS id, 6 AS n", "GRANT SELECT ON "+z+" TO "+appUser)
+	batch := func() error {
+		b := &pgx.Batch{}
+		b.Queue("SET search_path = " + q + ", public")
+		var got int
+		b.Queue("SELECT n FROM " + z).QueryRow(func(r pgx.Row) error { return r.Scan(&got) })
+		err := app.SendBatch(ctx, b).Close()
+		if err == nil && got != 6 {
+			t.Fatalf("got %d where the plaintext database answers 6", got)
+		}
+		return err
+	}
+	rtSimple(t, app, "SELECT n FROM "+z) // the catalog read lists z
+	// public.z: 6, or refused with 40001 (the path set in the pipeline)
+	// and answered when run again; both statements are prepared now.
+	if err := batch(); err != nil {
+		wantPgError(t, err, "40001")
+		if err := batch(); err != nil {
+			t.Fatalf("run again: %v", err)
+		}
+	}
+	rtSimple(t, app, "RESET search_path", "SELECT n FROM "+z) // the path and the catalog read again
+	rt31cExec(t, su, "CREATE VIEW "+q+"."+z+" AS SELECT id, length(s) AS n FROM "+enc, "GRANT SELECT ON "+q+"."+z+" TO "+appUser)
+	for i := range 4 {
+		err := batch()
+		if err == nil {
+			t.Fatalf("run %d: answered where the view reads an encrypted column", i)
+		}
+		t.Logf("run %d: %v", i, err)
+		if code := rt4Code(err); code != "40001" && code != "0A000" {
+			t.Fatalf("run %d: %v, want 40001 or 0A000", i, err)
+		}
+		rtSimple(t, app, "RESET search_path")
+	}
+}

@@ -30,3 +30,20 @@ func TestStatementColumns(t *testing.T) {
 		}
 	}
 }
+
+// TestPathChange: the statements that may change the search path.
+func TestPathChange(t *testing.T) {
+	for sql, want := range map[string]PathChange{
+		"SET search_path = a, public": PathSet, "SET LOCAL search_path TO DEFAULT": PathSet, "RESET search_path": PathSet,
+		"RESET ALL": PathSet, "SET ROLE app": PathSet, "SET SESSION AUTHORIZATION app": PathSet, "DISCARD ALL": PathSet,
+		"SELECT set_config('search_path', 'a', false)": PathSet, "SELECT set_config($1, $2, false)": PathSet,
+		"SELECT set_config('SEARCH_PATH', 'a', true)": PathSet, "CALL p()": PathSet, "DO $$ BEGIN END $$": PathSet,
+		"SELECT set_config('app.tenant', '7', true)": PathKept, "SET TIME ZONE 'UTC'": PathKept, "BEGIN": PathKept,
+		"SAVEPOINT a": PathKept, "RELEASE a": PathKept, "ROLLBACK TO a": PathUndo, "COMMIT": PathEnd, "ROLLBACK": PathEnd,
+		"PREPARE TRANSACTION 'x'": PathEnd, "SELECT * FROM t": PathKept,
+	} {
+		if got := Analyze(sql).Statements[0].PathChange(); got != want {
+			t.Errorf("%s: %d, want %d", sql, got, want)
+		}
+	}
+}

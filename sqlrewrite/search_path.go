@@ -1,6 +1,8 @@
 package sqlrewrite
 
 import (
+	"strings"
+
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 )
 
@@ -38,7 +40,10 @@ func pathChange(n any) PathChange {
 	case *pg_query.DiscardStmt, *pg_query.DoStmt, *pg_query.CallStmt:
 		return PathSet
 	case *pg_query.FuncCall:
-		if _, name := funcParts(n.GetFuncname()); name == "set_config" {
+		// set_config('app.tenant', ...), as row-level security setups
+		// call it in every transaction, is not the path: only a call
+		// whose first argument is not a constant naming another setting.
+		if _, name := funcParts(n.GetFuncname()); name == "set_config" && !otherSetting(n) {
 			return PathSet
 		}
 	case *pg_query.TransactionStmt:
@@ -59,4 +64,18 @@ func (s Statement) PathChange() PathChange {
 		return PathSet
 	}
 	return s.path
+}
+
+// otherSetting: a set_config call whose first argument is a string
+// constant naming a setting other than search_path.
+func otherSetting(n *pg_query.FuncCall) bool {
+	args := n.GetArgs()
+	if len(args) == 0 {
+		return false
+	}
+	c := args[0].GetAConst()
+	if c == nil || c.GetSval() == nil {
+		return false
+	}
+	return !strings.EqualFold(strings.TrimSpace(c.GetSval().GetSval()), "search_path")
 }
