@@ -38,9 +38,6 @@ func (s *Session) onBind(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 		return nil, pgwire.Violation("malformed Bind message")
 	}
 	b.portal, b.stmt, b.results = s.bindNames.intern(portal), s.bindNames.intern(stmt), results
-	if st, err := s.boundStatement(b.stmt); err == nil && st != nil {
-		s.notePathChange(st.analysis) // catalog_path_follow.go
-	}
 	again, err := s.reprepareStale(b.stmt) // before the Bind's expectation
 	if err != nil {
 		return nil, err
@@ -54,6 +51,9 @@ func (s *Session) onBind(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 	}
 	again = append(again, variant...)
 	out, err := s.protectBind(body, b)
+	if st, _ := s.boundStatement(b.stmt); st != nil {
+		s.notePathChange(st.analysis) // catalog_path_follow.go: after its own checks
+	}
 	if err == nil {
 		out, err = s.sortedBind(body, out, b) // protect_sort.go
 	}
