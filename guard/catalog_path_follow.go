@@ -27,7 +27,12 @@ import (
 // Query that changes the path and names relations after it has the
 // catalog read first too; the refusal of a view that reads an encrypted
 // column then takes an unqualified name in any schema (viewNamed), as
-// before.
+// before. Inside a pipeline, where the catalog cannot be read, such a
+// Parse, or a Bind of a prepared statement (which PostgreSQL analyses
+// again under the changed path), is refused with 40001 (pathInSegment,
+// pathInSegmentBind). Not seen: a function that changes the path inside
+// itself, and a relation made since in a schema of the path before the
+// one the catalog lists the name in (docs/catalog.md).
 
 // pathQuery lists the schemas of the session's search path in order,
 // in rows of seven fields (which no other part of the catalog's answer
