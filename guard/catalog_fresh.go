@@ -84,6 +84,7 @@ func (s *Session) freshBeforeCopy(typ byte, a *sqlrewrite.Analysis) {
 // awaitFreshCatalog reads the catalog before a request when it is known
 // stale. Client pump.
 func (s *Session) awaitFreshCatalog(typ byte) error {
+	s.firstInSegment = !s.segmentOpen
 	s.atSegmentStart = !s.segmentOpen && (typ == pgwire.FeQuery || typ == pgwire.FeParse || typ == pgwire.FeBind && s.bindReprepares())
 	switch typ {
 	case pgwire.FeSync, pgwire.FeQuery:

@@ -157,9 +157,14 @@ func (s *Session) pathInSegment(a *sqlrewrite.Analysis) *pgerr.Error {
 // changed the search path: PostgreSQL analyses a prepared statement
 // again when the path changed since its Parse. Met again after a read it
 // runs if the fresh catalog does not refuse it (viewWriteRefusal, which
-// takes an unqualified name in any schema). Client pump.
+// takes an unqualified name in any schema). A Bind of the unnamed
+// statement first in its segment, before which the catalog cannot be
+// read (its Query would drop the statement), is let through: refused,
+// a client binding only the unnamed statement would be refused for
+// ever (TestMatchTermVariantAfterDeallocateAll after DISCARD ALL); the
+// catalog is read before the next Query or Parse. Client pump.
 func (s *Session) pathInSegmentBind(info *stmtInfo) *pgerr.Error {
-	if !s.pathStale || s.atSegmentStart || s.srv.protect == nil || !namesUnqualified(info.analysis) {
+	if !s.pathStale || s.firstInSegment || s.srv.protect == nil || !namesUnqualified(info.analysis) {
 		return nil
 	}
 	if !s.passUnknownRead("\x00search path", s.catalog.Load()) {

@@ -60,6 +60,9 @@ type Session struct {
 	// (bindReprepares), for bindRefusal to check its statement; client
 	// pump.
 	pathBindCheck bool
+	// firstInSegment: the message being handled is its segment's first
+	// (catalog_fresh.go); client pump.
+	firstInSegment bool
 	// unknownReads: a read inside a pipeline refused for naming a
 	// relation the catalog lacked, by name, with the catalog then
 	// (unknownWriteInSegment); client pump.
