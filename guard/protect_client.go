@@ -29,6 +29,9 @@ func (s *Session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 	if err := s.awaitFreshCatalog(typ); err != nil {
 		return nil, err
 	}
+	if typ == pgwire.FeQuery {
+		s.notePathChange(a) // catalog_path_follow.go; a Bind's: onBind
+	}
 	if a != nil && s.srv.protect != nil && hasDDL(a) {
 		s.ddlSeen = true
 	}
@@ -542,6 +545,12 @@ func (s *Session) parseRefusal(a *sqlrewrite.Analysis, info *stmtInfo, cpe *pger
 		return pe
 	}
 	if pe := s.unknownWriteInSegment(a); pe != nil { // catalog_names.go
+		return pe
+	}
+	if pe := s.unknownColumnInSegment(a); pe != nil { // catalog_computed.go
+		return pe
+	}
+	if pe := s.pathInSegment(a); pe != nil { // catalog_path_follow.go
 		return pe
 	}
 	return cpe

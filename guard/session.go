@@ -52,6 +52,17 @@ type Session struct {
 	cursors      cursorMap              // SQL cursors and named portals, as the backend confirmed them (cursors.go)
 	catalogStale atomic.Bool            // read the catalog before planning the next request (catalog_fresh.go)
 	probeNames   []sqlrewrite.TableName // names the catalog lacks, asked about at its next read (catalog_latest.go); client pump
+	// pathStale: the search path may have changed since the catalog
+	// read; pathTouched: a statement that may change it ran since the
+	// transaction began (catalog_path_follow.go); client pump.
+	pathStale, pathTouched bool
+	// pathBindCheck: the catalog was read before a Bind for the path
+	// (bindReprepares), for bindRefusal to check its statement; client
+	// pump.
+	pathBindCheck bool
+	// firstInSegment: the message being handled is its segment's first
+	// (catalog_fresh.go); client pump.
+	firstInSegment bool
 	// unknownReads: a read inside a pipeline refused for naming a
 	// relation the catalog lacked, by name, with the catalog then
 	// (unknownWriteInSegment); client pump.

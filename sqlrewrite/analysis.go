@@ -95,6 +95,16 @@ type Statement struct {
 	// statement returning them (a view over an encrypted column copied
 	// the length of a ciphertext into a plain table).
 	Copies bool
+	// Columns are the column names the statement reads (each column
+	// reference's last name, JOIN ... USING's), each once; Defined the
+	// names it defines itself (output names, aliases, a WITH query's or
+	// an alias's column names, a function's in FROM); Natural is set for
+	// a NATURAL JOIN, which reads the columns its two sides share
+	// (columns.go).
+	Columns, Defined []string
+	Natural          bool
+	// path is how the statement may change the search path (PathChange).
+	path PathChange
 
 	// repeated lists the relation names (any schema) the statement may
 	// read more than once (see ReadsOnce).

@@ -47,9 +47,11 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 	named := map[string]int{} // relation name (any schema) → times named
 	var ctes []string
 	var locked map[*pg_query.RangeVar]bool // made at the first FOR UPDATE OF
+	var cols columnNames                   // columns.go
 	walk(node.ProtoReflect(), func(m protoreflect.Message) {
 		a.nodes++
 		a.unqualified = a.unqualified || unqualified(m.Interface())
+		cols.note(m)
 		switch n := m.Interface().(type) {
 		case *pg_query.A_Const, *pg_query.ParamRef:
 			a.literals++
@@ -114,6 +116,7 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 		}
 	})
 	st.repeated = repeatedNames(named, ctes)
+	cols.done(&st)
 	st.CTEs = boundCTEs(node.ProtoReflect(), ctes) // cte_scope.go
 	return st
 }
