@@ -3,7 +3,6 @@ package guard
 import (
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/internal/pgerr"
-
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
