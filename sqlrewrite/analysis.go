@@ -125,6 +125,9 @@ type Statement struct {
 	Natural          bool
 	// path is how the statement may change the search path (PathChange).
 	path PathChange
+	// pathDefers: a PREPARE or DECLARE whose query may change the search
+	// path when an EXECUTE or FETCH runs it (pathRuns); search_path.go.
+	pathDefers, pathRuns bool
 
 	// repeated lists the relation names (any schema) the statement may
 	// read more than once (see ReadsOnce).

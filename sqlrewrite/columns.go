@@ -18,6 +18,7 @@ type columnNames struct {
 	refs, defined []string
 	natural       bool
 	path          PathChange // search_path.go
+	defers, runs  bool       // search_path.go: PREPARE or DECLARE; EXECUTE, FETCH or MOVE
 }
 
 // note takes one node of the walk.
@@ -25,6 +26,10 @@ func (c *columnNames) note(m protoreflect.Message) {
 	node := m.Interface()
 	c.path = max(c.path, pathChange(node))
 	switch n := node.(type) {
+	case *pg_query.PrepareStmt, *pg_query.DeclareCursorStmt:
+		c.defers = true
+	case *pg_query.ExecuteStmt, *pg_query.FetchStmt:
+		c.runs = true
 	case *pg_query.ColumnRef:
 		// The last field is the column (t.col, col), or * (t.*, *),
 		// or a table's name or alias for a whole-row reference.
@@ -66,6 +71,7 @@ func (c *columnNames) note(m protoreflect.Message) {
 // done stores what was collected in st.
 func (c *columnNames) done(st *Statement) {
 	st.Columns, st.Defined, st.Natural, st.path = c.refs, c.defined, c.natural, c.path
+	st.pathDefers, st.pathRuns = c.defers && c.path == PathSet, c.runs
 }
 
 func appendNew(names []string, name string) []string {

@@ -79,3 +79,14 @@ func otherSetting(n *pg_query.FuncCall) bool {
 	}
 	return !strings.EqualFold(strings.TrimSpace(c.GetSval().GetSval()), "search_path")
 }
+
+// DefersPathChange: a PREPARE or DECLARE whose query may change the
+// search path (PREPARE p AS SELECT set_config('search_path', ...)): it
+// changes it when an EXECUTE of it, or a FETCH or MOVE of the cursor,
+// runs it, a statement whose own text shows no change
+// (TestRedTeam32bPathChangedByExecute).
+func (s Statement) DefersPathChange() bool { return s.pathDefers }
+
+// RunsDeferred: an EXECUTE, FETCH or MOVE, which runs a query prepared or
+// declared before (DefersPathChange).
+func (s Statement) RunsDeferred() bool { return s.pathRuns }

@@ -1,0 +1,90 @@
+package integration
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Red team of the catalog's generated columns and search path (issue 13,
+// docs/catalog.md items 4 and 5).
+
+// TestRedTeam32bPathChangedByExecute: PREPARE p AS SELECT
+// set_config('search_path', ...) changes nothing; its EXECUTE does, and
+// so does a FETCH of a cursor declared over it. phiguard followed the
+// PREPARE and the DECLARE (reading the path again before the next
+// statement, still the old one) but not the EXECUTE or FETCH, whose text
+// shows no change: a view another session made since in the path's
+// first schema, under the name of a table in public, was served, 65 (the
+// length of the ciphertext) where PostgreSQL answers 6.
+func TestRedTeam32bPathChangedByExecute(t *testing.T) {
+	t.Parallel()
+	su, app, enc := rt31cProxy(t)
+	q := enc + "_q"
+	rt31cExec(t, su, "CREATE SCHEMA "+q, "GRANT USAGE ON SCHEMA "+q+" TO "+appUser)
+	setPath := "SELECT pg_catalog.set_config('search_path', '" + q + ", public', false)"
+	runs := [][]string{
+		{"PREPARE p0 AS " + setPath, "SELECT n FROM %s", "EXECUTE p0"},
+		{"BEGIN", "DECLARE c1 CURSOR WITH HOLD FOR " + setPath, "COMMIT", "SELECT n FROM %s", "FETCH ALL c1"},
+		{"BEGIN", "DECLARE c2 CURSOR WITH HOLD FOR " + setPath, "COMMIT", "SELECT n FROM %s", "MOVE ALL c2"},
+	}
+	for i, run := range runs {
+		for j, mode := range bothModes {
+			z := fmt.Sprintf("%s_z%d%d", enc, i, j)
+			rt31cExec(t, su, "CREATE TABLE "+z+" AS SELECT 1 AS id, 6 AS n", "GRANT SELECT ON "+z+" TO "+appUser)
+			rtSimple(t, app, "RESET search_path", "DEALLOCATE ALL", "CLOSE ALL", "SELECT n FROM "+z)
+			for _, s := range run {
+				if s == "SELECT n FROM %s" {
+					s = "SELECT n FROM " + z
+				}
+				rtSimple(t, app, s)
+			}
+			rt31cExec(t, su, "CREATE VIEW "+q+"."+z+" AS SELECT id, length(s) AS n FROM "+enc, "GRANT SELECT ON "+q+"."+z+" TO "+appUser)
+			rt31cAnswer(t, app, "SELECT n FROM "+z, "6\n", mode)
+		}
+	}
+}
+
+// TestRedTeam32bEverydayColumnNamesInPipeline: a statement naming a
+// protected table and a column name no relation has has the catalog read
+// before it, and inside a pipeline is refused with 40001 every other
+// time it is sent (unknownColumnInSegment). These names are not a column
+// another session may add: system columns (tableoid, ctid: no column may
+// take their names), a function's output columns in FROM (jsonb_each's
+// key and value, jsonb_array_elements's value, WITH ORDINALITY's
+// ordinality), a VALUES list's column1. A libpq pipeline (a pgx
+// pgconn.Batch) of SELECT 1 and each was refused 40001 on every other
+// run, for ever; run alone, each had a catalog read before it.
+func TestRedTeam32bEverydayColumnNamesInPipeline(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	su, app, enc := rt31cProxy(t)
+	rt31cExec(t, su, "ALTER TABLE "+enc+" ADD COLUMN meta jsonb DEFAULT '{\"k\": [1]}'")
+	rtSimple(t, app, "DISCARD PLANS") // the catalog is read again
+	qs := []string{
+		"SELECT tableoid::regclass::text FROM %[1]s WHERE id = 1",
+		"SELECT id FROM %[1]s WHERE ctid = '(0,1)'",
+		"SELECT id FROM %[1]s WHERE id = 1 AND cmin = 0 AND xmax = 0",
+		"SELECT id FROM %[1]s, jsonb_each(meta) WHERE key = 'k'",
+		"SELECT id FROM %[1]s, jsonb_each(meta) WHERE value = '[1]'",
+		"SELECT id FROM %[1]s, jsonb_array_elements(meta->'k') WHERE value = '1'",
+		"SELECT id FROM %[1]s, unnest(ARRAY[1]) WITH ORDINALITY WHERE ordinality = 1",
+		"SELECT id FROM %[1]s JOIN (VALUES (1)) v ON id = column1",
+	}
+	for _, q := range qs {
+		q = fmt.Sprintf(q, enc)
+		for i := range 4 {
+			b := &pgconn.Batch{}
+			b.ExecParams("SELECT 1", nil, nil, nil, nil)
+			b.ExecParams(q, nil, nil, nil, nil)
+			res, err := app.PgConn().ExecBatch(ctx, b).ReadAll()
+			if err != nil {
+				t.Fatalf("run %d: %s: %v", i, q, err)
+			}
+			if len(res) != 2 || len(res[1].Rows) != 1 || string(res[1].Rows[0][0]) != "1" && string(res[1].Rows[0][0]) != enc {
+				t.Fatalf("run %d: %s: %v", i, q, res)
+			}
+		}
+	}
+}
