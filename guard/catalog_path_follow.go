@@ -20,7 +20,7 @@ import (
 // the catalog has it in a schema on that path. The path stays known
 // until the session runs a statement that may change it (SET or RESET
 // of search_path, the role or the session authorization, RESET ALL,
-// set_config, DISCARD, CALL, DO, a statement phiguard cannot classify;
+// set_config of one of those, DISCARD, CALL, DO, a statement phiguard cannot classify;
 // and the end of a transaction, or a ROLLBACK TO, after one of those,
 // which may undo it): then a statement naming a relation unqualified has
 // the catalog, and the path with it, read before it (pathStale). A

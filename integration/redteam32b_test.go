@@ -137,3 +137,26 @@ func TestRedTeam32bRowSecurityByAnotherSession(t *testing.T) {
 		rt31cAnswer(t, app, "SELECT count(*) FROM "+enc, "1\n", mode)
 	}
 }
+
+// TestRedTeam32bRoleBySetConfig: set_config('role', ...) is SET ROLE, and
+// the search path's "$user" then names another role's schema; phiguard
+// took set_config of any setting but search_path as no change of the
+// path. Read under role r (path r, public: a table r.y made y a known
+// name), then set_config('role', 'none', false) back to the session's
+// role, whose path is public alone: a view public.y another session made
+// since over an encrypted column was not read before SELECT n FROM y,
+// which served 65 where PostgreSQL answers 6.
+func TestRedTeam32bRoleBySetConfig(t *testing.T) {
+	t.Parallel()
+	su, app, enc := rt31cProxy(t)
+	r := enc + "_r"
+	rt31cExec(t, su, "CREATE ROLE "+r, "GRANT "+r+" TO "+appUser, "CREATE SCHEMA "+r+" AUTHORIZATION "+r,
+		"GRANT USAGE ON SCHEMA public TO "+r)
+	for i, mode := range bothModes {
+		y := fmt.Sprintf("%s_y%d", enc, i)
+		rt31cExec(t, su, "CREATE TABLE "+r+"."+y+" AS SELECT 1 AS id, 6 AS n", "GRANT SELECT ON "+r+"."+y+" TO "+r)
+		rtSimple(t, app, "SET ROLE "+r, "SELECT n FROM "+y, "SELECT pg_catalog.set_config('role', 'none', false)")
+		rt31cExec(t, su, "CREATE VIEW "+y+" AS SELECT id, length(s) AS n FROM "+enc, "GRANT SELECT ON "+y+" TO "+appUser)
+		rt31cAnswer(t, app, "SELECT n FROM "+y, "6\n", mode)
+	}
+}
