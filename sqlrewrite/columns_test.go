@@ -53,7 +53,7 @@ func TestPathChange(t *testing.T) {
 	// A PREPARE or DECLARE of a query that may change the path defers
 	// the change to the EXECUTE, FETCH or MOVE that runs it.
 	for sql, want := range map[string][2]bool{
-		"PREPARE p AS SELECT set_config('search_path', 'a', false)": {true, false},
+		"PREPARE p AS SELECT set_config('search_path', 'a', false)":  {true, false},
 		"DECLARE c CURSOR FOR SELECT set_config('role', 'r', false)": {true, false},
 		"PREPARE p AS SELECT 1": {false, false}, "EXECUTE p": {false, true}, "FETCH 1 c": {false, true},
 		"MOVE ALL c": {false, true}, "SELECT 1": {false, false},
