@@ -162,11 +162,21 @@ func (s *Session) readPathFirst() {
 	if a == nil || s.catalogStale.Load() {
 		return
 	}
+	changed := s.pathStale
 	s.pathRecheck, s.pathStale = nil, false
 	cur := s.catalog.Load()
 	next := *cur
 	next.path, next.pathRead, next.whole = nil, false, cur.wholeRead()
 	names := unqualifiedNames(a)
+	next.checked = make(map[string]bool, len(names)+len(cur.checked))
+	if !changed { // the same path: the names checked on it stay checked
+		for n := range cur.checked {
+			next.checked[n] = true
+		}
+	}
+	for _, n := range names {
+		next.checked[n] = true
+	}
 	b := &catalogBuilder{pol: s.policy(), cat: &next, resolved: make(map[string]string, len(names))}
 	x := &expectation{kind: expCatalog, catalog: b, done: make(chan struct{})}
 	if !s.ownRequest(x, pgwire.QueryMessage([]byte(strings.TrimPrefix(pathQuery, ";\n")+resolveQuery(names)))) {
@@ -185,6 +195,24 @@ func (s *Session) readPathFirst() {
 		s.probeNames = cat.unknownNames(a)
 		s.catalogStale.Store(true)
 	}
+}
+
+// uncheckedName: the catalog was copied by a read of the path alone,
+// and one of a's statements names a relation unqualified that no such
+// read checked (TestRedTeam32cLaterRequestAfterPathRead: a read of the
+// path checked the names of the first request after the change only, and
+// a view made before the change in the schema the new path puts first,
+// named by a later request, served 65 where PostgreSQL answers 6).
+func (c *catalog) uncheckedName(a *sqlrewrite.Analysis) bool {
+	if c == nil || c.whole == nil || a == nil || a.Err != nil {
+		return false
+	}
+	for _, n := range unqualifiedNames(a) {
+		if !c.checked[n] {
+			return true
+		}
+	}
+	return false
 }
 
 // unqualifiedNames are the relation names a's statements name without a
@@ -281,7 +309,7 @@ func stmtUnqualified(st *sqlrewrite.Statement) bool {
 // runs: a pipeline that sets the path and reads in one segment is
 // refused every other time. Client pump.
 func (s *Session) pathInSegment(a *sqlrewrite.Analysis) *pgerr.Error {
-	if s.atSegmentStart || s.srv.protect == nil || !s.pathUnknown(pgwire.FeParse, a) {
+	if s.atSegmentStart || s.srv.protect == nil || !s.pathUnknown(pgwire.FeParse, a) && !s.catalog.Load().uncheckedName(a) {
 		return nil
 	}
 	if s.passUnknownRead("\x00search path", s.catalog.Load()) {
@@ -303,7 +331,7 @@ func (s *Session) pathInSegment(a *sqlrewrite.Analysis) *pgerr.Error {
 // ever (TestMatchTermVariantAfterDeallocateAll after DISCARD ALL); the
 // catalog is read before the next Query or Parse. Client pump.
 func (s *Session) pathInSegmentBind(info *stmtInfo) *pgerr.Error {
-	if !s.pathStale || s.firstInSegment || s.srv.protect == nil || !namesUnqualified(info.analysis) {
+	if !s.pathStale && !s.catalog.Load().uncheckedName(info.analysis) || s.firstInSegment || s.srv.protect == nil || !namesUnqualified(info.analysis) {
 		return nil
 	}
 	if !s.passUnknownRead("\x00search path", s.catalog.Load()) {

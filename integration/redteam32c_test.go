@@ -1,0 +1,145 @@
+package integration
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Red team of the read of the search path alone (readPathFirst,
+// guard/catalog_path_follow.go; docs/catalog.md, the search path item).
+
+// TestRedTeam32cLaterRequestAfterPathRead: a view q.z over an encrypted
+// column that another session made after the session's last whole
+// catalog read, under the name of a table public.z the catalog lists;
+// the session then puts q first on its path. The first request after the
+// change (SELECT 1, or one naming another table) had the path alone read
+// and its own names checked, and the path counted as followed: the next
+// request's SELECT n FROM z was planned on the catalog from before the
+// view, and served 65 (the length of the ciphertext) where PostgreSQL
+// answers 6. Before the read of the path alone, the first request naming
+// a relation unqualified after the change had the whole catalog read.
+func TestRedTeam32cLaterRequestAfterPathRead(t *testing.T) {
+	t.Parallel()
+	su, app, enc := rt31cProxy(t)
+	q := enc + "_q"
+	rt31cExec(t, su, "CREATE SCHEMA "+q, "GRANT USAGE ON SCHEMA "+q+" TO "+appUser,
+		"CREATE TABLE "+enc+"_o AS SELECT 1 AS id", "GRANT SELECT ON "+enc+"_o TO "+appUser)
+	firsts := []string{"SELECT 1", "SELECT id FROM " + enc + "_o", "SELECT id FROM public." + enc}
+	for i, first := range firsts {
+		for j, mode := range bothModes {
+			z := fmt.Sprintf("%s_z%d%d", enc, i, j)
+			rt31cExec(t, su, "CREATE TABLE "+z+" AS SELECT 1 AS id, 6 AS n", "GRANT SELECT ON "+z+" TO "+appUser)
+			rtSimple(t, app, "RESET search_path", "SELECT n FROM "+z) // read whole: z is new
+			rt31cExec(t, su, "CREATE VIEW "+q+"."+z+" AS SELECT id, length(s) AS n FROM "+enc, "GRANT SELECT ON "+q+"."+z+" TO "+appUser)
+			rtSimple(t, app, "SET search_path = "+q+", public", first)
+			rt31cAnswer(t, app, "SELECT n FROM "+z, "6\n", mode)
+		}
+	}
+}
+
+// rt32cBatch runs a pipeline of SELECT 1 and q (a pgx batch, one Sync),
+// up to three times while phiguard refuses q with 40001, and returns
+// q's rows, or the SQLSTATE of a refusal other than 40001, or 40001
+// when each run was refused with it.
+func rt32cBatch(t *testing.T, app *pgx.Conn, q string) (string, string) {
+	t.Helper()
+	code := ""
+	for range 3 {
+		b := &pgconn.Batch{}
+		b.ExecParams("SELECT 1", nil, nil, nil, nil)
+		b.ExecParams(q, nil, nil, nil, nil)
+		res, err := app.PgConn().ExecBatch(testContext(t), b).ReadAll()
+		if err != nil {
+			if code = rt4Code(err); code == "client" || code == "" {
+				t.Fatalf("%s: not a refusal from phiguard: %v", q, err)
+			}
+			if code == "40001" {
+				continue
+			}
+			t.Logf("%s: refused: %v", q, err)
+			return "", code
+		}
+		out := ""
+		for _, r := range res[1].Rows {
+			out += string(r[0]) + "\n"
+		}
+		return out, ""
+	}
+	return "", code
+}
+
+// TestRedTeam32cPipelineAfterPathRead: after SET search_path (a Query
+// of its own), a pipeline of SELECT 1 and SELECT n FROM z: the Parse of
+// SELECT 1, first in the segment, had the path alone read (no names to
+// check) and the path counted as followed, so the Parse of SELECT n FROM
+// z after it was not refused with 40001 (pathInSegment) as it was when
+// the path stayed unfollowed until a whole read, and a view q.z another
+// session made before the change, in the schema the path puts first,
+// served 65 where PostgreSQL answers 6.
+func TestRedTeam32cPipelineAfterPathRead(t *testing.T) {
+	t.Parallel()
+	su, app, enc := rt31cProxy(t)
+	q := enc + "_q"
+	rt31cExec(t, su, "CREATE SCHEMA "+q, "GRANT USAGE ON SCHEMA "+q+" TO "+appUser)
+	for i := range 2 {
+		z := fmt.Sprintf("%s_z%d", enc, i)
+		rt31cExec(t, su, "CREATE TABLE "+z+" AS SELECT 1 AS id, 6 AS n", "GRANT SELECT ON "+z+" TO "+appUser)
+		rtSimple(t, app, "RESET search_path", "SELECT n FROM "+z)
+		rt31cExec(t, su, "CREATE VIEW "+q+"."+z+" AS SELECT id, length(s) AS n FROM "+enc, "GRANT SELECT ON "+q+"."+z+" TO "+appUser)
+		rtSimple(t, app, "SET search_path = "+q+", public")
+		got, code := rt32cBatch(t, app, "SELECT n FROM "+z)
+		if code == "40001" {
+			t.Fatalf("run %d: refused with 40001 three times in a row", i)
+		}
+		if code == "" && got != "6\n" {
+			t.Fatalf("run %d: got %q where the plaintext database answers \"6\\n\"", i, got)
+		}
+	}
+}
+
+// TestRedTeam32cNamedBindAfterPathRead: a statement prepared before the
+// change of the path (SELECT n FROM z, z a table in public), bound after
+// it, is analysed again by PostgreSQL under the new path. After SET
+// search_path and a SELECT 1 (which had the path alone read and the path
+// counted as followed), its Bind had no catalog read before it
+// (bindReprepares reads before a named Bind only while the path is
+// unfollowed), and a view q.z another session made before the change
+// served 65 where PostgreSQL answers 6.
+func TestRedTeam32cNamedBindAfterPathRead(t *testing.T) {
+	t.Parallel()
+	su, app, enc := rt31cProxy(t)
+	q := enc + "_q"
+	ctx := testContext(t)
+	rt31cExec(t, su, "CREATE SCHEMA "+q, "GRANT USAGE ON SCHEMA "+q+" TO "+appUser)
+	for i := range 2 {
+		z := fmt.Sprintf("%s_z%d", enc, i)
+		p := fmt.Sprintf("p32c_%d", i)
+		rt31cExec(t, su, "CREATE TABLE "+z+" AS SELECT 1 AS id, 6 AS n", "GRANT SELECT ON "+z+" TO "+appUser)
+		rtSimple(t, app, "RESET search_path", "SELECT n FROM "+z)
+		if _, err := app.PgConn().Prepare(ctx, p, "SELECT n FROM "+z, nil); err != nil {
+			t.Fatal(err)
+		}
+		rt31cExec(t, su, "CREATE VIEW "+q+"."+z+" AS SELECT id, length(s) AS n FROM "+enc, "GRANT SELECT ON "+q+"."+z+" TO "+appUser)
+		rtSimple(t, app, "SET search_path = "+q+", public", "SELECT 1")
+		for try := range 3 {
+			res := app.PgConn().ExecPrepared(ctx, p, nil, nil, nil).Read()
+			if res.Err != nil {
+				if code := rt4Code(res.Err); code == "40001" && try < 2 {
+					continue
+				}
+				t.Logf("run %d: refused: %v", i, res.Err)
+				if code := rt4Code(res.Err); code == "client" || code == "" {
+					t.Fatalf("run %d: %v", i, res.Err)
+				}
+				break
+			}
+			if len(res.Rows) != 1 || string(res.Rows[0][0]) != "6" {
+				t.Fatalf("run %d: got %q where the plaintext database answers 6", i, res.Rows)
+			}
+			break
+		}
+	}
+}
