@@ -168,6 +168,11 @@ func (s *Session) readPathFirst() {
 	next := *cur
 	next.path, next.pathRead, next.whole = nil, false, cur.wholeRead()
 	names := unqualifiedNames(a)
+	for _, n := range s.pathNames {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
 	next.checked = make(map[string]bool, len(names)+len(cur.checked))
 	if !changed { // the same path: the names checked on it stay checked
 		for n := range cur.checked {
@@ -315,6 +320,7 @@ func (s *Session) pathInSegment(a *sqlrewrite.Analysis) *pgerr.Error {
 	if s.passUnknownRead("\x00search path", s.catalog.Load()) {
 		return nil
 	}
+	s.notePathNames(a)
 	s.catalogStale.Store(true) // read whole at the next segment's start, not the path alone
 	return pgerr.New(pgerr.SerializationFailure, pathInSegmentMessage)
 }
@@ -335,10 +341,27 @@ func (s *Session) pathInSegmentBind(info *stmtInfo) *pgerr.Error {
 		return nil
 	}
 	if !s.passUnknownRead("\x00search path", s.catalog.Load()) {
+		s.notePathNames(info.analysis)
 		s.catalogStale.Store(true) // read whole at the next segment's start, not the path alone
 		return pgerr.New(pgerr.SerializationFailure, pathInSegmentMessage)
 	}
 	return s.viewWriteRefusal(info.analysis)
+}
+
+// notePathNames keeps the names a statement refused inside a pipeline
+// names unqualified, for each read of the path alone to check them too
+// (TestRedTeam32cPipelinePerTransaction: a pipeline of two reads after
+// SET LOCAL search_path in every transaction had its second refused with
+// 40001 in 5 transactions of 6). At most 64.
+func (s *Session) notePathNames(a *sqlrewrite.Analysis) {
+	for _, n := range unqualifiedNames(a) {
+		if !slices.Contains(s.pathNames, n) {
+			if len(s.pathNames) >= 64 {
+				s.pathNames = s.pathNames[:0]
+			}
+			s.pathNames = append(s.pathNames, n)
+		}
+	}
 }
 
 const pathInSegmentMessage = "a statement before this one in the pipeline may have changed the search path, and phiguard reads it, with which relations are views over encrypted columns, only between pipelines: this statement did not run; run it again after the next Sync"

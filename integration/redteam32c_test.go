@@ -143,3 +143,43 @@ func TestRedTeam32cNamedBindAfterPathRead(t *testing.T) {
 		}
 	}
 }
+
+// TestRedTeam32cPipelinePerTransaction: an application that runs BEGIN;
+// SET LOCAL search_path in a Query, then a pipeline of two reads of
+// tables it names unqualified, then COMMIT, in every transaction. The
+// Parse first in the pipeline has the path and its names read; the
+// second's name, not checked, is refused with 40001 (it may resolve in
+// another schema now) and the catalog read whole before the next
+// segment. That refusal must not come back at every other transaction:
+// the names refused are checked with the path from then on.
+func TestRedTeam32cPipelinePerTransaction(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	su, app, enc := rt31cProxy(t)
+	q := enc + "_q"
+	rt31cExec(t, su, "CREATE SCHEMA "+q, "GRANT USAGE ON SCHEMA "+q+" TO "+appUser,
+		"CREATE TABLE "+enc+"_a AS SELECT 1 AS id, 6 AS n", "GRANT SELECT ON "+enc+"_a TO "+appUser,
+		"CREATE TABLE "+enc+"_b AS SELECT 2 AS id, 7 AS n", "GRANT SELECT ON "+enc+"_b TO "+appUser)
+	refused := 0
+	for i := range 6 {
+		rtSimple(t, app, "BEGIN; SET LOCAL search_path = "+q+", public")
+		b := &pgconn.Batch{}
+		b.ExecParams("SELECT n FROM "+enc+"_a", nil, nil, nil, nil)
+		b.ExecParams("SELECT n FROM "+enc+"_b", nil, nil, nil, nil)
+		res, err := app.PgConn().ExecBatch(ctx, b).ReadAll()
+		rtSimple(t, app, "COMMIT")
+		if err != nil {
+			if rt4Code(err) != "40001" {
+				t.Fatalf("run %d: %v", i, err)
+			}
+			refused++
+			continue
+		}
+		if len(res) != 2 || string(res[0].Rows[0][0]) != "6" || string(res[1].Rows[0][0]) != "7" {
+			t.Fatalf("run %d: %v", i, res)
+		}
+	}
+	if refused > 1 {
+		t.Fatalf("the pipeline was refused with 40001 in %d transactions of 6", refused)
+	}
+}
