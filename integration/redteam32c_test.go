@@ -183,3 +183,43 @@ func TestRedTeam32cPipelinePerTransaction(t *testing.T) {
 		t.Fatalf("the pipeline was refused with 40001 in %d transactions of 6", refused)
 	}
 }
+
+// TestRedTeam32cWriteThroughViewAfterPathRead: the write counterpart of
+// TestRedTeam32cLaterRequestAfterPathRead: q.z, made by another session
+// after the last whole read, is an updatable view of the protected
+// table's encrypted column, under the name of a plain table public.z of
+// the same columns; after the change of the path that puts q first and
+// a request that checked other names, INSERT INTO z and UPDATE z reach
+// the protected table through q.z: the value must not be stored in clear
+// (refused, or stored encrypted).
+func TestRedTeam32cWriteThroughViewAfterPathRead(t *testing.T) {
+	t.Parallel()
+	su, app, enc := rt31cProxy(t)
+	ctx := testContext(t)
+	q := enc + "_q"
+	rt31cExec(t, su, "CREATE SCHEMA "+q, "GRANT USAGE ON SCHEMA "+q+" TO "+appUser)
+	writes := []string{"INSERT INTO %s (id, s) VALUES (%d, 'clear32c')", "UPDATE %s SET s = 'clear32c' WHERE id = 1 AND %d > 0"}
+	for i, w := range writes {
+		for j, mode := range bothModes {
+			z := fmt.Sprintf("%s_z%d%d", enc, i, j)
+			rt31cExec(t, su, "CREATE TABLE "+z+" (id int, s text)", "GRANT ALL ON "+z+" TO "+appUser)
+			rtSimple(t, app, "RESET search_path", "SELECT s FROM "+z)
+			rt31cExec(t, su, "CREATE VIEW "+q+"."+z+" AS SELECT id, s FROM "+enc, "GRANT ALL ON "+q+"."+z+" TO "+appUser)
+			rtSimple(t, app, "SET search_path = "+q+", public", "SELECT 1")
+			_, err := app.Exec(ctx, fmt.Sprintf(w, z, 10+i*2+j), mode)
+			if err != nil {
+				if code := rt4Code(err); code == "client" || code == "" {
+					t.Fatalf("%v: not a refusal from phiguard: %v", mode, err)
+				}
+				t.Logf("%v: refused: %v", mode, err)
+			}
+			var n int
+			if err := su.QueryRow(ctx, "SELECT count(*) FROM "+enc+" WHERE s = 'clear32c'").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 0 {
+				t.Fatalf("%s (%v): %d rows of %s store 'clear32c' in clear", w, mode, n, enc)
+			}
+		}
+	}
+}
