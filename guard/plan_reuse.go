@@ -43,8 +43,8 @@ import (
 //   - The cache holds maxReusedPlans texts (and maxReusedBytes) per
 //     session, the least recently used closed beyond (an injected Close,
 //     answer kept); it is emptied when the catalog is read again or the policy changes (the
-//     names closed), at DEALLOCATE ALL and DISCARD ALL (the backend drops
-//     them), and an entry is dropped (and closed) when a Bind or Execute
+//     names closed), at DEALLOCATE ALL and DISCARD ALL (closed too: the
+//     statement may not run), and an entry is dropped (and closed) when a Bind or Execute
 //     through it fails: PostgreSQL's 0A000 "cached plan must not change
 //     result type" after another session's DDL reaches the client once.
 
@@ -160,7 +160,7 @@ func (s *Session) reusePlan(info *stmtInfo, msg *pgproto3.Parse, px *expectation
 	}
 	c := &s.plans
 	if c.cat != s.catalog.Load() || c.pol != s.policy() {
-		c.drop(true)
+		c.drop()
 		c.cat, c.pol = s.catalog.Load(), s.policy()
 	}
 	key := reuseKey(msg.Query, oids)
@@ -255,19 +255,13 @@ func (c *planCache) evict() {
 	}
 }
 
-// drop empties the cache; closing: close the names (else the backend
-// dropped them already).
-func (c *planCache) drop(closing bool) {
+// drop empties the cache and closes the names.
+func (c *planCache) drop() {
 	for _, e := range c.entries {
-		if closing {
-			c.remove(e, false)
-		}
+		c.remove(e, false)
 	}
 	clear(c.entries)
 	c.bytes = 0
-	if !closing {
-		c.closing = nil
-	}
 }
 
 // sendPlanCloses appends to out the Closes of dropped names not yet
@@ -307,10 +301,14 @@ func (s *Session) injectClose(out []byte, name string, v *likeVariant) []byte {
 }
 
 // forgetPlans notes a DEALLOCATE ALL, a DISCARD ALL or a DEALLOCATE of
-// one of phiguard's names going to the backend: it drops the names.
+// one of phiguard's names going to the backend: it drops the names and
+// closes them all the same (a Close of a statement the backend no longer
+// has is answered CloseComplete), as the statement may not run (an
+// aborted transaction, an earlier error in its pipeline) and the backend
+// would keep them beyond the bound (TestRedTeam32aDeallocateLeak).
 func (s *Session) forgetPlans(st sqlrewrite.Statement) {
 	if st.Deallocates == "*" || strings.HasPrefix(st.Deallocates, planPrefix) {
-		s.plans.drop(false)
+		s.plans.drop()
 	}
 }
 

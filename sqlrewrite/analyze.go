@@ -119,20 +119,57 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 }
 
 // unqualified: n names a relation, function, type or collation without
-// its schema (Analysis.Qualified).
+// its schema, or in a way a plan PostgreSQL caches keeps while another
+// session's DDL would make a new analysis resolve it otherwise
+// (Analysis.Qualified): a function outside pg_catalog (a new overload in
+// its schema invalidates no plan, TestRedTeam32aOverload), a constant of
+// a reg* type or one a pg_catalog function reads as such (its name is
+// looked up on the search_path at analysis, TestRedTeam32aRegclassLiteral).
 func unqualified(n any) bool {
 	switch n := n.(type) {
 	case *pg_query.RangeVar:
 		return n.Schemaname == ""
 	case *pg_query.FuncCall:
-		return len(n.GetFuncname()) < 2
+		name := n.GetFuncname()
+		if len(name) < 2 {
+			return true
+		}
+		last := name[len(name)-1].GetString_().GetSval()
+		return name[0].GetString_().GetSval() != "pg_catalog" || nameArgs[last] || nameTypes[last]
 	case *pg_query.TypeName:
-		return len(n.GetNames()) < 2
+		name := n.GetNames()
+		return len(name) < 2 || nameTypes[name[len(name)-1].GetString_().GetSval()]
 	case *pg_query.CollateClause:
 		return len(n.GetCollname()) < 2
 	}
 	return false
 }
+
+// nameTypes are the types whose constants are names looked up on the
+// search_path when a text is analysed (a cast to one, or a function of
+// that name), nameArgs the pg_catalog functions with an argument of one
+// of them that a string constant would be given.
+var (
+	nameTypes = map[string]bool{
+		"regclass": true, "regproc": true, "regprocedure": true, "regoper": true, "regoperator": true,
+		"regtype": true, "regnamespace": true, "regrole": true, "regcollation": true, "regconfig": true,
+		"regdictionary": true,
+	}
+	nameArgs = map[string]bool{
+		"nextval": true, "currval": true, "setval": true, "pg_relation_size": true, "pg_total_relation_size": true,
+		"pg_table_size": true, "pg_indexes_size": true, "pg_relation_filenode": true, "pg_relation_filepath": true,
+		"to_tsvector": true, "to_tsquery": true, "plainto_tsquery": true, "phraseto_tsquery": true,
+		"websearch_to_tsquery": true, "ts_headline": true, "ts_lexize": true, "json_to_tsvector": true,
+		"jsonb_to_tsvector": true, "ts_debug": true, "ts_parse": true, "ts_token_type": true,
+		"pg_get_viewdef": true, "pg_get_ruledef": true, "pg_get_indexdef": true, "pg_get_constraintdef": true,
+		"pg_get_expr": true, "pg_get_triggerdef": true, "pg_get_functiondef": true, "pg_get_function_arguments": true,
+		"pg_get_function_result": true, "pg_get_function_identity_arguments": true, "pg_get_serial_sequence": true,
+		"pg_sequence_last_value": true, "pg_sequence_parameters": true, "format_type": true,
+		"obj_description": true, "col_description": true, "pg_partition_tree": true, "pg_partition_root": true,
+		"pg_partition_ancestors": true, "pg_describe_object": true, "pg_identify_object": true,
+		"pg_column_is_updatable": true, "pg_relation_is_updatable": true, "pg_options_to_table": true,
+	}
+)
 
 // lockedRels adds to locked the names FOR UPDATE OF lists: FROM items
 // (aliases), not relations, left out of Statement.Tables. Counted as
