@@ -346,21 +346,35 @@ func (x *expectation) answeredError() {
 	}
 }
 
-// planResultChanged rewords PostgreSQL's 0A000 "cached plan must not
-// change result type" answering a Bind through a reused plan (DDL by
-// another session changed a result column's type since phiguard
+// planResultChanged rewords PostgreSQL's errors answering a Bind through
+// a reused plan. Its 0A000 "cached plan must not change result type"
+// (DDL by another session changed a result column's type since phiguard
 // prepared the text): the client learns why its unnamed statement met a
 // cached plan, and that the next execution prepares it again (the plan
-// is stale already, answeredError). Backend pump.
+// is stale already, answeredError). Any other that names phiguard's
+// statement (08P01 "bind message supplies 0 parameters, but prepared
+// statement ... requires 1") names the client's, "", as PostgreSQL's
+// would (TestRedTeam32aBindErrorNames); but 26000 (phiguard's statement
+// dropped by a DEALLOCATE ALL, docs/search.md). Backend pump.
 func (s *Session) planResultChanged(head *expectation, body []byte) (bool, error) {
 	if head.kind != expBind || head.plan == nil {
 		return false, nil
 	}
 	var er pgproto3.ErrorResponse
-	if er.Decode(body) != nil || er.Code != string(pgerr.FeatureNotSupported) || !strings.HasPrefix(er.Message, "cached plan must not change result type") {
+	if er.Decode(body) != nil {
 		return false, nil
 	}
-	er.Message += ": phiguard prepares the text of a sorted read sent as the unnamed statement once per session (plan reuse), and DDL since changed the type of a column of its result; the next execution prepares it again"
+	quoted := `"` + head.plan.v.name + `"`
+	switch {
+	case er.Code == string(pgerr.FeatureNotSupported) && strings.HasPrefix(er.Message, "cached plan must not change result type"):
+		er.Message += ": phiguard prepares the text of a sorted read sent as the unnamed statement once per session (plan reuse), and DDL since changed the type of a column of its result; the next execution prepares it again"
+	case er.Code != "26000" && (strings.Contains(er.Message, quoted) || strings.Contains(er.Detail, quoted) || strings.Contains(er.Hint, quoted)):
+		er.Message = strings.ReplaceAll(er.Message, quoted, `""`)
+		er.Detail = strings.ReplaceAll(er.Detail, quoted, `""`)
+		er.Hint = strings.ReplaceAll(er.Hint, quoted, `""`)
+	default:
+		return false, nil
+	}
 	return s.sendBackendError(&er, body) // redact.go
 }
 
