@@ -118,6 +118,9 @@ func fieldsRefusal(fields []*resultField) *pgerr.Error {
 		if f != nil && f.rule != nil && f.rule.Action == policy.ActionDeny {
 			return denyError(f.rule)
 		}
+		if f != nil && f.computed != "" {
+			return computedError(f.computed)
+		}
 		if f != nil && f.stale {
 			return pgerr.New(pgerr.SerializationFailure,
 				"the columns of a table with encrypted columns changed since this session read them (DDL in another session), so phiguard cannot tell which result columns to decrypt: run the statement again (a prepared statement: prepare it again)")

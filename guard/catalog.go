@@ -79,6 +79,18 @@ type catalog struct {
 	// (query_to_xml, ...): a fast-path FunctionCall of one is refused
 	// (fastpath.go).
 	sqlText map[uint32]bool
+	// attnames are the names of every column of every relation when
+	// the catalog was read, and hasComputed is set when a protected
+	// table has a generated column computed from an encrypted one
+	// (catalog_computed.go).
+	attnames    map[string]struct{}
+	hasComputed bool
+	// path are the schemas of the session's search path when the catalog
+	// was read (indexes of schemas), if pathRead (catalog_path_follow.go).
+	path     []int32
+	pathRead bool
+	// protNames are the protected tables by name, for protectedNamed.
+	protNames map[string][]policy.TableName
 }
 
 type catalogColumn struct {
@@ -100,6 +112,9 @@ type catalogColumn struct {
 	// one): a column with search terms computes its order and match
 	// terms under it (protect_terms.go).
 	collation uint32
+	// computed: a generated column computed from an encrypted column,
+	// which PostgreSQL computes on the ciphertext (catalog_computed.go).
+	computed bool
 }
 
 // hasDefault reports whether a protected column has a default expression
@@ -171,7 +186,7 @@ WITH RECURSIVE pcols(relid, attnum) AS (
   SELECT a.attrelid, a.attnum FROM pg_catalog.pg_attribute a
   JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   WHERE (n.nspname::text, c.relname::text, a.attname::text) IN (` + strings.Join(protectedColumnKeys(pol), ",") + `)
-), down(oid, enc, top) AS (
+), ` + computedColumnsCTE + `, down(oid, enc, top) AS (
   SELECT c.oid, EXISTS (SELECT 1 FROM pcols WHERE pcols.relid = c.oid), true
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE ` + protected + `
   UNION
@@ -185,7 +200,7 @@ WITH RECURSIVE pcols(relid, attnum) AS (
 ), readers(oid, enc, kin) AS (
   SELECT oid, enc AND NOT top, NOT top FROM kin
   UNION
-  SELECT r.ev_class, (readers.enc AND d.refobjsubid > 0) OR (d.refobjid, d.refobjsubid) IN (SELECT relid, attnum FROM pcols), false
+  SELECT r.ev_class, (readers.enc AND d.refobjsubid > 0) OR (d.refobjid, d.refobjsubid) IN (SELECT relid, attnum FROM pcols UNION ALL SELECT relid, attnum FROM gcols), false
   FROM pg_catalog.pg_depend d
   JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
   JOIN readers ON readers.oid = d.refobjid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
@@ -197,19 +212,19 @@ SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname,
   pg_catalog.format_type(a.atttypid, NULL), a.atttypid,
   EXISTS (SELECT FROM pg_catalog.pg_type ty WHERE ty.oid = a.atttypid AND ty.typtype = 'd'),
   NOT pg_catalog.has_column_privilege(c.oid, a.attnum, 'INSERT'),
-  a.attcollation
+  a.attcollation, (a.attrelid, a.attnum) IN (SELECT relid, attnum FROM gcols)
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE a.attnum > 0 AND NOT a.attisdropped AND ` + protected + `
 UNION ALL
-SELECT c.oid, n.nspname, c.relname, 0::int2, '', bool_or(readers.enc), bool_or(readers.kin), '', 0::pg_catalog.oid, false, false, 0::pg_catalog.oid
+SELECT c.oid, n.nspname, c.relname, 0::int2, '', bool_or(readers.enc), bool_or(readers.kin), '', 0::pg_catalog.oid, false, false, 0::pg_catalog.oid, false
 FROM readers JOIN pg_catalog.pg_class c ON c.oid = readers.oid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE NOT ` + protected + `
 GROUP BY 1, 2, 3
 ORDER BY 1, 4;
-` + relationsQuery()
+` + relationsQuery() + ";\n" + columnNamesQuery
 }
 
 // protectedColumnKeys lists the policy's protected columns as SQL row
@@ -283,7 +298,7 @@ func (s *Session) catalogQueryMessage(probes []sqlrewrite.TableName) []byte {
 	if termRecordsWanted(pol) {
 		q += ";\n" + search.RecordsQuery
 	}
-	return pgwire.QueryMessage([]byte(underCatalogPath(q) + latestQuery(probes))) // catalog_path.go, catalog_latest.go
+	return pgwire.QueryMessage([]byte(underCatalogPath(q) + latestQuery(probes) + pathQuery)) // catalog_path.go, catalog_latest.go, catalog_path_follow.go
 }
 
 // catalogBuilder collects the catalog query's answer.
@@ -323,7 +338,13 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 			return nil
 		} else if err == nil && len(row.Values) == 2 {
 			return b.addCatalogOID(row.Values) // relationsQuery's
-		} else if err != nil || len(row.Values) != 12 {
+		} else if err == nil && len(row.Values) == 7 {
+			b.addPathSchema(row.Values[0]) // pathQuery's
+			return nil
+		} else if err == nil && len(row.Values) == 1 {
+			b.addColumnName(row.Values[0]) // columnNamesQuery's
+			return nil
+		} else if err != nil || len(row.Values) != 13 {
 			return pgwire.Violation("malformed catalog row from backend")
 		}
 		oid, _ := strconv.ParseUint(string(row.Values[0]), 10, 32)
@@ -340,7 +361,7 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 			return nil
 		}
 		col, _ := b.pol.Column(tn.Schema, tn.Name, string(row.Values[4]))
-		b.cat.oids[tn] = uint32(oid)
+		b.noteTable(tn, uint32(oid)) // catalog_computed.go
 		if b.cat.attnums[uint32(oid)] == nil {
 			b.cat.attnums[uint32(oid)] = map[int16]bool{}
 		}
@@ -348,7 +369,8 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 		b.cat.tables[tn] = append(b.cat.tables[tn], catalogColumn{name: string(row.Values[4]), attnum: int16(attnum),
 			protected: col, hasDefault: string(row.Values[5]) == "t", generated: string(row.Values[6]) == "t",
 			typ: string(row.Values[7]), typOID: uint32(typOID), domain: string(row.Values[9]) == "t", noInsert: string(row.Values[10]) == "t",
-			collation: uint32(collation)})
+			collation: uint32(collation), computed: string(row.Values[12]) == "t"})
+		b.cat.hasComputed = b.cat.hasComputed || string(row.Values[12]) == "t"
 		if t, ok := b.pol.Table(tn.Schema, tn.Name); ok && t.SubjectColumn != "" && t.SubjectColumn == string(row.Values[4]) {
 			if b.cat.subjects[uint32(oid)] == nil {
 				b.cat.subjects[uint32(oid)] = map[int16]*policy.ProtectedTable{}
@@ -448,6 +470,9 @@ func (s *Session) viewWriteRefusal(a *sqlrewrite.Analysis) *pgerr.Error {
 	if v := viewNamed(cat.encViews, a, false); v != "" {
 		return pgerr.Newf(pgerr.FeatureNotSupported,
 			"%s is %s: phiguard cannot decrypt what it returns; read the table itself", v, cat.readKinds(v))
+	}
+	if pe := cat.computedRefusal(a); pe != nil { // catalog_computed.go
+		return pe
 	}
 	return cat.madeSinceRefusal(a) // catalog_latest.go
 }

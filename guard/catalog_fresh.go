@@ -84,6 +84,7 @@ func (s *Session) freshBeforeCopy(typ byte, a *sqlrewrite.Analysis) {
 // awaitFreshCatalog reads the catalog before a request when it is known
 // stale. Client pump.
 func (s *Session) awaitFreshCatalog(typ byte) error {
+	s.firstInSegment = !s.segmentOpen
 	s.atSegmentStart = !s.segmentOpen && (typ == pgwire.FeQuery || typ == pgwire.FeParse || typ == pgwire.FeBind && s.bindReprepares())
 	switch typ {
 	case pgwire.FeSync, pgwire.FeQuery:
@@ -140,6 +141,16 @@ func (s *Session) bindReprepares() bool {
 		s.catalogStale.Store(true)
 		return true
 	}
+	if name != "" && s.pathStale {
+		// A named statement bound after the search path may have
+		// changed: PostgreSQL analyses one naming a relation unqualified
+		// again under the new path (catalog_path_follow.go), and
+		// bindRefusal decides on the fresh catalog; read before any, so
+		// that a pipeline that sets the path first reads it once.
+		s.catalogStale.Store(true)
+		s.pathBindCheck = namesUnqualified(st.analysis)
+		return true
+	}
 	if name != "" && st.writesThroughRules(s.catalog.Load()) {
 		// A named write through a view or a table with rules, which
 		// another session may have replaced since its Parse
@@ -175,7 +186,8 @@ func (s *Session) awaitCatalogInFlight() error {
 // Client pump.
 func (s *Session) readCatalogNow() bool {
 	s.catalogStale.Store(false)
-	s.ddlSeen = false // read now, not again behind this request
+	s.pathStale = false // the read reads the path (catalog_path_follow.go)
+	s.ddlSeen = false   // read now, not again behind this request
 	s.reloadUnread = false
 	b := newCatalogBuilder(s.policy())
 	b.probes, s.probeNames = s.probeNames, nil

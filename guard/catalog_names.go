@@ -21,7 +21,8 @@ import (
 //     (tables, views, materialized views, foreign tables, sequences, in
 //     every schema) with its schema, and a Query or Parse that names one
 //     it does not list (a qualified name in its schema, an unqualified
-//     one in any), other than a WITH query's name, makes it stale, so it is read
+//     one in a schema on the search path), other than a WITH query's
+//     name, makes it stale, so it is read
 //     before the statement (awaitFreshCatalog): a new view over an
 //     encrypted column is then refused by name like an old one, computed
 //     columns included (freshBeforeUnknown). A name is one map lookup.
@@ -42,9 +43,9 @@ import (
 // What none sees: a value computed from an encrypted column (not a
 // cell) through a relation that keeps its name (CREATE OR REPLACE VIEW
 // ... length(ssn)), through a function, or through a relation made
-// since under an unqualified name the catalog lists in another schema
-// (any: on the search_path or not, TestRedTeam31cNameInUnrelatedSchema),
-// and a rule added since to a table that had none (docs/catalog.md).
+// since under an unqualified name the catalog lists in a later schema
+// of the session's search path (catalog_path_follow.go), and a rule
+// added since to a table that had none (docs/catalog.md).
 
 // relationsQuery lists every relation a statement may name, one row
 // each (its schema, its name, and whether it is a view or has rules),
@@ -129,13 +130,17 @@ func (b *catalogBuilder) addCatalogOID(v [][]byte) error {
 }
 
 // knows reports whether the catalog lists a relation the statement names
-// as t: a schema-qualified name in that schema, an unqualified one (or
-// one in pg_temp, the session's own temporary schema, whose relations
-// only its own DDL makes) in any schema, as search_path is not trusted.
+// as t: a schema-qualified name in that schema, an unqualified one in a
+// schema on the session's search path when the catalog was read
+// (catalog_path_follow.go), one in pg_temp (the session's own temporary
+// schema, whose relations only its own DDL makes) in any schema.
 func (c *catalog) knows(t sqlrewrite.TableName) bool {
 	e, ok := c.relations[t.Name]
-	if !ok || t.Schema == "" || t.Schema == "pg_temp" {
+	if !ok || t.Schema == "pg_temp" {
 		return ok
+	}
+	if t.Schema == "" {
+		return c.onPath(e, t.Name) // catalog_path_follow.go
 	}
 	_, ok = c.inSchema(e, t)
 	return ok
@@ -244,7 +249,7 @@ func (s *Session) freshBeforeUnknown(typ byte, a *sqlrewrite.Analysis) {
 	if cat.unknownRelation(a, false) != "" {
 		s.probeNames = cat.unknownNames(a) // catalog_latest.go
 		s.catalogStale.Store(true)
-	} else if cat.writesThroughRules(a) {
+	} else if cat.writesThroughRules(a) || cat.unknownColumnName(a) != "" || s.pathStale || s.pathUnknown(typ, a) { // catalog_computed.go, catalog_path_follow.go
 		s.catalogStale.Store(true)
 	}
 }

@@ -149,6 +149,9 @@ func BenchmarkUnknownRelation(b *testing.B) {
 		cb.addRelation([][]byte{[]byte("public"), []byte("table_" + strconv.Itoa(i)), []byte("false")})
 	}
 	cb.addRelation([][]byte{[]byte("other"), []byte("table_7"), []byte("true")})
+	for _, s := range []string{"pg_catalog", "public"} { // the search path (catalog_path_follow.go)
+		cb.addPathSchema([]byte(s))
+	}
 	for _, sql := range []string{"SELECT * FROM table_7 JOIN table_8 USING (id)", "SELECT * FROM public.table_7 JOIN other.table_7 USING (id)"} {
 		a := sqlrewrite.Analyze(sql)
 		b.Run(sql, func(b *testing.B) {

@@ -80,8 +80,9 @@ type planCache struct {
 	bytes   int // of the entries' keys
 	clock   uint64
 	// what the entries were prepared under
-	cat *catalog
-	pol *policy.Policy
+	cat      *catalog
+	pol      *policy.Policy
+	settings planSettingsKey // plan_reuse_settings.go
 	// closing are Closes of dropped names not known to have run (an
 	// earlier error in their segment skips them): sent again.
 	closing []*likeVariant
@@ -110,6 +111,9 @@ type virtualPlan struct {
 // (parseSortedText).
 func (s *Session) mayReusePlan(name string, a *sqlrewrite.Analysis, info *stmtInfo, plain bool) {
 	if name != "" || !plain || s.srv.protect == nil || info.hidden != nil || info.plan.Sort == nil || info.plan.Refusal != nil || !a.Qualified() {
+		return
+	}
+	if _, settled := s.planSettingsNow(); !settled { // plan_reuse_settings.go
 		return
 	}
 	info.virt = &virtualPlan{info: info}
@@ -158,10 +162,11 @@ func (s *Session) reusePlan(info *stmtInfo, msg *pgproto3.Parse, px *expectation
 	if v.rounds && len(oids) > 0 {
 		oids = oids[:len(oids)-1] // the multiplier is literal
 	}
+	settings, _ := s.planSettingsNow() // settled: mayReusePlan
 	c := &s.plans
-	if c.cat != s.catalog.Load() || c.pol != s.policy() {
+	if c.cat != s.catalog.Load() || c.pol != s.policy() || c.settings != settings {
 		c.drop()
-		c.cat, c.pol = s.catalog.Load(), s.policy()
+		c.cat, c.pol, c.settings = s.catalog.Load(), s.policy(), settings
 	}
 	key := reuseKey(msg.Query, oids)
 	e := c.entries[key]

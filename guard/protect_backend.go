@@ -80,6 +80,7 @@ func (s *Session) onBackendError(_ byte, head *expectation) (bool, error) {
 	}
 	head = s.typesDescribeFailed(head) // reprepare_types.go
 	head.answeredError()               // plan_reuse.go
+	s.backendErrors.Add(1)             // plan_reuse_settings.go
 	if head.filled || head.kind == expParse && head.prep != nil && head.prep.filled {
 		// A statement whose column list phiguard filled from its catalog
 		// failed. The column guard names a stale catalog, but it runs
@@ -235,6 +236,7 @@ func (s *Session) transactionEnded() {
 // onParameterStatus ends the session when the backend reports a setting
 // phiguard cannot parse under (settings.go); otherwise it passes.
 func (s *Session) onParameterStatus(_ byte, _ *expectation) (bool, error) {
+	s.settingReports.Add(1) // plan_reuse_settings.go
 	body, err := s.br.Body()
 	if err != nil {
 		return false, err

@@ -29,6 +29,9 @@ func (s *Session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 	if err := s.awaitFreshCatalog(typ); err != nil {
 		return nil, err
 	}
+	if typ == pgwire.FeQuery {
+		s.notePathChange(a) // catalog_path_follow.go; a Bind's: onBind
+	}
 	if a != nil && s.srv.protect != nil && hasDDL(a) {
 		s.ddlSeen = true
 	}
@@ -38,6 +41,7 @@ func (s *Session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 		s.outputSeen = true
 	}
 	s.noteDatetimeChange(typ, a) // datetime_pending.go
+	s.notePlanSettings(typ, a)   // plan_reuse_settings.go
 	if typ == pgwire.FeQuery {
 		s.forgetVariants(a) // protect_search_variants.go
 		s.endVirtual()      // plan_reuse.go
@@ -255,6 +259,7 @@ func (s *Session) onExecute(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 		x.cursorChanges = st.cursorChanges
 		s.noteExecuteUnseen(st)   // settings_unseen.go
 		s.noteDatetimeExecute(st) // datetime_pending.go
+		s.noteExecutePlanSettings(st)
 		s.forgetVariants(st.analysis)
 		phi := touchesPHI(st.plan, st.decisions)
 		if pe == nil && len(st.cursors) > 0 {
@@ -435,24 +440,6 @@ func (s *Session) lastParseEdits(msg *pgproto3.Parse, info *stmtInfo, a *sqlrewr
 	return nil
 }
 
-// addHiddenParams adds the parameters phiguard passes itself, for
-// equality search during a re-encryption (protect_compare_param.go).
-func (s *Session) addHiddenParams(info *stmtInfo, msg *pgproto3.Parse) *pgerr.Error {
-	sql, hidden, clientParams, pe := s.compareParams([]byte(msg.Query), info.plan, len(msg.ParameterOIDs))
-	if pe != nil || hidden == nil {
-		return pe
-	}
-	msg.Query = string(sql)
-	for len(msg.ParameterOIDs) < clientParams {
-		msg.ParameterOIDs = append(msg.ParameterOIDs, 0) // unspecified, as the client left it
-	}
-	for range hidden {
-		msg.ParameterOIDs = append(msg.ParameterOIDs, oidText)
-	}
-	info.hidden, info.clientParams = hidden, clientParams
-	return nil
-}
-
 // protectBind encrypts the protected parameters of a Bind and sends them
 // as text.
 func (s *Session) protectBind(body []byte, b boundNames) ([]byte, error) {
@@ -542,6 +529,12 @@ func (s *Session) parseRefusal(a *sqlrewrite.Analysis, info *stmtInfo, cpe *pger
 		return pe
 	}
 	if pe := s.unknownWriteInSegment(a); pe != nil { // catalog_names.go
+		return pe
+	}
+	if pe := s.unknownColumnInSegment(a); pe != nil { // catalog_computed.go
+		return pe
+	}
+	if pe := s.pathInSegment(a); pe != nil { // catalog_path_follow.go
 		return pe
 	}
 	return cpe

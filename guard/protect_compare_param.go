@@ -1,8 +1,8 @@
 package guard
 
 import (
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/internal/pgerr"
-
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
@@ -171,4 +171,22 @@ func (s *Session) hiddenValues(hidden []hiddenParam, params [][]byte, formats []
 		}
 	}
 	return out, nil
+}
+
+// addHiddenParams adds the parameters phiguard passes itself, for
+// equality search during a re-encryption (protect_compare_param.go).
+func (s *Session) addHiddenParams(info *stmtInfo, msg *pgproto3.Parse) *pgerr.Error {
+	sql, hidden, clientParams, pe := s.compareParams([]byte(msg.Query), info.plan, len(msg.ParameterOIDs))
+	if pe != nil || hidden == nil {
+		return pe
+	}
+	msg.Query = string(sql)
+	for len(msg.ParameterOIDs) < clientParams {
+		msg.ParameterOIDs = append(msg.ParameterOIDs, 0) // unspecified, as the client left it
+	}
+	for range hidden {
+		msg.ParameterOIDs = append(msg.ParameterOIDs, oidText)
+	}
+	info.hidden, info.clientParams = hidden, clientParams
+	return nil
 }

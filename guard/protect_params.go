@@ -148,9 +148,14 @@ func (s *Session) bindRefusal(info *stmtInfo) *pgerr.Error {
 			return pe
 		}
 	}
-	if s.catalog.Load().writesThroughRules(info.analysis) {
+	if pe := s.pathInSegmentBind(info); pe != nil { // catalog_path_follow.go
+		return pe
+	}
+	if s.catalog.Load().writesThroughRules(info.analysis) || s.pathBindCheck {
 		// Read just before this Bind (bindReprepares): a view another
-		// session replaced since the Parse (catalog_names.go).
+		// session replaced since the Parse (catalog_names.go), or the
+		// search path changed since (catalog_path_follow.go).
+		s.pathBindCheck = false
 		if pe := s.viewWriteRefusal(info.analysis); pe != nil {
 			return pe
 		}

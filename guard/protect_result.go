@@ -47,6 +47,9 @@ type resultField struct {
 	// the result is refused rather than passed with its cells
 	// (fieldsRefusal).
 	stale bool
+	// computed names a generated column computed from an encrypted
+	// column (catalog_computed.go): the result is refused.
+	computed string
 	// newRel: a field of a relation made since the catalog was read
 	// (catalog.newRelation), which phiguard does not decrypt: a cell in
 	// it is refused with 40001 (strayCellRefusal), and the catalog is
@@ -88,24 +91,11 @@ func (s *Session) mapFields(body []byte, a *sqlrewrite.Analysis, cat *catalog, r
 	for i := range rd.Fields {
 		f := &rd.Fields[i]
 		col := cat.column(f.TableOID, int16(f.TableAttributeNumber))
-		if col == nil && cat.unknownColumn(f.TableOID, int16(f.TableAttributeNumber)) {
-			// Another session's DDL added a column to a protected table
-			// (perhaps an encrypted one dropped and added again): this
-			// result is refused (40001, fieldsRefusal), the next request
-			// reads a fresh catalog first (catalog_fresh.go).
-			s.catalogStale.Store(true)
+		if rf := s.catalogField(cat, col, f); rf != nil {
 			if fields == nil {
 				fields = make([]*resultField, len(rd.Fields))
 			}
-			fields[i] = &resultField{stale: true, table: f.TableOID, attnum: int16(f.TableAttributeNumber)}
-			continue
-		}
-		if col == nil && cat.newRelation(f.TableOID) {
-			s.catalogStale.Store(true)
-			if fields == nil {
-				fields = make([]*resultField, len(rd.Fields))
-			}
-			fields[i] = &resultField{newRel: true, table: f.TableOID, attnum: int16(f.TableAttributeNumber)}
+			fields[i] = rf
 			continue
 		}
 		var subj *policy.ProtectedTable
@@ -145,6 +135,33 @@ func (s *Session) mapFields(body []byte, a *sqlrewrite.Analysis, cat *catalog, r
 	return fields, out, err
 }
 
+// catalogField is the field of a result column the catalog does not
+// map as it stands, or nil: a column of a protected table it does not
+// list (another session's DDL added it, perhaps an encrypted one
+// dropped and added again: the result is refused, 40001, fieldsRefusal,
+// and the next request reads a fresh catalog first, catalog_fresh.go),
+// a column of a relation made since the read, and a generated column
+// computed from an encrypted one (refused, 0A000, catalog_computed.go).
+func (s *Session) catalogField(cat *catalog, col *policy.ProtectedColumn, f *pgproto3.FieldDescription) *resultField {
+	if col != nil {
+		return nil
+	}
+	rf := &resultField{table: f.TableOID, attnum: int16(f.TableAttributeNumber)}
+	switch {
+	case cat.unknownColumn(f.TableOID, rf.attnum):
+		rf.stale = true
+	case cat.newRelation(f.TableOID):
+		rf.newRel = true
+	case cat.computedColumn(f.TableOID, rf.attnum) != "":
+		rf.computed = cat.computedColumn(f.TableOID, rf.attnum)
+		return rf
+	default:
+		return nil
+	}
+	s.catalogStale.Store(true)
+	return rf
+}
+
 // decryptDataRow returns the DataRow to send for a result with fields (nil
 // when the row needs no change), noting subject ids into x. The row it
 // returns lives in s.rowScratch: write or copy it before the next call.
@@ -160,7 +177,7 @@ func (s *Session) decryptDataRow(body []byte, fields []*resultField, x *expectat
 	}
 	changed := false
 	for i, f := range fields {
-		if f != nil && f.stale {
+		if f != nil && (f.stale || f.computed != "") {
 			// Fields a statement was described with before another
 			// session's DDL, used for its executions without Describe.
 			return nil, fieldsRefusal(fields)

@@ -51,6 +51,9 @@ func (s *Session) onBind(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 	}
 	again = append(again, variant...)
 	out, err := s.protectBind(body, b)
+	if st, _ := s.boundStatement(b.stmt); st != nil {
+		s.notePathChange(st.analysis) // catalog_path_follow.go: after its own checks
+	}
 	if err == nil {
 		out, err = s.sortedBind(body, out, b) // protect_sort.go
 	}

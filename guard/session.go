@@ -52,14 +52,28 @@ type Session struct {
 	cursors      cursorMap              // SQL cursors and named portals, as the backend confirmed them (cursors.go)
 	catalogStale atomic.Bool            // read the catalog before planning the next request (catalog_fresh.go)
 	probeNames   []sqlrewrite.TableName // names the catalog lacks, asked about at its next read (catalog_latest.go); client pump
+	// pathStale: the search path may have changed since the catalog
+	// read; pathTouched: a statement that may change it ran since the
+	// transaction began (catalog_path_follow.go); client pump.
+	pathStale, pathTouched bool
+	// pathBindCheck: the catalog was read before a Bind for the path
+	// (bindReprepares), for bindRefusal to check its statement; client
+	// pump.
+	pathBindCheck bool
+	// firstInSegment: the message being handled is its segment's first
+	// (catalog_fresh.go); client pump.
+	firstInSegment bool
 	// unknownReads: a read inside a pipeline refused for naming a
 	// relation the catalog lacked, by name, with the catalog then
 	// (unknownWriteInSegment); client pump.
-	unknownReads  map[string]*catalog
-	timeZone      atomic.Pointer[sessionZone]      // the backend's last reported TimeZone (datetime.go)
-	dateStyle     atomic.Pointer[sessionDateStyle] // and DateStyle
-	intervalStyle atomic.Pointer[string]           // and IntervalStyle
-	output        atomic.Pointer[outputSettings]   // extra_float_digits and bytea_output (output.go)
+	unknownReads map[string]*catalog
+	// settingReports counts the backend's ParameterStatus messages, and
+	// backendErrors its ErrorResponses (backend pump; plan_reuse_settings.go).
+	settingReports, backendErrors atomic.Uint64
+	timeZone                      atomic.Pointer[sessionZone]      // the backend's last reported TimeZone (datetime.go)
+	dateStyle                     atomic.Pointer[sessionDateStyle] // and DateStyle
+	intervalStyle                 atomic.Pointer[string]           // and IntervalStyle
+	output                        atomic.Pointer[outputSettings]   // extra_float_digits and bytea_output (output.go)
 	// datetimeDone and unseenDone count the requests that may change
 	// DateStyle, TimeZone or IntervalStyle, and settings phiguard does not
 	// see, whose answers the backend pump has seen (datetime_pending.go,
@@ -102,18 +116,19 @@ type clientOwned struct {
 	datetimeInRequest            bool
 	unseenSent                   uint64
 	segmentUnseen                bool
-	copyIn                       *copyRewriter  // a COPY FROM STDIN being rewritten
-	bindScratch                  bindScratch    // reused by protectBind (bind_rewrite.go)
-	ddlSeen                      bool           // DDL went out: refresh the catalog after it
-	reloadUnread                 bool           // a reload changed the protected tables and the catalog was not read since (staleInSegment)
-	catalogInFlight              chan struct{}  // closed when the catalog read queued behind DDL is stored (catalog_fresh.go)
-	bindNames                    nameTable      // statement and portal names of Binds, interned (protect_client.go)
-	atSegmentStart               bool           // the client message being handled starts a protocol segment (catalog_fresh.go)
-	segmentOpen                  bool           // extended-protocol messages went out since the last Sync
-	objsNeeded                   bool           // re-read the database objects after this request
-	unsettled                    []*replacement // Parses reusing a name, not yet answered (reparse.go)
-	outputSeen                   bool           // a request may change extra_float_digits or bytea_output: read them after it
-	plans                        planCache      // plans reused for the unnamed statement (plan_reuse.go)
+	copyIn                       *copyRewriter     // a COPY FROM STDIN being rewritten
+	bindScratch                  bindScratch       // reused by protectBind (bind_rewrite.go)
+	ddlSeen                      bool              // DDL went out: refresh the catalog after it
+	reloadUnread                 bool              // a reload changed the protected tables and the catalog was not read since (staleInSegment)
+	catalogInFlight              chan struct{}     // closed when the catalog read queued behind DDL is stored (catalog_fresh.go)
+	bindNames                    nameTable         // statement and portal names of Binds, interned (protect_client.go)
+	atSegmentStart               bool              // the client message being handled starts a protocol segment (catalog_fresh.go)
+	segmentOpen                  bool              // extended-protocol messages went out since the last Sync
+	objsNeeded                   bool              // re-read the database objects after this request
+	unsettled                    []*replacement    // Parses reusing a name, not yet answered (reparse.go)
+	outputSeen                   bool              // a request may change extra_float_digits or bytea_output: read them after it
+	plans                        planCache         // plans reused for the unnamed statement (plan_reuse.go)
+	planSettings                 planSettingsCount // what may change the settings texts are analysed under (plan_reuse_settings.go)
 }
 
 // backendOwned is the state only the backend pump touches: what it reads

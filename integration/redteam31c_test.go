@@ -57,18 +57,20 @@ func rt31cAnswer(t *testing.T, app *pgx.Conn, q, want string, mode pgx.QueryExec
 	}
 }
 
-// TestRedTeam31cNameInUnrelatedSchema is a hole: an unqualified name
-// counts as known when the catalog lists it in any schema, not only one
-// on the search_path (docs/catalog.md said "earlier on the
-// search_path"): a view made in public by another session under the
-// name of a table in a schema nobody searches (another tenant's, an
-// archive) is not read before the statement.
+// TestRedTeam31cNameInUnrelatedSchema: an unqualified name counted as
+// known when the catalog listed it in any schema, not only one on the
+// search_path: a view made in public by another session under the name
+// of a table in a schema nobody searches (another tenant's, an archive)
+// was not read before the statement, and served 65 where PostgreSQL
+// answers 6. The catalog reads the search path now; more shapes in
+// TestSearchPathFollowed.
 func TestRedTeam31cNameInUnrelatedSchema(t *testing.T) {
-	t.Skip("HOLE: a table o.x exists in a schema not on the search_path; another session makes public.x, a view of length(s) over an encrypted column, after the catalog read: SELECT n FROM x serves 65 (the ciphertext's length) where PostgreSQL answers 6")
 	t.Parallel()
-	newrelRun(t, newrelCase{before: []string{"CREATE SCHEMA %[2]s_o", "CREATE TABLE %[2]s_o.%[2]s_x (id int)"},
-		ddl:   []string{"CREATE VIEW %[2]s_x AS SELECT id, length(s) AS n FROM %[1]s"},
-		query: "SELECT n FROM %[2]s_x", want: "6\n"}, pgx.QueryExecModeSimpleProtocol)
+	for _, mode := range bothModes {
+		newrelRun(t, newrelCase{before: []string{"CREATE SCHEMA %[2]s_o", "CREATE TABLE %[2]s_o.%[2]s_x (id int)"},
+			ddl:   []string{"CREATE VIEW %[2]s_x AS SELECT id, length(s) AS n FROM %[1]s"},
+			query: "SELECT n FROM %[2]s_x", want: "6\n"}, mode)
+	}
 }
 
 // TestRedTeam31cCreateTableAsFromView: CREATE TABLE AS (DDL, which the
@@ -349,14 +351,15 @@ func TestRedTeam31cSavepointHeld(t *testing.T) {
 	rt31cExec(t, app, "ROLLBACK")
 }
 
-// TestRedTeam31cGeneratedColumnByAnotherSession is a hole: a generated
-// column computed from an encrypted column, which phiguard refuses to
-// add through itself (0A000), added by another session after the
-// catalog read: the catalog read again (a column it lacked, 40001 once)
-// lists it as a plain column of the protected table, and it serves the
-// length of the ciphertext.
+// TestRedTeam31cGeneratedColumnByAnotherSession: a generated column
+// computed from an encrypted column, which phiguard refuses to add
+// through itself (0A000), added by another session after the catalog
+// read: the catalog read again (a column it lacked, 40001 once) listed
+// it as a plain column of the protected table, and it served the length
+// of the ciphertext (65 where PostgreSQL answers 6). The catalog lists
+// it as computed from an encrypted column now, and a statement reading
+// it is refused (0A000); more shapes in TestGeneratedColumnComputedShapes.
 func TestRedTeam31cGeneratedColumnByAnotherSession(t *testing.T) {
-	t.Skip("HOLE: ALTER TABLE enc ADD COLUMN n int GENERATED ALWAYS AS (length(s)) STORED by another session: SELECT n FROM enc serves 65 (after one 40001) where PostgreSQL answers 6; WHERE n = 6 would filter on it in the database too")
 	t.Parallel()
 	su, app, enc := rt31cProxy(t)
 	rt31cExec(t, su, "ALTER TABLE "+enc+" ADD COLUMN n int GENERATED ALWAYS AS (length(s)) STORED")

@@ -61,6 +61,26 @@ func (s Statement) MayChangeDatetime() bool {
 	return s.datetime || s.Kind == KindCall || s.Kind == KindUnknown
 }
 
+// MayChangeAnalysis reports whether the statement may change a setting
+// PostgreSQL reads while it analyses a text (transform_null_equals,
+// array_nulls, xmloption, lc_monetary, timezone_abbreviations, a custom
+// one it has no reason to think harmless): a SET or RESET of any setting
+// but those neutralSettings lists, RESET ALL, set_config, DISCARD, CALL
+// and DO, a function call other than a few built-ins (it may run SET
+// inside), or a statement that could not be classified. A plan prepared
+// before it may have coerced a constant under the old value
+// (guard/plan_reuse.go). DateStyle, TimeZone and IntervalStyle are not
+// counted: PostgreSQL reports their values, and the proxy follows those.
+func (s Statement) MayChangeAnalysis() bool {
+	return s.analysisSetting || s.opaque || s.Kind == KindCall || s.Kind == KindUnknown
+}
+
+// UndoesSettings reports whether the statement is a transaction end or a
+// rollback to a savepoint, which undoes the SETs made since.
+func (s Statement) UndoesSettings() bool {
+	return s.Kind == KindTransaction && s.datetime
+}
+
 // Statement is what the proxy needs to know about one statement.
 type Statement struct {
 	Kind Kind
@@ -95,6 +115,16 @@ type Statement struct {
 	// statement returning them (a view over an encrypted column copied
 	// the length of a ciphertext into a plain table).
 	Copies bool
+	// Columns are the column names the statement reads (each column
+	// reference's last name, JOIN ... USING's), each once; Defined the
+	// names it defines itself (output names, aliases, a WITH query's or
+	// an alias's column names, a function's in FROM); Natural is set for
+	// a NATURAL JOIN, which reads the columns its two sides share
+	// (columns.go).
+	Columns, Defined []string
+	Natural          bool
+	// path is how the statement may change the search path (PathChange).
+	path PathChange
 
 	// repeated lists the relation names (any schema) the statement may
 	// read more than once (see ReadsOnce).
@@ -107,6 +137,9 @@ type Statement struct {
 	// datetime: the statement may change DateStyle, TimeZone or
 	// IntervalStyle (see MayChangeDatetime).
 	datetime bool
+	// analysisSetting: a SET, RESET, set_config or DISCARD that may change
+	// how PostgreSQL analyses a text (see MayChangeAnalysis).
+	analysisSetting bool
 	// opaque: the statement calls a function that is not one of a few
 	// built-ins (see MayChangeSettingsUnseen).
 	opaque bool

@@ -47,9 +47,11 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 	named := map[string]int{} // relation name (any schema) → times named
 	var ctes []string
 	var locked map[*pg_query.RangeVar]bool // made at the first FOR UPDATE OF
+	var cols columnNames                   // columns.go
 	walk(node.ProtoReflect(), func(m protoreflect.Message) {
 		a.nodes++
 		a.unqualified = a.unqualified || unqualified(m.Interface())
+		cols.note(m)
 		switch n := m.Interface().(type) {
 		case *pg_query.A_Const, *pg_query.ParamRef:
 			a.literals++
@@ -61,11 +63,11 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 			st.Copies = true
 		case *pg_query.VariableSetStmt:
 			st.valueDependent = true
-			st.datetime = st.datetime || setsDatetime(n)
+			st.datetime, st.analysisSetting = st.datetime || setsDatetime(n), st.analysisSetting || setsAnalysis(n)
 		case *pg_query.TransactionStmt:
 			st.datetime = st.datetime || undoesSet(n)
 		case *pg_query.DiscardStmt:
-			st.datetime = true
+			st.datetime, st.analysisSetting = true, true
 			if n.GetTarget() == pg_query.DiscardMode_DISCARD_ALL {
 				st.Deallocates = "*"
 			}
@@ -85,7 +87,7 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 			}
 		case *pg_query.FuncCall:
 			if _, name := funcParts(n.GetFuncname()); name == "set_config" {
-				st.valueDependent, st.datetime = true, true
+				st.valueDependent, st.datetime, st.analysisSetting = true, true, true
 			}
 			st.opaque = st.opaque || opaqueCall(n)
 		case *pg_query.CopyStmt:
@@ -114,6 +116,7 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 		}
 	})
 	st.repeated = repeatedNames(named, ctes)
+	cols.done(&st)
 	st.CTEs = boundCTEs(node.ProtoReflect(), ctes) // cte_scope.go
 	return st
 }
@@ -336,6 +339,33 @@ func setsDatetime(n *pg_query.VariableSetStmt) bool {
 		return true
 	}
 	return n.GetKind() == pg_query.VariableSetKind_VAR_RESET_ALL
+}
+
+// setsAnalysis: a SET or RESET of a setting not known to leave parse
+// analysis alone (MayChangeAnalysis), or RESET ALL.
+func setsAnalysis(n *pg_query.VariableSetStmt) bool {
+	if n.GetKind() == pg_query.VariableSetKind_VAR_RESET_ALL {
+		return true
+	}
+	name := strings.ToLower(n.GetName())
+	return !neutralSettings[name] && !strings.HasPrefix(name, "enable_") && !strings.Contains(name, ".")
+}
+
+// neutralSettings are settings PostgreSQL does not read while it
+// analyses a text: they change execution, output, planning costs or
+// timeouts (enable_* and custom, dotted names too), or PostgreSQL
+// re-analyses a prepared statement itself when they change (search_path,
+// role, row_security); DateStyle, TimeZone and IntervalStyle are
+// reported, and the proxy follows their values.
+var neutralSettings = map[string]bool{
+	"application_name": true, "extra_float_digits": true, "bytea_output": true, "client_min_messages": true,
+	"statement_timeout": true, "lock_timeout": true, "idle_in_transaction_session_timeout": true, "idle_session_timeout": true,
+	"search_path": true, "role": true, "session_authorization": true, "row_security": true,
+	"datestyle": true, "timezone": true, "intervalstyle": true,
+	"transaction": true, "session characteristics": true, "transaction_isolation": true, "transaction_read_only": true,
+	"transaction_deferrable": true, "default_transaction_isolation": true, "default_transaction_read_only": true,
+	"synchronous_commit": true, "work_mem": true, "maintenance_work_mem": true, "plan_cache_mode": true, "jit": true,
+	"random_page_cost": true, "seq_page_cost": true, "cpu_tuple_cost": true, "effective_cache_size": true,
 }
 
 // undoesSet: a transaction statement that may undo a SET (or end a SET

@@ -18,11 +18,14 @@ const (
 	normalizedLiteralBytes = 8
 	// analysisBytes is an Analysis, its plan entry and Plan without slots.
 	analysisBytes  = 512
-	statementBytes = 96
-	tableBytes     = 32
-	accessBytes    = 192
-	decisionBytes  = 64
-	templateBytes  = 256
+	statementBytes = 160
+	// nameBytes is a name of Statement.Columns or Defined: its string
+	// header in a slice grown by appending, and the string's own block.
+	nameBytes     = 40
+	tableBytes    = 32
+	accessBytes   = 192
+	decisionBytes = 64
+	templateBytes = 256
 )
 
 // cost is the bytes a cached analysis may hold: its text, the normalized
@@ -48,6 +51,11 @@ func (a *Analysis) leanCost() int64 {
 		}
 		for _, r := range st.repeated {
 			n += 16 + len(r)
+		}
+		for _, names := range [][]string{st.Columns, st.Defined} {
+			for _, c := range names {
+				n += nameBytes + textBytes(len(c))
+			}
 		}
 	}
 	if a.Err != nil {

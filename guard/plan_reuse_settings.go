@@ -1,0 +1,95 @@
+package guard
+
+import (
+	"github.com/phiguard/phiguard/internal/pgwire"
+	"github.com/phiguard/phiguard/sqlrewrite"
+)
+
+// The settings a reused plan was analysed under (plan_reuse.go).
+// PostgreSQL coerces a text's constants while it analyses it, under the
+// session's settings then: '01/02/2020' is a date under DateStyle, '10:00'
+// a timestamptz under TimeZone, x = NULL is x IS NULL under
+// transform_null_equals. The client's unnamed Parse would be analysed
+// under the settings of the moment, and a reused plan keeps those it was
+// prepared under, which PostgreSQL does not re-analyse for (it does for
+// search_path, role with row security, and DDL on what the plan uses).
+// So the plan cache holds for one planSettingsKey, and is emptied when it
+// changes:
+//
+//   - DateStyle, TimeZone and IntervalStyle are reported by the backend
+//     (ParameterStatus, after a SET, a function's set_config, a rollback
+//     that undoes one); reports counts those messages, and no plan is
+//     reused or prepared while a request that may change them is
+//     unanswered (datetime_pending.go), as their report comes only then;
+//   - the other settings are not reported: gen counts the statements that
+//     may change one (sqlrewrite's MayChangeAnalysis: a SET of any setting
+//     not known to leave analysis alone, set_config, DISCARD, CALL, DO, a
+//     call of a function that may run SET) at their Query, Parse and each
+//     Execute, and after one, each transaction end or rollback to a
+//     savepoint (which undoes SET) and each error the backend sends
+//     (which may end the transaction that made it).
+//
+// Not seen: a trigger or an operator's function that changes such an
+// unreported setting (docs/search.md, "Plan reuse").
+
+// planSettingsKey is what a session's reused plans were prepared under.
+type planSettingsKey struct {
+	gen, reports, errors uint64
+}
+
+// notePlanSettings counts a client message that may change a setting
+// PostgreSQL analyses a text under (client pump, before its handler;
+// an Execute through noteExecutePlanSettings).
+func (s *Session) notePlanSettings(typ byte, a *sqlrewrite.Analysis) {
+	if typ == pgwire.FeFunctionCall {
+		s.planSettings.bump()
+		return
+	}
+	if (typ == pgwire.FeQuery || typ == pgwire.FeParse) && a != nil {
+		s.planSettings.note(a)
+	}
+}
+
+// noteExecutePlanSettings counts an Execute of a statement that may
+// change such a setting: each execution may (client pump).
+func (s *Session) noteExecutePlanSettings(st *stmtInfo) {
+	if st != nil && st.analysis != nil {
+		s.planSettings.note(st.analysis)
+	}
+}
+
+// planSettingsCount is a session's count of what may change the settings
+// a text is analysed under. Client pump.
+type planSettingsCount struct {
+	gen uint64
+	// undoable: a statement that may have changed one ran; a
+	// transaction's end or an error may undo it.
+	undoable bool
+}
+
+func (c *planSettingsCount) bump() { c.gen++; c.undoable = true }
+
+func (c *planSettingsCount) note(a *sqlrewrite.Analysis) {
+	for _, st := range a.Statements {
+		switch {
+		case st.MayChangeAnalysis():
+			c.bump()
+		case st.UndoesSettings() && c.undoable:
+			c.gen++
+		}
+	}
+}
+
+// planSettingsNow is the key plans prepared now are reused under, and
+// false while DateStyle, TimeZone or IntervalStyle may be changing (a
+// request that may change them unanswered). Client pump.
+func (s *Session) planSettingsNow() (planSettingsKey, bool) {
+	if s.datetimeInRequest || s.datetimeDone.Load() < s.datetimeBefore {
+		return planSettingsKey{}, false
+	}
+	k := planSettingsKey{gen: s.planSettings.gen, reports: s.settingReports.Load()}
+	if s.planSettings.undoable {
+		k.errors = s.backendErrors.Load()
+	}
+	return k, true
+}

@@ -1,0 +1,69 @@
+package integration
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// TestPlanReuseSettings: PostgreSQL coerces a text's constants under the
+// settings of its analysis, and a reused plan keeps those it was
+// prepared under (guard/plan_reuse_settings.go). A change of DateStyle
+// (reported), of transform_null_equals (not reported: counted from the
+// SET), and a SET LOCAL undone by COMMIT each give the answer
+// PostgreSQL gives to the unnamed statement sent then.
+func TestPlanReuseSettings(t *testing.T) {
+	t.Parallel()
+	f := newRoundsFixture(t, 300, 240)
+	ctx := testContext(t)
+	// Rows under DateStyle MDY and transform_null_equals off only: under
+	// DMY the date is 1 February; under on, grp = NULL is grp IS NULL.
+	const text = "SELECT id, name FROM public.%s WHERE name ILIKE 'sm%%' AND '01/02/2020'::pg_catalog.date < '2020-01-15'::pg_catalog.date AND (grp = NULL) IS NULL ORDER BY name, id LIMIT 7"
+	same := func(when string) {
+		t.Helper()
+		want, err := rowsRaw(t, f.dir, fmt.Sprintf(text, f.plain), pgx.QueryExecModeExec, pgx.TextFormatCode)
+		if err != nil {
+			t.Fatalf("%s, directly: %v", when, err)
+		}
+		got, err := rowsRaw(t, f.via, fmt.Sprintf(text, f.enc), pgx.QueryExecModeExec, pgx.TextFormatCode)
+		if err != nil {
+			t.Fatalf("%s, through phiguard: %v", when, err)
+		}
+		if got != want {
+			t.Fatalf("%s: through phiguard\n%s\ndirectly\n%s", when, got, want)
+		}
+	}
+	both := func(sql string) {
+		t.Helper()
+		for side, conn := range []*pgx.Conn{f.dir, f.via} {
+			if _, err := conn.Exec(ctx, sql, pgx.QueryExecModeSimpleProtocol); err != nil {
+				t.Fatalf("side %d: %s: %v", side, sql, err)
+			}
+		}
+	}
+	if want, _ := rowsRaw(t, f.dir, fmt.Sprintf(text, f.plain), pgx.QueryExecModeExec, pgx.TextFormatCode); !strings.Contains(want, "\n") {
+		t.Fatalf("no rows directly: the test reads nothing")
+	}
+	same("first (prepared)")
+	same("second (reused)")
+	if n := reusedPlans(t, f.via); n != 1 {
+		t.Fatalf("%d statements prepared under phiguard's names, want 1 (the text is reused)", n)
+	}
+	both("SET DateStyle = 'ISO, DMY'")
+	same("after SET DateStyle")
+	same("after SET DateStyle, again")
+	both("RESET DateStyle")
+	both("SET transform_null_equals = on")
+	same("after SET transform_null_equals")
+	both("RESET transform_null_equals")
+	same("after RESET transform_null_equals")
+	both("BEGIN")
+	both("SET LOCAL transform_null_equals = on")
+	same("after SET LOCAL, in the transaction")
+	both("COMMIT")
+	same("after the COMMIT that undid SET LOCAL")
+	both("SET application_name = 'x'") // neutral: the plan stays
+	same("after SET application_name")
+}
