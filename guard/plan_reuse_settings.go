@@ -31,6 +31,8 @@ import (
 //
 //   - a statement naming a view or a relation with rules counts too
 //     (noteRulesPlanSettings): its rules may call set_config.
+//   - once a cursor was declared over one of those, each FETCH and MOVE
+//     counts (they run it).
 //
 // Not seen: a trigger or an operator's function that changes such an
 // unreported setting, a configuration reload (docs/search.md, "Plan
@@ -72,6 +74,7 @@ func (s *Session) noteRulesPlanSettings(a *sqlrewrite.Analysis) {
 		for _, t := range st.Tables {
 			if c.hasRules(t) && !(t.Schema == "" && bound(st.CTEs, t.Name)) && (st.Writes || !c.systemView(t)) {
 				s.planSettings.bump()
+				s.planSettings.cursors = s.planSettings.cursors || st.CursorOp == sqlrewrite.CursorDeclare
 				return
 			}
 		}
@@ -94,6 +97,9 @@ type planSettingsCount struct {
 	// undoable: a statement that may have changed one ran; a
 	// transaction's end or an error may undo it.
 	undoable bool
+	// cursors: a cursor was declared over such a statement, which runs
+	// at its FETCH and MOVE: each counts after (TestRedTeam32aSettingInCursor).
+	cursors bool
 }
 
 func (c *planSettingsCount) bump() { c.gen++; c.undoable = true }
@@ -102,6 +108,9 @@ func (c *planSettingsCount) note(a *sqlrewrite.Analysis) {
 	for _, st := range a.Statements {
 		switch {
 		case st.MayChangeAnalysis():
+			c.bump()
+			c.cursors = c.cursors || st.CursorOp == sqlrewrite.CursorDeclare
+		case st.CursorOp == sqlrewrite.CursorRead && c.cursors:
 			c.bump()
 		case st.UndoesSettings() && c.undoable:
 			c.gen++

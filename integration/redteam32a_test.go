@@ -340,3 +340,31 @@ func TestRedTeam32aConfigReload(t *testing.T) {
 		t.Fatalf("after a reload of transform_null_equals: through phiguard\n%s\ndirectly\n%s", got, want)
 	}
 }
+
+// TestRedTeam32aSettingInCursor: a cursor declared over set_config runs
+// it at its FETCH, a statement with no function call in its text.
+func TestRedTeam32aSettingInCursor(t *testing.T) {
+	t.Parallel()
+	f := newRoundsFixture(t, 60, 0)
+	ctx := testContext(t)
+	both := func(sql string) {
+		t.Helper()
+		for _, c := range []*pgx.Conn{f.dir, f.via} {
+			if _, err := c.Exec(ctx, sql, pgx.QueryExecModeSimpleProtocol); err != nil {
+				t.Fatalf("%s: %v", sql, err)
+			}
+		}
+	}
+	both("BEGIN")
+	both("DECLARE rt32a_c CURSOR FOR SELECT pg_catalog.set_config('transform_null_equals', 'on', false)")
+	for range 2 {
+		if want, got := twinRun(t, f.dir, f.via, f.plain, f.enc, redTeam32aNullEquals); want != got || want == "(SELECT 0)" {
+			t.Fatalf("before: through phiguard\n%s\ndirectly\n%s", got, want)
+		}
+	}
+	both("FETCH rt32a_c")
+	if want, got := twinRun(t, f.dir, f.via, f.plain, f.enc, redTeam32aNullEquals); want != got {
+		t.Fatalf("after the cursor's FETCH: through phiguard\n%s\ndirectly\n%s", got, want)
+	}
+	both("COMMIT")
+}
