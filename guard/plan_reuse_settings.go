@@ -30,12 +30,14 @@ import (
 //     (which may end the transaction that made it).
 //
 //   - a statement naming a view or a relation with rules counts too
-//     (noteRulesPlanSettings): its rules may call set_config.
+//     (noteRulesPlanSettings): its rules may call set_config; so does a
+//     write (COPY FROM too): a column default, a trigger or a CHECK it
+//     runs may (TestRedTeam32aSettingInWrite).
 //   - once a cursor was declared over one of those, each FETCH and MOVE
 //     counts (they run it).
 //
-// Not seen: a trigger or an operator's function that changes such an
-// unreported setting, a configuration reload (docs/search.md, "Plan
+// Not seen: an operator's function (or a domain's CHECK at a cast) that
+// changes such an unreported setting, a configuration reload (docs/search.md, "Plan
 // reuse").
 
 // planSettingsKey is what a session's reused plans were prepared under.
@@ -110,7 +112,7 @@ func (c *planSettingsCount) note(a *sqlrewrite.Analysis) {
 		case st.MayChangeAnalysis():
 			c.bump()
 			c.cursors = c.cursors || st.CursorOp == sqlrewrite.CursorDeclare
-		case st.CursorOp == sqlrewrite.CursorRead && c.cursors:
+		case st.CursorOp == sqlrewrite.CursorRead && c.cursors, st.Writes:
 			c.bump()
 		case st.UndoesSettings() && c.undoable:
 			c.gen++

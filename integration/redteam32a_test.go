@@ -368,3 +368,71 @@ func TestRedTeam32aSettingInCursor(t *testing.T) {
 	}
 	both("COMMIT")
 }
+
+// TestRedTeam32aFunctionNotation: p.f, attribute notation for f(p), names
+// a function without its schema: one another session makes in a schema
+// before on the search_path takes it over, and invalidates no plan.
+// (Holds: phiguard reads its catalog before each such statement, p.f not
+// being a column it knows, which empties the plan cache.)
+func TestRedTeam32aFunctionNotation(t *testing.T) {
+	t.Parallel()
+	f := newRoundsFixture(t, 60, 0)
+	ctx := testContext(t)
+	su := superuser(t)
+	s := uniqueName("rt32a_n")
+	for _, table := range []string{f.plain, f.enc} {
+		if _, err := su.Exec(ctx, fmt.Sprintf("CREATE FUNCTION public.rt32a_pick(public.%s) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT 1'", table)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := su.Exec(ctx, fmt.Sprintf("CREATE SCHEMA %[1]s; GRANT USAGE ON SCHEMA %[1]s TO %[2]s", s, appUser)); err != nil {
+		t.Fatal(err)
+	}
+	dir, via := direct(t), f.p.app(t)
+	for _, c := range []*pgx.Conn{dir, via} {
+		if _, err := c.Exec(ctx, "SET search_path = "+s+", public", pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := "SELECT p.id, p.name FROM public.%[1]s p WHERE p.grp = p.rt32a_pick ORDER BY p.name, p.id LIMIT 5"
+	for range 2 {
+		if want, got := twinRun(t, dir, via, f.plain, f.enc, q); want != got {
+			t.Fatalf("before: through phiguard\n%s\ndirectly\n%s", got, want)
+		}
+	}
+	for _, table := range []string{f.plain, f.enc} {
+		if _, err := su.Exec(ctx, fmt.Sprintf("CREATE FUNCTION %s.rt32a_pick(public.%s) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT 2'", s, table)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want, got := twinRun(t, dir, via, f.plain, f.enc, q); want != got {
+		t.Fatalf("after another session made %s.rt32a_pick: through phiguard\n%s\ndirectly\n%s", s, got, want)
+	}
+}
+
+// TestRedTeam32aSettingInWrite: a write runs what its text does not
+// show (a column default, a trigger, a CHECK): here a default calls
+// set_config of transform_null_equals.
+func TestRedTeam32aSettingInWrite(t *testing.T) {
+	t.Parallel()
+	f := newRoundsFixture(t, 60, 0)
+	ctx := testContext(t)
+	w := uniqueName("rt32a_w")
+	if _, err := superuser(t).Exec(ctx, fmt.Sprintf("CREATE TABLE public.%[1]s (i int, s text DEFAULT pg_catalog.set_config('transform_null_equals', 'on', false)); GRANT ALL ON public.%[1]s TO %[2]s", w, appUser)); err != nil {
+		t.Fatal(err)
+	}
+	dir, via := direct(t), f.p.app(t) // the table in phiguard's catalog
+	for range 2 {
+		if want, got := twinRun(t, dir, via, f.plain, f.enc, redTeam32aNullEquals); want != got || want == "(SELECT 0)" {
+			t.Fatalf("before: through phiguard\n%s\ndirectly\n%s", got, want)
+		}
+	}
+	for _, c := range []*pgx.Conn{dir, via} {
+		if _, err := c.Exec(ctx, "INSERT INTO public."+w+" (i) VALUES (1)", pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want, got := twinRun(t, dir, via, f.plain, f.enc, redTeam32aNullEquals); want != got {
+		t.Fatalf("after a write whose default runs set_config: through phiguard\n%s\ndirectly\n%s", got, want)
+	}
+}
