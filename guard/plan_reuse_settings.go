@@ -36,8 +36,8 @@ import (
 //   - once a cursor was declared over one of those, each FETCH and MOVE
 //     counts (they run it).
 //
-// Not seen: an operator's function (or a domain's CHECK at a cast) that
-// changes such an unreported setting, a configuration reload (docs/search.md, "Plan
+// Not seen: an operator's function that changes such an unreported
+// setting, a configuration reload (docs/search.md, "Plan
 // reuse").
 
 // planSettingsKey is what a session's reused plans were prepared under.

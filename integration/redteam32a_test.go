@@ -436,3 +436,28 @@ func TestRedTeam32aSettingInWrite(t *testing.T) {
 		t.Fatalf("after a write whose default runs set_config: through phiguard\n%s\ndirectly\n%s", got, want)
 	}
 }
+
+// TestRedTeam32aSettingInDomain: a cast to a domain runs its CHECK,
+// which may call set_config, in a read whose text calls no function.
+func TestRedTeam32aSettingInDomain(t *testing.T) {
+	t.Parallel()
+	f := newRoundsFixture(t, 60, 0)
+	ctx := testContext(t)
+	d := uniqueName("rt32a_d")
+	if _, err := superuser(t).Exec(ctx, fmt.Sprintf("CREATE DOMAIN public.%[1]s AS int CHECK (pg_catalog.set_config('transform_null_equals', 'on', false) IS NOT NULL); GRANT USAGE ON DOMAIN public.%[1]s TO %[2]s", d, appUser)); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if want, got := twinRun(t, f.dir, f.via, f.plain, f.enc, redTeam32aNullEquals); want != got || want == "(SELECT 0)" {
+			t.Fatalf("before: through phiguard\n%s\ndirectly\n%s", got, want)
+		}
+	}
+	for _, c := range []*pgx.Conn{f.dir, f.via} {
+		if _, err := c.Exec(ctx, "SELECT 1::public."+d, pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want, got := twinRun(t, f.dir, f.via, f.plain, f.enc, redTeam32aNullEquals); want != got {
+		t.Fatalf("after a cast to a domain whose CHECK runs set_config: through phiguard\n%s\ndirectly\n%s", got, want)
+	}
+}

@@ -67,12 +67,14 @@ func (s Statement) MayChangeDatetime() bool {
 // one it has no reason to think harmless): a SET or RESET of any setting
 // but those neutralSettings lists, RESET ALL, set_config, DISCARD, CALL
 // and DO, a function call other than a few built-ins (it may run SET
-// inside), or a statement that could not be classified. A plan prepared
+// inside), a type that may be the database's own (a domain's CHECK, a
+// type's input function, TestRedTeam32aSettingInDomain), or a
+// statement that could not be classified. A plan prepared
 // before it may have coerced a constant under the old value
 // (guard/plan_reuse.go). DateStyle, TimeZone and IntervalStyle are not
 // counted: PostgreSQL reports their values, and the proxy follows those.
 func (s Statement) MayChangeAnalysis() bool {
-	return s.analysisSetting || s.opaque || s.Kind == KindCall || s.Kind == KindUnknown
+	return s.analysisSetting || s.opaque || s.userType || s.Kind == KindCall || s.Kind == KindUnknown
 }
 
 // UndoesSettings reports whether the statement is a transaction end or a
@@ -140,6 +142,10 @@ type Statement struct {
 	// analysisSetting: a SET, RESET, set_config or DISCARD that may change
 	// how PostgreSQL analyses a text (see MayChangeAnalysis).
 	analysisSetting bool
+	// userType: the statement names a type that may be the database's
+	// own (a cast to a domain runs its CHECK, which may call set_config:
+	// see MayChangeAnalysis).
+	userType bool
 	// opaque: the statement calls a function that is not one of a few
 	// built-ins (see MayChangeSettingsUnseen).
 	opaque bool

@@ -90,6 +90,8 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 				st.valueDependent, st.datetime, st.analysisSetting = true, true, true
 			}
 			st.opaque = st.opaque || opaqueCall(n)
+		case *pg_query.TypeName:
+			st.userType = st.userType || userType(n)
 		case *pg_query.CopyStmt:
 			st.Writes = st.Writes || n.IsFrom
 			// Its options are literals (DELIMITER '|', NULL 'x', QUOTE,
@@ -377,4 +379,34 @@ func undoesSet(n *pg_query.TransactionStmt) bool {
 		return false
 	}
 	return true
+}
+
+// userType: n may name a type of the database's own (a domain, whose
+// CHECK runs at a cast; a type whose input function is user code): not
+// pg_catalog's, nor an unqualified name of one of builtinTypes.
+func userType(n *pg_query.TypeName) bool {
+	names := n.GetNames()
+	switch len(names) {
+	case 0:
+		return true
+	case 1:
+		return !builtinTypes[names[0].GetString_().GetSval()]
+	}
+	return names[0].GetString_().GetSval() != "pg_catalog"
+}
+
+// builtinTypes are pg_catalog's types a text names without their schema
+// (pg_query spells keyword types such as int and timestamp with it).
+var builtinTypes = map[string]bool{
+	"text": true, "date": true, "uuid": true, "json": true, "jsonb": true, "bytea": true, "name": true, "oid": true,
+	"money": true, "inet": true, "cidr": true, "macaddr": true, "macaddr8": true, "xml": true, "tsvector": true,
+	"tsquery": true, "record": true, "void": true, "point": true, "line": true, "lseg": true,
+	"box": true, "path": true, "polygon": true, "circle": true, "int4range": true, "int8range": true,
+	"numrange": true, "tsrange": true, "tstzrange": true, "daterange": true, "regclass": true, "regtype": true,
+	"regproc": true, "regprocedure": true, "regoper": true, "regoperator": true, "regnamespace": true,
+	"regrole": true, "regcollation": true, "regconfig": true, "regdictionary": true, "pg_lsn": true,
+	"txid_snapshot": true, "pg_snapshot": true, "xid": true, "xid8": true, "cid": true, "tid": true,
+	"jsonpath": true, "int2vector": true, "oidvector": true, "bit": true, "varbit": true, "timetz": true,
+	"timestamptz": true, "int2": true, "int4": true, "int8": true, "float4": true, "float8": true, "bool": true,
+	"varchar": true, "bpchar": true, "char": true,
 }
