@@ -461,3 +461,36 @@ func TestRedTeam32aSettingInDomain(t *testing.T) {
 		t.Fatalf("after a cast to a domain whose CHECK runs set_config: through phiguard\n%s\ndirectly\n%s", got, want)
 	}
 }
+
+// TestRedTeam32aSettingInShadowedBuiltin: an unqualified call of a
+// built-in phiguard deems free of side effects (lower) resolves to a
+// function of the database's own of a closer signature, which may call
+// set_config.
+func TestRedTeam32aSettingInShadowedBuiltin(t *testing.T) {
+	t.Skip("HOLE: SELECT lower('A'::varchar) runs a lower(varchar) of the database's own that calls set_config of transform_null_equals; phiguard deems lower free of side effects, and a reused plan answers 5 rows for PostgreSQL's 0")
+	t.Parallel()
+	f := newRoundsFixture(t, 60, 0)
+	ctx := testContext(t)
+	s := uniqueName("rt32a_l")
+	if _, err := superuser(t).Exec(ctx, fmt.Sprintf("CREATE SCHEMA %[1]s; GRANT USAGE ON SCHEMA %[1]s TO %[2]s; CREATE FUNCTION %[1]s.lower(pg_catalog.varchar) RETURNS text LANGUAGE sql AS $$SELECT pg_catalog.set_config('transform_null_equals', 'on', false)$$", s, appUser)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*pgx.Conn{f.dir, f.via} {
+		if _, err := c.Exec(ctx, "SET search_path = "+s+", public", pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		if want, got := twinRun(t, f.dir, f.via, f.plain, f.enc, redTeam32aNullEquals); want != got || want == "(SELECT 0)" {
+			t.Fatalf("before: through phiguard\n%s\ndirectly\n%s", got, want)
+		}
+	}
+	for _, c := range []*pgx.Conn{f.dir, f.via} {
+		if _, err := c.Exec(ctx, "SELECT lower('A'::varchar)", pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want, got := twinRun(t, f.dir, f.via, f.plain, f.enc, redTeam32aNullEquals); want != got {
+		t.Fatalf("after lower(varchar) of the database's own: through phiguard\n%s\ndirectly\n%s", got, want)
+	}
+}
