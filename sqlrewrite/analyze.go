@@ -51,6 +51,7 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 	walk(node.ProtoReflect(), func(m protoreflect.Message) {
 		a.nodes++
 		a.unqualified = a.unqualified || unqualified(m.Interface())
+		st.userType = st.userType || userType(m.Interface())
 		cols.note(m)
 		switch n := m.Interface().(type) {
 		case *pg_query.A_Const, *pg_query.ParamRef:
@@ -90,18 +91,15 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 				st.valueDependent, st.datetime, st.analysisSetting = true, true, true
 			}
 			st.opaque = st.opaque || opaqueCall(n)
-		case *pg_query.TypeName:
-			st.userType = st.userType || userType(n)
 		case *pg_query.CopyStmt:
 			st.Writes = st.Writes || n.IsFrom
-			// Its options are literals (DELIMITER '|', NULL 'x', QUOTE,
-			// ENCODING, FORMAT 'csv') that say how the proxy cuts the
-			// rows: a plan cached by shape would cut them at another
-			// COPY's delimiter and pass a value in clear. Not
-			// valueDependent, which also says a statement may change
-			// settings (MayChangeSettings): the proxy would then read
-			// them behind the COPY, a Query the backend gets in the
-			// middle of COPY FROM STDIN (08P01).
+			// Its options are literals (DELIMITER '|', NULL 'x', QUOTE, ENCODING,
+			// FORMAT 'csv') that say how the proxy cuts the rows: a plan cached
+			// by shape would cut them at another COPY's delimiter and pass a
+			// value in clear. Not valueDependent, which also says a statement
+			// may change settings (MayChangeSettings): the proxy would then read
+			// them behind the COPY, a Query the backend gets in the middle of
+			// COPY FROM STDIN (08P01).
 			st.optionsAreValues = true
 		case *pg_query.LockingClause:
 			locked = lockedRels(n, locked)
@@ -384,7 +382,11 @@ func undoesSet(n *pg_query.TransactionStmt) bool {
 // userType: n may name a type of the database's own (a domain, whose
 // CHECK runs at a cast; a type whose input function is user code): not
 // pg_catalog's, nor an unqualified name of one of builtinTypes.
-func userType(n *pg_query.TypeName) bool {
+func userType(m any) bool {
+	n, ok := m.(*pg_query.TypeName)
+	if !ok {
+		return false
+	}
 	names := n.GetNames()
 	switch len(names) {
 	case 0:
