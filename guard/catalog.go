@@ -85,6 +85,9 @@ type catalog struct {
 	// (catalog_computed.go).
 	attnames    map[string]struct{}
 	hasComputed bool
+	// funcOut are the names of the functions' OUT parameters, which name
+	// the output columns of a function in FROM (catalog_computed.go).
+	funcOut map[string]struct{}
 	// path are the schemas of the session's search path when the catalog
 	// was read (indexes of schemas), if pathRead (catalog_path_follow.go).
 	path     []int32
@@ -224,7 +227,7 @@ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE NOT ` + protected + `
 GROUP BY 1, 2, 3
 ORDER BY 1, 4;
-` + relationsQuery() + ";\n" + columnNamesQuery
+` + relationsQuery() + ";\n" + columnNamesQuery + ";\n" + funcOutQuery
 }
 
 // protectedColumnKeys lists the policy's protected columns as SQL row
@@ -340,6 +343,9 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 			return b.addCatalogOID(row.Values) // relationsQuery's
 		} else if err == nil && len(row.Values) == 7 {
 			b.addPathSchema(row.Values[0]) // pathQuery's
+			return nil
+		} else if err == nil && len(row.Values) == 6 {
+			b.addFuncOut(row.Values[0]) // funcOutQuery's
 			return nil
 		} else if err == nil && len(row.Values) == 1 {
 			b.addColumnName(row.Values[0]) // columnNamesQuery's

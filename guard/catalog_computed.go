@@ -53,6 +53,46 @@ const computedColumnsCTE = `gcols(relid, attnum) AS (
 const columnNamesQuery = `SELECT DISTINCT attname::pg_catalog.text FROM pg_catalog.pg_attribute
   WHERE attnum > 0 AND NOT attisdropped`
 
+// funcOutQuery lists the names of the functions' OUT parameters (OUT,
+// INOUT, TABLE), each once, in rows of six fields (which no other part
+// of the catalog's answer has): a function in FROM names its output
+// columns after them (SELECT ... FROM t, jsonb_each(t.meta) WHERE key =
+// 'k'), names no relation has, and without them such a statement had a
+// catalog read before it, and was refused with 40001 every other time
+// inside a pipeline (TestRedTeam32bEverydayColumnNamesInPipeline).
+const funcOutQuery = `SELECT DISTINCT u.n, NULL, NULL, NULL, NULL, NULL
+  FROM pg_catalog.pg_proc p, ROWS FROM (pg_catalog.unnest(p.proargnames), pg_catalog.unnest(p.proargmodes)) AS u(n, m)
+  WHERE p.proargmodes IS NOT NULL AND u.m IN ('o', 'b', 't') AND u.n <> ''`
+
+// addFuncOut takes a row of funcOutQuery.
+func (b *catalogBuilder) addFuncOut(v []byte) {
+	if b.cat.funcOut == nil {
+		b.cat.funcOut = map[string]struct{}{}
+	}
+	b.cat.funcOut[string(v)] = struct{}{}
+}
+
+// systemColumn: a name no user column may take (PostgreSQL refuses it:
+// "column name ... conflicts with a system column name").
+func systemColumn(name string) bool {
+	switch name {
+	case "tableoid", "ctid", "xmin", "xmax", "cmin", "cmax":
+		return true
+	}
+	return false
+}
+
+// knownColumn: a name the catalog lists as a column, a system column's,
+// one st defines itself, or, for a statement calling a function in FROM,
+// a function's OUT parameter.
+func (c *catalog) knownColumn(st *sqlrewrite.Statement, name string) bool {
+	if _, ok := c.attnames[name]; ok || systemColumn(name) || slices.Contains(st.Defined, name) {
+		return true
+	}
+	_, ok := c.funcOut[name]
+	return ok && st.FromFunction
+}
+
 // addColumnName takes a row of columnNamesQuery.
 func (b *catalogBuilder) addColumnName(v []byte) {
 	if b.cat.attnames == nil {
@@ -156,7 +196,7 @@ func (c *catalog) unknownColumnName(a *sqlrewrite.Analysis) string {
 			return "NATURAL JOIN"
 		}
 		for _, name := range st.Columns {
-			if _, ok := c.attnames[name]; !ok && !slices.Contains(st.Defined, name) {
+			if !c.knownColumn(st, name) {
 				return name
 			}
 		}

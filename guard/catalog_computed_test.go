@@ -9,12 +9,14 @@ import (
 )
 
 // computedCatalog is a catalog of a protected table public.p (id, s, g:
-// g generated from s) among plain ones, whose columns are a, b and id.
+// g generated from s) among plain ones, whose columns are a, b and id;
+// key is a function's OUT parameter.
 func computedCatalog(computed bool) *catalog {
 	b := newCatalogBuilder(nil)
 	for _, n := range []string{"id", "s", "g", "a", "b"} {
 		b.addColumnName([]byte(n))
 	}
+	b.addFuncOut([]byte("key")) // jsonb_each's OUT parameter
 	p := policy.TableName{Schema: "public", Name: "p"}
 	b.cat.tables[p] = []catalogColumn{{name: "id", attnum: 1}, {name: "s", attnum: 2}, {name: "g", attnum: 3, computed: computed}}
 	b.noteTable(p, 100)
@@ -40,6 +42,9 @@ func TestUnknownColumnName(t *testing.T) {
 		"SELECT id FROM p NATURAL JOIN q":                                          "NATURAL JOIN",
 		"WITH p AS (SELECT 1 AS k) SELECT n FROM p":                                "",
 		"SELECT k FROM (SELECT 1 AS k) o WHERE EXISTS (SELECT FROM p WHERE n = 6)": "n",
+		"SELECT id FROM p WHERE ctid = '(0,1)' AND tableoid > 0":                   "",
+		"SELECT id FROM p, jsonb_each(b) WHERE key = 'k'":                          "",
+		"SELECT id FROM p WHERE key = 'k'":                                         "key",
 	} {
 		if got := cat.unknownColumnName(sqlrewrite.Analyze(sql)); got != want {
 			t.Errorf("%s: %q, want %q", sql, got, want)

@@ -20,7 +20,7 @@ import (
 // the catalog has it in a schema on that path. The path stays known
 // until the session runs a statement that may change it (SET or RESET
 // of search_path, the role or the session authorization, RESET ALL,
-// set_config, DISCARD, CALL, DO, a statement phiguard cannot classify;
+// set_config of one of those, DISCARD, CALL, DO, a statement phiguard cannot classify;
 // and the end of a transaction, or a ROLLBACK TO, after one of those,
 // which may undo it): then a statement naming a relation unqualified has
 // the catalog, and the path with it, read before it (pathStale). A
@@ -80,8 +80,9 @@ func (s *Session) notePathChange(a *sqlrewrite.Analysis) {
 		s.pathStale, s.pathTouched = true, true
 		return
 	}
-	for _, st := range a.Statements {
-		switch st.PathChange() {
+	for i := range a.Statements {
+		s.pathDeferred = s.pathDeferred || a.Statements[i].DefersPathChange()
+		switch s.stmtPath(&a.Statements[i]) {
 		case sqlrewrite.PathSet:
 			s.pathStale, s.pathTouched = true, true
 		case sqlrewrite.PathUndo:
@@ -91,6 +92,19 @@ func (s *Session) notePathChange(a *sqlrewrite.Analysis) {
 			s.pathTouched = false
 		}
 	}
+}
+
+// stmtPath is st's change of the search path: an EXECUTE, FETCH or MOVE
+// changes it as PREPARE p AS SELECT set_config('search_path', ...) or a
+// DECLARE of such a query said it would, once the session has run one
+// (TestRedTeam32bPathChangedByExecute: EXECUTE p set the path unseen, and
+// a view made since in its first schema served the length of a
+// ciphertext).
+func (s *Session) stmtPath(st *sqlrewrite.Statement) sqlrewrite.PathChange {
+	if s.pathDeferred && st.RunsDeferred() {
+		return sqlrewrite.PathSet
+	}
+	return st.PathChange()
 }
 
 // pathUnknown: a's statements name a relation unqualified while the
@@ -106,7 +120,7 @@ func (s *Session) pathUnknown(typ byte, a *sqlrewrite.Analysis) bool {
 		if changed && stmtUnqualified(st) {
 			return true
 		}
-		changed = changed || st.PathChange() != sqlrewrite.PathKept
+		changed = changed || s.stmtPath(st) != sqlrewrite.PathKept
 	}
 	return false
 }

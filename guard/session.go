@@ -54,8 +54,10 @@ type Session struct {
 	probeNames   []sqlrewrite.TableName // names the catalog lacks, asked about at its next read (catalog_latest.go); client pump
 	// pathStale: the search path may have changed since the catalog
 	// read; pathTouched: a statement that may change it ran since the
-	// transaction began (catalog_path_follow.go); client pump.
-	pathStale, pathTouched bool
+	// transaction began (catalog_path_follow.go); pathDeferred: a
+	// PREPARE or DECLARE of a query that may change it ran, so an EXECUTE,
+	// FETCH or MOVE may; client pump.
+	pathStale, pathTouched, pathDeferred bool
 	// pathBindCheck: the catalog was read before a Bind for the path
 	// (bindReprepares), for bindRefusal to check its statement; client
 	// pump.

@@ -125,8 +125,15 @@ type Statement struct {
 	// (columns.go).
 	Columns, Defined []string
 	Natural          bool
+	// FromFunction is set when a function is called in FROM, whose
+	// output columns may be named after its OUT parameters (jsonb_each's
+	// key and value), which the statement reads without defining them.
+	FromFunction bool
 	// path is how the statement may change the search path (PathChange).
 	path PathChange
+	// pathDefers: a PREPARE or DECLARE whose query may change the search
+	// path when an EXECUTE or FETCH runs it (pathRuns); search_path.go.
+	pathDefers, pathRuns bool
 
 	// repeated lists the relation names (any schema) the statement may
 	// read more than once (see ReadsOnce).

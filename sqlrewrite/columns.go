@@ -2,6 +2,7 @@ package sqlrewrite
 
 import (
 	"slices"
+	"strconv"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -18,6 +19,8 @@ type columnNames struct {
 	refs, defined []string
 	natural       bool
 	path          PathChange // search_path.go
+	defers, runs  bool       // search_path.go: PREPARE or DECLARE; EXECUTE, FETCH or MOVE
+	fromFunc      bool
 }
 
 // note takes one node of the walk.
@@ -25,6 +28,10 @@ func (c *columnNames) note(m protoreflect.Message) {
 	node := m.Interface()
 	c.path = max(c.path, pathChange(node))
 	switch n := node.(type) {
+	case *pg_query.PrepareStmt, *pg_query.DeclareCursorStmt:
+		c.defers = true
+	case *pg_query.ExecuteStmt, *pg_query.FetchStmt:
+		c.runs = true
 	case *pg_query.ColumnRef:
 		// The last field is the column (t.col, col), or * (t.*, *),
 		// or a table's name or alias for a whole-row reference.
@@ -45,13 +52,32 @@ func (c *columnNames) note(m protoreflect.Message) {
 		for _, s := range n.GetColnames() {
 			c.defined = appendNew(c.defined, s.GetString_().GetSval())
 		}
+	case *pg_query.ColumnDef:
+		// jsonb_to_recordset(...) AS x(a int, b text)
+		c.defined = appendNew(c.defined, n.GetColname())
+	case *pg_query.RangeTableFuncCol:
+		c.defined = appendNew(c.defined, n.GetColname()) // XMLTABLE's COLUMNS
+	case *pg_query.SelectStmt:
+		// A VALUES list names its columns column1, column2, ...
+		if v := n.GetValuesLists(); len(v) > 0 {
+			for i := range v[0].GetList().GetItems() {
+				c.defined = appendNew(c.defined, "column"+strconv.Itoa(i+1))
+			}
+		}
 	case *pg_query.CommonTableExpr:
 		for _, s := range n.GetAliascolnames() {
 			c.defined = appendNew(c.defined, s.GetString_().GetSval())
 		}
 	case *pg_query.RangeFunction:
 		// SELECT generate_series FROM generate_series(1, 3): a
-		// function in FROM names its column after itself.
+		// function in FROM names its column after itself, or after its
+		// OUT parameters (jsonb_each's key and value: the proxy's
+		// catalog lists those, FromFunction), and WITH ORDINALITY adds
+		// ordinality.
+		c.fromFunc = true
+		if n.GetOrdinality() {
+			c.defined = appendNew(c.defined, "ordinality")
+		}
 		for _, f := range n.GetFunctions() {
 			if call := f.GetList().GetItems(); len(call) > 0 {
 				if fc := call[0].GetFuncCall(); fc != nil {
@@ -66,6 +92,8 @@ func (c *columnNames) note(m protoreflect.Message) {
 // done stores what was collected in st.
 func (c *columnNames) done(st *Statement) {
 	st.Columns, st.Defined, st.Natural, st.path = c.refs, c.defined, c.natural, c.path
+	st.pathDefers, st.pathRuns = c.defers && c.path == PathSet, c.runs
+	st.FromFunction = c.fromFunc
 }
 
 func appendNew(names []string, name string) []string {

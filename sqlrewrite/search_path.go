@@ -21,7 +21,8 @@ const (
 	// transaction, which ends SET LOCAL and undoes a rolled-back SET.
 	PathEnd
 	// PathSet: SET or RESET of search_path, the role or the session
-	// authorization, RESET ALL, set_config, DISCARD, CALL or DO, or a
+	// authorization, RESET ALL, set_config of one of those (or of a name
+	// not given as a constant), DISCARD, CALL or DO, or a
 	// statement that could not be classified.
 	PathSet
 )
@@ -67,7 +68,10 @@ func (s Statement) PathChange() PathChange {
 }
 
 // otherSetting: a set_config call whose first argument is a string
-// constant naming a setting other than search_path.
+// constant naming a setting other than search_path, role and
+// session_authorization (set_config('role', ...) is SET ROLE, and the
+// path's "$user" then names the new role's schema:
+// TestRedTeam32bRoleBySetConfig).
 func otherSetting(n *pg_query.FuncCall) bool {
 	args := n.GetArgs()
 	if len(args) == 0 {
@@ -77,5 +81,20 @@ func otherSetting(n *pg_query.FuncCall) bool {
 	if c == nil || c.GetSval() == nil {
 		return false
 	}
-	return !strings.EqualFold(strings.TrimSpace(c.GetSval().GetSval()), "search_path")
+	switch strings.ToLower(strings.TrimSpace(c.GetSval().GetSval())) {
+	case "search_path", "role", "session_authorization":
+		return false
+	}
+	return true
 }
+
+// DefersPathChange: a PREPARE or DECLARE whose query may change the
+// search path (PREPARE p AS SELECT set_config('search_path', ...)): it
+// changes it when an EXECUTE of it, or a FETCH or MOVE of the cursor,
+// runs it, a statement whose own text shows no change
+// (TestRedTeam32bPathChangedByExecute).
+func (s Statement) DefersPathChange() bool { return s.pathDefers }
+
+// RunsDeferred: an EXECUTE, FETCH or MOVE, which runs a query prepared or
+// declared before (DefersPathChange).
+func (s Statement) RunsDeferred() bool { return s.pathRuns }
