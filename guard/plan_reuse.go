@@ -110,13 +110,33 @@ type virtualPlan struct {
 // its text's last edits, which then write its first round literal
 // (parseSortedText).
 func (s *Session) mayReusePlan(name string, a *sqlrewrite.Analysis, info *stmtInfo, plain bool) {
-	if name != "" || !plain || s.srv.protect == nil || info.hidden != nil || info.plan.Sort == nil || info.plan.Refusal != nil || !a.Qualified() {
+	if name != "" || !plain || s.srv.protect == nil || info.hidden != nil || info.plan.Sort == nil || info.plan.Refusal != nil || !a.Qualified() || s.labelsNamed(a) {
 		return
 	}
 	if _, settled := s.planSettingsNow(); !settled { // plan_reuse_settings.go
 		return
 	}
 	info.virt = &virtualPlan{info: info}
+}
+
+// labelsNamed reports whether a text holding a string constant names a
+// relation with an enum or reg* column (catalog.hasLabels): the constant
+// may be a label PostgreSQL turns into an OID at analysis, and another
+// session's ALTER TYPE ... RENAME VALUE invalidates no plan
+// (TestRedTeam32aEnumLabel).
+func (s *Session) labelsNamed(a *sqlrewrite.Analysis) bool {
+	c := s.catalog.Load()
+	if !a.HasStrings() || c == nil {
+		return false
+	}
+	for _, st := range a.Statements {
+		for _, t := range st.Tables {
+			if c.hasLabels(t) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // parseVariant marks a Parse (mayReusePlan) and returns what settles

@@ -210,7 +210,15 @@ type Analysis struct {
 	// unqualified: a relation, function, type or collation is named
 	// without its schema (see Qualified).
 	unqualified bool
+	// strings: the text holds a string constant (HasStrings).
+	strings bool
 }
+
+// HasStrings reports whether the text holds a string constant: compared
+// with an enum or reg* column, PostgreSQL makes it an OID when it
+// analyses the text, and a label renamed since leaves a cached plan
+// with the old one (guard/plan_reuse.go, TestRedTeam32aEnumLabel).
+func (a *Analysis) HasStrings() bool { return a != nil && a.strings }
 
 // Qualified reports whether the text names every relation, function,
 // type and collation with its schema (pg_query spells keyword types such

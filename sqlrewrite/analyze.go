@@ -50,7 +50,7 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 	var cols columnNames                   // columns.go
 	walk(node.ProtoReflect(), func(m protoreflect.Message) {
 		a.nodes++
-		a.unqualified = a.unqualified || unqualified(m.Interface())
+		a.unqualified, a.strings = a.unqualified || unqualified(m.Interface()), a.strings || isString(m.Interface())
 		st.userType = st.userType || userType(m.Interface())
 		cols.note(m)
 		switch n := m.Interface().(type) {
@@ -411,4 +411,11 @@ var builtinTypes = map[string]bool{
 	"jsonpath": true, "int2vector": true, "oidvector": true, "bit": true, "varbit": true, "timetz": true,
 	"timestamptz": true, "int2": true, "int4": true, "int8": true, "float4": true, "float8": true, "bool": true,
 	"varchar": true, "bpchar": true, "char": true,
+}
+
+// isString: m is a string constant (a label or name PostgreSQL may turn
+// into an OID when it analyses the text: Analysis.HasStrings).
+func isString(m any) bool {
+	c, ok := m.(*pg_query.A_Const)
+	return ok && c.GetSval() != nil
 }
