@@ -62,9 +62,10 @@ func relationsQuery() string {
 	return `SELECT n.nspname::pg_catalog.text, c.relname::pg_catalog.text,
   (c.relhasrules OR c.relkind = 'v')::pg_catalog.text OPERATOR(pg_catalog.||) CASE WHEN l.attrelid IS NULL THEN '' ELSE '+' END
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-  LEFT JOIN (SELECT DISTINCT a.attrelid FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-    WHERE a.attnum > 0 AND NOT a.attisdropped AND EXISTS (SELECT FROM pg_catalog.pg_type u
-      WHERE u.oid IN (t.oid, t.typelem, t.typbasetype) AND (u.typtype = 'e' OR u.oid IN (` + labelTypes + `)))) l ON l.attrelid = c.oid
+  LEFT JOIN (SELECT DISTINCT a.attrelid FROM pg_catalog.pg_attribute a
+    WHERE a.attnum > 0 AND NOT a.attisdropped AND a.atttypid IN (SELECT t.oid FROM pg_catalog.pg_type t
+      JOIN pg_catalog.pg_type u ON u.oid IN (t.oid, t.typelem, t.typbasetype)
+      WHERE u.typtype = 'e' OR u.oid IN (` + labelTypes + `))) l ON l.attrelid = c.oid
   WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p', 'S');
 SELECT '', p.oid::pg_catalog.text FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
   WHERE ` + sqlrewrite.SQLTextFunctionsWhere() + `
