@@ -92,6 +92,9 @@ type catalog struct {
 	// was read (indexes of schemas), if pathRead (catalog_path_follow.go).
 	path     []int32
 	pathRead bool
+	// whole is the catalog a read of the path alone (readPathFirst) was
+	// copied from, nil for one read whole.
+	whole *catalog
 	// protNames are the protected tables by name, for protectedNamed.
 	protNames map[string][]policy.TableName
 }
@@ -310,8 +313,11 @@ type catalogBuilder struct {
 	cat *catalog
 	// probes are the names latestQuery asks about, probed how many of
 	// its rows came (catalog_latest.go).
-	probes      []sqlrewrite.TableName
-	probed      int
+	probes []sqlrewrite.TableName
+	probed int
+	// resolved: a path read's answer of which schema each unqualified
+	// name resolves in now (catalog_path_follow.go), "" for none.
+	resolved    map[string]string
 	failure     string
 	failureCode pgerr.Code // the backend's SQLSTATE for failure
 }
@@ -341,6 +347,9 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 			return nil
 		} else if err == nil && len(row.Values) == 2 {
 			return b.addCatalogOID(row.Values) // relationsQuery's
+		} else if err == nil && len(row.Values) == 8 {
+			b.addResolved(row.Values) // resolveQuery's
+			return nil
 		} else if err == nil && len(row.Values) == 7 {
 			b.addPathSchema(row.Values[0]) // pathQuery's
 			return nil

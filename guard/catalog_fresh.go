@@ -98,6 +98,7 @@ func (s *Session) awaitFreshCatalog(typ byte) error {
 	if err := s.awaitCatalogInFlight(); err != nil {
 		return err
 	}
+	s.readPathFirst() // catalog_path_follow.go
 	if !s.catalogStale.Load() {
 		return nil
 	}
@@ -186,8 +187,8 @@ func (s *Session) awaitCatalogInFlight() error {
 // Client pump.
 func (s *Session) readCatalogNow() bool {
 	s.catalogStale.Store(false)
-	s.pathStale = false // the read reads the path (catalog_path_follow.go)
-	s.ddlSeen = false   // read now, not again behind this request
+	s.pathStale, s.pathRecheck = false, nil // the read reads the path (catalog_path_follow.go)
+	s.ddlSeen = false                       // read now, not again behind this request
 	s.reloadUnread = false
 	b := newCatalogBuilder(s.policy())
 	b.probes, s.probeNames = s.probeNames, nil

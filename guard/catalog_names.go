@@ -266,8 +266,10 @@ func (s *Session) freshBeforeUnknown(typ byte, a *sqlrewrite.Analysis) {
 	if cat.unknownRelation(a, false) != "" {
 		s.probeNames = cat.unknownNames(a) // catalog_latest.go
 		s.catalogStale.Store(true)
-	} else if cat.writesThroughRules(a) || cat.unknownColumnName(a) != "" || s.pathStale || s.pathUnknown(typ, a) { // catalog_computed.go, catalog_path_follow.go
+	} else if cat.writesThroughRules(a) || cat.unknownColumnName(a) != "" || s.pathChangedWithin(a) { // catalog_computed.go, catalog_path_follow.go
 		s.catalogStale.Store(true)
+	} else if s.pathStale {
+		s.pathRecheck = a // the path alone, then this statement's names again (readPathFirst)
 	}
 }
 
@@ -306,6 +308,7 @@ func (s *Session) unknownWriteInSegment(a *sqlrewrite.Analysis) *pgerr.Error {
 // the read runs once, for PostgreSQL to answer it (42P01), so that a
 // client retrying on 40001 does not retry a typo forever. Client pump.
 func (s *Session) passUnknownRead(name string, cat *catalog) bool {
+	cat = cat.wholeRead() // a read of the path alone lists no relation anew (readPathFirst)
 	if prev, ok := s.unknownReads[name]; ok && prev != cat {
 		delete(s.unknownReads, name)
 		return true

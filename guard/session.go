@@ -58,6 +58,9 @@ type Session struct {
 	// PREPARE or DECLARE of a query that may change it ran, so an EXECUTE,
 	// FETCH or MOVE may; client pump.
 	pathStale, pathTouched, pathDeferred bool
+	// pathRecheck: the request whose names are checked again after the
+	// path alone is read before it (readPathFirst); client pump.
+	pathRecheck *sqlrewrite.Analysis
 	// pathBindCheck: the catalog was read before a Bind for the path
 	// (bindReprepares), for bindRefusal to check its statement; client
 	// pump.
