@@ -581,9 +581,7 @@ func (s *Session) catalogAnswer(head *expectation, typ byte) error {
 			defer close(head.done)
 		}
 		if len(body) == 1 && body[0] != 'I' && head.catalog.cat.whole == nil {
-			// Read again once the transaction ends; not a read of the
-			// path alone, which lists no relation (readPathFirst).
-			s.catalogInTx = true
+			s.catalogInTx = true // read again once the transaction ends (not after a read of the path alone, which lists no relation: readPathFirst)
 		}
 		if head.catalog.failure != "" {
 			// Inside a failed transaction, say: keep the catalog it had,
