@@ -21,6 +21,7 @@ func TestScanCheckRefusal(t *testing.T) {
 		{"SELECT x FROM t, (SELECT pg_catalog.set_config('search_path', 'public', false)) s", scan, true},
 		{"SELECT my_function(x) FROM t", scan, true},
 		{"SELECT x FROM t WHERE x = $1", scan, false},
+		{"SELECT max(name) FROM t WHERE name LIKE $1 ESCAPE $2", scan, false}, // the grammar's like_escape
 		{"SELECT my_function(x) FROM t", exact, false},
 	} {
 		if got := scanCheckRefusal(sqlrewrite.Analyze(c.sql), plan, c.text) != nil; got != c.want {

@@ -90,7 +90,7 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 			if _, name := funcParts(n.GetFuncname()); name == "set_config" {
 				st.valueDependent, st.datetime, st.analysisSetting = true, true, true
 			}
-			st.opaque = st.opaque || opaqueCall(n)
+			st.opaque = st.opaque || opaqueCall(n) && !grammarCall(n) // LIKE ... ESCAPE's like_escape runs no SET
 		case *pg_query.CopyStmt:
 			st.Writes = st.Writes || n.IsFrom
 			// Its options are literals (DELIMITER '|', NULL 'x', QUOTE, ENCODING,
