@@ -2,6 +2,7 @@ package guard
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgwire"
@@ -48,7 +49,8 @@ import (
 // added since to a table that had none (docs/catalog.md).
 
 // relationsQuery lists every relation a statement may name, one row
-// each (its schema, its name, and whether it is a view or has rules),
+// each (its schema, its name, and whether it is a view or has rules, + after
+// when it has a column of labelTypes or an enum),
 // and, in rows of two fields, the highest relation OID (a NULL first
 // field): one made after the read has a higher one (until the OID
 // counter wraps), which tells a relation made since (newRelation).
@@ -57,14 +59,28 @@ import (
 // that runs SQL given as text (sqlrewrite.SQLTextFunctionsWhere), which
 // fastpathRefusal refuses.
 func relationsQuery() string {
-	return `SELECT n.nspname::pg_catalog.text, c.relname::pg_catalog.text, (c.relhasrules OR c.relkind = 'v')::pg_catalog.text
+	return `SELECT n.nspname::pg_catalog.text, c.relname::pg_catalog.text,
+  (c.relhasrules OR c.relkind = 'v')::pg_catalog.text OPERATOR(pg_catalog.||) CASE WHEN l.attrelid IS NULL THEN '' ELSE '+' END
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN (SELECT DISTINCT a.attrelid FROM pg_catalog.pg_attribute a
+    WHERE a.attnum > 0 AND NOT a.attisdropped AND a.atttypid IN (SELECT t.oid FROM pg_catalog.pg_type t
+      JOIN pg_catalog.pg_type u ON u.oid IN (t.oid, t.typelem, t.typbasetype)
+      WHERE u.typtype = 'e' OR u.oid IN (` + labelTypes + `))) l ON l.attrelid = c.oid
   WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p', 'S');
 SELECT '', p.oid::pg_catalog.text FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
   WHERE ` + sqlrewrite.SQLTextFunctionsWhere() + `
 UNION ALL
 SELECT NULL, pg_catalog.max(c.oid)::pg_catalog.text FROM pg_catalog.pg_class c`
 }
+
+// labelTypes are the OIDs of the reg* types (regproc, regprocedure,
+// regoper, regoperator, regclass, regtype, regconfig, regdictionary,
+// regnamespace, regrole, regcollation): a string constant compared with
+// a column of one, or of an enum, becomes an OID when PostgreSQL
+// analyses the text, so a relation with such a column is marked (the
+// third field ends in +) and a reused plan does not hold for a text
+// naming it with a string constant (labelsNamed).
+const labelTypes = "24, 2202, 2203, 2204, 2205, 2206, 3734, 3769, 4089, 4096, 4191"
 
 // relName is what the catalog keeps of a relation name: the first
 // schema it was read in (an index, catalog.schemas), whether that
@@ -75,18 +91,19 @@ SELECT NULL, pg_catalog.max(c.oid)::pg_catalog.text FROM pg_catalog.pg_class c`
 type relName struct {
 	schema     int32
 	own, rules bool
+	labels     bool // that schema's relation has a column of labelTypes or an enum
 }
 
 // relSchema is a relation of a name in another schema than relName's.
 type relSchema struct {
-	schema int32
-	rules  bool
+	schema        int32
+	rules, labels bool
 }
 
 // addRelation takes a row of relationsQuery of three fields: a relation.
 func (b *catalogBuilder) addRelation(v [][]byte) {
 	c := b.cat
-	rules := string(v[2]) == "true" // a bool cast to text
+	rules, labels := strings.HasPrefix(string(v[2]), "true"), strings.HasSuffix(string(v[2]), "+") // a bool cast to text, + when labels
 	idx, ok := c.schemas[string(v[0])]
 	if !ok {
 		idx = int32(len(c.schemas))
@@ -95,13 +112,13 @@ func (b *catalogBuilder) addRelation(v [][]byte) {
 	name := string(v[1])
 	e, seen := c.relations[name]
 	if !seen {
-		c.relations[name] = relName{schema: idx, own: rules, rules: rules}
+		c.relations[name] = relName{schema: idx, own: rules, rules: rules, labels: labels}
 		return
 	}
 	if c.more == nil {
 		c.more = map[string][]relSchema{}
 	}
-	c.more[name] = append(c.more[name], relSchema{schema: idx, rules: rules})
+	c.more[name] = append(c.more[name], relSchema{schema: idx, rules: rules, labels: labels})
 	e.rules = e.rules || rules
 	c.relations[name] = e
 }
@@ -310,4 +327,24 @@ func (s *Session) passUnknownRead(name string, cat *catalog) bool {
 // read (its OID is higher than any the read saw).
 func (c *catalog) newRelation(table uint32) bool {
 	return c != nil && c.maxOID != 0 && table > c.maxOID
+}
+
+// hasLabels reports whether the relation a statement names as t (with
+// its schema) had a column of an enum or a reg* type when the catalog
+// was read (labelTypes).
+func (c *catalog) hasLabels(t sqlrewrite.TableName) bool {
+	e, ok := c.relations[t.Name]
+	idx, known := c.schemas[t.Schema]
+	switch {
+	case !ok || !known:
+		return false
+	case e.schema == idx:
+		return e.labels
+	}
+	for _, r := range c.more[t.Name] {
+		if r.schema == idx {
+			return r.labels
+		}
+	}
+	return false
 }

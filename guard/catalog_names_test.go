@@ -185,3 +185,23 @@ func TestCopiesChecked(t *testing.T) {
 		t.Errorf("CREATE TABLE AS naming w, which the catalog lacks: not read first")
 	}
 }
+
+// TestHasLabels: a relation row's third field ends in + when the
+// relation has an enum or reg* column; the mark is per schema.
+func TestHasLabels(t *testing.T) {
+	b := newCatalogBuilder(nil)
+	for _, r := range [][3]string{{"public", "t", "false+"}, {"other", "t", "true"}, {"public", "u", "false"}, {"other", "u", "true+"}} {
+		b.addRelation([][]byte{[]byte(r[0]), []byte(r[1]), []byte(r[2])})
+	}
+	for tn, want := range map[sqlrewrite.TableName]bool{
+		{Schema: "public", Name: "t"}: true, {Schema: "other", Name: "t"}: false,
+		{Schema: "public", Name: "u"}: false, {Schema: "other", Name: "u"}: true, {Schema: "nowhere", Name: "t"}: false,
+	} {
+		if got := b.cat.hasLabels(tn); got != want {
+			t.Errorf("hasLabels(%v) = %v, want %v", tn, got, want)
+		}
+	}
+	if !b.cat.hasRules(sqlrewrite.TableName{Schema: "other", Name: "t"}) || b.cat.hasRules(sqlrewrite.TableName{Schema: "public", Name: "t"}) {
+		t.Error("the + mark changed what has rules")
+	}
+}

@@ -29,8 +29,16 @@ import (
 //     savepoint (which undoes SET) and each error the backend sends
 //     (which may end the transaction that made it).
 //
-// Not seen: a trigger or an operator's function that changes such an
-// unreported setting (docs/search.md, "Plan reuse").
+//   - a statement naming a view or a relation with rules counts too
+//     (noteRulesPlanSettings): its rules may call set_config; so does a
+//     write (COPY FROM too): a column default, a trigger or a CHECK it
+//     runs may (TestRedTeam32aSettingInWrite).
+//   - once a cursor was declared over one of those, each FETCH and MOVE
+//     counts (they run it).
+//
+// Not seen: an operator's function that changes such an unreported
+// setting, a configuration reload (docs/search.md, "Plan
+// reuse").
 
 // planSettingsKey is what a session's reused plans were prepared under.
 type planSettingsKey struct {
@@ -47,6 +55,31 @@ func (s *Session) notePlanSettings(typ byte, a *sqlrewrite.Analysis) {
 	}
 	if (typ == pgwire.FeQuery || typ == pgwire.FeParse) && a != nil {
 		s.planSettings.note(a)
+		s.noteRulesPlanSettings(a)
+	}
+}
+
+// noteRulesPlanSettings counts a statement naming a view or a relation
+// with rules (when the catalog was read): its rules may call set_config
+// or a function that runs SET, which the statement's text does not show
+// (TestRedTeam32aSettingInView: a view's set_config of
+// transform_null_equals, and a reused plan kept grp = NULL). A relation
+// the catalog does not list has it read again, which empties the cache.
+// A read of PostgreSQL's own views (pg_prepared_statements, pg_settings)
+// does not count: only an UPDATE of pg_settings sets.
+func (s *Session) noteRulesPlanSettings(a *sqlrewrite.Analysis) {
+	c := s.catalog.Load()
+	if c == nil || a.Err != nil {
+		return
+	}
+	for _, st := range a.Statements {
+		for _, t := range st.Tables {
+			if c.hasRules(t) && !(t.Schema == "" && bound(st.CTEs, t.Name)) && (st.Writes || !c.systemView(t)) {
+				s.planSettings.bump()
+				s.planSettings.cursors = s.planSettings.cursors || st.CursorOp == sqlrewrite.CursorDeclare
+				return
+			}
+		}
 	}
 }
 
@@ -55,6 +88,7 @@ func (s *Session) notePlanSettings(typ byte, a *sqlrewrite.Analysis) {
 func (s *Session) noteExecutePlanSettings(st *stmtInfo) {
 	if st != nil && st.analysis != nil {
 		s.planSettings.note(st.analysis)
+		s.noteRulesPlanSettings(st.analysis)
 	}
 }
 
@@ -65,6 +99,9 @@ type planSettingsCount struct {
 	// undoable: a statement that may have changed one ran; a
 	// transaction's end or an error may undo it.
 	undoable bool
+	// cursors: a cursor was declared over such a statement, which runs
+	// at its FETCH and MOVE: each counts after (TestRedTeam32aSettingInCursor).
+	cursors bool
 }
 
 func (c *planSettingsCount) bump() { c.gen++; c.undoable = true }
@@ -73,6 +110,9 @@ func (c *planSettingsCount) note(a *sqlrewrite.Analysis) {
 	for _, st := range a.Statements {
 		switch {
 		case st.MayChangeAnalysis():
+			c.bump()
+			c.cursors = c.cursors || st.CursorOp == sqlrewrite.CursorDeclare
+		case st.CursorOp == sqlrewrite.CursorRead && c.cursors, st.Writes:
 			c.bump()
 		case st.UndoesSettings() && c.undoable:
 			c.gen++
@@ -92,4 +132,24 @@ func (s *Session) planSettingsNow() (planSettingsKey, bool) {
 		k.errors = s.backendErrors.Load()
 	}
 	return k, true
+}
+
+// systemView reports whether the statement's relation t is one of
+// PostgreSQL's (pg_catalog, information_schema): named in one of those
+// schemas, or unqualified and listed in no other.
+func (c *catalog) systemView(t sqlrewrite.TableName) bool {
+	system := func(schema string) bool { return schema == "pg_catalog" || schema == "information_schema" }
+	if t.Schema != "" {
+		return system(t.Schema)
+	}
+	e, ok := c.relations[t.Name]
+	if !ok || len(c.more[t.Name]) > 0 {
+		return false
+	}
+	for name, idx := range c.schemas {
+		if idx == e.schema {
+			return system(name)
+		}
+	}
+	return false
 }

@@ -580,10 +580,8 @@ func (s *Session) catalogAnswer(head *expectation, typ byte) error {
 		if head.done != nil {
 			defer close(head.done)
 		}
-		if len(body) == 1 && body[0] != 'I' && head.catalog.cat.whole == nil {
-			// Read again once the transaction ends; not a read of the
-			// path alone, which lists no relation (readPathFirst).
-			s.catalogInTx = true
+		if len(body) == 1 && body[0] != 'I' && head.catalog.cat.whole == nil { // not the path alone (readPathFirst)
+			s.catalogInTx = true // read again once the transaction ends
 		}
 		if head.catalog.failure != "" {
 			// Inside a failed transaction, say: keep the catalog it had,

@@ -411,7 +411,9 @@ func (s *Session) parsePlan(a *sqlrewrite.Analysis) *sqlrewrite.Plan {
 }
 
 // lastParseEdits guards a filled column list and rewrites a statement
-// sorted in the proxy (protect_sort.go), the last edits of a Parse's text.
+// sorted in the proxy (protect_sort.go), the last edits of a Parse's
+// text, then refuses one whose checks scan along search_path behind a
+// call that may change it.
 func (s *Session) lastParseEdits(msg *pgproto3.Parse, info *stmtInfo, a *sqlrewrite.Analysis, filledFrom *catalog) *pgerr.Error {
 	params := declaredParams(msg.ParameterOIDs)
 	if filledFrom != nil {
@@ -437,7 +439,7 @@ func (s *Session) lastParseEdits(msg *pgproto3.Parse, info *stmtInfo, a *sqlrewr
 		}
 		msg.Query = string(sorted)
 	}
-	return nil
+	return scanCheckRefusal(a, info.plan, []byte(msg.Query)) // scan_check.go
 }
 
 // protectBind encrypts the protected parameters of a Bind and sends them

@@ -117,6 +117,9 @@ func (s *Session) protectQuery(a *sqlrewrite.Analysis, sql []byte) []byte {
 	if pe == nil && plan.Sort != nil {
 		out, pe = s.querySortedText(out, plan.Sort, s.queryTerms(sql, plan.Sort), plan.Operators) // protect_rounds.go, protect_search.go
 	}
+	if pe == nil {
+		pe = scanCheckRefusal(a, plan, out) // scan_check.go
+	}
 	if pe != nil {
 		return s.refuseStatement(pe, a)
 	}

@@ -67,12 +67,14 @@ func (s Statement) MayChangeDatetime() bool {
 // one it has no reason to think harmless): a SET or RESET of any setting
 // but those neutralSettings lists, RESET ALL, set_config, DISCARD, CALL
 // and DO, a function call other than a few built-ins (it may run SET
-// inside), or a statement that could not be classified. A plan prepared
+// inside), a type that may be the database's own (a domain's CHECK, a
+// type's input function, TestRedTeam32aSettingInDomain), or a
+// statement that could not be classified. A plan prepared
 // before it may have coerced a constant under the old value
 // (guard/plan_reuse.go). DateStyle, TimeZone and IntervalStyle are not
 // counted: PostgreSQL reports their values, and the proxy follows those.
 func (s Statement) MayChangeAnalysis() bool {
-	return s.analysisSetting || s.opaque || s.Kind == KindCall || s.Kind == KindUnknown
+	return s.analysisSetting || s.opaque || s.userType || s.Kind == KindCall || s.Kind == KindUnknown
 }
 
 // UndoesSettings reports whether the statement is a transaction end or a
@@ -147,6 +149,10 @@ type Statement struct {
 	// analysisSetting: a SET, RESET, set_config or DISCARD that may change
 	// how PostgreSQL analyses a text (see MayChangeAnalysis).
 	analysisSetting bool
+	// userType: the statement names a type that may be the database's
+	// own (a cast to a domain runs its CHECK, which may call set_config:
+	// see MayChangeAnalysis).
+	userType bool
 	// opaque: the statement calls a function that is not one of a few
 	// built-ins (see MayChangeSettingsUnseen).
 	opaque bool
@@ -204,7 +210,15 @@ type Analysis struct {
 	// unqualified: a relation, function, type or collation is named
 	// without its schema (see Qualified).
 	unqualified bool
+	// strings: the text holds a string constant (HasStrings).
+	strings bool
 }
+
+// HasStrings reports whether the text holds a string constant: compared
+// with an enum or reg* column, PostgreSQL makes it an OID when it
+// analyses the text, and a label renamed since leaves a cached plan
+// with the old one (guard/plan_reuse.go, TestRedTeam32aEnumLabel).
+func (a *Analysis) HasStrings() bool { return a != nil && a.strings }
 
 // Qualified reports whether the text names every relation, function,
 // type and collation with its schema (pg_query spells keyword types such

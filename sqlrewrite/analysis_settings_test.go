@@ -22,6 +22,10 @@ func TestMayChangeAnalysis(t *testing.T) {
 		"SET TRANSACTION ISOLATION LEVEL SERIALIZABLE":  false,
 		"SELECT 1":                                      false,
 		"COMMIT":                                        false,
+		"SELECT 1::public.dom":                          true, // a domain's CHECK may call set_config
+		"SELECT 1::dom":                                 true,
+		"SELECT '2020-01-01'::date, 'x'::text, 1::int":  false,
+		"SELECT 1::pg_catalog.int8":                     false,
 	} {
 		a := Analyze(sql)
 		if a.Err != nil {

@@ -50,7 +50,8 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 	var cols columnNames                   // columns.go
 	walk(node.ProtoReflect(), func(m protoreflect.Message) {
 		a.nodes++
-		a.unqualified = a.unqualified || unqualified(m.Interface())
+		a.unqualified, a.strings = a.unqualified || unqualified(m.Interface()), a.strings || isString(m.Interface())
+		st.userType = st.userType || userType(m.Interface())
 		cols.note(m)
 		switch n := m.Interface().(type) {
 		case *pg_query.A_Const, *pg_query.ParamRef:
@@ -89,17 +90,16 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 			if _, name := funcParts(n.GetFuncname()); name == "set_config" {
 				st.valueDependent, st.datetime, st.analysisSetting = true, true, true
 			}
-			st.opaque = st.opaque || opaqueCall(n)
+			st.opaque = st.opaque || opaqueCall(n) && !grammarCall(n) // LIKE ... ESCAPE's like_escape runs no SET
 		case *pg_query.CopyStmt:
 			st.Writes = st.Writes || n.IsFrom
-			// Its options are literals (DELIMITER '|', NULL 'x', QUOTE,
-			// ENCODING, FORMAT 'csv') that say how the proxy cuts the
-			// rows: a plan cached by shape would cut them at another
-			// COPY's delimiter and pass a value in clear. Not
-			// valueDependent, which also says a statement may change
-			// settings (MayChangeSettings): the proxy would then read
-			// them behind the COPY, a Query the backend gets in the
-			// middle of COPY FROM STDIN (08P01).
+			// Its options are literals (DELIMITER '|', NULL 'x', QUOTE, ENCODING,
+			// FORMAT 'csv') that say how the proxy cuts the rows: a plan cached
+			// by shape would cut them at another COPY's delimiter and pass a
+			// value in clear. Not valueDependent, which also says a statement
+			// may change settings (MayChangeSettings): the proxy would then read
+			// them behind the COPY, a Query the backend gets in the middle of
+			// COPY FROM STDIN (08P01).
 			st.optionsAreValues = true
 		case *pg_query.LockingClause:
 			locked = lockedRels(n, locked)
@@ -122,20 +122,57 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 }
 
 // unqualified: n names a relation, function, type or collation without
-// its schema (Analysis.Qualified).
+// its schema, or in a way a plan PostgreSQL caches keeps while another
+// session's DDL would make a new analysis resolve it otherwise
+// (Analysis.Qualified): a function outside pg_catalog (a new overload in
+// its schema invalidates no plan, TestRedTeam32aOverload), a constant of
+// a reg* type or one a pg_catalog function reads as such (its name is
+// looked up on the search_path at analysis, TestRedTeam32aRegclassLiteral).
 func unqualified(n any) bool {
 	switch n := n.(type) {
 	case *pg_query.RangeVar:
 		return n.Schemaname == ""
 	case *pg_query.FuncCall:
-		return len(n.GetFuncname()) < 2
+		name := n.GetFuncname()
+		if len(name) < 2 {
+			return true
+		}
+		last := name[len(name)-1].GetString_().GetSval()
+		return name[0].GetString_().GetSval() != "pg_catalog" || nameArgs[last] || nameTypes[last]
 	case *pg_query.TypeName:
-		return len(n.GetNames()) < 2
+		name := n.GetNames()
+		return len(name) < 2 || nameTypes[name[len(name)-1].GetString_().GetSval()]
 	case *pg_query.CollateClause:
 		return len(n.GetCollname()) < 2
 	}
 	return false
 }
+
+// nameTypes are the types whose constants are names looked up on the
+// search_path when a text is analysed (a cast to one, or a function of
+// that name), nameArgs the pg_catalog functions with an argument of one
+// of them that a string constant would be given.
+var (
+	nameTypes = map[string]bool{
+		"regclass": true, "regproc": true, "regprocedure": true, "regoper": true, "regoperator": true,
+		"regtype": true, "regnamespace": true, "regrole": true, "regcollation": true, "regconfig": true,
+		"regdictionary": true,
+	}
+	nameArgs = map[string]bool{
+		"nextval": true, "currval": true, "setval": true, "pg_relation_size": true, "pg_total_relation_size": true,
+		"pg_table_size": true, "pg_indexes_size": true, "pg_relation_filenode": true, "pg_relation_filepath": true,
+		"to_tsvector": true, "to_tsquery": true, "plainto_tsquery": true, "phraseto_tsquery": true,
+		"websearch_to_tsquery": true, "ts_headline": true, "ts_lexize": true, "json_to_tsvector": true,
+		"jsonb_to_tsvector": true, "ts_debug": true, "ts_parse": true, "ts_token_type": true,
+		"pg_get_viewdef": true, "pg_get_ruledef": true, "pg_get_indexdef": true, "pg_get_constraintdef": true,
+		"pg_get_expr": true, "pg_get_triggerdef": true, "pg_get_functiondef": true, "pg_get_function_arguments": true,
+		"pg_get_function_result": true, "pg_get_function_identity_arguments": true, "pg_get_serial_sequence": true,
+		"pg_sequence_last_value": true, "pg_sequence_parameters": true, "format_type": true,
+		"obj_description": true, "col_description": true, "pg_partition_tree": true, "pg_partition_root": true,
+		"pg_partition_ancestors": true, "pg_describe_object": true, "pg_identify_object": true,
+		"pg_column_is_updatable": true, "pg_relation_is_updatable": true, "pg_options_to_table": true,
+	}
+)
 
 // lockedRels adds to locked the names FOR UPDATE OF lists: FROM items
 // (aliases), not relations, left out of Statement.Tables. Counted as
@@ -340,4 +377,45 @@ func undoesSet(n *pg_query.TransactionStmt) bool {
 		return false
 	}
 	return true
+}
+
+// userType: n may name a type of the database's own (a domain, whose
+// CHECK runs at a cast; a type whose input function is user code): not
+// pg_catalog's, nor an unqualified name of one of builtinTypes.
+func userType(m any) bool {
+	n, ok := m.(*pg_query.TypeName)
+	if !ok {
+		return false
+	}
+	names := n.GetNames()
+	switch len(names) {
+	case 0:
+		return true
+	case 1:
+		return !builtinTypes[names[0].GetString_().GetSval()]
+	}
+	return names[0].GetString_().GetSval() != "pg_catalog"
+}
+
+// builtinTypes are pg_catalog's types a text names without their schema
+// (pg_query spells keyword types such as int and timestamp with it).
+var builtinTypes = map[string]bool{
+	"text": true, "date": true, "uuid": true, "json": true, "jsonb": true, "bytea": true, "name": true, "oid": true,
+	"money": true, "inet": true, "cidr": true, "macaddr": true, "macaddr8": true, "xml": true, "tsvector": true,
+	"tsquery": true, "record": true, "void": true, "point": true, "line": true, "lseg": true,
+	"box": true, "path": true, "polygon": true, "circle": true, "int4range": true, "int8range": true,
+	"numrange": true, "tsrange": true, "tstzrange": true, "daterange": true, "regclass": true, "regtype": true,
+	"regproc": true, "regprocedure": true, "regoper": true, "regoperator": true, "regnamespace": true,
+	"regrole": true, "regcollation": true, "regconfig": true, "regdictionary": true, "pg_lsn": true,
+	"txid_snapshot": true, "pg_snapshot": true, "xid": true, "xid8": true, "cid": true, "tid": true,
+	"jsonpath": true, "int2vector": true, "oidvector": true, "bit": true, "varbit": true, "timetz": true,
+	"timestamptz": true, "int2": true, "int4": true, "int8": true, "float4": true, "float8": true, "bool": true,
+	"varchar": true, "bpchar": true, "char": true,
+}
+
+// isString: m is a string constant (a label or name PostgreSQL may turn
+// into an OID when it analyses the text: Analysis.HasStrings).
+func isString(m any) bool {
+	c, ok := m.(*pg_query.A_Const)
+	return ok && c.GetSval() != nil
 }

@@ -20,6 +20,11 @@ func TestQualified(t *testing.T) {
 		{"SELECT last FROM public.patients ORDER BY last COLLATE \"C\"", false},                // nor a collation
 		{"SELECT id FROM public.patients WHERE id IN (SELECT patient FROM care_teams)", false}, // any level
 		{"WITH c AS (SELECT id FROM public.patients) SELECT id FROM c", false},                 // a CTE's name is not told apart
+		{"SELECT id FROM public.patients WHERE id = public.pick(2)", false},                    // a new public.pick(int) invalidates no plan
+		{"SELECT id FROM public.patients WHERE 'x'::pg_catalog.regclass IS NULL", false},       // x looked up at analysis
+		{"SELECT pg_catalog.regclass('x') FROM public.patients", false},                        // a function of a name type
+		{"SELECT id FROM public.patients WHERE pg_catalog.pg_table_size('x') > 0", false},      // x read as regclass
+		{"SELECT id FROM public.patients WHERE pg_catalog.upper(last) = 'X'", true},
 		{"SELECT FROM", false}, // unparsable
 	} {
 		if got := Analyze(tc.sql).Qualified(); got != tc.want {
