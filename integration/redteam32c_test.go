@@ -254,3 +254,28 @@ func TestRedTeam32cComputedOnCopiedCells(t *testing.T) {
 		}
 	}
 }
+
+// TestRedTeam32cSQLExecuteAfterPathChange: PREPARE p AS SELECT n FROM z
+// (a plain table public.z), then SET search_path = q, public, q.z a view
+// another session made of length(s) over the encrypted column: PostgreSQL
+// analyses p again under the new path at EXECUTE p, which reads the view;
+// phiguard plans EXECUTE p from the PREPARE's analysis and served 65
+// where PostgreSQL answers 6, after a read of the path alone and after a
+// whole read that lists q.z as a view over an encrypted column alike (and
+// at 26551e8, before the read of the path alone).
+func TestRedTeam32cSQLExecuteAfterPathChange(t *testing.T) {
+	t.Skip("HOLE: EXECUTE of a SQL PREPARE made before a change of the search path is planned from the PREPARE's analysis: 65 where PostgreSQL answers 6 (both protocols; after a whole catalog read too; at 26551e8 too)")
+	t.Parallel()
+	su, app, enc := rt31cProxy(t)
+	q := enc + "_q"
+	rt31cExec(t, su, "CREATE SCHEMA "+q, "GRANT USAGE ON SCHEMA "+q+" TO "+appUser)
+	for i, mode := range bothModes {
+		z := fmt.Sprintf("%s_z%d", enc, i)
+		p := fmt.Sprintf("p32c_e%d", i)
+		rt31cExec(t, su, "CREATE TABLE "+z+" AS SELECT 1 AS id, 6 AS n", "GRANT SELECT ON "+z+" TO "+appUser)
+		rtSimple(t, app, "RESET search_path", "SELECT n FROM "+z, "PREPARE "+p+" AS SELECT n FROM "+z)
+		rt31cExec(t, su, "CREATE VIEW "+q+"."+z+" AS SELECT id, length(s) AS n FROM "+enc, "GRANT SELECT ON "+q+"."+z+" TO "+appUser)
+		rtSimple(t, app, "SET search_path = "+q+", public", "SELECT 1")
+		rt31cAnswer(t, app, "EXECUTE "+p, "6\n", mode)
+	}
+}
