@@ -95,6 +95,10 @@ type catalog struct {
 	// whole is the catalog a read of the path alone (readPathFirst) was
 	// copied from, nil for one read whole.
 	whole *catalog
+	// checked are the names reads of the path alone since whole found
+	// resolving as it lists them under the path (readPathFirst); a
+	// name not among them is checked before a statement naming it.
+	checked map[string]bool
 	// protNames are the protected tables by name, for protectedNamed.
 	protNames map[string][]policy.TableName
 }

@@ -142,7 +142,7 @@ func (s *Session) bindReprepares() bool {
 		s.catalogStale.Store(true)
 		return true
 	}
-	if name != "" && s.pathStale {
+	if name != "" && (s.pathStale || s.catalog.Load().uncheckedName(st.analysis)) {
 		// A named statement bound after the search path may have
 		// changed: PostgreSQL analyses one naming a relation unqualified
 		// again under the new path (catalog_path_follow.go), and

@@ -268,7 +268,7 @@ func (s *Session) freshBeforeUnknown(typ byte, a *sqlrewrite.Analysis) {
 		s.catalogStale.Store(true)
 	} else if cat.writesThroughRules(a) || cat.unknownColumnName(a) != "" || s.pathChangedWithin(a) { // catalog_computed.go, catalog_path_follow.go
 		s.catalogStale.Store(true)
-	} else if s.pathStale {
+	} else if s.pathStale || cat.uncheckedName(a) {
 		s.pathRecheck = a // the path alone, then this statement's names again (readPathFirst)
 	}
 }

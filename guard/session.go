@@ -61,6 +61,10 @@ type Session struct {
 	// pathRecheck: the request whose names are checked again after the
 	// path alone is read before it (readPathFirst); client pump.
 	pathRecheck *sqlrewrite.Analysis
+	// pathNames: names a Parse or Bind inside a pipeline was refused
+	// for, not checked by the read of the path alone before it: each
+	// such read checks them too (pathInSegment); client pump.
+	pathNames []string
 	// pathBindCheck: the catalog was read before a Bind for the path
 	// (bindReprepares), for bindRefusal to check its statement; client
 	// pump.
