@@ -124,6 +124,12 @@ type Limits struct {
 	// rows and 64 MiB); past either the statement fails with 54000.
 	ProxySortRows  int   `yaml:"proxy_sort_rows"`
 	ProxySortBytes int64 `yaml:"proxy_sort_bytes"`
+	// ReusedPlans is how many texts of sorted reads a session prepares in
+	// the backend under phiguard's own names, to reuse PostgreSQL's plan
+	// of them for the client's unnamed statement (default 32;
+	// docs/search.md, "Plan reuse for the unnamed statement"); 0 turns
+	// plan reuse off: every execution sends its text, as before it.
+	ReusedPlans int `yaml:"reused_plans"`
 }
 
 // Log configures the zap logger.
@@ -160,6 +166,7 @@ func Default() Config {
 			StartupTimeout:        Duration(10 * time.Second),
 			ProxySortRows:         100000,
 			ProxySortBytes:        64 << 20,
+			ReusedPlans:           32,
 		},
 		Log:             Log{Level: "info"},
 		Keys:            Keys{Provider: KeysProviderLocal},

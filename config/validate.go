@@ -104,6 +104,9 @@ func (c Config) Validate() error {
 	if c.Limits.ProxySortBytes < 1<<16 {
 		add("limits.proxy_sort_bytes", "must be at least 65536, got %d", c.Limits.ProxySortBytes)
 	}
+	if c.Limits.ReusedPlans < 0 || c.Limits.ReusedPlans > 1024 {
+		add("limits.reused_plans", "must be from 0 (plan reuse off) to 1024, got %d", c.Limits.ReusedPlans)
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -40,8 +40,8 @@ import (
 //     phiguard_plan_<n>; its Close goes as it is and ends it, as does a
 //     simple Query (PostgreSQL drops the unnamed statement then) and a
 //     later Parse of "".
-//   - The cache holds maxReusedPlans texts (and maxReusedBytes) per
-//     session, the least recently used closed beyond (an injected Close,
+//   - The cache holds limits.reused_plans texts (default 32; 0 turns
+//     plan reuse off) and maxReusedBytes of them per session, the least recently used closed beyond (an injected Close,
 //     answer kept); it is emptied when the catalog is read again or the policy changes (the
 //     names closed), at DEALLOCATE ALL and DISCARD ALL (closed too: the
 //     statement may not run), and an entry is dropped (and closed) when a Bind or Execute
@@ -53,13 +53,10 @@ import (
 // (variantNameRefusal).
 const planPrefix = "phiguard_plan_"
 
-// maxReusedPlans bounds a session's reused plans, maxReusedBytes the
-// bytes of their keys (their texts): a session holds at most that much,
-// or the one text when it is longer.
-const (
-	maxReusedPlans = 32
-	maxReusedBytes = 256 << 10
-)
+// maxReusedBytes bounds the bytes of a session's reused plans' keys
+// (their texts): a session holds at most that much, or the one text when
+// it is longer; limits.reused_plans bounds their number.
+const maxReusedBytes = 256 << 10
 
 // planSeq numbers the reused plans' names, unique in the process.
 var planSeq atomic.Uint64
@@ -110,7 +107,7 @@ type virtualPlan struct {
 // its text's last edits, which then write its first round literal
 // (parseSortedText).
 func (s *Session) mayReusePlan(name string, a *sqlrewrite.Analysis, info *stmtInfo, plain bool) {
-	if name != "" || !plain || s.srv.protect == nil || info.hidden != nil || info.plan.Sort == nil || info.plan.Refusal != nil || !a.Qualified() || s.labelsNamed(a) {
+	if name != "" || !plain || s.srv.protect == nil || s.srv.cfg.Limits.ReusedPlans == 0 || info.hidden != nil || info.plan.Sort == nil || info.plan.Refusal != nil || !a.Qualified() || s.labelsNamed(a) {
 		return
 	}
 	if _, settled := s.planSettingsNow(); !settled { // plan_reuse_settings.go
@@ -209,7 +206,7 @@ func (s *Session) reusePlan(info *stmtInfo, msg *pgproto3.Parse, px *expectation
 		e = &planEntry{key: key, used: c.clock, v: px.variant} // settled by the Parse's answer
 		e.v.name = planPrefix + strconv.FormatUint(planSeq.Add(1), 10)
 		s.unsettled = append(s.unsettled, e.v.parsed) // noteSync marks it synced
-		c.add(e)
+		c.add(e, s.srv.cfg.Limits.ReusedPlans)
 		c.prepared++
 		pre = s.injectClose(pre, "", nil)
 		parse := pgproto3.Parse{Name: e.v.name, Query: msg.Query, ParameterOIDs: oids}
@@ -246,9 +243,9 @@ func reuseKey(text string, oids []uint32) string {
 	return b.String()
 }
 
-// add makes room for e (evict) and holds it.
-func (c *planCache) add(e *planEntry) {
-	for len(c.entries) > 0 && (len(c.entries) >= maxReusedPlans || c.bytes+len(e.key) > maxReusedBytes) {
+// add makes room for e (evict) among at most limit entries and holds it.
+func (c *planCache) add(e *planEntry, limit int) {
+	for len(c.entries) > 0 && (len(c.entries) >= limit || c.bytes+len(e.key) > maxReusedBytes) {
 		c.evict()
 	}
 	if c.entries == nil {

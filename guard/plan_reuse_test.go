@@ -34,16 +34,16 @@ func boundMultOf(t *testing.T, b *pgproto3.Bind) int64 {
 func TestPlanCacheEvictsLeastRecent(t *testing.T) {
 	var c planCache
 	c.entries = map[string]*planEntry{}
-	for i := range maxReusedPlans {
+	for i := range testReusedPlans {
 		c.entries[string(rune('a'+i))] = &planEntry{key: string(rune('a' + i)), used: uint64(10 + i), v: &likeVariant{name: planPrefix + string(rune('a'+i))}}
 	}
 	c.entries["c"].used = 1
 	c.evict()
-	if _, ok := c.entries["c"]; ok || len(c.entries) != maxReusedPlans-1 || len(c.closing) != 1 || c.closing[0].name != planPrefix+"c" {
+	if _, ok := c.entries["c"]; ok || len(c.entries) != testReusedPlans-1 || len(c.closing) != 1 || c.closing[0].name != planPrefix+"c" {
 		t.Fatalf("evicted %v, %d left", c.closing, len(c.entries))
 	}
 	c.drop() // DEALLOCATE ALL: closed all the same (it may not have run)
-	if len(c.entries) != 0 || len(c.closing) != maxReusedPlans {
+	if len(c.entries) != 0 || len(c.closing) != testReusedPlans {
 		t.Fatalf("after a drop: %d entries, %d closes", len(c.entries), len(c.closing))
 	}
 }
@@ -62,7 +62,7 @@ func TestPlanCacheBytesBound(t *testing.T) {
 	big := string(make([]byte, maxReusedBytes/3))
 	for i := range 3 {
 		key := big + string(rune('a'+i))
-		c.add(&planEntry{key: key, used: uint64(i), v: &likeVariant{name: planPrefix + string(rune('a'+i))}})
+		c.add(&planEntry{key: key, used: uint64(i), v: &likeVariant{name: planPrefix + string(rune('a'+i))}}, testReusedPlans)
 	}
 	if len(c.entries) != 2 || c.bytes > maxReusedBytes || len(c.closing) != 1 || c.closing[0].name != planPrefix+"a" {
 		t.Fatalf("%d entries of %d bytes, closing %v", len(c.entries), c.bytes, c.closing)
@@ -109,3 +109,7 @@ func TestRenameBind(t *testing.T) {
 		t.Error("a truncated parameter was read")
 	}
 }
+
+// testReusedPlans is the bound the unit tests give the cache (the
+// default of limits.reused_plans).
+const testReusedPlans = 32

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/phiguard/phiguard/config"
 )
 
 // TestPlanReuseSettings: PostgreSQL coerces a text's constants under the
@@ -66,4 +67,27 @@ func TestPlanReuseSettings(t *testing.T) {
 	same("after the COMMIT that undid SET LOCAL")
 	both("SET application_name = 'x'") // neutral: the plan stays
 	same("after SET application_name")
+}
+
+// TestPlanReuseOff: limits.reused_plans 0 turns plan reuse off: the
+// same answers, and no statement prepared under phiguard's names.
+func TestPlanReuseOff(t *testing.T) {
+	t.Parallel()
+	for _, limit := range []int{0, 32} {
+		f := newSortFixture(t, 40, func(c *config.Config) { c.Limits.ReusedPlans = limit })
+		const q = "SELECT id, name FROM public.%[1]s WHERE grp IN (1, 2) ORDER BY name, id LIMIT 5"
+		for range 3 {
+			want, err := rowsRaw(t, f.dir, f.sql(q, 0), pgx.QueryExecModeExec, pgx.TextFormatCode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := rowsRaw(t, f.via, f.sql(q, 1), pgx.QueryExecModeExec, pgx.TextFormatCode)
+			if err != nil || got != want || !strings.Contains(want, "\n") {
+				t.Fatalf("reused_plans %d: through phiguard %q (%v), directly %q", limit, got, err, want)
+			}
+		}
+		if n := reusedPlans(t, f.via); (n == 0) != (limit == 0) {
+			t.Fatalf("reused_plans %d: %d statements prepared under phiguard's names", limit, n)
+		}
+	}
 }
