@@ -56,20 +56,18 @@ func (b *catalogBuilder) addPathSchema(v []byte) {
 // schema on the session's search path (any schema when the path was not
 // read).
 func (c *catalog) onPath(e relName, name string) bool {
-	if !c.pathRead {
-		return true
-	}
+	return !c.pathRead || c.firstOnPath(e, name) >= 0
+}
+
+// firstOnPath is the index of the first schema of the path the catalog
+// lists a relation of e's name in, -1 for none.
+func (c *catalog) firstOnPath(e relName, name string) int32 {
 	for _, idx := range c.path {
-		if idx == e.schema {
-			return true
-		}
-		for _, r := range c.more[name] {
-			if r.schema == idx {
-				return true
-			}
+		if e.schema == idx || slices.ContainsFunc(c.more[name], func(r relSchema) bool { return r.schema == idx }) {
+			return idx
 		}
 	}
-	return false
+	return -1
 }
 
 // notePathChange follows a request's statements that may change the
@@ -227,7 +225,7 @@ func unqualifiedNames(a *sqlrewrite.Analysis) []string {
 	for i := range a.Statements {
 		st := &a.Statements[i]
 		for _, t := range st.Tables {
-			if t.Schema == "" && !bound(st.CTEs, t.Name) && !slices.Contains(out, t.Name) {
+			if unqualifiedTable(st, t) && !slices.Contains(out, t.Name) {
 				out = append(out, t.Name)
 			}
 		}
@@ -260,26 +258,18 @@ func (b *catalogBuilder) addResolved(v [][]byte) {
 func (c *catalog) resolvesAsRead(names []string, resolved map[string]string) bool {
 	for _, n := range names {
 		got, ok := resolved[n]
-		if !ok || got != c.firstOnPath(n) {
+		if !ok {
+			return false
+		}
+		want := int32(-1)
+		if e, listed := c.relations[n]; listed {
+			want = c.firstOnPath(e, n)
+		}
+		if idx, known := c.schemas[got]; got == "" && want != -1 || got != "" && (!known || idx != want) {
 			return false
 		}
 	}
 	return true
-}
-
-// firstOnPath is the first schema of the path the catalog lists a
-// relation named name in, "" for none.
-func (c *catalog) firstOnPath(name string) string {
-	e, ok := c.relations[name]
-	if !ok {
-		return ""
-	}
-	for _, idx := range c.path {
-		if e.schema == idx || slices.ContainsFunc(c.more[name], func(r relSchema) bool { return r.schema == idx }) {
-			return c.schemaName(idx)
-		}
-	}
-	return ""
 }
 
 // namesUnqualified: one of a's statements names a relation without its
@@ -297,12 +287,13 @@ func namesUnqualified(a *sqlrewrite.Analysis) bool {
 }
 
 func stmtUnqualified(st *sqlrewrite.Statement) bool {
-	for _, t := range st.Tables {
-		if t.Schema == "" && !bound(st.CTEs, t.Name) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(st.Tables, func(t sqlrewrite.TableName) bool { return unqualifiedTable(st, t) })
+}
+
+// unqualifiedTable: st names t without its schema, and t is not one of
+// st's WITH queries.
+func unqualifiedTable(st *sqlrewrite.Statement, t sqlrewrite.TableName) bool {
+	return t.Schema == "" && !bound(st.CTEs, t.Name)
 }
 
 // pathInSegment refuses a Parse inside a pipeline segment (after its
@@ -373,14 +364,4 @@ func (c *catalog) wholeRead() *catalog {
 		return c.whole
 	}
 	return c
-}
-
-// schemaName is the name of the schema of index idx.
-func (c *catalog) schemaName(idx int32) string {
-	for name, i := range c.schemas {
-		if i == idx {
-			return name
-		}
-	}
-	return ""
 }
