@@ -79,8 +79,10 @@ SELECT NULL, pg_catalog.max(c.oid)::pg_catalog.text FROM pg_catalog.pg_class c`
 // a column of one, or of an enum, becomes an OID when PostgreSQL
 // analyses the text, so a relation with such a column is marked (the
 // third field ends in +) and a reused plan does not hold for a text
-// naming it with a string constant (labelsNamed).
-const labelTypes = "24, 2202, 2203, 2204, 2205, 2206, 3734, 3769, 4089, 4096, 4191"
+// naming it with a string constant (labelsNamed). So are money (790) and
+// xml (142): such a constant is read under lc_monetary or xmloption,
+// which the backend does not report (sqlrewrite's SettingsFree).
+const labelTypes = "24, 2202, 2203, 2204, 2205, 2206, 3734, 3769, 4089, 4096, 4191, 790, 142"
 
 // relName is what the catalog keeps of a relation name: the first
 // schema it was read in (an index, catalog.schemas), whether that

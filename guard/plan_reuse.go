@@ -19,7 +19,8 @@ import (
 // analyse and plan phiguard's long rewrite of a sorted read at each
 // execution. For a Parse of the unnamed statement that phiguard sorts
 // (plan.Sort), whose client text names every object with its schema
-// (sqlrewrite.Analysis.Qualified), with no LIKE variants, hidden
+// (sqlrewrite.Analysis.Qualified) and holds no constant read under a
+// setting the backend does not report (Analysis.SettingsFree), with no LIKE variants, hidden
 // parameters, row rules or filled column list, phiguard prepares the text
 // it would send under a name of its own, phiguard_plan_<n>, once per
 // session and text, and the client's unnamed statement becomes virtual:
@@ -101,13 +102,16 @@ type virtualPlan struct {
 	natives   sqlrewrite.NativeColumn
 	multParam string
 	oids      []uint32 // with the multiplier's
+	// gone: a DEALLOCATE ALL went to the backend since its Parse; the
+	// next Bind or Describe prepares it again (plan_reuse_revive.go).
+	gone bool
 }
 
 // mayReusePlan marks a Parse whose plan phiguard may reuse: set before
 // its text's last edits, which then write its first round literal
 // (parseSortedText).
 func (s *Session) mayReusePlan(name string, a *sqlrewrite.Analysis, info *stmtInfo, plain bool) {
-	if name != "" || !plain || s.srv.protect == nil || s.srv.cfg.Limits.ReusedPlans == 0 || info.hidden != nil || info.plan.Sort == nil || info.plan.Refusal != nil || !a.Qualified() || s.labelsNamed(a) {
+	if name != "" || !plain || s.srv.protect == nil || s.srv.cfg.Limits.ReusedPlans == 0 || info.hidden != nil || info.plan.Sort == nil || info.plan.Refusal != nil || !a.Qualified() || !a.SettingsFree() || s.labelsNamed(a) {
 		return
 	}
 	if _, settled := s.planSettingsNow(); !settled { // plan_reuse_settings.go
@@ -331,6 +335,7 @@ func (s *Session) injectClose(out []byte, name string, v *likeVariant) []byte {
 func (s *Session) forgetPlans(st sqlrewrite.Statement) {
 	if st.Deallocates == "*" || strings.HasPrefix(st.Deallocates, planPrefix) {
 		s.plans.drop()
+		s.markVirtualGone() // plan_reuse_revive.go
 	}
 }
 

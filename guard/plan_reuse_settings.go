@@ -36,9 +36,12 @@ import (
 //   - once a cursor was declared over one of those, each FETCH and MOVE
 //     counts (they run it).
 //
-// Not seen: an operator's function that changes such an unreported
-// setting, a configuration reload (docs/search.md, "Plan
-// reuse").
+// Not seen: an operator's function or a shadowing function of the
+// database's own that changes such an unreported setting, a
+// configuration reload. So a text whose analysis reads one is not reused
+// at all (sqlrewrite's Analysis.SettingsFree: x = NULL, array and money
+// and xml constants, 'now'; TestRedTeam32aConfigReload): the count is a
+// second line, for settings PostgreSQL may come to read at analysis.
 
 // planSettingsKey is what a session's reused plans were prepared under.
 type planSettingsKey struct {

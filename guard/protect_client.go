@@ -214,8 +214,12 @@ func (s *Session) onDescribeOrClose(typ byte, _ *sqlrewrite.Analysis) ([]byte, e
 			st.clientDescribed = true
 		}
 		if n := virtualName(st); n != "" && x.name == "" { // plan_reuse.go: the answer stays the client's
+			revived, err := s.reviveVirtual("") // plan_reuse_revive.go
+			if err != nil {
+				return nil, err
+			}
 			s.expects.push(x)
-			return pgwire.Frame(typ, append(append([]byte{'S'}, n...), 0)), nil
+			return append(revived, pgwire.Frame(typ, append(append([]byte{'S'}, n...), 0))...), nil
 		}
 	default:
 		x = s.expects.fresh(expDescribePortal)

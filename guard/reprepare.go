@@ -50,6 +50,11 @@ func (s *Session) onBind(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 		return nil, err
 	}
 	again = append(again, variant...)
+	revived, err := s.reviveVirtual(b.stmt) // plan_reuse_revive.go, also before it
+	if err != nil {
+		return nil, err
+	}
+	again = append(again, revived...)
 	out, err := s.protectBind(body, b)
 	if st, _ := s.boundStatement(b.stmt); st != nil {
 		s.notePathChange(st.analysis) // catalog_path_follow.go: after its own checks

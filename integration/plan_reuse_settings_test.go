@@ -12,17 +12,20 @@ import (
 // TestPlanReuseSettings: PostgreSQL coerces a text's constants under the
 // settings of its analysis, and a reused plan keeps those it was
 // prepared under (guard/plan_reuse_settings.go). A change of DateStyle
-// (reported), of transform_null_equals (not reported: counted from the
-// SET), and a SET LOCAL undone by COMMIT each give the answer
-// PostgreSQL gives to the unnamed statement sent then.
+// (reported) gives the answer PostgreSQL gives to the unnamed statement
+// sent then; a text holding x = NULL, which transform_null_equals (not
+// reported) rewrites, is not reused at all (sqlrewrite's SettingsFree),
+// and answers as PostgreSQL does through a SET, a SET LOCAL and the
+// COMMIT that undoes it.
 func TestPlanReuseSettings(t *testing.T) {
 	t.Parallel()
 	f := newRoundsFixture(t, 300, 240)
 	ctx := testContext(t)
-	// Rows under DateStyle MDY and transform_null_equals off only: under
-	// DMY the date is 1 February; under on, grp = NULL is grp IS NULL.
-	const text = "SELECT id, name FROM public.%s WHERE name ILIKE 'sm%%' AND '01/02/2020'::pg_catalog.date < '2020-01-15'::pg_catalog.date AND (grp = NULL) IS NULL ORDER BY name, id LIMIT 7"
-	same := func(when string) {
+	// Rows under DateStyle MDY only: under DMY the date is 1 February.
+	const dateText = "SELECT id, name FROM public.%s WHERE name ILIKE 'sm%%' AND '01/02/2020'::pg_catalog.date < '2020-01-15'::pg_catalog.date ORDER BY name, id LIMIT 7"
+	// Rows under transform_null_equals off only: on, grp = NULL is grp IS NULL.
+	const nullText = "SELECT id, name FROM public.%s WHERE name ILIKE 'sm%%' AND (grp = NULL) IS NULL ORDER BY name, id LIMIT 7"
+	same := func(text, when string) {
 		t.Helper()
 		want, err := rowsRaw(t, f.dir, fmt.Sprintf(text, f.plain), pgx.QueryExecModeExec, pgx.TextFormatCode)
 		if err != nil {
@@ -44,29 +47,34 @@ func TestPlanReuseSettings(t *testing.T) {
 			}
 		}
 	}
-	if want, _ := rowsRaw(t, f.dir, fmt.Sprintf(text, f.plain), pgx.QueryExecModeExec, pgx.TextFormatCode); !strings.Contains(want, "\n") {
-		t.Fatalf("no rows directly: the test reads nothing")
+	for _, text := range []string{dateText, nullText} {
+		if want, _ := rowsRaw(t, f.dir, fmt.Sprintf(text, f.plain), pgx.QueryExecModeExec, pgx.TextFormatCode); !strings.Contains(want, "\n") {
+			t.Fatalf("no rows directly: the test reads nothing")
+		}
 	}
-	same("first (prepared)")
-	same("second (reused)")
+	same(dateText, "first (prepared)")
+	same(dateText, "second (reused)")
+	same(nullText, "first")
+	same(nullText, "second")
 	if n := reusedPlans(t, f.via); n != 1 {
-		t.Fatalf("%d statements prepared under phiguard's names, want 1 (the text is reused)", n)
+		t.Fatalf("%d statements prepared under phiguard's names, want 1 (the date text is reused, x = NULL is not)", n)
 	}
 	both("SET DateStyle = 'ISO, DMY'")
-	same("after SET DateStyle")
-	same("after SET DateStyle, again")
+	same(dateText, "after SET DateStyle")
+	same(dateText, "after SET DateStyle, again")
 	both("RESET DateStyle")
 	both("SET transform_null_equals = on")
-	same("after SET transform_null_equals")
+	same(nullText, "after SET transform_null_equals")
 	both("RESET transform_null_equals")
-	same("after RESET transform_null_equals")
+	same(nullText, "after RESET transform_null_equals")
 	both("BEGIN")
 	both("SET LOCAL transform_null_equals = on")
-	same("after SET LOCAL, in the transaction")
+	same(nullText, "after SET LOCAL, in the transaction")
 	both("COMMIT")
-	same("after the COMMIT that undid SET LOCAL")
+	same(nullText, "after the COMMIT that undid SET LOCAL")
+	same(dateText, "after the COMMIT")
 	both("SET application_name = 'x'") // neutral: the plan stays
-	same("after SET application_name")
+	same(dateText, "after SET application_name")
 }
 
 // TestPlanReuseOff: limits.reused_plans 0 turns plan reuse off: the

@@ -212,6 +212,9 @@ type Analysis struct {
 	unqualified bool
 	// strings: the text holds a string constant (HasStrings).
 	strings bool
+	// settingDependent: its analysis reads an unreported setting or the
+	// moment (SettingsFree).
+	settingDependent bool
 }
 
 // HasStrings reports whether the text holds a string constant: compared

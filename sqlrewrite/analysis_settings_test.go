@@ -2,43 +2,39 @@ package sqlrewrite
 
 import "testing"
 
-// TestMayChangeAnalysis: which statements may change a setting
-// PostgreSQL reads while it analyses a text (guard/plan_reuse_settings.go).
-func TestMayChangeAnalysis(t *testing.T) {
-	for sql, want := range map[string]bool{
-		"SET transform_null_equals = on":                true,
-		"SET LOCAL array_nulls = off":                   true,
-		"RESET ALL":                                     true,
-		"RESET xmloption":                               true,
-		"SELECT pg_catalog.set_config('a', 'b', false)": true,
-		"DISCARD ALL":                                   true,
-		"CALL p()":                                      true,
-		"SELECT my_function(1)":                         true,
-		"SET application_name = 'x'":                    false,
-		"SET search_path = public":                      false,
-		"SET DateStyle = 'ISO, DMY'":                    false, // reported: followed by its value
-		"SET app.user_id = '42'":                        false,
-		"SET enable_seqscan = off":                      false,
-		"SET TRANSACTION ISOLATION LEVEL SERIALIZABLE":  false,
-		"SELECT 1":                                      false,
-		"COMMIT":                                        false,
-		"SELECT 1::public.dom":                          true, // a domain's CHECK may call set_config
-		"SELECT 1::dom":                                 true,
-		"SELECT '2020-01-01'::date, 'x'::text, 1::int":  false,
-		"SELECT 1::pg_catalog.int8":                     false,
+// TestSettingsFree: each construct PostgreSQL reads under a setting it
+// does not report (or the moment) at analysis makes a text not settings
+// free; the same text without it is.
+func TestSettingsFree(t *testing.T) {
+	for _, tc := range []struct {
+		sql  string
+		want bool
+	}{
+		{"SELECT id FROM public.p WHERE grp = $1 ORDER BY name", true},
+		{"SELECT id FROM public.p WHERE name = 'Smith' AND n IS NULL", true},
+		{"SELECT id FROM public.p WHERE (grp = NULL) IS NULL", false},
+		{"SELECT id FROM public.p WHERE NULL = grp", false},
+		{"SELECT id FROM public.p WHERE grp <> NULL", true}, // only = is rewritten
+		{"SELECT id FROM public.p WHERE tags = '{a,NULL}'", false},
+		{"SELECT id FROM public.p WHERE tags = '{a,nUlL}'", false},
+		{"SELECT id FROM public.p WHERE born < 'today'", false},
+		{"SELECT id FROM public.p WHERE seen < 'NOW'::pg_catalog.timestamptz", false},
+		{"SELECT id FROM public.p WHERE born < 'yesterday' OR born > 'tomorrow'", false},
+		{"SELECT id FROM public.p WHERE fee = '1.50'::pg_catalog.money", false},
+		{"SELECT id FROM public.p WHERE pg_catalog.cash_words('1.50') = name", false},
+		{"SELECT id FROM public.p WHERE pg_catalog.int4_mul_cash(2, fee) > fee", false},
+		{"SELECT id FROM public.p WHERE pg_catalog.xpath_exists('/a', '<a/>')", false},
+		{"SELECT xmlconcat('<a/>') FROM public.p", false},
+		{"SELECT id FROM public.p WHERE name = E'O\\'Brien'", false},
+		{"SELECT id FROM public.p WHERE name = 'O''Brien'", true},
+		{"SELECT (", false},
 	} {
-		a := Analyze(sql)
-		if a.Err != nil {
-			t.Fatalf("%s: %v", sql, a.Err)
-		}
-		st := a.Statements[0]
-		if got := st.MayChangeAnalysis(); got != want {
-			t.Errorf("%s: MayChangeAnalysis = %v, want %v", sql, got, want)
+		if got := Analyze(tc.sql).SettingsFree(); got != tc.want {
+			t.Errorf("%s: SettingsFree %v, want %v", tc.sql, got, tc.want)
 		}
 	}
-	for sql, want := range map[string]bool{"COMMIT": true, "ROLLBACK": true, "ROLLBACK TO SAVEPOINT s": true, "BEGIN": false, "SAVEPOINT s": false, "RELEASE s": false, "SELECT 1": false} {
-		if got := Analyze(sql).Statements[0].UndoesSettings(); got != want {
-			t.Errorf("%s: UndoesSettings = %v, want %v", sql, got, want)
-		}
+	var nilA *Analysis
+	if nilA.SettingsFree() {
+		t.Error("a nil analysis is settings free")
 	}
 }

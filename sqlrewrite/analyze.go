@@ -50,7 +50,7 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 	var cols columnNames                   // columns.go
 	walk(node.ProtoReflect(), func(m protoreflect.Message) {
 		a.nodes++
-		a.unqualified, a.strings = a.unqualified || unqualified(m.Interface()), a.strings || isString(m.Interface())
+		a.noteNode(m.Interface())
 		st.userType = st.userType || userType(m.Interface())
 		cols.note(m)
 		switch n := m.Interface().(type) {
@@ -411,6 +411,16 @@ var builtinTypes = map[string]bool{
 	"jsonpath": true, "int2vector": true, "oidvector": true, "bit": true, "varbit": true, "timetz": true,
 	"timestamptz": true, "int2": true, "int4": true, "int8": true, "float4": true, "float8": true, "bool": true,
 	"varchar": true, "bpchar": true, "char": true,
+}
+
+// noteNode notes what one node of the tree tells of the whole text:
+// whether it names something without its schema (Qualified), holds a
+// string constant (HasStrings), or a constant read under a setting
+// (SettingsFree, analysis_settings.go).
+func (a *Analysis) noteNode(n any) {
+	a.unqualified = a.unqualified || unqualified(n)
+	a.strings = a.strings || isString(n)
+	a.settingDependent = a.settingDependent || settingDependent(n)
 }
 
 // isString: m is a string constant (a label or name PostgreSQL may turn
