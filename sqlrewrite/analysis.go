@@ -215,6 +215,10 @@ type Analysis struct {
 	// settingDependent: its analysis reads an unreported setting or the
 	// moment (SettingsFree).
 	settingDependent bool
+	// columnText: a column cast to a string type; derived: a subquery
+	// in FROM or a WITH query, whose constant columns PostgreSQL's
+	// planner pulls up into the casts (SettingsFree).
+	columnText, derived bool
 }
 
 // HasStrings reports whether the text holds a string constant: compared

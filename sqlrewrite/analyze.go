@@ -356,7 +356,9 @@ func setsAnalysis(n *pg_query.VariableSetStmt) bool {
 // timeouts (enable_* and custom, dotted names too), or PostgreSQL
 // re-analyses a prepared statement itself when they change (search_path,
 // role, row_security); DateStyle, TimeZone and IntervalStyle are
-// reported, and the proxy follows their values.
+// reported, and the proxy follows their values. (The planner folds a
+// constant cast to text under extra_float_digits or bytea_output: such
+// a text is not reused at all, Analysis.SettingsFree.)
 var neutralSettings = map[string]bool{
 	"application_name": true, "extra_float_digits": true, "bytea_output": true, "client_min_messages": true,
 	"statement_timeout": true, "lock_timeout": true, "idle_in_transaction_session_timeout": true, "idle_session_timeout": true,
@@ -420,7 +422,7 @@ var builtinTypes = map[string]bool{
 func (a *Analysis) noteNode(n any) {
 	a.unqualified = a.unqualified || unqualified(n)
 	a.strings = a.strings || isString(n)
-	a.settingDependent = a.settingDependent || settingDependent(n)
+	a.noteSettings(n) // analysis_settings.go
 }
 
 // isString: m is a string constant (a label or name PostgreSQL may turn

@@ -1,0 +1,176 @@
+package integration
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Red team 33a: plan reuse of the unnamed statement, final state
+// (guard/plan_reuse*.go, docs/search.md "Plan reuse").
+
+// redTeam33aSetBetween runs q twice through both sides, then sql on both
+// connections, then q again: the answers must stay PostgreSQL's (before
+// sqlrewrite's SettingsFree knew q's constant, q was prepared for reuse
+// and answered the old setting's text), and q is not prepared for reuse.
+func redTeam33aSetBetween(t *testing.T, q, sql string) {
+	t.Helper()
+	f := newRoundsFixture(t, 60, 0)
+	ctx := testContext(t)
+	for range 2 {
+		if want, got := twinRun(t, f.dir, f.via, f.plain, f.enc, q); want != got || want == "(SELECT 0)" {
+			t.Fatalf("before: through phiguard\n%s\ndirectly\n%s", got, want)
+		}
+	}
+	for _, c := range []*pgx.Conn{f.dir, f.via} {
+		if _, err := c.Exec(ctx, sql, pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want, got := twinRun(t, f.dir, f.via, f.plain, f.enc, q); want != got {
+		t.Fatalf("after %s: through phiguard\n%s\ndirectly\n%s", sql, got, want)
+	}
+	if n := reusedPlans(t, f.via); n != 0 {
+		t.Errorf("%d texts prepared for reuse; a text holding such a constant is not (sqlrewrite's SettingsFree)", n)
+	}
+}
+
+// TestRedTeam33aFloatDigits: PostgreSQL folds a constant expression
+// when it plans a text, and float8out, immutable, reads
+// extra_float_digits: a plan kept from before a SET of it (a setting
+// phiguard deemed neutral) answers the old digits.
+func TestRedTeam33aFloatDigits(t *testing.T) {
+	t.Parallel()
+	redTeam33aSetBetween(t, "SELECT id, name, (1::pg_catalog.float8 / 3)::pg_catalog.text AS f FROM public.%[1]s ORDER BY name, id LIMIT 3", "SET extra_float_digits = 0")
+}
+
+// TestRedTeam33aByteaOutput: the same with byteaout and bytea_output.
+func TestRedTeam33aByteaOutput(t *testing.T) {
+	t.Parallel()
+	redTeam33aSetBetween(t, "SELECT id, name, 'A'::pg_catalog.bytea::pg_catalog.text AS b FROM public.%[1]s ORDER BY name, id LIMIT 3", "SET bytea_output = 'escape'")
+}
+
+// redTeam33aReload runs q twice, then a DBA's ALTER SYSTEM (sql) and a
+// configuration reload, then q again (TestRedTeam32aConfigReload). Not
+// parallel: the setting is the server's.
+func redTeam33aReload(t *testing.T, q, sql, reset string) {
+	t.Helper()
+	f := newRoundsFixture(t, 60, 0)
+	ctx := testContext(t)
+	su := superuser(t)
+	reload := func(sql string) {
+		t.Helper()
+		if _, err := su.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := su.Exec(ctx, "SELECT pg_catalog.pg_reload_conf()"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond) // the backends take the signal
+	}
+	t.Cleanup(func() { reload(reset) })
+	for range 2 {
+		if want, got := twinRun(t, f.dir, f.via, f.plain, f.enc, q); want != got || want == "(SELECT 0)" {
+			t.Fatalf("before: through phiguard\n%s\ndirectly\n%s", got, want)
+		}
+	}
+	reload(sql)
+	if want, got := twinRun(t, f.dir, f.via, f.plain, f.enc, q); want != got {
+		t.Fatalf("after %s and a reload: through phiguard\n%s\ndirectly\n%s", sql, got, want)
+	}
+	if n := reusedPlans(t, f.via); n != 0 {
+		t.Errorf("%d texts prepared for reuse; a text holding such a constant is not (sqlrewrite's SettingsFree)", n)
+	}
+}
+
+// TestRedTeam33aTimezoneAbbreviations: a timestamptz constant's zone
+// abbreviation is read under timezone_abbreviations when PostgreSQL
+// analyses the text (IST: Israel in Default, India in India).
+func TestRedTeam33aTimezoneAbbreviations(t *testing.T) {
+	redTeam33aReload(t, "SELECT id, name, '2020-01-01 00:00 IST'::pg_catalog.timestamptz AS z FROM public.%[1]s ORDER BY name, id LIMIT 3",
+		"ALTER SYSTEM SET timezone_abbreviations = 'India'", "ALTER SYSTEM RESET timezone_abbreviations")
+}
+
+// TestRedTeam33aFloatDigitsReload: extra_float_digits changed by a
+// reload, which no SET shows.
+func TestRedTeam33aFloatDigitsReload(t *testing.T) {
+	redTeam33aReload(t, "SELECT id, name, (1::pg_catalog.float8 / 3)::pg_catalog.text AS f FROM public.%[1]s ORDER BY name, id LIMIT 3",
+		"ALTER SYSTEM SET extra_float_digits = 0", "ALTER SYSTEM RESET extra_float_digits")
+}
+
+// redTeam33aTranscript plays script on a fresh connection directly and
+// through phiguard (sql: a sorted read of the fixture, %[1]s the table)
+// and compares the transcripts message by message.
+func redTeam33aTranscript(t *testing.T, f *roundsFixture, script func(t *testing.T, c *portionConn, sql string, side int)) {
+	t.Helper()
+	var lines [2][]string
+	for side, url := range []string{directURL(appUser, appPassword, appDB), f.p.url(appUser, appPassword, appDB)} {
+		sql := fmt.Sprintf(planReuseStatements[0].sql, []string{f.plain, f.enc}[side])
+		c := &portionConn{rawConn: dialRaw(t, url)}
+		script(t, c, sql, side)
+		lines[side] = c.lines
+		c.Conn.Close()
+	}
+	diffTranscripts(t, lines[0], lines[1])
+}
+
+// TestRedTeam33aReviveAborted: a DEALLOCATE ALL that fails (an aborted
+// transaction) and a Bind of the unnamed statement in the same aborted
+// transaction: phiguard's revival Closes its statement (which a Close
+// does even there) and its Parse fails (25P02); after the ROLLBACK the
+// client's statement is PostgreSQL's still, phiguard's name gone.
+func TestRedTeam33aReviveAborted(t *testing.T) {
+	t.Parallel()
+	f := newRoundsFixture(t, 60, 0)
+	redTeam33aTranscript(t, f, func(t *testing.T, c *portionConn, sql string, _ int) {
+		c.exchange(t, untilReadyMsg, parse("", sql), bind("", ""), execute("", 0), parse("d", "DEALLOCATE ALL"), sync)
+		c.exchange(t, untilReadyMsg, parse("b", "BEGIN"), bind("", "b"), execute("", 0), parse("x", "SELECT 1/0"), bind("", "x"), execute("", 0), sync)
+		c.exchange(t, untilReadyMsg, bind("", "d"), execute("", 0), sync) // 25P02
+		c.exchange(t, untilReadyMsg, bind("", ""), execute("", 0), sync)  // 25P02
+		c.exchange(t, untilReadyMsg, parse("r", "ROLLBACK"), bind("", "r"), execute("", 0), sync)
+		c.exchange(t, untilReadyMsg, bind("", ""), execute("", 0), sync)
+		c.exchange(t, untilReadyMsg, bind("", ""), execute("", 0), sync)
+	})
+}
+
+// TestRedTeam33aReviveSkipped: a DEALLOCATE ALL that runs, then an
+// error in the same segment, then a Bind of the unnamed statement: the
+// revival is skipped with the Bind, and the next segment's Bind names a
+// statement the backend no longer has.
+func TestRedTeam33aReviveSkipped(t *testing.T) {
+	t.Parallel()
+	f := newRoundsFixture(t, 60, 0)
+	redTeam33aTranscript(t, f, func(t *testing.T, c *portionConn, sql string, _ int) {
+		c.exchange(t, untilReadyMsg, parse("", sql), bind("", ""), execute("", 0), parse("d", "DEALLOCATE ALL"), sync)
+		c.exchange(t, untilReadyMsg, bind("", "d"), execute("", 0), parse("x", "SELECT 1/0"), bind("", "x"), execute("", 0), bind("", ""), execute("", 0), sync)
+		c.exchange(t, untilReadyMsg, bind("", ""), execute("", 0), sync)
+		c.exchange(t, untilReadyMsg, bind("", ""), execute("", 0), sync)
+	})
+}
+
+// TestRedTeam33aReviveDropped: the statement's table renamed (another
+// session) after a DEALLOCATE ALL: PostgreSQL answers each Bind of the
+// unnamed statement 42P01, and runs it once the name is back; phiguard's
+// revival failed the same way once, and bound its name, which the
+// backend did not have, after (26000).
+func TestRedTeam33aReviveDropped(t *testing.T) {
+	f := newRoundsFixture(t, 60, 0)
+	ctx := testContext(t)
+	su := superuser(t)
+	redTeam33aTranscript(t, f, func(t *testing.T, c *portionConn, sql string, side int) {
+		table := []string{f.plain, f.enc}[side]
+		c.exchange(t, untilReadyMsg, parse("", sql), bind("", ""), execute("", 0), parse("d", "DEALLOCATE ALL"), sync)
+		c.exchange(t, untilReadyMsg, bind("", "d"), execute("", 0), sync)
+		if _, err := su.Exec(ctx, fmt.Sprintf("ALTER TABLE public.%[1]s RENAME TO %[1]s_x", table)); err != nil {
+			t.Fatal(err)
+		}
+		c.exchange(t, untilReadyMsg, bind("", ""), execute("", 0), sync)
+		c.exchange(t, untilReadyMsg, bind("", ""), execute("", 0), sync)
+		if _, err := su.Exec(ctx, fmt.Sprintf("ALTER TABLE public.%[1]s_x RENAME TO %[1]s", table)); err != nil {
+			t.Fatal(err)
+		}
+		c.exchange(t, untilReadyMsg, bind("", ""), execute("", 0), sync)
+	})
+}
