@@ -174,3 +174,42 @@ func TestRedTeam33aReviveDropped(t *testing.T) {
 		c.exchange(t, untilReadyMsg, bind("", ""), execute("", 0), sync)
 	})
 }
+
+// TestRedTeam33aMoneyInComposite: a string constant compared with a
+// column of a composite type with a money field is read by money's
+// input under lc_monetary ("1,234" is 1234.00 under en_US, 1.23 under
+// de_DE) when PostgreSQL analyses the text; the relation's column is not
+// of money, an enum or a reg* type itself, and phiguard reused the text
+// (5 rows where PostgreSQL answers none). Not parallel: a reload.
+func TestRedTeam33aMoneyInComposite(t *testing.T) {
+	f := newRoundsFixture(t, 60, 0)
+	ctx := testContext(t)
+	su := superuser(t)
+	c := uniqueName("rt33a_c")
+	if _, err := su.Exec(ctx, fmt.Sprintf("CREATE TYPE public.%[1]s AS (m money); GRANT USAGE ON TYPE public.%[1]s TO %[4]s; ALTER TABLE public.%[2]s ADD COLUMN c public.%[1]s DEFAULT ROW(1234); ALTER TABLE public.%[3]s ADD COLUMN c public.%[1]s DEFAULT ROW(1234)", c, f.plain, f.enc, appUser)); err != nil {
+		t.Fatal(err)
+	}
+	reload := func(sql string) {
+		t.Helper()
+		if _, err := su.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := su.Exec(ctx, "SELECT pg_catalog.pg_reload_conf()"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond) // the backends take the signal
+	}
+	reload("ALTER SYSTEM SET lc_monetary = 'en_US.utf8'")
+	t.Cleanup(func() { reload("ALTER SYSTEM RESET lc_monetary") })
+	dir, via := direct(t), f.p.app(t) // the column in phiguard's catalog
+	q := `SELECT id, name FROM public.%[1]s WHERE (c).m = '1,234' ORDER BY name, id LIMIT 5`
+	for range 2 {
+		if want, got := twinRun(t, dir, via, f.plain, f.enc, q); want != got || want == "(SELECT 0)" {
+			t.Fatalf("before: through phiguard\n%s\ndirectly\n%s", got, want)
+		}
+	}
+	reload("ALTER SYSTEM SET lc_monetary = 'de_DE.utf8'")
+	if want, got := twinRun(t, dir, via, f.plain, f.enc, q); want != got {
+		t.Fatalf("after a reload of lc_monetary: through phiguard\n%s\ndirectly\n%s", got, want)
+	}
+}
