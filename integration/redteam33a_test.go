@@ -2,10 +2,12 @@ package integration
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgproto3"
 )
 
 // Red team 33a: plan reuse of the unnamed statement, final state
@@ -105,15 +107,22 @@ func TestRedTeam33aFloatDigitsReload(t *testing.T) {
 // and compares the transcripts message by message.
 func redTeam33aTranscript(t *testing.T, f *roundsFixture, script func(t *testing.T, c *portionConn, sql string, side int)) {
 	t.Helper()
+	redTeam33aTranscriptOf(t, f, 0, script)
+}
+
+// redTeam33aTranscriptOf is redTeam33aTranscript of planReuseStatements[i].
+func redTeam33aTranscriptOf(t *testing.T, f *roundsFixture, i int, script func(t *testing.T, c *portionConn, sql string, side int)) []string {
+	t.Helper()
 	var lines [2][]string
 	for side, url := range []string{directURL(appUser, appPassword, appDB), f.p.url(appUser, appPassword, appDB)} {
-		sql := fmt.Sprintf(planReuseStatements[0].sql, []string{f.plain, f.enc}[side])
+		sql := fmt.Sprintf(planReuseStatements[i].sql, []string{f.plain, f.enc}[side])
 		c := &portionConn{rawConn: dialRaw(t, url)}
 		script(t, c, sql, side)
 		lines[side] = c.lines
 		c.Conn.Close()
 	}
 	diffTranscripts(t, lines[0], lines[1])
+	return lines[0]
 }
 
 // TestRedTeam33aReviveAborted: a DEALLOCATE ALL that fails (an aborted
@@ -211,5 +220,68 @@ func TestRedTeam33aMoneyInComposite(t *testing.T) {
 	reload("ALTER SYSTEM SET lc_monetary = 'de_DE.utf8'")
 	if want, got := twinRun(t, dir, via, f.plain, f.enc, q); want != got {
 		t.Fatalf("after a reload of lc_monetary: through phiguard\n%s\ndirectly\n%s", got, want)
+	}
+}
+
+// TestRedTeam33aBindAfterFailedParse: the client's unnamed Parse fails
+// (25P02 in an aborted transaction; PostgreSQL dropped the unnamed
+// statement first), and its Bind after the ROLLBACK: PostgreSQL's 26000
+// says "unnamed prepared statement does not exist"; phiguard's must not
+// name its own statement.
+func TestRedTeam33aBindAfterFailedParse(t *testing.T) {
+	t.Parallel()
+	f := newRoundsFixture(t, 60, 0)
+	var errs [2][]string
+	for side, url := range []string{directURL(appUser, appPassword, appDB), f.p.url(appUser, appPassword, appDB)} {
+		sql := fmt.Sprintf(planReuseStatements[0].sql, []string{f.plain, f.enc}[side])
+		c := dialRaw(t, url)
+		for _, st := range [][]pgproto3.FrontendMessage{
+			{parse("", sql), bind("", ""), execute("", 0), sync},
+			{parse("b", "BEGIN"), bind("", "b"), execute("", 0), parse("x", "SELECT 1/0"), bind("", "x"), execute("", 0), sync},
+			{parse("", sql), sync},
+			{parse("r", "ROLLBACK"), bind("", "r"), execute("", 0), sync},
+			{bind("", ""), execute("", 0), sync},
+			{&pgproto3.Describe{ObjectType: 'S'}, sync},
+		} {
+			c.send(t, st...)
+			for {
+				msg, err := c.next(10 * time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if e, ok := msg.(*pgproto3.ErrorResponse); ok {
+					errs[side] = append(errs[side], e.Code+" "+e.Message)
+				}
+				if _, ok := msg.(*pgproto3.ReadyForQuery); ok {
+					break
+				}
+			}
+		}
+	}
+	if strings.Join(errs[0], "\n") != strings.Join(errs[1], "\n") {
+		t.Fatalf("through phiguard\n%s\ndirectly\n%s", strings.Join(errs[1], "\n"), strings.Join(errs[0], "\n"))
+	}
+}
+
+// TestRedTeam33aReviveRounds: a statement in rounds (its first 240 rows
+// by name dropped by phiguard's WHERE) revived after a DEALLOCATE ALL
+// and a DISCARD ALL, executed whole and in portions, with a Describe.
+func TestRedTeam33aReviveRounds(t *testing.T) {
+	t.Parallel()
+	f := newRoundsFixture(t, 300, 240)
+	lines := redTeam33aTranscriptOf(t, f, 3, func(t *testing.T, c *portionConn, sql string, _ int) {
+		c.exchange(t, untilReadyMsg, parse("", sql), bind("", ""), execute("", 0), parse("d", "DEALLOCATE ALL"), sync)
+		c.exchange(t, untilReadyMsg, bind("", "d"), execute("", 0), sync)
+		c.exchange(t, untilReadyMsg, bind("", ""), execute("", 0), parse("d", "DEALLOCATE ALL"), sync)
+		c.exchange(t, untilReadyMsg, bind("", "d"), execute("", 0), sync)
+		c.exchange(t, untilReadyMsg, bind("p", ""), execute("p", 3), execute("p", 4), execute("p", 0), parse("e", "DISCARD ALL"), sync)
+		c.exchange(t, untilReadyMsg, bind("", "e"), execute("", 0), sync)
+		c.exchange(t, []string{"PortalSuspended", "ErrorResponse"}, &pgproto3.Describe{ObjectType: 'S'}, bind("p", ""), execute("p", 2), flush)
+		c.exchange(t, untilReadyMsg, execute("p", 0), sync)
+		c.exchange(t, untilReadyMsg, bind("", ""), execute("", 0), sync)
+		c.exchange(t, untilReadyMsg, parse("", sql), bind("", ""), execute("", 0), sync)
+	})
+	if n, rows := countType(lines, "ErrorResponse"), countType(lines, "DataRow"); n != 0 || rows < 40 {
+		t.Fatalf("PostgreSQL's transcript has %d errors and %d rows: the script does not run as meant", n, rows)
 	}
 }
