@@ -285,3 +285,30 @@ func TestRedTeam33aReviveRounds(t *testing.T) {
 		t.Fatalf("PostgreSQL's transcript has %d errors and %d rows: the script does not run as meant", n, rows)
 	}
 }
+
+// TestRedTeam33aExecuteByName: SQL's EXECUTE of phiguard's statement
+// (its name read from pg_prepared_statements) runs phiguard's rewritten
+// text, unsorted, with the columns phiguard sorts by (25 rows of 6
+// columns more for a LIMIT 7 of 3): it must be refused, as a Bind of the
+// name is; and a PREPARE of a name phiguard is to prepare.
+func TestRedTeam33aExecuteByName(t *testing.T) {
+	t.Parallel()
+	f := newRoundsFixture(t, 60, 0)
+	ctx := testContext(t)
+	f.planReuseSame(t, 0)
+	var name string
+	if err := f.via.QueryRow(ctx, "SELECT name FROM pg_catalog.pg_prepared_statements WHERE name LIKE 'phiguard\\_plan\\_%'",
+		pgx.QueryExecModeSimpleProtocol).Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec} {
+		for _, sql := range []string{"EXECUTE " + name, "EXPLAIN EXECUTE " + name, "PREPARE phiguard_plan_999999 AS SELECT 1", "PREPARE phiguard_like_999999 AS SELECT 1"} {
+			got, err := rowsRaw(t, f.via, sql, mode, pgx.TextFormatCode)
+			if err == nil {
+				t.Errorf("%s (mode %v) answered\n%s", sql, mode, got)
+				continue
+			}
+			wantPgError(t, err, "0A000")
+		}
+	}
+}

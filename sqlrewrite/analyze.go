@@ -52,6 +52,7 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 		a.nodes++
 		a.noteNode(m.Interface())
 		st.userType = st.userType || userType(m.Interface())
+		st.notePrepared(m.Interface())
 		cols.note(m)
 		switch n := m.Interface().(type) {
 		case *pg_query.A_Const, *pg_query.ParamRef:
@@ -72,8 +73,6 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 			if n.GetTarget() == pg_query.DiscardMode_DISCARD_ALL {
 				st.Deallocates = "*"
 			}
-		case *pg_query.DeallocateStmt:
-			st.Deallocates = cmp.Or(n.GetName(), "*")
 		case *pg_query.SortBy:
 			// ORDER BY 2 names a select-list entry by a literal: which
 			// column is sorted (in the proxy, for an encrypted one:
@@ -379,6 +378,19 @@ func undoesSet(n *pg_query.TransactionStmt) bool {
 		return false
 	}
 	return true
+}
+
+// notePrepared notes the prepared statements an SQL DEALLOCATE drops,
+// or a PREPARE or EXECUTE names (Deallocates, PreparedName).
+func (st *Statement) notePrepared(m any) {
+	switch n := m.(type) {
+	case *pg_query.DeallocateStmt:
+		st.Deallocates = cmp.Or(n.GetName(), "*")
+	case *pg_query.PrepareStmt:
+		st.PreparedName = n.GetName()
+	case *pg_query.ExecuteStmt:
+		st.PreparedName = n.GetName()
+	}
 }
 
 // userType: n may name a type of the database's own (a domain, whose
