@@ -312,3 +312,21 @@ func TestRedTeam33aExecuteByName(t *testing.T) {
 		}
 	}
 }
+
+// TestRedTeam33aReviveFlush: DEALLOCATE ALL and the Binds of the
+// unnamed statement after it in one pipeline of Flushes, twice, a Close
+// of the unnamed statement, and its Bind (26000 on both sides).
+func TestRedTeam33aReviveFlush(t *testing.T) {
+	t.Parallel()
+	f := newRoundsFixture(t, 60, 0)
+	redTeam33aTranscript(t, f, func(t *testing.T, c *portionConn, sql string, _ int) {
+		until := []string{"CommandComplete", "ErrorResponse"}
+		c.exchange(t, until, parse("", sql), bind("", ""), execute("", 0), parse("d", "DEALLOCATE ALL"), bind("", "d"), execute("", 0), flush)
+		c.exchange(t, until, flush)
+		c.exchange(t, until, bind("", ""), execute("", 0), parse("d", "DEALLOCATE ALL"), bind("", "d"), execute("", 0), flush)
+		c.exchange(t, until, flush)
+		c.exchange(t, until, bind("", ""), execute("", 0), flush)
+		c.exchange(t, untilReadyMsg, bind("", ""), execute("", 0), &pgproto3.Close{ObjectType: 'S'}, sync)
+		c.exchange(t, untilReadyMsg, bind("", ""), execute("", 0), sync)
+	})
+}
