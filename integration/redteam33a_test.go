@@ -55,9 +55,10 @@ func TestRedTeam33aByteaOutput(t *testing.T) {
 }
 
 // redTeam33aReload runs q twice, then a DBA's ALTER SYSTEM (sql) and a
-// configuration reload, then q again (TestRedTeam32aConfigReload). Not
-// parallel: the setting is the server's.
-func redTeam33aReload(t *testing.T, q, sql, reset string) {
+// configuration reload, then q again (TestRedTeam32aConfigReload); q is
+// not prepared for reuse unless reusable. Not parallel: the setting is
+// the server's.
+func redTeam33aReload(t *testing.T, q, sql, reset string, reusable bool) {
 	t.Helper()
 	f := newRoundsFixture(t, 60, 0)
 	ctx := testContext(t)
@@ -82,7 +83,7 @@ func redTeam33aReload(t *testing.T, q, sql, reset string) {
 	if want, got := twinRun(t, f.dir, f.via, f.plain, f.enc, q); want != got {
 		t.Fatalf("after %s and a reload: through phiguard\n%s\ndirectly\n%s", sql, got, want)
 	}
-	if n := reusedPlans(t, f.via); n != 0 {
+	if n := reusedPlans(t, f.via); n != 0 && !reusable {
 		t.Errorf("%d texts prepared for reuse; a text holding such a constant is not (sqlrewrite's SettingsFree)", n)
 	}
 }
@@ -92,14 +93,14 @@ func redTeam33aReload(t *testing.T, q, sql, reset string) {
 // analyses the text (IST: Israel in Default, India in India).
 func TestRedTeam33aTimezoneAbbreviations(t *testing.T) {
 	redTeam33aReload(t, "SELECT id, name, '2020-01-01 00:00 IST'::pg_catalog.timestamptz AS z FROM public.%[1]s ORDER BY name, id LIMIT 3",
-		"ALTER SYSTEM SET timezone_abbreviations = 'India'", "ALTER SYSTEM RESET timezone_abbreviations")
+		"ALTER SYSTEM SET timezone_abbreviations = 'India'", "ALTER SYSTEM RESET timezone_abbreviations", false)
 }
 
 // TestRedTeam33aFloatDigitsReload: extra_float_digits changed by a
 // reload, which no SET shows.
 func TestRedTeam33aFloatDigitsReload(t *testing.T) {
 	redTeam33aReload(t, "SELECT id, name, (1::pg_catalog.float8 / 3)::pg_catalog.text AS f FROM public.%[1]s ORDER BY name, id LIMIT 3",
-		"ALTER SYSTEM SET extra_float_digits = 0", "ALTER SYSTEM RESET extra_float_digits")
+		"ALTER SYSTEM SET extra_float_digits = 0", "ALTER SYSTEM RESET extra_float_digits", false)
 }
 
 // redTeam33aTranscript plays script on a fresh connection directly and
@@ -329,4 +330,15 @@ func TestRedTeam33aReviveFlush(t *testing.T) {
 		c.exchange(t, untilReadyMsg, bind("", ""), execute("", 0), &pgproto3.Close{ObjectType: 'S'}, sync)
 		c.exchange(t, untilReadyMsg, bind("", ""), execute("", 0), sync)
 	})
+}
+
+// TestRedTeam33aDateStyleReload: a reload changes DateStyle, which the
+// backend reports, but only before its next ReadyForQuery: the first
+// Parse after the reload is analysed under the new value, before
+// phiguard has seen the report (so for TimeZone with a timestamptz
+// constant without a zone, IntervalStyle with an interval's).
+func TestRedTeam33aDateStyleReload(t *testing.T) {
+	t.Skip("HOLE: after ALTER SYSTEM SET DateStyle = 'ISO, DMY' and a reload, the first execution of a reused text holding '01/02/2020'::pg_catalog.date answers 2020-01-02 in 3 of 3 rows where PostgreSQL answers 2020-02-01 (the backend reports the new DateStyle only after that execution; the next ones hold)")
+	redTeam33aReload(t, "SELECT id, name, '01/02/2020'::pg_catalog.date AS d FROM public.%[1]s ORDER BY name, id LIMIT 3",
+		"ALTER SYSTEM SET DateStyle = 'ISO, DMY'", "ALTER SYSTEM RESET DateStyle", true)
 }
