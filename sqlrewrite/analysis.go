@@ -107,6 +107,10 @@ type Statement struct {
 	// (DEALLOCATE ALL, DISCARD ALL), else the one name. The proxy's own
 	// prepared statements go with them.
 	Deallocates string
+	// PreparedName is the prepared statement an SQL PREPARE makes or an
+	// EXECUTE runs (EXPLAIN EXECUTE, CREATE TABLE AS EXECUTE too), "" for
+	// other statements: the proxy keeps its own names from them.
+	PreparedName string
 	// Writes is set when the statement writes rows anywhere in it: an
 	// INSERT, UPDATE, DELETE or MERGE at any depth (a writable CTE, under
 	// EXPLAIN ANALYZE), or COPY FROM.
@@ -215,6 +219,10 @@ type Analysis struct {
 	// settingDependent: its analysis reads an unreported setting or the
 	// moment (SettingsFree).
 	settingDependent bool
+	// columnText: a column cast to a string type; derived: a subquery
+	// in FROM or a WITH query, whose constant columns PostgreSQL's
+	// planner pulls up into the casts (SettingsFree).
+	columnText, derived bool
 }
 
 // HasStrings reports whether the text holds a string constant: compared

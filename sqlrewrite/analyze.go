@@ -52,6 +52,7 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 		a.nodes++
 		a.noteNode(m.Interface())
 		st.userType = st.userType || userType(m.Interface())
+		st.notePrepared(m.Interface())
 		cols.note(m)
 		switch n := m.Interface().(type) {
 		case *pg_query.A_Const, *pg_query.ParamRef:
@@ -72,8 +73,6 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 			if n.GetTarget() == pg_query.DiscardMode_DISCARD_ALL {
 				st.Deallocates = "*"
 			}
-		case *pg_query.DeallocateStmt:
-			st.Deallocates = cmp.Or(n.GetName(), "*")
 		case *pg_query.SortBy:
 			// ORDER BY 2 names a select-list entry by a literal: which
 			// column is sorted (in the proxy, for an encrypted one:
@@ -356,7 +355,9 @@ func setsAnalysis(n *pg_query.VariableSetStmt) bool {
 // timeouts (enable_* and custom, dotted names too), or PostgreSQL
 // re-analyses a prepared statement itself when they change (search_path,
 // role, row_security); DateStyle, TimeZone and IntervalStyle are
-// reported, and the proxy follows their values.
+// reported, and the proxy follows their values. (The planner folds a
+// constant cast to text under extra_float_digits or bytea_output: such
+// a text is not reused at all, Analysis.SettingsFree.)
 var neutralSettings = map[string]bool{
 	"application_name": true, "extra_float_digits": true, "bytea_output": true, "client_min_messages": true,
 	"statement_timeout": true, "lock_timeout": true, "idle_in_transaction_session_timeout": true, "idle_session_timeout": true,
@@ -377,6 +378,19 @@ func undoesSet(n *pg_query.TransactionStmt) bool {
 		return false
 	}
 	return true
+}
+
+// notePrepared notes the prepared statements an SQL DEALLOCATE drops,
+// or a PREPARE or EXECUTE names (Deallocates, PreparedName).
+func (st *Statement) notePrepared(m any) {
+	switch n := m.(type) {
+	case *pg_query.DeallocateStmt:
+		st.Deallocates = cmp.Or(n.GetName(), "*")
+	case *pg_query.PrepareStmt:
+		st.PreparedName = n.GetName()
+	case *pg_query.ExecuteStmt:
+		st.PreparedName = n.GetName()
+	}
 }
 
 // userType: n may name a type of the database's own (a domain, whose
@@ -420,7 +434,7 @@ var builtinTypes = map[string]bool{
 func (a *Analysis) noteNode(n any) {
 	a.unqualified = a.unqualified || unqualified(n)
 	a.strings = a.strings || isString(n)
-	a.settingDependent = a.settingDependent || settingDependent(n)
+	a.noteSettings(n) // analysis_settings.go
 }
 
 // isString: m is a string constant (a label or name PostgreSQL may turn
