@@ -86,6 +86,9 @@ type planCache struct {
 	closing []*likeVariant
 	// prepared counts the Parses phiguard sent under its names (tests).
 	prepared uint64
+	// datetime are the hashes of texts found to hold a date or time
+	// constant (plan_reuse_datetime.go), never prepared.
+	datetime map[uint64]struct{}
 }
 
 // virtualPlan is how the client's unnamed statement lives under
@@ -170,6 +173,10 @@ func (s *Session) roundsLiteral(info *stmtInfo, src []byte, terms [][]sqlrewrite
 	if err != nil {
 		return nil, false, sortRewriteRefusal(sp, err)
 	}
+	if text := string(out); !s.plans.datetimeFree(text, text) { // plan_reuse_datetime.go
+		info.virt = nil
+		return nil, false, nil
+	}
 	return out, true, nil
 }
 
@@ -203,6 +210,10 @@ func (s *Session) reusePlan(info *stmtInfo, msg *pgproto3.Parse, px *expectation
 			c.remove(e, !ok)
 			e = nil
 		}
+	}
+	if e == nil && !v.rounds && !c.datetimeFree(key, msg.Query) { // plan_reuse_datetime.go; rounds: roundsLiteral
+		info.virt = nil
+		return msg.Encode(nil)
 	}
 	c.clock++
 	var pre, out []byte

@@ -11,12 +11,13 @@ import (
 
 // TestPlanReuseSettings: PostgreSQL coerces a text's constants under the
 // settings of its analysis, and a reused plan keeps those it was
-// prepared under (guard/plan_reuse_settings.go). A change of DateStyle
-// (reported) gives the answer PostgreSQL gives to the unnamed statement
-// sent then; a text holding x = NULL, which transform_null_equals (not
-// reported) rewrites, is not reused at all (sqlrewrite's SettingsFree),
-// and answers as PostgreSQL does through a SET, a SET LOCAL and the
-// COMMIT that undoes it.
+// prepared under (guard/plan_reuse_settings.go). A text holding a date
+// constant (read under DateStyle, reported, but one execution late after
+// a reload: guard/plan_reuse_datetime.go) or x = NULL (which
+// transform_null_equals, not reported, rewrites: sqlrewrite's
+// SettingsFree) is not reused at all, and answers as PostgreSQL does
+// through a SET, a SET LOCAL and the COMMIT that undoes it; a text
+// holding neither is reused throughout.
 func TestPlanReuseSettings(t *testing.T) {
 	t.Parallel()
 	f := newRoundsFixture(t, 300, 240)
@@ -25,6 +26,7 @@ func TestPlanReuseSettings(t *testing.T) {
 	const dateText = "SELECT id, name FROM public.%s WHERE name ILIKE 'sm%%' AND '01/02/2020'::pg_catalog.date < '2020-01-15'::pg_catalog.date ORDER BY name, id LIMIT 7"
 	// Rows under transform_null_equals off only: on, grp = NULL is grp IS NULL.
 	const nullText = "SELECT id, name FROM public.%s WHERE name ILIKE 'sm%%' AND (grp = NULL) IS NULL ORDER BY name, id LIMIT 7"
+	const plainText = "SELECT id, name FROM public.%s WHERE name ILIKE 'sm%%' ORDER BY name, id LIMIT 7"
 	same := func(text, when string) {
 		t.Helper()
 		want, err := rowsRaw(t, f.dir, fmt.Sprintf(text, f.plain), pgx.QueryExecModeExec, pgx.TextFormatCode)
@@ -47,21 +49,22 @@ func TestPlanReuseSettings(t *testing.T) {
 			}
 		}
 	}
-	for _, text := range []string{dateText, nullText} {
+	for _, text := range []string{dateText, nullText, plainText} {
 		if want, _ := rowsRaw(t, f.dir, fmt.Sprintf(text, f.plain), pgx.QueryExecModeExec, pgx.TextFormatCode); !strings.Contains(want, "\n") {
 			t.Fatalf("no rows directly: the test reads nothing")
 		}
 	}
-	same(dateText, "first (prepared)")
-	same(dateText, "second (reused)")
-	same(nullText, "first")
-	same(nullText, "second")
+	for _, text := range []string{dateText, nullText, plainText} {
+		same(text, "first")
+		same(text, "second")
+	}
 	if n := reusedPlans(t, f.via); n != 1 {
-		t.Fatalf("%d statements prepared under phiguard's names, want 1 (the date text is reused, x = NULL is not)", n)
+		t.Fatalf("%d statements prepared under phiguard's names, want 1 (the plain text is reused, the date text and x = NULL are not)", n)
 	}
 	both("SET DateStyle = 'ISO, DMY'")
 	same(dateText, "after SET DateStyle")
 	same(dateText, "after SET DateStyle, again")
+	same(plainText, "after SET DateStyle")
 	both("RESET DateStyle")
 	both("SET transform_null_equals = on")
 	same(nullText, "after SET transform_null_equals")
@@ -74,7 +77,10 @@ func TestPlanReuseSettings(t *testing.T) {
 	same(nullText, "after the COMMIT that undid SET LOCAL")
 	same(dateText, "after the COMMIT")
 	both("SET application_name = 'x'") // neutral: the plan stays
-	same(dateText, "after SET application_name")
+	same(plainText, "after SET application_name")
+	if n := reusedPlans(t, f.via); n != 1 {
+		t.Fatalf("%d statements prepared under phiguard's names at the end, want 1", n)
+	}
 }
 
 // TestPlanReuseOff: limits.reused_plans 0 turns plan reuse off: the

@@ -63,16 +63,7 @@ func redTeam33aReload(t *testing.T, q, sql, reset string, reusable bool) {
 	f := newRoundsFixture(t, 60, 0)
 	ctx := testContext(t)
 	su := superuser(t)
-	reload := func(sql string) {
-		t.Helper()
-		if _, err := su.Exec(ctx, sql); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := su.Exec(ctx, "SELECT pg_catalog.pg_reload_conf()"); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(300 * time.Millisecond) // the backends take the signal
-	}
+	reload := func(sql string) { reloadSetting(ctx, t, su, sql) }
 	t.Cleanup(func() { reload(reset) })
 	for range 2 {
 		if want, got := twinRun(t, f.dir, f.via, f.plain, f.enc, q); want != got || want == "(SELECT 0)" {
@@ -336,9 +327,10 @@ func TestRedTeam33aReviveFlush(t *testing.T) {
 // backend reports, but only before its next ReadyForQuery: the first
 // Parse after the reload is analysed under the new value, before
 // phiguard has seen the report (so for TimeZone with a timestamptz
-// constant without a zone, IntervalStyle with an interval's).
+// constant without a zone, IntervalStyle with an interval's). A text
+// phiguard sends holding a date or time constant is not reused
+// (guard/plan_reuse_datetime.go).
 func TestRedTeam33aDateStyleReload(t *testing.T) {
-	t.Skip("HOLE: after ALTER SYSTEM SET DateStyle = 'ISO, DMY' and a reload, the first execution of a reused text holding '01/02/2020'::pg_catalog.date answers 2020-01-02 in 3 of 3 rows where PostgreSQL answers 2020-02-01 (the backend reports the new DateStyle only after that execution; the next ones hold)")
 	redTeam33aReload(t, "SELECT id, name, '01/02/2020'::pg_catalog.date AS d FROM public.%[1]s ORDER BY name, id LIMIT 3",
-		"ALTER SYSTEM SET DateStyle = 'ISO, DMY'", "ALTER SYSTEM RESET DateStyle", true)
+		"ALTER SYSTEM SET DateStyle = 'ISO, DMY'", "ALTER SYSTEM RESET DateStyle", false)
 }
