@@ -173,7 +173,7 @@ func (s *Session) roundsLiteral(info *stmtInfo, src []byte, terms [][]sqlrewrite
 	if err != nil {
 		return nil, false, sortRewriteRefusal(sp, err)
 	}
-	if text := string(out); !s.plans.datetimeFree(text, text) { // plan_reuse_datetime.go
+	if !s.plans.roundsDatetimeFree(out, v.oids) { // plan_reuse_datetime.go
 		info.virt = nil
 		return nil, false, nil
 	}

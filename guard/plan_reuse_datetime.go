@@ -42,3 +42,18 @@ func (c *planCache) datetimeFree(key, text string) bool {
 	c.datetime[h] = struct{}{}
 	return false
 }
+
+// roundsDatetimeFree is datetimeFree of a statement in rounds' first
+// round's text (roundsLiteral, at each Parse, before reusePlan knows
+// whether it holds the text): a text held is not scanned again.
+// oids are its parameter types with the multiplier's. Client pump.
+func (c *planCache) roundsDatetimeFree(text []byte, oids []uint32) bool {
+	if len(oids) > 0 {
+		oids = oids[:len(oids)-1] // the multiplier is literal (reusePlan)
+	}
+	key := reuseKey(string(text), oids)
+	if _, held := c.entries[key]; held {
+		return true
+	}
+	return c.datetimeFree(key, string(text))
+}

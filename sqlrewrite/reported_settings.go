@@ -10,8 +10,9 @@ import (
 // prepare for plan reuse (guard/plan_reuse.go), holds no string constant
 // with a digit but for phiguard's own bytea ones (a term, a token array:
 // `'…'::pg_catalog.bytea`, `…::pg_catalog.bytea[]`), arrays of
-// integers (`'{20,21,23}'`) and phiguard's markers
-// (`'phiguard_native_changed:…'`, which no date or time input accepts). A date, time or
+// integers (`'{20,21,23}'`), phiguard's markers
+// (`'phiguard_native_changed:…'`, which no date or time input accepts)
+// and the arrival rank of its hidden columns (`'0' AS "phiguard hidden"`). A date, time or
 // interval constant is read under DateStyle, TimeZone or IntervalStyle
 // when the text is analysed (the type of a bare '2020-01-02' is its
 // context's, timestamptz beside such a column), and a configuration
@@ -35,7 +36,7 @@ func DatetimeConstantsFree(text string) bool {
 		if c := text[tok.GetStart():tok.GetEnd()]; !strings.ContainsAny(c, "0123456789") || integerArray(c) || strings.HasPrefix(c, "'phiguard_") {
 			continue
 		}
-		if !byteaCast(text, toks[i+1:]) {
+		if !byteaCast(text, toks[i+1:]) && !hiddenConstant(text, toks[i+1:]) {
 			return false
 		}
 	}
@@ -46,6 +47,14 @@ func DatetimeConstantsFree(text string) bool {
 // digits and commas in braces, which no date or time input reads.
 func integerArray(c string) bool {
 	return strings.HasPrefix(c, "'{") && strings.Trim(c, "'{},0123456789") == ""
+}
+
+// hiddenConstant: the tokens after a string constant name it a hidden
+// column of phiguard's ('0' AS "phiguard hidden", sort_arrival.go's
+// arrival rank: a select list's text).
+func hiddenConstant(text string, after []*pg_query.ScanToken) bool {
+	return len(after) >= 2 && after[0].GetToken() == pg_query.Token_AS &&
+		text[after[1].GetStart():after[1].GetEnd()] == `"`+hiddenAlias+`"`
 }
 
 // byteaCast: the tokens after a string constant cast it to

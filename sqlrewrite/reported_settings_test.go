@@ -20,6 +20,8 @@ func TestDatetimeConstantsFree(t *testing.T) {
 		{"SELECT CASE WHEN t OPERATOR(pg_catalog.=) ANY (CAST('{20,21,23}' AS pg_catalog.oid[])) THEN 1 END", true},
 		{"SELECT id FROM public.p WHERE d = ANY ('{2020-01-02}')", false},
 		{"SELECT pg_catalog.current_setting('phiguard_native_changed:public.t2.id')", true},
+		{`SELECT id, '0' AS "phiguard hidden" FROM public.p`, true},
+		{`SELECT id, '0' AS "other" FROM public.p`, false},
 		{"SELECT 'unterminated", false},
 	} {
 		if got := DatetimeConstantsFree(tc.sql); got != tc.want {
