@@ -22,7 +22,7 @@ import (
 
 // copiedCells is the end of the refusal's message: why, and what to do.
 const copiedCells = " (its cells would be copied into a table the policy does not protect, where the database computes on the ciphertext; " +
-	"make the table with the policy protecting the column and copy with INSERT ... SELECT, or copy WITH NO DATA)"
+	"make the table under a policy that protects the column, and copy into it with INSERT ... SELECT)"
 
 // createTableAs plans CREATE TABLE AS and CREATE MATERIALIZED VIEW AS.
 func (p *planner) createTableAs(c *pg_query.CreateTableAsStmt) {
