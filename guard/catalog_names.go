@@ -264,6 +264,7 @@ func (s *Session) freshBeforeUnknown(typ byte, a *sqlrewrite.Analysis) {
 		return
 	}
 	s.probeNames = nil
+	a = s.withExecuted(a) // sql_prepared.go
 	cat := s.catalog.Load()
 	if cat.unknownRelation(a, false) != "" {
 		s.probeNames = cat.unknownNames(a) // catalog_latest.go

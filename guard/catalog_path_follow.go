@@ -328,11 +328,12 @@ func (s *Session) pathInSegment(a *sqlrewrite.Analysis) *pgerr.Error {
 // ever (TestMatchTermVariantAfterDeallocateAll after DISCARD ALL); the
 // catalog is read before the next Query or Parse. Client pump.
 func (s *Session) pathInSegmentBind(info *stmtInfo) *pgerr.Error {
-	if !s.pathStale && !s.catalog.Load().uncheckedName(info.analysis) || s.firstInSegment || s.srv.protect == nil || !namesUnqualified(info.analysis) {
+	an := s.withExecuted(info.analysis) // an EXECUTE with its PREPARE's names (sql_prepared.go)
+	if !s.pathStale && !s.catalog.Load().uncheckedName(an) || s.firstInSegment || s.srv.protect == nil || !namesUnqualified(an) {
 		return nil
 	}
 	if !s.passUnknownRead("\x00search path", s.catalog.Load()) {
-		s.notePathNames(info.analysis)
+		s.notePathNames(an)
 		s.catalogStale.Store(true) // read whole at the next segment's start, not the path alone
 		return pgerr.New(pgerr.SerializationFailure, pathInSegmentMessage)
 	}

@@ -107,6 +107,12 @@ type Statement struct {
 	// (DEALLOCATE ALL, DISCARD ALL), else the one name. The proxy's own
 	// prepared statements go with them.
 	Deallocates string
+	// Prepares is the name an SQL PREPARE gives its statement, Executes
+	// the one an EXECUTE (alone, under EXPLAIN, or in CREATE TABLE AS)
+	// runs: PostgreSQL analyses the prepared query again at an EXECUTE
+	// after a change of the search path, so the proxy checks its names
+	// then too (guard/sql_prepared.go).
+	Prepares, Executes string
 	// Writes is set when the statement writes rows anywhere in it: an
 	// INSERT, UPDATE, DELETE or MERGE at any depth (a writable CTE, under
 	// EXPLAIN ANALYZE), or COPY FROM.
@@ -215,6 +221,14 @@ type Analysis struct {
 	// settingDependent: its analysis reads an unreported setting or the
 	// moment (SettingsFree).
 	settingDependent bool
+}
+
+// WithStatements is an analysis of a's statements and more, for the
+// proxy's checks of the relations and columns they name (an EXECUTE's
+// with its PREPARE's statements, guard/sql_prepared.go): it keeps no
+// text, and no plan is made from it.
+func (a *Analysis) WithStatements(more []Statement) *Analysis {
+	return &Analysis{Statements: append(slices.Clip(a.Statements), more...), Err: a.Err, unqualified: a.unqualified}
 }
 
 // HasStrings reports whether the text holds a string constant: compared

@@ -38,6 +38,19 @@ func toParseError(err error) *ParseError {
 	return &ParseError{Message: err.Error()}
 }
 
+// notePrepared takes the name an SQL DEALLOCATE drops ("*" for all), a
+// PREPARE gives or an EXECUTE runs.
+func (st *Statement) notePrepared(n any) {
+	switch n := n.(type) {
+	case *pg_query.DeallocateStmt:
+		st.Deallocates = cmp.Or(n.GetName(), "*")
+	case *pg_query.PrepareStmt:
+		st.Prepares = n.GetName()
+	case *pg_query.ExecuteStmt:
+		st.Executes = n.GetName()
+	}
+}
+
 // analyzeStatement classifies one statement and adds its nodes to a's
 // counts.
 func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
@@ -72,8 +85,8 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 			if n.GetTarget() == pg_query.DiscardMode_DISCARD_ALL {
 				st.Deallocates = "*"
 			}
-		case *pg_query.DeallocateStmt:
-			st.Deallocates = cmp.Or(n.GetName(), "*")
+		case *pg_query.DeallocateStmt, *pg_query.PrepareStmt, *pg_query.ExecuteStmt:
+			st.notePrepared(n)
 		case *pg_query.SortBy:
 			// ORDER BY 2 names a select-list entry by a literal: which
 			// column is sorted (in the proxy, for an encrypted one:
