@@ -216,7 +216,7 @@ func (s *Session) unknownColumnInSegment(a *sqlrewrite.Analysis) *pgerr.Error {
 		return nil
 	}
 	cat := s.catalog.Load()
-	name := cat.unknownColumnName(a)
+	name := cat.unknownColumnName(s.withExecuted(a)) // an EXECUTE with its PREPARE's names (sql_prepared.go)
 	if name == "" || s.passUnknownRead("column "+name, cat) {
 		return nil
 	}

@@ -305,6 +305,7 @@ func unqualifiedTable(st *sqlrewrite.Statement, t sqlrewrite.TableName) bool {
 // runs: a pipeline that sets the path and reads in one segment is
 // refused every other time. Client pump.
 func (s *Session) pathInSegment(a *sqlrewrite.Analysis) *pgerr.Error {
+	a = s.withExecuted(a) // an EXECUTE with its PREPARE's names (sql_prepared.go)
 	if s.atSegmentStart || s.srv.protect == nil || !s.pathUnknown(pgwire.FeParse, a) && !s.catalog.Load().uncheckedName(a) {
 		return nil
 	}

@@ -25,7 +25,6 @@ func (s *Session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 		s.objsNeeded = true
 	}
 	s.freshBeforeCopy(typ, a)
-	s.noteSQLPrepares(typ, a) // sql_prepared.go
 	s.freshBeforeUnknown(typ, a)
 	if err := s.awaitFreshCatalog(typ); err != nil {
 		return nil, err
@@ -535,8 +534,6 @@ func (s *Session) parseRefusal(a *sqlrewrite.Analysis, info *stmtInfo, cpe *pger
 	if pe := s.staleInSegment(plan); pe != nil {
 		return pe
 	}
-	// An EXECUTE with its PREPARE's names (sql_prepared.go).
-	a = s.withExecuted(a)
 	if pe := s.unknownWriteInSegment(a); pe != nil { // catalog_names.go
 		return pe
 	}

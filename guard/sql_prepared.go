@@ -1,7 +1,6 @@
 package guard
 
 import (
-	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
@@ -29,9 +28,9 @@ import (
 const maxPreparedKept = 8
 
 // noteSQLPrepares follows the PREPAREs and DEALLOCATEs of a Query or
-// Parse. Client pump.
-func (s *Session) noteSQLPrepares(typ byte, a *sqlrewrite.Analysis) {
-	if typ != pgwire.FeQuery && typ != pgwire.FeParse || a == nil || a.Err != nil || s.srv.protect == nil {
+// Parse (freshBeforeUnknown's, before it checks the names). Client pump.
+func (s *Session) noteSQLPrepares(a *sqlrewrite.Analysis) {
+	if a == nil || a.Err != nil {
 		return
 	}
 	for i := range a.Statements {
