@@ -3,7 +3,7 @@ GO      ?= go
 FUZZTIME ?= 30s
 BIN     := bin/phiguard
 
-.PHONY: build demo demo-smoke test test-unit test-integration test-drivers test-soak-sample test-pgx test-vault test-backfill test-security test-transparency soak bench bench-search fuzz lint
+.PHONY: build demo demo-smoke test test-unit test-integration test-drivers test-soak-sample test-pgx test-vault test-backfill test-security test-transparency test-plan-reuse soak bench bench-search fuzz lint
 
 build:
 	$(GO) build -o $(BIN) ./cmd/phiguard
@@ -86,6 +86,13 @@ test-security:
 PHIGUARD_TRANSPARENCY_STATEMENTS ?= 100000
 test-transparency:
 	PHIGUARD_TRANSPARENCY_STATEMENTS=$(PHIGUARD_TRANSPARENCY_STATEMENTS) $(GO) test -count=1 -timeout 12h -v -run 'TestTransparency' ./integration
+
+# test-plan-reuse: the plan reuse differential (docs/search.md, "Plan
+# reuse") on PHIGUARD_PLAN_REUSE_STATEMENTS generated statements (2,000
+# unless set; make test runs 100), with setting changes seen and unseen.
+PHIGUARD_PLAN_REUSE_STATEMENTS ?= 2000
+test-plan-reuse:
+	PHIGUARD_PLAN_REUSE_STATEMENTS=$(PHIGUARD_PLAN_REUSE_STATEMENTS) $(GO) test -count=1 -timeout 30m -v -run 'TestPlanReuseDifferential$$' ./integration
 
 # test-vault: keys/vault's tests against a real Vault as well as the
 # emulator. Needs VAULT_ADDR and VAULT_TOKEN; the Vault setup commands are in

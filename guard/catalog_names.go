@@ -62,10 +62,18 @@ func relationsQuery() string {
 	return `SELECT n.nspname::pg_catalog.text, c.relname::pg_catalog.text,
   (c.relhasrules OR c.relkind = 'v')::pg_catalog.text OPERATOR(pg_catalog.||) CASE WHEN l.attrelid IS NULL THEN '' ELSE '+' END
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-  LEFT JOIN (SELECT DISTINCT a.attrelid FROM pg_catalog.pg_attribute a
-    WHERE a.attnum > 0 AND NOT a.attisdropped AND a.atttypid IN (SELECT t.oid FROM pg_catalog.pg_type t
-      JOIN pg_catalog.pg_type u ON u.oid IN (t.oid, t.typelem, t.typbasetype)
-      WHERE u.typtype = 'e' OR u.oid IN (` + labelTypes + `))) l ON l.attrelid = c.oid
+  LEFT JOIN (WITH RECURSIVE edge(src, dst) AS MATERIALIZED (
+      SELECT t.typelem, t.oid FROM pg_catalog.pg_type t WHERE t.typelem <> 0
+      UNION ALL SELECT t.typbasetype, t.oid FROM pg_catalog.pg_type t WHERE t.typbasetype <> 0
+      UNION ALL SELECT f.atttypid, t.oid FROM pg_catalog.pg_type t JOIN pg_catalog.pg_attribute f ON f.attrelid = t.typrelid
+        WHERE t.typtype = 'c' AND f.attnum > 0 AND NOT f.attisdropped
+          AND (f.atttypid >= 16384 OR f.atttypid IN (` + labelTypes + `, ` + labelArrays + `))
+      UNION ALL SELECT r.rngsubtype, r.rngtypid FROM pg_catalog.pg_range r
+      UNION ALL SELECT r.rngsubtype, r.rngmultitypid FROM pg_catalog.pg_range r),
+    lt(oid) AS (SELECT t.oid FROM pg_catalog.pg_type t WHERE t.typtype = 'e' OR t.oid IN (` + labelTypes + `)
+      UNION SELECT e.dst FROM edge e JOIN lt ON lt.oid = e.src)
+    SELECT DISTINCT a.attrelid FROM pg_catalog.pg_attribute a
+    WHERE a.attnum > 0 AND NOT a.attisdropped AND a.atttypid IN (SELECT lt.oid FROM lt)) l ON l.attrelid = c.oid
   WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p', 'S');
 SELECT '', p.oid::pg_catalog.text FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
   WHERE ` + sqlrewrite.SQLTextFunctionsWhere() + `
@@ -81,8 +89,18 @@ SELECT NULL, pg_catalog.max(c.oid)::pg_catalog.text FROM pg_catalog.pg_class c`
 // third field ends in +) and a reused plan does not hold for a text
 // naming it with a string constant (labelsNamed). So are money (790) and
 // xml (142): such a constant is read under lc_monetary or xmloption,
-// which the backend does not report (sqlrewrite's SettingsFree).
+// which the backend does not report (sqlrewrite's SettingsFree). A
+// column's type reaches one through arrays, domains, a composite type's
+// fields and ranges, at any depth ((c).m = '1,234' of a composite
+// column's money field: TestRedTeam33aMoneyInComposite).
 const labelTypes = "24, 2202, 2203, 2204, 2205, 2206, 3734, 3769, 4089, 4096, 4191, 790, 142"
+
+// labelArrays are labelTypes' array types: with them and the types of
+// the database's own (OIDs from 16384), the only types of a composite
+// type's field through which its type reaches one of labelTypes or an
+// enum (relationsQuery: a filter that keeps the read of the fields of
+// every table's row type small).
+const labelArrays = "1008, 1028, 2207, 2208, 2209, 2210, 2211, 3735, 3770, 4090, 4097, 4192, 791, 143"
 
 // relName is what the catalog keeps of a relation name: the first
 // schema it was read in (an index, catalog.schemas), whether that

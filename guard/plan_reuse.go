@@ -105,6 +105,9 @@ type virtualPlan struct {
 	// gone: a DEALLOCATE ALL went to the backend since its Parse; the
 	// next Bind or Describe prepares it again (plan_reuse_revive.go).
 	gone bool
+	// revival settles with the answer to the last such Parse: failed or
+	// skipped, the next Bind or Describe prepares it again.
+	revival *likeVariant
 }
 
 // mayReusePlan marks a Parse whose plan phiguard may reuse: set before

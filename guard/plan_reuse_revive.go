@@ -18,23 +18,42 @@ import (
 
 // reviveVirtual returns what prepares the client's virtual unnamed
 // statement again before a Bind or Describe of stmt, when a DEALLOCATE
-// ALL or DISCARD ALL went to the backend since its Parse (nil
-// otherwise), and queues the expectations of its answers, which are
-// phiguard's. A Close goes first: when the DEALLOCATE failed (an aborted
-// transaction) the backend has the name still, and the Parse of a name
-// it has fails. Called before the Bind's or Describe's expectation is
-// queued. Client pump.
+// ALL or DISCARD ALL went to the backend since its Parse, or the last
+// such revival failed or was skipped (nil otherwise), and queues the
+// expectations of its answers, which are phiguard's. A Close goes first:
+// when the DEALLOCATE failed (an aborted transaction) the backend has
+// the name still, and the Parse of a name it has fails. The Close runs
+// even in an aborted transaction, where the Parse fails: the backend
+// then has the name no more, and the next Bind or Describe revives it
+// again (TestRedTeam33aReviveAborted), as after a revival an earlier
+// error skipped (TestRedTeam33aReviveSkipped) or one whose Parse failed
+// (TestRedTeam33aReviveDropped: the table renamed meanwhile; PostgreSQL
+// answers each Bind of the client's statement 42P01 then, and runs it
+// once the name is back). Called before the Bind's or Describe's
+// expectation is queued. Client pump.
 func (s *Session) reviveVirtual(stmt string) ([]byte, error) {
 	info := s.clientStmts[stmt]
-	if stmt != "" || virtualName(info) == "" || !info.virt.gone {
+	if stmt != "" || virtualName(info) == "" {
 		return nil, nil
 	}
 	v := info.virt
+	if !v.gone {
+		if v.revival == nil {
+			return nil, nil
+		}
+		// Its Parse went out in this segment (a failure skips the Bind
+		// too), or the backend has the name.
+		if ok, err := s.variantUsable(v.revival); ok || err != nil { // protect_search_variants.go
+			return nil, err
+		}
+	}
 	v.gone = false
 	name := v.entry.v.name
+	v.revival = &likeVariant{name: name, parsed: &replacement{settled: make(chan struct{})}}
+	s.unsettled = append(s.unsettled, v.revival.parsed) // noteSync marks it synced
 	out := s.injectClose(nil, name, nil)
 	x := s.expects.fresh(expParse)
-	x.name, x.analysis, x.start, x.injected = name, info.analysis, time.Now(), true
+	x.name, x.analysis, x.start, x.injected, x.variant = name, info.analysis, time.Now(), true, v.revival
 	s.expects.push(x)
 	parse := v.entry.parseMessage()
 	return parse.Encode(out)

@@ -40,7 +40,9 @@ import (
 // database's own that changes such an unreported setting, a
 // configuration reload. So a text whose analysis reads one is not reused
 // at all (sqlrewrite's Analysis.SettingsFree: x = NULL, array and money
-// and xml constants, 'now'; TestRedTeam32aConfigReload): the count is a
+// and xml constants, 'now', a zone abbreviation, a constant the planner
+// folds into text under extra_float_digits or bytea_output;
+// TestRedTeam32aConfigReload, TestRedTeam33aFloatDigits): the count is a
 // second line, for settings PostgreSQL may come to read at analysis.
 
 // planSettingsKey is what a session's reused plans were prepared under.

@@ -528,6 +528,9 @@ func (s *Session) parseRefusal(a *sqlrewrite.Analysis, info *stmtInfo, cpe *pger
 			return pe
 		}
 	}
+	if pe := ownNameRefusal(a); pe != nil { // protect_search_variants.go
+		return pe
+	}
 	if pe := s.viewWriteRefusal(a); pe != nil {
 		return pe
 	}

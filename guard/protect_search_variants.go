@@ -133,6 +133,20 @@ func variantNameRefusal(stmt string, pe *pgerr.Error) *pgerr.Error {
 	return pe
 }
 
+// ownNameRefusal refuses an SQL PREPARE or EXECUTE of a name of
+// phiguard's own (plan_reuse.go, the LIKE variants): an EXECUTE would run
+// phiguard's rewritten text as it is, unsorted, with the columns phiguard
+// sorts by and reads only itself (TestRedTeam33aExecuteByName), and a
+// PREPARE would take a name phiguard is to prepare.
+func ownNameRefusal(a *sqlrewrite.Analysis) *pgerr.Error {
+	for _, st := range a.Statements {
+		if pe := variantNameRefusal(st.PreparedName, nil); pe != nil {
+			return pe
+		}
+	}
+	return nil
+}
+
 // variantSeq numbers the variants' statement names, unique in the process
 // (so in every backend session).
 var variantSeq atomic.Uint64

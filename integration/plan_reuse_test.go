@@ -345,19 +345,70 @@ func TestCloseThenBindSameSegment(t *testing.T) {
 	}
 }
 
-// TestPlanReuseDifferential: 100 generated sorted statements in rounds
+// TestPlanReuseDifferential: generated sorted statements in rounds
 // (genRoundStatement), schema-qualified, with literals and with
-// parameters, each run three times as an unnamed statement (prepared
-// under phiguard's name, then bound from it): the plaintext twin's
-// answers, in text and binary results.
+// parameters, drawn from a pool so that texts come back, each run three
+// times as an unnamed statement (prepared under phiguard's name, then
+// bound from it): the plaintext twin's answers, in text and binary
+// results. Half hold a constant
+// PostgreSQL reads under a setting at analysis (planReuseSettingConjuncts),
+// and every seventh statement both sides change a setting first
+// (planReuseSettingChanges): reported (DateStyle, TimeZone) or not
+// (transform_null_equals, array_nulls), by SET or, half the time, by a
+// function of the database's own phiguard cannot see into
+// (planReuseUnseenChanges). PHIGUARD_PLAN_REUSE_STATEMENTS
+// sets the count (100 unless set; make test-plan-reuse runs 2,000).
 func TestPlanReuseDifferential(t *testing.T) {
 	t.Parallel()
 	f := newRoundsFixture(t, 600, 40)
+	ctx := testContext(t)
 	r := rand.New(rand.NewPCG(7, 2026))
-	differ, rows := 0, 0
-	for i := range 100 {
+	statements := envInt(t, "PHIGUARD_PLAN_REUSE_STATEMENTS", 100)
+	// lower(varchar) and upper(varchar) of the database's own, before
+	// pg_catalog's on the path: a call phiguard deems harmless changes an
+	// unreported setting it cannot see (TestRedTeam32aSettingInShadowedBuiltin).
+	shadow := uniqueName("pr_shadow")
+	if _, err := superuser(t).Exec(ctx, fmt.Sprintf(`CREATE SCHEMA %[1]s; GRANT USAGE ON SCHEMA %[1]s TO %[2]s;
+CREATE FUNCTION %[1]s.lower(pg_catalog.varchar) RETURNS text LANGUAGE sql AS $$SELECT pg_catalog.set_config('transform_null_equals', $1, false)$$;
+CREATE FUNCTION %[1]s.upper(pg_catalog.varchar) RETURNS text LANGUAGE sql AS $$SELECT pg_catalog.set_config('array_nulls', $1, false)$$`, shadow, appUser)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*pgx.Conn{f.dir, f.via} {
+		if _, err := c.Exec(ctx, "SET search_path = "+shadow+", public", pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A pool a fifth the size of the run: each text comes back, across
+	// setting changes, to a plan prepared before them.
+	pool := make([]struct {
+		sql  string
+		args []any
+	}, max(10, statements/5))
+	for i := range pool {
 		q, args := genRoundStatement(r, i%2 == 1)
 		q = strings.Replace(q, "FROM %s", "FROM public.%s", 1)
+		if r.IntN(2) == 0 {
+			q = strings.Replace(q, " WHERE ", " WHERE "+planReuseSettingConjuncts[r.IntN(len(planReuseSettingConjuncts))]+" AND (", 1)
+			q = strings.Replace(q, " ORDER BY ", ") ORDER BY ", 1)
+		}
+		pool[i].sql, pool[i].args = q, args
+	}
+	differ, rows, changes := 0, 0, 0
+	for i := range statements {
+		if i%7 == 6 {
+			change := planReuseSettingChanges[r.IntN(len(planReuseSettingChanges))]
+			if r.IntN(2) == 0 { // half unseen
+				change = planReuseUnseenChanges[r.IntN(len(planReuseUnseenChanges))]
+			}
+			for _, c := range []*pgx.Conn{f.dir, f.via} {
+				if _, err := c.Exec(ctx, change, pgx.QueryExecModeSimpleProtocol); err != nil {
+					t.Fatalf("%s: %v", change, err)
+				}
+			}
+			changes++
+		}
+		st := pool[r.IntN(len(pool))]
+		q, args := st.sql, st.args
 		for run := range 3 {
 			format := []int16{pgx.TextFormatCode, pgx.BinaryFormatCode}[run%2]
 			want, werr := rowsRaw(t, f.dir, fmt.Sprintf(q, f.plain), pgx.QueryExecModeExec, format, args...)
@@ -378,9 +429,32 @@ func TestPlanReuseDifferential(t *testing.T) {
 		}
 	}
 	n := reusedPlans(t, f.via)
-	t.Logf("100 statements, 3 runs each: %d different answers, %d answers with rows; %d plans held (at most 32); %v further rounds",
-		differ, rows, n, f.p.metric(t, "phiguard_proxy_search_rounds_total"))
+	t.Logf("%d statements, 3 runs each, %d setting changes: %d different answers, %d answers with rows; %d plans held (at most 32); %v further rounds",
+		statements, changes, differ, rows, n, f.p.metric(t, "phiguard_proxy_search_rounds_total"))
 	if n == 0 || n > 32 {
 		t.Errorf("%d plans held, want 1 to 32", n)
 	}
+}
+
+// planReuseSettingConjuncts are true or false by a setting PostgreSQL
+// reads when it analyses the text: DateStyle (MDY: 2 January),
+// transform_null_equals, array_nulls, TimeZone.
+var planReuseSettingConjuncts = []string{
+	"'01/02/2020'::pg_catalog.date < '2020-01-15'::pg_catalog.date",
+	"(grp = NULL) IS NULL",
+	"('{a,NULL}'::pg_catalog.text[])[2] IS NULL",
+	"pg_catalog.date_part('hour', '2020-01-01 23:00:00+00'::pg_catalog.timestamptz) > 12",
+}
+
+// planReuseSettingChanges are what a client may run between statements.
+var planReuseSettingChanges = []string{
+	"SET DateStyle = 'ISO, DMY'", "RESET DateStyle", "SET transform_null_equals = on", "RESET transform_null_equals",
+	"SET array_nulls = off", "RESET array_nulls", "SET TimeZone = 'Asia/Tokyo'", "RESET TimeZone",
+}
+
+// planReuseUnseenChanges change transform_null_equals and array_nulls
+// through the database's own lower(varchar) and upper(varchar), which
+// phiguard takes for pg_catalog's.
+var planReuseUnseenChanges = []string{
+	"SELECT lower('on'::varchar)", "SELECT lower('off'::varchar)", "SELECT upper('off'::varchar)", "SELECT upper('on'::varchar)",
 }

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -317,6 +318,20 @@ func TestRedTeam32aSettingInView(t *testing.T) {
 	}
 }
 
+// reloadSetting runs sql (an ALTER SYSTEM) on su, a superuser's
+// connection, and reloads the configuration, then waits for the backends
+// to take the signal.
+func reloadSetting(ctx context.Context, t *testing.T, su *pgx.Conn, sql string) {
+	t.Helper()
+	if _, err := su.Exec(ctx, sql); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := su.Exec(ctx, "SELECT pg_catalog.pg_reload_conf()"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+}
+
 // TestRedTeam32aConfigReload: a DBA's ALTER SYSTEM of a setting
 // PostgreSQL does not report and a configuration reload reach every
 // session at its next statement; phiguard sees nothing of it. Not
@@ -325,16 +340,7 @@ func TestRedTeam32aConfigReload(t *testing.T) {
 	f := newRoundsFixture(t, 60, 0)
 	ctx := testContext(t)
 	su := superuser(t)
-	reload := func(sql string) {
-		t.Helper()
-		if _, err := su.Exec(ctx, sql); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := su.Exec(ctx, "SELECT pg_catalog.pg_reload_conf()"); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(300 * time.Millisecond) // the backends take the signal
-	}
+	reload := func(sql string) { reloadSetting(ctx, t, su, sql) }
 	t.Cleanup(func() { reload("ALTER SYSTEM RESET transform_null_equals") })
 	for range 2 {
 		if want, got := twinRun(t, f.dir, f.via, f.plain, f.enc, redTeam32aNullEquals); want != got || want == "(SELECT 0)" {
@@ -355,16 +361,7 @@ func TestArrayNullsReload(t *testing.T) {
 	f := newRoundsFixture(t, 60, 0)
 	ctx := testContext(t)
 	su := superuser(t)
-	reload := func(sql string) {
-		t.Helper()
-		if _, err := su.Exec(ctx, sql); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := su.Exec(ctx, "SELECT pg_catalog.pg_reload_conf()"); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(300 * time.Millisecond) // the backends take the signal
-	}
+	reload := func(sql string) { reloadSetting(ctx, t, su, sql) }
 	t.Cleanup(func() { reload("ALTER SYSTEM RESET array_nulls") })
 	const st = "SELECT id, name FROM public.%[1]s WHERE ('{a,NULL}'::pg_catalog.text[])[2] IS NULL ORDER BY name, id LIMIT 5"
 	for range 2 {

@@ -113,6 +113,10 @@ type Statement struct {
 	// after a change of the search path, so the proxy checks its names
 	// then too (guard/sql_prepared.go).
 	Prepares, Executes string
+	// PreparedName is the prepared statement an SQL PREPARE makes or an
+	// EXECUTE runs (EXPLAIN EXECUTE, CREATE TABLE AS EXECUTE too), "" for
+	// other statements: the proxy keeps its own names from them.
+	PreparedName string
 	// Writes is set when the statement writes rows anywhere in it: an
 	// INSERT, UPDATE, DELETE or MERGE at any depth (a writable CTE, under
 	// EXPLAIN ANALYZE), or COPY FROM.
@@ -221,6 +225,10 @@ type Analysis struct {
 	// settingDependent: its analysis reads an unreported setting or the
 	// moment (SettingsFree).
 	settingDependent bool
+	// columnText: a column cast to a string type; derived: a subquery
+	// in FROM or a WITH query, whose constant columns PostgreSQL's
+	// planner pulls up into the casts (SettingsFree).
+	columnText, derived bool
 }
 
 // WithStatements is an analysis of a's statements and more, for the

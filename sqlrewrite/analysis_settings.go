@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Constants PostgreSQL fixes when it analyses a text under settings it
@@ -26,6 +27,18 @@ import (
 //     catalog's to see (guard's labelTypes);
 //   - a backslash anywhere in the text: backslash_quote decides whether
 //     an escape string may write \'.
+//   - a string constant holding a digit and a letter, and a string
+//     constant given to timezone (AT TIME ZONE): a date or time input
+//     reads a zone abbreviation under timezone_abbreviations (IST is
+//     Israel's in Default, India's in India; TestRedTeam33aTimezoneAbbreviations);
+//   - a cast to a string type (text, varchar, bpchar, name, "char") of a
+//     constant expression (not a bare literal or parameter): PostgreSQL's
+//     planner folds it, and float4out, float8out and the geometric types'
+//     output (extra_float_digits) and byteaout (bytea_output) are
+//     immutable, so a cached plan keeps the text of the moment it was
+//     planned (TestRedTeam33aFloatDigits, TestRedTeam33aByteaOutput); a
+//     column so cast, when the text has a subquery in FROM or a WITH
+//     query, whose constant columns the planner pulls up into the cast.
 //
 // DateStyle, IntervalStyle, TimeZone, standard_conforming_strings and
 // client_encoding are reported by the backend, and search_path is
@@ -41,7 +54,8 @@ func settingDependent(n any) bool {
 		return len(names) > 0 && unreportedInput(names[len(names)-1].GetString_().GetSval())
 	case *pg_query.FuncCall:
 		names := n.GetFuncname()
-		return len(names) > 0 && unreportedArgs(names[len(names)-1].GetString_().GetSval())
+		return len(names) > 0 && (unreportedArgs(names[len(names)-1].GetString_().GetSval()) ||
+			names[len(names)-1].GetString_().GetSval() == "timezone" && stringArg(n.GetArgs()))
 	case *pg_query.XmlExpr, *pg_query.XmlSerialize:
 		return true
 	}
@@ -64,6 +78,9 @@ func momentOrNull(s string) bool {
 	if s == "" {
 		return false
 	}
+	if strings.ContainsAny(s, "0123456789") && strings.ContainsFunc(s, func(r rune) bool { return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' }) {
+		return true // a zone abbreviation (timezone_abbreviations)
+	}
 	l := strings.ToLower(s)
 	for _, w := range []string{"null", "now", "today", "tomorrow", "yesterday"} {
 		if strings.Contains(l, w) {
@@ -71,6 +88,53 @@ func momentOrNull(s string) bool {
 		}
 	}
 	return false
+}
+
+// stringArg: one of args is a string constant.
+func stringArg(args []*pg_query.Node) bool {
+	for _, a := range args {
+		if a.GetAConst().GetSval() != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// noteSettings notes what node n tells of SettingsFree.
+func (a *Analysis) noteSettings(n any) {
+	a.settingDependent = a.settingDependent || settingDependent(n)
+	switch n := n.(type) {
+	case *pg_query.TypeCast:
+		folded, column := castToText(n)
+		a.settingDependent = a.settingDependent || folded
+		a.columnText = a.columnText || column
+	case *pg_query.RangeSubselect, *pg_query.CommonTableExpr:
+		a.derived = true
+	}
+}
+
+// textTypes are the string types a cast of any type to one is an output
+// function's text.
+var textTypes = map[string]bool{"text": true, "varchar": true, "bpchar": true, "name": true, "char": true}
+
+// castToText: tc casts to a string type a constant expression the
+// planner folds (folded), or an expression of a column (column); a bare
+// literal or an expression of a parameter is neither.
+func castToText(tc *pg_query.TypeCast) (folded, column bool) {
+	names := tc.GetTypeName().GetNames()
+	if len(names) == 0 || !textTypes[names[len(names)-1].GetString_().GetSval()] || tc.GetArg().GetAConst() != nil {
+		return false, false
+	}
+	param := false
+	walk(tc.GetArg().ProtoReflect(), func(m protoreflect.Message) {
+		switch m.Interface().(type) {
+		case *pg_query.ColumnRef:
+			column = true
+		case *pg_query.ParamRef:
+			param = true
+		}
+	})
+	return !column && !param, column
 }
 
 // unreportedInput: a type whose input reads a setting PostgreSQL does not
@@ -87,5 +151,5 @@ func unreportedArgs(fn string) bool {
 // PostgreSQL does not report and no moment (settingDependent): a plan
 // PostgreSQL caches for it answers as the text would now.
 func (a *Analysis) SettingsFree() bool {
-	return a != nil && a.Err == nil && !a.settingDependent && !strings.Contains(a.sql, `\`)
+	return a != nil && a.Err == nil && !a.settingDependent && !(a.columnText && a.derived) && !strings.Contains(a.sql, `\`)
 }

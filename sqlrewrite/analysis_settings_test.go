@@ -27,6 +27,16 @@ func TestSettingsFree(t *testing.T) {
 		{"SELECT xmlconcat('<a/>') FROM public.p", false},
 		{"SELECT id FROM public.p WHERE name = E'O\\'Brien'", false},
 		{"SELECT id FROM public.p WHERE name = 'O''Brien'", true},
+		{"SELECT id, (1::pg_catalog.float8 / 3)::pg_catalog.text FROM public.p", false},
+		{"SELECT id, 'A'::pg_catalog.bytea::pg_catalog.text FROM public.p", false},
+		{"SELECT id, CAST(pg_catalog.date_part('epoch', '2020-01-01'::pg_catalog.timestamp) AS pg_catalog.varchar) FROM public.p", false},
+		{"SELECT id, 'A'::pg_catalog.text, 1::pg_catalog.text, born::pg_catalog.text, $1::pg_catalog.float8::pg_catalog.text FROM public.p", true},
+		{"SELECT p.id, s.v::pg_catalog.text FROM public.p, (SELECT 1::pg_catalog.float8 / 3 AS v) s", false},
+		{"WITH s AS (SELECT 1::pg_catalog.float8 / 3 AS v) SELECT p.id, s.v::pg_catalog.text FROM public.p, s", false},
+		{"SELECT p.id, s.v FROM public.p, (SELECT 1::pg_catalog.float8 / 3 AS v) s", true},
+		{"SELECT id FROM public.p WHERE seen < '2020-01-01 00:00 IST'", false},
+		{"SELECT id FROM public.p WHERE seen < '2020-01-01 00:00'", true},
+		{"SELECT id, seen AT TIME ZONE 'IST' FROM public.p", false},
 		{"SELECT (", false},
 	} {
 		if got := Analyze(tc.sql).SettingsFree(); got != tc.want {

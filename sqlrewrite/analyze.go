@@ -38,19 +38,6 @@ func toParseError(err error) *ParseError {
 	return &ParseError{Message: err.Error()}
 }
 
-// notePrepared takes the name an SQL DEALLOCATE drops ("*" for all), a
-// PREPARE gives or an EXECUTE runs.
-func (st *Statement) notePrepared(n any) {
-	switch n := n.(type) {
-	case *pg_query.DeallocateStmt:
-		st.Deallocates = cmp.Or(n.GetName(), "*")
-	case *pg_query.PrepareStmt:
-		st.Prepares = n.GetName()
-	case *pg_query.ExecuteStmt:
-		st.Executes = n.GetName()
-	}
-}
-
 // analyzeStatement classifies one statement and adds its nodes to a's
 // counts.
 func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
@@ -65,6 +52,7 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 		a.nodes++
 		a.noteNode(m.Interface())
 		st.userType = st.userType || userType(m.Interface())
+		st.notePrepared(m.Interface())
 		cols.note(m)
 		switch n := m.Interface().(type) {
 		case *pg_query.A_Const, *pg_query.ParamRef:
@@ -85,8 +73,6 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 			if n.GetTarget() == pg_query.DiscardMode_DISCARD_ALL {
 				st.Deallocates = "*"
 			}
-		case *pg_query.DeallocateStmt, *pg_query.PrepareStmt, *pg_query.ExecuteStmt:
-			st.notePrepared(n)
 		case *pg_query.SortBy:
 			// ORDER BY 2 names a select-list entry by a literal: which
 			// column is sorted (in the proxy, for an encrypted one:
@@ -369,7 +355,9 @@ func setsAnalysis(n *pg_query.VariableSetStmt) bool {
 // timeouts (enable_* and custom, dotted names too), or PostgreSQL
 // re-analyses a prepared statement itself when they change (search_path,
 // role, row_security); DateStyle, TimeZone and IntervalStyle are
-// reported, and the proxy follows their values.
+// reported, and the proxy follows their values. (The planner folds a
+// constant cast to text under extra_float_digits or bytea_output: such
+// a text is not reused at all, Analysis.SettingsFree.)
 var neutralSettings = map[string]bool{
 	"application_name": true, "extra_float_digits": true, "bytea_output": true, "client_min_messages": true,
 	"statement_timeout": true, "lock_timeout": true, "idle_in_transaction_session_timeout": true, "idle_session_timeout": true,
@@ -390,6 +378,20 @@ func undoesSet(n *pg_query.TransactionStmt) bool {
 		return false
 	}
 	return true
+}
+
+// notePrepared notes the prepared statements an SQL DEALLOCATE drops,
+// or a PREPARE or EXECUTE names (Deallocates, PreparedName; Prepares,
+// Executes).
+func (st *Statement) notePrepared(m any) {
+	switch n := m.(type) {
+	case *pg_query.DeallocateStmt:
+		st.Deallocates = cmp.Or(n.GetName(), "*")
+	case *pg_query.PrepareStmt:
+		st.PreparedName, st.Prepares = n.GetName(), n.GetName()
+	case *pg_query.ExecuteStmt:
+		st.PreparedName, st.Executes = n.GetName(), n.GetName()
+	}
 }
 
 // userType: n may name a type of the database's own (a domain, whose
@@ -433,7 +435,7 @@ var builtinTypes = map[string]bool{
 func (a *Analysis) noteNode(n any) {
 	a.unqualified = a.unqualified || unqualified(n)
 	a.strings = a.strings || isString(n)
-	a.settingDependent = a.settingDependent || settingDependent(n)
+	a.noteSettings(n) // analysis_settings.go
 }
 
 // isString: m is a string constant (a label or name PostgreSQL may turn
