@@ -101,6 +101,9 @@ type catalog struct {
 	checked map[string]bool
 	// protNames are the protected tables by name, for protectedNamed.
 	protNames map[string][]policy.TableName
+	// judges are the CHECK constraints and row security policies over
+	// an encrypted column, by their table's name (catalog_judged.go).
+	judges map[string][]judge
 }
 
 type catalogColumn struct {
@@ -192,11 +195,7 @@ func catalogQuery(pol *policy.Policy) string {
 	// the protected columns; enc when the protected table has an
 	// encrypted column; their last field is set (kin).
 	return collationQuery(pol) + `;
-WITH RECURSIVE pcols(relid, attnum) AS (
-  SELECT a.attrelid, a.attnum FROM pg_catalog.pg_attribute a
-  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-  WHERE (n.nspname::text, c.relname::text, a.attname::text) IN (` + strings.Join(protectedColumnKeys(pol), ",") + `)
-), ` + computedColumnsCTE + `, down(oid, enc, top) AS (
+WITH RECURSIVE ` + protectedColumnsCTE(pol) + `, ` + computedColumnsCTE + `, down(oid, enc, top) AS (
   SELECT c.oid, EXISTS (SELECT 1 FROM pcols WHERE pcols.relid = c.oid), true
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE ` + protected + `
   UNION
@@ -234,7 +233,16 @@ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE NOT ` + protected + `
 GROUP BY 1, 2, 3
 ORDER BY 1, 4;
-` + relationsQuery() + ";\n" + columnNamesQuery + ";\n" + funcOutQuery
+` + relationsQuery() + ";\n" + columnNamesQuery + ";\n" + funcOutQuery + ";\n" + judgesQuery(pol)
+}
+
+// protectedColumnsCTE finds the encrypted columns (pcols).
+func protectedColumnsCTE(pol *policy.Policy) string {
+	return `pcols(relid, attnum) AS (
+  SELECT a.attrelid, a.attnum FROM pg_catalog.pg_attribute a
+  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  WHERE (n.nspname::text, c.relname::text, a.attname::text) IN (` + strings.Join(protectedColumnKeys(pol), ",") + `)
+)`
 }
 
 // protectedColumnKeys lists the policy's protected columns as SQL row
@@ -360,6 +368,9 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 		} else if err == nil && len(row.Values) == 6 {
 			b.addFuncOut(row.Values[0]) // funcOutQuery's
 			return nil
+		} else if err == nil && len(row.Values) == 9 {
+			b.addJudge(row.Values) // judgesQuery's
+			return nil
 		} else if err == nil && len(row.Values) == 1 {
 			b.addColumnName(row.Values[0]) // columnNamesQuery's
 			return nil
@@ -444,24 +455,6 @@ func viewNamed(views map[policy.TableName]bool, a *sqlrewrite.Analysis, writes b
 	return ""
 }
 
-// readsRows: the statement may send rows of the relations it names to
-// the client (returnsRows), or store them in a new relation (CREATE
-// TABLE AS, CREATE MATERIALIZED VIEW AS: TestRedTeam31cCreateTableAsFromView,
-// a view over an encrypted column copied the length of a ciphertext into
-// a plain table, served from it then).
-func readsRows(st *sqlrewrite.Statement) bool { return returnsRows(st.Kind) || st.Copies }
-
-// returnsRows: statements of the kind may send rows of the relations they
-// name to the client (RETURNING, COPY (query), a cursor, EXECUTE).
-func returnsRows(k sqlrewrite.Kind) bool {
-	switch k {
-	case sqlrewrite.KindSelect, sqlrewrite.KindInsert, sqlrewrite.KindUpdate, sqlrewrite.KindDelete, sqlrewrite.KindMerge,
-		sqlrewrite.KindCopy, sqlrewrite.KindCursor, sqlrewrite.KindPrepared, sqlrewrite.KindUnknown:
-		return true
-	}
-	return false
-}
-
 // viewWritten returns a view over an encrypted table that a write
 // statement names, or "".
 func (c *catalog) viewWritten(a *sqlrewrite.Analysis) string {
@@ -478,6 +471,7 @@ func (c *catalog) viewWritten(a *sqlrewrite.Analysis) string {
 // text (the RowDescription names the view, not the table), so the client
 // would read ciphertext where the plaintext database answers with the value.
 func (s *Session) viewWriteRefusal(a *sqlrewrite.Analysis) *pgerr.Error {
+	a = s.withExecuted(a) // sql_prepared.go
 	cat := s.catalog.Load()
 	if v := cat.viewWritten(a); v != "" {
 		return pgerr.Newf(pgerr.FeatureNotSupported,
@@ -491,6 +485,9 @@ func (s *Session) viewWriteRefusal(a *sqlrewrite.Analysis) *pgerr.Error {
 			"%s is %s: phiguard cannot decrypt what it returns; read the table itself", v, cat.readKinds(v))
 	}
 	if pe := cat.computedRefusal(a); pe != nil { // catalog_computed.go
+		return pe
+	}
+	if pe := cat.judgedRefusal(a); pe != nil { // catalog_judged.go
 		return pe
 	}
 	return cat.madeSinceRefusal(a) // catalog_latest.go

@@ -216,7 +216,7 @@ func (s *Session) unknownColumnInSegment(a *sqlrewrite.Analysis) *pgerr.Error {
 		return nil
 	}
 	cat := s.catalog.Load()
-	name := cat.unknownColumnName(a)
+	name := cat.unknownColumnName(s.withExecuted(a)) // an EXECUTE with its PREPARE's names (sql_prepared.go)
 	if name == "" || s.passUnknownRead("column "+name, cat) {
 		return nil
 	}
@@ -225,4 +225,22 @@ func (s *Session) unknownColumnInSegment(a *sqlrewrite.Analysis) *pgerr.Error {
 	}
 	return pgerr.Newf(pgerr.SerializationFailure,
 		"a statement naming a table with encrypted columns reads %s, which phiguard did not know when this pipeline began, and phiguard reads the tables' columns only between pipelines: this statement did not run; run it again after the next Sync", name)
+}
+
+// readsRows: the statement may send rows of the relations it names to
+// the client (returnsRows), or store them in a new relation (CREATE
+// TABLE AS, CREATE MATERIALIZED VIEW AS: TestRedTeam31cCreateTableAsFromView,
+// a view over an encrypted column copied the length of a ciphertext into
+// a plain table, served from it then).
+func readsRows(st *sqlrewrite.Statement) bool { return returnsRows(st.Kind) || st.Copies }
+
+// returnsRows: statements of the kind may send rows of the relations they
+// name to the client (RETURNING, COPY (query), a cursor, EXECUTE).
+func returnsRows(k sqlrewrite.Kind) bool {
+	switch k {
+	case sqlrewrite.KindSelect, sqlrewrite.KindInsert, sqlrewrite.KindUpdate, sqlrewrite.KindDelete, sqlrewrite.KindMerge,
+		sqlrewrite.KindCopy, sqlrewrite.KindCursor, sqlrewrite.KindPrepared, sqlrewrite.KindUnknown:
+		return true
+	}
+	return false
 }

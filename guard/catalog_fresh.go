@@ -142,17 +142,18 @@ func (s *Session) bindReprepares() bool {
 		s.catalogStale.Store(true)
 		return true
 	}
-	if name != "" && (s.pathStale || s.catalog.Load().uncheckedName(st.analysis)) {
+	an := s.withExecuted(st.analysis) // an EXECUTE with its PREPARE's names (sql_prepared.go)
+	if name != "" && (s.pathStale || s.catalog.Load().uncheckedName(an)) {
 		// A named statement bound after the search path may have
 		// changed: PostgreSQL analyses one naming a relation unqualified
 		// again under the new path (catalog_path_follow.go), and
 		// bindRefusal decides on the fresh catalog; read before any, so
 		// that a pipeline that sets the path first reads it once.
 		s.catalogStale.Store(true)
-		s.pathBindCheck = namesUnqualified(st.analysis)
+		s.pathBindCheck = namesUnqualified(an)
 		return true
 	}
-	if name != "" && st.writesThroughRules(s.catalog.Load()) {
+	if name != "" && (st.writesThroughRules(s.catalog.Load()) || an != st.analysis && s.catalog.Load().writesThroughRules(an)) {
 		// A named write through a view or a table with rules, which
 		// another session may have replaced since its Parse
 		// (catalog_names.go); bindRefusal decides on the fresh catalog.

@@ -282,6 +282,8 @@ func (s *Session) freshBeforeUnknown(typ byte, a *sqlrewrite.Analysis) {
 		return
 	}
 	s.probeNames = nil
+	s.noteSQLPrepares(a)  // sql_prepared.go
+	a = s.withExecuted(a) // an EXECUTE with its PREPARE's names
 	cat := s.catalog.Load()
 	if cat.unknownRelation(a, false) != "" {
 		s.probeNames = cat.unknownNames(a) // catalog_latest.go
@@ -306,6 +308,7 @@ func (s *Session) unknownWriteInSegment(a *sqlrewrite.Analysis) *pgerr.Error {
 	if s.atSegmentStart || s.srv.protect == nil || a == nil {
 		return nil
 	}
+	a = s.withExecuted(a) // an EXECUTE with its PREPARE's names (sql_prepared.go)
 	cat := s.catalog.Load()
 	if name := cat.unknownRelation(a, true); name != "" {
 		return pgerr.Newf(pgerr.SerializationFailure,

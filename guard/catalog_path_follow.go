@@ -305,6 +305,7 @@ func unqualifiedTable(st *sqlrewrite.Statement, t sqlrewrite.TableName) bool {
 // runs: a pipeline that sets the path and reads in one segment is
 // refused every other time. Client pump.
 func (s *Session) pathInSegment(a *sqlrewrite.Analysis) *pgerr.Error {
+	a = s.withExecuted(a) // an EXECUTE with its PREPARE's names (sql_prepared.go)
 	if s.atSegmentStart || s.srv.protect == nil || !s.pathUnknown(pgwire.FeParse, a) && !s.catalog.Load().uncheckedName(a) {
 		return nil
 	}
@@ -328,11 +329,12 @@ func (s *Session) pathInSegment(a *sqlrewrite.Analysis) *pgerr.Error {
 // ever (TestMatchTermVariantAfterDeallocateAll after DISCARD ALL); the
 // catalog is read before the next Query or Parse. Client pump.
 func (s *Session) pathInSegmentBind(info *stmtInfo) *pgerr.Error {
-	if !s.pathStale && !s.catalog.Load().uncheckedName(info.analysis) || s.firstInSegment || s.srv.protect == nil || !namesUnqualified(info.analysis) {
+	an := s.withExecuted(info.analysis) // an EXECUTE with its PREPARE's names (sql_prepared.go)
+	if !s.pathStale && !s.catalog.Load().uncheckedName(an) || s.firstInSegment || s.srv.protect == nil || !namesUnqualified(an) {
 		return nil
 	}
 	if !s.passUnknownRead("\x00search path", s.catalog.Load()) {
-		s.notePathNames(info.analysis)
+		s.notePathNames(an)
 		s.catalogStale.Store(true) // read whole at the next segment's start, not the path alone
 		return pgerr.New(pgerr.SerializationFailure, pathInSegmentMessage)
 	}

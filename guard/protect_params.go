@@ -151,7 +151,7 @@ func (s *Session) bindRefusal(info *stmtInfo) *pgerr.Error {
 	if pe := s.pathInSegmentBind(info); pe != nil { // catalog_path_follow.go
 		return pe
 	}
-	if s.catalog.Load().writesThroughRules(info.analysis) || s.pathBindCheck {
+	if s.catalog.Load().writesThroughRules(s.withExecuted(info.analysis)) || s.pathBindCheck {
 		// Read just before this Bind (bindReprepares): a view another
 		// session replaced since the Parse (catalog_names.go), or the
 		// search path changed since (catalog_path_follow.go).

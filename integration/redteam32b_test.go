@@ -2,8 +2,10 @@ package integration
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -101,16 +103,116 @@ func TestRedTeam32bEverydayColumnNamesInPipeline(t *testing.T) {
 // encrypted column that another session (a DBA, directly against the
 // database) adds is evaluated by PostgreSQL on the ciphertext, like the
 // generated column item 4 of docs/catalog.md holds: CHECK (length(s) >
-// 10) takes the cell of 'abc' (65 characters), where the plaintext
+// 10) took the cell of 'abc' (65 characters), where the plaintext
 // database refuses the row (23514). phiguard refuses to add one through
-// itself (sqlrewrite/planner_ddl_expr.go) but does not list one another
-// session added, before or after its catalog read.
+// itself (sqlrewrite/planner_ddl_expr.go); one another session added is
+// listed by the catalog read now (guard/catalog_judged.go), and a write
+// it would judge is refused before it runs (0A000 naming the table, the
+// constraint and the column); a read, a DELETE, and a table whose CHECKs
+// read only plain columns (or whose only CHECK over the encrypted column
+// is phiguard's cells-only one) are not refused.
 func TestRedTeam32bCheckByAnotherSession(t *testing.T) {
-	t.Skip("HOLE: a CHECK over an encrypted column added by another session is evaluated on the ciphertext: INSERT of 'abc' under CHECK (length(s) > 10) stored the row (both protocols, after a catalog read too) where PostgreSQL on the plaintext refuses it with 23514")
+	t.Parallel()
+	su, app, enc := rt31cProxy(t)
+	ctx := testContext(t)
+	rt31cExec(t, su, "ALTER TABLE "+enc+" ADD CONSTRAINT "+enc+"_id CHECK (id > 0)")
+	rt32bRead(t, app) // the catalog is read again
+	rt31cExec(t, app, "INSERT INTO "+enc+" (id, s) VALUES (2, 'plain check')", "DELETE FROM "+enc+" WHERE id = 2")
+	rt31cExec(t, su, "ALTER TABLE "+enc+" ADD CONSTRAINT "+enc+"_c CHECK (length(s) > 10)")
+	rt32bRead(t, app) // the catalog is read again
+	writes := []string{"INSERT INTO %s (id, s) VALUES (%d, 'abc') RETURNING id", "UPDATE %s SET id = %d WHERE id = 1",
+		"UPDATE %s SET s = 'abcdefghijklmnop' WHERE id = %d"}
+	for i, w := range writes {
+		for j, mode := range bothModes {
+			q := fmt.Sprintf(w, enc, 3+2*i+j)
+			_, err := rt4Rows(app, q, mode)
+			if err == nil {
+				t.Fatalf("%s (%v): ran under CHECK (length(s) > 10), which PostgreSQL evaluates on the ciphertext", q, mode)
+			}
+			if msg := err.Error(); rt4Code(err) != "0A000" || !strings.Contains(msg, enc+"_c") || !strings.Contains(msg, "public."+enc+".s") ||
+				!strings.Contains(msg, "CHECK") {
+				t.Fatalf("%s (%v): not phiguard's refusal naming the CHECK and the column: %v", q, mode, err)
+			}
+		}
+	}
+	var n int
+	if err := su.QueryRow(ctx, "SELECT count(*) FROM "+enc).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("%d rows (%v) where the refused writes left 1", n, err)
+	}
+	for _, mode := range bothModes {
+		rt31cAnswer(t, app, "SELECT s FROM "+enc, "secret\n", mode)
+		if _, err := rt4Rows(app, "DELETE FROM "+enc+" WHERE id = 99", mode); err != nil {
+			t.Fatalf("DELETE (%v): %v", mode, err)
+		}
+	}
+}
+
+// rt32bRead has the session read its catalog again: DDL in the session
+// (DISCARD PLANS, which the HOLE tests ran for it, has only the search
+// path read again).
+func rt32bRead(t *testing.T, app *pgx.Conn) {
+	t.Helper()
+	rtSimple(t, app, "CREATE TEMP TABLE IF NOT EXISTS rt32b_read (a int)")
+}
+
+// TestRedTeam32bRowSecurityByAnotherSession: a row security policy over
+// an encrypted column that another session makes (USING (length(s) <
+// 10)) filtered the rows on the ciphertext: the application's role saw
+// none of them, where on the plaintext database it sees the row of
+// 'secret'; no statement of the session names anything to show it. The
+// catalog read lists it now (guard/catalog_judged.go), and a statement
+// reading or writing the table is refused (0A000 naming the table, the
+// policy and the column), so is one over a plain table whose policy
+// reads the encrypted column in a subquery, and one of a policy over a
+// whole row; a policy over plain columns only is not refused.
+func TestRedTeam32bRowSecurityByAnotherSession(t *testing.T) {
+	t.Parallel()
+	su, app, enc := rt31cProxy(t)
+	rt31cExec(t, su, "ALTER TABLE "+enc+" ENABLE ROW LEVEL SECURITY", "CREATE POLICY "+enc+"_plain ON "+enc+" USING (id > 0)",
+		"CREATE TABLE "+enc+"_o (id int)", "INSERT INTO "+enc+"_o VALUES (1)", "GRANT ALL ON "+enc+"_o TO "+appUser)
+	rt32bRead(t, app) // the catalog is read again
+	for _, mode := range bothModes {
+		rt31cAnswer(t, app, "SELECT count(*) FROM "+enc, "1\n", mode)
+	}
+	refused := func(q, policyName, column string) {
+		t.Helper()
+		for _, mode := range bothModes {
+			_, err := rt4Rows(app, q, mode)
+			if err == nil {
+				t.Fatalf("%s (%v): ran under a row security policy PostgreSQL evaluates on the ciphertext", q, mode)
+			}
+			if msg := err.Error(); rt4Code(err) != "0A000" || !strings.Contains(msg, policyName) || !strings.Contains(msg, column) {
+				t.Fatalf("%s (%v): not phiguard's refusal naming the policy and %s: %v", q, mode, column, err)
+			}
+		}
+	}
+	rt31cExec(t, su, "CREATE POLICY "+enc+"_p ON "+enc+" USING (length(s) < 10)")
+	rt32bRead(t, app)
+	for _, q := range []string{"SELECT count(*) FROM %s", "SELECT id FROM public.%s WHERE id = 1", "UPDATE %s SET id = 1 WHERE id = 1",
+		"DELETE FROM %s WHERE id = 5", "INSERT INTO %s (id) VALUES (7)"} {
+		refused(fmt.Sprintf(q, enc), enc+"_p", "public."+enc+".s")
+	}
+	rt31cExec(t, su, "DROP POLICY "+enc+"_p ON "+enc, "CREATE POLICY "+enc+"_w ON "+enc+" USING ("+enc+" IS NOT NULL)",
+		"ALTER TABLE "+enc+"_o ENABLE ROW LEVEL SECURITY",
+		"CREATE POLICY "+enc+"_s ON "+enc+"_o USING (id IN (SELECT id FROM "+enc+" WHERE length(s) < 10))")
+	rt32bRead(t, app)
+	refused("SELECT count(*) FROM "+enc, enc+"_w", "a whole row")
+	refused("SELECT count(*) FROM "+enc+"_o", enc+"_s", "public."+enc+".s")
+}
+
+// TestRedTeam32bJudgeAddedAfterRead: the part of the two tests above
+// that is left. A CHECK or a row security policy over an encrypted
+// column that another session adds after this session's last catalog
+// read is not listed until the next read, and a statement naming only
+// relations and columns the catalog knows has none before it: the write
+// is judged, and the rows filtered, on the ciphertext. Telling would take
+// a read of pg_constraint and pg_policy before each statement naming a
+// protected table (docs/catalog.md, "What is left").
+func TestRedTeam32bJudgeAddedAfterRead(t *testing.T) {
+	t.Skip("HOLE: a CHECK (length(s) > 10) or a policy USING (length(s) < 10) another session adds after the session's catalog read is evaluated on the ciphertext until the next read: the INSERT of 'abc' stored its row, SELECT count(*) answered 0 where PostgreSQL on the plaintext answers 1")
 	t.Parallel()
 	su, app, enc := rt31cProxy(t)
 	rt31cExec(t, su, "ALTER TABLE "+enc+" ADD CONSTRAINT "+enc+"_c CHECK (length(s) > 10)")
-	rtSimple(t, app, "DISCARD PLANS") // the catalog is read again
 	for i, mode := range bothModes {
 		_, err := rt4Rows(app, fmt.Sprintf("INSERT INTO %s (id, s) VALUES (%d, 'abc') RETURNING id", enc, 3+i), mode)
 		if err == nil {
@@ -120,19 +222,8 @@ func TestRedTeam32bCheckByAnotherSession(t *testing.T) {
 			t.Fatalf("%v: %v", mode, err)
 		}
 	}
-}
-
-// TestRedTeam32bRowSecurityByAnotherSession: a row security policy over
-// an encrypted column that another session makes (USING (length(s) <
-// 10)) filters the rows on the ciphertext: the application's role sees
-// none of them, where on the plaintext database it sees the row of
-// 'secret'; no statement of the session names anything to show it.
-func TestRedTeam32bRowSecurityByAnotherSession(t *testing.T) {
-	t.Skip("HOLE: a row security policy over an encrypted column made by another session filters on the ciphertext: SELECT count(*) answered 0 where PostgreSQL on the plaintext answers 1 (both protocols, after a catalog read too)")
-	t.Parallel()
-	su, app, enc := rt31cProxy(t)
-	rt31cExec(t, su, "ALTER TABLE "+enc+" ENABLE ROW LEVEL SECURITY", "CREATE POLICY "+enc+"_p ON "+enc+" USING (length(s) < 10)")
-	rtSimple(t, app, "DISCARD PLANS") // the catalog is read again
+	rt31cExec(t, su, "ALTER TABLE "+enc+" DROP CONSTRAINT "+enc+"_c",
+		"ALTER TABLE "+enc+" ENABLE ROW LEVEL SECURITY", "CREATE POLICY "+enc+"_p ON "+enc+" USING (length(s) < 10)")
 	for _, mode := range bothModes {
 		rt31cAnswer(t, app, "SELECT count(*) FROM "+enc, "1\n", mode)
 	}

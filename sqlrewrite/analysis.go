@@ -107,6 +107,12 @@ type Statement struct {
 	// (DEALLOCATE ALL, DISCARD ALL), else the one name. The proxy's own
 	// prepared statements go with them.
 	Deallocates string
+	// Prepares is the name an SQL PREPARE gives its statement, Executes
+	// the one an EXECUTE (alone, under EXPLAIN, or in CREATE TABLE AS)
+	// runs: PostgreSQL analyses the prepared query again at an EXECUTE
+	// after a change of the search path, so the proxy checks its names
+	// then too (guard/sql_prepared.go).
+	Prepares, Executes string
 	// PreparedName is the prepared statement an SQL PREPARE makes or an
 	// EXECUTE runs (EXPLAIN EXECUTE, CREATE TABLE AS EXECUTE too), "" for
 	// other statements: the proxy keeps its own names from them.
@@ -223,6 +229,14 @@ type Analysis struct {
 	// in FROM or a WITH query, whose constant columns PostgreSQL's
 	// planner pulls up into the casts (SettingsFree).
 	columnText, derived bool
+}
+
+// WithStatements is an analysis of a's statements and more, for the
+// proxy's checks of the relations and columns they name (an EXECUTE's
+// with its PREPARE's statements, guard/sql_prepared.go): it keeps no
+// text, and no plan is made from it.
+func (a *Analysis) WithStatements(more []Statement) *Analysis {
+	return &Analysis{Statements: append(slices.Clip(a.Statements), more...), Err: a.Err, unqualified: a.unqualified}
 }
 
 // HasStrings reports whether the text holds a string constant: compared

@@ -381,15 +381,16 @@ func undoesSet(n *pg_query.TransactionStmt) bool {
 }
 
 // notePrepared notes the prepared statements an SQL DEALLOCATE drops,
-// or a PREPARE or EXECUTE names (Deallocates, PreparedName).
+// or a PREPARE or EXECUTE names (Deallocates, PreparedName; Prepares,
+// Executes).
 func (st *Statement) notePrepared(m any) {
 	switch n := m.(type) {
 	case *pg_query.DeallocateStmt:
 		st.Deallocates = cmp.Or(n.GetName(), "*")
 	case *pg_query.PrepareStmt:
-		st.PreparedName = n.GetName()
+		st.PreparedName, st.Prepares = n.GetName(), n.GetName()
 	case *pg_query.ExecuteStmt:
-		st.PreparedName = n.GetName()
+		st.PreparedName, st.Executes = n.GetName(), n.GetName()
 	}
 }
 

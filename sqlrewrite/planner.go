@@ -122,6 +122,9 @@ type planner struct {
 	// while a COPY's WHERE is planned, where no sub-SELECT may stand.
 	hoisted   map[*pg_query.A_Expr]bool
 	copyWhere bool
+	// copying names the statement whose query is planned as roleCopy
+	// (planner_ddl_copy.go), for its refusal.
+	copying string
 	// plainLeaf is true while a plaintext leaf of a WHERE or HAVING tree
 	// the proxy evaluates is planned (planPlainLeaves): RewriteSort sends
 	// it as a hidden column, where a comparison folded to NULL empties no
@@ -209,6 +212,8 @@ func (p *planner) refuseTable(t *policy.ProtectedTable, construct string) {
 func (p *planner) statement(n *pg_query.Node) {
 	p.hoisted = hoistedConjuncts(n) // planner_operator_guard.go
 	switch {
+	case n.GetSelectStmt().GetIntoClause() != nil:
+		p.copyQuery(n, "SELECT INTO") // planner_ddl_copy.go
 	case n.GetSelectStmt() != nil:
 		p.sortTop = p.single
 		p.query(n, nil, roleClient)
@@ -256,6 +261,7 @@ const (
 	roleExists              // EXISTS (...): outputs are never looked at
 	roleValue               // scalar, IN, ANY, ARRAY subqueries: outputs are used as values
 	roleInsert              // the SELECT of INSERT ... SELECT: outputs are stored, by position
+	roleCopy                // the query of CREATE TABLE AS or SELECT INTO: outputs are stored in a new table
 )
 
 // query plans a SELECT (or VALUES, or a set operation) and returns the
@@ -452,6 +458,9 @@ func (p *planner) target(t *pg_query.ResTarget, sc *scope, r role, outs map[stri
 		p.refuse(firstColumn(sc), "a whole-row reference")
 		return
 	case refStar:
+		if r == roleCopy {
+			p.refuse(firstColumn(sc), p.copying+" of * over a table with encrypted columns"+copiedCells)
+		}
 		if r == roleValue || r == roleInsert {
 			p.refuse(firstColumn(sc), "* in a subquery used as a value")
 		}
@@ -470,6 +479,10 @@ func (p *planner) target(t *pg_query.ResTarget, sc *scope, r role, outs map[stri
 	}
 	if r == roleInsert {
 		return // checked against its destination by insert()
+	}
+	if r == roleCopy {
+		p.refuse(col, p.copying+" of an encrypted column"+copiedCells)
+		return
 	}
 	name := t.GetName()
 	if name == "" {

@@ -33,12 +33,7 @@ func (p *planner) ddl(n *pg_query.Node) {
 		p.refuseExprOver(t, c.GetQual(), "a row security policy")
 		p.refuseExprOver(t, c.GetWithCheck(), "a row security policy")
 	case n.GetCreateTableAsStmt() != nil:
-		// The query runs in the database, on the cells: planned as any
-		// SELECT that is not the client's own, what cannot run on them
-		// is refused (an ORDER BY on an encrypted column would pick and
-		// order the rows by ciphertext; phiguard sorts only a top-level
-		// SELECT's).
-		p.query(n.GetCreateTableAsStmt().GetQuery(), nil, roleClient)
+		p.createTableAs(n.GetCreateTableAsStmt()) // planner_ddl_copy.go
 	case n.GetCreateStmt() != nil:
 		c := n.GetCreateStmt()
 		t := p.table(c.GetRelation().GetSchemaname(), c.GetRelation().GetRelname())

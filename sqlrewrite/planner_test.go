@@ -97,6 +97,14 @@ func TestPlanAllowsAndEncrypts(t *testing.T) {
 		{"DECLARE \"c\" NO SCROLL CURSOR WITHOUT HOLD FOR SELECT * FROM patients WHERE passport IN ('a', 'b')",
 			[]string{"literal #0 compare public.patients.passport", "literal #1 compare public.patients.passport"}},
 		{"FETCH FORWARD 2000 FROM c", nil},
+		// A copy of plain columns, of what phiguard computes the same on
+		// the cells (a null test, a count), or WITH NO DATA copies no cell;
+		// a materialized view is refused by name after (the catalog's views).
+		{"CREATE TABLE x AS SELECT id, ssn IS NULL AS n FROM patients WHERE ssn = $1", []string{"$1 compare public.patients.ssn"}},
+		{"SELECT count(first) INTO TEMP x FROM patients", nil},
+		{"CREATE TABLE x AS SELECT id, ssn FROM patients WITH NO DATA", nil},
+		{"CREATE MATERIALIZED VIEW x AS SELECT id, ssn FROM patients", nil},
+		{"CREATE TABLE x AS SELECT * FROM encounters", nil},
 	}
 	for _, c := range cases {
 		plan := PlanFor(Analyze(c.sql), pol)
@@ -257,6 +265,16 @@ func TestPlanRefuses(t *testing.T) {
 		{"CREATE INDEX ON patients ((ssn || ''))", "an index expression"},
 		{"CREATE UNIQUE INDEX ON patients (first)", "a UNIQUE index on a randomized column"},
 		{"CREATE POLICY p ON patients USING (first <> 'x')", "a row security policy"},
+		// A copy of an encrypted column's cells into a new table, where the
+		// database would compute on the ciphertext.
+		{"CREATE TABLE x AS SELECT id, ssn FROM patients", "public.patients.ssn is encrypted (deterministic): CREATE TABLE AS of an encrypted column"},
+		{"CREATE TEMP TABLE x AS SELECT p.first AS f FROM patients p", "CREATE TABLE AS of an encrypted column"},
+		{"CREATE TABLE x (a, b) AS WITH w AS (SELECT id, first FROM patients) SELECT * FROM w", "CREATE TABLE AS of * over a table with encrypted columns"},
+		{"CREATE TABLE x AS SELECT * FROM (SELECT ssn FROM patients) s", "CREATE TABLE AS of * over a table with encrypted columns"},
+		{"CREATE UNLOGGED TABLE x AS TABLE patients", "CREATE TABLE AS of * over a table with encrypted columns"},
+		{"SELECT id, first INTO x FROM patients", "SELECT INTO of an encrypted column"},
+		{"SELECT * INTO TEMP x FROM patients", "SELECT INTO of * over a table with encrypted columns"},
+		{"WITH w AS (SELECT ssn FROM patients) SELECT ssn INTO x FROM w", "SELECT INTO of an encrypted column"},
 		{"ALTER POLICY p ON patients WITH CHECK (ssn <> 'x')", "a row security policy"},
 		{"SELECT * FROM patients WHERE ssn = -5", "= with a computed value"},
 		{"SELECT * FORM patients", "phiguard cannot analyse this statement: syntax error at position 10"},
