@@ -528,7 +528,7 @@ func (s *Session) parseRefusal(a *sqlrewrite.Analysis, info *stmtInfo, cpe *pger
 			return pe
 		}
 	}
-	if pe := ownNameRefusal(a); pe != nil { // protect_search_variants.go
+	if pe := s.executeRefusal(a); pe != nil { // sql_prepared.go
 		return pe
 	}
 	if pe := s.viewWriteRefusal(a); pe != nil {

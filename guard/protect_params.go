@@ -125,12 +125,16 @@ func (s *Session) encryptParams(dst [][]byte, info *stmtInfo, params [][]byte, f
 }
 
 // bindRefusal is why a Bind of info (nil: a statement phiguard did not
-// plan) is refused, if it is: a policy reloaded since its Parse, the keys
+// plan) is refused, if it is: an EXECUTE of a PREPARE dropped since its
+// Parse, a policy reloaded since its Parse, the keys
 // withdrawn or changed since, a default an encrypted column it leaves out
 // was given since, an audit trail that cannot record it.
 func (s *Session) bindRefusal(info *stmtInfo) *pgerr.Error {
 	if info == nil {
 		return nil
+	}
+	if pe := s.executeRefusal(info.analysis); pe != nil { // sql_prepared.go: dropped since the Parse
+		return pe
 	}
 	if pe := s.recheckPrepared(info); pe != nil {
 		return pe

@@ -94,8 +94,8 @@ func (s *Session) protectQuery(a *sqlrewrite.Analysis, sql []byte) []byte {
 	if pe := s.unseenInSegment(sql); pe != nil { // settings_unseen.go
 		return s.refuseStatement(pe, a)
 	}
-	s.segmentUnseen = false                 // the Query's ReadyForQuery comes after the report
-	if pe := ownNameRefusal(a); pe != nil { // protect_search_variants.go
+	s.segmentUnseen = false                   // the Query's ReadyForQuery comes after the report
+	if pe := s.executeRefusal(a); pe != nil { // sql_prepared.go
 		return s.refuseStatement(pe, a)
 	}
 	if pe := s.viewWriteRefusal(a); pe != nil {

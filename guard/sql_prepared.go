@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
@@ -73,4 +74,50 @@ func (s *Session) withExecuted(a *sqlrewrite.Analysis) *sqlrewrite.Analysis {
 		return a
 	}
 	return a.WithStatements(more)
+}
+
+// executeRefusal refuses an SQL EXECUTE (alone, under EXPLAIN, in CREATE
+// TABLE AS) whose statements phiguard cannot check as withExecuted does,
+// besides a name of phiguard's own (ownNameRefusal):
+//   - a name the client prepared with the extended protocol's Parse:
+//     phiguard rewrote its text for the values its Binds carry, which an
+//     EXECUTE passes as they are: EXECUTE "Pd"('secret') of SELECT
+//     count(*) ... WHERE d = $1 (d deterministic) answered 0 where
+//     PostgreSQL answers 1, and EXECUTE pi(7, 'clear7') of an INSERT
+//     stored the value in clear (TestRedTeam33bExecuteOfParsedStatement);
+//     and it names no PREPARE, so nothing the search path now resolves
+//     it to was checked;
+//   - a name none of the session's PREPAREs kept: phiguard drops a
+//     name's statements at a DEALLOCATE of it, DEALLOCATE ALL or DISCARD
+//     ALL it sees, not when PostgreSQL runs them, and PostgreSQL may not
+//     (a Parse of DEALLOCATE p never executed, SELECT 1/0; DEALLOCATE p,
+//     DISCARD ALL inside a transaction block): EXECUTE p after any of
+//     them, the path changed to a schema with a view of length(s) under
+//     p's table's name, served 65 where PostgreSQL answers 6
+//     (TestRedTeam33bExecuteAfterUnrunDeallocate).
+//
+// A name PostgreSQL does not have is refused too, where it answers 26000.
+// Client pump.
+func (s *Session) executeRefusal(a *sqlrewrite.Analysis) *pgerr.Error {
+	if pe := ownNameRefusal(a); pe != nil { // protect_search_variants.go
+		return pe
+	}
+	if a == nil || s.srv.protect == nil {
+		return nil
+	}
+	for _, st := range a.Statements {
+		name := st.Executes
+		if name == "" {
+			continue
+		}
+		if s.clientStmts[name] != nil {
+			return pgerr.Newf(pgerr.FeatureNotSupported,
+				"EXECUTE of prepared statement %q, which this session prepared with the extended protocol (phiguard rewrote its text for the values of its Binds, which an EXECUTE passes as they are): bind it instead", name)
+		}
+		if _, kept := s.sqlPrepared[name]; !kept {
+			return pgerr.Newf(pgerr.FeatureNotSupported,
+				"EXECUTE of prepared statement %q, which phiguard has no PREPARE of in this session (after a DEALLOCATE or DISCARD ALL it saw, run or not, it cannot check what the statement reads): PREPARE it again", name)
+		}
+	}
+	return nil
 }
