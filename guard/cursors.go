@@ -44,12 +44,14 @@ type cursorInfo struct {
 }
 
 // cursorChange is a DECLARE or CLOSE waiting for its statement's
-// CommandComplete: statement is its index in the request.
+// CommandComplete: statement is its index in the request. Or, with drop
+// set, a DEALLOCATE or DISCARD ALL (sql_prepared.go).
 type cursorChange struct {
 	statement int
 	op        sqlrewrite.CursorOp
 	name      string
 	info      *cursorInfo
+	drop      *preparedDrop
 }
 
 // cursorMap is the session's cursors. The backend pump writes it on
@@ -99,7 +101,8 @@ func (s *Session) noteCursors(a *sqlrewrite.Analysis, phi bool, decision audit.D
 	if a == nil || a.Err != nil || s.srv.protect == nil {
 		return req, nil
 	}
-	declared := map[string]*cursorInfo{} // by earlier statements of this request
+	req.changes, s.preparedDrops = s.preparedDrops, nil // noteSQLPrepares' DEALLOCATEs
+	declared := map[string]*cursorInfo{}                // by earlier statements of this request
 	for i, st := range a.Statements {
 		switch st.CursorOp {
 		case sqlrewrite.CursorDeclare:
@@ -180,7 +183,11 @@ func (s *Session) readCursors(names []string) (cursorRequest, *pgerr.Error) {
 // CommandComplete ended. Backend pump.
 func (s *Session) confirmCursors(head *expectation, statement int) {
 	for _, ch := range head.cursorChanges {
-		if ch.statement == statement {
+		switch {
+		case ch.statement != statement:
+		case ch.drop != nil:
+			s.sqlPrepared.drop(ch.drop) // sql_prepared.go
+		default:
 			s.cursors.apply(ch)
 		}
 	}

@@ -52,9 +52,11 @@ type Session struct {
 	cursors      cursorMap              // SQL cursors and named portals, as the backend confirmed them (cursors.go)
 	catalogStale atomic.Bool            // read the catalog before planning the next request (catalog_fresh.go)
 	probeNames   []sqlrewrite.TableName // names the catalog lacks, asked about at its next read (catalog_latest.go); client pump
-	// sqlPrepared are the statements of each SQL PREPARE, by name
-	// (sql_prepared.go); client pump.
-	sqlPrepared map[string][]sqlrewrite.Statement
+	// sqlPrepared are the statements of each SQL PREPARE, by name, and
+	// preparedDrops the DEALLOCATEs of the request being planned, for
+	// noteCursors (sql_prepared.go).
+	sqlPrepared   preparedMap
+	preparedDrops []cursorChange
 	// pathStale: the search path may have changed since the catalog
 	// read; pathTouched: a statement that may change it ran since the
 	// transaction began (catalog_path_follow.go); pathDeferred: a

@@ -1,6 +1,8 @@
 package guard
 
 import (
+	"sync"
+
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
@@ -24,36 +26,99 @@ import (
 //
 // A PREPARE of a name in use fails in PostgreSQL, which keeps the first;
 // phiguard cannot tell whether it failed, so it keeps the statements of
-// both (up to maxPreparedKept a name, then it replaces the last) until a
-// DEALLOCATE of the name, DEALLOCATE ALL or DISCARD ALL.
+// both (up to maxPreparedKept a name, then it replaces the last). A
+// DEALLOCATE of the name, DEALLOCATE ALL or DISCARD ALL drops them when
+// its statement completes (confirmCursors, cursors.go), not when it is
+// sent: PostgreSQL may not run it (a Parse of DEALLOCATE p never
+// executed, SELECT 1/0; DEALLOCATE p, DISCARD ALL inside a transaction
+// block), and a PREPARE p sent after it then fails, and must not stand
+// for p (TestRedTeam33bPrepareAfterUnrunDeallocate). It drops only the
+// statements kept before it was sent, not a PREPARE after it in the
+// same request or pipeline.
 const maxPreparedKept = 8
 
-// noteSQLPrepares follows the PREPAREs and DEALLOCATEs of a Query or
-// Parse (freshBeforeUnknown's, before it checks the names). Client pump.
+// preparedMap is the session's SQL PREPAREs. The client pump adds to it
+// and reads it; the backend pump drops from it on confirmation.
+type preparedMap struct {
+	mu  sync.Mutex
+	seq uint64 // numbers the kept statements, in the order sent
+	m   map[string][]keptPrepare
+}
+
+// keptPrepare is one PREPARE's statement, numbered.
+type keptPrepare struct {
+	seq uint64
+	st  sqlrewrite.Statement
+}
+
+// preparedDrop is a DEALLOCATE (name "*": DEALLOCATE ALL or DISCARD ALL)
+// waiting for its statement's CommandComplete: it drops the statements
+// numbered up to upTo.
+type preparedDrop struct {
+	name string
+	upTo uint64
+}
+
+// drop applies d. Backend pump.
+func (p *preparedMap) drop(d *preparedDrop) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for name, kept := range p.m {
+		if d.name != "*" && name != d.name {
+			continue
+		}
+		left := kept[:0]
+		for _, k := range kept {
+			if k.seq > d.upTo {
+				left = append(left, k)
+			}
+		}
+		if len(left) == 0 {
+			delete(p.m, name)
+		} else {
+			p.m[name] = left
+		}
+	}
+}
+
+// get is the statements kept for name, and whether there are any.
+func (p *preparedMap) get(name string) ([]keptPrepare, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	kept, ok := p.m[name]
+	return kept, ok
+}
+
+// noteSQLPrepares follows the PREPAREs of a Query or Parse, and lists its
+// DEALLOCATEs in s.preparedDrops for noteCursors to attach to the
+// request (freshBeforeUnknown's, before it checks the names). Client
+// pump.
 func (s *Session) noteSQLPrepares(a *sqlrewrite.Analysis) {
+	s.preparedDrops = nil
 	if a == nil || a.Err != nil {
 		return
 	}
+	p := &s.sqlPrepared
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for i := range a.Statements {
 		st := &a.Statements[i]
-		switch st.Deallocates {
-		case "":
-		case "*":
-			s.sqlPrepared = nil
-		default:
-			delete(s.sqlPrepared, st.Deallocates)
+		if st.Deallocates != "" {
+			s.preparedDrops = append(s.preparedDrops, cursorChange{statement: i,
+				drop: &preparedDrop{name: st.Deallocates, upTo: p.seq}})
 		}
 		if st.Prepares == "" {
 			continue
 		}
-		if s.sqlPrepared == nil {
-			s.sqlPrepared = map[string][]sqlrewrite.Statement{}
+		if p.m == nil {
+			p.m = map[string][]keptPrepare{}
 		}
-		kept := s.sqlPrepared[st.Prepares]
+		kept := p.m[st.Prepares]
 		if len(kept) == maxPreparedKept {
 			kept = kept[:maxPreparedKept-1]
 		}
-		s.sqlPrepared[st.Prepares] = append(kept, *st)
+		p.seq++
+		p.m[st.Prepares] = append(kept, keptPrepare{seq: p.seq, st: *st})
 	}
 }
 
@@ -61,13 +126,16 @@ func (s *Session) noteSQLPrepares(a *sqlrewrite.Analysis) {
 // run, for the checks of the relations and columns they name. Client
 // pump.
 func (s *Session) withExecuted(a *sqlrewrite.Analysis) *sqlrewrite.Analysis {
-	if a == nil || len(s.sqlPrepared) == 0 {
+	if a == nil {
 		return a
 	}
 	var more []sqlrewrite.Statement
 	for i := range a.Statements {
 		if name := a.Statements[i].Executes; name != "" {
-			more = append(more, s.sqlPrepared[name]...)
+			kept, _ := s.sqlPrepared.get(name)
+			for _, k := range kept {
+				more = append(more, k.st)
+			}
 		}
 	}
 	if more == nil {
@@ -87,16 +155,16 @@ func (s *Session) withExecuted(a *sqlrewrite.Analysis) *sqlrewrite.Analysis {
 //     stored the value in clear (TestRedTeam33bExecuteOfParsedStatement);
 //     and it names no PREPARE, so nothing the search path now resolves
 //     it to was checked;
-//   - a name none of the session's PREPAREs kept: phiguard drops a
-//     name's statements at a DEALLOCATE of it, DEALLOCATE ALL or DISCARD
-//     ALL it sees, not when PostgreSQL runs them, and PostgreSQL may not
-//     (a Parse of DEALLOCATE p never executed, SELECT 1/0; DEALLOCATE p,
-//     DISCARD ALL inside a transaction block): EXECUTE p after any of
-//     them, the path changed to a schema with a view of length(s) under
-//     p's table's name, served 65 where PostgreSQL answers 6
+//   - a name none of the session's PREPAREs kept: PostgreSQL lacks it
+//     (26000), or a statement phiguard did not see prepared holds it
+//     (a PREPARE run inside a function): nothing to check it by. When
+//     phiguard dropped a name's statements as a DEALLOCATE was sent, a
+//     Parse of DEALLOCATE p never executed, SELECT 1/0; DEALLOCATE p and
+//     DISCARD ALL in a transaction block left p in PostgreSQL, and
+//     EXECUTE p, the path changed to a schema with a view of length(s)
+//     under p's table's name, served 65 where PostgreSQL answers 6
 //     (TestRedTeam33bExecuteAfterUnrunDeallocate).
 //
-// A name PostgreSQL does not have is refused too, where it answers 26000.
 // Client pump.
 func (s *Session) executeRefusal(a *sqlrewrite.Analysis) *pgerr.Error {
 	if pe := ownNameRefusal(a); pe != nil { // protect_search_variants.go
@@ -114,9 +182,9 @@ func (s *Session) executeRefusal(a *sqlrewrite.Analysis) *pgerr.Error {
 			return pgerr.Newf(pgerr.FeatureNotSupported,
 				"EXECUTE of prepared statement %q, which this session prepared with the extended protocol (phiguard rewrote its text for the values of its Binds, which an EXECUTE passes as they are): bind it instead", name)
 		}
-		if _, kept := s.sqlPrepared[name]; !kept {
+		if _, kept := s.sqlPrepared.get(name); !kept {
 			return pgerr.Newf(pgerr.FeatureNotSupported,
-				"EXECUTE of prepared statement %q, which phiguard has no PREPARE of in this session (after a DEALLOCATE or DISCARD ALL it saw, run or not, it cannot check what the statement reads): PREPARE it again", name)
+				"EXECUTE of prepared statement %q, which phiguard saw no PREPARE of in this session (it cannot check what the statement reads): PREPARE it through phiguard", name)
 		}
 	}
 	return nil
