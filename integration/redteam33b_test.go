@@ -219,3 +219,44 @@ func TestRedTeam33bPrepareAfterUnrunDeallocate(t *testing.T) {
 		t.Fatalf("DEALLOCATE, PREPARE and EXECUTE in one pipeline: %d, %v", got, err)
 	}
 }
+
+// TestRedTeam33bDDLOverCells: DDL through phiguard, by the owner of a
+// protected table, that has the database read or compare its cells:
+//   - CHECK (octet_length(t::text) > 100), a whole-row reference, ran
+//     (validated on the ciphertext) where the plaintext database refuses
+//     it for the row of 'secret' (23514): refused now, 0A000;
+//   - FOREIGN KEY (d) REFERENCES plain_t (t), d deterministic: 23503
+//     (the cell is not in plain_t) where the plaintext database adds it;
+//   - ALTER COLUMN s TYPE varchar(10): 22001 on the 65-character cell
+//     where the plaintext database converts 'secret'.
+//
+// Each is refused before it runs (0A000 naming the column), and the
+// table is as it was: no constraint added, s still text.
+func TestRedTeam33bDDLOverCells(t *testing.T) {
+	t.Parallel()
+	su, app, enc := rt33bProxy(t)
+	ctx := testContext(t)
+	rt31cExec(t, su, "ALTER TABLE "+enc+" OWNER TO "+appUser, "CREATE TABLE "+enc+"_p (t text PRIMARY KEY)",
+		"GRANT ALL ON "+enc+"_p TO "+appUser, "INSERT INTO "+enc+"_p VALUES ('secret')")
+	for _, ddl := range []string{
+		"ALTER TABLE %[1]s ADD CONSTRAINT %[1]s_w CHECK (octet_length(%[1]s::text) > 100)",
+		"ALTER TABLE %[1]s ADD CONSTRAINT %[1]s_f FOREIGN KEY (d) REFERENCES %[1]s_p (t)",
+		"ALTER TABLE %[1]s_p ADD CONSTRAINT %[1]s_g FOREIGN KEY (t) REFERENCES %[1]s (d)",
+		"ALTER TABLE %[1]s ALTER COLUMN s TYPE varchar(10)",
+		"ALTER TABLE %[1]s ALTER COLUMN d TYPE varchar(100)",
+	} {
+		for _, mode := range bothModes {
+			q := fmt.Sprintf(ddl, enc)
+			_, err := rt4Rows(app, q, mode)
+			rt33bRefused(t, q, err, "public."+enc+".")
+		}
+	}
+	var n int
+	var typ string
+	if err := su.QueryRow(ctx, "SELECT (SELECT count(*) FROM pg_constraint WHERE conname = ANY($1)), "+
+		"(SELECT data_type FROM information_schema.columns WHERE table_name = $2 AND column_name = 's')",
+		[]string{enc + "_w", enc + "_f", enc + "_g"}, enc).Scan(&n, &typ); err != nil || n != 0 || typ != "text" {
+		t.Fatalf("%d constraints, s of type %q (%v): the refused DDL ran", n, typ, err)
+	}
+	rt31cExec(t, app, "ALTER TABLE "+enc+" ADD CONSTRAINT "+enc+"_i CHECK (id > 0)", "ALTER TABLE "+enc+" ALTER COLUMN s TYPE text")
+}

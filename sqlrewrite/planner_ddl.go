@@ -60,6 +60,10 @@ func (p *planner) ddl(n *pg_query.Node) {
 			case pg_query.AlterTableType_AT_AlterColumnType:
 				if col := protectedIn(t, cmd.GetName()); col != nil && cmd.GetDef().GetColumnDef().GetRawDefault() != nil {
 					p.refuse(col, "ALTER COLUMN ... TYPE ... USING on an encrypted column")
+				} else if col != nil && !plainTextType(cmd.GetDef().GetColumnDef().GetTypeName()) {
+					// varchar(10) failed on the cells (22001) where
+					// the plaintext database converts the values.
+					p.refuse(col, "ALTER COLUMN ... TYPE of an encrypted column to a type but text (its cells are text)")
 				}
 			}
 		}
@@ -93,4 +97,15 @@ func protectedIn(t *policy.ProtectedTable, column string) *policy.ProtectedColum
 	}
 	c, _ := t.Column(column)
 	return c
+}
+
+// plainTextType: n is text (pg_catalog.text), without modifier or array
+// bounds: the type an encrypted column's cells are stored as.
+func plainTextType(n *pg_query.TypeName) bool {
+	names := n.GetNames()
+	if len(names) == 0 || len(n.GetTypmods()) > 0 || len(n.GetArrayBounds()) > 0 || n.GetSetof() {
+		return false
+	}
+	last := names[len(names)-1].GetString_().GetSval()
+	return last == "text" && (len(names) == 1 || names[0].GetString_().GetSval() == "pg_catalog")
 }

@@ -43,6 +43,7 @@ func (p *planner) constraint(t *policy.ProtectedTable, c *pg_query.Constraint, c
 		p.refuseRandomized(t, keys(c.GetFkAttrs()), "FOREIGN KEY on a randomized column")
 		ref := p.table(c.GetPktable().GetSchemaname(), c.GetPktable().GetRelname())
 		p.refuseRandomized(ref, names(c.GetPkAttrs()), "FOREIGN KEY referencing a randomized column")
+		p.foreignKeyCells(t, ref, keys(c.GetFkAttrs()), names(c.GetPkAttrs()))
 	case pg_query.ConstrType_CONSTR_EXCLUSION:
 		for _, e := range c.GetExclusions() {
 			p.refuseExprOver(t, e, "an EXCLUDE constraint")
@@ -82,6 +83,9 @@ func (p *planner) refuseExprOver(t *policy.ProtectedTable, expr *pg_query.Node, 
 		case *pg_query.ColumnRef:
 			if f := n.GetFields(); len(f) > 0 {
 				name = f[len(f)-1].GetString_().GetSval()
+				if wholeRow(t, f) && len(t.Columns) > 0 {
+					p.refuse(t.Columns[0], construct+" over a whole row of the table")
+				}
 			}
 		case *pg_query.IndexElem: // an EXCLUDE element
 			name = n.GetName()
@@ -134,5 +138,43 @@ func (p *planner) statsAndPublications(n *pg_query.Node) {
 		if rv := pt.GetRelation(); rv != nil {
 			p.refuseExprOver(p.table(rv.GetSchemaname(), rv.GetRelname()), pt.GetWhereClause(), "a publication's row filter (WHERE)")
 		}
+	}
+}
+
+// wholeRow: a column reference of fields is t's whole row (t, t.*, or
+// *), which PostgreSQL reads with its cells (or a plain column named
+// like its table, refused with it): CHECK
+// (octet_length(t::text) > 100) passed the ciphertext where the
+// plaintext database refuses the row (TestRedTeam33bDDLOverCells).
+func wholeRow(t *policy.ProtectedTable, fields []*pg_query.Node) bool {
+	last := fields[len(fields)-1]
+	if last.GetAStar() != nil {
+		return true
+	}
+	name := last.GetString_().GetSval()
+	return len(fields) == 1 && name == t.Name.Name
+}
+
+// foreignKeyCells refuses a FOREIGN KEY of t's columns fk referencing
+// ref's columns pk (none: ref's primary key) that pairs an encrypted
+// column with one not encrypted under the same deterministic key: the
+// database compares the cell with the other value, and refused with 23503
+// a row the plaintext database takes (a deterministic column referencing
+// a plain one, TestRedTeam33bDDLOverCells).
+func (p *planner) foreignKeyCells(t, ref *policy.ProtectedTable, fk, pk []string) {
+	for i, name := range fk {
+		src := protectedIn(t, name)
+		var dst *policy.ProtectedColumn
+		if i < len(pk) {
+			dst = protectedIn(ref, pk[i])
+		}
+		if src == nil && dst == nil || src != nil && dst != nil && src.Mode == policy.ModeDeterministic &&
+			dst.Mode == policy.ModeDeterministic && src.Key == dst.Key {
+			continue
+		}
+		if src == nil {
+			src = dst
+		}
+		p.refuse(src, "FOREIGN KEY between an encrypted column and a column not encrypted under the same deterministic key")
 	}
 }
