@@ -462,7 +462,7 @@ func (s *Session) protectBind(body []byte, b boundNames) ([]byte, error) {
 	delete(s.describedPortals, portal)
 	s.noteFilters(portal, info) // filter_args.go
 	// variantNameRefusal: protect_search_variants.go.
-	if pe := variantNameRefusal(stmt, s.bindRefusal(info)); pe != nil {
+	if pe := variantNameRefusal(stmt, s.bindRefusalOf(stmt, info)); pe != nil {
 		var a *sqlrewrite.Analysis
 		if info != nil {
 			a = info.analysis

@@ -189,3 +189,20 @@ func (s *Session) executeRefusal(a *sqlrewrite.Analysis) *pgerr.Error {
 	}
 	return nil
 }
+
+// bindRefusalOf is bindRefusal, and for a Bind of a statement the client
+// did not Parse (info nil) that an SQL PREPARE made, a refusal: phiguard
+// did not plan it, so its parameters would go in clear and what it names
+// is not checked again (PREPARE p AS SELECT n FROM z bound after SET
+// search_path put first a schema with a view of length(s) named z served
+// 65 where PostgreSQL answers 6, TestRedTeam33bBindOfSQLPrepared). Client
+// pump.
+func (s *Session) bindRefusalOf(stmt string, info *stmtInfo) *pgerr.Error {
+	if info == nil && s.srv.protect != nil {
+		if _, kept := s.sqlPrepared.get(stmt); kept {
+			return pgerr.Newf(pgerr.FeatureNotSupported,
+				"Bind of prepared statement %q, which this session made with SQL PREPARE (phiguard did not plan it for the extended protocol): run it with EXECUTE, or Parse it", stmt)
+		}
+	}
+	return s.bindRefusal(info)
+}

@@ -284,3 +284,33 @@ func TestRedTeam33bConstraintsByAnotherSession(t *testing.T) {
 	}
 	rt33bRefused(t, "INSERT under a UNIQUE index on s", err, enc)
 }
+
+// TestRedTeam33bBindOfSQLPrepared: the extended protocol's Bind of a
+// statement the client made with SQL PREPARE (no Parse: one namespace
+// in PostgreSQL) is a statement phiguard did not plan, and was let
+// through unchecked: PREPARE p AS SELECT n FROM z (z a plain table),
+// bound after SET search_path put first a schema with a view of
+// length(s) named z, served 65 where PostgreSQL answers 6. Refused now
+// (0A000 naming the statement), before the change of the path too;
+// EXECUTE p runs as before.
+func TestRedTeam33bBindOfSQLPrepared(t *testing.T) {
+	t.Parallel()
+	su, app, enc := rt33bProxy(t)
+	ctx := testContext(t)
+	q, z := enc+"_q", enc+"_z"
+	rt31cExec(t, su, "CREATE SCHEMA "+q, "GRANT USAGE ON SCHEMA "+q+" TO "+appUser,
+		"CREATE TABLE "+z+" AS SELECT 1 AS id, 6 AS n", "GRANT SELECT ON "+z+" TO "+appUser)
+	rtSimple(t, app, "SELECT n FROM "+z, "PREPARE p33b AS SELECT n FROM "+z)
+	for _, mode := range bothModes {
+		if got, err := rt4Rows(app, "EXECUTE p33b", mode); err != nil || got != "6\n" {
+			t.Fatalf("EXECUTE p33b (%v): %q, %v", mode, got, err)
+		}
+	}
+	rt31cExec(t, su, "CREATE VIEW "+q+"."+z+" AS SELECT id, length(s) AS n FROM "+enc, "GRANT SELECT ON "+q+"."+z+" TO "+appUser)
+	rtSimple(t, app, "SET search_path = "+q+", public", "SELECT 1")
+	res := app.PgConn().ExecPrepared(ctx, "p33b", nil, nil, nil).Read()
+	if res.Err == nil && (len(res.Rows) != 1 || string(res.Rows[0][0]) != "6") {
+		t.Fatalf("Bind of p33b: %q where the plaintext database answers 6", res.Rows)
+	}
+	rt33bRefused(t, "Bind of p33b", res.Err, "p33b")
+}
