@@ -143,6 +143,11 @@ func (s *Session) bindReprepares() bool {
 		return true
 	}
 	an := s.withExecuted(st.analysis) // an EXECUTE with its PREPARE's names (sql_prepared.go)
+	if name != "" && !s.pathStale && s.pathChangedSince(st, an) && !s.catalog.Load().uncheckedName(an) {
+		// The path changed since its Parse and was read since, with
+		// its names: bindRefusal checks it on the catalog as it is.
+		s.pathBindCheck = true
+	}
 	if name != "" && (s.pathStale || s.catalog.Load().uncheckedName(an)) {
 		// A named statement bound after the search path may have
 		// changed: PostgreSQL analyses one naming a relation unqualified

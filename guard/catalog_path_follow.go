@@ -79,6 +79,7 @@ func (s *Session) notePathChange(a *sqlrewrite.Analysis) {
 	}
 	if a.Err != nil {
 		s.pathStale, s.pathTouched = true, true
+		s.pathChanges++
 		return
 	}
 	for i := range a.Statements {
@@ -86,13 +87,27 @@ func (s *Session) notePathChange(a *sqlrewrite.Analysis) {
 		switch s.stmtPath(&a.Statements[i]) {
 		case sqlrewrite.PathSet:
 			s.pathStale, s.pathTouched = true, true
-		case sqlrewrite.PathUndo:
-			s.pathStale = s.pathStale || s.pathTouched
-		case sqlrewrite.PathEnd:
-			s.pathStale = s.pathStale || s.pathTouched
-			s.pathTouched = false
+			s.pathChanges++
+		case sqlrewrite.PathUndo, sqlrewrite.PathEnd:
+			if s.pathTouched { // a change this undoes
+				s.pathStale = true
+				s.pathChanges++
+			}
+			s.pathTouched = s.pathTouched && s.stmtPath(&a.Statements[i]) == sqlrewrite.PathUndo
 		}
 	}
+}
+
+// pathChangedSince: the search path may have changed since a named
+// statement's Parse (or its last Bind checked under a changed path), and
+// it names a relation unqualified: PostgreSQL analyses it again under the
+// new path at its Bind, so phiguard checks it again on the catalog read
+// before (bindReprepares), even when another statement had that path
+// followed and its names checked meanwhile
+// (TestRedTeam33bNamedBindAfterFollowedPath: 65 where PostgreSQL answers
+// 6). Client pump.
+func (s *Session) pathChangedSince(st *stmtInfo, an *sqlrewrite.Analysis) bool {
+	return st.pathChanges != s.pathChanges && namesUnqualified(an)
 }
 
 // stmtPath is st's change of the search path: an EXECUTE, FETCH or MOVE

@@ -305,10 +305,13 @@ func (e *expectQueue) takeAll() []*expectation {
 // parameters it must encrypt, and what the client declared them as.
 type stmtInfo struct {
 	analysis *sqlrewrite.Analysis
-	filled   bool // its column list was filled from the catalog (expectation.filled)
-	plan     *sqlrewrite.Plan
-	params   map[int]*policy.ProtectedColumn // $n → column, for parameters to encrypt
-	subjects map[int]subjectSource           // $n → its row's subject, for per-subject columns
+	// pathChanges is the session's count of search path changes at its
+	// Parse, or at its last Bind checked after one (pathChangedSince).
+	pathChanges uint64
+	filled      bool // its column list was filled from the catalog (expectation.filled)
+	plan        *sqlrewrite.Plan
+	params      map[int]*policy.ProtectedColumn // $n → column, for parameters to encrypt
+	subjects    map[int]subjectSource           // $n → its row's subject, for per-subject columns
 	// declared is, for a protected parameter the client gave a type in
 	// Parse, that type's OID: ParameterDescription reports it, and Bind
 	// reads a binary value as that type (declared.go).

@@ -160,9 +160,10 @@ func (s *Session) bindRefusal(info *stmtInfo) *pgerr.Error {
 		// session replaced since the Parse (catalog_names.go), or the
 		// search path changed since (catalog_path_follow.go).
 		s.pathBindCheck = false
-		if pe := s.viewWriteRefusal(info.analysis); pe != nil {
+		if pe := s.viewWriteRefusal(s.withExecuted(info.analysis)); pe != nil {
 			return pe
 		}
+		info.pathChanges = s.pathChanges // checked under this path (pathChangedSince)
 	}
 	if touchesPHI(info.plan, info.decisions) && s.srv.auditor != nil && s.srv.auditor.Healthy() != nil {
 		return auditRefusal()

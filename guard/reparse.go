@@ -52,6 +52,7 @@ func (r *replacement) settle(failed bool) {
 // gets to the Parse, not when an earlier error makes it skip it. Client
 // pump.
 func (s *Session) noteParse(name string, info *stmtInfo) {
+	info.pathChanges = s.pathChanges // catalog_path_follow.go
 	if prev := s.clientStmts[name]; prev != nil {
 		info.replacing = &replacement{prev: prev, settled: make(chan struct{})}
 		s.unsettled = append(s.unsettled, info.replacing)

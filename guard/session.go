@@ -74,6 +74,10 @@ type Session struct {
 	// (bindReprepares), for bindRefusal to check its statement; client
 	// pump.
 	pathBindCheck bool
+	// pathChanges counts the statements that may have changed the search
+	// path (notePathChange); a named statement keeps the count of its
+	// Parse (pathChangedSince); client pump.
+	pathChanges uint64
 	// firstInSegment: the message being handled is its segment's first
 	// (catalog_fresh.go); client pump.
 	firstInSegment bool
