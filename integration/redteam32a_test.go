@@ -240,18 +240,7 @@ func TestRedTeam32aBindErrorNames(t *testing.T) {
 			{bind("", "", "x"), execute("", 0), sync},
 		} {
 			c.send(t, st...)
-			for {
-				msg, err := c.next(10 * time.Second)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if e, ok := msg.(*pgproto3.ErrorResponse); ok {
-					errs[side] = append(errs[side], e.Code+" "+e.Message)
-				}
-				if _, ok := msg.(*pgproto3.ReadyForQuery); ok {
-					break
-				}
-			}
+			errs[side] = append(errs[side], c.errorsUntilReady(t)...)
 		}
 	}
 	if len(errs[0]) != 3 || strings.Join(errs[0], "\n") != strings.Join(errs[1], "\n") {
@@ -315,6 +304,25 @@ func TestRedTeam32aSettingInView(t *testing.T) {
 	}
 	if want, got := twinRun(t, dir, via, f.plain, f.enc, redTeam32aNullEquals); want != got {
 		t.Fatalf("after a view's set_config: through phiguard\n%s\ndirectly\n%s", got, want)
+	}
+}
+
+// errorsUntilReady reads the connection's messages up to a
+// ReadyForQuery and returns its errors, as SQLSTATE and message.
+func (c *rawConn) errorsUntilReady(t *testing.T) []string {
+	t.Helper()
+	var errs []string
+	for {
+		msg, err := c.next(10 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e, ok := msg.(*pgproto3.ErrorResponse); ok {
+			errs = append(errs, e.Code+" "+e.Message)
+		}
+		if _, ok := msg.(*pgproto3.ReadyForQuery); ok {
+			return errs
+		}
 	}
 }
 

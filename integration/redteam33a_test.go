@@ -236,18 +236,7 @@ func TestRedTeam33aBindAfterFailedParse(t *testing.T) {
 			{&pgproto3.Describe{ObjectType: 'S'}, sync},
 		} {
 			c.send(t, st...)
-			for {
-				msg, err := c.next(10 * time.Second)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if e, ok := msg.(*pgproto3.ErrorResponse); ok {
-					errs[side] = append(errs[side], e.Code+" "+e.Message)
-				}
-				if _, ok := msg.(*pgproto3.ReadyForQuery); ok {
-					break
-				}
-			}
+			errs[side] = append(errs[side], c.errorsUntilReady(t)...)
 		}
 	}
 	if strings.Join(errs[0], "\n") != strings.Join(errs[1], "\n") {

@@ -136,6 +136,18 @@ func TestRedTeam33bExecuteAfterUnrunDeallocate(t *testing.T) {
 	}
 }
 
+// rt33bPreparedZ makes a schema q (on no path yet) and a plain table z
+// of one row (n = 6), named after enc, and has app PREPARE p33b AS
+// SELECT n FROM z.
+func rt33bPreparedZ(t *testing.T, su, app *pgx.Conn, enc string) (q, z string) {
+	t.Helper()
+	q, z = enc+"_q", enc+"_z"
+	rt31cExec(t, su, "CREATE SCHEMA "+q, "GRANT USAGE ON SCHEMA "+q+" TO "+appUser,
+		"CREATE TABLE "+z+" AS SELECT 1 AS id, 6 AS n", "GRANT SELECT ON "+z+" TO "+appUser)
+	rtSimple(t, app, "SELECT n FROM "+z, "PREPARE p33b AS SELECT n FROM "+z)
+	return q, z
+}
+
 // TestRedTeam33bNamedBindAfterFollowedPath: a statement the client
 // parsed under the old search path (SELECT n FROM z, or EXECUTE p of a
 // PREPARE of it), bound after SET search_path put first a schema with a
@@ -151,10 +163,7 @@ func TestRedTeam33bNamedBindAfterFollowedPath(t *testing.T) {
 	t.Parallel()
 	su, app, enc := rt33bProxy(t)
 	ctx := testContext(t)
-	q, z := enc+"_q", enc+"_z"
-	rt31cExec(t, su, "CREATE SCHEMA "+q, "GRANT USAGE ON SCHEMA "+q+" TO "+appUser,
-		"CREATE TABLE "+z+" AS SELECT 1 AS id, 6 AS n", "GRANT SELECT ON "+z+" TO "+appUser)
-	rtSimple(t, app, "SELECT n FROM "+z, "PREPARE p33b AS SELECT n FROM "+z)
+	q, z := rt33bPreparedZ(t, su, app, enc)
 	for name, sql := range map[string]string{"xz": "SELECT n FROM " + z, "xp": "EXECUTE p33b"} {
 		if _, err := app.PgConn().Prepare(ctx, name, sql, nil); err != nil {
 			t.Fatal(err)
@@ -298,10 +307,7 @@ func TestRedTeam33bBindOfSQLPrepared(t *testing.T) {
 	t.Parallel()
 	su, app, enc := rt33bProxy(t)
 	ctx := testContext(t)
-	q, z := enc+"_q", enc+"_z"
-	rt31cExec(t, su, "CREATE SCHEMA "+q, "GRANT USAGE ON SCHEMA "+q+" TO "+appUser,
-		"CREATE TABLE "+z+" AS SELECT 1 AS id, 6 AS n", "GRANT SELECT ON "+z+" TO "+appUser)
-	rtSimple(t, app, "SELECT n FROM "+z, "PREPARE p33b AS SELECT n FROM "+z)
+	q, z := rt33bPreparedZ(t, su, app, enc)
 	for _, mode := range bothModes {
 		if got, err := rt4Rows(app, "EXECUTE p33b", mode); err != nil || got != "6\n" {
 			t.Fatalf("EXECUTE p33b (%v): %q, %v", mode, got, err)
