@@ -86,9 +86,10 @@ type planCache struct {
 	closing []*likeVariant
 	// prepared counts the Parses phiguard sent under its names (tests).
 	prepared uint64
-	// datetime are the hashes of texts found to hold a date or time
-	// constant (plan_reuse_datetime.go), never prepared.
-	datetime map[uint64]struct{}
+	// datetime is whether a text (by its hash) is free of date and time
+	// constants (plan_reuse_datetime.go); one that is not is never
+	// prepared.
+	datetime map[uint64]bool
 }
 
 // virtualPlan is how the client's unnamed statement lives under
@@ -173,7 +174,7 @@ func (s *Session) roundsLiteral(info *stmtInfo, src []byte, terms [][]sqlrewrite
 	if err != nil {
 		return nil, false, sortRewriteRefusal(sp, err)
 	}
-	if !s.plans.roundsDatetimeFree(out, v.oids) { // plan_reuse_datetime.go
+	if !s.plans.datetimeFree(string(out)) { // plan_reuse_datetime.go
 		info.virt = nil
 		return nil, false, nil
 	}
@@ -211,7 +212,7 @@ func (s *Session) reusePlan(info *stmtInfo, msg *pgproto3.Parse, px *expectation
 			e = nil
 		}
 	}
-	if e == nil && !v.rounds && !c.datetimeFree(key, msg.Query) { // plan_reuse_datetime.go; rounds: roundsLiteral
+	if e == nil && !v.rounds && !c.datetimeFree(msg.Query) { // plan_reuse_datetime.go; rounds: roundsLiteral
 		info.virt = nil
 		return msg.Encode(nil)
 	}

@@ -16,44 +16,30 @@ import (
 // client's constants on an encrypted column are terms there, so the
 // search statements keep their plan; TestRedTeam33aDateStyleReload).
 
-// maxDatetimeTexts bounds the texts a session remembers as holding such
-// constants; beyond, it forgets them all and scans them again.
+// maxDatetimeTexts bounds the texts a session remembers the verdict of;
+// beyond, it forgets them all and scans them again.
 const maxDatetimeTexts = 1024
 
-// datetimeSeed hashes the remembered texts (a collision only keeps a
-// text from being reused).
+// datetimeSeed hashes the remembered texts (a collision gives one text
+// another's verdict: the texts a session sends are few, and a wrong
+// "free" needs a reload of a datetime setting as well to matter).
 var datetimeSeed = maphash.MakeSeed()
 
-// datetimeFree reports whether text (its plan key key) may be prepared
-// for reuse as far as date and time constants go, scanning it once: a
-// text found to hold one is remembered, so that its next executions, all
-// misses, do not scan it again. Client pump.
-func (c *planCache) datetimeFree(key, text string) bool {
-	h := maphash.String(datetimeSeed, key)
-	if _, seen := c.datetime[h]; seen {
-		return false
+// datetimeFree reports whether text may be prepared for reuse as far as
+// date and time constants go, scanning it once: the verdict is
+// remembered, so that neither a text not reused (every execution a
+// miss) nor a statement in rounds (whose first round's text roundsLiteral
+// checks at each Parse, before the operator gate, which adds only
+// phiguard's own checks) is scanned again. Client pump.
+func (c *planCache) datetimeFree(text string) bool {
+	h := maphash.String(datetimeSeed, text)
+	if free, seen := c.datetime[h]; seen {
+		return free
 	}
-	if sqlrewrite.DatetimeConstantsFree(text) {
-		return true
-	}
+	free := sqlrewrite.DatetimeConstantsFree(text)
 	if c.datetime == nil || len(c.datetime) >= maxDatetimeTexts {
-		c.datetime = map[uint64]struct{}{}
+		c.datetime = map[uint64]bool{}
 	}
-	c.datetime[h] = struct{}{}
-	return false
-}
-
-// roundsDatetimeFree is datetimeFree of a statement in rounds' first
-// round's text (roundsLiteral, at each Parse, before reusePlan knows
-// whether it holds the text): a text held is not scanned again.
-// oids are its parameter types with the multiplier's. Client pump.
-func (c *planCache) roundsDatetimeFree(text []byte, oids []uint32) bool {
-	if len(oids) > 0 {
-		oids = oids[:len(oids)-1] // the multiplier is literal (reusePlan)
-	}
-	key := reuseKey(string(text), oids)
-	if _, held := c.entries[key]; held {
-		return true
-	}
-	return c.datetimeFree(key, string(text))
+	c.datetime[h] = free
+	return free
 }

@@ -30,6 +30,18 @@ func twinRun(t *testing.T, dir, via *pgx.Conn, plain, enc, q string, args ...any
 	return want, got
 }
 
+// twinBefore runs q twice (a miss of plan reuse, then a hit) through
+// phiguard (via) and directly (dir): the same answer each time, and one
+// with rows.
+func twinBefore(t *testing.T, dir, via *pgx.Conn, f *roundsFixture, q string) {
+	t.Helper()
+	for range 2 {
+		if want, got := twinRun(t, dir, via, f.plain, f.enc, q); want != got || want == "(SELECT 0)" {
+			t.Fatalf("before: through phiguard\n%s\ndirectly\n%s", got, want)
+		}
+	}
+}
+
 // TestRedTeam32aRegclassLiteral: a text qualified throughout holds a
 // name in a constant: a regclass literal is resolved (search_path)
 // when PostgreSQL analyses the text, and the OID is kept in the plan. A
@@ -229,20 +241,14 @@ func TestRedTeam32aScripts(t *testing.T) {
 func TestRedTeam32aBindErrorNames(t *testing.T) {
 	t.Parallel()
 	f := newRoundsFixture(t, 60, 0)
-	var errs [2][]string
-	for side, url := range []string{directURL(appUser, appPassword, appDB), f.p.url(appUser, appPassword, appDB)} {
-		sql := fmt.Sprintf(planReuseStatements[2].sql, []string{f.plain, f.enc}[side])
-		c := dialRaw(t, url)
-		for _, st := range [][]pgproto3.FrontendMessage{
+	errs := f.twinErrors(t, 2, func(sql string) [][]pgproto3.FrontendMessage {
+		return [][]pgproto3.FrontendMessage{
 			{parse("", sql), bind("", "", "1"), execute("", 0), sync},
 			{parse("", sql), bind("", ""), execute("", 0), sync},
 			{bind("", "", "1", "2"), execute("", 0), sync},
 			{bind("", "", "x"), execute("", 0), sync},
-		} {
-			c.send(t, st...)
-			errs[side] = append(errs[side], c.errorsUntilReady(t)...)
 		}
-	}
+	})
 	if len(errs[0]) != 3 || strings.Join(errs[0], "\n") != strings.Join(errs[1], "\n") {
 		t.Fatalf("through phiguard\n%s\ndirectly\n%s", strings.Join(errs[1], "\n"), strings.Join(errs[0], "\n"))
 	}
@@ -292,11 +298,7 @@ func TestRedTeam32aSettingInView(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir, via := direct(t), f.p.app(t) // the view in phiguard's catalog
-	for range 2 {
-		if want, got := twinRun(t, dir, via, f.plain, f.enc, redTeam32aNullEquals); want != got || want == "(SELECT 0)" {
-			t.Fatalf("before: through phiguard\n%s\ndirectly\n%s", got, want)
-		}
-	}
+	twinBefore(t, dir, via, f, redTeam32aNullEquals)
 	for _, c := range []*pgx.Conn{dir, via} {
 		if _, err := c.Exec(ctx, "SELECT s FROM public."+v, pgx.QueryExecModeSimpleProtocol); err != nil {
 			t.Fatal(err)
@@ -305,6 +307,23 @@ func TestRedTeam32aSettingInView(t *testing.T) {
 	if want, got := twinRun(t, dir, via, f.plain, f.enc, redTeam32aNullEquals); want != got {
 		t.Fatalf("after a view's set_config: through phiguard\n%s\ndirectly\n%s", got, want)
 	}
+}
+
+// twinErrors sends the segments of planReuseStatements[i] that
+// segments makes of its text, directly and through phiguard, each on a
+// connection of its own, and returns the errors each side answered
+// (directly first), as SQLSTATE and message.
+func (f *roundsFixture) twinErrors(t *testing.T, i int, segments func(sql string) [][]pgproto3.FrontendMessage) [2][]string {
+	t.Helper()
+	var errs [2][]string
+	for side, url := range []string{directURL(appUser, appPassword, appDB), f.p.url(appUser, appPassword, appDB)} {
+		c := dialRaw(t, url)
+		for _, st := range segments(fmt.Sprintf(planReuseStatements[i].sql, []string{f.plain, f.enc}[side])) {
+			c.send(t, st...)
+			errs[side] = append(errs[side], c.errorsUntilReady(t)...)
+		}
+	}
+	return errs
 }
 
 // errorsUntilReady reads the connection's messages up to a
@@ -350,11 +369,7 @@ func TestRedTeam32aConfigReload(t *testing.T) {
 	su := superuser(t)
 	reload := func(sql string) { reloadSetting(ctx, t, su, sql) }
 	t.Cleanup(func() { reload("ALTER SYSTEM RESET transform_null_equals") })
-	for range 2 {
-		if want, got := twinRun(t, f.dir, f.via, f.plain, f.enc, redTeam32aNullEquals); want != got || want == "(SELECT 0)" {
-			t.Fatalf("before: through phiguard\n%s\ndirectly\n%s", got, want)
-		}
-	}
+	twinBefore(t, f.dir, f.via, f, redTeam32aNullEquals)
 	reload("ALTER SYSTEM SET transform_null_equals = on")
 	if want, got := twinRun(t, f.dir, f.via, f.plain, f.enc, redTeam32aNullEquals); want != got {
 		t.Fatalf("after a reload of transform_null_equals: through phiguard\n%s\ndirectly\n%s", got, want)
@@ -372,11 +387,7 @@ func TestArrayNullsReload(t *testing.T) {
 	reload := func(sql string) { reloadSetting(ctx, t, su, sql) }
 	t.Cleanup(func() { reload("ALTER SYSTEM RESET array_nulls") })
 	const st = "SELECT id, name FROM public.%[1]s WHERE ('{a,NULL}'::pg_catalog.text[])[2] IS NULL ORDER BY name, id LIMIT 5"
-	for range 2 {
-		if want, got := twinRun(t, f.dir, f.via, f.plain, f.enc, st); want != got || want == "(SELECT 0)" {
-			t.Fatalf("before: through phiguard\n%s\ndirectly\n%s", got, want)
-		}
-	}
+	twinBefore(t, f.dir, f.via, f, st)
 	reload("ALTER SYSTEM SET array_nulls = off")
 	if want, got := twinRun(t, f.dir, f.via, f.plain, f.enc, st); want != got {
 		t.Fatalf("after a reload of array_nulls: through phiguard\n%s\ndirectly\n%s", got, want)
@@ -402,11 +413,7 @@ func TestRedTeam32aSettingInCursor(t *testing.T) {
 	}
 	both("BEGIN")
 	both("DECLARE rt32a_c CURSOR FOR SELECT pg_catalog.set_config('transform_null_equals', 'on', false)")
-	for range 2 {
-		if want, got := twinRun(t, f.dir, f.via, f.plain, f.enc, redTeam32aNullEquals); want != got || want == "(SELECT 0)" {
-			t.Fatalf("before: through phiguard\n%s\ndirectly\n%s", got, want)
-		}
-	}
+	twinBefore(t, f.dir, f.via, f, redTeam32aNullEquals)
 	both("FETCH rt32a_c")
 	if want, got := twinRun(t, f.dir, f.via, f.plain, f.enc, redTeam32aNullEquals); want != got {
 		t.Fatalf("after the cursor's FETCH: through phiguard\n%s\ndirectly\n%s", got, want)
@@ -467,11 +474,7 @@ func TestRedTeam32aSettingInWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir, via := direct(t), f.p.app(t) // the table in phiguard's catalog
-	for range 2 {
-		if want, got := twinRun(t, dir, via, f.plain, f.enc, redTeam32aNullEquals); want != got || want == "(SELECT 0)" {
-			t.Fatalf("before: through phiguard\n%s\ndirectly\n%s", got, want)
-		}
-	}
+	twinBefore(t, dir, via, f, redTeam32aNullEquals)
 	for _, c := range []*pgx.Conn{dir, via} {
 		if _, err := c.Exec(ctx, "INSERT INTO public."+w+" (i) VALUES (1)", pgx.QueryExecModeSimpleProtocol); err != nil {
 			t.Fatal(err)
@@ -492,11 +495,7 @@ func TestRedTeam32aSettingInDomain(t *testing.T) {
 	if _, err := superuser(t).Exec(ctx, fmt.Sprintf("CREATE DOMAIN public.%[1]s AS int CHECK (pg_catalog.set_config('transform_null_equals', 'on', false) IS NOT NULL); GRANT USAGE ON DOMAIN public.%[1]s TO %[2]s", d, appUser)); err != nil {
 		t.Fatal(err)
 	}
-	for range 2 {
-		if want, got := twinRun(t, f.dir, f.via, f.plain, f.enc, redTeam32aNullEquals); want != got || want == "(SELECT 0)" {
-			t.Fatalf("before: through phiguard\n%s\ndirectly\n%s", got, want)
-		}
-	}
+	twinBefore(t, f.dir, f.via, f, redTeam32aNullEquals)
 	for _, c := range []*pgx.Conn{f.dir, f.via} {
 		if _, err := c.Exec(ctx, "SELECT 1::public."+d, pgx.QueryExecModeSimpleProtocol); err != nil {
 			t.Fatal(err)
@@ -524,11 +523,7 @@ func TestRedTeam32aSettingInShadowedBuiltin(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for range 2 {
-		if want, got := twinRun(t, f.dir, f.via, f.plain, f.enc, redTeam32aNullEquals); want != got || want == "(SELECT 0)" {
-			t.Fatalf("before: through phiguard\n%s\ndirectly\n%s", got, want)
-		}
-	}
+	twinBefore(t, f.dir, f.via, f, redTeam32aNullEquals)
 	for _, c := range []*pgx.Conn{f.dir, f.via} {
 		if _, err := c.Exec(ctx, "SELECT lower('A'::varchar)", pgx.QueryExecModeSimpleProtocol); err != nil {
 			t.Fatal(err)
@@ -592,11 +587,7 @@ func TestRedTeam32aEnumLabel(t *testing.T) {
 	}
 	dir, via := direct(t), f.p.app(t) // the column in phiguard's catalog
 	q := "SELECT id, name FROM public.%[1]s WHERE e = 'a' ORDER BY name, id LIMIT 5"
-	for range 2 {
-		if want, got := twinRun(t, dir, via, f.plain, f.enc, q); want != got || want == "(SELECT 0)" {
-			t.Fatalf("before: through phiguard\n%s\ndirectly\n%s", got, want)
-		}
-	}
+	twinBefore(t, dir, via, f, q)
 	if _, err := su.Exec(ctx, fmt.Sprintf("ALTER TYPE public.%[1]s RENAME VALUE 'a' TO 'z'; ALTER TYPE public.%[1]s RENAME VALUE 'b' TO 'a'", e)); err != nil {
 		t.Fatal(err)
 	}

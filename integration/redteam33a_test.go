@@ -21,11 +21,7 @@ func redTeam33aSetBetween(t *testing.T, q, sql string) {
 	t.Helper()
 	f := newRoundsFixture(t, 60, 0)
 	ctx := testContext(t)
-	for range 2 {
-		if want, got := twinRun(t, f.dir, f.via, f.plain, f.enc, q); want != got || want == "(SELECT 0)" {
-			t.Fatalf("before: through phiguard\n%s\ndirectly\n%s", got, want)
-		}
-	}
+	twinBefore(t, f.dir, f.via, f, q)
 	for _, c := range []*pgx.Conn{f.dir, f.via} {
 		if _, err := c.Exec(ctx, sql, pgx.QueryExecModeSimpleProtocol); err != nil {
 			t.Fatal(err)
@@ -65,11 +61,7 @@ func redTeam33aReload(t *testing.T, q, sql, reset string, reusable bool) {
 	su := superuser(t)
 	reload := func(sql string) { reloadSetting(ctx, t, su, sql) }
 	t.Cleanup(func() { reload(reset) })
-	for range 2 {
-		if want, got := twinRun(t, f.dir, f.via, f.plain, f.enc, q); want != got || want == "(SELECT 0)" {
-			t.Fatalf("before: through phiguard\n%s\ndirectly\n%s", got, want)
-		}
-	}
+	twinBefore(t, f.dir, f.via, f, q)
 	reload(sql)
 	if want, got := twinRun(t, f.dir, f.via, f.plain, f.enc, q); want != got {
 		t.Fatalf("after %s and a reload: through phiguard\n%s\ndirectly\n%s", sql, got, want)
@@ -204,11 +196,7 @@ func TestRedTeam33aMoneyInComposite(t *testing.T) {
 	t.Cleanup(func() { reload("ALTER SYSTEM RESET lc_monetary") })
 	dir, via := direct(t), f.p.app(t) // the column in phiguard's catalog
 	q := `SELECT id, name FROM public.%[1]s WHERE (c).m = '1,234' ORDER BY name, id LIMIT 5`
-	for range 2 {
-		if want, got := twinRun(t, dir, via, f.plain, f.enc, q); want != got || want == "(SELECT 0)" {
-			t.Fatalf("before: through phiguard\n%s\ndirectly\n%s", got, want)
-		}
-	}
+	twinBefore(t, dir, via, f, q)
 	reload("ALTER SYSTEM SET lc_monetary = 'de_DE.utf8'")
 	if want, got := twinRun(t, dir, via, f.plain, f.enc, q); want != got {
 		t.Fatalf("after a reload of lc_monetary: through phiguard\n%s\ndirectly\n%s", got, want)
@@ -223,22 +211,16 @@ func TestRedTeam33aMoneyInComposite(t *testing.T) {
 func TestRedTeam33aBindAfterFailedParse(t *testing.T) {
 	t.Parallel()
 	f := newRoundsFixture(t, 60, 0)
-	var errs [2][]string
-	for side, url := range []string{directURL(appUser, appPassword, appDB), f.p.url(appUser, appPassword, appDB)} {
-		sql := fmt.Sprintf(planReuseStatements[0].sql, []string{f.plain, f.enc}[side])
-		c := dialRaw(t, url)
-		for _, st := range [][]pgproto3.FrontendMessage{
+	errs := f.twinErrors(t, 0, func(sql string) [][]pgproto3.FrontendMessage {
+		return [][]pgproto3.FrontendMessage{
 			{parse("", sql), bind("", ""), execute("", 0), sync},
 			{parse("b", "BEGIN"), bind("", "b"), execute("", 0), parse("x", "SELECT 1/0"), bind("", "x"), execute("", 0), sync},
 			{parse("", sql), sync},
 			{parse("r", "ROLLBACK"), bind("", "r"), execute("", 0), sync},
 			{bind("", ""), execute("", 0), sync},
 			{&pgproto3.Describe{ObjectType: 'S'}, sync},
-		} {
-			c.send(t, st...)
-			errs[side] = append(errs[side], c.errorsUntilReady(t)...)
 		}
-	}
+	})
 	if strings.Join(errs[0], "\n") != strings.Join(errs[1], "\n") {
 		t.Fatalf("through phiguard\n%s\ndirectly\n%s", strings.Join(errs[1], "\n"), strings.Join(errs[0], "\n"))
 	}

@@ -151,5 +151,5 @@ func unreportedArgs(fn string) bool {
 // PostgreSQL does not report and no moment (settingDependent): a plan
 // PostgreSQL caches for it answers as the text would now.
 func (a *Analysis) SettingsFree() bool {
-	return a != nil && a.Err == nil && !a.settingDependent && !(a.columnText && a.derived) && !strings.Contains(a.sql, `\`)
+	return a != nil && a.Err == nil && !a.settingDependent && !(a.columnText && a.derived)
 }

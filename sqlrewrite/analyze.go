@@ -21,6 +21,7 @@ func Analyze(sql string) *Analysis {
 		return a
 	}
 	a.tree.Store(tree)
+	a.settingDependent = strings.Contains(sql, `\`) // backslash_quote (analysis_settings.go)
 	for _, raw := range tree.Stmts {
 		a.Statements = append(a.Statements, analyzeStatement(raw.Stmt, a))
 	}
