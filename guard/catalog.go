@@ -311,6 +311,7 @@ func (s *Session) ownQuery(msg []byte, add func(typ byte, body []byte) error) er
 // catalogQueryMessage is the catalog query, and latestQuery of probes
 // after it (under the client's search_path).
 func (s *Session) catalogQueryMessage(probes []sqlrewrite.TableName) []byte {
+	s.noteEpochRead() // catalog_epoch.go
 	pol := s.policy()
 	q := catalogQuery(pol)
 	if termRecordsWanted(pol) {
@@ -332,6 +333,9 @@ type catalogBuilder struct {
 	resolved    map[string]string
 	failure     string
 	failureCode pgerr.Code // the backend's SQLSTATE for failure
+	// afterDDL: the read follows the client's DDL, which its answer
+	// publishes to the database's other sessions (catalog_epoch.go).
+	afterDDL bool
 }
 
 func newCatalogBuilder(pol *policy.Policy) *catalogBuilder {

@@ -98,7 +98,8 @@ func (s *Session) awaitFreshCatalog(typ byte) error {
 	if err := s.awaitCatalogInFlight(); err != nil {
 		return err
 	}
-	s.readPathFirst() // catalog_path_follow.go
+	s.followOtherSessionsDDL() // catalog_epoch.go
+	s.readPathFirst()          // catalog_path_follow.go
 	if !s.catalogStale.Load() {
 		return nil
 	}

@@ -231,6 +231,7 @@ func (s *Session) transactionEnded() {
 	clear(s.portals)
 	s.cursors.endPortals()
 	s.catalogAfterTransaction()
+	s.publishDDLAtTransactionEnd() // catalog_epoch.go
 }
 
 // onParameterStatus ends the session when the backend reports a setting
@@ -582,6 +583,9 @@ func (s *Session) catalogAnswer(head *expectation, typ byte) error {
 		}
 		if len(body) == 1 && body[0] != 'I' && head.catalog.cat.whole == nil { // not the path alone (readPathFirst)
 			s.catalogInTx = true // read again once the transaction ends
+		}
+		if head.catalog.afterDDL && len(body) == 1 {
+			s.publishDDL(body[0]) // catalog_epoch.go
 		}
 		if head.catalog.failure != "" {
 			// Inside a failed transaction, say: keep the catalog it had,

@@ -33,7 +33,7 @@ func (s *Session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 		s.notePathChange(a) // catalog_path_follow.go; a Bind's: onBind
 	}
 	if a != nil && s.srv.protect != nil && hasDDL(a) {
-		s.ddlSeen = true
+		s.ddlSeen, s.ddlOwn = true, true
 	}
 	if s.srv.protect != nil && (typ == pgwire.FeFunctionCall || a != nil && mayChangeOutput(a)) {
 		// Read extra_float_digits and bytea_output after it (output.go);
@@ -582,6 +582,7 @@ func (s *Session) refreshCatalogAfterDDL(typ byte) error {
 	if s.ddlSeen {
 		s.ddlSeen = false
 		x := &expectation{kind: expCatalog, catalog: newCatalogBuilder(s.policy()), done: make(chan struct{})}
+		x.catalog.afterDDL, s.ddlOwn = s.ddlOwn, false // published when answered (catalog_epoch.go)
 		s.catalogInFlight = x.done // the next segment waits for it (catalog_fresh.go)
 		s.expects.push(x)
 		if _, err := s.bw.Write(s.catalogQueryMessage(nil)); err != nil {

@@ -51,6 +51,11 @@ type Session struct {
 	expects      expectQueue
 	cursors      cursorMap              // SQL cursors and named portals, as the backend confirmed them (cursors.go)
 	catalogStale atomic.Bool            // read the catalog before planning the next request (catalog_fresh.go)
+	// ddlEpoch is the database's DDL epoch, shared by its sessions, and
+	// catalogEpoch its value the last whole catalog read is current with
+	// (catalog_epoch.go); written by both pumps.
+	ddlEpoch     *atomic.Uint64
+	catalogEpoch atomic.Uint64
 	probeNames   []sqlrewrite.TableName // names the catalog lacks, asked about at its next read (catalog_latest.go); client pump
 	// sqlPrepared are the statements of each SQL PREPARE, by name, and
 	// preparedDrops the DEALLOCATEs of the request being planned, for
@@ -137,6 +142,7 @@ type clientOwned struct {
 	copyIn                       *copyRewriter     // a COPY FROM STDIN being rewritten
 	bindScratch                  bindScratch       // reused by protectBind (bind_rewrite.go)
 	ddlSeen                      bool              // DDL went out: refresh the catalog after it
+	ddlOwn                       bool              // the client's DDL went out (not a reload's): publish it after (catalog_epoch.go)
 	reloadUnread                 bool              // a reload changed the protected tables and the catalog was not read since (staleInSegment)
 	catalogInFlight              chan struct{}     // closed when the catalog read queued behind DDL is stored (catalog_fresh.go)
 	bindNames                    nameTable         // statement and portal names of Binds, interned (protect_client.go)
@@ -166,6 +172,10 @@ type backendOwned struct {
 	sortSpare   sortSpare              // a finished proxy-side sort's buffers, for the next (sort_spare.go)
 	described   describedMemo          // describeFields' recent answers (described.go)
 	catalogInTx bool                   // the catalog was read inside a transaction, which may yet roll its DDL back (catalog_fresh.go)
+	// ddlUnpublished: the session's DDL ran inside a transaction block,
+	// published to the database's other sessions when it ends
+	// (catalog_epoch.go).
+	ddlUnpublished bool
 	statements  int64                  // statements recorded, for the session's closing record
 	lastRead    readMemo               // see readColumns
 	// shredNotes are the (subject key, column) pairs whose shredded cells

@@ -21,7 +21,8 @@ import (
 // NewSession starts the guard of a session whose login names user and
 // database, from the client at clientAddr (tls nil when plaintext).
 func NewSession(srv *Shared, id string, log *zap.Logger, user, database, clientAddr string, tls *tls.ConnectionState) *Session {
-	return &Session{srv: srv, id: id, log: log, user: user, database: database, clientAddr: clientAddr, tlsState: tls}
+	return &Session{srv: srv, id: id, log: log, user: user, database: database, clientAddr: clientAddr, tlsState: tls,
+		ddlEpoch: srv.ddl.of(database)}
 }
 
 // CheckStartupSettings refuses a StartupMessage's settings under which

@@ -30,6 +30,10 @@ type Shared struct {
 	accessCache *sqlrewrite.AccessCache
 	objMu       sync.Mutex
 	objects     map[string]*Objects
+	// ddl counts each database's transactions with DDL sent through
+	// phiguard, for its other sessions to read their catalogs again
+	// (catalog_epoch.go).
+	ddl ddlEpochs
 	// accessFor replaces accessCache.For in tests of the guard's side of
 	// access control, independent of the rewriter's own rules.
 	accessFor AccessFunc
