@@ -583,7 +583,7 @@ func (s *Session) refreshCatalogAfterDDL(typ byte) error {
 		s.ddlSeen = false
 		x := &expectation{kind: expCatalog, catalog: newCatalogBuilder(s.policy()), done: make(chan struct{})}
 		x.catalog.afterDDL, s.ddlOwn = s.ddlOwn, false // published when answered (catalog_epoch.go)
-		s.catalogInFlight = x.done // the next segment waits for it (catalog_fresh.go)
+		s.catalogInFlight = x.done                     // the next segment waits for it (catalog_fresh.go)
 		s.expects.push(x)
 		if _, err := s.bw.Write(s.catalogQueryMessage(nil)); err != nil {
 			return err

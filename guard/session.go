@@ -49,8 +49,8 @@ type Session struct {
 	catalog      atomic.Pointer[catalog]
 	refusals     refusalQueue
 	expects      expectQueue
-	cursors      cursorMap              // SQL cursors and named portals, as the backend confirmed them (cursors.go)
-	catalogStale atomic.Bool            // read the catalog before planning the next request (catalog_fresh.go)
+	cursors      cursorMap   // SQL cursors and named portals, as the backend confirmed them (cursors.go)
+	catalogStale atomic.Bool // read the catalog before planning the next request (catalog_fresh.go)
 	// ddlEpoch is the database's DDL epoch, shared by its sessions, and
 	// catalogEpoch its value the last whole catalog read is current with
 	// (catalog_epoch.go); written by both pumps.
@@ -176,8 +176,8 @@ type backendOwned struct {
 	// published to the database's other sessions when it ends
 	// (catalog_epoch.go).
 	ddlUnpublished bool
-	statements  int64                  // statements recorded, for the session's closing record
-	lastRead    readMemo               // see readColumns
+	statements     int64    // statements recorded, for the session's closing record
+	lastRead       readMemo // see readColumns
 	// shredNotes are the (subject key, column) pairs whose shredded cells
 	// this session has already audited.
 	shredNotes map[string]bool
