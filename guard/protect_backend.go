@@ -566,39 +566,3 @@ func (s *Session) recordRefusal(r refusal, head *expectation) {
 	}
 	s.recordFor(head, ev)
 }
-
-// catalogAnswer consumes one message of phiguard's own catalog query.
-func (s *Session) catalogAnswer(head *expectation, typ byte) error {
-	body, err := s.br.Body()
-	if err != nil {
-		return err
-	}
-	if err := head.catalog.add(typ, body); err != nil {
-		return err
-	}
-	if typ == pgwire.BeReadyForQuery {
-		s.expects.pop()
-		if head.done != nil {
-			defer close(head.done)
-		}
-		if len(body) == 1 && body[0] != 'I' && head.catalog.cat.whole == nil { // not the path alone (readPathFirst)
-			s.catalogInTx = true // read again once the transaction ends
-		}
-		if head.catalog.afterDDL && len(body) == 1 {
-			s.publishDDL(body[0]) // catalog_epoch.go
-		}
-		if head.catalog.failure != "" {
-			// Inside a failed transaction, say: keep the catalog it had,
-			// and read it again before the next request that starts a
-			// segment (catalog_fresh.go), until a read succeeds. Else a
-			// statement the column guard refused in a transaction, run
-			// again after ROLLBACK as 40001 asks, is filled from the same
-			// stale catalog and refused at every retry.
-			s.catalogStale.Store(true)
-			s.log.Info("catalog not refreshed", zap.String("reason", head.catalog.failure))
-			return nil
-		}
-		s.catalog.Store(head.catalog.cat)
-	}
-	return nil
-}
