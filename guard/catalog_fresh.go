@@ -3,11 +3,10 @@ package guard
 import (
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/sqlrewrite"
+	"go.uber.org/zap"
 )
 
 // The catalog is read at login and again behind a request that ran DDL
