@@ -3,6 +3,8 @@ package guard
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
 // Each session reads its catalog on its own backend connection, and read
@@ -70,29 +72,41 @@ func (s *Session) followOtherSessionsDDL() {
 	if s.ddlEpoch == nil || s.ddlEpoch.Load() == s.catalogEpoch.Load() {
 		return
 	}
-	s.catalogStale.Store(true)
+	if !s.catalogStale.Swap(true) && s.srv.metrics != nil {
+		s.srv.metrics.CatalogReadsForOtherDDL.Inc()
+	}
 	s.objsNeeded = s.objsNeeded || s.restricted() != nil
 }
 
-// publishDDL is called by the backend pump when the catalog read behind
-// the session's DDL is answered with the transaction status status: idle,
-// the DDL is committed (or failed) and the epoch moves now; inside a
-// transaction block, when the block ends (transactionEnded).
+// publishDDL is called by the backend pump at the ReadyForQuery of a
+// request that ran the client's DDL, before the client has it, with its
+// transaction status: idle, the DDL is committed (or failed) and the
+// epoch moves now; inside a transaction block, when the block ends
+// (publishDDLAtTransactionEnd). Moving it at the catalog read behind the
+// DDL instead came too late: the client had the DDL's answer and told
+// another session, whose next statement ran on its old catalog.
 func (s *Session) publishDDL(status byte) {
 	if status != 'I' {
 		s.ddlUnpublished = true
 		return
 	}
 	s.ddlUnpublished = false
-	if s.ddlEpoch == nil {
-		return
+	if s.ddlEpoch != nil {
+		s.publishedAt = s.ddlEpoch.Add(1)
 	}
-	noted := s.catalogEpoch.Load()
-	if now := s.ddlEpoch.Add(1); now == noted+1 {
-		// No other session published since this session's read, which
-		// followed its DDL outside a transaction: it is current.
-		s.catalogEpoch.CompareAndSwap(noted, now)
+}
+
+// ownReadCurrent is called by the backend pump when the catalog read
+// queued behind the client's DDL is answered outside a transaction block:
+// when no other session published between the read's noting of the
+// epoch and this session's publishing of its DDL, the read, which ran
+// after the DDL, is current with the epoch, and the session need not
+// read again at its next segment.
+func (s *Session) ownReadCurrent() {
+	if noted := s.catalogEpoch.Load(); s.publishedAt != 0 && s.publishedAt == noted+1 {
+		s.catalogEpoch.CompareAndSwap(noted, s.publishedAt)
 	}
+	s.publishedAt = 0
 }
 
 // publishDDLAtTransactionEnd publishes DDL a transaction block ran, when
@@ -104,4 +118,29 @@ func (s *Session) publishDDLAtTransactionEnd() {
 			s.ddlEpoch.Add(1) // the session's own read inside it is stale too (catalogAfterTransaction)
 		}
 	}
+}
+
+// noteDDL notes DDL in a, a Query's or Parse's statements or a bound
+// statement's (a client binding a prepared DDL statement again, with no
+// Parse): the catalog is read after the request (refreshCatalogAfterDDL),
+// and DDL other sessions see is published at its ReadyForQuery. Client
+// pump.
+func (s *Session) noteDDL(a *sqlrewrite.Analysis) {
+	if a == nil || s.srv.protect == nil || !hasDDL(a) {
+		return
+	}
+	s.ddlSeen = true
+	s.ddlOwn = s.ddlOwn || sharedDDL(a)
+}
+
+// sharedDDL reports whether a holds DDL the database's other sessions
+// see in the catalog: not only temporary objects, TRUNCATE and the like
+// (sqlrewrite.Statement.SessionLocal).
+func sharedDDL(a *sqlrewrite.Analysis) bool {
+	for _, st := range a.Statements {
+		if st.Kind == sqlrewrite.KindDDL && !st.SessionLocal {
+			return true
+		}
+	}
+	return false
 }

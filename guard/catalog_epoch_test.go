@@ -20,6 +20,7 @@ func TestDDLEpochPublished(t *testing.T) {
 		return s.catalogStale.Load()
 	}
 	a.publishDDL('I')
+	a.ownReadCurrent() // the read behind a's DDL, answered after it
 	if stale(a) || !stale(b) || stale(other) {
 		t.Fatalf("after a's DDL: a stale %v, b stale %v (want true), billing stale %v", stale(a), stale(b), stale(other))
 	}

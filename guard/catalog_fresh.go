@@ -256,8 +256,8 @@ func (s *Session) catalogAnswer(head *expectation, typ byte) error {
 		if len(body) == 1 && body[0] != 'I' && head.catalog.cat.whole == nil { // not the path alone (readPathFirst)
 			s.catalogInTx = true // read again once the transaction ends
 		}
-		if head.catalog.afterDDL && len(body) == 1 {
-			s.publishDDL(body[0]) // catalog_epoch.go
+		if head.catalog.afterDDL && len(body) == 1 && body[0] == 'I' {
+			s.ownReadCurrent() // catalog_epoch.go
 		}
 		if head.catalog.failure != "" {
 			// Inside a failed transaction, say: keep the catalog it had,

@@ -67,6 +67,10 @@ type expectation struct {
 	// forwarded, and an error answering phiguard's Describe of a
 	// statement is the Bind's behind it.
 	injected bool
+	// publishesDDL: a Query or Sync ending a request that ran the
+	// client's DDL, whose ReadyForQuery publishes it to the database's
+	// other sessions (catalog_epoch.go).
+	publishesDDL bool
 	// variant is the LIKE variant an injected Parse prepares
 	// (protect_search_variants.go): its answer says whether it exists.
 	variant *likeVariant

@@ -51,6 +51,9 @@ type Metrics struct {
 	// SearchRounds counts the rounds after the first of statements
 	// served through an order term (protect_rounds.go).
 	SearchRounds prometheus.Counter
+	// CatalogReadsForOtherDDL counts catalog reads a session made because
+	// another session of its database ran DDL (catalog_epoch.go).
+	CatalogReadsForOtherDDL prometheus.Counter
 
 	statements [16]prometheus.Counter // one per sqlrewrite.Kind, pre-resolved
 }
@@ -166,5 +169,9 @@ func (m *Metrics) newSearchMetrics(reg prometheus.Registerer) {
 		Name: "phiguard_proxy_search_rounds_total",
 		Help: "Rounds after the first of statements whose ORDER BY ... LIMIT the database served through an order search term: each ran the statement again with a larger FETCH FIRST.",
 	})
-	reg.MustRegister(m.SearchRounds)
+	m.CatalogReadsForOtherDDL = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "phiguard_proxy_catalog_reads_for_other_sessions_ddl_total",
+		Help: "Catalog reads a session made before its next request because another session of its database ran DDL through phiguard.",
+	})
+	reg.MustRegister(m.SearchRounds, m.CatalogReadsForOtherDDL)
 }

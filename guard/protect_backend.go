@@ -210,6 +210,9 @@ func (s *Session) onReadyForQuery(_ byte, head *expectation) (bool, error) {
 		s.expects.cancelAbort() // before the pop lets the client pump send it
 	}
 	if head.kind == expSync || head.kind == expQuery {
+		if head.publishesDDL {
+			s.publishDDL(status) // catalog_epoch.go
+		}
 		if head.datetimeEpoch > s.datetimeDone.Load() {
 			s.datetimeDone.Store(head.datetimeEpoch) // its ParameterStatus came before (datetime_pending.go)
 		}

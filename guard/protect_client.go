@@ -32,9 +32,7 @@ func (s *Session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 	if typ == pgwire.FeQuery {
 		s.notePathChange(a) // catalog_path_follow.go; a Bind's: onBind
 	}
-	if a != nil && s.srv.protect != nil && hasDDL(a) {
-		s.ddlSeen, s.ddlOwn = true, true
-	}
+	s.noteDDL(a) // catalog_epoch.go; a Bind's: onBind
 	if s.srv.protect != nil && (typ == pgwire.FeFunctionCall || a != nil && mayChangeOutput(a)) {
 		// Read extra_float_digits and bytea_output after it (output.go);
 		// a FunctionCall may be set_config itself.
@@ -82,7 +80,7 @@ func (s *Session) onCopyIn(typ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 // Query, admits it to the audit trail, and sets up its COPY if it is one.
 func (s *Session) onQuery(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 	s.copyIn = nil
-	x := &expectation{kind: expQuery, analysis: a, start: time.Now()}
+	x := &expectation{kind: expQuery, analysis: a, start: time.Now(), publishesDDL: s.ddlOwn}
 	if a == nil {
 		s.expects.push(x)
 		return nil, nil
@@ -315,7 +313,9 @@ func (s *Session) onSync(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 	// ROLLBACK TO it: a portal's next Execute describes it again (the
 	// answer of an injected Describe is the client's to miss).
 	clear(s.describedPortals)
-	s.expects.push(s.expects.fresh(expSync))
+	x := s.expects.fresh(expSync)
+	x.publishesDDL = s.ddlOwn // catalog_epoch.go
+	s.expects.push(x)
 	return nil, nil
 }
 

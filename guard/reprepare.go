@@ -58,6 +58,7 @@ func (s *Session) onBind(_ byte, _ *sqlrewrite.Analysis) ([]byte, error) {
 	out, err := s.protectBind(body, b)
 	if st, _ := s.boundStatement(b.stmt); st != nil {
 		s.notePathChange(st.analysis) // catalog_path_follow.go: after its own checks
+		s.noteDDL(st.analysis)        // catalog_epoch.go: a named statement of DDL bound again
 	}
 	if err == nil {
 		out, err = s.sortedBind(body, out, b) // protect_sort.go

@@ -176,8 +176,11 @@ type backendOwned struct {
 	// published to the database's other sessions when it ends
 	// (catalog_epoch.go).
 	ddlUnpublished bool
-	statements     int64    // statements recorded, for the session's closing record
-	lastRead       readMemo // see readColumns
+	// publishedAt is the epoch the session's last DDL published, for the
+	// catalog read behind it (ownReadCurrent).
+	publishedAt uint64
+	statements  int64    // statements recorded, for the session's closing record
+	lastRead    readMemo // see readColumns
 	// shredNotes are the (subject key, column) pairs whose shredded cells
 	// this session has already audited.
 	shredNotes map[string]bool

@@ -14,12 +14,16 @@ import (
 // PostgreSQL counts 1, and after a dropped the table and made it again
 // (a new OID) b refused its rows as cells of a relation it did not know.
 // DDL inside a transaction counts when it commits: until then b answers
-// as before, which is what PostgreSQL answers too.
+// as before, which is what PostgreSQL answers too. A temporary table and
+// TRUNCATE, which no other session sees, do not make b read; a prepared
+// statement of DDL bound again (no Parse) does, each time.
 func TestDDLThroughAnotherSessionRefreshes(t *testing.T) {
 	t.Parallel()
 	su := superuser(t)
 	enc := uniqueName("epoch_enc")
-	rt31cExec(t, su, "CREATE TABLE "+enc+" (id int, s text)", "ALTER TABLE "+enc+" OWNER TO "+appUser)
+	rt31cExec(t, su, "CREATE TABLE "+enc+" (id int, s text)", "ALTER TABLE "+enc+" OWNER TO "+appUser,
+		"CREATE TABLE "+enc+"_plain (a int)", "ALTER TABLE "+enc+"_plain OWNER TO "+appUser,
+		"CREATE TABLE "+enc+"_kept (a int)", "ALTER TABLE "+enc+"_kept OWNER TO "+appUser)
 	p := startProxy(t, proxyOptions{protect: protection(t, fmt.Sprintf(
 		"version: 1\ntables:\n  public.%s:\n    columns:\n      s: {mode: randomized, key: nr-k, type: text}\n", enc))})
 	a, b := p.app(t), p.app(t)
@@ -28,6 +32,27 @@ func TestDDLThroughAnotherSessionRefreshes(t *testing.T) {
 		rt31cAnswer(t, b, "SELECT count(*) FROM "+enc, "1\n", mode)
 	}
 
+	const reads = "phiguard_proxy_catalog_reads_for_other_sessions_ddl_total"
+	before := p.metric(t, reads)
+	rt31cExec(t, a, "CREATE TEMP TABLE "+enc+"_t (a int)", "TRUNCATE "+enc+"_t", "DROP TABLE "+enc+"_plain")
+	rt31cAnswer(t, b, "SELECT 1", "1\n", bothModes[0])
+	if n := p.metric(t, reads) - before; n != 1 {
+		t.Fatalf("%v catalog reads of b for a's temporary table, TRUNCATE and DROP TABLE; want 1, for the DROP alone", n)
+	}
+	ctx := testContext(t)
+	if _, err := a.PgConn().Prepare(ctx, "alter_kept", "ALTER TABLE "+enc+"_kept ALTER COLUMN a TYPE bigint", nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // a prepared statement of DDL, bound with no Parse
+		if err := a.PgConn().ExecPrepared(ctx, "alter_kept", nil, nil, nil).Read().Err; err != nil {
+			t.Fatal(err)
+		}
+		rt31cAnswer(t, b, "SELECT 1", "1\n", bothModes[0])
+		if n := p.metric(t, reads) - before; n != float64(2+i) {
+			t.Fatalf("%v catalog reads of b after a's ALTER TABLE number %d; want %d", n, i+1, 2+i)
+		}
+	}
+	before += 2
 	rt31cExec(t, a, "BEGIN", "DROP TABLE "+enc, "CREATE TABLE "+enc+" (id int, s text)",
 		"INSERT INTO "+enc+" (id, s) VALUES (2, 'other')")
 	rt31cAnswer(t, b, "SELECT 1", "1\n", bothModes[0]) // b's request between the DDL and its commit
@@ -36,5 +61,8 @@ func TestDDLThroughAnotherSessionRefreshes(t *testing.T) {
 		if got, err := rt4Rows(b, "SELECT id, s FROM "+enc, mode); err != nil || got != "2 | other\n" {
 			t.Fatalf("%v: SELECT id, s of the table session a made again: %q, %v; PostgreSQL answers 2 | other", mode, got, err)
 		}
+	}
+	if n := p.metric(t, reads) - before; n != 2 {
+		t.Fatalf("%v catalog reads of b for a's DDL; want 2", n)
 	}
 }

@@ -139,6 +139,9 @@ type Statement struct {
 	// output columns may be named after its OUT parameters (jsonb_each's
 	// key and value), which the statement reads without defining them.
 	FromFunction bool
+	// SessionLocal is set for DDL no other session sees in the catalog
+	// (a temporary table, TRUNCATE: ddl_local.go).
+	SessionLocal bool
 	// path is how the statement may change the search path (PathChange).
 	path PathChange
 	// pathDefers: a PREPARE or DECLARE whose query may change the search

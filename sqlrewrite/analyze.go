@@ -43,6 +43,7 @@ func toParseError(err error) *ParseError {
 // counts.
 func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 	st := Statement{Kind: classify(node)}
+	st.SessionLocal = st.Kind == KindDDL && sessionLocalDDL(node)
 	st.Cursor, st.CursorOp = cursorOf(node)
 	seen := map[TableName]bool{}
 	named := map[string]int{} // relation name (any schema) → times named
