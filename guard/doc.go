@@ -68,7 +68,9 @@
 // (stmts, portals, the current result). The fields of Session itself are
 // set before the pumps start or shared, each synchronized by its own
 // type: the expectation queue and the refusal queue (a mutex inside), the
-// session's catalog, access state and reported settings (atomics), the
+// session's catalog, access state and reported settings (atomics), its
+// database's DDL epoch (an atomic counter the database's sessions share,
+// catalog_epoch.go), the
 // wire's in-flight list (Wire.Settled), and the settlement of a re-Parse
 // (a channel the backend pump closes). A refusal
 // is a marker statement sent in place of the refused one, so the backend's
