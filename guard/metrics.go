@@ -51,6 +51,11 @@ type Metrics struct {
 	// SearchRounds counts the rounds after the first of statements
 	// served through an order term (protect_rounds.go).
 	SearchRounds prometheus.Counter
+	// CatalogNames counts whole catalog reads by what became of their
+	// database-wide names (catalog_shared.go): shared (the database's
+	// latest, built from the same rows, took their place) or published
+	// (they became the database's latest).
+	CatalogNames *prometheus.CounterVec
 
 	statements [16]prometheus.Counter // one per sqlrewrite.Kind, pre-resolved
 }
@@ -167,4 +172,9 @@ func (m *Metrics) newSearchMetrics(reg prometheus.Registerer) {
 		Help: "Rounds after the first of statements whose ORDER BY ... LIMIT the database served through an order search term: each ran the statement again with a larger FETCH FIRST.",
 	})
 	reg.MustRegister(m.SearchRounds)
+	m.CatalogNames = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "phiguard_proxy_catalog_names_total",
+		Help: "Whole catalog reads by what became of their names of relations and columns: shared (the database's latest snapshot, read from the same rows, took their place) or published (they became the database's latest).",
+	}, []string{"result"})
+	reg.MustRegister(m.CatalogNames)
 }
