@@ -1,7 +1,9 @@
 package integration
 
 import (
+	"context"
 	"fmt"
+	gosync "sync"
 	"testing"
 	"time"
 
@@ -71,10 +73,44 @@ func TestCatalogNamesSharedBySessions(t *testing.T) {
 	namesAnswer(t, b, "SELECT x FROM made_since", "7", pgx.QueryExecModeSimpleProtocol)
 	catalogNamesAtLeast(t, p, "shared", shared+1) // b's read before it took a's newer names
 
+	namesConcurrentLogins(t, p, db, 6)
+	catalogNamesAtLeast(t, p, "shared", shared+7) // each login's read took them too
+
 	rt31cExec(t, owner, "CREATE VIEW v AS SELECT id, length(s) AS n FROM enc")
 	for _, c := range []*pgx.Conn{a, b} {
 		_, err := rt4Rows(c, "SELECT n FROM v", pgx.QueryExecModeSimpleProtocol)
 		rt33bRefused(t, "a view over the encrypted column made since", err, "v")
 		namesAnswer(t, c, "SELECT s FROM enc WHERE id = 1", "secret", pgx.QueryExecModeExec)
+	}
+}
+
+// namesConcurrentLogins logs n sessions in at once (each read taking or
+// publishing the names while the others do: go test -race), each of
+// which then reads the encrypted column.
+func namesConcurrentLogins(t *testing.T, p *phiguard, db string, n int) {
+	t.Helper()
+	ctx := testContext(t)
+	var wg gosync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := pgx.Connect(ctx, p.url(appUser, appPassword, db))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close(context.Background())
+			var s string
+			if err := c.QueryRow(ctx, "SELECT s FROM enc WHERE id = 1").Scan(&s); err != nil || s != "secret" {
+				errs <- fmt.Errorf("SELECT s: %q, %v, where the plaintext database answers \"secret\"", s, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 }
