@@ -3,6 +3,7 @@ package guard
 import (
 	"encoding/binary"
 	"fmt"
+	"hash"
 	"strconv"
 	"strings"
 
@@ -61,33 +62,22 @@ type catalog struct {
 	// native is nativeType as a func value, made once (newCatalogBuilder)
 	// rather than at each nativeColumns call (sort_native.go).
 	native sqlrewrite.NativeColumn
-	// relations are the names of every relation in the database, with
-	// their schemas (relName; schemas gives each schema's name an index,
-	// more the name's relations in other schemas than the first), and
-	// maxOID the highest relation OID, when the catalog was read: a
-	// statement naming another, or writing through a view, has it read
-	// again first, a result field of a higher OID comes from a relation
-	// made since (catalog_names.go).
-	relations map[string]relName
-	schemas   map[string]int32
-	more      map[string][]relSchema
-	maxOID    uint32
+	// shared are the names of every relation, column and function OUT
+	// parameter in the database, and the functions running SQL given as
+	// text, when the catalog was read: read-only, shared by the sessions
+	// of the database that read the same rows (catalog_shared.go; read
+	// them through names()). maxOID is the highest relation OID then: a
+	// statement naming a relation names does not list, or writing
+	// through a view, has the catalog read again first, a result field of
+	// a higher OID comes from a relation made since (catalog_names.go).
+	shared *catalogNames
+	maxOID uint32
 	// madeSince are the names a statement named that the read did not
 	// list but that resolve on the latest catalog (catalog_latest.go).
 	madeSince map[sqlrewrite.TableName]bool
-	// sqlText are the OIDs of the functions that run SQL given as text
-	// (query_to_xml, ...): a fast-path FunctionCall of one is refused
-	// (fastpath.go).
-	sqlText map[uint32]bool
-	// attnames are the names of every column of every relation when
-	// the catalog was read, and hasComputed is set when a protected
-	// table has a generated column computed from an encrypted one
-	// (catalog_computed.go).
-	attnames    map[string]struct{}
+	// hasComputed is set when a protected table has a generated column
+	// computed from an encrypted one (catalog_computed.go).
 	hasComputed bool
-	// funcOut are the names of the functions' OUT parameters, which name
-	// the output columns of a function in FROM (catalog_computed.go).
-	funcOut map[string]struct{}
 	// path are the schemas of the session's search path when the catalog
 	// was read (indexes of schemas), if pathRead (catalog_path_follow.go).
 	path     []int32
@@ -276,7 +266,7 @@ func (s *Session) loadCatalog() error {
 		// with the backend's SQLSTATE, instead of a closed connection.
 		return pgerr.Fatal(b.failureCode, "phiguard could not read its catalog of protected columns for this session: "+b.failure)
 	}
-	s.catalog.Store(b.cat)
+	s.catalog.Store(b.share(s.srv, s.database)) // catalog_shared.go
 	return nil
 }
 
@@ -336,6 +326,11 @@ type catalogBuilder struct {
 	// afterDDL: the read follows the client's DDL, which its answer
 	// publishes to the database's other sessions (catalog_epoch.go).
 	afterDDL bool
+	// names are the database-wide names the read builds (nil for a read
+	// of the path alone until a row of them comes), digest the hash of
+	// their rows (catalog_shared.go).
+	names  *catalogNames
+	digest hash.Hash
 }
 
 func newCatalogBuilder(pol *policy.Policy) *catalogBuilder {
@@ -343,9 +338,9 @@ func newCatalogBuilder(pol *policy.Policy) *catalogBuilder {
 		subjects: map[uint32]map[int16]*policy.ProtectedTable{}, tables: map[policy.TableName][]catalogColumn{},
 		views: map[policy.TableName]bool{}, encViews: map[policy.TableName]bool{}, oids: map[policy.TableName]uint32{},
 		kin: map[policy.TableName]bool{}, attnums: map[uint32]map[int16]bool{}, collations: map[uint32]collationEntry{},
-		relations: map[string]relName{}, schemas: map[string]int32{}}
+		shared: newCatalogNames()}
 	cat.native = cat.nativeType
-	return &catalogBuilder{pol: pol, cat: cat}
+	return &catalogBuilder{pol: pol, cat: cat, names: cat.shared}
 }
 
 // add takes one message of the answer.
@@ -353,13 +348,14 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 	switch typ {
 	case pgwire.BeDataRow:
 		var row pgproto3.DataRow
-		if err := row.Decode(body); err == nil && len(row.Values) == 4 {
+		if err := row.Decode(body); err != nil {
+			return pgwire.Violation("malformed catalog row from backend")
+		} else if ok, err := b.addNameRow(row.Values, body); ok {
+			return err // relationsQuery's, columnNamesQuery's, funcOutQuery's (catalog_shared.go)
+		} else if err == nil && len(row.Values) == 4 {
 			return b.addCollation(row.Values) // collationQuery's
 		} else if err == nil && len(row.Values) == 5 {
 			b.addTermRecord(row.Values) // search.RecordsQuery's
-			return nil
-		} else if err == nil && len(row.Values) == 3 {
-			b.addRelation(row.Values) // relationsQuery's
 			return nil
 		} else if err == nil && len(row.Values) == 2 {
 			return b.addCatalogOID(row.Values) // relationsQuery's
@@ -369,14 +365,8 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 		} else if err == nil && len(row.Values) == 7 {
 			b.addPathSchema(row.Values[0]) // pathQuery's
 			return nil
-		} else if err == nil && len(row.Values) == 6 {
-			b.addFuncOut(row.Values[0]) // funcOutQuery's
-			return nil
 		} else if err == nil && len(row.Values) == 9 {
 			b.addJudge(row.Values) // judgesQuery's
-			return nil
-		} else if err == nil && len(row.Values) == 1 {
-			b.addColumnName(row.Values[0]) // columnNamesQuery's
 			return nil
 		} else if err != nil || len(row.Values) != 13 {
 			return pgwire.Violation("malformed catalog row from backend")

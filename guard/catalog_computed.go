@@ -66,10 +66,11 @@ const funcOutQuery = `SELECT DISTINCT u.n, NULL, NULL, NULL, NULL, NULL
 
 // addFuncOut takes a row of funcOutQuery.
 func (b *catalogBuilder) addFuncOut(v []byte) {
-	if b.cat.funcOut == nil {
-		b.cat.funcOut = map[string]struct{}{}
+	n := b.own()
+	if n.funcOut == nil {
+		n.funcOut = map[string]struct{}{}
 	}
-	b.cat.funcOut[string(v)] = struct{}{}
+	n.funcOut[string(v)] = struct{}{}
 }
 
 // systemColumn: a name no user column may take (PostgreSQL refuses it:
@@ -86,19 +87,20 @@ func systemColumn(name string) bool {
 // one st defines itself, or, for a statement calling a function in FROM,
 // a function's OUT parameter.
 func (c *catalog) knownColumn(st *sqlrewrite.Statement, name string) bool {
-	if _, ok := c.attnames[name]; ok || systemColumn(name) || slices.Contains(st.Defined, name) {
+	if _, ok := c.names().attnames[name]; ok || systemColumn(name) || slices.Contains(st.Defined, name) {
 		return true
 	}
-	_, ok := c.funcOut[name]
+	_, ok := c.names().funcOut[name]
 	return ok && st.FromFunction
 }
 
 // addColumnName takes a row of columnNamesQuery.
 func (b *catalogBuilder) addColumnName(v []byte) {
-	if b.cat.attnames == nil {
-		b.cat.attnames = map[string]struct{}{}
+	n := b.own()
+	if n.attnames == nil {
+		n.attnames = map[string]struct{}{}
 	}
-	b.cat.attnames[string(v)] = struct{}{}
+	n.attnames[string(v)] = struct{}{}
 }
 
 // noteTable takes the OID of a protected table the catalog lists.
@@ -181,7 +183,7 @@ func (c *catalog) computedRefusal(a *sqlrewrite.Analysis) *pgerr.Error {
 // of a protected table (which reads the columns both sides have, a
 // column added since included), or "".
 func (c *catalog) unknownColumnName(a *sqlrewrite.Analysis) string {
-	if c == nil || c.attnames == nil || a == nil || a.Err != nil {
+	if c == nil || c.names().attnames == nil || a == nil || a.Err != nil {
 		return ""
 	}
 	for i := range a.Statements {

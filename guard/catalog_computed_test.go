@@ -81,7 +81,7 @@ func TestComputedRefusal(t *testing.T) {
 func BenchmarkUnknownColumnName(b *testing.B) {
 	cat := computedCatalog(true)
 	for i := range 5000 {
-		cat.attnames["column_"+strconv.Itoa(i)] = struct{}{}
+		cat.shared.attnames["column_"+strconv.Itoa(i)] = struct{}{}
 	}
 	for _, sql := range []string{"SELECT p.s, q.column_7 FROM p JOIN q ON q.column_8 = p.id WHERE p.id = $1 ORDER BY column_9",
 		"SELECT column_1, column_2 FROM q WHERE column_3 = $1"} {

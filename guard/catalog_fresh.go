@@ -270,7 +270,7 @@ func (s *Session) catalogAnswer(head *expectation, typ byte) error {
 			s.log.Info("catalog not refreshed", zap.String("reason", head.catalog.failure))
 			return nil
 		}
-		s.catalog.Store(head.catalog.cat)
+		s.catalog.Store(head.catalog.share(s.srv, s.database)) // catalog_shared.go
 	}
 	return nil
 }

@@ -122,7 +122,7 @@ type relSchema struct {
 
 // addRelation takes a row of relationsQuery of three fields: a relation.
 func (b *catalogBuilder) addRelation(v [][]byte) {
-	c := b.cat
+	c := b.own()
 	rules, labels := strings.HasPrefix(string(v[2]), "true"), strings.HasSuffix(string(v[2]), "+") // a bool cast to text, + when labels
 	idx, ok := c.schemas[string(v[0])]
 	if !ok {
@@ -156,10 +156,11 @@ func (b *catalogBuilder) addCatalogOID(v [][]byte) error {
 		return pgwire.Violation("malformed catalog row from backend")
 	}
 	if v[0] != nil { // an empty name: a function running SQL given as text
-		if b.cat.sqlText == nil {
-			b.cat.sqlText = map[uint32]bool{}
+		n := b.own()
+		if n.sqlText == nil {
+			n.sqlText = map[uint32]bool{}
 		}
-		b.cat.sqlText[uint32(oid)] = true
+		n.sqlText[uint32(oid)] = true
 		return nil
 	}
 	b.cat.maxOID = uint32(oid)
@@ -172,7 +173,7 @@ func (b *catalogBuilder) addCatalogOID(v [][]byte) error {
 // (catalog_path_follow.go), one in pg_temp (the session's own temporary
 // schema, whose relations only its own DDL makes) in any schema.
 func (c *catalog) knows(t sqlrewrite.TableName) bool {
-	e, ok := c.relations[t.Name]
+	e, ok := c.names().relations[t.Name]
 	if !ok || t.Schema == "pg_temp" {
 		return ok
 	}
@@ -186,14 +187,14 @@ func (c *catalog) knows(t sqlrewrite.TableName) bool {
 // inSchema finds the relation of e's name in t's schema: whether it is a
 // view or has rules, and whether there is one.
 func (c *catalog) inSchema(e relName, t sqlrewrite.TableName) (rules, ok bool) {
-	idx, ok := c.schemas[t.Schema]
+	idx, ok := c.names().schemas[t.Schema]
 	switch {
 	case !ok:
 		return false, false
 	case e.schema == idx:
 		return e.own, true
 	}
-	for _, r := range c.more[t.Name] {
+	for _, r := range c.names().more[t.Name] {
 		if r.schema == idx {
 			return r.rules, true
 		}
@@ -205,7 +206,7 @@ func (c *catalog) inSchema(e relName, t sqlrewrite.TableName) (rules, ok bool) {
 // view or had rules when the catalog was read (for an unqualified name,
 // one of that name in any schema).
 func (c *catalog) hasRules(t sqlrewrite.TableName) bool {
-	e, ok := c.relations[t.Name]
+	e, ok := c.names().relations[t.Name]
 	if !ok || t.Schema == "" || t.Schema == "pg_temp" {
 		return e.rules
 	}
@@ -219,7 +220,7 @@ func (c *catalog) hasRules(t sqlrewrite.TableName) bool {
 // readsRows) or write count: other DDL has the catalog read after it
 // anyway. writes: only statements that write.
 func (c *catalog) unknownRelation(a *sqlrewrite.Analysis, writes bool) string {
-	if c == nil || c.relations == nil || a == nil || a.Err != nil {
+	if c == nil || c.names().relations == nil || a == nil || a.Err != nil {
 		return ""
 	}
 	for _, st := range a.Statements {
@@ -356,15 +357,15 @@ func (c *catalog) newRelation(table uint32) bool {
 // its schema) had a column of an enum or a reg* type when the catalog
 // was read (labelTypes).
 func (c *catalog) hasLabels(t sqlrewrite.TableName) bool {
-	e, ok := c.relations[t.Name]
-	idx, known := c.schemas[t.Schema]
+	e, ok := c.names().relations[t.Name]
+	idx, known := c.names().schemas[t.Schema]
 	switch {
 	case !ok || !known:
 		return false
 	case e.schema == idx:
 		return e.labels
 	}
-	for _, r := range c.more[t.Name] {
+	for _, r := range c.names().more[t.Name] {
 		if r.schema == idx {
 			return r.labels
 		}

@@ -47,7 +47,7 @@ SELECT u.s::pg_catalog.text, NULL, NULL, NULL, NULL, NULL, NULL FROM pg_catalog.
 func (b *catalogBuilder) addPathSchema(v []byte) {
 	c := b.cat
 	c.pathRead = true
-	if idx, ok := c.schemas[string(v)]; ok {
+	if idx, ok := c.names().schemas[string(v)]; ok {
 		c.path = append(c.path, idx)
 	}
 }
@@ -63,7 +63,7 @@ func (c *catalog) onPath(e relName, name string) bool {
 // lists a relation of e's name in, -1 for none.
 func (c *catalog) firstOnPath(e relName, name string) int32 {
 	for _, idx := range c.path {
-		if e.schema == idx || slices.ContainsFunc(c.more[name], func(r relSchema) bool { return r.schema == idx }) {
+		if e.schema == idx || slices.ContainsFunc(c.names().more[name], func(r relSchema) bool { return r.schema == idx }) {
 			return idx
 		}
 	}
@@ -277,10 +277,10 @@ func (c *catalog) resolvesAsRead(names []string, resolved map[string]string) boo
 			return false
 		}
 		want := int32(-1)
-		if e, listed := c.relations[n]; listed {
+		if e, listed := c.names().relations[n]; listed {
 			want = c.firstOnPath(e, n)
 		}
-		if idx, known := c.schemas[got]; got == "" && want != -1 || got != "" && (!known || idx != want) {
+		if idx, known := c.names().schemas[got]; got == "" && want != -1 || got != "" && (!known || idx != want) {
 			return false
 		}
 	}

@@ -56,7 +56,8 @@
 // request, and waking the client pump for phiguard's abort (txabort.go).
 // Shared is what the sessions of one server share: the configuration,
 // the Protection (policy, keys; reload.go), the auditor, the metrics, the
-// statement analyses and access rewrites, and each database's Objects.
+// statement analyses and access rewrites, and each database's Objects
+// and latest snapshot of its catalog's names (catalog_shared.go).
 //
 // # Who owns what
 //

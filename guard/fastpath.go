@@ -62,7 +62,7 @@ func (s *Session) fastpathRefusal(oid uint32) *pgerr.Error {
 			"the fast-path FunctionCall message (function OID %d) is not available to role %s (rule %q): phiguard cannot check a function called outside SQL; call it in a SELECT",
 			oid, role.Name, role.Name+": statements")
 	}
-	if cat := s.catalog.Load(); cat != nil && cat.sqlText[oid] && sqlrewrite.EncryptsAnything(s.policy()) {
+	if cat := s.catalog.Load(); cat != nil && cat.names().sqlText[oid] && sqlrewrite.EncryptsAnything(s.policy()) {
 		return pgerr.Newf(pgerr.FeatureNotSupported,
 			"the fast-path FunctionCall of function OID %d runs SQL phiguard cannot see (given as text, or over whole tables), and this database has encrypted columns: run it directly against the database", oid)
 	}

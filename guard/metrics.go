@@ -54,6 +54,11 @@ type Metrics struct {
 	// CatalogReadsForOtherDDL counts catalog reads a session made because
 	// another session of its database ran DDL (catalog_epoch.go).
 	CatalogReadsForOtherDDL prometheus.Counter
+	// CatalogNames counts whole catalog reads by what became of their
+	// database-wide names (catalog_shared.go): shared (the database's
+	// latest, built from the same rows, took their place) or published
+	// (they became the database's latest).
+	CatalogNames *prometheus.CounterVec
 
 	statements [16]prometheus.Counter // one per sqlrewrite.Kind, pre-resolved
 }
@@ -173,5 +178,9 @@ func (m *Metrics) newSearchMetrics(reg prometheus.Registerer) {
 		Name: "phiguard_proxy_catalog_reads_for_other_sessions_ddl_total",
 		Help: "Catalog reads a session made before its next request because another session of its database ran DDL through phiguard.",
 	})
-	reg.MustRegister(m.SearchRounds, m.CatalogReadsForOtherDDL)
+	m.CatalogNames = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "phiguard_proxy_catalog_names_total",
+		Help: "Whole catalog reads by what became of their names of relations and columns: shared (the database's latest snapshot, read from the same rows, took their place) or published (they became the database's latest).",
+	}, []string{"result"})
+	reg.MustRegister(m.SearchRounds, m.CatalogReadsForOtherDDL, m.CatalogNames)
 }

@@ -147,11 +147,11 @@ func (c *catalog) systemView(t sqlrewrite.TableName) bool {
 	if t.Schema != "" {
 		return system(t.Schema)
 	}
-	e, ok := c.relations[t.Name]
-	if !ok || len(c.more[t.Name]) > 0 {
+	e, ok := c.names().relations[t.Name]
+	if !ok || len(c.names().more[t.Name]) > 0 {
 		return false
 	}
-	for name, idx := range c.schemas {
+	for name, idx := range c.names().schemas {
 		if idx == e.schema {
 			return system(name)
 		}

@@ -34,6 +34,10 @@ type Shared struct {
 	// phiguard, for its other sessions to read their catalogs again
 	// (catalog_epoch.go).
 	ddl ddlEpochs
+	// names are the latest catalogNames read per database, shared by
+	// its sessions that read the same (catalog_shared.go).
+	namesMu sync.Mutex
+	names   map[string]*catalogNames
 	// accessFor replaces accessCache.For in tests of the guard's side of
 	// access control, independent of the rewriter's own rules.
 	accessFor AccessFunc
