@@ -494,7 +494,10 @@ func (s *Session) viewWriteRefusal(a *sqlrewrite.Analysis) *pgerr.Error {
 	if pe := cat.judgedRefusal(a); pe != nil { // catalog_judged.go
 		return pe
 	}
-	return cat.madeSinceRefusal(a) // catalog_latest.go
+	if pe := cat.madeSinceRefusal(a); pe != nil { // catalog_latest.go
+		return pe
+	}
+	return cat.shadowedWriteRefusal(a, s.policy()) // catalog_shadow.go
 }
 
 // kinds and readKinds say what a relation of views is, for a refusal.
