@@ -1,6 +1,8 @@
 package guard
 
 import (
+	"strings"
+
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/policy"
 	"github.com/phiguard/phiguard/sqlrewrite"
@@ -18,6 +20,15 @@ import (
 // relation by its schema-qualified name. Reads need no such check: a
 // result field names its relation's OID, and cells of a plain table are
 // refused as stray cells.
+//
+// Where the name resolves is asked of the latest catalog at each read
+// (nowInQuery: to_regclass under the client's search path, and
+// pg_identify_object, which look in the system caches), not taken from
+// the rows the read lists: inside a REPEATABLE READ or SERIALIZABLE
+// transaction those are the transaction's snapshot's, and a plain
+// relation another session made after it was not among them while
+// PostgreSQL wrote to it (TestRedTeam34ShadowingInRepeatableRead). The
+// path the catalog lists stands in for a read without the answer.
 
 // shadowedWriteRefusal refuses a statement of a that writes and names
 // unqualified a protected table of pol that the catalog's path resolves
@@ -50,26 +61,73 @@ func (c *catalog) shadowed(name string, pol *policy.Policy) *pgerr.Error {
 	if len(protected) == 0 {
 		return nil
 	}
-	e, ok := c.relations[name]
+	schema, ok := c.nowIn[name]
 	if !ok {
-		return nil
+		schema = c.pathSchemaOf(name)
 	}
-	first := c.firstOnPath(e, name) // catalog_path_follow.go
-	if first < 0 {
-		return nil
+	if schema == "" {
+		return nil // resolves to nothing: PostgreSQL's own error
 	}
 	for _, pt := range protected {
-		if idx, ok := c.schemas[pt.Name.Schema]; ok && idx == first {
+		if pt.Name.Schema == schema {
 			return nil
-		}
-	}
-	schema := ""
-	for s, idx := range c.schemas {
-		if idx == first {
-			schema = s
 		}
 	}
 	return pgerr.Newf(pgerr.FeatureNotSupported,
 		"%s names %s.%s on this session's search path, not the table with encrypted columns %s: phiguard would encrypt what PostgreSQL writes to %s.%s; name the table with its schema",
 		name, schema, name, protected[0].Name.String(), schema, name)
+}
+
+// pathSchemaOf is the schema of the first relation of name on the path
+// the catalog lists, "" for none.
+func (c *catalog) pathSchemaOf(name string) string {
+	e, ok := c.relations[name]
+	if !ok {
+		return ""
+	}
+	first := c.firstOnPath(e, name) // catalog_path_follow.go
+	for s, idx := range c.schemas {
+		if first >= 0 && idx == first {
+			return s
+		}
+	}
+	return ""
+}
+
+// nowInQuery asks, for each protected table's name, the schema the name
+// unqualified resolves in on the latest catalog under the client's
+// search path (NULL for none): rows of ten fields, the name first. It
+// runs after pathQuery, under that path.
+func nowInQuery(pol *policy.Policy) string {
+	if pol == nil {
+		return ""
+	}
+	var q strings.Builder
+	seen := map[string]bool{}
+	for _, t := range pol.Tables() {
+		if n := t.Name.Name; !seen[n] {
+			seen[n] = true
+			q.WriteString(";\nSELECT " + quoteLiteral(n) + "::pg_catalog.text, (pg_catalog.pg_identify_object('1259', pg_catalog.to_regclass(" +
+				quoteLiteral(quoteIdent(n)) + "), '0')).schema, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL")
+		}
+	}
+	return q.String()
+}
+
+// addJudgeOrNowIn takes a row of judgesQuery (nine fields) or of
+// nowInQuery (ten).
+func (b *catalogBuilder) addJudgeOrNowIn(v [][]byte) {
+	if len(v) == 9 {
+		b.addJudge(v) // catalog_judged.go
+		return
+	}
+	b.addNowIn(v)
+}
+
+// addNowIn takes a row of nowInQuery.
+func (b *catalogBuilder) addNowIn(v [][]byte) {
+	if b.cat.nowIn == nil {
+		b.cat.nowIn = map[string]string{}
+	}
+	b.cat.nowIn[string(v[0])] = string(v[1])
 }
