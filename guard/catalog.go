@@ -79,9 +79,12 @@ type catalog struct {
 	// computed from an encrypted one (catalog_computed.go).
 	hasComputed bool
 	// path are the schemas of the session's search path when the catalog
-	// was read (indexes of schemas), if pathRead (catalog_path_follow.go).
+	// was read (indexes of schemas), if pathRead (catalog_path_follow.go);
+	// nowIn the schema each protected table's name resolves in under it,
+	// on the latest catalog (catalog_shadow.go).
 	path     []int32
 	pathRead bool
+	nowIn    map[string]string
 	// whole is the catalog a read of the path alone (readPathFirst) was
 	// copied from, nil for one read whole.
 	whole *catalog
@@ -307,7 +310,7 @@ func (s *Session) catalogQueryMessage(probes []sqlrewrite.TableName) []byte {
 	if termRecordsWanted(pol) {
 		q += ";\n" + search.RecordsQuery
 	}
-	return pgwire.QueryMessage([]byte(underCatalogPath(q) + latestQuery(probes) + pathQuery)) // catalog_path.go, catalog_latest.go, catalog_path_follow.go
+	return pgwire.QueryMessage([]byte(underCatalogPath(q) + latestQuery(probes) + pathQuery + nowInQuery(pol))) // catalog_path.go, catalog_latest.go, catalog_path_follow.go, catalog_shadow.go
 }
 
 // catalogBuilder collects the catalog query's answer.
@@ -365,8 +368,8 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 		} else if err == nil && len(row.Values) == 7 {
 			b.addPathSchema(row.Values[0]) // pathQuery's
 			return nil
-		} else if err == nil && len(row.Values) == 9 {
-			b.addJudge(row.Values) // judgesQuery's
+		} else if err == nil && (len(row.Values) == 9 || len(row.Values) == 10) {
+			b.addJudgeOrNowIn(row.Values) // judgesQuery's, nowInQuery's (catalog_shadow.go)
 			return nil
 		} else if err != nil || len(row.Values) != 13 {
 			return pgwire.Violation("malformed catalog row from backend")
@@ -484,7 +487,10 @@ func (s *Session) viewWriteRefusal(a *sqlrewrite.Analysis) *pgerr.Error {
 	if pe := cat.judgedRefusal(a); pe != nil { // catalog_judged.go
 		return pe
 	}
-	return cat.madeSinceRefusal(a) // catalog_latest.go
+	if pe := cat.madeSinceRefusal(a); pe != nil { // catalog_latest.go
+		return pe
+	}
+	return cat.shadowedWriteRefusal(a, s.policy()) // catalog_shadow.go
 }
 
 // kinds and readKinds say what a relation of views is, for a refusal.
@@ -561,17 +567,6 @@ func (c *catalog) uninsertable(cols []*policy.ProtectedColumn) *policy.Protected
 		}
 	}
 	return nil
-}
-
-// declaredParams gives, for a Parse's declared types, the type of
-// parameter $n, 0 when it left it untyped.
-func declaredParams(oids []uint32) func(int) uint32 {
-	return func(n int) uint32 {
-		if n < 1 || n > len(oids) {
-			return 0
-		}
-		return oids[n-1]
-	}
 }
 
 // copyColumnNames lists a protected table's columns that COPY without a

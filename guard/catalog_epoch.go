@@ -28,6 +28,11 @@ import (
 // epoch's change makes follows a committed catalog; a read that was
 // already running notes the epoch before it, and is followed by another.
 //
+// A Bind of a named statement first in its segment is such a start too
+// when the epoch moved (bindReprepares): a client of prepared statements
+// alone followed no other session's DDL, and PostgreSQL analyses such a
+// statement again when DDL touched what it names.
+//
 // What this does not see: DDL sent to the database directly, not
 // through phiguard, and DDL another session commits between a session's
 // segment start and its statement (docs/catalog.md, "What is left").
@@ -64,12 +69,18 @@ func (s *Session) noteEpochRead() {
 	}
 }
 
+// otherSessionsDDL reports whether another session of the database
+// published DDL since the session's last whole catalog read. Client pump.
+func (s *Session) otherSessionsDDL() bool {
+	return s.ddlEpoch != nil && s.ddlEpoch.Load() != s.catalogEpoch.Load()
+}
+
 // followOtherSessionsDDL marks the catalog stale when another session of
 // the database published DDL since the session's last whole read, for
 // awaitFreshCatalog to read it before the request that starts this
 // segment. Client pump.
 func (s *Session) followOtherSessionsDDL() {
-	if s.ddlEpoch == nil || s.ddlEpoch.Load() == s.catalogEpoch.Load() {
+	if !s.otherSessionsDDL() {
 		return
 	}
 	if !s.catalogStale.Swap(true) && s.srv.metrics != nil {

@@ -115,8 +115,10 @@ func (s *Session) awaitFreshCatalog(typ byte) error {
 }
 
 // bindReprepares reports whether the Bind being handled names a statement
-// phiguard will prepare again (reprepare.go), the only Bind the catalog
-// is read before: the read is a simple Query, which drops the client's
+// phiguard will prepare again (reprepare.go), or a named one bound after
+// a change the catalog must be read for (below: another session's DDL,
+// the path, a default, a view), the only Binds the catalog is read
+// before: the read is a simple Query, which drops the client's
 // unnamed statement and portal in PostgreSQL, and pgx's describe-exec
 // Binds the unnamed statement at the start of a segment (a reload in
 // between made that Bind fail with 26000). An unnamed statement phiguard
@@ -135,6 +137,12 @@ func (s *Session) bindReprepares() bool {
 	if err != nil || st == nil {
 		return false
 	}
+	// A named statement bound after another session's DDL since the
+	// last read (catalog_epoch.go): PostgreSQL analyses it again if the
+	// DDL touched what it names, and may resolve a name elsewhere then;
+	// read first, and bindRefusal checks it on the fresh catalog.
+	moved := name != "" && s.otherSessionsDDL()
+	s.pathBindCheck = s.pathBindCheck || moved
 	if name != "" && st.plan != nil && st.plan.DefaultsUnguarded {
 		// A named statement leaving encrypted columns to defaults only
 		// the catalog checks (INSERT ... SELECT, DEFAULT VALUES):
@@ -157,7 +165,7 @@ func (s *Session) bindReprepares() bool {
 		// bindRefusal decides on the fresh catalog; read before any, so
 		// that a pipeline that sets the path first reads it once.
 		s.catalogStale.Store(true)
-		s.pathBindCheck = namesUnqualified(an)
+		s.pathBindCheck = moved || namesUnqualified(an)
 		return true
 	}
 	if name != "" && (st.writesThroughRules(s.catalog.Load()) || an != st.analysis && s.catalog.Load().writesThroughRules(an)) {
@@ -167,7 +175,7 @@ func (s *Session) bindReprepares() bool {
 		s.catalogStale.Store(true)
 		return true
 	}
-	return st.again != nil && st.guardFailed.Load()
+	return moved || st.again != nil && st.guardFailed.Load()
 }
 
 // awaitCatalogInFlight waits, bounded, for the catalog read queued behind

@@ -179,7 +179,7 @@ func (s *Session) readPathFirst() {
 	s.pathRecheck, s.pathStale = nil, false
 	cur := s.catalog.Load()
 	next := *cur
-	next.path, next.pathRead, next.whole = nil, false, cur.wholeRead()
+	next.path, next.pathRead, next.whole, next.nowIn = nil, false, cur.wholeRead(), nil
 	names := unqualifiedNames(a)
 	for _, n := range s.pathNames {
 		if !slices.Contains(names, n) {
@@ -197,7 +197,7 @@ func (s *Session) readPathFirst() {
 	}
 	b := &catalogBuilder{pol: s.policy(), cat: &next, resolved: make(map[string]string, len(names))}
 	x := &expectation{kind: expCatalog, catalog: b, done: make(chan struct{})}
-	if !s.ownRequest(x, pgwire.QueryMessage([]byte(strings.TrimPrefix(pathQuery, ";\n")+resolveQuery(names)))) {
+	if !s.ownRequest(x, pgwire.QueryMessage([]byte(strings.TrimPrefix(pathQuery, ";\n")+resolveQuery(names)+nowInQuery(s.policy())))) {
 		s.catalogStale.Store(true)
 		return
 	}

@@ -195,3 +195,14 @@ func (s *Session) comparedMatchesNothing(col *policy.ProtectedColumn, format int
 	}
 	return numericMatchesNothing(col.Type.Modifier, value)
 }
+
+// declaredParams gives, for a Parse's declared types, the type of
+// parameter $n, 0 when it left it untyped.
+func declaredParams(oids []uint32) func(int) uint32 {
+	return func(n int) uint32 {
+		if n < 1 || n > len(oids) {
+			return 0
+		}
+		return oids[n-1]
+	}
+}
