@@ -136,12 +136,30 @@ func (s *Session) publishDDLAtTransactionEnd() {
 // Parse): the catalog is read after the request (refreshCatalogAfterDDL),
 // and DDL other sessions see is published at its ReadyForQuery. Client
 // pump.
+//
+// COMMIT PREPARED and ROLLBACK PREPARED count as DDL other sessions see:
+// the PREPARE TRANSACTION before them ended the transaction block, and
+// published its DDL then, before it was committed; another session that
+// read its catalog in between would keep the catalog from before.
 func (s *Session) noteDDL(a *sqlrewrite.Analysis) {
-	if a == nil || s.srv.protect == nil || !hasDDL(a) {
+	if a == nil || s.srv.protect == nil {
+		return
+	}
+	ends := endsPrepared(a)
+	if !ends && !hasDDL(a) {
 		return
 	}
 	s.ddlSeen = true
-	s.ddlOwn = s.ddlOwn || sharedDDL(a)
+	s.ddlOwn = s.ddlOwn || ends || sharedDDL(a)
+}
+
+func endsPrepared(a *sqlrewrite.Analysis) bool {
+	for _, st := range a.Statements {
+		if st.EndsPrepared {
+			return true
+		}
+	}
+	return false
 }
 
 // sharedDDL reports whether a holds DDL the database's other sessions

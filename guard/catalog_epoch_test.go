@@ -1,6 +1,10 @@
 package guard
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/phiguard/phiguard/sqlrewrite"
+)
 
 // TestDDLEpochPublished: a session's DDL, answered outside a transaction
 // block, makes the database's other sessions stale and not itself; DDL
@@ -37,5 +41,27 @@ func TestDDLEpochPublished(t *testing.T) {
 	b.noteEpochRead()
 	if stale(b) {
 		t.Fatal("a block end without DDL moved the epoch")
+	}
+}
+
+// TestNoteDDLPublishes: what a request must publish to the database's
+// other sessions: DDL they see and COMMIT/ROLLBACK PREPARED, not a
+// temporary table or TRUNCATE, which still have the session read its own
+// catalog.
+func TestNoteDDLPublishes(t *testing.T) {
+	for sql, want := range map[string][2]bool{ // read own catalog, publish
+		"ALTER TABLE t ADD COLUMN x int": {true, true},
+		"COMMIT PREPARED 'tx'":           {true, true},
+		"ROLLBACK PREPARED 'tx'":         {true, true},
+		"CREATE TEMP TABLE t (a int)":    {true, false},
+		"TRUNCATE t":                     {true, false},
+		"SELECT 1":                       {false, false},
+		"PREPARE TRANSACTION 'tx'":       {false, false},
+	} {
+		s := &Session{srv: &Shared{protect: &Protection{}}}
+		s.noteDDL(sqlrewrite.Analyze(sql))
+		if s.ddlSeen != want[0] || s.ddlOwn != want[1] {
+			t.Errorf("%s: reads its catalog %v, publishes %v; want %v", sql, s.ddlSeen, s.ddlOwn, want)
+		}
 	}
 }

@@ -142,6 +142,10 @@ type Statement struct {
 	// SessionLocal is set for DDL no other session sees in the catalog
 	// (a temporary table, TRUNCATE: ddl_local.go).
 	SessionLocal bool
+	// EndsPrepared is set for COMMIT PREPARED and ROLLBACK PREPARED,
+	// which commit (or undo) DDL a PREPARE TRANSACTION set aside, maybe in
+	// another session (guard/catalog_epoch.go).
+	EndsPrepared bool
 	// path is how the statement may change the search path (PathChange).
 	path PathChange
 	// pathDefers: a PREPARE or DECLARE whose query may change the search

@@ -36,3 +36,23 @@ func TestSessionLocalDDL(t *testing.T) {
 		}
 	}
 }
+
+// TestEndsPrepared: COMMIT PREPARED and ROLLBACK PREPARED are marked, a
+// COMMIT, a PREPARE TRANSACTION and a SQL PREPARE are not.
+func TestEndsPrepared(t *testing.T) {
+	for sql, want := range map[string]bool{
+		"COMMIT PREPARED 'tx1'":   true,
+		"ROLLBACK PREPARED 'tx1'": true,
+		"PREPARE TRANSACTION 'x'": false,
+		"COMMIT":                  false,
+		"PREPARE p AS SELECT 1":   false,
+	} {
+		a := Analyze(sql)
+		if a.Err != nil || len(a.Statements) != 1 {
+			t.Fatalf("%s: %v", sql, a.Err)
+		}
+		if got := a.Statements[0].EndsPrepared; got != want {
+			t.Errorf("%s: EndsPrepared %v, want %v", sql, got, want)
+		}
+	}
+}
