@@ -69,9 +69,7 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 			st.valueDependent = true
 			st.datetime, st.analysisSetting = st.datetime || setsDatetime(n), st.analysisSetting || setsAnalysis(n)
 		case *pg_query.TransactionStmt:
-			st.datetime = st.datetime || undoesSet(n)
-			st.EndsPrepared = n.GetKind() == pg_query.TransactionStmtKind_TRANS_STMT_COMMIT_PREPARED ||
-				n.GetKind() == pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK_PREPARED
+			st.noteTransaction(n)
 		case *pg_query.DiscardStmt:
 			st.datetime, st.analysisSetting = true, true
 			if n.GetTarget() == pg_query.DiscardMode_DISCARD_ALL {

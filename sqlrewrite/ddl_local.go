@@ -30,3 +30,12 @@ func sessionLocalDDL(node *pg_query.Node) bool {
 func temporary(rv *pg_query.RangeVar) bool {
 	return rv != nil && (rv.GetRelpersistence() == "t" || rv.GetSchemaname() == "pg_temp")
 }
+
+// noteTransaction notes what a transaction statement does to settings
+// (a ROLLBACK undoes a SET) and to the catalog other sessions see
+// (EndsPrepared).
+func (st *Statement) noteTransaction(n *pg_query.TransactionStmt) {
+	st.datetime = st.datetime || undoesSet(n)
+	st.EndsPrepared = n.GetKind() == pg_query.TransactionStmtKind_TRANS_STMT_COMMIT_PREPARED ||
+		n.GetKind() == pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK_PREPARED
+}
