@@ -27,11 +27,7 @@ func TestSessionLocalDDL(t *testing.T) {
 		"CREATE INDEX ON patients (id)":                   false,
 		"SELECT 1":                                        false,
 	} {
-		a := Analyze(sql)
-		if a.Err != nil || len(a.Statements) != 1 {
-			t.Fatalf("%s: %v", sql, a.Err)
-		}
-		if got := a.Statements[0].SessionLocal; got != want {
+		if got := onlyStatement(t, sql).SessionLocal; got != want {
 			t.Errorf("%s: SessionLocal %v, want %v", sql, got, want)
 		}
 	}
@@ -47,12 +43,18 @@ func TestEndsPrepared(t *testing.T) {
 		"COMMIT":                  false,
 		"PREPARE p AS SELECT 1":   false,
 	} {
-		a := Analyze(sql)
-		if a.Err != nil || len(a.Statements) != 1 {
-			t.Fatalf("%s: %v", sql, a.Err)
-		}
-		if got := a.Statements[0].EndsPrepared; got != want {
+		if got := onlyStatement(t, sql).EndsPrepared; got != want {
 			t.Errorf("%s: EndsPrepared %v, want %v", sql, got, want)
 		}
 	}
+}
+
+// onlyStatement is the analysis of sql's one statement.
+func onlyStatement(t *testing.T, sql string) Statement {
+	t.Helper()
+	a := Analyze(sql)
+	if a.Err != nil || len(a.Statements) != 1 {
+		t.Fatalf("%s: %v", sql, a.Err)
+	}
+	return a.Statements[0]
 }
