@@ -3,7 +3,7 @@ GO      ?= go
 FUZZTIME ?= 30s
 BIN     := bin/phiguard
 
-.PHONY: build demo demo-smoke test test-unit test-integration test-drivers test-soak-sample test-pgx test-vault test-backfill test-security test-transparency test-plan-reuse soak bench bench-search fuzz lint
+.PHONY: bench-catalog build demo demo-smoke test test-unit test-integration test-drivers test-soak-sample test-pgx test-vault test-backfill test-security test-transparency test-plan-reuse soak bench bench-search fuzz lint
 
 build:
 	$(GO) build -o $(BIN) ./cmd/phiguard
@@ -115,6 +115,15 @@ bench:
 # 2,000-patient sample of it (TestSearchSample), which checks answers only.
 bench-search:
 	$(GO) run ./bench/search
+
+# bench-catalog: the catalog's memory across 50 sessions of a database of
+# 10,000 tables (shared names, docs/catalog.md) and the cost to a session
+# of another session's DDL in a loop (the DDL epoch; PHIGUARD_RT34_MODE,
+# _DDL, _TABLES, _RATES vary it). Measurements: they report, never fail
+# on a figure.
+bench-catalog:
+	PHIGUARD_MEASURE_CATALOG=1 $(GO) test -count=1 -timeout 30m -v -run 'TestCatalogNamesMeasure$$' ./integration
+	PHIGUARD_RT34_LOAD=1 $(GO) test -count=1 -timeout 30m -v -run 'TestRedTeam34EpochLoad$$' ./integration
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzStartup$$' -fuzztime $(FUZZTIME) ./proxy
