@@ -26,8 +26,14 @@ import (
 // CHECK, and any statement reading or writing a table, protected or not,
 // whose row security is enabled and one of whose policies reads an
 // encrypted column (a policy of a plain table may read one in a
-// subquery). One added after the session's last read is not listed until
-// the next read (docs/catalog.md, "What is left").
+// subquery). The read lists unique and exclusion indexes and FOREIGN
+// KEYs too (catalog_judged_keys.go). One added after the session's last
+// read is not listed until the next read: a write carries the judges
+// guard (judges_guard.go, sqlrewrite/judges_guard.go), which fails with
+// 40001 and has the catalog read again when the table's constraints,
+// unique indexes or policies are not those of the read ('g' rows,
+// sqlrewrite.JudgesMark); a read does not (docs/catalog.md, "What is
+// left").
 
 // judge is a CHECK constraint (check) or a row security policy (rowPolicy)
 // over an encrypted column (column, qualified; "" for a whole-row
@@ -47,7 +53,8 @@ type judge struct {
 
 // judgesQuery lists the candidates, in rows of nine fields (which no
 // other part of the catalog's answer has): the table's OID, schema and
-// name, 'c' or 'p', the constraint's or policy's name, and
+// name, 'c', 'p', 'u', 'x', 'f' or 'g', the constraint's, policy's or
+// index's name (for 'g', the table's sqlrewrite.JudgesMark), and
 //   - for each CHECK constraint of a protected table: its conkey (the
 //     columns its expression reads, 0 for a whole-row reference) and, for
 //     one named phiguard_..., its definition;
@@ -55,7 +62,9 @@ type judge struct {
 //     table: a policy of a plain table may read an encrypted column in a
 //     subquery): the columns it reads, as its pg_depend rows say, each as
 //     oid.attnum, and whether its expressions hold a whole-row reference
-//     (a Var of attribute 0, which leaves no pg_depend row).
+//     (a Var of attribute 0, which leaves no pg_depend row);
+//   - the keys of judgesKeysQuery ('u', 'x', 'f'), and each protected
+//     table's mark ('g'), read in the same snapshot as its judges.
 //
 // addJudge keeps those over an encrypted column (or a generated column
 // computed from one), which the catalog's rows before it list. Matching
@@ -64,12 +73,19 @@ type judge struct {
 func judgesQuery(pol *policy.Policy) string {
 	var keys []string
 	for _, t := range pol.Tables() {
-		keys = append(keys, "("+quoteLiteral(t.Name.Schema)+","+quoteLiteral(t.Name.Name)+")")
+		var names, cols, needles []string
+		for _, col := range t.Columns {
+			names = append(names, quoteLiteral(cellcheck.Name(col)), quoteLiteral(search.CheckName(col)))
+			cols = append(cols, quoteLiteral(col.Name), quoteLiteral(col.Name))
+			needles = append(needles, quoteLiteral("'"+cellcheck.Pattern+"'"), quoteLiteral("'~phs~'"))
+		}
+		keys = append(keys, "("+quoteLiteral(t.Name.Schema)+","+quoteLiteral(t.Name.Name)+",ARRAY["+strings.Join(names, ",")+"]::pg_catalog.text[],ARRAY["+
+			strings.Join(cols, ",")+"]::pg_catalog.text[],ARRAY["+strings.Join(needles, ",")+"]::pg_catalog.text[])")
 	}
 	if len(keys) == 0 {
-		keys = append(keys, "(NULL,NULL)")
+		keys = append(keys, "(NULL,NULL,NULL::pg_catalog.text[],NULL::pg_catalog.text[],NULL::pg_catalog.text[])")
 	}
-	return `WITH prot AS (SELECT c.oid, n.nspname, c.relname FROM (VALUES ` + strings.Join(keys, ",") + `) k(s, t)
+	return `WITH prot AS (SELECT c.oid, n.nspname, c.relname, k.names, k.cols, k.needles FROM (VALUES ` + strings.Join(keys, ",") + `) k(s, t, names, cols, needles)
 JOIN pg_catalog.pg_namespace n ON n.nspname = k.s::pg_catalog.name
 JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = k.t::pg_catalog.name)
 SELECT c.oid, c.nspname, c.relname, 'c', con.conname, con.conkey::pg_catalog.text,
@@ -86,8 +102,16 @@ WHERE c.relrowsecurity
 UNION ALL
 ` + judgesKeysQuery + `
 UNION ALL
-SELECT c.oid, c.nspname, c.relname, 'g', (` + sqlrewrite.JudgesMark("c.oid") + `)::pg_catalog.text, NULL, NULL, NULL, NULL FROM prot c`
+SELECT p.oid, p.nspname, p.relname, 'g', (` + sqlrewrite.JudgesMark("p.oid", ownInCatalog) + `)::pg_catalog.text, NULL, NULL, NULL, NULL FROM prot p`
 }
+
+// ownInCatalog is JudgesMark's own condition in judgesQuery, on the
+// names, columns and needles of prot p (sqlrewrite.OwnChecks in the
+// guard): phiguard's cells-only and terms-present CHECKs, as ownCheck
+// tells them.
+const ownInCatalog = `EXISTS (SELECT FROM ROWS FROM (pg_catalog.unnest(p.names), pg_catalog.unnest(p.cols), pg_catalog.unnest(p.needles)) u(n, col, needle) WHERE c.conname = u.n::pg_catalog.name
+  AND c.conkey = ARRAY[(SELECT a.attnum FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.conrelid AND a.attname = u.col::pg_catalog.name)]
+  AND pg_catalog.strpos(pg_catalog.pg_get_constraintdef(c.oid), u.needle) > 0)`
 
 // judgesKeysQuery lists, in judgesQuery's rows, the unique and exclusion
 // indexes of each protected table ('u', 'x': the index's name, its

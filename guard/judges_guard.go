@@ -1,6 +1,8 @@
 package guard
 
 import (
+	"github.com/phiguard/phiguard/cellcheck"
+	"github.com/phiguard/phiguard/search"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
 
@@ -44,6 +46,12 @@ func (s *Session) guardJudges(replaced, sql []byte, plan *sqlrewrite.Plan) []byt
 	}
 	check.OID = cat.oids[check.Table]
 	check.Mark = cat.judgeMarks[check.OID]
+	for _, cc := range cat.tables[check.Table] {
+		if col := cc.protected; col != nil {
+			check.Own = append(check.Own, sqlrewrite.OwnCheck{Name: cellcheck.Name(col), Attnum: cc.attnum, Needle: "'" + cellcheck.Pattern + "'"},
+				sqlrewrite.OwnCheck{Name: search.CheckName(col), Attnum: cc.attnum, Needle: "'~phs~'"})
+		}
+	}
 	src := replaced
 	if src == nil {
 		src = sql

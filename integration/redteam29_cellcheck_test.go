@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/phiguard/phiguard/backfill"
 )
 
@@ -62,12 +60,6 @@ func TestRedTeam29CellCheckPartition(t *testing.T) {
 	}
 	for _, mode := range bothModes {
 		_, err := app.Exec(ctx, "INSERT INTO "+p+" (id, det) VALUES (2, 'Seal2')", mode)
-		if pe, ok := err.(*pgconn.PgError); ok && pe.Code == "40001" && mode == bothModes[0] {
-			// The backfill's CHECK was added since the session's catalog
-			// read: the judges guard (sqlrewrite/judges_guard.go) has the
-			// write run again on a catalog that lists it.
-			_, err = app.Exec(ctx, "INSERT INTO "+p+" (id, det) VALUES (2, 'Seal2')", mode)
-		}
 		if err == nil {
 			t.Errorf("%v: the plaintext the trigger wrote was stored", mode)
 			continue

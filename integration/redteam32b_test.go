@@ -253,7 +253,14 @@ func TestRedTeam32bJudgeAddedAfterRead(t *testing.T) {
 	}
 	rt31cExec(t, su, "ALTER TABLE "+enc+" ADD CONSTRAINT "+enc+"_c CHECK (length(s) > 10)")
 	judged(enc+"_c", writes("'abc'")...)
+	// Named like phiguard's cells-only CHECK of s, which the guard lets
+	// pass (the backfill adds it while sessions run), but another.
 	rt31cExec(t, su, "ALTER TABLE "+enc+" DROP CONSTRAINT "+enc+"_c")
+	rt32bRead(t, app)
+	rtSimple(t, app, "SELECT 1")
+	rt31cExec(t, su, "ALTER TABLE "+enc+" ADD CONSTRAINT phiguard_s_cells CHECK (length(s) > 10)")
+	judged("phiguard_s_cells", writes("'abc'")...)
+	rt31cExec(t, su, "ALTER TABLE "+enc+" DROP CONSTRAINT phiguard_s_cells")
 	rt32bRead(t, app) // the catalog is read again (before the next request): without the CHECK
 	rtSimple(t, app, "SELECT 1")
 	rt31cExec(t, su, "CREATE UNIQUE INDEX "+enc+"_u ON "+enc+" (s)")

@@ -65,27 +65,57 @@ func JudgesChangedRefusal(message string) (*Refusal, bool) {
 // relation whose OID is the SQL expression rel: the sum of the OIDs of the
 // constraints, policies, and unique or exclusion indexes with a pg_depend
 // row on it, doubled, plus 1 when its row security is enabled; NULL when
-// it no longer exists. The catalog read computes it (as text) with the
-// judges it lists, the guard compares it with that.
-func JudgesMark(rel string) string {
+// it no longer exists. own is an SQL condition on c, a pg_constraint row,
+// true for phiguard's own CHECKs (the cells-only and terms-present ones,
+// which judge nothing on the ciphertext and which the backfill adds while
+// sessions run: they leave the mark as it was); "" for none. The catalog
+// read computes the mark (as text) with the judges it lists, the guard
+// compares it with that.
+func JudgesMark(rel, own string) string {
 	eq := " OPERATOR(pg_catalog.=) "
+	mine := ""
+	if own != "" {
+		mine = " AND NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c WHERE c.oid" + eq + "d.objid AND d.classid" + eq + "2606::pg_catalog.oid AND c.contype" + eq +
+			"'c'::pg_catalog.\"char\" AND (" + own + "))"
+	}
 	return "COALESCE((SELECT pg_catalog.sum(o.objid::pg_catalog.int8) FROM (SELECT DISTINCT d.objid FROM pg_catalog.pg_depend d WHERE d.refclassid" + eq +
 		"1259::pg_catalog.oid AND d.refobjid" + eq + rel + " AND (d.classid" + eq + "2606::pg_catalog.oid OR d.classid" + eq +
 		"3256::pg_catalog.oid OR d.classid" + eq + "1259::pg_catalog.oid AND EXISTS (SELECT FROM pg_catalog.pg_index i WHERE i.indexrelid" + eq +
-		"d.objid AND (i.indisunique OR i.indisexclusion)))) o), 0::pg_catalog.numeric) OPERATOR(pg_catalog.*) 2::pg_catalog.numeric OPERATOR(pg_catalog.+) " +
+		"d.objid AND (i.indisunique OR i.indisexclusion)))" + mine + ") o), 0::pg_catalog.numeric) OPERATOR(pg_catalog.*) 2::pg_catalog.numeric OPERATOR(pg_catalog.+) " +
 		"(SELECT CASE WHEN r.relrowsecurity THEN 1::pg_catalog.numeric ELSE 0::pg_catalog.numeric END FROM pg_catalog.pg_class r WHERE r.oid" + eq + rel + ")"
 }
 
-// JudgesCheck is what the catalog read of a table: its OID and JudgesMark.
+// OwnCheck is one of phiguard's own CHECKs a table may have: its name,
+// its column's attribute number, and a text its definition holds.
+type OwnCheck struct {
+	Name   string
+	Attnum int16
+	Needle string
+}
+
+// OwnChecks is JudgesMark's own condition for checks.
+func OwnChecks(checks []OwnCheck) string {
+	var parts []string
+	for _, o := range checks {
+		parts = append(parts, "c.conname OPERATOR(pg_catalog.=) "+sqlString(o.Name)+"::pg_catalog.name AND c.conkey OPERATOR(pg_catalog.=) '{"+
+			strconv.Itoa(int(o.Attnum))+"}'::pg_catalog.int2[] AND pg_catalog.strpos(pg_catalog.pg_get_constraintdef(c.oid), "+sqlString(o.Needle)+
+			") OPERATOR(pg_catalog.>) 0")
+	}
+	return strings.Join(parts, " OR ")
+}
+
+// JudgesCheck is what the catalog read of a table: its OID, JudgesMark,
+// and phiguard's own CHECKs it may have.
 type JudgesCheck struct {
 	Table policy.TableName
 	OID   uint32
 	Mark  string
+	Own   []OwnCheck
 }
 
 // judgesGuard wraps value (text) in the check.
 func judgesGuard(value string, c JudgesCheck) string {
-	return "CASE WHEN (" + JudgesMark(strconv.FormatUint(uint64(c.OID), 10)+"::pg_catalog.oid") + ") OPERATOR(pg_catalog.=) " + sqlString(c.Mark) +
+	return "CASE WHEN (" + JudgesMark(strconv.FormatUint(uint64(c.OID), 10)+"::pg_catalog.oid", OwnChecks(c.Own)) + ") OPERATOR(pg_catalog.=) " + sqlString(c.Mark) +
 		"::pg_catalog.numeric THEN (" + value + ") ELSE pg_catalog.current_setting(" + sqlString(judgesGuardMarker+c.Table.String()) + ") END"
 }
 

@@ -12,11 +12,13 @@ import (
 // TestGuardJudges: the judges check wraps the first value written into a
 // listed column (an INSERT's first row that is not DEFAULT, an UPDATE's
 // SET item), comparing the table's JudgesMark by its OID with the
-// catalog's, and raising with the marker and the table's name, which
+// catalog's (leaving phiguard's own CHECKs out of it), and raising with
+// the marker and the table's name, which
 // JudgesChangedRefusal reads back (40001); shapes with no such value, and
 // a check without a mark, leave the text unchanged.
 func TestGuardJudges(t *testing.T) {
-	c := JudgesCheck{Table: policy.TableName{Schema: "public", Name: "t"}, OID: 16384, Mark: "32769"}
+	c := JudgesCheck{Table: policy.TableName{Schema: "public", Name: "t"}, OID: 16384, Mark: "32769",
+		Own: []OwnCheck{{Name: "phiguard_s_cells", Attnum: 2, Needle: "'^~ph'"}}}
 	for _, tc := range []struct {
 		sql, wrapped string // "": unchanged
 	}{
@@ -37,7 +39,9 @@ func TestGuardJudges(t *testing.T) {
 			continue
 		}
 		if !strings.Contains(got, tc.wrapped) || !strings.Contains(got, "d.refobjid OPERATOR(pg_catalog.=) 16384::pg_catalog.oid") ||
-			!strings.Contains(got, "OPERATOR(pg_catalog.=) '32769'::pg_catalog.numeric") || !strings.Contains(got, judgesGuardMarker+"public.t") {
+			!strings.Contains(got, "OPERATOR(pg_catalog.=) '32769'::pg_catalog.numeric") || !strings.Contains(got, judgesGuardMarker+"public.t") ||
+			!strings.Contains(got, "c.conname OPERATOR(pg_catalog.=) 'phiguard_s_cells'::pg_catalog.name AND c.conkey OPERATOR(pg_catalog.=) '{2}'::pg_catalog.int2[]") ||
+			!strings.Contains(got, "pg_catalog.pg_get_constraintdef(c.oid), '''^~ph''')") {
 			t.Errorf("%s: guarded as\n%s", tc.sql, got)
 		}
 		if after, err := pg_query.Parse(got); err != nil || len(after.GetStmts()) != 1 {
