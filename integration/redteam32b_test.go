@@ -215,8 +215,12 @@ func TestRedTeam32bJudgeAddedAfterRead(t *testing.T) {
 	t.Parallel()
 	su, app, enc := rt31cProxy(t)
 	ctx := testContext(t)
-	if _, err := app.Prepare(ctx, "rt32b_ins", "INSERT INTO "+enc+" (id, s) VALUES ($1, $2)"); err != nil {
-		t.Fatal(err)
+	// Each phase's named INSERT is prepared before its DDL.
+	prepared := func(name string) {
+		t.Helper()
+		if _, err := app.Prepare(ctx, name, "INSERT INTO "+enc+" (id, s) VALUES ($1, $2)"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	stored := func(what string) {
 		t.Helper()
@@ -237,7 +241,7 @@ func TestRedTeam32bJudgeAddedAfterRead(t *testing.T) {
 			stored(judge)
 		}
 	}
-	writes := func(s string) []func() error {
+	writes := func(s, name string) []func() error {
 		var out []func() error
 		for i, mode := range bothModes {
 			out = append(out, func() error {
@@ -245,31 +249,35 @@ func TestRedTeam32bJudgeAddedAfterRead(t *testing.T) {
 				return err
 			})
 		}
-		return append(out, func() error { _, err := app.Exec(ctx, "rt32b_ins", 9, s[1:len(s)-1]); return err },
+		return append(out, func() error { _, err := app.Exec(ctx, name, 9, s[1:len(s)-1]); return err },
 			func() error {
 				_, err := app.Exec(ctx, "UPDATE "+enc+" SET s = "+s, pgx.QueryExecModeSimpleProtocol)
 				return err
 			})
 	}
+	prepared("rt32b_c")
 	rt31cExec(t, su, "ALTER TABLE "+enc+" ADD CONSTRAINT "+enc+"_c CHECK (length(s) > 10)")
-	judged(enc+"_c", writes("'abc'")...)
+	judged(enc+"_c", writes("'abc'", "rt32b_c")...)
 	// Named like phiguard's cells-only CHECK of s, which the guard lets
 	// pass (the backfill adds it while sessions run), but another.
 	rt31cExec(t, su, "ALTER TABLE "+enc+" DROP CONSTRAINT "+enc+"_c")
 	rt32bRead(t, app)
 	rtSimple(t, app, "SELECT 1")
+	prepared("rt32b_n")
 	rt31cExec(t, su, "ALTER TABLE "+enc+" ADD CONSTRAINT phiguard_s_cells CHECK (length(s) > 10)")
-	judged("phiguard_s_cells", writes("'abc'")...)
+	judged("phiguard_s_cells", writes("'abc'", "rt32b_n")...)
 	rt31cExec(t, su, "ALTER TABLE "+enc+" DROP CONSTRAINT phiguard_s_cells")
 	rt32bRead(t, app) // the catalog is read again (before the next request): without the CHECK
 	rtSimple(t, app, "SELECT 1")
+	prepared("rt32b_u")
 	rt31cExec(t, su, "CREATE UNIQUE INDEX "+enc+"_u ON "+enc+" (s)")
-	judged(enc+"_u", writes("'secret'")...)
+	judged(enc+"_u", writes("'secret'", "rt32b_u")...)
 	rt31cExec(t, su, "DROP INDEX "+enc+"_u")
 	rt32bRead(t, app)
 	rtSimple(t, app, "SELECT 1")
+	prepared("rt32b_p")
 	rt31cExec(t, su, "ALTER TABLE "+enc+" ENABLE ROW LEVEL SECURITY", "CREATE POLICY "+enc+"_p ON "+enc+" USING (true) WITH CHECK (length(s) > 10)")
-	judged(enc+"_p", writes("'abc'")...)
+	judged(enc+"_p", writes("'abc'", "rt32b_p")...)
 }
 
 // TestRedTeam32bPolicyAddedAfterRead: a row security policy USING

@@ -73,16 +73,17 @@ func JudgesChangedRefusal(message string) (*Refusal, bool) {
 // compares it with that.
 func JudgesMark(rel, own string) string {
 	eq := " OPERATOR(pg_catalog.=) "
-	mine := ""
+	keep := "(d.classid OPERATOR(pg_catalog.<>) 1259::pg_catalog.oid OR i.indisunique OR i.indisexclusion)"
 	if own != "" {
-		mine = " AND NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c WHERE c.oid" + eq + "d.objid AND d.classid" + eq + "2606::pg_catalog.oid AND c.contype" + eq +
-			"'c'::pg_catalog.\"char\" AND (" + own + "))"
+		keep += " AND NOT COALESCE(" + own + ", false)"
 	}
-	return "COALESCE((SELECT pg_catalog.sum(o.objid::pg_catalog.int8) FROM (SELECT DISTINCT d.objid FROM pg_catalog.pg_depend d WHERE d.refclassid" + eq +
-		"1259::pg_catalog.oid AND d.refobjid" + eq + rel + " AND (d.classid" + eq + "2606::pg_catalog.oid OR d.classid" + eq +
-		"3256::pg_catalog.oid OR d.classid" + eq + "1259::pg_catalog.oid AND EXISTS (SELECT FROM pg_catalog.pg_index i WHERE i.indexrelid" + eq +
-		"d.objid AND (i.indisunique OR i.indisexclusion)))" + mine + ") o), 0::pg_catalog.numeric) OPERATOR(pg_catalog.*) 2::pg_catalog.numeric OPERATOR(pg_catalog.+) " +
-		"(SELECT CASE WHEN r.relrowsecurity THEN 1::pg_catalog.numeric ELSE 0::pg_catalog.numeric END FROM pg_catalog.pg_class r WHERE r.oid" + eq + rel + ")"
+	// One query, joins but no nested subqueries: a write through the
+	// simple protocol plans it each time (docs/catalog.md, item 6).
+	return "(SELECT COALESCE(pg_catalog.sum(CASE WHEN " + keep + " THEN d.objid::pg_catalog.int8 END), 0::pg_catalog.numeric) OPERATOR(pg_catalog.*) 2::pg_catalog.numeric" +
+		" OPERATOR(pg_catalog.+) pg_catalog.max(CASE WHEN r.relrowsecurity THEN 1::pg_catalog.numeric ELSE 0::pg_catalog.numeric END)" +
+		" FROM pg_catalog.pg_class r LEFT JOIN pg_catalog.pg_depend d ON d.refclassid" + eq + "1259::pg_catalog.oid AND d.refobjid" + eq + "r.oid AND d.classid" + eq +
+		"ANY ('{2606,3256,1259}'::pg_catalog.oid[]) LEFT JOIN pg_catalog.pg_constraint c ON c.oid" + eq + "d.objid AND d.classid" + eq + "2606::pg_catalog.oid AND c.contype" + eq +
+		"'c'::pg_catalog.\"char\" LEFT JOIN pg_catalog.pg_index i ON i.indexrelid" + eq + "d.objid AND d.classid" + eq + "1259::pg_catalog.oid WHERE r.oid" + eq + rel + ")"
 }
 
 // OwnCheck is one of phiguard's own CHECKs a table may have: its name,

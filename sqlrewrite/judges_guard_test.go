@@ -38,7 +38,7 @@ func TestGuardJudges(t *testing.T) {
 			}
 			continue
 		}
-		if !strings.Contains(got, tc.wrapped) || !strings.Contains(got, "d.refobjid OPERATOR(pg_catalog.=) 16384::pg_catalog.oid") ||
+		if !strings.Contains(got, tc.wrapped) || !strings.Contains(got, "r.oid OPERATOR(pg_catalog.=) 16384::pg_catalog.oid") ||
 			!strings.Contains(got, "OPERATOR(pg_catalog.=) '32769'::pg_catalog.numeric") || !strings.Contains(got, judgesGuardMarker+"public.t") ||
 			!strings.Contains(got, "c.conname OPERATOR(pg_catalog.=) 'phiguard_s_cells'::pg_catalog.name AND c.conkey OPERATOR(pg_catalog.=) '{2}'::pg_catalog.int2[]") ||
 			!strings.Contains(got, "pg_catalog.pg_get_constraintdef(c.oid), '''^~ph''')") {
