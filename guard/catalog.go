@@ -97,6 +97,9 @@ type catalog struct {
 	// judges are the CHECK constraints and row security policies over
 	// an encrypted column, by their table's name (catalog_judged.go).
 	judges map[string][]judge
+	// judgeMarks are the protected tables' sqlrewrite.JudgesMark, by OID,
+	// for the judges guard of their writes (judges_guard.go).
+	judgeMarks map[uint32]string
 }
 
 type catalogColumn struct {

@@ -72,12 +72,18 @@ const freshCatalogWait = 5 * time.Second
 // INSERT ... SELECT with one select list and DEFAULT VALUES carry as well
 // (sqlrewrite/default_guard_select.go); a set operation, several
 // statements and a column the role may not insert have the read alone.
+//
+// A ninth: any COPY ... FROM STDIN into a protected table, whose WHERE
+// has no place for the judges guard (sqlrewrite/judges_guard.go): the
+// read lists a constraint or policy another session added since, which
+// judgedRefusal then refuses (0A000) before the COPY judges its rows on
+// the ciphertext. DDL between that read and the COPY is not seen.
 func (s *Session) freshBeforeCopy(typ byte, a *sqlrewrite.Analysis) {
 	if typ != pgwire.FeQuery && typ != pgwire.FeParse || a == nil || a.Err != nil || s.srv.protect == nil {
 		return
 	}
 	plan := a.PlanUnder(s.policy())
-	if plan.DefaultsUnguarded || len(a.Statements) == 1 && plan.Copy != nil && plan.Copy.In && len(plan.Defaults) > 0 {
+	if plan.DefaultsUnguarded || len(a.Statements) == 1 && plan.Copy != nil && plan.Copy.In && (len(plan.Defaults) > 0 || plan.Copy.Table != nil) {
 		s.catalogStale.Store(true)
 	}
 }

@@ -67,3 +67,62 @@ func TestJudgedRefusal(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyJudges: judgesKeysQuery's rows. A unique index over the
+// randomized s (public.p, OID 100, attnum 2) or an expression reading the
+// deterministic d (attnum 4), an exclusion index over either, a FOREIGN
+// KEY pairing s or d with a plain column (either way, a DELETE included)
+// are kept and refuse writes; a unique index on d itself, a FOREIGN KEY
+// between d and a column of d's key, and keys over plain columns are not
+// kept. A 'g' row keeps the table's mark.
+func TestKeyJudges(t *testing.T) {
+	pol, err := policy.Parse([]byte("version: 1\ntables:\n  public.p:\n    columns:\n      s: {mode: randomized, key: k, type: text}\n" +
+		"      d: {mode: deterministic, key: kd, type: text}\n  public.q:\n    columns:\n      e: {mode: deterministic, key: kd, type: text}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := pol.Column("public", "p", "s")
+	d, _ := pol.Column("public", "p", "d")
+	e, _ := pol.Column("public", "q", "e")
+	ins, del := "INSERT INTO p (id) VALUES (1)", "DELETE FROM p"
+	for _, c := range []struct {
+		kind, name, keys, exprs, other string
+		refused                        map[string]bool
+	}{
+		{"u", "us", "1 2", "", "", map[string]bool{ins: true, del: false, "SELECT s FROM p": false}},
+		{"u", "ud", "4", "", "", map[string]bool{ins: false}},
+		{"u", "uid", "1", "", "", map[string]bool{ins: false}},
+		{"u", "uexpr", "1 0", "{1,4}", "", map[string]bool{ins: true}},
+		{"x", "xd", "4", "", "", map[string]bool{ins: true}},
+		{"f", "fs", "{2}", "{1}", "300", map[string]bool{ins: true, del: true}},
+		{"f", "fd", "{4}", "{1}", "300", map[string]bool{ins: true, del: true}},
+		{"f", "fplain", "{1}", "{1}", "300", map[string]bool{ins: false}},
+		{"f", "fde", "{4}", "{1}", "200", map[string]bool{ins: false, del: false}},
+		{"f", "fse", "{2}", "{1}", "200", map[string]bool{ins: true}},
+	} {
+		b := newCatalogBuilder(pol)
+		p, q := policy.TableName{Schema: "public", Name: "p"}, policy.TableName{Schema: "public", Name: "q"}
+		b.cat.tables[p] = []catalogColumn{{name: "id", attnum: 1}, {name: "s", attnum: 2, protected: s}, {name: "d", attnum: 4, protected: d}}
+		b.cat.tables[q] = []catalogColumn{{name: "e", attnum: 1, protected: e}}
+		b.noteTable(p, 100)
+		b.noteTable(q, 200)
+		b.cat.byOID[100] = map[int16]*policy.ProtectedColumn{2: s, 4: d}
+		b.cat.byOID[200] = map[int16]*policy.ProtectedColumn{1: e}
+		b.addJudge([][]byte{[]byte("100"), []byte("public"), []byte("p"), []byte(c.kind), []byte(c.name), []byte(c.keys),
+			[]byte(c.exprs), nil, []byte(c.other)})
+		for sql, want := range c.refused {
+			pe := b.cat.judgedRefusal(sqlrewrite.Analyze(sql))
+			if (pe != nil) != want {
+				t.Errorf("%s %s: %q refused %v, want %v", c.kind, c.name, sql, pe, want)
+			}
+			if pe != nil && (!strings.Contains(pe.Message, c.name) || pe.Code != "0A000") {
+				t.Errorf("%s: %q: the refusal does not name it: %v", c.name, sql, pe)
+			}
+		}
+	}
+	b := newCatalogBuilder(pol)
+	b.addJudge([][]byte{[]byte("100"), []byte("public"), []byte("p"), []byte("g"), []byte("4711"), nil, nil, nil, nil})
+	if b.cat.judgeMarks[100] != "4711" || len(b.cat.judges) != 0 {
+		t.Errorf("mark %q, judges %v", b.cat.judgeMarks[100], b.cat.judges)
+	}
+}

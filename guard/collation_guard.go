@@ -49,16 +49,17 @@ func (s *Session) collationChecks(plan *sqlrewrite.Plan) []sqlrewrite.CollationC
 // guardCollations adds the collation guard to the text sent for plan
 // (replaced, or sql when phiguard changed nothing); nil when it needs
 // none and nothing else changed the text.
+// The judges guard (judges_guard.go) is added after it, around it.
 func (s *Session) guardCollations(replaced, sql []byte, plan *sqlrewrite.Plan) []byte {
 	checks := s.collationChecks(plan)
-	if len(checks) == 0 {
-		return replaced
+	if len(checks) > 0 {
+		src := replaced
+		if src == nil {
+			src = sql
+		}
+		replaced = []byte(sqlrewrite.GuardTermCollations(string(src), checks))
 	}
-	src := replaced
-	if src == nil {
-		src = sql
-	}
-	return []byte(sqlrewrite.GuardTermCollations(string(src), checks))
+	return s.guardJudges(replaced, sql, plan)
 }
 
 // writtenTermColumns are the protected columns plan writes values into:

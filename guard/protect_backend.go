@@ -152,6 +152,9 @@ func (s *Session) replaceRefusal(body []byte, head *expectation) (bool, error) {
 			} else if rc, isCheck = sqlrewrite.CollationChangedRefusal(string(msg)); isCheck {
 				s.catalogStale.Store(true) // and for the collation guard (collation_guard.go)
 				s.markGuardFailed(head)
+			} else if rc, isCheck = sqlrewrite.JudgesChangedRefusal(string(msg)); isCheck {
+				s.catalogStale.Store(true) // and for the judges guard (judges_guard.go)
+				s.markGuardFailed(head)
 			}
 		}
 		if !isCheck {

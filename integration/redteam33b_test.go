@@ -279,9 +279,11 @@ func TestRedTeam33bDDLOverCells(t *testing.T) {
 // rows stored) where the plaintext database refuses it (23505); a
 // FOREIGN KEY of the deterministic column to a plain table's column of
 // 'secret' refused the row of 'secret' (23503) that the plaintext
-// database takes.
+// database takes. The catalog read lists them now
+// (guard/catalog_judged_keys.go): the writes they would judge are
+// refused (0A000 naming them), a DELETE of the referenced table's rows
+// too; a UNIQUE index on the deterministic column itself is not.
 func TestRedTeam33bConstraintsByAnotherSession(t *testing.T) {
-	t.Skip("HOLE: a UNIQUE index on a randomized column (or a FOREIGN KEY of an encrypted column) another session adds is not listed by the catalog read: a second 'secret' stored where PostgreSQL refuses it (23505)")
 	t.Parallel()
 	su, app, enc := rt33bProxy(t)
 	ctx := testContext(t)
@@ -293,6 +295,20 @@ func TestRedTeam33bConstraintsByAnotherSession(t *testing.T) {
 		t.Fatalf("%d rows (%v; INSERT: %v) where the plaintext database refuses the second 'secret' (23505)", n, e, err)
 	}
 	rt33bRefused(t, "INSERT under a UNIQUE index on s", err, enc)
+	// A FOREIGN KEY of d (deterministic) to a plain column: the INSERT
+	// and a DELETE of the referenced row are refused; one between d and
+	// a column of d's key, like a UNIQUE index on d itself, is not.
+	rt31cExec(t, su, "DROP INDEX "+enc+"_u", "CREATE TABLE "+enc+"_p (t text PRIMARY KEY)", "INSERT INTO "+enc+"_p VALUES ('secret')",
+		"GRANT ALL ON "+enc+"_p TO "+appUser, "UPDATE "+enc+" SET d = NULL",
+		"ALTER TABLE "+enc+" ADD CONSTRAINT "+enc+"_f FOREIGN KEY (d) REFERENCES "+enc+"_p (t)")
+	rt32bRead(t, app)
+	for _, q := range []string{"INSERT INTO " + enc + " (id, s, d) VALUES (2, 'secret', 'secret')", "DELETE FROM " + enc + "_p"} {
+		_, err = rt4Rows(app, q, pgx.QueryExecModeSimpleProtocol)
+		rt33bRefused(t, q, err, enc+"_f")
+	}
+	rt31cExec(t, su, "ALTER TABLE "+enc+" DROP CONSTRAINT "+enc+"_f", "CREATE UNIQUE INDEX "+enc+"_d ON "+enc+" (d)")
+	rt32bRead(t, app)
+	rt31cExec(t, app, "INSERT INTO "+enc+" (id, s, d) VALUES (2, 'secret', 'other')")
 }
 
 // TestRedTeam33bBindOfSQLPrepared: the extended protocol's Bind of a

@@ -97,11 +97,6 @@ func GuardTermCollations(sql string, checks []CollationCheck) string {
 	if len(checks) == 0 {
 		return sql
 	}
-	tree, err := pg_query.Parse(sql)
-	if err != nil || len(tree.GetStmts()) != 1 {
-		return sql
-	}
-	stmt := tree.GetStmts()[0].GetStmt()
 	listed := func(name string) bool {
 		for _, c := range checks {
 			if c.Column.Name == name {
@@ -110,41 +105,16 @@ func GuardTermCollations(sql string, checks []CollationCheck) string {
 		}
 		return false
 	}
-	if ins := stmt.GetInsertStmt(); ins != nil && len(ins.GetSelectStmt().GetSelectStmt().GetValuesLists()) > 0 {
-		_, rows, ok := insertSpans(sql, int(ins.GetRelation().GetLocation()))
-		if !ok || len(rows) == 0 {
-			return sql
-		}
-		// The first row whose value of a checked column is not DEFAULT
-		// (which no CASE can hold, and which computes no term).
-		for _, row := range rows {
-			for i, c := range ins.GetCols() {
-				if !listed(c.GetResTarget().GetName()) || i >= len(row) {
-					continue
-				}
-				sp := row[i]
-				if v := sql[sp[0]:sp[1]]; !strings.EqualFold(v, "DEFAULT") {
-					return sql[:sp[0]] + collationGuard(v, checks) + sql[sp[1]:]
-				}
-			}
-		}
+	if out, ok := wrapWrittenValue(sql, listed, func(v string) string { return collationGuard(v, checks) }); ok {
+		return out
+	}
+	tree, err := pg_query.Parse(sql)
+	if err != nil || len(tree.GetStmts()) != 1 {
 		return sql
 	}
-	if cp := stmt.GetCopyStmt(); cp != nil && cp.GetIsFrom() {
+	if cp := tree.GetStmts()[0].GetStmt().GetCopyStmt(); cp != nil && cp.GetIsFrom() {
 		if out, ok := guardCopyWith(sql, copyCollationCheck(checks)); ok {
 			return out
-		}
-		return sql
-	}
-	if up := stmt.GetUpdateStmt(); up != nil {
-		for _, t := range up.GetTargetList() {
-			rt := t.GetResTarget()
-			if rt == nil || !listed(rt.GetName()) || rt.GetVal().GetMultiAssignRef() != nil || len(rt.GetIndirection()) > 0 {
-				continue
-			}
-			if sp, ok := setValueSpan(sql, int(rt.GetLocation())); ok && !strings.EqualFold(sql[sp[0]:sp[1]], "DEFAULT") {
-				return sql[:sp[0]] + collationGuard(sql[sp[0]:sp[1]], checks) + sql[sp[1]:]
-			}
 		}
 	}
 	return sql

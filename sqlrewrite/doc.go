@@ -84,7 +84,12 @@
 //     (guard_slot.go). GuardTermCollations (collation_guard.go) likewise
 //     makes a write of a text column with order or match terms fail
 //     when another session changed the column's collation since the
-//     catalog the terms were computed under was read.
+//     catalog the terms were computed under was read. GuardJudges
+//     (judges_guard.go) makes a write into an encrypted column fail
+//     (40001) when the table's constraints, unique or exclusion indexes
+//     or row security policies are no longer those of the catalog's read
+//     (JudgesMark): one another session added since would be evaluated
+//     on the ciphertext.
 //   - LoadPolicy and ParsePolicy (row_rules.go) load a policy with
 //     RowExpressions, which checks that each row rule's expression is one
 //     expression without parameters and lists the tables it reads: policy
