@@ -21,7 +21,7 @@ import (
 // or sql when phiguard changed nothing); nil when it needs none and
 // nothing else changed the text.
 func (s *Session) guardJudges(replaced, sql []byte, plan *sqlrewrite.Plan) []byte {
-	if plan == nil || plan.Refusal != nil {
+	if plan == nil || plan.Refusal != nil || !s.srv.cfg.Limits.JudgesGuard {
 		return replaced
 	}
 	cat := s.catalog.Load()

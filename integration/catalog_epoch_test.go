@@ -3,6 +3,8 @@ package integration
 import (
 	"fmt"
 	"testing"
+
+	"github.com/phiguard/phiguard/config"
 )
 
 // TestDDLThroughAnotherSessionRefreshes: DDL one session sends through
@@ -64,5 +66,27 @@ func TestDDLThroughAnotherSessionRefreshes(t *testing.T) {
 	}
 	if n := p.metric(t, reads) - before; n != 2 {
 		t.Fatalf("%v catalog reads of b for a's DDL; want 2", n)
+	}
+}
+
+// TestJudgesGuardOff: limits.judges_guard false leaves the judges guard
+// out of writes (docs/catalog.md, item 6), and with it the window it
+// closes: a CHECK (length(s) > 10) another session added directly after
+// the session's catalog read judges the ciphertext of 'abc', and the row
+// is stored, which the plaintext database refuses; with the guard the
+// write got 40001 (TestRedTeam32bJudgeAddedAfterRead).
+func TestJudgesGuardOff(t *testing.T) {
+	t.Parallel()
+	su := superuser(t)
+	enc := uniqueName("judges_off")
+	rt31cExec(t, su, "CREATE TABLE "+enc+" (id int, s text)", "GRANT ALL ON "+enc+" TO "+appUser)
+	p := startProxy(t, proxyOptions{protect: protection(t, fmt.Sprintf(
+		"version: 1\ntables:\n  public.%s:\n    columns:\n      s: {mode: randomized, key: nr-k, type: text}\n", enc)),
+		configure: func(c *config.Config) { c.Limits.JudgesGuard = false }})
+	app := p.app(t)
+	rt31cExec(t, app, "INSERT INTO "+enc+" (id, s) VALUES (1, 'secret')")
+	rt31cExec(t, su, "ALTER TABLE "+enc+" ADD CONSTRAINT "+enc+"_c CHECK (length(s) > 10)")
+	if _, err := rt4Rows(app, "INSERT INTO "+enc+" (id, s) VALUES (2, 'abc') RETURNING id", bothModes[0]); err != nil {
+		t.Fatalf("the INSERT was refused with the judges guard off: %v", err)
 	}
 }
