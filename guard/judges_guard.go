@@ -15,7 +15,9 @@ import (
 // the catalog is read again, and a prepared statement is prepared again
 // at its next Bind (reprepare.go); run again, the write meets
 // judgedRefusal's 0A000 (catalog_judged.go), or runs when the addition
-// judges nothing encrypted.
+// judges nothing encrypted. Off unless limits.judges_guard is set: it
+// costs each guarded write an execution of the mark's query
+// (BENCHMARKS.md).
 
 // guardJudges adds the judges guard to the text sent for plan (replaced,
 // or sql when phiguard changed nothing); nil when it needs none and

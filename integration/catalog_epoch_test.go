@@ -69,9 +69,9 @@ func TestDDLThroughAnotherSessionRefreshes(t *testing.T) {
 	}
 }
 
-// TestJudgesGuardOff: limits.judges_guard false leaves the judges guard
-// out of writes (docs/catalog.md, item 6), and with it the window it
-// closes: a CHECK (length(s) > 10) another session added directly after
+// TestJudgesGuardOff: limits.judges_guard false (the default) leaves
+// the judges guard out of writes (docs/catalog.md, item 6), and with it
+// the window it closes: a CHECK (length(s) > 10) another session added directly after
 // the session's catalog read judges the ciphertext of 'abc', and the row
 // is stored, which the plaintext database refuses; with the guard the
 // write got 40001 (TestRedTeam32bJudgeAddedAfterRead).

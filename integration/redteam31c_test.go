@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/phiguard/phiguard/config"
 )
 
 // Red team of the catalog's schema-qualified names and its 40001 check
@@ -16,7 +17,7 @@ import (
 // rt31cProxy makes an encrypted table (id int, s text encrypted, holding
 // (1, 'secret')) and a phiguard session over it that has read its
 // catalog.
-func rt31cProxy(t *testing.T) (su, app *pgx.Conn, enc string) {
+func rt31cProxy(t *testing.T, configure ...func(*config.Config)) (su, app *pgx.Conn, enc string) {
 	t.Helper()
 	ctx := testContext(t)
 	su = superuser(t)
@@ -24,8 +25,12 @@ func rt31cProxy(t *testing.T) (su, app *pgx.Conn, enc string) {
 	if _, err := su.Exec(ctx, "CREATE TABLE "+enc+" (id int, s text); GRANT ALL ON "+enc+" TO "+appUser); err != nil {
 		t.Fatal(err)
 	}
-	p := startProxy(t, proxyOptions{protect: protection(t, fmt.Sprintf(
-		"version: 1\ntables:\n  public.%s:\n    columns:\n      s: {mode: randomized, key: nr-k, type: text}\n", enc))})
+	opts := proxyOptions{protect: protection(t, fmt.Sprintf(
+		"version: 1\ntables:\n  public.%s:\n    columns:\n      s: {mode: randomized, key: nr-k, type: text}\n", enc))}
+	if len(configure) > 0 {
+		opts.configure = configure[0]
+	}
+	p := startProxy(t, opts)
 	app = p.app(t)
 	if _, err := app.Exec(ctx, "INSERT INTO "+enc+" (id, s) VALUES (1, 'secret')"); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/phiguard/phiguard/config"
 )
 
 // Red team of the catalog's generated columns and search path (issue 13,
@@ -213,7 +214,7 @@ func TestRedTeam32bRowSecurityByAnotherSession(t *testing.T) {
 // A policy's reads are TestRedTeam32bPolicyAddedAfterRead.
 func TestRedTeam32bJudgeAddedAfterRead(t *testing.T) {
 	t.Parallel()
-	su, app, enc := rt31cProxy(t)
+	su, app, enc := rt31cProxy(t, func(c *config.Config) { c.Limits.JudgesGuard = true }) // off by default (docs/catalog.md)
 	ctx := testContext(t)
 	// Each phase's named INSERT is prepared before its DDL.
 	prepared := func(name string) {

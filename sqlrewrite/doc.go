@@ -89,7 +89,7 @@
 //     (40001) when the table's constraints, unique or exclusion indexes
 //     or row security policies are no longer those of the catalog's read
 //     (JudgesMark): one another session added since would be evaluated
-//     on the ciphertext.
+//     on the ciphertext (the guard applies it under limits.judges_guard).
 //   - LoadPolicy and ParsePolicy (row_rules.go) load a policy with
 //     RowExpressions, which checks that each row rule's expression is one
 //     expression without parameters and lists the tables it reads: policy
