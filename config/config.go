@@ -138,6 +138,12 @@ type Limits struct {
 	// to 1.19 ms; off, the window stays open until the session's next
 	// catalog read.
 	JudgesGuard bool `yaml:"judges_guard"`
+	// CatalogMaxAge has a session read its catalog again at the start of
+	// its next protocol segment once its last whole read is older (default
+	// 5m; 0 never): DDL sent to the database directly, not through
+	// phiguard, moves no epoch, and this bounds how long a session works
+	// from a catalog that does not know it (docs/catalog.md).
+	CatalogMaxAge Duration `yaml:"catalog_max_age"`
 }
 
 // Log configures the zap logger.
@@ -176,6 +182,7 @@ func Default() Config {
 			ProxySortBytes:        64 << 20,
 			ReusedPlans:           32,
 			JudgesGuard:           false,
+			CatalogMaxAge:         Duration(5 * time.Minute),
 		},
 		Log:             Log{Level: "info"},
 		Keys:            Keys{Provider: KeysProviderLocal},

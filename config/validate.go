@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 )
 
 // Problem is one thing wrong with a configuration, tied to its key path.
@@ -106,6 +107,9 @@ func (c Config) Validate() error {
 	}
 	if c.Limits.ReusedPlans < 0 || c.Limits.ReusedPlans > 1024 {
 		add("limits.reused_plans", "must be from 0 (plan reuse off) to 1024, got %d", c.Limits.ReusedPlans)
+	}
+	if c.Limits.CatalogMaxAge < 0 {
+		add("limits.catalog_max_age", "must be 0 (never) or positive, got %s", time.Duration(c.Limits.CatalogMaxAge))
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

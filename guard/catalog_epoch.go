@@ -3,6 +3,7 @@ package guard
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
@@ -64,8 +65,24 @@ func (e *ddlEpochs) of(database string) *atomic.Uint64 {
 // noteEpochRead records the epoch a whole catalog read about to be sent
 // will be current with. Client pump (or the login, before the pumps).
 func (s *Session) noteEpochRead() {
+	s.catalogReadAt.Store(time.Now().UnixNano())
 	if s.ddlEpoch != nil {
 		s.catalogEpoch.Store(s.ddlEpoch.Load())
+	}
+}
+
+// followCatalogAge marks the catalog stale when its last whole read is
+// older than limits.catalog_max_age: DDL sent to the database directly
+// moves no epoch, and this bounds how long the session works from a
+// catalog that does not know it (a view replaced, a constraint or
+// policy added: docs/catalog.md, "What is left"). Client pump.
+func (s *Session) followCatalogAge() {
+	maxAge := time.Duration(s.srv.cfg.Limits.CatalogMaxAge)
+	if maxAge <= 0 || time.Now().UnixNano()-s.catalogReadAt.Load() < int64(maxAge) {
+		return
+	}
+	if !s.catalogStale.Swap(true) && s.srv.metrics != nil && s.srv.metrics.CatalogReadsForAge != nil {
+		s.srv.metrics.CatalogReadsForAge.Inc()
 	}
 }
 

@@ -106,6 +106,7 @@ func (s *Session) awaitFreshCatalog(typ byte) error {
 		return err
 	}
 	s.followOtherSessionsDDL() // catalog_epoch.go
+	s.followCatalogAge()       // catalog_epoch.go
 	s.readPathFirst()          // catalog_path_follow.go
 	if !s.catalogStale.Load() {
 		return nil

@@ -54,6 +54,9 @@ type Metrics struct {
 	// CatalogReadsForOtherDDL counts catalog reads a session made because
 	// another session of its database ran DDL (catalog_epoch.go).
 	CatalogReadsForOtherDDL prometheus.Counter
+	// CatalogReadsForAge counts catalog reads a session made because its
+	// catalog was older than limits.catalog_max_age (catalog_epoch.go).
+	CatalogReadsForAge prometheus.Counter
 	// CatalogNames counts whole catalog reads by what became of their
 	// database-wide names (catalog_shared.go): shared (the database's
 	// latest, built from the same rows, took their place) or published
@@ -182,5 +185,9 @@ func (m *Metrics) newSearchMetrics(reg prometheus.Registerer) {
 		Name: "phiguard_proxy_catalog_names_total",
 		Help: "Whole catalog reads by what became of their names of relations and columns: shared (the database's latest snapshot, read from the same rows, took their place) or published (they became the database's latest).",
 	}, []string{"result"})
-	reg.MustRegister(m.SearchRounds, m.CatalogReadsForOtherDDL, m.CatalogNames)
+	m.CatalogReadsForAge = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "phiguard_proxy_catalog_reads_for_age_total",
+		Help: "Catalog reads a session made before its next request because its catalog was older than limits.catalog_max_age.",
+	})
+	reg.MustRegister(m.SearchRounds, m.CatalogReadsForOtherDDL, m.CatalogNames, m.CatalogReadsForAge)
 }

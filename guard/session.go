@@ -56,7 +56,10 @@ type Session struct {
 	// (catalog_epoch.go); written by both pumps.
 	ddlEpoch     *atomic.Uint64
 	catalogEpoch atomic.Uint64
-	probeNames   []sqlrewrite.TableName // names the catalog lacks, asked about at its next read (catalog_latest.go); client pump
+	// catalogReadAt is when that read was sent, in Unix nanoseconds
+	// (followCatalogAge).
+	catalogReadAt atomic.Int64
+	probeNames    []sqlrewrite.TableName // names the catalog lacks, asked about at its next read (catalog_latest.go); client pump
 	// sqlPrepared are the statements of each SQL PREPARE, by name, and
 	// preparedDrops the DEALLOCATEs of the request being planned, for
 	// noteCursors (sql_prepared.go).

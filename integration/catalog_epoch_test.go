@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/phiguard/phiguard/config"
 )
@@ -88,5 +89,37 @@ func TestJudgesGuardOff(t *testing.T) {
 	rt31cExec(t, su, "ALTER TABLE "+enc+" ADD CONSTRAINT "+enc+"_c CHECK (length(s) > 10)")
 	if _, err := rt4Rows(app, "INSERT INTO "+enc+" (id, s) VALUES (2, 'abc') RETURNING id", bothModes[0]); err != nil {
 		t.Fatalf("the INSERT was refused with the judges guard off: %v", err)
+	}
+}
+
+// TestCatalogMaxAge: limits.catalog_max_age bounds how long a session
+// works from a catalog that does not know DDL sent to the database
+// directly (which moves no epoch): a view over plain values, replaced by
+// another session's direct CREATE OR REPLACE VIEW to compute length(s),
+// served the length of a ciphertext (65, where PostgreSQL answers 6)
+// until the session read its catalog for another reason
+// (TestNewRelationComputedThroughReplacedView, a HOLE); once the catalog
+// is older than the limit, the next statement has it read first, and the
+// view is refused by name.
+func TestCatalogMaxAge(t *testing.T) {
+	t.Parallel()
+	su := superuser(t)
+	enc := uniqueName("maxage_enc")
+	rt31cExec(t, su, "CREATE TABLE "+enc+" (id int, s text)", "GRANT ALL ON "+enc+" TO "+appUser,
+		"CREATE VIEW "+enc+"_v AS SELECT id, 0 AS n FROM "+enc, "GRANT SELECT ON "+enc+"_v TO "+appUser)
+	p := startProxy(t, proxyOptions{protect: protection(t, fmt.Sprintf(
+		"version: 1\ntables:\n  public.%s:\n    columns:\n      s: {mode: randomized, key: nr-k, type: text}\n", enc)),
+		configure: func(c *config.Config) { c.Limits.CatalogMaxAge = config.Duration(time.Second) }})
+	app := p.app(t)
+	rt31cExec(t, app, "INSERT INTO "+enc+" (id, s) VALUES (1, 'secret')")
+	rt31cAnswer(t, app, "SELECT n FROM "+enc+"_v", "0\n", bothModes[0])
+	rt31cExec(t, su, "CREATE OR REPLACE VIEW "+enc+"_v AS SELECT id, length(s) AS n FROM "+enc)
+	time.Sleep(1100 * time.Millisecond)
+	for _, mode := range bothModes {
+		_, err := rt4Rows(app, "SELECT n FROM "+enc+"_v", mode)
+		rt33bRefused(t, "SELECT n FROM a view replaced directly, the catalog older than its limit", err, enc+"_v")
+	}
+	if n := p.metric(t, "phiguard_proxy_catalog_reads_for_age_total"); n < 1 {
+		t.Fatalf("%v catalog reads for age", n)
 	}
 }
