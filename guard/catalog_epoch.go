@@ -162,31 +162,9 @@ func (s *Session) noteDDL(a *sqlrewrite.Analysis) {
 	if a == nil || s.srv.protect == nil {
 		return
 	}
-	ends := endsPrepared(a)
-	if !ends && !hasDDL(a) {
-		return
-	}
-	s.ddlSeen = true
-	s.ddlOwn = s.ddlOwn || ends || sharedDDL(a)
-}
-
-func endsPrepared(a *sqlrewrite.Analysis) bool {
 	for _, st := range a.Statements {
-		if st.EndsPrepared {
-			return true
-		}
+		ddl := st.Kind == sqlrewrite.KindDDL
+		s.ddlSeen = s.ddlSeen || ddl || st.EndsPrepared
+		s.ddlOwn = s.ddlOwn || ddl && !st.SessionLocal || st.EndsPrepared
 	}
-	return false
-}
-
-// sharedDDL reports whether a holds DDL the database's other sessions
-// see in the catalog: not only temporary objects, TRUNCATE and the like
-// (sqlrewrite.Statement.SessionLocal).
-func sharedDDL(a *sqlrewrite.Analysis) bool {
-	for _, st := range a.Statements {
-		if st.Kind == sqlrewrite.KindDDL && !st.SessionLocal {
-			return true
-		}
-	}
-	return false
 }

@@ -552,17 +552,6 @@ func (s *Session) parseRefusal(a *sqlrewrite.Analysis, info *stmtInfo, cpe *pger
 // oidText is PostgreSQL's text type, the type of every cell.
 const oidText = 25
 
-// hasDDL reports whether a text holds DDL, after which the catalog of
-// protected columns may have changed.
-func hasDDL(a *sqlrewrite.Analysis) bool {
-	for _, st := range a.Statements {
-		if st.Kind == sqlrewrite.KindDDL {
-			return true
-		}
-	}
-	return false
-}
-
 // refreshCatalogAfterDDL queues phiguard's catalog query behind a request
 // that ran DDL (a Query, or a Sync ending a batch), and the output
 // settings' query behind one that may have changed them (also a
