@@ -13,7 +13,6 @@ import (
 type accessScope struct {
 	parent *accessScope
 	rels   []*accessRel
-	ctes   map[string]*accessRel
 }
 
 // accessRel is one FROM item.
@@ -40,16 +39,7 @@ type accessRel struct {
 }
 
 func newAccessScope(parent *accessScope) *accessScope {
-	return &accessScope{parent: parent, ctes: map[string]*accessRel{}}
-}
-
-func (s *accessScope) cte(name string) *accessRel {
-	for ; s != nil; s = s.parent {
-		if r, ok := s.ctes[name]; ok {
-			return r
-		}
-	}
-	return nil
+	return &accessScope{parent: parent}
 }
 
 func (s *accessScope) relNamed(name string) *accessRel {

@@ -104,7 +104,13 @@ var settingsRefused = map[string]bool{
 	"session_replication_role": true, "row_security": true,
 }
 
-func (w *accessWalker) statement(n *pg_query.Node) { w.statementNode(n, nil, outClient) }
+// statement walks one statement of the text, its relation names bound
+// first (bind_relations.go).
+func (w *accessWalker) statement(n *pg_query.Node) {
+	w.bound = bindRelations(n.ProtoReflect())
+	w.cteRels = map[*pg_query.CommonTableExpr]*accessRel{}
+	w.statementNode(n, nil, outClient)
+}
 
 func stmtName(n *pg_query.Node) protoreflect.Name {
 	m := n.ProtoReflect()

@@ -24,6 +24,11 @@ type accessWalker struct {
 	// touched is set once a row rule or a restricted column is met, for
 	// the refusal of EXPLAIN on them.
 	touched bool
+	// bound says which relation names of the statement name a WITH
+	// query (bind_relations.go), and cteRels what each WITH query walked
+	// so far exposes.
+	bound   relationBinding
+	cteRels map[*pg_query.CommonTableExpr]*accessRel
 }
 
 type accessAbort struct{}
@@ -247,7 +252,7 @@ func (w *accessWalker) with(wc *pg_query.WithClause, sc *accessScope) {
 			w.refuseConstruct(w.stmtRule(), "", "phiguard cannot analyse this WITH clause")
 		}
 		if wc.GetRecursive() {
-			sc.ctes[cte.GetCtename()] = &accessRel{name: cte.GetCtename(), restricted: map[string]*policy.ColumnRule{}}
+			w.cteRels[cte] = &accessRel{name: cte.GetCtename(), restricted: map[string]*policy.ColumnRule{}}
 		}
 		q := cte.GetCtequery()
 		var outs []accessOutput
@@ -257,7 +262,7 @@ func (w *accessWalker) with(wc *pg_query.WithClause, sc *accessScope) {
 			// A data-modifying CTE: its RETURNING rows feed the statement.
 			w.statementNode(q, sc, outDerived)
 		}
-		sc.ctes[cte.GetCtename()] = derivedRel(cte.GetCtename(), cte.GetAliascolnames(), outs, w)
+		w.cteRels[cte] = derivedRel(cte.GetCtename(), cte.GetAliascolnames(), outs, w)
 	}
 }
 
@@ -411,13 +416,15 @@ func (w *accessWalker) rangeVar(item *pg_query.Node, sc *accessScope) *accessRel
 	if a := rv.GetAlias(); a != nil {
 		alias = a.GetAliasname()
 	}
-	if rv.GetSchemaname() == "" && rv.GetCatalogname() == "" {
-		if c := sc.cte(rv.GetRelname()); c != nil {
-			r := *c
-			r.name = alias
-			w.renameColumns(&r, rv.GetAlias())
-			return &r
+	if cte := w.bound.cte(rv); cte != nil {
+		c := w.cteRels[cte]
+		if c == nil {
+			w.refuseConstruct(w.stmtRule(), "", "phiguard cannot analyse WITH query %s where it is named", cte.GetCtename())
 		}
+		r := *c
+		r.name = alias
+		w.renameColumns(&r, rv.GetAlias())
+		return &r
 	}
 	rel := w.baseRel(rv)
 	rel.name = alias

@@ -7,6 +7,10 @@
 //     statement and every table it names, wherever in the tree they hide.
 //     An Analyzer caches analyses by exact text and by shape (literals
 //     replaced), so a repeated statement is parsed once.
+//   - bindRelations (bind_relations.go) is the one place that says which
+//     relation names of a statement name a WITH query, the way PostgreSQL
+//     scopes them; the analysis (Statement.CTEs), the encryption planner
+//     and the access rewriter all read their WITH queries through it.
 //   - PlanFor (planner*.go, scope.go, plan*.go) decides, under a policy,
 //     which literals and parameters must be encrypted and which uses of an
 //     encrypted column are refused (docs/design/encryption-path.md). It

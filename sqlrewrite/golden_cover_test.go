@@ -103,6 +103,7 @@ var notCoverable = map[string]string{
 	"phiguard cannot analyse a .* in FROM":                           "unreachable: grammar",
 	"phiguard cannot analyse a .* inside an expression":              "unreachable: grammar",
 	"phiguard cannot analyse a table reference inside an expression": "unreachable: grammar",
+	"phiguard cannot analyse WITH query .* where it is named":        "unreachable: a WITH query is walked before the names bound to it (bind_relations.go)",
 	// updateCheck: a substituted column is a constant of an unencrypted
 	// column assigned without subscript, which is itself a candidate for
 	// the checked value, so "none is" cannot happen.

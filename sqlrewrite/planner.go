@@ -59,6 +59,7 @@ func PlanFor(a *Analysis, pol *policy.Policy) *Plan {
 		if p.plan.Copy != nil {
 			p.refuseTable(p.plan.Copy.Table, "COPY together with other statements in one query")
 		}
+		p.bindRelations(raw.GetStmt())
 		p.statement(raw.GetStmt())
 		if p.plan.Copy != nil && len(tree.GetStmts()) > 1 && p.plan.Refusal == nil {
 			p.refuseTable(p.plan.Copy.Table, "COPY together with other statements in one query")
@@ -130,6 +131,11 @@ type planner struct {
 	// it as a hidden column, where a comparison folded to NULL empties no
 	// plan, and checks it is a column compared with constants.
 	plainLeaf bool
+	// bound says which relation names of the statement being planned
+	// name a WITH query (bind_relations.go), and cteRels what each WITH
+	// query planned so far exposes.
+	bound   relationBinding
+	cteRels map[*pg_query.CommonTableExpr]*relation
 }
 
 // sourceColumn is the protected column a select-list entry copies as it
@@ -348,19 +354,43 @@ func (p *planner) selectBody(s *pg_query.SelectStmt, sc *scope, r role, top bool
 	return outs
 }
 
+// bindRelations binds the relation names of one statement of the text
+// (bind_relations.go) before it is planned.
+func (p *planner) bindRelations(stmt *pg_query.Node) {
+	p.bound = bindRelations(stmt.ProtoReflect())
+	p.cteRels = map[*pg_query.CommonTableExpr]*relation{}
+}
+
+// with plans a WITH clause's queries, recording what each exposes for
+// the relation names bound to it.
 func (p *planner) with(w *pg_query.WithClause, sc *scope) {
 	for _, c := range w.GetCtes() {
 		cte := c.GetCommonTableExpr()
 		rel := &relation{name: cte.GetCtename()}
 		if w.GetRecursive() {
-			sc.ctes[rel.name] = rel // the recursive term may name itself
+			p.cteRels[cte] = rel // the recursive term may name itself
 		}
 		rel.outputs = p.query(cte.GetCtequery(), sc, roleDerived)
 		if len(cte.GetAliascolnames()) > 0 && len(rel.outputs) > 0 {
 			p.refuse(anyColumn(rel.outputs), "renaming an encrypted column in a WITH column list")
 		}
-		sc.ctes[rel.name] = rel
+		p.cteRels[cte] = rel
 	}
+}
+
+// cteOutputs is what the WITH query rv names exposes, and whether rv
+// names one. A WITH query named before it is planned (no statement
+// planned in order does) exposes the column the recursive term does:
+// none yet.
+func (p *planner) cteOutputs(rv *pg_query.RangeVar) (map[string]*policy.ProtectedColumn, bool) {
+	cte := p.bound.cte(rv)
+	if cte == nil {
+		return nil, false
+	}
+	if rel := p.cteRels[cte]; rel != nil {
+		return rel.outputs, true
+	}
+	return nil, true
 }
 
 // fromItem adds one FROM entry to sc. Non-LATERAL subqueries see only the
@@ -374,8 +404,8 @@ func (p *planner) fromItem(n *pg_query.Node, sc, outer *scope) {
 			name = a.GetAliasname()
 		}
 		rel := &relation{name: name}
-		if cte := sc.cte(rv.GetRelname()); cte != nil && rv.GetSchemaname() == "" {
-			rel.outputs = cte.outputs
+		if outputs, ok := p.cteOutputs(rv); ok {
+			rel.outputs = outputs
 		} else {
 			rel.table = p.table(rv.GetSchemaname(), rv.GetRelname())
 		}

@@ -13,7 +13,6 @@ import (
 type scope struct {
 	parent    *scope
 	relations []*relation
-	ctes      map[string]*relation
 }
 
 type relation struct {
@@ -22,7 +21,7 @@ type relation struct {
 	outputs map[string]*policy.ProtectedColumn // protected output columns of a derived relation
 }
 
-func newScope(parent *scope) *scope { return &scope{parent: parent, ctes: map[string]*relation{}} }
+func newScope(parent *scope) *scope { return &scope{parent: parent} }
 
 // column returns the protected column a relation exposes under name.
 func (r *relation) column(name string) *policy.ProtectedColumn {
@@ -46,15 +45,6 @@ func (r *relation) protectedColumns() []*policy.ProtectedColumn {
 		out = append(out, c)
 	}
 	return out
-}
-
-func (s *scope) cte(name string) *relation {
-	for ; s != nil; s = s.parent {
-		if r, ok := s.ctes[name]; ok {
-			return r
-		}
-	}
-	return nil
 }
 
 // refKind is what a ColumnRef turned out to name.
