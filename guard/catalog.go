@@ -94,6 +94,9 @@ type catalog struct {
 	checked map[string]bool
 	// protNames are the protected tables by name, for protectedNamed.
 	protNames map[string][]policy.TableName
+	// namedLike are the relations with a column named like an encrypted
+	// column, by that name (catalog_unshadowed.go).
+	namedLike map[string][]sqlrewrite.TableName
 	// judges are the CHECK constraints and row security policies over
 	// an encrypted column, by their table's name (catalog_judged.go).
 	judges map[string][]judge
@@ -229,7 +232,7 @@ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE NOT ` + protected + `
 GROUP BY 1, 2, 3
 ORDER BY 1, 4;
-` + relationsQuery() + ";\n" + columnNamesQuery + ";\n" + funcOutQuery + ";\n" + judgesQuery(pol)
+` + relationsQuery() + ";\n" + columnNamesQuery + ";\n" + funcOutQuery + ";\n" + judgesQuery(pol) + ";\n" + namedLikeQuery(pol)
 }
 
 // protectedColumnsCTE finds the encrypted columns (pcols).
@@ -370,6 +373,9 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 			return nil
 		} else if err == nil && len(row.Values) == 7 {
 			b.addPathSchema(row.Values[0]) // pathQuery's
+			return nil
+		} else if err == nil && len(row.Values) == 11 {
+			b.addNamedLike(row.Values) // namedLikeQuery's (catalog_unshadowed.go)
 			return nil
 		} else if err == nil && (len(row.Values) == 9 || len(row.Values) == 10) {
 			b.addJudgeOrNowIn(row.Values) // judgesQuery's, nowInQuery's (catalog_shadow.go)

@@ -381,7 +381,7 @@ func (s *Session) protectParse(a *sqlrewrite.Analysis, body []byte, injected boo
 	if pe := s.auditUnavailable(info.plan); pe != nil {
 		return s.markerParse(msg.Name, pe, a), nil
 	}
-	if pe := s.checkDefaults(info.plan); pe != nil {
+	if pe := s.planCatalogRefusal(info.plan); pe != nil {
 		return s.markerParse(msg.Name, pe, a), nil
 	}
 	if slices.ContainsFunc(info.plan.Values, keyedAtParse) {

@@ -110,7 +110,7 @@ func (s *Session) protectQuery(a *sqlrewrite.Analysis, sql []byte) []byte {
 	if pe := s.auditUnavailable(plan); pe != nil {
 		return s.refuseStatement(pe, a)
 	}
-	if pe := s.checkDefaults(plan); pe != nil {
+	if pe := s.planCatalogRefusal(plan); pe != nil {
 		return s.refuseStatement(pe, a)
 	}
 	if len(plan.Values) == 0 && len(plan.Cuts) == 0 && plan.Sort == nil && len(plan.Operators) == 0 {
@@ -447,6 +447,16 @@ func parseMessage(name, sql []byte) []byte {
 	msg = append(msg, 0, 0, 0)
 	binary.BigEndian.PutUint32(msg[1:5], uint32(len(msg)-1))
 	return msg
+}
+
+// planCatalogRefusal is what the session's catalog says against a plan:
+// a DEFAULT that would be stored in clear (checkDefaults), an unqualified
+// name an inner table would bind (catalog_unshadowed.go).
+func (s *Session) planCatalogRefusal(plan *sqlrewrite.Plan) *pgerr.Error {
+	if pe := s.checkDefaults(plan); pe != nil {
+		return pe
+	}
+	return s.catalog.Load().unshadowedRefusal(plan)
 }
 
 // checkDefaults refuses DEFAULT for a protected column that has a default

@@ -11,6 +11,10 @@
 //     relation names of a statement name a WITH query, the way PostgreSQL
 //     scopes them; the analysis (Statement.CTEs), the encryption planner
 //     and the access rewriter all read their WITH queries through it.
+//     An unqualified column name binds at the innermost query level with
+//     an item that has a column of that name (scope_columns.go: a
+//     derived relation's names from the statement, scope_outputs.go; a
+//     table's checked by the guard's catalog, Plan.Unshadowed).
 //   - PlanFor (planner*.go, scope.go, plan*.go) decides, under a policy,
 //     which literals and parameters must be encrypted and which uses of an
 //     encrypted column are refused (docs/design/encryption-path.md). It

@@ -203,6 +203,12 @@ type Plan struct {
 	// and a comparison PostgreSQL could fold has its own in the operand
 	// too (TextGuards).
 	Operators []OperatorGuard
+	// Unshadowed are the unqualified names the plan takes for an
+	// encrypted column of an outer query level, and the inner tables
+	// that must have no column of that name for PostgreSQL to agree
+	// (scope_columns.go); the guard checks them in the session's
+	// catalog.
+	Unshadowed []Unshadowed
 	// Sort is set for a SELECT whose ORDER BY the proxy evaluates
 	// (planner_sort.go); the text sent is RewriteSort's.
 	Sort *SortPlan

@@ -70,6 +70,9 @@ func PlanFor(a *Analysis, pol *policy.Policy) *Plan {
 		}
 	}
 	p.itemForms() // planner_operator_guard.go
+	if p.plan.Refusal == nil {
+		p.plan.Unshadowed = p.unshadowed.list // scope_columns.go
+	}
 	p.plan.DefaultsUnguarded = len(p.plan.Defaults) > 0 && p.plan.Refusal == nil && !defaultsGuardable(tree)
 	if cap(p.plan.Values) > len(p.plan.Values) {
 		// The plan is cached with the analysis: hold no append slack.
@@ -136,6 +139,10 @@ type planner struct {
 	// query planned so far exposes.
 	bound   relationBinding
 	cteRels map[*pg_query.CommonTableExpr]*relation
+	// unshadowed are the plan's Unshadowed (scope_columns.go), and
+	// outputs the columns of each SELECT planned (derivedColumns).
+	unshadowed unshadowedSet
+	outputs    map[*pg_query.SelectStmt]relationColumns
 }
 
 // sourceColumn is the protected column a select-list entry copies as it
@@ -284,10 +291,10 @@ func (p *planner) query(n *pg_query.Node, outer *scope, r role) map[string]*poli
 			p.refuseTable(t, "a data-modifying statement inside another statement")
 			return nil
 		}
-		p.expr(n, newScope(outer), ctxOther("subquery"))
+		p.expr(n, p.newScope(outer), ctxOther("subquery"))
 		return nil
 	}
-	sc := newScope(outer)
+	sc := p.newScope(outer)
 	p.with(s.GetWithClause(), sc)
 	if s.GetOp() != pg_query.SetOperation_SETOP_NONE {
 		for _, side := range []*pg_query.SelectStmt{s.GetLarg(), s.GetRarg()} {
@@ -310,6 +317,7 @@ func (p *planner) query(n *pg_query.Node, outer *scope, r role) map[string]*poli
 // selectBody plans a SELECT whose FROM is planned into sc: its select
 // list, WHERE, GROUP BY, HAVING, ORDER BY and windows.
 func (p *planner) selectBody(s *pg_query.SelectStmt, sc *scope, r role, top bool) map[string]*policy.ProtectedColumn {
+	p.outputs[s] = derivedColumns(s, sc) // scope_outputs.go
 	outs := map[string]*policy.ProtectedColumn{}
 	var positions []*policy.ProtectedColumn
 	aggs, groupKeys := p.aggregateShapes(s, sc, top) // planner_aggregate.go
@@ -359,6 +367,7 @@ func (p *planner) selectBody(s *pg_query.SelectStmt, sc *scope, r role, top bool
 func (p *planner) bindRelations(stmt *pg_query.Node) {
 	p.bound = bindRelations(stmt.ProtoReflect())
 	p.cteRels = map[*pg_query.CommonTableExpr]*relation{}
+	p.outputs = map[*pg_query.SelectStmt]relationColumns{}
 }
 
 // with plans a WITH clause's queries, recording what each exposes for
@@ -371,6 +380,7 @@ func (p *planner) with(w *pg_query.WithClause, sc *scope) {
 			p.cteRels[cte] = rel // the recursive term may name itself
 		}
 		rel.outputs = p.query(cte.GetCtequery(), sc, roleDerived)
+		rel.columns = renamed(p.queryColumns(cte.GetCtequery()), cte.GetAliascolnames())
 		if len(cte.GetAliascolnames()) > 0 && len(rel.outputs) > 0 {
 			p.refuse(anyColumn(rel.outputs), "renaming an encrypted column in a WITH column list")
 		}
@@ -378,19 +388,32 @@ func (p *planner) with(w *pg_query.WithClause, sc *scope) {
 	}
 }
 
-// cteOutputs is what the WITH query rv names exposes, and whether rv
-// names one. A WITH query named before it is planned (no statement
-// planned in order does) exposes the column the recursive term does:
-// none yet.
-func (p *planner) cteOutputs(rv *pg_query.RangeVar) (map[string]*policy.ProtectedColumn, bool) {
+// cteRelation is the WITH query rv names, as planned so far, or nil
+// when rv names a table. A WITH query named before it is planned (no
+// statement planned in order does) exposes what the recursive term
+// does: nothing known yet.
+func (p *planner) cteRelation(rv *pg_query.RangeVar) *relation {
 	cte := p.bound.cte(rv)
 	if cte == nil {
-		return nil, false
+		return nil
 	}
 	if rel := p.cteRels[cte]; rel != nil {
-		return rel.outputs, true
+		return rel
 	}
-	return nil, true
+	return &relation{}
+}
+
+// queryColumns are the output columns of a planned query (the left arm's
+// of a set operation), for a FROM item or WITH query made of it.
+func (p *planner) queryColumns(n *pg_query.Node) relationColumns {
+	s := n.GetSelectStmt()
+	for s != nil && s.GetOp() != pg_query.SetOperation_SETOP_NONE {
+		s = s.GetLarg()
+	}
+	if cols, ok := p.outputs[s]; ok && s != nil {
+		return cols
+	}
+	return relationColumns{unnamed: true} // a data-modifying statement's RETURNING
 }
 
 // fromItem adds one FROM entry to sc. Non-LATERAL subqueries see only the
@@ -404,10 +427,10 @@ func (p *planner) fromItem(n *pg_query.Node, sc, outer *scope) {
 			name = a.GetAliasname()
 		}
 		rel := &relation{name: name}
-		if outputs, ok := p.cteOutputs(rv); ok {
-			rel.outputs = outputs
+		if cte := p.cteRelation(rv); cte != nil {
+			rel.outputs, rel.columns = cte.outputs, renamed(cte.columns, rv.GetAlias().GetColnames())
 		} else {
-			rel.table = p.table(rv.GetSchemaname(), rv.GetRelname())
+			rel.table, rel.columns = p.table(rv.GetSchemaname(), rv.GetRelname()), tableColumns(rv)
 		}
 		if a := rv.GetAlias(); a != nil && len(a.GetColnames()) > 0 && len(rel.protectedColumns()) > 0 {
 			p.refuse(rel.protectedColumns()[0], "renaming columns in a table alias")
@@ -449,6 +472,7 @@ func (p *planner) fromItem(n *pg_query.Node, sc, outer *scope) {
 		}
 		rel := &relation{name: rs.GetAlias().GetAliasname()}
 		rel.outputs = p.query(rs.GetSubquery(), see, roleDerived)
+		rel.columns = renamed(p.queryColumns(rs.GetSubquery()), rs.GetAlias().GetColnames())
 		if len(rs.GetAlias().GetColnames()) > 0 && len(rel.outputs) > 0 {
 			p.refuse(anyColumn(rel.outputs), "renaming columns in a subquery alias")
 		}
@@ -466,6 +490,7 @@ func (p *planner) fromItem(n *pg_query.Node, sc, outer *scope) {
 		}
 	default: // functions in FROM, XMLTABLE, ...: check their arguments
 		p.expr(n, sc, ctxOther("FROM item"))
+		sc.relations = append(sc.relations, functionRelation(n)) // scope_outputs.go
 	}
 }
 

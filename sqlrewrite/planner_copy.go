@@ -114,7 +114,7 @@ func (p *planner) copyWhereClause(c *pg_query.CopyStmt, rv *pg_query.RangeVar, t
 	if c.GetWhereClause() == nil {
 		return
 	}
-	sc := newScope(nil)
+	sc := p.newScope(nil)
 	sc.relations = append(sc.relations, &relation{name: rv.GetRelname(), table: t})
 	p.copyWhere = true
 	p.expr(c.GetWhereClause(), sc, ctxOther("COPY ... WHERE"))

@@ -10,7 +10,7 @@ import (
 // targetScope is the scope of a DML statement: its target table (under its
 // alias), plus whatever the statement's FROM/USING adds.
 func (p *planner) targetScope(rv *pg_query.RangeVar, with *pg_query.WithClause) (*scope, *policy.ProtectedTable) {
-	sc := newScope(nil)
+	sc := p.newScope(nil)
 	p.with(with, sc)
 	t := p.table(rv.GetSchemaname(), rv.GetRelname())
 	name := rv.GetRelname()
@@ -63,7 +63,7 @@ func (p *planner) insert(s *pg_query.InsertStmt) {
 				if i < len(cols) && cols[i] != nil {
 					p.writeValue(v, cols[i], nil, "INSERT")
 				} else {
-					p.expr(v, newScope(nil), ctxOther("VALUES"))
+					p.expr(v, p.newScope(nil), ctxOther("VALUES"))
 				}
 			}
 		}

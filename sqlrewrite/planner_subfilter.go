@@ -69,7 +69,7 @@ func (p *planner) subqueryFilters(n *pg_query.Node, sc *scope, i int) ([]filterC
 	aggregating := p.aggregating
 	defer func() { p.aggregating = aggregating }() // a FROM subquery's planning resets it
 	p.expr(sl.GetTestexpr(), sc, ctxOther("a comparison with a subquery"))
-	inner := newScope(sc)
+	inner := p.newScope(sc)
 	p.with(sub.GetWithClause(), inner)
 	for _, item := range sub.GetFromClause() {
 		p.fromItem(item, inner, sc)
@@ -78,7 +78,7 @@ func (p *planner) subqueryFilters(n *pg_query.Node, sc *scope, i int) ([]filterC
 	if kind == pg_query.SubLinkType_EXISTS_SUBLINK {
 		r = roleExists
 	}
-	local := &scope{relations: inner.relations} // the subquery's own FROM only
+	local := &scope{relations: inner.relations, unshadowed: inner.unshadowed} // the subquery's own FROM only
 	col := p.subqueryFilterColumn(sub, local)
 	if col == nil {
 		p.selectBody(sub, inner, r, false) // planner.go: as before

@@ -13,15 +13,24 @@ import (
 type scope struct {
 	parent    *scope
 	relations []*relation
+	// unshadowed collects the plan's Unshadowed (scope_columns.go).
+	unshadowed *unshadowedSet
 }
 
 type relation struct {
 	name    string                             // alias, or the table's own name
 	table   *policy.ProtectedTable             // a protected base table, or nil
 	outputs map[string]*policy.ProtectedColumn // protected output columns of a derived relation
+	// columns is what else the relation has, for binding an unqualified
+	// name to the level PostgreSQL binds it to (bindName,
+	// scope_columns.go).
+	columns relationColumns
 }
 
-func newScope(parent *scope) *scope { return &scope{parent: parent} }
+// newScope is a query level inside parent (nil: a statement's top).
+func (p *planner) newScope(parent *scope) *scope {
+	return &scope{parent: parent, unshadowed: &p.unshadowed}
+}
 
 // column returns the protected column a relation exposes under name.
 func (r *relation) column(name string) *policy.ProtectedColumn {
@@ -55,13 +64,13 @@ const (
 	refColumn                   // one protected column
 	refStar                     // * or t.* over a relation with protected columns
 	refWholeRow                 // a bare t: a whole row, as one composite value, with protected columns
-	refAmbiguous                // an unqualified name more than one protected column could be
+	refAmbiguous                // an unqualified name two protected columns of a level, or an inner item phiguard cannot see into, could be
 )
 
-// resolve finds what a column reference names. It fails closed: an
-// unqualified name is taken to be a protected column if any relation in
-// scope, at any level, exposes a protected column of that name, because
-// phiguard cannot see the unprotected tables' columns to rule it out.
+// resolve finds what a column reference names. An unqualified name binds
+// at the innermost level with an item that has a column of that name
+// (bindName, scope_columns.go); the tables' columns, which phiguard does
+// not see, are left to the guard's catalog (Plan.Unshadowed).
 func (s *scope) resolve(ref *pg_query.ColumnRef) (refKind, *policy.ProtectedColumn) {
 	var names []string
 	star := false
@@ -96,21 +105,7 @@ func (s *scope) resolve(ref *pg_query.ColumnRef) (refKind, *policy.ProtectedColu
 		}
 		return refPlain, nil
 	case len(names) == 1:
-		var found *policy.ProtectedColumn
-		for lvl := s; lvl != nil; lvl = lvl.parent {
-			for _, r := range lvl.relations {
-				if c := r.column(names[0]); c != nil {
-					if found != nil && found != c {
-						return refAmbiguous, found
-					}
-					found = c
-				}
-			}
-		}
-		if found != nil {
-			return refColumn, found
-		}
-		return refPlain, nil
+		return s.bindName(names[0]) // scope_columns.go
 	default:
 		// [schema.]table.column: match the relation by its last qualifier;
 		// with a schema, the protected table must be in that schema.

@@ -1,0 +1,79 @@
+package guard
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/policy"
+	"github.com/phiguard/phiguard/sqlrewrite"
+)
+
+// The planner binds an unqualified column name to the innermost query
+// level with an item that has a column of that name, as PostgreSQL does;
+// but it sees only the encrypted columns of tables. When it takes a name
+// for an encrypted column of an outer level, it lists the tables of the
+// inner levels that must have no column of that name
+// (sqlrewrite.Plan.Unshadowed). The catalog lists, for each name of an
+// encrypted column, the relations that have a column of that name, and a
+// statement whose inner table has one is refused: PostgreSQL would bind
+// the name to that table's column, where phiguard encrypted the constant
+// compared with it (TestUnqualifiedNameInnerColumn: 0 rows where
+// PostgreSQL answers 30).
+
+// namedLikeQuery lists the relations with a column named like an
+// encrypted column of pol, in rows of eleven fields (schema, relation,
+// column, then NULLs: no other part of the catalog's answer has eleven).
+func namedLikeQuery(pol *policy.Policy) string {
+	var names []string
+	for _, t := range pol.Tables() {
+		for _, c := range t.Columns {
+			if n := quoteLiteral(c.Name); !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
+	if len(names) == 0 {
+		names = append(names, "NULL")
+	}
+	return `SELECT n.nspname::pg_catalog.text, c.relname::pg_catalog.text, a.attname::pg_catalog.text,
+  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+  FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+    AND a.attname::pg_catalog.text IN (` + strings.Join(names, ", ") + `)`
+}
+
+// addNamedLike takes a row of namedLikeQuery.
+func (b *catalogBuilder) addNamedLike(v [][]byte) {
+	if b.cat.namedLike == nil {
+		b.cat.namedLike = map[string][]sqlrewrite.TableName{}
+	}
+	col := string(v[2])
+	b.cat.namedLike[col] = append(b.cat.namedLike[col], sqlrewrite.TableName{Schema: string(v[0]), Name: string(v[1])})
+}
+
+// hasColumnNamed says whether table t, as a statement names it (any
+// schema when unqualified), may have a column called col.
+func (c *catalog) hasColumnNamed(t sqlrewrite.TableName, col string) bool {
+	for _, r := range c.namedLike[col] {
+		if r.Name == t.Name && (t.Schema == "" || t.Schema == r.Schema) {
+			return true
+		}
+	}
+	return false
+}
+
+// unshadowedRefusal refuses a plan that takes an unqualified name for an
+// encrypted column of an outer level where an inner table has a column
+// of that name, or where no catalog was read to tell.
+func (c *catalog) unshadowedRefusal(plan *sqlrewrite.Plan) *pgerr.Error {
+	for _, u := range plan.Unshadowed {
+		if c == nil || c.hasColumnNamed(u.Inner, u.Name) {
+			return pgerr.Newf(pgerr.FeatureNotSupported,
+				"column %s is encrypted, and phiguard took the unqualified name %s in a subquery for it, but %s has a column %s too, which PostgreSQL binds the name to: qualify the name with its table",
+				u.Column.QualifiedName(), policy.QuoteIdentifier(u.Name), u.Inner.String(), policy.QuoteIdentifier(u.Name))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,60 @@
+package integration
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// TestUnqualifiedNameInnerColumn: an unqualified name binds to the
+// innermost query level with an item that has a column of that name
+// (sqlrewrite/scope_columns.go). The planner took tag, in a subquery over
+// a relation that has a plain column tag, for the outer table's
+// encrypted tag, and encrypted 't1': 0 rows where PostgreSQL answers all
+// 30. The columns of a FROM subquery, VALUES, a WITH query or a function
+// with a column list are read from the statement, and the answer is
+// PostgreSQL's; a table's are the database's, which the session's
+// catalog lists (guard/catalog_unshadowed.go): a table without the name
+// leaves it to the outer column, one with it is refused, 0A000 naming it.
+func TestUnqualifiedNameInnerColumn(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 30, nil)
+	visits := uniqueName("unq_visits")
+	if _, err := superuser(t).Exec(testContext(t), "CREATE TABLE "+visits+" (person int, tag text); INSERT INTO "+visits+
+		" VALUES (1, 't1'); GRANT ALL ON "+visits+" TO "+appUser); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM (SELECT 't1' AS tag) c WHERE tag = 't1')",
+		"SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM (VALUES ('t1')) c(tag) WHERE tag = 't1')",
+		"SELECT id FROM %[1]s p WHERE id IN (SELECT a.person FROM (SELECT person, 't1' AS tag FROM %[2]s) a WHERE tag = 't1')",
+		"SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM unnest(ARRAY['t1']) AS u(tag) WHERE tag = 't1')",
+		"SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM (SELECT 't1'::text) c WHERE text = 't1')",
+		"WITH w AS (SELECT 't1' AS tag) SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM w WHERE tag = 't1')",
+		"SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM %[2]s a WHERE a.person = p.id AND tag = 't1')",
+	} {
+		f.sameRows(t, q)
+	}
+	for _, q := range []string{
+		"SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM VISITS WHERE tag = 't1')",
+		"SELECT id, (SELECT count(*) FROM VISITS v WHERE tag = 't1') FROM %[1]s",
+		"SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM (SELECT * FROM VISITS) v WHERE tag = 't1')",
+		"SELECT id FROM %[1]s p WHERE id IN (SELECT person FROM VISITS WHERE tag = $1)",
+	} {
+		q = strings.ReplaceAll(q, "VISITS", visits)
+		var args []any
+		if strings.Contains(q, "$1") {
+			args = []any{"t1"}
+		}
+		for _, mode := range bothModes {
+			_, err := rowsRaw(t, f.via, f.sql(q, 1), mode, pgx.TextFormatCode, args...)
+			var pe *pgconn.PgError
+			if !errors.As(err, &pe) || pe.Code != "0A000" || !strings.Contains(pe.Message, visits) || !strings.Contains(pe.Message, "qualify") {
+				t.Errorf("%s (%v): %v, want 0A000 naming %s", q, mode, err, visits)
+			}
+		}
+	}
+}

@@ -1,0 +1,136 @@
+package sqlrewrite
+
+import (
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"github.com/phiguard/phiguard/policy"
+)
+
+// relationColumns is what the planner knows of a FROM item's columns
+// beyond its protected ones, to bind an unqualified name where PostgreSQL
+// does: at the innermost query level with an item that has a column of
+// that name. A name bound one level too far out is a different answer:
+// in SELECT ... FROM people WHERE EXISTS (SELECT 1 FROM visits WHERE
+// tag = 't1'), tag is visits.tag when visits has one, and people.tag,
+// encrypted, only when it has not (TestUnqualifiedNameInnerColumn).
+type relationColumns struct {
+	// table is set for a table named in FROM: its columns are the
+	// database's, which the planner does not see (the session's catalog
+	// does: Plan.Unshadowed).
+	table *TableName
+	// names are a derived relation's (subquery, WITH query, VALUES,
+	// function with a column list) output names; complete says they are
+	// all of them. Otherwise a * passed through the columns of starFrom,
+	// or, with starFrom empty, phiguard cannot tell the names at all.
+	names    map[string]bool
+	complete bool
+	starFrom []*relation
+	// order lists names by position while complete, for an alias's
+	// column list; unnamed says an output's name is one phiguard does
+	// not work out (an expression PostgreSQL names by rules of its own).
+	order   []string
+	unnamed bool
+}
+
+// has says whether r has a column called name: certainly (yes), or not
+// unless one of the tables in unless has one, or perhaps (opaque: nothing
+// phiguard reads could tell).
+func (r *relation) has(name string) (yes bool, unless []TableName, opaque bool) {
+	c := r.columns
+	switch {
+	case r.column(name) != nil || c.names[name]:
+		return true, nil, false
+	case c.complete:
+		return false, nil, false
+	case c.table != nil:
+		return false, []TableName{*c.table}, false
+	}
+	opaque = c.unnamed || len(c.starFrom) == 0
+	for _, from := range c.starFrom {
+		y, u, o := from.has(name)
+		if y {
+			return true, nil, false
+		}
+		unless, opaque = append(unless, u...), opaque || o
+	}
+	return false, unless, opaque
+}
+
+// Unshadowed is an unqualified name the plan takes for an encrypted
+// column of an outer query level, which PostgreSQL binds there only if
+// no table of an inner level, Inner, has a column of that name: the
+// guard checks the session's catalog before it sends the statement
+// (guard/catalog_unshadowed.go), and refuses it when one has.
+type Unshadowed struct {
+	Name   string
+	Inner  TableName
+	Column *policy.ProtectedColumn
+}
+
+// bindName binds an unqualified column name: to the innermost level
+// whose items have a column of that name (PostgreSQL's colNameToVar).
+// A protected column there is refColumn, with every table of an inner
+// level noted in the plan as one that must lack the name; a plain column
+// there is refPlain. Two protected columns of one level, or an inner
+// item whose columns phiguard cannot tell, are refAmbiguous, refused.
+func (s *scope) bindName(name string) (refKind, *policy.ProtectedColumn) {
+	var unless []TableName
+	opaque := false
+	for lvl := s; lvl != nil; lvl = lvl.parent {
+		var found *policy.ProtectedColumn
+		plain, lvlOpaque := false, false
+		var lvlUnless []TableName
+		for _, r := range lvl.relations {
+			if c := r.column(name); c != nil {
+				if found != nil && found != c {
+					return refAmbiguous, found
+				}
+				found = c
+				continue
+			}
+			yes, u, o := r.has(name)
+			plain, lvlUnless, lvlOpaque = plain || yes, append(lvlUnless, u...), lvlOpaque || o
+		}
+		switch {
+		case found != nil && opaque:
+			return refAmbiguous, found
+		case found != nil:
+			s.noteUnshadowed(name, unless, found)
+			return refColumn, found
+		case plain:
+			return refPlain, nil
+		}
+		unless, opaque = append(unless, lvlUnless...), opaque || lvlOpaque
+	}
+	return refPlain, nil
+}
+
+// noteUnshadowed records, for the plan, the inner tables that must lack
+// name for it to be col.
+func (s *scope) noteUnshadowed(name string, inner []TableName, col *policy.ProtectedColumn) {
+	if s.unshadowed == nil {
+		return
+	}
+	if s.unshadowed.seen == nil {
+		s.unshadowed.seen = map[Unshadowed]bool{}
+	}
+	for _, t := range inner {
+		u := Unshadowed{Name: name, Inner: t, Column: col}
+		if !s.unshadowed.seen[u] {
+			s.unshadowed.seen[u] = true
+			s.unshadowed.list = append(s.unshadowed.list, u)
+		}
+	}
+}
+
+// unshadowedSet collects a plan's Unshadowed, each once (a name is
+// resolved again by each pass that reads it).
+type unshadowedSet struct {
+	seen map[Unshadowed]bool
+	list []Unshadowed
+}
+
+// tableColumns is what a table named in FROM, rv, has beyond its
+// protected columns: the database's columns.
+func tableColumns(rv *pg_query.RangeVar) relationColumns {
+	return relationColumns{table: &TableName{Schema: rv.GetSchemaname(), Name: rv.GetRelname()}}
+}

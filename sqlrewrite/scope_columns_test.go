@@ -1,0 +1,54 @@
+package sqlrewrite
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestBindNameInnermost: an unqualified name binds at the innermost level
+// with an item that has a column of that name. A derived relation's
+// columns are read from the statement, so a plain column there keeps
+// the constant in clear; a table's are not, so the plan lists it as one
+// that must lack the name (Unshadowed, checked by the guard); an item
+// whose columns phiguard cannot tell makes the name refused.
+func TestBindNameInnermost(t *testing.T) {
+	pol := testPolicy(t)
+	for _, c := range []struct {
+		sql        string
+		values     int    // constants encrypted
+		unshadowed string // the plan's Unshadowed (name table; ...), or "refused"
+	}{
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT 'a' AS ssn) c WHERE ssn = '1')", 0, ""},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (VALUES ('a')) c(ssn) WHERE ssn = '1')", 0, ""},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT 'a'::text) c WHERE text = '1')", 0, ""},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT 'a') c(ssn) WHERE ssn = '1')", 0, ""},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT 'a' AS x) c(y) WHERE ssn = '1')", 1, ""},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM unnest(ARRAY['a']) u(ssn) WHERE ssn = '1')", 0, ""},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM f() AS x(ssn text) WHERE ssn = '1')", 0, ""},
+		{"WITH w AS (SELECT 'a' AS ssn) SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM w WHERE ssn = '1')", 0, ""},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM visits WHERE ssn = '1')", 1, "ssn visits"},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT * FROM s.visits) v WHERE ssn = '1')", 1, "ssn s.visits"},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT 'a' AS x) v WHERE ssn = '1')", 1, ""},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT 'a' AS x) v, visits WHERE ssn = '1')", 1, "ssn visits"},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM generate_series(1, 2) g WHERE ssn = '1')", 0, "refused"},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT length('a')) v WHERE ssn = '1')", 1, ""},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT (SELECT 'a')) v WHERE ssn = '1')", 0, "refused"},
+		{"SELECT 1 FROM patients WHERE ssn = '1' AND EXISTS (SELECT 1 FROM visits)", 1, ""},
+	} {
+		plan := PlanFor(Analyze(c.sql), pol)
+		got := "refused"
+		if plan.Refusal == nil {
+			var us []string
+			for _, u := range plan.Unshadowed {
+				us = append(us, u.Name+" "+u.Inner.String())
+				if u.Column.Name != "ssn" {
+					t.Errorf("%s: unshadowed for %s", c.sql, u.Column.Name)
+				}
+			}
+			got = strings.Join(us, "; ")
+		}
+		if got != c.unshadowed || plan.Refusal == nil && len(plan.Values) != c.values {
+			t.Errorf("%s: unshadowed %s, %d values (refusal %v); want %s, %d", c.sql, got, len(plan.Values), plan.Refusal, c.unshadowed, c.values)
+		}
+	}
+}
