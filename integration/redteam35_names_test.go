@@ -200,6 +200,47 @@ func rt35Refused(t *testing.T, p *phiguard, cases []rt35Leak) {
 	}
 }
 
+// TestRedTeam35JoinAliasHidesQualifier: an alias on a JOIN hides the
+// names of the tables it joins (FROM (t a JOIN t b ON ...) j: a and b
+// cannot be named at that level), so PostgreSQL binds a.col to an
+// enclosing level's a. The planner keeps the joined tables in the
+// level's scope under their own names (planner.fromItem, JoinExpr), so
+// scope.resolve binds a.tag to the plain table a of the join, takes it
+// for a plain column, and sends the constant compared with the outer
+// encrypted people.tag in clear: 0 rows where PostgreSQL answers the
+// rows tagged t1, and the value reaches the database unencrypted.
+func TestRedTeam35JoinAliasHidesQualifier(t *testing.T) {
+	rt35Hole(t, "SELECT id FROM people a WHERE EXISTS (SELECT 1 FROM (plain a JOIN plain b ON true) j WHERE a.tag = 't1'): "+
+		"phiguard sends 't1' in clear and answers 0 rows, PostgreSQL binds a to the outer people a and answers the rows tagged t1")
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	plain := rt35PlainTable(t)
+	q := func(s string) string { return strings.ReplaceAll(s, "{plain}", plain) }
+	f.sameOrRefusedAll(t, []rt13Case{
+		{sql: q("SELECT id FROM %[1]s a WHERE EXISTS (SELECT 1 FROM ({plain} a JOIN {plain} b ON true) j WHERE a.tag = 't1')")},
+		{sql: q("SELECT id FROM %[1]s a WHERE EXISTS (SELECT 1 FROM ({plain} a JOIN {plain} b ON true) j WHERE a.tag = $1)"), args: []any{"t1"}},
+		{sql: q("SELECT id FROM %[1]s a WHERE EXISTS (SELECT 1 FROM ({plain} a JOIN {plain} b ON true) j WHERE a.name = 'Smith')")},
+		{sql: q("SELECT p.id FROM %[1]s a, LATERAL (SELECT a.id FROM ({plain} a JOIN {plain} b ON true) j WHERE a.tag = 't1' LIMIT 1) p")},
+	})
+}
+
+// TestRedTeam35AccessJoinAliasHides: the same hiding for the access
+// rewriter: accessWalker.fromItem keeps a join alias's tables visible
+// under their own names, so a.zip in a subquery over (providers a JOIN
+// providers b ON true) j is taken for providers' (no rule) where
+// PostgreSQL reads the enclosing patients a's zip, masked for billing.
+func TestRedTeam35AccessJoinAliasHides(t *testing.T) {
+	rt35Hole(t, "as biller, SELECT (SELECT a.zip || '' FROM (providers a JOIN providers b ON true) j LIMIT 1) FROM patients a LIMIT 3 "+
+		"answers the zip codes in clear (masked {first3}** for billing)")
+	t.Parallel()
+	fx := accessFixture(t)
+	p := startAccessProxy(t, fx)
+	rt35Refused(t, p, []rt35Leak{
+		{"biller", "SELECT (SELECT a.zip || '' FROM (providers a JOIN providers b ON true) j LIMIT 1) FROM patients a LIMIT 3", "SELECT zip FROM patients"},
+		{"researcher", "SELECT (SELECT a.patient::text FROM (providers a JOIN providers b ON true) j LIMIT 1) FROM encounters a LIMIT 3", "SELECT id::text FROM patients"},
+	})
+}
+
 // TestRedTeam35AccessStarAliasColumns: a subquery's or WITH query's *
 // adds only its restricted columns to what the access rewriter knows of
 // its outputs (derivedRel), in rule order, so an alias's column list
@@ -236,6 +277,7 @@ func TestRedTeam35AccessSiblingAlias(t *testing.T) {
 		{"researcher", "SELECT (SELECT s.v FROM providers x, (SELECT x.patient::text AS v) s LIMIT 1) FROM encounters x LIMIT 3", "SELECT id::text FROM patients"},
 		{"biller", "SELECT (SELECT s.v FROM providers x, (SELECT x.zip || '' AS v) s LIMIT 1) FROM patients x LIMIT 3", "SELECT zip FROM patients"},
 		{"biller", "SELECT (SELECT s.v FROM providers x JOIN (SELECT x.zip || '' AS v) s ON true LIMIT 1) FROM patients x LIMIT 3", "SELECT zip FROM patients"},
+		{"biller", "SELECT (SELECT s.v FROM providers x, (SELECT row_to_json(x)->>'zip' AS v) s LIMIT 1) FROM patients x LIMIT 3", "SELECT zip FROM patients"},
 	})
 }
 
