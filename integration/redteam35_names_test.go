@@ -224,6 +224,29 @@ func TestRedTeam35JoinAliasHidesQualifier(t *testing.T) {
 	})
 }
 
+// TestRedTeam35ColumnNotation: t.f, where table t has no column f, is
+// the function f applied to t's whole row (to_jsonb(t)): PostgreSQL's
+// column notation. The planner's scope.resolve takes t.f for a plain
+// column of t, so the whole row, with its ciphertexts, goes into the
+// function, and a value compared with what comes out of it reaches the
+// database in clear: p.to_jsonb ->> 'tag' = 't1' matches nothing where
+// PostgreSQL answers the rows tagged t1. (to_jsonb(p), p::text and
+// (p).x are refused as whole-row references; p.row_to_json in the
+// select list is refused too.)
+func TestRedTeam35ColumnNotation(t *testing.T) {
+	rt35Hole(t, "SELECT p.id FROM people p WHERE p.to_jsonb ->> 'tag' = $1 ('t1'): phiguard sends 't1' in clear and answers 0 rows, "+
+		"PostgreSQL the 8 rows tagged t1 (scope.resolve has no column notation: t.f is taken for a plain column f)")
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	f.sameOrRefusedAll(t, []rt13Case{
+		{sql: "SELECT p.id FROM %[1]s p WHERE p.to_jsonb ->> 'tag' = $1", args: []any{"t1"}},
+		{sql: "SELECT p.id FROM %[1]s p WHERE p.to_jsonb ->> 'tag' = 't1'"},
+		{sql: "SELECT count(*) FROM %[1]s p WHERE p.row_to_json::text LIKE '%%Smith%%'"},
+		{sql: "SELECT a.id FROM %[2]s a WHERE a.to_jsonb ->> 'city' = 'Bern'"},
+		{sql: "SELECT p.id, p.row_to_json FROM %[1]s p"},
+	})
+}
+
 // TestRedTeam35AccessJoinAliasHides: the same hiding for the access
 // rewriter: accessWalker.fromItem keeps a join alias's tables visible
 // under their own names, so a.zip in a subquery over (providers a JOIN

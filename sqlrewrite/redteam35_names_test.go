@@ -21,7 +21,7 @@ func rt35Hole(t *testing.T, hole string) {
 // encrypted column in PostgreSQL's binding, so the plan must encrypt it
 // for that column (or refuse); the planner binds the name elsewhere.
 func TestRedTeam35PlanNames(t *testing.T) {
-	rt35Hole(t, "a.ssn under a join alias, inner plain columns that shadow an outer encrypted one, NATURAL JOIN with a plain side")
+	rt35Hole(t, "a.ssn under a join alias, p.to_jsonb column notation, inner plain columns that shadow an outer encrypted one, NATURAL JOIN with a plain side")
 	pol := testPolicy(t)
 	for _, c := range []struct{ sql, want string }{
 		// a JOIN alias hides a and b: a is the outer patients a (plaintext sent)
@@ -29,6 +29,8 @@ func TestRedTeam35PlanNames(t *testing.T) {
 		// the innermost level that has ssn binds it: no constant to encrypt
 		{"SELECT id FROM patients p WHERE EXISTS (SELECT 1 FROM (SELECT 'x'::text AS ssn) x WHERE ssn = 'x')", ""},
 		{"SELECT id FROM patients u WHERE EXISTS (SELECT 1 FROM unnest(ARRAY['x']) AS u(ssn) WHERE u.ssn = 'x')", ""},
+		// column notation: p.to_jsonb is to_jsonb(p), the whole row (plaintext sent)
+		{"SELECT id FROM patients p WHERE p.to_jsonb ->> 'ssn' = 'x'", "refusal"},
 		// NATURAL JOIN on ssn with a plain side
 		{"SELECT id FROM patients NATURAL JOIN (SELECT 'x'::text AS ssn) t", "refusal"},
 	} {
