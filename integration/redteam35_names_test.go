@@ -333,3 +333,41 @@ func TestRedTeam35AccessOrderPositionAfterStar(t *testing.T) {
 		}
 	}
 }
+
+// TestRedTeam35AccessPushDownHiddenAlias: the access rewriter copies a
+// level's `col = constant` conditions into the row rule's subquery of
+// the table they name (pushDown, injectionFor), finding the table by
+// alias among the level's items, the tables a JOIN alias hides
+// included. In (encounters e JOIN (SELECT 1) v ON true) j, e is hidden
+// and PostgreSQL binds e.id to the enclosing level's e; the copy filters
+// the inner encounters by it as well, and the count answers 1 where
+// PostgreSQL, under the same rule, counts all of dr_alice's encounters.
+func TestRedTeam35AccessPushDownHiddenAlias(t *testing.T) {
+	rt35Hole(t, "as dr_alice, SELECT (SELECT count(*) FROM (encounters e JOIN (SELECT 1 AS k) v ON true) j WHERE e.id = $1) FROM encounters e WHERE e.id = $1 "+
+		"answers 1, PostgreSQL under the same row rule the number of dr_alice's encounters (pushDown copies e.id = $1 into the hidden e)")
+	t.Parallel()
+	fx := accessFixture(t)
+	p := startAccessProxy(t, fx)
+	ctx := testContext(t)
+	var id string
+	var want int
+	su := accessSuperuser(t)
+	if err := su.QueryRow(ctx, "SELECT min(id::text), count(*)::int FROM encounters WHERE patient IN "+aliceSees).Scan(&id, &want); err != nil {
+		t.Fatal(err)
+	}
+	alice := p.as(t, "dr_alice")
+	q := "SELECT (SELECT count(*) FROM (encounters e JOIN (SELECT 1 AS k) v ON true) j WHERE e.id = $1)::int FROM encounters e WHERE e.id = $1"
+	for _, mode := range bothModes {
+		var n int
+		if err := alice.QueryRow(ctx, q, mode, id).Scan(&n); err != nil {
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && (pe.Code == "42501" || pe.Code == "0A000") {
+				continue
+			}
+			t.Fatalf("%s (%v): %v", q, mode, err)
+		}
+		if n != want {
+			t.Errorf("%s (%v): %d, PostgreSQL under the row rule: %d", q, mode, n, want)
+		}
+	}
+}
