@@ -112,7 +112,9 @@ func TestRedTeam35NamesHold(t *testing.T) {
 // scope.resolve takes it for an enclosing level's encrypted column of
 // that name, encrypts the constant compared with it, and the database
 // compares plaintext with ciphertext: 0 rows (or count 0) where
-// PostgreSQL answers every row.
+// PostgreSQL answers every row. A function in FROM is no relation of the
+// planner's scope at all (planner.fromItem's default case), so even a
+// qualified u.tag over unnest(...) AS u(tag) goes to an outer u.
 func TestRedTeam35InnerColumnShadowsEncrypted(t *testing.T) {
 	rt35Hole(t, "SELECT id FROM people p WHERE EXISTS (SELECT 1 FROM (SELECT 't1'::text AS tag) x WHERE tag = 't1'): "+
 		"phiguard 0 rows, PostgreSQL all 60 (scope.resolve binds tag to the outer encrypted people.tag, not x.tag); "+
@@ -131,6 +133,8 @@ func TestRedTeam35InnerColumnShadowsEncrypted(t *testing.T) {
 		{sql: "SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM unnest(ARRAY['t1']) AS u(tag) WHERE tag = 't1')"},
 		{sql: "SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM (SELECT 't1'::text) s(tag) WHERE tag = 't1')"},
 		{sql: "SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM (SELECT 't1'::text AS tag UNION SELECT 't2') s WHERE tag = 't1')"},
+		{sql: "SELECT id FROM %[1]s u WHERE EXISTS (SELECT 1 FROM unnest(ARRAY['t1']) AS u(tag) WHERE u.tag = 't1')"},
+		{sql: q("SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM {plain} tag WHERE tag = 't1')")},
 		{sql: "UPDATE %[1]s SET grp = 9 WHERE EXISTS (SELECT 1 FROM (SELECT 't1'::text AS tag) x WHERE tag = 't1') RETURNING id"},
 	})
 }
