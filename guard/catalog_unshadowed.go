@@ -66,8 +66,17 @@ func (c *catalog) hasColumnNamed(t sqlrewrite.TableName, col string) bool {
 
 // unshadowedRefusal refuses a plan that takes an unqualified name for an
 // encrypted column of an outer level where an inner table has a column
-// of that name, or where no catalog was read to tell.
+// of that name, or q.f for a column f that q's protected table lacks
+// (column notation: f(q) on the whole row, TestRedTeam35ColumnNotation),
+// or either where no catalog was read to tell.
 func (c *catalog) unshadowedRefusal(plan *sqlrewrite.Plan) *pgerr.Error {
+	for _, n := range plan.Notation {
+		if c == nil || !c.protectedHasColumn(n.Table, n.Column) {
+			return pgerr.Newf(pgerr.FeatureNotSupported,
+				"%s.%s names no column of %s, whose columns phiguard encrypts: PostgreSQL reads it as the function %s applied to the whole row, ciphertexts and all, which phiguard cannot run; call it on the columns themselves",
+				policy.QuoteIdentifier(n.Qualifier), policy.QuoteIdentifier(n.Column), n.Table, policy.QuoteIdentifier(n.Column))
+		}
+	}
 	for _, u := range plan.Unshadowed {
 		if c == nil || c.hasColumnNamed(u.Inner, u.Name) {
 			return pgerr.Newf(pgerr.FeatureNotSupported,
@@ -76,4 +85,18 @@ func (c *catalog) unshadowedRefusal(plan *sqlrewrite.Plan) *pgerr.Error {
 		}
 	}
 	return nil
+}
+
+// protectedHasColumn says whether protected table t has a column col, a
+// system column included.
+func (c *catalog) protectedHasColumn(t policy.TableName, col string) bool {
+	if systemColumn(col) {
+		return true
+	}
+	for _, cc := range c.tables[t] {
+		if cc.name == col {
+			return true
+		}
+	}
+	return false
 }

@@ -378,6 +378,9 @@ func planLines(p *Plan) []string {
 	default:
 		out = []string{"plan: passthrough"}
 	}
+	if line := catalogChecksLine(p); line != "" {
+		out = append(out, line)
+	}
 	return out
 }
 
@@ -488,4 +491,28 @@ func TestGolden(t *testing.T) {
 			}
 		}
 	}
+}
+
+// catalogChecksLine shows what a plan leaves to the session's catalog:
+// the protected tables' columns a q.f must be (else column notation),
+// and the inner tables that must lack a name bound further out.
+func catalogChecksLine(p *Plan) string {
+	var has, lacks []string
+	for _, n := range p.Notation {
+		has = append(has, n.Table.String()+"."+n.Column)
+	}
+	for _, u := range p.Unshadowed {
+		lacks = append(lacks, fmt.Sprintf("%s.%s (for %s)", u.Inner, u.Name, u.Column.QualifiedName()))
+	}
+	var parts []string
+	if len(has) > 0 {
+		parts = append(parts, "has "+strings.Join(has, ", "))
+	}
+	if len(lacks) > 0 {
+		parts = append(parts, "lacks "+strings.Join(lacks, ", "))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "catalog: " + strings.Join(parts, "; ")
 }

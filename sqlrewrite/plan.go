@@ -209,6 +209,9 @@ type Plan struct {
 	// (scope_columns.go); the guard checks them in the session's
 	// catalog.
 	Unshadowed []Unshadowed
+	// Notation are the qualified names the plan takes for plain columns
+	// of a protected table, which must have them (else column notation).
+	Notation []Notation
 	// Sort is set for a SELECT whose ORDER BY the proxy evaluates
 	// (planner_sort.go); the text sent is RewriteSort's.
 	Sort *SortPlan

@@ -71,7 +71,7 @@ func PlanFor(a *Analysis, pol *policy.Policy) *Plan {
 	}
 	p.itemForms() // planner_operator_guard.go
 	if p.plan.Refusal == nil {
-		p.plan.Unshadowed = p.unshadowed.list // scope_columns.go
+		p.plan.Unshadowed, p.plan.Notation = p.unshadowed.list, p.unshadowed.notation // scope_columns.go
 	}
 	p.plan.DefaultsUnguarded = len(p.plan.Defaults) > 0 && p.plan.Refusal == nil && !defaultsGuardable(tree)
 	if cap(p.plan.Values) > len(p.plan.Values) {
@@ -437,33 +437,7 @@ func (p *planner) fromItem(n *pg_query.Node, sc, outer *scope) {
 		}
 		sc.relations = append(sc.relations, rel)
 	case n.GetJoinExpr() != nil:
-		j := n.GetJoinExpr()
-		first := len(sc.relations)
-		p.fromItem(j.GetLarg(), sc, outer)
-		left := len(sc.relations)
-		p.fromItem(j.GetRarg(), sc, outer)
-		if j.GetIsNatural() {
-			p.naturalJoin(sc.relations[first:left], sc.relations[left:]) // planner_operator_guard.go
-		}
-		if j.GetAlias() != nil {
-			for _, r := range sc.relations {
-				if len(r.protectedColumns()) > 0 {
-					p.refuse(r.protectedColumns()[0], "a JOIN with an alias")
-					break
-				}
-			}
-		}
-		for _, u := range j.GetUsingClause() {
-			if c := sc.columnNamed(u.GetString_().GetSval()); c != nil && !byCell(c) {
-				p.refuse(c, "JOIN USING")
-			} else if c != nil {
-				// Its = is resolved through search_path like any
-				// (operator_guard.go), and USING has no place for the
-				// check: ON a.col = b.col has.
-				p.refuse(c, "JOIN USING (write ON with = instead: phiguard checks which operator = is there)")
-			}
-		}
-		p.expr(j.GetQuals(), sc, ctxOther("JOIN condition"))
+		p.joinItem(n.GetJoinExpr(), sc, outer)
 	case n.GetRangeSubselect() != nil:
 		rs := n.GetRangeSubselect()
 		see := outer
@@ -491,6 +465,45 @@ func (p *planner) fromItem(n *pg_query.Node, sc, outer *scope) {
 	default: // functions in FROM, XMLTABLE, ...: check their arguments
 		p.expr(n, sc, ctxOther("FROM item"))
 		sc.relations = append(sc.relations, functionRelation(n)) // scope_outputs.go
+	}
+}
+
+// joinItem adds a JOIN's tables to sc, or, under an alias, the one
+// relation the alias names.
+func (p *planner) joinItem(j *pg_query.JoinExpr, sc, outer *scope) {
+	first := len(sc.relations)
+	p.fromItem(j.GetLarg(), sc, outer)
+	left := len(sc.relations)
+	p.fromItem(j.GetRarg(), sc, outer)
+	if j.GetIsNatural() {
+		p.naturalJoin(sc.relations[first:left], sc.relations[left:]) // planner_operator_guard.go
+	}
+	if j.GetAlias() != nil {
+		for _, r := range sc.relations {
+			if len(r.protectedColumns()) > 0 {
+				p.refuse(r.protectedColumns()[0], "a JOIN with an alias")
+				break
+			}
+		}
+	}
+	for _, u := range j.GetUsingClause() {
+		if c := sc.columnNamed(u.GetString_().GetSval()); c != nil && !byCell(c) {
+			p.refuse(c, "JOIN USING")
+		} else if c != nil {
+			// Its = is resolved through search_path like any
+			// (operator_guard.go), and USING has no place for the
+			// check: ON a.col = b.col has.
+			p.refuse(c, "JOIN USING (write ON with = instead: phiguard checks which operator = is there)")
+		}
+	}
+	p.expr(j.GetQuals(), sc, ctxOther("JOIN condition"))
+	if a := j.GetAlias(); a != nil {
+		// An alias hides the tables it joins from everything but
+		// their own ON conditions: a.col past it binds to an
+		// enclosing level's a (TestRedTeam35JoinAliasHidesQualifier).
+		joined := slices.Clone(sc.relations[first:])
+		sc.relations = append(sc.relations[:first], &relation{name: a.GetAliasname(),
+			columns: renamed(relationColumns{starFrom: joined}, a.GetColnames())})
 	}
 }
 

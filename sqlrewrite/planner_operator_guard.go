@@ -484,6 +484,29 @@ func (p *planner) naturalJoin(left, right []*relation) {
 			}
 		}
 	}
+	p.naturalWithPlain(left, right)
+	p.naturalWithPlain(right, left)
+}
+
+// naturalWithPlain refuses a NATURAL JOIN that would compare an encrypted
+// column of prot with a plain column of the same name of other, where
+// PostgreSQL compares the plaintext (TestRedTeam35NaturalJoinPlainSide:
+// 0 rows for the rows tagged t1); a table of other must lack the name,
+// which the guard checks in the catalog (Plan.Unshadowed).
+func (p *planner) naturalWithPlain(prot, other []*relation) {
+	for _, r := range prot {
+		for _, name := range protectedNames(r) {
+			col := r.protectedColumn(name)
+			for _, o := range other {
+				yes, unless, opaque := o.has(name) // scope_columns.go
+				if yes || opaque {
+					p.refuse(col, "NATURAL JOIN with a column of the same name that is not encrypted, or that phiguard cannot tell is not (write ON instead)")
+					return
+				}
+				p.unshadowed.note(name, unless, col)
+			}
+		}
+	}
 }
 
 // protectedNames are the names r gives its protected columns, in order.

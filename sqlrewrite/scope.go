@@ -118,10 +118,7 @@ func (s *scope) resolve(ref *pg_query.ColumnRef) (refKind, *policy.ProtectedColu
 				if len(names) >= 3 && r.table != nil && r.table.Name.Schema != names[len(names)-3] {
 					continue
 				}
-				if c := r.column(col); c != nil {
-					return refColumn, c
-				}
-				return refPlain, nil
+				return s.qualifiedColumn(r, qual, col) // scope_columns.go
 			}
 		}
 		return refPlain, nil

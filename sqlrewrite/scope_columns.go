@@ -94,7 +94,7 @@ func (s *scope) bindName(name string) (refKind, *policy.ProtectedColumn) {
 		case found != nil && opaque:
 			return refAmbiguous, found
 		case found != nil:
-			s.noteUnshadowed(name, unless, found)
+			s.unshadowed.note(name, unless, found)
 			return refColumn, found
 		case plain:
 			return refPlain, nil
@@ -104,29 +104,93 @@ func (s *scope) bindName(name string) (refKind, *policy.ProtectedColumn) {
 	return refPlain, nil
 }
 
-// noteUnshadowed records, for the plan, the inner tables that must lack
-// name for it to be col.
-func (s *scope) noteUnshadowed(name string, inner []TableName, col *policy.ProtectedColumn) {
-	if s.unshadowed == nil {
+// note records, for the plan, the inner tables that must lack name for
+// it to be col.
+func (u *unshadowedSet) note(name string, inner []TableName, col *policy.ProtectedColumn) {
+	if u == nil {
 		return
 	}
-	if s.unshadowed.seen == nil {
-		s.unshadowed.seen = map[Unshadowed]bool{}
+	if u.seen == nil {
+		u.seen = map[Unshadowed]bool{}
 	}
 	for _, t := range inner {
-		u := Unshadowed{Name: name, Inner: t, Column: col}
-		if !s.unshadowed.seen[u] {
-			s.unshadowed.seen[u] = true
-			s.unshadowed.list = append(s.unshadowed.list, u)
+		x := Unshadowed{Name: name, Inner: t, Column: col}
+		if !u.seen[x] {
+			u.seen[x] = true
+			u.list = append(u.list, x)
 		}
 	}
 }
 
-// unshadowedSet collects a plan's Unshadowed, each once (a name is
-// resolved again by each pass that reads it).
+// noteNamed records, for the plan, that the protected table t must have
+// a column col for qual.col to be one (Plan.Notation).
+func (u *unshadowedSet) noteNamed(qual string, t *policy.ProtectedTable, col string) {
+	if u == nil {
+		return
+	}
+	n := Notation{Qualifier: qual, Table: t.Name, Column: col}
+	if u.named == nil {
+		u.named = map[Notation]bool{}
+	}
+	if !u.named[n] {
+		u.named[n] = true
+		u.notation = append(u.notation, n)
+	}
+}
+
+// unshadowedSet collects what a plan leaves to the session's catalog
+// (Plan.Unshadowed and Plan.Notation), each once (a name is resolved
+// again by each pass that reads it).
 type unshadowedSet struct {
-	seen map[Unshadowed]bool
-	list []Unshadowed
+	seen     map[Unshadowed]bool
+	list     []Unshadowed
+	named    map[Notation]bool
+	notation []Notation
+}
+
+// Notation is a qualified name q.f the plan takes for a plain column f
+// of protected table Table: PostgreSQL reads it so only if the table has
+// a column f; otherwise it is column notation, the function f applied to
+// q's whole row, ciphertexts and all (p.to_jsonb ->> 'tag'). The guard
+// checks the table's columns in the session's catalog
+// (guard/catalog_unshadowed.go).
+type Notation struct {
+	Qualifier string
+	Table     policy.TableName
+	Column    string
+}
+
+// qualifiedColumn resolves q.col on the relation r that q names: a
+// protected column, a plain one, or the whole row (column notation, or
+// a name phiguard cannot tell from it).
+func (s *scope) qualifiedColumn(r *relation, qual, col string) (refKind, *policy.ProtectedColumn) {
+	if c := r.column(col); c != nil {
+		return refColumn, c
+	}
+	if len(r.protectedColumns()) == 0 {
+		return refPlain, nil // no ciphertext in its row
+	}
+	if t := notationTable(r); t != nil {
+		s.unshadowed.noteNamed(qual, t, col)
+		return refPlain, nil
+	}
+	if yes, _, _ := r.has(col); yes {
+		return refPlain, nil
+	}
+	return refWholeRow, nil
+}
+
+// notationTable is the protected table whose columns r has: r itself,
+// or the one table a chain of * passes through.
+func notationTable(r *relation) *policy.ProtectedTable {
+	for r.table == nil {
+		c := r.columns
+		if len(c.starFrom) != 1 || len(c.names) > 0 || c.unnamed {
+			return nil
+		}
+		r = c.starFrom[0]
+	}
+	return r.table
 }
 
 // tableColumns is what a table named in FROM, rv, has beyond its
