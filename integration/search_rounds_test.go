@@ -229,7 +229,14 @@ func TestTermOrderRoundsDifferential(t *testing.T) {
 		t.Error("no statement ordered through the order term")
 	}
 	for _, secret := range []string{"'Smith'", "Smith", "1952-02-11", "'M'", "%m%", "%Fail"} {
-		for _, form := range []string{secret, hex.EncodeToString([]byte(secret)), base64.StdEncoding.EncodeToString([]byte(secret))} {
+		forms := []string{secret}
+		if len(secret) >= 5 {
+			// The hex of a three-byte secret is six hex digits, which the
+			// hex of the ciphertexts sent holds by chance about once in
+			// thirty runs (274d27, "'M'", seen in stop 35).
+			forms = append(forms, hex.EncodeToString([]byte(secret)), base64.StdEncoding.EncodeToString([]byte(secret)))
+		}
+		for _, form := range forms {
 			if bytes.Contains(sent, []byte(form)) {
 				t.Errorf("the constant %q reached the database (as %q)", secret, form)
 			}
