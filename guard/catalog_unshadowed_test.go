@@ -46,3 +46,25 @@ func TestUnshadowedRefusal(t *testing.T) {
 		t.Error("no Unshadowed: refused")
 	}
 }
+
+// BenchmarkUnshadowedRefusal is the check each protected statement's plan
+// gets before it is sent: here three q.f of a protected table of six
+// columns and one inner table that must lack a name.
+func BenchmarkUnshadowedRefusal(b *testing.B) {
+	b.ReportAllocs()
+	cat := newCatalogBuilder(nil).cat
+	tn := policy.TableName{Schema: "public", Name: "people"}
+	for _, n := range []string{"id", "name", "born", "score", "tag", "grp"} {
+		cat.tables[tn] = append(cat.tables[tn], catalogColumn{name: n})
+	}
+	col := &policy.ProtectedColumn{Name: "tag", Table: &policy.ProtectedTable{Name: tn}}
+	plan := &sqlrewrite.Plan{
+		Notation:   []sqlrewrite.Notation{{Qualifier: "p", Table: tn, Column: "id"}, {Qualifier: "p", Table: tn, Column: "grp"}, {Qualifier: "p", Table: tn, Column: "score"}},
+		Unshadowed: []sqlrewrite.Unshadowed{{Name: "tag", Inner: sqlrewrite.TableName{Name: "visits"}, Column: col}},
+	}
+	for i := 0; i < b.N; i++ {
+		if cat.unshadowedRefusal(plan) != nil {
+			b.Fatal("refused")
+		}
+	}
+}

@@ -160,6 +160,9 @@ type Statement struct {
 	// analysis, and the plan cached on it, must not be shared with other
 	// texts of its shape.
 	valueDependent bool
+	// withQueries: the statement has a WITH clause somewhere, so its
+	// relation names are bound before it is planned (bind_relations.go).
+	withQueries bool
 	// datetime: the statement may change DateStyle, TimeZone or
 	// IntervalStyle (see MayChangeDatetime).
 	datetime bool

@@ -118,7 +118,7 @@ func analyzeStatement(node *pg_query.Node, a *Analysis) Statement {
 	})
 	st.repeated = repeatedNames(named, ctes)
 	cols.done(&st)
-	st.CTEs = boundCTEs(node.ProtoReflect(), ctes) // bind_relations.go
+	st.CTEs, st.withQueries = boundCTEs(node.ProtoReflect(), ctes), len(ctes) > 0 // bind_relations.go
 	return st
 }
 

@@ -59,7 +59,7 @@ func PlanFor(a *Analysis, pol *policy.Policy) *Plan {
 		if p.plan.Copy != nil {
 			p.refuseTable(p.plan.Copy.Table, "COPY together with other statements in one query")
 		}
-		p.bindRelations(raw.GetStmt())
+		p.bindRelations(raw.GetStmt(), a.Statements[i].withQueries)
 		p.statement(raw.GetStmt())
 		if p.plan.Copy != nil && len(tree.GetStmts()) > 1 && p.plan.Refusal == nil {
 			p.refuseTable(p.plan.Copy.Table, "COPY together with other statements in one query")
@@ -363,9 +363,13 @@ func (p *planner) selectBody(s *pg_query.SelectStmt, sc *scope, r role, top bool
 }
 
 // bindRelations binds the relation names of one statement of the text
-// (bind_relations.go) before it is planned.
-func (p *planner) bindRelations(stmt *pg_query.Node) {
-	p.bound = bindRelations(stmt.ProtoReflect())
+// (bind_relations.go) before it is planned; with no WITH clause, none
+// names a WITH query.
+func (p *planner) bindRelations(stmt *pg_query.Node, withQueries bool) {
+	p.bound = nil
+	if withQueries {
+		p.bound = bindRelations(stmt.ProtoReflect())
+	}
 	p.cteRels = map[*pg_query.CommonTableExpr]*relation{}
 	p.outputs = map[*pg_query.SelectStmt]relationColumns{}
 }

@@ -11,7 +11,7 @@ import (
 // testPolicy protects the demo schema as examples/policy.yml does, plus a
 // second table sharing the SSN key, for joins, and a table of time and
 // number columns for the casts constants are folded through.
-func testPolicy(t *testing.T) *policy.Policy {
+func testPolicy(t testing.TB) *policy.Policy {
 	t.Helper()
 	pol, err := ParsePolicy([]byte(`
 version: 1
