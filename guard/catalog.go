@@ -374,7 +374,7 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 		} else if err == nil && len(row.Values) == 7 {
 			b.addPathSchema(row.Values[0]) // pathQuery's
 			return nil
-		} else if err == nil && len(row.Values) == 11 {
+		} else if err == nil && len(row.Values) == 12 {
 			b.addNamedLike(row.Values) // namedLikeQuery's (catalog_unshadowed.go)
 			return nil
 		} else if err == nil && (len(row.Values) == 9 || len(row.Values) == 10) {

@@ -22,8 +22,8 @@ import (
 // PostgreSQL answers 30).
 
 // namedLikeQuery lists the relations with a column named like an
-// encrypted column of pol, in rows of eleven fields (schema, relation,
-// column, then NULLs: no other part of the catalog's answer has eleven).
+// encrypted column of pol, in rows of twelve fields (schema, relation,
+// column, then NULLs: no other part of the catalog's answer has twelve).
 func namedLikeQuery(pol *policy.Policy) string {
 	var names []string
 	for _, t := range pol.Tables() {
@@ -37,7 +37,7 @@ func namedLikeQuery(pol *policy.Policy) string {
 		names = append(names, "NULL")
 	}
 	return `SELECT n.nspname::pg_catalog.text, c.relname::pg_catalog.text, a.attname::pg_catalog.text,
-  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
   FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f')

@@ -15,7 +15,7 @@ import (
 func TestUnshadowedRefusal(t *testing.T) {
 	b := newCatalogBuilder(nil)
 	for _, row := range [][3]string{{"public", "visits", "tag"}, {"archive", "notes", "tag"}, {"public", "notes", "name"}} {
-		v := make([][]byte, 11)
+		v := make([][]byte, 12)
 		v[0], v[1], v[2] = []byte(row[0]), []byte(row[1]), []byte(row[2])
 		b.addNamedLike(v)
 	}
