@@ -296,11 +296,11 @@ type leadRead struct {
 // that it leads. Backend pump (or the login).
 func (s *Session) keepRead(b *catalogBuilder, cat *catalog) {
 	k := &b.coal
-	if k.keyOnly || !s.srv.cfg.Limits.CatalogCoalesce {
-		return
+	if k.keyOnly || b.cat != nil && b.cat.whole != nil || !s.srv.cfg.Limits.CatalogCoalesce {
+		return // keyQuery alone, or the path alone (readPathFirst)
 	}
 	key := coalesceKey{pol: b.pol, row: k.row}
-	ok := cat != nil && b.failure == "" && len(b.probes) == 0 && k.shareable() && cat.whole == nil
+	ok := cat != nil && b.failure == "" && len(b.probes) == 0 && k.shareable()
 	if ok {
 		s.lastKey = key
 	} else {

@@ -79,6 +79,7 @@ func TestRedTeam34EpochLoad(t *testing.T) {
 			}
 		}()
 		before, tookBefore := p.metric(t, reads), p.metric(t, coalesced)
+		wholeBefore := p.metric(t, "phiguard_proxy_catalog_names_total", "result", "shared") + p.metric(t, "phiguard_proxy_catalog_names_total", "result", "published")
 		start := time.Now()
 		var n atomic.Int64
 		mode := pgx.QueryExecModeSimpleProtocol
@@ -105,9 +106,10 @@ func TestRedTeam34EpochLoad(t *testing.T) {
 		close(stop)
 		<-done
 		took := p.metric(t, coalesced) - tookBefore
-		t.Logf("RESULT tables+%d a's DDL rate %d/s (done %.0f/s): %d readers %.0f queries/s, %.3f ms each, their catalog reads %v (%.0f/s), catalogs taken from another's read %v",
+		whole := p.metric(t, "phiguard_proxy_catalog_names_total", "result", "shared") + p.metric(t, "phiguard_proxy_catalog_names_total", "result", "published") - wholeBefore
+		t.Logf("RESULT tables+%d a's DDL rate %d/s (done %.0f/s): %d readers %.0f queries/s, %.3f ms each, their catalog reads %v (%.0f/s), catalogs taken from another's read %v; whole reads of every session %v",
 			extra, rate, float64(ddl.Load())/el.Seconds(), len(readers), float64(n.Load())/el.Seconds(), el.Seconds()*1000*float64(len(readers))/float64(n.Load()),
-			p.metric(t, reads)-before-took, (p.metric(t, reads)-before-took)/el.Seconds(), took)
+			p.metric(t, reads)-before-took, (p.metric(t, reads)-before-took)/el.Seconds(), took, whole)
 	}
 	rates := []int{-1, 10, 100, 0, -1}
 	if r := os.Getenv("PHIGUARD_RT34_RATES"); r != "" {
