@@ -111,3 +111,34 @@ func TestStaleFlagMarks(t *testing.T) {
 		t.Fatal("not cleared")
 	}
 }
+
+// TestReadKey: keyQuery's row makes the key, unambiguous where fields
+// meet; a temporary schema, a read inside a transaction block or no row
+// make a read neither kept nor taken.
+func TestReadKey(t *testing.T) {
+	row := func(user, schemas, temp string) [][]byte {
+		return [][]byte{[]byte(user), []byte("app"), []byte(schemas), []byte(temp), []byte("{UTF8,on}"), []byte("appdb"), nil, nil, nil, nil, nil}
+	}
+	var a, b readKey
+	a.addKey(row("app", "{pg_catalog,public}", "0"))
+	b.addKey(row("app{", "pg_catalog,public}", "0"))
+	if a.row == b.row {
+		t.Fatal("two rows that differ where their fields meet make one key")
+	}
+	a.status = 'I'
+	if !a.shareable() {
+		t.Fatal("a read outside a transaction block with no temporary schema is not shared")
+	}
+	for name, k := range map[string]readKey{"in a transaction block": {row: a.row, keyed: true, status: 'T'},
+		"failed transaction": {row: a.row, keyed: true, status: 'E'}, "no key row": {status: 'I'}} {
+		if k.shareable() {
+			t.Errorf("%s: shared", name)
+		}
+	}
+	var tmp readKey
+	tmp.addKey(row("app", "{pg_temp_3,pg_catalog,public}", "16400"))
+	tmp.status = 'I'
+	if tmp.shareable() {
+		t.Fatal("a session with a temporary schema shares its read")
+	}
+}
