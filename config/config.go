@@ -144,6 +144,12 @@ type Limits struct {
 	// phiguard, moves no epoch, and this bounds how long a session works
 	// from a catalog that does not know it (docs/catalog.md).
 	CatalogMaxAge Duration `yaml:"catalog_max_age"`
+	// CatalogCoalesce has sessions of a database whose catalog reads
+	// would be the same (same role, search path as resolved, settings,
+	// no temporary schema, outside a transaction block) share one read
+	// after another session's DDL instead of each reading (default true;
+	// docs/catalog.md, "Hostile load").
+	CatalogCoalesce bool `yaml:"catalog_coalesce"`
 }
 
 // Log configures the zap logger.
@@ -183,6 +189,7 @@ func Default() Config {
 			ReusedPlans:           32,
 			JudgesGuard:           false,
 			CatalogMaxAge:         Duration(5 * time.Minute),
+			CatalogCoalesce:       true,
 		},
 		Log:             Log{Level: "info"},
 		Keys:            Keys{Provider: KeysProviderLocal},

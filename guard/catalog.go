@@ -266,7 +266,7 @@ func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''
 // ReadyForQuery meanwhile and sees none of this.
 func (s *Session) loadCatalog() error {
 	b := newCatalogBuilder(s.policy())
-	if err := s.ownQuery(s.catalogQueryMessage(nil), b.add); err != nil {
+	if err := s.ownQuery(s.catalogQueryMessage(b), b.add); err != nil {
 		return err
 	}
 	if b.failure != "" {
@@ -275,7 +275,9 @@ func (s *Session) loadCatalog() error {
 		// with the backend's SQLSTATE, instead of a closed connection.
 		return pgerr.Fatal(b.failureCode, "phiguard could not read its catalog of protected columns for this session: "+b.failure)
 	}
-	s.catalog.Store(b.share(s.srv, s.database)) // catalog_shared.go
+	cat := b.share(s.srv, s.database) // catalog_shared.go
+	s.catalog.Store(cat)
+	s.keepRead(b, cat) // catalog_coalesce.go
 	return nil
 }
 
@@ -307,16 +309,16 @@ func (s *Session) ownQuery(msg []byte, add func(typ byte, body []byte) error) er
 	}
 }
 
-// catalogQueryMessage is the catalog query, and latestQuery of probes
-// after it (under the client's search_path).
-func (s *Session) catalogQueryMessage(probes []sqlrewrite.TableName) []byte {
-	s.noteEpochRead() // catalog_epoch.go
-	pol := s.policy()
+// catalogQueryMessage is the catalog query, and latestQuery of b's probes
+// after it (under the client's search_path), then keyQuery.
+func (s *Session) catalogQueryMessage(b *catalogBuilder) []byte {
+	b.coal.epoch, b.coal.readAt = s.noteEpochRead() // catalog_epoch.go
+	pol := b.pol
 	q := catalogQuery(pol)
 	if termRecordsWanted(pol) {
 		q += ";\n" + search.RecordsQuery
 	}
-	return pgwire.QueryMessage([]byte(underCatalogPath(q) + latestQuery(probes) + pathQuery + nowInQuery(pol))) // catalog_path.go, catalog_latest.go, catalog_path_follow.go, catalog_shadow.go
+	return pgwire.QueryMessage([]byte(underCatalogPath(q) + latestQuery(b.probes) + pathQuery + nowInQuery(pol) + keyQuery)) // catalog_path.go, catalog_latest.go, catalog_path_follow.go, catalog_shadow.go, catalog_coalesce.go
 }
 
 // catalogBuilder collects the catalog query's answer.
@@ -340,6 +342,7 @@ type catalogBuilder struct {
 	// their rows (catalog_shared.go).
 	names  *catalogNames
 	digest hash.Hash
+	coal   readKey // catalog_coalesce.go
 }
 
 func newCatalogBuilder(pol *policy.Policy) *catalogBuilder {
@@ -360,7 +363,7 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 		if err := row.Decode(body); err != nil {
 			return pgwire.Violation("malformed catalog row from backend")
 		} else if ok, err := b.addNameRow(row.Values, body); ok {
-			return err // relationsQuery's, columnNamesQuery's, funcOutQuery's (catalog_shared.go)
+			return err // relationsQuery's, columnNamesQuery's, funcOutQuery's, keyQuery's (catalog_shared.go)
 		} else if err == nil && len(row.Values) == 4 {
 			return b.addCollation(row.Values) // collationQuery's
 		} else if err == nil && len(row.Values) == 5 {
@@ -420,6 +423,10 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 			b.cat.byOID[uint32(oid)] = map[int16]*policy.ProtectedColumn{}
 		}
 		b.cat.byOID[uint32(oid)][int16(attnum)] = col
+	case pgwire.BeReadyForQuery:
+		if len(body) == 1 {
+			b.coal.status = body[0]
+		}
 	case pgwire.BeErrorResponse:
 		msg, _ := pgwire.ErrorField(body, 'M')
 		code, _ := pgwire.ErrorField(body, 'C')

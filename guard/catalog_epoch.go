@@ -63,12 +63,16 @@ func (e *ddlEpochs) of(database string) *atomic.Uint64 {
 }
 
 // noteEpochRead records the epoch a whole catalog read about to be sent
-// will be current with. Client pump (or the login, before the pumps).
-func (s *Session) noteEpochRead() {
-	s.catalogReadAt.Store(time.Now().UnixNano())
+// will be current with, and returns it with the time noted. Client pump
+// (or the login, before the pumps).
+func (s *Session) noteEpochRead() (epoch uint64, at int64) {
+	at = time.Now().UnixNano()
+	s.catalogReadAt.Store(at)
 	if s.ddlEpoch != nil {
-		s.catalogEpoch.Store(s.ddlEpoch.Load())
+		epoch = s.ddlEpoch.Load()
+		s.catalogEpoch.Store(epoch)
 	}
+	return epoch, at
 }
 
 // followCatalogAge marks the catalog stale when its last whole read is
@@ -100,8 +104,11 @@ func (s *Session) followOtherSessionsDDL() {
 	if !s.otherSessionsDDL() {
 		return
 	}
-	if !s.catalogStale.Swap(true) && s.srv.metrics != nil {
-		s.srv.metrics.CatalogReadsForOtherDDL.Inc()
+	if was, mark := s.catalogStale.swapMark(true); !was {
+		s.adoptMark = mark // catalog_coalesce.go
+		if s.srv.metrics != nil {
+			s.srv.metrics.CatalogReadsForOtherDDL.Inc()
+		}
 	}
 	s.objsNeeded = s.objsNeeded || s.restricted() != nil
 }
@@ -121,6 +128,7 @@ func (s *Session) publishDDL(status byte) {
 	s.ddlUnpublished = false
 	if s.ddlEpoch != nil {
 		s.publishedAt = s.ddlEpoch.Add(1)
+		s.leadOwnRead() // catalog_coalesce.go
 	}
 }
 
@@ -129,12 +137,14 @@ func (s *Session) publishDDL(status byte) {
 // when no other session published between the read's noting of the
 // epoch and this session's publishing of its DDL, the read, which ran
 // after the DDL, is current with the epoch, and the session need not
-// read again at its next segment.
-func (s *Session) ownReadCurrent() {
-	if noted := s.catalogEpoch.Load(); s.publishedAt != 0 && s.publishedAt == noted+1 {
-		s.catalogEpoch.CompareAndSwap(noted, s.publishedAt)
+// read again at its next segment. It returns the epoch the read is
+// current with then, 0 when it did not move it.
+func (s *Session) ownReadCurrent() (current uint64) {
+	if noted := s.catalogEpoch.Load(); s.publishedAt != 0 && s.publishedAt == noted+1 && s.catalogEpoch.CompareAndSwap(noted, s.publishedAt) {
+		current = s.publishedAt
 	}
 	s.publishedAt = 0
+	return current
 }
 
 // publishDDLAtTransactionEnd publishes DDL a transaction block ran, when
@@ -142,6 +152,7 @@ func (s *Session) ownReadCurrent() {
 func (s *Session) publishDDLAtTransactionEnd() {
 	if s.ddlUnpublished {
 		s.ddlUnpublished = false
+		s.catalogStale.Store(true) // before the epoch moves: the session reads its own (catalog_coalesce.go)
 		if s.ddlEpoch != nil {
 			s.ddlEpoch.Add(1) // the session's own read inside it is stale too (catalogAfterTransaction)
 		}

@@ -105,10 +105,10 @@ func (s *Session) awaitFreshCatalog(typ byte) error {
 	if err := s.awaitCatalogInFlight(); err != nil {
 		return err
 	}
-	s.followOtherSessionsDDL() // catalog_epoch.go
-	s.followCatalogAge()       // catalog_epoch.go
-	s.readPathFirst()          // catalog_path_follow.go
-	if !s.catalogStale.Load() {
+	s.followOtherSessionsDDL()                      // catalog_epoch.go
+	s.followCatalogAge()                            // catalog_epoch.go
+	s.readPathFirst()                               // catalog_path_follow.go
+	if !s.catalogStale.Load() || s.adoptCatalog() { // catalog_coalesce.go
 		return nil
 	}
 	if !s.readCatalogNow() {
@@ -215,8 +215,9 @@ func (s *Session) readCatalogNow() bool {
 	s.reloadUnread = false
 	b := newCatalogBuilder(s.policy())
 	b.probes, s.probeNames = s.probeNames, nil
+	b.coal.lead, s.coalesceLead = s.coalesceLead, nil // catalog_coalesce.go
 	x := &expectation{kind: expCatalog, catalog: b, done: make(chan struct{})}
-	return s.ownRequest(x, s.catalogQueryMessage(b.probes))
+	return s.ownRequest(x, s.catalogQueryMessage(b))
 }
 
 // catalogAfterTransaction runs when the session's transaction has ended
@@ -268,11 +269,16 @@ func (s *Session) catalogAnswer(head *expectation, typ byte) error {
 		if head.done != nil {
 			defer close(head.done)
 		}
+		if head.catalog.coal.keyOnly {
+			return nil // keyQuery alone (adoptCatalog)
+		}
 		if len(body) == 1 && body[0] != 'I' && head.catalog.cat.whole == nil { // not the path alone (readPathFirst)
 			s.catalogInTx = true // read again once the transaction ends
 		}
 		if head.catalog.afterDDL && len(body) == 1 && body[0] == 'I' {
-			s.ownReadCurrent() // catalog_epoch.go
+			if e := s.ownReadCurrent(); e == head.catalog.coal.epoch+1 { // catalog_epoch.go
+				head.catalog.coal.epoch = e
+			}
 		}
 		if head.catalog.failure != "" {
 			// Inside a failed transaction, say: keep the catalog it had,
@@ -283,9 +289,12 @@ func (s *Session) catalogAnswer(head *expectation, typ byte) error {
 			// stale catalog and refused at every retry.
 			s.catalogStale.Store(true)
 			s.log.Info("catalog not refreshed", zap.String("reason", head.catalog.failure))
+			s.keepRead(head.catalog, nil) // catalog_coalesce.go
 			return nil
 		}
-		s.catalog.Store(head.catalog.share(s.srv, s.database)) // catalog_shared.go
+		cat := head.catalog.share(s.srv, s.database) // catalog_shared.go
+		s.catalog.Store(cat)
+		s.keepRead(head.catalog, cat) // catalog_coalesce.go
 	}
 	return nil
 }

@@ -81,9 +81,13 @@ func (b *catalogBuilder) own() *catalogNames {
 // relations), six (funcOutQuery) and two with an empty first field
 // (relationsQuery's functions running SQL given as text), and hashes it;
 // ok is false for a row of another query (the highest relation OID,
-// latestQuery's probes, ...). body is the DataRow's.
+// latestQuery's probes, ...). body is the DataRow's. It takes keyQuery's
+// row of eleven fields too, unhashed (catalog_coalesce.go).
 func (b *catalogBuilder) addNameRow(v [][]byte, body []byte) (ok bool, err error) {
 	switch len(v) {
+	case 11:
+		b.coal.addKey(v)
+		return true, nil
 	case 1:
 		b.addColumnName(v[0])
 	case 3:

@@ -57,7 +57,9 @@
 // Shared is what the sessions of one server share: the configuration,
 // the Protection (policy, keys; reload.go), the auditor, the metrics, the
 // statement analyses and access rewrites, and each database's Objects
-// and latest snapshot of its catalog's names (catalog_shared.go).
+// and latest snapshot of its catalog's names (catalog_shared.go), and the
+// whole catalog reads kept for its sessions of the same role, path and
+// settings to take after another session's DDL (catalog_coalesce.go).
 //
 // # Who owns what
 //

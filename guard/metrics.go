@@ -57,6 +57,10 @@ type Metrics struct {
 	// CatalogReadsForAge counts catalog reads a session made because its
 	// catalog was older than limits.catalog_max_age (catalog_epoch.go).
 	CatalogReadsForAge prometheus.Counter
+	// CatalogReadsCoalesced counts those of CatalogReadsForOtherDDL a
+	// session did not make: it took another session's read of the same
+	// catalog instead (catalog_coalesce.go).
+	CatalogReadsCoalesced prometheus.Counter
 	// CatalogNames counts whole catalog reads by what became of their
 	// database-wide names (catalog_shared.go): shared (the database's
 	// latest, built from the same rows, took their place) or published
@@ -189,5 +193,9 @@ func (m *Metrics) newSearchMetrics(reg prometheus.Registerer) {
 		Name: "phiguard_proxy_catalog_reads_for_age_total",
 		Help: "Catalog reads a session made before its next request because its catalog was older than limits.catalog_max_age.",
 	})
-	reg.MustRegister(m.SearchRounds, m.CatalogReadsForOtherDDL, m.CatalogNames, m.CatalogReadsForAge)
+	m.CatalogReadsCoalesced = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "phiguard_proxy_catalog_reads_coalesced_total",
+		Help: "Of the catalog reads counted by phiguard_proxy_catalog_reads_for_other_sessions_ddl_total, those a session did not make: it took the catalog another session of the same role, search path and settings read after the same DDL (limits.catalog_coalesce).",
+	})
+	reg.MustRegister(m.SearchRounds, m.CatalogReadsForOtherDDL, m.CatalogNames, m.CatalogReadsForAge, m.CatalogReadsCoalesced)
 }

@@ -573,8 +573,9 @@ func (s *Session) refreshCatalogAfterDDL(typ byte) error {
 		x := &expectation{kind: expCatalog, catalog: newCatalogBuilder(s.policy()), done: make(chan struct{})}
 		x.catalog.afterDDL, s.ddlOwn = s.ddlOwn, false // published when answered (catalog_epoch.go)
 		s.catalogInFlight = x.done                     // the next segment waits for it (catalog_fresh.go)
+		msg := s.catalogQueryMessage(x.catalog)        // noted before the backend pump may see it
 		s.expects.push(x)
-		if _, err := s.bw.Write(s.catalogQueryMessage(nil)); err != nil {
+		if _, err := s.bw.Write(msg); err != nil {
 			return err
 		}
 		// DDL may have made, dropped or shadowed objects the access

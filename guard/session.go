@@ -49,8 +49,8 @@ type Session struct {
 	catalog      atomic.Pointer[catalog]
 	refusals     refusalQueue
 	expects      expectQueue
-	cursors      cursorMap   // SQL cursors and named portals, as the backend confirmed them (cursors.go)
-	catalogStale atomic.Bool // read the catalog before planning the next request (catalog_fresh.go)
+	cursors      cursorMap // SQL cursors and named portals, as the backend confirmed them (cursors.go)
+	catalogStale staleFlag // read the catalog before planning the next request (catalog_fresh.go, catalog_coalesce.go)
 	// ddlEpoch is the database's DDL epoch, shared by its sessions, and
 	// catalogEpoch its value the last whole catalog read is current with
 	// (catalog_epoch.go); written by both pumps.
@@ -156,6 +156,11 @@ type clientOwned struct {
 	outputSeen                   bool              // a request may change extra_float_digits or bytea_output: read them after it
 	plans                        planCache         // plans reused for the unnamed statement (plan_reuse.go)
 	planSettings                 planSettingsCount // what may change the settings texts are analysed under (plan_reuse_settings.go)
+	// adoptMark is catalogStale's mark when another session's DDL alone
+	// made the catalog stale, coalesceLead the kept read the session's
+	// next whole read completes (catalog_coalesce.go).
+	adoptMark    uint64
+	coalesceLead *leadRead
 }
 
 // backendOwned is the state only the backend pump touches: what it reads
@@ -182,8 +187,12 @@ type backendOwned struct {
 	// publishedAt is the epoch the session's last DDL published, for the
 	// catalog read behind it (ownReadCurrent).
 	publishedAt uint64
-	statements  int64    // statements recorded, for the session's closing record
-	lastRead    readMemo // see readColumns
+	// lastKey is the key of the session's last whole read kept for
+	// other sessions (and the login's), zero when it was not
+	// (catalog_coalesce.go).
+	lastKey    coalesceKey
+	statements int64    // statements recorded, for the session's closing record
+	lastRead   readMemo // see readColumns
 	// shredNotes are the (subject key, column) pairs whose shredded cells
 	// this session has already audited.
 	shredNotes map[string]bool

@@ -38,6 +38,9 @@ type Shared struct {
 	// its sessions that read the same (catalog_shared.go).
 	namesMu sync.Mutex
 	names   map[string]*catalogNames
+	// coalesce are the whole catalog reads kept for the sessions of a
+	// database that would read the same (catalog_coalesce.go).
+	coalesce coalescedReads
 	// accessFor replaces accessCache.For in tests of the guard's side of
 	// access control, independent of the rewriter's own rules.
 	accessFor AccessFunc

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	gosync "sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,8 +21,11 @@ import (
 // fast as it goes); b's queries per second and its catalog reads are
 // logged; PHIGUARD_RT34_DDL=truncate runs TRUNCATE instead, which costs
 // a the same catalog read and does not move the epoch. PHIGUARD_RT34_TABLES extra plain tables make the catalog the
-// size of a real database's. A measurement, not a check: it runs only
-// with PHIGUARD_RT34_LOAD set.
+// size of a real database's. PHIGUARD_RT34_READERS sessions of b's role
+// (default 1) run b's loop at once: their queries a second are summed,
+// and the catalog reads they made (those they took from another
+// session's read, guard/catalog_coalesce.go, not counted) logged. A
+// measurement, not a check: it runs only with PHIGUARD_RT34_LOAD set.
 func TestRedTeam34EpochLoad(t *testing.T) {
 	if os.Getenv("PHIGUARD_RT34_LOAD") == "" {
 		t.Skip("a measurement: set PHIGUARD_RT34_LOAD=1")
@@ -33,7 +37,12 @@ func TestRedTeam34EpochLoad(t *testing.T) {
 		rt31cExec(t, su, fmt.Sprintf("DO $$ BEGIN FOR i IN 1..%d LOOP EXECUTE format('CREATE TABLE %s_x%%s (id int, a text, b text, c int)', i); END LOOP; END $$", extra, enc))
 	}
 	rt31cExec(t, a, "CREATE TABLE "+enc+"_d (a int)")
-	const reads = "phiguard_proxy_catalog_reads_for_other_sessions_ddl_total"
+	const reads, coalesced = "phiguard_proxy_catalog_reads_for_other_sessions_ddl_total", "phiguard_proxy_catalog_reads_coalesced_total"
+	readers := []*pgx.Conn{b}
+	n, _ := strconv.Atoi(os.Getenv("PHIGUARD_RT34_READERS"))
+	for len(readers) < n {
+		readers = append(readers, p.app(t))
+	}
 	run := func(rate int, dur time.Duration) {
 		stop := make(chan struct{})
 		var ddl atomic.Int64
@@ -69,25 +78,38 @@ func TestRedTeam34EpochLoad(t *testing.T) {
 				}
 			}
 		}()
-		before := p.metric(t, reads)
+		before, tookBefore := p.metric(t, reads), p.metric(t, coalesced)
+		wholeBefore := p.metric(t, "phiguard_proxy_catalog_names_total", "result", "shared") + p.metric(t, "phiguard_proxy_catalog_names_total", "result", "published")
 		start := time.Now()
-		n := 0
-		var s string
+		var n atomic.Int64
 		mode := pgx.QueryExecModeSimpleProtocol
 		if os.Getenv("PHIGUARD_RT34_MODE") == "cache" {
 			mode = pgx.QueryExecModeCacheStatement
 		}
-		for time.Since(start) < dur {
-			if err := b.QueryRow(ctx, "SELECT s FROM "+enc+" WHERE id = 1", mode).Scan(&s); err != nil {
-				t.Fatal(err)
-			}
-			n++
+		var wg gosync.WaitGroup
+		for _, r := range readers {
+			wg.Add(1)
+			go func(r *pgx.Conn) {
+				defer wg.Done()
+				var s string
+				for time.Since(start) < dur {
+					if err := r.QueryRow(ctx, "SELECT s FROM "+enc+" WHERE id = 1", mode).Scan(&s); err != nil {
+						t.Error(err)
+						return
+					}
+					n.Add(1)
+				}
+			}(r)
 		}
+		wg.Wait()
 		el := time.Since(start)
 		close(stop)
 		<-done
-		t.Logf("RESULT tables+%d a's DDL rate %d/s (done %.0f/s): b %.0f queries/s, %.3f ms each, b's catalog reads %v",
-			extra, rate, float64(ddl.Load())/el.Seconds(), float64(n)/el.Seconds(), el.Seconds()*1000/float64(n), p.metric(t, reads)-before)
+		took := p.metric(t, coalesced) - tookBefore
+		whole := p.metric(t, "phiguard_proxy_catalog_names_total", "result", "shared") + p.metric(t, "phiguard_proxy_catalog_names_total", "result", "published") - wholeBefore
+		t.Logf("RESULT tables+%d a's DDL rate %d/s (done %.0f/s): %d readers %.0f queries/s, %.3f ms each, their catalog reads %v (%.0f/s), catalogs taken from another's read %v; whole reads of every session %v",
+			extra, rate, float64(ddl.Load())/el.Seconds(), len(readers), float64(n.Load())/el.Seconds(), el.Seconds()*1000*float64(len(readers))/float64(n.Load()),
+			p.metric(t, reads)-before-took, (p.metric(t, reads)-before-took)/el.Seconds(), took, whole)
 	}
 	rates := []int{-1, 10, 100, 0, -1}
 	if r := os.Getenv("PHIGUARD_RT34_RATES"); r != "" {
