@@ -373,6 +373,11 @@ type stmtInfo struct {
 	// (reprepare.go).
 	again       *reprepared
 	guardFailed atomic.Bool
+	// unprepared is set (backend pump) when the Close of phiguard's
+	// re-prepare ran: if the re-Parse behind it failed, the backend holds
+	// no statement of the name while the client still does, and the
+	// next Bind prepares it again whatever went before (reprepare.go).
+	unprepared atomic.Bool
 	// cursors are the SQL cursors it FETCHes or MOVEs, readsPHI whether
 	// one of them reads PHI (cursors.go).
 	cursors       []string

@@ -38,6 +38,9 @@ func (s *Session) onCloseComplete(_ byte, head *expectation) (bool, error) {
 	handled := s.suppress
 	if head.kind == expClose {
 		if head.prep != nil && head.prep.replacing != nil {
+			if head.injected && head.prep.replacing.prev != nil {
+				head.prep.replacing.prev.unprepared.Store(true) // reprepare.go: before settle lets prev go
+			}
 			head.prep.replacing.settle(false)
 		}
 		if head.closeS {

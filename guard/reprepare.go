@@ -124,7 +124,7 @@ func (s *Session) markGuardFailed(head *expectation) {
 // pump, before the Bind's own expectation is queued.
 func (s *Session) reprepareStale(name string) ([]byte, error) {
 	old, err := s.boundStatement(name)
-	if err != nil || old == nil || old.again == nil || !old.guardFailed.Load() || !s.settledOutsideFailedTx() {
+	if err != nil || old == nil || old.again == nil || !old.guardFailed.Load() || !old.unprepared.Load() && !s.settledOutsideFailedTx() {
 		return nil, err
 	}
 	s.log.Info("prepared statement prepared again: its column guard failed after DDL")
@@ -137,8 +137,10 @@ func (s *Session) reprepareStale(name string) ([]byte, error) {
 	// still went through and PostgreSQL has no statement of that name;
 	// but the client's statement, which plain PostgreSQL would still hold
 	// and re-plan at each execution, must not turn into "does not exist"
-	// (26000). Still marked failed, it is prepared again at its next Bind
-	// (a Close of a name PostgreSQL does not know is no error).
+	// (26000). Still marked failed, and unprepared once the Close's
+	// CloseComplete is in (onCloseComplete), it is prepared again at its
+	// next Bind (a Close of a name PostgreSQL does not know is no error),
+	// settled or not (settledOutsideFailedTx).
 	s.clientStmts[name] = old
 	s.expects.push(closeX)
 	out := pgwire.Frame(pgwire.FeClose, append(append([]byte{'S'}, name...), 0))
@@ -166,12 +168,22 @@ func (s *Session) reprepareStale(name string) ([]byte, error) {
 
 // settledOutsideFailedTx: every request so far is answered and the
 // session's transaction is not aborted. Only then does phiguard prepare a
-// statement again: in an aborted transaction PostgreSQL would run the
-// Close and refuse the Parse (25P02), losing the statement, where the
-// client's Bind alone fails and the statement stays; and with answers
-// outstanding the transaction's state is not known yet. The Bind then
-// runs the old statement (its guard fails again, 40001, or the
-// transaction's error), and a later Bind prepares it again. Client pump.
+// statement the backend still holds again: in an aborted transaction
+// PostgreSQL would run the Close and refuse the Parse (25P02), losing the
+// statement, where the client's Bind alone fails and the statement stays;
+// and with answers outstanding the transaction's state is not known yet.
+// The Bind then runs the old statement (its guard fails again, 40001, or
+// the transaction's error), and a later Bind prepares it again.
+//
+// A statement an earlier re-prepare left unprepared (its Close ran, its
+// Parse failed) is prepared again at every Bind, settled or not: there
+// is no old statement to run, and its Bind alone answered 26000 where
+// PostgreSQL, which still holds the client's statement, answers 25P02 in
+// an aborted transaction, or runs it behind a pipelined segment not yet
+// answered (TestReprepareRefusedThenPipelined,
+// TestReprepareRefusedThenAbortedTransaction). Prepared again, the Parse
+// meets the same state the Bind would: 25P02 in an aborted transaction,
+// skipped after an earlier error in its segment. Client pump.
 func (s *Session) settledOutsideFailedTx() bool {
 	return s.wire.Settled()
 }
