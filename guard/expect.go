@@ -378,6 +378,10 @@ type stmtInfo struct {
 	// no statement of the name while the client still does, and the
 	// next Bind prepares it again whatever went before (reprepare.go).
 	unprepared atomic.Bool
+	// deallocated is set (backend pump) when an SQL DEALLOCATE of its
+	// name, DEALLOCATE ALL or DISCARD ALL ran: PostgreSQL answers a Bind
+	// of the name 26000, and phiguard does not prepare it again.
+	deallocated atomic.Bool
 	// cursors are the SQL cursors it FETCHes or MOVEs, readsPHI whether
 	// one of them reads PHI (cursors.go).
 	cursors       []string

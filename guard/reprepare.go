@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"strings"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -124,7 +125,8 @@ func (s *Session) markGuardFailed(head *expectation) {
 // pump, before the Bind's own expectation is queued.
 func (s *Session) reprepareStale(name string) ([]byte, error) {
 	old, err := s.boundStatement(name)
-	if err != nil || old == nil || old.again == nil || !old.guardFailed.Load() || !old.unprepared.Load() && !s.settledOutsideFailedTx() {
+	if err != nil || old == nil || old.again == nil || !old.guardFailed.Load() || old.deallocated.Load() ||
+		!old.unprepared.Load() && !s.settledOutsideFailedTx() {
 		return nil, err
 	}
 	s.log.Info("prepared statement prepared again: its column guard failed after DDL")
@@ -186,4 +188,22 @@ func (s *Session) reprepareStale(name string) ([]byte, error) {
 // skipped after an earlier error in its segment. Client pump.
 func (s *Session) settledOutsideFailedTx() bool {
 	return s.wire.Settled()
+}
+
+// deallocated notes an SQL DEALLOCATE of name ("*": DEALLOCATE ALL or
+// DISCARD ALL) that PostgreSQL ran: the client's statements it dropped
+// are gone for the client too, and a later Bind of the name must meet
+// PostgreSQL's 26000, not a statement phiguard prepares again because
+// its guard failed before (TestReprepareAfterDeallocate: the INSERT ran).
+// The unnamed statement and phiguard's own names are left to
+// plan_reuse.go and protect_search_variants.go. Backend pump.
+func (s *Session) deallocated(name string) {
+	for n, st := range s.stmts {
+		if st == nil || n == "" || strings.HasPrefix(n, planPrefix) || strings.HasPrefix(n, variantPrefix) {
+			continue
+		}
+		if name == "*" || n == name {
+			st.deallocated.Store(true)
+		}
+	}
 }

@@ -190,3 +190,34 @@ func rt35Runs(t *testing.T, su, app *pgconn.PgConn, enc, name string) {
 		t.Fatalf("read back through phiguard: %v (%v), want abc", got.Rows, got.Err)
 	}
 }
+
+// TestReprepareAfterDeallocate: a statement whose guard failed (40001)
+// and that the client then deallocates (SQL DEALLOCATE, DEALLOCATE ALL,
+// DISCARD ALL) is gone in PostgreSQL, whose Bind of its name answers
+// 26000; phiguard must not prepare it again at that Bind and run it.
+func TestReprepareAfterDeallocate(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	suConn, appConn, enc := rt31cProxy(t, func(c *config.Config) { c.Limits.JudgesGuard = true })
+	su, app := suConn.PgConn(), appConn.PgConn()
+	for i, dealloc := range []string{"DEALLOCATE rt35_d0", "DEALLOCATE ALL", "DISCARD ALL", "DEALLOCATE PREPARE rt35_d3"} {
+		name := "rt35_d" + string(rune('0'+i))
+		if _, err := app.Prepare(ctx, name, "INSERT INTO "+enc+" (id, s) VALUES ($1, $2)", nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := su.Exec(ctx, "ALTER TABLE "+enc+" ADD CONSTRAINT "+enc+"_c CHECK (length(s) > 10)").Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := rt35Exec(t, app, name); rt4Code(err) != "40001" {
+			t.Fatalf("%s: first execution after the CHECK: %v, want the judges guard's 40001", name, err)
+		}
+		rt35DropCheck(t, su, app, enc)
+		if err := app.Exec(ctx, dealloc).Close(); err != nil {
+			t.Fatalf("%s: %v", dealloc, err)
+		}
+		if err := rt35Exec(t, app, name); rt4Code(err) != "26000" {
+			t.Fatalf("%s after %s: %v, want PostgreSQL's 26000", name, dealloc, err)
+		}
+		rt35Stored(t, su, enc, name+" after "+dealloc)
+	}
+}
