@@ -382,6 +382,10 @@ type stmtInfo struct {
 	// name, DEALLOCATE ALL or DISCARD ALL ran: PostgreSQL answers a Bind
 	// of the name 26000, and phiguard does not prepare it again.
 	deallocated atomic.Bool
+	// kept is set on the tomb of a re-prepare's Close (client pump) when
+	// phiguard refused the re-Parse: the Close went to a name no
+	// statement has, and the backend keeps the old one (reprepare.go).
+	kept atomic.Bool
 	// cursors are the SQL cursors it FETCHes or MOVEs, readsPHI whether
 	// one of them reads PHI (cursors.go).
 	cursors       []string

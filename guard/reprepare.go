@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"bytes"
 	"strings"
 	"sync/atomic"
 
@@ -134,9 +135,9 @@ func (s *Session) reprepareStale(name string) ([]byte, error) {
 	closeX.name, closeX.closeS, closeX.injected = name, true, true
 	closeX.prep = s.noteClose(name)
 	// What the re-Parse replaces, for noteParse: if the backend fails it
-	// (25P02 in an aborted transaction, a refusal of phiguard's, an error
-	// in the client's text against the table as it is now), the Close
-	// still went through and PostgreSQL has no statement of that name;
+	// (25P02 in an aborted transaction, an error in the client's text
+	// against the table as it is now; not a refusal of phiguard's, below),
+	// the Close still went through and PostgreSQL has no statement of that name;
 	// but the client's statement, which plain PostgreSQL would still hold
 	// and re-plan at each execution, must not turn into "does not exist"
 	// (26000). Still marked failed, and unprepared once the Close's
@@ -145,7 +146,6 @@ func (s *Session) reprepareStale(name string) ([]byte, error) {
 	// settled or not (settledOutsideFailedTx).
 	s.clientStmts[name] = old
 	s.expects.push(closeX)
-	out := pgwire.Frame(pgwire.FeClose, append(append([]byte{'S'}, name...), 0))
 
 	parse := pgproto3.Parse{Name: name, Query: old.again.query, ParameterOIDs: old.again.types()}
 	body, err := parse.Encode(nil)
@@ -165,7 +165,37 @@ func (s *Session) reprepareStale(name string) ([]byte, error) {
 	if sent == nil {
 		sent = pgwire.Frame(pgwire.FeParse, body)
 	}
+	closed := name
+	if marker, ok := refusedParse(sent); ok && closeX.prep != nil {
+		// phiguard refuses the statement as it would be prepared now.
+		// PostgreSQL fails the marker's Parse before it looks at the
+		// name, so the Close goes to a name no statement has (answered
+		// all the same) and the backend keeps the old statement, as
+		// plain PostgreSQL keeps the client's: an SQL DEALLOCATE or a
+		// Describe of it finds it, a Bind in an aborted transaction
+		// meets 25P02 (TestReprepareRefusedThenDeallocated, ...Described).
+		closeX.prep.kept.Store(true) // a tomb: old is in clientStmts
+		closed = marker
+	}
+	out := pgwire.Frame(pgwire.FeClose, append(append([]byte{'S'}, closed...), 0))
 	return append(out, sent...), nil
+}
+
+// refusedParse reports whether a Parse frame carries a refusal marker
+// (markerParse, refuseAccess) for its text, and returns the marker.
+func refusedParse(frame []byte) (string, bool) {
+	if len(frame) < 5 || frame[0] != pgwire.FeParse {
+		return "", false
+	}
+	_, rest, ok := pgwire.Cstring(frame[5:])
+	if !ok {
+		return "", false
+	}
+	text, _, ok := pgwire.Cstring(rest)
+	if !ok || !bytes.HasPrefix(text, []byte(markerPrefix)) {
+		return "", false
+	}
+	return string(text), true
 }
 
 // settledOutsideFailedTx: every request so far is answered and the
