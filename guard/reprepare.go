@@ -166,11 +166,12 @@ func (s *Session) reprepareStale(name string) ([]byte, error) {
 		sent = pgwire.Frame(pgwire.FeParse, body)
 	}
 	closed := name
-	if marker, ok := refusedParse(sent); ok && closeX.prep != nil {
+	if marker, ok := refusedParse(sent); ok && closeX.prep != nil && name != "" {
 		// phiguard refuses the statement as it would be prepared now.
 		// PostgreSQL fails the marker's Parse before it looks at the
 		// name, so the Close goes to a name no statement has (answered
-		// all the same) and the backend keeps the old statement, as
+		// all the same) and the backend keeps the old statement (not the
+		// unnamed one, which a Parse drops first, failed or not), as
 		// plain PostgreSQL keeps the client's: an SQL DEALLOCATE or a
 		// Describe of it finds it, a Bind in an aborted transaction
 		// meets 25P02 (TestReprepareRefusedThenDeallocated, ...Described).

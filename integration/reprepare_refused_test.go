@@ -144,8 +144,9 @@ func TestReprepareFailedThenPipelined(t *testing.T) {
 }
 
 // rt35Pipelined sends two segments at once, the second a Bind of name,
-// the first SELECT pg_sleep(0.3) and then the same Bind; check judges
-// each of the statement's answers.
+// the first SELECT pg_sleep(0.3) (a statement of its own name, not the
+// unnamed one) and then the same Bind; check judges each of the
+// statement's answers.
 func rt35Pipelined(t *testing.T, app *pgconn.PgConn, name string, check func(what string, err error)) {
 	t.Helper()
 	ctx := testContext(t)
@@ -153,7 +154,9 @@ func rt35Pipelined(t *testing.T, app *pgconn.PgConn, name string, check func(wha
 	for _, first := range []string{"sleep", "statement"} {
 		pl := app.StartPipeline(ctx)
 		if first == "sleep" {
-			pl.SendQueryParams("SELECT pg_sleep(0.3)", nil, nil, nil, nil)
+			pl.SendPrepare("rt35_sleep_"+first, "SELECT pg_sleep(0.3)", nil)
+			pl.SendQueryPrepared("rt35_sleep_"+first, nil, nil, nil)
+			pl.SendDeallocate("rt35_sleep_" + first)
 		} else {
 			pl.SendQueryPrepared(name, params, nil, nil)
 		}
@@ -163,22 +166,25 @@ func rt35Pipelined(t *testing.T, app *pgconn.PgConn, name string, check func(wha
 			t.Fatal(err)
 		}
 		for seg := 1; seg <= 2; seg++ {
-			res, err := pl.GetResults()
-			if rr, ok := res.(*pgconn.ResultReader); ok {
-				err = rr.Read().Err
-			}
 			what := fmt.Sprintf("%s then the statement, segment %d", first, seg)
-			if seg == 1 && first == "sleep" {
-				if err != nil {
-					t.Fatalf("%s: %v", what, err)
+			for {
+				res, err := pl.GetResults()
+				if rr, ok := res.(*pgconn.ResultReader); ok {
+					err = rr.Read().Err
 				}
-			} else {
-				check(what, err)
-			}
-			if res, err := pl.GetResults(); err != nil {
-				t.Fatalf("%s's Sync: %v", what, err)
-			} else if _, ok := res.(*pgconn.PipelineSync); !ok {
-				t.Fatalf("%s: %T where its Sync's answer belongs", what, res)
+				if _, ok := res.(*pgconn.PipelineSync); ok {
+					break
+				}
+				if res == nil && err == nil {
+					t.Fatalf("%s: no answer where its Sync's belongs", what)
+				}
+				if seg == 1 && first == "sleep" {
+					if err != nil {
+						t.Fatalf("%s: %v", what, err)
+					}
+				} else if _, described := res.(*pgconn.StatementDescription); !described {
+					check(what, err)
+				}
 			}
 		}
 		if err := pl.Close(); err != nil {
@@ -394,4 +400,28 @@ func TestReprepareFailedThenDeallocatedOrDescribed(t *testing.T) {
 	if err := rt35Exec(t, app, name); rt4Code(err) != "26000" {
 		t.Fatalf("%s after its DEALLOCATE: %v, want PostgreSQL's 26000", name, err)
 	}
+}
+
+// TestReprepareRefusedUnnamedThenPipelined: the same for the unnamed
+// statement, bound again without a Parse: its refused re-Parse drops it
+// in PostgreSQL (a Parse of the unnamed statement drops the old one
+// first, failed or not), so it is prepared again at each Bind, behind a
+// pipelined segment too, and refused (0A000), not bound (26000).
+func TestReprepareRefusedUnnamedThenPipelined(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	suConn, appConn, enc := rt31cProxy(t, func(c *config.Config) { c.Limits.JudgesGuard = true })
+	su, app, judge := suConn.PgConn(), appConn.PgConn(), enc+"_c"
+	if _, err := app.Prepare(ctx, "", "INSERT INTO "+enc+" (id, s) VALUES ($1, $2)", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := su.Exec(ctx, "ALTER TABLE "+enc+" ADD CONSTRAINT "+judge+" CHECK (length(s) > 10)").Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt35Exec(t, app, ""); rt4Code(err) != "40001" {
+		t.Fatalf("first execution after the CHECK: %v, want the judges guard's 40001", err)
+	}
+	rt33bRefused(t, "the re-prepare", rt35Exec(t, app, ""), judge)
+	rt35Pipelined(t, app, "", func(what string, err error) { rt33bRefused(t, what, err, judge) })
+	rt35Stored(t, su, enc, "pipelined")
 }
