@@ -187,6 +187,7 @@ func (s *Session) confirmCursors(head *expectation, statement int) {
 		case ch.statement != statement:
 		case ch.drop != nil:
 			s.sqlPrepared.drop(ch.drop) // sql_prepared.go
+			s.deallocated(ch.drop.name) // reprepare.go
 		default:
 			s.cursors.apply(ch)
 		}

@@ -373,6 +373,19 @@ type stmtInfo struct {
 	// (reprepare.go).
 	again       *reprepared
 	guardFailed atomic.Bool
+	// unprepared is set (backend pump) when the Close of phiguard's
+	// re-prepare ran: if the re-Parse behind it failed, the backend holds
+	// no statement of the name while the client still does, and the
+	// next Bind prepares it again whatever went before (reprepare.go).
+	unprepared atomic.Bool
+	// deallocated is set (backend pump) when an SQL DEALLOCATE of its
+	// name, DEALLOCATE ALL or DISCARD ALL ran: PostgreSQL answers a Bind
+	// of the name 26000, and phiguard does not prepare it again.
+	deallocated atomic.Bool
+	// kept is set on the tomb of a re-prepare's Close (client pump) when
+	// phiguard refused the re-Parse: the Close went to a name no
+	// statement has, and the backend keeps the old one (reprepare.go).
+	kept atomic.Bool
 	// cursors are the SQL cursors it FETCHes or MOVEs, readsPHI whether
 	// one of them reads PHI (cursors.go).
 	cursors       []string

@@ -37,10 +37,14 @@ func (s *Session) onBindComplete(_ byte, head *expectation) (bool, error) {
 func (s *Session) onCloseComplete(_ byte, head *expectation) (bool, error) {
 	handled := s.suppress
 	if head.kind == expClose {
+		kept := head.prep != nil && head.prep.kept.Load() // reprepare.go: the Close went to no statement
 		if head.prep != nil && head.prep.replacing != nil {
+			if head.injected && !kept && head.prep.replacing.prev != nil {
+				head.prep.replacing.prev.unprepared.Store(true) // reprepare.go: before settle lets prev go
+			}
 			head.prep.replacing.settle(false)
 		}
-		if head.closeS {
+		if head.closeS && !kept {
 			delete(s.stmts, head.name)
 		} else {
 			delete(s.portals, head.name)

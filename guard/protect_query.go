@@ -80,10 +80,13 @@ func (q *refusalQueue) match(message []byte) (refusal, bool) {
 	return refusal{}, false
 }
 
+// markerPrefix begins every refusal marker.
+const markerPrefix = "phiguard_refusal_"
+
 func newMarker() string {
 	var b [8]byte
 	rand.Read(b[:]) // never fails (crypto/rand)
-	return "phiguard_refusal_" + hex.EncodeToString(b[:])
+	return markerPrefix + hex.EncodeToString(b[:])
 }
 
 // protectQuery returns the SQL to send for a simple-protocol Query under

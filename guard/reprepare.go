@@ -1,6 +1,8 @@
 package guard
 
 import (
+	"bytes"
+	"strings"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -124,7 +126,8 @@ func (s *Session) markGuardFailed(head *expectation) {
 // pump, before the Bind's own expectation is queued.
 func (s *Session) reprepareStale(name string) ([]byte, error) {
 	old, err := s.boundStatement(name)
-	if err != nil || old == nil || old.again == nil || !old.guardFailed.Load() || !s.settledOutsideFailedTx() {
+	if err != nil || old == nil || old.again == nil || !old.guardFailed.Load() || old.deallocated.Load() ||
+		!old.unprepared.Load() && !s.settledOutsideFailedTx() {
 		return nil, err
 	}
 	s.log.Info("prepared statement prepared again: its column guard failed after DDL")
@@ -132,16 +135,17 @@ func (s *Session) reprepareStale(name string) ([]byte, error) {
 	closeX.name, closeX.closeS, closeX.injected = name, true, true
 	closeX.prep = s.noteClose(name)
 	// What the re-Parse replaces, for noteParse: if the backend fails it
-	// (25P02 in an aborted transaction, a refusal of phiguard's, an error
-	// in the client's text against the table as it is now), the Close
-	// still went through and PostgreSQL has no statement of that name;
+	// (25P02 in an aborted transaction, an error in the client's text
+	// against the table as it is now; not a refusal of phiguard's, below),
+	// the Close still went through and PostgreSQL has no statement of that name;
 	// but the client's statement, which plain PostgreSQL would still hold
 	// and re-plan at each execution, must not turn into "does not exist"
-	// (26000). Still marked failed, it is prepared again at its next Bind
-	// (a Close of a name PostgreSQL does not know is no error).
+	// (26000). Still marked failed, and unprepared once the Close's
+	// CloseComplete is in (onCloseComplete), it is prepared again at its
+	// next Bind (a Close of a name PostgreSQL does not know is no error),
+	// settled or not (settledOutsideFailedTx).
 	s.clientStmts[name] = old
 	s.expects.push(closeX)
-	out := pgwire.Frame(pgwire.FeClose, append(append([]byte{'S'}, name...), 0))
 
 	parse := pgproto3.Parse{Name: name, Query: old.again.query, ParameterOIDs: old.again.types()}
 	body, err := parse.Encode(nil)
@@ -161,17 +165,76 @@ func (s *Session) reprepareStale(name string) ([]byte, error) {
 	if sent == nil {
 		sent = pgwire.Frame(pgwire.FeParse, body)
 	}
+	closed := name
+	if marker, ok := refusedParse(sent); ok && closeX.prep != nil && name != "" {
+		// phiguard refuses the statement as it would be prepared now.
+		// PostgreSQL fails the marker's Parse before it looks at the
+		// name, so the Close goes to a name no statement has (answered
+		// all the same) and the backend keeps the old statement (not the
+		// unnamed one, which a Parse drops first, failed or not), as
+		// plain PostgreSQL keeps the client's: an SQL DEALLOCATE or a
+		// Describe of it finds it, a Bind in an aborted transaction
+		// meets 25P02 (TestReprepareRefusedThenDeallocated, ...Described).
+		closeX.prep.kept.Store(true) // a tomb: old is in clientStmts
+		closed = marker
+	}
+	out := pgwire.Frame(pgwire.FeClose, append(append([]byte{'S'}, closed...), 0))
 	return append(out, sent...), nil
+}
+
+// refusedParse reports whether a Parse frame carries a refusal marker
+// (markerParse, refuseAccess) for its text, and returns the marker.
+func refusedParse(frame []byte) (string, bool) {
+	if len(frame) < 5 || frame[0] != pgwire.FeParse {
+		return "", false
+	}
+	_, rest, ok := pgwire.Cstring(frame[5:])
+	if !ok {
+		return "", false
+	}
+	text, _, ok := pgwire.Cstring(rest)
+	if !ok || !bytes.HasPrefix(text, []byte(markerPrefix)) {
+		return "", false
+	}
+	return string(text), true
 }
 
 // settledOutsideFailedTx: every request so far is answered and the
 // session's transaction is not aborted. Only then does phiguard prepare a
-// statement again: in an aborted transaction PostgreSQL would run the
-// Close and refuse the Parse (25P02), losing the statement, where the
-// client's Bind alone fails and the statement stays; and with answers
-// outstanding the transaction's state is not known yet. The Bind then
-// runs the old statement (its guard fails again, 40001, or the
-// transaction's error), and a later Bind prepares it again. Client pump.
+// statement the backend still holds again: in an aborted transaction
+// PostgreSQL would run the Close and refuse the Parse (25P02), losing the
+// statement, where the client's Bind alone fails and the statement stays;
+// and with answers outstanding the transaction's state is not known yet.
+// The Bind then runs the old statement (its guard fails again, 40001, or
+// the transaction's error), and a later Bind prepares it again.
+//
+// A statement an earlier re-prepare left unprepared (its Close ran, its
+// Parse failed) is prepared again at every Bind, settled or not: there
+// is no old statement to run, and its Bind alone answered 26000 where
+// PostgreSQL, which still holds the client's statement, answers 25P02 in
+// an aborted transaction, or runs it behind a pipelined segment not yet
+// answered (TestReprepareRefusedThenPipelined,
+// TestReprepareRefusedThenAbortedTransaction). Prepared again, the Parse
+// meets the same state the Bind would: 25P02 in an aborted transaction,
+// skipped after an earlier error in its segment. Client pump.
 func (s *Session) settledOutsideFailedTx() bool {
 	return s.wire.Settled()
+}
+
+// deallocated notes an SQL DEALLOCATE of name ("*": DEALLOCATE ALL or
+// DISCARD ALL) that PostgreSQL ran: the client's statements it dropped
+// are gone for the client too, and a later Bind of the name must meet
+// PostgreSQL's 26000, not a statement phiguard prepares again because
+// its guard failed before (TestReprepareAfterDeallocate: the INSERT ran).
+// The unnamed statement and phiguard's own names are left to
+// plan_reuse.go and protect_search_variants.go. Backend pump.
+func (s *Session) deallocated(name string) {
+	for n, st := range s.stmts {
+		if st == nil || n == "" || strings.HasPrefix(n, planPrefix) || strings.HasPrefix(n, variantPrefix) {
+			continue
+		}
+		if name == "*" || n == name {
+			st.deallocated.Store(true)
+		}
+	}
 }

@@ -62,7 +62,7 @@ func (s *session) waitForClient(atBoundary bool) error {
 // idleLocked reports whether the backend has answered everything and no
 // transaction is open.
 func (s *session) idleLocked() bool {
-	return s.head == len(s.inflight) && (s.txStatus == 'I' || s.txStatus == 0)
+	return s.head == len(s.inflight) && !s.forwarding && (s.txStatus == 'I' || s.txStatus == 0)
 }
 
 // wakeLocked interrupts the client pump's wait, if it is waiting.

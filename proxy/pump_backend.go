@@ -54,13 +54,17 @@ func (s *session) pumpBackend() error {
 			if len(body) > 0 {
 				status = body[0]
 			}
+			// Counted answered before the client can see it: a request
+			// it sends at once must find the session settled
+			// (guard.Wire.Settled), not the one before still in flight.
+			s.answerRequest(status)
 			if err := s.br.Forward(s.cw); err != nil {
 				return err
 			}
 			if err := s.flushClient(); err != nil {
 				return err
 			}
-			s.finishRequest(status)
+			s.answerForwarded()
 			continue
 		case pgwire.BeErrorResponse:
 			body, err := s.br.Body()
@@ -115,10 +119,17 @@ func (s *session) backendGone(err error, backendExplained bool) error {
 	return err
 }
 
-// finishRequest pairs a ReadyForQuery with the oldest request in flight,
-// records its duration, and wakes the client pump if the server is draining
-// and the session just became idle.
+// finishRequest pairs a ReadyForQuery already sent to the client with the
+// oldest request in flight (answerRequest, answerForwarded).
 func (s *session) finishRequest(status byte) {
+	s.answerRequest(status)
+	s.answerForwarded()
+}
+
+// answerRequest pairs a ReadyForQuery about to be sent to the client with
+// the oldest request in flight and records its duration; the session is
+// not idle until answerForwarded.
+func (s *session) answerRequest(status byte) {
 	now := time.Now()
 	s.mu.Lock()
 	var started time.Time
@@ -130,11 +141,21 @@ func (s *session) finishRequest(status byte) {
 		}
 	}
 	s.txStatus = status
-	if s.draining && s.idleLocked() {
-		s.wakeLocked()
-	}
+	s.forwarding = true
 	s.mu.Unlock()
 	if !started.IsZero() {
 		s.srv.metrics.StatementDuration.Observe(now.Sub(started).Seconds())
 	}
+}
+
+// answerForwarded notes the ReadyForQuery flushed to the client, and wakes
+// the client pump if the server is draining and the session just became
+// idle: a drain ends it only once the client has its answer.
+func (s *session) answerForwarded() {
+	s.mu.Lock()
+	s.forwarding = false
+	if s.draining && s.idleLocked() {
+		s.wakeLocked()
+	}
+	s.mu.Unlock()
 }

@@ -84,9 +84,12 @@ type session struct {
 	inflight []time.Time // start of each Query/Sync not yet answered by ReadyForQuery
 	head     int         // index of the oldest entry of inflight still unanswered
 	txStatus byte        // from the latest ReadyForQuery: 'I', 'T' or 'E'
-	waiting  bool        // the client pump is blocked reading a new message
-	deadline bool        // a wake-up read deadline may be set on client
-	draining bool
+	// forwarding: a ReadyForQuery counted answered is not flushed to the
+	// client yet (pump_backend.go); the session is not idle until it is.
+	forwarding bool
+	waiting    bool // the client pump is blocked reading a new message
+	deadline   bool // a wake-up read deadline may be set on client
+	draining   bool
 	// aborted is why phiguard cut a busy session (the shutdown deadline):
 	// the backend pump tells the client, and the cut requests' records
 	// carry it (drain.go).
