@@ -39,11 +39,11 @@ func rt35Prepared(t *testing.T) (su, app *pgconn.PgConn, enc, name string) {
 	return su, app, enc, name
 }
 
-// rt35Refused prepares a named INSERT, has another session add a CHECK
+// reprepareRefusedSetup prepares a named INSERT, has another session add a CHECK
 // over the encrypted column the judges guard meets, and runs the INSERT
 // until phiguard has refused its re-prepare; it returns the statement's
 // name and the CHECK's. The backend keeps the statement.
-func rt35Refused(t *testing.T) (su, app *pgconn.PgConn, enc, name, judge string) {
+func reprepareRefusedSetup(t *testing.T) (su, app *pgconn.PgConn, enc, name, judge string) {
 	t.Helper()
 	ctx := testContext(t)
 	su, app, enc, name = rt35Prepared(t)
@@ -116,7 +116,7 @@ func rt35Stored(t *testing.T, su *pgconn.PgConn, enc, what string) {
 // guard fails again (40001); never a name the backend lacks (26000).
 func TestReprepareRefusedThenPipelined(t *testing.T) {
 	t.Parallel()
-	su, app, enc, name, judge := rt35Refused(t)
+	su, app, enc, name, judge := reprepareRefusedSetup(t)
 	rt35Pipelined(t, app, name, func(what string, err error) {
 		if rt4Code(err) != "40001" {
 			rt33bRefused(t, what, err, judge)
@@ -199,7 +199,7 @@ func rt35Pipelined(t *testing.T, app *pgconn.PgConn, name string, check func(wha
 // refused again, and runs once the CHECK is gone.
 func TestReprepareRefusedThenAbortedTransaction(t *testing.T) {
 	t.Parallel()
-	su, app, enc, name, judge := rt35Refused(t)
+	su, app, enc, name, judge := reprepareRefusedSetup(t)
 	rt35Aborted(t, app, name)
 	rt33bRefused(t, "after the ROLLBACK", rt35Exec(t, app, name), judge)
 	rt35Stored(t, su, enc, "after the ROLLBACK")
@@ -322,7 +322,7 @@ func TestReprepareAfterDeallocate(t *testing.T) {
 // the backend behind phiguard had none (26000), and keeps it now.
 func TestReprepareRefusedThenDescribed(t *testing.T) {
 	t.Parallel()
-	su, app, enc, name, _ := rt35Refused(t)
+	su, app, enc, name, _ := reprepareRefusedSetup(t)
 	for _, when := range []string{"with the CHECK", "with the CHECK gone"} {
 		if got := rt35Describe(t, app, name); got != "params [23 25], no data" {
 			t.Fatalf("Describe %s answered %q, want PostgreSQL's params [23 25], no data", when, got)
@@ -370,7 +370,7 @@ func rt35Describe(t *testing.T, c *pgconn.PgConn, name string) string {
 func TestReprepareRefusedThenDeallocated(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	su, app, enc, name, _ := rt35Refused(t)
+	su, app, enc, name, _ := reprepareRefusedSetup(t)
 	rt35DropCheck(t, su, app, enc)
 	if err := app.Exec(ctx, "DEALLOCATE "+name).Close(); err != nil {
 		t.Fatalf("DEALLOCATE %s: %v, where PostgreSQL drops the statement it holds", name, err)
