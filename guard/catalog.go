@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash"
-	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -386,43 +385,7 @@ func (b *catalogBuilder) add(typ byte, body []byte) error {
 		} else if err != nil || len(row.Values) != 13 {
 			return pgwire.Violation("malformed catalog row from backend")
 		}
-		oid, _ := strconv.ParseUint(string(row.Values[0]), 10, 32)
-		attnum, _ := strconv.ParseInt(string(row.Values[3]), 10, 16)
-		typOID, _ := strconv.ParseUint(string(row.Values[8]), 10, 32)
-		collation, _ := strconv.ParseUint(string(row.Values[11]), 10, 32)
-		tn := policy.TableName{Schema: string(row.Values[1]), Name: string(row.Values[2])}
-		if attnum == 0 {
-			b.cat.views[tn] = true
-			b.cat.kin[tn] = string(row.Values[6]) == "t"
-			if string(row.Values[5]) == "t" {
-				b.cat.encViews[tn] = true
-			}
-			return nil
-		}
-		col, _ := b.pol.Column(tn.Schema, tn.Name, string(row.Values[4]))
-		b.noteTable(tn, uint32(oid)) // catalog_computed.go
-		if b.cat.attnums[uint32(oid)] == nil {
-			b.cat.attnums[uint32(oid)] = map[int16]bool{}
-		}
-		b.cat.attnums[uint32(oid)][int16(attnum)] = true
-		b.cat.tables[tn] = append(b.cat.tables[tn], catalogColumn{name: string(row.Values[4]), attnum: int16(attnum),
-			protected: col, hasDefault: string(row.Values[5]) == "t", generated: string(row.Values[6]) == "t",
-			typ: string(row.Values[7]), typOID: uint32(typOID), domain: string(row.Values[9]) == "t", noInsert: string(row.Values[10]) == "t",
-			collation: uint32(collation), computed: string(row.Values[12]) == "t"})
-		b.cat.hasComputed = b.cat.hasComputed || string(row.Values[12]) == "t"
-		if t, ok := b.pol.Table(tn.Schema, tn.Name); ok && t.SubjectColumn != "" && t.SubjectColumn == string(row.Values[4]) {
-			if b.cat.subjects[uint32(oid)] == nil {
-				b.cat.subjects[uint32(oid)] = map[int16]*policy.ProtectedTable{}
-			}
-			b.cat.subjects[uint32(oid)][int16(attnum)] = t
-		}
-		if col == nil {
-			return nil
-		}
-		if b.cat.byOID[uint32(oid)] == nil {
-			b.cat.byOID[uint32(oid)] = map[int16]*policy.ProtectedColumn{}
-		}
-		b.cat.byOID[uint32(oid)][int16(attnum)] = col
+		return b.addColumnRow(row.Values)
 	case pgwire.BeReadyForQuery:
 		if len(body) == 1 {
 			b.coal.status = body[0]

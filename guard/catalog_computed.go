@@ -2,6 +2,7 @@ package guard
 
 import (
 	"slices"
+	"strconv"
 
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/policy"
@@ -92,6 +93,49 @@ func (c *catalog) knownColumn(st *sqlrewrite.Statement, name string) bool {
 	}
 	_, ok := c.names().funcOut[name]
 	return ok && st.FromFunction
+}
+
+// addColumnRow takes a row of the catalog query's first part: a column of
+// a protected table (or, with attnum 0, a view or kin of one).
+func (b *catalogBuilder) addColumnRow(v [][]byte) error {
+	oid, _ := strconv.ParseUint(string(v[0]), 10, 32)
+	attnum, _ := strconv.ParseInt(string(v[3]), 10, 16)
+	typOID, _ := strconv.ParseUint(string(v[8]), 10, 32)
+	collation, _ := strconv.ParseUint(string(v[11]), 10, 32)
+	tn := policy.TableName{Schema: string(v[1]), Name: string(v[2])}
+	if attnum == 0 {
+		b.cat.views[tn] = true
+		b.cat.kin[tn] = string(v[6]) == "t"
+		if string(v[5]) == "t" {
+			b.cat.encViews[tn] = true
+		}
+		return nil
+	}
+	col, _ := b.pol.Column(tn.Schema, tn.Name, string(v[4]))
+	b.noteTable(tn, uint32(oid)) // catalog_computed.go
+	if b.cat.attnums[uint32(oid)] == nil {
+		b.cat.attnums[uint32(oid)] = map[int16]bool{}
+	}
+	b.cat.attnums[uint32(oid)][int16(attnum)] = true
+	b.cat.tables[tn] = append(b.cat.tables[tn], catalogColumn{name: string(v[4]), attnum: int16(attnum),
+		protected: col, hasDefault: string(v[5]) == "t", generated: string(v[6]) == "t",
+		typ: string(v[7]), typOID: uint32(typOID), domain: string(v[9]) == "t", noInsert: string(v[10]) == "t",
+		collation: uint32(collation), computed: string(v[12]) == "t"})
+	b.cat.hasComputed = b.cat.hasComputed || string(v[12]) == "t"
+	if t, ok := b.pol.Table(tn.Schema, tn.Name); ok && t.SubjectColumn != "" && t.SubjectColumn == string(v[4]) {
+		if b.cat.subjects[uint32(oid)] == nil {
+			b.cat.subjects[uint32(oid)] = map[int16]*policy.ProtectedTable{}
+		}
+		b.cat.subjects[uint32(oid)][int16(attnum)] = t
+	}
+	if col == nil {
+		return nil
+	}
+	if b.cat.byOID[uint32(oid)] == nil {
+		b.cat.byOID[uint32(oid)] = map[int16]*policy.ProtectedColumn{}
+	}
+	b.cat.byOID[uint32(oid)][int16(attnum)] = col
+	return nil
 }
 
 // addColumnName takes a row of columnNamesQuery.
