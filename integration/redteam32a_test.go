@@ -425,7 +425,10 @@ func TestRedTeam32aSettingInCursor(t *testing.T) {
 // a function without its schema: one another session makes in a schema
 // before on the search_path takes it over, and invalidates no plan.
 // (Holds: phiguard reads its catalog before each such statement, p.f not
-// being a column it knows, which empties the plan cache.)
+// being a column it knows, which empties the plan cache. Since stop 35,
+// p.f on a table with encrypted columns is refused outright, 0A000, as
+// f(p) is: the function gets the row's ciphertexts,
+// TestRedTeam35ColumnNotation; a refusal holds too.)
 func TestRedTeam32aFunctionNotation(t *testing.T) {
 	t.Parallel()
 	f := newRoundsFixture(t, 60, 0)
@@ -448,7 +451,7 @@ func TestRedTeam32aFunctionNotation(t *testing.T) {
 	}
 	q := "SELECT p.id, p.name FROM public.%[1]s p WHERE p.grp = p.rt32a_pick ORDER BY p.name, p.id LIMIT 5"
 	for range 2 {
-		if want, got := twinRun(t, dir, via, f.plain, f.enc, q); want != got {
+		if want, got := twinRun(t, dir, via, f.plain, f.enc, q); want != got && !strings.Contains(got, "(SQLSTATE 0A000)") {
 			t.Fatalf("before: through phiguard\n%s\ndirectly\n%s", got, want)
 		}
 	}
@@ -457,7 +460,7 @@ func TestRedTeam32aFunctionNotation(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if want, got := twinRun(t, dir, via, f.plain, f.enc, q); want != got {
+	if want, got := twinRun(t, dir, via, f.plain, f.enc, q); want != got && !strings.Contains(got, "(SQLSTATE 0A000)") {
 		t.Fatalf("after another session made %s.rt32a_pick: through phiguard\n%s\ndirectly\n%s", s, got, want)
 	}
 }
