@@ -62,9 +62,13 @@ func figureName(n *pg_query.Node) (string, int) {
 		}
 		return "case", 1
 	case n.GetAArrayExpr() != nil:
-		return "array", 1
+		return "array", 2 // ARRAY[1]::text is named array, as a function would be
 	case n.GetRowExpr() != nil:
-		return "row", 1
+		return "row", 2
+	case n.GetXmlExpr() != nil:
+		return xmlName(n.GetXmlExpr().GetOp())
+	case n.GetXmlSerialize() != nil:
+		return "xmlserialize", 2
 	case n.GetCoalesceExpr() != nil:
 		return "coalesce", 2
 	case n.GetMinMaxExpr() != nil:
@@ -110,6 +114,21 @@ func subLinkName(sl *pg_query.SubLink) (string, int) {
 		}
 	}
 	return "", 0
+}
+
+// xmlName names an XML construct as PostgreSQL does (IS DOCUMENT has
+// none).
+func xmlName(op pg_query.XmlExprOp) (string, int) {
+	name := map[pg_query.XmlExprOp]string{
+		pg_query.XmlExprOp_IS_XMLCONCAT: "xmlconcat", pg_query.XmlExprOp_IS_XMLELEMENT: "xmlelement",
+		pg_query.XmlExprOp_IS_XMLFOREST: "xmlforest", pg_query.XmlExprOp_IS_XMLPARSE: "xmlparse",
+		pg_query.XmlExprOp_IS_XMLPI: "xmlpi", pg_query.XmlExprOp_IS_XMLROOT: "xmlroot",
+		pg_query.XmlExprOp_IS_XMLSERIALIZE: "xmlserialize",
+	}[op]
+	if name == "" {
+		return "", 0
+	}
+	return name, 2
 }
 
 func sqlValueName(op pg_query.SQLValueFunctionOp) string {

@@ -32,7 +32,11 @@ func TestBindNameInnermost(t *testing.T) {
 		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT 'a' AS x) v, visits WHERE ssn = '1')", 1, "ssn visits"},
 		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM generate_series(1, 2) g WHERE ssn = '1')", 0, "refused"},
 		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT length('a')) v WHERE ssn = '1')", 1, ""},
-		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT (SELECT 'a')) v WHERE ssn = '1')", 0, "refused"},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT (SELECT 'a')) v WHERE ssn = '1')", 1, ""}, // ?column?
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT (SELECT 'a' AS ssn)) v WHERE ssn = '1')", 0, ""},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT CASE WHEN true THEN 'a' ELSE v END FROM (SELECT 'a' AS v) w) v WHERE v = '1')", 0, ""},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT ARRAY['a']::text) v WHERE ssn = '1')", 1, ""},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT 'a' = ANY (SELECT 'b')) v WHERE ssn = '1')", 0, "refused"},
 		{"SELECT 1 FROM patients WHERE ssn = '1' AND EXISTS (SELECT 1 FROM visits)", 1, ""},
 	} {
 		plan := PlanFor(Analyze(c.sql), pol)

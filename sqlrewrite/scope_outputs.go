@@ -7,7 +7,8 @@ import (
 )
 
 // derivedColumns works out the output names of a SELECT or VALUES whose
-// FROM is planned into sc, as PostgreSQL names them (FigureColname): a
+// FROM is planned into sc, as PostgreSQL names them (FigureColname,
+// figureName in planner_sort_names.go): a
 // FROM subquery or WITH query of it has those columns, which bind an
 // unqualified name inside before any outer level's (bindName).
 func derivedColumns(s *pg_query.SelectStmt, sc *scope) relationColumns {
@@ -33,9 +34,12 @@ func derivedColumns(s *pg_query.SelectStmt, sc *scope) relationColumns {
 			out.starFrom = append(out.starFrom, starRelations(ref, sc)...)
 			continue
 		}
-		if name, strength := figureColname(rt.GetVal()); strength >= 0 {
+		switch name, strength := figureName(rt.GetVal()); { // planner_sort_names.go
+		case strength > 0:
 			add(name)
-		} else {
+		case namelessExpr(rt.GetVal()):
+			add("?column?")
+		default:
 			out.complete, out.order, out.unnamed = false, nil, true
 		}
 	}
@@ -82,51 +86,12 @@ func renamed(cols relationColumns, colnames []*pg_query.Node) relationColumns {
 	return out
 }
 
-// figureColname is the name PostgreSQL gives an output column computed
-// by n without an AS (parser/parse_target.c, FigureColnameInternal), and
-// its strength there: 2 a name taken from the expression, 1 a weak one a
-// cast's type replaces, 0 "?column?"; -1 for a node phiguard does not
-// work out the name of.
-func figureColname(n *pg_query.Node) (string, int) {
-	switch {
-	case n.GetColumnRef() != nil:
-		f := n.GetColumnRef().GetFields()
-		return f[len(f)-1].GetString_().GetSval(), 2
-	case n.GetAIndirection() != nil:
-		ind := n.GetAIndirection().GetIndirection()
-		for i := len(ind) - 1; i >= 0; i-- {
-			if s := ind[i].GetString_(); s != nil {
-				return s.GetSval(), 2
-			}
-		}
-		return figureColname(n.GetAIndirection().GetArg())
-	case n.GetFuncCall() != nil:
-		name := n.GetFuncCall().GetFuncname()
-		return name[len(name)-1].GetString_().GetSval(), 2
-	case n.GetTypeCast() != nil:
-		name, strength := figureColname(n.GetTypeCast().GetArg())
-		if strength < 0 || strength > 1 {
-			return name, strength
-		}
-		tn := n.GetTypeCast().GetTypeName().GetNames()
-		return tn[len(tn)-1].GetString_().GetSval(), 1
-	case n.GetCollateClause() != nil:
-		return figureColname(n.GetCollateClause().GetArg())
-	case n.GetCaseExpr() != nil:
-		return "case", 1
-	case n.GetAArrayExpr() != nil:
-		return "array", 2
-	case n.GetRowExpr() != nil:
-		return "row", 2
-	case n.GetCoalesceExpr() != nil:
-		return "coalesce", 2
-	case n.GetAExpr() != nil && n.GetAExpr().GetKind() == pg_query.A_Expr_Kind_AEXPR_NULLIF:
-		return "nullif", 2
-	case n.GetAConst() != nil, n.GetParamRef() != nil, n.GetBoolExpr() != nil, n.GetNullTest() != nil,
-		n.GetBooleanTest() != nil, n.GetAExpr() != nil:
-		return "?column?", 0
-	}
-	return "", -1
+// namelessExpr says whether PostgreSQL names n ?column? (figureName's
+// strength 0 for these node kinds; for others phiguard does not name, it
+// cannot tell).
+func namelessExpr(n *pg_query.Node) bool {
+	return n.GetAConst() != nil || n.GetParamRef() != nil || n.GetBoolExpr() != nil || n.GetNullTest() != nil ||
+		n.GetBooleanTest() != nil || n.GetAExpr() != nil
 }
 
 // functionRelation is a function (or XMLTABLE) in FROM: its columns are
