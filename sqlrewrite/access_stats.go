@@ -180,7 +180,7 @@ func (w *accessWalker) columnOf(r *accessRel, col string) bool {
 	}
 	if len(r.parts) > 0 {
 		for _, p := range r.parts {
-			if p.restricted[col] != nil || (p.base && w.columnOf(p, col)) {
+			if p.restricted[col] != nil || ((p.base || len(p.parts) > 0) && w.columnOf(p, col)) {
 				return true
 			}
 		}
