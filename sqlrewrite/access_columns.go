@@ -112,10 +112,12 @@ func outputAt(outs []accessOutput, pos int) *policy.ColumnRule {
 	return nil
 }
 
-// lateralScope is the scope a FROM subquery or function in FROM is walked
-// in: LATERAL, it sees the items before it at its level; otherwise only
-// the enclosing levels (PostgreSQL skips its siblings, so a name there
-// binds to an enclosing level's item, as for an UPDATE's target).
+// lateralScope is the scope a FROM subquery is walked in: LATERAL, it
+// sees the items before it at its level; otherwise only the enclosing
+// levels (PostgreSQL skips its siblings, so a name there binds to an
+// enclosing level's item; an UPDATE's or DELETE's target is one of the
+// siblings). A function in FROM (or XMLTABLE) is LATERAL whether the
+// keyword is written or not, and is walked in its level's scope.
 func lateralScope(sc *accessScope, lateral bool) *accessScope {
 	if lateral {
 		return sc

@@ -294,7 +294,7 @@ func (w *accessWalker) fromItem(item *pg_query.Node, sc *accessScope) {
 		sc.add(derivedRel(name, cols, outs, w))
 	case item.GetRangeFunction() != nil:
 		rf := item.GetRangeFunction()
-		w.exprs(rf.GetFunctions(), lateralScope(sc, rf.GetLateral()))
+		w.exprs(rf.GetFunctions(), sc) // LATERAL, written or not
 		name := ""
 		if a := rf.GetAlias(); a != nil {
 			name = a.GetAliasname()
@@ -314,11 +314,10 @@ func (w *accessWalker) fromItem(item *pg_query.Node, sc *accessScope) {
 		w.expr(ts.GetRepeatable(), sc)
 	case item.GetRangeTableFunc() != nil:
 		tf := item.GetRangeTableFunc()
-		in := lateralScope(sc, tf.GetLateral())
-		w.expr(tf.GetDocexpr(), in)
-		w.expr(tf.GetRowexpr(), in)
-		w.exprs(tf.GetNamespaces(), in)
-		w.exprs(tf.GetColumns(), in)
+		w.expr(tf.GetDocexpr(), sc) // LATERAL, written or not
+		w.expr(tf.GetRowexpr(), sc)
+		w.exprs(tf.GetNamespaces(), sc)
+		w.exprs(tf.GetColumns(), sc)
 		name := ""
 		if a := tf.GetAlias(); a != nil {
 			name = a.GetAliasname()
