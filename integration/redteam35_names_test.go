@@ -174,11 +174,13 @@ func rt35Refused(t *testing.T, p *phiguard, cases []rt35Leak) {
 	for _, c := range cases {
 		conn := p.as(t, c.user)
 		for _, mode := range bothModes {
+			var vals []*string
 			rows, err := conn.Query(ctx, c.sql, mode)
-			if err != nil {
-				t.Fatalf("%s: %v", c.sql, err)
+			if err == nil {
+				// a refusal comes here in the simple protocol, from Query
+				// (at Parse) in the extended one
+				vals, err = pgx.CollectRows(rows, pgx.RowTo[*string])
 			}
-			vals, err := pgx.CollectRows(rows, pgx.RowTo[*string])
 			var pe *pgconn.PgError
 			if err != nil && errors.As(err, &pe) && (pe.Code == "42501" || pe.Code == "0A000") {
 				continue
@@ -254,8 +256,6 @@ func TestRedTeam35ColumnNotation(t *testing.T) {
 // providers b ON true) j is taken for providers' (no rule) where
 // PostgreSQL reads the enclosing patients a's zip, masked for billing.
 func TestRedTeam35AccessJoinAliasHides(t *testing.T) {
-	rt35Hole(t, "as biller, SELECT (SELECT a.zip || '' FROM (providers a JOIN providers b ON true) j LIMIT 1) FROM patients a LIMIT 3 "+
-		"answers the zip codes in clear (masked {first3}** for billing)")
 	t.Parallel()
 	fx := accessFixture(t)
 	p := startAccessProxy(t, fx)
@@ -273,8 +273,6 @@ func TestRedTeam35AccessJoinAliasHides(t *testing.T) {
 // PostgreSQL d is encounters.patient; d::text then hands the research
 // role real patient ids.
 func TestRedTeam35AccessStarAliasColumns(t *testing.T) {
-	rt35Hole(t, "as researcher, SELECT d::text FROM (SELECT * FROM encounters) s(a, b, c, d) LIMIT 3 answers real patients.id values "+
-		"(encounters.patient is pseudonymized for research); PostgreSQL's d is encounters.patient, the access rewriter's derivedRel put its rule on a")
 	t.Parallel()
 	fx := accessFixture(t)
 	p := startAccessProxy(t, fx)
@@ -292,8 +290,6 @@ func TestRedTeam35AccessStarAliasColumns(t *testing.T) {
 // x is the sibling, which has no restricted column of that name, and
 // the enclosing x's restricted column is read unruled.
 func TestRedTeam35AccessSiblingAlias(t *testing.T) {
-	rt35Hole(t, "as biller, SELECT (SELECT s.v FROM providers x, (SELECT x.zip || '' AS v) s LIMIT 1) FROM patients x LIMIT 3 "+
-		"answers the zip codes in clear (masked {first3}** for billing): PostgreSQL binds x to patients x, the access rewriter to providers x")
 	t.Parallel()
 	fx := accessFixture(t)
 	p := startAccessProxy(t, fx)
@@ -312,10 +308,9 @@ func TestRedTeam35AccessSiblingAlias(t *testing.T) {
 // FROM encounters ORDER BY 5 and SELECT * FROM encounters ORDER BY 4
 // sort by the pseudonymized patient (in PostgreSQL's numbering), which
 // the research role may not sort by.
-// (SELECT * FROM encounters ORDER BY 1 is refused, though 1 is id.)
+// SELECT * FROM encounters ORDER BY 1, where 1 is id, was refused; it
+// is answered now.
 func TestRedTeam35AccessOrderPositionAfterStar(t *testing.T) {
-	rt35Hole(t, "as researcher, SELECT * FROM encounters ORDER BY 4 LIMIT 3 (and SELECT id, * ... ORDER BY 5) answers, sorted by the real "+
-		"encounters.patient, which research sees pseudonymized and may not order by (ORDER BY patient is refused 42501)")
 	t.Parallel()
 	fx := accessFixture(t)
 	p := startAccessProxy(t, fx)
@@ -333,6 +328,16 @@ func TestRedTeam35AccessOrderPositionAfterStar(t *testing.T) {
 			}
 		}
 	}
+	for _, q := range []string{
+		"SELECT * FROM encounters ORDER BY 1 LIMIT 3",
+		"SELECT * FROM (SELECT * FROM encounters) s(a, b, c) ORDER BY 1, 2 LIMIT 3",
+	} {
+		for _, mode := range bothModes {
+			if out, err := rowsRaw(t, research, q, mode, pgx.TextFormatCode); err != nil || out == "" {
+				t.Errorf("%s (%v): want an answer (ORDER BY id), got %v\n%s", q, mode, err, out)
+			}
+		}
+	}
 }
 
 // TestRedTeam35AccessPushDownHiddenAlias: the access rewriter copies a
@@ -344,8 +349,6 @@ func TestRedTeam35AccessOrderPositionAfterStar(t *testing.T) {
 // the inner encounters by it as well, and the count answers 1 where
 // PostgreSQL, under the same rule, counts all of dr_alice's encounters.
 func TestRedTeam35AccessPushDownHiddenAlias(t *testing.T) {
-	rt35Hole(t, "as dr_alice, SELECT (SELECT count(*) FROM (encounters e JOIN (SELECT 1 AS k) v ON true) j WHERE e.id = $1) FROM encounters e WHERE e.id = $1 "+
-		"answers 1, PostgreSQL under the same row rule the number of dr_alice's encounters (pushDown copies e.id = $1 into the hidden e)")
 	t.Parallel()
 	fx := accessFixture(t)
 	p := startAccessProxy(t, fx)

@@ -54,14 +54,9 @@ func (w *accessWalker) writeScope(what string, parent *accessScope, with *pg_que
 		w.with(with, sc)
 	}
 	target, rule := w.writeTarget(rv, what)
-	sc.rels = append(sc.rels, target)
+	sc.add(target)
 	for _, item := range items {
 		w.fromItem(item, sc)
-	}
-	for _, item := range items {
-		for _, q := range joinQuals(item) {
-			w.expr(q, sc)
-		}
 	}
 	return sc, target, rule
 }
@@ -193,7 +188,7 @@ func (w *accessWalker) merge(m *pg_query.MergeStmt) {
 	if rule != nil {
 		w.refuseConstruct(rule.Name, rule.Table.String(), "MERGE into table %s, which has a row rule, is not supported", rule.Table.String())
 	}
-	sc.rels = append(sc.rels, target)
+	sc.add(target)
 	w.fromItem(m.GetSourceRelation(), sc)
 	w.expr(m.GetJoinCondition(), sc)
 	w.exprs(m.GetMergeWhenClauses(), sc)

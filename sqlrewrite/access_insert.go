@@ -44,7 +44,7 @@ func (w *accessWalker) insert(ins *pg_query.InsertStmt, parent *accessScope, mod
 		}
 	}
 	ret := newAccessScope(sc)
-	ret.rels = []*accessRel{target}
+	ret.add(target)
 	w.targets(ins.GetReturningList(), ret, returningMode(mode))
 	if rule != nil {
 		w.insertCheck(ins, target, rule)

@@ -1,6 +1,8 @@
 package sqlrewrite
 
 import (
+	"sort"
+
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"github.com/phiguard/phiguard/policy"
 )
@@ -12,7 +14,19 @@ import (
 // encrypted ones.
 type accessScope struct {
 	parent *accessScope
-	rels   []*accessRel
+	// rels are the items whose names the level can use: a JOIN with an
+	// alias stands for the tables it joins, which it hides; the tables of
+	// a JOIN without one stay visible by name.
+	rels []*accessRel
+	// items are the level's FROM items as a * expands them, in order: a
+	// JOIN is one item with its columns (with or without an alias).
+	items []*accessRel
+}
+
+// add appends a FROM item that is both named and expanded by a *.
+func (s *accessScope) add(r *accessRel) {
+	s.rels = append(s.rels, r)
+	s.items = append(s.items, r)
 }
 
 // accessRel is one FROM item.
@@ -28,13 +42,17 @@ type accessRel struct {
 	restricted map[string]*policy.ColumnRule
 	// inj is the row rule injected for the item, if any.
 	inj *injection
-	// order lists the item's columns in order, where known (a table, a
-	// subquery, a CTE), for an alias's column list (renameColumns).
-	order []string
+	// columns lists the item's columns in order, each with its rule, when
+	// known is set (a table, a subquery or CTE whose outputs are all
+	// known, a JOIN of such items without USING or NATURAL): for a * and
+	// ORDER BY positions after it, and for an alias's column list
+	// (renameColumns).
+	columns []accessOutput
+	known   bool
 	// parts are the items a join alias joins, whose columns it has.
 	parts []*accessRel
-	// cols are the output names of a subquery or CTE that it names (a *
-	// in its target list adds only the restricted ones).
+	// cols are the output names of a subquery or CTE that it names (those
+	// after a * of unknown columns are missing).
 	cols map[string]bool
 }
 
@@ -58,6 +76,31 @@ type colRef struct {
 	rules    []*policy.ColumnRule // the restricted columns it reads
 	wholeRow bool                 // a bare t or t.* used as one value
 	star     bool
+	outs     []accessOutput // what a * adds to a target list, in order
+}
+
+// starOutputs is what a * over the items adds to a target list: each
+// item's columns in order, or, where they are not known, its restricted
+// columns marked unknown (their position, and every later one's, is not
+// known), or one unknown output for an item without restricted columns.
+func starOutputs(items []*accessRel) []accessOutput {
+	var outs []accessOutput
+	for _, r := range items {
+		if r.known {
+			outs = append(outs, r.columns...)
+			continue
+		}
+		outs = append(outs, accessOutput{unknown: true})
+		names := make([]string, 0, len(r.restricted))
+		for n := range r.restricted {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			outs = append(outs, accessOutput{name: n, rule: r.restricted[n], unknown: true})
+		}
+	}
+	return outs
 }
 
 // resolve finds the restricted columns a reference reads. Like the
@@ -82,12 +125,17 @@ func (w *accessWalker) resolve(ref *pg_query.ColumnRef, sc *accessScope) colRef 
 		for _, r := range sc.rels { // * expands the innermost level only
 			out.rules = append(out.rules, sortedRules(r.restricted)...)
 		}
+		items := sc.items
+		if len(items) == 0 {
+			items = sc.rels
+		}
+		out.outs = starOutputs(items)
 		return out
 	case star:
 		if r := sc.relNamed(names[len(names)-1]); r != nil {
-			return colRef{rules: sortedRules(r.restricted), star: true}
+			return colRef{rules: sortedRules(r.restricted), star: true, outs: starOutputs([]*accessRel{r})}
 		}
-		return colRef{}
+		return colRef{star: true, outs: []accessOutput{{unknown: true}}}
 	case len(names) == 1:
 		w.systemColumn(names[0], nil, sc)
 		for lvl := sc; lvl != nil; lvl = lvl.parent {

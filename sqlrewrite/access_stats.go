@@ -171,16 +171,26 @@ func (w *accessWalker) systemColumn(col string, rel *accessRel, sc *accessScope)
 // columnOf tells whether col is a column (or system column) of a base
 // table or join alias, for column notation: an unqualified name that
 // several schemas have a table of counts the columns of each schema the
-// rules know it in. A join alias has its parts' columns; of a subquery or
-// CTE part only the restricted ones are known, so another name read through
-// such a join alias is taken for a function (the stricter reading).
+// rules know it in. A join alias has its columns, when known in order
+// (renamed by its column list, if any), or else its parts' columns; of a
+// subquery, CTE or function part only the restricted ones are then
+// counted, so another name read through such a join alias is taken for a
+// function (the stricter reading).
 func (w *accessWalker) columnOf(r *accessRel, col string) bool {
 	if systemColumns[col] || w.hasColumn(r, col) {
 		return true
 	}
+	if len(r.parts) > 0 && r.known {
+		for _, c := range r.columns {
+			if c.name == col {
+				return true
+			}
+		}
+		return false
+	}
 	if len(r.parts) > 0 {
 		for _, p := range r.parts {
-			if p.restricted[col] != nil || (p.base && w.columnOf(p, col)) {
+			if p.restricted[col] != nil || ((p.base || len(p.parts) > 0) && w.columnOf(p, col)) {
 				return true
 			}
 		}
@@ -206,7 +216,8 @@ func (w *accessWalker) columnOf(r *accessRel, col string) bool {
 // PostgreSQL reads q.f as f(q) when q has no column f, and f(q) carries
 // every column of q, restricted ones unruled. For a table or join alias the
 // columns are known. For a subquery or CTE only its named outputs are (a *
-// adds only restricted ones), so a name that is neither one of them nor a
+// of columns not known in order adds only restricted ones), so a name that
+// is neither one of them nor a
 // built-in function is taken for a column; a user function that takes a
 // record is out of reach of this test (docs/design/access-rewriter.md).
 func (w *accessWalker) columnNotation(r *accessRel, col string) bool {

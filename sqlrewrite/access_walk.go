@@ -54,6 +54,10 @@ const (
 type accessOutput struct {
 	name string
 	rule *policy.ColumnRule // nil when the role sees it as it is
+	// unknown marks an output of a * whose position is not known (an
+	// item whose columns phiguard does not know came before it, or is
+	// it): neither is any later output's.
+	unknown bool
 }
 
 func (w *accessWalker) refuse(r *Refusal) {
@@ -101,27 +105,28 @@ func (w *accessWalker) selectStmt(sel *pg_query.SelectStmt, parent *accessScope,
 	if sel.GetOp() != pg_query.SetOperation_SET_OPERATION_UNDEFINED && sel.GetOp() != pg_query.SetOperation_SETOP_NONE {
 		// A set operation's output columns have no origin: a restricted
 		// column in any branch would reach the client unruled.
-		w.selectStmt(sel.GetLarg(), sc, outUsed)
+		outs := w.selectStmt(sel.GetLarg(), sc, outUsed)
 		w.selectStmt(sel.GetRarg(), sc, outUsed)
 		w.exprs(sel.GetSortClause(), sc)
 		w.expr(sel.GetLimitOffset(), sc)
 		w.expr(sel.GetLimitCount(), sc)
-		return nil
+		for i := range outs { // the first branch's names, no origin
+			outs[i].rule = nil
+		}
+		return outs
 	}
 	for _, item := range sel.GetFromClause() {
 		w.fromItem(item, sc)
-	}
-	var quals []*pg_query.Node
-	for _, item := range sel.GetFromClause() {
-		quals = append(quals, joinQuals(item)...)
-	}
-	for _, q := range quals {
-		w.expr(q, sc)
 	}
 	for _, row := range sel.GetValuesLists() {
 		w.expr(row, sc)
 	}
 	outs := w.targets(sel.GetTargetList(), sc, mode)
+	if rows := sel.GetValuesLists(); len(rows) > 0 {
+		for i := range rows[0].GetList().GetItems() {
+			outs = append(outs, accessOutput{name: fmt.Sprintf("column%d", i+1)})
+		}
+	}
 	w.expr(sel.GetWhereClause(), sc)
 	w.outputExprs(sel.GetGroupClause(), sc, outs, "in GROUP BY")
 	w.expr(sel.GetHavingClause(), sc)
@@ -154,7 +159,8 @@ func (w *accessWalker) targets(list []*pg_query.Node, sc *accessScope, mode outM
 		ref := rt.GetVal().GetColumnRef()
 		if ref == nil || len(rt.GetIndirection()) > 0 {
 			w.expr(rt.GetVal(), sc)
-			outs = append(outs, accessOutput{name: rt.GetName()})
+			// (v).* adds the fields of v, how many is not followed
+			outs = append(outs, accessOutput{name: rt.GetName(), unknown: fieldStar(rt.GetVal())})
 			continue
 		}
 		cr := w.resolve(ref, sc)
@@ -167,8 +173,8 @@ func (w *accessWalker) targets(list []*pg_query.Node, sc *accessScope, mode outM
 		case cr.star:
 			for _, r := range cr.rules {
 				w.outputRule(r, mode)
-				outs = append(outs, accessOutput{name: r.Column, rule: r})
 			}
+			outs = append(outs, cr.outs...)
 		default:
 			name := rt.GetName()
 			if name == "" {
@@ -206,8 +212,8 @@ func (w *accessWalker) outputExprs(list []*pg_query.Node, sc *accessScope, outs 
 			w.exprs(sb.GetUseOp(), sc)
 		}
 		if c := n.GetAConst(); c != nil && c.GetIval() != nil {
-			if i := int(c.GetIval().GetIval()); i >= 1 && i <= len(outs) && outs[i-1].rule != nil {
-				w.refuseColumn(outs[i-1].rule, how)
+			if rule := outputAt(outs, int(c.GetIval().GetIval())); rule != nil {
+				w.refuseColumn(rule, how)
 			}
 		}
 		if ref := n.GetColumnRef(); ref != nil && len(ref.GetFields()) == 1 {
@@ -259,71 +265,14 @@ func (w *accessWalker) with(wc *pg_query.WithClause, sc *accessScope) {
 		if q.GetSelectStmt() != nil {
 			outs = w.selectQuery(q, sc, outDerived)
 		} else {
-			// A data-modifying CTE: its RETURNING rows feed the statement.
+			// A data-modifying CTE: its RETURNING rows feed the statement
+			// (restricted ones are refused there); their number is not
+			// followed.
 			w.statementNode(q, sc, outDerived)
+			outs = []accessOutput{{unknown: true}}
 		}
 		w.cteRels[cte] = derivedRel(cte.GetCtename(), cte.GetAliascolnames(), outs, w)
 	}
-}
-
-// derivedRel builds the FROM item of a subquery or CTE from its outputs,
-// renamed by a column alias list when there is one.
-func derivedRel(name string, colnames []*pg_query.Node, outs []accessOutput, w *accessWalker) *accessRel {
-	r := &accessRel{name: name, restricted: map[string]*policy.ColumnRule{}, cols: map[string]bool{}}
-	for i, o := range outs {
-		n := o.name
-		if i < len(colnames) {
-			n = colnames[i].GetString_().GetSval()
-		}
-		r.cols[n] = true
-		r.order = append(r.order, n)
-		if o.rule != nil {
-			r.restricted[n] = o.rule
-		}
-	}
-	return r
-}
-
-// renameColumns applies an alias's column list (FROM t AS a(x, y)), which
-// renames the item's columns by position: a restricted column keeps its
-// rule under its new name. Where the item's column order is unknown (a
-// join), renaming a restricted column is refused.
-func (w *accessWalker) renameColumns(r *accessRel, alias *pg_query.Alias) {
-	colnames := alias.GetColnames()
-	if len(colnames) == 0 || len(r.restricted) == 0 {
-		return
-	}
-	if r.order == nil {
-		rule := sortedRules(r.restricted)[0]
-		w.refuseColumn(rule, "under a column list of alias "+policy.QuoteIdentifier(alias.GetAliasname())+" that renames it")
-	}
-	renamed := map[string]*policy.ColumnRule{}
-	order := make([]string, len(r.order))
-	for i, c := range r.order {
-		n := c
-		if i < len(colnames) {
-			n = colnames[i].GetString_().GetSval()
-		}
-		order[i] = n
-		if rule := r.restricted[c]; rule != nil {
-			renamed[n] = stricter(renamed[n], rule)
-		}
-	}
-	r.restricted, r.order = renamed, order
-}
-
-// joinQuals collects the ON conditions of a FROM item's joins, walked once
-// every item of the level is in scope.
-func joinQuals(item *pg_query.Node) []*pg_query.Node {
-	j := item.GetJoinExpr()
-	if j == nil {
-		return nil
-	}
-	out := append(joinQuals(j.GetLarg()), joinQuals(j.GetRarg())...)
-	if j.GetQuals() != nil {
-		out = append(out, j.GetQuals())
-	}
-	return out
 }
 
 // fromItem walks one FROM item, adding what it exposes to sc and
@@ -331,55 +280,26 @@ func joinQuals(item *pg_query.Node) []*pg_query.Node {
 func (w *accessWalker) fromItem(item *pg_query.Node, sc *accessScope) {
 	switch {
 	case item.GetRangeVar() != nil:
-		sc.rels = append(sc.rels, w.rangeVar(item, sc))
+		sc.add(w.rangeVar(item, sc))
 	case item.GetJoinExpr() != nil:
-		j := item.GetJoinExpr()
-		before := len(sc.rels)
-		w.fromItem(j.GetLarg(), sc)
-		w.fromItem(j.GetRarg(), sc)
-		joined := sc.rels[before:]
-		if j.GetIsNatural() {
-			for _, r := range joined {
-				for _, rule := range sortedRules(r.restricted) {
-					w.refuseColumn(rule, "in a NATURAL JOIN")
-				}
-			}
-		}
-		for _, u := range j.GetUsingClause() {
-			name := u.GetString_().GetSval()
-			for _, r := range joined {
-				if rule := r.restricted[name]; rule != nil {
-					w.refuseColumn(rule, "in JOIN USING")
-				}
-			}
-		}
-		if a := j.GetAlias(); a != nil {
-			merged := &accessRel{name: a.GetAliasname(), restricted: map[string]*policy.ColumnRule{}, parts: joined}
-			for _, r := range joined {
-				for k, v := range r.restricted {
-					merged.restricted[k] = stricter(merged.restricted[k], v)
-				}
-			}
-			w.renameColumns(merged, a)
-			sc.rels = append(sc.rels, merged)
-		}
+		w.join(item.GetJoinExpr(), sc)
 	case item.GetRangeSubselect() != nil:
 		rs := item.GetRangeSubselect()
-		outs := w.selectQuery(rs.GetSubquery(), sc, outDerived)
+		outs := w.selectQuery(rs.GetSubquery(), lateralScope(sc, rs.GetLateral()), outDerived)
 		name := ""
 		var cols []*pg_query.Node
 		if a := rs.GetAlias(); a != nil {
 			name, cols = a.GetAliasname(), a.GetColnames()
 		}
-		sc.rels = append(sc.rels, derivedRel(name, cols, outs, w))
+		sc.add(derivedRel(name, cols, outs, w))
 	case item.GetRangeFunction() != nil:
 		rf := item.GetRangeFunction()
-		w.exprs(rf.GetFunctions(), sc)
+		w.exprs(rf.GetFunctions(), sc) // LATERAL, written or not
 		name := ""
 		if a := rf.GetAlias(); a != nil {
 			name = a.GetAliasname()
 		}
-		sc.rels = append(sc.rels, &accessRel{name: name, restricted: map[string]*policy.ColumnRule{}})
+		sc.add(&accessRel{name: name, restricted: map[string]*policy.ColumnRule{}})
 	case item.GetRangeTableSample() != nil:
 		ts := item.GetRangeTableSample()
 		rv := ts.GetRelation().GetRangeVar()
@@ -389,12 +309,12 @@ func (w *accessWalker) fromItem(item *pg_query.Node, sc *accessScope) {
 		if rule := w.rowRule(rv.GetSchemaname(), rv.GetRelname()); rule != nil && !w.breakGlass {
 			w.refuseConstruct(rule.Name, tableString(rv), "TABLESAMPLE on table %s, which has a row rule, is not supported", tableString(rv))
 		}
-		sc.rels = append(sc.rels, w.rangeVar(ts.GetRelation(), sc))
+		sc.add(w.rangeVar(ts.GetRelation(), sc))
 		w.exprs(ts.GetArgs(), sc)
 		w.expr(ts.GetRepeatable(), sc)
 	case item.GetRangeTableFunc() != nil:
 		tf := item.GetRangeTableFunc()
-		w.expr(tf.GetDocexpr(), sc)
+		w.expr(tf.GetDocexpr(), sc) // LATERAL, written or not
 		w.expr(tf.GetRowexpr(), sc)
 		w.exprs(tf.GetNamespaces(), sc)
 		w.exprs(tf.GetColumns(), sc)
@@ -402,7 +322,7 @@ func (w *accessWalker) fromItem(item *pg_query.Node, sc *accessScope) {
 		if a := tf.GetAlias(); a != nil {
 			name = a.GetAliasname()
 		}
-		sc.rels = append(sc.rels, &accessRel{name: name, restricted: map[string]*policy.ColumnRule{}})
+		sc.add(&accessRel{name: name, restricted: map[string]*policy.ColumnRule{}})
 	default:
 		w.refuseConstruct(w.stmtRule(), "", "phiguard cannot analyse a %s in FROM", nodeName(item))
 	}
@@ -454,9 +374,18 @@ func (w *accessWalker) baseRel(rv *pg_query.RangeVar) *accessRel {
 	if len(restricted) > 0 {
 		w.touched = true
 	}
-	order, _ := w.objs.Columns(schema, name) // nil when unknown: renaming then refuses
+	order, known := w.objs.Columns(schema, name) // unknown: a * and renaming over it are not positioned
 	w.refuseIfNoColumnReadable(tableString(rv), order, restricted)
-	return &accessRel{base: true, schema: schema, relname: name, restricted: restricted, order: order}
+	rel := &accessRel{base: true, schema: schema, relname: name, restricted: restricted, known: known}
+	for _, c := range order {
+		rel.columns = append(rel.columns, accessOutput{name: c, rule: restricted[c]})
+	}
+	for c := range restricted {
+		if !contains(order, c) {
+			rel.known = false // a rule of a column the table is not known to have
+		}
+	}
+	return rel
 }
 
 // refuseIfNoColumnReadable refuses a table every column of which the role
