@@ -3,7 +3,6 @@ package integration
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -47,15 +46,6 @@ func (f *sortFixture) rt35Ordered(t *testing.T, c rt13Case) {
 		case want != got:
 			t.Errorf("%v: %s: through phiguard\n%s\ndirectly\n%s", mode, c.sql, got, want)
 		}
-	}
-}
-
-// rt35Hole skips a test of a known hole unless RT35_HOLES is set (then
-// it runs, and fails while the hole is open).
-func rt35Hole(t *testing.T, hole string) {
-	t.Helper()
-	if os.Getenv("RT35_HOLES") == "" {
-		t.Skip("HOLE: " + hole)
 	}
 }
 
