@@ -113,6 +113,9 @@ func (s *Session) protectQuery(a *sqlrewrite.Analysis, sql []byte) []byte {
 	if pe := s.planCatalogRefusal(plan); pe != nil {
 		return s.refuseStatement(pe, a)
 	}
+	if pe := sameMessageDDLRefusal(a, plan); pe != nil { // catalog_unshadowed.go
+		return s.refuseStatement(pe, a)
+	}
 	if len(plan.Values) == 0 && len(plan.Cuts) == 0 && plan.Sort == nil && len(plan.Operators) == 0 {
 		return nil
 	}

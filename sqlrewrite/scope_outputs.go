@@ -33,6 +33,11 @@ func derivedColumns(s *pg_query.SelectStmt, sc *scope) relationColumns {
 			out.starFrom = append(out.starFrom, starRelations(ref, sc)...)
 			continue
 		}
+		if ind := rt.GetVal().GetAIndirection().GetIndirection(); len(ind) > 0 && ind[len(ind)-1].GetAStar() != nil {
+			// (x).* is the fields of x's composite type
+			out.complete, out.order, out.unnamed = false, nil, true
+			continue
+		}
 		if name, strength := figureColname(rt.GetVal()); strength >= 0 {
 			add(name)
 		} else {
@@ -89,9 +94,14 @@ func renamed(cols relationColumns, colnames []*pg_query.Node) relationColumns {
 // work out the name of.
 func figureColname(n *pg_query.Node) (string, int) {
 	switch {
-	case n.GetColumnRef() != nil:
+	case n.GetColumnRef() != nil: // the last field that is a name: q.*::text is named q
 		f := n.GetColumnRef().GetFields()
-		return f[len(f)-1].GetString_().GetSval(), 2
+		for i := len(f) - 1; i >= 0; i-- {
+			if s := f[i].GetString_(); s != nil {
+				return s.GetSval(), 2
+			}
+		}
+		return "?column?", 0
 	case n.GetAIndirection() != nil:
 		ind := n.GetAIndirection().GetIndirection()
 		for i := len(ind) - 1; i >= 0; i-- {
@@ -112,7 +122,12 @@ func figureColname(n *pg_query.Node) (string, int) {
 		return tn[len(tn)-1].GetString_().GetSval(), 1
 	case n.GetCollateClause() != nil:
 		return figureColname(n.GetCollateClause().GetArg())
-	case n.GetCaseExpr() != nil:
+	case n.GetCaseExpr() != nil: // named after its ELSE when that has a name
+		if d := n.GetCaseExpr().GetDefresult(); d != nil {
+			if name, strength := figureColname(d); strength < 0 || strength > 1 {
+				return name, strength
+			}
+		}
 		return "case", 1
 	case n.GetAArrayExpr() != nil:
 		return "array", 2

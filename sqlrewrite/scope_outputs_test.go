@@ -1,0 +1,41 @@
+package sqlrewrite
+
+import (
+	"testing"
+
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+)
+
+// TestFigureColname: the names PostgreSQL's FigureColname gives (checked
+// against PostgreSQL in integration's TestRedTeam35bFigureColname), or
+// -1 where phiguard does not work them out.
+func TestFigureColname(t *testing.T) {
+	for _, c := range []struct {
+		expr, name string
+		strength   int
+	}{
+		{"v.tag", "tag", 2},
+		{"v.*::text", "v", 2}, // the last name of the ColumnRef, * skipped
+		{"CASE WHEN false THEN 'z' ELSE v.tag END", "tag", 2},
+		{"CASE WHEN false THEN 'z' ELSE v.tag END::text", "tag", 2},
+		{"CASE WHEN false THEN 'z' ELSE 'y' END", "case", 1},
+		{"CASE WHEN false THEN 'z' END", "case", 1},
+		{"CASE WHEN false THEN 'z' ELSE 'y'::text END", "case", 1},
+		{"CASE WHEN false THEN 1 ELSE 2 END::int8", "int8", 1},
+		{"CASE WHEN false THEN 'z' ELSE greatest('a', 'b') END", "", -1},
+		{"'a'::text::varchar", "varchar", 1},
+		{"nullif(1, 2)", "nullif", 2},
+		{"coalesce(1, 2)", "coalesce", 2},
+		{"1 + 2", "?column?", 0},
+	} {
+		tree, err := pg_query.Parse("SELECT " + c.expr)
+		if err != nil {
+			t.Fatalf("%s: %v", c.expr, err)
+		}
+		val := tree.Stmts[0].Stmt.GetSelectStmt().GetTargetList()[0].GetResTarget().GetVal()
+		name, strength := figureColname(val)
+		if strength != c.strength || (strength >= 0 && name != c.name) {
+			t.Errorf("%s: %q %d, want %q %d", c.expr, name, strength, c.name, c.strength)
+		}
+	}
+}
