@@ -77,6 +77,13 @@ var rt35bORM = []rt13Case{
 	{sql: "WITH w AS (SELECT id, tag FROM %[1]s) SELECT w.id FROM w WHERE tag = 't1'"},
 	{sql: "SELECT p.id FROM %[1]s p JOIN %[2]s a ON a.person = p.id WHERE a.city = 'Bern' AND p.tag = 't1'"},
 	{sql: "SELECT count(*) FROM %[2]s a WHERE a.person IN (SELECT id FROM %[1]s WHERE tag = 't1')"},
+	{sql: `SELECT "p".* FROM %[1]s "p" WHERE "p"."tag" = $1 LIMIT $2`, args: []any{"t1", 5}},
+	{sql: "SELECT 1 AS one FROM %[1]s WHERE %[1]s.tag = 't1' LIMIT 1"},
+	{sql: "SELECT COUNT(*) FROM (SELECT 1 AS one FROM %[1]s WHERE tag = 't1' LIMIT 3) subquery_for_count"},
+	{sql: "SELECT anon_1.id FROM (SELECT p.id AS id, p.tag AS tag FROM %[1]s AS p WHERE p.tag = 't1') AS anon_1 WHERE anon_1.tag = 't1'"},
+	{sql: `SELECT p.id FROM %[1]s p WHERE EXISTS(SELECT 1 AS "a" FROM %[2]s U0 WHERE U0."person" = (p."id") LIMIT 1) AND p.tag = 't2'`},
+	{sql: "SELECT p.id, a.city FROM %[1]s p JOIN LATERAL (SELECT city FROM %[2]s WHERE person = p.id ORDER BY id LIMIT 1) a ON true WHERE p.tag = 't1'"},
+	{sql: "SELECT id FROM %[1]s WHERE tag = 't1' AND EXISTS (SELECT 1 FROM %[2]s WHERE person = %[1]s.id)"},
 }
 
 // TestRedTeam35bTransparency: the ORM statements are answered, the same.
@@ -226,17 +233,10 @@ func TestRedTeam35bTransactionDDL(t *testing.T) {
 // TestRedTeam35bPreparedThenDDL: a statement prepared while the inner
 // table lacks the name, executed after DDL (through phiguard) gave it
 // one: PostgreSQL analyses the statement again and binds the name to
-// the inner table.
-//
-// HOLE: phiguard checks Plan.Unshadowed against the catalog at Parse
-// only; the Bind of the prepared statement runs the text it wrote then
-// (the constant, or here the parameter, encrypted for the outer tag),
-// and PostgreSQL, re-analysing it after the ALTER, compares x.tag with
-// the ciphertext. reprepare.go prepares a statement again only when one
-// of its column or default guards failed at execution.
+// the inner table, where phiguard encrypted the parameter for the outer
+// tag (0 where PostgreSQL answers 60). Closed: the Bind checks
+// Plan.Unshadowed again on the catalog read after the DDL (bindRefusal).
 func TestRedTeam35bPreparedThenDDL(t *testing.T) {
-	rt35Hole(t, "Parse SELECT count(*) FROM people WHERE EXISTS (SELECT 1 FROM x WHERE tag = $1) while x lacks tag; "+
-		"ALTER TABLE x RENAME label TO tag (through phiguard); Bind ('t1'), Execute: phiguard answers 0, PostgreSQL 60")
 	t.Parallel()
 	f := newSortFixture(t, 60, nil)
 	ctx := testContext(t)
@@ -293,4 +293,41 @@ func TestRedTeam35bDirectDDL(t *testing.T) {
 		out[side], errs[side] = rt35bLast(t, conn, sql)
 	}
 	rt35bSame(t, "SELECT ... EXISTS (SELECT 1 FROM x WHERE tag = 't1'), then directly ALTER TABLE x RENAME label TO tag, then the SELECT again", out[0], out[1], errs[0], errs[1])
+}
+
+// TestRedTeam35bMoreRelations: recursive WITH queries, set operations,
+// ROWS FROM, ORDINALITY, JOIN alias column lists and writes whose
+// subqueries bind the name.
+func TestRedTeam35bMoreRelations(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	plain := rt35PlainTable(t)
+	q := func(s string) string { return strings.ReplaceAll(s, "{plain}", plain) }
+	f.sameOrRefusedAll(t, []rt13Case{
+		{sql: "WITH RECURSIVE r AS (SELECT 't1'::text AS tag UNION ALL SELECT tag FROM r WHERE false) SELECT id FROM %[1]s WHERE EXISTS (SELECT 1 FROM r WHERE tag = 't1')"},
+		{sql: "SELECT id FROM %[1]s WHERE EXISTS (SELECT 1 FROM ((SELECT 't1'::text AS tag) UNION (SELECT 'x')) s WHERE tag = 't1')"},
+		{sql: "SELECT id FROM %[1]s WHERE EXISTS (SELECT 1 FROM (SELECT 'x'::text AS a UNION SELECT 't1'::text AS tag) s WHERE tag = 't1')"},
+		{sql: "SELECT id FROM %[1]s WHERE EXISTS (SELECT 1 FROM (VALUES ('t1'::text) UNION SELECT 'x') s WHERE column1 = 't1' AND tag = 't1')"},
+		{sql: "SELECT id FROM %[1]s WHERE EXISTS (SELECT 1 FROM (SELECT 't1'::text AS tag INTERSECT SELECT 't1' EXCEPT SELECT 'y') s WHERE tag = 't1')"},
+		{sql: "SELECT id FROM %[1]s WHERE EXISTS (SELECT 1 FROM ROWS FROM (unnest(ARRAY['t1'])) AS r(tag) WHERE tag = 't1')"},
+		{sql: "SELECT id FROM %[1]s WHERE EXISTS (SELECT 1 FROM unnest(ARRAY['t1']) WITH ORDINALITY AS r(tag, n) WHERE tag = 't1')"},
+		{sql: "SELECT id FROM %[1]s WHERE EXISTS (SELECT 1 FROM json_to_record('{\"tag\": \"t1\"}') AS r(tag text) WHERE tag = 't1')"},
+		{sql: "SELECT id FROM %[1]s WHERE EXISTS (SELECT 1 FROM json_to_record('{\"a\": \"t1\"}') AS r(a text) WHERE tag = 't1')"},
+		{sql: q("SELECT id FROM %[1]s WHERE EXISTS (SELECT 1 FROM ({plain} a JOIN {plain} b ON true) j(x, tag) WHERE tag = 't1')")},
+		{sql: q("SELECT id FROM %[1]s WHERE EXISTS (SELECT 1 FROM ({plain} a JOIN {plain} b USING (n)) j WHERE j.n = 1 AND tag = 't1')")},
+		{sql: q("SELECT id FROM %[1]s WHERE EXISTS (SELECT 1 FROM {plain} x WHERE EXISTS (SELECT 1 WHERE tag = 't1'))")},
+		{sql: q("SELECT id FROM %[1]s WHERE EXISTS (SELECT 1 FROM {plain} x, LATERAL (SELECT tag AS v) l WHERE l.v = 't1')")},
+		{sql: q("SELECT id FROM %[1]s WHERE EXISTS (SELECT count(*) FILTER (WHERE tag = 't1') FROM {plain} HAVING count(*) FILTER (WHERE tag = 't1') > 0)")},
+		{sql: "SELECT id FROM %[1]s WHERE EXISTS (SELECT 1 FROM (SELECT v.tag COLLATE \"C\" FROM (VALUES ('t1'::text)) v(tag)) c WHERE tag = 't1')"},
+		{sql: "SELECT id FROM %[1]s WHERE EXISTS (SELECT 1 FROM (SELECT (v.tag)::varchar FROM (VALUES ('t1'::text)) v(tag)) c WHERE tag = 't1')"},
+		{sql: "SELECT id FROM %[1]s WHERE EXISTS (SELECT 1 FROM (TABLE %[2]s) c WHERE tag = 't1')"},
+		{sql: "SELECT id FROM %[1]s WHERE EXISTS (SELECT 1 FROM (SELECT a.* FROM %[2]s a) c WHERE tag = 't1')"},
+		{sql: q("UPDATE %[1]s SET grp = grp WHERE EXISTS (SELECT 1 FROM {plain} WHERE tag = 't1') RETURNING id")},
+		{sql: "UPDATE %[1]s SET grp = grp WHERE EXISTS (SELECT 1 FROM (SELECT CASE WHEN false THEN 'z' ELSE v.tag END FROM (VALUES ('t1'::text)) v(tag)) c WHERE tag = 't1') RETURNING id"},
+		{sql: "DELETE FROM %[1]s WHERE EXISTS (SELECT 1 FROM (SELECT (v.r).* FROM (SELECT ROW('t1'::text) AS r) v) c WHERE f1 = 'x') RETURNING id"},
+		{sql: q("SELECT id FROM %[1]s WHERE EXISTS (SELECT 1 FROM (SELECT * FROM {plain} pl) c(a) WHERE tag = 't1')")},
+		{sql: q("SELECT id FROM %[1]s WHERE EXISTS (SELECT 1 FROM {plain} AS pl(a) WHERE tag = 't1')")},
+		{sql: q("SELECT id FROM %[1]s WHERE EXISTS (SELECT 1 FROM public.{plain} WHERE tag = 't1')")},
+		{sql: q("SELECT id FROM %[1]s WHERE EXISTS (SELECT 1 FROM ONLY {plain} WHERE tag = 't1')")},
+	})
 }
