@@ -331,3 +331,18 @@ func TestRedTeam35bMoreRelations(t *testing.T) {
 		{sql: q("SELECT id FROM %[1]s WHERE EXISTS (SELECT 1 FROM ONLY {plain} WHERE tag = 't1')")},
 	})
 }
+
+// TestRedTeam35bLongName: PostgreSQL truncates an identifier to 63
+// bytes; the inner table named by a longer name is the 63-byte one.
+func TestRedTeam35bLongName(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	long := uniqueName("rt35b_long_") + strings.Repeat("x", 60)
+	if _, err := superuser(t).Exec(testContext(t), fmt.Sprintf(`CREATE TABLE %[1]s (n int, tag text); INSERT INTO %[1]s VALUES (1, 't1'); GRANT ALL ON %[1]s TO %[2]s`, long[:63], appUser)); err != nil {
+		t.Fatal(err)
+	}
+	f.sameOrRefusedAll(t, []rt13Case{
+		{sql: "SELECT count(*) FROM %[1]s WHERE EXISTS (SELECT 1 FROM " + long + " WHERE tag = 't1')"},
+		{sql: "SELECT count(*) FROM %[1]s WHERE EXISTS (SELECT 1 FROM public." + long + " WHERE tag = 't1')"},
+	})
+}
