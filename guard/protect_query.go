@@ -459,6 +459,9 @@ func (s *Session) planCatalogRefusal(plan *sqlrewrite.Plan) *pgerr.Error {
 	if pe := s.checkDefaults(plan); pe != nil {
 		return pe
 	}
+	if pe := s.ddlUnreadRefusal(plan); pe != nil {
+		return pe
+	}
 	return s.catalog.Load().unshadowedRefusal(plan)
 }
 

@@ -346,3 +346,53 @@ func TestRedTeam35bLongName(t *testing.T) {
 		{sql: "SELECT count(*) FROM %[1]s WHERE EXISTS (SELECT 1 FROM public." + long + " WHERE tag = 't1')"},
 	})
 }
+
+// TestRedTeam35bPipelineDDL: DDL and the SELECT in one pipeline (Parse,
+// Bind, Execute of each, one Sync), which phiguard plans before the DDL
+// runs.
+func TestRedTeam35bPipelineDDL(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	ctx := testContext(t)
+	var out [2]string
+	var errs [2]error
+	for side, conn := range []*pgx.Conn{f.dir, f.via} {
+		tbl := uniqueName("rt35b_pipe")
+		if _, err := superuser(t).Exec(ctx, fmt.Sprintf("CREATE TABLE %[1]s (n int, label text); INSERT INTO %[1]s VALUES (1, 't1'); GRANT ALL ON %[1]s TO %[2]s; ALTER TABLE %[1]s OWNER TO %[2]s", tbl, appUser)); err != nil {
+			t.Fatal(err)
+		}
+		// phiguard knows x before the pipeline: a statement naming a
+		// relation it does not know is failed in a pipeline (and the
+		// catalog read after it); through phiguard, it reads the catalog.
+		for range 2 {
+			if _, err := rt35bLast(t, conn, fmt.Sprintf("SELECT count(*) FROM %[1]s WHERE EXISTS (SELECT 1 FROM %[2]s WHERE label = 't1')", f.people[side], tbl)); err != nil {
+				t.Logf("warm-up: %v", err)
+			}
+		}
+		p := conn.PgConn().StartPipeline(ctx)
+		p.SendQueryParams("ALTER TABLE "+tbl+" RENAME COLUMN label TO tag", nil, nil, nil, nil)
+		p.SendQueryParams(fmt.Sprintf("SELECT count(*) FROM %[1]s WHERE EXISTS (SELECT 1 FROM %[2]s WHERE tag = 't1')", f.people[side], tbl), nil, nil, nil, nil)
+		if err := p.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		for n := 0; n < 3; n++ {
+			res, err := p.GetResults()
+			if err != nil {
+				errs[side] = err
+				break
+			}
+			if rr, ok := res.(*pgconn.ResultReader); ok {
+				r := rr.Read()
+				if r.Err != nil {
+					errs[side] = r.Err
+				} else if len(r.Rows) > 0 {
+					out[side] = string(r.Rows[0][0])
+				}
+			}
+		}
+		if err := p.Close(); err != nil && errs[side] == nil {
+			errs[side] = err
+		}
+	}
+	rt35bSame(t, "pipeline: ALTER TABLE x RENAME label TO tag; SELECT count(*) ... EXISTS (SELECT 1 FROM x WHERE tag = 't1'); Sync", out[0], out[1], errs[0], errs[1])
+}
