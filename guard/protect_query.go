@@ -116,6 +116,9 @@ func (s *Session) protectQuery(a *sqlrewrite.Analysis, sql []byte) []byte {
 	if pe := s.planCatalogRefusal(plan); pe != nil {
 		return s.refuseStatement(pe, a)
 	}
+	if pe := sameMessageDDLRefusal(a, plan); pe != nil { // catalog_unshadowed.go
+		return s.refuseStatement(pe, a)
+	}
 	if len(plan.Values) == 0 && len(plan.Cuts) == 0 && plan.Sort == nil && len(plan.Operators) == 0 {
 		return nil
 	}
@@ -457,6 +460,9 @@ func parseMessage(name, sql []byte) []byte {
 // name an inner table would bind (catalog_unshadowed.go).
 func (s *Session) planCatalogRefusal(plan *sqlrewrite.Plan) *pgerr.Error {
 	if pe := s.checkDefaults(plan); pe != nil {
+		return pe
+	}
+	if pe := s.ddlUnreadRefusal(plan); pe != nil {
 		return pe
 	}
 	return s.catalog.Load().unshadowedRefusal(plan)

@@ -34,6 +34,11 @@ func derivedColumns(s *pg_query.SelectStmt, sc *scope) relationColumns {
 			out.starFrom = append(out.starFrom, starRelations(ref, sc)...)
 			continue
 		}
+		if ind := rt.GetVal().GetAIndirection().GetIndirection(); len(ind) > 0 && ind[len(ind)-1].GetAStar() != nil {
+			// (x).* is the fields of x's composite type
+			out.complete, out.order, out.unnamed = false, nil, true
+			continue
+		}
 		switch name, strength := figureName(rt.GetVal()); { // planner_sort_names.go
 		case strength > 0:
 			add(name)
