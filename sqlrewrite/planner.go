@@ -71,7 +71,7 @@ func PlanFor(a *Analysis, pol *policy.Policy) *Plan {
 	}
 	p.itemForms() // planner_operator_guard.go
 	if p.plan.Refusal == nil {
-		p.plan.Unshadowed, p.plan.Notation = p.unshadowed.list, p.unshadowed.notation // scope_columns.go
+		p.plan.Unshadowed, p.plan.Notation = p.checks.lack, p.checks.have // scope_columns.go
 	}
 	p.plan.DefaultsUnguarded = len(p.plan.Defaults) > 0 && p.plan.Refusal == nil && !defaultsGuardable(tree)
 	if cap(p.plan.Values) > len(p.plan.Values) {
@@ -139,10 +139,10 @@ type planner struct {
 	// query planned so far exposes.
 	bound   relationBinding
 	cteRels map[*pg_query.CommonTableExpr]*relation
-	// unshadowed are the plan's Unshadowed (scope_columns.go), and
+	// checks are what the plan leaves to the catalog (scope_columns.go), and
 	// outputs the columns of each SELECT planned (derivedColumns).
-	unshadowed unshadowedSet
-	outputs    map[*pg_query.SelectStmt]relationColumns
+	checks  catalogChecks
+	outputs map[*pg_query.SelectStmt]relationColumns
 }
 
 // sourceColumn is the protected column a select-list entry copies as it

@@ -503,7 +503,7 @@ func (p *planner) naturalWithPlain(prot, other []*relation) {
 					p.refuse(col, "NATURAL JOIN with a column of the same name that is not encrypted, or that phiguard cannot tell is not (write ON instead)")
 					return
 				}
-				p.unshadowed.note(name, unless, col)
+				p.checks.mustLack(name, unless, col)
 			}
 		}
 	}

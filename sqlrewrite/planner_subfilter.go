@@ -78,7 +78,7 @@ func (p *planner) subqueryFilters(n *pg_query.Node, sc *scope, i int) ([]filterC
 	if kind == pg_query.SubLinkType_EXISTS_SUBLINK {
 		r = roleExists
 	}
-	local := &scope{relations: inner.relations, unshadowed: inner.unshadowed} // the subquery's own FROM only
+	local := &scope{relations: inner.relations, checks: inner.checks} // the subquery's own FROM only
 	col := p.subqueryFilterColumn(sub, local)
 	if col == nil {
 		p.selectBody(sub, inner, r, false) // planner.go: as before

@@ -13,8 +13,8 @@ import (
 type scope struct {
 	parent    *scope
 	relations []*relation
-	// unshadowed collects the plan's Unshadowed (scope_columns.go).
-	unshadowed *unshadowedSet
+	// checks collects what the plan leaves to the catalog (scope_columns.go).
+	checks *catalogChecks
 }
 
 type relation struct {
@@ -29,7 +29,7 @@ type relation struct {
 
 // newScope is a query level inside parent (nil: a statement's top).
 func (p *planner) newScope(parent *scope) *scope {
-	return &scope{parent: parent, unshadowed: &p.unshadowed}
+	return &scope{parent: parent, checks: &p.checks}
 }
 
 // column returns the protected column a relation exposes under name.

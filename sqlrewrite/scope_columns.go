@@ -94,7 +94,7 @@ func (s *scope) bindName(name string) (refKind, *policy.ProtectedColumn) {
 		case found != nil && opaque:
 			return refAmbiguous, found
 		case found != nil:
-			s.unshadowed.note(name, unless, found)
+			s.checks.mustLack(name, unless, found)
 			return refColumn, found
 		case plain:
 			return refPlain, nil
@@ -104,48 +104,50 @@ func (s *scope) bindName(name string) (refKind, *policy.ProtectedColumn) {
 	return refPlain, nil
 }
 
-// note records, for the plan, the inner tables that must lack name for
-// it to be col.
-func (u *unshadowedSet) note(name string, inner []TableName, col *policy.ProtectedColumn) {
-	if u == nil {
+// catalogChecks collects what a plan leaves to the session's catalog,
+// each once (a name is resolved again by each pass that reads it): the
+// inner tables that must lack a name bound further out (Plan.Unshadowed)
+// and the protected tables that must have a column q.f names
+// (Plan.Notation).
+type catalogChecks struct {
+	lack     []Unshadowed
+	have     []Notation
+	lackSeen map[Unshadowed]bool
+	haveSeen map[Notation]bool
+}
+
+// mustLack records that the inner tables must lack name for it to be
+// col.
+func (c *catalogChecks) mustLack(name string, inner []TableName, col *policy.ProtectedColumn) {
+	if c == nil {
 		return
 	}
-	if u.seen == nil {
-		u.seen = map[Unshadowed]bool{}
+	if c.lackSeen == nil {
+		c.lackSeen = map[Unshadowed]bool{}
 	}
 	for _, t := range inner {
 		x := Unshadowed{Name: name, Inner: t, Column: col}
-		if !u.seen[x] {
-			u.seen[x] = true
-			u.list = append(u.list, x)
+		if !c.lackSeen[x] {
+			c.lackSeen[x] = true
+			c.lack = append(c.lack, x)
 		}
 	}
 }
 
-// noteNamed records, for the plan, that the protected table t must have
-// a column col for qual.col to be one (Plan.Notation).
-func (u *unshadowedSet) noteNamed(qual string, t *policy.ProtectedTable, col string) {
-	if u == nil {
+// mustHave records that the protected table t must have a column col
+// for qual.col to be one.
+func (c *catalogChecks) mustHave(qual string, t *policy.ProtectedTable, col string) {
+	if c == nil {
 		return
 	}
 	n := Notation{Qualifier: qual, Table: t.Name, Column: col}
-	if u.named == nil {
-		u.named = map[Notation]bool{}
+	if c.haveSeen == nil {
+		c.haveSeen = map[Notation]bool{}
 	}
-	if !u.named[n] {
-		u.named[n] = true
-		u.notation = append(u.notation, n)
+	if !c.haveSeen[n] {
+		c.haveSeen[n] = true
+		c.have = append(c.have, n)
 	}
-}
-
-// unshadowedSet collects what a plan leaves to the session's catalog
-// (Plan.Unshadowed and Plan.Notation), each once (a name is resolved
-// again by each pass that reads it).
-type unshadowedSet struct {
-	seen     map[Unshadowed]bool
-	list     []Unshadowed
-	named    map[Notation]bool
-	notation []Notation
 }
 
 // Notation is a qualified name q.f the plan takes for a plain column f
@@ -171,7 +173,7 @@ func (s *scope) qualifiedColumn(r *relation, qual, col string) (refKind, *policy
 		return refPlain, nil // no ciphertext in its row
 	}
 	if t := notationTable(r); t != nil {
-		s.unshadowed.noteNamed(qual, t, col)
+		s.checks.mustHave(qual, t, col)
 		return refPlain, nil
 	}
 	if yes, _, _ := r.has(col); yes {
