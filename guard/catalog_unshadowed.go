@@ -127,6 +127,16 @@ func sameMessageDDLRefusal(a *sqlrewrite.Analysis, plan *sqlrewrite.Plan) *pgerr
 	return nil
 }
 
+// namesRefusal checks the names a plan leaves to the catalog, at Parse,
+// Query and Bind alike: DDL of the session the catalog was not read after
+// (ddlUnreadRefusal), then the catalog as it is (unshadowedRefusal).
+func (s *Session) namesRefusal(plan *sqlrewrite.Plan) *pgerr.Error {
+	if pe := s.ddlUnreadRefusal(plan); pe != nil {
+		return pe
+	}
+	return s.catalog.Load().unshadowedRefusal(plan)
+}
+
 // ddlUnreadRefusal refuses a plan that leaves names to the catalog
 // (Plan.Unshadowed, Plan.Notation) while DDL of the session went out
 // that the catalog was not read after: earlier in the same pipeline

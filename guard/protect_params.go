@@ -152,10 +152,7 @@ func (s *Session) bindRefusal(info *stmtInfo) *pgerr.Error {
 			return pe
 		}
 	}
-	if pe := s.ddlUnreadRefusal(info.plan); pe != nil {
-		return pe // catalog_unshadowed.go: DDL earlier in this pipeline
-	}
-	if pe := s.catalog.Load().unshadowedRefusal(info.plan); pe != nil {
+	if pe := s.namesRefusal(info.plan); pe != nil {
 		// DDL since the Parse gave an inner table the name the plan took
 		// for an outer encrypted column (catalog_unshadowed.go):
 		// PostgreSQL analyses the statement again and binds it there.

@@ -456,16 +456,13 @@ func parseMessage(name, sql []byte) []byte {
 }
 
 // planCatalogRefusal is what the session's catalog says against a plan:
-// a DEFAULT that would be stored in clear (checkDefaults), an unqualified
-// name an inner table would bind (catalog_unshadowed.go).
+// a DEFAULT that would be stored in clear (checkDefaults), and the names
+// the plan leaves to the catalog (namesRefusal).
 func (s *Session) planCatalogRefusal(plan *sqlrewrite.Plan) *pgerr.Error {
 	if pe := s.checkDefaults(plan); pe != nil {
 		return pe
 	}
-	if pe := s.ddlUnreadRefusal(plan); pe != nil {
-		return pe
-	}
-	return s.catalog.Load().unshadowedRefusal(plan)
+	return s.namesRefusal(plan)
 }
 
 // checkDefaults refuses DEFAULT for a protected column that has a default
