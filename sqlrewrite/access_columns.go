@@ -38,8 +38,22 @@ func derivedRel(name string, colnames []*pg_query.Node, outs []accessOutput, w *
 	}
 	if !r.known {
 		r.columns = nil
+		if len(colnames) > 0 {
+			// The list renames by position past an output whose
+			// position is not known: only its own names are certain.
+			r.cols, r.renamed = nameSet(colnames), true
+		}
 	}
 	return r
+}
+
+// nameSet is the set of an alias's column names.
+func nameSet(colnames []*pg_query.Node) map[string]bool {
+	out := make(map[string]bool, len(colnames))
+	for _, c := range colnames {
+		out[c.GetString_().GetSval()] = true
+	}
+	return out
 }
 
 // refuseRenameUnknown refuses an alias column list that reaches outputs
@@ -67,6 +81,7 @@ func (w *accessWalker) renameColumns(r *accessRel, alias *pg_query.Alias) {
 			rule := sortedRules(r.restricted)[0]
 			w.refuseColumn(rule, "under a column list of alias "+policy.QuoteIdentifier(alias.GetAliasname())+" that renames it")
 		}
+		r.cols, r.renamed = nameSet(colnames), true
 		return
 	}
 	renamed := map[string]*policy.ColumnRule{}

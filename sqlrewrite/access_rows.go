@@ -3,6 +3,7 @@ package sqlrewrite
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"sync"
 
@@ -108,46 +109,27 @@ func (w *accessWalker) pushDown(where *pg_query.Node, sc *accessScope) {
 }
 
 // injectionFor finds the injected table of this level a column reference
-// names: by its alias, or, unqualified, as the only item of the level that
-// has a column of that name.
+// (col or q.col) names, bound by the one binder (bind_columns.go): the
+// item q names, or the one item where an unqualified name binds; it must
+// be of this level, and the catalog must list the column.
 func (w *accessWalker) injectionFor(ref *pg_query.ColumnRef, sc *accessScope) *accessRel {
 	fields := ref.GetFields()
 	col := lastField(ref)
 	var found *accessRel
-	for _, r := range sc.rels {
-		if r.inj == nil {
-			continue
+	if len(fields) == 1 {
+		b := bindColumnName[*accessScope, *accessRel](sc, col)
+		if len(b.items) != 1 {
+			return nil // no item, or several (PostgreSQL: ambiguous)
 		}
-		if len(fields) == 2 && fields[0].GetString_().GetSval() != r.name {
-			continue
-		}
-		if found != nil {
-			return nil
-		}
+		found = b.items[0]
+	} else if r, ok := namedItem[*accessScope, *accessRel](sc, "", fields[0].GetString_().GetSval()); ok {
 		found = r
 	}
-	if found == nil {
+	if found == nil || found.inj == nil || !slices.Contains(sc.rels, found) {
 		return nil
 	}
-	cols, ok := w.objs.Columns(found.schema, found.relname)
-	if !ok || !contains(cols, col) {
+	if cols, ok := w.objs.Columns(found.schema, found.relname); !ok || !contains(cols, col) {
 		return nil
-	}
-	if len(fields) == 1 {
-		// Unqualified: every other item of the level must be known not to
-		// have the column.
-		for _, r := range sc.rels {
-			if r == found {
-				continue
-			}
-			if !r.base {
-				return nil
-			}
-			other, ok := w.objs.Columns(r.schema, r.relname)
-			if !ok || contains(other, col) {
-				return nil
-			}
-		}
 	}
 	return found
 }

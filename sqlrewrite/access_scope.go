@@ -54,6 +54,51 @@ type accessRel struct {
 	// cols are the output names of a subquery or CTE that it names (those
 	// after a * of unknown columns are missing).
 	cols map[string]bool
+	// renamed says an alias's column list renamed columns whose order is
+	// not known: of its names only those in cols are certain.
+	renamed bool
+}
+
+// hasColumn says whether the item has a column called name, for the
+// binder (bind_columns.go): certainly, or not unless a table whose
+// columns the catalog does not list has one, or perhaps (opaque). A
+// wrong yes would bind a name short of an enclosing level's restricted
+// column, so yes comes only from names phiguard reads: the rules, the
+// catalog's columns of a table, the outputs a query names.
+func (r *accessRel) hasColumn(name string) (yes bool, unless []TableName, opaque bool) {
+	switch {
+	case r.restricted[name] != nil || r.cols[name]:
+		return true, nil, false
+	case r.renamed:
+		return false, nil, true
+	}
+	for _, c := range r.columns {
+		if c.name == name {
+			return true, nil, false
+		}
+	}
+	switch {
+	case r.known || (r.base && len(r.columns) > 0):
+		return false, nil, false
+	case r.base:
+		return false, []TableName{{Schema: r.schema, Name: r.relname}}, false
+	}
+	for _, p := range r.parts {
+		y, u, o := p.hasColumn(name)
+		if y {
+			return true, nil, false
+		}
+		unless, opaque = append(unless, u...), opaque || o
+	}
+	return false, unless, opaque || len(r.parts) == 0
+}
+
+// The binder's view of the access rewriter's levels and items.
+func (s *accessScope) levelItems() []*accessRel { return s.rels }
+func (s *accessScope) enclosing() *accessScope  { return s.parent }
+func (r *accessRel) itemName() string           { return r.name }
+func (r *accessRel) inSchema(schema string) bool {
+	return r.base && (r.schema == "" || r.schema == schema)
 }
 
 func newAccessScope(parent *accessScope) *accessScope {
@@ -61,14 +106,8 @@ func newAccessScope(parent *accessScope) *accessScope {
 }
 
 func (s *accessScope) relNamed(name string) *accessRel {
-	for ; s != nil; s = s.parent {
-		for _, r := range s.rels {
-			if r.name == name {
-				return r
-			}
-		}
-	}
-	return nil
+	r, _ := namedItem[*accessScope, *accessRel](s, "", name)
+	return r
 }
 
 // colRef is what a column reference turned out to read.
@@ -103,10 +142,11 @@ func starOutputs(items []*accessRel) []accessOutput {
 	return outs
 }
 
-// resolve finds the restricted columns a reference reads. Like the
-// encryption planner it fails closed: an unqualified name is taken to be a
-// restricted column if any item in scope exposes a restricted column of that
-// name.
+// resolve finds the restricted columns a reference reads. An unqualified
+// name binds where the encryption planner binds it (bindColumnName): at
+// the innermost level with an item that has a column of that name; an
+// item whose columns phiguard cannot tell does not stop the search, so
+// a restricted column further out still applies (fail closed).
 func (w *accessWalker) resolve(ref *pg_query.ColumnRef, sc *accessScope) colRef {
 	var names []string
 	star := false
@@ -132,18 +172,24 @@ func (w *accessWalker) resolve(ref *pg_query.ColumnRef, sc *accessScope) colRef 
 		out.outs = starOutputs(items)
 		return out
 	case star:
-		if r := sc.relNamed(names[len(names)-1]); r != nil {
+		if r, ok := namedItem[*accessScope, *accessRel](sc, qualifierSchema(names, 1), names[len(names)-1]); ok {
 			return colRef{rules: sortedRules(r.restricted), star: true, outs: starOutputs([]*accessRel{r})}
 		}
 		return colRef{star: true, outs: []accessOutput{{unknown: true}}}
 	case len(names) == 1:
 		w.systemColumn(names[0], nil, sc)
-		for lvl := sc; lvl != nil; lvl = lvl.parent {
-			for _, r := range lvl.rels {
-				if rule := r.restricted[names[0]]; rule != nil {
-					return colRef{rules: []*policy.ColumnRule{rule}}
-				}
+		b := bindColumnName[*accessScope, *accessRel](sc, names[0])
+		var rule *policy.ColumnRule
+		for _, r := range b.items {
+			if x := r.restricted[names[0]]; x != nil {
+				rule = stricter(rule, x)
 			}
+		}
+		switch {
+		case rule != nil:
+			return colRef{rules: []*policy.ColumnRule{rule}}
+		case len(b.items) > 0:
+			return colRef{} // bound to a column the role sees as it is
 		}
 		if r := sc.relNamed(names[0]); r != nil && len(r.restricted) > 0 && !w.hasColumn(r, names[0]) {
 			return colRef{rules: sortedRules(r.restricted), wholeRow: true}
@@ -151,8 +197,8 @@ func (w *accessWalker) resolve(ref *pg_query.ColumnRef, sc *accessScope) colRef 
 		return colRef{}
 	default:
 		// q.col or schema.table.col: the item named q (the last qualifier).
-		r := sc.relNamed(names[len(names)-2])
-		if r == nil {
+		r, ok := namedItem[*accessScope, *accessRel](sc, qualifierSchema(names, 2), names[len(names)-2])
+		if !ok {
 			return colRef{}
 		}
 		col := names[len(names)-1]

@@ -498,7 +498,7 @@ func (p *planner) naturalWithPlain(prot, other []*relation) {
 		for _, name := range protectedNames(r) {
 			col := r.protectedColumn(name)
 			for _, o := range other {
-				yes, unless, opaque := o.has(name) // scope_columns.go
+				yes, unless, opaque := o.hasColumn(name) // scope_columns.go
 				if yes || opaque {
 					p.refuse(col, "NATURAL JOIN with a column of the same name that is not encrypted, or that phiguard cannot tell is not (write ON instead)")
 					return

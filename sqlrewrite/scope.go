@@ -94,7 +94,7 @@ func (s *scope) resolve(ref *pg_query.ColumnRef) (refKind, *policy.ProtectedColu
 		}
 		return refPlain, nil
 	case star:
-		if r := s.relationNamed(names[len(names)-1]); r != nil && len(r.protectedColumns()) > 0 {
+		if r, ok := namedItem[*scope, *relation](s, qualifierSchema(names, 1), names[len(names)-1]); ok && len(r.protectedColumns()) > 0 {
 			return refStar, nil
 		}
 		return refPlain, nil
@@ -107,33 +107,33 @@ func (s *scope) resolve(ref *pg_query.ColumnRef) (refKind, *policy.ProtectedColu
 	case len(names) == 1:
 		return s.bindName(names[0]) // scope_columns.go
 	default:
-		// [schema.]table.column: match the relation by its last qualifier;
-		// with a schema, the protected table must be in that schema.
+		// [schema.]table.column: the relation the last qualifier names;
+		// with a schema, a protected table must be in that schema.
 		qual, col := names[len(names)-2], names[len(names)-1]
-		for lvl := s; lvl != nil; lvl = lvl.parent {
-			for _, r := range lvl.relations {
-				if r.name != qual {
-					continue
-				}
-				if len(names) >= 3 && r.table != nil && r.table.Name.Schema != names[len(names)-3] {
-					continue
-				}
-				return s.qualifiedColumn(r, qual, col) // scope_columns.go
-			}
+		if r, ok := namedItem[*scope, *relation](s, qualifierSchema(names, 2), qual); ok {
+			return s.qualifiedColumn(r, qual, col) // scope_columns.go
 		}
 		return refPlain, nil
 	}
 }
 
 func (s *scope) relationNamed(name string) *relation {
-	for lvl := s; lvl != nil; lvl = lvl.parent {
-		for _, r := range lvl.relations {
-			if r.name == name {
-				return r
-			}
-		}
+	r, _ := namedItem[*scope, *relation](s, "", name)
+	return r
+}
+
+// The binder's view of the planner's levels and items (bind_columns.go).
+func (s *scope) levelItems() []*relation { return s.relations }
+func (s *scope) enclosing() *scope       { return s.parent }
+func (r *relation) itemName() string     { return r.name }
+func (r *relation) inSchema(schema string) bool {
+	switch {
+	case r.table != nil:
+		return r.table.Name.Schema == schema
+	case r.columns.table != nil: // a plain table: where search_path finds it, when unqualified
+		return r.columns.table.Schema == "" || r.columns.table.Schema == schema
 	}
-	return nil
+	return false // a subquery, WITH query or function: no schema names it
 }
 
 // columnNamed reports whether any relation in scope exposes a protected

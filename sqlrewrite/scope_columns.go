@@ -31,10 +31,10 @@ type relationColumns struct {
 	unnamed bool
 }
 
-// has says whether r has a column called name: certainly (yes), or not
-// unless one of the tables in unless has one, or perhaps (opaque: nothing
-// phiguard reads could tell).
-func (r *relation) has(name string) (yes bool, unless []TableName, opaque bool) {
+// hasColumn says whether r has a column called name: certainly (yes),
+// or not unless one of the tables in unless has one, or perhaps (opaque:
+// nothing phiguard reads could tell).
+func (r *relation) hasColumn(name string) (yes bool, unless []TableName, opaque bool) {
 	c := r.columns
 	switch {
 	case r.column(name) != nil || c.names[name]:
@@ -46,7 +46,7 @@ func (r *relation) has(name string) (yes bool, unless []TableName, opaque bool) 
 	}
 	opaque = c.unnamed || len(c.starFrom) == 0
 	for _, from := range c.starFrom {
-		y, u, o := from.has(name)
+		y, u, o := from.hasColumn(name)
 		if y {
 			return true, nil, false
 		}
@@ -73,35 +73,24 @@ type Unshadowed struct {
 // there is refPlain. Two protected columns of one level, or an inner
 // item whose columns phiguard cannot tell, are refAmbiguous, refused.
 func (s *scope) bindName(name string) (refKind, *policy.ProtectedColumn) {
-	var unless []TableName
-	opaque := false
-	for lvl := s; lvl != nil; lvl = lvl.parent {
-		var found *policy.ProtectedColumn
-		plain, lvlOpaque := false, false
-		var lvlUnless []TableName
-		for _, r := range lvl.relations {
-			if c := r.column(name); c != nil {
-				if found != nil && found != c {
-					return refAmbiguous, found
-				}
-				found = c
-				continue
+	b := bindColumnName[*scope, *relation](s, name)
+	var found *policy.ProtectedColumn
+	for _, r := range b.items {
+		if c := r.column(name); c != nil {
+			if found != nil && found != c {
+				return refAmbiguous, found
 			}
-			yes, u, o := r.has(name)
-			plain, lvlUnless, lvlOpaque = plain || yes, append(lvlUnless, u...), lvlOpaque || o
+			found = c
 		}
-		switch {
-		case found != nil && opaque:
-			return refAmbiguous, found
-		case found != nil:
-			s.checks.mustLack(name, unless, found)
-			return refColumn, found
-		case plain:
-			return refPlain, nil
-		}
-		unless, opaque = append(unless, lvlUnless...), opaque || lvlOpaque
 	}
-	return refPlain, nil
+	switch {
+	case found == nil:
+		return refPlain, nil
+	case b.opaque:
+		return refAmbiguous, found
+	}
+	s.checks.mustLack(name, b.unless, found)
+	return refColumn, found
 }
 
 // catalogChecks collects what a plan leaves to the session's catalog,
@@ -176,7 +165,7 @@ func (s *scope) qualifiedColumn(r *relation, qual, col string) (refKind, *policy
 		s.checks.mustHave(qual, t, col)
 		return refPlain, nil
 	}
-	if yes, _, _ := r.has(col); yes {
+	if yes, _, _ := r.hasColumn(col); yes {
 		return refPlain, nil
 	}
 	return refWholeRow, nil
