@@ -101,3 +101,26 @@ func TestSchemaQualifiedStar(t *testing.T) {
 		t.Errorf("%s: the planner took the star for the subquery's", sql)
 	}
 }
+
+// TestBindColumnBeforeWholeRow: a bare name is a column if any level
+// has one of that name, and only otherwise the whole row of a relation
+// so named (PostgreSQL's transformColumnRef); a JOIN's USING names its
+// members' columns only. The planner refused both as encrypted.
+func TestBindColumnBeforeWholeRow(t *testing.T) {
+	pol := loadAccessPolicy(t)
+	for _, sql := range []string{
+		"SELECT (SELECT patients FROM (SELECT 1 AS patients) x) FROM patients",
+		"SELECT count(*) FROM patients, (SELECT 'a' AS ssn) a JOIN (SELECT 'a' AS ssn) b USING (ssn)",
+	} {
+		if plan := PlanFor(Analyze(sql), pol); plan.Refusal != nil {
+			t.Errorf("%s: planner refused: %s", sql, plan.Refusal.Message)
+		}
+		if acc := accessFor(t, pol, "billing", sql, false); acc.Refusal != nil {
+			t.Errorf("%s: access refused: %s", sql, acc.Refusal.Message)
+		}
+	}
+	sql := "SELECT (SELECT patients FROM (SELECT 1 AS x) x) FROM patients"
+	if plan := PlanFor(Analyze(sql), pol); plan.Refusal == nil {
+		t.Errorf("%s: the planner let a whole row of patients through", sql)
+	}
+}

@@ -491,7 +491,7 @@ func (p *planner) joinItem(j *pg_query.JoinExpr, sc, outer *scope) {
 		}
 	}
 	for _, u := range j.GetUsingClause() {
-		if c := sc.columnNamed(u.GetString_().GetSval()); c != nil && !byCell(c) {
+		if c := joinedColumn(sc.relations[first:], u.GetString_().GetSval()); c != nil && !byCell(c) {
 			p.refuse(c, "JOIN USING")
 		} else if c != nil {
 			// Its = is resolved through search_path like any

@@ -98,12 +98,6 @@ func (s *scope) resolve(ref *pg_query.ColumnRef) (refKind, *policy.ProtectedColu
 			return refStar, nil
 		}
 		return refPlain, nil
-	case len(names) == 1 && s.relationNamed(names[0]) != nil && s.columnNamed(names[0]) == nil:
-		// A bare t that names a relation, not a column: the whole row.
-		if r := s.relationNamed(names[0]); len(r.protectedColumns()) > 0 {
-			return refWholeRow, nil
-		}
-		return refPlain, nil
 	case len(names) == 1:
 		return s.bindName(names[0]) // scope_columns.go
 	default:
@@ -136,14 +130,12 @@ func (r *relation) inSchema(schema string) bool {
 	return false // a subquery, WITH query or function: no schema names it
 }
 
-// columnNamed reports whether any relation in scope exposes a protected
-// column called name (a bare name is a column before it is a row).
-func (s *scope) columnNamed(name string) *policy.ProtectedColumn {
-	for lvl := s; lvl != nil; lvl = lvl.parent {
-		for _, r := range lvl.relations {
-			if c := r.column(name); c != nil {
-				return c
-			}
+// joinedColumn is the protected column called name of a JOIN's members,
+// which its USING list names (no other item's).
+func joinedColumn(members []*relation, name string) *policy.ProtectedColumn {
+	for _, r := range members {
+		if c := r.column(name); c != nil {
+			return c
 		}
 	}
 	return nil

@@ -66,14 +66,23 @@ type Unshadowed struct {
 	Column *policy.ProtectedColumn
 }
 
-// bindName binds an unqualified column name: to the innermost level
-// whose items have a column of that name (PostgreSQL's colNameToVar).
+// bindName binds an unqualified name: to the innermost level whose
+// items have a column of that name (PostgreSQL's colNameToVar), or, when
+// none has, to the whole row of a relation of that name.
 // A protected column there is refColumn, with every table of an inner
 // level noted in the plan as one that must lack the name; a plain column
 // there is refPlain. Two protected columns of one level, or an inner
 // item whose columns phiguard cannot tell, are refAmbiguous, refused.
 func (s *scope) bindName(name string) (refKind, *policy.ProtectedColumn) {
 	b := bindColumnName[*scope, *relation](s, name)
+	if len(b.items) == 0 {
+		// No level has a column of that name: a bare t that names a
+		// relation is its whole row (PostgreSQL tries columns first).
+		if r := s.relationNamed(name); r != nil && len(r.protectedColumns()) > 0 {
+			return refWholeRow, nil
+		}
+		return refPlain, nil
+	}
 	var found *policy.ProtectedColumn
 	for _, r := range b.items {
 		if c := r.column(name); c != nil {
