@@ -159,8 +159,13 @@ func (w *accessWalker) targets(list []*pg_query.Node, sc *accessScope, mode outM
 		ref := rt.GetVal().GetColumnRef()
 		if ref == nil || len(rt.GetIndirection()) > 0 {
 			w.expr(rt.GetVal(), sc)
-			// (v).* adds the fields of v, how many is not followed
-			outs = append(outs, accessOutput{name: rt.GetName(), unknown: fieldStar(rt.GetVal())})
+			// (v).* adds the fields of v, how many is not followed; an
+			// expression is named as the planner names it (outputName).
+			name, known := outputName(rt)
+			if !known {
+				name = ""
+			}
+			outs = append(outs, accessOutput{name: name, unknown: fieldStar(rt.GetVal())})
 			continue
 		}
 		cr := w.resolve(ref, sc)

@@ -124,3 +124,21 @@ func TestBindColumnBeforeWholeRow(t *testing.T) {
 		t.Errorf("%s: the planner let a whole row of patients through", sql)
 	}
 }
+
+// TestBindExpressionOutputNames: a subquery's expression output is
+// named as PostgreSQL names it (outputName), by both readers, so an
+// unqualified name binds to it before an outer column.
+func TestBindExpressionOutputNames(t *testing.T) {
+	pol := loadAccessPolicy(t)
+	for _, sql := range []string{
+		"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT w.ssn::text FROM (SELECT 'b' AS ssn) w) v WHERE ssn = '1')",
+		"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT CASE WHEN true THEN 'a' ELSE w.ssn END FROM (SELECT 'b' AS ssn) w) v WHERE ssn = '1')",
+	} {
+		if plan := PlanFor(Analyze(sql), pol); plan.Refusal != nil || len(plan.Values) != 0 {
+			t.Errorf("%s: planner sealed %d constants (refusal %v), want none", sql, len(plan.Values), plan.Refusal)
+		}
+		if acc := accessFor(t, pol, "billing", sql, false); acc.Refusal != nil {
+			t.Errorf("%s: access refused: %s", sql, acc.Refusal.Message)
+		}
+	}
+}

@@ -327,7 +327,7 @@ func outputReference(n *pg_query.Node, targets []*pg_query.Node) (int, bool) {
 	name := ref.GetFields()[0].GetString_().GetSval()
 	found := -1
 	for i, t := range targets {
-		if outputName(t.GetResTarget()) == name {
+		if n, _ := outputName(t.GetResTarget()); n == name {
 			switch {
 			case found < 0:
 				found = i

@@ -13,18 +13,6 @@ import (
 // would have the proxy sort by an encrypted input column where
 // PostgreSQL sorts by the entry, and answer in a different order.
 
-// outputName is a select-list entry's column name as PostgreSQL figures
-// it: its alias, else the name its expression implies, else ?column?.
-func outputName(t *pg_query.ResTarget) string {
-	if t.GetName() != "" {
-		return t.GetName()
-	}
-	if name, strength := figureName(t.GetVal()); strength > 0 {
-		return name
-	}
-	return "?column?"
-}
-
 // figureName is PostgreSQL's name for an expression and how strongly it
 // holds (2: a column or function name, 1: a type or construct name, 0:
 // none), which decides whether a cast or CASE names its result after
@@ -110,7 +98,8 @@ func subLinkName(sl *pg_query.SubLink) (string, int) {
 			s = s.GetLarg()
 		}
 		if s != nil && len(s.GetTargetList()) > 0 {
-			return outputName(s.GetTargetList()[0].GetResTarget()), 2
+			name, _ := outputName(s.GetTargetList()[0].GetResTarget())
+			return name, 2
 		}
 	}
 	return "", 0

@@ -25,30 +25,38 @@ func derivedColumns(s *pg_query.SelectStmt, sc *scope) relationColumns {
 	}
 	for _, t := range s.GetTargetList() {
 		rt := t.GetResTarget()
-		if rt.GetName() != "" {
-			add(rt.GetName())
-			continue
-		}
-		if ref := rt.GetVal().GetColumnRef(); ref != nil && starRef(ref) {
+		if ref := rt.GetVal().GetColumnRef(); ref != nil && starRef(ref) && rt.GetName() == "" {
 			out.complete, out.order = false, nil
 			out.starFrom = append(out.starFrom, starRelations(ref, sc)...)
 			continue
 		}
-		if ind := rt.GetVal().GetAIndirection().GetIndirection(); len(ind) > 0 && ind[len(ind)-1].GetAStar() != nil {
-			// (x).* is the fields of x's composite type
-			out.complete, out.order, out.unnamed = false, nil, true
-			continue
-		}
-		switch name, strength := figureName(rt.GetVal()); { // planner_sort_names.go
-		case strength > 0:
+		if name, ok := outputName(rt); ok {
 			add(name)
-		case namelessExpr(rt.GetVal()):
-			add("?column?")
-		default:
+		} else {
 			out.complete, out.order, out.unnamed = false, nil, true
 		}
 	}
 	return out
+}
+
+// outputName is a select-list entry's column name as PostgreSQL figures
+// it (FigureColnameInternal in parse_target.c): its alias, else the name
+// its expression implies (figureName, planner_sort_names.go), else
+// ?column?. known is false where phiguard cannot tell the name: a node
+// kind figureName does not name (?column? is then a guess), or (x).*,
+// which is the fields of x's composite type. The planner's ORDER BY
+// names and the binding of subquery outputs (both readers) use it.
+func outputName(rt *pg_query.ResTarget) (name string, known bool) {
+	if rt.GetName() != "" {
+		return rt.GetName(), true
+	}
+	if ind := rt.GetVal().GetAIndirection().GetIndirection(); len(ind) > 0 && ind[len(ind)-1].GetAStar() != nil {
+		return "", false
+	}
+	if name, strength := figureName(rt.GetVal()); strength > 0 {
+		return name, true
+	}
+	return "?column?", namelessExpr(rt.GetVal())
 }
 
 // starRef says whether ref is * or q.*.
@@ -63,7 +71,11 @@ func starRelations(ref *pg_query.ColumnRef, sc *scope) []*relation {
 	if len(f) == 1 {
 		return sc.relations
 	}
-	if r := sc.relationNamed(f[len(f)-2].GetString_().GetSval()); r != nil {
+	names := make([]string, 0, len(f)-1)
+	for _, x := range f[:len(f)-1] {
+		names = append(names, x.GetString_().GetSval())
+	}
+	if r, ok := namedItem[*scope, *relation](sc, qualifierSchema(names, 0), names[len(names)-1]); ok {
 		return []*relation{r}
 	}
 	return nil
