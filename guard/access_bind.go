@@ -29,7 +29,7 @@ func (s *Session) recheckPrepared(info *stmtInfo) *pgerr.Error {
 	v := s.checkAccess([]byte(info.sql), info.analysis)
 	same := v.refusal == nil && string(v.sql) == info.sent && decisionsKey(v.access) == info.decisions
 	if same && v.analysis != nil {
-		same = planKey(v.analysis.PlanUnder(s.policy())) == planKey(info.plan)
+		same = planKey(s.planOf(v.analysis)) == planKey(info.plan)
 	} else if same {
 		same = !info.plan.Protected
 	}

@@ -96,6 +96,9 @@ type catalog struct {
 	// namedLike are the relations with a column named like an encrypted
 	// column, by that name (catalog_unshadowed.go).
 	namedLike map[string][]sqlrewrite.TableName
+	// namedAsked are the names namedLikeQuery asked about: a name not
+	// among them may be any relation's column.
+	namedAsked map[string]bool
 	// judges are the CHECK constraints and row security policies over
 	// an encrypted column, by their table's name (catalog_judged.go).
 	judges map[string][]judge
@@ -351,6 +354,9 @@ func newCatalogBuilder(pol *policy.Policy) *catalogBuilder {
 		kin: map[policy.TableName]bool{}, attnums: map[uint32]map[int16]bool{}, collations: map[uint32]collationEntry{},
 		shared: newCatalogNames()}
 	cat.native = cat.nativeType
+	if pol != nil {
+		cat.namedAsked = encryptedNames(pol) // catalog_unshadowed.go
+	}
 	return &catalogBuilder{pol: pol, cat: cat, names: cat.shared}
 }
 

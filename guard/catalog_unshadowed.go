@@ -26,13 +26,10 @@ import (
 // column, then NULLs: no other part of the catalog's answer has twelve).
 func namedLikeQuery(pol *policy.Policy) string {
 	var names []string
-	for _, t := range pol.Tables() {
-		for _, c := range t.Columns {
-			if n := quoteLiteral(c.Name); !slices.Contains(names, n) {
-				names = append(names, n)
-			}
-		}
+	for name := range encryptedNames(pol) {
+		names = append(names, quoteLiteral(name))
 	}
+	slices.Sort(names)
 	if len(names) == 0 {
 		names = append(names, "NULL")
 	}
@@ -42,6 +39,18 @@ func namedLikeQuery(pol *policy.Policy) string {
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
     AND a.attname::pg_catalog.text IN (` + strings.Join(names, ", ") + `)`
+}
+
+// encryptedNames are the names of pol's encrypted columns, which
+// namedLikeQuery asks about.
+func encryptedNames(pol *policy.Policy) map[string]bool {
+	out := map[string]bool{}
+	for _, t := range pol.Tables() {
+		for _, c := range t.Columns {
+			out[c.Name] = true
+		}
+	}
+	return out
 }
 
 // addNamedLike takes a row of namedLikeQuery.
@@ -64,6 +73,52 @@ func (c *catalog) hasColumnNamed(t sqlrewrite.TableName, col string) bool {
 	return false
 }
 
+// TableHasColumn answers the planner (sqlrewrite.ColumnFacts) for a
+// name of an encrypted column: sure that t lacks it when no relation of
+// t's name has it (hasColumnNamed), sure that t has it when t, in the
+// schema written or the first on the session's search path, is listed
+// with it; else not sure (pg_temp, a path not read, another name).
+func (c *catalog) TableHasColumn(t sqlrewrite.TableName, name string) (has, sure bool) {
+	if c == nil {
+		return false, false
+	}
+	if !c.namedAsked[name] {
+		return false, false // namedLikeQuery did not ask for it
+	}
+	if !c.hasColumnNamed(t, name) {
+		return false, true
+	}
+	schema := t.Schema
+	if schema == "" && c.pathRead {
+		schema = c.pathSchemaOf(t.Name) // catalog_shadow.go
+	}
+	if schema == "" || schema == "pg_temp" {
+		return true, false
+	}
+	return slices.Contains(c.namedLike[name], sqlrewrite.TableName{Schema: schema, Name: t.Name}), true
+}
+
+// planOf is a statement's plan for this session: the policy's
+// (PlanUnder), or, where the session's catalog says an inner table of a
+// subquery may have a column the plan took for an outer encrypted one,
+// the plan made knowing the catalog (PlanKnowing). That one binds the
+// name to the inner table's column where the catalog is sure of it, as
+// PostgreSQL does (TestUnqualifiedNameInnerColumn), and is left to
+// unshadowedRefusal where it is not.
+func (s *Session) planOf(a *sqlrewrite.Analysis) *sqlrewrite.Plan {
+	plan := a.PlanUnder(s.policy())
+	if len(plan.Unshadowed) == 0 {
+		return plan
+	}
+	cat := s.catalog.Load()
+	for _, u := range plan.Unshadowed {
+		if has, _ := cat.TableHasColumn(u.Inner, u.Name); has {
+			return a.PlanKnowing(s.policy(), cat)
+		}
+	}
+	return plan
+}
+
 // unshadowedRefusal refuses a plan that takes an unqualified name for an
 // encrypted column of an outer level where an inner table has a column
 // of that name, or q.f for a column f that q's protected table lacks
@@ -78,10 +133,17 @@ func (c *catalog) unshadowedRefusal(plan *sqlrewrite.Plan) *pgerr.Error {
 		}
 	}
 	for _, u := range plan.Unshadowed {
-		if c == nil || c.hasColumnNamed(u.Inner, u.Name) {
+		if has, sure := c.TableHasColumn(u.Inner, u.Name); has || !sure {
 			return pgerr.Newf(pgerr.FeatureNotSupported,
 				"column %s is encrypted, and phiguard took the unqualified name %s in a subquery for it, but %s has a column %s too, which PostgreSQL binds the name to: qualify the name with its table",
 				u.Column.QualifiedName(), policy.QuoteIdentifier(u.Name), u.Inner.String(), policy.QuoteIdentifier(u.Name))
+		}
+	}
+	for _, u := range plan.Shadowed {
+		if has, sure := c.TableHasColumn(u.Inner, u.Name); !has || !sure {
+			return pgerr.Newf(pgerr.FeatureNotSupported,
+				"phiguard bound the unqualified name %s in a subquery to a column of %s, which the catalog no longer lists, and would otherwise take it for the encrypted column %s: prepare the statement again, or qualify the name with its table",
+				policy.QuoteIdentifier(u.Name), u.Inner.String(), u.Column.QualifiedName())
 		}
 	}
 	return nil
@@ -115,7 +177,7 @@ func tempSchema(named, schema string) bool {
 // column would be taken for the outer encrypted one
 // (TestRedTeam35bSameMessageDDL: 0 rows where PostgreSQL answers 60).
 func sameMessageDDLRefusal(a *sqlrewrite.Analysis, plan *sqlrewrite.Plan) *pgerr.Error {
-	if len(plan.Unshadowed) == 0 && len(plan.Notation) == 0 {
+	if !plan.LeavesNames() {
 		return nil
 	}
 	for _, st := range a.Statements {
@@ -144,7 +206,7 @@ func (s *Session) namesRefusal(plan *sqlrewrite.Plan) *pgerr.Error {
 // inner table the name (TestRedTeam35bPipelineDDL: 0 rows where
 // PostgreSQL answers 60). Client pump.
 func (s *Session) ddlUnreadRefusal(plan *sqlrewrite.Plan) *pgerr.Error {
-	if !s.ddlSeen || len(plan.Unshadowed) == 0 && len(plan.Notation) == 0 {
+	if !s.ddlSeen || !plan.LeavesNames() {
 		return nil
 	}
 	return pgerr.Newf(pgerr.FeatureNotSupported,

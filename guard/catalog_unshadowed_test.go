@@ -20,6 +20,7 @@ func TestUnshadowedRefusal(t *testing.T) {
 		b.addNamedLike(v)
 	}
 	cat := b.cat
+	cat.namedAsked = map[string]bool{"tag": true, "name": true}
 	col := &policy.ProtectedColumn{Name: "tag", Table: &policy.ProtectedTable{Name: policy.TableName{Schema: "public", Name: "people"}}}
 	plan := func(schema, table string) *sqlrewrite.Plan {
 		return &sqlrewrite.Plan{Unshadowed: []sqlrewrite.Unshadowed{{Name: "tag", Inner: sqlrewrite.TableName{Schema: schema, Name: table}, Column: col}}}
@@ -45,6 +46,53 @@ func TestUnshadowedRefusal(t *testing.T) {
 	if cat.unshadowedRefusal(&sqlrewrite.Plan{}) != nil {
 		t.Error("no Unshadowed: refused")
 	}
+	other := &sqlrewrite.Plan{Unshadowed: []sqlrewrite.Unshadowed{{Name: "label", Inner: sqlrewrite.TableName{Name: "addresses"}, Column: col}}}
+	if cat.unshadowedRefusal(other) == nil {
+		t.Error("a name the catalog was not asked about: allowed")
+	}
+}
+
+// TestTableHasColumn: the catalog is sure a table lacks a name no
+// relation of its name has, sure it has one where the statement names
+// the table with the schema the catalog lists it in, and not sure of
+// an unqualified name when the search path was not read, of pg_temp,
+// or of a name it was not asked about. A plan's Shadowed must still
+// have its name (unshadowedRefusal).
+func TestTableHasColumn(t *testing.T) {
+	b := newCatalogBuilder(nil)
+	for _, row := range [][3]string{{"public", "visits", "tag"}, {"pg_temp_3", "scratch", "tag"}} {
+		v := make([][]byte, 12)
+		v[0], v[1], v[2] = []byte(row[0]), []byte(row[1]), []byte(row[2])
+		b.addNamedLike(v)
+	}
+	cat := b.cat
+	cat.namedAsked = map[string]bool{"tag": true}
+	for _, c := range []struct {
+		schema, table, name string
+		has, sure           bool
+	}{
+		{"public", "visits", "tag", true, true},
+		{"other", "visits", "tag", false, true},
+		{"", "addresses", "tag", false, true},
+		{"", "visits", "tag", true, false}, // the path was not read
+		{"pg_temp", "scratch", "tag", true, false},
+		{"public", "visits", "label", false, false},
+	} {
+		has, sure := cat.TableHasColumn(sqlrewrite.TableName{Schema: c.schema, Name: c.table}, c.name)
+		if has != c.has || sure != c.sure {
+			t.Errorf("%s.%s has %s: %v, %v; want %v, %v", c.schema, c.table, c.name, has, sure, c.has, c.sure)
+		}
+	}
+	col := &policy.ProtectedColumn{Name: "tag", Table: &policy.ProtectedTable{Name: policy.TableName{Schema: "public", Name: "people"}}}
+	shadowed := func(schema, table string) *sqlrewrite.Plan {
+		return &sqlrewrite.Plan{Shadowed: []sqlrewrite.Unshadowed{{Name: "tag", Inner: sqlrewrite.TableName{Schema: schema, Name: table}, Column: col}}}
+	}
+	if pe := cat.unshadowedRefusal(shadowed("public", "visits")); pe != nil {
+		t.Errorf("public.visits still has tag: %v", pe)
+	}
+	if pe := cat.unshadowedRefusal(shadowed("public", "addresses")); pe == nil || !strings.Contains(pe.Message, "no longer lists") {
+		t.Errorf("public.addresses has no tag: %v", pe)
+	}
 }
 
 // BenchmarkUnshadowedRefusal is the check each protected statement's plan
@@ -53,6 +101,7 @@ func TestUnshadowedRefusal(t *testing.T) {
 func BenchmarkUnshadowedRefusal(b *testing.B) {
 	b.ReportAllocs()
 	cat := newCatalogBuilder(nil).cat
+	cat.namedAsked = map[string]bool{"tag": true}
 	tn := policy.TableName{Schema: "public", Name: "people"}
 	for _, n := range []string{"id", "name", "born", "score", "tag", "grp"} {
 		cat.tables[tn] = append(cat.tables[tn], catalogColumn{name: n})

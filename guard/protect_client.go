@@ -105,7 +105,7 @@ func (s *Session) onQuery(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 	if replaced == nil && (v.access != nil && v.access.Changed || filled) {
 		replaced = v.sql
 	}
-	plan := v.analysis.PlanUnder(s.policy())
+	plan := s.planOf(v.analysis)
 	var fpe *pgerr.Error
 	if plan.Refusal == nil {
 		x.sort = newSortRun(plan.Sort)
@@ -411,7 +411,7 @@ func (s *Session) parsePlan(a *sqlrewrite.Analysis) *sqlrewrite.Plan {
 	if a == nil {
 		return &sqlrewrite.Plan{}
 	}
-	return a.PlanUnder(s.policy())
+	return s.planOf(a)
 }
 
 // lastParseEdits guards a filled column list and rewrites a statement

@@ -93,7 +93,7 @@ func newMarker() string {
 // the policy: the text with literals encrypted, a refusal marker, or nil
 // when the text is sent as it is.
 func (s *Session) protectQuery(a *sqlrewrite.Analysis, sql []byte) []byte {
-	plan := a.PlanUnder(s.policy())
+	plan := s.planOf(a)                          // catalog_unshadowed.go
 	if pe := s.unseenInSegment(sql); pe != nil { // settings_unseen.go
 		return s.refuseStatement(pe, a)
 	}

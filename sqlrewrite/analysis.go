@@ -222,6 +222,7 @@ type Analysis struct {
 	// version parses the text again.
 	tree       atomic.Pointer[pg_query.ParseResult]
 	plan       atomic.Pointer[planEntry] // see PlanUnder
+	known      atomic.Pointer[planEntry] // see PlanKnowing
 	normOnce   sync.Once
 	normalized string
 	// nodes and literals count the tree's messages and its constants and

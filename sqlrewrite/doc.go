@@ -11,10 +11,15 @@
 //     relation names of a statement name a WITH query, the way PostgreSQL
 //     scopes them; the analysis (Statement.CTEs), the encryption planner
 //     and the access rewriter all read their WITH queries through it.
-//     An unqualified column name binds at the innermost query level with
-//     an item that has a column of that name (scope_columns.go: a
-//     derived relation's names from the statement, scope_outputs.go; a
-//     table's checked by the guard's catalog, Plan.Unshadowed).
+//     Column names are bound by one binder for both readers
+//     (bind_columns.go): an unqualified name at the innermost query level
+//     with an item that has a column of that name, a qualifier to the
+//     innermost item of that name (with a schema, only a table). A
+//     derived relation's names come from the statement (outputName,
+//     scope_outputs.go); a table's, for the planner, from the guard's
+//     catalog: checked after planning (Plan.Unshadowed), or known while
+//     planning (PlanKnowing, Plan.Shadowed) where the catalog says an
+//     inner table has the name.
 //   - PlanFor (planner*.go, scope.go, plan*.go) decides, under a policy,
 //     which literals and parameters must be encrypted and which uses of an
 //     encrypted column are refused (docs/design/encryption-path.md). It

@@ -36,7 +36,8 @@ const (
 // text and the plan it may come to hold, and, while it still holds it, its
 // parse tree. The plan is charged for every literal whether or not the
 // policy protects it: it is made after the entry is stored, and a policy
-// reload may make a bigger one.
+// reload may make a bigger one. A plan made knowing a catalog
+// (PlanKnowing), rare, is charged once made, at the cache's next recount.
 func (a *Analysis) cost() int64 {
 	n := a.leanCost()
 	if a.tree.Load() != nil {
@@ -64,6 +65,9 @@ func (a *Analysis) leanCost() int64 {
 	}
 	if a.Err != nil {
 		n += len(a.Err.Message)
+	}
+	if a.known.Load() != nil {
+		n += a.literals * planSlotBytes // a plan made knowing a catalog (PlanKnowing)
 	}
 	return int64(n)
 }

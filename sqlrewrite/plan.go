@@ -212,6 +212,11 @@ type Plan struct {
 	// Notation are the qualified names the plan takes for plain columns
 	// of a protected table, which must have them (else column notation).
 	Notation []Notation
+	// Shadowed are the unqualified names a plan made knowing the
+	// catalog (PlanKnowing) binds to an inner table's column, where the
+	// plan without it took the outer encrypted column: the inner table
+	// must still have the column when the statement runs.
+	Shadowed []Unshadowed
 	// Sort is set for a SELECT whose ORDER BY the proxy evaluates
 	// (planner_sort.go); the text sent is RewriteSort's.
 	Sort *SortPlan
@@ -224,6 +229,13 @@ type Plan struct {
 	// Protected is true when the text names a protected table at all; a
 	// plan with Protected false is a plain passthrough.
 	Protected bool
+}
+
+// LeavesNames says whether the plan rests on the session's catalog for
+// how names bind (Unshadowed, Notation, Shadowed): DDL the catalog has
+// not seen may change it.
+func (p *Plan) LeavesNames() bool {
+	return len(p.Unshadowed) > 0 || len(p.Notation) > 0 || len(p.Shadowed) > 0
 }
 
 // TextGuards are the operator checks placed around their comparisons in

@@ -34,6 +34,42 @@ func (a *Analysis) PlanUnder(pol *policy.Policy) *Plan {
 	return p
 }
 
+// PlanKnowing returns the analysis's plan under pol made knowing facts,
+// the session's catalog: an unqualified name that PlanUnder's plan takes
+// for an outer encrypted column binds to an inner table's column where
+// facts are sure the table has one (Plan.Shadowed), as PostgreSQL binds
+// it. The guard asks for it only when the catalog says such a table may
+// have the name, where it refused the statement before. One such plan
+// is kept on the analysis, under one policy version, and served again
+// while every fact it rests on (Shadowed, Unshadowed) still holds.
+func (a *Analysis) PlanKnowing(pol *policy.Policy, facts ColumnFacts) *Plan {
+	if pol == nil {
+		return &Plan{}
+	}
+	if e := a.known.Load(); e != nil && e.version == pol.Version() && factsHold(e.plan, facts) {
+		return e.plan
+	}
+	p := planWith(a, pol, facts)
+	a.known.Store(&planEntry{version: pol.Version(), plan: p})
+	return p
+}
+
+// factsHold says whether facts agree with every fact plan rests on: the
+// tables of Shadowed have their name, those of Unshadowed lack theirs.
+func factsHold(plan *Plan, facts ColumnFacts) bool {
+	for _, u := range plan.Shadowed {
+		if has, sure := facts.TableHasColumn(u.Inner, u.Name); !has || !sure {
+			return false
+		}
+	}
+	for _, u := range plan.Unshadowed {
+		if has, sure := facts.TableHasColumn(u.Inner, u.Name); has || !sure {
+			return false
+		}
+	}
+	return true
+}
+
 // syntax returns the parse tree: the one Analyze made if it is still held,
 // else a fresh parse of the text (nil if the text does not parse). The
 // tree is shared and must not be modified.

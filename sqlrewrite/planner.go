@@ -19,7 +19,11 @@ import (
 // alone, one that did not parse is refused when the policy protects
 // anything it could touch, and every construct the planner does not model
 // on a protected column is refused.
-func PlanFor(a *Analysis, pol *policy.Policy) *Plan {
+func PlanFor(a *Analysis, pol *policy.Policy) *Plan { return planWith(a, pol, nil) }
+
+// planWith is PlanFor taking, where facts is not nil, which inner
+// tables have a column of a name from the catalog (PlanKnowing).
+func planWith(a *Analysis, pol *policy.Policy, facts ColumnFacts) *Plan {
 	if pol == nil {
 		return &Plan{}
 	}
@@ -38,7 +42,7 @@ func PlanFor(a *Analysis, pol *policy.Policy) *Plan {
 		return &Plan{Protected: true, Refusal: &Refusal{Code: pgerr.InternalError,
 			Construct: "phiguard could not parse this statement again"}}
 	}
-	p := &planner{pol: pol, plan: &Plan{}, sql: a.sql}
+	p := &planner{pol: pol, plan: &Plan{}, sql: a.sql, checks: catalogChecks{facts: facts}}
 	p.literals = literalStarts(a.sql)
 	p.single = len(tree.GetStmts()) == 1
 	for i, raw := range tree.GetStmts() {
@@ -71,7 +75,7 @@ func PlanFor(a *Analysis, pol *policy.Policy) *Plan {
 	}
 	p.itemForms() // planner_operator_guard.go
 	if p.plan.Refusal == nil {
-		p.plan.Unshadowed, p.plan.Notation = p.checks.lack, p.checks.have // scope_columns.go
+		p.plan.Unshadowed, p.plan.Notation, p.plan.Shadowed = p.checks.lack, p.checks.have, p.checks.shadowed // scope_columns.go
 	}
 	p.plan.DefaultsUnguarded = len(p.plan.Defaults) > 0 && p.plan.Refusal == nil && !defaultsGuardable(tree)
 	if cap(p.plan.Values) > len(p.plan.Values) {

@@ -1,6 +1,8 @@
 package sqlrewrite
 
 import (
+	"slices"
+
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"github.com/phiguard/phiguard/policy"
 )
@@ -92,10 +94,15 @@ func (s *scope) bindName(name string) (refKind, *policy.ProtectedColumn) {
 			found = c
 		}
 	}
-	switch {
-	case found == nil:
+	if found == nil {
 		return refPlain, nil
-	case b.opaque:
+	}
+	if _, ok := s.checks.innerHas(name, b.unless, found); ok {
+		// The catalog says an inner table has the name: PostgreSQL
+		// binds it there, to a plain column.
+		return refPlain, nil
+	}
+	if b.opaque {
 		return refAmbiguous, found
 	}
 	s.checks.mustLack(name, b.unless, found)
@@ -112,6 +119,38 @@ type catalogChecks struct {
 	have     []Notation
 	lackSeen map[Unshadowed]bool
 	haveSeen map[Notation]bool
+	// facts, when the plan is made knowing the catalog (PlanKnowing),
+	// tell which inner tables have a name; shadowed are the names bound
+	// to such a table on its word (Plan.Shadowed).
+	facts    ColumnFacts
+	shadowed []Unshadowed
+}
+
+// ColumnFacts is what the session's catalog knows of the tables a
+// statement names: whether table t, as the statement names it, has a
+// column called name. sure is false where the catalog cannot tell (a
+// name it was not asked about, a table it cannot resolve exactly).
+type ColumnFacts interface {
+	TableHasColumn(t TableName, name string) (has, sure bool)
+}
+
+// innerHas finds an inner table that, the catalog is sure, has a column
+// called name, which col's name would otherwise be taken for; it is
+// noted in the plan as one that must still have it.
+func (c *catalogChecks) innerHas(name string, inner []TableName, col *policy.ProtectedColumn) (TableName, bool) {
+	if c == nil || c.facts == nil {
+		return TableName{}, false
+	}
+	for _, t := range inner {
+		if has, sure := c.facts.TableHasColumn(t, name); has && sure {
+			x := Unshadowed{Name: name, Inner: t, Column: col}
+			if !slices.Contains(c.shadowed, x) {
+				c.shadowed = append(c.shadowed, x)
+			}
+			return t, true
+		}
+	}
+	return TableName{}, false
 }
 
 // mustLack records that the inner tables must lack name for it to be

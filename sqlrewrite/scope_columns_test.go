@@ -56,3 +56,42 @@ func TestBindNameInnermost(t *testing.T) {
 		}
 	}
 }
+
+// fakeFacts answers PlanKnowing: the tables listed have the name, the
+// others certainly lack it; asked counts the questions.
+type fakeFacts struct {
+	has   map[TableName]bool
+	asked int
+}
+
+func (f *fakeFacts) TableHasColumn(t TableName, name string) (has, sure bool) {
+	f.asked++
+	return f.has[t], true
+}
+
+// TestPlanKnowing: knowing that the inner table has the name, the plan
+// binds it there, plain, as PostgreSQL does, and notes the table in
+// Shadowed; knowing it lacks it, the plan is PlanUnder's. A kept plan
+// is served again only while its facts hold.
+func TestPlanKnowing(t *testing.T) {
+	pol := testPolicy(t)
+	sql := "SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM visits WHERE ssn = '1')"
+	a := Analyze(sql)
+	if plan := a.PlanUnder(pol); len(plan.Values) != 1 || len(plan.Unshadowed) != 1 {
+		t.Fatalf("PlanUnder: %d values, unshadowed %v", len(plan.Values), plan.Unshadowed)
+	}
+	visits := TableName{Name: "visits"}
+	has := &fakeFacts{has: map[TableName]bool{visits: true}}
+	plan := a.PlanKnowing(pol, has)
+	if plan.Refusal != nil || len(plan.Values) != 0 || len(plan.Unshadowed) != 0 || len(plan.Shadowed) != 1 || plan.Shadowed[0].Inner != visits {
+		t.Fatalf("knowing visits has ssn: %d values, unshadowed %v, shadowed %v, refusal %v", len(plan.Values), plan.Unshadowed, plan.Shadowed, plan.Refusal)
+	}
+	if again := a.PlanKnowing(pol, has); again != plan {
+		t.Error("the kept plan was not served again while its facts hold")
+	}
+	lacks := &fakeFacts{}
+	plan = a.PlanKnowing(pol, lacks)
+	if len(plan.Values) != 1 || len(plan.Shadowed) != 0 || len(plan.Unshadowed) != 1 {
+		t.Errorf("knowing visits lacks ssn: %d values, shadowed %v", len(plan.Values), plan.Shadowed)
+	}
+}
