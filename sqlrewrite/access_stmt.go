@@ -36,8 +36,8 @@ func rewriteAccess(sql string, a *Analysis, pol *policy.Policy, role *policy.Rol
 		w.refuse(&Refusal{Code: pgerr.SyntaxError, Rule: w.stmtRule(), Message: fmt.Sprintf(
 			"phiguard cannot analyse this statement (%s); role %s may only run statements it can analyse (rule %q)", toParseError(err).Error(), role.Name, w.stmtRule())})
 	}
-	for _, raw := range tree.GetStmts() {
-		w.statement(raw.GetStmt())
+	for i, raw := range tree.GetStmts() {
+		w.statement(raw.GetStmt(), a == nil || i >= len(a.Statements) || a.Statements[i].withQueries)
 	}
 	if w.changed {
 		out, err := pg_query.Deparse(tree)
@@ -105,9 +105,13 @@ var settingsRefused = map[string]bool{
 }
 
 // statement walks one statement of the text, its relation names bound
-// first (bind_relations.go).
-func (w *accessWalker) statement(n *pg_query.Node) {
-	w.bound = bindRelations(n.ProtoReflect())
+// first (bind_relations.go) when it has a WITH clause (the analysis
+// says so; without one every relation name is the catalog's).
+func (w *accessWalker) statement(n *pg_query.Node, withQueries bool) {
+	w.bound = nil
+	if withQueries {
+		w.bound = bindRelations(n.ProtoReflect())
+	}
 	w.cteRels = map[*pg_query.CommonTableExpr]*accessRel{}
 	w.statementNode(n, nil, outClient)
 }
