@@ -179,6 +179,9 @@ func (w *accessWalker) resolve(ref *pg_query.ColumnRef, sc *accessScope) colRef 
 	case len(names) == 1:
 		w.systemColumn(names[0], nil, sc)
 		b := bindColumnName[*accessScope, *accessRel](sc, names[0])
+		if bindingTrace != nil {
+			traceColumn("access", sc, ref.GetLocation(), b)
+		}
 		var rule *policy.ColumnRule
 		for _, r := range b.items {
 			if x := r.restricted[names[0]]; x != nil {
@@ -198,6 +201,9 @@ func (w *accessWalker) resolve(ref *pg_query.ColumnRef, sc *accessScope) colRef 
 	default:
 		// q.col or schema.table.col: the item named q (the last qualifier).
 		r, ok := namedItem[*accessScope, *accessRel](sc, qualifierSchema(names, 2), names[len(names)-2])
+		if bindingTrace != nil {
+			traceBinding("access", sc, ref.GetLocation(), r, ok, true)
+		}
 		if !ok {
 			return colRef{}
 		}

@@ -1,5 +1,7 @@
 package sqlrewrite
 
+import "slices"
+
 // Column names are bound by one rule for every reader of a statement: the
 // encryption planner (scope, relation) and the access rewriter
 // (accessScope, accessRel) both call bindColumnName and namedItem here,
@@ -48,6 +50,10 @@ type columnBinding[I columnItem] struct {
 	// have it for all phiguard can tell.
 	unless []TableName
 	opaque bool
+	// tied says another item of the binding level may have the name
+	// too, for all phiguard can tell (PostgreSQL would then answer
+	// "ambiguous"); for bindingTrace.
+	tied bool
 }
 
 // bindColumnName binds an unqualified column name as PostgreSQL does
@@ -68,6 +74,7 @@ func bindColumnName[L nameLevel[L, I], I columnItem](inner L, name string) colum
 			lvlUnless, lvlOpaque = append(lvlUnless, u...), lvlOpaque || o
 		}
 		if len(b.items) > 0 {
+			b.tied = len(lvlUnless) > 0 || lvlOpaque
 			return b
 		}
 		b.unless, b.opaque = append(b.unless, lvlUnless...), b.opaque || lvlOpaque
@@ -98,4 +105,50 @@ func qualifierSchema(names []string, n int) string {
 		return names[len(names)-n-1]
 	}
 	return ""
+}
+
+// bindingEvent is one name a reader bound, for bindingTrace.
+type bindingEvent struct {
+	reader   string // "planner" or "access"
+	location int32  // the ColumnRef's offset in the text
+	item     string // the item's name, "" for none (or a nameless item)
+	depth    int    // levels with items out from the name's own
+	bound    bool   // an item was found
+	sure     bool   // no inner item could have had the name instead
+}
+
+// bindingTrace, set by tests only (TestOneBindingDifferential), sees
+// every column name the two readers bind, to check they agree.
+var bindingTrace func(bindingEvent)
+
+// traceColumn reports an unqualified name's binding to bindingTrace.
+func traceColumn[L nameLevel[L, I], I columnItem](reader string, inner L, loc int32, b columnBinding[I]) {
+	var item I
+	if len(b.items) > 0 {
+		item = b.items[0]
+	}
+	sure := !b.opaque && len(b.unless) == 0 && !b.tied
+	if len(b.items) > 1 { // PostgreSQL's "ambiguous", or a JOIN's merged column
+		bindingTrace(bindingEvent{reader: reader, location: loc, item: "(several)", bound: true, sure: sure})
+		return
+	}
+	traceBinding(reader, inner, loc, item, len(b.items) > 0, sure)
+}
+
+// traceBinding reports a binding to bindingTrace.
+func traceBinding[L nameLevel[L, I], I columnItem](reader string, inner L, loc int32, item I, bound, sure bool) {
+	e := bindingEvent{reader: reader, location: loc, bound: bound, sure: sure}
+	if bound {
+		e.item = item.itemName()
+		var past L
+		for lvl := inner; lvl != past; lvl = lvl.enclosing() {
+			if slices.Contains(lvl.levelItems(), item) {
+				break
+			}
+			if len(lvl.levelItems()) > 0 { // a level with no item binds nothing
+				e.depth++
+			}
+		}
+	}
+	bindingTrace(e)
 }

@@ -142,3 +142,16 @@ func TestBindExpressionOutputNames(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinConditionSkipsSiblings: a JOIN's ON sees its members and the
+// enclosing levels only, so x.ssn there, with a sibling x before the
+// join, is the outer patients x's encrypted ssn (checked on PostgreSQL
+// 15: the sibling's column "cannot be referenced from this part of the
+// query"). The planner took the sibling's, and sent '1' in clear.
+func TestJoinConditionSkipsSiblings(t *testing.T) {
+	pol := testPolicy(t)
+	sql := "SELECT (SELECT 1 FROM providers x, providers a JOIN providers b ON x.ssn = '1' LIMIT 1) FROM patients x"
+	if plan := PlanFor(Analyze(sql), pol); plan.Refusal == nil && len(plan.Values) != 1 {
+		t.Errorf("%s: %d constants sealed, want the one compared with patients.ssn", sql, len(plan.Values))
+	}
+}

@@ -504,7 +504,12 @@ func (p *planner) joinItem(j *pg_query.JoinExpr, sc, outer *scope) {
 			p.refuse(c, "JOIN USING (write ON with = instead: phiguard checks which operator = is there)")
 		}
 	}
-	p.expr(j.GetQuals(), sc, ctxOther("JOIN condition"))
+	// ON sees the join's members and the enclosing levels, not the
+	// items before the join at its level (PostgreSQL's
+	// transformJoinOnClause): x.col there binds past a sibling x to an
+	// enclosing level's x (TestJoinConditionSkipsSiblings).
+	on := &scope{parent: sc.parent, relations: sc.relations[first:], checks: sc.checks}
+	p.expr(j.GetQuals(), on, ctxOther("JOIN condition"))
 	if a := j.GetAlias(); a != nil {
 		// An alias hides the tables it joins from everything but
 		// their own ON conditions: a.col past it binds to an

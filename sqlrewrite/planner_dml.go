@@ -76,16 +76,18 @@ func (p *planner) insert(s *pg_query.InsertStmt) {
 	if oc := s.GetOnConflictClause(); oc != nil {
 		// EXCLUDED is the row proposed for insertion: its protected columns
 		// hold the cells this statement is about to write.
-		excluded := &relation{name: "excluded", table: t}
-		sc.relations = append(sc.relations, excluded)
 		// The row DO UPDATE changes may belong to another subject than the
 		// row proposed, so no value is sealed for it.
 		p.subject, p.subjectWhy = nil, "ON CONFLICT DO UPDATE changes an existing row whose subject the statement does not name"
 		for _, e := range oc.GetInfer().GetIndexElems() {
 			p.expr(e.GetIndexElem().GetExpr(), sc, ctxOther("ON CONFLICT"))
 		}
-		p.assignments(oc.GetTargetList(), sc, t, "ON CONFLICT DO UPDATE")
-		p.expr(oc.GetWhereClause(), sc, ctxOther("ON CONFLICT ... WHERE"))
+		// EXCLUDED is visible in DO UPDATE's SET and WHERE only, not in
+		// the conflict target nor in RETURNING (PostgreSQL's
+		// transformOnConflictClause).
+		update := &scope{parent: sc.parent, relations: append(slices.Clone(sc.relations), &relation{name: "excluded", table: t}), checks: sc.checks}
+		p.assignments(oc.GetTargetList(), update, t, "ON CONFLICT DO UPDATE")
+		p.expr(oc.GetWhereClause(), update, ctxOther("ON CONFLICT ... WHERE"))
 	}
 	p.returning(s.GetReturningList(), sc)
 }

@@ -99,12 +99,16 @@ func (s *scope) resolve(ref *pg_query.ColumnRef) (refKind, *policy.ProtectedColu
 		}
 		return refPlain, nil
 	case len(names) == 1:
-		return s.bindName(names[0]) // scope_columns.go
+		return s.bindName(names[0], ref.GetLocation()) // scope_columns.go
 	default:
 		// [schema.]table.column: the relation the last qualifier names;
 		// with a schema, a protected table must be in that schema.
 		qual, col := names[len(names)-2], names[len(names)-1]
-		if r, ok := namedItem[*scope, *relation](s, qualifierSchema(names, 2), qual); ok {
+		r, ok := namedItem[*scope, *relation](s, qualifierSchema(names, 2), qual)
+		if bindingTrace != nil {
+			traceBinding("planner", s, ref.GetLocation(), r, ok, true)
+		}
+		if ok {
 			return s.qualifiedColumn(r, qual, col) // scope_columns.go
 		}
 		return refPlain, nil

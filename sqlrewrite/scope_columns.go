@@ -75,8 +75,11 @@ type Unshadowed struct {
 // level noted in the plan as one that must lack the name; a plain column
 // there is refPlain. Two protected columns of one level, or an inner
 // item whose columns phiguard cannot tell, are refAmbiguous, refused.
-func (s *scope) bindName(name string) (refKind, *policy.ProtectedColumn) {
+func (s *scope) bindName(name string, loc int32) (refKind, *policy.ProtectedColumn) {
 	b := bindColumnName[*scope, *relation](s, name)
+	if bindingTrace != nil {
+		traceColumn("planner", s, loc, b)
+	}
 	if len(b.items) == 0 {
 		// No level has a column of that name: a bare t that names a
 		// relation is its whole row (PostgreSQL tries columns first).
