@@ -69,3 +69,19 @@ func TestUnqualifiedNameInnerColumn(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinConditionBindsPastSiblings: a JOIN's ON sees its members and the
+// enclosing levels, not the items before the join at its level; x.tag
+// there, with a plain sibling x, is the outer table's encrypted tag. The
+// planner took the sibling's plain tag, sent 't1' in clear and answered
+// 0 where PostgreSQL counts the visits of each tagged person.
+func TestJoinConditionBindsPastSiblings(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 30, nil)
+	visits := uniqueName("unq_visits")
+	if _, err := superuser(t).Exec(testContext(t), "CREATE TABLE "+visits+" (person int, tag text); INSERT INTO "+visits+
+		" VALUES (1, 't1'), (2, 't2'); GRANT ALL ON "+visits+" TO "+appUser); err != nil {
+		t.Fatal(err)
+	}
+	f.sameRows(t, "SELECT id, (SELECT count(*) FROM "+visits+" x, "+visits+" a JOIN "+visits+" b ON x.tag = 't1') FROM %[1]s x")
+}
