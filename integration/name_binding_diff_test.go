@@ -76,6 +76,9 @@ func TestNameBindingDifferential(t *testing.T) {
 				}
 			case gerr != nil:
 				refused++
+				if testing.Verbose() {
+					t.Logf("refused: %s: %v", q, gerr)
+				}
 				if !errors.As(gerr, &pe) || pe.Code != "0A000" {
 					t.Errorf("%s (%v): phiguard failed (%v) where PostgreSQL answers", q, mode, gerr)
 				}

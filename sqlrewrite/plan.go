@@ -207,7 +207,8 @@ type Plan struct {
 	// encrypted column of an outer query level, and the inner tables
 	// that must have no column of that name for PostgreSQL to agree
 	// (scope_columns.go); the guard checks them in the session's
-	// catalog.
+	// catalog. A refused plan has them too: where the catalog says an
+	// inner table has the name, the guard plans again (PlanKnowing).
 	Unshadowed []Unshadowed
 	// Notation are the qualified names the plan takes for plain columns
 	// of a protected table, which must have them (else column notation).

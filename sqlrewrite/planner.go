@@ -74,9 +74,10 @@ func planWith(a *Analysis, pol *policy.Policy, facts ColumnFacts) *Plan {
 		}
 	}
 	p.itemForms() // planner_operator_guard.go
-	if p.plan.Refusal == nil {
-		p.plan.Unshadowed, p.plan.Notation, p.plan.Shadowed = p.checks.lack, p.checks.have, p.checks.shadowed // scope_columns.go
-	}
+	// Set on a refused plan too: the refusal may rest on a name the
+	// catalog binds elsewhere, and the guard then plans again knowing
+	// it (guard.Session.planOf).
+	p.plan.Unshadowed, p.plan.Notation, p.plan.Shadowed = p.checks.lack, p.checks.have, p.checks.shadowed // scope_columns.go
 	p.plan.DefaultsUnguarded = len(p.plan.Defaults) > 0 && p.plan.Refusal == nil && !defaultsGuardable(tree)
 	if cap(p.plan.Values) > len(p.plan.Values) {
 		// The plan is cached with the analysis: hold no append slack.

@@ -95,3 +95,20 @@ func TestPlanKnowing(t *testing.T) {
 		t.Errorf("knowing visits lacks ssn: %d values, shadowed %v", len(plan.Values), plan.Shadowed)
 	}
 }
+
+// TestPlanKnowingRefused: a plan refused over a name the catalog binds
+// elsewhere lists it in Unshadowed, and the plan made knowing the
+// catalog is not refused: (SELECT ssn FROM visits) v(label) renames
+// visits' plain ssn, not patients' encrypted one.
+func TestPlanKnowingRefused(t *testing.T) {
+	pol := testPolicy(t)
+	a := Analyze("SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT ssn FROM visits) v(label) WHERE label = '1')")
+	plan := a.PlanUnder(pol)
+	if plan.Refusal == nil || len(plan.Unshadowed) != 1 {
+		t.Fatalf("PlanUnder: refusal %v, unshadowed %v; want refused, visits listed", plan.Refusal, plan.Unshadowed)
+	}
+	known := a.PlanKnowing(pol, &fakeFacts{has: map[TableName]bool{{Name: "visits"}: true}})
+	if known.Refusal != nil || len(known.Values) != 0 || len(known.Shadowed) != 1 {
+		t.Errorf("PlanKnowing: refusal %v, %d values, shadowed %v", known.Refusal, len(known.Values), known.Shadowed)
+	}
+}
