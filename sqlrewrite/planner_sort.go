@@ -327,7 +327,13 @@ func outputReference(n *pg_query.Node, targets []*pg_query.Node) (int, bool) {
 	name := ref.GetFields()[0].GetString_().GetSval()
 	found := -1
 	for i, t := range targets {
-		if outputName(t.GetResTarget()) == name {
+		out := outputName(t.GetResTarget())
+		if out == "" {
+			// An entry named after a column phiguard does not see (a
+			// scalar subquery of a *) may have the name.
+			return ambiguousName, false
+		}
+		if out == name {
 			switch {
 			case found < 0:
 				found = i
