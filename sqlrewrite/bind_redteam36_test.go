@@ -34,3 +34,29 @@ func TestScalarSubqueryStarName(t *testing.T) {
 		t.Errorf("%s: refused: %v", sql, plan.Refusal)
 	}
 }
+
+// TestRenamedOuterEncryptedNotLeftToCatalog: an unqualified name bound
+// to an outer encrypted column under another name (a subquery's ssn AS
+// label) past an inner table cannot be left to the catalog, which lists
+// only the tables with a column named like an encrypted column: it is
+// refused. Under its own name it is left to the catalog as before.
+func TestRenamedOuterEncryptedNotLeftToCatalog(t *testing.T) {
+	pol := loadAccessPolicy(t)
+	for _, sql := range []string{
+		"SELECT count(*) FROM (SELECT ssn AS label FROM patients) v WHERE EXISTS (SELECT 1 FROM providers WHERE label = 'l1')",
+		"WITH v AS (SELECT ssn AS label FROM patients) SELECT count(*) FROM v WHERE EXISTS (SELECT 1 FROM providers WHERE label = 'l1')",
+		"SELECT count(*) FROM (SELECT ssn AS xmin FROM patients) v WHERE EXISTS (SELECT 1 FROM providers WHERE xmin = '1')",
+	} {
+		if plan := PlanFor(Analyze(sql), pol); plan.Refusal == nil {
+			t.Errorf("%s: planned (sealed %d, left to the catalog %v); want it refused", sql, len(plan.Values), plan.Unshadowed)
+		}
+	}
+	for _, sql := range []string{
+		"SELECT count(*) FROM patients v WHERE EXISTS (SELECT 1 FROM providers WHERE ssn = '1')",
+		"SELECT count(*) FROM (SELECT ssn AS label FROM patients) v WHERE label = '1'",
+	} {
+		if plan := PlanFor(Analyze(sql), pol); plan.Refusal != nil || len(plan.Values) != 1 {
+			t.Errorf("%s: sealed %d constants (refusal %v), want 1", sql, len(plan.Values), plan.Refusal)
+		}
+	}
+}
