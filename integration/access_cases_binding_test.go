@@ -28,6 +28,17 @@ func bindingCases() []accessCase {
 		// is the outer table's zip (it was read in clear, unmasked).
 		one("binding schema-qualified name skips a subquery", "biller",
 			`SELECT (SELECT public.patients.zip FROM (SELECT 'a' AS zip) patients) FROM public.patients`, refused(`zip`)),
+		// An alias's column list renames by position: n.note is the
+		// column author. The row rule's push-down copied note = 'dr_bob'
+		// into the rule's subquery over the table, where note is the
+		// note itself: no row, where PostgreSQL (and the role's rule)
+		// answers the role's notes by dr_bob.
+		one("binding push-down under an alias column list, qualified", "dr_alice",
+			`SELECT count(*) FROM clinical_notes AS n(id, patient, encounter, note, author) WHERE n.note = 'dr_bob'`,
+			rowsOf(`SELECT count(*) FROM clinical_notes WHERE author = 'dr_bob' AND patient IN `+aliceSees)),
+		one("binding push-down under an alias column list, unqualified", "researcher",
+			`SELECT count(*) FROM clinical_notes AS n(id, patient, encounter, note, author) WHERE note = 'dr_bob'`,
+			rowsOf(`SELECT count(*) FROM clinical_notes WHERE author = 'dr_bob' AND patient IN `+consented)),
 		one("binding schema-qualified name skips a WITH query", "biller",
 			`WITH patients AS (SELECT 'a' AS zip) SELECT (SELECT public.patients.zip FROM patients) FROM public.patients`, refused(`zip`)),
 	}

@@ -1,6 +1,9 @@
 package sqlrewrite
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestScalarSubqueryStarName: a scalar subquery is named after its one
 // output column; for SELECT * (q.*, (x).*) that is the column the *
@@ -57,6 +60,32 @@ func TestRenamedOuterEncryptedNotLeftToCatalog(t *testing.T) {
 	} {
 		if plan := PlanFor(Analyze(sql), pol); plan.Refusal != nil || len(plan.Values) != 1 {
 			t.Errorf("%s: sealed %d constants (refusal %v), want 1", sql, len(plan.Values), plan.Refusal)
+		}
+	}
+}
+
+// TestPushDownUnderAliasColumnList: the row rule's push-down copies
+// col = constant into the rule's subquery, where col is the table's own
+// column; under an alias's column list the name is another column's
+// (notes AS n(patient, id): id is the column patient), so it is not
+// copied. Before, id = 5 was copied and read the table's id: rows lost.
+func TestPushDownUnderAliasColumnList(t *testing.T) {
+	pol := loadAccessPolicy(t)
+	for _, c := range []struct {
+		sql    string
+		copied bool
+	}{
+		{"SELECT * FROM notes AS n(patient, id) WHERE id = 5", false},
+		{"SELECT * FROM notes AS n(patient, id) WHERE n.id = 5", false},
+		{"SELECT * FROM notes AS n(id, patient) WHERE n.id = 5", true},
+		{"SELECT * FROM notes AS n WHERE id = 5", true},
+	} {
+		acc := accessFor(t, pol, "clinician", c.sql, false)
+		if acc.Refusal != nil {
+			t.Fatalf("%s: refused: %v", c.sql, acc.Refusal.Message)
+		}
+		if got := strings.Contains(acc.SQL, "AND id = 5 OFFSET 0"); got != c.copied {
+			t.Errorf("%s: copied into the rule's subquery: %v, want %v\n%s", c.sql, got, c.copied, acc.SQL)
 		}
 	}
 }
