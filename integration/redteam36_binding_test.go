@@ -73,3 +73,23 @@ func TestRedTeam36RenamedOuterEncrypted(t *testing.T) {
 		{sql: q("WITH v AS (SELECT tag AS label FROM %[1]s) SELECT count(*) FROM v WHERE EXISTS (SELECT 1 FROM {plain} WHERE label = 'l1')")},
 	})
 }
+
+// TestRedTeam36JoinOnSeesItsTables: a JOIN's ON condition sees the
+// tables it joins and the enclosing levels, not the items before the
+// JOIN at its level (PostgreSQL: "invalid reference to FROM-clause
+// entry" for them qualified; unqualified, a name binds further out).
+// The planner planned ON in the whole level, so tag there bound to the
+// earlier people p's encrypted tag, and 't1' was encrypted where
+// PostgreSQL compares the plain tag of o or of the subquery: count 0
+// where PostgreSQL counts.
+func TestRedTeam36JoinOnSeesItsTables(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 30, nil)
+	f.sameOrRefusedAll(t, []rt13Case{
+		{sql: "SELECT count(*) FROM (SELECT 't1'::text AS tag) o WHERE EXISTS (SELECT 1 FROM %[1]s p, %[2]s a JOIN (SELECT 1 AS k) x ON tag = 't1')"},
+		{sql: "SELECT count(*) FROM %[1]s p, (SELECT 't1'::text AS tag) o JOIN %[2]s a ON tag = 't1'"},
+		{sql: "SELECT count(*) FROM %[1]s p, (SELECT 't1'::text AS tag) o JOIN %[2]s a ON tag = $1", args: []any{"t1"}},
+		// the tables it joins it sees: p.tag, encrypted
+		{sql: "SELECT count(*) FROM (SELECT 't1'::text AS tag) o WHERE EXISTS (SELECT 1 FROM %[1]s p JOIN %[2]s a ON tag = 't1')"},
+	})
+}

@@ -89,3 +89,22 @@ func TestPushDownUnderAliasColumnList(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinOnSeesItsTables: ON binds a name among the tables it joins,
+// then the enclosing levels, never the items before the JOIN at its
+// level (checked on PostgreSQL 15: o.ssn, count 1).
+func TestJoinOnSeesItsTables(t *testing.T) {
+	pol := loadAccessPolicy(t)
+	for _, c := range []struct {
+		sql    string
+		sealed int
+	}{
+		{"SELECT count(*) FROM (SELECT 'x'::text AS ssn) o WHERE EXISTS (SELECT 1 FROM patients p, providers a JOIN (SELECT 1 AS k) x ON ssn = 'x')", 0},
+		{"SELECT count(*) FROM patients p, (SELECT 'x'::text AS ssn) o JOIN providers a ON ssn = 'x'", 0},
+		{"SELECT count(*) FROM (SELECT 'x'::text AS ssn) o WHERE EXISTS (SELECT 1 FROM patients p JOIN (SELECT 1 AS k) x ON true JOIN providers a ON ssn = 'x')", 1},
+	} {
+		if plan := PlanFor(Analyze(c.sql), pol); plan.Refusal != nil || len(plan.Values) != c.sealed {
+			t.Errorf("%s: sealed %d constants (refusal %v), want %d", c.sql, len(plan.Values), plan.Refusal, c.sealed)
+		}
+	}
+}

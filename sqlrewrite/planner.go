@@ -500,7 +500,13 @@ func (p *planner) joinItem(j *pg_query.JoinExpr, sc, outer *scope) {
 			p.refuse(c, "JOIN USING (write ON with = instead: phiguard checks which operator = is there)")
 		}
 	}
-	p.expr(j.GetQuals(), sc, ctxOther("JOIN condition"))
+	// ON sees the tables it joins and the enclosing levels, not the
+	// items before the JOIN at its level: PostgreSQL binds a name there
+	// to an enclosing level's column (red team 36: FROM people p,
+	// addresses a JOIN x ON tag = 't1' under an outer plain tag had
+	// 't1' encrypted for p.tag).
+	on := &scope{parent: outer, relations: sc.relations[first:], checks: sc.checks}
+	p.expr(j.GetQuals(), on, ctxOther("JOIN condition"))
 	if a := j.GetAlias(); a != nil {
 		// An alias hides the tables it joins from everything but
 		// their own ON conditions: a.col past it binds to an
