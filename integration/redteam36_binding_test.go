@@ -93,3 +93,20 @@ func TestRedTeam36JoinOnSeesItsTables(t *testing.T) {
 		{sql: "SELECT count(*) FROM (SELECT 't1'::text AS tag) o WHERE EXISTS (SELECT 1 FROM %[1]s p JOIN %[2]s a ON tag = 't1')"},
 	})
 }
+
+// TestRedTeam36OuterQualifiedStar: q.* in a FROM subquery (or LATERAL)
+// may expand an enclosing level's q, and schema.q.* only a table, never
+// a subquery called q. The planner gave such a subquery the encrypted
+// columns of its own level's items only (none), so its tag was taken
+// for a plain column and 't1' compared with it went in clear: count 0
+// where PostgreSQL counts the rows tagged t1.
+func TestRedTeam36OuterQualifiedStar(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 30, nil)
+	f.sameOrRefusedAll(t, []rt13Case{
+		{sql: "SELECT count(*) FROM %[1]s p WHERE EXISTS (SELECT 1 FROM (SELECT p.* FROM %[2]s) v WHERE tag = 't1')"},
+		{sql: "SELECT count(*) FROM %[1]s p WHERE EXISTS (SELECT 1 FROM (SELECT p.* FROM %[2]s) v WHERE v.tag = $1)", args: []any{"t1"}},
+		{sql: "SELECT count(*) FROM %[1]s WHERE EXISTS (SELECT 1 FROM (SELECT public.%[1]s.* FROM (SELECT 'x'::text AS tag) %[1]s) v WHERE tag = 't1')"},
+		{sql: "SELECT v.id FROM %[1]s p, LATERAL (SELECT p.*) v WHERE v.tag = 't1' ORDER BY 1"},
+	})
+}

@@ -108,3 +108,21 @@ func TestJoinOnSeesItsTables(t *testing.T) {
 		}
 	}
 }
+
+// TestOuterQualifiedStar: the columns of a FROM subquery of q.* are q's,
+// q found as the binder finds it: an enclosing level's q, and with a
+// schema a table, not a subquery called q. The constant compared with
+// the subquery's ssn is sealed.
+func TestOuterQualifiedStar(t *testing.T) {
+	pol := loadAccessPolicy(t)
+	for _, sql := range []string{
+		"SELECT count(*) FROM patients p WHERE EXISTS (SELECT 1 FROM (SELECT p.* FROM providers) v WHERE ssn = '1')",
+		"SELECT count(*) FROM patients p WHERE EXISTS (SELECT 1 FROM (SELECT p.* FROM (SELECT 'x' AS ssn) p2) v WHERE v.ssn = '1')",
+		"SELECT count(*) FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT public.patients.* FROM (SELECT 'x' AS ssn) patients) v WHERE ssn = '1')",
+		"SELECT v.ssn FROM patients p, LATERAL (SELECT p.* FROM (SELECT 'x' AS ssn) p2) v WHERE v.ssn = '1'",
+	} {
+		if plan := PlanFor(Analyze(sql), pol); plan.Refusal == nil && len(plan.Values) != 1 {
+			t.Errorf("%s: sealed %d constants, want 1", sql, len(plan.Values))
+		}
+	}
+}

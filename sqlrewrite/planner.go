@@ -543,7 +543,7 @@ func (p *planner) target(t *pg_query.ResTarget, sc *scope, r role, outs map[stri
 			p.refuse(firstColumn(sc), "* in a subquery used as a value")
 		}
 		if r == roleDerived {
-			for _, rel := range sc.relations {
+			for _, rel := range starRelations(ref, sc) { // q.* may be an outer level's q
 				for _, c := range rel.protectedColumns() {
 					outs[c.Name] = c
 				}

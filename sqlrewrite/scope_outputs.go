@@ -57,13 +57,22 @@ func starRef(ref *pg_query.ColumnRef) bool {
 	return len(f) > 0 && f[len(f)-1].GetAStar() != nil
 }
 
-// starRelations are the FROM items a * or q.* reads the columns of.
+// starRelations are the FROM items a * or [schema.]q.* reads the columns
+// of: q is found as the binder finds it (namedItem), at an enclosing
+// level too, and with a schema only a table. It took q.* for the
+// innermost level's items, or for a subquery called q, so a FROM
+// subquery of p.*, p an outer table, had none of p's encrypted columns
+// (red team 36: a constant compared with one went in clear).
 func starRelations(ref *pg_query.ColumnRef, sc *scope) []*relation {
 	f := ref.GetFields()
 	if len(f) == 1 {
 		return sc.relations
 	}
-	if r := sc.relationNamed(f[len(f)-2].GetString_().GetSval()); r != nil {
+	var names []string
+	for _, x := range f[:len(f)-1] {
+		names = append(names, x.GetString_().GetSval())
+	}
+	if r, ok := namedItem[*scope, *relation](sc, qualifierSchema(names, 1), names[len(names)-1]); ok {
 		return []*relation{r}
 	}
 	return nil
