@@ -4,7 +4,7 @@ package integration
 // PostgreSQL binds somewhere other than the nearest restricted column of
 // that name: the access rules must follow the name to where PostgreSQL
 // binds it (sqlrewrite/bind_columns.go), no nearer and no further.
-func bindingCases() []accessCase {
+func bindingCases(fx *accessEHR) []accessCase {
 	one := func(name, user, sql string, want outcome) accessCase {
 		return accessCase{name: name, user: user, steps: []string{sql}, want: want}
 	}
@@ -39,6 +39,18 @@ func bindingCases() []accessCase {
 		one("binding push-down under an alias column list, unqualified", "researcher",
 			`SELECT count(*) FROM clinical_notes AS n(id, patient, encounter, note, author) WHERE note = 'dr_bob'`,
 			rowsOf(`SELECT count(*) FROM clinical_notes WHERE author = 'dr_bob' AND patient IN `+consented)),
+		// A write check puts the new row's values for the target's
+		// columns into the rule; the rule's own subquery names care_teams
+		// ct, and an INSERT or UPDATE target aliased ct had ct.patient
+		// there taken for the target's: 'H' IN (SELECT 'H' FROM
+		// care_teams ct WHERE ...), true, and the note was written for a
+		// patient dr_alice does not treat.
+		one("binding write check under a target alias the rule uses, VALUES", "dr_alice",
+			`INSERT INTO clinical_notes AS ct (patient, author, note) VALUES ('`+fx.hidden+`', 'dr_alice', 'x') RETURNING id`, refused(`clinical_notes`)),
+		one("binding write check under a target alias the rule uses, SELECT", "dr_alice",
+			`INSERT INTO clinical_notes AS ct (patient, author, note) SELECT '`+fx.hidden+`'::uuid, 'dr_alice', 'x' RETURNING id`, refused(`clinical_notes`)),
+		one("binding write check under a target alias the rule uses, UPDATE", "dr_alice",
+			`UPDATE clinical_notes AS ct SET patient = '`+fx.hidden+`' WHERE patient = '`+fx.aliceOnly+`' RETURNING id`, refused(`clinical_notes`)),
 		one("binding schema-qualified name skips a WITH query", "biller",
 			`WITH patients AS (SELECT 'a' AS zip) SELECT (SELECT public.patients.zip FROM patients) FROM public.patients`, refused(`zip`)),
 	}

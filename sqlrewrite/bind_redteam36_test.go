@@ -1,6 +1,7 @@
 package sqlrewrite
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -123,6 +124,45 @@ func TestOuterQualifiedStar(t *testing.T) {
 	} {
 		if plan := PlanFor(Analyze(sql), pol); plan.Refusal == nil && len(plan.Values) != 1 {
 			t.Errorf("%s: sealed %d constants, want 1", sql, len(plan.Values))
+		}
+	}
+}
+
+// TestWriteCheckIgnoresTargetAlias: a write check puts the new row's
+// values into the rule for the target's columns, bare or qualified with
+// the table's own name; a target alias is no name of the rule's, and
+// the rule's subquery may call a table of its own so (care_teams ct).
+// With the alias ct taken for the target, ct.patient in the rule's
+// subquery became the new row's patient, and the check always passed.
+func TestWriteCheckIgnoresTargetAlias(t *testing.T) {
+	path := t.TempDir() + "/policy.yml"
+	if err := os.WriteFile(path, []byte(`version: 1
+roles:
+  clinician:
+    users: [dr_alice]
+    other_columns: plaintext
+    statements: [read, write]
+    rows:
+      notes: "patient IN (SELECT ct.patient FROM care_teams ct WHERE ct.clinician = current_user)"
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pol, err := LoadPolicy(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sql := range []string{
+		"INSERT INTO notes AS ct (id, patient, body) VALUES (1, 'p', 'x')",
+		"INSERT INTO notes AS ct (id, patient, body) SELECT 1, 'p', 'x'",
+		"UPDATE notes AS ct SET patient = 'p', body = 'x' WHERE id = 1",
+	} {
+		acc := accessFor(t, pol, "clinician", sql, false)
+		if acc.Refusal != nil {
+			t.Fatalf("%s: refused: %s", sql, acc.Refusal.Message)
+		}
+		if strings.Contains(acc.SQL, "SELECT 'p' FROM") || strings.Contains(acc.SQL, "SELECT phiguard_new.patient FROM") ||
+			!strings.Contains(acc.SQL, "SELECT ct.patient FROM public.care_teams ct") {
+			t.Errorf("%s: the rule's own ct.patient was replaced:\n%s", sql, acc.SQL)
 		}
 	}
 }
