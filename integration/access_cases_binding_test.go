@@ -51,6 +51,13 @@ func bindingCases(fx *accessEHR) []accessCase {
 			`INSERT INTO clinical_notes AS ct (patient, author, note) SELECT '`+fx.hidden+`'::uuid, 'dr_alice', 'x' RETURNING id`, refused(`clinical_notes`)),
 		one("binding write check under a target alias the rule uses, UPDATE", "dr_alice",
 			`UPDATE clinical_notes AS ct SET patient = '`+fx.hidden+`' WHERE patient = '`+fx.aliceOnly+`' RETURNING id`, refused(`clinical_notes`)),
+		// The row rule puts a subquery in place of patients, which
+		// public.patients.city no longer reaches: PostgreSQL bound it to
+		// the UPDATE's target, and the statement wrote the target's own
+		// city where, on the table, it writes another patient's.
+		one("binding schema-qualified name past a row rule's subquery", "dr_alice",
+			`UPDATE patients SET city = (SELECT public.patients.city FROM patients WHERE id <> '`+fx.aliceOnly+`' ORDER BY id LIMIT 1) WHERE id = '`+fx.aliceOnly+`' RETURNING city`,
+			refused(`patients`)),
 		one("binding schema-qualified name skips a WITH query", "biller",
 			`WITH patients AS (SELECT 'a' AS zip) SELECT (SELECT public.patients.zip FROM patients) FROM public.patients`, refused(`zip`)),
 	}

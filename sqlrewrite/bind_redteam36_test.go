@@ -166,3 +166,26 @@ roles:
 		}
 	}
 }
+
+// TestSchemaQualifiedPastRowRule: a row rule puts a subquery in place of
+// its table, which schema.table.col does not reach (checked on
+// PostgreSQL 15: it binds to an enclosing level's table, an UPDATE's
+// target, or fails): refused, where phiguard sent it and the UPDATE wrote
+// the target's own city.
+func TestSchemaQualifiedPastRowRule(t *testing.T) {
+	pol := loadAccessPolicy(t)
+	for _, sql := range []string{
+		"UPDATE patients SET city = (SELECT public.patients.city FROM patients WHERE id = 'b') WHERE id = 'a'",
+		"SELECT public.patients.city FROM public.patients",
+		"SELECT public.patients.* FROM patients",
+	} {
+		acc := accessFor(t, pol, "clinician", sql, false)
+		if acc.Refusal == nil || !strings.Contains(acc.Refusal.Message, "named with its schema") {
+			t.Errorf("%s: %v, want refused\n%s", sql, acc.Refusal, acc.SQL)
+		}
+	}
+	// With break-glass no subquery takes the table's place.
+	if acc := accessFor(t, pol, "clinician", "SELECT public.patients.city FROM public.patients", true); acc.Refusal != nil {
+		t.Errorf("break-glass: refused: %s", acc.Refusal.Message)
+	}
+}
