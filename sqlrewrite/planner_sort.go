@@ -328,9 +328,7 @@ func outputReference(n *pg_query.Node, targets []*pg_query.Node) (int, bool) {
 	found := -1
 	for i, t := range targets {
 		out := outputName(t.GetResTarget())
-		if out == "" {
-			// An entry named after a column phiguard does not see (a
-			// scalar subquery of a *) may have the name.
+		if out == "" { // named after a column phiguard does not see: may be name
 			return ambiguousName, false
 		}
 		if out == name {
