@@ -28,7 +28,7 @@ func TestAccessAdversarial(t *testing.T) {
 	cases = append(cases, linkageCases(fx)...)
 	cases = append(cases, statsCases(fx)...)
 	cases = append(cases, oracleCases()...)
-	cases = append(cases, bindingCases()...)
+	cases = append(cases, bindingCases(fx)...)
 	if len(cases) < 80 {
 		t.Fatalf("the suite has %d attempts, the issue asks for at least 80", len(cases))
 	}

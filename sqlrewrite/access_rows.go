@@ -111,7 +111,8 @@ func (w *accessWalker) pushDown(where *pg_query.Node, sc *accessScope) {
 // injectionFor finds the injected table of this level a column reference
 // (col or q.col) names, bound by the one binder (bind_columns.go): the
 // item q names, or the one item where an unqualified name binds; it must
-// be of this level, and the catalog must list the column.
+// be of this level, and the catalog must list the column under that
+// name at the place the item has it (not renamed by an alias).
 func (w *accessWalker) injectionFor(ref *pg_query.ColumnRef, sc *accessScope) *accessRel {
 	fields := ref.GetFields()
 	col := lastField(ref)
@@ -128,7 +129,17 @@ func (w *accessWalker) injectionFor(ref *pg_query.ColumnRef, sc *accessScope) *a
 	if found == nil || found.inj == nil || !slices.Contains(sc.rels, found) {
 		return nil
 	}
-	if cols, ok := w.objs.Columns(found.schema, found.relname); !ok || !contains(cols, col) {
+	cols, ok := w.objs.Columns(found.schema, found.relname)
+	if !ok {
+		return nil
+	}
+	// The name must be the table's own column at its place: an alias's
+	// column list renames by position (clinical_notes AS n(id, patient,
+	// encounter, note, author): n.note is author), and the copy inside
+	// the rule's subquery reads the table's own names (red team 36: no
+	// row, where PostgreSQL answers the role's notes by dr_bob).
+	i := slices.IndexFunc(found.columns, func(c accessOutput) bool { return c.name == col })
+	if i < 0 || i >= len(cols) || cols[i] != col {
 		return nil
 	}
 	return found

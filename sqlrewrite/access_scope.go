@@ -173,6 +173,7 @@ func (w *accessWalker) resolve(ref *pg_query.ColumnRef, sc *accessScope) colRef 
 		return out
 	case star:
 		if r, ok := namedItem[*accessScope, *accessRel](sc, qualifierSchema(names, 1), names[len(names)-1]); ok {
+			w.schemaPastInjection(qualifierSchema(names, 1), r)
 			return colRef{rules: sortedRules(r.restricted), star: true, outs: starOutputs([]*accessRel{r})}
 		}
 		return colRef{star: true, outs: []accessOutput{{unknown: true}}}
@@ -208,6 +209,7 @@ func (w *accessWalker) resolve(ref *pg_query.ColumnRef, sc *accessScope) colRef 
 			return colRef{}
 		}
 		col := names[len(names)-1]
+		w.schemaPastInjection(qualifierSchema(names, 2), r)
 		w.systemColumn(col, r, sc)
 		if rule := r.restricted[col]; rule != nil {
 			return colRef{rules: []*policy.ColumnRule{rule}}
@@ -220,6 +222,21 @@ func (w *accessWalker) resolve(ref *pg_query.ColumnRef, sc *accessScope) colRef 
 		}
 		return colRef{}
 	}
+}
+
+// schemaPastInjection refuses schema.table.col (or schema.table.*) that
+// names a table read through its row rule: the rule puts a subquery in
+// its place, which a schema-qualified name does not reach, so PostgreSQL
+// would bind it to an enclosing level's table of that name (an UPDATE's
+// target: SET city = (SELECT public.patients.city FROM patients WHERE id
+// = 'b') wrote the target's own city; red team 36) or fail.
+func (w *accessWalker) schemaPastInjection(schema string, r *accessRel) {
+	if schema == "" || r.inj == nil {
+		return
+	}
+	rule := w.rowRule(r.schema, r.relname)
+	name := policy.QuoteIdentifier(schema) + "." + policy.QuoteIdentifier(r.relname)
+	w.refuseConstruct(rule.Name, rule.Table.String(), "a column named with its schema (%s.column) on table %s, which has a row rule, is not supported: name it by the table or its alias", name, rule.Table.String())
 }
 
 // hasColumn tells whether a base table is known to have a column of that

@@ -57,7 +57,7 @@ func (w *accessWalker) updateCheck(u *pg_query.UpdateStmt, target *accessRel, ru
 	// The rule's names bound to their schemas, so that a CTE of the
 	// UPDATE cannot stand in for a table the rule reads.
 	cond := w.boundRuleExpr(rule)
-	substitute(cond, []string{target.relname, target.name}, subst, true)
+	substitute(cond, []string{target.relname}, subst, true)
 	// Columns the UPDATE leaves alone are read from the row being
 	// updated: qualified, so that a FROM item with a column of the same
 	// name cannot stand in for them.

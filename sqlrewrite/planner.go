@@ -508,7 +508,9 @@ func (p *planner) joinItem(j *pg_query.JoinExpr, sc, outer *scope) {
 	// ON sees the join's members and the enclosing levels, not the
 	// items before the join at its level (PostgreSQL's
 	// transformJoinOnClause): x.col there binds past a sibling x to an
-	// enclosing level's x (TestJoinConditionSkipsSiblings).
+	// enclosing level's x (TestJoinConditionSkipsSiblings), and in FROM
+	// people p, addresses a JOIN x ON tag = 't1' tag is not p's (red
+	// team 36, TestRedTeam36JoinOnSeesItsTables).
 	on := &scope{parent: sc.parent, relations: sc.relations[first:], checks: sc.checks}
 	p.expr(j.GetQuals(), on, ctxOther("JOIN condition"))
 	if a := j.GetAlias(); a != nil {
@@ -547,7 +549,7 @@ func (p *planner) target(t *pg_query.ResTarget, sc *scope, r role, outs map[stri
 			p.refuse(firstColumn(sc), "* in a subquery used as a value")
 		}
 		if r == roleDerived {
-			for _, rel := range sc.relations {
+			for _, rel := range starRelations(ref, sc) { // q.* may be an outer level's q
 				for _, c := range rel.protectedColumns() {
 					outs[c.Name] = c
 				}

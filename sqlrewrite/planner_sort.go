@@ -327,7 +327,11 @@ func outputReference(n *pg_query.Node, targets []*pg_query.Node) (int, bool) {
 	name := ref.GetFields()[0].GetString_().GetSval()
 	found := -1
 	for i, t := range targets {
-		if n, _ := outputName(t.GetResTarget()); n == name {
+		out, _ := outputName(t.GetResTarget())
+		if out == "" { // named after a column phiguard does not see: may be name
+			return ambiguousName, false
+		}
+		if out == name {
 			switch {
 			case found < 0:
 				found = i

@@ -13,6 +13,12 @@ import (
 // would have the proxy sort by an encrypted input column where
 // PostgreSQL sorts by the entry, and answer in a different order.
 
+// nameUnknown is figureName's strength for an expression PostgreSQL
+// names after a column phiguard does not see: a scalar subquery whose
+// output is a * ((SELECT * FROM (VALUES (1)) z(tag)) is named tag), or a
+// cast or CASE named after one.
+const nameUnknown = -1
+
 // figureName is PostgreSQL's name for an expression and how strongly it
 // holds (2: a column or function name, 1: a type or construct name, 0:
 // none), which decides whether a cast or CASE names its result after
@@ -32,7 +38,7 @@ func figureName(n *pg_query.Node) (string, int) {
 	case n.GetAExpr() != nil && n.GetAExpr().GetKind() == pg_query.A_Expr_Kind_AEXPR_NULLIF:
 		return "nullif", 2
 	case n.GetTypeCast() != nil:
-		if name, s := figureName(n.GetTypeCast().GetArg()); s > 1 {
+		if name, s := figureName(n.GetTypeCast().GetArg()); s > 1 || s == nameUnknown {
 			return name, s
 		}
 		if names := n.GetTypeCast().GetTypeName().GetNames(); len(names) > 0 {
@@ -45,7 +51,7 @@ func figureName(n *pg_query.Node) (string, int) {
 	case n.GetSubLink() != nil:
 		return subLinkName(n.GetSubLink())
 	case n.GetCaseExpr() != nil:
-		if name, s := figureName(n.GetCaseExpr().GetDefresult()); s > 1 {
+		if name, s := figureName(n.GetCaseExpr().GetDefresult()); s > 1 || s == nameUnknown {
 			return name, s
 		}
 		return "case", 1
@@ -85,7 +91,10 @@ func lastString(fields []*pg_query.Node) (string, int) {
 }
 
 // subLinkName: EXISTS and ARRAY are named so, a scalar subquery after its
-// single output column (of its leftmost branch).
+// single output column (of its leftmost branch): column1 of a VALUES,
+// and, of a * (or q.*, or (x).*), the column it expands to, which
+// phiguard does not see (nameUnknown; it took it for ?column?, or q, and
+// a FROM subquery of it seemed to lack the column: red team 36).
 func subLinkName(sl *pg_query.SubLink) (string, int) {
 	switch sl.GetSubLinkType() {
 	case pg_query.SubLinkType_EXISTS_SUBLINK:
@@ -97,9 +106,20 @@ func subLinkName(sl *pg_query.SubLink) (string, int) {
 		for s != nil && s.GetOp() != pg_query.SetOperation_SETOP_NONE {
 			s = s.GetLarg()
 		}
-		if s != nil && len(s.GetTargetList()) > 0 {
-			name, _ := outputName(s.GetTargetList()[0].GetResTarget())
-			return name, 2
+		switch {
+		case s == nil:
+		case len(s.GetValuesLists()) > 0:
+			return "column1", 2
+		case len(s.GetTargetList()) > 0:
+			rt := s.GetTargetList()[0].GetResTarget()
+			val := rt.GetVal()
+			if rt.GetName() == "" && ((val.GetColumnRef() != nil && starRef(val.GetColumnRef())) || fieldStar(val)) {
+				return "", nameUnknown
+			}
+			if name, _ := outputName(rt); name != "" {
+				return name, 2
+			}
+			return "", nameUnknown
 		}
 	}
 	return "", 0

@@ -53,8 +53,11 @@ func outputName(rt *pg_query.ResTarget) (name string, known bool) {
 	if ind := rt.GetVal().GetAIndirection().GetIndirection(); len(ind) > 0 && ind[len(ind)-1].GetAStar() != nil {
 		return "", false
 	}
-	if name, strength := figureName(rt.GetVal()); strength > 0 {
+	switch name, strength := figureName(rt.GetVal()); {
+	case strength > 0:
 		return name, true
+	case strength == nameUnknown: // named after a column a * expands to
+		return "", false
 	}
 	return "?column?", namelessExpr(rt.GetVal())
 }
@@ -65,17 +68,22 @@ func starRef(ref *pg_query.ColumnRef) bool {
 	return len(f) > 0 && f[len(f)-1].GetAStar() != nil
 }
 
-// starRelations are the FROM items a * or q.* reads the columns of.
+// starRelations are the FROM items a * or [schema.]q.* reads the columns
+// of: q is found as the binder finds it (namedItem), at an enclosing
+// level too, and with a schema only a table. It took q.* for the
+// innermost level's items, or for a subquery called q, so a FROM
+// subquery of p.*, p an outer table, had none of p's encrypted columns
+// (red team 36: a constant compared with one went in clear).
 func starRelations(ref *pg_query.ColumnRef, sc *scope) []*relation {
 	f := ref.GetFields()
 	if len(f) == 1 {
 		return sc.relations
 	}
-	names := make([]string, 0, len(f)-1)
+	var names []string
 	for _, x := range f[:len(f)-1] {
 		names = append(names, x.GetString_().GetSval())
 	}
-	if r, ok := namedItem[*scope, *relation](sc, qualifierSchema(names, 0), names[len(names)-1]); ok {
+	if r, ok := namedItem[*scope, *relation](sc, qualifierSchema(names, 1), names[len(names)-1]); ok {
 		return []*relation{r}
 	}
 	return nil
