@@ -194,3 +194,26 @@ func fieldStar(n *pg_query.Node) bool {
 	ind := n.GetAIndirection().GetIndirection()
 	return len(ind) > 0 && ind[len(ind)-1].GetAStar() != nil
 }
+
+// functionRel is a function in FROM: its columns are named by a column
+// definition list (f() AS x(a int, b text): all of them, in order) or,
+// in part, by an alias's column list (generate_series(1, 2) AS g(n): the
+// first ones); the others phiguard cannot tell (the binder then looks
+// further out, bind_columns.go). Its values carry no restricted column:
+// one in its arguments was checked as used in an expression.
+func functionRel(rf *pg_query.RangeFunction) *accessRel {
+	r := &accessRel{name: rf.GetAlias().GetAliasname(), restricted: map[string]*policy.ColumnRule{}}
+	if defs := rf.GetColdeflist(); len(defs) > 0 && len(rf.GetFunctions()) == 1 && !rf.GetOrdinality() {
+		r.known, r.cols = true, map[string]bool{}
+		for _, d := range defs {
+			name := d.GetColumnDef().GetColname()
+			r.cols[name] = true
+			r.columns = append(r.columns, accessOutput{name: name})
+		}
+		return r
+	}
+	if colnames := rf.GetAlias().GetColnames(); len(colnames) > 0 {
+		r.cols, r.renamed = nameSet(colnames), true
+	}
+	return r
+}

@@ -300,11 +300,7 @@ func (w *accessWalker) fromItem(item *pg_query.Node, sc *accessScope) {
 	case item.GetRangeFunction() != nil:
 		rf := item.GetRangeFunction()
 		w.exprs(rf.GetFunctions(), sc) // LATERAL, written or not
-		name := ""
-		if a := rf.GetAlias(); a != nil {
-			name = a.GetAliasname()
-		}
-		sc.add(&accessRel{name: name, restricted: map[string]*policy.ColumnRule{}})
+		sc.add(functionRel(rf)) // access_columns.go
 	case item.GetRangeTableSample() != nil:
 		ts := item.GetRangeTableSample()
 		rv := ts.GetRelation().GetRangeVar()

@@ -155,3 +155,27 @@ func TestJoinConditionSkipsSiblings(t *testing.T) {
 		t.Errorf("%s: %d constants sealed, want the one compared with patients.ssn", sql, len(plan.Values))
 	}
 }
+
+// TestAccessFunctionColumnNames: a function in FROM has the columns its
+// column definition list or alias list names, for the access rewriter as
+// for the planner, so ssn there is the function's, not the outer masked
+// patients.ssn; a name it does not list still binds further out.
+func TestAccessFunctionColumnNames(t *testing.T) {
+	pol := loadAccessPolicy(t)
+	for _, c := range []struct {
+		sql   string
+		outer bool
+	}{
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM generate_series(1, 2) AS g(ssn) WHERE ssn = 1)", false},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM unnest(ARRAY['a']) AS u(ssn) WHERE ssn = 'a')", false},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM json_to_record('{}') AS r(ssn text, x int) WHERE ssn = 'a')", false},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM json_to_record('{}') AS r(y text, x int) WHERE ssn = 'a')", true},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM generate_series(1, 2) AS g(n) WHERE ssn = 'a')", true},
+	} {
+		acc := accessFor(t, pol, "billing", c.sql, false)
+		outer := acc.Refusal != nil && strings.Contains(acc.Refusal.Message, "patients.ssn is masked")
+		if outer != c.outer {
+			t.Errorf("%s: bound to patients.ssn %v (refusal %v), want %v", c.sql, outer, acc.Refusal, c.outer)
+		}
+	}
+}
