@@ -300,7 +300,7 @@ func (w *accessWalker) fromItem(item *pg_query.Node, sc *accessScope) {
 	case item.GetRangeFunction() != nil:
 		rf := item.GetRangeFunction()
 		w.exprs(rf.GetFunctions(), sc) // LATERAL, written or not
-		sc.add(functionRel(rf)) // access_columns.go
+		sc.add(functionRel(rf))        // access_columns.go
 	case item.GetRangeTableSample() != nil:
 		ts := item.GetRangeTableSample()
 		rv := ts.GetRelation().GetRangeVar()
