@@ -3,6 +3,8 @@ package sqlrewrite
 import (
 	"strings"
 	"testing"
+
+	"github.com/phiguard/phiguard/policy"
 )
 
 // TestBindColumnNameOneRule runs each statement through both readers of
@@ -112,12 +114,7 @@ func TestBindColumnBeforeWholeRow(t *testing.T) {
 		"SELECT (SELECT patients FROM (SELECT 1 AS patients) x) FROM patients",
 		"SELECT count(*) FROM patients, (SELECT 'a' AS ssn) a JOIN (SELECT 'a' AS ssn) b USING (ssn)",
 	} {
-		if plan := PlanFor(Analyze(sql), pol); plan.Refusal != nil {
-			t.Errorf("%s: planner refused: %s", sql, plan.Refusal.Message)
-		}
-		if acc := accessFor(t, pol, "billing", sql, false); acc.Refusal != nil {
-			t.Errorf("%s: access refused: %s", sql, acc.Refusal.Message)
-		}
+		bothReadPlain(t, pol, sql)
 	}
 	sql := "SELECT (SELECT patients FROM (SELECT 1 AS x) x) FROM patients"
 	if plan := PlanFor(Analyze(sql), pol); plan.Refusal == nil {
@@ -134,12 +131,7 @@ func TestBindExpressionOutputNames(t *testing.T) {
 		"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT w.ssn::text FROM (SELECT 'b' AS ssn) w) v WHERE ssn = '1')",
 		"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT CASE WHEN true THEN 'a' ELSE w.ssn END FROM (SELECT 'b' AS ssn) w) v WHERE ssn = '1')",
 	} {
-		if plan := PlanFor(Analyze(sql), pol); plan.Refusal != nil || len(plan.Values) != 0 {
-			t.Errorf("%s: planner sealed %d constants (refusal %v), want none", sql, len(plan.Values), plan.Refusal)
-		}
-		if acc := accessFor(t, pol, "billing", sql, false); acc.Refusal != nil {
-			t.Errorf("%s: access refused: %s", sql, acc.Refusal.Message)
-		}
+		bothReadPlain(t, pol, sql)
 	}
 }
 
@@ -177,5 +169,18 @@ func TestAccessFunctionColumnNames(t *testing.T) {
 		if outer != c.outer {
 			t.Errorf("%s: bound to patients.ssn %v (refusal %v), want %v", c.sql, outer, acc.Refusal, c.outer)
 		}
+	}
+}
+
+// bothReadPlain: the planner seals no constant of sql and refuses none of
+// it, and billing's access rules refuse none of it: every name binds to
+// a plain column.
+func bothReadPlain(t *testing.T, pol *policy.Policy, sql string) {
+	t.Helper()
+	if plan := PlanFor(Analyze(sql), pol); plan.Refusal != nil || len(plan.Values) != 0 {
+		t.Errorf("%s: planner sealed %d constants (refusal %v), want none", sql, len(plan.Values), plan.Refusal)
+	}
+	if acc := accessFor(t, pol, "billing", sql, false); acc.Refusal != nil {
+		t.Errorf("%s: access refused: %s", sql, acc.Refusal.Message)
 	}
 }
