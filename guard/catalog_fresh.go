@@ -272,8 +272,12 @@ func (s *Session) catalogAnswer(head *expectation, typ byte) error {
 		if head.catalog.coal.keyOnly {
 			return nil // keyQuery alone (adoptCatalog)
 		}
-		if len(body) == 1 && body[0] != 'I' && head.catalog.cat.whole == nil { // not the path alone (readPathFirst)
-			s.catalogInTx = true // read again once the transaction ends
+		if len(body) == 1 && head.catalog.cat.whole == nil { // not the path alone (readPathFirst)
+			if body[0] != 'I' {
+				s.catalogInTx = true // read again once the transaction ends
+			} else {
+				head.catalog.cat.namedSnapshot = false // its own transaction's snapshot, of its moment (catalog_unshadowed.go)
+			}
 		}
 		if head.catalog.afterDDL && len(body) == 1 && body[0] == 'I' {
 			if e := s.ownReadCurrent(); e == head.catalog.coal.epoch+1 { // catalog_epoch.go
