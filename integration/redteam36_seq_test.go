@@ -16,6 +16,9 @@ import (
 type rt36Step struct {
 	other, su bool // a second session; the superuser directly
 	sql       string
+	// prep prepares sql as the named statement rt36 (extended protocol),
+	// exec binds and runs it.
+	prep, exec bool
 }
 
 // rt36Sel reads {x}'s tag unqualified inside a subquery over the
@@ -52,7 +55,7 @@ func (f *sortFixture) rt36Seq(t *testing.T, what string, steps []rt36Step) {
 			if st.su {
 				conn = superuser(t)
 			}
-			got, err := rt35bLast(t, conn, r.Replace(st.sql))
+			got, err := rt36Run(t, conn, st, r.Replace(st.sql))
 			if i == len(steps)-1 {
 				out[side], errs[side] = got, err
 			} else if err != nil {
@@ -125,6 +128,60 @@ func TestRedTeam36FunctionsAndSnapshot(t *testing.T) {
 		{"REPEATABLE READ, other session renames a column to tag", []rt36Step{su("INSERT INTO {x} VALUES (2, 't1'); ALTER TABLE {x} RENAME COLUMN tag TO label"), me("BEGIN ISOLATION LEVEL REPEATABLE READ"), me("SELECT count(*) FROM {p}"), other("ALTER TABLE {x} RENAME COLUMN label TO tag"), me(rt36Sel)}},
 		{"temp table made in a function", []rt36Step{me(rt36Sel), su("CREATE FUNCTION {s}.mk() RETURNS int LANGUAGE plpgsql AS $$BEGIN CREATE TEMP TABLE {x} AS SELECT 1 AS n; RETURN 1; END$$"), me("SELECT {s}.mk()"), me(rt36Sel)}},
 		{"path set in a function", []rt36Step{other("CREATE TABLE {s}.{x} AS SELECT 1 AS n"), su("CREATE FUNCTION {s}.sp() RETURNS text LANGUAGE sql AS $$SELECT set_config('search_path', '{s}, public', false)$$"), me(rt36Sel), me("SELECT {s}.sp()"), me(rt36Sel)}},
+	} {
+		f.rt36Seq(t, c.what, c.steps)
+	}
+}
+
+// rt36Run runs one step: a simple Query, or a Parse or a Bind and
+// Execute of the named statement rt36.
+func rt36Run(t *testing.T, conn *pgx.Conn, st rt36Step, sql string) (string, error) {
+	t.Helper()
+	switch {
+	case st.prep:
+		_, err := conn.PgConn().Prepare(testContext(t), "rt36", sql, nil)
+		return "", err
+	case st.exec:
+		res := conn.PgConn().ExecPrepared(testContext(t), "rt36", nil, nil, nil).Read()
+		if res.Err != nil {
+			return "", res.Err
+		}
+		var b strings.Builder
+		for _, row := range res.Rows {
+			b.Write(row[0])
+			b.WriteString("\n")
+		}
+		return sortedLines(b.String()), nil
+	}
+	return rt35bLast(t, conn, sql)
+}
+
+// TestRedTeam36Prepared: a statement prepared under one catalog, bound
+// under another; the plan kept on the analysis served to a session
+// whose path finds another table.
+func TestRedTeam36Prepared(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	me := func(sql string) rt36Step { return rt36Step{sql: sql} }
+	other := func(sql string) rt36Step { return rt36Step{other: true, sql: sql} }
+	prep := rt36Step{prep: true, sql: rt36Sel}
+	exec := rt36Step{exec: true}
+	for _, c := range []struct {
+		what  string
+		steps []rt36Step
+	}{
+		{"prepared, other session drops the column, bound", []rt36Step{prep, exec, other("ALTER TABLE {x} DROP COLUMN tag"), exec}},
+		{"prepared, other session makes {s}.{x}, path set, bound", []rt36Step{prep, exec, other("CREATE VIEW {s}.{x} AS SELECT 1 AS n"), me("SET search_path = {s}, public"), exec}},
+		{"prepared, path set, bound", []rt36Step{other("CREATE VIEW {s}.{x} AS SELECT 1 AS n"), prep, exec, me("SET search_path = {s}, public"), exec}},
+		{"prepared, path set in a rolled back transaction, bound", []rt36Step{other("CREATE VIEW {s}.{x} AS SELECT 1 AS n"), me("SET search_path = {s}, public"), prep, me("BEGIN"), me("SET LOCAL search_path = public"), exec, me("ROLLBACK"), exec}},
+		{"prepared, temp table made, bound", []rt36Step{prep, exec, me("CREATE TEMP TABLE {x} AS SELECT 1 AS n"), exec}},
+		{"prepared, temp table made, a query, bound", []rt36Step{prep, exec, me("CREATE TEMP TABLE {x} AS SELECT 1 AS n"), me("SELECT 1"), exec}},
+		{"prepared, temp table made, other parse, bound", []rt36Step{prep, exec, me("CREATE TEMP TABLE {x} AS SELECT 1 AS n"), me(rt36Sel), exec}},
+		{"prepared after the temp table, bound", []rt36Step{me(rt36Sel), me("CREATE TEMP TABLE {x} AS SELECT 1 AS n"), prep, exec}},
+		{"prepared in REPEATABLE READ, other session makes {s}.{x}, bound", []rt36Step{me("SET search_path = {s}, public"), me("BEGIN ISOLATION LEVEL REPEATABLE READ"), me("SELECT 1"), prep, other("CREATE VIEW {s}.{x} AS SELECT 1 AS n"), exec}},
+		{"kept plan, another session's path", []rt36Step{other("CREATE VIEW {s}.{x} AS SELECT 1 AS n"), me(rt36Sel), prep, exec, other("SET search_path = {s}, public"), other(rt36Sel)}},
+		{"kept plan, another session's path, prepared", []rt36Step{other("CREATE VIEW {s}.{x} AS SELECT 1 AS n"), me(rt36Sel), prep, exec, other("SET search_path = {s}, public"), {other: true, prep: true, sql: rt36Sel}, {other: true, exec: true}}},
+		{"kept plan, another session's temp table", []rt36Step{me(rt36Sel), other("CREATE TEMP TABLE {x} AS SELECT 1 AS n"), other(rt36Sel)}},
 	} {
 		f.rt36Seq(t, c.what, c.steps)
 	}
