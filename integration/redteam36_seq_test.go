@@ -186,3 +186,28 @@ func TestRedTeam36Prepared(t *testing.T) {
 		f.rt36Seq(t, c.what, c.steps)
 	}
 }
+
+// TestRedTeam36InnerOverEncrypted: the inner relation that has the name
+// is itself over the encrypted column (a view, a materialized view made
+// directly; through phiguard, CREATE VIEW and CREATE TABLE AS over it
+// are refused): its tag holds ciphertexts, so a constant sent in clear
+// for it would match none. Refused by name (encViews).
+func TestRedTeam36InnerOverEncrypted(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	me := func(sql string) rt36Step { return rt36Step{sql: sql} }
+	su := func(sql string) rt36Step { return rt36Step{su: true, sql: sql} }
+	sel := "SELECT count(*) FROM {p} WHERE EXISTS (SELECT 1 FROM {x}_v WHERE tag = 't1')"
+	for _, c := range []struct {
+		what  string
+		steps []rt36Step
+	}{
+		{"view made directly", []rt36Step{su("CREATE VIEW {x}_v AS SELECT id, tag FROM {p}; GRANT SELECT ON {x}_v TO PUBLIC"), me(sel)}},
+		{"view made directly, renamed column", []rt36Step{su("CREATE VIEW {x}_v AS SELECT id, name AS tag FROM {p}; GRANT SELECT ON {x}_v TO PUBLIC"), me(sel)}},
+		{"view made directly, after the read", []rt36Step{me(rt36Sel), su("CREATE VIEW {x}_v AS SELECT id, tag FROM {p}; GRANT SELECT ON {x}_v TO PUBLIC"), me(sel)}},
+		{"materialized view made directly", []rt36Step{su("CREATE MATERIALIZED VIEW {x}_v AS SELECT id, tag FROM {p}; GRANT SELECT ON {x}_v TO PUBLIC"), me(sel)}},
+		{"view in a subquery of a subquery", []rt36Step{su("CREATE VIEW {x}_v AS SELECT id, tag FROM {p}; GRANT SELECT ON {x}_v TO PUBLIC"), me("SELECT count(*) FROM {p} WHERE EXISTS (SELECT 1 FROM (SELECT * FROM {x}_v) q WHERE tag = 't1')")}},
+	} {
+		f.rt36Seq(t, c.what, c.steps)
+	}
+}
