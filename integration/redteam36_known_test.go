@@ -64,3 +64,32 @@ func TestRedTeam36JoinOnScope(t *testing.T) {
 		{sql: q("SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM {plain}, LATERAL (SELECT 1 FROM {label} a JOIN {label} b ON tag = 't1') l)")},
 	})
 }
+
+// TestRedTeam36WithNames: a WITH query named like the plain table that
+// has the column: where PostgreSQL reads the WITH query (no column tag),
+// tag is the outer encrypted column; where the table, the table's.
+func TestRedTeam36WithNames(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	plain := rt35PlainTable(t)
+	q := func(s string) string { return strings.ReplaceAll(s, "{plain}", plain) }
+	f.sameOrRefusedAll(t, []rt13Case{
+		{sql: q("WITH {plain} AS (SELECT 1 AS n) SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM {plain} WHERE tag = 't1')")},
+		{sql: q("SELECT id FROM %[1]s p WHERE EXISTS (WITH {plain} AS (SELECT 1 AS n) SELECT 1 FROM {plain} WHERE tag = 't1')")},
+		{sql: q("WITH RECURSIVE a AS (SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM {plain} WHERE tag = 't1')), {plain} AS (SELECT 1 AS n) SELECT * FROM a")},
+		{sql: q("WITH a AS (SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM {plain} WHERE tag = 't1')), {plain} AS (SELECT 1 AS n) SELECT * FROM a")},
+		{sql: q("WITH a AS (WITH {plain} AS (SELECT 1 AS n) SELECT 1) SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM {plain} WHERE tag = 't1')")},
+		{sql: q("SELECT id FROM %[1]s p WHERE EXISTS (WITH w AS (SELECT 1 FROM {plain} WHERE tag = 't1') SELECT 1 FROM w)")},
+		{sql: q("WITH {plain} AS MATERIALIZED (SELECT 1 AS n) SELECT id FROM %[1]s p WHERE id IN (SELECT n FROM {plain} WHERE tag = 't1') OR tag = 't2'")},
+		{sql: q("SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM ONLY {plain} WHERE tag = 't1')")},
+		{sql: q("SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM {plain} AS tag WHERE tag = 't1')")},
+		{sql: q("SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM {plain} a JOIN {plain} b USING (n) WHERE tag = 't1')")},
+		{sql: q("SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM {plain} a NATURAL JOIN {plain} b WHERE tag = 't1')")},
+		{sql: q("SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM ({plain} a JOIN {plain} b ON a.n = b.n) j WHERE tag = 't1')")},
+		{sql: q("SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM {plain} WHERE EXISTS (SELECT 1 FROM %[2]s WHERE tag = 't1'))")},
+		{sql: q("SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM %[2]s a WHERE EXISTS (SELECT 1 FROM {plain} WHERE tag = 't1' AND a.person = p.id))")},
+		{sql: q("SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM {plain} TABLESAMPLE BERNOULLI (100) WHERE tag = 't1')")},
+		{sql: q("UPDATE %[1]s SET grp = grp WHERE EXISTS (SELECT 1 FROM {plain} WHERE tag = 't1') RETURNING id")},
+		{sql: q("SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM {plain} x(a, b) WHERE x.tag = 't1')")},
+	})
+}
