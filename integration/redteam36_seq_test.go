@@ -108,7 +108,8 @@ func TestRedTeam36Sequences(t *testing.T) {
 
 const rt36FunctionsHole = "HOLE: SELECT f() where f (made directly) runs CREATE TEMP TABLE x or set_config('search_path', 's, public'), " +
 	"then SELECT count(*) FROM people WHERE EXISTS (SELECT 1 FROM x WHERE tag = 't1'): phiguard sends 't1' in clear " +
-	"and answers 0, PostgreSQL 8; in REPEATABLE READ, a column renamed to tag by another session after the snapshot: 0, PostgreSQL 60"
+	"and answers 0, PostgreSQL 8; so after ALTER TABLE x DROP COLUMN tag, or CREATE TABLE s.x with s first on the path, straight on the database; " +
+	"in REPEATABLE READ, a column renamed to tag by another session after the snapshot: 0, PostgreSQL 60 (the constant encrypted)"
 
 // TestRedTeam36FunctionsAndSnapshot: what the session's catalog cannot
 // see: a function (made directly on the database) that makes a
@@ -127,6 +128,8 @@ func TestRedTeam36FunctionsAndSnapshot(t *testing.T) {
 	}{
 		{"REPEATABLE READ, other session renames a column to tag", []rt36Step{su("INSERT INTO {x} VALUES (2, 't1'); ALTER TABLE {x} RENAME COLUMN tag TO label"), me("BEGIN ISOLATION LEVEL REPEATABLE READ"), me("SELECT count(*) FROM {p}"), other("ALTER TABLE {x} RENAME COLUMN label TO tag"), me(rt36Sel)}},
 		{"temp table made in a function", []rt36Step{me(rt36Sel), su("CREATE FUNCTION {s}.mk() RETURNS int LANGUAGE plpgsql AS $$BEGIN CREATE TEMP TABLE {x} AS SELECT 1 AS n; RETURN 1; END$$"), me("SELECT {s}.mk()"), me(rt36Sel)}},
+		{"column dropped directly on the database", []rt36Step{me(rt36Sel), su("ALTER TABLE {x} DROP COLUMN tag"), me(rt36Sel)}},
+		{"table made directly first on the path", []rt36Step{me("SET search_path = {s}, public"), me(rt36Sel), su("CREATE TABLE {s}.{x} AS SELECT 1 AS n; GRANT SELECT ON {s}.{x} TO PUBLIC"), me(rt36Sel)}},
 		{"path set in a function", []rt36Step{other("CREATE TABLE {s}.{x} AS SELECT 1 AS n"), su("CREATE FUNCTION {s}.sp() RETURNS text LANGUAGE sql AS $$SELECT set_config('search_path', '{s}, public', false)$$"), me(rt36Sel), me("SELECT {s}.sp()"), me(rt36Sel)}},
 	} {
 		f.rt36Seq(t, c.what, c.steps)
