@@ -99,6 +99,13 @@ type catalog struct {
 	// namedAsked are the names namedLikeQuery asked about: a name not
 	// among them may be any relation's column.
 	namedAsked map[string]bool
+	// namedStale: a row of namedLike names a column the latest catalog
+	// does not (a snapshot older than another session's DDL).
+	namedStale bool
+	// namedSnapshot: namedLike was read inside a transaction block of
+	// REPEATABLE READ or SERIALIZABLE, whose snapshot may be older than
+	// the relations an unqualified name resolves to.
+	namedSnapshot bool
 	// judges are the CHECK constraints and row security policies over
 	// an encrypted column, by their table's name (catalog_judged.go).
 	judges map[string][]judge

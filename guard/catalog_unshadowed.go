@@ -23,7 +23,29 @@ import (
 
 // namedLikeQuery lists the relations with a column named like an
 // encrypted column of pol, in rows of twelve fields (schema, relation,
-// column, then NULLs: no other part of the catalog's answer has twelve).
+// column; the three as the system caches name that column now; the
+// transaction's isolation; then NULLs: no other part of the catalog's
+// answer has twelve).
+//
+// The rows are pg_attribute's in the snapshot of the statement that
+// reads them, which inside a REPEATABLE READ or SERIALIZABLE transaction
+// is the transaction's: a column another session dropped or renamed, or
+// a table it renamed or replaced with a view, after that snapshot was
+// still listed, and the plan bound the name to it and sent 't1' in clear
+// for the outer encrypted column (TestRedTeam36Sequences: 0 rows where
+// PostgreSQL, which binds names on the latest catalog, answers 8).
+// pg_identify_object_as_address names the column from the system
+// caches, which follow the latest catalog: a row whose names differ
+// there marks the read stale (namedStale), and the catalog then is sure
+// of no table's columns. Nor do the relation names the read lists tell
+// where an unqualified name resolves: a view s.x another session made
+// after the snapshot, in a schema of the path before public.x's, took the
+// name, and the plan bound tag to public.x's column and sent 't1' in
+// clear (TestRedTeam36Sequences). So a read answered inside a
+// transaction block of REPEATABLE READ or SERIALIZABLE (namedSnapshot)
+// is sure of no unqualified table's column. A column added since is not
+// seen (its name was taken for the outer encrypted column: the constant
+// encrypted, no row: TestRedTeam36FunctionsAndSnapshot, HOLE).
 func namedLikeQuery(pol *policy.Policy) string {
 	var names []string
 	for name := range encryptedNames(pol) {
@@ -34,9 +56,10 @@ func namedLikeQuery(pol *policy.Policy) string {
 		names = append(names, "NULL")
 	}
 	return `SELECT n.nspname::pg_catalog.text, c.relname::pg_catalog.text, a.attname::pg_catalog.text,
-  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+  o.n[1], o.n[2], o.n[3], pg_catalog.current_setting('transaction_isolation'), NULL, NULL, NULL, NULL, NULL
   FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  CROSS JOIN LATERAL (SELECT (pg_catalog.pg_identify_object_as_address('pg_catalog.pg_class'::pg_catalog.regclass, c.oid, a.attnum)).object_names) o(n)
   WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
     AND a.attname::pg_catalog.text IN (` + strings.Join(names, ", ") + `)`
 }
@@ -60,6 +83,13 @@ func (b *catalogBuilder) addNamedLike(v [][]byte) {
 	}
 	col := string(v[2])
 	b.cat.namedLike[col] = append(b.cat.namedLike[col], sqlrewrite.TableName{Schema: string(v[0]), Name: string(v[1])})
+	now := string(v[3]) // pg_temp for the session's own temporary schema
+	if v[3] == nil || now != string(v[0]) && !tempSchema(now, string(v[0])) || string(v[4]) != string(v[1]) || string(v[5]) != col {
+		b.cat.namedStale = true
+	}
+	if iso := string(v[6]); iso == "repeatable read" || iso == "serializable" {
+		b.cat.namedSnapshot = true // cleared when the read was its own transaction (catalogAnswer)
+	}
 }
 
 // hasColumnNamed says whether table t, as a statement names it (any
@@ -77,18 +107,22 @@ func (c *catalog) hasColumnNamed(t sqlrewrite.TableName, col string) bool {
 // name of an encrypted column: sure that t lacks it when no relation of
 // t's name has it (hasColumnNamed), sure that t has it when t, in the
 // schema written or the first on the session's search path, is listed
-// with it; else not sure (pg_temp, a path not read, another name).
+// with it; else not sure (pg_temp, a path not read, another name, a
+// read that listed a column the latest catalog no longer names so).
 func (c *catalog) TableHasColumn(t sqlrewrite.TableName, name string) (has, sure bool) {
 	if c == nil {
 		return false, false
 	}
-	if !c.namedAsked[name] {
-		return false, false // namedLikeQuery did not ask for it
+	if !c.namedAsked[name] || c.namedStale {
+		return false, false // namedLikeQuery did not ask for it, or listed what is gone
 	}
 	if !c.hasColumnNamed(t, name) {
 		return false, true
 	}
 	schema := t.Schema
+	if schema == "" && c.namedSnapshot {
+		return true, false
+	}
 	if schema == "" && c.pathRead {
 		schema = c.pathSchemaOf(t.Name) // catalog_shadow.go
 	}
@@ -105,9 +139,17 @@ func (c *catalog) TableHasColumn(t sqlrewrite.TableName, name string) (has, sure
 // name to the inner table's column where the catalog is sure of it, as
 // PostgreSQL does (TestUnqualifiedNameInnerColumn), and is left to
 // unshadowedRefusal where it is not.
+//
+// Not in a Query that changes the search path before a statement naming
+// a relation unqualified (SET search_path = s, public; SELECT ...): the
+// catalog's path is the one before the Query, and a table it found
+// first there may not be the one the statement names (s.x without the
+// column: PostgreSQL bound tag to the outer encrypted column, and 't1'
+// went in clear, TestRedTeam36Sequences). The plan is PlanUnder's, which
+// unshadowedRefusal refuses.
 func (s *Session) planOf(a *sqlrewrite.Analysis) *sqlrewrite.Plan {
 	plan := a.PlanUnder(s.policy())
-	if len(plan.Unshadowed) == 0 {
+	if len(plan.Unshadowed) == 0 || s.pathChangedWithin(a) { // catalog_path_follow.go
 		return plan
 	}
 	cat := s.catalog.Load()
@@ -133,6 +175,11 @@ func (c *catalog) unshadowedRefusal(plan *sqlrewrite.Plan) *pgerr.Error {
 		}
 	}
 	for _, u := range plan.Unshadowed {
+		if c != nil && c.namedStale {
+			return pgerr.Newf(pgerr.FeatureNotSupported,
+				"column %s is encrypted, and phiguard took the unqualified name %s in a subquery for it, but the catalog it read in this transaction's snapshot lists columns another session changed since, so it cannot tell whether %s has a column %s: run the statement after the transaction, or qualify the name with its table",
+				u.Column.QualifiedName(), policy.QuoteIdentifier(u.Name), u.Inner.String(), policy.QuoteIdentifier(u.Name))
+		}
 		if has, sure := c.TableHasColumn(u.Inner, u.Name); has || !sure {
 			return pgerr.Newf(pgerr.FeatureNotSupported,
 				"column %s is encrypted, and phiguard took the unqualified name %s in a subquery for it, but %s has a column %s too, which PostgreSQL binds the name to: qualify the name with its table",

@@ -15,9 +15,7 @@ import (
 func TestUnshadowedRefusal(t *testing.T) {
 	b := newCatalogBuilder(nil)
 	for _, row := range [][3]string{{"public", "visits", "tag"}, {"archive", "notes", "tag"}, {"public", "notes", "name"}} {
-		v := make([][]byte, 12)
-		v[0], v[1], v[2] = []byte(row[0]), []byte(row[1]), []byte(row[2])
-		b.addNamedLike(v)
+		b.addNamedLike(namedLikeRow(row[0], row[1], row[2]))
 	}
 	cat := b.cat
 	cat.namedAsked = map[string]bool{"tag": true, "name": true}
@@ -61,9 +59,7 @@ func TestUnshadowedRefusal(t *testing.T) {
 func TestTableHasColumn(t *testing.T) {
 	b := newCatalogBuilder(nil)
 	for _, row := range [][3]string{{"public", "visits", "tag"}, {"pg_temp_3", "scratch", "tag"}} {
-		v := make([][]byte, 12)
-		v[0], v[1], v[2] = []byte(row[0]), []byte(row[1]), []byte(row[2])
-		b.addNamedLike(v)
+		b.addNamedLike(namedLikeRow(row[0], row[1], row[2]))
 	}
 	cat := b.cat
 	cat.namedAsked = map[string]bool{"tag": true}
@@ -115,5 +111,67 @@ func BenchmarkUnshadowedRefusal(b *testing.B) {
 		if cat.unshadowedRefusal(plan) != nil {
 			b.Fatal("refused")
 		}
+	}
+}
+
+// namedLikeRow is a row of namedLikeQuery for a column the system caches
+// name as the read does.
+func namedLikeRow(schema, table, column string) [][]byte {
+	v := make([][]byte, 12)
+	v[0], v[1], v[2] = []byte(schema), []byte(table), []byte(column)
+	v[3], v[4], v[5] = v[0], v[1], v[2]
+	if strings.HasPrefix(schema, "pg_temp_") {
+		v[3] = []byte("pg_temp")
+	}
+	return v
+}
+
+// TestNamedLikeStale: a row whose column the system caches name
+// otherwise (dropped, renamed, its table renamed or gone since the
+// read's snapshot) leaves the catalog sure of no table's columns.
+func TestNamedLikeStale(t *testing.T) {
+	visits := sqlrewrite.TableName{Schema: "public", Name: "visits"}
+	for _, c := range []struct {
+		what  string
+		now   [3]string
+		stale bool
+	}{
+		{"the same", [3]string{"public", "visits", "tag"}, false},
+		{"dropped", [3]string{"public", "visits", "........pg.dropped.2........"}, true},
+		{"renamed", [3]string{"public", "visits", "label"}, true},
+		{"table renamed", [3]string{"public", "visits_old", "tag"}, true},
+		{"table moved", [3]string{"archive", "visits", "tag"}, true},
+		{"gone", [3]string{}, true},
+	} {
+		b := newCatalogBuilder(nil)
+		v := namedLikeRow("public", "visits", "tag")
+		v[3], v[4], v[5] = []byte(c.now[0]), []byte(c.now[1]), []byte(c.now[2])
+		if c.now[0] == "" {
+			v[3], v[4], v[5] = nil, nil, nil
+		}
+		b.addNamedLike(v)
+		b.cat.namedAsked = map[string]bool{"tag": true}
+		has, sure := b.cat.TableHasColumn(visits, "tag")
+		if want := !c.stale; has != want || sure != want {
+			t.Errorf("%s: has %v sure %v, want both %v", c.what, has, sure, want)
+		}
+	}
+	b := newCatalogBuilder(nil)
+	b.addNamedLike(namedLikeRow("pg_temp_3", "scratch", "tag"))
+	if b.cat.namedStale {
+		t.Error("the session's own temporary table: stale")
+	}
+	// Read in a REPEATABLE READ transaction: not sure where an
+	// unqualified name resolves; sure of a qualified one.
+	b = newCatalogBuilder(nil)
+	v := namedLikeRow("public", "visits", "tag")
+	v[6] = []byte("repeatable read")
+	b.addNamedLike(v)
+	b.cat.namedAsked, b.cat.pathRead = map[string]bool{"tag": true}, true
+	if has, sure := b.cat.TableHasColumn(sqlrewrite.TableName{Name: "visits"}, "tag"); !has || sure {
+		t.Errorf("unqualified, in a snapshot: has %v sure %v, want has, not sure", has, sure)
+	}
+	if has, sure := b.cat.TableHasColumn(visits, "tag"); !has || !sure {
+		t.Errorf("qualified, in a snapshot: has %v sure %v, want both", has, sure)
 	}
 }

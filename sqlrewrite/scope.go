@@ -1,6 +1,8 @@
 package sqlrewrite
 
 import (
+	"slices"
+
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"github.com/phiguard/phiguard/policy"
 )
@@ -143,4 +145,28 @@ func joinedColumn(members []*relation, name string) *policy.ProtectedColumn {
 		}
 	}
 	return nil
+}
+
+// onScope is the scope of the ON condition of a JOIN whose items are
+// sc.relations[first:]: PostgreSQL lets it see the JOIN's own items and
+// the enclosing levels, not the items of its level before the JOIN (FROM
+// a, b JOIN c ON x: x is b's, c's, or an enclosing level's column, never
+// a's; TestRedTeam36JoinOnScope: a's plain column taken for it sent a
+// constant compared with an outer encrypted column in clear). Those items
+// are kept as a last level past the outermost, where PostgreSQL finds
+// nothing ("cannot be referenced from this part of the query"): a name
+// only they have stays theirs, so a constant compared with one of their
+// encrypted columns stays encrypted in the text PostgreSQL rejects.
+func onScope(sc *scope, first int) *scope {
+	if first == 0 {
+		return sc
+	}
+	on := &scope{relations: slices.Clone(sc.relations[first:]), checks: sc.checks}
+	last := on
+	for up := sc.parent; up != nil; up = up.parent {
+		last.parent = &scope{relations: up.relations, checks: up.checks}
+		last = last.parent
+	}
+	last.parent = &scope{relations: slices.Clone(sc.relations[:first]), checks: sc.checks}
+	return on
 }

@@ -112,3 +112,34 @@ func TestPlanKnowingRefused(t *testing.T) {
 		t.Errorf("PlanKnowing: refusal %v, %d values, shadowed %v", known.Refusal, len(known.Values), known.Shadowed)
 	}
 }
+
+// TestPlanKnowingHiddenTables: a table renamed by its alias's column
+// list, or before a JOIN whose ON condition names the column, does not
+// take the name however sure the catalog is that it has it: PostgreSQL
+// binds the name further out (TestRedTeam36AliasColumnList,
+// TestRedTeam36JoinOnScope). The plan encrypts the constant or refuses.
+func TestPlanKnowingHiddenTables(t *testing.T) {
+	pol := testPolicy(t)
+	facts := &fakeFacts{has: map[TableName]bool{{Name: "visits"}: true}}
+	for _, sql := range []string{
+		"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM visits v(a, b) WHERE ssn = '1')",
+		"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM visits, other a JOIN other b ON ssn = '1')",
+		"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM visits JOIN (other a JOIN other b ON ssn = '1') ON true)",
+		"DELETE FROM patients USING other a JOIN other b ON ssn = '1'", // PostgreSQL: no such column
+	} {
+		plan := Analyze(sql).PlanKnowing(pol, facts)
+		if len(plan.Shadowed) != 0 || plan.Refusal == nil && len(plan.Values) != 1 {
+			t.Errorf("%s: %d values, shadowed %v, refusal %v: want the constant encrypted or a refusal", sql, len(plan.Values), plan.Shadowed, plan.Refusal)
+		}
+	}
+	// Where PostgreSQL does bind it there, the plan still takes it.
+	for _, sql := range []string{
+		"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM visits v(ssn) WHERE ssn = '1')",
+		"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM other a JOIN visits ON ssn = '1')",
+		"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM visits, LATERAL (SELECT 1 WHERE ssn = '1') l)",
+	} {
+		if plan := Analyze(sql).PlanKnowing(pol, facts); plan.Refusal != nil || len(plan.Values) != 0 {
+			t.Errorf("%s: %d values, refusal %v: want the name plain", sql, len(plan.Values), plan.Refusal)
+		}
+	}
+}
