@@ -150,6 +150,17 @@ type Limits struct {
 	// after another session's DDL instead of each reading (default true;
 	// docs/catalog.md, "Hostile load").
 	CatalogCoalesce bool `yaml:"catalog_coalesce"`
+	// CatalogBindsNames lets the session's catalog bind an unqualified
+	// name inside a subquery to an inner table's column where an outer
+	// level has an encrypted column of that name (sqlrewrite's
+	// PlanKnowing; default false: such a statement is refused, asking
+	// for the name to be qualified). On, the statement is answered as
+	// PostgreSQL answers it, but a catalog that DDL sent straight to the
+	// database, or a function's change of the search path, has made
+	// stale sends the constant compared with the outer encrypted column
+	// in clear until the next read (docs/catalog.md,
+	// TestRedTeam36FunctionsAndSnapshot).
+	CatalogBindsNames bool `yaml:"catalog_binds_names"`
 }
 
 // Log configures the zap logger.

@@ -133,9 +133,10 @@ func (c *catalog) TableHasColumn(t sqlrewrite.TableName, name string) (has, sure
 }
 
 // planOf is a statement's plan for this session: the policy's
-// (PlanUnder), or, where the session's catalog says an inner table of a
-// subquery may have a column the plan took for an outer encrypted one,
-// the plan made knowing the catalog (PlanKnowing). That one binds the
+// (PlanUnder), or, with limits.catalog_binds_names, where the session's
+// catalog says an inner table of a subquery may have a column the plan
+// took for an outer encrypted one, the plan made knowing the catalog
+// (PlanKnowing). That one binds the
 // name to the inner table's column where the catalog is sure of it, as
 // PostgreSQL does (TestUnqualifiedNameInnerColumn), and is left to
 // unshadowedRefusal where it is not.
@@ -149,7 +150,7 @@ func (c *catalog) TableHasColumn(t sqlrewrite.TableName, name string) (has, sure
 // unshadowedRefusal refuses.
 func (s *Session) planOf(a *sqlrewrite.Analysis) *sqlrewrite.Plan {
 	plan := a.PlanUnder(s.policy())
-	if len(plan.Unshadowed) == 0 || s.pathChangedWithin(a) { // catalog_path_follow.go
+	if len(plan.Unshadowed) == 0 || !s.srv.cfg.Limits.CatalogBindsNames || s.pathChangedWithin(a) { // catalog_path_follow.go
 		return plan
 	}
 	cat := s.catalog.Load()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/phiguard/phiguard/config"
 )
 
 // nameBindingCorpus is the statements of TestNameBindingDifferential:
@@ -54,7 +55,20 @@ func nameBindingCorpus(with, without string) []string {
 // ciphertext in clear.
 func TestNameBindingDifferential(t *testing.T) {
 	t.Parallel()
-	f := newSortFixture(t, 40, nil)
+	for _, on := range []bool{false, true} {
+		t.Run(fmt.Sprintf("catalog_binds_names=%v", on), func(t *testing.T) {
+			t.Parallel()
+			var configure func(*config.Config)
+			if on {
+				configure = bindNamesByCatalog
+			}
+			nameBindingDifferential(t, newSortFixture(t, 40, configure))
+		})
+	}
+}
+
+// nameBindingDifferential runs the corpus on one fixture.
+func nameBindingDifferential(t *testing.T, f *sortFixture) {
 	with, without := uniqueName("nb_with"), uniqueName("nb_without")
 	if _, err := superuser(t).Exec(testContext(t), "CREATE TABLE "+with+" (person int, tag text); INSERT INTO "+with+
 		" VALUES (1, 't1'), (2, 't2'), (3, NULL); CREATE TABLE "+without+" (person int, note text); INSERT INTO "+without+

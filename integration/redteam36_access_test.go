@@ -16,7 +16,9 @@ import (
 func TestRedTeam36AccessKnowing(t *testing.T) {
 	t.Parallel()
 	fx := accessFixture(t)
-	p := startAccessProxy(t, fx)
+	opts := accessProxyOptions(t, fx)
+	opts.configure = bindNamesByCatalog
+	p := startProxy(t, opts)
 	// In a schema of its own, out of the suite's public schema, which
 	// other access tests list.
 	schema := uniqueName("rt36_acc")

@@ -29,7 +29,7 @@ func rt36LabelTable(t *testing.T) string {
 // have it under its alias, and one without it may.
 func TestRedTeam36AliasColumnList(t *testing.T) {
 	t.Parallel()
-	f := newSortFixture(t, 60, nil)
+	f := newSortFixture(t, 60, bindNamesByCatalog)
 	plain, label := rt35PlainTable(t), rt36LabelTable(t)
 	q := func(s string) string {
 		return strings.NewReplacer("{plain}", plain, "{label}", label).Replace(s)
@@ -51,7 +51,7 @@ func TestRedTeam36AliasColumnList(t *testing.T) {
 // binds to an enclosing level's column.
 func TestRedTeam36JoinOnScope(t *testing.T) {
 	t.Parallel()
-	f := newSortFixture(t, 60, nil)
+	f := newSortFixture(t, 60, bindNamesByCatalog)
 	plain, label := rt35PlainTable(t), rt36LabelTable(t)
 	q := func(s string) string {
 		return strings.NewReplacer("{plain}", plain, "{label}", label).Replace(s)
@@ -70,7 +70,7 @@ func TestRedTeam36JoinOnScope(t *testing.T) {
 // tag is the outer encrypted column; where the table, the table's.
 func TestRedTeam36WithNames(t *testing.T) {
 	t.Parallel()
-	f := newSortFixture(t, 60, nil)
+	f := newSortFixture(t, 60, bindNamesByCatalog)
 	plain := rt35PlainTable(t)
 	q := func(s string) string { return strings.ReplaceAll(s, "{plain}", plain) }
 	f.sameOrRefusedAll(t, []rt13Case{

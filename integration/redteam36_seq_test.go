@@ -72,7 +72,7 @@ func (f *sortFixture) rt36Seq(t *testing.T, what string, steps []rt36Step) {
 // transactions.
 func TestRedTeam36Sequences(t *testing.T) {
 	t.Parallel()
-	f := newSortFixture(t, 60, nil)
+	f := newSortFixture(t, 60, bindNamesByCatalog)
 	me := func(sql string) rt36Step { return rt36Step{sql: sql} }
 	other := func(sql string) rt36Step { return rt36Step{other: true, sql: sql} }
 	for _, c := range []struct {
@@ -118,7 +118,7 @@ const rt36FunctionsHole = "HOLE: SELECT f() where f (made directly) runs CREATE 
 func TestRedTeam36FunctionsAndSnapshot(t *testing.T) {
 	t.Skip(rt36FunctionsHole)
 	t.Parallel()
-	f := newSortFixture(t, 60, nil)
+	f := newSortFixture(t, 60, bindNamesByCatalog)
 	me := func(sql string) rt36Step { return rt36Step{sql: sql} }
 	other := func(sql string) rt36Step { return rt36Step{other: true, sql: sql} }
 	su := func(sql string) rt36Step { return rt36Step{su: true, sql: sql} }
@@ -164,7 +164,7 @@ func rt36Run(t *testing.T, conn *pgx.Conn, st rt36Step, sql string) (string, err
 // whose path finds another table.
 func TestRedTeam36Prepared(t *testing.T) {
 	t.Parallel()
-	f := newSortFixture(t, 60, nil)
+	f := newSortFixture(t, 60, bindNamesByCatalog)
 	me := func(sql string) rt36Step { return rt36Step{sql: sql} }
 	other := func(sql string) rt36Step { return rt36Step{other: true, sql: sql} }
 	prep := rt36Step{prep: true, sql: rt36Sel}
@@ -197,7 +197,7 @@ func TestRedTeam36Prepared(t *testing.T) {
 // for it would match none. Refused by name (encViews).
 func TestRedTeam36InnerOverEncrypted(t *testing.T) {
 	t.Parallel()
-	f := newSortFixture(t, 60, nil)
+	f := newSortFixture(t, 60, bindNamesByCatalog)
 	me := func(sql string) rt36Step { return rt36Step{sql: sql} }
 	su := func(sql string) rt36Step { return rt36Step{su: true, sql: sql} }
 	sel := "SELECT count(*) FROM {p} WHERE EXISTS (SELECT 1 FROM {x}_v WHERE tag = 't1')"

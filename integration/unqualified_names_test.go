@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/phiguard/phiguard/config"
 )
 
 // TestUnqualifiedNameInnerColumn: an unqualified name binds to the
@@ -22,7 +23,7 @@ import (
 // catalog cannot be sure of is refused, 0A000 naming it.
 func TestUnqualifiedNameInnerColumn(t *testing.T) {
 	t.Parallel()
-	f := newSortFixture(t, 30, nil)
+	f := newSortFixture(t, 30, bindNamesByCatalog)
 	visits := uniqueName("unq_visits")
 	if _, err := superuser(t).Exec(testContext(t), "CREATE TABLE "+visits+" (person int, tag text); INSERT INTO "+visits+
 		" VALUES (1, 't1'); GRANT ALL ON "+visits+" TO "+appUser); err != nil {
@@ -85,3 +86,8 @@ func TestJoinConditionBindsPastSiblings(t *testing.T) {
 	}
 	f.sameRows(t, "SELECT id, (SELECT count(*) FROM "+visits+" x, "+visits+" a JOIN "+visits+" b ON x.tag = 't1') FROM %[1]s x")
 }
+
+// bindNamesByCatalog turns on limits.catalog_binds_names: a name inside
+// a subquery binds to an inner table's column where the session's
+// catalog is sure the table has one (guard.Session.planOf).
+func bindNamesByCatalog(c *config.Config) { c.Limits.CatalogBindsNames = true }
