@@ -24,16 +24,21 @@ func rt36LabelTable(t *testing.T) string {
 	return name
 }
 
+// rt36Tables is the sort fixture with limits.catalog_binds_names on,
+// rt35's plain table (with tag) and rt36's label table, and q, which
+// names them in a statement's {plain} and {label}.
+func rt36Tables(t *testing.T) (f *sortFixture, q func(string) string) {
+	f = newSortFixture(t, 60, bindNamesByCatalog)
+	plain, label := rt35PlainTable(t), rt36LabelTable(t)
+	return f, strings.NewReplacer("{plain}", plain, "{label}", label).Replace
+}
+
 // TestRedTeam36AliasColumnList: a table's alias column list renames its
 // first columns, so a table the catalog lists with the name tag may not
 // have it under its alias, and one without it may.
 func TestRedTeam36AliasColumnList(t *testing.T) {
 	t.Parallel()
-	f := newSortFixture(t, 60, bindNamesByCatalog)
-	plain, label := rt35PlainTable(t), rt36LabelTable(t)
-	q := func(s string) string {
-		return strings.NewReplacer("{plain}", plain, "{label}", label).Replace(s)
-	}
+	f, q := rt36Tables(t)
 	f.sameOrRefusedAll(t, []rt13Case{
 		{sql: q("SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM {plain} v(x, y) WHERE tag = 't1')")},
 		{sql: q("SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM {plain} AS v(x, y, z) WHERE tag = 't2')")},
@@ -51,11 +56,7 @@ func TestRedTeam36AliasColumnList(t *testing.T) {
 // binds to an enclosing level's column.
 func TestRedTeam36JoinOnScope(t *testing.T) {
 	t.Parallel()
-	f := newSortFixture(t, 60, bindNamesByCatalog)
-	plain, label := rt35PlainTable(t), rt36LabelTable(t)
-	q := func(s string) string {
-		return strings.NewReplacer("{plain}", plain, "{label}", label).Replace(s)
-	}
+	f, q := rt36Tables(t)
 	f.sameOrRefusedAll(t, []rt13Case{
 		{sql: q("SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM {plain}, {label} a JOIN {label} b ON tag = 't1' AND a.n = b.n)")},
 		{sql: q("SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM {plain} c JOIN ({label} a JOIN {label} b ON tag = 't1' AND a.n = b.n) ON true)")},
