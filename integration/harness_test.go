@@ -75,7 +75,11 @@ func runMain(m *testing.M) int {
 	ignore := goleak.IgnoreCurrent()
 
 	var err error
-	pg, err = pgcluster.Start(ctx, pgcluster.Options{TLS: true, HBA: testHBA})
+	// 400 connections rather than pgcluster's 200: the suite's parallel
+	// tests each hold a fixture's sessions (direct, through phiguard,
+	// another session's) until they end, and one CI run of stop 36 ran
+	// out of slots (53300 in TestRedTeam7StaleDefaultShapes).
+	pg, err = pgcluster.Start(ctx, pgcluster.Options{TLS: true, HBA: testHBA, Settings: map[string]string{"max_connections": "400"}})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "integration: cannot start PostgreSQL (the tests need it, so they fail rather than skip): %v\n", err)
 		return 1
