@@ -479,7 +479,7 @@ func (p *planner) naturalJoin(left, right []*relation) {
 	for _, r := range right {
 		for _, name := range protectedNames(r) {
 			if names[name] {
-				p.refuse(r.protectedColumn(name), "NATURAL JOIN (write ON with = instead: phiguard checks which operator = is there)")
+				p.refuse(r.column(name), "NATURAL JOIN (write ON with = instead: phiguard checks which operator = is there)")
 				return
 			}
 		}
@@ -496,7 +496,7 @@ func (p *planner) naturalJoin(left, right []*relation) {
 func (p *planner) naturalWithPlain(prot, other []*relation) {
 	for _, r := range prot {
 		for _, name := range protectedNames(r) {
-			col := r.protectedColumn(name)
+			col := r.column(name)
 			for _, o := range other {
 				yes, unless, opaque := o.hasColumn(name) // scope_columns.go
 				if yes || opaque {
@@ -523,13 +523,4 @@ func protectedNames(r *relation) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// protectedColumn is r's protected column of that name.
-func (r *relation) protectedColumn(name string) *policy.ProtectedColumn {
-	if r.table != nil {
-		c, _ := r.table.Column(name)
-		return c
-	}
-	return r.outputs[name]
 }
