@@ -153,13 +153,14 @@ type Limits struct {
 	// CatalogBindsNames lets the session's catalog bind an unqualified
 	// name inside a subquery to an inner table's column where an outer
 	// level has an encrypted column of that name (sqlrewrite's
-	// PlanKnowing; default false: such a statement is refused, asking
-	// for the name to be qualified). On, the statement is answered as
-	// PostgreSQL answers it, but a catalog that DDL sent straight to the
-	// database, or a function's change of the search path, has made
-	// stale sends the constant compared with the outer encrypted column
-	// in clear until the next read (docs/catalog.md,
-	// TestRedTeam36FunctionsAndSnapshot).
+	// PlanKnowing; default true), as PostgreSQL binds it. The name is
+	// sent qualified with the inner table's item (x.tag), so that a
+	// catalog made stale by DDL sent straight to the database, or by a
+	// function's change of the search path, makes PostgreSQL fail the
+	// statement, which phiguard refuses, rather than bind the name to
+	// the outer encrypted column (docs/catalog.md,
+	// TestRedTeam36FunctionsAndSnapshot). Off, such a statement is
+	// refused, asking for the name to be qualified.
 	CatalogBindsNames bool `yaml:"catalog_binds_names"`
 }
 
@@ -201,6 +202,7 @@ func Default() Config {
 			JudgesGuard:           false,
 			CatalogMaxAge:         Duration(5 * time.Minute),
 			CatalogCoalesce:       true,
+			CatalogBindsNames:     true,
 		},
 		Log:             Log{Level: "info"},
 		Keys:            Keys{Provider: KeysProviderLocal},

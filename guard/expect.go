@@ -77,6 +77,9 @@ type expectation struct {
 	// plan is the reused plan a Bind or Execute runs through
 	// (plan_reuse.go): an error marks it stale.
 	plan *planEntry
+	// qualified are the names a Query's plan sent qualified
+	// (catalog_qualified.go).
+	qualified []sqlrewrite.QualifiedName
 	// sort holds the rows of a statement phiguard sorts itself
 	// (protect_sort.go); nil for any other.
 	sort *sortRun

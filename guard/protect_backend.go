@@ -161,6 +161,9 @@ func (s *Session) replaceRefusal(body []byte, head *expectation) (bool, error) {
 			rc, isCheck = sqlrewrite.TableElsewhereRefusal(string(msg))
 		}
 		if !isCheck {
+			rc, isCheck = s.qualifiedNameRefused(head, string(msg)) // catalog_qualified.go
+		}
+		if !isCheck {
 			// A comparison on cells whose operator is not pg_catalog's
 			// (sqlrewrite/operator_guard.go): the statement stopped
 			// before its first row.

@@ -58,10 +58,7 @@ func TestNameBindingDifferential(t *testing.T) {
 	for _, on := range []bool{false, true} {
 		t.Run(fmt.Sprintf("catalog_binds_names=%v", on), func(t *testing.T) {
 			t.Parallel()
-			var configure func(*config.Config)
-			if on {
-				configure = bindNamesByCatalog
-			}
+			configure := func(c *config.Config) { c.Limits.CatalogBindsNames = on }
 			nameBindingDifferential(t, newSortFixture(t, 40, configure))
 		})
 	}

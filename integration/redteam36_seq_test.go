@@ -106,34 +106,55 @@ func TestRedTeam36Sequences(t *testing.T) {
 	}
 }
 
-const rt36FunctionsHole = "HOLE: SELECT f() where f (made directly) runs CREATE TEMP TABLE x or set_config('search_path', 's, public'), " +
-	"then SELECT count(*) FROM people WHERE EXISTS (SELECT 1 FROM x WHERE tag = 't1'): phiguard sends 't1' in clear " +
-	"and answers 0, PostgreSQL 8; so after ALTER TABLE x DROP COLUMN tag, or CREATE TABLE s.x with s first on the path, straight on the database; " +
-	"in REPEATABLE READ, a column renamed to tag by another session after the snapshot: 0, PostgreSQL 60 (the constant encrypted)"
+const rt36SnapshotHole = "HOLE: in REPEATABLE READ, another session renames a column of {x} to tag after the snapshot: " +
+	"SELECT count(*) FROM people WHERE EXISTS (SELECT 1 FROM x WHERE tag = 't1') answers 0 through phiguard (the constant " +
+	"encrypted for people.tag, the catalog read in the snapshot says x has no tag), 60 directly (PostgreSQL binds tag to x.tag)"
 
 // TestRedTeam36FunctionsAndSnapshot: what the session's catalog cannot
 // see: a function (made directly on the database) that makes a
 // temporary table or sets the search path, called through phiguard; a
-// column another session adds after a REPEATABLE READ snapshot.
+// column dropped or a table made straight on the database. The plan
+// made knowing the catalog sends the name qualified (x.tag), so
+// PostgreSQL fails the statement, which phiguard refuses, where it
+// bound tag to the outer encrypted column with 't1' in clear before
+// (sqlrewrite/scope_qualify.go).
 func TestRedTeam36FunctionsAndSnapshot(t *testing.T) {
-	t.Skip(rt36FunctionsHole)
 	t.Parallel()
 	f := newSortFixture(t, 60, bindNamesByCatalog)
 	me := func(sql string) rt36Step { return rt36Step{sql: sql} }
 	other := func(sql string) rt36Step { return rt36Step{other: true, sql: sql} }
 	su := func(sql string) rt36Step { return rt36Step{su: true, sql: sql} }
+	prep := rt36Step{prep: true, sql: rt36Sel}
+	exec := rt36Step{exec: true}
 	for _, c := range []struct {
 		what  string
 		steps []rt36Step
 	}{
-		{"REPEATABLE READ, other session renames a column to tag", []rt36Step{su("INSERT INTO {x} VALUES (2, 't1'); ALTER TABLE {x} RENAME COLUMN tag TO label"), me("BEGIN ISOLATION LEVEL REPEATABLE READ"), me("SELECT count(*) FROM {p}"), other("ALTER TABLE {x} RENAME COLUMN label TO tag"), me(rt36Sel)}},
 		{"temp table made in a function", []rt36Step{me(rt36Sel), su("CREATE FUNCTION {s}.mk() RETURNS int LANGUAGE plpgsql AS $$BEGIN CREATE TEMP TABLE {x} AS SELECT 1 AS n; RETURN 1; END$$"), me("SELECT {s}.mk()"), me(rt36Sel)}},
 		{"column dropped directly on the database", []rt36Step{me(rt36Sel), su("ALTER TABLE {x} DROP COLUMN tag"), me(rt36Sel)}},
+		{"column dropped directly, then run again", []rt36Step{me(rt36Sel), su("ALTER TABLE {x} DROP COLUMN tag"), me(rt36Sel), me(rt36Sel)}},
 		{"table made directly first on the path", []rt36Step{me("SET search_path = {s}, public"), me(rt36Sel), su("CREATE TABLE {s}.{x} AS SELECT 1 AS n; GRANT SELECT ON {s}.{x} TO PUBLIC"), me(rt36Sel)}},
 		{"path set in a function", []rt36Step{other("CREATE TABLE {s}.{x} AS SELECT 1 AS n"), su("CREATE FUNCTION {s}.sp() RETURNS text LANGUAGE sql AS $$SELECT set_config('search_path', '{s}, public', false)$$"), me(rt36Sel), me("SELECT {s}.sp()"), me(rt36Sel)}},
+		{"prepared, column dropped directly, bound", []rt36Step{prep, exec, su("ALTER TABLE {x} DROP COLUMN tag"), exec}},
+		{"prepared, column dropped directly, bound twice", []rt36Step{prep, exec, su("ALTER TABLE {x} DROP COLUMN tag"), exec, exec}},
+		{"prepared after a temp table made in a function", []rt36Step{me(rt36Sel), su("CREATE FUNCTION {s}.mk() RETURNS int LANGUAGE plpgsql AS $$BEGIN CREATE TEMP TABLE {x} AS SELECT 1 AS n; RETURN 1; END$$"), me("SELECT {s}.mk()"), prep}},
 	} {
 		f.rt36Seq(t, c.what, c.steps)
 	}
+}
+
+// TestRedTeam36RenamedAfterSnapshot is the case the qualifier does not
+// answer: the catalog says the inner table lacks the name, so the plan
+// binds it to the outer encrypted column, and it has the name by the
+// time the statement runs. The same class as TestRedTeam35bDirectDDL.
+func TestRedTeam36RenamedAfterSnapshot(t *testing.T) {
+	t.Skip(rt36SnapshotHole)
+	t.Parallel()
+	f := newSortFixture(t, 60, bindNamesByCatalog)
+	me := func(sql string) rt36Step { return rt36Step{sql: sql} }
+	other := func(sql string) rt36Step { return rt36Step{other: true, sql: sql} }
+	su := func(sql string) rt36Step { return rt36Step{su: true, sql: sql} }
+	f.rt36Seq(t, "REPEATABLE READ, other session renames a column to tag", []rt36Step{su("INSERT INTO {x} VALUES (2, 't1'); ALTER TABLE {x} RENAME COLUMN tag TO label"), me("BEGIN ISOLATION LEVEL REPEATABLE READ"), me("SELECT count(*) FROM {p}"), other("ALTER TABLE {x} RENAME COLUMN label TO tag"), me(rt36Sel)})
 }
 
 // rt36Run runs one step: a simple Query, or a Parse or a Bind and

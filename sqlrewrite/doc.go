@@ -19,7 +19,10 @@
 //     scope_outputs.go); a table's, for the planner, from the guard's
 //     catalog: checked after planning (Plan.Unshadowed), or known while
 //     planning (PlanKnowing, Plan.Shadowed) where the catalog says an
-//     inner table has the name.
+//     inner table has the name, which the plan then sends qualified
+//     with the table's item (Plan.Qualified, scope_qualify.go), so a
+//     stale catalog makes PostgreSQL fail the statement
+//     (QualifiedNameRefusal) rather than bind the name further out.
 //   - PlanFor (planner*.go, scope.go, plan*.go) decides, under a policy,
 //     which literals and parameters must be encrypted and which uses of an
 //     encrypted column are refused (docs/design/encryption-path.md). It

@@ -193,8 +193,9 @@ type Plan struct {
 	// to the INSERT ... SELECT and DEFAULT VALUES it can
 	// (default_guard_select.go).
 	DefaultsUnguarded bool
-	// Cuts are text the proxy removes before sending the statement: the
-	// CAST around a CASE whose values it encrypts (planner_case.go).
+	// Cuts are text the proxy replaces before sending the statement: the
+	// CAST around a CASE whose values it encrypts (planner_case.go), a
+	// qualifier before a name bound by the catalog (Qualified).
 	Cuts []TextCut
 	// Operators are the comparisons the database evaluates on cells of
 	// deterministic columns, each sent with the check that PostgreSQL
@@ -218,6 +219,10 @@ type Plan struct {
 	// plan without it took the outer encrypted column: the inner table
 	// must still have the column when the statement runs.
 	Shadowed []Unshadowed
+	// Qualified are those names that are sent qualified with the inner
+	// table's item, so that PostgreSQL binds them there or fails
+	// (scope_qualify.go).
+	Qualified []QualifiedName
 	// Sort is set for a SELECT whose ORDER BY the proxy evaluates
 	// (planner_sort.go); the text sent is RewriteSort's.
 	Sort *SortPlan

@@ -64,6 +64,9 @@ func planWith(a *Analysis, pol *policy.Policy, facts ColumnFacts) *Plan {
 			p.refuseTable(p.plan.Copy.Table, "COPY together with other statements in one query")
 		}
 		p.bindRelations(raw.GetStmt(), a.Statements[i].withQueries)
+		if facts != nil {
+			p.checks.sortNames = bareSortNames(raw.GetStmt()) // scope_qualify.go
+		}
 		p.statement(raw.GetStmt())
 		if p.plan.Copy != nil && len(tree.GetStmts()) > 1 && p.plan.Refusal == nil {
 			p.refuseTable(p.plan.Copy.Table, "COPY together with other statements in one query")
@@ -73,7 +76,8 @@ func planWith(a *Analysis, pol *policy.Policy, facts ColumnFacts) *Plan {
 			break
 		}
 	}
-	p.itemForms() // planner_operator_guard.go
+	p.itemForms()     // planner_operator_guard.go
+	p.qualifierCuts() // scope_qualify.go
 	// Set on a refused plan too: the refusal may rest on a name the
 	// catalog binds elsewhere, and the guard then plans again knowing
 	// it (guard.Session.planOf).

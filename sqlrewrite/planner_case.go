@@ -25,14 +25,16 @@ import (
 // to do the same. For every other type an explicit cast of a constant to
 // the column's type and the assignment compute the same value.
 
-// TextCut is text the proxy removes from a statement before sending it:
+// TextCut is text the proxy replaces in a statement before sending it:
 // the bytes [Start, End) counted from the end of literal After (from the
-// start of the text when After is -1). Counting from the nearest literal
+// start of the text when After is -1), with Text ("" removes them; an
+// empty span with Text inserts it). Counting from the nearest literal
 // before the cut keeps the plan valid for every text of the shape, whose
 // non-literal text is the same.
 type TextCut struct {
 	After      int
 	Start, End int
+	Text       string
 }
 
 // castCase plans CAST(CASE ... END AS type) written into col; false when

@@ -100,10 +100,16 @@ func (s *scope) bindName(name string, loc int32) (refKind, *policy.ProtectedColu
 	if found == nil {
 		return refPlain, nil
 	}
-	if _, ok := s.checks.innerHas(name, b.unless, found); ok {
+	if t, ok := s.checks.innerHas(name, b.unless, found); ok {
 		// The catalog says an inner table has the name: PostgreSQL
-		// binds it there, to a plain column.
-		return refPlain, nil
+		// binds it there, to a plain column, and so must it when the
+		// statement runs: the name is sent qualified with the table's
+		// (scope_qualify.go), or, where no qualifier names the table
+		// alone, refused as before.
+		if s.qualifyName(t, name, loc) {
+			return refPlain, nil
+		}
+		return refAmbiguous, found
 	}
 	switch {
 	case b.opaque:
@@ -135,6 +141,11 @@ type catalogChecks struct {
 	// to such a table on its word (Plan.Shadowed).
 	facts    ColumnFacts
 	shadowed []Unshadowed
+	// qualified are those names with the qualifier each is sent with;
+	// sortNames are the places of bare names an ORDER BY, GROUP BY or
+	// DISTINCT ON item may take for an output column (never qualified).
+	qualified []QualifiedName
+	sortNames map[int32]bool
 }
 
 // ColumnFacts is what the session's catalog knows of the tables a

@@ -1,0 +1,96 @@
+package sqlrewrite
+
+import (
+	"strings"
+	"testing"
+)
+
+// sentWithCuts is sql with plan's cuts applied, as the guard sends it
+// (encryptLiterals), with the literals left as they are.
+func sentWithCuts(t *testing.T, plan *Plan, sql string) string {
+	t.Helper()
+	spans := LiteralSpans([]byte(sql))
+	var edits []Edit
+	for _, c := range plan.Cuts {
+		sp, ok := c.Span([]byte(sql), spans)
+		if !ok {
+			t.Fatalf("%s: cut %+v outside the text", sql, c)
+		}
+		edits = append(edits, Edit{Span: sp, Text: c.Text})
+	}
+	out, ok := Splice([]byte(sql), edits)
+	if !ok {
+		t.Fatalf("%s: overlapping cuts", sql)
+	}
+	return string(out)
+}
+
+// TestPlanKnowingQualifies: a name the catalog binds to an inner table's
+// column is sent qualified with that table's item, so that PostgreSQL
+// binds it there or fails, never to the outer encrypted column (red team
+// 36b, hole 7); where no qualifier names the item alone, or a bare sort
+// name may be an output column's, the statement is refused as without
+// the catalog.
+func TestPlanKnowingQualifies(t *testing.T) {
+	pol := testPolicy(t)
+	facts := &fakeFacts{has: map[TableName]bool{{Name: "visits"}: true, {Schema: "s", Name: "visits"}: true}}
+	const head = "SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM "
+	for _, c := range []struct{ sql, want string }{
+		{head + "visits WHERE ssn = '1')", head + "visits WHERE visits.ssn = '1')"},
+		{head + "visits v WHERE ssn = '1')", head + "visits v WHERE v.ssn = '1')"},
+		{head + "s.visits WHERE \"ssn\" = '1')", head + "s.visits WHERE visits.\"ssn\" = '1')"},
+		{head + "visits \"V x\" WHERE ssn = '1' AND ssn <> '2')", head + "visits \"V x\" WHERE \"V x\".ssn = '1' AND \"V x\".ssn <> '2')"},
+		{"SELECT 1 FROM patients WHERE id = 12 AND EXISTS (SELECT ssn FROM visits WHERE id = 3)", "SELECT 1 FROM patients WHERE id = 12 AND EXISTS (SELECT visits.ssn FROM visits WHERE id = 3)"},
+		{head + "visits WHERE EXISTS (SELECT 1 FROM other o WHERE ssn = '1'))", head + "visits WHERE EXISTS (SELECT 1 FROM other o WHERE visits.ssn = '1'))"},
+	} {
+		plan := Analyze(c.sql).PlanKnowing(pol, facts)
+		if plan.Refusal != nil || len(plan.Values) != 0 {
+			t.Errorf("%s: refusal %v, %d values", c.sql, plan.Refusal, len(plan.Values))
+			continue
+		}
+		if got := sentWithCuts(t, plan, c.sql); got != c.want {
+			t.Errorf("%s:\nsent %s\nwant %s", c.sql, got, c.want)
+		}
+		if len(plan.Qualified) == 0 || plan.Qualified[0].Column != "ssn" {
+			t.Errorf("%s: qualified %+v", c.sql, plan.Qualified)
+		}
+	}
+	// The plan holds for every text of the shape: the cut counts from
+	// the literal before it.
+	plan := Analyze("SELECT 1 FROM patients WHERE id = 12 AND EXISTS (SELECT 1 FROM visits WHERE ssn = '1')").PlanKnowing(pol, facts)
+	other := "SELECT 1 FROM patients WHERE id = 123456 AND EXISTS (SELECT 1 FROM visits WHERE ssn = '1')"
+	if got := sentWithCuts(t, plan, other); !strings.Contains(got, "WHERE visits.ssn = '1'") {
+		t.Errorf("same shape, longer literal: sent %s", got)
+	}
+	for _, sql := range []string{
+		head + "visits, s.visits WHERE ssn = '1')",                                           // two items named visits
+		head + "visits WHERE EXISTS (SELECT 1 FROM (SELECT 1 AS n) visits WHERE ssn = '1'))", // visits names the inner one
+		head + "(SELECT * FROM visits) v WHERE ssn = '1')",                                   // the table is behind a subquery
+		"SELECT 1 FROM patients WHERE EXISTS (SELECT ssn FROM visits GROUP BY ssn)",          // a bare GROUP BY name
+		"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 AS x FROM visits ORDER BY ssn)",       // a bare ORDER BY name
+		"SELECT 1 FROM patients WHERE EXISTS (SELECT DISTINCT ON (ssn) 1 FROM visits)",       // DISTINCT ON
+	} {
+		plan := Analyze(sql).PlanKnowing(pol, facts)
+		if plan.Refusal == nil {
+			t.Errorf("%s: sent %s, qualified %+v: want refused", sql, sentWithCuts(t, plan, sql), plan.Qualified)
+		}
+	}
+}
+
+// TestQualifiedNameRefusal: the database's error for a qualified name
+// the plan sent is phiguard's refusal; any other error is not.
+func TestQualifiedNameRefusal(t *testing.T) {
+	q := []QualifiedName{{Qualifier: "V x", Column: "ssn", Table: TableName{Name: "visits"}}}
+	r, ok := QualifiedNameRefusal(q, "column V x.ssn does not exist")
+	if !ok || r.PgError().Code != "0A000" || !strings.Contains(r.Error(), "visits") {
+		t.Fatalf("refusal %v, %v", r, ok)
+	}
+	for _, msg := range []string{"column V x.name does not exist", "column ssn does not exist", "column w.ssn does not exist"} {
+		if _, ok := QualifiedNameRefusal(q, msg); ok {
+			t.Errorf("%q taken for the qualified name's error", msg)
+		}
+	}
+	if _, ok := QualifiedNameRefusal(nil, "column V x.ssn does not exist"); ok {
+		t.Error("a plan without qualified names refused the error")
+	}
+}
