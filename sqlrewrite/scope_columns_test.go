@@ -57,16 +57,18 @@ func TestBindNameInnermost(t *testing.T) {
 	}
 }
 
-// fakeFacts answers PlanKnowing: the tables listed have the name, the
-// others certainly lack it; asked counts the questions.
+// fakeFacts answers PlanKnowing: the tables listed in has have the name,
+// those in unsure may, the others certainly lack it; asked counts the
+// questions.
 type fakeFacts struct {
-	has   map[TableName]bool
-	asked int
+	has    map[TableName]bool
+	unsure map[TableName]bool // the catalog cannot tell
+	asked  int
 }
 
 func (f *fakeFacts) TableHasColumn(t TableName, name string) (has, sure bool) {
 	f.asked++
-	return f.has[t], true
+	return f.has[t], !f.unsure[t]
 }
 
 // TestPlanKnowing: knowing that the inner table has the name, the plan

@@ -3,6 +3,7 @@ package sqlrewrite
 import (
 	"fmt"
 	"regexp"
+	"slices"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"github.com/phiguard/phiguard/internal/pgerr"
@@ -24,10 +25,12 @@ import (
 // PostgreSQL binds it to that item or fails the statement ("column x.tag
 // does not exist"); it never reaches further out. The guard turns that
 // error into a refusal and reads the catalog again
-// (QualifiedNameRefusal). A name no qualifier can name alone (the table
-// behind a subquery or a join alias, two items of one name, a bare
-// ORDER BY or GROUP BY name that may be an output column's) is refused
-// as without the catalog.
+// (QualifiedNameRefusal). The qualifier is the item whose column the
+// name is: the table, or a subquery or join alias over it with a *. A
+// name no qualifier names alone (two items of one name, another item
+// or inner table that may have the name too, a bare ORDER BY or GROUP
+// BY name that may be an output column's) is refused as without the
+// catalog.
 
 // QualifiedName is an unqualified name a plan sends qualified: Column,
 // bound to the column of inner table Table, becomes Qualifier.Column.
@@ -46,8 +49,8 @@ func (s *scope) qualifyName(t TableName, name string, loc int32) bool {
 	if c == nil || loc < 0 || c.sortNames[loc] {
 		return false
 	}
-	r := s.tableItem(t)
-	if r == nil || !namesAlone(s, r) {
+	r := s.tableItem(t, name)
+	if r == nil || !namesAlone(s, r) || !c.onlyOneHas(s, r, name) {
 		return false
 	}
 	for _, q := range c.qualified {
@@ -59,17 +62,68 @@ func (s *scope) qualifyName(t TableName, name string, loc int32) bool {
 	return true
 }
 
-// tableItem finds the FROM item, at s's level or an enclosing one, that
-// is table t itself (not a subquery or join over it).
-func (s *scope) tableItem(t TableName) *relation {
+// tableItem finds the FROM item, at s's level or an enclosing one,
+// whose column called name is table t's, if it has one: the table
+// itself, a subquery or join alias whose columns are a * over it (then
+// its other tables must lack the name: two would be PostgreSQL's
+// "ambiguous").
+func (s *scope) tableItem(t TableName, name string) *relation {
 	for lvl := s; lvl != nil; lvl = lvl.parent {
 		for _, r := range lvl.relations {
-			if r.columns.table != nil && *r.columns.table == t && r.name != "" {
-				return r
+			yes, unless, opaque := r.hasColumn(name)
+			if yes || opaque || r.name == "" || !slices.Contains(unless, t) {
+				continue
 			}
+			for _, u := range unless {
+				if u != t && s.checks.tableMayHave(u, name) {
+					return nil
+				}
+			}
+			return r
 		}
 	}
 	return nil
+}
+
+// onlyOneHas says whether r is the only item, at its level and the
+// levels inside it up to s, that the catalog or the statement says may
+// have a column called name. Another item at r's level that has it
+// makes the name PostgreSQL's "ambiguous" (a JOIN ... USING of two
+// tables with it), which a qualifier would answer; an inner one that
+// may have it (a table the catalog is not sure of) would take the name
+// before r does.
+func (c *catalogChecks) onlyOneHas(s *scope, r *relation, name string) bool {
+	for lvl := s; lvl != nil; lvl = lvl.parent {
+		mine := false
+		for _, it := range lvl.relations {
+			if it == r {
+				mine = true
+			} else if c.mayHave(it, name) {
+				return false
+			}
+		}
+		if mine {
+			return true
+		}
+	}
+	return false
+}
+
+// mayHave says whether item it may have a column called name: the
+// statement says so or cannot tell, or the catalog is not sure that
+// every table behind it lacks one.
+func (c *catalogChecks) mayHave(it *relation, name string) bool {
+	yes, unless, opaque := it.hasColumn(name)
+	if yes || opaque {
+		return true
+	}
+	return slices.ContainsFunc(unless, func(t TableName) bool { return c.tableMayHave(t, name) })
+}
+
+// tableMayHave says whether the catalog is not sure that t lacks name.
+func (c *catalogChecks) tableMayHave(t TableName, name string) bool {
+	has, sure := c.facts.TableHasColumn(t, name)
+	return has || !sure
 }
 
 // namesAlone says whether r's name, as a qualifier written at s, names

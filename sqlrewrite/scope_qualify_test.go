@@ -33,7 +33,8 @@ func sentWithCuts(t *testing.T, plan *Plan, sql string) string {
 // the catalog.
 func TestPlanKnowingQualifies(t *testing.T) {
 	pol := testPolicy(t)
-	facts := &fakeFacts{has: map[TableName]bool{{Name: "visits"}: true, {Schema: "s", Name: "visits"}: true}}
+	facts := &fakeFacts{has: map[TableName]bool{{Name: "visits"}: true, {Schema: "s", Name: "visits"}: true},
+		unsure: map[TableName]bool{{Name: "unsure"}: true}}
 	const head = "SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM "
 	for _, c := range []struct{ sql, want string }{
 		{head + "visits WHERE ssn = '1')", head + "visits WHERE visits.ssn = '1')"},
@@ -42,6 +43,8 @@ func TestPlanKnowingQualifies(t *testing.T) {
 		{head + "visits \"V x\" WHERE ssn = '1' AND ssn <> '2')", head + "visits \"V x\" WHERE \"V x\".ssn = '1' AND \"V x\".ssn <> '2')"},
 		{"SELECT 1 FROM patients WHERE id = 12 AND EXISTS (SELECT ssn FROM visits WHERE id = 3)", "SELECT 1 FROM patients WHERE id = 12 AND EXISTS (SELECT visits.ssn FROM visits WHERE id = 3)"},
 		{head + "visits WHERE EXISTS (SELECT 1 FROM other o WHERE ssn = '1'))", head + "visits WHERE EXISTS (SELECT 1 FROM other o WHERE visits.ssn = '1'))"},
+		{head + "(SELECT * FROM visits) v WHERE ssn = '1')", head + "(SELECT * FROM visits) v WHERE v.ssn = '1')"},
+		{head + "(visits a JOIN other b ON true) j WHERE ssn = '1')", head + "(visits a JOIN other b ON true) j WHERE j.ssn = '1')"},
 	} {
 		plan := Analyze(c.sql).PlanKnowing(pol, facts)
 		if plan.Refusal != nil || len(plan.Values) != 0 {
@@ -63,9 +66,12 @@ func TestPlanKnowingQualifies(t *testing.T) {
 		t.Errorf("same shape, longer literal: sent %s", got)
 	}
 	for _, sql := range []string{
+		head + "visits a JOIN visits b USING (id) WHERE ssn = '1')",                          // PostgreSQL: ambiguous
+		head + "visits WHERE EXISTS (SELECT 1 FROM unsure u WHERE ssn = '1'))",               // unsure may have it first
 		head + "visits, s.visits WHERE ssn = '1')",                                           // two items named visits
 		head + "visits WHERE EXISTS (SELECT 1 FROM (SELECT 1 AS n) visits WHERE ssn = '1'))", // visits names the inner one
-		head + "(SELECT * FROM visits) v WHERE ssn = '1')",                                   // the table is behind a subquery
+		head + "(SELECT * FROM visits, s.visits) v WHERE ssn = '1')",                         // both may have it
+		head + "(SELECT * FROM visits a JOIN unsure b ON true) v WHERE ssn = '1')",           // so may unsure
 		"SELECT 1 FROM patients WHERE EXISTS (SELECT ssn FROM visits GROUP BY ssn)",          // a bare GROUP BY name
 		"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 AS x FROM visits ORDER BY ssn)",       // a bare ORDER BY name
 		"SELECT 1 FROM patients WHERE EXISTS (SELECT DISTINCT ON (ssn) 1 FROM visits)",       // DISTINCT ON
