@@ -96,6 +96,9 @@ type catalog struct {
 	// namedLike are the relations with a column named like an encrypted
 	// column, by that name (catalog_unshadowed.go).
 	namedLike map[string][]sqlrewrite.TableName
+	// namedFuncs are the functions whose result may have a column named
+	// like an encrypted column ("" for any name: catalog_functions.go).
+	namedFuncs map[string][]sqlrewrite.TableName
 	// namedAsked are the names namedLikeQuery asked about: a name not
 	// among them may be any relation's column.
 	namedAsked map[string]bool

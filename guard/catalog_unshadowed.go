@@ -61,7 +61,8 @@ func namedLikeQuery(pol *policy.Policy) string {
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   CROSS JOIN LATERAL (SELECT (pg_catalog.pg_identify_object_as_address('pg_catalog.pg_class'::pg_catalog.regclass, c.oid, a.attnum)).object_names) o(n)
   WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-    AND a.attname::pg_catalog.text IN (` + strings.Join(names, ", ") + `)`
+    AND a.attname::pg_catalog.text IN (` + strings.Join(names, ", ") + `)
+UNION ALL ` + namedLikeFunctionsQuery(names)
 }
 
 // encryptedNames are the names of pol's encrypted columns, which
@@ -78,11 +79,15 @@ func encryptedNames(pol *policy.Policy) map[string]bool {
 
 // addNamedLike takes a row of namedLikeQuery.
 func (b *catalogBuilder) addNamedLike(v [][]byte) {
-	if b.cat.namedLike == nil {
-		b.cat.namedLike = map[string][]sqlrewrite.TableName{}
-	}
 	col := string(v[2])
-	b.cat.namedLike[col] = append(b.cat.namedLike[col], sqlrewrite.TableName{Schema: string(v[0]), Name: string(v[1])})
+	if string(v[7]) == "function" {
+		b.addNamedFunction(v) // catalog_functions.go
+	} else {
+		if b.cat.namedLike == nil {
+			b.cat.namedLike = map[string][]sqlrewrite.TableName{}
+		}
+		b.cat.namedLike[col] = append(b.cat.namedLike[col], sqlrewrite.TableName{Schema: string(v[0]), Name: string(v[1])})
+	}
 	now := string(v[3]) // pg_temp for the session's own temporary schema
 	if v[3] == nil || now != string(v[0]) && !tempSchema(now, string(v[0])) || string(v[4]) != string(v[1]) || string(v[5]) != col {
 		b.cat.namedStale = true
@@ -115,6 +120,9 @@ func (c *catalog) TableHasColumn(t sqlrewrite.TableName, name string) (has, sure
 	}
 	if !c.namedAsked[name] || c.namedStale {
 		return false, false // namedLikeQuery did not ask for it, or listed what is gone
+	}
+	if t.Function {
+		return false, !c.functionMayHave(t, name) // catalog_functions.go
 	}
 	if !c.hasColumnNamed(t, name) {
 		return false, true

@@ -363,10 +363,8 @@ func (s *Session) protectParse(a *sqlrewrite.Analysis, body []byte, injected boo
 	s.noteParse(msg.Name, info)
 	px := &expectation{kind: expParse, name: msg.Name, prep: info, analysis: a, start: time.Now(), injected: injected, variant: s.parseVariant(msg.Name, a, info, !rewritten && filledFrom == nil && !injected)}
 	s.expects.push(px)
-	if filledFrom != nil || len(info.plan.Defaults) > 0 || info.plan.Sort != nil && info.plan.Sort.SendsNative(s.nativeColumns()) ||
-		len(s.collationChecks(info.plan)) > 0 || s.srv.cfg.Limits.JudgesGuard && writesEncrypted(info.plan) || // collation_guard.go, judges_guard.go
-		len(info.plan.Qualified) > 0 { // catalog_qualified.go
-		info.again = &reprepared{query: againQuery, oids: againOIDs} // its text will hold a guard (reprepare.go; sort_native.go)
+	if filledFrom != nil || s.textHoldsGuard(info.plan) {
+		info.again = &reprepared{query: againQuery, oids: againOIDs} // reprepare.go
 	}
 	if pe := variantNameRefusal(msg.Name, s.parseRefusal(a, info, cpe)); pe != nil { // protect_search_variants.go
 		return s.markerParse(msg.Name, pe, a), nil

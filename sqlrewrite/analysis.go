@@ -16,13 +16,22 @@ import (
 type TableName struct {
 	Schema string
 	Name   string
+	// Function marks a function called in FROM, named so, as an inner
+	// item whose columns the plan leaves to the catalog
+	// (Unshadowed.Inner): its result's, which the statement does not
+	// tell without a column definition list.
+	Function bool
 }
 
 func (t TableName) String() string {
-	if t.Schema == "" {
-		return t.Name
+	name := t.Name
+	if t.Function {
+		name += "()"
 	}
-	return t.Schema + "." + t.Name
+	if t.Schema == "" {
+		return name
+	}
+	return t.Schema + "." + name
 }
 
 // MayChangeSettings reports whether the statement may change a session

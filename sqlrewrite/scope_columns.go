@@ -31,6 +31,14 @@ type relationColumns struct {
 	// not work out (an expression PostgreSQL names by rules of its own).
 	order   []string
 	unnamed bool
+	// function is set for a function called in FROM without a column
+	// definition list: its columns are its result's, which the catalog
+	// tells (ColumnFacts, Plan.Unshadowed); scalar is the name of its
+	// one column should it return a scalar (the alias, or the
+	// function's name), and ordinality says WITH ORDINALITY adds one.
+	function   *TableName
+	scalar     string
+	ordinality bool
 }
 
 // hasColumn says whether r has a column called name: certainly (yes),
@@ -45,6 +53,11 @@ func (r *relation) hasColumn(name string) (yes bool, unless []TableName, opaque 
 		return false, nil, false
 	case c.table != nil:
 		return false, []TableName{*c.table}, false
+	case c.function != nil:
+		if name == c.scalar || c.ordinality && name == "ordinality" {
+			return false, nil, true // a scalar result's column, or not
+		}
+		return false, []TableName{*c.function}, false
 	}
 	opaque = c.unnamed || len(c.starFrom) == 0
 	for _, from := range c.starFrom {

@@ -30,7 +30,13 @@ func TestBindNameInnermost(t *testing.T) {
 		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT * FROM s.visits) v WHERE ssn = '1')", 1, "ssn s.visits"},
 		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT 'a' AS x) v WHERE ssn = '1')", 1, ""},
 		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT 'a' AS x) v, visits WHERE ssn = '1')", 1, "ssn visits"},
-		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM generate_series(1, 2) g WHERE ssn = '1')", 0, "refused"},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM generate_series(1, 2) g WHERE ssn = '1')", 1, "ssn generate_series()"},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM pg_catalog.generate_series(1, 2) WITH ORDINALITY WHERE ssn = '1')", 1, "ssn pg_catalog.generate_series()"},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM generate_series(1, 2) ssn WHERE ssn = '1')", 0, "refused"}, // a scalar's column is ssn
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM ssn(1) WHERE ssn = '1')", 0, "refused"},                    // likewise
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM f(1) WITH ORDINALITY o WHERE ordinality = '1')", 0, ""},    // not ssn
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM ROWS FROM (f(1), g(2)) r WHERE ssn = '1')", 0, "refused"},  // not read
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM current_date d WHERE ssn = '1')", 0, "refused"},            // not a call by name
 		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT length('a')) v WHERE ssn = '1')", 1, ""},
 		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT (SELECT 'a')) v WHERE ssn = '1')", 1, ""}, // ?column?
 		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT (SELECT 'a' AS ssn)) v WHERE ssn = '1')", 0, ""},

@@ -120,8 +120,9 @@ func namelessExpr(n *pg_query.Node) bool {
 }
 
 // functionRelation is a function (or XMLTABLE) in FROM: its columns are
-// known only from a column definition list; otherwise they are the
-// function's, which phiguard does not read.
+// known from a column definition list; otherwise they are the
+// function's result's, which the catalog tells for one function called
+// by name (calledFunction), and nothing does for the rest.
 func functionRelation(n *pg_query.Node) *relation {
 	rel := &relation{columns: relationColumns{names: map[string]bool{}, unnamed: true}}
 	var alias *pg_query.Alias
@@ -134,6 +135,12 @@ func functionRelation(n *pg_query.Node) *relation {
 			for _, d := range rf.GetColdeflist() {
 				rel.columns.names[d.GetColumnDef().GetColname()] = true
 			}
+		} else if fn, ok := calledFunction(rf); ok {
+			rel.columns.function, rel.columns.ordinality = &fn, rf.GetOrdinality()
+			rel.columns.scalar = fn.Name
+			if alias != nil {
+				rel.columns.scalar = alias.GetAliasname()
+			}
 		}
 	case n.GetRangeTableFunc() != nil:
 		alias = n.GetRangeTableFunc().GetAlias()
@@ -143,4 +150,28 @@ func functionRelation(n *pg_query.Node) *relation {
 		rel.columns.names[c.GetString_().GetSval()] = true
 	}
 	return rel
+}
+
+// calledFunction is the one function rf calls, by name, without a column
+// definition list (not ROWS FROM, not a special form such as
+// CURRENT_DATE).
+func calledFunction(rf *pg_query.RangeFunction) (TableName, bool) {
+	fns := rf.GetFunctions()
+	if rf.GetIsRowsfrom() || len(fns) != 1 || len(rf.GetColdeflist()) > 0 {
+		return TableName{}, false
+	}
+	items := fns[0].GetList().GetItems()
+	if len(items) == 0 || len(items) > 1 && len(items[1].GetList().GetItems()) > 0 {
+		return TableName{}, false
+	}
+	fc := items[0].GetFuncCall()
+	names := fc.GetFuncname()
+	if fc == nil || len(names) == 0 || len(names) > 2 {
+		return TableName{}, false
+	}
+	fn := TableName{Name: names[len(names)-1].GetString_().GetSval(), Function: true}
+	if len(names) == 2 {
+		fn.Schema = names[0].GetString_().GetSval()
+	}
+	return fn, fn.Name != ""
 }
