@@ -21,8 +21,9 @@ import (
 // compared with it (TestUnqualifiedNameInnerColumn: 0 rows where
 // PostgreSQL answers 30).
 
-// namedLikeQuery lists the relations with a column named like an
-// encrypted column of pol, in rows of twelve fields (schema, relation,
+// namedLikeQuery lists the relations (and composite types, whose rows
+// functions may return: catalog_functions.go) with a column named like
+// an encrypted column of pol, in rows of twelve fields (schema, relation,
 // column; the three as the system caches name that column now; the
 // transaction's isolation; then NULLs: no other part of the catalog's
 // answer has twelve).
@@ -60,7 +61,7 @@ func namedLikeQuery(pol *policy.Policy) string {
   FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   CROSS JOIN LATERAL (SELECT (pg_catalog.pg_identify_object_as_address('pg_catalog.pg_class'::pg_catalog.regclass, c.oid, a.attnum)).object_names) o(n)
-  WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'c')
     AND a.attname::pg_catalog.text IN (` + strings.Join(names, ", ") + `)
 UNION ALL ` + namedLikeFunctionsQuery(names)
 }
@@ -80,7 +81,7 @@ func encryptedNames(pol *policy.Policy) map[string]bool {
 // addNamedLike takes a row of namedLikeQuery.
 func (b *catalogBuilder) addNamedLike(v [][]byte) {
 	col := string(v[2])
-	if string(v[7]) == "function" {
+	if kind := string(v[7]); kind == "function" || kind == "returns" {
 		b.addNamedFunction(v) // catalog_functions.go
 	} else {
 		if b.cat.namedLike == nil {
