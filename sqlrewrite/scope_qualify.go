@@ -3,6 +3,7 @@ package sqlrewrite
 import (
 	"fmt"
 	"regexp"
+	"slices"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"github.com/phiguard/phiguard/internal/pgerr"
@@ -39,15 +40,11 @@ type QualifiedName struct {
 }
 
 // qualifyName records that the unqualified name at loc, which the
-// catalog binds to a column of inner table t, is sent qualified; false
-// when no qualifier names t's item alone from s.
-func (s *scope) qualifyName(t TableName, name string, loc int32) bool {
+// catalog binds to a column of inner table t, item r, is sent qualified;
+// false when no qualifier names r alone from s.
+func (s *scope) qualifyName(r *relation, t TableName, name string, loc int32) bool {
 	c := s.checks
-	if c == nil || loc < 0 || c.sortNames[loc] {
-		return false
-	}
-	r := s.tableItem(t)
-	if r == nil || !namesAlone(s, r) {
+	if c == nil || loc < 0 || c.sortNames[loc] || r.name == "" || !namesAlone(s, r) {
 		return false
 	}
 	for _, q := range c.qualified {
@@ -59,17 +56,63 @@ func (s *scope) qualifyName(t TableName, name string, loc int32) bool {
 	return true
 }
 
-// tableItem finds the FROM item, at s's level or an enclosing one, that
-// is table t itself (not a subquery or join over it).
-func (s *scope) tableItem(t TableName) *relation {
+// innerTable finds, knowing the catalog, the item of an inner level
+// that PostgreSQL binds the unqualified name to where the plan without
+// the catalog took found, an encrypted column further out: that of the
+// innermost level, from s, with an item that has the name
+// (colNameToVar). It answers only when that is certain and the item is
+// the table itself: every item of the levels before, and every other
+// item of that level, is sure to lack the name (an item phiguard cannot
+// see into, a table the catalog is unsure of, or a second table with
+// the name, which is PostgreSQL's "ambiguous" or a JOIN's merged
+// column, no answer); and the item is a table named in FROM, not a
+// subquery over one. Before, the first table of any inner level the
+// catalog was sure of was taken, and the name sent qualified with it:
+// a table further out than the one PostgreSQL binds to (red team 37).
+// decided is false when no inner level may have the name; r is nil when
+// one may but the binding is not certain, and the name is refused. The
+// tables that must lack the name are noted (Plan.Unshadowed), so that
+// the plan is served again, and sent, only while they do.
+func (s *scope) innerTable(name string, found *policy.ProtectedColumn) (r *relation, t TableName, decided bool) {
+	c := s.checks
+	if c == nil || c.facts == nil {
+		return nil, TableName{}, false
+	}
+	var lack []TableName
 	for lvl := s; lvl != nil; lvl = lvl.parent {
+		var hit *relation
+		var hitTable TableName
+		n, unsure := 0, false
 		for _, r := range lvl.relations {
-			if r.columns.table != nil && *r.columns.table == t && r.name != "" {
-				return r
+			yes, unless, opaque := r.hasColumn(name)
+			if yes {
+				return nil, TableName{}, false // found's level: no inner table has the name
+			}
+			unsure = unsure || opaque
+			for _, t := range unless {
+				switch has, sure := c.facts.TableHasColumn(t, name); {
+				case !sure:
+					unsure = true
+				case has:
+					n, hit, hitTable = n+1, r, t
+				default:
+					lack = append(lack, t)
+				}
 			}
 		}
+		if n == 0 && !unsure {
+			continue
+		}
+		if n != 1 || unsure || hit.columns.table == nil || *hit.columns.table != hitTable {
+			return nil, TableName{}, true // refused
+		}
+		c.mustLack(name, lack, found)
+		if x := (Unshadowed{Name: name, Inner: hitTable, Column: found}); !slices.Contains(c.shadowed, x) {
+			c.shadowed = append(c.shadowed, x)
+		}
+		return hit, hitTable, true
 	}
-	return nil
+	return nil, TableName{}, false
 }
 
 // namesAlone says whether r's name, as a qualifier written at s, names

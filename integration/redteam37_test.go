@@ -1,0 +1,47 @@
+package integration
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestRedTeam37InnerBinding: a name the catalog binds to an inner
+// table's column is sent qualified (x.tag) with the item PostgreSQL binds
+// it to, and only where that item is certain. Each statement once went
+// qualified with another item: the first table of any inner level the
+// catalog was sure of, past a more inner item with the name (a
+// subquery over a table, a function's column, a temporary table), the
+// first of two tables of one level (PostgreSQL's "ambiguous", or a JOIN's
+// merged column, which is neither table's), or a plan kept on the
+// statement after a more inner table gained the column. Each answered
+// other than PostgreSQL; each is now refused (0A000), or answered as
+// PostgreSQL answers it.
+func TestRedTeam37InnerBinding(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 60, nil) // the default: limits.catalog_binds_names on
+	me := func(sql string) rt36Step { return rt36Step{sql: sql} }
+	y := me("CREATE TABLE {x}_y (n int, tag text); INSERT INTO {x}_y VALUES (2, 't1')")
+	t1 := me("INSERT INTO {x} VALUES (2, 't1')")
+	nested := "SELECT count(*) FROM {p} WHERE EXISTS (SELECT 1 FROM {x} WHERE EXISTS (SELECT 1 FROM %s WHERE tag = 't1'))"
+	in := func(item string) string { return fmtItem(nested, item) }
+	for _, c := range []struct {
+		what  string
+		steps []rt36Step
+	}{
+		{"FULL JOIN USING: the merged column", []rt36Step{y, me("SELECT count(*) FROM {p} WHERE EXISTS (SELECT 1 FROM {x} FULL JOIN {x}_y USING (tag) WHERE tag = 't1')")}},
+		{"RIGHT JOIN USING: the right table's column", []rt36Step{y, me("SELECT count(*) FROM {p} WHERE EXISTS (SELECT 1 FROM {x} RIGHT JOIN {x}_y USING (tag) WHERE tag = 't1')")}},
+		{"NATURAL FULL JOIN", []rt36Step{y, me("SELECT count(*) FROM {p} WHERE EXISTS (SELECT 1 FROM {x} NATURAL FULL JOIN {x}_y WHERE tag = 't1')")}},
+		{"two tables of one level: ambiguous", []rt36Step{y, me("SELECT count(*) FROM {p} WHERE EXISTS (SELECT 1 FROM {x}, {x}_y WHERE tag = 't1')")}},
+		{"a subquery over the table, the table further out", []rt36Step{t1, me(in("(SELECT * FROM {x} WHERE n = 1) v"))}},
+		{"a function's column named by its alias", []rt36Step{me(in("unnest(ARRAY['t1']) AS tag"))}},
+		{"XMLTABLE's column", []rt36Step{me(in("XMLTABLE('/a' PASSING '<a>t1</a>' COLUMNS tag text PATH '.')"))}},
+		{"a temporary table", []rt36Step{me("CREATE TEMP TABLE {x}_t (n int, tag text); INSERT INTO {x}_t VALUES (1, 't1')"), me(in("{x}_t"))}},
+		{"kept plan, the inner table gains the column", []rt36Step{me("CREATE TABLE {x}_z (n int)"), me(in("{x}_z")),
+			me("ALTER TABLE {x}_z ADD COLUMN tag text"), me("INSERT INTO {x}_z VALUES (1, 't1')"), me(in("{x}_z"))}},
+	} {
+		f.rt36Seq(t, c.what, c.steps)
+	}
+}
+
+// fmtItem puts item in q's %s, leaving q's braces alone.
+func fmtItem(q, item string) string { return strings.Replace(q, "%s", item, 1) }
