@@ -138,10 +138,26 @@ func namesAlone(s *scope, r *relation) bool {
 func (p *planner) qualifierCuts() {
 	for _, q := range p.checks.qualified {
 		cut := p.pointAt(int(q.loc))
-		cut.Text = policy.QuoteIdentifier(q.Qualifier) + "."
+		cut.Text = quoteQualifier(q.Qualifier) + "."
 		p.plan.Cuts = append(p.plan.Cuts, cut)
 		p.plan.Qualified = append(p.plan.Qualified, q)
 	}
+}
+
+// quoteQualifier writes name as an identifier before a dot: quoted
+// where policy.QuoteIdentifier would leave it bare but PostgreSQL reads
+// it as a keyword (FROM x AS "user": user.tag is a syntax error; red
+// team 37).
+func quoteQualifier(name string) string {
+	q := policy.QuoteIdentifier(name)
+	if q != name {
+		return q
+	}
+	if res, err := pg_query.Scan(name); err != nil || len(res.GetTokens()) != 1 ||
+		res.GetTokens()[0].GetKeywordKind() != pg_query.KeywordKind_NO_KEYWORD {
+		return `"` + name + `"`
+	}
+	return name
 }
 
 // bareSortNames are the places of the bare names in stmt's ORDER BY,

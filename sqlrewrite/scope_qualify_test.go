@@ -94,3 +94,13 @@ func TestQualifiedNameRefusal(t *testing.T) {
 		t.Error("a plan without qualified names refused the error")
 	}
 }
+
+// TestQuoteQualifier: a qualifier PostgreSQL would read as a keyword is
+// quoted (red team 37: FROM x AS "user" sent user.tag, a syntax error).
+func TestQuoteQualifier(t *testing.T) {
+	for in, want := range map[string]string{"visits": "visits", "user": `"user"`, "left": `"left"`, "order": `"order"`, "name": `"name"`, "V x": `"V x"`, "a1": "a1"} {
+		if got := quoteQualifier(in); got != want {
+			t.Errorf("quoteQualifier(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
