@@ -66,3 +66,19 @@ func TestRedTeam37QualifiedHeld(t *testing.T) {
 		})
 	}
 }
+
+// TestRedTeam37UsingAlias: JOIN ... USING (n) AS x names an item x the
+// qualifier x.tag would then mean at PostgreSQL, where the bare name
+// binds further out: refused when planned (before, PostgreSQL failed the
+// qualified name, and phiguard took that for a stale catalog and read it
+// again at every run), never another answer.
+func TestRedTeam37UsingAlias(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	me := func(sql string) rt36Step { return rt36Step{sql: sql} }
+	z := me("INSERT INTO {x} VALUES (2, 't1'); CREATE TABLE {x}_z (n int); INSERT INTO {x}_z VALUES (1)")
+	sel := "SELECT count(*) FROM {p} WHERE EXISTS (SELECT 1 FROM {x} WHERE EXISTS (SELECT 1 FROM {x}_z a JOIN {x}_z b USING (n) AS {x} WHERE tag = 't1'))"
+	f.rt36Seq(t, "USING alias", []rt36Step{z, me(sel)})
+	f.rt36Seq(t, "USING alias, twice", []rt36Step{z, me(sel), me(sel)})
+	f.rt36Seq(t, "USING alias, then the plain statement", []rt36Step{z, me(sel), me(rt36Sel)})
+}

@@ -36,6 +36,8 @@ func TestRedTeam37InnerBinding(t *testing.T) {
 		{"a function's column named by its alias", []rt36Step{me(in("unnest(ARRAY['t1']) AS tag"))}},
 		{"XMLTABLE's column", []rt36Step{me(in("XMLTABLE('/a' PASSING '<a>t1</a>' COLUMNS tag text PATH '.')"))}},
 		{"a temporary table", []rt36Step{me("CREATE TEMP TABLE {x}_t (n int, tag text); INSERT INTO {x}_t VALUES (1, 't1')"), me(in("{x}_t"))}},
+		{"USING alias named like the outer table's", []rt36Step{t1, y, me("SELECT count(*) FROM {p} p WHERE EXISTS (SELECT 1 FROM {x} a JOIN {x}_y b USING (tag) AS p WHERE p.tag = 't1')")}},
+		{"USING alias named like the outer table", []rt36Step{t1, y, me("SELECT count(*) FROM {p} WHERE EXISTS (SELECT 1 FROM {x} a JOIN {x}_y b USING (tag) AS {p} WHERE {p}.tag = 't1')")}},
 		{"an alias that is a reserved word", []rt36Step{t1, me("SELECT count(*) FROM {p} WHERE EXISTS (SELECT 1 FROM {x} AS \"user\" WHERE tag = 't1')")}},
 		{"an alias that is a type or function name's word", []rt36Step{t1, me("SELECT count(*) FROM {p} WHERE EXISTS (SELECT 1 FROM {x} AS \"left\" WHERE tag = 't1')")}},
 		{"kept plan, the inner table gains the column", []rt36Step{me("CREATE TABLE {x}_z (n int)"), me(in("{x}_z")),

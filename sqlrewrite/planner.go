@@ -517,6 +517,14 @@ func (p *planner) joinItem(j *pg_query.JoinExpr, sc, outer *scope) {
 	// transformJoinOnClause; TestJoinConditionSkipsSiblings,
 	// TestRedTeam36JoinOnSeesItsTables, TestRedTeam36JoinOnScope).
 	p.expr(j.GetQuals(), onScope(sc, first), ctxOther("JOIN condition")) // scope.go
+	if ua := j.GetJoinUsingAlias(); ua != nil && j.GetAlias() == nil {
+		// JOIN ... USING (c) AS u names an item u whose columns are the
+		// USING list's (never encrypted ones: refused above), which only
+		// a qualified name reaches: u.tag is u's, not an enclosing
+		// level's tag (red team 37: 't1' encrypted for people.tag where
+		// PostgreSQL compared the merged plain column, 0 rows for 60).
+		sc.relations = append(sc.relations, &relation{name: ua.GetAliasname(), columns: relationColumns{complete: true}})
+	}
 	if a := j.GetAlias(); a != nil {
 		// An alias hides the tables it joins from everything but
 		// their own ON conditions: a.col past it binds to an
