@@ -82,3 +82,26 @@ func TestRedTeam37UsingAlias(t *testing.T) {
 	f.rt36Seq(t, "USING alias, twice", []rt36Step{z, me(sel), me(sel)})
 	f.rt36Seq(t, "USING alias, then the plain statement", []rt36Step{z, me(sel), me(rt36Sel)})
 }
+
+// TestRedTeam37SortedStale: a sorted read (ORDER BY on an encrypted
+// column, evaluated in the proxy) keeps the qualifier in the text it
+// rewrites: the column dropped straight on the database, PostgreSQL
+// fails x.tag and phiguard refuses, where the bare name would bind to
+// the outer encrypted column with 't1' in clear.
+func TestRedTeam37SortedStale(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	me := func(sql string) rt36Step { return rt36Step{sql: sql} }
+	su := func(sql string) rt36Step { return rt36Step{su: true, sql: sql} }
+	drop := su("ALTER TABLE {x} DROP COLUMN tag")
+	for _, sel := range []string{
+		"SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {x} WHERE tag = 't1') ORDER BY name, id",
+		"SELECT id FROM {p} WHERE tag = 't2' OR EXISTS (SELECT 1 FROM {x} WHERE tag = 't1') ORDER BY born DESC, id LIMIT 7",
+		"SELECT id, (SELECT count(*) FROM {x} WHERE tag = 't1') FROM {p} ORDER BY score, id",
+	} {
+		t.Run("", func(t *testing.T) {
+			f.rt36Seq(t, sel, []rt36Step{me(sel), drop, me(sel)})
+			f.rt36Seq(t, "prepared: "+sel, []rt36Step{{prep: true, sql: sel}, {exec: true}, drop, {exec: true}})
+		})
+	}
+}

@@ -60,19 +60,22 @@ func (s *scope) qualifyName(r *relation, t TableName, name string, loc int32) bo
 // that PostgreSQL binds the unqualified name to where the plan without
 // the catalog took found, an encrypted column further out: that of the
 // innermost level, from s, with an item that has the name
-// (colNameToVar). It answers only when that is certain and the item is
-// the table itself: every item of the levels before, and every other
-// item of that level, is sure to lack the name (an item phiguard cannot
-// see into, a table the catalog is unsure of, or a second table with
-// the name, which is PostgreSQL's "ambiguous" or a JOIN's merged
-// column, no answer); and the item is a table named in FROM, not a
-// subquery over one. Before, the first table of any inner level the
-// catalog was sure of was taken, and the name sent qualified with it:
-// a table further out than the one PostgreSQL binds to (red team 37).
-// decided is false when no inner level may have the name; r is nil when
-// one may but the binding is not certain, and the name is refused. The
-// tables that must lack the name are noted (Plan.Unshadowed), so that
-// the plan is served again, and sent, only while they do.
+// (colNameToVar). It answers only when that is certain: every item of
+// the levels before is sure to lack the name, and so is every other item
+// of that level (a second table with it is PostgreSQL's "ambiguous", or
+// a JOIN's merged column, neither table's; an item phiguard cannot see
+// into, or a table the catalog is unsure of, may have it). The item is
+// the table, or a subquery or WITH query whose * passes its columns
+// ((SELECT * FROM x) v: v.tag). Before, the first table of any inner
+// level the catalog was sure of was taken, and the name sent qualified
+// with its item, found anywhere out from s: an item further out than the
+// one PostgreSQL binds to, or none (red team 37).
+//
+// decided is false where the name is left to the plan without the
+// catalog (no inner item has it; or a level's items may, none surely
+// does); r is nil where the name is refused. The tables that must lack
+// the name are noted (Plan.Unshadowed), so that the plan is served
+// again, and sent, only while they do.
 func (s *scope) innerTable(name string, found *policy.ProtectedColumn) (r *relation, t TableName, decided bool) {
 	c := s.checks
 	if c == nil || c.facts == nil {
@@ -100,10 +103,16 @@ func (s *scope) innerTable(name string, found *policy.ProtectedColumn) (r *relat
 				}
 			}
 		}
-		if n == 0 && !unsure {
+		if n == 0 {
+			if unsure {
+				// Left to the plan without the catalog's word: the
+				// outer column, with the tables that must lack the
+				// name noted for the guard (Plan.Unshadowed).
+				return nil, TableName{}, false
+			}
 			continue
 		}
-		if n != 1 || unsure || hit.columns.table == nil || *hit.columns.table != hitTable {
+		if n != 1 || unsure || hit.name == "" {
 			return nil, TableName{}, true // refused
 		}
 		c.mustLack(name, lack, found)

@@ -33,7 +33,7 @@ func sentWithCuts(t *testing.T, plan *Plan, sql string) string {
 // the catalog.
 func TestPlanKnowingQualifies(t *testing.T) {
 	pol := testPolicy(t)
-	facts := &fakeFacts{has: map[TableName]bool{{Name: "visits"}: true, {Schema: "s", Name: "visits"}: true}}
+	facts := &fakeFacts{has: map[TableName]bool{{Name: "visits"}: true, {Schema: "s", Name: "visits"}: true, {Name: "v2"}: true}}
 	const head = "SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM "
 	for _, c := range []struct{ sql, want string }{
 		{head + "visits WHERE ssn = '1')", head + "visits WHERE visits.ssn = '1')"},
@@ -42,6 +42,9 @@ func TestPlanKnowingQualifies(t *testing.T) {
 		{head + "visits \"V x\" WHERE ssn = '1' AND ssn <> '2')", head + "visits \"V x\" WHERE \"V x\".ssn = '1' AND \"V x\".ssn <> '2')"},
 		{"SELECT 1 FROM patients WHERE id = 12 AND EXISTS (SELECT ssn FROM visits WHERE id = 3)", "SELECT 1 FROM patients WHERE id = 12 AND EXISTS (SELECT visits.ssn FROM visits WHERE id = 3)"},
 		{head + "visits WHERE EXISTS (SELECT 1 FROM other o WHERE ssn = '1'))", head + "visits WHERE EXISTS (SELECT 1 FROM other o WHERE visits.ssn = '1'))"},
+		// The table behind a subquery's *: the subquery's item.
+		{head + "(SELECT * FROM visits) v WHERE ssn = '1')", head + "(SELECT * FROM visits) v WHERE v.ssn = '1')"},
+		{head + "visits WHERE EXISTS (SELECT 1 FROM (SELECT * FROM visits WHERE id = 1) v WHERE ssn = '1'))", head + "visits WHERE EXISTS (SELECT 1 FROM (SELECT * FROM visits WHERE id = 1) v WHERE v.ssn = '1'))"},
 	} {
 		plan := Analyze(c.sql).PlanKnowing(pol, facts)
 		if plan.Refusal != nil || len(plan.Values) != 0 {
@@ -63,12 +66,15 @@ func TestPlanKnowingQualifies(t *testing.T) {
 		t.Errorf("same shape, longer literal: sent %s", got)
 	}
 	for _, sql := range []string{
-		head + "visits, s.visits WHERE ssn = '1')",                                           // two items named visits
-		head + "visits WHERE EXISTS (SELECT 1 FROM (SELECT 1 AS n) visits WHERE ssn = '1'))", // visits names the inner one
-		head + "(SELECT * FROM visits) v WHERE ssn = '1')",                                   // the table is behind a subquery
-		"SELECT 1 FROM patients WHERE EXISTS (SELECT ssn FROM visits GROUP BY ssn)",          // a bare GROUP BY name
-		"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 AS x FROM visits ORDER BY ssn)",       // a bare ORDER BY name
-		"SELECT 1 FROM patients WHERE EXISTS (SELECT DISTINCT ON (ssn) 1 FROM visits)",       // DISTINCT ON
+		head + "visits, v2 WHERE ssn = '1')",                                                        // two tables with the name: ambiguous (red team 37)
+		head + "visits FULL JOIN v2 USING (ssn) WHERE ssn = '1')",                                   // the merged column is neither table's
+		head + "visits WHERE EXISTS (SELECT 1 FROM unnest(ARRAY['a']) AS ssn WHERE ssn = '1'))",     // an inner item that may have it
+		head + "visits WHERE EXISTS (SELECT 1 FROM a JOIN b USING (id) AS visits WHERE ssn = '1'))", // USING's alias hides visits
+		head + "visits, s.visits WHERE ssn = '1')",                                                  // two items named visits
+		head + "visits WHERE EXISTS (SELECT 1 FROM (SELECT 1 AS n) visits WHERE ssn = '1'))",        // visits names the inner one
+		"SELECT 1 FROM patients WHERE EXISTS (SELECT ssn FROM visits GROUP BY ssn)",                 // a bare GROUP BY name
+		"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 AS x FROM visits ORDER BY ssn)",              // a bare ORDER BY name
+		"SELECT 1 FROM patients WHERE EXISTS (SELECT DISTINCT ON (ssn) 1 FROM visits)",              // DISTINCT ON
 	} {
 		plan := Analyze(sql).PlanKnowing(pol, facts)
 		if plan.Refusal == nil {
