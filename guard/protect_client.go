@@ -363,9 +363,7 @@ func (s *Session) protectParse(a *sqlrewrite.Analysis, body []byte, injected boo
 	s.noteParse(msg.Name, info)
 	px := &expectation{kind: expParse, name: msg.Name, prep: info, analysis: a, start: time.Now(), injected: injected, variant: s.parseVariant(msg.Name, a, info, !rewritten && filledFrom == nil && !injected)}
 	s.expects.push(px)
-	if filledFrom != nil || len(info.plan.Defaults) > 0 || info.plan.Sort != nil && info.plan.Sort.SendsNative(s.nativeColumns()) ||
-		len(s.collationChecks(info.plan)) > 0 || s.srv.cfg.Limits.JudgesGuard && writesEncrypted(info.plan) || // collation_guard.go, judges_guard.go
-		len(info.plan.Qualified) > 0 { // catalog_qualified.go
+	if filledFrom != nil || s.textGuarded(info.plan) {
 		info.again = &reprepared{query: againQuery, oids: againOIDs} // its text will hold a guard (reprepare.go; sort_native.go)
 	}
 	if pe := variantNameRefusal(msg.Name, s.parseRefusal(a, info, cpe)); pe != nil { // protect_search_variants.go
@@ -404,6 +402,16 @@ func (s *Session) protectParse(a *sqlrewrite.Analysis, body []byte, injected boo
 		return s.markerParse(msg.Name, pe, a), nil
 	}
 	return s.reusePlan(info, &msg, px) // plan_reuse.go
+}
+
+// textGuarded says whether the text a Parse of plan sends holds a guard
+// or an edit the database checks again at each run, so that the
+// statement is prepared again from the client's text when it fails
+// (reprepare.go).
+func (s *Session) textGuarded(plan *sqlrewrite.Plan) bool {
+	return len(plan.Defaults) > 0 || plan.Sort != nil && plan.Sort.SendsNative(s.nativeColumns()) || // sort_native.go
+		len(s.collationChecks(plan)) > 0 || s.srv.cfg.Limits.JudgesGuard && writesEncrypted(plan) || // collation_guard.go, judges_guard.go
+		len(plan.Qualified) > 0 // catalog_qualified.go
 }
 
 // parsePlan is the plan of an analysed statement under the session's

@@ -517,13 +517,8 @@ func (p *planner) joinItem(j *pg_query.JoinExpr, sc, outer *scope) {
 	// transformJoinOnClause; TestJoinConditionSkipsSiblings,
 	// TestRedTeam36JoinOnSeesItsTables, TestRedTeam36JoinOnScope).
 	p.expr(j.GetQuals(), onScope(sc, first), ctxOther("JOIN condition")) // scope.go
-	if ua := j.GetJoinUsingAlias(); ua != nil && j.GetAlias() == nil {
-		// JOIN ... USING (c) AS u names an item u whose columns are the
-		// USING list's (never encrypted ones: refused above), which only
-		// a qualified name reaches: u.tag is u's, not an enclosing
-		// level's tag (red team 37: 't1' encrypted for people.tag where
-		// PostgreSQL compared the merged plain column, 0 rows for 60).
-		sc.relations = append(sc.relations, &relation{name: ua.GetAliasname(), columns: relationColumns{complete: true}})
+	if u := usingAlias(j); u != nil {
+		sc.relations = append(sc.relations, u) // scope_qualify.go
 	}
 	if a := j.GetAlias(); a != nil {
 		// An alias hides the tables it joins from everything but
@@ -586,22 +581,4 @@ func (p *planner) target(t *pg_query.ResTarget, sc *scope, r role, outs map[stri
 		name = fields[len(fields)-1].GetString_().GetSval()
 	}
 	outs[name] = col
-}
-
-func anyColumn(m map[string]*policy.ProtectedColumn) *policy.ProtectedColumn {
-	for _, c := range m {
-		return c
-	}
-	return nil
-}
-
-func firstColumn(sc *scope) *policy.ProtectedColumn {
-	for lvl := sc; lvl != nil; lvl = lvl.parent {
-		for _, r := range lvl.relations {
-			if cs := r.protectedColumns(); len(cs) > 0 {
-				return cs[0]
-			}
-		}
-	}
-	return nil
 }

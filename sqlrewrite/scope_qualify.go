@@ -154,6 +154,21 @@ func (p *planner) qualifierCuts() {
 	}
 }
 
+// usingAlias is the item JOIN ... USING (c) AS u names (without an
+// alias of the join's own), or nil: its columns are the USING list's
+// (never encrypted ones: joinItem refuses those), which only a qualified
+// name reaches, so it binds no bare name; but u.tag is u's, not an
+// enclosing level's tag (red team 37: FROM people p ... (a JOIN b USING
+// (tag) AS p WHERE p.tag = 't1') encrypted 't1' for people.tag where
+// PostgreSQL compared the merged plain column, 0 rows for 60), and a
+// name bound further out is not qualified with a name u hides.
+func usingAlias(j *pg_query.JoinExpr) *relation {
+	if ua := j.GetJoinUsingAlias(); ua != nil && j.GetAlias() == nil {
+		return &relation{name: ua.GetAliasname(), columns: relationColumns{complete: true}}
+	}
+	return nil
+}
+
 // quoteQualifier writes name as an identifier before a dot: quoted
 // where policy.QuoteIdentifier would leave it bare but PostgreSQL reads
 // it as a keyword (FROM x AS "user": user.tag is a syntax error; red
