@@ -57,6 +57,10 @@ func TestRedTeam37QualifiedParams(t *testing.T) {
 		{"UPDATE {p} SET tag = 't4' WHERE id = 3 AND EXISTS (SELECT 1 FROM {x} WHERE tag = 't1') RETURNING id", nil},
 		{"UPDATE {p} SET tag = $1 WHERE id = $2 AND EXISTS (SELECT 1 FROM {x} WHERE tag = $3) RETURNING id", []any{"t5", 4, "t1"}},
 		{"SELECT count(*) FROM {p} WHERE tag = 't4' OR tag = 't5'", nil},
+		{"UPDATE {p} SET tag = CAST(CASE WHEN EXISTS (SELECT 1 FROM {x} WHERE tag = 'zz' AND n = 1) THEN 't9' END AS text) WHERE id = 6 RETURNING id", nil},
+		{"UPDATE {p} SET tag = CAST(CASE WHEN EXISTS (SELECT 1 FROM {x} WHERE tag = $1) THEN $2 ELSE 't10' END AS text) WHERE id = $3 RETURNING id", []any{"t1", "t11", 7}},
+		{"SELECT id, tag FROM {p} WHERE id IN (6, 7)", nil},
+		{"SELECT count(*) FROM {p} WHERE tag IN ('t9', 't10', 't11')", nil},
 		{"INSERT INTO {p} (id, tag) SELECT 1000 + n, 't6' FROM {x} WHERE EXISTS (SELECT 1 FROM {p} WHERE id = 1 AND EXISTS (SELECT 1 FROM {x} y WHERE tag = 't1')) RETURNING id", nil},
 	} {
 		t.Run("", func(t *testing.T) { f.rt37Args(t, c.sql, c.args...) })
