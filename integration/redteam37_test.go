@@ -51,7 +51,8 @@ func TestRedTeam37InnerBinding(t *testing.T) {
 func fmtItem(q, item string) string { return strings.Replace(q, "%s", item, 1) }
 
 const rt37InnerGainsHole = "HOLE: a table of a level inside the one the qualified name is bound to gains the name where phiguard's catalog does not see it " +
-	"(DDL sent straight to the database adds the column): " +
+	"(DDL sent straight to the database adds the column; a function made directly on the database, called earlier in the same Query " +
+	"or in a Query before, makes a temporary table of that name with the column): " +
 	"SELECT count(*) FROM people WHERE EXISTS (SELECT 1 FROM x WHERE EXISTS (SELECT 1 FROM z WHERE tag = 't1')) is sent with x.tag, " +
 	"which PostgreSQL binds to x where it binds the bare name to z: 0 through phiguard, 60 directly. No constant goes in clear for an " +
 	"encrypted column (both are plain), but the answer differs; the qualifier asserts that x has the name, nothing asserts that z lacks it " +
@@ -66,14 +67,18 @@ func TestRedTeam37InnerGainsName(t *testing.T) {
 	me := func(sql string) rt36Step { return rt36Step{sql: sql} }
 	su := func(sql string) rt36Step { return rt36Step{su: true, sql: sql} }
 	nested := "SELECT count(*) FROM {p} WHERE EXISTS (SELECT 1 FROM {x} WHERE EXISTS (SELECT 1 FROM %s WHERE tag = 't1'))"
-	// (A temporary table with the name made by a function called through
-	// phiguard held: answered 60 as PostgreSQL does.)
+	mk := su("CREATE FUNCTION {s}.mk() RETURNS int LANGUAGE plpgsql AS $$BEGIN CREATE TEMP TABLE {x}_t (n int, tag text); INSERT INTO {x}_t VALUES (1, 't1'); RETURN 1; END$$; GRANT ALL ON SCHEMA {s} TO PUBLIC")
+	// (A temporary table the catalog never heard of, made by such a
+	// function in a Query before, held: answered 60 as PostgreSQL does.)
 	for _, c := range []struct {
 		what  string
 		steps []rt36Step
 	}{
 		{"column added directly on the database", []rt36Step{me("CREATE TABLE {x}_z (n int); INSERT INTO {x}_z VALUES (1)"), me(fmtItem(nested, "{x}_z")),
 			su("ALTER TABLE {x}_z ADD COLUMN tag text DEFAULT 't1'"), me(fmtItem(nested, "{x}_z"))}},
+		{"temp table made by a function earlier in the Query", []rt36Step{me(rt36Sel), mk, me("SELECT {s}.mk(); " + fmtItem(nested, "{x}_t"))}},
+		{"temp table made by a function earlier in the Query, over a table known", []rt36Step{me("CREATE TABLE {x}_t (n int)"), me(rt36Sel), mk, me("SELECT {s}.mk(); " + fmtItem(nested, "{x}_t"))}},
+		{"temp table made by a function in a Query before, over a table known", []rt36Step{me("CREATE TABLE {x}_t (n int)"), me(rt36Sel), mk, me("SELECT {s}.mk()"), me(fmtItem(nested, "{x}_t"))}},
 	} {
 		f.rt36Seq(t, c.what, c.steps)
 	}
