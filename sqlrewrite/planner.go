@@ -517,6 +517,9 @@ func (p *planner) joinItem(j *pg_query.JoinExpr, sc, outer *scope) {
 	// transformJoinOnClause; TestJoinConditionSkipsSiblings,
 	// TestRedTeam36JoinOnSeesItsTables, TestRedTeam36JoinOnScope).
 	p.expr(j.GetQuals(), onScope(sc, first), ctxOther("JOIN condition")) // scope.go
+	if u := usingAlias(j); u != nil {
+		sc.relations = append(sc.relations, u) // scope_qualify.go
+	}
 	if a := j.GetAlias(); a != nil {
 		// An alias hides the tables it joins from everything but
 		// their own ON conditions: a.col past it binds to an
@@ -578,22 +581,4 @@ func (p *planner) target(t *pg_query.ResTarget, sc *scope, r role, outs map[stri
 		name = fields[len(fields)-1].GetString_().GetSval()
 	}
 	outs[name] = col
-}
-
-func anyColumn(m map[string]*policy.ProtectedColumn) *policy.ProtectedColumn {
-	for _, c := range m {
-		return c
-	}
-	return nil
-}
-
-func firstColumn(sc *scope) *policy.ProtectedColumn {
-	for lvl := sc; lvl != nil; lvl = lvl.parent {
-		for _, r := range lvl.relations {
-			if cs := r.protectedColumns(); len(cs) > 0 {
-				return cs[0]
-			}
-		}
-	}
-	return nil
 }

@@ -170,3 +170,21 @@ func onScope(sc *scope, first int) *scope {
 	last.parent = &scope{relations: slices.Clone(sc.relations[:first]), checks: sc.checks}
 	return on
 }
+
+func anyColumn(m map[string]*policy.ProtectedColumn) *policy.ProtectedColumn {
+	for _, c := range m {
+		return c
+	}
+	return nil
+}
+
+func firstColumn(sc *scope) *policy.ProtectedColumn {
+	for lvl := sc; lvl != nil; lvl = lvl.parent {
+		for _, r := range lvl.relations {
+			if cs := r.protectedColumns(); len(cs) > 0 {
+				return cs[0]
+			}
+		}
+	}
+	return nil
+}

@@ -1,8 +1,6 @@
 package sqlrewrite
 
 import (
-	"slices"
-
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"github.com/phiguard/phiguard/policy"
 )
@@ -113,13 +111,13 @@ func (s *scope) bindName(name string, loc int32) (refKind, *policy.ProtectedColu
 	if found == nil {
 		return refPlain, nil
 	}
-	if t, ok := s.checks.innerHas(name, b.unless, found); ok {
+	if r, t, decided := s.innerTable(name, found); decided { // scope_qualify.go
 		// The catalog says an inner table has the name: PostgreSQL
 		// binds it there, to a plain column, and so must it when the
 		// statement runs: the name is sent qualified with the table's
 		// (scope_qualify.go), or, where no qualifier names the table
 		// alone, refused as before.
-		if s.qualifyName(t, name, loc) {
+		if r != nil && s.qualifyName(r, t, name, loc) {
 			return refPlain, nil
 		}
 		return refAmbiguous, found
@@ -167,25 +165,6 @@ type catalogChecks struct {
 // name it was not asked about, a table it cannot resolve exactly).
 type ColumnFacts interface {
 	TableHasColumn(t TableName, name string) (has, sure bool)
-}
-
-// innerHas finds an inner table that, the catalog is sure, has a column
-// called name, which col's name would otherwise be taken for; it is
-// noted in the plan as one that must still have it.
-func (c *catalogChecks) innerHas(name string, inner []TableName, col *policy.ProtectedColumn) (TableName, bool) {
-	if c == nil || c.facts == nil {
-		return TableName{}, false
-	}
-	for _, t := range inner {
-		if has, sure := c.facts.TableHasColumn(t, name); has && sure {
-			x := Unshadowed{Name: name, Inner: t, Column: col}
-			if !slices.Contains(c.shadowed, x) {
-				c.shadowed = append(c.shadowed, x)
-			}
-			return t, true
-		}
-	}
-	return TableName{}, false
 }
 
 // mustLack records that the inner tables must lack name for it to be

@@ -25,12 +25,11 @@ import (
 // PostgreSQL binds it to that item or fails the statement ("column x.tag
 // does not exist"); it never reaches further out. The guard turns that
 // error into a refusal and reads the catalog again
-// (QualifiedNameRefusal). The qualifier is the item whose column the
-// name is: the table, or a subquery or join alias over it with a *. A
-// name no qualifier names alone (two items of one name, another item
-// or inner table that may have the name too, a bare ORDER BY or GROUP
-// BY name that may be an output column's) is refused as without the
-// catalog.
+// (QualifiedNameRefusal). The item is the one PostgreSQL binds the name
+// to, and only where the catalog is sure of it (innerTable). A name no
+// qualifier can name alone (the table behind a join alias, two items of
+// one name, a bare ORDER BY or GROUP BY name that may be an output
+// column's) is refused as without the catalog.
 
 // QualifiedName is an unqualified name a plan sends qualified: Column,
 // bound to the column of inner table Table, becomes Qualifier.Column.
@@ -42,15 +41,11 @@ type QualifiedName struct {
 }
 
 // qualifyName records that the unqualified name at loc, which the
-// catalog binds to a column of inner table t, is sent qualified; false
-// when no qualifier names t's item alone from s.
-func (s *scope) qualifyName(t TableName, name string, loc int32) bool {
+// catalog binds to a column of inner table t, item r, is sent qualified;
+// false when no qualifier names r alone from s.
+func (s *scope) qualifyName(r *relation, t TableName, name string, loc int32) bool {
 	c := s.checks
-	if c == nil || loc < 0 || c.sortNames[loc] {
-		return false
-	}
-	r := s.tableItem(t, name)
-	if r == nil || !namesAlone(s, r) || !c.onlyOneHas(s, r, name) {
+	if c == nil || loc < 0 || c.sortNames[loc] || r.name == "" || !namesAlone(s, r) {
 		return false
 	}
 	for _, q := range c.qualified {
@@ -62,68 +57,72 @@ func (s *scope) qualifyName(t TableName, name string, loc int32) bool {
 	return true
 }
 
-// tableItem finds the FROM item, at s's level or an enclosing one,
-// whose column called name is table t's, if it has one: the table
-// itself, a subquery or join alias whose columns are a * over it (then
-// its other tables must lack the name: two would be PostgreSQL's
-// "ambiguous").
-func (s *scope) tableItem(t TableName, name string) *relation {
+// innerTable finds, knowing the catalog, the item of an inner level
+// that PostgreSQL binds the unqualified name to where the plan without
+// the catalog took found, an encrypted column further out: that of the
+// innermost level, from s, with an item that has the name
+// (colNameToVar). It answers only when that is certain: every item of
+// the levels before is sure to lack the name, and so is every other item
+// of that level (a second table with it is PostgreSQL's "ambiguous", or
+// a JOIN's merged column, neither table's; an item phiguard cannot see
+// into, or a table the catalog is unsure of, may have it). The item is
+// the table, or a subquery or WITH query whose * passes its columns
+// ((SELECT * FROM x) v: v.tag). Before, the first table of any inner
+// level the catalog was sure of was taken, and the name sent qualified
+// with its item, found anywhere out from s: an item further out than the
+// one PostgreSQL binds to, or none (red team 37).
+//
+// decided is false where the name is left to the plan without the
+// catalog (no inner item has it; or a level's items may, none surely
+// does); r is nil where the name is refused. The tables that must lack
+// the name are noted (Plan.Unshadowed), so that the plan is served
+// again, and sent, only while they do.
+func (s *scope) innerTable(name string, found *policy.ProtectedColumn) (r *relation, t TableName, decided bool) {
+	c := s.checks
+	if c == nil || c.facts == nil {
+		return nil, TableName{}, false
+	}
+	var lack []TableName
 	for lvl := s; lvl != nil; lvl = lvl.parent {
+		var hit *relation
+		var hitTable TableName
+		n, unsure := 0, false
 		for _, r := range lvl.relations {
 			yes, unless, opaque := r.hasColumn(name)
-			if yes || opaque || r.name == "" || !slices.Contains(unless, t) {
-				continue
+			if yes {
+				return nil, TableName{}, false // found's level: no inner table has the name
 			}
-			for _, u := range unless {
-				if u != t && s.checks.tableMayHave(u, name) {
-					return nil
+			unsure = unsure || opaque
+			for _, t := range unless {
+				switch has, sure := c.facts.TableHasColumn(t, name); {
+				case !sure:
+					unsure = true
+				case has:
+					n, hit, hitTable = n+1, r, t
+				default:
+					lack = append(lack, t)
 				}
 			}
-			return r
 		}
-	}
-	return nil
-}
-
-// onlyOneHas says whether r is the only item, at its level and the
-// levels inside it up to s, that the catalog or the statement says may
-// have a column called name. Another item at r's level that has it
-// makes the name PostgreSQL's "ambiguous" (a JOIN ... USING of two
-// tables with it), which a qualifier would answer; an inner one that
-// may have it (a table the catalog is not sure of) would take the name
-// before r does.
-func (c *catalogChecks) onlyOneHas(s *scope, r *relation, name string) bool {
-	for lvl := s; lvl != nil; lvl = lvl.parent {
-		mine := false
-		for _, it := range lvl.relations {
-			if it == r {
-				mine = true
-			} else if c.mayHave(it, name) {
-				return false
+		if n == 0 {
+			if unsure {
+				// Left to the plan without the catalog's word: the
+				// outer column, with the tables that must lack the
+				// name noted for the guard (Plan.Unshadowed).
+				return nil, TableName{}, false
 			}
+			continue
 		}
-		if mine {
-			return true
+		if n != 1 || unsure || hit.name == "" {
+			return nil, TableName{}, true // refused
 		}
+		c.mustLack(name, lack, found)
+		if x := (Unshadowed{Name: name, Inner: hitTable, Column: found}); !slices.Contains(c.shadowed, x) {
+			c.shadowed = append(c.shadowed, x)
+		}
+		return hit, hitTable, true
 	}
-	return false
-}
-
-// mayHave says whether item it may have a column called name: the
-// statement says so or cannot tell, or the catalog is not sure that
-// every table behind it lacks one.
-func (c *catalogChecks) mayHave(it *relation, name string) bool {
-	yes, unless, opaque := it.hasColumn(name)
-	if yes || opaque {
-		return true
-	}
-	return slices.ContainsFunc(unless, func(t TableName) bool { return c.tableMayHave(t, name) })
-}
-
-// tableMayHave says whether the catalog is not sure that t lacks name.
-func (c *catalogChecks) tableMayHave(t TableName, name string) bool {
-	has, sure := c.facts.TableHasColumn(t, name)
-	return has || !sure
+	return nil, TableName{}, false
 }
 
 // namesAlone says whether r's name, as a qualifier written at s, names
@@ -149,10 +148,41 @@ func namesAlone(s *scope, r *relation) bool {
 func (p *planner) qualifierCuts() {
 	for _, q := range p.checks.qualified {
 		cut := p.pointAt(int(q.loc))
-		cut.Text = policy.QuoteIdentifier(q.Qualifier) + "."
+		cut.Text = quoteQualifier(q.Qualifier) + "."
 		p.plan.Cuts = append(p.plan.Cuts, cut)
 		p.plan.Qualified = append(p.plan.Qualified, q)
 	}
+}
+
+// usingAlias is the item JOIN ... USING (c) AS u names (without an
+// alias of the join's own), or nil: its columns are the USING list's
+// (never encrypted ones: joinItem refuses those), which only a qualified
+// name reaches, so it binds no bare name; but u.tag is u's, not an
+// enclosing level's tag (red team 37: FROM people p ... (a JOIN b USING
+// (tag) AS p WHERE p.tag = 't1') encrypted 't1' for people.tag where
+// PostgreSQL compared the merged plain column, 0 rows for 60), and a
+// name bound further out is not qualified with a name u hides.
+func usingAlias(j *pg_query.JoinExpr) *relation {
+	if ua := j.GetJoinUsingAlias(); ua != nil && j.GetAlias() == nil {
+		return &relation{name: ua.GetAliasname(), columns: relationColumns{complete: true}}
+	}
+	return nil
+}
+
+// quoteQualifier writes name as an identifier before a dot: quoted
+// where policy.QuoteIdentifier would leave it bare but PostgreSQL reads
+// it as a keyword (FROM x AS "user": user.tag is a syntax error; red
+// team 37).
+func quoteQualifier(name string) string {
+	q := policy.QuoteIdentifier(name)
+	if q != name {
+		return q
+	}
+	if res, err := pg_query.Scan(name); err != nil || len(res.GetTokens()) != 1 ||
+		res.GetTokens()[0].GetKeywordKind() != pg_query.KeywordKind_NO_KEYWORD {
+		return `"` + name + `"`
+	}
+	return name
 }
 
 // bareSortNames are the places of the bare names in stmt's ORDER BY,

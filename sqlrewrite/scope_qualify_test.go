@@ -1,6 +1,7 @@
 package sqlrewrite
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -33,7 +34,7 @@ func sentWithCuts(t *testing.T, plan *Plan, sql string) string {
 // the catalog.
 func TestPlanKnowingQualifies(t *testing.T) {
 	pol := testPolicy(t)
-	facts := &fakeFacts{has: map[TableName]bool{{Name: "visits"}: true, {Schema: "s", Name: "visits"}: true},
+	facts := &fakeFacts{has: map[TableName]bool{{Name: "visits"}: true, {Schema: "s", Name: "visits"}: true, {Name: "v2"}: true},
 		unsure: map[TableName]bool{{Name: "unsure"}: true}}
 	const head = "SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM "
 	for _, c := range []struct{ sql, want string }{
@@ -43,7 +44,9 @@ func TestPlanKnowingQualifies(t *testing.T) {
 		{head + "visits \"V x\" WHERE ssn = '1' AND ssn <> '2')", head + "visits \"V x\" WHERE \"V x\".ssn = '1' AND \"V x\".ssn <> '2')"},
 		{"SELECT 1 FROM patients WHERE id = 12 AND EXISTS (SELECT ssn FROM visits WHERE id = 3)", "SELECT 1 FROM patients WHERE id = 12 AND EXISTS (SELECT visits.ssn FROM visits WHERE id = 3)"},
 		{head + "visits WHERE EXISTS (SELECT 1 FROM other o WHERE ssn = '1'))", head + "visits WHERE EXISTS (SELECT 1 FROM other o WHERE visits.ssn = '1'))"},
+		// The table behind a subquery's *: the subquery's item.
 		{head + "(SELECT * FROM visits) v WHERE ssn = '1')", head + "(SELECT * FROM visits) v WHERE v.ssn = '1')"},
+		{head + "visits WHERE EXISTS (SELECT 1 FROM (SELECT * FROM visits WHERE id = 1) v WHERE ssn = '1'))", head + "visits WHERE EXISTS (SELECT 1 FROM (SELECT * FROM visits WHERE id = 1) v WHERE v.ssn = '1'))"},
 		{head + "(visits a JOIN other b ON true) j WHERE ssn = '1')", head + "(visits a JOIN other b ON true) j WHERE j.ssn = '1')"},
 	} {
 		plan := Analyze(c.sql).PlanKnowing(pol, facts)
@@ -66,20 +69,32 @@ func TestPlanKnowingQualifies(t *testing.T) {
 		t.Errorf("same shape, longer literal: sent %s", got)
 	}
 	for _, sql := range []string{
-		head + "visits a JOIN visits b USING (id) WHERE ssn = '1')",                          // PostgreSQL: ambiguous
-		head + "visits WHERE EXISTS (SELECT 1 FROM unsure u WHERE ssn = '1'))",               // unsure may have it first
-		head + "visits, s.visits WHERE ssn = '1')",                                           // two items named visits
-		head + "visits WHERE EXISTS (SELECT 1 FROM (SELECT 1 AS n) visits WHERE ssn = '1'))", // visits names the inner one
-		head + "(SELECT * FROM visits, s.visits) v WHERE ssn = '1')",                         // both may have it
-		head + "(SELECT * FROM visits a JOIN unsure b ON true) v WHERE ssn = '1')",           // so may unsure
-		"SELECT 1 FROM patients WHERE EXISTS (SELECT ssn FROM visits GROUP BY ssn)",          // a bare GROUP BY name
-		"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 AS x FROM visits ORDER BY ssn)",       // a bare ORDER BY name
-		"SELECT 1 FROM patients WHERE EXISTS (SELECT DISTINCT ON (ssn) 1 FROM visits)",       // DISTINCT ON
+		head + "visits, v2 WHERE ssn = '1')",                                                        // two tables with the name: ambiguous (red team 37)
+		head + "visits FULL JOIN v2 USING (ssn) WHERE ssn = '1')",                                   // the merged column is neither table's
+		head + "visits WHERE EXISTS (SELECT 1 FROM unnest(ARRAY['a']) AS ssn WHERE ssn = '1'))",     // an inner item that may have it
+		head + "visits WHERE EXISTS (SELECT 1 FROM a JOIN b USING (id) AS visits WHERE ssn = '1'))", // USING's alias hides visits
+		head + "visits, s.visits WHERE ssn = '1')",                                                  // two items named visits
+		head + "visits WHERE EXISTS (SELECT 1 FROM (SELECT 1 AS n) visits WHERE ssn = '1'))",        // visits names the inner one
+		"SELECT 1 FROM patients WHERE EXISTS (SELECT ssn FROM visits GROUP BY ssn)",                 // a bare GROUP BY name
+		"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 AS x FROM visits ORDER BY ssn)",              // a bare ORDER BY name
+		"SELECT 1 FROM patients WHERE EXISTS (SELECT DISTINCT ON (ssn) 1 FROM visits)",              // DISTINCT ON
+		head + "visits a JOIN visits b USING (id) WHERE ssn = '1')",                                 // PostgreSQL: ambiguous
+		head + "(SELECT * FROM visits, s.visits) v WHERE ssn = '1')",                                // both may have it
+		head + "(SELECT * FROM visits a JOIN unsure b ON true) v WHERE ssn = '1')",                  // so may unsure
 	} {
 		plan := Analyze(sql).PlanKnowing(pol, facts)
 		if plan.Refusal == nil {
 			t.Errorf("%s: sent %s, qualified %+v: want refused", sql, sentWithCuts(t, plan, sql), plan.Qualified)
 		}
+	}
+	// A more inner table the catalog is unsure of may have the name
+	// first: the name is left to the plan without the catalog (the outer
+	// column, the tables that must lack the name noted for the guard),
+	// never qualified with visits.
+	sql := head + "visits WHERE EXISTS (SELECT 1 FROM unsure u WHERE ssn = '1'))"
+	if plan := Analyze(sql).PlanKnowing(pol, facts); len(plan.Qualified) != 0 || plan.Refusal == nil &&
+		!slices.ContainsFunc(plan.Unshadowed, func(u Unshadowed) bool { return u.Inner.Name == "unsure" }) {
+		t.Errorf("%s: qualified %+v, unshadowed %v, refusal %v", sql, plan.Qualified, plan.Unshadowed, plan.Refusal)
 	}
 }
 
@@ -98,5 +113,15 @@ func TestQualifiedNameRefusal(t *testing.T) {
 	}
 	if _, ok := QualifiedNameRefusal(nil, "column V x.ssn does not exist"); ok {
 		t.Error("a plan without qualified names refused the error")
+	}
+}
+
+// TestQuoteQualifier: a qualifier PostgreSQL would read as a keyword is
+// quoted (red team 37: FROM x AS "user" sent user.tag, a syntax error).
+func TestQuoteQualifier(t *testing.T) {
+	for in, want := range map[string]string{"visits": "visits", "user": `"user"`, "left": `"left"`, "order": `"order"`, "name": `"name"`, "V x": `"V x"`, "a1": "a1"} {
+		if got := quoteQualifier(in); got != want {
+			t.Errorf("quoteQualifier(%q) = %s, want %s", in, got, want)
+		}
 	}
 }
