@@ -39,6 +39,11 @@ func TestRedTeam37fFunctionSyntaxNotAFunction(t *testing.T) {
 		"SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM " + dc + "('(1,t1)') x WHERE tag = 't1')",
 		"SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM public." + dc + "('(1,t1)') WITH ORDINALITY x WHERE tag = 't1')",
 		"SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM " + holder + " h, LATERAL " + dc + "(h.inner_row) x WHERE tag = 't1')",
+		// ... behind a * of a WITH query or a subquery, in a JOIN.
+		"WITH w AS (SELECT * FROM " + dc + "('(1,t1)') x) SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM w WHERE tag = 't1')",
+		"SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM (SELECT * FROM " + holder + " h, LATERAL inner_row(h) x) s WHERE tag = 't1')",
+		"SELECT id FROM %[1]s p WHERE EXISTS (SELECT 1 FROM " + holder + " h JOIN LATERAL wrapped(h) x ON true WHERE tag = 't1')",
+		"UPDATE %[1]s p SET grp = grp WHERE EXISTS (SELECT 1 FROM " + dc + "('(1,t1)') x WHERE tag = 't1') RETURNING id",
 		// ... which a NATURAL JOIN joins on (p.tag = x.tag).
 		"SELECT count(*) FROM %[1]s p NATURAL JOIN " + dc + "('(1,t1)') x",
 		"SELECT count(*) FROM %[1]s p NATURAL JOIN (" + holder + " h CROSS JOIN LATERAL inner_row(h) x)",
