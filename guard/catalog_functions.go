@@ -36,7 +36,12 @@ import (
 //   - kind 'returns', column NULL, with the schema and name of the
 //     relation or composite type whose row it returns in the ninth and
 //     tenth fields: its columns are that relation's, which
-//     namedLikeQuery lists when one is named so.
+//     namedLikeQuery lists when one is named so;
+//   - kind 'function', column NULL, for a domain over a composite type
+//     (or over a domain): dc(x) in FROM is a cast to dc when no function
+//     dc takes x (func_get_detail's FUNCDETAIL_COERCION), its columns the
+//     composite type's (red team 37f: dc('(1,t1)') x WHERE tag = 't1'
+//     sent 't1' encrypted, 0 rows where PostgreSQL answers 30).
 //
 // Each branch is a scan of pg_proc joined by hash: a lateral subquery
 // per function had an estimated cost past jit_above_cost, and compiling
@@ -60,7 +65,12 @@ UNION ALL ` + row("NULL", "function", "NULL, NULL") + `
       AND NOT COALESCE(p.proargmodes OPERATOR(pg_catalog.&&) '{o,b,t}'::pg_catalog."char"[], false)
 UNION ALL ` + row("NULL", "returns", "rn.nspname::pg_catalog.text, rc.relname::pg_catalog.text") + `
   JOIN pg_catalog.pg_type r ON r.oid = p.prorettype AND r.typrelid <> 0
-  JOIN pg_catalog.pg_class rc ON rc.oid = r.typrelid JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace`
+  JOIN pg_catalog.pg_class rc ON rc.oid = r.typrelid JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
+UNION ALL SELECT n.nspname::pg_catalog.text, t.typname::pg_catalog.text, NULL, n.nspname::pg_catalog.text, t.typname::pg_catalog.text, NULL,
+  pg_catalog.current_setting('transaction_isolation'), 'function', NULL, NULL, NULL, NULL
+  FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+  JOIN pg_catalog.pg_type b ON b.oid = t.typbasetype
+  WHERE t.typtype = 'd' AND (b.typrelid <> 0 OR b.typtype = 'd')`
 }
 
 // addNamedFunction takes a function's row of namedLikeQuery.

@@ -37,6 +37,12 @@ func TestBindNameInnermost(t *testing.T) {
 		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM f(1) WITH ORDINALITY o WHERE ordinality = '1')", 0, ""},    // not ssn
 		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM ROWS FROM (f(1), g(2)) r WHERE ssn = '1')", 0, "refused"},  // not read
 		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM current_date d WHERE ssn = '1')", 0, "refused"},            // not a call by name
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM visits v, LATERAL r(v) x WHERE ssn = '1')", 0, "refused"},  // v.r, perhaps
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM r('(1)'::t) x WHERE ssn = '1')", 0, "refused"},             // t may be composite
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM unnest(ARRAY[1]) x WHERE ssn = '1')", 1, "ssn unnest()"},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM unnest('{1}'::int[]) x WHERE ssn = '1')", 1, "ssn unnest()"},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM abs(1::int) x WHERE ssn = '1')", 1, "ssn abs()"},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM visits v, LATERAL s.r(v) x WHERE ssn = '1')", 1, "ssn visits; ssn s.r()"}, // no projection
 		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT length('a')) v WHERE ssn = '1')", 1, ""},
 		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT (SELECT 'a')) v WHERE ssn = '1')", 1, ""}, // ?column?
 		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM (SELECT (SELECT 'a' AS ssn)) v WHERE ssn = '1')", 0, ""},

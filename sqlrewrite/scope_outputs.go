@@ -154,7 +154,10 @@ func functionRelation(n *pg_query.Node) *relation {
 
 // calledFunction is the one function rf calls, by name, without a column
 // definition list (not ROWS FROM, not a special form such as
-// CURRENT_DATE).
+// CURRENT_DATE, not what may be a projection: mayProject). A call of a
+// type's name is a cast (dc('(1,t1)'), dc a domain over a composite
+// type), which the catalog lists as a function of that name
+// (guard/catalog_functions.go).
 func calledFunction(rf *pg_query.RangeFunction) (TableName, bool) {
 	fns := rf.GetFunctions()
 	if rf.GetIsRowsfrom() || len(fns) != 1 || len(rf.GetColdeflist()) > 0 {
@@ -166,7 +169,7 @@ func calledFunction(rf *pg_query.RangeFunction) (TableName, bool) {
 	}
 	fc := items[0].GetFuncCall()
 	names := fc.GetFuncname()
-	if fc == nil || len(names) == 0 || len(names) > 2 {
+	if fc == nil || len(names) == 0 || len(names) > 2 || mayProject(fc) {
 		return TableName{}, false
 	}
 	fn := TableName{Name: names[len(names)-1].GetString_().GetSval(), Function: true}
@@ -174,4 +177,37 @@ func calledFunction(rf *pg_query.RangeFunction) (TableName, bool) {
 		fn.Schema = names[0].GetString_().GetSval()
 	}
 	return fn, fn.Name != ""
+}
+
+// mayProject says whether fc may be a projection: r(h) is h.r when no
+// function r takes h (ParseComplexProjection), with the columns of r's
+// composite type, which may be a subquery's output that no catalog
+// lists (red team 37: LATERAL made(s) WHERE tag = 't1' sent 't1'
+// encrypted, compared with made's plain tag). Only an unqualified name
+// called with one positional argument that may be of a composite type:
+// not a constant, an array, or a cast to an array or to a scalar type
+// of pg_catalog's.
+func mayProject(fc *pg_query.FuncCall) bool {
+	args := fc.GetArgs()
+	if len(fc.GetFuncname()) != 1 || len(args) != 1 || fc.GetFuncVariadic() || fc.GetAggStar() ||
+		fc.GetAggDistinct() || len(fc.GetAggOrder()) > 0 || fc.GetAggFilter() != nil || fc.GetOver() != nil ||
+		args[0].GetNamedArgExpr() != nil {
+		return false
+	}
+	arg := args[0]
+	if tc := arg.GetTypeCast(); tc != nil {
+		tn := tc.GetTypeName()
+		names := tn.GetNames()
+		return len(tn.GetArrayBounds()) == 0 && (len(names) != 2 || names[0].GetString_().GetSval() != "pg_catalog" ||
+			!scalarCatalogTypes[names[1].GetString_().GetSval()])
+	}
+	return arg.GetAConst() == nil && arg.GetAArrayExpr() == nil
+}
+
+// scalarCatalogTypes are pg_catalog's types a cast in mayProject's
+// argument may name: none is composite.
+var scalarCatalogTypes = map[string]bool{
+	"text": true, "varchar": true, "bpchar": true, "json": true, "jsonb": true, "int2": true, "int4": true,
+	"int8": true, "numeric": true, "float4": true, "float8": true, "bool": true, "date": true,
+	"timestamp": true, "timestamptz": true, "xml": true, "tsvector": true,
 }
