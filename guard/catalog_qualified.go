@@ -9,8 +9,8 @@ import "github.com/phiguard/phiguard/sqlrewrite"
 // again before the next request, and a prepared statement is prepared
 // again at its next Bind, so that the statement, run again, is planned
 // on the catalog as it is. Backend pump.
-func (s *Session) qualifiedNameRefused(head *expectation, msg string) (*sqlrewrite.Refusal, bool) {
-	rc, ok := sqlrewrite.QualifiedNameRefusal(s.sentQualified(head), msg)
+func (s *Session) qualifiedNameRefused(head *expectation, code, msg string) (*sqlrewrite.Refusal, bool) {
+	rc, ok := sqlrewrite.QualifiedNameRefusal(s.sentQualified(head), code, msg)
 	if ok {
 		s.catalogStale.Store(true)
 		s.markGuardFailed(head)

@@ -161,7 +161,8 @@ func (s *Session) replaceRefusal(body []byte, head *expectation) (bool, error) {
 			rc, isCheck = sqlrewrite.TableElsewhereRefusal(string(msg))
 		}
 		if !isCheck {
-			rc, isCheck = s.qualifiedNameRefused(head, string(msg)) // catalog_qualified.go
+			code, _ := pgwire.ErrorField(body, 'C')
+			rc, isCheck = s.qualifiedNameRefused(head, string(code), string(msg)) // catalog_qualified.go
 		}
 		if !isCheck {
 			// A comparison on cells whose operator is not pg_catalog's

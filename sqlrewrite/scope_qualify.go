@@ -2,8 +2,8 @@ package sqlrewrite
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
+	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"github.com/phiguard/phiguard/internal/pgerr"
@@ -208,25 +208,18 @@ func bareSortNames(stmt *pg_query.Node) map[int32]bool {
 	return out
 }
 
-// qualifiedMissing is PostgreSQL's error for a qualified name whose
-// item has no such column (errorMissingColumn).
-var qualifiedMissing = regexp.MustCompile(`^column (.+)\.(.+) does not exist$`)
-
 // QualifiedNameRefusal recognises the database's error for a name a
 // plan sent qualified (Plan.Qualified) whose table no longer has the
-// column, and returns
-// the refusal the client gets instead: the catalog the plan was made
-// with is stale.
-func QualifiedNameRefusal(qualified []QualifiedName, message string) (*Refusal, bool) {
-	if len(qualified) == 0 {
-		return nil, false
-	}
-	m := qualifiedMissing.FindStringSubmatch(message)
-	if m == nil {
+// column, and returns the refusal the client gets instead: the catalog
+// the plan was made with is stale. The error is 42703 (undefined
+// column) naming q.col; its words are left alone, which lc_messages may
+// translate.
+func QualifiedNameRefusal(qualified []QualifiedName, code, message string) (*Refusal, bool) {
+	if len(qualified) == 0 || code != string(pgerr.UndefinedColumn) {
 		return nil, false
 	}
 	for _, q := range qualified {
-		if m[1] == q.Qualifier && m[2] == q.Column {
+		if strings.Contains(message, q.Qualifier+"."+q.Column) {
 			return &Refusal{Code: pgerr.FeatureNotSupported, Table: q.Table.String(), Message: fmt.Sprintf(
 				"column name %s: phiguard's catalog said table %s has a column %s and sent the name as %s.%s, which the database no longer finds (DDL or a function phiguard did not see changed the catalog): phiguard reads the catalog again; run the statement again, or qualify the name",
 				q.Column, q.Table, q.Column, q.Qualifier, q.Column)}, true

@@ -99,20 +99,28 @@ func TestPlanKnowingQualifies(t *testing.T) {
 }
 
 // TestQualifiedNameRefusal: the database's error for a qualified name
-// the plan sent is phiguard's refusal; any other error is not.
+// the plan sent (42703 naming it, in any language) is phiguard's
+// refusal; any other error is not.
 func TestQualifiedNameRefusal(t *testing.T) {
 	q := []QualifiedName{{Qualifier: "V x", Column: "ssn", Table: TableName{Name: "visits"}}}
-	r, ok := QualifiedNameRefusal(q, "column V x.ssn does not exist")
+	r, ok := QualifiedNameRefusal(q, "42703", "column V x.ssn does not exist")
 	if !ok || r.PgError().Code != "0A000" || !strings.Contains(r.Error(), "visits") {
 		t.Fatalf("refusal %v, %v", r, ok)
 	}
 	for _, msg := range []string{"column V x.name does not exist", "column ssn does not exist", "column w.ssn does not exist"} {
-		if _, ok := QualifiedNameRefusal(q, msg); ok {
+		if _, ok := QualifiedNameRefusal(q, "42703", msg); ok {
 			t.Errorf("%q taken for the qualified name's error", msg)
 		}
 	}
-	if _, ok := QualifiedNameRefusal(nil, "column V x.ssn does not exist"); ok {
+	if _, ok := QualifiedNameRefusal(nil, "42703", "column V x.ssn does not exist"); ok {
 		t.Error("a plan without qualified names refused the error")
+	}
+	// lc_messages may translate the words, not the code or the name.
+	if _, ok := QualifiedNameRefusal(q, "42703", "Spalte V x.ssn existiert nicht"); !ok {
+		t.Error("a translated message was not recognised")
+	}
+	if _, ok := QualifiedNameRefusal(q, "42P01", "missing FROM-clause entry for table V x.ssn"); ok {
+		t.Error("another error code was taken for the qualified name's error")
 	}
 }
 

@@ -55,6 +55,9 @@ const (
 	// has no such assignment or operator for (a date, a text compared).
 	DatatypeMismatch  Code = "42804"
 	UndefinedFunction Code = "42883"
+	// UndefinedColumn: the database's error for a name phiguard sent
+	// qualified whose table lost the column (sqlrewrite.QualifiedNameRefusal).
+	UndefinedColumn Code = "42703"
 	// BadCopyFileFormat: malformed COPY data.
 	BadCopyFileFormat Code = "22P04"
 	// NotNullViolation: a NULL where a value is required.
