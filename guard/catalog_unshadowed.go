@@ -22,11 +22,12 @@ import (
 // PostgreSQL answers 30).
 
 // namedLikeQuery lists the relations (and composite types, whose rows
-// functions may return: catalog_functions.go) with a column named like
-// an encrypted column of pol, in rows of twelve fields (schema, relation,
-// column; the three as the system caches name that column now; the
-// transaction's isolation; then NULLs: no other part of the catalog's
-// answer has twelve).
+// functions may return) with a column named like an encrypted column of
+// pol, and then, in a second statement, the functions whose result may
+// have such a column (catalog_functions.go), in rows of twelve fields
+// (schema, relation, column; the three as the system caches name that
+// column now; the transaction's isolation; then NULLs: no other part of
+// the catalog's answer has twelve).
 //
 // The rows are pg_attribute's in the snapshot of the statement that
 // reads them, which inside a REPEATABLE READ or SERIALIZABLE transaction
@@ -62,8 +63,8 @@ func namedLikeQuery(pol *policy.Policy) string {
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   CROSS JOIN LATERAL (SELECT (pg_catalog.pg_identify_object_as_address('pg_catalog.pg_class'::pg_catalog.regclass, c.oid, a.attnum)).object_names) o(n)
   WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'c')
-    AND a.attname::pg_catalog.text IN (` + strings.Join(names, ", ") + `)
-UNION ALL ` + namedLikeFunctionsQuery(names)
+    AND a.attname::pg_catalog.text IN (` + strings.Join(names, ", ") + `);
+` + namedLikeFunctionsQuery(names) // a statement of its own: in one UNION, PostgreSQL ran both in parallel workers, 20 ms where the two take 14 (catalog_functions.go)
 }
 
 // encryptedNames are the names of pol's encrypted columns, which
