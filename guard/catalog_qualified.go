@@ -22,14 +22,8 @@ func (s *Session) qualifiedNameRefused(head *expectation, code, msg string) (*sq
 // its prepared statement's plan's (the one a Parse prepares), or the
 // Query's.
 func (s *Session) sentQualified(head *expectation) []sqlrewrite.QualifiedName {
-	var st *stmtInfo
+	st := s.executedStatement(head) // reprepare.go
 	switch head.kind {
-	case expExecute:
-		if p := s.portals[head.name]; p != nil {
-			st = p.stmt
-		}
-	case expBind:
-		st = s.stmts[head.stmt]
 	case expParse:
 		st = head.prep
 	case expQuery:

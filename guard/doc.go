@@ -12,7 +12,12 @@
 // statement, tracked or not, inside a gate that bounds the memory of
 // statements under analysis (parsegate.go; memory.go holds the server's
 // worst-case heap), plans statements with sqlrewrite (encryption plan,
-// access rewrite), seals values with cellcipher, applies column rules to
+// access rewrite; a name inside a subquery bound by what the session's
+// catalog says of its tables and of the functions called in FROM,
+// catalog_unshadowed.go, catalog_functions.go, and sent qualified where
+// the catalog binds it to an inner table, the database's error for it
+// turned into a refusal, catalog_qualified.go), seals values with
+// cellcipher, applies column rules to
 // results, holds, filters and sorts the rows of a statement ordered or
 // filtered by an encrypted column (protect_sort.go, protect_filter.go,
 // protect_subfilter.go for a filter inside IN or EXISTS (SELECT ...),

@@ -118,18 +118,23 @@ func (s *Session) textHoldsGuard(plan *sqlrewrite.Plan) bool {
 // markGuardFailed notes that the statement behind a failed Execute or
 // Bind had its guard fail. Backend pump; the client pump reads the flag.
 func (s *Session) markGuardFailed(head *expectation) {
-	var st *stmtInfo
+	if st := s.executedStatement(head); st != nil && st.again != nil {
+		st.guardFailed.Store(true)
+	}
+}
+
+// executedStatement is the prepared statement behind an Execute (its
+// portal's) or a Bind, or nil. Backend pump.
+func (s *Session) executedStatement(head *expectation) *stmtInfo {
 	switch head.kind {
 	case expExecute:
 		if p := s.portals[head.name]; p != nil {
-			st = p.stmt
+			return p.stmt
 		}
 	case expBind:
-		st = s.stmts[head.stmt]
+		return s.stmts[head.stmt]
 	}
-	if st != nil && st.again != nil {
-		st.guardFailed.Store(true)
-	}
+	return nil
 }
 
 // reprepareStale returns the Close and Parse that prepare the statement a

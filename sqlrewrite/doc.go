@@ -22,7 +22,11 @@
 //     inner table has the name, which the plan then sends qualified
 //     with the table's item (Plan.Qualified, scope_qualify.go), so a
 //     stale catalog makes PostgreSQL fail the statement
-//     (QualifiedNameRefusal) rather than bind the name further out.
+//     (QualifiedNameRefusal) rather than bind the name further out. A
+//     function called in FROM without a column definition list is such
+//     an inner item too (TableName.Function; calledFunction,
+//     scope_outputs.go), refused where the call may be a column
+//     projection.
 //   - PlanFor (planner*.go, scope.go, plan*.go) decides, under a policy,
 //     which literals and parameters must be encrypted and which uses of an
 //     encrypted column are refused (docs/design/encryption-path.md). It
