@@ -26,10 +26,11 @@ import (
 // does not exist"); it never reaches further out. The guard turns that
 // error into a refusal and reads the catalog again
 // (QualifiedNameRefusal). The item is the one PostgreSQL binds the name
-// to, and only where the catalog is sure of it (innerTable). A name no
-// qualifier can name alone (the table behind a join alias, two items of
-// one name, a bare ORDER BY or GROUP BY name that may be an output
-// column's) is refused as without the catalog.
+// to (the table, or a subquery, WITH query or join alias whose columns
+// pass its own), and only where the catalog is sure of it (innerTable).
+// A name no qualifier can name alone (two items of one name, an inner
+// item of that name, a bare ORDER BY or GROUP BY name that may be an
+// output column's) is refused as without the catalog.
 
 // QualifiedName is an unqualified name a plan sends qualified: Column,
 // bound to the column of inner table Table, becomes Qualifier.Column.
