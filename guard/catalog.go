@@ -99,9 +99,9 @@ type catalog struct {
 	// namedFuncs are the functions whose result may have a column named
 	// like an encrypted column ("" for any name: catalog_functions.go).
 	namedFuncs map[string][]sqlrewrite.TableName
-	// funcReturns are the relations (or composite types) whose rows
-	// functions return, by function.
-	funcReturns map[sqlrewrite.TableName][]sqlrewrite.TableName
+	// funcReturns are the functions that return the rows of a relation
+	// (or composite type), by function name.
+	funcReturns map[string][]funcReturn
 	// namedAsked are the names namedLikeQuery asked about: a name not
 	// among them may be any relation's column.
 	namedAsked map[string]bool

@@ -78,9 +78,9 @@ func (b *catalogBuilder) addNamedFunction(v [][]byte) {
 	fn := sqlrewrite.TableName{Schema: string(v[0]), Name: string(v[1]), Function: true}
 	if string(v[7]) == "returns" {
 		if b.cat.funcReturns == nil {
-			b.cat.funcReturns = map[sqlrewrite.TableName][]sqlrewrite.TableName{}
+			b.cat.funcReturns = map[string][]funcReturn{}
 		}
-		b.cat.funcReturns[fn] = append(b.cat.funcReturns[fn], sqlrewrite.TableName{Schema: string(v[8]), Name: string(v[9])})
+		b.cat.funcReturns[fn.Name] = append(b.cat.funcReturns[fn.Name], funcReturn{fn: fn, row: sqlrewrite.TableName{Schema: string(v[8]), Name: string(v[9])}})
 		return
 	}
 	if b.cat.namedFuncs == nil {
@@ -88,6 +88,12 @@ func (b *catalogBuilder) addNamedFunction(v [][]byte) {
 	}
 	col := string(v[2]) // "" for any name
 	b.cat.namedFuncs[col] = append(b.cat.namedFuncs[col], fn)
+}
+
+// funcReturn is a function that returns the rows of relation (or
+// composite type) row.
+type funcReturn struct {
+	fn, row sqlrewrite.TableName
 }
 
 // functionMayHave says whether function t, as a statement calls it (any
@@ -102,10 +108,7 @@ func (c *catalog) functionMayHave(t sqlrewrite.TableName, col string) bool {
 	if slices.ContainsFunc(c.namedFuncs[col], same) || slices.ContainsFunc(c.namedFuncs[""], same) {
 		return true
 	}
-	for f, rels := range c.funcReturns {
-		if same(f) && slices.ContainsFunc(rels, func(r sqlrewrite.TableName) bool { return slices.Contains(c.namedLike[col], r) }) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(c.funcReturns[t.Name], func(r funcReturn) bool {
+		return same(r.fn) && slices.Contains(c.namedLike[col], r.row)
+	})
 }
