@@ -2,15 +2,37 @@ package guard
 
 import "github.com/phiguard/phiguard/sqlrewrite"
 
-// qualifiedNameRefused recognises the database's error for a name a plan
-// made knowing the catalog sent qualified (sqlrewrite/scope_qualify.go)
-// whose table no longer has the column: DDL the session's catalog did
-// not see. The client gets phiguard's refusal; the catalog is read
-// again before the next request, and a prepared statement is prepared
-// again at its next Bind, so that the statement, run again, is planned
-// on the catalog as it is. Backend pump.
+// nameChecks are the checks of how names bind that a plan puts in the
+// text it sends: names sent qualified with the inner item the catalog
+// binds them to (sqlrewrite/scope_qualify.go), and probes that inner
+// items lack a name bound further out (sqlrewrite/scope_probe.go). Each
+// fails the statement in the database when the catalog it was planned
+// on is stale.
+type nameChecks struct {
+	qualified []sqlrewrite.QualifiedName
+	lacking   []sqlrewrite.LackedName
+}
+
+func namesOf(plan *sqlrewrite.Plan) nameChecks {
+	return nameChecks{qualified: plan.Qualified, lacking: plan.Lacking}
+}
+
+func (n nameChecks) any() bool { return len(n.qualified) > 0 || len(n.lacking) > 0 }
+
+// qualifiedNameRefused recognises the database's error for a failed
+// check of the statement head answers: a name sent qualified whose table
+// no longer has the column, or a probed item that has gained the name
+// it must lack; DDL the session's catalog did not see. The client gets
+// phiguard's refusal; the catalog is read again before the next request,
+// and a prepared statement is prepared again at its next Bind, so that
+// the statement, run again, is planned on the catalog as it is. Backend
+// pump.
 func (s *Session) qualifiedNameRefused(head *expectation, code, msg string) (*sqlrewrite.Refusal, bool) {
-	rc, ok := sqlrewrite.QualifiedNameRefusal(s.sentQualified(head), code, msg)
+	sent := s.sentNames(head)
+	rc, ok := sqlrewrite.QualifiedNameRefusal(sent.qualified, code, msg)
+	if !ok {
+		rc, ok = sqlrewrite.LackedNameRefusal(sent.lacking, code, msg)
+	}
 	if ok {
 		s.catalogStale.Store(true)
 		s.markGuardFailed(head)
@@ -18,19 +40,19 @@ func (s *Session) qualifiedNameRefused(head *expectation, code, msg string) (*sq
 	return rc, ok
 }
 
-// sentQualified are the qualified names of the statement head answers:
-// its prepared statement's plan's (the one a Parse prepares), or the
+// sentNames are the checks of names of the statement head answers: its
+// prepared statement's plan's (the one a Parse prepares), or the
 // Query's.
-func (s *Session) sentQualified(head *expectation) []sqlrewrite.QualifiedName {
+func (s *Session) sentNames(head *expectation) nameChecks {
 	st := s.executedStatement(head) // reprepare.go
 	switch head.kind {
 	case expParse:
 		st = head.prep
 	case expQuery:
-		return head.qualified
+		return head.names
 	}
 	if st == nil || st.plan == nil {
-		return nil
+		return nameChecks{}
 	}
-	return st.plan.Qualified
+	return namesOf(st.plan)
 }

@@ -77,9 +77,9 @@ type expectation struct {
 	// plan is the reused plan a Bind or Execute runs through
 	// (plan_reuse.go): an error marks it stale.
 	plan *planEntry
-	// qualified are the names a Query's plan sent qualified
+	// names are the checks of name binding a Query's plan sent
 	// (catalog_qualified.go).
-	qualified []sqlrewrite.QualifiedName
+	names nameChecks
 	// sort holds the rows of a statement phiguard sorts itself
 	// (protect_sort.go); nil for any other.
 	sort *sortRun

@@ -106,7 +106,7 @@ func (s *Session) onQuery(_ byte, a *sqlrewrite.Analysis) ([]byte, error) {
 		replaced = v.sql
 	}
 	plan := s.planOf(v.analysis)
-	x.qualified = plan.Qualified // catalog_qualified.go
+	x.names = namesOf(plan) // catalog_qualified.go
 	var fpe *pgerr.Error
 	if plan.Refusal == nil {
 		x.sort = newSortRun(plan.Sort)

@@ -107,12 +107,12 @@ func (r *reprepared) types() []uint32 {
 // check of the catalog it was planned on, which fails after DDL and
 // has the statement prepared again at its next Bind (reprepare.go): a
 // default guard, a sorted read's key sent as its value (sort_native.go),
-// the collation and judges guards, a name sent qualified
-// (catalog_qualified.go).
+// the collation and judges guards, a name sent qualified or a probe that
+// inner items lack a name (catalog_qualified.go).
 func (s *Session) textHoldsGuard(plan *sqlrewrite.Plan) bool {
 	return len(plan.Defaults) > 0 || plan.Sort != nil && plan.Sort.SendsNative(s.nativeColumns()) ||
 		len(s.collationChecks(plan)) > 0 || s.srv.cfg.Limits.JudgesGuard && writesEncrypted(plan) ||
-		len(plan.Qualified) > 0
+		namesOf(plan).any()
 }
 
 // markGuardFailed notes that the statement behind a failed Execute or

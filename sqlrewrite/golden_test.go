@@ -369,7 +369,11 @@ func planLines(p *Plan) []string {
 		out = append(out, fmt.Sprintf("order positions checked in the result: %v", p.OrderPositions))
 	}
 	for _, c := range p.Cuts {
-		out = append(out, fmt.Sprintf("cut: bytes %d–%d after literal #%d", c.Start, c.End, c.After))
+		cut := fmt.Sprintf("cut: bytes %d–%d after literal #%d", c.Start, c.End, c.After)
+		if c.Text != "" {
+			cut += fmt.Sprintf(", writing %q", c.Text)
+		}
+		out = append(out, cut)
 	}
 	switch {
 	case len(out) > 0:

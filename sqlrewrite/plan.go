@@ -195,7 +195,8 @@ type Plan struct {
 	DefaultsUnguarded bool
 	// Cuts are text the proxy replaces before sending the statement: the
 	// CAST around a CASE whose values it encrypts (planner_case.go), a
-	// qualifier before a name bound by the catalog (Qualified).
+	// qualifier before a name bound by the catalog (Qualified), a probe
+	// that inner items lack a name bound past them (Lacking).
 	Cuts []TextCut
 	// Operators are the comparisons the database evaluates on cells of
 	// deterministic columns, each sent with the check that PostgreSQL
@@ -223,6 +224,10 @@ type Plan struct {
 	// table's item, so that PostgreSQL binds them there or fails
 	// (scope_qualify.go).
 	Qualified []QualifiedName
+	// Lacking are the names whose inner items the text sent checks lack
+	// them, so that PostgreSQL fails the statement where one has gained
+	// the name (scope_probe.go).
+	Lacking []LackedName
 	// Sort is set for a SELECT whose ORDER BY the proxy evaluates
 	// (planner_sort.go); the text sent is RewriteSort's.
 	Sort *SortPlan

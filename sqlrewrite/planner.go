@@ -78,6 +78,7 @@ func planWith(a *Analysis, pol *policy.Policy, facts ColumnFacts) *Plan {
 	}
 	p.itemForms()     // planner_operator_guard.go
 	p.qualifierCuts() // scope_qualify.go
+	p.probeCuts()     // scope_probe.go
 	// Set on a refused plan too: the refusal may rest on a name the
 	// catalog binds elsewhere, and the guard then plans again knowing
 	// it (guard.Session.planOf).
@@ -304,6 +305,7 @@ func (p *planner) query(n *pg_query.Node, outer *scope, r role) map[string]*poli
 		return nil
 	}
 	sc := p.newScope(outer)
+	sc.where = s.GetWhereClause() // scope_probe.go
 	p.with(s.GetWithClause(), sc)
 	if s.GetOp() != pg_query.SetOperation_SETOP_NONE {
 		for _, side := range []*pg_query.SelectStmt{s.GetLarg(), s.GetRarg()} {

@@ -17,6 +17,11 @@ type scope struct {
 	relations []*relation
 	// checks collects what the plan leaves to the catalog (scope_columns.go).
 	checks *catalogChecks
+	// where is the level's WHERE, where a probe that an item lacks a
+	// name goes (scope_probe.go); home is the level a copy made for a
+	// JOIN's ON or a subquery's own FROM stands for (nil: itself).
+	where *pg_query.Node
+	home  *scope
 }
 
 type relation struct {
@@ -136,6 +141,15 @@ func (r *relation) inSchema(schema string) bool {
 	return false // a subquery, WITH query or function: no schema names it
 }
 
+// level is the query level sc stands for: itself, or the level a copy
+// was made of.
+func (sc *scope) level() *scope {
+	if sc.home != nil {
+		return sc.home
+	}
+	return sc
+}
+
 // joinedColumn is the protected column called name of a JOIN's members,
 // which its USING list names (no other item's).
 func joinedColumn(members []*relation, name string) *policy.ProtectedColumn {
@@ -161,10 +175,10 @@ func onScope(sc *scope, first int) *scope {
 	if first == 0 {
 		return sc
 	}
-	on := &scope{relations: slices.Clone(sc.relations[first:]), checks: sc.checks}
+	on := &scope{relations: slices.Clone(sc.relations[first:]), checks: sc.checks, home: sc.level()}
 	last := on
 	for up := sc.parent; up != nil; up = up.parent {
-		last.parent = &scope{relations: up.relations, checks: up.checks}
+		last.parent = &scope{relations: up.relations, checks: up.checks, home: up.level()}
 		last = last.parent
 	}
 	last.parent = &scope{relations: slices.Clone(sc.relations[:first]), checks: sc.checks}

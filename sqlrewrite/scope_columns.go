@@ -134,6 +134,7 @@ func (s *scope) bindName(name string, loc int32) (refKind, *policy.ProtectedColu
 		return refAmbiguous, found
 	}
 	s.checks.mustLack(name, b.unless, found)
+	s.probeInner(name, b.items) // scope_probe.go
 	return refColumn, found
 }
 
@@ -157,6 +158,9 @@ type catalogChecks struct {
 	// DISTINCT ON item may take for an output column (never qualified).
 	qualified []QualifiedName
 	sortNames map[int32]bool
+	// probes are the items the text sent checks lack a name
+	// (scope_probe.go).
+	probes []lackProbe
 }
 
 // ColumnFacts is what the session's catalog knows of the tables a

@@ -84,6 +84,7 @@ func (s *scope) innerTable(name string, found *policy.ProtectedColumn) (r *relat
 		return nil, TableName{}, false
 	}
 	var lack []TableName
+	var lackAt []lackProbe // where each probe goes (scope_probe.go)
 	for lvl := s; lvl != nil; lvl = lvl.parent {
 		var hit *relation
 		var hitTable TableName
@@ -102,6 +103,7 @@ func (s *scope) innerTable(name string, found *policy.ProtectedColumn) (r *relat
 					n, hit, hitTable = n+1, r, t
 				default:
 					lack = append(lack, t)
+					lackAt = append(lackAt, lackProbe{level: lvl, item: r, name: name})
 				}
 			}
 		}
@@ -118,6 +120,9 @@ func (s *scope) innerTable(name string, found *policy.ProtectedColumn) (r *relat
 			return nil, TableName{}, true // refused
 		}
 		c.mustLack(name, lack, found)
+		for _, x := range lackAt {
+			c.probe(x.level, x.item, name, hit)
+		}
 		if x := (Unshadowed{Name: name, Inner: hitTable, Column: found}); !slices.Contains(c.shadowed, x) {
 			c.shadowed = append(c.shadowed, x)
 		}

@@ -58,6 +58,9 @@ const (
 	// UndefinedColumn: the database's error for a name phiguard sent
 	// qualified whose table lost the column (sqlrewrite.QualifiedNameRefusal).
 	UndefinedColumn Code = "42703"
+	// AmbiguousColumn: the database's error for a probe phiguard sent
+	// whose item gained the name it must lack (sqlrewrite.LackedNameRefusal).
+	AmbiguousColumn Code = "42702"
 	// BadCopyFileFormat: malformed COPY data.
 	BadCopyFileFormat Code = "22P04"
 	// NotNullViolation: a NULL where a value is required.

@@ -1,0 +1,91 @@
+package sqlrewrite
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/phiguard/phiguard/internal/pgerr"
+)
+
+// probe is the text probeCuts puts after WHERE for items that must lack
+// name.
+func probe(name string, items ...string) string {
+	var b strings.Builder
+	b.WriteString(` (SELECT "` + name + `" FROM (SELECT `)
+	for _, it := range items {
+		b.WriteString(`"` + it + `".*, `)
+	}
+	b.WriteString(`NULL AS "` + name + `") AS phiguard_lacks) IS NULL AND`)
+	return b.String()
+}
+
+// TestProbesInnerItems: a name bound past an inner level's tables (to
+// an outer encrypted column, or by the catalog to a table further out)
+// is sent with a probe in the WHERE of each such level, naming the item
+// as the WHERE reaches it; a level without a WHERE, or an item no name
+// reaches alone, gets none, and the plan stays as it was.
+func TestProbesInnerItems(t *testing.T) {
+	pol := testPolicy(t)
+	facts := &fakeFacts{has: map[TableName]bool{{Name: "visits"}: true}}
+	const head = "SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM "
+	for _, c := range []struct {
+		sql, want string
+		knowing   bool
+	}{
+		{sql: head + "other WHERE ssn = '1')", want: head + "other WHERE" + probe("ssn", "other") + " ssn = '1')"},
+		{sql: head + "other o, more WHERE (ssn = '1' OR o.id = 2))", want: head + "other o, more WHERE" + probe("ssn", "o", "more") + " (ssn = '1' OR o.id = 2))"},
+		// A join alias hides its tables: the probe names the alias,
+		// whose * passes their columns.
+		{sql: head + "(other a JOIN more b ON true) j WHERE ssn = '1')", want: head + "(other a JOIN more b ON true) j WHERE" + probe("ssn", "j") + " ssn = '1')"},
+		// Two levels inside the binding: a probe in each.
+		{sql: head + "other WHERE EXISTS (SELECT 1 FROM more WHERE ssn = '1'))",
+			want: head + "other WHERE" + probe("ssn", "other") + " EXISTS (SELECT 1 FROM more WHERE" + probe("ssn", "more") + " ssn = '1'))"},
+		// The name in the JOIN's ON: the probe goes to the level's WHERE.
+		{sql: head + "other a JOIN more b ON ssn = '1' WHERE a.id = 1)", want: head + "other a JOIN more b ON ssn = '1' WHERE" + probe("ssn", "a", "b") + " a.id = 1)"},
+		// No WHERE at the level: no probe (the catalog's check alone).
+		{sql: head + "other o JOIN more m ON ssn = '1')", want: head + "other o JOIN more m ON ssn = '1')"},
+		// Knowing the catalog: visits.ssn, and the more inner table must lack it.
+		{sql: head + "visits WHERE EXISTS (SELECT 1 FROM other o WHERE ssn = '1'))", knowing: true,
+			want: head + "visits WHERE EXISTS (SELECT 1 FROM other o WHERE" + probe("ssn", "o") + " visits.ssn = '1'))"},
+		// The probe counts from the literal before it.
+		{sql: "SELECT 1 FROM patients WHERE id = 1 AND EXISTS (SELECT 1 FROM other WHERE ((ssn = '1')))",
+			want: "SELECT 1 FROM patients WHERE id = 1 AND EXISTS (SELECT 1 FROM other WHERE" + probe("ssn", "other") + " ((ssn = '1')))"},
+	} {
+		a := Analyze(c.sql)
+		plan := PlanFor(a, pol)
+		if c.knowing {
+			plan = a.PlanKnowing(pol, facts)
+		}
+		if plan.Refusal != nil {
+			t.Errorf("%s: refused %v", c.sql, plan.Refusal)
+			continue
+		}
+		if got := sentWithCuts(t, plan, c.sql); got != c.want {
+			t.Errorf("%s:\nsent %s\nwant %s", c.sql, got, c.want)
+		}
+		if probed := strings.Contains(c.want, "phiguard_lacks"); probed != (len(plan.Lacking) > 0) {
+			t.Errorf("%s: lacking %+v", c.sql, plan.Lacking)
+		}
+	}
+}
+
+// TestLackedNameRefusal: the database's 42702 for a probed name is
+// phiguard's refusal; another code, or another name, is not.
+func TestLackedNameRefusal(t *testing.T) {
+	lacking := []LackedName{{Name: "tag", Items: []string{"z"}}}
+	r, ok := LackedNameRefusal(lacking, string(pgerr.AmbiguousColumn), `column reference "tag" is ambiguous`)
+	if !ok || r.Code != pgerr.FeatureNotSupported || !strings.Contains(r.Message, "z had no column tag") {
+		t.Fatalf("refusal %+v, %v", r, ok)
+	}
+	for _, c := range []struct{ code, msg string }{
+		{string(pgerr.UndefinedColumn), `column reference "tag" is ambiguous`},
+		{string(pgerr.AmbiguousColumn), `column reference "other" is ambiguous`},
+	} {
+		if _, ok := LackedNameRefusal(lacking, c.code, c.msg); ok {
+			t.Errorf("%s %s: taken for the probe's", c.code, c.msg)
+		}
+	}
+	if _, ok := LackedNameRefusal(nil, string(pgerr.AmbiguousColumn), `column reference "tag" is ambiguous`); ok {
+		t.Error("a plan without probes")
+	}
+}
