@@ -15,7 +15,8 @@
 // access rewrite; a name inside a subquery bound by what the session's
 // catalog says of its tables and of the functions called in FROM,
 // catalog_unshadowed.go, catalog_functions.go, and sent qualified where
-// the catalog binds it to an inner table, the database's error for it
+// the catalog binds it to an inner table, with a probe that the inner
+// tables it passes still lack it, the database's error for either
 // turned into a refusal, catalog_qualified.go), seals values with
 // cellcipher, applies column rules to
 // results, holds, filters and sorts the rows of a statement ordered or

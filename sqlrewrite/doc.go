@@ -22,7 +22,11 @@
 //     inner table has the name, which the plan then sends qualified
 //     with the table's item (Plan.Qualified, scope_qualify.go), so a
 //     stale catalog makes PostgreSQL fail the statement
-//     (QualifiedNameRefusal) rather than bind the name further out. A
+//     (QualifiedNameRefusal) rather than bind the name further out; and
+//     the inner tables that must lack a name bound past them are probed
+//     in their level's WHERE (Plan.Lacking, scope_probe.go), so a table
+//     that gained it unseen makes PostgreSQL fail the statement
+//     (LackedNameRefusal) rather than bind the name there. A
 //     function called in FROM without a column definition list is such
 //     an inner item too (TableName.Function; calledFunction,
 //     scope_outputs.go), refused where the call may be a column
