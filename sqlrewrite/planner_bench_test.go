@@ -22,3 +22,18 @@ func BenchmarkPlanFor(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPlanForProbed plans (uncached) a statement whose name binds
+// to an outer encrypted column past an inner table: the plan writes a
+// probe into the inner WHERE (scope_probe.go), which finds the WHERE
+// keyword with pg_query's scanner.
+func BenchmarkPlanForProbed(b *testing.B) {
+	pol := testPolicy(b)
+	a := Analyze(`SELECT p.id, p.first FROM patients p WHERE p.id > 10 AND EXISTS (SELECT 1 FROM visits v WHERE v.id = p.id AND ssn = $1)`)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if p := PlanFor(a, pol); p.Refusal != nil {
+			b.Fatal(p.Refusal)
+		}
+	}
+}
