@@ -32,6 +32,11 @@ func nameBindingCorpus(with, without string) []string {
 	for _, o := range outers {
 		for _, i := range inners {
 			i = strings.NewReplacer("WITHOUT", without, "WITH", with).Replace(i)
+			// A bare GROUP BY name: the level's own FROM column before
+			// an output column's name, that before an outer column.
+			out = append(out,
+				fmt.Sprintf("SELECT id, (SELECT count(*) FROM (SELECT 1 AS tag FROM %s GROUP BY tag) g) FROM %s", i, o),
+				fmt.Sprintf("SELECT id, (SELECT count(*) FROM (SELECT 1 FROM %s GROUP BY tag) g) FROM %s", i, o))
 			for _, n := range names {
 				for _, cond := range []string{n + " = 't1'", n + " IS NULL"} {
 					out = append(out,

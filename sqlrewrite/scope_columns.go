@@ -157,7 +157,7 @@ type catalogChecks struct {
 	// sortNames are the places of bare names an ORDER BY, GROUP BY or
 	// DISTINCT ON item may take for an output column (never qualified).
 	qualified []QualifiedName
-	sortNames map[int32]bool
+	sortNames map[int32]sortName
 	// probes are the items the text sent checks lack a name
 	// (scope_probe.go).
 	probes []lackProbe

@@ -46,8 +46,21 @@ type QualifiedName struct {
 // false when no qualifier names r alone from s.
 func (s *scope) qualifyName(r *relation, t TableName, name string, loc int32) bool {
 	c := s.checks
-	if c == nil || loc < 0 || c.sortNames[loc] || r.name == "" || !namesAlone(s, r) {
+	if c == nil || loc < 0 || r.name == "" || !namesAlone(s, r) {
 		return false
+	}
+	switch c.sortNames[loc] {
+	case sortOrderName:
+		return false
+	case sortGroupName:
+		// PostgreSQL takes a bare GROUP BY name for a column of the
+		// level's own FROM before an output column's name, and for an
+		// output column's before an enclosing level's column
+		// (findTargetlistEntrySQL92): qualified, it is the same column
+		// only when r is of the GROUP BY's own level.
+		if !slices.Contains(s.relations, r) {
+			return false
+		}
 	}
 	for _, q := range c.qualified {
 		if q.loc == loc {
@@ -191,23 +204,36 @@ func quoteQualifier(name string) string {
 	return name
 }
 
+// sortName is what a bare name in an ORDER BY, GROUP BY or DISTINCT ON
+// item may be besides a column: an output column's name.
+type sortName uint8
+
+const (
+	notSortName   sortName = iota
+	sortOrderName          // ORDER BY, DISTINCT ON: an output column's name first
+	sortGroupName          // GROUP BY: the level's own FROM columns first
+)
+
 // bareSortNames are the places of the bare names in stmt's ORDER BY,
 // GROUP BY and DISTINCT ON items: PostgreSQL may take such a name for
 // an output column, which a qualifier would change.
-func bareSortNames(stmt *pg_query.Node) map[int32]bool {
-	out := map[int32]bool{}
-	bare := func(n *pg_query.Node) {
+func bareSortNames(stmt *pg_query.Node) map[int32]sortName {
+	out := map[int32]sortName{}
+	bare := func(n *pg_query.Node, kind sortName) {
 		if ref := n.GetColumnRef(); ref != nil && len(ref.GetFields()) == 1 {
-			out[ref.GetLocation()] = true
+			out[ref.GetLocation()] = kind
 		}
 	}
 	walk(stmt.ProtoReflect(), func(m protoreflect.Message) {
 		switch n := m.Interface().(type) {
 		case *pg_query.SortBy:
-			bare(n.GetNode())
+			bare(n.GetNode(), sortOrderName)
 		case *pg_query.SelectStmt:
-			for _, g := range append(groupingItems(n.GetGroupClause()), n.GetDistinctClause()...) {
-				bare(g)
+			for _, g := range groupingItems(n.GetGroupClause()) {
+				bare(g, sortGroupName)
+			}
+			for _, d := range n.GetDistinctClause() {
+				bare(d, sortOrderName)
 			}
 		}
 	})

@@ -48,6 +48,10 @@ func TestPlanKnowingQualifies(t *testing.T) {
 		{head + "(SELECT * FROM visits) v WHERE ssn = '1')", head + "(SELECT * FROM visits) v WHERE v.ssn = '1')"},
 		{head + "visits WHERE EXISTS (SELECT 1 FROM (SELECT * FROM visits WHERE id = 1) v WHERE ssn = '1'))", head + "visits WHERE EXISTS (SELECT 1 FROM (SELECT * FROM visits WHERE id = 1) v WHERE v.ssn = '1'))"},
 		{head + "(visits a JOIN other b ON true) j WHERE ssn = '1')", head + "(visits a JOIN other b ON true) j WHERE j.ssn = '1')"},
+		// A bare GROUP BY name of the level's own table is that column
+		// before an output column's name (findTargetlistEntrySQL92).
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT ssn FROM visits GROUP BY ssn)", "SELECT 1 FROM patients WHERE EXISTS (SELECT visits.ssn FROM visits GROUP BY visits.ssn)"},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 AS ssn FROM visits GROUP BY ssn)", "SELECT 1 FROM patients WHERE EXISTS (SELECT 1 AS ssn FROM visits GROUP BY visits.ssn)"},
 	} {
 		plan := Analyze(c.sql).PlanKnowing(pol, facts)
 		if plan.Refusal != nil || len(plan.Values) != 0 {
@@ -69,18 +73,18 @@ func TestPlanKnowingQualifies(t *testing.T) {
 		t.Errorf("same shape, longer literal: sent %s", got)
 	}
 	for _, sql := range []string{
-		head + "visits, v2 WHERE ssn = '1')",                                                        // two tables with the name: ambiguous (red team 37)
-		head + "visits FULL JOIN v2 USING (ssn) WHERE ssn = '1')",                                   // the merged column is neither table's
-		head + "visits WHERE EXISTS (SELECT 1 FROM unnest(ARRAY['a']) AS ssn WHERE ssn = '1'))",     // an inner item that may have it
-		head + "visits WHERE EXISTS (SELECT 1 FROM a JOIN b USING (id) AS visits WHERE ssn = '1'))", // USING's alias hides visits
-		head + "visits, s.visits WHERE ssn = '1')",                                                  // two items named visits
-		head + "visits WHERE EXISTS (SELECT 1 FROM (SELECT 1 AS n) visits WHERE ssn = '1'))",        // visits names the inner one
-		"SELECT 1 FROM patients WHERE EXISTS (SELECT ssn FROM visits GROUP BY ssn)",                 // a bare GROUP BY name
-		"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 AS x FROM visits ORDER BY ssn)",              // a bare ORDER BY name
-		"SELECT 1 FROM patients WHERE EXISTS (SELECT DISTINCT ON (ssn) 1 FROM visits)",              // DISTINCT ON
-		head + "visits a JOIN visits b USING (id) WHERE ssn = '1')",                                 // PostgreSQL: ambiguous
-		head + "(SELECT * FROM visits, s.visits) v WHERE ssn = '1')",                                // both may have it
-		head + "(SELECT * FROM visits a JOIN unsure b ON true) v WHERE ssn = '1')",                  // so may unsure
+		head + "visits, v2 WHERE ssn = '1')",                                                                                  // two tables with the name: ambiguous (red team 37)
+		head + "visits FULL JOIN v2 USING (ssn) WHERE ssn = '1')",                                                             // the merged column is neither table's
+		head + "visits WHERE EXISTS (SELECT 1 FROM unnest(ARRAY['a']) AS ssn WHERE ssn = '1'))",                               // an inner item that may have it
+		head + "visits WHERE EXISTS (SELECT 1 FROM a JOIN b USING (id) AS visits WHERE ssn = '1'))",                           // USING's alias hides visits
+		head + "visits, s.visits WHERE ssn = '1')",                                                                            // two items named visits
+		head + "visits WHERE EXISTS (SELECT 1 FROM (SELECT 1 AS n) visits WHERE ssn = '1'))",                                  // visits names the inner one
+		"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM visits WHERE EXISTS (SELECT 1 AS ssn FROM other o GROUP BY ssn))", // a GROUP BY name of an outer level's table
+		"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 AS x FROM visits ORDER BY ssn)",                                        // a bare ORDER BY name
+		"SELECT 1 FROM patients WHERE EXISTS (SELECT DISTINCT ON (ssn) 1 FROM visits)",                                        // DISTINCT ON
+		head + "visits a JOIN visits b USING (id) WHERE ssn = '1')",                                                           // PostgreSQL: ambiguous
+		head + "(SELECT * FROM visits, s.visits) v WHERE ssn = '1')",                                                          // both may have it
+		head + "(SELECT * FROM visits a JOIN unsure b ON true) v WHERE ssn = '1')",                                            // so may unsure
 	} {
 		plan := Analyze(sql).PlanKnowing(pol, facts)
 		if plan.Refusal == nil {
