@@ -226,7 +226,7 @@ func cutsAndChecks(edits []sqlrewrite.Edit, sql []byte, spans [][2]int, plan *sq
 		if !ok {
 			return nil, internalRefusal(firstColumn(plan), "a cut disagrees with the text")
 		}
-		edits = append(edits, sqlrewrite.Edit{Span: sp, Text: c.Text})
+		edits = append(edits, sqlrewrite.Edit{Span: sp, Text: c.Text, Last: c.Last})
 	}
 	checks, ok := sqlrewrite.OperatorEdits(sql, spans, plan.TextGuards(), declared)
 	if !ok {

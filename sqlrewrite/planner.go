@@ -305,7 +305,7 @@ func (p *planner) query(n *pg_query.Node, outer *scope, r role) map[string]*poli
 		return nil
 	}
 	sc := p.newScope(outer)
-	sc.where = s.GetWhereClause() // scope_probe.go
+	sc.sel = s // scope_probe.go
 	p.with(s.GetWithClause(), sc)
 	if s.GetOp() != pg_query.SetOperation_SETOP_NONE {
 		for _, side := range []*pg_query.SelectStmt{s.GetLarg(), s.GetRarg()} {

@@ -30,11 +30,13 @@ import (
 // start of the text when After is -1), with Text ("" removes them; an
 // empty span with Text inserts it). Counting from the nearest literal
 // before the cut keeps the plan valid for every text of the shape, whose
-// non-literal text is the same.
+// non-literal text is the same. A Last insertion goes after every other
+// edit at its point (Edit.Last).
 type TextCut struct {
 	After      int
 	Start, End int
 	Text       string
+	Last       bool
 }
 
 // castCase plans CAST(CASE ... END AS type) written into col; false when

@@ -81,7 +81,7 @@ func (p *planner) subqueryFilters(n *pg_query.Node, sc *scope, i int) ([]filterC
 	local := &scope{relations: inner.relations, checks: inner.checks, home: inner} // the subquery's own FROM only
 	col := p.subqueryFilterColumn(sub, local)
 	if col == nil {
-		inner.where = sub.GetWhereClause() // a probe's place (scope_probe.go); not a WHERE the proxy filters
+		inner.sel = sub                    // a probe's place (scope_probe.go); not a WHERE the proxy filters
 		p.selectBody(sub, inner, r, false) // planner.go: as before
 		return nil, true
 	}

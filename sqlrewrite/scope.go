@@ -17,11 +17,11 @@ type scope struct {
 	relations []*relation
 	// checks collects what the plan leaves to the catalog (scope_columns.go).
 	checks *catalogChecks
-	// where is the level's WHERE, where a probe that an item lacks a
-	// name goes (scope_probe.go); home is the level a copy made for a
-	// JOIN's ON or a subquery's own FROM stands for (nil: itself).
-	where *pg_query.Node
-	home  *scope
+	// sel is the level's SELECT, into whose WHERE a probe that an item
+	// lacks a name goes (scope_probe.go); home is the level a copy made
+	// for a JOIN's ON or a subquery's own FROM stands for (nil: itself).
+	sel  *pg_query.SelectStmt
+	home *scope
 }
 
 type relation struct {

@@ -36,9 +36,10 @@ import (
 // query's plan; about 20 µs more planning). TRUE AND w is w, and AND
 // binds tighter than OR, so the WHERE keeps its meaning.
 //
-// A level without a WHERE, a subquery whose WHERE phiguard filters in the
-// proxy (planner_subfilter.go), or an item no name reaches alone from the
-// WHERE gets no probe: for those the guard's catalog check is all.
+// A level without a WHERE gets one, holding its probes, after its FROM
+// clause. A subquery whose WHERE phiguard filters in the proxy
+// (planner_subfilter.go), or an item no name reaches alone from the
+// WHERE, gets no probe: for those the guard's catalog check is all.
 
 // lackProbe is one item that must lack a name, at the level whose WHERE
 // holds its probe.
@@ -102,7 +103,7 @@ func (p *planner) probeCuts() {
 		}
 	}
 	for _, lvl := range levels {
-		at, ok := p.afterWhere(lvl.where)
+		at, where, ok := p.probePlace(lvl.sel)
 		if !ok {
 			continue
 		}
@@ -122,6 +123,12 @@ func (p *planner) probeCuts() {
 		if text.Len() > 0 {
 			cut := p.pointAt(at)
 			cut.Text = text.String()
+			if !where {
+				// After the FROM clause, and after whatever closes
+				// there (an operator's check around the ON's last
+				// comparison).
+				cut.Text, cut.Last = " WHERE"+strings.TrimSuffix(cut.Text, " AND"), true
+			}
 			p.plan.Cuts = append(p.plan.Cuts, cut)
 		}
 	}
@@ -169,40 +176,116 @@ func passesColumns(r, inner *relation) bool {
 	return false
 }
 
-// afterWhere is the place just past the WHERE keyword of the clause
-// where; false without one, or before WHERE CURRENT OF.
-func (p *planner) afterWhere(where *pg_query.Node) (int, bool) {
-	if where == nil || where.GetCurrentOfExpr() != nil {
-		return 0, false
+// probePlace is where sel's probes go: just past its WHERE keyword
+// (where), or, without a WHERE, just past its FROM clause, where the
+// probes go as a WHERE of their own. False for a SELECT without FROM, and
+// before WHERE CURRENT OF.
+func (p *planner) probePlace(sel *pg_query.SelectStmt) (at int, where, ok bool) {
+	if sel == nil || len(sel.GetFromClause()) == 0 || sel.GetWhereClause().GetCurrentOfExpr() != nil {
+		return 0, false, false
 	}
-	first := -1
-	walk(where.ProtoReflect(), func(m protoreflect.Message) {
+	res, err := pg_query.Scan(p.sql)
+	if err != nil {
+		return 0, false, false
+	}
+	toks := res.GetTokens()
+	if w := sel.GetWhereClause(); w != nil {
+		i := keywordBefore(toks, leftmost(w), pg_query.Token_WHERE)
+		if i < 0 {
+			return 0, false, false
+		}
+		return int(toks[i].GetEnd()), true, true
+	}
+	var first int32 = -1
+	for _, item := range sel.GetFromClause() {
+		if loc := leftmost(item); loc >= 0 && (first < 0 || loc < first) {
+			first = loc
+		}
+	}
+	i := keywordBefore(toks, first, pg_query.Token_FROM)
+	if i < 0 {
+		return 0, false, false
+	}
+	end, ok := fromClauseEnd(toks, i)
+	return end, false, ok
+}
+
+// leftmost is the first place in the text of n's subtree, -1 when none
+// of its nodes has one.
+func leftmost(n *pg_query.Node) int32 {
+	var first int32 = -1
+	walk(n.ProtoReflect(), func(m protoreflect.Message) {
 		fd := m.Descriptor().Fields().ByName("location")
 		if fd == nil || fd.Kind() != protoreflect.Int32Kind {
 			return
 		}
-		if loc := int(m.Get(fd).Int()); loc >= 0 && (first < 0 || loc < first) {
+		if loc := int32(m.Get(fd).Int()); loc >= 0 && (first < 0 || loc < first) {
 			first = loc
 		}
 	})
+	return first
+}
+
+// keywordBefore is the index of the token before the one at first, past
+// any opening parentheses, when it is kw; -1 otherwise.
+func keywordBefore(toks []*pg_query.ScanToken, first int32, kw pg_query.Token) int {
 	if first < 0 {
-		return 0, false
+		return -1
 	}
-	res, err := pg_query.Scan(p.sql)
-	if err != nil {
-		return 0, false
-	}
-	toks := res.GetTokens()
-	i := slices.IndexFunc(toks, func(t *pg_query.ScanToken) bool { return int(t.GetStart()) >= first })
+	i := slices.IndexFunc(toks, func(t *pg_query.ScanToken) bool { return t.GetStart() >= first })
 	if i < 0 {
 		i = len(toks)
 	}
 	for i--; i >= 0 && toks[i].GetToken() == pg_query.Token_ASCII_40; i-- { // (
 	}
-	if i < 0 || toks[i].GetToken() != pg_query.Token_WHERE {
-		return 0, false
+	if i < 0 || toks[i].GetToken() != kw {
+		return -1
 	}
-	return int(toks[i].GetEnd()), true
+	return i
+}
+
+// fromClauseEnd is the end of the last token of the FROM clause whose
+// keyword is toks[from]: the token before the first, outside
+// parentheses, that no FROM clause holds (GROUP BY, HAVING, WINDOW,
+// ORDER BY, LIMIT, OFFSET, FETCH, FOR UPDATE, a set operation, the
+// closing parenthesis of the subquery, the statement's end).
+func fromClauseEnd(toks []*pg_query.ScanToken, from int) (int, bool) {
+	depth := 0
+	for i := from + 1; i < len(toks); i++ {
+		switch toks[i].GetToken() {
+		case pg_query.Token_ASCII_40: // (
+			depth++
+			continue
+		case pg_query.Token_ASCII_41: // )
+			depth--
+			if depth >= 0 {
+				continue
+			}
+		case pg_query.Token_GROUP_P, pg_query.Token_HAVING, pg_query.Token_WINDOW, pg_query.Token_ORDER,
+			pg_query.Token_LIMIT, pg_query.Token_OFFSET, pg_query.Token_FETCH, pg_query.Token_FOR,
+			pg_query.Token_UNION, pg_query.Token_INTERSECT, pg_query.Token_EXCEPT, pg_query.Token_ASCII_59: // ;
+			if depth > 0 {
+				continue
+			}
+		case pg_query.Token_SQL_COMMENT, pg_query.Token_C_COMMENT:
+			continue
+		default:
+			continue
+		}
+		return prevEnd(toks, i, from), true
+	}
+	return prevEnd(toks, len(toks), from), true
+}
+
+// prevEnd is the end of the last token before i that is not a comment
+// (after from).
+func prevEnd(toks []*pg_query.ScanToken, i, from int) int {
+	for i--; i > from; i-- {
+		if k := toks[i].GetToken(); k != pg_query.Token_SQL_COMMENT && k != pg_query.Token_C_COMMENT {
+			break
+		}
+	}
+	return int(toks[i].GetEnd())
 }
 
 // quoteAlways writes name as a quoted identifier, which no keyword or

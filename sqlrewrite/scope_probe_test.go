@@ -42,8 +42,15 @@ func TestProbesInnerItems(t *testing.T) {
 			want: head + "other WHERE" + probe("ssn", "other") + " EXISTS (SELECT 1 FROM more WHERE" + probe("ssn", "more") + " ssn = '1'))"},
 		// The name in the JOIN's ON: the probe goes to the level's WHERE.
 		{sql: head + "other a JOIN more b ON ssn = '1' WHERE a.id = 1)", want: head + "other a JOIN more b ON ssn = '1' WHERE" + probe("ssn", "a", "b") + " a.id = 1)"},
-		// No WHERE at the level: no probe (the catalog's check alone).
-		{sql: head + "other o JOIN more m ON ssn = '1')", want: head + "other o JOIN more m ON ssn = '1')"},
+		// No WHERE at the level: the probes as a WHERE of their own,
+		// after the FROM clause.
+		{sql: head + "other o JOIN more m ON ssn = '1')", want: head + "other o JOIN more m ON ssn = '1' WHERE" + strings.TrimSuffix(probe("ssn", "o", "m"), " AND") + ")"},
+		{sql: "SELECT id, (SELECT ssn = '1' FROM other /* c */ LIMIT 1) FROM patients",
+			want: "SELECT id, (SELECT ssn = '1' FROM other WHERE" + strings.TrimSuffix(probe("ssn", "other"), " AND") + " /* c */ LIMIT 1) FROM patients"},
+		{sql: "SELECT id, (SELECT count(*) FROM (other o JOIN more m ON (o.id = m.id)) GROUP BY o.id HAVING ssn IS NULL) FROM patients",
+			want: "SELECT id, (SELECT count(*) FROM (other o JOIN more m ON (o.id = m.id)) WHERE" + strings.TrimSuffix(probe("ssn", "o", "m"), " AND") + " GROUP BY o.id HAVING ssn IS NULL) FROM patients"},
+		{sql: "SELECT id FROM patients p WHERE p.id IN (SELECT 1 FROM other WHERE ssn = '1' UNION SELECT 2 FROM more ORDER BY 1)",
+			want: "SELECT id FROM patients p WHERE p.id IN (SELECT 1 FROM other WHERE" + probe("ssn", "other") + " ssn = '1' UNION SELECT 2 FROM more ORDER BY 1)"},
 		// Knowing the catalog: visits.ssn, and the more inner table must lack it.
 		{sql: head + "visits WHERE EXISTS (SELECT 1 FROM other o WHERE ssn = '1'))", knowing: true,
 			want: head + "visits WHERE EXISTS (SELECT 1 FROM other o WHERE" + probe("ssn", "o") + " visits.ssn = '1'))"},

@@ -14,23 +14,32 @@ import (
 // parameter token index (LiteralSpans, ParamSpans), which hold for every
 // text of a shape; the byte spans come from the text at hand.
 
-// Edit replaces sql[Span[0]:Span[1]] with Text.
+// Edit replaces sql[Span[0]:Span[1]] with Text. A Last insertion goes
+// after every other edit at its point: a clause written after a FROM
+// clause whose last comparison a check closes there (scope_probe.go).
 type Edit struct {
 	Span [2]int
 	Text string
+	Last bool
 }
 
 // Splice applies non-overlapping edits to sql, in any order; false if
 // two overlap. sql itself comes back when there is nothing to edit. An
 // insertion (an empty span) at the start of a replaced span goes before
-// it, and insertions at one point keep their order in edits.
+// it, unless Last, and insertions at one point keep their order in
+// edits, the Last ones after the others.
 func Splice(sql []byte, edits []Edit) ([]byte, bool) {
 	if len(edits) == 0 {
 		return sql, true
 	}
 	slices.SortStableFunc(edits, func(a, b Edit) int {
-		if a.Span[0] != b.Span[0] {
+		switch {
+		case a.Span[0] != b.Span[0]:
 			return a.Span[0] - b.Span[0]
+		case a.Last != b.Last && a.Last:
+			return 1
+		case a.Last != b.Last:
+			return -1
 		}
 		return a.Span[1] - b.Span[1]
 	})
