@@ -36,7 +36,11 @@ func nameBindingCorpus(with, without string) []string {
 			// an output column's name, that before an outer column.
 			out = append(out,
 				fmt.Sprintf("SELECT id, (SELECT count(*) FROM (SELECT 1 AS tag FROM %s GROUP BY tag) g) FROM %s", i, o),
-				fmt.Sprintf("SELECT id, (SELECT count(*) FROM (SELECT 1 FROM %s GROUP BY tag) g) FROM %s", i, o))
+				fmt.Sprintf("SELECT id, (SELECT count(*) FROM (SELECT 1 FROM %s GROUP BY tag) g) FROM %s", i, o),
+				// ORDER BY and DISTINCT ON: an output column's name
+				// first, then the columns.
+				fmt.Sprintf("SELECT id, (SELECT person FROM %s ORDER BY tag DESC NULLS LAST LIMIT 1) FROM %s", i, o),
+				fmt.Sprintf("SELECT id, (SELECT count(*) FROM (SELECT DISTINCT ON (tag) 1 FROM %s) d) FROM %s", i, o))
 			for _, n := range names {
 				for _, cond := range []string{n + " = 't1'", n + " IS NULL"} {
 					out = append(out,

@@ -383,6 +383,7 @@ func (p *planner) bindRelations(stmt *pg_query.Node, withQueries bool) {
 	}
 	p.cteRels = map[*pg_query.CommonTableExpr]*relation{}
 	p.outputs = map[*pg_query.SelectStmt]relationColumns{}
+	p.checks.outputs = p.outputs // scope_qualify.go
 }
 
 // with plans a WITH clause's queries, recording what each exposes for

@@ -161,6 +161,9 @@ type catalogChecks struct {
 	// probes are the items the text sent checks lack a name
 	// (scope_probe.go).
 	probes []lackProbe
+	// outputs are the planner's output columns of each SELECT
+	// (derivedColumns), for a bare ORDER BY name (scope_qualify.go).
+	outputs map[*pg_query.SelectStmt]relationColumns
 }
 
 // ColumnFacts is what the session's catalog knows of the tables a

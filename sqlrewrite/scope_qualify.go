@@ -51,7 +51,13 @@ func (s *scope) qualifyName(r *relation, t TableName, name string, loc int32) bo
 	}
 	switch c.sortNames[loc] {
 	case sortOrderName:
-		return false
+		// PostgreSQL takes a bare ORDER BY or DISTINCT ON name for an
+		// output column's name first, and for a column only when no
+		// output column of the level has that name
+		// (findTargetlistEntrySQL92): then qualified it is the same.
+		if !c.noOutputNamed(s, name) {
+			return false
+		}
 	case sortGroupName:
 		// PostgreSQL takes a bare GROUP BY name for a column of the
 		// level's own FROM before an output column's name, and for an
@@ -142,6 +148,17 @@ func (s *scope) innerTable(name string, found *policy.ProtectedColumn) (r *relat
 		return hit, hitTable, true
 	}
 	return nil, TableName{}, false
+}
+
+// noOutputNamed says whether every output column of s's SELECT has a
+// name phiguard works out, and none is name.
+func (c *catalogChecks) noOutputNamed(s *scope, name string) bool {
+	sel := s.level().sel
+	if sel == nil {
+		return false
+	}
+	outs, ok := c.outputs[sel]
+	return ok && outs.complete && !outs.unnamed && !outs.names[name]
 }
 
 // namesAlone says whether r's name, as a qualifier written at s, names

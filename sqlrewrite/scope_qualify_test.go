@@ -52,6 +52,10 @@ func TestPlanKnowingQualifies(t *testing.T) {
 		// before an output column's name (findTargetlistEntrySQL92).
 		{"SELECT 1 FROM patients WHERE EXISTS (SELECT ssn FROM visits GROUP BY ssn)", "SELECT 1 FROM patients WHERE EXISTS (SELECT visits.ssn FROM visits GROUP BY visits.ssn)"},
 		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 AS ssn FROM visits GROUP BY ssn)", "SELECT 1 FROM patients WHERE EXISTS (SELECT 1 AS ssn FROM visits GROUP BY visits.ssn)"},
+		// A bare ORDER BY or DISTINCT ON name is an output column's
+		// first, a column's only where no output column has the name.
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 AS x FROM visits ORDER BY ssn)", "SELECT 1 FROM patients WHERE EXISTS (SELECT 1 AS x FROM visits ORDER BY visits.ssn)"},
+		{"SELECT 1 FROM patients WHERE EXISTS (SELECT DISTINCT ON (ssn) 1 FROM visits)", "SELECT 1 FROM patients WHERE EXISTS (SELECT DISTINCT ON (visits.ssn) 1 FROM visits)"},
 	} {
 		plan := Analyze(c.sql).PlanKnowing(pol, facts)
 		if plan.Refusal != nil || len(plan.Values) != 0 {
@@ -80,8 +84,8 @@ func TestPlanKnowingQualifies(t *testing.T) {
 		head + "visits, s.visits WHERE ssn = '1')",                                                                            // two items named visits
 		head + "visits WHERE EXISTS (SELECT 1 FROM (SELECT 1 AS n) visits WHERE ssn = '1'))",                                  // visits names the inner one
 		"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM visits WHERE EXISTS (SELECT 1 AS ssn FROM other o GROUP BY ssn))", // a GROUP BY name of an outer level's table
-		"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 AS x FROM visits ORDER BY ssn)",                                        // a bare ORDER BY name
-		"SELECT 1 FROM patients WHERE EXISTS (SELECT DISTINCT ON (ssn) 1 FROM visits)",                                        // DISTINCT ON
+		"SELECT 1 FROM patients WHERE EXISTS (SELECT * FROM visits ORDER BY ssn)",                                             // outputs phiguard cannot name
+		"SELECT 1 FROM patients WHERE EXISTS (SELECT DISTINCT ON (ssn) 1 AS ssn FROM visits)",                                 // DISTINCT ON, the same
 		head + "visits a JOIN visits b USING (id) WHERE ssn = '1')",                                                           // PostgreSQL: ambiguous
 		head + "(SELECT * FROM visits, s.visits) v WHERE ssn = '1')",                                                          // both may have it
 		head + "(SELECT * FROM visits a JOIN unsure b ON true) v WHERE ssn = '1')",                                            // so may unsure
