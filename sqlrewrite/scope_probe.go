@@ -184,11 +184,7 @@ func (p *planner) probePlace(sel *pg_query.SelectStmt) (at int, where, ok bool) 
 	if sel == nil || len(sel.GetFromClause()) == 0 || sel.GetWhereClause().GetCurrentOfExpr() != nil {
 		return 0, false, false
 	}
-	res, err := pg_query.Scan(p.sql)
-	if err != nil {
-		return 0, false, false
-	}
-	toks := res.GetTokens()
+	toks := p.tokens() // planner_fold.go: scanned once per plan
 	if w := sel.GetWhereClause(); w != nil {
 		i := keywordBefore(toks, leftmost(w), pg_query.Token_WHERE)
 		if i < 0 {
