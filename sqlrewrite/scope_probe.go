@@ -170,7 +170,8 @@ func passesColumns(r, inner *relation) bool {
 }
 
 // afterWhere is the place just past the WHERE keyword of the clause
-// where; false without one, or before WHERE CURRENT OF.
+// where (parentheses and comments may come between); false without one,
+// or before WHERE CURRENT OF.
 func (p *planner) afterWhere(where *pg_query.Node) (int, bool) {
 	if where == nil || where.GetCurrentOfExpr() != nil {
 		return 0, false
@@ -197,12 +198,19 @@ func (p *planner) afterWhere(where *pg_query.Node) (int, bool) {
 	if i < 0 {
 		i = len(toks)
 	}
-	for i--; i >= 0 && toks[i].GetToken() == pg_query.Token_ASCII_40; i-- { // (
+	for i--; i >= 0 && skippedBeforeWhere(toks[i].GetToken()); i-- {
 	}
 	if i < 0 || toks[i].GetToken() != pg_query.Token_WHERE {
 		return 0, false
 	}
 	return int(toks[i].GetEnd()), true
+}
+
+// skippedBeforeWhere says whether tok may stand between WHERE and its
+// clause's first node: a parenthesis, or a comment (WHERE /* c */ tag =
+// 't1' had no probe: red team 38).
+func skippedBeforeWhere(tok pg_query.Token) bool {
+	return tok == pg_query.Token_ASCII_40 || tok == pg_query.Token_C_COMMENT || tok == pg_query.Token_SQL_COMMENT // (
 }
 
 // quoteAlways writes name as a quoted identifier, which no keyword or

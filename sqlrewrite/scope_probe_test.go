@@ -47,6 +47,11 @@ func TestProbesInnerItems(t *testing.T) {
 		// Knowing the catalog: visits.ssn, and the more inner table must lack it.
 		{sql: head + "visits WHERE EXISTS (SELECT 1 FROM other o WHERE ssn = '1'))", knowing: true,
 			want: head + "visits WHERE EXISTS (SELECT 1 FROM other o WHERE" + probe("ssn", "o") + " visits.ssn = '1'))"},
+		// A comment between WHERE and the clause: the probe goes
+		// right after WHERE (before, none was placed: red team 38).
+		{sql: head + "other WHERE /* c */ ssn = '1')", want: head + "other WHERE" + probe("ssn", "other") + " /* c */ ssn = '1')"},
+		{sql: head + "other WHERE -- c\n (ssn = '1'))", want: head + "other WHERE" + probe("ssn", "other") + " -- c\n (ssn = '1'))"},
+		{sql: head + "other WHERE ( /* c */ ssn = '1'))", want: head + "other WHERE" + probe("ssn", "other") + " ( /* c */ ssn = '1'))"},
 		// The probe counts from the literal before it.
 		{sql: "SELECT 1 FROM patients WHERE id = 1 AND EXISTS (SELECT 1 FROM other WHERE ((ssn = '1')))",
 			want: "SELECT 1 FROM patients WHERE id = 1 AND EXISTS (SELECT 1 FROM other WHERE" + probe("ssn", "other") + " ((ssn = '1')))"},
