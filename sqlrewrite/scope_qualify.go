@@ -150,14 +150,24 @@ func namesAlone(s *scope, r *relation) bool {
 }
 
 // qualifierCuts turns the plan's qualified names into insertions before
-// each name.
+// each name; after a word glued to the name (WHERE"tag"), with a space,
+// or the qualifier would join the word (WHEREx."tag": a syntax error,
+// red team 38).
 func (p *planner) qualifierCuts() {
 	for _, q := range p.checks.qualified {
 		cut := p.pointAt(int(q.loc))
 		cut.Text = quoteQualifier(q.Qualifier) + "."
+		if at := int(q.loc); at > 0 && at <= len(p.sql) && identByte(p.sql[at-1]) {
+			cut.Text = " " + cut.Text
+		}
 		p.plan.Cuts = append(p.plan.Cuts, cut)
 		p.plan.Qualified = append(p.plan.Qualified, q)
 	}
+}
+
+// identByte says whether b may end an identifier or keyword.
+func identByte(b byte) bool {
+	return b == '_' || b == '$' || b >= 0x80 || '0' <= b && b <= '9' || 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z'
 }
 
 // usingAlias is the item JOIN ... USING (c) AS u names (without an

@@ -48,6 +48,11 @@ func TestPlanKnowingQualifies(t *testing.T) {
 		{head + "(SELECT * FROM visits) v WHERE ssn = '1')", head + "(SELECT * FROM visits) v WHERE v.ssn = '1')"},
 		{head + "visits WHERE EXISTS (SELECT 1 FROM (SELECT * FROM visits WHERE id = 1) v WHERE ssn = '1'))", head + "visits WHERE EXISTS (SELECT 1 FROM (SELECT * FROM visits WHERE id = 1) v WHERE v.ssn = '1'))"},
 		{head + "(visits a JOIN other b ON true) j WHERE ssn = '1')", head + "(visits a JOIN other b ON true) j WHERE j.ssn = '1')"},
+		// A name glued to the word before it: the qualifier after a
+		// space (WHEREvisits."ssn" was a syntax error: red team 38).
+		{head + "visits WHERE\"ssn\" = '1')", head + "visits WHERE visits.\"ssn\" = '1')"},
+		{head + "visits WHERE id = 1 AND\"ssn\" = '1')", head + "visits WHERE id = 1 AND visits.\"ssn\" = '1')"},
+		{head + "visits WHERE(\"ssn\" = '1'))", head + "visits WHERE(visits.\"ssn\" = '1'))"},
 	} {
 		plan := Analyze(c.sql).PlanKnowing(pol, facts)
 		if plan.Refusal != nil || len(plan.Values) != 0 {
