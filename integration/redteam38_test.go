@@ -320,9 +320,9 @@ func TestRedTeam38QualifierAfterKeyword(t *testing.T) {
 // TestRedTeam38FunctionWithoutAlias: a function in FROM without an
 // alias is named by PostgreSQL after the function (its refname), but the
 // planner's item for it has no name (functionRelation), so no probe
-// names it (probedItems leaves out an item without a name).
+// names it (probedItems leaves out an item without a name). Now the
+// item is named after the function (scope_outputs.go functionRelation).
 func TestRedTeam38FunctionWithoutAlias(t *testing.T) {
-	t.Skip("HOLE: SELECT count(*) FROM people WHERE EXISTS (SELECT 1 FROM s.f() WHERE tag = 't1'), s.f() RETURNS TABLE (n int) dropped and made again RETURNS TABLE (n int, tag text) directly: no probe; PostgreSQL 60, phiguard 0, and 0 again (with an alias, FROM s.f() AS f, the probe refuses it)")
 	t.Parallel()
 	f := newSortFixture(t, 60, nil)
 	f.rt38Hole(t, rt38Case{what: "function without alias", sql: "SELECT count(*) FROM {p} WHERE EXISTS (SELECT 1 FROM {s}.f() WHERE tag = 't1')",

@@ -52,6 +52,10 @@ func TestProbesInnerItems(t *testing.T) {
 		{sql: head + "other WHERE /* c */ ssn = '1')", want: head + "other WHERE" + probe("ssn", "other") + " /* c */ ssn = '1')"},
 		{sql: head + "other WHERE -- c\n (ssn = '1'))", want: head + "other WHERE" + probe("ssn", "other") + " -- c\n (ssn = '1'))"},
 		{sql: head + "other WHERE ( /* c */ ssn = '1'))", want: head + "other WHERE" + probe("ssn", "other") + " ( /* c */ ssn = '1'))"},
+		// A function without an alias is named after it (before, it had
+		// no name and no probe: red team 38).
+		{sql: head + "generate_series(1, 2) WHERE ssn = '1')", want: head + "generate_series(1, 2) WHERE" + probe("ssn", "generate_series") + " ssn = '1')"},
+		{sql: head + "pg_catalog.generate_series(1, 2) WITH ORDINALITY WHERE ssn = '1')", want: head + "pg_catalog.generate_series(1, 2) WITH ORDINALITY WHERE" + probe("ssn", "generate_series") + " ssn = '1')"},
 		// The probe counts from the literal before it.
 		{sql: "SELECT 1 FROM patients WHERE id = 1 AND EXISTS (SELECT 1 FROM other WHERE ((ssn = '1')))",
 			want: "SELECT 1 FROM patients WHERE id = 1 AND EXISTS (SELECT 1 FROM other WHERE" + probe("ssn", "other") + " ((ssn = '1')))"},
