@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 )
 
 // Red team 38: the lack probes of sqlrewrite/scope_probe.go. A name the
@@ -398,4 +399,77 @@ func TestRedTeam38WideItems(t *testing.T) {
 	f.rt38Hole(t, rt38Case{what: "wide tables", sql: "SELECT count(*) FROM {p} WHERE EXISTS (SELECT 1 FROM {s}.w1, {s}.w2 WHERE w1.k = w2.k AND tag = 't1')",
 		setup: "CREATE TABLE {s}.w1 (k int" + c1.String() + "); CREATE TABLE {s}.w2 (k int" + c2.String() + "); INSERT INTO {s}.w1 (k) VALUES (1); INSERT INTO {s}.w2 (k) VALUES (1); GRANT ALL ON ALL TABLES IN SCHEMA {s} TO {app}",
 		gain:  "ALTER TABLE {s}.w1 ADD COLUMN tag text DEFAULT 't1'"})
+}
+
+// rt38Describe sends a Describe of the prepared statement name and a
+// Sync, and answers the error the backend's answer holds, if any.
+func rt38Describe(t *testing.T, conn *pgx.Conn, name string) *pgconn.PgError {
+	t.Helper()
+	pc := conn.PgConn()
+	fe := pc.Frontend()
+	fe.Send(&pgproto3.Describe{ObjectType: 'S', Name: name})
+	fe.Send(&pgproto3.Sync{})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var pe *pgconn.PgError
+	for {
+		m, err := pc.ReceiveMessage(testContext(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch m := m.(type) {
+		case *pgproto3.ErrorResponse:
+			pe = pgconn.ErrorResponseToPgError(m)
+		case *pgproto3.ReadyForQuery:
+			return pe
+		}
+	}
+}
+
+// TestRedTeam38DescribeAfterGain: PostgreSQL analyses a prepared
+// statement again at a Describe of it after its table changed, where the
+// probe fails: its 42702 reached the client as the backend sent it
+// (PostgreSQL, describing the same statement on the plaintext, answers
+// its row description), the catalog was not marked stale and the
+// statement not marked to be prepared again; the next Bind was refused
+// too. Now the Describe's error is the probe's refusal (0A000), and the
+// next Bind prepares the statement again: 60, as PostgreSQL.
+func TestRedTeam38DescribeAfterGain(t *testing.T) {
+	t.Skip("HOLE: Parse of SELECT count(*) FROM people WHERE EXISTS (SELECT 1 FROM z WHERE tag = 't1'), ALTER TABLE z ADD COLUMN tag directly, Describe of the statement: PostgreSQL describes it, phiguard forwards the probe's raw 42702; the next Bind is refused again (0A000), only the one after answers 60")
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	var out [2][2]string
+	for side := range 2 {
+		conn := direct(t)
+		if side == 1 {
+			conn = f.p.app(t)
+		}
+		z := uniqueName("rt38d_z")
+		r := strings.NewReplacer("{p}", f.people[side], "{z}", z)
+		su := superuser(t)
+		if _, err := su.Exec(testContext(t), r.Replace("CREATE TABLE {z} (n int); INSERT INTO {z} VALUES (1); GRANT ALL ON {z} TO "+appUser)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.PgConn().Prepare(testContext(t), "rt38d", r.Replace("SELECT count(*) FROM {p} WHERE EXISTS (SELECT 1 FROM {z} WHERE tag = 't1')"), nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := su.Exec(testContext(t), r.Replace("ALTER TABLE {z} ADD COLUMN tag text DEFAULT 't1'")); err != nil {
+			t.Fatal(err)
+		}
+		if pe := rt38Describe(t, conn, "rt38d"); pe != nil && (side == 0 || pe.Code != "0A000") {
+			t.Errorf("side %d: Describe after the gain: %v", side, pe)
+		}
+		for i := range out[side] {
+			res := conn.PgConn().ExecPrepared(testContext(t), "rt38d", nil, nil, nil).Read()
+			if res.Err != nil {
+				t.Errorf("side %d: Bind %d after the Describe: %v", side, i, res.Err)
+				continue
+			}
+			out[side][i] = string(res.Rows[0][0])
+		}
+	}
+	if out[0] != out[1] || out[0][0] != "60" {
+		t.Errorf("directly %v, through phiguard %v", out[0], out[1])
+	}
 }
