@@ -127,6 +127,11 @@ type rt38Outcome int
 
 const (
 	rt38Same rt38Outcome = iota
+	// rt38Concurrent is the refusal of a catalog read that listed a
+	// column another session changed meanwhile (namedStale,
+	// guard/catalog_unshadowed.go): DDL of the suite's other tests,
+	// running in parallel, not the statement's; logged, not judged.
+	rt38Concurrent
 	rt38Refused
 	// rt38Probe is the probe's refusal (a stale catalog, read again).
 	rt38Probe
@@ -139,6 +144,9 @@ func rt38Compare(want, got string, werr, gerr error) rt38Outcome {
 	case gerr != nil && errors.As(gerr, &gpe) && gpe.Code == "0A000" && (werr == nil || !errors.As(werr, &wpe) || wpe.Code != "0A000"):
 		if strings.Contains(gpe.Message, "phiguard's catalog said") {
 			return rt38Probe
+		}
+		if strings.Contains(gpe.Message, "lists columns another session changed since") {
+			return rt38Concurrent
 		}
 		return rt38Refused
 	case werr != nil && gerr != nil && errors.As(werr, &wpe) && errors.As(gerr, &gpe) && wpe.Code == gpe.Code:
@@ -265,7 +273,7 @@ func TestRedTeam38ProbesHeld(t *testing.T) {
 	} {
 		t.Run(c.what, func(t *testing.T) {
 			got := f.rt38Check(t, c)
-			if got[0] != rt38Same {
+			if got[0] != rt38Same && got[0] != rt38Concurrent {
 				t.Errorf("%s: catalog right: outcome %d, want the same answer", c.what, got[0])
 			}
 			if got[1] == rt38Differs {
@@ -284,8 +292,8 @@ func TestRedTeam38ProbesHeld(t *testing.T) {
 func (f *sortFixture) rt38Hole(t *testing.T, c rt38Case) {
 	t.Helper()
 	got := f.rt38Check(t, c)
-	if got[0] != rt38Same || got[1] == rt38Differs || got[2] == rt38Differs || got[2] == rt38Probe {
-		t.Errorf("%s: outcomes before, after the gain, again: %v (0 the same, 1 refused, 2 the probe's refusal, 3 another answer)", c.what, got)
+	if got[0] != rt38Same && got[0] != rt38Concurrent || got[1] == rt38Differs || got[2] == rt38Differs || got[2] == rt38Probe {
+		t.Errorf("%s: outcomes before, after the gain, again: %v (0 the same, 1 refused after another session's DDL, 2 refused, 3 the probe's refusal, 4 another answer)", c.what, got)
 	}
 }
 
