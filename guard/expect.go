@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,6 +72,10 @@ type expectation struct {
 	// client's DDL, whose ReadyForQuery publishes it to the database's
 	// other sessions (catalog_epoch.go).
 	publishesDDL bool
+	// trial: a re-prepare's Parse under trialName (reprepare.go), whose
+	// success settles nothing; prep is the statement the Parse behind it
+	// prepares, for what an error tells of it.
+	trial bool
 	// variant is the LIKE variant an injected Parse prepares
 	// (protect_search_variants.go): its answer says whether it exists.
 	variant *likeVariant
@@ -274,11 +279,14 @@ func (e *expectQueue) skipToSync() {
 }
 
 // abandon lets go of a request the backend skipped or never answered: its
-// reserved audit room, and a Parse it did not carry out.
+// reserved audit room, and a Parse it did not carry out. A re-prepare's
+// trial Parse leaves its statement to the Parse behind it, abandoned
+// with it: once settled, the client pump may let go of the statement's
+// replacing, which that Parse's abandon reads.
 func (x *expectation) abandon() {
 	x.slots.Release()
 	x.rounds.finish() // protect_rounds.go
-	if (x.kind == expParse || x.kind == expClose) && x.prep != nil && x.prep.replacing != nil {
+	if (x.kind == expParse && !x.trial || x.kind == expClose) && x.prep != nil && x.prep.replacing != nil {
 		x.prep.replacing.settle(true)
 	}
 	x.settleVariant(true) // a LIKE variant's Parse (protect_search_variants.go)
@@ -295,6 +303,26 @@ func (e *expectQueue) moveLast(x *expectation) {
 			e.q[len(e.q)-1] = x
 			return
 		}
+	}
+}
+
+// insertBefore queues xs, not yet sent, just ahead of x, queued and not
+// yet sent either (a re-prepare's trial Parse, reprepare.go). If x is
+// gone, the backend skips the segment: xs are abandoned.
+func (e *expectQueue) insertBefore(x *expectation, xs ...*expectation) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := len(e.q) - 1; i >= e.first; i-- {
+		if e.q[i] == x {
+			for _, y := range xs {
+				y.datetimeEpoch, y.unseenEpoch = x.datetimeEpoch, x.unseenEpoch
+			}
+			e.q = slices.Insert(e.q, i, xs...)
+			return
+		}
+	}
+	for _, y := range xs {
+		y.abandon()
 	}
 }
 

@@ -5,6 +5,10 @@ package guard
 
 func (s *Session) onParseComplete(_ byte, head *expectation) (bool, error) {
 	handled := s.suppress
+	if head.kind == expParse && head.trial {
+		s.expects.pop() // reprepare.go: the text analyses; the Parse behind it settles
+		return true, nil
+	}
 	if head.kind == expParse {
 		if head.prep != nil && head.prep.replacing != nil {
 			head.prep.replacing.settle(false)

@@ -124,7 +124,7 @@ const variantPrefix = "phiguard_like_"
 func variantNameRefusal(stmt string, pe *pgerr.Error) *pgerr.Error {
 	if strings.HasPrefix(stmt, planPrefix) { // plan_reuse.go
 		return pgerr.Newf(pgerr.FeatureNotSupported,
-			"prepared statement names starting with %q are phiguard's own (the plans it reuses for the unnamed statement): name the statement otherwise", planPrefix)
+			"prepared statement names starting with %q are phiguard's own (the plans it reuses for the unnamed statement, the text of a statement it prepares again): name the statement otherwise", planPrefix)
 	}
 	if strings.HasPrefix(stmt, variantPrefix) {
 		return pgerr.Newf(pgerr.FeatureNotSupported,

@@ -2,8 +2,10 @@ package guard
 
 import (
 	"bytes"
+	"encoding/binary"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/internal/pgwire"
@@ -22,7 +24,9 @@ import (
 // at the next Bind of a statement whose guard failed, it closes the
 // statement in the backend and prepares the client's original text again
 // under the same name from the catalog as it is now, before the Bind, and
-// keeps both answers to itself. The new Parse is planned like the
+// keeps the answers to itself; a named statement's text is tried first
+// under a name of phiguard's (trialParse), so that a text that no longer
+// analyses leaves the backend the old statement. The new Parse is planned like the
 // client's own: a column list filled anew, or a refusal (a default now
 // set on an encrypted column) that the client gets for its Bind.
 
@@ -154,13 +158,18 @@ func (s *Session) reprepareStale(name string) ([]byte, error) {
 	// What the re-Parse replaces, for noteParse: if the backend fails it
 	// (25P02 in an aborted transaction, an error in the client's text
 	// against the table as it is now; not a refusal of phiguard's, below),
-	// the Close still went through and PostgreSQL has no statement of that name;
-	// but the client's statement, which plain PostgreSQL would still hold
-	// and re-plan at each execution, must not turn into "does not exist"
-	// (26000). Still marked failed, and unprepared once the Close's
-	// CloseComplete is in (onCloseComplete), it is prepared again at its
-	// next Bind (a Close of a name PostgreSQL does not know is no error),
-	// settled or not (settledOutsideFailedTx).
+	// the old statement is the client's again. A named statement's text
+	// is tried under trialName first (trialParse), so the Close does not
+	// run and the backend keeps the old statement, as plain PostgreSQL
+	// keeps the client's and re-plans it at each execution. Should the
+	// Close run and the Parse behind it fail all the same (the unnamed
+	// statement, or DDL committed between the trial and the Parse), the
+	// backend has no statement of that name, but the client's must not
+	// turn into "does not exist" (26000): still marked failed, and
+	// unprepared once the Close's CloseComplete is in (onCloseComplete),
+	// it is prepared again at its next Bind (a Close of a name
+	// PostgreSQL does not know is no error), settled or not
+	// (settledOutsideFailedTx).
 	s.clientStmts[name] = old
 	s.expects.push(closeX)
 
@@ -194,9 +203,57 @@ func (s *Session) reprepareStale(name string) ([]byte, error) {
 		// meets 25P02 (TestReprepareRefusedThenDeallocated, ...Described).
 		closeX.prep.kept.Store(true) // a tomb: old is in clientStmts
 		closed = marker
+	} else if out, ok := s.trialParse(name, sent, closeX); ok {
+		return out, nil
 	}
-	out := pgwire.Frame(pgwire.FeClose, append(append([]byte{'S'}, closed...), 0))
-	return append(out, sent...), nil
+	return append(closeStatement(closed), sent...), nil
+}
+
+// trialName is the name a re-prepare tries the client's text under
+// before it closes the client's statement (trialParse). It starts with
+// planPrefix, which a client's Parse, PREPARE or EXECUTE may not use
+// (variantNameRefusal).
+const trialName = planPrefix + "reprepare"
+
+// trialParse returns what prepares the named statement again when the
+// Parse phiguard planned (sent, its expectation queued behind closeX,
+// the Close of the client's name) goes to the backend: the same Parse
+// under trialName first, then a Close of trialName and closeX's Close,
+// then sent. If the client's text fails as it analyses now (42804: a
+// parameter's column became a date), the trial Parse fails, PostgreSQL
+// skips the rest up to the client's Sync, the Bind too, and still holds
+// the old statement, as it holds the client's: a Describe of it answers
+// as PostgreSQL's does, an SQL DEALLOCATE drops it, a Bind in an aborted
+// transaction meets 25P02, one behind a segment not yet answered the
+// re-analysis error (TestReprepareFailedThen*). The trial's error is the
+// client's Bind's, as the Parse's was. The trial's expectation carries
+// the statement planned (prep) for what an error tells of it
+// (onBackendError), but its ParseComplete settles nothing
+// (onParseComplete). ok is false for the unnamed statement (plan_reuse.go
+// may send it under a name of its own) or if sent is not one Parse.
+// Client pump.
+func (s *Session) trialParse(name string, sent []byte, closeX *expectation) (out []byte, ok bool) {
+	if name == "" || len(sent) < 5 || sent[0] != pgwire.FeParse || int(binary.BigEndian.Uint32(sent[1:5]))+1 != len(sent) {
+		return nil, false
+	}
+	_, rest, ok := pgwire.Cstring(sent[5:])
+	info := s.clientStmts[name]
+	if !ok || info == nil {
+		return nil, false
+	}
+	trial := &expectation{kind: expParse, name: trialName, prep: info, analysis: info.analysis, start: time.Now(), injected: true, trial: true}
+	drop := s.expects.fresh(expClose)
+	drop.name, drop.closeS, drop.injected = trialName, true, true
+	s.expects.insertBefore(closeX, trial, drop)
+	out = pgwire.Frame(pgwire.FeParse, append([]byte(trialName+"\x00"), rest...))
+	out = append(out, closeStatement(trialName)...)
+	out = append(out, closeStatement(name)...)
+	return append(out, sent...), true
+}
+
+// closeStatement is a Close of the prepared statement name.
+func closeStatement(name string) []byte {
+	return pgwire.Frame(pgwire.FeClose, append(append([]byte{'S'}, name...), 0))
 }
 
 // refusedParse reports whether a Parse frame carries a refusal marker
