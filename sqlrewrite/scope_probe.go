@@ -248,7 +248,8 @@ func keywordBefore(toks []*pg_query.ScanToken, first int32, kw pg_query.Token) i
 // keyword is toks[from]: the token before the first, outside
 // parentheses, that no FROM clause holds (GROUP BY, HAVING, WINDOW,
 // ORDER BY, LIMIT, OFFSET, FETCH, FOR UPDATE, a set operation, the
-// closing parenthesis of the subquery, the statement's end).
+// closing parenthesis of the subquery, the statement's end). A keyword
+// after a dot is a column label (b.limit), which ends nothing.
 func fromClauseEnd(toks []*pg_query.ScanToken, from int) (int, bool) {
 	depth := 0
 	for i := from + 1; i < len(toks); i++ {
@@ -264,7 +265,9 @@ func fromClauseEnd(toks []*pg_query.ScanToken, from int) (int, bool) {
 		case pg_query.Token_GROUP_P, pg_query.Token_HAVING, pg_query.Token_WINDOW, pg_query.Token_ORDER,
 			pg_query.Token_LIMIT, pg_query.Token_OFFSET, pg_query.Token_FETCH, pg_query.Token_FOR,
 			pg_query.Token_UNION, pg_query.Token_INTERSECT, pg_query.Token_EXCEPT, pg_query.Token_ASCII_59: // ;
-			if depth > 0 {
+			// After a dot, a reserved word is a column label (a.limit
+			// in an ON; red team 38b), not a clause.
+			if depth > 0 || afterDot(toks, i) {
 				continue
 			}
 		case pg_query.Token_SQL_COMMENT, pg_query.Token_C_COMMENT:
@@ -275,6 +278,17 @@ func fromClauseEnd(toks []*pg_query.ScanToken, from int) (int, bool) {
 		return prevEnd(toks, i, from), true
 	}
 	return prevEnd(toks, len(toks), from), true
+}
+
+// afterDot says whether the token before toks[i], past comments, is a
+// dot.
+func afterDot(toks []*pg_query.ScanToken, i int) bool {
+	for i--; i >= 0; i-- {
+		if k := toks[i].GetToken(); k != pg_query.Token_SQL_COMMENT && k != pg_query.Token_C_COMMENT {
+			return k == pg_query.Token_ASCII_46
+		}
+	}
+	return false
 }
 
 // prevEnd is the end of the last token before i that is not a comment
