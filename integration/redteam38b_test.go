@@ -78,3 +78,121 @@ func TestRedTeam38bReservedLabelInOn(t *testing.T) {
 		rt38bRun(t, f, z, w, q, false)
 	}
 }
+
+// TestRedTeam38bNoSpaceAfterFrom: the lack probe's WHERE written right
+// after a FROM clause whose last token touches the next clause's
+// keyword ('t1'GROUP BY, valid SQL) ran into it: "IS NULLGROUP", a
+// syntax error (42601) where PostgreSQL answers.
+func TestRedTeam38bNoSpaceAfterFrom(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	z, w := rt38bTables(t)
+	for _, q := range []string{
+		"SELECT id, (SELECT count(*) FROM {z} a JOIN {z} b ON a.n = b.n AND tag = 't1'GROUP BY a.n LIMIT 1) FROM %[1]s ORDER BY id",
+		"SELECT id, (SELECT count(*) FROM {z} a JOIN {z} b ON a.n = b.n AND tag = 't1'LIMIT 1) FROM %[1]s ORDER BY id",
+		"SELECT id, (SELECT count(*) FROM {z} a JOIN {z} b ON a.n = b.n AND tag = 't1'UNION ALL SELECT 0 LIMIT 1) FROM %[1]s ORDER BY id",
+	} {
+		rt38bRun(t, f, z, w, q, false)
+	}
+}
+
+// rt38bHeld are the shapes tried that held: answered as PostgreSQL
+// does, or refused (0A000), or failing where PostgreSQL fails.
+var rt38bHeld = []string{
+	// Bare ORDER BY / DISTINCT ON names (20372a2): an output column's
+	// name first, then the catalog's column, sent qualified.
+	"SELECT id, (SELECT person FROM {w} ORDER BY tag DESC NULLS LAST, person LIMIT 1) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT person FROM {w} x ORDER BY tag NULLS FIRST, person LIMIT 1) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT x.person AS tag FROM {w} x ORDER BY tag DESC LIMIT 1) FROM %[1]s ORDER BY id",
+	`SELECT id, (SELECT x.person AS "Tag" FROM {w} x ORDER BY tag DESC NULLS LAST LIMIT 1) FROM %[1]s ORDER BY id`,
+	`SELECT id, (SELECT x.person AS "tag" FROM {w} x ORDER BY "tag" DESC LIMIT 1) FROM %[1]s ORDER BY id`,
+	"SELECT id, (SELECT string_agg(person::text, ',' ORDER BY tag DESC) FROM {w}) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT string_agg(person::text, ',' ORDER BY tag DESC) AS tag FROM {w}) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT max(r) FROM (SELECT row_number() OVER (ORDER BY tag DESC NULLS LAST) * person AS r FROM {w}) s) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT max(r) FROM (SELECT person AS tag, row_number() OVER (ORDER BY tag DESC) * person AS r FROM {w}) s) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT max(r) FROM (SELECT rank() OVER (PARTITION BY tag ORDER BY person) AS r FROM {w}) s) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT count(*) FROM (SELECT DISTINCT ON (tag) person FROM {w} ORDER BY tag, person) d) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT person FROM (SELECT DISTINCT ON (tag) person, tag AS t FROM {w} ORDER BY tag DESC, person) d LIMIT 1) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT count(*) FROM (SELECT DISTINCT ON (tag) person AS tag FROM {w}) d) FROM %[1]s ORDER BY id",
+	`SELECT id, (SELECT person FROM {w} ORDER BY tag COLLATE "C" DESC NULLS LAST LIMIT 1) FROM %[1]s ORDER BY id`,
+	"SELECT id, (SELECT person FROM {w} ORDER BY (tag) DESC NULLS LAST LIMIT 1) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT person FROM {w} ORDER BY 1, tag LIMIT 1) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT person FROM {w} ORDER BY tag USING > NULLS LAST LIMIT 1) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT l.x FROM {w}, LATERAL (SELECT person AS x ORDER BY tag LIMIT 1) l ORDER BY 1 DESC LIMIT 1) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT (SELECT n FROM {z} ORDER BY tag, n LIMIT 1) FROM {w} ORDER BY person LIMIT 1) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT (SELECT n AS tag FROM {z} ORDER BY tag DESC NULLS LAST LIMIT 1) FROM {w} ORDER BY person LIMIT 1) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT person FROM {w} UNION ALL SELECT person FROM {w} ORDER BY tag LIMIT 1) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT tag FROM {w} UNION ALL SELECT tag FROM {w} ORDER BY tag DESC NULLS LAST LIMIT 1) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT count(*) FROM (SELECT person FROM {w} ORDER BY tag FETCH FIRST 1 ROWS WITH TIES) s) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT count(*) FROM (SELECT lower(tag) FROM {w} ORDER BY tag DESC LIMIT 2) s) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT person FROM (SELECT person, x.tag::text FROM {w} x ORDER BY tag DESC NULLS LAST LIMIT 1) s) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT p FROM (SELECT person AS p, (SELECT 'zz' AS tag) FROM {w} ORDER BY tag DESC, person LIMIT 1) s) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT p FROM (SELECT person AS p, (SELECT 'zz' AS tag UNION SELECT 'zz') FROM {w} ORDER BY tag DESC, person LIMIT 1) s) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT p FROM (SELECT person AS p, (VALUES ('zz')) AS tag FROM {w} ORDER BY tag DESC, person LIMIT 1) s) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT p FROM (SELECT person AS p, CASE WHEN person > 0 THEN 'zz' ELSE x.tag END FROM {w} x ORDER BY tag DESC, person LIMIT 1) s) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT p FROM (SELECT person AS p, (x).tag FROM {w} x ORDER BY tag DESC NULLS LAST, person LIMIT 1) s) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT p FROM (SELECT s.*, person AS p FROM (SELECT 'zz' AS tag) s, {w} ORDER BY tag DESC, person LIMIT 1) q) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT p FROM (SELECT person AS p, x FROM {w} x ORDER BY tag DESC NULLS LAST, person LIMIT 1) s) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT p FROM (SELECT person AS p, ARRAY[tag] FROM {w} x ORDER BY tag DESC NULLS LAST, person LIMIT 1) s) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT p FROM (SELECT person AS p, 'zz'::text AS tag FROM {w} x ORDER BY tag DESC NULLS LAST, 1 LIMIT 1) s) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT p FROM (SELECT person AS p, nullif(tag, 'x') FROM {w} ORDER BY tag DESC NULLS LAST, 1 LIMIT 1) s) FROM %[1]s ORDER BY id",
+	// Bare GROUP BY names (8da882d): the level's own FROM column first.
+	"SELECT id, (SELECT count(*) FROM (SELECT tag FROM {w} GROUP BY ROLLUP (tag)) g) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT count(*) FROM (SELECT 1 AS tag FROM {w} GROUP BY CUBE (tag, person)) g) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT count(*) FROM (SELECT 1 FROM {w} GROUP BY GROUPING SETS ((tag), (person), ())) g) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT count(*) FROM (SELECT person AS tag FROM {w} GROUP BY tag, person) g) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT count(*) FROM (SELECT max(person) AS tag FROM {w} GROUP BY tag HAVING tag IS NOT NULL) g) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT (SELECT count(*) FROM {z} GROUP BY tag LIMIT 1) FROM {w} ORDER BY person LIMIT 1) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT (SELECT 1 AS tag FROM {z} GROUP BY tag LIMIT 1) FROM {w} ORDER BY person LIMIT 1) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT count(*) FROM (SELECT 1 FROM {w} a JOIN {w} b USING (person) GROUP BY tag) g) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT count(*) FROM (SELECT 1 FROM {w} a JOIN {z} b ON a.person = b.n GROUP BY tag) g) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT count(*) FROM (SELECT 1 FROM {z} b, LATERAL (SELECT 1 AS tag FROM {w} GROUP BY tag) l) g) FROM %[1]s ORDER BY id",
+	// The lack probe's WHERE after a FROM clause (ac7e179).
+	"SELECT id, (SELECT count(*) FROM {z} a JOIN {z} b ON a.n IS DISTINCT FROM b.n AND tag = 't1') FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT count(*) FROM {z} a JOIN {z} b ON a.n BETWEEN SYMMETRIC b.n AND 3 AND tag = 't1') FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT count(*) FROM {z} TABLESAMPLE BERNOULLI (100) REPEATABLE (1) HAVING tag IS NULL) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT max(o) FROM ROWS FROM (generate_series(1, 2)) WITH ORDINALITY AS g(v, o) HAVING tag IS NULL) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT count(*) FROM {z} a JOIN {z} b USING (n) AS j HAVING tag IS NULL) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT count(*) FROM {z} /* FROM x WHERE */ -- ORDER BY\n HAVING tag IS NULL) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT count(*) FROM {z} a JOIN {z} b ON a.label = $$ ) ORDER $$ OR tag = 't1') FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT tag = 't1' FROM {z} ORDER BY n LIMIT 1) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT tag = 't1' FROM {z} ORDER BY n LIMIT 1 FOR SHARE) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT max(c) FROM (SELECT count(*) OVER w + (tag IS NULL)::int AS c FROM {z} WINDOW w AS (ORDER BY n)) s) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT tag = 't1' FROM {z} OFFSET 1 FETCH FIRST 1 ROW ONLY) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT 1 FROM {z} HAVING tag IS NULL INTERSECT SELECT 1 FROM {z} HAVING tag IS NULL) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT max(l.v) FROM {z}, LATERAL (SELECT {z}.n + (tag IS NULL)::int AS v) l) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT count(*) FROM {z}, XMLTABLE('/a' PASSING '<a>1</a>'::xml COLUMNS v int PATH '.') x HAVING tag IS NULL) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT count(*) FROM {z} a JOIN {z} b ON (date '2020-01-01', date '2020-02-01') OVERLAPS (date '2020-01-15', date '2020-03-01') AND tag = 't1') FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT max(c) FROM (SELECT count(*) AS c FROM {z} HAVING tag IS NULL) q) FROM %[1]s ORDER BY id",
+	`SELECT id, (SELECT count(*) FROM {z} a JOIN {z} b ON a.n = b.n AND a.label COLLATE "C" = 't1' AND tag = 't1') FROM %[1]s ORDER BY id`,
+	"SELECT id, (SELECT count(*) FROM ONLY {z} HAVING tag IS NULL) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT count(*) FROM ({z} a JOIN {z} b ON tag = 't1') j) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT count(*) FROM ({z} a JOIN {z} b ON tag = 't1')) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT count(*) FROM {z} a LEFT JOIN {z} b ON a.n = b.n + 5 AND tag = 't1') FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT count(*) FROM {z} a JOIN {z} b ON a.n = b.n AND tag = 't1')FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT max(a.limit) FROM {z} a HAVING tag IS NULL) FROM %[1]s ORDER BY id",
+	"SELECT id, (SELECT count(*) FROM {z} a JOIN {z} b ON a.order = b.n AND tag = 't1' AND b.limit IS NOT NULL) FROM %[1]s ORDER BY id",
+	"SELECT id, ARRAY(SELECT n FROM {z} a JOIN {z} b USING (n) WHERE false UNION ALL SELECT n FROM {z} HAVING tag IS NULL) FROM %[1]s ORDER BY id",
+}
+
+// TestRedTeam38bHeld: every shape in rt38bHeld answers as PostgreSQL,
+// is refused, or fails where PostgreSQL fails, in both protocols.
+func TestRedTeam38bHeld(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	z, w := rt38bTables(t)
+	var alike, byPG int
+	for _, q := range rt38bHeld {
+		a, pg := rt38bRun(t, f, z, w, q, true)
+		if a && !pg {
+			alike++
+		}
+		if pg {
+			byPG++
+		}
+		if testing.Verbose() && !a && !pg {
+			t.Logf("refused: %s", q)
+		}
+	}
+	t.Logf("%d shapes: %d answered alike, %d refused by PostgreSQL, the rest refused by phiguard", len(rt38bHeld), alike, byPG)
+}
