@@ -128,6 +128,9 @@ func (p *planner) probeCuts() {
 				// there (an operator's check around the ON's last
 				// comparison).
 				cut.Text, cut.Last = " WHERE"+strings.TrimSuffix(cut.Text, " AND"), true
+				if at < len(p.sql) && identByte(p.sql[at]) {
+					cut.Text += " " // 't1'GROUP BY (red team 38b)
+				}
 			}
 			p.plan.Cuts = append(p.plan.Cuts, cut)
 		}
@@ -300,6 +303,12 @@ func prevEnd(toks []*pg_query.ScanToken, i, from int) int {
 		}
 	}
 	return int(toks[i].GetEnd())
+}
+
+// identByte says whether b may go on a keyword or name, which text
+// written before it must not run into.
+func identByte(b byte) bool {
+	return b == '_' || b == '$' || b == '"' || b >= 0x80 || b >= '0' && b <= '9' || b|0x20 >= 'a' && b|0x20 <= 'z'
 }
 
 // quoteAlways writes name as a quoted identifier, which no keyword or

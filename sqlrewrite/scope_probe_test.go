@@ -49,6 +49,10 @@ func TestProbesInnerItems(t *testing.T) {
 		// that ends the FROM clause (red team 38b).
 		{sql: head + "other o JOIN more m ON m.limit = o.id AND ssn = '1' AND m./* c */order = 1)",
 			want: head + "other o JOIN more m ON m.limit = o.id AND ssn = '1' AND m./* c */order = 1 WHERE" + strings.TrimSuffix(probe("ssn", "o", "m"), " AND") + ")"},
+		// A FROM clause that touches the next keyword: a space after
+		// the probes.
+		{sql: head + "other o JOIN more m ON ssn = '1'LIMIT 1)",
+			want: head + "other o JOIN more m ON ssn = '1' WHERE" + strings.TrimSuffix(probe("ssn", "o", "m"), " AND") + " LIMIT 1)"},
 		{sql: "SELECT id, (SELECT ssn = '1' FROM other /* c */ LIMIT 1) FROM patients",
 			want: "SELECT id, (SELECT ssn = '1' FROM other WHERE" + strings.TrimSuffix(probe("ssn", "other"), " AND") + " /* c */ LIMIT 1) FROM patients"},
 		{sql: "SELECT id, (SELECT count(*) FROM (other o JOIN more m ON (o.id = m.id)) GROUP BY o.id HAVING ssn IS NULL) FROM patients",
