@@ -96,6 +96,25 @@ func TestRedTeam38bNoSpaceAfterFrom(t *testing.T) {
 	}
 }
 
+// TestRedTeam38bGroupByRow: PostgreSQL flattens a GROUP BY list written
+// in parentheses (flatten_grouping_sets): GROUP BY (tag, label) is
+// GROUP BY tag, label, and the bare tag an output column's name where
+// the level's FROM lacks it. phiguard took the name inside for a plain
+// column and sent it qualified with the outer table the catalog binds
+// it to ({w}.tag): grouped by another expression, the select list's
+// z.n was no longer grouped (42803 where PostgreSQL answers 3).
+func TestRedTeam38bGroupByRow(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	z, w := rt38bTables(t)
+	for _, q := range []string{
+		"SELECT id, (SELECT (SELECT count(*) FROM (SELECT z.n AS tag FROM {z} z GROUP BY (tag, label)) g) FROM {w} ORDER BY person LIMIT 1) FROM %[1]s ORDER BY id",
+		"SELECT id, (SELECT (SELECT count(*) FROM (SELECT z.n AS tag FROM {z} z GROUP BY ((tag, label), n)) g) FROM {w} ORDER BY person LIMIT 1) FROM %[1]s ORDER BY id",
+	} {
+		rt38bRun(t, f, z, w, q, true)
+	}
+}
+
 // rt38bHeld are the shapes tried that held: answered as PostgreSQL
 // does, or refused (0A000), or failing where PostgreSQL fails.
 var rt38bHeld = []string{
