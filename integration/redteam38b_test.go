@@ -96,6 +96,22 @@ func TestRedTeam38bNoSpaceAfterFrom(t *testing.T) {
 	}
 }
 
+// TestRedTeam38bCollationFor: COLLATION FOR (x) in a JOIN's ON has a
+// FOR outside parentheses; the FROM clause's end was taken to be there
+// (FOR UPDATE), and the lack probe's WHERE went between COLLATION and
+// FOR: a syntax error (42601) where PostgreSQL answers.
+func TestRedTeam38bCollationFor(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	z, w := rt38bTables(t)
+	for _, q := range []string{
+		`SELECT id, (SELECT count(*) FROM {z} a JOIN {z} b ON a.n = b.n AND collation for (a.label) = '"default"' AND tag = 't1') FROM %[1]s ORDER BY id`,
+		`SELECT id, (SELECT count(*) FROM {z} a JOIN {z} b ON tag = 't1' AND COLLATION /* c */ FOR (a.label) = '"default"') FROM %[1]s ORDER BY id`,
+	} {
+		rt38bRun(t, f, z, w, q, false)
+	}
+}
+
 // TestRedTeam38bGroupByRow: PostgreSQL flattens a GROUP BY list written
 // in parentheses (flatten_grouping_sets): GROUP BY (tag, label) is
 // GROUP BY tag, label, and the bare tag an output column's name where
