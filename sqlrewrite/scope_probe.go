@@ -252,7 +252,8 @@ func keywordBefore(toks []*pg_query.ScanToken, first int32, kw pg_query.Token) i
 // parentheses, that no FROM clause holds (GROUP BY, HAVING, WINDOW,
 // ORDER BY, LIMIT, OFFSET, FETCH, FOR UPDATE, a set operation, the
 // closing parenthesis of the subquery, the statement's end). A keyword
-// after a dot is a column label (b.limit), which ends nothing.
+// after a dot is a column label (b.limit), and the FOR of COLLATION FOR
+// an expression's: they end nothing (keeps).
 func fromClauseEnd(toks []*pg_query.ScanToken, from int) (int, bool) {
 	depth := 0
 	for i := from + 1; i < len(toks); i++ {
@@ -270,7 +271,7 @@ func fromClauseEnd(toks []*pg_query.ScanToken, from int) (int, bool) {
 			pg_query.Token_UNION, pg_query.Token_INTERSECT, pg_query.Token_EXCEPT, pg_query.Token_ASCII_59: // ;
 			// After a dot, a reserved word is a column label (a.limit
 			// in an ON; red team 38b), not a clause.
-			if depth > 0 || afterDot(toks, i) {
+			if depth > 0 || keeps(toks, i) {
 				continue
 			}
 		case pg_query.Token_SQL_COMMENT, pg_query.Token_C_COMMENT:
@@ -283,12 +284,14 @@ func fromClauseEnd(toks []*pg_query.ScanToken, from int) (int, bool) {
 	return prevEnd(toks, len(toks), from), true
 }
 
-// afterDot says whether the token before toks[i], past comments, is a
-// dot.
-func afterDot(toks []*pg_query.ScanToken, i int) bool {
-	for i--; i >= 0; i-- {
-		if k := toks[i].GetToken(); k != pg_query.Token_SQL_COMMENT && k != pg_query.Token_C_COMMENT {
-			return k == pg_query.Token_ASCII_46
+// keeps says whether toks[i], a keyword that may start a clause, is
+// part of an expression by the token before it (past comments): a
+// column label after a dot (b.limit), or the FOR of COLLATION FOR (x)
+// (red team 38b).
+func keeps(toks []*pg_query.ScanToken, i int) bool {
+	for j := i - 1; j >= 0; j-- {
+		if k := toks[j].GetToken(); k != pg_query.Token_SQL_COMMENT && k != pg_query.Token_C_COMMENT {
+			return k == pg_query.Token_ASCII_46 || k == pg_query.Token_COLLATION && toks[i].GetToken() == pg_query.Token_FOR
 		}
 	}
 	return false
