@@ -112,6 +112,33 @@ func TestRedTeam38bCollationFor(t *testing.T) {
 	}
 }
 
+// TestRedTeam38bProbeInNestedFrom: the lack probe's WHERE goes after
+// the FROM keyword before the level's first item's first place; for a
+// subquery item without a select list, (SELECT FROM x) s, that was
+// the subquery's own FROM, and the probe went into it. There its item
+// names the subquery's own items or none: a sibling named is not
+// visible (42P01 where PostgreSQL answers), and a subquery item of the
+// same name as the probed one is probed instead of it. In the second
+// statement b is {z} at the level and addresses inside: once {z} gains
+// tag straight on the database, PostgreSQL binds ON's tag to {z}'s
+// plain column and answers rows, the probe over addresses passed, and
+// phiguard, comparing the encrypted 't1' with the plain column, answered
+// 0 for each person.
+func TestRedTeam38bProbeInNestedFrom(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	z, w := rt38bTables(t)
+	for _, q := range []string{
+		"SELECT id, (SELECT count(*) FROM (SELECT FROM {z}) s, {z} b HAVING tag IS NULL) FROM %[1]s ORDER BY id",
+		"SELECT id, (SELECT count(*) FROM (SELECT FROM {z} WHERE n > 1) s JOIN {z} b ON tag = 't1') FROM %[1]s ORDER BY id",
+	} {
+		rt38bRun(t, f, z, w, q, false)
+	}
+	for _, mode := range bothModes {
+		lackProbeRun(t, f, "SELECT id, (SELECT count(*) FROM (SELECT FROM %[2]s b) s JOIN {z} b ON tag = 't1') FROM %[1]s ORDER BY id", mode)
+	}
+}
+
 // TestRedTeam38bGroupByRow: PostgreSQL flattens a GROUP BY list written
 // in parentheses (flatten_grouping_sets): GROUP BY (tag, label) is
 // GROUP BY tag, label, and the bare tag an output column's name where
