@@ -199,13 +199,7 @@ func (p *planner) probePlace(sel *pg_query.SelectStmt) (at int, where, ok bool) 
 		}
 		return int(toks[i].GetEnd()), true, true
 	}
-	var first int32 = -1
-	for _, item := range sel.GetFromClause() {
-		if loc := leftmost(item); loc >= 0 && (first < 0 || loc < first) {
-			first = loc
-		}
-	}
-	i := keywordBefore(toks, first, pg_query.Token_FROM)
+	i := fromKeyword(toks, sel) // scope_probe_from.go
 	if i < 0 {
 		return 0, false, false
 	}

@@ -51,6 +51,9 @@ func TestProbesInnerItems(t *testing.T) {
 			want: head + "other o JOIN more m ON m.limit = o.id AND ssn = '1' AND m./* c */order = 1 WHERE" + strings.TrimSuffix(probe("ssn", "o", "m"), " AND") + ")"},
 		{sql: head + "other o JOIN more m ON ssn = '1' AND collation for (m.x) = 'C')",
 			want: head + "other o JOIN more m ON ssn = '1' AND collation for (m.x) = 'C' WHERE" + strings.TrimSuffix(probe("ssn", "o", "m"), " AND") + ")"},
+		// A subquery item's own FROM is not the level's (red team 38b).
+		{sql: head + "(SELECT FROM other) s JOIN more m ON ssn = '1')",
+			want: head + "(SELECT FROM other) s JOIN more m ON ssn = '1' WHERE" + strings.TrimSuffix(probe("ssn", "m"), " AND") + ")"},
 		// A FROM clause that touches the next keyword: a space after
 		// the probes.
 		{sql: head + "other o JOIN more m ON ssn = '1'LIMIT 1)",
