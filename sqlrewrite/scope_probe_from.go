@@ -10,7 +10,8 @@ import (
 // fromKeyword is the index in toks of sel's own FROM keyword, -1 when
 // it cannot tell. With a select list, it is the first FROM after the
 // list's last entry's start at that entry's depth (a FROM inside an
-// entry is in parentheses, or IS DISTINCT FROM's). Without one (SELECT
+// entry is in parentheses, IS DISTINCT FROM's, or a column's name after
+// a dot or AS). Without one (SELECT
 // FROM x), it is the keyword before the first FROM item's first place
 // outside any SELECT nested in it: the first place of (SELECT FROM y) s
 // is y, after the subquery's own FROM, where the lack probe went,
@@ -33,8 +34,12 @@ func fromKeyword(toks []*pg_query.ScanToken, sel *pg_query.SelectStmt) int {
 					return -1
 				}
 			case pg_query.Token_FROM:
-				if depth == 0 && prevToken(toks, k) != pg_query.Token_DISTINCT {
-					return k
+				switch prevToken(toks, k) {
+				case pg_query.Token_DISTINCT, pg_query.Token_ASCII_46, pg_query.Token_AS: // IS DISTINCT FROM, x.from, AS from
+				default:
+					if depth == 0 {
+						return k
+					}
 				}
 			}
 		}

@@ -54,6 +54,8 @@ func TestProbesInnerItems(t *testing.T) {
 		// A subquery item's own FROM is not the level's (red team 38b).
 		{sql: head + "(SELECT FROM other) s JOIN more m ON ssn = '1')",
 			want: head + "(SELECT FROM other) s JOIN more m ON ssn = '1' WHERE" + strings.TrimSuffix(probe("ssn", "m"), " AND") + ")"},
+		{sql: "SELECT id, (SELECT o.from AS limit FROM other o JOIN more m ON ssn = '1') FROM patients",
+			want: "SELECT id, (SELECT o.from AS limit FROM other o JOIN more m ON ssn = '1' WHERE" + strings.TrimSuffix(probe("ssn", "o", "m"), " AND") + ") FROM patients"},
 		// A FROM clause that touches the next keyword: a space after
 		// the probes.
 		{sql: head + "other o JOIN more m ON ssn = '1'LIMIT 1)",
