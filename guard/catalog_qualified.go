@@ -36,18 +36,29 @@ func (s *Session) qualifiedNameRefused(head *expectation, code, msg string) (*sq
 	if ok {
 		s.catalogStale.Store(true)
 		s.markGuardFailed(head)
+		if st, _ := s.describedInfo(head); st != nil && st.again != nil {
+			// PostgreSQL analysed the statement again at its Describe
+			// (protect_backend.go describedInfo): prepared again at its
+			// next Bind.
+			st.guardFailed.Store(true)
+		}
 	}
 	return rc, ok
 }
 
 // sentNames are the checks of names of the statement head answers: its
-// prepared statement's plan's (the one a Parse prepares), or the
-// Query's.
+// prepared statement's plan's (the one a Parse prepares, or a Describe
+// describes), or the Query's.
 func (s *Session) sentNames(head *expectation) nameChecks {
 	st := s.executedStatement(head) // reprepare.go
 	switch head.kind {
 	case expParse:
 		st = head.prep
+	case expDescribeStmt, expDescribePortal:
+		// PostgreSQL analyses a prepared statement again at its
+		// Describe when the catalog changed, where a check fails as at
+		// a Bind (red team 38: the probe's 42702 reached the client).
+		st, _ = s.describedInfo(head)
 	case expQuery:
 		return head.names
 	}

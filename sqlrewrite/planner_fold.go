@@ -324,7 +324,8 @@ func (p *planner) spans() [][2]int {
 }
 
 // tokens are the text's tokens, scanned once per plan (only plans with a
-// cast of a constant need them).
+// cast of a constant, or with a probe's place to find, scope_probe.go,
+// need them).
 func (p *planner) tokens() []*pg_query.ScanToken {
 	if p.scanned == nil {
 		res, err := pg_query.Scan(p.sql)

@@ -146,6 +146,12 @@ func functionRelation(n *pg_query.Node) *relation {
 		alias = n.GetRangeTableFunc().GetAlias()
 	}
 	rel.name = alias.GetAliasname()
+	if alias == nil && rel.columns.function != nil {
+		// Without an alias PostgreSQL names the item after the
+		// function (its refname): a probe that it lacks a name
+		// names it so (scope_probe.go; red team 38: none was sent).
+		rel.name = rel.columns.function.Name
+	}
 	for _, c := range alias.GetColnames() {
 		rel.columns.names[c.GetString_().GetSval()] = true
 	}

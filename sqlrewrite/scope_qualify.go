@@ -122,7 +122,7 @@ func (s *scope) innerTable(name string, found *policy.ProtectedColumn) (r *relat
 					n, hit, hitTable = n+1, r, t
 				default:
 					lack = append(lack, t)
-					lackAt = append(lackAt, lackProbe{level: lvl, item: r, name: name})
+					lackAt = append(lackAt, lackProbe{level: lvl, item: r, table: t, name: name})
 				}
 			}
 		}
@@ -140,7 +140,7 @@ func (s *scope) innerTable(name string, found *policy.ProtectedColumn) (r *relat
 		}
 		c.mustLack(name, lack, found)
 		for _, x := range lackAt {
-			c.probe(x.level, x.item, name, hit)
+			c.probe(x.level, x.item, x.table, name, hit)
 		}
 		if x := (Unshadowed{Name: name, Inner: hitTable, Column: found}); !slices.Contains(c.shadowed, x) {
 			c.shadowed = append(c.shadowed, x)
@@ -180,14 +180,24 @@ func namesAlone(s *scope, r *relation) bool {
 }
 
 // qualifierCuts turns the plan's qualified names into insertions before
-// each name.
+// each name; after a word glued to the name (WHERE"tag"), with a space,
+// or the qualifier would join the word (WHEREx."tag": a syntax error,
+// red team 38).
 func (p *planner) qualifierCuts() {
 	for _, q := range p.checks.qualified {
 		cut := p.pointAt(int(q.loc))
 		cut.Text = quoteQualifier(q.Qualifier) + "."
+		if at := int(q.loc); at > 0 && at <= len(p.sql) && identByte(p.sql[at-1]) {
+			cut.Text = " " + cut.Text
+		}
 		p.plan.Cuts = append(p.plan.Cuts, cut)
 		p.plan.Qualified = append(p.plan.Qualified, q)
 	}
+}
+
+// identByte says whether b may end an identifier or keyword.
+func identByte(b byte) bool {
+	return b == '_' || b == '$' || b >= 0x80 || '0' <= b && b <= '9' || 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z'
 }
 
 // usingAlias is the item JOIN ... USING (c) AS u names (without an

@@ -43,11 +43,11 @@ func TestPlanKnowingQualifies(t *testing.T) {
 		{head + "s.visits WHERE \"ssn\" = '1')", head + "s.visits WHERE visits.\"ssn\" = '1')"},
 		{head + "visits \"V x\" WHERE ssn = '1' AND ssn <> '2')", head + "visits \"V x\" WHERE \"V x\".ssn = '1' AND \"V x\".ssn <> '2')"},
 		{"SELECT 1 FROM patients WHERE id = 12 AND EXISTS (SELECT ssn FROM visits WHERE id = 3)", "SELECT 1 FROM patients WHERE id = 12 AND EXISTS (SELECT visits.ssn FROM visits WHERE id = 3)"},
-		{head + "visits WHERE EXISTS (SELECT 1 FROM other o WHERE ssn = '1'))", head + "visits WHERE EXISTS (SELECT 1 FROM other o WHERE" + probe("ssn", "o") + " visits.ssn = '1'))"},
+		{head + "visits WHERE EXISTS (SELECT 1 FROM other o WHERE ssn = '1'))", head + "visits WHERE EXISTS (SELECT 1 FROM other o WHERE" + probe("ssn", "other") + " visits.ssn = '1'))"},
 		// The table behind a subquery's *: the subquery's item.
 		{head + "(SELECT * FROM visits) v WHERE ssn = '1')", head + "(SELECT * FROM visits) v WHERE v.ssn = '1')"},
 		{head + "visits WHERE EXISTS (SELECT 1 FROM (SELECT * FROM visits WHERE id = 1) v WHERE ssn = '1'))", head + "visits WHERE EXISTS (SELECT 1 FROM (SELECT * FROM visits WHERE id = 1) v WHERE v.ssn = '1'))"},
-		{head + "(visits a JOIN other b ON true) j WHERE ssn = '1')", head + "(visits a JOIN other b ON true) j WHERE j.ssn = '1')"},
+		{head + "(visits a JOIN other b ON true) j WHERE ssn = '1')", head + "(visits a JOIN other b ON true) j WHERE" + probe("ssn", "other") + " j.ssn = '1')"},
 		// A bare GROUP BY name of the level's own table is that column
 		// before an output column's name (findTargetlistEntrySQL92).
 		{"SELECT 1 FROM patients WHERE EXISTS (SELECT ssn FROM visits GROUP BY ssn)", "SELECT 1 FROM patients WHERE EXISTS (SELECT visits.ssn FROM visits GROUP BY visits.ssn)"},
@@ -56,6 +56,11 @@ func TestPlanKnowingQualifies(t *testing.T) {
 		// first, a column's only where no output column has the name.
 		{"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 AS x FROM visits ORDER BY ssn)", "SELECT 1 FROM patients WHERE EXISTS (SELECT 1 AS x FROM visits ORDER BY visits.ssn)"},
 		{"SELECT 1 FROM patients WHERE EXISTS (SELECT DISTINCT ON (ssn) 1 FROM visits)", "SELECT 1 FROM patients WHERE EXISTS (SELECT DISTINCT ON (visits.ssn) 1 FROM visits)"},
+		// A name glued to the word before it: the qualifier after a
+		// space (WHEREvisits."ssn" was a syntax error: red team 38).
+		{head + "visits WHERE\"ssn\" = '1')", head + "visits WHERE visits.\"ssn\" = '1')"},
+		{head + "visits WHERE id = 1 AND\"ssn\" = '1')", head + "visits WHERE id = 1 AND visits.\"ssn\" = '1')"},
+		{head + "visits WHERE(\"ssn\" = '1'))", head + "visits WHERE(visits.\"ssn\" = '1'))"},
 	} {
 		plan := Analyze(c.sql).PlanKnowing(pol, facts)
 		if plan.Refusal != nil || len(plan.Values) != 0 {
