@@ -115,15 +115,13 @@ func TestRedTeam38bCollationFor(t *testing.T) {
 // TestRedTeam38bProbeInNestedFrom: the lack probe's WHERE goes after
 // the FROM keyword before the level's first item's first place; for a
 // subquery item without a select list, (SELECT FROM x) s, that was
-// the subquery's own FROM, and the probe went into it. There its item
-// names the subquery's own items or none: a sibling named is not
-// visible (42P01 where PostgreSQL answers), and a subquery item of the
-// same name as the probed one is probed instead of it. In the second
-// statement b is {z} at the level and addresses inside: once {z} gains
-// tag straight on the database, PostgreSQL binds ON's tag to {z}'s
-// plain column and answers rows, the probe over addresses passed, and
-// phiguard, comparing the encrypted 't1' with the plain column, answered
-// 0 for each person.
+// the subquery's own FROM, and the probe went into it: after the
+// subquery's own WHERE, a second WHERE (42601 where PostgreSQL
+// answers). At 20372a2, whose probe named items by alias, it also
+// probed a subquery item of the probed item's name instead of it: once
+// {z} gained tag straight on the database, PostgreSQL answered 120 per
+// person and phiguard 0 (the third statement); main's probe, naming
+// the table again (red team 38), refuses that one.
 func TestRedTeam38bProbeInNestedFrom(t *testing.T) {
 	t.Parallel()
 	f := newSortFixture(t, 60, nil)
