@@ -40,7 +40,12 @@ func nameBindingCorpus(with, without string) []string {
 				// ORDER BY and DISTINCT ON: an output column's name
 				// first, then the columns.
 				fmt.Sprintf("SELECT id, (SELECT person FROM %s ORDER BY tag DESC NULLS LAST LIMIT 1) FROM %s", i, o),
-				fmt.Sprintf("SELECT id, (SELECT count(*) FROM (SELECT DISTINCT ON (tag) 1 FROM %s) d) FROM %s", i, o))
+				fmt.Sprintf("SELECT id, (SELECT count(*) FROM (SELECT DISTINCT ON (tag) 1 FROM %s) d) FROM %s", i, o),
+				// A GROUP BY list in parentheses is flattened: tag is
+				// bare (red team 38b); an alias of another case is
+				// not the name.
+				fmt.Sprintf("SELECT id, (SELECT count(*) FROM (SELECT 1 AS tag FROM %s GROUP BY (tag, 1)) g) FROM %s", i, o),
+				fmt.Sprintf(`SELECT id, (SELECT count(*) FROM (SELECT DISTINCT ON (tag) 1 AS "Tag" FROM %s ORDER BY tag) d) FROM %s`, i, o))
 			for _, n := range names {
 				for _, cond := range []string{n + " = 't1'", n + " IS NULL"} {
 					out = append(out,

@@ -142,6 +142,9 @@ func (p *planner) probeCuts() {
 				// there (an operator's check around the ON's last
 				// comparison).
 				cut.Text, cut.Last = " WHERE"+strings.TrimSuffix(cut.Text, " AND"), true
+				if at < len(p.sql) && identByte(p.sql[at]) {
+					cut.Text += " " // 't1'GROUP BY (red team 38b)
+				}
 			}
 			p.plan.Cuts = append(p.plan.Cuts, cut)
 		}
@@ -244,13 +247,7 @@ func (p *planner) probePlace(sel *pg_query.SelectStmt) (at int, where, ok bool) 
 		}
 		return int(toks[i].GetEnd()), true, true
 	}
-	var first int32 = -1
-	for _, item := range sel.GetFromClause() {
-		if loc := leftmost(item); loc >= 0 && (first < 0 || loc < first) {
-			first = loc
-		}
-	}
-	i := keywordBefore(toks, first, pg_query.Token_FROM)
+	i := fromKeyword(toks, sel) // scope_probe_from.go
 	if i < 0 {
 		return 0, false, false
 	}
@@ -296,7 +293,9 @@ func keywordBefore(toks []*pg_query.ScanToken, first int32, kw pg_query.Token) i
 // keyword is toks[from]: the token before the first, outside
 // parentheses, that no FROM clause holds (GROUP BY, HAVING, WINDOW,
 // ORDER BY, LIMIT, OFFSET, FETCH, FOR UPDATE, a set operation, the
-// closing parenthesis of the subquery, the statement's end).
+// closing parenthesis of the subquery, the statement's end). A keyword
+// after a dot is a column label (b.limit), and the FOR of COLLATION FOR
+// an expression's: they end nothing (keeps).
 func fromClauseEnd(toks []*pg_query.ScanToken, from int) (int, bool) {
 	depth := 0
 	for i := from + 1; i < len(toks); i++ {
@@ -312,7 +311,9 @@ func fromClauseEnd(toks []*pg_query.ScanToken, from int) (int, bool) {
 		case pg_query.Token_GROUP_P, pg_query.Token_HAVING, pg_query.Token_WINDOW, pg_query.Token_ORDER,
 			pg_query.Token_LIMIT, pg_query.Token_OFFSET, pg_query.Token_FETCH, pg_query.Token_FOR,
 			pg_query.Token_UNION, pg_query.Token_INTERSECT, pg_query.Token_EXCEPT, pg_query.Token_ASCII_59: // ;
-			if depth > 0 {
+			// After a dot, a reserved word is a column label (a.limit
+			// in an ON; red team 38b), not a clause.
+			if depth > 0 || keeps(toks, i) {
 				continue
 			}
 		case pg_query.Token_SQL_COMMENT, pg_query.Token_C_COMMENT:
@@ -323,6 +324,19 @@ func fromClauseEnd(toks []*pg_query.ScanToken, from int) (int, bool) {
 		return prevEnd(toks, i, from), true
 	}
 	return prevEnd(toks, len(toks), from), true
+}
+
+// keeps says whether toks[i], a keyword that may start a clause, is
+// part of an expression by the token before it (past comments): a
+// column label after a dot (b.limit), or the FOR of COLLATION FOR (x)
+// (red team 38b).
+func keeps(toks []*pg_query.ScanToken, i int) bool {
+	for j := i - 1; j >= 0; j-- {
+		if k := toks[j].GetToken(); k != pg_query.Token_SQL_COMMENT && k != pg_query.Token_C_COMMENT {
+			return k == pg_query.Token_ASCII_46 || k == pg_query.Token_COLLATION && toks[i].GetToken() == pg_query.Token_FOR
+		}
+	}
+	return false
 }
 
 // prevEnd is the end of the last token before i that is not a comment

@@ -51,6 +51,21 @@ func TestProbesInnerItems(t *testing.T) {
 		// No WHERE at the level: the probes as a WHERE of their own,
 		// after the FROM clause.
 		{sql: head + "other o JOIN more m ON ssn = '1')", want: head + "other o JOIN more m ON ssn = '1' WHERE" + strings.TrimSuffix(probe("ssn", "other", "more"), " AND") + ")"},
+		// A reserved word after a dot is a column label, not a clause
+		// that ends the FROM clause (red team 38b).
+		{sql: head + "other o JOIN more m ON m.limit = o.id AND ssn = '1' AND m./* c */order = 1)",
+			want: head + "other o JOIN more m ON m.limit = o.id AND ssn = '1' AND m./* c */order = 1 WHERE" + strings.TrimSuffix(probe("ssn", "other", "more"), " AND") + ")"},
+		{sql: head + "other o JOIN more m ON ssn = '1' AND collation for (m.x) = 'C')",
+			want: head + "other o JOIN more m ON ssn = '1' AND collation for (m.x) = 'C' WHERE" + strings.TrimSuffix(probe("ssn", "other", "more"), " AND") + ")"},
+		// A subquery item's own FROM is not the level's (red team 38b).
+		{sql: head + "(SELECT FROM other) s JOIN more m ON ssn = '1')",
+			want: head + "(SELECT FROM other) s JOIN more m ON ssn = '1' WHERE" + strings.TrimSuffix(probe("ssn", "more"), " AND") + ")"},
+		{sql: "SELECT id, (SELECT o.from AS limit FROM other o JOIN more m ON ssn = '1') FROM patients",
+			want: "SELECT id, (SELECT o.from AS limit FROM other o JOIN more m ON ssn = '1' WHERE" + strings.TrimSuffix(probe("ssn", "other", "more"), " AND") + ") FROM patients"},
+		// A FROM clause that touches the next keyword: a space after
+		// the probes.
+		{sql: head + "other o JOIN more m ON ssn = '1'LIMIT 1)",
+			want: head + "other o JOIN more m ON ssn = '1' WHERE" + strings.TrimSuffix(probe("ssn", "other", "more"), " AND") + " LIMIT 1)"},
 		{sql: "SELECT id, (SELECT ssn = '1' FROM other /* c */ LIMIT 1) FROM patients",
 			want: "SELECT id, (SELECT ssn = '1' FROM other WHERE" + strings.TrimSuffix(probe("ssn", "other"), " AND") + " /* c */ LIMIT 1) FROM patients"},
 		{sql: "SELECT id, (SELECT count(*) FROM (other o JOIN more m ON (o.id = m.id)) GROUP BY o.id HAVING ssn IS NULL) FROM patients",

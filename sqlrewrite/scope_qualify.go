@@ -246,9 +246,17 @@ const (
 // an output column, which a qualifier would change.
 func bareSortNames(stmt *pg_query.Node) map[int32]sortName {
 	out := map[int32]sortName{}
-	bare := func(n *pg_query.Node, kind sortName) {
+	var bare func(n *pg_query.Node, kind sortName)
+	bare = func(n *pg_query.Node, kind sortName) {
 		if ref := n.GetColumnRef(); ref != nil && len(ref.GetFields()) == 1 {
 			out[ref.GetLocation()] = kind
+		}
+		// A GROUP BY list in parentheses, (a, b), is a, b
+		// (flatten_grouping_sets; red team 38b), not a row.
+		if row := n.GetRowExpr(); row != nil && kind == sortGroupName && row.GetRowFormat() == pg_query.CoercionForm_COERCE_IMPLICIT_CAST {
+			for _, a := range row.GetArgs() {
+				bare(a, kind)
+			}
 		}
 	}
 	walk(stmt.ProtoReflect(), func(m protoreflect.Message) {

@@ -82,18 +82,19 @@ func TestPlanKnowingQualifies(t *testing.T) {
 		t.Errorf("same shape, longer literal: sent %s", got)
 	}
 	for _, sql := range []string{
-		head + "visits, v2 WHERE ssn = '1')",                                                                                  // two tables with the name: ambiguous (red team 37)
-		head + "visits FULL JOIN v2 USING (ssn) WHERE ssn = '1')",                                                             // the merged column is neither table's
-		head + "visits WHERE EXISTS (SELECT 1 FROM unnest(ARRAY['a']) AS ssn WHERE ssn = '1'))",                               // an inner item that may have it
-		head + "visits WHERE EXISTS (SELECT 1 FROM a JOIN b USING (id) AS visits WHERE ssn = '1'))",                           // USING's alias hides visits
-		head + "visits, s.visits WHERE ssn = '1')",                                                                            // two items named visits
-		head + "visits WHERE EXISTS (SELECT 1 FROM (SELECT 1 AS n) visits WHERE ssn = '1'))",                                  // visits names the inner one
-		"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM visits WHERE EXISTS (SELECT 1 AS ssn FROM other o GROUP BY ssn))", // a GROUP BY name of an outer level's table
-		"SELECT 1 FROM patients WHERE EXISTS (SELECT * FROM visits ORDER BY ssn)",                                             // outputs phiguard cannot name
-		"SELECT 1 FROM patients WHERE EXISTS (SELECT DISTINCT ON (ssn) 1 AS ssn FROM visits)",                                 // DISTINCT ON, the same
-		head + "visits a JOIN visits b USING (id) WHERE ssn = '1')",                                                           // PostgreSQL: ambiguous
-		head + "(SELECT * FROM visits, s.visits) v WHERE ssn = '1')",                                                          // both may have it
-		head + "(SELECT * FROM visits a JOIN unsure b ON true) v WHERE ssn = '1')",                                            // so may unsure
+		head + "visits, v2 WHERE ssn = '1')",                                                                                         // two tables with the name: ambiguous (red team 37)
+		head + "visits FULL JOIN v2 USING (ssn) WHERE ssn = '1')",                                                                    // the merged column is neither table's
+		head + "visits WHERE EXISTS (SELECT 1 FROM unnest(ARRAY['a']) AS ssn WHERE ssn = '1'))",                                      // an inner item that may have it
+		head + "visits WHERE EXISTS (SELECT 1 FROM a JOIN b USING (id) AS visits WHERE ssn = '1'))",                                  // USING's alias hides visits
+		head + "visits, s.visits WHERE ssn = '1')",                                                                                   // two items named visits
+		head + "visits WHERE EXISTS (SELECT 1 FROM (SELECT 1 AS n) visits WHERE ssn = '1'))",                                         // visits names the inner one
+		"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM visits WHERE EXISTS (SELECT 1 AS ssn FROM other o GROUP BY ssn))",        // a GROUP BY name of an outer level's table
+		"SELECT 1 FROM patients WHERE EXISTS (SELECT 1 FROM visits WHERE EXISTS (SELECT 1 AS ssn FROM other o GROUP BY (ssn, o.x)))", // the same, in parentheses (red team 38b)
+		"SELECT 1 FROM patients WHERE EXISTS (SELECT * FROM visits ORDER BY ssn)",                                                    // outputs phiguard cannot name
+		"SELECT 1 FROM patients WHERE EXISTS (SELECT DISTINCT ON (ssn) 1 AS ssn FROM visits)",                                        // DISTINCT ON, the same
+		head + "visits a JOIN visits b USING (id) WHERE ssn = '1')",                                                                  // PostgreSQL: ambiguous
+		head + "(SELECT * FROM visits, s.visits) v WHERE ssn = '1')",                                                                 // both may have it
+		head + "(SELECT * FROM visits a JOIN unsure b ON true) v WHERE ssn = '1')",                                                   // so may unsure
 	} {
 		plan := Analyze(sql).PlanKnowing(pol, facts)
 		if plan.Refusal == nil {
