@@ -18,8 +18,10 @@ const (
 	// of 400 string literals was 0.3-0.5 % over the account under -race
 	// (TestCacheCostsBoundTheHeap, in-ssn-6KB, on a CI run).
 	normalizedLiteralBytes = 10
-	// analysisBytes is an Analysis, its plan entry and Plan without slots.
-	analysisBytes = 512
+	// analysisBytes is an Analysis, its plan entry and Plan without slots
+	// (the Plan is 280 bytes, a 288-byte size class, since stop 38's
+	// Lacking: 32 bytes more than before).
+	analysisBytes = 544
 	// statementBytes is a Statement (240 bytes, a 256-byte size class;
 	// TestStatementBytesCoverTheStruct).
 	statementBytes = 256
