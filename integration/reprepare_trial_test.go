@@ -444,3 +444,53 @@ func TestReprepareTrialPipelinedSegments(t *testing.T) {
 			rv38Prepared(t, s))
 	})
 }
+
+// TestReprepareTrialBehindError: in the segment of two re-prepares the
+// first statement's execution fails (23514, the CHECK): the second's
+// trial, Closes and Parse are skipped with its Bind; the next segment
+// prepares it again and runs it.
+func TestReprepareTrialBehindError(t *testing.T) {
+	t.Parallel()
+	rv38Compare(t, func(s rv38Side) []string {
+		rv38Stale(t, s, "rv38_a", "rv38_s")
+		bad := []pgproto3.FrontendMessage{&pgproto3.Bind{PreparedStatement: "rv38_a", Parameters: [][]byte{[]byte("-1"), []byte("abc")}}, &pgproto3.Execute{}}
+		return []string{
+			rv38Send(t, s, 1, seq(bad, rv38Bind("rv38_s", ""), rv38Sync)...),
+			rv38Prepared(t, s),
+			rv38Send(t, s, 1, seq(rv38Bind("rv38_s", ""), bad, rv38Bind("rv38_s", ""), rv38Sync)...),
+			rv38Send(t, s, 1, seq(rv38Bind("rv38_s", ""), rv38Bind("rv38_a", ""), rv38Sync)...),
+			rv38Prepared(t, s),
+		}
+	})
+}
+
+// TestReprepareTrialOpenPortal: a portal of the statement, suspended
+// inside a transaction block, outlives the statement's re-prepare (its
+// Close) as it outlives PostgreSQL's re-plan: its Execute returns the
+// rest of its rows.
+func TestReprepareTrialOpenPortal(t *testing.T) {
+	t.Parallel()
+	rv38Compare(t, func(s rv38Side) []string {
+		if s.proxied {
+			rv38DDL(t, s, "ALTER TABLE %s OWNER TO "+appUser)
+		}
+		ret := []pgproto3.FrontendMessage{&pgproto3.Parse{Name: "rv38_r", Query: fmt.Sprintf("INSERT INTO %s (id, s) VALUES ($1, $2), ($1, $2) RETURNING id", s.tbl)},
+			&pgproto3.Describe{ObjectType: 'S', Name: "rv38_r"}, &pgproto3.Sync{}}
+		out := []string{
+			rv38Send(t, s, 1, ret...),
+			rv38Send(t, s, 1, rv38Simple("BEGIN")...),
+			rv38Send(t, s, 1, &pgproto3.Bind{DestinationPortal: "p", PreparedStatement: "rv38_r", Parameters: rv38Params("rv38_a")},
+				&pgproto3.Execute{Portal: "p", MaxRows: 1}, &pgproto3.Sync{}),
+			rv38Send(t, s, 1, rv38Simple(fmt.Sprintf("ALTER TABLE %[1]s ADD CONSTRAINT %[1]s_c CHECK (id > 0); SAVEPOINT x", s.tbl))...),
+			strings.ReplaceAll(rv38Send(t, s, 1, &pgproto3.Bind{PreparedStatement: "rv38_r", Parameters: rv38Params("rv38_a")}, &pgproto3.Execute{}, &pgproto3.Sync{}), "bound, error 40001, ready E", "guard failed"),
+			rv38Send(t, s, 1, rv38Simple("ROLLBACK TO SAVEPOINT x")...),
+			rv38Send(t, s, 1, &pgproto3.Bind{DestinationPortal: "q", PreparedStatement: "rv38_r", Parameters: rv38Params("rv38_a")},
+				&pgproto3.Execute{Portal: "q"}, &pgproto3.Execute{Portal: "p"}, &pgproto3.Sync{}),
+			rv38Send(t, s, 1, rv38Simple("COMMIT")...),
+		}
+		if !s.proxied {
+			out[4] = "guard failed"
+		}
+		return out
+	})
+}
