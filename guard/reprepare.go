@@ -219,7 +219,12 @@ const trialName = planPrefix + "reprepare"
 // Parse phiguard planned (sent, its expectation queued behind closeX,
 // the Close of the client's name) goes to the backend: the same Parse
 // under trialName first, then a Close of trialName and closeX's Close,
-// then sent. If the client's text fails as it analyses now (42804: a
+// then sent. A Close of trialName goes before the trial too: a
+// statement of that name a function the client called PREPAREd (the
+// client may not name one so itself) failed the trial with 42P05, where
+// PostgreSQL runs the client's statement
+// (TestReprepareTrialOwnNameBehindFunction); a Close of a name no
+// statement has is no error. If the client's text fails as it analyses now (42804: a
 // parameter's column became a date), the trial Parse fails, PostgreSQL
 // skips the rest up to the client's Sync, the Bind too, and still holds
 // the old statement, as it holds the client's: a Describe of it answers
@@ -242,10 +247,12 @@ func (s *Session) trialParse(name string, sent []byte, closeX *expectation) (out
 		return nil, false
 	}
 	trial := &expectation{kind: expParse, name: trialName, prep: info, analysis: info.analysis, start: time.Now(), injected: true, trial: true}
-	drop := s.expects.fresh(expClose)
+	clear, drop := s.expects.fresh(expClose), s.expects.fresh(expClose)
+	clear.name, clear.closeS, clear.injected = trialName, true, true
 	drop.name, drop.closeS, drop.injected = trialName, true, true
-	s.expects.insertBefore(closeX, trial, drop)
-	out = pgwire.Frame(pgwire.FeParse, append([]byte(trialName+"\x00"), rest...))
+	s.expects.insertBefore(closeX, clear, trial, drop)
+	out = closeStatement(trialName)
+	out = append(out, pgwire.Frame(pgwire.FeParse, append([]byte(trialName+"\x00"), rest...))...)
 	out = append(out, closeStatement(trialName)...)
 	out = append(out, closeStatement(name)...)
 	return append(out, sent...), true

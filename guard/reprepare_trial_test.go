@@ -29,7 +29,7 @@ func trialSession(t *testing.T, bs *bytes.Buffer) (s *Session, sent []byte, old,
 	if !ok {
 		t.Fatal("trialParse declined a named statement's Parse")
 	}
-	want := pgwiretest.Encode(t, &pgproto3.Parse{Name: trialName, Query: "INSERT INTO t (id, s) VALUES ($1, $2)", ParameterOIDs: []uint32{23, 25}},
+	want := pgwiretest.Encode(t, &pgproto3.Close{ObjectType: 'S', Name: trialName}, &pgproto3.Parse{Name: trialName, Query: "INSERT INTO t (id, s) VALUES ($1, $2)", ParameterOIDs: []uint32{23, 25}},
 		&pgproto3.Close{ObjectType: 'S', Name: trialName}, &pgproto3.Close{ObjectType: 'S', Name: "ins"})
 	if want = append(want, parse...); !bytes.Equal(sent, want) {
 		t.Fatalf("sent\n%q\nwant\n%q", sent, want)
@@ -47,7 +47,8 @@ func trialSession(t *testing.T, bs *bytes.Buffer) (s *Session, sent []byte, old,
 // trial the Close ran first and the backend held no statement.
 func TestTrialParseFailedKeepsOld(t *testing.T) {
 	e := &pgproto3.ErrorResponse{Severity: "ERROR", Code: "42804", Message: "column \"id\" is of type date but expression is of type integer"}
-	s, _, old, _, client := trialSession(t, backendStream(t, e, &pgproto3.ReadyForQuery{TxStatus: 'I'}))
+	s, _, old, _, client := trialSession(t, backendStream(t, &pgproto3.CloseComplete{}, e, &pgproto3.ReadyForQuery{TxStatus: 'I'}))
+	feed(t, s) // the Close of the trial's name
 	feed(t, s)
 	if x := s.expects.head(); x.kind != expSync {
 		t.Fatalf("after the error the queue is at %v, want the Sync", x.kind)
@@ -71,9 +72,10 @@ func TestTrialParseFailedKeepsOld(t *testing.T) {
 // once every answer is in, the new statement stands under the name, the
 // trial's name under none, and the client got only its BindComplete.
 func TestTrialParseSucceeded(t *testing.T) {
-	bs := backendStream(t, &pgproto3.ParseComplete{}, &pgproto3.CloseComplete{}, &pgproto3.CloseComplete{},
+	bs := backendStream(t, &pgproto3.CloseComplete{}, &pgproto3.ParseComplete{}, &pgproto3.CloseComplete{}, &pgproto3.CloseComplete{},
 		&pgproto3.ParseComplete{}, &pgproto3.BindComplete{}, &pgproto3.ReadyForQuery{TxStatus: 'I'})
 	s, _, _, info, client := trialSession(t, bs)
+	feed(t, s) // the Close of the trial's name
 	feed(t, s)
 	select {
 	case <-info.replacing.settled:
