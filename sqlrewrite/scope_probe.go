@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"github.com/phiguard/phiguard/internal/pgerr"
@@ -371,11 +373,36 @@ func LackedNameRefusal(lacking []LackedName, code, message string) (*Refusal, bo
 		return nil, false
 	}
 	for _, l := range lacking {
-		if strings.Contains(message, l.Name) {
+		if containsWord(message, l.Name) {
 			return &Refusal{Code: pgerr.FeatureNotSupported, Table: l.Items[0], Message: fmt.Sprintf(
 				"column name %s: phiguard's catalog said %s had no column %s and bound the name further out, but the database finds one there (DDL or a function phiguard did not see changed the catalog): nothing ran; phiguard reads the catalog again; run the statement again, or qualify the name",
 				l.Name, strings.Join(l.Items, ", "), l.Name)}, true
 		}
 	}
 	return nil, false
+}
+
+// containsWord says whether name stands in message as a word of its own:
+// not inside a longer identifier (an ambiguous tag_id is not tag's).
+func containsWord(message, name string) bool {
+	for i := 0; name != ""; {
+		j := strings.Index(message[i:], name)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(name)
+		before, _ := utf8.DecodeLastRuneInString(message[:start])
+		after, _ := utf8.DecodeRuneInString(message[end:])
+		if !identRune(before) && !identRune(after) {
+			return true
+		}
+		i = start + 1
+	}
+	return false
+}
+
+// identRune says whether r can be part of an identifier (utf8.RuneError
+// stands for none: the message's start or end).
+func identRune(r rune) bool {
+	return r == '_' || r == '$' || r != utf8.RuneError && (unicode.IsLetter(r) || unicode.IsDigit(r))
 }

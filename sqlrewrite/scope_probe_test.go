@@ -114,9 +114,15 @@ func TestLackedNameRefusal(t *testing.T) {
 	if !ok || r.Code != pgerr.FeatureNotSupported || !strings.Contains(r.Message, "z had no column tag") {
 		t.Fatalf("refusal %+v, %v", r, ok)
 	}
+	// Translated (lc_messages), with other quotes.
+	if _, ok := LackedNameRefusal(lacking, string(pgerr.AmbiguousColumn), `Spaltenverweis »tag« ist zweideutig`); !ok {
+		t.Error("a translated message")
+	}
 	for _, c := range []struct{ code, msg string }{
 		{string(pgerr.UndefinedColumn), `column reference "tag" is ambiguous`},
 		{string(pgerr.AmbiguousColumn), `column reference "other" is ambiguous`},
+		{string(pgerr.AmbiguousColumn), `column reference "tag_id" is ambiguous`},
+		{string(pgerr.AmbiguousColumn), `column reference "xtag" is ambiguous`},
 	} {
 		if _, ok := LackedNameRefusal(lacking, c.code, c.msg); ok {
 			t.Errorf("%s %s: taken for the probe's", c.code, c.msg)

@@ -3,7 +3,6 @@ package sqlrewrite
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"github.com/phiguard/phiguard/internal/pgerr"
@@ -286,7 +285,7 @@ func QualifiedNameRefusal(qualified []QualifiedName, code, message string) (*Ref
 		return nil, false
 	}
 	for _, q := range qualified {
-		if strings.Contains(message, q.Qualifier+"."+q.Column) {
+		if containsWord(message, q.Qualifier+"."+q.Column) { // scope_probe.go
 			return &Refusal{Code: pgerr.FeatureNotSupported, Table: q.Table.String(), Message: fmt.Sprintf(
 				"column name %s: phiguard's catalog said table %s has a column %s and sent the name as %s.%s, which the database no longer finds (DDL or a function phiguard did not see changed the catalog): phiguard reads the catalog again; run the statement again, or qualify the name",
 				q.Column, q.Table, q.Column, q.Qualifier, q.Column)}, true

@@ -121,7 +121,7 @@ func TestQualifiedNameRefusal(t *testing.T) {
 	if !ok || r.PgError().Code != "0A000" || !strings.Contains(r.Error(), "visits") {
 		t.Fatalf("refusal %v, %v", r, ok)
 	}
-	for _, msg := range []string{"column V x.name does not exist", "column ssn does not exist", "column w.ssn does not exist"} {
+	for _, msg := range []string{"column V x.name does not exist", "column ssn does not exist", "column w.ssn does not exist", "column V x.ssn_id does not exist", "column VV x.ssn does not exist"} {
 		if _, ok := QualifiedNameRefusal(q, "42703", msg); ok {
 			t.Errorf("%q taken for the qualified name's error", msg)
 		}
