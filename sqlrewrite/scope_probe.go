@@ -9,7 +9,6 @@ import (
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"github.com/phiguard/phiguard/internal/pgerr"
-	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // A name the plan binds past an inner level's tables binds there only
@@ -259,19 +258,7 @@ func (p *planner) probePlace(sel *pg_query.SelectStmt) (at int, where, ok bool) 
 
 // leftmost is the first place in the text of n's subtree, -1 when none
 // of its nodes has one.
-func leftmost(n *pg_query.Node) int32 {
-	var first int32 = -1
-	walk(n.ProtoReflect(), func(m protoreflect.Message) {
-		fd := m.Descriptor().Fields().ByName("location")
-		if fd == nil || fd.Kind() != protoreflect.Int32Kind {
-			return
-		}
-		if loc := int32(m.Get(fd).Int()); loc >= 0 && (first < 0 || loc < first) {
-			first = loc
-		}
-	})
-	return first
-}
+func leftmost(n *pg_query.Node) int32 { return firstLocation(n.ProtoReflect(), true) }
 
 // keywordBefore is the index of the token before the one at first, past
 // any opening parentheses and comments, when it is kw; -1 otherwise.
@@ -318,8 +305,6 @@ func fromClauseEnd(toks []*pg_query.ScanToken, from int) (int, bool) {
 			if depth > 0 || keeps(toks, i) {
 				continue
 			}
-		case pg_query.Token_SQL_COMMENT, pg_query.Token_C_COMMENT:
-			continue
 		default:
 			continue
 		}
@@ -333,23 +318,32 @@ func fromClauseEnd(toks []*pg_query.ScanToken, from int) (int, bool) {
 // column label after a dot (b.limit), or the FOR of COLLATION FOR (x)
 // (red team 38b).
 func keeps(toks []*pg_query.ScanToken, i int) bool {
-	for j := i - 1; j >= 0; j-- {
-		if k := toks[j].GetToken(); k != pg_query.Token_SQL_COMMENT && k != pg_query.Token_C_COMMENT {
-			return k == pg_query.Token_ASCII_46 || k == pg_query.Token_COLLATION && toks[i].GetToken() == pg_query.Token_FOR
-		}
+	j := prevReal(toks, i, -1)
+	if j < 0 {
+		return false
 	}
-	return false
+	k := toks[j].GetToken()
+	return k == pg_query.Token_ASCII_46 || k == pg_query.Token_COLLATION && toks[i].GetToken() == pg_query.Token_FOR
 }
 
 // prevEnd is the end of the last token before i that is not a comment
-// (after from).
+// (after from; from's own end when there is none).
 func prevEnd(toks []*pg_query.ScanToken, i, from int) int {
-	for i--; i > from; i-- {
-		if k := toks[i].GetToken(); k != pg_query.Token_SQL_COMMENT && k != pg_query.Token_C_COMMENT {
-			break
+	if j := prevReal(toks, i, from); j > from {
+		return int(toks[j].GetEnd())
+	}
+	return int(toks[from].GetEnd())
+}
+
+// prevReal is the index of the last token before i that is not a comment
+// (isComment, column_guard.go), above floor; -1 when there is none.
+func prevReal(toks []*pg_query.ScanToken, i, floor int) int {
+	for i--; i > floor; i-- {
+		if !isComment(toks[i]) {
+			return i
 		}
 	}
-	return int(toks[i].GetEnd())
+	return -1
 }
 
 // skippedBeforeClause says whether tok may stand between WHERE (or FROM)

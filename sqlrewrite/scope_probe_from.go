@@ -34,7 +34,11 @@ func fromKeyword(toks []*pg_query.ScanToken, sel *pg_query.SelectStmt) int {
 					return -1
 				}
 			case pg_query.Token_FROM:
-				switch prevToken(toks, k) {
+				prev := pg_query.Token_NUL
+				if j := prevReal(toks, k, -1); j >= 0 {
+					prev = toks[j].GetToken()
+				}
+				switch prev {
 				case pg_query.Token_DISTINCT, pg_query.Token_ASCII_46, pg_query.Token_AS: // IS DISTINCT FROM, x.from, AS from
 				default:
 					if depth == 0 {
@@ -47,27 +51,18 @@ func fromKeyword(toks []*pg_query.ScanToken, sel *pg_query.SelectStmt) int {
 	}
 	var first int32 = -1
 	for _, item := range sel.GetFromClause() {
-		if loc := firstPlace(item.ProtoReflect()); loc >= 0 && (first < 0 || loc < first) {
+		if loc := firstLocation(item.ProtoReflect(), false); loc >= 0 && (first < 0 || loc < first) {
 			first = loc
 		}
 	}
 	return keywordBefore(toks, first, pg_query.Token_FROM)
 }
 
-// prevToken is the kind of the token before toks[i], past comments.
-func prevToken(toks []*pg_query.ScanToken, i int) pg_query.Token {
-	for i--; i >= 0; i-- {
-		if k := toks[i].GetToken(); k != pg_query.Token_SQL_COMMENT && k != pg_query.Token_C_COMMENT {
-			return k
-		}
-	}
-	return pg_query.Token_NUL
-}
-
-// firstPlace is the first place in the text of m's subtree outside any
-// SELECT nested in it, -1 when none.
-func firstPlace(m protoreflect.Message) int32 {
-	if _, ok := m.Interface().(*pg_query.SelectStmt); ok {
+// firstLocation is the first place in the text of m's subtree, -1 when
+// none; intoSelects false leaves out any SELECT nested in it (the first
+// place of (SELECT FROM y) s outside its subquery).
+func firstLocation(m protoreflect.Message, intoSelects bool) int32 {
+	if _, ok := m.Interface().(*pg_query.SelectStmt); ok && !intoSelects {
 		return -1
 	}
 	var first int32 = -1
@@ -84,10 +79,10 @@ func firstPlace(m protoreflect.Message) int32 {
 		case fd.Message() == nil || fd.IsMap():
 		case fd.IsList():
 			for i := 0; i < v.List().Len(); i++ {
-				take(firstPlace(v.List().Get(i).Message()))
+				take(firstLocation(v.List().Get(i).Message(), intoSelects))
 			}
 		default:
-			take(firstPlace(v.Message()))
+			take(firstLocation(v.Message(), intoSelects))
 		}
 		return true
 	})
