@@ -44,7 +44,7 @@
 //     HAVING, planner_having.go, its min and max
 //     planner_having_minmax.go), gets a SortPlan
 //     (planner_sort.go), and RewriteSort (sort_rewrite.go,
-//     sort_filter.go, sort_subfilter.go, sort_filter_tree.go,
+//     sort_filter.go, sort_subfilter.go, sort_filter_tree.go, sort_probe_skip.go,
 //     sort_having.go) writes the text
 //     the proxy sends for it: no ORDER BY or LIMIT, `true` for each
 //     conjunct the proxy evaluates (its constants, which the plan

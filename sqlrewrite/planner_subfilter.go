@@ -81,7 +81,7 @@ func (p *planner) subqueryFilters(n *pg_query.Node, sc *scope, i int) ([]filterC
 	local := &scope{relations: inner.relations, checks: inner.checks, home: inner} // the subquery's own FROM only
 	col := p.subqueryFilterColumn(sub, local)
 	if col == nil {
-		inner.sel = sub                    // a probe's place (scope_probe.go); not a WHERE the proxy filters
+		inner.sel = sub                    // a probe's place (scope_probe.go)
 		p.selectBody(sub, inner, r, false) // planner.go: as before
 		return nil, true
 	}
@@ -98,6 +98,7 @@ func (p *planner) subqueryFilters(n *pg_query.Node, sc *scope, i int) ([]filterC
 		return nil, true
 	}
 	g := &subGroup{exists: r == roleExists, negated: negated, conjunct: i}
+	inner.sel = sub // its probes go first in its WHERE, which the proxy's cut skips (sort_probe_skip.go)
 	return p.planSubquery(sub, inner, local, r, g, construct), true
 }
 

@@ -42,9 +42,15 @@ import (
 // probed instead, (SELECT "tag" FROM (SELECT "f".*, NULL AS "tag") ...).
 //
 // A level without a WHERE gets one, holding its probes, after its FROM
-// clause. A subquery whose WHERE phiguard filters in the proxy
-// (planner_subfilter.go), or an item no name reaches alone from the
-// WHERE, gets no probe: for those the guard's catalog check is all.
+// clause. A WHERE phiguard filters in the proxy (a top-level one, or an
+// IN or EXISTS subquery's, planner_subfilter.go) holds its probes first
+// too: the proxy's cut of it skips them (sort_probe_skip.go). An item no
+// name reaches alone from the WHERE gets no probe: for those the guard's
+// catalog check is all.
+
+// probeAlias names the probe's row of the name (sort_probe_skip.go
+// knows a probe by it).
+const probeAlias = "phiguard_lacks"
 
 // lackProbe is one table, or one function's item, that must lack a
 // name, at the level whose WHERE holds its probe.
@@ -129,7 +135,7 @@ func (p *planner) probeCuts() {
 			text.WriteString(tablesProbe(name, tables))
 			for _, it := range items {
 				// One probe an item: a row of at most 1,664 columns.
-				fmt.Fprintf(&text, " (SELECT %[1]s FROM (SELECT %[2]s.*, NULL AS %[1]s) AS phiguard_lacks) IS NULL AND", quoteAlways(name), quoteAlways(it))
+				fmt.Fprintf(&text, " (SELECT %[1]s FROM (SELECT %[2]s.*, NULL AS %[1]s) AS %[3]s) IS NULL AND", quoteAlways(name), quoteAlways(it), probeAlias)
 			}
 			if len(tables)+len(items) > 0 {
 				p.plan.Lacking = append(p.plan.Lacking, LackedName{Name: name, Items: append(tables, items...)})
@@ -162,7 +168,7 @@ func tablesProbe(name string, tables []string) string {
 		return ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, " (SELECT %[1]s FROM (SELECT NULL AS %[1]s) AS phiguard_lacks", quoteAlways(name))
+	fmt.Fprintf(&b, " (SELECT %[1]s FROM (SELECT NULL AS %[1]s) AS %[2]s", quoteAlways(name), probeAlias)
 	for i, t := range tables {
 		fmt.Fprintf(&b, ", ONLY %s AS phiguard_%d", t, i+1)
 	}

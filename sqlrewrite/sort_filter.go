@@ -34,7 +34,8 @@ func (c *sortCut) locateFilters(sp *SortPlan) error {
 	}
 	end := c.next(w+1, pg_query.Token_GROUP_P, pg_query.Token_HAVING, pg_query.Token_WINDOW, pg_query.Token_ORDER,
 		pg_query.Token_LIMIT, pg_query.Token_OFFSET, pg_query.Token_FETCH, pg_query.Token_FOR, pg_query.Token_ASCII_59)
-	segs := c.conjuncts(w+1, end)
+	from := c.pastProbes(w+1, end) // sort_probe_skip.go
+	segs := c.conjuncts(from, end)
 	if len(segs) != sp.conjuncts {
 		return errors.New("the WHERE's conjuncts do not match the statement's plan")
 	}
