@@ -132,7 +132,7 @@ func (s *Session) boundStatement(name string) (*stmtInfo, error) {
 				// A failed Parse of the unnamed statement drops it: the
 				// backend's is gone too (plan_reuse.go), not the old one
 				// under phiguard's name.
-				r.prev.virt = nil
+				r.prev.virt, r.prev.dropped = nil, true
 			}
 		}
 	}

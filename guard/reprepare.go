@@ -96,6 +96,9 @@ type reprepared struct {
 	// keeps them when it re-plans; the re-Parse declares them, or
 	// PostgreSQL would infer them anew from the changed table.
 	described atomic.Pointer[[]uint32]
+	// rows is whether a Describe of it answered with a result
+	// (rowsUnknown, rowsNone, rowsSome; reprepare_unnamed.go).
+	rows atomic.Int32
 }
 
 // types are the parameter types to declare in the re-Parse: the ones the

@@ -50,6 +50,9 @@ type Session struct {
 	refusals     refusalQueue
 	expects      expectQueue
 	cursors      cursorMap // SQL cursors and named portals, as the backend confirmed them (cursors.go)
+	// readyStatus is the status of the last ReadyForQuery of the
+	// client's requests (backend pump; reprepare_unnamed.go).
+	readyStatus  atomic.Uint32
 	catalogStale staleFlag // read the catalog before planning the next request (catalog_fresh.go, catalog_coalesce.go)
 	// ddlEpoch is the database's DDL epoch, shared by its sessions, and
 	// catalogEpoch its value the last whole catalog read is current with
