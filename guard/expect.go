@@ -100,13 +100,13 @@ type expectation struct {
 	// expectation leaves the queue.
 	slots audit.Reservation
 
-	name    string          // statement or portal name
-	stmt    string          // for expBind: the statement bound
-	formats []int16         // for expBind: result format codes
-	closeS  bool            // for expClose: a statement (else a portal)
+	name    string  // statement or portal name
+	stmt    string  // for expBind: the statement bound
+	formats []int16 // for expBind: result format codes
+	closeS  bool    // for expClose: a statement (else a portal)
 	// answer, for an injected Close standing in for the client's
 	// Describe, is what the client gets for it (reprepare_unnamed.go).
-	answer []byte
+	answer  []byte
 	prep    *stmtInfo       // for expParse: what the client pump planned
 	copyOut *copyRewriter   // for expQuery/expExecute of a COPY TO STDOUT to decrypt
 	catalog *catalogBuilder // for expCatalog

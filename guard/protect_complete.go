@@ -60,7 +60,7 @@ func (s *Session) onCloseComplete(_ byte, head *expectation) (bool, error) {
 				return true, err
 			}
 		}
-		head.settleVariant(false)          // a reused plan's Close (plan_reuse.go)
+		head.settleVariant(false) // a reused plan's Close (plan_reuse.go)
 		s.expects.pop()
 	}
 	return handled, nil
