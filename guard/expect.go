@@ -415,7 +415,8 @@ type stmtInfo struct {
 	unprepared atomic.Bool
 	// dropped: the unnamed statement PostgreSQL dropped at a simple Query
 	// or a failed Parse of the unnamed statement (client pump), which
-	// phiguard does not describe (reprepare_unnamed.go).
+	// phiguard neither describes (reprepare_unnamed.go) nor prepares
+	// again (reprepare.go): PostgreSQL answers its Bind 26000.
 	dropped bool
 	// deallocated is set (backend pump) when an SQL DEALLOCATE of its
 	// name, DEALLOCATE ALL or DISCARD ALL ran: PostgreSQL answers a Bind

@@ -146,11 +146,15 @@ func (s *Session) executedStatement(head *expectation) *stmtInfo {
 
 // reprepareStale returns the Close and Parse that prepare the statement a
 // Bind names again, when its guard failed (nil otherwise), and queues
-// their expectations, which keep the answers from the client. Client
-// pump, before the Bind's own expectation is queued.
+// their expectations, which keep the answers from the client. Not an
+// unnamed statement PostgreSQL dropped (a simple Query of the client's
+// since, a failed Parse of the unnamed statement: stmtInfo.dropped),
+// whose Bind PostgreSQL answers 26000 where a re-prepare ran the
+// statement (TestReprepareUnnamedDroppedByQuery). Client pump, before
+// the Bind's own expectation is queued.
 func (s *Session) reprepareStale(name string) ([]byte, error) {
 	old, err := s.boundStatement(name)
-	if err != nil || old == nil || old.again == nil || !old.guardFailed.Load() || old.deallocated.Load() ||
+	if err != nil || old == nil || old.again == nil || !old.guardFailed.Load() || old.deallocated.Load() || old.dropped ||
 		!old.unprepared.Load() && !s.settledOutsideFailedTx() {
 		return nil, err
 	}

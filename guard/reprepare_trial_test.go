@@ -229,3 +229,14 @@ func TestDescribeUnprepared(t *testing.T) {
 		t.Errorf("the client got %q, want %q", client.Bytes(), want)
 	}
 }
+
+// TestReprepareDroppedUnnamed: an unnamed statement a simple Query of
+// the client's dropped is not prepared again at its Bind, guard failed
+// or not: PostgreSQL answers the Bind 26000.
+func TestReprepareDroppedUnnamed(t *testing.T) {
+	s, _, _, _ := unnamedSession(t, new(bytes.Buffer))
+	s.endVirtual() // what a simple Query does
+	if out, err := s.reprepareStale(""); out != nil || err != nil || s.expects.head() != none {
+		t.Errorf("prepared again: %q (%v)", out, err)
+	}
+}
