@@ -106,10 +106,13 @@ type expectation struct {
 	closeS  bool    // for expClose: a statement (else a portal)
 	// answer, for an injected Close standing in for the client's
 	// Describe, is what the client gets for it (reprepare_unnamed.go).
-	answer  []byte
-	prep    *stmtInfo       // for expParse: what the client pump planned
-	copyOut *copyRewriter   // for expQuery/expExecute of a COPY TO STDOUT to decrypt
-	catalog *catalogBuilder // for expCatalog
+	answer []byte
+	// paramsSent: phiguard gave the client the ParameterDescription of
+	// this Describe of a statement already (reprepare_unnamed.go).
+	paramsSent bool
+	prep       *stmtInfo       // for expParse: what the client pump planned
+	copyOut    *copyRewriter   // for expQuery/expExecute of a COPY TO STDOUT to decrypt
+	catalog    *catalogBuilder // for expCatalog
 	// done, for an expCatalog the client pump waits for, is closed once
 	// the answer is in (catalog_fresh.go).
 	done chan struct{}

@@ -266,11 +266,12 @@ func (s *Session) onParameterStatus(_ byte, _ *expectation) (bool, error) {
 }
 
 func (s *Session) onParameterDescription(_ byte, head *expectation) (bool, error) {
+	kept := head.injected || head.paramsSent // reprepare_unnamed.go: the client has them
 	if head.kind == expDescribeStmt && !s.suppress {
-		handled, err := s.presentParameterTypes(s.stmts[head.name], head.injected)
-		return handled || head.injected, err
+		handled, err := s.presentParameterTypes(s.stmts[head.name], kept)
+		return handled || kept, err
 	}
-	return s.suppress || head.injected, nil
+	return s.suppress || kept, nil
 }
 
 func (s *Session) onNoData(_ byte, head *expectation) (bool, error) {

@@ -212,8 +212,8 @@ func (s *Session) onDescribeOrClose(typ byte, _ *sqlrewrite.Analysis) ([]byte, e
 		if st != nil {
 			st.clientDescribed = true
 		}
-		if out := s.describeUnprepared(x, st); out != nil { // reprepare_unnamed.go
-			return out, nil
+		if out, err := s.describeUnprepared(x, st); out != nil || err != nil { // reprepare_unnamed.go
+			return out, err
 		}
 		if n := virtualName(st); n != "" && x.name == "" { // plan_reuse.go: the answer stays the client's
 			revived, err := s.reviveVirtual("") // plan_reuse_revive.go

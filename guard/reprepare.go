@@ -195,6 +195,9 @@ func (s *Session) reprepareStale(name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if info := s.clientStmts[name]; info != nil && info.replacing != nil {
+		info.replacing.reprepare = true // its failure drops no statement of the client's
+	}
 	if sent == nil {
 		sent = pgwire.Frame(pgwire.FeParse, body)
 	}

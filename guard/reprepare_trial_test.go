@@ -169,11 +169,12 @@ func TestTypesBeforeOwnQueryWhen(t *testing.T) {
 // TestTypesAnswer: the answer to phiguard's own Describe and Sync
 // teaches the types as the client is told them and that the statement
 // has no result, and reaches the client not at all; an error answering
-// it (a statement with a result that no longer analyses) teaches
-// nothing.
+// it teaches nothing, unless it follows the types: then it is the
+// re-analysis of a statement with a result.
 func TestTypesAnswer(t *testing.T) {
 	bs := backendStream(t, &pgproto3.ParameterDescription{ParameterOIDs: []uint32{23, 25}}, &pgproto3.NoData{}, &pgproto3.ReadyForQuery{TxStatus: 'I'},
-		&pgproto3.ErrorResponse{Severity: "ERROR", Code: "42804"}, &pgproto3.ReadyForQuery{TxStatus: 'I'})
+		&pgproto3.ErrorResponse{Severity: "ERROR", Code: "42804"}, &pgproto3.ReadyForQuery{TxStatus: 'I'},
+		&pgproto3.ParameterDescription{ParameterOIDs: []uint32{23, 25}}, &pgproto3.ErrorResponse{Severity: "ERROR", Code: "42804"}, &pgproto3.ReadyForQuery{TxStatus: 'I'})
 	s, st, client, _ := unnamedSession(t, bs)
 	s.typesBeforeOwnQuery()
 	for range 3 {
@@ -195,38 +196,72 @@ func TestTypesAnswer(t *testing.T) {
 	if st.again.described.Load() != nil || st.again.rows.Load() != rowsUnknown || s.expects.head() != none || client.Len() != 0 {
 		t.Errorf("after an error: learned %v, rows %d, the client got %q", st.again.described.Load(), st.again.rows.Load(), client.Bytes())
 	}
+	s.typesBeforeOwnQuery()
+	for range 3 {
+		feed(t, s)
+	}
+	if st.again.described.Load() == nil || st.again.rows.Load() != rowsSome || s.expects.head() != none || client.Len() != 0 {
+		t.Errorf("after the types and an error: learned %v, rows %d, the client got %q", st.again.described.Load(), st.again.rows.Load(), client.Bytes())
+	}
 }
 
 // TestDescribeUnprepared: the client's Describe of a statement whose
 // re-Parse failed (the backend holds none) and which has no result goes
 // as a Close of the trial's name, whose CloseComplete becomes the
 // ParameterDescription and NoData PostgreSQL answers from the statement
-// it still holds; with a result, or the types not known, it goes as it
-// is.
+// it still holds; with the types or the result not known, or the
+// backend holding the statement, it goes as it is.
 func TestDescribeUnprepared(t *testing.T) {
 	s, st, client, _ := unnamedSession(t, backendStream(t, &pgproto3.CloseComplete{}))
 	st.unprepared.Store(true)
 	st.again.described.Store(&[]uint32{23, 25})
-	for _, rows := range []int32{rowsUnknown, rowsSome} {
-		st.again.rows.Store(rows)
-		if out := s.describeUnprepared(s.expects.fresh(expDescribeStmt), st); out != nil {
-			t.Errorf("rows %d: sent %q", rows, out)
-		}
+	if out, err := s.describeUnprepared(s.expects.fresh(expDescribeStmt), st); out != nil || err != nil {
+		t.Errorf("result unknown: sent %q (%v)", out, err)
 	}
 	st.again.rows.Store(rowsNone)
 	st.unprepared.Store(false)
-	if out := s.describeUnprepared(s.expects.fresh(expDescribeStmt), st); out != nil {
-		t.Errorf("the backend holds it: sent %q", out)
+	if out, err := s.describeUnprepared(s.expects.fresh(expDescribeStmt), st); out != nil || err != nil {
+		t.Errorf("the backend holds it: sent %q (%v)", out, err)
 	}
 	st.unprepared.Store(true)
-	out := s.describeUnprepared(s.expects.fresh(expDescribeStmt), st)
-	if want := pgwiretest.Encode(t, &pgproto3.Close{ObjectType: 'S', Name: trialName}); !bytes.Equal(out, want) {
-		t.Fatalf("sent %q, want %q", out, want)
+	out, err := s.describeUnprepared(s.expects.fresh(expDescribeStmt), st)
+	if want := pgwiretest.Encode(t, &pgproto3.Close{ObjectType: 'S', Name: trialName}); err != nil || !bytes.Equal(out, want) {
+		t.Fatalf("sent %q (%v), want %q", out, err, want)
 	}
 	feed(t, s)
 	want := pgwiretest.Encode(t, &pgproto3.ParameterDescription{ParameterOIDs: []uint32{23, 25}}, &pgproto3.NoData{})
 	if !bytes.Equal(client.Bytes(), want) || s.expects.head() != none {
 		t.Errorf("the client got %q, want %q", client.Bytes(), want)
+	}
+}
+
+// TestDescribeUnpreparedWithResult: a statement with a result is
+// prepared again between the stand-in's ParameterDescription and the
+// client's Describe, whose own ParameterDescription is kept; its
+// re-Parse failing, the client gets the types and the error, as
+// PostgreSQL answers after analysing its statement again.
+func TestDescribeUnpreparedWithResult(t *testing.T) {
+	e := &pgproto3.ErrorResponse{Severity: "ERROR", Code: "42804", Message: "column \"id\" is of type date but expression is of type integer"}
+	s, st, client, _ := unnamedSession(t, backendStream(t, &pgproto3.CloseComplete{}, &pgproto3.CloseComplete{}, e, &pgproto3.ReadyForQuery{TxStatus: 'I'}))
+	st.unprepared.Store(true)
+	st.again.described.Store(&[]uint32{23, 25})
+	st.again.rows.Store(rowsSome)
+	x := s.expects.fresh(expDescribeStmt)
+	out, err := s.describeUnprepared(x, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := pgwiretest.Encode(t, &pgproto3.Close{ObjectType: 'S', Name: trialName}, &pgproto3.Close{ObjectType: 'S'},
+		&pgproto3.Parse{Query: st.again.query, ParameterOIDs: []uint32{23, 25}}, &pgproto3.Describe{ObjectType: 'S'})
+	if !bytes.Equal(out, want) || !x.paramsSent {
+		t.Fatalf("sent\n%q\nwant\n%q (paramsSent %v)", out, want, x.paramsSent)
+	}
+	s.expects.push(&expectation{kind: expSync})
+	for range 4 {
+		feed(t, s)
+	}
+	if want := pgwiretest.Encode(t, &pgproto3.ParameterDescription{ParameterOIDs: []uint32{23, 25}}, e, &pgproto3.ReadyForQuery{TxStatus: 'I'}); !bytes.Equal(client.Bytes(), want) {
+		t.Errorf("the client got\n%q\nwant\n%q", client.Bytes(), want)
 	}
 }
 

@@ -30,28 +30,25 @@ import (
 // Query drops it (typesBeforeOwnQuery): a Describe and a Sync in front of
 // that Query, answered to phiguard alone (expTypes). They go only for the
 // client's unnamed statement whose guard failed, which is prepared again
-// at its next Bind, and only once for it; every other unnamed statement,
-// the hot path of clients that Parse before each Bind, costs nothing: no
-// message, no round trip (the two ride with the Query phiguard sends and
-// waits for anyway). Then:
+// at its next Bind, and only until they answered; every other unnamed
+// statement, the hot path of clients that Parse before each Bind, costs
+// nothing: no message, no round trip (the two ride with the Query
+// phiguard sends and waits for anyway). Then:
 //   - the re-Parse declares the types the Describe answered
 //     (reprepared.described), as PostgreSQL keeps the ones it fixed;
 //   - a client's Describe of the statement after its re-Parse failed
-//     (unprepared), when it has no result, is answered by phiguard: a
-//     Close of trialName (no statement of the name: no error, in an
-//     aborted transaction too, skipped with the rest of a failed segment
-//     as the Describe would be) stands in for it, and its CloseComplete is
-//     replaced by ParameterDescription with the types and NoData
+//     (unprepared) is answered as PostgreSQL answers it
 //     (describeUnprepared).
 //
 // Only outside a transaction block and with every request answered: the
 // Sync then ends no transaction of the client's, and an error answering
 // the Describe (a statement with a result whose re-analysis fails, one
 // the backend dropped in a way phiguard did not follow) aborts none. In
-// a transaction block, or for a statement with a result (whose Describe
-// PostgreSQL answers after analysing it again), the limit stays: the
-// types are inferred anew, and a Describe after a failed re-Parse meets
-// 26000.
+// a transaction block the limit stays: a type left unspecified is
+// inferred anew, and a Describe after a failed re-Parse meets 26000 (as
+// it does for a statement phiguard prepares under a name of its own,
+// plan_reuse.go, or a client's Parse of the unnamed statement whose
+// answer had not come when the guard's read went out).
 
 // Whether a Describe of a statement answered with a result: unknown
 // until one did.
@@ -81,12 +78,13 @@ func (s *Session) typesBeforeOwnQuery() {
 
 // typesAnswer consumes the answer to typesBeforeOwnQuery's Describe and
 // Sync: the parameter types as the client is told them, and whether the
-// statement has a result. An error (the statement has a result whose
-// re-analysis fails) leaves them unknown. Backend pump.
+// statement has a result; an error after the types (the statement has a
+// result, whose re-analysis fails) says it has. Backend pump.
 func (s *Session) typesAnswer(head *expectation, typ byte) (bool, error) {
 	st := head.prep
 	switch typ {
 	case pgwire.BeParameterDescription:
+		head.paramsSent = true
 		if _, err := s.presentParameterTypes(st, true); err != nil {
 			return true, err
 		}
@@ -95,6 +93,11 @@ func (s *Session) typesAnswer(head *expectation, typ byte) (bool, error) {
 	case pgwire.BeRowDescription:
 		st.again.rows.Store(rowsSome)
 	case pgwire.BeErrorResponse:
+		if head.paramsSent {
+			// PostgreSQL analyses the statement again after its
+			// ParameterDescription only for its result.
+			st.again.rows.Store(rowsSome)
+		}
 		body, err := s.br.Body()
 		if err != nil {
 			return true, err
@@ -118,26 +121,54 @@ func (s *Session) noteRows(head *expectation, rows int32) {
 	}
 }
 
-// describeUnprepared turns the client's Describe of a statement whose
-// re-Parse failed, and which has no result, into a Close of trialName
-// whose answer is the Describe's as PostgreSQL gives it from the
-// statement it still holds: ParameterDescription with the types it
-// fixed, NoData. x is the Describe's expectation, not yet queued; nil
-// when the Describe goes as it is. Client pump.
-func (s *Session) describeUnprepared(x *expectation, st *stmtInfo) []byte {
-	if st == nil || st.again == nil || !st.unprepared.Load() || st.deallocated.Load() || st.again.rows.Load() != rowsNone {
-		return nil
+// describeUnprepared answers the client's Describe of a statement whose
+// re-Parse failed (the backend holds none of the name) as PostgreSQL
+// answers it from the statement it still holds: ParameterDescription
+// with the types it fixed, then, without a result, NoData; with one,
+// what analysing it again answers, RowDescription or its error. x is the
+// Describe's expectation, not yet queued; nil when the Describe goes as
+// it is (the types or the result not known). Client pump.
+//
+// The ParameterDescription is the answer of a Close of trialName (a name
+// no statement has: no error, in an aborted transaction too, skipped
+// with the rest of a failed segment as the Describe would be) standing
+// in for the Describe. Without a result that is all. With one, the
+// statement is prepared again (reprepareStale) and the Describe follows,
+// its ParameterDescription kept (paramsSent): a re-Parse that fails
+// gives the error PostgreSQL's re-analysis gives, and the Describe is
+// skipped. Only with every request answered outside an aborted
+// transaction (Settled): there PostgreSQL answers 25P02 before the
+// types, and so does the re-Parse alone.
+func (s *Session) describeUnprepared(x *expectation, st *stmtInfo) ([]byte, error) {
+	if st == nil || st.again == nil || !st.unprepared.Load() || !st.guardFailed.Load() || st.deallocated.Load() || st.dropped {
+		return nil, nil
 	}
-	types := st.again.described.Load()
-	if types == nil {
-		return nil
+	types, rows := st.again.described.Load(), st.again.rows.Load()
+	if types == nil || rows == rowsUnknown {
+		return nil, nil
 	}
 	answer, err := (&pgproto3.ParameterDescription{ParameterOIDs: *types}).Encode(nil)
 	if err != nil {
-		return nil
+		return nil, err
 	}
-	x.kind, x.name, x.closeS, x.injected = expClose, trialName, true, true
-	x.answer = append(answer, pgwire.BeNoData, 0, 0, 0, 4)
+	var out []byte
+	if rows == rowsNone || s.wire.Settled() {
+		stand := s.expects.fresh(expClose)
+		stand.name, stand.closeS, stand.injected, stand.answer = trialName, true, true, answer
+		if rows == rowsNone {
+			stand.answer = append(answer, pgwire.BeNoData, 0, 0, 0, 4)
+		}
+		s.expects.push(stand)
+		out = closeStatement(trialName)
+	}
+	if rows == rowsNone {
+		return out, nil // x is not queued: fresh's spare goes with the garbage
+	}
+	again, err := s.reprepareStale(x.name) // goes, after the checks above
+	if err != nil {
+		return nil, err
+	}
+	x.paramsSent = out != nil
 	s.expects.push(x)
-	return closeStatement(trialName)
+	return append(append(out, again...), pgwire.Frame(pgwire.FeDescribe, append(append([]byte{'S'}, x.name...), 0))...), nil
 }

@@ -13,7 +13,6 @@ import (
 // TestReprepareUnnamedReturning: a statement with a result, whose
 // Describe PostgreSQL answers after analysing it again.
 func TestReprepareUnnamedReturning(t *testing.T) {
-	t.Skip("HOLE: the unnamed statement INSERT ... RETURNING s (types 23, 25) stale after its guard failed (40001), id then made a date: after the failed re-prepare a Describe of it answers 26000 where PostgreSQL answers ParameterDescription [23 25] then 42804 (its re-analysis); phiguard answers a Describe only for a statement without a result (guard/reprepare_unnamed.go)")
 	t.Parallel()
 	rv38Compare(t, func(s rv38Side) []string {
 		q := fmt.Sprintf(rv38Statements["rv38_a"]+" RETURNING s", s.tbl)
