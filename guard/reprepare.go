@@ -170,7 +170,8 @@ func (s *Session) reprepareStale(name string) ([]byte, error) {
 	// run and the backend keeps the old statement, as plain PostgreSQL
 	// keeps the client's and re-plans it at each execution. Should the
 	// Close run and the Parse behind it fail all the same (the unnamed
-	// statement, or DDL committed between the trial and the Parse), the
+	// statement, whose Describe reprepare_unnamed.go answers then, or
+	// DDL committed between the trial and the Parse), the
 	// backend has no statement of that name, but the client's must not
 	// turn into "does not exist" (26000): still marked failed, and
 	// unprepared once the Close's CloseComplete is in (onCloseComplete),
@@ -244,9 +245,14 @@ const trialName = planPrefix + "reprepare"
 // client's Bind's, as the Parse's was. The trial's expectation carries
 // the statement planned (prep) for what an error tells of it
 // (onBackendError), but its ParseComplete settles nothing
-// (onParseComplete). ok is false for the unnamed statement (plan_reuse.go
-// may send it under a name of its own) or if sent is not one Parse.
-// Client pump.
+// (onParseComplete). ok is false if sent is not one Parse, and for the
+// unnamed statement: there is no old one for a failed trial to keep. Its
+// guard failed, so the catalog is read before the Bind that prepares it
+// again (bindReprepares), and the read, a simple Query, drops
+// PostgreSQL's unnamed statement (and a virtual one, plan_reuse.go,
+// lives under phiguard's name, not the unnamed one a trial would keep).
+// What a Describe of it answers is learned before that Query instead
+// (reprepare_unnamed.go). Client pump.
 func (s *Session) trialParse(name string, sent []byte, closeX *expectation) (out []byte, ok bool) {
 	if name == "" || len(sent) < 5 || sent[0] != pgwire.FeParse || int(binary.BigEndian.Uint32(sent[1:5]))+1 != len(sent) {
 		return nil, false
