@@ -58,3 +58,24 @@ func TestReprepareUnnamedDescribedByClient(t *testing.T) {
 		)
 	})
 }
+
+// TestReprepareUnnamedPipelined: the failing Bind, a Describe and the
+// Bind again in one write, each segment behind its own Sync, and then in
+// one segment (the Describe skipped behind the error, as PostgreSQL
+// skips it).
+func TestReprepareUnnamedPipelined(t *testing.T) {
+	t.Parallel()
+	for _, oids := range [][]uint32{nil, {23, 25}} {
+		rv38Compare(t, func(s rv38Side) []string {
+			q := fmt.Sprintf(rv38Statements["rv38_a"], s.tbl)
+			out := []string{rv38Send(t, s, 1, &pgproto3.Parse{Query: q, ParameterOIDs: oids}, &pgproto3.Sync{})}
+			rv38Dated(t, s, "")
+			describe := []pgproto3.FrontendMessage{&pgproto3.Describe{ObjectType: 'S'}}
+			return append(out,
+				rv38Send(t, s, 3, seq(rv38Bind("", ""), rv38Sync, describe, rv38Sync, rv38Bind("", ""), rv38Sync)...),
+				rv38Send(t, s, 1, seq(rv38Bind("", ""), describe, rv38Sync)...),
+				rv38Send(t, s, 2, seq(describe, rv38Bind("", ""), rv38Sync, describe, rv38Sync)...),
+			)
+		})
+	}
+}
