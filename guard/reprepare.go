@@ -99,6 +99,10 @@ type reprepared struct {
 	// rows is whether a Describe of it answered with a result
 	// (rowsUnknown, rowsNone, rowsSome; reprepare_unnamed.go).
 	rows atomic.Int32
+	// asked: phiguard described the unnamed statement before its own
+	// Query dropped it from the backend (client pump), once: after that
+	// Query the backend holds none to describe.
+	asked bool
 }
 
 // types are the parameter types to declare in the re-Parse: the ones the

@@ -142,6 +142,9 @@ func TestTypesBeforeOwnQueryWhen(t *testing.T) {
 		t.Fatalf("expectation %+v, want phiguard's Describe of the unnamed statement", x)
 	}
 	s.expects.pop()
+	if s.typesBeforeOwnQuery(); s.expects.head() != none {
+		t.Error("described twice: the first Query dropped it from the backend")
+	}
 	for _, c := range []struct {
 		what string
 		set  func()
@@ -190,12 +193,14 @@ func TestTypesAnswer(t *testing.T) {
 	}
 	st.again.described.Store(nil)
 	st.again.rows.Store(rowsUnknown)
+	st.again.asked = false
 	s.typesBeforeOwnQuery()
 	feed(t, s)
 	feed(t, s)
 	if st.again.described.Load() != nil || st.again.rows.Load() != rowsUnknown || s.expects.head() != none || client.Len() != 0 {
 		t.Errorf("after an error: learned %v, rows %d, the client got %q", st.again.described.Load(), st.again.rows.Load(), client.Bytes())
 	}
+	st.again.asked = false
 	s.typesBeforeOwnQuery()
 	for range 3 {
 		feed(t, s)

@@ -30,7 +30,7 @@ import (
 // Query drops it (typesBeforeOwnQuery): a Describe and a Sync in front of
 // that Query, answered to phiguard alone (expTypes). They go only for the
 // client's unnamed statement whose guard failed, which is prepared again
-// at its next Bind, and only until they answered; every other unnamed
+// at its next Bind, and only once for it; every other unnamed
 // statement, the hot path of clients that Parse before each Bind, costs
 // nothing: no message, no round trip (the two ride with the Query
 // phiguard sends and waits for anyway). Then:
@@ -65,12 +65,13 @@ const (
 // and message.
 func (s *Session) typesBeforeOwnQuery() {
 	st := s.clientStmts[""]
-	if st == nil || st.again == nil || !st.guardFailed.Load() || st.unprepared.Load() || st.deallocated.Load() ||
+	if st == nil || st.again == nil || st.again.asked || !st.guardFailed.Load() || st.unprepared.Load() || st.deallocated.Load() ||
 		st.replacing != nil || st.closed || st.dropped || st.virt != nil ||
 		st.again.described.Load() != nil && st.again.rows.Load() != rowsUnknown ||
 		s.readyStatus.Load() != 'I' || !s.wire.Settled() {
 		return
 	}
+	st.again.asked = true
 	s.expects.push(&expectation{kind: expTypes, prep: st})
 	_, _ = s.bw.Write(pgwire.Frame(pgwire.FeDescribe, []byte{'S', 0}))
 	_, _ = s.bw.Write([]byte{pgwire.FeSync, 0, 0, 0, 4}) // a write error is ownRequest's to see
