@@ -39,6 +39,7 @@ const (
 	expOutput                               // phiguard's own read of extra_float_digits and bytea_output: swallowed
 	expColumns                              // phiguard's own read of a table's columns before filling a list: swallowed
 	expAbort                                // phiguard's own failing statement after a result it failed (txabort.go): swallowed
+	expTypes                                // phiguard's own Describe of the unnamed statement and Sync before its own Query (reprepare_unnamed.go): swallowed
 )
 
 type expectation struct {
@@ -99,13 +100,19 @@ type expectation struct {
 	// expectation leaves the queue.
 	slots audit.Reservation
 
-	name    string          // statement or portal name
-	stmt    string          // for expBind: the statement bound
-	formats []int16         // for expBind: result format codes
-	closeS  bool            // for expClose: a statement (else a portal)
-	prep    *stmtInfo       // for expParse: what the client pump planned
-	copyOut *copyRewriter   // for expQuery/expExecute of a COPY TO STDOUT to decrypt
-	catalog *catalogBuilder // for expCatalog
+	name    string  // statement or portal name
+	stmt    string  // for expBind: the statement bound
+	formats []int16 // for expBind: result format codes
+	closeS  bool    // for expClose: a statement (else a portal)
+	// answer, for an injected Close standing in for the client's
+	// Describe, is what the client gets for it (reprepare_unnamed.go).
+	answer []byte
+	// paramsSent: phiguard gave the client the ParameterDescription of
+	// this Describe of a statement already (reprepare_unnamed.go).
+	paramsSent bool
+	prep       *stmtInfo       // for expParse: what the client pump planned
+	copyOut    *copyRewriter   // for expQuery/expExecute of a COPY TO STDOUT to decrypt
+	catalog    *catalogBuilder // for expCatalog
 	// done, for an expCatalog the client pump waits for, is closed once
 	// the answer is in (catalog_fresh.go).
 	done chan struct{}
@@ -409,6 +416,11 @@ type stmtInfo struct {
 	// no statement of the name while the client still does, and the
 	// next Bind prepares it again whatever went before (reprepare.go).
 	unprepared atomic.Bool
+	// dropped: the unnamed statement PostgreSQL dropped at a simple Query
+	// or a failed Parse of the unnamed statement (client pump), which
+	// phiguard neither describes (reprepare_unnamed.go) nor prepares
+	// again (reprepare.go): PostgreSQL answers its Bind 26000.
+	dropped bool
 	// deallocated is set (backend pump) when an SQL DEALLOCATE of its
 	// name, DEALLOCATE ALL or DISCARD ALL ran: PostgreSQL answers a Bind
 	// of the name 26000, and phiguard does not prepare it again.

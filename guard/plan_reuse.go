@@ -355,10 +355,11 @@ func (s *Session) forgetPlans(st sqlrewrite.Statement) {
 }
 
 // endVirtual: a simple Query drops PostgreSQL's unnamed statement, so
-// the client's is no longer phiguard's. Client pump.
+// the client's is no longer phiguard's, and phiguard no longer describes
+// it (reprepare_unnamed.go). Client pump.
 func (s *Session) endVirtual() {
 	if info := s.clientStmts[""]; info != nil {
-		info.virt = nil
+		info.virt, info.dropped = nil, true
 	}
 }
 

@@ -32,6 +32,9 @@ func (s *Session) protectBackend(typ byte) (bool, error) {
 	if head.kind == expAbort && !asynchronous {
 		return s.abortAnswer(head, typ) // txabort.go
 	}
+	if head.kind == expTypes && !asynchronous {
+		return s.typesAnswer(head, typ) // reprepare_unnamed.go
+	}
 	if s.heldStatus != 0 && !asynchronous && !ownKind(head.kind) {
 		// A request the client pipelined overtook the abort.
 		if err := s.releaseHeld(); err != nil {
@@ -213,6 +216,7 @@ func (s *Session) onReadyForQuery(_ byte, head *expectation) (bool, error) {
 	if len(body) == 1 {
 		status = body[0]
 	}
+	s.readyStatus.Store(uint32(status)) // reprepare_unnamed.go
 	if s.abortOwed && status != 'T' {
 		s.expects.cancelAbort() // before the pop lets the client pump send it
 	}
@@ -262,15 +266,17 @@ func (s *Session) onParameterStatus(_ byte, _ *expectation) (bool, error) {
 }
 
 func (s *Session) onParameterDescription(_ byte, head *expectation) (bool, error) {
+	kept := head.injected || head.paramsSent // reprepare_unnamed.go: the client has them
 	if head.kind == expDescribeStmt && !s.suppress {
-		handled, err := s.presentParameterTypes(s.stmts[head.name], head.injected)
-		return handled || head.injected, err
+		handled, err := s.presentParameterTypes(s.stmts[head.name], kept)
+		return handled || kept, err
 	}
-	return s.suppress || head.injected, nil
+	return s.suppress || kept, nil
 }
 
 func (s *Session) onNoData(_ byte, head *expectation) (bool, error) {
 	handled := s.suppress || head.injected
+	s.noteRows(head, rowsNone) // reprepare_unnamed.go
 	if s.describe(head, nil) {
 		s.expects.pop()
 	}
@@ -313,6 +319,7 @@ func (s *Session) onRowDescription(_ byte, head *expectation) (bool, error) {
 	}
 	if s.describe(head, fields) {
 		defer s.expects.pop() // after the last look at head
+		s.noteRows(head, rowsSome)
 		if head.injected && head.kind == expDescribeStmt {
 			// Only its parameter types were wanted (reprepare_types.go);
 			// the client's own Describe or Execute checks the result.

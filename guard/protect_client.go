@@ -42,7 +42,7 @@ func (s *Session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 	s.notePlanSettings(typ, a)   // plan_reuse_settings.go
 	if typ == pgwire.FeQuery {
 		s.forgetVariants(a) // protect_search_variants.go
-		s.endVirtual()      // plan_reuse.go
+		s.endVirtual()      // plan_reuse.go; and marks the unnamed statement dropped
 	}
 	s.noteSettingsUnseen(typ, a) // settings_unseen.go
 	if h := clientHandlers[typ]; h != nil {
@@ -211,6 +211,9 @@ func (s *Session) onDescribeOrClose(typ byte, _ *sqlrewrite.Analysis) ([]byte, e
 		}
 		if st != nil {
 			st.clientDescribed = true
+		}
+		if out, err := s.describeUnprepared(x, st); out != nil || err != nil { // reprepare_unnamed.go
+			return out, err
 		}
 		if n := virtualName(st); n != "" && x.name == "" { // plan_reuse.go: the answer stays the client's
 			revived, err := s.reviveVirtual("") // plan_reuse_revive.go

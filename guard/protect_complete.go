@@ -54,7 +54,13 @@ func (s *Session) onCloseComplete(_ byte, head *expectation) (bool, error) {
 			delete(s.portals, head.name)
 		}
 		handled = handled || head.injected // the Close of a re-Parse
-		head.settleVariant(false)          // a reused plan's Close (plan_reuse.go)
+		if head.answer != nil && !s.suppress {
+			// It stood in for the client's Describe (reprepare_unnamed.go).
+			if _, err := s.cw.Write(head.answer); err != nil {
+				return true, err
+			}
+		}
+		head.settleVariant(false) // a reused plan's Close (plan_reuse.go)
 		s.expects.pop()
 	}
 	return handled, nil

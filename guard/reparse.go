@@ -30,6 +30,9 @@ type replacement struct {
 	// skipped it), which drops PostgreSQL's unnamed statement.
 	errored atomic.Bool
 	synced  bool // client pump: a Sync went out after the Parse
+	// reprepare: the Parse is phiguard's re-prepare of the statement
+	// (reprepare.go; client pump).
+	reprepare bool
 }
 
 // settle records the backend's answer to the Parse. Backend pump (or the
@@ -133,6 +136,10 @@ func (s *Session) boundStatement(name string) (*stmtInfo, error) {
 				// backend's is gone too (plan_reuse.go), not the old one
 				// under phiguard's name.
 				r.prev.virt = nil
+				// PostgreSQL drops the client's unnamed statement at the
+				// client's own failed Parse, not at phiguard's re-Parse
+				// of it (reprepare_unnamed.go).
+				r.prev.dropped = r.prev.dropped || !r.reprepare
 			}
 		}
 	}

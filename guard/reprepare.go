@@ -96,6 +96,13 @@ type reprepared struct {
 	// keeps them when it re-plans; the re-Parse declares them, or
 	// PostgreSQL would infer them anew from the changed table.
 	described atomic.Pointer[[]uint32]
+	// rows is whether a Describe of it answered with a result
+	// (rowsUnknown, rowsNone, rowsSome; reprepare_unnamed.go).
+	rows atomic.Int32
+	// asked: phiguard described the unnamed statement before its own
+	// Query dropped it from the backend (client pump), once: after that
+	// Query the backend holds none to describe.
+	asked bool
 }
 
 // types are the parameter types to declare in the re-Parse: the ones the
@@ -143,11 +150,15 @@ func (s *Session) executedStatement(head *expectation) *stmtInfo {
 
 // reprepareStale returns the Close and Parse that prepare the statement a
 // Bind names again, when its guard failed (nil otherwise), and queues
-// their expectations, which keep the answers from the client. Client
-// pump, before the Bind's own expectation is queued.
+// their expectations, which keep the answers from the client. Not an
+// unnamed statement PostgreSQL dropped (a simple Query of the client's
+// since, a failed Parse of the unnamed statement: stmtInfo.dropped),
+// whose Bind PostgreSQL answers 26000 where a re-prepare ran the
+// statement (TestReprepareUnnamedDroppedByQuery). Client pump, before
+// the Bind's own expectation is queued.
 func (s *Session) reprepareStale(name string) ([]byte, error) {
 	old, err := s.boundStatement(name)
-	if err != nil || old == nil || old.again == nil || !old.guardFailed.Load() || old.deallocated.Load() ||
+	if err != nil || old == nil || old.again == nil || !old.guardFailed.Load() || old.deallocated.Load() || old.dropped ||
 		!old.unprepared.Load() && !s.settledOutsideFailedTx() {
 		return nil, err
 	}
@@ -163,7 +174,8 @@ func (s *Session) reprepareStale(name string) ([]byte, error) {
 	// run and the backend keeps the old statement, as plain PostgreSQL
 	// keeps the client's and re-plans it at each execution. Should the
 	// Close run and the Parse behind it fail all the same (the unnamed
-	// statement, or DDL committed between the trial and the Parse), the
+	// statement, whose Describe reprepare_unnamed.go answers then, or
+	// DDL committed between the trial and the Parse), the
 	// backend has no statement of that name, but the client's must not
 	// turn into "does not exist" (26000): still marked failed, and
 	// unprepared once the Close's CloseComplete is in (onCloseComplete),
@@ -187,6 +199,9 @@ func (s *Session) reprepareStale(name string) ([]byte, error) {
 	sent, err := s.protectParse(a, body, true)
 	if err != nil {
 		return nil, err
+	}
+	if info := s.clientStmts[name]; info != nil && info.replacing != nil {
+		info.replacing.reprepare = true // its failure drops no statement of the client's
 	}
 	if sent == nil {
 		sent = pgwire.Frame(pgwire.FeParse, body)
@@ -234,9 +249,14 @@ const trialName = planPrefix + "reprepare"
 // client's Bind's, as the Parse's was. The trial's expectation carries
 // the statement planned (prep) for what an error tells of it
 // (onBackendError), but its ParseComplete settles nothing
-// (onParseComplete). ok is false for the unnamed statement (plan_reuse.go
-// may send it under a name of its own) or if sent is not one Parse.
-// Client pump.
+// (onParseComplete). ok is false if sent is not one Parse, and for the
+// unnamed statement: there is no old one for a failed trial to keep. Its
+// guard failed, so the catalog is read before the Bind that prepares it
+// again (bindReprepares), and the read, a simple Query, drops
+// PostgreSQL's unnamed statement (and a virtual one, plan_reuse.go,
+// lives under phiguard's name, not the unnamed one a trial would keep).
+// What a Describe of it answers is learned before that Query instead
+// (reprepare_unnamed.go). Client pump.
 func (s *Session) trialParse(name string, sent []byte, closeX *expectation) (out []byte, ok bool) {
 	if name == "" || len(sent) < 5 || sent[0] != pgwire.FeParse || int(binary.BigEndian.Uint32(sent[1:5]))+1 != len(sent) {
 		return nil, false

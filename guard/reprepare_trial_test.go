@@ -2,6 +2,7 @@ package guard
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -108,5 +109,174 @@ func TestTrialParseDeclined(t *testing.T) {
 	two := append(pgwiretest.Encode(t, &pgproto3.Parse{Name: "ins", Query: "SELECT 1"}), pgwire.Frame(pgwire.FeClose, []byte("Sins\x00"))...)
 	if _, ok := s.trialParse("ins", two, x); ok {
 		t.Error("two frames got a trial")
+	}
+}
+
+// unnamedSession is a session holding the client's unnamed statement,
+// Parsed without parameter types, whose guard failed: phiguard prepares
+// it again at its next Bind.
+func unnamedSession(t *testing.T, bs *bytes.Buffer) (*Session, *stmtInfo, *bytes.Buffer, *bytes.Buffer) {
+	t.Helper()
+	s, client, backend := abortSession(t, bs)
+	st := &stmtInfo{filled: true, again: &reprepared{query: "INSERT INTO t VALUES ($1, $2)"}}
+	st.guardFailed.Store(true)
+	s.clientStmts = map[string]*stmtInfo{"": st}
+	s.stmts[""] = st
+	s.readyStatus.Store('I')
+	return s, st, client, backend
+}
+
+// TestTypesBeforeOwnQueryWhen: ahead of phiguard's own simple Query,
+// which drops the unnamed statement, phiguard describes it only when it
+// is to prepare it again, does not know its types or whether it has a
+// result, and no transaction block is open; never for a statement
+// whose guard did not fail, the hot path of an unnamed INSERT.
+func TestTypesBeforeOwnQueryWhen(t *testing.T) {
+	s, st, _, backend := unnamedSession(t, new(bytes.Buffer))
+	s.typesBeforeOwnQuery()
+	s.bw.Flush()
+	if want := pgwiretest.Encode(t, &pgproto3.Describe{ObjectType: 'S'}, &pgproto3.Sync{}); !bytes.Equal(backend.Bytes(), want) {
+		t.Fatalf("sent %q, want %q", backend.Bytes(), want)
+	}
+	if x := s.expects.head(); x.kind != expTypes || x.prep != st {
+		t.Fatalf("expectation %+v, want phiguard's Describe of the unnamed statement", x)
+	}
+	s.expects.pop()
+	if s.typesBeforeOwnQuery(); s.expects.head() != none {
+		t.Error("described twice: the first Query dropped it from the backend")
+	}
+	for _, c := range []struct {
+		what string
+		set  func()
+	}{
+		{"its guard did not fail", func() { st.guardFailed.Store(false) }},
+		{"in a transaction block", func() { s.readyStatus.Store('T') }},
+		{"in an aborted one", func() { s.readyStatus.Store('E') }},
+		{"types and result known", func() { st.again.described.Store(&[]uint32{23, 25}); st.again.rows.Store(rowsNone) }},
+		{"the backend holds none (unprepared)", func() { st.unprepared.Store(true) }},
+		{"a simple Query dropped it", func() { s.endVirtual() }},
+		{"it lives under a name of phiguard's", func() { st.virt = &virtualPlan{info: st} }},
+		{"no unnamed statement", func() { s.clientStmts = map[string]*stmtInfo{"ins": st} }},
+	} {
+		s2, st2, _, backend2 := unnamedSession(t, new(bytes.Buffer))
+		s, st = s2, st2
+		c.set()
+		s.typesBeforeOwnQuery()
+		s.bw.Flush()
+		if backend2.Len() != 0 || s.expects.head() != none {
+			t.Errorf("%s: sent %q", c.what, backend2.Bytes())
+		}
+	}
+}
+
+// TestTypesAnswer: the answer to phiguard's own Describe and Sync
+// teaches the types as the client is told them and that the statement
+// has no result, and reaches the client not at all; an error answering
+// it teaches nothing, unless it follows the types: then it is the
+// re-analysis of a statement with a result.
+func TestTypesAnswer(t *testing.T) {
+	bs := backendStream(t, &pgproto3.ParameterDescription{ParameterOIDs: []uint32{23, 25}}, &pgproto3.NoData{}, &pgproto3.ReadyForQuery{TxStatus: 'I'},
+		&pgproto3.ErrorResponse{Severity: "ERROR", Code: "42804"}, &pgproto3.ReadyForQuery{TxStatus: 'I'},
+		&pgproto3.ParameterDescription{ParameterOIDs: []uint32{23, 25}}, &pgproto3.ErrorResponse{Severity: "ERROR", Code: "42804"}, &pgproto3.ReadyForQuery{TxStatus: 'I'})
+	s, st, client, _ := unnamedSession(t, bs)
+	s.typesBeforeOwnQuery()
+	for range 3 {
+		if _, handled := feed(t, s); !handled {
+			t.Fatal("an answer to phiguard's Describe went to the client")
+		}
+	}
+	if d := st.again.described.Load(); d == nil || fmt.Sprint(*d) != "[23 25]" || st.again.rows.Load() != rowsNone {
+		t.Errorf("learned %v, rows %d; want [23 25], none", d, st.again.rows.Load())
+	}
+	if s.expects.head() != none || client.Len() != 0 {
+		t.Errorf("queue at %v, the client got %q", s.expects.head().kind, client.Bytes())
+	}
+	st.again.described.Store(nil)
+	st.again.rows.Store(rowsUnknown)
+	st.again.asked = false
+	s.typesBeforeOwnQuery()
+	feed(t, s)
+	feed(t, s)
+	if st.again.described.Load() != nil || st.again.rows.Load() != rowsUnknown || s.expects.head() != none || client.Len() != 0 {
+		t.Errorf("after an error: learned %v, rows %d, the client got %q", st.again.described.Load(), st.again.rows.Load(), client.Bytes())
+	}
+	st.again.asked = false
+	s.typesBeforeOwnQuery()
+	for range 3 {
+		feed(t, s)
+	}
+	if st.again.described.Load() == nil || st.again.rows.Load() != rowsSome || s.expects.head() != none || client.Len() != 0 {
+		t.Errorf("after the types and an error: learned %v, rows %d, the client got %q", st.again.described.Load(), st.again.rows.Load(), client.Bytes())
+	}
+}
+
+// TestDescribeUnprepared: the client's Describe of a statement whose
+// re-Parse failed (the backend holds none) and which has no result goes
+// as a Close of the trial's name, whose CloseComplete becomes the
+// ParameterDescription and NoData PostgreSQL answers from the statement
+// it still holds; with the types or the result not known, or the
+// backend holding the statement, it goes as it is.
+func TestDescribeUnprepared(t *testing.T) {
+	s, st, client, _ := unnamedSession(t, backendStream(t, &pgproto3.CloseComplete{}))
+	st.unprepared.Store(true)
+	st.again.described.Store(&[]uint32{23, 25})
+	if out, err := s.describeUnprepared(s.expects.fresh(expDescribeStmt), st); out != nil || err != nil {
+		t.Errorf("result unknown: sent %q (%v)", out, err)
+	}
+	st.again.rows.Store(rowsNone)
+	st.unprepared.Store(false)
+	if out, err := s.describeUnprepared(s.expects.fresh(expDescribeStmt), st); out != nil || err != nil {
+		t.Errorf("the backend holds it: sent %q (%v)", out, err)
+	}
+	st.unprepared.Store(true)
+	out, err := s.describeUnprepared(s.expects.fresh(expDescribeStmt), st)
+	if want := pgwiretest.Encode(t, &pgproto3.Close{ObjectType: 'S', Name: trialName}); err != nil || !bytes.Equal(out, want) {
+		t.Fatalf("sent %q (%v), want %q", out, err, want)
+	}
+	feed(t, s)
+	want := pgwiretest.Encode(t, &pgproto3.ParameterDescription{ParameterOIDs: []uint32{23, 25}}, &pgproto3.NoData{})
+	if !bytes.Equal(client.Bytes(), want) || s.expects.head() != none {
+		t.Errorf("the client got %q, want %q", client.Bytes(), want)
+	}
+}
+
+// TestDescribeUnpreparedWithResult: a statement with a result is
+// prepared again between the stand-in's ParameterDescription and the
+// client's Describe, whose own ParameterDescription is kept; its
+// re-Parse failing, the client gets the types and the error, as
+// PostgreSQL answers after analysing its statement again.
+func TestDescribeUnpreparedWithResult(t *testing.T) {
+	e := &pgproto3.ErrorResponse{Severity: "ERROR", Code: "42804", Message: "column \"id\" is of type date but expression is of type integer"}
+	s, st, client, _ := unnamedSession(t, backendStream(t, &pgproto3.CloseComplete{}, &pgproto3.CloseComplete{}, e, &pgproto3.ReadyForQuery{TxStatus: 'I'}))
+	st.unprepared.Store(true)
+	st.again.described.Store(&[]uint32{23, 25})
+	st.again.rows.Store(rowsSome)
+	x := s.expects.fresh(expDescribeStmt)
+	out, err := s.describeUnprepared(x, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := pgwiretest.Encode(t, &pgproto3.Close{ObjectType: 'S', Name: trialName}, &pgproto3.Close{ObjectType: 'S'},
+		&pgproto3.Parse{Query: st.again.query, ParameterOIDs: []uint32{23, 25}}, &pgproto3.Describe{ObjectType: 'S'})
+	if !bytes.Equal(out, want) || !x.paramsSent {
+		t.Fatalf("sent\n%q\nwant\n%q (paramsSent %v)", out, want, x.paramsSent)
+	}
+	s.expects.push(&expectation{kind: expSync})
+	for range 4 {
+		feed(t, s)
+	}
+	if want := pgwiretest.Encode(t, &pgproto3.ParameterDescription{ParameterOIDs: []uint32{23, 25}}, e, &pgproto3.ReadyForQuery{TxStatus: 'I'}); !bytes.Equal(client.Bytes(), want) {
+		t.Errorf("the client got\n%q\nwant\n%q", client.Bytes(), want)
+	}
+}
+
+// TestReprepareDroppedUnnamed: an unnamed statement a simple Query of
+// the client's dropped is not prepared again at its Bind, guard failed
+// or not: PostgreSQL answers the Bind 26000.
+func TestReprepareDroppedUnnamed(t *testing.T) {
+	s, _, _, _ := unnamedSession(t, new(bytes.Buffer))
+	s.endVirtual() // what a simple Query does
+	if out, err := s.reprepareStale(""); out != nil || err != nil || s.expects.head() != none {
+		t.Errorf("prepared again: %q (%v)", out, err)
 	}
 }

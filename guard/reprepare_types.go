@@ -47,12 +47,14 @@ import (
 // fail for two reasons at once, a parameter PostgreSQL rejects (checked
 // before re-analysis) and a re-analysis that fails, gets the second.
 //
-// The unnamed statement is not described: clients Parse it anew for
-// nearly every execution, and a Describe before each Bind of it would
-// cost every such INSERT a message; the catalog read before its re-Parse
-// drops it from PostgreSQL anyway (catalog_fresh.go, bindReprepares). A
-// client that Binds the unnamed statement again across DDL, never having
-// described it, gets the types inferred anew.
+// The unnamed statement is not described here: clients Parse it anew
+// for nearly every execution, and a Describe before each Bind of it
+// would cost every such INSERT a message. It is described only once its
+// guard failed, just before phiguard's own simple Query (the catalog
+// read before its re-Parse, catalog_fresh.go, bindReprepares) drops it
+// from PostgreSQL, outside a transaction block (reprepare_unnamed.go). A
+// client that Binds it again across DDL inside a transaction block,
+// never having described it, gets the types inferred anew.
 
 // typesUnknown: the client's Parse left one of the statement's n
 // parameters unspecified, and phiguard has not learned the types

@@ -44,12 +44,15 @@ type Session struct {
 	// return, where the protected columns are (catalog: read by the client
 	// pump to plan, swapped by the backend pump after DDL), the role and
 	// access rules, and the settings the backend reported.
-	audit        atomic.Pointer[audit.Session] // replaced when a reload re-binds the role
-	acc          accessState                   // roles and access rules (access.go)
-	catalog      atomic.Pointer[catalog]
-	refusals     refusalQueue
-	expects      expectQueue
-	cursors      cursorMap // SQL cursors and named portals, as the backend confirmed them (cursors.go)
+	audit    atomic.Pointer[audit.Session] // replaced when a reload re-binds the role
+	acc      accessState                   // roles and access rules (access.go)
+	catalog  atomic.Pointer[catalog]
+	refusals refusalQueue
+	expects  expectQueue
+	cursors  cursorMap // SQL cursors and named portals, as the backend confirmed them (cursors.go)
+	// readyStatus is the status of the last ReadyForQuery of the
+	// client's requests (backend pump; reprepare_unnamed.go).
+	readyStatus  atomic.Uint32
 	catalogStale staleFlag // read the catalog before planning the next request (catalog_fresh.go, catalog_coalesce.go)
 	// ddlEpoch is the database's DDL epoch, shared by its sessions, and
 	// catalogEpoch its value the last whole catalog read is current with
