@@ -153,6 +153,12 @@ type planner struct {
 	// outputs the columns of each SELECT planned (derivedColumns).
 	checks  catalogChecks
 	outputs map[*pg_query.SelectStmt]relationColumns
+	// probeCounts are the WHEREs the proxy filters, each with where the
+	// count of lack probes put first in it goes (scope_probe.go).
+	probeCounts []probeCount
+	// filtered is the statement's own SELECT whose WHERE the proxy may
+	// filter (whereFilters): its probes are the SortPlan's.
+	filtered *pg_query.SelectStmt
 }
 
 // sourceColumn is the protected column a select-list entry copies as it

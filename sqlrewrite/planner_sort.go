@@ -57,6 +57,9 @@ type SortPlan struct {
 	Filters   []Filter
 	cands     []filterCand
 	conjuncts int
+	// probes is how many lack probes the plan puts first in that WHERE
+	// (scope_probe.go), which the cut skips (sort_probe_skip.go).
+	probes int
 	// groups are the IN and EXISTS conjuncts whose subqueries hold
 	// filters (Filter.Group - 1 indexes them; planner_subfilter.go).
 	groups []*subGroup

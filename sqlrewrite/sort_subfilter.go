@@ -106,7 +106,7 @@ func (c *sortCut) subFilterCut(seg [2]int, g *subGroup) (subCut, error) {
 // ARRAY(SELECT col FROM ... WHERE (inner') [AND (X) = (k)]), for NOT IN
 // with ((X) = (k)) IS NOT FALSE.
 func (c *sortCut) subArray(g *subGroup, x string) (string, error) {
-	if err := c.locateFilters(&SortPlan{Filters: make([]Filter, 1), cands: g.cands, conjuncts: g.conjuncts}); err != nil {
+	if err := c.locateFilters(&SortPlan{Filters: make([]Filter, 1), cands: g.cands, conjuncts: g.conjuncts, probes: g.probes}); err != nil {
 		return "", err
 	}
 	w := c.next(c.selectEnd, pg_query.Token_WHERE)
