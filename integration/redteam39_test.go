@@ -25,3 +25,117 @@ func TestRedTeam39ClientProbeShifts(t *testing.T) {
 	f := newSortFixture(t, 60, nil)
 	f.rt38Hole(t, rt38Case{what: "client's probe, then a tree", sql: "SELECT id FROM {p} WHERE " + rt39Fake + " AND (name = 'Smith' AND (id > 0 AND id < 50)) AND id < 100"})
 }
+
+// TestRedTeam39GluedKeyword: a filtered conjunct written against a
+// keyword (where(b.city = 'Bern'), AND(name = 'Smith')AND,
+// BETWEEN'A'AND'T'AND) was replaced by true glued to it (wheretrue,
+// ANDtrue, trueAND): the rewrite did not parse and the statement was
+// refused, 0A000 "could not rewrite ... syntax error at or near
+// "ANDtrue"", where PostgreSQL answers (3 to 18 rows). With the probe
+// 41aadfe puts after a subquery's WHERE, where(...) gave ANDtrue. The
+// replacement is now spaced from a word it touches (sortCut.spaced).
+func TestRedTeam39GluedKeyword(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	for _, c := range []rt38Case{
+		{what: "lower-case where glued to (", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b, {z} where(b.city = 'Bern') AND b.person = {p}.id AND tag = 't1')"},
+		{what: "glued: AND(...)AND at the top", sql: "SELECT id FROM {p} WHERE id > 0 AND(name = 'Smith')AND id < 50"},
+		{what: "glued: BETWEEN'a'AND'b'AND", sql: "SELECT id FROM {p} WHERE id > 0 AND name BETWEEN'A'AND'T'AND id < 50"},
+		{what: "glued: NOT EXISTS(...)AND", sql: "SELECT id FROM {p} WHERE id > 0 AND NOT EXISTS(SELECT 1 FROM {a} b, {z} where(b.city = 'Bern')AND b.person = {p}.id AND tag = 't1')AND id < 50"},
+		{what: "glued: EXISTS(...)AND", sql: "SELECT id FROM {p} WHERE id > 0 AND EXISTS(SELECT 1 FROM {a} b, {z} where(b.city = 'Bern')AND b.person = {p}.id AND tag = 't1')AND id < 50"},
+	} {
+		f.rt38Hole(t, c)
+	}
+}
+
+// rt39Sub is an EXISTS over {a} b and {z} whose WHERE phiguard filters
+// in the proxy (b.city, randomized), with tag bound past {z} to {p}'s
+// encrypted tag: its level holds the probe of {z}.
+func rt39Sub(where string) string {
+	return "EXISTS (SELECT 1 FROM {a} b, {z} WHERE " + where + ")"
+}
+
+// rt39Held are the shapes that held on d3e02bc: answered as PostgreSQL
+// answers them, or refused (0A000) as a shape phiguard does not
+// evaluate, while the catalog is right; after the gain refused or
+// answered alike; and again answered alike or refused as before, never
+// by the probe again (rt39Judge).
+var rt39Held = []rt38Case{
+	{what: "NOT IN with NULLs inside", sql: "SELECT id FROM {p} WHERE {p}.id NOT IN (SELECT b.person FROM {a} b, {z} WHERE b.city = 'Bern' AND tag = 't1')"},
+	{what: "IN", sql: "SELECT id FROM {p} WHERE {p}.id IN (SELECT b.person FROM {a} b, {z} WHERE b.city = 'Bern' AND tag = 't1')"},
+	{what: "= ANY", sql: "SELECT id FROM {p} WHERE {p}.id = ANY (SELECT b.person FROM {a} b, {z} WHERE b.city = 'Bern' AND tag = 't1')"},
+	{what: "NOT (IN)", sql: "SELECT id FROM {p} WHERE NOT ({p}.id IN (SELECT b.person FROM {a} b, {z} WHERE b.city = 'Bern' AND tag = 't1'))"},
+	{what: "IN with a labelled entry", sql: "SELECT id FROM {p} WHERE {p}.id IN (SELECT b.person AS k FROM {a} b, {z} WHERE b.city = 'Bern' AND tag = 't1')"},
+	{what: "parenthesised first conjunct", sql: "SELECT id FROM {p} WHERE " + rt39Sub("(b.city = 'Bern' AND b.person = {p}.id) AND tag = 't1'")},
+	{what: "whole WHERE parenthesised", sql: "SELECT id FROM {p} WHERE " + rt39Sub("((b.city = 'Bern') AND b.person = {p}.id AND tag = 't1')")},
+	{what: "filter last", sql: "SELECT id FROM {p} WHERE " + rt39Sub("b.person = {p}.id AND tag = 't1' AND b.city = 'Bern'")},
+	{what: "name first", sql: "SELECT id FROM {p} WHERE " + rt39Sub("tag = 't1' AND b.person = {p}.id AND b.city = 'Bern'")},
+	{what: "comment after WHERE", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b, {z} WHERE /* c */ b.city = 'Bern' AND b.person = {p}.id AND tag = 't1')"},
+	{what: "line comment after WHERE", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b, {z} WHERE -- c\n b.city = 'Bern' AND b.person = {p}.id AND tag = 't1')"},
+	{what: "tabs and newlines", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b, {z}\n\tWHERE\n\tb.city = 'Bern'\n\tAND b.person = {p}.id AND tag = 't1')"},
+	{what: "two ranges on the column", sql: "SELECT id FROM {p} WHERE " + rt39Sub("b.city >= 'B' AND b.city < 'C' AND b.person = {p}.id AND tag = 't1'")},
+	{what: "BETWEEN", sql: "SELECT id FROM {p} WHERE " + rt39Sub("b.city BETWEEN 'A' AND 'C' AND b.person = {p}.id AND tag = 't1'")},
+	{what: "LIKE", sql: "SELECT id FROM {p} WHERE " + rt39Sub("b.city LIKE 'B%' AND b.person = {p}.id AND tag = 't1'")},
+	{what: "lower()", sql: "SELECT id FROM {p} WHERE " + rt39Sub("lower(b.city) = 'bern' AND b.person = {p}.id AND tag = 't1'")},
+	{what: "IS DISTINCT FROM", sql: "SELECT id FROM {p} WHERE " + rt39Sub("b.city IS DISTINCT FROM 'Bern' AND b.person = {p}.id AND tag = 't1'")},
+	{what: "parameters", sql: "SELECT id FROM {p} WHERE " + rt39Sub("b.city = $1 AND b.person = {p}.id AND tag = $2"), args: []any{"Bern", "t1"}},
+	{what: "JOIN ON", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b JOIN {z} ON true WHERE b.city = 'Bern' AND b.person = {p}.id AND tag = 't1')"},
+	{what: "{z} aliased", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b, {z} AS q WHERE b.city = 'Bern' AND b.person = {p}.id AND tag = 't1')"},
+	{what: "two tables probed", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b, {z}, {z} AS w WHERE b.city = 'Bern' AND b.person = {p}.id AND tag = 't1')"},
+	{what: "two names probed", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b, {z} WHERE b.city = 'Bern' AND b.person = {p}.id AND tag = 't1' AND grp < 3)",
+		gain: "ALTER TABLE {z} ADD COLUMN tag text DEFAULT 't1', ADD COLUMN grp int DEFAULT 9"},
+	{what: "two names, one gained", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b, {z} WHERE b.city = 'Bern' AND b.person = {p}.id AND tag = 't1' AND grp < 3)",
+		gain: "ALTER TABLE {z} ADD COLUMN grp int DEFAULT 9"},
+	{what: "function item probed through its row", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b, {s}.f() AS f WHERE b.city = 'Bern' AND b.person = {p}.id AND tag = 't1')",
+		setup: "CREATE FUNCTION {s}.f() RETURNS TABLE (n int) LANGUAGE sql AS $$SELECT 1$$",
+		gain:  "DROP FUNCTION {s}.f(); CREATE FUNCTION {s}.f() RETURNS TABLE (n int, tag text) LANGUAGE sql AS $$SELECT 1, 't2'$$"},
+	{what: "function item and a table", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b, {z}, {s}.f() AS f WHERE b.city = 'Bern' AND b.person = {p}.id AND tag = 't1')",
+		setup: "CREATE FUNCTION {s}.f() RETURNS TABLE (n int) LANGUAGE sql AS $$SELECT 1$$"},
+	{what: "two subqueries probed", sql: "SELECT id FROM {p} WHERE " + rt39Sub("b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'") +
+		" AND NOT EXISTS (SELECT 1 FROM {a} c, {z} w WHERE c.city = 'Basel' AND c.person = {p}.id AND tag = 't2')"},
+	{what: "probed subquery beside a tree", sql: "SELECT id FROM {p} WHERE (name = 'Smith' OR score > 50) AND " + rt39Sub("b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'")},
+	{what: "probed subquery first, then a filter", sql: "SELECT id FROM {p} WHERE " + rt39Sub("b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'") + " AND name = 'Smith'"},
+	{what: "parenthesised at the top", sql: "SELECT id FROM {p} WHERE (" + rt39Sub("b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'") + " AND name <> 'Smith') AND score < 0"},
+	{what: "sorted with a LIMIT", sql: "SELECT id, name FROM {p} WHERE " + rt39Sub("b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'") + " ORDER BY name, id LIMIT 5"},
+	{what: "sorted with OFFSET", sql: "SELECT id, born FROM {p} WHERE " + rt39Sub("b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'") + " ORDER BY born DESC NULLS LAST, id OFFSET 3"},
+	{what: "counted", sql: "SELECT count(*) FROM {p} WHERE " + rt39Sub("b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'")},
+	{what: "grouped with HAVING", sql: "SELECT grp, count(*) FROM {p} WHERE " + rt39Sub("b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'") + " GROUP BY grp HAVING count(*) > 1"},
+	{what: "HAVING on min of a randomized column", sql: "SELECT grp FROM {p} WHERE " + rt39Sub("b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'") + " GROUP BY grp HAVING min(name) < 'T'"},
+	{what: "DISTINCT", sql: "SELECT DISTINCT name FROM {p} WHERE " + rt39Sub("b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'")},
+	{what: "client's probe form after the plan's", sql: "SELECT id FROM {p} WHERE " + rt39Sub(rt39Fake+" AND (b.person = {p}.id AND b.person > 0) AND b.city = 'Bern' AND tag = 't1'")},
+	{what: "client's probe form at the top", sql: "SELECT id FROM {p} WHERE " + rt39Fake + " AND (score > 0 AND id > 0) AND " + rt39Sub("b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'")},
+	{what: "client's probe form at the top, a tree behind", sql: "SELECT id FROM {p} WHERE " + rt39Fake + " AND (name = 'Smith' AND (id > 0 AND id < 50)) AND id < 100"},
+	{what: "client's probe form, a tree in a subquery", sql: "SELECT id FROM {p} WHERE " + rt39Sub(rt39Fake+" AND (b.city = 'Bern' AND (b.person = {p}.id AND b.person > 0)) AND tag = 't1'")},
+	{what: "cursor", sql: "ROLLBACK; BEGIN; DECLARE rt39c CURSOR FOR SELECT id FROM {p} WHERE " + rt39Sub("b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'") + "; FETCH ALL rt39c; COMMIT"},
+	{what: "outer WHERE with OR above the subquery", sql: "SELECT id FROM {p} WHERE name = 'Smith' OR " + rt39Sub("b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'")},
+	{what: "NOT IN, NULLs, in the proxy", sql: "SELECT id FROM {p} WHERE {p}.id NOT IN (SELECT b.person FROM {a} b, {z} WHERE b.city <> 'Bern' AND tag = 't1')"},
+	{what: "NOT EXISTS with a parameter", sql: "SELECT id FROM {p} WHERE NOT " + rt39Sub("b.city = $1 AND b.person = {p}.id AND tag = 't1'"), args: []any{"Bern"}},
+}
+
+// TestRedTeam39Held: rt39Held.
+func TestRedTeam39Held(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	for _, c := range rt39Held {
+		t.Run(c.what, func(t *testing.T) { f.rt39Judge(t, c) })
+	}
+}
+
+// rt39Judge runs c as rt38Hole does, but takes a refusal of the shape
+// (the same refusal before the gain and after) for an answer: the
+// statement is refused in every stage or answered in every stage.
+func (f *sortFixture) rt39Judge(t *testing.T, c rt38Case) {
+	t.Helper()
+	got := f.rt38Check(t, c)
+	refused := got[0] == rt38Refused
+	ok := got[1] != rt38Differs && got[2] != rt38Differs && got[2] != rt38Probe
+	if !refused {
+		ok = ok && (got[0] == rt38Same || got[0] == rt38Concurrent)
+	} else {
+		ok = ok && got[1] != rt38Same && got[2] == rt38Refused
+	}
+	t.Logf("%s: outcomes %v (refused as a shape: %v)", c.what, got, refused)
+	if !ok {
+		t.Errorf("%s: outcomes before, after the gain, again: %v (0 the same, 1 refused after another session's DDL, 2 refused, 3 the probe's refusal, 4 another answer)", c.what, got)
+	}
+}

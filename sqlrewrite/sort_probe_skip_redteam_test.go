@@ -35,3 +35,37 @@ func TestRedTeam39ClientProbeNotSkipped(t *testing.T) {
 		}
 	}
 }
+
+// TestRedTeam39GluedConjunct: a filtered conjunct written against a
+// keyword, where(x), AND(x)AND, BETWEEN'a'AND'b'AND, was replaced by
+// true glued to it (wheretrue, ANDtrueAND: one word to PostgreSQL): the
+// rewrite failed its parse and the statement was refused (0A000, "could
+// not rewrite ... syntax error at or near "ANDtrue"") where PostgreSQL
+// answers; with a probe before the subquery's filter (41aadfe) always
+// so for where(...). Now the replacement is spaced from a word it touches.
+func TestRedTeam39GluedConjunct(t *testing.T) {
+	pol := testPolicy(t)
+	for _, c := range []struct{ sql, want string }{
+		{"SELECT p.id FROM patients p WHERE EXISTS (SELECT 1 FROM patients q where(q.first > 'M') AND q.id = p.id)", "q where true AND q.id"},
+		{"SELECT p.id FROM patients p where(p.first > 'M') AND p.id > 0", "p where true AND p.id > 0"},
+		{"SELECT p.id FROM patients p where p.id > 0 AND(p.first > 'M')", "p.id > 0 AND true"},
+		{"SELECT p.id FROM patients p where p.id > 0 AND(p.first > 'M')AND p.id < 9", "p.id > 0 AND true AND p.id < 9"},
+		{"SELECT p.id FROM patients p where p.id > 0 AND NOT(p.first > 'M' OR p.id = 1)AND p.id < 9", "p.id > 0 AND true AND p.id < 9"},
+		{"SELECT p.id FROM patients p WHERE p.id IN (SELECT q.id FROM patients q where(q.first > 'M'))AND p.id < 9", "q where true)AND p.id < 9"},
+		{"SELECT p.id FROM patients p WHERE p.id > 0 AND NOT EXISTS(SELECT 1 FROM patients q where(q.first > 'M') AND q.id = p.id)AND p.id < 9", "p.id > 0 AND true AND p.id < 9"},
+		{"SELECT p.id FROM patients p WHERE p.id > 0 AND p.first BETWEEN'a'AND'b'AND p.id < 9", "p.id > 0 AND true AND p.id < 9"},
+	} {
+		plan := PlanFor(Analyze(c.sql), pol)
+		if plan.Sort == nil {
+			t.Fatalf("%s: no plan (%v)", c.sql, plan.Refusal)
+		}
+		out, err := RewriteSort([]byte(c.sql), plan.Sort)
+		if err != nil {
+			t.Errorf("%s: %v", c.sql, err)
+			continue
+		}
+		if s := string(ungated(plan.Sort, out)); !strings.Contains(s, c.want) {
+			t.Errorf("%s: sent\n%s\nwithout %q", c.sql, s, c.want)
+		}
+	}
+}
