@@ -1,6 +1,10 @@
 package integration
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/phiguard/phiguard/config"
+)
 
 // Red team 39: the lack probes in a WHERE the proxy filters (41aadfe):
 // the proxy's cut skips the probes first in the WHERE
@@ -109,6 +113,14 @@ var rt39Held = []rt38Case{
 	{what: "cursor", sql: "ROLLBACK; BEGIN; DECLARE rt39c CURSOR FOR SELECT id FROM {p} WHERE " + rt39Sub("b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'") + "; FETCH ALL rt39c; COMMIT"},
 	{what: "outer WHERE with OR above the subquery", sql: "SELECT id FROM {p} WHERE name = 'Smith' OR " + rt39Sub("b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'")},
 	{what: "NOT IN, NULLs, in the proxy", sql: "SELECT id FROM {p} WHERE {p}.id NOT IN (SELECT b.person FROM {a} b, {z} WHERE b.city <> 'Bern' AND tag = 't1')"},
+	{what: "a deeper name probes the filtered level", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b, {z} WHERE b.city = 'Bern' AND b.person = {p}.id AND EXISTS (SELECT 1 FROM {z} w WHERE tag = 't1'))"},
+	{what: "the name in the select list", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT tag FROM {a} b, {z} WHERE b.city = 'Bern' AND b.person = {p}.id)"},
+	{what: "the name as IN's entry", sql: "SELECT id FROM {p} WHERE {p}.tag IN (SELECT tag FROM {a} b, {z} WHERE b.city = 'Bern' AND b.person = {p}.id)"},
+	{what: "the name in IS NOT NULL", sql: "SELECT id FROM {p} WHERE {p}.id IN (SELECT b.person FROM {a} b, {z} WHERE b.city = 'Bern' AND tag IS NOT NULL)"},
+	{what: "a WITH query over {z} at the top", sql: "WITH w AS (SELECT * FROM {z}) SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b, w WHERE b.city = 'Bern' AND b.person = {p}.id AND tag = 't1')"},
+	{what: "{z} in a derived table", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b, (SELECT * FROM {z}) v WHERE b.city = 'Bern' AND b.person = {p}.id AND tag = 't1')"},
+	{what: "{z} joined USING", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b JOIN {z} USING (id) WHERE b.city = 'Bern' AND b.person = {p}.id AND tag = 't1')",
+		setup: "ALTER TABLE {z} ADD COLUMN id int DEFAULT 1"},
 	{what: "NOT EXISTS with a parameter", sql: "SELECT id FROM {p} WHERE NOT " + rt39Sub("b.city = $1 AND b.person = {p}.id AND tag = 't1'"), args: []any{"Bern"}},
 }
 
@@ -137,5 +149,45 @@ func (f *sortFixture) rt39Judge(t *testing.T, c rt38Case) {
 	t.Logf("%s: outcomes %v (refused as a shape: %v)", c.what, got, refused)
 	if !ok {
 		t.Errorf("%s: outcomes before, after the gain, again: %v (0 the same, 1 refused after another session's DDL, 2 refused, 3 the probe's refusal, 4 another answer)", c.what, got)
+	}
+}
+
+// TestRedTeam39GainOnFilteredTable: {a} itself, the table the proxy
+// filters, gains the name (its own fixture: the gain stays).
+func TestRedTeam39GainOnFilteredTable(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	f.rt39Judge(t, rt38Case{what: "gain on {a}", sql: "SELECT id FROM {p} WHERE " + rt39Sub("b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'"),
+		gain: "ALTER TABLE {a} ADD COLUMN IF NOT EXISTS tag text DEFAULT 't1'"})
+}
+
+// rt39Probed is rt39Sub's usual conjunct.
+var rt39Probed = rt39Sub("b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'")
+
+// TestRedTeam39TermsAndRounds: the probed subquery beside filters that
+// send term conjuncts (a BETWEEN's first: flattened), and in a sort the
+// proxy runs in LIMIT rounds.
+func TestRedTeam39TermsAndRounds(t *testing.T) {
+	t.Parallel()
+	terms, _ := newTermSortFixture(t, 60)
+	for _, c := range []rt38Case{
+		{what: "terms: equality first", sql: "SELECT id FROM {p} WHERE name = 'Smith' AND " + rt39Probed},
+		{what: "terms: BETWEEN first", sql: "SELECT id FROM {p} WHERE born BETWEEN '1950-01-01' AND '1980-01-01' AND " + rt39Probed},
+		{what: "terms: BETWEEN after the subquery", sql: "SELECT id FROM {p} WHERE " + rt39Probed + " AND born BETWEEN '1950-01-01' AND '1980-01-01'"},
+		{what: "terms: BETWEEN first, parenthesised with the subquery", sql: "SELECT id FROM {p} WHERE (born BETWEEN '1950-01-01' AND '1980-01-01' AND " + rt39Probed + ") AND score > 0"},
+		{what: "terms: range and LIKE, sorted", sql: "SELECT id, name FROM {p} WHERE score >= 0 AND name LIKE 'S%' AND " + rt39Probed + " ORDER BY name, id LIMIT 4"},
+		{what: "terms: parameters", sql: "SELECT id FROM {p} WHERE born BETWEEN $1 AND $2 AND " + rt39Probed, args: []any{"1950-01-01", "1980-01-01"}},
+		{what: "terms: client's probe form first", sql: "SELECT id FROM {p} WHERE " + rt39Fake + " AND born BETWEEN '1950-01-01' AND '1980-01-01' AND " + rt39Probed},
+	} {
+		terms.rt39Judge(t, c)
+	}
+	rounds := newSortFixture(t, 60, func(c *config.Config) { c.Limits.ProxySortRows = 20 })
+	for _, c := range []rt38Case{
+		{what: "rounds: sorted with a LIMIT", sql: "SELECT id, name FROM {p} WHERE " + rt39Probed + " ORDER BY name, id LIMIT 3"},
+		{what: "rounds: NOT EXISTS, sorted", sql: "SELECT id, born FROM {p} WHERE id <= 20 AND NOT " + rt39Probed + " ORDER BY born, id LIMIT 5"},
+		{what: "rounds: beside a filter", sql: "SELECT id, score FROM {p} WHERE score > -50 AND " + rt39Probed + " ORDER BY score DESC, id LIMIT 2"},
+		{what: "rounds: OFFSET", sql: "SELECT id, name FROM {p} WHERE id <= 20 AND NOT " + rt39Probed + " ORDER BY name, id LIMIT 5 OFFSET 3"},
+	} {
+		rounds.rt39Judge(t, c)
 	}
 }
