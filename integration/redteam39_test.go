@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/phiguard/phiguard/config"
@@ -189,5 +190,42 @@ func TestRedTeam39TermsAndRounds(t *testing.T) {
 		{what: "rounds: OFFSET", sql: "SELECT id, name FROM {p} WHERE id <= 20 AND NOT " + rt39Probed + " ORDER BY name, id LIMIT 5 OFFSET 3"},
 	} {
 		rounds.rt39Judge(t, c)
+	}
+}
+
+// rt39FirstConjuncts are plaintext predicates to stand first in the
+// filtered subquery's WHERE, where the probe goes before them: each
+// starts with a token its node's location may not be at.
+var rt39FirstConjuncts = []string{
+	"TIMESTAMP '2020-01-01' < now()", "DATE '2020-01-01' < CURRENT_DATE", "CURRENT_DATE > DATE '2000-01-01'",
+	"INTERVAL '1' DAY > INTERVAL '1' HOUR", "double precision '1' > 0", "time with time zone '12:00' IS NOT NULL",
+	"bool 't'", "int4 '1' = 1", "CAST(1 AS int) = 1", "1::int = 1", "CASE WHEN true THEN true END",
+	"ARRAY[1] = ARRAY[1]", "ROW(1, 2) = ROW(1, 2)", "(1, 2) = (1, 2)", "b.person IS NOT NULL",
+	"b.person BETWEEN 0 AND 100", "b.person::text <> ''", "EXTRACT(YEAR FROM now()) > 0", "|/ 4 = 2",
+	"NOT false", "true", "EXISTS (SELECT 1)", "b.person IN (1, 2, 3) OR true", "'a' || 'b' = 'ab'",
+	"U&'\\0061' = 'a'", "E'a' = 'a'", "B'1' = B'1'", "current_user IS NOT NULL", "b.person OPERATOR(pg_catalog.>) 0",
+	"(b.person) > 0", "b.person IS DISTINCT FROM NULL", "b.active IS NOT FALSE OR b.active IS NULL",
+	"coalesce(b.person, 0) >= 0", "NULLIF(1, 2) = 1", "GREATEST(1, 2) = 2", "(SELECT true)", "'t'::boolean",
+	"COLLATION FOR ('a') IS NOT NULL", "- b.person < 1", "b.person * 0 = 0", "\"b\".person > 0",
+	"position('a' IN 'ab') > 0", "substring('ab' FROM 1 FOR 1) = 'a'", "trim(BOTH FROM ' a ') = 'a'",
+	"overlay('ab' PLACING 'c' FROM 1) = 'cb'", "'a' IS NORMALIZED", "now() AT TIME ZONE 'UTC' IS NOT NULL",
+	"'ab' SIMILAR TO 'a%'", "'ab' ~ 'a'", "1 = ANY ('{1}'::int[])", "$1::int = 1",
+}
+
+// TestRedTeam39OddFirstConjunct: the probe's place after the filtered
+// subquery's WHERE when its first conjunct starts oddly; a probe lost
+// would show after the gain as another answer.
+func TestRedTeam39OddFirstConjunct(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	for _, first := range rt39FirstConjuncts {
+		c := rt38Case{what: first, sql: "SELECT id FROM {p} WHERE " + rt39Sub("("+first+") AND b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'")}
+		if !strings.Contains(first, "OR") {
+			c.sql = "SELECT id FROM {p} WHERE " + rt39Sub(first+" AND b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'")
+		}
+		if strings.Contains(first, "$1") {
+			c.args = []any{1}
+		}
+		t.Run(first, func(t *testing.T) { f.rt39Judge(t, c) })
 	}
 }
