@@ -122,6 +122,11 @@ var rt39Held = []rt38Case{
 	{what: "{z} in a derived table", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b, (SELECT * FROM {z}) v WHERE b.city = 'Bern' AND b.person = {p}.id AND tag = 't1')"},
 	{what: "{z} joined USING", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b JOIN {z} USING (id) WHERE b.city = 'Bern' AND b.person = {p}.id AND tag = 't1')",
 		setup: "ALTER TABLE {z} ADD COLUMN id int DEFAULT 1"},
+	{what: "NOT EXISTS, DISTINCT", sql: "SELECT DISTINCT name FROM {p} WHERE NOT " + rt39Sub("b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'")},
+	{what: "NOT EXISTS, star, sorted", sql: "SELECT * FROM {p} WHERE NOT " + rt39Sub("b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'") + " ORDER BY score, id LIMIT 6"},
+	{what: "NOT IN, sorted", sql: "SELECT id, name FROM {p} WHERE {p}.id NOT IN (SELECT b.person FROM {a} b, {z} WHERE b.city = 'Bern' AND tag = 't1') ORDER BY name DESC, id"},
+	{what: "NOT EXISTS, DISTINCT ON", sql: "SELECT DISTINCT ON (grp) grp, id FROM {p} WHERE NOT " + rt39Sub("b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'") + " ORDER BY grp, id"},
+	{what: "NOT EXISTS twice, both probed", sql: "SELECT id FROM {p} WHERE NOT " + rt39Sub("b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'") + " AND NOT EXISTS (SELECT 1 FROM {a} c, {z} w WHERE c.city = 'Basel' AND c.person = {p}.id AND tag = 't2')"},
 	{what: "NOT EXISTS with a parameter", sql: "SELECT id FROM {p} WHERE NOT " + rt39Sub("b.city = $1 AND b.person = {p}.id AND tag = 't1'"), args: []any{"Bern"}},
 }
 
@@ -227,5 +232,35 @@ func TestRedTeam39OddFirstConjunct(t *testing.T) {
 			c.args = []any{1}
 		}
 		t.Run(first, func(t *testing.T) { f.rt39Judge(t, c) })
+	}
+}
+
+// TestRedTeam39ProbedKinds: the filtered subquery's probed item of
+// another kind than a plain table: a view, a materialized view, a
+// partitioned table, a sequence, a table whose name needs quotes.
+func TestRedTeam39ProbedKinds(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	grant := "; GRANT ALL ON ALL TABLES IN SCHEMA {s} TO {app}; GRANT ALL ON ALL SEQUENCES IN SCHEMA {s} TO {app}"
+	sub := func(item string) string {
+		return "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b, " + item + " WHERE b.city = 'Bern' AND b.person = {p}.id AND tag = 't1')"
+	}
+	for _, c := range []rt38Case{
+		{what: "view", sql: sub("{s}.v"), setup: "CREATE VIEW {s}.v AS SELECT 1 AS n" + grant,
+			gain: "CREATE OR REPLACE VIEW {s}.v AS SELECT 1 AS n, 't1'::text AS tag"},
+		{what: "materialized view", sql: sub("{s}.m"), setup: "CREATE MATERIALIZED VIEW {s}.m AS SELECT 1 AS n" + grant,
+			gain: "DROP MATERIALIZED VIEW {s}.m; CREATE MATERIALIZED VIEW {s}.m AS SELECT 1 AS n, 't1'::text AS tag" + grant},
+		{what: "partitioned table", sql: sub("{s}.pt"), setup: "CREATE TABLE {s}.pt (n int) PARTITION BY RANGE (n); CREATE TABLE {s}.pt1 PARTITION OF {s}.pt FOR VALUES FROM (0) TO (10); INSERT INTO {s}.pt VALUES (1)" + grant,
+			gain: "ALTER TABLE {s}.pt ADD COLUMN tag text DEFAULT 't1'"},
+		{what: "sequence", sql: sub("{s}.q"), setup: "CREATE SEQUENCE {s}.q" + grant,
+			gain: "DROP SEQUENCE {s}.q; CREATE TABLE {s}.q (n int, tag text); INSERT INTO {s}.q VALUES (1, 't1')" + grant},
+		{what: "quoted mixed-case name", sql: sub(`{s}."Zed"`), setup: `CREATE TABLE {s}."Zed" (n int); INSERT INTO {s}."Zed" VALUES (1)` + grant,
+			gain: `ALTER TABLE {s}."Zed" ADD COLUMN tag text DEFAULT 't1'`},
+		{what: "quoted name with a dot and a quote", sql: sub(`{s}."z.""q"`), setup: `CREATE TABLE {s}."z.""q" (n int); INSERT INTO {s}."z.""q" VALUES (1)` + grant,
+			gain: `ALTER TABLE {s}."z.""q" ADD COLUMN tag text DEFAULT 't1'`},
+		{what: "inheritance child gains", sql: sub("{s}.par"), setup: "CREATE TABLE {s}.par (n int); CREATE TABLE {s}.chi () INHERITS ({s}.par); INSERT INTO {s}.chi VALUES (1)" + grant,
+			gain: "ALTER TABLE {s}.par ADD COLUMN tag text DEFAULT 't1'"},
+	} {
+		t.Run(c.what, func(t *testing.T) { f.rt39Judge(t, c) })
 	}
 }
