@@ -264,3 +264,27 @@ func TestRedTeam39ProbedKinds(t *testing.T) {
 		t.Run(c.what, func(t *testing.T) { f.rt39Judge(t, c) })
 	}
 }
+
+// TestRedTeam39QualifierAndProbeAtOnePlace: a name the catalog binds to
+// an inner table, glued to WHERE (the plan qualifies it there), and a
+// probe for another name, both cut at the WHERE keyword's end. The
+// qualifier went first, WHERE "x". (SELECT ...) IS NULL AND"tag": at a
+// plain level a syntax error (42601) where PostgreSQL answers 56 rows,
+// at a filtered one a refusal (0A000, the probes not where the plan put
+// them) where it answers 17, in every protocol. The probes are now cut
+// first (planner.go).
+func TestRedTeam39QualifierAndProbeAtOnePlace(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	for _, c := range []rt38Case{
+		{what: "plain level", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {x}, {z} WHERE\"tag\" = 't1' AND name IS NOT NULL)",
+			gain: "ALTER TABLE {z} ADD COLUMN name text DEFAULT 'Smith'"},
+		{what: "filtered level", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b, {x} WHERE\"tag\" = 't1' AND b.city = 'Bern' AND b.person = {p}.id AND name IS NOT NULL)",
+			gain: "ALTER TABLE {x} ADD COLUMN name text DEFAULT 'Smith'"},
+		{what: "filtered level, filter glued", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b, {x} WHERE\"city\" = 'Bern' AND b.person = {p}.id AND tag = 't1' AND name IS NOT NULL)",
+			gain: "ALTER TABLE {x} ADD COLUMN name text DEFAULT 'Smith'"},
+		{what: "filtered level, probe only, name glued", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b, {z} WHERE\"tag\" = 't1' AND b.city = 'Bern' AND b.person = {p}.id)"},
+	} {
+		t.Run(c.what, func(t *testing.T) { f.rt38Hole(t, c) })
+	}
+}

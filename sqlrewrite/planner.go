@@ -76,9 +76,13 @@ func planWith(a *Analysis, pol *policy.Policy, facts ColumnFacts) *Plan {
 			break
 		}
 	}
-	p.itemForms()     // planner_operator_guard.go
-	p.qualifierCuts() // scope_qualify.go
+	p.itemForms() // planner_operator_guard.go
+	// The probes first: a qualifier cut where the WHERE's first name is
+	// glued to the keyword (WHERE"tag") is at the probes' point, and
+	// insertions at one point keep their order (Splice); after it, the
+	// probe split the qualifier from its name (red team 39).
 	p.probeCuts()     // scope_probe.go
+	p.qualifierCuts() // scope_qualify.go
 	// Set on a refused plan too: the refusal may rest on a name the
 	// catalog binds elsewhere, and the guard then plans again knowing
 	// it (guard.Session.planOf).
