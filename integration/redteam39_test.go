@@ -288,3 +288,33 @@ func TestRedTeam39QualifierAndProbeAtOnePlace(t *testing.T) {
 		t.Run(c.what, func(t *testing.T) { f.rt38Hole(t, c) })
 	}
 }
+
+// TestRedTeam39ConstantGluedToWhere: WHERE't1' = tag, tag the outer
+// level's deterministic column: the probe's AND was followed at once by
+// what the plan puts in the constant's place, a CASE of its check
+// (ANDCASE): 42601 where PostgreSQL answers 8 rows, in every protocol.
+// The probe now ends with a space where the client's text has none.
+func TestRedTeam39ConstantGluedToWhere(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	f.rt38Hole(t, rt38Case{what: "constant glued, plain level", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {z} WHERE't1' = tag)"})
+}
+
+// TestRedTeam39GluedAtProbe: what the plan edits at the probe's point
+// (a constant it encrypts, the filter's column) glued to WHERE.
+func TestRedTeam39GluedAtProbe(t *testing.T) {
+	t.Parallel()
+	f := newSortFixture(t, 60, nil)
+	for _, c := range []rt38Case{
+		{what: "constant glued, filtered level", sql: "SELECT id FROM {p} WHERE " + rt39Sub("'t1' = tag AND b.city = 'Bern' AND b.person = {p}.id")},
+		{what: "parenthesised name glued", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {z} WHERE(tag) = 't1')"},
+		{what: "minus glued", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {z} WHERE-1 < 0 AND tag = 't1')"},
+		{what: "filter's constant glued, filtered level", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b, {z} WHERE'Bern' = b.city AND b.person = {p}.id AND tag = 't1')"},
+		{what: "filter's column glued, filtered level", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b, {z} WHERE\"b\".city = 'Bern' AND b.person = {p}.id AND tag = 't1')"},
+		{what: "escape string glued", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {z} WHERE E't1' = tag)"},
+		{what: "parameter first, filtered level", sql: "SELECT id FROM {p} WHERE " + rt39Sub("$1 = tag AND b.city = 'Bern' AND b.person = {p}.id"), args: []any{"t1"}},
+		{what: "top-level filter glued beside the probed subquery", sql: "SELECT id FROM {p} WHERE'Smith' = name AND " + rt39Probed},
+	} {
+		t.Run(c.what, func(t *testing.T) { f.rt39Judge(t, c) })
+	}
+}

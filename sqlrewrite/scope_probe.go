@@ -149,6 +149,12 @@ func (p *planner) probeCuts() {
 			}
 			cut := p.pointAt(at)
 			cut.Text = text.String()
+			if where && at < len(p.sql) && !unicode.IsSpace(rune(p.sql[at])) {
+				// WHERE't1' = tag: what the plan puts in the constant's
+				// place (a CASE of its check) would join the AND
+				// (ANDCASE, red team 39).
+				cut.Text += " "
+			}
 			if !where {
 				// After the FROM clause, and after whatever closes
 				// there (an operator's check around the ON's last
