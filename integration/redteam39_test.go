@@ -127,6 +127,12 @@ var rt39Held = []rt38Case{
 	{what: "NOT IN, sorted", sql: "SELECT id, name FROM {p} WHERE {p}.id NOT IN (SELECT b.person FROM {a} b, {z} WHERE b.city = 'Bern' AND tag = 't1') ORDER BY name DESC, id"},
 	{what: "NOT EXISTS, DISTINCT ON", sql: "SELECT DISTINCT ON (grp) grp, id FROM {p} WHERE NOT " + rt39Sub("b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'") + " ORDER BY grp, id"},
 	{what: "NOT EXISTS twice, both probed", sql: "SELECT id FROM {p} WHERE NOT " + rt39Sub("b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'") + " AND NOT EXISTS (SELECT 1 FROM {a} c, {z} w WHERE c.city = 'Basel' AND c.person = {p}.id AND tag = 't2')"},
+	{what: "WITH at the top", sql: "WITH w AS (SELECT 1 AS k) SELECT id FROM {p}, w WHERE w.k = 1 AND " + rt39Sub("b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'")},
+	{what: "FETCH FIRST", sql: "SELECT id, name FROM {p} WHERE " + rt39Sub("b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'") + " ORDER BY name, id FETCH FIRST 4 ROWS ONLY"},
+	{what: "FOR UPDATE", sql: "SELECT id FROM {p} WHERE " + rt39Sub("b.city = 'Bern' AND b.person = {p}.id AND tag = 't1'") + " FOR UPDATE"},
+	{what: "the subquery's WHERE ends at a comment", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b, {z} WHERE b.city = 'Bern' AND b.person = {p}.id AND tag = 't1' -- c\n)"},
+	{what: "a second probe name inside a nested level too", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b, {z} WHERE b.city = 'Bern' AND b.person = {p}.id AND tag = 't1' AND EXISTS (SELECT 1 FROM {z} w WHERE grp < 3))",
+		gain: "ALTER TABLE {z} ADD COLUMN tag text DEFAULT 't1', ADD COLUMN grp int DEFAULT 9"},
 	{what: "NOT EXISTS with a parameter", sql: "SELECT id FROM {p} WHERE NOT " + rt39Sub("b.city = $1 AND b.person = {p}.id AND tag = 't1'"), args: []any{"Bern"}},
 }
 
