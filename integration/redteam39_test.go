@@ -133,6 +133,15 @@ var rt39Held = []rt38Case{
 	{what: "the subquery's WHERE ends at a comment", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b, {z} WHERE b.city = 'Bern' AND b.person = {p}.id AND tag = 't1' -- c\n)"},
 	{what: "a second probe name inside a nested level too", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b, {z} WHERE b.city = 'Bern' AND b.person = {p}.id AND tag = 't1' AND EXISTS (SELECT 1 FROM {z} w WHERE grp < 3))",
 		gain: "ALTER TABLE {z} ADD COLUMN tag text DEFAULT 't1', ADD COLUMN grp int DEFAULT 9"},
+	{what: "NOT IN over a column with NULLs", sql: "SELECT id FROM {p} WHERE {p}.grp NOT IN (SELECT b.sequence FROM {a} b, {z} WHERE b.city = 'Bern' AND tag = 't1')"},
+	{what: "NOT IN over a column with NULLs, the filter keeps none", sql: "SELECT id FROM {p} WHERE {p}.grp NOT IN (SELECT b.sequence FROM {a} b, {z} WHERE b.city = 'Nowhere' AND tag = 't1')"},
+	{what: "IN over a column with NULLs", sql: "SELECT id FROM {p} WHERE {p}.grp IN (SELECT b.sequence FROM {a} b, {z} WHERE b.city > 'B' AND tag = 't1')"},
+	{what: "the filter's column unqualified, {z} gains it", sql: "SELECT id FROM {p} WHERE " + rt39Sub("city = 'Bern' AND b.person = {p}.id AND tag = 't1'"),
+		gain: "ALTER TABLE {z} ADD COLUMN city text DEFAULT 'Bern'"},
+	{what: "the filter's column unqualified and glued, {z} gains it", sql: "SELECT id FROM {p} WHERE EXISTS (SELECT 1 FROM {a} b, {z} WHERE\"city\" = 'Bern' AND b.person = {p}.id AND tag = 't1')",
+		gain: "ALTER TABLE {z} ADD COLUMN city text DEFAULT 'Bern'"},
+	{what: "NOT EXISTS, the filter's column unqualified, {z} gains it", sql: "SELECT id FROM {p} WHERE NOT " + rt39Sub("city = 'Bern' AND b.person = {p}.id AND tag = 't1'"),
+		gain: "ALTER TABLE {z} ADD COLUMN city text DEFAULT 'Bern'"},
 	{what: "NOT EXISTS with a parameter", sql: "SELECT id FROM {p} WHERE NOT " + rt39Sub("b.city = $1 AND b.person = {p}.id AND tag = 't1'"), args: []any{"Bern"}},
 }
 
