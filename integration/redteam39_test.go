@@ -60,7 +60,7 @@ func rt39Sub(where string) string {
 	return "EXISTS (SELECT 1 FROM {a} b, {z} WHERE " + where + ")"
 }
 
-// rt39Held are the shapes that held on d3e02bc: answered as PostgreSQL
+// rt39Held are the shapes that held on branch rt39: answered as PostgreSQL
 // answers them, or refused (0A000) as a shape phiguard does not
 // evaluate, while the catalog is right; after the gain refused or
 // answered alike; and again answered alike or refused as before, never
