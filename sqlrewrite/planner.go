@@ -76,9 +76,13 @@ func planWith(a *Analysis, pol *policy.Policy, facts ColumnFacts) *Plan {
 			break
 		}
 	}
-	p.itemForms()     // planner_operator_guard.go
-	p.qualifierCuts() // scope_qualify.go
+	p.itemForms() // planner_operator_guard.go
+	// The probes first: a qualifier cut where the WHERE's first name is
+	// glued to the keyword (WHERE"tag") is at the probes' point, and
+	// insertions at one point keep their order (Splice); after it, the
+	// probe split the qualifier from its name (red team 39).
 	p.probeCuts()     // scope_probe.go
+	p.qualifierCuts() // scope_qualify.go
 	// Set on a refused plan too: the refusal may rest on a name the
 	// catalog binds elsewhere, and the guard then plans again knowing
 	// it (guard.Session.planOf).
@@ -153,6 +157,12 @@ type planner struct {
 	// outputs the columns of each SELECT planned (derivedColumns).
 	checks  catalogChecks
 	outputs map[*pg_query.SelectStmt]relationColumns
+	// probeCounts are the WHEREs the proxy filters, each with where the
+	// count of lack probes put first in it goes (scope_probe.go).
+	probeCounts []probeCount
+	// filtered is the statement's own SELECT whose WHERE the proxy may
+	// filter (whereFilters): its probes are the SortPlan's.
+	filtered *pg_query.SelectStmt
 }
 
 // sourceColumn is the protected column a select-list entry copies as it

@@ -222,6 +222,7 @@ func (p *planner) whereFilters(s *pg_query.SelectStmt, sc *scope, top bool) ([]f
 	if b := where.GetBoolExpr(); b != nil && b.GetBoolop() == pg_query.BoolExprType_AND_EXPR {
 		conjuncts = b.GetArgs()
 	}
+	p.filtered = s // its probes are counted into the SortPlan (scope_probe.go)
 	var cands []filterCand
 	for i, c := range conjuncts {
 		if f, ok := p.filterOf(c, sc); ok {

@@ -57,6 +57,7 @@ type SortPlan struct {
 	Filters   []Filter
 	cands     []filterCand
 	conjuncts int
+	probes    int // lack probes the plan puts first in it (scope_probe.go), which the cut skips
 	// groups are the IN and EXISTS conjuncts whose subqueries hold
 	// filters (Filter.Group - 1 indexes them; planner_subfilter.go).
 	groups []*subGroup

@@ -40,6 +40,7 @@ type subGroup struct {
 	negated   bool // NOT IN, NOT EXISTS
 	conjunct  int  // index among the outer WHERE's top-level conjuncts
 	conjuncts int  // how many conjuncts the subquery's WHERE has
+	probes    int  // how many lack probes go first in it (scope_probe.go)
 	labelled  bool // the subquery's select-list entry is named (AS k)
 	cands     []filterCand
 	// cells is, per cand, the cell of the array's row it tests: each
@@ -99,6 +100,7 @@ func (p *planner) subqueryFilters(n *pg_query.Node, sc *scope, i int) ([]filterC
 	}
 	g := &subGroup{exists: r == roleExists, negated: negated, conjunct: i}
 	inner.sel = sub // its probes go first in its WHERE, which the proxy's cut skips (sort_probe_skip.go)
+	p.probeCounts = append(p.probeCounts, probeCount{sub, &g.probes})
 	return p.planSubquery(sub, inner, local, r, g, construct), true
 }
 

@@ -130,9 +130,11 @@ func (p *planner) probeCuts() {
 			continue
 		}
 		var text strings.Builder
+		count := 0
 		for _, name := range p.probedNames(lvl) {
 			tables, items := p.probedTables(lvl, name), p.probedItems(lvl, name)
 			text.WriteString(tablesProbe(name, tables))
+			count += min(len(tables), 1) + len(items)
 			for _, it := range items {
 				// One probe an item: a row of at most 1,664 columns.
 				fmt.Fprintf(&text, " (SELECT %[1]s FROM (SELECT %[2]s.*, NULL AS %[1]s) AS %[3]s) IS NULL AND", quoteAlways(name), quoteAlways(it), probeAlias)
@@ -142,8 +144,17 @@ func (p *planner) probeCuts() {
 			}
 		}
 		if text.Len() > 0 {
+			if where {
+				p.countProbes(lvl.sel, count)
+			}
 			cut := p.pointAt(at)
 			cut.Text = text.String()
+			if where && at < len(p.sql) && !unicode.IsSpace(rune(p.sql[at])) {
+				// WHERE't1' = tag: what the plan puts in the constant's
+				// place (a CASE of its check) would join the AND
+				// (ANDCASE, red team 39).
+				cut.Text += " "
+			}
 			if !where {
 				// After the FROM clause, and after whatever closes
 				// there (an operator's check around the ON's last
@@ -154,6 +165,28 @@ func (p *planner) probeCuts() {
 				}
 			}
 			p.plan.Cuts = append(p.plan.Cuts, cut)
+		}
+	}
+}
+
+// probeCount is a WHERE the proxy filters (the statement's own, or an
+// IN or EXISTS subquery's, planner_subfilter.go) and where the count of
+// probes put first in it goes: the proxy's cut skips that many, no more
+// (sort_probe_skip.go).
+type probeCount struct {
+	sel *pg_query.SelectStmt
+	n   *int
+}
+
+// countProbes notes that n probes go first in sel's WHERE, for the
+// proxy's cut of it.
+func (p *planner) countProbes(sel *pg_query.SelectStmt, n int) {
+	if sp := p.plan.Sort; sp != nil && sel == p.filtered {
+		sp.probes = n
+	}
+	for _, c := range p.probeCounts {
+		if c.sel == sel {
+			*c.n = n
 		}
 	}
 }

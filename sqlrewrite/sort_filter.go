@@ -34,7 +34,10 @@ func (c *sortCut) locateFilters(sp *SortPlan) error {
 	}
 	end := c.next(w+1, pg_query.Token_GROUP_P, pg_query.Token_HAVING, pg_query.Token_WINDOW, pg_query.Token_ORDER,
 		pg_query.Token_LIMIT, pg_query.Token_OFFSET, pg_query.Token_FETCH, pg_query.Token_FOR, pg_query.Token_ASCII_59)
-	from := c.pastProbes(w+1, end) // sort_probe_skip.go
+	from, ok := c.pastProbes(w+1, end, sp.probes) // sort_probe_skip.go
+	if !ok {
+		return errors.New("the WHERE's probes are not where the plan put them")
+	}
 	segs := c.conjuncts(from, end)
 	if len(segs) != sp.conjuncts {
 		return errors.New("the WHERE's conjuncts do not match the statement's plan")

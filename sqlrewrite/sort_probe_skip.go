@@ -10,20 +10,25 @@ import pg_query "github.com/pganalyze/pg_query_go/v5"
 //
 // They are not conjuncts of the plan's: the cut skips them, and keeps
 // them in the text it sends (in a subquery's array of cells too), so that
-// PostgreSQL still checks the names. A client's conjunct of the same
-// form is skipped too, and the plan's count of conjuncts then fails the
-// rewrite (a refusal, never a filter misplaced).
+// PostgreSQL still checks the names. It skips as many as the plan put
+// there (SortPlan.probes, subGroup.probes), no more: a client's conjunct
+// of the same form after them is the client's. Skipped too, followed by a
+// parenthesised AND, it shifted the cut by one conjunct with the count
+// unchanged ((a AND b) AND c flattens to three behind it): a filter's
+// conjunct was sent to the database with its constant and another sent
+// as true (red team 39).
 
-// pastProbes is the first token of [from, to) after the lack probes
-// that start it.
-func (c *sortCut) pastProbes(from, to int) int {
-	for {
+// pastProbes is the first token of [from, to) after the n lack probes
+// that start it; false when fewer stand there.
+func (c *sortCut) pastProbes(from, to, n int) (int, bool) {
+	for ; n > 0; n-- {
 		next, ok := c.probeAt(from, to)
 		if !ok {
-			return from
+			return 0, false
 		}
 		from = next
 	}
+	return from, true
 }
 
 // probeAt says whether tokens from at on are `(SELECT ... AS
@@ -46,22 +51,24 @@ func (c *sortCut) probeAt(at, to int) (int, bool) {
 }
 
 // conjunctsPastProbes is how many conjuncts a parsed WHERE has after its
-// lack probes, counted as PostgreSQL counts them without the probes: it
+// n lack probes, counted as PostgreSQL counts them without the probes: it
 // flattens the ANDs of a WHERE's first operand only, so behind a probe
 // (a AND b) AND c is two conjuncts, and without it three. TRUE AND a OR
-// b, a disjunction kept whole, is one.
-func conjunctsPastProbes(where *pg_query.Node) int {
+// b, a disjunction kept whole, is one. -1 when the n probes are not
+// there.
+func conjunctsPastProbes(where *pg_query.Node, n int) int {
 	b := where.GetBoolExpr()
-	if b == nil || b.GetBoolop() != pg_query.BoolExprType_AND_EXPR {
+	if n == 0 || b == nil || b.GetBoolop() != pg_query.BoolExprType_AND_EXPR {
 		return whereConjuncts(where)
 	}
 	args := b.GetArgs()
-	n := 0
-	for n < len(args)-1 && isProbe(args[n]) {
-		n++
+	if len(args) <= n {
+		return -1
 	}
-	if n == 0 {
-		return len(args)
+	for _, a := range args[:n] {
+		if !isProbe(a) {
+			return -1
+		}
 	}
 	return len(args) - n - 1 + whereConjuncts(args[n])
 }

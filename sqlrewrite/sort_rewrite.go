@@ -494,7 +494,7 @@ func verifySort(sql string, targets int, sp *SortPlan, c *sortCut) error {
 	if len(sp.Distinct) > 0 && len(s.GetDistinctClause()) > 0 {
 		return errors.New("the rewrite kept its DISTINCT")
 	}
-	if sp.whereFilters() && conjunctsPastProbes(s.GetWhereClause()) != sp.conjuncts+c.flattened {
+	if sp.whereFilters() && conjunctsPastProbes(s.GetWhereClause(), sp.probes) != sp.conjuncts+c.flattened {
 		return errors.New("the rewrite's WHERE did not keep its conjuncts")
 	}
 	return nil
