@@ -138,8 +138,9 @@ func (s *Session) noteRows(head *expectation, rows int32) {
 // its ParameterDescription kept (paramsSent): a re-Parse that fails
 // gives the error PostgreSQL's re-analysis gives, and the Describe is
 // skipped. Only with every request answered outside an aborted
-// transaction (Settled): there PostgreSQL answers 25P02 before the
-// types, and so does the re-Parse alone.
+// transaction (Settled); else the types go before the re-Parse's error
+// but 25P02, which PostgreSQL answers in an aborted transaction before
+// the types (errorPreface).
 func (s *Session) describeUnprepared(x *expectation, st *stmtInfo) ([]byte, error) {
 	if st == nil || st.again == nil || !st.unprepared.Load() || !st.guardFailed.Load() || st.deallocated.Load() || st.dropped {
 		return nil, nil
@@ -165,11 +166,46 @@ func (s *Session) describeUnprepared(x *expectation, st *stmtInfo) ([]byte, erro
 	if rows == rowsNone {
 		return out, nil // x is not queued: fresh's spare goes with the garbage
 	}
+	if out == nil {
+		// Requests unanswered: one may abort the transaction, where
+		// PostgreSQL answers 25P02 before the types and the stand-in
+		// would answer them. The types go before the re-Parse's error
+		// instead, unless it is 25P02 (errorPreface); a re-Parse that
+		// runs leaves the Describe its own (TestReview39ReturningPipelined).
+		s.preface = answer
+	}
 	again, err := s.reprepareStale(x.name) // goes, after the checks above
+	s.preface = nil
 	if err != nil {
 		return nil, err
 	}
 	x.paramsSent = out != nil
 	s.expects.push(x)
 	return append(append(out, again...), pgwire.Frame(pgwire.FeDescribe, append(append([]byte{'S'}, x.name...), 0))...), nil
+}
+
+// takeErrorPreface is what an injected Parse being queued is to send the
+// client before its error (describeUnprepared), taken once. Client pump.
+func (s *Session) takeErrorPreface(injected bool) []byte {
+	if !injected {
+		return nil
+	}
+	p := s.preface
+	s.preface = nil
+	return p
+}
+
+// errorPreface sends the client, before the error answering phiguard's
+// re-Parse in place of its Describe, the ParameterDescription PostgreSQL
+// sends before it re-analyses the statement for its result; not before
+// 25P02, which an aborted transaction answers first. Backend pump.
+func (s *Session) errorPreface(head *expectation, body []byte) error {
+	if head.kind != expParse || head.answer == nil || s.suppress {
+		return nil
+	}
+	if code, _ := pgwire.ErrorField(body, 'C'); string(code) == "25P02" {
+		return nil
+	}
+	_, err := s.cw.Write(head.answer)
+	return err
 }

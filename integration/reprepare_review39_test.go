@@ -1,0 +1,170 @@
+package integration
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// Review 39 of the unnamed statement's re-prepare
+// (guard/reprepare_unnamed.go): sequences compared with plain PostgreSQL
+// as in reprepare_trial_test.go.
+
+// rv39Unprepared Parses the unnamed statement (RETURNING s when ret,
+// parameter types declared when oids), makes id a date and binds it
+// once: PostgreSQL and phiguard's re-Parse both fail it (42804), and the
+// backend behind phiguard holds no unnamed statement.
+func rv39Unprepared(t *testing.T, s rv38Side, ret bool, oids []uint32) []string {
+	t.Helper()
+	q := fmt.Sprintf(rv38Statements["rv38_a"], s.tbl)
+	if ret {
+		q += " RETURNING s"
+	}
+	out := []string{rv38Send(t, s, 1, &pgproto3.Parse{Query: q, ParameterOIDs: oids}, &pgproto3.Sync{})}
+	rv38Dated(t, s, "")
+	return append(out, rv38Send(t, s, 1, seq(rv38Bind("", ""), rv38Sync)...))
+}
+
+var (
+	rv39Describe = []pgproto3.FrontendMessage{&pgproto3.Describe{ObjectType: 'S'}}
+	rv39Close    = []pgproto3.FrontendMessage{&pgproto3.Close{ObjectType: 'S'}}
+	rv39Begin    = []pgproto3.FrontendMessage{&pgproto3.Bind{PreparedStatement: "rv39_begin"}, &pgproto3.Execute{}}
+	rv39Rollback = []pgproto3.FrontendMessage{&pgproto3.Bind{PreparedStatement: "rv39_rollback"}, &pgproto3.Execute{}}
+)
+
+// rv39PrepareBegin prepares BEGIN under a name, so that a transaction
+// block opens without a simple Query (which drops the unnamed statement).
+func rv39PrepareBegin(t *testing.T, s rv38Side) string {
+	t.Helper()
+	return rv38Send(t, s, 1, &pgproto3.Parse{Name: "rv39_begin", Query: "BEGIN"}, &pgproto3.Parse{Name: "rv39_rollback", Query: "ROLLBACK"}, &pgproto3.Sync{})
+}
+
+// TestReview39ReturningPipelined: a Describe of a statement with a result
+// pipelined behind a segment not yet answered, after its re-Parse
+// failed: PostgreSQL answers its types, then the re-analysis error.
+func TestReview39ReturningPipelined(t *testing.T) {
+	t.Parallel()
+	for _, oids := range [][]uint32{nil, {23, 25}} {
+		rv38Compare(t, func(s rv38Side) []string {
+			out := rv39Unprepared(t, s, true, oids)
+			return append(out,
+				rv38Send(t, s, 2, seq(rv38Bind("", ""), rv38Sync, rv39Describe, rv38Sync)...),
+				rv38Send(t, s, 2, seq(rv39Describe, rv38Sync, rv39Describe, rv38Sync)...),
+				rv38Send(t, s, 1, seq(rv39Describe, rv39Describe, rv38Sync)...),
+			)
+		})
+	}
+	// In a transaction block the Bind aborts ahead of the Describe:
+	// PostgreSQL answers 25P02 before the types.
+	rv38Compare(t, func(s rv38Side) []string {
+		out := []string{rv39PrepareBegin(t, s)}
+		out = append(out, rv39Unprepared(t, s, true, nil)...)
+		return append(out,
+			rv38Send(t, s, 3, seq(rv39Begin, rv38Sync, rv38Bind("", ""), rv38Sync, rv39Describe, rv38Sync)...),
+			rv38Send(t, s, 2, seq(rv39Describe, rv38Sync, rv39Rollback, rv39Describe, rv38Sync)...),
+		)
+	})
+}
+
+// TestReview39ClosedThenDescribed: the client closes the unnamed
+// statement after its re-Parse failed: a Describe or Bind of it then
+// finds none (26000), in the same segment or the next.
+func TestReview39ClosedThenDescribed(t *testing.T) {
+	t.Parallel()
+	for _, ret := range []bool{false, true} {
+		rv38Compare(t, func(s rv38Side) []string {
+			out := rv39Unprepared(t, s, ret, nil)
+			return append(out,
+				rv38Send(t, s, 1, seq(rv39Close, rv39Describe, rv38Sync)...),
+				rv38Send(t, s, 1, seq(rv39Describe, rv38Sync)...),
+				rv38Send(t, s, 1, seq(rv38Bind("", ""), rv38Sync)...),
+			)
+		})
+		rv38Compare(t, func(s rv38Side) []string {
+			out := rv39Unprepared(t, s, ret, nil)
+			return append(out,
+				rv38Send(t, s, 1, seq(rv39Close, rv38Sync)...),
+				rv38Send(t, s, 1, seq(rv39Describe, rv38Sync)...),
+				rv38Send(t, s, 1, seq(rv38Bind("", ""), rv38Sync)...),
+			)
+		})
+	}
+}
+
+// TestReview39InTransaction: after the failed re-Parse, a transaction
+// block opened by a named statement; the Describe, the Bind (42804
+// aborts it) and the Describe in the aborted transaction.
+func TestReview39InTransaction(t *testing.T) {
+	t.Parallel()
+	for _, ret := range []bool{false, true} {
+		rv38Compare(t, func(s rv38Side) []string {
+			out := []string{rv39PrepareBegin(t, s)}
+			out = append(out, rv39Unprepared(t, s, ret, nil)...)
+			return append(out,
+				rv38Send(t, s, 1, seq(rv39Begin, rv38Sync)...),
+				rv38Send(t, s, 1, seq(rv39Describe, rv38Sync)...),
+				rv38Send(t, s, 1, seq(rv38Bind("", ""), rv38Sync)...),
+				rv38Send(t, s, 1, seq(rv39Describe, rv38Sync)...),
+				rv38Send(t, s, 1, seq(rv38Bind("", ""), rv38Sync)...),
+				rv38Send(t, s, 1, &pgproto3.Bind{PreparedStatement: "rv39_rollback"}, &pgproto3.Execute{}, &pgproto3.Sync{}),
+				rv38Send(t, s, 1, seq(rv39Describe, rv38Sync)...),
+				rv38Send(t, s, 1, seq(rv38Bind("", ""), rv38Sync)...),
+			)
+		})
+	}
+}
+
+// TestReview39GuardFailsTwice: the unnamed statement, types left to
+// PostgreSQL, fails its guard, is prepared again and runs, then id
+// becomes a date: PostgreSQL keeps $1 an integer (42804).
+func TestReview39GuardFailsTwice(t *testing.T) {
+	t.Parallel()
+	rv38Compare(t, func(s rv38Side) []string {
+		out := []string{rv38Send(t, s, 1, &pgproto3.Parse{Query: fmt.Sprintf(rv38Statements["rv38_a"], s.tbl)}, &pgproto3.Sync{})}
+		rv38Stale(t, s, "")
+		out = append(out, rv38Send(t, s, 1, seq(rv38Bind("", ""), rv38Sync)...))
+		rv38DDL(t, s, "ALTER TABLE %[1]s DROP CONSTRAINT %[1]s_c, ALTER COLUMN id TYPE date USING DATE '2000-01-01'")
+		return append(out,
+			rv38Send(t, s, 1, seq(rv38Bind("", ""), rv38Sync)...),
+			rv38Send(t, s, 1, seq(rv38Bind("", ""), rv38Sync)...),
+			rv38Send(t, s, 1, seq(rv39Describe, rv38Sync)...),
+			rv38Send(t, s, 1, seq(rv38Bind("", ""), rv38Sync)...),
+		)
+	})
+}
+
+// TestReview39FlushThenSync: after the guard failure, the client's next
+// segment goes by Flush before its Sync (phiguard's Describe and Sync go
+// before it, at the segment's start).
+func TestReview39FlushThenSync(t *testing.T) {
+	t.Parallel()
+	rv38Compare(t, func(s rv38Side) []string {
+		out := []string{rv38Send(t, s, 1, &pgproto3.Parse{Query: fmt.Sprintf(rv38Statements["rv38_a"], s.tbl)}, &pgproto3.Sync{})}
+		rv38Dated(t, s, "")
+		return append(out,
+			rv38Send(t, s, 0, seq(rv38Bind("", ""), rv38Flush)...),
+			rv38Send(t, s, 1, seq(rv39Describe, rv38Sync)...),
+			rv38Send(t, s, 0, seq(rv39Describe, rv38Bind("rv38_s", ""), rv38Flush)...),
+			rv38Send(t, s, 1, seq(rv39Describe, rv38Sync)...),
+			rv38Send(t, s, 1, seq(rv38Bind("", ""), rv38Sync)...),
+		)
+	})
+}
+
+// TestReview39ParseOtherFirst: after the guard failure the client's next
+// segment Parses another statement (phiguard reads the catalog, its
+// Describe in front), then binds the unnamed statement.
+func TestReview39ParseOtherFirst(t *testing.T) {
+	t.Parallel()
+	rv38Compare(t, func(s rv38Side) []string {
+		out := []string{rv38Send(t, s, 1, &pgproto3.Parse{Query: fmt.Sprintf(rv38Statements["rv38_a"], s.tbl)}, &pgproto3.Sync{})}
+		rv38Dated(t, s, "")
+		return append(out,
+			rv38Send(t, s, 1, &pgproto3.Parse{Name: "rv39_x", Query: "SELECT 1"}, &pgproto3.Sync{}),
+			rv38Send(t, s, 1, seq(rv38Bind("", ""), rv38Sync)...),
+			rv38Send(t, s, 1, seq(rv39Describe, rv38Sync)...),
+			rv38Send(t, s, 1, seq(rv38Bind("", ""), rv38Sync)...),
+		)
+	})
+}
