@@ -262,4 +262,14 @@ func TestReview39QueryAfterUnprepared(t *testing.T) {
 			)
 		})
 	}
+	// id an integer again: a re-prepare would run the INSERT.
+	rv38Compare(t, func(s rv38Side) []string {
+		out := rv39Unprepared(t, s, false, nil)
+		out = append(out, rv38Send(t, s, 1, &pgproto3.Parse{Query: "SELEC 1"}, &pgproto3.Sync{}))
+		rv38DDL(t, s, "ALTER TABLE %[1]s ALTER COLUMN id TYPE int USING 1")
+		return append(out,
+			rv38Send(t, s, 1, seq(rv38Bind("", ""), rv38Sync)...),
+			rv38Send(t, s, 1, rv38Simple("SELECT count(*) FROM "+s.tbl)...),
+		)
+	})
 }
