@@ -2,7 +2,9 @@ package guard
 
 import (
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgwire"
+	"github.com/phiguard/phiguard/sqlrewrite"
 	"go.uber.org/zap"
 )
 
@@ -38,7 +40,12 @@ import (
 //     (reprepared.described), as PostgreSQL keeps the ones it fixed;
 //   - a client's Describe of the statement after its re-Parse failed
 //     (unprepared) is answered as PostgreSQL answers it
-//     (describeUnprepared).
+//     (describeUnprepared);
+//   - a statement whose result the Describe found changed (0A000, a
+//     column added under RETURNING *) is not prepared again with the
+//     new result: its re-Parse is a refusal of that code, as PostgreSQL
+//     fails its Binds (resultChangedRefusal). So a statement with a
+//     result is described even when its types and result are known.
 //
 // Only outside a transaction block and with every request answered: the
 // Sync then ends no transaction of the client's, and an error answering
@@ -67,7 +74,7 @@ func (s *Session) typesBeforeOwnQuery() {
 	st := s.clientStmts[""]
 	if st == nil || st.again == nil || st.again.asked || !st.guardFailed.Load() || st.unprepared.Load() || st.deallocated.Load() ||
 		st.replacing != nil || st.closed || st.dropped || st.virt != nil ||
-		st.again.described.Load() != nil && st.again.rows.Load() != rowsUnknown ||
+		st.again.described.Load() != nil && st.again.rows.Load() == rowsNone || // one with a result: is it the same (typesAnswer)?
 		s.readyStatus.Load() != 'I' || !s.wire.Settled() {
 		return
 	}
@@ -104,6 +111,11 @@ func (s *Session) typesAnswer(head *expectation, typ byte) (bool, error) {
 			return true, err
 		}
 		code, _ := pgwire.ErrorField(body, 'C')
+		if head.paramsSent && string(code) == string(pgerr.FeatureNotSupported) {
+			// "cached plan must not change result type": PostgreSQL
+			// fails each Bind of the statement so (resultChangedRefusal).
+			st.again.resultChanged.Store(true)
+		}
 		s.log.Debug("phiguard's Describe of the unnamed statement failed", zap.String("sqlstate", string(code)))
 	case pgwire.BeReadyForQuery:
 		s.expects.pop()
@@ -208,4 +220,18 @@ func (s *Session) errorPreface(head *expectation, body []byte) error {
 	}
 	_, err := s.cw.Write(head.answer)
 	return err
+}
+
+// resultChangedRefusal returns, in place of sent, the re-Parse of the
+// unnamed statement whose result phiguard's Describe found changed
+// (typesAnswer: a column added under RETURNING *), a Parse that fails
+// as PostgreSQL fails the Bind, 0A000: PostgreSQL keeps the result the
+// client's Parse fixed, where the re-Parse would fix it anew and run the
+// statement (TestReview39ResultChanged). A change after that Describe
+// is not seen. Client pump.
+func (s *Session) resultChangedRefusal(name string, old *stmtInfo, sent []byte, a *sqlrewrite.Analysis) []byte {
+	if name != "" || !old.again.resultChanged.Load() {
+		return sent
+	}
+	return s.markerParse(name, pgerr.Newf(pgerr.FeatureNotSupported, "cached plan must not change result type"), a)
 }
