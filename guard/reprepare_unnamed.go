@@ -1,6 +1,8 @@
 package guard
 
 import (
+	"time"
+
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgwire"
@@ -47,9 +49,9 @@ import (
 //     fails its Binds (resultChangedRefusal). So a statement with a
 //     result is described even when its types and result are known.
 //
-// Only outside a transaction block and with every request answered: the
-// Sync then ends no transaction of the client's, and an error answering
-// the Describe (a statement with a result whose re-analysis fails, one
+// Only outside a transaction block, once every request ahead is
+// answered (answeredAhead): the Sync then ends no transaction of the
+// client's, and an error answering the Describe (a statement with a result whose re-analysis fails, one
 // the backend dropped in a way phiguard did not follow) aborts none. In
 // a transaction block the limit stays: a type left unspecified is
 // inferred anew, and a Describe after a failed re-Parse meets 26000 (as
@@ -75,7 +77,7 @@ func (s *Session) typesBeforeOwnQuery() {
 	if st == nil || st.again == nil || st.again.asked || !st.guardFailed.Load() || st.unprepared.Load() || st.deallocated.Load() ||
 		st.replacing != nil || st.closed || st.dropped || st.virt != nil ||
 		st.again.described.Load() != nil && st.again.rows.Load() == rowsNone || // one with a result: is it the same (typesAnswer)?
-		s.readyStatus.Load() != 'I' || !s.wire.Settled() {
+		!s.answeredAhead() || s.readyStatus.Load() != 'I' {
 		return
 	}
 	st.again.asked = true
@@ -234,4 +236,32 @@ func (s *Session) resultChangedRefusal(name string, old *stmtInfo, sent []byte, 
 		return sent
 	}
 	return s.markerParse(name, pgerr.Newf(pgerr.FeatureNotSupported, "cached plan must not change result type"), a)
+}
+
+// answeredAhead waits, bounded, until every request ahead is answered
+// (the expectation queue empty), so that the status of the last
+// ReadyForQuery is the backend's now: a Bind behind a pipelined Sync
+// not yet answered gets the Describe too (TestReview39UnsettledRead:
+// without it the re-Parse inferred $1 anew, 22007 for 42804). The wait
+// costs what the catalog read behind it waits anyway, those answers
+// first. Client pump.
+func (s *Session) answeredAhead() bool {
+	if s.expects.head() == none {
+		return true
+	}
+	if err := s.flushBackend(); err != nil {
+		return false
+	}
+	deadline := time.Now().Add(freshCatalogWait)
+	for s.expects.head() != none {
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-s.backendDone:
+			return false
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return true
 }
