@@ -270,7 +270,7 @@ func (s *Session) trialParse(name string, sent []byte, closeX *expectation) (out
 	if !ok || info == nil {
 		return nil, false
 	}
-	trial := &expectation{kind: expParse, name: trialName, prep: info, analysis: info.analysis, start: time.Now(), injected: true, trial: true}
+	trial := &expectation{kind: expParse, name: trialName, prep: info, analysis: info.analysis, start: time.Now(), injected: true, trial: true, answer: s.takeErrorPreface(true)}
 	clear, drop := s.expects.fresh(expClose), s.expects.fresh(expClose)
 	clear.name, clear.closeS, clear.injected = trialName, true, true
 	drop.name, drop.closeS, drop.injected = trialName, true, true

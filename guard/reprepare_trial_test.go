@@ -307,3 +307,30 @@ func TestReprepareDroppedUnnamed(t *testing.T) {
 		t.Errorf("prepared again: %q (%v)", out, err)
 	}
 }
+
+// TestTrialTakesErrorPreface: a named statement prepared again for a
+// Describe (describeUnprepared, requests unanswered): its trial Parse,
+// whose error comes first, carries the types to send before it.
+func TestTrialTakesErrorPreface(t *testing.T) {
+	s, old, _ := typesSession(t, new(bytes.Buffer))
+	old.unprepared.Store(true)
+	closeX := s.expects.fresh(expClose)
+	closeX.name, closeX.closeS, closeX.injected = "ins", true, true
+	s.expects.push(closeX)
+	info := &stmtInfo{filled: true}
+	s.noteParse("ins", info)
+	s.preface = []byte("types")
+	parse := pgwiretest.Encode(t, &pgproto3.Parse{Name: "ins", Query: "INSERT INTO t (id, s) VALUES ($1, $2)"})
+	if _, ok := s.trialParse("ins", parse, closeX); !ok {
+		t.Fatal("no trial")
+	}
+	for x := s.expects.head(); x != none; x = s.expects.head() {
+		if x.trial && string(x.answer) != "types" {
+			t.Errorf("the trial's preface is %q", x.answer)
+		}
+		if x.kind == expDescribeStmt {
+			t.Error("the old statement described where the backend holds none (unprepared)")
+		}
+		s.expects.pop()
+	}
+}

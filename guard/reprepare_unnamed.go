@@ -199,14 +199,14 @@ func (s *Session) describeUnprepared(x *expectation, st *stmtInfo) ([]byte, erro
 }
 
 // takeErrorPreface is what an injected Parse being queued is to send the
-// client before its error (describeUnprepared), taken once. Client pump.
+// client before its error (describeUnprepared, which clears it after;
+// a named statement's trial Parse takes it too: its error comes first).
+// Client pump.
 func (s *Session) takeErrorPreface(injected bool) []byte {
 	if !injected {
 		return nil
 	}
-	p := s.preface
-	s.preface = nil
-	return p
+	return s.preface
 }
 
 // errorPreface sends the client, before the error answering phiguard's
