@@ -105,7 +105,9 @@ type expectation struct {
 	formats []int16 // for expBind: result format codes
 	closeS  bool    // for expClose: a statement (else a portal)
 	// answer, for an injected Close standing in for the client's
-	// Describe, is what the client gets for it (reprepare_unnamed.go).
+	// Describe, is what the client gets for it; for an injected re-Parse
+	// in place of one, what the client gets before its error, unless the
+	// error is 25P02 (reprepare_unnamed.go).
 	answer []byte
 	// paramsSent: phiguard gave the client the ParameterDescription of
 	// this Describe of a statement already (reprepare_unnamed.go).

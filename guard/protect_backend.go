@@ -82,8 +82,11 @@ func (s *Session) onBackendError(_ byte, head *expectation) (bool, error) {
 		return false, err
 	}
 	head = s.typesDescribeFailed(head) // reprepare_types.go
-	head.answeredError()               // plan_reuse.go
-	s.backendErrors.Add(1)             // plan_reuse_settings.go
+	if err := s.errorPreface(head, body); err != nil {
+		return true, err
+	}
+	head.answeredError()   // plan_reuse.go
+	s.backendErrors.Add(1) // plan_reuse_settings.go
 	if head.filled || head.kind == expParse && head.prep != nil && head.prep.filled {
 		// A statement whose column list phiguard filled from its catalog
 		// failed. The column guard names a stale catalog, but it runs

@@ -346,7 +346,7 @@ func (s *Session) protectParse(a *sqlrewrite.Analysis, body []byte, injected boo
 	if v.refusal != nil {
 		info.plan = &sqlrewrite.Plan{}
 		s.noteParse(msg.Name, info)
-		s.expects.push(&expectation{kind: expParse, name: msg.Name, prep: info, analysis: a, start: time.Now(), injected: injected})
+		s.expects.push(&expectation{kind: expParse, name: msg.Name, prep: info, analysis: a, start: time.Now(), injected: injected, answer: s.takeErrorPreface(injected)})
 		return parseMessage([]byte(msg.Name), s.refuseAccess(v, a)), nil
 	}
 	rewritten := v.access != nil && v.access.Changed
@@ -364,7 +364,7 @@ func (s *Session) protectParse(a *sqlrewrite.Analysis, body []byte, injected boo
 		info.decision, info.rule = cur.decision, cur.rule
 	}
 	s.noteParse(msg.Name, info)
-	px := &expectation{kind: expParse, name: msg.Name, prep: info, analysis: a, start: time.Now(), injected: injected, variant: s.parseVariant(msg.Name, a, info, !rewritten && filledFrom == nil && !injected)}
+	px := &expectation{kind: expParse, name: msg.Name, prep: info, analysis: a, start: time.Now(), injected: injected, answer: s.takeErrorPreface(injected), variant: s.parseVariant(msg.Name, a, info, !rewritten && filledFrom == nil && !injected)}
 	s.expects.push(px)
 	if filledFrom != nil || s.textHoldsGuard(info.plan) {
 		info.again = &reprepared{query: againQuery, oids: againOIDs} // reprepare.go

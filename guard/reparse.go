@@ -141,6 +141,14 @@ func (s *Session) boundStatement(name string) (*stmtInfo, error) {
 				// of it (reprepare_unnamed.go).
 				r.prev.dropped = r.prev.dropped || !r.reprepare
 			}
+			if name == "" && r.prev != nil && info.dropped {
+				// A later Query or failed Parse of the client's dropped
+				// the unnamed statement while this failed Parse was
+				// unresolved: what it falls back to is dropped as well
+				// (a failed re-Parse, then the client's failed Parse:
+				// TestReview39ClientParseAfter).
+				r.prev.virt, r.prev.dropped = nil, true
+			}
 		}
 	}
 }

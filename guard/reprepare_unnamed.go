@@ -1,8 +1,12 @@
 package guard
 
 import (
+	"time"
+
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgwire"
+	"github.com/phiguard/phiguard/sqlrewrite"
 	"go.uber.org/zap"
 )
 
@@ -38,11 +42,16 @@ import (
 //     (reprepared.described), as PostgreSQL keeps the ones it fixed;
 //   - a client's Describe of the statement after its re-Parse failed
 //     (unprepared) is answered as PostgreSQL answers it
-//     (describeUnprepared).
+//     (describeUnprepared);
+//   - a statement whose result the Describe found changed (0A000, a
+//     column added under RETURNING *) is not prepared again with the
+//     new result: its re-Parse is a refusal of that code, as PostgreSQL
+//     fails its Binds (resultChangedRefusal). So a statement with a
+//     result is described even when its types and result are known.
 //
-// Only outside a transaction block and with every request answered: the
-// Sync then ends no transaction of the client's, and an error answering
-// the Describe (a statement with a result whose re-analysis fails, one
+// Only outside a transaction block, once every request ahead is
+// answered (answeredAhead): the Sync then ends no transaction of the
+// client's, and an error answering the Describe (a statement with a result whose re-analysis fails, one
 // the backend dropped in a way phiguard did not follow) aborts none. In
 // a transaction block the limit stays: a type left unspecified is
 // inferred anew, and a Describe after a failed re-Parse meets 26000 (as
@@ -67,8 +76,8 @@ func (s *Session) typesBeforeOwnQuery() {
 	st := s.clientStmts[""]
 	if st == nil || st.again == nil || st.again.asked || !st.guardFailed.Load() || st.unprepared.Load() || st.deallocated.Load() ||
 		st.replacing != nil || st.closed || st.dropped || st.virt != nil ||
-		st.again.described.Load() != nil && st.again.rows.Load() != rowsUnknown ||
-		s.readyStatus.Load() != 'I' || !s.wire.Settled() {
+		st.again.described.Load() != nil && st.again.rows.Load() == rowsNone || // one with a result: is it the same (typesAnswer)?
+		!s.answeredAhead() || s.readyStatus.Load() != 'I' {
 		return
 	}
 	st.again.asked = true
@@ -104,6 +113,11 @@ func (s *Session) typesAnswer(head *expectation, typ byte) (bool, error) {
 			return true, err
 		}
 		code, _ := pgwire.ErrorField(body, 'C')
+		if head.paramsSent && string(code) == string(pgerr.FeatureNotSupported) {
+			// "cached plan must not change result type": PostgreSQL
+			// fails each Bind of the statement so (resultChangedRefusal).
+			st.again.resultChanged.Store(true)
+		}
 		s.log.Debug("phiguard's Describe of the unnamed statement failed", zap.String("sqlstate", string(code)))
 	case pgwire.BeReadyForQuery:
 		s.expects.pop()
@@ -138,8 +152,9 @@ func (s *Session) noteRows(head *expectation, rows int32) {
 // its ParameterDescription kept (paramsSent): a re-Parse that fails
 // gives the error PostgreSQL's re-analysis gives, and the Describe is
 // skipped. Only with every request answered outside an aborted
-// transaction (Settled): there PostgreSQL answers 25P02 before the
-// types, and so does the re-Parse alone.
+// transaction (Settled); else the types go before the re-Parse's error
+// but 25P02, which PostgreSQL answers in an aborted transaction before
+// the types (errorPreface).
 func (s *Session) describeUnprepared(x *expectation, st *stmtInfo) ([]byte, error) {
 	if st == nil || st.again == nil || !st.unprepared.Load() || !st.guardFailed.Load() || st.deallocated.Load() || st.dropped {
 		return nil, nil
@@ -165,11 +180,88 @@ func (s *Session) describeUnprepared(x *expectation, st *stmtInfo) ([]byte, erro
 	if rows == rowsNone {
 		return out, nil // x is not queued: fresh's spare goes with the garbage
 	}
+	if out == nil {
+		// Requests unanswered: one may abort the transaction, where
+		// PostgreSQL answers 25P02 before the types and the stand-in
+		// would answer them. The types go before the re-Parse's error
+		// instead, unless it is 25P02 (errorPreface); a re-Parse that
+		// runs leaves the Describe its own (TestReview39ReturningPipelined).
+		s.preface = answer
+	}
 	again, err := s.reprepareStale(x.name) // goes, after the checks above
+	s.preface = nil
 	if err != nil {
 		return nil, err
 	}
 	x.paramsSent = out != nil
 	s.expects.push(x)
 	return append(append(out, again...), pgwire.Frame(pgwire.FeDescribe, append(append([]byte{'S'}, x.name...), 0))...), nil
+}
+
+// takeErrorPreface is what an injected Parse being queued is to send the
+// client before its error (describeUnprepared, which clears it after;
+// a named statement's trial Parse takes it too: its error comes first).
+// Client pump.
+func (s *Session) takeErrorPreface(injected bool) []byte {
+	if !injected {
+		return nil
+	}
+	return s.preface
+}
+
+// errorPreface sends the client, before the error answering phiguard's
+// re-Parse in place of its Describe, the ParameterDescription PostgreSQL
+// sends before it re-analyses the statement for its result; not before
+// 25P02, which an aborted transaction answers first. Backend pump.
+func (s *Session) errorPreface(head *expectation, body []byte) error {
+	if head.kind != expParse || head.answer == nil || s.suppress {
+		return nil
+	}
+	if code, _ := pgwire.ErrorField(body, 'C'); string(code) == "25P02" {
+		return nil
+	}
+	_, err := s.cw.Write(head.answer)
+	return err
+}
+
+// resultChangedRefusal returns, in place of sent, the re-Parse of the
+// unnamed statement whose result phiguard's Describe found changed
+// (typesAnswer: a column added under RETURNING *), a Parse that fails
+// as PostgreSQL fails the Bind, 0A000: PostgreSQL keeps the result the
+// client's Parse fixed, where the re-Parse would fix it anew and run the
+// statement (TestReview39ResultChanged). A change after that Describe
+// is not seen. Client pump.
+func (s *Session) resultChangedRefusal(name string, old *stmtInfo, sent []byte, a *sqlrewrite.Analysis) []byte {
+	if name != "" || !old.again.resultChanged.Load() {
+		return sent
+	}
+	return s.markerParse(name, pgerr.Newf(pgerr.FeatureNotSupported, "cached plan must not change result type"), a)
+}
+
+// answeredAhead waits, bounded, until every request ahead is answered
+// (the expectation queue empty), so that the status of the last
+// ReadyForQuery is the backend's now: a Bind behind a pipelined Sync
+// not yet answered gets the Describe too (TestReview39UnsettledRead:
+// without it the re-Parse inferred $1 anew, 22007 for 42804). The wait
+// costs what the catalog read behind it waits anyway, those answers
+// first. Client pump.
+func (s *Session) answeredAhead() bool {
+	if s.expects.head() == none {
+		return true
+	}
+	if err := s.flushBackend(); err != nil {
+		return false
+	}
+	deadline := time.Now().Add(freshCatalogWait)
+	for s.expects.head() != none {
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-s.backendDone:
+			return false
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return true
 }

@@ -52,7 +52,10 @@ type Session struct {
 	cursors  cursorMap // SQL cursors and named portals, as the backend confirmed them (cursors.go)
 	// readyStatus is the status of the last ReadyForQuery of the
 	// client's requests (backend pump; reprepare_unnamed.go).
-	readyStatus  atomic.Uint32
+	readyStatus atomic.Uint32
+	// preface is what the next injected Parse's error is to follow
+	// (client pump; reprepare_unnamed.go, describeUnprepared).
+	preface      []byte
 	catalogStale staleFlag // read the catalog before planning the next request (catalog_fresh.go, catalog_coalesce.go)
 	// ddlEpoch is the database's DDL epoch, shared by its sessions, and
 	// catalogEpoch its value the last whole catalog read is current with
