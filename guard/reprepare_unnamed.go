@@ -74,16 +74,27 @@ const (
 // and message.
 func (s *Session) typesBeforeOwnQuery() {
 	st := s.clientStmts[""]
-	if st == nil || st.again == nil || st.again.asked || !st.guardFailed.Load() || st.unprepared.Load() || st.deallocated.Load() ||
-		st.replacing != nil || st.closed || st.dropped || st.virt != nil ||
-		st.again.described.Load() != nil && st.again.rows.Load() == rowsNone || // one with a result: is it the same (typesAnswer)?
-		!s.answeredAhead() || s.readyStatus.Load() != 'I' {
+	if !describedBeforeRead(st) || !s.answeredAhead() || s.readyStatus.Load() != 'I' {
 		return
 	}
 	st.again.asked = true
 	s.expects.push(&expectation{kind: expTypes, prep: st})
 	_, _ = s.bw.Write(pgwire.Frame(pgwire.FeDescribe, []byte{'S', 0}))
 	_, _ = s.bw.Write([]byte{pgwire.FeSync, 0, 0, 0, 4}) // a write error is ownRequest's to see
+}
+
+// describedBeforeRead says whether the client's unnamed statement st is
+// one phiguard's own Query would drop with something left to learn: its
+// guard failed, the backend still holds it (not unprepared, replaced,
+// closed, dropped or virtual), and it was not asked before; either its
+// types are unknown, or it has a result, which may have changed
+// (typesAnswer).
+func describedBeforeRead(st *stmtInfo) bool {
+	if st == nil || st.again == nil || st.again.asked || !st.guardFailed.Load() || st.unprepared.Load() || st.deallocated.Load() ||
+		st.replacing != nil || st.closed || st.dropped || st.virt != nil {
+		return false
+	}
+	return st.again.described.Load() == nil || st.again.rows.Load() != rowsNone
 }
 
 // typesAnswer consumes the answer to typesBeforeOwnQuery's Describe and
@@ -252,15 +263,19 @@ func (s *Session) answeredAhead() bool {
 	if err := s.flushBackend(); err != nil {
 		return false
 	}
-	deadline := time.Now().Add(freshCatalogWait)
+	// Polled: no signal says the queue emptied, and this runs only for a
+	// statement whose guard failed.
+	deadline := time.NewTimer(freshCatalogWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
 	for s.expects.head() != none {
-		if time.Now().After(deadline) {
-			return false
-		}
 		select {
 		case <-s.backendDone:
 			return false
-		case <-time.After(time.Millisecond):
+		case <-deadline.C:
+			return false
+		case <-tick.C:
 		}
 	}
 	return true

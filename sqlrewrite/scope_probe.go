@@ -159,10 +159,8 @@ func (p *planner) probeCuts() {
 				// After the FROM clause, and after whatever closes
 				// there (an operator's check around the ON's last
 				// comparison).
-				cut.Text, cut.Last = " WHERE"+strings.TrimSuffix(cut.Text, " AND"), true
-				if at < len(p.sql) && identByte(p.sql[at]) {
-					cut.Text += " " // 't1'GROUP BY (red team 38b)
-				}
+				// Spaced from a word after it: 't1'GROUP BY (red team 38b).
+				cut.Text, cut.Last = spacedEdit(p.sql, at, at, " WHERE"+strings.TrimSuffix(cut.Text, " AND")), true
 			}
 			p.plan.Cuts = append(p.plan.Cuts, cut)
 		}

@@ -194,11 +194,6 @@ func (p *planner) qualifierCuts() {
 	}
 }
 
-// identByte says whether b may end an identifier or keyword.
-func identByte(b byte) bool {
-	return b == '_' || b == '$' || b >= 0x80 || '0' <= b && b <= '9' || 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z'
-}
-
 // usingAlias is the item JOIN ... USING (c) AS u names (without an
 // alias of the join's own), or nil: its columns are the USING list's
 // (never encrypted ones: joinItem refuses those), which only a qualified

@@ -158,29 +158,11 @@ func (c *sortCut) withoutFilters(from, to int) string {
 			continue // verifySort's count of conjuncts fails it
 		}
 		b.WriteString(c.sql[at:e.s])
-		b.WriteString(c.spaced(e.s, e.text, e.e))
+		b.WriteString(spacedEdit(c.sql, e.s, e.e, e.text)) // text_edit.go
 		at = e.e
 	}
 	b.WriteString(c.sql[at:to])
 	return b.String()
-}
-
-// spaced is text, put in place of bytes [s, e), with a space on either
-// side where a word of the statement's touches it: where(x = 1) and
-// AND(x = 1)AND are words of their own to PostgreSQL, wheretrue and
-// ANDtrueAND are not (a syntax error, and the statement refused: red
-// team 39).
-func (c *sortCut) spaced(s int, text string, e int) string {
-	if text == "" {
-		return text
-	}
-	if s > 0 && identByte(c.sql[s-1]) && identByte(text[0]) {
-		text = " " + text
-	}
-	if e < len(c.sql) && identByte(c.sql[e]) && identByte(text[len(text)-1]) {
-		text += " "
-	}
-	return text
 }
 
 // subCells is what the array holds per inner row: the filtered column,

@@ -162,13 +162,33 @@ func (f CompareForm) FitsList(sql []byte, sp [2]int) bool {
 		}
 		kw := bytes.TrimRight(before[:len(before)-1], " \t\r\n")
 		return len(kw) >= 2 && bytes.EqualFold(kw[len(kw)-2:], []byte("in")) &&
-			(len(kw) == 2 || !isIdentByte(kw[len(kw)-3]))
+			(len(kw) == 2 || !identByte(kw[len(kw)-3]))
 	}
 	return false
 }
 
-func isIdentByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c >= 0x80
+// identByte says whether b may end an identifier or keyword ($ too:
+// a$b is one identifier).
+func identByte(b byte) bool {
+	return b == '_' || b == '$' || b >= 0x80 || '0' <= b && b <= '9' || 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z'
+}
+
+// spacedEdit is text put in place of sql's bytes [s, e), with a space on
+// either side where a word of sql's touches it: where(x = 1) and
+// AND(x = 1)AND are words of their own to PostgreSQL, wheretrue and
+// ANDtrueAND are not (a syntax error, and the statement refused: red
+// team 39).
+func spacedEdit(sql string, s, e int, text string) string {
+	if text == "" {
+		return text
+	}
+	if s > 0 && identByte(sql[s-1]) && identByte(text[0]) {
+		text = " " + text
+	}
+	if e < len(sql) && identByte(sql[e]) && identByte(text[len(text)-1]) {
+		text += " "
+	}
+	return text
 }
 
 // List is the text that stands, where FitsList holds, for items in
