@@ -74,7 +74,7 @@ func (w *accessWalker) update(u *pg_query.UpdateStmt, parent *accessScope, mode 
 	w.targets(u.GetReturningList(), sc, returningMode(mode))
 	if rule != nil {
 		w.updateCheck(u, target, rule)
-		u.WhereClause = w.guardedWhere(rule, target, u.GetWhereClause(), len(u.GetFromClause()) > 0)
+		u.WhereClause = w.guardedWhere(rule, target, u.GetRelation(), u.GetWhereClause(), len(u.GetFromClause()) > 0)
 	}
 }
 
@@ -84,7 +84,7 @@ func (w *accessWalker) delete(d *pg_query.DeleteStmt, parent *accessScope, mode 
 	w.expr(d.GetWhereClause(), sc)
 	w.targets(d.GetReturningList(), sc, returningMode(mode))
 	if rule != nil {
-		d.WhereClause = w.guardedWhere(rule, target, d.GetWhereClause(), len(d.GetUsingClause()) > 0)
+		d.WhereClause = w.guardedWhere(rule, target, d.GetRelation(), d.GetWhereClause(), len(d.GetUsingClause()) > 0)
 	}
 }
 
@@ -100,7 +100,9 @@ func returningMode(mode outMode) outMode {
 // conditions by cost, so without the CASE a cheap condition of the user's
 // could run on a hidden row and raise an error that tells its value; the
 // copied equality conditions are leakproof and keep index scans working.
-func (w *accessWalker) guardedWhere(rule *policy.RowRule, target *accessRel, where *pg_query.Node, qualify bool) *pg_query.Node {
+// The statement's target is named at rv; the new condition replaces the
+// user's in the text, which it holds as written (access_text.go).
+func (w *accessWalker) guardedWhere(rule *policy.RowRule, target *accessRel, rv *pg_query.RangeVar, where *pg_query.Node, qualify bool) *pg_query.Node {
 	r1, r2 := w.boundRuleExpr(rule), w.boundRuleExpr(rule)
 	if qualify {
 		// Other tables in FROM/USING could make the rule's bare column
@@ -110,7 +112,9 @@ func (w *accessWalker) guardedWhere(rule *policy.RowRule, target *accessRel, whe
 	}
 	w.changed, w.touched = true, true
 	w.acc.Decisions = append(w.acc.Decisions, Decision{Table: rule.Table.String(), Rule: rule.Name, Effect: "rows filtered"})
+	span, has, ok := w.text.dmlWhere(rv)
 	if where == nil {
+		w.text.replace(span, ok && !has, func() string { return " WHERE " + w.text.exprText(r1) })
 		return r1
 	}
 	out := r1
@@ -125,13 +129,15 @@ func (w *accessWalker) guardedWhere(rule *policy.RowRule, target *accessRel, whe
 	if allLeakproof {
 		// Every condition of the user's is a leakproof equality, already
 		// copied: there is nothing left to guard.
+		w.text.replace(span, ok && has, func() string { return w.text.exprText(out) })
 		return out
 	}
-	guard := &pg_query.Node{Node: &pg_query.Node_CaseExpr{CaseExpr: &pg_query.CaseExpr{
-		Args:      []*pg_query.Node{{Node: &pg_query.Node_CaseWhen{CaseWhen: &pg_query.CaseWhen{Expr: r2, Result: where}}}},
-		Defresult: boolConst(false),
-	}}}
-	return andNodes(out, guard)
+	guarded := func(cond *pg_query.Node) *pg_query.Node {
+		return andNodes(out, caseNode(r2, cond, boolConst(false)))
+	}
+	marked := guarded(markerNode())
+	w.text.replace(span, ok && has, func() string { return w.text.fill(w.text.exprText(marked), span) })
+	return guarded(where)
 }
 
 func boolConst(b bool) *pg_query.Node {

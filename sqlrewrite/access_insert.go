@@ -2,6 +2,7 @@ package sqlrewrite
 
 import (
 	"fmt"
+	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"github.com/phiguard/phiguard/policy"
@@ -102,8 +103,16 @@ func (w *accessWalker) insertCheck(ins *pg_query.InsertStmt, target *accessRel, 
 	}
 	marker := checkMarker(w.pol, rule)
 	if sel := src.GetSelectStmt(); sel != nil && isPlainValues(sel) {
-		for _, row := range sel.GetValuesLists() {
-			if !w.checkValuesRow(row.GetList(), cols, target, rule, marker) {
+		_, spans, ok := insertSpans(w.text.sql, int(ins.GetRelation().GetLocation()))
+		for r, row := range sel.GetValuesLists() {
+			if r >= len(spans) {
+				ok = false
+			}
+			place := valuesPlace{ok: ok}
+			if ok {
+				place.items = spans[r]
+			}
+			if !w.checkValuesRow(row.GetList(), place, cols, target, rule, marker) {
 				return
 			}
 		}
@@ -116,7 +125,7 @@ func (w *accessWalker) insertCheck(ins *pg_query.InsertStmt, target *accessRel, 
 
 // checkValuesRow puts the check into one VALUES row; false when the row
 // cannot be checked and the rule allows that.
-func (w *accessWalker) checkValuesRow(row *pg_query.List, cols []string, target *accessRel, rule *policy.RowRule, marker string) bool {
+func (w *accessWalker) checkValuesRow(row *pg_query.List, place valuesPlace, cols []string, target *accessRel, rule *policy.RowRule, marker string) bool {
 	items := row.GetItems()
 	if len(items) != len(cols) {
 		w.unchecked(rule, "the VALUES row and the column list differ in length")
@@ -156,10 +165,30 @@ func (w *accessWalker) checkValuesRow(row *pg_query.List, cols []string, target 
 	}
 	cond := w.boundRuleExpr(rule)
 	substitute(cond, []string{target.relname}, subst, true)
-	value := items[k]
-	items[k] = caseNode(cond, castNode(value, typ),
-		caseNode(failNode(marker), castNode(proto.Clone(value).(*pg_query.Node), typ), nil))
+	span, ok := [2]int{}, place.ok && k < len(place.items)
+	if ok {
+		span = place.items[k]
+	}
+	items[k] = w.checkedValue(cond, items[k], typ, marker, span, ok)
 	return true
+}
+
+// valuesPlace is where a VALUES row's items are in the client's text.
+type valuesPlace struct {
+	items [][2]int
+	ok    bool
+}
+
+// checkedValue is CASE WHEN cond THEN value::typ ELSE CASE WHEN <error>
+// THEN value::typ END END, which replaces the value in the tree, and in
+// the text around the client's own text of the value at span.
+func (w *accessWalker) checkedValue(cond, value *pg_query.Node, typ, marker string, span [2]int, ok bool) *pg_query.Node {
+	checked := func(v func() *pg_query.Node) *pg_query.Node {
+		return caseNode(cond, castNode(v(), typ), caseNode(failNode(marker), castNode(v(), typ), nil))
+	}
+	marked := checked(markerNode)
+	w.text.replace(span, ok, func() string { return w.text.fill(w.text.exprText(marked), span) })
+	return checked(func() *pg_query.Node { return proto.Clone(value).(*pg_query.Node) })
 }
 
 // wrapInsertSource turns INSERT ... SELECT q into INSERT ... SELECT * FROM
@@ -175,18 +204,30 @@ func (w *accessWalker) wrapInsertSource(ins *pg_query.InsertStmt, cols []string,
 	}
 	cond := w.boundRuleExpr(rule)
 	substitute(cond, []string{target.relname}, subst, true)
-	star := &pg_query.Node{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{
-		Val: &pg_query.Node{Node: &pg_query.Node_ColumnRef{ColumnRef: &pg_query.ColumnRef{
-			Fields: []*pg_query.Node{{Node: &pg_query.Node_AStar{AStar: &pg_query.A_Star{}}}}}}}}}}
-	wrapper := &pg_query.SelectStmt{
-		TargetList: []*pg_query.Node{star},
-		FromClause: []*pg_query.Node{{Node: &pg_query.Node_RangeSubselect{RangeSubselect: &pg_query.RangeSubselect{
-			Subquery: ins.GetSelectStmt(),
-			Alias:    &pg_query.Alias{Aliasname: alias, Colnames: colnames},
-		}}}},
-		WhereClause: caseNode(cond, boolConst(true), failNode(marker)),
+	wrapper := func(source *pg_query.Node) *pg_query.SelectStmt {
+		return &pg_query.SelectStmt{
+			TargetList: []*pg_query.Node{starTarget()},
+			FromClause: []*pg_query.Node{{Node: &pg_query.Node_RangeSubselect{RangeSubselect: &pg_query.RangeSubselect{
+				Subquery: source,
+				Alias:    &pg_query.Alias{Aliasname: alias, Colnames: colnames},
+			}}}},
+			WhereClause: caseNode(cond, boolConst(true), failNode(marker)),
+			LimitOption: pg_query.LimitOption_LIMIT_OPTION_DEFAULT, // as the parser writes them
+			Op:          pg_query.SetOperation_SETOP_NONE,
+		}
 	}
-	ins.SelectStmt = &pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: wrapper}}
+	// In the text, the client's source goes where the marker query is.
+	span, ok := w.text.insertSource(ins)
+	marked := wrapper(&pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: &pg_query.SelectStmt{
+		TargetList: []*pg_query.Node{{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{Val: markerNode()}}}}}}})
+	w.text.replace(span, ok, func() string {
+		frag := w.text.selectText(marked)
+		if !strings.Contains(frag, "(SELECT "+clientMarker+")") {
+			w.text.lost = true
+		}
+		return strings.Replace(frag, "SELECT "+clientMarker, w.text.client(span), 1)
+	})
+	ins.SelectStmt = &pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: wrapper(ins.GetSelectStmt())}}
 }
 
 // encrypted tells whether a column of the target is encrypted in any

@@ -12,10 +12,11 @@ import (
 
 // rewriteAccess applies a restricted role's rules. It parses the text
 // itself: the analysis may be shared with other texts of the same shape
-// (other literals), and the rewrite edits the tree in place.
+// (other literals), and the rewrite edits the tree in place, recording
+// each change as an edit of the text too (access_text.go).
 func rewriteAccess(sql string, a *Analysis, pol *policy.Policy, role *policy.Role, objs Objects, breakGlass bool) (acc *Access) {
 	acc = &Access{SQL: sql}
-	w := &accessWalker{pol: pol, role: role, objs: objs, breakGlass: breakGlass, acc: acc}
+	w := &accessWalker{pol: pol, role: role, objs: objs, breakGlass: breakGlass, acc: acc, text: &accessText{sql: sql}}
 	if objs == nil {
 		w.objs = noObjects{}
 	}
@@ -40,13 +41,24 @@ func rewriteAccess(sql string, a *Analysis, pol *policy.Policy, role *policy.Rol
 		w.statement(raw.GetStmt(), a == nil || i >= len(a.Statements) || a.Statements[i].withQueries)
 	}
 	if w.changed {
-		out, err := pg_query.Deparse(tree)
-		if err != nil {
-			w.refuse(&Refusal{Code: pgerr.InternalError, Rule: w.stmtRule(), Message: "phiguard could not write the statement with its row rules: " + err.Error()})
-		}
-		acc.SQL, acc.Changed = out, true
+		acc.SQL, acc.Changed = w.written(tree), true
 	}
 	return acc
+}
+
+// written is the statement with the rules' changes: the client's text
+// edited (access_text.go), or, when that text does not parse to the
+// changed tree, the tree written whole.
+func (w *accessWalker) written(tree *pg_query.ParseResult) string {
+	if out, ok := w.text.result(); ok && sameStatements(out, tree) {
+		return out
+	}
+	accessTextFallbacks.Add(1)
+	out, err := pg_query.Deparse(tree)
+	if err != nil {
+		w.refuse(&Refusal{Code: pgerr.InternalError, Rule: w.stmtRule(), Message: "phiguard could not write the statement with its row rules: " + err.Error()})
+	}
+	return out
 }
 
 // noObjects answers for a walker with no catalog: nothing is known, so

@@ -124,7 +124,7 @@ func TestAccessRewrites(t *testing.T) {
 		{"clinician", "UPDATE patients SET city = 'x' WHERE id = $1",
 			[]string{"WHERE id OPERATOR(pg_catalog.=) ANY (SELECT patient FROM public.care_teams WHERE clinician OPERATOR(pg_catalog.=) current_user) AND id = $1"}},
 		{"clinician", "UPDATE patients SET city = 'x' WHERE id = $1 AND city LIKE $2",
-			[]string{"WHERE (id OPERATOR(pg_catalog.=) ANY (SELECT patient FROM public.care_teams WHERE clinician OPERATOR(pg_catalog.=) current_user) AND id = $1) AND CASE WHEN id OPERATOR(pg_catalog.=) ANY (SELECT patient FROM public.care_teams WHERE clinician OPERATOR(pg_catalog.=) current_user) THEN id = $1 AND city LIKE $2 ELSE false END"}},
+			[]string{"WHERE (id OPERATOR(pg_catalog.=) ANY (SELECT patient FROM public.care_teams WHERE clinician OPERATOR(pg_catalog.=) current_user) AND id = $1) AND CASE WHEN id OPERATOR(pg_catalog.=) ANY (SELECT patient FROM public.care_teams WHERE clinician OPERATOR(pg_catalog.=) current_user) THEN (id = $1 AND city LIKE $2) ELSE false END"}},
 		{"clinician", "DELETE FROM notes USING patients WHERE notes.patient = patients.id",
 			[]string{"USING (SELECT * FROM public.patients WHERE", "WHERE notes.patient OPERATOR(pg_catalog.=) ANY (SELECT"}},
 		{"clinician", "INSERT INTO notes (id, patient, body) VALUES (1, $1, 'hello')",

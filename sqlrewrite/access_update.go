@@ -5,7 +5,6 @@ import (
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"github.com/phiguard/phiguard/policy"
-	"google.golang.org/protobuf/proto"
 )
 
 // updateCheck gives an UPDATE that assigns a column its target's row rule
@@ -62,9 +61,8 @@ func (w *accessWalker) updateCheck(u *pg_query.UpdateStmt, target *accessRel, ru
 	// updated: qualified, so that a FROM item with a column of the same
 	// name cannot stand in for them.
 	w.qualifyRule(cond, target)
-	value := rt.GetVal()
-	rt.Val = caseNode(cond, castNode(value, typ),
-		caseNode(failNode(checkMarker(w.pol, rule)), castNode(proto.Clone(value).(*pg_query.Node), typ), nil))
+	span, ok := setValueSpan(w.text.sql, int(rt.GetLocation()))
+	rt.Val = w.checkedValue(cond, rt.GetVal(), typ, checkMarker(w.pol, rule), span, ok)
 	w.changed, w.touched = true, true
 	w.acc.Decisions = append(w.acc.Decisions, Decision{Table: rule.Table.String(), Rule: rule.Name, Effect: "row check"})
 }

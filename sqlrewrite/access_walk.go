@@ -21,6 +21,7 @@ type accessWalker struct {
 	breakGlass bool
 	acc        *Access
 	changed    bool
+	text       *accessText // the client's text and the edits of it
 	// touched is set once a row rule or a restricted column is met, for
 	// the refusal of EXPLAIN on them.
 	touched bool

@@ -129,7 +129,7 @@ func setValueSpan(sql string, from int) ([2]int, bool) {
 	if err != nil {
 		return [2]int{}, false
 	}
-	span, depth, eq := [2]int{-1, -1}, 0, false
+	span, depth, eq, prev := [2]int{-1, -1}, 0, false, ""
 	for _, tok := range res.GetTokens() {
 		start, end := int(tok.GetStart()), int(tok.GetEnd())
 		if start < from || isComment(tok) {
@@ -146,7 +146,10 @@ func setValueSpan(sql string, from int) ([2]int, bool) {
 		case text == ")" || text == "]":
 			depth--
 		}
-		if depth < 0 || depth == 0 && (text == "," || text == ";" || strings.EqualFold(text, "FROM") ||
+		// IS DISTINCT FROM is the value's own FROM.
+		fromClause := strings.EqualFold(text, "FROM") && !strings.EqualFold(prev, "DISTINCT")
+		prev = text
+		if depth < 0 || depth == 0 && (text == "," || text == ";" || fromClause ||
 			strings.EqualFold(text, "WHERE") || strings.EqualFold(text, "RETURNING")) {
 			break
 		}

@@ -38,6 +38,10 @@ import (
 //	                also show what the proxy sends when the backend fails
 //	                the rewrite's write check (WriteCheckRefusal)
 //
+// An access rewrite that could not edit the client's text, and was
+// written whole from the tree (access_text.go), says so on a line
+// "written whole from the tree".
+//
 // The catalog is newFakeObjects() plus goldenObjects' additions.
 //
 // go test ./sqlrewrite -run TestGolden -rewrite rewrites every expected
@@ -256,8 +260,13 @@ func (r *goldenRunner) run(c *goldenCase) []string {
 			r.t.Fatalf("%s:%d: no role %s", c.file, c.line, c.role)
 		}
 	}
+	before := accessTextFallbacks.Load()
 	acc := AccessFor(c.sql, Analyze(c.sql), pol, role, r.objs, c.breakGlass)
 	out := accessLines(acc)
+	if accessTextFallbacks.Load() != before {
+		// The client's text could not be edited (access_text.go).
+		out = append(out, "written whole from the tree")
+	}
 	if c.backendCheck {
 		out = append(out, backendCheckLine(acc))
 	}

@@ -1,0 +1,284 @@
+package sqlrewrite
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"slices"
+	"strings"
+	"sync/atomic"
+
+	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// The access rewriter's changes are edits of the client's own text: a
+// FROM item replaced by its row rule's subquery, a DML statement's WHERE
+// replaced by the rule and the guarded condition, a value or an INSERT's
+// source wrapped in its write check. An edit's new text is phiguard's
+// own fragment, deparsed from the nodes the walker built, around copies
+// of the client's text (the condition, the value, the source query) with
+// the edits inside them applied. So what the client wrote reaches
+// PostgreSQL as written, and the text outside the edits keeps its place.
+//
+// The walker still changes its tree the same way, and the edited text
+// must parse to that tree (locations aside, sameStatements): if it does
+// not, or a place in the text was not found, the statement is written
+// whole from the tree by pg_query's deparser, as before this file, and
+// accessTextFallbacks counts it (tests assert it stays zero).
+
+// accessTextFallbacks counts the rewrites written whole from the tree.
+var accessTextFallbacks atomic.Int64
+
+// clientMarker names, inside a fragment being deparsed, the place of a
+// copy of the client's text. The random part makes it a name no client
+// text holds.
+var clientMarker = func() string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("BUG: crypto/rand: " + err.Error())
+	}
+	return "phiguardclient" + hex.EncodeToString(b[:])
+}()
+
+// markerNode is a column reference to clientMarker.
+func markerNode() *pg_query.Node {
+	return &pg_query.Node{Node: &pg_query.Node_ColumnRef{ColumnRef: &pg_query.ColumnRef{
+		Fields: []*pg_query.Node{pg_query.MakeStrNode(clientMarker)}}}}
+}
+
+// accessEdit replaces the client's text at span with what render writes,
+// at the end of the walk (an injected subquery gains the level's copied
+// conditions after its FROM item is walked).
+type accessEdit struct {
+	span   [2]int
+	render func() string
+	done   bool // written, or copied into an enclosing edit
+}
+
+// accessText is the client's text and the edits of it.
+type accessText struct {
+	sql   string
+	toks  []*pg_query.ScanToken
+	edits []*accessEdit
+	lost  bool // a place was not found or a fragment not written
+}
+
+// tokens scans the text once, on the first edit.
+func (t *accessText) tokens() []*pg_query.ScanToken {
+	if t.toks == nil && !t.lost {
+		res, err := pg_query.Scan(t.sql)
+		if err != nil {
+			t.lost = true
+			return nil
+		}
+		t.toks = res.GetTokens()
+	}
+	return t.toks
+}
+
+// replace records an edit; ok false (the place was not found) loses the
+// text.
+func (t *accessText) replace(span [2]int, ok bool, render func() string) {
+	if !ok || span[0] < 0 || span[0] > span[1] || span[1] > len(t.sql) {
+		t.lost = true
+		return
+	}
+	t.edits = append(t.edits, &accessEdit{span: span, render: render})
+}
+
+// client is the client's text at span with the edits inside it applied;
+// those edits are then done. The latest edit is written first: an edit
+// that copies client text is recorded after the edits inside that text
+// (the walk reaches them first), and takes them into its copy.
+func (t *accessText) client(span [2]int) string {
+	var edits []Edit
+	whole := span == [2]int{0, len(t.sql)}
+	for i := len(t.edits) - 1; i >= 0; i-- {
+		e := t.edits[i]
+		if e.done || !whole && !within(e.span, span) {
+			continue
+		}
+		e.done = true
+		edits = append(edits, Edit{Span: [2]int{e.span[0] - span[0], e.span[1] - span[0]}, Text: e.render()})
+	}
+	out, ok := Splice([]byte(t.sql[span[0]:span[1]]), edits)
+	if !ok {
+		t.lost = true
+	}
+	return string(out)
+}
+
+// within says whether inner lies in outer; an insertion only strictly
+// inside (one at an end belongs to the text around: a WHERE added after
+// an UPDATE's last SET value is not part of that value).
+func within(inner, outer [2]int) bool {
+	if inner[0] == inner[1] {
+		return outer[0] < inner[0] && inner[0] < outer[1]
+	}
+	return outer[0] <= inner[0] && inner[1] <= outer[1]
+}
+
+// result is the whole edited text; false when it cannot be trusted.
+func (t *accessText) result() (string, bool) {
+	out := t.client([2]int{0, len(t.sql)})
+	return out, !t.lost
+}
+
+// fill writes frag with each marker replaced by the client's text at
+// span, in parentheses unless it is one token (a literal, a parameter, a
+// name), which no operator around it can split.
+func (t *accessText) fill(frag string, span [2]int) string {
+	text := t.client(span)
+	if t.tokensIn(span) != 1 {
+		text = "(" + text + ")"
+	}
+	return strings.ReplaceAll(frag, clientMarker, text)
+}
+
+// tokensIn counts the tokens in span, comments aside.
+func (t *accessText) tokensIn(span [2]int) int {
+	n := 0
+	for _, tok := range t.tokens() {
+		if int(tok.GetStart()) >= span[0] && int(tok.GetEnd()) <= span[1] && !isComment(tok) {
+			n++
+		}
+	}
+	return n
+}
+
+// exprText is phiguard's text of an expression it built.
+func (t *accessText) exprText(n *pg_query.Node) string {
+	sel := &pg_query.SelectStmt{TargetList: []*pg_query.Node{{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{Val: n}}}}}
+	return t.deparsed(sel, "SELECT ")
+}
+
+// fromItemText is phiguard's text of a FROM item it built.
+func (t *accessText) fromItemText(item *pg_query.Node) string {
+	return t.deparsed(&pg_query.SelectStmt{TargetList: []*pg_query.Node{starTarget()}, FromClause: []*pg_query.Node{item}}, "SELECT * FROM ")
+}
+
+// starTarget is the select list entry *.
+func starTarget() *pg_query.Node {
+	return &pg_query.Node{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{
+		Val: &pg_query.Node{Node: &pg_query.Node_ColumnRef{ColumnRef: &pg_query.ColumnRef{
+			Fields: []*pg_query.Node{{Node: &pg_query.Node_AStar{AStar: &pg_query.A_Star{}}}}}}}}}}
+}
+
+// selectText is phiguard's text of a query it built.
+func (t *accessText) selectText(sel *pg_query.SelectStmt) string { return t.deparsed(sel, "") }
+
+// deparsed writes sel and cuts prefix off the front.
+func (t *accessText) deparsed(sel *pg_query.SelectStmt, prefix string) string {
+	out, err := pg_query.Deparse(&pg_query.ParseResult{Stmts: []*pg_query.RawStmt{{Stmt: &pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: sel}}}}})
+	if err != nil || !strings.HasPrefix(out, prefix) {
+		t.lost = true
+		return ""
+	}
+	return out[len(prefix):]
+}
+
+// sameStatements says whether text parses to tree, locations aside and
+// with tree's ANDs and ORs nested as PostgreSQL's parser nests them.
+func sameStatements(text string, tree *pg_query.ParseResult) bool {
+	got, err := pg_query.Parse(text)
+	if err != nil {
+		return false
+	}
+	want := proto.Clone(tree).(*pg_query.ParseResult)
+	canonical(got.ProtoReflect())
+	canonical(want.ProtoReflect())
+	return proto.Equal(got, want)
+}
+
+// canonical clears m's locations and flattens its boolean expressions.
+func canonical(m protoreflect.Message) {
+	switch n := m.Interface().(type) {
+	case *pg_query.RawStmt:
+		n.StmtLocation, n.StmtLen = 0, 0
+	case *pg_query.BoolExpr:
+		n.Args = flatBool(n.GetBoolop(), n.GetArgs())
+	}
+	if fd := m.Descriptor().Fields().ByName("location"); fd != nil && fd.Kind() == protoreflect.Int32Kind {
+		m.Clear(fd)
+	}
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.Message() == nil || fd.IsMap():
+		case fd.IsList():
+			for i := 0; i < v.List().Len(); i++ {
+				canonical(v.List().Get(i).Message())
+			}
+		default:
+			canonical(v.Message())
+		}
+		return true
+	})
+}
+
+// flatBool takes into args a first argument of the same operator, as
+// PostgreSQL's parser does for a AND b AND c (makeAndExpr, makeOrExpr:
+// the left operand only).
+func flatBool(op pg_query.BoolExprType, args []*pg_query.Node) []*pg_query.Node {
+	if op == pg_query.BoolExprType_NOT_EXPR || len(args) == 0 {
+		return args
+	}
+	first := args[0].GetBoolExpr()
+	if first == nil || first.GetBoolop() != op {
+		return args
+	}
+	return append(flatBool(op, first.GetArgs()), args[1:]...)
+}
+
+// tokenAt is the index of the token that starts at loc, -1 when none.
+func (t *accessText) tokenAt(loc int32) int {
+	toks := t.tokens()
+	i, found := slices.BinarySearchFunc(toks, loc, func(tok *pg_query.ScanToken, loc int32) int {
+		return int(tok.GetStart() - loc)
+	})
+	if !found {
+		return -1
+	}
+	return i
+}
+
+// nextReal is the index of the first token after i that is not a
+// comment, -1 when none.
+func (t *accessText) nextReal(i int) int {
+	toks := t.tokens()
+	for i++; i < len(toks); i++ {
+		if !isComment(toks[i]) {
+			return i
+		}
+	}
+	return -1
+}
+
+// is says whether toks[i] exists and is tok.
+func (t *accessText) is(i int, tok pg_query.Token) bool {
+	return i >= 0 && i < len(t.toks) && t.toks[i].GetToken() == tok
+}
+
+// closing is the index of the parenthesis that closes the one at i.
+func (t *accessText) closing(i int) int {
+	depth := 0
+	for ; i < len(t.toks); i++ {
+		switch t.toks[i].GetToken() {
+		case pg_query.Token_ASCII_40:
+			depth++
+		case pg_query.Token_ASCII_41:
+			if depth--; depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// span is the text from the start of token i to the end of token j.
+func (t *accessText) span(i, j int) ([2]int, bool) {
+	if i < 0 || j < i || j >= len(t.toks) {
+		return [2]int{}, false
+	}
+	return [2]int{int(t.toks[i].GetStart()), int(t.toks[j].GetEnd())}, true
+}
