@@ -179,16 +179,18 @@ func (t *accessText) deparsed(sel *pg_query.SelectStmt, prefix string) string {
 }
 
 // sameStatements says whether text parses to tree, locations aside and
-// with tree's ANDs and ORs nested as PostgreSQL's parser nests them.
+// with tree's ANDs and ORs nested as PostgreSQL's parser nests them. It
+// clears tree's locations and flattens its ANDs and ORs in place (a copy
+// cost an eighth of the rewrite): only the deparser reads tree after it,
+// which neither changes.
 func sameStatements(text string, tree *pg_query.ParseResult) bool {
 	got, err := pg_query.Parse(text)
 	if err != nil {
 		return false
 	}
-	want := proto.Clone(tree).(*pg_query.ParseResult)
 	canonical(got.ProtoReflect())
-	canonical(want.ProtoReflect())
-	return proto.Equal(got, want)
+	canonical(tree.ProtoReflect())
+	return proto.Equal(got, tree)
 }
 
 // canonical clears m's locations and flattens its boolean expressions.
