@@ -13,7 +13,7 @@ import (
 )
 
 // An application that inlines its values sends a new text for every
-// value; rewriting each one (parse, walk, deparse) costs a few hundred
+// value; rewriting each one (parse, walk, edit, check) costs a few hundred
 // microseconds. But the rewriter's verdict does not depend on a literal's
 // value in a DML statement (except a number used as a position in ORDER
 // BY, GROUP BY or DISTINCT ON, which decides which column is sorted): so

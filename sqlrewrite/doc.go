@@ -122,7 +122,10 @@
 //     their schemas (access_rulenames.go) and injected behind an OFFSET 0
 //     fence into every reference to a ruled table, write checks, column
 //     rules on outputs, statement classes, functions, statistics, session
-//     settings (settings.go). docs/design/access-rewriter.md is its threat
+//     settings (settings.go). Its changes are edits of the client's text,
+//     which reaches the database as written around them; the edited text
+//     must parse to the tree the rules changed, or that tree is deparsed
+//     whole (access_text.go). docs/design/access-rewriter.md is its threat
 //     model. AccessCache caches its verdicts by text, policy, role and
 //     catalog version.
 //
