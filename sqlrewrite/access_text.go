@@ -73,8 +73,33 @@ func (t *accessText) tokens() []*pg_query.ScanToken {
 			return nil
 		}
 		t.toks = res.GetTokens()
+		for _, tok := range t.toks {
+			if tok.GetToken() == pg_query.Token_UIDENT {
+				tok.End = int32(unicodeIdentEnd(t.sql, int(tok.GetStart())))
+			}
+		}
 	}
 	return t.toks
+}
+
+// unicodeIdentEnd is the end of the U&"..." name at start: the scanner
+// ends its token after the U. A UESCAPE clause after it is not taken in
+// (the edited text then fails the check, and the tree is written whole).
+func unicodeIdentEnd(sql string, start int) int {
+	i := start + len(`U&"`)
+	for i < len(sql) {
+		j := strings.IndexByte(sql[i:], '"')
+		if j < 0 {
+			break
+		}
+		i += j + 1
+		if i < len(sql) && sql[i] == '"' {
+			i++ // a doubled quote inside the name
+			continue
+		}
+		return i
+	}
+	return start + 1
 }
 
 // replace records an edit; ok false (the place was not found) loses the

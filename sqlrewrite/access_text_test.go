@@ -18,6 +18,7 @@ func TestAccessEditsKeepClientText(t *testing.T) {
 		{"SELECT * FROM ONLY patients p WHERE p.id = $1", "SELECT * FROM (SELECT * FROM ONLY public.patients", ") p WHERE p.id = $1"},
 		{"SELECT * FROM ONLY ( patients ) WHERE id = $1", "SELECT * FROM (SELECT * FROM ONLY public.patients", ") patients WHERE id = $1"},
 		{"SELECT * FROM patients * WHERE id = $1", "SELECT * FROM (SELECT", ") patients WHERE id = $1"},
+		{`SELECT * FROM U&"p\0061tients" /* c6 */ WHERE id = $1`, `SELECT * FROM (SELECT`, `) patients /* c6 */ WHERE id = $1`},
 		{"SELECT x.a FROM public.patients AS x (a) WHERE x.a = $1", "SELECT x.a FROM (SELECT", ") x(a) WHERE x.a = $1"},
 		{"SELECT 1 FROM providers p JOIN notes n ON n.patient = p.id /* c2 */ WHERE p.id = $1", "SELECT 1 FROM providers p JOIN (SELECT", "/* c2 */ WHERE p.id = $1"},
 		{"SELECT 1 FROM providers p, LATERAL (SELECT * FROM notes WHERE patient = p.id) AS q", "SELECT 1 FROM providers p, LATERAL (SELECT * FROM (SELECT", ") AS q"},
@@ -76,12 +77,25 @@ func TestAccessEditsFallBack(t *testing.T) {
 		t.Errorf("lost text: written %q, want the tree deparsed", got)
 	}
 
-	// The scanner ends a U& identifier after its U: the place is wrong,
-	// the edited text does not parse to the tree, and the tree is written.
+	// A U& name with a UESCAPE clause: its place is not found whole, the
+	// edited text does not parse to the tree, and the tree is written.
 	pol := loadAccessPolicy(t)
 	before := accessTextFallbacks.Load()
-	acc := accessFor(t, pol, "clinician", `SELECT * FROM U&"p\0061tients" WHERE id = $1`, false)
+	acc := accessFor(t, pol, "clinician", `SELECT * FROM U&"p!0061tients" UESCAPE '!' WHERE id = $1`, false)
 	if accessTextFallbacks.Load() != before+1 || !strings.HasPrefix(acc.SQL, "SELECT * FROM (SELECT * FROM public.patients WHERE") || !strings.HasSuffix(acc.SQL, "OFFSET 0) patients WHERE id = $1") {
-		t.Errorf("U& name: fallbacks %d, sent %s", accessTextFallbacks.Load()-before, acc.SQL)
+		t.Errorf("U& name with UESCAPE: fallbacks %d, sent %s", accessTextFallbacks.Load()-before, acc.SQL)
+	}
+}
+
+func TestUnicodeIdentEnd(t *testing.T) {
+	for _, c := range []struct {
+		sql  string
+		want int
+	}{
+		{`U&"p\0061tients" x`, 16}, {`u&"a""b" x`, 8}, {`U&"a"""`, 7}, {`U&"open`, 1},
+	} {
+		if got := unicodeIdentEnd(c.sql, 0); got != c.want {
+			t.Errorf("%q: end %d, want %d", c.sql, got, c.want)
+		}
 	}
 }
