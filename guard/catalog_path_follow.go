@@ -197,7 +197,7 @@ func (s *Session) readPathFirst() {
 	}
 	b := &catalogBuilder{pol: s.policy(), cat: &next, resolved: make(map[string]string, len(names))}
 	x := &expectation{kind: expCatalog, catalog: b, done: make(chan struct{})}
-	if !s.ownRequest(x, pgwire.QueryMessage([]byte(strings.TrimPrefix(pathQuery, ";\n")+resolveQuery(names)+nowInQuery(s.policy())))) {
+	if !s.ownRequest(x, ownMessages(strings.TrimPrefix(pathQuery, ";\n")+resolveQuery(names)+nowInQuery(s.policy()))) {
 		s.catalogStale.Store(true)
 		return
 	}
