@@ -85,7 +85,7 @@ func (s *Session) checkColumnsBeforeFill(cat *catalog, table policy.TableName) *
 // waits, bounded, for the backend pump to take its answer (x.done).
 // Client pump.
 func (s *Session) ownRequest(x *expectation, msg []byte) bool {
-	s.typesBeforeOwnQuery() // reprepare_unnamed.go: msg is a simple Query, which drops the unnamed statement
+	s.typesBeforeOwnQuery() // reprepare_unnamed.go: before the read that precedes the unnamed statement's re-prepare
 	s.expects.push(x)
 	if _, err := s.bw.Write(msg); err != nil {
 		return false
