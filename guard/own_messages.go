@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/sqlrewrite"
 )
@@ -35,8 +36,22 @@ import (
 // is no error) and after, so pg_prepared_statements shows none of them.
 
 // ownReadName is the statement's and the portal's name: planPrefix, which
-// a client's statement may not use (variantNameRefusal).
+// a client's statement may not use (variantNameRefusal), nor its portal
+// or SQL cursor (ownPortalRefusal).
 const ownReadName = planPrefix + "read"
+
+// ownPortalRefusal is the refusal of a client's Bind to, or DECLARE of,
+// a portal named ownReadName, pe for any other name: the next read would
+// close it (34000 where PostgreSQL FETCHes from it,
+// TestOwnReadClosesCursorOfItsName). A cursor a function opens under the
+// name is not seen. Client pump.
+func ownPortalRefusal(portal string, pe *pgerr.Error) *pgerr.Error {
+	if portal != ownReadName {
+		return pe
+	}
+	return pgerr.Newf(pgerr.FeatureNotSupported,
+		"the portal and cursor name %q is phiguard's own (its reads of the catalog on the session's connection): name the portal or cursor otherwise", ownReadName)
+}
 
 // ownMessages returns phiguard's own statements sql as the messages
 // above. Should the scanner fail, the text goes as one Parse: PostgreSQL

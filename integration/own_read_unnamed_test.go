@@ -145,3 +145,28 @@ func TestOwnReadKeepsUnnamedPortal(t *testing.T) {
 		}
 	})
 }
+
+// TestOwnReadClosesCursorOfItsName: a client's cursor or portal named as
+// phiguard's read portal would be closed by the next read (34000 where
+// PostgreSQL FETCHes from it): phiguard refuses the DECLARE and the Bind
+// (0A000), in any case of the name, and the cursor is not made.
+func TestOwnReadClosesCursorOfItsName(t *testing.T) {
+	t.Parallel()
+	s := rv38Sides(t)[1]
+	steps := []struct {
+		msgs []pgproto3.FrontendMessage
+		want string
+	}{
+		{rv38Simple("BEGIN; DECLARE phiguard_plan_read CURSOR FOR SELECT 1"), "error 0A000, ready I"},
+		{rv38Simple("BEGIN; DECLARE PHIGUARD_PLAN_READ CURSOR WITH HOLD FOR SELECT 1"), "error 0A000, ready I"},
+		{[]pgproto3.FrontendMessage{&pgproto3.Parse{Query: "DECLARE \"phiguard_plan_read\" CURSOR WITH HOLD FOR SELECT 1"}, &pgproto3.Sync{}}, "error 0A000, ready I"},
+		{[]pgproto3.FrontendMessage{&pgproto3.Parse{Name: "own40_one", Query: "SELECT 1"}, &pgproto3.Bind{DestinationPortal: "phiguard_plan_read", PreparedStatement: "own40_one"}, &pgproto3.Sync{}}, "parsed, error 0A000, ready I"},
+		{own40Copy(s), "parsed, ready I"},
+		{rv38Simple("BEGIN; DECLARE phiguard_plan_read2 CURSOR FOR SELECT 1; FETCH phiguard_plan_read2; ROLLBACK"), "BEGIN, DECLARE CURSOR, rowdesc1, row, FETCH 1, ROLLBACK, ready I"},
+	}
+	for i, st := range steps {
+		if got := rv38Send(t, s, 1, st.msgs...); got != st.want {
+			t.Errorf("step %d: %s, want %s", i+1, got, st.want)
+		}
+	}
+}
