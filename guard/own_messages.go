@@ -33,7 +33,8 @@ import (
 // transaction block, or an aborted one (25P02 at the first Parse), they
 // do what the Query did. The statement and portal are closed first (an
 // earlier read that failed skipped its Closes; a Close of a name none has
-// is no error) and after, so pg_prepared_statements shows none of them.
+// is no error) and after, so that after a read that ran to its end
+// pg_prepared_statements and pg_cursors show none of them.
 
 // ownReadName is the statement's and the portal's name: planPrefix, which
 // a client's statement may not use (variantNameRefusal), nor its portal
