@@ -214,7 +214,7 @@ func (s *Session) refuseAccess(v accessVerdict, a *sqlrewrite.Analysis) []byte {
 }
 
 // objectsMessage is the Query that reads the session's Objects.
-func objectsMessage() []byte { return pgwire.QueryMessage([]byte(objectsQuery)) }
+func objectsMessage() []byte { return ownMessages(objectsQuery) }
 
 // loadObjects reads the Objects on the backend connection before the
 // client's first ReadyForQuery, like loadCatalog.
@@ -243,7 +243,7 @@ func (s *Session) loadObjects() error {
 // readStamp reads the catalog stamp on the backend connection.
 func (s *Session) readStamp() (string, error) {
 	var stamp, failure string
-	err := s.ownQuery(pgwire.QueryMessage([]byte(stampQuery)), func(typ byte, body []byte) error {
+	err := s.ownQuery(ownMessages(stampQuery), func(typ byte, body []byte) error {
 		switch typ {
 		case pgwire.BeDataRow:
 			var row pgproto3.DataRow

@@ -333,7 +333,7 @@ func (s *Session) catalogQueryMessage(b *catalogBuilder) []byte {
 	if termRecordsWanted(pol) {
 		q += ";\n" + search.RecordsQuery
 	}
-	return pgwire.QueryMessage([]byte(underCatalogPath(q) + latestQuery(b.probes) + pathQuery + nowInQuery(pol) + keyQuery)) // catalog_path.go, catalog_latest.go, catalog_path_follow.go, catalog_shadow.go, catalog_coalesce.go
+	return ownMessages(underCatalogPath(q) + latestQuery(b.probes) + pathQuery + nowInQuery(pol) + keyQuery) // catalog_path.go, catalog_latest.go, catalog_path_follow.go, catalog_shadow.go, catalog_coalesce.go
 }
 
 // catalogBuilder collects the catalog query's answer.

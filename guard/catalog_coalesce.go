@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/phiguard/phiguard/internal/pgwire"
 	"github.com/phiguard/phiguard/policy"
 )
 
@@ -258,7 +257,7 @@ func (s *Session) adoptCatalog() bool {
 	}
 	b := &catalogBuilder{pol: s.policy(), coal: readKey{keyOnly: true}}
 	x := &expectation{kind: expCatalog, catalog: b, done: make(chan struct{})}
-	if !s.ownRequest(x, pgwire.QueryMessage([]byte(keyQuery[2:]))) || b.failure != "" || !b.coal.shareable() {
+	if !s.ownRequest(x, ownMessages(keyQuery[2:])) || b.failure != "" || !b.coal.shareable() {
 		return false
 	}
 	key := coalesceKey{pol: b.pol, row: b.coal.row}

@@ -138,11 +138,14 @@ func (s *Session) awaitFreshCatalog(typ byte) error {
 // phiguard will prepare again (reprepare.go), or a named one bound after
 // a change the catalog must be read for (below: another session's DDL,
 // the path, a default, a view), the only Binds the catalog is read
-// before: the read is a simple Query, which drops the client's
-// unnamed statement and portal in PostgreSQL, and pgx's describe-exec
-// Binds the unnamed statement at the start of a segment (a reload in
-// between made that Bind fail with 26000). An unnamed statement phiguard
-// prepares again is Parsed anew after the read anyway. Client pump.
+// before. The unnamed statement was left out because the read, a simple
+// Query then, dropped the client's unnamed statement and portal in
+// PostgreSQL, and pgx's describe-exec Binds the unnamed statement at the
+// start of a segment (a reload in between made that Bind fail with
+// 26000); the read no longer drops them (own_messages.go), and the
+// unnamed statement is still left out of the checks below, as before. An
+// unnamed statement phiguard prepares again is Parsed anew after the read
+// anyway. Client pump.
 func (s *Session) bindReprepares() bool {
 	body, err := s.cr.Body()
 	if err != nil {

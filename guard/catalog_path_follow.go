@@ -197,7 +197,7 @@ func (s *Session) readPathFirst() {
 	}
 	b := &catalogBuilder{pol: s.policy(), cat: &next, resolved: make(map[string]string, len(names))}
 	x := &expectation{kind: expCatalog, catalog: b, done: make(chan struct{})}
-	if !s.ownRequest(x, pgwire.QueryMessage([]byte(strings.TrimPrefix(pathQuery, ";\n")+resolveQuery(names)+nowInQuery(s.policy())))) {
+	if !s.ownRequest(x, ownMessages(strings.TrimPrefix(pathQuery, ";\n")+resolveQuery(names)+nowInQuery(s.policy()))) {
 		s.catalogStale.Store(true)
 		return
 	}
@@ -338,8 +338,9 @@ func (s *Session) pathInSegment(a *sqlrewrite.Analysis) *pgerr.Error {
 // again when the path changed since its Parse. Met again after a read it
 // runs if the fresh catalog does not refuse it (viewWriteRefusal, which
 // takes an unqualified name in any schema). A Bind of the unnamed
-// statement first in its segment, before which the catalog cannot be
-// read (its Query would drop the statement), is let through: refused,
+// statement first in its segment, before which the catalog is not read
+// (bindReprepares; the read, a simple Query then, dropped the
+// statement), is let through: refused,
 // a client binding only the unnamed statement would be refused for
 // ever (TestMatchTermVariantAfterDeallocateAll after DISCARD ALL); the
 // catalog is read before the next Query or Parse. Client pump.

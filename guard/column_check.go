@@ -36,9 +36,9 @@ import (
 // "attnum:name" joined by commas, in attribute order, with ":-" after a
 // column the role may not insert.
 func columnsQuery(oid uint32) []byte {
-	return pgwire.QueryMessage([]byte(`SELECT pg_catalog.string_agg(a.attnum::pg_catalog.text || ':' || a.attname ||
+	return ownMessages(`SELECT pg_catalog.string_agg(a.attnum::pg_catalog.text || ':' || a.attname ||
   CASE WHEN pg_catalog.has_column_privilege(a.attrelid, a.attnum, 'INSERT') THEN '' ELSE ':-' END, ',' ORDER BY a.attnum)
-FROM pg_catalog.pg_attribute a WHERE a.attrelid = ` + strconv.FormatUint(uint64(oid), 10) + ` AND a.attnum > 0 AND NOT a.attisdropped`))
+FROM pg_catalog.pg_attribute a WHERE a.attrelid = ` + strconv.FormatUint(uint64(oid), 10) + ` AND a.attnum > 0 AND NOT a.attisdropped`)
 }
 
 // columnsText is what columnsQuery answers for a table the catalog is
@@ -85,7 +85,7 @@ func (s *Session) checkColumnsBeforeFill(cat *catalog, table policy.TableName) *
 // waits, bounded, for the backend pump to take its answer (x.done).
 // Client pump.
 func (s *Session) ownRequest(x *expectation, msg []byte) bool {
-	s.typesBeforeOwnQuery() // reprepare_unnamed.go: msg is a simple Query, which drops the unnamed statement
+	s.typesBeforeOwnQuery() // reprepare_unnamed.go: before the read that precedes the unnamed statement's re-prepare
 	s.expects.push(x)
 	if _, err := s.bw.Write(msg); err != nil {
 		return false

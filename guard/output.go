@@ -65,7 +65,7 @@ func (s *Session) loadOutputSettings() error {
 		return nil
 	}
 	b := &outputBuilder{}
-	if err := s.ownQuery(pgwire.QueryMessage([]byte(outputQuery)), b.add); err != nil {
+	if err := s.ownQuery(ownMessages(outputQuery), b.add); err != nil {
 		return err
 	}
 	b.store(s)
@@ -140,7 +140,7 @@ func (s *Session) queueOutputQuery() error {
 	}
 	s.outputSeen = false
 	s.expects.push(&expectation{kind: expOutput, output: &outputBuilder{}})
-	_, err := s.bw.Write(pgwire.QueryMessage([]byte(outputQuery)))
+	_, err := s.bw.Write(ownMessages(outputQuery))
 	return err
 }
 

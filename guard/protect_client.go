@@ -465,7 +465,7 @@ func (s *Session) protectBind(body []byte, b boundNames) ([]byte, error) {
 	delete(s.describedPortals, portal)
 	s.noteFilters(portal, info) // filter_args.go
 	// variantNameRefusal: protect_search_variants.go.
-	if pe := variantNameRefusal(stmt, s.bindRefusalOf(stmt, info)); pe != nil {
+	if pe := variantNameRefusal(stmt, ownPortalRefusal(portal, s.bindRefusalOf(stmt, info))); pe != nil { // own_messages.go
 		var a *sqlrewrite.Analysis
 		if info != nil {
 			a = info.analysis

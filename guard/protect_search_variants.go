@@ -134,7 +134,8 @@ func variantNameRefusal(stmt string, pe *pgerr.Error) *pgerr.Error {
 }
 
 // ownNameRefusal refuses an SQL PREPARE or EXECUTE of a name of
-// phiguard's own (plan_reuse.go, the LIKE variants): an EXECUTE would run
+// phiguard's own (plan_reuse.go, the LIKE variants), and a DECLARE of
+// its read's portal (ownPortalRefusal): an EXECUTE would run
 // phiguard's rewritten text as it is, unsorted, with the columns phiguard
 // sorts by and reads only itself (TestRedTeam33aExecuteByName), and a
 // PREPARE would take a name phiguard is to prepare.
@@ -142,6 +143,11 @@ func ownNameRefusal(a *sqlrewrite.Analysis) *pgerr.Error {
 	for _, st := range a.Statements {
 		if pe := variantNameRefusal(st.PreparedName, nil); pe != nil {
 			return pe
+		}
+		if st.CursorOp == sqlrewrite.CursorDeclare {
+			if pe := ownPortalRefusal(st.Cursor, nil); pe != nil { // own_messages.go
+				return pe
+			}
 		}
 	}
 	return nil

@@ -100,8 +100,8 @@ type reprepared struct {
 	// (rowsUnknown, rowsNone, rowsSome; reprepare_unnamed.go).
 	rows atomic.Int32
 	// asked: phiguard described the unnamed statement before its own
-	// Query dropped it from the backend (client pump), once: after that
-	// Query the backend holds none to describe.
+	// read (client pump), once: the types PostgreSQL fixed do not change,
+	// and the re-prepare behind the read closes it.
 	asked bool
 	// resultChanged: that Describe failed 0A000, the statement's
 	// result no longer the one its Parse fixed (backend pump).
@@ -254,13 +254,14 @@ const trialName = planPrefix + "reprepare"
 // the statement planned (prep) for what an error tells of it
 // (onBackendError), but its ParseComplete settles nothing
 // (onParseComplete). ok is false if sent is not one Parse, and for the
-// unnamed statement: there is no old one for a failed trial to keep. Its
-// guard failed, so the catalog is read before the Bind that prepares it
-// again (bindReprepares), and the read, a simple Query, drops
-// PostgreSQL's unnamed statement (and a virtual one, plan_reuse.go,
-// lives under phiguard's name, not the unnamed one a trial would keep).
-// What a Describe of it answers is learned before that Query instead
-// (reprepare_unnamed.go). Client pump.
+// unnamed statement: its guard failed, so the catalog is read before the
+// Bind that prepares it again (bindReprepares), and that read, a simple
+// Query then, dropped PostgreSQL's unnamed statement, leaving no old one
+// for a failed trial to keep (and a virtual one, plan_reuse.go, lives
+// under phiguard's name, not the unnamed one a trial would keep). The
+// read no longer drops it (own_messages.go); the unnamed statement's
+// re-prepare still closes it and learns what a Describe of it answers
+// before the read instead (reprepare_unnamed.go). Client pump.
 func (s *Session) trialParse(name string, sent []byte, closeX *expectation) (out []byte, ok bool) {
 	if name == "" || len(sent) < 5 || sent[0] != pgwire.FeParse || int(binary.BigEndian.Uint32(sent[1:5]))+1 != len(sent) {
 		return nil, false

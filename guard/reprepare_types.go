@@ -50,9 +50,9 @@ import (
 // The unnamed statement is not described here: clients Parse it anew
 // for nearly every execution, and a Describe before each Bind of it
 // would cost every such INSERT a message. It is described only once its
-// guard failed, just before phiguard's own simple Query (the catalog
-// read before its re-Parse, catalog_fresh.go, bindReprepares) drops it
-// from PostgreSQL, outside a transaction block (reprepare_unnamed.go). A
+// guard failed, just before phiguard's own read (the catalog read before
+// its re-Parse, catalog_fresh.go, bindReprepares), outside a transaction
+// block (reprepare_unnamed.go). A
 // client that Binds it again across DDL inside a transaction block,
 // never having described it, gets the types inferred anew.
 

@@ -10,12 +10,13 @@ import (
 	"go.uber.org/zap"
 )
 
-// The unnamed statement's re-prepare (reprepare.go) gets no trial: by
-// the time it is prepared again the backend no longer holds it. Its guard
-// failed (40001), which marks the catalog stale, and the catalog is read
-// before the Bind that prepares it again (bindReprepares) with a simple
-// Query, which drops PostgreSQL's unnamed statement; a trial Parse that
-// fails cannot leave the backend an old statement it no longer has. So
+// The unnamed statement's re-prepare (reprepare.go) gets no trial: its
+// Close and Parse drop the backend's statement first. Its guard failed
+// (40001), which marks the catalog stale, and the catalog is read before
+// the Bind that prepares it again (bindReprepares); that read was a
+// simple Query, which dropped PostgreSQL's unnamed statement, so that a
+// trial could have kept no old statement. phiguard's reads no longer drop
+// it (own_messages.go); the design below stays. So
 // when the client's text fails as it analyses now (42804: a parameter's
 // column became a date), the backend holds no unnamed statement while
 // PostgreSQL, which re-analyses at each Bind, still holds the client's:
@@ -30,13 +31,13 @@ import (
 // (22007 for '9' where PostgreSQL answers 42804).
 //
 // Both are met by learning what a Describe of the statement answers
-// while the backend still holds it, just before phiguard's own simple
-// Query drops it (typesBeforeOwnQuery): a Describe and a Sync in front of
-// that Query, answered to phiguard alone (expTypes). They go only for the
+// while the backend still holds it, just before phiguard's own read ahead
+// of its re-prepare (typesBeforeOwnQuery): a Describe and a Sync in front
+// of that read, answered to phiguard alone (expTypes). They go only for the
 // client's unnamed statement whose guard failed, which is prepared again
 // at its next Bind, and only once for it; every other unnamed
 // statement, the hot path of clients that Parse before each Bind, costs
-// nothing: no message, no round trip (the two ride with the Query
+// nothing: no message, no round trip (the two ride with the read
 // phiguard sends and waits for anyway). Then:
 //   - the re-Parse declares the types the Describe answered
 //     (reprepared.described), as PostgreSQL keeps the ones it fixed;
@@ -67,11 +68,11 @@ const (
 	rowsSome          // RowDescription
 )
 
-// typesBeforeOwnQuery queues, ahead of phiguard's own simple Query, a
-// Describe of the client's unnamed statement and a Sync, when that Query
-// would drop a statement phiguard is to prepare again without knowing
-// what its Describe answers. Client pump, before ownRequest's expectation
-// and message.
+// typesBeforeOwnQuery queues, ahead of phiguard's own read, a Describe
+// of the client's unnamed statement and a Sync, when phiguard is to
+// prepare the statement again (closing it first) without knowing what
+// its Describe answers. Client pump, before ownRequest's expectation and
+// message.
 func (s *Session) typesBeforeOwnQuery() {
 	st := s.clientStmts[""]
 	if !describedBeforeRead(st) || !s.answeredAhead() || s.readyStatus.Load() != 'I' {
@@ -84,7 +85,7 @@ func (s *Session) typesBeforeOwnQuery() {
 }
 
 // describedBeforeRead says whether the client's unnamed statement st is
-// one phiguard's own Query would drop with something left to learn: its
+// one phiguard's re-prepare would drop with something left to learn: its
 // guard failed, the backend still holds it (not unprepared, replaced,
 // closed, dropped or virtual), and it was not asked before; either its
 // types are unknown, or it has a result, which may have changed

@@ -56,8 +56,16 @@ func TestDatabaseRefusalsAreNotFailedLogins(t *testing.T) {
 func TestCatalogRefusalReachesClient(t *testing.T) {
 	fb := startFakeBackend(t, func(c net.Conn) {
 		greet(t, c, 7, []byte{1, 2, 3, 4})
-		if typ, _, err := readMsg(c); err != nil || typ != 'Q' {
-			return
+		// phiguard's catalog read: extended-protocol messages up to a Sync
+		// (guard/own_messages.go).
+		for {
+			typ, _, err := readMsg(c)
+			if err != nil || typ == 'Q' || typ == 'X' {
+				return
+			}
+			if typ == 'S' {
+				break
+			}
 		}
 		c.Write(pgwiretest.Encode(t,
 			&pgproto3.ErrorResponse{Severity: "ERROR", Code: "42501", Message: "permission denied for schema phiguard"},

@@ -52,7 +52,8 @@ func denseInList(i int) string {
 	return "SELECT id, first FROM patients WHERE id IN (" + strings.Repeat("1,", 550<<10+i) + "1)"
 }
 
-// answerQueries is a backend that answers every Query with an empty result.
+// answerQueries is a backend that answers every Query with an empty
+// result, and every Sync (phiguard's own reads) with ReadyForQuery.
 func answerQueries(t testing.TB) func(c net.Conn) {
 	return func(c net.Conn) {
 		greet(t, c, 1, []byte{1, 2, 3, 4})
@@ -61,8 +62,11 @@ func answerQueries(t testing.TB) func(c net.Conn) {
 			if err != nil || typ == pgwire.FeTerminate {
 				return
 			}
-			if typ == pgwire.FeQuery {
+			switch typ {
+			case pgwire.FeQuery:
 				c.Write(pgwiretest.Encode(t, &pgproto3.CommandComplete{CommandTag: []byte("SELECT 0")}, &pgproto3.ReadyForQuery{TxStatus: 'I'}))
+			case pgwire.FeSync: // phiguard's own reads (guard/own_messages.go)
+				c.Write(pgwiretest.Encode(t, &pgproto3.ReadyForQuery{TxStatus: 'I'}))
 			}
 		}
 	}

@@ -1,0 +1,123 @@
+package guard
+
+import (
+	"sync"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/phiguard/phiguard/internal/pgerr"
+	"github.com/phiguard/phiguard/internal/pgwire"
+	"github.com/phiguard/phiguard/sqlrewrite"
+)
+
+// phiguard's own reads on the client's backend connection (the catalog,
+// the objects, the stamp, the output settings, a table's columns, the
+// search_path followed) go as the extended protocol, one Parse, Bind and
+// Execute per statement under a name of phiguard's, then one Sync; not as
+// a simple Query. PostgreSQL drops the unnamed prepared statement (and
+// the unnamed portal) at every simple Query, so a read at a segment start
+// took the client's unnamed statement from under it: a client that
+// Parsed it and Binds or Describes it in a later segment (legal: it lives
+// until the next Parse of it or simple Query) met 26000 where PostgreSQL
+// runs it (TestReview39ReadDropsUnnamed). The unnamed statement
+// is not restored after the read instead: a re-Parse analyses the text
+// anew (types left to PostgreSQL inferred again, a result fixed again,
+// search_path of now), and may fail, in the client's transaction block
+// too, where PostgreSQL keeps the statement as the client prepared it.
+//
+// The answer is the same to the readers (catalogBuilder.add and the
+// like): rows, CommandComplete, ErrorResponse, one ReadyForQuery; they
+// pass over ParseComplete, BindComplete and CloseComplete. The statements
+// up to the Sync run in one implicit transaction as a simple Query's do
+// (the catalog path set local by the first is put back by the last,
+// catalog_path.go), an error skips the rest, and in the client's
+// transaction block, or an aborted one (25P02 at the first Parse), they
+// do what the Query did. The statement and portal are closed first (an
+// earlier read that failed skipped its Closes; a Close of a name none has
+// is no error) and after, so that after a read that ran to its end
+// pg_prepared_statements and pg_cursors show none of them.
+
+// ownReadName is the statement's and the portal's name: planPrefix, which
+// a client's statement may not use (variantNameRefusal), nor its portal
+// or SQL cursor (ownPortalRefusal).
+const ownReadName = planPrefix + "read"
+
+// ownPortalRefusal is the refusal of a client's Bind to, or DECLARE of,
+// a portal named ownReadName, pe for any other name: the next read would
+// close it (34000 where PostgreSQL FETCHes from it,
+// TestOwnReadClosesCursorOfItsName). A cursor a function opens under the
+// name is not seen. Client pump.
+func ownPortalRefusal(portal string, pe *pgerr.Error) *pgerr.Error {
+	if portal != ownReadName {
+		return pe
+	}
+	return pgerr.Newf(pgerr.FeatureNotSupported,
+		"the portal and cursor name %q is phiguard's own (its reads of the catalog on the session's connection): name the portal or cursor otherwise", ownReadName)
+}
+
+// ownMessages returns phiguard's own statements sql as the messages
+// above. Should the scanner fail, the text goes as one Parse: PostgreSQL
+// refuses one holding several statements (42601), and the read fails as a
+// read that fails does (the catalog kept and read again later, or the
+// session refused), never falling back to a simple Query.
+func ownMessages(sql string) []byte {
+	stmts := ownSplits.split(sql)
+	out := closeOwn(make([]byte, 0, len(sql)+64*len(stmts)))
+	for _, q := range stmts {
+		out = append(out, parseMessage([]byte(ownReadName), []byte(q))...)
+		out = appendOwn(out, &pgproto3.Bind{DestinationPortal: ownReadName, PreparedStatement: ownReadName})
+		out = appendOwn(out, &pgproto3.Execute{Portal: ownReadName})
+		out = closeOwn(out)
+	}
+	return append(out, pgwire.FeSync, 0, 0, 0, 4)
+}
+
+// closeOwn appends the Closes of ownReadName's portal and statement.
+func closeOwn(out []byte) []byte {
+	out = append(out, pgwire.Frame(pgwire.FeClose, append([]byte{'P'}, ownReadName+"\x00"...))...)
+	return append(out, closeStatement(ownReadName)...)
+}
+
+// appendOwn appends m, whose encoding of phiguard's own fixed names
+// cannot fail.
+func appendOwn(out []byte, m pgproto3.FrontendMessage) []byte {
+	out, err := m.Encode(out)
+	if err != nil {
+		panic("BUG: phiguard's own read does not encode: " + err.Error())
+	}
+	return out
+}
+
+// ownSplits keeps the statements of the last texts split: scanning the
+// catalog read's 15 kB costs some 0.2 ms, and its text is the same at
+// each read of a session, and of the sessions under one policy, unless
+// it carries names to look up.
+var ownSplits = splitCache{texts: map[string][]string{}}
+
+// ownSplitsKept bounds splitCache: emptied when full.
+const ownSplitsKept = 32
+
+type splitCache struct {
+	mu    sync.Mutex
+	texts map[string][]string
+}
+
+// split returns sql's statements, sql itself when the scanner fails.
+func (c *splitCache) split(sql string) []string {
+	c.mu.Lock()
+	stmts, ok := c.texts[sql]
+	c.mu.Unlock()
+	if ok {
+		return stmts
+	}
+	stmts, err := sqlrewrite.SplitStatements(sql)
+	if err != nil || len(stmts) == 0 {
+		stmts = []string{sql}
+	}
+	c.mu.Lock()
+	if len(c.texts) >= ownSplitsKept {
+		clear(c.texts)
+	}
+	c.texts[sql] = stmts
+	c.mu.Unlock()
+	return stmts
+}

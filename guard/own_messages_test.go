@@ -1,0 +1,121 @@
+package guard
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/phiguard/phiguard/policy"
+)
+
+// ownDecoded decodes the frontend messages of msg, as the backend reads
+// them, each as "type name text".
+func ownDecoded(t *testing.T, msg []byte) []string {
+	t.Helper()
+	be := pgproto3.NewBackend(bytes.NewReader(msg), nil)
+	var got []string
+	for range 1000 {
+		m, err := be.Receive()
+		if err != nil {
+			break
+		}
+		switch m := m.(type) {
+		case *pgproto3.Parse:
+			got = append(got, fmt.Sprintf("P %s %s %d", m.Name, m.Query, len(m.ParameterOIDs)))
+		case *pgproto3.Bind:
+			got = append(got, fmt.Sprintf("B %s %s %d", m.DestinationPortal, m.PreparedStatement, len(m.Parameters)))
+		case *pgproto3.Execute:
+			got = append(got, fmt.Sprintf("E %s %d", m.Portal, m.MaxRows))
+		case *pgproto3.Close:
+			got = append(got, fmt.Sprintf("C %c %s", m.ObjectType, m.Name))
+		case *pgproto3.Sync:
+			got = append(got, "S")
+		default:
+			got = append(got, fmt.Sprintf("%T", m))
+		}
+	}
+	return got
+}
+
+// TestOwnMessagesShape: one Parse, Bind and Execute per statement under
+// phiguard's name, closed before and after, one Sync; a semicolon in a
+// literal or a comment splits nothing.
+func TestOwnMessagesShape(t *testing.T) {
+	got := strings.Join(ownDecoded(t, ownMessages("SELECT 'a;b' AS x;\n-- c;d\nSELECT 2")), "\n")
+	want := strings.Join([]string{
+		"C P phiguard_plan_read", "C S phiguard_plan_read",
+		"P phiguard_plan_read SELECT 'a;b' AS x 0", "B phiguard_plan_read phiguard_plan_read 0", "E phiguard_plan_read 0",
+		"C P phiguard_plan_read", "C S phiguard_plan_read",
+		"P phiguard_plan_read -- c;d\nSELECT 2 0", "B phiguard_plan_read phiguard_plan_read 0", "E phiguard_plan_read 0",
+		"C P phiguard_plan_read", "C S phiguard_plan_read",
+		"S",
+	}, "\n")
+	if got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestOwnReadsSendNoQuery: none of phiguard's own reads is a simple
+// Query, which would drop the client's unnamed statement and portal, nor
+// names anything but phiguard's read statement and portal; the
+// catalog's several statements go one Parse each.
+func TestOwnReadsSendNoQuery(t *testing.T) {
+	pol, err := policy.Parse([]byte("version: 1\ntables:\n  public.p:\n    columns:\n      ssn: {mode: deterministic, key: k, type: text}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Session{srv: &Shared{}}
+	b := newCatalogBuilder(pol)
+	reads := map[string][]byte{
+		"catalog": s.catalogQueryMessage(b),
+		"objects": objectsMessage(),
+		"stamp":   ownMessages(stampQuery),
+		"output":  ownMessages(outputQuery),
+		"columns": columnsQuery(16384),
+		"key":     ownMessages(keyQuery[2:]),
+	}
+	for name, msg := range reads {
+		got := ownDecoded(t, msg)
+		parses := 0
+		for _, m := range got {
+			switch m[0] {
+			case 'P':
+				parses++
+				if !strings.HasPrefix(m, "P "+ownReadName+" ") {
+					t.Errorf("%s: %q", name, m)
+				}
+			case 'B', 'E', 'C':
+				if !strings.Contains(m, " "+ownReadName) {
+					t.Errorf("%s: %q", name, m)
+				}
+			case 'S':
+			default:
+				t.Errorf("%s: a message of phiguard's read is %s", name, m)
+			}
+		}
+		if len(got) != 2+5*parses+1 || got[len(got)-1] != "S" || parses == 0 {
+			t.Errorf("%s: %d messages, %d statements: %q", name, len(got), parses, got)
+		}
+		if name == "catalog" && parses < 3 {
+			t.Errorf("catalog: %d statements; its query has several", parses)
+		}
+	}
+}
+
+// BenchmarkOwnMessagesCatalog: the cost of splitting the catalog read
+// into its statements, paid at each read.
+func BenchmarkOwnMessagesCatalog(b *testing.B) {
+	pol, err := policy.Parse([]byte("version: 1\ntables:\n  public.p:\n    columns:\n      ssn: {mode: deterministic, key: k, type: text}\n"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &Session{srv: &Shared{}}
+	cb := newCatalogBuilder(pol)
+	msg := s.catalogQueryMessage(cb)
+	b.ReportMetric(float64(len(msg)), "bytes")
+	for b.Loop() {
+		s.catalogQueryMessage(cb)
+	}
+}
