@@ -135,16 +135,20 @@ func (s *Session) awaitFreshCatalog(typ byte) error {
 }
 
 // bindReprepares reports whether the Bind being handled names a statement
-// phiguard will prepare again (reprepare.go), or a named one bound after
-// a change the catalog must be read for (below: another session's DDL,
-// the path, a default, a view), the only Binds the catalog is read
-// before. The unnamed statement was left out because the read, a simple
-// Query then, dropped the client's unnamed statement and portal in
-// PostgreSQL, and pgx's describe-exec Binds the unnamed statement at the
-// start of a segment (a reload in between made that Bind fail with
-// 26000); the read no longer drops them (own_messages.go), and the
-// unnamed statement is still left out of the checks below, as before. An
-// unnamed statement phiguard prepares again is Parsed anew after the read
+// phiguard will prepare again (reprepare.go), or one bound after a change
+// the catalog must be read for (below: another session's DDL, the path,
+// and for a named statement a default or a view), the only Binds the
+// catalog is read before. The read no longer drops the client's unnamed
+// statement and portal (own_messages.go; a simple Query did, and the
+// unnamed statement was left out then), so the unnamed statement bound
+// first in its segment (pgx's describe-exec, pgconn's Prepare and
+// ExecPrepared of "") is read before after another session's DDL or a
+// change of the path, as a named one is (TestUnnamedBindAfterOther
+// SessionsDDL). The reads before each Bind of a statement over a default
+// or a view stay the named statement's: a describe-then-execute client
+// would pay a catalog read (14 to 44 ms) for every execution of such a
+// statement, for the window between its two segments. An unnamed
+// statement phiguard prepares again is Parsed anew after the read
 // anyway. Client pump.
 func (s *Session) bindReprepares() bool {
 	body, err := s.cr.Body()
@@ -164,7 +168,7 @@ func (s *Session) bindReprepares() bool {
 	// last read (catalog_epoch.go): PostgreSQL analyses it again if the
 	// DDL touched what it names, and may resolve a name elsewhere then;
 	// read first, and bindRefusal checks it on the fresh catalog.
-	moved := name != "" && s.otherSessionsDDL()
+	moved := s.otherSessionsDDL()
 	s.pathBindCheck = s.pathBindCheck || moved
 	if name != "" && st.plan != nil && st.plan.DefaultsUnguarded {
 		// A named statement leaving encrypted columns to defaults only
@@ -176,13 +180,13 @@ func (s *Session) bindReprepares() bool {
 		return true
 	}
 	an := s.withExecuted(st.analysis) // an EXECUTE with its PREPARE's names (sql_prepared.go)
-	if name != "" && !s.pathStale && s.pathChangedSince(st, an) && !s.catalog.Load().uncheckedName(an) {
+	if !s.pathStale && s.pathChangedSince(st, an) && !s.catalog.Load().uncheckedName(an) {
 		// The path changed since its Parse and was read since, with
 		// its names: bindRefusal checks it on the catalog as it is.
 		s.pathBindCheck = true
 	}
-	if name != "" && (s.pathStale || s.catalog.Load().uncheckedName(an)) {
-		// A named statement bound after the search path may have
+	if s.pathStale || s.catalog.Load().uncheckedName(an) {
+		// A statement bound after the search path may have
 		// changed: PostgreSQL analyses one naming a relation unqualified
 		// again under the new path (catalog_path_follow.go), and
 		// bindRefusal decides on the fresh catalog; read before any, so

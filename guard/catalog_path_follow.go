@@ -337,13 +337,10 @@ func (s *Session) pathInSegment(a *sqlrewrite.Analysis) *pgerr.Error {
 // changed the search path: PostgreSQL analyses a prepared statement
 // again when the path changed since its Parse. Met again after a read it
 // runs if the fresh catalog does not refuse it (viewWriteRefusal, which
-// takes an unqualified name in any schema). A Bind of the unnamed
-// statement first in its segment, before which the catalog is not read
-// (bindReprepares; the read, a simple Query then, dropped the
-// statement), is let through: refused,
-// a client binding only the unnamed statement would be refused for
-// ever (TestMatchTermVariantAfterDeallocateAll after DISCARD ALL); the
-// catalog is read before the next Query or Parse. Client pump.
+// takes an unqualified name in any schema). A Bind first in its segment,
+// named or unnamed, had the catalog read before it when the path may
+// have changed (bindReprepares), and bindRefusal checks it on that
+// (pathBindCheck). Client pump.
 func (s *Session) pathInSegmentBind(info *stmtInfo) *pgerr.Error {
 	an := s.withExecuted(info.analysis) // an EXECUTE with its PREPARE's names (sql_prepared.go)
 	if !s.pathStale && !s.catalog.Load().uncheckedName(an) || s.firstInSegment || s.srv.protect == nil || !namesUnqualified(an) {
