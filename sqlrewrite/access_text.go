@@ -78,11 +78,19 @@ func (t *accessText) tokens() []*pg_query.ScanToken {
 }
 
 // replace records an edit; ok false (the place was not found) loses the
-// text.
+// text. A second replacement of the same text is dropped: the parser
+// gives each column of UPDATE ... SET (a, b) = (SELECT ...) its own copy
+// of the one subquery, and the walker changes each alike, so the text's
+// one copy is written once (the check of the tree tells if they differ).
 func (t *accessText) replace(span [2]int, ok bool, render func() string) {
 	if !ok || span[0] < 0 || span[0] > span[1] || span[1] > len(t.sql) {
 		t.lost = true
 		return
+	}
+	for _, e := range t.edits {
+		if e.span == span && span[0] < span[1] {
+			return
+		}
 	}
 	t.edits = append(t.edits, &accessEdit{span: span, render: render})
 }
@@ -100,7 +108,10 @@ func (t *accessText) client(span [2]int) string {
 			continue
 		}
 		e.done = true
-		edits = append(edits, Edit{Span: [2]int{e.span[0] - span[0], e.span[1] - span[0]}, Text: e.render()})
+		// Spaced where a word of the client's touches it: WHERE(id = 1)
+		// and "notes"WHERE are the client's words, WHEREpatient is not.
+		text := spacedEdit(t.sql, e.span[0], e.span[1], e.render())
+		edits = append(edits, Edit{Span: [2]int{e.span[0] - span[0], e.span[1] - span[0]}, Text: text})
 	}
 	out, ok := Splice([]byte(t.sql[span[0]:span[1]]), edits)
 	if !ok {
