@@ -1,9 +1,11 @@
 package sqlrewrite
 
 import (
+	"fmt"
 	"testing"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Red team 40 on the access rewriter's text edits (access_text.go).
@@ -114,4 +116,128 @@ func TestRedTeam40ORMShapesEdited(t *testing.T) {
 			t.Errorf("%q: sent text does not parse: %v", sql, err)
 		}
 	}
+}
+
+// rt40RuleOracle checks, on the parse of a sent text alone, that every
+// read of patients or notes goes through its row rule: each such name is
+// the one FROM item of a subquery whose WHERE starts with the rule (reads
+// care_teams), or the target of an UPDATE or DELETE whose WHERE starts
+// with it, or an INSERT's target. It knows nothing of the rewriter.
+func rt40RuleOracle(sent string) error {
+	tree, err := pg_query.Parse(sent)
+	if err != nil {
+		return err
+	}
+	ruled := func(where *pg_query.Node) bool {
+		if b := where.GetBoolExpr(); b != nil && b.GetBoolop() == pg_query.BoolExprType_AND_EXPR {
+			where = b.GetArgs()[0]
+		}
+		sub := where.GetSubLink().GetSubselect().GetSelectStmt()
+		return sub != nil && len(sub.GetFromClause()) == 1 && sub.GetFromClause()[0].GetRangeVar().GetRelname() == "care_teams"
+	}
+	allowed := map[*pg_query.RangeVar]bool{}
+	walk(tree.ProtoReflect(), func(m protoreflect.Message) {
+		switch n := m.Interface().(type) {
+		case *pg_query.SelectStmt:
+			if from := n.GetFromClause(); len(from) == 1 && from[0].GetRangeVar() != nil && ruled(n.GetWhereClause()) {
+				allowed[from[0].GetRangeVar()] = true
+			}
+		case *pg_query.UpdateStmt:
+			allowed[n.GetRelation()] = ruled(n.GetWhereClause())
+		case *pg_query.DeleteStmt:
+			allowed[n.GetRelation()] = ruled(n.GetWhereClause())
+		case *pg_query.InsertStmt:
+			allowed[n.GetRelation()] = true
+		}
+	})
+	var bad error
+	walk(tree.ProtoReflect(), func(m protoreflect.Message) {
+		if rv, ok := m.Interface().(*pg_query.RangeVar); ok && bad == nil {
+			if (rv.GetRelname() == "patients" || rv.GetRelname() == "notes") && !allowed[rv] {
+				bad = fmt.Errorf("%s read without its rule", rv.GetRelname())
+			}
+		}
+	})
+	return bad
+}
+
+// TestRedTeam40AdversarialShapes: client texts built to move an edit
+// off its place (comments at a span's end, nested comments, dollar
+// quotes, E” and U& strings, keywords as quoted names, ONLY, *, column
+// aliases, LATERAL, subqueries in a DML's WHERE, SET value and INSERT
+// source, several statements, DML in WITH, RETURNING, ON CONFLICT,
+// OVERRIDING, DEFAULT, ARRAY and row constructors, IS DISTINCT FROM,
+// phiguard's own names). Each sent text, read alone, reads the tables
+// only through their rules (rt40RuleOracle), and is the client's text
+// edited, never the tree written whole.
+func TestRedTeam40AdversarialShapes(t *testing.T) {
+	pol := loadAccessPolicy(t)
+	// The oracle tells a text without the rules.
+	for _, raw := range []string{"SELECT * FROM notes", "SELECT * FROM (SELECT * FROM public.notes WHERE true) notes", "DELETE FROM notes WHERE id = 1"} {
+		if rt40RuleOracle(raw) == nil {
+			t.Fatalf("oracle passed %q", raw)
+		}
+	}
+	for _, sql := range rt40Adversarial {
+		before := accessTextFallbacks.Load()
+		acc := accessFor(t, pol, "clinician", sql, false)
+		if acc.Refusal != nil {
+			t.Errorf("%q: refused %v", sql, acc.Refusal)
+			continue
+		}
+		if accessTextFallbacks.Load() != before {
+			t.Errorf("%q: written whole from the tree:\n  %s", sql, acc.SQL)
+		}
+		if err := rt40RuleOracle(acc.SQL); err != nil {
+			t.Errorf("%q: %v:\n  %s", sql, err, acc.SQL)
+		}
+	}
+}
+
+var rt40Adversarial = []string{
+	"SELECT * FROM notes -- c\n WHERE id = $1",
+	"SELECT * FROM notes/* c */n WHERE n.id = $1",
+	"SELECT * FROM notes/* a /* nested */ notes */ WHERE id = $1",
+	"SELECT * FROM notes /* ) notes */, providers",
+	"SELECT $$ FROM notes $$, * FROM notes",
+	"SELECT $q$ FROM notes $q$ FROM notes",
+	"SELECT E'\\' FROM notes', * FROM notes",
+	"SELECT U&'d\\0061t' AS a FROM notes",
+	`SELECT * FROM public."notes" AS "select" WHERE "select".id = $1`,
+	`SELECT "from".* FROM notes "from"`,
+	"SELECT * FROM ONLY (notes) AS n (a, b) WHERE a = $1",
+	"SELECT * FROM ONLY public . notes n",
+	"SELECT * FROM notes * n",
+	"SELECT * FROM (notes n JOIN patients p ON p.id = n.patient) AS j",
+	"SELECT * FROM providers p, LATERAL (SELECT * FROM notes WHERE id = p.id) q, LATERAL (SELECT * FROM patients) r",
+	"SELECT (SELECT body FROM notes LIMIT 1), (SELECT city FROM patients LIMIT 1)",
+	"SELECT * FROM notes WHERE id IN (SELECT id FROM notes WHERE patient IN (SELECT id FROM patients))",
+	"SELECT * FROM notes; SELECT * FROM patients; DELETE FROM notes",
+	"SELECT 1 FROM notes UNION ALL TABLE notes UNION ALL SELECT 2 FROM patients",
+	"SELECT * FROM notes n WHERE n.body IS DISTINCT FROM 'x' AND n.id = ANY(ARRAY[1, 2])",
+	"UPDATE notes SET body = 'x' WHERE id IN (SELECT id FROM notes -- ) WHERE\n)",
+	"UPDATE notes SET body = 'x' /* WHERE true */",
+	"UPDATE notes SET body = 'where' WHERE body = 'returning' RETURNING 'where'",
+	"UPDATE notes SET body = $$ WHERE true $$",
+	"UPDATE notes SET body = (SELECT body FROM notes WHERE id = 2) -- trailing",
+	"UPDATE notes SET patient = (SELECT id FROM patients LIMIT 1) WHERE id = 1",
+	"UPDATE notes SET patient = $1 IS DISTINCT FROM NULL AND true, body = 'x'",
+	"UPDATE notes SET patient = $1 WHERE id = 1 RETURNING (SELECT count(*) FROM notes)",
+	"UPDATE notes n SET body = 'x' FROM patients p WHERE p.id = n.patient",
+	"UPDATE notes SET (body, patient) = (SELECT body, patient FROM notes WHERE id = 2)",
+	"UPDATE notes SET body = 'x' WHERE id = 1 OR id = 2 AND body = 'y'",
+	"DELETE FROM notes USING patients p",
+	"DELETE FROM notes USING patients p WHERE p.id = notes.patient -- )",
+	"DELETE FROM notes WHERE NOT (id = 1) RETURNING *",
+	"DELETE FROM notes WHERE id = 1; DELETE FROM notes WHERE id = 2;",
+	"WITH d AS (DELETE FROM notes RETURNING *), u AS (UPDATE notes SET body = 'x' RETURNING *) SELECT * FROM d, u",
+	"WITH i AS (INSERT INTO notes (id, patient, body) VALUES (1, $1, 'a') RETURNING *) SELECT * FROM i, patients",
+	"INSERT INTO notes (id, patient, body) VALUES (1, $1 -- c\n, 'a'), (2, (SELECT patient FROM notes LIMIT 1), 'b')",
+	"INSERT INTO notes (id, patient, body) VALUES ((ARRAY[1, 2])[1], $1, 'a') RETURNING *",
+	"INSERT INTO notes (id, patient, body) VALUES (1, ($1), ROW(1, 2)::text)",
+	"INSERT INTO notes (id, patient, body) SELECT id, patient, body FROM notes WHERE body = ')' ON CONFLICT DO NOTHING RETURNING id",
+	"INSERT INTO notes (id, patient, body) OVERRIDING USER VALUE SELECT 1, id, 'a' FROM patients",
+	"INSERT INTO notes (id, patient, body) SELECT 1, id, 'x' FROM patients phiguard_new",
+	"INSERT INTO notes VALUES (1, $1, 'a'), (2, $2, DEFAULT)",
+	"SELECT * FROM notes phiguardclient0123456789abcdef WHERE body = 'phiguard_rowcheck_0123456789abcdef'",
 }
