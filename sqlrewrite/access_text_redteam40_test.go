@@ -2,6 +2,7 @@ package sqlrewrite
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
@@ -240,4 +241,17 @@ var rt40Adversarial = []string{
 	"INSERT INTO notes (id, patient, body) SELECT 1, id, 'x' FROM patients phiguard_new",
 	"INSERT INTO notes VALUES (1, $1, 'a'), (2, $2, DEFAULT)",
 	"SELECT * FROM notes phiguardclient0123456789abcdef WHERE body = 'phiguard_rowcheck_0123456789abcdef'",
+}
+
+// TestRedTeam40CurrentOf: UPDATE or DELETE ... WHERE CURRENT OF on a
+// ruled table is refused naming the construct (was XX000, the deparser's
+// "unpermitted node type" for the CASE-guarded CURRENT OF).
+func TestRedTeam40CurrentOf(t *testing.T) {
+	pol := loadAccessPolicy(t)
+	for _, sql := range []string{"UPDATE notes SET body = 'x' WHERE CURRENT OF c", "DELETE FROM notes WHERE CURRENT OF c"} {
+		acc := accessFor(t, pol, "clinician", sql, false)
+		if acc.Refusal == nil || acc.Refusal.PgError().Code != "42501" || !strings.Contains(acc.Refusal.Error(), "WHERE CURRENT OF on table public.notes") {
+			t.Errorf("%q: refusal %v, want 42501 naming WHERE CURRENT OF and public.notes", sql, acc.Refusal)
+		}
+	}
 }
