@@ -71,7 +71,7 @@ func (w *accessWalker) injectRowRule(item *pg_query.Node, rv *pg_query.RangeVar,
 		Alias:    alias,
 	}}
 	// Written at the end: pushDown adds the level's conditions to sub.
-	w.text.replace(span, ok, func() string {
+	w.text.replaceItem(span, ok, func() string {
 		if table {
 			return "SELECT * FROM " + w.text.fromItemText(item)
 		}

@@ -54,6 +54,7 @@ type accessEdit struct {
 	span   [2]int
 	render func() string
 	done   bool // written, or copied into an enclosing edit
+	item   bool // a FROM item's (replaceItem)
 }
 
 // accessText is the client's text and the edits of it.
@@ -78,21 +79,32 @@ func (t *accessText) tokens() []*pg_query.ScanToken {
 }
 
 // replace records an edit; ok false (the place was not found) loses the
-// text. A second replacement of the same text is dropped: the parser
-// gives each column of UPDATE ... SET (a, b) = (SELECT ...) its own copy
-// of the one subquery, and the walker changes each alike, so the text's
-// one copy is written once (the check of the tree tells if they differ).
+// text.
 func (t *accessText) replace(span [2]int, ok bool, render func() string) {
+	t.record(span, ok, render, false)
+}
+
+// replaceItem records the edit of a FROM item. A second one of the same
+// text is dropped: the parser gives each column of UPDATE ... SET (a, b)
+// = (SELECT ...) its own copy of the one subquery, and the walker changes
+// each alike, so the text's one copy is written once (the check of the
+// tree tells if they differ). Another kind of edit of the same text, the
+// check around INSERT INTO t TABLE t's source, holds the item's edit.
+func (t *accessText) replaceItem(span [2]int, ok bool, render func() string) {
+	for _, e := range t.edits {
+		if e.item && e.span == span {
+			return
+		}
+	}
+	t.record(span, ok, render, true)
+}
+
+func (t *accessText) record(span [2]int, ok bool, render func() string, item bool) {
 	if !ok || span[0] < 0 || span[0] > span[1] || span[1] > len(t.sql) {
 		t.lost = true
 		return
 	}
-	for _, e := range t.edits {
-		if e.span == span && span[0] < span[1] {
-			return
-		}
-	}
-	t.edits = append(t.edits, &accessEdit{span: span, render: render})
+	t.edits = append(t.edits, &accessEdit{span: span, render: render, item: item})
 }
 
 // client is the client's text at span with the edits inside it applied;

@@ -240,6 +240,8 @@ var rt40Adversarial = []string{
 	"INSERT INTO notes (id, patient, body) OVERRIDING USER VALUE SELECT 1, id, 'a' FROM patients",
 	"INSERT INTO notes (id, patient, body) SELECT 1, id, 'x' FROM patients phiguard_new",
 	"INSERT INTO notes VALUES (1, $1, 'a'), (2, $2, DEFAULT)",
+	"INSERT INTO notes TABLE notes",
+	"INSERT INTO notes (id, patient, body) TABLE ONLY notes RETURNING id",
 	"SELECT * FROM notes phiguardclient0123456789abcdef WHERE body = 'phiguard_rowcheck_0123456789abcdef'",
 }
 
