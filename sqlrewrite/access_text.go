@@ -74,8 +74,35 @@ func (t *accessText) tokens() []*pg_query.ScanToken {
 			return nil
 		}
 		t.toks = res.GetTokens()
+		for _, tok := range t.toks {
+			if k := tok.GetToken(); k == pg_query.Token_UIDENT || k == pg_query.Token_USCONST {
+				tok.End = int32(unicodeQuotedEnd(t.sql, int(tok.GetStart()), int(tok.GetEnd())))
+			}
+		}
 	}
 	return t.toks
+}
+
+// unicodeQuotedEnd is the end of the U&"..." name or U&'...' string that
+// starts at start: the scanner ends the token after its U (or at its
+// start), so that the name or string was no part of any span. end when
+// the text there is not one.
+func unicodeQuotedEnd(sql string, start, end int) int {
+	if start+3 > len(sql) || sql[start]|0x20 != 'u' || sql[start+1] != '&' || sql[start+2] != '"' && sql[start+2] != '\'' {
+		return end
+	}
+	q := sql[start+2]
+	for i := start + 3; i < len(sql); i++ {
+		if sql[i] != q {
+			continue
+		}
+		if i+1 < len(sql) && sql[i+1] == q { // a doubled quote
+			i++
+			continue
+		}
+		return i + 1
+	}
+	return end
 }
 
 // replace records an edit; ok false (the place was not found) loses the

@@ -11,12 +11,17 @@ import (
 // is checked against the tree in any case.
 
 // nameEnd is the index of the last token of the dotted name starting at
-// token i (a, a.b, a.b.c).
+// token i (a, a.b, a.b.c; a part may be U&"..." UESCAPE '!').
 func (t *accessText) nameEnd(i int) int {
-	for t.is(i+1, pg_query.Token_ASCII_46) && i+2 < len(t.toks) { // .
+	for {
+		if t.is(i+1, pg_query.Token_UESCAPE) && i+2 < len(t.toks) {
+			i += 2
+		}
+		if !t.is(i+1, pg_query.Token_ASCII_46) || i+2 >= len(t.toks) { // .
+			return i
+		}
 		i += 2
 	}
-	return i
 }
 
 // relationSpan is the text of a table named in a FROM clause: ONLY, the

@@ -241,6 +241,10 @@ var rt40Adversarial = []string{
 	"INSERT INTO notes (id, patient, body) SELECT 1, id, 'x' FROM patients phiguard_new",
 	"INSERT INTO notes VALUES (1, $1, 'a'), (2, $2, DEFAULT)",
 	"INSERT INTO notes TABLE notes",
+	`SELECT * FROM U&"p\0061tients" WHERE id = $1`,
+	`SELECT id FROM public.U&"!0070atients" UESCAPE '!' p WHERE p.id = $1`,
+	"DELETE FROM notes WHERE body = U&'a''b' AND id = 1",
+	"UPDATE notes SET patient = U&'!0030' UESCAPE '!' WHERE body = U&'x'",
 	"INSERT INTO notes (id, patient, body) TABLE ONLY notes RETURNING id",
 	"SELECT * FROM notes phiguardclient0123456789abcdef WHERE body = 'phiguard_rowcheck_0123456789abcdef'",
 }
