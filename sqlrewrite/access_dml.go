@@ -103,6 +103,12 @@ func returningMode(mode outMode) outMode {
 // The statement's target is named at rv; the new condition replaces the
 // user's in the text, which it holds as written (access_text.go).
 func (w *accessWalker) guardedWhere(rule *policy.RowRule, target *accessRel, rv *pg_query.RangeVar, where *pg_query.Node, qualify bool) *pg_query.Node {
+	if where.GetCurrentOfExpr() != nil {
+		// CURRENT OF stands alone in a WHERE (no rule can join it), and
+		// a cursor over the rule's subquery is not simply updatable
+		// anyway; was refused XX000 by the deparser.
+		w.refuseConstruct(rule.Name, rule.Table.String(), "WHERE CURRENT OF on table %s, which has a row rule, is not supported", rule.Table.String())
+	}
 	r1, r2 := w.boundRuleExpr(rule), w.boundRuleExpr(rule)
 	if qualify {
 		// Other tables in FROM/USING could make the rule's bare column

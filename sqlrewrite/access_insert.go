@@ -103,7 +103,8 @@ func (w *accessWalker) insertCheck(ins *pg_query.InsertStmt, target *accessRel, 
 	}
 	marker := checkMarker(w.pol, rule)
 	if sel := src.GetSelectStmt(); sel != nil && isPlainValues(sel) {
-		_, spans, ok := insertSpans(w.text.sql, int(ins.GetRelation().GetLocation()))
+		listClose, spans, ok := valuesSpans(w.text.sql, int(ins.GetRelation().GetLocation()))
+		ok = ok && (listClose >= 0) == (len(ins.GetCols()) > 0)
 		for r, row := range sel.GetValuesLists() {
 			if r >= len(spans) {
 				ok = false

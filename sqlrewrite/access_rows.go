@@ -65,13 +65,18 @@ func (w *accessWalker) injectRowRule(item *pg_query.Node, rv *pg_query.RangeVar,
 	if rv.GetAlias() != nil {
 		alias = proto.Clone(rv.GetAlias()).(*pg_query.Alias)
 	}
-	span, ok := w.text.relationSpan(rv)
+	span, table, ok := w.text.relationSpan(rv)
 	item.Node = &pg_query.Node_RangeSubselect{RangeSubselect: &pg_query.RangeSubselect{
 		Subquery: &pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: sub}},
 		Alias:    alias,
 	}}
 	// Written at the end: pushDown adds the level's conditions to sub.
-	w.text.replace(span, ok, func() string { return w.text.fromItemText(item) })
+	w.text.replaceItem(span, ok, func() string {
+		if table {
+			return "SELECT * FROM " + w.text.fromItemText(item)
+		}
+		return w.text.fromItemText(item)
+	})
 	w.changed, w.touched = true, true
 	w.acc.Decisions = append(w.acc.Decisions, Decision{Table: rule.Table.String(), Rule: rule.Name, Effect: "rows filtered"})
 	return &injection{rv: inner, sel: sub}

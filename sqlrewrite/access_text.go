@@ -54,6 +54,7 @@ type accessEdit struct {
 	span   [2]int
 	render func() string
 	done   bool // written, or copied into an enclosing edit
+	item   bool // a FROM item's (replaceItem)
 }
 
 // accessText is the client's text and the edits of it.
@@ -74,42 +75,63 @@ func (t *accessText) tokens() []*pg_query.ScanToken {
 		}
 		t.toks = res.GetTokens()
 		for _, tok := range t.toks {
-			if tok.GetToken() == pg_query.Token_UIDENT {
-				tok.End = int32(unicodeIdentEnd(t.sql, int(tok.GetStart())))
+			if k := tok.GetToken(); k == pg_query.Token_UIDENT || k == pg_query.Token_USCONST {
+				tok.End = int32(unicodeQuotedEnd(t.sql, int(tok.GetStart()), int(tok.GetEnd())))
 			}
 		}
 	}
 	return t.toks
 }
 
-// unicodeIdentEnd is the end of the U&"..." name at start: the scanner
-// ends its token after the U. A UESCAPE clause after it is not taken in
-// (the edited text then fails the check, and the tree is written whole).
-func unicodeIdentEnd(sql string, start int) int {
-	i := start + len(`U&"`)
-	for i < len(sql) {
-		j := strings.IndexByte(sql[i:], '"')
-		if j < 0 {
-			break
-		}
-		i += j + 1
-		if i < len(sql) && sql[i] == '"' {
-			i++ // a doubled quote inside the name
+// unicodeQuotedEnd is the end of the U&"..." name or U&'...' string that
+// starts at start: the scanner ends the token after its U (or at its
+// start), so that the name or string was no part of any span. end when
+// the text there is not one.
+func unicodeQuotedEnd(sql string, start, end int) int {
+	if start+3 > len(sql) || sql[start]|0x20 != 'u' || sql[start+1] != '&' || sql[start+2] != '"' && sql[start+2] != '\'' {
+		return end
+	}
+	q := sql[start+2]
+	for i := start + 3; i < len(sql); i++ {
+		if sql[i] != q {
 			continue
 		}
-		return i
+		if i+1 < len(sql) && sql[i+1] == q { // a doubled quote
+			i++
+			continue
+		}
+		return i + 1
 	}
-	return start + 1
+	return end
 }
 
 // replace records an edit; ok false (the place was not found) loses the
 // text.
 func (t *accessText) replace(span [2]int, ok bool, render func() string) {
+	t.record(span, ok, render, false)
+}
+
+// replaceItem records the edit of a FROM item. A second one of the same
+// text is dropped: the parser gives each column of UPDATE ... SET (a, b)
+// = (SELECT ...) its own copy of the one subquery, and the walker changes
+// each alike, so the text's one copy is written once (the check of the
+// tree tells if they differ). Another kind of edit of the same text, the
+// check around INSERT INTO t TABLE t's source, holds the item's edit.
+func (t *accessText) replaceItem(span [2]int, ok bool, render func() string) {
+	for _, e := range t.edits {
+		if e.item && e.span == span {
+			return
+		}
+	}
+	t.record(span, ok, render, true)
+}
+
+func (t *accessText) record(span [2]int, ok bool, render func() string, item bool) {
 	if !ok || span[0] < 0 || span[0] > span[1] || span[1] > len(t.sql) {
 		t.lost = true
 		return
 	}
-	t.edits = append(t.edits, &accessEdit{span: span, render: render})
+	t.edits = append(t.edits, &accessEdit{span: span, render: render, item: item})
 }
 
 // client is the client's text at span with the edits inside it applied;
@@ -125,7 +147,10 @@ func (t *accessText) client(span [2]int) string {
 			continue
 		}
 		e.done = true
-		edits = append(edits, Edit{Span: [2]int{e.span[0] - span[0], e.span[1] - span[0]}, Text: e.render()})
+		// Spaced where a word of the client's touches it: WHERE(id = 1)
+		// and "notes"WHERE are the client's words, WHEREpatient is not.
+		text := spacedEdit(t.sql, e.span[0], e.span[1], e.render())
+		edits = append(edits, Edit{Span: [2]int{e.span[0] - span[0], e.span[1] - span[0]}, Text: text})
 	}
 	out, ok := Splice([]byte(t.sql[span[0]:span[1]]), edits)
 	if !ok {

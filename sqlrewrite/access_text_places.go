@@ -11,20 +11,27 @@ import (
 // is checked against the tree in any case.
 
 // nameEnd is the index of the last token of the dotted name starting at
-// token i (a, a.b, a.b.c).
+// token i (a, a.b, a.b.c; a part may be U&"..." UESCAPE '!').
 func (t *accessText) nameEnd(i int) int {
-	for t.is(i+1, pg_query.Token_ASCII_46) && i+2 < len(t.toks) { // .
+	for {
+		if t.is(i+1, pg_query.Token_UESCAPE) && i+2 < len(t.toks) {
+			i += 2
+		}
+		if !t.is(i+1, pg_query.Token_ASCII_46) || i+2 >= len(t.toks) { // .
+			return i
+		}
 		i += 2
 	}
-	return i
 }
 
 // relationSpan is the text of a table named in a FROM clause: ONLY, the
-// name, a *, and its alias with its column names.
-func (t *accessText) relationSpan(rv *pg_query.RangeVar) ([2]int, bool) {
+// name, a *, and its alias with its column names. table says the name
+// is TABLE name's, whose span starts at TABLE: that query is SELECT *
+// FROM name, and a subquery in name's place must be written so.
+func (t *accessText) relationSpan(rv *pg_query.RangeVar) (span [2]int, table, ok bool) {
 	first := t.tokenAt(rv.GetLocation())
 	if first < 0 {
-		return [2]int{}, false
+		return [2]int{}, false, false
 	}
 	start, last := first, t.nameEnd(first)
 	if p := prevReal(t.toks, first, -1); t.is(p, pg_query.Token_ONLY) {
@@ -33,8 +40,11 @@ func (t *accessText) relationSpan(rv *pg_query.RangeVar) ([2]int, bool) {
 		// ONLY (name): the parenthesis closes after the name.
 		start, last = q, t.nextReal(last)
 		if !t.is(last, pg_query.Token_ASCII_41) {
-			return [2]int{}, false
+			return [2]int{}, false, false
 		}
+	}
+	if p := prevReal(t.toks, start, -1); t.is(p, pg_query.Token_TABLE) {
+		start, table = p, true
 	}
 	if n := t.nextReal(last); t.is(n, pg_query.Token_ASCII_42) { // name *
 		last = n
@@ -42,7 +52,8 @@ func (t *accessText) relationSpan(rv *pg_query.RangeVar) ([2]int, bool) {
 	if a := rv.GetAlias(); a != nil {
 		last = t.aliasEnd(last, a)
 	}
-	return t.span(start, last)
+	span, ok = t.span(start, last)
+	return span, table, ok
 }
 
 // aliasEnd is the index of the last token of the alias written after

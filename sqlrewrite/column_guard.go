@@ -298,6 +298,13 @@ func guardCopyWith(sql, check string) (string, bool) {
 // relation on: where the column list's closing parenthesis is, and the
 // start and end of each item of each VALUES row.
 func insertSpans(sql string, from int) (listClose int, rows [][][2]int, ok bool) {
+	listClose, rows, ok = valuesSpans(sql, from)
+	return listClose, rows, ok && listClose >= 0
+}
+
+// valuesSpans is insertSpans for an INSERT with or without a column list
+// (listClose -1 without).
+func valuesSpans(sql string, from int) (listClose int, rows [][][2]int, ok bool) {
 	res, err := pg_query.Scan(sql)
 	if err != nil {
 		return 0, nil, false
@@ -339,7 +346,7 @@ func insertSpans(sql string, from int) (listClose int, rows [][][2]int, ok bool)
 		case depth == 0 && inValues && text == ",":
 			continue
 		case depth == 0 && inValues:
-			return listClose, rows, listClose >= 0 && item[0] >= 0
+			return listClose, rows, item[0] >= 0
 		case depth == 1 && brackets == 0 && inValues && text == ",":
 			row, item = append(row, item), [2]int{-1, -1}
 			continue
@@ -351,7 +358,7 @@ func insertSpans(sql string, from int) (listClose int, rows [][][2]int, ok bool)
 			item[1] = end
 		}
 	}
-	return listClose, rows, listClose >= 0 && len(rows) > 0
+	return listClose, rows, len(rows) > 0
 }
 
 // isComment: a "--" or "/* */" comment, which pg_query.Scan returns as a
