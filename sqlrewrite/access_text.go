@@ -186,11 +186,17 @@ func (t *accessText) fill(frag string, span [2]int) string {
 	return strings.ReplaceAll(frag, clientMarker, text)
 }
 
-// tokensIn counts the tokens in span, comments aside.
+// tokensIn counts the tokens in span, comments aside, up to 2, which is
+// all fill asks: it asks once per checked value, so a scan of the whole
+// text each time was quadratic in a long VALUES list.
 func (t *accessText) tokensIn(span [2]int) int {
+	toks := t.tokens()
+	i, _ := slices.BinarySearchFunc(toks, int32(span[0]), func(tok *pg_query.ScanToken, at int32) int {
+		return int(tok.GetStart() - at)
+	})
 	n := 0
-	for _, tok := range t.tokens() {
-		if int(tok.GetStart()) >= span[0] && int(tok.GetEnd()) <= span[1] && !isComment(tok) {
+	for ; i < len(toks) && int(toks[i].GetStart()) < span[1] && n < 2; i++ {
+		if int(toks[i].GetEnd()) <= span[1] && !isComment(toks[i]) {
 			n++
 		}
 	}
