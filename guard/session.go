@@ -157,6 +157,8 @@ type clientOwned struct {
 	bindNames                    nameTable         // statement and portal names of Binds, interned (protect_client.go)
 	atSegmentStart               bool              // the client message being handled starts a protocol segment (catalog_fresh.go)
 	segmentOpen                  bool              // extended-protocol messages went out since the last Sync
+	freshCopy                    bool              // freshBeforeCopy wants the catalog read before the request being handled
+	readFailedIdle               atomic.Bool       // the last read before a request failed outside a transaction block (catalog_fresh.go)
 	objsNeeded                   bool              // re-read the database objects after this request
 	unsettled                    []*replacement    // Parses reusing a name, not yet answered (reparse.go)
 	outputSeen                   bool              // a request may change extra_float_digits or bytea_output: read them after it
