@@ -244,3 +244,35 @@ func TestReview40CopyAfterFailedRead(t *testing.T) {
 		t.Errorf("%s after the COPYs, want rows 1", got)
 	}
 }
+
+// TestReview40QueryMidSegmentThenRead: an INSERT pipelined without a
+// Sync, a simple Query (which commits it in PostgreSQL), the Parse of a
+// COPY that has phiguard read its catalog, another INSERT, the Sync:
+// the read's Sync commits nothing PostgreSQL would not have, and both
+// rows are written.
+func TestReview40QueryMidSegmentThenRead(t *testing.T) {
+	t.Parallel()
+	rv38Compare(t, func(s rv38Side) []string {
+		msgs := seq(rv38Bind("rv38_s", ""), rv38Simple("SELECT 1"), own40Copy(s)[:1], rv38Bind("rv38_s", ""), rv38Sync)
+		return []string{rv40SendOrHang(t, s, 2, msgs...), rv40DDLCount(t, s)}
+	})
+}
+
+// TestReview40ReadFailsInBlock: in the client's transaction block, with
+// statement_timeout 2 ms, phiguard's read before a COPY's Parse times
+// out, which aborts the client's block: the Parse meets 25P02 and the
+// COMMIT rolls back the INSERT before it.
+func TestReview40ReadFailsInBlock(t *testing.T) {
+	t.Parallel()
+	rv38Compare(t, func(s rv38Side) []string {
+		if s.proxied {
+			t.Skip("HOLE: a read of phiguard's that fails inside the client's transaction block (statement_timeout 2 ms) aborts it, silently: the COPY's Parse meets 25P02 (ready E) and COMMIT answers ROLLBACK, the INSERT before it lost (rows 1), where PostgreSQL answers parsed, ready T, COMMIT, rows 2. The same with the read as a simple Query")
+		}
+		return []string{
+			rv38Send(t, s, 1, rv38Simple("BEGIN; INSERT INTO "+s.tbl+" (s) VALUES ('x'); SET LOCAL statement_timeout = '2ms'")...),
+			rv38Send(t, s, 1, own40Copy(s)...),
+			rv38Send(t, s, 1, rv38Simple("COMMIT")...),
+			rv40DDLCount(t, s),
+		}
+	})
+}
