@@ -276,3 +276,37 @@ func TestReview40ReadFailsInBlock(t *testing.T) {
 		}
 	})
 }
+
+// TestReview40ReadKeepsSearchPath: the read sets search_path local to
+// its transaction and puts it back: the client's setting, session or
+// local, in a block or not, rolled back or committed, is PostgreSQL's
+// after it.
+func TestReview40ReadKeepsSearchPath(t *testing.T) {
+	t.Parallel()
+	rv38Compare(t, func(s rv38Side) []string {
+		show := func() string { return rv40SendOrHang(t, s, 1, rv38Simple("SHOW search_path")...) }
+		copyParse := func() string {
+			rv38Send(t, s, 1, &pgproto3.Close{ObjectType: 'S', Name: "own40_copy"}, &pgproto3.Sync{})
+			return rv38Send(t, s, 1, own40Copy(s)...)
+		}
+		return []string{
+			rv38Send(t, s, 1, rv38Simple("SET search_path = public, pg_temp")...),
+			copyParse(), show(),
+			rv38Send(t, s, 1, rv38Simple("BEGIN; SET LOCAL search_path = pg_temp, public")...),
+			copyParse(), show(),
+			rv38Send(t, s, 1, rv38Simple("SET search_path = \"$user\", public")...),
+			copyParse(), show(),
+			rv38Send(t, s, 1, rv38Simple("ROLLBACK")...), show(),
+			rv38Send(t, s, 1, rv38Simple("BEGIN; SET search_path = public")...),
+			copyParse(),
+			rv38Send(t, s, 1, rv38Simple("COMMIT")...), show(),
+			rv38Send(t, s, 1, rv38Simple("BEGIN; SAVEPOINT a; SET LOCAL search_path = pg_temp, public")...),
+			copyParse(),
+			rv38Send(t, s, 1, rv38Simple("ROLLBACK TO SAVEPOINT a")...), show(),
+			copyParse(),
+			rv38Send(t, s, 1, rv38Simple("RELEASE a; SET LOCAL search_path = pg_temp")...),
+			copyParse(), show(),
+			rv38Send(t, s, 1, rv38Simple("COMMIT")...), show(),
+		}
+	})
+}
