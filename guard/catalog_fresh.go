@@ -79,7 +79,7 @@ const freshCatalogWait = 5 * time.Second
 // judgedRefusal then refuses (0A000) before the COPY judges its rows on
 // the ciphertext. DDL between that read and the COPY is not seen.
 func (s *Session) freshBeforeCopy(typ byte, a *sqlrewrite.Analysis) {
-	s.freshCopy = false
+	s.freshCopy = false // bindReprepares sets it too, after this
 	s.readFailedIdle.Store(false)
 	if typ != pgwire.FeQuery && typ != pgwire.FeParse || a == nil || a.Err != nil || s.srv.protect == nil {
 		return
@@ -91,8 +91,10 @@ func (s *Session) freshBeforeCopy(typ byte, a *sqlrewrite.Analysis) {
 	}
 }
 
-// unreadCopyRefusal refuses the request freshBeforeCopy had the catalog
-// read before when that read failed outside a transaction block (the
+// unreadCopyRefusal refuses the request freshBeforeCopy (or, for the
+// Bind of a named INSERT leaving encrypted columns to defaults only the
+// catalog checks, bindReprepares) had the catalog read before when that
+// read failed outside a transaction block (the
 // client's statement_timeout, a cancel): PostgreSQL runs the request
 // then, and a COPY judged its rows on the ciphertext under a CHECK
 // another session added (COPY 1 where PostgreSQL answers 23514,
@@ -189,8 +191,10 @@ func (s *Session) bindReprepares() bool {
 		// the catalog checks (INSERT ... SELECT, DEFAULT VALUES):
 		// another session may have set one since its Parse, so the
 		// catalog is read before each Bind, and checkDefaults
-		// (bindRefusal) refuses it then.
+		// (bindRefusal) refuses it then, or unreadCopyRefusal when the
+		// read fails.
 		s.catalogStale.Store(true)
+		s.freshCopy = true
 		return true
 	}
 	an := s.withExecuted(st.analysis) // an EXECUTE with its PREPARE's names (sql_prepared.go)
