@@ -312,27 +312,33 @@ func TestReview40ReadKeepsSearchPath(t *testing.T) {
 }
 
 // TestReview40DefaultBindAfterFailedRead: a named INSERT ... SELECT of a
-// set operation (where the default guard has no place)
-// leaving the encrypted column to its default has the catalog read
-// before each Bind (bindReprepares), and checkDefaults refuses a default
-// another session set since. The client's statement_timeout (2 ms)
-// fails that read: the Bind ran on the catalog from before and stored
-// the default in clear; it is refused (unreadCopyRefusal), or meets the
-// timeout itself.
+// set operation (where the default guard has no place) leaving the
+// encrypted column to its default has the catalog read before each Bind
+// (bindReprepares), as a Query of it before it (freshBeforeCopy), and
+// checkDefaults refuses a default another session set since. The
+// client's statement_timeout (2 ms) fails that read: the Bind, and the
+// Query, ran on the catalog from before and stored the default in clear
+// (INSERT 0 2); they are refused (unreadCopyRefusal), or meet the
+// timeout themselves.
 func TestReview40DefaultBindAfterFailedRead(t *testing.T) {
 	t.Parallel()
-	s := rv38Sides(t)[1]
-	rv38Send(t, s, 1, &pgproto3.Parse{Name: "rv40_ins", Query: "INSERT INTO " + s.tbl + " (id) SELECT 5 UNION ALL SELECT 6"}, &pgproto3.Sync{})
-	rv38DDL(t, s, "ALTER TABLE %s ALTER COLUMN s SET DEFAULT 'dflt'")
-	for i := 0; i < 3; i++ {
+	for _, bind := range []bool{true, false} {
+		s := rv38Sides(t)[1]
+		insert := "INSERT INTO " + s.tbl + " (id) SELECT 5 UNION ALL SELECT 6"
+		rv38Send(t, s, 1, &pgproto3.Parse{Name: "rv40_ins", Query: insert}, &pgproto3.Sync{})
+		rv38DDL(t, s, "ALTER TABLE %s ALTER COLUMN s SET DEFAULT 'dflt'")
 		rv38Send(t, s, 1, rv38Simple("SET statement_timeout = '2ms'")...)
-		got := rv40SendOrHang(t, s, 1, &pgproto3.Bind{PreparedStatement: "rv40_ins"}, &pgproto3.Execute{}, &pgproto3.Sync{})
+		msgs := rv38Simple(insert)
+		if bind {
+			msgs = []pgproto3.FrontendMessage{&pgproto3.Bind{PreparedStatement: "rv40_ins"}, &pgproto3.Execute{}, &pgproto3.Sync{}}
+		}
+		got := rv40SendOrHang(t, s, 1, msgs...)
 		rv38Send(t, s, 1, rv38Simple("SET statement_timeout = 0")...)
 		if got != "error 0A000, ready I" && got != "error 57014, ready I" {
-			t.Errorf("attempt %d: %s, want error 0A000 (or 57014)", i+1, got)
+			t.Errorf("bind %v: %s, want error 0A000 (or 57014)", bind, got)
 		}
-	}
-	if got := rv40DDLCount(t, s); got != "rows 1" {
-		t.Errorf("%s after the INSERTs, want rows 1", got)
+		if got := rv40DDLCount(t, s); got != "rows 1" {
+			t.Errorf("bind %v: %s after the INSERT, want rows 1", bind, got)
+		}
 	}
 }
