@@ -75,7 +75,9 @@ func TestReview40ReadTimesOut(t *testing.T) {
 		rv38Send(t, s, 1, &pgproto3.Close{ObjectType: 'S', Name: "own40_copy"}, &pgproto3.Sync{})
 		if strings.Contains(got, "phiguard_plan_read") {
 			left++
-		} else if got != "bound, row own40_copy rv38_a rv38_s rv40_ps, SELECT 1, ready I" && !strings.Contains(got, "57014") {
+		} else if !strings.HasSuffix(got, " rv38_a rv38_s rv40_ps, SELECT 1, ready I") && !strings.Contains(got, "57014") {
+			// own40_copy is listed when its Parse ran, not when refused
+			// after the read failed (unreadCopyRefusal).
 			t.Errorf("attempt %d: %s", i+1, got)
 		}
 	}
