@@ -466,6 +466,9 @@ func (c *catalog) viewWritten(a *sqlrewrite.Analysis) string {
 // text (the RowDescription names the view, not the table), so the client
 // would read ciphertext where the plaintext database answers with the value.
 func (s *Session) viewWriteRefusal(a *sqlrewrite.Analysis) *pgerr.Error {
+	if pe := s.unreadCopyRefusal(); pe != nil { // catalog_fresh.go
+		return pe
+	}
 	a = s.withExecuted(a) // sql_prepared.go
 	cat := s.catalog.Load()
 	if v := cat.viewWritten(a); v != "" {

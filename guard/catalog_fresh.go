@@ -79,13 +79,33 @@ const freshCatalogWait = 5 * time.Second
 // judgedRefusal then refuses (0A000) before the COPY judges its rows on
 // the ciphertext. DDL between that read and the COPY is not seen.
 func (s *Session) freshBeforeCopy(typ byte, a *sqlrewrite.Analysis) {
+	s.freshCopy = false // bindReprepares sets it too, after this
+	s.readFailedIdle.Store(false)
 	if typ != pgwire.FeQuery && typ != pgwire.FeParse || a == nil || a.Err != nil || s.srv.protect == nil {
 		return
 	}
 	plan := a.PlanUnder(s.policy())
 	if plan.DefaultsUnguarded || len(a.Statements) == 1 && plan.Copy != nil && plan.Copy.In && (len(plan.Defaults) > 0 || plan.Copy.Table != nil) {
 		s.catalogStale.Store(true)
+		s.freshCopy = true
 	}
+}
+
+// unreadCopyRefusal refuses the request freshBeforeCopy (or, for the
+// Bind of a named INSERT leaving encrypted columns to defaults only the
+// catalog checks, bindReprepares) had the catalog read before when that
+// read failed outside a transaction block (the
+// client's statement_timeout, a cancel): PostgreSQL runs the request
+// then, and a COPY judged its rows on the ciphertext under a CHECK
+// another session added (COPY 1 where PostgreSQL answers 23514,
+// TestReview40CopyAfterFailedRead). Failed inside a block, the read
+// aborted it and PostgreSQL fails the request itself (25P02). Client pump.
+func (s *Session) unreadCopyRefusal() *pgerr.Error {
+	if !s.freshCopy || !s.readFailedIdle.Load() {
+		return nil
+	}
+	return pgerr.New(pgerr.FeatureNotSupported,
+		"phiguard could not read the catalog before this COPY FROM STDIN or INSERT leaving encrypted columns to their defaults (its read failed: statement_timeout, a cancel): run it again")
 }
 
 // awaitFreshCatalog reads the catalog before a request when it is known
@@ -175,8 +195,10 @@ func (s *Session) bindReprepares() bool {
 		// the catalog checks (INSERT ... SELECT, DEFAULT VALUES):
 		// another session may have set one since its Parse, so the
 		// catalog is read before each Bind, and checkDefaults
-		// (bindRefusal) refuses it then.
+		// (bindRefusal) refuses it then, or unreadCopyRefusal when the
+		// read fails.
 		s.catalogStale.Store(true)
+		s.freshCopy = true
 		return true
 	}
 	an := s.withExecuted(st.analysis) // an EXECUTE with its PREPARE's names (sql_prepared.go)
@@ -233,6 +255,7 @@ func (s *Session) readCatalogNow() bool {
 	s.pathStale, s.pathRecheck = false, nil // the read reads the path (catalog_path_follow.go)
 	s.ddlSeen = false                       // read now, not again behind this request
 	s.reloadUnread = false
+	s.readFailedIdle.Store(false)
 	b := newCatalogBuilder(s.policy())
 	b.probes, s.probeNames = s.probeNames, nil
 	b.coal.lead, s.coalesceLead = s.coalesceLead, nil // catalog_coalesce.go
@@ -312,6 +335,7 @@ func (s *Session) catalogAnswer(head *expectation, typ byte) error {
 			// again after ROLLBACK as 40001 asks, is filled from the same
 			// stale catalog and refused at every retry.
 			s.catalogStale.Store(true)
+			s.readFailedIdle.Store(len(body) == 1 && body[0] == 'I') // unreadCopyRefusal
 			s.log.Info("catalog not refreshed", zap.String("reason", head.catalog.failure))
 			s.keepRead(head.catalog, nil) // catalog_coalesce.go
 			return nil

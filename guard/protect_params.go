@@ -147,7 +147,10 @@ func (s *Session) bindRefusal(info *stmtInfo) *pgerr.Error {
 	}
 	if info.plan.DefaultsUnguarded {
 		// Read just before this Bind (bindReprepares): a default another
-		// session set since the Parse.
+		// session set since the Parse; not read, refused.
+		if pe := s.unreadCopyRefusal(); pe != nil { // catalog_fresh.go
+			return pe
+		}
 		if pe := s.checkDefaults(info.plan); pe != nil {
 			return pe
 		}

@@ -57,6 +57,9 @@ type Session struct {
 	// (client pump; reprepare_unnamed.go, describeUnprepared).
 	preface      []byte
 	catalogStale staleFlag // read the catalog before planning the next request (catalog_fresh.go, catalog_coalesce.go)
+	// readFailedIdle: the last catalog read failed outside a transaction
+	// block (backend pump; unreadCopyRefusal, catalog_fresh.go).
+	readFailedIdle atomic.Bool
 	// ddlEpoch is the database's DDL epoch, shared by its sessions, and
 	// catalogEpoch its value the last whole catalog read is current with
 	// (catalog_epoch.go); written by both pumps.
@@ -157,6 +160,7 @@ type clientOwned struct {
 	bindNames                    nameTable         // statement and portal names of Binds, interned (protect_client.go)
 	atSegmentStart               bool              // the client message being handled starts a protocol segment (catalog_fresh.go)
 	segmentOpen                  bool              // extended-protocol messages went out since the last Sync
+	freshCopy                    bool              // freshBeforeCopy wants the catalog read before the request being handled
 	objsNeeded                   bool              // re-read the database objects after this request
 	unsettled                    []*replacement    // Parses reusing a name, not yet answered (reparse.go)
 	outputSeen                   bool              // a request may change extra_float_digits or bytea_output: read them after it
