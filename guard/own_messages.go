@@ -1,6 +1,9 @@
 package guard
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -36,22 +39,38 @@ import (
 // is no error) and after, so that after a read that ran to its end
 // pg_prepared_statements and pg_cursors show none of them.
 
-// ownReadName is the statement's and the portal's name: planPrefix, which
-// a client's statement may not use (variantNameRefusal), nor its portal
-// or SQL cursor (ownPortalRefusal).
-const ownReadName = planPrefix + "read"
+// ownReadName is the statement's and the portal's name: planPrefix,
+// which a client's statement may not use (variantNameRefusal), "read_"
+// and a random part no client text or function can know, so that no
+// cursor a function opens (one phiguard does not see) has it: the read's
+// Close of a fixed name closed a function's cursor of that name (34000
+// where PostgreSQL FETCHes from it, TestReview40FunctionCursorOfItsName).
+var ownReadName = func() string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("BUG: crypto/rand: " + err.Error())
+	}
+	return ownReadPrefix + hex.EncodeToString(b[:])
+}()
+
+// ownReadPrefix starts ownReadName; reservedReadName is the name the
+// reads had before it had a random part, still refused to clients.
+const (
+	ownReadPrefix    = planPrefix + "read_"
+	reservedReadName = planPrefix + "read"
+)
 
 // ownPortalRefusal is the refusal of a client's Bind to, or DECLARE of,
-// a portal named ownReadName, pe for any other name: the next read would
-// close it (34000 where PostgreSQL FETCHes from it,
-// TestOwnReadClosesCursorOfItsName). A cursor a function opens under the
-// name is not seen. Client pump.
+// a portal named like ownReadName (which pg_prepared_statements shows
+// after a read that failed part way) or reservedReadName, pe for any
+// other name: the next read would close it (34000 where PostgreSQL
+// FETCHes from it, TestOwnReadClosesCursorOfItsName). Client pump.
 func ownPortalRefusal(portal string, pe *pgerr.Error) *pgerr.Error {
-	if portal != ownReadName {
+	if portal != reservedReadName && !strings.HasPrefix(portal, ownReadPrefix) {
 		return pe
 	}
 	return pgerr.Newf(pgerr.FeatureNotSupported,
-		"the portal and cursor name %q is phiguard's own (its reads of the catalog on the session's connection): name the portal or cursor otherwise", ownReadName)
+		"the portal and cursor name %q is phiguard's own (its reads of the catalog on the session's connection): name the portal or cursor otherwise", portal)
 }
 
 // ownMessages returns phiguard's own statements sql as the messages

@@ -52,8 +52,12 @@ func TestOwnMessagesShape(t *testing.T) {
 		"C P phiguard_plan_read", "C S phiguard_plan_read",
 		"S",
 	}, "\n")
+	want = strings.ReplaceAll(want, "phiguard_plan_read", ownReadName)
 	if got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	if !strings.HasPrefix(ownReadName, "phiguard_plan_read_") || len(ownReadName) != len("phiguard_plan_read_")+16 {
+		t.Errorf("the read's name %q has no random part", ownReadName)
 	}
 }
 
