@@ -114,8 +114,17 @@ func (s *Session) awaitFreshCatalog(typ byte) error {
 	s.firstInSegment = !s.segmentOpen
 	s.atSegmentStart = !s.segmentOpen && (typ == pgwire.FeQuery || typ == pgwire.FeParse || typ == pgwire.FeBind && s.bindReprepares())
 	switch typ {
-	case pgwire.FeSync, pgwire.FeQuery:
+	case pgwire.FeSync:
 		s.segmentOpen = false
+	case pgwire.FeQuery:
+		// A Query inside an extended segment not yet synced leaves it
+		// open: should a message before it have failed, PostgreSQL
+		// skips the Query and all up to the Sync, and a read sent
+		// after the Query was skipped too, its own Sync ending the
+		// skip and its ReadyForQuery taken for the client's (no
+		// ReadyForQuery reached the client, TestReview40ErrorThen
+		// QueryThenRead). Until the client's Sync the catalog is read
+		// no more, as inside any pipeline.
 	case pgwire.FeParse, pgwire.FeBind, pgwire.FeDescribe, pgwire.FeClose, pgwire.FeExecute, pgwire.FeFlush:
 		s.segmentOpen = true
 	}

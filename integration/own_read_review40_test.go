@@ -24,13 +24,15 @@ func rv40Count(t *testing.T, s rv38Side) string {
 // with the rest up to the Sync), then the Parse of a COPY that has
 // phiguard read its catalog, then a Bind and Execute of an INSERT, then
 // the Sync. PostgreSQL skips all of it up to the Sync: one error, one
-// ReadyForQuery, no row written.
+// ReadyForQuery, no row written. phiguard took the Query for the end of
+// the segment and read its catalog before the Parse; PostgreSQL skipped
+// the read up to its Sync, and the client got no ReadyForQuery (a hang,
+// with the simple Query read too, 62691dd). A Query leaves a segment not
+// yet synced open now (catalog_fresh.go).
 func TestReview40ErrorThenQueryThenRead(t *testing.T) {
 	t.Parallel()
 	rv38Compare(t, func(s rv38Side) []string {
-		if s.proxied {
-			t.Skip("HOLE: phiguard takes the Query as ending the segment (segmentOpen) and reads its catalog before the COPY's Parse; PostgreSQL skips the read up to its Sync, which ends the skip: the client gets parsed, error 22012 and no ReadyForQuery (hang; the proxy's Shutdown waits 10 s); PostgreSQL answers parsed, error 22012, ready I. The same hang with the read as a simple Query (62691dd); without the read (TestReview40ErrorThenQueryNoRead) phiguard answers as PostgreSQL")
-		}
+
 		msgs := seq(
 			[]pgproto3.FrontendMessage{&pgproto3.Parse{Name: "rv40_bad", Query: "SELECT 1/0"}, &pgproto3.Bind{PreparedStatement: "rv40_bad"}, &pgproto3.Execute{}},
 			rv38Simple("SELECT 1"),
