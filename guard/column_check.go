@@ -34,11 +34,14 @@ import (
 
 // columnsQuery lists a table's columns as the catalog keeps them:
 // "attnum:name" joined by commas, in attribute order, with ":-" after a
-// column the role may not insert.
+// column the role may not insert. It runs under the client's search
+// path, so its operators are named with their schema: a client that put
+// a schema of its own before pg_catalog could have answered for them
+// (review 40; the catalog read pins its path, catalog_path.go).
 func columnsQuery(oid uint32) []byte {
-	return ownMessages(`SELECT pg_catalog.string_agg(a.attnum::pg_catalog.text || ':' || a.attname ||
+	return ownMessages(`SELECT pg_catalog.string_agg(a.attnum::pg_catalog.text OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) a.attname::pg_catalog.text OPERATOR(pg_catalog.||)
   CASE WHEN pg_catalog.has_column_privilege(a.attrelid, a.attnum, 'INSERT') THEN '' ELSE ':-' END, ',' ORDER BY a.attnum)
-FROM pg_catalog.pg_attribute a WHERE a.attrelid = ` + strconv.FormatUint(uint64(oid), 10) + ` AND a.attnum > 0 AND NOT a.attisdropped`)
+FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) ` + strconv.FormatUint(uint64(oid), 10) + `::pg_catalog.oid AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped`)
 }
 
 // columnsText is what columnsQuery answers for a table the catalog is
