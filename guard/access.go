@@ -213,8 +213,10 @@ func (s *Session) refuseAccess(v accessVerdict, a *sqlrewrite.Analysis) []byte {
 	return []byte(m)
 }
 
-// objectsMessage is the Query that reads the session's Objects.
-func objectsMessage() []byte { return ownMessages(objectsQuery) }
+// objectsMessage is the read of the session's Objects, under the
+// catalog's search path (catalog_path.go): its text names aggregates and
+// types unqualified.
+func objectsMessage() []byte { return ownMessages(underCatalogPath(objectsQuery)) }
 
 // loadObjects reads the Objects on the backend connection before the
 // client's first ReadyForQuery, like loadCatalog.
@@ -243,7 +245,7 @@ func (s *Session) loadObjects() error {
 // readStamp reads the catalog stamp on the backend connection.
 func (s *Session) readStamp() (string, error) {
 	var stamp, failure string
-	err := s.ownQuery(ownMessages(stampQuery), func(typ byte, body []byte) error {
+	err := s.ownQuery(ownMessages(underCatalogPath(stampQuery)), func(typ byte, body []byte) error {
 		switch typ {
 		case pgwire.BeDataRow:
 			var row pgproto3.DataRow

@@ -123,3 +123,23 @@ func BenchmarkOwnMessagesCatalog(b *testing.B) {
 		s.catalogQueryMessage(cb)
 	}
 }
+
+// TestAccessReadsPinPath: the objects and stamp reads, unqualified
+// aggregates and types (string_agg, count, text) in their text, run under
+// search_path pg_catalog, pg_temp, and the client's path is put back
+// after: under the client's path a schema of its own before pg_catalog
+// could have answered for them.
+func TestAccessReadsPinPath(t *testing.T) {
+	for name, msg := range map[string][]byte{"objects": objectsMessage(), "stamp": ownMessages(underCatalogPath(stampQuery))} {
+		var parses []string
+		for _, m := range ownDecoded(t, msg) {
+			if strings.HasPrefix(m, "P ") {
+				parses = append(parses, m)
+			}
+		}
+		if len(parses) != 3 || !strings.Contains(parses[0], "set_config('search_path', pg_catalog.concat('pg_catalog, pg_temp'") ||
+			!strings.Contains(parses[2], "phiguard.client_search_path") {
+			t.Errorf("%s read: %d statements, the path not pinned first and put back last:\n%s", name, len(parses), strings.Join(parses, "\n"))
+		}
+	}
+}
