@@ -1,8 +1,6 @@
 package guard
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"strings"
 	"sync"
 
@@ -45,13 +43,7 @@ import (
 // cursor a function opens (one phiguard does not see) has it: the read's
 // Close of a fixed name closed a function's cursor of that name (34000
 // where PostgreSQL FETCHes from it, TestReview40FunctionCursorOfItsName).
-var ownReadName = func() string {
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("BUG: crypto/rand: " + err.Error())
-	}
-	return ownReadPrefix + hex.EncodeToString(b[:])
-}()
+var ownReadName = randomName(ownReadPrefix) // protect_query.go
 
 // ownReadPrefix starts ownReadName; reservedReadName is the name the
 // reads had before it had a random part, still refused to clients.

@@ -83,10 +83,16 @@ func (q *refusalQueue) match(message []byte) (refusal, bool) {
 // markerPrefix begins every refusal marker.
 const markerPrefix = "phiguard_refusal_"
 
-func newMarker() string {
+func newMarker() string { return randomName(markerPrefix) }
+
+// randomName is prefix and 16 random hex digits, a name no client can
+// know beforehand.
+func randomName(prefix string) string {
 	var b [8]byte
-	rand.Read(b[:]) // never fails (crypto/rand)
-	return markerPrefix + hex.EncodeToString(b[:])
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("BUG: crypto/rand: " + err.Error())
+	}
+	return prefix + hex.EncodeToString(b[:])
 }
 
 // protectQuery returns the SQL to send for a simple-protocol Query under

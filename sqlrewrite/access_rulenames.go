@@ -66,11 +66,8 @@ func (w *accessWalker) boundRuleExpr(rule *policy.RowRule) *pg_query.Node {
 // the user's (one that raises an error on a chosen value, say) never sees
 // a row the rule hides.
 func (w *accessWalker) boundRuleSelect(rule *policy.RowRule, table *pg_query.RangeVar) *pg_query.SelectStmt {
-	star := &pg_query.Node{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{
-		Val: &pg_query.Node{Node: &pg_query.Node_ColumnRef{ColumnRef: &pg_query.ColumnRef{
-			Fields: []*pg_query.Node{{Node: &pg_query.Node_AStar{AStar: &pg_query.A_Star{}}}}}}}}}}
 	return &pg_query.SelectStmt{
-		TargetList:  []*pg_query.Node{star},
+		TargetList:  []*pg_query.Node{starTarget()}, // access_text.go
 		FromClause:  []*pg_query.Node{{Node: &pg_query.Node_RangeVar{RangeVar: table}}},
 		WhereClause: w.boundRuleExpr(rule),
 		LimitOffset: &pg_query.Node{Node: &pg_query.Node_AConst{AConst: &pg_query.A_Const{Val: &pg_query.A_Const_Ival{Ival: &pg_query.Integer{Ival: 0}}}}},

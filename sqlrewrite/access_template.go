@@ -24,13 +24,16 @@ import (
 
 // placeholderPrefix starts every placeholder literal; the random part
 // makes it a string no client text holds.
-var placeholderPrefix = func() string {
+var placeholderPrefix = randomName("phiguardlit") + "_"
+
+// randomName is prefix and 16 random hex digits.
+func randomName(prefix string) string {
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic("BUG: crypto/rand: " + err.Error())
 	}
-	return "phiguardlit" + hex.EncodeToString(b[:]) + "_"
-}()
+	return prefix + hex.EncodeToString(b[:])
+}
 
 // accessTemplate is a rewrite with holes where a text's literals go. The
 // parts between the holes are kept end to end in one string, so that a
