@@ -1,6 +1,7 @@
 package sqlrewrite
 
 import (
+	"maps"
 	"slices"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
@@ -56,9 +57,11 @@ func (r *relation) protectedColumns() []*policy.ProtectedColumn {
 	if r.table != nil {
 		return r.table.Columns
 	}
+	// In the order of the output names: a refusal names the first, and
+	// the same statement must name the same column every time.
 	var out []*policy.ProtectedColumn
-	for _, c := range r.outputs {
-		out = append(out, c)
+	for _, name := range slices.Sorted(maps.Keys(r.outputs)) {
+		out = append(out, r.outputs[name])
 	}
 	return out
 }
