@@ -178,7 +178,7 @@ func (s *Session) checkAccess(sql []byte, a *sqlrewrite.Analysis) accessVerdict 
 	v.glass = acc.BreakGlass
 	if acc.Changed {
 		v.sql = []byte(acc.SQL)
-		v.analysis, _ = s.srv.analyzer.Analyze(v.sql)
+		v.analysis, _ = s.srv.analyzer.AnalyzeWith(v.sql, acc.Analysis())
 	}
 	return v
 }

@@ -95,6 +95,21 @@ type Access struct {
 	// the proxy records it, lifts the session's row rules, and forwards
 	// the SET.
 	BreakGlass *BreakGlass
+
+	// written is the analysis of SQL, made from the parse that checked
+	// the edited text (access_stmt.go), for the caller that made the
+	// rewrite; a cached or templated Access has none.
+	written *Analysis
+}
+
+// Analysis is the analysis of SQL when this rewrite changed the text and
+// parsed the result as its check, nil otherwise: the caller then
+// analyses SQL itself (Analyzer.AnalyzeWith takes either).
+func (acc *Access) Analysis() *Analysis {
+	if acc == nil || !acc.Changed || acc.written == nil || acc.written.sql != acc.SQL {
+		return nil
+	}
+	return acc.written
 }
 
 // AccessFor applies role's rules to one statement text (its analysis is

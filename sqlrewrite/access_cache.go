@@ -74,10 +74,15 @@ func (c *AccessCache) For(sql string, a *Analysis, pol *policy.Policy, role *pol
 	return acc
 }
 
-// store caches a rewrite. An unchanged rewrite's text is the tail of its
-// key, so that the entry holds the text once.
-func (c *AccessCache) store(key string, acc *Access, a *Analysis) {
-	releaseIfReplaced(a, acc)
+// store caches a copy of a rewrite, without the analysis of its text
+// (which the analyzer's cache holds, by its own bounds). An unchanged
+// rewrite's text is the tail of its key, so that the entry holds the
+// text once.
+func (c *AccessCache) store(key string, made *Access, a *Analysis) {
+	releaseIfReplaced(a, made)
+	acc := new(Access)
+	*acc = *made
+	acc.written = nil
 	if !acc.Changed && len(acc.SQL) <= len(key) && acc.SQL == key[len(key)-len(acc.SQL):] {
 		acc.SQL = key[len(key)-len(acc.SQL):]
 	}

@@ -48,10 +48,15 @@ func rewriteAccess(sql string, a *Analysis, pol *policy.Policy, role *policy.Rol
 
 // written is the statement with the rules' changes: the client's text
 // edited (access_text.go), or, when that text does not parse to the
-// changed tree, the tree written whole.
+// changed tree, the tree written whole. The edited text's parse, which
+// the check made, becomes its analysis (acc.written): the planner plans
+// the text from it and does not parse it again.
 func (w *accessWalker) written(tree *pg_query.ParseResult) string {
-	if out, ok := w.text.result(); ok && sameStatements(out, tree) {
-		return out
+	if out, ok := w.text.result(); ok {
+		if parsed, same := sameStatements(out, tree); same {
+			w.acc.written = analyzeParsed(out, parsed)
+			return out
+		}
 	}
 	accessTextFallbacks.Add(1)
 	out, err := pg_query.Deparse(tree)

@@ -121,7 +121,7 @@ func makeTemplate(sql string, spans []literalSpan, want *Access, a *Analysis, po
 	ph := b.String()
 	got := AccessFor(ph, a, pol, role, objs, breakGlass)
 	t := &accessTemplate{shared: true, acc: *got}
-	t.acc.SQL = ""
+	t.acc.SQL, t.acc.written = "", nil
 	if got.Changed {
 		if !t.split(got.SQL, len(spans)) {
 			return never

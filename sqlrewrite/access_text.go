@@ -6,8 +6,6 @@ import (
 	"sync/atomic"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // The access rewriter's changes are edits of the client's own text: a
@@ -222,49 +220,6 @@ func (t *accessText) deparsed(sel *pg_query.SelectStmt, prefix string) string {
 		return ""
 	}
 	return out[len(prefix):]
-}
-
-// sameStatements says whether text parses to tree, locations aside and
-// with tree's ANDs and ORs nested as PostgreSQL's parser nests them. It
-// clears tree's locations and flattens its ANDs and ORs in place (a copy
-// cost an eighth of the rewrite): only the deparser reads tree after it,
-// which neither changes.
-func sameStatements(text string, tree *pg_query.ParseResult) bool {
-	got, err := pg_query.Parse(text)
-	if err != nil {
-		return false
-	}
-	canonical(got.ProtoReflect())
-	canonical(tree.ProtoReflect())
-	return proto.Equal(got, tree)
-}
-
-// canonical clears m's locations and flattens its boolean expressions.
-// It ranges over the fields itself: walk (analyze.go) sorts each
-// message's fields into a new slice, which cost a first rewrite about a
-// quarter more time and 2.4 times the allocations.
-func canonical(m protoreflect.Message) {
-	switch n := m.Interface().(type) {
-	case *pg_query.RawStmt:
-		n.StmtLocation, n.StmtLen = 0, 0
-	case *pg_query.BoolExpr:
-		n.Args = flatBool(n.GetBoolop(), n.GetArgs())
-	}
-	if fd := m.Descriptor().Fields().ByName("location"); fd != nil && fd.Kind() == protoreflect.Int32Kind {
-		m.Clear(fd)
-	}
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		switch {
-		case fd.Message() == nil || fd.IsMap():
-		case fd.IsList():
-			for i := 0; i < v.List().Len(); i++ {
-				canonical(v.List().Get(i).Message())
-			}
-		default:
-			canonical(v.Message())
-		}
-		return true
-	})
 }
 
 // flatBool takes into args a first argument of the same operator, as

@@ -62,11 +62,11 @@ func TestAccessEditsFallBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !sameStatements("select a  from t where (b = 1 AND c = 2) AND d = 3", tree) {
+	if _, same := sameStatements("select a  from t where (b = 1 AND c = 2) AND d = 3", tree); !same {
 		t.Error("the same statement, respaced, with the parser's own nesting, compared unequal")
 	}
 	for _, other := range []string{"SELECT a FROM t WHERE b = 1 AND (c = 2 AND d = 3)", "SELECT a FROM t WHERE b = 1 AND c = 2", "SELECT a FROM t WHERE b = 1 AND c = 2 AND d = 4", "SELECT a FROM"} {
-		if sameStatements(other, tree) {
+		if _, same := sameStatements(other, tree); same {
 			t.Errorf("%q compared equal to the tree", other)
 		}
 	}

@@ -14,12 +14,16 @@ import (
 // Analyze parses sql and classifies every statement in it. It never fails:
 // a text pg_query rejects yields an Analysis whose Err says why.
 func Analyze(sql string) *Analysis {
-	a := &Analysis{sql: sql}
 	tree, err := pg_query.Parse(sql)
 	if err != nil {
-		a.Err = toParseError(err)
-		return a
+		return &Analysis{sql: sql, Err: toParseError(err)}
 	}
+	return analyzeParsed(sql, tree)
+}
+
+// analyzeParsed classifies the statements of tree, which is sql's parse.
+func analyzeParsed(sql string, tree *pg_query.ParseResult) *Analysis {
+	a := &Analysis{sql: sql}
 	a.tree.Store(tree)
 	a.settingDependent = strings.Contains(sql, `\`) // backslash_quote (analysis_settings.go)
 	for _, raw := range tree.Stmts {

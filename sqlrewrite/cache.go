@@ -31,6 +31,14 @@ func NewAnalyzer(maxEntries int, maxBytes int64) *Analyzer {
 // sql is only read during the call: the bytes may be a reused network
 // buffer, and are copied only when a new entry is stored.
 func (z *Analyzer) Analyze(sql []byte) (a *Analysis, cached bool) {
+	return z.AnalyzeWith(sql, nil)
+}
+
+// AnalyzeWith is Analyze for a text already analysed by its maker
+// (Access.Analysis): when sql is not cached, parsed is taken and cached
+// as Analyze would have cached its own, instead of parsing sql again.
+// A nil parsed, or one of another text, is ignored.
+func (z *Analyzer) AnalyzeWith(sql []byte, parsed *Analysis) (a *Analysis, cached bool) {
 	if a := z.lookup(sql); a != nil {
 		return a, true
 	}
@@ -46,7 +54,11 @@ func (z *Analyzer) Analyze(sql []byte) (a *Analysis, cached bool) {
 
 	// Parse outside the lock: it is the slow part, and two sessions racing
 	// on the same new text merely parse it twice.
-	a = Analyze(string(sql))
+	if parsed != nil && parsed.sql == string(sql) {
+		a = parsed
+	} else {
+		a = Analyze(string(sql))
+	}
 	key, keyBytes := a.sql, 0
 	if shapeOK && a.Err == nil && !a.valueDependent() && verifyShape(a.sql, spans) {
 		key, keyBytes = string(shape), len(shape)

@@ -125,9 +125,11 @@
 //     settings (settings.go). Its changes are edits of the client's text,
 //     which reaches the database as written around them; the edited text
 //     must parse to the tree the rules changed, or that tree is deparsed
-//     whole (access_text.go). docs/design/access-rewriter.md is its threat
-//     model. AccessCache caches its verdicts by text, policy, role and
-//     catalog version.
+//     whole (access_text.go). The parse that checks the edited text is
+//     handed on as its analysis (Access.Analysis, Analyzer.AnalyzeWith),
+//     so the planner plans the rewritten text without parsing it again.
+//     docs/design/access-rewriter.md is its threat model. AccessCache
+//     caches its verdicts by text, policy, role and catalog version.
 //
 // The package is pure: no I/O (LoadPolicy's reading of the file is
 // package policy's), no cryptography, no goroutines, so its decisions are
