@@ -80,7 +80,7 @@ const freshCatalogWait = 5 * time.Second
 // the ciphertext. DDL between that read and the COPY is not seen.
 func (s *Session) freshBeforeCopy(typ byte, a *sqlrewrite.Analysis) {
 	s.freshCopy = false // bindReprepares sets it too, after this
-	s.readFailedIdle.Store(false)
+	s.readFailedUsable.Store(false)
 	if typ != pgwire.FeQuery && typ != pgwire.FeParse || a == nil || a.Err != nil || s.srv.protect == nil {
 		return
 	}
@@ -94,14 +94,16 @@ func (s *Session) freshBeforeCopy(typ byte, a *sqlrewrite.Analysis) {
 // unreadCopyRefusal refuses the request freshBeforeCopy (or, for the
 // Bind of a named INSERT leaving encrypted columns to defaults only the
 // catalog checks, bindReprepares) had the catalog read before when that
-// read failed outside a transaction block (the
-// client's statement_timeout, a cancel): PostgreSQL runs the request
-// then, and a COPY judged its rows on the ciphertext under a CHECK
-// another session added (COPY 1 where PostgreSQL answers 23514,
-// TestReview40CopyAfterFailedRead). Failed inside a block, the read
-// aborted it and PostgreSQL fails the request itself (25P02). Client pump.
+// read failed (a cancel, the client's statement_timeout at its first
+// statement) and left the transaction usable: outside a block, or in one
+// rolled back to the read's savepoint (own_recover.go). PostgreSQL runs
+// the request then, and a COPY judged its rows on the ciphertext under a
+// CHECK another session added (COPY 1 where PostgreSQL answers 23514,
+// TestReview40CopyAfterFailedRead). A read that failed in a block
+// without its savepoint aborted it, and PostgreSQL fails the request
+// itself (25P02). Client pump.
 func (s *Session) unreadCopyRefusal() *pgerr.Error {
-	if !s.freshCopy || !s.readFailedIdle.Load() {
+	if !s.freshCopy || !s.readFailedUsable.Load() {
 		return nil
 	}
 	return pgerr.New(pgerr.FeatureNotSupported,
@@ -264,7 +266,7 @@ func (s *Session) readCatalogNow() bool {
 	s.pathStale, s.pathRecheck = false, nil // the read reads the path (catalog_path_follow.go)
 	s.ddlSeen = false                       // read now, not again behind this request
 	s.reloadUnread = false
-	s.readFailedIdle.Store(false)
+	s.readFailedUsable.Store(false)
 	b := newCatalogBuilder(s.policy())
 	b.probes, s.probeNames = s.probeNames, nil
 	b.coal.lead, s.coalesceLead = s.coalesceLead, nil // catalog_coalesce.go
@@ -344,7 +346,7 @@ func (s *Session) catalogAnswer(head *expectation, typ byte) error {
 			// again after ROLLBACK as 40001 asks, is filled from the same
 			// stale catalog and refused at every retry.
 			s.catalogStale.Store(true)
-			s.readFailedIdle.Store(len(body) == 1 && body[0] == 'I') // unreadCopyRefusal
+			s.readFailedUsable.Store(len(body) == 1 && body[0] == 'I') // unreadCopyRefusal
 			s.log.Info("catalog not refreshed", zap.String("reason", head.catalog.failure))
 			s.keepRead(head.catalog, nil) // catalog_coalesce.go
 			return nil

@@ -11,7 +11,7 @@ func TestUnreadCopyRefusal(t *testing.T) {
 	}{{false, false, false}, {true, false, false}, {false, true, false}, {true, true, true}} {
 		s := &Session{}
 		s.freshCopy = c.fresh
-		s.readFailedIdle.Store(c.failedIdle)
+		s.readFailedUsable.Store(c.failedIdle)
 		pe := s.unreadCopyRefusal()
 		if (pe != nil) != c.refused || pe != nil && pe.Code != "0A000" {
 			t.Errorf("fresh %v, failed idle %v: %v, want refused %v", c.fresh, c.failedIdle, pe, c.refused)

@@ -89,6 +89,10 @@ func (s *Session) checkColumnsBeforeFill(cat *catalog, table policy.TableName) *
 // Client pump.
 func (s *Session) ownRequest(x *expectation, msg []byte) bool {
 	s.typesBeforeOwnQuery() // reprepare_unnamed.go: before the read that precedes the unnamed statement's re-prepare
+	savepointed := s.ownReadInBlock()
+	if savepointed {
+		msg = inSavepoint(msg) // own_recover.go
+	}
 	s.expects.push(x)
 	if _, err := s.bw.Write(msg); err != nil {
 		return false
@@ -98,6 +102,7 @@ func (s *Session) ownRequest(x *expectation, msg []byte) bool {
 	}
 	switch s.awaitBackend(x.done) {
 	case answered:
+		s.recoverOwnRead(x, savepointed)
 		return true
 	case timedOut:
 		s.log.Warn("phiguard's own query before a request not answered in time", zap.Duration("waited", freshCatalogWait))

@@ -40,6 +40,7 @@ const (
 	expColumns                              // phiguard's own read of a table's columns before filling a list: swallowed
 	expAbort                                // phiguard's own failing statement after a result it failed (txabort.go): swallowed
 	expTypes                                // phiguard's own Describe of the unnamed statement and Sync before its own Query (reprepare_unnamed.go): swallowed
+	expRecover                              // phiguard's own segment after a read of its own failed (own_recover.go): swallowed
 )
 
 type expectation struct {
@@ -118,6 +119,10 @@ type expectation struct {
 	// done, for an expCatalog the client pump waits for, is closed once
 	// the answer is in (catalog_fresh.go).
 	done chan struct{}
+	// ownFailed and ownStatus: a read of phiguard's own met an error, and
+	// the status of its ReadyForQuery (own_recover.go).
+	ownFailed bool
+	ownStatus byte
 	// columns and columnsFailed are the answer to an expColumns
 	// (column_check.go).
 	columns       string

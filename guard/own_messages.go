@@ -72,15 +72,47 @@ func ownPortalRefusal(portal string, pe *pgerr.Error) *pgerr.Error {
 // session refused), never falling back to a simple Query.
 func ownMessages(sql string) []byte {
 	stmts := ownSplits.split(sql)
-	out := closeOwn(make([]byte, 0, len(sql)+64*len(stmts)))
+	out := closeOwn(make([]byte, 0, len(sql)+len(pinTimeout)+len(restoreTimeout)+64*(len(stmts)+2)))
+	out = appendOwnStatement(out, pinTimeout)
 	for _, q := range stmts {
-		out = append(out, parseMessage([]byte(ownReadName), []byte(q))...)
-		out = appendOwn(out, &pgproto3.Bind{DestinationPortal: ownReadName, PreparedStatement: ownReadName})
-		out = appendOwn(out, &pgproto3.Execute{Portal: ownReadName})
-		out = closeOwn(out)
+		out = appendOwnStatement(out, q)
 	}
+	out = appendOwnStatement(out, restoreTimeout)
 	return append(out, pgwire.FeSync, 0, 0, 0, 4)
 }
+
+// appendOwnStatement appends the Parse, Bind, Execute and Closes of one
+// statement of phiguard's own.
+func appendOwnStatement(out []byte, q string) []byte {
+	out = append(out, parseMessage([]byte(ownReadName), []byte(q))...)
+	out = appendOwn(out, &pgproto3.Bind{DestinationPortal: ownReadName, PreparedStatement: ownReadName})
+	out = appendOwn(out, &pgproto3.Execute{Portal: ownReadName})
+	return closeOwn(out)
+}
+
+// The client's statement_timeout is for the client's statements, and a
+// read of phiguard's (17 ms for the catalog here) outlasted a client's
+// 2 ms: the read failed part way, in the client's transaction block
+// aborting it (TestReview40ReadFailsInBlock, TestReview40ReadTimesOut).
+// So the read's first statement sets statement_timeout local to the
+// transaction, saving the client's, and its last puts the client's back
+// (as catalog_path.go does the search_path). PostgreSQL starts a fresh
+// timer at each protocol message after an Execute, so the statements
+// after the first run under the read's own timeout: the client's if none
+// (0) or 10 s or more, else 10 s, so that a read stuck on a lock still
+// ends. The first statement itself runs under the client's timeout; when
+// that, or a cancel, fails a read, recoverOwnRead (own_recover.go) puts
+// things back. Qualified throughout: they run under the client's
+// search_path. Neither returns a row.
+const (
+	pinTimeout = `SELECT WHERE pg_catalog.set_config('statement_timeout',
+  CASE WHEN pg_catalog.current_setting('statement_timeout') OPERATOR(pg_catalog.=) '0'
+    OR pg_catalog.current_setting('statement_timeout')::pg_catalog.interval OPERATOR(pg_catalog.>=) '10 s'::pg_catalog.interval
+  THEN pg_catalog.set_config('phiguard.client_statement_timeout', pg_catalog.current_setting('statement_timeout'), true)
+  ELSE pg_catalog.concat(pg_catalog.left(pg_catalog.set_config('phiguard.client_statement_timeout', pg_catalog.current_setting('statement_timeout'), true), 0), '10s') END,
+  true) IS NULL`
+	restoreTimeout = `SELECT WHERE pg_catalog.set_config('statement_timeout', pg_catalog.current_setting('phiguard.client_statement_timeout'), true) IS NULL`
+)
 
 // closeOwn appends the Closes of ownReadName's portal and statement.
 func closeOwn(out []byte) []byte {

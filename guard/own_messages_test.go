@@ -41,14 +41,19 @@ func ownDecoded(t *testing.T, msg []byte) []string {
 
 // TestOwnMessagesShape: one Parse, Bind and Execute per statement under
 // phiguard's name, closed before and after, one Sync; a semicolon in a
-// literal or a comment splits nothing.
+// literal or a comment splits nothing; the read's own statement_timeout
+// is set first and the client's put back last.
 func TestOwnMessagesShape(t *testing.T) {
 	got := strings.Join(ownDecoded(t, ownMessages("SELECT 'a;b' AS x;\n-- c;d\nSELECT 2")), "\n")
 	want := strings.Join([]string{
 		"C P phiguard_plan_read", "C S phiguard_plan_read",
+		"P phiguard_plan_read " + pinTimeout + " 0", "B phiguard_plan_read phiguard_plan_read 0", "E phiguard_plan_read 0",
+		"C P phiguard_plan_read", "C S phiguard_plan_read",
 		"P phiguard_plan_read SELECT 'a;b' AS x 0", "B phiguard_plan_read phiguard_plan_read 0", "E phiguard_plan_read 0",
 		"C P phiguard_plan_read", "C S phiguard_plan_read",
 		"P phiguard_plan_read -- c;d\nSELECT 2 0", "B phiguard_plan_read phiguard_plan_read 0", "E phiguard_plan_read 0",
+		"C P phiguard_plan_read", "C S phiguard_plan_read",
+		"P phiguard_plan_read " + restoreTimeout + " 0", "B phiguard_plan_read phiguard_plan_read 0", "E phiguard_plan_read 0",
 		"C P phiguard_plan_read", "C S phiguard_plan_read",
 		"S",
 	}, "\n")
@@ -137,9 +142,31 @@ func TestAccessReadsPinPath(t *testing.T) {
 				parses = append(parses, m)
 			}
 		}
-		if len(parses) != 3 || !strings.Contains(parses[0], "set_config('search_path', pg_catalog.concat('pg_catalog, pg_temp'") ||
-			!strings.Contains(parses[2], "phiguard.client_search_path") {
+		// Inside the read's statement_timeout (own_messages.go): the
+		// first and last statements are that setting's.
+		if len(parses) != 5 || !strings.Contains(parses[1], "set_config('search_path', pg_catalog.concat('pg_catalog, pg_temp'") ||
+			!strings.Contains(parses[3], "phiguard.client_search_path") || !strings.Contains(parses[0], "phiguard.client_statement_timeout") {
 			t.Errorf("%s read: %d statements, the path not pinned first and put back last:\n%s", name, len(parses), strings.Join(parses, "\n"))
 		}
+	}
+}
+
+// TestOwnReadInSavepoint: a read in the client's block runs between a
+// savepoint of phiguard's and its release, both its own statements, and
+// ends in the one Sync.
+func TestOwnReadInSavepoint(t *testing.T) {
+	plain := ownDecoded(t, ownMessages("SELECT 1"))
+	got := ownDecoded(t, inSavepoint(ownMessages("SELECT 1")))
+	if len(got) != len(plain)+2*5 {
+		t.Fatalf("%d messages, want %d: %q", len(got), len(plain)+10, got)
+	}
+	if got[0] != "P "+ownReadName+" SAVEPOINT "+ownSavepoint+" 0" || got[len(got)-6] != "P "+ownReadName+" RELEASE SAVEPOINT "+ownSavepoint+" 0" {
+		t.Errorf("no savepoint around the read: %q", got)
+	}
+	if strings.Join(got[5:len(got)-6], "\n") != strings.Join(plain[:len(plain)-1], "\n") || got[len(got)-1] != "S" {
+		t.Errorf("the read inside is not the read: %q", got)
+	}
+	if !strings.HasPrefix(ownSavepoint, planPrefix+"savepoint_") || len(ownSavepoint) != len(planPrefix+"savepoint_")+16 {
+		t.Errorf("the savepoint's name %q has no random part", ownSavepoint)
 	}
 }

@@ -17,6 +17,14 @@ import (
 func (s *Session) protectBackend(typ byte) (bool, error) {
 	head := s.expects.head()
 	asynchronous := typ == pgwire.BeNoticeResponse || typ == pgwire.BeParameterStatus || typ == pgwire.BeNotification
+	if ownKind(head.kind) && !asynchronous {
+		if err := s.noteOwnAnswer(head, typ); err != nil { // own_recover.go
+			return false, err
+		}
+	}
+	if head.kind == expRecover && !asynchronous {
+		return true, s.ownRecoverAnswer(head, typ)
+	}
 	if head.kind == expCatalog && !asynchronous {
 		return true, s.catalogAnswer(head, typ)
 	}

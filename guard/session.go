@@ -57,9 +57,11 @@ type Session struct {
 	// (client pump; reprepare_unnamed.go, describeUnprepared).
 	preface      []byte
 	catalogStale staleFlag // read the catalog before planning the next request (catalog_fresh.go, catalog_coalesce.go)
-	// readFailedIdle: the last catalog read failed outside a transaction
-	// block (backend pump; unreadCopyRefusal, catalog_fresh.go).
-	readFailedIdle atomic.Bool
+	// readFailedUsable: the last catalog read failed and left the
+	// transaction usable: outside a block (backend pump), or in one rolled
+	// back to the read's savepoint (client pump, own_recover.go); read by
+	// unreadCopyRefusal (catalog_fresh.go).
+	readFailedUsable atomic.Bool
 	// ddlEpoch is the database's DDL epoch, shared by its sessions, and
 	// catalogEpoch its value the last whole catalog read is current with
 	// (catalog_epoch.go); written by both pumps.

@@ -59,7 +59,7 @@ func abortMessages() []byte {
 // requests, whose answers the client never sees.
 func ownKind(k expectKind) bool {
 	switch k {
-	case expCatalog, expObjects, expOutput, expColumns, expAbort, expTypes:
+	case expCatalog, expObjects, expOutput, expColumns, expAbort, expTypes, expRecover:
 		return true
 	}
 	return false
