@@ -217,3 +217,27 @@ func TestReview41ReadAfterDDLFailsInBlock(t *testing.T) {
 		)
 	})
 }
+
+// TestReview41RefusedCopyInBlockCommitsNothing: the COPY refused after a
+// failed read in the client's block (0A000, TestOwnReadFailedInBlockRefusesCopy)
+// leaves the block failed as the client was told ('E'): a COMMIT then
+// answers ROLLBACK and the block's INSERT is not stored, as after any
+// error in a PostgreSQL block.
+func TestReview41RefusedCopyInBlockCommitsNothing(t *testing.T) {
+	s := rv38Sides(t)[1]
+	before := rv40DDLCount(t, s)
+	rv38Send(t, s, 1, rv38Simple("BEGIN; INSERT INTO "+s.tbl+" (s) VALUES ('r'); SET LOCAL lock_timeout = '1ms'")...)
+	got := ownReadFailing(t, func() string { return rv38Send(t, s, 1, own40Copy(s)...) })
+	if got != "error 0A000, ready E" {
+		t.Errorf("the COPY's Parse after the failed read: %s, want error 0A000, ready E", got)
+	}
+	if got := rv38Send(t, s, 1, rv38Simple("SELECT 1")...); got != "error 25P02, ready E" {
+		t.Errorf("a SELECT after the refusal: %s, want error 25P02, ready E", got)
+	}
+	if got := rv38Send(t, s, 1, rv38Simple("COMMIT")...); got != "ROLLBACK, ready I" {
+		t.Errorf("COMMIT after the refusal: %s, want ROLLBACK, ready I", got)
+	}
+	if after := rv40DDLCount(t, s); after != before {
+		t.Errorf("the table has %s after the refused block, %s before", after, before)
+	}
+}
