@@ -241,3 +241,37 @@ func TestReview41RefusedCopyInBlockCommitsNothing(t *testing.T) {
 		t.Errorf("the table has %s after the refused block, %s before", after, before)
 	}
 }
+
+// TestReview41DefaultInsertAfterFailedReadInBlock: as
+// TestReview40DefaultBindAfterFailedRead, inside the client's block and
+// with the read failed on lock_timeout (pg_policy held): the read is
+// rolled back to its savepoint and the block goes on, so the INSERT
+// leaving the encrypted column to another session's new default, by
+// Bind and by Query, must be refused, not run on the catalog from
+// before: no default is stored in clear, whatever the block does next.
+func TestReview41DefaultInsertAfterFailedReadInBlock(t *testing.T) {
+	for _, bind := range []bool{true, false} {
+		s := rv38Sides(t)[1]
+		insert := "INSERT INTO " + s.tbl + " (id) SELECT 5 UNION ALL SELECT 6"
+		rv38Send(t, s, 1, &pgproto3.Parse{Name: "rv41_ins", Query: insert}, &pgproto3.Sync{})
+		rv38DDL(t, s, "ALTER TABLE %s ALTER COLUMN s SET DEFAULT 'dflt'")
+		rv38Send(t, s, 1, rv38Simple("BEGIN; SET LOCAL lock_timeout = '1ms'")...)
+		msgs := rv38Simple(insert)
+		if bind {
+			msgs = []pgproto3.FrontendMessage{&pgproto3.Bind{PreparedStatement: "rv41_ins"}, &pgproto3.Execute{}, &pgproto3.Sync{}}
+		}
+		got := ownReadFailing(t, func() string { return rv40SendOrHang(t, s, 1, msgs...) })
+		end := rv38Send(t, s, 1, rv38Simple("COMMIT")...)
+		direct := superuser(t)
+		var clear int
+		if err := direct.QueryRow(testContext(t), "SELECT count(*) FROM "+s.tbl+" WHERE s::text = 'dflt'").Scan(&clear); err != nil {
+			t.Fatal(err)
+		}
+		if clear != 0 {
+			t.Errorf("bind %v: %d rows hold the default in clear (the INSERT: %s; COMMIT: %s)", bind, clear, got, end)
+		}
+		if got != "error 0A000, ready E" {
+			t.Errorf("bind %v: %s, want error 0A000, ready E", bind, got)
+		}
+	}
+}
