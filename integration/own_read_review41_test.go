@@ -275,3 +275,23 @@ func TestReview41DefaultInsertAfterFailedReadInBlock(t *testing.T) {
 		}
 	}
 }
+
+// TestReview41SearchPathAroundReadInBlock: the client's search_path, set
+// local and in its savepoint, around reads in its block (which pin the
+// catalog's path and put the client's back): as PostgreSQL shows it in
+// the block, after ROLLBACK TO, and after COMMIT.
+func TestReview41SearchPathAroundReadInBlock(t *testing.T) {
+	rv38Compare(t, func(s rv38Side) []string {
+		return []string{
+			rv38Send(t, s, 1, rv38Simple("BEGIN; SET LOCAL search_path = public, pg_temp; SAVEPOINT a; SET search_path = pg_temp, public")...),
+			rv38Send(t, s, 1, rv38Simple("SELECT count(*) FROM public."+rv41Fresh(t, s, "rv41_path"))...),
+			rv41Show(t, s, "SHOW search_path"),
+			rv38Send(t, s, 1, rv38Simple("ROLLBACK TO a")...),
+			rv41Show(t, s, "SHOW search_path"),
+			rv38Send(t, s, 1, rv38Simple("SELECT count(*) FROM "+rv41Fresh(t, s, "rv41_path2"))...),
+			rv41Show(t, s, "SHOW search_path"),
+			rv38Send(t, s, 1, rv38Simple("COMMIT")...),
+			rv41Show(t, s, "SHOW search_path"),
+		}
+	})
+}
