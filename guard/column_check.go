@@ -74,8 +74,10 @@ func (s *Session) checkColumnsBeforeFill(cat *catalog, table policy.TableName) *
 		return cat
 	}
 	if x.columnsFailed || x.columns == cat.columnsText(table) {
-		// Agreed; or the check failed (a failed transaction, where the
-		// statement fails too): the guard still holds.
+		// Agreed; or the check failed: in a failed transaction, where
+		// the statement fails too, or on a timeout or cancel outside a
+		// block or rolled back to its savepoint in one (own_recover.go),
+		// where the statement runs: the guard still holds.
 		return cat
 	}
 	s.log.Info("a table's columns or the role's INSERT privileges on them changed since the catalog was read: reading it before filling a column list")
