@@ -246,13 +246,16 @@ func (s *Session) bindReprepares() bool {
 // changed table (a column taken to have a default, a result column not
 // decrypted). Client pump.
 func (s *Session) awaitCatalogInFlight() error {
-	done := s.catalogInFlight
-	if done == nil {
+	q := s.catalogInFlight
+	if q == nil {
 		return nil
 	}
 	s.catalogInFlight = nil
-	if s.awaitBackend(done) == backendEnded {
+	switch s.awaitBackend(q.x.done) {
+	case backendEnded:
 		return errBackendDone
+	case answered:
+		s.recoverOwnRead(q.x, q.savepointed) // own_recover.go
 	}
 	return nil
 }

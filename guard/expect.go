@@ -122,6 +122,7 @@ type expectation struct {
 	// ownFailed and ownStatus: a read of phiguard's own met an error, and
 	// the status of its ReadyForQuery (own_recover.go).
 	ownFailed bool
+	ownCode   string // the SQLSTATE of its first error
 	ownStatus byte
 	// columns and columnsFailed are the answer to an expColumns
 	// (column_check.go).

@@ -2,6 +2,7 @@ package guard
 
 import (
 	"github.com/phiguard/phiguard/internal/pgwire"
+	"github.com/phiguard/phiguard/sqlrewrite"
 	"go.uber.org/zap"
 )
 
@@ -57,7 +58,10 @@ func (s *Session) recoverOwnRead(x *expectation, savepointed bool) {
 		return
 	}
 	msg := closeOwn(nil)
-	if savepointed {
+	// A read whose first error is 25P02 met a block the client's own
+	// statement had failed: its savepoint was never made, and the block
+	// stays failed as in PostgreSQL.
+	if savepointed && x.ownCode != inFailedTransaction {
 		msg = appendOwnStatement(msg, "ROLLBACK TO SAVEPOINT "+ownSavepoint)
 		msg = appendOwnStatement(msg, "RELEASE SAVEPOINT "+ownSavepoint)
 	}
@@ -89,6 +93,14 @@ func (s *Session) recoverOwnRead(x *expectation, savepointed bool) {
 func (s *Session) noteOwnAnswer(head *expectation, typ byte) error {
 	switch typ {
 	case pgwire.BeErrorResponse:
+		if !head.ownFailed {
+			body, err := s.br.Body()
+			if err != nil {
+				return err
+			}
+			code, _ := pgwire.ErrorField(body, 'C')
+			head.ownCode = string(code)
+		}
 		head.ownFailed = true
 	case pgwire.BeReadyForQuery:
 		body, err := s.br.Body()
@@ -97,9 +109,44 @@ func (s *Session) noteOwnAnswer(head *expectation, typ byte) error {
 		}
 		if len(body) == 1 {
 			head.ownStatus = body[0]
+			// The session's status now, which a read of its own can
+			// change (a failure aborts the block): ownReadInBlock reads
+			// it.
+			s.readyStatus.Store(uint32(body[0]))
 		}
 	}
 	return nil
+}
+
+// inFailedTransaction is 25P02, what PostgreSQL answers every statement
+// in a failed transaction block.
+const inFailedTransaction = "25P02"
+
+// queuedRead is the catalog read queued behind the session's own DDL
+// (refreshCatalogAfterDDL), which the next request waits for
+// (awaitCatalogInFlight) and, should it have failed, recovers.
+type queuedRead struct {
+	x           *expectation
+	savepointed bool
+}
+
+// ddlReadInBlock says whether the catalog read queued behind this Query's
+// DDL will run in the client's transaction block: the Query starts with
+// nothing of the client's unanswered after a ReadyForQuery 'T', and has
+// no transaction statement (BEGIN, COMMIT, ...) to change that. The
+// read then gets its savepoint (TestReview41ReadAfterDDLFailsInBlock). A
+// Sync's read, behind an extended segment that may hold any of these,
+// gets none. Client pump, before the Query's expectation is pushed.
+func (s *Session) ddlReadInBlock(typ byte, a *sqlrewrite.Analysis) bool {
+	if typ != pgwire.FeQuery || a == nil || !s.ownReadInBlock() {
+		return false
+	}
+	for _, st := range a.Statements {
+		if st.Kind == sqlrewrite.KindTransaction {
+			return false
+		}
+	}
+	return true
 }
 
 // ownRecoverAnswer swallows the answer to recoverOwnRead's segment.

@@ -33,6 +33,9 @@ func (s *Session) protectClient(typ byte, a *sqlrewrite.Analysis) ([]byte, error
 		s.notePathChange(a) // catalog_path_follow.go; a Bind's: onBind
 	}
 	s.noteDDL(a) // catalog_epoch.go; a Bind's: onBind
+	if s.ddlSeen {
+		s.ddlRead = s.ddlReadInBlock(typ, a) // own_recover.go
+	}
 	if s.srv.protect != nil && (typ == pgwire.FeFunctionCall || a != nil && mayChangeOutput(a)) {
 		// Read extra_float_digits and bytea_output after it (output.go);
 		// a FunctionCall may be set_config itself.
@@ -575,8 +578,12 @@ func (s *Session) refreshCatalogAfterDDL(typ byte) error {
 		s.ddlSeen = false
 		x := &expectation{kind: expCatalog, catalog: newCatalogBuilder(s.policy()), done: make(chan struct{})}
 		x.catalog.afterDDL, s.ddlOwn = s.ddlOwn, false // published when answered (catalog_epoch.go)
-		s.catalogInFlight = x.done                     // the next segment waits for it (catalog_fresh.go)
 		msg := s.catalogQueryMessage(x.catalog)        // noted before the backend pump may see it
+		if s.ddlRead {
+			msg = inSavepoint(msg) // own_recover.go
+		}
+		s.catalogInFlight = &queuedRead{x: x, savepointed: s.ddlRead} // the next segment waits for it (catalog_fresh.go)
+		s.ddlRead = false
 		s.expects.push(x)
 		if _, err := s.bw.Write(msg); err != nil {
 			return err

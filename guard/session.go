@@ -158,7 +158,8 @@ type clientOwned struct {
 	ddlSeen                      bool              // DDL went out: refresh the catalog after it
 	ddlOwn                       bool              // the client's DDL went out (not a reload's): publish it after (catalog_epoch.go)
 	reloadUnread                 bool              // a reload changed the protected tables and the catalog was not read since (staleInSegment)
-	catalogInFlight              chan struct{}     // closed when the catalog read queued behind DDL is stored (catalog_fresh.go)
+	catalogInFlight              *queuedRead       // the catalog read queued behind DDL, until the next request waits for it (catalog_fresh.go)
+	ddlRead                      bool              // that read will run in the client's block: it gets a savepoint (own_recover.go)
 	bindNames                    nameTable         // statement and portal names of Binds, interned (protect_client.go)
 	atSegmentStart               bool              // the client message being handled starts a protocol segment (catalog_fresh.go)
 	segmentOpen                  bool              // extended-protocol messages went out since the last Sync

@@ -103,3 +103,21 @@ func TestOwnReadFailedInBlockRefusesCopy(t *testing.T) {
 	}
 	rv38Send(t, s, 1, rv38Simple("ROLLBACK")...)
 }
+
+// TestOwnReadAfterFailedDDLInBlock: the client's DDL fails in its block
+// (the table exists), and the catalog read queued behind it, in its
+// savepoint, meets 25P02 at the SAVEPOINT itself: there is nothing to
+// roll back to, and the block stays failed as in PostgreSQL (the next
+// statement 25P02, COMMIT answering ROLLBACK, the INSERT not stored).
+func TestOwnReadAfterFailedDDLInBlock(t *testing.T) {
+	rv38Compare(t, func(s rv38Side) []string {
+		return []string{
+			rv38Send(t, s, 1, rv38Simple("BEGIN; INSERT INTO "+s.tbl+" (s) VALUES ('f')")...),
+			rv38Send(t, s, 1, rv38Simple("CREATE TABLE "+s.tbl+" (id int)")...),
+			rv38Send(t, s, 1, rv38Simple("SELECT 1")...),
+			rv38Send(t, s, 1, rv38Simple("COMMIT")...),
+			rv40DDLCount(t, s),
+			rv38Prepared(t, s),
+		}
+	})
+}

@@ -198,11 +198,14 @@ func TestReview41ReadBeforeSetTransaction(t *testing.T) {
 // TestReview41ReadAfterDDLFailsInBlock: the client's DDL in its block,
 // while another session holds pg_policy and the client's lock_timeout is
 // 1 ms. phiguard queues its catalog read behind the DDL's Query
-// (guard/protect_client.go, ddlSeen), not answered yet, so without a
-// savepoint; the read fails on pg_policy, and aborts the client's block
-// silently: PostgreSQL answers the SELECT and commits both rows.
+// (guard/protect_client.go, ddlSeen), not answered yet; it had no
+// savepoint, and its failure on pg_policy aborted the client's block
+// silently (a HOLE at review 41: 25P02 on the next SELECT, COMMIT
+// answered ROLLBACK, 1 row where PostgreSQL has 2). The Query started
+// in the block with nothing unanswered, so the read gets its savepoint
+// now, and the next request recovers it (guard/own_recover.go,
+// ddlReadInBlock): PostgreSQL answers the SELECT and commits both rows.
 func TestReview41ReadAfterDDLFailsInBlock(t *testing.T) {
-	t.Skip("HOLE: the catalog read queued behind the client's DDL Query in a block (protect_client.go ddlSeen, likewise queueObjects and queueOutputQuery) has no savepoint and no recovery; failed by the client's lock_timeout (1 ms, pg_policy held) it aborts the block: the next SELECT meets 25P02 where PostgreSQL answers it, the COMMIT answers ROLLBACK, 1 row where PostgreSQL has 2; the next read's SAVEPOINT then fails too (WARN could not put back)")
 	rv38Compare(t, func(s rv38Side) []string {
 		made := uniqueName("rv41_ddl")
 		out := []string{rv38Send(t, s, 1, rv38Simple("BEGIN; INSERT INTO "+s.tbl+" (s) VALUES ('d'); SET LOCAL lock_timeout = '1ms'")...)}
