@@ -114,4 +114,16 @@
 // nothing of the client's is queued in the backend (txabort.go); the
 // client gets that statement's ReadyForQuery 'E', and PostgreSQL itself
 // answers what follows as after its own error (25P02, COMMIT → ROLLBACK).
+//
+// # phiguard's own reads
+//
+// The catalog, the objects, the stamp, the output settings, a table's
+// columns and the search path followed are read on the client's own
+// connection, as the extended protocol under a name of phiguard's
+// (own_messages.go), so that the client's unnamed statement survives
+// them, and under the read's own statement_timeout. A read that fails
+// part way (a cancel, the client's lock_timeout) is put back
+// (own_recover.go): its names closed and, in the client's transaction
+// block, where it ran inside a savepoint of phiguard's, rolled back to
+// that savepoint, so that the client's block goes on as in PostgreSQL.
 package guard
