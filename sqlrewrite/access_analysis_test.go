@@ -139,3 +139,21 @@ func TestAnalyzeWithTakesTheHandedAnalysis(t *testing.T) {
 		t.Errorf("through the cache: first hands %v, again %v; want the first only", first.Analysis() != nil, again.Analysis() != nil)
 	}
 }
+
+// TestAccessLeavesTheAnalysisTree: the rewrite changes a copy of the
+// analysis's tree (ownTree), never the tree itself, which other
+// sessions read for every text of its shape.
+func TestAccessLeavesTheAnalysisTree(t *testing.T) {
+	pol := loadAccessPolicy(t)
+	role, _ := pol.Role("clinician")
+	sql := "SELECT id, ssn FROM patients WHERE ssn = $1"
+	a := Analyze(sql)
+	before := a.tree.Load().String()
+	acc := AccessFor(sql, a, pol, role, newFakeObjects(), false)
+	if !acc.Changed {
+		t.Fatal("not rewritten")
+	}
+	if got := a.tree.Load(); got != nil && got.String() != before {
+		t.Errorf("the analysis's tree was changed:\n got %s\nwant %s", got, before)
+	}
+}

@@ -7,13 +7,15 @@ import (
 	pg_query "github.com/pganalyze/pg_query_go/v5"
 	"github.com/phiguard/phiguard/internal/pgerr"
 	"github.com/phiguard/phiguard/policy"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// rewriteAccess applies a restricted role's rules. It parses the text
-// itself: the analysis may be shared with other texts of the same shape
-// (other literals), and the rewrite edits the tree in place, recording
-// each change as an edit of the text too (access_text.go).
+// rewriteAccess applies a restricted role's rules. It changes a tree of
+// its own (ownTree): the analysis may be shared with other texts of the
+// same shape (other literals) and read by other sessions, and the
+// rewrite edits the tree in place, recording each change as an edit of
+// the text too (access_text.go).
 func rewriteAccess(sql string, a *Analysis, pol *policy.Policy, role *policy.Role, objs Objects, breakGlass bool) (acc *Access) {
 	acc = &Access{SQL: sql}
 	w := &accessWalker{pol: pol, role: role, objs: objs, breakGlass: breakGlass, acc: acc, text: &accessText{sql: sql}}
@@ -32,7 +34,7 @@ func rewriteAccess(sql string, a *Analysis, pol *policy.Policy, role *policy.Rol
 		w.refuse(&Refusal{Code: pgerr.SyntaxError, Rule: w.stmtRule(), Message: fmt.Sprintf(
 			"phiguard cannot analyse this statement (%s); role %s may only run statements it can analyse (rule %q)", a.Err.Error(), role.Name, w.stmtRule())})
 	}
-	tree, err := pg_query.Parse(sql)
+	tree, err := ownTree(sql, a)
 	if err != nil {
 		w.refuse(&Refusal{Code: pgerr.SyntaxError, Rule: w.stmtRule(), Message: fmt.Sprintf(
 			"phiguard cannot analyse this statement (%s); role %s may only run statements it can analyse (rule %q)", toParseError(err).Error(), role.Name, w.stmtRule())})
@@ -44,6 +46,19 @@ func rewriteAccess(sql string, a *Analysis, pol *policy.Policy, role *policy.Rol
 		acc.SQL, acc.Changed = w.written(tree), true
 	}
 	return acc
+}
+
+// ownTree is a tree of sql for the walker to change: a copy of a's when a
+// is sql's own analysis and still holds its tree (a copy costs about a
+// third of a parse), else sql parsed. Never a's tree itself, which other
+// sessions read: a may serve every text of its shape.
+func ownTree(sql string, a *Analysis) (*pg_query.ParseResult, error) {
+	if a != nil && a.Err == nil && a.sql == sql {
+		if t := a.tree.Load(); t != nil {
+			return proto.Clone(t).(*pg_query.ParseResult), nil
+		}
+	}
+	return pg_query.Parse(sql)
 }
 
 // written is the statement with the rules' changes: the client's text
