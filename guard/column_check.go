@@ -95,14 +95,7 @@ func (s *Session) ownRequest(x *expectation, msg []byte) bool {
 	if savepointed {
 		msg = inSavepoint(msg) // own_recover.go
 	}
-	s.expects.push(x)
-	if _, err := s.bw.Write(msg); err != nil {
-		return false
-	}
-	if err := s.flushBackend(); err != nil {
-		return false
-	}
-	switch s.awaitBackend(x.done) {
+	switch s.sendOwn(x, msg) {
 	case answered:
 		s.recoverOwnRead(x, savepointed)
 		return true
@@ -110,6 +103,20 @@ func (s *Session) ownRequest(x *expectation, msg []byte) bool {
 		s.log.Warn("phiguard's own query before a request not answered in time", zap.Duration("waited", freshCatalogWait))
 	}
 	return false
+}
+
+// sendOwn queues x, sends msg, phiguard's own segment, and waits, bounded,
+// for the backend pump to take its answer (x.done); backendEnded when
+// the message could not be sent. Client pump.
+func (s *Session) sendOwn(x *expectation, msg []byte) waited {
+	s.expects.push(x)
+	if _, err := s.bw.Write(msg); err != nil {
+		return backendEnded
+	}
+	if err := s.flushBackend(); err != nil {
+		return backendEnded
+	}
+	return s.awaitBackend(x.done)
 }
 
 // waited is how awaitBackend's wait ended.

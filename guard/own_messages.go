@@ -78,8 +78,11 @@ func ownMessages(sql string) []byte {
 		out = appendOwnStatement(out, q)
 	}
 	out = appendOwnStatement(out, restoreTimeout)
-	return append(out, pgwire.FeSync, 0, 0, 0, 4)
+	return appendSync(out)
 }
+
+// appendSync appends a Sync message, which ends a segment of phiguard's.
+func appendSync(out []byte) []byte { return append(out, pgwire.FeSync, 0, 0, 0, 4) }
 
 // appendOwnStatement appends the Parse, Bind, Execute and Closes of one
 // statement of phiguard's own.

@@ -46,7 +46,7 @@ func inSavepoint(msg []byte) []byte {
 	out := appendOwnStatement(make([]byte, 0, len(msg)+256), "SAVEPOINT "+ownSavepoint)
 	out = append(out, msg[:len(msg)-5]...)
 	out = appendOwnStatement(out, "RELEASE SAVEPOINT "+ownSavepoint)
-	return append(out, pgwire.FeSync, 0, 0, 0, 4)
+	return appendSync(out)
 }
 
 // recoverOwnRead puts back what a failed read x left (above): the
@@ -65,16 +65,8 @@ func (s *Session) recoverOwnRead(x *expectation, savepointed bool) {
 		msg = appendOwnStatement(msg, "ROLLBACK TO SAVEPOINT "+ownSavepoint)
 		msg = appendOwnStatement(msg, "RELEASE SAVEPOINT "+ownSavepoint)
 	}
-	msg = append(msg, pgwire.FeSync, 0, 0, 0, 4)
 	r := &expectation{kind: expRecover, done: make(chan struct{})}
-	s.expects.push(r)
-	if _, err := s.bw.Write(msg); err != nil {
-		return
-	}
-	if err := s.flushBackend(); err != nil {
-		return
-	}
-	if s.awaitBackend(r.done) != answered {
+	if s.sendOwn(r, appendSync(msg)) != answered {
 		return
 	}
 	if r.ownFailed {

@@ -52,7 +52,7 @@ func abortMessages() []byte {
 	if err != nil {
 		panic("BUG: phiguard's abort does not encode: " + err.Error())
 	}
-	return append(msg, pgwire.FeSync, 0, 0, 0, 4)
+	return appendSync(msg) // own_messages.go
 }
 
 // ownKind reports whether an expectation is one of phiguard's own
